@@ -1,0 +1,48 @@
+# Andromède — the two commands are `make run` and `make test`; the rest serve them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA_DIR ?= $(CURDIR)/data
+PYTEST_WORKERS ?= 2
+
+.PHONY: run test test-fast lint bench system-deps clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "python3 is required"; exit 1; }
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || bash scripts/install-system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+## run: install and start `andromede serve` on the embedded default (data in ./data)
+run: $(STAMP)
+	$(BIN)/andromede serve --data-dir $(DATA_DIR)
+
+## lint: ruff (check + format), mypy strict, import layering
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## test-fast: unit and contract tests on the embedded stores, for the edit-run loop
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) tests/unit tests/contract
+
+## test: everything — lint, unit, contract, e2e with real clients, probes
+test: system-deps $(STAMP) lint
+	bash scripts/run-tests.sh -n $(PYTEST_WORKERS) tests
+
+## bench: andromede against its peers, side by side (see bench/README.md)
+bench: system-deps $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,162 @@
+"""Composition root: builds every service from the settings and serves them as one ASGI app.
+
+The :class:`Application` is itself the ASGI callable, so any ASGI server runs it the same way:
+the lifespan start-up prepares the data folder, runs the migrations, wires the services,
+bootstraps the first tenant (writing its credentials file) and starts the background tasks
+(audit flush, orphan sweeper); shutdown stops them after the server has drained its requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from andromede.audit.service import AuditService
+from andromede.audit.store import SqlAuditStore
+from andromede.db.engine import create_engine
+from andromede.db.migrate import upgrade
+from andromede.http.response import Receive, Scope, Send
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import BootstrapResult, IdentityService
+from andromede.iam.store_sql import SqlIdentityStore
+from andromede.s3.app import S3App
+from andromede.s3.handlers.common import S3Services
+from andromede.settings import Settings, load_settings
+from andromede.storage.blob_local import LocalBlobStore
+from andromede.storage.service import ObjectService, StorageLimits
+from andromede.storage.store_sql import SqlMetadataStore
+from andromede.storage.sweeper import Sweeper
+
+__all__ = ["Application", "create_app", "database_url", "write_credentials"]
+
+log = logging.getLogger(__name__)
+
+
+def database_url(settings: Settings) -> str:
+    return f"sqlite+aiosqlite:///{settings.database_path}"
+
+
+def write_credentials(path: Path, result: BootstrapResult) -> None:
+    """Write the aws-style credentials file, mode 0600, atomically."""
+    content = (
+        "[andromede]\n"
+        f"aws_access_key_id = {result.access_key_id}\n"
+        f"aws_secret_access_key = {result.secret_access_key}\n"
+    )
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, content.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+
+
+@dataclass(slots=True)
+class _Running:
+    engine: AsyncEngine
+    audit: AuditService
+    s3: S3App
+    background: list[asyncio.Task[None]]
+
+
+class Application:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._running: _Running | None = None
+        self.bootstrap: BootstrapResult | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if self._running is None:  # a server without lifespan support: start on first use
+            await self.start()
+        assert self._running is not None
+        await self._running.s3(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.start()
+                except Exception as exc:
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def start(self) -> None:
+        if self._running is not None:
+            return
+        settings = self.settings
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        url = database_url(settings)
+        await upgrade(url)
+        engine = create_engine(url)
+        identity = IdentityService(
+            SqlIdentityStore(engine),
+            SecretSealer.from_key_file(settings.data_dir / "keys" / "secrets.key"),
+        )
+        audit = AuditService(SqlAuditStore(engine))
+        store = SqlMetadataStore(engine)
+        blobs = LocalBlobStore(settings.data_dir / "objects", fsync=settings.fsync)
+        objects = ObjectService(
+            store,
+            blobs,
+            StorageLimits(
+                max_object_size=settings.max_object_size,
+                max_part_size=settings.max_part_size,
+                min_part_size=settings.min_part_size,
+                max_parts=settings.max_parts,
+                max_key_length=settings.max_key_length,
+                max_user_metadata_size=settings.max_user_metadata_size,
+                read_chunk_size=settings.read_chunk_size,
+                deletion_grace=settings.orphan_grace,
+            ),
+        )
+        self.bootstrap = await identity.bootstrap()
+        if self.bootstrap is not None:
+            write_credentials(settings.credentials_path, self.bootstrap)
+            log.warning(
+                "first start: tenant %s created; its root user's access key is in %s",
+                self.bootstrap.tenant.name,
+                settings.credentials_path,
+            )
+        sweeper = Sweeper(
+            store, blobs, orphan_grace=settings.orphan_grace, interval=settings.sweeper_interval
+        )
+        audit.start()
+        background = [asyncio.create_task(sweeper.run_forever(), name="sweeper")]
+        s3 = S3App(S3Services(objects=objects, settings=settings), identity, audit)
+        self._running = _Running(engine=engine, audit=audit, s3=s3, background=background)
+
+    async def stop(self) -> None:
+        running, self._running = self._running, None
+        if running is None:
+            return
+        for task in running.background:
+            task.cancel()
+        for task in running.background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await running.audit.close()
+        await running.engine.dispose()
+
+
+def create_app() -> Application:
+    """Factory for ASGI servers started by import path (settings from ANDROMEDE_* and the
+    ANDROMEDE_CONFIG file)."""
+    return Application(load_settings())

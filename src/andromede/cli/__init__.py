@@ -1,0 +1,1 @@
+"""The ``andromede`` command (typer + rich): serve, and admin commands as they come."""

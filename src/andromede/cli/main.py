@@ -1,0 +1,68 @@
+"""``andromede`` command line: ``serve`` starts the S3 endpoint on the embedded default."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from andromede import __version__
+from andromede.errors import ConfigurationError
+from andromede.settings import load_settings
+
+__all__ = ["app"]
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Andromède sovereign cloud.")
+console = Console(stderr=True)
+
+
+@app.callback()
+def main() -> None:
+    """Andromède: S3-compatible object storage with keys you hold and an audit you can verify."""
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def serve(
+    config: Annotated[
+        Path | None, typer.Option(help="TOML settings file (also ANDROMEDE_CONFIG).")
+    ] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data folder (ANDROMEDE_DATA_DIR).")] = None,
+    s3_host: Annotated[str | None, typer.Option(help="Address to bind (ANDROMEDE_S3_HOST).")] = None,
+    s3_port: Annotated[int | None, typer.Option(help="S3 port (ANDROMEDE_S3_PORT).")] = None,
+    region: Annotated[str | None, typer.Option(help="Region served (ANDROMEDE_REGION).")] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate (ANDROMEDE_TLS_CERT).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key (ANDROMEDE_TLS_KEY).")] = None,
+    server: Annotated[
+        str | None, typer.Option(help="ASGI server: uvicorn or granian (ANDROMEDE_SERVER).")
+    ] = None,
+    log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error.")] = None,
+) -> None:
+    """Start the S3 endpoint; the first start creates the admin tenant and its credentials."""
+    try:
+        settings = load_settings(
+            config,
+            data_dir=data_dir,
+            s3_host=s3_host,
+            s3_port=s3_port,
+            region=region,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            server=server,
+            log_level=log_level,
+        )
+    except ConfigurationError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    from andromede.cli.serve import run  # imported late: the server stack is heavy
+
+    sys.exit(run(settings, console))
+

@@ -1,0 +1,57 @@
+"""The response value the wire adapters return, and how it is sent over ASGI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Message", "Receive", "Response", "Scope", "Send", "send_response"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Response:
+    """Status, headers and either a byte body or a stream of chunks (never both)."""
+
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    stream: AsyncIterator[bytes] | None = None
+    content_length: int | None = None  # for streams; bodies use len(body)
+    head: bool = False  # HEAD: headers as for GET, no body
+
+    def header(self, name: str, value: str | None) -> None:
+        if value is not None:
+            self.headers.append((name, value))
+
+
+async def send_response(send: Send, response: Response, extra: list[tuple[bytes, bytes]]) -> int:
+    """Send the response; returns the number of body bytes sent."""
+    raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
+    raw.extend(extra)
+    if response.stream is None:
+        length = len(response.body) if response.content_length is None else response.content_length
+    else:
+        length = response.content_length if response.content_length is not None else -1
+    if length >= 0 and not any(name == b"content-length" for name, _ in raw):
+        raw.append((b"content-length", str(length).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": raw})
+    if response.head:
+        if response.stream is not None:
+            await response.stream.aclose()  # type: ignore[attr-defined]
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return 0
+    if response.stream is None:
+        await send({"type": "http.response.body", "body": response.body, "more_body": False})
+        return len(response.body)
+    sent = 0
+    async for chunk in response.stream:
+        sent += len(chunk)
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return sent

@@ -1,0 +1,292 @@
+"""The S3 ASGI application: raw ASGI, no framework on the hot path.
+
+Per request: request id → route (operation) → authenticate (SigV4 → principal) → authorise →
+handler → response, then one access-log line and, for mutating operations and authentication
+failures, one audit event. Every error leaves as S3's XML error with the request id; an
+unexpected exception is logged with the request id and answered ``InternalError`` without detail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Mapping
+from typing import Final
+from urllib.parse import parse_qsl
+
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
+from andromede.errors import AndromedeError
+from andromede.http.response import Message, Receive, Response, Scope, Send, send_response
+from andromede.iam.model import ANONYMOUS, Principal
+from andromede.iam.service import IdentityService
+from andromede.s3.auth import Authenticated, Authenticator
+from andromede.s3.errors import S3Error, to_s3_error
+from andromede.s3.handlers import bucket, listing, multipart, objects
+from andromede.s3.handlers.common import Handler, S3Services
+from andromede.s3.operations import S3Operation, Scope as OpScope
+from andromede.s3.request import ClientDisconnected, S3Context
+from andromede.s3.router import Route, Router
+from andromede.s3.xml import XmlWriter
+
+__all__ = ["S3App"]
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("andromede.access")
+
+_O = S3Operation
+HANDLERS: Final[Mapping[S3Operation, Handler]] = {
+    _O.ListBuckets: bucket.list_buckets,
+    _O.CreateBucket: bucket.create_bucket,
+    _O.HeadBucket: bucket.head_bucket,
+    _O.DeleteBucket: bucket.delete_bucket,
+    _O.GetBucketLocation: bucket.get_bucket_location,
+    _O.ListObjects: listing.list_objects,
+    _O.ListObjectsV2: listing.list_objects_v2,
+    _O.ListMultipartUploads: listing.list_multipart_uploads,
+    _O.ListParts: listing.list_parts,
+    _O.PutObject: objects.put_object,
+    _O.GetObject: objects.get_object,
+    _O.HeadObject: objects.head_object,
+    _O.DeleteObject: objects.delete_object,
+    _O.DeleteObjects: objects.delete_objects,
+    _O.CopyObject: objects.copy_object,
+    _O.CreateMultipartUpload: multipart.create_multipart_upload,
+    _O.UploadPart: multipart.upload_part,
+    _O.UploadPartCopy: multipart.upload_part_copy,
+    _O.CompleteMultipartUpload: multipart.complete_multipart_upload,
+    _O.AbortMultipartUpload: multipart.abort_multipart_upload,
+}
+_READ_PREFIXES = ("Get", "Head", "List")
+
+
+def _new_request_id() -> str:
+    return os.urandom(8).hex().upper()
+
+
+class S3App:
+    def __init__(
+        self,
+        services: S3Services,
+        identity: IdentityService,
+        audit: AuditService,
+    ) -> None:
+        self._services = services
+        self._settings = services.settings
+        self._router = Router(services.settings.s3_domain)
+        self._auth = Authenticator(identity, services.settings)
+        self._audit = audit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        request_id = _new_request_id()
+        method: str = scope["method"]
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        raw_query = scope.get("query_string", b"").decode("latin-1")
+        headers = _headers(scope["headers"])
+        route: Route | None = None
+        principal: Principal = ANONYMOUS
+        ctx: S3Context | None = None
+        response: Response
+        try:
+            query = dict(parse_qsl(raw_query, keep_blank_values=True))
+            route = self._router.route(method, headers.get("host", ""), raw_path, query, headers)
+            authenticated = await self._authenticate(route, method, raw_path, raw_query, headers, request_id)
+            principal = authenticated.principal
+            await self._authorise(route, principal)
+            ctx = S3Context(
+                request_id=request_id,
+                method=method,
+                raw_path=raw_path,
+                raw_query=raw_query,
+                query=query,
+                headers=headers,
+                route=route,
+                principal=principal,
+                payload_hash=authenticated.payload_hash or _unsigned_payload_hash(headers),
+                signing=authenticated.signing,
+                receive=self._timed_receive(receive),
+                settings=self._settings,
+                secure=scope.get("scheme") == "https",
+            )
+            response = await HANDLERS[route.operation](ctx, self._services)
+        except ClientDisconnected:
+            self._finish(route, principal, request_id, method, raw_path, 499, ctx, 0, started)
+            return
+        except Exception as exc:
+            response = self._error_response(exc, route, raw_path, request_id, method)
+        response.head = response.head or method == "HEAD"
+        status = response.status
+        sent = 0
+        try:
+            sent = await send_response(send, response, _common_headers(request_id))
+        except Exception:
+            # Headers are gone already: the only honest signal left is to cut the connection,
+            # which the Content-Length mismatch makes visible to the client.
+            log.exception("request %s failed while streaming its body", request_id)
+            status = 500
+            raise
+        finally:
+            self._finish(route, principal, request_id, method, raw_path, status, ctx, sent, started)
+
+    async def _authenticate(
+        self,
+        route: Route,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: dict[str, str],
+        request_id: str,
+    ) -> Authenticated:
+        try:
+            return await self._auth.authenticate(method, raw_path, raw_query, headers)
+        except AndromedeError as exc:
+            wire = to_s3_error(exc)
+            self._audit.record(
+                request_id=request_id,
+                tenant_id=None,
+                principal=None,
+                action=route.operation.action,
+                resource=_resource_arn(route),
+                outcome=Outcome.FAILURE,
+                details={"error": wire.code if wire else type(exc).__name__},
+            )
+            raise
+
+    async def _authorise(self, route: Route, principal: Principal) -> None:
+        """Until the IAM issue lands: a tenant reaches its own buckets, anonymous nothing."""
+        if not route.operation.implemented:
+            raise S3Error(
+                "NotImplemented",
+                f"{route.operation.name} is not implemented by this server",
+            )
+        if principal.is_anonymous:
+            raise S3Error("AccessDenied")
+        if route.operation.scope is OpScope.OBJECT and route.key is not None:
+            if len(route.key.encode()) > self._settings.max_key_length:
+                raise S3Error("KeyTooLongError", MaxSizeAllowed=str(self._settings.max_key_length))
+        if route.operation is _O.ListBuckets or route.operation is _O.CreateBucket:
+            return
+        assert route.bucket is not None
+        found = await self._services.objects.get_bucket(route.bucket)
+        if found.tenant_id != principal.tenant_id:
+            raise S3Error("AccessDenied")
+
+    def _timed_receive(self, receive: Receive) -> Receive:
+        timeout = self._settings.body_read_timeout
+
+        async def timed() -> Message:
+            try:
+                return await asyncio.wait_for(receive(), timeout)
+            except TimeoutError as exc:
+                raise S3Error("RequestTimeout") from exc
+
+        return timed
+
+    def _error_response(
+        self, exc: Exception, route: Route | None, raw_path: str, request_id: str, method: str
+    ) -> Response:
+        wire = to_s3_error(exc) if isinstance(exc, AndromedeError) else None
+        if wire is None:
+            log.error("request %s: unexpected error", request_id, exc_info=exc)
+            wire = S3Error("InternalError")
+        elif wire.status >= 500:
+            log.warning("request %s: %s", request_id, wire.code)
+        xml = XmlWriter("Error", namespace=None)
+        xml.element("Code", wire.code)
+        xml.element("Message", wire.message)
+        for name, value in wire.details.items():
+            xml.element(name, value)
+        if route is not None and route.bucket is not None:
+            xml.element("BucketName", route.bucket)
+        if route is not None and route.key is not None:
+            xml.element("Key", route.key)
+        xml.element("Resource", raw_path)
+        xml.element("RequestId", request_id)
+        headers = [("Content-Type", "application/xml")]
+        if wire.code == "AuthorizationHeaderMalformed" and "Region" in wire.details:
+            headers.append(("x-amz-bucket-region", wire.details["Region"]))
+        return Response(status=wire.status, headers=headers, body=xml.document(), head=method == "HEAD")
+
+    def _finish(
+        self,
+        route: Route | None,
+        principal: Principal,
+        request_id: str,
+        method: str,
+        raw_path: str,
+        status: int,
+        ctx: S3Context | None,
+        sent: int,
+        started: float,
+    ) -> None:
+        operation = route.operation if route is not None else None
+        if operation is not None and not operation.name.startswith(_READ_PREFIXES) and ctx is not None:
+            self._audit.record(
+                request_id=request_id,
+                tenant_id=principal.tenant_id,
+                principal=principal.arn,
+                action=operation.action,
+                resource=_resource_arn(route),
+                outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
+                details={"operation": operation.name, "status": str(status)},
+            )
+        if self._settings.access_log:
+            level = logging.WARNING if status >= 500 else logging.INFO
+            access_log.log(
+                level,
+                "%s %s %s %s %s %d in=%d out=%d %.1fms",
+                request_id,
+                principal.arn,
+                operation.name if operation else "-",
+                method,
+                raw_path,
+                status,
+                ctx.bytes_received if ctx else 0,
+                sent,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def _resource_arn(route: Route | None) -> str:
+    if route is None or route.bucket is None:
+        return "arn:aws:s3:::*"
+    if route.key is None:
+        return f"arn:aws:s3:::{route.bucket}"
+    return f"arn:aws:s3:::{route.bucket}/{route.key}"
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name_bytes, value_bytes in raw:
+        name = name_bytes.decode("latin-1").lower()
+        value = value_bytes.decode("latin-1").strip()
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return headers
+
+
+def _unsigned_payload_hash(headers: Mapping[str, str]) -> str | None:
+    """For anonymous and presigned requests: honour a streaming or hex hash header if sent."""
+    return headers.get("x-amz-content-sha256")
+
+
+def _common_headers(request_id: str) -> list[tuple[bytes, bytes]]:
+    rid = request_id.encode()
+    return [(b"x-amz-request-id", rid), (b"x-amz-id-2", rid), (b"server", b"Andromede")]
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

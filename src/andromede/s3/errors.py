@@ -1,0 +1,161 @@
+"""S3 wire errors: the catalogue of codes S3 answers with, and the one table mapping domain errors.
+
+Handlers raise :class:`S3Error` directly for protocol-level problems (a bad header, a malformed XML
+body), and let domain errors (``storage.errors``, ``iam.errors``) propagate; :func:`to_s3_error`
+translates those in one place. Anything else is an internal error: the client sees only
+``InternalError`` and the request id, never ``str(exc)``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from andromede.errors import AndromedeError
+from andromede.iam import errors as iam_errors
+from andromede.storage import errors as storage_errors
+
+__all__ = ["CATALOGUE", "S3Error", "to_s3_error"]
+
+# code -> (HTTP status, default message). Messages are AWS's wording where AWS has one.
+CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    "AccessDenied": (403, "Access Denied"),
+    "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),
+    "AuthorizationQueryParametersError": (400, "Error parsing the X-Amz-Credential parameter."),
+    "BadDigest": (400, "The Content-MD5 you specified did not match what we received."),
+    "BucketAlreadyExists": (
+        409,
+        "The requested bucket name is not available. The bucket namespace is shared by all "
+        "users of the system. Please select a different name and try again.",
+    ),
+    "BucketAlreadyOwnedByYou": (
+        409,
+        "Your previous request to create the named bucket succeeded and you already own it.",
+    ),
+    "BucketNotEmpty": (409, "The bucket you tried to delete is not empty"),
+    "EntityTooLarge": (400, "Your proposed upload exceeds the maximum allowed size"),
+    "EntityTooSmall": (400, "Your proposed upload is smaller than the minimum allowed size"),
+    "IllegalLocationConstraintException": (
+        400,
+        "The specified location-constraint is not valid for this endpoint.",
+    ),
+    "IncompleteBody": (
+        400,
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+    ),
+    "InternalError": (500, "We encountered an internal error. Please try again."),
+    "InvalidAccessKeyId": (
+        403,
+        "The AWS Access Key Id you provided does not exist in our records.",
+    ),
+    "InvalidArgument": (400, "Invalid Argument"),
+    "InvalidBucketName": (400, "The specified bucket is not valid."),
+    "InvalidDigest": (400, "The Content-MD5 you specified is not valid."),
+    "InvalidLocationConstraint": (400, "The specified location constraint is not valid."),
+    "InvalidPart": (
+        400,
+        "One or more of the specified parts could not be found. The part may not have been "
+        "uploaded, or the specified entity tag may not match the part's entity tag.",
+    ),
+    "InvalidPartOrder": (
+        400,
+        "The list of parts was not in ascending order. Parts must be ordered by part number.",
+    ),
+    "InvalidPartNumber": (416, "The requested partnumber is not satisfiable"),
+    "InvalidRange": (416, "The requested range is not satisfiable"),
+    "InvalidRequest": (400, "Invalid Request"),
+    "InvalidStorageClass": (400, "The storage class you specified is not valid"),
+    "InvalidURI": (400, "Couldn't parse the specified URI."),
+    "KeyTooLongError": (400, "Your key is too long"),
+    "MalformedXML": (
+        400,
+        "The XML you provided was not well-formed or did not validate against our published "
+        "schema",
+    ),
+    "MetadataTooLarge": (400, "Your metadata headers exceed the maximum allowed metadata size."),
+    "MethodNotAllowed": (405, "The specified method is not allowed against this resource."),
+    "MissingContentLength": (411, "You must provide the Content-Length HTTP header."),
+    "MissingRequestBodyError": (400, "Request Body is empty"),
+    "NoSuchBucket": (404, "The specified bucket does not exist"),
+    "NoSuchKey": (404, "The specified key does not exist."),
+    "NoSuchUpload": (
+        404,
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may "
+        "have been aborted or completed.",
+    ),
+    "NotImplemented": (501, "A header you provided implies functionality that is not implemented"),
+    "PreconditionFailed": (412, "At least one of the pre-conditions you specified did not hold"),
+    "RequestTimeTooSkewed": (
+        403,
+        "The difference between the request time and the current time is too large.",
+    ),
+    "RequestTimeout": (
+        400,
+        "Your socket connection to the server was not read from or written to within the "
+        "timeout period.",
+    ),
+    "ServiceUnavailable": (503, "Service is unable to handle request."),
+    "SignatureDoesNotMatch": (
+        403,
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your key and signing method.",
+    ),
+    "SlowDown": (503, "Please reduce your request rate."),
+    "XAmzContentSHA256Mismatch": (
+        400,
+        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    ),
+}
+
+
+class S3Error(AndromedeError):
+    """An error already in S3's vocabulary: a code of :data:`CATALOGUE`, a safe message, and the
+    extra elements AWS adds to some errors (``<Region>``, ``<Key>``, ``<BucketName>``…)."""
+
+    def __init__(self, code: str, message: str | None = None, **details: str) -> None:
+        # A code outside the catalogue is still answered (as a client error) rather than turned
+        # into a 500: the catalogue lists the messages, not every code AWS has.
+        status, default_message = CATALOGUE.get(code, (400, code))
+        super().__init__(message or default_message)
+        self.code = code
+        self.status = status
+        self.message = message or default_message
+        self.details = details
+
+
+_DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
+    storage_errors.NoSuchBucket: "NoSuchBucket",
+    storage_errors.BucketAlreadyExists: "BucketAlreadyExists",
+    storage_errors.BucketAlreadyOwnedByYou: "BucketAlreadyOwnedByYou",
+    storage_errors.BucketNotEmpty: "BucketNotEmpty",
+    storage_errors.InvalidBucketName: "InvalidBucketName",
+    storage_errors.NoSuchKey: "NoSuchKey",
+    storage_errors.KeyTooLong: "KeyTooLongError",
+    storage_errors.EntityTooLarge: "EntityTooLarge",
+    storage_errors.EntityTooSmall: "EntityTooSmall",
+    storage_errors.MetadataTooLarge: "MetadataTooLarge",
+    storage_errors.IncompleteBody: "IncompleteBody",
+    storage_errors.BadDigest: "BadDigest",
+    storage_errors.ChecksumMismatch: "BadDigest",
+    storage_errors.InvalidRange: "InvalidRange",
+    storage_errors.NoSuchUpload: "NoSuchUpload",
+    storage_errors.InvalidPart: "InvalidPart",
+    storage_errors.InvalidPartOrder: "InvalidPartOrder",
+    storage_errors.InvalidPartNumber: "InvalidArgument",
+    storage_errors.TooManyParts: "InvalidArgument",
+    iam_errors.InvalidAccessKeyId: "InvalidAccessKeyId",
+    iam_errors.AccessDenied: "AccessDenied",
+}
+
+
+def to_s3_error(exc: AndromedeError) -> S3Error | None:
+    """The wire error for a domain error, or None when it has no S3 meaning (an internal error).
+
+    Domain messages are written for clients (no paths, no secrets), so they are passed on.
+    """
+    if isinstance(exc, S3Error):
+        return exc
+    for cls in type(exc).__mro__:
+        code = _DOMAIN_TO_CODE.get(cls)
+        if code is not None:
+            return S3Error(code, str(exc) or None)
+    return None

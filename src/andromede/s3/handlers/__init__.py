@@ -1,0 +1,1 @@
+"""S3 handlers, one module per resource family; each handler is named after its operation."""

@@ -1,0 +1,101 @@
+"""Bucket handlers: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from andromede.http.dates import iso8601_ms
+from andromede.http.response import Response
+from andromede.s3.errors import S3Error
+from andromede.s3.handlers.common import (
+    S3Services,
+    parse_max,
+    tenant_owner_id,
+    write_owner,
+    xml_response,
+)
+from andromede.s3.request import S3Context
+from andromede.s3.xml import XmlWriter, child_text, parse_xml
+
+__all__ = [
+    "create_bucket",
+    "delete_bucket",
+    "get_bucket_location",
+    "head_bucket",
+    "list_buckets",
+]
+
+
+async def list_buckets(ctx: S3Context, svc: S3Services) -> Response:
+    owner_id = tenant_owner_id(ctx)
+    assert ctx.principal.tenant_id is not None
+    buckets = await svc.objects.list_buckets(ctx.principal.tenant_id)
+    prefix = ctx.query.get("prefix", "")
+    if prefix:
+        buckets = [b for b in buckets if b.name.startswith(prefix)]
+    token = ctx.query.get("continuation-token")
+    if token:
+        try:
+            after = base64.urlsafe_b64decode(token.encode()).decode()
+        except (binascii.Error, ValueError, UnicodeError) as exc:
+            raise S3Error("InvalidArgument", "The continuation token provided is incorrect") from exc
+        buckets = [b for b in buckets if b.name > after]
+    limit = parse_max(ctx, "max-buckets", default=10_000, cap=10_000)
+    if "max-buckets" in ctx.query and limit < 1:
+        raise S3Error("InvalidArgument", "Argument max-buckets must be between 1 and 10000")
+    page, truncated = buckets[:limit], len(buckets) > limit
+    xml = XmlWriter("ListAllMyBucketsResult")
+    write_owner(xml, owner_id)
+    xml.open("Buckets")
+    for bucket in page:
+        xml.open("Bucket")
+        xml.element("Name", bucket.name)
+        xml.element("CreationDate", iso8601_ms(bucket.created_at))
+        xml.element("BucketRegion", bucket.region)
+        xml.close("Bucket")
+    xml.close("Buckets")
+    if truncated and page:
+        xml.element("ContinuationToken", base64.urlsafe_b64encode(page[-1].name.encode()).decode())
+    if prefix:
+        xml.element("Prefix", prefix)
+    return xml_response(xml)
+
+
+async def create_bucket(ctx: S3Context, svc: S3Services) -> Response:
+    owner_id = tenant_owner_id(ctx)
+    assert ctx.principal.tenant_id is not None
+    body = await ctx.read_xml_body()
+    region = svc.settings.region
+    if body.strip():
+        root = parse_xml(body, "CreateBucketConfiguration")
+        constraint = child_text(root, "LocationConstraint")
+        if constraint is not None and constraint != region:
+            raise S3Error(
+                "InvalidLocationConstraint",
+                f"The specified location-constraint is not valid: this endpoint serves {region}",
+                LocationConstraint=constraint[:64],
+            )
+    if ctx.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":
+        raise S3Error("NotImplemented", "Object Lock is not implemented yet")
+    await svc.objects.create_bucket(
+        ctx.bucket, tenant_id=ctx.principal.tenant_id, owner_id=owner_id, region=region
+    )
+    return Response(headers=[("Location", f"/{ctx.bucket}")])
+
+
+async def head_bucket(ctx: S3Context, svc: S3Services) -> Response:
+    bucket = await svc.objects.get_bucket(ctx.bucket)
+    return Response(headers=[("x-amz-bucket-region", bucket.region)], head=True)
+
+
+async def delete_bucket(ctx: S3Context, svc: S3Services) -> Response:
+    await svc.objects.delete_bucket(ctx.bucket)
+    return Response(status=204)
+
+
+async def get_bucket_location(ctx: S3Context, svc: S3Services) -> Response:
+    bucket = await svc.objects.get_bucket(ctx.bucket)
+    xml = XmlWriter("LocationConstraint")
+    xml.text(bucket.region)
+    return xml_response(xml)

@@ -1,0 +1,148 @@
+"""What several handlers share: the services they use, request→ContentHeaders, record→headers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import quote_plus
+
+from andromede.http.dates import http_date
+from andromede.http.response import Response
+from andromede.iam.model import canonical_id
+from andromede.s3.errors import S3Error
+from andromede.s3.request import S3Context
+from andromede.s3.xml import XmlWriter
+from andromede.settings import Settings
+from andromede.storage.model import Checksum, ContentHeaders, ObjectRecord
+from andromede.storage.service import ObjectService
+
+__all__ = [
+    "Handler",
+    "S3Services",
+    "content_headers_from_request",
+    "checksum_headers",
+    "encode_if",
+    "encoding_type",
+    "object_response_headers",
+    "parse_max",
+    "tenant_owner_id",
+    "write_checksum_elements",
+    "write_owner",
+    "xml_response",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class S3Services:
+    objects: ObjectService
+    settings: Settings
+
+
+Handler = Callable[[S3Context, S3Services], Awaitable[Response]]
+
+_META_PREFIX = "x-amz-meta-"
+
+
+def content_headers_from_request(ctx: S3Context) -> ContentHeaders:
+    h = ctx.headers
+    metadata = {
+        name[len(_META_PREFIX) :]: value for name, value in h.items() if name.startswith(_META_PREFIX)
+    }
+    encoding = h.get("content-encoding")
+    if encoding is not None:
+        # aws-chunked is transport framing, not a property of the object (AWS drops it too).
+        kept = [e.strip() for e in encoding.split(",") if e.strip() and e.strip() != "aws-chunked"]
+        encoding = ",".join(kept) or None
+    return ContentHeaders(
+        content_type=h.get("content-type") or "binary/octet-stream",
+        content_encoding=encoding,
+        content_disposition=h.get("content-disposition"),
+        content_language=h.get("content-language"),
+        cache_control=h.get("cache-control"),
+        expires=h.get("expires"),
+        user_metadata=metadata,
+    )
+
+
+def object_response_headers(
+    response: Response, record: ObjectRecord, *, with_checksum: bool
+) -> None:
+    """The headers GET and HEAD return for an object (before any response-* override)."""
+    headers = record.headers
+    response.header("ETag", f'"{record.etag}"')
+    response.header("Last-Modified", http_date(record.last_modified))
+    response.header("Accept-Ranges", "bytes")
+    response.header("Content-Type", headers.content_type)
+    response.header("Content-Encoding", headers.content_encoding)
+    response.header("Content-Disposition", headers.content_disposition)
+    response.header("Content-Language", headers.content_language)
+    response.header("Cache-Control", headers.cache_control)
+    response.header("Expires", headers.expires)
+    for name, value in headers.user_metadata.items():
+        response.header(_META_PREFIX + name, value)
+    if record.parts_count is not None:
+        response.header("x-amz-mp-parts-count", str(record.parts_count))
+    if with_checksum and record.checksum is not None:
+        checksum_headers(response, record.checksum)
+
+
+def checksum_headers(response: Response, checksum: Checksum) -> None:
+    response.header(checksum.algorithm.header, checksum.value)
+    response.header("x-amz-checksum-type", checksum.type.value)
+
+
+def write_checksum_elements(xml: XmlWriter, checksum: Checksum | None, *, with_type: bool) -> None:
+    if checksum is None:
+        return
+    xml.element(f"Checksum{checksum.algorithm.value}", checksum.value)
+    if with_type:
+        xml.element("ChecksumType", checksum.type.value)
+
+
+def write_owner(xml: XmlWriter, owner_id: str, tag: str = "Owner") -> None:
+    xml.open(tag)
+    xml.element("ID", owner_id)
+    xml.element("DisplayName", owner_id[:12])
+    xml.close(tag)
+
+
+def xml_response(xml: XmlWriter, status: int = 200) -> Response:
+    return Response(
+        status=status, headers=[("Content-Type", "application/xml")], body=xml.document()
+    )
+
+
+def parse_max(ctx: S3Context, name: str, *, default: int, cap: int) -> int:
+    raw = ctx.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise S3Error("InvalidArgument", f"Provided {name} not an integer or within integer range") from exc
+    if value < 0:
+        raise S3Error("InvalidArgument", f"Argument {name} must be an integer between 0 and 2147483647")
+    return min(value, cap)
+
+
+def encoding_type(ctx: S3Context) -> bool:
+    value = ctx.query.get("encoding-type")
+    if value is None:
+        return False
+    if value.lower() != "url":
+        raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request")
+    return True
+
+
+def encode_if(url: bool, value: str | None) -> str | None:
+    """S3's ``encoding-type=url``: form-style encoding, '/' kept (what botocore decodes)."""
+    if value is None or not url:
+        return value
+    return quote_plus(value, safe="/")
+
+
+def tenant_owner_id(ctx: S3Context) -> str:
+    tenant = ctx.principal.tenant_id
+    if tenant is None:
+        raise S3Error("AccessDenied")
+    return canonical_id(tenant)

@@ -1,0 +1,181 @@
+"""Multipart handlers: Create, UploadPart, UploadPartCopy, Complete, Abort."""
+
+from __future__ import annotations
+
+from andromede.http.dates import iso8601_ms
+from andromede.http.response import Response
+from andromede.s3.errors import S3Error
+from andromede.s3.handlers.common import (
+    S3Services,
+    checksum_headers,
+    content_headers_from_request,
+    tenant_owner_id,
+    write_checksum_elements,
+    xml_response,
+)
+from andromede.s3.handlers.objects import load_copy_source
+from andromede.s3.ranges import InvalidCopySourceRange, parse_copy_source_range
+from andromede.s3.request import S3Context, parse_checksum_algorithm
+from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
+from andromede.storage.checksums import InvalidChecksumValue, validate_checksum_type
+from andromede.storage.model import Checksum, ChecksumAlgorithm, ChecksumType
+from andromede.storage.service import CompletedPart
+
+__all__ = [
+    "abort_multipart_upload",
+    "complete_multipart_upload",
+    "create_multipart_upload",
+    "upload_part",
+    "upload_part_copy",
+]
+
+
+def _part_number(ctx: S3Context, svc: S3Services) -> int:
+    raw = ctx.query.get("partNumber", "")
+    if not raw.isdigit() or not 1 <= int(raw) <= svc.settings.max_parts:
+        raise S3Error(
+            "InvalidArgument",
+            f"Part number must be an integer between 1 and {svc.settings.max_parts}, inclusive",
+            ArgumentName="partNumber",
+        )
+    return int(raw)
+
+
+async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
+    raw_algorithm = ctx.headers.get("x-amz-checksum-algorithm")
+    algorithm = parse_checksum_algorithm(raw_algorithm) if raw_algorithm else None
+    raw_type = ctx.headers.get("x-amz-checksum-type")
+    checksum_type: ChecksumType | None = None
+    if raw_type:
+        try:
+            checksum_type = ChecksumType(raw_type.strip().upper())
+        except ValueError as exc:
+            raise S3Error("InvalidRequest", "Value for x-amz-checksum-type header is invalid.") from exc
+        if algorithm is None:
+            raise S3Error(
+                "InvalidRequest",
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+            )
+    if algorithm is not None and checksum_type is not None:
+        try:
+            validate_checksum_type(algorithm, checksum_type)
+        except ValueError as exc:
+            raise S3Error("InvalidRequest", str(exc)) from exc
+    upload = await svc.objects.create_multipart_upload(
+        ctx.bucket,
+        ctx.key,
+        headers=content_headers_from_request(ctx),
+        owner_id=tenant_owner_id(ctx),
+        checksum_algorithm=algorithm,
+        checksum_type=checksum_type,
+    )
+    xml = XmlWriter("InitiateMultipartUploadResult")
+    xml.element("Bucket", ctx.bucket)
+    xml.element("Key", ctx.key)
+    xml.element("UploadId", upload.upload_id)
+    response = xml_response(xml)
+    if upload.checksum_algorithm is not None:
+        response.header("x-amz-checksum-algorithm", upload.checksum_algorithm.value)
+    if upload.checksum_type is not None:
+        response.header("x-amz-checksum-type", upload.checksum_type.value)
+    return response
+
+
+async def upload_part(ctx: S3Context, svc: S3Services) -> Response:
+    part_number = _part_number(ctx, svc)
+    size = ctx.declared_size()
+    if size > svc.settings.max_part_size:
+        raise S3Error("EntityTooLarge", MaxSizeAllowed=str(svc.settings.max_part_size))
+    integrity = ctx.integrity()
+    part = await svc.objects.upload_part(
+        ctx.bucket,
+        ctx.key,
+        ctx.query["uploadId"],
+        part_number,
+        ctx.body(integrity),
+        size=size,
+        integrity=integrity,
+    )
+    response = Response(headers=[("ETag", f'"{part.etag}"')])
+    if part.checksum is not None:
+        response.header(part.checksum.algorithm.header, part.checksum.value)
+    return response
+
+
+async def upload_part_copy(ctx: S3Context, svc: S3Services) -> Response:
+    part_number = _part_number(ctx, svc)
+    source = await load_copy_source(ctx, svc)
+    raw_range = ctx.headers.get("x-amz-copy-source-range")
+    if raw_range is None:
+        start, end = 0, source.size - 1
+    else:
+        try:
+            byte_range = parse_copy_source_range(raw_range, source.size)
+        except InvalidCopySourceRange as exc:
+            raise S3Error("InvalidArgument", str(exc), ArgumentName="x-amz-copy-source-range") from exc
+        start, end = byte_range.start, byte_range.end
+    if end - start + 1 > svc.settings.max_part_size:
+        raise S3Error("EntityTooLarge", MaxSizeAllowed=str(svc.settings.max_part_size))
+    part = await svc.objects.upload_part_copy(
+        ctx.bucket, ctx.key, ctx.query["uploadId"], part_number, source, start, end
+    )
+    xml = XmlWriter("CopyPartResult")
+    xml.element("LastModified", iso8601_ms(part.last_modified))
+    xml.element("ETag", f'"{part.etag}"')
+    write_checksum_elements(xml, part.checksum, with_type=False)
+    return xml_response(xml)
+
+
+def _parse_completed_parts(body: bytes) -> list[CompletedPart]:
+    root = parse_xml(body, "CompleteMultipartUpload")
+    parts: list[CompletedPart] = []
+    for element in children(root, "Part"):
+        number = (child_text(element, "PartNumber") or "").strip()
+        etag = (child_text(element, "ETag") or "").strip().strip('"')
+        if not number.isdigit() or not etag:
+            raise S3Error("MalformedXML")
+        checksums = {
+            algorithm: value.strip()
+            for algorithm in ChecksumAlgorithm
+            if (value := child_text(element, f"Checksum{algorithm.value}")) is not None
+        }
+        parts.append(CompletedPart(part_number=int(number), etag=etag, checksums=checksums))
+    if not parts:
+        raise S3Error("InvalidRequest", "You must specify at least one part")
+    return parts
+
+
+async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
+    parts = _parse_completed_parts(await ctx.read_xml_body())
+    expected: Checksum | None = None
+    present = [a for a in ChecksumAlgorithm if a.header in ctx.headers]
+    if present:
+        algorithm = present[0]
+        value = ctx.headers[algorithm.header].strip()
+        raw_type = ctx.headers.get("x-amz-checksum-type", "").strip().upper()
+        kind = ChecksumType.COMPOSITE if "-" in value or raw_type == "COMPOSITE" else ChecksumType.FULL_OBJECT
+        expected = Checksum(algorithm, value, kind)
+    try:
+        record = await svc.objects.complete_multipart_upload(
+            ctx.bucket, ctx.key, ctx.query["uploadId"], parts, expected_checksum=expected
+        )
+    except InvalidChecksumValue as exc:
+        raise S3Error("InvalidRequest", "The checksum provided is invalid.") from exc
+    scheme = "https" if ctx.secure else "http"
+    host = ctx.headers.get("host", "")
+    location = f"{scheme}://{host}/{ctx.bucket}/{ctx.key}" if not ctx.route.virtual_host else f"{scheme}://{host}/{ctx.key}"
+    xml = XmlWriter("CompleteMultipartUploadResult")
+    xml.element("Location", location)
+    xml.element("Bucket", ctx.bucket)
+    xml.element("Key", ctx.key)
+    xml.element("ETag", f'"{record.etag}"')
+    write_checksum_elements(xml, record.checksum, with_type=True)
+    response = xml_response(xml)
+    if record.checksum is not None:
+        checksum_headers(response, record.checksum)
+    return response
+
+
+async def abort_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
+    await svc.objects.abort_multipart_upload(ctx.bucket, ctx.key, ctx.query["uploadId"])
+    return Response(status=204)

@@ -1,0 +1,260 @@
+"""Object handlers: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from andromede.http.dates import iso8601_ms
+from andromede.http.response import Response
+from andromede.s3.conditions import (
+    ConditionOutcome,
+    UnsupportedCondition,
+    evaluate_copy_source_conditions,
+    evaluate_get_conditions,
+    evaluate_put_conditions,
+)
+from andromede.s3.errors import S3Error, to_s3_error
+from andromede.s3.handlers.common import (
+    S3Services,
+    checksum_headers,
+    content_headers_from_request,
+    object_response_headers,
+    tenant_owner_id,
+    write_checksum_elements,
+    xml_response,
+)
+from andromede.s3.ranges import ByteRange, RangeNotSatisfiable, parse_range
+from andromede.s3.request import S3Context, parse_checksum_algorithm
+from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
+from andromede.storage import errors as storage_errors
+from andromede.storage.model import ChecksumAlgorithm, ObjectRecord
+
+__all__ = [
+    "copy_object",
+    "delete_object",
+    "delete_objects",
+    "get_object",
+    "head_object",
+    "put_object",
+    "resolve_copy_source",
+]
+
+# response-* query parameters GetObject accepts, and the header each overrides.
+_OVERRIDES = {
+    "response-content-type": "Content-Type",
+    "response-content-language": "Content-Language",
+    "response-expires": "Expires",
+    "response-cache-control": "Cache-Control",
+    "response-content-disposition": "Content-Disposition",
+    "response-content-encoding": "Content-Encoding",
+}
+_COPY_SOURCE_MAX = 5 * 1024**3
+
+
+async def _check_write_conditions(ctx: S3Context, svc: S3Services) -> None:
+    if "if-match" not in ctx.headers and "if-none-match" not in ctx.headers:
+        return
+    try:
+        current: ObjectRecord | None = await svc.objects.head_object(ctx.bucket, ctx.key)
+    except storage_errors.NoSuchKey:
+        current = None
+    try:
+        outcome = evaluate_put_conditions(
+            ctx.headers, current_etag=current.etag if current is not None else None
+        )
+    except UnsupportedCondition as exc:
+        raise S3Error("NotImplemented", exc.message, Header=exc.header) from exc
+    if outcome is ConditionOutcome.PRECONDITION_FAILED:
+        raise S3Error("PreconditionFailed", Condition="If-Match" if "if-match" in ctx.headers else "If-None-Match")
+    if outcome is ConditionOutcome.NO_SUCH_KEY:
+        raise S3Error("NoSuchKey", Key=ctx.key)
+
+
+async def put_object(ctx: S3Context, svc: S3Services) -> Response:
+    size = ctx.declared_size()
+    if size > svc.settings.max_object_size:
+        raise S3Error("EntityTooLarge", MaxSizeAllowed=str(svc.settings.max_object_size))
+    await _check_write_conditions(ctx, svc)
+    integrity = ctx.integrity(default_algorithm=ChecksumAlgorithm.CRC64NVME)
+    record = await svc.objects.put_object(
+        ctx.bucket,
+        ctx.key,
+        ctx.body(integrity),
+        size=size,
+        headers=content_headers_from_request(ctx),
+        owner_id=tenant_owner_id(ctx),
+        integrity=integrity,
+    )
+    response = Response(headers=[("ETag", f'"{record.etag}"')])
+    if record.checksum is not None:
+        checksum_headers(response, record.checksum)
+    return response
+
+
+def _part_range(record: ObjectRecord, part_number: int) -> ByteRange | None:
+    """The byte range of one part; None for part 1 of a single-PUT object (the whole object)."""
+    if record.parts_count is None:
+        if part_number == 1:
+            return None
+        raise S3Error("InvalidPartNumber")
+    if part_number > record.parts_count:
+        raise S3Error("InvalidPartNumber")
+    start = sum(segment.size for segment in record.segments[: part_number - 1])
+    return ByteRange(start, start + record.segments[part_number - 1].size - 1)
+
+
+async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
+    record = await svc.objects.head_object(ctx.bucket, ctx.key)
+    outcome = evaluate_get_conditions(ctx.headers, etag=record.etag, last_modified=record.last_modified)
+    if outcome is ConditionOutcome.PRECONDITION_FAILED:
+        raise S3Error("PreconditionFailed", Condition="If-Match")
+    if outcome is ConditionOutcome.NOT_MODIFIED:
+        response = Response(status=304, head=True)
+        object_response_headers(response, record, with_checksum=False)
+        response.headers = [(n, v) for n, v in response.headers if n in ("ETag", "Last-Modified")]
+        response.content_length = 0
+        return response
+    part_param = ctx.query.get("partNumber")
+    byte_range: ByteRange | None
+    if part_param is not None:
+        if "range" in ctx.headers:
+            raise S3Error("InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
+        if not part_param.isdigit() or not 1 <= int(part_param) <= svc.settings.max_parts:
+            raise S3Error("InvalidArgument", f"Part number must be an integer between 1 and {svc.settings.max_parts}, inclusive")
+        byte_range = _part_range(record, int(part_param))
+    else:
+        try:
+            byte_range = parse_range(ctx.headers.get("range"), record.size)
+        except RangeNotSatisfiable as exc:
+            raise S3Error("InvalidRange", ActualObjectSize=str(record.size)) from exc
+    whole = byte_range is None
+    checksum_wanted = ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
+    response = Response(head=head)
+    object_response_headers(response, record, with_checksum=whole and checksum_wanted)
+    if byte_range is not None:
+        response.status = 206
+        response.header("Content-Range", f"bytes {byte_range.start}-{byte_range.end}/{record.size}")
+    _apply_overrides(ctx, response)
+    start, end = (0, record.size - 1) if byte_range is None else (byte_range.start, byte_range.end)
+    response.content_length = end - start + 1
+    if not head and response.content_length > 0:
+        response.stream = svc.objects.read_object(record, start, end)
+    return response
+
+
+def _apply_overrides(ctx: S3Context, response: Response) -> None:
+    overrides = {header: ctx.query[param] for param, header in _OVERRIDES.items() if param in ctx.query}
+    if not overrides:
+        return
+    if ctx.principal.is_anonymous:
+        raise S3Error("InvalidRequest", "Request specific response headers cannot be used for anonymous GET requests.")
+    response.headers = [(n, v) for n, v in response.headers if n not in overrides]
+    response.headers.extend(overrides.items())
+
+
+async def get_object(ctx: S3Context, svc: S3Services) -> Response:
+    return await _read(ctx, svc, head=False)
+
+
+async def head_object(ctx: S3Context, svc: S3Services) -> Response:
+    return await _read(ctx, svc, head=True)
+
+
+async def delete_object(ctx: S3Context, svc: S3Services) -> Response:
+    await svc.objects.delete_object(ctx.bucket, ctx.key)
+    return Response(status=204)
+
+
+async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
+    body = await ctx.read_xml_body()
+    root = parse_xml(body, "Delete")
+    quiet = (child_text(root, "Quiet") or "").strip().lower() == "true"
+    entries = children(root, "Object")
+    if not entries or len(entries) > svc.settings.max_delete_objects:
+        raise S3Error("MalformedXML")
+    xml = XmlWriter("DeleteResult")
+    for entry in entries:
+        key = child_text(entry, "Key")
+        if key is None:
+            raise S3Error("MalformedXML")
+        version = child_text(entry, "VersionId")
+        try:
+            if version not in (None, "", "null"):
+                raise S3Error("InvalidArgument", "Invalid version id specified")
+            if len(key.encode()) > svc.settings.max_key_length:
+                raise S3Error("KeyTooLongError")
+            await svc.objects.delete_object(ctx.bucket, key)
+        except (S3Error, storage_errors.ObjectError) as exc:
+            wire = to_s3_error(exc) or S3Error("InternalError")
+            xml.open("Error")
+            xml.element("Key", key)
+            xml.element("Code", wire.code)
+            xml.element("Message", wire.message)
+            xml.close("Error")
+            continue
+        if not quiet:
+            xml.open("Deleted")
+            xml.element("Key", key)
+            xml.close("Deleted")
+    return xml_response(xml)
+
+
+def resolve_copy_source(ctx: S3Context) -> tuple[str, str]:
+    """Bucket and key of ``x-amz-copy-source`` (``[/]bucket/key[?versionId=…]``, URL-encoded)."""
+    raw = ctx.headers["x-amz-copy-source"]
+    path, _, query = raw.partition("?")
+    if query:
+        name, _, value = query.partition("=")
+        if name != "versionId" or value not in ("", "null"):
+            raise S3Error("InvalidArgument", "Invalid version id specified")
+    decoded = unquote(path).lstrip("/")
+    bucket, sep, key = decoded.partition("/")
+    if not bucket or not sep or not key:
+        raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+    return bucket, key
+
+
+async def load_copy_source(ctx: S3Context, svc: S3Services) -> ObjectRecord:
+    bucket_name, key = resolve_copy_source(ctx)
+    bucket = await svc.objects.get_bucket(bucket_name)
+    if bucket.tenant_id != ctx.principal.tenant_id:
+        raise S3Error("AccessDenied")
+    source = await svc.objects.head_object(bucket_name, key)
+    outcome = evaluate_copy_source_conditions(ctx.headers, etag=source.etag, last_modified=source.last_modified)
+    if outcome is not ConditionOutcome.PROCEED:
+        raise S3Error("PreconditionFailed", Condition="x-amz-copy-source-If-Match")
+    return source
+
+
+async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
+    source = await load_copy_source(ctx, svc)
+    if source.size > _COPY_SOURCE_MAX:
+        raise S3Error("InvalidRequest", f"The specified copy source is larger than the maximum allowable size for a copy source: {_COPY_SOURCE_MAX}")
+    directive = ctx.headers.get("x-amz-metadata-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise S3Error("InvalidArgument", "Unknown metadata directive.")
+    algorithm_header = ctx.headers.get("x-amz-checksum-algorithm")
+    algorithm = parse_checksum_algorithm(algorithm_header) if algorithm_header else None
+    same = (source.bucket, source.key) == (ctx.bucket, ctx.key)
+    if same and directive == "COPY" and algorithm is None:
+        raise S3Error(
+            "InvalidRequest",
+            "This copy request is illegal because it is trying to copy an object to itself without "
+            "changing the object's metadata, storage class, website redirect location or "
+            "encryption attributes.",
+        )
+    await _check_write_conditions(ctx, svc)
+    record = await svc.objects.copy_object(
+        source,
+        ctx.bucket,
+        ctx.key,
+        headers=content_headers_from_request(ctx) if directive == "REPLACE" else None,
+        owner_id=tenant_owner_id(ctx),
+        checksum_algorithm=algorithm,
+    )
+    xml = XmlWriter("CopyObjectResult")
+    xml.element("LastModified", iso8601_ms(record.last_modified))
+    xml.element("ETag", f'"{record.etag}"')
+    write_checksum_elements(xml, record.checksum, with_type=True)
+    return xml_response(xml)
+

@@ -1,0 +1,200 @@
+"""The context a handler receives: the verified request, its decoded body, the services.
+
+Only a :class:`S3Context` built after signature verification reaches a handler (the
+``VerifiedRequest`` of the design). Its body is a stream of decoded payload bytes: aws-chunked
+framing removed and each chunk signature checked, or the whole payload checked against
+``x-amz-content-sha256``; a mismatch surfaces as an S3Error when the stream ends, before the
+service commits anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from andromede.http.response import Receive
+from andromede.iam.model import Principal
+from andromede.s3.chunked import AwsChunkedDecoder
+from andromede.s3.errors import S3Error
+from andromede.s3.router import Route
+from andromede.s3.sigv4 import SigningContext, SigV4Error
+from andromede.settings import Settings
+from andromede.storage.checksums import InvalidChecksumValue, decode_checksum
+from andromede.storage.model import ChecksumAlgorithm
+from andromede.storage.service import BodyIntegrity
+
+__all__ = ["ClientDisconnected", "S3Context"]
+
+_STREAMING_MODES = frozenset(
+    {
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    }
+)
+_ALGORITHMS_BY_HEADER = {alg.header: alg for alg in ChecksumAlgorithm}
+
+
+class ClientDisconnected(Exception):
+    """The client went away before sending the whole body."""
+
+
+@dataclass(slots=True)
+class S3Context:
+    request_id: str
+    method: str
+    raw_path: str
+    raw_query: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    route: Route
+    principal: Principal
+    payload_hash: str | None
+    signing: SigningContext | None
+    receive: Receive
+    settings: Settings
+    secure: bool
+    bytes_received: int = 0
+    audit_details: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bucket(self) -> str:
+        assert self.route.bucket is not None  # the router guarantees it for bucket operations
+        return self.route.bucket
+
+    @property
+    def key(self) -> str:
+        assert self.route.key is not None  # the router guarantees it for object operations
+        return self.route.key
+
+    # -- sizes ----------------------------------------------------------------------------------
+    def declared_size(self) -> int:
+        """The decoded payload length the client announced (411 MissingContentLength if none)."""
+        streaming = self.payload_hash in _STREAMING_MODES
+        name = "x-amz-decoded-content-length" if streaming else "content-length"
+        value = self.headers.get(name)
+        if value is None:
+            if not streaming and "transfer-encoding" not in self.headers:
+                return 0  # no body at all (HTTP/1.1: no length and not chunked)
+            raise S3Error("MissingContentLength")
+        if not value.isdigit():
+            raise S3Error("InvalidArgument", f"Invalid {name}: {value[:64]}")
+        return int(value)
+
+    # -- body -----------------------------------------------------------------------------------
+    async def _raw_body(self) -> AsyncIterator[bytes]:
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected
+            chunk = message.get("body", b"")
+            if chunk:
+                self.bytes_received += len(chunk)
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+    def body(self, integrity: BodyIntegrity | None = None) -> AsyncIterator[bytes]:
+        """The decoded body. Trailing checksums land in ``integrity.checksum_value``."""
+        mode = self.payload_hash or "UNSIGNED-PAYLOAD"
+        if mode in _STREAMING_MODES:
+            return self._decoded_chunked(mode, integrity)
+        if mode == "UNSIGNED-PAYLOAD":
+            return self._raw_body()
+        return self._sha256_checked(mode)
+
+    async def _decoded_chunked(
+        self, mode: str, integrity: BodyIntegrity | None
+    ) -> AsyncIterator[bytes]:
+        signing = None if mode == "STREAMING-UNSIGNED-PAYLOAD-TRAILER" else self.signing
+        decoder = AwsChunkedDecoder(mode, signing)
+        try:
+            async for chunk in decoder.decode(self._raw_body()):
+                yield chunk
+        except SigV4Error as exc:
+            raise S3Error(exc.code, exc.message) from exc
+        if integrity is not None and integrity.checksum_algorithm is not None:
+            value = decoder.trailers.get(integrity.checksum_algorithm.header)
+            if value is not None:
+                _check_checksum_syntax(integrity.checksum_algorithm, value)
+                integrity.checksum_value = value
+
+    async def _sha256_checked(self, expected: str) -> AsyncIterator[bytes]:
+        hasher = hashlib.sha256()
+        async for chunk in self._raw_body():
+            hasher.update(chunk)
+            yield chunk
+        if not hmac.compare_digest(hasher.hexdigest(), expected.lower()):
+            raise S3Error("XAmzContentSHA256Mismatch")
+
+    async def read_xml_body(self) -> bytes:
+        """A small request body (XML documents), bounded by ``max_xml_body_size``."""
+        limit = self.settings.max_xml_body_size
+        declared = self.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise S3Error("MalformedXML", "Your request body is too large.")
+        parts: list[bytes] = []
+        total = 0
+        async for chunk in self.body():
+            total += len(chunk)
+            if total > limit:
+                raise S3Error("MalformedXML", "Your request body is too large.")
+            parts.append(chunk)
+        return b"".join(parts)
+
+    # -- integrity headers ------------------------------------------------------------------------
+    def integrity(self, *, default_algorithm: ChecksumAlgorithm | None = None) -> BodyIntegrity:
+        """Content-MD5 and the additional checksum the client sent or announced."""
+        result = BodyIntegrity()
+        md5 = self.headers.get("content-md5")
+        if md5 is not None:
+            try:
+                digest = base64.b64decode(md5, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise S3Error("InvalidDigest") from exc
+            if len(digest) != 16:
+                raise S3Error("InvalidDigest")
+            result.content_md5 = digest
+        present = [alg for header, alg in _ALGORITHMS_BY_HEADER.items() if header in self.headers]
+        if len(present) > 1:
+            raise S3Error("InvalidRequest", "Expecting a single x-amz-checksum- header")
+        trailer = self.headers.get("x-amz-trailer", "").strip().lower()
+        if present:
+            algorithm = present[0]
+            value = self.headers[algorithm.header]
+            _check_checksum_syntax(algorithm, value)
+            result.checksum_algorithm, result.checksum_value = algorithm, value
+        elif trailer:
+            algorithm_for_trailer = _ALGORITHMS_BY_HEADER.get(trailer)
+            if algorithm_for_trailer is None:
+                raise S3Error("InvalidRequest", f"Unsupported trailer {trailer[:64]}")
+            result.checksum_algorithm = algorithm_for_trailer
+        else:
+            announced = self.headers.get("x-amz-sdk-checksum-algorithm")
+            if announced is not None:
+                result.checksum_algorithm = parse_checksum_algorithm(announced)
+            else:
+                result.checksum_algorithm = default_algorithm
+        return result
+
+
+def parse_checksum_algorithm(value: str) -> ChecksumAlgorithm:
+    try:
+        return ChecksumAlgorithm(value.strip().upper())
+    except ValueError as exc:
+        raise S3Error(
+            "InvalidRequest", "Checksum algorithm provided is unsupported."
+        ) from exc
+
+
+def _check_checksum_syntax(algorithm: ChecksumAlgorithm, value: str) -> None:
+    try:
+        decode_checksum(algorithm, value)
+    except InvalidChecksumValue as exc:
+        raise S3Error(
+            "InvalidRequest", f"Value for {algorithm.header} header is invalid."
+        ) from exc

@@ -1,0 +1,190 @@
+"""Request routing: host-style or path-style bucket, then the operation, as table look-ups.
+
+A request is parsed into a :class:`Route` before anything else runs: which bucket and key (if
+any) it names and which :class:`S3Operation` it asks for. The operation comes from the method,
+the scope (service, bucket, object) and the first sub-resource query parameter found, in the
+order of the tables below (S3 gives ``uploadId`` precedence over ``partNumber`` and so on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import unquote_to_bytes
+
+from andromede.s3.errors import S3Error
+from andromede.s3.operations import S3Operation, Scope
+
+__all__ = ["Route", "Router"]
+
+_O = S3Operation
+
+# (method, scope) -> ordered (query parameter, operation) pairs, then the default (or None).
+_SUBRESOURCES: Final[dict[tuple[str, Scope], tuple[tuple[tuple[str, S3Operation], ...], S3Operation | None]]] = {
+    ("GET", Scope.SERVICE): ((), _O.ListBuckets),
+    ("HEAD", Scope.SERVICE): ((), _O.ListBuckets),
+    ("PUT", Scope.BUCKET): (
+        (
+            ("acl", _O.PutBucketAcl),
+            ("policy", _O.PutBucketPolicy),
+            ("versioning", _O.PutBucketVersioning),
+            ("cors", _O.PutBucketCors),
+            ("lifecycle", _O.PutBucketLifecycleConfiguration),
+            ("tagging", _O.PutBucketTagging),
+            ("encryption", _O.PutBucketEncryption),
+            ("website", _O.PutBucketWebsite),
+            ("logging", _O.PutBucketLogging),
+            ("notification", _O.PutBucketNotificationConfiguration),
+            ("replication", _O.PutBucketReplication),
+            ("ownershipControls", _O.PutBucketOwnershipControls),
+            ("publicAccessBlock", _O.PutPublicAccessBlock),
+            ("object-lock", _O.PutObjectLockConfiguration),
+            ("accelerate", _O.PutBucketAccelerateConfiguration),
+            ("requestPayment", _O.PutBucketRequestPayment),
+        ),
+        _O.CreateBucket,
+    ),
+    ("GET", Scope.BUCKET): (
+        (
+            ("location", _O.GetBucketLocation),
+            ("uploads", _O.ListMultipartUploads),
+            ("versions", _O.ListObjectVersions),
+            ("acl", _O.GetBucketAcl),
+            ("policyStatus", _O.GetBucketPolicyStatus),
+            ("policy", _O.GetBucketPolicy),
+            ("versioning", _O.GetBucketVersioning),
+            ("cors", _O.GetBucketCors),
+            ("lifecycle", _O.GetBucketLifecycleConfiguration),
+            ("tagging", _O.GetBucketTagging),
+            ("encryption", _O.GetBucketEncryption),
+            ("website", _O.GetBucketWebsite),
+            ("logging", _O.GetBucketLogging),
+            ("notification", _O.GetBucketNotificationConfiguration),
+            ("replication", _O.GetBucketReplication),
+            ("ownershipControls", _O.GetBucketOwnershipControls),
+            ("publicAccessBlock", _O.GetPublicAccessBlock),
+            ("object-lock", _O.GetObjectLockConfiguration),
+            ("accelerate", _O.GetBucketAccelerateConfiguration),
+            ("requestPayment", _O.GetBucketRequestPayment),
+        ),
+        None,  # ListObjects or ListObjectsV2, by list-type
+    ),
+    ("HEAD", Scope.BUCKET): ((), _O.HeadBucket),
+    ("DELETE", Scope.BUCKET): (
+        (
+            ("policy", _O.DeleteBucketPolicy),
+            ("cors", _O.DeleteBucketCors),
+            ("lifecycle", _O.DeleteBucketLifecycle),
+            ("tagging", _O.DeleteBucketTagging),
+            ("encryption", _O.DeleteBucketEncryption),
+            ("website", _O.DeleteBucketWebsite),
+            ("replication", _O.DeleteBucketReplication),
+            ("ownershipControls", _O.DeleteBucketOwnershipControls),
+            ("publicAccessBlock", _O.DeletePublicAccessBlock),
+        ),
+        _O.DeleteBucket,
+    ),
+    ("POST", Scope.BUCKET): ((("delete", _O.DeleteObjects),), _O.PostObject),
+    ("PUT", Scope.OBJECT): (
+        (
+            ("uploadId", _O.UploadPart),
+            ("acl", _O.PutObjectAcl),
+            ("tagging", _O.PutObjectTagging),
+            ("retention", _O.PutObjectRetention),
+            ("legal-hold", _O.PutObjectLegalHold),
+        ),
+        _O.PutObject,
+    ),
+    ("GET", Scope.OBJECT): (
+        (
+            ("uploadId", _O.ListParts),
+            ("acl", _O.GetObjectAcl),
+            ("tagging", _O.GetObjectTagging),
+            ("attributes", _O.GetObjectAttributes),
+            ("retention", _O.GetObjectRetention),
+            ("legal-hold", _O.GetObjectLegalHold),
+            ("torrent", _O.GetObjectTorrent),
+        ),
+        _O.GetObject,
+    ),
+    ("HEAD", Scope.OBJECT): ((), _O.HeadObject),
+    ("DELETE", Scope.OBJECT): (
+        (("uploadId", _O.AbortMultipartUpload), ("tagging", _O.DeleteObjectTagging)),
+        _O.DeleteObject,
+    ),
+    ("POST", Scope.OBJECT): (
+        (
+            ("uploads", _O.CreateMultipartUpload),
+            ("uploadId", _O.CompleteMultipartUpload),
+            ("restore", _O.RestoreObject),
+            ("select", _O.SelectObjectContent),
+        ),
+        None,
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    operation: S3Operation
+    bucket: str | None
+    key: str | None
+    virtual_host: bool
+
+
+class Router:
+    def __init__(self, domain: str) -> None:
+        self._suffix = "." + domain.lower().strip(".")
+
+    def bucket_from_host(self, host: str) -> str | None:
+        """``BUCKET.<domain>`` names a bucket; any other host is path-style."""
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        name = name.lower().rstrip(".")
+        if name.endswith(self._suffix) and len(name) > len(self._suffix):
+            return name[: -len(self._suffix)]
+        return None
+
+    def route(
+        self, method: str, host: str, raw_path: str, query: Mapping[str, str], headers: Mapping[str, str]
+    ) -> Route:
+        path = _decode_path(raw_path)
+        host_bucket = self.bucket_from_host(host)
+        if host_bucket is not None:
+            bucket: str | None = host_bucket
+            key = path[1:] if path.startswith("/") else path
+        else:
+            stripped = path[1:] if path.startswith("/") else path
+            bucket_part, sep, key = stripped.partition("/")
+            bucket = bucket_part or None
+            if not sep:
+                key = ""
+        scope = Scope.SERVICE if bucket is None else Scope.OBJECT if key else Scope.BUCKET
+        entry = _SUBRESOURCES.get((method, scope))
+        if entry is None:
+            raise S3Error("MethodNotAllowed")
+        subresources, default = entry
+        operation = default
+        for parameter, candidate in subresources:
+            if parameter in query:
+                operation = candidate
+                break
+        if operation is None:
+            if scope is Scope.BUCKET:  # GET bucket with no sub-resource
+                operation = _O.ListObjectsV2 if query.get("list-type") == "2" else _O.ListObjects
+            else:
+                raise S3Error("MethodNotAllowed")
+        if "x-amz-copy-source" in headers:
+            if operation is _O.PutObject:
+                operation = _O.CopyObject
+            elif operation is _O.UploadPart:
+                operation = _O.UploadPartCopy
+        return Route(operation=operation, bucket=bucket, key=key or None, virtual_host=host_bucket is not None)
+
+
+def _decode_path(raw_path: str) -> str:
+    """Percent-decode the path as UTF-8; S3 answers InvalidURI for bytes that are not UTF-8."""
+    try:
+        return unquote_to_bytes(raw_path).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise S3Error("InvalidURI") from exc

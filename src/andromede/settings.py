@@ -1,0 +1,201 @@
+"""Typed, frozen settings: the one place every tunable of Andromède is declared.
+
+Settings come, highest priority first, from explicit overrides (the CLI flags), ``ANDROMEDE_*``
+environment variables, then a TOML file (``--config`` or ``ANDROMEDE_CONFIG``), then the defaults
+below. Unknown keys are rejected wherever they come from, so a typo never silently falls back to a
+default. Every field carries a one-line description; ``docs/configuration.md`` lists them all and a
+test keeps the two in step. Secrets never live here in clear: they come from the environment or
+``*_FILE`` paths (none exist yet).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from andromede.errors import ConfigurationError
+
+__all__ = ["KIB", "MIB", "GIB", "Settings", "load_settings"]
+
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+
+_CONFIG_ENV = "ANDROMEDE_CONFIG"
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("andromede", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every setting of an Andromède process. Frozen: read once at start, never mutated."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ANDROMEDE_",
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    # -- where things live -------------------------------------------------------------------
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Folder holding the metadata database, object data and admin credentials.",
+    )
+
+    # -- the S3 listener ---------------------------------------------------------------------
+    s3_host: str = Field(
+        default="127.0.0.1",
+        description="Address the S3 endpoint binds to; 0.0.0.0 to listen on every interface.",
+    )
+    s3_port: int = Field(
+        default=9000, ge=0, le=65535, description="TCP port of the S3 endpoint (0 picks one)."
+    )
+    s3_domain: str = Field(
+        default="s3.localhost",
+        description="Base domain for virtual-host-style requests (BUCKET.<s3_domain>).",
+    )
+    region: str = Field(
+        default="eu-fr-1",
+        pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
+        description="Name of the region this deployment serves; requests must be signed for it.",
+    )
+    tls_cert: Path | None = Field(
+        default=None, description="PEM certificate chain; with tls_key, serves HTTPS."
+    )
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert.")
+    server: Literal["uvicorn", "granian"] = Field(
+        default="uvicorn", description="ASGI server that runs the S3 endpoint."
+    )
+
+    # -- logging -----------------------------------------------------------------------------
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lowest level of log records written to standard error."
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="text", description="Log line format: JSON lines for machines, text for people."
+    )
+    access_log: bool = Field(default=True, description="Write one access-log line per request.")
+
+    # -- S3 limits (AWS's own values by default) ---------------------------------------------
+    max_object_size: int = Field(
+        default=5 * GIB, gt=0, description="Largest body accepted by a single PutObject."
+    )
+    max_part_size: int = Field(default=5 * GIB, gt=0, description="Largest UploadPart body.")
+    min_part_size: int = Field(
+        default=5 * MIB,
+        ge=0,
+        description="Smallest size of every part but the last in CompleteMultipartUpload.",
+    )
+    max_parts: int = Field(
+        default=10_000, gt=0, le=10_000, description="Highest part number of a multipart upload."
+    )
+    max_key_length: int = Field(
+        default=1024, gt=0, description="Longest object key, in UTF-8 bytes."
+    )
+    max_user_metadata_size: int = Field(
+        default=2 * KIB, gt=0, description="Largest total of user metadata names and values."
+    )
+    max_delete_objects: int = Field(
+        default=1000, gt=0, description="Most keys in one DeleteObjects request."
+    )
+    max_list_keys: int = Field(
+        default=1000, gt=0, description="Most entries one list request returns (max-keys cap)."
+    )
+    max_xml_body_size: int = Field(
+        default=2 * MIB, gt=0, description="Largest XML request body (DeleteObjects, Complete…)."
+    )
+    presign_max_expiry: int = Field(
+        default=7 * 24 * 3600, gt=0, description="Longest validity of a presigned URL, seconds."
+    )
+    clock_skew: int = Field(
+        default=15 * 60, ge=0, description="Tolerated difference between client and server clocks, s."
+    )
+
+    # -- durability and housekeeping -----------------------------------------------------------
+    fsync: bool = Field(
+        default=True,
+        description="fsync object data and folders before acknowledging a write (durability).",
+    )
+    read_chunk_size: int = Field(
+        default=256 * KIB, ge=4 * KIB, description="Size of the chunks a GET streams from disk."
+    )
+    sweeper_interval: float = Field(
+        default=300.0, gt=0, description="Seconds between two runs of the orphan-blob sweeper."
+    )
+    orphan_grace: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Age, seconds, before an unreferenced blob or temporary file is removed.",
+    )
+    body_read_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds a request body may stall before RequestTimeout."
+    )
+    shutdown_timeout: float = Field(
+        default=30.0, ge=0, description="Seconds SIGTERM waits for in-flight requests to end."
+    )
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: give both or neither")
+        return self
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "metadata.sqlite3"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.data_dir / "admin-credentials"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = os.environ.get(_CONFIG_ENV)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings: overrides (non-None only) > environment > TOML file > defaults."""
+    given = {name: value for name, value in overrides.items() if value is not None}
+    try:
+        if config_file is not None:
+            if not config_file.is_file():
+                raise ConfigurationError(f"configuration file not found: {config_file}")
+            previous = os.environ.get(_CONFIG_ENV)
+            os.environ[_CONFIG_ENV] = str(config_file)
+            try:
+                return Settings(**given)
+            finally:
+                if previous is None:
+                    del os.environ[_CONFIG_ENV]
+                else:
+                    os.environ[_CONFIG_ENV] = previous
+        return Settings(**given)
+    except ValueError as exc:  # pydantic.ValidationError is a ValueError
+        raise ConfigurationError(str(exc)) from exc

@@ -1,0 +1,1 @@
+"""Object storage: buckets, objects, multipart uploads, blob backends. Entry: ``service.py``."""

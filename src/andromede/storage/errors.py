@@ -1,0 +1,125 @@
+"""Domain errors of object storage. No HTTP here: ``s3/errors.py`` maps them to wire errors.
+
+AndromedeError
+└── StorageError
+    ├── BucketError
+    │   ├── NoSuchBucket
+    │   ├── BucketAlreadyExists          another tenant owns the name
+    │   ├── BucketAlreadyOwnedByYou
+    │   ├── BucketNotEmpty
+    │   └── InvalidBucketName
+    ├── ObjectError
+    │   ├── NoSuchKey
+    │   ├── KeyTooLong
+    │   ├── EntityTooLarge / EntityTooSmall
+    │   ├── MetadataTooLarge
+    │   ├── IncompleteBody               fewer bytes than announced
+    │   ├── BadDigest                    Content-MD5 mismatch
+    │   ├── ChecksumMismatch             x-amz-checksum-* mismatch
+    │   └── InvalidRange
+    ├── UploadError
+    │   ├── NoSuchUpload
+    │   ├── InvalidPart / InvalidPartOrder / InvalidPartNumber
+    │   └── TooManyParts
+    └── BlobError                        the backend failed to store or read bytes
+"""
+
+from __future__ import annotations
+
+from andromede.errors import AndromedeError
+
+
+class StorageError(AndromedeError):
+    """Base of object-storage domain errors."""
+
+
+class BucketError(StorageError):
+    pass
+
+
+class NoSuchBucket(BucketError):
+    pass
+
+
+class BucketAlreadyExists(BucketError):
+    pass
+
+
+class BucketAlreadyOwnedByYou(BucketError):
+    pass
+
+
+class BucketNotEmpty(BucketError):
+    pass
+
+
+class InvalidBucketName(BucketError):
+    pass
+
+
+class ObjectError(StorageError):
+    pass
+
+
+class NoSuchKey(ObjectError):
+    pass
+
+
+class KeyTooLong(ObjectError):
+    pass
+
+
+class EntityTooLarge(ObjectError):
+    pass
+
+
+class EntityTooSmall(ObjectError):
+    pass
+
+
+class MetadataTooLarge(ObjectError):
+    pass
+
+
+class IncompleteBody(ObjectError):
+    pass
+
+
+class BadDigest(ObjectError):
+    pass
+
+
+class ChecksumMismatch(ObjectError):
+    pass
+
+
+class InvalidRange(ObjectError):
+    pass
+
+
+class UploadError(StorageError):
+    pass
+
+
+class NoSuchUpload(UploadError):
+    pass
+
+
+class InvalidPart(UploadError):
+    pass
+
+
+class InvalidPartOrder(UploadError):
+    pass
+
+
+class InvalidPartNumber(UploadError):
+    pass
+
+
+class TooManyParts(UploadError):
+    pass
+
+
+class BlobError(StorageError):
+    """The blob backend could not store or read bytes (disk full, I/O error, missing blob)."""

@@ -1,0 +1,100 @@
+"""The metadata store interface: where buckets, objects, uploads and parts are recorded.
+
+Implementations: ``store_sql.py`` (SQLAlchemy Core, SQLite now and PostgreSQL later, same
+Alembic schema) and ``store_memory.py`` (the fast twin). ``tests/contract/`` runs one suite over
+every implementation. Keys sort in UTF-8 byte order, as S3 lists them.
+
+Every method is atomic. The ones that replace or drop records return what they replaced, so the
+service can queue the blobs that nothing references any more for deferred deletion (a GET in
+flight may still be reading them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from andromede.storage.model import Bucket, ListPage, MultipartUpload, ObjectRecord, Part
+
+__all__ = ["MetadataStore"]
+
+
+class MetadataStore(Protocol):
+    # -- buckets --------------------------------------------------------------------------
+    async def create_bucket(self, bucket: Bucket) -> None:
+        """Insert; BucketAlreadyOwnedByYou / BucketAlreadyExists if the name is taken."""
+
+    async def get_bucket(self, name: str) -> Bucket | None: ...
+
+    async def list_buckets(self, tenant_id: str) -> list[Bucket]:
+        """The tenant's buckets, by name."""
+
+    async def delete_bucket(self, name: str) -> list[Part]:
+        """Delete an empty bucket, aborting its pending uploads (their parts are returned).
+
+        NoSuchBucket if absent, BucketNotEmpty if it holds objects — checked in the same
+        transaction as the delete, so a PUT landing concurrently wins or fails cleanly.
+        """
+
+    # -- objects --------------------------------------------------------------------------
+    async def put_object(self, record: ObjectRecord) -> ObjectRecord | None:
+        """Insert or replace ``(bucket, key)``; returns the replaced record. NoSuchBucket."""
+
+    async def get_object(self, bucket: str, key: str) -> ObjectRecord | None: ...
+
+    async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
+        """Remove and return the record, None if there was none."""
+
+    async def list_objects(
+        self, bucket: str, *, prefix: str, after: str | None, limit: int
+    ) -> ListPage[ObjectRecord]:
+        """Objects whose key starts with ``prefix`` and sorts strictly after ``after``."""
+
+    # -- multipart uploads ------------------------------------------------------------------
+    async def create_upload(self, upload: MultipartUpload) -> None: ...
+
+    async def get_upload(self, bucket: str, upload_id: str) -> MultipartUpload | None: ...
+
+    async def put_part(self, part: Part) -> Part | None:
+        """Insert or replace a part; returns the replaced one. NoSuchUpload if it is gone."""
+
+    async def list_parts(
+        self, upload_id: str, *, after_part: int, limit: int
+    ) -> ListPage[Part]: ...
+
+    async def get_parts(self, upload_id: str, part_numbers: Sequence[int]) -> list[Part]:
+        """The named parts that exist, in part-number order."""
+
+    async def list_uploads(
+        self,
+        bucket: str,
+        *,
+        prefix: str,
+        after_key: str | None,
+        after_upload_id: str | None,
+        limit: int,
+    ) -> ListPage[MultipartUpload]:
+        """Uploads ordered by (key, initiated, upload_id), strictly after the markers."""
+
+    async def complete_upload(
+        self, upload_id: str, record: ObjectRecord
+    ) -> tuple[ObjectRecord | None, list[Part]]:
+        """Atomically drop the upload and its parts and put ``record``.
+
+        Returns the replaced object and the parts that ``record`` does not use. NoSuchUpload if
+        the upload was completed or aborted meanwhile (the caller lost the race).
+        """
+
+    async def abort_upload(self, upload_id: str) -> list[Part]:
+        """Drop the upload and return its parts. NoSuchUpload if absent."""
+
+    # -- housekeeping -----------------------------------------------------------------------
+    async def queue_blob_deletion(self, blob_ids: Iterable[str], not_before: datetime) -> None:
+        """Remember blobs to delete once no reader can still be using them."""
+
+    async def take_due_blob_deletions(self, now: datetime, limit: int) -> list[str]:
+        """Remove and return up to ``limit`` queued blob ids whose time has come."""
+
+    async def referenced_blob_ids(self, candidates: Iterable[str]) -> set[str]:
+        """Which of ``candidates`` an object, a part or the deletion queue still names."""

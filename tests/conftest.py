@@ -1,0 +1,35 @@
+"""Shared fixtures. ``ANDROMEDE_TEST_REQUIRE_ALL=1`` (CI) turns every skip into a failure."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from support.server import ServerProcess, running_server  # noqa: E402
+
+REQUIRE_ALL = os.environ.get("ANDROMEDE_TEST_REQUIRE_ALL") == "1"
+
+
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    """In CI a missing component is a failure, not a skip."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> Iterator[None]:
+    if REQUIRE_ALL and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under ANDROMEDE_TEST_REQUIRE_ALL=1: {report.longrepr}"
+    yield
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One real ``andromede serve`` for the session (per xdist worker)."""
+    with running_server(tmp_path_factory.mktemp("andromede") / "data") as process:
+        yield process

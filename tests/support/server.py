@@ -1,0 +1,118 @@
+"""Start, stop and kill a real ``andromede serve`` process on a free loopback port."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["REGION", "ServerProcess", "free_port", "running_server"]
+
+REGION = "eu-fr-1"
+ANDROMEDE = Path(sys.executable).with_name("andromede")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    data_dir: Path
+    port: int
+    scheme: str = "http"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    extra_args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.data_dir / "admin-credentials"
+
+    def credentials(self) -> tuple[str, str]:
+        parser = configparser.ConfigParser()
+        parser.read(self.credentials_file)
+        section = parser["andromede"]
+        return section["aws_access_key_id"], section["aws_secret_access_key"]
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.log_path = self.data_dir.parent / f"server-{self.port}.log"
+        env = {**os.environ, "ANDROMEDE_LOG_LEVEL": "info", **self.extra_env}
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                str(ANDROMEDE),
+                "serve",
+                "--data-dir",
+                str(self.data_dir),
+                "--s3-port",
+                str(self.port),
+                "--region",
+                REGION,
+                *self.extra_args,
+            ],
+            stdout=log,
+            stderr=log,
+            env=env,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"andromede serve exited early:\n{self.log_path.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    if self.credentials_file.exists():
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"andromede serve did not start:\n{self.log_path.read_text()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(5)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+    def rss_kib(self) -> int:
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+
+@contextmanager
+def running_server(data_dir: Path, **kwargs: object) -> Iterator[ServerProcess]:
+    server = ServerProcess(data_dir=data_dir, port=free_port(), **kwargs)  # type: ignore[arg-type]
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
