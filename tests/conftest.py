@@ -16,12 +16,9 @@ from support.server import ServerProcess, running_server  # noqa: E402
 REQUIRE_ALL = os.environ.get("ANDROMEDE_TEST_REQUIRE_ALL") == "1"
 
 
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
-    """In CI a missing component is a failure, not a skip."""
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_logreport(report: pytest.TestReport) -> Iterator[None]:
+    """In CI a missing component is a failure, not a skip."""
     if REQUIRE_ALL and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped under ANDROMEDE_TEST_REQUIRE_ALL=1: {report.longrepr}"

@@ -1,0 +1,1 @@
+"""ASGI plumbing shared by the wire APIs: request id, access log, body streaming, dates."""

@@ -1,0 +1,95 @@
+"""Routing: path-style and virtual-host-style, every sub-resource to its operation."""
+
+from __future__ import annotations
+
+import pytest
+
+from andromede.s3.errors import S3Error
+from andromede.s3.operations import S3Operation as O
+from andromede.s3.router import Router
+
+router = Router("s3.localhost")
+
+
+def route(method: str, path: str, query: str = "", host: str = "127.0.0.1:9000", **headers: str):
+    params = dict(p.split("=", 1) if "=" in p else (p, "") for p in query.split("&") if p)
+    return router.route(method, host, path, params, {k.replace("_", "-"): v for k, v in headers.items()})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "operation"),
+    [
+        ("GET", "/", "", O.ListBuckets),
+        ("PUT", "/b", "", O.CreateBucket),
+        ("HEAD", "/b", "", O.HeadBucket),
+        ("DELETE", "/b", "", O.DeleteBucket),
+        ("GET", "/b", "", O.ListObjects),
+        ("GET", "/b", "list-type=2", O.ListObjectsV2),
+        ("GET", "/b", "location", O.GetBucketLocation),
+        ("GET", "/b", "uploads", O.ListMultipartUploads),
+        ("GET", "/b", "versioning", O.GetBucketVersioning),
+        ("GET", "/b", "policyStatus", O.GetBucketPolicyStatus),
+        ("POST", "/b", "delete", O.DeleteObjects),
+        ("POST", "/b", "", O.PostObject),
+        ("PUT", "/b/k", "", O.PutObject),
+        ("PUT", "/b/k", "partNumber=1&uploadId=u", O.UploadPart),
+        ("PUT", "/b/k", "tagging", O.PutObjectTagging),
+        ("GET", "/b/k", "", O.GetObject),
+        ("GET", "/b/k", "partNumber=2", O.GetObject),
+        ("GET", "/b/k", "uploadId=u", O.ListParts),
+        ("HEAD", "/b/k", "", O.HeadObject),
+        ("DELETE", "/b/k", "", O.DeleteObject),
+        ("DELETE", "/b/k", "uploadId=u", O.AbortMultipartUpload),
+        ("POST", "/b/k", "uploads", O.CreateMultipartUpload),
+        ("POST", "/b/k", "uploadId=u", O.CompleteMultipartUpload),
+        ("POST", "/b/k", "select&select-type=2", O.SelectObjectContent),
+    ],
+)
+def test_operations(method: str, path: str, query: str, operation: O) -> None:
+    assert route(method, path, query).operation is operation
+
+
+def test_copy_source_header_turns_put_into_copy() -> None:
+    assert route("PUT", "/b/k", x_amz_copy_source="/a/b").operation is O.CopyObject
+    assert (
+        route("PUT", "/b/k", "partNumber=1&uploadId=u", x_amz_copy_source="/a/b").operation
+        is O.UploadPartCopy
+    )
+
+
+def test_path_style_keys_keep_slashes_and_decode_utf8() -> None:
+    r = route("GET", "/bucket/dir//sub/%C3%A9t%C3%A9%20x%2By")
+    assert (r.bucket, r.key, r.virtual_host) == ("bucket", "dir//sub/été x+y", False)
+
+
+def test_virtual_host_style() -> None:
+    r = route("GET", "/photos/2024/a.jpg", host="my-bucket.s3.localhost:9000")
+    assert (r.bucket, r.key, r.virtual_host) == ("my-bucket", "photos/2024/a.jpg", True)
+    bucket_only = route("GET", "/", "list-type=2", host="my-bucket.S3.localhost")
+    assert (bucket_only.bucket, bucket_only.key, bucket_only.operation) == (
+        "my-bucket",
+        None,
+        O.ListObjectsV2,
+    )
+
+
+def test_the_bare_domain_is_path_style() -> None:
+    assert route("GET", "/", host="s3.localhost").operation is O.ListBuckets
+
+
+def test_invalid_utf8_is_invalid_uri() -> None:
+    with pytest.raises(S3Error) as caught:
+        route("GET", "/b/%FF%FE")
+    assert caught.value.code == "InvalidURI"
+
+
+@pytest.mark.parametrize(("method", "path"), [("PATCH", "/b/k"), ("POST", "/"), ("PUT", "/")])
+def test_unknown_method_is_method_not_allowed(method: str, path: str) -> None:
+    with pytest.raises(S3Error) as caught:
+        route(method, path)
+    assert caught.value.code == "MethodNotAllowed"
+    assert caught.value.status == 405
+
+
+def test_every_operation_has_an_iam_action() -> None:
+    assert all(op.action.startswith("s3:") for op in O)
