@@ -32,7 +32,10 @@ class Response:
 
 async def send_response(send: Send, response: Response, extra: list[tuple[bytes, bytes]]) -> int:
     """Send the response; returns the number of body bytes sent."""
-    raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
+    raw = [
+        (name.encode("latin-1"), value.encode("utf-8", "surrogateescape"))
+        for name, value in response.headers
+    ]
     raw.extend(extra)
     if response.stream is None:
         length = len(response.body) if response.content_length is None else response.content_length

@@ -88,8 +88,8 @@ class S3App:
         started = time.perf_counter()
         request_id = _new_request_id()
         method: str = scope["method"]
-        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        raw_query = scope.get("query_string", b"").decode("latin-1")
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("utf-8", "surrogateescape")
+        raw_query = scope.get("query_string", b"").decode("utf-8", "surrogateescape")
         headers = _headers(scope["headers"])
         route: Route | None = None
         principal: Principal = ANONYMOUS
@@ -267,7 +267,8 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     headers: dict[str, str] = {}
     for name_bytes, value_bytes in raw:
         name = name_bytes.decode("latin-1").lower()
-        value = value_bytes.decode("latin-1").strip()
+        # utf-8 with surrogateescape keeps every byte as sent: SigV4 signs the raw bytes.
+        value = value_bytes.decode("utf-8", "surrogateescape").strip()
         headers[name] = f"{headers[name]},{value}" if name in headers else value
     return headers
 

@@ -111,7 +111,10 @@ class S3Context:
         self, mode: str, integrity: BodyIntegrity | None
     ) -> AsyncIterator[bytes]:
         signing = None if mode == "STREAMING-UNSIGNED-PAYLOAD-TRAILER" else self.signing
-        decoder = AwsChunkedDecoder(mode, signing)
+        declared = self.headers.get("x-amz-decoded-content-length", "")
+        decoder = AwsChunkedDecoder(
+            mode, signing, decoded_length=int(declared) if declared.isdigit() else None
+        )
         try:
             async for chunk in decoder.decode(self._raw_body()):
                 yield chunk
