@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support.server import ServerProcess, running_server  # noqa: E402
+from support.server import ServerProcess, running_server
 
 REQUIRE_ALL = os.environ.get("ANDROMEDE_TEST_REQUIRE_ALL") == "1"
 

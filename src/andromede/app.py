@@ -79,8 +79,10 @@ class Application:
             return
         if self._running is None:  # a server without lifespan support: start on first use
             await self.start()
-        assert self._running is not None
-        await self._running.s3(scope, receive, send)
+        running = self._running
+        if running is None:  # stopped while this request was arriving
+            raise RuntimeError("the application is stopped")
+        await running.s3(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

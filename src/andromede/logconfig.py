@@ -40,3 +40,4 @@ def configure_logging(settings: Settings) -> None:
     # Quiet libraries' own per-request chatter: Andromède writes its own access log.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -25,7 +25,7 @@ from pydantic_settings import (
 
 from andromede.errors import ConfigurationError
 
-__all__ = ["KIB", "MIB", "GIB", "Settings", "load_settings"]
+__all__ = ["GIB", "KIB", "MIB", "Settings", "load_settings"]
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -120,7 +120,9 @@ class Settings(BaseSettings):
         default=7 * 24 * 3600, gt=0, description="Longest validity of a presigned URL, seconds."
     )
     clock_skew: int = Field(
-        default=15 * 60, ge=0, description="Tolerated difference between client and server clocks, s."
+        default=15 * 60,
+        ge=0,
+        description="Tolerated difference between client and server clocks, s.",
     )
 
     # -- durability and housekeeping -----------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 __all__ = ["REGION", "ServerProcess", "free_port", "running_server"]
 
@@ -53,8 +54,14 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> None:
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         env = {**os.environ, "ANDROMEDE_LOG_LEVEL": "info", **self.extra_env}
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
+        # The child keeps its own copy of the descriptor; the parent's is closed at once, or it
+        # leaks (a ResourceWarning, an error under filterwarnings=error).
+        with self.log_path.open("ab") as log:
+            self.process = self._spawn(log, env)
+        self._wait_ready(timeout)
+
+    def _spawn(self, log: IO[bytes], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
                 str(ANDROMEDE),
                 "serve",
@@ -71,6 +78,10 @@ class ServerProcess:
             env=env,
             start_new_session=True,
         )
+
+    def _wait_ready(self, timeout: float) -> None:
+        """Ready when the port accepts connections and the admin credentials are written."""
+        assert self.process is not None and self.log_path is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -64,9 +64,16 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("s3_port", "70000"), ("region", "Not A Region"), ("max_parts", "10001"), ("log_level", "loud")],
+    [
+        ("s3_port", "70000"),
+        ("region", "Not A Region"),
+        ("max_parts", "10001"),
+        ("log_level", "loud"),
+    ],
 )
-def test_invalid_values_are_rejected(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+def test_invalid_values_are_rejected(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     monkeypatch.setenv(f"ANDROMEDE_{name.upper()}", value)
     with pytest.raises(ConfigurationError):
         load_settings()

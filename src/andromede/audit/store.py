@@ -37,7 +37,9 @@ class MemoryAuditStore:
     ) -> list[tuple[int, AuditEvent]]:
         numbered = list(enumerate(self._events, start=1))
         return [
-            (i, e) for i, e in numbered if i > after_id and (tenant_id is None or e.tenant_id == tenant_id)
+            (i, e)
+            for i, e in numbered
+            if i > after_id and (tenant_id is None or e.tenant_id == tenant_id)
         ][:limit]
 
 

@@ -36,11 +36,17 @@ def serve(
         Path | None, typer.Option(help="TOML settings file (also ANDROMEDE_CONFIG).")
     ] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Data folder (ANDROMEDE_DATA_DIR).")] = None,
-    s3_host: Annotated[str | None, typer.Option(help="Address to bind (ANDROMEDE_S3_HOST).")] = None,
+    s3_host: Annotated[
+        str | None, typer.Option(help="Address to bind (ANDROMEDE_S3_HOST).")
+    ] = None,
     s3_port: Annotated[int | None, typer.Option(help="S3 port (ANDROMEDE_S3_PORT).")] = None,
     region: Annotated[str | None, typer.Option(help="Region served (ANDROMEDE_REGION).")] = None,
-    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate (ANDROMEDE_TLS_CERT).")] = None,
-    tls_key: Annotated[Path | None, typer.Option(help="PEM private key (ANDROMEDE_TLS_KEY).")] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate (ANDROMEDE_TLS_CERT).")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="PEM private key (ANDROMEDE_TLS_KEY).")
+    ] = None,
     server: Annotated[
         str | None, typer.Option(help="ASGI server: uvicorn or granian (ANDROMEDE_SERVER).")
     ] = None,
@@ -65,4 +71,3 @@ def serve(
     from andromede.cli.serve import run  # imported late: the server stack is heavy
 
     sys.exit(run(settings, console))
-

@@ -81,8 +81,12 @@ def _run_granian(settings: Settings, console: Console) -> int:
     # Granian imports the app in its own worker process: hand the settings over the environment.
     for name, value in settings.model_dump().items():
         if value is not None:
-            os.environ[f"ANDROMEDE_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
-    console.print(f"Andromède (granian) on {settings.scheme}://{settings.s3_host}:{settings.s3_port}")
+            os.environ[f"ANDROMEDE_{name.upper()}"] = (
+                str(value).lower() if isinstance(value, bool) else str(value)
+            )
+    console.print(
+        f"Andromède (granian) on {settings.scheme}://{settings.s3_host}:{settings.s3_port}"
+    )
     server = Server(
         "andromede.app:create_app",
         address=settings.s3_host,

@@ -1,9 +1,9 @@
 """Domain errors of identity. No HTTP here.
 
-    AndromedeError
-    └── IamError
-        ├── InvalidAccessKeyId     no such key, or the key is inactive
-        └── AccessDenied           authenticated, but not allowed
+AndromedeError
+└── IamError
+    ├── InvalidAccessKeyId     no such key, or the key is inactive
+    └── AccessDenied           authenticated, but not allowed
 """
 
 from __future__ import annotations

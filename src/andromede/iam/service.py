@@ -59,13 +59,19 @@ class IdentityService:
         tenant = Tenant(
             id=new_tenant_id(), name=tenant_name, status=TenantStatus.ACTIVE, created_at=now
         )
-        root = User(id=new_user_id(), tenant_id=tenant.id, name="root", is_root=True, created_at=now)
+        root = User(
+            id=new_user_id(), tenant_id=tenant.id, name="root", is_root=True, created_at=now
+        )
         key_id, secret = new_access_key_id(), new_secret_access_key()
         key = AccessKey(
             access_key_id=key_id, user_id=root.id, status=AccessKeyStatus.ACTIVE, created_at=now
         )
-        await self._store.create_tenant_with_root(tenant, root, key, self._sealer.seal(key_id, secret))
-        return BootstrapResult(tenant=tenant, root=root, access_key_id=key_id, secret_access_key=secret)
+        await self._store.create_tenant_with_root(
+            tenant, root, key, self._sealer.seal(key_id, secret)
+        )
+        return BootstrapResult(
+            tenant=tenant, root=root, access_key_id=key_id, secret_access_key=secret
+        )
 
     async def resolve_access_key(self, access_key_id: str) -> tuple[str, Principal]:
         """The secret and principal of an active key of an active tenant.
@@ -79,12 +85,16 @@ class IdentityService:
             return cached[1], cached[2]
         found = await self._store.get_access_key(access_key_id)
         if found is None or found[0].status is not AccessKeyStatus.ACTIVE:
-            raise InvalidAccessKeyId("The AWS Access Key Id you provided does not exist in our records.")
+            raise InvalidAccessKeyId(
+                "The AWS Access Key Id you provided does not exist in our records."
+            )
         key, sealed = found
         user = await self._store.get_user(key.user_id)
         tenant = await self._store.get_tenant(user.tenant_id) if user else None
         if user is None or tenant is None or tenant.status is not TenantStatus.ACTIVE:
-            raise InvalidAccessKeyId("The AWS Access Key Id you provided does not exist in our records.")
+            raise InvalidAccessKeyId(
+                "The AWS Access Key Id you provided does not exist in our records."
+            )
         secret = self._sealer.unseal(access_key_id, sealed)
         principal = Principal(
             tenant_id=tenant.id, user_id=user.id, user_name=user.name, is_root=user.is_root

@@ -26,7 +26,8 @@ from andromede.s3.auth import Authenticated, Authenticator
 from andromede.s3.errors import S3Error, to_s3_error
 from andromede.s3.handlers import bucket, listing, multipart, objects
 from andromede.s3.handlers.common import Handler, S3Services
-from andromede.s3.operations import S3Operation, Scope as OpScope
+from andromede.s3.operations import S3Operation
+from andromede.s3.operations import Scope as OpScope
 from andromede.s3.request import ClientDisconnected, S3Context
 from andromede.s3.router import Route, Router
 from andromede.s3.xml import XmlWriter
@@ -88,7 +89,9 @@ class S3App:
         started = time.perf_counter()
         request_id = _new_request_id()
         method: str = scope["method"]
-        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("utf-8", "surrogateescape")
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode(
+            "utf-8", "surrogateescape"
+        )
         raw_query = scope.get("query_string", b"").decode("utf-8", "surrogateescape")
         headers = _headers(scope["headers"])
         route: Route | None = None
@@ -98,7 +101,9 @@ class S3App:
         try:
             query = dict(parse_qsl(raw_query, keep_blank_values=True))
             route = self._router.route(method, headers.get("host", ""), raw_path, query, headers)
-            authenticated = await self._authenticate(route, method, raw_path, raw_query, headers, request_id)
+            authenticated = await self._authenticate(
+                route, method, raw_path, raw_query, headers, request_id
+            )
             principal = authenticated.principal
             await self._authorise(route, principal)
             ctx = S3Context(
@@ -174,8 +179,7 @@ class S3App:
                 raise S3Error("KeyTooLongError", MaxSizeAllowed=str(self._settings.max_key_length))
         if route.operation is _O.ListBuckets or route.operation is _O.CreateBucket:
             return
-        assert route.bucket is not None
-        found = await self._services.objects.get_bucket(route.bucket)
+        found = await self._services.objects.get_bucket(route.bucket or "")
         if found.tenant_id != principal.tenant_id:
             raise S3Error("AccessDenied")
 
@@ -213,7 +217,9 @@ class S3App:
         headers = [("Content-Type", "application/xml")]
         if wire.code == "AuthorizationHeaderMalformed" and "Region" in wire.details:
             headers.append(("x-amz-bucket-region", wire.details["Region"]))
-        return Response(status=wire.status, headers=headers, body=xml.document(), head=method == "HEAD")
+        return Response(
+            status=wire.status, headers=headers, body=xml.document(), head=method == "HEAD"
+        )
 
     def _finish(
         self,
@@ -228,7 +234,11 @@ class S3App:
         started: float,
     ) -> None:
         operation = route.operation if route is not None else None
-        if operation is not None and not operation.name.startswith(_READ_PREFIXES) and ctx is not None:
+        if (
+            operation is not None
+            and not operation.name.startswith(_READ_PREFIXES)
+            and ctx is not None
+        ):
             self._audit.record(
                 request_id=request_id,
                 tenant_id=principal.tenant_id,

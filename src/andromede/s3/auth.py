@@ -13,7 +13,13 @@ from datetime import UTC, datetime
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.service import IdentityService
 from andromede.s3.errors import S3Error
-from andromede.s3.sigv4 import SignedRequest, SigningContext, SigV4Error, parse_authentication, verify
+from andromede.s3.sigv4 import (
+    SignedRequest,
+    SigningContext,
+    SigV4Error,
+    parse_authentication,
+    verify,
+)
 from andromede.settings import Settings
 
 __all__ = ["Authenticated", "Authenticator"]

@@ -63,13 +63,12 @@ class S3Context:
 
     @property
     def bucket(self) -> str:
-        assert self.route.bucket is not None  # the router guarantees it for bucket operations
-        return self.route.bucket
+        # The router gives every bucket- and object-scoped operation a bucket; "" never matches.
+        return self.route.bucket or ""
 
     @property
     def key(self) -> str:
-        assert self.route.key is not None  # the router guarantees it for object operations
-        return self.route.key
+        return self.route.key or ""  # object-scoped operations always have a key
 
     # -- sizes ----------------------------------------------------------------------------------
     def declared_size(self) -> int:
@@ -189,15 +188,11 @@ def parse_checksum_algorithm(value: str) -> ChecksumAlgorithm:
     try:
         return ChecksumAlgorithm(value.strip().upper())
     except ValueError as exc:
-        raise S3Error(
-            "InvalidRequest", "Checksum algorithm provided is unsupported."
-        ) from exc
+        raise S3Error("InvalidRequest", "Checksum algorithm provided is unsupported.") from exc
 
 
 def _check_checksum_syntax(algorithm: ChecksumAlgorithm, value: str) -> None:
     try:
         decode_checksum(algorithm, value)
     except InvalidChecksumValue as exc:
-        raise S3Error(
-            "InvalidRequest", f"Value for {algorithm.header} header is invalid."
-        ) from exc
+        raise S3Error("InvalidRequest", f"Value for {algorithm.header} header is invalid.") from exc

@@ -21,7 +21,9 @@ __all__ = ["Route", "Router"]
 _O = S3Operation
 
 # (method, scope) -> ordered (query parameter, operation) pairs, then the default (or None).
-_SUBRESOURCES: Final[dict[tuple[str, Scope], tuple[tuple[tuple[str, S3Operation], ...], S3Operation | None]]] = {
+_SUBRESOURCES: Final[
+    dict[tuple[str, Scope], tuple[tuple[tuple[str, S3Operation], ...], S3Operation | None]]
+] = {
     ("GET", Scope.SERVICE): ((), _O.ListBuckets),
     ("HEAD", Scope.SERVICE): ((), _O.ListBuckets),
     ("PUT", Scope.BUCKET): (
@@ -146,7 +148,12 @@ class Router:
         return None
 
     def route(
-        self, method: str, host: str, raw_path: str, query: Mapping[str, str], headers: Mapping[str, str]
+        self,
+        method: str,
+        host: str,
+        raw_path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
     ) -> Route:
         path = _decode_path(raw_path)
         host_bucket = self.bucket_from_host(host)
@@ -179,7 +186,12 @@ class Router:
                 operation = _O.CopyObject
             elif operation is _O.UploadPart:
                 operation = _O.UploadPartCopy
-        return Route(operation=operation, bucket=bucket, key=key or None, virtual_host=host_bucket is not None)
+        return Route(
+            operation=operation,
+            bucket=bucket,
+            key=key or None,
+            virtual_host=host_bucket is not None,
+        )
 
 
 def _decode_path(raw_path: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import cast
-from xml.etree.ElementTree import Element  # noqa: S405 - only the type; parsing is defusedxml's
+from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException

@@ -13,7 +13,9 @@ router = Router("s3.localhost")
 
 def route(method: str, path: str, query: str = "", host: str = "127.0.0.1:9000", **headers: str):
     params = dict(p.split("=", 1) if "=" in p else (p, "") for p in query.split("&") if p)
-    return router.route(method, host, path, params, {k.replace("_", "-"): v for k, v in headers.items()})
+    return router.route(
+        method, host, path, params, {k.replace("_", "-"): v for k, v in headers.items()}
+    )
 
 
 @pytest.mark.parametrize(
@@ -93,3 +95,8 @@ def test_unknown_method_is_method_not_allowed(method: str, path: str) -> None:
 
 def test_every_operation_has_an_iam_action() -> None:
     assert all(op.action.startswith("s3:") for op in O)
+
+
+def test_operations_are_distinct_members() -> None:
+    # Equal values would make Enum members aliases: PutObject would route to another handler.
+    assert len({op.name for op in O}) == len(O.__members__)

@@ -10,7 +10,7 @@ from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
 
 def test_writer_escapes_text() -> None:
     xml = XmlWriter("R")
-    xml.element("Key", "a<b>&\"c\"\r")
+    xml.element("Key", 'a<b>&"c"\r')
     xml.element("Missing", None)
     xml.element("Flag", True)
     assert xml.document() == (

@@ -29,8 +29,8 @@ __all__ = [
 
 async def list_buckets(ctx: S3Context, svc: S3Services) -> Response:
     owner_id = tenant_owner_id(ctx)
-    assert ctx.principal.tenant_id is not None
-    buckets = await svc.objects.list_buckets(ctx.principal.tenant_id)
+    tenant_id = ctx.principal.tenant_id or ""
+    buckets = await svc.objects.list_buckets(tenant_id)
     prefix = ctx.query.get("prefix", "")
     if prefix:
         buckets = [b for b in buckets if b.name.startswith(prefix)]
@@ -39,7 +39,9 @@ async def list_buckets(ctx: S3Context, svc: S3Services) -> Response:
         try:
             after = base64.urlsafe_b64decode(token.encode()).decode()
         except (binascii.Error, ValueError, UnicodeError) as exc:
-            raise S3Error("InvalidArgument", "The continuation token provided is incorrect") from exc
+            raise S3Error(
+                "InvalidArgument", "The continuation token provided is incorrect"
+            ) from exc
         buckets = [b for b in buckets if b.name > after]
     limit = parse_max(ctx, "max-buckets", default=10_000, cap=10_000)
     if "max-buckets" in ctx.query and limit < 1:
@@ -64,7 +66,7 @@ async def list_buckets(ctx: S3Context, svc: S3Services) -> Response:
 
 async def create_bucket(ctx: S3Context, svc: S3Services) -> Response:
     owner_id = tenant_owner_id(ctx)
-    assert ctx.principal.tenant_id is not None
+    tenant_id = ctx.principal.tenant_id or ""
     body = await ctx.read_xml_body()
     region = svc.settings.region
     if body.strip():
@@ -79,7 +81,7 @@ async def create_bucket(ctx: S3Context, svc: S3Services) -> Response:
     if ctx.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":
         raise S3Error("NotImplemented", "Object Lock is not implemented yet")
     await svc.objects.create_bucket(
-        ctx.bucket, tenant_id=ctx.principal.tenant_id, owner_id=owner_id, region=region
+        ctx.bucket, tenant_id=tenant_id, owner_id=owner_id, region=region
     )
     return Response(headers=[("Location", f"/{ctx.bucket}")])
 

@@ -19,8 +19,8 @@ from andromede.storage.service import ObjectService
 __all__ = [
     "Handler",
     "S3Services",
-    "content_headers_from_request",
     "checksum_headers",
+    "content_headers_from_request",
     "encode_if",
     "encoding_type",
     "object_response_headers",
@@ -46,7 +46,9 @@ _META_PREFIX = "x-amz-meta-"
 def content_headers_from_request(ctx: S3Context) -> ContentHeaders:
     h = ctx.headers
     metadata = {
-        name[len(_META_PREFIX) :]: value for name, value in h.items() if name.startswith(_META_PREFIX)
+        name[len(_META_PREFIX) :]: value
+        for name, value in h.items()
+        if name.startswith(_META_PREFIX)
     }
     encoding = h.get("content-encoding")
     if encoding is not None:
@@ -119,9 +121,13 @@ def parse_max(ctx: S3Context, name: str, *, default: int, cap: int) -> int:
     try:
         value = int(raw)
     except ValueError as exc:
-        raise S3Error("InvalidArgument", f"Provided {name} not an integer or within integer range") from exc
+        raise S3Error(
+            "InvalidArgument", f"Provided {name} not an integer or within integer range"
+        ) from exc
     if value < 0:
-        raise S3Error("InvalidArgument", f"Argument {name} must be an integer between 0 and 2147483647")
+        raise S3Error(
+            "InvalidArgument", f"Argument {name} must be an integer between 0 and 2147483647"
+        )
     return min(value, cap)
 
 

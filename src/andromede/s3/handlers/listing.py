@@ -26,9 +26,7 @@ __all__ = ["list_multipart_uploads", "list_objects", "list_objects_v2", "list_pa
 _TOKEN_PREFIX = b"v1:"
 
 
-def _write_contents(
-    xml: XmlWriter, listing: ObjectListing, *, url: bool, with_owner: bool
-) -> None:
+def _write_contents(xml: XmlWriter, listing: ObjectListing, *, url: bool, with_owner: bool) -> None:
     for record in listing.objects:
         xml.open("Contents")
         xml.element("Key", encode_if(url, record.key))
@@ -172,7 +170,9 @@ async def list_parts(ctx: S3Context, svc: S3Services) -> Response:
     upload_id = ctx.query["uploadId"]
     raw_marker = ctx.query.get("part-number-marker") or "0"
     if not raw_marker.isdigit():
-        raise S3Error("InvalidArgument", "Provided part-number-marker not an integer or within integer range")
+        raise S3Error(
+            "InvalidArgument", "Provided part-number-marker not an integer or within integer range"
+        )
     marker = int(raw_marker)
     max_parts = parse_max(ctx, "max-parts", default=1000, cap=svc.settings.max_list_keys)
     upload, parts, truncated = await svc.objects.list_parts(

@@ -50,11 +50,14 @@ async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
         try:
             checksum_type = ChecksumType(raw_type.strip().upper())
         except ValueError as exc:
-            raise S3Error("InvalidRequest", "Value for x-amz-checksum-type header is invalid.") from exc
+            raise S3Error(
+                "InvalidRequest", "Value for x-amz-checksum-type header is invalid."
+            ) from exc
         if algorithm is None:
             raise S3Error(
                 "InvalidRequest",
-                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+                "The x-amz-checksum-type header can only be used with the "
+                "x-amz-checksum-algorithm header.",
             )
     if algorithm is not None and checksum_type is not None:
         try:
@@ -112,7 +115,9 @@ async def upload_part_copy(ctx: S3Context, svc: S3Services) -> Response:
         try:
             byte_range = parse_copy_source_range(raw_range, source.size)
         except InvalidCopySourceRange as exc:
-            raise S3Error("InvalidArgument", str(exc), ArgumentName="x-amz-copy-source-range") from exc
+            raise S3Error(
+                "InvalidArgument", str(exc), ArgumentName="x-amz-copy-source-range"
+            ) from exc
         start, end = byte_range.start, byte_range.end
     if end - start + 1 > svc.settings.max_part_size:
         raise S3Error("EntityTooLarge", MaxSizeAllowed=str(svc.settings.max_part_size))
@@ -153,7 +158,11 @@ async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response
         algorithm = present[0]
         value = ctx.headers[algorithm.header].strip()
         raw_type = ctx.headers.get("x-amz-checksum-type", "").strip().upper()
-        kind = ChecksumType.COMPOSITE if "-" in value or raw_type == "COMPOSITE" else ChecksumType.FULL_OBJECT
+        kind = (
+            ChecksumType.COMPOSITE
+            if "-" in value or raw_type == "COMPOSITE"
+            else ChecksumType.FULL_OBJECT
+        )
         expected = Checksum(algorithm, value, kind)
     try:
         record = await svc.objects.complete_multipart_upload(
@@ -163,7 +172,11 @@ async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response
         raise S3Error("InvalidRequest", "The checksum provided is invalid.") from exc
     scheme = "https" if ctx.secure else "http"
     host = ctx.headers.get("host", "")
-    location = f"{scheme}://{host}/{ctx.bucket}/{ctx.key}" if not ctx.route.virtual_host else f"{scheme}://{host}/{ctx.key}"
+    location = (
+        f"{scheme}://{host}/{ctx.bucket}/{ctx.key}"
+        if not ctx.route.virtual_host
+        else f"{scheme}://{host}/{ctx.key}"
+    )
     xml = XmlWriter("CompleteMultipartUploadResult")
     xml.element("Location", location)
     xml.element("Bucket", ctx.bucket)

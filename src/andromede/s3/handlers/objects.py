@@ -65,7 +65,10 @@ async def _check_write_conditions(ctx: S3Context, svc: S3Services) -> None:
     except UnsupportedCondition as exc:
         raise S3Error("NotImplemented", exc.message, Header=exc.header) from exc
     if outcome is ConditionOutcome.PRECONDITION_FAILED:
-        raise S3Error("PreconditionFailed", Condition="If-Match" if "if-match" in ctx.headers else "If-None-Match")
+        raise S3Error(
+            "PreconditionFailed",
+            Condition="If-Match" if "if-match" in ctx.headers else "If-None-Match",
+        )
     if outcome is ConditionOutcome.NO_SUCH_KEY:
         raise S3Error("NoSuchKey", Key=ctx.key)
 
@@ -105,7 +108,9 @@ def _part_range(record: ObjectRecord, part_number: int) -> ByteRange | None:
 
 async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
     record = await svc.objects.head_object(ctx.bucket, ctx.key)
-    outcome = evaluate_get_conditions(ctx.headers, etag=record.etag, last_modified=record.last_modified)
+    outcome = evaluate_get_conditions(
+        ctx.headers, etag=record.etag, last_modified=record.last_modified
+    )
     if outcome is ConditionOutcome.PRECONDITION_FAILED:
         raise S3Error("PreconditionFailed", Condition="If-Match")
     if outcome is ConditionOutcome.NOT_MODIFIED:
@@ -118,9 +123,14 @@ async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
     byte_range: ByteRange | None
     if part_param is not None:
         if "range" in ctx.headers:
-            raise S3Error("InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
+            raise S3Error(
+                "InvalidRequest", "Cannot specify both Range header and partNumber query parameter"
+            )
         if not part_param.isdigit() or not 1 <= int(part_param) <= svc.settings.max_parts:
-            raise S3Error("InvalidArgument", f"Part number must be an integer between 1 and {svc.settings.max_parts}, inclusive")
+            raise S3Error(
+                "InvalidArgument",
+                f"Part number must be an integer between 1 and {svc.settings.max_parts}, inclusive",
+            )
         byte_range = _part_range(record, int(part_param))
     else:
         try:
@@ -143,11 +153,16 @@ async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
 
 
 def _apply_overrides(ctx: S3Context, response: Response) -> None:
-    overrides = {header: ctx.query[param] for param, header in _OVERRIDES.items() if param in ctx.query}
+    overrides = {
+        header: ctx.query[param] for param, header in _OVERRIDES.items() if param in ctx.query
+    }
     if not overrides:
         return
     if ctx.principal.is_anonymous:
-        raise S3Error("InvalidRequest", "Request specific response headers cannot be used for anonymous GET requests.")
+        raise S3Error(
+            "InvalidRequest",
+            "Request specific response headers cannot be used for anonymous GET requests.",
+        )
     response.headers = [(n, v) for n, v in response.headers if n not in overrides]
     response.headers.extend(overrides.items())
 
@@ -210,7 +225,10 @@ def resolve_copy_source(ctx: S3Context) -> tuple[str, str]:
     decoded = unquote(path).lstrip("/")
     bucket, sep, key = decoded.partition("/")
     if not bucket or not sep or not key:
-        raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+        raise S3Error(
+            "InvalidArgument",
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+        )
     return bucket, key
 
 
@@ -220,7 +238,9 @@ async def load_copy_source(ctx: S3Context, svc: S3Services) -> ObjectRecord:
     if bucket.tenant_id != ctx.principal.tenant_id:
         raise S3Error("AccessDenied")
     source = await svc.objects.head_object(bucket_name, key)
-    outcome = evaluate_copy_source_conditions(ctx.headers, etag=source.etag, last_modified=source.last_modified)
+    outcome = evaluate_copy_source_conditions(
+        ctx.headers, etag=source.etag, last_modified=source.last_modified
+    )
     if outcome is not ConditionOutcome.PROCEED:
         raise S3Error("PreconditionFailed", Condition="x-amz-copy-source-If-Match")
     return source
@@ -229,7 +249,11 @@ async def load_copy_source(ctx: S3Context, svc: S3Services) -> ObjectRecord:
 async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
     source = await load_copy_source(ctx, svc)
     if source.size > _COPY_SOURCE_MAX:
-        raise S3Error("InvalidRequest", f"The specified copy source is larger than the maximum allowable size for a copy source: {_COPY_SOURCE_MAX}")
+        raise S3Error(
+            "InvalidRequest",
+            "The specified copy source is larger than the maximum allowable size for a copy "
+            f"source: {_COPY_SOURCE_MAX}",
+        )
     directive = ctx.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error("InvalidArgument", "Unknown metadata directive.")
@@ -257,4 +281,3 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
     xml.element("ETag", f'"{record.etag}"')
     write_checksum_elements(xml, record.checksum, with_type=True)
     return xml_response(xml)
-

@@ -1,0 +1,182 @@
+"""Every table of Andromède, in one ``MetaData`` that the migrations must reproduce exactly.
+
+Identity (``tenants``, ``users``, ``access_keys``), audit (``audit_events``, append-only) and
+object storage (``buckets``, ``objects``, ``object_blobs``, ``multipart_uploads``, ``parts``,
+``blob_deletions``). ``tests/unit/db`` checks that migrating an empty database to head yields
+this schema with no difference.
+
+Storage design notes:
+
+- ``objects`` is keyed by ``(bucket, key)``: the primary key is the listing index, and keys are
+  compared in UTF-8 byte order (:func:`key_text`).
+- An object's segments and representation headers are JSON text beside a ``format_version``, so
+  a later release can read rows this one wrote.
+- ``object_blobs`` names every blob an object uses (one row per segment): the sweeper asks
+  which blobs are still referenced, which JSON text cannot answer through an index.
+- Buckets do not reference ``tenants`` by foreign key: storage stays usable without the identity
+  tables being filled (tests, imports), and tenants are closed, never deleted.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from andromede.db.types import UtcDateTime, big_id, key_text
+
+__all__ = [
+    "access_keys",
+    "audit_events",
+    "blob_deletions",
+    "buckets",
+    "metadata",
+    "multipart_uploads",
+    "object_blobs",
+    "objects",
+    "parts",
+    "tenants",
+    "users",
+]
+
+# Deterministic constraint names, so migrations can name what they alter or drop.
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# -- identity -------------------------------------------------------------------------------
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("is_root", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "name"),
+)
+
+access_keys = sa.Table(
+    "access_keys",
+    metadata,
+    sa.Column("access_key_id", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.Text, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("secret_sealed", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_used_at", UtcDateTime, nullable=True),
+)
+
+# -- audit ----------------------------------------------------------------------------------
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("request_id", sa.Text, nullable=False),
+    sa.Column("tenant_id", sa.Text, nullable=True),
+    sa.Column("principal", sa.Text, nullable=True),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("resource", sa.Text, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Index(None, "tenant_id", "id"),
+    # Append-only log: ids are never reused, even after retention drops the oldest rows.
+    sqlite_autoincrement=True,
+)
+
+# -- object storage -------------------------------------------------------------------------
+
+buckets = sa.Table(
+    "buckets",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("owner_id", sa.Text, nullable=False),
+    sa.Column("region", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index(None, "tenant_id", "name"),
+)
+
+objects = sa.Table(
+    "objects",
+    metadata,
+    sa.Column("bucket", sa.Text, sa.ForeignKey("buckets.name"), primary_key=True),
+    sa.Column("key", key_text(), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("etag", sa.Text, nullable=False),
+    sa.Column("last_modified", UtcDateTime, nullable=False),
+    sa.Column("owner_id", sa.Text, nullable=False),
+    sa.Column("checksum_algorithm", sa.Text, nullable=True),
+    sa.Column("checksum_type", sa.Text, nullable=True),
+    sa.Column("checksum_value", sa.Text, nullable=True),
+    sa.Column("headers", sa.Text, nullable=False),  # JSON
+    sa.Column("segments", sa.Text, nullable=False),  # JSON
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+object_blobs = sa.Table(
+    "object_blobs",
+    metadata,
+    sa.Column("blob_id", sa.Text, primary_key=True),
+    sa.Column("bucket", sa.Text, nullable=False),
+    sa.Column("key", key_text(), nullable=False),
+    sa.Index(None, "bucket", "key"),
+)
+
+multipart_uploads = sa.Table(
+    "multipart_uploads",
+    metadata,
+    sa.Column("upload_id", sa.Text, primary_key=True),
+    sa.Column("bucket", sa.Text, sa.ForeignKey("buckets.name"), nullable=False),
+    sa.Column("key", key_text(), nullable=False),
+    sa.Column("initiated", UtcDateTime, nullable=False),
+    sa.Column("owner_id", sa.Text, nullable=False),
+    sa.Column("headers", sa.Text, nullable=False),  # JSON
+    sa.Column("checksum_algorithm", sa.Text, nullable=True),
+    sa.Column("checksum_type", sa.Text, nullable=True),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index(None, "bucket", "key", "initiated", "upload_id"),
+)
+
+parts = sa.Table(
+    "parts",
+    metadata,
+    sa.Column(
+        "upload_id",
+        sa.Text,
+        sa.ForeignKey("multipart_uploads.upload_id"),
+        primary_key=True,
+    ),
+    sa.Column("part_number", sa.Integer, primary_key=True),
+    sa.Column("blob_id", sa.Text, nullable=False, index=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("etag", sa.Text, nullable=False),
+    sa.Column("last_modified", UtcDateTime, nullable=False),
+    sa.Column("checksum_algorithm", sa.Text, nullable=True),
+    sa.Column("checksum_type", sa.Text, nullable=True),
+    sa.Column("checksum_value", sa.Text, nullable=True),
+)
+
+blob_deletions = sa.Table(
+    "blob_deletions",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("blob_id", sa.Text, nullable=False, index=True),
+    sa.Column("not_before", UtcDateTime, nullable=False, index=True),
+)

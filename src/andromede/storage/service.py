@@ -1,0 +1,772 @@
+"""ObjectService: the one public entry of object storage (buckets, objects, multipart).
+
+It streams bodies through the integrity checks (MD5 for the ETag, the asked-for additional
+checksum, Content-MD5) into a blob, commits the blob (durable) before the metadata row (the
+moment the object exists), and queues blobs that an overwrite or delete left unreferenced for
+deferred deletion, so a GET in flight still reads the old object whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import logging
+import secrets
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from andromede.storage.blobs import BlobStore
+from andromede.storage.bucket_names import validate_bucket_name
+from andromede.storage.checksums import (
+    BodyHasher,
+    combine_full_object,
+    composite_checksum,
+    decode_checksum,
+    default_checksum_type,
+    encode_digest,
+    validate_checksum_type,
+)
+from andromede.storage.errors import (
+    BadDigest,
+    BlobError,
+    ChecksumMismatch,
+    EntityTooLarge,
+    EntityTooSmall,
+    IncompleteBody,
+    InvalidPart,
+    InvalidPartNumber,
+    InvalidPartOrder,
+    InvalidRange,
+    KeyTooLong,
+    MetadataTooLarge,
+    NoSuchBucket,
+    NoSuchKey,
+    NoSuchUpload,
+)
+from andromede.storage.model import (
+    Bucket,
+    Checksum,
+    ChecksumAlgorithm,
+    ChecksumType,
+    ContentHeaders,
+    MultipartUpload,
+    ObjectRecord,
+    Part,
+    Segment,
+)
+from andromede.storage.store import MetadataStore
+
+__all__ = [
+    "BodyIntegrity",
+    "CompletedPart",
+    "ObjectListing",
+    "ObjectService",
+    "StorageLimits",
+    "UploadListing",
+]
+
+_log = logging.getLogger(__name__)
+
+# Sorts after any character a key can continue with: seeking to ``common_prefix + _SENTINEL``
+# skips every key under a common prefix already returned (a key continuing with U+10FFFF itself
+# is skipped by the listing loop).
+_SENTINEL = "\U0010ffff"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class StorageLimits:
+    max_object_size: int
+    max_part_size: int
+    min_part_size: int
+    max_parts: int
+    max_key_length: int
+    max_user_metadata_size: int
+    read_chunk_size: int
+    deletion_grace: float  # seconds a replaced blob stays readable for GETs in flight
+
+
+@dataclass(slots=True)
+class BodyIntegrity:
+    """What the client asked us to verify about a body.
+
+    ``checksum_value`` may be filled only once the body ends (trailing checksums): the service
+    reads it after the body iterator is exhausted. A value of None means: compute, store and
+    return the checksum, nothing to compare.
+    """
+
+    content_md5: bytes | None = None
+    checksum_algorithm: ChecksumAlgorithm | None = None
+    checksum_value: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedPart:
+    """One <Part> of a CompleteMultipartUpload request body."""
+
+    part_number: int
+    etag: str  # as the client sent it, quotes stripped
+    checksums: dict[ChecksumAlgorithm, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectListing:
+    objects: tuple[ObjectRecord, ...]
+    common_prefixes: tuple[str, ...]
+    truncated: bool
+    next_marker: str | None  # last key or common prefix returned, when truncated
+
+
+@dataclass(frozen=True, slots=True)
+class UploadListing:
+    uploads: tuple[MultipartUpload, ...]
+    common_prefixes: tuple[str, ...]
+    truncated: bool
+    next_key_marker: str | None
+    next_upload_id_marker: str | None
+
+
+class ObjectService:
+    def __init__(
+        self,
+        store: MetadataStore,
+        blobs: BlobStore,
+        limits: StorageLimits,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._store = store
+        self._blobs = blobs
+        self._limits = limits
+        self._clock = clock
+
+    # -- buckets ----------------------------------------------------------------------------
+    async def create_bucket(
+        self, name: str, *, tenant_id: str, owner_id: str, region: str
+    ) -> Bucket:
+        """Validate the name (S3 rules: InvalidBucketName) and create the bucket."""
+        validate_bucket_name(name)
+        bucket = Bucket(
+            name=name,
+            tenant_id=tenant_id,
+            owner_id=owner_id,
+            region=region,
+            created_at=self._clock(),
+        )
+        await self._store.create_bucket(bucket)
+        return bucket
+
+    async def get_bucket(self, name: str) -> Bucket:
+        """NoSuchBucket if absent."""
+        bucket = await self._store.get_bucket(name)
+        if bucket is None:
+            raise NoSuchBucket(name)
+        return bucket
+
+    async def list_buckets(self, tenant_id: str) -> list[Bucket]:
+        return await self._store.list_buckets(tenant_id)
+
+    async def delete_bucket(self, name: str) -> None:
+        """NoSuchBucket, BucketNotEmpty."""
+        parts = await self._store.delete_bucket(name)
+        await self._queue_deletion(p.blob_id for p in parts)
+
+    # -- objects ----------------------------------------------------------------------------
+    async def put_object(
+        self,
+        bucket: str,
+        key: str,
+        body: AsyncIterable[bytes],
+        *,
+        size: int,
+        headers: ContentHeaders,
+        owner_id: str,
+        integrity: BodyIntegrity,
+    ) -> ObjectRecord:
+        """Store a whole object. ``size`` is the decoded length the client announced:
+        EntityTooLarge above the limit, IncompleteBody if the body ends short of it, and the
+        stream is not read past it. BadDigest / ChecksumMismatch leave nothing behind."""
+        self._check_key(key)
+        self._check_metadata(headers)
+        if size > self._limits.max_object_size:
+            raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_object_size} limit")
+        algorithm = integrity.checksum_algorithm
+        blob_id, hasher = await self._write_blob(body, size, algorithm, integrity)
+        record = ObjectRecord(
+            bucket=bucket,
+            key=key,
+            size=hasher.size,
+            etag=hasher.md5_hex(),
+            last_modified=self._clock(),
+            headers=headers,
+            segments=(Segment(blob_id=blob_id, size=hasher.size, etag=hasher.md5_hex()),),
+            owner_id=owner_id,
+            checksum=_full_checksum(algorithm, hasher),
+        )
+        return await self._commit_record(record, blob_id)
+
+    async def head_object(self, bucket: str, key: str) -> ObjectRecord:
+        """NoSuchBucket, NoSuchKey."""
+        record = await self._store.get_object(bucket, key)
+        if record is None:
+            await self.get_bucket(bucket)  # NoSuchBucket rather than NoSuchKey
+            raise NoSuchKey(key)
+        return record
+
+    def read_object(self, record: ObjectRecord, start: int, end: int) -> AsyncIterator[bytes]:
+        """Stream bytes ``start``..``end`` inclusive of a record got from head_object.
+
+        InvalidRange is raised here, before any byte is produced; ``end = start - 1`` reads
+        nothing (the whole of an empty object is ``0..-1``).
+        """
+        if start < 0 or end >= record.size or start > end + 1:
+            raise InvalidRange(f"bytes {start}-{end} of an object of {record.size} bytes")
+        return self._stream(record, start, end)
+
+    async def _stream(self, record: ObjectRecord, start: int, end: int) -> AsyncIterator[bytes]:
+        chunk_size = self._limits.read_chunk_size
+        offset = 0
+        for segment in record.segments:
+            first, last = offset, offset + segment.size - 1
+            offset += segment.size
+            if last < start or segment.size == 0:
+                continue
+            if first > end:
+                break
+            lo = max(start, first) - first
+            hi = min(end, last) - first
+            stream = self._blobs.read(segment.blob_id, lo, hi - lo + 1, chunk_size)
+            try:
+                async for chunk in stream:
+                    yield chunk
+            finally:
+                # Close the blob now, not whenever the garbage collector finalises it.
+                aclose = getattr(stream, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+    async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
+        """Delete if present (S3 answers 204 either way). NoSuchBucket."""
+        removed = await self._store.delete_object(bucket, key)
+        if removed is None:
+            await self.get_bucket(bucket)
+            return None
+        await self._queue_deletion(s.blob_id for s in removed.segments)
+        return removed
+
+    async def copy_object(
+        self,
+        source: ObjectRecord,
+        bucket: str,
+        key: str,
+        *,
+        headers: ContentHeaders | None,
+        owner_id: str,
+        checksum_algorithm: ChecksumAlgorithm | None,
+    ) -> ObjectRecord:
+        """Copy ``source`` (already fetched and checked by the caller) to bucket/key.
+        ``headers`` None keeps the source's (COPY directive). The copy has a single segment;
+        its checksum is recomputed with ``checksum_algorithm`` or the source's algorithm."""
+        self._check_key(key)
+        if headers is not None:
+            self._check_metadata(headers)
+        if source.size > self._limits.max_object_size:
+            raise EntityTooLarge(f"{source.size} bytes exceed the copy limit")
+        algorithm = checksum_algorithm or (source.checksum.algorithm if source.checksum else None)
+        body = self.read_object(source, 0, source.size - 1)
+        blob_id, hasher = await self._write_blob(
+            body, source.size, algorithm, _source_integrity(source, algorithm)
+        )
+        record = ObjectRecord(
+            bucket=bucket,
+            key=key,
+            size=hasher.size,
+            etag=hasher.md5_hex(),
+            last_modified=self._clock(),
+            headers=source.headers if headers is None else headers,
+            segments=(Segment(blob_id=blob_id, size=hasher.size, etag=hasher.md5_hex()),),
+            owner_id=owner_id,
+            checksum=_full_checksum(algorithm, hasher),
+        )
+        return await self._commit_record(record, blob_id)
+
+    async def list_objects(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        after: str | None = None,
+        max_keys: int = 1000,
+    ) -> ObjectListing:
+        """Keys (and common prefixes, when ``delimiter``) strictly after ``after``, in UTF-8
+        byte order, at most ``max_keys`` entries in all. NoSuchBucket."""
+        await self.get_bucket(bucket)
+        if max_keys <= 0:
+            return ObjectListing((), (), False, None)
+        if not delimiter:
+            page = await self._store.list_objects(
+                bucket, prefix=prefix, after=after, limit=max_keys
+            )
+            marker = page.items[-1].key if page.truncated and page.items else None
+            return ObjectListing(page.items, (), page.truncated, marker)
+
+        objects: list[ObjectRecord] = []
+        prefixes: list[str] = []
+        cursor = _seek_past_prefix(after, prefix, delimiter)
+        # The last common prefix returned, on this page or (the marker) on the previous one.
+        skip = after if cursor != after else None
+        last_marker: str | None = None
+        truncated = False
+        while not truncated:
+            remaining = max_keys - len(objects) - len(prefixes)
+            page = await self._store.list_objects(
+                bucket, prefix=prefix, after=cursor, limit=remaining + 1
+            )
+            seek = False
+            for record in page.items:
+                common = _common_prefix(record.key, prefix, delimiter)
+                if common is not None and common == skip:
+                    cursor = record.key  # a key past the sentinel, still under this prefix
+                    continue
+                if len(objects) + len(prefixes) == max_keys:
+                    truncated = True
+                    break
+                if common is None:
+                    objects.append(record)
+                    cursor = last_marker = record.key
+                else:
+                    # Emit the prefix once, then seek past every key under it.
+                    prefixes.append(common)
+                    last_marker = skip = common
+                    cursor = common + _SENTINEL
+                    seek = True
+                    break
+            if not seek and not page.truncated:
+                break
+        return ObjectListing(
+            tuple(objects), tuple(prefixes), truncated, last_marker if truncated else None
+        )
+
+    # -- multipart --------------------------------------------------------------------------
+    async def create_multipart_upload(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        headers: ContentHeaders,
+        owner_id: str,
+        checksum_algorithm: ChecksumAlgorithm | None,
+        checksum_type: ChecksumType | None,
+    ) -> MultipartUpload:
+        """NoSuchBucket; ValueError (S3's InvalidRequest) for a checksum type the algorithm
+        cannot have (FULL_OBJECT with SHA, COMPOSITE with CRC64NVME) or a type without one."""
+        self._check_key(key)
+        self._check_metadata(headers)
+        if checksum_algorithm is not None:
+            if checksum_type is None:
+                checksum_type = default_checksum_type(checksum_algorithm)
+            validate_checksum_type(checksum_algorithm, checksum_type)
+        elif checksum_type is not None:
+            raise ValueError("x-amz-checksum-type requires x-amz-checksum-algorithm")
+        upload = MultipartUpload(
+            bucket=bucket,
+            key=key,
+            upload_id=secrets.token_urlsafe(24),
+            initiated=self._clock(),
+            owner_id=owner_id,
+            headers=headers,
+            checksum_algorithm=checksum_algorithm,
+            checksum_type=checksum_type,
+        )
+        await self._store.create_upload(upload)
+        return upload
+
+    async def upload_part(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        body: AsyncIterable[bytes],
+        *,
+        size: int,
+        integrity: BodyIntegrity,
+    ) -> Part:
+        """NoSuchUpload, InvalidPartNumber (1..max_parts), EntityTooLarge, BadDigest…"""
+        self._check_part_number(part_number)
+        if size > self._limits.max_part_size:
+            raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_part_size} limit")
+        upload = await self._upload(bucket, key, upload_id)
+        algorithm = upload.checksum_algorithm
+        if integrity.checksum_algorithm is not None:
+            if algorithm is not None and integrity.checksum_algorithm is not algorithm:
+                raise ValueError(
+                    f"Checksum Type mismatch occurred, expected checksum Type: "
+                    f"{algorithm.value.lower()}, actual checksum Type: "
+                    f"{integrity.checksum_algorithm.value.lower()}"
+                )
+            algorithm = integrity.checksum_algorithm
+        blob_id, hasher = await self._write_blob(body, size, algorithm, integrity)
+        return await self._commit_part(upload, part_number, blob_id, hasher)
+
+    async def upload_part_copy(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        source: ObjectRecord,
+        start: int,
+        end: int,
+    ) -> Part:
+        """A part made of source bytes ``start``..``end`` inclusive."""
+        self._check_part_number(part_number)
+        if start < 0 or end >= source.size or start > end + 1:
+            raise InvalidRange(f"bytes {start}-{end} of an object of {source.size} bytes")
+        size = end - start + 1
+        if size > self._limits.max_part_size:
+            raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_part_size} limit")
+        upload = await self._upload(bucket, key, upload_id)
+        body = self.read_object(source, start, end)
+        blob_id, hasher = await self._write_blob(
+            body, size, upload.checksum_algorithm, BodyIntegrity()
+        )
+        return await self._commit_part(upload, part_number, blob_id, hasher)
+
+    async def complete_multipart_upload(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: Sequence[CompletedPart],
+        *,
+        expected_checksum: Checksum | None = None,
+    ) -> ObjectRecord:
+        """InvalidPartOrder (not ascending), InvalidPart (missing or ETag/checksum mismatch),
+        EntityTooSmall (a part other than the last below min_part_size), NoSuchUpload.
+        ETag is md5-of-md5s-N; checksum composite or full-object as the upload declared."""
+        upload = await self._upload(bucket, key, upload_id)
+        if not parts:
+            raise InvalidPart("a multipart upload needs at least one part")
+        numbers = [p.part_number for p in parts]
+        if any(b <= a for a, b in itertools.pairwise(numbers)):
+            raise InvalidPartOrder("parts must be listed in ascending part-number order")
+        stored = {p.part_number: p for p in await self._store.get_parts(upload_id, numbers)}
+        chosen: list[Part] = []
+        algorithm = upload.checksum_algorithm
+        for i, wanted in enumerate(parts):
+            part = stored.get(wanted.part_number)
+            if part is None or _normal_etag(wanted.etag) != part.etag:
+                raise InvalidPart(f"part {wanted.part_number} was not found or its ETag differs")
+            if i < len(parts) - 1 and part.size < self._limits.min_part_size:
+                raise EntityTooSmall(f"part {part.part_number} is smaller than the minimum")
+            if algorithm is not None:
+                given = wanted.checksums.get(algorithm)
+                if part.checksum is None or (given is not None and given != part.checksum.value):
+                    raise InvalidPart(f"part {wanted.part_number}: its checksum differs")
+            chosen.append(part)
+
+        etag_md5 = hashlib.md5(usedforsecurity=False)  # S3's ETag, not a security primitive
+        for part in chosen:
+            etag_md5.update(bytes.fromhex(part.etag))
+        checksum = _multipart_checksum(upload, chosen)
+        if expected_checksum is not None:
+            if checksum is None or expected_checksum.algorithm is not checksum.algorithm:
+                raise ChecksumMismatch("the checksum algorithm differs from the upload's")
+            if _checksum_base(expected_checksum.value) != _checksum_base(checksum.value):
+                raise ChecksumMismatch(f"the {checksum.algorithm.value} checksum differs")
+        record = ObjectRecord(
+            bucket=bucket,
+            key=key,
+            size=sum(p.size for p in chosen),
+            etag=f"{etag_md5.hexdigest()}-{len(chosen)}",
+            last_modified=self._clock(),
+            headers=upload.headers,
+            segments=tuple(
+                Segment(
+                    blob_id=p.blob_id,
+                    size=p.size,
+                    part_number=p.part_number,
+                    etag=p.etag,
+                    checksum=p.checksum,
+                )
+                for p in chosen
+            ),
+            owner_id=upload.owner_id,
+            checksum=checksum,
+        )
+        # Shielded: once the transaction runs, a client disconnect must not leave us unsure
+        # whether the object exists while its replaced blobs are still unqueued.
+        replaced, unused = await asyncio.shield(self._store.complete_upload(upload_id, record))
+        await self._queue_deletion(
+            [p.blob_id for p in unused]
+            + ([s.blob_id for s in replaced.segments] if replaced is not None else [])
+        )
+        return record
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        """NoSuchUpload."""
+        await self._upload(bucket, key, upload_id)
+        parts = await self._store.abort_upload(upload_id)
+        await self._queue_deletion(p.blob_id for p in parts)
+
+    async def list_parts(
+        self, bucket: str, key: str, upload_id: str, *, after_part: int, max_parts: int
+    ) -> tuple[MultipartUpload, Sequence[Part], bool]:
+        """The upload, a page of its parts, and whether more follow."""
+        upload = await self._upload(bucket, key, upload_id)
+        page = await self._store.list_parts(upload_id, after_part=after_part, limit=max_parts)
+        return upload, page.items, page.truncated
+
+    async def list_multipart_uploads(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        key_marker: str | None = None,
+        upload_id_marker: str | None = None,
+        max_uploads: int = 1000,
+    ) -> UploadListing:
+        """Uploads by (key, initiated, upload id) after the markers; with ``delimiter``, keys
+        rolled up into common prefixes as in :meth:`list_objects`. NoSuchBucket."""
+        await self.get_bucket(bucket)
+        if max_uploads <= 0:
+            return UploadListing((), (), False, None, None)
+        uploads: list[MultipartUpload] = []
+        prefixes: list[str] = []
+        cursor_key = key_marker
+        cursor_id = upload_id_marker if key_marker is not None else None
+        skip: str | None = None  # the last common prefix returned
+        if delimiter and key_marker is not None:
+            seek = _seek_past_prefix(key_marker, prefix, delimiter)
+            if seek != key_marker:
+                cursor_key, cursor_id, skip = seek, None, key_marker
+        last: tuple[str, str | None] | None = None
+        truncated = False
+        while not truncated:
+            remaining = max_uploads - len(uploads) - len(prefixes)
+            page = await self._store.list_uploads(
+                bucket,
+                prefix=prefix,
+                after_key=cursor_key,
+                after_upload_id=cursor_id,
+                limit=remaining + 1,
+            )
+            seek_ahead = False
+            for upload in page.items:
+                common = _common_prefix(upload.key, prefix, delimiter) if delimiter else None
+                if common is not None and common == skip:
+                    cursor_key, cursor_id = upload.key, upload.upload_id
+                    continue
+                if len(uploads) + len(prefixes) == max_uploads:
+                    truncated = True
+                    break
+                if common is None:
+                    uploads.append(upload)
+                    cursor_key, cursor_id = upload.key, upload.upload_id
+                    last = (upload.key, upload.upload_id)
+                else:
+                    prefixes.append(common)
+                    skip = common
+                    last = (common, None)
+                    cursor_key, cursor_id = common + _SENTINEL, None
+                    seek_ahead = True
+                    break
+            if not seek_ahead and not page.truncated:
+                break
+        next_key, next_id = last if truncated and last is not None else (None, None)
+        return UploadListing(tuple(uploads), tuple(prefixes), truncated, next_key, next_id)
+
+    # -- internals --------------------------------------------------------------------------
+    def _check_key(self, key: str) -> None:
+        if len(key.encode()) > self._limits.max_key_length:
+            raise KeyTooLong(f"keys are limited to {self._limits.max_key_length} UTF-8 bytes")
+
+    def _check_metadata(self, headers: ContentHeaders) -> None:
+        # AWS counts the UTF-8 bytes of every name and value.
+        total = sum(len(k.encode()) + len(v.encode()) for k, v in headers.user_metadata.items())
+        if total > self._limits.max_user_metadata_size:
+            raise MetadataTooLarge(
+                f"user metadata of {total} bytes exceeds {self._limits.max_user_metadata_size}"
+            )
+
+    def _check_part_number(self, part_number: int) -> None:
+        if not 1 <= part_number <= self._limits.max_parts:
+            raise InvalidPartNumber(
+                f"part numbers go from 1 to {self._limits.max_parts}, not {part_number}"
+            )
+
+    async def _upload(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:
+        upload = await self._store.get_upload(bucket, upload_id)
+        if upload is None or upload.key != key:
+            raise NoSuchUpload(upload_id)
+        return upload
+
+    async def _write_blob(
+        self,
+        body: AsyncIterable[bytes],
+        size: int,
+        algorithm: ChecksumAlgorithm | None,
+        integrity: BodyIntegrity,
+    ) -> tuple[str, BodyHasher]:
+        """Stream ``body`` through the hashes into a new blob, check it, commit it (durable).
+
+        On any failure, cancellation included, the writer is aborted and nothing is left.
+        """
+        blob_id = uuid.uuid4().hex
+        writer = await self._blobs.create(blob_id)
+        try:
+            hasher = BodyHasher(algorithm)
+            async for chunk in body:
+                if not chunk:
+                    continue
+                if hasher.size + len(chunk) > size:
+                    # The caller's framing is wrong (more bytes than announced): stop here.
+                    raise IncompleteBody(f"the body is longer than the announced {size} bytes")
+                hasher.update(chunk)
+                await writer.write(chunk)
+            if hasher.size < size:
+                raise IncompleteBody(f"{hasher.size} bytes received, {size} announced")
+            _verify(hasher, integrity)  # after the body: a trailer may carry the checksum
+            await writer.commit()
+        except BaseException:
+            await writer.abort()
+            raise
+        return blob_id, hasher
+
+    async def _commit_record(self, record: ObjectRecord, blob_id: str) -> ObjectRecord:
+        """Commit the metadata row of a freshly committed blob; queue what it replaced."""
+        try:
+            # Shielded: a disconnect must not cut the transaction (and the queueing of the
+            # replaced blobs) in the middle; the client simply does not hear the answer.
+            replaced = await asyncio.shield(self._store.put_object(record))
+        except (NoSuchBucket, NoSuchUpload):
+            # The row was certainly not written: the blob is nobody's.
+            await self._delete_quietly(blob_id)
+            raise
+        # Other failures leave the blob to the sweeper, which checks references first: the
+        # row might have committed before the error surfaced.
+        if replaced is not None:
+            await self._queue_deletion(s.blob_id for s in replaced.segments)
+        return record
+
+    async def _commit_part(
+        self, upload: MultipartUpload, part_number: int, blob_id: str, hasher: BodyHasher
+    ) -> Part:
+        part = Part(
+            upload_id=upload.upload_id,
+            part_number=part_number,
+            blob_id=blob_id,
+            size=hasher.size,
+            etag=hasher.md5_hex(),
+            last_modified=self._clock(),
+            checksum=_full_checksum(hasher.algorithm, hasher),
+        )
+        try:
+            replaced = await asyncio.shield(self._store.put_part(part))
+        except NoSuchUpload:
+            await self._delete_quietly(blob_id)
+            raise
+        if replaced is not None:
+            await self._queue_deletion([replaced.blob_id])
+        return part
+
+    async def _queue_deletion(self, blob_ids: Iterable[str]) -> None:
+        ids = list(blob_ids)
+        if ids:
+            not_before = self._clock() + timedelta(seconds=self._limits.deletion_grace)
+            await self._store.queue_blob_deletion(ids, not_before)
+
+    async def _delete_quietly(self, blob_id: str) -> None:
+        try:
+            await self._blobs.delete(blob_id)
+        except BlobError:
+            _log.warning("blob %s left for the sweeper: cannot delete it", blob_id, exc_info=True)
+
+
+def _verify(hasher: BodyHasher, integrity: BodyIntegrity) -> None:
+    if integrity.content_md5 is not None and integrity.content_md5 != hasher.md5_digest():
+        raise BadDigest("The Content-MD5 you specified did not match what we received.")
+    algorithm = integrity.checksum_algorithm
+    if algorithm is not None and integrity.checksum_value is not None:
+        expected = decode_checksum(algorithm, integrity.checksum_value)
+        if hasher.algorithm is not algorithm or expected != hasher.checksum_digest():
+            raise ChecksumMismatch(
+                f"The {algorithm.value} you specified did not match the calculated checksum."
+            )
+
+
+def _full_checksum(algorithm: ChecksumAlgorithm | None, hasher: BodyHasher) -> Checksum | None:
+    digest = hasher.checksum_digest()
+    if algorithm is None or digest is None:
+        return None
+    return Checksum(algorithm, encode_digest(digest), ChecksumType.FULL_OBJECT)
+
+
+def _source_integrity(source: ObjectRecord, algorithm: ChecksumAlgorithm | None) -> BodyIntegrity:
+    """What a copy can check against its source: the MD5 of a single PUT, and the source's
+    full-object checksum when the copy computes the same algorithm."""
+    integrity = BodyIntegrity()
+    if source.parts_count is None and len(source.etag) == 32:
+        integrity.content_md5 = bytes.fromhex(source.etag)
+    checksum = source.checksum
+    if (
+        checksum is not None
+        and checksum.type is ChecksumType.FULL_OBJECT
+        and checksum.algorithm is algorithm
+    ):
+        integrity.checksum_algorithm = algorithm
+        integrity.checksum_value = checksum.value
+    return integrity
+
+
+def _multipart_checksum(upload: MultipartUpload, parts: Sequence[Part]) -> Checksum | None:
+    algorithm = upload.checksum_algorithm
+    if algorithm is None:
+        return None
+    checksum_type = upload.checksum_type or default_checksum_type(algorithm)
+    digests = [decode_checksum(algorithm, p.checksum.value) for p in parts if p.checksum]
+    if checksum_type is ChecksumType.COMPOSITE:
+        value = composite_checksum(algorithm, digests)
+    else:
+        value = encode_digest(
+            combine_full_object(
+                algorithm, [(d, p.size) for d, p in zip(digests, parts, strict=True)]
+            )
+        )
+    return Checksum(algorithm, value, checksum_type)
+
+
+def _normal_etag(etag: str) -> str:
+    return etag.strip().strip('"').lower()
+
+
+def _checksum_base(value: str) -> str:
+    """A checksum value without its composite ``-N`` suffix (base64 has no '-')."""
+    return value.partition("-")[0]
+
+
+def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
+    """The common prefix ``key`` rolls up into under ``prefix``, or None if it stands alone."""
+    if not key.startswith(prefix):
+        return None
+    index = key.find(delimiter, len(prefix))
+    if index < 0:
+        return None
+    return key[: index + len(delimiter)]
+
+
+def _seek_past_prefix(after: str | None, prefix: str, delimiter: str) -> str | None:
+    """Where a delimited listing resumes: a marker that is itself a common prefix (the last
+    entry of the previous page) means "after every key under it"."""
+    if after is not None and _common_prefix(after, prefix, delimiter) == after:
+        return after + _SENTINEL
+    return after

@@ -1,0 +1,220 @@
+"""The in-memory metadata store: the fast twin of ``store_sql.py`` for tests and benchmarks.
+
+Same behaviour, checked by ``tests/contract/test_metadata_store.py``. Keys of each bucket are
+kept in a list sorted by their UTF-8 encoding (S3's order) and searched with :mod:`bisect`.
+Every method runs without awaiting, so each is atomic on the event loop.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from andromede.storage.errors import (
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    NoSuchBucket,
+    NoSuchUpload,
+)
+from andromede.storage.model import Bucket, ListPage, MultipartUpload, ObjectRecord, Part
+
+__all__ = ["MemoryMetadataStore"]
+
+
+@dataclass(slots=True)
+class _BucketState:
+    bucket: Bucket
+    keys: list[bytes] = field(default_factory=list)  # sorted UTF-8 encodings
+    objects: dict[bytes, ObjectRecord] = field(default_factory=dict)
+
+
+class MemoryMetadataStore:
+    def __init__(self) -> None:
+        self._buckets: dict[str, _BucketState] = {}
+        self._uploads: dict[str, MultipartUpload] = {}
+        self._parts: dict[str, dict[int, Part]] = {}
+        self._deletions: list[tuple[datetime, int, str]] = []
+        self._deletion_seq = 0
+
+    # -- buckets --------------------------------------------------------------------------
+    async def create_bucket(self, bucket: Bucket) -> None:
+        existing = self._buckets.get(bucket.name)
+        if existing is not None:
+            if existing.bucket.tenant_id == bucket.tenant_id:
+                raise BucketAlreadyOwnedByYou(bucket.name)
+            raise BucketAlreadyExists(bucket.name)
+        self._buckets[bucket.name] = _BucketState(bucket)
+
+    async def get_bucket(self, name: str) -> Bucket | None:
+        state = self._buckets.get(name)
+        return None if state is None else state.bucket
+
+    async def list_buckets(self, tenant_id: str) -> list[Bucket]:
+        return sorted(
+            (s.bucket for s in self._buckets.values() if s.bucket.tenant_id == tenant_id),
+            key=lambda b: b.name,
+        )
+
+    async def delete_bucket(self, name: str) -> list[Part]:
+        state = self._state(name)
+        if state.keys:
+            raise BucketNotEmpty(name)
+        dropped: list[Part] = []
+        for upload_id in [u.upload_id for u in self._uploads.values() if u.bucket == name]:
+            dropped.extend(self._drop_upload(upload_id))
+        del self._buckets[name]
+        return dropped
+
+    # -- objects --------------------------------------------------------------------------
+    async def put_object(self, record: ObjectRecord) -> ObjectRecord | None:
+        state = self._state(record.bucket)
+        encoded = record.key.encode()
+        replaced = state.objects.get(encoded)
+        if replaced is None:
+            bisect.insort(state.keys, encoded)
+        state.objects[encoded] = record
+        return replaced
+
+    async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
+        state = self._buckets.get(bucket)
+        return None if state is None else state.objects.get(key.encode())
+
+    async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
+        state = self._buckets.get(bucket)
+        if state is None:
+            return None
+        encoded = key.encode()
+        record = state.objects.pop(encoded, None)
+        if record is not None:
+            del state.keys[bisect.bisect_left(state.keys, encoded)]
+        return record
+
+    async def list_objects(
+        self, bucket: str, *, prefix: str, after: str | None, limit: int
+    ) -> ListPage[ObjectRecord]:
+        state = self._buckets.get(bucket)
+        if state is None:
+            return ListPage((), False)
+        encoded_prefix = prefix.encode()
+        start = bisect.bisect_left(state.keys, encoded_prefix)
+        if after is not None:
+            start = max(start, bisect.bisect_right(state.keys, after.encode()))
+        items: list[ObjectRecord] = []
+        for encoded in state.keys[start:]:  # copies the tail; fine for the twin
+            if not encoded.startswith(encoded_prefix):
+                return ListPage(tuple(items), False)
+            if len(items) == limit:
+                return ListPage(tuple(items), True)
+            items.append(state.objects[encoded])
+        return ListPage(tuple(items), False)
+
+    # -- multipart uploads ------------------------------------------------------------------
+    async def create_upload(self, upload: MultipartUpload) -> None:
+        self._state(upload.bucket)
+        self._uploads[upload.upload_id] = upload
+        self._parts[upload.upload_id] = {}
+
+    async def get_upload(self, bucket: str, upload_id: str) -> MultipartUpload | None:
+        upload = self._uploads.get(upload_id)
+        if upload is None or upload.bucket != bucket:
+            return None
+        return upload
+
+    async def put_part(self, part: Part) -> Part | None:
+        parts = self._parts.get(part.upload_id)
+        if parts is None:
+            raise NoSuchUpload(part.upload_id)
+        replaced = parts.get(part.part_number)
+        parts[part.part_number] = part
+        return replaced
+
+    async def list_parts(self, upload_id: str, *, after_part: int, limit: int) -> ListPage[Part]:
+        parts = self._parts.get(upload_id, {})
+        numbers = sorted(n for n in parts if n > after_part)
+        return ListPage(tuple(parts[n] for n in numbers[:limit]), len(numbers) > limit)
+
+    async def get_parts(self, upload_id: str, part_numbers: Sequence[int]) -> list[Part]:
+        parts = self._parts.get(upload_id, {})
+        return [parts[n] for n in sorted(set(part_numbers)) if n in parts]
+
+    async def list_uploads(
+        self,
+        bucket: str,
+        *,
+        prefix: str,
+        after_key: str | None,
+        after_upload_id: str | None,
+        limit: int,
+    ) -> ListPage[MultipartUpload]:
+        def order(u: MultipartUpload) -> tuple[bytes, datetime, str]:
+            return (u.key.encode(), u.initiated, u.upload_id)
+
+        candidates = sorted(
+            (u for u in self._uploads.values() if u.bucket == bucket and u.key.startswith(prefix)),
+            key=order,
+        )
+        if after_key is not None:
+            marker = self._uploads.get(after_upload_id) if after_upload_id is not None else None
+            if marker is not None and marker.bucket == bucket and marker.key == after_key:
+                bound = order(marker)
+                candidates = [u for u in candidates if order(u) > bound]
+            else:
+                encoded = after_key.encode()
+                candidates = [u for u in candidates if u.key.encode() > encoded]
+        return ListPage(tuple(candidates[:limit]), len(candidates) > limit)
+
+    async def complete_upload(
+        self, upload_id: str, record: ObjectRecord
+    ) -> tuple[ObjectRecord | None, list[Part]]:
+        if upload_id not in self._uploads:
+            raise NoSuchUpload(upload_id)
+        self._state(record.bucket)
+        used = {s.blob_id for s in record.segments}
+        unused = [p for p in self._drop_upload(upload_id) if p.blob_id not in used]
+        replaced = await self.put_object(record)
+        return replaced, unused
+
+    async def abort_upload(self, upload_id: str) -> list[Part]:
+        if upload_id not in self._uploads:
+            raise NoSuchUpload(upload_id)
+        return self._drop_upload(upload_id)
+
+    # -- housekeeping -----------------------------------------------------------------------
+    async def queue_blob_deletion(self, blob_ids: Iterable[str], not_before: datetime) -> None:
+        for blob_id in blob_ids:
+            self._deletion_seq += 1
+            bisect.insort(self._deletions, (not_before, self._deletion_seq, blob_id))
+
+    async def take_due_blob_deletions(self, now: datetime, limit: int) -> list[str]:
+        due = 0
+        while due < min(limit, len(self._deletions)) and self._deletions[due][0] <= now:
+            due += 1
+        taken = [blob_id for _, _, blob_id in self._deletions[:due]]
+        del self._deletions[:due]
+        return taken
+
+    async def referenced_blob_ids(self, candidates: Iterable[str]) -> set[str]:
+        wanted = set(candidates)
+        found: set[str] = set()
+        for state in self._buckets.values():
+            for record in state.objects.values():
+                found.update(s.blob_id for s in record.segments if s.blob_id in wanted)
+        for parts in self._parts.values():
+            found.update(p.blob_id for p in parts.values() if p.blob_id in wanted)
+        found.update(blob_id for _, _, blob_id in self._deletions if blob_id in wanted)
+        return found
+
+    # -- internals --------------------------------------------------------------------------
+    def _state(self, name: str) -> _BucketState:
+        state = self._buckets.get(name)
+        if state is None:
+            raise NoSuchBucket(name)
+        return state
+
+    def _drop_upload(self, upload_id: str) -> list[Part]:
+        del self._uploads[upload_id]
+        parts = self._parts.pop(upload_id, {})
+        return [parts[n] for n in sorted(parts)]

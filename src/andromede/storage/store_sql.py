@@ -1,0 +1,556 @@
+"""The metadata store on SQLAlchemy Core: SQLite in embedded mode, PostgreSQL later.
+
+Each method is one transaction (writes through :func:`andromede.db.engine.write_transaction`).
+Keys are compared as text in UTF-8 byte order (SQLite's BINARY collation; ``COLLATE "C"`` on
+PostgreSQL, see :func:`andromede.db.types.key_text`), and a prefix becomes a key range, so a
+listing walks the ``(bucket, key)`` primary key. Segments and representation headers are JSON
+text beside the row's ``format_version``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from andromede.db import tables
+from andromede.db.engine import write_transaction
+from andromede.storage.errors import (
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    NoSuchBucket,
+    NoSuchUpload,
+)
+from andromede.storage.model import (
+    Bucket,
+    Checksum,
+    ChecksumAlgorithm,
+    ChecksumType,
+    ContentHeaders,
+    ListPage,
+    MultipartUpload,
+    ObjectRecord,
+    Part,
+    Segment,
+)
+
+__all__ = ["SqlMetadataStore", "prefix_upper_bound"]
+
+_B = tables.buckets
+_O = tables.objects
+_OB = tables.object_blobs
+_U = tables.multipart_uploads
+_P = tables.parts
+_D = tables.blob_deletions
+
+_MAX_CODE_POINT = 0x10FFFF
+# Bound the number of bound parameters per statement (SQLite's limit is 32766 nowadays, but
+# older builds stop at 999).
+_IN_BATCH = 500
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix``, in code point
+    (= UTF-8 byte) order; None when there is none (empty prefix, or only U+10FFFF)."""
+    stripped = prefix.rstrip(chr(_MAX_CODE_POINT))
+    if not stripped:
+        return None
+    last = ord(stripped[-1]) + 1
+    if 0xD800 <= last <= 0xDFFF:  # surrogates cannot appear in a str we encode to UTF-8
+        last = 0xE000
+    return stripped[:-1] + chr(last)
+
+
+# -- row <-> record ---------------------------------------------------------------------------
+
+
+def _headers_json(headers: ContentHeaders) -> str:
+    return json.dumps(
+        {
+            "content_type": headers.content_type,
+            "content_encoding": headers.content_encoding,
+            "content_disposition": headers.content_disposition,
+            "content_language": headers.content_language,
+            "cache_control": headers.cache_control,
+            "expires": headers.expires,
+            "user_metadata": dict(headers.user_metadata),
+        },
+        separators=(",", ":"),
+    )
+
+
+def _headers_from_json(text: str) -> ContentHeaders:
+    data = json.loads(text)
+    return ContentHeaders(
+        content_type=data["content_type"],
+        content_encoding=data["content_encoding"],
+        content_disposition=data["content_disposition"],
+        content_language=data["content_language"],
+        cache_control=data["cache_control"],
+        expires=data["expires"],
+        user_metadata=dict(data["user_metadata"]),
+    )
+
+
+def _checksum_json(checksum: Checksum | None) -> list[str] | None:
+    if checksum is None:
+        return None
+    return [checksum.algorithm.value, checksum.value, checksum.type.value]
+
+
+def _checksum_from_json(data: list[str] | None) -> Checksum | None:
+    if data is None:
+        return None
+    return Checksum(ChecksumAlgorithm(data[0]), data[1], ChecksumType(data[2]))
+
+
+def _segments_json(segments: Sequence[Segment]) -> str:
+    return json.dumps(
+        [
+            {
+                "blob_id": s.blob_id,
+                "size": s.size,
+                "part_number": s.part_number,
+                "etag": s.etag,
+                "checksum": _checksum_json(s.checksum),
+            }
+            for s in segments
+        ],
+        separators=(",", ":"),
+    )
+
+
+def _segments_from_json(text: str) -> tuple[Segment, ...]:
+    return tuple(
+        Segment(
+            blob_id=s["blob_id"],
+            size=s["size"],
+            part_number=s["part_number"],
+            etag=s["etag"],
+            checksum=_checksum_from_json(s["checksum"]),
+        )
+        for s in json.loads(text)
+    )
+
+
+def _checksum_columns(checksum: Checksum | None) -> dict[str, str | None]:
+    if checksum is None:
+        return {"checksum_algorithm": None, "checksum_type": None, "checksum_value": None}
+    return {
+        "checksum_algorithm": checksum.algorithm.value,
+        "checksum_type": checksum.type.value,
+        "checksum_value": checksum.value,
+    }
+
+
+def _checksum_from_row(row: Any) -> Checksum | None:
+    if row.checksum_algorithm is None:
+        return None
+    return Checksum(
+        ChecksumAlgorithm(row.checksum_algorithm),
+        row.checksum_value,
+        ChecksumType(row.checksum_type),
+    )
+
+
+def _object_values(record: ObjectRecord) -> dict[str, Any]:
+    return {
+        "bucket": record.bucket,
+        "key": record.key,
+        "size": record.size,
+        "etag": record.etag,
+        "last_modified": record.last_modified,
+        "owner_id": record.owner_id,
+        "headers": _headers_json(record.headers),
+        "segments": _segments_json(record.segments),
+        "format_version": record.format_version,
+        **_checksum_columns(record.checksum),
+    }
+
+
+def _object_from_row(row: Any) -> ObjectRecord:
+    return ObjectRecord(
+        bucket=row.bucket,
+        key=row.key,
+        size=row.size,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        headers=_headers_from_json(row.headers),
+        segments=_segments_from_json(row.segments),
+        owner_id=row.owner_id,
+        checksum=_checksum_from_row(row),
+        format_version=row.format_version,
+    )
+
+
+def _bucket_from_row(row: Any) -> Bucket:
+    return Bucket(
+        name=row.name,
+        tenant_id=row.tenant_id,
+        owner_id=row.owner_id,
+        region=row.region,
+        created_at=row.created_at,
+    )
+
+
+def _upload_from_row(row: Any) -> MultipartUpload:
+    return MultipartUpload(
+        bucket=row.bucket,
+        key=row.key,
+        upload_id=row.upload_id,
+        initiated=row.initiated,
+        owner_id=row.owner_id,
+        headers=_headers_from_json(row.headers),
+        checksum_algorithm=(
+            None if row.checksum_algorithm is None else ChecksumAlgorithm(row.checksum_algorithm)
+        ),
+        checksum_type=None if row.checksum_type is None else ChecksumType(row.checksum_type),
+        format_version=row.format_version,
+    )
+
+
+def _part_from_row(row: Any) -> Part:
+    return Part(
+        upload_id=row.upload_id,
+        part_number=row.part_number,
+        blob_id=row.blob_id,
+        size=row.size,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        checksum=_checksum_from_row(row),
+    )
+
+
+def _key_range(column: sa.ColumnElement[str], prefix: str) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if prefix:
+        conditions.append(column >= prefix)
+        upper = prefix_upper_bound(prefix)
+        if upper is not None:
+            conditions.append(column < upper)
+    return conditions
+
+
+class SqlMetadataStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    # -- buckets --------------------------------------------------------------------------
+    async def create_bucket(self, bucket: Bucket) -> None:
+        async with write_transaction(self._engine) as conn:
+            existing = (
+                await conn.execute(sa.select(_B.c.tenant_id).where(_B.c.name == bucket.name))
+            ).first()
+            if existing is not None:
+                if existing.tenant_id == bucket.tenant_id:
+                    raise BucketAlreadyOwnedByYou(bucket.name)
+                raise BucketAlreadyExists(bucket.name)
+            await conn.execute(
+                _B.insert().values(
+                    name=bucket.name,
+                    tenant_id=bucket.tenant_id,
+                    owner_id=bucket.owner_id,
+                    region=bucket.region,
+                    created_at=bucket.created_at,
+                )
+            )
+
+    async def get_bucket(self, name: str) -> Bucket | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(_B).where(_B.c.name == name))).first()
+        return None if row is None else _bucket_from_row(row)
+
+    async def list_buckets(self, tenant_id: str) -> list[Bucket]:
+        query = sa.select(_B).where(_B.c.tenant_id == tenant_id).order_by(_B.c.name)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_bucket_from_row(r) for r in rows]
+
+    async def delete_bucket(self, name: str) -> list[Part]:
+        async with write_transaction(self._engine) as conn:
+            if not await self._bucket_exists(conn, name):
+                raise NoSuchBucket(name)
+            has_object = (
+                await conn.execute(sa.select(_O.c.key).where(_O.c.bucket == name).limit(1))
+            ).first()
+            if has_object is not None:
+                raise BucketNotEmpty(name)
+            upload_ids = list(
+                (await conn.scalars(sa.select(_U.c.upload_id).where(_U.c.bucket == name))).all()
+            )
+            dropped: list[Part] = []
+            for upload_id in upload_ids:
+                dropped.extend(await self._drop_upload(conn, upload_id))
+            await conn.execute(_B.delete().where(_B.c.name == name))
+        return dropped
+
+    # -- objects --------------------------------------------------------------------------
+    async def put_object(self, record: ObjectRecord) -> ObjectRecord | None:
+        async with write_transaction(self._engine) as conn:
+            return await self._put_object(conn, record)
+
+    async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
+        query = sa.select(_O).where(_O.c.bucket == bucket, _O.c.key == key)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _object_from_row(row)
+
+    async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
+        async with write_transaction(self._engine) as conn:
+            row = (
+                await conn.execute(sa.select(_O).where(_O.c.bucket == bucket, _O.c.key == key))
+            ).first()
+            if row is None:
+                return None
+            await conn.execute(_O.delete().where(_O.c.bucket == bucket, _O.c.key == key))
+            await conn.execute(_OB.delete().where(_OB.c.bucket == bucket, _OB.c.key == key))
+        return _object_from_row(row)
+
+    async def list_objects(
+        self, bucket: str, *, prefix: str, after: str | None, limit: int
+    ) -> ListPage[ObjectRecord]:
+        conditions = [_O.c.bucket == bucket, *_key_range(_O.c.key, prefix)]
+        if after is not None:
+            conditions.append(_O.c.key > after)
+        query = sa.select(_O).where(*conditions).order_by(_O.c.key).limit(limit + 1)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        records = tuple(_object_from_row(r) for r in rows[:limit])
+        return ListPage(records, len(rows) > limit)
+
+    # -- multipart uploads ------------------------------------------------------------------
+    async def create_upload(self, upload: MultipartUpload) -> None:
+        async with write_transaction(self._engine) as conn:
+            if not await self._bucket_exists(conn, upload.bucket):
+                raise NoSuchBucket(upload.bucket)
+            await conn.execute(
+                _U.insert().values(
+                    upload_id=upload.upload_id,
+                    bucket=upload.bucket,
+                    key=upload.key,
+                    initiated=upload.initiated,
+                    owner_id=upload.owner_id,
+                    headers=_headers_json(upload.headers),
+                    checksum_algorithm=(
+                        None if upload.checksum_algorithm is None else upload.checksum_algorithm
+                    ),
+                    checksum_type=None if upload.checksum_type is None else upload.checksum_type,
+                    format_version=upload.format_version,
+                )
+            )
+
+    async def get_upload(self, bucket: str, upload_id: str) -> MultipartUpload | None:
+        query = sa.select(_U).where(_U.c.upload_id == upload_id, _U.c.bucket == bucket)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _upload_from_row(row)
+
+    async def put_part(self, part: Part) -> Part | None:
+        async with write_transaction(self._engine) as conn:
+            upload = (
+                await conn.execute(
+                    sa.select(_U.c.upload_id).where(_U.c.upload_id == part.upload_id)
+                )
+            ).first()
+            if upload is None:
+                raise NoSuchUpload(part.upload_id)
+            where = (_P.c.upload_id == part.upload_id, _P.c.part_number == part.part_number)
+            old = (await conn.execute(sa.select(_P).where(*where))).first()
+            values = {
+                "blob_id": part.blob_id,
+                "size": part.size,
+                "etag": part.etag,
+                "last_modified": part.last_modified,
+                **_checksum_columns(part.checksum),
+            }
+            if old is None:
+                await conn.execute(
+                    _P.insert().values(
+                        upload_id=part.upload_id, part_number=part.part_number, **values
+                    )
+                )
+                return None
+            await conn.execute(_P.update().where(*where).values(**values))
+            return _part_from_row(old)
+
+    async def list_parts(self, upload_id: str, *, after_part: int, limit: int) -> ListPage[Part]:
+        query = (
+            sa.select(_P)
+            .where(_P.c.upload_id == upload_id, _P.c.part_number > after_part)
+            .order_by(_P.c.part_number)
+            .limit(limit + 1)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return ListPage(tuple(_part_from_row(r) for r in rows[:limit]), len(rows) > limit)
+
+    async def get_parts(self, upload_id: str, part_numbers: Sequence[int]) -> list[Part]:
+        wanted = sorted(set(part_numbers))
+        found: list[Part] = []
+        async with self._engine.connect() as conn:
+            for i in range(0, len(wanted), _IN_BATCH):
+                query = (
+                    sa.select(_P)
+                    .where(
+                        _P.c.upload_id == upload_id,
+                        _P.c.part_number.in_(wanted[i : i + _IN_BATCH]),
+                    )
+                    .order_by(_P.c.part_number)
+                )
+                found.extend(_part_from_row(r) for r in (await conn.execute(query)).all())
+        return found
+
+    async def list_uploads(
+        self,
+        bucket: str,
+        *,
+        prefix: str,
+        after_key: str | None,
+        after_upload_id: str | None,
+        limit: int,
+    ) -> ListPage[MultipartUpload]:
+        conditions = [_U.c.bucket == bucket, *_key_range(_U.c.key, prefix)]
+        async with self._engine.connect() as conn:
+            if after_key is not None:
+                marker = None
+                if after_upload_id is not None:
+                    marker = (
+                        await conn.execute(
+                            sa.select(_U.c.initiated).where(
+                                _U.c.bucket == bucket,
+                                _U.c.key == after_key,
+                                _U.c.upload_id == after_upload_id,
+                            )
+                        )
+                    ).first()
+                if marker is None:
+                    conditions.append(_U.c.key > after_key)
+                else:
+                    conditions.append(
+                        sa.or_(
+                            _U.c.key > after_key,
+                            sa.and_(
+                                _U.c.key == after_key,
+                                sa.or_(
+                                    _U.c.initiated > marker.initiated,
+                                    sa.and_(
+                                        _U.c.initiated == marker.initiated,
+                                        _U.c.upload_id > after_upload_id,
+                                    ),
+                                ),
+                            ),
+                        )
+                    )
+            query = (
+                sa.select(_U)
+                .where(*conditions)
+                .order_by(_U.c.key, _U.c.initiated, _U.c.upload_id)
+                .limit(limit + 1)
+            )
+            rows = (await conn.execute(query)).all()
+        return ListPage(tuple(_upload_from_row(r) for r in rows[:limit]), len(rows) > limit)
+
+    async def complete_upload(
+        self, upload_id: str, record: ObjectRecord
+    ) -> tuple[ObjectRecord | None, list[Part]]:
+        async with write_transaction(self._engine) as conn:
+            # Under the write transaction, the existence check and the drop cannot interleave
+            # with another complete or abort: exactly one of two racing completes sees the row.
+            exists = (
+                await conn.execute(sa.select(_U.c.upload_id).where(_U.c.upload_id == upload_id))
+            ).first()
+            if exists is None:
+                raise NoSuchUpload(upload_id)
+            parts = await self._drop_upload(conn, upload_id)
+            replaced = await self._put_object(conn, record)
+        used = {s.blob_id for s in record.segments}
+        return replaced, [p for p in parts if p.blob_id not in used]
+
+    async def abort_upload(self, upload_id: str) -> list[Part]:
+        async with write_transaction(self._engine) as conn:
+            exists = (
+                await conn.execute(sa.select(_U.c.upload_id).where(_U.c.upload_id == upload_id))
+            ).first()
+            if exists is None:
+                raise NoSuchUpload(upload_id)
+            return await self._drop_upload(conn, upload_id)
+
+    # -- housekeeping -----------------------------------------------------------------------
+    async def queue_blob_deletion(self, blob_ids: Iterable[str], not_before: datetime) -> None:
+        rows = [{"blob_id": blob_id, "not_before": not_before} for blob_id in blob_ids]
+        if not rows:
+            return
+        async with write_transaction(self._engine) as conn:
+            await conn.execute(_D.insert(), rows)
+
+    async def take_due_blob_deletions(self, now: datetime, limit: int) -> list[str]:
+        async with write_transaction(self._engine) as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(_D.c.id, _D.c.blob_id)
+                    .where(_D.c.not_before <= now)
+                    .order_by(_D.c.not_before, _D.c.id)
+                    .limit(limit)
+                )
+            ).all()
+            ids = [r.id for r in rows]
+            for i in range(0, len(ids), _IN_BATCH):
+                await conn.execute(_D.delete().where(_D.c.id.in_(ids[i : i + _IN_BATCH])))
+        return [r.blob_id for r in rows]
+
+    async def referenced_blob_ids(self, candidates: Iterable[str]) -> set[str]:
+        wanted = list(set(candidates))
+        found: set[str] = set()
+        async with self._engine.connect() as conn:
+            for i in range(0, len(wanted), _IN_BATCH):
+                batch = wanted[i : i + _IN_BATCH]
+                query = sa.union(
+                    sa.select(_OB.c.blob_id).where(_OB.c.blob_id.in_(batch)),
+                    sa.select(_P.c.blob_id).where(_P.c.blob_id.in_(batch)),
+                    sa.select(_D.c.blob_id).where(_D.c.blob_id.in_(batch)),
+                )
+                found.update((await conn.scalars(query)).all())
+        return found
+
+    # -- internals (inside a caller's transaction) -------------------------------------------
+    @staticmethod
+    async def _bucket_exists(conn: AsyncConnection, name: str) -> bool:
+        row = (await conn.execute(sa.select(_B.c.name).where(_B.c.name == name))).first()
+        return row is not None
+
+    async def _put_object(self, conn: AsyncConnection, record: ObjectRecord) -> ObjectRecord | None:
+        if not await self._bucket_exists(conn, record.bucket):
+            raise NoSuchBucket(record.bucket)
+        where = (_O.c.bucket == record.bucket, _O.c.key == record.key)
+        old = (await conn.execute(sa.select(_O).where(*where))).first()
+        values = _object_values(record)
+        if old is None:
+            await conn.execute(_O.insert().values(**values))
+        else:
+            await conn.execute(_O.update().where(*where).values(**values))
+            await conn.execute(
+                _OB.delete().where(_OB.c.bucket == record.bucket, _OB.c.key == record.key)
+            )
+        blob_rows = [
+            {"blob_id": s.blob_id, "bucket": record.bucket, "key": record.key}
+            for s in record.segments
+        ]
+        if blob_rows:
+            await conn.execute(_OB.insert(), blob_rows)
+        return None if old is None else _object_from_row(old)
+
+    @staticmethod
+    async def _drop_upload(conn: AsyncConnection, upload_id: str) -> list[Part]:
+        rows = (
+            await conn.execute(
+                sa.select(_P).where(_P.c.upload_id == upload_id).order_by(_P.c.part_number)
+            )
+        ).all()
+        await conn.execute(_P.delete().where(_P.c.upload_id == upload_id))
+        await conn.execute(_U.delete().where(_U.c.upload_id == upload_id))
+        return [_part_from_row(r) for r in rows]

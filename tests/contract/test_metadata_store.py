@@ -1,0 +1,355 @@
+"""One suite over every MetadataStore: the in-memory twin and SQLite (migrated with Alembic)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from andromede.db.engine import create_engine
+from andromede.db.migrate import upgrade
+from andromede.storage.errors import (
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    NoSuchBucket,
+    NoSuchUpload,
+)
+from andromede.storage.model import (
+    Bucket,
+    Checksum,
+    ChecksumAlgorithm,
+    ChecksumType,
+    ContentHeaders,
+    MultipartUpload,
+    ObjectRecord,
+    Part,
+    Segment,
+)
+from andromede.storage.store import MetadataStore
+from andromede.storage.store_memory import MemoryMetadataStore
+from andromede.storage.store_sql import SqlMetadataStore, prefix_upper_bound
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MetadataStore]:
+    if request.param == "memory":
+        yield MemoryMetadataStore()
+        return
+    url = f"sqlite+aiosqlite:///{tmp_path / 'meta.db'}"
+    await upgrade(url)
+    engine = create_engine(url)
+    try:
+        yield SqlMetadataStore(engine)
+    finally:
+        await engine.dispose()
+
+
+def bucket(name: str = "b1", tenant: str = "t1") -> Bucket:
+    return Bucket(name=name, tenant_id=tenant, owner_id=f"o-{tenant}", region="eu", created_at=T0)
+
+
+def record(key: str, *, bucket: str = "b1", blob: str | None = None, size: int = 3) -> ObjectRecord:
+    blob_id = blob or f"blob-{key}"
+    return ObjectRecord(
+        bucket=bucket,
+        key=key,
+        size=size,
+        etag="0" * 32,
+        last_modified=T0,
+        headers=ContentHeaders(
+            content_type="text/plain", cache_control="no-cache", user_metadata={"a": "é"}
+        ),
+        segments=(Segment(blob_id=blob_id, size=size, etag="0" * 32),),
+        owner_id="o-t1",
+        checksum=Checksum(ChecksumAlgorithm.CRC32, "AAAAAA=="),
+    )
+
+
+def upload(upload_id: str, key: str = "k", *, initiated: datetime = T0) -> MultipartUpload:
+    return MultipartUpload(
+        bucket="b1",
+        key=key,
+        upload_id=upload_id,
+        initiated=initiated,
+        owner_id="o-t1",
+        headers=ContentHeaders(),
+        checksum_algorithm=ChecksumAlgorithm.SHA256,
+        checksum_type=ChecksumType.COMPOSITE,
+    )
+
+
+def part(upload_id: str, number: int, blob: str | None = None) -> Part:
+    return Part(
+        upload_id=upload_id,
+        part_number=number,
+        blob_id=blob or f"{upload_id}-p{number}",
+        size=5,
+        etag=f"{number:032x}",
+        last_modified=T0,
+        checksum=Checksum(ChecksumAlgorithm.SHA256, "x" * 44),
+    )
+
+
+# -- buckets ----------------------------------------------------------------------------------
+
+
+async def test_bucket_crud(store: MetadataStore) -> None:
+    await store.create_bucket(bucket("b2"))
+    await store.create_bucket(bucket("b1"))
+    await store.create_bucket(bucket("other", tenant="t2"))
+    assert await store.get_bucket("b1") == bucket("b1")
+    assert await store.get_bucket("nope") is None
+    assert [b.name for b in await store.list_buckets("t1")] == ["b1", "b2"]
+    assert await store.delete_bucket("b2") == []
+    assert await store.get_bucket("b2") is None
+    assert [b.name for b in await store.list_buckets("t1")] == ["b1"]
+
+
+async def test_bucket_errors(store: MetadataStore) -> None:
+    await store.create_bucket(bucket("b1"))
+    with pytest.raises(BucketAlreadyOwnedByYou):
+        await store.create_bucket(bucket("b1"))
+    with pytest.raises(BucketAlreadyExists):
+        await store.create_bucket(bucket("b1", tenant="t2"))
+    with pytest.raises(NoSuchBucket):
+        await store.delete_bucket("nope")
+    await store.put_object(record("k"))
+    with pytest.raises(BucketNotEmpty):
+        await store.delete_bucket("b1")
+    await store.delete_object("b1", "k")
+    await store.delete_bucket("b1")
+
+
+async def test_delete_bucket_aborts_its_uploads(store: MetadataStore) -> None:
+    await store.create_bucket(bucket("b1"))
+    await store.create_upload(upload("u1"))
+    await store.put_part(part("u1", 1))
+    await store.put_part(part("u1", 2))
+    dropped = await store.delete_bucket("b1")
+    assert [p.part_number for p in dropped] == [1, 2]
+    with pytest.raises(NoSuchUpload):
+        await store.put_part(part("u1", 3))
+
+
+# -- objects ----------------------------------------------------------------------------------
+
+
+async def test_object_put_replace_get_delete(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    first = record("k", blob="blob1")
+    assert await store.put_object(first) is None
+    assert await store.get_object("b1", "k") == first
+    second = record("k", blob="blob2", size=7)
+    assert await store.put_object(second) == first
+    assert await store.get_object("b1", "k") == second
+    assert await store.delete_object("b1", "k") == second
+    assert await store.get_object("b1", "k") is None
+    assert await store.delete_object("b1", "k") is None
+
+
+async def test_put_object_in_missing_bucket(store: MetadataStore) -> None:
+    with pytest.raises(NoSuchBucket):
+        await store.put_object(record("k", bucket="nope"))
+
+
+async def test_record_round_trip_keeps_every_field(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    multi = ObjectRecord(
+        bucket="b1",
+        key="m",
+        size=10,
+        etag="ab" * 16 + "-2",
+        last_modified=T0,
+        headers=ContentHeaders(
+            content_type="a/b",
+            content_encoding="gzip",
+            content_disposition="inline",
+            content_language="fr",
+            cache_control="max-age=1",
+            expires="Thu, 01 Dec 1994 16:00:00 GMT",
+            user_metadata={"x": "1", "y": "ü"},
+        ),
+        segments=(
+            Segment("s1", 5, 1, "1" * 32, Checksum(ChecksumAlgorithm.CRC32C, "AAAAAA==")),
+            Segment("s2", 5, 2, "2" * 32, None),
+        ),
+        owner_id="o",
+        checksum=Checksum(ChecksumAlgorithm.CRC32C, "AAAAAA==-2", ChecksumType.COMPOSITE),
+    )
+    await store.put_object(multi)
+    got = await store.get_object("b1", "m")
+    assert got == multi
+    assert got is not None and got.last_modified.tzinfo is not None
+
+
+UNICODE_KEYS = ["a", "a/b", "ab", "é", "\U0001f600", "z", "~", "\uffff", "A", "a b"]
+
+
+async def test_listing_is_in_utf8_byte_order(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    for key in UNICODE_KEYS:
+        await store.put_object(record(key))
+    page = await store.list_objects("b1", prefix="", after=None, limit=100)
+    assert [r.key for r in page.items] == sorted(UNICODE_KEYS, key=lambda k: k.encode())
+    assert not page.truncated
+
+
+async def test_listing_prefix_after_limit(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    await store.create_bucket(bucket("b2"))
+    keys = ["p/1", "p/2", "p/3", "p\U0010ffff", "p0", "q", "o", "é/1", "é/2", "éa"]
+    for key in keys:
+        await store.put_object(record(key))
+    await store.put_object(record("p/9", bucket="b2", blob="other"))
+
+    async def listed(prefix: str, after: str | None, limit: int) -> tuple[list[str], bool]:
+        page = await store.list_objects("b1", prefix=prefix, after=after, limit=limit)
+        return [r.key for r in page.items], page.truncated
+
+    assert await listed("p/", None, 10) == (["p/1", "p/2", "p/3"], False)
+    assert await listed("p/", None, 2) == (["p/1", "p/2"], True)
+    assert await listed("p/", "p/2", 2) == (["p/3"], False)
+    assert await listed("p/", "p/3", 2) == ([], False)
+    assert await listed("p", "p/3", 5) == (["p0", "p\U0010ffff"], False)
+    assert await listed("é", None, 5) == (["é/1", "é/2", "éa"], False)
+    assert await listed("", "p0", 1) == (["p\U0010ffff"], True)
+    assert await listed("zz", None, 5) == ([], False)
+    assert await listed("p/", None, 3) == (["p/1", "p/2", "p/3"], False)
+
+
+def test_prefix_upper_bound() -> None:
+    assert prefix_upper_bound("") is None
+    assert prefix_upper_bound("ab") == "ac"
+    assert prefix_upper_bound("a\U0010ffff") == "b"
+    assert prefix_upper_bound("\U0010ffff") is None
+    assert prefix_upper_bound("a\ud7ff") == "a\ue000"
+
+
+# -- multipart --------------------------------------------------------------------------------
+
+
+async def test_multipart_lifecycle(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    await store.create_upload(upload("u1"))
+    assert await store.get_upload("b1", "u1") == upload("u1")
+    assert await store.get_upload("b2", "u1") is None
+    assert await store.put_part(part("u1", 2)) is None
+    assert await store.put_part(part("u1", 1)) is None
+    assert await store.put_part(part("u1", 3)) is None
+    replacement = part("u1", 2, blob="new2")
+    assert await store.put_part(replacement) == part("u1", 2)
+
+    page = await store.list_parts("u1", after_part=0, limit=2)
+    assert [p.part_number for p in page.items] == [1, 2] and page.truncated
+    page = await store.list_parts("u1", after_part=2, limit=2)
+    assert [p.part_number for p in page.items] == [3] and not page.truncated
+    got = await store.get_parts("u1", [3, 2, 7])
+    assert got == [replacement, part("u1", 3)]
+
+    final = ObjectRecord(
+        bucket="b1",
+        key="k",
+        size=10,
+        etag="e-2",
+        last_modified=T0,
+        headers=ContentHeaders(),
+        segments=(Segment("u1-p1", 5, 1), Segment("new2", 5, 2)),
+        owner_id="o-t1",
+    )
+    replaced, unused = await store.complete_upload("u1", final)
+    assert replaced is None
+    assert unused == [part("u1", 3)]
+    assert await store.get_object("b1", "k") == final
+    assert await store.get_upload("b1", "u1") is None
+    assert await store.referenced_blob_ids(["u1-p1", "new2", "u1-p3"]) == {"u1-p1", "new2"}
+
+
+async def test_create_upload_in_missing_bucket(store: MetadataStore) -> None:
+    with pytest.raises(NoSuchBucket):
+        await store.create_upload(upload("u1"))
+
+
+async def test_complete_race_has_one_winner(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    await store.create_upload(upload("u1"))
+    await store.put_part(part("u1", 1))
+    rec = record("k", blob="u1-p1")
+    results = await asyncio.gather(
+        store.complete_upload("u1", rec),
+        store.complete_upload("u1", rec),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, NoSuchUpload) for r in results) == 1
+    assert sum(isinstance(r, tuple) for r in results) == 1
+
+
+async def test_abort(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    await store.create_upload(upload("u1"))
+    await store.put_part(part("u1", 1))
+    assert await store.abort_upload("u1") == [part("u1", 1)]
+    with pytest.raises(NoSuchUpload):
+        await store.abort_upload("u1")
+    with pytest.raises(NoSuchUpload):
+        await store.put_part(part("u1", 2))
+    with pytest.raises(NoSuchUpload):
+        await store.complete_upload("u1", record("k"))
+    assert await store.get_object("b1", "k") is None
+
+
+async def test_list_uploads_order_and_markers(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    await store.create_upload(upload("u3", "b", initiated=T0))
+    await store.create_upload(upload("u1", "b", initiated=T0 + timedelta(seconds=1)))
+    await store.create_upload(upload("u2", "a"))
+    await store.create_upload(upload("u4", "é"))
+    await store.create_upload(upload("u5", "c/x"))
+
+    async def listed(
+        prefix: str, key: str | None, uid: str | None, limit: int
+    ) -> tuple[list[str], bool]:
+        page = await store.list_uploads(
+            "b1", prefix=prefix, after_key=key, after_upload_id=uid, limit=limit
+        )
+        return [u.upload_id for u in page.items], page.truncated
+
+    assert await listed("", None, None, 10) == (["u2", "u3", "u1", "u5", "u4"], False)
+    assert await listed("", None, None, 2) == (["u2", "u3"], True)
+    assert await listed("", "b", "u3", 10) == (["u1", "u5", "u4"], False)
+    assert await listed("", "b", None, 10) == (["u5", "u4"], False)
+    assert await listed("", "a", None, 1) == (["u3"], True)
+    assert await listed("c/", None, None, 10) == (["u5"], False)
+
+
+# -- housekeeping -----------------------------------------------------------------------------
+
+
+async def test_blob_deletion_queue(store: MetadataStore) -> None:
+    await store.queue_blob_deletion(["late"], T0 + timedelta(seconds=60))
+    await store.queue_blob_deletion(["d1", "d2", "d3"], T0)
+    await store.queue_blob_deletion([], T0)
+    assert await store.referenced_blob_ids(["d1", "late", "x"]) == {"d1", "late"}
+    assert await store.take_due_blob_deletions(T0, 2) == ["d1", "d2"]
+    assert await store.take_due_blob_deletions(T0, 10) == ["d3"]
+    assert await store.take_due_blob_deletions(T0, 10) == []
+    assert await store.take_due_blob_deletions(T0 + timedelta(seconds=61), 10) == ["late"]
+    assert await store.referenced_blob_ids(["d1", "late"]) == set()
+
+
+async def test_referenced_blob_ids(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    await store.put_object(record("k1", blob="obj1"))
+    await store.put_object(record("k2", blob="obj2"))
+    await store.create_upload(upload("u1"))
+    await store.put_part(part("u1", 1, blob="part1"))
+    candidates = ["obj1", "obj2", "part1", "ghost"] + [f"g{i}" for i in range(1200)]
+    assert await store.referenced_blob_ids(candidates) == {"obj1", "obj2", "part1"}
+    await store.put_object(record("k1", blob="obj1b"))  # replaced: obj1 no longer referenced
+    await store.delete_object("b1", "k2")
+    assert await store.referenced_blob_ids(["obj1", "obj1b", "obj2"]) == {"obj1b"}

@@ -1,0 +1,37 @@
+"""A storage stack per backend pair: memory twins, and SQLite + local disk."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from andromede.db.engine import create_engine
+from andromede.db.migrate import upgrade
+from andromede.storage.blob_local import LocalBlobStore
+from andromede.storage.blob_memory import MemoryBlobStore
+from andromede.storage.store import MetadataStore
+from andromede.storage.store_memory import MemoryMetadataStore
+from andromede.storage.store_sql import SqlMetadataStore
+
+
+@dataclass
+class Stack:
+    store: MetadataStore
+    blobs: MemoryBlobStore | LocalBlobStore
+
+
+@pytest.fixture(params=["memory", "sqlite+local"])
+async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stack]:
+    if request.param == "memory":
+        yield Stack(MemoryMetadataStore(), MemoryBlobStore())
+        return
+    url = f"sqlite+aiosqlite:///{tmp_path / 'meta.db'}"
+    await upgrade(url)
+    engine = create_engine(url)
+    try:
+        yield Stack(SqlMetadataStore(engine), LocalBlobStore(tmp_path / "data", fsync=False))
+    finally:
+        await engine.dispose()

@@ -1,0 +1,68 @@
+"""Local-disk specifics: the on-disk layout and the thread hops of the small-PUT hot path."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from andromede.storage.blob_local import LocalBlobStore
+from andromede.storage.errors import BlobError
+
+
+async def test_layout_is_two_level_fan_out(tmp_path: Path) -> None:
+    blobs = LocalBlobStore(tmp_path, fsync=True)
+    writer = await blobs.create("abcdef0123")
+    await writer.write(b"x" * 10)
+    await writer.commit()
+    path = tmp_path / "blobs" / "ab" / "cd" / "abcdef0123"
+    assert path.read_bytes() == b"x" * 10
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+async def test_a_small_blob_costs_one_thread_hop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blobs = LocalBlobStore(tmp_path, fsync=True)
+    hops: list[str] = []
+    real = asyncio.to_thread
+
+    async def counting(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(func, "__name__", repr(func)))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counting)
+    writer = await blobs.create("0123456789abcdef")
+    for _ in range(4):
+        await writer.write(b"y" * 1024)
+    await writer.commit()
+    assert hops == ["_commit"]
+    assert (tmp_path / "blobs/01/23/0123456789abcdef").stat().st_size == 4096
+
+
+@pytest.mark.parametrize("blob_id", ["../../etc", "ab", "a/bcd", "abcd\n", ""])
+async def test_unsafe_blob_ids_are_refused(tmp_path: Path, blob_id: str) -> None:
+    blobs = LocalBlobStore(tmp_path, fsync=False)
+    with pytest.raises(BlobError):
+        await blobs.create(blob_id)
+    with pytest.raises(BlobError):
+        await blobs.delete(blob_id)
+
+
+async def test_cancelled_write_then_abort_leaves_nothing(tmp_path: Path) -> None:
+    blobs = LocalBlobStore(tmp_path, fsync=False)
+    writer = await blobs.create("0123abcd")
+    task = asyncio.create_task(writer.write(b"z" * (3 * 1024 * 1024)))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await writer.abort()
+    await asyncio.sleep(0.05)  # let a block write still running in its thread finish
+    assert list((tmp_path / "tmp").glob("*")) == []
+    assert list(tmp_path.glob("blobs/*/*/*")) == []
