@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from xml.etree import ElementTree
 
+import defusedxml.ElementTree as ElementTree
 import pytest
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -53,7 +53,7 @@ class Client:
     app: S3App
     credentials: Credentials | None
     audit_store: MemoryAuditStore
-    sent: list[Any] = field(default_factory=list)
+    audit: AuditService
 
     async def request(
         self,
@@ -124,7 +124,7 @@ async def client(tmp_path: Any) -> AsyncIterator[Client]:
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
     app = S3App(S3Services(objects=objects, settings=settings), identity, audit)
-    yield Client(app, Credentials(boot.access_key_id, boot.secret_access_key), audit_store)
+    yield Client(app, Credentials(boot.access_key_id, boot.secret_access_key), audit_store, audit)
     await audit.close()
 
 
@@ -182,10 +182,15 @@ async def test_wrong_region_names_the_right_one(client: Client) -> None:
 
 async def test_unknown_key_and_bad_secret(client: Client) -> None:
     assert client.credentials is not None
-    stranger = Client(client.app, Credentials("AKIAUNKNOWN000000000", "x" * 40), client.audit_store)
+    stranger = Client(
+        client.app, Credentials("AKIAUNKNOWN000000000", "x" * 40), client.audit_store, client.audit
+    )
     assert (await stranger.request("GET", "/")).error_code() == "InvalidAccessKeyId"
     forger = Client(
-        client.app, Credentials(client.credentials.access_key, "y" * 40), client.audit_store
+        client.app,
+        Credentials(client.credentials.access_key, "y" * 40),
+        client.audit_store,
+        client.audit,
     )
     assert (await forger.request("GET", "/")).error_code() == "SignatureDoesNotMatch"
 
@@ -194,9 +199,11 @@ async def test_mutations_and_auth_failures_are_audited(client: Client) -> None:
     await client.request("PUT", "/photos")
     await client.request("PUT", "/photos/k", b"x")
     await client.request("GET", "/photos/k")  # reads are not audited by default
-    stranger = Client(client.app, Credentials("AKIAUNKNOWN000000000", "x" * 40), client.audit_store)
+    stranger = Client(
+        client.app, Credentials("AKIAUNKNOWN000000000", "x" * 40), client.audit_store, client.audit
+    )
     await stranger.request("DELETE", "/photos/k")
-    await client.app._audit.flush()  # noqa: SLF001 - the test drains the queue deterministically
+    await client.audit.flush()
     events = [e for _, e in await client.audit_store.list_events(None, after_id=0, limit=10)]
     assert [(e.action, e.outcome.value) for e in events] == [
         ("s3:CreateBucket", "success"),
