@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +105,11 @@ class Application:
         if self._running is not None:
             return
         settings = self.settings
+        # Blob writes block in fsync for about a millisecond each: asyncio's default pool (cpu+4
+        # threads) would queue concurrent PUTs behind each other rather than the disk.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=settings.io_threads, thread_name_prefix="andromede-io")
+        )
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         url = database_url(settings)
         await upgrade(url)

@@ -130,6 +130,12 @@ class Settings(BaseSettings):
         default=True,
         description="fsync object data and folders before acknowledging a write (durability).",
     )
+    io_threads: int = Field(
+        default=32,
+        ge=1,
+        le=1024,
+        description="Threads for blocking disk I/O (writes, fsyncs, reads) running side by side.",
+    )
     read_chunk_size: int = Field(
         default=256 * KIB, ge=4 * KIB, description="Size of the chunks a GET streams from disk."
     )
