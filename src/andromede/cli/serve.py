@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 
 from rich.console import Console
 
@@ -70,7 +71,18 @@ def _run_uvicorn(settings: Settings, application: Application, console: Console)
             _banner(settings, application, port, console)
         await serving
 
-    asyncio.run(main())
+    def ignore(signum: int, frame: object) -> None:
+        return None
+
+    # uvicorn re-raises the signal that stopped it once its shutdown is done; under the default
+    # handler that would kill the process with -SIGTERM after a clean drain. A graceful stop
+    # exits 0, so the signal is ignored from the moment uvicorn hands it back.
+    previous = {s: signal.signal(s, ignore) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        asyncio.run(main())
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     return 0 if server.started else 1
 
 

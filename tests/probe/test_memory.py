@@ -1,0 +1,83 @@
+"""Memory per request is bounded by the chunk size, whatever the object size.
+
+Uploads then downloads one big object, generated and checked on the fly (never held in RAM by
+the test), and samples the server's VmRSS throughout: it must grow by less than 64 MiB. The issue
+asks for 5 GiB; the default here is 1 GiB to keep the suite fast on small machines, and
+``ANDROMEDE_TEST_BIG_SIZE`` (bytes) sets any size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from support.rawclient import raw_client_for
+from support.server import ServerProcess, running_server
+
+pytestmark = [pytest.mark.probe, pytest.mark.slow]
+
+MIB = 1024 * 1024
+BIG_SIZE = int(os.environ.get("ANDROMEDE_TEST_BIG_SIZE", str(1024 * MIB)))
+RSS_GROWTH_LIMIT_KIB = 64 * 1024
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, server: ServerProcess) -> None:
+        super().__init__(daemon=True)
+        self.server = server
+        self.peak_kib = server.rss_kib()
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(0.05):
+            self.peak_kib = max(self.peak_kib, self.server.rss_kib())
+
+    def stop(self) -> int:
+        self._stop_event.set()
+        self.join(5)
+        return self.peak_kib
+
+
+def test_big_object_round_trip_in_bounded_memory(tmp_path: Path) -> None:
+    with running_server(tmp_path / "data") as server:
+        raw = raw_client_for(server, timeout=60)
+        assert raw.request("PUT", "/big").status == 200
+        # Warm up: the first requests load code and caches that belong in the baseline.
+        for _ in range(3):
+            assert raw.request("PUT", "/big/warm", body=os.urandom(4 * MIB)).status == 200
+            assert len(raw.request("GET", "/big/warm").body) == 4 * MIB
+        baseline = server.rss_kib()
+        sampler = RssSampler(server)
+        sampler.start()
+
+        block = os.urandom(MIB)
+        md5 = hashlib.md5()  # noqa: S324 - S3's ETag
+        stream = raw.open_signed("PUT", "/big/object", content_length=BIG_SIZE)
+        sent = 0
+        while sent < BIG_SIZE:
+            piece = block[: BIG_SIZE - sent]
+            stream.send(piece)
+            md5.update(piece)
+            sent += len(piece)
+        put = stream.response()
+        assert put.status == 200, put.body[:300]
+        assert put.header("etag") == f'"{md5.hexdigest()}"'
+
+        got = hashlib.md5()  # noqa: S324
+        response = raw.open_signed("GET", "/big/object", content_length=None).begin()
+        assert response.status == 200
+        received = 0
+        while chunk := response.read(MIB):
+            got.update(chunk)
+            received += len(chunk)
+        response.close()
+        peak = sampler.stop()
+        assert received == BIG_SIZE
+        assert got.hexdigest() == md5.hexdigest()
+        growth = peak - baseline
+        assert growth < RSS_GROWTH_LIMIT_KIB, f"VmRSS grew by {growth} KiB (peak {peak} KiB)"
+        assert raw.request("DELETE", "/big/object").status == 204
