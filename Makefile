@@ -11,7 +11,7 @@ PYTEST_WORKERS ?= 2
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "python3 is required"; exit 1; }
-	@$(PYTHON) -m venv --help >/dev/null 2>&1 || bash scripts/install-system-deps.sh
+	@$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || bash scripts/install-system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Install the Debian packages that `make run` and `make test` need, and only those missing.
+#
+# Target: a fresh Debian 12 (bookworm). Runs as root, or through sudo when available.
+# Idempotent and fast when nothing is missing: every check (command -v, dpkg -s, a trial venv)
+# happens before any `apt-get update`, so a complete machine never touches the network.
+#
+# What each package is for:
+#   python3-venv     `python3 -m venv .venv` (Debian splits ensurepip out of python3)
+#   rclone           tests/e2e/test_rclone.py and the benchmark
+#   memcached        the benchmark's OpenStack Swift peer keeps its tokens there
+#   ca-certificates  pip and HTTPS downloads
+# The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
+set -euo pipefail
+
+missing=()
+
+# Debian's python3 lacks ensurepip until python3-venv (python3.X-venv) is installed, and
+# `python3 -m venv --help` works without it; Debian ships the ensurepip package itself in
+# python3.X-venv, so importing it is a fast and exact check (no trial venv, no pip run).
+venv_works() {
+  command -v python3 >/dev/null 2>&1 && python3 -c 'import ensurepip, venv' >/dev/null 2>&1
+}
+
+package_installed() {
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = "installed" ]
+}
+
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+venv_works || missing+=(python3-venv)
+command -v rclone >/dev/null 2>&1 || missing+=(rclone)
+command -v memcached >/dev/null 2>&1 || missing+=(memcached)
+package_installed ca-certificates || missing+=(ca-certificates)
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates present)"
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "system-deps: apt-get not found; install by hand: ${missing[*]}" >&2
+  exit 1
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+  as_root=(sudo)
+else
+  echo "system-deps: need root (or sudo) to install: ${missing[*]}" >&2
+  exit 1
+fi
+
+# The versioned package (python3.11-venv) is what actually ships ensurepip on bookworm;
+# python3-venv depends on it, so naming python3-venv is enough.
+echo "system-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# memcached starts as a system service on install; the benchmark runs its own instance on its
+# own port, so the system one is left as Debian configures it.
+for package in "${missing[@]}"; do
+  case "$package" in
+    python3-venv) venv_works || { echo "system-deps: python3 -m venv still fails" >&2; exit 1; } ;;
+    ca-certificates) package_installed ca-certificates || exit 1 ;;
+    *) command -v "$package" >/dev/null 2>&1 || { echo "system-deps: $package missing" >&2; exit 1; } ;;
+  esac
+done
+echo "system-deps: done"

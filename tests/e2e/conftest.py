@@ -1,0 +1,80 @@
+"""Fixtures for the end-to-end suite: real clients (boto3, aws CLI, rclone, s3cmd) against the
+session's real ``andromede serve``.
+
+Every test gets its own bucket (a uuid name) so the suite runs in any order and in parallel under
+pytest-xdist; each xdist worker has its own server (the ``server`` session fixture). A failing
+test's report carries the part of the server log written while it ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from e2e.helpers import (
+    MakeFile,
+    Payload,
+    boto3_client,
+    create_bucket,
+    empty_and_delete_bucket,
+    unique_bucket,
+    write_random,
+)
+from support.server import ServerProcess
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+LOG_TAIL = 12_000
+_LOG_MARK = pytest.StashKey[tuple[Path | None, int]]()
+
+
+@pytest.fixture(autouse=True)
+def _mark_server_log(request: pytest.FixtureRequest, server: ServerProcess) -> None:
+    """Remember where the server log stood when the test started (see the report hook)."""
+    log = server.log_path
+    offset = log.stat().st_size if log is not None and log.exists() else 0
+    request.node.stash[_LOG_MARK] = (log, offset)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Add the server log written during a failed test to its report; done here rather than in
+    a fixture's teardown because xdist ships the report to the controller as soon as it exists."""
+    report = yield
+    log, offset = item.stash.get(_LOG_MARK, (None, 0))
+    if report.failed and log is not None and log.exists():
+        with log.open("rb") as stream:
+            stream.seek(offset)
+            tail = stream.read()[-LOG_TAIL:].decode("utf-8", "replace")
+        report.sections.append((f"andromede serve log ({call.when})", tail))
+    return report
+
+
+@pytest.fixture
+def s3(server: ServerProcess) -> S3Client:
+    return boto3_client(server)
+
+
+@pytest.fixture
+def bucket(s3: S3Client) -> Iterator[str]:
+    """A fresh empty bucket, emptied and deleted after the test."""
+    name = unique_bucket()
+    create_bucket(s3, name)
+    yield name
+    empty_and_delete_bucket(s3, name)
+
+
+@pytest.fixture
+def make_file(tmp_path: Path) -> MakeFile:
+    """``make_file(relative_name, size)`` writes random bytes under the test's tmp folder."""
+
+    def make(name: str, size: int) -> Payload:
+        return write_random(tmp_path / "payload" / name, size)
+
+    return make

@@ -1,0 +1,150 @@
+"""rclone (Debian package, ``provider = Other``) against a real ``andromede serve``.
+
+The tree has small files and one file over 50 MiB, which rclone uploads in 5 MiB parts
+(``--s3-upload-cutoff 5M --s3-chunk-size 5M``). Every transfer is checked by downloading again
+and comparing SHA-256 locally, besides ``rclone check``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from e2e.helpers import MIB, MakeFile, client_binary, sha256_file
+from support.server import REGION, ServerProcess
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+pytestmark = pytest.mark.e2e
+
+Rclone = Callable[..., subprocess.CompletedProcess[str]]
+REMOTE = "andromede"
+
+
+@pytest.fixture
+def rclone(server: ServerProcess, tmp_path: Path) -> Rclone:
+    """``rclone(*args)`` with a config file of its own; fails the test on a non-zero exit."""
+    binary = client_binary("rclone", in_venv=False)
+    access_key, secret_key = server.credentials()
+    config = tmp_path / "rclone.conf"
+    config.write_text(
+        f"[{REMOTE}]\n"
+        "type = s3\n"
+        "provider = Other\n"
+        f"access_key_id = {access_key}\n"
+        f"secret_access_key = {secret_key}\n"
+        f"endpoint = {server.endpoint}\n"
+        f"region = {REGION}\n"
+        f"location_constraint = {REGION}\n"
+        "force_path_style = true\n"
+    )
+    config.chmod(0o600)
+    home = tmp_path / "home"
+    home.mkdir()
+    # The AWS SDK inside rclone reads AWS_* (AWS_CA_BUNDLE breaks its plain-HTTP transport).
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("RCLONE_", "AWS_"))
+    }
+    env["HOME"] = str(home)
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [
+                str(binary),
+                "--config",
+                str(config),
+                "--retries",
+                "1",
+                "--low-level-retries",
+                "1",
+                "--s3-upload-cutoff",
+                "5M",
+                "--s3-chunk-size",
+                "5M",
+                *args,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(
+                f"rclone {' '.join(args)} exited {result.returncode}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
+        return result
+
+    return run
+
+
+def digests(root: Path) -> dict[str, str]:
+    return {
+        path.relative_to(root).as_posix(): sha256_file(path)
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+
+
+def lsf(rclone: Rclone, where: str) -> set[str]:
+    output = rclone("lsf", "-R", "--files-only", where).stdout
+    return {line for line in output.splitlines() if line}
+
+
+def test_copy_check_lsf_sync_delete(
+    rclone: Rclone, s3: S3Client, bucket: str, make_file: MakeFile, tmp_path: Path
+) -> None:
+    small = {
+        "readme.txt": 120,
+        "a/one.bin": 4_000,
+        "a/two.bin": 65_536,
+        "a/b/three.bin": 200_000,
+        "a/b/c/four.txt": 1,
+        "accents/élan.txt": 500,
+        "spaces/with space.bin": 3_000,
+    }
+    for name, size in small.items():
+        make_file(f"tree/{name}", size)
+    make_file("tree/large/over-50-mib.bin", 52 * MIB + 123)
+    source = tmp_path / "payload" / "tree"
+    remote = f"{REMOTE}:{bucket}/tree"
+
+    rclone("copy", str(source), remote)
+    assert lsf(rclone, remote) == set(digests(source))
+    large = s3.head_object(Bucket=bucket, Key="tree/large/over-50-mib.bin")
+    assert large["ETag"].endswith('-11"'), "rclone must upload the large file in 5 MiB parts"
+    rclone("check", str(source), remote)
+
+    down = tmp_path / "down"
+    rclone("copy", remote, str(down))
+    assert digests(down) == digests(source)
+
+    # Change the source: one file removed, one replaced, one added; sync mirrors it.
+    (source / "a" / "one.bin").unlink()
+    (source / "readme.txt").write_bytes(os.urandom(333))
+    (source / "new" / "added.bin").parent.mkdir()
+    (source / "new" / "added.bin").write_bytes(os.urandom(10_000))
+    rclone("sync", str(source), remote)
+    assert lsf(rclone, remote) == set(digests(source))
+    rclone("check", str(source), remote)
+    shutil.rmtree(down)
+    rclone("copy", remote, str(down))
+    assert digests(down) == digests(source)
+
+    rclone("delete", remote, "--include", "*.txt")
+    remaining = lsf(rclone, remote)
+    assert remaining == {name for name in digests(source) if not name.endswith(".txt")}
+
+    # check must notice a difference: it is not a test that cannot fail.
+    mismatch = rclone("check", str(source), remote, check=False)
+    assert mismatch.returncode != 0

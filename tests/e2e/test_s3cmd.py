@@ -1,0 +1,129 @@
+"""s3cmd (from the project venv) against a real ``andromede serve``, path-style, SigV4."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from e2e.helpers import (
+    MIB,
+    MakeFile,
+    client_binary,
+    empty_and_delete_bucket,
+    sha256_file,
+    unique_bucket,
+)
+from support.server import REGION, ServerProcess
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+pytestmark = pytest.mark.e2e
+
+S3cmd = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def s3cmd(server: ServerProcess, tmp_path: Path) -> S3cmd:
+    """``s3cmd(*args)`` with its own ``-c`` config; fails the test on a non-zero exit."""
+    binary = client_binary("s3cmd", in_venv=True)
+    access_key, secret_key = server.credentials()
+    host = f"127.0.0.1:{server.port}"
+    config = tmp_path / "s3cmd.cfg"
+    config.write_text(
+        "[default]\n"
+        f"access_key = {access_key}\n"
+        f"secret_key = {secret_key}\n"
+        f"host_base = {host}\n"
+        f"host_bucket = {host}\n"
+        "use_https = False\n"
+        f"bucket_location = {REGION}\n"
+        "signature_v2 = False\n"
+        "check_ssl_certificate = True\n"
+        "progress_meter = False\n"
+    )
+    config.chmod(0o600)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home)}
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(binary), "-c", str(config), "--no-progress", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(
+                f"s3cmd {' '.join(args)} exited {result.returncode}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
+        return result
+
+    return run
+
+
+def digests(root: Path) -> dict[str, str]:
+    return {
+        path.relative_to(root).as_posix(): sha256_file(path)
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_mb_put_get_ls_sync_del_rb(
+    s3cmd: S3cmd, s3: S3Client, make_file: MakeFile, tmp_path: Path
+) -> None:
+    name = unique_bucket("s3cmd")
+    try:
+        s3cmd("mb", f"s3://{name}")
+        assert f"s3://{name}" in s3cmd("ls").stdout
+
+        single = make_file("single.bin", 77_777)
+        s3cmd("put", str(single.path), f"s3://{name}/dir/single.bin")
+        listing = s3cmd("ls", f"s3://{name}/dir/").stdout
+        assert f"s3://{name}/dir/single.bin" in listing
+        back = tmp_path / "single-back.bin"
+        s3cmd("get", f"s3://{name}/dir/single.bin", str(back))
+        assert sha256_file(back) == single.sha256
+
+        for relative, size in {"x.txt": 10, "y/z.bin": 40_000, "y/w w.bin": 1}.items():
+            make_file(f"tree/{relative}", size)
+        source = tmp_path / "payload" / "tree"
+        s3cmd("sync", f"{source}/", f"s3://{name}/tree/")
+        recursive = s3cmd("ls", "--recursive", f"s3://{name}/tree/").stdout
+        for relative in digests(source):
+            assert f"s3://{name}/tree/{relative}" in recursive
+        down = tmp_path / "down"
+        down.mkdir()
+        s3cmd("sync", f"s3://{name}/tree/", f"{down}/")
+        assert digests(down) == digests(source)
+
+        s3cmd("del", f"s3://{name}/dir/single.bin")
+        s3cmd("del", "--recursive", "--force", f"s3://{name}/tree/")
+        assert s3cmd("ls", "--recursive", f"s3://{name}").stdout.strip() == ""
+        s3cmd("rb", f"s3://{name}")
+        assert f"s3://{name}" not in s3cmd("ls").stdout
+    finally:
+        empty_and_delete_bucket(s3, name)
+
+
+def test_multipart_put(
+    s3cmd: S3cmd, s3: S3Client, bucket: str, make_file: MakeFile, tmp_path: Path
+) -> None:
+    payload = make_file("twelve.bin", 12 * MIB)
+    s3cmd("put", "--multipart-chunk-size-mb=5", str(payload.path), f"s3://{bucket}/twelve.bin")
+    head = s3.head_object(Bucket=bucket, Key="twelve.bin")
+    assert head["ContentLength"] == payload.size
+    assert head["ETag"].endswith('-3"'), head["ETag"]
+    back = tmp_path / "twelve-back.bin"
+    s3cmd("get", f"s3://{bucket}/twelve.bin", str(back))
+    assert sha256_file(back) == payload.sha256
