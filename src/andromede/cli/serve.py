@@ -41,6 +41,7 @@ def _banner(settings: Settings, application: Application, port: int, console: Co
 
 def _run_uvicorn(settings: Settings, application: Application, console: Console) -> int:
     import uvicorn
+    import uvloop
 
     config = uvicorn.Config(
         application,
@@ -79,7 +80,9 @@ def _run_uvicorn(settings: Settings, application: Application, console: Console)
     # exits 0, so the signal is ignored from the moment uvicorn hands it back.
     previous = {s: signal.signal(s, ignore) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        asyncio.run(main())
+        # Server.serve() does not install the loop named in the config (only Server.run()
+        # does): run it on uvloop explicitly.
+        uvloop.run(main())
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)

@@ -1,0 +1,222 @@
+"""The bench's output: a rich table on the terminal and one JSON document on disk."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.ceilings import Ceilings
+from bench.workloads import Op, WorkloadResult
+
+__all__ = ["TargetResult", "print_report", "to_json", "write_json"]
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """One server's results, or why it could not be measured."""
+
+    name: str
+    description: str
+    fsync: bool
+    workloads: tuple[WorkloadResult, ...] = ()
+    failure: str = ""
+    list_fill_failures: int = 0
+
+    @property
+    def is_andromede(self) -> bool:
+        return self.name.startswith("andromede")
+
+
+def _ceiling(result: WorkloadResult, ceilings: Ceilings) -> float | None:
+    """The relevant ceiling in MiB/s, for the large-object workloads only."""
+    if result.spec.size < (1 << 20):
+        return None
+    return ceilings.put_large if result.spec.op is Op.PUT else ceilings.get_large
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    if value is None or math.isnan(value):
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def print_report(
+    console: Console, targets: Sequence[TargetResult], ceilings: Ceilings, elapsed_s: float
+) -> None:
+    measured = [t for t in targets if t.workloads]
+    references = [t for t in measured if t.is_andromede]
+    table = Table(
+        title="S3 workloads: medians of repeats, latency percentiles pooled; ratios are of ops/s",
+        caption="% of ceiling: large PUT vs min(best fsync'd write, MD5), "
+        "large GET vs min(loopback TCP, read, AES-GCM)",
+    )
+    for column in ("workload", "target", "fsync"):
+        table.add_column(column, no_wrap=True)
+    for column in ("ops/s", "MiB/s", "p50 ms", "p99 ms", "errors"):
+        table.add_column(column, justify="right")
+    table.add_column("server CPU ms/op", justify="right")
+    table.add_column("max RSS MiB", justify="right")
+    table.add_column("% of ceiling", justify="right")
+    for reference in references:
+        table.add_column(f"{reference.name} ÷ this", justify="right", min_width=len(reference.name))
+    names = [w.spec.name for w in measured[0].workloads] if measured else []
+    for index, name in enumerate(names):
+        for target in measured:
+            result = next((w for w in target.workloads if w.spec.name == name), None)
+            if result is None:
+                continue
+            ceiling = _ceiling(result, ceilings)
+            row = [
+                name if target is measured[0] else "",
+                target.name,
+                "yes" if target.fsync else "no",
+                _fmt(result.ops_s),
+                _fmt(result.mib_s),
+                _fmt(result.p50_ms, 2),
+                _fmt(result.p99_ms, 2),
+                f"[red]{result.errors}[/red]" if result.errors else "0",
+                _fmt(result.server_cpu_ms_per_op, 2),
+                _fmt(result.max_rss_mib, 0),
+                f"{100 * result.mib_s / ceiling:.0f} %" if ceiling else "—",
+            ]
+            for reference in references:
+                mine = next((w for w in reference.workloads if w.spec.name == name), None)
+                if reference is target or mine is None or not result.ops_s:
+                    row.append("—")
+                else:
+                    row.append(f"{mine.ops_s / result.ops_s:.2f}x")
+            table.add_row(*row, end_section=target is measured[-1] and index < len(names) - 1)
+    console.print(table)
+    for target in targets:
+        if target.failure:
+            console.print(f"[red]{target.name}: not measured: {target.failure}[/red]")
+        for result in target.workloads:
+            for kind, count in result.error_kinds.items():
+                console.print(f"[red]{target.name} {result.spec.name}: {count} x {kind}[/red]")
+        if target.list_fill_failures:
+            console.print(
+                f"[red]{target.name}: {target.list_fill_failures} failed PUTs filling the "
+                "LIST bucket[/red]"
+            )
+    for target in targets:
+        console.print(f"[dim]{target.name}: {target.description}[/dim]")
+
+    ceiling_table = Table(title="Machine ceilings (MiB/s, one core unless noted)")
+    ceiling_table.add_column("measure")
+    ceiling_table.add_column("MiB/s", justify="right")
+    rows = [
+        ("write 256 MiB in 1 MiB blocks + fsync", ceilings.fsync_write),
+        ("same, 4 threads x 64 MiB, each fsync", ceilings.fsync_write_parallel),
+        ("read back, page cache", ceilings.read_warm),
+        ("read back, cold (cache dropped)", ceilings.read_cold),
+        ("MD5", ceilings.md5),
+        ("SHA-256", ceilings.sha256),
+        ("CRC32C", ceilings.crc32c),
+        ("CRC32 (zlib)", ceilings.crc32),
+        ("AES-256-GCM seal, 64 KiB chunks", ceilings.aes_gcm_seal),
+        ("AES-256-GCM open, 64 KiB chunks", ceilings.aes_gcm_open),
+        ("loopback TCP, 1 MiB sends (2 threads)", ceilings.loopback_tcp),
+        ("→ large PUT ceiling: min(best fsync write, MD5)", ceilings.put_large),
+        ("→ large GET ceiling: min(loopback, read, AES-GCM)", ceilings.get_large),
+    ]
+    for label, value in rows:
+        ceiling_table.add_row(label, _fmt(value, 0))
+    console.print(ceiling_table)
+    console.print(f"bench took {elapsed_s:.0f} s")
+
+
+def _workload_json(result: WorkloadResult) -> dict[str, Any]:
+    spec = result.spec
+    return {
+        "name": spec.name,
+        "op": spec.op.value,
+        "object_size": spec.size,
+        "concurrency": spec.concurrency,
+        "duration_cap_s": spec.duration_s,
+        "ops_cap": spec.max_ops,
+        "repeats": result.repeats,
+        "ops": result.ops,
+        "ops_s": result.ops_s,
+        "mib_s": result.mib_s,
+        "p50_ms": None if math.isnan(result.p50_ms) else result.p50_ms,
+        "p99_ms": None if math.isnan(result.p99_ms) else result.p99_ms,
+        "errors": result.errors,
+        "error_kinds": result.error_kinds,
+        "client_cpu_pct": result.client_cpu_pct,
+        "server_cpu_ms_per_op": result.server_cpu_ms_per_op,
+        "max_rss_mib": result.max_rss_mib,
+        "runs": [
+            {
+                "ops": run.ops,
+                "elapsed_s": run.elapsed_s,
+                "ops_s": run.ops / run.elapsed_s,
+                "errors": sum(run.errors.values()),
+                "client_cpu_s": run.client_cpu_s,
+                "server_cpu_s": run.server_cpu_s,
+                "max_rss_bytes": run.max_rss_bytes,
+            }
+            for run in result.runs
+        ],
+    }
+
+
+def to_json(
+    targets: Sequence[TargetResult],
+    ceilings: Ceilings,
+    *,
+    started: str,
+    elapsed_s: float,
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    ratios: dict[str, dict[str, dict[str, float]]] = {}
+    for reference in (t for t in targets if t.is_andromede and t.workloads):
+        per_peer: dict[str, dict[str, float]] = {}
+        for peer in (t for t in targets if t is not reference and t.workloads):
+            mine = {w.spec.name: w.ops_s for w in reference.workloads}
+            per_peer[peer.name] = {
+                w.spec.name: mine[w.spec.name] / w.ops_s
+                for w in peer.workloads
+                if w.spec.name in mine and w.ops_s
+            }
+        ratios[reference.name] = per_peer
+    return {
+        "started": started,
+        "elapsed_s": elapsed_s,
+        "settings": settings,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "ceilings_mib_s": {
+            **asdict(ceilings),
+            "put_large": ceilings.put_large,
+            "get_large": ceilings.get_large,
+        },
+        "targets": [
+            {
+                "name": t.name,
+                "description": t.description,
+                "fsync": t.fsync,
+                "failure": t.failure or None,
+                "list_fill_failures": t.list_fill_failures,
+                "workloads": [_workload_json(w) for w in t.workloads],
+            }
+            for t in targets
+        ],
+        "ratios_ops_s": ratios,
+    }
+
+
+def write_json(document: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")

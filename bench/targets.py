@@ -1,0 +1,258 @@
+"""The servers under test: starting them, waiting for them, measuring them, stopping them.
+
+Every server is started in its own session (process group) so that stopping it reaches the
+workers it forks; `Processes.stop_all` runs from a `finally`, so Ctrl-C or a failure in the
+bench never leaves a server behind. Servers listen on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import configparser
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.sigv4 import Credentials, Signer
+from bench.workloads import S3Session
+
+__all__ = [
+    "Endpoint",
+    "ProcessTree",
+    "Processes",
+    "StartupError",
+    "TargetFactory",
+    "andromede_target",
+    "free_port",
+    "moto_target",
+    "wait_ready",
+]
+
+HOST = "127.0.0.1"
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class StartupError(RuntimeError):
+    """A server did not come up; the message names its log file."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class ProcessTree:
+    """Resource use of some root processes and all their descendants, read from /proc."""
+
+    roots: list[int] = field(default_factory=list)
+
+    def pids(self) -> list[int]:
+        found: list[int] = []
+        pending = list(self.roots)
+        while pending:
+            pid = pending.pop()
+            found.append(pid)
+            with contextlib.suppress(OSError):
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as children:
+                        pending.extend(int(child) for child in children.read().split())
+        return found
+
+    def cpu_seconds(self) -> float:
+        ticks = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
+                # Fields after the parenthesised command: utime and stime are 14th and 15th.
+                fields = stat.read().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / _CLOCK_TICKS
+
+    def rss_bytes(self) -> int:
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/statm") as statm:
+                total += int(statm.read().split()[1]) * _PAGE
+        return total
+
+
+@dataclass
+class Processes:
+    """The processes one target started; stops them all, whole process groups first."""
+
+    started: list[tuple[str, subprocess.Popen[bytes], Path]] = field(default_factory=list)
+
+    def start(self, name: str, argv: Sequence[str], log: Path, **kwargs: object) -> int:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            process = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **kwargs,  # type: ignore[call-overload]
+            )
+        self.started.append((name, process, log))
+        return int(process.pid)
+
+    def check_alive(self) -> None:
+        for name, process, log in self.started:
+            if process.poll() is not None:
+                raise StartupError(f"{name} exited with {process.returncode}; see {log}")
+
+    def stop_all(self) -> None:
+        for _, process, _ in reversed(self.started):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for _, process, _ in reversed(self.started):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            # Workers that outlived their parent are still in the group.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        self.started.clear()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A running server under test and how to reach and measure it."""
+
+    name: str
+    description: str
+    fsync: bool
+    port: int
+    credentials: Credentials
+    probe: ProcessTree
+
+    def session(self) -> S3Session:
+        return S3Session(Signer(self.credentials, f"{HOST}:{self.port}"), HOST, self.port)
+
+
+# Given a fresh working directory, yields a running endpoint and stops it on exit.
+TargetFactory = Callable[[Path], AbstractContextManager[Endpoint]]
+
+
+async def _list_buckets_status(endpoint: Endpoint) -> int:
+    session = endpoint.session()
+    conn = session.connection()
+    try:
+        return (await conn.request(session.head("GET", "/"))).status
+    finally:
+        conn.close()
+
+
+def wait_ready(endpoint: Endpoint, processes: Processes, timeout_s: float = 60.0) -> None:
+    """Poll until the port accepts connections and a signed ListBuckets answers 200."""
+    deadline = time.monotonic() + timeout_s
+    last = "no connection"
+    while time.monotonic() < deadline:
+        processes.check_alive()
+        try:
+            with socket.create_connection((HOST, endpoint.port), timeout=1):
+                pass
+            status = asyncio.run(_list_buckets_status(endpoint))
+        except OSError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        else:
+            if status == 200:
+                return
+            last = f"ListBuckets answered {status}"
+        time.sleep(0.2)
+    logs = ", ".join(str(log) for _, _, log in processes.started)
+    raise StartupError(f"{endpoint.name} not ready after {timeout_s:.0f}s ({last}); see {logs}")
+
+
+@contextlib.contextmanager
+def moto_target(workdir: Path) -> Iterator[Endpoint]:
+    """moto's server mode: every object in memory, nothing written to disk."""
+    from importlib.metadata import version
+
+    processes = Processes()
+    try:
+        port = free_port()
+        pid = processes.start(
+            "moto",
+            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+            workdir / "moto.log",
+        )
+        endpoint = Endpoint(
+            name="moto",
+            description=f"moto {version('moto')} server, in memory, no fsync",
+            fsync=False,
+            port=port,
+            credentials=Credentials("bench", "bench-secret", "us-east-1"),
+            probe=ProcessTree([pid]),
+        )
+        wait_ready(endpoint, processes)
+        yield endpoint
+    finally:
+        processes.stop_all()
+
+
+def _read_admin_credentials(
+    path: Path, region: str, timeout_s: float, processes: Processes
+) -> Credentials:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        processes.check_alive()
+        if path.exists():
+            parser = configparser.ConfigParser()
+            parser.read(path)
+            if parser.has_option("andromede", "aws_secret_access_key"):
+                section = parser["andromede"]
+                return Credentials(
+                    section["aws_access_key_id"], section["aws_secret_access_key"], region
+                )
+        time.sleep(0.1)
+    raise StartupError(f"andromede wrote no {path} within {timeout_s:.0f}s")
+
+
+def andromede_target(server: str) -> TargetFactory:
+    """`andromede serve` on a fresh data dir, with the given ASGI server."""
+
+    @contextlib.contextmanager
+    def target(workdir: Path) -> Iterator[Endpoint]:
+        executable = Path(sys.executable).parent / "andromede"
+        data_dir = workdir / "data"
+        processes = Processes()
+        try:
+            port = free_port()
+            region = os.environ.get("ANDROMEDE_REGION", "eu-fr-1")
+            argv = [str(executable), "serve", "--data-dir", str(data_dir), "--region", region]
+            argv += ["--s3-host", HOST, "--s3-port", str(port), "--server", server]
+            pid = processes.start("andromede", argv, workdir / "andromede.log")
+            credentials = _read_admin_credentials(
+                data_dir / "admin-credentials", region, 60.0, processes
+            )
+            endpoint = Endpoint(
+                name=f"andromede-{server}",
+                description=f"andromede serve --server {server}, local disk, fsync",
+                fsync=True,
+                port=port,
+                credentials=credentials,
+                probe=ProcessTree([pid]),
+            )
+            wait_ready(endpoint, processes)
+            yield endpoint
+        finally:
+            processes.stop_all()
+
+    return target

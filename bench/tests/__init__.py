@@ -1,0 +1,1 @@
+"""Tests of the benchmark harness's own parts (signing, HTTP client, statistics)."""
