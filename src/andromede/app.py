@@ -16,11 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from andromede.audit.service import AuditService
 from andromede.audit.store import SqlAuditStore
-from andromede.db.engine import create_engine
+from andromede.db.database import Database, open_database
 from andromede.db.migrate import upgrade
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.secrets import SecretSealer
@@ -40,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 def database_url(settings: Settings) -> str:
-    return f"sqlite+aiosqlite:///{settings.database_path}"
+    return f"sqlite:///{settings.database_path}"
 
 
 def write_credentials(path: Path, result: BootstrapResult) -> None:
@@ -62,7 +60,7 @@ def write_credentials(path: Path, result: BootstrapResult) -> None:
 
 @dataclass(slots=True)
 class _Running:
-    engine: AsyncEngine
+    db: Database
     audit: AuditService
     s3: S3App
     background: list[asyncio.Task[None]]
@@ -112,14 +110,14 @@ class Application:
         )
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         url = database_url(settings)
-        await upgrade(url)
-        engine = create_engine(url)
+        await asyncio.to_thread(upgrade, url)
+        db = open_database(url)
         identity = IdentityService(
-            SqlIdentityStore(engine),
+            SqlIdentityStore(db),
             SecretSealer.from_key_file(settings.data_dir / "keys" / "secrets.key"),
         )
-        audit = AuditService(SqlAuditStore(engine))
-        store = SqlMetadataStore(engine)
+        audit = AuditService(SqlAuditStore(db))
+        store = SqlMetadataStore(db)
         blobs = LocalBlobStore(settings.data_dir / "objects", fsync=settings.fsync)
         objects = ObjectService(
             store,
@@ -149,7 +147,7 @@ class Application:
         audit.start()
         background = [asyncio.create_task(sweeper.run_forever(), name="sweeper")]
         s3 = S3App(S3Services(objects=objects, settings=settings), identity, audit)
-        self._running = _Running(engine=engine, audit=audit, s3=s3, background=background)
+        self._running = _Running(db=db, audit=audit, s3=s3, background=background)
 
     async def stop(self) -> None:
         running, self._running = self._running, None
@@ -161,7 +159,7 @@ class Application:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await running.audit.close()
-        await running.engine.dispose()
+        await running.db.close()
 
 
 def create_app() -> Application:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from andromede.db.engine import create_engine
+from andromede.db.database import open_database
 from andromede.db.migrate import upgrade
 from andromede.storage.errors import (
     BucketAlreadyExists,
@@ -41,13 +41,13 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "memory":
         yield MemoryMetadataStore()
         return
-    url = f"sqlite+aiosqlite:///{tmp_path / 'meta.db'}"
-    await upgrade(url)
-    engine = create_engine(url)
+    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    upgrade(url)
+    db = open_database(url)
     try:
-        yield SqlMetadataStore(engine)
+        yield SqlMetadataStore(db)
     finally:
-        await engine.dispose()
+        await db.close()
 
 
 def bucket(name: str = "b1", tenant: str = "t1") -> Bucket:

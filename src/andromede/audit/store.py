@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import Connection
 
 from andromede.audit.model import AuditEvent, Outcome
 from andromede.db import tables
-from andromede.db.engine import write_transaction
+from andromede.db.database import Database
 
 __all__ = ["AuditStore", "MemoryAuditStore", "SqlAuditStore"]
 
@@ -44,8 +44,8 @@ class MemoryAuditStore:
 
 
 class SqlAuditStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def append(self, events: Sequence[AuditEvent]) -> None:
         if not events:
@@ -63,8 +63,7 @@ class SqlAuditStore:
             }
             for e in events
         ]
-        async with write_transaction(self._engine) as conn:
-            await conn.execute(tables.audit_events.insert(), rows)
+        await self._db.write(lambda conn: conn.execute(tables.audit_events.insert(), rows))
 
     async def list_events(
         self, tenant_id: str | None, *, after_id: int, limit: int
@@ -73,8 +72,11 @@ class SqlAuditStore:
         query = sa.select(t).where(t.c.id > after_id).order_by(t.c.id).limit(limit)
         if tenant_id is not None:
             query = query.where(t.c.tenant_id == tenant_id)
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+
+        def work(conn: Connection) -> list[Any]:
+            return list(conn.execute(query).all())
+
+        rows = await self._db.read(work)
         return [
             (
                 int(r.id),

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 
-from andromede.db.engine import create_engine
+from andromede.db.database import create_engine
 
 __all__ = ["MIGRATIONS_DIR", "alembic_config", "upgrade"]
 
@@ -32,11 +32,13 @@ def _upgrade_to_head(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
 
 
-async def upgrade(database_url: str) -> None:
-    """Apply every pending migration to ``database_url``; a no-op when already at head."""
+def upgrade(database_url: str) -> None:
+    """Apply every pending migration to ``database_url``; a no-op when already at head.
+
+    Blocking: call it before serving, or through ``asyncio.to_thread``."""
     engine = create_engine(database_url)
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(_upgrade_to_head)
+        with engine.begin() as conn:
+            _upgrade_to_head(conn)
     finally:
-        await engine.dispose()
+        engine.dispose()

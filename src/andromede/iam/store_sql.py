@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import Connection
 
 from andromede.db import tables
-from andromede.db.engine import write_transaction
+from andromede.db.database import Database
 from andromede.iam.model import AccessKey, AccessKeyStatus, Tenant, TenantStatus, User
 
 __all__ = ["SqlIdentityStore"]
 
 
 class SqlIdentityStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def count_tenants(self) -> int:
-        async with self._engine.connect() as conn:
-            count = await conn.scalar(sa.select(sa.func.count()).select_from(tables.tenants))
+        query = sa.select(sa.func.count()).select_from(tables.tenants)
+        count = await self._db.read(lambda conn: conn.scalar(query))
         return int(count or 0)
 
     async def create_tenant_with_root(
         self, tenant: Tenant, root: User, key: AccessKey, secret_sealed: str
     ) -> None:
-        async with write_transaction(self._engine) as conn:
-            await conn.execute(
+        def work(conn: Connection) -> None:
+            conn.execute(
                 tables.tenants.insert().values(
                     id=tenant.id,
                     name=tenant.name,
@@ -33,7 +35,7 @@ class SqlIdentityStore:
                     created_at=tenant.created_at,
                 )
             )
-            await conn.execute(
+            conn.execute(
                 tables.users.insert().values(
                     id=root.id,
                     tenant_id=root.tenant_id,
@@ -42,7 +44,7 @@ class SqlIdentityStore:
                     created_at=root.created_at,
                 )
             )
-            await conn.execute(
+            conn.execute(
                 tables.access_keys.insert().values(
                     access_key_id=key.access_key_id,
                     user_id=key.user_id,
@@ -53,10 +55,14 @@ class SqlIdentityStore:
                 )
             )
 
+        await self._db.write(work)
+
+    async def _first(self, query: sa.Select[Any]) -> Any:
+        return await self._db.read(lambda conn: conn.execute(query).first())
+
     async def get_tenant(self, tenant_id: str) -> Tenant | None:
         t = tables.tenants
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(sa.select(t).where(t.c.id == tenant_id))).first()
+        row = await self._first(sa.select(t).where(t.c.id == tenant_id))
         if row is None:
             return None
         return Tenant(
@@ -65,8 +71,7 @@ class SqlIdentityStore:
 
     async def get_user(self, user_id: str) -> User | None:
         u = tables.users
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(sa.select(u).where(u.c.id == user_id))).first()
+        row = await self._first(sa.select(u).where(u.c.id == user_id))
         if row is None:
             return None
         return User(
@@ -79,10 +84,7 @@ class SqlIdentityStore:
 
     async def get_access_key(self, access_key_id: str) -> tuple[AccessKey, str] | None:
         k = tables.access_keys
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(sa.select(k).where(k.c.access_key_id == access_key_id))
-            ).first()
+        row = await self._first(sa.select(k).where(k.c.access_key_id == access_key_id))
         if row is None:
             return None
         key = AccessKey(

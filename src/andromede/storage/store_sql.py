@@ -1,6 +1,6 @@
 """The metadata store on SQLAlchemy Core: SQLite in embedded mode, PostgreSQL later.
 
-Each method is one transaction (writes through :func:`andromede.db.engine.write_transaction`).
+Each method is one read or one write job of :class:`andromede.db.database.Database`.
 Keys are compared as text in UTF-8 byte order (SQLite's BINARY collation; ``COLLATE "C"`` on
 PostgreSQL, see :func:`andromede.db.types.key_text`), and a prefix becomes a key range, so a
 listing walks the ``(bucket, key)`` primary key. Segments and representation headers are JSON
@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection
 
 from andromede.db import tables
-from andromede.db.engine import write_transaction
+from andromede.db.database import Database
 from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -237,20 +237,23 @@ def _key_range(column: sa.ColumnElement[str], prefix: str) -> list[sa.ColumnElem
 
 
 class SqlMetadataStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    """Every public method is one read (inline) or one write job (group-committed): see
+    :class:`andromede.db.database.Database`. The ``_``-prefixed helpers run inside a job."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     # -- buckets --------------------------------------------------------------------------
     async def create_bucket(self, bucket: Bucket) -> None:
-        async with write_transaction(self._engine) as conn:
-            existing = (
-                await conn.execute(sa.select(_B.c.tenant_id).where(_B.c.name == bucket.name))
+        def work(conn: Connection) -> None:
+            existing = conn.execute(
+                sa.select(_B.c.tenant_id).where(_B.c.name == bucket.name)
             ).first()
             if existing is not None:
                 if existing.tenant_id == bucket.tenant_id:
                     raise BucketAlreadyOwnedByYou(bucket.name)
                 raise BucketAlreadyExists(bucket.name)
-            await conn.execute(
+            conn.execute(
                 _B.insert().values(
                     name=bucket.name,
                     tenant_id=bucket.tenant_id,
@@ -260,56 +263,64 @@ class SqlMetadataStore:
                 )
             )
 
+        await self._db.write(work)
+
     async def get_bucket(self, name: str) -> Bucket | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(sa.select(_B).where(_B.c.name == name))).first()
-        return None if row is None else _bucket_from_row(row)
+        def work(conn: Connection) -> Bucket | None:
+            row = conn.execute(_GET_BUCKET, {"name": name}).first()
+            return None if row is None else _bucket_from_row(row)
+
+        return await self._db.read(work)
 
     async def list_buckets(self, tenant_id: str) -> list[Bucket]:
         query = sa.select(_B).where(_B.c.tenant_id == tenant_id).order_by(_B.c.name)
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [_bucket_from_row(r) for r in rows]
+
+        def work(conn: Connection) -> list[Bucket]:
+            return [_bucket_from_row(r) for r in conn.execute(query).all()]
+
+        return await self._db.read(work)
 
     async def delete_bucket(self, name: str) -> list[Part]:
-        async with write_transaction(self._engine) as conn:
-            if not await self._bucket_exists(conn, name):
+        def work(conn: Connection) -> list[Part]:
+            if not _bucket_exists(conn, name):
                 raise NoSuchBucket(name)
-            has_object = (
-                await conn.execute(sa.select(_O.c.key).where(_O.c.bucket == name).limit(1))
+            has_object = conn.execute(
+                sa.select(_O.c.key).where(_O.c.bucket == name).limit(1)
             ).first()
             if has_object is not None:
                 raise BucketNotEmpty(name)
             upload_ids = list(
-                (await conn.scalars(sa.select(_U.c.upload_id).where(_U.c.bucket == name))).all()
+                conn.scalars(sa.select(_U.c.upload_id).where(_U.c.bucket == name)).all()
             )
             dropped: list[Part] = []
             for upload_id in upload_ids:
-                dropped.extend(await self._drop_upload(conn, upload_id))
-            await conn.execute(_B.delete().where(_B.c.name == name))
-        return dropped
+                dropped.extend(_drop_upload(conn, upload_id))
+            conn.execute(_B.delete().where(_B.c.name == name))
+            return dropped
+
+        return await self._db.write(work)
 
     # -- objects --------------------------------------------------------------------------
     async def put_object(self, record: ObjectRecord) -> ObjectRecord | None:
-        async with write_transaction(self._engine) as conn:
-            return await self._put_object(conn, record)
+        return await self._db.write(lambda conn: _put_object(conn, record))
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
-        query = sa.select(_O).where(_O.c.bucket == bucket, _O.c.key == key)
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else _object_from_row(row)
+        def work(conn: Connection) -> ObjectRecord | None:
+            row = conn.execute(_GET_OBJECT, {"bucket": bucket, "key": key}).first()
+            return None if row is None else _object_from_row(row)
+
+        return await self._db.read(work)
 
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
-        async with write_transaction(self._engine) as conn:
-            row = (
-                await conn.execute(sa.select(_O).where(_O.c.bucket == bucket, _O.c.key == key))
-            ).first()
+        def work(conn: Connection) -> ObjectRecord | None:
+            row = conn.execute(_GET_OBJECT, {"bucket": bucket, "key": key}).first()
             if row is None:
                 return None
-            await conn.execute(_O.delete().where(_O.c.bucket == bucket, _O.c.key == key))
-            await conn.execute(_OB.delete().where(_OB.c.bucket == bucket, _OB.c.key == key))
-        return _object_from_row(row)
+            conn.execute(_O.delete().where(_O.c.bucket == bucket, _O.c.key == key))
+            conn.execute(_OB.delete().where(_OB.c.bucket == bucket, _OB.c.key == key))
+            return _object_from_row(row)
+
+        return await self._db.write(work)
 
     async def list_objects(
         self, bucket: str, *, prefix: str, after: str | None, limit: int
@@ -318,17 +329,19 @@ class SqlMetadataStore:
         if after is not None:
             conditions.append(_O.c.key > after)
         query = sa.select(_O).where(*conditions).order_by(_O.c.key).limit(limit + 1)
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        records = tuple(_object_from_row(r) for r in rows[:limit])
-        return ListPage(records, len(rows) > limit)
+
+        def work(conn: Connection) -> ListPage[ObjectRecord]:
+            rows = conn.execute(query).all()
+            return ListPage(tuple(_object_from_row(r) for r in rows[:limit]), len(rows) > limit)
+
+        return await self._db.read(work)
 
     # -- multipart uploads ------------------------------------------------------------------
     async def create_upload(self, upload: MultipartUpload) -> None:
-        async with write_transaction(self._engine) as conn:
-            if not await self._bucket_exists(conn, upload.bucket):
+        def work(conn: Connection) -> None:
+            if not _bucket_exists(conn, upload.bucket):
                 raise NoSuchBucket(upload.bucket)
-            await conn.execute(
+            conn.execute(
                 _U.insert().values(
                     upload_id=upload.upload_id,
                     bucket=upload.bucket,
@@ -336,31 +349,29 @@ class SqlMetadataStore:
                     initiated=upload.initiated,
                     owner_id=upload.owner_id,
                     headers=_headers_json(upload.headers),
-                    checksum_algorithm=(
-                        None if upload.checksum_algorithm is None else upload.checksum_algorithm
-                    ),
-                    checksum_type=None if upload.checksum_type is None else upload.checksum_type,
+                    checksum_algorithm=upload.checksum_algorithm,
+                    checksum_type=upload.checksum_type,
                     format_version=upload.format_version,
                 )
             )
 
+        await self._db.write(work)
+
     async def get_upload(self, bucket: str, upload_id: str) -> MultipartUpload | None:
         query = sa.select(_U).where(_U.c.upload_id == upload_id, _U.c.bucket == bucket)
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else _upload_from_row(row)
+
+        def work(conn: Connection) -> MultipartUpload | None:
+            row = conn.execute(query).first()
+            return None if row is None else _upload_from_row(row)
+
+        return await self._db.read(work)
 
     async def put_part(self, part: Part) -> Part | None:
-        async with write_transaction(self._engine) as conn:
-            upload = (
-                await conn.execute(
-                    sa.select(_U.c.upload_id).where(_U.c.upload_id == part.upload_id)
-                )
-            ).first()
-            if upload is None:
+        def work(conn: Connection) -> Part | None:
+            if not _upload_exists(conn, part.upload_id):
                 raise NoSuchUpload(part.upload_id)
             where = (_P.c.upload_id == part.upload_id, _P.c.part_number == part.part_number)
-            old = (await conn.execute(sa.select(_P).where(*where))).first()
+            old = conn.execute(sa.select(_P).where(*where)).first()
             values = {
                 "blob_id": part.blob_id,
                 "size": part.size,
@@ -369,14 +380,16 @@ class SqlMetadataStore:
                 **_checksum_columns(part.checksum),
             }
             if old is None:
-                await conn.execute(
+                conn.execute(
                     _P.insert().values(
                         upload_id=part.upload_id, part_number=part.part_number, **values
                     )
                 )
                 return None
-            await conn.execute(_P.update().where(*where).values(**values))
+            conn.execute(_P.update().where(*where).values(**values))
             return _part_from_row(old)
+
+        return await self._db.write(work)
 
     async def list_parts(self, upload_id: str, *, after_part: int, limit: int) -> ListPage[Part]:
         query = (
@@ -385,14 +398,18 @@ class SqlMetadataStore:
             .order_by(_P.c.part_number)
             .limit(limit + 1)
         )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return ListPage(tuple(_part_from_row(r) for r in rows[:limit]), len(rows) > limit)
+
+        def work(conn: Connection) -> ListPage[Part]:
+            rows = conn.execute(query).all()
+            return ListPage(tuple(_part_from_row(r) for r in rows[:limit]), len(rows) > limit)
+
+        return await self._db.read(work)
 
     async def get_parts(self, upload_id: str, part_numbers: Sequence[int]) -> list[Part]:
         wanted = sorted(set(part_numbers))
-        found: list[Part] = []
-        async with self._engine.connect() as conn:
+
+        def work(conn: Connection) -> list[Part]:
+            found: list[Part] = []
             for i in range(0, len(wanted), _IN_BATCH):
                 query = (
                     sa.select(_P)
@@ -402,8 +419,10 @@ class SqlMetadataStore:
                     )
                     .order_by(_P.c.part_number)
                 )
-                found.extend(_part_from_row(r) for r in (await conn.execute(query)).all())
-        return found
+                found.extend(_part_from_row(r) for r in conn.execute(query).all())
+            return found
+
+        return await self._db.read(work)
 
     async def list_uploads(
         self,
@@ -414,18 +433,16 @@ class SqlMetadataStore:
         after_upload_id: str | None,
         limit: int,
     ) -> ListPage[MultipartUpload]:
-        conditions = [_U.c.bucket == bucket, *_key_range(_U.c.key, prefix)]
-        async with self._engine.connect() as conn:
+        def work(conn: Connection) -> ListPage[MultipartUpload]:
+            conditions = [_U.c.bucket == bucket, *_key_range(_U.c.key, prefix)]
             if after_key is not None:
                 marker = None
                 if after_upload_id is not None:
-                    marker = (
-                        await conn.execute(
-                            sa.select(_U.c.initiated).where(
-                                _U.c.bucket == bucket,
-                                _U.c.key == after_key,
-                                _U.c.upload_id == after_upload_id,
-                            )
+                    marker = conn.execute(
+                        sa.select(_U.c.initiated).where(
+                            _U.c.bucket == bucket,
+                            _U.c.key == after_key,
+                            _U.c.upload_id == after_upload_id,
                         )
                     ).first()
                 if marker is None:
@@ -452,61 +469,60 @@ class SqlMetadataStore:
                 .order_by(_U.c.key, _U.c.initiated, _U.c.upload_id)
                 .limit(limit + 1)
             )
-            rows = (await conn.execute(query)).all()
-        return ListPage(tuple(_upload_from_row(r) for r in rows[:limit]), len(rows) > limit)
+            rows = conn.execute(query).all()
+            return ListPage(tuple(_upload_from_row(r) for r in rows[:limit]), len(rows) > limit)
+
+        return await self._db.read(work)
 
     async def complete_upload(
         self, upload_id: str, record: ObjectRecord
     ) -> tuple[ObjectRecord | None, list[Part]]:
-        async with write_transaction(self._engine) as conn:
-            # Under the write transaction, the existence check and the drop cannot interleave
-            # with another complete or abort: exactly one of two racing completes sees the row.
-            exists = (
-                await conn.execute(sa.select(_U.c.upload_id).where(_U.c.upload_id == upload_id))
-            ).first()
-            if exists is None:
+        def work(conn: Connection) -> tuple[ObjectRecord | None, list[Part]]:
+            # Jobs run one after another on the writer: the existence check and the drop cannot
+            # interleave with another complete or abort, so of two racing completes one wins.
+            if not _upload_exists(conn, upload_id):
                 raise NoSuchUpload(upload_id)
-            parts = await self._drop_upload(conn, upload_id)
-            replaced = await self._put_object(conn, record)
+            parts = _drop_upload(conn, upload_id)
+            return _put_object(conn, record), parts
+
+        replaced, parts = await self._db.write(work)
         used = {s.blob_id for s in record.segments}
         return replaced, [p for p in parts if p.blob_id not in used]
 
     async def abort_upload(self, upload_id: str) -> list[Part]:
-        async with write_transaction(self._engine) as conn:
-            exists = (
-                await conn.execute(sa.select(_U.c.upload_id).where(_U.c.upload_id == upload_id))
-            ).first()
-            if exists is None:
+        def work(conn: Connection) -> list[Part]:
+            if not _upload_exists(conn, upload_id):
                 raise NoSuchUpload(upload_id)
-            return await self._drop_upload(conn, upload_id)
+            return _drop_upload(conn, upload_id)
+
+        return await self._db.write(work)
 
     # -- housekeeping -----------------------------------------------------------------------
     async def queue_blob_deletion(self, blob_ids: Iterable[str], not_before: datetime) -> None:
         rows = [{"blob_id": blob_id, "not_before": not_before} for blob_id in blob_ids]
-        if not rows:
-            return
-        async with write_transaction(self._engine) as conn:
-            await conn.execute(_D.insert(), rows)
+        if rows:
+            await self._db.write(lambda conn: conn.execute(_D.insert(), rows))
 
     async def take_due_blob_deletions(self, now: datetime, limit: int) -> list[str]:
-        async with write_transaction(self._engine) as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(_D.c.id, _D.c.blob_id)
-                    .where(_D.c.not_before <= now)
-                    .order_by(_D.c.not_before, _D.c.id)
-                    .limit(limit)
-                )
+        def work(conn: Connection) -> list[str]:
+            rows = conn.execute(
+                sa.select(_D.c.id, _D.c.blob_id)
+                .where(_D.c.not_before <= now)
+                .order_by(_D.c.not_before, _D.c.id)
+                .limit(limit)
             ).all()
             ids = [r.id for r in rows]
             for i in range(0, len(ids), _IN_BATCH):
-                await conn.execute(_D.delete().where(_D.c.id.in_(ids[i : i + _IN_BATCH])))
-        return [r.blob_id for r in rows]
+                conn.execute(_D.delete().where(_D.c.id.in_(ids[i : i + _IN_BATCH])))
+            return [r.blob_id for r in rows]
+
+        return await self._db.write(work)
 
     async def referenced_blob_ids(self, candidates: Iterable[str]) -> set[str]:
         wanted = list(set(candidates))
-        found: set[str] = set()
-        async with self._engine.connect() as conn:
+
+        def work(conn: Connection) -> set[str]:
+            found: set[str] = set()
             for i in range(0, len(wanted), _IN_BATCH):
                 batch = wanted[i : i + _IN_BATCH]
                 query = sa.union(
@@ -514,43 +530,51 @@ class SqlMetadataStore:
                     sa.select(_P.c.blob_id).where(_P.c.blob_id.in_(batch)),
                     sa.select(_D.c.blob_id).where(_D.c.blob_id.in_(batch)),
                 )
-                found.update((await conn.scalars(query)).all())
-        return found
+                found.update(conn.scalars(query).all())
+            return found
 
-    # -- internals (inside a caller's transaction) -------------------------------------------
-    @staticmethod
-    async def _bucket_exists(conn: AsyncConnection, name: str) -> bool:
-        row = (await conn.execute(sa.select(_B.c.name).where(_B.c.name == name))).first()
-        return row is not None
+        return await self._db.read(work)
 
-    async def _put_object(self, conn: AsyncConnection, record: ObjectRecord) -> ObjectRecord | None:
-        if not await self._bucket_exists(conn, record.bucket):
-            raise NoSuchBucket(record.bucket)
-        where = (_O.c.bucket == record.bucket, _O.c.key == record.key)
-        old = (await conn.execute(sa.select(_O).where(*where))).first()
-        values = _object_values(record)
-        if old is None:
-            await conn.execute(_O.insert().values(**values))
-        else:
-            await conn.execute(_O.update().where(*where).values(**values))
-            await conn.execute(
-                _OB.delete().where(_OB.c.bucket == record.bucket, _OB.c.key == record.key)
-            )
-        blob_rows = [
-            {"blob_id": s.blob_id, "bucket": record.bucket, "key": record.key}
-            for s in record.segments
-        ]
-        if blob_rows:
-            await conn.execute(_OB.insert(), blob_rows)
-        return None if old is None else _object_from_row(old)
 
-    @staticmethod
-    async def _drop_upload(conn: AsyncConnection, upload_id: str) -> list[Part]:
-        rows = (
-            await conn.execute(
-                sa.select(_P).where(_P.c.upload_id == upload_id).order_by(_P.c.part_number)
-            )
-        ).all()
-        await conn.execute(_P.delete().where(_P.c.upload_id == upload_id))
-        await conn.execute(_U.delete().where(_U.c.upload_id == upload_id))
-        return [_part_from_row(r) for r in rows]
+# -- inside a job's transaction ---------------------------------------------------------------
+_GET_BUCKET = sa.select(_B).where(_B.c.name == sa.bindparam("name"))
+_GET_OBJECT = sa.select(_O).where(
+    _O.c.bucket == sa.bindparam("bucket"), _O.c.key == sa.bindparam("key")
+)
+
+
+def _bucket_exists(conn: Connection, name: str) -> bool:
+    return conn.execute(sa.select(_B.c.name).where(_B.c.name == name)).first() is not None
+
+
+def _upload_exists(conn: Connection, upload_id: str) -> bool:
+    query = sa.select(_U.c.upload_id).where(_U.c.upload_id == upload_id)
+    return conn.execute(query).first() is not None
+
+
+def _put_object(conn: Connection, record: ObjectRecord) -> ObjectRecord | None:
+    if not _bucket_exists(conn, record.bucket):
+        raise NoSuchBucket(record.bucket)
+    where = (_O.c.bucket == record.bucket, _O.c.key == record.key)
+    old = conn.execute(sa.select(_O).where(*where)).first()
+    values = _object_values(record)
+    if old is None:
+        conn.execute(_O.insert().values(**values))
+    else:
+        conn.execute(_O.update().where(*where).values(**values))
+        conn.execute(_OB.delete().where(_OB.c.bucket == record.bucket, _OB.c.key == record.key))
+    blob_rows = [
+        {"blob_id": s.blob_id, "bucket": record.bucket, "key": record.key} for s in record.segments
+    ]
+    if blob_rows:
+        conn.execute(_OB.insert(), blob_rows)
+    return None if old is None else _object_from_row(old)
+
+
+def _drop_upload(conn: Connection, upload_id: str) -> list[Part]:
+    rows = conn.execute(
+        sa.select(_P).where(_P.c.upload_id == upload_id).order_by(_P.c.part_number)
+    ).all()
+    conn.execute(_P.delete().where(_P.c.upload_id == upload_id))
+    conn.execute(_U.delete().where(_U.c.upload_id == upload_id))
+    return [_part_from_row(r) for r in rows]

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from andromede.db.engine import create_engine
+from andromede.db.database import create_engine
 from andromede.db.migrate import upgrade
 from andromede.db.tables import metadata
 
@@ -31,47 +31,47 @@ def _schema(connection: Connection) -> dict[str, Any]:
     }
 
 
-async def _inspect(url: str) -> tuple[list[Any], dict[str, Any], str | None]:
+def _inspect(url: str) -> tuple[list[Any], dict[str, Any], str | None]:
     engine = create_engine(url)
     try:
-        async with engine.connect() as conn:
-            diff = await conn.run_sync(_diff)
-            schema = await conn.run_sync(_schema)
-            version = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
+        with engine.connect() as conn:
+            diff = _diff(conn)
+            schema = _schema(conn)
+            version = conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
     finally:
-        await engine.dispose()
+        engine.dispose()
     return diff, schema, version
 
 
-async def test_upgrade_matches_metadata(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'meta.db'}"
-    await upgrade(url)
-    diff, schema, version = await _inspect(url)
+def test_upgrade_matches_metadata(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    upgrade(url)
+    diff, schema, version = _inspect(url)
     assert diff == []
     assert version == "0001"
     assert set(schema) == set(metadata.tables) | {"alembic_version"}
 
 
-async def test_upgrade_twice_is_a_no_op(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'meta.db'}"
-    await upgrade(url)
-    _, before, _ = await _inspect(url)
-    await upgrade(url)
-    diff, after, version = await _inspect(url)
+def test_upgrade_twice_is_a_no_op(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    upgrade(url)
+    _, before, _ = _inspect(url)
+    upgrade(url)
+    diff, after, version = _inspect(url)
     assert diff == []
     assert after == before
     assert version == "0001"
 
 
-async def test_a_diff_is_detected(tmp_path: Path) -> None:
+def test_a_diff_is_detected(tmp_path: Path) -> None:
     # Guard against a comparison that cannot fail: a schema missing a column must show up.
-    url = f"sqlite+aiosqlite:///{tmp_path / 'meta.db'}"
-    await upgrade(url)
+    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    upgrade(url)
     engine = create_engine(url)
     try:
-        async with engine.begin() as conn:
-            await conn.execute(sa.text("DROP INDEX ix_parts_blob_id"))
-            diff = await conn.run_sync(_diff)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP INDEX ix_parts_blob_id"))
+            diff = _diff(conn)
     finally:
-        await engine.dispose()
+        engine.dispose()
     assert diff and diff[0][0] == "add_index"

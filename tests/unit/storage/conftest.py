@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from andromede.db.engine import create_engine
+from andromede.db.database import open_database
 from andromede.db.migrate import upgrade
 from andromede.storage.blob_local import LocalBlobStore
 from andromede.storage.blob_memory import MemoryBlobStore
@@ -28,10 +28,10 @@ async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "memory":
         yield Stack(MemoryMetadataStore(), MemoryBlobStore())
         return
-    url = f"sqlite+aiosqlite:///{tmp_path / 'meta.db'}"
-    await upgrade(url)
-    engine = create_engine(url)
+    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    upgrade(url)
+    db = open_database(url)
     try:
-        yield Stack(SqlMetadataStore(engine), LocalBlobStore(tmp_path / "data", fsync=False))
+        yield Stack(SqlMetadataStore(db), LocalBlobStore(tmp_path / "data", fsync=False))
     finally:
-        await engine.dispose()
+        await db.close()
