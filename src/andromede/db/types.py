@@ -6,7 +6,7 @@ producing the same schema, so these types only ever grow new dialect variants.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,36 +15,43 @@ from sqlalchemy.types import TypeEngine
 
 __all__ = ["UtcDateTime", "big_id", "key_text"]
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
     """An aware UTC datetime with microseconds, whatever the database keeps.
 
-    SQLite stores ``DATETIME`` as text without zone: we convert to UTC, drop the zone on the
-    way in and put UTC back on the way out. PostgreSQL gets ``timestamptz`` (its own UTC).
-    Naive datetimes are refused rather than guessed.
+    PostgreSQL gets ``timestamptz`` (its own UTC). SQLite has no date type: SQLAlchemy's text
+    ``DATETIME`` costs a regular-expression parse per value, which was a third of the time of a
+    LIST of 1,000 keys, so SQLite stores integer microseconds since the Unix epoch (sortable,
+    exact, a fraction of a microsecond to convert). Naive datetimes are refused, not guessed.
     """
 
-    impl = sa.DateTime
+    impl = sa.BigInteger
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
             return dialect.type_descriptor(sa.DateTime(timezone=True))
-        return dialect.type_descriptor(sa.DateTime())
+        return dialect.type_descriptor(sa.BigInteger())
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | int | None:
         if value is None:
             return None
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value!r}: store aware UTC datetimes only")
-        value = value.astimezone(UTC)
         if dialect.name == "postgresql":
-            return value
-        return value.replace(tzinfo=None)
+            return value.astimezone(UTC)
+        return (value - _EPOCH) // _MICROSECOND
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_result_value(
+        self, value: datetime | int | None, dialect: Dialect
+    ) -> datetime | None:
         if value is None:
             return None
+        if isinstance(value, int):
+            return _EPOCH + timedelta(microseconds=value)
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)

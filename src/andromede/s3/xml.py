@@ -17,7 +17,15 @@ from defusedxml import DefusedXmlException
 
 from andromede.s3.errors import S3Error
 
-__all__ = ["S3_NS", "XmlWriter", "child_text", "children", "local_name", "parse_xml"]
+__all__ = [
+    "S3_NS",
+    "XmlWriter",
+    "child_text",
+    "children",
+    "escape",
+    "local_name",
+    "parse_xml",
+]
 
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -52,6 +60,10 @@ class XmlWriter:
     def text(self, value: str) -> None:
         """Character data inside the element opened last (or the root)."""
         self._parts.append(escape(value))
+
+    def raw(self, fragment: str) -> None:
+        """A fragment the caller built and escaped itself (hot loops only)."""
+        self._parts.append(fragment)
 
     def open(self, name: str) -> None:
         self._parts.append(f"<{name}>")

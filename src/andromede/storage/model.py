@@ -23,6 +23,7 @@ __all__ = [
     "ListPage",
     "MultipartUpload",
     "ObjectRecord",
+    "ObjectSummary",
     "Part",
     "Segment",
 ]
@@ -100,6 +101,19 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectSummary:
+    """What a listing shows of an object: no segments, no headers (cheaper to load)."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+    owner_id: str
+    checksum_algorithm: ChecksumAlgorithm | None = None
+    checksum_type: ChecksumType | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectRecord:
     """A committed object. It exists from the moment this row commits."""
 
@@ -113,6 +127,19 @@ class ObjectRecord:
     owner_id: str
     checksum: Checksum | None = None
     format_version: int = RECORD_FORMAT_VERSION
+
+    @property
+    def summary(self) -> ObjectSummary:
+        checksum = self.checksum
+        return ObjectSummary(
+            key=self.key,
+            size=self.size,
+            etag=self.etag,
+            last_modified=self.last_modified,
+            owner_id=self.owner_id,
+            checksum_algorithm=checksum.algorithm if checksum else None,
+            checksum_type=checksum.type if checksum else None,
+        )
 
     @property
     def parts_count(self) -> int | None:

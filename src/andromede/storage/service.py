@@ -54,6 +54,7 @@ from andromede.storage.model import (
     ContentHeaders,
     MultipartUpload,
     ObjectRecord,
+    ObjectSummary,
     Part,
     Segment,
 )
@@ -117,7 +118,7 @@ class CompletedPart:
 
 @dataclass(frozen=True, slots=True)
 class ObjectListing:
-    objects: tuple[ObjectRecord, ...]
+    objects: tuple[ObjectSummary, ...]
     common_prefixes: tuple[str, ...]
     truncated: bool
     next_marker: str | None  # last key or common prefix returned, when truncated
@@ -317,7 +318,7 @@ class ObjectService:
             marker = page.items[-1].key if page.truncated and page.items else None
             return ObjectListing(page.items, (), page.truncated, marker)
 
-        objects: list[ObjectRecord] = []
+        objects: list[ObjectSummary] = []
         prefixes: list[str] = []
         cursor = _seek_past_prefix(after, prefix, delimiter)
         # The last common prefix returned, on this page or (the marker) on the previous one.

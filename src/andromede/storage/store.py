@@ -15,7 +15,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from andromede.storage.model import Bucket, ListPage, MultipartUpload, ObjectRecord, Part
+from andromede.storage.model import (
+    Bucket,
+    ListPage,
+    MultipartUpload,
+    ObjectRecord,
+    ObjectSummary,
+    Part,
+)
 
 __all__ = ["MetadataStore"]
 
@@ -48,7 +55,7 @@ class MetadataStore(Protocol):
 
     async def list_objects(
         self, bucket: str, *, prefix: str, after: str | None, limit: int
-    ) -> ListPage[ObjectRecord]:
+    ) -> ListPage[ObjectSummary]:
         """Objects whose key starts with ``prefix`` and sorts strictly after ``after``."""
 
     # -- multipart uploads ------------------------------------------------------------------

@@ -19,7 +19,14 @@ from andromede.storage.errors import (
     NoSuchBucket,
     NoSuchUpload,
 )
-from andromede.storage.model import Bucket, ListPage, MultipartUpload, ObjectRecord, Part
+from andromede.storage.model import (
+    Bucket,
+    ListPage,
+    MultipartUpload,
+    ObjectRecord,
+    ObjectSummary,
+    Part,
+)
 
 __all__ = ["MemoryMetadataStore"]
 
@@ -94,7 +101,7 @@ class MemoryMetadataStore:
 
     async def list_objects(
         self, bucket: str, *, prefix: str, after: str | None, limit: int
-    ) -> ListPage[ObjectRecord]:
+    ) -> ListPage[ObjectSummary]:
         state = self._buckets.get(bucket)
         if state is None:
             return ListPage((), False)
@@ -102,13 +109,13 @@ class MemoryMetadataStore:
         start = bisect.bisect_left(state.keys, encoded_prefix)
         if after is not None:
             start = max(start, bisect.bisect_right(state.keys, after.encode()))
-        items: list[ObjectRecord] = []
+        items: list[ObjectSummary] = []
         for encoded in state.keys[start:]:  # copies the tail; fine for the twin
             if not encoded.startswith(encoded_prefix):
                 return ListPage(tuple(items), False)
             if len(items) == limit:
                 return ListPage(tuple(items), True)
-            items.append(state.objects[encoded])
+            items.append(state.objects[encoded].summary)
         return ListPage(tuple(items), False)
 
     # -- multipart uploads ------------------------------------------------------------------

@@ -11,7 +11,7 @@ from andromede.http.response import Response
 from andromede.iam.model import canonical_id
 from andromede.s3.errors import S3Error
 from andromede.s3.request import S3Context
-from andromede.s3.xml import XmlWriter
+from andromede.s3.xml import XmlWriter, escape
 from andromede.settings import Settings
 from andromede.storage.model import Checksum, ContentHeaders, ObjectRecord
 from andromede.storage.service import ObjectService
@@ -24,6 +24,7 @@ __all__ = [
     "encode_if",
     "encoding_type",
     "object_response_headers",
+    "owner_element",
     "parse_max",
     "tenant_owner_id",
     "write_checksum_elements",
@@ -101,11 +102,13 @@ def write_checksum_elements(xml: XmlWriter, checksum: Checksum | None, *, with_t
         xml.element("ChecksumType", checksum.type.value)
 
 
+def owner_element(owner_id: str, tag: str = "Owner") -> str:
+    name = escape(owner_id[:12])
+    return f"<{tag}><ID>{escape(owner_id)}</ID><DisplayName>{name}</DisplayName></{tag}>"
+
+
 def write_owner(xml: XmlWriter, owner_id: str, tag: str = "Owner") -> None:
-    xml.open(tag)
-    xml.element("ID", owner_id)
-    xml.element("DisplayName", owner_id[:12])
-    xml.close(tag)
+    xml.raw(owner_element(owner_id, tag))
 
 
 def xml_response(xml: XmlWriter, status: int = 200) -> Response:

@@ -12,13 +12,14 @@ from andromede.s3.handlers.common import (
     S3Services,
     encode_if,
     encoding_type,
+    owner_element,
     parse_max,
     write_checksum_elements,
     write_owner,
     xml_response,
 )
 from andromede.s3.request import S3Context
-from andromede.s3.xml import XmlWriter
+from andromede.s3.xml import XmlWriter, escape
 from andromede.storage.service import ObjectListing
 
 __all__ = ["list_multipart_uploads", "list_objects", "list_objects_v2", "list_parts"]
@@ -27,19 +28,26 @@ _TOKEN_PREFIX = b"v1:"
 
 
 def _write_contents(xml: XmlWriter, listing: ObjectListing, *, url: bool, with_owner: bool) -> None:
-    for record in listing.objects:
-        xml.open("Contents")
-        xml.element("Key", encode_if(url, record.key))
-        xml.element("LastModified", iso8601_ms(record.last_modified))
-        xml.element("ETag", f'"{record.etag}"')
-        if record.checksum is not None:
-            xml.element("ChecksumAlgorithm", record.checksum.algorithm.value)
-            xml.element("ChecksumType", record.checksum.type.value)
-        xml.element("Size", record.size)
-        xml.element("StorageClass", "STANDARD")
+    # The hot part of LIST: one formatted string per key. Only the key needs escaping; every
+    # other value is generated here (hex ETags and ids, digits, ISO dates, enum names).
+    owners: dict[str, str] = {}
+    for entry in listing.objects:
+        checksum = ""
+        if entry.checksum_algorithm is not None:
+            checksum = f"<ChecksumAlgorithm>{entry.checksum_algorithm.value}</ChecksumAlgorithm>"
+            if entry.checksum_type is not None:
+                checksum += f"<ChecksumType>{entry.checksum_type.value}</ChecksumType>"
+        owner = ""
         if with_owner:
-            write_owner(xml, record.owner_id)
-        xml.close("Contents")
+            owner = owners.get(entry.owner_id) or owners.setdefault(
+                entry.owner_id, owner_element(entry.owner_id)
+            )
+        xml.raw(
+            f"<Contents><Key>{escape(encode_if(url, entry.key) or '')}</Key>"
+            f"<LastModified>{iso8601_ms(entry.last_modified)}</LastModified>"
+            f"<ETag>&quot;{entry.etag}&quot;</ETag>{checksum}<Size>{entry.size}</Size>"
+            f"<StorageClass>STANDARD</StorageClass>{owner}</Contents>"
+        )
     for prefix in listing.common_prefixes:
         xml.open("CommonPrefixes")
         xml.element("Prefix", encode_if(url, prefix))
