@@ -136,6 +136,7 @@ _DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
     storage_errors.BadDigest: "BadDigest",
     storage_errors.ChecksumMismatch: "BadDigest",
     storage_errors.InvalidRange: "InvalidRange",
+    storage_errors.InvalidChecksumRequest: "InvalidRequest",
     storage_errors.NoSuchUpload: "NoSuchUpload",
     storage_errors.InvalidPart: "InvalidPart",
     storage_errors.InvalidPartOrder: "InvalidPartOrder",

@@ -16,6 +16,7 @@ AndromedeError
     │   ├── IncompleteBody               fewer bytes than announced
     │   ├── BadDigest                    Content-MD5 mismatch
     │   ├── ChecksumMismatch             x-amz-checksum-* mismatch
+    │   ├── InvalidChecksumRequest       a checksum algorithm/type combination S3 refuses
     │   └── InvalidRange
     ├── UploadError
     │   ├── NoSuchUpload
@@ -90,6 +91,10 @@ class BadDigest(ObjectError):
 
 
 class ChecksumMismatch(ObjectError):
+    pass
+
+
+class InvalidChecksumRequest(ObjectError):
     pass
 
 

@@ -36,6 +36,7 @@ from andromede.storage.errors import (
     EntityTooLarge,
     EntityTooSmall,
     IncompleteBody,
+    InvalidChecksumRequest,
     InvalidPart,
     InvalidPartNumber,
     InvalidPartOrder,
@@ -366,16 +367,22 @@ class ObjectService:
         checksum_algorithm: ChecksumAlgorithm | None,
         checksum_type: ChecksumType | None,
     ) -> MultipartUpload:
-        """NoSuchBucket; ValueError (S3's InvalidRequest) for a checksum type the algorithm
+        """NoSuchBucket; InvalidChecksumRequest for a checksum type the algorithm
         cannot have (FULL_OBJECT with SHA, COMPOSITE with CRC64NVME) or a type without one."""
         self._check_key(key)
         self._check_metadata(headers)
         if checksum_algorithm is not None:
             if checksum_type is None:
                 checksum_type = default_checksum_type(checksum_algorithm)
-            validate_checksum_type(checksum_algorithm, checksum_type)
+            try:
+                validate_checksum_type(checksum_algorithm, checksum_type)
+            except ValueError as exc:
+                raise InvalidChecksumRequest(str(exc)) from exc
         elif checksum_type is not None:
-            raise ValueError("x-amz-checksum-type requires x-amz-checksum-algorithm")
+            raise InvalidChecksumRequest(
+                "The x-amz-checksum-type header can only be used with the "
+                "x-amz-checksum-algorithm header."
+            )
         upload = MultipartUpload(
             bucket=bucket,
             key=key,
@@ -408,7 +415,7 @@ class ObjectService:
         algorithm = upload.checksum_algorithm
         if integrity.checksum_algorithm is not None:
             if algorithm is not None and integrity.checksum_algorithm is not algorithm:
-                raise ValueError(
+                raise InvalidChecksumRequest(
                     f"Checksum Type mismatch occurred, expected checksum Type: "
                     f"{algorithm.value.lower()}, actual checksum Type: "
                     f"{integrity.checksum_algorithm.value.lower()}"

@@ -211,3 +211,26 @@ async def test_mutations_and_auth_failures_are_audited(client: Client) -> None:
         ("s3:DeleteObject", "failure"),
     ]
     assert events[2].details == {"error": "InvalidAccessKeyId"}
+
+
+async def test_part_checksum_algorithm_must_match_the_upload(client: Client) -> None:
+    await client.request("PUT", "/photos")
+    created = await client.request(
+        "POST", "/photos/mp?uploads", headers={"x-amz-checksum-algorithm": "SHA256"}
+    )
+    upload_id = ElementTree.fromstring(created.body).findtext(
+        "{http://s3.amazonaws.com/doc/2006-03-01/}UploadId"
+    )
+    reply = await client.request(
+        "PUT",
+        f"/photos/mp?partNumber=1&uploadId={upload_id}",
+        b"data",
+        {"x-amz-checksum-crc32": "rfPzYw=="},
+    )
+    assert (reply.status, reply.error_code()) == (400, "InvalidRequest")
+    mismatch = await client.request(
+        "POST",
+        "/photos/mp2?uploads",
+        headers={"x-amz-checksum-algorithm": "SHA1", "x-amz-checksum-type": "FULL_OBJECT"},
+    )
+    assert (mismatch.status, mismatch.error_code()) == (400, "InvalidRequest")

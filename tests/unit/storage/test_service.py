@@ -20,6 +20,7 @@ from andromede.storage.errors import (
     EntityTooSmall,
     IncompleteBody,
     InvalidBucketName,
+    InvalidChecksumRequest,
     InvalidPart,
     InvalidPartNumber,
     InvalidPartOrder,
@@ -606,7 +607,7 @@ async def test_upload_part_replaces_and_abort(
 
 
 async def test_checksum_type_rules(service: ObjectService) -> None:
-    with pytest.raises(ValueError, match="FULL_OBJECT"):
+    with pytest.raises(InvalidChecksumRequest, match="FULL_OBJECT"):
         await service.create_multipart_upload(
             "bucket",
             "k",
