@@ -32,7 +32,7 @@ from andromede.storage.service import ObjectService, StorageLimits
 from andromede.storage.store_sql import SqlMetadataStore
 from andromede.storage.sweeper import Sweeper
 
-__all__ = ["Application", "create_app", "database_url", "write_credentials"]
+__all__ = ["Application", "create_app", "database_url", "prepare", "write_credentials"]
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +108,9 @@ class Application:
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=settings.io_threads, thread_name_prefix="andromede-io")
         )
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        url = database_url(settings)
-        await asyncio.to_thread(upgrade, url)
+        url = await _migrate(settings)
         db = open_database(url)
-        identity = IdentityService(
-            SqlIdentityStore(db),
-            SecretSealer.from_key_file(settings.data_dir / "keys" / "secrets.key"),
-        )
+        identity = _identity(settings, db)
         audit = AuditService(SqlAuditStore(db))
         store = SqlMetadataStore(db)
         blobs = LocalBlobStore(settings.data_dir / "objects", fsync=settings.fsync)
@@ -133,14 +128,7 @@ class Application:
                 deletion_grace=settings.orphan_grace,
             ),
         )
-        self.bootstrap = await identity.bootstrap()
-        if self.bootstrap is not None:
-            write_credentials(settings.credentials_path, self.bootstrap)
-            log.warning(
-                "first start: tenant %s created; its root user's access key is in %s",
-                self.bootstrap.tenant.name,
-                settings.credentials_path,
-            )
+        self.bootstrap = await _bootstrap(settings, identity)
         sweeper = Sweeper(
             store, blobs, orphan_grace=settings.orphan_grace, interval=settings.sweeper_interval
         )
@@ -160,6 +148,44 @@ class Application:
                 await task
         await running.audit.close()
         await running.db.close()
+
+
+async def _migrate(settings: Settings) -> str:
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    url = database_url(settings)
+    await asyncio.to_thread(upgrade, url)
+    return url
+
+
+def _identity(settings: Settings, db: Database) -> IdentityService:
+    return IdentityService(
+        SqlIdentityStore(db),
+        SecretSealer.from_key_file(settings.data_dir / "keys" / "secrets.key"),
+    )
+
+
+async def _bootstrap(settings: Settings, identity: IdentityService) -> BootstrapResult | None:
+    result = await identity.bootstrap()
+    if result is not None:
+        write_credentials(settings.credentials_path, result)
+        log.warning(
+            "first start: tenant %s created; its root user's access key is in %s",
+            result.tenant.name,
+            settings.credentials_path,
+        )
+    return result
+
+
+async def prepare(settings: Settings) -> BootstrapResult | None:
+    """The once-per-deployment start-up work (data folder, migrations, first tenant and its
+    credentials, the secrets key), done before worker processes start so they never race on it.
+    Idempotent: every later start finds it done. Returns the bootstrap on the first start."""
+    url = await _migrate(settings)
+    db = open_database(url)
+    try:
+        return await _bootstrap(settings, _identity(settings, db))
+    finally:
+        await db.close()
 
 
 def create_app() -> Application:

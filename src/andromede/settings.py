@@ -75,6 +75,9 @@ class Settings(BaseSettings):
         default=None, description="PEM certificate chain; with tls_key, serves HTTPS."
     )
     tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert.")
+    workers: int = Field(
+        default=1, ge=1, le=64, description="Server processes sharing the S3 port."
+    )
     server: Literal["uvicorn", "granian"] = Field(
         default="uvicorn", description="ASGI server that runs the S3 endpoint."
     )

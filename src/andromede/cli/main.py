@@ -50,6 +50,9 @@ def serve(
     server: Annotated[
         str | None, typer.Option(help="ASGI server: uvicorn or granian (ANDROMEDE_SERVER).")
     ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Server processes (ANDROMEDE_WORKERS).")
+    ] = None,
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error.")] = None,
 ) -> None:
     """Start the S3 endpoint; the first start creates the admin tenant and its credentials."""
@@ -63,6 +66,7 @@ def serve(
             tls_cert=tls_cert,
             tls_key=tls_key,
             server=server,
+            workers=workers,
             log_level=log_level,
         )
     except ConfigurationError as exc:

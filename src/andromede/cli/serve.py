@@ -10,23 +10,30 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Callable
+from typing import Any
 
 from rich.console import Console
 
-from andromede.app import Application
+from andromede.app import Application, prepare
+from andromede.iam.service import BootstrapResult
 from andromede.logconfig import configure_logging
 from andromede.settings import Settings
 
 __all__ = ["run"]
 
 
-def _banner(settings: Settings, application: Application, port: int, console: Console) -> None:
+def _banner(
+    settings: Settings, bootstrap: BootstrapResult | None, port: int, console: Console
+) -> None:
     host = settings.s3_host if settings.s3_host not in ("0.0.0.0", "::") else "127.0.0.1"  # noqa: S104
     endpoint = f"{settings.scheme}://{host}:{port}"
     credentials = settings.credentials_path
-    state = "created" if application.bootstrap is not None else "kept from an earlier start"
+    state = "created" if bootstrap is not None else "kept from an earlier start"
     console.print(f"[bold]Andromède[/bold] is serving, region [cyan]{settings.region}[/cyan]")
-    console.print(f"  S3 endpoint      {endpoint}")
+    console.print(
+        f"  S3 endpoint      {endpoint} ({settings.server}, {settings.workers} worker(s))"
+    )
     console.print("  management API   not yet: arrives with the identity issue")
     console.print("  web console      not yet: arrives with the console issue")
     console.print(f"  data folder      {settings.data_dir}")
@@ -39,26 +46,68 @@ def _banner(settings: Settings, application: Application, port: int, console: Co
     )
 
 
-def _run_uvicorn(settings: Settings, application: Application, console: Console) -> int:
+def _export(settings: Settings) -> None:
+    """Worker processes import the app by name: hand them the settings over the environment."""
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            os.environ[f"ANDROMEDE_{name.upper()}"] = text
+
+
+def _ignoring_stop_signals(run: Callable[[], None]) -> None:
+    """Run ``run`` with SIGINT/SIGTERM ignored once the server hands them back.
+
+    uvicorn re-raises the signal that stopped it once its shutdown is done; under the default
+    handler that would kill the process with -SIGTERM after a clean drain. A graceful stop exits
+    0, so the signal is ignored from the moment uvicorn restores the previous handler.
+    """
+
+    def ignore(signum: int, frame: object) -> None:
+        return None
+
+    previous = {s: signal.signal(s, ignore) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        run()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "host": settings.s3_host,
+        "port": settings.s3_port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "on",
+        "ssl_certfile": str(settings.tls_cert) if settings.tls_cert else None,
+        "ssl_keyfile": str(settings.tls_key) if settings.tls_key else None,
+        "timeout_graceful_shutdown": int(settings.shutdown_timeout),
+        "timeout_keep_alive": 30,
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+    }
+
+
+def _run_uvicorn(settings: Settings, bootstrap: BootstrapResult | None, console: Console) -> int:
     import uvicorn
     import uvloop
 
-    config = uvicorn.Config(
-        application,
-        host=settings.s3_host,
-        port=settings.s3_port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
-        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
-        timeout_graceful_shutdown=int(settings.shutdown_timeout),
-        timeout_keep_alive=30,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-    )
-    server = uvicorn.Server(config)
+    if settings.workers > 1:
+        _export(settings)
+        _banner(settings, bootstrap, settings.s3_port, console)
+        _ignoring_stop_signals(
+            lambda: uvicorn.run(
+                "andromede.app:create_app",
+                factory=True,
+                workers=settings.workers,
+                **_uvicorn_options(settings),
+            )
+        )
+        return 0
+
+    server = uvicorn.Server(uvicorn.Config(Application(settings), **_uvicorn_options(settings)))
 
     async def main() -> None:
         serving = asyncio.create_task(server.serve())
@@ -69,46 +118,28 @@ def _run_uvicorn(settings: Settings, application: Application, console: Console)
             for listener in server.servers:
                 for sock in listener.sockets:
                     port = sock.getsockname()[1]
-            _banner(settings, application, port, console)
+            _banner(settings, bootstrap, port, console)
         await serving
 
-    def ignore(signum: int, frame: object) -> None:
-        return None
-
-    # uvicorn re-raises the signal that stopped it once its shutdown is done; under the default
-    # handler that would kill the process with -SIGTERM after a clean drain. A graceful stop
-    # exits 0, so the signal is ignored from the moment uvicorn hands it back.
-    previous = {s: signal.signal(s, ignore) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        # Server.serve() does not install the loop named in the config (only Server.run()
-        # does): run it on uvloop explicitly.
-        uvloop.run(main())
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+    # Server.serve() does not install the loop named in the config (only Server.run() does):
+    # run it on uvloop explicitly.
+    _ignoring_stop_signals(lambda: uvloop.run(main()))
     return 0 if server.started else 1
 
 
-def _run_granian(settings: Settings, console: Console) -> int:
+def _run_granian(settings: Settings, bootstrap: BootstrapResult | None, console: Console) -> int:
     from granian.constants import Interfaces, Loops
     from granian.server import Server
 
-    # Granian imports the app in its own worker process: hand the settings over the environment.
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            os.environ[f"ANDROMEDE_{name.upper()}"] = (
-                str(value).lower() if isinstance(value, bool) else str(value)
-            )
-    console.print(
-        f"Andromède (granian) on {settings.scheme}://{settings.s3_host}:{settings.s3_port}"
-    )
+    _export(settings)
+    _banner(settings, bootstrap, settings.s3_port, console)
     server = Server(
         "andromede.app:create_app",
         address=settings.s3_host,
         port=settings.s3_port,
         interface=Interfaces.ASGI,
         factory=True,
-        workers=1,
+        workers=settings.workers,
         loop=Loops.uvloop,
         ssl_cert=settings.tls_cert,
         ssl_key=settings.tls_key,
@@ -120,7 +151,11 @@ def _run_granian(settings: Settings, console: Console) -> int:
 
 
 def run(settings: Settings, console: Console) -> int:
+    import uvloop
+
     configure_logging(settings)
+    # Migrations, the first tenant and its key happen once here, before any worker starts.
+    bootstrap = uvloop.run(prepare(settings))
     if settings.server == "granian":
-        return _run_granian(settings, console)
-    return _run_uvicorn(settings, Application(settings), console)
+        return _run_granian(settings, bootstrap, console)
+    return _run_uvicorn(settings, bootstrap, console)

@@ -9,11 +9,12 @@ page-cached metadata is cheaper than any thread hop. So:
 - :meth:`Database.read` runs a function over a short-lived connection *on the calling thread*
   (the event loop): no hop, no greenlet; the read transaction ends with the function.
 - :meth:`Database.write` hands the function to one writer thread that owns the only write
-  connection. The writer takes every job waiting in its queue, runs each inside its own SAVEPOINT
-  within one ``BEGIN IMMEDIATE`` transaction and commits them together: one fsync (WAL,
-  ``synchronous=FULL``) for the whole batch instead of one per request (group commit). A job that
-  raises rolls back to its savepoint only and its caller gets the exception; the others commit.
-  A caller's future resolves only after the commit is durable.
+  connection. The writer takes every job waiting in its queue, runs them all in one
+  ``BEGIN IMMEDIATE`` transaction and commits them together: one fsync (WAL,
+  ``synchronous=FULL``) for the whole batch instead of one per request (group commit). If a job
+  raises, the batch is rolled back and every job is replayed in a transaction of its own, so a
+  failure stays its caller's (jobs are functions of the database alone, safe to run again). A
+  caller's future resolves only after its commit is durable.
 
 A store function must therefore be synchronous, short, and touch nothing but the connection.
 PostgreSQL (the distributed issue) gets its own implementation of the same two methods.
@@ -120,24 +121,27 @@ class Database:
                     return
 
     def _commit_batch(self, connection: Connection, batch: list[_Job]) -> None:
-        outcomes: list[tuple[Any, BaseException | None]] = []
-        try:
-            with connection.begin():
-                for job in batch:
-                    savepoint = connection.begin_nested()
-                    try:
-                        result = job.function(connection)
-                    except Exception as exc:
-                        savepoint.rollback()
-                        outcomes.append((None, exc))
-                    else:
-                        savepoint.commit()
-                        outcomes.append((result, None))
-        except Exception as exc:  # the commit itself failed: nothing of the batch is durable
-            log.exception("metadata commit failed for a batch of %d writes", len(batch))
-            outcomes = [(None, exc)] * len(batch)
-        for job, (result, error) in zip(batch, outcomes, strict=True):
-            job.loop.call_soon_threadsafe(_resolve, job.future, result, error)
+        if len(batch) > 1:
+            # Optimistic: the whole batch in one transaction, no savepoints (they cost two more
+            # statements per job). Jobs rarely fail; when one does, nothing of the batch is
+            # kept and every job runs again alone below, so each caller gets its own outcome.
+            try:
+                with connection.begin():
+                    results = [job.function(connection) for job in batch]
+            except Exception:
+                log.debug("a batch of %d writes failed; replaying them one by one", len(batch))
+            else:
+                for job, result in zip(batch, results, strict=True):
+                    job.loop.call_soon_threadsafe(_resolve, job.future, result, None)
+                return
+        for job in batch:
+            try:
+                with connection.begin():
+                    result = job.function(connection)
+            except Exception as exc:
+                job.loop.call_soon_threadsafe(_resolve, job.future, None, exc)
+            else:
+                job.loop.call_soon_threadsafe(_resolve, job.future, result, None)
 
 
 def _configure_sqlite(engine: Engine) -> None:

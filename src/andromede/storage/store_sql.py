@@ -565,14 +565,23 @@ class SqlMetadataStore:
 
 
 # -- inside a job's transaction ---------------------------------------------------------------
+# The statements of the hot paths are built once: building and cache-keying a Core expression
+# per call was most of the writer's time on a 4 KiB PUT.
+_IS_OBJECT = (_O.c.bucket == sa.bindparam("bucket")) & (_O.c.key == sa.bindparam("key"))
+_IS_OBJECT_BLOB = (_OB.c.bucket == sa.bindparam("bucket")) & (_OB.c.key == sa.bindparam("key"))
 _GET_BUCKET = sa.select(_B).where(_B.c.name == sa.bindparam("name"))
-_GET_OBJECT = sa.select(_O).where(
-    _O.c.bucket == sa.bindparam("bucket"), _O.c.key == sa.bindparam("key")
+_BUCKET_EXISTS = sa.select(_B.c.name).where(_B.c.name == sa.bindparam("name"))
+_GET_OBJECT = sa.select(_O).where(_IS_OBJECT)
+_INSERT_OBJECT = _O.insert()
+_UPDATE_OBJECT = _O.update().where(
+    (_O.c.bucket == sa.bindparam("b_bucket")) & (_O.c.key == sa.bindparam("b_key"))
 )
+_DELETE_OBJECT_BLOBS = _OB.delete().where(_IS_OBJECT_BLOB)
+_INSERT_OBJECT_BLOB = _OB.insert()
 
 
 def _bucket_exists(conn: Connection, name: str) -> bool:
-    return conn.execute(sa.select(_B.c.name).where(_B.c.name == name)).first() is not None
+    return conn.execute(_BUCKET_EXISTS, {"name": name}).first() is not None
 
 
 def _upload_exists(conn: Connection, upload_id: str) -> bool:
@@ -583,19 +592,17 @@ def _upload_exists(conn: Connection, upload_id: str) -> bool:
 def _put_object(conn: Connection, record: ObjectRecord) -> ObjectRecord | None:
     if not _bucket_exists(conn, record.bucket):
         raise NoSuchBucket(record.bucket)
-    where = (_O.c.bucket == record.bucket, _O.c.key == record.key)
-    old = conn.execute(sa.select(_O).where(*where)).first()
+    names = {"bucket": record.bucket, "key": record.key}
+    old = conn.execute(_GET_OBJECT, names).first()
     values = _object_values(record)
     if old is None:
-        conn.execute(_O.insert().values(**values))
+        conn.execute(_INSERT_OBJECT, values)
     else:
-        conn.execute(_O.update().where(*where).values(**values))
-        conn.execute(_OB.delete().where(_OB.c.bucket == record.bucket, _OB.c.key == record.key))
-    blob_rows = [
-        {"blob_id": s.blob_id, "bucket": record.bucket, "key": record.key} for s in record.segments
-    ]
+        conn.execute(_UPDATE_OBJECT, {**values, "b_bucket": record.bucket, "b_key": record.key})
+        conn.execute(_DELETE_OBJECT_BLOBS, names)
+    blob_rows = [{"blob_id": s.blob_id, **names} for s in record.segments]
     if blob_rows:
-        conn.execute(_OB.insert(), blob_rows)
+        conn.execute(_INSERT_OBJECT_BLOB, blob_rows)
     return None if old is None else _object_from_row(old)
 
 
