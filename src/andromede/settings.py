@@ -38,6 +38,12 @@ def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("andromede", appauthor=False))
 
 
+def _default_workers() -> int:
+    # One process per core serves small requests (Python-bound) in parallel; past four, SQLite's
+    # single writer, not the CPU, is the limit of the embedded mode.
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 class Settings(BaseSettings):
     """Every setting of an Andromède process. Frozen: read once at start, never mutated."""
 
@@ -76,7 +82,10 @@ class Settings(BaseSettings):
     )
     tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert.")
     workers: int = Field(
-        default=1, ge=1, le=64, description="Server processes sharing the S3 port."
+        default_factory=_default_workers,
+        ge=1,
+        le=64,
+        description="Server processes sharing the S3 port (default: CPUs, at most 4).",
     )
     server: Literal["uvicorn", "granian"] = Field(
         default="uvicorn", description="ASGI server that runs the S3 endpoint."

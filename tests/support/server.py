@@ -111,12 +111,30 @@ class ServerProcess:
             self.process.kill()
             self.process.wait(5)
 
-    def rss_kib(self) -> int:
+    def pids(self) -> list[int]:
+        """The server and its worker processes (the whole tree)."""
         assert self.process is not None
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        raise RuntimeError("no VmRSS")
+        found, queue = [], [self.process.pid]
+        while queue:
+            pid = queue.pop()
+            found.append(pid)
+            children = Path(f"/proc/{pid}/task/{pid}/children")
+            if children.exists():
+                queue.extend(int(c) for c in children.read_text().split())
+        return found
+
+    def rss_kib(self) -> int:
+        """Resident memory of the server and all its workers."""
+        total = 0
+        for pid in self.pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except FileNotFoundError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        return total
 
 
 @contextmanager
