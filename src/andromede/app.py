@@ -32,7 +32,14 @@ from andromede.storage.service import ObjectService, StorageLimits
 from andromede.storage.store_sql import SqlMetadataStore
 from andromede.storage.sweeper import Sweeper
 
-__all__ = ["Application", "create_app", "database_url", "prepare", "write_credentials"]
+__all__ = [
+    "Application",
+    "create_app",
+    "database_url",
+    "prepare",
+    "storage_limits",
+    "write_credentials",
+]
 
 log = logging.getLogger(__name__)
 
@@ -114,20 +121,7 @@ class Application:
         audit = AuditService(SqlAuditStore(db))
         store = SqlMetadataStore(db)
         blobs = LocalBlobStore(settings.data_dir / "objects", fsync=settings.fsync)
-        objects = ObjectService(
-            store,
-            blobs,
-            StorageLimits(
-                max_object_size=settings.max_object_size,
-                max_part_size=settings.max_part_size,
-                min_part_size=settings.min_part_size,
-                max_parts=settings.max_parts,
-                max_key_length=settings.max_key_length,
-                max_user_metadata_size=settings.max_user_metadata_size,
-                read_chunk_size=settings.read_chunk_size,
-                deletion_grace=settings.orphan_grace,
-            ),
-        )
+        objects = ObjectService(store, blobs, storage_limits(settings))
         self.bootstrap = await _bootstrap(settings, identity)
         sweeper = Sweeper(
             store, blobs, orphan_grace=settings.orphan_grace, interval=settings.sweeper_interval
@@ -148,6 +142,19 @@ class Application:
                 await task
         await running.audit.close()
         await running.db.close()
+
+
+def storage_limits(settings: Settings) -> StorageLimits:
+    return StorageLimits(
+        max_object_size=settings.max_object_size,
+        max_part_size=settings.max_part_size,
+        min_part_size=settings.min_part_size,
+        max_parts=settings.max_parts,
+        max_key_length=settings.max_key_length,
+        max_user_metadata_size=settings.max_user_metadata_size,
+        read_chunk_size=settings.read_chunk_size,
+        deletion_grace=settings.orphan_grace,
+    )
 
 
 async def _migrate(settings: Settings) -> str:

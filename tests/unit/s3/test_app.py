@@ -7,6 +7,7 @@ header matches, and nothing answers 500.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from andromede.app import storage_limits
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.iam.secrets import SecretSealer
@@ -27,7 +29,7 @@ from andromede.s3.app import S3App
 from andromede.s3.handlers.common import S3Services
 from andromede.settings import Settings
 from andromede.storage.blob_memory import MemoryBlobStore
-from andromede.storage.service import ObjectService, StorageLimits
+from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
 
 REGION = "eu-fr-1"
@@ -110,16 +112,7 @@ async def client(tmp_path: Any) -> AsyncIterator[Client]:
     objects = ObjectService(
         MemoryMetadataStore(),
         MemoryBlobStore(),
-        StorageLimits(
-            max_object_size=settings.max_object_size,
-            max_part_size=settings.max_part_size,
-            min_part_size=settings.min_part_size,
-            max_parts=settings.max_parts,
-            max_key_length=settings.max_key_length,
-            max_user_metadata_size=settings.max_user_metadata_size,
-            read_chunk_size=settings.read_chunk_size,
-            deletion_grace=0,
-        ),
+        dataclasses.replace(storage_limits(settings), deletion_grace=0),
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
