@@ -187,8 +187,10 @@ class S3App:
         timeout = self._settings.body_read_timeout
 
         async def timed() -> Message:
+            # asyncio.timeout, not wait_for: wait_for wraps every body chunk in a new task.
             try:
-                return await asyncio.wait_for(receive(), timeout)
+                async with asyncio.timeout(timeout):
+                    return await receive()
             except TimeoutError as exc:
                 raise S3Error("RequestTimeout") from exc
 
