@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
+import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,7 +198,23 @@ async def prepare(settings: Settings) -> BootstrapResult | None:
         await db.close()
 
 
+def _end_with_parent() -> None:
+    """Make this worker process receive SIGTERM when the serving process ends, however it ends.
+
+    Without it, a ``kill -9`` of ``andromede serve`` left its workers running, still holding the
+    port and serving requests.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() == 1:  # the parent died before the request above took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def create_app() -> Application:
-    """Factory for ASGI servers started by import path (settings from ANDROMEDE_* and the
-    ANDROMEDE_CONFIG file)."""
+    """Factory for the worker processes of ASGI servers started by import path (settings from
+    ANDROMEDE_* and the ANDROMEDE_CONFIG file)."""
+    _end_with_parent()
     return Application(load_settings())

@@ -70,3 +70,31 @@ def _assert_swept(server: ServerProcess, expected_blobs: int) -> None:
         timeout=15,
     )
     assert swept, (temporary_files(data_dir), len(blob_files(data_dir)), expected_blobs)
+
+
+def test_workers_end_when_the_serving_process_is_killed(tmp_path: Path) -> None:
+    # Only the parent gets SIGKILL (no process group): its workers must notice and stop, rather
+    # than keep the port and serve from a deployment that is supposedly down.
+    import signal
+    import socket
+
+    from support.server import free_port
+
+    server = ServerProcess(
+        data_dir=tmp_path / "data", port=free_port(), extra_env={"ANDROMEDE_WORKERS": "2"}
+    )
+    server.start()
+    try:
+        workers = [pid for pid in server.pids() if pid != server.process.pid]  # type: ignore[union-attr]
+        assert len(workers) >= 2
+        os.kill(server.process.pid, signal.SIGKILL)  # type: ignore[union-attr]
+        server.process.wait(5)  # type: ignore[union-attr]
+
+        def gone() -> bool:
+            return not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+        assert wait_until(gone, 15)
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", server.port), 1):
+            pass
+    finally:
+        server.kill()

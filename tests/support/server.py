@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import signal
 import socket
@@ -103,12 +104,14 @@ class ServerProcess:
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait(5)
+            self.kill()
+            return self.process.returncode
 
     def kill(self) -> None:
+        """``kill -9`` the server and its workers at once, as a crash of the machine would."""
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(5)
 
     def pids(self) -> list[int]:
