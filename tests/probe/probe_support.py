@@ -1,6 +1,6 @@
 """What the probe tests share: looking at the data folder, waiting, and slow raw uploads.
 
-The local blob store keeps committed blobs under ``objects/blobs/ab/cd/<id>`` and blobs being
+The local blob store keeps committed blobs under ``objects/blobs/abc/<id>`` and blobs being
 written under ``objects/tmp/``; the probes count files there to prove that a crash, a SIGTERM or a
 client that vanished leaves nothing behind once the sweeper has run.
 """

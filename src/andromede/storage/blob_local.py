@@ -1,10 +1,14 @@
 """Blobs as files on local disk: one file per blob, written aside, fsynced, renamed into place.
 
-Layout under ``root``: ``blobs/ab/cd/<blob_id>`` (two-level fan-out on the id's first four
-characters, so no directory grows past a few thousand entries) and ``tmp/<blob_id>.<nonce>`` for
-blobs being written. A writer buffers and hands the file system blocks of about 1 MiB in a worker
-thread; :meth:`LocalBlobWriter.commit` writes what is left, fsyncs the file, renames it into place
-and fsyncs the directory, all in one thread hop, so a small blob (the 4 KiB PUT of the benchmark)
+Layout under ``root``: ``blobs/abc/<blob_id>`` (4,096 directories named by the id's first three
+hex characters: 25,000 files each at 100 million blobs, which ext4 and XFS index well) and
+``tmp/<blob_id>.<nonce>`` for blobs being written. The first layout had two levels (65,536 leaf
+directories): on a young store nearly every PUT created a directory and fsynced its parent, about
+a millisecond more per small PUT (docs/decisions/0005-local-blob-layout.md).
+
+A writer buffers and hands the file system blocks of about 1 MiB in a worker thread;
+:meth:`LocalBlobWriter.commit` writes what is left, fsyncs the file, renames it into place and
+fsyncs the directory, all in one thread hop, so a small blob (the 4 KiB PUT of the benchmark)
 costs exactly one ``asyncio.to_thread`` call in total. Blob ids come from the service (uuid4 hex);
 only safe file-name characters are accepted.
 
@@ -261,10 +265,10 @@ class LocalBlobStore:
 
     async def list_blobs(self, older_than: datetime) -> AsyncIterator[str]:
         limit = older_than.timestamp()
-        # One thread hop per first-level directory: bounded memory, few hops.
-        top_dirs = await asyncio.to_thread(self._subdirs, self._blobs_dir)
-        for top in top_dirs:
-            for blob_id in await asyncio.to_thread(self._old_files_under, top, limit):
+        # One thread hop per directory: bounded memory, few hops.
+        directories = await asyncio.to_thread(self._subdirs, self._blobs_dir)
+        for directory in directories:
+            for blob_id in await asyncio.to_thread(self._old_files_in, directory, limit):
                 yield blob_id
 
     async def remove_stale_temporaries(self, older_than: datetime) -> int:
@@ -276,7 +280,7 @@ class LocalBlobStore:
             raise BlobError(f"invalid blob id {blob_id!r}")
 
     def _blob_path(self, blob_id: str) -> Path:
-        return self._blobs_dir / blob_id[:2] / blob_id[2:4] / blob_id
+        return self._blobs_dir / blob_id[:3] / blob_id
 
     def _ensure_dir(self, path: Path) -> None:
         """Create ``path`` and missing parents, fsyncing each parent that gained an entry."""
@@ -319,19 +323,19 @@ class LocalBlobStore:
         except FileNotFoundError:
             return []
 
-    def _old_files_under(self, top: Path, limit: float) -> list[str]:
+    @staticmethod
+    def _old_files_in(directory: Path, limit: float) -> list[str]:
         found: list[str] = []
-        for sub in self._subdirs(top):
-            with os.scandir(sub) as entries:
-                for entry in entries:
-                    if not entry.is_file(follow_symlinks=False):
-                        continue
-                    try:
-                        modified = entry.stat(follow_symlinks=False).st_mtime
-                    except FileNotFoundError:  # deleted meanwhile
-                        continue
-                    if modified < limit and _BLOB_ID.fullmatch(entry.name):
-                        found.append(entry.name)
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                try:
+                    modified = entry.stat(follow_symlinks=False).st_mtime
+                except FileNotFoundError:  # deleted meanwhile
+                    continue
+                if modified < limit and _BLOB_ID.fullmatch(entry.name):
+                    found.append(entry.name)
         return found
 
     def _remove_stale_temporaries(self, limit: float) -> int:
@@ -355,7 +359,7 @@ class LocalBlobStore:
     # -- for tests ------------------------------------------------------------------------
     def blob_ids(self) -> set[str]:
         """Every committed blob id (tests use it to check that nothing was left behind)."""
-        return {p.name for p in self._blobs_dir.glob("*/*/*") if p.is_file()}
+        return {p.name for p in self._blobs_dir.glob("*/*") if p.is_file()}
 
     def temporary_count(self) -> int:
         return sum(1 for _ in self._tmp_dir.glob("*")) if self._tmp_dir.is_dir() else 0

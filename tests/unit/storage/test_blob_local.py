@@ -14,12 +14,12 @@ from andromede.storage.blob_local import LocalBlobStore
 from andromede.storage.errors import BlobError
 
 
-async def test_layout_is_two_level_fan_out(tmp_path: Path) -> None:
+async def test_layout_is_one_level_of_4096_directories(tmp_path: Path) -> None:
     blobs = LocalBlobStore(tmp_path, fsync=True)
     writer = await blobs.create("abcdef0123")
     await writer.write(b"x" * 10)
     await writer.commit()
-    path = tmp_path / "blobs" / "ab" / "cd" / "abcdef0123"
+    path = tmp_path / "blobs" / "abc" / "abcdef0123"
     assert path.read_bytes() == b"x" * 10
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert list((tmp_path / "tmp").iterdir()) == []
@@ -42,7 +42,7 @@ async def test_a_small_blob_costs_one_thread_hop(
         await writer.write(b"y" * 1024)
     await writer.commit()
     assert hops == ["_commit"]
-    assert (tmp_path / "blobs/01/23/0123456789abcdef").stat().st_size == 4096
+    assert (tmp_path / "blobs/012/0123456789abcdef").stat().st_size == 4096
 
 
 @pytest.mark.parametrize("blob_id", ["../../etc", "ab", "a/bcd", "abcd\n", ""])
@@ -83,5 +83,5 @@ async def test_any_mix_of_chunk_sizes_lands_in_order(tmp_path: Path) -> None:
         expected += chunk
         await writer.write(chunk)
     await writer.commit()
-    path = tmp_path / "blobs" / "mi" / "xe" / "mixedchunks0001"
+    path = tmp_path / "blobs" / "mix" / "mixedchunks0001"
     assert path.read_bytes() == bytes(expected)
