@@ -3,7 +3,8 @@
 AndromedeError
 └── IamError
     ├── InvalidAccessKeyId     no such key, or the key is inactive
-    └── AccessDenied           authenticated, but not allowed
+    ├── AccessDenied           authenticated, but not allowed
+    └── TenantAlreadyExists    the tenant's id or name is taken
 """
 
 from __future__ import annotations
@@ -20,4 +21,8 @@ class InvalidAccessKeyId(IamError):
 
 
 class AccessDenied(IamError):
+    pass
+
+
+class TenantAlreadyExists(IamError):
     pass

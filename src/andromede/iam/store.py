@@ -15,7 +15,9 @@ class IdentityStore(Protocol):
     async def create_tenant_with_root(
         self, tenant: Tenant, root: User, key: AccessKey, secret_sealed: str
     ) -> None:
-        """Create a tenant, its root user and the root user's first key in one transaction."""
+        """Create a tenant, its root user and the root user's first key in one transaction.
+
+        TenantAlreadyExists if the tenant's id or name is taken (nothing is created)."""
 
     async def get_tenant(self, tenant_id: str) -> Tenant | None: ...
 

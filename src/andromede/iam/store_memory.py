@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from andromede.iam.errors import TenantAlreadyExists
 from andromede.iam.model import AccessKey, Tenant, User
 
 __all__ = ["MemoryIdentityStore"]
@@ -20,7 +21,7 @@ class MemoryIdentityStore:
         self, tenant: Tenant, root: User, key: AccessKey, secret_sealed: str
     ) -> None:
         if tenant.id in self._tenants or any(t.name == tenant.name for t in self._tenants.values()):
-            raise ValueError(f"tenant {tenant.name!r} exists")
+            raise TenantAlreadyExists(tenant.name)
         self._tenants[tenant.id] = tenant
         self._users[root.id] = root
         self._keys[key.access_key_id] = (key, secret_sealed)

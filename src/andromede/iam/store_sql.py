@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.iam.errors import TenantAlreadyExists
 from andromede.iam.model import AccessKey, AccessKeyStatus, Tenant, TenantStatus, User
 
 __all__ = ["SqlIdentityStore"]
@@ -55,7 +56,10 @@ class SqlIdentityStore:
                 )
             )
 
-        await self._db.write(work)
+        try:
+            await self._db.write(work)
+        except sa.exc.IntegrityError as exc:
+            raise TenantAlreadyExists(tenant.name) from exc
 
     async def _first(self, query: sa.Select[Any]) -> Any:
         return await self._db.read(lambda conn: conn.execute(query).first())
