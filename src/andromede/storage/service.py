@@ -22,15 +22,10 @@ from andromede.storage.blobs import BlobStore, BlobWriter
 from andromede.storage.bucket_names import validate_bucket_name
 from andromede.storage.checksums import (
     BodyHasher,
-    combine_full_object,
-    composite_checksum,
-    decode_checksum,
     default_checksum_type,
-    encode_digest,
     validate_checksum_type,
 )
 from andromede.storage.errors import (
-    BadDigest,
     BlobError,
     ChecksumMismatch,
     EntityTooLarge,
@@ -46,6 +41,16 @@ from andromede.storage.errors import (
     NoSuchBucket,
     NoSuchKey,
     NoSuchUpload,
+)
+from andromede.storage.integrity import (
+    BodyIntegrity,
+    checksum_base,
+    full_checksum,
+    multipart_checksum,
+    normal_etag,
+    source_integrity,
+    update_all,
+    verify_body,
 )
 from andromede.storage.model import (
     Bucket,
@@ -94,20 +99,6 @@ class StorageLimits:
     deletion_grace: float  # seconds a replaced blob stays readable for GETs in flight
 
 
-@dataclass(slots=True)
-class BodyIntegrity:
-    """What the client asked us to verify about a body.
-
-    ``checksum_value`` may be filled only once the body ends (trailing checksums): the service
-    reads it after the body iterator is exhausted. A value of None means: compute, store and
-    return the checksum, nothing to compare.
-    """
-
-    content_md5: bytes | None = None
-    checksum_algorithm: ChecksumAlgorithm | None = None
-    checksum_value: str | None = None
-
-
 @dataclass(frozen=True, slots=True)
 class CompletedPart:
     """One <Part> of a CompleteMultipartUpload request body."""
@@ -136,11 +127,6 @@ class UploadListing:
 
 _THREADED_HASH_MIN = 1024 * 1024
 _HASH_BLOCK = 1024 * 1024
-
-
-def _update_all(hasher: BodyHasher, chunks: list[bytes]) -> None:
-    for chunk in chunks:
-        hasher.update(chunk)
 
 
 class ObjectService:
@@ -218,7 +204,7 @@ class ObjectService:
             headers=headers,
             segments=(Segment(blob_id=blob_id, size=hasher.size, etag=hasher.md5_hex()),),
             owner_id=owner_id,
-            checksum=_full_checksum(algorithm, hasher),
+            checksum=full_checksum(algorithm, hasher),
         )
         return await self._commit_record(record, blob_id)
 
@@ -292,7 +278,7 @@ class ObjectService:
         algorithm = checksum_algorithm or (source.checksum.algorithm if source.checksum else None)
         body = self.read_object(source, 0, source.size - 1)
         blob_id, hasher = await self._write_blob(
-            body, source.size, algorithm, _source_integrity(source, algorithm)
+            body, source.size, algorithm, source_integrity(source, algorithm)
         )
         record = ObjectRecord(
             bucket=bucket,
@@ -303,7 +289,7 @@ class ObjectService:
             headers=source.headers if headers is None else headers,
             segments=(Segment(blob_id=blob_id, size=hasher.size, etag=hasher.md5_hex()),),
             owner_id=owner_id,
-            checksum=_full_checksum(algorithm, hasher),
+            checksum=full_checksum(algorithm, hasher),
         )
         return await self._commit_record(record, blob_id)
 
@@ -480,7 +466,7 @@ class ObjectService:
         algorithm = upload.checksum_algorithm
         for i, wanted in enumerate(parts):
             part = stored.get(wanted.part_number)
-            if part is None or _normal_etag(wanted.etag) != part.etag:
+            if part is None or normal_etag(wanted.etag) != part.etag:
                 raise InvalidPart(f"part {wanted.part_number} was not found or its ETag differs")
             if i < len(parts) - 1 and part.size < self._limits.min_part_size:
                 raise EntityTooSmall(f"part {part.part_number} is smaller than the minimum")
@@ -493,11 +479,11 @@ class ObjectService:
         etag_md5 = hashlib.md5(usedforsecurity=False)  # S3's ETag, not a security primitive
         for part in chosen:
             etag_md5.update(bytes.fromhex(part.etag))
-        checksum = _multipart_checksum(upload, chosen)
+        checksum = multipart_checksum(upload, chosen)
         if expected_checksum is not None:
             if checksum is None or expected_checksum.algorithm is not checksum.algorithm:
                 raise ChecksumMismatch("the checksum algorithm differs from the upload's")
-            if _checksum_base(expected_checksum.value) != _checksum_base(checksum.value):
+            if checksum_base(expected_checksum.value) != checksum_base(checksum.value):
                 raise ChecksumMismatch(f"the {checksum.algorithm.value} checksum differs")
         record = ObjectRecord(
             bucket=bucket,
@@ -669,7 +655,7 @@ class ObjectService:
                 await self._hash_and_write(hasher, writer, batch)
             if hasher.size < size:
                 raise IncompleteBody(f"{hasher.size} bytes received, {size} announced")
-            _verify(hasher, integrity)  # after the body: a trailer may carry the checksum
+            verify_body(hasher, integrity)  # after the body: a trailer may carry the checksum
             await writer.commit()
         except BaseException:
             await writer.abort()
@@ -678,7 +664,7 @@ class ObjectService:
 
     @staticmethod
     async def _hash_and_write(hasher: BodyHasher, writer: BlobWriter, batch: list[bytes]) -> None:
-        await asyncio.to_thread(_update_all, hasher, batch)
+        await asyncio.to_thread(update_all, hasher, batch)
         for chunk in batch:
             await writer.write(chunk)
 
@@ -708,7 +694,7 @@ class ObjectService:
             size=hasher.size,
             etag=hasher.md5_hex(),
             last_modified=self._clock(),
-            checksum=_full_checksum(hasher.algorithm, hasher),
+            checksum=full_checksum(hasher.algorithm, hasher),
         )
         try:
             replaced = await asyncio.shield(self._store.put_part(part))
@@ -730,68 +716,6 @@ class ObjectService:
             await self._blobs.delete(blob_id)
         except BlobError:
             _log.warning("blob %s left for the sweeper: cannot delete it", blob_id, exc_info=True)
-
-
-def _verify(hasher: BodyHasher, integrity: BodyIntegrity) -> None:
-    if integrity.content_md5 is not None and integrity.content_md5 != hasher.md5_digest():
-        raise BadDigest("The Content-MD5 you specified did not match what we received.")
-    algorithm = integrity.checksum_algorithm
-    if algorithm is not None and integrity.checksum_value is not None:
-        expected = decode_checksum(algorithm, integrity.checksum_value)
-        if hasher.algorithm is not algorithm or expected != hasher.checksum_digest():
-            raise ChecksumMismatch(
-                f"The {algorithm.value} you specified did not match the calculated checksum."
-            )
-
-
-def _full_checksum(algorithm: ChecksumAlgorithm | None, hasher: BodyHasher) -> Checksum | None:
-    digest = hasher.checksum_digest()
-    if algorithm is None or digest is None:
-        return None
-    return Checksum(algorithm, encode_digest(digest), ChecksumType.FULL_OBJECT)
-
-
-def _source_integrity(source: ObjectRecord, algorithm: ChecksumAlgorithm | None) -> BodyIntegrity:
-    """What a copy can check against its source: the MD5 of a single PUT, and the source's
-    full-object checksum when the copy computes the same algorithm."""
-    integrity = BodyIntegrity()
-    if source.parts_count is None and len(source.etag) == 32:
-        integrity.content_md5 = bytes.fromhex(source.etag)
-    checksum = source.checksum
-    if (
-        checksum is not None
-        and checksum.type is ChecksumType.FULL_OBJECT
-        and checksum.algorithm is algorithm
-    ):
-        integrity.checksum_algorithm = algorithm
-        integrity.checksum_value = checksum.value
-    return integrity
-
-
-def _multipart_checksum(upload: MultipartUpload, parts: Sequence[Part]) -> Checksum | None:
-    algorithm = upload.checksum_algorithm
-    if algorithm is None:
-        return None
-    checksum_type = upload.checksum_type or default_checksum_type(algorithm)
-    digests = [decode_checksum(algorithm, p.checksum.value) for p in parts if p.checksum]
-    if checksum_type is ChecksumType.COMPOSITE:
-        value = composite_checksum(algorithm, digests)
-    else:
-        value = encode_digest(
-            combine_full_object(
-                algorithm, [(d, p.size) for d, p in zip(digests, parts, strict=True)]
-            )
-        )
-    return Checksum(algorithm, value, checksum_type)
-
-
-def _normal_etag(etag: str) -> str:
-    return etag.strip().strip('"').lower()
-
-
-def _checksum_base(value: str) -> str:
-    """A checksum value without its composite ``-N`` suffix (base64 has no '-')."""
-    return value.partition("-")[0]
 
 
 def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
