@@ -87,6 +87,10 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
         "log_config": None,
         "access_log": False,
         "server_header": False,
+        # No X-Forwarded-* rewriting: nothing in front of the gateway is trusted by default
+        # (a loopback client could otherwise claim any source address), and it saves a
+        # middleware call per request.
+        "proxy_headers": False,
     }
 
 
