@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _BUSY_TIMEOUT_MS = 10_000
-_STOP = object()
 
 
 @dataclass(slots=True)
@@ -64,7 +63,7 @@ class Database:
     def __init__(self, engine: Engine, *, max_batch: int = 128) -> None:
         self.engine = engine
         self._max_batch = max_batch
-        self._jobs: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()  # None: stop
         self._writer = threading.Thread(
             target=self._run_writer, name="andromede-db-writer", daemon=True
         )
@@ -102,7 +101,7 @@ class Database:
         if self._closed:
             return
         self._closed = True
-        self._jobs.put(_STOP)
+        self._jobs.put(None)
         await asyncio.to_thread(self._writer.join)
         reader = getattr(self._readers, "connection", None)
         if reader is not None:
@@ -115,19 +114,19 @@ class Database:
             connection = connection.execution_options(andromede_write=True)
             while True:
                 first = self._jobs.get()
-                if first is _STOP:
+                if first is None:
                     return
-                batch: list[_Job] = [first]  # type: ignore[list-item]
+                batch = [first]
                 stop_after = False
                 while len(batch) < self._max_batch:
                     try:
                         more = self._jobs.get_nowait()
                     except queue.Empty:
                         break
-                    if more is _STOP:
+                    if more is None:
                         stop_after = True
                         break
-                    batch.append(more)  # type: ignore[arg-type]
+                    batch.append(more)
                 self._commit_batch(connection, batch)
                 if stop_after:
                     return

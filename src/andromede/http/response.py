@@ -45,8 +45,9 @@ async def send_response(send: Send, response: Response, extra: list[tuple[bytes,
         raw.append((b"content-length", str(length).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": raw})
     if response.head:
-        if response.stream is not None:
-            await response.stream.aclose()  # type: ignore[attr-defined]
+        aclose = getattr(response.stream, "aclose", None)
+        if aclose is not None:  # release what the stream holds open (a blob's file)
+            await aclose()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return 0
     if response.stream is None:
