@@ -97,6 +97,7 @@ class S3App:
         route: Route | None = None
         principal: Principal = ANONYMOUS
         ctx: S3Context | None = None
+        authenticated: Authenticated | None = None
         response: Response
         try:
             query = dict(parse_qsl(raw_query, keep_blank_values=True))
@@ -123,7 +124,9 @@ class S3App:
             )
             response = await HANDLERS[route.operation](ctx, self._services)
         except ClientDisconnected:
-            self._finish(route, principal, request_id, method, raw_path, 499, ctx, 0, started)
+            self._finish(
+                route, principal, authenticated, request_id, method, raw_path, 499, ctx, 0, started
+            )
             return
         except Exception as exc:
             response = self._error_response(exc, route, raw_path, request_id, method)
@@ -139,7 +142,18 @@ class S3App:
             status = 500
             raise
         finally:
-            self._finish(route, principal, request_id, method, raw_path, status, ctx, sent, started)
+            self._finish(
+                route,
+                principal,
+                authenticated,
+                request_id,
+                method,
+                raw_path,
+                status,
+                ctx,
+                sent,
+                started,
+            )
 
     async def _authenticate(
         self,
@@ -227,6 +241,7 @@ class S3App:
         self,
         route: Route | None,
         principal: Principal,
+        authenticated: Authenticated | None,
         request_id: str,
         method: str,
         raw_path: str,
@@ -236,10 +251,12 @@ class S3App:
         started: float,
     ) -> None:
         operation = route.operation if route is not None else None
+        # Every mutating operation of an authenticated (or anonymous) caller is audited, denied
+        # ones included; a failed authentication was recorded where it failed.
         if (
             operation is not None
             and not operation.name.startswith(_READ_PREFIXES)
-            and ctx is not None
+            and authenticated is not None
         ):
             self._audit.record(
                 request_id=request_id,

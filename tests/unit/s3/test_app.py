@@ -227,3 +227,19 @@ async def test_part_checksum_algorithm_must_match_the_upload(client: Client) -> 
         headers={"x-amz-checksum-algorithm": "SHA1", "x-amz-checksum-type": "FULL_OBJECT"},
     )
     assert (mismatch.status, mismatch.error_code()) == (400, "InvalidRequest")
+
+
+async def test_denied_mutations_are_audited(client: Client) -> None:
+    await client.request("PUT", "/photos")
+    denied = await client.request("PUT", "/photos/k", b"x", sign=False)  # anonymous
+    assert denied.error_code() == "AccessDenied"
+    missing = await client.request("DELETE", "/no-such-bucket/k")
+    assert missing.error_code() == "NoSuchBucket"
+    await client.audit.flush()
+    events = [e for _, e in await client.audit_store.list_events(None, after_id=0, limit=10)]
+    assert [(e.action, e.principal, e.outcome.value, e.details.get("status")) for e in events][
+        1:
+    ] == [
+        ("s3:PutObject", "*", "failure", "403"),
+        ("s3:DeleteObject", events[0].principal, "failure", "404"),
+    ]
