@@ -1,0 +1,146 @@
+"""The S3 ASGI app in process on the in-memory twins, and a client that signs with botocore.
+
+For tests of the wire layer in the fast loop (no server process, no sockets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import defusedxml.ElementTree as ElementTree
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from andromede.app import storage_limits
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.s3.app import S3App
+from andromede.s3.handlers.common import S3Services
+from andromede.settings import Settings
+from andromede.storage.blob_memory import MemoryBlobStore
+from andromede.storage.service import ObjectService
+from andromede.storage.store_memory import MemoryMetadataStore
+from support.rawclient import RawClient
+
+__all__ = ["REGION", "Client", "Reply", "in_process_client"]
+
+REGION = "eu-fr-1"
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+
+    def error_code(self) -> str:
+        root = ElementTree.fromstring(self.body)
+        assert root.tag == "Error"
+        fields = {child.tag: child.text for child in root}
+        assert fields["RequestId"] == self.headers["x-amz-request-id"]
+        assert fields["Message"] and "Resource" in fields
+        return fields["Code"] or ""
+
+
+@dataclass
+class Client:
+    app: S3App
+    credentials: Credentials | None
+    audit_store: MemoryAuditStore
+    audit: AuditService
+
+    def raw_signer(self) -> RawClient:
+        """Signs with a chosen clock or presigns (the requests still go in process)."""
+        assert self.credentials is not None
+        return RawClient(
+            "127.0.0.1", 9000, self.credentials.access_key, self.credentials.secret_key, REGION
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        *,
+        region: str = REGION,
+        sign: bool = True,
+        stall: bool = False,
+    ) -> Reply:
+        """Send one request; ``sign=False`` sends ``headers`` as given (pre-signed by the
+        caller, or anonymous); ``stall`` announces the body but never sends it."""
+        url = f"http://127.0.0.1:9000{path}"
+        request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
+        if "x-amz-content-sha256" not in {k.lower() for k in request.headers}:
+            request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
+        if sign and self.credentials is not None:
+            S3SigV4Auth(self.credentials, "s3", region).add_auth(request)
+        prepared = request.prepare()
+        raw_path, _, query = prepared.url[len("http://127.0.0.1:9000") :].partition("?")
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": raw_path,
+            "raw_path": raw_path.encode(),
+            "query_string": query.encode(),
+            "scheme": "http",
+            "headers": [(b"host", b"127.0.0.1:9000")]
+            + [
+                (k.lower().encode(), str(v).encode())
+                for k, v in prepared.headers.items()
+                if k.lower() != "host"
+            ],
+        }
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            if stall:
+                await asyncio.Event().wait()  # never set: the client went quiet
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, send)
+        start = sent[0]
+        return Reply(
+            status=start["status"],
+            headers={k.decode().lower(): v.decode() for k, v in start["headers"]},
+            body=b"".join(m.get("body", b"") for m in sent[1:]),
+        )
+
+
+@asynccontextmanager
+async def in_process_client(data_dir: Path, **overrides: Any) -> AsyncIterator[Client]:
+    """An S3 app on memory twins with ``overrides`` applied to its settings, and its client."""
+    settings = Settings(data_dir=data_dir, region=REGION, **overrides)
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    objects = ObjectService(
+        MemoryMetadataStore(),
+        MemoryBlobStore(),
+        dataclasses.replace(storage_limits(settings), deletion_grace=0),
+    )
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    app = S3App(S3Services(objects=objects, settings=settings), identity, audit)
+    try:
+        yield Client(
+            app, Credentials(boot.access_key_id, boot.secret_access_key), audit_store, audit
+        )
+    finally:
+        await audit.close()
