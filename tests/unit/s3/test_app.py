@@ -7,6 +7,9 @@ header matches, and nothing answers 500.
 
 from __future__ import annotations
 
+import base64
+import os
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +17,8 @@ import defusedxml.ElementTree as ElementTree
 import pytest
 from botocore.credentials import Credentials
 
+from andromede.s3.sigv4 import SigningContext, derive_signing_key
+from support.awschunked import encode_signed
 from support.s3app import Client, in_process_client
 
 
@@ -145,3 +150,57 @@ async def test_denied_mutations_are_audited(client: Client) -> None:
         ("s3:PutObject", "*", "failure", "403"),
         ("s3:DeleteObject", events[0].principal, "failure", "404"),
     ]
+
+
+def streaming_put(
+    client: Client, path: str, data: bytes, *, tamper: bool = False
+) -> tuple[dict[str, str], bytes]:
+    """Headers and body of a PutObject in STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER form, with
+    a CRC32 trailer, each chunk signed from the seed signature."""
+    mode = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+    crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    headers = client.raw_signer().sign(
+        "PUT",
+        path,
+        headers={
+            "Content-Encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(len(data)),
+            "x-amz-trailer": "x-amz-checksum-crc32",
+        },
+        payload_hash=mode,
+    )
+    amz_date = headers["X-Amz-Date"]
+    scope = f"{amz_date[:8]}/eu-fr-1/s3/aws4_request"
+    seed = headers["Authorization"].rsplit("Signature=", 1)[1]
+    assert client.credentials is not None
+    key = derive_signing_key(client.credentials.secret_key, amz_date[:8], "eu-fr-1", "s3")
+    body = encode_signed(
+        data, 64 * 1024, SigningContext(key, amz_date, scope, seed), {"x-amz-checksum-crc32": crc}
+    )
+    if tamper:
+        body = body.replace(data[100:110], bytes(b ^ 1 for b in data[100:110]), 1)
+    headers["Content-Length"] = str(len(body))
+    return headers, body
+
+
+async def test_signed_streaming_upload_with_trailing_checksum(client: Client) -> None:
+    await client.request("PUT", "/photos")
+    data = os.urandom(200_000)
+    headers, body = streaming_put(client, "/photos/streamed", data)
+    put = await client.request("PUT", "/photos/streamed", body, headers, sign=False)
+    assert put.status == 200, put.body
+    expected_crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    assert put.headers["x-amz-checksum-crc32"] == expected_crc
+    got = await client.request(
+        "GET", "/photos/streamed", headers={"x-amz-checksum-mode": "ENABLED"}
+    )
+    assert got.body == data and got.headers["x-amz-checksum-crc32"] == expected_crc
+    assert "content-encoding" not in got.headers  # aws-chunked is framing, not stored
+
+
+async def test_a_tampered_chunk_is_refused_and_nothing_stored(client: Client) -> None:
+    await client.request("PUT", "/photos")
+    headers, body = streaming_put(client, "/photos/tampered", os.urandom(200_000), tamper=True)
+    reply = await client.request("PUT", "/photos/tampered", body, headers, sign=False)
+    assert (reply.status, reply.error_code()) == (403, "SignatureDoesNotMatch")
+    assert (await client.request("HEAD", "/photos/tampered")).status == 404

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import io
 import itertools
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -30,6 +29,7 @@ from andromede.s3.sigv4 import (
     parse_authentication,
     verify,
 )
+from support.awschunked import encode_signed
 
 # --------------------------------------------------------------------------- AWS's examples
 # "Signature Calculations for the Authorization Header: Transferring Payload in Multiple Chunks"
@@ -223,33 +223,6 @@ async def test_botocore_unsigned_trailer_upload(size: int) -> None:
 # --------------------------------------------------------------------------- signed streams
 
 
-def _encode_signed(
-    data: bytes, chunk_size: int, context: SigningContext, trailers: dict[str, str] | None
-) -> bytes:
-    """An independent encoder following the docs' string-to-sign formulas."""
-    empty = hashlib.sha256(b"").hexdigest()
-    previous, out = context.seed_signature, []
-    chunks = [data[i : i + chunk_size] for i in range(0, len(data), chunk_size)] + [b""]
-    for chunk in chunks:
-        sts = "\n".join(
-            ["AWS4-HMAC-SHA256-PAYLOAD", context.amz_date, context.scope, previous, empty,
-             hashlib.sha256(chunk).hexdigest()]
-        )  # fmt: skip
-        previous = hmac.new(context.signing_key, sts.encode(), hashlib.sha256).hexdigest()
-        out.append(f"{len(chunk):x};chunk-signature={previous}\r\n".encode() + chunk)
-        out.append(b"\r\n" if chunk else b"")
-    if trailers is None:
-        return b"".join(out) + b"\r\n"
-    lines = "".join(f"{k}:{v}\n" for k, v in trailers.items())
-    sts = "\n".join(
-        ["AWS4-HMAC-SHA256-TRAILER", context.amz_date, context.scope, previous,
-         hashlib.sha256(lines.encode()).hexdigest()]
-    )  # fmt: skip
-    signature = hmac.new(context.signing_key, sts.encode(), hashlib.sha256).hexdigest()
-    wire = "".join(f"{k}:{v}\r\n" for k, v in trailers.items())
-    return b"".join(out) + f"{wire}x-amz-trailer-signature:{signature}\r\n\r\n".encode()
-
-
 @FEW
 @given(
     data=st.binary(max_size=5000),
@@ -257,7 +230,7 @@ def _encode_signed(
     cuts=st.lists(st.integers(min_value=1, max_value=20000), max_size=20),
 )
 async def test_signed_round_trip(data: bytes, chunk_size: int, cuts: list[int]) -> None:
-    body = _encode_signed(data, chunk_size, TRAILER_CONTEXT, {"x-amz-checksum-sha256": "abc="})
+    body = encode_signed(data, chunk_size, TRAILER_CONTEXT, {"x-amz-checksum-sha256": "abc="})
     pieces = _cut(body, sorted({c for c in cuts if c < len(body)}))
     decoder = _trailer_decoder(decoded_length=len(data))
     assert await _decode(decoder, *pieces) == data
