@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
-__all__ = ["UtcDateTime", "big_id", "key_text"]
+__all__ = ["UtcDateTime", "big_id", "key_text", "utc_from_stored"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -48,13 +48,17 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
     def process_result_value(
         self, value: datetime | int | None, dialect: Dialect
     ) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, int):
-            return _EPOCH + timedelta(microseconds=value)
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return None if value is None else utc_from_stored(value)
+
+
+def utc_from_stored(value: datetime | int) -> datetime:
+    """What a ``UtcDateTime`` column holds (integer microseconds on SQLite, a datetime on
+    PostgreSQL), as an aware UTC datetime; for columns read raw on hot paths."""
+    if isinstance(value, int):
+        return _EPOCH + timedelta(microseconds=value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def key_text() -> TypeEngine[str]:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.types import utc_from_stored
 from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -189,12 +190,14 @@ def _object_from_row(row: Any) -> ObjectRecord:
     )
 
 
-# Listings read only these columns: no JSON to decode for a thousand rows.
+# Listings read only these columns: no JSON to decode for a thousand rows. The timestamp comes
+# raw (type_coerce) and is converted below: SQLAlchemy's per-value processor call was a quarter
+# of the database side of a LIST.
 _SUMMARY = (
     _O.c.key,
     _O.c.size,
     _O.c.etag,
-    _O.c.last_modified,
+    sa.type_coerce(_O.c.last_modified, sa.BigInteger()).label("last_modified"),
     _O.c.owner_id,
     _O.c.checksum_algorithm,
     _O.c.checksum_type,
@@ -209,7 +212,7 @@ def _summary_from_row(row: Any) -> ObjectSummary:
         key,
         size,
         etag,
-        last_modified,
+        utc_from_stored(last_modified),
         owner_id,
         None if algorithm is None else _ALGORITHMS[algorithm],
         None if checksum_type is None else _TYPES[checksum_type],
