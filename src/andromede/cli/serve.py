@@ -99,17 +99,19 @@ def _run_uvicorn(settings: Settings, bootstrap: BootstrapResult | None, console:
     import uvloop
 
     if settings.workers > 1:
+        from andromede.cli.workers import run_workers
+
         _export(settings)
-        _banner(settings, bootstrap, settings.s3_port, console)
-        _ignoring_stop_signals(
-            lambda: uvicorn.run(
-                "andromede.app:create_app",
-                factory=True,
-                workers=settings.workers,
-                **_uvicorn_options(settings),
-            )
+        options = _uvicorn_options(settings)
+        del options["host"], options["port"]  # the workers get bound sockets
+        return run_workers(
+            settings.s3_host,
+            settings.s3_port,
+            settings.workers,
+            options,
+            settings.shutdown_timeout,
+            announce=lambda port: _banner(settings, bootstrap, port, console),
         )
-        return 0
 
     server = uvicorn.Server(uvicorn.Config(Application(settings), **_uvicorn_options(settings)))
 
