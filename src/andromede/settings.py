@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     max_list_keys: int = Field(
         default=1000, gt=0, description="Most entries one list request returns (max-keys cap)."
     )
+    max_header_size: int = Field(
+        default=16 * KIB,
+        gt=0,
+        description="Largest request header section (names and values); AWS allows 8 KB.",
+    )
     max_xml_body_size: int = Field(
         default=2 * MIB, gt=0, description="Largest XML request body (DeleteObjects, Complete…)."
     )

@@ -93,13 +93,17 @@ class S3App:
             "utf-8", "surrogateescape"
         )
         raw_query = scope.get("query_string", b"").decode("utf-8", "surrogateescape")
-        headers = _headers(scope["headers"])
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        headers = _headers(raw_headers)
         route: Route | None = None
         principal: Principal = ANONYMOUS
         ctx: S3Context | None = None
         authenticated: Authenticated | None = None
         response: Response
         try:
+            # The HTTP parser accepts any header size; S3 answers a bounded one.
+            if sum(len(n) + len(v) for n, v in raw_headers) > self._settings.max_header_size:
+                raise S3Error("RequestHeaderSectionTooLarge")
             query = dict(parse_qsl(raw_query, keep_blank_values=True))
             route = self._router.route(method, headers.get("host", ""), raw_path, query, headers)
             authenticated = await self._authenticate(

@@ -87,6 +87,10 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         403,
         "The difference between the request time and the current time is too large.",
     ),
+    "RequestHeaderSectionTooLarge": (
+        400,
+        "Your request header section exceeds the maximum allowed size.",
+    ),
     "RequestTimeout": (
         400,
         "Your socket connection to the server was not read from or written to within the "

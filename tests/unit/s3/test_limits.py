@@ -85,3 +85,11 @@ async def test_body_read_timeout(tmp_path: Path) -> None:
         assert (reply.status, reply.error_code()) == (400, "RequestTimeout")
         missing = await client.request("HEAD", "/limits/slow")
         assert missing.status == 404  # nothing half-written became visible
+
+
+async def test_max_header_size(tmp_path: Path) -> None:
+    async with in_process_client(tmp_path, max_header_size=2048) as client:
+        fine = await client.request("GET", "/", headers={"x-amz-meta-a": "x" * 100})
+        assert fine.status == 200
+        big = await client.request("GET", "/", headers={"x-padding": "x" * 3000})
+        assert (big.status, big.error_code()) == (400, "RequestHeaderSectionTooLarge")
