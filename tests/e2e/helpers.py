@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
 import uuid
 import zlib
@@ -167,3 +168,25 @@ def empty_and_delete_bucket(client: S3Client, bucket: str) -> None:
         if keys:
             client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
     client.delete_bucket(Bucket=bucket)
+
+
+def tree_digests(root: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``root``, by path relative to it."""
+    return {
+        path.relative_to(root).as_posix(): sha256_file(path)
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+
+
+def run_cli(
+    name: str, argv: list[str], env: dict[str, str], *, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run a client command line; with ``check``, fail the test with its output on error."""
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240, check=False)
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"{name} {' '.join(argv[1:])} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result

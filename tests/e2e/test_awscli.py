@@ -21,8 +21,10 @@ from e2e.helpers import (
     MakeFile,
     client_binary,
     empty_and_delete_bucket,
+    run_cli,
     sha256_bytes,
     sha256_file,
+    tree_digests,
     unique_bucket,
 )
 from support.server import REGION, ServerProcess
@@ -56,20 +58,9 @@ def aws(server: ServerProcess, tmp_path: Path) -> Aws:
     )
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [str(binary), "--endpoint-url", server.endpoint, *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
+        return run_cli(
+            "aws", [str(binary), "--endpoint-url", server.endpoint, *args], env, check=check
         )
-        if check and result.returncode != 0:
-            pytest.fail(
-                f"aws {' '.join(args)} exited {result.returncode}\n"
-                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-            )
-        return result
 
     return run
 
@@ -90,14 +81,6 @@ def make_tree(make_file: MakeFile, root: str) -> dict[str, str]:
         "sub/deeper/e e.txt": 0,
     }
     return {name: make_file(f"{root}/{name}", size).sha256 for name, size in sizes.items()}
-
-
-def tree_digests(root: Path) -> dict[str, str]:
-    return {
-        path.relative_to(root).as_posix(): sha256_file(path)
-        for path in root.rglob("*")
-        if path.is_file()
-    }
 
 
 def test_mb_cp_ls_sync_rm_rb(aws: Aws, s3: S3Client, make_file: MakeFile, tmp_path: Path) -> None:

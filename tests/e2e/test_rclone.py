@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from e2e.helpers import MIB, MakeFile, client_binary, sha256_file
+from e2e.helpers import MIB, MakeFile, client_binary, run_cli, tree_digests
 from support.server import REGION, ServerProcess
 
 if TYPE_CHECKING:
@@ -57,7 +57,8 @@ def rclone(server: ServerProcess, tmp_path: Path) -> Rclone:
     env["HOME"] = str(home)
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
+        return run_cli(
+            "rclone",
             [
                 str(binary),
                 "--config",
@@ -72,28 +73,11 @@ def rclone(server: ServerProcess, tmp_path: Path) -> Rclone:
                 "5M",
                 *args,
             ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
+            env,
+            check=check,
         )
-        if check and result.returncode != 0:
-            pytest.fail(
-                f"rclone {' '.join(args)} exited {result.returncode}\n"
-                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-            )
-        return result
 
     return run
-
-
-def digests(root: Path) -> dict[str, str]:
-    return {
-        path.relative_to(root).as_posix(): sha256_file(path)
-        for path in root.rglob("*")
-        if path.is_file()
-    }
 
 
 def lsf(rclone: Rclone, where: str) -> set[str]:
@@ -120,14 +104,14 @@ def test_copy_check_lsf_sync_delete(
     remote = f"{REMOTE}:{bucket}/tree"
 
     rclone("copy", str(source), remote)
-    assert lsf(rclone, remote) == set(digests(source))
+    assert lsf(rclone, remote) == set(tree_digests(source))
     large = s3.head_object(Bucket=bucket, Key="tree/large/over-50-mib.bin")
     assert large["ETag"].endswith('-11"'), "rclone must upload the large file in 5 MiB parts"
     rclone("check", str(source), remote)
 
     down = tmp_path / "down"
     rclone("copy", remote, str(down))
-    assert digests(down) == digests(source)
+    assert tree_digests(down) == tree_digests(source)
 
     # Change the source: one file removed, one replaced, one added; sync mirrors it.
     (source / "a" / "one.bin").unlink()
@@ -135,15 +119,15 @@ def test_copy_check_lsf_sync_delete(
     (source / "new" / "added.bin").parent.mkdir()
     (source / "new" / "added.bin").write_bytes(os.urandom(10_000))
     rclone("sync", str(source), remote)
-    assert lsf(rclone, remote) == set(digests(source))
+    assert lsf(rclone, remote) == set(tree_digests(source))
     rclone("check", str(source), remote)
     shutil.rmtree(down)
     rclone("copy", remote, str(down))
-    assert digests(down) == digests(source)
+    assert tree_digests(down) == tree_digests(source)
 
     rclone("delete", remote, "--include", "*.txt")
     remaining = lsf(rclone, remote)
-    assert remaining == {name for name in digests(source) if not name.endswith(".txt")}
+    assert remaining == {name for name in tree_digests(source) if not name.endswith(".txt")}
 
     # check must notice a difference: it is not a test that cannot fail.
     mismatch = rclone("check", str(source), remote, check=False)

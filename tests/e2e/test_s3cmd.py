@@ -15,7 +15,9 @@ from e2e.helpers import (
     MakeFile,
     client_binary,
     empty_and_delete_bucket,
+    run_cli,
     sha256_file,
+    tree_digests,
     unique_bucket,
 )
 from support.server import REGION, ServerProcess
@@ -53,30 +55,11 @@ def s3cmd(server: ServerProcess, tmp_path: Path) -> S3cmd:
     env = {**os.environ, "HOME": str(home)}
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [str(binary), "-c", str(config), "--no-progress", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
+        return run_cli(
+            "s3cmd", [str(binary), "-c", str(config), "--no-progress", *args], env, check=check
         )
-        if check and result.returncode != 0:
-            pytest.fail(
-                f"s3cmd {' '.join(args)} exited {result.returncode}\n"
-                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-            )
-        return result
 
     return run
-
-
-def digests(root: Path) -> dict[str, str]:
-    return {
-        path.relative_to(root).as_posix(): sha256_file(path)
-        for path in root.rglob("*")
-        if path.is_file()
-    }
 
 
 def test_mb_put_get_ls_sync_del_rb(
@@ -100,12 +83,12 @@ def test_mb_put_get_ls_sync_del_rb(
         source = tmp_path / "payload" / "tree"
         s3cmd("sync", f"{source}/", f"s3://{name}/tree/")
         recursive = s3cmd("ls", "--recursive", f"s3://{name}/tree/").stdout
-        for relative in digests(source):
+        for relative in tree_digests(source):
             assert f"s3://{name}/tree/{relative}" in recursive
         down = tmp_path / "down"
         down.mkdir()
         s3cmd("sync", f"s3://{name}/tree/", f"{down}/")
-        assert digests(down) == digests(source)
+        assert tree_digests(down) == tree_digests(source)
 
         s3cmd("del", f"s3://{name}/dir/single.bin")
         s3cmd("del", "--recursive", "--force", f"s3://{name}/tree/")
