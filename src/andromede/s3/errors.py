@@ -19,6 +19,7 @@ __all__ = ["CATALOGUE", "S3Error", "to_s3_error"]
 # code -> (HTTP status, default message). Messages are AWS's wording where AWS has one.
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "AccessDenied": (403, "Access Denied"),
+    "AccessControlListNotSupported": (400, "The bucket does not allow ACLs"),
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),
     "AuthorizationQueryParametersError": (400, "Error parsing the X-Amz-Credential parameter."),
     "BadDigest": (400, "The Content-MD5 you specified did not match what we received."),

@@ -204,3 +204,27 @@ async def test_a_tampered_chunk_is_refused_and_nothing_stored(client: Client) ->
     reply = await client.request("PUT", "/photos/tampered", body, headers, sign=False)
     assert (reply.status, reply.error_code()) == (403, "SignatureDoesNotMatch")
     assert (await client.request("HEAD", "/photos/tampered")).status == 404
+
+
+async def test_writes_asking_for_unimplemented_features_are_refused(client: Client) -> None:
+    # Accepting them silently would claim encryption, retention or tags that do not exist.
+    await client.request("PUT", "/photos")
+    cases = [
+        ({"x-amz-server-side-encryption": "AES256"}, 501, "NotImplemented"),
+        ({"x-amz-server-side-encryption": "aws:kms"}, 501, "NotImplemented"),
+        ({"x-amz-server-side-encryption-customer-algorithm": "AES256"}, 501, "NotImplemented"),
+        ({"x-amz-object-lock-mode": "GOVERNANCE"}, 501, "NotImplemented"),
+        ({"x-amz-tagging": "a=b"}, 501, "NotImplemented"),
+        ({"x-amz-acl": "public-read"}, 400, "AccessControlListNotSupported"),
+        ({"x-amz-grant-read": "uri=http://acs.amazonaws.com/groups/global/AllUsers"}, 400,
+         "AccessControlListNotSupported"),
+        ({"x-amz-storage-class": "GLACIER"}, 400, "InvalidStorageClass"),
+    ]  # fmt: skip
+    for headers, status, code in cases:
+        reply = await client.request("PUT", "/photos/k", b"x", headers)
+        assert (reply.status, reply.error_code()) == (status, code), headers
+        created = await client.request("POST", "/photos/mp?uploads", headers=headers)
+        assert (created.status, created.error_code()) == (status, code), headers
+    assert (await client.request("HEAD", "/photos/k")).status == 404
+    accepted = {"x-amz-acl": "private", "x-amz-storage-class": "STANDARD"}
+    assert (await client.request("PUT", "/photos/k", b"x", accepted)).status == 200

@@ -11,6 +11,7 @@ from andromede.s3.errors import S3Error
 from andromede.s3.handlers.common import (
     S3Services,
     parse_max,
+    reject_unsupported_headers,
     tenant_owner_id,
     write_owner,
     xml_response,
@@ -80,6 +81,7 @@ async def create_bucket(ctx: S3Context, svc: S3Services) -> Response:
             )
     if ctx.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":
         raise S3Error("NotImplemented", "Object Lock is not implemented yet")
+    reject_unsupported_headers(ctx)
     await svc.objects.create_bucket(
         ctx.bucket, tenant_id=tenant_id, owner_id=owner_id, region=region
     )

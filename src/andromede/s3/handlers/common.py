@@ -26,6 +26,7 @@ __all__ = [
     "object_response_headers",
     "owner_element",
     "parse_max",
+    "reject_unsupported_headers",
     "tenant_owner_id",
     "write_checksum_elements",
     "write_owner",
@@ -155,3 +156,35 @@ def tenant_owner_id(ctx: S3Context) -> str:
     if tenant is None:
         raise S3Error("AccessDenied")
     return canonical_id(tenant)
+
+
+# Request headers that ask for something this server does not do yet. Accepting them silently
+# would claim encryption, retention or tags that do not exist; S3's answer is NotImplemented
+# ("A header you provided implies functionality that is not implemented").
+_UNSUPPORTED_HEADER_PREFIXES = (
+    "x-amz-server-side-encryption",  # SSE-S3/SSE-KMS/SSE-C: the keys issue
+    "x-amz-object-lock-",  # Object Lock
+    "x-amz-tagging",  # object tags
+    "x-amz-website-redirect-location",
+)
+_ACCEPTED_CANNED_ACLS = frozenset({"private", "bucket-owner-full-control"})
+_ACCEPTED_STORAGE_CLASSES = frozenset({"STANDARD"})
+
+
+def reject_unsupported_headers(ctx: S3Context) -> None:
+    """Refuse a write whose headers ask for a feature not implemented here.
+
+    ACLs follow AWS's default for new buckets (BucketOwnerEnforced): the owner-only canned ACLs
+    are accepted, any other ACL gets AccessControlListNotSupported.
+    """
+    for name in ctx.headers:
+        if name.startswith(_UNSUPPORTED_HEADER_PREFIXES):
+            raise S3Error("NotImplemented", Header=name)
+        if name.startswith("x-amz-grant-"):
+            raise S3Error("AccessControlListNotSupported")
+    acl = ctx.headers.get("x-amz-acl")
+    if acl is not None and acl.strip() not in _ACCEPTED_CANNED_ACLS:
+        raise S3Error("AccessControlListNotSupported")
+    storage_class = ctx.headers.get("x-amz-storage-class")
+    if storage_class is not None and storage_class.strip() not in _ACCEPTED_STORAGE_CLASSES:
+        raise S3Error("InvalidStorageClass")

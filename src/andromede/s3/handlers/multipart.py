@@ -9,6 +9,7 @@ from andromede.s3.handlers.common import (
     S3Services,
     checksum_headers,
     content_headers_from_request,
+    reject_unsupported_headers,
     tenant_owner_id,
     write_checksum_elements,
     xml_response,
@@ -42,6 +43,7 @@ def _part_number(ctx: S3Context, svc: S3Services) -> int:
 
 
 async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
+    reject_unsupported_headers(ctx)
     raw_algorithm = ctx.headers.get("x-amz-checksum-algorithm")
     algorithm = parse_checksum_algorithm(raw_algorithm) if raw_algorithm else None
     raw_type = ctx.headers.get("x-amz-checksum-type")

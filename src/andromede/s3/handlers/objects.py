@@ -19,6 +19,7 @@ from andromede.s3.handlers.common import (
     checksum_headers,
     content_headers_from_request,
     object_response_headers,
+    reject_unsupported_headers,
     tenant_owner_id,
     write_checksum_elements,
     xml_response,
@@ -77,6 +78,7 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
     size = ctx.declared_size()
     if size > svc.settings.max_object_size:
         raise S3Error("EntityTooLarge", MaxSizeAllowed=str(svc.settings.max_object_size))
+    reject_unsupported_headers(ctx)
     await _check_write_conditions(ctx, svc)
     integrity = ctx.integrity(default_algorithm=ChecksumAlgorithm.CRC64NVME)
     record = await svc.objects.put_object(
@@ -247,6 +249,7 @@ async def load_copy_source(ctx: S3Context, svc: S3Services) -> ObjectRecord:
 
 
 async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
+    reject_unsupported_headers(ctx)
     source = await load_copy_source(ctx, svc)
     if source.size > _COPY_SOURCE_MAX:
         raise S3Error(
