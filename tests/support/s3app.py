@@ -59,6 +59,7 @@ class Client:
     credentials: Credentials | None
     audit_store: MemoryAuditStore
     audit: AuditService
+    tenant_id: str = ""
 
     def raw_signer(self) -> RawClient:
         """Signs with a chosen clock or presigns (the requests still go in process)."""
@@ -140,7 +141,11 @@ async def in_process_client(data_dir: Path, **overrides: Any) -> AsyncIterator[C
     app = S3App(S3Services(objects=objects, settings=settings), identity, audit)
     try:
         yield Client(
-            app, Credentials(boot.access_key_id, boot.secret_access_key), audit_store, audit
+            app,
+            Credentials(boot.access_key_id, boot.secret_access_key),
+            audit_store,
+            audit,
+            boot.tenant.id,
         )
     finally:
         await audit.close()

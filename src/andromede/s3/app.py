@@ -110,7 +110,7 @@ class S3App:
                 route, method, raw_path, raw_query, headers, request_id
             )
             principal = authenticated.principal
-            await self._authorise(route, principal)
+            await self._authorise(route, principal, headers, query)
             ctx = S3Context(
                 request_id=request_id,
                 method=method,
@@ -183,7 +183,13 @@ class S3App:
             )
             raise
 
-    async def _authorise(self, route: Route, principal: Principal) -> None:
+    async def _authorise(
+        self,
+        route: Route,
+        principal: Principal,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+    ) -> None:
         """Until the IAM issue lands: a tenant reaches its own buckets, anonymous nothing."""
         if not route.operation.implemented:
             raise S3Error(
@@ -195,10 +201,16 @@ class S3App:
         if route.operation.scope is OpScope.OBJECT and route.key is not None:
             if len(route.key.encode()) > self._settings.max_key_length:
                 raise S3Error("KeyTooLongError", MaxSizeAllowed=str(self._settings.max_key_length))
+            # Buckets are unversioned: the only version there is is "null".
+            if query.get("versionId", "null") != "null":
+                raise S3Error("InvalidArgument", "Invalid version id specified")
         if route.operation is _O.ListBuckets or route.operation is _O.CreateBucket:
             return
         found = await self._services.objects.get_bucket(route.bucket or "")
         if found.tenant_id != principal.tenant_id:
+            raise S3Error("AccessDenied")
+        expected_owner = headers.get("x-amz-expected-bucket-owner")
+        if expected_owner is not None and expected_owner != found.tenant_id:
             raise S3Error("AccessDenied")
 
     def _timed_receive(self, receive: Receive) -> Receive:

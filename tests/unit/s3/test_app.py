@@ -228,3 +228,19 @@ async def test_writes_asking_for_unimplemented_features_are_refused(client: Clie
     assert (await client.request("HEAD", "/photos/k")).status == 404
     accepted = {"x-amz-acl": "private", "x-amz-storage-class": "STANDARD"}
     assert (await client.request("PUT", "/photos/k", b"x", accepted)).status == 200
+
+
+async def test_versions_expected_owner_and_sse_c_reads(client: Client) -> None:
+    await client.request("PUT", "/photos")
+    await client.request("PUT", "/photos/k", b"x")
+    assert (await client.request("GET", "/photos/k?versionId=null")).status == 200
+    other = await client.request("GET", "/photos/k?versionId=3HL4kqtJlcpXroDTDmJ")
+    assert (other.status, other.error_code()) == (400, "InvalidArgument")
+    right = {"x-amz-expected-bucket-owner": client.tenant_id}
+    assert (await client.request("GET", "/photos/k", headers=right)).status == 200
+    wrong = await client.request("GET", "/photos/k", headers={"x-amz-expected-bucket-owner": "1"})
+    assert (wrong.status, wrong.error_code()) == (403, "AccessDenied")
+    sse_c = await client.request(
+        "GET", "/photos/k", headers={"x-amz-server-side-encryption-customer-algorithm": "AES256"}
+    )
+    assert (sse_c.status, sse_c.error_code()) == (400, "InvalidRequest")
