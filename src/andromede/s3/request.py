@@ -23,9 +23,9 @@ from andromede.s3.errors import S3Error
 from andromede.s3.router import Route
 from andromede.s3.sigv4 import SigningContext, SigV4Error
 from andromede.settings import Settings
-from andromede.storage.checksums import InvalidChecksumValue, decode_checksum
+from andromede.storage.checksums import BodyHasher, InvalidChecksumValue, decode_checksum
+from andromede.storage.integrity import BodyIntegrity, verify_body
 from andromede.storage.model import ChecksumAlgorithm
-from andromede.storage.service import BodyIntegrity
 
 __all__ = ["ClientDisconnected", "S3Context"]
 
@@ -133,19 +133,36 @@ class S3Context:
         if not hmac.compare_digest(hasher.hexdigest(), expected.lower()):
             raise S3Error("XAmzContentSHA256Mismatch")
 
-    async def read_xml_body(self) -> bytes:
-        """A small request body (XML documents), bounded by ``max_xml_body_size``."""
+    async def read_xml_body(self, *, integrity_required: bool = False) -> bytes:
+        """A small request body (XML documents), bounded by ``max_xml_body_size``, checked
+        against its Content-MD5 or ``x-amz-checksum-*`` when the client sent one.
+
+        ``integrity_required``: the operation needs one of them, as DeleteObjects does on AWS.
+        """
         limit = self.settings.max_xml_body_size
         declared = self.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise S3Error("MalformedXML", "Your request body is too large.")
+        integrity = self.integrity()
+        if (
+            integrity_required
+            and integrity.content_md5 is None
+            and (integrity.checksum_algorithm is None)
+        ):
+            raise S3Error(
+                "InvalidRequest",
+                "Missing required header for this request: Content-MD5 or x-amz-checksum-*",
+            )
+        hasher = BodyHasher(integrity.checksum_algorithm)
         parts: list[bytes] = []
         total = 0
-        async for chunk in self.body():
+        async for chunk in self.body(integrity):
             total += len(chunk)
             if total > limit:
                 raise S3Error("MalformedXML", "Your request body is too large.")
+            hasher.update(chunk)
             parts.append(chunk)
+        verify_body(hasher, integrity)
         return b"".join(parts)
 
     # -- integrity headers ------------------------------------------------------------------------

@@ -244,3 +244,19 @@ async def test_versions_expected_owner_and_sse_c_reads(client: Client) -> None:
         "GET", "/photos/k", headers={"x-amz-server-side-encryption-customer-algorithm": "AES256"}
     )
     assert (sse_c.status, sse_c.error_code()) == (400, "InvalidRequest")
+
+
+async def test_xml_bodies_are_checked_against_their_digest(client: Client) -> None:
+    await client.request("PUT", "/photos")
+    await client.request("PUT", "/photos/k", b"x")
+    body = b"<Delete><Object><Key>k</Key></Object></Delete>"
+    missing = await client.request("POST", "/photos?delete", body)
+    assert (missing.status, missing.error_code()) == (400, "InvalidRequest")
+    wrong_md5 = base64.b64encode(b"\0" * 16).decode()
+    wrong = await client.request("POST", "/photos?delete", body, {"Content-MD5": wrong_md5})
+    assert (wrong.status, wrong.error_code()) == (400, "BadDigest")
+    assert (await client.request("HEAD", "/photos/k")).status == 200  # nothing was deleted
+    crc = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+    ok = await client.request("POST", "/photos?delete", body, {"x-amz-checksum-crc32": crc})
+    assert ok.status == 200
+    assert (await client.request("HEAD", "/photos/k")).status == 404

@@ -189,7 +189,7 @@ async def delete_object(ctx: S3Context, svc: S3Services) -> Response:
 
 
 async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
-    body = await ctx.read_xml_body()
+    body = await ctx.read_xml_body(integrity_required=True)
     root = parse_xml(body, "Delete")
     quiet = (child_text(root, "Quiet") or "").strip().lower() == "true"
     entries = children(root, "Object")
