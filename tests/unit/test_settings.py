@@ -9,11 +9,12 @@ import pytest
 from andromede.errors import ConfigurationError
 from andromede.settings import Settings, load_settings
 
-DOCS = Path(__file__).parents[2] / "docs" / "configuration.md"
+ROOT = Path(__file__).parents[2]
 
 
-def test_every_setting_is_documented() -> None:
-    text = DOCS.read_text()
+@pytest.mark.parametrize("document", ["docs/configuration.md", "README.md"])
+def test_every_setting_is_documented(document: str) -> None:
+    text = (ROOT / document).read_text()
     missing = [
         name
         for name in Settings.model_fields
