@@ -133,6 +133,11 @@ class Settings(BaseSettings):
     max_xml_body_size: int = Field(
         default=2 * MIB, gt=0, description="Largest XML request body (DeleteObjects, Complete…)."
     )
+    rate_limit_per_key: float = Field(
+        default=0.0,
+        ge=0,
+        description="Requests per second one access key may make per worker (0: no limit).",
+    )
     presign_max_expiry: int = Field(
         default=7 * 24 * 3600, gt=0, description="Longest validity of a presigned URL, seconds."
     )

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import AndromedeError
+from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Message, Receive, Response, Scope, Send, send_response
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.service import IdentityService
@@ -79,6 +80,7 @@ class S3App:
         self._router = Router(services.settings.s3_domain)
         self._auth = Authenticator(identity, services.settings)
         self._audit = audit
+        self._rate_limiter = RateLimiter(services.settings.rate_limit_per_key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -110,6 +112,10 @@ class S3App:
                 route, method, raw_path, raw_query, headers, request_id
             )
             principal = authenticated.principal
+            if authenticated.signed is not None and not self._rate_limiter.allow(
+                authenticated.signed.access_key_id
+            ):
+                raise S3Error("SlowDown")
             await self._authorise(route, principal, headers, query)
             ctx = S3Context(
                 request_id=request_id,

@@ -96,3 +96,11 @@ async def test_max_header_size(tmp_path: Path) -> None:
         assert fine.status == 200
         big = await client.request("GET", "/", headers={"x-padding": "x" * 3000})
         assert (big.status, big.error_code()) == (400, "RequestHeaderSectionTooLarge")
+
+
+async def test_rate_limit_per_key(tmp_path: Path) -> None:
+    async with in_process_client(tmp_path, rate_limit_per_key=2) as client:
+        statuses = [(await client.request("GET", "/")).status for _ in range(3)]
+        assert statuses == [200, 200, 503]
+        slow = await client.request("GET", "/")
+        assert (slow.status, slow.error_code()) == (503, "SlowDown")
