@@ -85,10 +85,12 @@ def test_workers_end_when_the_serving_process_is_killed(tmp_path: Path) -> None:
     )
     server.start()
     try:
-        workers = [pid for pid in server.pids() if pid != server.process.pid]  # type: ignore[union-attr]
-        assert len(workers) >= 2
-        os.kill(server.process.pid, signal.SIGKILL)  # type: ignore[union-attr]
-        server.process.wait(5)  # type: ignore[union-attr]
+        assert server.process is not None
+        parent = server.process.pid
+        assert wait_until(lambda: len(server.pids()) >= 3, 15)  # the parent and two workers
+        workers = [pid for pid in server.pids() if pid != parent]
+        os.kill(parent, signal.SIGKILL)
+        server.process.wait(5)
 
         def gone() -> bool:
             return not any(Path(f"/proc/{pid}").exists() for pid in workers)

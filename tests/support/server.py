@@ -81,21 +81,26 @@ class ServerProcess:
         )
 
     def _wait_ready(self, timeout: float) -> None:
-        """Ready when the port accepts connections and the admin credentials are written."""
+        """Ready when the admin credentials are written and the server answers HTTP (the port
+        accepts connections as soon as the parent has bound it, before any worker serves)."""
         assert self.process is not None and self.log_path is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"andromede serve exited early:\n{self.log_path.read_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    if self.credentials_file.exists():
-                        return
-            except OSError:
-                pass
+            if self.credentials_file.exists() and self._answers_http():
+                return
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"andromede serve did not start:\n{self.log_path.read_text()}")
+
+    def _answers_http(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                return sock.recv(12).startswith(b"HTTP/1.1 ")
+        except OSError:
+            return False
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
         if self.process is None or self.process.poll() is not None:
