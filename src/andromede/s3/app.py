@@ -119,14 +119,12 @@ class S3App:
             await self._authorise(route, principal, headers, query)
             ctx = S3Context(
                 request_id=request_id,
-                method=method,
-                raw_path=raw_path,
-                raw_query=raw_query,
                 query=query,
                 headers=headers,
                 route=route,
                 principal=principal,
-                payload_hash=authenticated.payload_hash or _unsigned_payload_hash(headers),
+                # Anonymous and presigned requests may still declare a streaming or hex hash.
+                payload_hash=authenticated.payload_hash or headers.get("x-amz-content-sha256"),
                 signing=authenticated.signing,
                 receive=self._timed_receive(receive),
                 settings=self._settings,
@@ -322,11 +320,6 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
         value = value_bytes.decode("utf-8", "surrogateescape").strip()
         headers[name] = f"{headers[name]},{value}" if name in headers else value
     return headers
-
-
-def _unsigned_payload_hash(headers: Mapping[str, str]) -> str | None:
-    """For anonymous and presigned requests: honour a streaming or hex hash header if sent."""
-    return headers.get("x-amz-content-sha256")
 
 
 def _common_headers(request_id: str) -> list[tuple[bytes, bytes]]:

@@ -14,7 +14,7 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from andromede.http.response import Receive
 from andromede.iam.model import Principal
@@ -46,9 +46,6 @@ class ClientDisconnected(Exception):
 @dataclass(slots=True)
 class S3Context:
     request_id: str
-    method: str
-    raw_path: str
-    raw_query: str
     query: dict[str, str]
     headers: dict[str, str]
     route: Route
@@ -59,7 +56,6 @@ class S3Context:
     settings: Settings
     secure: bool
     bytes_received: int = 0
-    audit_details: dict[str, str] = field(default_factory=dict)
 
     @property
     def bucket(self) -> str:
