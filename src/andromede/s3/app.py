@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Mapping
 from typing import Final
@@ -19,6 +18,7 @@ from urllib.parse import parse_qsl
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import AndromedeError
+from andromede.http.asgi import decode_headers, new_request_id
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Message, Receive, Response, Scope, Send, send_response
 from andromede.iam.model import ANONYMOUS, Principal
@@ -64,23 +64,20 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
 _READ_PREFIXES = ("Get", "Head", "List")
 
 
-def _new_request_id() -> str:
-    return os.urandom(8).hex().upper()
-
-
 class S3App:
     def __init__(
         self,
         services: S3Services,
         identity: IdentityService,
         audit: AuditService,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._services = services
         self._settings = services.settings
         self._router = Router(services.settings.s3_domain)
         self._auth = Authenticator(identity, services.settings)
         self._audit = audit
-        self._rate_limiter = RateLimiter(services.settings.rate_limit_per_key)
+        self._rate_limiter = rate_limiter or RateLimiter(services.settings.rate_limit_per_key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -89,14 +86,14 @@ class S3App:
         if scope["type"] != "http":
             return
         started = time.perf_counter()
-        request_id = _new_request_id()
+        request_id = new_request_id()
         method: str = scope["method"]
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode(
             "utf-8", "surrogateescape"
         )
         raw_query = scope.get("query_string", b"").decode("utf-8", "surrogateescape")
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
-        headers = _headers(raw_headers)
+        headers = decode_headers(raw_headers)
         route: Route | None = None
         principal: Principal = ANONYMOUS
         ctx: S3Context | None = None
@@ -310,16 +307,6 @@ def _resource_arn(route: Route | None) -> str:
     if route.key is None:
         return f"arn:aws:s3:::{route.bucket}"
     return f"arn:aws:s3:::{route.bucket}/{route.key}"
-
-
-def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for name_bytes, value_bytes in raw:
-        name = name_bytes.decode("latin-1").lower()
-        # utf-8 with surrogateescape keeps every byte as sent: SigV4 signs the raw bytes.
-        value = value_bytes.decode("utf-8", "surrogateescape").strip()
-        headers[name] = f"{headers[name]},{value}" if name in headers else value
-    return headers
 
 
 def _common_headers(request_id: str) -> list[tuple[bytes, bytes]]:

@@ -17,11 +17,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from andromede.http.response import Receive
+from andromede.http.sigv4 import SigningContext, SigV4Error
 from andromede.iam.model import Principal
 from andromede.s3.chunked import AwsChunkedDecoder
 from andromede.s3.errors import S3Error
 from andromede.s3.router import Route
-from andromede.s3.sigv4 import SigningContext, SigV4Error
 from andromede.settings import Settings
 from andromede.storage.checksums import BodyHasher, InvalidChecksumValue, decode_checksum
 from andromede.storage.integrity import BodyIntegrity, verify_body
