@@ -110,6 +110,11 @@ buckets = sa.Table(
     sa.Column("owner_id", sa.Text, nullable=False),
     sa.Column("region", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # Access configuration (migration 0002): read with the bucket on every request.
+    # NULL: no ownership controls (DeleteBucketOwnershipControls), which behaves as ObjectWriter.
+    sa.Column("object_ownership", sa.Text, nullable=True, server_default="BucketOwnerEnforced"),
+    sa.Column("policy", sa.Text, nullable=True),
+    sa.Column("public_access_block", sa.Text, nullable=True),
     sa.Index(None, "tenant_id", "name"),
 )
 

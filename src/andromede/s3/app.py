@@ -25,7 +25,7 @@ from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.service import IdentityService
 from andromede.s3.auth import Authenticated, Authenticator
 from andromede.s3.errors import S3Error, to_s3_error
-from andromede.s3.handlers import bucket, listing, multipart, objects
+from andromede.s3.handlers import access, bucket, listing, multipart, objects
 from andromede.s3.handlers.common import Handler, S3Services
 from andromede.s3.operations import S3Operation
 from andromede.s3.operations import Scope as OpScope
@@ -45,6 +45,12 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.HeadBucket: bucket.head_bucket,
     _O.DeleteBucket: bucket.delete_bucket,
     _O.GetBucketLocation: bucket.get_bucket_location,
+    _O.GetBucketOwnershipControls: access.get_bucket_ownership_controls,
+    _O.PutBucketOwnershipControls: access.put_bucket_ownership_controls,
+    _O.DeleteBucketOwnershipControls: access.delete_bucket_ownership_controls,
+    _O.GetPublicAccessBlock: access.get_public_access_block,
+    _O.PutPublicAccessBlock: access.put_public_access_block,
+    _O.DeletePublicAccessBlock: access.delete_public_access_block,
     _O.ListObjects: listing.list_objects,
     _O.ListObjectsV2: listing.list_objects_v2,
     _O.ListMultipartUploads: listing.list_multipart_uploads,

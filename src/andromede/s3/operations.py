@@ -141,37 +141,37 @@ class S3Operation(enum.Enum):
         "GetBucketOwnershipControls",
         "s3:GetBucketOwnershipControls",
         Scope.BUCKET,
-        False,
+        True,
     )
     PutBucketOwnershipControls = (
         "PutBucketOwnershipControls",
         "s3:PutBucketOwnershipControls",
         Scope.BUCKET,
-        False,
+        True,
     )
     DeleteBucketOwnershipControls = (
         "DeleteBucketOwnershipControls",
         "s3:PutBucketOwnershipControls",
         Scope.BUCKET,
-        False,
+        True,
     )
     GetPublicAccessBlock = (
         "GetPublicAccessBlock",
         "s3:GetBucketPublicAccessBlock",
         Scope.BUCKET,
-        False,
+        True,
     )
     PutPublicAccessBlock = (
         "PutPublicAccessBlock",
         "s3:PutBucketPublicAccessBlock",
         Scope.BUCKET,
-        False,
+        True,
     )
     DeletePublicAccessBlock = (
         "DeletePublicAccessBlock",
         "s3:PutBucketPublicAccessBlock",
         Scope.BUCKET,
-        False,
+        True,
     )
     GetObjectLockConfiguration = (
         "GetObjectLockConfiguration",

@@ -59,9 +59,11 @@ from andromede.storage.model import (
     ChecksumType,
     ContentHeaders,
     MultipartUpload,
+    ObjectOwnership,
     ObjectRecord,
     ObjectSummary,
     Part,
+    PublicAccessBlock,
     Segment,
 )
 from andromede.storage.store import MetadataStore
@@ -145,9 +147,18 @@ class ObjectService:
 
     # -- buckets ----------------------------------------------------------------------------
     async def create_bucket(
-        self, name: str, *, tenant_id: str, owner_id: str, region: str
+        self,
+        name: str,
+        *,
+        tenant_id: str,
+        owner_id: str,
+        region: str,
+        object_ownership: ObjectOwnership = ObjectOwnership.BUCKET_OWNER_ENFORCED,
     ) -> Bucket:
-        """Validate the name (S3 rules: InvalidBucketName) and create the bucket."""
+        """Validate the name (S3 rules: InvalidBucketName) and create the bucket.
+
+        New buckets have Block Public Access fully on, as on AWS since April 2023.
+        """
         validate_bucket_name(name)
         bucket = Bucket(
             name=name,
@@ -155,6 +166,8 @@ class ObjectService:
             owner_id=owner_id,
             region=region,
             created_at=self._clock(),
+            object_ownership=object_ownership,
+            public_access_block=PublicAccessBlock(),
         )
         await self._store.create_bucket(bucket)
         return bucket
@@ -168,6 +181,17 @@ class ObjectService:
 
     async def list_buckets(self, tenant_id: str) -> list[Bucket]:
         return await self._store.list_buckets(tenant_id)
+
+    async def set_bucket_policy(self, name: str, policy: str | None) -> Bucket:
+        """Store (or, with None, remove) the bucket policy; validating it is the caller's job,
+        since the policy language belongs to identity. NoSuchBucket."""
+        return await self._store.update_bucket_access(name, policy=policy)
+
+    async def set_object_ownership(self, name: str, ownership: ObjectOwnership | None) -> Bucket:
+        return await self._store.update_bucket_access(name, object_ownership=ownership)
+
+    async def set_public_access_block(self, name: str, block: PublicAccessBlock | None) -> Bucket:
+        return await self._store.update_bucket_access(name, public_access_block=block)
 
     async def delete_bucket(self, name: str) -> None:
         """NoSuchBucket, BucketNotEmpty."""

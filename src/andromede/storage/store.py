@@ -37,6 +37,10 @@ class MetadataStore(Protocol):
     async def list_buckets(self, tenant_id: str) -> list[Bucket]:
         """The tenant's buckets, by name."""
 
+    async def update_bucket_access(self, name: str, **changes: object) -> Bucket:
+        """Set access fields (``BUCKET_ACCESS_FIELDS``: object_ownership, policy,
+        public_access_block; None clears the last two); returns the bucket. NoSuchBucket."""
+
     async def delete_bucket(self, name: str) -> list[Part]:
         """Delete an empty bucket, aborting its pending uploads (their parts are returned).
 

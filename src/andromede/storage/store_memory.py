@@ -8,6 +8,7 @@ Every method runs without awaiting, so each is atomic on the event loop.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,7 @@ from andromede.storage.errors import (
     NoSuchUpload,
 )
 from andromede.storage.model import (
+    BUCKET_ACCESS_FIELDS,
     Bucket,
     ListPage,
     MultipartUpload,
@@ -64,6 +66,16 @@ class MemoryMetadataStore:
             (s.bucket for s in self._buckets.values() if s.bucket.tenant_id == tenant_id),
             key=lambda b: b.name,
         )
+
+    async def update_bucket_access(self, name: str, **changes: object) -> Bucket:
+        state = self._buckets.get(name)
+        if state is None:
+            raise NoSuchBucket(name)
+        unknown = set(changes) - BUCKET_ACCESS_FIELDS
+        if unknown:
+            raise ValueError(f"not bucket access fields: {sorted(unknown)}")
+        state.bucket = dataclasses.replace(state.bucket, **changes)  # type: ignore[arg-type]
+        return state.bucket
 
     async def delete_bucket(self, name: str) -> list[Part]:
         state = self._state(name)

@@ -10,7 +10,7 @@ text beside the row's ``format_version``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from andromede.storage.errors import (
     NoSuchUpload,
 )
 from andromede.storage.model import (
+    BUCKET_ACCESS_FIELDS,
     Bucket,
     Checksum,
     ChecksumAlgorithm,
@@ -35,9 +36,11 @@ from andromede.storage.model import (
     ContentHeaders,
     ListPage,
     MultipartUpload,
+    ObjectOwnership,
     ObjectRecord,
     ObjectSummary,
     Part,
+    PublicAccessBlock,
     Segment,
 )
 
@@ -220,13 +223,33 @@ def _summary_from_row(row: Any) -> ObjectSummary:
 
 
 def _bucket_from_row(row: Any) -> Bucket:
+    block = row.public_access_block
     return Bucket(
         name=row.name,
         tenant_id=row.tenant_id,
         owner_id=row.owner_id,
         region=row.region,
         created_at=row.created_at,
+        object_ownership=(
+            None if row.object_ownership is None else ObjectOwnership(row.object_ownership)
+        ),
+        policy=row.policy,
+        public_access_block=None if block is None else PublicAccessBlock.from_json(block),
     )
+
+
+def _bucket_access_values(changes: Mapping[str, object]) -> dict[str, object]:
+    unknown = set(changes) - BUCKET_ACCESS_FIELDS
+    if unknown:
+        raise ValueError(f"not bucket access fields: {sorted(unknown)}")
+    values: dict[str, object] = {}
+    for name, value in changes.items():
+        if isinstance(value, PublicAccessBlock):
+            value = value.to_json()
+        elif isinstance(value, ObjectOwnership):
+            value = value.value
+        values[name] = value
+    return values
 
 
 def _upload_from_row(row: Any) -> MultipartUpload:
@@ -291,6 +314,13 @@ class SqlMetadataStore:
                     owner_id=bucket.owner_id,
                     region=bucket.region,
                     created_at=bucket.created_at,
+                    **_bucket_access_values(
+                        {
+                            "object_ownership": bucket.object_ownership,
+                            "policy": bucket.policy,
+                            "public_access_block": bucket.public_access_block,
+                        }
+                    ),
                 )
             )
 
@@ -310,6 +340,18 @@ class SqlMetadataStore:
             return [_bucket_from_row(r) for r in conn.execute(query).all()]
 
         return await self._db.read(work)
+
+    async def update_bucket_access(self, name: str, **changes: object) -> Bucket:
+        values = _bucket_access_values(changes)
+
+        def work(conn: Connection) -> Bucket:
+            updated = conn.execute(_B.update().where(_B.c.name == name).values(**values))
+            if updated.rowcount == 0:
+                raise NoSuchBucket(name)
+            row = conn.execute(_GET_BUCKET, {"name": name}).one()
+            return _bucket_from_row(row)
+
+        return await self._db.write(work)
 
     async def delete_bucket(self, name: str) -> list[Part]:
         def work(conn: Connection) -> list[Part]:
