@@ -120,6 +120,9 @@ class QueryApp:
             return
         except Exception as exc:
             response = self._error_response(exc, request_id)
+            if isinstance(exc, QueryError) and exc.code == "RequestEntityTooLarge":
+                # The rest of the body was left unread: it must not become the next request.
+                response.headers.append(("Connection", "close"))
         try:
             await send_response(send, response, [(b"x-amzn-requestid", request_id.encode())])
         finally:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qsl
 
@@ -32,6 +33,7 @@ from andromede.s3.operations import Scope as OpScope
 from andromede.s3.request import ClientDisconnected, S3Context
 from andromede.s3.router import Route, Router
 from andromede.s3.xml import XmlWriter
+from andromede.storage.model import Bucket
 
 __all__ = ["S3App"]
 
@@ -45,6 +47,10 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.HeadBucket: bucket.head_bucket,
     _O.DeleteBucket: bucket.delete_bucket,
     _O.GetBucketLocation: bucket.get_bucket_location,
+    _O.GetBucketAcl: access.get_bucket_acl,
+    _O.PutBucketAcl: access.put_bucket_acl,
+    _O.GetObjectAcl: access.get_object_acl,
+    _O.PutObjectAcl: access.put_object_acl,
     _O.GetBucketOwnershipControls: access.get_bucket_ownership_controls,
     _O.PutBucketOwnershipControls: access.put_bucket_ownership_controls,
     _O.DeleteBucketOwnershipControls: access.delete_bucket_ownership_controls,
@@ -105,6 +111,7 @@ class S3App:
         ctx: S3Context | None = None
         authenticated: Authenticated | None = None
         response: Response
+        body_state = _BodyState(finished=not _declares_body(headers))
         try:
             # The HTTP parser accepts any header size; S3 answers a bounded one.
             if sum(len(n) + len(v) for n, v in raw_headers) > self._settings.max_header_size:
@@ -119,7 +126,7 @@ class S3App:
                 authenticated.signed.access_key_id
             ):
                 raise S3Error("SlowDown")
-            await self._authorise(route, principal, headers, query)
+            bucket_record = await self._authorise(route, principal, headers, query)
             ctx = S3Context(
                 request_id=request_id,
                 query=query,
@@ -129,9 +136,10 @@ class S3App:
                 # Anonymous and presigned requests may still declare a streaming or hex hash.
                 payload_hash=authenticated.payload_hash or headers.get("x-amz-content-sha256"),
                 signing=authenticated.signing,
-                receive=self._timed_receive(receive),
+                receive=self._timed_receive(receive, body_state),
                 settings=self._settings,
                 secure=scope.get("scheme") == "https",
+                bucket_record=bucket_record,
             )
             response = await HANDLERS[route.operation](ctx, self._services)
         except ClientDisconnected:
@@ -141,6 +149,11 @@ class S3App:
             return
         except Exception as exc:
             response = self._error_response(exc, route, raw_path, request_id, method)
+            if not body_state.finished:
+                # Answered before the body was read (or while it was): bytes of it may still be
+                # on their way, or never come (a client waiting for 100-continue), and either
+                # would be parsed as the next request on this connection. Close it, as S3 does.
+                response.headers.append(("Connection", "close"))
         response.head = response.head or method == "HEAD"
         status = response.status
         sent = 0
@@ -196,8 +209,11 @@ class S3App:
         principal: Principal,
         headers: Mapping[str, str],
         query: Mapping[str, str],
-    ) -> None:
-        """Until the IAM issue lands: a tenant reaches its own buckets, anonymous nothing."""
+    ) -> Bucket | None:
+        """Until the IAM issue lands: a tenant reaches its own buckets, anonymous nothing.
+
+        Returns the bucket the operation addresses (None for ListBuckets and CreateBucket), read
+        once here for the handler too."""
         if not route.operation.implemented:
             raise S3Error(
                 "NotImplemented",
@@ -212,24 +228,28 @@ class S3App:
             if query.get("versionId", "null") != "null":
                 raise S3Error("InvalidArgument", "Invalid version id specified")
         if route.operation is _O.ListBuckets or route.operation is _O.CreateBucket:
-            return
+            return None
         found = await self._services.objects.get_bucket(route.bucket or "")
         if found.tenant_id != principal.tenant_id:
             raise S3Error("AccessDenied")
         expected_owner = headers.get("x-amz-expected-bucket-owner")
         if expected_owner is not None and expected_owner != found.tenant_id:
             raise S3Error("AccessDenied")
+        return found
 
-    def _timed_receive(self, receive: Receive) -> Receive:
+    def _timed_receive(self, receive: Receive, body_state: _BodyState) -> Receive:
         timeout = self._settings.body_read_timeout
 
         async def timed() -> Message:
             # asyncio.timeout, not wait_for: wait_for wraps every body chunk in a new task.
             try:
                 async with asyncio.timeout(timeout):
-                    return await receive()
+                    message = await receive()
             except TimeoutError as exc:
                 raise S3Error("RequestTimeout") from exc
+            if not message.get("more_body", False):
+                body_state.finished = True
+            return message
 
         return timed
 
@@ -305,6 +325,16 @@ class S3App:
                 sent,
                 (time.perf_counter() - started) * 1000,
             )
+
+
+@dataclass(slots=True)
+class _BodyState:
+    finished: bool
+
+
+def _declares_body(headers: Mapping[str, str]) -> bool:
+    length = headers.get("content-length", "0").strip()
+    return "transfer-encoding" in headers or length not in ("", "0")
 
 
 def _resource_arn(route: Route | None) -> str:

@@ -25,7 +25,7 @@ from andromede.s3.router import Route
 from andromede.settings import Settings
 from andromede.storage.checksums import BodyHasher, InvalidChecksumValue, decode_checksum
 from andromede.storage.integrity import BodyIntegrity, verify_body
-from andromede.storage.model import ChecksumAlgorithm
+from andromede.storage.model import Bucket, ChecksumAlgorithm
 
 __all__ = ["ClientDisconnected", "S3Context"]
 
@@ -55,6 +55,8 @@ class S3Context:
     receive: Receive
     settings: Settings
     secure: bool
+    # The addressed bucket as the authoriser read it (None: ListBuckets, CreateBucket).
+    bucket_record: Bucket | None = None
     bytes_received: int = 0
 
     @property

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from andromede.storage.acl import AccessControlList
+
 __all__ = [
     "BUCKET_ACCESS_FIELDS",
     "RECORD_FORMAT_VERSION",
@@ -98,6 +100,7 @@ class Bucket:
     )
     policy: str | None = None  # the bucket policy's JSON text, as the owner sent it
     public_access_block: PublicAccessBlock | None = None
+    acl: AccessControlList | None = None  # None: the owner's private ACL
 
     @property
     def acls_enabled(self) -> bool:
@@ -137,7 +140,7 @@ class PublicAccessBlock:
         return cls(*(bool(flag) for flag in flags))
 
 
-BUCKET_ACCESS_FIELDS = frozenset({"object_ownership", "policy", "public_access_block"})
+BUCKET_ACCESS_FIELDS = frozenset({"object_ownership", "policy", "public_access_block", "acl"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +181,7 @@ class ObjectRecord:
     owner_id: str
     checksum: Checksum | None = None
     format_version: int = RECORD_FORMAT_VERSION
+    acl: AccessControlList | None = None  # None: the owner's private ACL
 
     @property
     def summary(self) -> ObjectSummary:
@@ -211,6 +215,7 @@ class MultipartUpload:
     checksum_algorithm: ChecksumAlgorithm | None = None
     checksum_type: ChecksumType | None = None
     format_version: int = RECORD_FORMAT_VERSION
+    acl: AccessControlList | None = None  # given to the completed object
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from andromede.storage.acl import AccessControlList
 from andromede.storage.model import (
     Bucket,
     ListPage,
@@ -53,6 +54,11 @@ class MetadataStore(Protocol):
         """Insert or replace ``(bucket, key)``; returns the replaced record. NoSuchBucket."""
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None: ...
+
+    async def set_object_acl(
+        self, bucket: str, key: str, acl: AccessControlList | None
+    ) -> ObjectRecord | None:
+        """Replace the object's ACL (None: the owner's private ACL); None if no such object."""
 
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
         """Remove and return the record, None if there was none."""

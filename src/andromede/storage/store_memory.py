@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from andromede.storage.acl import AccessControlList
 from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -100,6 +101,17 @@ class MemoryMetadataStore:
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
         state = self._buckets.get(bucket)
         return None if state is None else state.objects.get(key.encode())
+
+    async def set_object_acl(
+        self, bucket: str, key: str, acl: AccessControlList | None
+    ) -> ObjectRecord | None:
+        state = self._buckets.get(bucket)
+        encoded = key.encode()
+        if state is None or encoded not in state.objects:
+            return None
+        record = dataclasses.replace(state.objects[encoded], acl=acl)
+        state.objects[encoded] = record
+        return record
 
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
         state = self._buckets.get(bucket)

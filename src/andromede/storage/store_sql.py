@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.db.types import utc_from_stored
+from andromede.storage.acl import AccessControlList
 from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -174,6 +175,7 @@ def _object_values(record: ObjectRecord) -> dict[str, Any]:
         "headers": _headers_json(record.headers),
         "segments": _segments_json(record.segments),
         "format_version": record.format_version,
+        "acl": None if record.acl is None else record.acl.to_json(),
         **_checksum_columns(record.checksum),
     }
 
@@ -190,7 +192,12 @@ def _object_from_row(row: Any) -> ObjectRecord:
         owner_id=row.owner_id,
         checksum=_checksum_from_row(row),
         format_version=row.format_version,
+        acl=_acl_from_text(row.acl),
     )
+
+
+def _acl_from_text(text: str | None) -> AccessControlList | None:
+    return None if text is None else AccessControlList.from_json(text)
 
 
 # Listings read only these columns: no JSON to decode for a thousand rows. The timestamp comes
@@ -235,6 +242,7 @@ def _bucket_from_row(row: Any) -> Bucket:
         ),
         policy=row.policy,
         public_access_block=None if block is None else PublicAccessBlock.from_json(block),
+        acl=_acl_from_text(row.acl),
     )
 
 
@@ -244,7 +252,7 @@ def _bucket_access_values(changes: Mapping[str, object]) -> dict[str, object]:
         raise ValueError(f"not bucket access fields: {sorted(unknown)}")
     values: dict[str, object] = {}
     for name, value in changes.items():
-        if isinstance(value, PublicAccessBlock):
+        if isinstance(value, PublicAccessBlock | AccessControlList):
             value = value.to_json()
         elif isinstance(value, ObjectOwnership):
             value = value.value
@@ -265,6 +273,7 @@ def _upload_from_row(row: Any) -> MultipartUpload:
         ),
         checksum_type=None if row.checksum_type is None else ChecksumType(row.checksum_type),
         format_version=row.format_version,
+        acl=_acl_from_text(row.acl),
     )
 
 
@@ -319,6 +328,7 @@ class SqlMetadataStore:
                             "object_ownership": bucket.object_ownership,
                             "policy": bucket.policy,
                             "public_access_block": bucket.public_access_block,
+                            "acl": bucket.acl,
                         }
                     ),
                 )
@@ -384,6 +394,22 @@ class SqlMetadataStore:
 
         return await self._db.read(work)
 
+    async def set_object_acl(
+        self, bucket: str, key: str, acl: AccessControlList | None
+    ) -> ObjectRecord | None:
+        text = None if acl is None else acl.to_json()
+
+        def work(conn: Connection) -> ObjectRecord | None:
+            updated = conn.execute(
+                _O.update().where(_O.c.bucket == bucket, _O.c.key == key).values(acl=text)
+            )
+            if updated.rowcount == 0:
+                return None
+            row = conn.execute(_GET_OBJECT, {"bucket": bucket, "key": key}).one()
+            return _object_from_row(row)
+
+        return await self._db.write(work)
+
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
         def work(conn: Connection) -> ObjectRecord | None:
             row = conn.execute(_GET_OBJECT, {"bucket": bucket, "key": key}).first()
@@ -425,6 +451,7 @@ class SqlMetadataStore:
                     checksum_algorithm=upload.checksum_algorithm,
                     checksum_type=upload.checksum_type,
                     format_version=upload.format_version,
+                    acl=None if upload.acl is None else upload.acl.to_json(),
                 )
             )
 

@@ -1,8 +1,9 @@
-"""Bucket access configuration: object ownership, bucket policy, Block Public Access.
+"""Access control: object ownership, bucket policy, Block Public Access, and ACLs.
 
-Stored as columns of ``buckets`` because the authoriser reads them on every request together with
-the bucket: one row, no extra query. Buckets created before keep ACLs disabled
-(BucketOwnerEnforced, what they behaved as) and have no Block Public Access configuration.
+Stored as columns of the rows they govern because the authoriser reads them on every request
+together with the bucket or object: one row, no extra query. Buckets created before keep ACLs
+disabled (BucketOwnerEnforced, what they behaved as) and have no Block Public Access
+configuration; a NULL ACL means the owner's private ACL.
 
 Revision ID: 0002
 Revises: 0001
@@ -34,10 +35,20 @@ def upgrade() -> None:
         )
         batch.add_column(sa.Column("policy", sa.Text(), nullable=True))
         batch.add_column(sa.Column("public_access_block", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("acl", sa.Text(), nullable=True))
+    with op.batch_alter_table("objects") as batch:
+        batch.add_column(sa.Column("acl", sa.Text(), nullable=True))
+    with op.batch_alter_table("multipart_uploads") as batch:
+        batch.add_column(sa.Column("acl", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("multipart_uploads") as batch:
+        batch.drop_column("acl")
+    with op.batch_alter_table("objects") as batch:
+        batch.drop_column("acl")
     with op.batch_alter_table("buckets") as batch:
+        batch.drop_column("acl")
         batch.drop_column("public_access_block")
         batch.drop_column("policy")
         batch.drop_column("object_ownership")
