@@ -97,12 +97,25 @@ class RequestContext:
     # Derived once here so that evaluation allocates nothing per statement.
     action_key: str = field(init=False, repr=False, compare=False)
     account_arn: str | None = field(init=False, repr=False, compare=False)
+    # Everything principal matching depends on; a memo key for resource-policy matching.
+    principal_key: tuple[object, ...] = field(init=False, repr=False, compare=False)
     _extra: Mapping[str, ContextValue] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "action_key", self.action.lower())
         account = self.principal_account
         object.__setattr__(self, "account_arn", account_root_arn(account) if account else None)
+        object.__setattr__(
+            self,
+            "principal_key",
+            (
+                self.principal_type,
+                self.principal_arn,
+                self.role_arn,
+                account,
+                self.canonical_user_id,
+            ),
+        )
         extra = self.keys
         if any(not name.islower() for name in extra):
             extra = {name.lower(): value for name, value in extra.items()}

@@ -17,8 +17,9 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from andromede.iam.policy.actions import action_pattern_matches_any, known_action, known_service
 from andromede.iam.policy.conditions import ConditionClause, parse_condition_block
@@ -193,6 +194,8 @@ class Statement:
 
 
 _CANDIDATE_CACHE_LIMIT = 1024
+_MEMO_LIMIT = 4096
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -211,6 +214,7 @@ class PolicyDocument:
     _by_action: dict[str, tuple[Statement, ...]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def variables_enabled(self) -> bool:
@@ -224,6 +228,22 @@ class PolicyDocument:
                 self._by_action.clear()
             self._by_action[action_key] = found
         return found
+
+    def memoised(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """A bounded per-document memo for facts derived from the document and ``key`` only.
+
+        The evaluator keeps here, per (action, caller), the resource-policy statements that
+        name the caller, so principal matching runs once per caller and not once per request.
+        """
+        try:
+            return cast(T, self._memo[key])
+        except KeyError:
+            pass
+        value = compute()
+        if len(self._memo) >= _MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[key] = value
+        return value
 
 
 # --- parsing ------------------------------------------------------------------------------------

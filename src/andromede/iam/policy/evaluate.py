@@ -186,6 +186,18 @@ def _grant(statement: Statement, context: RequestContext) -> _Grant:
     return _named(principal, context)
 
 
+def _statements_naming(
+    policy: PolicyDocument, action: str, context: RequestContext
+) -> tuple[tuple[Statement, _Grant], ...]:
+    """The statements covering ``action`` whose Principal/NotPrincipal takes in the caller."""
+    found = []
+    for statement in policy.candidates(action):
+        grant = _grant(statement, context)
+        if grant is not _Grant.NONE:
+            found.append((statement, grant))
+    return tuple(found)
+
+
 def evaluate(
     context: RequestContext,
     *,
@@ -228,9 +240,12 @@ def evaluate(
     best = _Grant.NONE
     resource_allow: StatementRef | None = None
     if resource_policy is not None:
-        for statement in resource_policy.candidates(action):
-            grant = _grant(statement, context)
-            if grant is _Grant.NONE or not statement.applies(context):
+        naming_caller = resource_policy.memoised(
+            (action, context.principal_key),
+            lambda: _statements_naming(resource_policy, action, context),
+        )
+        for statement, grant in naming_caller:
+            if not statement.applies(context):
                 continue
             if statement.effect is Effect.DENY:
                 return _deny(PolicySource.RESOURCE, 0, statement)
