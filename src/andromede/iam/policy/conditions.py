@@ -34,13 +34,13 @@ from typing import Protocol
 from andromede.iam.policy.context import RequestContext, Scalar, value_as_string
 from andromede.iam.policy.errors import MalformedPolicy
 from andromede.iam.policy.wildcard import (
+    ArnGlob,
+    Glob,
     Template,
-    arn_source,
     compile_arn_pattern,
     compile_wildcard,
     parse_template,
     plain_text,
-    wildcard_source,
 )
 
 __all__ = ["BASE_OPERATORS", "ConditionClause", "SetMode", "parse_condition_block", "parse_date"]
@@ -99,20 +99,16 @@ class _PatternLike:
 
     def __init__(self, values: Sequence[str], variables: bool, *, arn: bool) -> None:
         static, self._templates = _split_templates(values, variables)
-        source = arn_source if arn else wildcard_source
-        self._compile: Callable[[str], re.Pattern[str]] = (
+        self._compile: Callable[[str], Glob | ArnGlob] = (
             compile_arn_pattern if arn else compile_wildcard
         )
-        self._static = (
-            re.compile("|".join(f"(?:{source(value)})" for value in static), re.DOTALL)
-            if static
-            else None
-        )
+        self._static = tuple(self._compile(value) for value in static)
 
     def matches(self, value: Scalar, context: RequestContext) -> bool:
         text = value_as_string(value)
-        if self._static is not None and self._static.fullmatch(text):
-            return True
+        for pattern in self._static:
+            if pattern.fullmatch(text):
+                return True
         for template in self._templates:
             rendered = template.render(context.get_string, as_pattern=True)
             if rendered is not None and self._compile(rendered).fullmatch(text):

@@ -31,7 +31,6 @@ from andromede.iam.policy.wildcard import (
     has_wildcard,
     parse_template,
     plain_text,
-    wildcard_source,
 )
 
 __all__ = [
@@ -110,29 +109,26 @@ class Principal:
 
 
 class _ActionMatcher:
-    __slots__ = ("_all", "_exact", "_regex")
+    """Action patterns, lower-cased (actions are case-insensitive): a set plus wildcards."""
+
+    __slots__ = ("_all", "_exact", "_globs")
 
     def __init__(self, patterns: Sequence[str]) -> None:
         lowered = [pattern.lower() for pattern in patterns]
         self._all = "*" in lowered
         self._exact = frozenset(p for p in lowered if not has_wildcard(p))
-        wild = [p for p in lowered if has_wildcard(p)]
-        self._regex = _alternation(wild)
+        self._globs = tuple(compile_wildcard(p) for p in lowered if has_wildcard(p))
 
     def __call__(self, action_key: str) -> bool:
         if self._all or action_key in self._exact:
             return True
-        return self._regex is not None and self._regex.fullmatch(action_key) is not None
-
-
-def _alternation(patterns: Sequence[str]) -> re.Pattern[str] | None:
-    if not patterns:
-        return None
-    return re.compile("|".join(f"(?:{wildcard_source(p)})" for p in patterns), re.DOTALL)
+        return any(glob.fullmatch(action_key) for glob in self._globs)
 
 
 class _ResourceMatcher:
-    __slots__ = ("_all", "_exact", "_regex", "_templates")
+    """Resource patterns: ``*``, a set of exact ARNs, wildcards, and templates with variables."""
+
+    __slots__ = ("_all", "_exact", "_globs", "_templates")
 
     def __init__(self, patterns: Sequence[str], variables: bool) -> None:
         static: list[str] = []
@@ -145,15 +141,16 @@ class _ResourceMatcher:
                 static.append(parsed)
         self._all = "*" in static
         self._exact = frozenset(plain_text(p) for p in static if not has_wildcard(p))
-        self._regex = _alternation([p for p in static if has_wildcard(p)])
+        self._globs = tuple(compile_wildcard(p) for p in static if has_wildcard(p))
         self._templates = tuple(templates)
 
     def __call__(self, context: RequestContext) -> bool:
         resource = context.resource
         if self._all or resource in self._exact:
             return True
-        if self._regex is not None and self._regex.fullmatch(resource):
-            return True
+        for glob in self._globs:
+            if glob.fullmatch(resource):
+                return True
         for template in self._templates:
             rendered = template.render(context.get_string, as_pattern=True)
             if rendered is not None and compile_wildcard(rendered).fullmatch(resource):

@@ -28,6 +28,8 @@ from functools import lru_cache
 __all__ = [
     "LITERAL_QUESTION",
     "LITERAL_STAR",
+    "ArnGlob",
+    "Glob",
     "Template",
     "VariableRef",
     "compile_arn_pattern",
@@ -47,55 +49,99 @@ def has_wildcard(text: str) -> bool:
     return "*" in text or "?" in text
 
 
-def _fragment(text: str, star: str, question: str) -> str:
-    """Regex source for one wildcard run (no anchors)."""
-    out: list[str] = []
-    run: list[str] = []
-    for char in text:
-        if char == "*" or char == "?":
-            if run:
-                out.append(re.escape("".join(run)))
-                run.clear()
-            out.append(star if char == "*" else question)
-        elif char == LITERAL_STAR:
-            run.append("*")
-        elif char == LITERAL_QUESTION:
-            run.append("?")
+class _Segment:
+    """A run of pattern text between two ``*``: a plain string, or fixed-length with ``?``."""
+
+    __slots__ = ("_literal", "_regex", "length")
+
+    def __init__(self, text: str) -> None:
+        self.length = len(text)
+        if "?" in text:
+            source = "".join("." if char == "?" else re.escape(_plain(char)) for char in text)
+            self._regex: re.Pattern[str] | None = re.compile(source, re.DOTALL)
+            self._literal = ""
         else:
-            run.append(char)
-    if run:
-        out.append(re.escape("".join(run)))
-    return "".join(out)
+            self._regex = None
+            self._literal = _plain(text)
+
+    def at(self, text: str, position: int) -> bool:
+        if self._regex is None:
+            return text.startswith(self._literal, position)
+        return self._regex.match(text, position) is not None
+
+    def find(self, text: str, start: int, end: int) -> int:
+        if self._regex is None:
+            return text.find(self._literal, start, end)
+        found = self._regex.search(text, start, end)
+        return -1 if found is None else found.start()
 
 
-def wildcard_source(pattern: str) -> str:
-    """Regex source (unanchored) of a plain wildcard pattern."""
-    return _fragment(pattern, ".*", ".")
+class Glob:
+    """A compiled plain wildcard (``*`` any run, ``?`` one character), matched in linear time.
 
-
-@lru_cache(maxsize=_PATTERN_CACHE_SIZE)
-def compile_wildcard(pattern: str) -> re.Pattern[str]:
-    """A compiled plain wildcard; use ``fullmatch``. Cached: patterns repeat across requests."""
-    return re.compile(wildcard_source(pattern), re.DOTALL)
-
-
-def arn_source(pattern: str) -> str:
-    """Regex source of an ARN pattern: wildcards stay inside their colon-separated component.
-
-    The pattern's last component absorbs the rest of the value, so ``*`` alone matches any ARN
-    and ``arn:aws:s3:::bucket/*`` matches keys containing colons.
+    Not a regex on purpose: ``.*a.*a.*a…`` backtracks exponentially, and a tenant must not be
+    able to burn the gateway's CPU with a crafted policy. Between stars every segment has a
+    fixed length, so the leftmost occurrence of each middle segment is always the right choice.
     """
-    components = pattern.split(":", 5)
-    last = len(components) - 1
-    return ":".join(
-        _fragment(part, ".*", ".") if index == last else _fragment(part, "[^:]*", "[^:]")
-        for index, part in enumerate(components)
-    )
+
+    __slots__ = ("_head", "_middles", "_minimum", "_stars", "_tail")
+
+    def __init__(self, pattern: str) -> None:
+        pieces = pattern.split("*")
+        self._stars = len(pieces) > 1
+        self._head = _Segment(pieces[0])
+        self._tail = _Segment(pieces[-1])
+        self._middles = tuple(_Segment(piece) for piece in pieces[1:-1] if piece)
+        self._minimum = sum(len(piece) for piece in pieces)
+
+    def fullmatch(self, text: str) -> bool:
+        if not self._stars:
+            return len(text) == self._minimum and self._head.at(text, 0)
+        if len(text) < self._minimum or not self._head.at(text, 0):
+            return False
+        end = len(text) - self._tail.length
+        if not self._tail.at(text, end):
+            return False
+        position = self._head.length
+        for segment in self._middles:
+            found = segment.find(text, position, end)
+            if found < 0:
+                return False
+            position = found + segment.length
+        return True
+
+
+class ArnGlob:
+    """An ARN pattern: the six colon-separated components are matched one by one, so a wildcard
+    never crosses a component boundary; the pattern's last component absorbs the rest of the
+    value, so ``*`` alone matches any ARN and a resource part may contain colons."""
+
+    __slots__ = ("_components", "_count")
+
+    def __init__(self, pattern: str) -> None:
+        components = pattern.split(":", 5)
+        self._count = len(components)
+        self._components = tuple(Glob(component) for component in components)
+
+    def fullmatch(self, text: str) -> bool:
+        parts = text.split(":", self._count - 1)
+        if len(parts) != self._count:
+            return False
+        for glob, part in zip(self._components, parts, strict=True):
+            if not glob.fullmatch(part):
+                return False
+        return True
 
 
 @lru_cache(maxsize=_PATTERN_CACHE_SIZE)
-def compile_arn_pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(arn_source(pattern), re.DOTALL)
+def compile_wildcard(pattern: str) -> Glob:
+    """A compiled plain wildcard. Cached: patterns with variables repeat across requests."""
+    return Glob(pattern)
+
+
+@lru_cache(maxsize=_PATTERN_CACHE_SIZE)
+def compile_arn_pattern(pattern: str) -> ArnGlob:
+    return ArnGlob(pattern)
 
 
 @dataclass(frozen=True, slots=True)
