@@ -19,6 +19,7 @@ from andromede.iam.policy import (
     known_service,
     parse_policy,
 )
+from andromede.s3.operations import S3Operation
 
 IDENTITY = PolicyKind.IDENTITY
 RESOURCE = PolicyKind.RESOURCE
@@ -497,3 +498,10 @@ def test_action_catalogue() -> None:
     assert not known_action("dynamodb", "GetItem")
     assert known_service("kms")
     assert not known_service("dynamodb")
+
+
+def test_every_s3_operation_action_is_catalogued() -> None:
+    """A bucket policy naming the action an S3 operation is authorised with must parse."""
+    for operation in S3Operation:
+        service, name = operation.action.split(":")
+        assert known_action(service, name), operation
