@@ -17,6 +17,7 @@ from andromede.iam.policy import (
     PolicyTooLarge,
     known_action,
     known_service,
+    load_policy,
     parse_policy,
 )
 from andromede.s3.operations import S3Operation
@@ -505,3 +506,11 @@ def test_every_s3_operation_action_is_catalogued() -> None:
     for operation in S3Operation:
         service, name = operation.action.split(":")
         assert known_action(service, name), operation
+
+
+def test_load_policy_memoises_by_text_and_kind() -> None:
+    text = doc(PUBLIC_GET)
+    first = load_policy(text, kind=RESOURCE)
+    assert load_policy(text, kind=RESOURCE) is first
+    with pytest.raises(MalformedPolicy):
+        load_policy(text, kind=IDENTITY)  # the same text is not a valid identity policy

@@ -6,7 +6,8 @@ Contract:
 * :func:`parse_policy` turns JSON text into an immutable, pre-compiled :class:`PolicyDocument`
   or raises :class:`MalformedPolicy` (:class:`PolicyTooLarge` past the caller's size limit,
   one of the ``*_MAX`` constants). The :class:`PolicyKind` says which grammar applies.
-  Parse once when a policy is stored or loaded, and keep the document: evaluation never parses.
+  Parse once when a policy is written; on the request path use :func:`load_policy`, which
+  memoises documents by text (parsing costs ~50 evaluations). Evaluation never parses.
 * :func:`evaluate` takes a :class:`RequestContext` and the policies bearing on the request
   and returns a :class:`Decision` (:class:`Outcome` ALLOW / EXPLICIT_DENY / IMPLICIT_DENY and the
   deciding statements), following AWS's documented evaluation logic (see ``evaluate.py``).
@@ -35,6 +36,7 @@ from andromede.iam.policy.document import (
     SizeLimit,
     SizeMeasure,
     Statement,
+    load_policy,
     parse_policy,
 )
 from andromede.iam.policy.errors import MalformedPolicy, PolicyTooLarge
@@ -69,5 +71,6 @@ __all__ = [
     "is_public",
     "known_action",
     "known_service",
+    "load_policy",
     "parse_policy",
 ]
