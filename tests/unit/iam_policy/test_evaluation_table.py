@@ -888,6 +888,42 @@ CASES: list[Case] = [
         policy(allow(), deny(not_resource="arn:aws:s3:::bucket/public/*")),
         resource="arn:aws:s3:::bucket/public/x",
     ),
+    case(
+        "resource-final-star-crosses-colons",
+        RESOURCE + ", Using wildcards in resource ARNs (a segment-final * extends past colons)",
+        ALLOW,
+        policy(allow(resource="arn:aws:s3:::bucket/*")),
+        resource="arn:aws:s3:::bucket/a:b:c",
+    ),
+    case(
+        "resource-inner-star-stops-at-colon",
+        RESOURCE + ", Using wildcards in resource ARNs (wildcards stay within a segment)",
+        IMPLICIT,
+        policy(allow(resource="arn:aws:s3:::bucket/*/public/*")),
+        resource="arn:aws:s3:::bucket/a:b/public/x",
+    ),
+    case(
+        "resource-inner-star-then-final-star",
+        RESOURCE + ", Using wildcards in resource ARNs",
+        ALLOW,
+        policy(allow(resource="arn:aws:s3:::bucket/*/public/*")),
+        resource="arn:aws:s3:::bucket/a/public/x:y",
+    ),
+    case(
+        "resource-question-not-colon",
+        RESOURCE + ", Using wildcards in resource ARNs",
+        IMPLICIT,
+        policy(allow(resource="arn:aws:s3:::bucket/a?b")),
+        resource="arn:aws:s3:::bucket/a:b",
+    ),
+    case(
+        "resource-account-segment-star",
+        RESOURCE + ", Using wildcards in resource ARNs",
+        ALLOW,
+        policy(allow("iam:GetUser", resource="arn:aws:iam::*:user/alice")),
+        action="iam:GetUser",
+        resource=f"arn:aws:iam::{A}:user/alice",
+    ),
     # --- Policy variables ----------------------------------------------------------------------
     case(
         "var-username-own-folder",

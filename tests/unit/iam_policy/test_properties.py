@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,11 @@ from andromede.iam.policy import (
     evaluate,
     parse_policy,
 )
-from andromede.iam.policy.wildcard import compile_arn_pattern, compile_wildcard
+from andromede.iam.policy.wildcard import (
+    compile_arn_pattern,
+    compile_resource_pattern,
+    compile_wildcard,
+)
 
 A = "111122223333"
 B = "444455556666"
@@ -253,6 +258,20 @@ def reference_arn_match(pattern: str, text: str) -> bool:
     return all(reference_match(p, t) for p, t in zip(wanted, got, strict=True))
 
 
+def reference_resource_match(pattern: str, text: str) -> bool:
+    """The Resource rule as a regex: a star ending its segment is .*, other wildcards [^:]."""
+    out = []
+    for index, char in enumerate(pattern):
+        if char == "*":
+            rest = pattern[index:].lstrip("*")
+            out.append(".*" if rest == "" or rest.startswith(":") else "[^:]*")
+        elif char == "?":
+            out.append("[^:]")
+        else:
+            out.append(re.escape(char))
+    return re.fullmatch("".join(out), text, re.DOTALL) is not None
+
+
 ALPHABET = "ab/:.*?"
 
 
@@ -268,6 +287,13 @@ def test_wildcard_agrees_with_reference(pattern: str, text: str) -> None:
 def test_arn_wildcard_agrees_with_reference(pattern: str, text: str) -> None:
     expected = reference_arn_match(pattern, text)
     assert compile_arn_pattern(pattern).fullmatch(text) is expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=ALPHABET, max_size=10), st.text(alphabet="ab/:.", max_size=12))
+def test_resource_wildcard_agrees_with_reference(pattern: str, text: str) -> None:
+    expected = reference_resource_match(pattern, text)
+    assert compile_resource_pattern(pattern).fullmatch(text) is expected
 
 
 # --- the parser never fails with anything but MalformedPolicy -----------------------------------
@@ -325,4 +351,6 @@ def test_pathological_patterns_match_in_linear_time() -> None:
     start = time.perf_counter()
     assert not compile_wildcard(pattern).fullmatch(text)
     assert not compile_arn_pattern("arn:aws:s3:::" + pattern).fullmatch("arn:aws:s3:::" + text)
+    colons = "arn:aws:s3:::" + "a:" * 500
+    assert not compile_resource_pattern("arn:aws:s3:::" + pattern).fullmatch(colons)
     assert time.perf_counter() - start < 0.5

@@ -28,6 +28,7 @@ from andromede.iam.policy.context import RequestContext, account_root_arn
 from andromede.iam.policy.errors import MalformedPolicy, PolicyTooLarge
 from andromede.iam.policy.wildcard import (
     Template,
+    compile_resource_pattern,
     compile_wildcard,
     has_wildcard,
     parse_template,
@@ -144,7 +145,7 @@ class _ResourceMatcher:
                 static.append(parsed)
         self._all = "*" in static
         self._exact = frozenset(plain_text(p) for p in static if not has_wildcard(p))
-        self._globs = tuple(compile_wildcard(p) for p in static if has_wildcard(p))
+        self._globs = tuple(compile_resource_pattern(p) for p in static if has_wildcard(p))
         self._templates = tuple(templates)
 
     def __call__(self, context: RequestContext) -> bool:
@@ -156,7 +157,7 @@ class _ResourceMatcher:
                 return True
         for template in self._templates:
             rendered = template.render(context.get_string, as_pattern=True)
-            if rendered is not None and compile_wildcard(rendered).fullmatch(resource):
+            if rendered is not None and compile_resource_pattern(rendered).fullmatch(resource):
                 return True
         return False
 

@@ -1,9 +1,11 @@
 """Wildcard patterns and policy-variable templates, compiled once.
 
-Owns the two string-matching dialects of the policy language:
+Owns the three string-matching dialects of the policy language:
 
-* the plain wildcard of ``Action``, ``Resource`` and ``StringLike``: ``*`` matches any run of
-  characters (``/`` and ``:`` included), ``?`` exactly one character;
+* the plain wildcard of ``Action`` and ``StringLike``: ``*`` matches any run of characters
+  (``/`` and ``:`` included), ``?`` exactly one character;
+* the resource wildcard of ``Resource``/``NotResource``: the same, except that a wildcard does
+  not match a colon unless it is a ``*`` ending its colon-separated segment;
 * the ARN wildcard of ``ArnLike``/``ArnEquals``: the ARN is split into its six colon-separated
   components and a wildcard never crosses a component boundary, except in the last one
   (the resource part, which may itself contain colons).
@@ -30,9 +32,11 @@ __all__ = [
     "LITERAL_STAR",
     "ArnGlob",
     "Glob",
+    "ResourceGlob",
     "Template",
     "VariableRef",
     "compile_arn_pattern",
+    "compile_resource_pattern",
     "compile_wildcard",
     "has_wildcard",
     "parse_template",
@@ -131,6 +135,110 @@ class ArnGlob:
             if not glob.fullmatch(part):
                 return False
         return True
+
+
+class _ColonAwareNfa:
+    """The exact matcher for a ``Resource`` pattern, run as a bit-parallel NFA (shift-and).
+
+    State ``i`` means "the first ``i`` non-star tokens matched"; a star is a self-loop on the
+    state before the next token. A segment-final star loops on any character, any other star
+    and ``?`` never consume a colon. One step per text character, whatever the pattern: no
+    backtracking, so no pathological pattern.
+    """
+
+    __slots__ = ("_accept", "_any_loops", "_literals", "_question", "_segment_loops")
+
+    def __init__(self, pattern: str) -> None:
+        literals: dict[str, int] = {}
+        question = any_loops = segment_loops = 0
+        state = 0
+        index = 0
+        while index < len(pattern):
+            char = pattern[index]
+            if char == "*":
+                end = index
+                while end < len(pattern) and pattern[end] == "*":
+                    end += 1
+                if end == len(pattern) or pattern[end] == ":":
+                    any_loops |= 1 << state
+                else:
+                    segment_loops |= 1 << state
+                index = end
+                continue
+            state += 1
+            if char == "?":
+                question |= 1 << state
+            else:
+                literal = _plain(char)
+                literals[literal] = literals.get(literal, 0) | 1 << state
+            index += 1
+        self._literals = literals
+        self._question = question
+        self._any_loops = any_loops
+        self._segment_loops = segment_loops
+        self._accept = 1 << state
+
+    def fullmatch(self, text: str) -> bool:
+        states = 1
+        literals = self._literals
+        for char in text:
+            if char == ":":
+                accepts = literals.get(char, 0)
+                loops = self._any_loops
+            else:
+                accepts = literals.get(char, 0) | self._question
+                loops = self._any_loops | self._segment_loops
+            states = ((states << 1) & accepts) | (states & loops)
+            if not states:
+                return False
+        return bool(states & self._accept)
+
+
+def _needs_colon_rules(pattern: str) -> bool:
+    """Whether some wildcard of ``pattern`` must not match a colon: a ``?``, or a ``*`` that
+    does not end its colon-separated segment."""
+    if "?" in pattern:
+        return True
+    index = pattern.find("*")
+    while index >= 0:
+        end = index
+        while end < len(pattern) and pattern[end] == "*":
+            end += 1
+        if end < len(pattern) and pattern[end] != ":":
+            return True
+        index = pattern.find("*", end)
+    return False
+
+
+class ResourceGlob:
+    """A ``Resource``/``NotResource`` pattern, with AWS's colon rule ("IAM JSON policy elements:
+    Resource", Using wildcards in resource ARNs): wildcards match within a colon-separated
+    segment, except a ``*`` that ends its segment, which may extend across colons — so
+    ``arn:aws:s3:::bucket/*`` covers keys containing colons, ``bucket/*/public`` does not.
+
+    The plain glob decides alone when the rule cannot matter: it rejects (the rule only
+    narrows), or the pattern has no restricted wildcard, or the text has no colon beyond those
+    the pattern spells out. The NFA settles the rest.
+    """
+
+    __slots__ = ("_colons", "_exact", "_plain")
+
+    def __init__(self, pattern: str) -> None:
+        self._plain = Glob(pattern)
+        self._colons = pattern.count(":")
+        self._exact = _ColonAwareNfa(pattern) if _needs_colon_rules(pattern) else None
+
+    def fullmatch(self, text: str) -> bool:
+        if not self._plain.fullmatch(text):
+            return False
+        if self._exact is None or text.count(":") == self._colons:
+            return True
+        return self._exact.fullmatch(text)
+
+
+@lru_cache(maxsize=_PATTERN_CACHE_SIZE)
+def compile_resource_pattern(pattern: str) -> ResourceGlob:
+    return ResourceGlob(pattern)
 
 
 @lru_cache(maxsize=_PATTERN_CACHE_SIZE)
