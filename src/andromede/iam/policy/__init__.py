@@ -14,6 +14,29 @@ Contract:
 * :func:`is_public` says whether a bucket policy is public in S3's sense.
 * :func:`known_action` looks an action up in the catalogue of the services Andromède serves.
 
+Typical use on the S3 request path::
+
+    bucket_policy = load_policy(stored_text, kind=PolicyKind.RESOURCE)
+    context = RequestContext(
+        action="s3:GetObject",
+        resource="arn:aws:s3:::media/photos/cat.jpg",
+        principal_type=PrincipalType.USER,
+        principal_arn="arn:aws:iam::111122223333:user/alice",
+        principal_account="111122223333",
+        username="alice",
+        source_ip=client_ip,
+        secure_transport=True,
+        keys={"s3:x-amz-acl": "private"},
+    )
+    decision = evaluate(
+        context,
+        identity_policies=[load_policy(t, kind=PolicyKind.IDENTITY) for t in user_policies],
+        resource_policy=bucket_policy,
+        resource_account=bucket_owner_account,
+        acl_allows=acl_grants_caller_account,
+    )
+    if not decision.allowed: ...  # AccessDenied; decision.reason/statements go to the audit
+
 Modules: ``document`` (grammar, compilation), ``conditions`` (operators), ``context`` (the
 request), ``evaluate`` (the decision), ``public``, ``actions`` (catalogue), ``wildcard``
 (patterns and policy variables), ``errors``.
