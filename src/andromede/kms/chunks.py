@@ -182,7 +182,9 @@ class _ChunkCipher:
         _CHUNK_POSITION.pack_into(self._aad, self._position_offset, index, final)
         _CHUNK_POSITION.pack_into(self._nonce, 0, index, final)
 
-    def seal_into(self, index: int, final: bool, plaintext: bytearray | memoryview, out: memoryview) -> None:
+    def seal_into(
+        self, index: int, final: bool, plaintext: bytearray | memoryview, out: memoryview
+    ) -> None:
         self._position(index, final)
         self._aead.encrypt_into(self._nonce, plaintext, self._aad, out)
 
