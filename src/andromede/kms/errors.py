@@ -59,13 +59,27 @@ class TenantKeyError(KmsError):
 class KeyNotFound(TenantKeyError):
     """The tenant has no key-encryption key, or not the version a wrapped key names."""
 
+    @classmethod
+    def for_tenant(cls, tenant_id: str, version: int | None = None) -> KeyNotFound:
+        if version is None:
+            return cls(f"tenant {tenant_id} has no key-encryption key", tenant_id=tenant_id)
+        return cls(f"tenant {tenant_id} has no key version {version}", tenant_id=tenant_id)
+
 
 class KeyDestroyed(TenantKeyError):
     """The tenant's key-encryption keys were destroyed: what they wrapped is unreadable for good."""
 
+    @classmethod
+    def for_tenant(cls, tenant_id: str) -> KeyDestroyed:
+        return cls(f"the keys of tenant {tenant_id} were destroyed", tenant_id=tenant_id)
+
 
 class KeyAlreadyExists(TenantKeyError):
     """The tenant already has a key-encryption key (rotate it instead)."""
+
+    @classmethod
+    def for_tenant(cls, tenant_id: str) -> KeyAlreadyExists:
+        return cls(f"tenant {tenant_id} already has a key", tenant_id=tenant_id)
 
 
 class ProviderError(KmsError):

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
-from pkcs11.exceptions import NoSuchToken, PinIncorrect, PKCS11Error
+from pkcs11.exceptions import NoSuchToken, PinIncorrect, PKCS11Error, UserAlreadyLoggedIn
 from pkcs11.mechanisms import GCMParams
 from pkcs11.types import DecryptMixin, EncryptMixin
 
@@ -59,7 +59,12 @@ class Pkcs11Provider:
         try:
             library = pkcs11.lib(library_path)
             token = library.get_token(token_label=token_label)
-            self._session = token.open(rw=True, user_pin=pin)
+            try:
+                self._session = token.open(rw=True, user_pin=pin)
+            except UserAlreadyLoggedIn:
+                # PKCS#11 login is per process and token: another provider of this process
+                # is logged in, and a new session shares that login.
+                self._session = token.open(rw=True)
         except NoSuchToken:
             raise ProviderError(f"no PKCS#11 token labelled {token_label!r}") from None
         except PinIncorrect:
@@ -68,6 +73,7 @@ class Pkcs11Provider:
             # The message of a library error names the failure, never the PIN.
             raise ProviderError(f"cannot open PKCS#11 token {token_label!r}: {exc!r}") from None
         self._lock = threading.Lock()
+        self._closed = False
 
     # --- RootKeyProvider ---------------------------------------------------------------------
 
@@ -75,11 +81,9 @@ class Pkcs11Provider:
         check_tenant_id(tenant_id)
         with self._lock, _provider_errors():
             if self._tombstone(tenant_id) is not None:
-                raise KeyDestroyed(
-                    f"the keys of tenant {tenant_id} were destroyed", tenant_id=tenant_id
-                )
+                raise KeyDestroyed.for_tenant(tenant_id)
             if self._versions(tenant_id):
-                raise KeyAlreadyExists(f"tenant {tenant_id} already has a key", tenant_id=tenant_id)
+                raise KeyAlreadyExists.for_tenant(tenant_id)
             self._generate_kek(tenant_id, 1)
             return self._ring(tenant_id)
 
@@ -156,8 +160,11 @@ class Pkcs11Provider:
         return bytearray(plaintext)
 
     def close(self) -> None:
+        """Close the session (idempotent; the token's objects stay)."""
         with self._lock:
-            self._session.close()
+            if not self._closed:
+                self._closed = True
+                self._session.close()
 
     # --- token objects -----------------------------------------------------------------------
 
@@ -202,23 +209,23 @@ class Pkcs11Provider:
 
     def _ring(self, tenant_id: str) -> TenantKeyRing:
         if self._tombstone(tenant_id) is not None:
-            raise KeyDestroyed(
-                f"the keys of tenant {tenant_id} were destroyed", tenant_id=tenant_id
-            )
+            raise KeyDestroyed.for_tenant(tenant_id)
         versions = self._versions(tenant_id)
         if not versions:
-            raise KeyNotFound(f"tenant {tenant_id} has no key-encryption key", tenant_id=tenant_id)
+            raise KeyNotFound.for_tenant(tenant_id)
         return TenantKeyRing(tenant_id=tenant_id, versions=tuple(sorted(versions)))
 
     def _kek(self, tenant_id: str, version: int) -> EncryptMixin:
         check_tenant_id(tenant_id)
+        # The tombstone is checked first: objects a crash left behind after it are dead.
+        if self._tombstone(tenant_id) is not None:
+            raise KeyDestroyed.for_tenant(tenant_id)
         versions = self._versions(tenant_id)
+        if not versions:
+            raise KeyNotFound.for_tenant(tenant_id)
         key = versions.get(version)
         if key is None:
-            self._ring(tenant_id)  # destroyed, or no key at all, says so
-            raise KeyNotFound(
-                f"tenant {tenant_id} has no key version {version}", tenant_id=tenant_id
-            )
+            raise KeyNotFound.for_tenant(tenant_id, version)
         return key
 
 

@@ -49,7 +49,14 @@ from andromede.kms.errors import (
     KeyNotFound,
     ProviderError,
 )
-from andromede.kms.model import KEK_SIZE, NONCE_SIZE, TenantKeyRing, check_tenant_id, kek_aad
+from andromede.kms.model import (
+    KEK_SIZE,
+    NONCE_SIZE,
+    TAG_SIZE,
+    TenantKeyRing,
+    check_tenant_id,
+    kek_aad,
+)
 
 __all__ = ["KEYSTORE_FILE", "ROOT_KEY_FILE", "LocalKeyFileProvider"]
 
@@ -102,12 +109,10 @@ class _Keystore:
 
     def ring(self, tenant_id: str) -> TenantKeyRing:
         if tenant_id in self.destroyed:
-            raise KeyDestroyed(
-                f"the keys of tenant {tenant_id} were destroyed", tenant_id=tenant_id
-            )
+            raise KeyDestroyed.for_tenant(tenant_id)
         versions = self.tenants.get(tenant_id)
         if not versions:
-            raise KeyNotFound(f"tenant {tenant_id} has no key-encryption key", tenant_id=tenant_id)
+            raise KeyNotFound.for_tenant(tenant_id)
         return TenantKeyRing(tenant_id=tenant_id, versions=tuple(sorted(versions)))
 
 
@@ -135,11 +140,9 @@ class LocalKeyFileProvider:
 
         def create(keystore: _Keystore) -> None:
             if tenant_id in keystore.destroyed:
-                raise KeyDestroyed(
-                    f"the keys of tenant {tenant_id} were destroyed", tenant_id=tenant_id
-                )
+                raise KeyDestroyed.for_tenant(tenant_id)
             if keystore.tenants.get(tenant_id):
-                raise KeyAlreadyExists(f"tenant {tenant_id} already has a key", tenant_id=tenant_id)
+                raise KeyAlreadyExists.for_tenant(tenant_id)
             keystore.tenants[tenant_id] = {1: self._seal_new_kek(tenant_id, 1)}
 
         return self._change(create).ring(tenant_id)
@@ -177,7 +180,9 @@ class LocalKeyFileProvider:
 
     def open(self, tenant_id: str, kek_version: int, sealed: bytes, aad: bytes) -> bytearray:
         kek = AESGCM(self._open_kek(tenant_id, kek_version))
-        plaintext = bytearray(len(sealed) - NONCE_SIZE - 16)
+        if len(sealed) < NONCE_SIZE + TAG_SIZE:
+            raise InvalidWrappedKey("wrapped data key is truncated")
+        plaintext = bytearray(len(sealed) - NONCE_SIZE - TAG_SIZE)
         try:
             kek.decrypt_into(sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], aad, plaintext)
         except (InvalidTag, ValueError):
@@ -197,9 +202,7 @@ class LocalKeyFileProvider:
         keystore = self._current()
         ring = keystore.ring(tenant_id)
         if version not in ring.versions:
-            raise KeyNotFound(
-                f"tenant {tenant_id} has no key version {version}", tenant_id=tenant_id
-            )
+            raise KeyNotFound.for_tenant(tenant_id, version)
         sealed = keystore.tenants[tenant_id][version]
         try:
             return self._root.decrypt(
