@@ -216,6 +216,7 @@ class ChunkEncryptor:
         "_cipher",
         "_finished",
         "_header",
+        "_held",
         "_index",
         "_pending",
         "_pending_len",
@@ -232,6 +233,7 @@ class ChunkEncryptor:
         self._header: bytes | None = _HEADER.pack(FORMAT_VERSION, chunk_size) + salt
         self._pending = bytearray(chunk_size)
         self._pending_len = 0
+        self._held: memoryview | None = None
         self._index = 0
         self._size = 0
         self._finished = False
@@ -245,30 +247,44 @@ class ChunkEncryptor:
         if self._finished:
             raise RuntimeError("update() after finish()")
         view = memoryview(data).cast("B")
+        if not view:
+            return self._start_output(0)
         self._size += len(view)
         size, stride = self._chunk_size, self._chunk_size + TAG_SIZE
-        total = self._pending_len + len(view)
+        held, self._held = self._held, None
+        if held is not None and len(held) < size:
+            # A held partial chunk must be joined with the new bytes: now it is copied.
+            self._pending[: len(held)] = held
+            self._pending_len, held = len(held), None
+        total = (len(held) if held is not None else self._pending_len) + len(view)
         # Every full chunk that more bytes follow is emitted now; the rest waits (bounded).
-        ready = (total - 1) // size if total else 0
+        ready = (total - 1) // size
         out = self._start_output(ready * stride)
         pos = len(out) - ready * stride
         target = memoryview(out)
         for _ in range(ready):
-            if self._pending_len:
+            chunk_out = target[pos : pos + stride]
+            if held is not None:
+                self._cipher.seal_into(self._index, False, held, chunk_out)
+                held = None
+            elif self._pending_len:
                 take = size - self._pending_len
                 self._pending[self._pending_len :] = view[:take]
                 view = view[take:]
-                self._cipher.seal_into(
-                    self._index, False, self._pending, target[pos : pos + stride]
-                )
+                self._cipher.seal_into(self._index, False, self._pending, chunk_out)
                 self._pending_len = 0
             else:
-                self._cipher.seal_into(self._index, False, view[:size], target[pos : pos + stride])
+                self._cipher.seal_into(self._index, False, view[:size], chunk_out)
                 view = view[size:]
             self._index += 1
             pos += stride
-        self._pending[self._pending_len : self._pending_len + len(view)] = view
-        self._pending_len += len(view)
+        if self._pending_len == 0 and view.readonly and isinstance(view.obj, bytes):
+            # Immutable bytes cannot change under us: hold a view instead of copying (ASGI
+            # bodies arrive as bytes, so a chunk-sized piece is never copied).
+            self._held = view
+        else:
+            self._pending[self._pending_len : self._pending_len + len(view)] = view
+            self._pending_len += len(view)
         return out
 
     def finish(self) -> bytearray:
@@ -276,8 +292,11 @@ class ChunkEncryptor:
         if self._finished:
             raise RuntimeError("finish() called twice")
         self._finished = True
-        out = self._start_output(self._pending_len + TAG_SIZE)
-        plain = memoryview(self._pending)[: self._pending_len]
+        if self._held is not None:
+            plain, self._held = self._held, None
+        else:
+            plain = memoryview(self._pending)[: self._pending_len]
+        out = self._start_output(len(plain) + TAG_SIZE)
         self._cipher.seal_into(
             self._index, True, plain, memoryview(out)[len(out) - len(plain) - TAG_SIZE :]
         )

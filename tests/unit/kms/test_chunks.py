@@ -89,15 +89,26 @@ def test_the_default_chunk_size_overhead() -> None:
     plaintext=st.binary(max_size=600),
     chunk_size=st.integers(1, 64),
     pieces=st.lists(st.integers(0, 200), max_size=20),
+    kind=st.sampled_from(["bytes", "memoryview", "reused bytearray"]),
 )
-def test_any_pieces_round_trip(plaintext: bytes, chunk_size: int, pieces: list[int]) -> None:
+def test_any_pieces_round_trip(
+    plaintext: bytes, chunk_size: int, pieces: list[int], kind: str
+) -> None:
     encryptor = ChunkEncryptor(KEY, b"id", chunk_size=chunk_size)
     blob = bytearray()
     rest = memoryview(plaintext)
-    for piece in pieces:
-        blob += encryptor.update(rest[:piece])
-        rest = rest[piece:]
-    blob += encryptor.update(rest)
+    scratch = bytearray(200)  # like a readinto() buffer: overwritten by the next piece
+    for piece in [*pieces, len(plaintext)]:
+        part, rest = rest[:piece], rest[piece:]
+        if kind == "bytes":  # immutable: the encryptor may hold a view instead of copying
+            blob += encryptor.update(bytes(part))
+        elif kind == "memoryview":
+            blob += encryptor.update(part)
+        else:
+            fed = memoryview(scratch if len(part) <= len(scratch) else bytearray(len(part)))
+            fed[: len(part)] = part
+            blob += encryptor.update(fed[: len(part)])
+            fed[: len(part)] = b"\xff" * len(part)  # the caller reuses its buffer at once
     blob += encryptor.finish()
     assert encryptor.plaintext_size == len(plaintext)
     assert len(blob) == ciphertext_size(len(plaintext), chunk_size)
