@@ -172,7 +172,14 @@ def test_changes_are_seen_by_another_instance(open_provider: OpenProvider) -> No
     sealed = first.seal("tenant-a", 1, data_key, AAD)
     assert second.open("tenant-a", 1, sealed, AAD) == data_key
     assert second.rotate_tenant_key("tenant-a").current == 2
-    assert first.tenant_key_ring("tenant-a").current == 2
+    # What the new version sealed opens at once in the other instance (its current version
+    # may show up later, within the PKCS#11 provider's lookup TTL).
+    new_key = os.urandom(32)
+    new_aad = data_key_aad("tenant-a", 2)
+    assert (
+        first.open("tenant-a", 2, second.seal("tenant-a", 2, new_key, new_aad), new_aad) == new_key
+    )
+    assert first.seal("tenant-a", 1, data_key, AAD)
     second.destroy_tenant_key("tenant-a")
     with pytest.raises(KeyDestroyed):
         first.open("tenant-a", 1, sealed, AAD)
@@ -247,3 +254,24 @@ def test_pkcs11_keks_never_leave_the_token_and_destruction_removes_them(softhsm:
             assert list(session.get_objects(template)) == []
     finally:
         provider.close()
+
+
+def test_pkcs11_sees_another_instance_rotate_within_its_lookup_ttl(softhsm: SoftHsm) -> None:
+    token = softhsm.new_token()
+    slow = Pkcs11Provider(token.library, token.label, token.pin, lookup_ttl_seconds=3600)
+    fresh = Pkcs11Provider(token.library, token.label, token.pin, lookup_ttl_seconds=0)
+    try:
+        slow.create_tenant_key("tenant-a")
+        fresh.rotate_tenant_key("tenant-a")
+        assert slow.tenant_key_ring("tenant-a").current == 1  # cached: new PUTs still use v1
+        assert fresh.tenant_key_ring("tenant-a").current == 2
+        # Destruction is never delayed: the cached handle is invalid, the provider re-checks.
+        sealed = slow.seal("tenant-a", 1, os.urandom(32), AAD)
+        fresh.destroy_tenant_key("tenant-a")
+        with pytest.raises(KeyDestroyed):
+            slow.open("tenant-a", 1, sealed, AAD)
+        with pytest.raises(KeyDestroyed):
+            slow.seal("tenant-a", 1, os.urandom(32), AAD)
+    finally:
+        slow.close()
+        fresh.close()

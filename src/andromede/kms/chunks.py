@@ -231,7 +231,8 @@ class ChunkEncryptor:
         self._cipher = _ChunkCipher(data_key, salt, _object_id_bytes(object_id), chunk_size)
         self._chunk_size = chunk_size
         self._header: bytes | None = _HEADER.pack(FORMAT_VERSION, chunk_size) + salt
-        self._pending = bytearray(chunk_size)
+        # Allocated on first use: a small object handed over as bytes never needs it.
+        self._pending = bytearray()
         self._pending_len = 0
         self._held: memoryview | None = None
         self._index = 0
@@ -254,7 +255,7 @@ class ChunkEncryptor:
         held, self._held = self._held, None
         if held is not None and len(held) < size:
             # A held partial chunk must be joined with the new bytes: now it is copied.
-            self._pending[: len(held)] = held
+            self._pending_buffer()[: len(held)] = held
             self._pending_len, held = len(held), None
         total = (len(held) if held is not None else self._pending_len) + len(view)
         # Every full chunk that more bytes follow is emitted now; the rest waits (bounded).
@@ -269,7 +270,7 @@ class ChunkEncryptor:
                 held = None
             elif self._pending_len:
                 take = size - self._pending_len
-                self._pending[self._pending_len :] = view[:take]
+                self._pending_buffer()[self._pending_len :] = view[:take]
                 view = view[take:]
                 self._cipher.seal_into(self._index, False, self._pending, chunk_out)
                 self._pending_len = 0
@@ -283,7 +284,7 @@ class ChunkEncryptor:
             # bodies arrive as bytes, so a chunk-sized piece is never copied).
             self._held = view
         else:
-            self._pending[self._pending_len : self._pending_len + len(view)] = view
+            self._pending_buffer()[self._pending_len : self._pending_len + len(view)] = view
             self._pending_len += len(view)
         return out
 
@@ -302,6 +303,11 @@ class ChunkEncryptor:
         )
         self._pending[:] = bytes(len(self._pending))
         return out
+
+    def _pending_buffer(self) -> bytearray:
+        if not self._pending:
+            self._pending = bytearray(self._chunk_size)
+        return self._pending
 
     def _start_output(self, body_size: int) -> bytearray:
         if self._header is None:
@@ -348,7 +354,7 @@ class ChunkDecryptor:
         self._plan = plan
         self._final_index = chunk_count(plan.plaintext_size, chunk_size) - 1
         self._index = plan.first_chunk
-        self._buffer = bytearray(chunk_size + TAG_SIZE)
+        self._buffer = bytearray()  # allocated when a chunk arrives split across pieces
         self._buffer_len = 0
         self._skip = plan.skip
         self._produced = 0
@@ -365,7 +371,7 @@ class ChunkDecryptor:
         if self._buffer_len:
             need = self._chunk_stored_size(index)
             take = min(need - self._buffer_len, len(view))
-            self._buffer[self._buffer_len : self._buffer_len + take] = view[:take]
+            self._chunk_buffer()[self._buffer_len : self._buffer_len + take] = view[:take]
             self._buffer_len += take
             view = view[take:]
             if self._buffer_len < need:
@@ -384,9 +390,15 @@ class ChunkDecryptor:
         # Decrypt before the buffer is refilled with the tail: a piece may be a view of it.
         out = self._open(pieces)
         self._index = index
-        self._buffer[: len(view)] = view
+        if view:
+            self._chunk_buffer()[: len(view)] = view
         self._buffer_len = len(view)
         return out
+
+    def _chunk_buffer(self) -> bytearray:
+        if not self._buffer:
+            self._buffer = bytearray(self._plan.chunk_size + TAG_SIZE)
+        return self._buffer
 
     def _open(self, pieces: list[tuple[int, memoryview]]) -> bytearray:
         out = bytearray(sum(len(chunk) - TAG_SIZE for _, chunk in pieces))

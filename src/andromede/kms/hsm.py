@@ -27,12 +27,20 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
-from pkcs11.exceptions import NoSuchToken, PinIncorrect, PKCS11Error, UserAlreadyLoggedIn
+from pkcs11.exceptions import (
+    NoSuchToken,
+    ObjectHandleInvalid,
+    PinIncorrect,
+    PKCS11Error,
+    UserAlreadyLoggedIn,
+)
 from pkcs11.mechanisms import GCMParams
 from pkcs11.types import DecryptMixin, EncryptMixin
 
@@ -50,12 +58,21 @@ __all__ = ["Pkcs11Provider"]
 _KEK_ID_PREFIX = b"andromede-kek:"
 _TOMBSTONE_PREFIX = "andromede-destroyed:"
 _APPLICATION = "andromede-kms"
+DEFAULT_LOOKUP_TTL_SECONDS = 5.0
+_MAX_KNOWN_TENANTS = 100_000
 
 
 class Pkcs11Provider:
     """Tenant KEKs as non-extractable AES-256 objects of a PKCS#11 token."""
 
-    def __init__(self, library_path: str, token_label: str, pin: str) -> None:
+    def __init__(
+        self,
+        library_path: str,
+        token_label: str,
+        pin: str,
+        *,
+        lookup_ttl_seconds: float = DEFAULT_LOOKUP_TTL_SECONDS,
+    ) -> None:
         try:
             library = pkcs11.lib(library_path)
             token = library.get_token(token_label=token_label)
@@ -74,24 +91,28 @@ class Pkcs11Provider:
             raise ProviderError(f"cannot open PKCS#11 token {token_label!r}: {exc!r}") from None
         self._lock = threading.Lock()
         self._closed = False
+        self._lookup_ttl = lookup_ttl_seconds
+        self._known: dict[str, _TenantObjects] = {}
 
     # --- RootKeyProvider ---------------------------------------------------------------------
 
     def create_tenant_key(self, tenant_id: str) -> TenantKeyRing:
         check_tenant_id(tenant_id)
         with self._lock, _provider_errors():
-            if self._tombstone(tenant_id) is not None:
+            known = self._lookup(tenant_id, fresh=True)
+            if known.destroyed:
                 raise KeyDestroyed.for_tenant(tenant_id)
-            if self._versions(tenant_id):
+            if known.keys:
                 raise KeyAlreadyExists.for_tenant(tenant_id)
             self._generate_kek(tenant_id, 1)
-            return self._ring(tenant_id)
+            return self._lookup(tenant_id, fresh=True).ring(tenant_id)
 
     def rotate_tenant_key(self, tenant_id: str) -> TenantKeyRing:
         check_tenant_id(tenant_id)
         with self._lock, _provider_errors():
-            self._generate_kek(tenant_id, self._ring(tenant_id).current + 1)
-            return self._ring(tenant_id)
+            current = self._lookup(tenant_id, fresh=True).ring(tenant_id).current
+            self._generate_kek(tenant_id, current + 1)
+            return self._lookup(tenant_id, fresh=True).ring(tenant_id)
 
     def destroy_tenant_key(self, tenant_id: str) -> None:
         check_tenant_id(tenant_id)
@@ -111,11 +132,12 @@ class Pkcs11Provider:
                 )
             for key in self._versions(tenant_id).values():
                 key.destroy()
+            self._known.pop(tenant_id, None)
 
     def tenant_key_ring(self, tenant_id: str) -> TenantKeyRing:
         check_tenant_id(tenant_id)
         with self._lock, _provider_errors():
-            return self._ring(tenant_id)
+            return self._lookup(tenant_id).ring(tenant_id)
 
     def list_tenants(self) -> list[str]:
         with self._lock, _provider_errors():
@@ -128,11 +150,15 @@ class Pkcs11Provider:
 
     def seal(self, tenant_id: str, kek_version: int, plaintext: bytes, aad: bytes) -> bytes:
         nonce = os.urandom(NONCE_SIZE)
-        with self._lock, _provider_errors():
-            key = self._kek(tenant_id, kek_version)
-            sealed = key.encrypt(
-                plaintext, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, aad, 128)
+        mechanism_param = GCMParams(nonce, aad, 128)
+
+        def encrypt(key: EncryptMixin) -> bytes | Iterator[bytes]:
+            return key.encrypt(
+                plaintext, mechanism=Mechanism.AES_GCM, mechanism_param=mechanism_param
             )
+
+        with self._lock, _provider_errors():
+            sealed = self._with_kek(tenant_id, kek_version, encrypt)
         if not isinstance(sealed, bytes):  # a single buffer in gives a single buffer out
             raise ProviderError("PKCS#11 encrypt returned a stream")
         return nonce + sealed
@@ -140,21 +166,26 @@ class Pkcs11Provider:
     def open(self, tenant_id: str, kek_version: int, sealed: bytes, aad: bytes) -> bytearray:
         if len(sealed) < NONCE_SIZE + TAG_SIZE:
             raise InvalidWrappedKey("wrapped data key is truncated")
-        with self._lock:
-            with _provider_errors():
-                key = self._kek(tenant_id, kek_version)
+        mechanism_param = GCMParams(sealed[:NONCE_SIZE], aad, 128)
+
+        def decrypt(key: EncryptMixin) -> bytes | Iterator[bytes]:
             if not isinstance(key, DecryptMixin):
                 raise ProviderError("a KEK object of the token cannot decrypt")
             try:
-                plaintext = key.decrypt(
+                return key.decrypt(
                     sealed[NONCE_SIZE:],
                     mechanism=Mechanism.AES_GCM,
-                    mechanism_param=GCMParams(sealed[:NONCE_SIZE], aad, 128),
+                    mechanism_param=mechanism_param,
                 )
+            except ObjectHandleInvalid:
+                raise
             except PKCS11Error:
                 # SoftHSM2 reports a failed tag as CKR_GENERAL_ERROR, other tokens as
                 # CKR_ENCRYPTED_DATA_INVALID: either way the wrapped key does not open.
                 raise InvalidWrappedKey("wrapped data key failed authentication") from None
+
+        with self._lock, _provider_errors():
+            plaintext = self._with_kek(tenant_id, kek_version, decrypt)
         if not isinstance(plaintext, bytes):
             raise ProviderError("PKCS#11 decrypt returned a stream")
         return bytearray(plaintext)
@@ -164,9 +195,54 @@ class Pkcs11Provider:
         with self._lock:
             if not self._closed:
                 self._closed = True
+                self._known.clear()
                 self._session.close()
 
     # --- token objects -----------------------------------------------------------------------
+
+    def _with_kek(
+        self,
+        tenant_id: str,
+        version: int,
+        operation: Callable[[EncryptMixin], bytes | Iterator[bytes]],
+    ) -> bytes | Iterator[bytes]:
+        """Run ``operation`` with the KEK object; a handle gone stale is looked up once more."""
+        check_tenant_id(tenant_id)
+        try:
+            return operation(self._kek(tenant_id, version, fresh=False))
+        except ObjectHandleInvalid:
+            # Destroyed (or recreated) by another process since it was looked up: the fresh
+            # lookup says KeyDestroyed when a tombstone is there.
+            return operation(self._kek(tenant_id, version, fresh=True))
+
+    def _kek(self, tenant_id: str, version: int, *, fresh: bool) -> EncryptMixin:
+        known = self._lookup(tenant_id, fresh=fresh)
+        if version not in known.keys and not fresh:
+            known = self._lookup(tenant_id, fresh=True)  # a rotation by another process
+        known.ring(tenant_id)  # destroyed, or no key at all, says so
+        key = known.keys.get(version)
+        if key is None:
+            raise KeyNotFound.for_tenant(tenant_id, version)
+        return key
+
+    def _lookup(self, tenant_id: str, *, fresh: bool = False) -> _TenantObjects:
+        """The tenant's objects, searched again when older than the lookup TTL.
+
+        Searching a token walks its objects (milliseconds with a few hundred tenants in
+        SoftHSM2), too slow for every PUT; a cached handle of a key destroyed meanwhile
+        fails with CKR_OBJECT_HANDLE_INVALID, which triggers a fresh search, so the TTL only
+        delays seeing another process's rotation, never a destruction.
+        """
+        now = time.monotonic()
+        known = self._known.get(tenant_id)
+        if fresh or known is None or now - known.looked_up >= self._lookup_ttl:
+            destroyed = self._tombstone(tenant_id) is not None
+            keys = {} if destroyed else self._versions(tenant_id)
+            known = _TenantObjects(looked_up=now, destroyed=destroyed, keys=keys)
+            if len(self._known) >= _MAX_KNOWN_TENANTS:
+                self._known.clear()
+            self._known[tenant_id] = known
+        return known
 
     def _generate_kek(self, tenant_id: str, version: int) -> None:
         self._session.generate_key(
@@ -207,26 +283,20 @@ class Pkcs11Provider:
             return found
         return None
 
-    def _ring(self, tenant_id: str) -> TenantKeyRing:
-        if self._tombstone(tenant_id) is not None:
-            raise KeyDestroyed.for_tenant(tenant_id)
-        versions = self._versions(tenant_id)
-        if not versions:
-            raise KeyNotFound.for_tenant(tenant_id)
-        return TenantKeyRing(tenant_id=tenant_id, versions=tuple(sorted(versions)))
 
-    def _kek(self, tenant_id: str, version: int) -> EncryptMixin:
-        check_tenant_id(tenant_id)
-        # The tombstone is checked first: objects a crash left behind after it are dead.
-        if self._tombstone(tenant_id) is not None:
+class _TenantObjects(NamedTuple):
+    """What a search of the token found for one tenant, and when."""
+
+    looked_up: float
+    destroyed: bool
+    keys: dict[int, EncryptMixin]
+
+    def ring(self, tenant_id: str) -> TenantKeyRing:
+        if self.destroyed:
             raise KeyDestroyed.for_tenant(tenant_id)
-        versions = self._versions(tenant_id)
-        if not versions:
+        if not self.keys:
             raise KeyNotFound.for_tenant(tenant_id)
-        key = versions.get(version)
-        if key is None:
-            raise KeyNotFound.for_tenant(tenant_id, version)
-        return key
+        return TenantKeyRing(tenant_id=tenant_id, versions=tuple(sorted(self.keys)))
 
 
 @contextlib.contextmanager
