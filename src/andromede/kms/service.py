@@ -29,6 +29,7 @@ from andromede.kms.cache import DataKeyCache
 from andromede.kms.chunks import (
     CHUNK_SIZE,
     HEADER_SIZE,
+    TAG_SIZE,
     ChunkDecryptor,
     ChunkEncryptor,
     ChunkRange,
@@ -192,6 +193,15 @@ class KeyService:
     def header_size(self) -> int:
         """Bytes at the start of every encrypted blob that a range read must also fetch."""
         return HEADER_SIZE
+
+    @property
+    def read_block_size(self) -> int:
+        """A good read size for encrypted blobs: 16 whole stored chunks (~1 MiB).
+
+        Blocks that hold whole chunks are decrypted straight from the read buffer; a chunk
+        split across two reads is first copied together.
+        """
+        return 16 * (self._chunk_size + TAG_SIZE)
 
     def stored_size(self, plaintext_bytes: int) -> int:
         """Size of the encrypted blob of a ``plaintext_bytes``-byte object or part."""

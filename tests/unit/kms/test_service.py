@@ -136,6 +136,7 @@ def test_objects_round_trip_through_the_service(keys: KeyService) -> None:
     blob = bytes(encryptor.update(plaintext) + encryptor.finish())
     assert len(blob) == keys.stored_size(len(plaintext))
     assert keys.plaintext_size(len(blob)) == len(plaintext)
+    assert keys.read_block_size == 16 * (64 + 16)
 
     key = keys.unwrap_data_key("tenant-a", wrapped)
     plan = keys.plan_range(len(plaintext), 100, 300)
