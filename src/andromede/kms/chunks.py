@@ -281,7 +281,8 @@ class ChunkEncryptor:
             pos += stride
         if self._pending_len == 0 and view.readonly and isinstance(view.obj, bytes):
             # Immutable bytes cannot change under us: hold a view instead of copying (ASGI
-            # bodies arrive as bytes, so a chunk-sized piece is never copied).
+            # bodies arrive as bytes, so a chunk-sized piece is never copied). The view keeps
+            # the caller's piece alive until the next call, no longer.
             self._held = view
         else:
             self._pending_buffer()[self._pending_len : self._pending_len + len(view)] = view

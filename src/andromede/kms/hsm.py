@@ -141,12 +141,17 @@ class Pkcs11Provider:
 
     def list_tenants(self) -> list[str]:
         with self._lock, _provider_errors():
-            tenants = set()
+            tenants, destroyed = set(), set()
             for key in self._session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY}):
                 key_id = bytes(key[Attribute.ID])
                 if key_id.startswith(_KEK_ID_PREFIX):
                     tenants.add(key_id[len(_KEK_ID_PREFIX) :].decode("ascii"))
-            return sorted(tenants)
+            for data in self._session.get_objects({Attribute.CLASS: ObjectClass.DATA}):
+                label = str(data[Attribute.LABEL])
+                if label.startswith(_TOMBSTONE_PREFIX):
+                    destroyed.add(label[len(_TOMBSTONE_PREFIX) :])
+            # Key objects an interrupted destroy left behind belong to no live tenant.
+            return sorted(tenants - destroyed)
 
     def seal(self, tenant_id: str, kek_version: int, plaintext: bytes, aad: bytes) -> bytes:
         nonce = os.urandom(NONCE_SIZE)

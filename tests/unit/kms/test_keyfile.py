@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import multiprocessing
 import os
 import stat
 from pathlib import Path
@@ -118,3 +119,26 @@ def test_restoring_an_old_keystore_copy_undoes_shredding(tmp_path: Path) -> None
         provider.open("tenant-a", 1, sealed, AAD)
     (keys / KEYSTORE_FILE).write_bytes(backup)
     assert LocalKeyFileProvider(keys).open("tenant-a", 1, sealed, AAD) == data_key
+
+
+def create_tenants(keys_dir: str, prefix: str, count: int) -> None:
+    provider = LocalKeyFileProvider(Path(keys_dir))
+    for index in range(count):
+        provider.create_tenant_key(f"{prefix}-{index}")
+
+
+def test_concurrent_processes_lose_no_change(tmp_path: Path) -> None:
+    # Each change is read-modify-write of one file: without the lock, writers overwrite
+    # each other's tenants.
+    keys = tmp_path / "keys"
+    LocalKeyFileProvider(keys)
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=create_tenants, args=(str(keys), f"p{n}", 15)) for n in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    assert len(LocalKeyFileProvider(keys).list_tenants()) == 60
