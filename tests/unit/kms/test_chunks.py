@@ -37,9 +37,15 @@ def four_chunk_blob(object_id: str = "object-a", key: bytes = KEY) -> tuple[byte
 
 
 def decrypt_pieces(
-    blob: bytes, object_id: str, size: int, start: int, stop: int, pieces: list[int]
+    blob: bytes,
+    object_id: str,
+    size: int,
+    start: int,
+    stop: int,
+    pieces: list[int],
+    chunk_size: int = C,
 ) -> bytes:
-    plan = plan_range(size, start, stop, C)
+    plan = plan_range(size, start, stop, chunk_size)
     decryptor = ChunkDecryptor(KEY, object_id, blob[:HEADER_SIZE], plan)
     body = memoryview(blob)[plan.ciphertext_start : plan.ciphertext_end]
     out = bytearray()
@@ -119,15 +125,16 @@ def test_any_pieces_round_trip(
 @given(
     data=st.data(),
     plaintext=st.binary(min_size=1, max_size=300),
+    chunk_size=st.integers(1, 40),
     pieces=st.lists(st.integers(1, 70), max_size=10),
 )
 def test_any_range_decrypts_to_the_slice(
-    data: st.DataObject, plaintext: bytes, pieces: list[int]
+    data: st.DataObject, plaintext: bytes, chunk_size: int, pieces: list[int]
 ) -> None:
     start = data.draw(st.integers(0, len(plaintext) - 1))
     stop = data.draw(st.integers(start + 1, len(plaintext)))
-    blob = bytes(encrypt_blob(KEY, "obj", plaintext, chunk_size=C))
-    got = decrypt_pieces(blob, "obj", len(plaintext), start, stop, pieces)
+    blob = bytes(encrypt_blob(KEY, "obj", plaintext, chunk_size=chunk_size))
+    got = decrypt_pieces(blob, "obj", len(plaintext), start, stop, pieces, chunk_size)
     assert got == plaintext[start:stop]
 
 
