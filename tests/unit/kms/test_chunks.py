@@ -263,8 +263,9 @@ def test_truncating_an_empty_object_to_its_header_is_detected() -> None:
         decryptor.finish()
 
 
-@pytest.mark.parametrize("garbage", [b"\x00", os.urandom(TAG_SIZE), os.urandom(STRIDE)])
-def test_appended_garbage_is_detected(garbage: bytes) -> None:
+@pytest.mark.parametrize("garbage_size", [1, TAG_SIZE, STRIDE])
+def test_appended_garbage_is_detected(garbage_size: int) -> None:
+    garbage = os.urandom(garbage_size)
     plaintext, blob = four_chunk_blob()
     with pytest.raises(IntegrityError):
         decrypt_blob(KEY, "object-a", blob + garbage, chunk_size=C)

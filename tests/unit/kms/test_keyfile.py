@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-import multiprocessing
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -121,10 +122,14 @@ def test_restoring_an_old_keystore_copy_undoes_shredding(tmp_path: Path) -> None
     assert LocalKeyFileProvider(keys).open("tenant-a", 1, sealed, AAD) == data_key
 
 
-def create_tenants(keys_dir: str, prefix: str, count: int) -> None:
-    provider = LocalKeyFileProvider(Path(keys_dir))
-    for index in range(count):
-        provider.create_tenant_key(f"{prefix}-{index}")
+CREATE_TENANTS = """
+import sys
+from pathlib import Path
+from andromede.kms.keyfile import LocalKeyFileProvider
+provider = LocalKeyFileProvider(Path(sys.argv[1]))
+for index in range(15):
+    provider.create_tenant_key(f"{sys.argv[2]}-{index}")
+"""
 
 
 def test_concurrent_processes_lose_no_change(tmp_path: Path) -> None:
@@ -132,13 +137,10 @@ def test_concurrent_processes_lose_no_change(tmp_path: Path) -> None:
     # each other's tenants.
     keys = tmp_path / "keys"
     LocalKeyFileProvider(keys)
-    context = multiprocessing.get_context("spawn")
     workers = [
-        context.Process(target=create_tenants, args=(str(keys), f"p{n}", 15)) for n in range(4)
+        subprocess.Popen([sys.executable, "-c", CREATE_TENANTS, str(keys), f"p{n}"])
+        for n in range(4)
     ]
     for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
-        assert worker.exitcode == 0
+        assert worker.wait(timeout=60) == 0
     assert len(LocalKeyFileProvider(keys).list_tenants()) == 60
