@@ -20,6 +20,7 @@ from andromede.kms.errors import (
     KeyAlreadyExists,
     KeyDestroyed,
     KeyNotFound,
+    ProviderError,
 )
 from andromede.kms.hsm import Pkcs11Provider
 from andromede.kms.keyfile import LocalKeyFileProvider
@@ -275,3 +276,12 @@ def test_pkcs11_sees_another_instance_rotate_within_its_lookup_ttl(softhsm: Soft
     finally:
         slow.close()
         fresh.close()
+
+
+def test_pkcs11_refuses_a_wrong_pin_or_token_without_echoing_the_pin(softhsm: SoftHsm) -> None:
+    token = softhsm.new_token()
+    with pytest.raises(ProviderError, match="PIN") as wrong_pin:
+        Pkcs11Provider(token.library, token.label, "not-the-pin-0000")
+    assert "not-the-pin-0000" not in str(wrong_pin.value)
+    with pytest.raises(ProviderError, match="no PKCS#11 token"):
+        Pkcs11Provider(token.library, "no-such-token", token.pin)
