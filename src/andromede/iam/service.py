@@ -55,10 +55,13 @@ class IdentityService:
         """
         if await self._store.count_tenants() > 0:
             return None
+        return await self.create_tenant(tenant_name)
+
+    async def create_tenant(self, name: str) -> BootstrapResult:
+        """A new active tenant, its root user and the root's first access key (the secret is
+        returned once, here). TenantAlreadyExists if the name is taken."""
         now = datetime.now(UTC)
-        tenant = Tenant(
-            id=new_tenant_id(), name=tenant_name, status=TenantStatus.ACTIVE, created_at=now
-        )
+        tenant = Tenant(id=new_tenant_id(), name=name, status=TenantStatus.ACTIVE, created_at=now)
         root = User(
             id=new_user_id(), tenant_id=tenant.id, name="root", is_root=True, created_at=now
         )
