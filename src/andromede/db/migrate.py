@@ -7,7 +7,8 @@ Alembic is synchronous, so PostgreSQL is migrated through psycopg 3 on the same 
 asyncpg URL names (:func:`andromede.db.database.create_engine`). Its DDL is transactional: the
 whole upgrade commits or nothing does. Several gateways may start at once against one
 PostgreSQL; a transaction-level advisory lock makes them take turns, and each one after the
-first finds the schema at head and does nothing. (SQLite serialises them by its write lock.)
+first finds the schema at head and does nothing. SQLite serialises them by its write lock, taken
+at BEGIN.
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ def upgrade(database_url: str) -> None:
     Blocking: call it before serving, or through ``asyncio.to_thread``."""
     engine = create_engine(database_url)
     try:
-        with engine.begin() as conn:
-            _upgrade_to_head(conn)
+        with engine.connect() as conn:
+            # On SQLite: BEGIN IMMEDIATE, so that a second process migrating at the same moment
+            # waits for the write lock instead of failing to upgrade a read transaction.
+            conn = conn.execution_options(andromede_write=True)
+            with conn.begin():
+                _upgrade_to_head(conn)
     finally:
         engine.dispose()

@@ -9,18 +9,19 @@ says why not SERIALIZABLE). PostgreSQL does its own group commit across connecti
 - :meth:`PostgresDatabase.read` runs the function on a pooled connection in autocommit: no
   BEGIN/ROLLBACK round trips, each statement sees what was committed when it started (as a
   SQLite reader does).
-- :meth:`PostgresDatabase.write` runs it inside ``BEGIN … COMMIT``. A serialization failure or a
-  deadlock (the transaction was rolled back, nothing happened) is retried a few times; a lost
-  connection is not retried, since the COMMIT may have landed (an overwrite run twice would
-  report its own blobs as replaced).
+- :meth:`PostgresDatabase.write` runs it inside ``BEGIN … COMMIT``. A serialization failure, a
+  deadlock, or a pooled connection found dead before COMMIT (the transaction never happened) is
+  run again, a few times at most; a connection lost *during* COMMIT is not, since the COMMIT may
+  have landed (an overwrite run twice would report its own blobs as replaced).
 
 Both run the synchronous store function through ``AsyncConnection.run_sync``: SQLAlchemy's
 greenlet bridge lets the same function drive asyncpg without blocking the event loop.
 
 A database that cannot be reached (refused, restarting, timed out, connection lost) surfaces as
 :class:`~andromede.db.errors.DatabaseUnavailable`. A connection found dead invalidates the pool
-(SQLAlchemy then replaces every connection opened before), and a read is tried once more on a
-fresh connection, so a restarted server is picked up without a gateway restart.
+(SQLAlchemy then replaces every connection opened before), and the work is tried once more on a
+fresh connection, so a restarted server is picked up without a gateway restart and without a
+failed request.
 """
 
 from __future__ import annotations
@@ -150,12 +151,23 @@ class PostgresDatabase:
     async def _write(self, function: Callable[[Connection], _T]) -> _T:
         attempt = 1
         while True:
+            committing = False
             try:
-                async with self.engine.begin() as connection:
-                    return await connection.run_sync(function)
+                async with self.engine.connect() as connection:
+                    async with connection.begin() as transaction:
+                        result = await connection.run_sync(function)
+                        committing = True
+                        await transaction.commit()
+                return result
             except Exception as exc:
-                if _sqlstate(exc) in _RETRYABLE and attempt < _MAX_WRITE_ATTEMPTS:
-                    log.debug("write rolled back (%s), attempt %d", _sqlstate(exc), attempt)
+                if attempt < _MAX_WRITE_ATTEMPTS and (
+                    _sqlstate(exc) in _RETRYABLE
+                    # A pooled connection found dead before COMMIT was sent: nothing happened,
+                    # run it again on a fresh one. A connection lost during COMMIT is different:
+                    # the write may have landed, and only the caller can decide.
+                    or (_is_stale_connection(exc) and not committing)
+                ):
+                    log.debug("write rolled back (%s), attempt %d", type(exc).__name__, attempt)
                     # Jittered back-off so that two transactions that collided do not collide
                     # again in lockstep.
                     await asyncio.sleep(random.uniform(0, 0.005 * attempt))  # noqa: S311
