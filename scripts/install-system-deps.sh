@@ -10,6 +10,8 @@
 #   rclone           tests/e2e/test_rclone.py and the benchmark
 #   memcached        the benchmark's OpenStack Swift peer keeps its tokens there
 #   ca-certificates  pip and HTTPS downloads
+#   postgresql       initdb/pg_ctl/postgres for the tests' private cluster
+#                    (scripts/postgres-cluster.sh) and the distributed mode on one machine
 # The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
 set -euo pipefail
 
@@ -31,9 +33,10 @@ venv_works || missing+=(python3-venv)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v memcached >/dev/null 2>&1 || missing+=(memcached)
 package_installed ca-certificates || missing+=(ca-certificates)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, postgresql present)"
   exit 0
 fi
 
@@ -58,12 +61,13 @@ export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
-# memcached starts as a system service on install; the benchmark runs its own instance on its
-# own port, so the system one is left as Debian configures it.
+# memcached and postgresql start system services on install; the benchmark and the tests run
+# their own instances on their own ports, so the system ones are left as Debian configures them.
 for package in "${missing[@]}"; do
   case "$package" in
     python3-venv) venv_works || { echo "system-deps: python3 -m venv still fails" >&2; exit 1; } ;;
     ca-certificates) package_installed ca-certificates || exit 1 ;;
+    postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || exit 1 ;;
     *) command -v "$package" >/dev/null 2>&1 || { echo "system-deps: $package missing" >&2; exit 1; } ;;
   esac
 done
