@@ -53,6 +53,8 @@ class Settings(BaseSettings):
         extra="forbid",
         frozen=True,
         validate_default=True,
+        # A rejected value is not echoed back: it may be a secret (database_url's password).
+        hide_input_in_errors=True,
     )
 
     # -- where things live -------------------------------------------------------------------

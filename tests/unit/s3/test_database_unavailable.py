@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.credentials import Credentials
 
 from andromede.db.errors import DatabaseUnavailable
+from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.s3.errors import to_s3_error
 from andromede.storage.store_memory import MemoryMetadataStore
 from support.s3app import in_process_client
@@ -41,6 +44,15 @@ async def test_requests_answer_503_while_the_database_is_away(
                 assert reply.status == 503, (method, path, reply.body)
                 assert reply.error_code() == "ServiceUnavailable"
                 assert b"postgresql" not in reply.body
+
+        # Authentication reads the access key from the database too (a key not in its cache).
+        stranger = dataclasses.replace(
+            client, credentials=Credentials("AKIAAAAAAAAAAAAAAAAA", "s" * 40)
+        )
+        with monkeypatch.context() as patch:
+            patch.setattr(MemoryIdentityStore, "get_access_key", unavailable)
+            reply = await stranger.request("GET", "/bucket1/k")
+            assert (reply.status, reply.error_code()) == (503, "ServiceUnavailable")
 
         # Back: the same client carries on.
         got = await client.request("GET", "/bucket1/k")
