@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -29,10 +30,12 @@ from andromede.db.migrate import upgrade
 
 __all__ = [
     "PostgresCluster",
+    "PrivateCluster",
     "postgres_binaries_present",
     "postgres_cluster",
     "postgres_empty_url",
     "postgres_url",
+    "private_postgres",
 ]
 
 ENV_URL = "ANDROMEDE_TEST_POSTGRES_URL"
@@ -141,3 +144,42 @@ def postgres_empty_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
     url = postgres_cluster.create_database(migrated=False)
     yield url
     postgres_cluster.drop_database(url)
+
+
+@dataclass
+class PrivateCluster:
+    """A cluster of one test's own, which the test may stop and start again."""
+
+    folder: str
+    url: str
+
+    def _script(self, action: str) -> None:
+        subprocess.run(
+            ["bash", str(SCRIPT), action, self.folder], check=True, capture_output=True, timeout=120
+        )
+
+    def stop(self) -> None:
+        self._script("stop")
+
+    def start(self) -> None:
+        self._script("start")
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivateCluster]:
+    """A cluster started for this test alone (about a second), for tests that stop it."""
+    if not postgres_binaries_present():
+        pytest.skip("PostgreSQL binaries not found (apt-get install postgresql)")
+    folder = tempfile.mkdtemp(prefix="andromede-pg-")
+    try:
+        started = subprocess.run(
+            ["bash", str(SCRIPT), "start", folder],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        yield PrivateCluster(folder, started.stdout.strip().splitlines()[-1])
+    finally:
+        subprocess.run(["bash", str(SCRIPT), "stop", folder], capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)

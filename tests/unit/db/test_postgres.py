@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
-import subprocess
-import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -19,7 +16,7 @@ from andromede.db.database import Database, describe_url, open_database
 from andromede.db.errors import DatabaseUnavailable
 from andromede.db.migrate import upgrade
 from andromede.db.postgres import PostgresDatabase
-from support.postgres import SCRIPT, postgres_binaries_present
+from support.postgres import PrivateCluster
 
 NOW = datetime(2026, 11, 29, 9, 30, 0, 123456, tzinfo=UTC)
 
@@ -129,40 +126,20 @@ async def test_an_unreachable_server_is_database_unavailable() -> None:
     assert "s3cret-pw" not in describe_url(url) and "***" in describe_url(url)
 
 
-@pytest.fixture
-def own_cluster() -> Iterator[tuple[str, Callable[[str], None]]]:
-    """A cluster this test may stop and start: its URL and a function running the script."""
-    if not postgres_binaries_present():
-        pytest.skip("PostgreSQL binaries not found (apt-get install postgresql)")
-    folder = tempfile.mkdtemp(prefix="andromede-pg-")
-
-    def script(action: str) -> None:
-        subprocess.run(["bash", str(SCRIPT), action, folder], check=True, capture_output=True)
-
-    try:
-        started = subprocess.run(
-            ["bash", str(SCRIPT), "start", folder], check=True, capture_output=True, text=True
-        )
-        yield started.stdout.strip().splitlines()[-1], script
-    finally:
-        subprocess.run(["bash", str(SCRIPT), "stop", folder], capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 async def test_the_service_recovers_when_postgresql_comes_back(
-    own_cluster: tuple[str, Callable[[str], None]],
+    private_postgres: PrivateCluster,
 ) -> None:
-    url, script = own_cluster
+    url = private_postgres.url
     await asyncio.to_thread(upgrade, url)
     database = open_database(url, pool_size=3, timeout=3)
     try:
         await asyncio.gather(*(database.write(insert_bucket(n)) for n in "abc"))  # fill the pool
-        await asyncio.to_thread(script, "stop")
+        await asyncio.to_thread(private_postgres.stop)
         with pytest.raises(DatabaseUnavailable):
             await database.read(bucket_names)
         with pytest.raises(DatabaseUnavailable):
             await database.write(insert_bucket("d"))
-        await asyncio.to_thread(script, "start")
+        await asyncio.to_thread(private_postgres.start)
         # No restart of the gateway, no failed request: the pool replaces its dead connections.
         await database.write(insert_bucket("d"))
         assert await database.read(bucket_names) == ["a", "b", "c", "d"]
@@ -170,8 +147,8 @@ async def test_the_service_recovers_when_postgresql_comes_back(
         # whichever comes first, is the one that finds out. Neither fails.
         for first in ("write", "read"):
             await asyncio.gather(*(database.read(bucket_names) for _ in range(3)))
-            await asyncio.to_thread(script, "stop")
-            await asyncio.to_thread(script, "start")
+            await asyncio.to_thread(private_postgres.stop)
+            await asyncio.to_thread(private_postgres.start)
             if first == "write":
                 await database.write(insert_bucket("e"))
             assert await database.read(bucket_names) == ["a", "b", "c", "d", "e"]
