@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-__all__ = ["InsertIgnoringConflict"]
+__all__ = ["InsertIgnoringConflict", "Upsert"]
 
 
 class InsertIgnoringConflict:
@@ -37,3 +37,41 @@ class InsertIgnoringConflict:
     def __call__(self, conn: Connection, values: Mapping[str, Any]) -> bool:
         result = conn.execute(self._statements[conn.dialect.name], dict(values))
         return result.rowcount == 1
+
+
+class Upsert:
+    """``INSERT … ON CONFLICT (columns) DO UPDATE SET …``, built once per dialect.
+
+    The portable spelling of SQLite's ``INSERT OR REPLACE`` for a row keyed by
+    ``conflict_columns``: inserts the row, or updates ``update_columns`` (default: every other
+    column of the row given) of the existing one. Unlike ``INSERT OR REPLACE`` it never deletes
+    a row, so no foreign key pointing at it is cascaded or broken.
+    """
+
+    def __init__(
+        self,
+        table: sa.Table,
+        conflict_columns: Sequence[str],
+        update_columns: Sequence[str] | None = None,
+    ) -> None:
+        keys = [table.c[name] for name in conflict_columns]
+        updated = (
+            list(update_columns)
+            if update_columns is not None
+            else [c.name for c in table.c if c.name not in conflict_columns]
+        )
+        sqlite_insert = sqlite.insert(table)
+        postgresql_insert = postgresql.insert(table)
+        self._statements: dict[str, sa.Insert] = {
+            "sqlite": sqlite_insert.on_conflict_do_update(
+                index_elements=keys,
+                set_={name: sqlite_insert.excluded[name] for name in updated},
+            ),
+            "postgresql": postgresql_insert.on_conflict_do_update(
+                index_elements=keys,
+                set_={name: postgresql_insert.excluded[name] for name in updated},
+            ),
+        }
+
+    def __call__(self, conn: Connection, values: Mapping[str, Any]) -> None:
+        conn.execute(self._statements[conn.dialect.name], dict(values))
