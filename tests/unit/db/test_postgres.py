@@ -154,3 +154,16 @@ async def test_the_service_recovers_when_postgresql_comes_back(
             assert await database.read(bucket_names) == ["a", "b", "c", "d", "e"]
     finally:
         await database.close()
+
+
+async def test_a_statement_past_the_timeout_is_database_unavailable(postgres_url: str) -> None:
+    database = open_database(postgres_url, pool_size=2, timeout=0.5)
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            await database.read(lambda c: c.exec_driver_sql("SELECT pg_sleep(2)").all())
+        with pytest.raises(DatabaseUnavailable):
+            await database.write(lambda c: c.exec_driver_sql("SELECT pg_sleep(2)").all())
+        # The connections are still good for the next request.
+        assert await database.read(bucket_names) == []
+    finally:
+        await database.close()
