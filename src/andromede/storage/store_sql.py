@@ -301,13 +301,14 @@ class SqlMetadataStore:
         }
 
         def work(conn: Connection) -> None:
-            if _INSERT_BUCKET(conn, values):
-                return
-            # Taken, perhaps a moment ago by another gateway: say by whom.
-            owner = conn.scalar(sa.select(_B.c.tenant_id).where(_B.c.name == bucket.name))
-            if owner == bucket.tenant_id:
-                raise BucketAlreadyOwnedByYou(bucket.name)
-            raise BucketAlreadyExists(bucket.name)
+            while not _INSERT_BUCKET(conn, values):
+                # Taken, perhaps a moment ago by another gateway: say by whom (unless it was
+                # deleted again meanwhile, and the name is free once more).
+                owner = conn.scalar(sa.select(_B.c.tenant_id).where(_B.c.name == bucket.name))
+                if owner == bucket.tenant_id:
+                    raise BucketAlreadyOwnedByYou(bucket.name)
+                if owner is not None:
+                    raise BucketAlreadyExists(bucket.name)
 
         await self._db.write(work)
 
