@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +18,9 @@ from botocore.exceptions import ClientError
 from andromede.db.database import create_engine
 from e2e.helpers import boto3_client
 from support.server import ANDROMEDE, running_server
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 pytestmark = pytest.mark.e2e
 
@@ -90,3 +95,49 @@ def test_boto3_against_a_server_on_postgresql(postgres_empty_url: str, tmp_path:
             assert conn.scalar(sa.text("SELECT count(*) FROM tenants")) == 1
     finally:
         engine.dispose()
+
+
+def test_two_gateways_share_one_postgresql(postgres_empty_url: str, tmp_path: Path) -> None:
+    # Two servers on one PostgreSQL (and, on this one machine, one data folder for the blobs and
+    # the secrets key): what one writes the other serves, and racing completes of one multipart
+    # upload through both end with exactly one object.
+    data_dir = tmp_path / "data"
+    env = {"ANDROMEDE_DATABASE_URL": postgres_empty_url, "ANDROMEDE_WORKERS": "1"}
+    with running_server(data_dir, extra_env=env) as first:
+        with running_server(data_dir, extra_env=env) as second:
+            one, two = boto3_client(first), boto3_client(second)
+            one.create_bucket(Bucket="shared")
+            body = os.urandom(100_000)
+            one.put_object(Bucket="shared", Key="written-by-one", Body=body)
+            assert two.get_object(Bucket="shared", Key="written-by-one")["Body"].read() == body
+
+            upload_id = one.create_multipart_upload(Bucket="shared", Key="mp")["UploadId"]
+            part_1 = os.urandom(5 * 1024 * 1024)
+            part_2 = os.urandom(1000)
+            etags = [
+                one.upload_part(
+                    Bucket="shared", Key="mp", UploadId=upload_id, PartNumber=1, Body=part_1
+                )["ETag"],
+                two.upload_part(
+                    Bucket="shared", Key="mp", UploadId=upload_id, PartNumber=2, Body=part_2
+                )["ETag"],
+            ]
+            layout = {"Parts": [{"PartNumber": i + 1, "ETag": e} for i, e in enumerate(etags)]}
+
+            def complete(client: S3Client) -> str:
+                try:
+                    client.complete_multipart_upload(
+                        Bucket="shared", Key="mp", UploadId=upload_id, MultipartUpload=layout
+                    )
+                except ClientError as exc:
+                    return str(exc.response["Error"]["Code"])
+                return "ok"
+
+            with ThreadPoolExecutor(2) as pool:
+                outcomes = sorted(pool.map(complete, (one, two)))
+            assert outcomes == ["NoSuchUpload", "ok"]
+            assert one.get_object(Bucket="shared", Key="mp")["Body"].read() == part_1 + part_2
+            two.delete_object(Bucket="shared", Key="mp")
+            two.delete_object(Bucket="shared", Key="written-by-one")
+            assert one.list_objects_v2(Bucket="shared")["KeyCount"] == 0
+            one.delete_bucket(Bucket="shared")
