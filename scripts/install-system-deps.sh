@@ -12,6 +12,8 @@
 #   ca-certificates  pip and HTTPS downloads
 #   softhsm2         a software PKCS#11 token: tests/contract/test_root_key_providers.py runs the
 #                    HSM root-key provider against it (and an operator can try the HSM mode)
+#   postgresql       initdb/pg_ctl/postgres for the tests' private cluster
+#                    (scripts/postgres-cluster.sh) and the distributed mode on one machine
 # The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
 set -euo pipefail
 
@@ -34,9 +36,10 @@ command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v memcached >/dev/null 2>&1 || missing+=(memcached)
 package_installed ca-certificates || missing+=(ca-certificates)
 command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2 present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql present)"
   exit 0
 fi
 
@@ -61,13 +64,14 @@ export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
-# memcached starts as a system service on install; the benchmark runs its own instance on its
-# own port, so the system one is left as Debian configures it.
+# memcached and postgresql start system services on install; the benchmark and the tests run
+# their own instances on their own ports, so the system ones are left as Debian configures them.
 for package in "${missing[@]}"; do
   case "$package" in
     python3-venv) venv_works || { echo "system-deps: python3 -m venv still fails" >&2; exit 1; } ;;
     ca-certificates) package_installed ca-certificates || exit 1 ;;
     softhsm2) command -v softhsm2-util >/dev/null 2>&1 || { echo "system-deps: softhsm2-util missing" >&2; exit 1; } ;;
+    postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || exit 1 ;;
     *) command -v "$package" >/dev/null 2>&1 || { echo "system-deps: $package missing" >&2; exit 1; } ;;
   esac
 done

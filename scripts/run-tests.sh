@@ -2,9 +2,30 @@
 # Run pytest and refuse a run that collected no test: pytest's exit code 5 ("no tests collected")
 # must fail, and so must a run whose summary shows zero tests passed.
 set -uo pipefail
+#
+# One private PostgreSQL cluster serves the whole run (every xdist worker makes its own databases
+# in it): started here unless ANDROMEDE_TEST_POSTGRES_URL already names one, stopped on exit.
+# Without PostgreSQL's binaries the tests that need it skip (fail under
+# ANDROMEDE_TEST_REQUIRE_ALL=1).
 here=$(cd "$(dirname "$0")/.." && pwd)
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+pg_dir=""
+cleanup() {
+  rm -f "$log"
+  if [ -n "$pg_dir" ]; then
+    bash "$here/scripts/postgres-cluster.sh" stop "$pg_dir" >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+  fi
+}
+trap cleanup EXIT
+if [ -z "${ANDROMEDE_TEST_POSTGRES_URL:-}" ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  pg_dir=$(mktemp -d /tmp/andromede-pg.XXXXXX)
+  if url=$(bash "$here/scripts/postgres-cluster.sh" start "$pg_dir"); then
+    export ANDROMEDE_TEST_POSTGRES_URL=$url
+  else
+    echo "run-tests: could not start PostgreSQL; its tests will start their own or skip" >&2
+  fi
+fi
 "$here/.venv/bin/pytest" -p no:cacheprovider "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 if [ "$status" -eq 5 ]; then

@@ -13,6 +13,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from support.server import ServerProcess, running_server
 
+# postgres_cluster, postgres_url, postgres_empty_url: a private PostgreSQL (tests/support).
+pytest_plugins = ["support.postgres"]
+
 REQUIRE_ALL = os.environ.get("ANDROMEDE_TEST_REQUIRE_ALL") == "1"
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from andromede.audit.service import AuditService
 from andromede.audit.store import SqlAuditStore
-from andromede.db.database import Database, open_database
+from andromede.db.database import Database, describe_url, open_database
 from andromede.db.migrate import upgrade
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
@@ -44,6 +44,7 @@ __all__ = [
     "Application",
     "create_app",
     "database_url",
+    "migrate",
     "prepare",
     "storage_limits",
     "write_credentials",
@@ -55,7 +56,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def database_url(settings: Settings) -> str:
-    return f"sqlite:///{settings.database_path}"
+    """The metadata database's URL, in clear: never log it (see ``describe_url``)."""
+    return settings.effective_database_url
+
+
+def _open_database(settings: Settings, url: str) -> Database:
+    return open_database(
+        url, pool_size=settings.database_pool_size, timeout=settings.database_timeout
+    )
 
 
 def write_credentials(path: Path, result: BootstrapResult) -> None:
@@ -136,8 +144,8 @@ class Application:
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=settings.io_threads, thread_name_prefix="andromede-io")
         )
-        url = await _migrate(settings)
-        db = open_database(url)
+        url = await migrate(settings)
+        db = _open_database(settings, url)
         identity = _identity(settings, db)
         audit = AuditService(SqlAuditStore(db))
         store = SqlMetadataStore(db)
@@ -183,9 +191,12 @@ def storage_limits(settings: Settings) -> StorageLimits:
     )
 
 
-async def _migrate(settings: Settings) -> str:
+async def migrate(settings: Settings) -> str:
+    """Create the data folder and bring the metadata database to the latest schema; returns
+    the database URL."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     url = database_url(settings)
+    log.info("metadata database %s: migrating to the latest schema", describe_url(url))
     await asyncio.to_thread(upgrade, url)
     return url
 
@@ -213,8 +224,8 @@ async def prepare(settings: Settings) -> BootstrapResult | None:
     """The once-per-deployment start-up work (data folder, migrations, first tenant and its
     credentials, the secrets key), done before worker processes start so they never race on it.
     Idempotent: every later start finds it done. Returns the bootstrap on the first start."""
-    url = await _migrate(settings)
-    db = open_database(url)
+    url = await migrate(settings)
+    db = _open_database(settings, url)
     try:
         return await _bootstrap(settings, _identity(settings, db))
     finally:

@@ -1,4 +1,5 @@
-"""One suite over every IdentityStore and every AuditStore: in-memory twins and SQLite."""
+"""One suite over every IdentityStore and every AuditStore: in-memory twins, SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -21,23 +22,32 @@ from andromede.iam.store_sql import SqlIdentityStore
 T0 = datetime(2026, 11, 29, 10, 0, 0, 250000, tzinfo=UTC)
 
 
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite:///{tmp_path / 'meta.db'}"
-    upgrade(url)
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+async def database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Database | None]:
+    """None for the in-memory twins, else a migrated database of the kind named."""
+    if request.param == "memory":
+        yield None
+        return
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'meta.db'}"
+        upgrade(url)
     db = open_database(url)
     yield db
     await db.close()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def identity(request: pytest.FixtureRequest, database: Database) -> IdentityStore:
-    return MemoryIdentityStore() if request.param == "memory" else SqlIdentityStore(database)
+@pytest.fixture
+def identity(database: Database | None) -> IdentityStore:
+    return MemoryIdentityStore() if database is None else SqlIdentityStore(database)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def audit(request: pytest.FixtureRequest, database: Database) -> AuditStore:
-    return MemoryAuditStore() if request.param == "memory" else SqlAuditStore(database)
+@pytest.fixture
+def audit(database: Database | None) -> AuditStore:
+    return MemoryAuditStore() if database is None else SqlAuditStore(database)
 
 
 def tenant_with_root(n: int) -> tuple[Tenant, User, AccessKey]:

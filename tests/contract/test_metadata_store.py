@@ -1,4 +1,5 @@
-"""One suite over every MetadataStore: the in-memory twin and SQLite (migrated with Alembic)."""
+"""One suite over every MetadataStore: the in-memory twin, SQLite and PostgreSQL (both migrated
+with Alembic)."""
 
 from __future__ import annotations
 
@@ -38,13 +39,16 @@ from andromede.storage.store_sql import SqlMetadataStore, prefix_upper_bound
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MetadataStore]:
     if request.param == "memory":
         yield MemoryMetadataStore()
         return
-    url = f"sqlite:///{tmp_path / 'meta.db'}"
-    upgrade(url)
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'meta.db'}"
+        upgrade(url)
     db = open_database(url)
     try:
         yield SqlMetadataStore(db)

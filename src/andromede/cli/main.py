@@ -54,6 +54,14 @@ def serve(
         int | None, typer.Option(help="Server processes (ANDROMEDE_WORKERS).")
     ] = None,
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error.")] = None,
+    migrate_only: Annotated[
+        bool,
+        typer.Option(
+            "--migrate-only",
+            help="Bring the metadata database to the latest schema, then exit (run it once "
+            "before starting many gateways).",
+        ),
+    ] = False,
 ) -> None:
     """Start the S3 endpoint; the first start creates the admin tenant and its credentials."""
     try:
@@ -72,6 +80,8 @@ def serve(
     except ConfigurationError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    from andromede.cli.serve import run  # imported late: the server stack is heavy
+    from andromede.cli import serve as serving  # imported late: the server stack is heavy
 
-    sys.exit(run(settings, console))
+    if migrate_only:
+        sys.exit(serving.migrate_only(settings, console))
+    sys.exit(serving.run(settings, console))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from andromede.db.errors import DatabaseUnavailable
 from andromede.errors import AndromedeError
 from andromede.iam import errors as iam_errors
 from andromede.storage import errors as storage_errors
@@ -170,6 +171,8 @@ _DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
     storage_errors.TooManyParts: "InvalidArgument",
     iam_errors.InvalidAccessKeyId: "InvalidAccessKeyId",
     iam_errors.AccessDenied: "AccessDenied",
+    # The metadata database is out of reach for now: 503 tells clients to retry (their SDKs do).
+    DatabaseUnavailable: "ServiceUnavailable",
 }
 
 
