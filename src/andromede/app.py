@@ -27,12 +27,14 @@ from andromede.db.migrate import upgrade
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.http.sigv4 import credential_service
+from andromede.iam.model import Principal
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import BootstrapResult, IdentityService
 from andromede.iam.store_sql import SqlIdentityStore
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.sts import STS
 from andromede.s3.app import S3App
+from andromede.s3.authorise import IdentityPolicies, S3Authoriser
 from andromede.s3.handlers.common import S3Services
 from andromede.settings import Settings, load_settings
 from andromede.storage.blob_local import LocalBlobStore
@@ -46,6 +48,7 @@ __all__ = [
     "database_url",
     "migrate",
     "prepare",
+    "s3_services",
     "storage_limits",
     "write_credentials",
 ]
@@ -159,7 +162,7 @@ class Application:
         audit.start()
         background = [asyncio.create_task(sweeper.run_forever(), name="sweeper")]
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
-        s3 = S3App(S3Services(objects=objects, settings=settings), identity, audit, rate_limiter)
+        s3 = S3App(s3_services(settings, objects, identity), identity, audit, rate_limiter)
         apis: dict[str, ASGIApp] = {
             spec.name: QueryApp(spec, identity, audit, settings, rate_limiter) for spec in (STS,)
         }
@@ -176,6 +179,24 @@ class Application:
                 await task
         await running.audit.close()
         await running.db.close()
+
+
+def s3_services(
+    settings: Settings, objects: ObjectService, identity: IdentityService
+) -> S3Services:
+    authoriser = S3Authoriser(_identity_policies(identity), settings.region)
+    return S3Services(objects=objects, settings=settings, authoriser=authoriser)
+
+
+def _identity_policies(identity: IdentityService) -> IdentityPolicies:
+    # Every principal is a tenant root until IAM users land; roots have no identity policies.
+    del identity
+
+    async def none(principal: Principal) -> list[str]:
+        del principal
+        return []
+
+    return none
 
 
 def storage_limits(settings: Settings) -> StorageLimits:

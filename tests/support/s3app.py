@@ -19,14 +19,13 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from andromede.app import storage_limits
+from andromede.app import s3_services, storage_limits
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.s3.app import S3App
-from andromede.s3.handlers.common import S3Services
 from andromede.settings import Settings
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.service import ObjectService
@@ -152,7 +151,7 @@ async def in_process_client(data_dir: Path, **overrides: Any) -> AsyncIterator[C
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
-    app = S3App(S3Services(objects=objects, settings=settings), identity, audit)
+    app = S3App(s3_services(settings, objects, identity), identity, audit)
     try:
         yield Client(
             app,

@@ -25,6 +25,7 @@ from andromede.http.response import Message, Receive, Response, Scope, Send, sen
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.service import IdentityService
 from andromede.s3.auth import Authenticated, Authenticator
+from andromede.s3.authorise import request_condition_keys
 from andromede.s3.errors import S3Error, to_s3_error
 from andromede.s3.handlers import access, bucket, listing, multipart, objects
 from andromede.s3.handlers.common import Handler, S3Services
@@ -33,7 +34,8 @@ from andromede.s3.operations import Scope as OpScope
 from andromede.s3.request import ClientDisconnected, S3Context
 from andromede.s3.router import Route, Router
 from andromede.s3.xml import XmlWriter
-from andromede.storage.model import Bucket
+from andromede.storage.errors import NoSuchKey
+from andromede.storage.model import Bucket, ObjectRecord
 
 __all__ = ["S3App"]
 
@@ -88,6 +90,7 @@ class S3App:
         audit: AuditService,
         rate_limiter: RateLimiter | None = None,
     ) -> None:
+        self._authoriser = services.authoriser
         self._services = services
         self._settings = services.settings
         self._router = Router(services.settings.s3_domain)
@@ -130,7 +133,7 @@ class S3App:
                 authenticated.signed.access_key_id
             ):
                 raise S3Error("SlowDown")
-            bucket_record = await self._authorise(route, principal, headers, query)
+            bucket_record = await self._authorise(route, principal, headers, query, scope)
             ctx = S3Context(
                 request_id=request_id,
                 query=query,
@@ -144,6 +147,7 @@ class S3App:
                 settings=self._settings,
                 secure=scope.get("scheme") == "https",
                 bucket_record=bucket_record,
+                source_ip=client[0] if (client := scope.get("client")) else None,
             )
             response = await HANDLERS[route.operation](ctx, self._services)
         except ClientDisconnected:
@@ -213,29 +217,65 @@ class S3App:
         principal: Principal,
         headers: Mapping[str, str],
         query: Mapping[str, str],
+        scope: Scope,
     ) -> Bucket | None:
-        """Until the IAM issue lands: a tenant reaches its own buckets, anonymous nothing.
+        """The policy engine's decision for the operation (``s3/authorise.py``).
 
         Returns the bucket the operation addresses (None for ListBuckets and CreateBucket), read
         once here for the handler too."""
-        if not route.operation.implemented:
+        operation = route.operation
+        if not operation.implemented:
             raise S3Error(
                 "NotImplemented",
-                f"{route.operation.name} is not implemented by this server",
+                f"{operation.name} is not implemented by this server",
             )
-        if principal.is_anonymous:
-            raise S3Error("AccessDenied")
-        if route.operation.scope is OpScope.OBJECT and route.key is not None:
+        if operation.scope is OpScope.OBJECT and route.key is not None:
             if len(route.key.encode()) > self._settings.max_key_length:
                 raise S3Error("KeyTooLongError", MaxSizeAllowed=str(self._settings.max_key_length))
             # Buckets are unversioned: the only version there is is "null".
             if query.get("versionId", "null") != "null":
                 raise S3Error("InvalidArgument", "Invalid version id specified")
-        if route.operation is _O.ListBuckets or route.operation is _O.CreateBucket:
+        client = scope.get("client")
+        source_ip = client[0] if client else None
+        secure = scope.get("scheme") == "https"
+        keys = request_condition_keys(operation, query, headers)
+        if operation is _O.ListBuckets or operation is _O.CreateBucket:
+            if principal.is_anonymous:
+                raise S3Error("AccessDenied")
+            await self._authoriser.authorise(
+                principal,
+                operation,
+                bucket=None,
+                bucket_name=route.bucket if operation is _O.CreateBucket else None,
+                key=None,
+                keys=keys,
+                source_ip=source_ip,
+                secure=secure,
+            )
             return None
-        found = await self._services.objects.get_bucket(route.bucket or "")
-        if found.tenant_id != principal.tenant_id:
-            raise S3Error("AccessDenied")
+        bucket_name = route.bucket or ""
+        found = await self._services.objects.get_bucket(bucket_name)
+        if operation is not _O.DeleteObjects:  # authorised key by key, as S3 does
+            object_key = route.key if operation.scope is OpScope.OBJECT else None
+            objects = self._services.objects
+
+            async def load_object() -> ObjectRecord | None:
+                try:
+                    return await objects.head_object(bucket_name, object_key or "")
+                except NoSuchKey:
+                    return None
+
+            await self._authoriser.authorise(
+                principal,
+                operation,
+                bucket=found,
+                bucket_name=bucket_name,
+                key=object_key,
+                keys=keys,
+                source_ip=source_ip,
+                secure=secure,
+                load_object=load_object if object_key is not None else None,
+            )
         expected_owner = headers.get("x-amz-expected-bucket-owner")
         if expected_owner is not None and expected_owner != found.tenant_id:
             raise S3Error("AccessDenied")

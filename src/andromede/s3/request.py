@@ -57,6 +57,7 @@ class S3Context:
     secure: bool
     # The addressed bucket as the authoriser read it (None: ListBuckets, CreateBucket).
     bucket_record: Bucket | None = None
+    source_ip: str | None = None
     bytes_received: int = 0
 
     @property

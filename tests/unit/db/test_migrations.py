@@ -112,7 +112,7 @@ def test_gateways_starting_together_migrate_once(empty_url: str) -> None:
     assert errors == []
     diff, _, version = _inspect(empty_url)
     assert diff == []
-    assert version == "0001"
+    assert version == HEAD
 
 
 def test_timestamps_are_timestamptz_on_postgresql(postgres_url: str) -> None:

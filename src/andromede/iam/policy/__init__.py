@@ -43,7 +43,12 @@ request), ``evaluate`` (the decision), ``public``, ``actions`` (catalogue), ``wi
 """
 
 from andromede.iam.policy.actions import known_action, known_service
-from andromede.iam.policy.context import PrincipalType, RequestContext, account_root_arn
+from andromede.iam.policy.context import (
+    ContextValue,
+    PrincipalType,
+    RequestContext,
+    account_root_arn,
+)
 from andromede.iam.policy.document import (
     IAM_GROUP_INLINE_POLICY_MAX,
     IAM_MANAGED_POLICY_MAX,
@@ -74,6 +79,7 @@ __all__ = [
     "IAM_USER_INLINE_POLICY_MAX",
     "S3_BUCKET_POLICY_MAX",
     "SESSION_POLICY_MAX",
+    "ContextValue",
     "Decision",
     "Effect",
     "MalformedPolicy",

@@ -11,8 +11,8 @@ from andromede.s3.handlers.common import (
     addressed_bucket,
     checksum_headers,
     content_headers_from_request,
+    object_owner_id,
     reject_unsupported_headers,
-    tenant_owner_id,
     write_checksum_elements,
     xml_response,
 )
@@ -46,8 +46,9 @@ def _part_number(ctx: S3Context, svc: S3Services) -> int:
 
 async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
     reject_unsupported_headers(ctx)
-    owner_id = tenant_owner_id(ctx)
-    acl = acl_from_request(ctx, await addressed_bucket(ctx, svc), owner_id=owner_id)
+    bucket = await addressed_bucket(ctx, svc)
+    owner_id = object_owner_id(ctx, bucket)
+    acl = acl_from_request(ctx, bucket, owner_id=owner_id)
     raw_algorithm = ctx.headers.get("x-amz-checksum-algorithm")
     algorithm = parse_checksum_algorithm(raw_algorithm) if raw_algorithm else None
     raw_type = ctx.headers.get("x-amz-checksum-type")
