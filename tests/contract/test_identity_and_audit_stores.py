@@ -55,10 +55,10 @@ async def test_tenant_root_and_key_round_trip(identity: IdentityStore) -> None:
     await identity.create_tenant_with_root(tenant, root, key, "v1:sealed")
     assert await identity.count_tenants() == 1
     assert await identity.get_tenant(tenant.id) == tenant
-    assert await identity.get_user(root.id) == root
+    assert await identity.get_entity_by_id(User, root.id) == root
     assert await identity.get_access_key(key.access_key_id) == (key, "v1:sealed")
     assert await identity.get_tenant("999999999999") is None
-    assert await identity.get_user("AIDAnobody") is None
+    assert await identity.get_entity_by_id(User, "AIDAnobody") is None
     assert await identity.get_access_key("AKIAnobody") is None
 
 

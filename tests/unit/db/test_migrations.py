@@ -48,7 +48,7 @@ def test_upgrade_matches_metadata(tmp_path: Path) -> None:
     upgrade(url)
     diff, schema, version = _inspect(url)
     assert diff == []
-    assert version == "0001"
+    assert version == "0002"
     assert set(schema) == set(metadata.tables) | {"alembic_version"}
 
 
@@ -60,7 +60,7 @@ def test_upgrade_twice_is_a_no_op(tmp_path: Path) -> None:
     diff, after, version = _inspect(url)
     assert diff == []
     assert after == before
-    assert version == "0001"
+    assert version == "0002"
 
 
 def test_a_diff_is_detected(tmp_path: Path) -> None:
