@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from support.clock import Clock
 
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import BootstrapResult, IdentityLimits, IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from support.clock import Clock
 
 
 @pytest.fixture

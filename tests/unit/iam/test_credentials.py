@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from support.clock import START, Clock
 
 from andromede.iam import totp
 from andromede.iam.errors import (
@@ -23,6 +22,7 @@ from andromede.iam.errors import (
 )
 from andromede.iam.model import AccessKeyStatus, PrincipalKind, TenantStatus
 from andromede.iam.service import BootstrapResult, IdentityService
+from support.clock import START, Clock
 
 TRUST = '{"Statement": []}'
 

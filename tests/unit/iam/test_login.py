@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from support.clock import Clock
 
 from andromede.iam import totp
 from andromede.iam.errors import (
@@ -17,6 +16,7 @@ from andromede.iam.errors import (
 from andromede.iam.login import check_password_policy
 from andromede.iam.model import PrincipalKind
 from andromede.iam.service import BootstrapResult, IdentityService
+from support.clock import Clock
 
 GOOD = "Correct-Horse-42"
 

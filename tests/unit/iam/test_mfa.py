@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from support.clock import Clock
 
 from andromede.iam import totp
 from andromede.iam.errors import (
@@ -14,6 +13,7 @@ from andromede.iam.errors import (
     NoSuchEntity,
 )
 from andromede.iam.service import BootstrapResult, IdentityService
+from support.clock import Clock
 
 
 async def test_create_shows_the_seed_once_and_stores_it_sealed(
