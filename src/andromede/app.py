@@ -2,8 +2,9 @@
 
 The :class:`Application` is itself the ASGI callable, so any ASGI server runs it the same way:
 the lifespan start-up prepares the data folder, runs the migrations, wires the services,
-bootstraps the first tenant (writing its credentials file) and starts the background tasks
-(audit flush, orphan sweeper); shutdown stops them after the server has drained its requests.
+bootstraps the first tenant and the first platform operator (writing their credentials files)
+and starts the background tasks (audit flush, orphan sweeper, identity upkeep); shutdown stops
+them after the server has drained its requests.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +27,7 @@ from andromede.db.database import Database, open_database
 from andromede.db.migrate import upgrade
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.secrets import SecretSealer
-from andromede.iam.service import BootstrapResult, IdentityService
+from andromede.iam.service import BootstrapResult, IdentityLimits, IdentityService
 from andromede.iam.store_sql import SqlIdentityStore
 from andromede.s3.app import S3App
 from andromede.s3.handlers.common import S3Services
@@ -38,7 +40,10 @@ from andromede.storage.sweeper import Sweeper
 __all__ = [
     "Application",
     "create_app",
+    "credentials_ini",
     "database_url",
+    "identity_service",
+    "open_identity",
     "prepare",
     "storage_limits",
     "write_credentials",
@@ -51,13 +56,20 @@ def database_url(settings: Settings) -> str:
     return f"sqlite:///{settings.database_path}"
 
 
-def write_credentials(path: Path, result: BootstrapResult) -> None:
-    """Write the aws-style credentials file, mode 0600, atomically."""
-    content = (
-        "[andromede]\n"
-        f"aws_access_key_id = {result.access_key_id}\n"
-        f"aws_secret_access_key = {result.secret_access_key}\n"
+def credentials_ini(access_key_id: str, secret_access_key: str, profile: str) -> str:
+    """One profile of an aws-style ``credentials`` file."""
+    return (
+        f"[{profile}]\n"
+        f"aws_access_key_id = {access_key_id}\n"
+        f"aws_secret_access_key = {secret_access_key}\n"
     )
+
+
+def write_credentials(
+    path: Path, access_key_id: str, secret_access_key: str, profile: str = "andromede"
+) -> None:
+    """Write the aws-style credentials file, mode 0600, atomically."""
+    content = credentials_ini(access_key_id, secret_access_key, profile)
     temporary = path.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -74,6 +86,7 @@ class _Running:
     audit: AuditService
     s3: S3App
     background: list[asyncio.Task[None]]
+    identity: IdentityService
 
 
 class Application:
@@ -120,7 +133,7 @@ class Application:
         )
         url = await _migrate(settings)
         db = open_database(url)
-        identity = _identity(settings, db)
+        identity = identity_service(settings, db)
         audit = AuditService(SqlAuditStore(db))
         store = SqlMetadataStore(db)
         blobs = LocalBlobStore(settings.data_dir / "objects", fsync=settings.fsync)
@@ -130,9 +143,14 @@ class Application:
             store, blobs, orphan_grace=settings.orphan_grace, interval=settings.sweeper_interval
         )
         audit.start()
-        background = [asyncio.create_task(sweeper.run_forever(), name="sweeper")]
+        background = [
+            asyncio.create_task(sweeper.run_forever(), name="sweeper"),
+            asyncio.create_task(_identity_upkeep(settings, identity), name="identity-upkeep"),
+        ]
         s3 = S3App(S3Services(objects=objects, settings=settings), identity, audit)
-        self._running = _Running(db=db, audit=audit, s3=s3, background=background)
+        self._running = _Running(
+            db=db, audit=audit, s3=s3, background=background, identity=identity
+        )
 
     async def stop(self) -> None:
         running, self._running = self._running, None
@@ -143,6 +161,7 @@ class Application:
         for task in running.background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await running.identity.flush_key_usage()
         await running.audit.close()
         await running.db.close()
 
@@ -167,23 +186,75 @@ async def _migrate(settings: Settings) -> str:
     return url
 
 
-def _identity(settings: Settings, db: Database) -> IdentityService:
+def identity_service(settings: Settings, db: Database) -> IdentityService:
+    """The identity service over ``db``, with the secrets key of the data folder."""
+    limits = IdentityLimits(
+        cache_ttl=settings.identity_cache_ttl,
+        key_usage_flush_interval=settings.key_usage_flush_interval,
+        max_policies_per_entity=settings.max_policies_per_entity,
+        password_min_length=settings.password_min_length,
+        login_max_failures=settings.login_max_failures,
+        login_backoff_max=settings.login_backoff_max,
+        console_session_idle_timeout=settings.console_session_idle_timeout,
+        console_session_lifetime=settings.console_session_lifetime,
+    )
     return IdentityService(
         SqlIdentityStore(db),
         SecretSealer.from_key_file(settings.data_dir / "keys" / "secrets.key"),
+        limits=limits,
     )
+
+
+async def _identity_upkeep(settings: Settings, identity: IdentityService) -> None:
+    """Write access keys' last use in batches; drop expired temporary credentials."""
+    next_purge = 0.0
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(settings.key_usage_flush_interval)
+        try:
+            await identity.flush_key_usage()
+            if loop.time() >= next_purge:
+                await identity.purge_expired_sessions()
+                next_purge = loop.time() + settings.sweeper_interval
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("identity upkeep failed")
 
 
 async def _bootstrap(settings: Settings, identity: IdentityService) -> BootstrapResult | None:
     result = await identity.bootstrap()
     if result is not None:
-        write_credentials(settings.credentials_path, result)
+        write_credentials(settings.credentials_path, result.access_key_id, result.secret_access_key)
         log.warning(
             "first start: tenant %s created; its root user's access key is in %s",
             result.tenant.name,
             settings.credentials_path,
         )
+    operator = await identity.bootstrap_operator()
+    if operator is not None:
+        write_credentials(
+            settings.operator_credentials_path,
+            operator.access_key_id,
+            operator.secret_access_key,
+            profile="andromede-operator",
+        )
+        log.warning(
+            "platform operator %s created; its access key is in %s",
+            operator.operator.name,
+            settings.operator_credentials_path,
+        )
     return result
+
+
+@contextlib.asynccontextmanager
+async def open_identity(settings: Settings) -> AsyncIterator[IdentityService]:
+    """The identity service over the data folder's database, migrated first: what the operator
+    command line works on, beside a running server or not (SQLite WAL lets both write)."""
+    url = await _migrate(settings)
+    db = open_database(url)
+    try:
+        yield identity_service(settings, db)
+    finally:
+        await db.close()
 
 
 async def prepare(settings: Settings) -> BootstrapResult | None:
@@ -193,7 +264,7 @@ async def prepare(settings: Settings) -> BootstrapResult | None:
     url = await _migrate(settings)
     db = open_database(url)
     try:
-        return await _bootstrap(settings, _identity(settings, db))
+        return await _bootstrap(settings, identity_service(settings, db))
     finally:
         await db.close()
 

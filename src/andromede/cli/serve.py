@@ -38,6 +38,11 @@ def _banner(
     console.print("  web console      not yet: arrives with the console issue")
     console.print(f"  data folder      {settings.data_dir}")
     console.print(f"  admin key        {credentials} ({state}, profile 'andromede')")
+    console.print(
+        f"  operator key     {settings.operator_credentials_path} (profile 'andromede-operator':"
+        " for the management API; reads no tenant data)",
+        soft_wrap=True,
+    )
     console.print("  try:")
     console.print(
         f"    AWS_SHARED_CREDENTIALS_FILE={credentials} aws --profile andromede "
