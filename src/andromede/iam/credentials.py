@@ -168,7 +168,7 @@ class CredentialsMixin(ServiceCore):
 
     # -- resolution (every signed request) ------------------------------------------------
     async def resolve_access_key(
-        self, access_key_id: str, session_token: str | None = None
+        self, access_key_id: str, session_token: str | None = None, *, allow_operator: bool = False
     ) -> tuple[str, Principal]:
         """The secret and principal of an active key of an active tenant.
 
@@ -176,6 +176,10 @@ class CredentialsMixin(ServiceCore):
         tenant suspended, so a caller learns nothing about which keys exist. Temporary
         credentials (``ASIA…``) need their ``session_token``: InvalidClientTokenId when it is
         missing or wrong, ExpiredToken after their expiry.
+
+        Operator keys resolve only with ``allow_operator`` (the management API): on the tenant
+        APIs (S3, IAM, STS) they are unknown keys, so an operator can never act on tenant data
+        whatever an authoriser would make of a principal without a tenant.
         """
         now = time.monotonic()
         cached = self._key_cache.get(access_key_id)
@@ -186,6 +190,8 @@ class CredentialsMixin(ServiceCore):
             self._key_cache[access_key_id] = cached
         if cached.token_hash is not None:
             self._check_session(cached, session_token)
+        if cached.principal.is_operator and not allow_operator:
+            raise InvalidAccessKeyId(_UNKNOWN_KEY)
         return cached.secret, cached.principal
 
     def _check_session(self, resolved: _Resolved, session_token: str | None) -> None:

@@ -310,8 +310,8 @@ class Principal:
     tenant_id: str | None
     user_id: str | None
     user_name: str | None
-    kind: PrincipalKind = PrincipalKind.USER
-    arn: str = "*"
+    kind: PrincipalKind
+    arn: str
     mfa_present: bool = False
     session_expires_at: datetime | None = None
     session_name: str | None = None  # role sessions only
@@ -350,7 +350,9 @@ class Principal:
         return self.user_name or ""
 
 
-ANONYMOUS = Principal(tenant_id=None, user_id=None, user_name=None, kind=PrincipalKind.ANONYMOUS)
+ANONYMOUS = Principal(
+    tenant_id=None, user_id=None, user_name=None, kind=PrincipalKind.ANONYMOUS, arn="*"
+)
 
 
 def user_arn(tenant_id: str, path: str, name: str) -> str:

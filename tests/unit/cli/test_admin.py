@@ -35,7 +35,7 @@ def resolve(data_dir: Path, key_id: str) -> tuple[str, PrincipalKind, str | None
 
     async def work() -> tuple[str, PrincipalKind, str | None]:
         async with open_identity(load_settings(data_dir=data_dir)) as identity:
-            secret, principal = await identity.resolve_access_key(key_id)
+            secret, principal = await identity.resolve_access_key(key_id, allow_operator=True)
         return secret, principal.kind, principal.tenant_id
 
     return asyncio.run(work())

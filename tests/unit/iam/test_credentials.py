@@ -76,13 +76,19 @@ async def test_quota_is_stored(identity: IdentityService, tenant: BootstrapResul
 async def test_operator_belongs_to_no_tenant(identity: IdentityService) -> None:
     created = await identity.bootstrap_operator()
     assert created is not None and await identity.bootstrap_operator() is None
-    secret, principal = await identity.resolve_access_key(created.access_key_id)
+    with pytest.raises(InvalidAccessKeyId):  # not a key of the tenant APIs (S3, IAM, STS)
+        await identity.resolve_access_key(created.access_key_id)
+    secret, principal = await identity.resolve_access_key(
+        created.access_key_id, allow_operator=True
+    )
     assert secret == created.secret_access_key
     assert principal.kind is PrincipalKind.OPERATOR and principal.is_operator
     assert principal.tenant_id is None and not principal.is_anonymous and not principal.is_root
     assert principal.arn == "arn:andromede:platform::operator/operator"
     assert await identity.policies_for(principal) == []
     assert [o.name for o in await identity.list_operators()] == ["operator"]
+    with pytest.raises(InvalidAccessKeyId):  # cached, and still refused without the flag
+        await identity.resolve_access_key(created.access_key_id)
 
 
 async def test_access_keys_two_per_user(identity: IdentityService, tenant: BootstrapResult) -> None:
