@@ -19,7 +19,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from andromede.iam.errors import (
     AccessDenied,
@@ -142,7 +142,8 @@ class CredentialsMixin(ServiceCore):
         if found is None or user is None or user.tenant_id != tenant_id:
             raise NoSuchEntity(f"The Access Key with id {access_key_id} cannot be found.")
         key = found[0]
-        use = self._pending_uses.get(access_key_id)  # this worker's, not yet written
+        noted = self._pending_uses.get(access_key_id)  # this worker's, not yet written
+        use = _key_use(noted) if noted is not None else None
         if use is not None and (key.last_used_at is None or key.last_used_at < use.when):
             return AccessKeyLastUsed(user.name, use.when, use.service, use.region)
         if key.last_used_at is None:
@@ -155,15 +156,16 @@ class CredentialsMixin(ServiceCore):
         )
 
     def note_access_key_use(self, access_key_id: str, service: str, region: str) -> None:
-        """Remember a successful use (no I/O); ``flush_key_usage`` writes it later."""
+        """Remember a successful use (no I/O, on every request: a tuple, no datetime yet);
+        ``flush_key_usage`` writes it later."""
         if access_key_id.startswith("AKIA"):
-            self._pending_uses[access_key_id] = KeyUse(self._now(), service, region)
+            self._pending_uses[access_key_id] = (self._clock(), service, region)
 
     async def flush_key_usage(self) -> int:
         """Write the uses noted since the last flush in one batch; how many keys it covered."""
         pending, self._pending_uses = self._pending_uses, {}
         if pending:
-            await self._store.record_key_uses(pending)
+            await self._store.record_key_uses({k: _key_use(use) for k, use in pending.items()})
         return len(pending)
 
     # -- resolution (every signed request) ------------------------------------------------
@@ -359,6 +361,11 @@ class CredentialsMixin(ServiceCore):
 
     async def purge_expired_sessions(self) -> int:
         return await self._store.delete_expired_sessions(self._now())
+
+
+def _key_use(noted: tuple[float, str, str]) -> KeyUse:
+    when, service, region = noted
+    return KeyUse(datetime.fromtimestamp(when, UTC), service, region)
 
 
 def _role_principal(role: Role, session: SessionCredentials) -> Principal:

@@ -95,12 +95,21 @@ class ConsoleLogin:
 
 
 class LoginMixin(ServiceCore):
-    # -- login profiles (CreateLoginProfile, UpdateLoginProfile, DeleteLoginProfile) ---------
+    # -- login profiles (Create/Get/Update/DeleteLoginProfile) -------------------------------
     async def create_login_profile(self, tenant_id: str, user_name: str, password: str) -> None:
         user = await self._user(tenant_id, user_name)
         if await self._store.get_login_profile(user.id) is not None:
             raise EntityAlreadyExists(f"Login Profile for user {user_name} already exists.")
         await self._set_password(user, password)
+
+    async def get_login_profile(self, tenant_id: str, user_name: str) -> datetime:
+        """When the user's console password was set (GetLoginProfile's CreateDate); the hash
+        never leaves identity."""
+        user = await self._user(tenant_id, user_name)
+        profile = await self._store.get_login_profile(user.id)
+        if profile is None:
+            raise NoSuchEntity(f"Login Profile for user {user_name} cannot be found.")
+        return profile.created_at
 
     async def update_login_profile(self, tenant_id: str, user_name: str, password: str) -> None:
         """A new password; ends the user's console sessions and resets the failure count."""

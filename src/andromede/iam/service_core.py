@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from andromede.iam.errors import InvalidInput, NoSuchEntity
-from andromede.iam.model import KeyUse, Principal, PrincipalKind, User, valid_path
+from andromede.iam.model import Principal, PrincipalKind, User, valid_path
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.store import IdentityStore
 
@@ -103,7 +103,8 @@ class ServiceCore(ABC):
         # Per worker: access key id -> resolution; (kind, id) -> policy documents.
         self._key_cache: dict[str, Any] = {}
         self._policy_cache: dict[tuple[PrincipalKind, str], tuple[float, list[str]]] = {}
-        self._pending_uses: dict[str, KeyUse] = {}  # access key id -> last use, not yet written
+        # Access key id -> (unix time, service, region) of its last use, not yet written.
+        self._pending_uses: dict[str, tuple[float, str, str]] = {}
 
     # -- shared helpers ------------------------------------------------------------------------
     def _now(self) -> datetime:

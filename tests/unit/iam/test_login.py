@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from andromede.iam import totp
@@ -44,6 +46,9 @@ async def test_login_and_sessions(
     with pytest.raises(PasswordPolicyViolation):
         await identity.create_login_profile(acct, "alice", "short")
     await identity.create_login_profile(acct, "alice", GOOD)
+    assert await identity.get_login_profile(acct, "alice") == datetime.fromtimestamp(clock.now, UTC)
+    with pytest.raises(NoSuchEntity):
+        await identity.get_login_profile(acct, "root")
     with pytest.raises(EntityAlreadyExists):
         await identity.create_login_profile(acct, "alice", GOOD)
     stored = await identity._store.get_login_profile((await identity.get_user(acct, "alice")).id)
