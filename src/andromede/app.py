@@ -16,7 +16,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +25,14 @@ from andromede.audit.service import AuditService
 from andromede.audit.store import SqlAuditStore
 from andromede.db.database import Database, open_database
 from andromede.db.migrate import upgrade
+from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
+from andromede.http.sigv4 import credential_service
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import BootstrapResult, IdentityLimits, IdentityService
 from andromede.iam.store_sql import SqlIdentityStore
+from andromede.iamapi.app import QueryApp
+from andromede.iamapi.sts import STS
 from andromede.s3.app import S3App
 from andromede.s3.handlers.common import S3Services
 from andromede.settings import Settings, load_settings
@@ -50,6 +54,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def database_url(settings: Settings) -> str:
@@ -85,6 +91,8 @@ class _Running:
     db: Database
     audit: AuditService
     s3: S3App
+    # The other AWS-style APIs on the same endpoint, by credential-scope service name.
+    apis: dict[str, ASGIApp]
     background: list[asyncio.Task[None]]
     identity: IdentityService
 
@@ -104,6 +112,15 @@ class Application:
         running = self._running
         if running is None:  # stopped while this request was arriving
             raise RuntimeError("the application is stopped")
+        if scope["type"] == "http":
+            # One endpoint for every AWS-style API: the credential scope's service picks it
+            # (as Ceph RGW does); unsigned requests, and services not served here, are S3's.
+            service = credential_service(scope.get("query_string", b""), scope["headers"])
+            if service is not None and service != "s3":
+                api = running.apis.get(service)
+                if api is not None:
+                    await api(scope, receive, send)
+                    return
         await running.s3(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -147,9 +164,13 @@ class Application:
             asyncio.create_task(sweeper.run_forever(), name="sweeper"),
             asyncio.create_task(_identity_upkeep(settings, identity), name="identity-upkeep"),
         ]
-        s3 = S3App(S3Services(objects=objects, settings=settings), identity, audit)
+        rate_limiter = RateLimiter(settings.rate_limit_per_key)
+        s3 = S3App(S3Services(objects=objects, settings=settings), identity, audit, rate_limiter)
+        apis: dict[str, ASGIApp] = {
+            spec.name: QueryApp(spec, identity, audit, settings, rate_limiter) for spec in (STS,)
+        }
         self._running = _Running(
-            db=db, audit=audit, s3=s3, background=background, identity=identity
+            db=db, audit=audit, s3=s3, apis=apis, background=background, identity=identity
         )
 
     async def stop(self) -> None:

@@ -133,6 +133,11 @@ class Settings(BaseSettings):
     max_xml_body_size: int = Field(
         default=2 * MIB, gt=0, description="Largest XML request body (DeleteObjects, Complete…)."
     )
+    max_api_body_size: int = Field(
+        default=256 * KIB,
+        gt=0,
+        description="Largest request body of the IAM, STS and KMS APIs (their calls are small).",
+    )
     rate_limit_per_key: float = Field(
         default=0.0,
         ge=0,

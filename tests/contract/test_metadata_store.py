@@ -25,8 +25,10 @@ from andromede.storage.model import (
     ChecksumType,
     ContentHeaders,
     MultipartUpload,
+    ObjectOwnership,
     ObjectRecord,
     Part,
+    PublicAccessBlock,
     Segment,
 )
 from andromede.storage.store import MetadataStore
@@ -353,3 +355,47 @@ async def test_referenced_blob_ids(store: MetadataStore) -> None:
     await store.put_object(record("k1", blob="obj1b"))  # replaced: obj1 no longer referenced
     await store.delete_object("b1", "k2")
     assert await store.referenced_blob_ids(["obj1", "obj1b", "obj2"]) == {"obj1b"}
+
+
+# -- bucket access configuration -------------------------------------------------------------
+
+
+async def test_bucket_access_fields_start_as_created_and_update(store: MetadataStore) -> None:
+    created = Bucket(
+        name="b1",
+        tenant_id="t1",
+        owner_id="o-t1",
+        region="eu",
+        created_at=T0,
+        object_ownership=ObjectOwnership.OBJECT_WRITER,
+        public_access_block=PublicAccessBlock(),
+    )
+    await store.create_bucket(created)
+    assert await store.get_bucket("b1") == created
+
+    policy = '{"Version": "2012-10-17", "Statement": []}'
+    block = PublicAccessBlock(False, True, False, True)
+    updated = await store.update_bucket_access(
+        "b1", policy=policy, public_access_block=block, object_ownership=None
+    )
+    assert updated.policy == policy
+    assert updated.public_access_block == block
+    assert updated.object_ownership is None
+    assert updated.acls_enabled  # no controls behaves as ObjectWriter: ACLs count
+    assert await store.get_bucket("b1") == updated
+
+    cleared = await store.update_bucket_access("b1", policy=None, public_access_block=None)
+    assert cleared.policy is None and cleared.public_access_block is None
+    assert (await store.list_buckets("t1")) == [cleared]
+
+
+async def test_bucket_access_update_of_a_missing_bucket_fails(store: MetadataStore) -> None:
+    with pytest.raises(NoSuchBucket):
+        await store.update_bucket_access("nope", policy="{}")
+
+
+async def test_bucket_access_update_refuses_other_fields(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    with pytest.raises(ValueError, match="not bucket access fields"):
+        await store.update_bucket_access("b1", tenant_id="t2")
+    assert (await store.get_bucket("b1")) == bucket()

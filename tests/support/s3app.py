@@ -60,6 +60,20 @@ class Client:
     audit_store: MemoryAuditStore
     audit: AuditService
     tenant_id: str = ""
+    identity: IdentityService | None = None
+
+    def as_anonymous(self) -> Client:
+        return dataclasses.replace(self, credentials=None, tenant_id="")
+
+    async def other_tenant(self, name: str) -> Client:
+        """A client of a second tenant (its root user) on the same app."""
+        assert self.identity is not None
+        created = await self.identity.create_tenant(name)
+        return dataclasses.replace(
+            self,
+            credentials=Credentials(created.access_key_id, created.secret_access_key),
+            tenant_id=created.tenant.id,
+        )
 
     def raw_signer(self) -> RawClient:
         """Signs with a chosen clock or presigns (the requests still go in process)."""
@@ -146,6 +160,7 @@ async def in_process_client(data_dir: Path, **overrides: Any) -> AsyncIterator[C
             audit_store,
             audit,
             boot.tenant.id,
+            identity,
         )
     finally:
         await audit.close()

@@ -294,6 +294,12 @@ buckets = sa.Table(
     sa.Column("owner_id", sa.Text, nullable=False),
     sa.Column("region", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # Access configuration (migration 0002): read with the bucket on every request.
+    # NULL: no ownership controls (DeleteBucketOwnershipControls), which behaves as ObjectWriter.
+    sa.Column("object_ownership", sa.Text, nullable=True, server_default="BucketOwnerEnforced"),
+    sa.Column("policy", sa.Text, nullable=True),
+    sa.Column("public_access_block", sa.Text, nullable=True),
+    sa.Column("acl", sa.Text, nullable=True),  # JSON; NULL: the owner's private ACL
     sa.Index(None, "tenant_id", "name"),
 )
 
@@ -312,6 +318,7 @@ objects = sa.Table(
     sa.Column("headers", sa.Text, nullable=False),  # JSON
     sa.Column("segments", sa.Text, nullable=False),  # JSON
     sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("acl", sa.Text, nullable=True),  # JSON; NULL: the owner's private ACL
 )
 
 object_blobs = sa.Table(
@@ -335,6 +342,7 @@ multipart_uploads = sa.Table(
     sa.Column("checksum_algorithm", sa.Text, nullable=True),
     sa.Column("checksum_type", sa.Text, nullable=True),
     sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("acl", sa.Text, nullable=True),  # the completed object's ACL
     sa.Index(None, "bucket", "key", "initiated", "upload_id"),
 )
 

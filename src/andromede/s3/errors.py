@@ -18,6 +18,27 @@ __all__ = ["CATALOGUE", "S3Error", "to_s3_error"]
 
 # code -> (HTTP status, default message). Messages are AWS's wording where AWS has one.
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    "MalformedACLError": (
+        400,
+        "The XML you provided was not well-formed or did not validate against our published "
+        "schema.",
+    ),
+    "MissingSecurityHeader": (400, "Your request was missing a required header"),
+    "UnresolvableGrantByEmailAddress": (
+        400,
+        "The e-mail address you provided does not match any account on record.",
+    ),
+    "InvalidBucketAclWithObjectOwnership": (
+        400,
+        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+    ),
+    "MalformedPolicy": (400, "Policies must be valid JSON and the first byte must be '{'"),
+    "NoSuchBucketPolicy": (404, "The bucket policy does not exist"),
+    "NoSuchPublicAccessBlockConfiguration": (
+        404,
+        "The public access block configuration was not found",
+    ),
+    "OwnershipControlsNotFoundError": (404, "The bucket ownership controls were not found"),
     "AccessDenied": (403, "Access Denied"),
     "AccessControlListNotSupported": (400, "The bucket does not allow ACLs"),
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),

@@ -10,7 +10,7 @@ text beside the row's ``format_version``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.db.types import utc_from_stored
+from andromede.storage.acl import AccessControlList
 from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -28,6 +29,7 @@ from andromede.storage.errors import (
     NoSuchUpload,
 )
 from andromede.storage.model import (
+    BUCKET_ACCESS_FIELDS,
     Bucket,
     Checksum,
     ChecksumAlgorithm,
@@ -35,9 +37,11 @@ from andromede.storage.model import (
     ContentHeaders,
     ListPage,
     MultipartUpload,
+    ObjectOwnership,
     ObjectRecord,
     ObjectSummary,
     Part,
+    PublicAccessBlock,
     Segment,
 )
 
@@ -171,6 +175,7 @@ def _object_values(record: ObjectRecord) -> dict[str, Any]:
         "headers": _headers_json(record.headers),
         "segments": _segments_json(record.segments),
         "format_version": record.format_version,
+        "acl": None if record.acl is None else record.acl.to_json(),
         **_checksum_columns(record.checksum),
     }
 
@@ -187,7 +192,12 @@ def _object_from_row(row: Any) -> ObjectRecord:
         owner_id=row.owner_id,
         checksum=_checksum_from_row(row),
         format_version=row.format_version,
+        acl=_acl_from_text(row.acl),
     )
+
+
+def _acl_from_text(text: str | None) -> AccessControlList | None:
+    return None if text is None else AccessControlList.from_json(text)
 
 
 # Listings read only these columns: no JSON to decode for a thousand rows. The timestamp comes
@@ -220,13 +230,34 @@ def _summary_from_row(row: Any) -> ObjectSummary:
 
 
 def _bucket_from_row(row: Any) -> Bucket:
+    block = row.public_access_block
     return Bucket(
         name=row.name,
         tenant_id=row.tenant_id,
         owner_id=row.owner_id,
         region=row.region,
         created_at=row.created_at,
+        object_ownership=(
+            None if row.object_ownership is None else ObjectOwnership(row.object_ownership)
+        ),
+        policy=row.policy,
+        public_access_block=None if block is None else PublicAccessBlock.from_json(block),
+        acl=_acl_from_text(row.acl),
     )
+
+
+def _bucket_access_values(changes: Mapping[str, object]) -> dict[str, object]:
+    unknown = set(changes) - BUCKET_ACCESS_FIELDS
+    if unknown:
+        raise ValueError(f"not bucket access fields: {sorted(unknown)}")
+    values: dict[str, object] = {}
+    for name, value in changes.items():
+        if isinstance(value, PublicAccessBlock | AccessControlList):
+            value = value.to_json()
+        elif isinstance(value, ObjectOwnership):
+            value = value.value
+        values[name] = value
+    return values
 
 
 def _upload_from_row(row: Any) -> MultipartUpload:
@@ -242,6 +273,7 @@ def _upload_from_row(row: Any) -> MultipartUpload:
         ),
         checksum_type=None if row.checksum_type is None else ChecksumType(row.checksum_type),
         format_version=row.format_version,
+        acl=_acl_from_text(row.acl),
     )
 
 
@@ -291,6 +323,14 @@ class SqlMetadataStore:
                     owner_id=bucket.owner_id,
                     region=bucket.region,
                     created_at=bucket.created_at,
+                    **_bucket_access_values(
+                        {
+                            "object_ownership": bucket.object_ownership,
+                            "policy": bucket.policy,
+                            "public_access_block": bucket.public_access_block,
+                            "acl": bucket.acl,
+                        }
+                    ),
                 )
             )
 
@@ -310,6 +350,18 @@ class SqlMetadataStore:
             return [_bucket_from_row(r) for r in conn.execute(query).all()]
 
         return await self._db.read(work)
+
+    async def update_bucket_access(self, name: str, **changes: object) -> Bucket:
+        values = _bucket_access_values(changes)
+
+        def work(conn: Connection) -> Bucket:
+            updated = conn.execute(_B.update().where(_B.c.name == name).values(**values))
+            if updated.rowcount == 0:
+                raise NoSuchBucket(name)
+            row = conn.execute(_GET_BUCKET, {"name": name}).one()
+            return _bucket_from_row(row)
+
+        return await self._db.write(work)
 
     async def delete_bucket(self, name: str) -> list[Part]:
         def work(conn: Connection) -> list[Part]:
@@ -341,6 +393,22 @@ class SqlMetadataStore:
             return None if row is None else _object_from_row(row)
 
         return await self._db.read(work)
+
+    async def set_object_acl(
+        self, bucket: str, key: str, acl: AccessControlList | None
+    ) -> ObjectRecord | None:
+        text = None if acl is None else acl.to_json()
+
+        def work(conn: Connection) -> ObjectRecord | None:
+            updated = conn.execute(
+                _O.update().where(_O.c.bucket == bucket, _O.c.key == key).values(acl=text)
+            )
+            if updated.rowcount == 0:
+                return None
+            row = conn.execute(_GET_OBJECT, {"bucket": bucket, "key": key}).one()
+            return _object_from_row(row)
+
+        return await self._db.write(work)
 
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
         def work(conn: Connection) -> ObjectRecord | None:
@@ -383,6 +451,7 @@ class SqlMetadataStore:
                     checksum_algorithm=upload.checksum_algorithm,
                     checksum_type=upload.checksum_type,
                     format_version=upload.format_version,
+                    acl=None if upload.acl is None else upload.acl.to_json(),
                 )
             )
 

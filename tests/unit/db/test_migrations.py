@@ -6,13 +6,17 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from andromede.db.database import create_engine
-from andromede.db.migrate import upgrade
+from andromede.db.migrate import alembic_config, upgrade
 from andromede.db.tables import metadata
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -48,7 +52,7 @@ def test_upgrade_matches_metadata(tmp_path: Path) -> None:
     upgrade(url)
     diff, schema, version = _inspect(url)
     assert diff == []
-    assert version == "0002"
+    assert version == HEAD
     assert set(schema) == set(metadata.tables) | {"alembic_version"}
 
 
@@ -60,7 +64,7 @@ def test_upgrade_twice_is_a_no_op(tmp_path: Path) -> None:
     diff, after, version = _inspect(url)
     assert diff == []
     assert after == before
-    assert version == "0002"
+    assert version == HEAD
 
 
 def test_a_diff_is_detected(tmp_path: Path) -> None:
@@ -75,3 +79,30 @@ def test_a_diff_is_detected(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert diff and diff[0][0] == "add_index"
+
+
+def test_buckets_made_before_0002_keep_acls_disabled_and_no_public_access_block(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0001")
+            conn.execute(
+                sa.text(
+                    "INSERT INTO buckets (name, tenant_id, owner_id, region, created_at) "
+                    "VALUES ('old', 't', 'o', 'eu', 0)"
+                )
+            )
+        upgrade(url)
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT object_ownership, policy, public_access_block FROM buckets "
+                    "WHERE name = 'old'"
+                )
+            ).one()
+    finally:
+        engine.dispose()
+    assert tuple(row) == ("BucketOwnerEnforced", None, None)

@@ -13,7 +13,7 @@ from andromede.s3.errors import S3Error
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, escape
 from andromede.settings import Settings
-from andromede.storage.model import Checksum, ContentHeaders, ObjectRecord
+from andromede.storage.model import Bucket, Checksum, ContentHeaders, ObjectRecord
 from andromede.storage.service import ObjectService
 
 __all__ = [
@@ -167,24 +167,22 @@ _UNSUPPORTED_HEADER_PREFIXES = (
     "x-amz-tagging",  # object tags
     "x-amz-website-redirect-location",
 )
-_ACCEPTED_CANNED_ACLS = frozenset({"private", "bucket-owner-full-control"})
 _ACCEPTED_STORAGE_CLASSES = frozenset({"STANDARD"})
 
 
 def reject_unsupported_headers(ctx: S3Context) -> None:
-    """Refuse a write whose headers ask for a feature not implemented here.
-
-    ACLs follow AWS's default for new buckets (BucketOwnerEnforced): the owner-only canned ACLs
-    are accepted, any other ACL gets AccessControlListNotSupported.
-    """
+    """Refuse a write whose headers ask for a feature not implemented here (ACL headers are
+    the handlers' business: ``access.acl_from_request``)."""
     for name in ctx.headers:
         if name.startswith(_UNSUPPORTED_HEADER_PREFIXES):
             raise S3Error("NotImplemented", Header=name)
-        if name.startswith("x-amz-grant-"):
-            raise S3Error("AccessControlListNotSupported")
-    acl = ctx.headers.get("x-amz-acl")
-    if acl is not None and acl.strip() not in _ACCEPTED_CANNED_ACLS:
-        raise S3Error("AccessControlListNotSupported")
     storage_class = ctx.headers.get("x-amz-storage-class")
     if storage_class is not None and storage_class.strip() not in _ACCEPTED_STORAGE_CLASSES:
         raise S3Error("InvalidStorageClass")
+
+
+async def addressed_bucket(ctx: S3Context, svc: S3Services) -> Bucket:
+    """The bucket of the request, as the authoriser read it (or read now)."""
+    if ctx.bucket_record is not None:
+        return ctx.bucket_record
+    return await svc.objects.get_bucket(ctx.bucket)

@@ -14,8 +14,10 @@ from andromede.s3.conditions import (
     evaluate_put_conditions,
 )
 from andromede.s3.errors import S3Error, to_s3_error
+from andromede.s3.handlers.access import acl_from_request
 from andromede.s3.handlers.common import (
     S3Services,
+    addressed_bucket,
     checksum_headers,
     content_headers_from_request,
     object_response_headers,
@@ -79,6 +81,8 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
     if size > svc.settings.max_object_size:
         raise S3Error("EntityTooLarge", MaxSizeAllowed=str(svc.settings.max_object_size))
     reject_unsupported_headers(ctx)
+    owner_id = tenant_owner_id(ctx)
+    acl = acl_from_request(ctx, await addressed_bucket(ctx, svc), owner_id=owner_id)
     await _check_write_conditions(ctx, svc)
     integrity = ctx.integrity(default_algorithm=ChecksumAlgorithm.CRC64NVME)
     record = await svc.objects.put_object(
@@ -87,8 +91,9 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
         ctx.body(integrity),
         size=size,
         headers=content_headers_from_request(ctx),
-        owner_id=tenant_owner_id(ctx),
+        owner_id=owner_id,
         integrity=integrity,
+        acl=acl,
     )
     response = Response(headers=[("ETag", f'"{record.etag}"')])
     if record.checksum is not None:
@@ -256,6 +261,8 @@ async def load_copy_source(ctx: S3Context, svc: S3Services) -> ObjectRecord:
 
 async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
     reject_unsupported_headers(ctx)
+    owner_id = tenant_owner_id(ctx)
+    acl = acl_from_request(ctx, await addressed_bucket(ctx, svc), owner_id=owner_id)
     source = await load_copy_source(ctx, svc)
     if source.size > _COPY_SOURCE_MAX:
         raise S3Error(
@@ -282,8 +289,9 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
         ctx.bucket,
         ctx.key,
         headers=content_headers_from_request(ctx) if directive == "REPLACE" else None,
-        owner_id=tenant_owner_id(ctx),
+        owner_id=owner_id,
         checksum_algorithm=algorithm,
+        acl=acl,
     )
     xml = XmlWriter("CopyObjectResult")
     xml.element("LastModified", iso8601_ms(record.last_modified))

@@ -4,8 +4,8 @@ devices, temporary credentials, platform operators, quotas and console logins.
 Portable: only Alembic operations and SQLAlchemy types; ``batch_alter_table`` recreates the table
 on SQLite and issues plain ALTERs on PostgreSQL.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-29
 """
 
@@ -18,8 +18,8 @@ from alembic import op
 
 from andromede.db.types import UtcDateTime
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,4 +1,4 @@
-"""Migration 0002 keeps the identities of a 0001 database and gives them case-insensitive names."""
+"""Migration 0003 keeps existing identities and gives them case-insensitive names."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def test_existing_users_get_a_name_key_and_a_path(tmp_path: Path) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            command.upgrade(alembic_config(conn), "0001")
+            command.upgrade(alembic_config(conn), "0002")
             conn.execute(
                 sa.text("INSERT INTO tenants VALUES ('123456789012', 'acme', 'active', 0)")
             )
@@ -36,7 +36,7 @@ def test_existing_users_get_a_name_key_and_a_path(tmp_path: Path) -> None:
                 )
             )
         with engine.begin() as conn:
-            command.downgrade(alembic_config(conn), "0001")
+            command.downgrade(alembic_config(conn), "0002")
             command.upgrade(alembic_config(conn), "head")
     finally:
         engine.dispose()
