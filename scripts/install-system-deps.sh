@@ -10,6 +10,8 @@
 #   rclone           tests/e2e/test_rclone.py and the benchmark
 #   memcached        the benchmark's OpenStack Swift peer keeps its tokens there
 #   ca-certificates  pip and HTTPS downloads
+#   softhsm2         a software PKCS#11 token: tests/contract/test_root_key_providers.py runs the
+#                    HSM root-key provider against it (and an operator can try the HSM mode)
 # The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
 set -euo pipefail
 
@@ -31,9 +33,10 @@ venv_works || missing+=(python3-venv)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v memcached >/dev/null 2>&1 || missing+=(memcached)
 package_installed ca-certificates || missing+=(ca-certificates)
+command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2 present)"
   exit 0
 fi
 
@@ -64,6 +67,7 @@ for package in "${missing[@]}"; do
   case "$package" in
     python3-venv) venv_works || { echo "system-deps: python3 -m venv still fails" >&2; exit 1; } ;;
     ca-certificates) package_installed ca-certificates || exit 1 ;;
+    softhsm2) command -v softhsm2-util >/dev/null 2>&1 || { echo "system-deps: softhsm2-util missing" >&2; exit 1; } ;;
     *) command -v "$package" >/dev/null 2>&1 || { echo "system-deps: $package missing" >&2; exit 1; } ;;
   esac
 done

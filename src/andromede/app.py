@@ -154,6 +154,7 @@ class Application:
         audit = AuditService(SqlAuditStore(db))
         store = SqlMetadataStore(db)
         blobs = LocalBlobStore(settings.data_dir / "objects", fsync=settings.fsync)
+        await asyncio.to_thread(blobs.prepare_layout)
         objects = ObjectService(store, blobs, storage_limits(settings))
         self.bootstrap = await _bootstrap(settings, identity)
         sweeper = Sweeper(

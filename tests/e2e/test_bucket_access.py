@@ -3,6 +3,7 @@ with AWS's defaults for new buckets."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -226,3 +227,86 @@ def test_bad_acls_get_s3_errors(
     with pytest.raises(ClientError) as caught:
         s3.put_bucket_acl(Bucket=acl_bucket, **kwargs)  # type: ignore[arg-type]
     assert error_code(caught) == code
+
+
+# -- bucket policies ---------------------------------------------------------------------------
+
+
+def read_only_policy(bucket: str, principal: object = "*") -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "PublicRead",
+                    "Effect": "Allow",
+                    "Principal": principal,
+                    "Action": ["s3:GetObject"],
+                    "Resource": [f"arn:aws:s3:::{bucket}/*"],
+                }
+            ],
+        }
+    )
+
+
+def test_bucket_policy_round_trip_status_and_delete(s3: S3Client, bucket: str) -> None:
+    with pytest.raises(ClientError) as caught:
+        s3.get_bucket_policy(Bucket=bucket)
+    assert error_code(caught) == "NoSuchBucketPolicy"
+    policy = read_only_policy(bucket, {"AWS": "arn:aws:iam::123456789012:root"})
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(policy)
+    status = s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]
+    assert status == {"IsPublic": False}
+    s3.delete_bucket_policy(Bucket=bucket)
+    with pytest.raises(ClientError) as caught:
+        s3.get_bucket_policy_status(Bucket=bucket)
+    assert error_code(caught) == "NoSuchBucketPolicy"
+
+
+def test_block_public_policy_refuses_a_public_policy(s3: S3Client, bucket: str) -> None:
+    with pytest.raises(ClientError) as caught:
+        s3.put_bucket_policy(Bucket=bucket, Policy=read_only_policy(bucket))
+    assert error_code(caught) == "AccessDenied"
+    s3.put_public_access_block(
+        Bucket=bucket, PublicAccessBlockConfiguration={"BlockPublicPolicy": False}
+    )
+    s3.put_bucket_policy(Bucket=bucket, Policy=read_only_policy(bucket))
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"] == {"IsPublic": True}
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ("not json", "syntax errors"),
+        ('{"Version": "2012-10-17"}', "Statement"),
+        (
+            '{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", '
+            '"Resource": "arn:aws:s3:::some-other-bucket/*"}]}',
+            "Policy has invalid resource",
+        ),
+        (
+            '{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "iam:CreateUser", '
+            '"Resource": "arn:aws:s3:::BUCKET/*"}]}',
+            "Policy has invalid action",
+        ),
+        (
+            '{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:Fly", '
+            '"Resource": "arn:aws:s3:::BUCKET/*"}]}',
+            "s3:Fly",
+        ),
+        (
+            '{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", '
+            '"Resource": "arn:aws:s3:::BUCKET/*", "Condition": {"StringFoo": {"a": "b"}}}]}',
+            "StringFoo",
+        ),
+        ('{"Statement": [{"Sid": "' + "x" * 21_000 + '"}]}', "size"),
+    ],
+)
+def test_malformed_bucket_policies_are_refused(
+    s3: S3Client, bucket: str, policy: str, message: str
+) -> None:
+    with pytest.raises(ClientError) as caught:
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy.replace("BUCKET", bucket))
+    assert error_code(caught) == "MalformedPolicy"
+    assert message.lower() in str(caught.value.response["Error"]["Message"]).lower()

@@ -49,14 +49,14 @@ class S3Operation(enum.Enum):
     ListObjectVersions = ("ListObjectVersions", "s3:ListBucketVersions", Scope.BUCKET, False)
     GetBucketAcl = ("GetBucketAcl", "s3:GetBucketAcl", Scope.BUCKET, True)
     PutBucketAcl = ("PutBucketAcl", "s3:PutBucketAcl", Scope.BUCKET, True)
-    GetBucketPolicy = ("GetBucketPolicy", "s3:GetBucketPolicy", Scope.BUCKET, False)
-    PutBucketPolicy = ("PutBucketPolicy", "s3:PutBucketPolicy", Scope.BUCKET, False)
-    DeleteBucketPolicy = ("DeleteBucketPolicy", "s3:DeleteBucketPolicy", Scope.BUCKET, False)
+    GetBucketPolicy = ("GetBucketPolicy", "s3:GetBucketPolicy", Scope.BUCKET, True)
+    PutBucketPolicy = ("PutBucketPolicy", "s3:PutBucketPolicy", Scope.BUCKET, True)
+    DeleteBucketPolicy = ("DeleteBucketPolicy", "s3:DeleteBucketPolicy", Scope.BUCKET, True)
     GetBucketPolicyStatus = (
         "GetBucketPolicyStatus",
         "s3:GetBucketPolicyStatus",
         Scope.BUCKET,
-        False,
+        True,
     )
     GetBucketVersioning = ("GetBucketVersioning", "s3:GetBucketVersioning", Scope.BUCKET, False)
     PutBucketVersioning = ("PutBucketVersioning", "s3:PutBucketVersioning", Scope.BUCKET, False)

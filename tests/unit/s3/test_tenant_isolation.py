@@ -32,6 +32,10 @@ OWNERSHIP_XML = (
     b"</OwnershipControls>"
 )
 PAB_XML = b"<PublicAccessBlockConfiguration/>"
+POLICY = (
+    b'{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",'
+    b'"Action":"s3:GetObject","Resource":"arn:aws:s3:::victim-data/*"}]}'
+)
 
 
 def md5(body: bytes) -> dict[str, str]:
@@ -74,6 +78,10 @@ RECIPES: dict[O, Recipe] = {
         "POST", f"{K}?uploadId={UPLOAD}", b"<CompleteMultipartUpload/>"
     ),
     O.AbortMultipartUpload: Recipe("DELETE", f"{K}?uploadId={UPLOAD}"),
+    O.GetBucketPolicy: Recipe("GET", f"{B}?policy"),
+    O.PutBucketPolicy: Recipe("PUT", f"{B}?policy", POLICY),
+    O.DeleteBucketPolicy: Recipe("DELETE", f"{B}?policy"),
+    O.GetBucketPolicyStatus: Recipe("GET", f"{B}?policyStatus"),
     O.GetBucketAcl: Recipe("GET", f"{B}?acl"),
     O.PutBucketAcl: Recipe("PUT", f"{B}?acl", headers=(("x-amz-acl", "public-read"),)),
     O.GetObjectAcl: Recipe("GET", f"{K}?acl"),
@@ -116,6 +124,7 @@ async def snapshot(victim: Client, upload_id: str) -> list[tuple[int, bytes]]:
         ("GET", f"{K}?acl"),
         ("GET", f"{B}?ownershipControls"),
         ("GET", f"{B}?publicAccessBlock"),
+        ("GET", f"{B}?policy"),
         ("GET", f"{B}?uploads"),
         ("GET", f"{K}?uploadId={upload_id}"),
     ]

@@ -15,6 +15,15 @@ import re
 from xml.etree.ElementTree import Element
 
 from andromede.http.response import Response
+from andromede.iam.policy import (
+    S3_BUCKET_POLICY_MAX,
+    MalformedPolicy,
+    PolicyDocument,
+    PolicyKind,
+    is_public,
+    load_policy,
+    parse_policy,
+)
 from andromede.s3.errors import S3Error
 from andromede.s3.handlers.common import S3Services, write_owner, xml_response
 from andromede.s3.request import S3Context
@@ -32,14 +41,18 @@ from andromede.storage.model import Bucket, ObjectOwnership, PublicAccessBlock
 __all__ = [
     "acl_from_request",
     "delete_bucket_ownership_controls",
+    "delete_bucket_policy",
     "delete_public_access_block",
     "get_bucket_acl",
     "get_bucket_ownership_controls",
+    "get_bucket_policy",
+    "get_bucket_policy_status",
     "get_object_acl",
     "get_public_access_block",
     "parse_object_ownership",
     "put_bucket_acl",
     "put_bucket_ownership_controls",
+    "put_bucket_policy",
     "put_object_acl",
     "put_public_access_block",
 ]
@@ -317,3 +330,62 @@ async def put_object_acl(ctx: S3Context, svc: S3Services) -> Response:
     _require_acl_input(ctx, body)
     await svc.objects.set_object_acl(ctx.bucket, ctx.key, acl)
     return Response()
+
+
+# -- bucket policies -------------------------------------------------------------------------
+
+
+def validate_bucket_policy(text: bytes, bucket: str) -> PolicyDocument:
+    """Parse a bucket policy as S3 does: the policy grammar, at most 20 KiB, S3 actions only,
+    and resources inside this bucket (``MalformedPolicy`` with AWS's messages otherwise)."""
+    if not text.strip():
+        raise S3Error(
+            "MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'"
+        )
+    try:
+        policy = parse_policy(text, kind=PolicyKind.RESOURCE, max_size=S3_BUCKET_POLICY_MAX)
+    except MalformedPolicy as exc:
+        raise S3Error("MalformedPolicy", exc.message) from exc
+    own = f"arn:aws:s3:::{bucket}"
+    for statement in policy.statements:
+        for action in statement.actions:
+            if action != "*" and not action.lower().startswith("s3:"):
+                raise S3Error("MalformedPolicy", "Policy has invalid action")
+        for resource in statement.resources or ():
+            if resource != own and not resource.startswith(own + "/"):
+                raise S3Error("MalformedPolicy", "Policy has invalid resource")
+    return policy
+
+
+async def put_bucket_policy(ctx: S3Context, svc: S3Services) -> Response:
+    bucket = await svc.objects.get_bucket(ctx.bucket)
+    body = await ctx.read_xml_body()
+    policy = validate_bucket_policy(body, ctx.bucket)
+    block = bucket.public_access_block
+    if block is not None and block.block_public_policy and is_public(policy):
+        raise S3Error("AccessDenied")
+    await svc.objects.set_bucket_policy(ctx.bucket, body.decode("utf-8"))
+    return Response(status=204)
+
+
+async def get_bucket_policy(ctx: S3Context, svc: S3Services) -> Response:
+    bucket = await svc.objects.get_bucket(ctx.bucket)
+    if bucket.policy is None:
+        raise S3Error("NoSuchBucketPolicy")
+    return Response(headers=[("Content-Type", "application/json")], body=bucket.policy.encode())
+
+
+async def delete_bucket_policy(ctx: S3Context, svc: S3Services) -> Response:
+    await svc.objects.get_bucket(ctx.bucket)
+    await svc.objects.set_bucket_policy(ctx.bucket, None)
+    return Response(status=204)
+
+
+async def get_bucket_policy_status(ctx: S3Context, svc: S3Services) -> Response:
+    bucket = await svc.objects.get_bucket(ctx.bucket)
+    if bucket.policy is None:
+        raise S3Error("NoSuchBucketPolicy")
+    public = is_public(load_policy(bucket.policy, kind=PolicyKind.RESOURCE))
+    xml = XmlWriter("PolicyStatus")
+    xml.element("IsPublic", public)
+    return xml_response(xml)
