@@ -2,8 +2,9 @@
 
 The :class:`Application` is itself the ASGI callable, so any ASGI server runs it the same way:
 the lifespan start-up prepares the data folder, runs the migrations, wires the services,
-bootstraps the first tenant (writing its credentials file) and starts the background tasks
-(audit flush, orphan sweeper); shutdown stops them after the server has drained its requests.
+bootstraps the first tenant and the first platform operator (writing their credentials files)
+and starts the background tasks (audit flush, orphan sweeper, identity upkeep); shutdown stops
+them after the server has drained its requests.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,14 +28,13 @@ from andromede.db.migrate import upgrade
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.http.sigv4 import credential_service
-from andromede.iam.model import Principal
 from andromede.iam.secrets import SecretSealer
-from andromede.iam.service import BootstrapResult, IdentityService
+from andromede.iam.service import BootstrapResult, IdentityLimits, IdentityService
 from andromede.iam.store_sql import SqlIdentityStore
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.sts import STS
 from andromede.s3.app import S3App
-from andromede.s3.authorise import IdentityPolicies, S3Authoriser
+from andromede.s3.authorise import S3Authoriser
 from andromede.s3.handlers.common import S3Services
 from andromede.settings import Settings, load_settings
 from andromede.storage.blob_local import LocalBlobStore
@@ -45,8 +45,11 @@ from andromede.storage.sweeper import Sweeper
 __all__ = [
     "Application",
     "create_app",
+    "credentials_ini",
     "database_url",
+    "identity_service",
     "migrate",
+    "open_identity",
     "prepare",
     "s3_services",
     "storage_limits",
@@ -69,13 +72,20 @@ def _open_database(settings: Settings, url: str) -> Database:
     )
 
 
-def write_credentials(path: Path, result: BootstrapResult) -> None:
-    """Write the aws-style credentials file, mode 0600, atomically."""
-    content = (
-        "[andromede]\n"
-        f"aws_access_key_id = {result.access_key_id}\n"
-        f"aws_secret_access_key = {result.secret_access_key}\n"
+def credentials_ini(access_key_id: str, secret_access_key: str, profile: str) -> str:
+    """One profile of an aws-style ``credentials`` file."""
+    return (
+        f"[{profile}]\n"
+        f"aws_access_key_id = {access_key_id}\n"
+        f"aws_secret_access_key = {secret_access_key}\n"
     )
+
+
+def write_credentials(
+    path: Path, access_key_id: str, secret_access_key: str, profile: str = "andromede"
+) -> None:
+    """Write the aws-style credentials file, mode 0600, atomically."""
+    content = credentials_ini(access_key_id, secret_access_key, profile)
     temporary = path.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -94,6 +104,7 @@ class _Running:
     # The other AWS-style APIs on the same endpoint, by credential-scope service name.
     apis: dict[str, ASGIApp]
     background: list[asyncio.Task[None]]
+    identity: IdentityService
 
 
 class Application:
@@ -149,7 +160,7 @@ class Application:
         )
         url = await migrate(settings)
         db = _open_database(settings, url)
-        identity = _identity(settings, db)
+        identity = identity_service(settings, db)
         audit = AuditService(SqlAuditStore(db))
         store = SqlMetadataStore(db)
         blobs = LocalBlobStore(settings.data_dir / "objects", fsync=settings.fsync)
@@ -160,13 +171,18 @@ class Application:
             store, blobs, orphan_grace=settings.orphan_grace, interval=settings.sweeper_interval
         )
         audit.start()
-        background = [asyncio.create_task(sweeper.run_forever(), name="sweeper")]
+        background = [
+            asyncio.create_task(sweeper.run_forever(), name="sweeper"),
+            asyncio.create_task(_identity_upkeep(settings, identity), name="identity-upkeep"),
+        ]
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
         s3 = S3App(s3_services(settings, objects, identity), identity, audit, rate_limiter)
         apis: dict[str, ASGIApp] = {
             spec.name: QueryApp(spec, identity, audit, settings, rate_limiter) for spec in (STS,)
         }
-        self._running = _Running(db=db, audit=audit, s3=s3, apis=apis, background=background)
+        self._running = _Running(
+            db=db, audit=audit, s3=s3, apis=apis, background=background, identity=identity
+        )
 
     async def stop(self) -> None:
         running, self._running = self._running, None
@@ -177,6 +193,7 @@ class Application:
         for task in running.background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await running.identity.flush_key_usage()
         await running.audit.close()
         await running.db.close()
 
@@ -184,19 +201,8 @@ class Application:
 def s3_services(
     settings: Settings, objects: ObjectService, identity: IdentityService
 ) -> S3Services:
-    authoriser = S3Authoriser(_identity_policies(identity), settings.region)
+    authoriser = S3Authoriser(identity.policies_for, settings.region)
     return S3Services(objects=objects, settings=settings, authoriser=authoriser)
-
-
-def _identity_policies(identity: IdentityService) -> IdentityPolicies:
-    # Every principal is a tenant root until IAM users land; roots have no identity policies.
-    del identity
-
-    async def none(principal: Principal) -> list[str]:
-        del principal
-        return []
-
-    return none
 
 
 def storage_limits(settings: Settings) -> StorageLimits:
@@ -222,23 +228,75 @@ async def migrate(settings: Settings) -> str:
     return url
 
 
-def _identity(settings: Settings, db: Database) -> IdentityService:
+def identity_service(settings: Settings, db: Database) -> IdentityService:
+    """The identity service over ``db``, with the secrets key of the data folder."""
+    limits = IdentityLimits(
+        cache_ttl=settings.identity_cache_ttl,
+        key_usage_flush_interval=settings.key_usage_flush_interval,
+        max_policies_per_entity=settings.max_policies_per_entity,
+        password_min_length=settings.password_min_length,
+        login_max_failures=settings.login_max_failures,
+        login_backoff_max=settings.login_backoff_max,
+        console_session_idle_timeout=settings.console_session_idle_timeout,
+        console_session_lifetime=settings.console_session_lifetime,
+    )
     return IdentityService(
         SqlIdentityStore(db),
         SecretSealer.from_key_file(settings.data_dir / "keys" / "secrets.key"),
+        limits=limits,
     )
+
+
+async def _identity_upkeep(settings: Settings, identity: IdentityService) -> None:
+    """Write access keys' last use in batches; drop expired temporary credentials."""
+    next_purge = 0.0
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(settings.key_usage_flush_interval)
+        try:
+            await identity.flush_key_usage()
+            if loop.time() >= next_purge:
+                await identity.purge_expired_sessions()
+                next_purge = loop.time() + settings.sweeper_interval
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("identity upkeep failed")
 
 
 async def _bootstrap(settings: Settings, identity: IdentityService) -> BootstrapResult | None:
     result = await identity.bootstrap()
     if result is not None:
-        write_credentials(settings.credentials_path, result)
+        write_credentials(settings.credentials_path, result.access_key_id, result.secret_access_key)
         log.warning(
             "first start: tenant %s created; its root user's access key is in %s",
             result.tenant.name,
             settings.credentials_path,
         )
+    operator = await identity.bootstrap_operator()
+    if operator is not None:
+        write_credentials(
+            settings.operator_credentials_path,
+            operator.access_key_id,
+            operator.secret_access_key,
+            profile="andromede-operator",
+        )
+        log.warning(
+            "platform operator %s created; its access key is in %s",
+            operator.operator.name,
+            settings.operator_credentials_path,
+        )
     return result
+
+
+@contextlib.asynccontextmanager
+async def open_identity(settings: Settings) -> AsyncIterator[IdentityService]:
+    """The identity service over the data folder's database, migrated first: what the operator
+    command line works on, beside a running server or not (SQLite WAL lets both write)."""
+    url = await migrate(settings)
+    db = _open_database(settings, url)
+    try:
+        yield identity_service(settings, db)
+    finally:
+        await db.close()
 
 
 async def prepare(settings: Settings) -> BootstrapResult | None:
@@ -248,7 +306,7 @@ async def prepare(settings: Settings) -> BootstrapResult | None:
     url = await migrate(settings)
     db = _open_database(settings, url)
     try:
-        return await _bootstrap(settings, _identity(settings, db))
+        return await _bootstrap(settings, identity_service(settings, db))
     finally:
         await db.close()
 

@@ -212,6 +212,50 @@ class Settings(BaseSettings):
             raise ValueError("must be a sqlite:/// or postgresql+asyncpg:// SQLAlchemy URL")
         return value
 
+    # -- identity and console login ------------------------------------------------------------
+    identity_cache_ttl: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds a resolved access key and a principal's policies stay cached.",
+    )
+    key_usage_flush_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between two batched writes of access keys' last use.",
+    )
+    max_policies_per_entity: int = Field(
+        default=10,
+        ge=1,
+        le=20,
+        description="Most managed policies attached to one user, group or role (AWS: 10).",
+    )
+    password_min_length: int = Field(
+        default=12,
+        ge=8,
+        le=128,
+        description="Shortest console password; from 16 characters no class rule applies.",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Console login failures in a row before each further attempt waits (backoff).",
+    )
+    login_backoff_max: float = Field(
+        default=900.0,
+        gt=0,
+        description="Longest wait, seconds, imposed after repeated console login failures.",
+    )
+    console_session_idle_timeout: float = Field(
+        default=1800.0,
+        gt=0,
+        description="Seconds of inactivity after which a console session ends.",
+    )
+    console_session_lifetime: float = Field(
+        default=43200.0,
+        gt=0,
+        description="Seconds after login at which a console session ends, active or not.",
+    )
+
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -232,6 +276,10 @@ class Settings(BaseSettings):
     @property
     def credentials_path(self) -> Path:
         return self.data_dir / "admin-credentials"
+
+    @property
+    def operator_credentials_path(self) -> Path:
+        return self.data_dir / "operator-credentials"
 
     @property
     def scheme(self) -> str:

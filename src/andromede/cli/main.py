@@ -1,4 +1,5 @@
-"""``andromede`` command line: ``serve`` starts the S3 endpoint on the embedded default."""
+"""``andromede`` command line: ``serve`` starts the S3 endpoint on the embedded default;
+``admin`` holds the platform operator's commands (tenants, users, operators)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 from rich.console import Console
 
 from andromede import __version__
+from andromede.cli.admin import admin
 from andromede.errors import ConfigurationError
 from andromede.settings import load_settings
 
@@ -17,6 +19,7 @@ __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Andromède sovereign cloud.")
 console = Console(stderr=True)
+app.add_typer(admin, name="admin")
 
 
 @app.callback()

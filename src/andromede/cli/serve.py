@@ -41,6 +41,11 @@ def _banner(
     console.print(f"  data folder      {settings.data_dir}")
     console.print(f"  metadata         {describe_url(settings.effective_database_url)}")
     console.print(f"  admin key        {credentials} ({state}, profile 'andromede')")
+    console.print(
+        f"  operator key     {settings.operator_credentials_path} (profile 'andromede-operator':"
+        " for the management API; reads no tenant data)",
+        soft_wrap=True,
+    )
     console.print("  try:")
     console.print(
         f"    AWS_SHARED_CREDENTIALS_FILE={credentials} aws --profile andromede "

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 from andromede.http.sigv4 import (
     SignedRequest,
@@ -78,7 +79,9 @@ class Authenticator:
                 f'The authorization header is malformed; incorrect service "{signed.service}". '
                 f'This endpoint belongs to "{self._service}".',
             )
-        secret, principal = await self._identity.resolve_access_key(signed.access_key_id)
+        secret, principal = await self._identity.resolve_access_key(
+            signed.access_key_id, _session_token(raw_query, headers)
+        )
         region = signed.region if signed.region in self._also_accepted else self._region
         signing = verify(
             signed,
@@ -92,4 +95,16 @@ class Authenticator:
             clock_skew=self._clock_skew,
             max_presign_expiry=self._presign_max_expiry,
         )
+        self._identity.note_access_key_use(signed.access_key_id, self._service, signed.region)
         return Authenticated(principal, signed, signing)
+
+
+def _session_token(raw_query: str, headers: Mapping[str, str]) -> str | None:
+    """Temporary credentials' token: the header, or the query parameter of a presigned URL."""
+    token = headers.get("x-amz-security-token")
+    if token is not None or "X-Amz-Security-Token=" not in raw_query:
+        return token
+    for name, value in parse_qsl(raw_query, keep_blank_values=True):
+        if name == "X-Amz-Security-Token":
+            return value
+    return None

@@ -91,7 +91,9 @@ def to_query_error(exc: AndromedeError) -> QueryError | None:
             # botocore recognises clock skew by this wording and corrects its clock.
             return QueryError(code, f"Signature expired: {exc.message}")
         return QueryError(code, exc.message if code != "SignatureDoesNotMatch" else None)
-    if isinstance(exc, iam_errors.InvalidAccessKeyId):
+    if isinstance(exc, iam_errors.ExpiredToken):
+        return QueryError("ExpiredToken")
+    if isinstance(exc, iam_errors.InvalidAccessKeyId):  # InvalidClientTokenId included
         return QueryError("InvalidClientTokenId")
     if isinstance(exc, iam_errors.AccessDenied):
         return QueryError("AccessDenied", str(exc) or None)

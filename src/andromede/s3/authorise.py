@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final
 
-from andromede.iam.model import Principal, canonical_id
+from andromede.iam.model import Principal, PrincipalKind, canonical_id
 from andromede.iam.policy import (
     ContextValue,
     Effect,
@@ -64,6 +64,13 @@ _OBJECT_ACL: Final[Mapping[S3Operation, Permission]] = {
     _O.HeadObject: Permission.READ,
     _O.GetObjectAcl: Permission.READ_ACP,
     _O.PutObjectAcl: Permission.WRITE_ACP,
+}
+_PRINCIPAL_TYPES: Final[Mapping[PrincipalKind, PrincipalType]] = {
+    PrincipalKind.ROOT: PrincipalType.ROOT,
+    PrincipalKind.USER: PrincipalType.USER,
+    PrincipalKind.ROLE_SESSION: PrincipalType.ASSUMED_ROLE,
+    PrincipalKind.ANONYMOUS: PrincipalType.ANONYMOUS,
+    PrincipalKind.OPERATOR: PrincipalType.ANONYMOUS,  # never reaches the engine
 }
 _POLICY_OPERATIONS: Final = frozenset(
     {_O.GetBucketPolicy, _O.PutBucketPolicy, _O.DeleteBucketPolicy}
@@ -118,6 +125,10 @@ class S3Authoriser:
         ``bucket`` is None for ListBuckets and CreateBucket, whose only policies are the
         caller's. ``load_object`` fetches the object when its ACL may count.
         """
+        if principal.is_operator:
+            # Operators manage the platform and read no tenant data (operator access to tenant
+            # data is a separate, customer-approved path).
+            raise S3Error("AccessDenied")
         context = self._context(principal, operation, bucket_name, key, keys, source_ip, secure)
         identity = [
             load_policy(text, kind=PolicyKind.IDENTITY)
@@ -170,14 +181,22 @@ class S3Authoriser:
                 requested_region=self._region,
                 keys=keys,
             )
+        kind = principal.kind
+        role_arn = None
+        if kind is PrincipalKind.ROLE_SESSION:
+            # arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION names the role without its path.
+            role_name = principal.arn.split("/")[1]
+            role_arn = f"arn:aws:iam::{principal.tenant_id}:role/{role_name}"
         return RequestContext(
             action=operation.action,
             resource=resource,
-            principal_type=PrincipalType.ROOT if principal.is_root else PrincipalType.USER,
+            principal_type=_PRINCIPAL_TYPES[kind],
             principal_arn=principal.arn,
             principal_account=principal.tenant_id,
-            user_id=principal.user_id,
-            username=principal.user_name,
+            role_arn=role_arn,
+            user_id=principal.aws_user_id,
+            username=principal.user_name if kind is PrincipalKind.USER else None,
+            mfa_present=principal.mfa_present,
             canonical_user_id=principal.canonical_id,
             source_ip=source_ip,
             secure_transport=secure,

@@ -19,6 +19,8 @@ __all__ = ["CATALOGUE", "S3Error", "to_s3_error"]
 
 # code -> (HTTP status, default message). Messages are AWS's wording where AWS has one.
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    "ExpiredToken": (400, "The provided token has expired."),
+    "InvalidToken": (400, "The provided token is malformed or otherwise invalid."),
     "MalformedACLError": (
         400,
         "The XML you provided was not well-formed or did not validate against our published "
@@ -169,6 +171,8 @@ _DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
     storage_errors.InvalidPartOrder: "InvalidPartOrder",
     storage_errors.InvalidPartNumber: "InvalidArgument",
     storage_errors.TooManyParts: "InvalidArgument",
+    iam_errors.ExpiredToken: "ExpiredToken",
+    iam_errors.InvalidClientTokenId: "InvalidToken",
     iam_errors.InvalidAccessKeyId: "InvalidAccessKeyId",
     iam_errors.AccessDenied: "AccessDenied",
     # The metadata database is out of reach for now: 503 tells clients to retry (their SDKs do).
