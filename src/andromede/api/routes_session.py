@@ -66,6 +66,7 @@ async def login(
     status_code=204,
     summary="End the console session of the bearer token",
     response_class=Response,
+    responses={403: {"description": "Signed with an access key: no session to end"}},
 )
 async def logout(
     who: Annotated[Caller, Depends(caller)],
@@ -75,7 +76,7 @@ async def logout(
     if who.bearer_token is None:
         raise ApiProblem(
             "not-a-session",
-            400,
+            403,
             "Not a console session",
             "Only a bearer token's session can be logged out; access keys stay valid.",
         )

@@ -47,7 +47,10 @@ def _banner(
     )
     if api_port is not None:
         api = _url(settings, settings.api_host, api_port)
-        console.print(f"  management API   {api}/api/v1 (OpenAPI: {api}/api/v1/openapi.json)")
+        console.print(
+            f"  management API   {api}/api/v1 (OpenAPI: {api}/api/v1/openapi.json)",
+            soft_wrap=True,
+        )
     else:
         console.print("  management API   not served under granian: use --server uvicorn")
     console.print("  web console      not yet: arrives with the console issue")

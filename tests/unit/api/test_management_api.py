@@ -248,7 +248,7 @@ async def test_bearer_login_whoami_logout(api: ApiHarness) -> None:
 
 async def test_logout_needs_a_session(api: ApiHarness) -> None:
     async with api.as_admin() as client:
-        assert_problem(await client.post("/api/v1/logout"), 400, "not-a-session")
+        assert_problem(await client.post("/api/v1/logout"), 403, "not-a-session")
 
 
 async def test_login_failures_then_backoff_with_retry_after(
