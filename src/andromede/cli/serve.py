@@ -34,7 +34,7 @@ def _url(settings: Settings, host: str, port: int) -> str:
 def _banner(
     settings: Settings,
     bootstrap: BootstrapResult | None,
-    ports: tuple[int, int | None],
+    ports: tuple[int, int],
     console: Console,
 ) -> None:
     s3_port, api_port = ports
@@ -45,14 +45,10 @@ def _banner(
     console.print(
         f"  S3 endpoint      {endpoint} ({settings.server}, {settings.workers} worker(s))"
     )
-    if api_port is not None:
-        api = _url(settings, settings.api_host, api_port)
-        console.print(
-            f"  management API   {api}/api/v1 (OpenAPI: {api}/api/v1/openapi.json)",
-            soft_wrap=True,
-        )
-    else:
-        console.print("  management API   not served under granian: use --server uvicorn")
+    api = _url(settings, settings.api_host, api_port)
+    console.print(
+        f"  management API   {api}/api/v1 (OpenAPI: {api}/api/v1/openapi.json)", soft_wrap=True
+    )
     console.print("  web console      not yet: arrives with the console issue")
     console.print(f"  data folder      {settings.data_dir}")
     console.print(f"  metadata         {describe_url(settings.effective_database_url)}")
@@ -188,11 +184,27 @@ def _run_uvicorn(settings: Settings, bootstrap: BootstrapResult | None, console:
 
 
 def _run_granian(settings: Settings, bootstrap: BootstrapResult | None, console: Console) -> int:
+    import multiprocessing
+
     from granian.constants import Interfaces, Loops
     from granian.server import Server
 
+    from andromede.cli.workers import bind_listener, serve_sockets
+
+    # granian binds one address; the management API gets a uvicorn process of its own, running
+    # the same application on the API socket alone (see decision 0010).
+    api_socket = bind_listener(settings.api_host, settings.api_port)
+    api_port = api_socket.getsockname()[1]
     _export(settings)
-    _banner(settings, bootstrap, (settings.s3_port, None), console)
+    os.environ["ANDROMEDE_API_PORT"] = str(api_port)
+    _banner(settings, bootstrap, (settings.s3_port, api_port), console)
+    api_process = multiprocessing.get_context("spawn").Process(
+        target=serve_sockets,
+        args=([api_socket], _uvicorn_options(settings)),
+        name="andromede-api",
+    )
+    api_process.start()
+    api_socket.close()  # the API process holds its own copy
     server = Server(
         "andromede.app:create_app",
         address=settings.s3_host,
@@ -206,7 +218,14 @@ def _run_granian(settings: Settings, bootstrap: BootstrapResult | None, console:
         log_access=False,
         workers_kill_timeout=int(settings.shutdown_timeout) or None,
     )
-    server.serve()
+    try:
+        server.serve()
+    finally:
+        api_process.terminate()  # SIGTERM: uvicorn drains, then exits
+        api_process.join(settings.shutdown_timeout + 5)
+        if api_process.is_alive():
+            api_process.kill()
+            api_process.join(5)
     return 0
 
 

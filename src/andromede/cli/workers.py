@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["bind_listener", "bind_reuseport", "run_workers"]
+__all__ = ["bind_listener", "bind_reuseport", "run_workers", "serve_sockets"]
 
 
 def bind_listener(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
@@ -45,7 +45,8 @@ def bind_reuseport(host: str, port: int) -> socket.socket:
     return bind_listener(host, port, reuse_port=True)
 
 
-def _worker(sockets: list[socket.socket], options: dict[str, Any]) -> None:
+def serve_sockets(sockets: list[socket.socket], options: dict[str, Any]) -> None:
+    """A worker process's body: uvicorn running the application on ``sockets``."""
     import uvicorn
 
     config = uvicorn.Config("andromede.app:create_app", factory=True, **options)
@@ -75,7 +76,7 @@ def run_workers(
     sockets = [sock for group in per_worker for sock in group]
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_worker, args=(group, options), name=f"andromede-worker-{n}")
+        context.Process(target=serve_sockets, args=(group, options), name=f"andromede-worker-{n}")
         for n, group in enumerate(per_worker)
     ]
     stop = threading.Event()
