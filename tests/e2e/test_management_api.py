@@ -4,7 +4,7 @@ flow, and schemathesis exploring every operation of the served OpenAPI document.
 
 from __future__ import annotations
 
-import asyncio
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +19,9 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 
-from andromede.app import open_identity
-from andromede.settings import Settings
 from e2e.helpers import REGION
 from support.apiclient import RequestsSigV4
-from support.server import ServerProcess, running_server
+from support.server import ANDROMEDE, ServerProcess, running_server
 
 PASSWORD = "Correct-Horse-42"
 TIMEOUT = 10
@@ -37,14 +35,16 @@ def api(server: ServerProcess, method: str, path: str, **kwargs: Any) -> request
     return requests.request(method, server.api_endpoint + path, timeout=TIMEOUT, **kwargs)
 
 
-def set_console_password(server: ServerProcess, tenant_id: str, password: str) -> None:
-    """Through the identity service on the server's data folder, as the admin CLI does."""
-
-    async def work() -> None:
-        async with open_identity(Settings(data_dir=server.data_dir, region=REGION)) as identity:
-            await identity.create_login_profile(tenant_id, "root", password)
-
-    asyncio.run(work())
+def set_console_password(server: ServerProcess, tenant: str, password: str) -> None:
+    """With the operator's command, beside the running server."""
+    subprocess.run(
+        [str(ANDROMEDE), "admin", "user", "set-password", "root", "--tenant", tenant,
+         "--password-stdin", "--data-dir", str(server.data_dir)],
+        input=password.encode() + b"\n",
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
 
 
 def test_both_listeners_answer_and_stay_apart(server: ServerProcess) -> None:
@@ -118,7 +118,7 @@ def test_bearer_login_flow(server: ServerProcess) -> None:
     auth = operator_auth(server)
     name = f"login-{uuid.uuid4().hex[:12]}"
     created = api(server, "POST", "/api/v1/tenants", json={"name": name}, auth=auth).json()
-    set_console_password(server, created["tenant"]["id"], PASSWORD)
+    set_console_password(server, name, PASSWORD)
 
     wrong = api(
         server,
