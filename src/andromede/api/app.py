@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -141,7 +142,12 @@ class ManagementApi:
             self._log(scope, request_id, status, started)
 
     async def _serve(
-        self, scope: Scope, body: bytes, receive: Receive, send: Send, status: Any
+        self,
+        scope: Scope,
+        body: bytes,
+        receive: Receive,
+        send: Send,
+        status: Callable[[], int],
     ) -> None:
         replayed = False
 
