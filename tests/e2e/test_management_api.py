@@ -4,6 +4,7 @@ flow, and schemathesis exploring every operation of the served OpenAPI document.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
+from schemathesis.generation.modes import GenerationMode
 
 from e2e.helpers import REGION
 from support.apiclient import RequestsSigV4
@@ -154,24 +156,40 @@ def schema_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
 
 
 # schemathesis's own pytest plugin (schemathesis.pytest.from_fixture) does not run under
-# pytest 9; the library's strategies run under hypothesis here instead, one operation at a time.
-EXAMPLES_PER_OPERATION = 20
+# pytest 9; the library's strategies run under hypothesis here instead, one operation at a time:
+# schema-valid requests (positive) on random tenant names and on a tenant that exists, and
+# requests that break the schema (negative).
+RUNS: list[tuple[GenerationMode, bool, int]] = [
+    # (mode, on the existing tenant, examples)
+    (GenerationMode.POSITIVE, False, 15),
+    (GenerationMode.POSITIVE, True, 15),
+    (GenerationMode.NEGATIVE, False, 10),
+]
 
 
 def test_the_served_api_conforms_to_its_openapi_document(schema_server: ServerProcess) -> None:
-    """No 500, every answer as documented (status, content type, body schema, headers)."""
+    """No 500, every answer as documented (status, content type, body schema, headers), and
+    requests that break the schema refused with a 4xx."""
     served = schemathesis.openapi.from_url(
         schema_server.api_endpoint + "/api/v1/openapi.json", timeout=TIMEOUT
     )
     auth = operator_auth(schema_server)
+    target = api(schema_server, "POST", "/api/v1/tenants", json={"name": "target"}, auth=auth)
+    assert target.status_code == 201
     operations = [result.ok() for result in served.get_all_operations()]
     assert len(operations) >= 11
     failures: list[str] = []
-    for operation in operations:
+    for operation, (mode, on_target, examples) in itertools.product(operations, RUNS):
+        has_tenant = "{tenant}" in operation.path
+        if on_target and not has_tenant:
+            continue
+        if mode is GenerationMode.NEGATIVE and not (operation.body or has_tenant):
+            continue  # nothing in it can break the schema
+        fixed = {"tenant": "target"} if on_target else None
 
-        @given(case=operation.as_strategy())
+        @given(case=operation.as_strategy(generation_mode=mode, path_parameters=fixed))
         @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
+            max_examples=examples,
             deadline=None,
             database=None,
             derandomize=True,
@@ -183,7 +201,8 @@ def test_the_served_api_conforms_to_its_openapi_document(schema_server: ServerPr
         try:
             conforms()
         except Exception as exc:  # gather every operation's failure, then report them all
-            failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
+            where = "target" if on_target else "random"
+            failures.append(f"{operation.method.upper()} {operation.path} ({mode}, {where}): {exc}")
     assert failures == []
 
 
