@@ -4,7 +4,8 @@ as an operator would write it with botocore, and the in-process app on memory tw
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Generator
+import time
+from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,8 +124,12 @@ class ApiHarness:
 
 
 @asynccontextmanager
-async def api_harness(data_dir: Path, **overrides: Any) -> AsyncIterator[ApiHarness]:
-    """The management API on memory twins, with a tenant (``admin``) and an operator."""
+async def api_harness(
+    data_dir: Path, clock: Callable[[], float] = time.time, **overrides: Any
+) -> AsyncIterator[ApiHarness]:
+    """The management API on memory twins, with a tenant (``admin``) and an operator.
+
+    ``clock`` is identity's (sessions, TOTP); SigV4 checks dates against the real time."""
     settings = Settings(data_dir=data_dir, region=REGION, **overrides)
     identity = IdentityService(
         MemoryIdentityStore(),
@@ -133,7 +138,9 @@ async def api_harness(data_dir: Path, **overrides: Any) -> AsyncIterator[ApiHarn
             login_max_failures=settings.login_max_failures,
             login_backoff_max=settings.login_backoff_max,
             password_min_length=settings.password_min_length,
+            console_session_idle_timeout=settings.console_session_idle_timeout,
         ),
+        clock=clock,
     )
     boot = await identity.bootstrap()
     operator = await identity.bootstrap_operator()

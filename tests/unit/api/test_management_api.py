@@ -14,7 +14,9 @@ import httpx
 import pytest
 from botocore.credentials import Credentials
 
+from andromede.iam import totp
 from support.apiclient import ApiHarness, HttpxSigV4, api_harness
+from support.clock import Clock
 
 PASSWORD = "Correct-Horse-42"
 
@@ -244,6 +246,37 @@ async def test_bearer_login_whoami_logout(api: ApiHarness) -> None:
     assert_problem(operators_only, 403, "operators-only")
     assert logout.status_code == 204
     assert_problem(after, 401, "not-authenticated")
+
+
+async def test_mfa_code_and_idle_expiry(tmp_path: Path) -> None:
+    clock = Clock()
+    async with api_harness(tmp_path, clock=clock, console_session_idle_timeout=600) as api:
+        account = api.admin_tenant_id
+        await api.identity.create_user(account, "alice")
+        await api.identity.create_login_profile(account, "alice", PASSWORD)
+        device = await api.identity.create_virtual_mfa_device(account, "alice")
+        seed = totp.seed_from_base32(device.base32_string_seed)
+        step = totp.time_step(clock.now)
+        await api.identity.enable_mfa_device(
+            account, "alice", device.device.serial, totp.totp(seed, step - 1), totp.totp(seed, step)
+        )
+        body = {"account": account, "user_name": "alice", "password": PASSWORD}
+        async with api.client() as client:
+            without = await client.post("/api/v1/login", json=body)
+            malformed = await client.post("/api/v1/login", json={**body, "mfa_code": "12ab56"})
+            clock.now += 30
+            login = await client.post(
+                "/api/v1/login", json={**body, "mfa_code": totp.totp(seed, step + 1)}
+            )
+            bearer = {"Authorization": f"Bearer {login.json()['token']}"}
+            whoami = (await client.get("/api/v1/whoami", headers=bearer)).json()
+            clock.now += 601
+            expired = await client.get("/api/v1/whoami", headers=bearer)
+    assert_problem(without, 401, "login-failed")
+    assert_problem(malformed, 422, "validation-failed")
+    assert login.status_code == 200 and login.json()["principal"]["mfa_present"]
+    assert whoami["mfa_present"] and whoami["user_name"] == "alice"
+    assert_problem(expired, 401, "not-authenticated")
 
 
 async def test_logout_needs_a_session(api: ApiHarness) -> None:
