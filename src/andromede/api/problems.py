@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from andromede.db.errors import DatabaseUnavailable
 from andromede.http.sigv4 import SigV4Error
 from andromede.iam import errors as iam
 
@@ -88,6 +89,11 @@ _TABLE: Sequence[tuple[type[Exception], _Mapped]] = (
     # Unknown, inactive or suspended keys, wrong or expired session tokens: one answer.
     (iam.InvalidAccessKeyId, _Mapped(_NOT_AUTHENTICATED, _CHALLENGE)),
     (SigV4Error, _Mapped(_NOT_AUTHENTICATED, _CHALLENGE)),
+    # The database is down or out of connections: nothing to rely on changed; retry.
+    (
+        DatabaseUnavailable,
+        _Mapped(_Kind("service-unavailable", 503, "Service unavailable"), {"Retry-After": "1"}),
+    ),
 )
 
 
@@ -109,6 +115,8 @@ def problem_for(exc: Exception) -> ApiProblem | None:
             # SigV4Error's message is written to be shown (never a secret); its details (the
             # canonical request we computed) are not repeated here.
             detail = exc.message if isinstance(exc, SigV4Error) else str(exc)
+            if isinstance(exc, DatabaseUnavailable):
+                detail = "The metadata database cannot be reached right now; retry shortly."
             return ApiProblem(
                 mapped.kind.slug,
                 mapped.kind.status,

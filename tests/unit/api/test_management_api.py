@@ -14,6 +14,7 @@ import httpx
 import pytest
 from botocore.credentials import Credentials
 
+from andromede.db.errors import DatabaseUnavailable
 from andromede.iam import totp
 from support.apiclient import ApiHarness, HttpxSigV4, api_harness
 from support.clock import Clock
@@ -356,6 +357,20 @@ async def test_an_unexpected_error_is_a_bare_500(
     body = assert_problem(response, 500, "internal-error")
     assert "internal detail" not in response.text
     assert body["request_id"] in caplog.text  # the log has the traceback, under the request id
+
+
+async def test_a_database_outage_is_503_to_retry(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unreachable() -> None:
+        raise DatabaseUnavailable("connection refused by db.internal:5432")
+
+    monkeypatch.setattr(api.identity, "list_tenants", unreachable)
+    async with api.as_operator() as client:
+        response = await client.get("/api/v1/tenants")
+    assert_problem(response, 503, "service-unavailable")
+    assert response.headers["retry-after"] == "1"
+    assert "db.internal" not in response.text
 
 
 # -- audit --------------------------------------------------------------------------------------
