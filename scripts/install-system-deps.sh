@@ -10,6 +10,12 @@
 #   rclone           tests/e2e/test_rclone.py and the benchmark
 #   memcached        the benchmark's OpenStack Swift peer keeps its tokens there
 #   ca-certificates  pip and HTTPS downloads
+#   ceph-mon ceph-mgr ceph-osd  the private single-node Ceph cluster of the tests and the
+#                    benchmark (scripts/ceph-cluster.sh); no daemon is enabled or started by apt
+#                    in a container without systemd, the script runs its own
+#   ceph-common      the `ceph` and `rados` tools that set the cluster up and check it
+#   python3-rados    librados for the RADOS blob backend; scripts/venv-link-rados.sh links it
+#                    into .venv (docs/decisions/0008-librados-in-venv.md)
 # The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
 set -euo pipefail
 
@@ -31,9 +37,14 @@ venv_works || missing+=(python3-venv)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v memcached >/dev/null 2>&1 || missing+=(memcached)
 package_installed ca-certificates || missing+=(ca-certificates)
+for daemon in ceph-mon ceph-mgr ceph-osd; do
+  command -v "$daemon" >/dev/null 2>&1 || missing+=("$daemon")
+done
+command -v rados >/dev/null 2>&1 || missing+=(ceph-common)
+package_installed python3-rados || missing+=(python3-rados)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, ceph present)"
   exit 0
 fi
 
@@ -63,7 +74,8 @@ export DEBIAN_FRONTEND=noninteractive
 for package in "${missing[@]}"; do
   case "$package" in
     python3-venv) venv_works || { echo "system-deps: python3 -m venv still fails" >&2; exit 1; } ;;
-    ca-certificates) package_installed ca-certificates || exit 1 ;;
+    ca-certificates|python3-rados) package_installed "$package" || exit 1 ;;
+    ceph-common) command -v rados >/dev/null 2>&1 || { echo "system-deps: rados missing" >&2; exit 1; } ;;
     *) command -v "$package" >/dev/null 2>&1 || { echo "system-deps: $package missing" >&2; exit 1; } ;;
   esac
 done
