@@ -164,6 +164,10 @@ osd_crush_update_on_start = true
 
 [client]
 keyring = $admin_keyring
+# Clients (tests, gateways, the ceph tool) start and stop by the hundred: no admin socket that
+# two of them would fight over, one log per process.
+admin_socket =
+log_file = $dir/log/\$name.\$pid.log
 EOF
 }
 

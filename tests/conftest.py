@@ -13,6 +13,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from support.server import ServerProcess, running_server
 
+# ceph_cluster, rados_client, rados_blob_store: a private Ceph cluster (tests/support/ceph.py).
+pytest_plugins = ["support.ceph"]
+
 REQUIRE_ALL = os.environ.get("ANDROMEDE_TEST_REQUIRE_ALL") == "1"
 
 
