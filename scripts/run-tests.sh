@@ -2,9 +2,31 @@
 # Run pytest and refuse a run that collected no test: pytest's exit code 5 ("no tests collected")
 # must fail, and so must a run whose summary shows zero tests passed.
 set -uo pipefail
+#
+# One private Ceph cluster (memstore) serves the whole run, every xdist worker in its own RADOS
+# namespaces: started here unless ANDROMEDE_TEST_CEPH_CONF already names one, stopped on exit.
+# Without Ceph's binaries the tests that need it skip (fail under ANDROMEDE_TEST_REQUIRE_ALL=1).
 here=$(cd "$(dirname "$0")/.." && pwd)
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+ceph_dir=""
+cleanup() {
+  rm -f "$log"
+  if [ -n "$ceph_dir" ]; then
+    bash "$here/scripts/ceph-cluster.sh" stop "$ceph_dir" >/dev/null 2>&1 || true
+    rm -rf "$ceph_dir"
+  fi
+}
+trap cleanup EXIT
+if [ -z "${ANDROMEDE_TEST_CEPH_CONF:-}" ] && command -v ceph-mon >/dev/null 2>&1; then
+  # A short path: the daemons' unix sockets live under it.
+  ceph_dir=$(mktemp -d /tmp/andromede-ceph.XXXXXX)
+  if bash "$here/scripts/ceph-cluster.sh" start "$ceph_dir" >/dev/null 2>"$ceph_dir/start.log"; then
+    export ANDROMEDE_TEST_CEPH_CONF=$ceph_dir/ceph.conf
+  else
+    echo "run-tests: could not start Ceph (see below); its tests will start their own or skip" >&2
+    tail -20 "$ceph_dir/start.log" >&2
+  fi
+fi
 "$here/.venv/bin/pytest" -p no:cacheprovider "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 if [ "$status" -eq 5 ]; then
