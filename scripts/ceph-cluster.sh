@@ -8,7 +8,7 @@
 #
 # Options of `start` (only used when DIR holds no cluster yet):
 #   --objectstore memstore|bluestore   memstore (default): in RAM, fast, for tests;
-#                                      bluestore: on a sparse file DIR/osd.0/block, durable
+#                                      bluestore: on a sparse file DIR/osd.0.block, durable
 #   --memstore-bytes N     memstore capacity; past it writes fail with ENOSPC (default 4 GiB;
 #                          Ceph's own default, 1 GiB, is too small for the large-blob tests)
 #   --bluestore-bytes N    size of the sparse block file (default 20 GiB; only used blocks count)
@@ -151,7 +151,7 @@ mgr_initial_modules =
 [osd]
 osd_objectstore = $objectstore
 memstore_device_bytes = $memstore_bytes
-bluestore_block_path = $dir/osd.0/block
+bluestore_block_path = $dir/osd.0.block
 bluestore_block_size = $bluestore_bytes
 bluestore_block_create = true
 bluestore_fsck_on_mkfs = false
@@ -268,8 +268,35 @@ export CEPH_ADMIN_KEYRING=$admin_keyring
 EOF
 }
 
+stop_daemons() {
+  local pids alive pid
+  pids=$(running_pids)
+  if [ -z "$pids" ]; then
+    log "nothing running in $dir"
+    return 0
+  fi
+  # shellcheck disable=SC2086
+  kill -TERM $pids 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    alive=""
+    for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive="$alive $pid"; done
+    [ -z "$alive" ] && break
+    sleep 0.1
+  done
+  if [ -n "$alive" ]; then
+    log "killing$alive"
+    # shellcheck disable=SC2086
+    kill -KILL $alive 2>/dev/null || true
+  fi
+  rm -f "$dir"/run/*.pid
+  log "stopped"
+}
+
 case "$command" in
   start)
+    # A start that fails half-way leaves no daemon behind.
+    started=0
+    trap '[ "$started" = 1 ] || { log "start failed; logs in $dir/log"; stop_daemons; }' EXIT
     command -v ceph-mon >/dev/null || { log "ceph-mon not found (run scripts/install-system-deps.sh)"; exit 1; }
     if [ -n "$(running_pids)" ]; then
       log "already running in $dir"
@@ -280,30 +307,12 @@ case "$command" in
       create_cluster
     fi
     wait_ready
+    started=1
     print_env | tee "$dir/env" >/dev/null
     print_env
     ;;
   stop)
-    pids=$(running_pids)
-    if [ -z "$pids" ]; then
-      log "nothing running in $dir"
-      exit 0
-    fi
-    # shellcheck disable=SC2086
-    kill -TERM $pids 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      alive=""
-      for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive="$alive $pid"; done
-      [ -z "$alive" ] && break
-      sleep 0.1
-    done
-    if [ -n "$alive" ]; then
-      log "killing$alive"
-      # shellcheck disable=SC2086
-      kill -KILL $alive 2>/dev/null || true
-    fi
-    rm -f "$dir"/run/*.pid
-    log "stopped"
+    stop_daemons
     ;;
   status)
     [ -e "$conf" ] || { log "no cluster in $dir"; exit 1; }

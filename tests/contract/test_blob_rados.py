@@ -37,7 +37,9 @@ MIB = 1024 * 1024
 
 @pytest.fixture
 async def store(rados_client: RadosCluster) -> AsyncIterator[RadosBlobStore]:
-    async for fresh in fresh_store(rados_client, stripe_size=STRIPE):
+    # Read blocks of a few chunks that straddle stripes: chunking, blocks and stripes all meet.
+    options = {"stripe_size": STRIPE, "read_block_size": 5000, "reads_in_flight": 3}
+    async for fresh in fresh_store(rados_client, **options):
         yield fresh
 
 

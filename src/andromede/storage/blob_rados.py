@@ -53,6 +53,7 @@ import rados
 from andromede.storage.errors import BlobError, BlobStoreUnavailable
 
 __all__ = [
+    "DEFAULT_READ_BLOCK_SIZE",
     "DEFAULT_STRIPE_SIZE",
     "RadosBlobStore",
     "RadosBlobWriter",
@@ -61,6 +62,7 @@ __all__ = [
 ]
 
 DEFAULT_STRIPE_SIZE = 4 * 1024 * 1024
+DEFAULT_READ_BLOCK_SIZE = 1024 * 1024
 _BLOB_ID = re.compile(r"[A-Za-z0-9_-]{4,128}")
 _TAIL = re.compile(r"([A-Za-z0-9_-]{4,128})\.([1-9][0-9]{0,9})")
 _XATTR = "andromede.blob"
@@ -139,6 +141,7 @@ class RadosCluster:
         stripe_size: int = DEFAULT_STRIPE_SIZE,
         writes_in_flight: int = 4,
         reads_in_flight: int = 4,
+        read_block_size: int = DEFAULT_READ_BLOCK_SIZE,
     ) -> RadosBlobStore:
         """A blob store on ``pool`` (BlobError if the pool does not exist)."""
         try:
@@ -151,6 +154,7 @@ class RadosCluster:
             stripe_size=stripe_size,
             writes_in_flight=writes_in_flight,
             reads_in_flight=reads_in_flight,
+            read_block_size=read_block_size,
         )
         self._stores.append(store)
         return store
@@ -346,13 +350,15 @@ class RadosBlobStore:
         stripe_size: int = DEFAULT_STRIPE_SIZE,
         writes_in_flight: int = 4,
         reads_in_flight: int = 4,
+        read_block_size: int = DEFAULT_READ_BLOCK_SIZE,
     ) -> None:
-        if stripe_size < 1 or writes_in_flight < 1 or reads_in_flight < 1:
-            raise ValueError("stripe size and operations in flight must be positive")
+        if min(stripe_size, writes_in_flight, reads_in_flight, read_block_size) < 1:
+            raise ValueError("sizes and operations in flight must be positive")
         self._ioctx = ioctx
         self.stripe_size = stripe_size
         self.writes_in_flight = writes_in_flight
         self.reads_in_flight = reads_in_flight
+        self.read_block_size = read_block_size
         self._background: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -372,7 +378,10 @@ class RadosBlobStore:
             raise BlobError(f"blob {blob_id}: bad range {offset}+{length} / {chunk_size}")
         head_part, stripe = await self._open(blob_id, offset, length)
         end = offset + length
-        pieces = self._pieces(blob_id, head_part, stripe, offset, end, chunk_size)
+        # RADOS reads of at least read_block_size (a multiple of the chunk size, so chunks
+        # keep their boundaries): the operation count, not the bytes, bounds a large read.
+        block = chunk_size * max(1, -(-self.read_block_size // chunk_size))
+        pieces = self._pieces(blob_id, head_part, stripe, offset, end, block)
         pending: deque[asyncio.Future[bytes]] = deque()
         try:
             while True:
@@ -385,7 +394,11 @@ class RadosBlobStore:
                     return
                 data = await pending[0]
                 pending.popleft()
-                yield data
+                if len(data) <= chunk_size:
+                    yield data
+                    continue
+                for start in range(0, len(data), chunk_size):
+                    yield data[start : start + chunk_size]
         finally:
             for future in pending:
                 future.cancel()
