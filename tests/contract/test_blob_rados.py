@@ -83,6 +83,10 @@ async def test_stripe_layout_at_the_boundaries(store: RadosBlobStore, size: int)
     assert meta == {"format": 1, "size": size, "stripe_size": STRIPE}
     for k in range(1, stripes):
         assert store._ioctx.read(f"blob0001.{k}", STRIPE * 2) == data[k * STRIPE : (k + 1) * STRIPE]
+    # The same bytes in one write, and in stripe-sized writes.
+    for blob_id, step in (("blob0002", max(1, size)), ("blob0003", STRIPE)):
+        await put(store, blob_id, data, step=step)
+        assert await read_all(store, blob_id, 0, size, 1000) == data
 
 
 async def test_ranged_reads_across_stripes(store: RadosBlobStore) -> None:

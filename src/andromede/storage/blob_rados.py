@@ -41,6 +41,7 @@ import math
 import os
 import re
 import time
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -105,7 +106,7 @@ class RadosCluster:
 
     def __init__(self, client: Any) -> None:
         self._client = client
-        self._stores: list[RadosBlobStore] = []
+        self._stores: weakref.WeakSet[RadosBlobStore] = weakref.WeakSet()
 
     @classmethod
     async def connect(cls, config: RadosConfig) -> RadosCluster:
@@ -156,7 +157,7 @@ class RadosCluster:
             reads_in_flight=reads_in_flight,
             read_block_size=read_block_size,
         )
-        self._stores.append(store)
+        self._stores.add(store)
         return store
 
     async def blob_stores_by_region(
@@ -167,26 +168,23 @@ class RadosCluster:
         return {region: await self.blob_store(pool, **options) for region, pool in pools.items()}
 
     async def close(self) -> None:
-        for store in self._stores:
+        for store in list(self._stores):
             await store.close()
         self._stores.clear()
         await asyncio.to_thread(self._client.shutdown)
 
 
-class _Bridge:
-    """librados completions → asyncio futures. Callbacks run in librados' finisher thread."""
+def _bridge() -> tuple[asyncio.Future[Any], Callable[[Any], None]]:
+    """A future of the running loop, and the function that resolves it from librados'
+    finisher thread, where completion callbacks run."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+    def resolve(value: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(_set_result, future, value)
 
-    def future(self) -> tuple[asyncio.Future[Any], Callable[[Any], None]]:
-        future: asyncio.Future[Any] = self.loop.create_future()
-
-        def resolve(value: Any) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
-                self.loop.call_soon_threadsafe(_set_result, future, value)
-
-        return future, resolve
+    return future, resolve
 
 
 def _set_result(future: asyncio.Future[Any], value: Any) -> None:
@@ -200,7 +198,8 @@ class RadosBlobWriter:
     def __init__(self, store: RadosBlobStore, blob_id: str) -> None:
         self._store = store
         self._blob_id = blob_id
-        self._pending: list[bytes] = []
+        # Views, so that cutting a large chunk into stripes copies each byte once.
+        self._pending: deque[memoryview] = deque()
         self._pending_size = 0
         self._head: bytes | None = None
         self._size = 0
@@ -215,7 +214,7 @@ class RadosBlobWriter:
             raise BlobError(f"blob {self._blob_id}: write after the writer ended")
         if not data:
             return
-        self._pending.append(data)
+        self._pending.append(memoryview(data))
         self._pending_size += len(data)
         self._size += len(data)
         stripe_size = self._store.stripe_size
@@ -248,7 +247,8 @@ class RadosBlobWriter:
         """Remove what was sent. Shielded: a cancellation does not stop the cleanup, which
         waits for the writes still in flight first (else one could land after its removal)."""
         self._done = True
-        self._pending, self._pending_size = [], 0
+        self._pending.clear()
+        self._pending_size = 0
         if not self._tails_sent and self._head_write is None:
             return
         if self._cleanup is None:
@@ -258,21 +258,25 @@ class RadosBlobWriter:
     # -- internals --------------------------------------------------------------------------
     def _take(self, size: int) -> bytes:
         """The first ``size`` pending bytes, as one buffer; the remainder stays pending."""
-        parts: list[bytes] = []
+        parts: list[memoryview] = []
         taken = 0
         while taken < size:
             chunk = self._pending[0]
             need = size - taken
             if len(chunk) <= need:
-                parts.append(self._pending.pop(0))
+                parts.append(self._pending.popleft())
                 taken += len(chunk)
             else:
-                view = memoryview(chunk)
-                parts.append(bytes(view[:need]))
-                self._pending[0] = bytes(view[need:])
+                parts.append(chunk[:need])
+                self._pending[0] = chunk[need:]
                 taken += need
         self._pending_size -= size
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        if len(parts) != 1:
+            return b"".join(parts)
+        whole = parts[0].obj
+        if isinstance(whole, bytes) and len(whole) == parts[0].nbytes:
+            return whole  # a chunk that is exactly a stripe: no copy
+        return bytes(parts[0])
 
     async def _send_tail(self, stripe: bytes) -> None:
         while len(self._in_flight) >= self._store.writes_in_flight:
@@ -550,17 +554,14 @@ class RadosBlobStore:
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     # -- librados operations, as futures ----------------------------------------------------
-    def _bridge(self) -> _Bridge:
-        return _Bridge(asyncio.get_running_loop())
-
     def _write_full(self, name: str, data: bytes) -> asyncio.Future[int]:
-        future, resolve = self._bridge().future()
+        future, resolve = _bridge()
         self._ioctx.aio_write_full(name, data, oncomplete=lambda c: resolve(c.get_return_value()))
         return future
 
     def _write_head(self, name: str, data: bytes, meta: bytes) -> asyncio.Future[int]:
         """Data and xattr in one operation: RADOS applies both or neither."""
-        future, resolve = self._bridge().future()
+        future, resolve = _bridge()
         op = self._ioctx.create_write_op()
         try:
             op.write_full(data)
@@ -574,7 +575,7 @@ class RadosBlobStore:
         return future
 
     def _read(self, name: str, offset: int, length: int) -> asyncio.Future[tuple[int, bytes]]:
-        future, resolve = self._bridge().future()
+        future, resolve = _bridge()
 
         def done(completion: Any, data: bytes | None) -> None:
             code = completion.get_return_value()
@@ -585,7 +586,7 @@ class RadosBlobStore:
         return future
 
     def _stat(self, name: str) -> asyncio.Future[tuple[int, int, float]]:
-        future, resolve = self._bridge().future()
+        future, resolve = _bridge()
 
         def done(completion: Any, size: int | None, mtime: time.struct_time | None) -> None:
             code = completion.get_return_value()
@@ -604,7 +605,7 @@ class RadosBlobStore:
         return results
 
     def _remove(self, name: str) -> asyncio.Future[int]:
-        future, resolve = self._bridge().future()
+        future, resolve = _bridge()
         self._ioctx.aio_remove(name, oncomplete=lambda c: resolve(c.get_return_value()))
         return future
 
