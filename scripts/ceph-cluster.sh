@@ -172,8 +172,9 @@ EOF
 }
 
 running_pids() {
+  # running_pids [PATTERN]: pids of the daemons whose pid file matches DIR/run/PATTERN.pid
   local pidfile pid
-  for pidfile in "$dir"/run/*.pid; do
+  for pidfile in "$dir"/run/${1:-*}.pid; do
     [ -e "$pidfile" ] || continue
     pid=$(cat "$pidfile" 2>/dev/null || true)
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
@@ -268,26 +269,34 @@ export CEPH_ADMIN_KEYRING=$admin_keyring
 EOF
 }
 
-stop_daemons() {
-  local pids alive pid
-  pids=$(running_pids)
-  if [ -z "$pids" ]; then
-    log "nothing running in $dir"
-    return 0
-  fi
+terminate() {
+  # terminate PID...: SIGTERM, then SIGKILL whatever still runs after 10 s
+  local pids=$* alive pid
   # shellcheck disable=SC2086
   kill -TERM $pids 2>/dev/null || true
   for _ in $(seq 1 100); do
     alive=""
     for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive="$alive $pid"; done
-    [ -z "$alive" ] && break
+    [ -z "$alive" ] && return 0
     sleep 0.1
   done
-  if [ -n "$alive" ]; then
-    log "killing$alive"
-    # shellcheck disable=SC2086
-    kill -KILL $alive 2>/dev/null || true
+  log "killing$alive"
+  # shellcheck disable=SC2086
+  kill -KILL $alive 2>/dev/null || true
+}
+
+stop_daemons() {
+  if [ -z "$(running_pids)" ]; then
+    log "nothing running in $dir"
+    return 0
   fi
+  # The OSD first: stopping, it tells the monitor, and waits for it if the monitor is gone.
+  local osds
+  osds=$(running_pids 'osd.*')
+  [ -z "$osds" ] || terminate $osds
+  local others
+  others=$(running_pids)
+  [ -z "$others" ] || terminate $others
   rm -f "$dir"/run/*.pid
   log "stopped"
 }
