@@ -10,6 +10,10 @@
 #   rclone           tests/e2e/test_rclone.py and the benchmark
 #   memcached        the benchmark's OpenStack Swift peer keeps its tokens there
 #   ca-certificates  pip and HTTPS downloads
+#   softhsm2         a software PKCS#11 token: tests/contract/test_root_key_providers.py runs the
+#                    HSM root-key provider against it (and an operator can try the HSM mode)
+#   postgresql       initdb/pg_ctl/postgres for the tests' private cluster
+#                    (scripts/postgres-cluster.sh) and the distributed mode on one machine
 #   ceph-mon ceph-mgr ceph-osd  the private single-node Ceph cluster of the tests and the
 #                    benchmark (scripts/ceph-cluster.sh); no daemon is enabled or started by apt
 #                    in a container without systemd, the script runs its own
@@ -37,6 +41,8 @@ venv_works || missing+=(python3-venv)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v memcached >/dev/null 2>&1 || missing+=(memcached)
 package_installed ca-certificates || missing+=(ca-certificates)
+command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 for daemon in ceph-mon ceph-mgr ceph-osd; do
   command -v "$daemon" >/dev/null 2>&1 || missing+=("$daemon")
 done
@@ -44,7 +50,7 @@ command -v rados >/dev/null 2>&1 || missing+=(ceph-common)
 package_installed python3-rados || missing+=(python3-rados)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, ceph present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph present)"
   exit 0
 fi
 
@@ -69,13 +75,15 @@ export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
-# memcached starts as a system service on install; the benchmark runs its own instance on its
-# own port, so the system one is left as Debian configures it.
+# memcached and postgresql start system services on install; the benchmark and the tests run
+# their own instances on their own ports, so the system ones are left as Debian configures them.
 for package in "${missing[@]}"; do
   case "$package" in
     python3-venv) venv_works || { echo "system-deps: python3 -m venv still fails" >&2; exit 1; } ;;
     ca-certificates|python3-rados) package_installed "$package" || exit 1 ;;
     ceph-common) command -v rados >/dev/null 2>&1 || { echo "system-deps: rados missing" >&2; exit 1; } ;;
+    softhsm2) command -v softhsm2-util >/dev/null 2>&1 || { echo "system-deps: softhsm2-util missing" >&2; exit 1; } ;;
+    postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || exit 1 ;;
     *) command -v "$package" >/dev/null 2>&1 || { echo "system-deps: $package missing" >&2; exit 1; } ;;
   esac
 done

@@ -3,20 +3,35 @@
 # must fail, and so must a run whose summary shows zero tests passed.
 set -uo pipefail
 #
-# One private Ceph cluster (memstore) serves the whole run, every xdist worker in its own RADOS
-# namespaces: started here unless ANDROMEDE_TEST_CEPH_CONF already names one, stopped on exit.
-# Without Ceph's binaries the tests that need it skip (fail under ANDROMEDE_TEST_REQUIRE_ALL=1).
+# One private PostgreSQL cluster serves the whole run (every xdist worker makes its own databases
+# in it): started here unless ANDROMEDE_TEST_POSTGRES_URL already names one, stopped on exit.
+# Likewise one private Ceph cluster (memstore), every xdist worker in its own RADOS namespaces,
+# unless ANDROMEDE_TEST_CEPH_CONF already names one. Without their binaries the tests that need
+# them skip (fail under ANDROMEDE_TEST_REQUIRE_ALL=1).
 here=$(cd "$(dirname "$0")/.." && pwd)
 log=$(mktemp)
+pg_dir=""
 ceph_dir=""
 cleanup() {
   rm -f "$log"
+  if [ -n "$pg_dir" ]; then
+    bash "$here/scripts/postgres-cluster.sh" stop "$pg_dir" >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+  fi
   if [ -n "$ceph_dir" ]; then
     bash "$here/scripts/ceph-cluster.sh" stop "$ceph_dir" >/dev/null 2>&1 || true
     rm -rf "$ceph_dir"
   fi
 }
 trap cleanup EXIT
+if [ -z "${ANDROMEDE_TEST_POSTGRES_URL:-}" ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  pg_dir=$(mktemp -d /tmp/andromede-pg.XXXXXX)
+  if url=$(bash "$here/scripts/postgres-cluster.sh" start "$pg_dir"); then
+    export ANDROMEDE_TEST_POSTGRES_URL=$url
+  else
+    echo "run-tests: could not start PostgreSQL; its tests will start their own or skip" >&2
+  fi
+fi
 if [ -z "${ANDROMEDE_TEST_CEPH_CONF:-}" ] && command -v ceph-mon >/dev/null 2>&1; then
   # A short path: the daemons' unix sockets live under it.
   ceph_dir=$(mktemp -d /tmp/andromede-ceph.XXXXXX)

@@ -2,8 +2,9 @@
 
 The :class:`Application` is itself the ASGI callable, so any ASGI server runs it the same way:
 the lifespan start-up prepares the data folder, runs the migrations, wires the services,
-bootstraps the first tenant (writing its credentials file) and starts the background tasks
-(audit flush, orphan sweeper); shutdown stops them after the server has drained its requests.
+bootstraps the first tenant and the first platform operator (writing their credentials files)
+and starts the background tasks (audit flush, orphan sweeper, identity upkeep); shutdown stops
+them after the server has drained its requests.
 """
 
 from __future__ import annotations
@@ -15,19 +16,25 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from andromede.audit.service import AuditService
 from andromede.audit.store import SqlAuditStore
-from andromede.db.database import Database, open_database
+from andromede.db.database import Database, describe_url, open_database
 from andromede.db.migrate import upgrade
+from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
+from andromede.http.sigv4 import credential_service
 from andromede.iam.secrets import SecretSealer
-from andromede.iam.service import BootstrapResult, IdentityService
+from andromede.iam.service import BootstrapResult, IdentityLimits, IdentityService
 from andromede.iam.store_sql import SqlIdentityStore
+from andromede.iamapi.app import QueryApp
+from andromede.iamapi.sts import STS
 from andromede.s3.app import S3App
+from andromede.s3.authorise import S3Authoriser
 from andromede.s3.handlers.common import S3Services
 from andromede.settings import Settings, load_settings
 from andromede.storage.blob_local import LocalBlobStore
@@ -38,26 +45,47 @@ from andromede.storage.sweeper import Sweeper
 __all__ = [
     "Application",
     "create_app",
+    "credentials_ini",
     "database_url",
+    "identity_service",
+    "migrate",
+    "open_identity",
     "prepare",
+    "s3_services",
     "storage_limits",
     "write_credentials",
 ]
 
 log = logging.getLogger(__name__)
 
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
 
 def database_url(settings: Settings) -> str:
-    return f"sqlite:///{settings.database_path}"
+    """The metadata database's URL, in clear: never log it (see ``describe_url``)."""
+    return settings.effective_database_url
 
 
-def write_credentials(path: Path, result: BootstrapResult) -> None:
-    """Write the aws-style credentials file, mode 0600, atomically."""
-    content = (
-        "[andromede]\n"
-        f"aws_access_key_id = {result.access_key_id}\n"
-        f"aws_secret_access_key = {result.secret_access_key}\n"
+def _open_database(settings: Settings, url: str) -> Database:
+    return open_database(
+        url, pool_size=settings.database_pool_size, timeout=settings.database_timeout
     )
+
+
+def credentials_ini(access_key_id: str, secret_access_key: str, profile: str) -> str:
+    """One profile of an aws-style ``credentials`` file."""
+    return (
+        f"[{profile}]\n"
+        f"aws_access_key_id = {access_key_id}\n"
+        f"aws_secret_access_key = {secret_access_key}\n"
+    )
+
+
+def write_credentials(
+    path: Path, access_key_id: str, secret_access_key: str, profile: str = "andromede"
+) -> None:
+    """Write the aws-style credentials file, mode 0600, atomically."""
+    content = credentials_ini(access_key_id, secret_access_key, profile)
     temporary = path.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -73,7 +101,10 @@ class _Running:
     db: Database
     audit: AuditService
     s3: S3App
+    # The other AWS-style APIs on the same endpoint, by credential-scope service name.
+    apis: dict[str, ASGIApp]
     background: list[asyncio.Task[None]]
+    identity: IdentityService
 
 
 class Application:
@@ -91,6 +122,15 @@ class Application:
         running = self._running
         if running is None:  # stopped while this request was arriving
             raise RuntimeError("the application is stopped")
+        if scope["type"] == "http":
+            # One endpoint for every AWS-style API: the credential scope's service picks it
+            # (as Ceph RGW does); unsigned requests, and services not served here, are S3's.
+            service = credential_service(scope.get("query_string", b""), scope["headers"])
+            if service is not None and service != "s3":
+                api = running.apis.get(service)
+                if api is not None:
+                    await api(scope, receive, send)
+                    return
         await running.s3(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -118,21 +158,31 @@ class Application:
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=settings.io_threads, thread_name_prefix="andromede-io")
         )
-        url = await _migrate(settings)
-        db = open_database(url)
-        identity = _identity(settings, db)
+        url = await migrate(settings)
+        db = _open_database(settings, url)
+        identity = identity_service(settings, db)
         audit = AuditService(SqlAuditStore(db))
         store = SqlMetadataStore(db)
         blobs = LocalBlobStore(settings.data_dir / "objects", fsync=settings.fsync)
+        await asyncio.to_thread(blobs.prepare_layout)
         objects = ObjectService(store, blobs, storage_limits(settings))
         self.bootstrap = await _bootstrap(settings, identity)
         sweeper = Sweeper(
             store, blobs, orphan_grace=settings.orphan_grace, interval=settings.sweeper_interval
         )
         audit.start()
-        background = [asyncio.create_task(sweeper.run_forever(), name="sweeper")]
-        s3 = S3App(S3Services(objects=objects, settings=settings), identity, audit)
-        self._running = _Running(db=db, audit=audit, s3=s3, background=background)
+        background = [
+            asyncio.create_task(sweeper.run_forever(), name="sweeper"),
+            asyncio.create_task(_identity_upkeep(settings, identity), name="identity-upkeep"),
+        ]
+        rate_limiter = RateLimiter(settings.rate_limit_per_key)
+        s3 = S3App(s3_services(settings, objects, identity), identity, audit, rate_limiter)
+        apis: dict[str, ASGIApp] = {
+            spec.name: QueryApp(spec, identity, audit, settings, rate_limiter) for spec in (STS,)
+        }
+        self._running = _Running(
+            db=db, audit=audit, s3=s3, apis=apis, background=background, identity=identity
+        )
 
     async def stop(self) -> None:
         running, self._running = self._running, None
@@ -143,8 +193,16 @@ class Application:
         for task in running.background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await running.identity.flush_key_usage()
         await running.audit.close()
         await running.db.close()
+
+
+def s3_services(
+    settings: Settings, objects: ObjectService, identity: IdentityService
+) -> S3Services:
+    authoriser = S3Authoriser(identity.policies_for, settings.region)
+    return S3Services(objects=objects, settings=settings, authoriser=authoriser)
 
 
 def storage_limits(settings: Settings) -> StorageLimits:
@@ -160,40 +218,95 @@ def storage_limits(settings: Settings) -> StorageLimits:
     )
 
 
-async def _migrate(settings: Settings) -> str:
+async def migrate(settings: Settings) -> str:
+    """Create the data folder and bring the metadata database to the latest schema; returns
+    the database URL."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     url = database_url(settings)
+    log.info("metadata database %s: migrating to the latest schema", describe_url(url))
     await asyncio.to_thread(upgrade, url)
     return url
 
 
-def _identity(settings: Settings, db: Database) -> IdentityService:
+def identity_service(settings: Settings, db: Database) -> IdentityService:
+    """The identity service over ``db``, with the secrets key of the data folder."""
+    limits = IdentityLimits(
+        cache_ttl=settings.identity_cache_ttl,
+        key_usage_flush_interval=settings.key_usage_flush_interval,
+        max_policies_per_entity=settings.max_policies_per_entity,
+        password_min_length=settings.password_min_length,
+        login_max_failures=settings.login_max_failures,
+        login_backoff_max=settings.login_backoff_max,
+        console_session_idle_timeout=settings.console_session_idle_timeout,
+        console_session_lifetime=settings.console_session_lifetime,
+    )
     return IdentityService(
         SqlIdentityStore(db),
         SecretSealer.from_key_file(settings.data_dir / "keys" / "secrets.key"),
+        limits=limits,
     )
+
+
+async def _identity_upkeep(settings: Settings, identity: IdentityService) -> None:
+    """Write access keys' last use in batches; drop expired temporary credentials."""
+    next_purge = 0.0
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(settings.key_usage_flush_interval)
+        try:
+            await identity.flush_key_usage()
+            if loop.time() >= next_purge:
+                await identity.purge_expired_sessions()
+                next_purge = loop.time() + settings.sweeper_interval
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("identity upkeep failed")
 
 
 async def _bootstrap(settings: Settings, identity: IdentityService) -> BootstrapResult | None:
     result = await identity.bootstrap()
     if result is not None:
-        write_credentials(settings.credentials_path, result)
+        write_credentials(settings.credentials_path, result.access_key_id, result.secret_access_key)
         log.warning(
             "first start: tenant %s created; its root user's access key is in %s",
             result.tenant.name,
             settings.credentials_path,
         )
+    operator = await identity.bootstrap_operator()
+    if operator is not None:
+        write_credentials(
+            settings.operator_credentials_path,
+            operator.access_key_id,
+            operator.secret_access_key,
+            profile="andromede-operator",
+        )
+        log.warning(
+            "platform operator %s created; its access key is in %s",
+            operator.operator.name,
+            settings.operator_credentials_path,
+        )
     return result
+
+
+@contextlib.asynccontextmanager
+async def open_identity(settings: Settings) -> AsyncIterator[IdentityService]:
+    """The identity service over the data folder's database, migrated first: what the operator
+    command line works on, beside a running server or not (SQLite WAL lets both write)."""
+    url = await migrate(settings)
+    db = _open_database(settings, url)
+    try:
+        yield identity_service(settings, db)
+    finally:
+        await db.close()
 
 
 async def prepare(settings: Settings) -> BootstrapResult | None:
     """The once-per-deployment start-up work (data folder, migrations, first tenant and its
     credentials, the secrets key), done before worker processes start so they never race on it.
     Idempotent: every later start finds it done. Returns the bootstrap on the first start."""
-    url = await _migrate(settings)
-    db = open_database(url)
+    url = await migrate(settings)
+    db = _open_database(settings, url)
     try:
-        return await _bootstrap(settings, _identity(settings, db))
+        return await _bootstrap(settings, identity_service(settings, db))
     finally:
         await db.close()
 

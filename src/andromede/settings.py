@@ -5,7 +5,8 @@ environment variables, then a TOML file (``--config`` or ``ANDROMEDE_CONFIG``), 
 below. Unknown keys are rejected wherever they come from, so a typo never silently falls back to a
 default. Every field carries a one-line description; ``docs/configuration.md`` lists them all and a
 test keeps the two in step. Secrets never live here in clear: they come from the environment or
-``*_FILE`` paths (none exist yet).
+``*_FILE`` paths, and a setting that may hold one (``database_url``) is a ``SecretStr``, masked
+wherever the settings are printed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -52,12 +53,32 @@ class Settings(BaseSettings):
         extra="forbid",
         frozen=True,
         validate_default=True,
+        # A rejected value is not echoed back: it may be a secret (database_url's password).
+        hide_input_in_errors=True,
     )
 
     # -- where things live -------------------------------------------------------------------
     data_dir: Path = Field(
         default_factory=_default_data_dir,
         description="Folder holding the metadata database, object data and admin credentials.",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the metadata database: unset is SQLite in data_dir; "
+            "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB for the distributed mode."
+        ),
+    )
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="PostgreSQL connections per server process, shared by reads and writes.",
+    )
+    database_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds to connect to PostgreSQL, wait for a free connection, or run a query.",
     )
 
     # -- the S3 listener ---------------------------------------------------------------------
@@ -133,6 +154,11 @@ class Settings(BaseSettings):
     max_xml_body_size: int = Field(
         default=2 * MIB, gt=0, description="Largest XML request body (DeleteObjects, Complete…)."
     )
+    max_api_body_size: int = Field(
+        default=256 * KIB,
+        gt=0,
+        description="Largest request body of the IAM, STS and KMS APIs (their calls are small).",
+    )
     rate_limit_per_key: float = Field(
         default=0.0,
         ge=0,
@@ -176,6 +202,60 @@ class Settings(BaseSettings):
         default=30.0, ge=0, description="Seconds SIGTERM waits for in-flight requests to end."
     )
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_kind(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message never repeats the URL: it may carry a password.
+        if value is not None and not value.get_secret_value().startswith(
+            ("sqlite:", "sqlite+", "postgresql:", "postgresql+")
+        ):
+            raise ValueError("must be a sqlite:/// or postgresql+asyncpg:// SQLAlchemy URL")
+        return value
+
+    # -- identity and console login ------------------------------------------------------------
+    identity_cache_ttl: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds a resolved access key and a principal's policies stay cached.",
+    )
+    key_usage_flush_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between two batched writes of access keys' last use.",
+    )
+    max_policies_per_entity: int = Field(
+        default=10,
+        ge=1,
+        le=20,
+        description="Most managed policies attached to one user, group or role (AWS: 10).",
+    )
+    password_min_length: int = Field(
+        default=12,
+        ge=8,
+        le=128,
+        description="Shortest console password; from 16 characters no class rule applies.",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Console login failures in a row before each further attempt waits (backoff).",
+    )
+    login_backoff_max: float = Field(
+        default=900.0,
+        gt=0,
+        description="Longest wait, seconds, imposed after repeated console login failures.",
+    )
+    console_session_idle_timeout: float = Field(
+        default=1800.0,
+        gt=0,
+        description="Seconds of inactivity after which a console session ends.",
+    )
+    console_session_lifetime: float = Field(
+        default=43200.0,
+        gt=0,
+        description="Seconds after login at which a console session ends, active or not.",
+    )
+
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -187,8 +267,19 @@ class Settings(BaseSettings):
         return self.data_dir / "metadata.sqlite3"
 
     @property
+    def effective_database_url(self) -> str:
+        """``database_url`` in clear (handle with care), or the embedded SQLite file's URL."""
+        if self.database_url is None:
+            return f"sqlite:///{self.database_path}"
+        return self.database_url.get_secret_value()
+
+    @property
     def credentials_path(self) -> Path:
         return self.data_dir / "admin-credentials"
+
+    @property
+    def operator_credentials_path(self) -> Path:
+        return self.data_dir / "operator-credentials"
 
     @property
     def scheme(self) -> str:

@@ -1,9 +1,15 @@
-"""One suite over every IdentityStore and every AuditStore: in-memory twins and SQLite."""
+"""One suite over every IdentityStore and every AuditStore: in-memory twins, SQLite and
+PostgreSQL.
+
+Every identity store method runs here against each, including the rules the stores enforce
+inside their writes (unique names regardless of case, quotas, DeleteConflict, TOTP replay).
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,8 +18,34 @@ from andromede.audit.model import AuditEvent, Outcome
 from andromede.audit.store import AuditStore, MemoryAuditStore, SqlAuditStore
 from andromede.db.database import Database, open_database
 from andromede.db.migrate import upgrade
-from andromede.iam.errors import TenantAlreadyExists
-from andromede.iam.model import AccessKey, AccessKeyStatus, Tenant, TenantStatus, User
+from andromede.iam.errors import (
+    DeleteConflict,
+    EntityAlreadyExists,
+    LimitExceeded,
+    NoSuchEntity,
+    TenantAlreadyExists,
+)
+from andromede.iam.model import (
+    AccessKey,
+    AccessKeyStatus,
+    ConsoleSession,
+    EntityType,
+    Group,
+    InlinePolicy,
+    KeyUse,
+    LoginProfile,
+    ManagedPolicy,
+    MfaDevice,
+    Operator,
+    PolicyVersion,
+    Role,
+    SessionCredentials,
+    SessionSource,
+    Tenant,
+    TenantQuota,
+    TenantStatus,
+    User,
+)
 from andromede.iam.store import IdentityStore
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.iam.store_sql import SqlIdentityStore
@@ -21,23 +53,32 @@ from andromede.iam.store_sql import SqlIdentityStore
 T0 = datetime(2026, 11, 29, 10, 0, 0, 250000, tzinfo=UTC)
 
 
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite:///{tmp_path / 'meta.db'}"
-    upgrade(url)
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+async def database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Database | None]:
+    """None for the in-memory twins, else a migrated database of the kind named."""
+    if request.param == "memory":
+        yield None
+        return
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'meta.db'}"
+        upgrade(url)
     db = open_database(url)
     yield db
     await db.close()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def identity(request: pytest.FixtureRequest, database: Database) -> IdentityStore:
-    return MemoryIdentityStore() if request.param == "memory" else SqlIdentityStore(database)
+@pytest.fixture
+def identity(database: Database | None) -> IdentityStore:
+    return MemoryIdentityStore() if database is None else SqlIdentityStore(database)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def audit(request: pytest.FixtureRequest, database: Database) -> AuditStore:
-    return MemoryAuditStore() if request.param == "memory" else SqlAuditStore(database)
+@pytest.fixture
+def audit(database: Database | None) -> AuditStore:
+    return MemoryAuditStore() if database is None else SqlAuditStore(database)
 
 
 def tenant_with_root(n: int) -> tuple[Tenant, User, AccessKey]:
@@ -55,10 +96,10 @@ async def test_tenant_root_and_key_round_trip(identity: IdentityStore) -> None:
     await identity.create_tenant_with_root(tenant, root, key, "v1:sealed")
     assert await identity.count_tenants() == 1
     assert await identity.get_tenant(tenant.id) == tenant
-    assert await identity.get_user(root.id) == root
+    assert await identity.get_entity_by_id(User, root.id) == root
     assert await identity.get_access_key(key.access_key_id) == (key, "v1:sealed")
     assert await identity.get_tenant("999999999999") is None
-    assert await identity.get_user("AIDAnobody") is None
+    assert await identity.get_entity_by_id(User, "AIDAnobody") is None
     assert await identity.get_access_key("AKIAnobody") is None
 
 
@@ -99,3 +140,469 @@ async def test_audit_events_append_in_order_and_page_by_tenant(audit: AuditStore
     assert [e.request_id for _, e in first_page] == ["R1", "R3"]
     second_page = await audit.list_events("a", after_id=first_page[-1][0], limit=2)
     assert [e.request_id for _, e in second_page] == ["R5"]
+
+
+# -- identity: every store method, on both stores -------------------------------------------
+
+
+async def seeded(identity: IdentityStore, n: int = 1) -> tuple[Tenant, User]:
+    tenant, root, key = tenant_with_root(n)
+    await identity.create_tenant_with_root(tenant, root, key, "v1:root")
+    return tenant, root
+
+
+def iam_user(tenant: Tenant, name: str, path: str = "/") -> User:
+    return User(
+        id=f"AIDA{tenant.id}{name}",
+        tenant_id=tenant.id,
+        name=name,
+        is_root=False,
+        created_at=T0,
+        path=path,
+    )
+
+
+def key_of(user: User, n: int) -> AccessKey:
+    return AccessKey(f"AKIA{user.id}{n}"[:20] + str(n), user.id, AccessKeyStatus.ACTIVE, T0 + n * S)
+
+
+def managed(tenant: Tenant, name: str, path: str = "/") -> ManagedPolicy:
+    return ManagedPolicy(
+        id=f"ANPA{tenant.id}{name}", tenant_id=tenant.id, name=name, path=path, created_at=T0
+    )
+
+
+S = timedelta(seconds=1)
+DOC = '{"Version": "2012-10-17", "Statement": []}'
+
+
+async def test_tenants_by_name_list_status_and_quota(identity: IdentityStore) -> None:
+    a, _ = await seeded(identity, 2)
+    b, _ = await seeded(identity, 1)
+    assert await identity.get_tenant_by_name("t2") == a
+    assert await identity.get_tenant_by_name("nope") is None
+    assert [t.name for t in await identity.list_tenants()] == ["t1", "t2"]
+    await identity.set_tenant_status(a.id, TenantStatus.SUSPENDED)
+    assert (await identity.get_tenant(a.id)) == replace(a, status=TenantStatus.SUSPENDED)
+    with pytest.raises(NoSuchEntity):
+        await identity.set_tenant_status("999999999999", TenantStatus.ACTIVE)
+    assert await identity.get_quota(b.id) == TenantQuota(b.id)
+    await identity.put_quota(TenantQuota(b.id, max_buckets=10, max_bytes=2**40))
+    await identity.put_quota(TenantQuota(b.id, max_buckets=20, max_bytes=None))
+    assert await identity.get_quota(b.id) == TenantQuota(b.id, max_buckets=20)
+    with pytest.raises(NoSuchEntity):
+        await identity.put_quota(TenantQuota("999999999999", 1, 1))
+
+
+async def test_closing_a_tenant_deactivates_keys_and_ends_sessions(
+    identity: IdentityStore,
+) -> None:
+    tenant, root = await seeded(identity, 1)
+    _, other_root = await seeded(identity, 2)
+    session = SessionCredentials(
+        "ASIA1", tenant.id, "h", SessionSource.GET_SESSION_TOKEN, False, T0, T0 + S, root.id
+    )
+    await identity.create_session(session, "v1:s")
+    console = ConsoleSession("c1", root.id, tenant.id, T0, T0, T0 + S, False)
+    await identity.create_console_session(console)
+    await identity.set_tenant_status(tenant.id, TenantStatus.CLOSED)
+    (key,) = await identity.list_access_keys(root.id)
+    assert key.status is AccessKeyStatus.INACTIVE
+    assert await identity.get_session("ASIA1") is None
+    assert await identity.get_console_session("c1") is None
+    (untouched,) = await identity.list_access_keys(other_root.id)
+    assert untouched.status is AccessKeyStatus.ACTIVE
+
+
+async def test_names_are_unique_per_tenant_regardless_of_case(identity: IdentityStore) -> None:
+    a, _ = await seeded(identity, 1)
+    b, _ = await seeded(identity, 2)
+    alice = iam_user(a, "Alice")
+    await identity.create_entity(alice)
+    with pytest.raises(EntityAlreadyExists):
+        await identity.create_entity(replace(iam_user(a, "ALICE"), id="AIDAother"))
+    await identity.create_entity(iam_user(b, "alice"))  # another tenant: fine
+    group = Group("AGPA1", a.id, "Alice", "/", T0)  # another kind: fine
+    await identity.create_entity(group)
+    with pytest.raises(EntityAlreadyExists):
+        await identity.create_entity(Group("AGPA2", a.id, "alice", "/", T0))
+    role = Role("AROA1", a.id, "Deploy", "/ci/", T0, DOC, 7200, "d")
+    await identity.create_entity(role)
+    with pytest.raises(EntityAlreadyExists):
+        await identity.create_entity(Role("AROA2", a.id, "DEPLOY", "/", T0, DOC))
+    assert await identity.get_entity(User, a.id, "aLiCe") == alice
+    assert await identity.get_entity(Role, a.id, "deploy") == role
+    assert await identity.get_entity_by_id(Role, "AROA1") == role
+    assert await identity.get_entity_by_id(Group, "AGPA1") == group
+    assert await identity.get_entity(User, b.id, "nobody") is None
+
+
+async def test_list_entities_pages_by_lower_case_name_and_path(identity: IdentityStore) -> None:
+    tenant, _ = await seeded(identity)
+    for name, path in [("carol", "/"), ("Bob", "/eng/"), ("alice", "/eng/a/"), ("dave", "/ops/")]:
+        await identity.create_entity(iam_user(tenant, name, path))
+    every = await identity.list_entities(User, tenant.id, "/", None, 10)
+    assert [u.name for u in every] == ["alice", "Bob", "carol", "dave"]  # root never listed
+    first = await identity.list_entities(User, tenant.id, "/", None, 2)
+    rest = await identity.list_entities(User, tenant.id, "/", first[-1].name.lower(), 10)
+    assert [u.name for u in first + rest] == ["alice", "Bob", "carol", "dave"]
+    eng = await identity.list_entities(User, tenant.id, "/eng/", None, 10)
+    assert [u.name for u in eng] == ["alice", "Bob"]
+    assert await identity.list_entities(User, tenant.id, "/e%/", None, 10) == []
+
+
+async def test_update_entity_renames_and_refuses_clashes(identity: IdentityStore) -> None:
+    tenant, _ = await seeded(identity)
+    alice, bob = iam_user(tenant, "alice"), iam_user(tenant, "bob")
+    await identity.create_entity(alice)
+    await identity.create_entity(bob)
+    await identity.update_entity(replace(alice, name="Alicia", path="/x/"))
+    assert await identity.get_entity(User, tenant.id, "alicia") == replace(
+        alice, name="Alicia", path="/x/"
+    )
+    assert await identity.get_entity(User, tenant.id, "alice") is None
+    with pytest.raises(EntityAlreadyExists):
+        await identity.update_entity(replace(bob, name="ALICIA"))
+    with pytest.raises(NoSuchEntity):
+        await identity.update_entity(iam_user(tenant, "ghost"))
+    role = Role("AROA1", tenant.id, "r", "/", T0, DOC)
+    await identity.create_entity(role)
+    await identity.update_entity(replace(role, assume_role_policy_document="{}", description="x"))
+    assert (await identity.get_entity_by_id(Role, "AROA1")) == replace(
+        role, assume_role_policy_document="{}", description="x"
+    )
+
+
+async def test_group_membership(identity: IdentityStore) -> None:
+    tenant, _ = await seeded(identity)
+    alice, bob = iam_user(tenant, "alice"), iam_user(tenant, "bob")
+    admins, devs = (
+        Group("AGPA1", tenant.id, "admins", "/", T0),
+        Group("AGPA2", tenant.id, "Devs", "/", T0),
+    )
+    for entity in (alice, bob, admins, devs):
+        await identity.create_entity(entity)
+    await identity.add_group_member(devs.id, alice.id)
+    await identity.add_group_member(admins.id, alice.id)
+    await identity.add_group_member(admins.id, alice.id)  # idempotent
+    await identity.add_group_member(admins.id, bob.id)
+    assert await identity.list_groups_for_user(alice.id) == [admins, devs]
+    assert await identity.list_group_members(admins.id) == [alice, bob]
+    assert await identity.remove_group_member(admins.id, bob.id)
+    assert not await identity.remove_group_member(admins.id, bob.id)
+    assert await identity.list_group_members(admins.id) == [alice]
+    with pytest.raises(NoSuchEntity):
+        await identity.add_group_member("AGPAnone", alice.id)
+
+
+async def test_access_keys_quota_status_usage_and_delete(identity: IdentityStore) -> None:
+    tenant, _ = await seeded(identity)
+    alice = iam_user(tenant, "alice")
+    await identity.create_entity(alice)
+    first, second, third = key_of(alice, 1), key_of(alice, 2), key_of(alice, 3)
+    await identity.create_access_key(first, "v1:a", 2)
+    await identity.create_access_key(second, "v1:b", 2)
+    with pytest.raises(LimitExceeded):
+        await identity.create_access_key(third, "v1:c", 2)
+    assert await identity.list_access_keys(alice.id) == [first, second]
+    assert await identity.get_access_key(second.access_key_id) == (second, "v1:b")
+    assert await identity.set_access_key_status(first.access_key_id, AccessKeyStatus.INACTIVE)
+    assert not await identity.set_access_key_status("AKIAnone", AccessKeyStatus.INACTIVE)
+    await identity.record_key_uses(
+        {
+            first.access_key_id: KeyUse(T0 + 10 * S, "s3", "eu-fr-1"),
+            "AKIAnone": KeyUse(T0, "s3", "x"),
+        }
+    )
+    await identity.record_key_uses({first.access_key_id: KeyUse(T0 + 5 * S, "iam", "old")})
+    used, _ = await identity.get_access_key(first.access_key_id) or (None, None)
+    assert used == replace(
+        first,
+        status=AccessKeyStatus.INACTIVE,
+        last_used_at=T0 + 10 * S,
+        last_used_service="s3",
+        last_used_region="eu-fr-1",
+    )
+    assert await identity.delete_access_key(first.access_key_id)
+    assert not await identity.delete_access_key(first.access_key_id)
+    await identity.create_access_key(third, "v1:c", 2)
+    with pytest.raises(NoSuchEntity):
+        await identity.create_access_key(key_of(iam_user(tenant, "ghost"), 1), "v1:d", 2)
+
+
+async def test_managed_policy_versions(identity: IdentityStore) -> None:
+    tenant, _ = await seeded(identity)
+    policy = managed(tenant, "ReadOnly")
+    await identity.create_policy(policy, PolicyVersion(policy.id, "v1", DOC, T0, True))
+    with pytest.raises(EntityAlreadyExists):
+        await identity.create_policy(
+            replace(managed(tenant, "readonly"), id="ANPAx"),
+            PolicyVersion("ANPAx", "v1", DOC, T0, True),
+        )
+    v2 = await identity.create_policy_version(policy.id, '{"v": 2}', T0 + S, False, 3)
+    v3 = await identity.create_policy_version(policy.id, '{"v": 3}', T0 + 2 * S, True, 3)
+    assert (v2.version_id, v2.is_default, v3.version_id, v3.is_default) == ("v2", False, "v3", True)
+    with pytest.raises(LimitExceeded):
+        await identity.create_policy_version(policy.id, "{}", T0, False, 3)
+    stored = await identity.get_entity(ManagedPolicy, tenant.id, "READONLY")
+    assert stored is not None and stored.default_version_id == "v3"
+    assert stored.updated_at == T0 + 2 * S
+    versions = await identity.list_policy_versions(policy.id)
+    assert [(v.version_id, v.is_default) for v in versions] == [
+        ("v3", True),
+        ("v2", False),
+        ("v1", False),
+    ]
+    assert await identity.get_policy_version(policy.id, "v2") == v2
+    assert await identity.get_policy_version(policy.id, "v9") is None
+    with pytest.raises(DeleteConflict):
+        await identity.delete_policy_version(policy.id, "v3")
+    with pytest.raises(DeleteConflict):  # versions other than the default remain
+        await identity.delete_entity(ManagedPolicy, policy.id)
+    await identity.delete_policy_version(policy.id, "v2")
+    with pytest.raises(NoSuchEntity):
+        await identity.delete_policy_version(policy.id, "v2")
+    await identity.set_default_policy_version(policy.id, "v1")
+    with pytest.raises(NoSuchEntity):
+        await identity.set_default_policy_version(policy.id, "v2")
+    await identity.delete_policy_version(policy.id, "v3")
+    v4 = await identity.create_policy_version(policy.id, "{}", T0, False, 3)
+    assert v4.version_id == "v4"  # never reused
+    await identity.delete_policy_version(policy.id, "v4")
+    await identity.delete_entity(ManagedPolicy, policy.id)
+    assert await identity.get_entity_by_id(ManagedPolicy, policy.id) is None
+    with pytest.raises(NoSuchEntity):
+        await identity.create_policy_version(policy.id, "{}", T0, False, 3)
+
+
+async def test_attachments_inline_policies_and_documents(identity: IdentityStore) -> None:
+    tenant, _ = await seeded(identity)
+    alice = iam_user(tenant, "alice")
+    devs = Group("AGPA1", tenant.id, "devs", "/", T0)
+    await identity.create_entity(alice)
+    await identity.create_entity(devs)
+    await identity.add_group_member(devs.id, alice.id)
+    p1, p2 = managed(tenant, "One"), managed(tenant, "two")
+    await identity.create_policy(p1, PolicyVersion(p1.id, "v1", '{"p": 1}', T0, True))
+    await identity.create_policy(p2, PolicyVersion(p2.id, "v1", '{"p": 2}', T0, True))
+    await identity.create_policy_version(p2.id, '{"p": 22}', T0, True, 5)
+    user, group = EntityType.USER, EntityType.GROUP
+    await identity.attach_policy(user, alice.id, p1.id, 1)
+    await identity.attach_policy(user, alice.id, p1.id, 1)  # idempotent, within the quota
+    with pytest.raises(LimitExceeded):
+        await identity.attach_policy(user, alice.id, p2.id, 1)
+    await identity.attach_policy(group, devs.id, p2.id, 1)
+    await identity.attach_policy(group, devs.id, p1.id, 2)
+    with pytest.raises(NoSuchEntity):
+        await identity.attach_policy(group, devs.id, "ANPAnone", 5)
+    assert [p.name for p in await identity.list_attached_policies(group, devs.id)] == ["One", "two"]
+    (attached,) = await identity.list_attached_policies(user, alice.id)
+    assert attached.attachment_count == 2
+    stored_p1 = await identity.get_entity_by_id(ManagedPolicy, p1.id)
+    assert stored_p1 is not None and stored_p1.attachment_count == 2
+    assert await identity.list_policy_attachments(p1.id) == [(group, devs.id), (user, alice.id)]
+    await identity.put_inline_policy(InlinePolicy(user, alice.id, "mine", '{"i": 1}'))
+    await identity.put_inline_policy(InlinePolicy(user, alice.id, "mine", '{"i": 2}'))
+    await identity.put_inline_policy(InlinePolicy(group, devs.id, "team", '{"g": 1}'))
+    assert await identity.get_inline_policy(user, alice.id, "mine") == InlinePolicy(
+        user, alice.id, "mine", '{"i": 2}'
+    )
+    assert await identity.get_inline_policy(user, alice.id, "nope") is None
+    assert [p.name for p in await identity.list_inline_policies(group, devs.id)] == ["team"]
+    documents = await identity.policy_documents_for([(user, alice.id), (group, devs.id)])
+    assert sorted(documents) == sorted(
+        ['{"i": 2}', '{"p": 1}', '{"g": 1}', '{"p": 22}', '{"p": 1}']
+    )
+    assert await identity.policy_documents_for([]) == []
+    with pytest.raises(DeleteConflict):
+        await identity.delete_entity(ManagedPolicy, p1.id)
+    assert await identity.detach_policy(user, alice.id, p1.id)
+    assert not await identity.detach_policy(user, alice.id, p1.id)
+    assert await identity.delete_inline_policy(user, alice.id, "mine")
+    assert not await identity.delete_inline_policy(user, alice.id, "mine")
+
+
+async def test_deleting_a_user_or_group_with_things_attached_conflicts(
+    identity: IdentityStore,
+) -> None:
+    tenant, _ = await seeded(identity)
+    alice = iam_user(tenant, "alice")
+    devs = Group("AGPA1", tenant.id, "devs", "/", T0)
+    role = Role("AROA1", tenant.id, "r", "/", T0, DOC)
+    for entity in (alice, devs, role):
+        await identity.create_entity(entity)
+    policy = managed(tenant, "p")
+    await identity.create_policy(policy, PolicyVersion(policy.id, "v1", DOC, T0, True))
+    key = key_of(alice, 1)
+    device = MfaDevice(f"arn:aws:iam::{tenant.id}:mfa/a", tenant.id, "a", "/", "v1:seed", T0)
+    await identity.create_mfa_device(device)
+    steps = [
+        (identity.create_access_key(key, "v1:k", 2), identity.delete_access_key(key.access_key_id)),
+        (
+            identity.add_group_member(devs.id, alice.id),
+            identity.remove_group_member(devs.id, alice.id),
+        ),
+        (
+            identity.attach_policy(EntityType.USER, alice.id, policy.id, 10),
+            identity.detach_policy(EntityType.USER, alice.id, policy.id),
+        ),
+        (
+            identity.put_inline_policy(InlinePolicy(EntityType.USER, alice.id, "x", DOC)),
+            identity.delete_inline_policy(EntityType.USER, alice.id, "x"),
+        ),
+        (
+            identity.enable_mfa_device(device.serial, alice.id, T0, 1),
+            identity.deactivate_mfa_device(device.serial),
+        ),
+        (
+            identity.put_login_profile(LoginProfile(alice.id, "$argon2id$x", T0)),
+            identity.delete_login_profile(alice.id),
+        ),
+    ]
+    for attach, detach in steps:
+        await attach
+        with pytest.raises(DeleteConflict):
+            await identity.delete_entity(User, alice.id)
+        await detach
+    await identity.add_group_member(devs.id, alice.id)
+    with pytest.raises(DeleteConflict):
+        await identity.delete_entity(Group, devs.id)
+    await identity.remove_group_member(devs.id, alice.id)
+    await identity.attach_policy(EntityType.ROLE, role.id, policy.id, 10)
+    with pytest.raises(DeleteConflict):
+        await identity.delete_entity(Role, role.id)
+    await identity.detach_policy(EntityType.ROLE, role.id, policy.id)
+    for kind, entity_id in ((User, alice.id), (Group, devs.id), (Role, role.id)):
+        await identity.delete_entity(kind, entity_id)
+        with pytest.raises(NoSuchEntity):
+            await identity.delete_entity(kind, entity_id)
+    assert await identity.get_entity_by_id(User, alice.id) is None
+
+
+async def test_mfa_devices_enable_replay_and_delete(identity: IdentityStore) -> None:
+    tenant, root = await seeded(identity)
+    serial = f"arn:aws:iam::{tenant.id}:mfa/phone"
+    device = MfaDevice(serial, tenant.id, "phone", "/", "v1:seed", T0)
+    await identity.create_mfa_device(device)
+    with pytest.raises(EntityAlreadyExists):
+        await identity.create_mfa_device(device)
+    assert await identity.get_mfa_device(serial) == device
+    assert await identity.list_mfa_devices(tenant.id, root.id) == []
+    await identity.enable_mfa_device(serial, root.id, T0 + S, 100)
+    with pytest.raises(EntityAlreadyExists):
+        await identity.enable_mfa_device(serial, root.id, T0, 100)
+    with pytest.raises(NoSuchEntity):
+        await identity.enable_mfa_device("arn:none", root.id, T0, 1)
+    enabled = replace(device, user_id=root.id, enabled_at=T0 + S, last_step=100)
+    assert await identity.list_mfa_devices(tenant.id, root.id) == [enabled]
+    assert await identity.list_mfa_devices(tenant.id, None) == [enabled]
+    assert not await identity.accept_mfa_step(serial, 100)  # replay
+    assert not await identity.accept_mfa_step(serial, 99)
+    assert await identity.accept_mfa_step(serial, 101)
+    assert not await identity.accept_mfa_step(serial, 101)
+    with pytest.raises(DeleteConflict):
+        await identity.delete_mfa_device(serial)
+    assert await identity.deactivate_mfa_device(serial)
+    assert not await identity.deactivate_mfa_device(serial)
+    await identity.delete_mfa_device(serial)
+    with pytest.raises(NoSuchEntity):
+        await identity.delete_mfa_device(serial)
+
+
+async def test_session_credentials(identity: IdentityStore) -> None:
+    tenant, root = await seeded(identity)
+    role = Role("AROA1", tenant.id, "r", "/", T0, DOC)
+    await identity.create_entity(role)
+    mine = SessionCredentials(
+        "ASIA1", tenant.id, "h1", SessionSource.GET_SESSION_TOKEN, True, T0, T0 + S, root.id
+    )
+    assumed = SessionCredentials(
+        "ASIA2",
+        tenant.id,
+        "h2",
+        SessionSource.ASSUME_ROLE,
+        False,
+        T0,
+        T0 + 9 * S,
+        None,
+        role.id,
+        "s",
+    )
+    await identity.create_session(mine, "v1:1")
+    await identity.create_session(assumed, "v1:2")
+    assert await identity.get_session("ASIA1") == (mine, "v1:1")
+    assert await identity.get_session("ASIA2") == (assumed, "v1:2")
+    assert await identity.delete_expired_sessions(T0 + 2 * S) == 1
+    assert await identity.get_session("ASIA1") is None
+    assert await identity.get_session("ASIA2") is not None
+
+
+async def test_operators(identity: IdentityStore) -> None:
+    operator = Operator("OP1", "ops", T0)
+    key = AccessKey("AKIAOPERATOR00000001", "OP1", AccessKeyStatus.ACTIVE, T0)
+    await identity.create_operator(operator, key, "v1:op")
+    with pytest.raises(EntityAlreadyExists):
+        await identity.create_operator(
+            Operator("OP2", "ops", T0), replace(key, access_key_id="AKIAOTHER"), "v1:x"
+        )
+    assert await identity.get_operator("OP1") == operator
+    assert await identity.get_operator("OP2") is None
+    assert await identity.list_operators() == [operator]
+    assert await identity.get_operator_key(key.access_key_id) == (key, "v1:op")
+    assert await identity.get_access_key(key.access_key_id) is None  # not a tenant key
+
+
+async def test_login_profiles_and_console_sessions(identity: IdentityStore) -> None:
+    tenant, root = await seeded(identity)
+    profile = LoginProfile(root.id, "$argon2id$hash", T0)
+    await identity.put_login_profile(profile)
+    assert await identity.get_login_profile(root.id) == profile
+    await identity.record_login_attempt(root.id, 3, T0 + S)
+    assert await identity.get_login_profile(root.id) == replace(
+        profile, failed_attempts=3, locked_until=T0 + S
+    )
+    with pytest.raises(NoSuchEntity):
+        await identity.put_login_profile(LoginProfile("AIDAnone", "h", T0))
+    one = ConsoleSession("hash1", root.id, tenant.id, T0, T0, T0 + 9 * S, True)
+    two = ConsoleSession("hash2", root.id, tenant.id, T0, T0, T0 + 9 * S, False)
+    await identity.create_console_session(one)
+    await identity.create_console_session(two)
+    assert await identity.get_console_session("hash1") == one
+    await identity.touch_console_session("hash1", T0 + S)
+    assert await identity.get_console_session("hash1") == replace(one, last_seen_at=T0 + S)
+    assert await identity.delete_console_session("hash1")
+    assert not await identity.delete_console_session("hash1")
+    assert await identity.delete_console_sessions_of_user(root.id) == 1
+    await identity.create_console_session(one)
+    assert await identity.delete_login_profile(root.id)  # ends the sessions too
+    assert await identity.get_console_session("hash1") is None
+    assert not await identity.delete_login_profile(root.id)
+
+
+async def test_account_counts(identity: IdentityStore) -> None:
+    tenant, root = await seeded(identity)
+    other, _ = await seeded(identity, 2)
+    alice = iam_user(tenant, "alice")
+    await identity.create_entity(alice)
+    await identity.create_entity(iam_user(other, "bob"))
+    await identity.create_entity(Group("AGPA1", tenant.id, "g", "/", T0))
+    await identity.create_entity(Role("AROA1", tenant.id, "r", "/", T0, DOC))
+    policy = managed(tenant, "p")
+    await identity.create_policy(policy, PolicyVersion(policy.id, "v1", DOC, T0, True))
+    await identity.create_access_key(key_of(alice, 1), "v1:k", 2)
+    for name, user in (("a", root.id), ("b", None)):
+        serial = f"arn:aws:iam::{tenant.id}:mfa/{name}"
+        await identity.create_mfa_device(MfaDevice(serial, tenant.id, name, "/", "v1:s", T0))
+        if user:
+            await identity.enable_mfa_device(serial, user, T0, 1)
+    assert await identity.count_entities(tenant.id) == {
+        "Users": 1,
+        "Groups": 1,
+        "Roles": 1,
+        "Policies": 1,
+        "MFADevices": 2,
+        "MFADevicesInUse": 1,
+        "AccessKeys": 1,
+        "RootAccessKeys": 1,
+        "RootMFADevices": 1,
+    }

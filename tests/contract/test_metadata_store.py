@@ -1,4 +1,5 @@
-"""One suite over every MetadataStore: the in-memory twin and SQLite (migrated with Alembic)."""
+"""One suite over every MetadataStore: the in-memory twin, SQLite and PostgreSQL (both migrated
+with Alembic)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ from andromede.storage.model import (
     ChecksumType,
     ContentHeaders,
     MultipartUpload,
+    ObjectOwnership,
     ObjectRecord,
     Part,
+    PublicAccessBlock,
     Segment,
 )
 from andromede.storage.store import MetadataStore
@@ -36,13 +39,16 @@ from andromede.storage.store_sql import SqlMetadataStore, prefix_upper_bound
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MetadataStore]:
     if request.param == "memory":
         yield MemoryMetadataStore()
         return
-    url = f"sqlite:///{tmp_path / 'meta.db'}"
-    upgrade(url)
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'meta.db'}"
+        upgrade(url)
     db = open_database(url)
     try:
         yield SqlMetadataStore(db)
@@ -353,3 +359,47 @@ async def test_referenced_blob_ids(store: MetadataStore) -> None:
     await store.put_object(record("k1", blob="obj1b"))  # replaced: obj1 no longer referenced
     await store.delete_object("b1", "k2")
     assert await store.referenced_blob_ids(["obj1", "obj1b", "obj2"]) == {"obj1b"}
+
+
+# -- bucket access configuration -------------------------------------------------------------
+
+
+async def test_bucket_access_fields_start_as_created_and_update(store: MetadataStore) -> None:
+    created = Bucket(
+        name="b1",
+        tenant_id="t1",
+        owner_id="o-t1",
+        region="eu",
+        created_at=T0,
+        object_ownership=ObjectOwnership.OBJECT_WRITER,
+        public_access_block=PublicAccessBlock(),
+    )
+    await store.create_bucket(created)
+    assert await store.get_bucket("b1") == created
+
+    policy = '{"Version": "2012-10-17", "Statement": []}'
+    block = PublicAccessBlock(False, True, False, True)
+    updated = await store.update_bucket_access(
+        "b1", policy=policy, public_access_block=block, object_ownership=None
+    )
+    assert updated.policy == policy
+    assert updated.public_access_block == block
+    assert updated.object_ownership is None
+    assert updated.acls_enabled  # no controls behaves as ObjectWriter: ACLs count
+    assert await store.get_bucket("b1") == updated
+
+    cleared = await store.update_bucket_access("b1", policy=None, public_access_block=None)
+    assert cleared.policy is None and cleared.public_access_block is None
+    assert (await store.list_buckets("t1")) == [cleared]
+
+
+async def test_bucket_access_update_of_a_missing_bucket_fails(store: MetadataStore) -> None:
+    with pytest.raises(NoSuchBucket):
+        await store.update_bucket_access("nope", policy="{}")
+
+
+async def test_bucket_access_update_refuses_other_fields(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    with pytest.raises(ValueError, match="not bucket access fields"):
+        await store.update_bucket_access("b1", tenant_id="t2")
+    assert (await store.get_bucket("b1")) == bucket()

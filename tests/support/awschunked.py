@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from andromede.s3.sigv4 import SigningContext
+from andromede.http.sigv4 import SigningContext
 
 __all__ = ["encode_signed"]
 

@@ -19,14 +19,13 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from andromede.app import storage_limits
+from andromede.app import s3_services, storage_limits
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.s3.app import S3App
-from andromede.s3.handlers.common import S3Services
 from andromede.settings import Settings
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.service import ObjectService
@@ -60,6 +59,20 @@ class Client:
     audit_store: MemoryAuditStore
     audit: AuditService
     tenant_id: str = ""
+    identity: IdentityService | None = None
+
+    def as_anonymous(self) -> Client:
+        return dataclasses.replace(self, credentials=None, tenant_id="")
+
+    async def other_tenant(self, name: str) -> Client:
+        """A client of a second tenant (its root user) on the same app."""
+        assert self.identity is not None
+        created = await self.identity.create_tenant(name)
+        return dataclasses.replace(
+            self,
+            credentials=Credentials(created.access_key_id, created.secret_access_key),
+            tenant_id=created.tenant.id,
+        )
 
     def raw_signer(self) -> RawClient:
         """Signs with a chosen clock or presigns (the requests still go in process)."""
@@ -138,7 +151,7 @@ async def in_process_client(data_dir: Path, **overrides: Any) -> AsyncIterator[C
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
-    app = S3App(S3Services(objects=objects, settings=settings), identity, audit)
+    app = S3App(s3_services(settings, objects, identity), identity, audit)
     try:
         yield Client(
             app,
@@ -146,6 +159,7 @@ async def in_process_client(data_dir: Path, **overrides: Any) -> AsyncIterator[C
             audit_store,
             audit,
             boot.tenant.id,
+            identity,
         )
     finally:
         await audit.close()

@@ -89,3 +89,21 @@ def test_settings_are_frozen() -> None:
     settings = load_settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.s3_port = 1  # type: ignore[misc]
+
+
+def test_database_url_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    assert settings.database_url is None
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'metadata.sqlite3'}"
+
+
+def test_database_url_is_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "postgresql+asyncpg://andromede:hunter2-secret@db.example:5432/andromede"
+    monkeypatch.setenv("ANDROMEDE_DATABASE_URL", url)
+    settings = load_settings()
+    assert settings.effective_database_url == url
+    assert "hunter2-secret" not in repr(settings) and "hunter2-secret" not in str(settings)
+    monkeypatch.setenv("ANDROMEDE_DATABASE_URL", "mysql://root:hunter2-secret@db/andromede")
+    with pytest.raises(ConfigurationError, match="database_url") as error:
+        load_settings()
+    assert "hunter2-secret" not in str(error.value)

@@ -1,4 +1,5 @@
-"""``andromede`` command line: ``serve`` starts the S3 endpoint on the embedded default."""
+"""``andromede`` command line: ``serve`` starts the S3 endpoint on the embedded default;
+``admin`` holds the platform operator's commands (tenants, users, operators)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 from rich.console import Console
 
 from andromede import __version__
+from andromede.cli.admin import admin
 from andromede.errors import ConfigurationError
 from andromede.settings import load_settings
 
@@ -17,6 +19,7 @@ __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Andromède sovereign cloud.")
 console = Console(stderr=True)
+app.add_typer(admin, name="admin")
 
 
 @app.callback()
@@ -54,6 +57,14 @@ def serve(
         int | None, typer.Option(help="Server processes (ANDROMEDE_WORKERS).")
     ] = None,
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error.")] = None,
+    migrate_only: Annotated[
+        bool,
+        typer.Option(
+            "--migrate-only",
+            help="Bring the metadata database to the latest schema, then exit (run it once "
+            "before starting many gateways).",
+        ),
+    ] = False,
 ) -> None:
     """Start the S3 endpoint; the first start creates the admin tenant and its credentials."""
     try:
@@ -72,6 +83,8 @@ def serve(
     except ConfigurationError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    from andromede.cli.serve import run  # imported late: the server stack is heavy
+    from andromede.cli import serve as serving  # imported late: the server stack is heavy
 
-    sys.exit(run(settings, console))
+    if migrate_only:
+        sys.exit(serving.migrate_only(settings, console))
+    sys.exit(serving.run(settings, console))

@@ -13,14 +13,16 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import SecretStr
 from rich.console import Console
 
-from andromede.app import Application, prepare
+from andromede.app import Application, migrate, prepare
+from andromede.db.database import describe_url
 from andromede.iam.service import BootstrapResult
 from andromede.logconfig import configure_logging
 from andromede.settings import Settings
 
-__all__ = ["run"]
+__all__ = ["migrate_only", "run"]
 
 
 def _banner(
@@ -37,7 +39,13 @@ def _banner(
     console.print("  management API   not yet: arrives with the identity issue")
     console.print("  web console      not yet: arrives with the console issue")
     console.print(f"  data folder      {settings.data_dir}")
+    console.print(f"  metadata         {describe_url(settings.effective_database_url)}")
     console.print(f"  admin key        {credentials} ({state}, profile 'andromede')")
+    console.print(
+        f"  operator key     {settings.operator_credentials_path} (profile 'andromede-operator':"
+        " for the management API; reads no tenant data)",
+        soft_wrap=True,
+    )
     console.print("  try:")
     console.print(
         f"    AWS_SHARED_CREDENTIALS_FILE={credentials} aws --profile andromede "
@@ -49,6 +57,8 @@ def _banner(
 def _export(settings: Settings) -> None:
     """Worker processes import the app by name: hand them the settings over the environment."""
     for name, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):  # the environment is the place for secrets
+            value = value.get_secret_value()
         if value is not None:
             text = str(value).lower() if isinstance(value, bool) else str(value)
             os.environ[f"ANDROMEDE_{name.upper()}"] = text
@@ -153,6 +163,19 @@ def _run_granian(settings: Settings, bootstrap: BootstrapResult | None, console:
         workers_kill_timeout=int(settings.shutdown_timeout) or None,
     )
     server.serve()
+    return 0
+
+
+def migrate_only(settings: Settings, console: Console) -> int:
+    """``serve --migrate-only``: the schema migrations alone, for deployments that run them once
+    before starting many gateways (which then find nothing to do)."""
+    import uvloop
+
+    configure_logging(settings)
+    uvloop.run(migrate(settings))
+    console.print(
+        f"metadata database {describe_url(settings.effective_database_url)} is at the latest schema"
+    )
     return 0
 
 

@@ -1,6 +1,9 @@
-"""Relational persistence shared by every context: engine factory, tables, Alembic migrations.
+"""Relational persistence shared by every context: databases, tables, Alembic migrations.
 
-``engine.py`` builds the async engine (SQLite now, PostgreSQL later) and serialises writers,
-``tables.py`` declares every table in one ``MetaData``, ``migrations/`` holds the Alembic
-environment and revisions, and ``migrate.py`` runs them programmatically.
+``database.py`` is the interface the stores use (``read``/``write`` of a synchronous function)
+and picks its implementation from the URL: ``sqlite.py`` (embedded, one writer with group
+commit) or ``postgres.py`` (distributed, asyncpg pool); ``errors.py`` says when the database is
+unreachable; ``statements.py`` spells the few statements whose SQL differs between the two;
+``tables.py`` declares every table in one ``MetaData``, ``types.py`` the portable column types,
+``migrations/`` holds the Alembic environment and revisions, and ``migrate.py`` runs them.
 """

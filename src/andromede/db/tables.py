@@ -1,6 +1,7 @@
 """Every table of Andromède, in one ``MetaData`` that the migrations must reproduce exactly.
 
-Identity (``tenants``, ``users``, ``access_keys``), audit (``audit_events``, append-only) and
+Identity (``tenants``, ``users``, ``access_keys``, groups, roles, policies, MFA devices,
+temporary credentials, operators, console logins), audit (``audit_events``, append-only) and
 object storage (``buckets``, ``objects``, ``object_blobs``, ``multipart_uploads``, ``parts``,
 ``blob_deletions``). ``tests/unit/db`` checks that migrating an empty database to head yields
 this schema with no difference.
@@ -28,11 +29,25 @@ __all__ = [
     "audit_events",
     "blob_deletions",
     "buckets",
+    "console_sessions",
+    "group_members",
+    "iam_groups",
+    "iam_roles",
+    "inline_policies",
+    "login_profiles",
+    "managed_policies",
     "metadata",
+    "mfa_devices",
     "multipart_uploads",
     "object_blobs",
     "objects",
+    "operator_access_keys",
+    "operators",
     "parts",
+    "policy_attachments",
+    "policy_versions",
+    "session_credentials",
+    "tenant_quotas",
     "tenants",
     "users",
 ]
@@ -67,7 +82,10 @@ users = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("is_root", sa.Boolean, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("path", sa.Text, nullable=False, server_default="/"),
+    sa.Column("name_key", sa.Text, nullable=False),  # lower(name): unique regardless of case
     sa.UniqueConstraint("tenant_id", "name"),
+    sa.UniqueConstraint("tenant_id", "name_key"),
 )
 
 access_keys = sa.Table(
@@ -79,6 +97,172 @@ access_keys = sa.Table(
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("last_used_at", UtcDateTime, nullable=True),
+    sa.Column("last_used_service", sa.Text, nullable=True),
+    sa.Column("last_used_region", sa.Text, nullable=True),
+    sa.Index(None, "user_id"),
+)
+
+tenant_quotas = sa.Table(
+    "tenant_quotas",
+    metadata,
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("max_buckets", sa.BigInteger, nullable=True),
+    sa.Column("max_bytes", sa.BigInteger, nullable=True),
+)
+
+iam_groups = sa.Table(
+    "iam_groups",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name_key", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "name_key"),
+)
+
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("group_id", sa.Text, sa.ForeignKey("iam_groups.id"), primary_key=True),
+    sa.Column("user_id", sa.Text, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Index(None, "user_id"),
+)
+
+iam_roles = sa.Table(
+    "iam_roles",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name_key", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("assume_role_policy", sa.Text, nullable=False),  # JSON
+    sa.Column("max_session_duration", sa.Integer, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.UniqueConstraint("tenant_id", "name_key"),
+)
+
+managed_policies = sa.Table(
+    "managed_policies",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name_key", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=True),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("default_version", sa.Text, nullable=False),
+    sa.Column("next_version", sa.Integer, nullable=False),  # version ids are never reused
+    sa.UniqueConstraint("tenant_id", "name_key"),
+)
+
+policy_versions = sa.Table(
+    "policy_versions",
+    metadata,
+    sa.Column("policy_id", sa.Text, sa.ForeignKey("managed_policies.id"), primary_key=True),
+    sa.Column("version_id", sa.Text, primary_key=True),
+    sa.Column("version_number", sa.Integer, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),  # JSON
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+policy_attachments = sa.Table(
+    "policy_attachments",
+    metadata,
+    sa.Column("entity_type", sa.Text, primary_key=True),
+    sa.Column("entity_id", sa.Text, primary_key=True),
+    sa.Column("policy_id", sa.Text, sa.ForeignKey("managed_policies.id"), primary_key=True),
+    sa.Index(None, "policy_id"),
+)
+
+inline_policies = sa.Table(
+    "inline_policies",
+    metadata,
+    sa.Column("entity_type", sa.Text, primary_key=True),
+    sa.Column("entity_id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),  # JSON
+)
+
+mfa_devices = sa.Table(
+    "mfa_devices",
+    metadata,
+    sa.Column("serial", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("seed_sealed", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("user_id", sa.Text, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("enabled_at", UtcDateTime, nullable=True),
+    sa.Column("last_step", sa.BigInteger, nullable=True),
+    sa.Index(None, "tenant_id", "serial"),
+    sa.Index(None, "user_id"),
+)
+
+session_credentials = sa.Table(
+    "session_credentials",
+    metadata,
+    sa.Column("access_key_id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("secret_sealed", sa.Text, nullable=False),
+    sa.Column("token_hash", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("mfa_present", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("user_id", sa.Text, nullable=True),
+    sa.Column("role_id", sa.Text, nullable=True),
+    sa.Column("role_session_name", sa.Text, nullable=True),
+    sa.Index(None, "expires_at"),
+    sa.Index(None, "tenant_id"),
+)
+
+operators = sa.Table(
+    "operators",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+operator_access_keys = sa.Table(
+    "operator_access_keys",
+    metadata,
+    sa.Column("access_key_id", sa.Text, primary_key=True),
+    sa.Column("operator_id", sa.Text, sa.ForeignKey("operators.id"), nullable=False),
+    sa.Column("secret_sealed", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+login_profiles = sa.Table(
+    "login_profiles",
+    metadata,
+    sa.Column("user_id", sa.Text, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("failed_attempts", sa.Integer, nullable=False),
+    sa.Column("locked_until", UtcDateTime, nullable=True),
+)
+
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("token_hash", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.Text, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("mfa_present", sa.Boolean, nullable=False),
+    sa.Index(None, "user_id"),
+    sa.Index(None, "tenant_id"),
 )
 
 # -- audit ----------------------------------------------------------------------------------
@@ -110,6 +294,12 @@ buckets = sa.Table(
     sa.Column("owner_id", sa.Text, nullable=False),
     sa.Column("region", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # Access configuration (migration 0002): read with the bucket on every request.
+    # NULL: no ownership controls (DeleteBucketOwnershipControls), which behaves as ObjectWriter.
+    sa.Column("object_ownership", sa.Text, nullable=True, server_default="BucketOwnerEnforced"),
+    sa.Column("policy", sa.Text, nullable=True),
+    sa.Column("public_access_block", sa.Text, nullable=True),
+    sa.Column("acl", sa.Text, nullable=True),  # JSON; NULL: the owner's private ACL
     sa.Index(None, "tenant_id", "name"),
 )
 
@@ -128,6 +318,7 @@ objects = sa.Table(
     sa.Column("headers", sa.Text, nullable=False),  # JSON
     sa.Column("segments", sa.Text, nullable=False),  # JSON
     sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("acl", sa.Text, nullable=True),  # JSON; NULL: the owner's private ACL
 )
 
 object_blobs = sa.Table(
@@ -151,6 +342,7 @@ multipart_uploads = sa.Table(
     sa.Column("checksum_algorithm", sa.Text, nullable=True),
     sa.Column("checksum_type", sa.Text, nullable=True),
     sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("acl", sa.Text, nullable=True),  # the completed object's ACL
     sa.Index(None, "bucket", "key", "initiated", "upload_id"),
 )
 

@@ -1,10 +1,27 @@
-"""Domain errors of identity. No HTTP here.
+"""Domain errors of identity. No HTTP here; the IAM, STS and S3 adapters map them to wire codes.
+
+The class names are the AWS error codes they stand for, so the wire tables stay obvious.
 
 AndromedeError
 └── IamError
-    ├── InvalidAccessKeyId     no such key, or the key is inactive
-    ├── AccessDenied           authenticated, but not allowed
-    └── TenantAlreadyExists    the tenant's id or name is taken
+    ├── InvalidAccessKeyId       no such key, or the key is inactive, or its tenant is not active
+    │   ├── InvalidClientTokenId temporary credentials with an unknown or wrong session token
+    │   └── ExpiredToken         temporary credentials past their expiry
+    ├── AccessDenied             authenticated, but not allowed
+    ├── TenantAlreadyExists      the tenant's id or name is taken
+    ├── NoSuchTenant             no tenant by that id or name
+    ├── InvalidTenantTransition  e.g. reactivating a closed tenant
+    ├── EntityAlreadyExists      a user, group, role, policy, device… of that name exists
+    ├── NoSuchEntity             no user, group, role, policy, version, key or device
+    ├── DeleteConflict           the entity still has things attached (keys, members, versions…)
+    ├── LimitExceeded            a quota: two keys per user, five versions, attached policies
+    ├── InvalidInput             a malformed name, path, duration, status…
+    ├── MalformedPolicyDocument  a policy document that is not a JSON object
+    ├── InvalidAuthenticationCode  a wrong, stale or replayed MFA code
+    ├── PasswordPolicyViolation  a password the policy refuses
+    ├── LoginFailed              wrong user, password or code (one error: no oracle)
+    ├── LoginLocked              too many failures: retry after ``retry_after`` seconds
+    └── InvalidConsoleSession    unknown, revoked, idle or expired console session
 """
 
 from __future__ import annotations
@@ -20,9 +37,71 @@ class InvalidAccessKeyId(IamError):
     pass
 
 
+class InvalidClientTokenId(InvalidAccessKeyId):
+    pass
+
+
+class ExpiredToken(InvalidAccessKeyId):
+    pass
+
+
 class AccessDenied(IamError):
     pass
 
 
 class TenantAlreadyExists(IamError):
+    pass
+
+
+class NoSuchTenant(IamError):
+    pass
+
+
+class InvalidTenantTransition(IamError):
+    pass
+
+
+class EntityAlreadyExists(IamError):
+    pass
+
+
+class NoSuchEntity(IamError):
+    pass
+
+
+class DeleteConflict(IamError):
+    pass
+
+
+class LimitExceeded(IamError):
+    pass
+
+
+class InvalidInput(IamError):
+    pass
+
+
+class MalformedPolicyDocument(IamError):
+    pass
+
+
+class InvalidAuthenticationCode(IamError):
+    pass
+
+
+class PasswordPolicyViolation(IamError):
+    pass
+
+
+class LoginFailed(IamError):
+    pass
+
+
+class LoginLocked(IamError):
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class InvalidConsoleSession(IamError):
     pass

@@ -1,8 +1,14 @@
-"""Pure identity types: tenants, users, access keys, and the principal a request acts as.
+"""Pure identity types and rules: tenants, users, groups, roles, keys, policies, MFA, sessions.
 
 A tenant is an AWS-style account: a 12-digit id used in ARNs (``arn:aws:iam::<id>:user/<name>``)
 so existing policies and tools work unchanged. The S3 canonical user id shown in ``<Owner>`` is
-derived from the tenant id, so nothing extra is stored.
+derived from the tenant id, so nothing extra is stored. Names of users, groups, roles and managed
+policies are unique per tenant regardless of case, as on AWS: each carries ``name_key`` (its
+lower-case form) for the uniqueness constraint.
+
+The platform operator belongs to no tenant: its ARN lives in its own partition
+(``arn:andromede:platform::operator/<name>``) so no tenant policy written for ``arn:aws:`` can
+ever name it by accident.
 """
 
 from __future__ import annotations
@@ -13,23 +19,54 @@ import secrets
 import string
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
 __all__ = [
+    "ACCESS_KEYS_PER_USER",
     "ANONYMOUS",
+    "POLICY_VERSIONS_MAX",
+    "TENANT_TRANSITIONS",
     "AccessKey",
     "AccessKeyStatus",
+    "ConsoleSession",
+    "EntityType",
+    "Group",
+    "InlinePolicy",
+    "KeyUse",
+    "LoginProfile",
+    "ManagedPolicy",
+    "MfaDevice",
+    "Operator",
+    "Page",
+    "PolicyVersion",
     "Principal",
+    "PrincipalKind",
+    "Role",
+    "SessionCredentials",
+    "SessionSource",
     "Tenant",
+    "TenantQuota",
     "TenantStatus",
     "User",
     "canonical_id",
     "new_access_key_id",
+    "new_entity_id",
     "new_secret_access_key",
+    "new_session_access_key_id",
     "new_tenant_id",
     "new_user_id",
+    "policy_arn",
+    "role_arn",
+    "user_arn",
+    "valid_path",
 ]
 
+_T = TypeVar("_T")
 _KEY_ALPHABET = string.ascii_uppercase + "234567"  # base32, as AWS access key ids use
+
+# AWS's fixed quotas (not adjustable on AWS either).
+ACCESS_KEYS_PER_USER = 2
+POLICY_VERSIONS_MAX = 5
 
 
 class TenantStatus(enum.StrEnum):
@@ -38,9 +75,39 @@ class TenantStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
+# Which status a tenant may move to from each status. Closed is final: its keys were deactivated
+# and its data awaits crypto-shredding; reopening would resurrect credentials.
+TENANT_TRANSITIONS: dict[TenantStatus, frozenset[TenantStatus]] = {
+    TenantStatus.ACTIVE: frozenset({TenantStatus.SUSPENDED, TenantStatus.CLOSED}),
+    TenantStatus.SUSPENDED: frozenset({TenantStatus.ACTIVE, TenantStatus.CLOSED}),
+    TenantStatus.CLOSED: frozenset(),
+}
+
+
 class AccessKeyStatus(enum.StrEnum):
     ACTIVE = "Active"
     INACTIVE = "Inactive"
+
+
+class EntityType(enum.StrEnum):
+    """What a policy can be attached to or embedded in."""
+
+    USER = "user"
+    GROUP = "group"
+    ROLE = "role"
+
+
+class PrincipalKind(enum.StrEnum):
+    ANONYMOUS = "anonymous"
+    ROOT = "root"
+    USER = "user"
+    ROLE_SESSION = "role-session"
+    OPERATOR = "operator"
+
+
+class SessionSource(enum.StrEnum):
+    GET_SESSION_TOKEN = "GetSessionToken"  # noqa: S105 (an STS action name)
+    ASSUME_ROLE = "AssumeRole"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +119,98 @@ class Tenant:
 
 
 @dataclass(frozen=True, slots=True)
+class TenantQuota:
+    """Stored now, enforced by the billing issue. None: no limit."""
+
+    tenant_id: str
+    max_buckets: int | None = None
+    max_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class User:
     id: str
     tenant_id: str
     name: str
     is_root: bool
     created_at: datetime
+    path: str = "/"
+
+    @property
+    def arn(self) -> str:
+        if self.is_root:
+            return f"arn:aws:iam::{self.tenant_id}:root"
+        return user_arn(self.tenant_id, self.path, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: str
+    tenant_id: str
+    name: str
+    path: str
+    created_at: datetime
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:iam::{self.tenant_id}:group{self.path}{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    id: str
+    tenant_id: str
+    name: str
+    path: str
+    created_at: datetime
+    assume_role_policy_document: str
+    max_session_duration: int = 3600
+    description: str = ""
+
+    @property
+    def arn(self) -> str:
+        return role_arn(self.tenant_id, self.path, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedPolicy:
+    id: str
+    tenant_id: str
+    name: str
+    path: str
+    created_at: datetime
+    default_version_id: str = "v1"
+    description: str = ""
+    attachment_count: int = 0
+    updated_at: datetime | None = None
+
+    @property
+    def arn(self) -> str:
+        return policy_arn(self.tenant_id, self.path, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyVersion:
+    policy_id: str
+    version_id: str  # "v1", "v2", … never reused within a policy
+    document: str
+    created_at: datetime
+    is_default: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InlinePolicy:
+    entity_type: EntityType
+    entity_id: str
+    name: str
+    document: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUse:
+    when: datetime
+    service: str
+    region: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,28 +220,126 @@ class AccessKey:
     status: AccessKeyStatus
     created_at: datetime
     last_used_at: datetime | None = None
+    last_used_service: str | None = None
+    last_used_region: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MfaDevice:
+    """A virtual MFA device; ``user_id`` set once enabled (assigned) for that user."""
+
+    serial: str
+    tenant_id: str
+    name: str
+    path: str
+    seed_sealed: str
+    created_at: datetime
+    user_id: str | None = None
+    enabled_at: datetime | None = None
+    last_step: int | None = None  # the last accepted TOTP time step; never accepted again
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCredentials:
+    """Temporary credentials (STS). The token is stored only as its SHA-256."""
+
+    access_key_id: str
+    tenant_id: str
+    token_hash: str
+    source: SessionSource
+    mfa_present: bool
+    created_at: datetime
+    expires_at: datetime
+    user_id: str | None = None  # GetSessionToken: the user (root included) it acts as
+    role_id: str | None = None  # AssumeRole: the role it acts as
+    role_session_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoginProfile:
+    """A user's console password (argon2id hash) and its failure counter for backoff."""
+
+    user_id: str
+    password_hash: str
+    created_at: datetime
+    failed_attempts: int = 0
+    locked_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSession:
+    """A console login; the bearer token is stored only as its SHA-256."""
+
+    token_hash: str
+    user_id: str
+    tenant_id: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime  # absolute expiry; the idle one is last_seen_at + the idle timeout
+    mfa_present: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    id: str
+    name: str
+    created_at: datetime
+
+    @property
+    def arn(self) -> str:
+        return f"arn:andromede:platform::operator/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[_T]):
+    """One page of an AWS-style list: ``marker`` resumes after the last item when truncated."""
+
+    items: list[_T]
+    is_truncated: bool
+    marker: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who a request acts as, once its signature is verified (or anonymous)."""
+    """Who a request acts as, once its signature is verified (or anonymous).
+
+    Built on every request from the cached resolution of a key: plain fields, nothing computed
+    lazily. ``tenant_id`` is the account id (None for anonymous and operators).
+    """
 
     tenant_id: str | None
     user_id: str | None
     user_name: str | None
-    is_root: bool = False
+    kind: PrincipalKind
+    arn: str
+    mfa_present: bool = False
+    session_expires_at: datetime | None = None
+    session_name: str | None = None  # role sessions only
 
     @property
     def is_anonymous(self) -> bool:
-        return self.tenant_id is None
+        return self.kind is PrincipalKind.ANONYMOUS
 
     @property
-    def arn(self) -> str:
-        if self.tenant_id is None:
-            return "*"
-        if self.is_root:
-            return f"arn:aws:iam::{self.tenant_id}:root"
-        return f"arn:aws:iam::{self.tenant_id}:user/{self.user_name}"
+    def is_root(self) -> bool:
+        return self.kind is PrincipalKind.ROOT
+
+    @property
+    def is_operator(self) -> bool:
+        return self.kind is PrincipalKind.OPERATOR
+
+    @property
+    def account_id(self) -> str | None:
+        return self.tenant_id
+
+    @property
+    def aws_user_id(self) -> str:
+        """``aws:userid`` as AWS defines it: the account for root, ``ROLEID:session`` for roles."""
+        if self.kind is PrincipalKind.ROOT:
+            return self.tenant_id or ""
+        if self.kind is PrincipalKind.ROLE_SESSION:
+            return f"{self.user_id}:{self.session_name}"
+        return self.user_id or ""
 
     @property
     def canonical_id(self) -> str:
@@ -99,7 +350,32 @@ class Principal:
         return self.user_name or ""
 
 
-ANONYMOUS = Principal(tenant_id=None, user_id=None, user_name=None)
+ANONYMOUS = Principal(
+    tenant_id=None, user_id=None, user_name=None, kind=PrincipalKind.ANONYMOUS, arn="*"
+)
+
+
+def user_arn(tenant_id: str, path: str, name: str) -> str:
+    return f"arn:aws:iam::{tenant_id}:user{path}{name}"
+
+
+def role_arn(tenant_id: str, path: str, name: str) -> str:
+    return f"arn:aws:iam::{tenant_id}:role{path}{name}"
+
+
+def policy_arn(tenant_id: str, path: str, name: str) -> str:
+    return f"arn:aws:iam::{tenant_id}:policy{path}{name}"
+
+
+def valid_path(path: str) -> bool:
+    """AWS paths: ``/`` or ``/a/b/``, printable ASCII, at most 512 characters."""
+    return (
+        1 <= len(path) <= 512
+        and path.startswith("/")
+        and path.endswith("/")
+        and "//" not in path
+        and all(0x21 <= ord(c) <= 0x7E for c in path)
+    )
 
 
 def canonical_id(tenant_id: str) -> str:
@@ -108,15 +384,25 @@ def canonical_id(tenant_id: str) -> str:
 
 
 def new_tenant_id() -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(12))
+    # The first digit is never 0, so the id survives tools that read it as a number.
+    return secrets.choice("123456789") + "".join(secrets.choice(string.digits) for _ in range(11))
+
+
+def new_entity_id(prefix: str) -> str:
+    """AWS-style unique ids: AIDA (user), AGPA (group), AROA (role), ANPA (policy)."""
+    return prefix + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(17))
 
 
 def new_user_id() -> str:
-    return "AIDA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(17))
+    return new_entity_id("AIDA")
 
 
 def new_access_key_id() -> str:
     return "AKIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
+
+
+def new_session_access_key_id() -> str:
+    return "ASIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
 
 
 def new_secret_access_key() -> str:

@@ -1,105 +1,78 @@
 """IdentityService: the one public entry of identity.
 
-For now it bootstraps the first tenant and resolves access keys to principals for request
-authentication. Resolution sits on the hot path of every signed request, so resolved keys are
-cached for a short time: a disabled key stops working within ``cache_ttl`` seconds on every
-gateway, without a database read per request.
+One method per IAM action (snake case of the AWS name, the tenant's account id first, AWS's
+parameter names), plus what the rest of Andromède needs from identity: resolving access keys
+and temporary credentials to a :class:`~andromede.iam.model.Principal` on every request (cached),
+the policy documents that apply to a principal, STS issuing, tenants and operators, and console
+login. The class is assembled from one part per family of actions (see ``service_core.py``).
+
+Policy documents are checked by :func:`validate_policy_document` before they are stored.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
-
-from andromede.iam.errors import InvalidAccessKeyId
-from andromede.iam.model import (
-    AccessKey,
-    AccessKeyStatus,
-    Principal,
-    Tenant,
-    TenantStatus,
-    User,
-    new_access_key_id,
-    new_secret_access_key,
-    new_tenant_id,
-    new_user_id,
+from andromede.iam import policy as policy_engine
+from andromede.iam.accounts import AccountsMixin, BootstrapResult, CreatedOperator
+from andromede.iam.credentials import (
+    AccessKeyLastUsed,
+    CreatedAccessKey,
+    CredentialsMixin,
+    IssuedCredentials,
 )
-from andromede.iam.secrets import SecretSealer
-from andromede.iam.store import IdentityStore
+from andromede.iam.directory import DirectoryMixin
+from andromede.iam.errors import LimitExceeded, MalformedPolicyDocument
+from andromede.iam.login import ConsoleLogin, LoginMixin
+from andromede.iam.mfa import CreatedMfaDevice, MfaMixin
+from andromede.iam.policies import PoliciesMixin
+from andromede.iam.service_core import IdentityLimits, PolicyKind
 
-__all__ = ["BootstrapResult", "IdentityService"]
+__all__ = [
+    "AccessKeyLastUsed",
+    "BootstrapResult",
+    "ConsoleLogin",
+    "CreatedAccessKey",
+    "CreatedMfaDevice",
+    "CreatedOperator",
+    "IdentityLimits",
+    "IdentityService",
+    "IssuedCredentials",
+    "PolicyKind",
+    "validate_policy_document",
+]
+
+_ENGINE_KINDS = {
+    PolicyKind.IDENTITY: policy_engine.PolicyKind.IDENTITY,
+    PolicyKind.TRUST: policy_engine.PolicyKind.TRUST,
+    PolicyKind.RESOURCE: policy_engine.PolicyKind.RESOURCE,
+}
+_DEFAULT_MAX = {
+    PolicyKind.IDENTITY: policy_engine.IAM_MANAGED_POLICY_MAX,
+    PolicyKind.TRUST: policy_engine.IAM_TRUST_POLICY_MAX,
+    PolicyKind.RESOURCE: policy_engine.S3_BUCKET_POLICY_MAX,
+}
 
 
-@dataclass(frozen=True, slots=True)
-class BootstrapResult:
-    tenant: Tenant
-    root: User
-    access_key_id: str
-    secret_access_key: str
-
-
-class IdentityService:
-    def __init__(
-        self, store: IdentityStore, sealer: SecretSealer, *, cache_ttl: float = 30.0
-    ) -> None:
-        self._store = store
-        self._sealer = sealer
-        self._cache_ttl = cache_ttl
-        self._cache: dict[str, tuple[float, str, Principal]] = {}
-
-    async def bootstrap(self, tenant_name: str = "admin") -> BootstrapResult | None:
-        """Create the first tenant and its root user with one access key, on an empty store.
-
-        Returns None when a tenant already exists (every start after the first).
-        """
-        if await self._store.count_tenants() > 0:
-            return None
-        now = datetime.now(UTC)
-        tenant = Tenant(
-            id=new_tenant_id(), name=tenant_name, status=TenantStatus.ACTIVE, created_at=now
+def validate_policy_document(
+    text: str, kind: PolicyKind, max_size: policy_engine.SizeLimit | int | None = None
+) -> str:
+    """The document if the policy language accepts it for ``kind`` within ``max_size`` (AWS's
+    quota for that kind of policy by default): MalformedPolicyDocument, or LimitExceeded for a
+    document over its quota, as IAM answers."""
+    try:
+        policy_engine.parse_policy(
+            text, kind=_ENGINE_KINDS[kind], max_size=max_size or _DEFAULT_MAX[kind]
         )
-        root = User(
-            id=new_user_id(), tenant_id=tenant.id, name="root", is_root=True, created_at=now
-        )
-        key_id, secret = new_access_key_id(), new_secret_access_key()
-        key = AccessKey(
-            access_key_id=key_id, user_id=root.id, status=AccessKeyStatus.ACTIVE, created_at=now
-        )
-        await self._store.create_tenant_with_root(
-            tenant, root, key, self._sealer.seal(key_id, secret)
-        )
-        return BootstrapResult(
-            tenant=tenant, root=root, access_key_id=key_id, secret_access_key=secret
-        )
+    except policy_engine.PolicyTooLarge as exc:
+        raise LimitExceeded(exc.message) from exc
+    except policy_engine.MalformedPolicy as exc:
+        raise MalformedPolicyDocument(exc.message) from exc
+    return text
 
-    async def resolve_access_key(self, access_key_id: str) -> tuple[str, Principal]:
-        """The secret and principal of an active key of an active tenant.
 
-        InvalidAccessKeyId otherwise — the same error whether the key is unknown, inactive or its
-        tenant suspended, so a caller learns nothing about which keys exist.
-        """
-        now = time.monotonic()
-        cached = self._cache.get(access_key_id)
-        if cached is not None and cached[0] > now:
-            return cached[1], cached[2]
-        found = await self._store.get_access_key(access_key_id)
-        if found is None or found[0].status is not AccessKeyStatus.ACTIVE:
-            raise InvalidAccessKeyId(
-                "The AWS Access Key Id you provided does not exist in our records."
-            )
-        key, sealed = found
-        user = await self._store.get_user(key.user_id)
-        tenant = await self._store.get_tenant(user.tenant_id) if user else None
-        if user is None or tenant is None or tenant.status is not TenantStatus.ACTIVE:
-            raise InvalidAccessKeyId(
-                "The AWS Access Key Id you provided does not exist in our records."
-            )
-        secret = self._sealer.unseal(access_key_id, sealed)
-        principal = Principal(
-            tenant_id=tenant.id, user_id=user.id, user_name=user.name, is_root=user.is_root
-        )
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[access_key_id] = (now + self._cache_ttl, secret, principal)
-        return secret, principal
+class IdentityService(
+    AccountsMixin, DirectoryMixin, CredentialsMixin, PoliciesMixin, MfaMixin, LoginMixin
+):
+    def _validate_policy(
+        self, text: str, kind: PolicyKind, max_size: policy_engine.SizeLimit | int | None = None
+    ) -> str:
+        return validate_policy_document(text, kind, max_size)

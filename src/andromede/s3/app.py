@@ -10,28 +10,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qsl
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import AndromedeError
+from andromede.http.asgi import decode_headers, new_request_id
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Message, Receive, Response, Scope, Send, send_response
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.service import IdentityService
 from andromede.s3.auth import Authenticated, Authenticator
+from andromede.s3.authorise import request_condition_keys
 from andromede.s3.errors import S3Error, to_s3_error
-from andromede.s3.handlers import bucket, listing, multipart, objects
+from andromede.s3.handlers import access, bucket, listing, multipart, objects
 from andromede.s3.handlers.common import Handler, S3Services
 from andromede.s3.operations import S3Operation
 from andromede.s3.operations import Scope as OpScope
 from andromede.s3.request import ClientDisconnected, S3Context
 from andromede.s3.router import Route, Router
 from andromede.s3.xml import XmlWriter
+from andromede.storage.errors import NoSuchKey
+from andromede.storage.model import Bucket, ObjectRecord
 
 __all__ = ["S3App"]
 
@@ -45,6 +49,20 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.HeadBucket: bucket.head_bucket,
     _O.DeleteBucket: bucket.delete_bucket,
     _O.GetBucketLocation: bucket.get_bucket_location,
+    _O.GetBucketPolicy: access.get_bucket_policy,
+    _O.PutBucketPolicy: access.put_bucket_policy,
+    _O.DeleteBucketPolicy: access.delete_bucket_policy,
+    _O.GetBucketPolicyStatus: access.get_bucket_policy_status,
+    _O.GetBucketAcl: access.get_bucket_acl,
+    _O.PutBucketAcl: access.put_bucket_acl,
+    _O.GetObjectAcl: access.get_object_acl,
+    _O.PutObjectAcl: access.put_object_acl,
+    _O.GetBucketOwnershipControls: access.get_bucket_ownership_controls,
+    _O.PutBucketOwnershipControls: access.put_bucket_ownership_controls,
+    _O.DeleteBucketOwnershipControls: access.delete_bucket_ownership_controls,
+    _O.GetPublicAccessBlock: access.get_public_access_block,
+    _O.PutPublicAccessBlock: access.put_public_access_block,
+    _O.DeletePublicAccessBlock: access.delete_public_access_block,
     _O.ListObjects: listing.list_objects,
     _O.ListObjectsV2: listing.list_objects_v2,
     _O.ListMultipartUploads: listing.list_multipart_uploads,
@@ -64,23 +82,21 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
 _READ_PREFIXES = ("Get", "Head", "List")
 
 
-def _new_request_id() -> str:
-    return os.urandom(8).hex().upper()
-
-
 class S3App:
     def __init__(
         self,
         services: S3Services,
         identity: IdentityService,
         audit: AuditService,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
+        self._authoriser = services.authoriser
         self._services = services
         self._settings = services.settings
         self._router = Router(services.settings.s3_domain)
         self._auth = Authenticator(identity, services.settings)
         self._audit = audit
-        self._rate_limiter = RateLimiter(services.settings.rate_limit_per_key)
+        self._rate_limiter = rate_limiter or RateLimiter(services.settings.rate_limit_per_key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -89,19 +105,20 @@ class S3App:
         if scope["type"] != "http":
             return
         started = time.perf_counter()
-        request_id = _new_request_id()
+        request_id = new_request_id()
         method: str = scope["method"]
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode(
             "utf-8", "surrogateescape"
         )
         raw_query = scope.get("query_string", b"").decode("utf-8", "surrogateescape")
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
-        headers = _headers(raw_headers)
+        headers = decode_headers(raw_headers)
         route: Route | None = None
         principal: Principal = ANONYMOUS
         ctx: S3Context | None = None
         authenticated: Authenticated | None = None
         response: Response
+        body_state = _BodyState(finished=not _declares_body(headers))
         try:
             # The HTTP parser accepts any header size; S3 answers a bounded one.
             if sum(len(n) + len(v) for n, v in raw_headers) > self._settings.max_header_size:
@@ -116,7 +133,7 @@ class S3App:
                 authenticated.signed.access_key_id
             ):
                 raise S3Error("SlowDown")
-            await self._authorise(route, principal, headers, query)
+            bucket_record = await self._authorise(route, principal, headers, query, scope)
             ctx = S3Context(
                 request_id=request_id,
                 query=query,
@@ -126,9 +143,11 @@ class S3App:
                 # Anonymous and presigned requests may still declare a streaming or hex hash.
                 payload_hash=authenticated.payload_hash or headers.get("x-amz-content-sha256"),
                 signing=authenticated.signing,
-                receive=self._timed_receive(receive),
+                receive=self._timed_receive(receive, body_state),
                 settings=self._settings,
                 secure=scope.get("scheme") == "https",
+                bucket_record=bucket_record,
+                source_ip=client[0] if (client := scope.get("client")) else None,
             )
             response = await HANDLERS[route.operation](ctx, self._services)
         except ClientDisconnected:
@@ -138,6 +157,11 @@ class S3App:
             return
         except Exception as exc:
             response = self._error_response(exc, route, raw_path, request_id, method)
+            if not body_state.finished:
+                # Answered before the body was read (or while it was): bytes of it may still be
+                # on their way, or never come (a client waiting for 100-continue), and either
+                # would be parsed as the next request on this connection. Close it, as S3 does.
+                response.headers.append(("Connection", "close"))
         response.head = response.head or method == "HEAD"
         status = response.status
         sent = 0
@@ -193,40 +217,83 @@ class S3App:
         principal: Principal,
         headers: Mapping[str, str],
         query: Mapping[str, str],
-    ) -> None:
-        """Until the IAM issue lands: a tenant reaches its own buckets, anonymous nothing."""
-        if not route.operation.implemented:
+        scope: Scope,
+    ) -> Bucket | None:
+        """The policy engine's decision for the operation (``s3/authorise.py``).
+
+        Returns the bucket the operation addresses (None for ListBuckets and CreateBucket), read
+        once here for the handler too."""
+        operation = route.operation
+        if not operation.implemented:
             raise S3Error(
                 "NotImplemented",
-                f"{route.operation.name} is not implemented by this server",
+                f"{operation.name} is not implemented by this server",
             )
-        if principal.is_anonymous:
-            raise S3Error("AccessDenied")
-        if route.operation.scope is OpScope.OBJECT and route.key is not None:
+        if operation.scope is OpScope.OBJECT and route.key is not None:
             if len(route.key.encode()) > self._settings.max_key_length:
                 raise S3Error("KeyTooLongError", MaxSizeAllowed=str(self._settings.max_key_length))
             # Buckets are unversioned: the only version there is is "null".
             if query.get("versionId", "null") != "null":
                 raise S3Error("InvalidArgument", "Invalid version id specified")
-        if route.operation is _O.ListBuckets or route.operation is _O.CreateBucket:
-            return
-        found = await self._services.objects.get_bucket(route.bucket or "")
-        if found.tenant_id != principal.tenant_id:
-            raise S3Error("AccessDenied")
+        client = scope.get("client")
+        source_ip = client[0] if client else None
+        secure = scope.get("scheme") == "https"
+        keys = request_condition_keys(operation, query, headers)
+        if operation is _O.ListBuckets or operation is _O.CreateBucket:
+            if principal.is_anonymous:
+                raise S3Error("AccessDenied")
+            await self._authoriser.authorise(
+                principal,
+                operation,
+                bucket=None,
+                bucket_name=route.bucket if operation is _O.CreateBucket else None,
+                key=None,
+                keys=keys,
+                source_ip=source_ip,
+                secure=secure,
+            )
+            return None
+        bucket_name = route.bucket or ""
+        found = await self._services.objects.get_bucket(bucket_name)
+        if operation is not _O.DeleteObjects:  # authorised key by key, as S3 does
+            object_key = route.key if operation.scope is OpScope.OBJECT else None
+            objects = self._services.objects
+
+            async def load_object() -> ObjectRecord | None:
+                try:
+                    return await objects.head_object(bucket_name, object_key or "")
+                except NoSuchKey:
+                    return None
+
+            await self._authoriser.authorise(
+                principal,
+                operation,
+                bucket=found,
+                bucket_name=bucket_name,
+                key=object_key,
+                keys=keys,
+                source_ip=source_ip,
+                secure=secure,
+                load_object=load_object if object_key is not None else None,
+            )
         expected_owner = headers.get("x-amz-expected-bucket-owner")
         if expected_owner is not None and expected_owner != found.tenant_id:
             raise S3Error("AccessDenied")
+        return found
 
-    def _timed_receive(self, receive: Receive) -> Receive:
+    def _timed_receive(self, receive: Receive, body_state: _BodyState) -> Receive:
         timeout = self._settings.body_read_timeout
 
         async def timed() -> Message:
             # asyncio.timeout, not wait_for: wait_for wraps every body chunk in a new task.
             try:
                 async with asyncio.timeout(timeout):
-                    return await receive()
+                    message = await receive()
             except TimeoutError as exc:
                 raise S3Error("RequestTimeout") from exc
+            if not message.get("more_body", False):
+                body_state.finished = True
+            return message
 
         return timed
 
@@ -304,22 +371,22 @@ class S3App:
             )
 
 
+@dataclass(slots=True)
+class _BodyState:
+    finished: bool
+
+
+def _declares_body(headers: Mapping[str, str]) -> bool:
+    length = headers.get("content-length", "0").strip()
+    return "transfer-encoding" in headers or length not in ("", "0")
+
+
 def _resource_arn(route: Route | None) -> str:
     if route is None or route.bucket is None:
         return "arn:aws:s3:::*"
     if route.key is None:
         return f"arn:aws:s3:::{route.bucket}"
     return f"arn:aws:s3:::{route.bucket}/{route.key}"
-
-
-def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for name_bytes, value_bytes in raw:
-        name = name_bytes.decode("latin-1").lower()
-        # utf-8 with surrogateescape keeps every byte as sent: SigV4 signs the raw bytes.
-        value = value_bytes.decode("utf-8", "surrogateescape").strip()
-        headers[name] = f"{headers[name]},{value}" if name in headers else value
-    return headers
 
 
 def _common_headers(request_id: str) -> list[tuple[bytes, bytes]]:

@@ -26,7 +26,7 @@ import hmac
 from collections.abc import AsyncIterator, Mapping
 from types import MappingProxyType
 
-from andromede.s3.sigv4 import (
+from andromede.http.sigv4 import (
     STREAMING_PAYLOAD,
     STREAMING_PAYLOAD_TRAILER,
     STREAMING_UNSIGNED_PAYLOAD_TRAILER,
@@ -57,7 +57,7 @@ class AwsChunkedDecoder:
     """Turns an aws-chunked byte stream into the payload bytes, checking signatures.
 
     ``mode`` is the request's ``x-amz-content-sha256``; ``context`` comes from
-    :func:`andromede.s3.sigv4.verify` and may be ``None`` only in the unsigned mode.
+    :func:`andromede.http.sigv4.verify` and may be ``None`` only in the unsigned mode.
     ``decoded_length``, when given (``x-amz-decoded-content-length``), is enforced.
     """
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from andromede.db.errors import DatabaseUnavailable
 from andromede.errors import AndromedeError
 from andromede.iam import errors as iam_errors
 from andromede.storage import errors as storage_errors
@@ -18,6 +19,29 @@ __all__ = ["CATALOGUE", "S3Error", "to_s3_error"]
 
 # code -> (HTTP status, default message). Messages are AWS's wording where AWS has one.
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    "ExpiredToken": (400, "The provided token has expired."),
+    "InvalidToken": (400, "The provided token is malformed or otherwise invalid."),
+    "MalformedACLError": (
+        400,
+        "The XML you provided was not well-formed or did not validate against our published "
+        "schema.",
+    ),
+    "MissingSecurityHeader": (400, "Your request was missing a required header"),
+    "UnresolvableGrantByEmailAddress": (
+        400,
+        "The e-mail address you provided does not match any account on record.",
+    ),
+    "InvalidBucketAclWithObjectOwnership": (
+        400,
+        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+    ),
+    "MalformedPolicy": (400, "Policies must be valid JSON and the first byte must be '{'"),
+    "NoSuchBucketPolicy": (404, "The bucket policy does not exist"),
+    "NoSuchPublicAccessBlockConfiguration": (
+        404,
+        "The public access block configuration was not found",
+    ),
+    "OwnershipControlsNotFoundError": (404, "The bucket ownership controls were not found"),
     "AccessDenied": (403, "Access Denied"),
     "AccessControlListNotSupported": (400, "The bucket does not allow ACLs"),
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),
@@ -147,8 +171,12 @@ _DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
     storage_errors.InvalidPartOrder: "InvalidPartOrder",
     storage_errors.InvalidPartNumber: "InvalidArgument",
     storage_errors.TooManyParts: "InvalidArgument",
+    iam_errors.ExpiredToken: "ExpiredToken",
+    iam_errors.InvalidClientTokenId: "InvalidToken",
     iam_errors.InvalidAccessKeyId: "InvalidAccessKeyId",
     iam_errors.AccessDenied: "AccessDenied",
+    # The metadata database is out of reach for now: 503 tells clients to retry (their SDKs do).
+    DatabaseUnavailable: "ServiceUnavailable",
 }
 
 

@@ -47,16 +47,16 @@ class S3Operation(enum.Enum):
     )
     DeleteObjects = ("DeleteObjects", "s3:DeleteObject", Scope.BUCKET, True)
     ListObjectVersions = ("ListObjectVersions", "s3:ListBucketVersions", Scope.BUCKET, False)
-    GetBucketAcl = ("GetBucketAcl", "s3:GetBucketAcl", Scope.BUCKET, False)
-    PutBucketAcl = ("PutBucketAcl", "s3:PutBucketAcl", Scope.BUCKET, False)
-    GetBucketPolicy = ("GetBucketPolicy", "s3:GetBucketPolicy", Scope.BUCKET, False)
-    PutBucketPolicy = ("PutBucketPolicy", "s3:PutBucketPolicy", Scope.BUCKET, False)
-    DeleteBucketPolicy = ("DeleteBucketPolicy", "s3:DeleteBucketPolicy", Scope.BUCKET, False)
+    GetBucketAcl = ("GetBucketAcl", "s3:GetBucketAcl", Scope.BUCKET, True)
+    PutBucketAcl = ("PutBucketAcl", "s3:PutBucketAcl", Scope.BUCKET, True)
+    GetBucketPolicy = ("GetBucketPolicy", "s3:GetBucketPolicy", Scope.BUCKET, True)
+    PutBucketPolicy = ("PutBucketPolicy", "s3:PutBucketPolicy", Scope.BUCKET, True)
+    DeleteBucketPolicy = ("DeleteBucketPolicy", "s3:DeleteBucketPolicy", Scope.BUCKET, True)
     GetBucketPolicyStatus = (
         "GetBucketPolicyStatus",
         "s3:GetBucketPolicyStatus",
         Scope.BUCKET,
-        False,
+        True,
     )
     GetBucketVersioning = ("GetBucketVersioning", "s3:GetBucketVersioning", Scope.BUCKET, False)
     PutBucketVersioning = ("PutBucketVersioning", "s3:PutBucketVersioning", Scope.BUCKET, False)
@@ -141,37 +141,37 @@ class S3Operation(enum.Enum):
         "GetBucketOwnershipControls",
         "s3:GetBucketOwnershipControls",
         Scope.BUCKET,
-        False,
+        True,
     )
     PutBucketOwnershipControls = (
         "PutBucketOwnershipControls",
         "s3:PutBucketOwnershipControls",
         Scope.BUCKET,
-        False,
+        True,
     )
     DeleteBucketOwnershipControls = (
         "DeleteBucketOwnershipControls",
         "s3:PutBucketOwnershipControls",
         Scope.BUCKET,
-        False,
+        True,
     )
     GetPublicAccessBlock = (
         "GetPublicAccessBlock",
         "s3:GetBucketPublicAccessBlock",
         Scope.BUCKET,
-        False,
+        True,
     )
     PutPublicAccessBlock = (
         "PutPublicAccessBlock",
         "s3:PutBucketPublicAccessBlock",
         Scope.BUCKET,
-        False,
+        True,
     )
     DeletePublicAccessBlock = (
         "DeletePublicAccessBlock",
         "s3:PutBucketPublicAccessBlock",
         Scope.BUCKET,
-        False,
+        True,
     )
     GetObjectLockConfiguration = (
         "GetObjectLockConfiguration",
@@ -222,8 +222,8 @@ class S3Operation(enum.Enum):
     CompleteMultipartUpload = ("CompleteMultipartUpload", "s3:PutObject", Scope.OBJECT, True)
     AbortMultipartUpload = ("AbortMultipartUpload", "s3:AbortMultipartUpload", Scope.OBJECT, True)
     ListParts = ("ListParts", "s3:ListMultipartUploadParts", Scope.OBJECT, True)
-    GetObjectAcl = ("GetObjectAcl", "s3:GetObjectAcl", Scope.OBJECT, False)
-    PutObjectAcl = ("PutObjectAcl", "s3:PutObjectAcl", Scope.OBJECT, False)
+    GetObjectAcl = ("GetObjectAcl", "s3:GetObjectAcl", Scope.OBJECT, True)
+    PutObjectAcl = ("PutObjectAcl", "s3:PutObjectAcl", Scope.OBJECT, True)
     GetObjectTagging = ("GetObjectTagging", "s3:GetObjectTagging", Scope.OBJECT, False)
     PutObjectTagging = ("PutObjectTagging", "s3:PutObjectTagging", Scope.OBJECT, False)
     DeleteObjectTagging = ("DeleteObjectTagging", "s3:DeleteObjectTagging", Scope.OBJECT, False)

@@ -17,15 +17,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from andromede.http.response import Receive
+from andromede.http.sigv4 import SigningContext, SigV4Error
 from andromede.iam.model import Principal
 from andromede.s3.chunked import AwsChunkedDecoder
 from andromede.s3.errors import S3Error
 from andromede.s3.router import Route
-from andromede.s3.sigv4 import SigningContext, SigV4Error
 from andromede.settings import Settings
 from andromede.storage.checksums import BodyHasher, InvalidChecksumValue, decode_checksum
 from andromede.storage.integrity import BodyIntegrity, verify_body
-from andromede.storage.model import ChecksumAlgorithm
+from andromede.storage.model import Bucket, ChecksumAlgorithm
 
 __all__ = ["ClientDisconnected", "S3Context"]
 
@@ -55,6 +55,9 @@ class S3Context:
     receive: Receive
     settings: Settings
     secure: bool
+    # The addressed bucket as the authoriser read it (None: ListBuckets, CreateBucket).
+    bucket_record: Bucket | None = None
+    source_ip: str | None = None
     bytes_received: int = 0
 
     @property

@@ -1,20 +1,20 @@
-"""S3's XML: a small writer for responses and a hardened reader for request bodies.
+"""S3's XML: the shared writer in S3's namespace, and a hardened reader for request bodies.
 
-Responses are built as strings from escaped text — the documents are small and flat, and this is
-several times cheaper than building an ElementTree on the hot LIST path. Request bodies are parsed
-with defusedxml (no entities, no DTDs, no external references); anything it refuses, or that is not
-the expected document, is ``MalformedXML``. Namespaces are ignored on input, as S3 does.
+Request bodies are parsed with defusedxml (no entities, no DTDs, no external references);
+anything it refuses, or that is not the expected document, is ``MalformedXML``. Namespaces are
+ignored on input, as S3 does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import cast
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from andromede.http.xml import XmlWriter as _XmlWriter
+from andromede.http.xml import escape
 from andromede.s3.errors import S3Error
 
 __all__ = [
@@ -28,55 +28,15 @@ __all__ = [
 ]
 
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
-_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
-
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;"})
 
 
-def escape(text: str) -> str:
-    return text.translate(_ESCAPES)
+class XmlWriter(_XmlWriter):
+    """The shared writer, in S3's namespace unless told otherwise."""
 
-
-class XmlWriter:
-    """Appends elements to a list of string pieces; ``document()`` joins them once."""
-
-    __slots__ = ("_parts", "_root")
+    __slots__ = ()
 
     def __init__(self, root: str, *, namespace: str | None = S3_NS) -> None:
-        attrs = f' xmlns="{namespace}"' if namespace else ""
-        self._parts: list[str] = [_DECLARATION, f"<{root}{attrs}>"]
-        self._root = root
-
-    def element(self, name: str, text: str | int | bool | None) -> None:
-        """``<name>text</name>``; None writes nothing, bools are lower-case as S3 writes them."""
-        if text is None:
-            return
-        if isinstance(text, bool):
-            value = "true" if text else "false"
-        else:
-            value = escape(str(text))
-        self._parts.append(f"<{name}>{value}</{name}>")
-
-    def text(self, value: str) -> None:
-        """Character data inside the element opened last (or the root)."""
-        self._parts.append(escape(value))
-
-    def raw(self, fragment: str) -> None:
-        """A fragment the caller built and escaped itself (hot loops only)."""
-        self._parts.append(fragment)
-
-    def open(self, name: str) -> None:
-        self._parts.append(f"<{name}>")
-
-    def close(self, name: str) -> None:
-        self._parts.append(f"</{name}>")
-
-    def elements(self, name: str, values: Iterable[str]) -> None:
-        for value in values:
-            self.element(name, value)
-
-    def document(self) -> bytes:
-        return ("".join(self._parts) + f"</{self._root}>").encode()
+        super().__init__(root, namespace=namespace)
 
 
 def parse_xml(body: bytes, expected_root: str) -> Element:

@@ -257,6 +257,30 @@ class LocalBlobStore:
         self._check_id(blob_id)
         return LocalBlobWriter(self, blob_id)
 
+    def prepare_layout(self) -> int:
+        """Create the 4,096 blob directories that uuid-hex ids fall into, once; returns how many
+        were missing. Blocking (call it at start-up).
+
+        Created lazily, the first PUT into each directory also paid a mkdir and an fsync of the
+        parent: on a young store most small PUTs did (an eighth of a 4 KiB PUT's time in the
+        profile of the benchmark). Created here, one fsync of the parent covers them all.
+        """
+        self._ensure_dir(self._tmp_dir)
+        self._ensure_dir(self._blobs_dir)
+        existing = set(os.listdir(self._blobs_dir))
+        created = 0
+        for index in range(16**3):
+            name = f"{index:03x}"
+            if name not in existing:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(self._blobs_dir / name, _DIR_MODE)
+                    created += 1
+        if created and self.fsync:
+            _fsync_dir(self._blobs_dir)
+        with self._dirs_lock:
+            self._known_dirs.update(self._blobs_dir / f"{i:03x}" for i in range(16**3))
+        return created
+
     async def read(
         self, blob_id: str, offset: int, length: int, chunk_size: int
     ) -> AsyncIterator[bytes]:

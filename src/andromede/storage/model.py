@@ -8,12 +8,16 @@ record carries ``format_version`` so rows written by this release stay readable 
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from andromede.storage.acl import AccessControlList
+
 __all__ = [
+    "BUCKET_ACCESS_FIELDS",
     "RECORD_FORMAT_VERSION",
     "Bucket",
     "Checksum",
@@ -22,9 +26,11 @@ __all__ = [
     "ContentHeaders",
     "ListPage",
     "MultipartUpload",
+    "ObjectOwnership",
     "ObjectRecord",
     "ObjectSummary",
     "Part",
+    "PublicAccessBlock",
     "Segment",
 ]
 
@@ -87,6 +93,54 @@ class Bucket:
     owner_id: str  # canonical user id of the owner (the tenant's root user for now)
     region: str
     created_at: datetime
+    # Access configuration, read with the bucket on every request (one row, no extra query).
+    # None: no ownership controls (deleted), which S3 treats as ObjectWriter.
+    object_ownership: ObjectOwnership | None = field(
+        default_factory=lambda: ObjectOwnership.BUCKET_OWNER_ENFORCED
+    )
+    policy: str | None = None  # the bucket policy's JSON text, as the owner sent it
+    public_access_block: PublicAccessBlock | None = None
+    acl: AccessControlList | None = None  # None: the owner's private ACL
+
+    @property
+    def acls_enabled(self) -> bool:
+        return self.object_ownership is not ObjectOwnership.BUCKET_OWNER_ENFORCED
+
+
+class ObjectOwnership(enum.StrEnum):
+    """Who owns uploaded objects, and whether ACLs count (S3 Object Ownership)."""
+
+    BUCKET_OWNER_ENFORCED = "BucketOwnerEnforced"  # ACLs disabled; the default since 2023
+    BUCKET_OWNER_PREFERRED = "BucketOwnerPreferred"
+    OBJECT_WRITER = "ObjectWriter"
+
+
+@dataclass(frozen=True, slots=True)
+class PublicAccessBlock:
+    """The four Block Public Access switches of a bucket; all on for new buckets, as on AWS."""
+
+    block_public_acls: bool = True
+    ignore_public_acls: bool = True
+    block_public_policy: bool = True
+    restrict_public_buckets: bool = True
+
+    def to_json(self) -> str:
+        return json.dumps(
+            [
+                self.block_public_acls,
+                self.ignore_public_acls,
+                self.block_public_policy,
+                self.restrict_public_buckets,
+            ]
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> PublicAccessBlock:
+        flags = json.loads(text)
+        return cls(*(bool(flag) for flag in flags))
+
+
+BUCKET_ACCESS_FIELDS = frozenset({"object_ownership", "policy", "public_access_block", "acl"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +181,7 @@ class ObjectRecord:
     owner_id: str
     checksum: Checksum | None = None
     format_version: int = RECORD_FORMAT_VERSION
+    acl: AccessControlList | None = None  # None: the owner's private ACL
 
     @property
     def summary(self) -> ObjectSummary:
@@ -160,6 +215,7 @@ class MultipartUpload:
     checksum_algorithm: ChecksumAlgorithm | None = None
     checksum_type: ChecksumType | None = None
     format_version: int = RECORD_FORMAT_VERSION
+    acl: AccessControlList | None = None  # given to the completed object
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Se
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from andromede.storage.acl import AccessControlList
 from andromede.storage.blobs import BlobStore, BlobWriter
 from andromede.storage.bucket_names import validate_bucket_name
 from andromede.storage.checksums import (
@@ -59,9 +60,11 @@ from andromede.storage.model import (
     ChecksumType,
     ContentHeaders,
     MultipartUpload,
+    ObjectOwnership,
     ObjectRecord,
     ObjectSummary,
     Part,
+    PublicAccessBlock,
     Segment,
 )
 from andromede.storage.store import MetadataStore
@@ -145,9 +148,19 @@ class ObjectService:
 
     # -- buckets ----------------------------------------------------------------------------
     async def create_bucket(
-        self, name: str, *, tenant_id: str, owner_id: str, region: str
+        self,
+        name: str,
+        *,
+        tenant_id: str,
+        owner_id: str,
+        region: str,
+        object_ownership: ObjectOwnership = ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        acl: AccessControlList | None = None,
     ) -> Bucket:
-        """Validate the name (S3 rules: InvalidBucketName) and create the bucket."""
+        """Validate the name (S3 rules: InvalidBucketName) and create the bucket.
+
+        New buckets have Block Public Access fully on, as on AWS since April 2023.
+        """
         validate_bucket_name(name)
         bucket = Bucket(
             name=name,
@@ -155,6 +168,9 @@ class ObjectService:
             owner_id=owner_id,
             region=region,
             created_at=self._clock(),
+            object_ownership=object_ownership,
+            public_access_block=PublicAccessBlock(),
+            acl=acl,
         )
         await self._store.create_bucket(bucket)
         return bucket
@@ -168,6 +184,20 @@ class ObjectService:
 
     async def list_buckets(self, tenant_id: str) -> list[Bucket]:
         return await self._store.list_buckets(tenant_id)
+
+    async def set_bucket_policy(self, name: str, policy: str | None) -> Bucket:
+        """Store (or, with None, remove) the bucket policy; validating it is the caller's job,
+        since the policy language belongs to identity. NoSuchBucket."""
+        return await self._store.update_bucket_access(name, policy=policy)
+
+    async def set_bucket_acl(self, name: str, acl: AccessControlList | None) -> Bucket:
+        return await self._store.update_bucket_access(name, acl=acl)
+
+    async def set_object_ownership(self, name: str, ownership: ObjectOwnership | None) -> Bucket:
+        return await self._store.update_bucket_access(name, object_ownership=ownership)
+
+    async def set_public_access_block(self, name: str, block: PublicAccessBlock | None) -> Bucket:
+        return await self._store.update_bucket_access(name, public_access_block=block)
 
     async def delete_bucket(self, name: str) -> None:
         """NoSuchBucket, BucketNotEmpty."""
@@ -185,6 +215,7 @@ class ObjectService:
         headers: ContentHeaders,
         owner_id: str,
         integrity: BodyIntegrity,
+        acl: AccessControlList | None = None,
     ) -> ObjectRecord:
         """Store a whole object. ``size`` is the decoded length the client announced:
         EntityTooLarge above the limit, IncompleteBody if the body ends short of it, and the
@@ -205,8 +236,19 @@ class ObjectService:
             segments=(Segment(blob_id=blob_id, size=hasher.size, etag=hasher.md5_hex()),),
             owner_id=owner_id,
             checksum=full_checksum(algorithm, hasher),
+            acl=acl,
         )
         return await self._commit_record(record, blob_id)
+
+    async def set_object_acl(
+        self, bucket: str, key: str, acl: AccessControlList | None
+    ) -> ObjectRecord:
+        """NoSuchBucket, NoSuchKey."""
+        record = await self._store.set_object_acl(bucket, key, acl)
+        if record is None:
+            await self.get_bucket(bucket)
+            raise NoSuchKey(key)
+        return record
 
     async def head_object(self, bucket: str, key: str) -> ObjectRecord:
         """NoSuchBucket, NoSuchKey."""
@@ -266,6 +308,7 @@ class ObjectService:
         headers: ContentHeaders | None,
         owner_id: str,
         checksum_algorithm: ChecksumAlgorithm | None,
+        acl: AccessControlList | None = None,
     ) -> ObjectRecord:
         """Copy ``source`` (already fetched and checked by the caller) to bucket/key.
         ``headers`` None keeps the source's (COPY directive). The copy has a single segment;
@@ -289,6 +332,7 @@ class ObjectService:
             headers=source.headers if headers is None else headers,
             segments=(Segment(blob_id=blob_id, size=hasher.size, etag=hasher.md5_hex()),),
             owner_id=owner_id,
+            acl=acl,
             checksum=full_checksum(algorithm, hasher),
         )
         return await self._commit_record(record, blob_id)
@@ -361,6 +405,7 @@ class ObjectService:
         owner_id: str,
         checksum_algorithm: ChecksumAlgorithm | None,
         checksum_type: ChecksumType | None,
+        acl: AccessControlList | None = None,
     ) -> MultipartUpload:
         """NoSuchBucket; InvalidChecksumRequest for a checksum type the algorithm
         cannot have (FULL_OBJECT with SHA, COMPOSITE with CRC64NVME) or a type without one."""
@@ -387,6 +432,7 @@ class ObjectService:
             headers=headers,
             checksum_algorithm=checksum_algorithm,
             checksum_type=checksum_type,
+            acl=acl,
         )
         await self._store.create_upload(upload)
         return upload
@@ -492,6 +538,7 @@ class ObjectService:
             etag=f"{etag_md5.hexdigest()}-{len(chosen)}",
             last_modified=self._clock(),
             headers=upload.headers,
+            acl=upload.acl,
             segments=tuple(
                 Segment(
                     blob_id=p.blob_id,

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from andromede.storage.acl import AccessControlList
 from andromede.storage.model import (
     Bucket,
     ListPage,
@@ -37,6 +38,10 @@ class MetadataStore(Protocol):
     async def list_buckets(self, tenant_id: str) -> list[Bucket]:
         """The tenant's buckets, by name."""
 
+    async def update_bucket_access(self, name: str, **changes: object) -> Bucket:
+        """Set access fields (``BUCKET_ACCESS_FIELDS``: object_ownership, policy,
+        public_access_block; None clears the last two); returns the bucket. NoSuchBucket."""
+
     async def delete_bucket(self, name: str) -> list[Part]:
         """Delete an empty bucket, aborting its pending uploads (their parts are returned).
 
@@ -49,6 +54,11 @@ class MetadataStore(Protocol):
         """Insert or replace ``(bucket, key)``; returns the replaced record. NoSuchBucket."""
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None: ...
+
+    async def set_object_acl(
+        self, bucket: str, key: str, acl: AccessControlList | None
+    ) -> ObjectRecord | None:
+        """Replace the object's ACL (None: the owner's private ACL); None if no such object."""
 
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
         """Remove and return the record, None if there was none."""

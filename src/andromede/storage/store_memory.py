@@ -8,10 +8,12 @@ Every method runs without awaiting, so each is atomic on the event loop.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from andromede.storage.acl import AccessControlList
 from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -20,6 +22,7 @@ from andromede.storage.errors import (
     NoSuchUpload,
 )
 from andromede.storage.model import (
+    BUCKET_ACCESS_FIELDS,
     Bucket,
     ListPage,
     MultipartUpload,
@@ -65,6 +68,16 @@ class MemoryMetadataStore:
             key=lambda b: b.name,
         )
 
+    async def update_bucket_access(self, name: str, **changes: object) -> Bucket:
+        state = self._buckets.get(name)
+        if state is None:
+            raise NoSuchBucket(name)
+        unknown = set(changes) - BUCKET_ACCESS_FIELDS
+        if unknown:
+            raise ValueError(f"not bucket access fields: {sorted(unknown)}")
+        state.bucket = dataclasses.replace(state.bucket, **changes)  # type: ignore[arg-type]
+        return state.bucket
+
     async def delete_bucket(self, name: str) -> list[Part]:
         state = self._state(name)
         if state.keys:
@@ -88,6 +101,17 @@ class MemoryMetadataStore:
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
         state = self._buckets.get(bucket)
         return None if state is None else state.objects.get(key.encode())
+
+    async def set_object_acl(
+        self, bucket: str, key: str, acl: AccessControlList | None
+    ) -> ObjectRecord | None:
+        state = self._buckets.get(bucket)
+        encoded = key.encode()
+        if state is None or encoded not in state.objects:
+            return None
+        record = dataclasses.replace(state.objects[encoded], acl=acl)
+        state.objects[encoded] = record
+        return record
 
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
         state = self._buckets.get(bucket)

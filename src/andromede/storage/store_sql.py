@@ -1,16 +1,31 @@
-"""The metadata store on SQLAlchemy Core: SQLite in embedded mode, PostgreSQL later.
+"""The metadata store on SQLAlchemy Core: SQLite in embedded mode, PostgreSQL in distributed mode.
 
 Each method is one read or one write job of :class:`andromede.db.database.Database`.
 Keys are compared as text in UTF-8 byte order (SQLite's BINARY collation; ``COLLATE "C"`` on
 PostgreSQL, see :func:`andromede.db.types.key_text`), and a prefix becomes a key range, so a
 listing walks the ``(bucket, key)`` primary key. Segments and representation headers are JSON
 text beside the row's ``format_version``.
+
+Concurrency: on SQLite write jobs run one at a time. On PostgreSQL many gateways write at once at
+READ COMMITTED, so every write job locks what its checks rely on, always in the same order —
+bucket, then upload, then object or part row — so that two jobs never wait on each other in a
+cycle:
+
+- a job that adds rows under a bucket (PUT, complete, create upload) holds the bucket row
+  ``FOR KEY SHARE``; DeleteBucket holds it ``FOR UPDATE``. Whichever comes second sees the
+  other's outcome: no object or upload is ever left without its bucket, and a PUT that lost the
+  race gets NoSuchBucket;
+- complete and abort hold the upload ``FOR UPDATE``, UploadPart ``FOR KEY SHARE``: of two
+  completes one wins and the other finds no upload, so parts are released once;
+- an overwrite holds the old object row ``FOR UPDATE`` and a first write inserts with
+  ``ON CONFLICT DO NOTHING`` (retrying as an overwrite when another insert won), so each
+  replaced record is reported to exactly one writer, whose blobs then get deleted once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +34,9 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.statements import InsertIgnoringConflict
 from andromede.db.types import utc_from_stored
+from andromede.storage.acl import AccessControlList
 from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -28,6 +45,7 @@ from andromede.storage.errors import (
     NoSuchUpload,
 )
 from andromede.storage.model import (
+    BUCKET_ACCESS_FIELDS,
     Bucket,
     Checksum,
     ChecksumAlgorithm,
@@ -35,9 +53,11 @@ from andromede.storage.model import (
     ContentHeaders,
     ListPage,
     MultipartUpload,
+    ObjectOwnership,
     ObjectRecord,
     ObjectSummary,
     Part,
+    PublicAccessBlock,
     Segment,
 )
 
@@ -171,6 +191,7 @@ def _object_values(record: ObjectRecord) -> dict[str, Any]:
         "headers": _headers_json(record.headers),
         "segments": _segments_json(record.segments),
         "format_version": record.format_version,
+        "acl": None if record.acl is None else record.acl.to_json(),
         **_checksum_columns(record.checksum),
     }
 
@@ -187,7 +208,12 @@ def _object_from_row(row: Any) -> ObjectRecord:
         owner_id=row.owner_id,
         checksum=_checksum_from_row(row),
         format_version=row.format_version,
+        acl=_acl_from_text(row.acl),
     )
+
+
+def _acl_from_text(text: str | None) -> AccessControlList | None:
+    return None if text is None else AccessControlList.from_json(text)
 
 
 # Listings read only these columns: no JSON to decode for a thousand rows. The timestamp comes
@@ -220,13 +246,34 @@ def _summary_from_row(row: Any) -> ObjectSummary:
 
 
 def _bucket_from_row(row: Any) -> Bucket:
+    block = row.public_access_block
     return Bucket(
         name=row.name,
         tenant_id=row.tenant_id,
         owner_id=row.owner_id,
         region=row.region,
         created_at=row.created_at,
+        object_ownership=(
+            None if row.object_ownership is None else ObjectOwnership(row.object_ownership)
+        ),
+        policy=row.policy,
+        public_access_block=None if block is None else PublicAccessBlock.from_json(block),
+        acl=_acl_from_text(row.acl),
     )
+
+
+def _bucket_access_values(changes: Mapping[str, object]) -> dict[str, object]:
+    unknown = set(changes) - BUCKET_ACCESS_FIELDS
+    if unknown:
+        raise ValueError(f"not bucket access fields: {sorted(unknown)}")
+    values: dict[str, object] = {}
+    for name, value in changes.items():
+        if isinstance(value, PublicAccessBlock | AccessControlList):
+            value = value.to_json()
+        elif isinstance(value, ObjectOwnership):
+            value = value.value
+        values[name] = value
+    return values
 
 
 def _upload_from_row(row: Any) -> MultipartUpload:
@@ -242,6 +289,7 @@ def _upload_from_row(row: Any) -> MultipartUpload:
         ),
         checksum_type=None if row.checksum_type is None else ChecksumType(row.checksum_type),
         format_version=row.format_version,
+        acl=_acl_from_text(row.acl),
     )
 
 
@@ -276,23 +324,31 @@ class SqlMetadataStore:
 
     # -- buckets --------------------------------------------------------------------------
     async def create_bucket(self, bucket: Bucket) -> None:
+        values = {
+            "name": bucket.name,
+            "tenant_id": bucket.tenant_id,
+            "owner_id": bucket.owner_id,
+            "region": bucket.region,
+            "created_at": bucket.created_at,
+            **_bucket_access_values(
+                {
+                    "object_ownership": bucket.object_ownership,
+                    "policy": bucket.policy,
+                    "public_access_block": bucket.public_access_block,
+                    "acl": bucket.acl,
+                }
+            ),
+        }
+
         def work(conn: Connection) -> None:
-            existing = conn.execute(
-                sa.select(_B.c.tenant_id).where(_B.c.name == bucket.name)
-            ).first()
-            if existing is not None:
-                if existing.tenant_id == bucket.tenant_id:
+            while not _INSERT_BUCKET(conn, values):
+                # Taken, perhaps a moment ago by another gateway: say by whom (unless it was
+                # deleted again meanwhile, and the name is free once more).
+                owner = conn.scalar(sa.select(_B.c.tenant_id).where(_B.c.name == bucket.name))
+                if owner == bucket.tenant_id:
                     raise BucketAlreadyOwnedByYou(bucket.name)
-                raise BucketAlreadyExists(bucket.name)
-            conn.execute(
-                _B.insert().values(
-                    name=bucket.name,
-                    tenant_id=bucket.tenant_id,
-                    owner_id=bucket.owner_id,
-                    region=bucket.region,
-                    created_at=bucket.created_at,
-                )
-            )
+                if owner is not None:
+                    raise BucketAlreadyExists(bucket.name)
 
         await self._db.write(work)
 
@@ -311,9 +367,23 @@ class SqlMetadataStore:
 
         return await self._db.read(work)
 
+    async def update_bucket_access(self, name: str, **changes: object) -> Bucket:
+        values = _bucket_access_values(changes)
+
+        def work(conn: Connection) -> Bucket:
+            updated = conn.execute(_B.update().where(_B.c.name == name).values(**values))
+            if updated.rowcount == 0:
+                raise NoSuchBucket(name)
+            row = conn.execute(_GET_BUCKET, {"name": name}).one()
+            return _bucket_from_row(row)
+
+        return await self._db.write(work)
+
     async def delete_bucket(self, name: str) -> list[Part]:
         def work(conn: Connection) -> list[Part]:
-            if not _bucket_exists(conn, name):
+            # FOR UPDATE: waits for the PUTs and uploads landing in the bucket (they hold it FOR
+            # KEY SHARE) and keeps new ones out until this job ends.
+            if conn.execute(_LOCK_BUCKET, {"name": name}).first() is None:
                 raise NoSuchBucket(name)
             has_object = conn.execute(
                 sa.select(_O.c.key).where(_O.c.bucket == name).limit(1)
@@ -321,7 +391,9 @@ class SqlMetadataStore:
             if has_object is not None:
                 raise BucketNotEmpty(name)
             upload_ids = list(
-                conn.scalars(sa.select(_U.c.upload_id).where(_U.c.bucket == name)).all()
+                conn.scalars(
+                    sa.select(_U.c.upload_id).where(_U.c.bucket == name).with_for_update()
+                ).all()
             )
             dropped: list[Part] = []
             for upload_id in upload_ids:
@@ -342,9 +414,27 @@ class SqlMetadataStore:
 
         return await self._db.read(work)
 
+    async def set_object_acl(
+        self, bucket: str, key: str, acl: AccessControlList | None
+    ) -> ObjectRecord | None:
+        text = None if acl is None else acl.to_json()
+
+        def work(conn: Connection) -> ObjectRecord | None:
+            updated = conn.execute(
+                _O.update().where(_O.c.bucket == bucket, _O.c.key == key).values(acl=text)
+            )
+            if updated.rowcount == 0:
+                return None
+            row = conn.execute(_GET_OBJECT, {"bucket": bucket, "key": key}).one()
+            return _object_from_row(row)
+
+        return await self._db.write(work)
+
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
         def work(conn: Connection) -> ObjectRecord | None:
-            row = conn.execute(_GET_OBJECT, {"bucket": bucket, "key": key}).first()
+            # FOR UPDATE: of two deletes (or a delete and an overwrite) of the same key, only one
+            # reports the record, so its blobs are released once.
+            row = conn.execute(_LOCK_OBJECT, {"bucket": bucket, "key": key}).first()
             if row is None:
                 return None
             conn.execute(_O.delete().where(_O.c.bucket == bucket, _O.c.key == key))
@@ -370,7 +460,7 @@ class SqlMetadataStore:
     # -- multipart uploads ------------------------------------------------------------------
     async def create_upload(self, upload: MultipartUpload) -> None:
         def work(conn: Connection) -> None:
-            if not _bucket_exists(conn, upload.bucket):
+            if not _hold_bucket(conn, upload.bucket):
                 raise NoSuchBucket(upload.bucket)
             conn.execute(
                 _U.insert().values(
@@ -383,6 +473,7 @@ class SqlMetadataStore:
                     checksum_algorithm=upload.checksum_algorithm,
                     checksum_type=upload.checksum_type,
                     format_version=upload.format_version,
+                    acl=None if upload.acl is None else upload.acl.to_json(),
                 )
             )
 
@@ -398,27 +489,28 @@ class SqlMetadataStore:
         return await self._db.read(work)
 
     async def put_part(self, part: Part) -> Part | None:
+        where = (_P.c.upload_id == part.upload_id, _P.c.part_number == part.part_number)
+        values = {
+            "blob_id": part.blob_id,
+            "size": part.size,
+            "etag": part.etag,
+            "last_modified": part.last_modified,
+            **_checksum_columns(part.checksum),
+        }
+
         def work(conn: Connection) -> Part | None:
-            if not _upload_exists(conn, part.upload_id):
+            # KEY SHARE: parts of one upload land side by side, but not beside its completion.
+            if not _upload_exists(conn, part.upload_id, lock=_SHARED):
                 raise NoSuchUpload(part.upload_id)
-            where = (_P.c.upload_id == part.upload_id, _P.c.part_number == part.part_number)
-            old = conn.execute(sa.select(_P).where(*where)).first()
-            values = {
-                "blob_id": part.blob_id,
-                "size": part.size,
-                "etag": part.etag,
-                "last_modified": part.last_modified,
-                **_checksum_columns(part.checksum),
-            }
-            if old is None:
-                conn.execute(
-                    _P.insert().values(
-                        upload_id=part.upload_id, part_number=part.part_number, **values
-                    )
-                )
-                return None
-            conn.execute(_P.update().where(*where).values(**values))
-            return _part_from_row(old)
+            while True:
+                old = conn.execute(sa.select(_P).where(*where).with_for_update()).first()
+                if old is not None:
+                    conn.execute(_P.update().where(*where).values(**values))
+                    return _part_from_row(old)
+                keys = {"upload_id": part.upload_id, "part_number": part.part_number}
+                if _INSERT_PART(conn, {**keys, **values}):
+                    return None
+                # Another gateway stored the same part number meanwhile: replace its part.
 
         return await self._db.write(work)
 
@@ -509,9 +601,12 @@ class SqlMetadataStore:
         self, upload_id: str, record: ObjectRecord
     ) -> tuple[ObjectRecord | None, list[Part]]:
         def work(conn: Connection) -> tuple[ObjectRecord | None, list[Part]]:
-            # Jobs run one after another on the writer: the existence check and the drop cannot
-            # interleave with another complete or abort, so of two racing completes one wins.
-            if not _upload_exists(conn, upload_id):
+            # The upload FOR UPDATE (the writer's turn on SQLite): of two racing completes, or a
+            # complete and an abort, one wins and the other finds no upload. The bucket comes
+            # first, as in every job (see the module docstring).
+            if not _hold_bucket(conn, record.bucket):  # no bucket, so no upload either
+                raise NoSuchUpload(upload_id)
+            if not _upload_exists(conn, upload_id, lock=_EXCLUSIVE):
                 raise NoSuchUpload(upload_id)
             parts = _drop_upload(conn, upload_id)
             return _put_object(conn, record), parts
@@ -522,7 +617,7 @@ class SqlMetadataStore:
 
     async def abort_upload(self, upload_id: str) -> list[Part]:
         def work(conn: Connection) -> list[Part]:
-            if not _upload_exists(conn, upload_id):
+            if not _upload_exists(conn, upload_id, lock=_EXCLUSIVE):
                 raise NoSuchUpload(upload_id)
             return _drop_upload(conn, upload_id)
 
@@ -541,6 +636,9 @@ class SqlMetadataStore:
                 .where(_D.c.not_before <= now)
                 .order_by(_D.c.not_before, _D.c.id)
                 .limit(limit)
+                # Sweepers of several gateways share the queue: each takes rows the others
+                # have not locked, and none waits.
+                .with_for_update(skip_locked=True)
             ).all()
             ids = [r.id for r in rows]
             for i in range(0, len(ids), _IN_BATCH):
@@ -573,9 +671,17 @@ class SqlMetadataStore:
 _IS_OBJECT = (_O.c.bucket == sa.bindparam("bucket")) & (_O.c.key == sa.bindparam("key"))
 _IS_OBJECT_BLOB = (_OB.c.bucket == sa.bindparam("bucket")) & (_OB.c.key == sa.bindparam("key"))
 _GET_BUCKET = sa.select(_B).where(_B.c.name == sa.bindparam("name"))
-_BUCKET_EXISTS = sa.select(_B.c.name).where(_B.c.name == sa.bindparam("name"))
+_HOLD_BUCKET = (
+    sa.select(_B.c.name)
+    .where(_B.c.name == sa.bindparam("name"))
+    .with_for_update(read=True, key_share=True)
+)
+_LOCK_BUCKET = sa.select(_B.c.name).where(_B.c.name == sa.bindparam("name")).with_for_update()
+_INSERT_BUCKET = InsertIgnoringConflict(_B, ["name"])
 _GET_OBJECT = sa.select(_O).where(_IS_OBJECT)
-_INSERT_OBJECT = _O.insert()
+_LOCK_OBJECT = _GET_OBJECT.with_for_update()
+_INSERT_OBJECT = InsertIgnoringConflict(_O, ["bucket", "key"])
+_INSERT_PART = InsertIgnoringConflict(_P, ["upload_id", "part_number"])
 _UPDATE_OBJECT = _O.update().where(
     (_O.c.bucket == sa.bindparam("b_bucket")) & (_O.c.key == sa.bindparam("b_key"))
 )
@@ -583,26 +689,38 @@ _DELETE_OBJECT_BLOBS = _OB.delete().where(_IS_OBJECT_BLOB)
 _INSERT_OBJECT_BLOB = _OB.insert()
 
 
-def _bucket_exists(conn: Connection, name: str) -> bool:
-    return conn.execute(_BUCKET_EXISTS, {"name": name}).first() is not None
+_SHARED = "key share"
+_EXCLUSIVE = "update"
 
 
-def _upload_exists(conn: Connection, upload_id: str) -> bool:
+def _hold_bucket(conn: Connection, name: str) -> bool:
+    """Whether the bucket exists, keeping it from being deleted until the job ends."""
+    return conn.execute(_HOLD_BUCKET, {"name": name}).first() is not None
+
+
+def _upload_exists(conn: Connection, upload_id: str, *, lock: str) -> bool:
     query = sa.select(_U.c.upload_id).where(_U.c.upload_id == upload_id)
+    if lock == _SHARED:
+        query = query.with_for_update(read=True, key_share=True)
+    else:
+        query = query.with_for_update()
     return conn.execute(query).first() is not None
 
 
 def _put_object(conn: Connection, record: ObjectRecord) -> ObjectRecord | None:
-    if not _bucket_exists(conn, record.bucket):
+    if not _hold_bucket(conn, record.bucket):
         raise NoSuchBucket(record.bucket)
     names = {"bucket": record.bucket, "key": record.key}
-    old = conn.execute(_GET_OBJECT, names).first()
     values = _object_values(record)
-    if old is None:
-        conn.execute(_INSERT_OBJECT, values)
-    else:
-        conn.execute(_UPDATE_OBJECT, {**values, "b_bucket": record.bucket, "b_key": record.key})
-        conn.execute(_DELETE_OBJECT_BLOBS, names)
+    while True:
+        old = conn.execute(_LOCK_OBJECT, names).first()
+        if old is not None:
+            conn.execute(_UPDATE_OBJECT, {**values, "b_bucket": record.bucket, "b_key": record.key})
+            conn.execute(_DELETE_OBJECT_BLOBS, names)
+            break
+        if _INSERT_OBJECT(conn, values):
+            break
+        # Another writer created the key since the read above: this write replaces theirs.
     blob_rows = [{"blob_id": s.blob_id, **names} for s in record.segments]
     if blob_rows:
         conn.execute(_INSERT_OBJECT_BLOB, blob_rows)

@@ -1,4 +1,4 @@
-"""The Database: pragmas, inline reads, group-committed writes isolated by savepoints."""
+"""The SQLite Database: pragmas, inline reads, group-committed writes isolated by savepoints."""
 
 from __future__ import annotations
 

@@ -1,18 +1,27 @@
-"""The migrations reproduce ``tables.metadata`` exactly, and running them again changes nothing."""
+"""The migrations reproduce ``tables.metadata`` exactly, on SQLite and on PostgreSQL, and running
+them again changes nothing."""
 
 from __future__ import annotations
 
+import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from andromede.db.database import create_engine
-from andromede.db.migrate import upgrade
+from andromede.db.migrate import alembic_config, upgrade
 from andromede.db.tables import metadata
+from andromede.db.types import UtcDateTime
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def _diff(connection: Connection) -> list[Any]:
@@ -31,6 +40,14 @@ def _schema(connection: Connection) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database of each kind."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_empty_url"))
+    return f"sqlite:///{tmp_path / 'meta.db'}"
+
+
 def _inspect(url: str) -> tuple[list[Any], dict[str, Any], str | None]:
     engine = create_engine(url)
     try:
@@ -43,29 +60,29 @@ def _inspect(url: str) -> tuple[list[Any], dict[str, Any], str | None]:
     return diff, schema, version
 
 
-def test_upgrade_matches_metadata(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'meta.db'}"
+def test_upgrade_matches_metadata(empty_url: str) -> None:
+    url = empty_url
     upgrade(url)
     diff, schema, version = _inspect(url)
     assert diff == []
-    assert version == "0001"
+    assert version == HEAD
     assert set(schema) == set(metadata.tables) | {"alembic_version"}
 
 
-def test_upgrade_twice_is_a_no_op(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'meta.db'}"
+def test_upgrade_twice_is_a_no_op(empty_url: str) -> None:
+    url = empty_url
     upgrade(url)
     _, before, _ = _inspect(url)
     upgrade(url)
     diff, after, version = _inspect(url)
     assert diff == []
     assert after == before
-    assert version == "0001"
+    assert version == HEAD
 
 
-def test_a_diff_is_detected(tmp_path: Path) -> None:
+def test_a_diff_is_detected(empty_url: str) -> None:
     # Guard against a comparison that cannot fail: a schema missing a column must show up.
-    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    url = empty_url
     upgrade(url)
     engine = create_engine(url)
     try:
@@ -75,3 +92,77 @@ def test_a_diff_is_detected(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert diff and diff[0][0] == "add_index"
+
+
+def test_gateways_starting_together_migrate_once(empty_url: str) -> None:
+    # Several gateways run the migrations at the same moment: all succeed, the schema is whole.
+    errors: list[BaseException] = []
+
+    def migrate() -> None:
+        try:
+            upgrade(empty_url)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    diff, _, version = _inspect(empty_url)
+    assert diff == []
+    assert version == HEAD
+
+
+def test_timestamps_are_timestamptz_on_postgresql(postgres_url: str) -> None:
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            columns = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns("objects")}
+    finally:
+        engine.dispose()
+    assert isinstance(columns["last_modified"], sa.DateTime)
+    assert columns["last_modified"].timezone is True
+
+
+# The buckets table as migration 0001 left it (tables.py has moved on).
+buckets_0001 = sa.Table(
+    "buckets",
+    sa.MetaData(),
+    sa.Column("name", sa.Text),
+    sa.Column("tenant_id", sa.Text),
+    sa.Column("owner_id", sa.Text),
+    sa.Column("region", sa.Text),
+    sa.Column("created_at", UtcDateTime),
+)
+
+
+def test_buckets_made_before_0002_keep_acls_disabled_and_no_public_access_block(
+    empty_url: str,
+) -> None:
+    url = empty_url
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0001")
+            conn.execute(
+                sa.insert(buckets_0001).values(
+                    name="old",
+                    tenant_id="t",
+                    owner_id="o",
+                    region="eu",
+                    created_at=datetime(2026, 1, 1, tzinfo=UTC),
+                )
+            )
+        upgrade(url)
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT object_ownership, policy, public_access_block FROM buckets "
+                    "WHERE name = 'old'"
+                )
+            ).one()
+    finally:
+        engine.dispose()
+    assert tuple(row) == ("BucketOwnerEnforced", None, None)

@@ -17,7 +17,7 @@ import defusedxml.ElementTree as ElementTree
 import pytest
 from botocore.credentials import Credentials
 
-from andromede.s3.sigv4 import SigningContext, derive_signing_key
+from andromede.http.sigv4 import SigningContext, derive_signing_key
 from support.awschunked import encode_signed
 from support.s3app import Client, in_process_client
 

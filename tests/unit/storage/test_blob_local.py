@@ -85,3 +85,12 @@ async def test_any_mix_of_chunk_sizes_lands_in_order(tmp_path: Path) -> None:
     await writer.commit()
     path = tmp_path / "blobs" / "mix" / "mixedchunks0001"
     assert path.read_bytes() == bytes(expected)
+
+
+def test_prepare_layout_creates_every_hex_directory_once(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "objects", fsync=True)
+    assert store.prepare_layout() == 4096
+    names = sorted(p.name for p in (tmp_path / "objects" / "blobs").iterdir())
+    assert names[0] == "000" and names[-1] == "fff" and len(names) == 4096
+    assert (tmp_path / "objects" / "tmp").is_dir()
+    assert LocalBlobStore(tmp_path / "objects", fsync=True).prepare_layout() == 0

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import UTC, datetime
 
 from andromede.http.dates import iso8601_ms
 from andromede.http.response import Response
 from andromede.s3.errors import S3Error
+from andromede.s3.handlers.access import acl_from_request, parse_object_ownership
 from andromede.s3.handlers.common import (
     S3Services,
     parse_max,
@@ -18,6 +20,7 @@ from andromede.s3.handlers.common import (
 )
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, child_text, parse_xml
+from andromede.storage.model import Bucket, ObjectOwnership, PublicAccessBlock
 
 __all__ = [
     "create_bucket",
@@ -81,9 +84,31 @@ async def create_bucket(ctx: S3Context, svc: S3Services) -> Response:
             )
     if ctx.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":
         raise S3Error("NotImplemented", "Object Lock is not implemented yet")
+    raw_ownership = ctx.headers.get("x-amz-object-ownership")
+    ownership = (
+        ObjectOwnership.BUCKET_OWNER_ENFORCED
+        if raw_ownership is None
+        else parse_object_ownership(raw_ownership)
+    )
     reject_unsupported_headers(ctx)
+    # The bucket as it will be created, for the ACL rules of its ownership and public access.
+    planned = Bucket(
+        name=ctx.bucket,
+        tenant_id=tenant_id,
+        owner_id=owner_id,
+        region=region,
+        created_at=datetime.now(UTC),
+        object_ownership=ownership,
+        public_access_block=PublicAccessBlock(),
+    )
+    acl = acl_from_request(ctx, planned, owner_id=owner_id, creating_bucket=True)
     await svc.objects.create_bucket(
-        ctx.bucket, tenant_id=tenant_id, owner_id=owner_id, region=region
+        ctx.bucket,
+        tenant_id=tenant_id,
+        owner_id=owner_id,
+        region=region,
+        object_ownership=ownership,
+        acl=acl,
     )
     return Response(headers=[("Location", f"/{ctx.bucket}")])
 

@@ -9,11 +9,20 @@ from urllib.parse import quote_plus
 from andromede.http.dates import http_date
 from andromede.http.response import Response
 from andromede.iam.model import canonical_id
+from andromede.s3.authorise import S3Authoriser, request_condition_keys
 from andromede.s3.errors import S3Error
+from andromede.s3.operations import S3Operation
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, escape
 from andromede.settings import Settings
-from andromede.storage.model import Checksum, ContentHeaders, ObjectRecord
+from andromede.storage.errors import NoSuchKey
+from andromede.storage.model import (
+    Bucket,
+    Checksum,
+    ContentHeaders,
+    ObjectOwnership,
+    ObjectRecord,
+)
 from andromede.storage.service import ObjectService
 
 __all__ = [
@@ -38,6 +47,7 @@ __all__ = [
 class S3Services:
     objects: ObjectService
     settings: Settings
+    authoriser: S3Authoriser
 
 
 Handler = Callable[[S3Context, S3Services], Awaitable[Response]]
@@ -167,24 +177,62 @@ _UNSUPPORTED_HEADER_PREFIXES = (
     "x-amz-tagging",  # object tags
     "x-amz-website-redirect-location",
 )
-_ACCEPTED_CANNED_ACLS = frozenset({"private", "bucket-owner-full-control"})
 _ACCEPTED_STORAGE_CLASSES = frozenset({"STANDARD"})
 
 
 def reject_unsupported_headers(ctx: S3Context) -> None:
-    """Refuse a write whose headers ask for a feature not implemented here.
-
-    ACLs follow AWS's default for new buckets (BucketOwnerEnforced): the owner-only canned ACLs
-    are accepted, any other ACL gets AccessControlListNotSupported.
-    """
+    """Refuse a write whose headers ask for a feature not implemented here (ACL headers are
+    the handlers' business: ``access.acl_from_request``)."""
     for name in ctx.headers:
         if name.startswith(_UNSUPPORTED_HEADER_PREFIXES):
             raise S3Error("NotImplemented", Header=name)
-        if name.startswith("x-amz-grant-"):
-            raise S3Error("AccessControlListNotSupported")
-    acl = ctx.headers.get("x-amz-acl")
-    if acl is not None and acl.strip() not in _ACCEPTED_CANNED_ACLS:
-        raise S3Error("AccessControlListNotSupported")
     storage_class = ctx.headers.get("x-amz-storage-class")
     if storage_class is not None and storage_class.strip() not in _ACCEPTED_STORAGE_CLASSES:
         raise S3Error("InvalidStorageClass")
+
+
+async def addressed_bucket(ctx: S3Context, svc: S3Services) -> Bucket:
+    """The bucket of the request, as the authoriser read it (or read now)."""
+    if ctx.bucket_record is not None:
+        return ctx.bucket_record
+    return await svc.objects.get_bucket(ctx.bucket)
+
+
+async def authorise_object(
+    ctx: S3Context, svc: S3Services, operation: S3Operation, bucket: Bucket, key: str
+) -> None:
+    """AccessDenied unless ``operation`` on ``bucket/key`` is allowed to the caller: for the
+    operations whose objects are not the request's own (DeleteObjects' keys, copy sources)."""
+    objects = svc.objects
+
+    async def load_object() -> ObjectRecord | None:
+        try:
+            return await objects.head_object(bucket.name, key)
+        except NoSuchKey:
+            return None
+
+    await svc.authoriser.authorise(
+        ctx.principal,
+        operation,
+        bucket=bucket,
+        bucket_name=bucket.name,
+        key=key,
+        keys=request_condition_keys(operation, ctx.query, ctx.headers),
+        source_ip=ctx.source_ip,
+        secure=ctx.secure,
+        load_object=load_object,
+    )
+
+
+def object_owner_id(ctx: S3Context, bucket: Bucket) -> str:
+    """Who owns an object this request writes: the bucket owner under BucketOwnerEnforced (and
+    under BucketOwnerPreferred when the writer grants it full control), else the writer."""
+    ownership = bucket.object_ownership
+    if ownership is ObjectOwnership.BUCKET_OWNER_ENFORCED:
+        return bucket.owner_id
+    if (
+        ownership is ObjectOwnership.BUCKET_OWNER_PREFERRED
+        and ctx.headers.get("x-amz-acl", "").strip() == "bucket-owner-full-control"
+    ):
+        return bucket.owner_id
+    return tenant_owner_id(ctx)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from andromede.http.dates import iso8601_ms
 from andromede.http.response import Response
 from andromede.s3.errors import S3Error
+from andromede.s3.handlers.access import acl_from_request
 from andromede.s3.handlers.common import (
     S3Services,
+    addressed_bucket,
     checksum_headers,
     content_headers_from_request,
+    object_owner_id,
     reject_unsupported_headers,
-    tenant_owner_id,
     write_checksum_elements,
     xml_response,
 )
@@ -44,6 +46,9 @@ def _part_number(ctx: S3Context, svc: S3Services) -> int:
 
 async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
     reject_unsupported_headers(ctx)
+    bucket = await addressed_bucket(ctx, svc)
+    owner_id = object_owner_id(ctx, bucket)
+    acl = acl_from_request(ctx, bucket, owner_id=owner_id)
     raw_algorithm = ctx.headers.get("x-amz-checksum-algorithm")
     algorithm = parse_checksum_algorithm(raw_algorithm) if raw_algorithm else None
     raw_type = ctx.headers.get("x-amz-checksum-type")
@@ -70,9 +75,10 @@ async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
         ctx.bucket,
         ctx.key,
         headers=content_headers_from_request(ctx),
-        owner_id=tenant_owner_id(ctx),
+        owner_id=owner_id,
         checksum_algorithm=algorithm,
         checksum_type=checksum_type,
+        acl=acl,
     )
     xml = XmlWriter("InitiateMultipartUploadResult")
     xml.element("Bucket", ctx.bucket)

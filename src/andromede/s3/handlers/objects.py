@@ -14,16 +14,20 @@ from andromede.s3.conditions import (
     evaluate_put_conditions,
 )
 from andromede.s3.errors import S3Error, to_s3_error
+from andromede.s3.handlers.access import acl_from_request
 from andromede.s3.handlers.common import (
     S3Services,
+    addressed_bucket,
+    authorise_object,
     checksum_headers,
     content_headers_from_request,
+    object_owner_id,
     object_response_headers,
     reject_unsupported_headers,
-    tenant_owner_id,
     write_checksum_elements,
     xml_response,
 )
+from andromede.s3.operations import S3Operation
 from andromede.s3.ranges import ByteRange, RangeNotSatisfiable, parse_range
 from andromede.s3.request import S3Context, parse_checksum_algorithm
 from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
@@ -79,6 +83,9 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
     if size > svc.settings.max_object_size:
         raise S3Error("EntityTooLarge", MaxSizeAllowed=str(svc.settings.max_object_size))
     reject_unsupported_headers(ctx)
+    bucket = await addressed_bucket(ctx, svc)
+    owner_id = object_owner_id(ctx, bucket)
+    acl = acl_from_request(ctx, bucket, owner_id=owner_id)
     await _check_write_conditions(ctx, svc)
     integrity = ctx.integrity(default_algorithm=ChecksumAlgorithm.CRC64NVME)
     record = await svc.objects.put_object(
@@ -87,8 +94,9 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
         ctx.body(integrity),
         size=size,
         headers=content_headers_from_request(ctx),
-        owner_id=tenant_owner_id(ctx),
+        owner_id=owner_id,
         integrity=integrity,
+        acl=acl,
     )
     response = Response(headers=[("ETag", f'"{record.etag}"')])
     if record.checksum is not None:
@@ -189,19 +197,35 @@ async def delete_object(ctx: S3Context, svc: S3Services) -> Response:
 
 
 async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
+    """Each key is authorised for s3:DeleteObject on its own ARN, as S3 does, and a denied key
+    is reported as that key's AccessDenied error; when every key is denied the whole request is
+    (403), so a caller with no right on the bucket learns nothing about its keys."""
     body = await ctx.read_xml_body(integrity_required=True)
     root = parse_xml(body, "Delete")
     quiet = (child_text(root, "Quiet") or "").strip().lower() == "true"
     entries = children(root, "Object")
     if not entries or len(entries) > svc.settings.max_delete_objects:
         raise S3Error("MalformedXML")
-    xml = XmlWriter("DeleteResult")
+    bucket = await addressed_bucket(ctx, svc)
+    requested: list[tuple[str, str | None]] = []
     for entry in entries:
         key = child_text(entry, "Key")
         if key is None:
             raise S3Error("MalformedXML")
-        version = child_text(entry, "VersionId")
+        requested.append((key, child_text(entry, "VersionId")))
+    denied: set[str] = set()
+    for key, _ in requested:
         try:
+            await authorise_object(ctx, svc, S3Operation.DeleteObject, bucket, key)
+        except S3Error:
+            denied.add(key)
+    if denied and len(denied) == len({key for key, _ in requested}):
+        raise S3Error("AccessDenied")
+    xml = XmlWriter("DeleteResult")
+    for key, version in requested:
+        try:
+            if key in denied:
+                raise S3Error("AccessDenied")
             if version not in (None, "", "null"):
                 raise S3Error("InvalidArgument", "Invalid version id specified")
             if len(key.encode()) > svc.settings.max_key_length:
@@ -243,8 +267,7 @@ def resolve_copy_source(ctx: S3Context) -> tuple[str, str]:
 async def load_copy_source(ctx: S3Context, svc: S3Services) -> ObjectRecord:
     bucket_name, key = resolve_copy_source(ctx)
     bucket = await svc.objects.get_bucket(bucket_name)
-    if bucket.tenant_id != ctx.principal.tenant_id:
-        raise S3Error("AccessDenied")
+    await authorise_object(ctx, svc, S3Operation.GetObject, bucket, key)
     source = await svc.objects.head_object(bucket_name, key)
     outcome = evaluate_copy_source_conditions(
         ctx.headers, etag=source.etag, last_modified=source.last_modified
@@ -256,6 +279,9 @@ async def load_copy_source(ctx: S3Context, svc: S3Services) -> ObjectRecord:
 
 async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
     reject_unsupported_headers(ctx)
+    bucket = await addressed_bucket(ctx, svc)
+    owner_id = object_owner_id(ctx, bucket)
+    acl = acl_from_request(ctx, bucket, owner_id=owner_id)
     source = await load_copy_source(ctx, svc)
     if source.size > _COPY_SOURCE_MAX:
         raise S3Error(
@@ -282,8 +308,9 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
         ctx.bucket,
         ctx.key,
         headers=content_headers_from_request(ctx) if directive == "REPLACE" else None,
-        owner_id=tenant_owner_id(ctx),
+        owner_id=owner_id,
         checksum_algorithm=algorithm,
+        acl=acl,
     )
     xml = XmlWriter("CopyObjectResult")
     xml.element("LastModified", iso8601_ms(record.last_modified))

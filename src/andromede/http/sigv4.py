@@ -1,4 +1,4 @@
-"""AWS Signature Version 4 for the S3 endpoint: parsing what the client claims, and checking it.
+"""AWS Signature Version 4 for the endpoint's APIs: parsing what the client claims, and checking it.
 
 Pure functions over strings; no I/O, no framework. The flow at the S3 edge is::
 
@@ -13,7 +13,10 @@ header values are the bytes as sent; when they are not ASCII, the caller decodes
 
 S3 differs from the other AWS services in two ways that matter here: the canonical URI is
 neither normalised (``/a/../b`` stays) nor double-encoded, and the payload hash is whatever
-``x-amz-content-sha256`` says (checking the body against it is the handler's job).
+``x-amz-content-sha256`` says (checking the body against it is the handler's job). The other
+services (IAM, STS, KMS) take small bodies whose hash the server computes; their wire layer puts
+that hash in ``x-amz-content-sha256`` before parsing, and only ever uses paths of ``/``, where
+the two URI rules agree.
 
 Error codes and messages follow what AWS S3 answers, so that SDKs show their usual errors:
 
@@ -52,6 +55,7 @@ __all__ = [
     "SignedRequest",
     "SigningContext",
     "canonical_request",
+    "credential_service",
     "derive_signing_key",
     "parse_authentication",
     "sign",
@@ -139,6 +143,34 @@ class SigningContext:
     amz_date: str
     scope: str
     seed_signature: str
+
+
+# --------------------------------------------------------------------------- routing
+
+
+def credential_service(raw_query: bytes, raw_headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The service named in the request's credential scope (``s3``, ``iam``, ``kms``…), or None.
+
+    Called on every request before anything else to pick the API, so it only slices bytes; a
+    malformed claim is left for the chosen API's full parse to reject in its own words.
+    """
+    credential: bytes | None = None
+    for name, value in raw_headers:
+        if name.lower() == b"authorization":
+            start = value.find(b"Credential=")
+            if start < 0:
+                return None
+            credential = value[start + 11 :].split(b",", 1)[0]
+            break
+    if credential is None:
+        start = raw_query.find(b"X-Amz-Credential=")
+        if start < 0 or (start > 0 and raw_query[start - 1 : start] != b"&"):
+            return None
+        credential = unquote_to_bytes(raw_query[start + 17 :].split(b"&", 1)[0])
+    parts = credential.strip().rsplit(b"/", 4)
+    if len(parts) != 5:
+        return None
+    return parts[3].decode("latin-1")
 
 
 # --------------------------------------------------------------------------- parsing

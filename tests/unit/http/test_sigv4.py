@@ -18,10 +18,11 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.config import Config
 
-from andromede.s3.sigv4 import (
+from andromede.http.sigv4 import (
     SignedRequest,
     SigV4Error,
     canonical_request,
+    credential_service,
     derive_signing_key,
     parse_authentication,
     sign,
@@ -726,3 +727,31 @@ def test_signing_key_is_memoised() -> None:
     first = derive_signing_key(SECRET, "20240102", "eu-west-3", "s3")
     assert derive_signing_key(SECRET, "20240102", "eu-west-3", "s3") is first
     assert derive_signing_key.cache_info().hits == 1
+
+
+# --------------------------------------------------------------------------- routing
+
+_SCOPE = b"Credential=AK/20261129/eu-fr-1/{}/aws4_request, SignedHeaders=host, Signature=x"
+
+
+def _authorization(service: str) -> list[tuple[bytes, bytes]]:
+    return [(b"authorization", b"AWS4-HMAC-SHA256 " + _SCOPE.replace(b"{}", service.encode()))]
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "expected"),
+    [
+        (b"", _authorization("iam"), "iam"),
+        (b"", [(b"Authorization", _authorization("kms")[0][1])], "kms"),
+        (b"X-Amz-Credential=AK%2F20261129%2Fr%2Fs3%2Faws4_request&X-Amz-Date=1", [], "s3"),
+        (b"a=1&X-Amz-Credential=AK%2F20261129%2Fr%2Fsts%2Faws4_request", [], "sts"),
+        (b"", [], None),
+        (b"", [(b"authorization", b"AWS AK:signature")], None),
+        (b"", [(b"authorization", b"AWS4-HMAC-SHA256 Credential=AK/sts")], None),
+        (b"NotX-Amz-Credential=AK%2F20261129%2Fr%2Fiam%2Faws4_request", [], None),
+    ],
+)
+def test_credential_service_names_the_api_to_route_to(
+    query: bytes, headers: list[tuple[bytes, bytes]], expected: str | None
+) -> None:
+    assert credential_service(query, headers) == expected

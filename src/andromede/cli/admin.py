@@ -1,0 +1,276 @@
+"""``andromede admin``: the platform operator's commands (tenants, their users, operators).
+
+They work on the data folder and settings the way ``serve`` does (migrating the database first),
+beside a running server or not. A change made here reaches a running server's caches within
+``identity_cache_ttl`` seconds (a suspended tenant's keys stop working by then).
+
+Secrets are printed once, to standard output, in the aws ``credentials`` INI form (a profile
+named after the tenant) or as JSON with ``--json``, so scripts can use them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from andromede.errors import ConfigurationError
+from andromede.iam.errors import IamError
+from andromede.iam.service import IdentityService
+from andromede.settings import Settings, load_settings
+
+__all__ = ["admin"]
+
+admin = typer.Typer(no_args_is_help=True, help="Platform operator commands.")
+tenant_app = typer.Typer(no_args_is_help=True, help="Tenants: create, list, suspend, close.")
+user_app = typer.Typer(no_args_is_help=True, help="IAM users of a tenant.")
+operator_app = typer.Typer(no_args_is_help=True, help="Platform operators.")
+admin.add_typer(tenant_app, name="tenant")
+admin.add_typer(user_app, name="user")
+admin.add_typer(operator_app, name="operator")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+_T = TypeVar("_T")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="TOML settings file (also ANDROMEDE_CONFIG).")
+]
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data folder (ANDROMEDE_DATA_DIR).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant name or account id.")]
+
+
+def _settings(config: Path | None, data_dir: Path | None) -> Settings:
+    try:
+        return load_settings(config, data_dir=data_dir)
+    except ConfigurationError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _run(settings: Settings, work: Callable[[IdentityService], Awaitable[_T]]) -> _T:
+    from andromede.app import open_identity  # late: the application stack is heavy
+
+    async def main() -> _T:
+        async with open_identity(settings) as identity:
+            return await work(identity)
+
+    try:
+        return asyncio.run(main())
+    except IamError as exc:
+        err.print(f"[red]{type(exc).__name__}:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def _print_json(value: object) -> None:
+    typer.echo(json.dumps(value, indent=2))
+
+
+def _ini(access_key_id: str, secret_access_key: str, profile: str) -> None:
+    from andromede.app import credentials_ini
+
+    typer.echo(credentials_ini(access_key_id, secret_access_key, profile), nl=False)
+
+
+# -- tenants ------------------------------------------------------------------------------------
+@tenant_app.command("create")
+def tenant_create(
+    name: str,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create a tenant with its root user; print the root's access key (shown once)."""
+    created = _run(_settings(config, data_dir), lambda identity: identity.create_tenant(name))
+    if as_json:
+        _print_json(
+            {
+                "tenant_id": created.tenant.id,
+                "name": created.tenant.name,
+                "profile": created.tenant.name,
+                "aws_access_key_id": created.access_key_id,
+                "aws_secret_access_key": created.secret_access_key,
+            }
+        )
+        return
+    _ini(created.access_key_id, created.secret_access_key, name)
+    err.print(f"tenant {name} created, account id {created.tenant.id}")
+
+
+@tenant_app.command("list")
+def tenant_list(
+    as_json: JsonOption = False, config: ConfigOption = None, data_dir: DataDirOption = None
+) -> None:
+    """Every tenant with its account id and status."""
+    tenants = _run(_settings(config, data_dir), lambda identity: identity.list_tenants())
+    if as_json:
+        _print_json(
+            [
+                {
+                    "tenant_id": t.id,
+                    "name": t.name,
+                    "status": t.status.value,
+                    "created_at": t.created_at.isoformat(),
+                }
+                for t in tenants
+            ]
+        )
+        return
+    table = Table("account id", "name", "status", "created")
+    for t in tenants:
+        table.add_row(t.id, t.name, t.status.value, t.created_at.strftime("%Y-%m-%d %H:%M:%SZ"))
+    out.print(table)
+
+
+def _move(action: str) -> Callable[..., None]:
+    def command(
+        tenant: Annotated[str, typer.Argument(help="Tenant name or account id.")],
+        config: ConfigOption = None,
+        data_dir: DataDirOption = None,
+    ) -> None:
+        async def work(identity: IdentityService) -> str:
+            moves = {
+                "suspend": identity.suspend_tenant,
+                "reactivate": identity.reactivate_tenant,
+                "close": identity.close_tenant,
+            }
+            return (await moves[action](tenant)).status.value
+
+        status = _run(_settings(config, data_dir), work)
+        err.print(f"tenant {tenant} is {status}")
+
+    return command
+
+
+tenant_app.command("suspend", help="Suspend a tenant: its keys stop working; nothing is deleted.")(
+    _move("suspend")
+)
+tenant_app.command("reactivate", help="Make a suspended tenant active again.")(_move("reactivate"))
+tenant_app.command(
+    "close", help="Close a tenant for good: every key is deactivated, sessions end."
+)(_move("close"))
+
+
+# -- users --------------------------------------------------------------------------------------
+@user_app.command("create")
+def user_create(
+    name: str,
+    tenant: TenantOption,
+    path: Annotated[str, typer.Option(help="IAM path, /like/this/.")] = "/",
+    access_key: Annotated[
+        bool, typer.Option("--access-key", help="Also create an access key and print it.")
+    ] = False,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create an IAM user in a tenant (it has no permission until a policy grants some)."""
+
+    async def work(identity: IdentityService) -> dict[str, str]:
+        account = (await identity.get_tenant(tenant)).id
+        user = await identity.create_user(account, name, path)
+        result = {"tenant_id": account, "user_name": user.name, "user_id": user.id, "arn": user.arn}
+        if access_key:
+            key = await identity.create_access_key(account, user.name)
+            result["aws_access_key_id"] = key.key.access_key_id
+            result["aws_secret_access_key"] = key.secret_access_key
+        return result
+
+    result = _run(_settings(config, data_dir), work)
+    if as_json:
+        _print_json(result)
+        return
+    err.print(f"user {result['arn']} created")
+    if access_key:
+        profile = f"{tenant}-{name}"
+        _ini(result["aws_access_key_id"], result["aws_secret_access_key"], profile)
+
+
+@user_app.command("list")
+def user_list(
+    tenant: TenantOption,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """The IAM users of a tenant."""
+
+    async def work(identity: IdentityService) -> list[dict[str, str]]:
+        account = (await identity.get_tenant(tenant)).id
+        users = []
+        marker = None
+        while True:
+            page = await identity.list_users(account, marker=marker, max_items=1000)
+            users += page.items
+            if not page.is_truncated:
+                break
+            marker = page.marker
+        return [
+            {
+                "user_name": u.name,
+                "user_id": u.id,
+                "arn": u.arn,
+                "created_at": u.created_at.isoformat(),
+            }
+            for u in users
+        ]
+
+    users = _run(_settings(config, data_dir), work)
+    if as_json:
+        _print_json(users)
+        return
+    table = Table("name", "user id", "arn")
+    for user in users:
+        table.add_row(user["user_name"], user["user_id"], user["arn"])
+    out.print(table)
+
+
+@user_app.command("delete")
+def user_delete(
+    name: str,
+    tenant: TenantOption,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Delete an IAM user (refused while it has keys, policies, groups or MFA, as on AWS)."""
+
+    async def work(identity: IdentityService) -> None:
+        await identity.delete_user((await identity.get_tenant(tenant)).id, name)
+
+    _run(_settings(config, data_dir), work)
+    err.print(f"user {name} deleted")
+
+
+# -- operators ----------------------------------------------------------------------------------
+@operator_app.command("create")
+def operator_create(
+    name: str,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create a platform operator and print its access key (shown once)."""
+    created = _run(_settings(config, data_dir), lambda identity: identity.create_operator(name))
+    if as_json:
+        _print_json(
+            {
+                "operator_id": created.operator.id,
+                "name": created.operator.name,
+                "arn": created.operator.arn,
+                "aws_access_key_id": created.access_key_id,
+                "aws_secret_access_key": created.secret_access_key,
+            }
+        )
+        return
+    profile = f"andromede-operator-{name}"
+    _ini(created.access_key_id, created.secret_access_key, profile)
+    err.print(f"operator {created.operator.arn} created")

@@ -1,0 +1,186 @@
+"""The PostgreSQL :class:`~andromede.db.database.Database` of the distributed mode.
+
+Many gateways share one PostgreSQL, so unlike SQLite there is no single writer to lean on:
+every write is an ordinary transaction at READ COMMITTED, and the stores take the row locks
+their invariants need (``SELECT … FOR UPDATE`` on the upload a CompleteMultipartUpload consumes,
+``FOR KEY SHARE`` on the bucket a PUT lands in, …; docs/decisions/0009-postgresql-backend.md
+says why not SERIALIZABLE). PostgreSQL does its own group commit across connections.
+
+- :meth:`PostgresDatabase.read` runs the function on a pooled connection in autocommit: no
+  BEGIN/ROLLBACK round trips, each statement sees what was committed when it started (as a
+  SQLite reader does).
+- :meth:`PostgresDatabase.write` runs it inside ``BEGIN … COMMIT``. A serialization failure, a
+  deadlock, or a pooled connection found dead before COMMIT (the transaction never happened) is
+  run again, a few times at most; a connection lost *during* COMMIT is not, since the COMMIT may
+  have landed (an overwrite run twice would report its own blobs as replaced).
+
+Both run the synchronous store function through ``AsyncConnection.run_sync``: SQLAlchemy's
+greenlet bridge lets the same function drive asyncpg without blocking the event loop.
+
+A database that cannot be reached (refused, restarting, timed out, connection lost) surfaces as
+:class:`~andromede.db.errors.DatabaseUnavailable`. A connection found dead invalidates the pool
+(SQLAlchemy then replaces every connection opened before), and the work is tried once more on a
+fresh connection, so a restarted server is picked up without a gateway restart and without a
+failed request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from andromede.db.errors import DatabaseUnavailable
+
+__all__ = ["PostgresDatabase", "create_postgres_engine", "sync_postgres_url"]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+# SQLSTATEs after which the transaction is known to be rolled back and may simply run again.
+_RETRYABLE = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+# SQLSTATEs meaning "the server is not there right now": class 08 (connection exceptions),
+# admin/crash shutdown, cannot connect now (starting up), too many connections, read-only
+# (a standby answering while a failover completes).
+_UNAVAILABLE = frozenset({"57P01", "57P02", "57P03", "53300", "25006"})
+_MAX_WRITE_ATTEMPTS = 5
+
+
+def sync_postgres_url(url: sa.URL) -> sa.URL:
+    """The same database through psycopg 3, for migrations and tools (Alembic is synchronous).
+
+    asyncpg spells TLS ``ssl=…`` where libpq spells it ``sslmode=…``; that one is translated."""
+    query = dict(url.query)
+    if "ssl" in query and "sslmode" not in query:
+        query["sslmode"] = query.pop("ssl")
+    return url.set(drivername="postgresql+psycopg", query=query)
+
+
+def create_postgres_engine(url: sa.URL, *, pool_size: int, timeout: float) -> AsyncEngine:
+    """An asyncpg engine: ``pool_size`` connections at most, ``timeout`` seconds to connect, to
+    wait for a free connection, and for any one statement."""
+    return create_async_engine(
+        url.set(drivername="postgresql+asyncpg"),
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=timeout,
+        isolation_level="READ COMMITTED",
+        connect_args={
+            "timeout": timeout,
+            "command_timeout": timeout,
+            "server_settings": {"application_name": "andromede"},
+        },
+    )
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(exc, "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, sa.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        code = _sqlstate(exc)
+        if code is not None:
+            return code.startswith("08") or code in _UNAVAILABLE
+        # asyncpg raises plain OSError / TimeoutError for a refused or silent server, which
+        # SQLAlchemy may wrap without a SQLSTATE.
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        return isinstance(exc.orig, OSError | TimeoutError) or isinstance(
+            cause, OSError | TimeoutError
+        )
+    if isinstance(exc, sa.exc.TimeoutError):  # no pooled connection came free in time
+        return True
+    if isinstance(exc, OSError | TimeoutError):
+        return True
+    code = _sqlstate(exc)  # an asyncpg error that reached us unwrapped (on connect)
+    return code is not None and (code.startswith("08") or code in _UNAVAILABLE)
+
+
+def _is_stale_connection(exc: BaseException) -> bool:
+    return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+
+
+class PostgresDatabase:
+    """PostgreSQL driven as described in the module docstring."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._writes: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    async def read(self, function: Callable[[Connection], _T]) -> _T:
+        try:
+            try:
+                return await self._read_once(function)
+            except Exception as exc:
+                if not _is_stale_connection(exc):
+                    raise
+                log.info("a pooled database connection was dead; reading again on a new one")
+            return await self._read_once(function)
+        except Exception as exc:
+            if _is_unavailable(exc):
+                raise DatabaseUnavailable("the metadata database is unavailable") from exc
+            raise
+
+    async def _read_once(self, function: Callable[[Connection], _T]) -> _T:
+        async with self._reads.connect() as connection:
+            return await connection.run_sync(function)
+
+    async def write(self, function: Callable[[Connection], _T]) -> _T:
+        if self._closed:
+            raise RuntimeError("the database is closed")
+        task = asyncio.create_task(self._write(function))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        # Shield: once started, the transaction runs to its end whether or not the caller is
+        # still waiting, as on SQLite; a caller must not report "not written" for a committed row.
+        return await asyncio.shield(task)
+
+    async def _write(self, function: Callable[[Connection], _T]) -> _T:
+        attempt = 1
+        while True:
+            committing = False
+            try:
+                async with self.engine.connect() as connection:
+                    async with connection.begin() as transaction:
+                        result = await connection.run_sync(function)
+                        committing = True
+                        await transaction.commit()
+                return result
+            except Exception as exc:
+                if attempt < _MAX_WRITE_ATTEMPTS and (
+                    _sqlstate(exc) in _RETRYABLE
+                    # A pooled connection found dead before COMMIT was sent: nothing happened,
+                    # run it again on a fresh one. A connection lost during COMMIT is different:
+                    # the write may have landed, and only the caller can decide.
+                    or (_is_stale_connection(exc) and not committing)
+                ):
+                    log.debug("write rolled back (%s), attempt %d", type(exc).__name__, attempt)
+                    # Jittered back-off so that two transactions that collided do not collide
+                    # again in lockstep.
+                    await asyncio.sleep(random.uniform(0, 0.005 * attempt))  # noqa: S311
+                    attempt += 1
+                    continue
+                if _is_unavailable(exc):
+                    raise DatabaseUnavailable("the metadata database is unavailable") from exc
+                raise
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+        await self.engine.dispose()

@@ -1,0 +1,77 @@
+"""The few statements whose SQL differs between SQLite and PostgreSQL, behind one spelling.
+
+Stores otherwise write portable SQLAlchemy Core. Row locks need no helper: ``with_for_update``
+renders ``FOR UPDATE``/``FOR KEY SHARE``/``SKIP LOCKED`` on PostgreSQL and nothing on SQLite,
+whose single writer already runs write transactions one at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+__all__ = ["InsertIgnoringConflict", "Upsert"]
+
+
+class InsertIgnoringConflict:
+    """``INSERT … ON CONFLICT (columns) DO NOTHING``, built once per dialect.
+
+    Calling it inserts one row and says whether it did: False when a row with the same
+    ``conflict_columns`` exists. On PostgreSQL a row inserted by a transaction still in flight
+    makes this one wait for its outcome instead of failing with a unique violation, so the
+    caller can then read that row (a new statement at READ COMMITTED sees it) and take the
+    "already there" path.
+    """
+
+    def __init__(self, table: sa.Table, conflict_columns: Sequence[str]) -> None:
+        columns = [table.c[name] for name in conflict_columns]
+        self._statements: dict[str, sa.Insert] = {
+            "sqlite": sqlite.insert(table).on_conflict_do_nothing(index_elements=columns),
+            "postgresql": postgresql.insert(table).on_conflict_do_nothing(index_elements=columns),
+        }
+
+    def __call__(self, conn: Connection, values: Mapping[str, Any]) -> bool:
+        result = conn.execute(self._statements[conn.dialect.name], dict(values))
+        return result.rowcount == 1
+
+
+class Upsert:
+    """``INSERT … ON CONFLICT (columns) DO UPDATE SET …``, built once per dialect.
+
+    The portable spelling of SQLite's ``INSERT OR REPLACE`` for a row keyed by
+    ``conflict_columns``: inserts the row, or updates ``update_columns`` (default: every other
+    column of the row given) of the existing one. Unlike ``INSERT OR REPLACE`` it never deletes
+    a row, so no foreign key pointing at it is cascaded or broken.
+    """
+
+    def __init__(
+        self,
+        table: sa.Table,
+        conflict_columns: Sequence[str],
+        update_columns: Sequence[str] | None = None,
+    ) -> None:
+        keys = [table.c[name] for name in conflict_columns]
+        updated = (
+            list(update_columns)
+            if update_columns is not None
+            else [c.name for c in table.c if c.name not in conflict_columns]
+        )
+        sqlite_insert = sqlite.insert(table)
+        postgresql_insert = postgresql.insert(table)
+        self._statements: dict[str, sa.Insert] = {
+            "sqlite": sqlite_insert.on_conflict_do_update(
+                index_elements=keys,
+                set_={name: sqlite_insert.excluded[name] for name in updated},
+            ),
+            "postgresql": postgresql_insert.on_conflict_do_update(
+                index_elements=keys,
+                set_={name: postgresql_insert.excluded[name] for name in updated},
+            ),
+        }
+
+    def __call__(self, conn: Connection, values: Mapping[str, Any]) -> None:
+        conn.execute(self._statements[conn.dialect.name], dict(values))

@@ -1,0 +1,68 @@
+"""ASGI helpers shared by every wire API on the endpoint: request ids, headers, bounded bodies."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from andromede.http.response import Receive
+
+__all__ = [
+    "BodyTimeout",
+    "BodyTooLarge",
+    "ClientGone",
+    "decode_headers",
+    "new_request_id",
+    "read_small_body",
+]
+
+
+def new_request_id() -> str:
+    return os.urandom(8).hex().upper()
+
+
+def decode_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Lower-case names → values; repeated headers joined with "," as HTTP allows."""
+    headers: dict[str, str] = {}
+    for name_bytes, value_bytes in raw:
+        name = name_bytes.decode("latin-1").lower()
+        # utf-8 with surrogateescape keeps every byte as sent: SigV4 signs the raw bytes.
+        value = value_bytes.decode("utf-8", "surrogateescape").strip()
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return headers
+
+
+class BodyTooLarge(Exception):
+    """The body exceeds the API's limit; nothing past the limit was read into memory."""
+
+
+class BodyTimeout(Exception):
+    """The client stopped sending its body."""
+
+
+class ClientGone(Exception):
+    """The client disconnected before its body arrived."""
+
+
+async def read_small_body(receive: Receive, *, limit: int, timeout: float) -> bytes:
+    """The whole body of a request whose APIs take small bodies (IAM, STS, KMS).
+
+    Reading stops at ``limit`` + 1 bytes: a client cannot make the server buffer more.
+    """
+    pieces: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            async with asyncio.timeout(timeout):
+                message = await receive()
+        except TimeoutError as exc:
+            raise BodyTimeout from exc
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        piece: bytes = message.get("body", b"")
+        size += len(piece)
+        if size > limit:
+            raise BodyTooLarge
+        pieces.append(piece)
+        if not message.get("more_body", False):
+            return b"".join(pieces)

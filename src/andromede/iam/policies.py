@@ -1,0 +1,341 @@
+"""Managed policies and their versions, attachments, inline policies, and the documents that
+apply to a principal (part of IdentityService).
+
+Managed policies are addressed by ARN as in the IAM API; an ARN of another account is
+NoSuchEntity (AWS-managed policies do not exist here). ``policies_for`` is what the authoriser
+evaluates for an identity: cached per worker for ``cache_ttl`` seconds, like keys, and dropped
+on this worker whenever something here changes.
+"""
+
+from __future__ import annotations
+
+import time
+
+from andromede.iam import policy as policy_engine
+from andromede.iam.errors import NoSuchEntity
+from andromede.iam.model import (
+    POLICY_VERSIONS_MAX,
+    EntityType,
+    Group,
+    InlinePolicy,
+    ManagedPolicy,
+    Page,
+    PolicyVersion,
+    Principal,
+    PrincipalKind,
+    Role,
+    User,
+    new_entity_id,
+)
+from andromede.iam.service_core import (
+    PolicyKind,
+    ServiceCore,
+    check_max_items,
+    check_name,
+    check_path,
+)
+
+__all__ = ["PoliciesMixin"]
+
+# AWS's character quotas of inline policies, by the entity they belong to.
+_INLINE_MAX = {
+    EntityType.USER: policy_engine.IAM_USER_INLINE_POLICY_MAX,
+    EntityType.GROUP: policy_engine.IAM_GROUP_INLINE_POLICY_MAX,
+    EntityType.ROLE: policy_engine.IAM_ROLE_INLINE_POLICY_MAX,
+}
+
+
+class PoliciesMixin(ServiceCore):
+    # -- managed policies -----------------------------------------------------------------------
+    async def create_policy(
+        self,
+        tenant_id: str,
+        policy_name: str,
+        policy_document: str,
+        path: str = "/",
+        description: str = "",
+    ) -> ManagedPolicy:
+        now = self._now()
+        policy = ManagedPolicy(
+            id=new_entity_id("ANPA"),
+            tenant_id=tenant_id,
+            name=check_name("policyName", policy_name, 128),
+            path=check_path(path),
+            created_at=now,
+            description=description[:1000],
+            updated_at=now,
+        )
+        document = self._validate_policy(
+            policy_document, PolicyKind.IDENTITY, policy_engine.IAM_MANAGED_POLICY_MAX
+        )
+        await self._store.create_policy(policy, PolicyVersion(policy.id, "v1", document, now, True))
+        return policy
+
+    async def _policy(self, tenant_id: str, arn: str) -> ManagedPolicy:
+        prefix = f"arn:aws:iam::{tenant_id}:policy/"
+        if not arn.startswith(prefix):
+            raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
+        policy = await self._store.get_entity(ManagedPolicy, tenant_id, arn.rsplit("/", 1)[-1])
+        if policy is None or policy.arn != arn:
+            raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
+        return policy
+
+    async def get_policy(self, tenant_id: str, policy_arn: str) -> ManagedPolicy:
+        return await self._policy(tenant_id, policy_arn)
+
+    async def list_policies(
+        self,
+        tenant_id: str,
+        path_prefix: str = "/",
+        marker: str | None = None,
+        max_items: int | None = None,
+        only_attached: bool = False,
+    ) -> Page[ManagedPolicy]:
+        """The tenant's customer-managed policies (Scope=Local)."""
+        limit = check_max_items(max_items)
+        items: list[ManagedPolicy] = []
+        after = marker
+        while True:
+            batch = await self._store.list_entities(
+                ManagedPolicy, tenant_id, path_prefix, after, limit + 1
+            )
+            items += [p for p in batch if p.attachment_count or not only_attached]
+            if len(batch) <= limit or len(items) > limit:
+                break
+            after = batch[-1].name.lower()
+        truncated = len(items) > limit
+        page = items[:limit]
+        return Page(page, truncated, page[-1].name.lower() if truncated else None)
+
+    async def delete_policy(self, tenant_id: str, policy_arn: str) -> None:
+        """DeleteConflict while attached or while versions other than the default remain."""
+        policy = await self._policy(tenant_id, policy_arn)
+        await self._store.delete_entity(ManagedPolicy, policy.id)
+
+    # -- versions -----------------------------------------------------------------------------
+    async def create_policy_version(
+        self, tenant_id: str, policy_arn: str, policy_document: str, set_as_default: bool = False
+    ) -> PolicyVersion:
+        """LimitExceeded at five versions: delete one first, as on AWS."""
+        policy = await self._policy(tenant_id, policy_arn)
+        document = self._validate_policy(
+            policy_document, PolicyKind.IDENTITY, policy_engine.IAM_MANAGED_POLICY_MAX
+        )
+        version = await self._store.create_policy_version(
+            policy.id, document, self._now(), set_as_default, POLICY_VERSIONS_MAX
+        )
+        if set_as_default:
+            self._policy_cache.clear()
+        return version
+
+    async def get_policy_version(
+        self, tenant_id: str, policy_arn: str, version_id: str
+    ) -> PolicyVersion:
+        policy = await self._policy(tenant_id, policy_arn)
+        version = await self._store.get_policy_version(policy.id, version_id)
+        if version is None:
+            raise NoSuchEntity(f"Policy {policy_arn} version {version_id} does not exist.")
+        return version
+
+    async def list_policy_versions(self, tenant_id: str, policy_arn: str) -> list[PolicyVersion]:
+        policy = await self._policy(tenant_id, policy_arn)
+        return await self._store.list_policy_versions(policy.id)
+
+    async def delete_policy_version(self, tenant_id: str, policy_arn: str, version_id: str) -> None:
+        """DeleteConflict for the default version."""
+        policy = await self._policy(tenant_id, policy_arn)
+        await self._store.delete_policy_version(policy.id, version_id)
+
+    async def set_default_policy_version(
+        self, tenant_id: str, policy_arn: str, version_id: str
+    ) -> None:
+        policy = await self._policy(tenant_id, policy_arn)
+        await self._store.set_default_policy_version(policy.id, version_id)
+        self._policy_cache.clear()
+
+    # -- attachments --------------------------------------------------------------------------
+    async def _entity_id(self, tenant_id: str, entity_type: EntityType, name: str) -> str:
+        entity: User | Group | Role | None
+        if entity_type is EntityType.USER:
+            entity = await self._store.get_entity(User, tenant_id, name)
+        elif entity_type is EntityType.GROUP:
+            entity = await self._store.get_entity(Group, tenant_id, name)
+        else:
+            entity = await self._store.get_entity(Role, tenant_id, name)
+        if entity is None or (isinstance(entity, User) and entity.is_root):
+            raise NoSuchEntity(f"The {entity_type.value} with name {name} cannot be found.")
+        return entity.id
+
+    async def _attach(self, tenant_id: str, entity_type: EntityType, name: str, arn: str) -> None:
+        entity_id = await self._entity_id(tenant_id, entity_type, name)
+        policy = await self._policy(tenant_id, arn)
+        limit = self._limits.max_policies_per_entity
+        await self._store.attach_policy(entity_type, entity_id, policy.id, limit)
+        self._policy_cache.clear()
+
+    async def _detach(self, tenant_id: str, entity_type: EntityType, name: str, arn: str) -> None:
+        entity_id = await self._entity_id(tenant_id, entity_type, name)
+        policy = await self._policy(tenant_id, arn)
+        if not await self._store.detach_policy(entity_type, entity_id, policy.id):
+            raise NoSuchEntity(f"Policy {arn} was not found attached to {name}.")
+        self._policy_cache.clear()
+
+    async def _attached(
+        self, tenant_id: str, entity_type: EntityType, name: str, path_prefix: str
+    ) -> list[ManagedPolicy]:
+        entity_id = await self._entity_id(tenant_id, entity_type, name)
+        policies = await self._store.list_attached_policies(entity_type, entity_id)
+        return [p for p in policies if p.path.startswith(path_prefix)]
+
+    async def attach_user_policy(self, tenant_id: str, user_name: str, policy_arn: str) -> None:
+        await self._attach(tenant_id, EntityType.USER, user_name, policy_arn)
+
+    async def attach_group_policy(self, tenant_id: str, group_name: str, policy_arn: str) -> None:
+        await self._attach(tenant_id, EntityType.GROUP, group_name, policy_arn)
+
+    async def attach_role_policy(self, tenant_id: str, role_name: str, policy_arn: str) -> None:
+        await self._attach(tenant_id, EntityType.ROLE, role_name, policy_arn)
+
+    async def detach_user_policy(self, tenant_id: str, user_name: str, policy_arn: str) -> None:
+        await self._detach(tenant_id, EntityType.USER, user_name, policy_arn)
+
+    async def detach_group_policy(self, tenant_id: str, group_name: str, policy_arn: str) -> None:
+        await self._detach(tenant_id, EntityType.GROUP, group_name, policy_arn)
+
+    async def detach_role_policy(self, tenant_id: str, role_name: str, policy_arn: str) -> None:
+        await self._detach(tenant_id, EntityType.ROLE, role_name, policy_arn)
+
+    async def list_attached_user_policies(
+        self, tenant_id: str, user_name: str, path_prefix: str = "/"
+    ) -> list[ManagedPolicy]:
+        return await self._attached(tenant_id, EntityType.USER, user_name, path_prefix)
+
+    async def list_attached_group_policies(
+        self, tenant_id: str, group_name: str, path_prefix: str = "/"
+    ) -> list[ManagedPolicy]:
+        return await self._attached(tenant_id, EntityType.GROUP, group_name, path_prefix)
+
+    async def list_attached_role_policies(
+        self, tenant_id: str, role_name: str, path_prefix: str = "/"
+    ) -> list[ManagedPolicy]:
+        return await self._attached(tenant_id, EntityType.ROLE, role_name, path_prefix)
+
+    async def list_entities_for_policy(
+        self, tenant_id: str, policy_arn: str
+    ) -> dict[EntityType, list[str]]:
+        """The names of the users, groups and roles the policy is attached to."""
+        policy = await self._policy(tenant_id, policy_arn)
+        result: dict[EntityType, list[str]] = {t: [] for t in EntityType}
+        for entity_type, entity_id in await self._store.list_policy_attachments(policy.id):
+            entity: User | Group | Role | None
+            if entity_type is EntityType.USER:
+                entity = await self._store.get_entity_by_id(User, entity_id)
+            elif entity_type is EntityType.GROUP:
+                entity = await self._store.get_entity_by_id(Group, entity_id)
+            else:
+                entity = await self._store.get_entity_by_id(Role, entity_id)
+            if entity is not None:
+                result[entity_type].append(entity.name)
+        return {t: sorted(names, key=str.lower) for t, names in result.items()}
+
+    # -- inline policies ----------------------------------------------------------------------
+    async def _put_inline(
+        self, tenant_id: str, entity_type: EntityType, name: str, policy_name: str, document: str
+    ) -> None:
+        entity_id = await self._entity_id(tenant_id, entity_type, name)
+        text = self._validate_policy(document, PolicyKind.IDENTITY, _INLINE_MAX[entity_type])
+        check_name("policyName", policy_name, 128)
+        await self._store.put_inline_policy(InlinePolicy(entity_type, entity_id, policy_name, text))
+        self._policy_cache.clear()
+
+    async def _get_inline(
+        self, tenant_id: str, entity_type: EntityType, name: str, policy_name: str
+    ) -> str:
+        entity_id = await self._entity_id(tenant_id, entity_type, name)
+        policy = await self._store.get_inline_policy(entity_type, entity_id, policy_name)
+        if policy is None:
+            raise NoSuchEntity(f"The {entity_type.value} policy {policy_name} cannot be found.")
+        return policy.document
+
+    async def _list_inline(self, tenant_id: str, entity_type: EntityType, name: str) -> list[str]:
+        entity_id = await self._entity_id(tenant_id, entity_type, name)
+        return [p.name for p in await self._store.list_inline_policies(entity_type, entity_id)]
+
+    async def _delete_inline(
+        self, tenant_id: str, entity_type: EntityType, name: str, policy_name: str
+    ) -> None:
+        entity_id = await self._entity_id(tenant_id, entity_type, name)
+        if not await self._store.delete_inline_policy(entity_type, entity_id, policy_name):
+            raise NoSuchEntity(f"The {entity_type.value} policy {policy_name} cannot be found.")
+        self._policy_cache.clear()
+
+    async def put_user_policy(
+        self, tenant_id: str, user_name: str, policy_name: str, policy_document: str
+    ) -> None:
+        await self._put_inline(tenant_id, EntityType.USER, user_name, policy_name, policy_document)
+
+    async def put_group_policy(
+        self, tenant_id: str, group_name: str, policy_name: str, policy_document: str
+    ) -> None:
+        await self._put_inline(
+            tenant_id, EntityType.GROUP, group_name, policy_name, policy_document
+        )
+
+    async def put_role_policy(
+        self, tenant_id: str, role_name: str, policy_name: str, policy_document: str
+    ) -> None:
+        await self._put_inline(tenant_id, EntityType.ROLE, role_name, policy_name, policy_document)
+
+    async def get_user_policy(self, tenant_id: str, user_name: str, policy_name: str) -> str:
+        return await self._get_inline(tenant_id, EntityType.USER, user_name, policy_name)
+
+    async def get_group_policy(self, tenant_id: str, group_name: str, policy_name: str) -> str:
+        return await self._get_inline(tenant_id, EntityType.GROUP, group_name, policy_name)
+
+    async def get_role_policy(self, tenant_id: str, role_name: str, policy_name: str) -> str:
+        return await self._get_inline(tenant_id, EntityType.ROLE, role_name, policy_name)
+
+    async def list_user_policies(self, tenant_id: str, user_name: str) -> list[str]:
+        return await self._list_inline(tenant_id, EntityType.USER, user_name)
+
+    async def list_group_policies(self, tenant_id: str, group_name: str) -> list[str]:
+        return await self._list_inline(tenant_id, EntityType.GROUP, group_name)
+
+    async def list_role_policies(self, tenant_id: str, role_name: str) -> list[str]:
+        return await self._list_inline(tenant_id, EntityType.ROLE, role_name)
+
+    async def delete_user_policy(self, tenant_id: str, user_name: str, policy_name: str) -> None:
+        await self._delete_inline(tenant_id, EntityType.USER, user_name, policy_name)
+
+    async def delete_group_policy(self, tenant_id: str, group_name: str, policy_name: str) -> None:
+        await self._delete_inline(tenant_id, EntityType.GROUP, group_name, policy_name)
+
+    async def delete_role_policy(self, tenant_id: str, role_name: str, policy_name: str) -> None:
+        await self._delete_inline(tenant_id, EntityType.ROLE, role_name, policy_name)
+
+    # -- what applies to a principal ----------------------------------------------------------
+    async def policies_for(self, principal: Principal) -> list[str]:
+        """The identity-policy documents of a principal: a user's inline and attached policies
+        and those of its groups; a role session's role's. Root, operators and anonymous callers
+        have none (root is not bound by identity policies; the authoriser knows that)."""
+        if principal.user_id is None or principal.kind not in (
+            PrincipalKind.USER,
+            PrincipalKind.ROLE_SESSION,
+        ):
+            return []
+        cache_key = (principal.kind, principal.user_id)
+        now = time.monotonic()
+        cached = self._policy_cache.get(cache_key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        if principal.kind is PrincipalKind.ROLE_SESSION:
+            entities = [(EntityType.ROLE, principal.user_id)]
+        else:
+            groups = await self._store.list_groups_for_user(principal.user_id)
+            entities = [(EntityType.USER, principal.user_id)]
+            entities += [(EntityType.GROUP, g.id) for g in groups]
+        documents = await self._store.policy_documents_for(entities)
+        if len(self._policy_cache) > 10_000:
+            self._policy_cache.clear()
+        self._policy_cache[cache_key] = (now + self._limits.cache_ttl, documents)
+        return documents

@@ -1,0 +1,260 @@
+"""The Query-protocol ASGI application serving IAM and STS on the shared endpoint.
+
+Per request: request id → bounded body → parameters → SigV4 over the body's hash → the action's
+handler → XML envelope, then an access-log line and, for mutating actions and failed
+authentications, an audit event. Every error leaves as the Query protocol's ``ErrorResponse``
+with the request id; an unexpected exception is logged and answered ``ServiceFailure``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Mapping
+
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
+from andromede.errors import AndromedeError
+from andromede.http.asgi import (
+    BodyTimeout,
+    BodyTooLarge,
+    ClientGone,
+    decode_headers,
+    new_request_id,
+    read_small_body,
+)
+from andromede.http.ratelimit import RateLimiter
+from andromede.http.response import Receive, Response, Scope, Send, send_response
+from andromede.http.xml import XmlWriter
+from andromede.iam.authn import Authenticated, Authenticator
+from andromede.iam.model import ANONYMOUS, Principal
+from andromede.iam.service import IdentityService
+from andromede.iamapi.errors import QueryError, to_query_error
+from andromede.iamapi.protocol import Call, ServiceSpec, parse_parameters
+from andromede.settings import Settings
+
+__all__ = ["QueryApp"]
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("andromede.access")
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+class QueryApp:
+    """One Query service (IAM or STS) as an ASGI app."""
+
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        identity: IdentityService,
+        audit: AuditService,
+        settings: Settings,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
+        self._spec = spec
+        self._settings = settings
+        self._audit = audit
+        self._auth = Authenticator(
+            identity,
+            service=spec.name,
+            region=settings.region,
+            clock_skew=settings.clock_skew,
+            presign_max_expiry=settings.presign_max_expiry,
+            also_accepted_regions=spec.also_accepted_regions,
+        )
+        self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        request_id = new_request_id()
+        method: str = scope["method"]
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode(
+            "utf-8", "surrogateescape"
+        )
+        raw_query_bytes: bytes = scope.get("query_string", b"")
+        raw_query = raw_query_bytes.decode("utf-8", "surrogateescape")
+        headers = decode_headers(scope["headers"])
+        action_name = "-"
+        principal: Principal = ANONYMOUS
+        authenticated: Authenticated | None = None
+        try:
+            try:
+                body = await read_small_body(
+                    receive,
+                    limit=self._settings.max_api_body_size,
+                    timeout=self._settings.body_read_timeout,
+                )
+            except BodyTooLarge as exc:
+                raise QueryError("RequestEntityTooLarge") from exc
+            except BodyTimeout as exc:
+                raise QueryError("RequestExpired", "The request body did not arrive") from exc
+            if method not in ("GET", "POST"):
+                raise QueryError("InvalidAction", f"Method {method} is not allowed")
+            content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            form_body = body if method == "POST" and content_type == _FORM else b""
+            if body and not form_body:
+                raise QueryError(
+                    "InvalidParameterValue", f"Content-Type must be {_FORM} for a body"
+                )
+            params = parse_parameters(raw_query_bytes, form_body)
+            action_name = params.get("Action", "")
+            authenticated = await self._authenticate(
+                method, raw_path, raw_query, headers, body, request_id, action_name
+            )
+            principal = authenticated.principal
+            if principal.is_anonymous:
+                raise QueryError("MissingAuthenticationToken")
+            if authenticated.signed is not None and not self._rate_limiter.allow(
+                authenticated.signed.access_key_id
+            ):
+                raise QueryError("Throttling")
+            response = await self._dispatch(
+                action_name, params, principal, request_id, scope, headers
+            )
+        except ClientGone:
+            self._finish(action_name, principal, authenticated, request_id, method, 499, started)
+            return
+        except Exception as exc:
+            response = self._error_response(exc, request_id)
+            if isinstance(exc, QueryError) and exc.code == "RequestEntityTooLarge":
+                # The rest of the body was left unread: it must not become the next request.
+                response.headers.append(("Connection", "close"))
+        try:
+            await send_response(send, response, [(b"x-amzn-requestid", request_id.encode())])
+        finally:
+            self._finish(
+                action_name, principal, authenticated, request_id, method, response.status, started
+            )
+
+    async def _authenticate(
+        self,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: dict[str, str],
+        body: bytes,
+        request_id: str,
+        action_name: str,
+    ) -> Authenticated:
+        # These services sign the body's hash without sending it; the server computes it. A
+        # hash the client did send must be the body's, or the signature cannot match.
+        body_hash = hashlib.sha256(body).hexdigest()
+        claimed = headers.get("x-amz-content-sha256")
+        if claimed is not None and claimed.strip() != body_hash:
+            raise QueryError("SignatureDoesNotMatch")
+        signed_headers = dict(headers)
+        signed_headers["x-amz-content-sha256"] = body_hash
+        try:
+            return await self._auth.authenticate(method, raw_path, raw_query, signed_headers)
+        except AndromedeError as exc:
+            wire = to_query_error(exc)
+            self._audit.record(
+                request_id=request_id,
+                tenant_id=None,
+                principal=None,
+                action=f"{self._spec.name}:{action_name or '-'}",
+                resource="*",
+                outcome=Outcome.FAILURE,
+                details={"error": wire.code if wire else type(exc).__name__},
+            )
+            raise
+
+    async def _dispatch(
+        self,
+        action_name: str,
+        params: Mapping[str, str],
+        principal: Principal,
+        request_id: str,
+        scope: Scope,
+        headers: Mapping[str, str],
+    ) -> Response:
+        if not action_name:
+            raise QueryError("MissingAction", "Missing Action")
+        action = self._spec.actions.get(action_name)
+        if action is None:
+            raise QueryError(
+                "InvalidAction",
+                f"Could not find operation {action_name} for version {self._spec.version}",
+            )
+        version = params.get("Version")
+        if version is not None and version != self._spec.version:
+            raise QueryError(
+                "InvalidAction",
+                f"Could not find operation {action_name} for version {version}",
+            )
+        xml = XmlWriter(f"{action_name}Response", namespace=self._spec.namespace)
+        if action.has_result:
+            xml.open(f"{action_name}Result")
+        client = scope.get("client")
+        call = Call(
+            action=action_name,
+            params=params,
+            principal=principal,
+            request_id=request_id,
+            source_ip=client[0] if client else "",
+            secure=scope.get("scheme") == "https",
+            session_token=headers.get("x-amz-security-token"),
+            result=xml,
+        )
+        await action.handler(call)
+        if action.has_result:
+            xml.close(f"{action_name}Result")
+        xml.open("ResponseMetadata")
+        xml.element("RequestId", request_id)
+        xml.close("ResponseMetadata")
+        return Response(status=200, headers=[("Content-Type", "text/xml")], body=xml.document())
+
+    def _error_response(self, exc: Exception, request_id: str) -> Response:
+        wire = to_query_error(exc) if isinstance(exc, AndromedeError) else None
+        if wire is None:
+            log.error("request %s: unexpected error", request_id, exc_info=exc)
+            wire = QueryError("ServiceFailure")
+        xml = XmlWriter("ErrorResponse", namespace=self._spec.namespace)
+        xml.open("Error")
+        xml.element("Type", "Sender" if wire.sender_fault else "Receiver")
+        xml.element("Code", wire.code)
+        xml.element("Message", wire.message)
+        xml.close("Error")
+        xml.element("RequestId", request_id)
+        return Response(
+            status=wire.status, headers=[("Content-Type", "text/xml")], body=xml.document()
+        )
+
+    def _finish(
+        self,
+        action_name: str,
+        principal: Principal,
+        authenticated: Authenticated | None,
+        request_id: str,
+        method: str,
+        status: int,
+        started: float,
+    ) -> None:
+        action = self._spec.actions.get(action_name)
+        if action is not None and action.mutating and authenticated is not None:
+            self._audit.record(
+                request_id=request_id,
+                tenant_id=principal.tenant_id,
+                principal=principal.arn,
+                action=f"{self._spec.name}:{action_name}",
+                resource="*",
+                outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
+                details={"operation": action_name, "status": str(status)},
+            )
+        if self._settings.access_log:
+            level = logging.WARNING if status >= 500 else logging.INFO
+            access_log.log(
+                level,
+                "%s %s %s:%s %s / %d %.1fms",
+                request_id,
+                principal.arn,
+                self._spec.name,
+                action_name or "-",
+                method,
+                status,
+                (time.perf_counter() - started) * 1000,
+            )

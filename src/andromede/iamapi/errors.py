@@ -1,0 +1,100 @@
+"""The Query protocol's errors (IAM and STS): codes, HTTP statuses, and how the domain's map.
+
+AWS answers an IAM or STS error as::
+
+    <ErrorResponse xmlns="…"><Error><Type>Sender</Type><Code>NoSuchEntity</Code>
+    <Message>…</Message></Error><RequestId>…</RequestId></ErrorResponse>
+
+with the status below; botocore raises ``ClientError`` with that code, so the codes are AWS's.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from andromede.errors import AndromedeError
+from andromede.http.sigv4 import SigV4Error
+from andromede.iam import errors as iam_errors
+
+__all__ = ["QueryError", "to_query_error"]
+
+# code → (status, default message)
+CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    "AccessDenied": (403, "User is not authorized to perform this action."),
+    "DeleteConflict": (409, "The entity cannot be deleted while it is in use."),
+    "EntityAlreadyExists": (409, "The entity already exists."),
+    "ExpiredToken": (403, "The security token included in the request is expired"),
+    "IncompleteSignature": (400, "The request signature does not conform to AWS standards."),
+    "InvalidAction": (400, "The action or operation requested is invalid."),
+    "InvalidAuthenticationCode": (403, "The authentication code is not valid."),
+    "InvalidClientTokenId": (403, "The security token included in the request is invalid."),
+    "InvalidInput": (400, "The request has invalid input."),
+    "InvalidParameterValue": (400, "An invalid or out-of-range value was supplied."),
+    "LimitExceeded": (409, "The request exceeds a limit of the account."),
+    "MalformedPolicyDocument": (400, "The policy document is malformed."),
+    "MalformedQueryString": (404, "The query string is malformed or not UTF-8."),
+    "MissingAction": (400, "The request is missing an action or a required parameter."),
+    "MissingAuthenticationToken": (
+        403,
+        "Request is missing Authentication Token",
+    ),
+    "MissingParameter": (400, "A required parameter for the specified action is not supplied."),
+    "NoSuchEntity": (404, "The request was rejected because it referenced an entity that does "
+                     "not exist."),
+    "RequestEntityTooLarge": (413, "The request body is larger than this endpoint accepts."),
+    "RequestExpired": (400, "The request reached the service more than 15 minutes after the "
+                       "date stamp on the request."),
+    "ServiceFailure": (500, "The request processing has failed because of an unknown error."),
+    "SignatureDoesNotMatch": (
+        403,
+        "The request signature we calculated does not match the signature you provided. Check "
+        "your AWS Secret Access Key and signing method. Consult the service documentation for "
+        "details.",
+    ),
+    "Throttling": (400, "Rate exceeded"),
+    "ValidationError": (400, "The input fails to satisfy the constraints of the operation."),
+}  # fmt: skip
+
+
+class QueryError(AndromedeError):
+    def __init__(self, code: str, message: str | None = None) -> None:
+        status, default = CATALOGUE[code]
+        self.code = code
+        self.status = status
+        self.message = message if message is not None else default
+        super().__init__(f"{code}: {self.message}")
+
+    @property
+    def sender_fault(self) -> bool:
+        return self.status < 500
+
+
+# SigV4's checks speak S3's vocabulary; the Query services name the same failures their way.
+_FROM_SIGV4: Final[dict[str, str]] = {
+    "AuthorizationHeaderMalformed": "IncompleteSignature",
+    "AuthorizationQueryParametersError": "IncompleteSignature",
+    "InvalidRequest": "IncompleteSignature",
+    "InvalidArgument": "IncompleteSignature",
+    "AccessDenied": "IncompleteSignature",
+    "RequestTimeTooSkewed": "SignatureDoesNotMatch",
+    "SignatureDoesNotMatch": "SignatureDoesNotMatch",
+}
+
+
+def to_query_error(exc: AndromedeError) -> QueryError | None:
+    """The wire error for a domain or authentication error; None for unexpected ones."""
+    if isinstance(exc, QueryError):
+        return exc
+    if isinstance(exc, SigV4Error):
+        code = _FROM_SIGV4.get(exc.code, "IncompleteSignature")
+        if exc.code == "RequestTimeTooSkewed":
+            # botocore recognises clock skew by this wording and corrects its clock.
+            return QueryError(code, f"Signature expired: {exc.message}")
+        return QueryError(code, exc.message if code != "SignatureDoesNotMatch" else None)
+    if isinstance(exc, iam_errors.ExpiredToken):
+        return QueryError("ExpiredToken")
+    if isinstance(exc, iam_errors.InvalidAccessKeyId):  # InvalidClientTokenId included
+        return QueryError("InvalidClientTokenId")
+    if isinstance(exc, iam_errors.AccessDenied):
+        return QueryError("AccessDenied", str(exc) or None)
+    return None

@@ -1,0 +1,145 @@
+"""AWS's Query protocol as IAM and STS speak it: parameters in, XML envelopes out.
+
+A request is ``Action=…&Version=…`` plus the action's parameters, form-encoded in a POST body or
+in the query string of a GET; lists are ``Name.member.N`` (N from 1), structures ``Name.Field``.
+The answer wraps the action's result::
+
+    <ListUsersResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+      <ListUsersResult>…</ListUsersResult>
+      <ResponseMetadata><RequestId>…</RequestId></ResponseMetadata>
+    </ListUsersResponse>
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from andromede.http.xml import XmlWriter
+from andromede.iam.model import Principal
+from andromede.iamapi.errors import QueryError
+
+__all__ = [
+    "Action",
+    "Call",
+    "ServiceSpec",
+    "iso8601",
+    "parse_parameters",
+]
+
+
+def parse_parameters(raw_query: bytes, body: bytes) -> dict[str, str]:
+    """The request's parameters: the query string's, then the form body's (the body wins)."""
+    params: dict[str, str] = {}
+    for source in (raw_query, body):
+        if not source:
+            continue
+        try:
+            text = source.decode("utf-8")
+            pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise QueryError("MalformedQueryString") from exc
+        for name, value in pairs:
+            params[name] = value
+    return params
+
+
+def iso8601(moment: datetime) -> str:
+    """AWS's timestamp form in Query answers: ``2026-11-29T10:57:18Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(slots=True)
+class Call:
+    """One action call: who, with what parameters, and the writer for its result."""
+
+    action: str
+    params: Mapping[str, str]
+    principal: Principal
+    request_id: str
+    source_ip: str
+    secure: bool
+    session_token: str | None
+    result: XmlWriter
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str) -> str | None:
+        return self.params.get(name)
+
+    def required(self, name: str) -> str:
+        value = self.params.get(name)
+        if value is None or value == "":
+            raise QueryError(
+                "ValidationError",
+                f"1 validation error detected: Value null at '{_camel(name)}' failed to satisfy "
+                "constraint: Member must not be null",
+            )
+        return value
+
+    def integer(self, name: str, *, minimum: int, maximum: int, default: int) -> int:
+        raw = self.params.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError as exc:
+            raise QueryError(
+                "ValidationError", f"Value '{raw}' at '{_camel(name)}' is not an integer"
+            ) from exc
+        if not minimum <= value <= maximum:
+            raise QueryError(
+                "ValidationError",
+                f"1 validation error detected: Value '{value}' at '{_camel(name)}' failed to "
+                f"satisfy constraint: Member must have value between {minimum} and {maximum}",
+            )
+        return value
+
+    def boolean(self, name: str, *, default: bool) -> bool:
+        raw = self.params.get(name)
+        if raw is None:
+            return default
+        if raw.lower() not in ("true", "false"):
+            raise QueryError("ValidationError", f"Value '{raw}' at '{_camel(name)}' is not a bool")
+        return raw.lower() == "true"
+
+    def members(self, name: str, field_name: str | None = None) -> list[str]:
+        """``Name.member.1``, ``Name.member.2``… (or ``Name.member.N.Field``) in order."""
+        values: list[str] = []
+        index = 1
+        while True:
+            key = f"{name}.member.{index}" + (f".{field_name}" if field_name else "")
+            value = self.params.get(key)
+            if value is None:
+                return values
+            values.append(value)
+            index += 1
+
+
+Handler = Callable[[Call], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    handler: Handler
+    mutating: bool
+    # Actions such as DeleteUser answer an empty envelope with no <…Result> element.
+    has_result: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """One Query service (IAM, STS): its XML namespace, API version and action table."""
+
+    name: str
+    namespace: str
+    version: str
+    actions: Mapping[str, Action]
+    # IAM is global: tools signing for AWS sign it for us-east-1 whatever the endpoint's region.
+    also_accepted_regions: tuple[str, ...] = ()
+
+
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]

@@ -1,0 +1,95 @@
+"""A bounded cache of unwrapped data keys, so GETs of hot objects do not unwrap every time.
+
+Entries live at most ``ttl_seconds`` after they were unwrapped (a hit does not extend that) and
+at most ``max_entries`` are kept (the oldest goes first). An evicted, expired or dropped key is
+overwritten with zeros in place; :meth:`DataKeyCache.drop_tenant` is what makes a destroyed
+tenant's keys leave this process at once.
+
+What zeroing can and cannot do in Python: the cache owns one ``bytearray`` per key and zeroes
+it, and callers get their own ``bytearray`` copy they can zero too. But ``bytes`` copies made
+on the way — by ``cryptography`` when a key object is built, by HKDF, by the PKCS#11 binding —
+are immutable and freed whenever the garbage collector decides, without being overwritten; the
+allocator may also have moved an older copy. So this narrows the time a key sits in memory, it
+does not guarantee erasure: a process memory dump can still find recent keys. Other worker
+processes keep a destroyed tenant's cached keys until their TTL runs out, which bounds how long
+crypto-shredding takes to reach every process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+__all__ = ["DataKeyCache"]
+
+
+def _zero(key: bytearray) -> None:
+    key[:] = bytes(len(key))
+
+
+class DataKeyCache:
+    """Unwrapped data keys by (tenant id, wrapped blob), with a lifetime and a size bound."""
+
+    def __init__(
+        self,
+        *,
+        ttl_seconds: float,
+        max_entries: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ttl_seconds < 0 or max_entries < 0:
+            raise ValueError("cache TTL and size must be >= 0")
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._clock = clock
+        self._lock = threading.Lock()
+        # Insertion order is expiry order, since every entry gets the same lifetime.
+        self._entries: OrderedDict[tuple[str, bytes], tuple[float, bytearray]] = OrderedDict()
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._expire()
+            return len(self._entries)
+
+    def get(self, tenant_id: str, wrapped: bytes) -> bytearray | None:
+        """A copy of the cached key, or None."""
+        with self._lock:
+            self._expire()
+            entry = self._entries.get((tenant_id, wrapped))
+            return None if entry is None else bytearray(entry[1])
+
+    def put(self, tenant_id: str, wrapped: bytes, key: bytearray) -> None:
+        """Cache a copy of ``key`` (the caller keeps and may zero its own)."""
+        if self._ttl == 0 or self._max_entries == 0:
+            return
+        with self._lock:
+            self._expire()
+            previous = self._entries.pop((tenant_id, wrapped), None)
+            if previous is not None:
+                _zero(previous[1])
+            while len(self._entries) >= self._max_entries:
+                _zero(self._entries.popitem(last=False)[1][1])
+            self._entries[(tenant_id, wrapped)] = (self._clock() + self._ttl, bytearray(key))
+
+    def drop_tenant(self, tenant_id: str) -> None:
+        """Zero and forget every key of one tenant (its KEK was destroyed)."""
+        with self._lock:
+            for cache_key in [k for k in self._entries if k[0] == tenant_id]:
+                _zero(self._entries.pop(cache_key)[1])
+
+    def clear(self) -> None:
+        with self._lock:
+            for _, key in self._entries.values():
+                _zero(key)
+            self._entries.clear()
+
+    def _expire(self) -> None:
+        now = self._clock()
+        while self._entries:
+            cache_key, (expires, key) = next(iter(self._entries.items()))
+            if expires > now:
+                break
+            _zero(key)
+            del self._entries[cache_key]

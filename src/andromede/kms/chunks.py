@@ -1,0 +1,449 @@
+"""The chunked AES-256-GCM format of encrypted blobs: header, chunks, sizes and ranges.
+
+One encrypted blob (an object, or one part of a multipart upload) is::
+
+    header  = version (1 byte, FORMAT_VERSION) | chunk size (4 bytes, big-endian) | salt (32 bytes)
+    chunk i = AES-256-GCM(chunk key, nonce_i, plaintext chunk i, aad_i) | tag (16 bytes)
+
+Every plaintext chunk holds ``chunk_size`` bytes except the last, which holds 1 to
+``chunk_size`` bytes; an empty object is one empty final chunk, so that cutting a blob down to
+its header is detected like any other truncation.
+
+Keys and nonces. The chunk key is ``HKDF-SHA256(data key, salt, info)`` with a fresh random
+32-byte salt per blob. Because every blob has its own key, the nonce can be deterministic::
+
+    nonce_i = chunk index (8 bytes, big-endian) | final flag (1 byte) | 3 zero bytes
+
+GCM's one hard rule is "never the same (key, nonce) twice". Within a blob the index makes
+nonces distinct; across blobs the keys differ — even when the caller reuses a data key (SSE-C:
+a customer sends the same key for many objects and for every overwrite of one), because the
+salt differs (two blobs share a chunk key only if two random 256-bit salts collide). So no nonce
+budget per key has to be counted, and a deterministic nonce cannot repeat by a random-number
+accident.
+
+Binding. ``aad_i = version | chunk size | len(object id) | object id | chunk index | final
+flag``, and the index and flag are in the nonce too. A decryptor is told the object id and
+which chunk indices to expect and which one must be the final one (from the plaintext size the
+metadata records), so a chunk moved to another position, copied from another object, dropped,
+a final chunk dropped or cut, bytes appended, or a changed version byte, chunk size or salt
+all fail authentication or the length checks: :class:`IntegrityError`, never wrong bytes.
+
+Memory and copies. The encryptor holds at most one plaintext chunk (the last full chunk is
+held back until more data or ``finish()`` says whether it is final); chunks that arrive whole
+inside a piece are encrypted straight from the caller's buffer with ``encrypt_into`` into one
+output buffer per call. The decryptor does the same with ``decrypt_into``.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from andromede.kms.errors import IntegrityError, UnsupportedFormatVersion
+
+if TYPE_CHECKING:
+    # collections.abc.Buffer is Python 3.12+; the project supports 3.11.
+    from typing_extensions import Buffer
+
+__all__ = [
+    "CHUNK_SIZE",
+    "FORMAT_VERSION",
+    "HEADER_SIZE",
+    "TAG_SIZE",
+    "ChunkDecryptor",
+    "ChunkEncryptor",
+    "ChunkRange",
+    "chunk_count",
+    "ciphertext_size",
+    "decrypt_blob",
+    "encrypt_blob",
+    "plaintext_size",
+    "plan_range",
+]
+
+FORMAT_VERSION = 1
+CHUNK_SIZE = 64 * 1024
+TAG_SIZE = 16
+SALT_SIZE = 32
+DATA_KEY_SIZE = 32
+_HEADER = struct.Struct(">BI")
+HEADER_SIZE = _HEADER.size + SALT_SIZE
+_CHUNK_POSITION = struct.Struct(">QB")
+_NONCE_PADDING = 3
+_KDF_INFO = b"andromede/kms chunk key v1"
+_MAX_CHUNK_SIZE = 2**31
+
+
+def chunk_count(plaintext_size: int, chunk_size: int = CHUNK_SIZE) -> int:
+    """How many chunks a blob of ``plaintext_size`` bytes has (at least one)."""
+    _check_chunk_size(chunk_size)
+    if plaintext_size < 0:
+        raise ValueError("plaintext size must be >= 0")
+    return max(1, -(-plaintext_size // chunk_size))
+
+
+def ciphertext_size(plaintext_size: int, chunk_size: int = CHUNK_SIZE) -> int:
+    """Stored size of a blob holding ``plaintext_size`` bytes: header plus one tag per chunk."""
+    return HEADER_SIZE + plaintext_size + TAG_SIZE * chunk_count(plaintext_size, chunk_size)
+
+
+def plaintext_size(stored_size: int, chunk_size: int = CHUNK_SIZE) -> int:
+    """Inverse of :func:`ciphertext_size`; a size no blob can have is an :class:`IntegrityError`."""
+    _check_chunk_size(chunk_size)
+    body = stored_size - HEADER_SIZE
+    if body < TAG_SIZE:
+        raise IntegrityError("encrypted blob is shorter than a header and one chunk")
+    chunks = -(-body // (chunk_size + TAG_SIZE))
+    size = body - TAG_SIZE * chunks
+    # A last chunk holding only a tag is possible only for the empty object: a blob whose size
+    # ends that way (or leaves a negative size) was cut or padded.
+    if size < 0 or (chunks > 1 and size <= (chunks - 1) * chunk_size):
+        raise IntegrityError("encrypted blob size does not match any plaintext size")
+    return size
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRange:
+    """What to read from a blob for a plaintext range, and what to keep after decryption.
+
+    Read ``[0, HEADER_SIZE)`` (the header) and ``[ciphertext_start, ciphertext_end)`` (whole
+    chunks ``first_chunk`` to ``last_chunk``); after decryption drop ``skip`` bytes and keep
+    ``length``. ``last_chunk_is_final`` says whether the range reaches the object's end.
+    """
+
+    plaintext_size: int
+    chunk_size: int
+    first_chunk: int
+    last_chunk: int
+    ciphertext_start: int
+    ciphertext_end: int
+    skip: int
+    length: int
+
+    @property
+    def last_chunk_is_final(self) -> bool:
+        return self.last_chunk == chunk_count(self.plaintext_size, self.chunk_size) - 1
+
+
+def plan_range(
+    plaintext_size: int, start: int, stop: int, chunk_size: int = CHUNK_SIZE
+) -> ChunkRange:
+    """Map the plaintext bytes ``[start, stop)`` to the whole chunks that hold them.
+
+    ``start == stop`` is accepted only as ``(0, 0)`` of an empty object, whose single final
+    chunk still has to be read and verified; any other empty or out-of-bounds range is a
+    caller error (the storage layer answers InvalidRange before it gets here).
+    """
+    n_chunks = chunk_count(plaintext_size, chunk_size)
+    if plaintext_size == 0 and start == stop == 0:
+        first = last = 0
+    elif 0 <= start < stop <= plaintext_size:
+        first, last = start // chunk_size, (stop - 1) // chunk_size
+    else:
+        raise ValueError(f"range [{start}, {stop}) outside a {plaintext_size}-byte object")
+    stride = chunk_size + TAG_SIZE
+    last_plain = plaintext_size - last * chunk_size if last == n_chunks - 1 else chunk_size
+    return ChunkRange(
+        plaintext_size=plaintext_size,
+        chunk_size=chunk_size,
+        first_chunk=first,
+        last_chunk=last,
+        ciphertext_start=HEADER_SIZE + first * stride,
+        ciphertext_end=HEADER_SIZE + last * stride + last_plain + TAG_SIZE,
+        skip=start - first * chunk_size,
+        length=stop - start,
+    )
+
+
+class _ChunkCipher:
+    """The per-blob chunk key, and the nonce and AAD of each chunk position."""
+
+    __slots__ = ("_aad", "_aead", "_nonce", "_position_offset")
+
+    def __init__(self, data_key: Buffer, salt: bytes, object_id: bytes, chunk_size: int) -> None:
+        if len(memoryview(data_key)) != DATA_KEY_SIZE:
+            raise ValueError("a data key is 32 bytes (AES-256)")
+        chunk_key = HKDF(hashes.SHA256(), DATA_KEY_SIZE, salt, _KDF_INFO).derive(bytes(data_key))
+        self._aead = AESGCM(chunk_key)
+        prefix = _HEADER.pack(FORMAT_VERSION, chunk_size) + struct.pack(">I", len(object_id))
+        # One mutable AAD and nonce per blob, patched in place per chunk (no allocation).
+        self._aad = bytearray(prefix + object_id + bytes(_CHUNK_POSITION.size))
+        self._position_offset = len(self._aad) - _CHUNK_POSITION.size
+        self._nonce = bytearray(_CHUNK_POSITION.size + _NONCE_PADDING)
+
+    def _position(self, index: int, final: bool) -> None:
+        _CHUNK_POSITION.pack_into(self._aad, self._position_offset, index, final)
+        _CHUNK_POSITION.pack_into(self._nonce, 0, index, final)
+
+    def seal_into(
+        self, index: int, final: bool, plaintext: bytearray | memoryview, out: memoryview
+    ) -> None:
+        self._position(index, final)
+        self._aead.encrypt_into(self._nonce, plaintext, self._aad, out)
+
+    def open_into(self, index: int, final: bool, ciphertext: memoryview, out: memoryview) -> None:
+        self._position(index, final)
+        try:
+            self._aead.decrypt_into(self._nonce, ciphertext, self._aad, out)
+        except InvalidTag:
+            raise IntegrityError(f"chunk {index} failed authentication") from None
+
+
+def _object_id_bytes(object_id: bytes | str) -> bytes:
+    return object_id.encode() if isinstance(object_id, str) else bytes(object_id)
+
+
+def _check_chunk_size(chunk_size: int) -> None:
+    if not 0 < chunk_size <= _MAX_CHUNK_SIZE:
+        raise ValueError("chunk size must be between 1 byte and 2 GiB")
+
+
+class ChunkEncryptor:
+    """Streaming encryption of one blob: ``update()`` with pieces of any size, then ``finish()``.
+
+    Each call returns the ciphertext that is ready (possibly empty); the header comes first.
+    """
+
+    __slots__ = (
+        "_chunk_size",
+        "_cipher",
+        "_finished",
+        "_header",
+        "_held",
+        "_index",
+        "_pending",
+        "_pending_len",
+        "_size",
+    )
+
+    def __init__(
+        self, data_key: Buffer, object_id: bytes | str, *, chunk_size: int = CHUNK_SIZE
+    ) -> None:
+        _check_chunk_size(chunk_size)
+        salt = os.urandom(SALT_SIZE)
+        self._cipher = _ChunkCipher(data_key, salt, _object_id_bytes(object_id), chunk_size)
+        self._chunk_size = chunk_size
+        self._header: bytes | None = _HEADER.pack(FORMAT_VERSION, chunk_size) + salt
+        # Allocated on first use: a small object handed over as bytes never needs it.
+        self._pending = bytearray()
+        self._pending_len = 0
+        self._held: memoryview | None = None
+        self._index = 0
+        self._size = 0
+        self._finished = False
+
+    @property
+    def plaintext_size(self) -> int:
+        """Plaintext bytes fed so far."""
+        return self._size
+
+    def update(self, data: Buffer) -> bytearray:
+        if self._finished:
+            raise RuntimeError("update() after finish()")
+        view = memoryview(data).cast("B")
+        if not view:
+            return self._start_output(0)
+        self._size += len(view)
+        size, stride = self._chunk_size, self._chunk_size + TAG_SIZE
+        held, self._held = self._held, None
+        if held is not None and len(held) < size:
+            # A held partial chunk must be joined with the new bytes: now it is copied.
+            self._pending_buffer()[: len(held)] = held
+            self._pending_len, held = len(held), None
+        total = (len(held) if held is not None else self._pending_len) + len(view)
+        # Every full chunk that more bytes follow is emitted now; the rest waits (bounded).
+        ready = (total - 1) // size
+        out = self._start_output(ready * stride)
+        pos = len(out) - ready * stride
+        target = memoryview(out)
+        for _ in range(ready):
+            chunk_out = target[pos : pos + stride]
+            if held is not None:
+                self._cipher.seal_into(self._index, False, held, chunk_out)
+                held = None
+            elif self._pending_len:
+                take = size - self._pending_len
+                self._pending_buffer()[self._pending_len :] = view[:take]
+                view = view[take:]
+                self._cipher.seal_into(self._index, False, self._pending, chunk_out)
+                self._pending_len = 0
+            else:
+                self._cipher.seal_into(self._index, False, view[:size], chunk_out)
+                view = view[size:]
+            self._index += 1
+            pos += stride
+        if self._pending_len == 0 and view.readonly and isinstance(view.obj, bytes):
+            # Immutable bytes cannot change under us: hold a view instead of copying (ASGI
+            # bodies arrive as bytes, so a chunk-sized piece is never copied). The view keeps
+            # the caller's piece alive until the next call, no longer.
+            self._held = view
+        else:
+            self._pending_buffer()[self._pending_len : self._pending_len + len(view)] = view
+            self._pending_len += len(view)
+        return out
+
+    def finish(self) -> bytearray:
+        """Emit the final chunk (an empty one for an empty object)."""
+        if self._finished:
+            raise RuntimeError("finish() called twice")
+        self._finished = True
+        if self._held is not None:
+            plain, self._held = self._held, None
+        else:
+            plain = memoryview(self._pending)[: self._pending_len]
+        out = self._start_output(len(plain) + TAG_SIZE)
+        self._cipher.seal_into(
+            self._index, True, plain, memoryview(out)[len(out) - len(plain) - TAG_SIZE :]
+        )
+        self._pending[:] = bytes(len(self._pending))
+        return out
+
+    def _pending_buffer(self) -> bytearray:
+        if not self._pending:
+            self._pending = bytearray(self._chunk_size)
+        return self._pending
+
+    def _start_output(self, body_size: int) -> bytearray:
+        if self._header is None:
+            return bytearray(body_size)
+        out = bytearray(HEADER_SIZE + body_size)
+        out[:HEADER_SIZE] = self._header
+        self._header = None
+        return out
+
+
+class ChunkDecryptor:
+    """Streaming, verifying decryption of the chunks a :class:`ChunkRange` names.
+
+    Feed the header once to the constructor, then the bytes ``[ciphertext_start,
+    ciphertext_end)`` in pieces of any size; each ``update()`` returns the plaintext of the
+    range that is ready. ``finish()`` raises :class:`IntegrityError` if chunks are missing.
+    More bytes than the range holds is an error at once.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_buffer_len",
+        "_cipher",
+        "_final_index",
+        "_index",
+        "_plan",
+        "_produced",
+        "_skip",
+    )
+
+    def __init__(
+        self, data_key: Buffer, object_id: bytes | str, header: Buffer, plan: ChunkRange
+    ) -> None:
+        header_view = memoryview(header).cast("B")
+        if len(header_view) != HEADER_SIZE:
+            raise IntegrityError("encrypted blob header is truncated")
+        version, chunk_size = _HEADER.unpack_from(header_view)
+        if version != FORMAT_VERSION:
+            raise UnsupportedFormatVersion(f"unsupported encrypted blob format version {version}")
+        if chunk_size != plan.chunk_size:
+            raise IntegrityError("encrypted blob header names another chunk size")
+        salt = bytes(header_view[_HEADER.size :])
+        self._cipher = _ChunkCipher(data_key, salt, _object_id_bytes(object_id), chunk_size)
+        self._plan = plan
+        self._final_index = chunk_count(plan.plaintext_size, chunk_size) - 1
+        self._index = plan.first_chunk
+        self._buffer = bytearray()  # allocated when a chunk arrives split across pieces
+        self._buffer_len = 0
+        self._skip = plan.skip
+        self._produced = 0
+
+    def _chunk_stored_size(self, index: int) -> int:
+        if index == self._final_index:
+            return self._plan.plaintext_size - index * self._plan.chunk_size + TAG_SIZE
+        return self._plan.chunk_size + TAG_SIZE
+
+    def update(self, data: Buffer) -> bytearray:
+        view = memoryview(data).cast("B")
+        pieces: list[tuple[int, memoryview]] = []
+        index = self._index
+        if self._buffer_len:
+            need = self._chunk_stored_size(index)
+            take = min(need - self._buffer_len, len(view))
+            self._chunk_buffer()[self._buffer_len : self._buffer_len + take] = view[:take]
+            self._buffer_len += take
+            view = view[take:]
+            if self._buffer_len < need:
+                return bytearray()
+            pieces.append((index, memoryview(self._buffer)[:need]))
+            index += 1
+        while view:
+            if index > self._plan.last_chunk:
+                raise IntegrityError("more ciphertext than the encrypted blob holds")
+            need = self._chunk_stored_size(index)
+            if len(view) < need:
+                break
+            pieces.append((index, view[:need]))
+            view = view[need:]
+            index += 1
+        # Decrypt before the buffer is refilled with the tail: a piece may be a view of it.
+        out = self._open(pieces)
+        self._index = index
+        if view:
+            self._chunk_buffer()[: len(view)] = view
+        self._buffer_len = len(view)
+        return out
+
+    def _chunk_buffer(self) -> bytearray:
+        if not self._buffer:
+            self._buffer = bytearray(self._plan.chunk_size + TAG_SIZE)
+        return self._buffer
+
+    def _open(self, pieces: list[tuple[int, memoryview]]) -> bytearray:
+        out = bytearray(sum(len(chunk) - TAG_SIZE for _, chunk in pieces))
+        with memoryview(out) as target:
+            pos = 0
+            for index, chunk in pieces:
+                plain = len(chunk) - TAG_SIZE
+                final = index == self._final_index
+                self._cipher.open_into(index, final, chunk, target[pos : pos + plain])
+                pos += plain
+        if self._skip and out:
+            dropped = min(self._skip, len(out))
+            del out[:dropped]
+            self._skip -= dropped
+        keep = self._plan.length - self._produced
+        if len(out) > keep:
+            del out[keep:]
+        self._produced += len(out)
+        return out
+
+    def finish(self) -> None:
+        """Check that every chunk of the range arrived (truncation is an error, not EOF)."""
+        if self._index <= self._plan.last_chunk or self._buffer_len:
+            raise IntegrityError("encrypted blob is truncated")
+
+
+def encrypt_blob(
+    data_key: Buffer, object_id: bytes | str, plaintext: Buffer, *, chunk_size: int = CHUNK_SIZE
+) -> bytearray:
+    """Encrypt a whole plaintext held in memory (small objects, tests)."""
+    encryptor = ChunkEncryptor(data_key, object_id, chunk_size=chunk_size)
+    out = encryptor.update(plaintext)
+    out += encryptor.finish()
+    return out
+
+
+def decrypt_blob(
+    data_key: Buffer, object_id: bytes | str, blob: Buffer, *, chunk_size: int = CHUNK_SIZE
+) -> bytearray:
+    """Decrypt and verify a whole blob held in memory (small objects, tests)."""
+    view = memoryview(blob).cast("B")
+    size = plaintext_size(len(view), chunk_size)
+    plan = plan_range(size, 0, size, chunk_size)
+    decryptor = ChunkDecryptor(data_key, object_id, view[:HEADER_SIZE], plan)
+    out = decryptor.update(view[plan.ciphertext_start : plan.ciphertext_end])
+    decryptor.finish()
+    return out

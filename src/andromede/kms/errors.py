@@ -1,0 +1,86 @@
+"""Domain errors of key management. No HTTP here: the wire adapters map them to wire errors.
+
+No message carries key material, a wrapped key or a plaintext byte: only identifiers
+(tenant id, KEK version, chunk index) that help an operator find the damaged object.
+
+AndromedeError
+└── KmsError
+    ├── IntegrityError                  stored bytes are not what was written: never wrong bytes
+    │   ├── UnsupportedFormatVersion    a format version this code does not read
+    │   └── InvalidWrappedKey           a wrapped data key that is malformed or fails to unwrap
+    ├── TenantKeyError
+    │   ├── KeyNotFound                 no key-encryption key (or no such version) for the tenant
+    │   ├── KeyDestroyed                the tenant's keys were destroyed (crypto-shredded)
+    │   └── KeyAlreadyExists            create_tenant_key on a tenant that has one
+    └── ProviderError                   the root-key provider failed (I/O, token, login)
+"""
+
+from __future__ import annotations
+
+from andromede.errors import AndromedeError
+
+__all__ = [
+    "IntegrityError",
+    "InvalidWrappedKey",
+    "KeyAlreadyExists",
+    "KeyDestroyed",
+    "KeyNotFound",
+    "KmsError",
+    "ProviderError",
+    "TenantKeyError",
+    "UnsupportedFormatVersion",
+]
+
+
+class KmsError(AndromedeError):
+    """Base of key-management domain errors."""
+
+
+class IntegrityError(KmsError):
+    """Ciphertext failed authentication, or chunks are missing, extra, reordered or truncated."""
+
+
+class UnsupportedFormatVersion(IntegrityError):
+    """The format version byte is not one this code reads (tampering, or a newer writer)."""
+
+
+class InvalidWrappedKey(IntegrityError):
+    """A wrapped data key is malformed, names another tenant, or fails authentication."""
+
+
+class TenantKeyError(KmsError):
+    """A problem with a tenant's key-encryption keys."""
+
+    def __init__(self, message: str, *, tenant_id: str) -> None:
+        super().__init__(message)
+        self.tenant_id = tenant_id
+
+
+class KeyNotFound(TenantKeyError):
+    """The tenant has no key-encryption key, or not the version a wrapped key names."""
+
+    @classmethod
+    def for_tenant(cls, tenant_id: str, version: int | None = None) -> KeyNotFound:
+        if version is None:
+            return cls(f"tenant {tenant_id} has no key-encryption key", tenant_id=tenant_id)
+        return cls(f"tenant {tenant_id} has no key version {version}", tenant_id=tenant_id)
+
+
+class KeyDestroyed(TenantKeyError):
+    """The tenant's key-encryption keys were destroyed: what they wrapped is unreadable for good."""
+
+    @classmethod
+    def for_tenant(cls, tenant_id: str) -> KeyDestroyed:
+        return cls(f"the keys of tenant {tenant_id} were destroyed", tenant_id=tenant_id)
+
+
+class KeyAlreadyExists(TenantKeyError):
+    """The tenant already has a key-encryption key (rotate it instead)."""
+
+    @classmethod
+    def for_tenant(cls, tenant_id: str) -> KeyAlreadyExists:
+        return cls(f"tenant {tenant_id} already has a key", tenant_id=tenant_id)
+
+
+class ProviderError(KmsError):
+    """The root-key provider failed: keystore I/O, HSM library, token or login."""

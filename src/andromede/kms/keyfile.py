@@ -1,0 +1,314 @@
+"""The local key-file root-key provider (the embedded default).
+
+Owns two files under ``<data_dir>/keys/`` (a 0700 directory):
+
+- ``root.key`` (0600): the 256-bit root key, ``andromede-root-key-v1:<base64>``. Created once;
+  refused if its mode lets anyone but the owner read it (as ssh refuses a loose private key).
+- ``keystore.json`` (0600): every tenant KEK version, each sealed under the root key with
+  AES-256-GCM and bound (AAD) to its tenant id and version, plus tombstones of destroyed
+  tenants (no key material). Rewritten whole on every change: temporary file, fsync, rename,
+  fsync of the directory, so a crash leaves the old keystore or the new one.
+
+The keystore is the only place a KEK exists — not the database — so destroying a tenant's KEK
+here makes every data key it wrapped unopenable even after a database backup is restored
+(limits: keystore backups and the disk's free blocks, see docs/decisions/0007-key-hierarchy.md).
+
+Several worker processes share the files: changes are serialised with ``flock`` on
+``keystore.lock`` (read, change, rewrite under the lock), and every read reloads the keystore
+when its inode, size or mtime changed, so a KEK created or destroyed by one worker is seen by
+the others at their next call.
+
+Key material in memory: the root key is held for the life of the provider (every call needs
+it); a KEK is opened for the length of one seal/open call. Python cannot guarantee erasure of
+``bytes`` copies (see :mod:`andromede.kms.cache`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import stat
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from andromede.kms.errors import (
+    InvalidWrappedKey,
+    KeyAlreadyExists,
+    KeyDestroyed,
+    KeyNotFound,
+    ProviderError,
+)
+from andromede.kms.model import (
+    KEK_SIZE,
+    NONCE_SIZE,
+    TAG_SIZE,
+    TenantKeyRing,
+    check_tenant_id,
+    kek_aad,
+)
+
+__all__ = ["KEYSTORE_FILE", "ROOT_KEY_FILE", "LocalKeyFileProvider"]
+
+ROOT_KEY_FILE = "root.key"
+KEYSTORE_FILE = "keystore.json"
+LOCK_FILE = "keystore.lock"
+KEYSTORE_FORMAT = 1
+_ROOT_KEY_PREFIX = b"andromede-root-key-v1:"
+_ROOT_KEY_SIZE = 32
+
+
+class _Keystore:
+    """The decoded keystore: sealed KEK versions per tenant, and tombstones."""
+
+    def __init__(self, tenants: dict[str, dict[int, bytes]], destroyed: dict[str, str]) -> None:
+        self.tenants = tenants
+        self.destroyed = destroyed
+
+    @classmethod
+    def parse(cls, raw: bytes) -> _Keystore:
+        try:
+            document: Any = json.loads(raw)
+            if document.get("format") != KEYSTORE_FORMAT:
+                raise ProviderError(f"keystore format {document.get('format')!r} is not supported")
+            tenants = {
+                tenant: {
+                    int(v): base64.b64decode(sealed, validate=True)
+                    for v, sealed in versions.items()
+                }
+                for tenant, versions in document["tenants"].items()
+            }
+            destroyed = {str(tenant): str(when) for tenant, when in document["destroyed"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
+            raise ProviderError("keystore file is not valid") from exc
+        return cls(tenants, destroyed)
+
+    def serialise(self) -> bytes:
+        document = {
+            "format": KEYSTORE_FORMAT,
+            "tenants": {
+                tenant: {
+                    str(v): base64.b64encode(sealed).decode()
+                    for v, sealed in sorted(versions.items())
+                }
+                for tenant, versions in sorted(self.tenants.items())
+            },
+            "destroyed": dict(sorted(self.destroyed.items())),
+        }
+        return json.dumps(document, indent=1).encode() + b"\n"
+
+    def ring(self, tenant_id: str) -> TenantKeyRing:
+        if tenant_id in self.destroyed:
+            raise KeyDestroyed.for_tenant(tenant_id)
+        versions = self.tenants.get(tenant_id)
+        if not versions:
+            raise KeyNotFound.for_tenant(tenant_id)
+        return TenantKeyRing(tenant_id=tenant_id, versions=tuple(sorted(versions)))
+
+
+class LocalKeyFileProvider:
+    """Tenant KEKs sealed under a 0600 root key file, in an atomically rewritten keystore."""
+
+    def __init__(self, keys_dir: Path) -> None:
+        self._dir = keys_dir
+        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._keystore_path = keys_dir / KEYSTORE_FILE
+        self._lock = threading.Lock()
+        with self._file_lock():
+            self._root = AESGCM(self._load_or_create_root_key())
+        self._keystore = _Keystore({}, {})
+        self._signature: tuple[int, int, int] | None = None
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path) -> LocalKeyFileProvider:
+        return cls(data_dir / "keys")
+
+    # --- RootKeyProvider ---------------------------------------------------------------------
+
+    def create_tenant_key(self, tenant_id: str) -> TenantKeyRing:
+        check_tenant_id(tenant_id)
+
+        def create(keystore: _Keystore) -> None:
+            if tenant_id in keystore.destroyed:
+                raise KeyDestroyed.for_tenant(tenant_id)
+            if keystore.tenants.get(tenant_id):
+                raise KeyAlreadyExists.for_tenant(tenant_id)
+            keystore.tenants[tenant_id] = {1: self._seal_new_kek(tenant_id, 1)}
+
+        return self._change(create).ring(tenant_id)
+
+    def rotate_tenant_key(self, tenant_id: str) -> TenantKeyRing:
+        check_tenant_id(tenant_id)
+
+        def rotate(keystore: _Keystore) -> None:
+            version = keystore.ring(tenant_id).current + 1
+            keystore.tenants[tenant_id][version] = self._seal_new_kek(tenant_id, version)
+
+        return self._change(rotate).ring(tenant_id)
+
+    def destroy_tenant_key(self, tenant_id: str) -> None:
+        check_tenant_id(tenant_id)
+
+        def destroy(keystore: _Keystore) -> None:
+            keystore.tenants.pop(tenant_id, None)
+            keystore.destroyed.setdefault(
+                tenant_id, datetime.now(UTC).isoformat(timespec="seconds")
+            )
+
+        self._change(destroy)
+
+    def tenant_key_ring(self, tenant_id: str) -> TenantKeyRing:
+        return self._current().ring(check_tenant_id(tenant_id))
+
+    def list_tenants(self) -> list[str]:
+        return sorted(tenant for tenant, versions in self._current().tenants.items() if versions)
+
+    def seal(self, tenant_id: str, kek_version: int, plaintext: bytes, aad: bytes) -> bytes:
+        kek = AESGCM(self._open_kek(tenant_id, kek_version))
+        nonce = os.urandom(NONCE_SIZE)
+        return nonce + kek.encrypt(nonce, plaintext, aad)
+
+    def open(self, tenant_id: str, kek_version: int, sealed: bytes, aad: bytes) -> bytearray:
+        kek = AESGCM(self._open_kek(tenant_id, kek_version))
+        if len(sealed) < NONCE_SIZE + TAG_SIZE:
+            raise InvalidWrappedKey("wrapped data key is truncated")
+        plaintext = bytearray(len(sealed) - NONCE_SIZE - TAG_SIZE)
+        try:
+            kek.decrypt_into(sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], aad, plaintext)
+        except (InvalidTag, ValueError):
+            raise InvalidWrappedKey("wrapped data key failed authentication") from None
+        return plaintext
+
+    def close(self) -> None:
+        """Nothing is held open between calls (the lock file is opened per change)."""
+
+    # --- keys --------------------------------------------------------------------------------
+
+    def _seal_new_kek(self, tenant_id: str, version: int) -> bytes:
+        nonce = os.urandom(NONCE_SIZE)
+        return nonce + self._root.encrypt(nonce, os.urandom(KEK_SIZE), kek_aad(tenant_id, version))
+
+    def _open_kek(self, tenant_id: str, version: int) -> bytes:
+        keystore = self._current()
+        ring = keystore.ring(tenant_id)
+        if version not in ring.versions:
+            raise KeyNotFound.for_tenant(tenant_id, version)
+        sealed = keystore.tenants[tenant_id][version]
+        try:
+            return self._root.decrypt(
+                sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], kek_aad(tenant_id, version)
+            )
+        except InvalidTag:
+            raise ProviderError(
+                "a keystore entry failed authentication: wrong root key or altered keystore"
+            ) from None
+
+    def _load_or_create_root_key(self) -> bytes:
+        path = self._dir / ROOT_KEY_FILE
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            if self._keystore_path.exists():
+                # A new root key would silently orphan every KEK in the keystore.
+                raise ProviderError(f"{path} is missing but {self._keystore_path} exists") from None
+            return self._create_root_key(path)
+        except OSError as exc:
+            raise ProviderError(f"cannot open the root key file {path}: {exc.strerror}") from exc
+        with os.fdopen(fd, "rb") as file:
+            mode = os.fstat(file.fileno()).st_mode
+            if not stat.S_ISREG(mode) or mode & 0o077:
+                raise ProviderError(
+                    f"{path} must be a regular file readable by its owner only (0600)"
+                )
+            content = file.read()
+        if not content.startswith(_ROOT_KEY_PREFIX):
+            raise ProviderError(f"{path} is not an Andromède root key file")
+        try:
+            key = base64.b64decode(content[len(_ROOT_KEY_PREFIX) :].strip(), validate=True)
+        except binascii.Error:
+            key = b""
+        if len(key) != _ROOT_KEY_SIZE:
+            raise ProviderError(f"{path} does not hold a 256-bit key")
+        return key
+
+    def _create_root_key(self, path: Path) -> bytes:
+        key = secrets.token_bytes(_ROOT_KEY_SIZE)
+        self._write_atomically(path, _ROOT_KEY_PREFIX + base64.b64encode(key) + b"\n")
+        return key
+
+    # --- keystore file -----------------------------------------------------------------------
+
+    def _current(self) -> _Keystore:
+        """The keystore as on disk now (reloaded when another process rewrote it)."""
+        with self._lock:
+            self._reload_if_changed()
+            return self._keystore
+
+    def _change(self, change: Callable[[_Keystore], None]) -> _Keystore:
+        with self._lock, self._file_lock():
+            self._reload_if_changed()
+            keystore = _Keystore(
+                {tenant: dict(versions) for tenant, versions in self._keystore.tenants.items()},
+                dict(self._keystore.destroyed),
+            )
+            change(keystore)
+            self._write_atomically(self._keystore_path, keystore.serialise())
+            self._keystore, self._signature = keystore, self._stat_signature()
+            return keystore
+
+    def _reload_if_changed(self) -> None:
+        signature = self._stat_signature()
+        if signature == self._signature:
+            return
+        if signature is None:
+            self._keystore = _Keystore({}, {})
+        else:
+            self._keystore = _Keystore.parse(self._keystore_path.read_bytes())
+        self._signature = signature
+
+    def _stat_signature(self) -> tuple[int, int, int] | None:
+        try:
+            info = self._keystore_path.stat()
+        except FileNotFoundError:
+            return None
+        return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        fd = os.open(self._dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _write_atomically(self, path: Path, content: bytes) -> None:
+        temporary = self._dir / f".{path.name}.{secrets.token_hex(8)}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            try:
+                view = memoryview(content)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

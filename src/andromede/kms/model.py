@@ -1,0 +1,108 @@
+"""Pure domain of the key hierarchy: tenant ids, KEK versions, and the wrapped data-key format.
+
+The hierarchy (see docs/decisions/0007-key-hierarchy.md)::
+
+    root of trust (a 0600 key file, or the PKCS#11 token)
+      └── tenant key-encryption key (KEK), version 1, 2, ...   held only by the root-key provider
+            └── data key, one per object or part               stored wrapped, beside the object
+
+A wrapped data key is what the object metadata stores::
+
+    format (1 byte) | KEK version (4 bytes) | tenant id length (1 byte) | tenant id (ASCII)
+    | nonce (12 bytes) | AES-256-GCM(KEK, nonce, data key, aad) with its 16-byte tag
+
+with ``aad = "andromede/kms data key v1" | tenant id length | tenant id | KEK version``, so a
+wrapped key moved to another tenant, or relabelled with another KEK version, fails to unwrap.
+No I/O here.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass
+
+from andromede.kms.errors import InvalidWrappedKey
+
+__all__ = [
+    "DATA_KEY_SIZE",
+    "KEK_SIZE",
+    "TenantKeyRing",
+    "WrappedDataKey",
+    "check_tenant_id",
+    "data_key_aad",
+    "kek_aad",
+]
+
+DATA_KEY_SIZE = 32
+KEK_SIZE = 32
+NONCE_SIZE = 12
+TAG_SIZE = 16
+WRAPPED_KEY_FORMAT = 1
+_WRAP_HEADER = struct.Struct(">BIB")
+_SEALED_SIZE = NONCE_SIZE + DATA_KEY_SIZE + TAG_SIZE
+# Tenant ids become HSM object ids and keystore keys: a narrow alphabet keeps them unambiguous.
+_TENANT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def check_tenant_id(tenant_id: str) -> str:
+    """Return ``tenant_id`` if it is a usable key-owner id, else raise ``ValueError``."""
+    if not _TENANT_ID.fullmatch(tenant_id):
+        raise ValueError("a tenant id is 1-64 characters of A-Z a-z 0-9 . _ -")
+    return tenant_id
+
+
+def data_key_aad(tenant_id: str, kek_version: int) -> bytes:
+    """What a data-key wrap binds besides the key: its tenant and KEK version."""
+    owner = tenant_id.encode("ascii")
+    return (
+        b"andromede/kms data key v1" + bytes([len(owner)]) + owner + struct.pack(">I", kek_version)
+    )
+
+
+def kek_aad(tenant_id: str, kek_version: int) -> bytes:
+    """What sealing a KEK under a root key binds (the key-file provider's keystore entries)."""
+    owner = tenant_id.encode("ascii")
+    return b"andromede/kms kek v1" + bytes([len(owner)]) + owner + struct.pack(">I", kek_version)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantKeyRing:
+    """The live KEK versions of a tenant; ``current`` wraps new data keys."""
+
+    tenant_id: str
+    versions: tuple[int, ...]
+
+    @property
+    def current(self) -> int:
+        return max(self.versions)
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedDataKey:
+    """A data key sealed under one tenant KEK version (``sealed`` = nonce | ciphertext | tag)."""
+
+    tenant_id: str
+    kek_version: int
+    sealed: bytes
+
+    def encode(self) -> bytes:
+        owner = self.tenant_id.encode("ascii")
+        header = _WRAP_HEADER.pack(WRAPPED_KEY_FORMAT, self.kek_version, len(owner))
+        return header + owner + self.sealed
+
+    @classmethod
+    def decode(cls, blob: bytes) -> WrappedDataKey:
+        if len(blob) < _WRAP_HEADER.size:
+            raise InvalidWrappedKey("wrapped data key is truncated")
+        version, kek_version, owner_length = _WRAP_HEADER.unpack_from(blob)
+        if version != WRAPPED_KEY_FORMAT:
+            raise InvalidWrappedKey(f"unsupported wrapped data key format {version}")
+        owner_end = _WRAP_HEADER.size + owner_length
+        if len(blob) != owner_end + _SEALED_SIZE or kek_version < 1:
+            raise InvalidWrappedKey("wrapped data key has the wrong length")
+        try:
+            tenant_id = check_tenant_id(blob[_WRAP_HEADER.size : owner_end].decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            raise InvalidWrappedKey("wrapped data key names no valid tenant") from None
+        return cls(tenant_id=tenant_id, kek_version=kek_version, sealed=bytes(blob[owner_end:]))

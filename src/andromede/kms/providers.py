@@ -1,0 +1,58 @@
+"""The interface every root-key provider implements (local key file, PKCS#11 HSM).
+
+A provider is the only place tenant key-encryption keys (KEKs) exist. It creates, versions,
+lists and destroys them, and seals/opens data keys with them, so that a KEK never has to be
+handed to the caller: with PKCS#11 the KEKs are non-extractable token objects and the sealing
+happens inside the token; with the key file they are sealed under the root key in the keystore
+file and opened only for the length of one call.
+
+Destruction is final: the provider keeps a tombstone (the tenant id, no key material) so that
+later calls say :class:`~andromede.kms.errors.KeyDestroyed` rather than "not found", and
+refuses to create keys for that tenant id again.
+
+Calls block (file I/O, HSM round trips); async callers run cache misses in a thread.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from andromede.kms.model import TenantKeyRing
+
+__all__ = ["RootKeyProvider"]
+
+
+class RootKeyProvider(Protocol):
+    """Holder of the tenant KEKs, under a root of trust it never lets go of."""
+
+    def create_tenant_key(self, tenant_id: str) -> TenantKeyRing:
+        """Create version 1; ``KeyAlreadyExists`` if it has keys, ``KeyDestroyed`` if it had."""
+        ...
+
+    def rotate_tenant_key(self, tenant_id: str) -> TenantKeyRing:
+        """Add a version that becomes current; older versions keep opening what they sealed."""
+        ...
+
+    def destroy_tenant_key(self, tenant_id: str) -> None:
+        """Destroy every version of the tenant's KEK and leave a tombstone. Idempotent."""
+        ...
+
+    def tenant_key_ring(self, tenant_id: str) -> TenantKeyRing:
+        """The tenant's live versions; ``KeyNotFound`` or ``KeyDestroyed`` otherwise."""
+        ...
+
+    def list_tenants(self) -> list[str]:
+        """Tenant ids that hold live KEKs, sorted."""
+        ...
+
+    def seal(self, tenant_id: str, kek_version: int, plaintext: bytes, aad: bytes) -> bytes:
+        """AES-256-GCM under the KEK version with a fresh nonce: ``nonce | ciphertext | tag``."""
+        ...
+
+    def open(self, tenant_id: str, kek_version: int, sealed: bytes, aad: bytes) -> bytearray:
+        """Inverse of :meth:`seal`; ``InvalidWrappedKey`` when authentication fails."""
+        ...
+
+    def close(self) -> None:
+        """Release files, sessions and library handles."""
+        ...

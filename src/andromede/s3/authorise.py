@@ -1,0 +1,257 @@
+"""S3 authorisation: every operation through the IAM policy engine, as AWS evaluates it.
+
+For one request: the caller's identity policies (none for root and anonymous), the bucket's
+policy, and — where Object Ownership lets them count — the bucket's or object's ACL, under the
+bucket's Block Public Access switches. Explicit deny wins; within the bucket owner's account an
+identity allow or a policy/ACL allow suffices; another account needs both sides; otherwise
+implicit deny (``andromede.iam.policy.evaluate``). A denial is ``AccessDenied`` and names no
+policy, as on AWS.
+
+Two AWS rules sit outside the engine and are applied here: the bucket owner's root user may
+always read, replace and delete the bucket policy (so a policy cannot lock its owner out), and
+RestrictPublicBuckets limits a public bucket policy to callers of the owner's account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Final
+
+from andromede.iam.model import Principal, PrincipalKind, canonical_id
+from andromede.iam.policy import (
+    ContextValue,
+    Effect,
+    PolicyDocument,
+    PolicyKind,
+    PrincipalType,
+    RequestContext,
+    evaluate,
+    is_public,
+    load_policy,
+)
+from andromede.s3.errors import S3Error
+from andromede.s3.operations import S3Operation
+from andromede.storage.acl import AccessControlList, Permission
+from andromede.storage.model import Bucket, ObjectRecord
+
+__all__ = ["IdentityPolicies", "S3Authoriser", "request_condition_keys"]
+
+# The identity-policy documents of a principal (JSON texts), from the identity service.
+IdentityPolicies = Callable[[Principal], Awaitable[Sequence[str]]]
+
+_O = S3Operation
+# Which ACL permission stands for an operation, and on what (AWS's "ACL permission mapping").
+_BUCKET_ACL: Final[Mapping[S3Operation, Permission]] = {
+    _O.HeadBucket: Permission.READ,
+    _O.ListObjects: Permission.READ,
+    _O.ListObjectsV2: Permission.READ,
+    _O.ListMultipartUploads: Permission.READ,
+    _O.PutObject: Permission.WRITE,
+    _O.CopyObject: Permission.WRITE,
+    _O.DeleteObject: Permission.WRITE,
+    _O.DeleteObjects: Permission.WRITE,
+    _O.CreateMultipartUpload: Permission.WRITE,
+    _O.UploadPart: Permission.WRITE,
+    _O.UploadPartCopy: Permission.WRITE,
+    _O.CompleteMultipartUpload: Permission.WRITE,
+    _O.AbortMultipartUpload: Permission.WRITE,
+    _O.ListParts: Permission.WRITE,
+    _O.GetBucketAcl: Permission.READ_ACP,
+    _O.PutBucketAcl: Permission.WRITE_ACP,
+}
+_OBJECT_ACL: Final[Mapping[S3Operation, Permission]] = {
+    _O.GetObject: Permission.READ,
+    _O.HeadObject: Permission.READ,
+    _O.GetObjectAcl: Permission.READ_ACP,
+    _O.PutObjectAcl: Permission.WRITE_ACP,
+}
+_PRINCIPAL_TYPES: Final[Mapping[PrincipalKind, PrincipalType]] = {
+    PrincipalKind.ROOT: PrincipalType.ROOT,
+    PrincipalKind.USER: PrincipalType.USER,
+    PrincipalKind.ROLE_SESSION: PrincipalType.ASSUMED_ROLE,
+    PrincipalKind.ANONYMOUS: PrincipalType.ANONYMOUS,
+    PrincipalKind.OPERATOR: PrincipalType.ANONYMOUS,  # never reaches the engine
+}
+_POLICY_OPERATIONS: Final = frozenset(
+    {_O.GetBucketPolicy, _O.PutBucketPolicy, _O.DeleteBucketPolicy}
+)
+_LIST_KEYS: Final = (("prefix", "s3:prefix"), ("delimiter", "s3:delimiter"))
+
+
+def request_condition_keys(
+    operation: S3Operation, query: Mapping[str, str], headers: Mapping[str, str]
+) -> dict[str, ContextValue]:
+    """The S3 condition keys a request carries (``s3:prefix``, ``s3:x-amz-acl``…)."""
+    keys: dict[str, ContextValue] = {}
+    if operation in (_O.ListObjects, _O.ListObjectsV2):
+        for parameter, key in _LIST_KEYS:
+            if parameter in query:
+                keys[key] = query[parameter]
+        if "max-keys" in query and query["max-keys"].isdigit():
+            keys["s3:max-keys"] = int(query["max-keys"])
+    for header in (
+        "x-amz-acl",
+        "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-copy-source",
+        "x-amz-metadata-directive",
+    ):
+        value = headers.get(header)
+        if value is not None:
+            keys[f"s3:{header}"] = value.strip()
+    return keys
+
+
+class S3Authoriser:
+    def __init__(self, identity_policies: IdentityPolicies, region: str) -> None:
+        self._identity_policies = identity_policies
+        self._region = region
+
+    async def authorise(
+        self,
+        principal: Principal,
+        operation: S3Operation,
+        *,
+        bucket: Bucket | None,
+        bucket_name: str | None,
+        key: str | None,
+        keys: Mapping[str, ContextValue],
+        source_ip: str | None,
+        secure: bool,
+        load_object: Callable[[], Awaitable[ObjectRecord | None]] | None = None,
+    ) -> None:
+        """AccessDenied unless the policies allow ``operation`` (its IAM action) on the resource.
+
+        ``bucket`` is None for ListBuckets and CreateBucket, whose only policies are the
+        caller's. ``load_object`` fetches the object when its ACL may count.
+        """
+        if principal.is_operator:
+            # Operators manage the platform and read no tenant data (operator access to tenant
+            # data is a separate, customer-approved path).
+            raise S3Error("AccessDenied")
+        context = self._context(principal, operation, bucket_name, key, keys, source_ip, secure)
+        identity = [
+            load_policy(text, kind=PolicyKind.IDENTITY)
+            for text in await self._identity_policies(principal)
+        ]
+        if bucket is None:
+            # A root user acts for its own account: the engine allows it with no policy.
+            decision = evaluate(context, identity_policies=identity)
+            if not decision.allowed:
+                raise S3Error("AccessDenied")
+            return
+        caller_account = principal.tenant_id
+        owner = bucket.tenant_id
+        if operation in _POLICY_OPERATIONS and principal.is_root and caller_account == owner:
+            return  # the owner's root can always manage the bucket policy (no lock-out)
+        resource_policy = self._bucket_policy(bucket, caller_account)
+        acl_allows = await self._acl_allows(principal, operation, bucket, load_object)
+        decision = evaluate(
+            context,
+            identity_policies=identity,
+            resource_policy=resource_policy,
+            resource_account=owner,
+            acl_allows=acl_allows,
+        )
+        if not decision.allowed:
+            raise S3Error("AccessDenied")
+
+    def _context(
+        self,
+        principal: Principal,
+        operation: S3Operation,
+        bucket_name: str | None,
+        key: str | None,
+        keys: Mapping[str, ContextValue],
+        source_ip: str | None,
+        secure: bool,
+    ) -> RequestContext:
+        if bucket_name is None:
+            resource = "*"
+        elif key is None:
+            resource = f"arn:aws:s3:::{bucket_name}"
+        else:
+            resource = f"arn:aws:s3:::{bucket_name}/{key}"
+        if principal.is_anonymous:
+            return RequestContext(
+                action=operation.action,
+                resource=resource,
+                source_ip=source_ip,
+                secure_transport=secure,
+                requested_region=self._region,
+                keys=keys,
+            )
+        kind = principal.kind
+        role_arn = None
+        if kind is PrincipalKind.ROLE_SESSION:
+            # arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION names the role without its path.
+            role_name = principal.arn.split("/")[1]
+            role_arn = f"arn:aws:iam::{principal.tenant_id}:role/{role_name}"
+        return RequestContext(
+            action=operation.action,
+            resource=resource,
+            principal_type=_PRINCIPAL_TYPES[kind],
+            principal_arn=principal.arn,
+            principal_account=principal.tenant_id,
+            role_arn=role_arn,
+            user_id=principal.aws_user_id,
+            username=principal.user_name if kind is PrincipalKind.USER else None,
+            mfa_present=principal.mfa_present,
+            canonical_user_id=principal.canonical_id,
+            source_ip=source_ip,
+            secure_transport=secure,
+            requested_region=self._region,
+            keys=keys,
+        )
+
+    @staticmethod
+    def _bucket_policy(bucket: Bucket, caller_account: str | None) -> PolicyDocument | None:
+        if bucket.policy is None:
+            return None
+        policy = load_policy(bucket.policy, kind=PolicyKind.RESOURCE)
+        block = bucket.public_access_block
+        if (
+            block is not None
+            and block.restrict_public_buckets
+            and caller_account != bucket.tenant_id
+            and is_public(policy)
+        ):
+            # RestrictPublicBuckets: a public policy grants only the owner's account. Its deny
+            # statements still count, so keep them by evaluating nothing else from it.
+            return _denies_only(policy)
+        return policy
+
+    @staticmethod
+    async def _acl_allows(
+        principal: Principal,
+        operation: S3Operation,
+        bucket: Bucket,
+        load_object: Callable[[], Awaitable[ObjectRecord | None]] | None,
+    ) -> bool:
+        if not bucket.acls_enabled:
+            return False
+        block = bucket.public_access_block
+        ignore_public = block is not None and block.ignore_public_acls
+        caller = canonical_id(principal.tenant_id) if principal.tenant_id else None
+        permission = _BUCKET_ACL.get(operation)
+        if permission is not None:
+            acl = bucket.acl or AccessControlList.private(bucket.owner_id)
+            return acl.grants_permission(caller, permission, ignore_public=ignore_public)
+        permission = _OBJECT_ACL.get(operation)
+        if permission is None or load_object is None:
+            return False
+        record = await load_object()
+        if record is None:
+            return False
+        acl = record.acl or AccessControlList.private(record.owner_id)
+        return acl.grants_permission(caller, permission, ignore_public=ignore_public)
+
+
+def _denies_only(policy: PolicyDocument) -> PolicyDocument:
+    """The policy reduced to its Deny statements (memoised on the parsed document)."""
+
+    def reduce() -> PolicyDocument:
+        denies = tuple(s for s in policy.statements if s.effect is Effect.DENY)
+        return PolicyDocument(policy.version, policy.id, policy.kind, denies)
+
+    return policy.memoised("andromede.s3.deny-only", reduce)

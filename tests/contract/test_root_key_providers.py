@@ -1,0 +1,287 @@
+"""One contract, every root-key provider: the local key file and PKCS#11 (SoftHSM2).
+
+Includes crypto-shredding at the key layer: a copy of everything that is not the provider's
+own key store (what a database backup holds: wrapped data keys, encrypted blobs) cannot be
+read after the tenant's key is destroyed, even when that copy is restored.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from andromede.kms.chunks import decrypt_blob
+from andromede.kms.errors import (
+    InvalidWrappedKey,
+    KeyAlreadyExists,
+    KeyDestroyed,
+    KeyNotFound,
+    ProviderError,
+)
+from andromede.kms.hsm import Pkcs11Provider
+from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.model import data_key_aad
+from andromede.kms.providers import RootKeyProvider
+from andromede.kms.service import KeyService
+from support.softhsm import SoftHsm
+
+OpenProvider = Callable[[], RootKeyProvider]
+AAD = data_key_aad("tenant-a", 1)
+
+
+@pytest.fixture(params=["keyfile", "pkcs11"])
+def open_provider(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenProvider]:
+    """Opens a provider over one store; every call is a new instance (another process)."""
+    opened: list[RootKeyProvider] = []
+    if request.param == "keyfile":
+
+        def factory() -> RootKeyProvider:
+            return LocalKeyFileProvider(tmp_path / "data" / "keys")
+
+    else:
+        token = request.getfixturevalue("softhsm").new_token()
+
+        def factory() -> RootKeyProvider:
+            return Pkcs11Provider(token.library, token.label, token.pin)
+
+    def opener() -> RootKeyProvider:
+        provider = factory()
+        opened.append(provider)
+        return provider
+
+    yield opener
+    for provider in opened:
+        provider.close()
+
+
+@pytest.fixture
+def provider(open_provider: OpenProvider) -> RootKeyProvider:
+    return open_provider()
+
+
+def test_a_new_tenant_key_is_version_one(provider: RootKeyProvider) -> None:
+    ring = provider.create_tenant_key("tenant-a")
+    assert ring.versions == (1,) and ring.current == 1
+    assert provider.tenant_key_ring("tenant-a") == ring
+    assert provider.list_tenants() == ["tenant-a"]
+
+
+def test_creating_twice_is_refused(provider: RootKeyProvider) -> None:
+    provider.create_tenant_key("tenant-a")
+    with pytest.raises(KeyAlreadyExists):
+        provider.create_tenant_key("tenant-a")
+
+
+def test_an_unknown_tenant_has_no_key(provider: RootKeyProvider) -> None:
+    with pytest.raises(KeyNotFound):
+        provider.tenant_key_ring("nobody")
+    with pytest.raises(KeyNotFound):
+        provider.rotate_tenant_key("nobody")
+    with pytest.raises(KeyNotFound):
+        provider.seal("nobody", 1, os.urandom(32), AAD)
+
+
+def test_invalid_tenant_ids_are_refused(provider: RootKeyProvider) -> None:
+    for bad in ("", "a/b", "x" * 65, "é", "a b"):
+        with pytest.raises(ValueError, match="tenant id"):
+            provider.create_tenant_key(bad)
+
+
+def test_seal_then_open_returns_the_key(provider: RootKeyProvider) -> None:
+    provider.create_tenant_key("tenant-a")
+    data_key = os.urandom(32)
+    sealed = provider.seal("tenant-a", 1, data_key, AAD)
+    assert data_key not in sealed
+    assert provider.open("tenant-a", 1, sealed, AAD) == data_key
+    # A fresh nonce each time: sealing twice never gives the same bytes.
+    assert provider.seal("tenant-a", 1, data_key, AAD) != sealed
+
+
+def test_opening_with_other_aad_or_altered_bytes_fails(provider: RootKeyProvider) -> None:
+    provider.create_tenant_key("tenant-a")
+    sealed = provider.seal("tenant-a", 1, os.urandom(32), AAD)
+    with pytest.raises(InvalidWrappedKey):
+        provider.open("tenant-a", 1, sealed, data_key_aad("tenant-a", 2))
+    for position in (0, 12, len(sealed) - 1):
+        altered = bytearray(sealed)
+        altered[position] ^= 1
+        with pytest.raises(InvalidWrappedKey):
+            provider.open("tenant-a", 1, bytes(altered), AAD)
+    with pytest.raises(InvalidWrappedKey):
+        provider.open("tenant-a", 1, sealed[:20], AAD)
+
+
+def test_another_tenants_kek_does_not_open(provider: RootKeyProvider) -> None:
+    provider.create_tenant_key("tenant-a")
+    provider.create_tenant_key("tenant-b")
+    sealed = provider.seal("tenant-a", 1, os.urandom(32), AAD)
+    with pytest.raises(InvalidWrappedKey):
+        provider.open("tenant-b", 1, sealed, AAD)
+
+
+def test_rotation_adds_a_version_and_old_versions_still_open(provider: RootKeyProvider) -> None:
+    provider.create_tenant_key("tenant-a")
+    old_key = os.urandom(32)
+    old = provider.seal("tenant-a", 1, old_key, AAD)
+    ring = provider.rotate_tenant_key("tenant-a")
+    assert ring.versions == (1, 2) and ring.current == 2
+    assert provider.rotate_tenant_key("tenant-a").current == 3
+    assert provider.open("tenant-a", 1, old, AAD) == old_key
+    new_aad = data_key_aad("tenant-a", 3)
+    new_key = os.urandom(32)
+    assert (
+        provider.open("tenant-a", 3, provider.seal("tenant-a", 3, new_key, new_aad), new_aad)
+        == new_key
+    )
+    # Versions are distinct keys: what version 1 sealed does not open under version 3.
+    with pytest.raises(InvalidWrappedKey):
+        provider.open("tenant-a", 3, old, AAD)
+    with pytest.raises(KeyNotFound):
+        provider.open("tenant-a", 4, old, AAD)
+
+
+def test_destroying_removes_every_version_for_good(provider: RootKeyProvider) -> None:
+    provider.create_tenant_key("tenant-a")
+    provider.create_tenant_key("tenant-b")
+    provider.rotate_tenant_key("tenant-a")
+    sealed = provider.seal("tenant-a", 1, os.urandom(32), AAD)
+    other_key = os.urandom(32)
+    other = provider.seal("tenant-b", 1, other_key, data_key_aad("tenant-b", 1))
+    provider.destroy_tenant_key("tenant-a")
+    assert provider.list_tenants() == ["tenant-b"]
+    for call in (
+        lambda: provider.tenant_key_ring("tenant-a"),
+        lambda: provider.open("tenant-a", 1, sealed, AAD),
+        lambda: provider.seal("tenant-a", 2, os.urandom(32), AAD),
+        lambda: provider.rotate_tenant_key("tenant-a"),
+        lambda: provider.create_tenant_key("tenant-a"),  # a destroyed id is not reused
+    ):
+        with pytest.raises(KeyDestroyed):
+            call()
+    provider.destroy_tenant_key("tenant-a")  # idempotent
+    assert provider.open("tenant-b", 1, other, data_key_aad("tenant-b", 1)) == other_key
+
+
+def test_changes_are_seen_by_another_instance(open_provider: OpenProvider) -> None:
+    first, second = open_provider(), open_provider()
+    first.create_tenant_key("tenant-a")
+    data_key = os.urandom(32)
+    sealed = first.seal("tenant-a", 1, data_key, AAD)
+    assert second.open("tenant-a", 1, sealed, AAD) == data_key
+    assert second.rotate_tenant_key("tenant-a").current == 2
+    # What the new version sealed opens at once in the other instance (its current version
+    # may show up later, within the PKCS#11 provider's lookup TTL).
+    new_key = os.urandom(32)
+    new_aad = data_key_aad("tenant-a", 2)
+    assert (
+        first.open("tenant-a", 2, second.seal("tenant-a", 2, new_key, new_aad), new_aad) == new_key
+    )
+    assert first.seal("tenant-a", 1, data_key, AAD)
+    second.destroy_tenant_key("tenant-a")
+    with pytest.raises(KeyDestroyed):
+        first.open("tenant-a", 1, sealed, AAD)
+
+
+def test_keys_survive_a_restart(open_provider: OpenProvider) -> None:
+    first = open_provider()
+    first.create_tenant_key("tenant-a")
+    data_key = os.urandom(32)
+    sealed = first.seal("tenant-a", 1, data_key, AAD)
+    first.close()
+    assert open_provider().open("tenant-a", 1, sealed, AAD) == data_key
+
+
+def test_crypto_shredding_survives_restoring_a_database_backup(
+    open_provider: OpenProvider, tmp_path: Path
+) -> None:
+    service = KeyService(open_provider(), cache_ttl_seconds=300, cache_max_entries=100)
+    service.create_tenant_key("tenant-a")
+    data_key, wrapped = service.new_data_key("tenant-a")
+    plaintext = os.urandom(5000)
+    encryptor = service.object_encryptor(data_key, "blob-1")
+    blob = encryptor.update(plaintext) + encryptor.finish()
+
+    # "The database" and the object data: everything except the root-key provider's store.
+    database = tmp_path / "data" / "metadata"
+    database.mkdir(parents=True)
+    (database / "wrapped-key").write_bytes(wrapped)
+    (database / "blob-1").write_bytes(blob)
+    backup = tmp_path / "backup"
+    shutil.copytree(database, backup)
+    assert decrypt_blob(service.unwrap_data_key("tenant-a", wrapped), "blob-1", blob) == plaintext
+
+    service.destroy_tenant_key("tenant-a")
+    shutil.rmtree(database)
+    shutil.copytree(backup, database)  # the backup is restored, wrapped key and all
+
+    restored_wrapped = (database / "wrapped-key").read_bytes()
+    with pytest.raises(KeyDestroyed):
+        service.unwrap_data_key("tenant-a", restored_wrapped)  # the cache was dropped too
+    later = KeyService(open_provider(), cache_ttl_seconds=300, cache_max_entries=100)
+    with pytest.raises(KeyDestroyed):
+        later.unwrap_data_key("tenant-a", restored_wrapped)  # and a fresh process agrees
+
+
+# --- what only the PKCS#11 provider promises -------------------------------------------------
+
+
+def test_pkcs11_keks_never_leave_the_token_and_destruction_removes_them(softhsm: SoftHsm) -> None:
+    import pkcs11
+    from pkcs11 import Attribute, ObjectClass
+    from pkcs11.exceptions import AttributeSensitive
+
+    token = softhsm.new_token()
+    provider = Pkcs11Provider(token.library, token.label, token.pin)
+    try:
+        provider.create_tenant_key("tenant-a")
+        provider.rotate_tenant_key("tenant-a")
+        with pkcs11.lib(token.library).get_token(token_label=token.label).open() as session:
+            template = {
+                Attribute.CLASS: ObjectClass.SECRET_KEY,
+                Attribute.ID: b"andromede-kek:tenant-a",
+            }
+            keys = list(session.get_objects(template))
+            assert len(keys) == 2
+            for key in keys:
+                assert key[Attribute.TOKEN] and key[Attribute.SENSITIVE]
+                assert not key[Attribute.EXTRACTABLE]
+                with pytest.raises(AttributeSensitive):
+                    key[Attribute.VALUE]
+            provider.destroy_tenant_key("tenant-a")
+            assert list(session.get_objects(template)) == []
+    finally:
+        provider.close()
+
+
+def test_pkcs11_sees_another_instance_rotate_within_its_lookup_ttl(softhsm: SoftHsm) -> None:
+    token = softhsm.new_token()
+    slow = Pkcs11Provider(token.library, token.label, token.pin, lookup_ttl_seconds=3600)
+    fresh = Pkcs11Provider(token.library, token.label, token.pin, lookup_ttl_seconds=0)
+    try:
+        slow.create_tenant_key("tenant-a")
+        fresh.rotate_tenant_key("tenant-a")
+        assert slow.tenant_key_ring("tenant-a").current == 1  # cached: new PUTs still use v1
+        assert fresh.tenant_key_ring("tenant-a").current == 2
+        # Destruction is never delayed: the cached handle is invalid, the provider re-checks.
+        sealed = slow.seal("tenant-a", 1, os.urandom(32), AAD)
+        fresh.destroy_tenant_key("tenant-a")
+        with pytest.raises(KeyDestroyed):
+            slow.open("tenant-a", 1, sealed, AAD)
+        with pytest.raises(KeyDestroyed):
+            slow.seal("tenant-a", 1, os.urandom(32), AAD)
+    finally:
+        slow.close()
+        fresh.close()
+
+
+def test_pkcs11_refuses_a_wrong_pin_or_token_without_echoing_the_pin(softhsm: SoftHsm) -> None:
+    token = softhsm.new_token()
+    with pytest.raises(ProviderError, match="PIN") as wrong_pin:
+        Pkcs11Provider(token.library, token.label, "not-the-pin-0000")
+    assert "not-the-pin-0000" not in str(wrong_pin.value)
+    with pytest.raises(ProviderError, match="no PKCS#11 token"):
+        Pkcs11Provider(token.library, "no-such-token", token.pin)

@@ -1,0 +1,169 @@
+"""PostgresDatabase: reads and writes, retry after a deadlock, an unreachable server, a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from andromede.db import tables
+from andromede.db.database import Database, describe_url, open_database
+from andromede.db.errors import DatabaseUnavailable
+from andromede.db.migrate import upgrade
+from andromede.db.postgres import PostgresDatabase
+from support.postgres import PrivateCluster
+
+NOW = datetime(2026, 11, 29, 9, 30, 0, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(postgres_url: str) -> AsyncIterator[Database]:
+    database = open_database(postgres_url, pool_size=4, timeout=5)
+    yield database
+    await database.close()
+
+
+def insert_bucket(name: str) -> Callable[[Connection], None]:
+    def work(conn: Connection) -> None:
+        conn.execute(
+            tables.buckets.insert().values(
+                name=name, tenant_id="t", owner_id="o", region="r", created_at=NOW
+            )
+        )
+
+    return work
+
+
+def bucket_names(conn: Connection) -> list[str]:
+    return list(conn.scalars(sa.select(tables.buckets.c.name).order_by(tables.buckets.c.name)))
+
+
+async def test_open_database_picks_postgresql(db: Database) -> None:
+    assert isinstance(db, PostgresDatabase)
+
+
+async def test_writes_commit_and_reads_see_them(db: Database) -> None:
+    await db.write(insert_bucket("a"))
+    await asyncio.gather(*(db.write(insert_bucket(n)) for n in "bcdefgh"))
+    assert await db.read(bucket_names) == list("abcdefgh")
+    rows = await db.read(lambda c: c.execute(sa.select(tables.buckets.c.created_at)).all())
+    assert {r.created_at for r in rows} == {NOW}  # timestamptz round trip, microseconds kept
+
+
+async def test_a_failed_write_leaves_nothing(db: Database) -> None:
+    def insert_then_fail(conn: Connection) -> None:
+        insert_bucket("x")(conn)
+        raise LookupError("the job's own error")
+
+    with pytest.raises(LookupError):
+        await db.write(insert_then_fail)
+    assert await db.read(bucket_names) == []
+
+
+async def test_reads_run_outside_a_transaction(db: Database) -> None:
+    # Autocommit: no BEGIN, so a read holds no snapshot and no lock beyond its statements.
+    # Inside a transaction every statement would see the same transaction start time.
+    def transaction_starts(conn: Connection) -> set[datetime]:
+        starts = set()
+        for _ in range(3):
+            starts.add(conn.exec_driver_sql("SELECT clock_timestamp(), now()").one()[1])
+            conn.exec_driver_sql("SELECT pg_sleep(0.01)")
+        return starts
+
+    assert len(await db.read(transaction_starts)) == 3
+    assert len(await db.write(transaction_starts)) == 1
+
+
+async def test_a_deadlock_is_retried(postgres_url: str) -> None:
+    # Two writes lock two rows in opposite orders: PostgreSQL kills one with deadlock_detected;
+    # it ran in a transaction that was rolled back, so the database runs it again, and both land.
+    database = open_database(postgres_url, pool_size=4, timeout=10)
+    try:
+        await database.write(insert_bucket("a"))
+        await database.write(insert_bucket("b"))
+        attempts: list[str] = []
+
+        def touch(first: str, second: str) -> Callable[[Connection], None]:
+            def work(conn: Connection) -> None:
+                attempts.append(first)
+                b = tables.buckets
+                conn.execute(sa.update(b).where(b.c.name == first).values(owner_id=first))
+                conn.exec_driver_sql("SELECT pg_sleep(0.3)")
+                conn.execute(sa.update(b).where(b.c.name == second).values(owner_id=first))
+
+            return work
+
+        await database.write(lambda c: c.exec_driver_sql("SET deadlock_timeout = '100ms'"))
+        await asyncio.gather(database.write(touch("a", "b")), database.write(touch("b", "a")))
+        assert len(attempts) == 3  # one of the two ran twice
+    finally:
+        await database.close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_an_unreachable_server_is_database_unavailable() -> None:
+    url = f"postgresql+asyncpg://andromede:s3cret-pw@127.0.0.1:{_closed_port()}/andromede"
+    database = open_database(url, pool_size=2, timeout=2)
+    try:
+        with pytest.raises(DatabaseUnavailable) as read_error:
+            await database.read(bucket_names)
+        with pytest.raises(DatabaseUnavailable) as write_error:
+            await database.write(insert_bucket("a"))
+    finally:
+        await database.close()
+    for error in (read_error.value, write_error.value):
+        assert "s3cret-pw" not in str(error)
+    assert "s3cret-pw" not in describe_url(url) and "***" in describe_url(url)
+
+
+async def test_the_service_recovers_when_postgresql_comes_back(
+    private_postgres: PrivateCluster,
+) -> None:
+    url = private_postgres.url
+    await asyncio.to_thread(upgrade, url)
+    database = open_database(url, pool_size=3, timeout=3)
+    try:
+        await asyncio.gather(*(database.write(insert_bucket(n)) for n in "abc"))  # fill the pool
+        await asyncio.to_thread(private_postgres.stop)
+        with pytest.raises(DatabaseUnavailable):
+            await database.read(bucket_names)
+        with pytest.raises(DatabaseUnavailable):
+            await database.write(insert_bucket("d"))
+        await asyncio.to_thread(private_postgres.start)
+        # No restart of the gateway, no failed request: the pool replaces its dead connections.
+        await database.write(insert_bucket("d"))
+        assert await database.read(bucket_names) == ["a", "b", "c", "d"]
+        # A restart while idle: the pooled connections are dead, and the next read or write,
+        # whichever comes first, is the one that finds out. Neither fails.
+        for first in ("write", "read"):
+            await asyncio.gather(*(database.read(bucket_names) for _ in range(3)))
+            await asyncio.to_thread(private_postgres.stop)
+            await asyncio.to_thread(private_postgres.start)
+            if first == "write":
+                await database.write(insert_bucket("e"))
+            assert await database.read(bucket_names) == ["a", "b", "c", "d", "e"]
+    finally:
+        await database.close()
+
+
+async def test_a_statement_past_the_timeout_is_database_unavailable(postgres_url: str) -> None:
+    database = open_database(postgres_url, pool_size=2, timeout=0.5)
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            await database.read(lambda c: c.exec_driver_sql("SELECT pg_sleep(2)").all())
+        with pytest.raises(DatabaseUnavailable):
+            await database.write(lambda c: c.exec_driver_sql("SELECT pg_sleep(2)").all())
+        # The connections are still good for the next request.
+        assert await database.read(bucket_names) == []
+    finally:
+        await database.close()

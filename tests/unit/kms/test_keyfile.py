@@ -1,0 +1,146 @@
+"""The local key-file provider's own promises: file modes, atomic rewrites, refusals."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from andromede.kms.errors import KeyDestroyed, ProviderError
+from andromede.kms.keyfile import KEYSTORE_FILE, ROOT_KEY_FILE, LocalKeyFileProvider
+from andromede.kms.model import data_key_aad
+
+AAD = data_key_aad("tenant-a", 1)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_files_are_private_to_their_owner(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    LocalKeyFileProvider(keys).create_tenant_key("tenant-a")
+    assert mode(keys) == 0o700
+    assert mode(keys / ROOT_KEY_FILE) == 0o600
+    assert mode(keys / KEYSTORE_FILE) == 0o600
+
+
+def test_the_data_dir_layout(tmp_path: Path) -> None:
+    LocalKeyFileProvider.in_data_dir(tmp_path).create_tenant_key("tenant-a")
+    assert (tmp_path / "keys" / ROOT_KEY_FILE).is_file()
+
+
+def test_a_root_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    LocalKeyFileProvider(keys)
+    (keys / ROOT_KEY_FILE).chmod(0o640)
+    with pytest.raises(ProviderError, match="0600"):
+        LocalKeyFileProvider(keys)
+
+
+def test_a_lost_root_key_is_never_silently_replaced(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    LocalKeyFileProvider(keys).create_tenant_key("tenant-a")
+    (keys / ROOT_KEY_FILE).unlink()
+    with pytest.raises(ProviderError, match="missing"):
+        LocalKeyFileProvider(keys)
+
+
+def test_another_root_key_cannot_open_the_keystore(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    provider = LocalKeyFileProvider(keys)
+    provider.create_tenant_key("tenant-a")
+    (keys / ROOT_KEY_FILE).write_text(
+        "andromede-root-key-v1:" + base64.b64encode(os.urandom(32)).decode() + "\n"
+    )
+    with pytest.raises(ProviderError, match="failed authentication"):
+        LocalKeyFileProvider(keys).seal("tenant-a", 1, os.urandom(32), AAD)
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"not a key", b"andromede-root-key-v1:" + base64.b64encode(b"short")]
+)
+def test_a_malformed_root_key_file_is_refused(tmp_path: Path, content: bytes) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    root = keys / ROOT_KEY_FILE
+    root.write_bytes(content)
+    root.chmod(0o600)
+    with pytest.raises(ProviderError):
+        LocalKeyFileProvider(keys)
+
+
+def test_the_keystore_holds_only_sealed_keys_and_tombstones(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    provider = LocalKeyFileProvider(keys)
+    provider.create_tenant_key("tenant-a")
+    provider.create_tenant_key("tenant-b")
+    before = json.loads((keys / KEYSTORE_FILE).read_text())
+    assert before["format"] == 1
+    sealed_a = before["tenants"]["tenant-a"]["1"]
+    assert len(base64.b64decode(sealed_a)) == 12 + 32 + 16  # nonce | KEK | tag
+
+    provider.destroy_tenant_key("tenant-a")
+    raw = (keys / KEYSTORE_FILE).read_text()
+    after = json.loads(raw)
+    assert "tenant-a" not in after["tenants"] and "tenant-a" in after["destroyed"]
+    assert sealed_a not in raw  # the only copy of tenant-a's KEK is gone from the file
+    assert sorted(p.name for p in keys.iterdir()) == sorted(
+        [ROOT_KEY_FILE, KEYSTORE_FILE, "keystore.lock"]
+    )  # no temporary file left behind
+
+
+def test_a_damaged_keystore_is_an_error_not_an_empty_store(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    LocalKeyFileProvider(keys).create_tenant_key("tenant-a")
+    (keys / KEYSTORE_FILE).write_text("{not json")
+    with pytest.raises(ProviderError, match="not valid"):
+        LocalKeyFileProvider(keys).list_tenants()
+    (keys / KEYSTORE_FILE).write_text(json.dumps({"format": 99, "tenants": {}, "destroyed": {}}))
+    with pytest.raises(ProviderError, match="format"):
+        LocalKeyFileProvider(keys).list_tenants()
+
+
+def test_restoring_an_old_keystore_copy_undoes_shredding(tmp_path: Path) -> None:
+    """The documented limit: a keystore backup plus the root key brings keys back."""
+    keys = tmp_path / "keys"
+    provider = LocalKeyFileProvider(keys)
+    provider.create_tenant_key("tenant-a")
+    data_key = os.urandom(32)
+    sealed = provider.seal("tenant-a", 1, data_key, AAD)
+    backup = (keys / KEYSTORE_FILE).read_bytes()
+    provider.destroy_tenant_key("tenant-a")
+    with pytest.raises(KeyDestroyed):
+        provider.open("tenant-a", 1, sealed, AAD)
+    (keys / KEYSTORE_FILE).write_bytes(backup)
+    assert LocalKeyFileProvider(keys).open("tenant-a", 1, sealed, AAD) == data_key
+
+
+CREATE_TENANTS = """
+import sys
+from pathlib import Path
+from andromede.kms.keyfile import LocalKeyFileProvider
+provider = LocalKeyFileProvider(Path(sys.argv[1]))
+for index in range(15):
+    provider.create_tenant_key(f"{sys.argv[2]}-{index}")
+"""
+
+
+def test_concurrent_processes_lose_no_change(tmp_path: Path) -> None:
+    # Each change is read-modify-write of one file: without the lock, writers overwrite
+    # each other's tenants.
+    keys = tmp_path / "keys"
+    LocalKeyFileProvider(keys)
+    workers = [
+        subprocess.Popen([sys.executable, "-c", CREATE_TENANTS, str(keys), f"p{n}"])
+        for n in range(4)
+    ]
+    for worker in workers:
+        assert worker.wait(timeout=60) == 0
+    assert len(LocalKeyFileProvider(keys).list_tenants()) == 60

@@ -1,0 +1,150 @@
+"""KeyService over the key-file provider: data keys, rotation, caching, object encryption."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.model import TenantKeyRing, WrappedDataKey
+from andromede.kms.service import (
+    IntegrityError,
+    InvalidWrappedKey,
+    KeyDestroyed,
+    KeyNotFound,
+    KeyService,
+)
+
+
+class CountingProvider(LocalKeyFileProvider):
+    """The real key-file provider, counting how often a data key is opened."""
+
+    opens = 0
+
+    def open(self, tenant_id: str, kek_version: int, sealed: bytes, aad: bytes) -> bytearray:
+        self.opens += 1
+        return super().open(tenant_id, kek_version, sealed, aad)
+
+
+@pytest.fixture
+def provider(tmp_path: Path) -> CountingProvider:
+    return CountingProvider(tmp_path / "keys")
+
+
+@pytest.fixture
+def keys(provider: CountingProvider) -> KeyService:
+    service = KeyService(provider, cache_ttl_seconds=60, cache_max_entries=100, chunk_size=64)
+    service.create_tenant_key("tenant-a")
+    return service
+
+
+def uncached(provider: CountingProvider) -> KeyService:
+    return KeyService(provider, cache_ttl_seconds=0, cache_max_entries=0, chunk_size=64)
+
+
+def test_a_new_data_key_unwraps_to_itself(keys: KeyService, provider: CountingProvider) -> None:
+    data_key, wrapped = keys.new_data_key("tenant-a")
+    assert len(data_key) == 32
+    assert bytes(data_key) not in wrapped
+    parsed = WrappedDataKey.decode(wrapped)
+    assert (parsed.tenant_id, parsed.kek_version) == ("tenant-a", 1)
+    assert uncached(provider).unwrap_data_key("tenant-a", wrapped) == data_key
+    assert keys.new_data_key("tenant-a").plaintext != data_key
+
+
+def test_unwrapping_is_cached(keys: KeyService, provider: CountingProvider) -> None:
+    _, wrapped = keys.new_data_key("tenant-a")
+    fresh = KeyService(provider, cache_ttl_seconds=60, cache_max_entries=100)
+    first = fresh.unwrap_data_key("tenant-a", wrapped)
+    assert fresh.unwrap_data_key("tenant-a", wrapped) == first
+    assert provider.opens == 1
+
+
+def test_a_wrapped_key_of_another_tenant_is_refused(
+    keys: KeyService, provider: CountingProvider
+) -> None:
+    keys.create_tenant_key("tenant-b")
+    _, wrapped = keys.new_data_key("tenant-a")
+    with pytest.raises(InvalidWrappedKey, match="another tenant"):
+        uncached(provider).unwrap_data_key("tenant-b", wrapped)
+    # Relabelled as tenant-b's: the AAD still names tenant-a, so it does not open.
+    parsed = WrappedDataKey.decode(wrapped)
+    relabelled = WrappedDataKey("tenant-b", parsed.kek_version, parsed.sealed).encode()
+    with pytest.raises(InvalidWrappedKey):
+        uncached(provider).unwrap_data_key("tenant-b", relabelled)
+
+
+def test_damaged_wrapped_keys_are_refused(keys: KeyService, provider: CountingProvider) -> None:
+    _, wrapped = keys.new_data_key("tenant-a")
+    service = uncached(provider)
+    damaged = [wrapped[:-1], wrapped + b"\x00", b"", b"\x02" + wrapped[1:]]
+    for position in range(len(wrapped)):
+        flipped = bytearray(wrapped)
+        flipped[position] ^= 0x01
+        damaged.append(bytes(flipped))
+    for blob in damaged:
+        # A flipped version byte may name a version that does not exist: also a refusal.
+        with pytest.raises((InvalidWrappedKey, KeyNotFound)):
+            service.unwrap_data_key("tenant-a", blob)
+
+
+def test_rotation_wraps_new_keys_under_the_new_version(
+    keys: KeyService, provider: CountingProvider
+) -> None:
+    old_key, old = keys.new_data_key("tenant-a")
+    assert keys.rotate_tenant_key("tenant-a") == TenantKeyRing("tenant-a", (1, 2))
+    _, new = keys.new_data_key("tenant-a")
+    assert WrappedDataKey.decode(new).kek_version == 2
+    service = uncached(provider)
+    assert service.unwrap_data_key("tenant-a", old) == old_key
+    rewrapped = service.rewrap_data_key("tenant-a", old)
+    assert WrappedDataKey.decode(rewrapped).kek_version == 2
+    assert service.unwrap_data_key("tenant-a", rewrapped) == old_key
+    assert service.rewrap_data_key("tenant-a", rewrapped) == rewrapped
+
+
+def test_destroying_drops_cached_keys_at_once(keys: KeyService) -> None:
+    _, wrapped = keys.new_data_key("tenant-a")
+    keys.unwrap_data_key("tenant-a", wrapped)
+    keys.destroy_tenant_key("tenant-a")
+    with pytest.raises(KeyDestroyed):
+        keys.unwrap_data_key("tenant-a", wrapped)
+    with pytest.raises(KeyDestroyed):
+        keys.new_data_key("tenant-a")
+    with pytest.raises(KeyDestroyed):
+        keys.ensure_tenant_key("tenant-a")
+
+
+def test_ensure_creates_once(keys: KeyService) -> None:
+    assert keys.ensure_tenant_key("tenant-b").versions == (1,)
+    keys.rotate_tenant_key("tenant-b")
+    assert keys.ensure_tenant_key("tenant-b").current == 2
+    assert keys.list_tenants() == ["tenant-a", "tenant-b"]
+
+
+def test_a_tenant_without_a_key_gets_no_data_key(keys: KeyService) -> None:
+    with pytest.raises(KeyNotFound):
+        keys.new_data_key("tenant-z")
+
+
+def test_objects_round_trip_through_the_service(keys: KeyService) -> None:
+    data_key, wrapped = keys.new_data_key("tenant-a")
+    plaintext = os.urandom(1000)
+    encryptor = keys.object_encryptor(data_key, "blob-7")
+    blob = bytes(encryptor.update(plaintext) + encryptor.finish())
+    assert len(blob) == keys.stored_size(len(plaintext))
+    assert keys.plaintext_size(len(blob)) == len(plaintext)
+    assert keys.read_block_size == 16 * (64 + 16)
+
+    key = keys.unwrap_data_key("tenant-a", wrapped)
+    plan = keys.plan_range(len(plaintext), 100, 300)
+    decryptor = keys.object_decryptor(key, "blob-7", blob[: keys.header_size], plan)
+    got = decryptor.update(blob[plan.ciphertext_start : plan.ciphertext_end])
+    decryptor.finish()
+    assert got == plaintext[100:300]
+    with pytest.raises(IntegrityError):
+        keys.object_decryptor(key, "blob-8", blob[: keys.header_size], plan).update(
+            blob[plan.ciphertext_start : plan.ciphertext_end]
+        )

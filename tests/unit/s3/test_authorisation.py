@@ -1,0 +1,237 @@
+"""S3 requests authorised through the policy engine: bucket policies, ACLs and Block Public
+Access deciding what anonymous callers and other tenants may do (in process, memory twins)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from support.s3app import Client, in_process_client
+
+B = "/shared-data"
+K = f"{B}/doc.txt"
+NO_BLOCK = (
+    b"<PublicAccessBlockConfiguration><BlockPublicAcls>false</BlockPublicAcls>"
+    b"<IgnorePublicAcls>false</IgnorePublicAcls><BlockPublicPolicy>false</BlockPublicPolicy>"
+    b"<RestrictPublicBuckets>false</RestrictPublicBuckets></PublicAccessBlockConfiguration>"
+)
+
+
+@dataclass
+class World:
+    owner: Client
+    other: Client
+    anonymous: Client
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with in_process_client(tmp_path) as owner:
+        assert (await owner.request("PUT", B)).status == 200
+        assert (await owner.request("PUT", K, b"hello")).status == 200
+        other = await owner.other_tenant("partner")
+        yield World(owner, other, owner.as_anonymous())
+
+
+async def set_block(owner: Client, body: bytes) -> None:
+
+    reply = await owner.request("PUT", f"{B}?publicAccessBlock", body, content_md5(body))
+    assert reply.status == 200, reply.body
+
+
+def content_md5(body: bytes) -> dict[str, str]:
+    digest = hashlib.md5(body, usedforsecurity=False).digest()
+    return {"Content-MD5": base64.b64encode(digest).decode()}
+
+
+def policy(*statements: dict[str, object]) -> bytes:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}).encode()
+
+
+async def put_policy(owner: Client, document: bytes) -> None:
+    reply = await owner.request("PUT", f"{B}?policy", document)
+    assert reply.status == 204, reply.body
+
+
+def allow(
+    principal: object, action: object, resource: object, **extra: object
+) -> dict[str, object]:
+    return {
+        "Effect": "Allow",
+        "Principal": principal,
+        "Action": action,
+        "Resource": resource,
+        **extra,
+    }
+
+
+async def test_a_public_read_policy_opens_objects_to_anonymous_callers(world: World) -> None:
+    # "Granting read-only permission to an anonymous user" (S3 bucket policy examples).
+    await set_block(world.owner, NO_BLOCK)
+    await put_policy(world.owner, policy(allow("*", "s3:GetObject", "arn:aws:s3:::shared-data/*")))
+    got = await world.anonymous.request("GET", K, sign=False)
+    assert (got.status, got.body) == (200, b"hello")
+    # Only what the policy names: listing and writing stay denied.
+    assert (await world.anonymous.request("GET", B, sign=False)).status == 403
+    assert (await world.anonymous.request("PUT", K, b"x", sign=False)).status == 403
+
+
+async def test_restrict_public_buckets_limits_a_public_policy_to_the_owner(world: World) -> None:
+    await set_block(
+        world.owner,
+        NO_BLOCK.replace(b"<RestrictPublicBuckets>false", b"<RestrictPublicBuckets>true"),
+    )
+    await put_policy(world.owner, policy(allow("*", "s3:GetObject", "arn:aws:s3:::shared-data/*")))
+    assert (await world.anonymous.request("GET", K, sign=False)).status == 403
+    assert (await world.other.request("GET", K)).status == 403
+    assert (await world.owner.request("GET", K)).status == 200
+
+
+async def test_a_policy_naming_another_account_lets_its_root_in(world: World) -> None:
+    # Cross-account: the resource policy grants the account; its root needs no identity policy.
+    other_root = f"arn:aws:iam::{world.other.tenant_id}:root"
+    await put_policy(
+        world.owner,
+        policy(
+            allow(
+                {"AWS": other_root}, ["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::shared-data/*"
+            ),
+            allow({"AWS": world.other.tenant_id}, "s3:ListBucket", "arn:aws:s3:::shared-data"),
+        ),
+    )
+    assert (await world.other.request("GET", K)).body == b"hello"
+    assert (await world.other.request("GET", f"{B}?list-type=2")).status == 200
+    assert (await world.other.request("PUT", f"{B}/from-partner", b"data")).status == 200
+    # BucketOwnerEnforced: the bucket owner owns what the partner wrote.
+    acl = await world.owner.request("GET", f"{B}/from-partner?acl")
+    assert world.owner.tenant_id not in acl.body.decode()  # canonical ids, not account ids
+    assert (await world.other.request("DELETE", K)).status == 403
+    assert (await world.anonymous.request("GET", K, sign=False)).status == 403
+
+
+async def test_conditions_are_evaluated_on_request_keys(world: World) -> None:
+    other_root = f"arn:aws:iam::{world.other.tenant_id}:root"
+    await put_policy(
+        world.owner,
+        policy(
+            allow(
+                {"AWS": other_root},
+                "s3:ListBucket",
+                "arn:aws:s3:::shared-data",
+                Condition={"StringEquals": {"s3:prefix": "public/"}},
+            )
+        ),
+    )
+    assert (await world.other.request("GET", f"{B}?list-type=2&prefix=public/")).status == 200
+    assert (await world.other.request("GET", f"{B}?list-type=2&prefix=private/")).status == 403
+    assert (await world.other.request("GET", f"{B}?list-type=2")).status == 403
+
+
+async def test_an_explicit_deny_binds_even_the_owners_root(world: World) -> None:
+    # Explicit deny wins anywhere ("Policy evaluation logic").
+    await put_policy(
+        world.owner,
+        policy(
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:DeleteObject",
+                "Resource": "arn:aws:s3:::shared-data/*",
+            }
+        ),
+    )
+    assert (await world.owner.request("DELETE", K)).status == 403
+    assert (await world.owner.request("GET", K)).status == 200
+
+
+async def test_a_policy_cannot_lock_its_owner_out_of_the_policy(world: World) -> None:
+    await put_policy(
+        world.owner,
+        policy(
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::shared-data", "arn:aws:s3:::shared-data/*"],
+            }
+        ),
+    )
+    assert (await world.owner.request("GET", K)).status == 403
+    assert (await world.owner.request("GET", f"{B}?policy")).status == 200
+    assert (await world.owner.request("DELETE", f"{B}?policy")).status == 204
+    assert (await world.owner.request("GET", K)).status == 200
+
+
+async def test_a_secure_transport_condition_refuses_plain_http(world: World) -> None:
+    await put_policy(
+        world.owner,
+        policy(
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": "arn:aws:s3:::shared-data/*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ),
+    )
+    assert (await world.owner.request("GET", K)).status == 403  # the in-process client is http
+
+
+async def test_acls_grant_only_when_ownership_and_public_access_allow(world: World) -> None:
+    ownership = (
+        b"<OwnershipControls><Rule><ObjectOwnership>ObjectWriter</ObjectOwnership></Rule>"
+        b"</OwnershipControls>"
+    )
+
+    assert (
+        await world.owner.request(
+            "PUT", f"{B}?ownershipControls", ownership, content_md5(ownership)
+        )
+    ).status == 200
+    await set_block(world.owner, NO_BLOCK)
+    assert (
+        await world.owner.request("PUT", f"{K}?acl", headers={"x-amz-acl": "public-read"})
+    ).status == 200
+    assert (await world.anonymous.request("GET", K, sign=False)).body == b"hello"
+    # IgnorePublicAcls: the same ACL now counts for nobody.
+    await set_block(
+        world.owner, NO_BLOCK.replace(b"<IgnorePublicAcls>false", b"<IgnorePublicAcls>true")
+    )
+    assert (await world.anonymous.request("GET", K, sign=False)).status == 403
+    await set_block(world.owner, NO_BLOCK)
+    # A bucket ACL granting WRITE to every authenticated user lets the partner upload.
+    assert (await world.other.request("PUT", f"{B}/x", b"1")).status == 403
+    assert (
+        await world.owner.request(
+            "PUT",
+            f"{B}?acl",
+            headers={
+                "x-amz-grant-write": 'uri="http://acs.amazonaws.com/groups/global/AuthenticatedUsers"'
+            },
+        )
+    ).status == 200
+    assert (await world.other.request("PUT", f"{B}/x", b"1")).status == 200
+    assert (await world.anonymous.request("PUT", f"{B}/y", b"1", sign=False)).status == 403
+
+
+async def test_delete_objects_authorises_each_key(world: World) -> None:
+    other_root = f"arn:aws:iam::{world.other.tenant_id}:root"
+    assert (await world.owner.request("PUT", f"{B}/tmp/a", b"1")).status == 200
+    await put_policy(
+        world.owner,
+        policy(allow({"AWS": other_root}, "s3:DeleteObject", "arn:aws:s3:::shared-data/tmp/*")),
+    )
+    body = b"<Delete><Object><Key>tmp/a</Key></Object><Object><Key>doc.txt</Key></Object></Delete>"
+
+    reply = await world.other.request("POST", f"{B}?delete", body, content_md5(body))
+    assert reply.status == 200
+    assert b"<Deleted><Key>tmp/a</Key></Deleted>" in reply.body
+    assert b"<Key>doc.txt</Key><Code>AccessDenied</Code>" in reply.body
+    assert (await world.owner.request("GET", K)).status == 200
