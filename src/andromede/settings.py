@@ -185,6 +185,39 @@ class Settings(BaseSettings):
         description="Tolerated difference between client and server clocks, s.",
     )
 
+    # -- object data: local disk or Ceph RADOS ---------------------------------------------------
+    blob_backend: Literal["local", "rados"] = Field(
+        default="local",
+        description="Where object data goes: local disk under the data dir, or Ceph RADOS.",
+    )
+    ceph_conf: Path | None = Field(
+        default=None, description="ceph.conf of the cluster (blob_backend = rados)."
+    )
+    ceph_keyring: Path | None = Field(
+        default=None, description="Keyring holding ceph_user's cephx key (blob_backend = rados)."
+    )
+    ceph_user: str = Field(
+        default="client.andromede",
+        description="cephx user the gateway connects as; give it rw on the pools only.",
+    )
+    ceph_pool: str = Field(
+        default="andromede", description="RADOS pool holding the region's object data."
+    )
+    ceph_connect_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to reach the Ceph monitors at start-up."
+    )
+    ceph_op_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a RADOS operation may take before the request answers 503.",
+    )
+    rados_stripe_size: int = Field(
+        default=4 * MIB,
+        ge=64 * KIB,
+        le=64 * MIB,
+        description="Size of the RADOS objects a blob is striped over.",
+    )
+
     # -- durability and housekeeping -----------------------------------------------------------
     fsync: bool = Field(
         default=True,
@@ -272,6 +305,12 @@ class Settings(BaseSettings):
     def _tls_pair(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together: give both or neither")
+        return self
+
+    @model_validator(mode="after")
+    def _rados_needs_a_cluster(self) -> Settings:
+        if self.blob_backend == "rados" and self.ceph_conf is None:
+            raise ValueError("blob_backend = rados needs ceph_conf (and usually ceph_keyring)")
         return self
 
     @model_validator(mode="after")
