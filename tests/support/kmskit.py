@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from andromede.iam.model import Principal, PrincipalKind
 from andromede.kms.customer_keys import Caller, CustomerKeyService
-from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
-from andromede.kmsapi.authorise import KmsAuthoriser
 
 REGION = "eu-fr-1"
 ACCOUNT_A = "111111111111"

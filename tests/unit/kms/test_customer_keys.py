@@ -213,7 +213,9 @@ async def test_alias_life_cycle(kit: Kit) -> None:
         await kit.service.delete_alias(A, "alias/app")
 
 
-@pytest.mark.parametrize("name", ["alias/aws/s3", "app", "alias/", "alias/sp ace", "alias/" + "a" * 251])
+@pytest.mark.parametrize(
+    "name", ["alias/aws/s3", "app", "alias/", "alias/sp ace", "alias/" + "a" * 251]
+)
 async def test_reserved_and_malformed_alias_names_are_refused(kit: Kit, name: str) -> None:
     key = await kit.service.create_key(A)
     with pytest.raises(InvalidKeyParameter):
@@ -347,7 +349,8 @@ def test_key_references_parse(text: str, kind: ReferenceKind) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["nope", "1234", "alias/", "arn:aws:kms:eu:1:key/x", "1234ABCD-12AB-34CD-56EF-1234567890AB!"]
+    "text",
+    ["nope", "1234", "alias/", "arn:aws:kms:eu:1:key/x", "1234ABCD-12AB-34CD-56EF-1234567890AB!"],
 )
 def test_malformed_key_references_parse_to_nothing(text: str) -> None:
     assert parse_key_reference(text) is None

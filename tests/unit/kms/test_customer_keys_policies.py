@@ -144,7 +144,9 @@ async def test_identity_only_actions(kit: Kit) -> None:
         await kit.service.list_keys(alice, limit=10, marker=None)
     with pytest.raises(CmkAccessDenied):
         await kit.service.generate_random(alice, 8)
-    kit.policies.by_user["AIDAALICE"] = [allow(["kms:CreateKey", "kms:ListKeys", "kms:ListAliases"])]
+    kit.policies.by_user["AIDAALICE"] = [
+        allow(["kms:CreateKey", "kms:ListKeys", "kms:ListAliases"])
+    ]
     key = await kit.service.create_key(alice)
     assert key.tenant_id == ACCOUNT_A
     assert [k.key_id for k in (await kit.service.list_keys(alice, limit=10, marker=None))[0]] == [
