@@ -66,8 +66,8 @@ async def test_keys_round_trip(store: CustomerKeyStore) -> None:
 async def test_replace_and_delete(store: CustomerKeyStore) -> None:
     await store.insert_key(key(kid(1)))
     changed = key(kid(1), state=KeyState.PENDING_DELETION, deletion_date=T0 + timedelta(days=7))
-    await store.replace_key(changed)
-    assert await store.get_key(kid(1)) == changed
+    assert await store.replace_key(changed)
+    assert await store.get_key(kid(1)) == replace(changed, revision=1)
     with pytest.raises(CmkNotFound):
         await store.replace_key(key(kid(9)))
     await store.insert_alias(Alias(TENANT, "alias/a", kid(1), T0, T0))
@@ -75,6 +75,41 @@ async def test_replace_and_delete(store: CustomerKeyStore) -> None:
     await store.delete_key(kid(1))  # idempotent
     assert await store.get_key(kid(1)) is None
     assert await store.get_alias(TENANT, "alias/a") is None
+
+
+async def test_a_write_based_on_a_stale_read_is_refused(store: CustomerKeyStore) -> None:
+    await store.insert_key(key(kid(1)))
+    first = await store.get_key(kid(1))
+    second = await store.get_key(kid(1))
+    assert first is not None and second is not None
+    assert await store.replace_key(replace(first, state=KeyState.DISABLED))
+    assert not await store.replace_key(replace(second, description="stale"))
+    stored = await store.get_key(kid(1))
+    assert stored is not None
+    assert (stored.state, stored.description, stored.revision) == (
+        KeyState.DISABLED,
+        first.description,
+        1,
+    )
+
+
+async def test_deletion_is_claimed_only_while_due(store: CustomerKeyStore) -> None:
+    due_at = T0 + timedelta(days=7)
+    await store.insert_key(key(kid(1), state=KeyState.PENDING_DELETION, deletion_date=due_at))
+    await store.insert_alias(Alias(TENANT, "alias/x", kid(1), T0, T0))
+    assert not await store.claim_deletion(kid(1), due_at - timedelta(seconds=1))
+    cancelled = await store.get_key(kid(1))
+    assert cancelled is not None
+    await store.replace_key(replace(cancelled, state=KeyState.DISABLED, deletion_date=None))
+    assert not await store.claim_deletion(kid(1), due_at)  # the deletion was cancelled
+    assert await store.get_alias(TENANT, "alias/x") is not None
+    again = await store.get_key(kid(1))
+    assert again is not None
+    await store.replace_key(replace(again, state=KeyState.PENDING_DELETION, deletion_date=due_at))
+    assert await store.claim_deletion(kid(1), due_at)
+    assert await store.get_key(kid(1)) is None
+    assert await store.get_alias(TENANT, "alias/x") is None
+    assert not await store.claim_deletion(kid(1), due_at)
 
 
 async def test_list_keys_pages_in_id_order_per_tenant(store: CustomerKeyStore) -> None:

@@ -335,6 +335,24 @@ def test_bad_input_gets_kms_errors_never_500(kms: Any, raw_kms: Any, key: dict[s
         EncryptionAlgorithm="RSAES_OAEP_SHA_256",
     )
     expect("MalformedPolicyDocumentException", kms.create_key, Policy="{not json")
+    lockout = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+    expect(
+        "MalformedPolicyDocumentException",
+        kms.put_key_policy,
+        KeyId=key["KeyId"],
+        PolicyName="default",
+        Policy=json.dumps(lockout),
+    )
     expect("NotFoundException", kms.get_key_policy, KeyId=key["KeyId"], PolicyName="other")
 
 

@@ -400,6 +400,7 @@ kms_keys = sa.Table(
     sa.Column("policy", sa.Text, nullable=False),
     sa.Column("tags", sa.Text, nullable=False),  # JSON list of [key, value]
     sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),  # optimistic concurrency
     sa.Index(None, "tenant_id", "key_id"),
     sa.Index(None, "deletion_date"),
     sa.Index(None, "next_rotation_date"),

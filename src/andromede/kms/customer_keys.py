@@ -43,6 +43,7 @@ from andromede.kms.keys_errors import (
     InvalidCiphertext,
     InvalidKeyArn,
     InvalidKeyParameter,
+    MalformedKeyPolicy,
 )
 from andromede.kms.keys_model import (
     DEFAULT_PENDING_WINDOW_DAYS,
@@ -76,6 +77,7 @@ __all__ = [
 MAX_PLAINTEXT_SIZE: Final = 4096  # AWS KMS's Encrypt limit
 MAX_RANDOM_BYTES: Final = 1024  # GenerateRandom and GenerateDataKey's NumberOfBytes
 _UPKEEP_BATCH: Final = 100
+_CHANGE_ATTEMPTS: Final = 5
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -168,6 +170,7 @@ class CustomerKeyService:
         key_spec: str = KEY_SPEC_SYMMETRIC_DEFAULT,
         policy: str | None = None,
         tags: Sequence[tuple[str, str]] = (),
+        bypass_lockout_check: bool = False,
     ) -> CustomerKey:
         await self._allow_identity(caller, "kms:CreateKey")
         if len(description) > MAX_DESCRIPTION_LENGTH:
@@ -189,6 +192,8 @@ class CustomerKeyService:
             tags=tuple(tags),
         )
         caller.resources.append(key.arn)
+        if policy is not None and not bypass_lockout_check:
+            await self._check_lockout(caller, key)
         await self._provider(self._keys.create_tenant_key, key.key_id)
         try:
             await self._store.insert_key(key)
@@ -219,14 +224,15 @@ class CustomerKeyService:
     async def schedule_key_deletion(
         self, caller: Caller, key_ref: str, window_days: int | None
     ) -> CustomerKey:
-        key = await self._resolve(caller, key_ref, "kms:ScheduleKeyDeletion")
         days = DEFAULT_PENDING_WINDOW_DAYS if window_days is None else window_days
-        try:
-            moved = key.scheduled_for_deletion(self._clock(), days)
-        except ValueError as exc:
-            raise InvalidKeyParameter(str(exc)) from None
-        await self._store.replace_key(moved)
-        return moved
+
+        def schedule(key: CustomerKey) -> CustomerKey:
+            try:
+                return key.scheduled_for_deletion(self._clock(), days)
+            except ValueError as exc:
+                raise InvalidKeyParameter(str(exc)) from None
+
+        return await self._change(caller, key_ref, "kms:ScheduleKeyDeletion", schedule)
 
     async def cancel_key_deletion(self, caller: Caller, key_ref: str) -> CustomerKey:
         return await self._move(caller, key_ref, "kms:CancelKeyDeletion", KeyEvent.CANCEL_DELETION)
@@ -234,30 +240,51 @@ class CustomerKeyService:
     async def _move(
         self, caller: Caller, key_ref: str, action: str, event: KeyEvent
     ) -> CustomerKey:
-        key = await self._resolve(caller, key_ref, action)
-        moved = key.moved(event)
-        if moved != key:
-            await self._store.replace_key(moved)
-        return moved
+        return await self._change(caller, key_ref, action, lambda key: key.moved(event))
+
+    async def _change(
+        self,
+        caller: Caller,
+        key_ref: str,
+        action: str,
+        change: Callable[[CustomerKey], CustomerKey],
+        *,
+        usable: bool = False,
+    ) -> CustomerKey:
+        """Read the key, check ``action``, apply ``change`` and store it unless another writer
+        changed the key meanwhile — then start again from a fresh read (a few times)."""
+        for _ in range(_CHANGE_ATTEMPTS):
+            key = await self._resolve(caller, key_ref, action)
+            if usable:
+                self._usable(key)
+            changed = change(key)
+            if changed == key:
+                return key
+            if await self._store.replace_key(changed):
+                return replace(changed, revision=changed.revision + 1)
+        raise CmkInvalidState("the key is being changed by another request; try again")
 
     # --- rotation ----------------------------------------------------------------------------
 
     async def enable_key_rotation(
         self, caller: Caller, key_ref: str, period_days: int | None
     ) -> CustomerKey:
-        key = self._usable(await self._resolve(caller, key_ref, "kms:EnableKeyRotation"))
-        try:
-            changed = key.with_rotation(self._clock(), period_days)
-        except ValueError as exc:
-            raise InvalidKeyParameter(str(exc)) from None
-        await self._store.replace_key(changed)
-        return changed
+        def enable(key: CustomerKey) -> CustomerKey:
+            try:
+                return key.with_rotation(self._clock(), period_days)
+            except ValueError as exc:
+                raise InvalidKeyParameter(str(exc)) from None
+
+        return await self._change(caller, key_ref, "kms:EnableKeyRotation", enable, usable=True)
 
     async def disable_key_rotation(self, caller: Caller, key_ref: str) -> CustomerKey:
-        key = self._usable(await self._resolve(caller, key_ref, "kms:DisableKeyRotation"))
-        changed = key.without_rotation()
-        await self._store.replace_key(changed)
-        return changed
+        return await self._change(
+            caller,
+            key_ref,
+            "kms:DisableKeyRotation",
+            lambda key: key.without_rotation(),
+            usable=True,
+        )
 
     async def get_key_rotation_status(self, caller: Caller, key_ref: str) -> CustomerKey:
         return await self._resolve(caller, key_ref, "kms:GetKeyRotationStatus")
@@ -345,12 +372,30 @@ class CustomerKeyService:
         return key.policy
 
     async def put_key_policy(
-        self, caller: Caller, key_ref: str, policy_name: str, policy: str
+        self,
+        caller: Caller,
+        key_ref: str,
+        policy_name: str,
+        policy: str,
+        *,
+        bypass_lockout_check: bool = False,
     ) -> None:
-        key = await self._resolve(caller, key_ref, "kms:PutKeyPolicy")
         self._check_policy_name(policy_name)
         self._authoriser.check_policy(policy)
-        await self._store.replace_key(replace(key, policy=policy))
+        if not bypass_lockout_check:
+            key = await self._resolve(caller, key_ref, "kms:PutKeyPolicy")
+            await self._check_lockout(caller, replace(key, policy=policy))
+        await self._change(
+            caller, key_ref, "kms:PutKeyPolicy", lambda key: replace(key, policy=policy)
+        )
+
+    async def _check_lockout(self, caller: Caller, key: CustomerKey) -> None:
+        """AWS's policy lockout safety check: a key policy must let its author change it again
+        (no one, the root user included, can use a key its policy does not allow)."""
+        if not await self._authoriser.allowed(caller, "kms:PutKeyPolicy", key, {}):
+            raise MalformedKeyPolicy(
+                "The new key policy will not allow you to update the key policy in the future."
+            )
 
     @staticmethod
     def _check_policy_name(name: str) -> None:
@@ -445,13 +490,26 @@ class CustomerKeyService:
         now = self._clock()
         destroyed: list[str] = []
         for key in await self._store.keys_due_for_deletion(now, _UPKEEP_BATCH):
-            await self._provider(self._keys.destroy_tenant_key, key.key_id)
-            await self._store.delete_key(key.key_id)
+            # Claim first (a deletion cancelled at the last moment is not claimed), then shred;
+            # if shredding fails the claim is undone so that the next pass tries again.
+            if not await self._store.claim_deletion(key.key_id, now):
+                continue
+            try:
+                await asyncio.to_thread(self._keys.destroy_tenant_key, key.key_id)
+            except BaseException:
+                await self._store.insert_key(key)
+                raise
             destroyed.append(key.key_id)
         rotated: list[str] = []
         for key in await self._store.keys_due_for_rotation(now, _UPKEEP_BATCH):
-            await self._provider(self._keys.rotate_tenant_key, key.key_id)
-            await self._store.replace_key(key.rotated(now))
+            if not await self._store.replace_key(key.rotated(now)):
+                continue  # changed meanwhile (disabled, rotated by another gateway...)
+            try:
+                await asyncio.to_thread(self._keys.rotate_tenant_key, key.key_id)
+            except BaseException:
+                # Put the due date back so that the next pass rotates it.
+                await self._store.replace_key(replace(key, revision=key.revision + 1))
+                raise
             rotated.append(key.key_id)
         return UpkeepReport(tuple(destroyed), tuple(rotated))
 

@@ -219,6 +219,8 @@ class CustomerKey:
     next_rotation_date: datetime | None = None
     tags: tuple[tuple[str, str], ...] = field(default=())
     format_version: int = KEY_RECORD_FORMAT
+    # Bumped by every stored change: a write based on an older read is refused and retried.
+    revision: int = 0
 
     @property
     def arn(self) -> str:

@@ -24,8 +24,10 @@ class CustomerKeyStore(Protocol):
 
     async def get_key(self, key_id: str) -> CustomerKey | None: ...
 
-    async def replace_key(self, key: CustomerKey) -> None:
-        """Write ``key`` over the stored record of the same id (``CmkNotFound`` if none)."""
+    async def replace_key(self, key: CustomerKey) -> bool:
+        """Write ``key`` (with its revision bumped) over the stored record of the same id if
+        that record is still at ``key.revision``; False if it changed since (read it again).
+        ``CmkNotFound`` if there is no such key."""
 
     async def delete_key(self, key_id: str) -> None:
         """Remove the key and every alias pointing at it. Idempotent."""
@@ -37,6 +39,10 @@ class CustomerKeyStore(Protocol):
 
     async def keys_due_for_deletion(self, now: datetime, limit: int) -> list[CustomerKey]:
         """Keys pending deletion whose deletion date is past, any tenant."""
+
+    async def claim_deletion(self, key_id: str, now: datetime) -> bool:
+        """Remove the key and its aliases if it is still pending deletion with its date past;
+        whether it was removed (a cancelled deletion is not)."""
 
     async def keys_due_for_rotation(self, now: datetime, limit: int) -> list[CustomerKey]:
         """Enabled keys with automatic rotation whose next rotation date is past, any tenant."""
@@ -58,6 +64,14 @@ class CustomerKeyStore(Protocol):
         """The tenant's aliases (of one key when ``key_id``) in name order after ``after``."""
 
 
+def _due_for_deletion(key: CustomerKey, now: datetime) -> bool:
+    return (
+        key.state is KeyState.PENDING_DELETION
+        and key.deletion_date is not None
+        and key.deletion_date <= now
+    )
+
+
 class MemoryCustomerKeyStore:
     """The in-memory twin, for unit tests and as the contract suite's reference."""
 
@@ -73,10 +87,14 @@ class MemoryCustomerKeyStore:
     async def get_key(self, key_id: str) -> CustomerKey | None:
         return self._keys.get(key_id)
 
-    async def replace_key(self, key: CustomerKey) -> None:
-        if key.key_id not in self._keys:
+    async def replace_key(self, key: CustomerKey) -> bool:
+        stored = self._keys.get(key.key_id)
+        if stored is None:
             raise CmkNotFound(f"key {key.key_id} does not exist")
-        self._keys[key.key_id] = key
+        if stored.revision != key.revision:
+            return False
+        self._keys[key.key_id] = replace(key, revision=key.revision + 1)
+        return True
 
     async def delete_key(self, key_id: str) -> None:
         self._keys.pop(key_id, None)
@@ -93,14 +111,15 @@ class MemoryCustomerKeyStore:
         return [k for k in keys if after is None or k.key_id > after][:limit]
 
     async def keys_due_for_deletion(self, now: datetime, limit: int) -> list[CustomerKey]:
-        due = [
-            k
-            for k in self._keys.values()
-            if k.state is KeyState.PENDING_DELETION
-            and k.deletion_date is not None
-            and k.deletion_date <= now
-        ]
+        due = [k for k in self._keys.values() if _due_for_deletion(k, now)]
         return sorted(due, key=lambda k: k.key_id)[:limit]
+
+    async def claim_deletion(self, key_id: str, now: datetime) -> bool:
+        key = self._keys.get(key_id)
+        if key is None or not _due_for_deletion(key, now):
+            return False
+        await self.delete_key(key_id)
+        return True
 
     async def keys_due_for_rotation(self, now: datetime, limit: int) -> list[CustomerKey]:
         due = [

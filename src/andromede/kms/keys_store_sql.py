@@ -2,9 +2,10 @@
 
 Each method is one read or one write job of :class:`andromede.db.database.Database`. Key ids
 and alias names compare in byte order (``key_text``) so listings page alike on both engines.
-Concurrent changes to one key are last-writer-wins on the whole record: every change the
-service makes is a state transition it re-validates from the record it read, and two gateways
-racing on the same key of one tenant end in one of the two valid states.
+Concurrent changes to one key are optimistic: a record carries a revision, a write names the
+revision it was computed from and fails (the service reads again and re-validates) if another
+gateway changed the key in between. Deletion is claimed by a conditional DELETE, so a deletion
+cancelled at the last moment is never carried out.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def _key_row(key: CustomerKey) -> dict[str, Any]:
         "policy": key.policy,
         "tags": json.dumps([list(tag) for tag in key.tags]),
         "format_version": key.format_version,
+        "revision": key.revision,
     }
 
 
@@ -71,6 +73,7 @@ def _key(row: Any) -> CustomerKey:
         next_rotation_date=_optional_time(row.next_rotation_date),
         tags=tuple((str(k), str(v)) for k, v in json.loads(row.tags)),
         format_version=int(row.format_version),
+        revision=int(row.revision),
     )
 
 
@@ -82,6 +85,10 @@ def _alias(row: Any) -> Alias:
         created_at=utc_from_stored(row.created_at),
         updated_at=utc_from_stored(row.updated_at),
     )
+
+
+class _NotDue(Exception):
+    """Rolls back a deletion claim whose key is no longer due."""
 
 
 class SqlCustomerKeyStore:
@@ -97,12 +104,23 @@ class SqlCustomerKeyStore:
         row = await self._db.read(lambda conn: conn.execute(query).first())
         return None if row is None else _key(row)
 
-    async def replace_key(self, key: CustomerKey) -> None:
-        row = _key_row(key)
-        statement = _K.update().where(_K.c.key_id == key.key_id).values(**row)
-        result = await self._db.write(lambda conn: conn.execute(statement).rowcount)
-        if result == 0:
-            raise CmkNotFound(f"key {key.key_id} does not exist")
+    async def replace_key(self, key: CustomerKey) -> bool:
+        row = {**_key_row(key), "revision": key.revision + 1}
+        statement = (
+            _K.update()
+            .where(_K.c.key_id == key.key_id, _K.c.revision == key.revision)
+            .values(**row)
+        )
+        exists = sa.select(_K.c.key_id).where(_K.c.key_id == key.key_id)
+
+        def work(conn: Connection) -> bool:
+            if conn.execute(statement).rowcount:
+                return True
+            if conn.execute(exists).first() is None:
+                raise CmkNotFound(f"key {key.key_id} does not exist")
+            return False
+
+        return await self._db.write(work)
 
     async def delete_key(self, key_id: str) -> None:
         def work(conn: Connection) -> None:
@@ -130,6 +148,27 @@ class SqlCustomerKeyStore:
         )
         rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
         return [_key(r) for r in rows]
+
+    async def claim_deletion(self, key_id: str, now: datetime) -> bool:
+        def work(conn: Connection) -> bool:
+            # Aliases first (they reference the key); the key row only if still due: a
+            # deletion cancelled in between leaves both untouched (the transaction rolls back).
+            conn.execute(_A.delete().where(_A.c.key_id == key_id))
+            deleted = conn.execute(
+                _K.delete().where(
+                    _K.c.key_id == key_id,
+                    _K.c.state == KeyState.PENDING_DELETION.value,
+                    _K.c.deletion_date <= now,
+                )
+            ).rowcount
+            if not deleted:
+                raise _NotDue
+            return True
+
+        try:
+            return await self._db.write(work)
+        except _NotDue:
+            return False
 
     async def keys_due_for_rotation(self, now: datetime, limit: int) -> list[CustomerKey]:
         query = (

@@ -187,6 +187,7 @@ async def create_key(call: KmsCall) -> dict[str, Any]:
         key_spec=spec or KEY_SPEC_SYMMETRIC_DEFAULT,
         policy=call.string("Policy", max_length=32 * 1024),
         tags=[(t["TagKey"], t["TagValue"]) for t in tags_raw],
+        bypass_lockout_check=bool(call.boolean("BypassPolicyLockoutSafetyCheck")),
     )
     return {"KeyMetadata": key_metadata(key)}
 
@@ -327,6 +328,7 @@ async def put_key_policy(call: KmsCall) -> dict[str, Any]:
         call.required("KeyId"),
         call.string("PolicyName") or "default",
         call.required("Policy", max_length=32 * 1024),
+        bypass_lockout_check=bool(call.boolean("BypassPolicyLockoutSafetyCheck")),
     )
     return {}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import replace
+from datetime import datetime
 
 import pytest
 
@@ -23,6 +24,7 @@ from andromede.kms.keys_errors import (
 )
 from andromede.kms.keys_model import (
     TRANSITIONS,
+    CustomerKey,
     InvalidKeyTransition,
     KeyEvent,
     KeyState,
@@ -383,3 +385,45 @@ async def test_blob_format_names_its_key(kit: Kit) -> None:
     relabelled = replace(parsed, kek_version=2).encode()
     with pytest.raises(InvalidCiphertext):
         await kit.service.decrypt(A, relabelled, {})
+
+
+async def test_a_change_racing_another_writer_is_redone_from_a_fresh_read(kit: Kit) -> None:
+    """Disable reads the key, another gateway schedules its deletion, disable's write is
+    refused (stale revision) and its retry finds a key that may not be disabled."""
+    key = await kit.service.create_key(A)
+    store = kit.store
+    original = store.replace_key
+    raced = False
+
+    async def racing_replace(changed: CustomerKey) -> bool:
+        nonlocal raced
+        if not raced:
+            raced = True
+            current = await store.get_key(changed.key_id)
+            assert current is not None
+            await original(current.scheduled_for_deletion(kit.clock.now, 7))
+        return await original(changed)
+
+    store.replace_key = racing_replace  # type: ignore[method-assign]
+    with pytest.raises(CmkInvalidState):
+        await kit.service.disable_key(A, key.key_id)
+    stored = await store.get_key(key.key_id)
+    assert stored is not None and stored.state is KeyState.PENDING_DELETION
+
+
+async def test_a_deletion_cancelled_before_the_claim_is_not_carried_out(kit: Kit) -> None:
+    key = await kit.service.create_key(A)
+    await kit.service.schedule_key_deletion(A, key.key_id, 7)
+    kit.clock.advance(days=8)
+    store = kit.store
+    listed = store.keys_due_for_deletion
+
+    async def cancel_right_after_listing(now: datetime, limit: int) -> list[CustomerKey]:
+        due = await listed(now, limit)
+        await kit.service.cancel_key_deletion(A, key.key_id)
+        return due
+
+    store.keys_due_for_deletion = cancel_right_after_listing  # type: ignore[method-assign]
+    assert (await kit.service.upkeep()).destroyed == ()
+    assert key.key_id in kit.keys.list_tenants()
+    assert (await kit.service.describe_key(A, key.key_id)).state is KeyState.DISABLED

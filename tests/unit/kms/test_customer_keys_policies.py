@@ -59,7 +59,9 @@ async def test_without_the_account_statement_iam_alone_grants_nothing(kit: Kit) 
     policy = key_policy(
         grant(f"arn:aws:iam::{ACCOUNT_A}:user/bob", ["kms:Encrypt", "kms:DescribeKey"])
     )
-    key = await kit.service.create_key(A, policy=policy)
+    with pytest.raises(MalformedKeyPolicy, match="will not allow you"):  # lockout check
+        await kit.service.create_key(A, policy=policy)
+    key = await kit.service.create_key(A, policy=policy, bypass_lockout_check=True)
     kit.policies.by_user["AIDAALICE"] = [allow("kms:*")]
     with pytest.raises(CmkAccessDenied):
         await kit.service.encrypt(alice, key.key_id, b"x", {})
@@ -178,3 +180,14 @@ async def test_sse_hook_checks_state_and_permission(kit: Kit) -> None:
     await kit.service.disable_key(A, key.key_id)
     with pytest.raises(Exception, match="disabled"):
         await kit.service.key_for_sse(A, key.key_id, {})
+
+
+async def test_policy_lockout_safety_check(kit: Kit) -> None:
+    key = await kit.service.create_key(A)
+    bob_only = key_policy(grant(f"arn:aws:iam::{ACCOUNT_A}:user/bob"))
+    with pytest.raises(MalformedKeyPolicy):
+        await kit.service.put_key_policy(A, key.key_id, "default", bob_only)
+    assert ACCOUNT_ROOT_A in await kit.service.get_key_policy(A, key.key_id, "default")
+    await kit.service.put_key_policy(A, key.key_id, "default", bob_only, bypass_lockout_check=True)
+    with pytest.raises(CmkAccessDenied):  # locked out, as AWS warns
+        await kit.service.get_key_policy(A, key.key_id, "default")

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("policy", sa.Text(), nullable=False),
         sa.Column("tags", sa.Text(), nullable=False),
         sa.Column("format_version", sa.Integer(), nullable=False),
+        sa.Column("revision", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("key_id", name="pk_kms_keys"),
     )
     op.create_index("ix_kms_keys_tenant_id_key_id", "kms_keys", ["tenant_id", "key_id"])
