@@ -188,6 +188,24 @@ def test_pending_window_out_of_range(raw_kms: Any, key: dict[str, Any], window: 
     )
 
 
+def test_description_and_tags(kms: Any, key: dict[str, Any]) -> None:
+    key_id = key["KeyId"]
+    kms.update_key_description(KeyId=key_id, Description="renamed")
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["Description"] == "renamed"
+    kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": "team", "TagValue": "blue"}])
+    kms.tag_resource(KeyId=key["Arn"], Tags=[{"TagKey": "env", "TagValue": "prod"}])
+    tags = kms.list_resource_tags(KeyId=key_id)["Tags"]
+    assert tags == [{"TagKey": "env", "TagValue": "prod"}, {"TagKey": "team", "TagValue": "blue"}]
+    kms.untag_resource(KeyId=key_id, TagKeys=["env"])
+    assert [t["TagKey"] for t in kms.list_resource_tags(KeyId=key_id)["Tags"]] == ["team"]
+    expect(
+        "ValidationException",
+        kms.tag_resource,
+        KeyId=key_id,
+        Tags=[{"TagKey": "aws:reserved", "TagValue": "x"}],
+    )
+
+
 # --- rotation ----------------------------------------------------------------------------
 
 

@@ -50,6 +50,7 @@ from andromede.kms.keys_model import (
     KEY_SPEC_SYMMETRIC_DEFAULT,
     KEY_USAGE_ENCRYPT_DECRYPT,
     MAX_DESCRIPTION_LENGTH,
+    MAX_TAGS,
     Alias,
     CustomerKey,
     KeyEvent,
@@ -57,6 +58,7 @@ from andromede.kms.keys_model import (
     KeyState,
     ReferenceKind,
     check_alias_name,
+    check_tags,
     default_key_policy,
     parse_key_reference,
 )
@@ -181,6 +183,7 @@ class CustomerKeyService:
             raise InvalidKeyParameter(f"KeySpec {key_spec} is not supported")
         if policy is not None:
             self._authoriser.check_policy(policy)
+        check_tags(tags)
         key = CustomerKey(
             key_id=str(uuid.uuid4()),
             tenant_id=caller.account_id,
@@ -189,7 +192,7 @@ class CustomerKeyService:
             state=KeyState.ENABLED,
             created_at=self._clock(),
             policy=policy if policy is not None else default_key_policy(caller.account_id),
-            tags=tuple(tags),
+            tags=tuple(sorted(dict(tags).items())),
         )
         caller.resources.append(key.arn)
         if policy is not None and not bypass_lockout_check:
@@ -263,6 +266,53 @@ class CustomerKeyService:
             if await self._store.replace_key(changed):
                 return replace(changed, revision=changed.revision + 1)
         raise CmkInvalidState("the key is being changed by another request; try again")
+
+    async def update_key_description(
+        self, caller: Caller, key_ref: str, description: str
+    ) -> CustomerKey:
+        if len(description) > MAX_DESCRIPTION_LENGTH:
+            raise InvalidKeyParameter("Description is longer than 8192 characters")
+
+        def describe(key: CustomerKey) -> CustomerKey:
+            return replace(self._not_pending(key), description=description)
+
+        return await self._change(caller, key_ref, "kms:UpdateKeyDescription", describe)
+
+    # --- tags ----------------------------------------------------------------------------------
+
+    async def tag_resource(
+        self, caller: Caller, key_ref: str, tags: Sequence[tuple[str, str]]
+    ) -> CustomerKey:
+        check_tags(tags)
+
+        def tag(key: CustomerKey) -> CustomerKey:
+            merged = dict(self._not_pending(key).tags)
+            merged.update(tags)
+            if len(merged) > MAX_TAGS:
+                raise InvalidKeyParameter(f"A key has at most {MAX_TAGS} tags")
+            return replace(key, tags=tuple(sorted(merged.items())))
+
+        return await self._change(caller, key_ref, "kms:TagResource", tag)
+
+    async def untag_resource(
+        self, caller: Caller, key_ref: str, tag_keys: Sequence[str]
+    ) -> CustomerKey:
+        removed = set(tag_keys)
+
+        def untag(key: CustomerKey) -> CustomerKey:
+            kept = tuple(t for t in self._not_pending(key).tags if t[0] not in removed)
+            return replace(key, tags=kept)
+
+        return await self._change(caller, key_ref, "kms:UntagResource", untag)
+
+    async def list_resource_tags(self, caller: Caller, key_ref: str) -> tuple[tuple[str, str], ...]:
+        return (await self._resolve(caller, key_ref, "kms:ListResourceTags")).tags
+
+    @staticmethod
+    def _not_pending(key: CustomerKey) -> CustomerKey:
+        if key.state is KeyState.PENDING_DELETION:
+            raise CmkInvalidState(f"{key.arn} is pending deletion.")
+        return key
 
     # --- rotation ----------------------------------------------------------------------------
 
@@ -615,8 +665,10 @@ class CustomerKeyService:
     ) -> bytes:
         wrapped = WrappedDataKey(key.key_id, blob.kek_version, blob.sealed_key).encode()
         try:
-            data_key = await self._provider(self._keys.unwrap_data_key, key.key_id, wrapped)
-        except (InvalidWrappedKey, KeyNotFound) as exc:
+            data_key = await asyncio.to_thread(self._keys.unwrap_data_key, key.key_id, wrapped)
+        except KeyDestroyed as exc:
+            raise CmkNotFound("the key material of this key was destroyed") from exc
+        except (InvalidWrappedKey, KeyNotFound) as exc:  # tampered, or a KEK version never made
             raise InvalidCiphertext("the ciphertext is not valid") from exc
         try:
             return open_blob(blob, data_key, context)
@@ -630,5 +682,7 @@ class CustomerKeyService:
             return await asyncio.to_thread(function, *args, **kwargs)
         except KeyDestroyed as exc:
             raise CmkNotFound("the key material of this key was destroyed") from exc
+        except KeyNotFound as exc:  # metadata without material (e.g. another provider's data)
+            raise CmkNotFound("the key material of this key is missing") from exc
         except KeyAlreadyExists as exc:  # a uuid collision, or a reused id after destruction
             raise CmkInvalidState("the key material already exists") from exc

@@ -20,11 +20,12 @@ import enum
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from andromede.kms.keys_errors import CmkInvalidState
+from andromede.kms.keys_errors import CmkInvalidState, InvalidKeyParameter
 
 __all__ = [
     "ALIAS_PREFIX",
@@ -40,6 +41,7 @@ __all__ = [
     "ReferenceKind",
     "alias_arn",
     "check_alias_name",
+    "check_tags",
     "default_key_policy",
     "key_arn",
     "next_state",
@@ -60,6 +62,9 @@ KEY_SPEC_SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 ORIGIN_AWS_KMS = "AWS_KMS"
 MAX_DESCRIPTION_LENGTH = 8192
 MAX_ALIAS_LENGTH = 256
+MAX_TAGS = 50
+MAX_TAG_KEY_LENGTH = 128
+MAX_TAG_VALUE_LENGTH = 256
 
 _ALIAS_NAME: Final = re.compile(r"alias/[A-Za-z0-9/_-]+")
 _KEY_ARN: Final = re.compile(r"arn:aws:kms:([a-z0-9-]+):(\d{12}):key/(.+)")
@@ -146,6 +151,20 @@ def check_alias_name(name: str) -> str:
     if name.startswith(RESERVED_ALIAS_PREFIX):
         raise PermissionError("alias names starting with alias/aws/ are reserved for AWS")
     return name
+
+
+def check_tags(tags: Sequence[tuple[str, str]]) -> None:
+    """``InvalidKeyParameter`` unless ``tags`` are AWS-valid tags of one key (unique keys)."""
+    keys = [k for k, _ in tags]
+    if len(keys) != len(set(keys)):
+        raise InvalidKeyParameter("Tag keys must be unique")
+    if len(keys) > MAX_TAGS:
+        raise InvalidKeyParameter(f"A key has at most {MAX_TAGS} tags")
+    for key, value in tags:
+        if not 1 <= len(key) <= MAX_TAG_KEY_LENGTH or len(value) > MAX_TAG_VALUE_LENGTH:
+            raise InvalidKeyParameter("A tag key is 1-128 characters, a tag value 0-256")
+        if key.lower().startswith("aws:"):
+            raise InvalidKeyParameter("Tag keys starting with aws: are reserved")
 
 
 def canonical_key_id(text: str) -> str | None:

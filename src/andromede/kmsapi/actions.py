@@ -125,6 +125,25 @@ class KmsCall:
             )
         raise _invalid(name, value, "Member must satisfy enum value set")
 
+    def tags(self) -> list[tuple[str, str]]:
+        raw = self.params.get("Tags") or []
+        if not isinstance(raw, list) or not all(
+            isinstance(t, dict)
+            and isinstance(t.get("TagKey"), str)
+            and isinstance(t.get("TagValue"), str)
+            for t in raw
+        ):
+            raise KmsWireError("SerializationException", "Tags must be a list of TagKey/TagValue")
+        return [(t["TagKey"], t["TagValue"]) for t in raw]
+
+    def strings(self, name: str) -> list[str]:
+        raw = self.params.get(name)
+        if raw is None:
+            raise _invalid(name, "null", "Member must not be null")
+        if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+            raise KmsWireError("SerializationException", f"{name} must be a list of strings")
+        return raw
+
     def limit(self) -> int:
         limit = self.integer("Limit", minimum=1, maximum=MAX_LIST_LIMIT)
         return DEFAULT_LIST_LIMIT if limit is None else limit
@@ -172,21 +191,13 @@ async def create_key(call: KmsCall) -> dict[str, Any]:
     if call.boolean("MultiRegion"):
         raise KmsWireError("UnsupportedOperationException", "Multi-Region keys are not offered")
     spec = call.string("KeySpec") or call.string("CustomerMasterKeySpec")
-    tags_raw = call.params.get("Tags") or []
-    if not isinstance(tags_raw, list) or not all(
-        isinstance(t, dict)
-        and isinstance(t.get("TagKey"), str)
-        and isinstance(t.get("TagValue"), str)
-        for t in tags_raw
-    ):
-        raise KmsWireError("SerializationException", "Tags must be a list of TagKey/TagValue")
     key = await call.keys.create_key(
         call.caller,
         description=call.string("Description") or "",
         key_usage=call.string("KeyUsage") or KEY_USAGE_ENCRYPT_DECRYPT,
         key_spec=spec or KEY_SPEC_SYMMETRIC_DEFAULT,
         policy=call.string("Policy", max_length=32 * 1024),
-        tags=[(t["TagKey"], t["TagValue"]) for t in tags_raw],
+        tags=call.tags(),
         bypass_lockout_check=bool(call.boolean("BypassPolicyLockoutSafetyCheck")),
     )
     return {"KeyMetadata": key_metadata(key)}
@@ -235,6 +246,29 @@ async def schedule_key_deletion(call: KmsCall) -> dict[str, Any]:
 async def cancel_key_deletion(call: KmsCall) -> dict[str, Any]:
     key = await call.keys.cancel_key_deletion(call.caller, call.required("KeyId"))
     return {"KeyId": key.arn}
+
+
+async def update_key_description(call: KmsCall) -> dict[str, Any]:
+    description = call.string("Description")
+    if description is None:
+        raise _invalid("Description", "null", "Member must not be null")
+    await call.keys.update_key_description(call.caller, call.required("KeyId"), description)
+    return {}
+
+
+async def tag_resource(call: KmsCall) -> dict[str, Any]:
+    await call.keys.tag_resource(call.caller, call.required("KeyId"), call.tags())
+    return {}
+
+
+async def untag_resource(call: KmsCall) -> dict[str, Any]:
+    await call.keys.untag_resource(call.caller, call.required("KeyId"), call.strings("TagKeys"))
+    return {}
+
+
+async def list_resource_tags(call: KmsCall) -> dict[str, Any]:
+    tags = await call.keys.list_resource_tags(call.caller, call.required("KeyId"))
+    return {"Tags": [{"TagKey": k, "TagValue": v} for k, v in tags], "Truncated": False}
 
 
 # --- rotation ------------------------------------------------------------------------------
@@ -454,9 +488,13 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "ListAliases": list_aliases,
     "ListKeyPolicies": list_key_policies,
     "ListKeys": list_keys,
+    "ListResourceTags": list_resource_tags,
     "PutKeyPolicy": put_key_policy,
     "ReEncrypt": re_encrypt,
     "RotateKeyOnDemand": rotate_key_on_demand,
     "ScheduleKeyDeletion": schedule_key_deletion,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
     "UpdateAlias": update_alias,
+    "UpdateKeyDescription": update_key_description,
 }

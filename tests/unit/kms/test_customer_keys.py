@@ -427,3 +427,37 @@ async def test_a_deletion_cancelled_before_the_claim_is_not_carried_out(kit: Kit
     assert (await kit.service.upkeep()).destroyed == ()
     assert key.key_id in kit.keys.list_tenants()
     assert (await kit.service.describe_key(A, key.key_id)).state is KeyState.DISABLED
+
+
+async def test_metadata_without_material_is_not_found(kit: Kit) -> None:
+    key = await kit.service.create_key(A)
+    orphan = replace(key, key_id="00000000-0000-4000-8000-000000000001")
+    await kit.store.insert_key(orphan)
+    with pytest.raises(CmkNotFound, match="missing"):
+        await kit.service.encrypt(A, orphan.key_id, b"x", {})
+
+
+async def test_description_and_tags(kit: Kit) -> None:
+    key = await kit.service.create_key(A, tags=[("b", "2"), ("a", "1")])
+    assert key.tags == (("a", "1"), ("b", "2"))
+    await kit.service.tag_resource(A, key.key_id, [("b", "3"), ("c", "")])
+    assert await kit.service.list_resource_tags(A, key.key_id) == (
+        ("a", "1"),
+        ("b", "3"),
+        ("c", ""),
+    )
+    await kit.service.untag_resource(A, key.key_id, ["a", "nope"])
+    assert [k for k, _ in await kit.service.list_resource_tags(A, key.key_id)] == ["b", "c"]
+    for bad in ([("aws:x", "1")], [("", "1")], [("k", "1"), ("k", "2")]):
+        with pytest.raises(InvalidKeyParameter):
+            await kit.service.tag_resource(A, key.key_id, bad)
+    with pytest.raises(InvalidKeyParameter):
+        await kit.service.tag_resource(A, key.key_id, [(f"t{i}", "") for i in range(49)])
+    described = await kit.service.update_key_description(A, key.key_id, "new words")
+    assert described.description == "new words"
+    assert (await kit.service.describe_key(A, key.key_id)).description == "new words"
+    await kit.service.schedule_key_deletion(A, key.key_id, 7)
+    with pytest.raises(CmkInvalidState):
+        await kit.service.update_key_description(A, key.key_id, "late")
+    with pytest.raises(CmkInvalidState):
+        await kit.service.tag_resource(A, key.key_id, [("d", "4")])
