@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from andromede.api.app import ManagementApi
 from andromede.audit.service import AuditService
 from andromede.audit.store import SqlAuditStore
 from andromede.db.database import Database, describe_url, open_database
@@ -110,6 +111,8 @@ class _Running:
     s3: S3App
     # The other AWS-style APIs on the same endpoint, by credential-scope service name.
     apis: dict[str, ASGIApp]
+    # The management REST API, on its own listener (api_port).
+    management: ManagementApi
     background: list[asyncio.Task[None]]
     identity: IdentityService
     keys: KeyService
@@ -131,6 +134,12 @@ class Application:
         if running is None:  # stopped while this request was arriving
             raise RuntimeError("the application is stopped")
         if scope["type"] == "http":
+            # The management API has its own listener, told apart by the port the connection
+            # arrived on (so no bucket name can shadow its paths); see decision 0010.
+            server = scope.get("server")
+            if server is not None and server[1] == self.settings.api_port:
+                await running.management(scope, receive, send)
+                return
             # One endpoint for every AWS-style API: the credential scope's service picks it
             # (as Ceph RGW does); unsigned requests, and services not served here, are S3's.
             service = credential_service(scope.get("query_string", b""), scope["headers"])
@@ -197,11 +206,13 @@ class Application:
             spec.name: QueryApp(spec, identity, audit, settings, rate_limiter) for spec in (STS,)
         }
         apis[KmsApp.name] = KmsApp(customer_keys, identity, audit, settings, rate_limiter)
+        management = ManagementApi(identity, audit, settings, rate_limiter)
         self._running = _Running(
             db=db,
             audit=audit,
             s3=s3,
             apis=apis,
+            management=management,
             background=background,
             identity=identity,
             keys=keys,

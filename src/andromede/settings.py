@@ -108,6 +108,16 @@ class Settings(BaseSettings):
         le=64,
         description="Server processes sharing the S3 port (default: CPUs, at most 4).",
     )
+    api_host: str = Field(
+        default="127.0.0.1",
+        description="Address the management REST API binds to (loopback: operators on the host).",
+    )
+    api_port: int = Field(
+        default=9001,
+        ge=0,
+        le=65535,
+        description="TCP port of the management REST API, apart from S3's (0 picks one).",
+    )
     server: Literal["uvicorn", "granian"] = Field(
         default="uvicorn", description="ASGI server that runs the S3 endpoint."
     )
@@ -157,7 +167,9 @@ class Settings(BaseSettings):
     max_api_body_size: int = Field(
         default=256 * KIB,
         gt=0,
-        description="Largest request body of the IAM, STS and KMS APIs (their calls are small).",
+        description=(
+            "Largest request body of the IAM, STS and KMS APIs and of the management API."
+        ),
     )
     rate_limit_per_key: float = Field(
         default=0.0,
@@ -266,6 +278,13 @@ class Settings(BaseSettings):
     def _tls_pair(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together: give both or neither")
+        return self
+
+    @model_validator(mode="after")
+    def _distinct_listeners(self) -> Settings:
+        # The workers tell the two listeners apart by the port a connection arrived on.
+        if self.api_port != 0 and self.api_port == self.s3_port:
+            raise ValueError("api_port and s3_port must differ: the API has its own listener")
         return self
 
     @property
