@@ -34,6 +34,12 @@ from andromede.iam.service import BootstrapResult, IdentityLimits, IdentityServi
 from andromede.iam.store_sql import SqlIdentityStore
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.sts import STS
+from andromede.kms.customer_keys import CustomerKeyService
+from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.keys_store_sql import SqlCustomerKeyStore
+from andromede.kms.service import KeyService
+from andromede.kmsapi.app import KmsApp
+from andromede.kmsapi.authorise import KmsAuthoriser
 from andromede.s3.app import S3App
 from andromede.s3.authorise import S3Authoriser
 from andromede.s3.handlers.common import S3Services
@@ -50,6 +56,7 @@ __all__ = [
     "credentials_ini",
     "database_url",
     "identity_service",
+    "key_service",
     "migrate",
     "open_blob_store",
     "open_identity",
@@ -110,6 +117,7 @@ class _Running:
     management: ManagementApi
     background: list[asyncio.Task[None]]
     identity: IdentityService
+    keys: KeyService
     # Closes what the blob store holds open (the RADOS connection), after the requests end.
     close_blobs: Callable[[], Awaitable[None]] | None = None
 
@@ -179,6 +187,13 @@ class Application:
         blobs, close_blobs = await open_blob_store(settings)
         objects = ObjectService(store, blobs, storage_limits(settings))
         self.bootstrap = await _bootstrap(settings, identity)
+        keys = await asyncio.to_thread(key_service, settings)
+        customer_keys = CustomerKeyService(
+            SqlCustomerKeyStore(db),
+            keys,
+            KmsAuthoriser(identity.policies_for, settings.region),
+            region=settings.region,
+        )
         sweeper = Sweeper(
             store, blobs, orphan_grace=settings.orphan_grace, interval=settings.sweeper_interval
         )
@@ -186,12 +201,14 @@ class Application:
         background = [
             asyncio.create_task(sweeper.run_forever(), name="sweeper"),
             asyncio.create_task(_identity_upkeep(settings, identity), name="identity-upkeep"),
+            asyncio.create_task(_kms_upkeep(settings, customer_keys), name="kms-upkeep"),
         ]
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
         s3 = S3App(s3_services(settings, objects, identity), identity, audit, rate_limiter)
         apis: dict[str, ASGIApp] = {
             spec.name: QueryApp(spec, identity, audit, settings, rate_limiter) for spec in (STS,)
         }
+        apis[KmsApp.name] = KmsApp(customer_keys, identity, audit, settings, rate_limiter)
         management = ManagementApi(identity, audit, settings, rate_limiter)
         self._running = _Running(
             db=db,
@@ -202,6 +219,7 @@ class Application:
             background=background,
             identity=identity,
             close_blobs=close_blobs,
+            keys=keys,
         )
 
     async def stop(self) -> None:
@@ -218,6 +236,7 @@ class Application:
         await running.db.close()
         if running.close_blobs is not None:
             await running.close_blobs()
+        await asyncio.to_thread(running.keys.close)
 
 
 def s3_services(
@@ -312,6 +331,25 @@ async def _identity_upkeep(settings: Settings, identity: IdentityService) -> Non
                 next_purge = loop.time() + settings.sweeper_interval
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("identity upkeep failed")
+
+
+def key_service(settings: Settings) -> KeyService:
+    """The key hierarchy over the data folder's local key file (root key and keystore)."""
+    return KeyService(LocalKeyFileProvider(settings.data_dir / "keys"))
+
+
+async def _kms_upkeep(settings: Settings, customer_keys: CustomerKeyService) -> None:
+    """Destroy KMS keys whose deletion window is over; rotate keys whose rotation is due."""
+    while True:
+        try:
+            report = await customer_keys.upkeep()
+            for key_id in report.destroyed:
+                log.warning("KMS key %s: deletion window over, key material destroyed", key_id)
+            for key_id in report.rotated:
+                log.info("KMS key %s: rotated automatically", key_id)
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("KMS key upkeep failed")
+        await asyncio.sleep(settings.kms_upkeep_interval)
 
 
 async def _bootstrap(settings: Settings, identity: IdentityService) -> BootstrapResult | None:

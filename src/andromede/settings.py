@@ -235,6 +235,12 @@ class Settings(BaseSettings):
     sweeper_interval: float = Field(
         default=300.0, gt=0, description="Seconds between two runs of the orphan-blob sweeper."
     )
+    kms_upkeep_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between two passes destroying KMS keys past their deletion date "
+        "and rotating keys due for automatic rotation.",
+    )
     orphan_grace: float = Field(
         default=3600.0,
         ge=0,

@@ -3,8 +3,9 @@
 Identity (``tenants``, ``users``, ``access_keys``, groups, roles, policies, MFA devices,
 temporary credentials, operators, console logins), audit (``audit_events``, append-only) and
 object storage (``buckets``, ``objects``, ``object_blobs``, ``multipart_uploads``, ``parts``,
-``blob_deletions``). ``tests/unit/db`` checks that migrating an empty database to head yields
-this schema with no difference.
+``blob_deletions``) and customer-managed KMS keys (``kms_keys``, ``kms_aliases``: metadata only,
+the key material lives in the root-key provider). ``tests/unit/db`` checks that migrating an
+empty database to head yields this schema with no difference.
 
 Storage design notes:
 
@@ -34,6 +35,8 @@ __all__ = [
     "iam_groups",
     "iam_roles",
     "inline_policies",
+    "kms_aliases",
+    "kms_keys",
     "login_profiles",
     "managed_policies",
     "metadata",
@@ -371,4 +374,45 @@ blob_deletions = sa.Table(
     sa.Column("id", big_id(), primary_key=True, autoincrement=True),
     sa.Column("blob_id", sa.Text, nullable=False, index=True),
     sa.Column("not_before", UtcDateTime, nullable=False, index=True),
+)
+
+# -- customer-managed KMS keys ------------------------------------------------------------------
+# Metadata only: a key's material is the root-key provider's key ring named by ``key_id``, so a
+# restored copy of these rows cannot bring a destroyed key back. Ids and alias names sort in
+# byte order (key_text) so listings page the same way on SQLite and PostgreSQL.
+
+kms_keys = sa.Table(
+    "kms_keys",
+    metadata,
+    sa.Column("key_id", key_text(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("region", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("key_usage", sa.Text, nullable=False),
+    sa.Column("key_spec", sa.Text, nullable=False),
+    sa.Column("origin", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("deletion_date", UtcDateTime, nullable=True),
+    sa.Column("rotation_enabled", sa.Boolean, nullable=False),
+    sa.Column("rotation_period_days", sa.Integer, nullable=False),
+    sa.Column("next_rotation_date", UtcDateTime, nullable=True),
+    sa.Column("policy", sa.Text, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),  # JSON list of [key, value]
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),  # optimistic concurrency
+    sa.Index(None, "tenant_id", "key_id"),
+    sa.Index(None, "deletion_date"),
+    sa.Index(None, "next_rotation_date"),
+)
+
+kms_aliases = sa.Table(
+    "kms_aliases",
+    metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True),
+    sa.Column("name", key_text(), primary_key=True),
+    sa.Column("key_id", key_text(), sa.ForeignKey("kms_keys.key_id"), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index(None, "key_id"),
 )

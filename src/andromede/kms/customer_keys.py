@@ -1,0 +1,688 @@
+"""CustomerKeyService: customer-managed KMS keys (CMKs) — life cycle, aliases, rotation, and
+the cryptographic operations of the KMS API; also the hook the SSE-KMS object path calls.
+
+Each CMK is a key ring of the root-key provider named by its key id, so its material is only
+there; this service keeps the metadata (``keys_store``) beside it and runs the state machine of
+``keys_model``. Encrypt draws a fresh data key from the ring and seals the plaintext with it
+(``ciphertext.py``); Decrypt reads the key id from the blob.
+
+Authorisation is not decided here (this context does not know IAM): every call names the
+:class:`Caller` and asks the injected :class:`KeyAuthoriser` whether the action is allowed on
+the key, which the KMS wire adapter implements with the policy engine (key policy + IAM). A key
+of another tenant that its policy does not open to the caller is reported as not found, so
+tenants cannot probe each other's key ids. Provider calls block, so they run in a thread.
+
+Deletion: ``upkeep`` (run periodically by the application) destroys the ring of every key whose
+pending-deletion window is over, then forgets its metadata; ciphertexts of that key can never be
+decrypted again, even if an older database copy brings the metadata back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Final, NamedTuple, ParamSpec, Protocol, TypeVar
+
+from andromede.kms.ciphertext import CiphertextBlob, open_blob, seal_blob
+from andromede.kms.errors import (
+    InvalidWrappedKey,
+    KeyAlreadyExists,
+    KeyDestroyed,
+    KeyNotFound,
+)
+from andromede.kms.keys_errors import (
+    CmkAccessDenied,
+    CmkDisabled,
+    CmkInvalidState,
+    CmkNotFound,
+    IncorrectKey,
+    InvalidCiphertext,
+    InvalidKeyArn,
+    InvalidKeyParameter,
+    MalformedKeyPolicy,
+)
+from andromede.kms.keys_model import (
+    DEFAULT_PENDING_WINDOW_DAYS,
+    KEY_SPEC_SYMMETRIC_DEFAULT,
+    KEY_USAGE_ENCRYPT_DECRYPT,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_TAGS,
+    Alias,
+    CustomerKey,
+    KeyEvent,
+    KeyReference,
+    KeyState,
+    ReferenceKind,
+    check_alias_name,
+    check_tags,
+    default_key_policy,
+    parse_key_reference,
+)
+from andromede.kms.keys_store import CustomerKeyStore
+from andromede.kms.model import NONCE_SIZE, WrappedDataKey
+from andromede.kms.service import KeyService
+
+__all__ = [
+    "MAX_PLAINTEXT_SIZE",
+    "Caller",
+    "CustomerKeyService",
+    "DataKey",
+    "KeyAuthoriser",
+    "SseKey",
+    "UpkeepReport",
+]
+
+MAX_PLAINTEXT_SIZE: Final = 4096  # AWS KMS's Encrypt limit
+MAX_RANDOM_BYTES: Final = 1024  # GenerateRandom and GenerateDataKey's NumberOfBytes
+_UPKEEP_BATCH: Final = 100
+_CHANGE_ATTEMPTS: Final = 5
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who calls: the account (tenant id) and ARN of the authenticated principal.
+
+    ``principal`` is the wire layer's own principal object, handed back untouched to the
+    :class:`KeyAuthoriser` (this context does not know IAM's types). ``resources`` collects the
+    ARNs of the keys the call resolved, for the caller's audit record.
+    """
+
+    account_id: str
+    arn: str
+    principal: object = None
+    source_ip: str | None = None
+    secure: bool = False
+    resources: list[str] = field(default_factory=list)
+
+
+class KeyAuthoriser(Protocol):
+    """The decision and policy grammar that belong to IAM, as this service needs them."""
+
+    async def allowed(
+        self,
+        caller: Caller,
+        action: str,
+        key: CustomerKey | None,
+        encryption_context: Mapping[str, str],
+    ) -> bool:
+        """Whether ``caller`` may do ``action`` (``kms:Encrypt``) on ``key`` (on ``*`` when None:
+        identity policies only) under AWS KMS's rules (the key policy is authoritative)."""
+
+    def check_policy(self, text: str) -> None:
+        """``MalformedKeyPolicy`` unless ``text`` is a valid key policy."""
+
+
+class DataKey(NamedTuple):
+    """GenerateDataKey's answer: ``plaintext`` is None for the WithoutPlaintext variant."""
+
+    plaintext: bytes | None
+    ciphertext: bytes
+    key: CustomerKey
+
+
+class SseKey(NamedTuple):
+    """What the SSE-KMS path needs of a usable CMK: its id and ARN, and the key ring under
+    which to wrap the object's data keys (``KeyService.new_data_key(key_ring_id)``)."""
+
+    key_id: str
+    arn: str
+    key_ring_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpkeepReport:
+    destroyed: tuple[str, ...]
+    rotated: tuple[str, ...]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CustomerKeyService:
+    def __init__(
+        self,
+        store: CustomerKeyStore,
+        keys: KeyService,
+        authoriser: KeyAuthoriser,
+        *,
+        region: str,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._store = store
+        self._keys = keys
+        self._authoriser = authoriser
+        self._region = region
+        self._clock = clock
+
+    # --- life cycle ----------------------------------------------------------------------------
+
+    async def create_key(
+        self,
+        caller: Caller,
+        *,
+        description: str = "",
+        key_usage: str = KEY_USAGE_ENCRYPT_DECRYPT,
+        key_spec: str = KEY_SPEC_SYMMETRIC_DEFAULT,
+        policy: str | None = None,
+        tags: Sequence[tuple[str, str]] = (),
+        bypass_lockout_check: bool = False,
+    ) -> CustomerKey:
+        await self._allow_identity(caller, "kms:CreateKey")
+        if len(description) > MAX_DESCRIPTION_LENGTH:
+            raise InvalidKeyParameter("Description is longer than 8192 characters")
+        if key_usage != KEY_USAGE_ENCRYPT_DECRYPT:
+            raise InvalidKeyParameter(f"KeyUsage {key_usage} is not supported")
+        if key_spec != KEY_SPEC_SYMMETRIC_DEFAULT:
+            raise InvalidKeyParameter(f"KeySpec {key_spec} is not supported")
+        if policy is not None:
+            self._authoriser.check_policy(policy)
+        check_tags(tags)
+        key = CustomerKey(
+            key_id=str(uuid.uuid4()),
+            tenant_id=caller.account_id,
+            region=self._region,
+            description=description,
+            state=KeyState.ENABLED,
+            created_at=self._clock(),
+            policy=policy if policy is not None else default_key_policy(caller.account_id),
+            tags=tuple(sorted(dict(tags).items())),
+        )
+        caller.resources.append(key.arn)
+        if policy is not None and not bypass_lockout_check:
+            await self._check_lockout(caller, key)
+        await self._provider(self._keys.create_tenant_key, key.key_id)
+        try:
+            await self._store.insert_key(key)
+        except BaseException:
+            # No metadata, no key: do not leave a ring nobody can reach.
+            await self._provider(self._keys.destroy_tenant_key, key.key_id)
+            raise
+        return key
+
+    async def describe_key(self, caller: Caller, key_ref: str) -> CustomerKey:
+        return await self._resolve(caller, key_ref, "kms:DescribeKey")
+
+    async def list_keys(
+        self, caller: Caller, *, limit: int, marker: str | None
+    ) -> tuple[list[CustomerKey], str | None]:
+        await self._allow_identity(caller, "kms:ListKeys")
+        keys = await self._store.list_keys(caller.account_id, after=marker, limit=limit + 1)
+        more = len(keys) > limit
+        keys = keys[:limit]
+        return keys, keys[-1].key_id if more else None
+
+    async def enable_key(self, caller: Caller, key_ref: str) -> CustomerKey:
+        return await self._move(caller, key_ref, "kms:EnableKey", KeyEvent.ENABLE)
+
+    async def disable_key(self, caller: Caller, key_ref: str) -> CustomerKey:
+        return await self._move(caller, key_ref, "kms:DisableKey", KeyEvent.DISABLE)
+
+    async def schedule_key_deletion(
+        self, caller: Caller, key_ref: str, window_days: int | None
+    ) -> CustomerKey:
+        days = DEFAULT_PENDING_WINDOW_DAYS if window_days is None else window_days
+
+        def schedule(key: CustomerKey) -> CustomerKey:
+            try:
+                return key.scheduled_for_deletion(self._clock(), days)
+            except ValueError as exc:
+                raise InvalidKeyParameter(str(exc)) from None
+
+        return await self._change(caller, key_ref, "kms:ScheduleKeyDeletion", schedule)
+
+    async def cancel_key_deletion(self, caller: Caller, key_ref: str) -> CustomerKey:
+        return await self._move(caller, key_ref, "kms:CancelKeyDeletion", KeyEvent.CANCEL_DELETION)
+
+    async def _move(
+        self, caller: Caller, key_ref: str, action: str, event: KeyEvent
+    ) -> CustomerKey:
+        return await self._change(caller, key_ref, action, lambda key: key.moved(event))
+
+    async def _change(
+        self,
+        caller: Caller,
+        key_ref: str,
+        action: str,
+        change: Callable[[CustomerKey], CustomerKey],
+        *,
+        usable: bool = False,
+    ) -> CustomerKey:
+        """Read the key, check ``action``, apply ``change`` and store it unless another writer
+        changed the key meanwhile — then start again from a fresh read (a few times)."""
+        for _ in range(_CHANGE_ATTEMPTS):
+            key = await self._resolve(caller, key_ref, action)
+            if usable:
+                self._usable(key)
+            changed = change(key)
+            if changed == key:
+                return key
+            if await self._store.replace_key(changed):
+                return replace(changed, revision=changed.revision + 1)
+        raise CmkInvalidState("the key is being changed by another request; try again")
+
+    async def update_key_description(
+        self, caller: Caller, key_ref: str, description: str
+    ) -> CustomerKey:
+        if len(description) > MAX_DESCRIPTION_LENGTH:
+            raise InvalidKeyParameter("Description is longer than 8192 characters")
+
+        def describe(key: CustomerKey) -> CustomerKey:
+            return replace(self._not_pending(key), description=description)
+
+        return await self._change(caller, key_ref, "kms:UpdateKeyDescription", describe)
+
+    # --- tags ----------------------------------------------------------------------------------
+
+    async def tag_resource(
+        self, caller: Caller, key_ref: str, tags: Sequence[tuple[str, str]]
+    ) -> CustomerKey:
+        check_tags(tags)
+
+        def tag(key: CustomerKey) -> CustomerKey:
+            merged = dict(self._not_pending(key).tags)
+            merged.update(tags)
+            if len(merged) > MAX_TAGS:
+                raise InvalidKeyParameter(f"A key has at most {MAX_TAGS} tags")
+            return replace(key, tags=tuple(sorted(merged.items())))
+
+        return await self._change(caller, key_ref, "kms:TagResource", tag)
+
+    async def untag_resource(
+        self, caller: Caller, key_ref: str, tag_keys: Sequence[str]
+    ) -> CustomerKey:
+        removed = set(tag_keys)
+
+        def untag(key: CustomerKey) -> CustomerKey:
+            kept = tuple(t for t in self._not_pending(key).tags if t[0] not in removed)
+            return replace(key, tags=kept)
+
+        return await self._change(caller, key_ref, "kms:UntagResource", untag)
+
+    async def list_resource_tags(self, caller: Caller, key_ref: str) -> tuple[tuple[str, str], ...]:
+        return (await self._resolve(caller, key_ref, "kms:ListResourceTags")).tags
+
+    @staticmethod
+    def _not_pending(key: CustomerKey) -> CustomerKey:
+        if key.state is KeyState.PENDING_DELETION:
+            raise CmkInvalidState(f"{key.arn} is pending deletion.")
+        return key
+
+    # --- rotation ----------------------------------------------------------------------------
+
+    async def enable_key_rotation(
+        self, caller: Caller, key_ref: str, period_days: int | None
+    ) -> CustomerKey:
+        def enable(key: CustomerKey) -> CustomerKey:
+            try:
+                return key.with_rotation(self._clock(), period_days)
+            except ValueError as exc:
+                raise InvalidKeyParameter(str(exc)) from None
+
+        return await self._change(caller, key_ref, "kms:EnableKeyRotation", enable, usable=True)
+
+    async def disable_key_rotation(self, caller: Caller, key_ref: str) -> CustomerKey:
+        return await self._change(
+            caller,
+            key_ref,
+            "kms:DisableKeyRotation",
+            lambda key: key.without_rotation(),
+            usable=True,
+        )
+
+    async def get_key_rotation_status(self, caller: Caller, key_ref: str) -> CustomerKey:
+        return await self._resolve(caller, key_ref, "kms:GetKeyRotationStatus")
+
+    async def rotate_key_on_demand(self, caller: Caller, key_ref: str) -> CustomerKey:
+        """A new KEK version becomes current at once; older ones keep decrypting."""
+        key = self._usable(await self._resolve(caller, key_ref, "kms:RotateKeyOnDemand"))
+        await self._provider(self._keys.rotate_tenant_key, key.key_id)
+        return key
+
+    # --- aliases -----------------------------------------------------------------------------
+
+    async def create_alias(self, caller: Caller, alias_name: str, target_ref: str) -> Alias:
+        name = self._alias_name(alias_name)
+        key = await self._own_key(caller, target_ref, "kms:CreateAlias")
+        now = self._clock()
+        alias = Alias(caller.account_id, name, key.key_id, created_at=now, updated_at=now)
+        await self._store.insert_alias(alias)
+        return alias
+
+    async def update_alias(self, caller: Caller, alias_name: str, target_ref: str) -> None:
+        name = self._alias_name(alias_name)
+        current = await self._store.get_alias(caller.account_id, name)
+        if current is None:
+            raise CmkNotFound(f"Alias {self._alias_arn(caller, name)} is not found.")
+        old_key = await self._store.get_key(current.key_id)
+        if old_key is not None:
+            caller.resources.append(old_key.arn)
+            if not await self._authoriser.allowed(caller, "kms:UpdateAlias", old_key, {}):
+                raise CmkAccessDenied("not allowed to kms:UpdateAlias on the alias's key")
+        key = await self._own_key(caller, target_ref, "kms:UpdateAlias")
+        await self._store.point_alias(caller.account_id, name, key.key_id, self._clock())
+
+    async def delete_alias(self, caller: Caller, alias_name: str) -> None:
+        name = self._alias_name(alias_name)
+        alias = await self._store.get_alias(caller.account_id, name)
+        if alias is None:
+            raise CmkNotFound(f"Alias {self._alias_arn(caller, name)} is not found.")
+        key = await self._store.get_key(alias.key_id)
+        if key is not None:
+            caller.resources.append(key.arn)
+            if not await self._authoriser.allowed(caller, "kms:DeleteAlias", key, {}):
+                raise CmkAccessDenied("not allowed to kms:DeleteAlias on the alias's key")
+        await self._store.delete_alias(caller.account_id, name)
+
+    async def list_aliases(
+        self, caller: Caller, *, key_ref: str | None, limit: int, marker: str | None
+    ) -> tuple[list[Alias], str | None]:
+        await self._allow_identity(caller, "kms:ListAliases")
+        key_id = None
+        if key_ref is not None:
+            key_id = (await self._own_key(caller, key_ref, None)).key_id
+        aliases = await self._store.list_aliases(
+            caller.account_id, key_id=key_id, after=marker, limit=limit + 1
+        )
+        more = len(aliases) > limit
+        aliases = aliases[:limit]
+        return aliases, aliases[-1].name if more else None
+
+    def alias_arn(self, alias: Alias) -> str:
+        return alias.arn(self._region)
+
+    def _alias_arn(self, caller: Caller, name: str) -> str:
+        return f"arn:aws:kms:{self._region}:{caller.account_id}:{name}"
+
+    @staticmethod
+    def _alias_name(name: str) -> str:
+        try:
+            return check_alias_name(name)
+        except (ValueError, PermissionError) as exc:
+            raise InvalidKeyParameter(str(exc)) from None
+
+    async def _own_key(self, caller: Caller, key_ref: str, action: str | None) -> CustomerKey:
+        """A key of the caller's own account: aliases never point across accounts."""
+        key = await self._resolve(caller, key_ref, action)
+        if key.tenant_id != caller.account_id:
+            raise CmkNotFound(f"Key '{key.arn}' does not exist")
+        return key
+
+    # --- key policy --------------------------------------------------------------------------
+
+    async def get_key_policy(self, caller: Caller, key_ref: str, policy_name: str) -> str:
+        key = await self._resolve(caller, key_ref, "kms:GetKeyPolicy")
+        self._check_policy_name(policy_name)
+        return key.policy
+
+    async def put_key_policy(
+        self,
+        caller: Caller,
+        key_ref: str,
+        policy_name: str,
+        policy: str,
+        *,
+        bypass_lockout_check: bool = False,
+    ) -> None:
+        self._check_policy_name(policy_name)
+        self._authoriser.check_policy(policy)
+        if not bypass_lockout_check:
+            key = await self._resolve(caller, key_ref, "kms:PutKeyPolicy")
+            await self._check_lockout(caller, replace(key, policy=policy))
+        await self._change(
+            caller, key_ref, "kms:PutKeyPolicy", lambda key: replace(key, policy=policy)
+        )
+
+    async def _check_lockout(self, caller: Caller, key: CustomerKey) -> None:
+        """AWS's policy lockout safety check: a key policy must let its author change it again
+        (no one, the root user included, can use a key its policy does not allow)."""
+        if not await self._authoriser.allowed(caller, "kms:PutKeyPolicy", key, {}):
+            raise MalformedKeyPolicy(
+                "The new key policy will not allow you to update the key policy in the future."
+            )
+
+    @staticmethod
+    def _check_policy_name(name: str) -> None:
+        if name != "default":
+            raise CmkNotFound("The only valid key policy name is default")
+
+    # --- cryptographic operations ----------------------------------------------------------
+
+    async def encrypt(
+        self, caller: Caller, key_ref: str, plaintext: bytes, context: Mapping[str, str]
+    ) -> tuple[bytes, CustomerKey]:
+        if not 1 <= len(plaintext) <= MAX_PLAINTEXT_SIZE:
+            raise InvalidKeyParameter("Plaintext must be 1 to 4096 bytes")
+        key = self._usable(await self._resolve(caller, key_ref, "kms:Encrypt", context))
+        return await self._seal(key, plaintext, context), key
+
+    async def decrypt(
+        self,
+        caller: Caller,
+        blob: bytes,
+        context: Mapping[str, str],
+        key_ref: str | None = None,
+    ) -> tuple[bytes, CustomerKey]:
+        parsed, key = await self._blob_key(caller, blob, key_ref, "kms:Decrypt", context)
+        return await self._open(key, parsed, context), key
+
+    async def re_encrypt(
+        self,
+        caller: Caller,
+        blob: bytes,
+        source_context: Mapping[str, str],
+        destination_ref: str,
+        destination_context: Mapping[str, str],
+        source_ref: str | None = None,
+    ) -> tuple[bytes, CustomerKey, CustomerKey]:
+        parsed, source = await self._blob_key(
+            caller, blob, source_ref, "kms:ReEncryptFrom", source_context
+        )
+        destination = self._usable(
+            await self._resolve(caller, destination_ref, "kms:ReEncryptTo", destination_context)
+        )
+        plaintext = await self._open(source, parsed, source_context)
+        return await self._seal(destination, plaintext, destination_context), source, destination
+
+    async def generate_data_key(
+        self,
+        caller: Caller,
+        key_ref: str,
+        size: int,
+        context: Mapping[str, str],
+        *,
+        with_plaintext: bool = True,
+    ) -> DataKey:
+        action = "kms:GenerateDataKey" if with_plaintext else "kms:GenerateDataKeyWithoutPlaintext"
+        if not 1 <= size <= MAX_RANDOM_BYTES:
+            raise InvalidKeyParameter("NumberOfBytes must be 1 to 1024")
+        key = self._usable(await self._resolve(caller, key_ref, action, context))
+        material = secrets.token_bytes(size)
+        blob = await self._seal(key, material, context)
+        return DataKey(material if with_plaintext else None, blob, key)
+
+    async def generate_random(self, caller: Caller, size: int) -> bytes:
+        await self._allow_identity(caller, "kms:GenerateRandom")
+        if not 1 <= size <= MAX_RANDOM_BYTES:
+            raise InvalidKeyParameter("NumberOfBytes must be 1 to 1024")
+        return secrets.token_bytes(size)
+
+    # --- the SSE-KMS hook -------------------------------------------------------------------
+
+    async def key_for_sse(
+        self,
+        caller: Caller,
+        key_ref: str,
+        context: Mapping[str, str],
+        *,
+        action: str = "kms:GenerateDataKey",
+    ) -> SseKey:
+        """Check that ``caller`` may use the CMK named by ``key_ref`` (id, ARN, alias name or
+        alias ARN) under ``context`` and that it is Enabled; return the key ring that wraps the
+        object's data keys. Pass ``action="kms:Decrypt"`` on the read path.
+
+        Raises ``CmkNotFound``, ``CmkAccessDenied``, ``CmkDisabled``, ``CmkInvalidState``."""
+        key = self._usable(await self._resolve(caller, key_ref, action, context))
+        return SseKey(key_id=key.key_id, arn=key.arn, key_ring_id=key.key_id)
+
+    # --- deletion and rotation upkeep ----------------------------------------------------
+
+    async def upkeep(self) -> UpkeepReport:
+        """Destroy the material of keys whose deletion date has passed (then forget them), and
+        rotate the keys whose automatic rotation is due. Safe to run from several gateways:
+        destroying and forgetting are idempotent."""
+        now = self._clock()
+        destroyed: list[str] = []
+        for key in await self._store.keys_due_for_deletion(now, _UPKEEP_BATCH):
+            # Claim first (a deletion cancelled at the last moment is not claimed), then shred;
+            # if shredding fails the claim is undone so that the next pass tries again.
+            if not await self._store.claim_deletion(key.key_id, now):
+                continue
+            try:
+                await asyncio.to_thread(self._keys.destroy_tenant_key, key.key_id)
+            except BaseException:
+                await self._store.insert_key(key)
+                raise
+            destroyed.append(key.key_id)
+        rotated: list[str] = []
+        for key in await self._store.keys_due_for_rotation(now, _UPKEEP_BATCH):
+            if not await self._store.replace_key(key.rotated(now)):
+                continue  # changed meanwhile (disabled, rotated by another gateway...)
+            try:
+                await asyncio.to_thread(self._keys.rotate_tenant_key, key.key_id)
+            except BaseException:
+                # Put the due date back so that the next pass rotates it.
+                await self._store.replace_key(replace(key, revision=key.revision + 1))
+                raise
+            rotated.append(key.key_id)
+        return UpkeepReport(tuple(destroyed), tuple(rotated))
+
+    # --- internals ---------------------------------------------------------------------------
+
+    async def _allow_identity(self, caller: Caller, action: str) -> None:
+        if not await self._authoriser.allowed(caller, action, None, {}):
+            raise CmkAccessDenied(f"not allowed to {action}")
+
+    async def _resolve(
+        self,
+        caller: Caller,
+        key_ref: str,
+        action: str | None,
+        context: Mapping[str, str] | None = None,
+    ) -> CustomerKey:
+        """The key ``key_ref`` names for ``caller``, after checking ``action`` on it."""
+        reference = parse_key_reference(key_ref)
+        if reference is None and key_ref.startswith("arn:"):
+            raise InvalidKeyArn(f"{key_ref} is not a valid KMS key ARN")
+        if reference is None:
+            raise CmkNotFound(f"Invalid keyId '{key_ref}'")
+        key = await self._lookup(caller, reference)
+        if key is None:
+            raise CmkNotFound(f"Key '{key_ref}' does not exist")
+        caller.resources.append(key.arn)
+        if action is not None and not await self._authoriser.allowed(
+            caller, action, key, context or {}
+        ):
+            if key.tenant_id != caller.account_id:
+                raise CmkNotFound(f"Key '{key_ref}' does not exist")
+            raise CmkAccessDenied(
+                f"User: {caller.arn} is not authorized to perform: {action} on resource: "
+                f"{key.arn} because no policy allows the {action} action"
+            )
+        return key
+
+    async def _lookup(self, caller: Caller, reference: KeyReference) -> CustomerKey | None:
+        account = reference.account or caller.account_id
+        if reference.region is not None and reference.region != self._region:
+            return None
+        if reference.is_alias:
+            alias = await self._store.get_alias(account, reference.value)
+            if alias is None:
+                return None
+            key_id = alias.key_id
+        else:
+            key_id = reference.value
+        key = await self._store.get_key(key_id)
+        if key is None or key.tenant_id != account:
+            return None
+        if reference.kind is ReferenceKind.KEY_ID and key.tenant_id != caller.account_id:
+            return None  # a bare id names a key of the caller's account only
+        return key
+
+    async def _blob_key(
+        self,
+        caller: Caller,
+        blob: bytes,
+        key_ref: str | None,
+        action: str,
+        context: Mapping[str, str],
+    ) -> tuple[CiphertextBlob, CustomerKey]:
+        parsed = CiphertextBlob.decode(blob)
+        if key_ref is not None:
+            named = await self._resolve(caller, key_ref, action, context)
+            if named.key_id != parsed.key_id:
+                raise IncorrectKey("The key ID in the request does not identify the key used")
+            key = named
+        else:
+            stored = await self._store.get_key(parsed.key_id)
+            if stored is None:
+                raise CmkNotFound("The key of this ciphertext does not exist")
+            key = await self._resolve(caller, stored.arn, action, context)
+        return parsed, self._usable(key)
+
+    @staticmethod
+    def _usable(key: CustomerKey) -> CustomerKey:
+        if key.state is KeyState.DISABLED:
+            raise CmkDisabled(f"{key.arn} is disabled.")
+        if key.state is KeyState.PENDING_DELETION:
+            raise CmkInvalidState(f"{key.arn} is pending deletion.")
+        return key
+
+    async def _seal(self, key: CustomerKey, plaintext: bytes, context: Mapping[str, str]) -> bytes:
+        fresh = await self._provider(self._keys.new_data_key, key.key_id)
+        try:
+            wrapped = WrappedDataKey.decode(fresh.wrapped)
+            return seal_blob(
+                key.key_id,
+                wrapped.kek_version,
+                wrapped.sealed,
+                fresh.plaintext,
+                plaintext,
+                context,
+                secrets.token_bytes(NONCE_SIZE),
+            )
+        finally:
+            fresh.plaintext[:] = bytes(len(fresh.plaintext))
+
+    async def _open(
+        self, key: CustomerKey, blob: CiphertextBlob, context: Mapping[str, str]
+    ) -> bytes:
+        wrapped = WrappedDataKey(key.key_id, blob.kek_version, blob.sealed_key).encode()
+        try:
+            data_key = await asyncio.to_thread(self._keys.unwrap_data_key, key.key_id, wrapped)
+        except KeyDestroyed as exc:
+            raise CmkNotFound("the key material of this key was destroyed") from exc
+        except (InvalidWrappedKey, KeyNotFound) as exc:  # tampered, or a KEK version never made
+            raise InvalidCiphertext("the ciphertext is not valid") from exc
+        try:
+            return open_blob(blob, data_key, context)
+        finally:
+            data_key[:] = bytes(len(data_key))
+
+    @staticmethod
+    async def _provider(function: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """A root-key provider call, in a thread; a destroyed ring is a key that is gone."""
+        try:
+            return await asyncio.to_thread(function, *args, **kwargs)
+        except KeyDestroyed as exc:
+            raise CmkNotFound("the key material of this key was destroyed") from exc
+        except KeyNotFound as exc:  # metadata without material (e.g. another provider's data)
+            raise CmkNotFound("the key material of this key is missing") from exc
+        except KeyAlreadyExists as exc:  # a uuid collision, or a reused id after destruction
+            raise CmkInvalidState("the key material already exists") from exc

@@ -1,0 +1,80 @@
+"""Domain errors of customer-managed keys (CMKs). No HTTP: ``andromede.kmsapi`` maps them to
+AWS KMS's error types in one table.
+
+No message carries key material, plaintext or a ciphertext byte: only key ids, ARNs and states.
+
+KmsError
+└── CustomerKeyError
+    ├── CmkNotFound              no such key or alias visible to the caller (also malformed ids)
+    ├── InvalidKeyArn            a KeyId that starts like an ARN but is not a KMS one
+    ├── CmkDisabled              the key is Disabled
+    ├── CmkInvalidState          the key's state forbids the operation (pending deletion...)
+    ├── InvalidCiphertext        tampered or foreign blob, or the wrong encryption context
+    ├── IncorrectKey             the ciphertext was made under another key than the one named
+    ├── CmkAccessDenied          the key policy and IAM policies do not allow the call
+    ├── AliasAlreadyExists       the alias name is taken in the tenant
+    ├── MalformedKeyPolicy       the key policy is not a valid policy document
+    └── InvalidKeyParameter      a parameter is out of range or malformed (ValidationException)
+"""
+
+from __future__ import annotations
+
+from andromede.kms.errors import KmsError
+
+__all__ = [
+    "AliasAlreadyExists",
+    "CmkAccessDenied",
+    "CmkDisabled",
+    "CmkInvalidState",
+    "CmkNotFound",
+    "CustomerKeyError",
+    "IncorrectKey",
+    "InvalidCiphertext",
+    "InvalidKeyArn",
+    "InvalidKeyParameter",
+    "MalformedKeyPolicy",
+]
+
+
+class CustomerKeyError(KmsError):
+    """Base of the CMK errors."""
+
+
+class CmkNotFound(CustomerKeyError):
+    pass
+
+
+class CmkDisabled(CustomerKeyError):
+    pass
+
+
+class CmkInvalidState(CustomerKeyError):
+    pass
+
+
+class InvalidCiphertext(CustomerKeyError):
+    pass
+
+
+class IncorrectKey(CustomerKeyError):
+    pass
+
+
+class CmkAccessDenied(CustomerKeyError):
+    pass
+
+
+class AliasAlreadyExists(CustomerKeyError):
+    pass
+
+
+class MalformedKeyPolicy(CustomerKeyError):
+    pass
+
+
+class InvalidKeyParameter(CustomerKeyError):
+    pass
+
+
+class InvalidKeyArn(CustomerKeyError):
+    pass

@@ -1,0 +1,293 @@
+"""Pure domain of customer-managed KMS keys (CMKs): the key record, its state machine, aliases,
+key references and the default key policy. No I/O here.
+
+A CMK's key material is a key ring of the root-key provider named by the key id (a uuid), so
+it lives only there (HSM token or keystore file): destroying the ring after the deletion window
+makes every ciphertext of the key unreadable, whatever database backup is restored later. This
+module holds the metadata the database keeps beside it.
+
+States and the events that move between them (AWS KMS's, for symmetric keys of origin
+AWS_KMS)::
+
+    Enabled ──disable──▶ Disabled ──enable──▶ Enabled
+    Enabled | Disabled ──schedule deletion──▶ PendingDeletion ──cancel──▶ Disabled
+    PendingDeletion ──window over──▶ (material destroyed, record removed: NotFound)
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Final
+
+from andromede.kms.keys_errors import CmkInvalidState, InvalidKeyParameter
+
+__all__ = [
+    "ALIAS_PREFIX",
+    "DEFAULT_PENDING_WINDOW_DAYS",
+    "DEFAULT_ROTATION_PERIOD_DAYS",
+    "KEY_RECORD_FORMAT",
+    "Alias",
+    "CustomerKey",
+    "InvalidKeyTransition",
+    "KeyEvent",
+    "KeyReference",
+    "KeyState",
+    "ReferenceKind",
+    "alias_arn",
+    "check_alias_name",
+    "check_tags",
+    "default_key_policy",
+    "key_arn",
+    "next_state",
+    "parse_key_reference",
+]
+
+KEY_RECORD_FORMAT = 1
+ALIAS_PREFIX = "alias/"
+RESERVED_ALIAS_PREFIX = "alias/aws/"
+DEFAULT_PENDING_WINDOW_DAYS = 30
+MIN_PENDING_WINDOW_DAYS = 7
+MAX_PENDING_WINDOW_DAYS = 30
+DEFAULT_ROTATION_PERIOD_DAYS = 365
+MIN_ROTATION_PERIOD_DAYS = 90
+MAX_ROTATION_PERIOD_DAYS = 2560
+KEY_USAGE_ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
+KEY_SPEC_SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
+ORIGIN_AWS_KMS = "AWS_KMS"
+MAX_DESCRIPTION_LENGTH = 8192
+MAX_ALIAS_LENGTH = 256
+MAX_TAGS = 50
+MAX_TAG_KEY_LENGTH = 128
+MAX_TAG_VALUE_LENGTH = 256
+
+_ALIAS_NAME: Final = re.compile(r"alias/[A-Za-z0-9/_-]+")
+_KEY_ARN: Final = re.compile(r"arn:aws:kms:([a-z0-9-]+):(\d{12}):key/(.+)")
+_ALIAS_ARN: Final = re.compile(r"arn:aws:kms:([a-z0-9-]+):(\d{12}):(alias/.+)")
+
+
+class InvalidKeyTransition(CmkInvalidState):
+    """The key's state does not allow the requested change (AWS: KMSInvalidStateException)."""
+
+    def __init__(self, state: KeyState, event: KeyEvent) -> None:
+        super().__init__(f"the key is {state.value}: it cannot {event.value}")
+        self.state = state
+        self.event = event
+
+
+class KeyState(enum.Enum):
+    ENABLED = "Enabled"
+    DISABLED = "Disabled"
+    PENDING_DELETION = "PendingDeletion"
+
+
+class KeyEvent(enum.Enum):
+    ENABLE = "be enabled"
+    DISABLE = "be disabled"
+    SCHEDULE_DELETION = "be scheduled for deletion"
+    CANCEL_DELETION = "have its deletion cancelled"
+
+
+_S = KeyState
+_E = KeyEvent
+# Enabling an enabled key (or disabling a disabled one) is a no-op on AWS, not an error.
+TRANSITIONS: Final[dict[tuple[KeyState, KeyEvent], KeyState]] = {
+    (_S.ENABLED, _E.ENABLE): _S.ENABLED,
+    (_S.DISABLED, _E.ENABLE): _S.ENABLED,
+    (_S.ENABLED, _E.DISABLE): _S.DISABLED,
+    (_S.DISABLED, _E.DISABLE): _S.DISABLED,
+    (_S.ENABLED, _E.SCHEDULE_DELETION): _S.PENDING_DELETION,
+    (_S.DISABLED, _E.SCHEDULE_DELETION): _S.PENDING_DELETION,
+    (_S.PENDING_DELETION, _E.CANCEL_DELETION): _S.DISABLED,
+}
+
+
+def next_state(state: KeyState, event: KeyEvent) -> KeyState:
+    """The state after ``event``, or ``InvalidKeyTransition``."""
+    try:
+        return TRANSITIONS[(state, event)]
+    except KeyError:
+        raise InvalidKeyTransition(state, event) from None
+
+
+def key_arn(region: str, account: str, key_id: str) -> str:
+    return f"arn:aws:kms:{region}:{account}:key/{key_id}"
+
+
+def alias_arn(region: str, account: str, alias_name: str) -> str:
+    return f"arn:aws:kms:{region}:{account}:{alias_name}"
+
+
+def default_key_policy(account: str) -> str:
+    """AWS's default key policy: the account (root, and through IAM its principals) may use and
+    manage the key."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Id": "key-default-1",
+            "Statement": [
+                {
+                    "Sid": "Enable IAM User Permissions",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+        },
+        indent=2,
+    )
+
+
+def check_alias_name(name: str) -> str:
+    """``name`` if it is a valid alias a tenant may own, else ``ValueError``."""
+    if len(name) > MAX_ALIAS_LENGTH or not _ALIAS_NAME.fullmatch(name):
+        raise ValueError("an alias name is alias/ followed by A-Z a-z 0-9 / _ -, 256 at most")
+    if name.startswith(RESERVED_ALIAS_PREFIX):
+        raise PermissionError("alias names starting with alias/aws/ are reserved for AWS")
+    return name
+
+
+def check_tags(tags: Sequence[tuple[str, str]]) -> None:
+    """``InvalidKeyParameter`` unless ``tags`` are AWS-valid tags of one key (unique keys)."""
+    keys = [k for k, _ in tags]
+    if len(keys) != len(set(keys)):
+        raise InvalidKeyParameter("Tag keys must be unique")
+    if len(keys) > MAX_TAGS:
+        raise InvalidKeyParameter(f"A key has at most {MAX_TAGS} tags")
+    for key, value in tags:
+        if not 1 <= len(key) <= MAX_TAG_KEY_LENGTH or len(value) > MAX_TAG_VALUE_LENGTH:
+            raise InvalidKeyParameter("A tag key is 1-128 characters, a tag value 0-256")
+        if key.lower().startswith("aws:"):
+            raise InvalidKeyParameter("Tag keys starting with aws: are reserved")
+
+
+def canonical_key_id(text: str) -> str | None:
+    """The lower-case uuid form of a key id, or None if ``text`` is not one."""
+    try:
+        parsed = uuid.UUID(text)
+    except ValueError:
+        return None
+    canonical = str(parsed)
+    return canonical if canonical == text.lower() else None
+
+
+class ReferenceKind(enum.Enum):
+    KEY_ID = "key id"
+    KEY_ARN = "key ARN"
+    ALIAS_NAME = "alias name"
+    ALIAS_ARN = "alias ARN"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyReference:
+    """How a request names a key: ``value`` is the key id or the alias name; ``account`` and
+    ``region`` are those of an ARN (None for a bare id or alias name: the caller's account)."""
+
+    kind: ReferenceKind
+    value: str
+    account: str | None = None
+    region: str | None = None
+
+    @property
+    def is_alias(self) -> bool:
+        return self.kind in (ReferenceKind.ALIAS_NAME, ReferenceKind.ALIAS_ARN)
+
+
+def parse_key_reference(text: str) -> KeyReference | None:
+    """Parse a ``KeyId`` parameter; None when it cannot name any key (AWS: NotFoundException)."""
+    if text.startswith(ALIAS_PREFIX):
+        return KeyReference(ReferenceKind.ALIAS_NAME, text) if _ALIAS_NAME.fullmatch(text) else None
+    match = _KEY_ARN.fullmatch(text)
+    if match:
+        key_id = canonical_key_id(match[3])
+        if key_id is None:
+            return None
+        return KeyReference(ReferenceKind.KEY_ARN, key_id, match[2], match[1])
+    match = _ALIAS_ARN.fullmatch(text)
+    if match:
+        if not _ALIAS_NAME.fullmatch(match[3]):
+            return None
+        return KeyReference(ReferenceKind.ALIAS_ARN, match[3], match[2], match[1])
+    key_id = canonical_key_id(text)
+    return None if key_id is None else KeyReference(ReferenceKind.KEY_ID, key_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerKey:
+    """The metadata of one CMK (its material is the provider's key ring named ``key_id``)."""
+
+    key_id: str
+    tenant_id: str
+    region: str
+    description: str
+    state: KeyState
+    created_at: datetime
+    policy: str
+    key_usage: str = KEY_USAGE_ENCRYPT_DECRYPT
+    key_spec: str = KEY_SPEC_SYMMETRIC_DEFAULT
+    origin: str = ORIGIN_AWS_KMS
+    deletion_date: datetime | None = None
+    rotation_enabled: bool = False
+    rotation_period_days: int = DEFAULT_ROTATION_PERIOD_DAYS
+    next_rotation_date: datetime | None = None
+    tags: tuple[tuple[str, str], ...] = field(default=())
+    format_version: int = KEY_RECORD_FORMAT
+    # Bumped by every stored change: a write based on an older read is refused and retried.
+    revision: int = 0
+
+    @property
+    def arn(self) -> str:
+        return key_arn(self.region, self.tenant_id, self.key_id)
+
+    def moved(self, event: KeyEvent) -> CustomerKey:
+        """This key after ``event`` (``InvalidKeyTransition`` if its state refuses it)."""
+        state = next_state(self.state, event)
+        deletion_date = self.deletion_date if state is KeyState.PENDING_DELETION else None
+        return replace(self, state=state, deletion_date=deletion_date)
+
+    def scheduled_for_deletion(self, now: datetime, window_days: int) -> CustomerKey:
+        if not MIN_PENDING_WINDOW_DAYS <= window_days <= MAX_PENDING_WINDOW_DAYS:
+            raise ValueError("the pending window is 7 to 30 days")
+        moved = self.moved(KeyEvent.SCHEDULE_DELETION)
+        return replace(moved, deletion_date=now + timedelta(days=window_days))
+
+    def with_rotation(self, now: datetime, period_days: int | None) -> CustomerKey:
+        """Automatic rotation on, every ``period_days`` (the current period when None)."""
+        period = self.rotation_period_days if period_days is None else period_days
+        if not MIN_ROTATION_PERIOD_DAYS <= period <= MAX_ROTATION_PERIOD_DAYS:
+            raise ValueError("the rotation period is 90 to 2560 days")
+        return replace(
+            self,
+            rotation_enabled=True,
+            rotation_period_days=period,
+            next_rotation_date=now + timedelta(days=period),
+        )
+
+    def without_rotation(self) -> CustomerKey:
+        return replace(self, rotation_enabled=False, next_rotation_date=None)
+
+    def rotated(self, now: datetime) -> CustomerKey:
+        """After an automatic rotation: the next one is one period later."""
+        if not self.rotation_enabled:
+            return self
+        return replace(self, next_rotation_date=now + timedelta(days=self.rotation_period_days))
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    """A tenant's friendly name for one of its keys."""
+
+    tenant_id: str
+    name: str
+    key_id: str
+    created_at: datetime
+    updated_at: datetime
+
+    def arn(self, region: str) -> str:
+        return alias_arn(region, self.tenant_id, self.name)

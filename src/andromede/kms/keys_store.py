@@ -1,0 +1,164 @@
+"""Where CMK metadata and aliases live: the ``CustomerKeyStore`` protocol and its in-memory
+twin (the SQL implementation is ``keys_store_sql.py``).
+
+The store keeps metadata only — never key material, which is the root-key provider's. A key id
+is unique across tenants (a uuid); aliases are unique per tenant. Listings are in key id (alias
+name) order, resumed after a marker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Protocol
+
+from andromede.kms.keys_errors import AliasAlreadyExists, CmkNotFound
+from andromede.kms.keys_model import Alias, CustomerKey, KeyState
+
+__all__ = ["CustomerKeyStore", "MemoryCustomerKeyStore"]
+
+
+class CustomerKeyStore(Protocol):
+    async def insert_key(self, key: CustomerKey) -> None:
+        """Add a new key (its id is fresh)."""
+
+    async def get_key(self, key_id: str) -> CustomerKey | None: ...
+
+    async def replace_key(self, key: CustomerKey) -> bool:
+        """Write ``key`` (with its revision bumped) over the stored record of the same id if
+        that record is still at ``key.revision``; False if it changed since (read it again).
+        ``CmkNotFound`` if there is no such key."""
+
+    async def delete_key(self, key_id: str) -> None:
+        """Remove the key and every alias pointing at it. Idempotent."""
+
+    async def list_keys(
+        self, tenant_id: str, *, after: str | None, limit: int
+    ) -> list[CustomerKey]:
+        """The tenant's keys in key id order, after ``after``, at most ``limit``."""
+
+    async def keys_due_for_deletion(self, now: datetime, limit: int) -> list[CustomerKey]:
+        """Keys pending deletion whose deletion date is past, any tenant."""
+
+    async def claim_deletion(self, key_id: str, now: datetime) -> bool:
+        """Remove the key and its aliases if it is still pending deletion with its date past;
+        whether it was removed (a cancelled deletion is not)."""
+
+    async def keys_due_for_rotation(self, now: datetime, limit: int) -> list[CustomerKey]:
+        """Enabled keys with automatic rotation whose next rotation date is past, any tenant."""
+
+    async def insert_alias(self, alias: Alias) -> None:
+        """Add an alias (``AliasAlreadyExists`` if the tenant has one of that name)."""
+
+    async def get_alias(self, tenant_id: str, name: str) -> Alias | None: ...
+
+    async def point_alias(self, tenant_id: str, name: str, key_id: str, now: datetime) -> None:
+        """Make an existing alias name another key (``CmkNotFound`` if there is no alias)."""
+
+    async def delete_alias(self, tenant_id: str, name: str) -> bool:
+        """Remove the alias; whether it existed."""
+
+    async def list_aliases(
+        self, tenant_id: str, *, key_id: str | None, after: str | None, limit: int
+    ) -> list[Alias]:
+        """The tenant's aliases (of one key when ``key_id``) in name order after ``after``."""
+
+
+def _due_for_deletion(key: CustomerKey, now: datetime) -> bool:
+    return (
+        key.state is KeyState.PENDING_DELETION
+        and key.deletion_date is not None
+        and key.deletion_date <= now
+    )
+
+
+class MemoryCustomerKeyStore:
+    """The in-memory twin, for unit tests and as the contract suite's reference."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, CustomerKey] = {}
+        self._aliases: dict[tuple[str, str], Alias] = {}
+
+    async def insert_key(self, key: CustomerKey) -> None:
+        if key.key_id in self._keys:
+            raise ValueError("duplicate key id")
+        self._keys[key.key_id] = key
+
+    async def get_key(self, key_id: str) -> CustomerKey | None:
+        return self._keys.get(key_id)
+
+    async def replace_key(self, key: CustomerKey) -> bool:
+        stored = self._keys.get(key.key_id)
+        if stored is None:
+            raise CmkNotFound(f"key {key.key_id} does not exist")
+        if stored.revision != key.revision:
+            return False
+        self._keys[key.key_id] = replace(key, revision=key.revision + 1)
+        return True
+
+    async def delete_key(self, key_id: str) -> None:
+        self._keys.pop(key_id, None)
+        for name in [n for n, a in self._aliases.items() if a.key_id == key_id]:
+            del self._aliases[name]
+
+    async def list_keys(
+        self, tenant_id: str, *, after: str | None, limit: int
+    ) -> list[CustomerKey]:
+        keys = sorted(
+            (k for k in self._keys.values() if k.tenant_id == tenant_id),
+            key=lambda k: k.key_id,
+        )
+        return [k for k in keys if after is None or k.key_id > after][:limit]
+
+    async def keys_due_for_deletion(self, now: datetime, limit: int) -> list[CustomerKey]:
+        due = [k for k in self._keys.values() if _due_for_deletion(k, now)]
+        return sorted(due, key=lambda k: k.key_id)[:limit]
+
+    async def claim_deletion(self, key_id: str, now: datetime) -> bool:
+        key = self._keys.get(key_id)
+        if key is None or not _due_for_deletion(key, now):
+            return False
+        await self.delete_key(key_id)
+        return True
+
+    async def keys_due_for_rotation(self, now: datetime, limit: int) -> list[CustomerKey]:
+        due = [
+            k
+            for k in self._keys.values()
+            if k.state is KeyState.ENABLED
+            and k.rotation_enabled
+            and k.next_rotation_date is not None
+            and k.next_rotation_date <= now
+        ]
+        return sorted(due, key=lambda k: k.key_id)[:limit]
+
+    async def insert_alias(self, alias: Alias) -> None:
+        slot = (alias.tenant_id, alias.name)
+        if slot in self._aliases:
+            raise AliasAlreadyExists(f"alias {alias.name} already exists")
+        self._aliases[slot] = alias
+
+    async def get_alias(self, tenant_id: str, name: str) -> Alias | None:
+        return self._aliases.get((tenant_id, name))
+
+    async def point_alias(self, tenant_id: str, name: str, key_id: str, now: datetime) -> None:
+        alias = self._aliases.get((tenant_id, name))
+        if alias is None:
+            raise CmkNotFound(f"alias {name} does not exist")
+        self._aliases[(tenant_id, name)] = replace(alias, key_id=key_id, updated_at=now)
+
+    async def delete_alias(self, tenant_id: str, name: str) -> bool:
+        return self._aliases.pop((tenant_id, name), None) is not None
+
+    async def list_aliases(
+        self, tenant_id: str, *, key_id: str | None, after: str | None, limit: int
+    ) -> list[Alias]:
+        aliases = sorted(
+            (
+                a
+                for (tenant, _), a in self._aliases.items()
+                if tenant == tenant_id and (key_id is None or a.key_id == key_id)
+            ),
+            key=lambda a: a.name,
+        )
+        return [a for a in aliases if after is None or a.name > after][:limit]

@@ -1,0 +1,230 @@
+"""The CMK metadata store on SQLAlchemy Core (SQLite embedded, PostgreSQL distributed).
+
+Each method is one read or one write job of :class:`andromede.db.database.Database`. Key ids
+and alias names compare in byte order (``key_text``) so listings page alike on both engines.
+Concurrent changes to one key are optimistic: a record carries a revision, a write names the
+revision it was computed from and fails (the service reads again and re-validates) if another
+gateway changed the key in between. Deletion is claimed by a conditional DELETE, so a deletion
+cancelled at the last moment is never carried out.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from andromede.db import tables
+from andromede.db.database import Database
+from andromede.db.types import utc_from_stored
+from andromede.kms.keys_errors import AliasAlreadyExists, CmkNotFound
+from andromede.kms.keys_model import Alias, CustomerKey, KeyState
+
+__all__ = ["SqlCustomerKeyStore"]
+
+_K = tables.kms_keys
+_A = tables.kms_aliases
+
+
+def _key_row(key: CustomerKey) -> dict[str, Any]:
+    return {
+        "key_id": key.key_id,
+        "tenant_id": key.tenant_id,
+        "region": key.region,
+        "description": key.description,
+        "key_usage": key.key_usage,
+        "key_spec": key.key_spec,
+        "origin": key.origin,
+        "state": key.state.value,
+        "created_at": key.created_at,
+        "deletion_date": key.deletion_date,
+        "rotation_enabled": key.rotation_enabled,
+        "rotation_period_days": key.rotation_period_days,
+        "next_rotation_date": key.next_rotation_date,
+        "policy": key.policy,
+        "tags": json.dumps([list(tag) for tag in key.tags]),
+        "format_version": key.format_version,
+        "revision": key.revision,
+    }
+
+
+def _optional_time(value: Any) -> datetime | None:
+    return None if value is None else utc_from_stored(value)
+
+
+def _key(row: Any) -> CustomerKey:
+    return CustomerKey(
+        key_id=row.key_id,
+        tenant_id=row.tenant_id,
+        region=row.region,
+        description=row.description,
+        state=KeyState(row.state),
+        created_at=utc_from_stored(row.created_at),
+        policy=row.policy,
+        key_usage=row.key_usage,
+        key_spec=row.key_spec,
+        origin=row.origin,
+        deletion_date=_optional_time(row.deletion_date),
+        rotation_enabled=bool(row.rotation_enabled),
+        rotation_period_days=int(row.rotation_period_days),
+        next_rotation_date=_optional_time(row.next_rotation_date),
+        tags=tuple((str(k), str(v)) for k, v in json.loads(row.tags)),
+        format_version=int(row.format_version),
+        revision=int(row.revision),
+    )
+
+
+def _alias(row: Any) -> Alias:
+    return Alias(
+        tenant_id=row.tenant_id,
+        name=row.name,
+        key_id=row.key_id,
+        created_at=utc_from_stored(row.created_at),
+        updated_at=utc_from_stored(row.updated_at),
+    )
+
+
+class _NotDue(Exception):
+    """Rolls back a deletion claim whose key is no longer due."""
+
+
+class SqlCustomerKeyStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def insert_key(self, key: CustomerKey) -> None:
+        row = _key_row(key)
+        await self._db.write(lambda conn: conn.execute(_K.insert().values(**row)))
+
+    async def get_key(self, key_id: str) -> CustomerKey | None:
+        query = sa.select(_K).where(_K.c.key_id == key_id)
+        row = await self._db.read(lambda conn: conn.execute(query).first())
+        return None if row is None else _key(row)
+
+    async def replace_key(self, key: CustomerKey) -> bool:
+        row = {**_key_row(key), "revision": key.revision + 1}
+        statement = (
+            _K.update()
+            .where(_K.c.key_id == key.key_id, _K.c.revision == key.revision)
+            .values(**row)
+        )
+        exists = sa.select(_K.c.key_id).where(_K.c.key_id == key.key_id)
+
+        def work(conn: Connection) -> bool:
+            if conn.execute(statement).rowcount:
+                return True
+            if conn.execute(exists).first() is None:
+                raise CmkNotFound(f"key {key.key_id} does not exist")
+            return False
+
+        return await self._db.write(work)
+
+    async def delete_key(self, key_id: str) -> None:
+        def work(conn: Connection) -> None:
+            conn.execute(_A.delete().where(_A.c.key_id == key_id))
+            conn.execute(_K.delete().where(_K.c.key_id == key_id))
+
+        await self._db.write(work)
+
+    async def list_keys(
+        self, tenant_id: str, *, after: str | None, limit: int
+    ) -> list[CustomerKey]:
+        query = sa.select(_K).where(_K.c.tenant_id == tenant_id)
+        if after is not None:
+            query = query.where(_K.c.key_id > after)
+        query = query.order_by(_K.c.key_id).limit(limit)
+        rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
+        return [_key(r) for r in rows]
+
+    async def keys_due_for_deletion(self, now: datetime, limit: int) -> list[CustomerKey]:
+        query = (
+            sa.select(_K)
+            .where(_K.c.state == KeyState.PENDING_DELETION.value, _K.c.deletion_date <= now)
+            .order_by(_K.c.key_id)
+            .limit(limit)
+        )
+        rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
+        return [_key(r) for r in rows]
+
+    async def claim_deletion(self, key_id: str, now: datetime) -> bool:
+        def work(conn: Connection) -> bool:
+            # Aliases first (they reference the key); the key row only if still due: a
+            # deletion cancelled in between leaves both untouched (the transaction rolls back).
+            conn.execute(_A.delete().where(_A.c.key_id == key_id))
+            deleted = conn.execute(
+                _K.delete().where(
+                    _K.c.key_id == key_id,
+                    _K.c.state == KeyState.PENDING_DELETION.value,
+                    _K.c.deletion_date <= now,
+                )
+            ).rowcount
+            if not deleted:
+                raise _NotDue
+            return True
+
+        try:
+            return await self._db.write(work)
+        except _NotDue:
+            return False
+
+    async def keys_due_for_rotation(self, now: datetime, limit: int) -> list[CustomerKey]:
+        query = (
+            sa.select(_K)
+            .where(
+                _K.c.state == KeyState.ENABLED.value,
+                _K.c.rotation_enabled.is_(True),
+                _K.c.next_rotation_date <= now,
+            )
+            .order_by(_K.c.key_id)
+            .limit(limit)
+        )
+        rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
+        return [_key(r) for r in rows]
+
+    async def insert_alias(self, alias: Alias) -> None:
+        values = {
+            "tenant_id": alias.tenant_id,
+            "name": alias.name,
+            "key_id": alias.key_id,
+            "created_at": alias.created_at,
+            "updated_at": alias.updated_at,
+        }
+        try:
+            await self._db.write(lambda conn: conn.execute(_A.insert().values(**values)))
+        except sa.exc.IntegrityError as exc:
+            raise AliasAlreadyExists(f"alias {alias.name} already exists") from exc
+
+    async def get_alias(self, tenant_id: str, name: str) -> Alias | None:
+        query = sa.select(_A).where(_A.c.tenant_id == tenant_id, _A.c.name == name)
+        row = await self._db.read(lambda conn: conn.execute(query).first())
+        return None if row is None else _alias(row)
+
+    async def point_alias(self, tenant_id: str, name: str, key_id: str, now: datetime) -> None:
+        statement = (
+            _A.update()
+            .where(_A.c.tenant_id == tenant_id, _A.c.name == name)
+            .values(key_id=key_id, updated_at=now)
+        )
+        changed = await self._db.write(lambda conn: conn.execute(statement).rowcount)
+        if changed == 0:
+            raise CmkNotFound(f"alias {name} does not exist")
+
+    async def delete_alias(self, tenant_id: str, name: str) -> bool:
+        statement = _A.delete().where(_A.c.tenant_id == tenant_id, _A.c.name == name)
+        deleted = await self._db.write(lambda conn: conn.execute(statement).rowcount)
+        return bool(deleted)
+
+    async def list_aliases(
+        self, tenant_id: str, *, key_id: str | None, after: str | None, limit: int
+    ) -> list[Alias]:
+        query = sa.select(_A).where(_A.c.tenant_id == tenant_id)
+        if key_id is not None:
+            query = query.where(_A.c.key_id == key_id)
+        if after is not None:
+            query = query.where(_A.c.name > after)
+        query = query.order_by(_A.c.name).limit(limit)
+        rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
+        return [_alias(r) for r in rows]

@@ -1,0 +1,1 @@
+"""The AWS KMS JSON API (``X-Amz-Target: TrentService.<Action>``) on the shared endpoint."""

@@ -1,0 +1,500 @@
+"""The KMS actions: each parses its JSON parameters, calls :class:`CustomerKeyService`, and
+returns the JSON answer AWS gives (blobs base64, dates as epoch seconds, keys named by ARN).
+
+Parameter checks follow AWS's ValidationException wording (``1 validation error detected: …``);
+the service re-checks what it owns (sizes, windows, periods).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from andromede.kms.customer_keys import Caller, CustomerKeyService
+from andromede.kms.keys_model import (
+    KEY_SPEC_SYMMETRIC_DEFAULT,
+    KEY_USAGE_ENCRYPT_DECRYPT,
+    Alias,
+    CustomerKey,
+    KeyState,
+    canonical_key_id,
+)
+from andromede.kmsapi.errors import KmsWireError
+
+__all__ = ["ACTIONS", "KmsCall"]
+
+MAX_CIPHERTEXT_SIZE: Final = 6144
+MAX_LIST_LIMIT: Final = 1000
+DEFAULT_LIST_LIMIT: Final = 100
+SYMMETRIC_DEFAULT: Final = "SYMMETRIC_DEFAULT"
+_ASYMMETRIC_ALGORITHMS: Final = frozenset({"RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE"})
+_DATA_KEY_SPECS: Final = {"AES_256": 32, "AES_128": 16}
+
+
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _invalid(name: str, value: object, constraint: str) -> KmsWireError:
+    return KmsWireError(
+        "ValidationException",
+        f"1 validation error detected: Value '{value}' at '{_camel(name)}' failed to satisfy "
+        f"constraint: {constraint}",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class KmsCall:
+    """One action call: its JSON parameters, who calls, and the key service."""
+
+    params: Mapping[str, Any]
+    caller: Caller
+    keys: CustomerKeyService
+
+    def string(self, name: str, *, required: bool = False, max_length: int = 8192) -> str | None:
+        value = self.params.get(name)
+        if value is None:
+            if required:
+                raise _invalid(name, "null", "Member must not be null")
+            return None
+        if not isinstance(value, str):
+            raise KmsWireError("SerializationException", f"{name} must be a string")
+        if required and not value:
+            raise _invalid(name, value, "Member must have length greater than or equal to 1")
+        if len(value) > max_length:
+            raise _invalid(name, "…", f"Member must have length less than or equal to {max_length}")
+        return value
+
+    def required(self, name: str, *, max_length: int = 2048) -> str:
+        value = self.string(name, required=True, max_length=max_length)
+        assert value is not None  # noqa: S101 (string(required=True) never returns None)
+        return value
+
+    def integer(self, name: str, *, minimum: int, maximum: int) -> int | None:
+        value = self.params.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise KmsWireError("SerializationException", f"{name} must be an integer")
+        if value < minimum:
+            raise _invalid(
+                name, value, f"Member must have value greater than or equal to {minimum}"
+            )
+        if value > maximum:
+            raise _invalid(name, value, f"Member must have value less than or equal to {maximum}")
+        return value
+
+    def boolean(self, name: str) -> bool | None:
+        value = self.params.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise KmsWireError("SerializationException", f"{name} must be a boolean")
+        return value
+
+    def blob(self, name: str, *, max_size: int) -> bytes:
+        value = self.required(name, max_length=4 * max_size)
+        try:
+            data = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise KmsWireError("SerializationException", f"{name} is not valid base64") from exc
+        if not 1 <= len(data) <= max_size:
+            raise _invalid(name, "…", f"Member must have length between 1 and {max_size} bytes")
+        return data
+
+    def context(self, name: str = "EncryptionContext") -> dict[str, str]:
+        value = self.params.get(name)
+        if value is None:
+            return {}
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise KmsWireError("SerializationException", f"{name} must map strings to strings")
+        return value
+
+    def algorithm(self, name: str = "EncryptionAlgorithm") -> None:
+        value = self.string(name)
+        if value is None or value == SYMMETRIC_DEFAULT:
+            return
+        if value in _ASYMMETRIC_ALGORITHMS:
+            raise KmsWireError(
+                "InvalidKeyUsageException",
+                f"{value} is not supported by a symmetric key; use {SYMMETRIC_DEFAULT}",
+            )
+        raise _invalid(name, value, "Member must satisfy enum value set")
+
+    def tags(self) -> list[tuple[str, str]]:
+        raw = self.params.get("Tags") or []
+        if not isinstance(raw, list) or not all(
+            isinstance(t, dict)
+            and isinstance(t.get("TagKey"), str)
+            and isinstance(t.get("TagValue"), str)
+            for t in raw
+        ):
+            raise KmsWireError("SerializationException", "Tags must be a list of TagKey/TagValue")
+        return [(t["TagKey"], t["TagValue"]) for t in raw]
+
+    def strings(self, name: str) -> list[str]:
+        raw = self.params.get(name)
+        if raw is None:
+            raise _invalid(name, "null", "Member must not be null")
+        if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+            raise KmsWireError("SerializationException", f"{name} must be a list of strings")
+        return raw
+
+    def limit(self) -> int:
+        limit = self.integer("Limit", minimum=1, maximum=MAX_LIST_LIMIT)
+        return DEFAULT_LIST_LIMIT if limit is None else limit
+
+
+def _epoch(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
+
+
+def key_metadata(key: CustomerKey) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "AWSAccountId": key.tenant_id,
+        "KeyId": key.key_id,
+        "Arn": key.arn,
+        "CreationDate": _epoch(key.created_at),
+        "Enabled": key.state is KeyState.ENABLED,
+        "Description": key.description,
+        "KeyUsage": key.key_usage,
+        "KeyState": key.state.value,
+        "Origin": key.origin,
+        "KeyManager": "CUSTOMER",
+        "CustomerMasterKeySpec": key.key_spec,
+        "KeySpec": key.key_spec,
+        "EncryptionAlgorithms": [SYMMETRIC_DEFAULT],
+        "MultiRegion": False,
+    }
+    if key.deletion_date is not None:
+        metadata["DeletionDate"] = _epoch(key.deletion_date)
+    return metadata
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+# --- life cycle --------------------------------------------------------------------------------
+
+
+async def create_key(call: KmsCall) -> dict[str, Any]:
+    if call.string("CustomKeyStoreId") is not None or call.params.get("XksKeyId") is not None:
+        raise KmsWireError("UnsupportedOperationException", "Custom key stores are not offered")
+    origin = call.string("Origin")
+    if origin not in (None, "AWS_KMS"):
+        raise KmsWireError("UnsupportedOperationException", f"Origin {origin} is not offered")
+    if call.boolean("MultiRegion"):
+        raise KmsWireError("UnsupportedOperationException", "Multi-Region keys are not offered")
+    spec = call.string("KeySpec") or call.string("CustomerMasterKeySpec")
+    key = await call.keys.create_key(
+        call.caller,
+        description=call.string("Description") or "",
+        key_usage=call.string("KeyUsage") or KEY_USAGE_ENCRYPT_DECRYPT,
+        key_spec=spec or KEY_SPEC_SYMMETRIC_DEFAULT,
+        policy=call.string("Policy", max_length=32 * 1024),
+        tags=call.tags(),
+        bypass_lockout_check=bool(call.boolean("BypassPolicyLockoutSafetyCheck")),
+    )
+    return {"KeyMetadata": key_metadata(key)}
+
+
+async def describe_key(call: KmsCall) -> dict[str, Any]:
+    key = await call.keys.describe_key(call.caller, call.required("KeyId"))
+    return {"KeyMetadata": key_metadata(key)}
+
+
+async def list_keys(call: KmsCall) -> dict[str, Any]:
+    marker = call.string("Marker", max_length=1024)
+    if marker is not None and canonical_key_id(marker) is None:
+        raise KmsWireError("InvalidMarkerException")
+    keys, next_marker = await call.keys.list_keys(call.caller, limit=call.limit(), marker=marker)
+    answer: dict[str, Any] = {
+        "Keys": [{"KeyId": k.key_id, "KeyArn": k.arn} for k in keys],
+        "Truncated": next_marker is not None,
+    }
+    if next_marker is not None:
+        answer["NextMarker"] = next_marker
+    return answer
+
+
+async def enable_key(call: KmsCall) -> dict[str, Any]:
+    await call.keys.enable_key(call.caller, call.required("KeyId"))
+    return {}
+
+
+async def disable_key(call: KmsCall) -> dict[str, Any]:
+    await call.keys.disable_key(call.caller, call.required("KeyId"))
+    return {}
+
+
+async def schedule_key_deletion(call: KmsCall) -> dict[str, Any]:
+    window = call.integer("PendingWindowInDays", minimum=7, maximum=30)
+    key = await call.keys.schedule_key_deletion(call.caller, call.required("KeyId"), window)
+    return {
+        "KeyId": key.arn,
+        "DeletionDate": _epoch(key.deletion_date),
+        "KeyState": key.state.value,
+        "PendingWindowInDays": 30 if window is None else window,
+    }
+
+
+async def cancel_key_deletion(call: KmsCall) -> dict[str, Any]:
+    key = await call.keys.cancel_key_deletion(call.caller, call.required("KeyId"))
+    return {"KeyId": key.arn}
+
+
+async def update_key_description(call: KmsCall) -> dict[str, Any]:
+    description = call.string("Description")
+    if description is None:
+        raise _invalid("Description", "null", "Member must not be null")
+    await call.keys.update_key_description(call.caller, call.required("KeyId"), description)
+    return {}
+
+
+async def tag_resource(call: KmsCall) -> dict[str, Any]:
+    await call.keys.tag_resource(call.caller, call.required("KeyId"), call.tags())
+    return {}
+
+
+async def untag_resource(call: KmsCall) -> dict[str, Any]:
+    await call.keys.untag_resource(call.caller, call.required("KeyId"), call.strings("TagKeys"))
+    return {}
+
+
+async def list_resource_tags(call: KmsCall) -> dict[str, Any]:
+    tags = await call.keys.list_resource_tags(call.caller, call.required("KeyId"))
+    return {"Tags": [{"TagKey": k, "TagValue": v} for k, v in tags], "Truncated": False}
+
+
+# --- rotation ------------------------------------------------------------------------------
+
+
+async def enable_key_rotation(call: KmsCall) -> dict[str, Any]:
+    period = call.integer("RotationPeriodInDays", minimum=90, maximum=2560)
+    await call.keys.enable_key_rotation(call.caller, call.required("KeyId"), period)
+    return {}
+
+
+async def disable_key_rotation(call: KmsCall) -> dict[str, Any]:
+    await call.keys.disable_key_rotation(call.caller, call.required("KeyId"))
+    return {}
+
+
+async def get_key_rotation_status(call: KmsCall) -> dict[str, Any]:
+    key = await call.keys.get_key_rotation_status(call.caller, call.required("KeyId"))
+    answer: dict[str, Any] = {"KeyRotationEnabled": key.rotation_enabled, "KeyId": key.arn}
+    if key.rotation_enabled:
+        answer["RotationPeriodInDays"] = key.rotation_period_days
+        answer["NextRotationDate"] = _epoch(key.next_rotation_date)
+    return answer
+
+
+async def rotate_key_on_demand(call: KmsCall) -> dict[str, Any]:
+    key = await call.keys.rotate_key_on_demand(call.caller, call.required("KeyId"))
+    return {"KeyId": key.key_id}
+
+
+# --- aliases -----------------------------------------------------------------------------------
+
+
+async def create_alias(call: KmsCall) -> dict[str, Any]:
+    await call.keys.create_alias(
+        call.caller, call.required("AliasName", max_length=256), call.required("TargetKeyId")
+    )
+    return {}
+
+
+async def update_alias(call: KmsCall) -> dict[str, Any]:
+    await call.keys.update_alias(
+        call.caller, call.required("AliasName", max_length=256), call.required("TargetKeyId")
+    )
+    return {}
+
+
+async def delete_alias(call: KmsCall) -> dict[str, Any]:
+    await call.keys.delete_alias(call.caller, call.required("AliasName", max_length=256))
+    return {}
+
+
+def _alias_entry(call: KmsCall, alias: Alias) -> dict[str, Any]:
+    return {
+        "AliasName": alias.name,
+        "AliasArn": call.keys.alias_arn(alias),
+        "TargetKeyId": alias.key_id,
+        "CreationDate": _epoch(alias.created_at),
+        "LastUpdatedDate": _epoch(alias.updated_at),
+    }
+
+
+async def list_aliases(call: KmsCall) -> dict[str, Any]:
+    marker = call.string("Marker", max_length=1024)
+    if marker is not None and not marker.startswith("alias/"):
+        raise KmsWireError("InvalidMarkerException")
+    aliases, next_marker = await call.keys.list_aliases(
+        call.caller, key_ref=call.string("KeyId"), limit=call.limit(), marker=marker
+    )
+    answer: dict[str, Any] = {
+        "Aliases": [_alias_entry(call, a) for a in aliases],
+        "Truncated": next_marker is not None,
+    }
+    if next_marker is not None:
+        answer["NextMarker"] = next_marker
+    return answer
+
+
+# --- key policy ----------------------------------------------------------------------------
+
+
+async def get_key_policy(call: KmsCall) -> dict[str, Any]:
+    name = call.string("PolicyName") or "default"
+    policy = await call.keys.get_key_policy(call.caller, call.required("KeyId"), name)
+    return {"Policy": policy, "PolicyName": name}
+
+
+async def put_key_policy(call: KmsCall) -> dict[str, Any]:
+    await call.keys.put_key_policy(
+        call.caller,
+        call.required("KeyId"),
+        call.string("PolicyName") or "default",
+        call.required("Policy", max_length=32 * 1024),
+        bypass_lockout_check=bool(call.boolean("BypassPolicyLockoutSafetyCheck")),
+    )
+    return {}
+
+
+async def list_key_policies(call: KmsCall) -> dict[str, Any]:
+    await call.keys.get_key_policy(call.caller, call.required("KeyId"), "default")
+    return {"PolicyNames": ["default"], "Truncated": False}
+
+
+# --- cryptographic operations ------------------------------------------------------------
+
+
+async def encrypt(call: KmsCall) -> dict[str, Any]:
+    call.algorithm()
+    blob, key = await call.keys.encrypt(
+        call.caller, call.required("KeyId"), call.blob("Plaintext", max_size=4096), call.context()
+    )
+    return {
+        "CiphertextBlob": _b64(blob),
+        "KeyId": key.arn,
+        "EncryptionAlgorithm": SYMMETRIC_DEFAULT,
+    }
+
+
+async def decrypt(call: KmsCall) -> dict[str, Any]:
+    call.algorithm()
+    plaintext, key = await call.keys.decrypt(
+        call.caller,
+        call.blob("CiphertextBlob", max_size=MAX_CIPHERTEXT_SIZE),
+        call.context(),
+        call.string("KeyId"),
+    )
+    return {
+        "KeyId": key.arn,
+        "Plaintext": _b64(plaintext),
+        "EncryptionAlgorithm": SYMMETRIC_DEFAULT,
+    }
+
+
+async def re_encrypt(call: KmsCall) -> dict[str, Any]:
+    call.algorithm("SourceEncryptionAlgorithm")
+    call.algorithm("DestinationEncryptionAlgorithm")
+    blob, source, destination = await call.keys.re_encrypt(
+        call.caller,
+        call.blob("CiphertextBlob", max_size=MAX_CIPHERTEXT_SIZE),
+        call.context("SourceEncryptionContext"),
+        call.required("DestinationKeyId"),
+        call.context("DestinationEncryptionContext"),
+        call.string("SourceKeyId"),
+    )
+    return {
+        "CiphertextBlob": _b64(blob),
+        "SourceKeyId": source.arn,
+        "KeyId": destination.arn,
+        "SourceEncryptionAlgorithm": SYMMETRIC_DEFAULT,
+        "DestinationEncryptionAlgorithm": SYMMETRIC_DEFAULT,
+    }
+
+
+def _data_key_size(call: KmsCall) -> int:
+    spec = call.string("KeySpec")
+    count = call.integer("NumberOfBytes", minimum=1, maximum=1024)
+    if spec is not None and count is not None:
+        raise KmsWireError("ValidationException", "Specify either KeySpec or NumberOfBytes")
+    if spec is not None:
+        if spec not in _DATA_KEY_SPECS:
+            raise _invalid(
+                "KeySpec", spec, "Member must satisfy enum value set: [AES_256, AES_128]"
+            )
+        return _DATA_KEY_SPECS[spec]
+    if count is None:
+        raise KmsWireError("ValidationException", "Specify either KeySpec or NumberOfBytes")
+    return count
+
+
+async def _generate_data_key(call: KmsCall, *, with_plaintext: bool) -> dict[str, Any]:
+    size = _data_key_size(call)
+    made = await call.keys.generate_data_key(
+        call.caller, call.required("KeyId"), size, call.context(), with_plaintext=with_plaintext
+    )
+    answer = {"CiphertextBlob": _b64(made.ciphertext), "KeyId": made.key.arn}
+    if made.plaintext is not None:
+        answer["Plaintext"] = _b64(made.plaintext)
+    return answer
+
+
+async def generate_data_key(call: KmsCall) -> dict[str, Any]:
+    return await _generate_data_key(call, with_plaintext=True)
+
+
+async def generate_data_key_without_plaintext(call: KmsCall) -> dict[str, Any]:
+    return await _generate_data_key(call, with_plaintext=False)
+
+
+async def generate_random(call: KmsCall) -> dict[str, Any]:
+    if call.string("CustomKeyStoreId") is not None:
+        raise KmsWireError("UnsupportedOperationException", "Custom key stores are not offered")
+    count = call.integer("NumberOfBytes", minimum=1, maximum=1024)
+    if count is None:
+        raise _invalid("NumberOfBytes", "null", "Member must not be null")
+    return {"Plaintext": _b64(await call.keys.generate_random(call.caller, count))}
+
+
+Handler = Callable[[KmsCall], Awaitable[dict[str, Any]]]
+
+ACTIONS: Final[Mapping[str, Handler]] = {
+    "CancelKeyDeletion": cancel_key_deletion,
+    "CreateAlias": create_alias,
+    "CreateKey": create_key,
+    "Decrypt": decrypt,
+    "DeleteAlias": delete_alias,
+    "DescribeKey": describe_key,
+    "DisableKey": disable_key,
+    "DisableKeyRotation": disable_key_rotation,
+    "EnableKey": enable_key,
+    "EnableKeyRotation": enable_key_rotation,
+    "Encrypt": encrypt,
+    "GenerateDataKey": generate_data_key,
+    "GenerateDataKeyWithoutPlaintext": generate_data_key_without_plaintext,
+    "GenerateRandom": generate_random,
+    "GetKeyPolicy": get_key_policy,
+    "GetKeyRotationStatus": get_key_rotation_status,
+    "ListAliases": list_aliases,
+    "ListKeyPolicies": list_key_policies,
+    "ListKeys": list_keys,
+    "ListResourceTags": list_resource_tags,
+    "PutKeyPolicy": put_key_policy,
+    "ReEncrypt": re_encrypt,
+    "RotateKeyOnDemand": rotate_key_on_demand,
+    "ScheduleKeyDeletion": schedule_key_deletion,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "UpdateAlias": update_alias,
+    "UpdateKeyDescription": update_key_description,
+}

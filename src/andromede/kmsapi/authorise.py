@@ -1,0 +1,140 @@
+"""KMS authorisation: key policies evaluated together with IAM policies, as AWS KMS does.
+
+AWS KMS differs from S3 in one rule: the key policy is authoritative. No principal — the
+account's root user included — may use a key unless its key policy allows it, either by naming
+the principal (enough on its own within the key's account), or by naming the account
+(``arn:aws:iam::ACCOUNT:root``), which delegates to the account's IAM policies: then an IAM
+policy must allow the call too. The default key policy does the latter, so out of the box IAM
+decides. A key policy without the account statement means IAM policies alone grant nothing.
+Across accounts, both sides must allow (the key policy naming the caller or its account, and
+the caller's IAM policies), exactly the engine's cross-account rule. Explicit deny anywhere wins.
+
+The engine (``andromede.iam.policy.evaluate``) treats a same-account resource policy S3's way
+(identity allow alone suffices; root always allowed), so the KMS rule is composed from two
+evaluations: one as if the key belonged to another account (both sides must allow; root needs
+the key policy) and one with no identity policies (a statement naming the caller directly).
+
+Actions without a key (CreateKey, ListKeys, ListAliases, GenerateRandom) are decided by the
+caller's identity policies alone; the root user may do them in its own account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from andromede.iam.model import Principal, PrincipalKind
+from andromede.iam.policy import (
+    ContextValue,
+    MalformedPolicy,
+    Outcome,
+    PolicyKind,
+    PrincipalType,
+    RequestContext,
+    SizeLimit,
+    SizeMeasure,
+    evaluate,
+    load_policy,
+    parse_policy,
+)
+from andromede.kms.customer_keys import Caller
+from andromede.kms.keys_errors import MalformedKeyPolicy
+from andromede.kms.keys_model import CustomerKey
+
+__all__ = ["KEY_POLICY_MAX", "IdentityPolicies", "KmsAuthoriser"]
+
+# The identity-policy documents of a principal (JSON texts), from the identity service.
+IdentityPolicies = Callable[[Principal], Awaitable[Sequence[str]]]
+
+KEY_POLICY_MAX = SizeLimit(32 * 1024, SizeMeasure.BYTES)  # AWS KMS's key policy limit
+# An account id no tenant has: evaluating as if the key were foreign makes both sides count.
+_FOREIGN = "000000000000-kms"
+
+_PRINCIPAL_TYPES = {
+    PrincipalKind.ROOT: PrincipalType.ROOT,
+    PrincipalKind.USER: PrincipalType.USER,
+    PrincipalKind.ROLE_SESSION: PrincipalType.ASSUMED_ROLE,
+}
+
+
+class KmsAuthoriser:
+    def __init__(self, identity_policies: IdentityPolicies, region: str) -> None:
+        self._identity_policies = identity_policies
+        self._region = region
+
+    def check_policy(self, text: str) -> None:
+        try:
+            parse_policy(text, kind=PolicyKind.RESOURCE, max_size=KEY_POLICY_MAX)
+        except MalformedPolicy as exc:
+            raise MalformedKeyPolicy(str(exc)) from None
+
+    async def allowed(
+        self,
+        caller: Caller,
+        action: str,
+        key: CustomerKey | None,
+        encryption_context: Mapping[str, str],
+    ) -> bool:
+        principal = caller.principal
+        if not isinstance(principal, Principal) or principal.kind not in _PRINCIPAL_TYPES:
+            return False  # anonymous callers and platform operators use no tenant key
+        context = self._context(caller, principal, action, key, encryption_context)
+        identity = [
+            load_policy(text, kind=PolicyKind.IDENTITY)
+            for text in await self._identity_policies(principal)
+        ]
+        if key is None:
+            return evaluate(context, identity_policies=identity).allowed
+        key_policy = load_policy(key.policy, kind=PolicyKind.RESOURCE)
+        if key.tenant_id != principal.tenant_id:
+            return evaluate(
+                context,
+                identity_policies=identity,
+                resource_policy=key_policy,
+                resource_account=key.tenant_id,
+            ).allowed
+        both = evaluate(
+            context,
+            identity_policies=identity,
+            resource_policy=key_policy,
+            resource_account=_FOREIGN,
+        )
+        if both.outcome is not Outcome.IMPLICIT_DENY:
+            return both.allowed  # allowed by key policy and IAM, or explicitly denied
+        if principal.kind is PrincipalKind.ROOT:
+            return False
+        # A key-policy statement naming the user or role grants without IAM (within the account).
+        return evaluate(context, resource_policy=key_policy, resource_account=key.tenant_id).allowed
+
+    def _context(
+        self,
+        caller: Caller,
+        principal: Principal,
+        action: str,
+        key: CustomerKey | None,
+        encryption_context: Mapping[str, str],
+    ) -> RequestContext:
+        keys: dict[str, ContextValue] = {"kms:CallerAccount": caller.account_id}
+        for name, value in encryption_context.items():
+            keys[f"kms:EncryptionContext:{name}"] = value
+        if encryption_context:
+            keys["kms:EncryptionContextKeys"] = sorted(encryption_context)
+        role_arn = None
+        if principal.kind is PrincipalKind.ROLE_SESSION:
+            role_name = principal.arn.split("/")[1]
+            role_arn = f"arn:aws:iam::{principal.tenant_id}:role/{role_name}"
+        return RequestContext(
+            action=action,
+            resource=key.arn if key is not None else "*",
+            principal_type=_PRINCIPAL_TYPES[principal.kind],
+            principal_arn=principal.arn,
+            principal_account=principal.tenant_id,
+            role_arn=role_arn,
+            user_id=principal.aws_user_id,
+            username=principal.user_name if principal.kind is PrincipalKind.USER else None,
+            mfa_present=principal.mfa_present,
+            canonical_user_id=principal.canonical_id,
+            source_ip=caller.source_ip,
+            secure_transport=caller.secure,
+            requested_region=self._region,
+            keys=keys,
+        )

@@ -1,0 +1,107 @@
+"""The KMS JSON protocol's errors: types, HTTP statuses, and how domain errors map to them.
+
+AWS answers a KMS error as ``{"__type": "NotFoundException", "message": "…"}`` with the status
+below (400 for nearly everything) and the ``x-amzn-RequestId`` header; botocore raises
+``ClientError`` whose code is the ``__type``, so the types are AWS's.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from andromede.errors import AndromedeError
+from andromede.http.sigv4 import SigV4Error
+from andromede.iam import errors as iam_errors
+from andromede.kms import keys_errors as k
+from andromede.kms.errors import IntegrityError, ProviderError
+
+__all__ = ["KmsWireError", "to_kms_error"]
+
+# type → (status, default message)
+CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
+    "AlreadyExistsException": (400, "The resource already exists."),
+    "DisabledException": (400, "The key is disabled."),
+    "ExpiredTokenException": (400, "The security token included in the request is expired"),
+    "IncompleteSignatureException": (400, "The request signature does not conform to AWS "
+                                     "standards."),
+    "IncorrectKeyException": (400, "The key ID in the request does not identify the key that "
+                              "was used to encrypt the ciphertext."),
+    "InvalidArnException": (400, "The ARN is not valid."),
+    "InvalidCiphertextException": (400, "The ciphertext or its encryption context is not "
+                                   "valid."),
+    "InvalidKeyUsageException": (400, "The key's usage does not allow this operation."),
+    "InvalidMarkerException": (400, "The marker is not valid."),
+    "InvalidSignatureException": (400, "The request signature we calculated does not match the "
+                                  "signature you provided."),
+    "KMSInternalException": (500, "The request failed because of an internal error."),
+    "KMSInvalidStateException": (400, "The key is not in a state that allows this operation."),
+    "MalformedPolicyDocumentException": (400, "The key policy is not valid."),
+    "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
+    "NotFoundException": (400, "The specified entity or resource could not be found."),
+    "RequestEntityTooLarge": (413, "The request body is larger than this endpoint accepts."),
+    "SerializationException": (400, "The request body is not valid JSON for this operation."),
+    "ThrottlingException": (400, "Rate exceeded"),
+    "UnknownOperationException": (400, "The operation is not known to this service."),
+    "UnrecognizedClientException": (400, "The security token included in the request is "
+                                     "invalid."),
+    "UnsupportedOperationException": (400, "The operation is not supported."),
+    "ValidationException": (400, "The input fails to satisfy the constraints of the "
+                            "operation."),
+}  # fmt: skip
+
+
+class KmsWireError(AndromedeError):
+    def __init__(self, error_type: str, message: str | None = None) -> None:
+        status, default = CATALOGUE[error_type]
+        self.error_type = error_type
+        self.status = status
+        self.message = message if message is not None else default
+        super().__init__(f"{error_type}: {self.message}")
+
+
+_DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
+    (k.CmkNotFound, "NotFoundException"),
+    (k.InvalidKeyArn, "InvalidArnException"),
+    (k.CmkDisabled, "DisabledException"),
+    (k.CmkInvalidState, "KMSInvalidStateException"),
+    (k.InvalidCiphertext, "InvalidCiphertextException"),
+    (k.IncorrectKey, "IncorrectKeyException"),
+    (k.CmkAccessDenied, "AccessDeniedException"),
+    (k.AliasAlreadyExists, "AlreadyExistsException"),
+    (k.MalformedKeyPolicy, "MalformedPolicyDocumentException"),
+    (k.InvalidKeyParameter, "ValidationException"),
+)
+
+_FROM_SIGV4: Final[dict[str, str]] = {
+    "SignatureDoesNotMatch": "InvalidSignatureException",
+    "RequestTimeTooSkewed": "InvalidSignatureException",
+}
+
+
+def to_kms_error(exc: AndromedeError) -> KmsWireError | None:
+    """The wire error for a domain or authentication error; None for unexpected ones."""
+    if isinstance(exc, KmsWireError):
+        return exc
+    for domain, error_type in _DOMAIN:
+        if isinstance(exc, domain):
+            return KmsWireError(error_type, str(exc) or None)
+    if isinstance(exc, IntegrityError):  # a wrapped key that fails: the blob was tampered with
+        return KmsWireError("InvalidCiphertextException")
+    if isinstance(exc, ProviderError):  # the HSM or keystore failed: no detail leaves
+        return KmsWireError("KMSInternalException")
+    if isinstance(exc, SigV4Error):
+        error_type = _FROM_SIGV4.get(exc.code, "IncompleteSignatureException")
+        if exc.code == "RequestTimeTooSkewed":
+            # botocore recognises clock skew by this wording and corrects its clock.
+            return KmsWireError(error_type, f"Signature expired: {exc.message}")
+        if error_type == "InvalidSignatureException":
+            return KmsWireError(error_type)
+        return KmsWireError(error_type, exc.message)
+    if isinstance(exc, iam_errors.ExpiredToken):
+        return KmsWireError("ExpiredTokenException")
+    if isinstance(exc, iam_errors.InvalidAccessKeyId):
+        return KmsWireError("UnrecognizedClientException")
+    if isinstance(exc, iam_errors.AccessDenied):
+        return KmsWireError("AccessDeniedException", str(exc) or None)
+    return None

@@ -1,0 +1,172 @@
+"""One suite over every CustomerKeyStore: the in-memory twin, SQLite and PostgreSQL (both
+migrated with Alembic)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from andromede.db.database import open_database
+from andromede.db.migrate import upgrade
+from andromede.kms.keys_errors import AliasAlreadyExists, CmkNotFound
+from andromede.kms.keys_model import Alias, CustomerKey, KeyState, default_key_policy
+from andromede.kms.keys_store import CustomerKeyStore, MemoryCustomerKeyStore
+from andromede.kms.keys_store_sql import SqlCustomerKeyStore
+
+T0 = datetime(2027, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+TENANT = "111111111111"
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CustomerKeyStore]:
+    if request.param == "memory":
+        yield MemoryCustomerKeyStore()
+        return
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'meta.db'}"
+        upgrade(url)
+    db = open_database(url)
+    try:
+        yield SqlCustomerKeyStore(db)
+    finally:
+        await db.close()
+
+
+def key(key_id: str, tenant: str = TENANT, **changes: object) -> CustomerKey:
+    made = CustomerKey(
+        key_id=key_id,
+        tenant_id=tenant,
+        region="eu-fr-1",
+        description="é description",
+        state=KeyState.ENABLED,
+        created_at=T0,
+        policy=default_key_policy(tenant),
+        tags=(("team", "blue"),),
+    )
+    return replace(made, **changes)  # type: ignore[arg-type]
+
+
+def kid(n: int) -> str:
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+async def test_keys_round_trip(store: CustomerKeyStore) -> None:
+    stored = key(kid(1), deletion_date=None, next_rotation_date=T0 + timedelta(days=365))
+    await store.insert_key(stored)
+    assert await store.get_key(kid(1)) == stored
+    assert await store.get_key(kid(2)) is None
+
+
+async def test_replace_and_delete(store: CustomerKeyStore) -> None:
+    await store.insert_key(key(kid(1)))
+    changed = key(kid(1), state=KeyState.PENDING_DELETION, deletion_date=T0 + timedelta(days=7))
+    assert await store.replace_key(changed)
+    assert await store.get_key(kid(1)) == replace(changed, revision=1)
+    with pytest.raises(CmkNotFound):
+        await store.replace_key(key(kid(9)))
+    await store.insert_alias(Alias(TENANT, "alias/a", kid(1), T0, T0))
+    await store.delete_key(kid(1))
+    await store.delete_key(kid(1))  # idempotent
+    assert await store.get_key(kid(1)) is None
+    assert await store.get_alias(TENANT, "alias/a") is None
+
+
+async def test_a_write_based_on_a_stale_read_is_refused(store: CustomerKeyStore) -> None:
+    await store.insert_key(key(kid(1)))
+    first = await store.get_key(kid(1))
+    second = await store.get_key(kid(1))
+    assert first is not None and second is not None
+    assert await store.replace_key(replace(first, state=KeyState.DISABLED))
+    assert not await store.replace_key(replace(second, description="stale"))
+    stored = await store.get_key(kid(1))
+    assert stored is not None
+    assert (stored.state, stored.description, stored.revision) == (
+        KeyState.DISABLED,
+        first.description,
+        1,
+    )
+
+
+async def test_deletion_is_claimed_only_while_due(store: CustomerKeyStore) -> None:
+    due_at = T0 + timedelta(days=7)
+    await store.insert_key(key(kid(1), state=KeyState.PENDING_DELETION, deletion_date=due_at))
+    await store.insert_alias(Alias(TENANT, "alias/x", kid(1), T0, T0))
+    assert not await store.claim_deletion(kid(1), due_at - timedelta(seconds=1))
+    cancelled = await store.get_key(kid(1))
+    assert cancelled is not None
+    await store.replace_key(replace(cancelled, state=KeyState.DISABLED, deletion_date=None))
+    assert not await store.claim_deletion(kid(1), due_at)  # the deletion was cancelled
+    assert await store.get_alias(TENANT, "alias/x") is not None
+    again = await store.get_key(kid(1))
+    assert again is not None
+    await store.replace_key(replace(again, state=KeyState.PENDING_DELETION, deletion_date=due_at))
+    assert await store.claim_deletion(kid(1), due_at)
+    assert await store.get_key(kid(1)) is None
+    assert await store.get_alias(TENANT, "alias/x") is None
+    assert not await store.claim_deletion(kid(1), due_at)
+
+
+async def test_list_keys_pages_in_id_order_per_tenant(store: CustomerKeyStore) -> None:
+    for n in (3, 1, 2, 5, 4):
+        await store.insert_key(key(kid(n)))
+    await store.insert_key(key(kid(6), tenant="222222222222"))
+    first = await store.list_keys(TENANT, after=None, limit=2)
+    assert [k.key_id for k in first] == [kid(1), kid(2)]
+    rest = await store.list_keys(TENANT, after=kid(2), limit=10)
+    assert [k.key_id for k in rest] == [kid(3), kid(4), kid(5)]
+
+
+async def test_due_keys(store: CustomerKeyStore) -> None:
+    await store.insert_key(
+        key(kid(1), state=KeyState.PENDING_DELETION, deletion_date=T0 + timedelta(days=7))
+    )
+    await store.insert_key(
+        key(kid(2), rotation_enabled=True, next_rotation_date=T0 + timedelta(days=90))
+    )
+    await store.insert_key(
+        key(
+            kid(3),
+            state=KeyState.DISABLED,
+            rotation_enabled=True,
+            next_rotation_date=T0 + timedelta(days=1),
+        )
+    )
+    assert await store.keys_due_for_deletion(T0 + timedelta(days=6), 10) == []
+    due = await store.keys_due_for_deletion(T0 + timedelta(days=7), 10)
+    assert [k.key_id for k in due] == [kid(1)]
+    assert await store.keys_due_for_rotation(T0 + timedelta(days=89), 10) == []
+    rotating = await store.keys_due_for_rotation(T0 + timedelta(days=90), 10)
+    assert [k.key_id for k in rotating] == [kid(2)]  # a disabled key does not rotate
+
+
+async def test_aliases(store: CustomerKeyStore) -> None:
+    await store.insert_key(key(kid(1)))
+    await store.insert_key(key(kid(2)))
+    await store.insert_key(key(kid(3), tenant="222222222222"))
+    for name, target in (("alias/b", kid(1)), ("alias/a", kid(2)), ("alias/c-d_e/f", kid(1))):
+        await store.insert_alias(Alias(TENANT, name, target, T0, T0))
+    await store.insert_alias(Alias("222222222222", "alias/a", kid(3), T0, T0))
+    with pytest.raises(AliasAlreadyExists):
+        await store.insert_alias(Alias(TENANT, "alias/a", kid(1), T0, T0))
+    everything = await store.list_aliases(TENANT, key_id=None, after=None, limit=10)
+    assert [a.name for a in everything] == ["alias/a", "alias/b", "alias/c-d_e/f"]
+    of_one = await store.list_aliases(TENANT, key_id=kid(1), after=None, limit=10)
+    assert [a.name for a in of_one] == ["alias/b", "alias/c-d_e/f"]
+    paged = await store.list_aliases(TENANT, key_id=None, after="alias/a", limit=1)
+    assert [a.name for a in paged] == ["alias/b"]
+    later = T0 + timedelta(hours=1)
+    await store.point_alias(TENANT, "alias/a", kid(1), later)
+    moved = await store.get_alias(TENANT, "alias/a")
+    assert moved == Alias(TENANT, "alias/a", kid(1), T0, later)
+    with pytest.raises(CmkNotFound):
+        await store.point_alias(TENANT, "alias/none", kid(1), later)
+    assert await store.delete_alias(TENANT, "alias/a")
+    assert not await store.delete_alias(TENANT, "alias/a")
+    other = await store.get_alias("222222222222", "alias/a")
+    assert other is not None and other.key_id == kid(3)

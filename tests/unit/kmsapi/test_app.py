@@ -1,0 +1,262 @@
+"""The KMS JSON protocol in process: KmsApp over the in-memory identity and key stores, a real
+key-file provider, requests signed with botocore's SigV4 for service ``kms``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kms.customer_keys import CustomerKeyService
+from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.keys_model import CustomerKey
+from andromede.kms.keys_store import MemoryCustomerKeyStore
+from andromede.kms.service import KeyService
+from andromede.kmsapi.app import CONTENT_TYPE, KmsApp
+from andromede.kmsapi.authorise import KmsAuthoriser
+from andromede.settings import Settings
+
+REGION = "eu-fr-1"
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict[str, Any]:
+        parsed = json.loads(self.body)
+        assert isinstance(parsed, dict)
+        return parsed
+
+    @property
+    def error_type(self) -> str:
+        parsed = self.json()
+        assert set(parsed) == {"__type", "message"} and parsed["message"]
+        return str(parsed["__type"])
+
+
+@dataclass
+class Harness:
+    app: KmsApp
+    store: MemoryCustomerKeyStore
+    audit_store: MemoryAuditStore
+    audit: AuditService
+    credentials: Credentials | None
+    tenant_id: str
+
+    async def call(
+        self,
+        action: str,
+        payload: dict[str, Any] | bytes | None = None,
+        *,
+        content_type: str = CONTENT_TYPE,
+        sign: bool = True,
+    ) -> Reply:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload or {}).encode()
+        request = AWSRequest(
+            method="POST",
+            url="http://127.0.0.1:9000/",
+            data=body,
+            headers={"Content-Type": content_type, "X-Amz-Target": f"TrentService.{action}"},
+        )
+        if sign and self.credentials is not None:
+            SigV4Auth(self.credentials, "kms", REGION).add_auth(request)
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/",
+            "raw_path": b"/",
+            "query_string": b"",
+            "scheme": "http",
+            "client": ("127.0.0.1", 50000),
+            "headers": [(b"host", b"127.0.0.1:9000")]
+            + [
+                (k.lower().encode(), str(v).encode())
+                for k, v in request.headers.items()
+                if k.lower() != "host"
+            ],
+        }
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, send)
+        headers = {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]}
+        assert headers["x-amzn-requestid"]
+        assert headers["content-type"] == CONTENT_TYPE
+        return Reply(sent[0]["status"], headers, b"".join(m.get("body", b"") for m in sent[1:]))
+
+
+class BrokenStore(MemoryCustomerKeyStore):
+    async def get_key(self, key_id: str) -> CustomerKey | None:
+        raise RuntimeError("secret detail: /var/lib/andromede/keys")
+
+
+async def _harness(tmp_path: Path, store: MemoryCustomerKeyStore) -> AsyncIterator[Harness]:
+    settings = Settings(data_dir=tmp_path, region=REGION, max_api_body_size=64 * 1024)
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
+    service = CustomerKeyService(
+        store, keys, KmsAuthoriser(identity.policies_for, REGION), region=REGION
+    )
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    app = KmsApp(service, identity, audit, settings)
+    try:
+        yield Harness(
+            app,
+            store,
+            audit_store,
+            audit,
+            Credentials(boot.access_key_id, boot.secret_access_key),
+            boot.tenant.id,
+        )
+    finally:
+        await audit.close()
+        keys.close()
+
+
+@pytest.fixture
+async def kms(tmp_path: Path) -> AsyncIterator[Harness]:
+    async for harness in _harness(tmp_path, MemoryCustomerKeyStore()):
+        yield harness
+
+
+async def test_round_trip_and_answer_shapes(kms: Harness) -> None:
+    created = await kms.call("CreateKey", {"Description": "in process"})
+    assert created.status == 200
+    metadata = created.json()["KeyMetadata"]
+    assert isinstance(metadata["CreationDate"], float)
+    assert metadata["AWSAccountId"] == kms.tenant_id
+    encrypted = await kms.call(
+        "Encrypt",
+        {
+            "KeyId": metadata["KeyId"],
+            "Plaintext": base64.b64encode(b"hi").decode(),
+            "EncryptionContext": {"k": "v"},
+        },
+    )
+    answer = encrypted.json()
+    assert answer["KeyId"] == metadata["Arn"]
+    decrypted = await kms.call(
+        "Decrypt", {"CiphertextBlob": answer["CiphertextBlob"], "EncryptionContext": {"k": "v"}}
+    )
+    assert base64.b64decode(decrypted.json()["Plaintext"]) == b"hi"
+    disabled = await kms.call("DisableKey", {"KeyId": metadata["KeyId"]})
+    assert (disabled.status, disabled.body) == (200, b"")
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "content_type", "error_type"),
+    [
+        ("Nope", {}, CONTENT_TYPE, "UnknownOperationException"),
+        ("ListKeys", b"{", CONTENT_TYPE, "SerializationException"),
+        ("ListKeys", b'"text"', CONTENT_TYPE, "SerializationException"),
+        ("ListKeys", b"\xff\xfe", CONTENT_TYPE, "SerializationException"),
+        ("ListKeys", {}, "application/json", "SerializationException"),
+        ("ListKeys", {"Limit": 0}, CONTENT_TYPE, "ValidationException"),
+        ("ListKeys", {"Limit": "10"}, CONTENT_TYPE, "SerializationException"),
+        ("ListKeys", {"Marker": "not-a-marker"}, CONTENT_TYPE, "InvalidMarkerException"),
+        ("DescribeKey", {}, CONTENT_TYPE, "ValidationException"),
+        ("DescribeKey", {"KeyId": "bogus"}, CONTENT_TYPE, "NotFoundException"),
+        ("DescribeKey", {"KeyId": "arn:aws:kms:x"}, CONTENT_TYPE, "InvalidArnException"),
+        ("Encrypt", {"KeyId": "alias/x", "Plaintext": "!!"}, CONTENT_TYPE,
+         "SerializationException"),
+        ("Decrypt", {"CiphertextBlob": "AAAA"}, CONTENT_TYPE, "InvalidCiphertextException"),
+        ("Decrypt", {"CiphertextBlob": "", "KeyId": "x"}, CONTENT_TYPE, "ValidationException"),
+        ("Encrypt", {"KeyId": "a", "Plaintext": "AA==", "EncryptionContext": {"a": 1}},
+         CONTENT_TYPE, "SerializationException"),
+        ("GenerateDataKey", {"KeyId": "a", "KeySpec": "AES_512"}, CONTENT_TYPE,
+         "ValidationException"),
+        ("GenerateDataKey", {"KeyId": "a", "KeySpec": "AES_256", "NumberOfBytes": 32},
+         CONTENT_TYPE, "ValidationException"),
+        ("GenerateRandom", {}, CONTENT_TYPE, "ValidationException"),
+        ("CreateKey", {"Origin": "EXTERNAL"}, CONTENT_TYPE, "UnsupportedOperationException"),
+        ("CreateKey", {"Tags": [{"TagKey": 1}]}, CONTENT_TYPE, "SerializationException"),
+        ("ScheduleKeyDeletion", {"KeyId": "a", "PendingWindowInDays": True}, CONTENT_TYPE,
+         "SerializationException"),
+    ],
+)  # fmt: skip
+async def test_bad_requests_get_kms_errors(
+    kms: Harness, action: str, payload: Any, content_type: str, error_type: str
+) -> None:
+    reply = await kms.call(action, payload, content_type=content_type)
+    assert (reply.status, reply.error_type) == (400, error_type)
+
+
+async def test_unsigned_requests_need_authentication(kms: Harness) -> None:
+    reply = await kms.call("ListKeys", {}, sign=False)
+    assert (reply.status, reply.error_type) == (400, "MissingAuthenticationTokenException")
+
+
+async def test_a_wrong_secret_is_an_invalid_signature(kms: Harness) -> None:
+    assert kms.credentials is not None
+    kms.credentials = Credentials(kms.credentials.access_key, "x" * 40)
+    reply = await kms.call("ListKeys", {})
+    assert reply.error_type == "InvalidSignatureException"
+
+
+async def test_an_unknown_key_id_is_unrecognised(kms: Harness) -> None:
+    kms.credentials = Credentials("AKIAAAAAAAAAAAAAAAAA", "x" * 40)
+    reply = await kms.call("ListKeys", {})
+    assert reply.error_type == "UnrecognizedClientException"
+
+
+async def test_a_body_over_the_limit_is_refused(kms: Harness) -> None:
+    reply = await kms.call("ListKeys", b"{" + b" " * 70_000 + b"}")
+    assert (reply.status, reply.error_type) == (413, "RequestEntityTooLarge")
+    assert reply.headers["connection"] == "close"
+
+
+async def test_an_unexpected_error_is_an_internal_error_without_detail(tmp_path: Path) -> None:
+    async for harness in _harness(tmp_path, BrokenStore()):
+        reply = await harness.call("DescribeKey", {"KeyId": str(uuid.uuid4())})
+        assert (reply.status, reply.error_type) == (500, "KMSInternalException")
+        assert b"secret" not in reply.body and b"/var/lib" not in reply.body
+
+
+async def test_every_call_is_audited_with_the_key_arn(kms: Harness) -> None:
+    created = (await kms.call("CreateKey", {})).json()["KeyMetadata"]
+    await kms.call("Encrypt", {"KeyId": created["KeyId"], "Plaintext": "aGk="})
+    await kms.call("DisableKey", {"KeyId": created["KeyId"]})
+    await kms.call("Encrypt", {"KeyId": created["KeyId"], "Plaintext": "aGk="})
+    await kms.call("DescribeKey", {"KeyId": "alias/missing"})
+    await kms.audit.flush()
+    events = [
+        (e.action, e.resource, e.outcome, e.details.get("error"))
+        for _, e in await kms.audit_store.list_events(None, after_id=0, limit=100)
+    ]
+    arn = created["Arn"]
+    assert events == [
+        ("kms:CreateKey", arn, Outcome.SUCCESS, None),
+        ("kms:Encrypt", arn, Outcome.SUCCESS, None),
+        ("kms:DisableKey", arn, Outcome.SUCCESS, None),
+        ("kms:Encrypt", arn, Outcome.FAILURE, "DisabledException"),
+        ("kms:DescribeKey", "*", Outcome.FAILURE, "NotFoundException"),
+    ]
