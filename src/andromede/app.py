@@ -145,8 +145,11 @@ class Application:
                 await running.management(scope, receive, send)
                 return
             # One endpoint for every AWS-style API: the credential scope's service picks it
-            # (as Ceph RGW does); unsigned requests, and services not served here, are S3's.
+            # (as Ceph RGW does); unsigned requests, and services not served here, are S3's —
+            # except an unsigned call naming a KMS action, which KMS refuses in its own words.
             service = credential_service(scope.get("query_string", b""), scope["headers"])
+            if service is None and _kms_target(scope["headers"]):
+                service = "kms"
             if service is not None and service != "s3":
                 api = running.apis.get(service)
                 if api is not None:
@@ -237,6 +240,13 @@ class Application:
         if running.close_blobs is not None:
             await running.close_blobs()
         await asyncio.to_thread(running.keys.close)
+
+
+def _kms_target(raw_headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        name.lower() == b"x-amz-target" and value.startswith(b"TrentService.")
+        for name, value in raw_headers
+    )
 
 
 def s3_services(

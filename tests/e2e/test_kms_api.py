@@ -651,3 +651,21 @@ def test_deleted_key_stays_unreadable_after_restoring_the_database(tmp_path: Pat
         expect("NotFoundException", kms.encrypt, KeyId=key_id, Plaintext=b"x")
     finally:
         process.stop()
+
+
+def test_an_unsigned_kms_call_gets_kms_own_refusal(server: ServerProcess) -> None:
+    """An unsigned request naming a KMS action is KMS's to refuse (JSON), not S3's (XML)."""
+    request = urllib.request.Request(
+        server.endpoint + "/",
+        data=b"{}",
+        headers={
+            "X-Amz-Target": "TrentService.ListKeys",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    body = json.loads(caught.value.read())
+    assert body["__type"] == "MissingAuthenticationTokenException"
+    assert caught.value.headers["x-amzn-RequestId"]
