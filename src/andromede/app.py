@@ -33,6 +33,8 @@ from andromede.iam.service import BootstrapResult, IdentityLimits, IdentityServi
 from andromede.iam.store_sql import SqlIdentityStore
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.sts import STS
+from andromede.kms.service import KeyService
+from andromede.object_keys import key_service, object_cipher
 from andromede.s3.app import S3App
 from andromede.s3.authorise import S3Authoriser
 from andromede.s3.handlers.common import S3Services
@@ -105,6 +107,7 @@ class _Running:
     apis: dict[str, ASGIApp]
     background: list[asyncio.Task[None]]
     identity: IdentityService
+    keys: KeyService
 
 
 class Application:
@@ -165,7 +168,10 @@ class Application:
         store = SqlMetadataStore(db)
         blobs = LocalBlobStore(settings.data_dir / "objects", fsync=settings.fsync)
         await asyncio.to_thread(blobs.prepare_layout)
-        objects = ObjectService(store, blobs, storage_limits(settings))
+        keys = await asyncio.to_thread(key_service, settings)
+        objects = ObjectService(
+            store, blobs, storage_limits(settings), object_cipher(settings, keys)
+        )
         self.bootstrap = await _bootstrap(settings, identity)
         sweeper = Sweeper(
             store, blobs, orphan_grace=settings.orphan_grace, interval=settings.sweeper_interval
@@ -181,7 +187,13 @@ class Application:
             spec.name: QueryApp(spec, identity, audit, settings, rate_limiter) for spec in (STS,)
         }
         self._running = _Running(
-            db=db, audit=audit, s3=s3, apis=apis, background=background, identity=identity
+            db=db,
+            audit=audit,
+            s3=s3,
+            apis=apis,
+            background=background,
+            identity=identity,
+            keys=keys,
         )
 
     async def stop(self) -> None:
@@ -196,6 +208,7 @@ class Application:
         await running.identity.flush_key_usage()
         await running.audit.close()
         await running.db.close()
+        running.keys.close()
 
 
 def s3_services(

@@ -1,7 +1,8 @@
 """ObjectService: the one public entry of object storage (buckets, objects, multipart).
 
 It streams bodies through the integrity checks (MD5 for the ETag, the asked-for additional
-checksum, Content-MD5) into a blob, commits the blob (durable) before the metadata row (the
+checksum, Content-MD5) and the encryption of the blob (a fresh data key per blob, see
+``encryption.py``) into a blob, commits the blob (durable) before the metadata row (the
 moment the object exists), and queues blobs that an overwrite or delete left unreferenced for
 deferred deletion, so a GET in flight still reads the old object whole.
 """
@@ -9,6 +10,7 @@ deferred deletion, so a GET in flight still reads the old object whole.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import itertools
 import logging
@@ -17,6 +19,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from andromede.storage.acl import AccessControlList
 from andromede.storage.blobs import BlobStore, BlobWriter
@@ -26,9 +29,23 @@ from andromede.storage.checksums import (
     default_checksum_type,
     validate_checksum_type,
 )
+from andromede.storage.encryption import (
+    BlobSealer,
+    CustomerKey,
+    ObjectCipher,
+    ObjectEncryption,
+    customer_blob_key,
+    customer_key_check,
+    customer_key_matches,
+    open_headers,
+    seal_headers,
+)
 from andromede.storage.errors import (
     BlobError,
     ChecksumMismatch,
+    CustomerKeyMismatch,
+    CustomerKeyNotApplicable,
+    CustomerKeyRequired,
     EntityTooLarge,
     EntityTooSmall,
     IncompleteBody,
@@ -42,6 +59,7 @@ from andromede.storage.errors import (
     NoSuchBucket,
     NoSuchKey,
     NoSuchUpload,
+    ObjectCorrupted,
 )
 from andromede.storage.integrity import (
     BodyIntegrity,
@@ -55,6 +73,7 @@ from andromede.storage.integrity import (
 )
 from andromede.storage.model import (
     Bucket,
+    BucketEncryption,
     Checksum,
     ChecksumAlgorithm,
     ChecksumType,
@@ -65,7 +84,9 @@ from andromede.storage.model import (
     ObjectSummary,
     Part,
     PublicAccessBlock,
+    SealedHeaders,
     Segment,
+    SegmentKey,
 )
 from andromede.storage.store import MetadataStore
 
@@ -138,11 +159,13 @@ class ObjectService:
         store: MetadataStore,
         blobs: BlobStore,
         limits: StorageLimits,
+        cipher: ObjectCipher,
         *,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._store = store
         self._blobs = blobs
+        self._cipher = cipher
         self._limits = limits
         self._clock = clock
 
@@ -199,6 +222,10 @@ class ObjectService:
     async def set_public_access_block(self, name: str, block: PublicAccessBlock | None) -> Bucket:
         return await self._store.update_bucket_access(name, public_access_block=block)
 
+    async def set_bucket_encryption(self, name: str, encryption: BucketEncryption | None) -> Bucket:
+        """Store (or, with None, remove) the bucket's default encryption. NoSuchBucket."""
+        return await self._store.update_bucket_access(name, encryption=encryption)
+
     async def delete_bucket(self, name: str) -> None:
         """NoSuchBucket, BucketNotEmpty."""
         parts = await self._store.delete_bucket(name)
@@ -215,29 +242,43 @@ class ObjectService:
         headers: ContentHeaders,
         owner_id: str,
         integrity: BodyIntegrity,
+        encryption: ObjectEncryption | None = None,
         acl: AccessControlList | None = None,
     ) -> ObjectRecord:
-        """Store a whole object. ``size`` is the decoded length the client announced:
-        EntityTooLarge above the limit, IncompleteBody if the body ends short of it, and the
-        stream is not read past it. BadDigest / ChecksumMismatch leave nothing behind."""
+        """Store a whole object, encrypted as ``encryption`` says. ``size`` is the decoded
+        length the client announced: EntityTooLarge above the limit, IncompleteBody if the body
+        ends short of it, and the stream is not read past it. BadDigest / ChecksumMismatch leave
+        nothing behind."""
         self._check_key(key)
         self._check_metadata(headers)
         if size > self._limits.max_object_size:
             raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_object_size} limit")
         algorithm = integrity.checksum_algorithm
-        blob_id, hasher = await self._write_blob(body, size, algorithm, integrity)
-        record = ObjectRecord(
-            bucket=bucket,
-            key=key,
-            size=hasher.size,
-            etag=hasher.md5_hex(),
-            last_modified=self._clock(),
-            headers=headers,
-            segments=(Segment(blob_id=blob_id, size=hasher.size, etag=hasher.md5_hex()),),
-            owner_id=owner_id,
-            checksum=full_checksum(algorithm, hasher),
-            acl=acl,
-        )
+        keys = await self._blob_keys(bucket, encryption)
+        try:
+            blob_id, hasher = await self._write_blob(body, size, algorithm, integrity, keys)
+            record = ObjectRecord(
+                bucket=bucket,
+                key=key,
+                size=hasher.size,
+                etag=hasher.md5_hex(),
+                last_modified=self._clock(),
+                headers=headers,
+                segments=(
+                    Segment(
+                        blob_id=blob_id,
+                        size=hasher.size,
+                        etag=hasher.md5_hex(),
+                        key=keys.segment_key,
+                    ),
+                ),
+                owner_id=owner_id,
+                checksum=full_checksum(algorithm, hasher),
+                acl=acl,
+                sealed_headers=keys.seal(bucket, key, headers),
+            )
+        finally:
+            keys.forget()
         return await self._commit_record(record, blob_id)
 
     async def set_object_acl(
@@ -248,7 +289,7 @@ class ObjectService:
         if record is None:
             await self.get_bucket(bucket)
             raise NoSuchKey(key)
-        return record
+        return await self._open_record(record)
 
     async def head_object(self, bucket: str, key: str) -> ObjectRecord:
         """NoSuchBucket, NoSuchKey."""
@@ -256,20 +297,58 @@ class ObjectService:
         if record is None:
             await self.get_bucket(bucket)  # NoSuchBucket rather than NoSuchKey
             raise NoSuchKey(key)
-        return record
+        return await self._open_record(record)
 
-    def read_object(self, record: ObjectRecord, start: int, end: int) -> AsyncIterator[bytes]:
-        """Stream bytes ``start``..``end`` inclusive of a record got from head_object.
+    async def check_customer_key(self, record: ObjectRecord, customer: CustomerKey | None) -> None:
+        """What a read of ``record`` needs: its SSE-C key if it has one (CustomerKeyRequired,
+        CustomerKeyMismatch), no customer key otherwise (CustomerKeyNotApplicable)."""
+        key = record.segments[0].key if record.segments else None
+        check = key.customer_key_check if key is not None else None
+        await self._check_customer(key.wrapped if key else b"", check, customer)
+
+    async def _check_customer(
+        self, wrapped: bytes, check: bytes | None, customer: CustomerKey | None
+    ) -> None:
+        if check is None:
+            if customer is not None:
+                raise CustomerKeyNotApplicable(
+                    "The encryption parameters are not applicable to this object."
+                )
+            return
+        if customer is None:
+            raise CustomerKeyRequired(
+                "The object was stored using a form of Server Side Encryption. The correct "
+                "parameters must be provided to retrieve the object."
+            )
+        data_key = await self._cipher.open_data_key(wrapped)
+        try:
+            if not customer_key_matches(data_key, customer, check):
+                raise CustomerKeyMismatch("The provided customer key does not match the object's.")
+        finally:
+            _zero(data_key)
+
+    def read_object(
+        self,
+        record: ObjectRecord,
+        start: int,
+        end: int,
+        *,
+        customer_key: CustomerKey | None = None,
+    ) -> AsyncIterator[bytes]:
+        """Stream plaintext bytes ``start``..``end`` inclusive of a record got from head_object
+        (whose customer key, for SSE-C, the caller checked with :meth:`check_customer_key`).
 
         InvalidRange is raised here, before any byte is produced; ``end = start - 1`` reads
-        nothing (the whole of an empty object is ``0..-1``).
+        nothing (the whole of an empty object is ``0..-1``). Only the chunks that hold the
+        range are read and decrypted.
         """
         if start < 0 or end >= record.size or start > end + 1:
             raise InvalidRange(f"bytes {start}-{end} of an object of {record.size} bytes")
-        return self._stream(record, start, end)
+        return self._stream(record, start, end, customer_key)
 
-    async def _stream(self, record: ObjectRecord, start: int, end: int) -> AsyncIterator[bytes]:
-        chunk_size = self._limits.read_chunk_size
+    async def _stream(
+        self, record: ObjectRecord, start: int, end: int, customer: CustomerKey | None
+    ) -> AsyncIterator[bytes]:
         offset = 0
         for segment in record.segments:
             first, last = offset, offset + segment.size - 1
@@ -280,15 +359,84 @@ class ObjectService:
                 break
             lo = max(start, first) - first
             hi = min(end, last) - first
-            stream = self._blobs.read(segment.blob_id, lo, hi - lo + 1, chunk_size)
-            try:
-                async for chunk in stream:
-                    yield chunk
-            finally:
-                # Close the blob now, not whenever the garbage collector finalises it.
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+            async for chunk in self._read_segment(segment, lo, hi + 1, customer):
+                yield chunk
+
+    async def _read_segment(
+        self, segment: Segment, start: int, stop: int, customer: CustomerKey | None
+    ) -> AsyncIterator[bytes]:
+        """Plaintext ``[start, stop)`` of one segment, decrypting only the chunks it touches."""
+        if segment.key is None:
+            if self._cipher.encrypts:
+                # Every blob is encrypted; a plaintext one is a legacy row that the start-up
+                # re-encryption has not reached, or a row written by the benchmark switch.
+                raise ObjectCorrupted("the object is stored without encryption")
+            async for chunk in self._read_blob(
+                segment.blob_id, start, stop - start, self._limits.read_chunk_size
+            ):
+                yield chunk
+            return
+        data_key = await self._cipher.open_data_key(segment.key.wrapped)
+        blob_key = data_key
+        if segment.key.customer_key_check is not None:
+            if customer is None or not customer_key_matches(
+                data_key, customer, segment.key.customer_key_check
+            ):
+                _zero(data_key)
+                raise CustomerKeyMismatch("The provided customer key does not match the object's.")
+            blob_key = customer_blob_key(data_key, customer)
+            _zero(data_key)
+        cipher = self._cipher
+        plan = cipher.plan(segment.size, start, stop)
+        header_size = cipher.header_size
+        try:
+            if plan.ciphertext_start == header_size:
+                # The range starts at the first chunk: one read holds the header too.
+                first_read = 0
+                header = b""
+            else:
+                first_read = plan.ciphertext_start
+                header = await self._read_all(segment.blob_id, 0, header_size)
+            opener = None
+            stream = self._read_blob(
+                segment.blob_id,
+                first_read,
+                plan.ciphertext_end - first_read,
+                cipher.read_block_size,
+            )
+            async for block in stream:
+                if opener is None:
+                    if not header:
+                        if len(block) < header_size:
+                            raise ObjectCorrupted("the object's stored bytes are truncated")
+                        header, block = block[:header_size], block[header_size:]
+                    opener = cipher.opener(blob_key, segment.blob_id, header, plan)
+                if block:
+                    out = opener.update(block)
+                    if out:
+                        yield bytes(out) if isinstance(out, bytearray) else out
+            if opener is None:
+                raise ObjectCorrupted("the object's stored bytes are truncated")
+            opener.finish()
+        finally:
+            _zero(blob_key)
+
+    async def _read_all(self, blob_id: str, offset: int, length: int) -> bytes:
+        pieces = [piece async for piece in self._read_blob(blob_id, offset, length, length)]
+        return b"".join(pieces)
+
+    async def _read_blob(
+        self, blob_id: str, offset: int, length: int, chunk_size: int
+    ) -> AsyncIterator[bytes]:
+        stream = self._blobs.read(blob_id, offset, length, chunk_size)
+        try:
+            async for chunk in stream:
+                yield chunk
+        finally:
+            # Close the blob now, not whenever the garbage collector finalises it.
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
         """Delete if present (S3 answers 204 either way). NoSuchBucket."""
@@ -308,33 +456,49 @@ class ObjectService:
         headers: ContentHeaders | None,
         owner_id: str,
         checksum_algorithm: ChecksumAlgorithm | None,
+        encryption: ObjectEncryption | None = None,
+        source_customer_key: CustomerKey | None = None,
         acl: AccessControlList | None = None,
     ) -> ObjectRecord:
-        """Copy ``source`` (already fetched and checked by the caller) to bucket/key.
-        ``headers`` None keeps the source's (COPY directive). The copy has a single segment;
-        its checksum is recomputed with ``checksum_algorithm`` or the source's algorithm."""
+        """Copy ``source`` (already fetched and checked by the caller, its SSE-C key too) to
+        bucket/key, re-encrypted as ``encryption`` says. ``headers`` None keeps the source's
+        (COPY directive). The copy has a single segment; its checksum is recomputed with
+        ``checksum_algorithm`` or the source's algorithm."""
         self._check_key(key)
         if headers is not None:
             self._check_metadata(headers)
         if source.size > self._limits.max_object_size:
             raise EntityTooLarge(f"{source.size} bytes exceed the copy limit")
         algorithm = checksum_algorithm or (source.checksum.algorithm if source.checksum else None)
-        body = self.read_object(source, 0, source.size - 1)
-        blob_id, hasher = await self._write_blob(
-            body, source.size, algorithm, source_integrity(source, algorithm)
-        )
-        record = ObjectRecord(
-            bucket=bucket,
-            key=key,
-            size=hasher.size,
-            etag=hasher.md5_hex(),
-            last_modified=self._clock(),
-            headers=source.headers if headers is None else headers,
-            segments=(Segment(blob_id=blob_id, size=hasher.size, etag=hasher.md5_hex()),),
-            owner_id=owner_id,
-            acl=acl,
-            checksum=full_checksum(algorithm, hasher),
-        )
+        body = self.read_object(source, 0, source.size - 1, customer_key=source_customer_key)
+        new_headers = source.headers if headers is None else headers
+        keys = await self._blob_keys(bucket, encryption)
+        try:
+            blob_id, hasher = await self._write_blob(
+                body, source.size, algorithm, source_integrity(source, algorithm), keys
+            )
+            record = ObjectRecord(
+                bucket=bucket,
+                key=key,
+                size=hasher.size,
+                etag=hasher.md5_hex(),
+                last_modified=self._clock(),
+                headers=new_headers,
+                segments=(
+                    Segment(
+                        blob_id=blob_id,
+                        size=hasher.size,
+                        etag=hasher.md5_hex(),
+                        key=keys.segment_key,
+                    ),
+                ),
+                owner_id=owner_id,
+                acl=acl,
+                checksum=full_checksum(algorithm, hasher),
+                sealed_headers=keys.seal(bucket, key, new_headers),
+            )
+        finally:
+            keys.forget()
         return await self._commit_record(record, blob_id)
 
     async def list_objects(
@@ -405,6 +569,7 @@ class ObjectService:
         owner_id: str,
         checksum_algorithm: ChecksumAlgorithm | None,
         checksum_type: ChecksumType | None,
+        encryption: ObjectEncryption | None = None,
         acl: AccessControlList | None = None,
     ) -> MultipartUpload:
         """NoSuchBucket; InvalidChecksumRequest for a checksum type the algorithm
@@ -423,18 +588,28 @@ class ObjectService:
                 "The x-amz-checksum-type header can only be used with the "
                 "x-amz-checksum-algorithm header."
             )
-        upload = MultipartUpload(
-            bucket=bucket,
-            key=key,
-            upload_id=secrets.token_urlsafe(24),
-            initiated=self._clock(),
-            owner_id=owner_id,
-            headers=headers,
-            checksum_algorithm=checksum_algorithm,
-            checksum_type=checksum_type,
-            acl=acl,
-        )
-        await self._store.create_upload(upload)
+        # The upload's own data key seals its headers and keys the check of an SSE-C key
+        # (each part then gets a data key of its own).
+        keys = await self._blob_keys(bucket, encryption)
+        try:
+            upload = MultipartUpload(
+                bucket=bucket,
+                key=key,
+                upload_id=secrets.token_urlsafe(24),
+                initiated=self._clock(),
+                owner_id=owner_id,
+                headers=headers,
+                checksum_algorithm=checksum_algorithm,
+                checksum_type=checksum_type,
+                acl=acl,
+                sealed_headers=keys.seal(bucket, key, headers),
+                customer_key_check=keys.segment_key.customer_key_check
+                if keys.segment_key
+                else None,
+            )
+        finally:
+            keys.forget()
+        await self._store.create_upload(_stored_form(upload))
         return upload
 
     async def upload_part(
@@ -447,12 +622,15 @@ class ObjectService:
         *,
         size: int,
         integrity: BodyIntegrity,
+        encryption: ObjectEncryption | None = None,
     ) -> Part:
-        """NoSuchUpload, InvalidPartNumber (1..max_parts), EntityTooLarge, BadDigest…"""
+        """NoSuchUpload, InvalidPartNumber (1..max_parts), EntityTooLarge, BadDigest…; for an
+        SSE-C upload the part needs the upload's customer key (CustomerKeyRequired/Mismatch)."""
         self._check_part_number(part_number)
         if size > self._limits.max_part_size:
             raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_part_size} limit")
         upload = await self._upload(bucket, key, upload_id)
+        await self._check_upload_customer(upload, encryption.customer_key if encryption else None)
         algorithm = upload.checksum_algorithm
         if integrity.checksum_algorithm is not None:
             if algorithm is not None and integrity.checksum_algorithm is not algorithm:
@@ -462,8 +640,12 @@ class ObjectService:
                     f"{integrity.checksum_algorithm.value.lower()}"
                 )
             algorithm = integrity.checksum_algorithm
-        blob_id, hasher = await self._write_blob(body, size, algorithm, integrity)
-        return await self._commit_part(upload, part_number, blob_id, hasher)
+        keys = await self._blob_keys(bucket, encryption)
+        try:
+            blob_id, hasher = await self._write_blob(body, size, algorithm, integrity, keys)
+        finally:
+            keys.forget()
+        return await self._commit_part(upload, part_number, blob_id, hasher, keys.segment_key)
 
     async def upload_part_copy(
         self,
@@ -474,8 +656,12 @@ class ObjectService:
         source: ObjectRecord,
         start: int,
         end: int,
+        *,
+        encryption: ObjectEncryption | None = None,
+        source_customer_key: CustomerKey | None = None,
     ) -> Part:
-        """A part made of source bytes ``start``..``end`` inclusive."""
+        """A part made of source bytes ``start``..``end`` inclusive (the source's SSE-C key
+        checked by the caller), encrypted for the upload."""
         self._check_part_number(part_number)
         if start < 0 or end >= source.size or start > end + 1:
             raise InvalidRange(f"bytes {start}-{end} of an object of {source.size} bytes")
@@ -483,11 +669,16 @@ class ObjectService:
         if size > self._limits.max_part_size:
             raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_part_size} limit")
         upload = await self._upload(bucket, key, upload_id)
-        body = self.read_object(source, start, end)
-        blob_id, hasher = await self._write_blob(
-            body, size, upload.checksum_algorithm, BodyIntegrity()
-        )
-        return await self._commit_part(upload, part_number, blob_id, hasher)
+        await self._check_upload_customer(upload, encryption.customer_key if encryption else None)
+        body = self.read_object(source, start, end, customer_key=source_customer_key)
+        keys = await self._blob_keys(bucket, encryption)
+        try:
+            blob_id, hasher = await self._write_blob(
+                body, size, upload.checksum_algorithm, BodyIntegrity(), keys
+            )
+        finally:
+            keys.forget()
+        return await self._commit_part(upload, part_number, blob_id, hasher, keys.segment_key)
 
     async def complete_multipart_upload(
         self,
@@ -546,15 +737,19 @@ class ObjectService:
                     part_number=p.part_number,
                     etag=p.etag,
                     checksum=p.checksum,
+                    key=p.key,
                 )
                 for p in chosen
             ),
             owner_id=upload.owner_id,
             checksum=checksum,
+            sealed_headers=upload.sealed_headers,
         )
         # Shielded: once the transaction runs, a client disconnect must not leave us unsure
         # whether the object exists while its replaced blobs are still unqueued.
-        replaced, unused = await asyncio.shield(self._store.complete_upload(upload_id, record))
+        replaced, unused = await asyncio.shield(
+            self._store.complete_upload(upload_id, _stored_form(record))
+        )
         await self._queue_deletion(
             [p.blob_id for p in unused]
             + ([s.blob_id for s in replaced.segments] if replaced is not None else [])
@@ -658,7 +853,17 @@ class ObjectService:
         upload = await self._store.get_upload(bucket, upload_id)
         if upload is None or upload.key != key:
             raise NoSuchUpload(upload_id)
+        if upload.sealed_headers is not None:
+            upload = dataclasses.replace(
+                upload, headers=await self._open_headers(upload.sealed_headers, bucket, key)
+            )
         return upload
+
+    async def _check_upload_customer(
+        self, upload: MultipartUpload, customer: CustomerKey | None
+    ) -> None:
+        wrapped = upload.sealed_headers.wrapped if upload.sealed_headers else b""
+        await self._check_customer(wrapped, upload.customer_key_check, customer)
 
     async def _write_blob(
         self,
@@ -666,12 +871,16 @@ class ObjectService:
         size: int,
         algorithm: ChecksumAlgorithm | None,
         integrity: BodyIntegrity,
+        keys: _BlobKeys,
     ) -> tuple[str, BodyHasher]:
-        """Stream ``body`` through the hashes into a new blob, check it, commit it (durable).
+        """Stream ``body`` through the hashes and the encryption into a new blob, check it,
+        commit it (durable). The hashes are of the plaintext: ETag and checksums are the
+        object's, as S3 shows them for SSE-S3.
 
         On any failure, cancellation included, the writer is aborted and nothing is left.
         """
         blob_id = uuid.uuid4().hex
+        sealer = self._cipher.sealer(keys.blob_key, blob_id)
         writer = await self._blobs.create(blob_id)
         # Large bodies are hashed in a worker thread a block at a time (hashlib releases the
         # GIL): MD5 on the event loop was half the CPU of a 64 MiB PUT and kept the loop from
@@ -691,18 +900,21 @@ class ObjectService:
                     raise IncompleteBody(f"the body is longer than the announced {size} bytes")
                 if not threaded:
                     hasher.update(chunk)
-                    await writer.write(chunk)
+                    sealed = sealer.update(chunk)
+                    if sealed:
+                        await writer.write(sealed)
                     continue
                 batch.append(chunk)
                 batch_size += len(chunk)
                 if batch_size >= _HASH_BLOCK:
-                    await self._hash_and_write(hasher, writer, batch)
+                    await self._hash_and_write(hasher, sealer, writer, batch)
                     batch, batch_size = [], 0
             if batch:
-                await self._hash_and_write(hasher, writer, batch)
+                await self._hash_and_write(hasher, sealer, writer, batch)
             if hasher.size < size:
                 raise IncompleteBody(f"{hasher.size} bytes received, {size} announced")
             verify_body(hasher, integrity)  # after the body: a trailer may carry the checksum
+            await writer.write(sealer.finish())
             await writer.commit()
         except BaseException:
             await writer.abort()
@@ -710,17 +922,48 @@ class ObjectService:
         return blob_id, hasher
 
     @staticmethod
-    async def _hash_and_write(hasher: BodyHasher, writer: BlobWriter, batch: list[bytes]) -> None:
-        await asyncio.to_thread(update_all, hasher, batch)
-        for chunk in batch:
-            await writer.write(chunk)
+    async def _hash_and_write(
+        hasher: BodyHasher, sealer: BlobSealer, writer: BlobWriter, batch: list[bytes]
+    ) -> None:
+        for sealed in await asyncio.to_thread(_hash_and_seal, hasher, sealer, batch):
+            await writer.write(sealed)
+
+    async def _blob_keys(self, bucket: str, encryption: ObjectEncryption | None) -> _BlobKeys:
+        """A fresh data key for one blob (and its headers), with what to store beside it.
+        ``encryption`` None: SSE-S3 under the tenant that owns ``bucket``."""
+        if not self._cipher.encrypts:
+            return _BlobKeys(bytearray(), bytearray(), None)
+        if encryption is None:
+            encryption = ObjectEncryption((await self.get_bucket(bucket)).tenant_id)
+        data_key, wrapped = await self._cipher.new_data_key(encryption.tenant_id)
+        customer = encryption.customer_key
+        if customer is None:
+            return _BlobKeys(data_key, data_key, SegmentKey(wrapped))
+        check = customer_key_check(data_key, customer)
+        return _BlobKeys(
+            data_key, customer_blob_key(data_key, customer), SegmentKey(wrapped, check)
+        )
+
+    async def _open_headers(self, sealed: SealedHeaders, bucket: str, key: str) -> ContentHeaders:
+        data_key = await self._cipher.open_data_key(sealed.wrapped)
+        try:
+            return open_headers(data_key, sealed, bucket, key)
+        finally:
+            _zero(data_key)
+
+    async def _open_record(self, record: ObjectRecord) -> ObjectRecord:
+        """The record as the store keeps it, with its sealed headers opened."""
+        if record.sealed_headers is None:
+            return record
+        headers = await self._open_headers(record.sealed_headers, record.bucket, record.key)
+        return dataclasses.replace(record, headers=headers)
 
     async def _commit_record(self, record: ObjectRecord, blob_id: str) -> ObjectRecord:
         """Commit the metadata row of a freshly committed blob; queue what it replaced."""
         try:
             # Shielded: a disconnect must not cut the transaction (and the queueing of the
             # replaced blobs) in the middle; the client simply does not hear the answer.
-            replaced = await asyncio.shield(self._store.put_object(record))
+            replaced = await asyncio.shield(self._store.put_object(_stored_form(record)))
         except (NoSuchBucket, NoSuchUpload):
             # The row was certainly not written: the blob is nobody's.
             await self._delete_quietly(blob_id)
@@ -732,7 +975,12 @@ class ObjectService:
         return record
 
     async def _commit_part(
-        self, upload: MultipartUpload, part_number: int, blob_id: str, hasher: BodyHasher
+        self,
+        upload: MultipartUpload,
+        part_number: int,
+        blob_id: str,
+        hasher: BodyHasher,
+        key: SegmentKey | None,
     ) -> Part:
         part = Part(
             upload_id=upload.upload_id,
@@ -742,6 +990,7 @@ class ObjectService:
             etag=hasher.md5_hex(),
             last_modified=self._clock(),
             checksum=full_checksum(hasher.algorithm, hasher),
+            key=key,
         )
         try:
             replaced = await asyncio.shield(self._store.put_part(part))
@@ -763,6 +1012,46 @@ class ObjectService:
             await self._blobs.delete(blob_id)
         except BlobError:
             _log.warning("blob %s left for the sweeper: cannot delete it", blob_id, exc_info=True)
+
+
+@dataclass(slots=True)
+class _BlobKeys:
+    """The keys of one blob being written: zeroed (``forget``) once the blob is sealed."""
+
+    data_key: bytearray  # the tenant data key (it also seals the headers)
+    blob_key: bytearray  # what the chunks are derived from: the data key, or SSE-C's mix
+    segment_key: SegmentKey | None  # what the segment stores; None only with encryption off
+
+    def seal(self, bucket: str, key: str, headers: ContentHeaders) -> SealedHeaders | None:
+        if self.segment_key is None:
+            return None
+        return seal_headers(self.data_key, self.segment_key.wrapped, bucket, key, headers)
+
+    def forget(self) -> None:
+        _zero(self.data_key)
+        _zero(self.blob_key)
+
+
+_StoredT = TypeVar("_StoredT", ObjectRecord, MultipartUpload)
+
+
+def _stored_form(record: _StoredT) -> _StoredT:
+    """What the store keeps: sealed headers only, when there are some."""
+    if record.sealed_headers is None:
+        return record
+    return dataclasses.replace(record, headers=ContentHeaders())
+
+
+def _zero(key: bytearray) -> None:
+    key[:] = bytes(len(key))
+
+
+def _hash_and_seal(
+    hasher: BodyHasher, sealer: BlobSealer, batch: list[bytes]
+) -> list[bytes | bytearray]:
+    """Hash and encrypt a batch in a worker thread (hashlib and AES-GCM release the GIL)."""
+    update_all(hasher, batch)
+    return [sealed for chunk in batch if (sealed := sealer.update(chunk))]
 
 
 def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
