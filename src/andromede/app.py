@@ -314,14 +314,35 @@ async def open_identity(settings: Settings) -> AsyncIterator[IdentityService]:
 
 async def prepare(settings: Settings) -> BootstrapResult | None:
     """The once-per-deployment start-up work (data folder, migrations, first tenant and its
-    credentials, the secrets key), done before worker processes start so they never race on it.
-    Idempotent: every later start finds it done. Returns the bootstrap on the first start."""
+    credentials, the secrets key, the encryption of objects stored before encryption at rest),
+    done before worker processes start so they never race on it. Idempotent: every later start
+    finds it done. Returns the bootstrap on the first start."""
     url = await migrate(settings)
     db = _open_database(settings, url)
     try:
-        return await _bootstrap(settings, identity_service(settings, db))
+        result = await _bootstrap(settings, identity_service(settings, db))
+        await reencrypt_legacy_objects(settings, db)
+        return result
     finally:
         await db.close()
+
+
+async def reencrypt_legacy_objects(settings: Settings, db: Database) -> int:
+    """Encrypt the objects stored before encryption at rest (an Alembic migration cannot reach
+    the root-key provider, so this start-up step does it; see decision 0011)."""
+    keys = await asyncio.to_thread(key_service, settings)
+    try:
+        blobs = LocalBlobStore(settings.data_dir / "objects", fsync=settings.fsync)
+        await asyncio.to_thread(blobs.prepare_layout)
+        objects = ObjectService(
+            SqlMetadataStore(db), blobs, storage_limits(settings), object_cipher(settings, keys)
+        )
+        done = await objects.reencrypt_legacy_objects()
+    finally:
+        keys.close()
+    if done:
+        log.warning("encryption at rest: %d objects stored in clear were encrypted", done)
+    return done
 
 
 def _end_with_parent() -> None:

@@ -72,6 +72,7 @@ from andromede.storage.integrity import (
     verify_body,
 )
 from andromede.storage.model import (
+    RECORD_FORMAT_VERSION,
     Bucket,
     BucketEncryption,
     Checksum,
@@ -705,6 +706,10 @@ class ObjectService:
             part = stored.get(wanted.part_number)
             if part is None or normal_etag(wanted.etag) != part.etag:
                 raise InvalidPart(f"part {wanted.part_number} was not found or its ETag differs")
+            if part.key is None and self._cipher.encrypts:
+                raise InvalidPart(
+                    f"part {part.part_number} was stored before encryption at rest: upload it again"
+                )
             if i < len(parts) - 1 and part.size < self._limits.min_part_size:
                 raise EntityTooSmall(f"part {part.part_number} is smaller than the minimum")
             if algorithm is not None:
@@ -829,6 +834,74 @@ class ObjectService:
                 break
         next_key, next_id = last if truncated and last is not None else (None, None)
         return UploadListing(tuple(uploads), tuple(prefixes), truncated, next_key, next_id)
+
+    # -- encryption of legacy rows ----------------------------------------------------------
+    async def reencrypt_legacy_objects(self, *, batch: int = 100) -> int:
+        """Encrypt the objects stored before encryption at rest (record format 1): each
+        plaintext blob is re-written encrypted under a fresh data key, the headers sealed, and
+        the row swapped only if the object was not overwritten meanwhile (the new blobs are
+        then dropped). Idempotent: run at every start, it finds nothing once done. Returns how
+        many objects it encrypted."""
+        if not self._cipher.encrypts:
+            return 0
+        done = 0
+        after: tuple[str, str] | None = None
+        tenants: dict[str, str] = {}
+        while True:
+            records = await self._store.legacy_objects(after, batch, RECORD_FORMAT_VERSION)
+            if not records:
+                return done
+            for record in records:
+                after = (record.bucket, record.key)
+                if record.bucket not in tenants:
+                    tenants[record.bucket] = (await self.get_bucket(record.bucket)).tenant_id
+                if await self._reencrypt(record, ObjectEncryption(tenants[record.bucket])):
+                    done += 1
+
+    async def _reencrypt(self, record: ObjectRecord, encryption: ObjectEncryption) -> bool:
+        segments: list[Segment] = []
+        written: list[str] = []
+        try:
+            for segment in record.segments:
+                if segment.key is not None:
+                    segments.append(segment)
+                    continue
+                plain = self._read_blob(
+                    segment.blob_id, 0, segment.size, self._limits.read_chunk_size
+                )
+                keys = await self._blob_keys(record.bucket, encryption)
+                try:
+                    blob_id, _ = await self._write_blob(
+                        plain, segment.size, None, BodyIntegrity(), keys
+                    )
+                finally:
+                    keys.forget()
+                written.append(blob_id)
+                segments.append(dataclasses.replace(segment, blob_id=blob_id, key=keys.segment_key))
+            keys = await self._blob_keys(record.bucket, encryption)
+            try:
+                sealed = keys.seal(record.bucket, record.key, record.headers)
+            finally:
+                keys.forget()
+            new = dataclasses.replace(
+                record,
+                segments=tuple(segments),
+                sealed_headers=sealed,
+                format_version=RECORD_FORMAT_VERSION,
+            )
+            swapped = await self._store.replace_object_segments(record, _stored_form(new))
+        except BaseException:
+            for blob_id in written:
+                await self._delete_quietly(blob_id)
+            raise
+        if swapped:
+            await self._queue_deletion(
+                s.blob_id for s in record.segments if s.blob_id not in {x.blob_id for x in segments}
+            )
+        else:
+            for blob_id in written:
+                await self._delete_quietly(blob_id)
+        return swapped
 
     # -- internals --------------------------------------------------------------------------
     def _check_key(self, key: str) -> None:

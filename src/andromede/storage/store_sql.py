@@ -475,6 +475,36 @@ class SqlMetadataStore:
 
         return await self._db.read(work)
 
+    async def replace_object_segments(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
+        names = {"bucket": record.bucket, "key": record.key}
+        values = _object_values(record)
+
+        def work(conn: Connection) -> bool:
+            old = conn.execute(_LOCK_OBJECT, names).first()
+            if old is None or _segments_from_json(old.segments) != expected.segments:
+                return False
+            conn.execute(_UPDATE_OBJECT, {**values, "b_bucket": record.bucket, "b_key": record.key})
+            conn.execute(_DELETE_OBJECT_BLOBS, names)
+            rows = [{"blob_id": s.blob_id, **names} for s in record.segments]
+            if rows:
+                conn.execute(_INSERT_OBJECT_BLOB, rows)
+            return True
+
+        return await self._db.write(work)
+
+    async def legacy_objects(
+        self, after: tuple[str, str] | None, limit: int, format_version: int
+    ) -> list[ObjectRecord]:
+        query = sa.select(_O).where(_O.c.format_version < format_version)
+        if after is not None:
+            query = query.where(sa.tuple_(_O.c.bucket, _O.c.key) > sa.tuple_(*after))
+        query = query.order_by(_O.c.bucket, _O.c.key).limit(limit)
+
+        def work(conn: Connection) -> list[ObjectRecord]:
+            return [_object_from_row(row) for row in conn.execute(query)]
+
+        return await self._db.read(work)
+
     async def set_object_acl(
         self, bucket: str, key: str, acl: AccessControlList | None
     ) -> ObjectRecord | None:
