@@ -42,6 +42,7 @@ __all__ = ["KmsObjectCipher", "PlaintextBenchCipher", "key_service", "object_cip
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+_TENANT_MEMO_SIZE = 10_000
 
 
 def root_key_provider(settings: Settings) -> RootKeyProvider:
@@ -103,6 +104,9 @@ class KmsObjectCipher:
         self._keys = keys
         self._inline = inline
         self._tenants_with_keys: set[str] = set()
+        # Wrapped key -> its tenant: parsing it again on every read of a hot object showed up
+        # on small GETs. Bounded by dropping everything when full (keys are tiny; cheap refill).
+        self._tenant_of: dict[bytes, str] = {}
 
     @property
     def header_size(self) -> int:
@@ -135,12 +139,17 @@ class KmsObjectCipher:
         return new.plaintext, new.wrapped
 
     async def open_data_key(self, wrapped: bytes) -> bytearray:
-        try:
-            # The wrapped key names its tenant, and that name is bound in the KEK's AAD: a key
-            # relabelled for another tenant does not open.
-            tenant_id = WrappedDataKey.decode(wrapped).tenant_id
-        except KmsError:
-            raise ObjectCorrupted("the object's wrapped data key is malformed") from None
+        tenant_id = self._tenant_of.get(wrapped)
+        if tenant_id is None:
+            try:
+                # The wrapped key names its tenant, and that name is bound in the KEK's AAD: a
+                # key relabelled for another tenant does not open.
+                tenant_id = WrappedDataKey.decode(wrapped).tenant_id
+            except KmsError:
+                raise ObjectCorrupted("the object's wrapped data key is malformed") from None
+            if len(self._tenant_of) >= _TENANT_MEMO_SIZE:
+                self._tenant_of.clear()
+            self._tenant_of[wrapped] = tenant_id
         keys = self._keys
         return await self._call(lambda: keys.unwrap_data_key(tenant_id, wrapped))
 
