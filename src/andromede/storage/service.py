@@ -1106,12 +1106,14 @@ class _BlobKeys:
 
 
 _StoredT = TypeVar("_StoredT", ObjectRecord, MultipartUpload)
+_PLAINTEXT_FORMAT_VERSION = 1  # records before encryption at rest: plaintext blobs and headers
 
 
 def _stored_form(record: _StoredT) -> _StoredT:
-    """What the store keeps: sealed headers only, when there are some."""
+    """What the store keeps: sealed headers only. Without them (the benchmark switch) the row
+    is a plaintext one, format 1, which the start-up re-encryption converts later."""
     if record.sealed_headers is None:
-        return record
+        return dataclasses.replace(record, format_version=_PLAINTEXT_FORMAT_VERSION)
     return dataclasses.replace(record, headers=ContentHeaders())
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from andromede.kms.service import KeyService
-from andromede.object_keys import KmsObjectCipher
+from andromede.object_keys import KmsObjectCipher, PlaintextBenchCipher
 from andromede.storage.encryption import CustomerKey, ObjectEncryption
 from andromede.storage.errors import (
     CustomerKeyMismatch,
@@ -262,3 +262,21 @@ async def test_parts_from_before_encryption_cannot_be_completed(world: World) ->
         await svc.complete_multipart_upload(
             "bkt", "mp", upload.upload_id, [CompletedPart(1, "a" * 32)]
         )
+
+
+async def test_the_bench_switch_writes_plaintext_rows_that_encryption_converts(
+    world: World,
+) -> None:
+    plain = ObjectService(world.stack.store, world.stack.blobs, LIMITS, PlaintextBenchCipher())
+    data = os.urandom(CHUNK + 9)
+    record = await put(plain, "bench", data, metadata={"m": "1"})
+    assert record.encryption is EncryptionMode.NONE
+    stored = await _whole(world.stack, record.segments[0].blob_id)
+    assert stored == data  # what the switch is for: measuring the cost of encryption
+    with pytest.raises(ObjectCorrupted):  # encryption on: never served in clear
+        await read(world.svc, record, 0, 10)
+    assert await world.svc.reencrypt_legacy_objects() == 1
+    converted = await world.svc.head_object("bkt", "bench")
+    assert converted.encryption is EncryptionMode.SSE_S3
+    assert converted.headers.user_metadata == {"m": "1"}
+    assert await read(world.svc, converted, 0, len(data) - 1) == data
