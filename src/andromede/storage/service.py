@@ -415,7 +415,9 @@ class ObjectService:
                 if block:
                     out = opener.update(block)
                     if out:
-                        yield bytes(out) if isinstance(out, bytearray) else out
+                        # A fresh buffer per call, never reused: handed on without a copy
+                        # (ASGI servers write any bytes-like body).
+                        yield out  # type: ignore[misc]
             if opener is None:
                 raise ObjectCorrupted("the object's stored bytes are truncated")
             opener.finish()
