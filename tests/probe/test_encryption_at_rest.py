@@ -4,22 +4,30 @@
   multipart, copy, SSE-C), then every byte under the data folder (SQLite database, WAL, blobs,
   keystore) is searched for the canary and its hex and base64 forms, while the server runs and
   after it stopped: zero hits.
+- Objects a release before encryption at rest stored in clear are encrypted at the next start.
 - Crypto-shredding through the server: a copy of the database taken before the tenant key is
   destroyed, restored afterwards, gives clients AccessDenied on every object, never bytes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from andromede.db.database import open_database
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
+from andromede.storage.blob_local import LocalBlobStore
+from andromede.storage.model import ContentHeaders, ObjectRecord, Segment
+from andromede.storage.store_sql import SqlMetadataStore
+from probe.probe_support import SWEEP_ENV, blob_files, wait_until
 from support.rawclient import boto3_client_for, raw_client_for
 from support.server import running_server
 
@@ -160,3 +168,45 @@ def test_crypto_shredding_survives_a_restored_database(tmp_path: Path) -> None:
             assert ranged.status == 403
         # The tenant cannot get a new key under the same id: new writes are refused too.
         assert raw.request("PUT", "/shred/new", body=b"data").status == 403
+
+
+def test_objects_stored_in_clear_are_encrypted_at_the_next_start(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data = os.urandom(150_000)
+    with running_server(data_dir) as server:
+        raw = raw_client_for(server)
+        assert raw.request("PUT", "/legacy").status == 200
+    # What a release before encryption at rest left: a plaintext blob and a format-1 row.
+    asyncio.run(_store_legacy_object(data_dir, data))
+    assert [p for p in blob_files(data_dir) if p.read_bytes() == data]
+    with running_server(data_dir, extra_env=SWEEP_ENV) as server:
+        raw = raw_client_for(server)
+        got = raw.request("GET", "/legacy/old")
+        assert got.status == 200 and got.body == data
+        assert got.header("x-amz-server-side-encryption") == "AES256"
+        assert got.header("x-amz-meta-kept") == "yes"
+        # The plaintext blob goes through the deletion queue (orphan_grace, 0 here).
+        assert wait_until(
+            lambda: not [p for p in blob_files(data_dir) if data[:1000] in p.read_bytes()], 15
+        )
+
+
+async def _store_legacy_object(data_dir: Path, data: bytes) -> None:
+    url = f"sqlite:///{data_dir / 'metadata.sqlite3'}"
+    db = open_database(url)
+    try:
+        blobs = LocalBlobStore(data_dir / "objects", fsync=False)
+        writer = await blobs.create("0" * 32)
+        await writer.write(data)
+        await writer.commit()
+        await SqlMetadataStore(db).put_object(
+            ObjectRecord(
+                bucket="legacy", key="old", size=len(data), etag="e" * 32,
+                last_modified=datetime.now(UTC),
+                headers=ContentHeaders(user_metadata={"kept": "yes"}),
+                segments=(Segment(blob_id="0" * 32, size=len(data)),),
+                owner_id="o", format_version=1,
+            )
+        )  # fmt: skip
+    finally:
+        await db.close()
