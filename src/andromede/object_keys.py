@@ -35,7 +35,11 @@ from andromede.kms.providers import RootKeyProvider
 from andromede.kms.service import KeyService
 from andromede.settings import Settings
 from andromede.storage.encryption import BlobOpener, BlobSealer, CipherRange, ObjectCipher
-from andromede.storage.errors import EncryptionKeyUnavailable, ObjectCorrupted
+from andromede.storage.errors import (
+    EncryptionKeyUnavailable,
+    KeyServiceUnavailable,
+    ObjectCorrupted,
+)
 
 __all__ = ["KmsObjectCipher", "PlaintextBenchCipher", "key_service", "object_cipher"]
 
@@ -127,8 +131,9 @@ class KmsObjectCipher:
             ) from None
         except (IntegrityError, KeyNotFound):
             raise ObjectCorrupted("the object's wrapped data key cannot be opened") from None
-        except KmsError as exc:
-            raise EncryptionKeyUnavailable("The encryption key service is unavailable.") from exc
+        except KmsError as exc:  # ProviderError: the token or the key file failed
+            log.warning("root-key provider call failed: %s", type(exc).__name__)
+            raise KeyServiceUnavailable("The encryption key service is unavailable.") from exc
 
     async def new_data_key(self, tenant_id: str) -> tuple[bytearray, bytes]:
         keys = self._keys

@@ -20,6 +20,7 @@ AndromedeError
     │   ├── InvalidRange
     │   ├── EncryptionError
     │   │   ├── EncryptionKeyUnavailable   the tenant key was destroyed (crypto-shredded)
+    │   │   ├── KeyServiceUnavailable      the root-key provider cannot be reached (HSM down)
     │   │   ├── CustomerKeyRequired        an SSE-C object read without its key
     │   │   ├── CustomerKeyMismatch        an SSE-C object read with another key
     │   │   └── CustomerKeyNotApplicable   a customer key for an object that has none
@@ -113,6 +114,10 @@ class EncryptionError(ObjectError):
 
 
 class EncryptionKeyUnavailable(EncryptionError):
+    pass
+
+
+class KeyServiceUnavailable(EncryptionError):
     pass
 
 

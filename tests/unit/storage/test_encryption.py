@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from andromede.kms.errors import ProviderError
+from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
 from andromede.object_keys import KmsObjectCipher, PlaintextBenchCipher
 from andromede.storage.encryption import CustomerKey, ObjectEncryption
@@ -24,6 +26,7 @@ from andromede.storage.errors import (
     CustomerKeyRequired,
     EncryptionKeyUnavailable,
     InvalidPart,
+    KeyServiceUnavailable,
     ObjectCorrupted,
 )
 from andromede.storage.model import (
@@ -280,3 +283,23 @@ async def test_the_bench_switch_writes_plaintext_rows_that_encryption_converts(
     assert converted.encryption is EncryptionMode.SSE_S3
     assert converted.headers.user_metadata == {"m": "1"}
     assert await read(world.svc, converted, 0, len(data) - 1) == data
+
+
+class _BrokenTokenProvider(LocalKeyFileProvider):
+    """A provider whose token went away: every seal and open fails."""
+
+    def seal(self, *args: object, **kwargs: object) -> bytes:
+        raise ProviderError("the token is gone")
+
+    def open(self, *args: object, **kwargs: object) -> bytearray:
+        raise ProviderError("the token is gone")
+
+
+async def test_a_failing_key_provider_is_unavailable_not_denied(
+    stack: Stack, tmp_path: Path
+) -> None:
+    keys = KeyService(_BrokenTokenProvider(tmp_path / "broken"))
+    svc = ObjectService(stack.store, stack.blobs, LIMITS, KmsObjectCipher(keys, inline=False))
+    await svc.create_bucket("bkt", tenant_id="t1", owner_id="o1", region="eu")
+    with pytest.raises(KeyServiceUnavailable):
+        await put(svc, "k", b"data")
