@@ -46,6 +46,7 @@ from andromede.storage.errors import (
     CustomerKeyMismatch,
     CustomerKeyNotApplicable,
     CustomerKeyRequired,
+    EncryptionError,
     EntityTooLarge,
     EntityTooSmall,
     IncompleteBody,
@@ -842,8 +843,10 @@ class ObjectService:
         """Encrypt the objects stored before encryption at rest (record format 1): each
         plaintext blob is re-written encrypted under a fresh data key, the headers sealed, and
         the row swapped only if the object was not overwritten meanwhile (the new blobs are
-        then dropped). Idempotent: run at every start, it finds nothing once done. Returns how
-        many objects it encrypted."""
+        then dropped). Idempotent: run at every start, it finds nothing once done. An object
+        that cannot be converted (its tenant's key destroyed, its blob missing) is left as it
+        is, unreadable, rather than keeping the server from starting. Returns how many objects
+        it encrypted."""
         if not self._cipher.encrypts:
             return 0
         done = 0
@@ -857,8 +860,15 @@ class ObjectService:
                 after = (record.bucket, record.key)
                 if record.bucket not in tenants:
                     tenants[record.bucket] = (await self.get_bucket(record.bucket)).tenant_id
-                if await self._reencrypt(record, ObjectEncryption(tenants[record.bucket])):
-                    done += 1
+                try:
+                    if await self._reencrypt(record, ObjectEncryption(tenants[record.bucket])):
+                        done += 1
+                except (EncryptionError, ObjectCorrupted, BlobError) as exc:
+                    _log.warning(
+                        "an object of bucket %s stays unconverted: %s",
+                        record.bucket,
+                        type(exc).__name__,
+                    )
 
     async def _reencrypt(self, record: ObjectRecord, encryption: ObjectEncryption) -> bool:
         segments: list[Segment] = []

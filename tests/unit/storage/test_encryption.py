@@ -303,3 +303,25 @@ async def test_a_failing_key_provider_is_unavailable_not_denied(
     await svc.create_bucket("bkt", tenant_id="t1", owner_id="o1", region="eu")
     with pytest.raises(KeyServiceUnavailable):
         await put(svc, "k", b"data")
+
+
+async def test_legacy_rows_that_cannot_be_converted_do_not_stop_the_others(world: World) -> None:
+    store = world.stack.store
+    await world.svc.create_bucket("gone", tenant_id="t2", owner_id="o2", region="eu")
+    for bucket, key in (("gone", "a"), ("bkt", "b")):
+        blob_id = uuid.uuid4().hex
+        writer = await world.stack.blobs.create(blob_id)
+        await writer.write(b"legacy")
+        await writer.commit()
+        await store.put_object(
+            ObjectRecord(
+                bucket=bucket, key=key, size=6, etag="e", last_modified=datetime.now(UTC),
+                headers=ContentHeaders(), segments=(Segment(blob_id=blob_id, size=6),),
+                owner_id="o", format_version=1,
+            )
+        )  # fmt: skip
+    world.keys.ensure_tenant_key("t2")
+    world.keys.destroy_tenant_key("t2")  # shredded before its objects were converted
+    assert await world.svc.reencrypt_legacy_objects() == 1
+    record = await world.svc.head_object("bkt", "b")
+    assert await read(world.svc, record, 0, 5) == b"legacy"
