@@ -1,8 +1,8 @@
 """ObjectService: the one public entry of object storage (buckets, objects, multipart).
 
 It streams bodies through the integrity checks (MD5 for the ETag, the asked-for additional
-checksum, Content-MD5) and the encryption of the blob (a fresh data key per blob, see
-``encryption.py``) into a blob, commits the blob (durable) before the metadata row (the
+checksum, Content-MD5) and the encryption of the blob (a fresh data key per blob:
+``sealed_blobs.py``, ``encryption.py``) into a blob, commits the blob (durable) before the metadata row (the
 moment the object exists), and queues blobs that an overwrite or delete left unreferenced for
 deferred deletion, so a GET in flight still reads the old object whole.
 """
@@ -15,14 +15,12 @@ import hashlib
 import itertools
 import logging
 import secrets
-import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 from andromede.storage.acl import AccessControlList
-from andromede.storage.blobs import BlobStore, BlobWriter
+from andromede.storage.blobs import BlobStore
 from andromede.storage.bucket_names import validate_bucket_name
 from andromede.storage.checksums import (
     BodyHasher,
@@ -30,26 +28,16 @@ from andromede.storage.checksums import (
     validate_checksum_type,
 )
 from andromede.storage.encryption import (
-    BlobSealer,
     CustomerKey,
     ObjectCipher,
     ObjectEncryption,
-    customer_blob_key,
-    customer_key_check,
-    customer_key_matches,
-    open_headers,
-    seal_headers,
 )
 from andromede.storage.errors import (
     BlobError,
     ChecksumMismatch,
-    CustomerKeyMismatch,
-    CustomerKeyNotApplicable,
-    CustomerKeyRequired,
     EncryptionError,
     EntityTooLarge,
     EntityTooSmall,
-    IncompleteBody,
     InvalidChecksumRequest,
     InvalidPart,
     InvalidPartNumber,
@@ -69,9 +57,8 @@ from andromede.storage.integrity import (
     multipart_checksum,
     normal_etag,
     source_integrity,
-    update_all,
-    verify_body,
 )
+from andromede.storage.listing import ObjectListing, UploadListing, page_objects, page_uploads
 from andromede.storage.model import (
     RECORD_FORMAT_VERSION,
     Bucket,
@@ -83,13 +70,12 @@ from andromede.storage.model import (
     MultipartUpload,
     ObjectOwnership,
     ObjectRecord,
-    ObjectSummary,
     Part,
     PublicAccessBlock,
-    SealedHeaders,
     Segment,
     SegmentKey,
 )
+from andromede.storage.sealed_blobs import BlobKeys, SealedBlobs, stored_form
 from andromede.storage.store import MetadataStore
 
 __all__ = [
@@ -102,11 +88,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-# Sorts after any character a key can continue with: seeking to ``common_prefix + _SENTINEL``
-# skips every key under a common prefix already returned (a key continuing with U+10FFFF itself
-# is skipped by the listing loop).
-_SENTINEL = "\U0010ffff"
 
 
 def _utcnow() -> datetime:
@@ -134,27 +115,6 @@ class CompletedPart:
     checksums: dict[ChecksumAlgorithm, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectListing:
-    objects: tuple[ObjectSummary, ...]
-    common_prefixes: tuple[str, ...]
-    truncated: bool
-    next_marker: str | None  # last key or common prefix returned, when truncated
-
-
-@dataclass(frozen=True, slots=True)
-class UploadListing:
-    uploads: tuple[MultipartUpload, ...]
-    common_prefixes: tuple[str, ...]
-    truncated: bool
-    next_key_marker: str | None
-    next_upload_id_marker: str | None
-
-
-_THREADED_HASH_MIN = 1024 * 1024
-_HASH_BLOCK = 1024 * 1024
-
-
 class ObjectService:
     def __init__(
         self,
@@ -168,6 +128,7 @@ class ObjectService:
         self._store = store
         self._blobs = blobs
         self._cipher = cipher
+        self._sealed = SealedBlobs(blobs, cipher, limits.read_chunk_size)
         self._limits = limits
         self._clock = clock
 
@@ -258,7 +219,7 @@ class ObjectService:
         algorithm = integrity.checksum_algorithm
         keys = await self._blob_keys(bucket, encryption)
         try:
-            blob_id, hasher = await self._write_blob(body, size, algorithm, integrity, keys)
+            blob_id, hasher = await self._sealed.write(body, size, algorithm, integrity, keys)
             record = ObjectRecord(
                 bucket=bucket,
                 key=key,
@@ -306,28 +267,7 @@ class ObjectService:
         CustomerKeyMismatch), no customer key otherwise (CustomerKeyNotApplicable)."""
         key = record.segments[0].key if record.segments else None
         check = key.customer_key_check if key is not None else None
-        await self._check_customer(key.wrapped if key else b"", check, customer)
-
-    async def _check_customer(
-        self, wrapped: bytes, check: bytes | None, customer: CustomerKey | None
-    ) -> None:
-        if check is None:
-            if customer is not None:
-                raise CustomerKeyNotApplicable(
-                    "The encryption parameters are not applicable to this object."
-                )
-            return
-        if customer is None:
-            raise CustomerKeyRequired(
-                "The object was stored using a form of Server Side Encryption. The correct "
-                "parameters must be provided to retrieve the object."
-            )
-        data_key = await self._cipher.open_data_key(wrapped)
-        try:
-            if not customer_key_matches(data_key, customer, check):
-                raise CustomerKeyMismatch("The provided customer key does not match the object's.")
-        finally:
-            _zero(data_key)
+        await self._sealed.check_customer(key.wrapped if key else b"", check, customer)
 
     def read_object(
         self,
@@ -361,86 +301,8 @@ class ObjectService:
                 break
             lo = max(start, first) - first
             hi = min(end, last) - first
-            async for chunk in self._read_segment(segment, lo, hi + 1, customer):
+            async for chunk in self._sealed.read_segment(segment, lo, hi + 1, customer):
                 yield chunk
-
-    async def _read_segment(
-        self, segment: Segment, start: int, stop: int, customer: CustomerKey | None
-    ) -> AsyncIterator[bytes]:
-        """Plaintext ``[start, stop)`` of one segment, decrypting only the chunks it touches."""
-        if segment.key is None:
-            if self._cipher.encrypts:
-                # Every blob is encrypted; a plaintext one is a legacy row that the start-up
-                # re-encryption has not reached, or a row written by the benchmark switch.
-                raise ObjectCorrupted("the object is stored without encryption")
-            async for chunk in self._read_blob(
-                segment.blob_id, start, stop - start, self._limits.read_chunk_size
-            ):
-                yield chunk
-            return
-        data_key = await self._cipher.open_data_key(segment.key.wrapped)
-        blob_key = data_key
-        if segment.key.customer_key_check is not None:
-            if customer is None or not customer_key_matches(
-                data_key, customer, segment.key.customer_key_check
-            ):
-                _zero(data_key)
-                raise CustomerKeyMismatch("The provided customer key does not match the object's.")
-            blob_key = customer_blob_key(data_key, customer)
-            _zero(data_key)
-        cipher = self._cipher
-        plan = cipher.plan(segment.size, start, stop)
-        header_size = cipher.header_size
-        try:
-            if plan.ciphertext_start == header_size:
-                # The range starts at the first chunk: one read holds the header too.
-                first_read = 0
-                header = b""
-            else:
-                first_read = plan.ciphertext_start
-                header = await self._read_all(segment.blob_id, 0, header_size)
-            opener = None
-            stream = self._read_blob(
-                segment.blob_id,
-                first_read,
-                plan.ciphertext_end - first_read,
-                cipher.read_block_size,
-            )
-            async for block in stream:
-                if opener is None:
-                    if not header:
-                        if len(block) < header_size:
-                            raise ObjectCorrupted("the object's stored bytes are truncated")
-                        header, block = block[:header_size], block[header_size:]
-                    opener = cipher.opener(blob_key, segment.blob_id, header, plan)
-                if block:
-                    out = opener.update(block)
-                    if out:
-                        # A fresh buffer per call, never reused: handed on without a copy
-                        # (ASGI servers write any bytes-like body).
-                        yield out  # type: ignore[misc]
-            if opener is None:
-                raise ObjectCorrupted("the object's stored bytes are truncated")
-            opener.finish()
-        finally:
-            _zero(blob_key)
-
-    async def _read_all(self, blob_id: str, offset: int, length: int) -> bytes:
-        pieces = [piece async for piece in self._read_blob(blob_id, offset, length, length)]
-        return b"".join(pieces)
-
-    async def _read_blob(
-        self, blob_id: str, offset: int, length: int, chunk_size: int
-    ) -> AsyncIterator[bytes]:
-        stream = self._blobs.read(blob_id, offset, length, chunk_size)
-        try:
-            async for chunk in stream:
-                yield chunk
-        finally:
-            # Close the blob now, not whenever the garbage collector finalises it.
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
 
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
         """Delete if present (S3 answers 204 either way). NoSuchBucket."""
@@ -478,7 +340,7 @@ class ObjectService:
         new_headers = source.headers if headers is None else headers
         keys = await self._blob_keys(bucket, encryption)
         try:
-            blob_id, hasher = await self._write_blob(
+            blob_id, hasher = await self._sealed.write(
                 body, source.size, algorithm, source_integrity(source, algorithm), keys
             )
             record = ObjectRecord(
@@ -517,50 +379,13 @@ class ObjectService:
         """Keys (and common prefixes, when ``delimiter``) strictly after ``after``, in UTF-8
         byte order, at most ``max_keys`` entries in all. NoSuchBucket."""
         await self.get_bucket(bucket)
-        if max_keys <= 0:
-            return ObjectListing((), (), False, None)
-        if not delimiter:
-            page = await self._store.list_objects(
-                bucket, prefix=prefix, after=after, limit=max_keys
-            )
-            marker = page.items[-1].key if page.truncated and page.items else None
-            return ObjectListing(page.items, (), page.truncated, marker)
-
-        objects: list[ObjectSummary] = []
-        prefixes: list[str] = []
-        cursor = _seek_past_prefix(after, prefix, delimiter)
-        # The last common prefix returned, on this page or (the marker) on the previous one.
-        skip = after if cursor != after else None
-        last_marker: str | None = None
-        truncated = False
-        while not truncated:
-            remaining = max_keys - len(objects) - len(prefixes)
-            page = await self._store.list_objects(
-                bucket, prefix=prefix, after=cursor, limit=remaining + 1
-            )
-            seek = False
-            for record in page.items:
-                common = _common_prefix(record.key, prefix, delimiter)
-                if common is not None and common == skip:
-                    cursor = record.key  # a key past the sentinel, still under this prefix
-                    continue
-                if len(objects) + len(prefixes) == max_keys:
-                    truncated = True
-                    break
-                if common is None:
-                    objects.append(record)
-                    cursor = last_marker = record.key
-                else:
-                    # Emit the prefix once, then seek past every key under it.
-                    prefixes.append(common)
-                    last_marker = skip = common
-                    cursor = common + _SENTINEL
-                    seek = True
-                    break
-            if not seek and not page.truncated:
-                break
-        return ObjectListing(
-            tuple(objects), tuple(prefixes), truncated, last_marker if truncated else None
+        return await page_objects(
+            self._store,
+            bucket=bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            after=after,
+            max_keys=max_keys,
         )
 
     # -- multipart --------------------------------------------------------------------------
@@ -613,7 +438,7 @@ class ObjectService:
             )
         finally:
             keys.forget()
-        await self._store.create_upload(_stored_form(upload))
+        await self._store.create_upload(stored_form(upload))
         return upload
 
     async def upload_part(
@@ -646,7 +471,7 @@ class ObjectService:
             algorithm = integrity.checksum_algorithm
         keys = await self._blob_keys(bucket, encryption)
         try:
-            blob_id, hasher = await self._write_blob(body, size, algorithm, integrity, keys)
+            blob_id, hasher = await self._sealed.write(body, size, algorithm, integrity, keys)
         finally:
             keys.forget()
         return await self._commit_part(upload, part_number, blob_id, hasher, keys.segment_key)
@@ -677,7 +502,7 @@ class ObjectService:
         body = self.read_object(source, start, end, customer_key=source_customer_key)
         keys = await self._blob_keys(bucket, encryption)
         try:
-            blob_id, hasher = await self._write_blob(
+            blob_id, hasher = await self._sealed.write(
                 body, size, upload.checksum_algorithm, BodyIntegrity(), keys
             )
         finally:
@@ -756,7 +581,7 @@ class ObjectService:
         # Shielded: once the transaction runs, a client disconnect must not leave us unsure
         # whether the object exists while its replaced blobs are still unqueued.
         replaced, unused = await asyncio.shield(
-            self._store.complete_upload(upload_id, _stored_form(record))
+            self._store.complete_upload(upload_id, stored_form(record))
         )
         await self._queue_deletion(
             [p.blob_id for p in unused]
@@ -791,52 +616,15 @@ class ObjectService:
         """Uploads by (key, initiated, upload id) after the markers; with ``delimiter``, keys
         rolled up into common prefixes as in :meth:`list_objects`. NoSuchBucket."""
         await self.get_bucket(bucket)
-        if max_uploads <= 0:
-            return UploadListing((), (), False, None, None)
-        uploads: list[MultipartUpload] = []
-        prefixes: list[str] = []
-        cursor_key = key_marker
-        cursor_id = upload_id_marker if key_marker is not None else None
-        skip: str | None = None  # the last common prefix returned
-        if delimiter and key_marker is not None:
-            seek = _seek_past_prefix(key_marker, prefix, delimiter)
-            if seek != key_marker:
-                cursor_key, cursor_id, skip = seek, None, key_marker
-        last: tuple[str, str | None] | None = None
-        truncated = False
-        while not truncated:
-            remaining = max_uploads - len(uploads) - len(prefixes)
-            page = await self._store.list_uploads(
-                bucket,
-                prefix=prefix,
-                after_key=cursor_key,
-                after_upload_id=cursor_id,
-                limit=remaining + 1,
-            )
-            seek_ahead = False
-            for upload in page.items:
-                common = _common_prefix(upload.key, prefix, delimiter) if delimiter else None
-                if common is not None and common == skip:
-                    cursor_key, cursor_id = upload.key, upload.upload_id
-                    continue
-                if len(uploads) + len(prefixes) == max_uploads:
-                    truncated = True
-                    break
-                if common is None:
-                    uploads.append(upload)
-                    cursor_key, cursor_id = upload.key, upload.upload_id
-                    last = (upload.key, upload.upload_id)
-                else:
-                    prefixes.append(common)
-                    skip = common
-                    last = (common, None)
-                    cursor_key, cursor_id = common + _SENTINEL, None
-                    seek_ahead = True
-                    break
-            if not seek_ahead and not page.truncated:
-                break
-        next_key, next_id = last if truncated and last is not None else (None, None)
-        return UploadListing(tuple(uploads), tuple(prefixes), truncated, next_key, next_id)
+        return await page_uploads(
+            self._store,
+            bucket=bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            upload_id_marker=upload_id_marker,
+            max_uploads=max_uploads,
+        )
 
     # -- encryption of legacy rows ----------------------------------------------------------
     async def reencrypt_legacy_objects(self, *, batch: int = 100) -> int:
@@ -878,12 +666,12 @@ class ObjectService:
                 if segment.key is not None:
                     segments.append(segment)
                     continue
-                plain = self._read_blob(
+                plain = self._sealed.read_blob(
                     segment.blob_id, 0, segment.size, self._limits.read_chunk_size
                 )
                 keys = await self._blob_keys(record.bucket, encryption)
                 try:
-                    blob_id, _ = await self._write_blob(
+                    blob_id, _ = await self._sealed.write(
                         plain, segment.size, None, BodyIntegrity(), keys
                     )
                 finally:
@@ -901,7 +689,7 @@ class ObjectService:
                 sealed_headers=sealed,
                 format_version=RECORD_FORMAT_VERSION,
             )
-            swapped = await self._store.replace_object_segments(record, _stored_form(new))
+            swapped = await self._store.replace_object_segments(record, stored_form(new))
         except BaseException:
             for blob_id in written:
                 await self._delete_quietly(blob_id)
@@ -940,7 +728,7 @@ class ObjectService:
             raise NoSuchUpload(upload_id)
         if upload.sealed_headers is not None:
             upload = dataclasses.replace(
-                upload, headers=await self._open_headers(upload.sealed_headers, bucket, key)
+                upload, headers=await self._sealed.open_headers(upload.sealed_headers, bucket, key)
             )
         return upload
 
@@ -948,99 +736,20 @@ class ObjectService:
         self, upload: MultipartUpload, customer: CustomerKey | None
     ) -> None:
         wrapped = upload.sealed_headers.wrapped if upload.sealed_headers else b""
-        await self._check_customer(wrapped, upload.customer_key_check, customer)
+        await self._sealed.check_customer(wrapped, upload.customer_key_check, customer)
 
-    async def _write_blob(
-        self,
-        body: AsyncIterable[bytes],
-        size: int,
-        algorithm: ChecksumAlgorithm | None,
-        integrity: BodyIntegrity,
-        keys: _BlobKeys,
-    ) -> tuple[str, BodyHasher]:
-        """Stream ``body`` through the hashes and the encryption into a new blob, check it,
-        commit it (durable). The hashes are of the plaintext: ETag and checksums are the
-        object's, as S3 shows them for SSE-S3.
-
-        On any failure, cancellation included, the writer is aborted and nothing is left.
-        """
-        blob_id = uuid.uuid4().hex
-        sealer = self._cipher.sealer(keys.blob_key, blob_id)
-        writer = await self._blobs.create(blob_id)
-        # Large bodies are hashed in a worker thread a block at a time (hashlib releases the
-        # GIL): MD5 on the event loop was half the CPU of a 64 MiB PUT and kept the loop from
-        # reading the other uploads' bytes. Small bodies are hashed inline, cheaper than a hop.
-        threaded = size > _THREADED_HASH_MIN
-        try:
-            hasher = BodyHasher(algorithm)
-            received = 0
-            batch: list[bytes] = []
-            batch_size = 0
-            async for chunk in body:
-                if not chunk:
-                    continue
-                received += len(chunk)
-                if received > size:
-                    # The caller's framing is wrong (more bytes than announced): stop here.
-                    raise IncompleteBody(f"the body is longer than the announced {size} bytes")
-                if not threaded:
-                    hasher.update(chunk)
-                    sealed = sealer.update(chunk)
-                    if sealed:
-                        await writer.write(sealed)
-                    continue
-                batch.append(chunk)
-                batch_size += len(chunk)
-                if batch_size >= _HASH_BLOCK:
-                    await self._hash_and_write(hasher, sealer, writer, batch)
-                    batch, batch_size = [], 0
-            if batch:
-                await self._hash_and_write(hasher, sealer, writer, batch)
-            if hasher.size < size:
-                raise IncompleteBody(f"{hasher.size} bytes received, {size} announced")
-            verify_body(hasher, integrity)  # after the body: a trailer may carry the checksum
-            await writer.write(sealer.finish())
-            await writer.commit()
-        except BaseException:
-            await writer.abort()
-            raise
-        return blob_id, hasher
-
-    @staticmethod
-    async def _hash_and_write(
-        hasher: BodyHasher, sealer: BlobSealer, writer: BlobWriter, batch: list[bytes]
-    ) -> None:
-        for sealed in await asyncio.to_thread(_hash_and_seal, hasher, sealer, batch):
-            await writer.write(sealed)
-
-    async def _blob_keys(self, bucket: str, encryption: ObjectEncryption | None) -> _BlobKeys:
-        """A fresh data key for one blob (and its headers), with what to store beside it.
-        ``encryption`` None: SSE-S3 under the tenant that owns ``bucket``."""
-        if not self._cipher.encrypts:
-            return _BlobKeys(bytearray(), bytearray(), None)
-        if encryption is None:
+    async def _blob_keys(self, bucket: str, encryption: ObjectEncryption | None) -> BlobKeys:
+        """A fresh data key for one blob; ``encryption`` None: SSE-S3 under the tenant that
+        owns ``bucket``."""
+        if encryption is None and self._cipher.encrypts:
             encryption = ObjectEncryption((await self.get_bucket(bucket)).tenant_id)
-        data_key, wrapped = await self._cipher.new_data_key(encryption.tenant_id)
-        customer = encryption.customer_key
-        if customer is None:
-            return _BlobKeys(data_key, data_key, SegmentKey(wrapped))
-        check = customer_key_check(data_key, customer)
-        return _BlobKeys(
-            data_key, customer_blob_key(data_key, customer), SegmentKey(wrapped, check)
-        )
-
-    async def _open_headers(self, sealed: SealedHeaders, bucket: str, key: str) -> ContentHeaders:
-        data_key = await self._cipher.open_data_key(sealed.wrapped)
-        try:
-            return open_headers(data_key, sealed, bucket, key)
-        finally:
-            _zero(data_key)
+        return await self._sealed.new_keys(encryption or ObjectEncryption(""))
 
     async def _open_record(self, record: ObjectRecord) -> ObjectRecord:
         """The record as the store keeps it, with its sealed headers opened."""
         if record.sealed_headers is None:
             return record
-        headers = await self._open_headers(record.sealed_headers, record.bucket, record.key)
+        headers = await self._sealed.open_headers(record.sealed_headers, record.bucket, record.key)
         return dataclasses.replace(record, headers=headers)
 
     async def _commit_record(self, record: ObjectRecord, blob_id: str) -> ObjectRecord:
@@ -1048,7 +757,7 @@ class ObjectService:
         try:
             # Shielded: a disconnect must not cut the transaction (and the queueing of the
             # replaced blobs) in the middle; the client simply does not hear the answer.
-            replaced = await asyncio.shield(self._store.put_object(_stored_form(record)))
+            replaced = await asyncio.shield(self._store.put_object(stored_form(record)))
         except (NoSuchBucket, NoSuchUpload):
             # The row was certainly not written: the blob is nobody's.
             await self._delete_quietly(blob_id)
@@ -1097,63 +806,3 @@ class ObjectService:
             await self._blobs.delete(blob_id)
         except BlobError:
             _log.warning("blob %s left for the sweeper: cannot delete it", blob_id, exc_info=True)
-
-
-@dataclass(slots=True)
-class _BlobKeys:
-    """The keys of one blob being written: zeroed (``forget``) once the blob is sealed."""
-
-    data_key: bytearray  # the tenant data key (it also seals the headers)
-    blob_key: bytearray  # what the chunks are derived from: the data key, or SSE-C's mix
-    segment_key: SegmentKey | None  # what the segment stores; None only with encryption off
-
-    def seal(self, bucket: str, key: str, headers: ContentHeaders) -> SealedHeaders | None:
-        if self.segment_key is None:
-            return None
-        return seal_headers(self.data_key, self.segment_key.wrapped, bucket, key, headers)
-
-    def forget(self) -> None:
-        _zero(self.data_key)
-        _zero(self.blob_key)
-
-
-_StoredT = TypeVar("_StoredT", ObjectRecord, MultipartUpload)
-_PLAINTEXT_FORMAT_VERSION = 1  # records before encryption at rest: plaintext blobs and headers
-
-
-def _stored_form(record: _StoredT) -> _StoredT:
-    """What the store keeps: sealed headers only. Without them (the benchmark switch) the row
-    is a plaintext one, format 1, which the start-up re-encryption converts later."""
-    if record.sealed_headers is None:
-        return dataclasses.replace(record, format_version=_PLAINTEXT_FORMAT_VERSION)
-    return dataclasses.replace(record, headers=ContentHeaders())
-
-
-def _zero(key: bytearray) -> None:
-    key[:] = bytes(len(key))
-
-
-def _hash_and_seal(
-    hasher: BodyHasher, sealer: BlobSealer, batch: list[bytes]
-) -> list[bytes | bytearray]:
-    """Hash and encrypt a batch in a worker thread (hashlib and AES-GCM release the GIL)."""
-    update_all(hasher, batch)
-    return [sealed for chunk in batch if (sealed := sealer.update(chunk))]
-
-
-def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
-    """The common prefix ``key`` rolls up into under ``prefix``, or None if it stands alone."""
-    if not key.startswith(prefix):
-        return None
-    index = key.find(delimiter, len(prefix))
-    if index < 0:
-        return None
-    return key[: index + len(delimiter)]
-
-
-def _seek_past_prefix(after: str | None, prefix: str, delimiter: str) -> str | None:
-    """Where a delimited listing resumes: a marker that is itself a common prefix (the last
-    entry of the previous page) means "after every key under it"."""
-    if after is not None and _common_prefix(after, prefix, delimiter) == after:
-        return after + _SENTINEL
-    return after
