@@ -97,6 +97,9 @@ def _factories(names: Sequence[str]) -> dict[str, TargetFactory]:
         "swift": functools.partial(swift_target, venv=PEERS_DIR / "swift-venv"),
         "andromede-uvicorn": andromede_target("uvicorn"),
         "andromede-granian": andromede_target("granian"),
+        # The cost of encryption at rest: the same server with the bench-only switch off.
+        "andromede-uvicorn-plain": andromede_target("uvicorn", encrypted=False),
+        "andromede-granian-plain": andromede_target("granian", encrypted=False),
     }
     unknown = [name for name in names if name not in known]
     if unknown:

@@ -225,8 +225,14 @@ def _read_admin_credentials(
     raise StartupError(f"andromede wrote no {path} within {timeout_s:.0f}s")
 
 
-def andromede_target(server: str) -> TargetFactory:
-    """`andromede serve` on a fresh data dir, with the given ASGI server."""
+def andromede_target(server: str, *, encrypted: bool = True) -> TargetFactory:
+    """`andromede serve` on a fresh data dir, with the given ASGI server.
+
+    ``encrypted=False`` sets the benchmark-only switch ``bench_unencrypted`` (new blobs stored
+    in clear): the reference that the cost of encryption at rest is measured against. Never a
+    production setting.
+    """
+    suffix = "" if encrypted else "-plain"
 
     @contextlib.contextmanager
     def target(workdir: Path) -> Iterator[Endpoint]:
@@ -239,13 +245,17 @@ def andromede_target(server: str) -> TargetFactory:
             argv = [str(executable), "serve", "--data-dir", str(data_dir), "--region", region]
             argv += ["--s3-host", HOST, "--s3-port", str(port), "--server", server]
             argv += ["--api-port", "0"]  # the management API is not measured: any free port
-            pid = processes.start("andromede", argv, workdir / "andromede.log")
+            env = {**os.environ}
+            if not encrypted:
+                env["ANDROMEDE_BENCH_UNENCRYPTED"] = "1"
+            pid = processes.start("andromede", argv, workdir / "andromede.log", env=env)
             credentials = _read_admin_credentials(
                 data_dir / "admin-credentials", region, 60.0, processes
             )
             endpoint = Endpoint(
-                name=f"andromede-{server}",
-                description=f"andromede serve --server {server}, local disk, fsync",
+                name=f"andromede-{server}{suffix}",
+                description=f"andromede serve --server {server}, local disk, fsync, "
+                + ("encrypted at rest" if encrypted else "UNENCRYPTED (bench switch)"),
                 fsync=True,
                 port=port,
                 credentials=credentials,

@@ -35,11 +35,11 @@ from andromede.iam.store_sql import SqlIdentityStore
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.sts import STS
 from andromede.kms.customer_keys import CustomerKeyService
-from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_store_sql import SqlCustomerKeyStore
 from andromede.kms.service import KeyService
 from andromede.kmsapi.app import KmsApp
 from andromede.kmsapi.authorise import KmsAuthoriser
+from andromede.object_keys import key_service, object_cipher
 from andromede.s3.app import S3App
 from andromede.s3.authorise import S3Authoriser
 from andromede.s3.handlers.common import S3Services
@@ -188,9 +188,11 @@ class Application:
         audit = AuditService(SqlAuditStore(db))
         store = SqlMetadataStore(db)
         blobs, close_blobs = await open_blob_store(settings)
-        objects = ObjectService(store, blobs, storage_limits(settings))
-        self.bootstrap = await _bootstrap(settings, identity)
         keys = await asyncio.to_thread(key_service, settings)
+        objects = ObjectService(
+            store, blobs, storage_limits(settings), object_cipher(settings, keys)
+        )
+        self.bootstrap = await _bootstrap(settings, identity)
         customer_keys = CustomerKeyService(
             SqlCustomerKeyStore(db),
             keys,
@@ -343,11 +345,6 @@ async def _identity_upkeep(settings: Settings, identity: IdentityService) -> Non
             log.exception("identity upkeep failed")
 
 
-def key_service(settings: Settings) -> KeyService:
-    """The key hierarchy over the data folder's local key file (root key and keystore)."""
-    return KeyService(LocalKeyFileProvider(settings.data_dir / "keys"))
-
-
 async def _kms_upkeep(settings: Settings, customer_keys: CustomerKeyService) -> None:
     """Destroy KMS keys whose deletion window is over; rotate keys whose rotation is due."""
     while True:
@@ -401,14 +398,36 @@ async def open_identity(settings: Settings) -> AsyncIterator[IdentityService]:
 
 async def prepare(settings: Settings) -> BootstrapResult | None:
     """The once-per-deployment start-up work (data folder, migrations, first tenant and its
-    credentials, the secrets key), done before worker processes start so they never race on it.
-    Idempotent: every later start finds it done. Returns the bootstrap on the first start."""
+    credentials, the secrets key, the encryption of objects stored before encryption at rest),
+    done before worker processes start so they never race on it. Idempotent: every later start
+    finds it done. Returns the bootstrap on the first start."""
     url = await migrate(settings)
     db = _open_database(settings, url)
     try:
-        return await _bootstrap(settings, identity_service(settings, db))
+        result = await _bootstrap(settings, identity_service(settings, db))
+        await reencrypt_legacy_objects(settings, db)
+        return result
     finally:
         await db.close()
+
+
+async def reencrypt_legacy_objects(settings: Settings, db: Database) -> int:
+    """Encrypt the objects stored before encryption at rest (an Alembic migration cannot reach
+    the root-key provider, so this start-up step does it; see decision 0011)."""
+    keys = await asyncio.to_thread(key_service, settings)
+    blobs, close_blobs = await open_blob_store(settings)
+    try:
+        objects = ObjectService(
+            SqlMetadataStore(db), blobs, storage_limits(settings), object_cipher(settings, keys)
+        )
+        done = await objects.reencrypt_legacy_objects()
+    finally:
+        keys.close()
+        if close_blobs is not None:
+            await close_blobs()
+    if done:
+        log.warning("encryption at rest: %d objects stored in clear were encrypted", done)
+    return done
 
 
 def _end_with_parent() -> None:

@@ -253,6 +253,37 @@ class Settings(BaseSettings):
         default=30.0, ge=0, description="Seconds SIGTERM waits for in-flight requests to end."
     )
 
+    # -- keys and encryption at rest ------------------------------------------------------------
+    key_provider: Literal["file", "pkcs11"] = Field(
+        default="file",
+        description="Root of the key hierarchy: a 0600 key file in data_dir/keys, or PKCS#11.",
+    )
+    pkcs11_library: Path | None = Field(
+        default=None, description="PKCS#11 module (.so) of the HSM, with key_provider = pkcs11."
+    )
+    pkcs11_token_label: str = Field(
+        default="andromede", description="Label of the PKCS#11 token that holds the tenant keys."
+    )
+    pkcs11_pin_file: Path | None = Field(
+        default=None, description="File holding the PKCS#11 user PIN (never the PIN itself here)."
+    )
+    data_key_cache_ttl: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds an unwrapped data key stays cached (0: unwrap on every read).",
+    )
+    data_key_cache_size: int = Field(
+        default=10_000, ge=1, description="Most unwrapped data keys cached per worker process."
+    )
+    allow_insecure_sse: bool = Field(
+        default=False,
+        description="Accept SSE-C keys over plain HTTP on a non-loopback listener (tests only).",
+    )
+    bench_unencrypted: bool = Field(
+        default=False,
+        description="BENCHMARKS ONLY, never in production: store new blobs unencrypted.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _database_url_kind(cls, value: SecretStr | None) -> SecretStr | None:

@@ -4,6 +4,7 @@ with Alembic)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,17 +21,22 @@ from andromede.storage.errors import (
     NoSuchUpload,
 )
 from andromede.storage.model import (
+    RECORD_FORMAT_VERSION,
     Bucket,
+    BucketEncryption,
     Checksum,
     ChecksumAlgorithm,
     ChecksumType,
     ContentHeaders,
+    EncryptionMode,
     MultipartUpload,
     ObjectOwnership,
     ObjectRecord,
     Part,
     PublicAccessBlock,
+    SealedHeaders,
     Segment,
+    SegmentKey,
 )
 from andromede.storage.store import MetadataStore
 from andromede.storage.store_memory import MemoryMetadataStore
@@ -403,3 +409,73 @@ async def test_bucket_access_update_refuses_other_fields(store: MetadataStore) -
     with pytest.raises(ValueError, match="not bucket access fields"):
         await store.update_bucket_access("b1", tenant_id="t2")
     assert (await store.get_bucket("b1")) == bucket()
+
+
+# -- encryption at rest (record format 2) -------------------------------------------------------
+
+
+async def test_encrypted_records_round_trip(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    sealed = SealedHeaders(wrapped=b"\x01wrapped", ciphertext=b"\x00" * 12 + b"sealed")
+    key = SegmentKey(b"\x02wrapped-data-key", customer_key_check=b"\x03" * 32)
+    encrypted = dataclasses.replace(
+        record("k"),
+        headers=ContentHeaders(),
+        sealed_headers=sealed,
+        segments=(Segment(blob_id="blob-k", size=3, etag="0" * 32, key=key),),
+    )
+    await store.put_object(encrypted)
+    got = await store.get_object("b1", "k")
+    assert got is not None
+    assert (got.sealed_headers, got.segments[0].key) == (sealed, key)
+    assert got.encryption is EncryptionMode.SSE_C
+    pending = dataclasses.replace(
+        upload("u1"), headers=ContentHeaders(), sealed_headers=sealed, customer_key_check=b"c" * 32
+    )
+    await store.create_upload(pending)
+    loaded = await store.get_upload("b1", "u1")
+    assert loaded is not None
+    assert (loaded.sealed_headers, loaded.customer_key_check) == (sealed, b"c" * 32)
+    await store.put_part(dataclasses.replace(part("u1", 1), key=SegmentKey(b"part-key")))
+    (stored_part,) = await store.get_parts("u1", [1])
+    assert stored_part.key == SegmentKey(b"part-key")
+
+
+async def test_bucket_default_encryption_is_stored(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    config = BucketEncryption("AES256", None, True)
+    assert (await store.update_bucket_access("b1", encryption=config)).encryption == config
+    got = await store.get_bucket("b1")
+    assert got is not None and got.encryption == config
+    await store.update_bucket_access("b1", encryption=None)
+    got = await store.get_bucket("b1")
+    assert got is not None and got.encryption is None
+
+
+async def test_legacy_rows_are_listed_and_swapped_only_if_unchanged(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    await store.create_bucket(bucket("b2"))
+    old = [
+        dataclasses.replace(record(k, bucket=b), format_version=1)
+        for b, k in (("b1", "x"), ("b1", "y"), ("b2", "a"))
+    ]
+    for legacy in old:
+        await store.put_object(legacy)
+    await store.put_object(record("new"))
+    listed = await store.legacy_objects(None, 2, RECORD_FORMAT_VERSION)
+    assert [(r.bucket, r.key) for r in listed] == [("b1", "x"), ("b1", "y")]
+    rest = await store.legacy_objects(("b1", "y"), 2, RECORD_FORMAT_VERSION)
+    assert [(r.bucket, r.key) for r in rest] == [("b2", "a")]
+    converted = dataclasses.replace(
+        old[0],
+        format_version=RECORD_FORMAT_VERSION,
+        segments=(Segment(blob_id="blob-x2", size=3, key=SegmentKey(b"k")),),
+    )
+    assert await store.replace_object_segments(old[0], converted)
+    assert not await store.replace_object_segments(old[0], converted)  # no longer the same
+    await store.put_object(record("y", blob="overwritten"))  # a client's write meanwhile
+    converted_y = dataclasses.replace(converted, key="y")
+    assert not await store.replace_object_segments(old[1], converted_y)
+    still = await store.get_object("b1", "y")
+    assert still is not None and still.segments[0].blob_id == "overwritten"
+    assert [(r.bucket, r.key) for r in await store.legacy_objects(None, 10, 2)] == [("b2", "a")]

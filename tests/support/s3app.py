@@ -30,6 +30,7 @@ from andromede.settings import Settings
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
+from support.keys import cipher_in
 from support.rawclient import RawClient
 
 __all__ = ["REGION", "Client", "Reply", "in_process_client"]
@@ -148,6 +149,7 @@ async def in_process_client(data_dir: Path, **overrides: Any) -> AsyncIterator[C
         MemoryMetadataStore(),
         MemoryBlobStore(),
         dataclasses.replace(storage_limits(settings), deletion_grace=0),
+        cipher_in(data_dir / "keys"),
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)

@@ -303,6 +303,8 @@ buckets = sa.Table(
     sa.Column("policy", sa.Text, nullable=True),
     sa.Column("public_access_block", sa.Text, nullable=True),
     sa.Column("acl", sa.Text, nullable=True),  # JSON; NULL: the owner's private ACL
+    # Default encryption (migration 0004), JSON; NULL: SSE-S3, the default of every bucket.
+    sa.Column("encryption", sa.Text, nullable=True),
     sa.Index(None, "tenant_id", "name"),
 )
 
@@ -366,6 +368,8 @@ parts = sa.Table(
     sa.Column("checksum_algorithm", sa.Text, nullable=True),
     sa.Column("checksum_type", sa.Text, nullable=True),
     sa.Column("checksum_value", sa.Text, nullable=True),
+    # The part's wrapped data key (migration 0004), JSON; NULL: a plaintext part (legacy).
+    sa.Column("key", sa.Text, nullable=True),
 )
 
 blob_deletions = sa.Table(

@@ -167,6 +167,13 @@ _DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
     storage_errors.InvalidRange: "InvalidRange",
     storage_errors.InvalidChecksumRequest: "InvalidRequest",
     storage_errors.NoSuchUpload: "NoSuchUpload",
+    # A destroyed tenant key (crypto-shredding): the bytes exist, nobody can open them.
+    storage_errors.EncryptionKeyUnavailable: "AccessDenied",
+    storage_errors.CustomerKeyMismatch: "AccessDenied",
+    # The HSM or key file cannot be used right now: clients retry a 503.
+    storage_errors.KeyServiceUnavailable: "ServiceUnavailable",
+    storage_errors.CustomerKeyRequired: "InvalidRequest",
+    storage_errors.CustomerKeyNotApplicable: "InvalidRequest",
     storage_errors.InvalidPart: "InvalidPart",
     storage_errors.InvalidPartOrder: "InvalidPartOrder",
     storage_errors.InvalidPartNumber: "InvalidArgument",

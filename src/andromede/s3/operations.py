@@ -88,19 +88,19 @@ class S3Operation(enum.Enum):
         "GetBucketEncryption",
         "s3:GetEncryptionConfiguration",
         Scope.BUCKET,
-        False,
+        True,
     )
     PutBucketEncryption = (
         "PutBucketEncryption",
         "s3:PutEncryptionConfiguration",
         Scope.BUCKET,
-        False,
+        True,
     )
     DeleteBucketEncryption = (
         "DeleteBucketEncryption",
         "s3:PutEncryptionConfiguration",
         Scope.BUCKET,
-        False,
+        True,
     )
     GetBucketWebsite = ("GetBucketWebsite", "s3:GetBucketWebsite", Scope.BUCKET, False)
     PutBucketWebsite = ("PutBucketWebsite", "s3:PutBucketWebsite", Scope.BUCKET, False)

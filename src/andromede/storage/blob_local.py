@@ -97,7 +97,7 @@ class LocalBlobWriter:
         # 64 MiB PUT's CPU), for nothing the file system needs.
         # Chunks under _SMALL_CHUNK (a client trickling bytes) are gathered in a small buffer
         # first, so the list stays short whatever the sender does.
-        self._pending: list[bytes] = []
+        self._pending: list[bytes | bytearray] = []
         self._pending_size = 0
         self._small = bytearray()
         self._fd: int | None = None
@@ -107,7 +107,7 @@ class LocalBlobWriter:
         # the descriptor: a cancelled write may still be running in its thread.
         self._lock = threading.Lock()
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes | bytearray) -> None:
         if self._done:
             raise BlobError(f"blob {self._blob_id}: write after the writer ended")
         if not data:
@@ -165,14 +165,14 @@ class LocalBlobWriter:
             self._pending.append(bytes(self._small))
             self._small.clear()
 
-    def _take_pending(self) -> list[bytes]:
+    def _take_pending(self) -> list[bytes | bytearray]:
         self._flush_small()
         block, self._pending, self._pending_size = self._pending, [], 0
         return block
 
-    def _write_all(self, fd: int, block: list[bytes]) -> None:
+    def _write_all(self, fd: int, block: list[bytes | bytearray]) -> None:
         """writev the chunks, resuming after partial writes; at most IOV_MAX buffers a call."""
-        buffers: list[bytes | memoryview] = list(block)
+        buffers: list[bytes | bytearray | memoryview] = list(block)
         first = 0
         while first < len(buffers):
             written = os.writev(fd, buffers[first : first + _IOV_MAX])
@@ -185,7 +185,7 @@ class LocalBlobWriter:
                     buffers[first] = memoryview(buffers[first])[written:]
                     written = 0
 
-    def _write_block(self, block: list[bytes]) -> None:
+    def _write_block(self, block: list[bytes | bytearray]) -> None:
         with self._lock:
             if self._done:
                 return
@@ -197,7 +197,7 @@ class LocalBlobWriter:
             except OSError as exc:
                 raise BlobError(f"blob {self._blob_id}: cannot write {self._tmp_path}") from exc
 
-    def _commit(self, block: list[bytes]) -> None:
+    def _commit(self, block: list[bytes | bytearray]) -> None:
         with self._lock:
             if self._done:
                 raise BlobError(f"blob {self._blob_id}: writer aborted")

@@ -30,7 +30,7 @@ class MemoryBlobWriter:
         self._done = False
         self.started = datetime.now(UTC)
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes | bytearray) -> None:
         if self._done:
             raise BlobError(f"blob {self._blob_id}: write after the writer ended")
         if self not in self._store._temporaries:

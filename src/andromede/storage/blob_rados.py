@@ -209,7 +209,7 @@ class RadosBlobWriter:
         self._done = False
         self._cleanup: asyncio.Task[None] | None = None
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes | bytearray) -> None:
         if self._done:
             raise BlobError(f"blob {self._blob_id}: write after the writer ended")
         if not data:

@@ -18,7 +18,7 @@ __all__ = ["BlobInfo", "BlobStore", "BlobWriter"]
 class BlobWriter(Protocol):
     """Accumulates one blob. Exactly one of commit() or abort() ends it."""
 
-    async def write(self, data: bytes) -> None: ...
+    async def write(self, data: bytes | bytearray) -> None: ...
 
     async def commit(self) -> None:
         """Make the blob durable and visible under its id."""

@@ -17,7 +17,14 @@ AndromedeError
     │   ├── BadDigest                    Content-MD5 mismatch
     │   ├── ChecksumMismatch             x-amz-checksum-* mismatch
     │   ├── InvalidChecksumRequest       a checksum algorithm/type combination S3 refuses
-    │   └── InvalidRange
+    │   ├── InvalidRange
+    │   ├── EncryptionError
+    │   │   ├── EncryptionKeyUnavailable   the tenant key was destroyed (crypto-shredded)
+    │   │   ├── KeyServiceUnavailable      the root-key provider cannot be reached (HSM down)
+    │   │   ├── CustomerKeyRequired        an SSE-C object read without its key
+    │   │   ├── CustomerKeyMismatch        an SSE-C object read with another key
+    │   │   └── CustomerKeyNotApplicable   a customer key for an object that has none
+    │   └── ObjectCorrupted              stored bytes or headers failed authentication
     ├── UploadError
     │   ├── NoSuchUpload
     │   ├── InvalidPart / InvalidPartOrder / InvalidPartNumber
@@ -100,6 +107,34 @@ class InvalidChecksumRequest(ObjectError):
 
 
 class InvalidRange(ObjectError):
+    pass
+
+
+class EncryptionError(ObjectError):
+    pass
+
+
+class EncryptionKeyUnavailable(EncryptionError):
+    pass
+
+
+class KeyServiceUnavailable(EncryptionError):
+    pass
+
+
+class CustomerKeyRequired(EncryptionError):
+    pass
+
+
+class CustomerKeyMismatch(EncryptionError):
+    pass
+
+
+class CustomerKeyNotApplicable(EncryptionError):
+    pass
+
+
+class ObjectCorrupted(ObjectError):
     pass
 
 

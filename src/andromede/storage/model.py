@@ -20,10 +20,12 @@ __all__ = [
     "BUCKET_ACCESS_FIELDS",
     "RECORD_FORMAT_VERSION",
     "Bucket",
+    "BucketEncryption",
     "Checksum",
     "ChecksumAlgorithm",
     "ChecksumType",
     "ContentHeaders",
+    "EncryptionMode",
     "ListPage",
     "MultipartUpload",
     "ObjectOwnership",
@@ -31,10 +33,14 @@ __all__ = [
     "ObjectSummary",
     "Part",
     "PublicAccessBlock",
+    "SealedHeaders",
     "Segment",
+    "SegmentKey",
 ]
 
-RECORD_FORMAT_VERSION = 1
+# 1: segments without keys (plaintext blobs, before encryption at rest);
+# 2: every segment carries its wrapped data key, and the representation headers are sealed.
+RECORD_FORMAT_VERSION = 2
 
 _T = TypeVar("_T")
 
@@ -101,6 +107,7 @@ class Bucket:
     policy: str | None = None  # the bucket policy's JSON text, as the owner sent it
     public_access_block: PublicAccessBlock | None = None
     acl: AccessControlList | None = None  # None: the owner's private ACL
+    encryption: BucketEncryption | None = None  # None: the SSE-S3 default every bucket has
 
     @property
     def acls_enabled(self) -> bool:
@@ -140,7 +147,56 @@ class PublicAccessBlock:
         return cls(*(bool(flag) for flag in flags))
 
 
-BUCKET_ACCESS_FIELDS = frozenset({"object_ownership", "policy", "public_access_block", "acl"})
+@dataclass(frozen=True, slots=True)
+class BucketEncryption:
+    """A bucket's default encryption (ServerSideEncryptionConfiguration, one rule)."""
+
+    algorithm: str = "AES256"  # or "aws:kms" once customer-managed KMS keys exist
+    kms_key_id: str | None = None
+    bucket_key_enabled: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps([self.algorithm, self.kms_key_id, self.bucket_key_enabled])
+
+    @classmethod
+    def from_json(cls, text: str) -> BucketEncryption:
+        algorithm, key_id, bucket_key = json.loads(text)
+        return cls(str(algorithm), key_id, bool(bucket_key))
+
+
+# The bucket configuration updated in place (``MetadataStore.update_bucket_access``).
+BUCKET_ACCESS_FIELDS = frozenset(
+    {"object_ownership", "policy", "public_access_block", "acl", "encryption"}
+)
+
+
+class EncryptionMode(enum.StrEnum):
+    """How an object is encrypted at rest, as ``x-amz-server-side-encryption`` names it."""
+
+    SSE_S3 = "AES256"  # a data key wrapped under the tenant KEK (every object, by default)
+    SSE_C = "SSE-C"  # the same, with the customer's key mixed in; answered as AES256 + key MD5
+    NONE = "none"  # legacy rows before encryption at rest, and the benchmark-only switch
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentKey:
+    """What opens one blob again: its data key wrapped under the tenant's key-encryption key,
+    and for SSE-C a keyed check value of the customer key (never the key itself)."""
+
+    wrapped: bytes
+    customer_key_check: bytes | None = None
+
+    @property
+    def mode(self) -> EncryptionMode:
+        return EncryptionMode.SSE_C if self.customer_key_check else EncryptionMode.SSE_S3
+
+
+@dataclass(frozen=True, slots=True)
+class SealedHeaders:
+    """Representation headers and user metadata sealed under a data key of the tenant."""
+
+    wrapped: bytes
+    ciphertext: bytes  # nonce | AES-256-GCM(JSON of the headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +204,11 @@ class Segment:
     """One blob of an object's bytes, in order. ``part_number`` is 0 for a single PUT."""
 
     blob_id: str
-    size: int
+    size: int  # plaintext bytes (the blob holds the larger ciphertext)
     part_number: int = 0
     etag: str = ""  # hex MD5 of this segment (for parts: the part's ETag)
     checksum: Checksum | None = None  # the part's own checksum, for composite checksums
+    key: SegmentKey | None = None  # None: a plaintext blob (legacy, or the benchmark switch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +239,13 @@ class ObjectRecord:
     checksum: Checksum | None = None
     format_version: int = RECORD_FORMAT_VERSION
     acl: AccessControlList | None = None  # None: the owner's private ACL
+    # The headers as stored; ``headers`` is filled from them when the service reads the row.
+    sealed_headers: SealedHeaders | None = None
+
+    @property
+    def encryption(self) -> EncryptionMode:
+        key = self.segments[0].key if self.segments else None
+        return EncryptionMode.NONE if key is None else key.mode
 
     @property
     def summary(self) -> ObjectSummary:
@@ -216,6 +280,9 @@ class MultipartUpload:
     checksum_type: ChecksumType | None = None
     format_version: int = RECORD_FORMAT_VERSION
     acl: AccessControlList | None = None  # given to the completed object
+    sealed_headers: SealedHeaders | None = None
+    # SSE-C uploads: the check value of the customer key every part must be sent with.
+    customer_key_check: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +294,7 @@ class Part:
     etag: str  # hex MD5, without quotes
     last_modified: datetime
     checksum: Checksum | None = None
+    key: SegmentKey | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,37 +1,43 @@
 """ObjectService: the one public entry of object storage (buckets, objects, multipart).
 
 It streams bodies through the integrity checks (MD5 for the ETag, the asked-for additional
-checksum, Content-MD5) into a blob, commits the blob (durable) before the metadata row (the
-moment the object exists), and queues blobs that an overwrite or delete left unreferenced for
-deferred deletion, so a GET in flight still reads the old object whole.
+checksum, Content-MD5) and the encryption of the blob (a fresh data key per blob:
+``sealed_blobs.py``, ``encryption.py``) into a blob, commits the blob (durable) before the
+metadata row (the moment the object exists), and queues blobs that an overwrite or delete left
+unreferenced for deferred deletion, so a GET in flight still reads the old object whole.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import itertools
 import logging
 import secrets
-import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from andromede.storage.acl import AccessControlList
-from andromede.storage.blobs import BlobStore, BlobWriter
+from andromede.storage.blobs import BlobStore
 from andromede.storage.bucket_names import validate_bucket_name
 from andromede.storage.checksums import (
     BodyHasher,
     default_checksum_type,
     validate_checksum_type,
 )
+from andromede.storage.encryption import (
+    CustomerKey,
+    ObjectCipher,
+    ObjectEncryption,
+)
 from andromede.storage.errors import (
     BlobError,
     ChecksumMismatch,
+    EncryptionError,
     EntityTooLarge,
     EntityTooSmall,
-    IncompleteBody,
     InvalidChecksumRequest,
     InvalidPart,
     InvalidPartNumber,
@@ -42,6 +48,7 @@ from andromede.storage.errors import (
     NoSuchBucket,
     NoSuchKey,
     NoSuchUpload,
+    ObjectCorrupted,
 )
 from andromede.storage.integrity import (
     BodyIntegrity,
@@ -50,11 +57,12 @@ from andromede.storage.integrity import (
     multipart_checksum,
     normal_etag,
     source_integrity,
-    update_all,
-    verify_body,
 )
+from andromede.storage.listing import ObjectListing, UploadListing, page_objects, page_uploads
 from andromede.storage.model import (
+    RECORD_FORMAT_VERSION,
     Bucket,
+    BucketEncryption,
     Checksum,
     ChecksumAlgorithm,
     ChecksumType,
@@ -62,11 +70,12 @@ from andromede.storage.model import (
     MultipartUpload,
     ObjectOwnership,
     ObjectRecord,
-    ObjectSummary,
     Part,
     PublicAccessBlock,
     Segment,
+    SegmentKey,
 )
+from andromede.storage.sealed_blobs import BlobKeys, SealedBlobs, stored_form
 from andromede.storage.store import MetadataStore
 
 __all__ = [
@@ -79,11 +88,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-# Sorts after any character a key can continue with: seeking to ``common_prefix + _SENTINEL``
-# skips every key under a common prefix already returned (a key continuing with U+10FFFF itself
-# is skipped by the listing loop).
-_SENTINEL = "\U0010ffff"
 
 
 def _utcnow() -> datetime:
@@ -111,38 +115,20 @@ class CompletedPart:
     checksums: dict[ChecksumAlgorithm, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectListing:
-    objects: tuple[ObjectSummary, ...]
-    common_prefixes: tuple[str, ...]
-    truncated: bool
-    next_marker: str | None  # last key or common prefix returned, when truncated
-
-
-@dataclass(frozen=True, slots=True)
-class UploadListing:
-    uploads: tuple[MultipartUpload, ...]
-    common_prefixes: tuple[str, ...]
-    truncated: bool
-    next_key_marker: str | None
-    next_upload_id_marker: str | None
-
-
-_THREADED_HASH_MIN = 1024 * 1024
-_HASH_BLOCK = 1024 * 1024
-
-
 class ObjectService:
     def __init__(
         self,
         store: MetadataStore,
         blobs: BlobStore,
         limits: StorageLimits,
+        cipher: ObjectCipher,
         *,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._store = store
         self._blobs = blobs
+        self._cipher = cipher
+        self._sealed = SealedBlobs(blobs, cipher, limits.read_chunk_size)
         self._limits = limits
         self._clock = clock
 
@@ -199,6 +185,10 @@ class ObjectService:
     async def set_public_access_block(self, name: str, block: PublicAccessBlock | None) -> Bucket:
         return await self._store.update_bucket_access(name, public_access_block=block)
 
+    async def set_bucket_encryption(self, name: str, encryption: BucketEncryption | None) -> Bucket:
+        """Store (or, with None, remove) the bucket's default encryption. NoSuchBucket."""
+        return await self._store.update_bucket_access(name, encryption=encryption)
+
     async def delete_bucket(self, name: str) -> None:
         """NoSuchBucket, BucketNotEmpty."""
         parts = await self._store.delete_bucket(name)
@@ -215,29 +205,43 @@ class ObjectService:
         headers: ContentHeaders,
         owner_id: str,
         integrity: BodyIntegrity,
+        encryption: ObjectEncryption | None = None,
         acl: AccessControlList | None = None,
     ) -> ObjectRecord:
-        """Store a whole object. ``size`` is the decoded length the client announced:
-        EntityTooLarge above the limit, IncompleteBody if the body ends short of it, and the
-        stream is not read past it. BadDigest / ChecksumMismatch leave nothing behind."""
+        """Store a whole object, encrypted as ``encryption`` says. ``size`` is the decoded
+        length the client announced: EntityTooLarge above the limit, IncompleteBody if the body
+        ends short of it, and the stream is not read past it. BadDigest / ChecksumMismatch leave
+        nothing behind."""
         self._check_key(key)
         self._check_metadata(headers)
         if size > self._limits.max_object_size:
             raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_object_size} limit")
         algorithm = integrity.checksum_algorithm
-        blob_id, hasher = await self._write_blob(body, size, algorithm, integrity)
-        record = ObjectRecord(
-            bucket=bucket,
-            key=key,
-            size=hasher.size,
-            etag=hasher.md5_hex(),
-            last_modified=self._clock(),
-            headers=headers,
-            segments=(Segment(blob_id=blob_id, size=hasher.size, etag=hasher.md5_hex()),),
-            owner_id=owner_id,
-            checksum=full_checksum(algorithm, hasher),
-            acl=acl,
-        )
+        keys = await self._blob_keys(bucket, encryption)
+        try:
+            blob_id, hasher = await self._sealed.write(body, size, algorithm, integrity, keys)
+            record = ObjectRecord(
+                bucket=bucket,
+                key=key,
+                size=hasher.size,
+                etag=hasher.md5_hex(),
+                last_modified=self._clock(),
+                headers=headers,
+                segments=(
+                    Segment(
+                        blob_id=blob_id,
+                        size=hasher.size,
+                        etag=hasher.md5_hex(),
+                        key=keys.segment_key,
+                    ),
+                ),
+                owner_id=owner_id,
+                checksum=full_checksum(algorithm, hasher),
+                acl=acl,
+                sealed_headers=keys.seal(bucket, key, headers),
+            )
+        finally:
+            keys.forget()
         return await self._commit_record(record, blob_id)
 
     async def set_object_acl(
@@ -248,7 +252,7 @@ class ObjectService:
         if record is None:
             await self.get_bucket(bucket)
             raise NoSuchKey(key)
-        return record
+        return await self._open_record(record)
 
     async def head_object(self, bucket: str, key: str) -> ObjectRecord:
         """NoSuchBucket, NoSuchKey."""
@@ -256,20 +260,37 @@ class ObjectService:
         if record is None:
             await self.get_bucket(bucket)  # NoSuchBucket rather than NoSuchKey
             raise NoSuchKey(key)
-        return record
+        return await self._open_record(record)
 
-    def read_object(self, record: ObjectRecord, start: int, end: int) -> AsyncIterator[bytes]:
-        """Stream bytes ``start``..``end`` inclusive of a record got from head_object.
+    async def check_customer_key(self, record: ObjectRecord, customer: CustomerKey | None) -> None:
+        """What a read of ``record`` needs: its SSE-C key if it has one (CustomerKeyRequired,
+        CustomerKeyMismatch), no customer key otherwise (CustomerKeyNotApplicable)."""
+        key = record.segments[0].key if record.segments else None
+        check = key.customer_key_check if key is not None else None
+        await self._sealed.check_customer(key.wrapped if key else b"", check, customer)
+
+    def read_object(
+        self,
+        record: ObjectRecord,
+        start: int,
+        end: int,
+        *,
+        customer_key: CustomerKey | None = None,
+    ) -> AsyncIterator[bytes]:
+        """Stream plaintext bytes ``start``..``end`` inclusive of a record got from head_object
+        (whose customer key, for SSE-C, the caller checked with :meth:`check_customer_key`).
 
         InvalidRange is raised here, before any byte is produced; ``end = start - 1`` reads
-        nothing (the whole of an empty object is ``0..-1``).
+        nothing (the whole of an empty object is ``0..-1``). Only the chunks that hold the
+        range are read and decrypted.
         """
         if start < 0 or end >= record.size or start > end + 1:
             raise InvalidRange(f"bytes {start}-{end} of an object of {record.size} bytes")
-        return self._stream(record, start, end)
+        return self._stream(record, start, end, customer_key)
 
-    async def _stream(self, record: ObjectRecord, start: int, end: int) -> AsyncIterator[bytes]:
-        chunk_size = self._limits.read_chunk_size
+    async def _stream(
+        self, record: ObjectRecord, start: int, end: int, customer: CustomerKey | None
+    ) -> AsyncIterator[bytes]:
         offset = 0
         for segment in record.segments:
             first, last = offset, offset + segment.size - 1
@@ -280,15 +301,8 @@ class ObjectService:
                 break
             lo = max(start, first) - first
             hi = min(end, last) - first
-            stream = self._blobs.read(segment.blob_id, lo, hi - lo + 1, chunk_size)
-            try:
-                async for chunk in stream:
-                    yield chunk
-            finally:
-                # Close the blob now, not whenever the garbage collector finalises it.
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+            async for chunk in self._sealed.read_segment(segment, lo, hi + 1, customer):
+                yield chunk
 
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
         """Delete if present (S3 answers 204 either way). NoSuchBucket."""
@@ -308,33 +322,49 @@ class ObjectService:
         headers: ContentHeaders | None,
         owner_id: str,
         checksum_algorithm: ChecksumAlgorithm | None,
+        encryption: ObjectEncryption | None = None,
+        source_customer_key: CustomerKey | None = None,
         acl: AccessControlList | None = None,
     ) -> ObjectRecord:
-        """Copy ``source`` (already fetched and checked by the caller) to bucket/key.
-        ``headers`` None keeps the source's (COPY directive). The copy has a single segment;
-        its checksum is recomputed with ``checksum_algorithm`` or the source's algorithm."""
+        """Copy ``source`` (already fetched and checked by the caller, its SSE-C key too) to
+        bucket/key, re-encrypted as ``encryption`` says. ``headers`` None keeps the source's
+        (COPY directive). The copy has a single segment; its checksum is recomputed with
+        ``checksum_algorithm`` or the source's algorithm."""
         self._check_key(key)
         if headers is not None:
             self._check_metadata(headers)
         if source.size > self._limits.max_object_size:
             raise EntityTooLarge(f"{source.size} bytes exceed the copy limit")
         algorithm = checksum_algorithm or (source.checksum.algorithm if source.checksum else None)
-        body = self.read_object(source, 0, source.size - 1)
-        blob_id, hasher = await self._write_blob(
-            body, source.size, algorithm, source_integrity(source, algorithm)
-        )
-        record = ObjectRecord(
-            bucket=bucket,
-            key=key,
-            size=hasher.size,
-            etag=hasher.md5_hex(),
-            last_modified=self._clock(),
-            headers=source.headers if headers is None else headers,
-            segments=(Segment(blob_id=blob_id, size=hasher.size, etag=hasher.md5_hex()),),
-            owner_id=owner_id,
-            acl=acl,
-            checksum=full_checksum(algorithm, hasher),
-        )
+        body = self.read_object(source, 0, source.size - 1, customer_key=source_customer_key)
+        new_headers = source.headers if headers is None else headers
+        keys = await self._blob_keys(bucket, encryption)
+        try:
+            blob_id, hasher = await self._sealed.write(
+                body, source.size, algorithm, source_integrity(source, algorithm), keys
+            )
+            record = ObjectRecord(
+                bucket=bucket,
+                key=key,
+                size=hasher.size,
+                etag=hasher.md5_hex(),
+                last_modified=self._clock(),
+                headers=new_headers,
+                segments=(
+                    Segment(
+                        blob_id=blob_id,
+                        size=hasher.size,
+                        etag=hasher.md5_hex(),
+                        key=keys.segment_key,
+                    ),
+                ),
+                owner_id=owner_id,
+                acl=acl,
+                checksum=full_checksum(algorithm, hasher),
+                sealed_headers=keys.seal(bucket, key, new_headers),
+            )
+        finally:
+            keys.forget()
         return await self._commit_record(record, blob_id)
 
     async def list_objects(
@@ -349,50 +379,13 @@ class ObjectService:
         """Keys (and common prefixes, when ``delimiter``) strictly after ``after``, in UTF-8
         byte order, at most ``max_keys`` entries in all. NoSuchBucket."""
         await self.get_bucket(bucket)
-        if max_keys <= 0:
-            return ObjectListing((), (), False, None)
-        if not delimiter:
-            page = await self._store.list_objects(
-                bucket, prefix=prefix, after=after, limit=max_keys
-            )
-            marker = page.items[-1].key if page.truncated and page.items else None
-            return ObjectListing(page.items, (), page.truncated, marker)
-
-        objects: list[ObjectSummary] = []
-        prefixes: list[str] = []
-        cursor = _seek_past_prefix(after, prefix, delimiter)
-        # The last common prefix returned, on this page or (the marker) on the previous one.
-        skip = after if cursor != after else None
-        last_marker: str | None = None
-        truncated = False
-        while not truncated:
-            remaining = max_keys - len(objects) - len(prefixes)
-            page = await self._store.list_objects(
-                bucket, prefix=prefix, after=cursor, limit=remaining + 1
-            )
-            seek = False
-            for record in page.items:
-                common = _common_prefix(record.key, prefix, delimiter)
-                if common is not None and common == skip:
-                    cursor = record.key  # a key past the sentinel, still under this prefix
-                    continue
-                if len(objects) + len(prefixes) == max_keys:
-                    truncated = True
-                    break
-                if common is None:
-                    objects.append(record)
-                    cursor = last_marker = record.key
-                else:
-                    # Emit the prefix once, then seek past every key under it.
-                    prefixes.append(common)
-                    last_marker = skip = common
-                    cursor = common + _SENTINEL
-                    seek = True
-                    break
-            if not seek and not page.truncated:
-                break
-        return ObjectListing(
-            tuple(objects), tuple(prefixes), truncated, last_marker if truncated else None
+        return await page_objects(
+            self._store,
+            bucket=bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            after=after,
+            max_keys=max_keys,
         )
 
     # -- multipart --------------------------------------------------------------------------
@@ -405,6 +398,7 @@ class ObjectService:
         owner_id: str,
         checksum_algorithm: ChecksumAlgorithm | None,
         checksum_type: ChecksumType | None,
+        encryption: ObjectEncryption | None = None,
         acl: AccessControlList | None = None,
     ) -> MultipartUpload:
         """NoSuchBucket; InvalidChecksumRequest for a checksum type the algorithm
@@ -423,18 +417,28 @@ class ObjectService:
                 "The x-amz-checksum-type header can only be used with the "
                 "x-amz-checksum-algorithm header."
             )
-        upload = MultipartUpload(
-            bucket=bucket,
-            key=key,
-            upload_id=secrets.token_urlsafe(24),
-            initiated=self._clock(),
-            owner_id=owner_id,
-            headers=headers,
-            checksum_algorithm=checksum_algorithm,
-            checksum_type=checksum_type,
-            acl=acl,
-        )
-        await self._store.create_upload(upload)
+        # The upload's own data key seals its headers and keys the check of an SSE-C key
+        # (each part then gets a data key of its own).
+        keys = await self._blob_keys(bucket, encryption)
+        try:
+            upload = MultipartUpload(
+                bucket=bucket,
+                key=key,
+                upload_id=secrets.token_urlsafe(24),
+                initiated=self._clock(),
+                owner_id=owner_id,
+                headers=headers,
+                checksum_algorithm=checksum_algorithm,
+                checksum_type=checksum_type,
+                acl=acl,
+                sealed_headers=keys.seal(bucket, key, headers),
+                customer_key_check=keys.segment_key.customer_key_check
+                if keys.segment_key
+                else None,
+            )
+        finally:
+            keys.forget()
+        await self._store.create_upload(stored_form(upload))
         return upload
 
     async def upload_part(
@@ -447,12 +451,15 @@ class ObjectService:
         *,
         size: int,
         integrity: BodyIntegrity,
+        encryption: ObjectEncryption | None = None,
     ) -> Part:
-        """NoSuchUpload, InvalidPartNumber (1..max_parts), EntityTooLarge, BadDigest…"""
+        """NoSuchUpload, InvalidPartNumber (1..max_parts), EntityTooLarge, BadDigest…; for an
+        SSE-C upload the part needs the upload's customer key (CustomerKeyRequired/Mismatch)."""
         self._check_part_number(part_number)
         if size > self._limits.max_part_size:
             raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_part_size} limit")
         upload = await self._upload(bucket, key, upload_id)
+        await self._check_upload_customer(upload, encryption.customer_key if encryption else None)
         algorithm = upload.checksum_algorithm
         if integrity.checksum_algorithm is not None:
             if algorithm is not None and integrity.checksum_algorithm is not algorithm:
@@ -462,8 +469,12 @@ class ObjectService:
                     f"{integrity.checksum_algorithm.value.lower()}"
                 )
             algorithm = integrity.checksum_algorithm
-        blob_id, hasher = await self._write_blob(body, size, algorithm, integrity)
-        return await self._commit_part(upload, part_number, blob_id, hasher)
+        keys = await self._blob_keys(bucket, encryption)
+        try:
+            blob_id, hasher = await self._sealed.write(body, size, algorithm, integrity, keys)
+        finally:
+            keys.forget()
+        return await self._commit_part(upload, part_number, blob_id, hasher, keys.segment_key)
 
     async def upload_part_copy(
         self,
@@ -474,8 +485,12 @@ class ObjectService:
         source: ObjectRecord,
         start: int,
         end: int,
+        *,
+        encryption: ObjectEncryption | None = None,
+        source_customer_key: CustomerKey | None = None,
     ) -> Part:
-        """A part made of source bytes ``start``..``end`` inclusive."""
+        """A part made of source bytes ``start``..``end`` inclusive (the source's SSE-C key
+        checked by the caller), encrypted for the upload."""
         self._check_part_number(part_number)
         if start < 0 or end >= source.size or start > end + 1:
             raise InvalidRange(f"bytes {start}-{end} of an object of {source.size} bytes")
@@ -483,11 +498,16 @@ class ObjectService:
         if size > self._limits.max_part_size:
             raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_part_size} limit")
         upload = await self._upload(bucket, key, upload_id)
-        body = self.read_object(source, start, end)
-        blob_id, hasher = await self._write_blob(
-            body, size, upload.checksum_algorithm, BodyIntegrity()
-        )
-        return await self._commit_part(upload, part_number, blob_id, hasher)
+        await self._check_upload_customer(upload, encryption.customer_key if encryption else None)
+        body = self.read_object(source, start, end, customer_key=source_customer_key)
+        keys = await self._blob_keys(bucket, encryption)
+        try:
+            blob_id, hasher = await self._sealed.write(
+                body, size, upload.checksum_algorithm, BodyIntegrity(), keys
+            )
+        finally:
+            keys.forget()
+        return await self._commit_part(upload, part_number, blob_id, hasher, keys.segment_key)
 
     async def complete_multipart_upload(
         self,
@@ -514,6 +534,10 @@ class ObjectService:
             part = stored.get(wanted.part_number)
             if part is None or normal_etag(wanted.etag) != part.etag:
                 raise InvalidPart(f"part {wanted.part_number} was not found or its ETag differs")
+            if part.key is None and self._cipher.encrypts:
+                raise InvalidPart(
+                    f"part {part.part_number} was stored before encryption at rest: upload it again"
+                )
             if i < len(parts) - 1 and part.size < self._limits.min_part_size:
                 raise EntityTooSmall(f"part {part.part_number} is smaller than the minimum")
             if algorithm is not None:
@@ -546,15 +570,19 @@ class ObjectService:
                     part_number=p.part_number,
                     etag=p.etag,
                     checksum=p.checksum,
+                    key=p.key,
                 )
                 for p in chosen
             ),
             owner_id=upload.owner_id,
             checksum=checksum,
+            sealed_headers=upload.sealed_headers,
         )
         # Shielded: once the transaction runs, a client disconnect must not leave us unsure
         # whether the object exists while its replaced blobs are still unqueued.
-        replaced, unused = await asyncio.shield(self._store.complete_upload(upload_id, record))
+        replaced, unused = await asyncio.shield(
+            self._store.complete_upload(upload_id, stored_form(record))
+        )
         await self._queue_deletion(
             [p.blob_id for p in unused]
             + ([s.blob_id for s in replaced.segments] if replaced is not None else [])
@@ -588,52 +616,92 @@ class ObjectService:
         """Uploads by (key, initiated, upload id) after the markers; with ``delimiter``, keys
         rolled up into common prefixes as in :meth:`list_objects`. NoSuchBucket."""
         await self.get_bucket(bucket)
-        if max_uploads <= 0:
-            return UploadListing((), (), False, None, None)
-        uploads: list[MultipartUpload] = []
-        prefixes: list[str] = []
-        cursor_key = key_marker
-        cursor_id = upload_id_marker if key_marker is not None else None
-        skip: str | None = None  # the last common prefix returned
-        if delimiter and key_marker is not None:
-            seek = _seek_past_prefix(key_marker, prefix, delimiter)
-            if seek != key_marker:
-                cursor_key, cursor_id, skip = seek, None, key_marker
-        last: tuple[str, str | None] | None = None
-        truncated = False
-        while not truncated:
-            remaining = max_uploads - len(uploads) - len(prefixes)
-            page = await self._store.list_uploads(
-                bucket,
-                prefix=prefix,
-                after_key=cursor_key,
-                after_upload_id=cursor_id,
-                limit=remaining + 1,
-            )
-            seek_ahead = False
-            for upload in page.items:
-                common = _common_prefix(upload.key, prefix, delimiter) if delimiter else None
-                if common is not None and common == skip:
-                    cursor_key, cursor_id = upload.key, upload.upload_id
+        return await page_uploads(
+            self._store,
+            bucket=bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            upload_id_marker=upload_id_marker,
+            max_uploads=max_uploads,
+        )
+
+    # -- encryption of legacy rows ----------------------------------------------------------
+    async def reencrypt_legacy_objects(self, *, batch: int = 100) -> int:
+        """Encrypt the objects stored before encryption at rest (record format 1): each
+        plaintext blob is re-written encrypted under a fresh data key, the headers sealed, and
+        the row swapped only if the object was not overwritten meanwhile (the new blobs are
+        then dropped). Idempotent: run at every start, it finds nothing once done. An object
+        that cannot be converted (its tenant's key destroyed, its blob missing) is left as it
+        is, unreadable, rather than keeping the server from starting. Returns how many objects
+        it encrypted."""
+        if not self._cipher.encrypts:
+            return 0
+        done = 0
+        after: tuple[str, str] | None = None
+        tenants: dict[str, str] = {}
+        while True:
+            records = await self._store.legacy_objects(after, batch, RECORD_FORMAT_VERSION)
+            if not records:
+                return done
+            for record in records:
+                after = (record.bucket, record.key)
+                if record.bucket not in tenants:
+                    tenants[record.bucket] = (await self.get_bucket(record.bucket)).tenant_id
+                try:
+                    if await self._reencrypt(record, ObjectEncryption(tenants[record.bucket])):
+                        done += 1
+                except (EncryptionError, ObjectCorrupted, BlobError) as exc:
+                    _log.warning(
+                        "an object of bucket %s stays unconverted: %s",
+                        record.bucket,
+                        type(exc).__name__,
+                    )
+
+    async def _reencrypt(self, record: ObjectRecord, encryption: ObjectEncryption) -> bool:
+        segments: list[Segment] = []
+        written: list[str] = []
+        try:
+            for segment in record.segments:
+                if segment.key is not None:
+                    segments.append(segment)
                     continue
-                if len(uploads) + len(prefixes) == max_uploads:
-                    truncated = True
-                    break
-                if common is None:
-                    uploads.append(upload)
-                    cursor_key, cursor_id = upload.key, upload.upload_id
-                    last = (upload.key, upload.upload_id)
-                else:
-                    prefixes.append(common)
-                    skip = common
-                    last = (common, None)
-                    cursor_key, cursor_id = common + _SENTINEL, None
-                    seek_ahead = True
-                    break
-            if not seek_ahead and not page.truncated:
-                break
-        next_key, next_id = last if truncated and last is not None else (None, None)
-        return UploadListing(tuple(uploads), tuple(prefixes), truncated, next_key, next_id)
+                plain = self._sealed.read_blob(
+                    segment.blob_id, 0, segment.size, self._limits.read_chunk_size
+                )
+                keys = await self._blob_keys(record.bucket, encryption)
+                try:
+                    blob_id, _ = await self._sealed.write(
+                        plain, segment.size, None, BodyIntegrity(), keys
+                    )
+                finally:
+                    keys.forget()
+                written.append(blob_id)
+                segments.append(dataclasses.replace(segment, blob_id=blob_id, key=keys.segment_key))
+            keys = await self._blob_keys(record.bucket, encryption)
+            try:
+                sealed = keys.seal(record.bucket, record.key, record.headers)
+            finally:
+                keys.forget()
+            new = dataclasses.replace(
+                record,
+                segments=tuple(segments),
+                sealed_headers=sealed,
+                format_version=RECORD_FORMAT_VERSION,
+            )
+            swapped = await self._store.replace_object_segments(record, stored_form(new))
+        except BaseException:
+            for blob_id in written:
+                await self._delete_quietly(blob_id)
+            raise
+        if swapped:
+            await self._queue_deletion(
+                s.blob_id for s in record.segments if s.blob_id not in {x.blob_id for x in segments}
+            )
+        else:
+            for blob_id in written:
+                await self._delete_quietly(blob_id)
+        return swapped
 
     # -- internals --------------------------------------------------------------------------
     def _check_key(self, key: str) -> None:
@@ -658,69 +726,38 @@ class ObjectService:
         upload = await self._store.get_upload(bucket, upload_id)
         if upload is None or upload.key != key:
             raise NoSuchUpload(upload_id)
+        if upload.sealed_headers is not None:
+            upload = dataclasses.replace(
+                upload, headers=await self._sealed.open_headers(upload.sealed_headers, bucket, key)
+            )
         return upload
 
-    async def _write_blob(
-        self,
-        body: AsyncIterable[bytes],
-        size: int,
-        algorithm: ChecksumAlgorithm | None,
-        integrity: BodyIntegrity,
-    ) -> tuple[str, BodyHasher]:
-        """Stream ``body`` through the hashes into a new blob, check it, commit it (durable).
+    async def _check_upload_customer(
+        self, upload: MultipartUpload, customer: CustomerKey | None
+    ) -> None:
+        wrapped = upload.sealed_headers.wrapped if upload.sealed_headers else b""
+        await self._sealed.check_customer(wrapped, upload.customer_key_check, customer)
 
-        On any failure, cancellation included, the writer is aborted and nothing is left.
-        """
-        blob_id = uuid.uuid4().hex
-        writer = await self._blobs.create(blob_id)
-        # Large bodies are hashed in a worker thread a block at a time (hashlib releases the
-        # GIL): MD5 on the event loop was half the CPU of a 64 MiB PUT and kept the loop from
-        # reading the other uploads' bytes. Small bodies are hashed inline, cheaper than a hop.
-        threaded = size > _THREADED_HASH_MIN
-        try:
-            hasher = BodyHasher(algorithm)
-            received = 0
-            batch: list[bytes] = []
-            batch_size = 0
-            async for chunk in body:
-                if not chunk:
-                    continue
-                received += len(chunk)
-                if received > size:
-                    # The caller's framing is wrong (more bytes than announced): stop here.
-                    raise IncompleteBody(f"the body is longer than the announced {size} bytes")
-                if not threaded:
-                    hasher.update(chunk)
-                    await writer.write(chunk)
-                    continue
-                batch.append(chunk)
-                batch_size += len(chunk)
-                if batch_size >= _HASH_BLOCK:
-                    await self._hash_and_write(hasher, writer, batch)
-                    batch, batch_size = [], 0
-            if batch:
-                await self._hash_and_write(hasher, writer, batch)
-            if hasher.size < size:
-                raise IncompleteBody(f"{hasher.size} bytes received, {size} announced")
-            verify_body(hasher, integrity)  # after the body: a trailer may carry the checksum
-            await writer.commit()
-        except BaseException:
-            await writer.abort()
-            raise
-        return blob_id, hasher
+    async def _blob_keys(self, bucket: str, encryption: ObjectEncryption | None) -> BlobKeys:
+        """A fresh data key for one blob; ``encryption`` None: SSE-S3 under the tenant that
+        owns ``bucket``."""
+        if encryption is None and self._cipher.encrypts:
+            encryption = ObjectEncryption((await self.get_bucket(bucket)).tenant_id)
+        return await self._sealed.new_keys(encryption or ObjectEncryption(""))
 
-    @staticmethod
-    async def _hash_and_write(hasher: BodyHasher, writer: BlobWriter, batch: list[bytes]) -> None:
-        await asyncio.to_thread(update_all, hasher, batch)
-        for chunk in batch:
-            await writer.write(chunk)
+    async def _open_record(self, record: ObjectRecord) -> ObjectRecord:
+        """The record as the store keeps it, with its sealed headers opened."""
+        if record.sealed_headers is None:
+            return record
+        headers = await self._sealed.open_headers(record.sealed_headers, record.bucket, record.key)
+        return dataclasses.replace(record, headers=headers)
 
     async def _commit_record(self, record: ObjectRecord, blob_id: str) -> ObjectRecord:
         """Commit the metadata row of a freshly committed blob; queue what it replaced."""
         try:
             # Shielded: a disconnect must not cut the transaction (and the queueing of the
             # replaced blobs) in the middle; the client simply does not hear the answer.
-            replaced = await asyncio.shield(self._store.put_object(record))
+            replaced = await asyncio.shield(self._store.put_object(stored_form(record)))
         except (NoSuchBucket, NoSuchUpload):
             # The row was certainly not written: the blob is nobody's.
             await self._delete_quietly(blob_id)
@@ -732,7 +769,12 @@ class ObjectService:
         return record
 
     async def _commit_part(
-        self, upload: MultipartUpload, part_number: int, blob_id: str, hasher: BodyHasher
+        self,
+        upload: MultipartUpload,
+        part_number: int,
+        blob_id: str,
+        hasher: BodyHasher,
+        key: SegmentKey | None,
     ) -> Part:
         part = Part(
             upload_id=upload.upload_id,
@@ -742,6 +784,7 @@ class ObjectService:
             etag=hasher.md5_hex(),
             last_modified=self._clock(),
             checksum=full_checksum(hasher.algorithm, hasher),
+            key=key,
         )
         try:
             replaced = await asyncio.shield(self._store.put_part(part))
@@ -763,21 +806,3 @@ class ObjectService:
             await self._blobs.delete(blob_id)
         except BlobError:
             _log.warning("blob %s left for the sweeper: cannot delete it", blob_id, exc_info=True)
-
-
-def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
-    """The common prefix ``key`` rolls up into under ``prefix``, or None if it stands alone."""
-    if not key.startswith(prefix):
-        return None
-    index = key.find(delimiter, len(prefix))
-    if index < 0:
-        return None
-    return key[: index + len(delimiter)]
-
-
-def _seek_past_prefix(after: str | None, prefix: str, delimiter: str) -> str | None:
-    """Where a delimited listing resumes: a marker that is itself a common prefix (the last
-    entry of the previous page) means "after every key under it"."""
-    if after is not None and _common_prefix(after, prefix, delimiter) == after:
-        return after + _SENTINEL
-    return after

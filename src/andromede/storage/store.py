@@ -55,6 +55,17 @@ class MetadataStore(Protocol):
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None: ...
 
+    async def replace_object_segments(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
+        """Replace ``expected`` by ``record`` (same bucket and key) only if the stored object
+        still has ``expected``'s blobs: whether it did. For the re-encryption of legacy rows,
+        which must lose to any write that came meanwhile."""
+
+    async def legacy_objects(
+        self, after: tuple[str, str] | None, limit: int, format_version: int
+    ) -> list[ObjectRecord]:
+        """Objects whose record format is older than ``format_version``, by (bucket, key)
+        strictly after ``after``."""
+
     async def set_object_acl(
         self, bucket: str, key: str, acl: AccessControlList | None
     ) -> ObjectRecord | None:

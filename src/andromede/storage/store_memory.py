@@ -98,6 +98,26 @@ class MemoryMetadataStore:
         state.objects[encoded] = record
         return replaced
 
+    async def replace_object_segments(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
+        state = self._buckets.get(record.bucket)
+        current = None if state is None else state.objects.get(record.key.encode())
+        if state is None or current is None or current.segments != expected.segments:
+            return False
+        state.objects[record.key.encode()] = record
+        return True
+
+    async def legacy_objects(
+        self, after: tuple[str, str] | None, limit: int, format_version: int
+    ) -> list[ObjectRecord]:
+        found = sorted(
+            (name, record.key.encode(), record)
+            for name, state in self._buckets.items()
+            for record in state.objects.values()
+            if record.format_version < format_version
+        )
+        marker = None if after is None else (after[0], after[1].encode())
+        return [r for n, k, r in found if marker is None or (n, k) > marker][:limit]
+
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
         state = self._buckets.get(bucket)
         return None if state is None else state.objects.get(key.encode())

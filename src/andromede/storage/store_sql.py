@@ -24,6 +24,7 @@ cycle:
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -47,6 +48,7 @@ from andromede.storage.errors import (
 from andromede.storage.model import (
     BUCKET_ACCESS_FIELDS,
     Bucket,
+    BucketEncryption,
     Checksum,
     ChecksumAlgorithm,
     ChecksumType,
@@ -58,7 +60,9 @@ from andromede.storage.model import (
     ObjectSummary,
     Part,
     PublicAccessBlock,
+    SealedHeaders,
     Segment,
+    SegmentKey,
 )
 
 __all__ = ["SqlMetadataStore", "prefix_upper_bound"]
@@ -89,6 +93,54 @@ def prefix_upper_bound(prefix: str) -> str | None:
 
 
 # -- row <-> record ---------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def _stored_headers_json(
+    headers: ContentHeaders, sealed: SealedHeaders | None, customer_check: bytes | None = None
+) -> str:
+    """Sealed headers (format 2) when there are some; clear ones for the benchmark switch."""
+    if sealed is None:
+        return _headers_json(headers)
+    data: dict[str, Any] = {"sealed": [_b64(sealed.wrapped), _b64(sealed.ciphertext)]}
+    if customer_check is not None:
+        data["customer_key_check"] = _b64(customer_check)
+    return json.dumps(data, separators=(",", ":"))
+
+
+def _stored_headers_from_json(
+    text: str,
+) -> tuple[ContentHeaders, SealedHeaders | None, bytes | None]:
+    data = json.loads(text)
+    if "sealed" not in data:
+        return _headers_from_json(text), None, None
+    wrapped, ciphertext = data["sealed"]
+    check = data.get("customer_key_check")
+    return (
+        ContentHeaders(),
+        SealedHeaders(_unb64(wrapped), _unb64(ciphertext)),
+        None if check is None else _unb64(check),
+    )
+
+
+def _segment_key_json(key: SegmentKey | None) -> list[str] | None:
+    if key is None:
+        return None
+    check = key.customer_key_check
+    return [_b64(key.wrapped)] + ([] if check is None else [_b64(check)])
+
+
+def _segment_key_from_json(data: list[str] | None) -> SegmentKey | None:
+    if data is None:
+        return None
+    return SegmentKey(_unb64(data[0]), _unb64(data[1]) if len(data) > 1 else None)
 
 
 def _headers_json(headers: ContentHeaders) -> str:
@@ -140,6 +192,7 @@ def _segments_json(segments: Sequence[Segment]) -> str:
                 "part_number": s.part_number,
                 "etag": s.etag,
                 "checksum": _checksum_json(s.checksum),
+                **({"key": _segment_key_json(s.key)} if s.key is not None else {}),
             }
             for s in segments
         ],
@@ -155,6 +208,7 @@ def _segments_from_json(text: str) -> tuple[Segment, ...]:
             part_number=s["part_number"],
             etag=s["etag"],
             checksum=_checksum_from_json(s["checksum"]),
+            key=_segment_key_from_json(s.get("key")),
         )
         for s in json.loads(text)
     )
@@ -188,7 +242,7 @@ def _object_values(record: ObjectRecord) -> dict[str, Any]:
         "etag": record.etag,
         "last_modified": record.last_modified,
         "owner_id": record.owner_id,
-        "headers": _headers_json(record.headers),
+        "headers": _stored_headers_json(record.headers, record.sealed_headers),
         "segments": _segments_json(record.segments),
         "format_version": record.format_version,
         "acl": None if record.acl is None else record.acl.to_json(),
@@ -197,13 +251,15 @@ def _object_values(record: ObjectRecord) -> dict[str, Any]:
 
 
 def _object_from_row(row: Any) -> ObjectRecord:
+    headers, sealed, _ = _stored_headers_from_json(row.headers)
     return ObjectRecord(
         bucket=row.bucket,
         key=row.key,
         size=row.size,
         etag=row.etag,
         last_modified=row.last_modified,
-        headers=_headers_from_json(row.headers),
+        headers=headers,
+        sealed_headers=sealed,
         segments=_segments_from_json(row.segments),
         owner_id=row.owner_id,
         checksum=_checksum_from_row(row),
@@ -259,6 +315,7 @@ def _bucket_from_row(row: Any) -> Bucket:
         policy=row.policy,
         public_access_block=None if block is None else PublicAccessBlock.from_json(block),
         acl=_acl_from_text(row.acl),
+        encryption=None if row.encryption is None else BucketEncryption.from_json(row.encryption),
     )
 
 
@@ -268,7 +325,7 @@ def _bucket_access_values(changes: Mapping[str, object]) -> dict[str, object]:
         raise ValueError(f"not bucket access fields: {sorted(unknown)}")
     values: dict[str, object] = {}
     for name, value in changes.items():
-        if isinstance(value, PublicAccessBlock | AccessControlList):
+        if isinstance(value, PublicAccessBlock | AccessControlList | BucketEncryption):
             value = value.to_json()
         elif isinstance(value, ObjectOwnership):
             value = value.value
@@ -277,13 +334,16 @@ def _bucket_access_values(changes: Mapping[str, object]) -> dict[str, object]:
 
 
 def _upload_from_row(row: Any) -> MultipartUpload:
+    headers, sealed, check = _stored_headers_from_json(row.headers)
     return MultipartUpload(
         bucket=row.bucket,
         key=row.key,
         upload_id=row.upload_id,
         initiated=row.initiated,
         owner_id=row.owner_id,
-        headers=_headers_from_json(row.headers),
+        headers=headers,
+        sealed_headers=sealed,
+        customer_key_check=check,
         checksum_algorithm=(
             None if row.checksum_algorithm is None else ChecksumAlgorithm(row.checksum_algorithm)
         ),
@@ -302,6 +362,7 @@ def _part_from_row(row: Any) -> Part:
         etag=row.etag,
         last_modified=row.last_modified,
         checksum=_checksum_from_row(row),
+        key=_segment_key_from_json(None if row.key is None else json.loads(row.key)),
     )
 
 
@@ -414,6 +475,36 @@ class SqlMetadataStore:
 
         return await self._db.read(work)
 
+    async def replace_object_segments(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
+        names = {"bucket": record.bucket, "key": record.key}
+        values = _object_values(record)
+
+        def work(conn: Connection) -> bool:
+            old = conn.execute(_LOCK_OBJECT, names).first()
+            if old is None or _segments_from_json(old.segments) != expected.segments:
+                return False
+            conn.execute(_UPDATE_OBJECT, {**values, "b_bucket": record.bucket, "b_key": record.key})
+            conn.execute(_DELETE_OBJECT_BLOBS, names)
+            rows = [{"blob_id": s.blob_id, **names} for s in record.segments]
+            if rows:
+                conn.execute(_INSERT_OBJECT_BLOB, rows)
+            return True
+
+        return await self._db.write(work)
+
+    async def legacy_objects(
+        self, after: tuple[str, str] | None, limit: int, format_version: int
+    ) -> list[ObjectRecord]:
+        query = sa.select(_O).where(_O.c.format_version < format_version)
+        if after is not None:
+            query = query.where(sa.tuple_(_O.c.bucket, _O.c.key) > sa.tuple_(*after))
+        query = query.order_by(_O.c.bucket, _O.c.key).limit(limit)
+
+        def work(conn: Connection) -> list[ObjectRecord]:
+            return [_object_from_row(row) for row in conn.execute(query)]
+
+        return await self._db.read(work)
+
     async def set_object_acl(
         self, bucket: str, key: str, acl: AccessControlList | None
     ) -> ObjectRecord | None:
@@ -469,7 +560,9 @@ class SqlMetadataStore:
                     key=upload.key,
                     initiated=upload.initiated,
                     owner_id=upload.owner_id,
-                    headers=_headers_json(upload.headers),
+                    headers=_stored_headers_json(
+                        upload.headers, upload.sealed_headers, upload.customer_key_check
+                    ),
                     checksum_algorithm=upload.checksum_algorithm,
                     checksum_type=upload.checksum_type,
                     format_version=upload.format_version,
@@ -495,6 +588,7 @@ class SqlMetadataStore:
             "size": part.size,
             "etag": part.etag,
             "last_modified": part.last_modified,
+            "key": None if part.key is None else json.dumps(_segment_key_json(part.key)),
             **_checksum_columns(part.checksum),
         }
 

@@ -32,6 +32,11 @@ OWNERSHIP_XML = (
     b"</OwnershipControls>"
 )
 PAB_XML = b"<PublicAccessBlockConfiguration/>"
+SSE_XML = (
+    b"<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>"
+    b"<SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>"
+    b"</ServerSideEncryptionConfiguration>"
+)
 POLICY = (
     b'{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",'
     b'"Action":"s3:GetObject","Resource":"arn:aws:s3:::victim-data/*"}]}'
@@ -96,6 +101,9 @@ RECIPES: dict[O, Recipe] = {
         "PUT", f"{B}?publicAccessBlock", PAB_XML, tuple(md5(PAB_XML).items())
     ),
     O.DeletePublicAccessBlock: Recipe("DELETE", f"{B}?publicAccessBlock"),
+    O.GetBucketEncryption: Recipe("GET", f"{B}?encryption"),
+    O.PutBucketEncryption: Recipe("PUT", f"{B}?encryption", SSE_XML, tuple(md5(SSE_XML).items())),
+    O.DeleteBucketEncryption: Recipe("DELETE", f"{B}?encryption"),
 }
 # Not bucket-addressed: covered by their own tests below.
 SERVICE_LEVEL = {O.ListBuckets, O.CreateBucket}

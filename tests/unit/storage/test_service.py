@@ -9,6 +9,7 @@ import os
 import zlib
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +34,7 @@ from andromede.storage.errors import (
 )
 from andromede.storage.model import Checksum, ChecksumAlgorithm, ChecksumType, ContentHeaders
 from andromede.storage.service import BodyIntegrity, CompletedPart, ObjectService, StorageLimits
+from support.keys import cipher_in
 
 from .conftest import Stack
 
@@ -63,8 +65,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def service(stack: Stack, clock: Clock) -> ObjectService:
-    svc = ObjectService(stack.store, stack.blobs, LIMITS, clock=clock)
+async def service(stack: Stack, clock: Clock, tmp_path: Path) -> ObjectService:
+    svc = ObjectService(stack.store, stack.blobs, LIMITS, cipher_in(tmp_path / "keys"), clock=clock)
     await svc.create_bucket("bucket", tenant_id="t1", owner_id="o1", region="eu")
     return svc
 

@@ -11,6 +11,7 @@ from andromede.http.response import Response
 from andromede.iam.model import canonical_id
 from andromede.s3.authorise import S3Authoriser, request_condition_keys
 from andromede.s3.errors import S3Error
+from andromede.s3.handlers.encryption import KmsKeyResolver
 from andromede.s3.operations import S3Operation
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, escape
@@ -48,6 +49,8 @@ class S3Services:
     objects: ObjectService
     settings: Settings
     authoriser: S3Authoriser
+    # SSE-KMS's hook: set once customer-managed KMS keys exist; None answers aws:kms with 501.
+    kms_keys: KmsKeyResolver | None = None
 
 
 Handler = Callable[[S3Context, S3Services], Awaitable[Response]]
@@ -172,7 +175,6 @@ def tenant_owner_id(ctx: S3Context) -> str:
 # would claim encryption, retention or tags that do not exist; S3's answer is NotImplemented
 # ("A header you provided implies functionality that is not implemented").
 _UNSUPPORTED_HEADER_PREFIXES = (
-    "x-amz-server-side-encryption",  # SSE-S3/SSE-KMS/SSE-C: the keys issue
     "x-amz-object-lock-",  # Object Lock
     "x-amz-tagging",  # object tags
     "x-amz-website-redirect-location",

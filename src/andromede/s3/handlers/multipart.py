@@ -16,12 +16,19 @@ from andromede.s3.handlers.common import (
     write_checksum_elements,
     xml_response,
 )
+from andromede.s3.handlers.encryption import (
+    copy_source_customer_key,
+    encryption_response_headers,
+    record_encryption_headers,
+    write_encryption,
+)
 from andromede.s3.handlers.objects import load_copy_source
 from andromede.s3.ranges import InvalidCopySourceRange, parse_copy_source_range
 from andromede.s3.request import S3Context, parse_checksum_algorithm
 from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
 from andromede.storage.checksums import InvalidChecksumValue, validate_checksum_type
-from andromede.storage.model import Checksum, ChecksumAlgorithm, ChecksumType
+from andromede.storage.encryption import ObjectEncryption
+from andromede.storage.model import Checksum, ChecksumAlgorithm, ChecksumType, EncryptionMode
 from andromede.storage.service import CompletedPart
 
 __all__ = [
@@ -49,6 +56,7 @@ async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
     bucket = await addressed_bucket(ctx, svc)
     owner_id = object_owner_id(ctx, bucket)
     acl = acl_from_request(ctx, bucket, owner_id=owner_id)
+    encryption = write_encryption(ctx, bucket)
     raw_algorithm = ctx.headers.get("x-amz-checksum-algorithm")
     algorithm = parse_checksum_algorithm(raw_algorithm) if raw_algorithm else None
     raw_type = ctx.headers.get("x-amz-checksum-type")
@@ -78,6 +86,7 @@ async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
         owner_id=owner_id,
         checksum_algorithm=algorithm,
         checksum_type=checksum_type,
+        encryption=encryption,
         acl=acl,
     )
     xml = XmlWriter("InitiateMultipartUploadResult")
@@ -89,7 +98,13 @@ async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
         response.header("x-amz-checksum-algorithm", upload.checksum_algorithm.value)
     if upload.checksum_type is not None:
         response.header("x-amz-checksum-type", upload.checksum_type.value)
+    _encryption_headers(response, encryption)
     return response
+
+
+def _encryption_headers(response: Response, encryption: ObjectEncryption) -> None:
+    mode = EncryptionMode.SSE_C if encryption.customer_key else EncryptionMode.SSE_S3
+    encryption_response_headers(response, mode, encryption.customer_key)
 
 
 async def upload_part(ctx: S3Context, svc: S3Services) -> Response:
@@ -98,6 +113,7 @@ async def upload_part(ctx: S3Context, svc: S3Services) -> Response:
     if size > svc.settings.max_part_size:
         raise S3Error("EntityTooLarge", MaxSizeAllowed=str(svc.settings.max_part_size))
     integrity = ctx.integrity()
+    encryption = write_encryption(ctx, await addressed_bucket(ctx, svc))
     part = await svc.objects.upload_part(
         ctx.bucket,
         ctx.key,
@@ -106,15 +122,18 @@ async def upload_part(ctx: S3Context, svc: S3Services) -> Response:
         ctx.body(integrity),
         size=size,
         integrity=integrity,
+        encryption=encryption,
     )
     response = Response(headers=[("ETag", f'"{part.etag}"')])
     if part.checksum is not None:
         response.header(part.checksum.algorithm.header, part.checksum.value)
+    _encryption_headers(response, encryption)
     return response
 
 
 async def upload_part_copy(ctx: S3Context, svc: S3Services) -> Response:
     part_number = _part_number(ctx, svc)
+    encryption = write_encryption(ctx, await addressed_bucket(ctx, svc))
     source = await load_copy_source(ctx, svc)
     raw_range = ctx.headers.get("x-amz-copy-source-range")
     if raw_range is None:
@@ -130,13 +149,23 @@ async def upload_part_copy(ctx: S3Context, svc: S3Services) -> Response:
     if end - start + 1 > svc.settings.max_part_size:
         raise S3Error("EntityTooLarge", MaxSizeAllowed=str(svc.settings.max_part_size))
     part = await svc.objects.upload_part_copy(
-        ctx.bucket, ctx.key, ctx.query["uploadId"], part_number, source, start, end
+        ctx.bucket,
+        ctx.key,
+        ctx.query["uploadId"],
+        part_number,
+        source,
+        start,
+        end,
+        encryption=encryption,
+        source_customer_key=copy_source_customer_key(ctx),
     )
     xml = XmlWriter("CopyPartResult")
     xml.element("LastModified", iso8601_ms(part.last_modified))
     xml.element("ETag", f'"{part.etag}"')
     write_checksum_elements(xml, part.checksum, with_type=False)
-    return xml_response(xml)
+    response = xml_response(xml)
+    _encryption_headers(response, encryption)
+    return response
 
 
 def _parse_completed_parts(body: bytes) -> list[CompletedPart]:
@@ -194,6 +223,7 @@ async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response
     response = xml_response(xml)
     if record.checksum is not None:
         checksum_headers(response, record.checksum)
+    record_encryption_headers(response, record, None)
     return response
 
 

@@ -27,6 +27,12 @@ from andromede.s3.handlers.common import (
     write_checksum_elements,
     xml_response,
 )
+from andromede.s3.handlers.encryption import (
+    copy_source_customer_key,
+    read_customer_key,
+    record_encryption_headers,
+    write_encryption,
+)
 from andromede.s3.operations import S3Operation
 from andromede.s3.ranges import ByteRange, RangeNotSatisfiable, parse_range
 from andromede.s3.request import S3Context, parse_checksum_algorithm
@@ -86,6 +92,7 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
     bucket = await addressed_bucket(ctx, svc)
     owner_id = object_owner_id(ctx, bucket)
     acl = acl_from_request(ctx, bucket, owner_id=owner_id)
+    encryption = write_encryption(ctx, bucket)
     await _check_write_conditions(ctx, svc)
     integrity = ctx.integrity(default_algorithm=ChecksumAlgorithm.CRC64NVME)
     record = await svc.objects.put_object(
@@ -96,11 +103,13 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
         headers=content_headers_from_request(ctx),
         owner_id=owner_id,
         integrity=integrity,
+        encryption=encryption,
         acl=acl,
     )
     response = Response(headers=[("ETag", f'"{record.etag}"')])
     if record.checksum is not None:
         checksum_headers(response, record.checksum)
+    record_encryption_headers(response, record, encryption.customer_key)
     return response
 
 
@@ -117,13 +126,9 @@ def _part_range(record: ObjectRecord, part_number: int) -> ByteRange | None:
 
 
 async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
-    if "x-amz-server-side-encryption-customer-algorithm" in ctx.headers:
-        # No object is stored with a customer key yet (the keys issue): AWS's answer to SSE-C
-        # parameters on an object that has none.
-        raise S3Error(
-            "InvalidRequest", "The encryption parameters are not applicable to this object."
-        )
+    customer = read_customer_key(ctx)
     record = await svc.objects.head_object(ctx.bucket, ctx.key)
+    await svc.objects.check_customer_key(record, customer)
     outcome = evaluate_get_conditions(
         ctx.headers, etag=record.etag, last_modified=record.last_modified
     )
@@ -157,6 +162,7 @@ async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
     checksum_wanted = ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
     response = Response(head=head)
     object_response_headers(response, record, with_checksum=whole and checksum_wanted)
+    record_encryption_headers(response, record, customer)
     if byte_range is not None:
         response.status = 206
         response.header("Content-Range", f"bytes {byte_range.start}-{byte_range.end}/{record.size}")
@@ -164,7 +170,7 @@ async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
     start, end = (0, record.size - 1) if byte_range is None else (byte_range.start, byte_range.end)
     response.content_length = end - start + 1
     if not head and response.content_length > 0:
-        response.stream = svc.objects.read_object(record, start, end)
+        response.stream = svc.objects.read_object(record, start, end, customer_key=customer)
     return response
 
 
@@ -269,6 +275,7 @@ async def load_copy_source(ctx: S3Context, svc: S3Services) -> ObjectRecord:
     bucket = await svc.objects.get_bucket(bucket_name)
     await authorise_object(ctx, svc, S3Operation.GetObject, bucket, key)
     source = await svc.objects.head_object(bucket_name, key)
+    await svc.objects.check_customer_key(source, copy_source_customer_key(ctx))
     outcome = evaluate_copy_source_conditions(
         ctx.headers, etag=source.etag, last_modified=source.last_modified
     )
@@ -282,6 +289,7 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
     bucket = await addressed_bucket(ctx, svc)
     owner_id = object_owner_id(ctx, bucket)
     acl = acl_from_request(ctx, bucket, owner_id=owner_id)
+    encryption = write_encryption(ctx, bucket)
     source = await load_copy_source(ctx, svc)
     if source.size > _COPY_SOURCE_MAX:
         raise S3Error(
@@ -295,7 +303,10 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
     algorithm_header = ctx.headers.get("x-amz-checksum-algorithm")
     algorithm = parse_checksum_algorithm(algorithm_header) if algorithm_header else None
     same = (source.bucket, source.key) == (ctx.bucket, ctx.key)
-    if same and directive == "COPY" and algorithm is None:
+    changes_encryption = encryption.customer_key is not None or any(
+        name.startswith("x-amz-server-side-encryption") for name in ctx.headers
+    )
+    if same and directive == "COPY" and algorithm is None and not changes_encryption:
         raise S3Error(
             "InvalidRequest",
             "This copy request is illegal because it is trying to copy an object to itself without "
@@ -310,10 +321,14 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
         headers=content_headers_from_request(ctx) if directive == "REPLACE" else None,
         owner_id=owner_id,
         checksum_algorithm=algorithm,
+        encryption=encryption,
+        source_customer_key=copy_source_customer_key(ctx),
         acl=acl,
     )
     xml = XmlWriter("CopyObjectResult")
     xml.element("LastModified", iso8601_ms(record.last_modified))
     xml.element("ETag", f'"{record.etag}"')
     write_checksum_elements(xml, record.checksum, with_type=True)
-    return xml_response(xml)
+    response = xml_response(xml)
+    record_encryption_headers(response, record, encryption.customer_key)
+    return response

@@ -2,7 +2,7 @@
 provider, never in the database).
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-29
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from andromede.db.types import UtcDateTime, key_text
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,213 @@
+"""Encryption at rest as the object path sees it: the cipher interface, SSE-C, sealed headers.
+
+Storage does not know where keys come from (that is key management, another bounded context):
+it asks an :class:`ObjectCipher` for a fresh data key per blob (wrapped under the tenant's
+key-encryption key, stored in the segment), for that key again when it reads, and for the
+chunked AES-256-GCM sealer and opener of one blob. The composition root implements the
+interface over ``kms.KeyService`` (``andromede/object_keys.py``).
+
+Two things are decided here, because they are about objects rather than keys:
+
+- **SSE-C.** The customer's key is never stored. Every SSE-C blob still has its own data key
+  wrapped under the tenant KEK; the key the chunks are sealed with is
+  ``HMAC-SHA256(data key, "andromede/sse-c key" | customer key)``, so opening the blob needs
+  *both* the customer key and the tenant KEK (destroying the tenant key shreds SSE-C objects
+  too). A later request's key is checked against ``HMAC-SHA256(data key, "andromede/sse-c
+  check" | customer key)``, stored beside the wrapped key: a keyed check of a 256-bit random key,
+  useless without the tenant KEK, compared in constant time.
+- **Sealed headers.** Representation headers and user metadata are sealed with AES-256-GCM under
+  a data key of the tenant (the object's bucket and key are the AAD, so sealed headers cannot be
+  moved to another object). Object keys and bucket names stay in clear: listings need their order.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+from dataclasses import dataclass
+from typing import Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from andromede.storage.errors import ObjectCorrupted
+from andromede.storage.model import ContentHeaders, SealedHeaders
+
+__all__ = [
+    "BlobOpener",
+    "BlobSealer",
+    "CipherRange",
+    "CustomerKey",
+    "ObjectCipher",
+    "ObjectEncryption",
+    "customer_blob_key",
+    "customer_key_check",
+    "customer_key_matches",
+    "open_headers",
+    "seal_headers",
+]
+
+_CUSTOMER_KEY_INFO = b"andromede/sse-c key v1"
+_CUSTOMER_CHECK_INFO = b"andromede/sse-c check v1"
+_HEADERS_AAD_PREFIX = b"andromede/headers v1\x00"
+_NONCE_SIZE = 12
+
+
+class BlobSealer(Protocol):
+    """Streaming encryption of one blob: ciphertext out for plaintext in."""
+
+    def update(self, data: bytes) -> bytes | bytearray: ...
+
+    def finish(self) -> bytes | bytearray: ...
+
+
+class BlobOpener(Protocol):
+    """Streaming, verifying decryption of the chunks of one range (ObjectCorrupted on tamper)."""
+
+    def update(self, data: bytes) -> bytes | bytearray: ...
+
+    def finish(self) -> None: ...
+
+
+class CipherRange(Protocol):
+    """The stored bytes ``[ciphertext_start, ciphertext_end)`` that hold a plaintext range."""
+
+    @property
+    def ciphertext_start(self) -> int: ...
+
+    @property
+    def ciphertext_end(self) -> int: ...
+
+
+class ObjectCipher(Protocol):
+    """Keys and chunk ciphers for blobs. Key calls may block on a provider: they are async.
+
+    ``encrypts`` is False only for the benchmark switch (``bench_unencrypted``), whose blobs
+    are plaintext; every other implementation encrypts every blob.
+    """
+
+    @property
+    def encrypts(self) -> bool: ...
+
+    @property
+    def header_size(self) -> int: ...
+
+    @property
+    def read_block_size(self) -> int: ...
+
+    async def new_data_key(self, tenant_id: str) -> tuple[bytearray, bytes]:
+        """A fresh 256-bit data key and its wrapped form (KeyUnavailable if the tenant's key
+        was destroyed)."""
+
+    async def open_data_key(self, wrapped: bytes) -> bytearray:
+        """The data key inside ``wrapped`` (EncryptionKeyUnavailable, ObjectCorrupted)."""
+
+    def stored_size(self, plaintext_size: int) -> int: ...
+
+    def sealer(self, data_key: bytes | bytearray, blob_id: str) -> BlobSealer: ...
+
+    def plan(self, plaintext_size: int, start: int, stop: int) -> CipherRange:
+        """What to read for plaintext ``[start, stop)`` (``(0, 0)`` of an empty blob too)."""
+
+    def opener(
+        self, data_key: bytes | bytearray, blob_id: str, header: bytes, plan: CipherRange
+    ) -> BlobOpener: ...
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class CustomerKey:
+    """An SSE-C key as a request sent it (checked: 256 bits, MD5 matching)."""
+
+    key: bytes
+    md5: str  # base64 MD5 of the key, echoed in responses
+
+    @classmethod
+    def parse(cls, algorithm: str, key_b64: str, md5_b64: str | None) -> CustomerKey:
+        """ValueError with a client-facing message for a malformed or inconsistent key."""
+        if algorithm != "AES256":
+            raise ValueError("The encryption algorithm must be AES256 for customer keys.")
+        try:
+            key = base64.b64decode(key_b64, validate=True)
+        except ValueError:
+            raise ValueError("The customer key is not valid base64.") from None
+        if len(key) != 32:
+            raise ValueError("The secret key was invalid for the specified algorithm.")
+        digest = base64.b64encode(hashlib.md5(key, usedforsecurity=False).digest()).decode()
+        if md5_b64 is None or not hmac.compare_digest(digest, md5_b64.strip()):
+            raise ValueError(
+                "The calculated MD5 hash of the key did not match the hash that was provided."
+            )
+        return cls(key, digest)
+
+
+def customer_blob_key(data_key: bytes | bytearray, customer: CustomerKey) -> bytearray:
+    """The key an SSE-C blob's chunks are derived from: needs the data key and the customer's."""
+    return bytearray(
+        hmac.new(bytes(data_key), _CUSTOMER_KEY_INFO + customer.key, hashlib.sha256).digest()
+    )
+
+
+def customer_key_check(data_key: bytes | bytearray, customer: CustomerKey) -> bytes:
+    return hmac.new(bytes(data_key), _CUSTOMER_CHECK_INFO + customer.key, hashlib.sha256).digest()
+
+
+def customer_key_matches(data_key: bytes | bytearray, customer: CustomerKey, check: bytes) -> bool:
+    return hmac.compare_digest(customer_key_check(data_key, customer), check)
+
+
+def _headers_aad(bucket: str, key: str) -> bytes:
+    return _HEADERS_AAD_PREFIX + bucket.encode() + b"\x00" + key.encode()
+
+
+def seal_headers(
+    data_key: bytes | bytearray, wrapped: bytes, bucket: str, key: str, headers: ContentHeaders
+) -> SealedHeaders:
+    plain = json.dumps(
+        [
+            headers.content_type,
+            headers.content_encoding,
+            headers.content_disposition,
+            headers.content_language,
+            headers.cache_control,
+            headers.expires,
+            dict(headers.user_metadata),
+        ],
+        separators=(",", ":"),
+    ).encode()
+    nonce = os.urandom(_NONCE_SIZE)
+    sealed = AESGCM(bytes(data_key)).encrypt(nonce, plain, _headers_aad(bucket, key))
+    return SealedHeaders(wrapped=wrapped, ciphertext=nonce + sealed)
+
+
+def open_headers(
+    data_key: bytes | bytearray, sealed: SealedHeaders, bucket: str, key: str
+) -> ContentHeaders:
+    try:
+        plain = AESGCM(bytes(data_key)).decrypt(
+            sealed.ciphertext[:_NONCE_SIZE],
+            sealed.ciphertext[_NONCE_SIZE:],
+            _headers_aad(bucket, key),
+        )
+    except (InvalidTag, ValueError):
+        raise ObjectCorrupted("the object's stored headers failed authentication") from None
+    ctype, encoding, disposition, language, cache, expires, metadata = json.loads(plain)
+    return ContentHeaders(
+        content_type=ctype,
+        content_encoding=encoding,
+        content_disposition=disposition,
+        content_language=language,
+        cache_control=cache,
+        expires=expires,
+        user_metadata=dict(metadata),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectEncryption:
+    """How a write is encrypted: under the tenant's keys, plus the customer's key for SSE-C."""
+
+    tenant_id: str
+    customer_key: CustomerKey | None = None

@@ -1,0 +1,327 @@
+"""Encryption in the object path: what the blobs hold, ranges, tampering, legacy rows, shredding.
+
+Runs on both storage stacks (memory twins; SQLite + local disk) with the real key service over a
+local key file: there is no unencrypted path to test against.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from andromede.kms.errors import ProviderError
+from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.service import KeyService
+from andromede.object_keys import KmsObjectCipher, PlaintextBenchCipher
+from andromede.storage.encryption import CustomerKey, ObjectEncryption
+from andromede.storage.errors import (
+    CustomerKeyMismatch,
+    CustomerKeyNotApplicable,
+    CustomerKeyRequired,
+    EncryptionKeyUnavailable,
+    InvalidPart,
+    KeyServiceUnavailable,
+    ObjectCorrupted,
+)
+from andromede.storage.model import (
+    ContentHeaders,
+    EncryptionMode,
+    ObjectRecord,
+    Part,
+    Segment,
+)
+from andromede.storage.service import BodyIntegrity, CompletedPart, ObjectService, StorageLimits
+from support.keys import key_service_in
+
+from .conftest import Stack
+
+LIMITS = StorageLimits(
+    max_object_size=1 << 24,
+    max_part_size=1 << 24,
+    min_part_size=1000,
+    max_parts=100,
+    max_key_length=100,
+    max_user_metadata_size=256,
+    read_chunk_size=10_000,
+    deletion_grace=0.0,
+)
+CHUNK = 64 * 1024
+
+
+@dataclasses.dataclass
+class World:
+    svc: ObjectService
+    keys: KeyService
+    stack: Stack
+
+
+@pytest.fixture
+async def world(stack: Stack, tmp_path: Path) -> World:
+    keys = key_service_in(tmp_path / "keys")
+    svc = ObjectService(stack.store, stack.blobs, LIMITS, KmsObjectCipher(keys, inline=True))
+    await svc.create_bucket("bkt", tenant_id="t1", owner_id="o1", region="eu")
+    return World(svc, keys, stack)
+
+
+async def body(data: bytes, piece: int = 9_999) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), piece):
+        yield data[i : i + piece]
+
+
+async def put(
+    svc: ObjectService,
+    key: str,
+    data: bytes,
+    customer: CustomerKey | None = None,
+    metadata: dict[str, str] | None = None,
+) -> ObjectRecord:
+    return await svc.put_object(
+        "bkt",
+        key,
+        body(data),
+        size=len(data),
+        headers=ContentHeaders(user_metadata=metadata or {}),
+        owner_id="o1",
+        integrity=BodyIntegrity(),
+        encryption=ObjectEncryption("t1", customer),
+    )
+
+
+async def read(
+    svc: ObjectService, record: ObjectRecord, start: int, end: int, **kw: CustomerKey
+) -> bytes:
+    return b"".join([c async for c in svc.read_object(record, start, end, **kw)])
+
+
+async def _whole(stack: Stack, blob_id: str) -> bytes:
+    low, high = 0, 1 << 26
+    while low < high:  # the largest readable length is the blob's size
+        mid = (low + high + 1) // 2
+        try:
+            async for _ in stack.blobs.read(blob_id, 0, mid, 1 << 26):
+                pass
+            low = mid
+        except Exception:
+            high = mid - 1
+    return b"".join([c async for c in stack.blobs.read(blob_id, 0, low, 1 << 26)])
+
+
+def customer_key() -> CustomerKey:
+    import base64
+    import hashlib
+
+    key = os.urandom(32)
+    md5 = base64.b64encode(hashlib.md5(key, usedforsecurity=False).digest()).decode()
+    return CustomerKey.parse("AES256", base64.b64encode(key).decode(), md5)
+
+
+async def test_blobs_hold_ciphertext_and_records_the_plaintext_view(world: World) -> None:
+    data = os.urandom(3 * CHUNK + 123)
+    record = await put(world.svc, "k", data, metadata={"m": "v"})
+    assert record.size == len(data) and record.encryption is EncryptionMode.SSE_S3
+    stored = await _whole(world.stack, record.segments[0].blob_id)
+    assert len(stored) == world.keys.stored_size(len(data))
+    assert data[:64] not in stored and data[CHUNK : CHUNK + 64] not in stored
+    head = await world.svc.head_object("bkt", "k")
+    assert head.headers.user_metadata == {"m": "v"}
+    stored_row = await world.stack.store.get_object("bkt", "k")
+    assert stored_row is not None and stored_row.headers.user_metadata == {}  # sealed
+    assert await read(world.svc, head, 0, len(data) - 1) == data
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (0, 0),
+        (CHUNK - 1, CHUNK),
+        (CHUNK, 2 * CHUNK - 1),
+        (5, 3 * CHUNK + 122),
+        (3 * CHUNK, 3 * CHUNK + 122),
+    ],
+)
+async def test_ranges_decrypt_only_what_they_touch(world: World, start: int, end: int) -> None:
+    data = os.urandom(3 * CHUNK + 123)
+    record = await put(world.svc, "k", data)
+    assert await read(world.svc, record, start, end) == data[start : end + 1]
+
+
+async def test_multipart_ranges_span_parts(world: World) -> None:
+    svc = world.svc
+    upload = await svc.create_multipart_upload(
+        "bkt", "mp", headers=ContentHeaders(user_metadata={"x": "y"}), owner_id="o1",
+        checksum_algorithm=None, checksum_type=None,
+    )  # fmt: skip
+    parts = [os.urandom(CHUNK + 1000), os.urandom(2 * CHUNK + 7)]
+    done = []
+    for number, data in enumerate(parts, start=1):
+        part = await svc.upload_part(
+            "bkt", "mp", upload.upload_id, number, body(data), size=len(data),
+            integrity=BodyIntegrity(),
+        )  # fmt: skip
+        assert part.key is not None
+        done.append(CompletedPart(number, part.etag))
+    record = await svc.complete_multipart_upload("bkt", "mp", upload.upload_id, done)
+    whole = b"".join(parts)
+    head = await svc.head_object("bkt", "mp")
+    assert head.headers.user_metadata == {"x": "y"}
+    assert await read(svc, head, 0, len(whole) - 1) == whole
+    boundary = len(parts[0])
+    assert (
+        await read(svc, record, boundary - 10, boundary + 10)
+        == whole[boundary - 10 : boundary + 11]
+    )
+
+
+async def test_sse_c_keys_are_checked(world: World) -> None:
+    customer, other = customer_key(), customer_key()
+    data = os.urandom(1000)
+    record = await put(world.svc, "c", data, customer)
+    assert record.encryption is EncryptionMode.SSE_C
+    with pytest.raises(CustomerKeyRequired):
+        await world.svc.check_customer_key(record, None)
+    with pytest.raises(CustomerKeyMismatch):
+        await world.svc.check_customer_key(record, other)
+    await world.svc.check_customer_key(record, customer)
+    assert await read(world.svc, record, 0, 999, customer_key=customer) == data
+    with pytest.raises(CustomerKeyMismatch):
+        await read(world.svc, record, 0, 999, customer_key=other)
+    plain = await put(world.svc, "p", data)
+    with pytest.raises(CustomerKeyNotApplicable):
+        await world.svc.check_customer_key(plain, customer)
+
+
+@pytest.mark.parametrize("offset", [0, 20, 100, CHUNK + 60, 2 * CHUNK + 50])
+async def test_a_tampered_blob_is_an_error_never_bytes(world: World, offset: int) -> None:
+    data = os.urandom(2 * CHUNK)
+    record = await put(world.svc, "t", data)
+    blob_id = record.segments[0].blob_id
+    raw = bytearray(await _whole(world.stack, blob_id))
+    raw[offset] ^= 1  # header (version, salt), first chunk, second chunk, last tag
+    await world.stack.blobs.delete(blob_id)
+    writer = await world.stack.blobs.create(blob_id)
+    await writer.write(bytes(raw))
+    await writer.commit()
+    received = b""
+    with pytest.raises(ObjectCorrupted):
+        async for piece in world.svc.read_object(record, 0, len(data) - 1):
+            received += piece
+    assert received == data[: len(received)]  # what came before the damage, nothing else
+
+
+async def test_a_destroyed_tenant_key_makes_objects_unreadable(world: World) -> None:
+    await put(world.svc, "gone", b"secret" * 1000)
+    world.keys.destroy_tenant_key("t1")
+    with pytest.raises(EncryptionKeyUnavailable):
+        await world.svc.head_object("bkt", "gone")
+    with pytest.raises(EncryptionKeyUnavailable):
+        await put(world.svc, "new", b"x")
+
+
+async def test_legacy_plaintext_objects_are_reencrypted_once(world: World) -> None:
+    store, blobs = world.stack.store, world.stack.blobs
+    data = os.urandom(CHUNK + 5)
+    blob_id = uuid.uuid4().hex
+    writer = await blobs.create(blob_id)
+    await writer.write(data)
+    await writer.commit()
+    legacy = ObjectRecord(
+        bucket="bkt", key="old", size=len(data), etag="e", last_modified=datetime.now(UTC),
+        headers=ContentHeaders(user_metadata={"kept": "yes"}),
+        segments=(Segment(blob_id=blob_id, size=len(data)),), owner_id="o1", format_version=1,
+    )  # fmt: skip
+    await store.put_object(legacy)
+    with pytest.raises(ObjectCorrupted):  # no plaintext path once encryption is on
+        await read(world.svc, legacy, 0, 10)
+    assert await world.svc.reencrypt_legacy_objects() == 1
+    assert await world.svc.reencrypt_legacy_objects() == 0
+    record = await world.svc.head_object("bkt", "old")
+    assert record.headers.user_metadata == {"kept": "yes"} and record.etag == "e"
+    assert record.segments[0].blob_id != blob_id and record.segments[0].key is not None
+    assert await read(world.svc, record, 0, len(data) - 1) == data
+    stored = await _whole(world.stack, record.segments[0].blob_id)
+    assert data[:64] not in stored
+    # A row changed meanwhile is not swapped.
+    assert not await store.replace_object_segments(legacy, record)
+
+
+async def test_parts_from_before_encryption_cannot_be_completed(world: World) -> None:
+    svc, store = world.svc, world.stack.store
+    upload = await svc.create_multipart_upload(
+        "bkt", "mp", headers=ContentHeaders(), owner_id="o1", checksum_algorithm=None,
+        checksum_type=None,
+    )  # fmt: skip
+    blob_id = uuid.uuid4().hex
+    writer = await world.stack.blobs.create(blob_id)
+    await writer.write(b"old")
+    await writer.commit()
+    await store.put_part(Part(upload.upload_id, 1, blob_id, 3, "a" * 32, datetime.now(UTC)))
+    with pytest.raises(InvalidPart):
+        await svc.complete_multipart_upload(
+            "bkt", "mp", upload.upload_id, [CompletedPart(1, "a" * 32)]
+        )
+
+
+async def test_the_bench_switch_writes_plaintext_rows_that_encryption_converts(
+    world: World,
+) -> None:
+    plain = ObjectService(world.stack.store, world.stack.blobs, LIMITS, PlaintextBenchCipher())
+    data = os.urandom(CHUNK + 9)
+    record = await put(plain, "bench", data, metadata={"m": "1"})
+    assert record.encryption is EncryptionMode.NONE
+    stored = await _whole(world.stack, record.segments[0].blob_id)
+    assert stored == data  # what the switch is for: measuring the cost of encryption
+    with pytest.raises(ObjectCorrupted):  # encryption on: never served in clear
+        await read(world.svc, record, 0, 10)
+    assert await world.svc.reencrypt_legacy_objects() == 1
+    converted = await world.svc.head_object("bkt", "bench")
+    assert converted.encryption is EncryptionMode.SSE_S3
+    assert converted.headers.user_metadata == {"m": "1"}
+    assert await read(world.svc, converted, 0, len(data) - 1) == data
+
+
+class _BrokenTokenProvider(LocalKeyFileProvider):
+    """A provider whose token went away: every seal and open fails."""
+
+    def seal(self, *args: object, **kwargs: object) -> bytes:
+        raise ProviderError("the token is gone")
+
+    def open(self, *args: object, **kwargs: object) -> bytearray:
+        raise ProviderError("the token is gone")
+
+
+async def test_a_failing_key_provider_is_unavailable_not_denied(
+    stack: Stack, tmp_path: Path
+) -> None:
+    keys = KeyService(_BrokenTokenProvider(tmp_path / "broken"))
+    svc = ObjectService(stack.store, stack.blobs, LIMITS, KmsObjectCipher(keys, inline=False))
+    await svc.create_bucket("bkt", tenant_id="t1", owner_id="o1", region="eu")
+    with pytest.raises(KeyServiceUnavailable):
+        await put(svc, "k", b"data")
+
+
+async def test_legacy_rows_that_cannot_be_converted_do_not_stop_the_others(world: World) -> None:
+    store = world.stack.store
+    await world.svc.create_bucket("gone", tenant_id="t2", owner_id="o2", region="eu")
+    for bucket, key in (("gone", "a"), ("bkt", "b")):
+        blob_id = uuid.uuid4().hex
+        writer = await world.stack.blobs.create(blob_id)
+        await writer.write(b"legacy")
+        await writer.commit()
+        await store.put_object(
+            ObjectRecord(
+                bucket=bucket, key=key, size=6, etag="e", last_modified=datetime.now(UTC),
+                headers=ContentHeaders(), segments=(Segment(blob_id=blob_id, size=6),),
+                owner_id="o", format_version=1,
+            )
+        )  # fmt: skip
+    world.keys.ensure_tenant_key("t2")
+    world.keys.destroy_tenant_key("t2")  # shredded before its objects were converted
+    assert await world.svc.reencrypt_legacy_objects() == 1
+    record = await world.svc.head_object("bkt", "b")
+    assert await read(world.svc, record, 0, 5) == b"legacy"
