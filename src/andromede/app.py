@@ -32,6 +32,7 @@ from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import BootstrapResult, IdentityLimits, IdentityService
 from andromede.iam.store_sql import SqlIdentityStore
 from andromede.iamapi.app import QueryApp
+from andromede.iamapi.iam import IAM
 from andromede.iamapi.sts import STS
 from andromede.s3.app import S3App
 from andromede.s3.authorise import S3Authoriser
@@ -178,7 +179,8 @@ class Application:
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
         s3 = S3App(s3_services(settings, objects, identity), identity, audit, rate_limiter)
         apis: dict[str, ASGIApp] = {
-            spec.name: QueryApp(spec, identity, audit, settings, rate_limiter) for spec in (STS,)
+            spec.name: QueryApp(spec, identity, audit, settings, rate_limiter)
+            for spec in (IAM, STS)
         }
         self._running = _Running(
             db=db, audit=audit, s3=s3, apis=apis, background=background, identity=identity

@@ -29,7 +29,9 @@ from andromede.http.response import Receive, Response, Scope, Send, send_respons
 from andromede.http.xml import XmlWriter
 from andromede.iam.authn import Authenticated, Authenticator
 from andromede.iam.model import ANONYMOUS, Principal
+from andromede.iam.policy import ContextValue
 from andromede.iam.service import IdentityService
+from andromede.iamapi.authorise import QueryAuthoriser
 from andromede.iamapi.errors import QueryError, to_query_error
 from andromede.iamapi.protocol import Call, ServiceSpec, parse_parameters
 from andromede.settings import Settings
@@ -65,6 +67,8 @@ class QueryApp:
             also_accepted_regions=spec.also_accepted_regions,
         )
         self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
+        self._identity = identity
+        self._authoriser = QueryAuthoriser(identity, settings.region)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,7 +155,7 @@ class QueryApp:
         try:
             return await self._auth.authenticate(method, raw_path, raw_query, signed_headers)
         except AndromedeError as exc:
-            wire = to_query_error(exc)
+            wire = to_query_error(exc, self._spec.name)
             self._audit.record(
                 request_id=request_id,
                 tenant_id=None,
@@ -199,7 +203,13 @@ class QueryApp:
             secure=scope.get("scheme") == "https",
             session_token=headers.get("x-amz-security-token"),
             result=xml,
+            identity=self._identity,
+            authoriser=self._authoriser,
         )
+        if action.permission is not None:
+            resource = "*" if action.resource is None else await action.resource(call)
+            keys = _condition_keys(action_name, params)
+            await call.allow(action.permission, resource, keys)
         await action.handler(call)
         if action.has_result:
             xml.close(f"{action_name}Result")
@@ -209,7 +219,7 @@ class QueryApp:
         return Response(status=200, headers=[("Content-Type", "text/xml")], body=xml.document())
 
     def _error_response(self, exc: Exception, request_id: str) -> Response:
-        wire = to_query_error(exc) if isinstance(exc, AndromedeError) else None
+        wire = to_query_error(exc, self._spec.name) if isinstance(exc, AndromedeError) else None
         if wire is None:
             log.error("request %s: unexpected error", request_id, exc_info=exc)
             wire = QueryError("ServiceFailure")
@@ -258,3 +268,12 @@ class QueryApp:
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+
+
+def _condition_keys(action_name: str, params: Mapping[str, str]) -> dict[str, ContextValue]:
+    """The service-specific condition keys a call carries: ``iam:PolicyARN`` on attaching and
+    detaching a managed policy, as AWS sets it."""
+    policy_arn = params.get("PolicyArn")
+    if policy_arn is not None and action_name.startswith(("Attach", "Detach")):
+        return {"iam:PolicyARN": policy_arn}
+    return {}
