@@ -6,7 +6,6 @@ server."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ class World:
     clock: Clock
     apps: dict[str, QueryApp]
     audit_store: MemoryAuditStore
+    audit: AuditService
     tenant_id: str = ""
     root: Credentials | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -68,6 +68,7 @@ class Client:
     world: World
     credentials: Credentials | None
     token: str | None = None
+    last_body: bytes = b""
 
     async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """One operation, as boto3 would send it; ApiError for an error answer."""
@@ -78,7 +79,9 @@ class Client:
 
     async def raw(self, service: str, operation: str, **params: Any) -> tuple[int, Any]:
         model = _MODELS.get_service_model(service).operation_model(operation)
-        serialised = create_serializer("query", include_validation=False).serialize_to_request(params, model)
+        serialised = create_serializer("query", include_validation=False).serialize_to_request(
+            params, model
+        )
         body = serialised["body"]
         data = urlencode(body, doseq=True) if isinstance(body, dict) else str(body)
         request = AWSRequest(
@@ -127,11 +130,11 @@ class Client:
             "headers": headers,
             "body": b"".join(m.get("body", b"") for m in sent[1:]),
         }
+        self.last_body = response["body"]
         parsed = create_parser("query").parse(response, model.output_shape)
         if status < 300 and service == "iam":
             json_decode_policies(parsed, model)
         return status, parsed
-
 
 
 @asynccontextmanager
@@ -154,6 +157,7 @@ async def query_world(clock: Clock, data_dir: Path) -> AsyncIterator[World]:
             clock,
             apps,
             audit_store,
+            audit,
             created.tenant.id,
             Credentials(created.access_key_id, created.secret_access_key),
         )

@@ -85,6 +85,7 @@ class QueryApp:
         action_name = "-"
         principal: Principal = ANONYMOUS
         authenticated: Authenticated | None = None
+        facts: dict[str, str] = {"resource": "*"}  # what the audit record names, once known
         try:
             try:
                 body = await read_small_body(
@@ -117,10 +118,12 @@ class QueryApp:
             ):
                 raise QueryError("Throttling")
             response = await self._dispatch(
-                action_name, params, principal, request_id, scope, headers
+                action_name, params, principal, request_id, scope, headers, facts
             )
         except ClientGone:
-            self._finish(action_name, principal, authenticated, request_id, method, 499, started)
+            self._finish(
+                action_name, principal, authenticated, request_id, method, 499, started, facts
+            )
             return
         except Exception as exc:
             response = self._error_response(exc, request_id)
@@ -131,7 +134,14 @@ class QueryApp:
             await send_response(send, response, [(b"x-amzn-requestid", request_id.encode())])
         finally:
             self._finish(
-                action_name, principal, authenticated, request_id, method, response.status, started
+                action_name,
+                principal,
+                authenticated,
+                request_id,
+                method,
+                response.status,
+                started,
+                facts,
             )
 
     async def _authenticate(
@@ -175,6 +185,7 @@ class QueryApp:
         request_id: str,
         scope: Scope,
         headers: Mapping[str, str],
+        facts: dict[str, str],
     ) -> Response:
         if not action_name:
             raise QueryError("MissingAction", "Missing Action")
@@ -208,6 +219,7 @@ class QueryApp:
         )
         if action.permission is not None:
             resource = "*" if action.resource is None else await action.resource(call)
+            facts["resource"] = resource
             keys = _condition_keys(action_name, params)
             await call.allow(action.permission, resource, keys)
         await action.handler(call)
@@ -243,6 +255,7 @@ class QueryApp:
         method: str,
         status: int,
         started: float,
+        facts: Mapping[str, str],
     ) -> None:
         action = self._spec.actions.get(action_name)
         if action is not None and action.mutating and authenticated is not None:
@@ -251,7 +264,7 @@ class QueryApp:
                 tenant_id=principal.tenant_id,
                 principal=principal.arn,
                 action=f"{self._spec.name}:{action_name}",
-                resource="*",
+                resource=facts["resource"],
                 outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
                 details={"operation": action_name, "status": str(status)},
             )

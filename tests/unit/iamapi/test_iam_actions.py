@@ -12,7 +12,10 @@ from andromede.iam import totp
 from support.clock import Clock
 from support.queryapp import ApiError, Client, World
 
-ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+ALLOW_ALL = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
 TRUST_ACCOUNT = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
@@ -84,7 +87,12 @@ async def test_errors_have_aws_codes(root: Client) -> None:
     "document",
     [
         "{not json",
-        json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Fly", "Resource": "*"}]}),
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:Fly", "Resource": "*"}],
+            }
+        ),
         json.dumps(
             {
                 "Version": "2012-10-17",
@@ -147,12 +155,24 @@ async def test_roles_and_their_policies(root: Client, world: World) -> None:
     assert role["AssumeRolePolicyDocument"] == TRUST_ACCOUNT  # URL-encoded, decoded by botocore
     assert role["MaxSessionDuration"] == 3600
     await root.call("iam", "UpdateRole", RoleName="reader", MaxSessionDuration=7200)
-    assert (await root.call("iam", "GetRole", RoleName="reader"))["Role"]["MaxSessionDuration"] == 7200
-    await root.call("iam", "PutRolePolicy", RoleName="reader", PolicyName="all", PolicyDocument=json.dumps(ALLOW_ALL))
+    assert (await root.call("iam", "GetRole", RoleName="reader"))["Role"][
+        "MaxSessionDuration"
+    ] == 7200
+    await root.call(
+        "iam",
+        "PutRolePolicy",
+        RoleName="reader",
+        PolicyName="all",
+        PolicyDocument=json.dumps(ALLOW_ALL),
+    )
     inline = await root.call("iam", "GetRolePolicy", RoleName="reader", PolicyName="all")
     assert inline["PolicyDocument"] == ALLOW_ALL and inline["RoleName"] == "reader"
     assert (await root.call("iam", "ListRolePolicies", RoleName="reader"))["PolicyNames"] == ["all"]
-    policy = (await root.call("iam", "CreatePolicy", PolicyName="managed", PolicyDocument=json.dumps(ALLOW_ALL)))["Policy"]
+    policy = (
+        await root.call(
+            "iam", "CreatePolicy", PolicyName="managed", PolicyDocument=json.dumps(ALLOW_ALL)
+        )
+    )["Policy"]
     await root.call("iam", "AttachRolePolicy", RoleName="reader", PolicyArn=policy["Arn"])
     attached = await root.call("iam", "ListAttachedRolePolicies", RoleName="reader")
     assert attached["AttachedPolicies"] == [{"PolicyName": "managed", "PolicyArn": policy["Arn"]}]
@@ -162,8 +182,13 @@ async def test_roles_and_their_policies(root: Client, world: World) -> None:
     with pytest.raises(ApiError) as caught:
         await root.call("iam", "DeleteRole", RoleName="reader")
     assert caught.value.code == "DeleteConflict"
-    new_trust = {**TRUST_ACCOUNT, "Statement": [{**TRUST_ACCOUNT["Statement"][0], "Principal": {"AWS": world.tenant_id}}]}
-    await root.call("iam", "UpdateAssumeRolePolicy", RoleName="reader", PolicyDocument=json.dumps(new_trust))
+    new_trust = {
+        **TRUST_ACCOUNT,
+        "Statement": [{**TRUST_ACCOUNT["Statement"][0], "Principal": {"AWS": world.tenant_id}}],
+    }
+    await root.call(
+        "iam", "UpdateAssumeRolePolicy", RoleName="reader", PolicyDocument=json.dumps(new_trust)
+    )
     trust = (await root.call("iam", "ListRoles"))["Roles"][0]["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"AWS": world.tenant_id}
     await root.call("iam", "DetachRolePolicy", RoleName="reader", PolicyArn=policy["Arn"])
@@ -172,25 +197,54 @@ async def test_roles_and_their_policies(root: Client, world: World) -> None:
 
 
 async def test_managed_policy_versions(root: Client) -> None:
-    v1 = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
-    v2 = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]}
-    policy = (await root.call("iam", "CreatePolicy", PolicyName="p", Path="/team/", Description="d", PolicyDocument=json.dumps(v1)))["Policy"]
+    v1 = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+    }
+    v2 = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}],
+    }
+    policy = (
+        await root.call(
+            "iam",
+            "CreatePolicy",
+            PolicyName="p",
+            Path="/team/",
+            Description="d",
+            PolicyDocument=json.dumps(v1),
+        )
+    )["Policy"]
     assert policy["DefaultVersionId"] == "v1" and policy["IsAttachable"] is True
     arn = policy["Arn"]
     assert arn.endswith(":policy/team/p")
-    version = (await root.call("iam", "CreatePolicyVersion", PolicyArn=arn, PolicyDocument=json.dumps(v2), SetAsDefault=True))["PolicyVersion"]
+    version = (
+        await root.call(
+            "iam",
+            "CreatePolicyVersion",
+            PolicyArn=arn,
+            PolicyDocument=json.dumps(v2),
+            SetAsDefault=True,
+        )
+    )["PolicyVersion"]
     assert version["VersionId"] == "v2" and version["IsDefaultVersion"] is True
-    got = (await root.call("iam", "GetPolicyVersion", PolicyArn=arn, VersionId="v1"))["PolicyVersion"]
+    got = (await root.call("iam", "GetPolicyVersion", PolicyArn=arn, VersionId="v1"))[
+        "PolicyVersion"
+    ]
     assert got["Document"] == v1 and got["IsDefaultVersion"] is False
     versions = (await root.call("iam", "ListPolicyVersions", PolicyArn=arn))["Versions"]
     assert [v["VersionId"] for v in versions] == ["v2", "v1"]
     await root.call("iam", "SetDefaultPolicyVersion", PolicyArn=arn, VersionId="v1")
-    assert (await root.call("iam", "GetPolicy", PolicyArn=arn))["Policy"]["DefaultVersionId"] == "v1"
+    assert (await root.call("iam", "GetPolicy", PolicyArn=arn))["Policy"][
+        "DefaultVersionId"
+    ] == "v1"
     with pytest.raises(ApiError) as caught:
         await root.call("iam", "DeletePolicyVersion", PolicyArn=arn, VersionId="v1")
     assert caught.value.code == "DeleteConflict"
     await root.call("iam", "DeletePolicyVersion", PolicyArn=arn, VersionId="v2")
-    assert [p["PolicyName"] for p in (await root.call("iam", "ListPolicies", Scope="Local"))["Policies"]] == ["p"]
+    assert [
+        p["PolicyName"] for p in (await root.call("iam", "ListPolicies", Scope="Local"))["Policies"]
+    ] == ["p"]
     assert (await root.call("iam", "ListPolicies", Scope="AWS"))["Policies"] == []
     assert (await root.call("iam", "ListPolicies", OnlyAttached=True))["Policies"] == []
     await root.call("iam", "DeletePolicy", PolicyArn=arn)
@@ -202,16 +256,36 @@ async def test_user_and_group_policies(root: Client) -> None:
     doc = json.dumps(ALLOW_ALL)
     await root.call("iam", "PutUserPolicy", UserName="dave", PolicyName="u", PolicyDocument=doc)
     await root.call("iam", "PutGroupPolicy", GroupName="g", PolicyName="g1", PolicyDocument=doc)
-    assert (await root.call("iam", "GetUserPolicy", UserName="dave", PolicyName="u"))["PolicyDocument"] == ALLOW_ALL
-    assert (await root.call("iam", "GetGroupPolicy", GroupName="g", PolicyName="g1"))["GroupName"] == "g"
+    assert (await root.call("iam", "GetUserPolicy", UserName="dave", PolicyName="u"))[
+        "PolicyDocument"
+    ] == ALLOW_ALL
+    assert (await root.call("iam", "GetGroupPolicy", GroupName="g", PolicyName="g1"))[
+        "GroupName"
+    ] == "g"
     assert (await root.call("iam", "ListUserPolicies", UserName="dave"))["PolicyNames"] == ["u"]
     assert (await root.call("iam", "ListGroupPolicies", GroupName="g"))["PolicyNames"] == ["g1"]
-    arn = (await root.call("iam", "CreatePolicy", PolicyName="m", PolicyDocument=doc))["Policy"]["Arn"]
+    arn = (await root.call("iam", "CreatePolicy", PolicyName="m", PolicyDocument=doc))["Policy"][
+        "Arn"
+    ]
     await root.call("iam", "AttachUserPolicy", UserName="dave", PolicyArn=arn)
     await root.call("iam", "AttachGroupPolicy", GroupName="g", PolicyArn=arn)
-    assert len((await root.call("iam", "ListAttachedUserPolicies", UserName="dave"))["AttachedPolicies"]) == 1
-    assert len((await root.call("iam", "ListAttachedGroupPolicies", GroupName="g"))["AttachedPolicies"]) == 1
-    assert (await root.call("iam", "ListPolicies", OnlyAttached=True))["Policies"][0]["AttachmentCount"] == 2
+    assert (
+        len(
+            (await root.call("iam", "ListAttachedUserPolicies", UserName="dave"))[
+                "AttachedPolicies"
+            ]
+        )
+        == 1
+    )
+    assert (
+        len(
+            (await root.call("iam", "ListAttachedGroupPolicies", GroupName="g"))["AttachedPolicies"]
+        )
+        == 1
+    )
+    assert (await root.call("iam", "ListPolicies", OnlyAttached=True))["Policies"][0][
+        "AttachmentCount"
+    ] == 2
     await root.call("iam", "DetachUserPolicy", UserName="dave", PolicyArn=arn)
     await root.call("iam", "DetachGroupPolicy", GroupName="g", PolicyArn=arn)
     await root.call("iam", "DeleteUserPolicy", UserName="dave", PolicyName="u")
@@ -229,8 +303,12 @@ async def test_access_keys(root: Client, world: World) -> None:
     listed = (await root.call("iam", "ListAccessKeys", UserName="erin"))["AccessKeyMetadata"]
     assert [k["AccessKeyId"] for k in listed] == [key["AccessKeyId"]]
     assert "SecretAccessKey" not in listed[0]
-    await root.call("iam", "UpdateAccessKey", UserName="erin", AccessKeyId=key["AccessKeyId"], Status="Inactive")
-    assert (await root.call("iam", "ListAccessKeys", UserName="erin"))["AccessKeyMetadata"][0]["Status"] == "Inactive"
+    await root.call(
+        "iam", "UpdateAccessKey", UserName="erin", AccessKeyId=key["AccessKeyId"], Status="Inactive"
+    )
+    assert (await root.call("iam", "ListAccessKeys", UserName="erin"))["AccessKeyMetadata"][0][
+        "Status"
+    ] == "Inactive"
     used = await root.call("iam", "GetAccessKeyLastUsed", AccessKeyId=key["AccessKeyId"])
     assert used["UserName"] == "erin" and used["AccessKeyLastUsed"]["ServiceName"] == "N/A"
     await root.call("iam", "DeleteAccessKey", UserName="erin", AccessKeyId=key["AccessKeyId"])
@@ -243,9 +321,13 @@ async def test_access_keys(root: Client, world: World) -> None:
 
 async def test_login_profiles(root: Client) -> None:
     await root.call("iam", "CreateUser", UserName="fay")
-    profile = (await root.call("iam", "CreateLoginProfile", UserName="fay", Password="Correct-Horse-42"))["LoginProfile"]
+    profile = (
+        await root.call("iam", "CreateLoginProfile", UserName="fay", Password="Correct-Horse-42")
+    )["LoginProfile"]
     assert profile["UserName"] == "fay" and profile["PasswordResetRequired"] is False
-    assert (await root.call("iam", "GetLoginProfile", UserName="fay"))["LoginProfile"]["UserName"] == "fay"
+    assert (await root.call("iam", "GetLoginProfile", UserName="fay"))["LoginProfile"][
+        "UserName"
+    ] == "fay"
     with pytest.raises(ApiError) as caught:
         await root.call("iam", "UpdateLoginProfile", UserName="fay", Password="short")
     assert caught.value.code == "PasswordPolicyViolation"
@@ -258,23 +340,40 @@ async def test_login_profiles(root: Client) -> None:
 
 async def test_virtual_mfa_lifecycle(root: Client, clock: Clock) -> None:
     await root.call("iam", "CreateUser", UserName="gil")
-    device = (await root.call("iam", "CreateVirtualMFADevice", VirtualMFADeviceName="gil-phone"))["VirtualMFADevice"]
+    device = (await root.call("iam", "CreateVirtualMFADevice", VirtualMFADeviceName="gil-phone"))[
+        "VirtualMFADevice"
+    ]
     seed = totp.seed_from_base32(device["Base32StringSeed"].decode())  # base64 on the wire
     assert "QRCodePNG" not in device
     serial = device["SerialNumber"]
     step = totp.time_step(clock.now)
     with pytest.raises(ApiError) as caught:
-        await root.call("iam", "EnableMFADevice", UserName="gil", SerialNumber=serial, AuthenticationCode1="000000", AuthenticationCode2="111111")
+        await root.call(
+            "iam",
+            "EnableMFADevice",
+            UserName="gil",
+            SerialNumber=serial,
+            AuthenticationCode1="000000",
+            AuthenticationCode2="111111",
+        )
     assert (caught.value.status, caught.value.code) == (403, "InvalidAuthenticationCode")
     await root.call(
-        "iam", "EnableMFADevice", UserName="gil", SerialNumber=serial,
-        AuthenticationCode1=totp.totp(seed, step - 1), AuthenticationCode2=totp.totp(seed, step),
+        "iam",
+        "EnableMFADevice",
+        UserName="gil",
+        SerialNumber=serial,
+        AuthenticationCode1=totp.totp(seed, step - 1),
+        AuthenticationCode2=totp.totp(seed, step),
     )
     devices = (await root.call("iam", "ListMFADevices", UserName="gil"))["MFADevices"]
     assert [(d["UserName"], d["SerialNumber"]) for d in devices] == [("gil", serial)]
-    virtual = (await root.call("iam", "ListVirtualMFADevices", AssignmentStatus="Assigned"))["VirtualMFADevices"]
+    virtual = (await root.call("iam", "ListVirtualMFADevices", AssignmentStatus="Assigned"))[
+        "VirtualMFADevices"
+    ]
     assert virtual[0]["User"]["UserName"] == "gil" and "EnableDate" in virtual[0]
-    assert (await root.call("iam", "ListVirtualMFADevices", AssignmentStatus="Unassigned"))["VirtualMFADevices"] == []
+    assert (await root.call("iam", "ListVirtualMFADevices", AssignmentStatus="Unassigned"))[
+        "VirtualMFADevices"
+    ] == []
     with pytest.raises(ApiError) as caught:
         await root.call("iam", "DeleteVirtualMFADevice", SerialNumber=serial)
     assert caught.value.code == "DeleteConflict"
