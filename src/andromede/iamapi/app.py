@@ -12,6 +12,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
@@ -85,7 +86,8 @@ class QueryApp:
         action_name = "-"
         principal: Principal = ANONYMOUS
         authenticated: Authenticated | None = None
-        facts: dict[str, str] = {"resource": "*"}  # what the audit record names, once known
+        # The call's context: the resource the audit record names, once known.
+        facts: dict[str, Any] = {"resource": "*"}
         try:
             try:
                 body = await read_small_body(
@@ -185,7 +187,7 @@ class QueryApp:
         request_id: str,
         scope: Scope,
         headers: Mapping[str, str],
-        facts: dict[str, str],
+        facts: dict[str, Any],
     ) -> Response:
         if not action_name:
             raise QueryError("MissingAction", "Missing Action")
@@ -216,10 +218,11 @@ class QueryApp:
             result=xml,
             identity=self._identity,
             authoriser=self._authoriser,
+            context=facts,
         )
         if action.permission is not None:
             resource = "*" if action.resource is None else await action.resource(call)
-            facts["resource"] = resource
+            call.context["resource"] = resource
             keys = _condition_keys(action_name, params)
             await call.allow(action.permission, resource, keys)
         await action.handler(call)
@@ -255,7 +258,7 @@ class QueryApp:
         method: str,
         status: int,
         started: float,
-        facts: Mapping[str, str],
+        facts: Mapping[str, Any],
     ) -> None:
         action = self._spec.actions.get(action_name)
         if action is not None and action.mutating and authenticated is not None:
@@ -264,7 +267,7 @@ class QueryApp:
                 tenant_id=principal.tenant_id,
                 principal=principal.arn,
                 action=f"{self._spec.name}:{action_name}",
-                resource=facts["resource"],
+                resource=str(facts["resource"]),
                 outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
                 details={"operation": action_name, "status": str(status)},
             )

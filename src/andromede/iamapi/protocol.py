@@ -70,6 +70,8 @@ class Call:
     result: XmlWriter
     identity: IdentityService
     authoriser: QueryAuthoriser
+    # Per-call facts: the resource authorised (for the audit record), the target user once
+    # looked up.
     context: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -49,6 +49,7 @@ async def assume_role(call: Call) -> None:
             "to the role, or create a narrower role",
         )
     role_arn = call.required("RoleArn")
+    call.context["resource"] = role_arn  # for the audit record
     try:
         role = await call.identity.get_role_by_arn(role_arn)
     except NoSuchEntity as exc:

@@ -261,3 +261,16 @@ async def test_assume_role_refusals(root: Client, world: World) -> None:
     with pytest.raises(ApiError) as caught:
         await bob.call("sts", "AssumeRole", RoleArn=role["Arn"], RoleSessionName="bad name!")
     assert caught.value.code == "ValidationError"
+
+
+async def test_assume_role_is_audited_with_the_role(root: Client, world: World) -> None:
+    bob = await new_user(root, world, "bob")
+    role_arn = f"arn:aws:iam::{world.tenant_id}:role/missing"
+    with pytest.raises(ApiError):
+        await bob.call("sts", "AssumeRole", RoleArn=role_arn, RoleSessionName="s1")
+    await world.audit.flush()
+    events = [e for _, e in await world.audit_store.list_events(None, after_id=0, limit=100)]
+    assumed = [
+        (e.action, e.resource, e.outcome.value) for e in events if e.action.startswith("sts:")
+    ]
+    assert assumed == [("sts:AssumeRole", role_arn, "failure")]
