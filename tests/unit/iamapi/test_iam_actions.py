@@ -389,3 +389,36 @@ async def test_unknown_version_and_missing_parameter(root: Client) -> None:
     with pytest.raises(ApiError) as caught:
         await root.call("iam", "GetRole")
     assert caught.value.code == "ValidationError"
+
+
+async def test_lists_answered_whole_by_the_service_are_paged_too(root: Client) -> None:
+    document = json.dumps(ALLOW_ALL)
+    arn = (await root.call("iam", "CreatePolicy", PolicyName="p", PolicyDocument=document))[
+        "Policy"
+    ]["Arn"]
+    for _ in range(3):
+        await root.call("iam", "CreatePolicyVersion", PolicyArn=arn, PolicyDocument=document)
+    seen: list[str] = []
+    marker = None
+    while True:
+        params: dict[str, object] = {"PolicyArn": arn, "MaxItems": 3}
+        if marker is not None:
+            params["Marker"] = marker
+        page = await root.call("iam", "ListPolicyVersions", **params)
+        seen += [v["VersionId"] for v in page["Versions"]]
+        if not page["IsTruncated"]:
+            break
+        marker = page["Marker"]
+    assert seen == ["v4", "v3", "v2", "v1"]
+    await root.call("iam", "CreateUser", UserName="u")
+    for name in ("b", "a", "c"):
+        await root.call(
+            "iam", "PutUserPolicy", UserName="u", PolicyName=name, PolicyDocument=document
+        )
+    first = await root.call("iam", "ListUserPolicies", UserName="u", MaxItems=2)
+    assert (first["PolicyNames"], first["IsTruncated"]) == (["a", "b"], True)
+    rest = await root.call("iam", "ListUserPolicies", UserName="u", Marker=first["Marker"])
+    assert (rest["PolicyNames"], rest["IsTruncated"]) == (["c"], False)
+    with pytest.raises(ApiError) as caught:
+        await root.call("iam", "ListUserPolicies", UserName="u", MaxItems=0)
+    assert caught.value.code == "ValidationError"
