@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -354,3 +356,24 @@ def test_aws_cli_iam_and_sts(aws_cli: Any, tenant: Tenant) -> None:
     )
     aws_cli("iam", "delete-user-policy", "--user-name", "cli-user", "--policy-name", "p")
     aws_cli("iam", "delete-user", "--user-name", "cli-user")
+
+
+def test_an_unsigned_iam_request_is_s3_s_and_reveals_nothing(
+    server: ServerProcess, iam: Any, tenant: Tenant
+) -> None:
+    """Without a credential scope there is no service to pick: the request is S3's, which
+    refuses an anonymous POST on the service root."""
+    iam.create_user(UserName="hidden")
+    request = urllib.request.Request(
+        server.endpoint + "/",
+        data=b"Action=ListUsers&Version=2010-05-08",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as refused:
+        status, body = refused.code, refused.read()
+    assert 400 <= status < 500
+    assert b"hidden" not in body and tenant.account.encode() not in body

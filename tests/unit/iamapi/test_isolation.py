@@ -4,9 +4,10 @@ an IAM user of the victim's own account that has no policy.
 
 Another tenant's root only ever acts on its own account: whatever it names, it gets an error or
 its own account's data, never the victim's, and the victim's account is unchanged. The user
-without policy gets AccessDenied on every action and changes nothing. The recipe table must
-cover every action of both services (a test checks), so a new action cannot ship without its
-isolation case.
+without policy gets AccessDenied on every action and changes nothing; an unsigned request gets
+MissingAuthenticationToken (on the shared endpoint it is S3's, see the end-to-end suite). The
+recipe table must cover every action of both services (a test checks), so a new action cannot
+ship without its isolation case.
 """
 
 from __future__ import annotations
@@ -116,3 +117,16 @@ async def test_self_service_sts_actions_answer_for_the_caller_only(
     ids = await victim_world(world, root)
     await intruder.call("sts", action)
     assert ids["account"] not in intruder.last_body.decode()
+
+
+@pytest.mark.parametrize("action", sorted(RECIPES))
+async def test_an_anonymous_caller_is_refused_every_iam_action(
+    world: World, root: Client, action: str
+) -> None:
+    ids = await victim_world(world, root)
+    before = await snapshot(root, ids["account"])
+    anonymous = world.client(None)
+    with pytest.raises(ApiError) as caught:
+        await anonymous.call("iam", action, **fill(RECIPES[action], ids["account"], ids["key"]))
+    assert (caught.value.status, caught.value.code) == (403, "MissingAuthenticationToken")
+    assert await snapshot(root, ids["account"]) == before
