@@ -5,14 +5,22 @@ and across tenants through trust policies, and what the issued credentials may t
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.credentials import Credentials
 
+from andromede.app import s3_services, storage_limits
 from andromede.iam import totp
+from andromede.s3.app import S3App
+from andromede.settings import Settings
+from andromede.storage.blob_memory import MemoryBlobStore
+from andromede.storage.service import ObjectService
+from andromede.storage.store_memory import MemoryMetadataStore
 from support.clock import Clock
-from support.queryapp import ApiError, Client, World
+from support.queryapp import REGION, ApiError, Client, World
+from support.s3app import Client as S3Client
 
 
 def policy(*statements: dict[str, Any]) -> str:
@@ -274,3 +282,29 @@ async def test_assume_role_is_audited_with_the_role(root: Client, world: World) 
         (e.action, e.resource, e.outcome.value) for e in events if e.action.startswith("sts:")
     ]
     assert assumed == [("sts:AssumeRole", role_arn, "failure")]
+
+
+async def test_s3_takes_session_credentials_until_they_expire(
+    root: Client, world: World, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path / "s3", region=REGION)
+    objects = ObjectService(MemoryMetadataStore(), MemoryBlobStore(), storage_limits(settings))
+    s3_app = S3App(s3_services(settings, objects, world.identity), world.identity, world.audit)
+    answer = (await root.call("sts", "GetSessionToken", DurationSeconds=900))["Credentials"]
+    credentials = Credentials(
+        answer["AccessKeyId"], answer["SecretAccessKey"], answer["SessionToken"]
+    )
+    s3 = S3Client(s3_app, credentials, world.audit_store, world.audit)
+    assert (await s3.request("PUT", "/session-bucket")).status == 200
+    assert (await s3.request("GET", "/")).status == 200
+    world.clock.now += 901
+    expired = await s3.request("GET", "/")
+    assert (expired.status, expired.error_code()) == (400, "ExpiredToken")
+    forged = S3Client(
+        s3_app,
+        Credentials(answer["AccessKeyId"], answer["SecretAccessKey"], "forged"),
+        world.audit_store,
+        world.audit,
+    )
+    refused = await forged.request("GET", "/")
+    assert (refused.status, refused.error_code()) == (400, "InvalidToken")
