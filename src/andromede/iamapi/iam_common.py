@@ -11,12 +11,13 @@ Policy documents go out URL-encoded, as AWS sends them; botocore decodes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TypeVar
 from urllib.parse import quote
 
 from andromede.http.xml import XmlWriter
-from andromede.iam.errors import NoSuchEntity
+from andromede.iam.errors import EntityAlreadyExists, NoSuchEntity
 from andromede.iam.model import (
     Group,
     ManagedPolicy,
@@ -32,6 +33,7 @@ from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Call, Resource, iso8601
 
 __all__ = [
+    "already_exists_as",
     "encoded",
     "group_resource",
     "list_resource",
@@ -57,6 +59,16 @@ DEFAULT_ITEMS = 100
 def encoded(document: str) -> str:
     """A policy document as IAM answers it: URL-encoded (RFC 3986)."""
     return quote(document, safe="")
+
+
+@contextmanager
+def already_exists_as(message: str) -> Iterator[None]:
+    """EntityAlreadyExists worded as IAM words it for the entity being created (the store
+    knows only the name that collided)."""
+    try:
+        yield
+    except EntityAlreadyExists as exc:
+        raise QueryError("EntityAlreadyExists", message) from exc
 
 
 # -- whom a call targets ---------------------------------------------------------------------

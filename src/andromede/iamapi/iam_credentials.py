@@ -13,7 +13,13 @@ import base64
 from andromede.iam.errors import NoSuchEntity
 from andromede.iam.model import MfaDevice
 from andromede.iamapi.errors import QueryError
-from andromede.iamapi.iam_common import page, target_user, write_truncation, write_user
+from andromede.iamapi.iam_common import (
+    already_exists_as,
+    page,
+    target_user,
+    write_truncation,
+    write_user,
+)
 from andromede.iamapi.protocol import Call, iso8601
 
 __all__ = [
@@ -149,9 +155,10 @@ async def delete_login_profile(call: Call) -> None:
 
 # -- MFA ------------------------------------------------------------------------------------
 async def create_virtual_mfa_device(call: Call) -> None:
-    created = await call.identity.create_virtual_mfa_device(
-        call.tenant_id, call.required("VirtualMFADeviceName"), call.get("Path") or "/"
-    )
+    with already_exists_as("MFADevice entity at the same path and name already exists."):
+        created = await call.identity.create_virtual_mfa_device(
+            call.tenant_id, call.required("VirtualMFADeviceName"), call.get("Path") or "/"
+        )
     xml = call.result
     xml.open("VirtualMFADevice")
     xml.element("SerialNumber", created.device.serial)

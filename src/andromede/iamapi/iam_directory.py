@@ -6,9 +6,11 @@ botocore's result shape; authorisation happened before (see ``iam.py``'s table).
 
 from __future__ import annotations
 
+from andromede.iam.model import Role
 from andromede.iamapi.iam_common import (
     DEFAULT_ITEMS,
     MAX_ITEMS,
+    already_exists_as,
     page,
     target_user,
     write_group,
@@ -46,9 +48,9 @@ def _max_items(call: Call) -> int:
 
 # -- users ----------------------------------------------------------------------------------
 async def create_user(call: Call) -> None:
-    user = await call.identity.create_user(
-        call.tenant_id, call.required("UserName"), call.get("Path") or "/"
-    )
+    name = call.required("UserName")
+    with already_exists_as(f"User with name {name} already exists."):
+        user = await call.identity.create_user(call.tenant_id, name, call.get("Path") or "/")
     write_user(call.result, user)
 
 
@@ -69,9 +71,9 @@ async def list_users(call: Call) -> None:
 
 async def update_user(call: Call) -> None:
     user = await target_user(call)
-    await call.identity.update_user(
-        call.tenant_id, user.name, call.get("NewUserName"), call.get("NewPath")
-    )
+    new_name = call.get("NewUserName")
+    with already_exists_as(f"User with name {new_name} already exists."):
+        await call.identity.update_user(call.tenant_id, user.name, new_name, call.get("NewPath"))
 
 
 async def delete_user(call: Call) -> None:
@@ -81,9 +83,9 @@ async def delete_user(call: Call) -> None:
 
 # -- groups ---------------------------------------------------------------------------------
 async def create_group(call: Call) -> None:
-    group = await call.identity.create_group(
-        call.tenant_id, call.required("GroupName"), call.get("Path") or "/"
-    )
+    name = call.required("GroupName")
+    with already_exists_as(f"Group with name {name} already exists."):
+        group = await call.identity.create_group(call.tenant_id, name, call.get("Path") or "/")
     write_group(call.result, group)
 
 
@@ -139,9 +141,16 @@ async def list_groups_for_user(call: Call) -> None:
 
 # -- roles ----------------------------------------------------------------------------------
 async def create_role(call: Call) -> None:
-    role = await call.identity.create_role(
+    name = call.required("RoleName")
+    with already_exists_as(f"Role with name {name} already exists."):
+        role = await _create_role(call, name)
+    write_role(call.result, role)
+
+
+async def _create_role(call: Call, name: str) -> Role:
+    return await call.identity.create_role(
         call.tenant_id,
-        call.required("RoleName"),
+        name,
         call.required("AssumeRolePolicyDocument"),
         path=call.get("Path") or "/",
         description=call.get("Description") or "",
@@ -149,7 +158,6 @@ async def create_role(call: Call) -> None:
             "MaxSessionDuration", minimum=3600, maximum=43200, default=3600
         ),
     )
-    write_role(call.result, role)
 
 
 async def get_role(call: Call) -> None:

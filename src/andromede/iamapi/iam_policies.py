@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from andromede.iam.model import EntityType, ManagedPolicy
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.iam_common import (
+    already_exists_as,
     encoded,
     page,
     target_user,
@@ -42,13 +43,17 @@ _ENTITY_FILTERS = ("User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPol
 
 # -- managed policies -----------------------------------------------------------------------
 async def create_policy(call: Call) -> None:
-    policy = await call.identity.create_policy(
-        call.tenant_id,
-        call.required("PolicyName"),
-        call.required("PolicyDocument"),
-        path=call.get("Path") or "/",
-        description=call.get("Description") or "",
-    )
+    name = call.required("PolicyName")
+    with already_exists_as(
+        f"A policy called {name} already exists. Duplicate names are not allowed."
+    ):
+        policy = await call.identity.create_policy(
+            call.tenant_id,
+            name,
+            call.required("PolicyDocument"),
+            path=call.get("Path") or "/",
+            description=call.get("Description") or "",
+        )
     write_policy(call.result, policy)
 
 

@@ -70,6 +70,7 @@ async def test_errors_have_aws_codes(root: Client) -> None:
     with pytest.raises(ApiError) as caught:
         await root.call("iam", "CreateUser", UserName="BOB")
     assert (caught.value.status, caught.value.code) == (409, "EntityAlreadyExists")
+    assert caught.value.message == "User with name BOB already exists."
     await root.call("iam", "CreateAccessKey", UserName="bob")
     with pytest.raises(ApiError) as caught:
         await root.call("iam", "DeleteUser", UserName="bob")
