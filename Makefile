@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	bash scripts/venv-link-rados.sh $(VENV)
 	@touch $@
 
 system-deps:
@@ -37,6 +38,7 @@ test-fast: $(STAMP)
 
 ## test: everything — lint, unit, contract, e2e with real clients, probes
 test: system-deps $(STAMP) lint
+	@bash scripts/venv-link-rados.sh $(VENV)  # python3-rados may have come with system-deps
 	bash scripts/run-tests.sh -n $(PYTEST_WORKERS) tests
 
 ## bench: andromede against its peers, side by side (see bench/README.md)

@@ -238,6 +238,7 @@ def andromede_target(server: str) -> TargetFactory:
             region = os.environ.get("ANDROMEDE_REGION", "eu-fr-1")
             argv = [str(executable), "serve", "--data-dir", str(data_dir), "--region", region]
             argv += ["--s3-host", HOST, "--s3-port", str(port), "--server", server]
+            argv += ["--api-port", "0"]  # the management API is not measured: any free port
             pid = processes.start("andromede", argv, workdir / "andromede.log")
             credentials = _read_admin_credentials(
                 data_dir / "admin-credentials", region, 60.0, processes

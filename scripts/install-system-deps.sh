@@ -14,6 +14,12 @@
 #                    HSM root-key provider against it (and an operator can try the HSM mode)
 #   postgresql       initdb/pg_ctl/postgres for the tests' private cluster
 #                    (scripts/postgres-cluster.sh) and the distributed mode on one machine
+#   ceph-mon ceph-mgr ceph-osd  the private single-node Ceph cluster of the tests and the
+#                    benchmark (scripts/ceph-cluster.sh); no daemon is enabled or started by apt
+#                    in a container without systemd, the script runs its own
+#   ceph-common      the `ceph` and `rados` tools that set the cluster up and check it
+#   python3-rados    librados for the RADOS blob backend; scripts/venv-link-rados.sh links it
+#                    into .venv (docs/decisions/0008-librados-in-venv.md)
 # The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
 set -euo pipefail
 
@@ -37,9 +43,14 @@ command -v memcached >/dev/null 2>&1 || missing+=(memcached)
 package_installed ca-certificates || missing+=(ca-certificates)
 command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+for daemon in ceph-mon ceph-mgr ceph-osd; do
+  command -v "$daemon" >/dev/null 2>&1 || missing+=("$daemon")
+done
+command -v rados >/dev/null 2>&1 || missing+=(ceph-common)
+package_installed python3-rados || missing+=(python3-rados)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph present)"
   exit 0
 fi
 
@@ -69,7 +80,8 @@ export DEBIAN_FRONTEND=noninteractive
 for package in "${missing[@]}"; do
   case "$package" in
     python3-venv) venv_works || { echo "system-deps: python3 -m venv still fails" >&2; exit 1; } ;;
-    ca-certificates) package_installed ca-certificates || exit 1 ;;
+    ca-certificates|python3-rados) package_installed "$package" || exit 1 ;;
+    ceph-common) command -v rados >/dev/null 2>&1 || { echo "system-deps: rados missing" >&2; exit 1; } ;;
     softhsm2) command -v softhsm2-util >/dev/null 2>&1 || { echo "system-deps: softhsm2-util missing" >&2; exit 1; } ;;
     postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || exit 1 ;;
     *) command -v "$package" >/dev/null 2>&1 || { echo "system-deps: $package missing" >&2; exit 1; } ;;

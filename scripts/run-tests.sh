@@ -5,16 +5,22 @@ set -uo pipefail
 #
 # One private PostgreSQL cluster serves the whole run (every xdist worker makes its own databases
 # in it): started here unless ANDROMEDE_TEST_POSTGRES_URL already names one, stopped on exit.
-# Without PostgreSQL's binaries the tests that need it skip (fail under
-# ANDROMEDE_TEST_REQUIRE_ALL=1).
+# Likewise one private Ceph cluster (memstore), every xdist worker in its own RADOS namespaces,
+# unless ANDROMEDE_TEST_CEPH_CONF already names one. Without their binaries the tests that need
+# them skip (fail under ANDROMEDE_TEST_REQUIRE_ALL=1).
 here=$(cd "$(dirname "$0")/.." && pwd)
 log=$(mktemp)
 pg_dir=""
+ceph_dir=""
 cleanup() {
   rm -f "$log"
   if [ -n "$pg_dir" ]; then
     bash "$here/scripts/postgres-cluster.sh" stop "$pg_dir" >/dev/null 2>&1 || true
     rm -rf "$pg_dir"
+  fi
+  if [ -n "$ceph_dir" ]; then
+    bash "$here/scripts/ceph-cluster.sh" stop "$ceph_dir" >/dev/null 2>&1 || true
+    rm -rf "$ceph_dir"
   fi
 }
 trap cleanup EXIT
@@ -24,6 +30,16 @@ if [ -z "${ANDROMEDE_TEST_POSTGRES_URL:-}" ] && ls /usr/lib/postgresql/*/bin/ini
     export ANDROMEDE_TEST_POSTGRES_URL=$url
   else
     echo "run-tests: could not start PostgreSQL; its tests will start their own or skip" >&2
+  fi
+fi
+if [ -z "${ANDROMEDE_TEST_CEPH_CONF:-}" ] && command -v ceph-mon >/dev/null 2>&1; then
+  # A short path: the daemons' unix sockets live under it.
+  ceph_dir=$(mktemp -d /tmp/andromede-ceph.XXXXXX)
+  if bash "$here/scripts/ceph-cluster.sh" start "$ceph_dir" >/dev/null 2>"$ceph_dir/start.log"; then
+    export ANDROMEDE_TEST_CEPH_CONF=$ceph_dir/ceph.conf
+  else
+    echo "run-tests: could not start Ceph (see below); its tests will start their own or skip" >&2
+    tail -20 "$ceph_dir/start.log" >&2
   fi
 fi
 "$here/.venv/bin/pytest" -p no:cacheprovider "$@" 2>&1 | tee "$log"

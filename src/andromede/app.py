@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from andromede.api.app import ManagementApi
 from andromede.audit.service import AuditService
 from andromede.audit.store import SqlAuditStore
 from andromede.db.database import Database, describe_url, open_database
@@ -39,6 +40,7 @@ from andromede.s3.authorise import S3Authoriser
 from andromede.s3.handlers.common import S3Services
 from andromede.settings import Settings, load_settings
 from andromede.storage.blob_local import LocalBlobStore
+from andromede.storage.blobs import BlobStore
 from andromede.storage.service import ObjectService, StorageLimits
 from andromede.storage.store_sql import SqlMetadataStore
 from andromede.storage.sweeper import Sweeper
@@ -50,6 +52,7 @@ __all__ = [
     "database_url",
     "identity_service",
     "migrate",
+    "open_blob_store",
     "open_identity",
     "prepare",
     "s3_services",
@@ -104,8 +107,12 @@ class _Running:
     s3: S3App
     # The other AWS-style APIs on the same endpoint, by credential-scope service name.
     apis: dict[str, ASGIApp]
+    # The management REST API, on its own listener (api_port).
+    management: ManagementApi
     background: list[asyncio.Task[None]]
     identity: IdentityService
+    # Closes what the blob store holds open (the RADOS connection), after the requests end.
+    close_blobs: Callable[[], Awaitable[None]] | None = None
 
 
 class Application:
@@ -124,6 +131,12 @@ class Application:
         if running is None:  # stopped while this request was arriving
             raise RuntimeError("the application is stopped")
         if scope["type"] == "http":
+            # The management API has its own listener, told apart by the port the connection
+            # arrived on (so no bucket name can shadow its paths); see decision 0010.
+            server = scope.get("server")
+            if server is not None and server[1] == self.settings.api_port:
+                await running.management(scope, receive, send)
+                return
             # One endpoint for every AWS-style API: the credential scope's service picks it
             # (as Ceph RGW does); unsigned requests, and services not served here, are S3's.
             service = credential_service(scope.get("query_string", b""), scope["headers"])
@@ -164,8 +177,7 @@ class Application:
         identity = identity_service(settings, db)
         audit = AuditService(SqlAuditStore(db))
         store = SqlMetadataStore(db)
-        blobs = LocalBlobStore(settings.data_dir / "objects", fsync=settings.fsync)
-        await asyncio.to_thread(blobs.prepare_layout)
+        blobs, close_blobs = await open_blob_store(settings)
         objects = ObjectService(store, blobs, storage_limits(settings))
         self.bootstrap = await _bootstrap(settings, identity)
         sweeper = Sweeper(
@@ -182,8 +194,16 @@ class Application:
             spec.name: QueryApp(spec, identity, audit, settings, rate_limiter)
             for spec in (IAM, STS)
         }
+        management = ManagementApi(identity, audit, settings, rate_limiter)
         self._running = _Running(
-            db=db, audit=audit, s3=s3, apis=apis, background=background, identity=identity
+            db=db,
+            audit=audit,
+            s3=s3,
+            apis=apis,
+            management=management,
+            background=background,
+            identity=identity,
+            close_blobs=close_blobs,
         )
 
     async def stop(self) -> None:
@@ -198,6 +218,8 @@ class Application:
         await running.identity.flush_key_usage()
         await running.audit.close()
         await running.db.close()
+        if running.close_blobs is not None:
+            await running.close_blobs()
 
 
 def s3_services(
@@ -205,6 +227,36 @@ def s3_services(
 ) -> S3Services:
     authoriser = S3Authoriser(identity.policies_for, settings.region)
     return S3Services(objects=objects, settings=settings, authoriser=authoriser)
+
+
+async def open_blob_store(
+    settings: Settings,
+) -> tuple[BlobStore, Callable[[], Awaitable[None]] | None]:
+    """The blob store the settings choose, and what closes it (None: nothing to close)."""
+    if settings.blob_backend == "local":
+        local = LocalBlobStore(settings.data_dir / "objects", fsync=settings.fsync)
+        await asyncio.to_thread(local.prepare_layout)
+        return local, None
+    # Imported here: librados is a system package that only RADOS deployments need.
+    from andromede.storage.blob_rados import RadosCluster, RadosConfig
+
+    if settings.ceph_conf is None:  # the settings validator already refuses this
+        raise ValueError("blob_backend = rados needs ceph_conf")
+    cluster = await RadosCluster.connect(
+        RadosConfig(
+            conf_file=settings.ceph_conf,
+            keyring=settings.ceph_keyring,
+            user=settings.ceph_user,
+            connect_timeout=settings.ceph_connect_timeout,
+            op_timeout=settings.ceph_op_timeout,
+        )
+    )
+    try:
+        store = await cluster.blob_store(settings.ceph_pool, stripe_size=settings.rados_stripe_size)
+    except BaseException:
+        await cluster.close()
+        raise
+    return store, cluster.close
 
 
 def storage_limits(settings: Settings) -> StorageLimits:

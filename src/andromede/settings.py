@@ -108,6 +108,16 @@ class Settings(BaseSettings):
         le=64,
         description="Server processes sharing the S3 port (default: CPUs, at most 4).",
     )
+    api_host: str = Field(
+        default="127.0.0.1",
+        description="Address the management REST API binds to (loopback: operators on the host).",
+    )
+    api_port: int = Field(
+        default=9001,
+        ge=0,
+        le=65535,
+        description="TCP port of the management REST API, apart from S3's (0 picks one).",
+    )
     server: Literal["uvicorn", "granian"] = Field(
         default="uvicorn", description="ASGI server that runs the S3 endpoint."
     )
@@ -157,7 +167,9 @@ class Settings(BaseSettings):
     max_api_body_size: int = Field(
         default=256 * KIB,
         gt=0,
-        description="Largest request body of the IAM, STS and KMS APIs (their calls are small).",
+        description=(
+            "Largest request body of the IAM, STS and KMS APIs and of the management API."
+        ),
     )
     rate_limit_per_key: float = Field(
         default=0.0,
@@ -171,6 +183,39 @@ class Settings(BaseSettings):
         default=15 * 60,
         ge=0,
         description="Tolerated difference between client and server clocks, s.",
+    )
+
+    # -- object data: local disk or Ceph RADOS ---------------------------------------------------
+    blob_backend: Literal["local", "rados"] = Field(
+        default="local",
+        description="Where object data goes: local disk under the data dir, or Ceph RADOS.",
+    )
+    ceph_conf: Path | None = Field(
+        default=None, description="ceph.conf of the cluster (blob_backend = rados)."
+    )
+    ceph_keyring: Path | None = Field(
+        default=None, description="Keyring holding ceph_user's cephx key (blob_backend = rados)."
+    )
+    ceph_user: str = Field(
+        default="client.andromede",
+        description="cephx user the gateway connects as; give it rw on the pools only.",
+    )
+    ceph_pool: str = Field(
+        default="andromede", description="RADOS pool holding the region's object data."
+    )
+    ceph_connect_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to reach the Ceph monitors at start-up."
+    )
+    ceph_op_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a RADOS operation may take before the request answers 503.",
+    )
+    rados_stripe_size: int = Field(
+        default=4 * MIB,
+        ge=64 * KIB,
+        le=64 * MIB,
+        description="Size of the RADOS objects a blob is striped over.",
     )
 
     # -- durability and housekeeping -----------------------------------------------------------
@@ -260,6 +305,19 @@ class Settings(BaseSettings):
     def _tls_pair(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together: give both or neither")
+        return self
+
+    @model_validator(mode="after")
+    def _rados_needs_a_cluster(self) -> Settings:
+        if self.blob_backend == "rados" and self.ceph_conf is None:
+            raise ValueError("blob_backend = rados needs ceph_conf (and usually ceph_keyring)")
+        return self
+
+    @model_validator(mode="after")
+    def _distinct_listeners(self) -> Settings:
+        # The workers tell the two listeners apart by the port a connection arrived on.
+        if self.api_port != 0 and self.api_port == self.s3_port:
+            raise ValueError("api_port and s3_port must differ: the API has its own listener")
         return self
 
     @property

@@ -1,4 +1,7 @@
-"""One suite over every BlobStore: the in-memory twin and local disk."""
+"""One suite over every BlobStore: the in-memory twin, local disk and Ceph RADOS.
+
+The RADOS store runs with 4 KiB stripes here, so the cases' small blobs span several stripes.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +25,13 @@ class InspectableBlobStore(BlobStore, Protocol):
     def temporary_count(self) -> int: ...
 
 
-@pytest.fixture(params=["memory", "local"])
+@pytest.fixture(params=["memory", "local", "rados"])
 def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> InspectableBlobStore:
     if request.param == "memory":
         return MemoryBlobStore()
+    if request.param == "rados":
+        store: InspectableBlobStore = request.getfixturevalue("rados_blob_store")
+        return store
     return LocalBlobStore(tmp_path / "data", fsync=True)
 
 

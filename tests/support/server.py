@@ -34,6 +34,8 @@ class ServerProcess:
     data_dir: Path
     port: int
     scheme: str = "http"
+    # The management API's own listener; a free port, so parallel servers never collide on 9001.
+    api_port: int = field(default_factory=lambda: free_port())
     extra_env: dict[str, str] = field(default_factory=dict)
     extra_args: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
@@ -44,6 +46,10 @@ class ServerProcess:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
+    def api_endpoint(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.api_port}"
+
+    @property
     def credentials_file(self) -> Path:
         return self.data_dir / "admin-credentials"
 
@@ -51,6 +57,12 @@ class ServerProcess:
         parser = configparser.ConfigParser()
         parser.read(self.credentials_file)
         section = parser["andromede"]
+        return section["aws_access_key_id"], section["aws_secret_access_key"]
+
+    def operator_credentials(self) -> tuple[str, str]:
+        parser = configparser.ConfigParser()
+        parser.read(self.data_dir / "operator-credentials")
+        section = parser["andromede-operator"]
         return section["aws_access_key_id"], section["aws_secret_access_key"]
 
     def start(self, timeout: float = 30.0) -> None:
@@ -71,6 +83,8 @@ class ServerProcess:
                 str(self.data_dir),
                 "--s3-port",
                 str(self.port),
+                "--api-port",
+                str(self.api_port),
                 "--region",
                 REGION,
                 *self.extra_args,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from andromede.audit.model import AuditEvent, Outcome
 from andromede.audit.store import AuditStore
+from andromede.db.errors import DatabaseUnavailable
 
 __all__ = ["AuditService"]
 
@@ -31,6 +32,7 @@ class AuditService:
         self._pending: list[AuditEvent] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._unavailable = False  # the last flush found the database down
 
     def record(
         self,
@@ -89,5 +91,15 @@ class AuditService:
             self._wakeup.clear()
             try:
                 await self.flush()
+            except DatabaseUnavailable:
+                # Expected while the database is down: say it once, not every flush interval.
+                if not self._unavailable:
+                    log.warning("audit flush: database unavailable; events kept until it is back")
+                    self._unavailable = True
+                continue
             except Exception:
                 log.exception("audit flush failed; events kept for the next attempt")
+                continue
+            if self._unavailable:
+                log.warning("audit flush: database back; kept events written")
+                self._unavailable = False

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from andromede.errors import ConfigurationError
-from andromede.iam.errors import IamError
+from andromede.iam.errors import IamError, NoSuchEntity
 from andromede.iam.service import IdentityService
 from andromede.settings import Settings, load_settings
 
@@ -248,6 +248,36 @@ def user_delete(
 
     _run(_settings(config, data_dir), work)
     err.print(f"user {name} deleted")
+
+
+@user_app.command("set-password")
+def user_set_password(
+    name: str,
+    tenant: TenantOption,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from standard input."),
+    ] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Set the console password of a user (``root`` for the tenant's root user), for the
+    management API's and the console's login. It ends the user's console sessions."""
+    # Never an argument: command lines are visible to every user of the machine (ps).
+    if password_stdin:
+        password = typer.get_text_stream("stdin").readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def work(identity: IdentityService) -> None:
+        account = (await identity.get_tenant(tenant)).id
+        try:
+            await identity.update_login_profile(account, name, password)
+        except NoSuchEntity:  # no password yet (or no such user: create says which)
+            await identity.create_login_profile(account, name, password)
+
+    _run(_settings(config, data_dir), work)
+    err.print(f"console password of {name} in {tenant} set")
 
 
 # -- operators ----------------------------------------------------------------------------------

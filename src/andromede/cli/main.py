@@ -43,6 +43,12 @@ def serve(
         str | None, typer.Option(help="Address to bind (ANDROMEDE_S3_HOST).")
     ] = None,
     s3_port: Annotated[int | None, typer.Option(help="S3 port (ANDROMEDE_S3_PORT).")] = None,
+    api_host: Annotated[
+        str | None, typer.Option(help="Management API address (ANDROMEDE_API_HOST).")
+    ] = None,
+    api_port: Annotated[
+        int | None, typer.Option(help="Management API port (ANDROMEDE_API_PORT).")
+    ] = None,
     region: Annotated[str | None, typer.Option(help="Region served (ANDROMEDE_REGION).")] = None,
     tls_cert: Annotated[
         Path | None, typer.Option(help="PEM certificate (ANDROMEDE_TLS_CERT).")
@@ -66,13 +72,16 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Start the S3 endpoint; the first start creates the admin tenant and its credentials."""
+    """Start the S3 endpoint and the management API; the first start creates the admin tenant
+    and its credentials."""
     try:
         settings = load_settings(
             config,
             data_dir=data_dir,
             s3_host=s3_host,
             s3_port=s3_port,
+            api_host=api_host,
+            api_port=api_port,
             region=region,
             tls_cert=tls_cert,
             tls_key=tls_key,

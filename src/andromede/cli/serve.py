@@ -18,6 +18,7 @@ from rich.console import Console
 
 from andromede.app import Application, migrate, prepare
 from andromede.db.database import describe_url
+from andromede.errors import ConfigurationError
 from andromede.iam.service import BootstrapResult
 from andromede.logconfig import configure_logging
 from andromede.settings import Settings
@@ -25,18 +26,29 @@ from andromede.settings import Settings
 __all__ = ["migrate_only", "run"]
 
 
+def _url(settings: Settings, host: str, port: int) -> str:
+    shown = host if host not in ("0.0.0.0", "::") else "127.0.0.1"  # noqa: S104
+    return f"{settings.scheme}://{shown}:{port}"
+
+
 def _banner(
-    settings: Settings, bootstrap: BootstrapResult | None, port: int, console: Console
+    settings: Settings,
+    bootstrap: BootstrapResult | None,
+    ports: tuple[int, int],
+    console: Console,
 ) -> None:
-    host = settings.s3_host if settings.s3_host not in ("0.0.0.0", "::") else "127.0.0.1"  # noqa: S104
-    endpoint = f"{settings.scheme}://{host}:{port}"
+    s3_port, api_port = ports
+    endpoint = _url(settings, settings.s3_host, s3_port)
     credentials = settings.credentials_path
     state = "created" if bootstrap is not None else "kept from an earlier start"
     console.print(f"[bold]Andromède[/bold] is serving, region [cyan]{settings.region}[/cyan]")
     console.print(
         f"  S3 endpoint      {endpoint} ({settings.server}, {settings.workers} worker(s))"
     )
-    console.print("  management API   not yet: arrives with the identity issue")
+    api = _url(settings, settings.api_host, api_port)
+    console.print(
+        f"  management API   {api}/api/v1 (OpenAPI: {api}/api/v1/openapi.json)", soft_wrap=True
+    )
     console.print("  web console      not yet: arrives with the console issue")
     console.print(f"  data folder      {settings.data_dir}")
     console.print(f"  metadata         {describe_url(settings.effective_database_url)}")
@@ -84,12 +96,12 @@ def _ignoring_stop_signals(run: Callable[[], None]) -> None:
 
 
 def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options; the listening sockets are bound here, not by uvicorn (two listeners)."""
     return {
-        "host": settings.s3_host,
-        "port": settings.s3_port,
         "loop": "uvloop",
         "http": "httptools",
         "lifespan": "on",
+        # With TLS on, both listeners (S3 and the management API) use the same certificate.
         "ssl_certfile": str(settings.tls_cert) if settings.tls_cert else None,
         "ssl_keyfile": str(settings.tls_key) if settings.tls_key else None,
         "timeout_graceful_shutdown": int(settings.shutdown_timeout),
@@ -104,51 +116,95 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _with_ports(settings: Settings, s3_port: int, api_port: int) -> Settings:
+    """The settings with the ports actually bound (where 0 asked the kernel to pick): the
+    application tells its two listeners apart by port."""
+    if s3_port == api_port:
+        raise ConfigurationError(
+            f"the S3 endpoint and the management API were both given port {s3_port}: "
+            "set distinct s3_port and api_port"
+        )
+    return settings.model_copy(update={"s3_port": s3_port, "api_port": api_port})
+
+
 def _run_uvicorn(settings: Settings, bootstrap: BootstrapResult | None, console: Console) -> int:
     import uvicorn
     import uvloop
 
-    if settings.workers > 1:
-        from andromede.cli.workers import run_workers
+    from andromede.cli.workers import bind_listener, run_workers
 
+    listeners = [(settings.s3_host, settings.s3_port), (settings.api_host, settings.api_port)]
+    if settings.workers > 1:
         _export(settings)
-        options = _uvicorn_options(settings)
-        del options["host"], options["port"]  # the workers get bound sockets
+
+        def bound(ports: list[int]) -> None:
+            s3_port, api_port = ports
+            _with_ports(settings, s3_port, api_port)
+            # The workers read their settings from the environment (spawned after this).
+            os.environ["ANDROMEDE_S3_PORT"] = str(s3_port)
+            os.environ["ANDROMEDE_API_PORT"] = str(api_port)
+            _banner(settings, bootstrap, (s3_port, api_port), console)
+
         return run_workers(
-            settings.s3_host,
-            settings.s3_port,
+            listeners,
             settings.workers,
-            options,
+            _uvicorn_options(settings),
             settings.shutdown_timeout,
-            announce=lambda port: _banner(settings, bootstrap, port, console),
+            announce=bound,
         )
 
+    sockets = []
+    try:
+        for host, port in listeners:
+            sockets.append(bind_listener(host, port))
+        s3_port, api_port = (sock.getsockname()[1] for sock in sockets)
+        settings = _with_ports(settings, s3_port, api_port)
+    except (OSError, ConfigurationError):
+        for sock in sockets:
+            sock.close()
+        raise
     server = uvicorn.Server(uvicorn.Config(Application(settings), **_uvicorn_options(settings)))
 
     async def main() -> None:
-        serving = asyncio.create_task(server.serve())
+        serving = asyncio.create_task(server.serve(sockets=sockets))
         while not server.started and not serving.done():
             await asyncio.sleep(0.05)
         if server.started:
-            port = settings.s3_port
-            for listener in server.servers:
-                for sock in listener.sockets:
-                    port = sock.getsockname()[1]
-            _banner(settings, bootstrap, port, console)
+            _banner(settings, bootstrap, (s3_port, api_port), console)
         await serving
 
     # Server.serve() does not install the loop named in the config (only Server.run() does):
     # run it on uvloop explicitly.
-    _ignoring_stop_signals(lambda: uvloop.run(main()))
+    try:
+        _ignoring_stop_signals(lambda: uvloop.run(main()))
+    finally:
+        for sock in sockets:
+            sock.close()
     return 0 if server.started else 1
 
 
 def _run_granian(settings: Settings, bootstrap: BootstrapResult | None, console: Console) -> int:
+    import multiprocessing
+
     from granian.constants import Interfaces, Loops
     from granian.server import Server
 
+    from andromede.cli.workers import bind_listener, serve_sockets
+
+    # granian binds one address; the management API gets a uvicorn process of its own, running
+    # the same application on the API socket alone (see decision 0010).
+    api_socket = bind_listener(settings.api_host, settings.api_port)
+    api_port = api_socket.getsockname()[1]
     _export(settings)
-    _banner(settings, bootstrap, settings.s3_port, console)
+    os.environ["ANDROMEDE_API_PORT"] = str(api_port)
+    _banner(settings, bootstrap, (settings.s3_port, api_port), console)
+    api_process = multiprocessing.get_context("spawn").Process(
+        target=serve_sockets,
+        args=([api_socket], _uvicorn_options(settings)),
+        name="andromede-api",
+    )
+    api_process.start()
+    api_socket.close()  # the API process holds its own copy
     server = Server(
         "andromede.app:create_app",
         address=settings.s3_host,
@@ -162,7 +218,14 @@ def _run_granian(settings: Settings, bootstrap: BootstrapResult | None, console:
         log_access=False,
         workers_kill_timeout=int(settings.shutdown_timeout) or None,
     )
-    server.serve()
+    try:
+        server.serve()
+    finally:
+        api_process.terminate()  # SIGTERM: uvicorn drains, then exits
+        api_process.join(settings.shutdown_timeout + 5)
+        if api_process.is_alive():
+            api_process.kill()
+            api_process.join(5)
     return 0
 
 
@@ -187,4 +250,11 @@ def run(settings: Settings, console: Console) -> int:
     bootstrap = uvloop.run(prepare(settings))
     if settings.server == "granian":
         return _run_granian(settings, bootstrap, console)
-    return _run_uvicorn(settings, bootstrap, console)
+    try:
+        return _run_uvicorn(settings, bootstrap, console)
+    except OSError as exc:  # a port in use, an address not on this host
+        console.print(f"[red]cannot listen:[/red] {exc}")
+        return 1
+    except ConfigurationError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        return 2

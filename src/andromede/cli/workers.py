@@ -1,4 +1,4 @@
-"""Worker processes for ``andromede serve``, one listening socket each (SO_REUSEPORT).
+"""Worker processes for ``andromede serve``, each with its own listening sockets (SO_REUSEPORT).
 
 uvicorn's own multi-worker mode shares one listening socket: whichever worker wakes first takes
 the connection, and a handful of keep-alive clients often all land on one worker while the other
@@ -6,7 +6,9 @@ idles (the benchmark's LIST of 1,000 keys swung between 170 and 320 lists/s from
 Here every worker has its own socket bound to the same port with SO_REUSEPORT, and the kernel
 spreads new connections across them by their addresses.
 
-The parent binds the sockets (so the port is known, and taken, before anything starts), spawns
+Each worker listens on every listener of the deployment (the S3 endpoint and the management
+API): one socket per listener per worker, and the application tells them apart by port.
+The parent binds the sockets (so the ports are known, and taken, before anything starts), spawns
 the workers, and on SIGTERM or SIGINT asks each to stop (uvicorn drains its requests), then exits
 0. A worker that dies takes its socket with it: the kernel stops sending it connections, the
 others keep serving, and the parent stops everything and exits 1 so a supervisor restarts it.
@@ -21,45 +23,61 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["bind_reuseport", "run_workers"]
+__all__ = ["bind_listener", "bind_reuseport", "run_workers", "serve_sockets"]
 
 
-def bind_reuseport(host: str, port: int) -> socket.socket:
+def bind_listener(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
     sock.listen(2048)
     return sock
 
 
-def _worker(sock: socket.socket, options: dict[str, Any]) -> None:
+def bind_reuseport(host: str, port: int) -> socket.socket:
+    return bind_listener(host, port, reuse_port=True)
+
+
+def serve_sockets(sockets: list[socket.socket], options: dict[str, Any]) -> None:
+    """A worker process's body: uvicorn running the application on ``sockets``."""
     import uvicorn
 
     config = uvicorn.Config("andromede.app:create_app", factory=True, **options)
-    uvicorn.Server(config).run(sockets=[sock])
+    uvicorn.Server(config).run(sockets=sockets)
 
 
 def run_workers(
-    host: str,
-    port: int,
+    listeners: list[tuple[str, int]],
     count: int,
     options: dict[str, Any],
     grace: float,
-    announce: Callable[[int], None],
+    announce: Callable[[list[int]], None],
 ) -> int:
-    """Serve with ``count`` worker processes until SIGTERM/SIGINT (0) or a worker dies (1).
+    """Serve ``listeners`` (host, port) with ``count`` worker processes until SIGTERM/SIGINT (0)
+    or a worker dies (1).
 
-    ``announce`` gets the port once it is bound (the one chosen, when ``port`` is 0)."""
-    first = bind_reuseport(host, port)
-    port = first.getsockname()[1]
-    announce(port)
-    sockets = [first, *(bind_reuseport(host, port) for _ in range(count - 1))]
+    ``announce`` gets the ports once they are bound (the ones chosen where a port is 0), before
+    any worker starts: the place to hand them to the workers through the environment."""
+    first = [bind_reuseport(host, port) for host, port in listeners]
+    bound = [
+        (host, sock.getsockname()[1]) for (host, _), sock in zip(listeners, first, strict=True)
+    ]
+    announce([port for _, port in bound])
+    per_worker = [first] + [
+        [bind_reuseport(host, port) for host, port in bound] for _ in range(count - 1)
+    ]
+    sockets = [sock for group in per_worker for sock in group]
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_worker, args=(sock, options), name=f"andromede-worker-{n}")
-        for n, sock in enumerate(sockets)
+        context.Process(target=serve_sockets, args=(group, options), name=f"andromede-worker-{n}")
+        for n, group in enumerate(per_worker)
     ]
     stop = threading.Event()
     previous = {

@@ -68,7 +68,11 @@ class AccountsMixin(ServiceCore):
         """
         if await self._store.count_tenants() > 0:
             return None
-        return await self.create_tenant(tenant_name)
+        try:
+            return await self.create_tenant(tenant_name)
+        except TenantAlreadyExists:
+            # Another gateway's first start on the same database won the race: it bootstrapped.
+            return None
 
     async def create_tenant(self, name: str) -> BootstrapResult:
         """A new active tenant with its root user and the root's first access key."""
@@ -194,7 +198,10 @@ class AccountsMixin(ServiceCore):
         """The first platform operator, when there is none yet."""
         if await self._store.list_operators():
             return None
-        return await self.create_operator(name)
+        try:
+            return await self.create_operator(name)
+        except EntityAlreadyExists:
+            return None  # another gateway's first start made it a moment ago
 
     async def list_operators(self) -> list[Operator]:
         return await self._store.list_operators()

@@ -51,6 +51,7 @@ class Authenticator:
         clock_skew: int,
         presign_max_expiry: int,
         also_accepted_regions: Collection[str] = (),
+        allow_operator: bool = False,
     ) -> None:
         self._identity = identity
         self._service = service
@@ -59,6 +60,8 @@ class Authenticator:
         self._presign_max_expiry = presign_max_expiry
         # Global services (IAM) are signed for us-east-1 by tools that know AWS's endpoints.
         self._also_accepted = frozenset(also_accepted_regions)
+        # Only the management API accepts platform operators' keys (see resolve_access_key).
+        self._allow_operator = allow_operator
 
     async def authenticate(
         self, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str]
@@ -80,7 +83,9 @@ class Authenticator:
                 f'This endpoint belongs to "{self._service}".',
             )
         secret, principal = await self._identity.resolve_access_key(
-            signed.access_key_id, _session_token(raw_query, headers)
+            signed.access_key_id,
+            _session_token(raw_query, headers),
+            allow_operator=self._allow_operator,
         )
         region = signed.region if signed.region in self._also_accepted else self._region
         signing = verify(

@@ -177,6 +177,7 @@ _DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
     iam_errors.AccessDenied: "AccessDenied",
     # The metadata database is out of reach for now: 503 tells clients to retry (their SDKs do).
     DatabaseUnavailable: "ServiceUnavailable",
+    storage_errors.BlobStoreUnavailable: "ServiceUnavailable",
 }
 
 

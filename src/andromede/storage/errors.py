@@ -23,6 +23,7 @@ AndromedeError
     │   ├── InvalidPart / InvalidPartOrder / InvalidPartNumber
     │   └── TooManyParts
     └── BlobError                        the backend failed to store or read bytes
+        └── BlobStoreUnavailable         the backend cannot be reached (cluster down, timeout)
 """
 
 from __future__ import annotations
@@ -128,3 +129,8 @@ class TooManyParts(UploadError):
 
 class BlobError(StorageError):
     """The blob backend could not store or read bytes (disk full, I/O error, missing blob)."""
+
+
+class BlobStoreUnavailable(BlobError):
+    """The blob backend did not answer in time: a cluster down or unreachable. Retrying later
+    may succeed; nothing was half-stored."""

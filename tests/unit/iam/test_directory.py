@@ -158,3 +158,32 @@ async def test_roles(identity: IdentityService, tenant: BootstrapResult) -> None
     await identity.delete_role(acct, "deploy")
     with pytest.raises(NoSuchEntity):
         await identity.get_role(acct, "deploy")
+
+
+async def test_bootstrap_racing_on_one_store_creates_one_tenant_and_one_operator(
+    identity: IdentityService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two gateways' first starts on one database: one bootstraps, the other finds it done."""
+    import asyncio
+
+    store = identity._store
+    count_tenants, list_operators = store.count_tenants, store.list_operators
+
+    async def slow_count() -> int:
+        found = await count_tenants()
+        await asyncio.sleep(0)  # both starts see an empty store before either writes
+        return found
+
+    async def slow_operators() -> list[object]:
+        found = await list_operators()
+        await asyncio.sleep(0)
+        return list(found)
+
+    monkeypatch.setattr(store, "count_tenants", slow_count)
+    monkeypatch.setattr(store, "list_operators", slow_operators)
+    results = await asyncio.gather(identity.bootstrap(), identity.bootstrap())
+    assert sum(r is not None for r in results) == 1
+    assert len(await identity.list_tenants()) == 1
+    operators = await asyncio.gather(identity.bootstrap_operator(), identity.bootstrap_operator())
+    assert sum(o is not None for o in operators) == 1
+    assert len(await identity.list_operators()) == 1

@@ -12,6 +12,7 @@ from botocore.credentials import Credentials
 from andromede.db.errors import DatabaseUnavailable
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.s3.errors import to_s3_error
+from andromede.storage.errors import BlobError, BlobStoreUnavailable
 from andromede.storage.store_memory import MemoryMetadataStore
 from support.s3app import in_process_client
 
@@ -20,6 +21,13 @@ def test_database_unavailable_maps_to_service_unavailable() -> None:
     error = to_s3_error(DatabaseUnavailable("the metadata database is unavailable"))
     assert error is not None
     assert (error.code, error.status) == ("ServiceUnavailable", 503)
+
+
+def test_blob_store_unavailable_maps_to_service_unavailable_not_internal_error() -> None:
+    error = to_s3_error(BlobStoreUnavailable("the RADOS cluster does not answer"))
+    assert error is not None
+    assert (error.code, error.status) == ("ServiceUnavailable", 503)
+    assert to_s3_error(BlobError("a disk error")) is None  # still an internal error
 
 
 async def test_requests_answer_503_while_the_database_is_away(

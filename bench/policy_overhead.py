@@ -1,0 +1,136 @@
+"""What bucket-policy evaluation costs a 4 KiB GET: the same server, two buckets, one with no
+policy and one with a 20-statement policy, read alternately in one run.
+
+``python -m bench.policy_overhead [--seconds S] [--repeats N]`` starts ``andromede serve``
+(uvicorn) on a fresh data dir, writes the same 4 KiB objects in both buckets, then runs
+GET 4 KiB at concurrency 16 on each bucket in turn, ``repeats`` times (interleaved, so the shared
+machine's noise falls on both), and prints the medians and their ratio. The issue's target: the
+policy adds under 5 % to the p50.
+
+The policy is realistic rather than trivial: 19 statements about other principals, actions and
+prefixes (with conditions) and one Deny for GetObject conditioned on the source address, which
+the engine has to evaluate on every GET and which never matches a loopback client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.client import Connection
+from bench.targets import Endpoint, andromede_target
+from bench.workloads import KIB, Op, Payload, RunResult, S3Session, WorkloadSpec, run_workload
+
+PLAIN = "bench-plain"
+WITH_POLICY = "bench-policy"
+
+
+def twenty_statements(bucket: str) -> str:
+    arn = f"arn:aws:s3:::{bucket}"
+    statements: list[dict[str, object]] = []
+    for index in range(19):
+        statements.append(
+            {
+                "Sid": f"Partner{index}",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{100000000000 + index}:root"},
+                "Action": ["s3:GetObject", "s3:PutObject"] if index % 2 else "s3:ListBucket",
+                "Resource": f"{arn}/team{index}/*" if index % 2 else arn,
+                "Condition": {"IpAddress": {"aws:SourceIp": f"10.{index}.0.0/16"}},
+            }
+        )
+    statements.append(
+        {
+            "Sid": "OnlyFromOurNetworks",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": f"{arn}/*",
+            "Condition": {"NotIpAddress": {"aws:SourceIp": ["127.0.0.0/8", "10.0.0.0/8"]}},
+        }
+    )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+async def _put_policy(session: S3Session, conn: Connection, bucket: str) -> None:
+    body = twenty_statements(bucket).encode()
+    head = session.head("PUT", f"/{bucket}", "policy=", length=len(body))
+    response = await conn.request(head, body)
+    if response.status != 204:
+        raise RuntimeError(f"PutBucketPolicy: {response.status} {response.body[:300]!r}")
+
+
+async def _run(endpoint: Endpoint, seconds: float, repeats: int) -> dict[str, list[RunResult]]:
+    session = endpoint.session()
+    conn = session.connection()
+    try:
+        for bucket in (PLAIN, WITH_POLICY):
+            await session.create_bucket(conn, bucket)
+        await _put_policy(session, conn, WITH_POLICY)
+    finally:
+        conn.close()
+    payload = Payload.random(4 * KIB)
+    put = WorkloadSpec("PUT 4 KiB", Op.PUT, 4 * KIB, 16, 60.0, 2_000)
+    keys: dict[str, list[str]] = {}
+    for bucket in (PLAIN, WITH_POLICY):
+        _, keys[bucket] = await run_workload(
+            session, put, bucket=bucket, payload=payload, key_prefix="k/"
+        )
+    get = WorkloadSpec("GET 4 KiB", Op.GET, 4 * KIB, 16, seconds, 1_000_000)
+    runs: dict[str, list[RunResult]] = {PLAIN: [], WITH_POLICY: []}
+    for _ in range(repeats):
+        for bucket in (PLAIN, WITH_POLICY):
+            run, _ = await run_workload(
+                session,
+                get,
+                bucket=bucket,
+                payload=payload,
+                keys=keys[bucket],
+                probe=endpoint.probe,
+            )
+            runs[bucket].append(run)
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.policy_overhead", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=8.0, help="per GET run")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="andromede-policy-bench-") as work:
+        with andromede_target("uvicorn")(Path(work)) as endpoint:
+            runs = asyncio.run(_run(endpoint, args.seconds, args.repeats))
+    table = Table(title="GET 4 KiB, concurrency 16: bucket policy cost (medians over repeats)")
+    for column in ("bucket", "ops/s", "p50 ms", "p99 ms", "server CPU ms/op", "errors"):
+        table.add_column(column, justify="right")
+    medians: dict[str, tuple[float, float]] = {}
+    for bucket, results in runs.items():
+        ops = statistics.median(r.ops / r.elapsed_s for r in results)
+        p50 = statistics.median(statistics.median(r.latencies_ms) for r in results)
+        p99 = statistics.median(
+            sorted(r.latencies_ms)[int(len(r.latencies_ms) * 0.99) - 1] for r in results
+        )
+        cpu = statistics.median(1000 * (r.server_cpu_s or 0.0) / max(r.ops, 1) for r in results)
+        errors = sum(sum(r.errors.values()) for r in results)
+        medians[bucket] = (ops, p50)
+        label = "no policy" if bucket == PLAIN else "20-statement policy"
+        table.add_row(label, f"{ops:,.0f}", f"{p50:.2f}", f"{p99:.2f}", f"{cpu:.3f}", str(errors))
+    console.print(table)
+    plain_ops, plain_p50 = medians[PLAIN]
+    policy_ops, policy_p50 = medians[WITH_POLICY]
+    console.print(
+        f"p50 with policy / without: {policy_p50 / plain_p50:.3f} "
+        f"(target < 1.05); ops/s ratio {policy_ops / plain_ops:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

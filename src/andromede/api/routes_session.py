@@ -1,0 +1,97 @@
+"""Console sessions over the API: ``POST /login``, ``POST /logout``, ``GET /whoami``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from andromede.api.auth import PRINCIPAL_SCOPE_KEY, Caller, caller, context
+from andromede.api.context import ApiContext
+from andromede.api.problems import ApiProblem, problem_for
+from andromede.api.schemas import Login, LoginResult, WhoAmI
+from andromede.audit.model import Outcome
+from andromede.errors import AndromedeError
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["session"])
+
+
+@router.post(
+    "/login",
+    summary="Log in with a console password (and MFA code): a bearer token",
+    responses={401: {"description": "Wrong account, user, password or code (one answer)"},
+               429: {"description": "Too many failures: wait Retry-After seconds"}},
+)  # fmt: skip
+async def login(
+    body: Login, request: Request, ctx: Annotated[ApiContext, Depends(context)]
+) -> LoginResult:
+    try:
+        session = await ctx.identity.console_login(
+            body.account, body.user_name, body.password.get_secret_value(), body.mfa_code
+        )
+    except AndromedeError as exc:
+        problem = problem_for(exc)
+        ctx.audit.record(
+            request_id=ctx.request_id(request),
+            tenant_id=None,
+            principal=None,
+            action="andromede:ConsoleLogin",
+            resource="*",
+            outcome=Outcome.FAILURE,
+            details={"error": problem.slug if problem else type(exc).__name__},
+        )
+        raise
+    principal = session.principal
+    request.scope[PRINCIPAL_SCOPE_KEY] = principal.arn
+    ctx.audit.record(
+        request_id=ctx.request_id(request),
+        tenant_id=principal.tenant_id,
+        principal=principal.arn,
+        action="andromede:ConsoleLogin",
+        resource=principal.arn,
+        outcome=Outcome.SUCCESS,
+        details={"mfa": str(principal.mfa_present).lower()},
+    )
+    return LoginResult(
+        token=session.token,
+        expires_at=session.expires_at,
+        principal=WhoAmI.of(principal, "bearer"),
+    )
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    summary="End the console session of the bearer token",
+    response_class=Response,
+    responses={403: {"description": "Signed with an access key: no session to end"}},
+)
+async def logout(
+    who: Annotated[Caller, Depends(caller)],
+    request: Request,
+    ctx: Annotated[ApiContext, Depends(context)],
+) -> Response:
+    if who.bearer_token is None:
+        raise ApiProblem(
+            "not-a-session",
+            403,
+            "Not a console session",
+            "Only a bearer token's session can be logged out; access keys stay valid.",
+        )
+    await ctx.identity.revoke_console_session(who.bearer_token)
+    ctx.audit.record(
+        request_id=ctx.request_id(request),
+        tenant_id=who.principal.tenant_id,
+        principal=who.principal.arn,
+        action="andromede:ConsoleLogout",
+        resource=who.principal.arn,
+        outcome=Outcome.SUCCESS,
+    )
+    return Response(status_code=204)
+
+
+@router.get("/whoami", summary="The authenticated caller")
+async def whoami(who: Annotated[Caller, Depends(caller)]) -> WhoAmI:
+    return WhoAmI.of(who.principal, who.authenticated_by)

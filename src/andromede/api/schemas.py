@@ -1,0 +1,160 @@
+"""The management API's request and response bodies (pydantic), snake_case throughout.
+
+Requests forbid unknown fields, so a misspelt field is a 422 rather than silently ignored.
+Secrets appear in exactly two places: the password of a login request (never echoed, not even
+in validation errors) and the tenant root's secret key in the answer that creates the tenant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from andromede.iam.model import Principal, Tenant, TenantQuota
+
+__all__ = [
+    "TENANT_REFERENCE",
+    "CreateTenant",
+    "Credentials",
+    "Health",
+    "Login",
+    "LoginResult",
+    "Problem",
+    "Quota",
+    "QuotaUpdate",
+    "Region",
+    "RegionList",
+    "TenantCreated",
+    "TenantList",
+    "TenantView",
+    "WhoAmI",
+]
+
+# A tenant is named by its 12-digit account id or its name (see iam/accounts.py).
+TENANT_REFERENCE = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+TenantName = Annotated[str, Field(pattern=TENANT_REFERENCE, examples=["acme"])]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, the body of every error."""
+
+    type: str = Field(examples=["urn:andromede:problem:no-such-tenant"])
+    title: str
+    status: int
+    detail: str
+    instance: str
+    request_id: str
+    errors: list[dict[str, object]] | None = Field(
+        default=None, description="Validation errors only: where and what, never the input."
+    )
+
+
+class Login(_Request):
+    account: Annotated[
+        str, Field(pattern=TENANT_REFERENCE, description="Account id or tenant name.")
+    ]
+    user_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$", examples=["root"])]
+    password: Annotated[SecretStr, Field(min_length=1, max_length=128)]
+    mfa_code: Annotated[str | None, Field(default=None, pattern=r"^[0-9]{6}$")] = None
+
+
+class WhoAmI(BaseModel):
+    kind: Literal["root", "user", "role-session", "operator"]
+    arn: str
+    tenant_id: str | None
+    user_name: str | None
+    mfa_present: bool
+    authenticated_by: Literal["sigv4", "bearer"]
+    session_expires_at: datetime | None
+
+    @classmethod
+    def of(cls, principal: Principal, authenticated_by: Literal["sigv4", "bearer"]) -> WhoAmI:
+        return cls(
+            kind=principal.kind.value,  # never anonymous here
+            arn=principal.arn,
+            tenant_id=principal.tenant_id,
+            user_name=principal.user_name,
+            mfa_present=principal.mfa_present,
+            authenticated_by=authenticated_by,
+            session_expires_at=principal.session_expires_at,
+        )
+
+
+class LoginResult(BaseModel):
+    token: str = Field(description="Bearer token for the Authorization header; shown once.")
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (a scheme name)
+    expires_at: datetime = Field(description="The session ends then at the latest.")
+    principal: WhoAmI
+
+
+class TenantView(BaseModel):
+    id: str = Field(description="12-digit account id.", examples=["123456789012"])
+    name: str
+    status: Literal["active", "suspended", "closed"]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantView:
+        return cls(
+            id=tenant.id,
+            name=tenant.name,
+            status=tenant.status.value,
+            created_at=tenant.created_at,
+        )
+
+
+class TenantList(BaseModel):
+    tenants: list[TenantView]
+
+
+class CreateTenant(_Request):
+    name: TenantName
+
+
+class Credentials(BaseModel):
+    access_key_id: str
+    secret_access_key: str = Field(description="Shown once, in this answer only.")
+
+
+class TenantCreated(BaseModel):
+    tenant: TenantView
+    root_arn: str
+    credentials: Credentials
+
+
+class Quota(BaseModel):
+    tenant_id: str
+    max_buckets: int | None = Field(description="null: no limit.")
+    max_bytes: int | None = Field(description="null: no limit.")
+
+    @classmethod
+    def of(cls, quota: TenantQuota) -> Quota:
+        return cls(
+            tenant_id=quota.tenant_id, max_buckets=quota.max_buckets, max_bytes=quota.max_bytes
+        )
+
+
+class QuotaUpdate(_Request):
+    max_buckets: Annotated[int | None, Field(ge=0, le=2**53)] = None
+    max_bytes: Annotated[int | None, Field(ge=0, le=2**63 - 1)] = None
+
+
+class Region(BaseModel):
+    name: str
+    s3_domain: str = Field(description="Base domain of virtual-host-style S3 requests.")
+    scheme: Literal["http", "https"]
+    current: bool = Field(description="The region this gateway serves.")
+
+
+class RegionList(BaseModel):
+    regions: list[Region]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]

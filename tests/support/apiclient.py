@@ -1,0 +1,162 @@
+"""Clients of the management API: SigV4 signing (service ``andromede``) for httpx and requests,
+as an operator would write it with botocore, and the in-process app on memory twins."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Generator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from andromede.api.app import ManagementApi
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityLimits, IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.settings import Settings
+
+__all__ = ["REGION", "ApiHarness", "HttpxSigV4", "RequestsSigV4", "api_harness", "sigv4_headers"]
+
+REGION = "eu-fr-1"
+SERVICE = "andromede"
+
+
+def sigv4_headers(
+    method: str,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    credentials: Credentials,
+    region: str = REGION,
+    service: str = SERVICE,
+) -> dict[str, str]:
+    """The headers botocore's SigV4Auth adds (Authorization, X-Amz-Date, the session token)."""
+    signed = {k: v for k, v in headers.items() if k.lower() == "content-type"}
+    request = AWSRequest(method=method, url=url, data=body, headers=signed)
+    SigV4Auth(credentials, service, region).add_auth(request)
+    return {
+        name: value
+        for name, value in request.headers.items()
+        if name.lower() in ("authorization", "x-amz-date", "x-amz-security-token")
+    }
+
+
+class HttpxSigV4(httpx.Auth):
+    requires_request_body = True
+
+    def __init__(self, credentials: Credentials, region: str = REGION, service: str = SERVICE):
+        self.credentials = credentials
+        self.region = region
+        self.service = service
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(
+            sigv4_headers(
+                request.method,
+                str(request.url),
+                request.content,
+                dict(request.headers),
+                self.credentials,
+                self.region,
+                self.service,
+            )
+        )
+        yield request
+
+
+class RequestsSigV4(requests.auth.AuthBase):
+    def __init__(self, credentials: Credentials, region: str = REGION):
+        self.credentials = credentials
+        self.region = region
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode()
+        assert request.url is not None and request.method is not None
+        request.headers.update(
+            sigv4_headers(
+                request.method,
+                request.url,
+                body,
+                dict(request.headers),
+                self.credentials,
+                self.region,
+            )
+        )
+        return request
+
+
+@dataclass
+class ApiHarness:
+    app: ManagementApi
+    identity: IdentityService
+    audit: AuditService
+    audit_store: MemoryAuditStore
+    settings: Settings
+    operator: Credentials
+    admin: Credentials
+    admin_tenant_id: str
+
+    def client(self, auth: httpx.Auth | None = None, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),
+            base_url="http://127.0.0.1:9001",
+            auth=auth,
+            **kwargs,
+        )
+
+    def as_operator(self) -> httpx.AsyncClient:
+        return self.client(HttpxSigV4(self.operator))
+
+    def as_admin(self) -> httpx.AsyncClient:
+        return self.client(HttpxSigV4(self.admin))
+
+
+@asynccontextmanager
+async def api_harness(
+    data_dir: Path, clock: Callable[[], float] = time.time, **overrides: Any
+) -> AsyncIterator[ApiHarness]:
+    """The management API on memory twins, with a tenant (``admin``) and an operator.
+
+    ``clock`` is identity's (sessions, TOTP); SigV4 checks dates against the real time."""
+    settings = Settings(data_dir=data_dir, region=REGION, **overrides)
+    identity = IdentityService(
+        MemoryIdentityStore(),
+        SecretSealer(os.urandom(32)),
+        limits=IdentityLimits(
+            login_max_failures=settings.login_max_failures,
+            login_backoff_max=settings.login_backoff_max,
+            password_min_length=settings.password_min_length,
+            console_session_idle_timeout=settings.console_session_idle_timeout,
+        ),
+        clock=clock,
+    )
+    boot = await identity.bootstrap()
+    operator = await identity.bootstrap_operator()
+    assert boot is not None and operator is not None
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    try:
+        yield ApiHarness(
+            app=ManagementApi(identity, audit, settings),
+            identity=identity,
+            audit=audit,
+            audit_store=audit_store,
+            settings=settings,
+            operator=Credentials(operator.access_key_id, operator.secret_access_key),
+            admin=Credentials(boot.access_key_id, boot.secret_access_key),
+            admin_tenant_id=boot.tenant.id,
+        )
+    finally:
+        await audit.close()
