@@ -33,6 +33,7 @@ from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import BootstrapResult, IdentityLimits, IdentityService
 from andromede.iam.store_sql import SqlIdentityStore
 from andromede.iamapi.app import QueryApp
+from andromede.iamapi.iam import IAM
 from andromede.iamapi.sts import STS
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.keys_store_sql import SqlCustomerKeyStore
@@ -211,7 +212,8 @@ class Application:
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
         s3 = S3App(s3_services(settings, objects, identity), identity, audit, rate_limiter)
         apis: dict[str, ASGIApp] = {
-            spec.name: QueryApp(spec, identity, audit, settings, rate_limiter) for spec in (STS,)
+            spec.name: QueryApp(spec, identity, audit, settings, rate_limiter)
+            for spec in (IAM, STS)
         }
         apis[KmsApp.name] = KmsApp(customer_keys, identity, audit, settings, rate_limiter)
         management = ManagementApi(identity, audit, settings, rate_limiter)

@@ -57,6 +57,13 @@ class DirectoryMixin(ServiceCore):
     async def get_user(self, tenant_id: str, user_name: str) -> User:
         return await self._user(tenant_id, user_name)
 
+    async def get_user_by_id(self, tenant_id: str, user_id: str) -> User:
+        """The user a device or session names by id (NoSuchEntity outside ``tenant_id``)."""
+        user = await self._store.get_entity_by_id(User, user_id)
+        if user is None or user.tenant_id != tenant_id:
+            raise NoSuchEntity(f"The user with id {user_id} cannot be found.")
+        return user
+
     async def list_users(
         self,
         tenant_id: str,

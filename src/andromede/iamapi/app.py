@@ -12,6 +12,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
@@ -29,7 +30,9 @@ from andromede.http.response import Receive, Response, Scope, Send, send_respons
 from andromede.http.xml import XmlWriter
 from andromede.iam.authn import Authenticated, Authenticator
 from andromede.iam.model import ANONYMOUS, Principal
+from andromede.iam.policy import ContextValue
 from andromede.iam.service import IdentityService
+from andromede.iamapi.authorise import QueryAuthoriser
 from andromede.iamapi.errors import QueryError, to_query_error
 from andromede.iamapi.protocol import Call, ServiceSpec, parse_parameters
 from andromede.settings import Settings
@@ -65,6 +68,8 @@ class QueryApp:
             also_accepted_regions=spec.also_accepted_regions,
         )
         self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
+        self._identity = identity
+        self._authoriser = QueryAuthoriser(identity, settings.region)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,6 +86,8 @@ class QueryApp:
         action_name = "-"
         principal: Principal = ANONYMOUS
         authenticated: Authenticated | None = None
+        # The call's context: the resource the audit record names, once known.
+        facts: dict[str, Any] = {"resource": "*"}
         try:
             try:
                 body = await read_small_body(
@@ -113,10 +120,12 @@ class QueryApp:
             ):
                 raise QueryError("Throttling")
             response = await self._dispatch(
-                action_name, params, principal, request_id, scope, headers
+                action_name, params, principal, request_id, scope, headers, facts
             )
         except ClientGone:
-            self._finish(action_name, principal, authenticated, request_id, method, 499, started)
+            self._finish(
+                action_name, principal, authenticated, request_id, method, 499, started, facts
+            )
             return
         except Exception as exc:
             response = self._error_response(exc, request_id)
@@ -127,7 +136,14 @@ class QueryApp:
             await send_response(send, response, [(b"x-amzn-requestid", request_id.encode())])
         finally:
             self._finish(
-                action_name, principal, authenticated, request_id, method, response.status, started
+                action_name,
+                principal,
+                authenticated,
+                request_id,
+                method,
+                response.status,
+                started,
+                facts,
             )
 
     async def _authenticate(
@@ -151,7 +167,7 @@ class QueryApp:
         try:
             return await self._auth.authenticate(method, raw_path, raw_query, signed_headers)
         except AndromedeError as exc:
-            wire = to_query_error(exc)
+            wire = to_query_error(exc, self._spec.name)
             self._audit.record(
                 request_id=request_id,
                 tenant_id=None,
@@ -171,6 +187,7 @@ class QueryApp:
         request_id: str,
         scope: Scope,
         headers: Mapping[str, str],
+        facts: dict[str, Any],
     ) -> Response:
         if not action_name:
             raise QueryError("MissingAction", "Missing Action")
@@ -199,7 +216,15 @@ class QueryApp:
             secure=scope.get("scheme") == "https",
             session_token=headers.get("x-amz-security-token"),
             result=xml,
+            identity=self._identity,
+            authoriser=self._authoriser,
+            context=facts,
         )
+        if action.permission is not None:
+            resource = "*" if action.resource is None else await action.resource(call)
+            call.context["resource"] = resource
+            keys = _condition_keys(action_name, params)
+            await call.allow(action.permission, resource, keys)
         await action.handler(call)
         if action.has_result:
             xml.close(f"{action_name}Result")
@@ -209,7 +234,7 @@ class QueryApp:
         return Response(status=200, headers=[("Content-Type", "text/xml")], body=xml.document())
 
     def _error_response(self, exc: Exception, request_id: str) -> Response:
-        wire = to_query_error(exc) if isinstance(exc, AndromedeError) else None
+        wire = to_query_error(exc, self._spec.name) if isinstance(exc, AndromedeError) else None
         if wire is None:
             log.error("request %s: unexpected error", request_id, exc_info=exc)
             wire = QueryError("ServiceFailure")
@@ -233,6 +258,7 @@ class QueryApp:
         method: str,
         status: int,
         started: float,
+        facts: Mapping[str, Any],
     ) -> None:
         action = self._spec.actions.get(action_name)
         if action is not None and action.mutating and authenticated is not None:
@@ -241,7 +267,7 @@ class QueryApp:
                 tenant_id=principal.tenant_id,
                 principal=principal.arn,
                 action=f"{self._spec.name}:{action_name}",
-                resource="*",
+                resource=str(facts["resource"]),
                 outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
                 details={"operation": action_name, "status": str(status)},
             )
@@ -258,3 +284,12 @@ class QueryApp:
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+
+
+def _condition_keys(action_name: str, params: Mapping[str, str]) -> dict[str, ContextValue]:
+    """The service-specific condition keys a call carries: ``iam:PolicyARN`` on attaching and
+    detaching a managed policy, as AWS sets it."""
+    policy_arn = params.get("PolicyArn")
+    if policy_arn is not None and action_name.startswith(("Attach", "Detach")):
+        return {"iam:PolicyARN": policy_arn}
+    return {}

@@ -38,6 +38,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         403,
         "Request is missing Authentication Token",
     ),
+    "PasswordPolicyViolation": (400, "The provided password does not meet the requirements."),
     "MissingParameter": (400, "A required parameter for the specified action is not supplied."),
     "NoSuchEntity": (404, "The request was rejected because it referenced an entity that does "
                      "not exist."),
@@ -81,10 +82,30 @@ _FROM_SIGV4: Final[dict[str, str]] = {
 }
 
 
-def to_query_error(exc: AndromedeError) -> QueryError | None:
-    """The wire error for a domain or authentication error; None for unexpected ones."""
+# Identity's domain errors carry AWS's IAM codes; the table is in the order of ``iam/errors.py``.
+_FROM_IDENTITY: Final[tuple[tuple[type[iam_errors.IamError], str], ...]] = (
+    (iam_errors.EntityAlreadyExists, "EntityAlreadyExists"),
+    (iam_errors.NoSuchEntity, "NoSuchEntity"),
+    (iam_errors.DeleteConflict, "DeleteConflict"),
+    (iam_errors.LimitExceeded, "LimitExceeded"),
+    (iam_errors.InvalidInput, "InvalidInput"),
+    (iam_errors.MalformedPolicyDocument, "MalformedPolicyDocument"),
+    (iam_errors.InvalidAuthenticationCode, "InvalidAuthenticationCode"),
+    (iam_errors.PasswordPolicyViolation, "PasswordPolicyViolation"),
+)
+
+
+def to_query_error(exc: AndromedeError, service: str = "iam") -> QueryError | None:
+    """The wire error for a domain or authentication error; None for unexpected ones.
+
+    STS names a malformed parameter ``ValidationError`` where IAM says ``InvalidInput``."""
     if isinstance(exc, QueryError):
         return exc
+    for domain, code in _FROM_IDENTITY:
+        if isinstance(exc, domain):
+            if code == "InvalidInput" and service == "sts":
+                code = "ValidationError"
+            return QueryError(code, str(exc) or None)
     if isinstance(exc, SigV4Error):
         code = _FROM_SIGV4.get(exc.code, "IncompleteSignature")
         if exc.code == "RequestTimeTooSkewed":

@@ -20,11 +20,15 @@ from urllib.parse import parse_qsl
 
 from andromede.http.xml import XmlWriter
 from andromede.iam.model import Principal
+from andromede.iam.policy import ContextValue
+from andromede.iam.service import IdentityService
+from andromede.iamapi.authorise import QueryAuthoriser
 from andromede.iamapi.errors import QueryError
 
 __all__ = [
     "Action",
     "Call",
+    "Resource",
     "ServiceSpec",
     "iso8601",
     "parse_parameters",
@@ -64,7 +68,31 @@ class Call:
     secure: bool
     session_token: str | None
     result: XmlWriter
+    identity: IdentityService
+    authoriser: QueryAuthoriser
+    # Per-call facts: the resource authorised (for the audit record), the target user once
+    # looked up.
     context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tenant_id(self) -> str:
+        """The caller's account: every IAM action acts on it and on nothing else."""
+        if self.principal.tenant_id is None:
+            raise QueryError("AccessDenied")
+        return self.principal.tenant_id
+
+    async def allow(
+        self, action: str, resource: str, keys: Mapping[str, ContextValue] | None = None
+    ) -> None:
+        """AccessDenied unless the caller's policies allow ``action`` on ``resource``."""
+        await self.authoriser.authorise(
+            self.principal,
+            action,
+            resource,
+            source_ip=self.source_ip or None,
+            secure=self.secure,
+            keys=keys,
+        )
 
     def get(self, name: str) -> str | None:
         return self.params.get(name)
@@ -119,6 +147,9 @@ class Call:
 
 
 Handler = Callable[[Call], Awaitable[None]]
+# The ARN of the resource a call acts on, from its parameters (looked up where the ARN
+# carries a path the parameters do not).
+Resource = Callable[[Call], Awaitable[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +158,11 @@ class Action:
     mutating: bool
     # Actions such as DeleteUser answer an empty envelope with no <…Result> element.
     has_result: bool = True
+    # The IAM action the engine must allow before the handler runs, on ``resource`` ("*" when
+    # None). None only for calls AWS lets anyone make (sts:GetCallerIdentity) or that authorise
+    # themselves (sts:AssumeRole reads the trust policy).
+    permission: str | None = None
+    resource: Resource | None = None
 
 
 @dataclass(frozen=True, slots=True)

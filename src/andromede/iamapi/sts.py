@@ -1,13 +1,26 @@
-"""STS actions: who am I, and temporary credentials."""
+"""STS actions: who am I, and temporary credentials.
+
+GetCallerIdentity and GetSessionToken need no permission (as on AWS: the caller acts as itself).
+AssumeRole authorises itself: the role's trust policy is the resource policy of ``sts:AssumeRole``
+on the role (see :meth:`QueryAuthoriser.authorise_assume_role`). Session policies (``Policy``,
+``PolicyArns``) are refused: issued sessions do not record one, and silently ignoring a policy
+meant to narrow a session would grant more than its caller asked for.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Final
 
-from andromede.iamapi.protocol import Action, Call, ServiceSpec
+from andromede.iam.errors import NoSuchEntity
+from andromede.iam.service import IssuedCredentials
+from andromede.iamapi.errors import QueryError
+from andromede.iamapi.protocol import Action, Call, ServiceSpec, iso8601
 
 __all__ = ["STS"]
+
+SESSION_TOKEN_MIN, SESSION_TOKEN_MAX = 900, 129600
+ROLE_SESSION_MIN, ROLE_SESSION_MAX = 900, 43200
 
 
 async def get_caller_identity(call: Call) -> None:
@@ -18,8 +31,74 @@ async def get_caller_identity(call: Call) -> None:
     call.result.element("Account", principal.tenant_id)
 
 
+async def get_session_token(call: Call) -> None:
+    issued = await call.identity.get_session_token(
+        call.principal,
+        _duration(call, SESSION_TOKEN_MIN, SESSION_TOKEN_MAX),
+        call.get("SerialNumber"),
+        call.get("TokenCode"),
+    )
+    _write_credentials(call, issued)
+
+
+async def assume_role(call: Call) -> None:
+    if call.get("Policy") is not None or call.get("PolicyArns.member.1.arn") is not None:
+        raise QueryError(
+            "InvalidParameterValue",
+            "Session policies (Policy, PolicyArns) are not supported here: attach the policy "
+            "to the role, or create a narrower role",
+        )
+    role_arn = call.required("RoleArn")
+    call.context["resource"] = role_arn  # for the audit record
+    try:
+        role = await call.identity.get_role_by_arn(role_arn)
+    except NoSuchEntity as exc:
+        # As AWS: a role that does not exist is refused like one that does not trust the
+        # caller, so no account's roles can be enumerated from outside.
+        raise QueryError(
+            "AccessDenied",
+            f"User: {call.principal.arn} is not authorized to perform: sts:AssumeRole on "
+            f"resource: {role_arn}",
+        ) from exc
+    await call.authoriser.authorise_assume_role(
+        call.principal, role, source_ip=call.source_ip or None, secure=call.secure
+    )
+    issued = await call.identity.assume_role(
+        call.principal,
+        role,
+        call.required("RoleSessionName"),
+        _duration(call, ROLE_SESSION_MIN, ROLE_SESSION_MAX),
+        call.get("SerialNumber"),
+        call.get("TokenCode"),
+    )
+    _write_credentials(call, issued)
+    xml = call.result
+    xml.open("AssumedRoleUser")
+    xml.element("AssumedRoleId", issued.principal.aws_user_id)
+    xml.element("Arn", issued.principal.arn)
+    xml.close("AssumedRoleUser")
+
+
+def _duration(call: Call, minimum: int, maximum: int) -> int | None:
+    if call.get("DurationSeconds") is None:
+        return None  # the service's default for the kind of session
+    return call.integer("DurationSeconds", minimum=minimum, maximum=maximum, default=minimum)
+
+
+def _write_credentials(call: Call, issued: IssuedCredentials) -> None:
+    xml = call.result
+    xml.open("Credentials")
+    xml.element("AccessKeyId", issued.access_key_id)
+    xml.element("SecretAccessKey", issued.secret_access_key)
+    xml.element("SessionToken", issued.session_token)
+    xml.element("Expiration", iso8601(issued.expiration))
+    xml.close("Credentials")
+
+
 ACTIONS: Final[Mapping[str, Action]] = {
     "GetCallerIdentity": Action(get_caller_identity, mutating=False),
+    "GetSessionToken": Action(get_session_token, mutating=True),
+    "AssumeRole": Action(assume_role, mutating=True),
 }
 
 STS = ServiceSpec(

@@ -17,18 +17,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final
 
-from andromede.iam.model import Principal, PrincipalKind, canonical_id
+from andromede.iam.model import Principal, canonical_id
 from andromede.iam.policy import (
     ContextValue,
     Effect,
     PolicyDocument,
     PolicyKind,
-    PrincipalType,
     RequestContext,
     evaluate,
     is_public,
     load_policy,
 )
+from andromede.iam.policy_context import principal_context
 from andromede.s3.errors import S3Error
 from andromede.s3.operations import S3Operation
 from andromede.storage.acl import AccessControlList, Permission
@@ -64,13 +64,6 @@ _OBJECT_ACL: Final[Mapping[S3Operation, Permission]] = {
     _O.HeadObject: Permission.READ,
     _O.GetObjectAcl: Permission.READ_ACP,
     _O.PutObjectAcl: Permission.WRITE_ACP,
-}
-_PRINCIPAL_TYPES: Final[Mapping[PrincipalKind, PrincipalType]] = {
-    PrincipalKind.ROOT: PrincipalType.ROOT,
-    PrincipalKind.USER: PrincipalType.USER,
-    PrincipalKind.ROLE_SESSION: PrincipalType.ASSUMED_ROLE,
-    PrincipalKind.ANONYMOUS: PrincipalType.ANONYMOUS,
-    PrincipalKind.OPERATOR: PrincipalType.ANONYMOUS,  # never reaches the engine
 }
 _POLICY_OPERATIONS: Final = frozenset(
     {_O.GetBucketPolicy, _O.PutBucketPolicy, _O.DeleteBucketPolicy}
@@ -172,35 +165,13 @@ class S3Authoriser:
             resource = f"arn:aws:s3:::{bucket_name}"
         else:
             resource = f"arn:aws:s3:::{bucket_name}/{key}"
-        if principal.is_anonymous:
-            return RequestContext(
-                action=operation.action,
-                resource=resource,
-                source_ip=source_ip,
-                secure_transport=secure,
-                requested_region=self._region,
-                keys=keys,
-            )
-        kind = principal.kind
-        role_arn = None
-        if kind is PrincipalKind.ROLE_SESSION:
-            # arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION names the role without its path.
-            role_name = principal.arn.split("/")[1]
-            role_arn = f"arn:aws:iam::{principal.tenant_id}:role/{role_name}"
-        return RequestContext(
+        return principal_context(
+            principal,
             action=operation.action,
             resource=resource,
-            principal_type=_PRINCIPAL_TYPES[kind],
-            principal_arn=principal.arn,
-            principal_account=principal.tenant_id,
-            role_arn=role_arn,
-            user_id=principal.aws_user_id,
-            username=principal.user_name if kind is PrincipalKind.USER else None,
-            mfa_present=principal.mfa_present,
-            canonical_user_id=principal.canonical_id,
             source_ip=source_ip,
-            secure_transport=secure,
-            requested_region=self._region,
+            secure=secure,
+            region=self._region,
             keys=keys,
         )
 

@@ -1,0 +1,78 @@
+"""The policy engine's view of a caller: a :class:`~andromede.iam.model.Principal` turned into
+the :class:`~andromede.iam.policy.RequestContext` of one action on one resource.
+
+Shared by every API that authorises through the engine (S3, IAM, STS), so ``aws:username``,
+``aws:userid``, ``aws:PrincipalArn`` and ``aws:MultiFactorAuthPresent`` mean the same thing
+whichever API is called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Final
+
+from andromede.iam.model import Principal, PrincipalKind
+from andromede.iam.policy import ContextValue, PrincipalType, RequestContext
+
+__all__ = ["principal_context", "session_role_arn"]
+
+_PRINCIPAL_TYPES: Final[Mapping[PrincipalKind, PrincipalType]] = {
+    PrincipalKind.ROOT: PrincipalType.ROOT,
+    PrincipalKind.USER: PrincipalType.USER,
+    PrincipalKind.ROLE_SESSION: PrincipalType.ASSUMED_ROLE,
+    PrincipalKind.ANONYMOUS: PrincipalType.ANONYMOUS,
+    PrincipalKind.OPERATOR: PrincipalType.ANONYMOUS,  # never reaches the engine
+}
+
+
+def session_role_arn(principal: Principal) -> str | None:
+    """The role a role session acts for: ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``
+    names the role without its path, as ``aws:PrincipalArn`` does on AWS."""
+    if principal.kind is not PrincipalKind.ROLE_SESSION:
+        return None
+    role_name = principal.arn.split("/")[1]
+    return f"arn:aws:iam::{principal.tenant_id}:role/{role_name}"
+
+
+def principal_context(
+    principal: Principal,
+    *,
+    action: str,
+    resource: str,
+    source_ip: str | None,
+    secure: bool,
+    region: str | None,
+    keys: Mapping[str, ContextValue] | None = None,
+    current_time: datetime | None = None,
+) -> RequestContext:
+    """The request context of ``principal`` asking for ``action`` on ``resource``."""
+    now = current_time if current_time is not None else datetime.now(UTC)
+    if principal.is_anonymous:
+        return RequestContext(
+            action=action,
+            resource=resource,
+            source_ip=source_ip,
+            secure_transport=secure,
+            requested_region=region,
+            current_time=now,
+            keys=keys or {},
+        )
+    kind = principal.kind
+    return RequestContext(
+        action=action,
+        resource=resource,
+        principal_type=_PRINCIPAL_TYPES[kind],
+        principal_arn=principal.arn,
+        principal_account=principal.tenant_id,
+        role_arn=session_role_arn(principal),
+        user_id=principal.aws_user_id,
+        username=principal.user_name if kind is PrincipalKind.USER else None,
+        mfa_present=principal.mfa_present,
+        canonical_user_id=principal.canonical_id,
+        source_ip=source_ip,
+        secure_transport=secure,
+        requested_region=region,
+        current_time=now,
+        keys=keys or {},
+    )

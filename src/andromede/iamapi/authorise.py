@@ -1,0 +1,106 @@
+"""Authorisation of IAM and STS calls through the policy engine.
+
+IAM has no resource policies (a role's trust policy is the only one, and only AssumeRole reads
+it), so a call is decided by the caller's identity policies alone: the tenant root acts for its
+own account unopposed, an IAM user needs an allow in its own, its groups' or its attached
+policies, a role session needs one in its role's, and an explicit deny wins. Every resource an
+IAM action names is in the caller's own account (the handlers never address another), so the
+root's freedom never reaches another tenant.
+
+AssumeRole is the cross-account case: the role's trust policy is the resource policy, the role's
+account the resource's. A denial is ``AccessDenied`` naming the action and the resource, as AWS
+words it — never which policy decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from andromede.iam.model import Principal, Role
+from andromede.iam.policy import ContextValue, PolicyKind, evaluate, load_policy
+from andromede.iam.policy_context import principal_context
+from andromede.iam.service import IdentityService
+from andromede.iamapi.errors import QueryError
+
+__all__ = ["QueryAuthoriser"]
+
+
+class QueryAuthoriser:
+    def __init__(self, identity: IdentityService, region: str) -> None:
+        self._identity = identity
+        self._region = region
+
+    async def authorise(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        *,
+        source_ip: str | None,
+        secure: bool,
+        keys: Mapping[str, ContextValue] | None = None,
+    ) -> None:
+        """AccessDenied unless ``principal``'s policies allow ``action`` on ``resource``."""
+        if principal.is_anonymous or principal.is_operator or principal.tenant_id is None:
+            raise _denied(principal, action, resource)
+        context = principal_context(
+            principal,
+            action=action,
+            resource=resource,
+            source_ip=source_ip,
+            secure=secure,
+            region=self._region,
+            keys=keys,
+        )
+        identity = [
+            load_policy(text, kind=PolicyKind.IDENTITY)
+            for text in await self._identity.policies_for(principal)
+        ]
+        if not evaluate(context, identity_policies=identity).allowed:
+            raise _denied(principal, action, resource)
+
+    async def authorise_assume_role(
+        self,
+        principal: Principal,
+        role: Role,
+        *,
+        source_ip: str | None,
+        secure: bool,
+    ) -> None:
+        """sts:AssumeRole on ``role``: its trust policy is the resource policy. Within the role's
+        account a trust statement naming the caller (or its role) suffices, and one naming the
+        account delegates to the caller's identity policies; from another account both must
+        allow. AWS refuses root users outright."""
+        action = "sts:AssumeRole"
+        if principal.is_root:
+            raise QueryError("AccessDenied", "Roles may not be assumed by root accounts.")
+        if principal.is_anonymous or principal.is_operator or principal.tenant_id is None:
+            raise _denied(principal, action, role.arn)
+        context = principal_context(
+            principal,
+            action=action,
+            resource=role.arn,
+            source_ip=source_ip,
+            secure=secure,
+            region=self._region,
+        )
+        identity = [
+            load_policy(text, kind=PolicyKind.IDENTITY)
+            for text in await self._identity.policies_for(principal)
+        ]
+        trust = load_policy(role.assume_role_policy_document, kind=PolicyKind.TRUST)
+        decision = evaluate(
+            context,
+            identity_policies=identity,
+            resource_policy=trust,
+            resource_account=role.tenant_id,
+        )
+        if not decision.allowed:
+            raise _denied(principal, action, role.arn)
+
+
+def _denied(principal: Principal, action: str, resource: str) -> QueryError:
+    return QueryError(
+        "AccessDenied",
+        f"User: {principal.arn} is not authorized to perform: {action} on resource: {resource}",
+    )

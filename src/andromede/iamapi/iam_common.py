@@ -1,0 +1,231 @@
+"""What the IAM handlers share: whom a call targets, the ARN it is authorised on, paging, and
+the XML shapes of botocore's IAM model (``User``, ``Group``, ``Role``, ``Policy``…).
+
+Resources follow AWS's "Actions, resources, and condition keys for IAM": a user, group, role,
+policy or MFA device ARN — with the entity's real path, looked up, so ``user/ops/*`` policies
+match — and the account's bare ``user/``, ``group/``, ``role/``, ``policy/`` ARNs for the list
+actions, which only ``*``-ending patterns match. Every ARN is in the caller's own account.
+
+Policy documents go out URL-encoded, as AWS sends them; botocore decodes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TypeVar
+from urllib.parse import quote
+
+from andromede.http.xml import XmlWriter
+from andromede.iam.errors import EntityAlreadyExists, NoSuchEntity
+from andromede.iam.model import (
+    Group,
+    ManagedPolicy,
+    PolicyVersion,
+    PrincipalKind,
+    Role,
+    User,
+    policy_arn,
+    role_arn,
+    user_arn,
+)
+from andromede.iamapi.errors import QueryError
+from andromede.iamapi.protocol import Call, Resource, iso8601
+
+__all__ = [
+    "already_exists_as",
+    "encoded",
+    "group_resource",
+    "list_resource",
+    "mfa_resource",
+    "page",
+    "policy_resource",
+    "role_resource",
+    "target_user",
+    "user_resource",
+    "write_group",
+    "write_policy",
+    "write_role",
+    "write_truncation",
+    "write_user",
+    "write_version",
+]
+
+_T = TypeVar("_T")
+MAX_ITEMS = 1000
+DEFAULT_ITEMS = 100
+
+
+def encoded(document: str) -> str:
+    """A policy document as IAM answers it: URL-encoded (RFC 3986)."""
+    return quote(document, safe="")
+
+
+@contextmanager
+def already_exists_as(message: str) -> Iterator[None]:
+    """EntityAlreadyExists worded as IAM words it for the entity being created (the store
+    knows only the name that collided)."""
+    try:
+        yield
+    except EntityAlreadyExists as exc:
+        raise QueryError("EntityAlreadyExists", message) from exc
+
+
+# -- whom a call targets ---------------------------------------------------------------------
+async def target_user(call: Call) -> User:
+    """The IAM user ``UserName`` names, or the caller itself when it names none (AWS: "IAM
+    determines the user name implicitly based on the access key"). The root user is never
+    reached by name, only as the caller. Looked up once per call."""
+    found = call.context.get("user")
+    if isinstance(found, User):
+        return found
+    name = call.get("UserName")
+    principal = call.principal
+    if name:
+        user = await call.identity.get_user(call.tenant_id, name)
+        if user.is_root:
+            raise NoSuchEntity(f"The user with name {name} cannot be found.")
+    elif principal.kind in (PrincipalKind.USER, PrincipalKind.ROOT) and principal.user_name:
+        user = await call.identity.get_user(call.tenant_id, principal.user_name)
+    else:
+        raise QueryError(
+            "ValidationError", "Must specify userName when calling with non-User credentials"
+        )
+    call.context["user"] = user
+    return user
+
+
+# -- the resource each action is authorised on ----------------------------------------------
+async def user_resource(call: Call) -> str:
+    """The target user's ARN; for a user that does not exist (yet), the ARN it would have."""
+    try:
+        return (await target_user(call)).arn
+    except NoSuchEntity:
+        return user_arn(call.tenant_id, call.get("Path") or "/", call.get("UserName") or "")
+
+
+async def group_resource(call: Call) -> str:
+    name = call.required("GroupName")
+    try:
+        group, _ = await call.identity.get_group(call.tenant_id, name)
+    except NoSuchEntity:
+        return f"arn:aws:iam::{call.tenant_id}:group{call.get('Path') or '/'}{name}"
+    return group.arn
+
+
+async def role_resource(call: Call) -> str:
+    name = call.required("RoleName")
+    try:
+        return (await call.identity.get_role(call.tenant_id, name)).arn
+    except NoSuchEntity:
+        return role_arn(call.tenant_id, call.get("Path") or "/", name)
+
+
+async def policy_resource(call: Call) -> str:
+    """``PolicyArn`` as given (another account's ARN is then NoSuchEntity), or for
+    CreatePolicy the ARN the new policy will have."""
+    arn = call.get("PolicyArn")
+    if arn is not None:
+        return arn
+    return policy_arn(call.tenant_id, call.get("Path") or "/", call.required("PolicyName"))
+
+
+async def mfa_resource(call: Call) -> str:
+    serial = call.get("SerialNumber")
+    if serial is not None:
+        return serial
+    name = call.required("VirtualMFADeviceName")
+    return f"arn:aws:iam::{call.tenant_id}:mfa{call.get('Path') or '/'}{name}"
+
+
+def list_resource(kind: str) -> Resource:
+    """The account's ``user/``-style ARN for the list actions, with their PathPrefix."""
+
+    async def resource(call: Call) -> str:
+        return f"arn:aws:iam::{call.tenant_id}:{kind}{call.get('PathPrefix') or '/'}"
+
+    return resource
+
+
+# -- paging ---------------------------------------------------------------------------------
+def page(call: Call, items: Sequence[_T], key: Callable[[_T], str]) -> tuple[list[_T], str | None]:
+    """One page of a list the service returns whole: the items after ``Marker`` (an item's
+    key), at most ``MaxItems``, and the marker of the next page (None on the last)."""
+    limit = call.integer("MaxItems", minimum=1, maximum=MAX_ITEMS, default=DEFAULT_ITEMS)
+    marker = call.get("Marker")
+    ordered = sorted(items, key=key)
+    after = [item for item in ordered if marker is None or key(item) > marker]
+    chosen = after[:limit]
+    return chosen, key(chosen[-1]) if len(after) > limit else None
+
+
+def write_truncation(xml: XmlWriter, next_marker: str | None) -> None:
+    xml.element("IsTruncated", next_marker is not None)
+    xml.element("Marker", next_marker)
+
+
+# -- shapes ---------------------------------------------------------------------------------
+def write_user(xml: XmlWriter, user: User, tag: str = "User") -> None:
+    xml.open(tag)
+    if user.is_root:  # AWS answers the root user by its account id and ARN only
+        xml.element("UserId", user.tenant_id)
+    else:
+        xml.element("Path", user.path)
+        xml.element("UserName", user.name)
+        xml.element("UserId", user.id)
+    xml.element("Arn", user.arn)
+    xml.element("CreateDate", iso8601(user.created_at))
+    xml.close(tag)
+
+
+def write_group(xml: XmlWriter, group: Group, tag: str = "Group") -> None:
+    xml.open(tag)
+    xml.element("Path", group.path)
+    xml.element("GroupName", group.name)
+    xml.element("GroupId", group.id)
+    xml.element("Arn", group.arn)
+    xml.element("CreateDate", iso8601(group.created_at))
+    xml.close(tag)
+
+
+def write_role(xml: XmlWriter, role: Role, tag: str = "Role") -> None:
+    xml.open(tag)
+    xml.element("Path", role.path)
+    xml.element("RoleName", role.name)
+    xml.element("RoleId", role.id)
+    xml.element("Arn", role.arn)
+    xml.element("CreateDate", iso8601(role.created_at))
+    xml.element("AssumeRolePolicyDocument", encoded(role.assume_role_policy_document))
+    if role.description:
+        xml.element("Description", role.description)
+    xml.element("MaxSessionDuration", role.max_session_duration)
+    xml.close(tag)
+
+
+def write_policy(xml: XmlWriter, policy: ManagedPolicy, tag: str = "Policy") -> None:
+    xml.open(tag)
+    xml.element("PolicyName", policy.name)
+    xml.element("PolicyId", policy.id)
+    xml.element("Arn", policy.arn)
+    xml.element("Path", policy.path)
+    xml.element("DefaultVersionId", policy.default_version_id)
+    xml.element("AttachmentCount", policy.attachment_count)
+    xml.element("PermissionsBoundaryUsageCount", 0)
+    xml.element("IsAttachable", True)
+    if policy.description:
+        xml.element("Description", policy.description)
+    xml.element("CreateDate", iso8601(policy.created_at))
+    xml.element("UpdateDate", iso8601(policy.updated_at or policy.created_at))
+    xml.close(tag)
+
+
+def write_version(
+    xml: XmlWriter, version: PolicyVersion, tag: str = "PolicyVersion", *, document: bool
+) -> None:
+    xml.open(tag)
+    if document:
+        xml.element("Document", encoded(version.document))
+    xml.element("VersionId", version.version_id)
+    xml.element("IsDefaultVersion", version.is_default)
+    xml.element("CreateDate", iso8601(version.created_at))
+    xml.close(tag)

@@ -1,0 +1,221 @@
+"""STS end to end with boto3: session tokens with MFA (and the policies that ask for it), role
+assumption within a tenant and across tenants through trust policies, and the temporary
+credentials at work on S3 and IAM — refused with a wrong or missing session token. Expiry is
+tested in process with a moved clock (``tests/unit/iamapi/test_sts.py``): the shortest session
+AWS allows lasts 15 minutes."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from e2e.helpers import create_bucket, unique_bucket
+from e2e.iam_helpers import Tenant, client_for, new_tenant, totp_code
+from support.server import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def policy(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def trust(principal: str) -> str:
+    return policy({"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"})
+
+
+def error(caught: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
+    response = caught.value.response
+    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]
+
+
+def user_keys(iam: Any, name: str, *documents: str) -> tuple[str, str]:
+    iam.create_user(UserName=name)
+    for index, document in enumerate(documents):
+        iam.put_user_policy(UserName=name, PolicyName=f"p{index}", PolicyDocument=document)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def session(server: ServerProcess, service: str, answer: dict[str, Any]) -> Any:
+    credentials = answer["Credentials"]
+    return client_for(
+        server,
+        service,
+        credentials["AccessKeyId"],
+        credentials["SecretAccessKey"],
+        credentials["SessionToken"],
+    )
+
+
+@pytest.fixture
+def tenant(server: ServerProcess) -> Tenant:
+    return new_tenant(server)
+
+
+def root_client(server: ServerProcess, tenant: Tenant, service: str) -> Any:
+    return client_for(server, service, tenant.access_key_id, tenant.secret_access_key)
+
+
+def test_mfa_session_unlocks_what_policies_reserve_for_mfa(
+    server: ServerProcess, tenant: Tenant
+) -> None:
+    iam = root_client(server, tenant, "iam")
+    with_mfa_only = policy(
+        {
+            "Effect": "Allow",
+            "Action": "iam:ListUsers",
+            "Resource": "*",
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+        }
+    )
+    key = user_keys(iam, "alice", with_mfa_only)
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName="alice")["VirtualMFADevice"]
+    seed, serial = device["Base32StringSeed"], device["SerialNumber"]
+    now = time.time()
+    iam.enable_mfa_device(
+        UserName="alice",
+        SerialNumber=serial,
+        AuthenticationCode1=totp_code(seed, now, -1),
+        AuthenticationCode2=totp_code(seed, now),
+    )
+    alice_iam = client_for(server, "iam", *key)
+    alice_sts = client_for(server, "sts", *key)
+    with pytest.raises(ClientError) as caught:
+        alice_iam.list_users()
+    assert error(caught) == (403, "AccessDenied")
+    with pytest.raises(ClientError) as caught:
+        alice_sts.get_session_token(SerialNumber=serial, TokenCode="000000")
+    assert error(caught) == (403, "InvalidAuthenticationCode")
+    code = totp_code(seed, time.time(), 1)
+    answer = alice_sts.get_session_token(SerialNumber=serial, TokenCode=code, DurationSeconds=900)
+    with pytest.raises(ClientError) as caught:  # the same code again: replayed
+        alice_sts.get_session_token(SerialNumber=serial, TokenCode=code)
+    assert error(caught) == (403, "InvalidAuthenticationCode")
+    users = session(server, "iam", answer).list_users()["Users"]
+    assert [user["UserName"] for user in users] == ["alice"]
+    plain = alice_sts.get_session_token(DurationSeconds=900)
+    with pytest.raises(ClientError) as caught:
+        session(server, "iam", plain).list_users()
+    assert error(caught) == (403, "AccessDenied")
+
+
+def test_temporary_credentials_work_on_s3_and_need_their_token(
+    server: ServerProcess, tenant: Tenant
+) -> None:
+    s3 = root_client(server, tenant, "s3")
+    bucket = unique_bucket("sts")
+    create_bucket(s3, bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"hello")
+    answer = root_client(server, tenant, "sts").get_session_token(DurationSeconds=900)
+    temporary = session(server, "s3", answer)
+    assert temporary.get_object(Bucket=bucket, Key="k")["Body"].read() == b"hello"
+    temporary.put_object(Bucket=bucket, Key="k2", Body=b"by session")
+    credentials = answer["Credentials"]
+    keys = (credentials["AccessKeyId"], credentials["SecretAccessKey"])
+    for token in ("forged-" + credentials["SessionToken"], None):
+        for service in ("s3", "iam", "sts"):
+            client = client_for(server, service, *keys, token)
+            with pytest.raises(ClientError) as caught:
+                if service == "s3":
+                    client.get_object(Bucket=bucket, Key="k")
+                elif service == "iam":
+                    client.list_users()
+                else:
+                    client.get_caller_identity()
+            status, code = error(caught)
+            assert status in (400, 403)
+            assert code in ("InvalidToken", "InvalidClientTokenId"), (service, code)
+    for key in ("k", "k2"):
+        s3.delete_object(Bucket=bucket, Key=key)
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_assume_role_in_the_account_then_use_s3(server: ServerProcess, tenant: Tenant) -> None:
+    iam = root_client(server, tenant, "iam")
+    s3 = root_client(server, tenant, "s3")
+    bucket = unique_bucket("role")
+    create_bucket(s3, bucket)
+    s3.put_object(Bucket=bucket, Key="report.csv", Body=b"a,b\n")
+    key = user_keys(iam, "bob")  # no identity policy: the trust policy names bob himself
+    bob_arn = f"arn:aws:iam::{tenant.account}:user/bob"
+    role = iam.create_role(RoleName="reader", AssumeRolePolicyDocument=trust(bob_arn))["Role"]
+    iam.put_role_policy(
+        RoleName="reader",
+        PolicyName="read",
+        PolicyDocument=policy(
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+        ),
+    )
+    answer = client_for(server, "sts", *key).assume_role(
+        RoleArn=role["Arn"], RoleSessionName="nightly", DurationSeconds=900
+    )
+    assert answer["AssumedRoleUser"]["Arn"] == (
+        f"arn:aws:sts::{tenant.account}:assumed-role/reader/nightly"
+    )
+    identity = session(server, "sts", answer).get_caller_identity()
+    assert identity["Arn"] == answer["AssumedRoleUser"]["Arn"]
+    role_s3 = session(server, "s3", answer)
+    assert role_s3.get_object(Bucket=bucket, Key="report.csv")["Body"].read() == b"a,b\n"
+    with pytest.raises(ClientError) as caught:
+        role_s3.put_object(Bucket=bucket, Key="x", Body=b"x")
+    assert error(caught) == (403, "AccessDenied")
+    with pytest.raises(ClientError) as caught:
+        session(server, "iam", answer).list_users()
+    assert error(caught) == (403, "AccessDenied")
+    s3.delete_object(Bucket=bucket, Key="report.csv")
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_cross_tenant_assume_role_needs_trust_and_identity_policy(
+    server: ServerProcess, tenant: Tenant
+) -> None:
+    owner_iam = root_client(server, tenant, "iam")
+    owner_s3 = root_client(server, tenant, "s3")
+    bucket = unique_bucket("xacct")
+    create_bucket(owner_s3, bucket)
+    owner_s3.put_object(Bucket=bucket, Key="shared.txt", Body=b"for the partner")
+    partner = new_tenant(server, "partner")
+    role = owner_iam.create_role(
+        RoleName="partner-read", AssumeRolePolicyDocument=trust(partner.account)
+    )["Role"]
+    owner_iam.put_role_policy(
+        RoleName="partner-read",
+        PolicyName="read",
+        PolicyDocument=policy(
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+        ),
+    )
+    partner_iam = root_client(server, partner, "iam")
+    may_assume = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role["Arn"]})
+    allowed = user_keys(partner_iam, "carol", may_assume)
+    not_allowed = user_keys(partner_iam, "dave")
+    with pytest.raises(ClientError) as caught:
+        client_for(server, "sts", *not_allowed).assume_role(
+            RoleArn=role["Arn"], RoleSessionName="try"
+        )
+    assert error(caught) == (403, "AccessDenied")
+    with pytest.raises(ClientError) as caught:  # AWS refuses root users outright
+        root_client(server, partner, "sts").assume_role(
+            RoleArn=role["Arn"], RoleSessionName="root-try"
+        )
+    assert error(caught) == (403, "AccessDenied")
+    answer = client_for(server, "sts", *allowed).assume_role(
+        RoleArn=role["Arn"], RoleSessionName="carol-session", DurationSeconds=900
+    )
+    shared = session(server, "s3", answer).get_object(Bucket=bucket, Key="shared.txt")
+    assert shared["Body"].read() == b"for the partner"
+    # A third tenant, which the trust policy does not name, is refused even with a policy.
+    stranger = new_tenant(server, "stranger")
+    stranger_key = user_keys(root_client(server, stranger, "iam"), "eve", may_assume)
+    with pytest.raises(ClientError) as caught:
+        client_for(server, "sts", *stranger_key).assume_role(
+            RoleArn=role["Arn"], RoleSessionName="try"
+        )
+    assert error(caught) == (403, "AccessDenied")
+    owner_s3.delete_object(Bucket=bucket, Key="shared.txt")
+    owner_s3.delete_bucket(Bucket=bucket)

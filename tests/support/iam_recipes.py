@@ -1,0 +1,191 @@
+"""The IAM/STS tenant-isolation recipes: for every action, the parameters that name a victim
+tenant's users, groups, roles, policies, keys and devices; and how to build that victim account.
+Shared by the in-process matrix (``tests/unit/iamapi/test_isolation.py``) and the end-to-end
+suite, which drive them through botocore's serializer and through boto3."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+__all__ = [
+    "RECIPES",
+    "SELF_SERVICE",
+    "STS_RECIPES",
+    "TRUST_SELF",
+    "fill",
+    "snapshot_reads",
+    "victim_account",
+]
+
+ALLOW_S3 = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+)
+TRUST_SELF = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "ACCOUNT"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+ACCOUNT = "{account}"  # the victim's account id, filled in per test
+POLICY_ARN = "arn:aws:iam::{account}:policy/victim-policy"
+SERIAL = "arn:aws:iam::{account}:mfa/victim-mfa"
+KEY = "{key}"  # the victim user's access key id
+
+# action -> the parameters naming the victim's things
+RECIPES: dict[str, dict[str, Any]] = {
+    "CreateUser": {"UserName": "victim-user"},
+    "GetUser": {"UserName": "victim-user"},
+    "ListUsers": {},
+    "UpdateUser": {"UserName": "victim-user", "NewUserName": "renamed"},
+    "DeleteUser": {"UserName": "victim-user"},
+    "CreateGroup": {"GroupName": "victim-group"},
+    "GetGroup": {"GroupName": "victim-group"},
+    "ListGroups": {},
+    "DeleteGroup": {"GroupName": "victim-group"},
+    "AddUserToGroup": {"GroupName": "victim-group", "UserName": "victim-user"},
+    "RemoveUserFromGroup": {"GroupName": "victim-group", "UserName": "victim-user"},
+    "ListGroupsForUser": {"UserName": "victim-user"},
+    "CreateRole": {"RoleName": "victim-role", "AssumeRolePolicyDocument": TRUST_SELF},
+    "GetRole": {"RoleName": "victim-role"},
+    "ListRoles": {},
+    "UpdateRole": {"RoleName": "victim-role", "Description": "pwned"},
+    "UpdateAssumeRolePolicy": {"RoleName": "victim-role", "PolicyDocument": TRUST_SELF},
+    "DeleteRole": {"RoleName": "victim-role"},
+    "PutRolePolicy": {"RoleName": "victim-role", "PolicyName": "x", "PolicyDocument": ALLOW_S3},
+    "GetRolePolicy": {"RoleName": "victim-role", "PolicyName": "inline"},
+    "ListRolePolicies": {"RoleName": "victim-role"},
+    "DeleteRolePolicy": {"RoleName": "victim-role", "PolicyName": "inline"},
+    "AttachRolePolicy": {"RoleName": "victim-role", "PolicyArn": POLICY_ARN},
+    "DetachRolePolicy": {"RoleName": "victim-role", "PolicyArn": POLICY_ARN},
+    "ListAttachedRolePolicies": {"RoleName": "victim-role"},
+    "PutUserPolicy": {"UserName": "victim-user", "PolicyName": "x", "PolicyDocument": ALLOW_S3},
+    "GetUserPolicy": {"UserName": "victim-user", "PolicyName": "inline"},
+    "ListUserPolicies": {"UserName": "victim-user"},
+    "DeleteUserPolicy": {"UserName": "victim-user", "PolicyName": "inline"},
+    "AttachUserPolicy": {"UserName": "victim-user", "PolicyArn": POLICY_ARN},
+    "DetachUserPolicy": {"UserName": "victim-user", "PolicyArn": POLICY_ARN},
+    "ListAttachedUserPolicies": {"UserName": "victim-user"},
+    "PutGroupPolicy": {"GroupName": "victim-group", "PolicyName": "x", "PolicyDocument": ALLOW_S3},
+    "GetGroupPolicy": {"GroupName": "victim-group", "PolicyName": "inline"},
+    "ListGroupPolicies": {"GroupName": "victim-group"},
+    "DeleteGroupPolicy": {"GroupName": "victim-group", "PolicyName": "inline"},
+    "AttachGroupPolicy": {"GroupName": "victim-group", "PolicyArn": POLICY_ARN},
+    "DetachGroupPolicy": {"GroupName": "victim-group", "PolicyArn": POLICY_ARN},
+    "ListAttachedGroupPolicies": {"GroupName": "victim-group"},
+    "CreateAccessKey": {"UserName": "victim-user"},
+    "ListAccessKeys": {"UserName": "victim-user"},
+    "UpdateAccessKey": {"UserName": "victim-user", "AccessKeyId": KEY, "Status": "Inactive"},
+    "DeleteAccessKey": {"UserName": "victim-user", "AccessKeyId": KEY},
+    "GetAccessKeyLastUsed": {"AccessKeyId": KEY},
+    "CreateLoginProfile": {"UserName": "victim-user", "Password": "Another-Password-99"},
+    "GetLoginProfile": {"UserName": "victim-user"},
+    "UpdateLoginProfile": {"UserName": "victim-user", "Password": "Another-Password-99"},
+    "DeleteLoginProfile": {"UserName": "victim-user"},
+    "CreateVirtualMFADevice": {"VirtualMFADeviceName": "victim-mfa"},
+    "EnableMFADevice": {
+        "UserName": "victim-user",
+        "SerialNumber": SERIAL,
+        "AuthenticationCode1": "123456",
+        "AuthenticationCode2": "234567",
+    },
+    "ListMFADevices": {"UserName": "victim-user"},
+    "ListVirtualMFADevices": {},
+    "DeactivateMFADevice": {"UserName": "victim-user", "SerialNumber": SERIAL},
+    "DeleteVirtualMFADevice": {"SerialNumber": SERIAL},
+    "GetAccountSummary": {},
+    "CreatePolicy": {"PolicyName": "victim-policy", "PolicyDocument": ALLOW_S3},
+    "GetPolicy": {"PolicyArn": POLICY_ARN},
+    "ListPolicies": {},
+    "DeletePolicy": {"PolicyArn": POLICY_ARN},
+    "CreatePolicyVersion": {"PolicyArn": POLICY_ARN, "PolicyDocument": ALLOW_S3},
+    "GetPolicyVersion": {"PolicyArn": POLICY_ARN, "VersionId": "v1"},
+    "ListPolicyVersions": {"PolicyArn": POLICY_ARN},
+    "DeletePolicyVersion": {"PolicyArn": POLICY_ARN, "VersionId": "v1"},
+    "SetDefaultPolicyVersion": {"PolicyArn": POLICY_ARN, "VersionId": "v1"},
+    "ListEntitiesForPolicy": {"PolicyArn": POLICY_ARN},
+}
+STS_RECIPES: dict[str, dict[str, Any]] = {
+    "AssumeRole": {
+        "RoleArn": "arn:aws:iam::{account}:role/victim-role",
+        "RoleSessionName": "intruder",
+    },
+    "GetSessionToken": {},
+    "GetCallerIdentity": {},
+}
+# STS actions any authenticated caller may make about itself (AWS: no permission needed).
+SELF_SERVICE = {"GetSessionToken", "GetCallerIdentity"}
+
+
+def fill(params: dict[str, Any], account: str, key: str) -> dict[str, Any]:
+    return {
+        name: value.replace("{account}", account)
+        .replace("{key}", key)
+        .replace('"ACCOUNT"', f'"{account}"')
+        if isinstance(value, str)
+        else value
+        for name, value in params.items()
+    }
+
+
+Call = Callable[..., Awaitable[dict[str, Any]]]
+
+
+async def victim_account(call: Call, account: str) -> dict[str, str]:
+    """The victim's account with one of everything, made through ``call(action, **params)``
+    (its root's IAM client); returns the ids an intruder must never see."""
+    user = (await call("CreateUser", UserName="victim-user"))["User"]
+    key = (await call("CreateAccessKey", UserName="victim-user"))["AccessKey"]
+    group = (await call("CreateGroup", GroupName="victim-group"))["Group"]
+    await call("AddUserToGroup", GroupName="victim-group", UserName="victim-user")
+    trust = TRUST_SELF.replace("ACCOUNT", account)
+    role = (await call("CreateRole", RoleName="victim-role", AssumeRolePolicyDocument=trust))[
+        "Role"
+    ]
+    policy = (await call("CreatePolicy", PolicyName="victim-policy", PolicyDocument=ALLOW_S3))[
+        "Policy"
+    ]
+    await call("AttachUserPolicy", UserName="victim-user", PolicyArn=policy["Arn"])
+    for kind, name in (("User", "victim-user"), ("Group", "victim-group"), ("Role", "victim-role")):
+        await call(
+            f"Put{kind}Policy",
+            **{f"{kind}Name": name},
+            PolicyName="inline",
+            PolicyDocument=ALLOW_S3,
+        )
+    await call("CreateVirtualMFADevice", VirtualMFADeviceName="victim-mfa")
+    await call("CreateLoginProfile", UserName="victim-user", Password="Victim-Password-42")
+    return {
+        "account": account,
+        "key": key["AccessKeyId"],
+        "user_id": user["UserId"],
+        "group_id": group["GroupId"],
+        "role_id": role["RoleId"],
+        "policy_id": policy["PolicyId"],
+    }
+
+
+def snapshot_reads(account: str) -> list[tuple[str, dict[str, Any]]]:
+    """The reads that show everything an intruder could change in the victim's account."""
+    arn = f"arn:aws:iam::{account}:policy/victim-policy"
+    return [
+        ("ListUsers", {}),
+        ("GetUser", {"UserName": "victim-user"}),
+        ("ListAccessKeys", {"UserName": "victim-user"}),
+        ("ListGroups", {}),
+        ("GetGroup", {"GroupName": "victim-group"}),
+        ("ListRoles", {}),
+        ("ListPolicies", {}),
+        ("ListPolicyVersions", {"PolicyArn": arn}),
+        ("ListEntitiesForPolicy", {"PolicyArn": arn}),
+        ("ListUserPolicies", {"UserName": "victim-user"}),
+        ("ListGroupPolicies", {"GroupName": "victim-group"}),
+        ("ListRolePolicies", {"RoleName": "victim-role"}),
+        ("GetUserPolicy", {"UserName": "victim-user", "PolicyName": "inline"}),
+        ("ListVirtualMFADevices", {}),
+        ("GetLoginProfile", {"UserName": "victim-user"}),
+        ("GetAccountSummary", {}),
+    ]

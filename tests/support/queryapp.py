@@ -1,0 +1,165 @@
+"""The IAM and STS Query apps in process on the in-memory identity store, and a client that
+serialises, signs and parses exactly as boto3 does (botocore's own serializer, signer, parser
+and IAM policy decoding), so the XML shapes are checked against botocore's model without a
+server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import botocore.session
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.handlers import json_decode_policies
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityLimits, IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.iamapi.app import QueryApp
+from andromede.iamapi.iam import IAM
+from andromede.iamapi.sts import STS
+from andromede.settings import Settings
+from support.clock import Clock
+
+REGION = "eu-fr-1"
+_MODELS = botocore.session.get_session()
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: dict[str, Any]) -> None:
+        super().__init__(f"{status} {error.get('Code')}: {error.get('Message')}")
+        self.status = status
+        self.code = str(error.get("Code"))
+        self.message = str(error.get("Message"))
+
+
+@dataclass
+class World:
+    identity: IdentityService
+    clock: Clock
+    apps: dict[str, QueryApp]
+    audit_store: MemoryAuditStore
+    audit: AuditService
+    tenant_id: str = ""
+    root: Credentials | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, credentials: Credentials | None, token: str | None = None) -> Client:
+        return Client(self, credentials, token)
+
+    async def new_tenant(self, name: str) -> tuple[str, Credentials]:
+        created = await self.identity.create_tenant(name)
+        return created.tenant.id, Credentials(created.access_key_id, created.secret_access_key)
+
+
+@dataclass
+class Client:
+    world: World
+    credentials: Credentials | None
+    token: str | None = None
+    last_body: bytes = b""
+
+    async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """One operation, as boto3 would send it; ApiError for an error answer."""
+        status, parsed = await self.raw(service, operation, **params)
+        if "Error" in parsed and status >= 300:
+            raise ApiError(status, parsed["Error"])
+        return parsed
+
+    async def raw(self, service: str, operation: str, **params: Any) -> tuple[int, Any]:
+        model = _MODELS.get_service_model(service).operation_model(operation)
+        serialised = create_serializer("query", include_validation=False).serialize_to_request(
+            params, model
+        )
+        body = serialised["body"]
+        data = urlencode(body, doseq=True) if isinstance(body, dict) else str(body)
+        request = AWSRequest(
+            method="POST",
+            url="http://127.0.0.1:9000/",
+            data=data.encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+        )
+        if self.credentials is not None:
+            credentials = Credentials(
+                self.credentials.access_key, self.credentials.secret_key, self.token
+            )
+            SigV4Auth(credentials, service, REGION).add_auth(request)
+        prepared = request.prepare()
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/",
+            "raw_path": b"/",
+            "query_string": b"",
+            "scheme": "http",
+            "client": ("192.0.2.10", 40000),
+            "headers": [(b"host", b"127.0.0.1:9000")]
+            + [
+                (k.lower().encode(), str(v).encode())
+                for k, v in prepared.headers.items()
+                if k.lower() != "host"
+            ],
+        }
+        payload = data.encode()
+        messages = [{"type": "http.request", "body": payload, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await self.world.apps[service](scope, receive, send)
+        status = sent[0]["status"]
+        headers = {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]}
+        response = {
+            "status_code": status,
+            "headers": headers,
+            "body": b"".join(m.get("body", b"") for m in sent[1:]),
+        }
+        self.last_body = response["body"]
+        parsed = create_parser("query").parse(response, model.output_shape)
+        if status < 300 and service == "iam":
+            json_decode_policies(parsed, model)
+        return status, parsed
+
+
+@asynccontextmanager
+async def query_world(clock: Clock, data_dir: Path) -> AsyncIterator[World]:
+    """IAM and STS apps over one in-memory identity service, with a first tenant ("acme")."""
+    identity = IdentityService(
+        MemoryIdentityStore(),
+        SecretSealer(os.urandom(32)),
+        limits=IdentityLimits(cache_ttl=30.0),
+        clock=clock,
+    )
+    settings = Settings(data_dir=data_dir, region=REGION)
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    apps = {spec.name: QueryApp(spec, identity, audit, settings) for spec in (IAM, STS)}
+    created = await identity.create_tenant("acme")
+    try:
+        yield World(
+            identity,
+            clock,
+            apps,
+            audit_store,
+            audit,
+            created.tenant.id,
+            Credentials(created.access_key_id, created.secret_access_key),
+        )
+    finally:
+        await audit.close()

@@ -1,0 +1,132 @@
+"""The tenant-isolation matrix for IAM and STS: every implemented action, attempted on a victim
+tenant's users, groups, roles, policies, keys and devices by another tenant's root user and by
+an IAM user of the victim's own account that has no policy.
+
+Another tenant's root only ever acts on its own account: whatever it names, it gets an error or
+its own account's data, never the victim's, and the victim's account is unchanged. The user
+without policy gets AccessDenied on every action and changes nothing; an unsigned request gets
+MissingAuthenticationToken (on the shared endpoint it is S3's, see the end-to-end suite). The
+recipe table must cover every action of both services (a test checks), so a new action cannot
+ship without its isolation case.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from botocore.credentials import Credentials
+
+from andromede.iamapi.iam import IAM
+from andromede.iamapi.sts import STS
+from support.iam_recipes import (
+    RECIPES,
+    SELF_SERVICE,
+    STS_RECIPES,
+    fill,
+    snapshot_reads,
+    victim_account,
+)
+from support.queryapp import ApiError, Client, World
+
+
+def test_every_action_has_an_isolation_case() -> None:
+    assert set(RECIPES) == set(IAM.actions)
+    assert set(STS_RECIPES) == set(STS.actions)
+
+
+async def victim_world(world: World, root: Client) -> dict[str, str]:
+    async def call(action: str, **params: Any) -> dict[str, Any]:
+        return await root.call("iam", action, **params)
+
+    return await victim_account(call, world.tenant_id)
+
+
+async def snapshot(root: Client, account: str) -> list[Any]:
+    """Everything an intruder could change in the victim's account, read by its root."""
+    state = []
+    for action, params in snapshot_reads(account):
+        answer = await root.call("iam", action, **params)
+        answer.pop("ResponseMetadata", None)
+        state.append(answer)
+    return state
+
+
+@pytest.fixture
+async def intruder(world: World) -> Client:
+    _, credentials = await world.new_tenant("intruder")
+    return world.client(credentials)
+
+
+@pytest.fixture
+async def powerless(world: World, root: Client) -> Client:
+    """An IAM user of the victim's account with an access key and no policy at all."""
+    await root.call("iam", "CreateUser", UserName="powerless")
+    key = (await root.call("iam", "CreateAccessKey", UserName="powerless"))["AccessKey"]
+    return world.client(Credentials(key["AccessKeyId"], key["SecretAccessKey"]))
+
+
+@pytest.mark.parametrize("action", sorted(RECIPES))
+async def test_another_tenants_root_only_reaches_its_own_account(
+    world: World, root: Client, intruder: Client, action: str
+) -> None:
+    ids = await victim_world(world, root)
+    before = await snapshot(root, ids["account"])
+    params = fill(RECIPES[action], ids["account"], ids["key"])
+    try:
+        await intruder.call("iam", action, **params)
+    except ApiError as error:
+        assert 400 <= error.status < 500, error
+    body = intruder.last_body.decode()
+    for value in params.values():  # what the intruder sent may come back (an ARN, a document)
+        body = body.replace(str(value), "").replace(quote(str(value), safe=""), "")
+    for secret in ids.values():
+        assert secret not in body, (action, body)
+    assert await snapshot(root, ids["account"]) == before
+
+
+@pytest.mark.parametrize("action", sorted(RECIPES))
+async def test_a_user_without_policy_is_denied_every_iam_action(
+    world: World, root: Client, powerless: Client, action: str
+) -> None:
+    ids = await victim_world(world, root)
+    before = await snapshot(root, ids["account"])
+    with pytest.raises(ApiError) as caught:
+        await powerless.call("iam", action, **fill(RECIPES[action], ids["account"], ids["key"]))
+    assert (caught.value.status, caught.value.code) == (403, "AccessDenied")
+    assert await snapshot(root, ids["account"]) == before
+
+
+@pytest.mark.parametrize("caller", ["intruder", "powerless"])
+async def test_assume_role_of_the_victim_is_denied(
+    world: World, root: Client, intruder: Client, powerless: Client, caller: str
+) -> None:
+    ids = await victim_world(world, root)
+    client = intruder if caller == "intruder" else powerless
+    params = fill(STS_RECIPES["AssumeRole"], ids["account"], ids["key"])
+    with pytest.raises(ApiError) as caught:
+        await client.call("sts", "AssumeRole", **params)
+    assert caught.value.code == "AccessDenied"
+
+
+@pytest.mark.parametrize("action", sorted(SELF_SERVICE))
+async def test_self_service_sts_actions_answer_for_the_caller_only(
+    world: World, root: Client, intruder: Client, action: str
+) -> None:
+    ids = await victim_world(world, root)
+    await intruder.call("sts", action)
+    assert ids["account"] not in intruder.last_body.decode()
+
+
+@pytest.mark.parametrize("action", sorted(RECIPES))
+async def test_an_anonymous_caller_is_refused_every_iam_action(
+    world: World, root: Client, action: str
+) -> None:
+    ids = await victim_world(world, root)
+    before = await snapshot(root, ids["account"])
+    anonymous = world.client(None)
+    with pytest.raises(ApiError) as caught:
+        await anonymous.call("iam", action, **fill(RECIPES[action], ids["account"], ids["key"]))
+    assert (caught.value.status, caught.value.code) == (403, "MissingAuthenticationToken")
+    assert await snapshot(root, ids["account"]) == before
