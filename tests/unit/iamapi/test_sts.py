@@ -19,6 +19,7 @@ from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
 from support.clock import Clock
+from support.keys import cipher_in
 from support.queryapp import REGION, ApiError, Client, World
 from support.s3app import Client as S3Client
 
@@ -288,7 +289,12 @@ async def test_s3_takes_session_credentials_until_they_expire(
     root: Client, world: World, tmp_path: Path
 ) -> None:
     settings = Settings(data_dir=tmp_path / "s3", region=REGION)
-    objects = ObjectService(MemoryMetadataStore(), MemoryBlobStore(), storage_limits(settings))
+    objects = ObjectService(
+        MemoryMetadataStore(),
+        MemoryBlobStore(),
+        storage_limits(settings),
+        cipher_in(tmp_path / "keys"),
+    )
     s3_app = S3App(s3_services(settings, objects, world.identity), world.identity, world.audit)
     answer = (await root.call("sts", "GetSessionToken", DurationSeconds=900))["Credentials"]
     credentials = Credentials(
