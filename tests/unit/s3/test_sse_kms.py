@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import defusedxml.ElementTree as ElementTree
 import pytest
 from botocore.credentials import Credentials
 
@@ -212,3 +213,44 @@ def test_segment_keys_round_trip_and_older_rows_still_read() -> None:
     assert _segment_key_json(plain) == [base64.b64encode(b"w").decode()]
     assert _segment_key_from_json([base64.b64encode(b"w").decode()]) == plain
     assert kms.mode.value == "aws:kms" and sse_c.mode.value == "SSE-C"
+
+
+async def test_multipart_parts_follow_their_uploads_key(kit: Kit) -> None:
+    key = await kit.keys.create_key(kit.caller)
+    created = await kit.client.request("POST", "/vault/mp?uploads", b"", {_SSE: "aws:kms"})
+    assert created.status == 200
+    default_arn = created.headers[_KEY_ID]
+    assert default_arn != key.arn  # no key named: the tenant's default key
+    upload_id = _upload_id(created.body)
+    part = await kit.client.request(
+        "PUT", f"/vault/mp?partNumber=1&uploadId={upload_id}", b"part one"
+    )
+    assert (part.headers[_SSE], part.headers[_KEY_ID]) == ("aws:kms", default_arn)
+    done = await kit.client.request(
+        "POST",
+        f"/vault/mp?uploadId={upload_id}",
+        b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"
+        + part.headers["etag"].encode()
+        + b"</ETag></Part></CompleteMultipartUpload>",
+    )
+    assert done.status == 200, done.body
+    assert done.headers[_KEY_ID] == default_arn
+    got = await kit.client.request("GET", "/vault/mp")
+    assert (got.body, got.headers[_KEY_ID]) == (b"part one", default_arn)
+    # An SSE-S3 upload's parts cannot switch to SSE-KMS.
+    plain = await kit.client.request("POST", "/vault/plain?uploads")
+    plain_id = _upload_id(plain.body)
+    switched = await kit.client.request(
+        "PUT",
+        f"/vault/plain?partNumber=1&uploadId={plain_id}",
+        b"x",
+        {_SSE: "aws:kms", _KEY_ID: key.arn},
+    )
+    assert (switched.status, switched.error_code()) == (400, "InvalidArgument")
+
+
+def _upload_id(body: bytes) -> str:
+    root = ElementTree.fromstring(body)
+    found = [child.text for child in root if child.tag.endswith("UploadId")]
+    assert found and found[0]
+    return found[0]

@@ -102,6 +102,9 @@ async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
     return response
 
 
+_SSE = "x-amz-server-side-encryption"
+
+
 async def _part_encryption(ctx: S3Context, svc: S3Services) -> ObjectEncryption:
     """A part is encrypted as its upload: under the upload's KMS key for SSE-KMS uploads."""
     bucket = await addressed_bucket(ctx, svc)
@@ -109,6 +112,13 @@ async def _part_encryption(ctx: S3Context, svc: S3Services) -> ObjectEncryption:
     if svc.kms_keys is not None:
         upload_kms_key = await svc.objects.upload_kms_key(
             ctx.bucket, ctx.key, ctx.query["uploadId"]
+        )
+    if upload_kms_key is None and ctx.headers.get(_SSE, "").strip().startswith("aws:kms"):
+        # Parts take their upload's encryption; they cannot switch an upload to SSE-KMS.
+        raise S3Error(
+            "InvalidArgument",
+            "Server Side Encryption with AWS KMS managed key is not applicable to this upload",
+            ArgumentName=_SSE,
         )
     return await write_encryption(ctx, svc, bucket, upload_kms_key=upload_kms_key)
 
