@@ -174,10 +174,11 @@ def _kms_resolver(svc: S3Services) -> KmsKeyResolver:
 async def _kms_encryption(
     ctx: S3Context, svc: S3Services, bucket: Bucket, key_ref: str | None
 ) -> ObjectEncryption:
+    resolver = _kms_resolver(svc)
     _require_secure(ctx, kms=True)
     context = _request_context(ctx)
     context["aws:s3:arn"] = _object_arn(bucket.name, ctx.key)
-    key = await _kms_resolver(svc).key_for_sse(ctx, key_ref, context, action="kms:GenerateDataKey")
+    key = await resolver.key_for_sse(ctx, key_ref, context, action="kms:GenerateDataKey")
     return ObjectEncryption(
         tenant_id=bucket.tenant_id, kms_key_arn=key.arn, kms_key_ring=key.key_ring_id
     )
@@ -233,9 +234,10 @@ async def check_kms_read(ctx: S3Context, svc: S3Services, record: ObjectRecord) 
     arn = record.kms_key_arn
     if arn is None:
         return
+    resolver = _kms_resolver(svc)
     _require_secure(ctx, kms=True)
     context = {"aws:s3:arn": _object_arn(record.bucket, record.key)}
-    await _kms_resolver(svc).key_for_sse(ctx, arn, context, action="kms:Decrypt")
+    await resolver.key_for_sse(ctx, arn, context, action="kms:Decrypt")
 
 
 def encryption_response_headers(
