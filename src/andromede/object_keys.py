@@ -263,7 +263,7 @@ class S3KmsKeys:
         caller = self._caller(ctx)
         try:
             if key_ref is None:
-                key_ref = await self._default_key(caller)
+                key_ref = await self._default_key(ctx, caller)
             found = await self._keys.key_for_sse(caller, key_ref, context, action=action)
         except CustomerKeyError as exc:
             self._record(ctx, action, caller, Outcome.FAILURE, type(exc).__name__)
@@ -271,8 +271,9 @@ class S3KmsKeys:
         self._record(ctx, action, caller, Outcome.SUCCESS, None)
         return KmsKey(arn=found.arn, key_ring_id=found.key_ring_id)
 
-    async def _default_key(self, caller: Caller) -> str:
-        """The tenant's default S3 key (its alias), created on first use."""
+    async def _default_key(self, ctx: S3Context, caller: Caller) -> str:
+        """The tenant's default S3 key (its alias), created on first use (audited as made by
+        the account's root user on behalf of the S3 caller)."""
         try:
             await self._keys.describe_key(self._root(caller), DEFAULT_S3_KEY_ALIAS)
             return DEFAULT_S3_KEY_ALIAS
@@ -280,11 +281,15 @@ class S3KmsKeys:
             pass
         root = self._root(caller)
         key = await self._keys.create_key(root, description=_DEFAULT_KEY_DESCRIPTION)
+        self._record(ctx, "kms:CreateKey", root, Outcome.SUCCESS, None, key.arn)
         try:
             await self._keys.create_alias(root, DEFAULT_S3_KEY_ALIAS, key.key_id)
         except AliasAlreadyExists:
             # Another request created the default key first: use that one, retire this one.
             await self._keys.schedule_key_deletion(root, key.key_id, 7)
+            self._record(ctx, "kms:ScheduleKeyDeletion", root, Outcome.SUCCESS, None, key.arn)
+        else:
+            self._record(ctx, "kms:CreateAlias", root, Outcome.SUCCESS, None, key.arn)
         return DEFAULT_S3_KEY_ALIAS
 
     @staticmethod
@@ -313,9 +318,21 @@ class S3KmsKeys:
         return Caller(account, root.arn, root, caller.source_ip, caller.secure)
 
     def _record(
-        self, ctx: S3Context, action: str, caller: Caller, outcome: Outcome, error: str | None
+        self,
+        ctx: S3Context,
+        action: str,
+        caller: Caller,
+        outcome: Outcome,
+        error: str | None,
+        resource_arn: str | None = None,
     ) -> None:
-        for resource in caller.resources or ["*"]:
+        resources = [resource_arn] if resource_arn else caller.resources or ["*"]
+        details = {"via": "s3"}
+        if caller.arn != ctx.principal.arn:  # the default key, made on behalf of the S3 caller
+            details["on_behalf_of"] = ctx.principal.arn
+        if error is not None:
+            details["error"] = error
+        for resource in resources:
             self._audit.record(
                 request_id=ctx.request_id,
                 tenant_id=caller.account_id,
@@ -323,7 +340,7 @@ class S3KmsKeys:
                 action=action,
                 resource=resource,
                 outcome=outcome,
-                details={"via": "s3"} if error is None else {"via": "s3", "error": error},
+                details=details,
             )
 
 

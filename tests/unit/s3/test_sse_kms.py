@@ -26,6 +26,7 @@ from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_store import MemoryCustomerKeyStore
+from andromede.kms.model import WrappedDataKey
 from andromede.kms.service import KeyService
 from andromede.kmsapi.authorise import KmsAuthoriser
 from andromede.object_keys import DEFAULT_S3_KEY_ALIAS, KmsObjectCipher, S3KmsKeys
@@ -49,6 +50,7 @@ class Kit:
     client: Client
     keys: CustomerKeyService
     caller: Caller
+    objects: ObjectService
 
 
 @pytest.fixture
@@ -91,7 +93,7 @@ async def make_kit(tmp_path: Path, *, allow_insecure_sse: bool) -> AsyncIterator
     caller = Caller(account, root.arn, root)
     assert (await client.request("PUT", "/vault")).status == 200
     try:
-        yield Kit(client, customer_keys, caller)
+        yield Kit(client, customer_keys, caller, objects)
     finally:
         await audit.close()
         keys.close()
@@ -126,6 +128,10 @@ async def test_put_get_head_report_the_key_and_audit_its_use(kit: Kit) -> None:
 async def test_the_object_is_wrapped_under_the_kms_key_not_the_tenant_key(kit: Kit) -> None:
     key = await kit.keys.create_key(kit.caller)
     await kit.client.request("PUT", "/vault/o", b"x", {_SSE: "aws:kms", _KEY_ID: key.arn})
+    record = await kit.objects.head_object("vault", "o")
+    segment_key = record.segments[0].key
+    assert segment_key is not None and segment_key.kms_key_arn == key.arn
+    assert WrappedDataKey.decode(segment_key.wrapped).tenant_id == key.key_id
     # Disabling the key stops reads although the tenant's own key is untouched.
     await kit.keys.disable_key(kit.caller, key.key_id)
     reply = await kit.client.request("GET", "/vault/o")
@@ -147,6 +153,13 @@ async def test_the_default_key_is_created_once_under_its_alias(kit: Kit) -> None
     assert described.arn == first.headers[_KEY_ID]
     keys, _ = await kit.keys.list_keys(kit.caller, limit=10, marker=None)
     assert len(keys) == 1
+    await kit.client.audit.flush()
+    events = await kit.client.audit_store.list_events(None, after_id=0, limit=100)
+    made = [e for _, e in events if e.action in ("kms:CreateKey", "kms:CreateAlias")]
+    assert [(e.action, e.resource) for e in made] == [
+        ("kms:CreateKey", described.arn),
+        ("kms:CreateAlias", described.arn),
+    ]
 
 
 @pytest.mark.parametrize(
