@@ -40,10 +40,11 @@ from andromede.kms.keys_store_sql import SqlCustomerKeyStore
 from andromede.kms.service import KeyService
 from andromede.kmsapi.app import KmsApp
 from andromede.kmsapi.authorise import KmsAuthoriser
-from andromede.object_keys import key_service, object_cipher
+from andromede.object_keys import S3KmsKeys, key_service, object_cipher
 from andromede.s3.app import S3App
 from andromede.s3.authorise import S3Authoriser
 from andromede.s3.handlers.common import S3Services
+from andromede.s3.handlers.encryption import KmsKeyResolver
 from andromede.settings import Settings, load_settings
 from andromede.storage.blob_local import LocalBlobStore
 from andromede.storage.blobs import BlobStore
@@ -210,7 +211,12 @@ class Application:
             asyncio.create_task(_kms_upkeep(settings, customer_keys), name="kms-upkeep"),
         ]
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
-        s3 = S3App(s3_services(settings, objects, identity), identity, audit, rate_limiter)
+        s3 = S3App(
+            s3_services(settings, objects, identity, S3KmsKeys(customer_keys, audit)),
+            identity,
+            audit,
+            rate_limiter,
+        )
         apis: dict[str, ASGIApp] = {
             spec.name: QueryApp(spec, identity, audit, settings, rate_limiter)
             for spec in (IAM, STS)
@@ -254,10 +260,13 @@ def _kms_target(raw_headers: list[tuple[bytes, bytes]]) -> bool:
 
 
 def s3_services(
-    settings: Settings, objects: ObjectService, identity: IdentityService
+    settings: Settings,
+    objects: ObjectService,
+    identity: IdentityService,
+    kms_keys: KmsKeyResolver | None = None,
 ) -> S3Services:
     authoriser = S3Authoriser(identity.policies_for, settings.region)
-    return S3Services(objects=objects, settings=settings, authoriser=authoriser)
+    return S3Services(objects=objects, settings=settings, authoriser=authoriser, kms_keys=kms_keys)
 
 
 async def open_blob_store(

@@ -14,6 +14,15 @@ root, is where they meet. It owns three choices:
   ``EncryptionKeyUnavailable`` (S3 AccessDenied), a damaged blob or wrapped key is
   ``ObjectCorrupted``. Never a plaintext byte that failed authentication.
 
+``S3KmsKeys`` is SSE-KMS's view of the customer-managed keys (``kms.CustomerKeyService``): it
+checks the caller's right to use a key through the key policy and IAM, maps the key errors to
+S3's (``KMS.NotFoundException``, ``KMS.DisabledException``, ``KMS.KMSInvalidStateException``,
+AccessDenied) and audits every use of a key from the S3 path. AWS encrypts requests that name
+no key under the account's AWS-managed ``aws/s3`` key; here that is a customer-managed key of
+the tenant created on first use with the alias ``alias/s3/default`` (``alias/aws/`` is
+reserved), made on behalf of the account's root user so that any principal the account's IAM
+policies allow to use it can, as with ``aws/s3``. The tenant may re-point or delete the alias.
+
 ``PlaintextBenchCipher`` is the benchmark-only switch (``bench_unencrypted``): it stores new
 blobs unencrypted so that the cost of encryption can be measured. It must never serve real data.
 """
@@ -22,17 +31,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
 from andromede.errors import ConfigurationError
+from andromede.iam.model import Principal, PrincipalKind
 from andromede.kms.chunks import ChunkDecryptor, ChunkRange
+from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.errors import IntegrityError, KeyDestroyed, KeyNotFound, KmsError
 from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.keys_errors import (
+    AliasAlreadyExists,
+    CmkAccessDenied,
+    CmkDisabled,
+    CmkInvalidState,
+    CmkNotFound,
+    CustomerKeyError,
+    InvalidKeyArn,
+)
 from andromede.kms.model import WrappedDataKey
 from andromede.kms.providers import RootKeyProvider
 from andromede.kms.service import KeyService
+from andromede.s3.errors import S3Error
+from andromede.s3.handlers.encryption import KmsKey
+from andromede.s3.request import S3Context
 from andromede.settings import Settings
 from andromede.storage.encryption import BlobOpener, BlobSealer, CipherRange, ObjectCipher
 from andromede.storage.errors import (
@@ -41,12 +66,21 @@ from andromede.storage.errors import (
     ObjectCorrupted,
 )
 
-__all__ = ["KmsObjectCipher", "PlaintextBenchCipher", "key_service", "object_cipher"]
+__all__ = [
+    "DEFAULT_S3_KEY_ALIAS",
+    "KmsObjectCipher",
+    "PlaintextBenchCipher",
+    "S3KmsKeys",
+    "key_service",
+    "object_cipher",
+]
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _TENANT_MEMO_SIZE = 10_000
+DEFAULT_S3_KEY_ALIAS = "alias/s3/default"
+_DEFAULT_KEY_DESCRIPTION = "Default key that protects S3 objects when no other key is named"
 
 
 def root_key_provider(settings: Settings) -> RootKeyProvider:
@@ -214,3 +248,109 @@ class PlaintextBenchCipher:
         self, data_key: bytes | bytearray, blob_id: str, header: bytes, plan: CipherRange
     ) -> BlobOpener:
         raise RuntimeError("plaintext blobs are read directly")
+
+
+class S3KmsKeys:
+    """SSE-KMS keys for the S3 path (``s3.handlers.encryption.KmsKeyResolver``)."""
+
+    def __init__(self, keys: CustomerKeyService, audit: AuditService) -> None:
+        self._keys = keys
+        self._audit = audit
+
+    async def key_for_sse(
+        self, ctx: S3Context, key_ref: str | None, context: Mapping[str, str], *, action: str
+    ) -> KmsKey:
+        caller = self._caller(ctx)
+        try:
+            if key_ref is None:
+                key_ref = await self._default_key(ctx, caller)
+            found = await self._keys.key_for_sse(caller, key_ref, context, action=action)
+        except CustomerKeyError as exc:
+            self._record(ctx, action, caller, Outcome.FAILURE, type(exc).__name__)
+            raise _s3_error(exc, key_ref) from None
+        self._record(ctx, action, caller, Outcome.SUCCESS, None)
+        return KmsKey(arn=found.arn, key_ring_id=found.key_ring_id)
+
+    async def _default_key(self, ctx: S3Context, caller: Caller) -> str:
+        """The tenant's default S3 key (its alias), created on first use (audited as made by
+        the account's root user on behalf of the S3 caller)."""
+        try:
+            await self._keys.describe_key(self._root(caller), DEFAULT_S3_KEY_ALIAS)
+            return DEFAULT_S3_KEY_ALIAS
+        except CmkNotFound:
+            pass
+        root = self._root(caller)
+        key = await self._keys.create_key(root, description=_DEFAULT_KEY_DESCRIPTION)
+        self._record(ctx, "kms:CreateKey", root, Outcome.SUCCESS, None, key.arn)
+        try:
+            await self._keys.create_alias(root, DEFAULT_S3_KEY_ALIAS, key.key_id)
+        except AliasAlreadyExists:
+            # Another request created the default key first: use that one, retire this one.
+            await self._keys.schedule_key_deletion(root, key.key_id, 7)
+            self._record(ctx, "kms:ScheduleKeyDeletion", root, Outcome.SUCCESS, None, key.arn)
+        else:
+            self._record(ctx, "kms:CreateAlias", root, Outcome.SUCCESS, None, key.arn)
+        return DEFAULT_S3_KEY_ALIAS
+
+    @staticmethod
+    def _caller(ctx: S3Context) -> Caller:
+        principal = ctx.principal
+        if principal.tenant_id is None:  # anonymous callers and operators hold no tenant keys
+            raise S3Error("AccessDenied")
+        return Caller(
+            account_id=principal.tenant_id,
+            arn=principal.arn,
+            principal=principal,
+            source_ip=ctx.source_ip,
+            secure=ctx.secure,
+        )
+
+    @staticmethod
+    def _root(caller: Caller) -> Caller:
+        account = caller.account_id
+        root = Principal(
+            tenant_id=account,
+            user_id=None,
+            user_name=None,
+            kind=PrincipalKind.ROOT,
+            arn=f"arn:aws:iam::{account}:root",
+        )
+        return Caller(account, root.arn, root, caller.source_ip, caller.secure)
+
+    def _record(
+        self,
+        ctx: S3Context,
+        action: str,
+        caller: Caller,
+        outcome: Outcome,
+        error: str | None,
+        resource_arn: str | None = None,
+    ) -> None:
+        resources = [resource_arn] if resource_arn else caller.resources or ["*"]
+        details = {"via": "s3"}
+        if caller.arn != ctx.principal.arn:  # the default key, made on behalf of the S3 caller
+            details["on_behalf_of"] = ctx.principal.arn
+        if error is not None:
+            details["error"] = error
+        for resource in resources:
+            self._audit.record(
+                request_id=ctx.request_id,
+                tenant_id=caller.account_id,
+                principal=caller.arn,
+                action=action,
+                resource=resource,
+                outcome=outcome,
+                details=details,
+            )
+
+
+def _s3_error(exc: CustomerKeyError, key_ref: str | None) -> S3Error:
+    if isinstance(exc, CmkAccessDenied):
+        return S3Error("AccessDenied")
+    if isinstance(exc, CmkDisabled):
+        return S3Error("KMS.DisabledException", str(exc))
+    if isinstance(exc, CmkInvalidState):
+        return S3Error("KMS.KMSInvalidStateException", str(exc))
+    if isinstance(exc, InvalidKeyArn | CmkNotFound):
+        return S3Error("KMS.NotFoundException", f"Invalid keyId {(key_ref or '')[:256]}")
+    return S3Error("InvalidArgument", str(exc))

@@ -26,6 +26,10 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         "The XML you provided was not well-formed or did not validate against our published "
         "schema.",
     ),
+    # SSE-KMS: the KMS key a request names (or an object was stored under) cannot be used.
+    "KMS.DisabledException": (400, "The KMS key is disabled."),
+    "KMS.KMSInvalidStateException": (400, "The KMS key is not in a valid state for this use."),
+    "KMS.NotFoundException": (400, "Invalid arn"),
     "MissingSecurityHeader": (400, "Your request was missing a required header"),
     "UnresolvableGrantByEmailAddress": (
         400,

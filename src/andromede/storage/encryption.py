@@ -2,9 +2,9 @@
 
 Storage does not know where keys come from (that is key management, another bounded context):
 it asks an :class:`ObjectCipher` for a fresh data key per blob (wrapped under the tenant's
-key-encryption key, stored in the segment), for that key again when it reads, and for the
-chunked AES-256-GCM sealer and opener of one blob. The composition root implements the
-interface over ``kms.KeyService`` (``andromede/object_keys.py``).
+key-encryption key, or a KMS key's for SSE-KMS, stored in the segment), for that key again when
+it reads, and for the chunked AES-256-GCM sealer and opener of one blob. The composition root
+implements the interface over ``kms.KeyService`` (``andromede/object_keys.py``).
 
 Two things are decided here, because they are about objects rather than keys:
 
@@ -207,7 +207,16 @@ def open_headers(
 
 @dataclass(frozen=True, slots=True)
 class ObjectEncryption:
-    """How a write is encrypted: under the tenant's keys, plus the customer's key for SSE-C."""
+    """How a write is encrypted: under the tenant's keys, plus the customer's key for SSE-C;
+    for SSE-KMS under the key ring of a KMS key (``kms_key_ring`` names it, ``kms_key_arn`` is
+    what the segments remember so that reads can check the key again)."""
 
     tenant_id: str
     customer_key: CustomerKey | None = None
+    kms_key_arn: str | None = None
+    kms_key_ring: str | None = None
+
+    @property
+    def key_ring(self) -> str:
+        """The ring the blob's data key is wrapped under."""
+        return self.kms_key_ring or self.tenant_id

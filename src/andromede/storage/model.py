@@ -175,19 +175,24 @@ class EncryptionMode(enum.StrEnum):
 
     SSE_S3 = "AES256"  # a data key wrapped under the tenant KEK (every object, by default)
     SSE_C = "SSE-C"  # the same, with the customer's key mixed in; answered as AES256 + key MD5
+    SSE_KMS = "aws:kms"  # a data key wrapped under a customer-managed KMS key's ring
     NONE = "none"  # legacy rows before encryption at rest, and the benchmark-only switch
 
 
 @dataclass(frozen=True, slots=True)
 class SegmentKey:
-    """What opens one blob again: its data key wrapped under the tenant's key-encryption key,
+    """What opens one blob again: its data key wrapped under the tenant's key-encryption key
+    (or, for SSE-KMS, under the ring of the KMS key ``kms_key_arn``, which reads check again),
     and for SSE-C a keyed check value of the customer key (never the key itself)."""
 
     wrapped: bytes
     customer_key_check: bytes | None = None
+    kms_key_arn: str | None = None
 
     @property
     def mode(self) -> EncryptionMode:
+        if self.kms_key_arn is not None:
+            return EncryptionMode.SSE_KMS
         return EncryptionMode.SSE_C if self.customer_key_check else EncryptionMode.SSE_S3
 
 
@@ -248,6 +253,12 @@ class ObjectRecord:
         return EncryptionMode.NONE if key is None else key.mode
 
     @property
+    def kms_key_arn(self) -> str | None:
+        """The KMS key of an SSE-KMS object (every segment of it uses the same key)."""
+        key = self.segments[0].key if self.segments else None
+        return None if key is None else key.kms_key_arn
+
+    @property
     def summary(self) -> ObjectSummary:
         checksum = self.checksum
         return ObjectSummary(
@@ -283,6 +294,8 @@ class MultipartUpload:
     sealed_headers: SealedHeaders | None = None
     # SSE-C uploads: the check value of the customer key every part must be sent with.
     customer_key_check: bytes | None = None
+    # SSE-KMS uploads: the KMS key (ARN) every part is encrypted under.
+    kms_key_arn: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,10 +64,12 @@ class SealedBlobs:
         """A fresh data key for one blob (and its headers), with what to store beside it."""
         if not self._cipher.encrypts:
             return BlobKeys(bytearray(), bytearray(), None)
-        data_key, wrapped = await self._cipher.new_data_key(encryption.tenant_id)
+        data_key, wrapped = await self._cipher.new_data_key(encryption.key_ring)
         customer = encryption.customer_key
         if customer is None:
-            return BlobKeys(data_key, data_key, SegmentKey(wrapped))
+            return BlobKeys(
+                data_key, data_key, SegmentKey(wrapped, kms_key_arn=encryption.kms_key_arn)
+            )
         check = customer_key_check(data_key, customer)
         return BlobKeys(data_key, customer_blob_key(data_key, customer), SegmentKey(wrapped, check))
 

@@ -435,6 +435,7 @@ class ObjectService:
                 customer_key_check=keys.segment_key.customer_key_check
                 if keys.segment_key
                 else None,
+                kms_key_arn=keys.segment_key.kms_key_arn if keys.segment_key else None,
             )
         finally:
             keys.forget()
@@ -588,6 +589,10 @@ class ObjectService:
             + ([s.blob_id for s in replaced.segments] if replaced is not None else [])
         )
         return record
+
+    async def upload_kms_key(self, bucket: str, key: str, upload_id: str) -> str | None:
+        """The KMS key (ARN) an SSE-KMS upload's parts are encrypted under. NoSuchUpload."""
+        return (await self._upload(bucket, key, upload_id)).kms_key_arn
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         """NoSuchUpload."""

@@ -104,7 +104,10 @@ def _unb64(text: str) -> bytes:
 
 
 def _stored_headers_json(
-    headers: ContentHeaders, sealed: SealedHeaders | None, customer_check: bytes | None = None
+    headers: ContentHeaders,
+    sealed: SealedHeaders | None,
+    customer_check: bytes | None = None,
+    kms_key_arn: str | None = None,
 ) -> str:
     """Sealed headers (format 2) when there are some; clear ones for the benchmark switch."""
     if sealed is None:
@@ -112,35 +115,44 @@ def _stored_headers_json(
     data: dict[str, Any] = {"sealed": [_b64(sealed.wrapped), _b64(sealed.ciphertext)]}
     if customer_check is not None:
         data["customer_key_check"] = _b64(customer_check)
+    if kms_key_arn is not None:
+        data["kms_key_arn"] = kms_key_arn
     return json.dumps(data, separators=(",", ":"))
 
 
 def _stored_headers_from_json(
     text: str,
-) -> tuple[ContentHeaders, SealedHeaders | None, bytes | None]:
+) -> tuple[ContentHeaders, SealedHeaders | None, bytes | None, str | None]:
     data = json.loads(text)
     if "sealed" not in data:
-        return _headers_from_json(text), None, None
+        return _headers_from_json(text), None, None, None
     wrapped, ciphertext = data["sealed"]
     check = data.get("customer_key_check")
     return (
         ContentHeaders(),
         SealedHeaders(_unb64(wrapped), _unb64(ciphertext)),
         None if check is None else _unb64(check),
+        data.get("kms_key_arn"),
     )
 
 
 def _segment_key_json(key: SegmentKey | None) -> list[str] | None:
+    """``[wrapped]``, ``[wrapped, check]`` (SSE-C) or ``[wrapped, "", key ARN]`` (SSE-KMS):
+    the shorter forms are the rows written before SSE-KMS, read unchanged."""
     if key is None:
         return None
     check = key.customer_key_check
-    return [_b64(key.wrapped)] + ([] if check is None else [_b64(check)])
+    data = [_b64(key.wrapped)] + ([] if check is None else [_b64(check)])
+    if key.kms_key_arn is not None:
+        data = [data[0], data[1] if len(data) > 1 else "", key.kms_key_arn]
+    return data
 
 
 def _segment_key_from_json(data: list[str] | None) -> SegmentKey | None:
     if data is None:
         return None
-    return SegmentKey(_unb64(data[0]), _unb64(data[1]) if len(data) > 1 else None)
+    check = _unb64(data[1]) if len(data) > 1 and data[1] else None
+    return SegmentKey(_unb64(data[0]), check, data[2] if len(data) > 2 else None)
 
 
 def _headers_json(headers: ContentHeaders) -> str:
@@ -251,7 +263,7 @@ def _object_values(record: ObjectRecord) -> dict[str, Any]:
 
 
 def _object_from_row(row: Any) -> ObjectRecord:
-    headers, sealed, _ = _stored_headers_from_json(row.headers)
+    headers, sealed, _, _ = _stored_headers_from_json(row.headers)
     return ObjectRecord(
         bucket=row.bucket,
         key=row.key,
@@ -334,7 +346,7 @@ def _bucket_access_values(changes: Mapping[str, object]) -> dict[str, object]:
 
 
 def _upload_from_row(row: Any) -> MultipartUpload:
-    headers, sealed, check = _stored_headers_from_json(row.headers)
+    headers, sealed, check, kms_key_arn = _stored_headers_from_json(row.headers)
     return MultipartUpload(
         bucket=row.bucket,
         key=row.key,
@@ -344,6 +356,7 @@ def _upload_from_row(row: Any) -> MultipartUpload:
         headers=headers,
         sealed_headers=sealed,
         customer_key_check=check,
+        kms_key_arn=kms_key_arn,
         checksum_algorithm=(
             None if row.checksum_algorithm is None else ChecksumAlgorithm(row.checksum_algorithm)
         ),
@@ -561,7 +574,10 @@ class SqlMetadataStore:
                     initiated=upload.initiated,
                     owner_id=upload.owner_id,
                     headers=_stored_headers_json(
-                        upload.headers, upload.sealed_headers, upload.customer_key_check
+                        upload.headers,
+                        upload.sealed_headers,
+                        upload.customer_key_check,
+                        upload.kms_key_arn,
                     ),
                     checksum_algorithm=upload.checksum_algorithm,
                     checksum_type=upload.checksum_type,

@@ -4,16 +4,26 @@ Every object is encrypted at rest (SSE-S3, ``AES256``) whatever the request says
 ask for it explicitly, or send its own key (SSE-C, ``x-amz-server-side-encryption-customer-*``),
 which needs TLS as on AWS, except from a loopback client or with ``allow_insecure_sse`` (tests).
 
-SSE-KMS (``aws:kms``) needs customer-managed KMS keys. The hook is :class:`KmsKeyResolver`:
-when the KMS API provides one (``S3Services.kms_keys``), key ids are checked through it; until
-then ``aws:kms`` is answered 501 NotImplemented, never accepted silently.
+SSE-KMS (``aws:kms``) wraps each blob's data key under a customer-managed KMS key, found and
+checked by a :class:`KmsKeyResolver` (``S3Services.kms_keys``; without one ``aws:kms`` is
+answered 501 NotImplemented, never accepted silently). Writes need ``kms:GenerateDataKey`` on
+the key, reads ``kms:Decrypt`` (the key is checked again on every read: disabled or pending
+deletion, the object cannot be read). The encryption context is the request's, plus
+``aws:s3:arn`` = the object's ARN as on AWS; it feeds the key's policy conditions (the data key
+itself is bound to the key ring, not the context, so reads send only ``aws:s3:arn``). Like
+SSE-C, SSE-KMS needs TLS (or a loopback client, or ``allow_insecure_sse``).
 Put/Get/DeleteBucketEncryption handle the bucket default (one rule; AES256 when none is set,
 as AWS answers since every bucket has SSE-S3).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from andromede.http.response import Response
@@ -27,7 +37,9 @@ if TYPE_CHECKING:  # common.py imports this module for KmsKeyResolver
     from andromede.s3.handlers.common import S3Services
 
 __all__ = [
+    "KmsKey",
     "KmsKeyResolver",
+    "check_kms_read",
     "copy_source_customer_key",
     "delete_bucket_encryption",
     "encryption_response_headers",
@@ -36,32 +48,48 @@ __all__ = [
     "read_customer_key",
     "record_encryption_headers",
     "write_encryption",
+    "write_encryption_headers",
 ]
 
 _SSE = "x-amz-server-side-encryption"
 _CUSTOMER = "x-amz-server-side-encryption-customer-"
 _COPY_CUSTOMER = "x-amz-copy-source-server-side-encryption-customer-"
-_KMS_HEADERS = (
-    "x-amz-server-side-encryption-aws-kms-key-id",
-    "x-amz-server-side-encryption-context",
-)
+_KMS_KEY_ID = "x-amz-server-side-encryption-aws-kms-key-id"
+_KMS_CONTEXT = "x-amz-server-side-encryption-context"
+_BUCKET_KEY = "x-amz-server-side-encryption-bucket-key-enabled"
+_KMS_HEADERS = (_KMS_KEY_ID, _KMS_CONTEXT)
+_MAX_CONTEXT_HEADER = 8192
 _AES256 = EncryptionMode.SSE_S3.value
 _KMS = "aws:kms"
-_KMS_NOT_YET = "SSE-KMS needs customer-managed KMS keys, which this server does not have yet."
+_KMS_NOT_YET = "SSE-KMS needs the KMS service, which this server was started without."
+
+
+@dataclass(frozen=True, slots=True)
+class KmsKey:
+    """A usable KMS key for SSE-KMS: its ARN and the key ring that wraps the data keys."""
+
+    arn: str
+    key_ring_id: str
 
 
 class KmsKeyResolver(Protocol):
-    """The KMS API's view of a key id (ARN, key id or alias) for SSE-KMS: its ARN, or None
-    when the tenant has no such usable key."""
+    """The KMS keys as the S3 path sees them.
 
-    async def resolve(self, tenant_id: str, key_id: str) -> str | None: ...
+    ``key_ref`` is a key id, key ARN, alias name or alias ARN; None is the tenant's default S3
+    key. ``action`` is ``kms:GenerateDataKey`` (writes), ``kms:Decrypt`` (reads) or
+    ``kms:DescribeKey`` (bucket defaults). Raises :class:`S3Error` (``KMS.NotFoundException``,
+    ``KMS.DisabledException``, ``KMS.KMSInvalidStateException``, ``AccessDenied``)."""
+
+    async def key_for_sse(
+        self, ctx: S3Context, key_ref: str | None, context: Mapping[str, str], *, action: str
+    ) -> KmsKey: ...
 
 
 def _kms_not_implemented(header: str = _SSE) -> S3Error:
     return S3Error("NotImplemented", _KMS_NOT_YET, Header=header)
 
 
-def _require_secure(ctx: S3Context) -> None:
+def _require_secure(ctx: S3Context, *, kms: bool = False) -> None:
     if ctx.secure or ctx.settings.allow_insecure_sse:
         return
     try:
@@ -71,8 +99,11 @@ def _require_secure(ctx: S3Context) -> None:
     if not loopback:
         raise S3Error(
             "InvalidRequest",
-            "Requests specifying Server Side Encryption with Customer provided keys must be "
-            "made over a secure connection.",
+            "Requests specifying Server Side Encryption with AWS KMS managed keys require "
+            "AWS Signature Version 4 and a secure connection."
+            if kms
+            else "Requests specifying Server Side Encryption with Customer provided keys must "
+            "be made over a secure connection.",
         )
 
 
@@ -106,11 +137,60 @@ def copy_source_customer_key(ctx: S3Context) -> CustomerKey | None:
     return _customer_key(ctx, _COPY_CUSTOMER)
 
 
-def write_encryption(ctx: S3Context, bucket: Bucket) -> ObjectEncryption:
-    """How a write (PUT, copy, CreateMultipartUpload, UploadPart) is encrypted."""
-    for header in _KMS_HEADERS:
-        if header in ctx.headers:
-            raise _kms_not_implemented(header)
+def _object_arn(bucket: str, key: str) -> str:
+    return f"arn:aws:s3:::{bucket}/{key}"
+
+
+def _request_context(ctx: S3Context) -> dict[str, str]:
+    """``x-amz-server-side-encryption-context``: base64 of a JSON object of strings."""
+    raw = ctx.headers.get(_KMS_CONTEXT)
+    if raw is None:
+        return {}
+    invalid = S3Error(
+        "InvalidArgument",
+        "The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 "
+        "string holding JSON which represents a string-string map",
+        ArgumentName=_KMS_CONTEXT,
+    )
+    if len(raw) > _MAX_CONTEXT_HEADER:
+        raise invalid
+    try:
+        parsed = json.loads(base64.b64decode(raw.strip(), validate=True))
+    except (binascii.Error, ValueError):
+        raise invalid from None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
+    ):
+        raise invalid
+    return parsed
+
+
+def _kms_resolver(svc: S3Services) -> KmsKeyResolver:
+    if svc.kms_keys is None:
+        raise _kms_not_implemented()
+    return svc.kms_keys
+
+
+async def _kms_encryption(
+    ctx: S3Context, svc: S3Services, bucket: Bucket, key_ref: str | None
+) -> ObjectEncryption:
+    resolver = _kms_resolver(svc)
+    _require_secure(ctx, kms=True)
+    context = _request_context(ctx)
+    context["aws:s3:arn"] = _object_arn(bucket.name, ctx.key)
+    key = await resolver.key_for_sse(ctx, key_ref, context, action="kms:GenerateDataKey")
+    return ObjectEncryption(
+        tenant_id=bucket.tenant_id, kms_key_arn=key.arn, kms_key_ring=key.key_ring_id
+    )
+
+
+async def write_encryption(
+    ctx: S3Context, svc: S3Services, bucket: Bucket, *, upload_kms_key: str | None = None
+) -> ObjectEncryption:
+    """How a write (PUT, copy, CreateMultipartUpload, UploadPart) is encrypted.
+    ``upload_kms_key``: the KMS key of the SSE-KMS upload a part belongs to."""
+    if upload_kms_key is not None:
+        return await _kms_encryption(ctx, svc, bucket, upload_kms_key)
     customer = _customer_key(ctx, _CUSTOMER)
     requested = ctx.headers.get(_SSE)
     if requested is not None:
@@ -123,7 +203,10 @@ def write_encryption(ctx: S3Context, bucket: Bucket) -> ObjectEncryption:
                 ArgumentName=_SSE,
             )
         if requested == _KMS:
-            raise _kms_not_implemented()
+            key_id = ctx.headers.get(_KMS_KEY_ID)
+            if key_id is None and bucket.encryption is not None:
+                key_id = bucket.encryption.kms_key_id
+            return await _kms_encryption(ctx, svc, bucket, key_id.strip() if key_id else None)
         if requested != _AES256:
             raise S3Error(
                 "InvalidArgument",
@@ -131,17 +214,44 @@ def write_encryption(ctx: S3Context, bucket: Bucket) -> ObjectEncryption:
                 ArgumentName=_SSE,
                 ArgumentValue=requested[:64],
             )
-    elif customer is None and bucket.encryption is not None:
-        if bucket.encryption.algorithm == _KMS:  # never stored while the hook is empty
-            raise _kms_not_implemented()
+    for header in _KMS_HEADERS:
+        if header in ctx.headers:
+            raise S3Error(
+                "InvalidArgument",
+                "Server Side Encryption with AWS KMS managed key requires HTTP header "
+                "x-amz-server-side-encryption : aws:kms",
+                ArgumentName=header,
+            )
+    if requested is None and customer is None and bucket.encryption is not None:
+        if bucket.encryption.algorithm in (_KMS, "aws:kms:dsse"):
+            return await _kms_encryption(ctx, svc, bucket, bucket.encryption.kms_key_id)
     return ObjectEncryption(tenant_id=bucket.tenant_id, customer_key=customer)
 
 
+async def check_kms_read(ctx: S3Context, svc: S3Services, record: ObjectRecord) -> None:
+    """An SSE-KMS object is read only while its key is usable and the caller may decrypt
+    with it (AWS: ``KMS.DisabledException``, ``KMS.KMSInvalidStateException``, AccessDenied)."""
+    arn = record.kms_key_arn
+    if arn is None:
+        return
+    resolver = _kms_resolver(svc)
+    _require_secure(ctx, kms=True)
+    context = {"aws:s3:arn": _object_arn(record.bucket, record.key)}
+    await resolver.key_for_sse(ctx, arn, context, action="kms:Decrypt")
+
+
 def encryption_response_headers(
-    response: Response, mode: EncryptionMode, customer: CustomerKey | None
+    response: Response,
+    mode: EncryptionMode,
+    customer: CustomerKey | None,
+    kms_key_arn: str | None = None,
 ) -> None:
-    """What AWS answers about an object's encryption: the algorithm, or SSE-C's key MD5."""
-    if mode is EncryptionMode.SSE_C and customer is not None:
+    """What AWS answers about an object's encryption: the algorithm, SSE-C's key MD5, or the
+    KMS key's ARN."""
+    if mode is EncryptionMode.SSE_KMS and kms_key_arn is not None:
+        response.header(_SSE, _KMS)
+        response.header(_KMS_KEY_ID, kms_key_arn)
+    elif mode is EncryptionMode.SSE_C and customer is not None:
         response.header(_CUSTOMER + "algorithm", _AES256)
         response.header(_CUSTOMER + "key-md5", customer.md5)
     elif mode is EncryptionMode.SSE_S3:
@@ -151,7 +261,22 @@ def encryption_response_headers(
 def record_encryption_headers(
     response: Response, record: ObjectRecord, customer: CustomerKey | None
 ) -> None:
-    encryption_response_headers(response, record.encryption, customer)
+    encryption_response_headers(response, record.encryption, customer, record.kms_key_arn)
+
+
+def write_encryption_headers(
+    ctx: S3Context, response: Response, encryption: ObjectEncryption
+) -> None:
+    """A write's answer: the encryption it got, with the context and bucket-key flag echoed."""
+    if encryption.kms_key_arn is not None:
+        encryption_response_headers(response, EncryptionMode.SSE_KMS, None, encryption.kms_key_arn)
+        if _KMS_CONTEXT in ctx.headers:
+            response.header(_KMS_CONTEXT, ctx.headers[_KMS_CONTEXT].strip())
+        if ctx.headers.get(_BUCKET_KEY, "").strip().lower() == "true":
+            response.header(_BUCKET_KEY, "true")
+        return
+    mode = EncryptionMode.SSE_C if encryption.customer_key else EncryptionMode.SSE_S3
+    encryption_response_headers(response, mode, encryption.customer_key)
 
 
 # -- bucket default encryption ---------------------------------------------------------------
@@ -187,7 +312,7 @@ async def put_bucket_encryption(ctx: S3Context, svc: S3Services) -> Response:
     raw_bucket_key = (child_text(rules[0], "BucketKeyEnabled") or "false").strip().lower()
     if raw_bucket_key not in ("true", "false"):
         raise S3Error("MalformedXML")
-    bucket = await svc.objects.get_bucket(ctx.bucket)
+    await svc.objects.get_bucket(ctx.bucket)  # NoSuchBucket before the key is looked at
     if algorithm == _AES256:
         if key_id is not None:
             raise S3Error(
@@ -196,12 +321,11 @@ async def put_bucket_encryption(ctx: S3Context, svc: S3Services) -> Response:
             )
         config = BucketEncryption(_AES256, None, raw_bucket_key == "true")
     elif algorithm in (_KMS, "aws:kms:dsse"):
-        resolver = svc.kms_keys
-        if resolver is None:
-            raise _kms_not_implemented()
-        arn = None if key_id is None else await resolver.resolve(bucket.tenant_id, key_id.strip())
-        if key_id is not None and arn is None:
-            raise S3Error("KMS.NotFoundException", f"Invalid keyId {key_id.strip()[:256]}")
+        resolver = _kms_resolver(svc)
+        arn = None
+        if key_id is not None and key_id.strip():
+            found = await resolver.key_for_sse(ctx, key_id.strip(), {}, action="kms:DescribeKey")
+            arn = found.arn
         config = BucketEncryption(algorithm, arn, raw_bucket_key == "true")
     else:
         raise S3Error("MalformedXML")

@@ -18,9 +18,9 @@ from andromede.s3.handlers.common import (
 )
 from andromede.s3.handlers.encryption import (
     copy_source_customer_key,
-    encryption_response_headers,
     record_encryption_headers,
     write_encryption,
+    write_encryption_headers,
 )
 from andromede.s3.handlers.objects import load_copy_source
 from andromede.s3.ranges import InvalidCopySourceRange, parse_copy_source_range
@@ -28,7 +28,7 @@ from andromede.s3.request import S3Context, parse_checksum_algorithm
 from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
 from andromede.storage.checksums import InvalidChecksumValue, validate_checksum_type
 from andromede.storage.encryption import ObjectEncryption
-from andromede.storage.model import Checksum, ChecksumAlgorithm, ChecksumType, EncryptionMode
+from andromede.storage.model import Checksum, ChecksumAlgorithm, ChecksumType
 from andromede.storage.service import CompletedPart
 
 __all__ = [
@@ -56,7 +56,7 @@ async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
     bucket = await addressed_bucket(ctx, svc)
     owner_id = object_owner_id(ctx, bucket)
     acl = acl_from_request(ctx, bucket, owner_id=owner_id)
-    encryption = write_encryption(ctx, bucket)
+    encryption = await write_encryption(ctx, svc, bucket)
     raw_algorithm = ctx.headers.get("x-amz-checksum-algorithm")
     algorithm = parse_checksum_algorithm(raw_algorithm) if raw_algorithm else None
     raw_type = ctx.headers.get("x-amz-checksum-type")
@@ -98,13 +98,29 @@ async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
         response.header("x-amz-checksum-algorithm", upload.checksum_algorithm.value)
     if upload.checksum_type is not None:
         response.header("x-amz-checksum-type", upload.checksum_type.value)
-    _encryption_headers(response, encryption)
+    write_encryption_headers(ctx, response, encryption)
     return response
 
 
-def _encryption_headers(response: Response, encryption: ObjectEncryption) -> None:
-    mode = EncryptionMode.SSE_C if encryption.customer_key else EncryptionMode.SSE_S3
-    encryption_response_headers(response, mode, encryption.customer_key)
+_SSE = "x-amz-server-side-encryption"
+
+
+async def _part_encryption(ctx: S3Context, svc: S3Services) -> ObjectEncryption:
+    """A part is encrypted as its upload: under the upload's KMS key for SSE-KMS uploads."""
+    bucket = await addressed_bucket(ctx, svc)
+    upload_kms_key = None
+    if svc.kms_keys is not None:
+        upload_kms_key = await svc.objects.upload_kms_key(
+            ctx.bucket, ctx.key, ctx.query["uploadId"]
+        )
+    if upload_kms_key is None and ctx.headers.get(_SSE, "").strip().startswith("aws:kms"):
+        # Parts take their upload's encryption; they cannot switch an upload to SSE-KMS.
+        raise S3Error(
+            "InvalidArgument",
+            "Server Side Encryption with AWS KMS managed key is not applicable to this upload",
+            ArgumentName=_SSE,
+        )
+    return await write_encryption(ctx, svc, bucket, upload_kms_key=upload_kms_key)
 
 
 async def upload_part(ctx: S3Context, svc: S3Services) -> Response:
@@ -113,7 +129,7 @@ async def upload_part(ctx: S3Context, svc: S3Services) -> Response:
     if size > svc.settings.max_part_size:
         raise S3Error("EntityTooLarge", MaxSizeAllowed=str(svc.settings.max_part_size))
     integrity = ctx.integrity()
-    encryption = write_encryption(ctx, await addressed_bucket(ctx, svc))
+    encryption = await _part_encryption(ctx, svc)
     part = await svc.objects.upload_part(
         ctx.bucket,
         ctx.key,
@@ -127,13 +143,13 @@ async def upload_part(ctx: S3Context, svc: S3Services) -> Response:
     response = Response(headers=[("ETag", f'"{part.etag}"')])
     if part.checksum is not None:
         response.header(part.checksum.algorithm.header, part.checksum.value)
-    _encryption_headers(response, encryption)
+    write_encryption_headers(ctx, response, encryption)
     return response
 
 
 async def upload_part_copy(ctx: S3Context, svc: S3Services) -> Response:
     part_number = _part_number(ctx, svc)
-    encryption = write_encryption(ctx, await addressed_bucket(ctx, svc))
+    encryption = await _part_encryption(ctx, svc)
     source = await load_copy_source(ctx, svc)
     raw_range = ctx.headers.get("x-amz-copy-source-range")
     if raw_range is None:
@@ -164,7 +180,7 @@ async def upload_part_copy(ctx: S3Context, svc: S3Services) -> Response:
     xml.element("ETag", f'"{part.etag}"')
     write_checksum_elements(xml, part.checksum, with_type=False)
     response = xml_response(xml)
-    _encryption_headers(response, encryption)
+    write_encryption_headers(ctx, response, encryption)
     return response
 
 

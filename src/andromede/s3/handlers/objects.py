@@ -28,10 +28,12 @@ from andromede.s3.handlers.common import (
     xml_response,
 )
 from andromede.s3.handlers.encryption import (
+    check_kms_read,
     copy_source_customer_key,
     read_customer_key,
     record_encryption_headers,
     write_encryption,
+    write_encryption_headers,
 )
 from andromede.s3.operations import S3Operation
 from andromede.s3.ranges import ByteRange, RangeNotSatisfiable, parse_range
@@ -92,7 +94,7 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
     bucket = await addressed_bucket(ctx, svc)
     owner_id = object_owner_id(ctx, bucket)
     acl = acl_from_request(ctx, bucket, owner_id=owner_id)
-    encryption = write_encryption(ctx, bucket)
+    encryption = await write_encryption(ctx, svc, bucket)
     await _check_write_conditions(ctx, svc)
     integrity = ctx.integrity(default_algorithm=ChecksumAlgorithm.CRC64NVME)
     record = await svc.objects.put_object(
@@ -109,7 +111,7 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
     response = Response(headers=[("ETag", f'"{record.etag}"')])
     if record.checksum is not None:
         checksum_headers(response, record.checksum)
-    record_encryption_headers(response, record, encryption.customer_key)
+    write_encryption_headers(ctx, response, encryption)
     return response
 
 
@@ -129,6 +131,7 @@ async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
     customer = read_customer_key(ctx)
     record = await svc.objects.head_object(ctx.bucket, ctx.key)
     await svc.objects.check_customer_key(record, customer)
+    await check_kms_read(ctx, svc, record)
     outcome = evaluate_get_conditions(
         ctx.headers, etag=record.etag, last_modified=record.last_modified
     )
@@ -276,6 +279,7 @@ async def load_copy_source(ctx: S3Context, svc: S3Services) -> ObjectRecord:
     await authorise_object(ctx, svc, S3Operation.GetObject, bucket, key)
     source = await svc.objects.head_object(bucket_name, key)
     await svc.objects.check_customer_key(source, copy_source_customer_key(ctx))
+    await check_kms_read(ctx, svc, source)
     outcome = evaluate_copy_source_conditions(
         ctx.headers, etag=source.etag, last_modified=source.last_modified
     )
@@ -289,7 +293,7 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
     bucket = await addressed_bucket(ctx, svc)
     owner_id = object_owner_id(ctx, bucket)
     acl = acl_from_request(ctx, bucket, owner_id=owner_id)
-    encryption = write_encryption(ctx, bucket)
+    encryption = await write_encryption(ctx, svc, bucket)
     source = await load_copy_source(ctx, svc)
     if source.size > _COPY_SOURCE_MAX:
         raise S3Error(
@@ -330,5 +334,5 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
     xml.element("ETag", f'"{record.etag}"')
     write_checksum_elements(xml, record.checksum, with_type=True)
     response = xml_response(xml)
-    record_encryption_headers(response, record, encryption.customer_key)
+    write_encryption_headers(ctx, response, encryption)
     return response

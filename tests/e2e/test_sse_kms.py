@@ -1,0 +1,306 @@
+"""SSE-KMS with boto3 against a real ``andromede serve`` (loopback, so HTTP is allowed as for
+SSE-C): keys made with the KMS API, named by id, ARN or alias, or the tenant's default key;
+PUT/GET/HEAD/copy/multipart; bucket default ``aws:kms``; a disabled key or one pending deletion
+stops reads; another tenant's key is not found; the key uses are audited."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from e2e.helpers import create_bucket, empty_and_delete_bucket, unique_bucket
+from e2e.test_kms_api import kms_client, run_identity
+from support.server import REGION, ServerProcess
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from mypy_boto3_s3 import S3Client
+
+pytestmark = pytest.mark.e2e
+
+MIB = 1024 * 1024
+
+
+def status(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
+    response = exc.value.response
+    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]
+
+
+def s3_client(server: ServerProcess, access_key: str, secret_key: str) -> S3Client:
+    session = boto3.session.Session(
+        aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=REGION
+    )
+    return session.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+@pytest.fixture
+def kms(server: ServerProcess) -> Any:
+    return kms_client(server, *server.credentials())
+
+
+@pytest.fixture
+def key(kms: Any) -> Iterator[dict[str, Any]]:
+    metadata: dict[str, Any] = kms.create_key(Description="sse-kms e2e")["KeyMetadata"]
+    yield metadata
+    try:
+        kms.schedule_key_deletion(KeyId=metadata["KeyId"], PendingWindowInDays=7)
+    except ClientError:
+        pass  # already pending deletion
+
+
+def test_put_get_head_with_key_id_arn_and_alias(
+    s3: S3Client, kms: Any, bucket: str, key: dict[str, Any]
+) -> None:
+    alias = f"alias/sse-{uuid.uuid4().hex[:8]}"
+    kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+    account = key["AWSAccountId"]
+    references = [
+        key["KeyId"],
+        key["Arn"],
+        alias,
+        f"arn:aws:kms:{REGION}:{account}:{alias}",
+    ]
+    for n, reference in enumerate(references):
+        put = s3.put_object(
+            Bucket=bucket,
+            Key=f"k{n}",
+            Body=b"secret %d" % n,
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=reference,
+            Metadata={"m": "v"},
+        )
+        assert put["ServerSideEncryption"] == "aws:kms"
+        assert put["SSEKMSKeyId"] == key["Arn"]
+        head = s3.head_object(Bucket=bucket, Key=f"k{n}")
+        assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key["Arn"])
+        got = s3.get_object(Bucket=bucket, Key=f"k{n}")
+        assert got["Body"].read() == b"secret %d" % n
+        assert (got["SSEKMSKeyId"], got["Metadata"]) == (key["Arn"], {"m": "v"})
+    ranged = s3.get_object(Bucket=bucket, Key="k0", Range="bytes=2-4")
+    assert ranged["Body"].read() == b"cre"
+
+
+def test_context_and_bucket_key_are_echoed_and_reads_need_no_context(
+    s3: S3Client, bucket: str, key: dict[str, Any]
+) -> None:
+    context = base64.b64encode(json.dumps({"project": "x"}).encode()).decode()
+    put = s3.put_object(
+        Bucket=bucket,
+        Key="c",
+        Body=b"ctx",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key["KeyId"],
+        SSEKMSEncryptionContext=context,
+        BucketKeyEnabled=True,
+    )
+    assert put["SSEKMSEncryptionContext"] == context
+    assert put["BucketKeyEnabled"] is True
+    assert s3.get_object(Bucket=bucket, Key="c")["Body"].read() == b"ctx"
+    with pytest.raises(ClientError) as bad:
+        s3.put_object(
+            Bucket=bucket,
+            Key="bad",
+            Body=b"x",
+            ServerSideEncryption="aws:kms",
+            SSEKMSEncryptionContext="not base64 json",
+        )
+    assert status(bad) == (400, "InvalidArgument")
+
+
+def test_default_key_is_created_once_and_reused(s3: S3Client, kms: Any, bucket: str) -> None:
+    first = s3.put_object(Bucket=bucket, Key="a", Body=b"1", ServerSideEncryption="aws:kms")
+    second = s3.put_object(Bucket=bucket, Key="b", Body=b"2", ServerSideEncryption="aws:kms")
+    assert first["SSEKMSKeyId"] == second["SSEKMSKeyId"]
+    described = kms.describe_key(KeyId="alias/s3/default")["KeyMetadata"]
+    assert described["Arn"] == first["SSEKMSKeyId"]
+    assert s3.get_object(Bucket=bucket, Key="b")["Body"].read() == b"2"
+
+
+def test_copy_and_multipart(s3: S3Client, bucket: str, key: dict[str, Any]) -> None:
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"plain bytes")
+    copied = s3.copy_object(
+        Bucket=bucket,
+        Key="to-kms",
+        CopySource={"Bucket": bucket, "Key": "plain"},
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key["KeyId"],
+    )
+    assert (copied["ServerSideEncryption"], copied["SSEKMSKeyId"]) == ("aws:kms", key["Arn"])
+    back = s3.copy_object(Bucket=bucket, Key="back", CopySource={"Bucket": bucket, "Key": "to-kms"})
+    assert back["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="back")["Body"].read() == b"plain bytes"
+
+    upload = s3.create_multipart_upload(
+        Bucket=bucket, Key="mp", ServerSideEncryption="aws:kms", SSEKMSKeyId=key["Arn"]
+    )
+    assert upload["SSEKMSKeyId"] == key["Arn"]
+    parts = []
+    data = [b"a" * (5 * MIB), b"b" * 1000]
+    for number, body in enumerate(data, start=1):
+        part = s3.upload_part(
+            Bucket=bucket, Key="mp", UploadId=upload["UploadId"], PartNumber=number, Body=body
+        )
+        assert (part["ServerSideEncryption"], part["SSEKMSKeyId"]) == ("aws:kms", key["Arn"])
+        parts.append({"PartNumber": number, "ETag": part["ETag"]})
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="mp", UploadId=upload["UploadId"], MultipartUpload={"Parts": parts}
+    )
+    assert done["SSEKMSKeyId"] == key["Arn"]
+    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == b"".join(data)
+
+
+def test_bucket_default_aws_kms(s3: S3Client, bucket: str, key: dict[str, Any]) -> None:
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": key["KeyId"],
+                    },
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": key["Arn"],
+    }
+    put = s3.put_object(Bucket=bucket, Key="d", Body=b"by default")
+    assert (put["ServerSideEncryption"], put["SSEKMSKeyId"]) == ("aws:kms", key["Arn"])
+    # An explicit AES256 still wins over the bucket default.
+    explicit = s3.put_object(Bucket=bucket, Key="e", Body=b"x", ServerSideEncryption="AES256")
+    assert explicit["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="d")["Body"].read() == b"by default"
+
+
+def test_disabled_and_pending_deletion_keys_stop_reads_and_writes(
+    s3: S3Client, kms: Any, bucket: str, key: dict[str, Any]
+) -> None:
+    s3.put_object(
+        Bucket=bucket, Key="x", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key["Arn"]
+    )
+    kms.disable_key(KeyId=key["KeyId"])
+    for call in (
+        lambda: s3.get_object(Bucket=bucket, Key="x"),
+        lambda: s3.put_object(
+            Bucket=bucket,
+            Key="y",
+            Body=b"y",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=key["KeyId"],
+        ),
+        lambda: s3.copy_object(Bucket=bucket, Key="z", CopySource={"Bucket": bucket, "Key": "x"}),
+    ):
+        with pytest.raises(ClientError) as disabled:
+            call()
+        assert status(disabled) == (400, "KMS.DisabledException")
+    kms.enable_key(KeyId=key["KeyId"])
+    assert s3.get_object(Bucket=bucket, Key="x")["Body"].read() == b"x"
+    kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    with pytest.raises(ClientError) as pending:
+        s3.get_object(Bucket=bucket, Key="x")
+    assert status(pending) == (400, "KMS.KMSInvalidStateException")
+    kms.cancel_key_deletion(KeyId=key["KeyId"])
+    kms.enable_key(KeyId=key["KeyId"])
+    assert s3.get_object(Bucket=bucket, Key="x")["Body"].read() == b"x"
+
+
+def test_unknown_and_other_tenants_keys_are_not_found(
+    server: ServerProcess, s3: S3Client, bucket: str, key: dict[str, Any]
+) -> None:
+    for reference in ("alias/none-such", str(uuid.uuid4()), "arn:aws:kms:nowhere"):
+        with pytest.raises(ClientError) as missing:
+            s3.put_object(
+                Bucket=bucket,
+                Key="m",
+                Body=b"m",
+                ServerSideEncryption="aws:kms",
+                SSEKMSKeyId=reference,
+            )
+        assert status(missing) == (400, "KMS.NotFoundException")
+    other_tenant = _tenant_s3(server)
+    other_bucket = unique_bucket("kms")
+    create_bucket(other_tenant, other_bucket)
+    try:
+        for reference in (key["KeyId"], key["Arn"]):
+            with pytest.raises(ClientError) as foreign:
+                other_tenant.put_object(
+                    Bucket=other_bucket,
+                    Key="f",
+                    Body=b"f",
+                    ServerSideEncryption="aws:kms",
+                    SSEKMSKeyId=reference,
+                )
+            assert status(foreign) == (400, "KMS.NotFoundException")
+    finally:
+        empty_and_delete_bucket(other_tenant, other_bucket)
+
+
+def test_iam_users_need_kms_permissions(
+    server: ServerProcess, s3: S3Client, bucket: str, key: dict[str, Any]
+) -> None:
+    s3.put_object(
+        Bucket=bucket, Key="o", Body=b"o", ServerSideEncryption="aws:kms", SSEKMSKeyId=key["Arn"]
+    )
+    s3_only = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+    user = _user_s3(server, key["AWSAccountId"], s3_only)
+    with pytest.raises(ClientError) as denied:
+        user.get_object(Bucket=bucket, Key="o")
+    assert status(denied) == (403, "AccessDenied")
+    with_kms = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key["Arn"]},
+        ],
+    }
+    reader = _user_s3(server, key["AWSAccountId"], with_kms)
+    assert reader.get_object(Bucket=bucket, Key="o")["Body"].read() == b"o"
+    with pytest.raises(ClientError) as no_generate:
+        reader.put_object(
+            Bucket=bucket,
+            Key="p",
+            Body=b"p",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=key["Arn"],
+        )
+    assert status(no_generate) == (403, "AccessDenied")
+
+
+def _tenant_s3(server: ServerProcess) -> S3Client:
+    async def work(identity: Any) -> Any:
+        return await identity.create_tenant(f"sse-{uuid.uuid4().hex[:10]}")
+
+    created = run_identity(server, work)
+    return s3_client(server, created.access_key_id, created.secret_access_key)
+
+
+def _user_s3(server: ServerProcess, account: str, policy: dict[str, Any]) -> S3Client:
+    name = f"u{uuid.uuid4().hex[:10]}"
+
+    async def work(identity: Any) -> Any:
+        await identity.create_user(account, name)
+        await identity.put_user_policy(account, name, "p", json.dumps(policy))
+        return await identity.create_access_key(account, name)
+
+    created = run_identity(server, work)
+    return s3_client(server, created.key.access_key_id, created.secret_access_key)

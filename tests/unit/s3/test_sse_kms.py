@@ -1,0 +1,269 @@
+"""SSE-KMS in process: the S3 app over a real CustomerKeyService (memory store, local key file),
+so that key policies, key states, the stored key ARN and the audit trail are the real ones."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import defusedxml.ElementTree as ElementTree
+import pytest
+from botocore.credentials import Credentials
+
+from andromede.app import s3_services, storage_limits
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.iam.model import Principal, PrincipalKind
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kms.customer_keys import Caller, CustomerKeyService
+from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.keys_store import MemoryCustomerKeyStore
+from andromede.kms.model import WrappedDataKey
+from andromede.kms.service import KeyService
+from andromede.kmsapi.authorise import KmsAuthoriser
+from andromede.object_keys import DEFAULT_S3_KEY_ALIAS, KmsObjectCipher, S3KmsKeys
+from andromede.s3.app import S3App
+from andromede.settings import Settings
+from andromede.storage.blob_memory import MemoryBlobStore
+from andromede.storage.model import SegmentKey
+from andromede.storage.service import ObjectService
+from andromede.storage.store_memory import MemoryMetadataStore
+from andromede.storage.store_sql import _segment_key_from_json, _segment_key_json
+from support.s3app import Client
+from support.server import REGION
+
+_SSE = "x-amz-server-side-encryption"
+_KEY_ID = "x-amz-server-side-encryption-aws-kms-key-id"
+_CONTEXT = "x-amz-server-side-encryption-context"
+
+
+@dataclasses.dataclass
+class Kit:
+    client: Client
+    keys: CustomerKeyService
+    caller: Caller
+    objects: ObjectService
+
+
+@pytest.fixture
+async def kit(tmp_path: Path) -> AsyncIterator[Kit]:
+    # The in-process client has no peer address (not loopback) and no TLS.
+    async with make_kit(tmp_path, allow_insecure_sse=True) as made:
+        yield made
+
+
+@asynccontextmanager
+async def make_kit(tmp_path: Path, *, allow_insecure_sse: bool) -> AsyncIterator[Kit]:
+    settings = Settings(data_dir=tmp_path, region=REGION, allow_insecure_sse=allow_insecure_sse)
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
+    customer_keys = CustomerKeyService(
+        MemoryCustomerKeyStore(), keys, KmsAuthoriser(identity.policies_for, REGION), region=REGION
+    )
+    objects = ObjectService(
+        MemoryMetadataStore(),
+        MemoryBlobStore(),
+        dataclasses.replace(storage_limits(settings), deletion_grace=0),
+        KmsObjectCipher(keys, inline=True),
+    )
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    services = s3_services(settings, objects, identity, S3KmsKeys(customer_keys, audit))
+    app = S3App(services, identity, audit)
+    client = Client(
+        app,
+        Credentials(boot.access_key_id, boot.secret_access_key),
+        audit_store,
+        audit,
+        boot.tenant.id,
+        identity,
+    )
+    account = boot.tenant.id
+    root = Principal(account, None, None, PrincipalKind.ROOT, f"arn:aws:iam::{account}:root")
+    caller = Caller(account, root.arn, root)
+    assert (await client.request("PUT", "/vault")).status == 200
+    try:
+        yield Kit(client, customer_keys, caller, objects)
+    finally:
+        await audit.close()
+        keys.close()
+
+
+async def test_put_get_head_report_the_key_and_audit_its_use(kit: Kit) -> None:
+    key = await kit.keys.create_key(kit.caller, description="unit")
+    data = os.urandom(100_000)
+    put = await kit.client.request(
+        "PUT", "/vault/o", data, {_SSE: "aws:kms", _KEY_ID: key.key_id, "x-amz-meta-a": "b"}
+    )
+    assert put.status == 200, put.body
+    assert (put.headers[_SSE], put.headers[_KEY_ID]) == ("aws:kms", key.arn)
+    for method in ("GET", "HEAD"):
+        reply = await kit.client.request(method, "/vault/o")
+        assert reply.status == 200
+        assert (reply.headers[_SSE], reply.headers[_KEY_ID]) == ("aws:kms", key.arn)
+        assert reply.headers["x-amz-meta-a"] == "b"
+    got = await kit.client.request("GET", "/vault/o", headers={"Range": "bytes=70000-70009"})
+    assert got.body == data[70000:70010]
+    await kit.client.audit.flush()
+    events = await kit.client.audit_store.list_events(None, after_id=0, limit=100)
+    uses = [
+        (event.action, event.resource, event.outcome)
+        for _, event in events
+        if event.action.startswith("kms:")
+    ]
+    assert ("kms:GenerateDataKey", key.arn, Outcome.SUCCESS) in uses
+    assert ("kms:Decrypt", key.arn, Outcome.SUCCESS) in uses
+
+
+async def test_the_object_is_wrapped_under_the_kms_key_not_the_tenant_key(kit: Kit) -> None:
+    key = await kit.keys.create_key(kit.caller)
+    await kit.client.request("PUT", "/vault/o", b"x", {_SSE: "aws:kms", _KEY_ID: key.arn})
+    record = await kit.objects.head_object("vault", "o")
+    segment_key = record.segments[0].key
+    assert segment_key is not None and segment_key.kms_key_arn == key.arn
+    assert WrappedDataKey.decode(segment_key.wrapped).tenant_id == key.key_id
+    # Disabling the key stops reads although the tenant's own key is untouched.
+    await kit.keys.disable_key(kit.caller, key.key_id)
+    reply = await kit.client.request("GET", "/vault/o")
+    assert (reply.status, reply.error_code()) == (400, "KMS.DisabledException")
+    await kit.keys.enable_key(kit.caller, key.key_id)
+    await kit.keys.schedule_key_deletion(kit.caller, key.key_id, 7)
+    reply = await kit.client.request("GET", "/vault/o")
+    assert (reply.status, reply.error_code()) == (400, "KMS.KMSInvalidStateException")
+    write = await kit.client.request("PUT", "/vault/p", b"x", {_SSE: "aws:kms", _KEY_ID: key.arn})
+    assert (write.status, write.error_code()) == (400, "KMS.KMSInvalidStateException")
+
+
+async def test_the_default_key_is_created_once_under_its_alias(kit: Kit) -> None:
+    first = await kit.client.request("PUT", "/vault/a", b"1", {_SSE: "aws:kms"})
+    second = await kit.client.request("PUT", "/vault/b", b"2", {_SSE: "aws:kms"})
+    assert first.status == second.status == 200
+    assert first.headers[_KEY_ID] == second.headers[_KEY_ID]
+    described = await kit.keys.describe_key(kit.caller, DEFAULT_S3_KEY_ALIAS)
+    assert described.arn == first.headers[_KEY_ID]
+    keys, _ = await kit.keys.list_keys(kit.caller, limit=10, marker=None)
+    assert len(keys) == 1
+    await kit.client.audit.flush()
+    events = await kit.client.audit_store.list_events(None, after_id=0, limit=100)
+    made = [e for _, e in events if e.action in ("kms:CreateKey", "kms:CreateAlias")]
+    assert [(e.action, e.resource) for e in made] == [
+        ("kms:CreateKey", described.arn),
+        ("kms:CreateAlias", described.arn),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ({_KEY_ID: "alias/x"}, "InvalidArgument"),  # KMS headers without aws:kms
+        ({_SSE: "AES256", _KEY_ID: "alias/x"}, "InvalidArgument"),
+        ({_SSE: "aws:kms", _CONTEXT: "not-base64!"}, "InvalidArgument"),
+        ({_SSE: "aws:kms", _CONTEXT: base64.b64encode(b"[1]").decode()}, "InvalidArgument"),
+        ({_SSE: "aws:kms", _KEY_ID: "alias/none"}, "KMS.NotFoundException"),
+        ({_SSE: "aws:kms", _KEY_ID: "arn:aws:kms:bad"}, "KMS.NotFoundException"),
+    ],
+)
+async def test_bad_kms_requests(kit: Kit, headers: dict[str, str], code: str) -> None:
+    reply = await kit.client.request("PUT", "/vault/k", b"x", headers)
+    assert (reply.status, reply.error_code()) == (400, code)
+    assert (await kit.client.request("HEAD", "/vault/k")).status == 404
+
+
+async def test_context_and_bucket_key_are_echoed(kit: Kit) -> None:
+    key = await kit.keys.create_key(kit.caller)
+    context = base64.b64encode(json.dumps({"team": "blue"}).encode()).decode()
+    reply = await kit.client.request(
+        "PUT",
+        "/vault/c",
+        b"x",
+        {
+            _SSE: "aws:kms",
+            _KEY_ID: key.key_id,
+            _CONTEXT: context,
+            "x-amz-server-side-encryption-bucket-key-enabled": "true",
+        },
+    )
+    assert reply.headers[_CONTEXT] == context
+    assert reply.headers["x-amz-server-side-encryption-bucket-key-enabled"] == "true"
+
+
+async def test_another_tenants_key_is_not_found(kit: Kit) -> None:
+    key = await kit.keys.create_key(kit.caller)
+    other = await kit.client.other_tenant("other")
+    assert (await other.request("PUT", "/theirs")).status == 200
+    for reference in (key.key_id, key.arn):
+        reply = await other.request("PUT", "/theirs/k", b"x", {_SSE: "aws:kms", _KEY_ID: reference})
+        assert (reply.status, reply.error_code()) == (400, "KMS.NotFoundException")
+
+
+async def test_sse_kms_needs_tls_off_loopback(tmp_path: Path) -> None:
+    async with make_kit(tmp_path, allow_insecure_sse=False) as kit:
+        key = await kit.keys.create_key(kit.caller)
+        reply = await kit.client.request(
+            "PUT", "/vault/t", b"x", {_SSE: "aws:kms", _KEY_ID: key.arn}
+        )
+        assert (reply.status, reply.error_code()) == (400, "InvalidRequest")
+        assert (await kit.client.request("PUT", "/vault/aes", b"x")).status == 200
+
+
+def test_segment_keys_round_trip_and_older_rows_still_read() -> None:
+    plain = SegmentKey(b"w")
+    sse_c = SegmentKey(b"w", b"check")
+    kms = SegmentKey(b"w", None, "arn:aws:kms:r:1:key/k")
+    for key in (plain, sse_c, kms):
+        assert _segment_key_from_json(_segment_key_json(key)) == key
+    # Rows written before SSE-KMS: one or two elements.
+    assert _segment_key_json(plain) == [base64.b64encode(b"w").decode()]
+    assert _segment_key_from_json([base64.b64encode(b"w").decode()]) == plain
+    assert kms.mode.value == "aws:kms" and sse_c.mode.value == "SSE-C"
+
+
+async def test_multipart_parts_follow_their_uploads_key(kit: Kit) -> None:
+    key = await kit.keys.create_key(kit.caller)
+    created = await kit.client.request("POST", "/vault/mp?uploads", b"", {_SSE: "aws:kms"})
+    assert created.status == 200
+    default_arn = created.headers[_KEY_ID]
+    assert default_arn != key.arn  # no key named: the tenant's default key
+    upload_id = _upload_id(created.body)
+    part = await kit.client.request(
+        "PUT", f"/vault/mp?partNumber=1&uploadId={upload_id}", b"part one"
+    )
+    assert (part.headers[_SSE], part.headers[_KEY_ID]) == ("aws:kms", default_arn)
+    done = await kit.client.request(
+        "POST",
+        f"/vault/mp?uploadId={upload_id}",
+        b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"
+        + part.headers["etag"].encode()
+        + b"</ETag></Part></CompleteMultipartUpload>",
+    )
+    assert done.status == 200, done.body
+    assert done.headers[_KEY_ID] == default_arn
+    got = await kit.client.request("GET", "/vault/mp")
+    assert (got.body, got.headers[_KEY_ID]) == (b"part one", default_arn)
+    # An SSE-S3 upload's parts cannot switch to SSE-KMS.
+    plain = await kit.client.request("POST", "/vault/plain?uploads")
+    plain_id = _upload_id(plain.body)
+    switched = await kit.client.request(
+        "PUT",
+        f"/vault/plain?partNumber=1&uploadId={plain_id}",
+        b"x",
+        {_SSE: "aws:kms", _KEY_ID: key.arn},
+    )
+    assert (switched.status, switched.error_code()) == (400, "InvalidArgument")
+
+
+def _upload_id(body: bytes) -> str:
+    root = ElementTree.fromstring(body)
+    found = [child.text for child in root if child.tag.endswith("UploadId")]
+    assert found and found[0]
+    return found[0]
