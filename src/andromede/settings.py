@@ -270,7 +270,7 @@ class Settings(BaseSettings):
     data_key_cache_ttl: float = Field(
         default=300.0,
         ge=0,
-        description="Seconds an unwrapped data key stays cached (0: unwrap on every read).",
+        description="Seconds an unwrapped data key or key-file KEK stays cached (0: none).",
     )
     data_key_cache_size: int = Field(
         default=10_000, ge=1, description="Most unwrapped data keys cached per worker process."
