@@ -133,24 +133,27 @@ class ChunkKeyCache:
             return len(self._entries)
 
     def chunk_key(self, data_key: Buffer, salt: bytes) -> AESGCM:
+        key = bytes(data_key)
         if self._ttl == 0 or self._max_entries == 0:
-            return self._derive(bytes(data_key), salt)
-        cache_key = bytes(data_key) + salt
+            return self._derive(key, salt)
+        cache_key = key + salt
         now = self._clock()
+        # One lock section, derivation included (microseconds): a miss costs no second one.
         with self._lock:
             entry = self._entries.get(cache_key)
-            if entry is not None and entry[0] > now:
-                return entry[1]
-        aead = self._derive(bytes(data_key), salt)
-        with self._lock:
-            self._entries.pop(cache_key, None)
-            while self._entries:  # insertion order is expiry order (one lifetime for all)
-                oldest = next(iter(self._entries.values()))
-                if oldest[0] > now and len(self._entries) < self._max_entries:
-                    break
-                self._entries.popitem(last=False)
-            self._entries[cache_key] = (now + self._ttl, aead)
-        return aead
+            if entry is not None:
+                if entry[0] > now:
+                    return entry[1]
+                del self._entries[cache_key]
+            aead = self._derive(key, salt)
+            entries = self._entries
+            # Insertion order is expiry order (one lifetime for all): drop from the front.
+            while entries and (
+                len(entries) >= self._max_entries or next(iter(entries.values()))[0] <= now
+            ):
+                entries.popitem(last=False)
+            entries[cache_key] = (now + self._ttl, aead)
+            return aead
 
     def clear(self) -> None:
         with self._lock:
