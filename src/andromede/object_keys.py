@@ -53,7 +53,9 @@ def root_key_provider(settings: Settings) -> RootKeyProvider:
     """The root of the key hierarchy the settings name."""
     if settings.key_provider == "file":
         return LocalKeyFileProvider.in_data_dir(
-            settings.data_dir, kek_cache_seconds=settings.data_key_cache_ttl
+            settings.data_dir,
+            kek_cache_seconds=settings.data_key_cache_ttl,
+            recheck_seconds=settings.key_file_recheck_interval,
         )
     from andromede.kms.hsm import Pkcs11Provider  # python-pkcs11 only where an HSM is used
 

@@ -14,9 +14,13 @@ here makes every data key it wrapped unopenable even after a database backup is 
 (limits: keystore backups and the disk's free blocks, see docs/decisions/0007-key-hierarchy.md).
 
 Several worker processes share the files: changes are serialised with ``flock`` on
-``keystore.lock`` (read, change, rewrite under the lock), and every read reloads the keystore
-when its inode, size or mtime changed, so a KEK created or destroyed by one worker is seen by
-the others at their next call.
+``keystore.lock`` (read, change, rewrite under the lock), and a read reloads the keystore when
+its inode, size or mtime changed. That ``stat`` is made at most every ``recheck_seconds``
+(``key_file_recheck_interval``): on a disk busy with fsyncs it was an eighth of a small PUT's
+event-loop time. So a KEK destroyed by one worker reaches the others within that interval
+(short beside the data-key cache's lifetime, which bounds it anyway); a change made here is
+seen here at once, and a tenant or KEK version not found triggers a check at once, so a key
+created by another worker is never missed.
 
 Key material in memory: the root key is held for the life of the provider (every call needs
 it). An opened KEK is kept (as its AES-GCM object) for at most ``kek_cache_seconds``: unsealing
@@ -132,10 +136,11 @@ class LocalKeyFileProvider:
         keys_dir: Path,
         *,
         kek_cache_seconds: float = DEFAULT_KEK_CACHE_SECONDS,
+        recheck_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if kek_cache_seconds < 0:
-            raise ValueError("the KEK cache lifetime must be >= 0")
+        if kek_cache_seconds < 0 or recheck_seconds < 0:
+            raise ValueError("the KEK cache lifetime and the recheck interval must be >= 0")
         self._dir = keys_dir
         self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._keystore_path = keys_dir / KEYSTORE_FILE
@@ -147,15 +152,25 @@ class LocalKeyFileProvider:
         self._keystore = _Keystore({}, {})
         self._signature: tuple[int, int, int] | None = None
         self._kek_cache_seconds = kek_cache_seconds
+        self._recheck_seconds = recheck_seconds
+        self._next_check = float("-inf")
         self._clock = clock
         # (tenant, version) -> (expiry, the sealed keystore entry it was opened from, the KEK).
         self._keks: dict[tuple[str, int], tuple[float, bytes, AESGCM]] = {}
 
     @classmethod
     def in_data_dir(
-        cls, data_dir: Path, *, kek_cache_seconds: float = DEFAULT_KEK_CACHE_SECONDS
+        cls,
+        data_dir: Path,
+        *,
+        kek_cache_seconds: float = DEFAULT_KEK_CACHE_SECONDS,
+        recheck_seconds: float = 0.0,
     ) -> LocalKeyFileProvider:
-        return cls(data_dir / "keys", kek_cache_seconds=kek_cache_seconds)
+        return cls(
+            data_dir / "keys",
+            kek_cache_seconds=kek_cache_seconds,
+            recheck_seconds=recheck_seconds,
+        )
 
     # --- RootKeyProvider ---------------------------------------------------------------------
 
@@ -192,10 +207,15 @@ class LocalKeyFileProvider:
         self._change(destroy)
 
     def tenant_key_ring(self, tenant_id: str) -> TenantKeyRing:
-        return self._current().ring(check_tenant_id(tenant_id))
+        check_tenant_id(tenant_id)
+        try:
+            return self._current().ring(tenant_id)
+        except KeyNotFound:  # perhaps created by another worker since the last check
+            return self._current(force=True).ring(tenant_id)
 
     def list_tenants(self) -> list[str]:
-        return sorted(tenant for tenant, versions in self._current().tenants.items() if versions)
+        keystore = self._current(force=True)
+        return sorted(tenant for tenant, versions in keystore.tenants.items() if versions)
 
     def seal(self, tenant_id: str, kek_version: int, plaintext: bytes, aad: bytes) -> bytes:
         kek = self._kek(tenant_id, kek_version)
@@ -228,13 +248,10 @@ class LocalKeyFileProvider:
         """The KEK as the keystore on disk holds it now (cached, see the module docstring)."""
         with self._lock:
             self._reload_if_changed()
-            keystore = self._keystore
-            if tenant_id in keystore.destroyed:
-                raise KeyDestroyed.for_tenant(tenant_id)
-            versions = keystore.tenants.get(tenant_id)
-            if not versions:
-                raise KeyNotFound.for_tenant(tenant_id)
-            sealed = versions.get(version)
+            sealed = self._sealed_kek(tenant_id, version)
+            if sealed is None:  # perhaps created by another worker since the last check
+                self._reload_if_changed(force=True)
+                sealed = self._sealed_kek(tenant_id, version)
             if sealed is None:
                 raise KeyNotFound.for_tenant(tenant_id, version)
             now = self._clock()
@@ -247,6 +264,12 @@ class LocalKeyFileProvider:
                     self._keks.clear()  # cheap to refill; no need for LRU order here
                 self._keks[(tenant_id, version)] = (now + self._kek_cache_seconds, sealed, kek)
             return kek
+
+    def _sealed_kek(self, tenant_id: str, version: int) -> bytes | None:
+        keystore = self._keystore
+        if tenant_id in keystore.destroyed:
+            raise KeyDestroyed.for_tenant(tenant_id)
+        return keystore.tenants.get(tenant_id, {}).get(version)
 
     def _open_kek(self, tenant_id: str, version: int, sealed: bytes) -> bytes:
         try:
@@ -293,15 +316,15 @@ class LocalKeyFileProvider:
 
     # --- keystore file -----------------------------------------------------------------------
 
-    def _current(self) -> _Keystore:
-        """The keystore as on disk now (reloaded when another process rewrote it)."""
+    def _current(self, *, force: bool = False) -> _Keystore:
+        """The keystore as on disk (at most ``recheck_seconds`` ago, or now with ``force``)."""
         with self._lock:
-            self._reload_if_changed()
+            self._reload_if_changed(force=force)
             return self._keystore
 
     def _change(self, change: Callable[[_Keystore], None]) -> _Keystore:
         with self._lock, self._file_lock():
-            self._reload_if_changed()
+            self._reload_if_changed(force=True)
             keystore = _Keystore(
                 {tenant: dict(versions) for tenant, versions in self._keystore.tenants.items()},
                 dict(self._keystore.destroyed),
@@ -312,7 +335,11 @@ class LocalKeyFileProvider:
             self._keks.clear()
             return keystore
 
-    def _reload_if_changed(self) -> None:
+    def _reload_if_changed(self, *, force: bool = False) -> None:
+        now = self._clock()
+        if not force and now < self._next_check:
+            return
+        self._next_check = now + self._recheck_seconds
         signature = self._stat_signature()
         if signature == self._signature:
             return

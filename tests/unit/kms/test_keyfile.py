@@ -219,3 +219,40 @@ def test_a_cached_kek_is_not_used_once_the_keystore_entry_changed(tmp_path: Path
     with pytest.raises(ProviderError, match="failed authentication"):
         provider.open("tenant-a", 1, sealed, AAD)
     assert provider.kek_opens == 2
+
+
+def test_another_workers_destruction_arrives_within_the_recheck_interval(tmp_path: Path) -> None:
+    keys, clock = tmp_path / "keys", Clock()
+    here = LocalKeyFileProvider(keys, recheck_seconds=1, clock=clock)
+    there = LocalKeyFileProvider(keys)  # another worker process sharing the files
+    here.create_tenant_key("tenant-a")
+    sealed = here.seal("tenant-a", 1, os.urandom(32), AAD)
+    there.destroy_tenant_key("tenant-a")
+    clock.now += 0.5
+    here.open("tenant-a", 1, sealed, AAD)  # not rechecked yet: the documented window
+    clock.now += 0.5
+    with pytest.raises(KeyDestroyed):
+        here.open("tenant-a", 1, sealed, AAD)
+
+
+def test_keys_another_worker_created_are_found_at_once(tmp_path: Path) -> None:
+    keys, clock = tmp_path / "keys", Clock()
+    here = LocalKeyFileProvider(keys, recheck_seconds=60, clock=clock)
+    there = LocalKeyFileProvider(keys)
+    here.create_tenant_key("tenant-a")
+    there.create_tenant_key("tenant-b")
+    assert here.tenant_key_ring("tenant-b").versions == (1,)
+    there.rotate_tenant_key("tenant-a")
+    sealed = there.seal("tenant-a", 2, b"k" * 32, data_key_aad("tenant-a", 2))
+    assert here.open("tenant-a", 2, sealed, data_key_aad("tenant-a", 2)) == b"k" * 32
+    assert here.list_tenants() == ["tenant-a", "tenant-b"]
+
+
+def test_a_change_here_is_seen_here_at_once(tmp_path: Path) -> None:
+    clock = Clock()
+    provider = LocalKeyFileProvider(tmp_path / "keys", recheck_seconds=60, clock=clock)
+    provider.create_tenant_key("tenant-a")
+    sealed = provider.seal("tenant-a", 1, os.urandom(32), AAD)
+    provider.destroy_tenant_key("tenant-a")
+    with pytest.raises(KeyDestroyed):
+        provider.open("tenant-a", 1, sealed, AAD)
