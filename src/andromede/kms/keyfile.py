@@ -25,10 +25,10 @@ created by another worker is never missed.
 Key material in memory: the root key is held for the life of the provider (every call needs
 it). An opened KEK is kept (as its AES-GCM object) for at most ``kek_cache_seconds``: unsealing
 it on every data key was a third of a small PUT's key-management cost. The cache cannot
-outlive a destruction: every call still checks the keystore as on disk (reloaded when it
-changed) and uses a cached KEK only while that keystore holds the very sealed entry it was
-opened from, so a KEK destroyed or replaced here or by another worker is never used again,
-and a change made here empties the cache at once. Python cannot guarantee erasure of
+outlive a destruction: every call still checks the keystore (as last rechecked, above) and
+uses a cached KEK only while that keystore holds the very sealed entry it was opened from, so
+a KEK destroyed or replaced is not used again once this worker has seen the change, and a
+change made here empties the cache at once. Python cannot guarantee erasure of
 ``bytes`` copies (see :mod:`andromede.kms.cache`).
 """
 
@@ -245,7 +245,7 @@ class LocalKeyFileProvider:
         return nonce + self._root.encrypt(nonce, os.urandom(KEK_SIZE), kek_aad(tenant_id, version))
 
     def _kek(self, tenant_id: str, version: int) -> AESGCM:
-        """The KEK as the keystore on disk holds it now (cached, see the module docstring)."""
+        """The KEK as the keystore holds it (cached; see the module docstring for how long)."""
         with self._lock:
             self._reload_if_changed()
             sealed = self._sealed_kek(tenant_id, version)
