@@ -86,7 +86,11 @@ _DEFAULT_KEY_DESCRIPTION = "Default key that protects S3 objects when no other k
 def root_key_provider(settings: Settings) -> RootKeyProvider:
     """The root of the key hierarchy the settings name."""
     if settings.key_provider == "file":
-        return LocalKeyFileProvider.in_data_dir(settings.data_dir)
+        return LocalKeyFileProvider.in_data_dir(
+            settings.data_dir,
+            kek_cache_seconds=settings.data_key_cache_ttl,
+            recheck_seconds=settings.key_file_recheck_interval,
+        )
     from andromede.kms.hsm import Pkcs11Provider  # python-pkcs11 only where an HSM is used
 
     if settings.pkcs11_library is None or settings.pkcs11_pin_file is None:

@@ -270,10 +270,15 @@ class Settings(BaseSettings):
     data_key_cache_ttl: float = Field(
         default=300.0,
         ge=0,
-        description="Seconds an unwrapped data key stays cached (0: unwrap on every read).",
+        description="Seconds an unwrapped data key or key-file KEK stays cached (0: none).",
     )
     data_key_cache_size: int = Field(
         default=10_000, ge=1, description="Most unwrapped data keys cached per worker process."
+    )
+    key_file_recheck_interval: float = Field(
+        default=1.0,
+        ge=0,
+        description="Seconds a worker trusts its copy of the key-file keystore before a recheck.",
     )
     allow_insecure_sse: bool = Field(
         default=False,

@@ -1,4 +1,5 @@
-"""A bounded cache of unwrapped data keys, so GETs of hot objects do not unwrap every time.
+"""Bounded caches of unwrapped data keys and of the chunk keys derived from them, so GETs of
+hot objects neither unwrap nor derive every time.
 
 Entries live at most ``ttl_seconds`` after they were unwrapped (a hit does not extend that) and
 at most ``max_entries`` are kept (the oldest goes first). An evicted, expired or dropped key is
@@ -21,8 +22,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-__all__ = ["DataKeyCache"]
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from typing_extensions import Buffer
+
+__all__ = ["ChunkKeyCache", "DataKeyCache"]
 
 
 def _zero(key: bytearray) -> None:
@@ -93,3 +99,62 @@ class DataKeyCache:
                 break
             _zero(key)
             del self._entries[cache_key]
+
+
+class ChunkKeyCache:
+    """Derived chunk keys (AES-GCM objects) by (data key, blob salt), lifetime- and size-bound.
+
+    Deriving a blob's chunk key (HKDF, then an AES key schedule) was a fifth of the key work of
+    a small GET. Looking an entry up takes the data key itself, so a cached chunk key is
+    reachable only by a caller who already holds the data key — through :class:`DataKeyCache`
+    or the provider, which is where destruction is enforced. :meth:`clear` empties it when a
+    tenant is destroyed all the same, so no derived key outlives the data key in this process.
+    """
+
+    def __init__(
+        self,
+        derive: Callable[[bytes, bytes], AESGCM],
+        *,
+        ttl_seconds: float,
+        max_entries: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ttl_seconds < 0 or max_entries < 0:
+            raise ValueError("cache TTL and size must be >= 0")
+        self._derive = derive
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[bytes, tuple[float, AESGCM]] = OrderedDict()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def chunk_key(self, data_key: Buffer, salt: bytes) -> AESGCM:
+        key = bytes(data_key)
+        if self._ttl == 0 or self._max_entries == 0:
+            return self._derive(key, salt)
+        cache_key = key + salt
+        now = self._clock()
+        # One lock section, derivation included (microseconds): a miss costs no second one.
+        with self._lock:
+            entry = self._entries.get(cache_key)
+            if entry is not None:
+                if entry[0] > now:
+                    return entry[1]
+                del self._entries[cache_key]
+            aead = self._derive(key, salt)
+            entries = self._entries
+            # Insertion order is expiry order (one lifetime for all): drop from the front.
+            while entries and (
+                len(entries) >= self._max_entries or next(iter(entries.values()))[0] <= now
+            ):
+                entries.popitem(last=False)
+            entries[cache_key] = (now + self._ttl, aead)
+            return aead
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -59,10 +60,12 @@ __all__ = [
     "TAG_SIZE",
     "ChunkDecryptor",
     "ChunkEncryptor",
+    "ChunkKeyDerivation",
     "ChunkRange",
     "chunk_count",
     "ciphertext_size",
     "decrypt_blob",
+    "derive_chunk_key",
     "encrypt_blob",
     "plaintext_size",
     "plan_range",
@@ -162,16 +165,25 @@ def plan_range(
     )
 
 
+ChunkKeyDerivation = Callable[["Buffer", bytes], AESGCM]
+"""(data key, salt) -> the blob's chunk key as an AES-GCM object: :func:`derive_chunk_key`, or
+a cache in front of it (the key service keeps one, so a hot object is not derived per read)."""
+
+
+def derive_chunk_key(data_key: Buffer, salt: bytes) -> AESGCM:
+    """The chunk key of the blob with this salt: ``HKDF-SHA256(data key, salt, info)``."""
+    if len(memoryview(data_key)) != DATA_KEY_SIZE:
+        raise ValueError("a data key is 32 bytes (AES-256)")
+    return AESGCM(HKDF(hashes.SHA256(), DATA_KEY_SIZE, salt, _KDF_INFO).derive(bytes(data_key)))
+
+
 class _ChunkCipher:
     """The per-blob chunk key, and the nonce and AAD of each chunk position."""
 
     __slots__ = ("_aad", "_aead", "_nonce", "_position_offset")
 
-    def __init__(self, data_key: Buffer, salt: bytes, object_id: bytes, chunk_size: int) -> None:
-        if len(memoryview(data_key)) != DATA_KEY_SIZE:
-            raise ValueError("a data key is 32 bytes (AES-256)")
-        chunk_key = HKDF(hashes.SHA256(), DATA_KEY_SIZE, salt, _KDF_INFO).derive(bytes(data_key))
-        self._aead = AESGCM(chunk_key)
+    def __init__(self, aead: AESGCM, object_id: bytes, chunk_size: int) -> None:
+        self._aead = aead
         prefix = _HEADER.pack(FORMAT_VERSION, chunk_size) + struct.pack(">I", len(object_id))
         # One mutable AAD and nonce per blob, patched in place per chunk (no allocation).
         self._aad = bytearray(prefix + object_id + bytes(_CHUNK_POSITION.size))
@@ -224,11 +236,17 @@ class ChunkEncryptor:
     )
 
     def __init__(
-        self, data_key: Buffer, object_id: bytes | str, *, chunk_size: int = CHUNK_SIZE
+        self,
+        data_key: Buffer,
+        object_id: bytes | str,
+        *,
+        chunk_size: int = CHUNK_SIZE,
+        chunk_key: ChunkKeyDerivation = derive_chunk_key,
     ) -> None:
         _check_chunk_size(chunk_size)
         salt = os.urandom(SALT_SIZE)
-        self._cipher = _ChunkCipher(data_key, salt, _object_id_bytes(object_id), chunk_size)
+        aead = chunk_key(data_key, salt)
+        self._cipher = _ChunkCipher(aead, _object_id_bytes(object_id), chunk_size)
         self._chunk_size = chunk_size
         self._header: bytes | None = _HEADER.pack(FORMAT_VERSION, chunk_size) + salt
         # Allocated on first use: a small object handed over as bytes never needs it.
@@ -340,7 +358,13 @@ class ChunkDecryptor:
     )
 
     def __init__(
-        self, data_key: Buffer, object_id: bytes | str, header: Buffer, plan: ChunkRange
+        self,
+        data_key: Buffer,
+        object_id: bytes | str,
+        header: Buffer,
+        plan: ChunkRange,
+        *,
+        chunk_key: ChunkKeyDerivation = derive_chunk_key,
     ) -> None:
         header_view = memoryview(header).cast("B")
         if len(header_view) != HEADER_SIZE:
@@ -351,7 +375,9 @@ class ChunkDecryptor:
         if chunk_size != plan.chunk_size:
             raise IntegrityError("encrypted blob header names another chunk size")
         salt = bytes(header_view[_HEADER.size :])
-        self._cipher = _ChunkCipher(data_key, salt, _object_id_bytes(object_id), chunk_size)
+        self._cipher = _ChunkCipher(
+            chunk_key(data_key, salt), _object_id_bytes(object_id), chunk_size
+        )
         self._plan = plan
         self._final_index = chunk_count(plan.plaintext_size, chunk_size) - 1
         self._index = plan.first_chunk

@@ -14,12 +14,21 @@ here makes every data key it wrapped unopenable even after a database backup is 
 (limits: keystore backups and the disk's free blocks, see docs/decisions/0007-key-hierarchy.md).
 
 Several worker processes share the files: changes are serialised with ``flock`` on
-``keystore.lock`` (read, change, rewrite under the lock), and every read reloads the keystore
-when its inode, size or mtime changed, so a KEK created or destroyed by one worker is seen by
-the others at their next call.
+``keystore.lock`` (read, change, rewrite under the lock), and a read reloads the keystore when
+its inode, size or mtime changed. That ``stat`` is made at most every ``recheck_seconds``
+(``key_file_recheck_interval``): on a disk busy with fsyncs it was an eighth of a small PUT's
+event-loop time. So a KEK destroyed by one worker reaches the others within that interval
+(short beside the data-key cache's lifetime, which bounds it anyway); a change made here is
+seen here at once, and a tenant or KEK version not found triggers a check at once, so a key
+created by another worker is never missed.
 
 Key material in memory: the root key is held for the life of the provider (every call needs
-it); a KEK is opened for the length of one seal/open call. Python cannot guarantee erasure of
+it). An opened KEK is kept (as its AES-GCM object) for at most ``kek_cache_seconds``: unsealing
+it on every data key was a third of a small PUT's key-management cost. The cache cannot
+outlive a destruction: every call still checks the keystore (as last rechecked, above) and
+uses a cached KEK only while that keystore holds the very sealed entry it was opened from, so
+a KEK destroyed or replaced is not used again once this worker has seen the change, and a
+change made here empties the cache at once. Python cannot guarantee erasure of
 ``bytes`` copies (see :mod:`andromede.kms.cache`).
 """
 
@@ -34,6 +43,7 @@ import os
 import secrets
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +76,8 @@ LOCK_FILE = "keystore.lock"
 KEYSTORE_FORMAT = 1
 _ROOT_KEY_PREFIX = b"andromede-root-key-v1:"
 _ROOT_KEY_SIZE = 32
+DEFAULT_KEK_CACHE_SECONDS = 300.0
+_KEK_CACHE_MAX_ENTRIES = 1024
 
 
 class _Keystore:
@@ -119,19 +131,46 @@ class _Keystore:
 class LocalKeyFileProvider:
     """Tenant KEKs sealed under a 0600 root key file, in an atomically rewritten keystore."""
 
-    def __init__(self, keys_dir: Path) -> None:
+    def __init__(
+        self,
+        keys_dir: Path,
+        *,
+        kek_cache_seconds: float = DEFAULT_KEK_CACHE_SECONDS,
+        recheck_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if kek_cache_seconds < 0 or recheck_seconds < 0:
+            raise ValueError("the KEK cache lifetime and the recheck interval must be >= 0")
         self._dir = keys_dir
         self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._keystore_path = keys_dir / KEYSTORE_FILE
+        # os.stat on a str: Path.stat costs a third more, on every provider call.
+        self._keystore_file = str(self._keystore_path)
         self._lock = threading.Lock()
         with self._file_lock():
             self._root = AESGCM(self._load_or_create_root_key())
         self._keystore = _Keystore({}, {})
         self._signature: tuple[int, int, int] | None = None
+        self._kek_cache_seconds = kek_cache_seconds
+        self._recheck_seconds = recheck_seconds
+        self._next_check = float("-inf")
+        self._clock = clock
+        # (tenant, version) -> (expiry, the sealed keystore entry it was opened from, the KEK).
+        self._keks: dict[tuple[str, int], tuple[float, bytes, AESGCM]] = {}
 
     @classmethod
-    def in_data_dir(cls, data_dir: Path) -> LocalKeyFileProvider:
-        return cls(data_dir / "keys")
+    def in_data_dir(
+        cls,
+        data_dir: Path,
+        *,
+        kek_cache_seconds: float = DEFAULT_KEK_CACHE_SECONDS,
+        recheck_seconds: float = 0.0,
+    ) -> LocalKeyFileProvider:
+        return cls(
+            data_dir / "keys",
+            kek_cache_seconds=kek_cache_seconds,
+            recheck_seconds=recheck_seconds,
+        )
 
     # --- RootKeyProvider ---------------------------------------------------------------------
 
@@ -168,18 +207,23 @@ class LocalKeyFileProvider:
         self._change(destroy)
 
     def tenant_key_ring(self, tenant_id: str) -> TenantKeyRing:
-        return self._current().ring(check_tenant_id(tenant_id))
+        check_tenant_id(tenant_id)
+        try:
+            return self._current().ring(tenant_id)
+        except KeyNotFound:  # perhaps created by another worker since the last check
+            return self._current(force=True).ring(tenant_id)
 
     def list_tenants(self) -> list[str]:
-        return sorted(tenant for tenant, versions in self._current().tenants.items() if versions)
+        keystore = self._current(force=True)
+        return sorted(tenant for tenant, versions in keystore.tenants.items() if versions)
 
     def seal(self, tenant_id: str, kek_version: int, plaintext: bytes, aad: bytes) -> bytes:
-        kek = AESGCM(self._open_kek(tenant_id, kek_version))
+        kek = self._kek(tenant_id, kek_version)
         nonce = os.urandom(NONCE_SIZE)
         return nonce + kek.encrypt(nonce, plaintext, aad)
 
     def open(self, tenant_id: str, kek_version: int, sealed: bytes, aad: bytes) -> bytearray:
-        kek = AESGCM(self._open_kek(tenant_id, kek_version))
+        kek = self._kek(tenant_id, kek_version)
         if len(sealed) < NONCE_SIZE + TAG_SIZE:
             raise InvalidWrappedKey("wrapped data key is truncated")
         plaintext = bytearray(len(sealed) - NONCE_SIZE - TAG_SIZE)
@@ -190,7 +234,9 @@ class LocalKeyFileProvider:
         return plaintext
 
     def close(self) -> None:
-        """Nothing is held open between calls (the lock file is opened per change)."""
+        """Forget the opened KEKs (the lock file is opened per change, nothing else is open)."""
+        with self._lock:
+            self._keks.clear()
 
     # --- keys --------------------------------------------------------------------------------
 
@@ -198,12 +244,34 @@ class LocalKeyFileProvider:
         nonce = os.urandom(NONCE_SIZE)
         return nonce + self._root.encrypt(nonce, os.urandom(KEK_SIZE), kek_aad(tenant_id, version))
 
-    def _open_kek(self, tenant_id: str, version: int) -> bytes:
-        keystore = self._current()
-        ring = keystore.ring(tenant_id)
-        if version not in ring.versions:
-            raise KeyNotFound.for_tenant(tenant_id, version)
-        sealed = keystore.tenants[tenant_id][version]
+    def _kek(self, tenant_id: str, version: int) -> AESGCM:
+        """The KEK as the keystore holds it (cached; see the module docstring for how long)."""
+        with self._lock:
+            self._reload_if_changed()
+            sealed = self._sealed_kek(tenant_id, version)
+            if sealed is None:  # perhaps created by another worker since the last check
+                self._reload_if_changed(force=True)
+                sealed = self._sealed_kek(tenant_id, version)
+            if sealed is None:
+                raise KeyNotFound.for_tenant(tenant_id, version)
+            now = self._clock()
+            cached = self._keks.get((tenant_id, version))
+            if cached is not None and cached[0] > now and cached[1] is sealed:
+                return cached[2]
+            kek = AESGCM(self._open_kek(tenant_id, version, sealed))
+            if self._kek_cache_seconds > 0:
+                if len(self._keks) >= _KEK_CACHE_MAX_ENTRIES:
+                    self._keks.clear()  # cheap to refill; no need for LRU order here
+                self._keks[(tenant_id, version)] = (now + self._kek_cache_seconds, sealed, kek)
+            return kek
+
+    def _sealed_kek(self, tenant_id: str, version: int) -> bytes | None:
+        keystore = self._keystore
+        if tenant_id in keystore.destroyed:
+            raise KeyDestroyed.for_tenant(tenant_id)
+        return keystore.tenants.get(tenant_id, {}).get(version)
+
+    def _open_kek(self, tenant_id: str, version: int, sealed: bytes) -> bytes:
         try:
             return self._root.decrypt(
                 sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], kek_aad(tenant_id, version)
@@ -248,15 +316,15 @@ class LocalKeyFileProvider:
 
     # --- keystore file -----------------------------------------------------------------------
 
-    def _current(self) -> _Keystore:
-        """The keystore as on disk now (reloaded when another process rewrote it)."""
+    def _current(self, *, force: bool = False) -> _Keystore:
+        """The keystore as on disk (at most ``recheck_seconds`` ago, or now with ``force``)."""
         with self._lock:
-            self._reload_if_changed()
+            self._reload_if_changed(force=force)
             return self._keystore
 
     def _change(self, change: Callable[[_Keystore], None]) -> _Keystore:
         with self._lock, self._file_lock():
-            self._reload_if_changed()
+            self._reload_if_changed(force=True)
             keystore = _Keystore(
                 {tenant: dict(versions) for tenant, versions in self._keystore.tenants.items()},
                 dict(self._keystore.destroyed),
@@ -264,9 +332,14 @@ class LocalKeyFileProvider:
             change(keystore)
             self._write_atomically(self._keystore_path, keystore.serialise())
             self._keystore, self._signature = keystore, self._stat_signature()
+            self._keks.clear()
             return keystore
 
-    def _reload_if_changed(self) -> None:
+    def _reload_if_changed(self, *, force: bool = False) -> None:
+        now = self._clock()
+        if not force and now < self._next_check:
+            return
+        self._next_check = now + self._recheck_seconds
         signature = self._stat_signature()
         if signature == self._signature:
             return
@@ -275,10 +348,13 @@ class LocalKeyFileProvider:
         else:
             self._keystore = _Keystore.parse(self._keystore_path.read_bytes())
         self._signature = signature
+        # Entries are checked against the new keystore's sealed bytes anyway; dropping them
+        # here also frees the KEKs of tenants another worker destroyed.
+        self._keks.clear()
 
     def _stat_signature(self) -> tuple[int, int, int] | None:
         try:
-            info = self._keystore_path.stat()
+            info = os.stat(self._keystore_file)
         except FileNotFoundError:
             return None
         return (info.st_ino, info.st_size, info.st_mtime_ns)

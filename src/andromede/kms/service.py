@@ -2,8 +2,9 @@
 
 It owns the policy that ties the pieces together: one fresh data key per object or part,
 wrapped under the tenant KEK's current version (old versions keep unwrapping), unwrapped keys
-cached for a bounded time, a destroyed tenant's cached keys dropped at once, and the chunk
-size of the encrypted blob format. Storage-independent: callers hand it bytes and get bytes.
+and the chunk keys derived from them cached for a bounded time, a destroyed tenant's cached
+keys dropped at once, and the chunk size of the encrypted blob format. Storage-independent:
+callers hand it bytes and get bytes.
 
 A PUT::
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, NamedTuple
 
-from andromede.kms.cache import DataKeyCache
+from andromede.kms.cache import ChunkKeyCache, DataKeyCache
 from andromede.kms.chunks import (
     CHUNK_SIZE,
     HEADER_SIZE,
@@ -34,6 +35,7 @@ from andromede.kms.chunks import (
     ChunkEncryptor,
     ChunkRange,
     ciphertext_size,
+    derive_chunk_key,
     plaintext_size,
     plan_range,
 )
@@ -101,6 +103,9 @@ class KeyService:
     ) -> None:
         self._provider = provider
         self._cache = DataKeyCache(ttl_seconds=cache_ttl_seconds, max_entries=cache_max_entries)
+        self._chunk_keys = ChunkKeyCache(
+            derive_chunk_key, ttl_seconds=cache_ttl_seconds, max_entries=cache_max_entries
+        )
         self._chunk_size = chunk_size
 
     # --- tenant keys -------------------------------------------------------------------------
@@ -126,6 +131,8 @@ class KeyService:
         """Crypto-shred the tenant: every data key its KEKs wrapped becomes unopenable."""
         self._provider.destroy_tenant_key(check_tenant_id(tenant_id))
         self._cache.drop_tenant(tenant_id)
+        # Chunk keys are not filed by tenant; destruction is rare, so all of them go.
+        self._chunk_keys.clear()
 
     def tenant_key_ring(self, tenant_id: str) -> TenantKeyRing:
         return self._provider.tenant_key_ring(check_tenant_id(tenant_id))
@@ -216,15 +223,21 @@ class KeyService:
         return plan_range(plaintext_bytes, start, stop, self._chunk_size)
 
     def object_encryptor(self, data_key: Buffer, object_id: bytes | str) -> ChunkEncryptor:
-        return ChunkEncryptor(data_key, object_id, chunk_size=self._chunk_size)
+        # The new blob's chunk key is cached too: a GET soon after the PUT is common.
+        return ChunkEncryptor(
+            data_key, object_id, chunk_size=self._chunk_size, chunk_key=self._chunk_keys.chunk_key
+        )
 
     def object_decryptor(
         self, data_key: Buffer, object_id: bytes | str, header: Buffer, plan: ChunkRange
     ) -> ChunkDecryptor:
         if plan.chunk_size != self._chunk_size:
             raise ValueError("the range was planned for another chunk size")
-        return ChunkDecryptor(data_key, object_id, header, plan)
+        return ChunkDecryptor(
+            data_key, object_id, header, plan, chunk_key=self._chunk_keys.chunk_key
+        )
 
     def close(self) -> None:
         self._cache.clear()
+        self._chunk_keys.clear()
         self._provider.close()

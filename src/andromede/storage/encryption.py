@@ -193,7 +193,8 @@ def open_headers(
         )
     except (InvalidTag, ValueError):
         raise ObjectCorrupted("the object's stored headers failed authentication") from None
-    ctype, encoding, disposition, language, cache, expires, metadata = json.loads(plain)
+    # str, not bytes: json.loads would sniff the encoding of bytes first.
+    ctype, encoding, disposition, language, cache, expires, metadata = json.loads(plain.decode())
     return ContentHeaders(
         content_type=ctype,
         content_encoding=encoding,

@@ -1,10 +1,12 @@
-"""The data-key cache: bounded lifetime and size, zeroing what it drops."""
+"""The key caches: bounded lifetime and size, zeroing what they drop."""
 
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from andromede.kms.cache import DataKeyCache
+from andromede.kms.cache import ChunkKeyCache, DataKeyCache
+from andromede.kms.chunks import derive_chunk_key
 
 
 class Clock:
@@ -78,3 +80,48 @@ def test_a_zero_ttl_or_size_caches_nothing() -> None:
         assert cache.get("t", b"w") is None
     with pytest.raises(ValueError, match=">= 0"):
         DataKeyCache(ttl_seconds=-1, max_entries=1)
+
+
+class CountingDerivation:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, data_key: bytes, salt: bytes) -> AESGCM:
+        self.calls += 1
+        return derive_chunk_key(data_key, salt)
+
+
+def test_a_chunk_key_is_derived_once_per_data_key_and_salt_while_fresh() -> None:
+    clock, derive = Clock(), CountingDerivation()
+    cache = ChunkKeyCache(derive, ttl_seconds=10, max_entries=10, clock=clock)
+    key, salt = bytearray(b"k" * 32), b"s" * 32
+    first = cache.chunk_key(key, salt)
+    assert cache.chunk_key(bytes(key), salt) is first
+    assert derive.calls == 1
+    cache.chunk_key(key, b"t" * 32)
+    cache.chunk_key(b"j" * 32, salt)
+    assert derive.calls == 3
+    clock.now += 10
+    assert cache.chunk_key(key, salt) is not first
+    assert derive.calls == 4
+
+
+def test_the_chunk_key_cache_is_bounded_and_can_be_cleared() -> None:
+    derive = CountingDerivation()
+    cache = ChunkKeyCache(derive, ttl_seconds=10, max_entries=2)
+    for n in range(5):
+        cache.chunk_key(bytes([n]) * 32, b"s" * 32)
+    assert len(cache) == 2
+    cache.clear()
+    assert len(cache) == 0
+    off = ChunkKeyCache(derive, ttl_seconds=0, max_entries=2)
+    off.chunk_key(b"k" * 32, b"s" * 32)
+    off.chunk_key(b"k" * 32, b"s" * 32)
+    assert len(off) == 0
+
+
+def test_a_cached_chunk_key_is_the_derived_one() -> None:
+    cache = ChunkKeyCache(derive_chunk_key, ttl_seconds=10, max_entries=10)
+    key, salt, nonce = b"k" * 32, b"s" * 32, bytes(12)
+    sealed = derive_chunk_key(key, salt).encrypt(nonce, b"plain", None)
+    assert cache.chunk_key(key, salt).decrypt(nonce, sealed, None) == b"plain"

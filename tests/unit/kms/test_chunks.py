@@ -306,3 +306,19 @@ def test_a_range_that_ends_at_the_object_end_must_end_with_the_final_chunk() -> 
     decryptor = ChunkDecryptor(KEY, "object-a", blob[:HEADER_SIZE], plan)
     with pytest.raises(IntegrityError, match="chunk 1"):
         decryptor.update(blob[chunk_at(blob, 1)])
+
+
+# Written by the code before chunk keys could be cached (commit 4c4da16): the format must not
+# change, objects already stored have to keep reading back.
+BLOB_BEFORE_CHUNK_KEY_CACHE = bytes.fromhex(
+    "010000001095e1704768165c42d01c403598360cd19d6d459f1191545062db5411fc51313e64a14844ab50"
+    "cc4cbb6f05c5881cb780818ee549cd1fb428d316d3ca267768fad3f4ee3713f10a398b28433563a597a67a"
+    "bcfeceb97e60c7eb2c71b8d722f612d8b99e608540242990c99ee767504721ce59bc900fa813"
+)
+
+
+def test_a_blob_written_by_an_earlier_release_still_decrypts() -> None:
+    plain = decrypt_blob(
+        KEY, "blob-before-the-chunk-key-cache", BLOB_BEFORE_CHUNK_KEY_CACHE, chunk_size=C
+    )
+    assert plain == b"forty bytes of plaintext, in 3 chunks.."

@@ -144,3 +144,115 @@ def test_concurrent_processes_lose_no_change(tmp_path: Path) -> None:
     for worker in workers:
         assert worker.wait(timeout=60) == 0
     assert len(LocalKeyFileProvider(keys).list_tenants()) == 60
+
+
+class CountingKekOpens(LocalKeyFileProvider):
+    """The real provider, counting how often a KEK is unsealed under the root key."""
+
+    kek_opens = 0
+
+    def _open_kek(self, tenant_id: str, version: int, sealed: bytes) -> bytes:
+        self.kek_opens += 1
+        return super()._open_kek(tenant_id, version, sealed)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_opened_kek_is_reused_for_a_bounded_time(tmp_path: Path) -> None:
+    clock = Clock()
+    provider = CountingKekOpens(tmp_path / "keys", kek_cache_seconds=10, clock=clock)
+    provider.create_tenant_key("tenant-a")
+    data_key = os.urandom(32)
+    sealed = provider.seal("tenant-a", 1, data_key, AAD)
+    assert provider.open("tenant-a", 1, sealed, AAD) == data_key
+    assert provider.kek_opens == 1
+    clock.now += 10
+    provider.seal("tenant-a", 1, data_key, AAD)
+    assert provider.kek_opens == 2
+
+
+def test_no_kek_is_kept_with_a_zero_lifetime(tmp_path: Path) -> None:
+    provider = CountingKekOpens(tmp_path / "keys", kek_cache_seconds=0)
+    provider.create_tenant_key("tenant-a")
+    sealed = provider.seal("tenant-a", 1, os.urandom(32), AAD)
+    provider.open("tenant-a", 1, sealed, AAD)
+    assert provider.kek_opens == 2
+
+
+def test_a_cached_kek_dies_with_its_tenant_here_and_in_other_processes(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    here = LocalKeyFileProvider(keys)
+    there = LocalKeyFileProvider(keys)  # another worker process sharing the files
+    here.create_tenant_key("tenant-a")
+    here.create_tenant_key("tenant-b")
+    sealed_a = here.seal("tenant-a", 1, os.urandom(32), AAD)
+    sealed_b = there.seal("tenant-b", 1, os.urandom(32), data_key_aad("tenant-b", 1))
+    there.open("tenant-a", 1, sealed_a, AAD)  # both KEKs are now cached in both
+    here.open("tenant-b", 1, sealed_b, data_key_aad("tenant-b", 1))
+    here.destroy_tenant_key("tenant-a")
+    there.destroy_tenant_key("tenant-b")
+    for provider in (here, there):
+        with pytest.raises(KeyDestroyed):
+            provider.open("tenant-a", 1, sealed_a, AAD)
+        with pytest.raises(KeyDestroyed):
+            provider.open("tenant-b", 1, sealed_b, data_key_aad("tenant-b", 1))
+        with pytest.raises(KeyDestroyed):
+            provider.seal("tenant-a", 1, os.urandom(32), AAD)
+
+
+def test_a_cached_kek_is_not_used_once_the_keystore_entry_changed(tmp_path: Path) -> None:
+    # A keystore restored or rewritten by another process: the entry on disk now is what
+    # counts, never a KEK opened from an earlier one.
+    keys = tmp_path / "keys"
+    provider = CountingKekOpens(keys)
+    provider.create_tenant_key("tenant-a")
+    sealed = provider.seal("tenant-a", 1, os.urandom(32), AAD)
+    document = json.loads((keys / KEYSTORE_FILE).read_bytes())
+    document["tenants"]["tenant-a"]["1"] = base64.b64encode(os.urandom(60)).decode()
+    (keys / KEYSTORE_FILE).write_text(json.dumps(document))
+    with pytest.raises(ProviderError, match="failed authentication"):
+        provider.open("tenant-a", 1, sealed, AAD)
+    assert provider.kek_opens == 2
+
+
+def test_another_workers_destruction_arrives_within_the_recheck_interval(tmp_path: Path) -> None:
+    keys, clock = tmp_path / "keys", Clock()
+    here = LocalKeyFileProvider(keys, recheck_seconds=1, clock=clock)
+    there = LocalKeyFileProvider(keys)  # another worker process sharing the files
+    here.create_tenant_key("tenant-a")
+    sealed = here.seal("tenant-a", 1, os.urandom(32), AAD)
+    there.destroy_tenant_key("tenant-a")
+    clock.now += 0.5
+    here.open("tenant-a", 1, sealed, AAD)  # not rechecked yet: the documented window
+    clock.now += 0.5
+    with pytest.raises(KeyDestroyed):
+        here.open("tenant-a", 1, sealed, AAD)
+
+
+def test_keys_another_worker_created_are_found_at_once(tmp_path: Path) -> None:
+    keys, clock = tmp_path / "keys", Clock()
+    here = LocalKeyFileProvider(keys, recheck_seconds=60, clock=clock)
+    there = LocalKeyFileProvider(keys)
+    here.create_tenant_key("tenant-a")
+    there.create_tenant_key("tenant-b")
+    assert here.tenant_key_ring("tenant-b").versions == (1,)
+    there.rotate_tenant_key("tenant-a")
+    sealed = there.seal("tenant-a", 2, b"k" * 32, data_key_aad("tenant-a", 2))
+    assert here.open("tenant-a", 2, sealed, data_key_aad("tenant-a", 2)) == b"k" * 32
+    assert here.list_tenants() == ["tenant-a", "tenant-b"]
+
+
+def test_a_change_here_is_seen_here_at_once(tmp_path: Path) -> None:
+    clock = Clock()
+    provider = LocalKeyFileProvider(tmp_path / "keys", recheck_seconds=60, clock=clock)
+    provider.create_tenant_key("tenant-a")
+    sealed = provider.seal("tenant-a", 1, os.urandom(32), AAD)
+    provider.destroy_tenant_key("tenant-a")
+    with pytest.raises(KeyDestroyed):
+        provider.open("tenant-a", 1, sealed, AAD)

@@ -148,3 +148,31 @@ def test_objects_round_trip_through_the_service(keys: KeyService) -> None:
         keys.object_decryptor(key, "blob-8", blob[: keys.header_size], plan).update(
             blob[plan.ciphertext_start : plan.ciphertext_end]
         )
+
+
+def test_destroying_drops_cached_chunk_keys_too(keys: KeyService) -> None:
+    data_key, _ = keys.new_data_key("tenant-a")
+    encryptor = keys.object_encryptor(data_key, "blob")
+    encryptor.update(b"x" * 10)
+    encryptor.finish()
+    assert len(keys._chunk_keys) == 1
+    keys.destroy_tenant_key("tenant-a")
+    assert len(keys._chunk_keys) == 0
+
+
+def test_an_object_reads_back_through_cached_chunk_keys(keys: KeyService) -> None:
+    data_key, _ = keys.new_data_key("tenant-a")
+    encryptor = keys.object_encryptor(data_key, "blob")
+    blob = encryptor.update(b"y" * 200) + encryptor.finish()
+    for _ in range(2):  # the first read hits the key the PUT cached, the second too
+        plan = keys.plan_range(200, 0, 200)
+        decryptor = keys.object_decryptor(data_key, "blob", blob[: keys.header_size], plan)
+        assert decryptor.update(blob[plan.ciphertext_start : plan.ciphertext_end]) == b"y" * 200
+        decryptor.finish()
+    assert len(keys._chunk_keys) == 1
+    tampered = bytearray(blob)
+    tampered[-1] ^= 1
+    plan = keys.plan_range(200, 0, 200)
+    decryptor = keys.object_decryptor(data_key, "blob", tampered[: keys.header_size], plan)
+    with pytest.raises(IntegrityError):
+        decryptor.update(tampered[plan.ciphertext_start : plan.ciphertext_end])

@@ -223,6 +223,24 @@ async def test_a_destroyed_tenant_key_makes_objects_unreadable(world: World) -> 
         await put(world.svc, "new", b"x")
 
 
+async def test_headers_opened_before_a_destruction_are_not_served_after_it(world: World) -> None:
+    # Opened headers are remembered for hot objects; the key check must still come first.
+    await put(world.svc, "hot", b"x", metadata={"colour": "blue"})
+    for _ in range(2):
+        record = await world.svc.head_object("bkt", "hot")
+        assert record.headers.user_metadata == {"colour": "blue"}
+    world.keys.destroy_tenant_key("t1")
+    with pytest.raises(EncryptionKeyUnavailable):
+        await world.svc.head_object("bkt", "hot")
+
+
+async def test_remembered_headers_follow_an_overwrite(world: World) -> None:
+    await put(world.svc, "hot", b"x", metadata={"colour": "blue"})
+    assert (await world.svc.head_object("bkt", "hot")).headers.user_metadata == {"colour": "blue"}
+    await put(world.svc, "hot", b"y", metadata={"colour": "red"})
+    assert (await world.svc.head_object("bkt", "hot")).headers.user_metadata == {"colour": "red"}
+
+
 async def test_legacy_plaintext_objects_are_reencrypted_once(world: World) -> None:
     store, blobs = world.stack.store, world.stack.blobs
     data = os.urandom(CHUNK + 5)
