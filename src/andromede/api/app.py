@@ -76,13 +76,8 @@ class ManagementApi:
         rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._settings = settings
-        authenticator = Authenticator(
-            identity,
-            service=SIGNING_SERVICE,
-            region=settings.region,
-            clock_skew=settings.clock_skew,
-            presign_max_expiry=settings.presign_max_expiry,
-            allow_operator=True,
+        authenticator = Authenticator.for_settings(
+            identity, settings, service=SIGNING_SERVICE, allow_operator=True
         )
         context = ApiContext(
             identity=identity,

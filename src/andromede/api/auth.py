@@ -15,7 +15,6 @@ problem's detail, never which part of a secret was wrong. Failures are audited.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, cast
 from urllib.parse import quote
@@ -28,6 +27,7 @@ from andromede.api.problems import ApiProblem, not_authenticated, problem_for
 from andromede.audit.model import Outcome
 from andromede.errors import AndromedeError
 from andromede.http.asgi import decode_headers
+from andromede.iam.authn import BodyHashMismatch, headers_with_body_hash
 from andromede.iam.model import Principal
 
 __all__ = ["PRINCIPAL_SCOPE_KEY", "Caller", "caller", "context", "operator"]
@@ -101,12 +101,10 @@ async def caller(
 
 async def _signed_caller(request: Request, ctx: ApiContext, headers: dict[str, str]) -> Caller:
     body = await request.body()  # bounded by the outer app (max_api_body_size)
-    body_hash = hashlib.sha256(body).hexdigest()
-    claimed = headers.get("x-amz-content-sha256")
-    if claimed is not None and claimed.strip() != body_hash:
-        raise not_authenticated("x-amz-content-sha256 is not the body's SHA-256.")
-    signed_headers = dict(headers)
-    signed_headers["x-amz-content-sha256"] = body_hash
+    try:
+        signed_headers = headers_with_body_hash(headers, body)
+    except BodyHashMismatch as exc:
+        raise not_authenticated("x-amz-content-sha256 is not the body's SHA-256.") from exc
     scope = request.scope
     raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("utf-8", "surrogateescape")
     raw_query = scope.get("query_string", b"").decode("utf-8", "surrogateescape")

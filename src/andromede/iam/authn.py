@@ -10,11 +10,13 @@ layer turns them into its own protocol's errors.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
+from andromede.errors import AndromedeError
 from andromede.http.sigv4 import (
     SignedRequest,
     SigningContext,
@@ -24,8 +26,9 @@ from andromede.http.sigv4 import (
 )
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.service import IdentityService
+from andromede.settings import Settings
 
-__all__ = ["Authenticated", "Authenticator"]
+__all__ = ["Authenticated", "Authenticator", "BodyHashMismatch", "headers_with_body_hash"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,27 @@ class Authenticator:
         self._also_accepted = frozenset(also_accepted_regions)
         # Only the management API accepts platform operators' keys (see resolve_access_key).
         self._allow_operator = allow_operator
+
+    @classmethod
+    def for_settings(
+        cls,
+        identity: IdentityService,
+        settings: Settings,
+        *,
+        service: str,
+        also_accepted_regions: Collection[str] = (),
+        allow_operator: bool = False,
+    ) -> Authenticator:
+        """The authenticator of one API, with the endpoint's region and time limits."""
+        return cls(
+            identity,
+            service=service,
+            region=settings.region,
+            clock_skew=settings.clock_skew,
+            presign_max_expiry=settings.presign_max_expiry,
+            also_accepted_regions=also_accepted_regions,
+            allow_operator=allow_operator,
+        )
 
     async def authenticate(
         self, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str]
@@ -102,6 +126,23 @@ class Authenticator:
         )
         self._identity.note_access_key_use(signed.access_key_id, self._service, signed.region)
         return Authenticated(principal, signed, signing)
+
+
+class BodyHashMismatch(AndromedeError):
+    """``x-amz-content-sha256`` was sent and is not the SHA-256 of the body."""
+
+
+def headers_with_body_hash(headers: Mapping[str, str], body: bytes) -> dict[str, str]:
+    """The headers to verify a request of an API that signs its body's hash without sending it
+    (IAM, STS, KMS, the management API): the server computes the hash. A hash the client did
+    send must be the body's, or the signature cannot match (BodyHashMismatch)."""
+    body_hash = hashlib.sha256(body).hexdigest()
+    claimed = headers.get("x-amz-content-sha256")
+    if claimed is not None and claimed.strip() != body_hash:
+        raise BodyHashMismatch("x-amz-content-sha256 is not the body's SHA-256")
+    signed_headers = dict(headers)
+    signed_headers["x-amz-content-sha256"] = body_hash
+    return signed_headers
 
 
 def _session_token(raw_query: str, headers: Mapping[str, str]) -> str | None:

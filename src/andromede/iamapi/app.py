@@ -8,7 +8,6 @@ with the request id; an unexpected exception is logged and answered ``ServiceFai
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Mapping
@@ -28,7 +27,12 @@ from andromede.http.asgi import (
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Response, Scope, Send, send_response
 from andromede.http.xml import XmlWriter
-from andromede.iam.authn import Authenticated, Authenticator
+from andromede.iam.authn import (
+    Authenticated,
+    Authenticator,
+    BodyHashMismatch,
+    headers_with_body_hash,
+)
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy import ContextValue
 from andromede.iam.service import IdentityService
@@ -59,12 +63,10 @@ class QueryApp:
         self._spec = spec
         self._settings = settings
         self._audit = audit
-        self._auth = Authenticator(
+        self._auth = Authenticator.for_settings(
             identity,
+            settings,
             service=spec.name,
-            region=settings.region,
-            clock_skew=settings.clock_skew,
-            presign_max_expiry=settings.presign_max_expiry,
             also_accepted_regions=spec.also_accepted_regions,
         )
         self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
@@ -156,14 +158,10 @@ class QueryApp:
         request_id: str,
         action_name: str,
     ) -> Authenticated:
-        # These services sign the body's hash without sending it; the server computes it. A
-        # hash the client did send must be the body's, or the signature cannot match.
-        body_hash = hashlib.sha256(body).hexdigest()
-        claimed = headers.get("x-amz-content-sha256")
-        if claimed is not None and claimed.strip() != body_hash:
-            raise QueryError("SignatureDoesNotMatch")
-        signed_headers = dict(headers)
-        signed_headers["x-amz-content-sha256"] = body_hash
+        try:
+            signed_headers = headers_with_body_hash(headers, body)
+        except BodyHashMismatch as exc:
+            raise QueryError("SignatureDoesNotMatch") from exc
         try:
             return await self._auth.authenticate(method, raw_path, raw_query, signed_headers)
         except AndromedeError as exc:

@@ -10,7 +10,6 @@ access-log line. Every error leaves as ``{"__type": …, "message": …}`` with 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -29,7 +28,12 @@ from andromede.http.asgi import (
 )
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Response, Scope, Send, send_response
-from andromede.iam.authn import Authenticated, Authenticator
+from andromede.iam.authn import (
+    Authenticated,
+    Authenticator,
+    BodyHashMismatch,
+    headers_with_body_hash,
+)
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import Caller, CustomerKeyService
@@ -62,13 +66,7 @@ class KmsApp:
         self._keys = keys
         self._settings = settings
         self._audit = audit
-        self._auth = Authenticator(
-            identity,
-            service=self.name,
-            region=settings.region,
-            clock_skew=settings.clock_skew,
-            presign_max_expiry=settings.presign_max_expiry,
-        )
+        self._auth = Authenticator.for_settings(identity, settings, service=self.name)
         self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -129,14 +127,10 @@ class KmsApp:
         request_id: str,
         action_name: str,
     ) -> Authenticated:
-        # KMS clients sign the body's hash without sending it; the server computes it. A hash
-        # the client did send must be the body's, or the signature cannot match.
-        body_hash = hashlib.sha256(body).hexdigest()
-        claimed = headers.get("x-amz-content-sha256")
-        if claimed is not None and claimed.strip() != body_hash:
-            raise KmsWireError("InvalidSignatureException")
-        signed_headers = dict(headers)
-        signed_headers["x-amz-content-sha256"] = body_hash
+        try:
+            signed_headers = headers_with_body_hash(headers, body)
+        except BodyHashMismatch as exc:
+            raise KmsWireError("InvalidSignatureException") from exc
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode(
             "utf-8", "surrogateescape"
         )

@@ -16,13 +16,7 @@ __all__ = ["Authenticated", "Authenticator"]
 
 class Authenticator:
     def __init__(self, identity: IdentityService, settings: Settings) -> None:
-        self._inner = _Authenticator(
-            identity,
-            service="s3",
-            region=settings.region,
-            clock_skew=settings.clock_skew,
-            presign_max_expiry=settings.presign_max_expiry,
-        )
+        self._inner = _Authenticator.for_settings(identity, settings, service="s3")
 
     async def authenticate(
         self, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str]
