@@ -218,11 +218,11 @@ class QueryApp:
             authoriser=self._authoriser,
             context=facts,
         )
-        if action.permission is not None:
+        if action.authorised:
             resource = "*" if action.resource is None else await action.resource(call)
             call.context["resource"] = resource
             keys = _condition_keys(action_name, params)
-            await call.allow(action.permission, resource, keys)
+            await call.allow(f"{self._spec.name}:{action_name}", resource, keys)
         await action.handler(call)
         if action.has_result:
             xml.close(f"{action_name}Result")

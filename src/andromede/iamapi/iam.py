@@ -30,328 +30,251 @@ from andromede.iamapi.protocol import Action, ServiceSpec
 __all__ = ["IAM"]
 
 ACTIONS: Final[Mapping[str, Action]] = {
-    "CreateUser": Action(d.create_user, True, permission="iam:CreateUser", resource=user_resource),
-    "GetUser": Action(d.get_user, False, permission="iam:GetUser", resource=user_resource),
-    "ListUsers": Action(
-        d.list_users, False, permission="iam:ListUsers", resource=list_resource("user")
-    ),
-    "UpdateUser": Action(
-        d.update_user, True, permission="iam:UpdateUser", resource=user_resource, has_result=False
-    ),
-    "DeleteUser": Action(
-        d.delete_user, True, permission="iam:DeleteUser", resource=user_resource, has_result=False
-    ),
-    "CreateGroup": Action(
-        d.create_group, True, permission="iam:CreateGroup", resource=group_resource
-    ),
-    "GetGroup": Action(d.get_group, False, permission="iam:GetGroup", resource=group_resource),
-    "ListGroups": Action(
-        d.list_groups, False, permission="iam:ListGroups", resource=list_resource("group")
-    ),
+    "CreateUser": Action(d.create_user, True, resource=user_resource),
+    "GetUser": Action(d.get_user, False, resource=user_resource),
+    "ListUsers": Action(d.list_users, False, resource=list_resource("user")),
+    "UpdateUser": Action(d.update_user, True, resource=user_resource, has_result=False),
+    "DeleteUser": Action(d.delete_user, True, resource=user_resource, has_result=False),
+    "CreateGroup": Action(d.create_group, True, resource=group_resource),
+    "GetGroup": Action(d.get_group, False, resource=group_resource),
+    "ListGroups": Action(d.list_groups, False, resource=list_resource("group")),
     "DeleteGroup": Action(
         d.delete_group,
         True,
-        permission="iam:DeleteGroup",
         resource=group_resource,
         has_result=False,
     ),
     "AddUserToGroup": Action(
         d.add_user_to_group,
         True,
-        permission="iam:AddUserToGroup",
         resource=group_resource,
         has_result=False,
     ),
     "RemoveUserFromGroup": Action(
         d.remove_user_from_group,
         True,
-        permission="iam:RemoveUserFromGroup",
         resource=group_resource,
         has_result=False,
     ),
-    "ListGroupsForUser": Action(
-        d.list_groups_for_user, False, permission="iam:ListGroupsForUser", resource=user_resource
-    ),
-    "CreateRole": Action(d.create_role, True, permission="iam:CreateRole", resource=role_resource),
-    "GetRole": Action(d.get_role, False, permission="iam:GetRole", resource=role_resource),
-    "ListRoles": Action(
-        d.list_roles, False, permission="iam:ListRoles", resource=list_resource("role")
-    ),
-    "UpdateRole": Action(d.update_role, True, permission="iam:UpdateRole", resource=role_resource),
+    "ListGroupsForUser": Action(d.list_groups_for_user, False, resource=user_resource),
+    "CreateRole": Action(d.create_role, True, resource=role_resource),
+    "GetRole": Action(d.get_role, False, resource=role_resource),
+    "ListRoles": Action(d.list_roles, False, resource=list_resource("role")),
+    "UpdateRole": Action(d.update_role, True, resource=role_resource),
     "UpdateAssumeRolePolicy": Action(
         d.update_assume_role_policy,
         True,
-        permission="iam:UpdateAssumeRolePolicy",
         resource=role_resource,
         has_result=False,
     ),
-    "DeleteRole": Action(
-        d.delete_role, True, permission="iam:DeleteRole", resource=role_resource, has_result=False
-    ),
+    "DeleteRole": Action(d.delete_role, True, resource=role_resource, has_result=False),
     "PutUserPolicy": Action(
         INLINE["Put", EntityType.USER],
         True,
-        permission="iam:PutUserPolicy",
         resource=user_resource,
         has_result=False,
     ),
     "GetUserPolicy": Action(
         INLINE["Get", EntityType.USER],
         False,
-        permission="iam:GetUserPolicy",
         resource=user_resource,
     ),
     "ListUserPolicies": Action(
         INLINE["List", EntityType.USER],
         False,
-        permission="iam:ListUserPolicies",
         resource=user_resource,
     ),
     "DeleteUserPolicy": Action(
         INLINE["Delete", EntityType.USER],
         True,
-        permission="iam:DeleteUserPolicy",
         resource=user_resource,
         has_result=False,
     ),
     "AttachUserPolicy": Action(
         ATTACHMENT["Attach", EntityType.USER],
         True,
-        permission="iam:AttachUserPolicy",
         resource=user_resource,
         has_result=False,
     ),
     "DetachUserPolicy": Action(
         ATTACHMENT["Detach", EntityType.USER],
         True,
-        permission="iam:DetachUserPolicy",
         resource=user_resource,
         has_result=False,
     ),
     "ListAttachedUserPolicies": Action(
         ATTACHMENT["ListAttached", EntityType.USER],
         False,
-        permission="iam:ListAttachedUserPolicies",
         resource=user_resource,
     ),
     "PutGroupPolicy": Action(
         INLINE["Put", EntityType.GROUP],
         True,
-        permission="iam:PutGroupPolicy",
         resource=group_resource,
         has_result=False,
     ),
     "GetGroupPolicy": Action(
         INLINE["Get", EntityType.GROUP],
         False,
-        permission="iam:GetGroupPolicy",
         resource=group_resource,
     ),
     "ListGroupPolicies": Action(
         INLINE["List", EntityType.GROUP],
         False,
-        permission="iam:ListGroupPolicies",
         resource=group_resource,
     ),
     "DeleteGroupPolicy": Action(
         INLINE["Delete", EntityType.GROUP],
         True,
-        permission="iam:DeleteGroupPolicy",
         resource=group_resource,
         has_result=False,
     ),
     "AttachGroupPolicy": Action(
         ATTACHMENT["Attach", EntityType.GROUP],
         True,
-        permission="iam:AttachGroupPolicy",
         resource=group_resource,
         has_result=False,
     ),
     "DetachGroupPolicy": Action(
         ATTACHMENT["Detach", EntityType.GROUP],
         True,
-        permission="iam:DetachGroupPolicy",
         resource=group_resource,
         has_result=False,
     ),
     "ListAttachedGroupPolicies": Action(
         ATTACHMENT["ListAttached", EntityType.GROUP],
         False,
-        permission="iam:ListAttachedGroupPolicies",
         resource=group_resource,
     ),
     "PutRolePolicy": Action(
         INLINE["Put", EntityType.ROLE],
         True,
-        permission="iam:PutRolePolicy",
         resource=role_resource,
         has_result=False,
     ),
     "GetRolePolicy": Action(
         INLINE["Get", EntityType.ROLE],
         False,
-        permission="iam:GetRolePolicy",
         resource=role_resource,
     ),
     "ListRolePolicies": Action(
         INLINE["List", EntityType.ROLE],
         False,
-        permission="iam:ListRolePolicies",
         resource=role_resource,
     ),
     "DeleteRolePolicy": Action(
         INLINE["Delete", EntityType.ROLE],
         True,
-        permission="iam:DeleteRolePolicy",
         resource=role_resource,
         has_result=False,
     ),
     "AttachRolePolicy": Action(
         ATTACHMENT["Attach", EntityType.ROLE],
         True,
-        permission="iam:AttachRolePolicy",
         resource=role_resource,
         has_result=False,
     ),
     "DetachRolePolicy": Action(
         ATTACHMENT["Detach", EntityType.ROLE],
         True,
-        permission="iam:DetachRolePolicy",
         resource=role_resource,
         has_result=False,
     ),
     "ListAttachedRolePolicies": Action(
         ATTACHMENT["ListAttached", EntityType.ROLE],
         False,
-        permission="iam:ListAttachedRolePolicies",
         resource=role_resource,
     ),
-    "CreateAccessKey": Action(
-        c.create_access_key, True, permission="iam:CreateAccessKey", resource=user_resource
-    ),
-    "ListAccessKeys": Action(
-        c.list_access_keys, False, permission="iam:ListAccessKeys", resource=user_resource
-    ),
+    "CreateAccessKey": Action(c.create_access_key, True, resource=user_resource),
+    "ListAccessKeys": Action(c.list_access_keys, False, resource=user_resource),
     "UpdateAccessKey": Action(
         c.update_access_key,
         True,
-        permission="iam:UpdateAccessKey",
         resource=user_resource,
         has_result=False,
     ),
     "DeleteAccessKey": Action(
         c.delete_access_key,
         True,
-        permission="iam:DeleteAccessKey",
         resource=user_resource,
         has_result=False,
     ),
     "GetAccessKeyLastUsed": Action(
         c.get_access_key_last_used,
         False,
-        permission="iam:GetAccessKeyLastUsed",
         resource=c.key_owner_resource,
     ),
-    "CreateLoginProfile": Action(
-        c.create_login_profile, True, permission="iam:CreateLoginProfile", resource=user_resource
-    ),
-    "GetLoginProfile": Action(
-        c.get_login_profile, False, permission="iam:GetLoginProfile", resource=user_resource
-    ),
+    "CreateLoginProfile": Action(c.create_login_profile, True, resource=user_resource),
+    "GetLoginProfile": Action(c.get_login_profile, False, resource=user_resource),
     "UpdateLoginProfile": Action(
         c.update_login_profile,
         True,
-        permission="iam:UpdateLoginProfile",
         resource=user_resource,
         has_result=False,
     ),
     "DeleteLoginProfile": Action(
         c.delete_login_profile,
         True,
-        permission="iam:DeleteLoginProfile",
         resource=user_resource,
         has_result=False,
     ),
     "CreateVirtualMFADevice": Action(
         c.create_virtual_mfa_device,
         True,
-        permission="iam:CreateVirtualMFADevice",
         resource=mfa_resource,
     ),
     "EnableMFADevice": Action(
         c.enable_mfa_device,
         True,
-        permission="iam:EnableMFADevice",
         resource=user_resource,
         has_result=False,
     ),
-    "ListMFADevices": Action(
-        c.list_mfa_devices, False, permission="iam:ListMFADevices", resource=user_resource
-    ),
-    "ListVirtualMFADevices": Action(
-        c.list_virtual_mfa_devices, False, permission="iam:ListVirtualMFADevices", resource=None
-    ),
+    "ListMFADevices": Action(c.list_mfa_devices, False, resource=user_resource),
+    "ListVirtualMFADevices": Action(c.list_virtual_mfa_devices, False, resource=None),
     "DeactivateMFADevice": Action(
         c.deactivate_mfa_device,
         True,
-        permission="iam:DeactivateMFADevice",
         resource=user_resource,
         has_result=False,
     ),
     "DeleteVirtualMFADevice": Action(
         c.delete_virtual_mfa_device,
         True,
-        permission="iam:DeleteVirtualMFADevice",
         resource=mfa_resource,
         has_result=False,
     ),
-    "GetAccountSummary": Action(
-        c.get_account_summary, False, permission="iam:GetAccountSummary", resource=None
-    ),
-    "CreatePolicy": Action(
-        p.create_policy, True, permission="iam:CreatePolicy", resource=policy_resource
-    ),
-    "GetPolicy": Action(p.get_policy, False, permission="iam:GetPolicy", resource=policy_resource),
-    "ListPolicies": Action(
-        p.list_policies, False, permission="iam:ListPolicies", resource=list_resource("policy")
-    ),
+    "GetAccountSummary": Action(c.get_account_summary, False, resource=None),
+    "CreatePolicy": Action(p.create_policy, True, resource=policy_resource),
+    "GetPolicy": Action(p.get_policy, False, resource=policy_resource),
+    "ListPolicies": Action(p.list_policies, False, resource=list_resource("policy")),
     "DeletePolicy": Action(
         p.delete_policy,
         True,
-        permission="iam:DeletePolicy",
         resource=policy_resource,
         has_result=False,
     ),
     "CreatePolicyVersion": Action(
         p.create_policy_version,
         True,
-        permission="iam:CreatePolicyVersion",
         resource=policy_resource,
     ),
-    "GetPolicyVersion": Action(
-        p.get_policy_version, False, permission="iam:GetPolicyVersion", resource=policy_resource
-    ),
-    "ListPolicyVersions": Action(
-        p.list_policy_versions, False, permission="iam:ListPolicyVersions", resource=policy_resource
-    ),
+    "GetPolicyVersion": Action(p.get_policy_version, False, resource=policy_resource),
+    "ListPolicyVersions": Action(p.list_policy_versions, False, resource=policy_resource),
     "DeletePolicyVersion": Action(
         p.delete_policy_version,
         True,
-        permission="iam:DeletePolicyVersion",
         resource=policy_resource,
         has_result=False,
     ),
     "SetDefaultPolicyVersion": Action(
         p.set_default_policy_version,
         True,
-        permission="iam:SetDefaultPolicyVersion",
         resource=policy_resource,
         has_result=False,
     ),
     "ListEntitiesForPolicy": Action(
         p.list_entities_for_policy,
         False,
-        permission="iam:ListEntitiesForPolicy",
         resource=policy_resource,
     ),
 }

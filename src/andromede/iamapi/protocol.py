@@ -158,10 +158,10 @@ class Action:
     mutating: bool
     # Actions such as DeleteUser answer an empty envelope with no <…Result> element.
     has_result: bool = True
-    # The IAM action the engine must allow before the handler runs, on ``resource`` ("*" when
-    # None). None only for calls AWS lets anyone make (sts:GetCallerIdentity) or that authorise
-    # themselves (sts:AssumeRole reads the trust policy).
-    permission: str | None = None
+    # Whether the engine must allow "<service>:<Action>" (iam:CreateUser) on ``resource`` ("*"
+    # when None) before the handler runs. False only for calls AWS lets anyone make
+    # (sts:GetCallerIdentity) or that authorise themselves (sts:AssumeRole reads the trust policy).
+    authorised: bool = True
     resource: Resource | None = None
 
 

@@ -96,9 +96,9 @@ def _write_credentials(call: Call, issued: IssuedCredentials) -> None:
 
 
 ACTIONS: Final[Mapping[str, Action]] = {
-    "GetCallerIdentity": Action(get_caller_identity, mutating=False),
-    "GetSessionToken": Action(get_session_token, mutating=True),
-    "AssumeRole": Action(assume_role, mutating=True),
+    "GetCallerIdentity": Action(get_caller_identity, mutating=False, authorised=False),
+    "GetSessionToken": Action(get_session_token, mutating=True, authorised=False),
+    "AssumeRole": Action(assume_role, mutating=True, authorised=False),
 }
 
 STS = ServiceSpec(
