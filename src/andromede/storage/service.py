@@ -534,6 +534,10 @@ class ObjectService:
         for i, wanted in enumerate(parts):
             part = stored.get(wanted.part_number)
             if part is None or normal_etag(wanted.etag) != part.etag:
+                if part is None:
+                    # Completed or aborted meanwhile (another gateway won the race): its parts
+                    # went with it, and the answer is the upload's, NoSuchUpload, as on AWS.
+                    await self._upload(bucket, key, upload_id)
                 raise InvalidPart(f"part {wanted.part_number} was not found or its ETag differs")
             if part.key is None and self._cipher.encrypts:
                 raise InvalidPart(
