@@ -26,7 +26,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -156,6 +158,29 @@ class SqliteDatabase:
                 job.loop.call_soon_threadsafe(_resolve, job.future, result, None)
 
 
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode (a persistent property of the file).
+
+    Only the very first connections to a new file find it in rollback-journal mode. Switching
+    needs an exclusive lock, and SQLite answers "database is locked" at once, without waiting
+    for the busy timeout, when another connection holds any lock at that moment -- as happens
+    when several gateways start together on a new data dir. So: switch only when needed, and
+    retry within the busy timeout."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+    while str(mode).lower() != "wal":
+        try:
+            # Not an error when refused for a reason other than a lock (an in-memory database
+            # stays in "memory" mode): the database then runs in the mode it can.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+            (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -164,9 +189,9 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            _switch_to_wal(cursor)
+            cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
