@@ -1,0 +1,203 @@
+"""The port between the compute service and a hypervisor: what a host must do to run instances.
+
+The compute service (:mod:`andromede.compute.service`) decides *what* runs where and keeps the
+EC2 model in the database; a :class:`HypervisorDriver` makes it so on one host: it creates and
+deletes encrypted volumes, starts QEMU for an instance, stops, reboots and kills it, hot-plugs
+volumes, reports what actually runs (so the service can reconcile after a restart) and returns the
+serial console. Implementations: the QEMU/QMP driver (:mod:`andromede.hypervisor`) and an
+in-memory twin for fast tests; both pass one contract suite (``tests/contract/test_hypervisor.py``).
+
+Everything here is plain data: no database, no HTTP, no KMS. Key material arrives as bytes in a
+spec and is handed to QEMU as a secret object; a driver never logs or stores it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+__all__ = [
+    "Accelerator",
+    "AttachedVolume",
+    "HostCapacity",
+    "HypervisorDriver",
+    "InstanceSpec",
+    "NetworkSpec",
+    "NicSpec",
+    "PortForward",
+    "RuntimeState",
+    "SeedSpec",
+    "VolumeSpec",
+]
+
+
+class Accelerator(enum.StrEnum):
+    """How guests run on this host. ``tcg`` is software emulation: slower, always available."""
+
+    KVM = "kvm"
+    TCG = "tcg"
+
+
+class RuntimeState(enum.StrEnum):
+    """What the host sees, independent of the EC2 state the database records."""
+
+    RUNNING = "running"  # the QEMU process is alive (the guest may still be booting)
+    SHUT_OFF = "shut-off"  # the process has exited (guest powered off) and its files remain
+    ABSENT = "absent"  # nothing of this instance on the host
+
+
+@dataclass(frozen=True, slots=True)
+class HostCapacity:
+    """What a host offers to the scheduler."""
+
+    host: str
+    vcpus: int
+    memory_mib: int
+    accelerator: Accelerator
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeSpec:
+    """A block volume to create: encrypted at rest (qcow2 + LUKS, or an RBD image), optionally
+    as a copy-on-write overlay over an image or a snapshot (``backing``)."""
+
+    volume_id: str
+    size_gib: int
+    # The LUKS secret for this volume, from KMS; held by QEMU as a secret object, never written.
+    key: bytes = field(repr=False)
+    # A base image file (qcow2 or raw) or a snapshot file this volume starts from; None = blank.
+    backing: Path | None = None
+    backing_format: str = "qcow2"
+    # The LUKS secret of the backing file when it is itself encrypted (a snapshot).
+    backing_key: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AttachedVolume:
+    """A volume as an instance sees it: the EC2 device name and the key to open it."""
+
+    volume_id: str
+    device: str  # EC2 device name, e.g. "/dev/xvda" (root) or "/dev/sdf"
+    key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SeedSpec:
+    """The cloud-init NoCloud seed: the three files of the ``cidata`` volume."""
+
+    meta_data: str  # YAML: instance-id, local-hostname, public-keys
+    user_data: bytes  # as the tenant gave it (already base64-decoded), may be empty
+    network_config: str  # YAML, network config version 2
+
+
+@dataclass(frozen=True, slots=True)
+class PortForward:
+    """A host TCP port that reaches a guest port (user-mode networking, or a published port)."""
+
+    host_address: str
+    host_port: int
+    guest_port: int
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSpec:
+    """A tenant's private network (one bridge in one network namespace on this host)."""
+
+    network_id: str
+    tenant_id: str
+    cidr: str  # e.g. "10.0.0.0/24"; the gateway is the first address
+
+
+@dataclass(frozen=True, slots=True)
+class NicSpec:
+    """An instance's interface on a tenant network."""
+
+    network: NetworkSpec
+    mac: str
+    private_ip: str
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceSpec:
+    """Everything a host needs to start one instance."""
+
+    instance_id: str
+    vcpus: int
+    memory_mib: int
+    root: AttachedVolume
+    seed: SeedSpec
+    volumes: tuple[AttachedVolume, ...] = ()
+    nic: NicSpec | None = None
+    # Host ports reaching the guest; with user-mode networking the driver picks free host ports
+    # when host_port is 0 and reports them through :meth:`HypervisorDriver.port_forwards`.
+    forwards: tuple[PortForward, ...] = ()
+
+
+class HypervisorDriver(Protocol):
+    """One host's hypervisor. Every method is idempotent where the name allows it (deleting
+    what is absent, stopping what is stopped) so the service can retry after a crash."""
+
+    @property
+    def host(self) -> str: ...
+
+    async def capacity(self) -> HostCapacity:
+        """What the host offers; probes the accelerator once and caches it."""
+        ...
+
+    async def create_volume(self, spec: VolumeSpec) -> None: ...
+
+    async def delete_volume(self, volume_id: str) -> None: ...
+
+    async def snapshot_volume(
+        self, volume_id: str, key: bytes, snapshot_id: str, snapshot_key: bytes
+    ) -> None:
+        """A point-in-time, self-contained encrypted copy of a volume (no backing chain)."""
+        ...
+
+    async def delete_snapshot(self, snapshot_id: str) -> None: ...
+
+    def snapshot_path(self, snapshot_id: str) -> Path:
+        """Where a snapshot lives, to use as :attr:`VolumeSpec.backing`."""
+        ...
+
+    async def start(self, spec: InstanceSpec) -> None:
+        """Start QEMU for the instance (its volumes exist); returns once QMP answers."""
+        ...
+
+    async def stop(self, instance_id: str, *, timeout: float) -> None:
+        """ACPI power-down, waiting up to ``timeout`` seconds, then a hard stop."""
+        ...
+
+    async def reboot(self, instance_id: str) -> None: ...
+
+    async def kill(self, instance_id: str) -> None:
+        """Hard stop now; no-op when nothing runs."""
+        ...
+
+    async def release(self, instance_id: str) -> None:
+        """Remove what the instance left on the host besides its volumes: seed, console log,
+        QMP socket, taps, forwards. After it, :meth:`state` is ABSENT."""
+        ...
+
+    async def attach_volume(self, instance_id: str, volume: AttachedVolume) -> None: ...
+
+    async def detach_volume(self, instance_id: str, volume_id: str) -> None: ...
+
+    async def state(self, instance_id: str) -> RuntimeState: ...
+
+    async def running(self) -> dict[str, RuntimeState]:
+        """Every instance the host knows of, after reattaching to QEMU processes that survived
+        a restart of the service (by their QMP sockets)."""
+        ...
+
+    async def console_output(self, instance_id: str) -> bytes:
+        """The serial console so far (the last 64 KiB, as EC2 returns)."""
+        ...
+
+    async def port_forwards(self, instance_id: str) -> tuple[PortForward, ...]: ...
+
+    async def close(self) -> None:
+        """Let go of QMP connections; running guests keep running."""
+        ...
