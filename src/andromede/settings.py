@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,13 +26,44 @@ from pydantic_settings import (
 
 from andromede.errors import ConfigurationError
 
-__all__ = ["GIB", "KIB", "MIB", "Settings", "load_settings"]
+__all__ = ["GIB", "KIB", "MIB", "RegionSettings", "Settings", "load_settings"]
 
 KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
 
 _CONFIG_ENV = "ANDROMEDE_CONFIG"
+_REGION_NAME = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+
+
+class RegionSettings(BaseModel):
+    """One region of the deployment: where a bucket's bytes may live, and under which law.
+
+    Declared in the ``regions`` list of the TOML file (``[[regions]]`` tables) or as JSON in
+    ``ANDROMEDE_REGIONS``. With the local backend a region's blobs go under
+    ``<data_dir>/objects`` (the default region, where data stored before regions stays) or
+    ``<data_dir>/objects-<name>``; with RADOS, into its ``ceph_pool``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=_REGION_NAME, description="Region name, as LocationConstraint.")
+    # ISO 3166-1 alpha-2 country code, or "EU": the law the region's data centres are under.
+    jurisdiction: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{2}$",
+        description="Country (ISO 3166-1 alpha-2) or EU whose law governs the region's data.",
+    )
+    ceph_pool: str | None = Field(
+        default=None,
+        min_length=1,
+        description="RADOS pool of the region's object data (the default region: ceph_pool).",
+    )
+    endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/\s]+/?$",
+        description="Public URL of the gateways serving the region, named in redirects.",
+    )
 
 
 def _default_data_dir() -> Path:
@@ -95,8 +126,25 @@ class Settings(BaseSettings):
     )
     region: str = Field(
         default="eu-fr-1",
-        pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
-        description="Name of the region this deployment serves; requests must be signed for it.",
+        pattern=_REGION_NAME,
+        description=(
+            "Default region: buckets created without LocationConstraint go there; requests "
+            "that name no bucket are signed for it."
+        ),
+    )
+    regions: tuple[RegionSettings, ...] = Field(
+        default=(),
+        description=(
+            "Regions of the deployment (name, jurisdiction, ceph_pool, endpoint); empty: one "
+            "region made of region and ceph_pool."
+        ),
+    )
+    served_regions: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Regions whose data this gateway stores and serves (empty: every declared region); "
+            "a bucket of another region answers 301 PermanentRedirect."
+        ),
     )
     tls_cert: Path | None = Field(
         default=None, description="PEM certificate chain; with tls_key, serves HTTPS."
@@ -201,7 +249,7 @@ class Settings(BaseSettings):
         description="cephx user the gateway connects as; give it rw on the pools only.",
     )
     ceph_pool: str = Field(
-        default="andromede", description="RADOS pool holding the region's object data."
+        default="andromede", description="RADOS pool holding the default region's object data."
     )
     ceph_connect_timeout: float = Field(
         default=10.0, gt=0, description="Seconds to reach the Ceph monitors at start-up."
@@ -361,6 +409,58 @@ class Settings(BaseSettings):
         if self.api_port != 0 and self.api_port == self.s3_port:
             raise ValueError("api_port and s3_port must differ: the API has its own listener")
         return self
+
+    @model_validator(mode="after")
+    def _regions_consistent(self) -> Settings:
+        names = [r.name for r in self.regions]
+        if len(set(names)) != len(names):
+            raise ValueError("regions: every region needs a name of its own")
+        if self.regions and self.region not in names:
+            raise ValueError(f"region {self.region!r} (the default) must be one of regions")
+        declared = {r.name for r in self.declared_regions}
+        unknown = sorted(set(self.served_regions) - declared)
+        if unknown:
+            raise ValueError(f"served_regions names regions not declared: {unknown}")
+        if self.blob_backend == "rados":
+            pools = [self.region_pool(name) for name in declared]
+            if len(set(pools)) != len(pools):
+                raise ValueError("regions: each region needs a ceph_pool of its own")
+        return self
+
+    @property
+    def declared_regions(self) -> tuple[RegionSettings, ...]:
+        """The regions of the deployment; without ``regions``, the one the older settings
+        (``region``, ``ceph_pool``) describe."""
+        if self.regions:
+            return self.regions
+        return (RegionSettings(name=self.region, ceph_pool=self.ceph_pool),)
+
+    @property
+    def served_region_names(self) -> frozenset[str]:
+        """The regions this gateway serves: ``served_regions``, or every declared one."""
+        if self.served_regions:
+            return frozenset(self.served_regions)
+        return frozenset(r.name for r in self.declared_regions)
+
+    def region_settings(self, name: str) -> RegionSettings | None:
+        return next((r for r in self.declared_regions if r.name == name), None)
+
+    def region_pool(self, name: str) -> str:
+        """The RADOS pool of a declared region (the default region falls back to ceph_pool)."""
+        declared = self.region_settings(name)
+        pool = declared.ceph_pool if declared is not None else None
+        if pool is None:
+            if name != self.region:
+                raise ValueError(f"region {name!r} needs a ceph_pool (blob_backend = rados)")
+            return self.ceph_pool
+        return pool
+
+    def region_directory(self, name: str) -> Path:
+        """Where a region's blobs live with the local backend: the default region keeps the
+        folder every blob went to before regions existed."""
+        if name == self.region:
+            return self.data_dir / "objects"
+        return self.data_dir / f"objects-{name}"
 
     @property
     def database_path(self) -> Path:

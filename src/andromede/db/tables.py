@@ -51,6 +51,7 @@ __all__ = [
     "policy_versions",
     "session_credentials",
     "tenant_quotas",
+    "tenant_regions",
     "tenants",
     "users",
 ]
@@ -111,6 +112,14 @@ tenant_quotas = sa.Table(
     sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), primary_key=True),
     sa.Column("max_buckets", sa.BigInteger, nullable=True),
     sa.Column("max_bytes", sa.BigInteger, nullable=True),
+)
+
+# The regions a tenant's buckets may be created in (migration 0006); no row: every region.
+tenant_regions = sa.Table(
+    "tenant_regions",
+    metadata,
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("region", sa.Text, primary_key=True),
 )
 
 iam_groups = sa.Table(
@@ -370,6 +379,8 @@ parts = sa.Table(
     sa.Column("checksum_value", sa.Text, nullable=True),
     # The part's wrapped data key (migration 0004), JSON; NULL: a plaintext part (legacy).
     sa.Column("key", sa.Text, nullable=True),
+    # The region whose store holds the blob (migration 0006); NULL: the default region.
+    sa.Column("region", sa.Text, nullable=True),
 )
 
 blob_deletions = sa.Table(
@@ -378,6 +389,8 @@ blob_deletions = sa.Table(
     sa.Column("id", big_id(), primary_key=True, autoincrement=True),
     sa.Column("blob_id", sa.Text, nullable=False, index=True),
     sa.Column("not_before", UtcDateTime, nullable=False, index=True),
+    # The region whose store holds the blob (migration 0006); NULL: the default region.
+    sa.Column("region", sa.Text, nullable=True),
 )
 
 # -- customer-managed KMS keys ------------------------------------------------------------------

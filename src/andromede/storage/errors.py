@@ -7,7 +7,8 @@ AndromedeError
     │   ├── BucketAlreadyExists          another tenant owns the name
     │   ├── BucketAlreadyOwnedByYou
     │   ├── BucketNotEmpty
-    │   └── InvalidBucketName
+    │   ├── InvalidBucketName
+    │   └── RegionNotServed              the bucket's region's data is not reachable from here
     ├── ObjectError
     │   ├── NoSuchKey
     │   ├── KeyTooLong
@@ -56,6 +57,15 @@ class BucketAlreadyExists(BucketError):
 
 class BucketAlreadyOwnedByYou(BucketError):
     pass
+
+
+class RegionNotServed(BucketError):
+    """The bytes asked for live in a region whose store this process does not open: another
+    gateway serves it (residency keeps one region's data off the others' gateways)."""
+
+    def __init__(self, region: str) -> None:
+        super().__init__(f"region {region} is not served by this gateway")
+        self.region = region
 
 
 class BucketNotEmpty(BucketError):

@@ -21,6 +21,7 @@ __all__ = [
     "RECORD_FORMAT_VERSION",
     "Bucket",
     "BucketEncryption",
+    "BucketUsage",
     "Checksum",
     "ChecksumAlgorithm",
     "ChecksumType",
@@ -112,6 +113,14 @@ class Bucket:
     @property
     def acls_enabled(self) -> bool:
         return self.object_ownership is not ObjectOwnership.BUCKET_OWNER_ENFORCED
+
+
+@dataclass(frozen=True, slots=True)
+class BucketUsage:
+    """What a bucket holds: its objects and their plaintext bytes."""
+
+    objects: int = 0
+    bytes: int = 0
 
 
 class ObjectOwnership(enum.StrEnum):
@@ -214,6 +223,9 @@ class Segment:
     etag: str = ""  # hex MD5 of this segment (for parts: the part's ETag)
     checksum: Checksum | None = None  # the part's own checksum, for composite checksums
     key: SegmentKey | None = None  # None: a plaintext blob (legacy, or the benchmark switch)
+    # The region whose store holds the blob (the bucket's); None: written before regions
+    # existed, so in the default region's store.
+    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +320,7 @@ class Part:
     last_modified: datetime
     checksum: Checksum | None = None
     key: SegmentKey | None = None
+    region: str | None = None  # the store holding the blob, as for Segment
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,9 @@ checksum, Content-MD5) and the encryption of the blob (a fresh data key per blob
 ``sealed_blobs.py``, ``encryption.py``) into a blob, commits the blob (durable) before the
 metadata row (the moment the object exists), and queues blobs that an overwrite or delete left
 unreferenced for deferred deletion, so a GET in flight still reads the old object whole.
+
+Blobs go to the store of their bucket's region (``regions.py``), and each segment and part
+records that region, so a read finds its store with one look-up and never leaves the region.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ from andromede.storage.model import (
     Segment,
     SegmentKey,
 )
+from andromede.storage.regions import RegionalBlobs
 from andromede.storage.sealed_blobs import BlobKeys, SealedBlobs, stored_form
 from andromede.storage.store import MetadataStore
 
@@ -119,18 +123,28 @@ class ObjectService:
     def __init__(
         self,
         store: MetadataStore,
-        blobs: BlobStore,
+        blobs: BlobStore | RegionalBlobs,
         limits: StorageLimits,
         cipher: ObjectCipher,
         *,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
+        """``blobs``: the store of each served region, or one store for every region."""
         self._store = store
-        self._blobs = blobs
+        self._regional = blobs if isinstance(blobs, RegionalBlobs) else RegionalBlobs.single(blobs)
         self._cipher = cipher
-        self._sealed = SealedBlobs(blobs, cipher, limits.read_chunk_size)
         self._limits = limits
         self._clock = clock
+        # Blob readers and writers by region (None: the default region), made on first use.
+        self._sealed_by_region: dict[str | None, SealedBlobs] = {}
+        served = self._regional.regions
+        default = (
+            self._regional.store(None)
+            if self._regional.serves(self._regional.default_region) or not served
+            else next(iter(served.values()))
+        )
+        # Keys and headers (no bytes): whichever store, one memo of opened headers.
+        self._sealed = SealedBlobs(default, cipher, limits.read_chunk_size)
 
     # -- buckets ----------------------------------------------------------------------------
     async def create_bucket(
@@ -192,7 +206,7 @@ class ObjectService:
     async def delete_bucket(self, name: str) -> None:
         """NoSuchBucket, BucketNotEmpty."""
         parts = await self._store.delete_bucket(name)
-        await self._queue_deletion(p.blob_id for p in parts)
+        await self._queue_deletion(parts)
 
     # -- objects ----------------------------------------------------------------------------
     async def put_object(
@@ -217,9 +231,11 @@ class ObjectService:
         if size > self._limits.max_object_size:
             raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_object_size} limit")
         algorithm = integrity.checksum_algorithm
-        keys = await self._blob_keys(bucket, encryption)
+        target = await self.get_bucket(bucket)
+        keys = await self._blob_keys(target, encryption)
         try:
-            blob_id, hasher = await self._sealed.write(body, size, algorithm, integrity, keys)
+            sealed = self._sealed_in(target.region)
+            blob_id, hasher = await sealed.write(body, size, algorithm, integrity, keys)
             record = ObjectRecord(
                 bucket=bucket,
                 key=key,
@@ -233,6 +249,7 @@ class ObjectService:
                         size=hasher.size,
                         etag=hasher.md5_hex(),
                         key=keys.segment_key,
+                        region=target.region,
                     ),
                 ),
                 owner_id=owner_id,
@@ -286,6 +303,8 @@ class ObjectService:
         """
         if start < 0 or end >= record.size or start > end + 1:
             raise InvalidRange(f"bytes {start}-{end} of an object of {record.size} bytes")
+        if record.segments:
+            self._sealed_in(record.segments[0].region)  # RegionNotServed before any byte
         return self._stream(record, start, end, customer_key)
 
     async def _stream(
@@ -301,7 +320,8 @@ class ObjectService:
                 break
             lo = max(start, first) - first
             hi = min(end, last) - first
-            async for chunk in self._sealed.read_segment(segment, lo, hi + 1, customer):
+            sealed = self._sealed_in(segment.region)
+            async for chunk in sealed.read_segment(segment, lo, hi + 1, customer):
                 yield chunk
 
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
@@ -310,7 +330,7 @@ class ObjectService:
         if removed is None:
             await self.get_bucket(bucket)
             return None
-        await self._queue_deletion(s.blob_id for s in removed.segments)
+        await self._queue_deletion(removed.segments)
         return removed
 
     async def copy_object(
@@ -338,9 +358,11 @@ class ObjectService:
         algorithm = checksum_algorithm or (source.checksum.algorithm if source.checksum else None)
         body = self.read_object(source, 0, source.size - 1, customer_key=source_customer_key)
         new_headers = source.headers if headers is None else headers
-        keys = await self._blob_keys(bucket, encryption)
+        # The bytes are written anew into the target bucket's region, whatever the source's.
+        target = await self.get_bucket(bucket)
+        keys = await self._blob_keys(target, encryption)
         try:
-            blob_id, hasher = await self._sealed.write(
+            blob_id, hasher = await self._sealed_in(target.region).write(
                 body, source.size, algorithm, source_integrity(source, algorithm), keys
             )
             record = ObjectRecord(
@@ -356,6 +378,7 @@ class ObjectService:
                         size=hasher.size,
                         etag=hasher.md5_hex(),
                         key=keys.segment_key,
+                        region=target.region,
                     ),
                 ),
                 owner_id=owner_id,
@@ -470,12 +493,16 @@ class ObjectService:
                     f"{integrity.checksum_algorithm.value.lower()}"
                 )
             algorithm = integrity.checksum_algorithm
-        keys = await self._blob_keys(bucket, encryption)
+        target = await self.get_bucket(bucket)
+        keys = await self._blob_keys(target, encryption)
         try:
-            blob_id, hasher = await self._sealed.write(body, size, algorithm, integrity, keys)
+            sealed = self._sealed_in(target.region)
+            blob_id, hasher = await sealed.write(body, size, algorithm, integrity, keys)
         finally:
             keys.forget()
-        return await self._commit_part(upload, part_number, blob_id, hasher, keys.segment_key)
+        return await self._commit_part(
+            upload, part_number, blob_id, hasher, keys.segment_key, target.region
+        )
 
     async def upload_part_copy(
         self,
@@ -501,14 +528,17 @@ class ObjectService:
         upload = await self._upload(bucket, key, upload_id)
         await self._check_upload_customer(upload, encryption.customer_key if encryption else None)
         body = self.read_object(source, start, end, customer_key=source_customer_key)
-        keys = await self._blob_keys(bucket, encryption)
+        target = await self.get_bucket(bucket)
+        keys = await self._blob_keys(target, encryption)
         try:
-            blob_id, hasher = await self._sealed.write(
+            blob_id, hasher = await self._sealed_in(target.region).write(
                 body, size, upload.checksum_algorithm, BodyIntegrity(), keys
             )
         finally:
             keys.forget()
-        return await self._commit_part(upload, part_number, blob_id, hasher, keys.segment_key)
+        return await self._commit_part(
+            upload, part_number, blob_id, hasher, keys.segment_key, target.region
+        )
 
     async def complete_multipart_upload(
         self,
@@ -576,6 +606,7 @@ class ObjectService:
                     etag=p.etag,
                     checksum=p.checksum,
                     key=p.key,
+                    region=p.region,
                 )
                 for p in chosen
             ),
@@ -588,10 +619,7 @@ class ObjectService:
         replaced, unused = await asyncio.shield(
             self._store.complete_upload(upload_id, stored_form(record))
         )
-        await self._queue_deletion(
-            [p.blob_id for p in unused]
-            + ([s.blob_id for s in replaced.segments] if replaced is not None else [])
-        )
+        await self._queue_deletion([*unused, *(replaced.segments if replaced is not None else ())])
         return record
 
     async def upload_kms_key(self, bucket: str, key: str, upload_id: str) -> str | None:
@@ -602,7 +630,7 @@ class ObjectService:
         """NoSuchUpload."""
         await self._upload(bucket, key, upload_id)
         parts = await self._store.abort_upload(upload_id)
-        await self._queue_deletion(p.blob_id for p in parts)
+        await self._queue_deletion(parts)
 
     async def list_parts(
         self, bucket: str, key: str, upload_id: str, *, after_part: int, max_parts: int
@@ -669,23 +697,25 @@ class ObjectService:
 
     async def _reencrypt(self, record: ObjectRecord, encryption: ObjectEncryption) -> bool:
         segments: list[Segment] = []
-        written: list[str] = []
+        written: list[Segment] = []
         try:
             for segment in record.segments:
                 if segment.key is not None:
                     segments.append(segment)
                     continue
-                plain = self._sealed.read_blob(
+                # Re-written beside the plaintext blob: the same region's store.
+                regional = self._sealed_in(segment.region)
+                plain = regional.read_blob(
                     segment.blob_id, 0, segment.size, self._limits.read_chunk_size
                 )
                 keys = await self._blob_keys(record.bucket, encryption)
                 try:
-                    blob_id, _ = await self._sealed.write(
+                    blob_id, _ = await regional.write(
                         plain, segment.size, None, BodyIntegrity(), keys
                     )
                 finally:
                     keys.forget()
-                written.append(blob_id)
+                written.append(Segment(blob_id, segment.size, region=segment.region))
                 segments.append(dataclasses.replace(segment, blob_id=blob_id, key=keys.segment_key))
             keys = await self._blob_keys(record.bucket, encryption)
             try:
@@ -700,16 +730,16 @@ class ObjectService:
             )
             swapped = await self._store.replace_object_segments(record, stored_form(new))
         except BaseException:
-            for blob_id in written:
-                await self._delete_quietly(blob_id)
+            for blob in written:
+                await self._delete_quietly(blob.blob_id, blob.region)
             raise
         if swapped:
             await self._queue_deletion(
-                s.blob_id for s in record.segments if s.blob_id not in {x.blob_id for x in segments}
+                s for s in record.segments if s.blob_id not in {x.blob_id for x in segments}
             )
         else:
-            for blob_id in written:
-                await self._delete_quietly(blob_id)
+            for blob in written:
+                await self._delete_quietly(blob.blob_id, blob.region)
         return swapped
 
     # -- internals --------------------------------------------------------------------------
@@ -747,11 +777,14 @@ class ObjectService:
         wrapped = upload.sealed_headers.wrapped if upload.sealed_headers else b""
         await self._sealed.check_customer(wrapped, upload.customer_key_check, customer)
 
-    async def _blob_keys(self, bucket: str, encryption: ObjectEncryption | None) -> BlobKeys:
+    async def _blob_keys(
+        self, bucket: str | Bucket, encryption: ObjectEncryption | None
+    ) -> BlobKeys:
         """A fresh data key for one blob; ``encryption`` None: SSE-S3 under the tenant that
-        owns ``bucket``."""
+        owns ``bucket`` (fetched if given by name)."""
         if encryption is None and self._cipher.encrypts:
-            encryption = ObjectEncryption((await self.get_bucket(bucket)).tenant_id)
+            owner = bucket if isinstance(bucket, Bucket) else await self.get_bucket(bucket)
+            encryption = ObjectEncryption(owner.tenant_id)
         return await self._sealed.new_keys(encryption or ObjectEncryption(""))
 
     async def _open_record(self, record: ObjectRecord) -> ObjectRecord:
@@ -769,12 +802,12 @@ class ObjectService:
             replaced = await asyncio.shield(self._store.put_object(stored_form(record)))
         except (NoSuchBucket, NoSuchUpload):
             # The row was certainly not written: the blob is nobody's.
-            await self._delete_quietly(blob_id)
+            await self._delete_quietly(blob_id, record.segments[0].region)
             raise
         # Other failures leave the blob to the sweeper, which checks references first: the
         # row might have committed before the error surfaced.
         if replaced is not None:
-            await self._queue_deletion(s.blob_id for s in replaced.segments)
+            await self._queue_deletion(replaced.segments)
         return record
 
     async def _commit_part(
@@ -784,6 +817,7 @@ class ObjectService:
         blob_id: str,
         hasher: BodyHasher,
         key: SegmentKey | None,
+        region: str,
     ) -> Part:
         part = Part(
             upload_id=upload.upload_id,
@@ -794,24 +828,38 @@ class ObjectService:
             last_modified=self._clock(),
             checksum=full_checksum(hasher.algorithm, hasher),
             key=key,
+            region=region,
         )
         try:
             replaced = await asyncio.shield(self._store.put_part(part))
         except NoSuchUpload:
-            await self._delete_quietly(blob_id)
+            await self._delete_quietly(blob_id, region)
             raise
         if replaced is not None:
-            await self._queue_deletion([replaced.blob_id])
+            await self._queue_deletion([replaced])
         return part
 
-    async def _queue_deletion(self, blob_ids: Iterable[str]) -> None:
-        ids = list(blob_ids)
-        if ids:
-            not_before = self._clock() + timedelta(seconds=self._limits.deletion_grace)
-            await self._store.queue_blob_deletion(ids, not_before)
+    def _sealed_in(self, region: str | None) -> SealedBlobs:
+        """Reads and writes in ``region``'s store (None: the default region). RegionNotServed."""
+        sealed = self._sealed_by_region.get(region)
+        if sealed is None:
+            store = self._regional.store(region)
+            sealed = SealedBlobs(store, self._cipher, self._limits.read_chunk_size)
+            self._sealed_by_region[region] = sealed
+        return sealed
 
-    async def _delete_quietly(self, blob_id: str) -> None:
+    async def _queue_deletion(self, blobs: Iterable[Segment | Part]) -> None:
+        """Queue blobs for deletion in their own region's store, by the sweeper serving it."""
+        by_region: dict[str | None, list[str]] = {}
+        for blob in blobs:
+            by_region.setdefault(blob.region, []).append(blob.blob_id)
+        if by_region:
+            not_before = self._clock() + timedelta(seconds=self._limits.deletion_grace)
+            for region, ids in by_region.items():
+                await self._store.queue_blob_deletion(ids, not_before, region=region)
+
+    async def _delete_quietly(self, blob_id: str, region: str | None) -> None:
         try:
-            await self._blobs.delete(blob_id)
+            await self._regional.store(region).delete(blob_id)
         except BlobError:
             _log.warning("blob %s left for the sweeper: cannot delete it", blob_id, exc_info=True)

@@ -11,13 +11,14 @@ flight may still be reading them).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from andromede.storage.acl import AccessControlList
 from andromede.storage.model import (
     Bucket,
+    BucketUsage,
     ListPage,
     MultipartUpload,
     ObjectRecord,
@@ -37,6 +38,12 @@ class MetadataStore(Protocol):
 
     async def list_buckets(self, tenant_id: str) -> list[Bucket]:
         """The tenant's buckets, by name."""
+
+    async def all_buckets(self) -> list[Bucket]:
+        """Every bucket of every tenant, by tenant then name (the residency report)."""
+
+    async def usage_by_bucket(self) -> dict[str, BucketUsage]:
+        """Object count and stored bytes of every bucket that holds objects."""
 
     async def update_bucket_access(self, name: str, **changes: object) -> Bucket:
         """Set access fields (``BUCKET_ACCESS_FIELDS``: object_ownership, policy,
@@ -118,11 +125,17 @@ class MetadataStore(Protocol):
         """Drop the upload and return its parts. NoSuchUpload if absent."""
 
     # -- housekeeping -----------------------------------------------------------------------
-    async def queue_blob_deletion(self, blob_ids: Iterable[str], not_before: datetime) -> None:
-        """Remember blobs to delete once no reader can still be using them."""
+    async def queue_blob_deletion(
+        self, blob_ids: Iterable[str], not_before: datetime, *, region: str | None = None
+    ) -> None:
+        """Remember blobs of ``region``'s store (None: the default region's) to delete once no
+        reader can still be using them."""
 
-    async def take_due_blob_deletions(self, now: datetime, limit: int) -> list[str]:
-        """Remove and return up to ``limit`` queued blob ids whose time has come."""
+    async def take_due_blob_deletions(
+        self, now: datetime, limit: int, *, regions: Collection[str | None] | None = None
+    ) -> list[str]:
+        """Remove and return up to ``limit`` queued blob ids whose time has come, of the
+        ``regions`` given (None among them: queued without a region), or of all."""
 
     async def referenced_blob_ids(self, candidates: Iterable[str]) -> set[str]:
         """Which of ``candidates`` an object, a part or the deletion queue still names."""

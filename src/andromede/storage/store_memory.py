@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,6 +24,7 @@ from andromede.storage.errors import (
 from andromede.storage.model import (
     BUCKET_ACCESS_FIELDS,
     Bucket,
+    BucketUsage,
     ListPage,
     MultipartUpload,
     ObjectRecord,
@@ -46,7 +47,7 @@ class MemoryMetadataStore:
         self._buckets: dict[str, _BucketState] = {}
         self._uploads: dict[str, MultipartUpload] = {}
         self._parts: dict[str, dict[int, Part]] = {}
-        self._deletions: list[tuple[datetime, int, str]] = []
+        self._deletions: list[tuple[datetime, int, str, str | None]] = []
         self._deletion_seq = 0
 
     # -- buckets --------------------------------------------------------------------------
@@ -67,6 +68,18 @@ class MemoryMetadataStore:
             (s.bucket for s in self._buckets.values() if s.bucket.tenant_id == tenant_id),
             key=lambda b: b.name,
         )
+
+    async def all_buckets(self) -> list[Bucket]:
+        return sorted(
+            (s.bucket for s in self._buckets.values()), key=lambda b: (b.tenant_id, b.name)
+        )
+
+    async def usage_by_bucket(self) -> dict[str, BucketUsage]:
+        return {
+            name: BucketUsage(len(s.objects), sum(r.size for r in s.objects.values()))
+            for name, s in self._buckets.items()
+            if s.objects
+        }
 
     async def update_bucket_access(self, name: str, **changes: object) -> Bucket:
         state = self._buckets.get(name)
@@ -234,17 +247,25 @@ class MemoryMetadataStore:
         return self._drop_upload(upload_id)
 
     # -- housekeeping -----------------------------------------------------------------------
-    async def queue_blob_deletion(self, blob_ids: Iterable[str], not_before: datetime) -> None:
+    async def queue_blob_deletion(
+        self, blob_ids: Iterable[str], not_before: datetime, *, region: str | None = None
+    ) -> None:
         for blob_id in blob_ids:
             self._deletion_seq += 1
-            bisect.insort(self._deletions, (not_before, self._deletion_seq, blob_id))
+            bisect.insort(self._deletions, (not_before, self._deletion_seq, blob_id, region))
 
-    async def take_due_blob_deletions(self, now: datetime, limit: int) -> list[str]:
-        due = 0
-        while due < min(limit, len(self._deletions)) and self._deletions[due][0] <= now:
-            due += 1
-        taken = [blob_id for _, _, blob_id in self._deletions[:due]]
-        del self._deletions[:due]
+    async def take_due_blob_deletions(
+        self, now: datetime, limit: int, *, regions: Collection[str | None] | None = None
+    ) -> list[str]:
+        taken: list[str] = []
+        kept: list[tuple[datetime, int, str, str | None]] = []
+        for entry in self._deletions:
+            due, _, blob_id, region = entry
+            if due <= now and len(taken) < limit and (regions is None or region in regions):
+                taken.append(blob_id)
+            else:
+                kept.append(entry)
+        self._deletions = kept
         return taken
 
     async def referenced_blob_ids(self, candidates: Iterable[str]) -> set[str]:
@@ -255,7 +276,7 @@ class MemoryMetadataStore:
                 found.update(s.blob_id for s in record.segments if s.blob_id in wanted)
         for parts in self._parts.values():
             found.update(p.blob_id for p in parts.values() if p.blob_id in wanted)
-        found.update(blob_id for _, _, blob_id in self._deletions if blob_id in wanted)
+        found.update(entry[2] for entry in self._deletions if entry[2] in wanted)
         return found
 
     # -- internals --------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +49,7 @@ from andromede.storage.model import (
     BUCKET_ACCESS_FIELDS,
     Bucket,
     BucketEncryption,
+    BucketUsage,
     Checksum,
     ChecksumAlgorithm,
     ChecksumType,
@@ -205,6 +206,7 @@ def _segments_json(segments: Sequence[Segment]) -> str:
                 "etag": s.etag,
                 "checksum": _checksum_json(s.checksum),
                 **({"key": _segment_key_json(s.key)} if s.key is not None else {}),
+                **({"region": s.region} if s.region is not None else {}),
             }
             for s in segments
         ],
@@ -221,6 +223,7 @@ def _segments_from_json(text: str) -> tuple[Segment, ...]:
             etag=s["etag"],
             checksum=_checksum_from_json(s["checksum"]),
             key=_segment_key_from_json(s.get("key")),
+            region=s.get("region"),
         )
         for s in json.loads(text)
     )
@@ -376,6 +379,7 @@ def _part_from_row(row: Any) -> Part:
         last_modified=row.last_modified,
         checksum=_checksum_from_row(row),
         key=_segment_key_from_json(None if row.key is None else json.loads(row.key)),
+        region=row.region,
     )
 
 
@@ -438,6 +442,27 @@ class SqlMetadataStore:
 
         def work(conn: Connection) -> list[Bucket]:
             return [_bucket_from_row(r) for r in conn.execute(query).all()]
+
+        return await self._db.read(work)
+
+    async def all_buckets(self) -> list[Bucket]:
+        query = sa.select(_B).order_by(_B.c.tenant_id, _B.c.name)
+
+        def work(conn: Connection) -> list[Bucket]:
+            return [_bucket_from_row(r) for r in conn.execute(query).all()]
+
+        return await self._db.read(work)
+
+    async def usage_by_bucket(self) -> dict[str, BucketUsage]:
+        query = sa.select(_O.c.bucket, sa.func.count(), sa.func.sum(_O.c.size)).group_by(
+            _O.c.bucket
+        )
+
+        def work(conn: Connection) -> dict[str, BucketUsage]:
+            return {
+                bucket: BucketUsage(int(count), int(total or 0))
+                for bucket, count, total in conn.execute(query).all()
+            }
 
         return await self._db.read(work)
 
@@ -605,6 +630,7 @@ class SqlMetadataStore:
             "etag": part.etag,
             "last_modified": part.last_modified,
             "key": None if part.key is None else json.dumps(_segment_key_json(part.key)),
+            "region": part.region,
             **_checksum_columns(part.checksum),
         }
 
@@ -734,16 +760,31 @@ class SqlMetadataStore:
         return await self._db.write(work)
 
     # -- housekeeping -----------------------------------------------------------------------
-    async def queue_blob_deletion(self, blob_ids: Iterable[str], not_before: datetime) -> None:
-        rows = [{"blob_id": blob_id, "not_before": not_before} for blob_id in blob_ids]
+    async def queue_blob_deletion(
+        self, blob_ids: Iterable[str], not_before: datetime, *, region: str | None = None
+    ) -> None:
+        rows = [
+            {"blob_id": blob_id, "not_before": not_before, "region": region} for blob_id in blob_ids
+        ]
         if rows:
             await self._db.write(lambda conn: conn.execute(_D.insert(), rows))
 
-    async def take_due_blob_deletions(self, now: datetime, limit: int) -> list[str]:
+    async def take_due_blob_deletions(
+        self, now: datetime, limit: int, *, regions: Collection[str | None] | None = None
+    ) -> list[str]:
+        conditions = [_D.c.not_before <= now]
+        if regions is not None:
+            # A gateway's sweeper deletes only in the stores it opened.
+            named = [r for r in regions if r is not None]
+            of_region = [_D.c.region.in_(named)] if named else []
+            if None in regions:
+                of_region.append(_D.c.region.is_(None))
+            conditions.append(sa.or_(*of_region) if of_region else sa.false())
+
         def work(conn: Connection) -> list[str]:
             rows = conn.execute(
                 sa.select(_D.c.id, _D.c.blob_id)
-                .where(_D.c.not_before <= now)
+                .where(*conditions)
                 .order_by(_D.c.not_before, _D.c.id)
                 .limit(limit)
                 # Sweepers of several gateways share the queue: each takes rows the others

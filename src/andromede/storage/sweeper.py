@@ -9,13 +9,16 @@ Three jobs per round, each bounded by batches of 500:
    names — a crash between the blob commit and the metadata commit leaves one. The grace must
    exceed the longest gap between those two commits, so a PUT about to commit its row never
    loses its blob.
+
+A sweeper works on one blob store: with regions, one per region the gateway serves, each taking
+from the deletion queue only the blobs queued for its own region.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -48,10 +51,14 @@ class Sweeper:
         *,
         orphan_grace: float,
         interval: float,
+        regions: Collection[str | None] | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
+        """``regions``: the queued deletions that are this store's (None among them: those
+        queued without a region, the default region's); None: every queued deletion."""
         self._store = store
         self._blobs = blobs
+        self._regions = regions
         self._orphan_grace = timedelta(seconds=orphan_grace)
         self._interval = interval
         self._clock = clock
@@ -82,7 +89,9 @@ class Sweeper:
     async def _delete_queued(self, now: datetime) -> int:
         deleted = 0
         while True:
-            batch = await self._store.take_due_blob_deletions(now, BATCH_SIZE)
+            batch = await self._store.take_due_blob_deletions(
+                now, BATCH_SIZE, regions=self._regions
+            )
             for blob_id in batch:
                 await self._blobs.delete(blob_id)
             deleted += len(batch)
