@@ -48,6 +48,7 @@ from andromede.s3.handlers.encryption import KmsKeyResolver
 from andromede.settings import Settings, load_settings
 from andromede.storage.blob_local import LocalBlobStore
 from andromede.storage.blobs import BlobStore
+from andromede.storage.regions import RegionalBlobs
 from andromede.storage.service import ObjectService, StorageLimits
 from andromede.storage.store_sql import SqlMetadataStore
 from andromede.storage.sweeper import Sweeper
@@ -60,7 +61,7 @@ __all__ = [
     "identity_service",
     "key_service",
     "migrate",
-    "open_blob_store",
+    "open_blob_stores",
     "open_identity",
     "prepare",
     "s3_services",
@@ -189,7 +190,7 @@ class Application:
         identity = identity_service(settings, db)
         audit = AuditService(SqlAuditStore(db))
         store = SqlMetadataStore(db)
-        blobs, close_blobs = await open_blob_store(settings)
+        blobs, close_blobs = await open_blob_stores(settings)
         keys = await asyncio.to_thread(key_service, settings)
         objects = ObjectService(
             store, blobs, storage_limits(settings), object_cipher(settings, keys)
@@ -201,18 +202,35 @@ class Application:
             KmsAuthoriser(identity.policies_for, settings.region),
             region=settings.region,
         )
-        sweeper = Sweeper(
-            store, blobs, orphan_grace=settings.orphan_grace, interval=settings.sweeper_interval
-        )
+        # One sweeper per served region, each deleting only in its own region's store.
+        sweepers = {
+            region: Sweeper(
+                store,
+                region_blobs,
+                orphan_grace=settings.orphan_grace,
+                interval=settings.sweeper_interval,
+                regions=(region, None) if region == settings.region else (region,),
+            )
+            for region, region_blobs in blobs.regions.items()
+        }
         audit.start()
         background = [
-            asyncio.create_task(sweeper.run_forever(), name="sweeper"),
+            *(
+                asyncio.create_task(sweeper.run_forever(), name=f"sweeper-{region}")
+                for region, sweeper in sweepers.items()
+            ),
             asyncio.create_task(_identity_upkeep(settings, identity), name="identity-upkeep"),
             asyncio.create_task(_kms_upkeep(settings, customer_keys), name="kms-upkeep"),
         ]
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
         s3 = S3App(
-            s3_services(settings, objects, identity, S3KmsKeys(customer_keys, audit)),
+            s3_services(
+                settings,
+                objects,
+                identity,
+                S3KmsKeys(customer_keys, audit),
+                allowed_regions=identity.allowed_regions,
+            ),
             identity,
             audit,
             rate_limiter,
@@ -264,19 +282,33 @@ def s3_services(
     objects: ObjectService,
     identity: IdentityService,
     kms_keys: KmsKeyResolver | None = None,
+    *,
+    allowed_regions: Callable[[str], Awaitable[frozenset[str]]] | None = None,
 ) -> S3Services:
     authoriser = S3Authoriser(identity.policies_for, settings.region)
-    return S3Services(objects=objects, settings=settings, authoriser=authoriser, kms_keys=kms_keys)
+    return S3Services(
+        objects=objects,
+        settings=settings,
+        authoriser=authoriser,
+        kms_keys=kms_keys,
+        allowed_regions=allowed_regions,
+    )
 
 
-async def open_blob_store(
+async def open_blob_stores(
     settings: Settings,
-) -> tuple[BlobStore, Callable[[], Awaitable[None]] | None]:
-    """The blob store the settings choose, and what closes it (None: nothing to close)."""
+) -> tuple[RegionalBlobs, Callable[[], Awaitable[None]] | None]:
+    """The blob store of each region this gateway serves, on the backend the settings choose,
+    and what closes them (None: nothing to close). No other region's store is opened: its
+    folder or pool may not even be reachable (or allowed, by cephx) from this host."""
+    served = sorted(settings.served_region_names)
     if settings.blob_backend == "local":
-        local = LocalBlobStore(settings.data_dir / "objects", fsync=settings.fsync)
-        await asyncio.to_thread(local.prepare_layout)
-        return local, None
+        stores: dict[str, BlobStore] = {}
+        for region in served:
+            local = LocalBlobStore(settings.region_directory(region), fsync=settings.fsync)
+            await asyncio.to_thread(local.prepare_layout)
+            stores[region] = local
+        return RegionalBlobs(stores, settings.region), None
     # Imported here: librados is a system package that only RADOS deployments need.
     from andromede.storage.blob_rados import RadosCluster, RadosConfig
 
@@ -292,11 +324,14 @@ async def open_blob_store(
         )
     )
     try:
-        store = await cluster.blob_store(settings.ceph_pool, stripe_size=settings.rados_stripe_size)
+        pools = await cluster.blob_stores_by_region(
+            {region: settings.region_pool(region) for region in served},
+            stripe_size=settings.rados_stripe_size,
+        )
     except BaseException:
         await cluster.close()
         raise
-    return store, cluster.close
+    return RegionalBlobs(dict(pools), settings.region), cluster.close
 
 
 def storage_limits(settings: Settings) -> StorageLimits:
@@ -426,7 +461,7 @@ async def reencrypt_legacy_objects(settings: Settings, db: Database) -> int:
     """Encrypt the objects stored before encryption at rest (an Alembic migration cannot reach
     the root-key provider, so this start-up step does it; see decision 0011)."""
     keys = await asyncio.to_thread(key_service, settings)
-    blobs, close_blobs = await open_blob_store(settings)
+    blobs, close_blobs = await open_blob_stores(settings)
     try:
         objects = ObjectService(
             SqlMetadataStore(db), blobs, storage_limits(settings), object_cipher(settings, keys)

@@ -7,6 +7,7 @@ operator manages tenants but holds no key of theirs and reads none of their data
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from andromede.iam.errors import (
@@ -39,6 +40,7 @@ __all__ = ["AccountsMixin", "BootstrapResult", "CreatedOperator"]
 
 _TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}", re.ASCII)
 _ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
+_REGION_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
 _ID_ATTEMPTS = 5  # a fresh 12-digit id collides rarely; try a few before giving up
 
 
@@ -158,6 +160,26 @@ class AccountsMixin(ServiceCore):
         quota = TenantQuota((await self.get_tenant(tenant)).id, max_buckets, max_bytes)
         await self._store.put_quota(quota)
         return quota
+
+    async def get_tenant_regions(self, tenant: str) -> frozenset[str]:
+        """The regions the tenant's buckets may be created in; empty: every region."""
+        return await self._store.get_allowed_regions((await self.get_tenant(tenant)).id)
+
+    async def allowed_regions(self, tenant_id: str) -> frozenset[str]:
+        """:meth:`get_tenant_regions` by account id, for CreateBucket (one query, no tenant
+        look-up: the caller's credentials already proved the tenant exists)."""
+        return await self._store.get_allowed_regions(tenant_id)
+
+    async def set_tenant_regions(self, tenant: str, regions: Iterable[str]) -> frozenset[str]:
+        """Replace the tenant's allow-list of regions (empty: every region). Checking that
+        the names are regions of the deployment is the caller's job: regions are settings."""
+        allowed = frozenset(regions)
+        bad = sorted(name for name in allowed if not _REGION_NAME.fullmatch(name))
+        if bad:
+            raise InvalidInput(f"not region names: {', '.join(bad)}")
+        tenant_id = (await self.get_tenant(tenant)).id
+        await self._store.put_allowed_regions(tenant_id, allowed)
+        return allowed
 
     async def get_account_summary(self, tenant_id: str) -> dict[str, int]:
         """GetAccountSummary's SummaryMap: usage counts and the quotas that apply."""

@@ -88,8 +88,16 @@ class Authenticator:
         )
 
     async def authenticate(
-        self, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str]
+        self,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: Mapping[str, str],
+        *,
+        region: str | None = None,
     ) -> Authenticated:
+        """``region``: the region the request must be signed for (S3: the addressed bucket's);
+        None: the endpoint's region or one of ``also_accepted_regions``."""
         signed = parse_authentication(method, raw_path, raw_query, headers)
         if signed is None:
             return Authenticated(ANONYMOUS, None, None)
@@ -111,7 +119,8 @@ class Authenticator:
             _session_token(raw_query, headers),
             allow_operator=self._allow_operator,
         )
-        region = signed.region if signed.region in self._also_accepted else self._region
+        if region is None:
+            region = signed.region if signed.region in self._also_accepted else self._region
         signing = verify(
             signed,
             secret,

@@ -67,6 +67,12 @@ class IdentityStore(Protocol):
 
     async def put_quota(self, quota: TenantQuota) -> None: ...
 
+    async def get_allowed_regions(self, tenant_id: str) -> frozenset[str]:
+        """The regions the tenant's buckets may be created in; empty: every region."""
+
+    async def put_allowed_regions(self, tenant_id: str, regions: frozenset[str]) -> None:
+        """Replace the tenant's allow-list (empty: every region). NoSuchEntity."""
+
     async def count_entities(self, tenant_id: str) -> dict[str, int]:
         """Counts for GetAccountSummary: Users, Groups, Roles, Policies, MFADevices,
         MFADevicesInUse, AccessKeys (IAM users'), RootAccessKeys, RootMFADevices."""

@@ -49,6 +49,7 @@ class MemoryIdentityStore:
     def __init__(self) -> None:
         self._tenants: dict[str, Tenant] = {}
         self._quotas: dict[str, TenantQuota] = {}
+        self._allowed_regions: dict[str, frozenset[str]] = {}
         self._entities: dict[type[_Named], dict[str, _Named]] = {kind: {} for kind in _KINDS}
         self._members: set[tuple[str, str]] = set()  # (group id, user id)
         self._keys: dict[str, tuple[AccessKey, str]] = {}
@@ -110,6 +111,14 @@ class MemoryIdentityStore:
         if quota.tenant_id not in self._tenants:
             raise NoSuchEntity(quota.tenant_id)
         self._quotas[quota.tenant_id] = quota
+
+    async def get_allowed_regions(self, tenant_id: str) -> frozenset[str]:
+        return self._allowed_regions.get(tenant_id, frozenset())
+
+    async def put_allowed_regions(self, tenant_id: str, regions: frozenset[str]) -> None:
+        if tenant_id not in self._tenants:
+            raise NoSuchEntity(tenant_id)
+        self._allowed_regions[tenant_id] = regions
 
     async def count_entities(self, tenant_id: str) -> dict[str, int]:
         users = [u for u in self._users() if u.tenant_id == tenant_id]

@@ -250,6 +250,26 @@ class SqlIdentityStore(SqlGrantsMixin):
         except sa.exc.IntegrityError as exc:
             raise NoSuchEntity(quota.tenant_id) from exc
 
+    async def get_allowed_regions(self, tenant_id: str) -> frozenset[str]:
+        r = tables.tenant_regions
+        query = sa.select(r.c.region).where(r.c.tenant_id == tenant_id)
+        return frozenset(await self._db.read(lambda conn: conn.scalars(query).all()))
+
+    async def put_allowed_regions(self, tenant_id: str, regions: frozenset[str]) -> None:
+        r = tables.tenant_regions
+
+        def work(conn: Connection) -> None:
+            conn.execute(r.delete().where(r.c.tenant_id == tenant_id))
+            if regions:
+                conn.execute(
+                    r.insert(), [{"tenant_id": tenant_id, "region": name} for name in regions]
+                )
+
+        try:
+            await self._db.write(work)
+        except sa.exc.IntegrityError as exc:
+            raise NoSuchEntity(tenant_id) from exc
+
     async def count_entities(self, tenant_id: str) -> dict[str, int]:
         u, k, m = tables.users, tables.access_keys, tables.mfa_devices
 

@@ -1,9 +1,17 @@
 """The S3 ASGI application: raw ASGI, no framework on the hot path.
 
-Per request: request id → route (operation) → authenticate (SigV4 → principal) → authorise →
-handler → response, then one access-log line and, for mutating operations and authentication
-failures, one audit event. Every error leaves as S3's XML error with the request id; an
-unexpected exception is logged with the request id and answered ``InternalError`` without detail.
+Per request: request id → route (operation) → the addressed bucket and its region → authenticate
+(SigV4 → principal) → authorise → handler → response, then one access-log line and, for mutating
+operations and authentication failures, one audit event.
+
+Regions (docs/decisions/0013-regions-and-residency.md): a bucket of a region this gateway does not
+serve answers 301 PermanentRedirect with ``x-amz-bucket-region`` (and the region's endpoint when
+one is declared), before authentication, as AWS does; a bucket-scoped request must be signed for
+its bucket's region, else 400 AuthorizationHeaderMalformed names that region (SDKs retry with it).
+GetBucketLocation, the way to learn a bucket's region, is answered for any bucket.
+
+Every error leaves as S3's XML error with the request id; an unexpected exception is logged with
+the request id and answered ``InternalError`` without detail.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
@@ -34,7 +42,7 @@ from andromede.s3.operations import Scope as OpScope
 from andromede.s3.request import ClientDisconnected, S3Context
 from andromede.s3.router import Route, Router
 from andromede.s3.xml import XmlWriter
-from andromede.storage.errors import NoSuchKey
+from andromede.storage.errors import NoSuchBucket, NoSuchKey
 from andromede.storage.model import Bucket, ObjectRecord
 
 __all__ = ["S3App"]
@@ -100,6 +108,7 @@ class S3App:
         self._auth = Authenticator(identity, services.settings)
         self._audit = audit
         self._rate_limiter = rate_limiter or RateLimiter(services.settings.rate_limit_per_key)
+        self._served = services.settings.served_region_names
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -128,15 +137,24 @@ class S3App:
                 raise S3Error("RequestHeaderSectionTooLarge")
             query = dict(parse_qsl(raw_query, keep_blank_values=True))
             route = self._router.route(method, headers.get("host", ""), raw_path, query, headers)
+            addressed = await self._addressed_bucket(route)
             authenticated = await self._authenticate(
-                route, method, raw_path, raw_query, headers, request_id
+                route,
+                method,
+                raw_path,
+                raw_query,
+                headers,
+                request_id,
+                region=_signing_region(route, addressed),
             )
             principal = authenticated.principal
             if authenticated.signed is not None and not self._rate_limiter.allow(
                 authenticated.signed.access_key_id
             ):
                 raise S3Error("SlowDown")
-            bucket_record = await self._authorise(route, principal, headers, query, scope)
+            bucket_record = await self._authorise(
+                route, principal, headers, query, scope, addressed
+            )
             ctx = S3Context(
                 request_id=request_id,
                 query=query,
@@ -198,9 +216,13 @@ class S3App:
         raw_query: str,
         headers: dict[str, str],
         request_id: str,
+        *,
+        region: str | None,
     ) -> Authenticated:
         try:
-            return await self._auth.authenticate(method, raw_path, raw_query, headers)
+            return await self._auth.authenticate(
+                method, raw_path, raw_query, headers, region=region
+            )
         except AndromedeError as exc:
             wire = to_s3_error(exc)
             self._audit.record(
@@ -214,6 +236,24 @@ class S3App:
             )
             raise
 
+    async def _addressed_bucket(self, route: Route) -> Bucket | None:
+        """The bucket a bucket- or object-scoped request names (None: none, or no such bucket
+        — answered once the caller is authenticated); PermanentRedirect when its region's
+        data is not served here. Read once, for authentication, authorisation and handler."""
+        if route.bucket is None or route.operation is _O.CreateBucket:
+            return None
+        try:
+            found = await self._services.objects.get_bucket(route.bucket)
+        except NoSuchBucket:
+            return None
+        if found.region not in self._served and route.operation is not _O.GetBucketLocation:
+            declared = self._settings.region_settings(found.region)
+            endpoint = urlsplit(declared.endpoint).netloc if declared and declared.endpoint else ""
+            redirect = S3Error("PermanentRedirect", **({"Endpoint": endpoint} if endpoint else {}))
+            redirect.response_headers = (("x-amz-bucket-region", found.region),)
+            raise redirect
+        return found
+
     async def _authorise(
         self,
         route: Route,
@@ -221,11 +261,12 @@ class S3App:
         headers: Mapping[str, str],
         query: Mapping[str, str],
         scope: Scope,
+        addressed: Bucket | None,
     ) -> Bucket | None:
         """The policy engine's decision for the operation (``s3/authorise.py``).
 
         Returns the bucket the operation addresses (None for ListBuckets and CreateBucket), read
-        once here for the handler too."""
+        before authentication (``addressed``) and passed on to the handler."""
         operation = route.operation
         if not operation.implemented:
             raise S3Error(
@@ -245,11 +286,15 @@ class S3App:
         if operation is _O.ListBuckets or operation is _O.CreateBucket:
             if principal.is_anonymous:
                 raise S3Error("AccessDenied")
+            if operation is _O.CreateBucket:
+                # Authorised by its handler, once the body names the region: policies may
+                # condition it on s3:LocationConstraint (handlers/bucket.py, _bucket_region).
+                return None
             await self._authoriser.authorise(
                 principal,
                 operation,
                 bucket=None,
-                bucket_name=route.bucket if operation is _O.CreateBucket else None,
+                bucket_name=None,
                 key=None,
                 keys=keys,
                 source_ip=source_ip,
@@ -257,7 +302,9 @@ class S3App:
             )
             return None
         bucket_name = route.bucket or ""
-        found = await self._services.objects.get_bucket(bucket_name)
+        if addressed is None:
+            raise NoSuchBucket(bucket_name)
+        found = addressed
         if operation is not _O.DeleteObjects:  # authorised key by key, as S3 does
             object_key = route.key if operation.scope is OpScope.OBJECT else None
             objects = self._services.objects
@@ -320,7 +367,7 @@ class S3App:
             xml.element("Key", route.key)
         xml.element("Resource", raw_path)
         xml.element("RequestId", request_id)
-        headers = [("Content-Type", "application/xml")]
+        headers = [("Content-Type", "application/xml"), *wire.response_headers]
         if wire.code == "AuthorizationHeaderMalformed" and "Region" in wire.details:
             headers.append(("x-amz-bucket-region", wire.details["Region"]))
         return Response(
@@ -382,6 +429,15 @@ class _BodyState:
 def _declares_body(headers: Mapping[str, str]) -> bool:
     length = headers.get("content-length", "0").strip()
     return "transfer-encoding" in headers or length not in ("", "0")
+
+
+def _signing_region(route: Route, addressed: Bucket | None) -> str | None:
+    """The region a request must be signed for: its bucket's (None: any region served here,
+    for requests that name no existing bucket and for GetBucketLocation, which any gateway
+    answers so that clients can learn where a bucket lives)."""
+    if addressed is None or route.operation is _O.GetBucketLocation:
+        return None
+    return addressed.region
 
 
 def _resource_arn(route: Route | None) -> str:

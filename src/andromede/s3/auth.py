@@ -16,12 +16,27 @@ __all__ = ["Authenticated", "Authenticator"]
 
 class Authenticator:
     def __init__(self, identity: IdentityService, settings: Settings) -> None:
-        self._inner = _Authenticator.for_settings(identity, settings, service="s3")
+        # Signed for any region this gateway serves; a bucket's requests for its own region.
+        self._inner = _Authenticator.for_settings(
+            identity,
+            settings,
+            service="s3",
+            also_accepted_regions=settings.served_region_names,
+        )
 
     async def authenticate(
-        self, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str]
+        self,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: Mapping[str, str],
+        *,
+        region: str | None = None,
     ) -> Authenticated:
+        """``region``: the one the request must be signed for (the addressed bucket's)."""
         try:
-            return await self._inner.authenticate(method, raw_path, raw_query, headers)
+            return await self._inner.authenticate(
+                method, raw_path, raw_query, headers, region=region
+            )
         except SigV4Error as exc:
             raise S3Error(exc.code, exc.message, **exc.details) from exc

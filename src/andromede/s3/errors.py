@@ -111,6 +111,11 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         "have been aborted or completed.",
     ),
     "NotImplemented": (501, "A header you provided implies functionality that is not implemented"),
+    "PermanentRedirect": (
+        301,
+        "The bucket you are attempting to access must be addressed using the specified endpoint. "
+        "Please send all future requests to this endpoint.",
+    ),
     "PreconditionFailed": (412, "At least one of the pre-conditions you specified did not hold"),
     "RequestTimeTooSkewed": (
         403,
@@ -152,6 +157,8 @@ class S3Error(AndromedeError):
         self.status = status
         self.message = message or default_message
         self.details = details
+        # Headers the error response carries (PermanentRedirect's x-amz-bucket-region).
+        self.response_headers: tuple[tuple[str, str], ...] = ()
 
 
 _DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
@@ -160,6 +167,8 @@ _DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
     storage_errors.BucketAlreadyOwnedByYou: "BucketAlreadyOwnedByYou",
     storage_errors.BucketNotEmpty: "BucketNotEmpty",
     storage_errors.InvalidBucketName: "InvalidBucketName",
+    # A copy source in a region this gateway does not serve (its bytes are out of reach here).
+    storage_errors.RegionNotServed: "InvalidRequest",
     storage_errors.NoSuchKey: "NoSuchKey",
     storage_errors.KeyTooLong: "KeyTooLongError",
     storage_errors.EntityTooLarge: "EntityTooLarge",

@@ -1,4 +1,12 @@
-"""Bucket handlers: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation."""
+"""Bucket handlers: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
+
+CreateBucket places the bucket in a region (docs/decisions/0013-regions-and-residency.md): its
+LocationConstraint, or the default region when it has none. A region the deployment does not
+declare is InvalidLocationConstraint; one declared but not served by this gateway is
+IllegalLocationConstraintException (AWS's answer to a constraint sent to another region's
+endpoint); one the tenant's allow-list or the caller's policies exclude (``s3:LocationConstraint``)
+is AccessDenied, as an AWS Organizations policy restricting regions answers.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ from datetime import UTC, datetime
 
 from andromede.http.dates import iso8601_ms
 from andromede.http.response import Response
+from andromede.s3.authorise import request_condition_keys
 from andromede.s3.errors import S3Error
 from andromede.s3.handlers.access import acl_from_request, parse_object_ownership
 from andromede.s3.handlers.common import (
@@ -72,16 +81,11 @@ async def create_bucket(ctx: S3Context, svc: S3Services) -> Response:
     owner_id = tenant_owner_id(ctx)
     tenant_id = ctx.principal.tenant_id or ""
     body = await ctx.read_xml_body()
-    region = svc.settings.region
+    constraint = None
     if body.strip():
         root = parse_xml(body, "CreateBucketConfiguration")
         constraint = child_text(root, "LocationConstraint")
-        if constraint is not None and constraint != region:
-            raise S3Error(
-                "InvalidLocationConstraint",
-                f"The specified location-constraint is not valid: this endpoint serves {region}",
-                LocationConstraint=constraint[:64],
-            )
+    region = await _bucket_region(ctx, svc, tenant_id, constraint or None)
     if ctx.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":
         raise S3Error("NotImplemented", "Object Lock is not implemented yet")
     raw_ownership = ctx.headers.get("x-amz-object-ownership")
@@ -111,6 +115,46 @@ async def create_bucket(ctx: S3Context, svc: S3Services) -> Response:
         acl=acl,
     )
     return Response(headers=[("Location", f"/{ctx.bucket}")])
+
+
+async def _bucket_region(
+    ctx: S3Context, svc: S3Services, tenant_id: str, constraint: str | None
+) -> str:
+    """The region a new bucket goes to, authorised: the S3 app leaves CreateBucket's policy
+    check to this handler, since ``s3:LocationConstraint`` comes from the request body."""
+    settings = svc.settings
+    region = constraint or settings.region
+    if settings.region_settings(region) is None:
+        raise S3Error(
+            "InvalidLocationConstraint",
+            "The specified location-constraint is not valid",
+            LocationConstraint=region[:64],
+        )
+    if region not in settings.served_region_names:
+        subject = region if constraint else "unspecified"
+        raise S3Error(
+            "IllegalLocationConstraintException",
+            f"The {subject} location constraint is incompatible for the region specific "
+            "endpoint this request was sent to.",
+        )
+    keys = request_condition_keys(ctx.route.operation, ctx.query, ctx.headers)
+    keys["s3:LocationConstraint"] = region
+    await svc.authoriser.authorise(
+        ctx.principal,
+        ctx.route.operation,
+        bucket=None,
+        bucket_name=ctx.bucket,
+        key=None,
+        keys=keys,
+        source_ip=ctx.source_ip,
+        secure=ctx.secure,
+    )
+    if svc.allowed_regions is not None:
+        allowed = await svc.allowed_regions(tenant_id)
+        if allowed and region not in allowed:
+            # The operator's guardrail for the tenant, like a region-restricting SCP on AWS.
+            raise S3Error("AccessDenied", f"Your account may not create buckets in {region}")
+    return region
 
 
 async def head_bucket(ctx: S3Context, svc: S3Services) -> Response:

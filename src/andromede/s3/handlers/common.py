@@ -51,6 +51,9 @@ class S3Services:
     authoriser: S3Authoriser
     # SSE-KMS's hook: set once customer-managed KMS keys exist; None answers aws:kms with 501.
     kms_keys: KmsKeyResolver | None = None
+    # The regions a tenant (by account id) may create buckets in; empty: every region.
+    # None: no allow-lists (tests that build the app without identity).
+    allowed_regions: Callable[[str], Awaitable[frozenset[str]]] | None = None
 
 
 Handler = Callable[[S3Context, S3Services], Awaitable[Response]]
