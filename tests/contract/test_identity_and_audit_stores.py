@@ -194,6 +194,19 @@ async def test_tenants_by_name_list_status_and_quota(identity: IdentityStore) ->
         await identity.put_quota(TenantQuota("999999999999", 1, 1))
 
 
+async def test_tenant_region_allow_list(identity: IdentityStore) -> None:
+    tenant, _ = await seeded(identity, 1)
+    assert await identity.get_allowed_regions(tenant.id) == frozenset()
+    await identity.put_allowed_regions(tenant.id, frozenset({"eu-paris-1", "eu-berlin-1"}))
+    assert await identity.get_allowed_regions(tenant.id) == {"eu-paris-1", "eu-berlin-1"}
+    await identity.put_allowed_regions(tenant.id, frozenset({"eu-paris-1"}))
+    assert await identity.get_allowed_regions(tenant.id) == {"eu-paris-1"}
+    await identity.put_allowed_regions(tenant.id, frozenset())
+    assert await identity.get_allowed_regions(tenant.id) == frozenset()
+    with pytest.raises(NoSuchEntity):
+        await identity.put_allowed_regions("999999999999", frozenset({"eu-paris-1"}))
+
+
 async def test_closing_a_tenant_deactivates_keys_and_ends_sessions(
     identity: IdentityStore,
 ) -> None:

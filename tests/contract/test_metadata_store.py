@@ -479,3 +479,55 @@ async def test_legacy_rows_are_listed_and_swapped_only_if_unchanged(store: Metad
     still = await store.get_object("b1", "y")
     assert still is not None and still.segments[0].blob_id == "overwritten"
     assert [(r.bucket, r.key) for r in await store.legacy_objects(None, 10, 2)] == [("b2", "a")]
+
+
+# -- regions ----------------------------------------------------------------------------------
+
+
+async def test_regions_of_segments_and_parts_round_trip(store: MetadataStore) -> None:
+    await store.create_bucket(dataclasses.replace(bucket(), region="eu-berlin-1"))
+    stored = dataclasses.replace(
+        record("k"),
+        segments=(Segment("blob-a", 3, region="eu-berlin-1"), Segment("legacy", 0)),
+    )
+    await store.put_object(stored)
+    found = await store.get_object("b1", "k")
+    assert found is not None
+    assert [s.region for s in found.segments] == ["eu-berlin-1", None]
+    await store.create_upload(upload("u1"))
+    await store.put_part(dataclasses.replace(part("u1", 1), region="eu-berlin-1"))
+    await store.put_part(part("u1", 2))
+    assert [p.region for p in await store.get_parts("u1", [1, 2])] == ["eu-berlin-1", None]
+
+
+async def test_deletion_queue_by_region(store: MetadataStore) -> None:
+    await store.queue_blob_deletion(["old"], T0)
+    await store.queue_blob_deletion(["p1", "p2"], T0, region="eu-paris-1")
+    await store.queue_blob_deletion(["b1"], T0, region="eu-berlin-1")
+    assert await store.take_due_blob_deletions(T0, 10, regions=["eu-berlin-1"]) == ["b1"]
+    assert await store.take_due_blob_deletions(T0, 10, regions=[]) == []
+    assert sorted(await store.take_due_blob_deletions(T0, 10, regions=["eu-paris-1", None])) == [
+        "old",
+        "p1",
+        "p2",
+    ]
+    assert await store.take_due_blob_deletions(T0, 10) == []
+
+
+async def test_every_bucket_and_its_usage(store: MetadataStore) -> None:
+    await store.create_bucket(bucket("b1", "t2"))
+    await store.create_bucket(bucket("b2", "t1"))
+    await store.create_bucket(bucket("b3", "t1"))
+    await store.put_object(record("k1", size=10))
+    await store.put_object(record("k2", size=32))
+    await store.put_object(record("k", bucket="b3", size=0))
+    assert [(b.tenant_id, b.name) for b in await store.all_buckets()] == [
+        ("t1", "b2"),
+        ("t1", "b3"),
+        ("t2", "b1"),
+    ]
+    usage = await store.usage_by_bucket()
+    assert {name: (u.objects, u.bytes) for name, u in usage.items()} == {
+        "b1": (2, 42),
+        "b3": (1, 0),
+    }

@@ -80,6 +80,17 @@ async def test_quota_is_stored(identity: IdentityService, tenant: BootstrapResul
         await identity.set_tenant_quota("acme", max_buckets=-1, max_bytes=None)
 
 
+async def test_tenant_regions_are_stored(
+    identity: IdentityService, tenant: BootstrapResult
+) -> None:
+    assert await identity.get_tenant_regions("acme") == frozenset()
+    assert await identity.set_tenant_regions("acme", ["eu-paris-1"]) == {"eu-paris-1"}
+    assert await identity.allowed_regions(tenant.tenant.id) == {"eu-paris-1"}
+    with pytest.raises(InvalidInput):
+        await identity.set_tenant_regions("acme", ["Paris!"])
+    assert await identity.get_tenant_regions(tenant.tenant.id) == {"eu-paris-1"}
+
+
 async def test_operator_belongs_to_no_tenant(identity: IdentityService) -> None:
     created = await identity.bootstrap_operator()
     assert created is not None and await identity.bootstrap_operator() is None
