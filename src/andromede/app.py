@@ -63,6 +63,7 @@ __all__ = [
     "migrate",
     "open_blob_stores",
     "open_identity",
+    "open_metadata",
     "prepare",
     "s3_services",
     "storage_limits",
@@ -438,6 +439,20 @@ async def open_identity(settings: Settings) -> AsyncIterator[IdentityService]:
     db = _open_database(settings, url)
     try:
         yield identity_service(settings, db)
+    finally:
+        await db.close()
+
+
+@contextlib.asynccontextmanager
+async def open_metadata(
+    settings: Settings,
+) -> AsyncIterator[tuple[IdentityService, SqlMetadataStore]]:
+    """Identity and object metadata over the data folder's database, migrated first: what the
+    operator's reports read (no blob store is opened)."""
+    url = await migrate(settings)
+    db = _open_database(settings, url)
+    try:
+        yield identity_service(settings, db), SqlMetadataStore(db)
     finally:
         await db.close()
 

@@ -1,4 +1,5 @@
-"""``andromede admin``: the platform operator's commands (tenants, their users, operators).
+"""``andromede admin``: the platform operator's commands (tenants, their users and regions,
+operators, the residency report).
 
 They work on the data folder and settings the way ``serve`` does (migrating the database first),
 beside a running server or not. A change made here reaches a running server's caches within
@@ -20,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from andromede.cli.residency import residency_app
 from andromede.errors import ConfigurationError
 from andromede.iam.errors import IamError, NoSuchEntity
 from andromede.iam.service import IdentityService
@@ -34,6 +36,7 @@ operator_app = typer.Typer(no_args_is_help=True, help="Platform operators.")
 admin.add_typer(tenant_app, name="tenant")
 admin.add_typer(user_app, name="user")
 admin.add_typer(operator_app, name="operator")
+admin.add_typer(residency_app, name="residency")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -158,6 +161,47 @@ tenant_app.command("reactivate", help="Make a suspended tenant active again.")(_
 tenant_app.command(
     "close", help="Close a tenant for good: every key is deactivated, sessions end."
 )(_move("close"))
+
+
+@tenant_app.command("regions")
+def tenant_regions(
+    tenant: Annotated[str, typer.Argument(help="Tenant name or account id.")],
+    allow: Annotated[
+        str | None,
+        typer.Option("--allow", help="Comma-separated regions its buckets may be created in."),
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Lift the restriction: every region.")
+    ] = False,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show, or with --allow / --all set, the regions a tenant's new buckets may go to (no
+    restriction: every region). Existing buckets stay where they are."""
+    settings = _settings(config, data_dir)
+    if allow is not None and every:
+        err.print("[red]--allow and --all exclude each other[/red]")
+        raise typer.Exit(2)
+    wanted: list[str] | None = [] if every else None
+    if allow is not None:
+        wanted = [name.strip() for name in allow.split(",") if name.strip()]
+        declared = {r.name for r in settings.declared_regions}
+        unknown = sorted(set(wanted) - declared)
+        if not wanted or unknown:
+            err.print(f"[red]not regions of this deployment:[/red] {', '.join(unknown) or allow!r}")
+            raise typer.Exit(2)
+
+    async def work(identity: IdentityService) -> frozenset[str]:
+        if wanted is None:
+            return await identity.get_tenant_regions(tenant)
+        return await identity.set_tenant_regions(tenant, wanted)
+
+    allowed = sorted(_run(settings, work))
+    if as_json:
+        _print_json({"tenant": tenant, "allowed_regions": allowed})
+        return
+    typer.echo(", ".join(allowed) if allowed else "every region")
 
 
 # -- users --------------------------------------------------------------------------------------
