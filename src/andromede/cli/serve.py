@@ -8,6 +8,7 @@ blob writer, so nothing half-written becomes visible.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from collections.abc import Callable
@@ -72,7 +73,10 @@ def _export(settings: Settings) -> None:
         if isinstance(value, SecretStr):  # the environment is the place for secrets
             value = value.get_secret_value()
         if value is not None:
-            text = str(value).lower() if isinstance(value, bool) else str(value)
+            if isinstance(value, list | tuple | dict):  # pydantic-settings parses JSON for these
+                text = json.dumps(value)
+            else:
+                text = str(value).lower() if isinstance(value, bool) else str(value)
             os.environ[f"ANDROMEDE_{name.upper()}"] = text
 
 

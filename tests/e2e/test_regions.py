@@ -1,0 +1,192 @@
+"""Regions end to end: two ``andromede serve`` gateways on one data folder (local backend), one
+serving eu-fr-1 and eu-de-1, the other eu-es-1, driven with boto3 and the admin command line.
+
+What it proves: a bucket's LocationConstraint picks its region and every blob of its objects
+(PutObject, multipart, copies) lands in that region's folder only; a client signing for another
+region is redirected by botocore itself (AuthorizationHeaderMalformed naming the region); a
+bucket of a region this gateway does not serve answers 301 PermanentRedirect naming the region
+and its endpoint, where another gateway serves it; the tenant allow-list refuses a region; the
+residency report says where each bucket's bytes are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from support.server import ANDROMEDE, REGION, ServerProcess, free_port, running_server
+
+FR, DE, ES = REGION, "eu-de-1", "eu-es-1"
+_BLOB = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass
+class Gateways:
+    main: ServerProcess  # serves eu-fr-1 (the default) and eu-de-1
+    spain: ServerProcess  # serves eu-es-1 only
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def gateways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateways]:
+    data_dir = tmp_path_factory.mktemp("regions") / "data"
+    spain_port = free_port()
+    regions = [
+        {"name": FR, "jurisdiction": "FR"},
+        {"name": DE, "jurisdiction": "DE"},
+        {"name": ES, "jurisdiction": "ES", "endpoint": f"http://127.0.0.1:{spain_port}"},
+    ]
+    env = {"ANDROMEDE_REGIONS": json.dumps(regions), "ANDROMEDE_WORKERS": "1"}
+    main_env = {**env, "ANDROMEDE_SERVED_REGIONS": json.dumps([FR, DE])}
+    with running_server(data_dir, extra_env=main_env) as main:
+        spain = ServerProcess(
+            data_dir=data_dir,
+            port=spain_port,
+            extra_env={**env, "ANDROMEDE_SERVED_REGIONS": json.dumps([ES])},
+        )
+        spain.start()
+        try:
+            yield Gateways(main, spain, env)
+        finally:
+            spain.stop()
+
+
+def client(server: ServerProcess, region: str) -> Any:
+    access_key, secret_key = server.credentials()
+    return boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+def blobs(data_dir: Path, region: str) -> set[str]:
+    folder = data_dir / ("objects" if region == FR else f"objects-{region}")
+    if not folder.exists():
+        return set()
+    return {p.name for p in folder.rglob("*") if p.is_file() and _BLOB.fullmatch(p.name)}
+
+
+def admin(gateways: Gateways, *args: str) -> str:
+    result = subprocess.run(
+        [str(ANDROMEDE), "admin", *args, "--data-dir", str(gateways.main.data_dir)],
+        env={**os.environ, **gateways.env, "ANDROMEDE_REGION": FR},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def new_bucket(s3: Any, region: str | None) -> str:
+    name = f"reg-{uuid.uuid4().hex[:12]}"
+    if region is None:
+        s3.create_bucket(Bucket=name)
+    else:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    return name
+
+
+def test_each_buckets_bytes_stay_in_its_region(gateways: Gateways, tmp_path: Path) -> None:
+    data_dir = gateways.main.data_dir
+    s3 = client(gateways.main, FR)
+    french, german = new_bucket(s3, None), new_bucket(s3, DE)
+    assert s3.get_bucket_location(Bucket=french)["LocationConstraint"] == FR
+    assert s3.get_bucket_location(Bucket=german)["LocationConstraint"] == DE
+    before_fr, before_de = blobs(data_dir, FR), blobs(data_dir, DE)
+
+    # A client configured for eu-fr-1 writes into the eu-de-1 bucket: botocore follows the
+    # AuthorizationHeaderMalformed answer (which names eu-de-1) and signs again for it.
+    s3.put_object(Bucket=german, Key="small", Body=b"guten tag")
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(11 * 1024 * 1024))
+    s3.upload_file(
+        str(big),
+        german,
+        "big",
+        Config=TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20),
+    )
+    s3.put_object(Bucket=french, Key="source", Body=b"bonjour" * 1000)
+    s3.copy_object(Bucket=german, Key="copied", CopySource={"Bucket": french, "Key": "source"})
+
+    new_fr = blobs(data_dir, FR) - before_fr
+    new_de = blobs(data_dir, DE) - before_de
+    assert len(new_fr) == 1  # the source object, and nothing of the German bucket
+    assert len(new_de) == 1 + 3 + 1  # small, three parts, the copy re-written in eu-de-1
+    german_client = client(gateways.main, DE)
+    assert german_client.get_object(Bucket=german, Key="small")["Body"].read() == b"guten tag"
+    copied = german_client.get_object(Bucket=german, Key="copied")["Body"].read()
+    assert copied == b"bonjour" * 1000
+    downloaded = tmp_path / "down"
+    german_client.download_file(german, "big", str(downloaded))
+    assert downloaded.read_bytes() == big.read_bytes()
+    listed = {b["Name"]: b.get("BucketRegion") for b in s3.list_buckets()["Buckets"]}
+    assert (listed[french], listed[german]) == (FR, DE)
+
+    report = json.loads(admin(gateways, "residency", "report", "--json"))
+    rows = {row["bucket"]: row for row in report["buckets"]}
+    assert (rows[german]["region"], rows[german]["jurisdiction"]) == (DE, "DE")
+    assert rows[german]["location"] == str(data_dir / f"objects-{DE}")
+    assert (rows[german]["objects"], rows[german]["bytes"]) == (3, 9 + (11 << 20) + 7000)
+    assert (rows[french]["jurisdiction"], rows[french]["objects"]) == ("FR", 1)
+
+
+def test_a_bucket_served_elsewhere_redirects_to_its_gateway(gateways: Gateways) -> None:
+    data_dir = gateways.main.data_dir
+    before = {region: blobs(data_dir, region) for region in (FR, DE, ES)}
+    spanish = new_bucket(client(gateways.spain, ES), ES)
+    client(gateways.spain, ES).put_object(Bucket=spanish, Key="k", Body=b"hola")
+    assert len(blobs(data_dir, ES) - before[ES]) == 1
+    assert (blobs(data_dir, FR), blobs(data_dir, DE)) == (before[FR], before[DE])
+    main = client(gateways.main, ES)
+    with pytest.raises(ClientError) as caught:
+        main.get_object(Bucket=spanish, Key="k")
+    error = caught.value.response
+    assert error["Error"]["Code"] == "PermanentRedirect"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 301
+    assert error["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == ES
+    assert error["Error"]["Endpoint"] == f"127.0.0.1:{gateways.spain.port}"
+    with pytest.raises(ClientError) as head:
+        main.head_bucket(Bucket=spanish)
+    assert head.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == ES
+    # Any gateway tells where a bucket is; its own gateway serves it.
+    assert main.get_bucket_location(Bucket=spanish)["LocationConstraint"] == ES
+    got = client(gateways.spain, ES).get_object(Bucket=spanish, Key="k")["Body"].read()
+    assert got == b"hola"
+    # And the gateway serving eu-es-1 creates no bucket in the regions it does not serve.
+    with pytest.raises(ClientError) as refused:
+        new_bucket(client(gateways.spain, ES), FR)
+    assert refused.value.response["Error"]["Code"] == "IllegalLocationConstraintException"
+
+
+def test_the_tenant_allow_list_refuses_other_regions(gateways: Gateways) -> None:
+    tenants = json.loads(admin(gateways, "tenant", "list", "--json"))
+    tenant = tenants[0]["name"]
+    admin(gateways, "tenant", "regions", tenant, "--allow", FR)
+    try:
+        s3 = client(gateways.main, FR)
+        with pytest.raises(ClientError) as refused:
+            new_bucket(s3, DE)
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+        assert s3.get_bucket_location(Bucket=new_bucket(s3, FR))["LocationConstraint"] == FR
+    finally:
+        admin(gateways, "tenant", "regions", tenant, "--all")
+    assert new_bucket(client(gateways.main, FR), DE)
