@@ -19,15 +19,22 @@ router = APIRouter(tags=["platform"])
 async def list_regions(
     _who: Annotated[Caller, Depends(caller)], ctx: Annotated[ApiContext, Depends(context)]
 ) -> RegionList:
-    # One region per deployment today (settings.region); several arrive with the compute issue.
     settings = ctx.settings
-    region = Region(
-        name=settings.region,
-        s3_domain=settings.s3_domain,
-        scheme="https" if settings.tls_cert else "http",
-        current=True,
+    served = settings.served_region_names
+    return RegionList(
+        regions=[
+            Region(
+                name=region.name,
+                s3_domain=settings.s3_domain,
+                scheme="https" if settings.tls_cert else "http",
+                current=region.name in served,
+                default=region.name == settings.region,
+                jurisdiction=region.jurisdiction,
+                endpoint=region.endpoint,
+            )
+            for region in settings.declared_regions
+        ]
     )
-    return RegionList(regions=[region])
 
 
 @router.get("/health", summary="Whether this gateway answers (no details, no authentication)")

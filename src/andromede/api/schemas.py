@@ -149,7 +149,16 @@ class Region(BaseModel):
     name: str
     s3_domain: str = Field(description="Base domain of virtual-host-style S3 requests.")
     scheme: Literal["http", "https"]
-    current: bool = Field(description="The region this gateway serves.")
+    current: bool = Field(description="Whether this gateway serves the region.")
+    default: bool = Field(
+        default=False, description="Buckets created without LocationConstraint go here."
+    )
+    jurisdiction: str | None = Field(
+        default=None, description="Country (ISO 3166-1 alpha-2) or EU whose law governs it."
+    )
+    endpoint: str | None = Field(
+        default=None, description="Public URL of the gateways serving the region."
+    )
 
 
 class RegionList(BaseModel):

@@ -176,7 +176,15 @@ async def test_regions(api: ApiHarness) -> None:
         regions = (await client.get("/api/v1/regions")).json()
     assert regions == {
         "regions": [
-            {"name": "eu-fr-1", "s3_domain": "s3.localhost", "scheme": "http", "current": True}
+            {
+                "name": "eu-fr-1",
+                "s3_domain": "s3.localhost",
+                "scheme": "http",
+                "current": True,
+                "default": True,
+                "jurisdiction": None,
+                "endpoint": None,
+            }
         ]
     }
 
