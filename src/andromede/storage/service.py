@@ -52,6 +52,7 @@ from andromede.storage.errors import (
     NoSuchKey,
     NoSuchUpload,
     ObjectCorrupted,
+    RegionNotServed,
 )
 from andromede.storage.integrity import (
     BodyIntegrity,
@@ -688,6 +689,8 @@ class ObjectService:
                 try:
                     if await self._reencrypt(record, ObjectEncryption(tenants[record.bucket])):
                         done += 1
+                except RegionNotServed:
+                    continue  # its blobs are out of reach here: a gateway of its region does it
                 except (EncryptionError, ObjectCorrupted, BlobError) as exc:
                     _log.warning(
                         "an object of bucket %s stays unconverted: %s",

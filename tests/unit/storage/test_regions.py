@@ -15,7 +15,7 @@ from andromede.db.migrate import upgrade
 from andromede.storage.blob_local import LocalBlobStore
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.errors import RegionNotServed
-from andromede.storage.model import ContentHeaders
+from andromede.storage.model import ContentHeaders, ObjectRecord, Segment
 from andromede.storage.regions import RegionalBlobs
 from andromede.storage.service import BodyIntegrity, CompletedPart, ObjectService, StorageLimits
 from andromede.storage.store import MetadataStore
@@ -191,3 +191,31 @@ def test_unlabelled_blobs_are_the_default_regions() -> None:
         regional.store("eu-madrid-1")
     single = MemoryBlobStore()
     assert RegionalBlobs.single(single).store("anything") is single
+
+
+async def test_reencryption_leaves_other_regions_legacy_blobs_to_their_gateways(
+    tmp_path: Path,
+) -> None:
+    store = MemoryMetadataStore()
+    berlin = MemoryBlobStore()
+    # A Berlin-only gateway; the default region (where legacy blobs live) is Paris.
+    service = ObjectService(
+        store, RegionalBlobs({BERLIN: berlin}, PARIS), LIMITS, cipher_in(tmp_path / "keys")
+    )
+    await service.create_bucket("old", tenant_id="t1", owner_id="o1", region=PARIS)
+    await store.put_object(
+        ObjectRecord(
+            bucket="old",
+            key="k",
+            size=4,
+            etag="e",
+            last_modified=datetime.now(UTC),
+            headers=ContentHeaders(),
+            segments=(Segment("legacy-blob", 4),),
+            owner_id="o1",
+            format_version=1,
+        )
+    )
+    assert await service.reencrypt_legacy_objects() == 0
+    record = await store.get_object("old", "k")
+    assert record is not None and record.format_version == 1  # left for a Paris gateway
