@@ -1,6 +1,6 @@
-"""Tenants and their quotas: operators manage every tenant; a tenant's own users may read
-their tenant and its quota, and learn nothing of the others (404, as for a tenant that does
-not exist, rather than 403, so a name's existence does not leak)."""
+"""Tenants, their quotas and their regions: operators manage every tenant; a tenant's own users
+may read their tenant, its quota and its regions, and learn nothing of the others (404, as for a
+tenant that does not exist, rather than 403, so a name's existence does not leak)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from andromede.api.schemas import (
     QuotaUpdate,
     TenantCreated,
     TenantList,
+    TenantRegions,
+    TenantRegionsUpdate,
     TenantView,
 )
 from andromede.audit.model import Outcome
@@ -185,6 +187,42 @@ async def put_quota(
     )
     _audit(ctx, request, who, "PutTenantQuota", found.id)
     return Quota.of(quota)
+
+
+@router.get("/{tenant}/regions", summary="The regions the tenant may use", responses=_HIDDEN)
+async def get_regions(
+    tenant: TenantRef,
+    who: Annotated[Caller, Depends(caller)],
+    ctx: Annotated[ApiContext, Depends(context)],
+) -> TenantRegions:
+    found = await _visible_tenant(ctx, who, tenant)
+    allowed = await ctx.identity.get_tenant_regions(found.id)
+    return TenantRegions(tenant_id=found.id, allowed_regions=sorted(allowed))
+
+
+@router.put(
+    "/{tenant}/regions",
+    summary="Set the regions the tenant's new buckets may go to (operators only; []: all)",
+    responses={**_HIDDEN, 403: {"description": "Operators only"}},
+)
+async def put_regions(
+    tenant: TenantRef,
+    body: TenantRegionsUpdate,
+    request: Request,
+    who: Annotated[Caller, Depends(caller)],
+    ctx: Annotated[ApiContext, Depends(context)],
+) -> TenantRegions:
+    found = await _visible_tenant(ctx, who, tenant)
+    _operators_only(who)
+    declared = {region.name for region in ctx.settings.declared_regions}
+    unknown = sorted(set(body.allowed_regions) - declared)
+    if unknown:
+        raise ApiProblem(
+            "no-such-region", 422, "No such region", f"Not regions here: {', '.join(unknown)}"
+        )
+    allowed = await ctx.identity.set_tenant_regions(found.id, body.allowed_regions)
+    _audit(ctx, request, who, "PutTenantRegions", found.id)
+    return TenantRegions(tenant_id=found.id, allowed_regions=sorted(allowed))
 
 
 def _operators_only(who: Caller) -> None:

@@ -28,6 +28,8 @@ __all__ = [
     "RegionList",
     "TenantCreated",
     "TenantList",
+    "TenantRegions",
+    "TenantRegionsUpdate",
     "TenantView",
     "WhoAmI",
 ]
@@ -143,6 +145,19 @@ class Quota(BaseModel):
 class QuotaUpdate(_Request):
     max_buckets: Annotated[int | None, Field(ge=0, le=2**53)] = None
     max_bytes: Annotated[int | None, Field(ge=0, le=2**63 - 1)] = None
+
+
+class TenantRegions(BaseModel):
+    tenant_id: str
+    allowed_regions: list[str] = Field(
+        description="Regions the tenant's new buckets may go to; empty: every region."
+    )
+
+
+class TenantRegionsUpdate(_Request):
+    allowed_regions: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]] = Field(
+        max_length=100, description="Regions of this deployment; empty: every region."
+    )
 
 
 class Region(BaseModel):

@@ -171,6 +171,24 @@ async def test_quota_set_and_read(api: ApiHarness) -> None:
     assert cleared.json()["max_buckets"] is None
 
 
+async def test_tenant_regions_set_and_read(api: ApiHarness) -> None:
+    path = "/api/v1/tenants/admin/regions"
+    async with api.as_operator() as operator, api.as_admin() as admin:
+        empty = (await operator.get(path)).json()
+        put = await operator.put(path, json={"allowed_regions": ["eu-fr-1"]})
+        own = (await admin.get(f"/api/v1/tenants/{api.admin_tenant_id}/regions")).json()
+        by_tenant = await admin.put(path, json={"allowed_regions": []})
+        unknown = await operator.put(path, json={"allowed_regions": ["us-east-1"]})
+        cleared = await operator.put(path, json={"allowed_regions": []})
+    assert empty == {"tenant_id": api.admin_tenant_id, "allowed_regions": []}
+    assert put.status_code == 200
+    assert own == {"tenant_id": api.admin_tenant_id, "allowed_regions": ["eu-fr-1"]}
+    assert_problem(by_tenant, 403, "operators-only")
+    assert_problem(unknown, 422, "no-such-region")
+    assert cleared.json()["allowed_regions"] == []
+    assert await api.identity.get_tenant_regions(api.admin_tenant_id) == frozenset()
+
+
 async def test_regions(api: ApiHarness) -> None:
     async with api.as_admin() as client:
         regions = (await client.get("/api/v1/regions")).json()
