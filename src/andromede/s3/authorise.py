@@ -122,7 +122,11 @@ class S3Authoriser:
             # Operators manage the platform and read no tenant data (operator access to tenant
             # data is a separate, customer-approved path).
             raise S3Error("AccessDenied")
-        context = self._context(principal, operation, bucket_name, key, keys, source_ip, secure)
+        # aws:RequestedRegion: a bucket's requests are signed for its region (s3/app.py checks).
+        region = bucket.region if bucket is not None else self._region
+        context = self._context(
+            principal, operation, bucket_name, key, keys, source_ip, secure, region
+        )
         identity = [
             load_policy(text, kind=PolicyKind.IDENTITY)
             for text in await self._identity_policies(principal)
@@ -158,6 +162,7 @@ class S3Authoriser:
         keys: Mapping[str, ContextValue],
         source_ip: str | None,
         secure: bool,
+        region: str,
     ) -> RequestContext:
         if bucket_name is None:
             resource = "*"
@@ -171,7 +176,7 @@ class S3Authoriser:
             resource=resource,
             source_ip=source_ip,
             secure=secure,
-            region=self._region,
+            region=region,
             keys=keys,
         )
 

@@ -204,3 +204,30 @@ async def test_a_policy_on_s3_location_constraint(world: World) -> None:
     assert (
         await dev.request("PUT", "/dev-paris", configuration(PARIS), region=PARIS)
     ).status == 200
+
+
+async def test_aws_requested_region_is_the_buckets(world: World) -> None:
+    identity, tenant = world.identity, world.client.tenant_id
+    await world.client.request("PUT", "/berlin", configuration(BERLIN), region=PARIS)
+    await world.client.request("PUT", "/paris", region=PARIS)
+    await identity.create_user(tenant, "fr-only")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Action": "s3:*",
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"aws:RequestedRegion": PARIS}},
+            },
+        ],
+    }
+    await identity.put_user_policy(tenant, "fr-only", "fr", json.dumps(policy))
+    key = await identity.create_access_key(tenant, "fr-only")
+    user = dataclasses.replace(
+        world.client, credentials=Credentials(key.key.access_key_id, key.secret_access_key)
+    )
+    assert (await user.request("PUT", "/paris/k", b"x", region=PARIS)).status == 200
+    denied = await user.request("PUT", "/berlin/k", b"x", region=BERLIN)
+    assert (denied.status, denied.error_code()) == (403, "AccessDenied")
