@@ -203,7 +203,10 @@ async def get_regions(
 @router.put(
     "/{tenant}/regions",
     summary="Set the regions the tenant's new buckets may go to (operators only; []: all)",
-    responses={**_HIDDEN, 403: {"description": "Operators only"}},
+    responses={
+        404: {"description": "No such tenant (or not one the caller may see), or no such region"},
+        403: {"description": "Operators only"},
+    },
 )
 async def put_regions(
     tenant: TenantRef,
@@ -217,8 +220,9 @@ async def put_regions(
     declared = {region.name for region in ctx.settings.declared_regions}
     unknown = sorted(set(body.allowed_regions) - declared)
     if unknown:
+        # 404, as IAM's NoSuchEntity for a policy ARN named in a body that does not exist.
         raise ApiProblem(
-            "no-such-region", 422, "No such region", f"Not regions here: {', '.join(unknown)}"
+            "no-such-region", 404, "No such region", f"Not regions here: {', '.join(unknown)}"
         )
     allowed = await ctx.identity.set_tenant_regions(found.id, body.allowed_regions)
     _audit(ctx, request, who, "PutTenantRegions", found.id)

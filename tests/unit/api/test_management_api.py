@@ -184,7 +184,7 @@ async def test_tenant_regions_set_and_read(api: ApiHarness) -> None:
     assert put.status_code == 200
     assert own == {"tenant_id": api.admin_tenant_id, "allowed_regions": ["eu-fr-1"]}
     assert_problem(by_tenant, 403, "operators-only")
-    assert_problem(unknown, 422, "no-such-region")
+    assert_problem(unknown, 404, "no-such-region")
     assert cleared.json()["allowed_regions"] == []
     assert await api.identity.get_tenant_regions(api.admin_tenant_id) == frozenset()
 
