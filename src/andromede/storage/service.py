@@ -233,9 +233,9 @@ class ObjectService:
             raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_object_size} limit")
         algorithm = integrity.checksum_algorithm
         target = await self.get_bucket(bucket)
+        sealed = self._sealed_in(target.region)  # RegionNotServed before a data key is drawn
         keys = await self._blob_keys(target, encryption)
         try:
-            sealed = self._sealed_in(target.region)
             blob_id, hasher = await sealed.write(body, size, algorithm, integrity, keys)
             record = ObjectRecord(
                 bucket=bucket,
@@ -495,9 +495,9 @@ class ObjectService:
                 )
             algorithm = integrity.checksum_algorithm
         target = await self.get_bucket(bucket)
+        sealed = self._sealed_in(target.region)  # RegionNotServed before a data key is drawn
         keys = await self._blob_keys(target, encryption)
         try:
-            sealed = self._sealed_in(target.region)
             blob_id, hasher = await sealed.write(body, size, algorithm, integrity, keys)
         finally:
             keys.forget()
