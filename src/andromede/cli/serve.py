@@ -51,6 +51,9 @@ def _banner(
         f"  management API   {api}/api/v1 (OpenAPI: {api}/api/v1/openapi.json)", soft_wrap=True
     )
     console.print("  web console      not yet: arrives with the console issue")
+    served = sorted(settings.served_region_names)
+    if len(settings.declared_regions) > 1:
+        console.print(f"  regions served   {', '.join(served)} (default {settings.region})")
     console.print(f"  data folder      {settings.data_dir}")
     console.print(f"  metadata         {describe_url(settings.effective_database_url)}")
     console.print(f"  admin key        {credentials} ({state}, profile 'andromede')")
