@@ -20,6 +20,10 @@
 #   ceph-common      the `ceph` and `rados` tools that set the cluster up and check it
 #   python3-rados    librados for the RADOS blob backend; scripts/venv-link-rados.sh links it
 #                    into .venv (docs/decisions/0008-librados-in-venv.md)
+#   iproute2 nftables dnsmasq-base  tenant networks of the compute service: namespaces,
+#                    bridges, veths and taps (ip, bridge), security groups and NAT (nft), DHCP
+#                    (andromede/hypervisor/tenant_network.py)
+#   busybox          its DHCP client (udhcpc) plays the guest in tests/contract/test_tenant_networks.py
 # The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
 set -euo pipefail
 
@@ -48,9 +52,13 @@ for daemon in ceph-mon ceph-mgr ceph-osd; do
 done
 command -v rados >/dev/null 2>&1 || missing+=(ceph-common)
 package_installed python3-rados || missing+=(python3-rados)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
+command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
+command -v busybox >/dev/null 2>&1 || missing+=(busybox)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools present)"
   exit 0
 fi
 
@@ -83,6 +91,9 @@ for package in "${missing[@]}"; do
     ca-certificates|python3-rados) package_installed "$package" || exit 1 ;;
     ceph-common) command -v rados >/dev/null 2>&1 || { echo "system-deps: rados missing" >&2; exit 1; } ;;
     softhsm2) command -v softhsm2-util >/dev/null 2>&1 || { echo "system-deps: softhsm2-util missing" >&2; exit 1; } ;;
+    iproute2) command -v ip >/dev/null 2>&1 || exit 1 ;;
+    nftables) command -v nft >/dev/null 2>&1 || exit 1 ;;
+    dnsmasq-base) command -v dnsmasq >/dev/null 2>&1 || exit 1 ;;
     postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || exit 1 ;;
     *) command -v "$package" >/dev/null 2>&1 || { echo "system-deps: $package missing" >&2; exit 1; } ;;
   esac

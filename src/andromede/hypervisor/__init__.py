@@ -1,0 +1,1 @@
+"""Hypervisor side of compute: QEMU instances and their networks on one host."""

@@ -1,0 +1,576 @@
+"""Tenant private networks on one host: isolation, addressing, DHCP, NAT and security groups.
+
+Each tenant network is a Linux network namespace of its own, so two tenants' instances share no
+link, no route and no firewall table: they cannot reach each other by construction. Inside it:
+
+- a bridge ``br0`` holding the network's gateway address (the first host of its CIDR), with the
+  instances' tap devices as *isolated* ports: instances never talk to each other at layer 2. The
+  bridge answers every ARP request on their behalf (``proxy_arp_pvlan``) and routes their packets
+  back out, so all traffic between two instances crosses the namespace's IP stack — as in an AWS
+  VPC, where the router sits between any two instances — and there the security groups apply
+  with connection tracking (the bridge family of nftables has no conntrack on this kernel);
+- dnsmasq serving DHCP on the bridge with one static lease per instance (its MAC → its address);
+  the NoCloud seed also carries a static network config, DHCP is for images that ignore it;
+- a veth pair to the host (a /30 "transit" link per network, from ``transit_cidr``), the host side
+  named ``<prefix>t<n>``;
+- one "public" address per instance (from ``public_cidr``, host-only: the host routes it over the
+  transit link, the namespace NATs it 1:1 to the private address), so the host reaches an
+  instance's SSH port at ``public_ip:22`` — the way EC2 public addresses work;
+- the instance metadata service: 169.254.169.254:80 is DNAT'ed to the host side of the transit
+  link at ``imds_port``, where the metadata server listens; its replies return by conntrack. The
+  connection arrives from the instance's public address, which tells the server who asks.
+
+Nothing here is reachable from an instance but its own network and the metadata service: traffic
+towards the transit and public ranges (the host, other tenants' public addresses) is dropped in
+the namespace, whatever the host's own forwarding settings.
+
+QEMU joins a network by running inside its namespace (:meth:`TenantNetworks.exec_prefix`) and
+opening the tap :meth:`plug` created. State (which index, which addresses) is kept in a JSON file
+under the state directory, rewritten atomically, so a restarted agent finds its networks again.
+Needs root (CAP_NET_ADMIN) and the ``ip``, ``nft`` and ``dnsmasq`` commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import json
+import logging
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from andromede.compute.driver import NetworkSpec, NicSpec
+
+__all__ = [
+    "FirewallRule",
+    "InstanceFirewall",
+    "NetworkCommandError",
+    "NetworkLayout",
+    "PluggedNic",
+    "TenantNetworks",
+    "render_firewall",
+]
+
+log = logging.getLogger(__name__)
+
+METADATA_ADDRESS = "169.254.169.254"
+_BRIDGE = "br0"
+_TRANSIT = "transit"
+
+
+class NetworkCommandError(RuntimeError):
+    """A host networking command failed; carries the command and what it printed."""
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkLayout:
+    """The host-wide address plan of the tenant networks (settings).
+
+    ``link_prefix`` starts the name of every host-side link (at most 6 characters: Linux names
+    are 15), so two agents on one host — tests, for instance — never collide."""
+
+    transit_cidr: str = "100.64.0.0/16"
+    public_cidr: str = "100.65.0.0/16"
+    imds_port: int = 16925
+    link_prefix: str = "andr"
+
+    def __post_init__(self) -> None:
+        transit = ipaddress.IPv4Network(self.transit_cidr)
+        public = ipaddress.IPv4Network(self.public_cidr)
+        if transit.prefixlen > 29:
+            raise ValueError("transit_cidr must hold at least two /30 links")
+        if transit.overlaps(public):
+            raise ValueError("transit_cidr and public_cidr overlap")
+        if not 1 <= len(self.link_prefix) <= 6 or not self.link_prefix.isalnum():
+            raise ValueError("link_prefix must be 1 to 6 letters or digits")
+
+
+@dataclass(frozen=True, slots=True)
+class FirewallRule:
+    """One security-group permission: ``protocol`` is tcp, udp, icmp or ``-1`` (all); ports
+    are inclusive (ignored for icmp and -1); ``cidr`` is the peer range."""
+
+    protocol: str
+    from_port: int
+    to_port: int
+    cidr: str
+
+    def __post_init__(self) -> None:
+        if self.protocol not in {"tcp", "udp", "icmp", "-1"}:
+            raise ValueError(f"unsupported protocol {self.protocol!r}")
+        ipaddress.IPv4Network(self.cidr)  # raises ValueError on a bad range
+        if self.protocol in {"tcp", "udp"} and not 0 <= self.from_port <= self.to_port <= 65535:
+            raise ValueError(f"bad port range {self.from_port}-{self.to_port}")
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceFirewall:
+    """What may reach an instance and what it may send (its security groups, merged)."""
+
+    ingress: tuple[FirewallRule, ...] = ()
+    egress: tuple[FirewallRule, ...] = (FirewallRule("-1", 0, 65535, "0.0.0.0/0"),)
+
+
+@dataclass(frozen=True, slots=True)
+class PluggedNic:
+    """An instance's interface once plugged: the tap QEMU opens inside ``netns``."""
+
+    instance_id: str
+    network_id: str
+    netns: str
+    tap: str
+    mac: str
+    private_ip: str
+    public_ip: str
+
+
+@dataclass(slots=True)
+class _NetworkRecord:
+    network_id: str
+    tenant_id: str
+    cidr: str
+    index: int
+
+
+@dataclass(slots=True)
+class _State:
+    networks: dict[str, _NetworkRecord] = field(default_factory=dict)
+    nics: dict[str, PluggedNic] = field(default_factory=dict)
+    firewalls: dict[str, dict[str, InstanceFirewall]] = field(default_factory=dict)
+
+
+def _rule_line(rule: FirewallRule, peer: str, verdict: str) -> str:
+    """One nft rule line; ``peer`` is ``saddr`` (ingress) or ``daddr`` (egress)."""
+    parts = [] if rule.cidr == "0.0.0.0/0" else [f"ip {peer} {rule.cidr}"]
+    if rule.protocol in {"tcp", "udp"}:
+        ports = (
+            str(rule.from_port)
+            if rule.from_port == rule.to_port
+            else f"{rule.from_port}-{rule.to_port}"
+        )
+        parts.append(f"{rule.protocol} dport {ports}")
+    elif rule.protocol == "icmp":
+        parts.append("ip protocol icmp")
+    return "    " + " ".join([*parts, verdict])
+
+
+def render_firewall(
+    firewalls: Mapping[str, InstanceFirewall],
+    *,
+    transit_cidr: str,
+    public_cidr: str,
+    nat: Mapping[str, str],
+    host_transit_ip: str,
+    imds_port: int,
+) -> str:
+    """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
+
+    ``firewalls`` maps private address → rules; ``nat`` private → public address. An egress
+    chain *returns* when a rule allows the packet (then the peer's ingress chain decides) and
+    drops otherwise; an ingress chain accepts or drops. Replies of allowed connections pass by
+    conntrack, as security groups are stateful."""
+    lines = [
+        "table ip andromede_nat",
+        "delete table ip andromede_nat",
+        "table ip andromede_nat {",
+        "  chain prerouting {",
+        "    type nat hook prerouting priority dstnat; policy accept;",
+        f'    iifname "{_BRIDGE}" ip daddr {METADATA_ADDRESS} tcp dport 80'
+        f" dnat to {host_transit_ip}:{imds_port}",
+    ]
+    for private, public in sorted(nat.items()):
+        lines.append(f'    iifname "{_TRANSIT}" ip daddr {public} dnat to {private}')
+    lines += [
+        "  }",
+        "  chain postrouting {",
+        "    type nat hook postrouting priority srcnat; policy accept;",
+    ]
+    for private, public in sorted(nat.items()):
+        lines.append(f'    oifname "{_TRANSIT}" ip saddr {private} snat to {public}')
+    lines += [
+        "  }",
+        "}",
+        "table inet andromede_filter",
+        "delete table inet andromede_filter",
+        "table inet andromede_filter {",
+        "  chain forward {",
+        "    type filter hook forward priority filter; policy drop;",
+        "    ct state established,related accept",
+        "    ct state invalid drop",
+        # The metadata service, whatever the security groups say (as on EC2).
+        f'    iifname "{_BRIDGE}" ct original ip daddr {METADATA_ADDRESS} accept',
+        # Nothing else towards the host or the other networks' public addresses.
+        f'    iifname "{_BRIDGE}" ip daddr {{ {transit_cidr}, {public_cidr} }} drop',
+    ]
+    chains: list[str] = []
+    for number, (private, firewall) in enumerate(sorted(firewalls.items())):
+        lines.append(f"    ip saddr {private} jump egress_{number}")
+        lines.append(f"    ip daddr {private} jump ingress_{number}")
+        egress = [f"  chain egress_{number} {{"]
+        egress += [_rule_line(rule, "daddr", "return") for rule in firewall.egress]
+        egress += ["    drop", "  }"]
+        ingress = [f"  chain ingress_{number} {{"]
+        ingress += [_rule_line(rule, "saddr", "accept") for rule in firewall.ingress]
+        ingress += ["    drop", "  }"]
+        chains += egress + ingress
+    # Leaving for the host (the metadata service) once egress allowed it.
+    lines.append(f'    oifname "{_TRANSIT}" accept')
+    lines.append("  }")
+    lines += chains
+    lines += [
+        "  chain input {",
+        "    type filter hook input priority filter; policy drop;",
+        "    ct state established,related accept",
+        '    iifname "lo" accept',
+        # DHCP and ARP-level needs of the instances; nothing else of the namespace is a service.
+        f'    iifname "{_BRIDGE}" udp dport 67 accept',
+        f'    iifname "{_BRIDGE}" ip protocol icmp accept',
+        "  }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+class TenantNetworks:
+    """The tenant networks of one host (see the module docstring)."""
+
+    def __init__(self, state_dir: Path, layout: NetworkLayout | None = None) -> None:
+        self._dir = state_dir
+        self._layout = layout or NetworkLayout()
+        self._lock = asyncio.Lock()
+        self._state = self._load()
+
+    # -- names and addresses ----------------------------------------------------------------
+
+    def netns(self, network_id: str) -> str:
+        return f"{self._layout.link_prefix}-{network_id}"
+
+    def exec_prefix(self, network_id: str) -> list[str]:
+        """The command prefix that runs a program (QEMU) inside the network's namespace."""
+        return ["ip", "netns", "exec", self.netns(network_id)]
+
+    def _host_link(self, index: int) -> str:
+        return f"{self._layout.link_prefix}t{index}"
+
+    def _transit(self, index: int) -> tuple[str, str]:
+        """(host side, namespace side) addresses of a network's /30 transit link."""
+        link = list(ipaddress.IPv4Network(self._layout.transit_cidr).subnets(new_prefix=30))[index]
+        hosts = list(link.hosts())
+        return str(hosts[0]), str(hosts[1])
+
+    def host_transit_ip(self, network_id: str) -> str:
+        """Where the host meets the network: the metadata server listens here."""
+        return self._transit(self._state.networks[network_id].index)[0]
+
+    @staticmethod
+    def _tap(instance_id: str) -> str:
+        return "tap" + hashlib.sha256(instance_id.encode()).hexdigest()[:11]
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def ensure(self, spec: NetworkSpec) -> None:
+        """Create the network's namespace, bridge, transit link and DHCP; idempotent."""
+        async with self._lock:
+            record = self._state.networks.get(spec.network_id)
+            if record is None:
+                record = _NetworkRecord(
+                    spec.network_id, spec.tenant_id, spec.cidr, self._free_index()
+                )
+                self._state.networks[spec.network_id] = record
+                self._save()
+            await self._build(record)
+
+    async def _build(self, record: _NetworkRecord) -> None:
+        ns = self.netns(record.network_id)
+        cidr = ipaddress.IPv4Network(record.cidr)
+        gateway = f"{next(cidr.hosts())}/{cidr.prefixlen}"
+        host_ip, ns_ip = self._transit(record.index)
+        host_link = self._host_link(record.index)
+        if ns not in await self._namespaces():
+            await _run("ip", "netns", "add", ns)
+        nsx = ["ip", "-n", ns]
+        await _run(*nsx, "link", "set", "lo", "up")
+        if not await _link_exists(ns, _BRIDGE):
+            await _run(*nsx, "link", "add", _BRIDGE, "type", "bridge")
+        await _run(*nsx, "addr", "replace", gateway, "dev", _BRIDGE)
+        await _run(*nsx, "link", "set", _BRIDGE, "up")
+        await _run(
+            "ip", "netns", "exec", ns, "sysctl", "-q", "-w",
+            "net.ipv4.ip_forward=1",
+            f"net.ipv4.conf.{_BRIDGE}.proxy_arp=1",
+            f"net.ipv4.conf.{_BRIDGE}.proxy_arp_pvlan=1",
+        )  # fmt: skip
+        if not await _link_exists(ns, _TRANSIT):
+            # A host-side end without its peer is left over from a namespace that is gone (or
+            # going: the kernel destroys a deleted namespace's links asynchronously).
+            await _run("ip", "link", "del", host_link, check=False)
+            await _retry_while_exists(
+                "ip", "link", "add", host_link, "type", "veth", "peer", "name", _TRANSIT,
+                "netns", ns,
+            )  # fmt: skip
+        await _run("ip", "addr", "replace", f"{host_ip}/30", "dev", host_link)
+        await _run("ip", "link", "set", host_link, "up")
+        await _run(*nsx, "addr", "replace", f"{ns_ip}/30", "dev", _TRANSIT)
+        await _run(*nsx, "link", "set", _TRANSIT, "up")
+        await _run(*nsx, "route", "replace", "default", "via", host_ip)
+        for nic in self._nics_of(record.network_id):
+            await _run(
+                "ip", "route", "replace", f"{nic.public_ip}/32", "via", ns_ip, "dev", host_link
+            )
+        await self._apply_firewall(record)
+        await self._restart_dhcp(record)
+
+    async def plug(self, instance_id: str, nic: NicSpec) -> PluggedNic:
+        """Create the instance's tap in its network (isolated bridge port), give it a public
+        address, a DHCP lease and its firewall chains (deny all ingress until
+        :meth:`set_firewall` says otherwise); idempotent."""
+        await self.ensure(nic.network)
+        async with self._lock:
+            plugged = self._state.nics.get(instance_id)
+            if plugged is None:
+                plugged = PluggedNic(
+                    instance_id=instance_id,
+                    network_id=nic.network.network_id,
+                    netns=self.netns(nic.network.network_id),
+                    tap=self._tap(instance_id),
+                    mac=nic.mac,
+                    private_ip=nic.private_ip,
+                    public_ip=self._free_public_ip(),
+                )
+                self._state.nics[instance_id] = plugged
+                self._state.firewalls.setdefault(plugged.network_id, {}).setdefault(
+                    plugged.private_ip, InstanceFirewall()
+                )
+                self._save()
+            record = self._state.networks[plugged.network_id]
+            nsx = ["ip", "-n", plugged.netns]
+            if not await _link_exists(plugged.netns, plugged.tap):
+                await _run(*nsx, "tuntap", "add", "dev", plugged.tap, "mode", "tap")
+            await _run(*nsx, "link", "set", plugged.tap, "master", _BRIDGE)
+            await _run(
+                "ip",
+                "netns",
+                "exec",
+                plugged.netns,
+                "bridge",
+                "link",
+                "set",
+                "dev",
+                plugged.tap,
+                "isolated",
+                "on",
+            )
+            await _run(*nsx, "link", "set", plugged.tap, "up")
+            _, ns_ip = self._transit(record.index)
+            await _run(
+                "ip", "route", "replace", f"{plugged.public_ip}/32", "via", ns_ip,
+                "dev", self._host_link(record.index),
+            )  # fmt: skip
+            await self._apply_firewall(record)
+            await self._restart_dhcp(record)
+            return plugged
+
+    async def unplug(self, instance_id: str) -> None:
+        """Remove the instance's tap, address, lease and rules; no-op when not plugged."""
+        async with self._lock:
+            plugged = self._state.nics.pop(instance_id, None)
+            if plugged is None:
+                return
+            self._state.firewalls.get(plugged.network_id, {}).pop(plugged.private_ip, None)
+            self._save()
+            record = self._state.networks.get(plugged.network_id)
+            await _run("ip", "route", "del", f"{plugged.public_ip}/32", check=False)
+            if await _link_exists(plugged.netns, plugged.tap):
+                await _run("ip", "-n", plugged.netns, "link", "del", plugged.tap, check=False)
+            if record is not None:
+                await self._apply_firewall(record)
+                await self._restart_dhcp(record)
+
+    async def set_firewall(
+        self, network_id: str, firewalls: Mapping[str, InstanceFirewall]
+    ) -> None:
+        """Replace the security-group rules of a network's instances (private address → rules),
+        atomically. Addresses of instances not plugged are ignored."""
+        async with self._lock:
+            record = self._state.networks[network_id]
+            plugged = {nic.private_ip for nic in self._nics_of(network_id)}
+            self._state.firewalls[network_id] = {
+                ip: rules for ip, rules in firewalls.items() if ip in plugged
+            } | {ip: InstanceFirewall() for ip in plugged - set(firewalls)}
+            self._save()
+            await self._apply_firewall(record)
+
+    async def remove(self, network_id: str) -> None:
+        """Delete a network with everything in it; no-op when absent."""
+        async with self._lock:
+            record = self._state.networks.pop(network_id, None)
+            for instance_id in [
+                i for i, n in self._state.nics.items() if n.network_id == network_id
+            ]:
+                nic = self._state.nics.pop(instance_id)
+                await _run("ip", "route", "del", f"{nic.public_ip}/32", check=False)
+            self._state.firewalls.pop(network_id, None)
+            self._save()
+            if record is None:
+                return
+            self._stop_dhcp(network_id)
+            await _run("ip", "link", "del", self._host_link(record.index), check=False)
+            await _run("ip", "netns", "del", self.netns(network_id), check=False)
+
+    async def restore(self) -> None:
+        """Rebuild whatever a reboot or a crash removed of the recorded networks."""
+        for record in list(self._state.networks.values()):
+            async with self._lock:
+                await self._build(record)
+
+    def plugged(self, instance_id: str) -> PluggedNic | None:
+        return self._state.nics.get(instance_id)
+
+    # -- pieces ----------------------------------------------------------------------------
+
+    def _nics_of(self, network_id: str) -> list[PluggedNic]:
+        return [nic for nic in self._state.nics.values() if nic.network_id == network_id]
+
+    def _free_index(self) -> int:
+        used = {record.index for record in self._state.networks.values()}
+        links = ipaddress.IPv4Network(self._layout.transit_cidr).num_addresses // 4
+        for index in range(links):
+            if index not in used:
+                return index
+        raise NetworkCommandError("no transit link left: transit_cidr is exhausted")
+
+    def _free_public_ip(self) -> str:
+        used = {nic.public_ip for nic in self._state.nics.values()}
+        for address in ipaddress.IPv4Network(self._layout.public_cidr).hosts():
+            if str(address) not in used:
+                return str(address)
+        raise NetworkCommandError("no public address left: public_cidr is exhausted")
+
+    async def _apply_firewall(self, record: _NetworkRecord) -> None:
+        host_ip, _ = self._transit(record.index)
+        ruleset = render_firewall(
+            self._state.firewalls.get(record.network_id, {}),
+            transit_cidr=self._layout.transit_cidr,
+            public_cidr=self._layout.public_cidr,
+            nat={nic.private_ip: nic.public_ip for nic in self._nics_of(record.network_id)},
+            host_transit_ip=host_ip,
+            imds_port=self._layout.imds_port,
+        )
+        await _run(
+            "ip", "netns", "exec", self.netns(record.network_id), "nft", "-f", "-", stdin=ruleset
+        )
+
+    def _dhcp_pidfile(self, network_id: str) -> Path:
+        return self._dir / f"dnsmasq-{network_id}.pid"
+
+    def _stop_dhcp(self, network_id: str) -> None:
+        pidfile = self._dhcp_pidfile(network_id)
+        try:
+            pid = int(pidfile.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+        pidfile.unlink(missing_ok=True)
+
+    async def _restart_dhcp(self, record: _NetworkRecord) -> None:
+        # Restarted rather than reloaded: dnsmasq re-reads host files after dropping its
+        # privileges, and the state directory is not for others to read. Static leases only,
+        # so a restart loses nothing.
+        self._stop_dhcp(record.network_id)
+        cidr = ipaddress.IPv4Network(record.cidr)
+        command = [
+            "ip", "netns", "exec", self.netns(record.network_id), "dnsmasq",
+            f"--pid-file={self._dhcp_pidfile(record.network_id)}",
+            f"--interface={_BRIDGE}", "--bind-interfaces", "--except-interface=lo",
+            "--port=0", "--leasefile-ro", "--dhcp-authoritative", "--no-hosts", "--no-resolv",
+            f"--dhcp-range={cidr.network_address},static,{cidr.netmask},12h",
+            f"--dhcp-option=option:router,{next(cidr.hosts())}",
+        ]  # fmt: skip
+        command += [
+            f"--dhcp-host={nic.mac},{nic.private_ip}" for nic in self._nics_of(record.network_id)
+        ]
+        await _run(*command)
+
+    async def _namespaces(self) -> set[str]:
+        output = await _run("ip", "netns", "list")
+        return {line.split()[0] for line in output.splitlines() if line.strip()}
+
+    # -- state file ------------------------------------------------------------------------
+
+    def _state_file(self) -> Path:
+        return self._dir / "networks.json"
+
+    def _load(self) -> _State:
+        try:
+            raw = json.loads(self._state_file().read_text())
+        except FileNotFoundError:
+            return _State()
+        state = _State()
+        for item in raw.get("networks", []):
+            state.networks[item["network_id"]] = _NetworkRecord(**item)
+        for item in raw.get("nics", []):
+            state.nics[item["instance_id"]] = PluggedNic(**item)
+        for network_id, rules in raw.get("firewalls", {}).items():
+            state.firewalls[network_id] = {
+                ip: InstanceFirewall(
+                    ingress=tuple(FirewallRule(**r) for r in fw["ingress"]),
+                    egress=tuple(FirewallRule(**r) for r in fw["egress"]),
+                )
+                for ip, fw in rules.items()
+            }
+        return state
+
+    def _save(self) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        document = {
+            "networks": [asdict(record) for record in self._state.networks.values()],
+            "nics": [asdict(nic) for nic in self._state.nics.values()],
+            "firewalls": {
+                network_id: {ip: asdict(fw) for ip, fw in rules.items()}
+                for network_id, rules in self._state.firewalls.items()
+            },
+        }
+        temporary = self._state_file().with_suffix(".tmp")
+        temporary.write_text(json.dumps(document, indent=1))
+        os.replace(temporary, self._state_file())
+
+
+async def _link_exists(netns: str | None, name: str) -> bool:
+    prefix: Sequence[str] = ("ip", "-n", netns) if netns else ("ip",)
+    process = await asyncio.create_subprocess_exec(
+        *prefix, "link", "show", "dev", name,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    return await process.wait() == 0
+
+
+async def _retry_while_exists(*command: str, attempts: int = 50) -> None:
+    """Run a creating command, retrying while the kernel still holds the old object's name."""
+    for _ in range(attempts - 1):
+        try:
+            await _run(*command)
+            return
+        except NetworkCommandError as exc:
+            if "exists" not in str(exc):
+                raise
+            await asyncio.sleep(0.05)
+    await _run(*command)
+
+
+async def _run(*command: str, stdin: str | None = None, check: bool = True) -> str:
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate(stdin.encode() if stdin is not None else None)
+    if check and process.returncode != 0:
+        printed = err.decode(errors="replace").strip()
+        shown = " ".join(command)
+        raise NetworkCommandError(f"{shown} exited with {process.returncode}: {printed}")
+    return out.decode(errors="replace")
