@@ -135,16 +135,14 @@ def metadata_tree(instance: InstanceMetadata, credentials: RoleCredentials | Non
 
 
 def find(root: Directory, path: str) -> Node | None:
-    """The node at ``path`` (``/latest/meta-data/``; a directory with or without its final
-    slash, a leaf without), or None."""
+    """The node at ``path``, or None. A final slash changes nothing, on a leaf too: EC2 answers
+    ``placement/availability-zone/`` with the zone, and botocore's region lookup asks that."""
     node: Node = root
     segments = path.strip("/").split("/") if path.strip("/") else []
     for segment in segments:
         if not isinstance(node, Directory) or segment not in node.entries:
             return None
         node = node.entries[segment]
-    if isinstance(node, bytes) and path.endswith("/") and segments:
-        return None  # a leaf is not a directory
     return node
 
 
