@@ -34,6 +34,7 @@ from andromede.settings import Settings
 
 __all__ = ["ImdsLimits", "MetadataApp", "create_metadata_app"]
 
+log = logging.getLogger(__name__)
 access_log = logging.getLogger("andromede.access")
 
 TOKEN_PATH = "/latest/api/token"  # noqa: S105 (a path, not a secret)
@@ -100,11 +101,17 @@ class MetadataApp:
         path = scope["path"]
         client = scope.get("client")
         peer = client[0] if client else ""
-        instance = await self._directory.by_address(peer) if peer else None
-        if instance is None:
-            response = _error(403, "Forbidden")
-        else:
-            response = await self._answer(instance, method, path, decode_headers(scope["headers"]))
+        instance: InstanceMetadata | None = None
+        try:
+            instance = await self._directory.by_address(peer) if peer else None
+            if instance is None:
+                response = _error(403, "Forbidden")
+            else:
+                headers = decode_headers(scope["headers"])
+                response = await self._answer(instance, method, path, headers)
+        except Exception:  # the directory's or identity's store failed: say nothing more
+            log.exception("metadata request %s %s from %s failed", method, path, peer)
+            response = _error(500, "Internal Server Error")
         response.head = method == "HEAD"
         await send_response(send, response, [])
         level = logging.WARNING if response.status >= 500 else logging.INFO

@@ -9,8 +9,13 @@ import asyncio
 import json
 from dataclasses import replace
 
+import httpx
 import pytest
 
+from andromede.imds.app import ImdsLimits, MetadataApp
+from andromede.imds.credentials import CredentialsCache
+from andromede.imds.instances import InstanceMetadata
+from andromede.imds.tokens import TokenAuthority
 from support.metadata import DB_ADDRESS, PROFILE_ARN, WEB, WEB_ADDRESS, Metadata
 
 TTL = "X-aws-ec2-metadata-token-ttl-seconds"
@@ -248,3 +253,21 @@ async def test_a_burst_of_reads_issues_once(metadata: Metadata) -> None:
     answers = await asyncio.gather(*(metadata.get(path) for _ in range(10)))
     assert {answer.text for answer in answers} == {answers[0].text}
     assert metadata.issuer.issued == [WEB.instance_id]
+
+
+class BrokenDirectory:
+    async def by_address(self, address: str) -> InstanceMetadata | None:
+        raise OSError("database unreachable at postgresql://user:hunter2@db")
+
+
+async def test_a_failing_directory_is_a_bare_500(
+    metadata: Metadata, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = CredentialsCache(metadata.issuer, refresh_margin=1800)
+    app = MetadataApp(BrokenDirectory(), cache, TokenAuthority(), ImdsLimits())
+    transport = httpx.ASGITransport(app=app, client=(WEB_ADDRESS, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://imds") as client:
+        answer = await client.get("/latest/meta-data/")
+    assert answer.status_code == 500
+    assert "hunter2" not in answer.text and "database" not in answer.text
+    assert "failed" in caplog.text
