@@ -643,6 +643,8 @@ async def test_account_counts(identity: IdentityStore) -> None:
     await identity.create_entity(iam_user(other, "bob"))
     await identity.create_entity(Group("AGPA1", tenant.id, "g", "/", T0))
     await identity.create_entity(Role("AROA1", tenant.id, "r", "/", T0, DOC))
+    await identity.create_instance_profile(InstanceProfile("AIPA1", tenant.id, "ip", "/", T0))
+    await identity.create_instance_profile(InstanceProfile("AIPA2", other.id, "ip", "/", T0))
     policy = managed(tenant, "p")
     await identity.create_policy(policy, PolicyVersion(policy.id, "v1", DOC, T0, True))
     await identity.create_access_key(key_of(alice, 1), "v1:k", 2)
@@ -655,6 +657,7 @@ async def test_account_counts(identity: IdentityStore) -> None:
         "Users": 1,
         "Groups": 1,
         "Roles": 1,
+        "InstanceProfiles": 1,
         "Policies": 1,
         "MFADevices": 2,
         "MFADevicesInUse": 1,

@@ -69,8 +69,8 @@ class IdentityStore(Protocol):
     async def put_quota(self, quota: TenantQuota) -> None: ...
 
     async def count_entities(self, tenant_id: str) -> dict[str, int]:
-        """Counts for GetAccountSummary: Users, Groups, Roles, Policies, MFADevices,
-        MFADevicesInUse, AccessKeys (IAM users'), RootAccessKeys, RootMFADevices."""
+        """Counts for GetAccountSummary: Users, Groups, Roles, InstanceProfiles, Policies,
+        MFADevices, MFADevicesInUse, AccessKeys (IAM users'), RootAccessKeys, RootMFADevices."""
 
     # -- named entities: users, groups, roles, managed policies ------------------------------
     async def create_entity(self, entity: User | Group | Role) -> None:

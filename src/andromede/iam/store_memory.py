@@ -126,6 +126,7 @@ class MemoryIdentityStore:
             "Users": len(user_ids),
             "Groups": sum(1 for g in self._entities[Group].values() if g.tenant_id == tenant_id),
             "Roles": sum(1 for r in self._entities[Role].values() if r.tenant_id == tenant_id),
+            "InstanceProfiles": sum(1 for p in self._profiles.values() if p.tenant_id == tenant_id),
             "Policies": sum(
                 1 for p in self._entities[ManagedPolicy].values() if p.tenant_id == tenant_id
             ),

@@ -276,6 +276,7 @@ class SqlIdentityStore(SqlGrantsMixin, SqlInstanceProfilesMixin):
             for label, table in (
                 ("Groups", tables.iam_groups),
                 ("Roles", tables.iam_roles),
+                ("InstanceProfiles", tables.instance_profiles),
                 ("Policies", tables.managed_policies),
             ):
                 result[label] = count(conn, sa.select(n).where(table.c.tenant_id == tenant_id))
