@@ -1,4 +1,5 @@
-"""The metadata server: an ASGI app speaking EC2's IMDSv2, one per host.
+"""The metadata server: an ASGI app speaking EC2's IMDSv2, one per host, in one process (its
+tokens are signed with a key of that process's memory: another process would refuse them).
 
 Who asks is the connection's peer address (see :mod:`andromede.imds.instances`); an address
 that belongs to no instance gets 403 and nothing else. Then, as on EC2 with tokens required:
@@ -138,7 +139,8 @@ class MetadataApp:
         if not token or not self._tokens.valid(token, instance.instance_id):
             return _error(401, "Unauthorized")
         credentials = None
-        if path.startswith(_META_DATA):
+        # Only the paths that show them need the role's credentials (issued at most hourly).
+        if path.rstrip("/") == _META_DATA or path.startswith(f"{_META_DATA}/iam"):
             credentials = await self._credentials.for_instance(instance)
         node = find(metadata_tree(instance, credentials), path)
         if node is None:
@@ -149,7 +151,7 @@ class MetadataApp:
         if "x-forwarded-for" in headers:
             return _error(403, "Forbidden")
         raw = headers.get(TTL_HEADER, "")
-        ttl = int(raw) if raw.isdigit() and len(raw) <= 6 else 0
+        ttl = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 0
         if not 1 <= ttl <= self._limits.token_ttl_max:
             return _error(400, "Bad Request")
         token = self._tokens.mint(instance.instance_id, ttl)

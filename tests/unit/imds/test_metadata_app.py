@@ -31,8 +31,12 @@ async def test_the_token_comes_back_with_its_ttl(metadata: Metadata) -> None:
     assert 40 <= len(answer.text) <= 100
 
 
-@pytest.mark.parametrize("ttl", [None, "0", "21601", "-5", "abc", "1e3", "99999999999"])
-async def test_a_token_needs_a_ttl_between_1_and_21600(metadata: Metadata, ttl: str | None) -> None:
+@pytest.mark.parametrize(
+    "ttl", [None, "", "0", "21601", "-5", "abc", "1e3", "99999999999", "\u0661\u0662".encode()]
+)
+async def test_a_token_needs_a_ttl_between_1_and_21600(
+    metadata: Metadata, ttl: str | bytes | None
+) -> None:
     headers = {} if ttl is None else {TTL: ttl}
     async with metadata.client() as client:
         answer = await client.put("/latest/api/token", headers=headers)
@@ -174,6 +178,12 @@ async def test_unknown_paths_answer_404(metadata: Metadata, path: str) -> None:
     answer = await metadata.get(path)
     assert answer.status_code == 404
     assert "404 - Not Found" in answer.text
+
+
+async def test_reading_other_paths_issues_no_credentials(metadata: Metadata) -> None:
+    for path in ("/latest/meta-data/instance-id", "/latest/user-data", "/latest/dynamic/"):
+        assert (await metadata.get(path)).status_code == 200
+    assert metadata.issuer.issued == []
 
 
 async def test_what_an_instance_lacks_is_absent(metadata: Metadata) -> None:
