@@ -51,6 +51,7 @@ class ImdsLimits:
     token_ttl_max: int = 21600
     credentials_duration: int = 3600
     credentials_refresh_margin: float = 1800.0
+    access_log: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ImdsLimits:
@@ -58,6 +59,7 @@ class ImdsLimits:
             token_ttl_max=settings.imds_token_ttl_max,
             credentials_duration=settings.imds_credentials_duration,
             credentials_refresh_margin=settings.imds_credentials_refresh_margin,
+            access_log=settings.access_log,
         )
 
 
@@ -115,6 +117,8 @@ class MetadataApp:
             response = _error(500, "Internal Server Error")
         response.head = method == "HEAD"
         await send_response(send, response, [])
+        if not self._limits.access_log:
+            return
         level = logging.WARNING if response.status >= 500 else logging.INFO
         access_log.log(
             level,

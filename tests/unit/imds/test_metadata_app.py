@@ -281,3 +281,15 @@ async def test_a_failing_directory_is_a_bare_500(
     assert answer.status_code == 500
     assert "hunter2" not in answer.text and "database" not in answer.text
     assert "failed" in caplog.text
+
+
+async def test_one_access_line_per_request_without_secrets(
+    metadata: Metadata, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="andromede.access")
+    answer = await metadata.get("/latest/meta-data/iam/security-credentials/web-role")
+    lines = [r.getMessage() for r in caplog.records if r.name == "andromede.access"]
+    assert len(lines) == 2  # the token, then the read
+    assert WEB.instance_id in lines[1] and " 200 " in lines[1]
+    for secret in ("secret-1", "token-1", answer.request.headers["X-aws-ec2-metadata-token"]):
+        assert secret not in caplog.text
