@@ -391,10 +391,39 @@ class Settings(BaseSettings):
         description="Seconds after login at which a console session ends, active or not.",
     )
 
+    # -- instance metadata service (169.254.169.254 in the guests) ------------------------------
+    imds_token_ttl_max: int = Field(
+        default=21600,
+        ge=1,
+        le=21600,
+        description="Longest lifetime, seconds, of an IMDSv2 session token (EC2: 21600).",
+    )
+    imds_credentials_duration: int = Field(
+        default=3600,
+        ge=900,
+        le=43200,
+        description="Seconds an instance's role credentials last (at most the role's maximum "
+        "session duration).",
+    )
+    imds_credentials_refresh_margin: float = Field(
+        default=1800.0,
+        gt=0,
+        description="Seconds before expiry at which the metadata service hands an instance "
+        "new role credentials (SDKs refresh from 10 to 20 minutes before).",
+    )
+
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together: give both or neither")
+        return self
+
+    @model_validator(mode="after")
+    def _imds_refreshes_before_expiry(self) -> Settings:
+        if self.imds_credentials_refresh_margin >= self.imds_credentials_duration:
+            raise ValueError(
+                "imds_credentials_refresh_margin must be shorter than imds_credentials_duration"
+            )
         return self
 
     @model_validator(mode="after")

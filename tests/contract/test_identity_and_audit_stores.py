@@ -32,6 +32,7 @@ from andromede.iam.model import (
     EntityType,
     Group,
     InlinePolicy,
+    InstanceProfile,
     KeyUse,
     LoginProfile,
     ManagedPolicy,
@@ -492,6 +493,61 @@ async def test_deleting_a_user_or_group_with_things_attached_conflicts(
     assert await identity.get_entity_by_id(User, alice.id) is None
 
 
+async def test_instance_profiles_hold_one_role_and_guard_deletes(identity: IdentityStore) -> None:
+    a, _ = await seeded(identity, 1)
+    b, _ = await seeded(identity, 2)
+    web = InstanceProfile("AIPA1", a.id, "Web", "/apps/", T0)
+    await identity.create_instance_profile(web)
+    with pytest.raises(EntityAlreadyExists):
+        await identity.create_instance_profile(InstanceProfile("AIPA2", a.id, "WEB", "/", T0))
+    await identity.create_instance_profile(InstanceProfile("AIPA3", b.id, "web", "/", T0))
+    await identity.create_instance_profile(InstanceProfile("AIPA4", a.id, "batch", "/", T0))
+    assert await identity.get_instance_profile(a.id, "wEb") == web
+    assert await identity.get_instance_profile(a.id, "nobody") is None
+    listed = await identity.list_instance_profiles(a.id, "/", None, 10)
+    assert [p.id for p in listed] == ["AIPA4", "AIPA1"]
+    assert [p.id for p in await identity.list_instance_profiles(a.id, "/apps/", None, 10)] == [
+        "AIPA1"
+    ]
+    assert [p.id for p in await identity.list_instance_profiles(a.id, "/", "batch", 10)] == [
+        "AIPA1"
+    ]
+    assert len(await identity.list_instance_profiles(a.id, "/", None, 1)) == 1
+
+    role = Role("AROA1", a.id, "reader", "/", T0, DOC, 7200, "d")
+    other = Role("AROA2", a.id, "writer", "/", T0, DOC)
+    for entity in (role, other):
+        await identity.create_entity(entity)
+    await identity.add_role_to_instance_profile(web.id, role.id)
+    with pytest.raises(LimitExceeded):
+        await identity.add_role_to_instance_profile(web.id, other.id)
+    with pytest.raises(LimitExceeded):
+        await identity.add_role_to_instance_profile(web.id, role.id)
+    with pytest.raises(NoSuchEntity):
+        await identity.add_role_to_instance_profile("AIPAnone", role.id)
+    with pytest.raises(NoSuchEntity):
+        await identity.add_role_to_instance_profile("AIPA4", "AROAnone")
+    await identity.add_role_to_instance_profile("AIPA4", role.id)  # a role in two profiles
+    assert await identity.get_instance_profile(a.id, "web") == replace(web, roles=(role,))
+    for_role = await identity.list_instance_profiles_for_role(role.id)
+    assert [(p.id, p.roles) for p in for_role] == [("AIPA4", (role,)), ("AIPA1", (role,))]
+    assert await identity.list_instance_profiles_for_role(other.id) == []
+
+    with pytest.raises(DeleteConflict):
+        await identity.delete_entity(Role, role.id)
+    with pytest.raises(DeleteConflict):
+        await identity.delete_instance_profile(web.id)
+    assert await identity.remove_role_from_instance_profile(web.id, other.id) is False
+    assert await identity.remove_role_from_instance_profile(web.id, role.id) is True
+    assert await identity.remove_role_from_instance_profile("AIPA4", role.id) is True
+    await identity.delete_instance_profile(web.id)
+    with pytest.raises(NoSuchEntity):
+        await identity.delete_instance_profile(web.id)
+    assert await identity.get_instance_profile(a.id, "web") is None
+    await identity.delete_entity(Role, role.id)
+    assert [p.id for p in await identity.list_instance_profiles(b.id, "/", None, 10)] == ["AIPA3"]
+
+
 async def test_mfa_devices_enable_replay_and_delete(identity: IdentityStore) -> None:
     tenant, root = await seeded(identity)
     serial = f"arn:aws:iam::{tenant.id}:mfa/phone"
@@ -600,6 +656,8 @@ async def test_account_counts(identity: IdentityStore) -> None:
     await identity.create_entity(iam_user(other, "bob"))
     await identity.create_entity(Group("AGPA1", tenant.id, "g", "/", T0))
     await identity.create_entity(Role("AROA1", tenant.id, "r", "/", T0, DOC))
+    await identity.create_instance_profile(InstanceProfile("AIPA1", tenant.id, "ip", "/", T0))
+    await identity.create_instance_profile(InstanceProfile("AIPA2", other.id, "ip", "/", T0))
     policy = managed(tenant, "p")
     await identity.create_policy(policy, PolicyVersion(policy.id, "v1", DOC, T0, True))
     await identity.create_access_key(key_of(alice, 1), "v1:k", 2)
@@ -612,6 +670,7 @@ async def test_account_counts(identity: IdentityStore) -> None:
         "Users": 1,
         "Groups": 1,
         "Roles": 1,
+        "InstanceProfiles": 1,
         "Policies": 1,
         "MFADevices": 2,
         "MFADevicesInUse": 1,

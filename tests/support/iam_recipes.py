@@ -62,6 +62,19 @@ RECIPES: dict[str, dict[str, Any]] = {
     "AttachRolePolicy": {"RoleName": "victim-role", "PolicyArn": POLICY_ARN},
     "DetachRolePolicy": {"RoleName": "victim-role", "PolicyArn": POLICY_ARN},
     "ListAttachedRolePolicies": {"RoleName": "victim-role"},
+    "CreateInstanceProfile": {"InstanceProfileName": "victim-profile"},
+    "GetInstanceProfile": {"InstanceProfileName": "victim-profile"},
+    "ListInstanceProfiles": {},
+    "DeleteInstanceProfile": {"InstanceProfileName": "victim-profile"},
+    "AddRoleToInstanceProfile": {
+        "InstanceProfileName": "victim-profile",
+        "RoleName": "victim-role",
+    },
+    "RemoveRoleFromInstanceProfile": {
+        "InstanceProfileName": "victim-profile",
+        "RoleName": "victim-role",
+    },
+    "ListInstanceProfilesForRole": {"RoleName": "victim-role"},
     "PutUserPolicy": {"UserName": "victim-user", "PolicyName": "x", "PolicyDocument": ALLOW_S3},
     "GetUserPolicy": {"UserName": "victim-user", "PolicyName": "inline"},
     "ListUserPolicies": {"UserName": "victim-user"},
@@ -156,6 +169,12 @@ async def victim_account(call: Call, account: str) -> dict[str, str]:
             PolicyName="inline",
             PolicyDocument=ALLOW_S3,
         )
+    profile = (await call("CreateInstanceProfile", InstanceProfileName="victim-profile"))[
+        "InstanceProfile"
+    ]
+    await call(
+        "AddRoleToInstanceProfile", InstanceProfileName="victim-profile", RoleName="victim-role"
+    )
     await call("CreateVirtualMFADevice", VirtualMFADeviceName="victim-mfa")
     await call("CreateLoginProfile", UserName="victim-user", Password="Victim-Password-42")
     return {
@@ -165,6 +184,7 @@ async def victim_account(call: Call, account: str) -> dict[str, str]:
         "group_id": group["GroupId"],
         "role_id": role["RoleId"],
         "policy_id": policy["PolicyId"],
+        "profile_id": profile["InstanceProfileId"],
     }
 
 
@@ -178,6 +198,7 @@ def snapshot_reads(account: str) -> list[tuple[str, dict[str, Any]]]:
         ("ListGroups", {}),
         ("GetGroup", {"GroupName": "victim-group"}),
         ("ListRoles", {}),
+        ("ListInstanceProfiles", {}),
         ("ListPolicies", {}),
         ("ListPolicyVersions", {"PolicyArn": arn}),
         ("ListEntitiesForPolicy", {"PolicyArn": arn}),

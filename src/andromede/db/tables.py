@@ -1,11 +1,12 @@
 """Every table of Andromède, in one ``MetaData`` that the migrations must reproduce exactly.
 
-Identity (``tenants``, ``users``, ``access_keys``, groups, roles, policies, MFA devices,
-temporary credentials, operators, console logins), audit (``audit_events``, append-only) and
-object storage (``buckets``, ``objects``, ``object_blobs``, ``multipart_uploads``, ``parts``,
-``blob_deletions``) and customer-managed KMS keys (``kms_keys``, ``kms_aliases``: metadata only,
-the key material lives in the root-key provider). ``tests/unit/db`` checks that migrating an
-empty database to head yields this schema with no difference.
+Identity (``tenants``, ``users``, ``access_keys``, groups, roles, instance profiles, policies,
+MFA devices, temporary credentials, operators, console logins), audit (``audit_events``,
+append-only) and object storage (``buckets``, ``objects``, ``object_blobs``,
+``multipart_uploads``, ``parts``, ``blob_deletions``) and customer-managed KMS keys
+(``kms_keys``, ``kms_aliases``: metadata only, the key material lives in the root-key provider).
+``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
+difference.
 
 Storage design notes:
 
@@ -35,6 +36,8 @@ __all__ = [
     "iam_groups",
     "iam_roles",
     "inline_policies",
+    "instance_profile_roles",
+    "instance_profiles",
     "kms_aliases",
     "kms_keys",
     "login_profiles",
@@ -155,6 +158,28 @@ iam_roles = sa.Table(
     sa.Column("max_session_duration", sa.Integer, nullable=False),
     sa.Column("description", sa.Text, nullable=False),
     sa.UniqueConstraint("tenant_id", "name_key"),
+)
+
+instance_profiles = sa.Table(
+    "instance_profiles",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name_key", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "name_key"),
+)
+
+# A profile holds at most one role (AWS's fixed quota): the profile alone is the key, so two
+# gateways adding a role at once cannot both succeed.
+instance_profile_roles = sa.Table(
+    "instance_profile_roles",
+    metadata,
+    sa.Column("profile_id", sa.Text, sa.ForeignKey("instance_profiles.id"), primary_key=True),
+    sa.Column("role_id", sa.Text, sa.ForeignKey("iam_roles.id"), nullable=False),
+    sa.Index(None, "role_id"),
 )
 
 managed_policies = sa.Table(

@@ -188,6 +188,7 @@ class AccountsMixin(ServiceCore):
             "Users": counts["Users"],
             "Groups": counts["Groups"],
             "Roles": counts["Roles"],
+            "InstanceProfiles": counts["InstanceProfiles"],
             "Policies": counts["Policies"],
             "MFADevices": counts["MFADevices"],
             "MFADevicesInUse": counts["MFADevicesInUse"],

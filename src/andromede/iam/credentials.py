@@ -47,7 +47,14 @@ from andromede.iam.model import (
 )
 from andromede.iam.service_core import ServiceCore, user_principal
 
-__all__ = ["AccessKeyLastUsed", "CreatedAccessKey", "CredentialsMixin", "IssuedCredentials"]
+__all__ = [
+    "AccessKeyLastUsed",
+    "CreatedAccessKey",
+    "CredentialsMixin",
+    "IssuedCredentials",
+    "check_duration",
+    "check_session_name",
+]
 
 _UNKNOWN_KEY = "The AWS Access Key Id you provided does not exist in our records."
 _BAD_TOKEN = "The security token included in the request is invalid."  # noqa: S105
@@ -279,7 +286,7 @@ class CredentialsMixin(ServiceCore):
         if caller.kind not in (PrincipalKind.USER, PrincipalKind.ROOT) or caller.session_expires_at:
             raise AccessDenied("GetSessionToken needs the long-term credentials of a user")
         upper = ROOT_SESSION_MAX if caller.is_root else SESSION_TOKEN_MAX
-        duration = _duration(duration_seconds, SESSION_TOKEN_DEFAULT, SESSION_TOKEN_MIN, upper)
+        duration = check_duration(duration_seconds, SESSION_TOKEN_DEFAULT, SESSION_TOKEN_MIN, upper)
         mfa = await self._mfa_given(caller, serial_number, token_code)
         return await self._issue(
             caller.tenant_id or "",
@@ -302,11 +309,10 @@ class CredentialsMixin(ServiceCore):
         the caller's permission to sts:AssumeRole) with the policy engine before calling."""
         if caller.is_anonymous or caller.is_operator:
             raise AccessDenied("only a tenant's principals can assume its roles")
-        if not _SESSION_NAME.fullmatch(role_session_name):
-            raise InvalidInput("RoleSessionName must be 2 to 64 characters of [\\w+=,.@-]")
+        check_session_name(role_session_name)
         chained = caller.kind is PrincipalKind.ROLE_SESSION
         upper = ROLE_CHAINING_MAX if chained else role.max_session_duration
-        duration = _duration(duration_seconds, ROLE_SESSION_DEFAULT, 900, upper)
+        duration = check_duration(duration_seconds, ROLE_SESSION_DEFAULT, 900, upper)
         mfa = caller.mfa_present or await self._mfa_given(caller, serial_number, token_code)
         return await self._issue(
             role.tenant_id,
@@ -382,7 +388,14 @@ def _role_principal(role: Role, session: SessionCredentials) -> Principal:
     )
 
 
-def _duration(given: int | None, default: int, lower: int, upper: int) -> int:
+def check_session_name(name: str) -> str:
+    if not _SESSION_NAME.fullmatch(name):
+        raise InvalidInput("RoleSessionName must be 2 to 64 characters of [\\w+=,.@-]")
+    return name
+
+
+def check_duration(given: int | None, default: int, lower: int, upper: int) -> int:
+    """``given`` (``default`` when None, capped at ``upper``), InvalidInput outside the bounds."""
     duration = default if given is None else given
     if given is None:
         duration = min(default, upper)

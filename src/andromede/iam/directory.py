@@ -255,7 +255,8 @@ class DirectoryMixin(ServiceCore):
         return updated
 
     async def delete_role(self, tenant_id: str, role_name: str) -> None:
-        """DeleteConflict while the role has policies. Its sessions end within the cache time."""
+        """DeleteConflict while the role has policies or is in an instance profile. Its sessions
+        end within the cache time."""
         role = await self.get_role(tenant_id, role_name)
         await self._store.delete_entity(Role, role.id)
         self.invalidate_caches()

@@ -1,4 +1,5 @@
-"""Pure identity types and rules: tenants, users, groups, roles, keys, policies, MFA, sessions.
+"""Pure identity types and rules: tenants, users, groups, roles, instance profiles, keys,
+policies, MFA, sessions.
 
 A tenant is an AWS-style account: a 12-digit id used in ARNs (``arn:aws:iam::<id>:user/<name>``)
 so existing policies and tools work unchanged. The S3 canonical user id shown in ``<Owner>`` is
@@ -25,6 +26,7 @@ __all__ = [
     "ACCESS_KEYS_PER_USER",
     "ANONYMOUS",
     "POLICY_VERSIONS_MAX",
+    "ROLES_PER_INSTANCE_PROFILE",
     "TENANT_TRANSITIONS",
     "AccessKey",
     "AccessKeyStatus",
@@ -32,6 +34,7 @@ __all__ = [
     "EntityType",
     "Group",
     "InlinePolicy",
+    "InstanceProfile",
     "KeyUse",
     "LoginProfile",
     "ManagedPolicy",
@@ -49,6 +52,7 @@ __all__ = [
     "TenantStatus",
     "User",
     "canonical_id",
+    "instance_profile_arn",
     "new_access_key_id",
     "new_entity_id",
     "new_secret_access_key",
@@ -67,6 +71,7 @@ _KEY_ALPHABET = string.ascii_uppercase + "234567"  # base32, as AWS access key i
 # AWS's fixed quotas (not adjustable on AWS either).
 ACCESS_KEYS_PER_USER = 2
 POLICY_VERSIONS_MAX = 5
+ROLES_PER_INSTANCE_PROFILE = 1
 
 
 class TenantStatus(enum.StrEnum):
@@ -108,6 +113,9 @@ class PrincipalKind(enum.StrEnum):
 class SessionSource(enum.StrEnum):
     GET_SESSION_TOKEN = "GetSessionToken"  # noqa: S105 (an STS action name)
     ASSUME_ROLE = "AssumeRole"
+    # The EC2 service assuming an instance profile's role for an instance (the session's name
+    # is the instance id); the credentials act as the role like AssumeRole's.
+    INSTANCE_PROFILE = "InstanceProfile"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +178,23 @@ class Role:
     @property
     def arn(self) -> str:
         return role_arn(self.tenant_id, self.path, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceProfile:
+    """A container for one role that EC2 instances launched with it act as (AWS's model: a
+    list of roles, at most ``ROLES_PER_INSTANCE_PROFILE`` of them). Its id starts with AIPA."""
+
+    id: str
+    tenant_id: str
+    name: str
+    path: str
+    created_at: datetime
+    roles: tuple[Role, ...] = ()
+
+    @property
+    def arn(self) -> str:
+        return instance_profile_arn(self.tenant_id, self.path, self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +388,10 @@ def role_arn(tenant_id: str, path: str, name: str) -> str:
     return f"arn:aws:iam::{tenant_id}:role{path}{name}"
 
 
+def instance_profile_arn(tenant_id: str, path: str, name: str) -> str:
+    return f"arn:aws:iam::{tenant_id}:instance-profile{path}{name}"
+
+
 def policy_arn(tenant_id: str, path: str, name: str) -> str:
     return f"arn:aws:iam::{tenant_id}:policy{path}{name}"
 
@@ -389,7 +418,8 @@ def new_tenant_id() -> str:
 
 
 def new_entity_id(prefix: str) -> str:
-    """AWS-style unique ids: AIDA (user), AGPA (group), AROA (role), ANPA (policy)."""
+    """AWS-style unique ids: AIDA (user), AGPA (group), AROA (role), ANPA (policy), AIPA
+    (instance profile)."""
     return prefix + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(17))
 
 

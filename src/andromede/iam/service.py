@@ -21,6 +21,7 @@ from andromede.iam.credentials import (
 )
 from andromede.iam.directory import DirectoryMixin
 from andromede.iam.errors import LimitExceeded, MalformedPolicyDocument
+from andromede.iam.instance_profiles import InstanceCredentials, InstanceProfilesMixin
 from andromede.iam.login import ConsoleLogin, LoginMixin
 from andromede.iam.mfa import CreatedMfaDevice, MfaMixin
 from andromede.iam.policies import PoliciesMixin
@@ -35,6 +36,7 @@ __all__ = [
     "CreatedOperator",
     "IdentityLimits",
     "IdentityService",
+    "InstanceCredentials",
     "IssuedCredentials",
     "PolicyKind",
     "validate_policy_document",
@@ -70,7 +72,13 @@ def validate_policy_document(
 
 
 class IdentityService(
-    AccountsMixin, DirectoryMixin, CredentialsMixin, PoliciesMixin, MfaMixin, LoginMixin
+    AccountsMixin,
+    DirectoryMixin,
+    InstanceProfilesMixin,
+    CredentialsMixin,
+    PoliciesMixin,
+    MfaMixin,
+    LoginMixin,
 ):
     def _validate_policy(
         self, text: str, kind: PolicyKind, max_size: policy_engine.SizeLimit | int | None = None

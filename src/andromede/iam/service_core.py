@@ -2,9 +2,10 @@
 
 The service is one class (the one public entry of identity) assembled from parts that each own
 a family of IAM actions: ``accounts.py`` (tenants, operators, quotas), ``directory.py`` (users,
-groups, roles), ``credentials.py`` (access keys, key resolution, STS), ``policies.py``, ``mfa.py``
-and ``login.py``. This module holds their common state — the store, the sealer, the clock, the
-limits and the per-worker caches — and the input checks AWS defines for names and paging.
+groups, roles), ``instance_profiles.py``, ``credentials.py`` (access keys, key resolution, STS),
+``policies.py``, ``mfa.py`` and ``login.py``. This module holds their common state — the store,
+the sealer, the clock, the limits and the per-worker caches — and the input checks AWS defines
+for names and paging.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from andromede.iam.model import (
     EntityType,
     Group,
     InlinePolicy,
+    InstanceProfile,
     KeyUse,
     LoginProfile,
     ManagedPolicy,
@@ -74,8 +75,8 @@ class IdentityStore(Protocol):
         """Replace the tenant's allow-list (empty: every region). NoSuchEntity."""
 
     async def count_entities(self, tenant_id: str) -> dict[str, int]:
-        """Counts for GetAccountSummary: Users, Groups, Roles, Policies, MFADevices,
-        MFADevicesInUse, AccessKeys (IAM users'), RootAccessKeys, RootMFADevices."""
+        """Counts for GetAccountSummary: Users, Groups, Roles, InstanceProfiles, Policies,
+        MFADevices, MFADevicesInUse, AccessKeys (IAM users'), RootAccessKeys, RootMFADevices."""
 
     # -- named entities: users, groups, roles, managed policies ------------------------------
     async def create_entity(self, entity: User | Group | Role) -> None:
@@ -101,7 +102,34 @@ class IdentityStore(Protocol):
     ) -> None:
         """NoSuchEntity; DeleteConflict while anything still hangs off it: a user's keys, inline
         or attached policies, groups, MFA devices, login profile; a group's members or policies;
-        a role's policies; a managed policy's attachments or versions other than the default."""
+        a role's policies or instance profiles; a managed policy's attachments or versions other
+        than the default."""
+
+    # -- instance profiles ---------------------------------------------------------------------
+    # Profiles come back with their roles filled in (``InstanceProfile.roles``).
+    async def create_instance_profile(self, profile: InstanceProfile) -> None:
+        """EntityAlreadyExists if the tenant has a profile of that name, any case."""
+
+    async def get_instance_profile(self, tenant_id: str, name: str) -> InstanceProfile | None:
+        """By name, case-insensitively."""
+
+    async def list_instance_profiles(
+        self, tenant_id: str, path_prefix: str, after: str | None, limit: int
+    ) -> list[InstanceProfile]:
+        """As ``list_entities``: by lower-case name, after ``after``, under ``path_prefix``."""
+
+    async def list_instance_profiles_for_role(self, role_id: str) -> list[InstanceProfile]:
+        """The profiles holding the role, by lower-case name."""
+
+    async def delete_instance_profile(self, profile_id: str) -> None:
+        """NoSuchEntity; DeleteConflict while the profile holds a role."""
+
+    async def add_role_to_instance_profile(self, profile_id: str, role_id: str) -> None:
+        """NoSuchEntity; LimitExceeded when the profile already holds
+        ``ROLES_PER_INSTANCE_PROFILE`` roles (that role included)."""
+
+    async def remove_role_from_instance_profile(self, profile_id: str, role_id: str) -> bool:
+        """False when the profile did not hold the role."""
 
     # -- group membership ----------------------------------------------------------------------
     async def add_group_member(self, group_id: str, user_id: str) -> None:

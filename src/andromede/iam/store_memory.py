@@ -18,12 +18,14 @@ from andromede.iam.errors import (
     TenantAlreadyExists,
 )
 from andromede.iam.model import (
+    ROLES_PER_INSTANCE_PROFILE,
     AccessKey,
     AccessKeyStatus,
     ConsoleSession,
     EntityType,
     Group,
     InlinePolicy,
+    InstanceProfile,
     KeyUse,
     LoginProfile,
     ManagedPolicy,
@@ -63,6 +65,9 @@ class MemoryIdentityStore:
         self._operator_keys: dict[str, tuple[AccessKey, str]] = {}
         self._logins: dict[str, LoginProfile] = {}
         self._console: dict[str, ConsoleSession] = {}
+        # Profiles are stored without their roles; ``_profile_roles`` holds who holds which.
+        self._profiles: dict[str, InstanceProfile] = {}
+        self._profile_roles: set[tuple[str, str]] = set()  # (profile id, role id)
 
     # -- tenants --------------------------------------------------------------------------------
     async def count_tenants(self) -> int:
@@ -130,6 +135,7 @@ class MemoryIdentityStore:
             "Users": len(user_ids),
             "Groups": sum(1 for g in self._entities[Group].values() if g.tenant_id == tenant_id),
             "Roles": sum(1 for r in self._entities[Role].values() if r.tenant_id == tenant_id),
+            "InstanceProfiles": sum(1 for p in self._profiles.values() if p.tenant_id == tenant_id),
             "Policies": sum(
                 1 for p in self._entities[ManagedPolicy].values() if p.tenant_id == tenant_id
             ),
@@ -230,6 +236,71 @@ class MemoryIdentityStore:
                 raise DeleteConflict("the user still has a login profile")
         if entity_type is EntityType.GROUP and any(g == entity_id for g, _ in self._members):
             raise DeleteConflict("the group still has members")
+        if entity_type is EntityType.ROLE and any(r == entity_id for _, r in self._profile_roles):
+            raise DeleteConflict("the role is still in an instance profile")
+
+    # -- instance profiles ---------------------------------------------------------------------
+    def _with_roles(self, profile: InstanceProfile) -> InstanceProfile:
+        roles = [
+            cast(Role, self._entities[Role][r]) for p, r in self._profile_roles if p == profile.id
+        ]
+        return replace(profile, roles=tuple(sorted(roles, key=lambda r: r.name.lower())))
+
+    async def create_instance_profile(self, profile: InstanceProfile) -> None:
+        if profile.id in self._profiles or any(
+            p.tenant_id == profile.tenant_id and p.name.lower() == profile.name.lower()
+            for p in self._profiles.values()
+        ):
+            raise EntityAlreadyExists(profile.name)
+        self._profiles[profile.id] = replace(profile, roles=())
+
+    async def get_instance_profile(self, tenant_id: str, name: str) -> InstanceProfile | None:
+        wanted = name.lower()
+        for profile in self._profiles.values():
+            if profile.tenant_id == tenant_id and profile.name.lower() == wanted:
+                return self._with_roles(profile)
+        return None
+
+    async def list_instance_profiles(
+        self, tenant_id: str, path_prefix: str, after: str | None, limit: int
+    ) -> list[InstanceProfile]:
+        found = [
+            p
+            for p in self._profiles.values()
+            if p.tenant_id == tenant_id
+            and p.path.startswith(path_prefix)
+            and (after is None or p.name.lower() > after)
+        ]
+        found.sort(key=lambda p: p.name.lower())
+        return [self._with_roles(p) for p in found[:limit]]
+
+    async def list_instance_profiles_for_role(self, role_id: str) -> list[InstanceProfile]:
+        found = [self._profiles[p] for p, r in self._profile_roles if r == role_id]
+        found.sort(key=lambda p: p.name.lower())
+        return [self._with_roles(p) for p in found]
+
+    async def delete_instance_profile(self, profile_id: str) -> None:
+        if profile_id not in self._profiles:
+            raise NoSuchEntity(profile_id)
+        if any(p == profile_id for p, _ in self._profile_roles):
+            raise DeleteConflict("the instance profile still holds a role")
+        del self._profiles[profile_id]
+
+    async def add_role_to_instance_profile(self, profile_id: str, role_id: str) -> None:
+        if profile_id not in self._profiles or role_id not in self._entities[Role]:
+            raise NoSuchEntity(profile_id)
+        held = sum(1 for p, _ in self._profile_roles if p == profile_id)
+        if held >= ROLES_PER_INSTANCE_PROFILE:
+            raise LimitExceeded(
+                "Cannot exceed quota for InstanceSessionsPerInstanceProfile: "
+                f"{ROLES_PER_INSTANCE_PROFILE}"
+            )
+        self._profile_roles.add((profile_id, role_id))
+
+    async def remove_role_from_instance_profile(self, profile_id: str, role_id: str) -> bool:
+        present = (profile_id, role_id) in self._profile_roles
+        self._profile_roles.discard((profile_id, role_id))
+        return present
 
     # -- group membership ----------------------------------------------------------------------
     async def add_group_member(self, group_id: str, user_id: str) -> None:

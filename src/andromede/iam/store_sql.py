@@ -2,8 +2,9 @@
 
 Tenants, named entities (users, groups, roles, managed policies), group membership, access keys
 and operators live here; policies' versions, attachments and inline documents, MFA devices,
-temporary credentials and console logins in :mod:`store_sql_grants` (mixed in below). Every
-check that guards a write runs inside that write's transaction, on the single writer.
+temporary credentials and console logins in :mod:`store_sql_grants`, instance profiles in
+:mod:`store_sql_profiles` (both mixed in below). Every check that guards a write runs inside
+that write's transaction, on the single writer.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from andromede.iam.model import (
 )
 from andromede.iam.store import Entity
 from andromede.iam.store_sql_grants import SqlGrantsMixin
+from andromede.iam.store_sql_profiles import SqlInstanceProfilesMixin
 
 __all__ = ["SqlIdentityStore"]
 
@@ -151,7 +153,7 @@ def _select(kind: type[Any]) -> sa.Select[Any]:
     return sa.select(table, count)
 
 
-class SqlIdentityStore(SqlGrantsMixin):
+class SqlIdentityStore(SqlGrantsMixin, SqlInstanceProfilesMixin):
     def __init__(self, db: Database) -> None:
         self._db = db
 
@@ -294,6 +296,7 @@ class SqlIdentityStore(SqlGrantsMixin):
             for label, table in (
                 ("Groups", tables.iam_groups),
                 ("Roles", tables.iam_roles),
+                ("InstanceProfiles", tables.instance_profiles),
                 ("Policies", tables.managed_policies),
             ):
                 result[label] = count(conn, sa.select(n).where(table.c.tenant_id == tenant_id))
@@ -536,6 +539,11 @@ def _check_nothing_hangs_off(conn: Connection, entity_type: EntityType, entity_i
     if _exists(conn, sa.select(i.c.name).where(mine_i)):
         raise DeleteConflict("it still has inline policies")
     gm = tables.group_members
+    if entity_type is EntityType.ROLE:
+        pr = tables.instance_profile_roles
+        if _exists(conn, sa.select(pr.c.profile_id).where(pr.c.role_id == entity_id)):
+            raise DeleteConflict("the role is still in an instance profile")
+        return
     if entity_type is EntityType.GROUP:
         if _exists(conn, sa.select(gm.c.user_id).where(gm.c.group_id == entity_id)):
             raise DeleteConflict("the group still has members")

@@ -15,6 +15,7 @@ from andromede.iam.model import EntityType
 from andromede.iamapi import iam_credentials as c
 from andromede.iamapi import iam_directory as d
 from andromede.iamapi import iam_policies as p
+from andromede.iamapi import iam_profiles as ip
 from andromede.iamapi.iam_common import (
     group_resource,
     list_resource,
@@ -68,6 +69,36 @@ ACTIONS: Final[Mapping[str, Action]] = {
         has_result=False,
     ),
     "DeleteRole": Action(d.delete_role, True, resource=role_resource, has_result=False),
+    "CreateInstanceProfile": Action(
+        ip.create_instance_profile, True, resource=ip.instance_profile_resource
+    ),
+    "GetInstanceProfile": Action(
+        ip.get_instance_profile, False, resource=ip.instance_profile_resource
+    ),
+    "ListInstanceProfiles": Action(
+        ip.list_instance_profiles, False, resource=list_resource("instance-profile")
+    ),
+    "DeleteInstanceProfile": Action(
+        ip.delete_instance_profile,
+        True,
+        resource=ip.instance_profile_resource,
+        has_result=False,
+    ),
+    "AddRoleToInstanceProfile": Action(
+        ip.add_role_to_instance_profile,
+        True,
+        resource=ip.instance_profile_resource,
+        has_result=False,
+    ),
+    "RemoveRoleFromInstanceProfile": Action(
+        ip.remove_role_from_instance_profile,
+        True,
+        resource=ip.instance_profile_resource,
+        has_result=False,
+    ),
+    "ListInstanceProfilesForRole": Action(
+        ip.list_instance_profiles_for_role, False, resource=role_resource
+    ),
     "PutUserPolicy": Action(
         INLINE["Put", EntityType.USER],
         True,
