@@ -16,7 +16,7 @@ from alembic import op
 from andromede.db.types import UtcDateTime
 
 revision: str = "0009"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
