@@ -531,3 +531,16 @@ async def test_every_bucket_and_its_usage(store: MetadataStore) -> None:
         "b1": (2, 42),
         "b3": (1, 0),
     }
+
+
+async def test_an_object_is_refused_by_a_bucket_of_another_region(store: MetadataStore) -> None:
+    # The bucket was deleted and made again in eu-de-1 while the blob went to eu-fr-1's store.
+    await store.create_bucket(dataclasses.replace(bucket(), region="eu-de-1"))
+    moved = dataclasses.replace(record("k"), segments=(Segment("blob-a", 3, region="eu-fr-1"),))
+    with pytest.raises(NoSuchBucket):
+        await store.put_object(moved)
+    assert await store.get_object("b1", "k") is None
+    await store.put_object(
+        dataclasses.replace(moved, segments=(Segment("blob-b", 3, region="eu-de-1"),))
+    )
+    assert await store.get_object("b1", "k") is not None

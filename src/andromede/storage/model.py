@@ -283,6 +283,11 @@ class ObjectRecord:
             checksum_type=checksum.type if checksum else None,
         )
 
+    def stored_in(self, region: str) -> bool:
+        """Whether every blob of the object is in ``region``'s store (unlabelled segments,
+        from before regions, are taken to be: only the default region's buckets have them)."""
+        return all(s.region is None or s.region == region for s in self.segments)
+
     @property
     def parts_count(self) -> int | None:
         """Number of parts for a multipart object, None for a single PUT."""

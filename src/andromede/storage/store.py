@@ -58,7 +58,9 @@ class MetadataStore(Protocol):
 
     # -- objects --------------------------------------------------------------------------
     async def put_object(self, record: ObjectRecord) -> ObjectRecord | None:
-        """Insert or replace ``(bucket, key)``; returns the replaced record. NoSuchBucket."""
+        """Insert or replace ``(bucket, key)``; returns the replaced record. NoSuchBucket, also
+        when the bucket's region is not the one the record's blobs were written in (the bucket
+        was deleted and made again in another region while they were being written)."""
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None: ...
 

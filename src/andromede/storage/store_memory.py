@@ -104,6 +104,8 @@ class MemoryMetadataStore:
     # -- objects --------------------------------------------------------------------------
     async def put_object(self, record: ObjectRecord) -> ObjectRecord | None:
         state = self._state(record.bucket)
+        if not record.stored_in(state.bucket.region):
+            raise NoSuchBucket(record.bucket)
         encoded = record.key.encode()
         replaced = state.objects.get(encoded)
         if replaced is None:

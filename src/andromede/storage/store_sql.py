@@ -823,7 +823,7 @@ _IS_OBJECT = (_O.c.bucket == sa.bindparam("bucket")) & (_O.c.key == sa.bindparam
 _IS_OBJECT_BLOB = (_OB.c.bucket == sa.bindparam("bucket")) & (_OB.c.key == sa.bindparam("key"))
 _GET_BUCKET = sa.select(_B).where(_B.c.name == sa.bindparam("name"))
 _HOLD_BUCKET = (
-    sa.select(_B.c.name)
+    sa.select(_B.c.name, _B.c.region)
     .where(_B.c.name == sa.bindparam("name"))
     .with_for_update(read=True, key_share=True)
 )
@@ -859,7 +859,9 @@ def _upload_exists(conn: Connection, upload_id: str, *, lock: str) -> bool:
 
 
 def _put_object(conn: Connection, record: ObjectRecord) -> ObjectRecord | None:
-    if not _hold_bucket(conn, record.bucket):
+    held = conn.execute(_HOLD_BUCKET, {"name": record.bucket}).first()
+    # A bucket made again in another region while the blobs were written is not theirs.
+    if held is None or not record.stored_in(held.region):
         raise NoSuchBucket(record.bucket)
     names = {"bucket": record.bucket, "key": record.key}
     values = _object_values(record)
