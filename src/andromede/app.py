@@ -24,8 +24,18 @@ from pathlib import Path
 from andromede.api.app import ManagementApi
 from andromede.audit.service import AuditService
 from andromede.audit.store import SqlAuditStore
+from andromede.compute.images import ImageFiles
+from andromede.compute.service import ComputeService
+from andromede.compute.store_sql import SqlComputeStore
+from andromede.compute_adapters import (
+    BucketImageSource,
+    KmsDiskKeys,
+    compute_limits,
+    hypervisor_drivers,
+)
 from andromede.db.database import Database, describe_url, open_database
 from andromede.db.migrate import upgrade
+from andromede.ec2api.app import Ec2App
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.http.sigv4 import credential_service
@@ -64,6 +74,7 @@ __all__ = [
     "open_identity",
     "prepare",
     "s3_services",
+    "start_compute",
     "storage_limits",
     "write_credentials",
 ]
@@ -122,6 +133,7 @@ class _Running:
     keys: KeyService
     # Closes what the blob store holds open (the RADOS connection), after the requests end.
     close_blobs: Callable[[], Awaitable[None]] | None = None
+    compute: ComputeService | None = None
 
 
 class Application:
@@ -222,6 +234,8 @@ class Application:
             for spec in (IAM, STS)
         }
         apis[KmsApp.name] = KmsApp(customer_keys, identity, audit, settings, rate_limiter)
+        compute = await start_compute(settings, db, keys, objects, identity)
+        apis[Ec2App.name] = Ec2App(compute, identity, audit, settings, rate_limiter)
         management = ManagementApi(identity, audit, settings, rate_limiter)
         self._running = _Running(
             db=db,
@@ -233,6 +247,7 @@ class Application:
             identity=identity,
             close_blobs=close_blobs,
             keys=keys,
+            compute=compute,
         )
 
     async def stop(self) -> None:
@@ -244,6 +259,10 @@ class Application:
         for task in running.background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if running.compute is not None:
+            # Work on the hosts still running is cut short; reconcile finishes it next start.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(running.compute.close(), self.settings.shutdown_timeout)
         await running.identity.flush_key_usage()
         await running.audit.close()
         await running.db.close()
@@ -257,6 +276,31 @@ def _kms_target(raw_headers: list[tuple[bytes, bytes]]) -> bool:
         name.lower() == b"x-amz-target" and value.startswith(b"TrentService.")
         for name, value in raw_headers
     )
+
+
+async def start_compute(
+    settings: Settings,
+    db: Database,
+    keys: KeyService,
+    objects: ObjectService,
+    identity: IdentityService,
+) -> ComputeService:
+    """The compute service over the hypervisor the settings name, reconciled with what the
+    hosts run (a failed reconciliation is logged: the API still serves, and the next start
+    tries again)."""
+    compute = ComputeService(
+        SqlComputeStore(db),
+        hypervisor_drivers(settings),
+        KmsDiskKeys(keys, inline=settings.key_provider == "file"),
+        compute_limits(settings),
+        ImageFiles(settings.data_dir / "compute" / "images", settings.max_image_size),
+        BucketImageSource(objects, S3Authoriser(identity.policies_for, settings.region)),
+    )
+    try:
+        await compute.reconcile()
+    except Exception:
+        log.exception("compute: reconciliation with the hypervisor failed")
+    return compute
 
 
 def s3_services(

@@ -87,8 +87,13 @@ def volume(n: int) -> Volume:
 
 
 async def test_round_trip_of_every_kind(store: ComputeStore) -> None:
-    group = SecurityGroup("sg-0123456789abcdef0", TENANT, "web", "d",
-                          ingress=(Rule("tcp", 22, 22, "10.0.0.0/8", "ssh"),))  # fmt: skip
+    group = SecurityGroup(
+        "sg-0123456789abcdef0",
+        TENANT,
+        "web",
+        "d",
+        ingress=(Rule("tcp", 22, 22, "10.0.0.0/8", "ssh"),),
+    )
     key_pair = KeyPair("key-0123456789abcdef0", TENANT, "k", "ed25519", "fp", "ssh-ed25519 A", T0)
     records = [instance(1), volume(1), group, key_pair]
     await store.insert(*records)
@@ -113,8 +118,9 @@ async def test_listing_by_tenant_and_public_images(store: ComputeStore) -> None:
         instance(3).instance_id,
     ]
     assert len(await store.list(Instance, None)) == 3
-    public = Image("ami-00000000000000001", "pub", None, ImageState.AVAILABLE, "raw", 1, 1,
-                   "00", T0, path="/x")  # fmt: skip
+    public = Image(
+        "ami-00000000000000001", "pub", None, ImageState.AVAILABLE, "raw", 1, 1, "00", T0, path="/x"
+    )
     private = replace(public, image_id="ami-00000000000000002", owner_id=OTHER)
     await store.insert(public, private)
     assert [i.image_id for i in await store.list(Image, TENANT)] == [public.image_id]

@@ -45,8 +45,14 @@ def test_malformed_ids_are_refused(value: str) -> None:
 
 def test_state_codes_are_ec2s() -> None:
     codes = {state.label: state.code for state in S}
-    assert codes == {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48,
-                     "stopping": 64, "stopped": 80}  # fmt: skip
+    assert codes == {
+        "pending": 0,
+        "running": 16,
+        "shutting-down": 32,
+        "terminated": 48,
+        "stopping": 64,
+        "stopped": 80,
+    }
 
 
 def test_the_documented_transitions() -> None:
@@ -56,8 +62,12 @@ def test_the_documented_transitions() -> None:
     assert next_state(S.RUNNING, Event.REBOOT) is S.RUNNING
     assert next_state(S.PENDING, Event.LAUNCHED) is S.RUNNING
     assert next_state(S.SHUTTING_DOWN, Event.TERMINATED) is S.TERMINATED
-    for refused in [(S.TERMINATED, Event.START), (S.RUNNING, Event.START),
-                    (S.STOPPED, Event.REBOOT), (S.TERMINATED, Event.TERMINATE)]:  # fmt: skip
+    for refused in [
+        (S.TERMINATED, Event.START),
+        (S.RUNNING, Event.START),
+        (S.STOPPED, Event.REBOOT),
+        (S.TERMINATED, Event.TERMINATE),
+    ]:
         with pytest.raises(IncorrectInstanceState):
             next_state(*refused, "i-0123456789abcdef0")
 
@@ -89,10 +99,15 @@ def test_rules_are_validated_and_normalised() -> None:
     assert parse_rule("TCP", 22, 22, "10.0.0.0/8").protocol == "tcp"
     assert parse_rule("-1", None, None, "::/0").from_port == -1
     assert parse_rule("6", 80, 443, "192.168.1.0/24").to_port == 443
-    for bad in [("tcp", 22, 22, "10.0.0.300/8"), ("tcp", 22, 22, "10.0.0.1/8"),
-                ("tcp", 22, 22, "nonsense"), ("tcp", 80, 22, "0.0.0.0/0"),
-                ("tcp", None, None, "0.0.0.0/0"), ("gre", 1, 1, "0.0.0.0/0"),
-                ("udp", 0, 70000, "0.0.0.0/0")]:  # fmt: skip
+    for bad in [
+        ("tcp", 22, 22, "10.0.0.300/8"),
+        ("tcp", 22, 22, "10.0.0.1/8"),
+        ("tcp", 22, 22, "nonsense"),
+        ("tcp", 80, 22, "0.0.0.0/0"),
+        ("tcp", None, None, "0.0.0.0/0"),
+        ("gre", 1, 1, "0.0.0.0/0"),
+        ("udp", 0, 70000, "0.0.0.0/0"),
+    ]:
         with pytest.raises(InvalidParameterValue):
             parse_rule(*bad)
 
@@ -100,8 +115,12 @@ def test_rules_are_validated_and_normalised() -> None:
 def test_tags() -> None:
     assert merge_tags((("a", "1"), ("b", "2")), (("a", "3"),)) == (("a", "3"), ("b", "2"))
     assert remove_tags((("a", "1"), ("b", "2")), {"a": None, "b": "other"}) == (("b", "2"),)
-    for bad in [(("aws:x", "1"),), (("", "1"),), (("k", "v" * 257),),
-                tuple((str(n), "") for n in range(51))]:  # fmt: skip
+    for bad in [
+        (("aws:x", "1"),),
+        (("", "1"),),
+        (("k", "v" * 257),),
+        tuple((str(n), "") for n in range(51)),
+    ]:
         with pytest.raises(InvalidParameterValue):
             check_tags(bad)
 
@@ -109,21 +128,24 @@ def test_tags() -> None:
 def test_created_rsa_fingerprint_is_sha1_of_pkcs8_der() -> None:
     made = keypairs.generate("rsa")
     private = serialization.load_pem_private_key(made.private_key.encode(), None)
-    der = private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())  # fmt: skip
-    assert made.fingerprint == ":".join(f"{b:02x}" for b in hashlib.sha1(der).digest())
+    der = private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    assert made.fingerprint == ":".join(f"{b:02x}" for b in hashlib.sha1(der).digest())  # noqa: S324
     assert made.public_key.startswith("ssh-rsa ")
     assert "BEGIN RSA PRIVATE KEY" in made.private_key
 
 
 def test_imported_rsa_fingerprint_is_md5_of_the_public_der() -> None:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    line = private.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                             serialization.PublicFormat.OpenSSH)  # fmt: skip
-    der = private.public_key().public_bytes(serialization.Encoding.DER,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo)  # fmt: skip
+    line = private.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     imported = keypairs.import_public_key(line + b" me@host")
-    assert imported.fingerprint == ":".join(f"{b:02x}" for b in hashlib.md5(der).digest())
+    assert imported.fingerprint == ":".join(f"{b:02x}" for b in hashlib.md5(der).digest())  # noqa: S324
 
 
 def test_ed25519_fingerprint_is_base64_sha256_of_the_blob() -> None:

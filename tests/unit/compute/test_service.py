@@ -23,7 +23,7 @@ from andromede.compute.errors import (
 )
 from andromede.compute.model import Image, InstanceState, Volume, parse_rule
 from andromede.compute.service import ComputeService, RunRequest
-from unit.compute.conftest import OTHER, TENANT, limits
+from support.computekit import OTHER, TENANT, limits
 
 S = InstanceState
 
@@ -135,13 +135,13 @@ async def test_bad_input(compute: ComputeService, image: Image) -> None:
         await run(compute, image, key_name="absent")
     with pytest.raises(InvalidParameterValue):
         await run(compute, image, min_count=2, max_count=1)
-    assert len(await run(compute, image, user_data_base64=base64.b64encode(b"x" * 16384).decode())) == 1
+    largest = base64.b64encode(b"x" * 16384).decode()
+    assert len(await run(compute, image, user_data_base64=largest)) == 1
 
 
 async def test_another_tenants_instance_is_not_found(compute: ComputeService, image: Image) -> None:
     [instance_id] = await run(compute, image)
-    for call in (compute.describe_instances, compute.stop_instances,
-                 compute.terminate_instances):  # fmt: skip
+    for call in (compute.describe_instances, compute.stop_instances, compute.terminate_instances):
         with pytest.raises(NotFound):
             await call(OTHER, [instance_id])
     with pytest.raises(NotFound):
@@ -186,8 +186,9 @@ async def test_volumes_and_snapshots(
 ) -> None:
     [instance_id] = await run(compute, image)
     await compute.settle()
-    volume = await compute.create_volume(TENANT, size_gib=2, snapshot_id=None,
-                                         availability_zone="eu-fr-1a")  # fmt: skip
+    volume = await compute.create_volume(
+        TENANT, size_gib=2, snapshot_id=None, availability_zone="eu-fr-1a"
+    )
     attached = await compute.attach_volume(TENANT, volume.volume_id, instance_id, "/dev/sdf")
     assert attached.attachment is not None
     assert volume.volume_id in driver.instances[instance_id].attached
@@ -198,8 +199,9 @@ async def test_volumes_and_snapshots(
         await compute.detach_volume(TENANT, instance.root_volume_id, None)
     snapshot = await compute.create_snapshot(TENANT, volume.volume_id, "backup")
     assert snapshot.snapshot_id in driver.snapshots
-    restored = await compute.create_volume(TENANT, size_gib=None, snapshot_id=snapshot.snapshot_id,
-                                           availability_zone="eu-fr-1a")  # fmt: skip
+    restored = await compute.create_volume(
+        TENANT, size_gib=None, snapshot_id=snapshot.snapshot_id, availability_zone="eu-fr-1a"
+    )
     assert restored.size_gib == 2
     with pytest.raises(ResourceInUse):
         await compute.delete_snapshot(TENANT, snapshot.snapshot_id)
@@ -219,9 +221,13 @@ async def test_image_from_snapshot_boots_and_deregistered_images_go_when_unused(
     await compute.settle()
     [instance] = await compute.describe_instances(TENANT, [instance_id])
     snapshot = await compute.create_snapshot(TENANT, instance.root_volume_id)
-    mine = await compute.register_image(TENANT, name="golden", description="",
-                                        root_snapshot_id=snapshot.snapshot_id,
-                                        root_device_name="/dev/xvda")  # fmt: skip
+    mine = await compute.register_image(
+        TENANT,
+        name="golden",
+        description="",
+        root_snapshot_id=snapshot.snapshot_id,
+        root_device_name="/dev/xvda",
+    )
     assert [i.image_id for i in await compute.describe_images(TENANT, [], owners=["self"])] == [
         mine.image_id
     ]
