@@ -72,6 +72,7 @@ __all__ = [
     "migrate",
     "open_blob_store",
     "open_identity",
+    "open_image_library",
     "prepare",
     "s3_services",
     "start_compute",
@@ -448,6 +449,29 @@ async def open_identity(settings: Settings) -> AsyncIterator[IdentityService]:
     try:
         yield identity_service(settings, db)
     finally:
+        await db.close()
+
+
+@contextlib.asynccontextmanager
+async def open_image_library(
+    settings: Settings,
+) -> AsyncIterator[tuple[ComputeService, IdentityService]]:
+    """The compute service without hypervisors (images only) and the identity service, over the
+    data folder's database: what ``andromede admin image import`` works on."""
+    url = await migrate(settings)
+    db = _open_database(settings, url)
+    keys = await asyncio.to_thread(key_service, settings)
+    try:
+        compute = ComputeService(
+            SqlComputeStore(db),
+            [],
+            KmsDiskKeys(keys, inline=settings.key_provider == "file"),
+            compute_limits(settings),
+            ImageFiles(settings.data_dir / "compute" / "images", settings.max_image_size),
+        )
+        yield compute, identity_service(settings, db)
+    finally:
+        await asyncio.to_thread(keys.close)
         await db.close()
 
 

@@ -8,6 +8,7 @@ blob writer, so nothing half-written becomes visible.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from collections.abc import Callable
@@ -72,7 +73,12 @@ def _export(settings: Settings) -> None:
         if isinstance(value, SecretStr):  # the environment is the place for secrets
             value = value.get_secret_value()
         if value is not None:
-            text = str(value).lower() if isinstance(value, bool) else str(value)
+            if isinstance(value, bool):
+                text = str(value).lower()
+            elif isinstance(value, dict | list | tuple):  # complex settings travel as JSON
+                text = json.dumps(value)
+            else:
+                text = str(value)
             os.environ[f"ANDROMEDE_{name.upper()}"] = text
 
 
