@@ -297,6 +297,13 @@ async def start_compute(
         ImageFiles(settings.data_dir / "compute" / "images", settings.max_image_size),
         BucketImageSource(objects, S3Authoriser(identity.policies_for, settings.region)),
     )
+    if settings.hypervisor == "memory" and settings.workers > 1:
+        log.warning(
+            "hypervisor = memory keeps its instances in each worker process: with %d workers "
+            "console output and reboots reach only the worker that started an instance; "
+            "set workers = 1 or a real hypervisor",
+            settings.workers,
+        )
     try:
         await compute.reconcile()
     except Exception:

@@ -364,3 +364,31 @@ def test_aws_cli(ec2_server: ServerProcess, image_id: str, tmp_path: Path) -> No
     aws("terminate-instances", "--instance-ids", *ids)
     client = ec2_client(ec2_server)
     client.get_waiter("instance_terminated").wait(InstanceIds=ids, WaiterConfig=FAST)
+
+
+def test_a_restart_reconciles_instances_whose_hypervisor_lost_them(
+    tmp_path: Path, ec2_server: ServerProcess
+) -> None:
+    """The memory hypervisor forgets everything with its process: after a restart the service
+    finds its running instances gone and records them stopped (a QEMU host keeps them)."""
+    env = {**ec2_server.extra_env}
+    with running_server(tmp_path / "data", extra_env=env) as server:
+        disk = tmp_path / "disk.raw"
+        disk.write_bytes(os.urandom(4096))
+        done = subprocess.run(
+            [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "restart-test",
+             "--public", "--json", "--data-dir", str(server.data_dir)],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        client = ec2_client(server)
+        run = client.run_instances(ImageId=json.loads(done.stdout)["image_id"],
+                                   InstanceType="t3.nano", MinCount=1, MaxCount=1)  # fmt: skip
+        instance_id = run["Instances"][0]["InstanceId"]
+        client.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=FAST)
+        server.stop()
+        server.start()
+        client = ec2_client(server)
+        [reservation] = client.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        instance = reservation["Instances"][0]
+        assert instance["State"]["Name"] == "stopped"
+        assert "host restarted" in instance["StateReason"]["Message"]

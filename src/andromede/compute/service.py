@@ -268,7 +268,17 @@ class ComputeService(ResourceService):
                     instance.instance_id, Event.STOPPED, reason=_LAUNCH_FAILED, quiet=True
                 )
             return
-        await self._apply(instance.instance_id, Event.LAUNCHED, quiet=True)
+        if await self._apply(instance.instance_id, Event.LAUNCHED, quiet=True) is None:
+            # Terminated (or gone) while it was starting: the termination may have killed
+            # nothing yet, so what this launch started must not outlive it.
+            current = await self.store.get(Instance, instance.instance_id)
+            if current is None or current.state in (
+                InstanceState.SHUTTING_DOWN,
+                InstanceState.TERMINATED,
+            ):
+                await driver.kill(instance.instance_id)
+                if current is None or current.state is InstanceState.TERMINATED:
+                    await driver.release(instance.instance_id)
 
     async def _root_spec(self, root: Volume, image: Image, key: bytes) -> VolumeSpec:
         if image.snapshot_id is not None:
