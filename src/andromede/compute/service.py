@@ -305,7 +305,9 @@ class ComputeService(ResourceService):
                 if quiet:
                     return None
                 raise
-            changed = replace(instance, state=state, state_reason=reason or instance.state_reason)
+            # A running instance has no transition reason (EC2 clears it); others keep theirs.
+            kept = "" if state is InstanceState.RUNNING else instance.state_reason
+            changed = replace(instance, state=state, state_reason=reason or kept)
             if await self.store.replace(changed):
                 return replace(changed, revision=changed.revision + 1)
         raise ComputeError(f"instance {instance_id}: too many concurrent changes")

@@ -70,10 +70,13 @@ async def test_stop_start_terminate(
     assert driver.instances[instance_id].state is RuntimeState.SHUT_OFF
     with pytest.raises(IncorrectInstanceState):
         await compute.reboot_instances(TENANT, [instance_id])
+    [stopped] = await compute.describe_instances(TENANT, [instance_id])
+    assert stopped.state_reason == "User initiated"
     [change] = await compute.start_instances(TENANT, [instance_id])
     assert change.current is S.PENDING
     await compute.settle()
-    assert await state(compute, instance_id) is S.RUNNING
+    [started] = await compute.describe_instances(TENANT, [instance_id])
+    assert (started.state, started.state_reason) == (S.RUNNING, "")
     await compute.reboot_instances(TENANT, [instance_id])
     [instance] = await compute.describe_instances(TENANT, [instance_id])
     [change] = await compute.terminate_instances(TENANT, [instance_id])
