@@ -237,6 +237,9 @@ class Application:
         apis[KmsApp.name] = KmsApp(customer_keys, identity, audit, settings, rate_limiter)
         compute = await start_compute(settings, db, keys, objects, identity)
         apis[Ec2App.name] = Ec2App(compute, identity, audit, settings, rate_limiter)
+        background.append(
+            asyncio.create_task(_compute_upkeep(settings, compute), name="compute-upkeep")
+        )
         management = ManagementApi(identity, audit, settings, rate_limiter)
         self._running = _Running(
             db=db,
@@ -406,6 +409,16 @@ async def _identity_upkeep(settings: Settings, identity: IdentityService) -> Non
                 next_purge = loop.time() + settings.sweeper_interval
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("identity upkeep failed")
+
+
+async def _compute_upkeep(settings: Settings, compute: ComputeService) -> None:
+    """Purge the records of instances terminated longer ago than the retention."""
+    while True:
+        await asyncio.sleep(settings.sweeper_interval)
+        try:
+            await compute.purge_terminated()
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("compute upkeep failed")
 
 
 async def _kms_upkeep(settings: Settings, customer_keys: CustomerKeyService) -> None:

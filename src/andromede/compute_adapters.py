@@ -126,4 +126,5 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         region=settings.region,
         availability_zone=settings.availability_zone,
         max_image_size=settings.max_image_size,
+        terminated_retention=settings.terminated_instance_retention,
     )

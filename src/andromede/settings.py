@@ -334,6 +334,11 @@ class Settings(BaseSettings):
     max_image_size: int = Field(
         default=64 * GIB, gt=0, description="Largest image file ImportImage accepts."
     )
+    terminated_instance_retention: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Seconds a terminated instance stays visible before its record is purged.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -216,6 +216,7 @@ class Instance:
     # As the tenant gave it, base64-decoded; at most the max_user_data_size setting.
     user_data: bytes = field(default=b"", repr=False)
     state_reason: str = ""  # EC2's stateTransitionReason / StateReason message
+    terminated_at: datetime | None = None  # the record is purged a while after (EC2: ~1 hour)
     tags: Tags = ()
     format_version: int = FORMAT_VERSION
     revision: int = 0

@@ -90,6 +90,7 @@ class ComputeLimits:
     region: str
     availability_zone: str
     max_image_size: int
+    terminated_retention: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ import binascii
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 from andromede.compute.driver import AttachedVolume, InstanceSpec, RuntimeState, VolumeSpec
@@ -308,6 +309,8 @@ class ComputeService(ResourceService):
             # A running instance has no transition reason (EC2 clears it); others keep theirs.
             kept = "" if state is InstanceState.RUNNING else instance.state_reason
             changed = replace(instance, state=state, state_reason=reason or kept)
+            if state is InstanceState.TERMINATED:
+                changed = replace(changed, terminated_at=self.clock())
             if await self.store.replace(changed):
                 return replace(changed, revision=changed.revision + 1)
         raise ComputeError(f"instance {instance_id}: too many concurrent changes")
@@ -487,6 +490,18 @@ class ComputeService(ResourceService):
                     log.warning("host %s: releasing unknown instance %s", host, instance_id)
                     await driver.kill(instance_id)
                     await driver.release(instance_id)
+
+    async def purge_terminated(self) -> int:
+        """Forget instances terminated longer ago than the retention (EC2 shows them for about
+        an hour); returns how many."""
+        horizon = self.clock() - timedelta(seconds=self.limits.terminated_retention)
+        gone = 0
+        for instance in await self.store.list(Instance, None):
+            ended = instance.terminated_at
+            if instance.state is InstanceState.TERMINATED and ended is not None and ended < horizon:
+                await self.store.delete(Instance, instance.instance_id)
+                gone += 1
+        return gone
 
     async def settle(self) -> None:
         """Wait for the work on the hosts started so far (tests, shutdown)."""

@@ -278,3 +278,19 @@ async def test_tags(compute: ComputeService, image: Image) -> None:
     assert [e.key for e in await compute.describe_tags(TENANT)] == ["Name"]
     with pytest.raises(NotFound):
         await compute.create_tags(OTHER, [instance_id], (("x", "y"),))
+
+
+async def test_terminated_instances_are_purged_after_the_retention(
+    compute: ComputeService, image: Image
+) -> None:
+    [instance_id] = await run(compute, image)
+    await compute.settle()
+    await compute.terminate_instances(TENANT, [instance_id])
+    await compute.settle()
+    assert await compute.purge_terminated() == 0  # still within the hour
+    [instance] = await compute.describe_instances(TENANT, [instance_id])
+    assert instance.terminated_at is not None
+    compute.limits = limits(terminated_retention=0.0)
+    assert await compute.purge_terminated() == 1
+    with pytest.raises(NotFound):
+        await compute.describe_instances(TENANT, [instance_id])
