@@ -21,7 +21,7 @@ from andromede.compute.driver import HypervisorDriver
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.errors import ImportFailed, IncorrectState
 from andromede.compute.model import InstanceType
-from andromede.compute.resources import ComputeLimits
+from andromede.compute.service_core import ComputeLimits
 from andromede.errors import AndromedeError
 from andromede.iam.model import Principal
 from andromede.kms.errors import KeyDestroyed, KmsError

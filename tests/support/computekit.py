@@ -8,7 +8,7 @@ import os
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from andromede.compute.model import InstanceType
-from andromede.compute.resources import ComputeLimits
+from andromede.compute.service_core import ComputeLimits
 
 __all__ = ["OTHER", "TENANT", "TYPES", "MemoryDiskKeys", "limits"]
 

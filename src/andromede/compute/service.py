@@ -12,8 +12,8 @@ lock per process, and RunInstances writes all its records in one transaction: it
 MinCount instances or none. At start-up :meth:`ComputeService.reconcile` compares the database
 with what the hosts actually run.
 
-Volumes, snapshots, images, key pairs, security groups and tags are in
-:class:`~andromede.compute.resources.ResourceService`, which this class extends.
+Volumes, snapshots, images, key pairs, security groups and tags are mixins of their own
+(``volumes``, ``image_library``, ``access``, ``tags``) over one ``service_core``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
+from andromede.compute.access import AccessMixin
 from andromede.compute.driver import AttachedVolume, InstanceSpec, RuntimeState, VolumeSpec
 from andromede.compute.errors import (
     ComputeError,
@@ -36,6 +37,7 @@ from andromede.compute.errors import (
     InvalidParameterValue,
     NotFound,
 )
+from andromede.compute.image_library import ImagesMixin
 from andromede.compute.model import (
     Attachment,
     Event,
@@ -53,9 +55,10 @@ from andromede.compute.model import (
     new_id,
     next_state,
 )
-from andromede.compute.resources import ResourceService
 from andromede.compute.scheduler import free_room, place
 from andromede.compute.seed import build_seed
+from andromede.compute.tags import TagsMixin
+from andromede.compute.volumes import VolumesMixin
 
 __all__ = ["ComputeService", "RunRequest", "StateChange"]
 
@@ -86,7 +89,10 @@ class StateChange:
     current: InstanceState
 
 
-class ComputeService(ResourceService):
+class ComputeService(VolumesMixin, ImagesMixin, AccessMixin, TagsMixin):
+    """Instances and their lifecycle; volumes, snapshots, images, key pairs, security groups and
+    tags through the mixins over :class:`~andromede.compute.service_core.ServiceCore`."""
+
     # -- RunInstances ----------------------------------------------------------------------
 
     async def run_instances(self, tenant_id: str, request: RunRequest) -> list[Instance]:

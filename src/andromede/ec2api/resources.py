@@ -16,7 +16,7 @@ from andromede.compute.model import (
     Volume,
     parse_rule,
 )
-from andromede.compute.resources import TagEntry
+from andromede.compute.service_core import TagEntry
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
 from andromede.ec2api.protocol import Action, Call, Handler, Params, iso8601
