@@ -436,7 +436,7 @@ class ComputeService(VolumesMixin, ImagesMixin, AccessMixin, TagsMixin):
         for instance in instances:
             driver = self.drivers.get(instance.host)
             if driver is not None:
-                await driver.reboot(instance.instance_id)
+                await self._on_host("reboot the instance", driver.reboot(instance.instance_id))
 
     async def terminate_instances(self, tenant_id: str, ids: Sequence[str]) -> list[StateChange]:
         instances = [await self._owned(Instance, tenant_id, i, "i") for i in dict.fromkeys(ids)]
@@ -458,7 +458,9 @@ class ComputeService(VolumesMixin, ImagesMixin, AccessMixin, TagsMixin):
     async def console_output(self, tenant_id: str, instance_id: str) -> bytes:
         instance = await self._owned(Instance, tenant_id, instance_id, "i")
         driver = self.drivers.get(instance.host)
-        return b"" if driver is None else await driver.console_output(instance_id)
+        if driver is None:
+            return b""
+        return await self._on_host("read the console", driver.console_output(instance_id))
 
     # -- start-up ----------------------------------------------------------------------------
 

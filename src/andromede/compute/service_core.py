@@ -10,14 +10,16 @@ core with the mixins of volumes, images, key pairs and security groups, and tags
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from andromede.compute.driver import HypervisorDriver
 from andromede.compute.errors import (
     ComputeError,
+    HypervisorFailed,
     IncorrectState,
     InvalidParameterValue,
     NotFound,
@@ -41,6 +43,9 @@ __all__ = [
     "TagEntry",
     "utc_now",
 ]
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 NAME_MAX = 255  # names and descriptions, as EC2 limits them
 
@@ -161,6 +166,17 @@ class ServiceCore:
         if not self.drivers:
             raise ComputeError("no hypervisor host is configured")
         return next(iter(self.drivers))
+
+    async def _on_host(self, what: str, call: Awaitable[_T]) -> _T:
+        """``call`` to a driver; a failure that is not compute's own becomes HypervisorFailed
+        (logged here with its cause; the tenant sees what could not be done, not why)."""
+        try:
+            return await call
+        except ComputeError:
+            raise
+        except Exception as exc:
+            log.warning("host call failed: %s", what, exc_info=exc)
+            raise HypervisorFailed(f"The host could not {what}; try again later") from exc
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)

@@ -80,7 +80,7 @@ class VolumesMixin(ServiceCore):
                 "qcow2",
                 bytes(snapshot_key),
             )
-        await driver.create_volume(spec)
+        await self._on_host("create the volume", driver.create_volume(spec))
         try:
             await self.store.insert(volume)
         except BaseException:
@@ -95,14 +95,17 @@ class VolumesMixin(ServiceCore):
 
     async def delete_volume(self, tenant_id: str, volume_id: str) -> None:
         volume = await self._owned(Volume, tenant_id, volume_id, "vol")
-        if volume.state is not VolumeState.AVAILABLE:
+        # A deletion the host failed half-way (state "deleting") may be asked again.
+        if volume.state not in (VolumeState.AVAILABLE, VolumeState.DELETING):
             raise ResourceInUse(
                 "vol",
                 f"Volume {volume_id} is currently attached to "
                 f"{volume.attachment.instance_id if volume.attachment else '?'}",
             )
-        await self._update(volume, state=VolumeState.DELETING)
-        await self._driver(volume.host).delete_volume(volume_id)
+        if volume.state is VolumeState.AVAILABLE:
+            await self._update(volume, state=VolumeState.DELETING)
+        driver = self._driver(volume.host)
+        await self._on_host("delete the volume", driver.delete_volume(volume_id))
         await self.store.delete(Volume, volume_id)
 
     async def attach_volume(
@@ -124,9 +127,9 @@ class VolumesMixin(ServiceCore):
                 raise InvalidParameterValue(f"Attachment point {device} is already in use")
         if instance.state is InstanceState.RUNNING:
             key = await self.disk_keys.open_key(tenant_id, volume.wrapped_key)
-            await self._driver(instance.host).attach_volume(
-                instance_id, AttachedVolume(volume_id, device, bytes(key))
-            )
+            plugged = AttachedVolume(volume_id, device, bytes(key))
+            driver = self._driver(instance.host)
+            await self._on_host("attach the volume", driver.attach_volume(instance_id, plugged))
         return await self._update(
             volume,
             state=VolumeState.IN_USE,
@@ -146,7 +149,10 @@ class VolumesMixin(ServiceCore):
                 f"The volume {volume_id} is the root device of {instance.instance_id}"
             )
         if instance.state is InstanceState.RUNNING:
-            await self._driver(instance.host).detach_volume(instance.instance_id, volume_id)
+            driver = self._driver(instance.host)
+            await self._on_host(
+                "detach the volume", driver.detach_volume(instance.instance_id, volume_id)
+            )
         detached = await self._update(volume, state=VolumeState.AVAILABLE, attachment=None)
         return detached, attachment
 
@@ -174,8 +180,11 @@ class VolumesMixin(ServiceCore):
             tags=tags,
         )
         driver = self._driver(volume.host)
-        await driver.snapshot_volume(
-            volume_id, bytes(key), snapshot.snapshot_id, bytes(snapshot_key)
+        await self._on_host(
+            "snapshot the volume",
+            driver.snapshot_volume(
+                volume_id, bytes(key), snapshot.snapshot_id, bytes(snapshot_key)
+            ),
         )
         try:
             await self.store.insert(snapshot)
@@ -202,5 +211,6 @@ class VolumesMixin(ServiceCore):
                 raise ResourceInUse(
                     "snap", f"The snapshot {snapshot_id} is currently in use by {image.image_id}"
                 )
-        await self._driver(snapshot.host).delete_snapshot(snapshot_id)
+        driver = self._driver(snapshot.host)
+        await self._on_host("delete the snapshot", driver.delete_snapshot(snapshot_id))
         await self.store.delete(Snapshot, snapshot_id)

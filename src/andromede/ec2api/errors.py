@@ -118,6 +118,8 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.InsufficientCapacity, "InsufficientInstanceCapacity"),
     (compute.InstanceLimitExceeded, "InstanceLimitExceeded"),
     (compute.ImportFailed, "InvalidParameterValue"),
+    # The host failed (logged by the service with its cause): a server error, said plainly.
+    (compute.HypervisorFailed, "InternalError"),
 )
 # SigV4's checks speak S3's vocabulary; EC2 names the same failures its way.
 _FROM_SIGV4: Final = {

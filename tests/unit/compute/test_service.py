@@ -12,6 +12,7 @@ import pytest
 from andromede.compute.driver import RuntimeState
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.errors import (
+    HypervisorFailed,
     IncorrectInstanceState,
     InstanceLimitExceeded,
     InsufficientCapacity,
@@ -294,3 +295,24 @@ async def test_terminated_instances_are_purged_after_the_retention(
     assert await compute.purge_terminated() == 1
     with pytest.raises(NotFound):
         await compute.describe_instances(TENANT, [instance_id])
+
+
+async def test_a_host_failure_is_hypervisor_failed_and_a_deletion_can_be_retried(
+    compute: ComputeService, driver: MemoryDriver
+) -> None:
+    volume = await compute.create_volume(
+        TENANT, size_gib=1, snapshot_id=None, availability_zone="eu-fr-1a"
+    )
+    healthy = driver.delete_volume
+
+    async def broken(volume_id: str) -> None:
+        raise OSError("disk on fire")
+
+    driver.delete_volume = broken  # type: ignore[method-assign]
+    with pytest.raises(HypervisorFailed, match="could not delete the volume"):
+        await compute.delete_volume(TENANT, volume.volume_id)
+    [stuck] = await compute.describe_volumes(TENANT, [volume.volume_id])
+    assert stuck.state.value == "deleting"
+    driver.delete_volume = healthy  # type: ignore[method-assign]
+    await compute.delete_volume(TENANT, volume.volume_id)
+    assert volume.volume_id not in driver.volumes
