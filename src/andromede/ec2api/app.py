@@ -18,11 +18,14 @@ from typing import Any
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.compute.service import ComputeService
+from andromede.ec2api.access import ACCESS_ACTIONS
 from andromede.ec2api.authorise import Ec2Authoriser
 from andromede.ec2api.errors import Ec2Error, to_ec2_error
+from andromede.ec2api.images import IMAGE_ACTIONS
 from andromede.ec2api.instances import INSTANCE_ACTIONS
 from andromede.ec2api.protocol import NAMESPACE, VERSION, Action, Call, Params
-from andromede.ec2api.resources import RESOURCE_ACTIONS
+from andromede.ec2api.tags import TAG_ACTIONS
+from andromede.ec2api.volumes import VOLUME_ACTIONS
 from andromede.errors import AndromedeError
 from andromede.http.asgi import (
     BodyTimeout,
@@ -52,7 +55,13 @@ log = logging.getLogger(__name__)
 access_log = logging.getLogger("andromede.access")
 
 _FORM = "application/x-www-form-urlencoded"
-ACTIONS: dict[str, Action] = {**INSTANCE_ACTIONS, **RESOURCE_ACTIONS}
+ACTIONS: dict[str, Action] = {
+    **INSTANCE_ACTIONS,
+    **IMAGE_ACTIONS,
+    **ACCESS_ACTIONS,
+    **TAG_ACTIONS,
+    **VOLUME_ACTIONS,
+}
 
 
 class Ec2App:

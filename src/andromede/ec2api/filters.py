@@ -9,7 +9,7 @@ from typing import Generic, TypeVar
 
 from andromede.ec2api.errors import Ec2Error
 
-__all__ = ["Filters", "matches"]
+__all__ = ["Filters", "matches", "with_tags"]
 
 _R = TypeVar("_R")
 Getter = Callable[[_R], list[str]]
@@ -35,3 +35,22 @@ def matches(filters: Filters[_R], record: _R) -> bool:
         if not any(fnmatchcase(value, pattern) for value in have for pattern in wanted):
             return False
     return True
+
+
+def _tag_getter(name: str) -> Callable[[object], list[str]] | None:
+    """The tag filters every resource type supports (``tag:K``, ``tag-key``, ``tag-value``)."""
+    if name.startswith("tag:"):
+        key = name[4:]
+        return lambda r: [v for k, v in getattr(r, "tags", ()) if k == key]
+    if name == "tag-key":
+        return lambda r: [k for k, _ in getattr(r, "tags", ())]
+    if name == "tag-value":
+        return lambda r: [v for _, v in getattr(r, "tags", ())]
+    return None
+
+
+def with_tags(
+    fields: dict[str, Callable[[object], list[str]]],
+) -> Callable[[str], Callable[[object], list[str]] | None]:
+    """A resolver of ``fields`` and of the tag filters."""
+    return lambda name: fields.get(name) or _tag_getter(name)

@@ -19,7 +19,7 @@ from andromede.ec2api.errors import Ec2Error
 from andromede.http.xml import XmlWriter
 from andromede.iam.model import Principal
 
-__all__ = ["NAMESPACE", "VERSION", "Action", "Call", "Handler", "Params", "iso8601"]
+__all__ = ["NAMESPACE", "VERSION", "Action", "Call", "Handler", "Params", "arn_of", "iso8601"]
 
 NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/"
 VERSION = "2016-11-15"
@@ -148,3 +148,8 @@ class Action:
     handler: Handler
     mutating: bool
     resources: Resources | None = None  # None: "*"
+
+
+def arn_of(kind: str, param: str) -> Resources:
+    """The ARN of the ``kind`` resource a call names in its ``param`` (``kind/*`` without)."""
+    return lambda call: [call.arn(kind, call.params.get(param) or "*")]

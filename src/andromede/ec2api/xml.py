@@ -1,11 +1,12 @@
-"""XML fragments every EC2 answer shares (tag sets)."""
+"""XML fragments EC2 answers share (tag sets, the ``<return>true</return>`` of calls that
+return nothing else)."""
 
 from __future__ import annotations
 
 from andromede.compute.model import Tags
 from andromede.http.xml import XmlWriter
 
-__all__ = ["write_tags"]
+__all__ = ["write_return", "write_tags"]
 
 
 def write_tags(xml: XmlWriter, tags: Tags, name: str = "tagSet") -> None:
@@ -16,3 +17,7 @@ def write_tags(xml: XmlWriter, tags: Tags, name: str = "tagSet") -> None:
         xml.element("value", value)
         xml.close("item")
     xml.close(name)
+
+
+def write_return(xml: XmlWriter) -> None:
+    xml.element("return", True)
