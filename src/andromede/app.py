@@ -24,8 +24,18 @@ from pathlib import Path
 from andromede.api.app import ManagementApi
 from andromede.audit.service import AuditService
 from andromede.audit.store import SqlAuditStore
+from andromede.compute.images import ImageFiles
+from andromede.compute.service import ComputeService
+from andromede.compute.store_sql import SqlComputeStore
+from andromede.compute_adapters import (
+    BucketImageSource,
+    KmsDiskKeys,
+    compute_limits,
+    hypervisor_drivers,
+)
 from andromede.db.database import Database, describe_url, open_database
 from andromede.db.migrate import upgrade
+from andromede.ec2api.app import Ec2App
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.http.sigv4 import credential_service
@@ -63,9 +73,11 @@ __all__ = [
     "migrate",
     "open_blob_stores",
     "open_identity",
+    "open_image_library",
     "open_metadata",
     "prepare",
     "s3_services",
+    "start_compute",
     "storage_limits",
     "write_credentials",
 ]
@@ -124,6 +136,7 @@ class _Running:
     keys: KeyService
     # Closes what the blob store holds open (the RADOS connection), after the requests end.
     close_blobs: Callable[[], Awaitable[None]] | None = None
+    compute: ComputeService | None = None
 
 
 class Application:
@@ -241,6 +254,11 @@ class Application:
             for spec in (IAM, STS)
         }
         apis[KmsApp.name] = KmsApp(customer_keys, identity, audit, settings, rate_limiter)
+        compute = await start_compute(settings, db, keys, objects, identity)
+        apis[Ec2App.name] = Ec2App(compute, identity, audit, settings, rate_limiter)
+        background.append(
+            asyncio.create_task(_compute_upkeep(settings, compute), name="compute-upkeep")
+        )
         management = ManagementApi(identity, audit, settings, rate_limiter)
         self._running = _Running(
             db=db,
@@ -252,6 +270,7 @@ class Application:
             identity=identity,
             close_blobs=close_blobs,
             keys=keys,
+            compute=compute,
         )
 
     async def stop(self) -> None:
@@ -263,6 +282,10 @@ class Application:
         for task in running.background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if running.compute is not None:
+            # Work on the hosts still running is cut short; reconcile finishes it next start.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(running.compute.close(), self.settings.shutdown_timeout)
         await running.identity.flush_key_usage()
         await running.audit.close()
         await running.db.close()
@@ -276,6 +299,38 @@ def _kms_target(raw_headers: list[tuple[bytes, bytes]]) -> bool:
         name.lower() == b"x-amz-target" and value.startswith(b"TrentService.")
         for name, value in raw_headers
     )
+
+
+async def start_compute(
+    settings: Settings,
+    db: Database,
+    keys: KeyService,
+    objects: ObjectService,
+    identity: IdentityService,
+) -> ComputeService:
+    """The compute service over the hypervisor the settings name, reconciled with what the
+    hosts run (a failed reconciliation is logged: the API still serves, and the next start
+    tries again)."""
+    compute = ComputeService(
+        SqlComputeStore(db),
+        hypervisor_drivers(settings),
+        KmsDiskKeys(keys, inline=settings.key_provider == "file"),
+        compute_limits(settings),
+        ImageFiles(settings.data_dir / "compute" / "images", settings.max_image_size),
+        BucketImageSource(objects, S3Authoriser(identity.policies_for, settings.region)),
+    )
+    if settings.hypervisor == "memory" and settings.workers > 1:
+        log.warning(
+            "hypervisor = memory keeps its instances in each worker process: with %d workers "
+            "console output and reboots reach only the worker that started an instance; "
+            "set workers = 1 or a real hypervisor",
+            settings.workers,
+        )
+    try:
+        await compute.reconcile()
+    except Exception:
+        log.exception("compute: reconciliation with the hypervisor failed")
+    return compute
 
 
 def s3_services(
@@ -392,6 +447,16 @@ async def _identity_upkeep(settings: Settings, identity: IdentityService) -> Non
             log.exception("identity upkeep failed")
 
 
+async def _compute_upkeep(settings: Settings, compute: ComputeService) -> None:
+    """Purge the records of instances terminated longer ago than the retention."""
+    while True:
+        await asyncio.sleep(settings.sweeper_interval)
+        try:
+            await compute.purge_terminated()
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("compute upkeep failed")
+
+
 async def _kms_upkeep(settings: Settings, customer_keys: CustomerKeyService) -> None:
     """Destroy KMS keys whose deletion window is over; rotate keys whose rotation is due."""
     while True:
@@ -454,6 +519,29 @@ async def open_metadata(
     try:
         yield identity_service(settings, db), SqlMetadataStore(db)
     finally:
+        await db.close()
+
+
+@contextlib.asynccontextmanager
+async def open_image_library(
+    settings: Settings,
+) -> AsyncIterator[tuple[ComputeService, IdentityService]]:
+    """The compute service without hypervisors (images only) and the identity service, over the
+    data folder's database: what ``andromede admin image import`` works on."""
+    url = await migrate(settings)
+    db = _open_database(settings, url)
+    keys = await asyncio.to_thread(key_service, settings)
+    try:
+        compute = ComputeService(
+            SqlComputeStore(db),
+            [],
+            KmsDiskKeys(keys, inline=settings.key_provider == "file"),
+            compute_limits(settings),
+            ImageFiles(settings.data_dir / "compute" / "images", settings.max_image_size),
+        )
+        yield compute, identity_service(settings, db)
+    finally:
+        await asyncio.to_thread(keys.close)
         await db.close()
 
 

@@ -66,6 +66,19 @@ class RegionSettings(BaseModel):
     )
 
 
+# EC2's names and sizes; the root disk is the smallest an instance of the type gets.
+_DEFAULT_INSTANCE_TYPES: dict[str, tuple[int, int, int]] = {
+    "t3.nano": (2, 512, 8),
+    "t3.micro": (2, 1024, 8),
+    "t3.small": (2, 2048, 8),
+    "t3.medium": (2, 4096, 8),
+    "t3.large": (2, 8192, 8),
+    "m5.large": (2, 8192, 16),
+    "m5.xlarge": (4, 16384, 16),
+    "m5.2xlarge": (8, 32768, 16),
+}
+
+
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("andromede", appauthor=False))
 
@@ -337,6 +350,44 @@ class Settings(BaseSettings):
         description="BENCHMARKS ONLY, never in production: store new blobs unencrypted.",
     )
 
+    # -- compute (virtual machines, the EC2 API) ---------------------------------------------
+    hypervisor: Literal["memory"] = Field(
+        default="memory",
+        description="What runs instances: memory (no guests; tests and API-only gateways).",
+    )
+    memory_hypervisor_vcpus: int = Field(
+        default=16, ge=1, description="vCPUs the memory hypervisor offers to the scheduler."
+    )
+    memory_hypervisor_memory_mib: int = Field(
+        default=32768, ge=64, description="Memory, MiB, the memory hypervisor offers."
+    )
+    instance_types: dict[str, tuple[int, int, int]] = Field(
+        default_factory=lambda: dict(_DEFAULT_INSTANCE_TYPES),
+        description="Instance types offered: name -> [vCPUs, memory MiB, root disk GiB].",
+    )
+    max_instances_per_tenant: int = Field(
+        default=20, ge=0, description="Most instances (not terminated) one tenant may have."
+    )
+    max_vcpus_per_tenant: int = Field(
+        default=64, ge=0, description="Most vCPUs a tenant's instances (not terminated) may hold."
+    )
+    max_user_data_size: int = Field(
+        default=16 * KIB, gt=0, le=64 * KIB, description="Largest instance user data, decoded."
+    )
+    instance_stop_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a stopping guest has to power off (ACPI) before a hard stop.",
+    )
+    max_image_size: int = Field(
+        default=64 * GIB, gt=0, description="Largest image file ImportImage accepts."
+    )
+    terminated_instance_retention: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Seconds a terminated instance stays visible before its record is purged.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _database_url_kind(cls, value: SecretStr | None) -> SecretStr | None:
@@ -490,6 +541,18 @@ class Settings(BaseSettings):
         if name == self.region:
             return self.data_dir / "objects"
         return self.data_dir / f"objects-{name}"
+
+    @model_validator(mode="after")
+    def _instance_types_are_sane(self) -> Settings:
+        for name, (vcpus, memory, disk) in self.instance_types.items():
+            if not name or vcpus < 1 or memory < 64 or disk < 1:
+                raise ValueError(f"instance type {name!r}: vCPUs, memory and disk must be > 0")
+        return self
+
+    @property
+    def availability_zone(self) -> str:
+        """The one availability zone of the region (EC2 names it region + letter)."""
+        return f"{self.region}a"
 
     @property
     def database_path(self) -> Path:

@@ -107,7 +107,7 @@ def test_a_signature_for_one_service_does_not_pass_for_s3(server: ServerProcess)
     """A request signed for a service this endpoint does not serve falls to S3, which refuses
     a credential scope naming another service."""
     status, body = signed_post(
-        server, "ec2", b"", method="GET", extra_headers={"x-amz-content-sha256": EMPTY_SHA256}
+        server, "sqs", b"", method="GET", extra_headers={"x-amz-content-sha256": EMPTY_SHA256}
     )
     assert status == 400
     assert b"AuthorizationHeaderMalformed" in body

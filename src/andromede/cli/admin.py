@@ -37,6 +37,8 @@ admin.add_typer(tenant_app, name="tenant")
 admin.add_typer(user_app, name="user")
 admin.add_typer(operator_app, name="operator")
 admin.add_typer(residency_app, name="residency")
+image_app = typer.Typer(no_args_is_help=True, help="Machine images for instances.")
+admin.add_typer(image_app, name="image")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -348,3 +350,56 @@ def operator_create(
     profile = f"andromede-operator-{name}"
     _ini(created.access_key_id, created.secret_access_key, profile)
     err.print(f"operator {created.operator.arn} created")
+
+
+# -- images -------------------------------------------------------------------------------------
+@image_app.command("import")
+def image_import(
+    path: Annotated[Path, typer.Argument(help="A qcow2 or raw disk image file.")],
+    name: Annotated[str, typer.Option("--name", help="The image's name (3-128 characters).")],
+    public: Annotated[
+        bool, typer.Option("--public", help="Offer the image to every tenant.")
+    ] = False,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Tenant (name or id) the image is private to.")
+    ] = None,
+    description: Annotated[str, typer.Option(help="The image's description.")] = "",
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Import a local disk image (copied, checksummed) as a public or tenant-private image."""
+    if public == (tenant is not None):
+        err.print("[red]give exactly one of --public and --tenant[/red]")
+        raise typer.Exit(2)
+    if not path.is_file():
+        err.print(f"[red]no such file:[/red] {path}")
+        raise typer.Exit(2)
+    from andromede.app import open_image_library  # late: the application stack is heavy
+    from andromede.compute.errors import ComputeError
+
+    async def main() -> dict[str, object]:
+        async with open_image_library(_settings(config, data_dir)) as (compute, identity):
+            owner = None if tenant is None else (await identity.get_tenant(tenant)).id
+            image = await compute.import_image_file(
+                path, name=name, owner_id=owner, description=description
+            )
+            return {
+                "image_id": image.image_id,
+                "name": image.name,
+                "owner_id": image.owner_id,
+                "format": image.disk_format,
+                "size": image.size_bytes,
+                "sha256": image.sha256,
+            }
+
+    try:
+        result = asyncio.run(main())
+    except (IamError, ComputeError) as exc:
+        err.print(f"[red]{type(exc).__name__}:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    if as_json:
+        _print_json(result)
+        return
+    err.print(f"image {result['image_id']} ({result['format']}, sha256 {result['sha256']})")
+    typer.echo(result["image_id"])

@@ -76,10 +76,12 @@ def _export(settings: Settings) -> None:
         if isinstance(value, SecretStr):  # the environment is the place for secrets
             value = value.get_secret_value()
         if value is not None:
-            if isinstance(value, list | tuple | dict):  # pydantic-settings parses JSON for these
+            if isinstance(value, bool):
+                text = str(value).lower()
+            elif isinstance(value, dict | list | tuple):  # complex settings travel as JSON
                 text = json.dumps(value)
             else:
-                text = str(value).lower() if isinstance(value, bool) else str(value)
+                text = str(value)
             os.environ[f"ANDROMEDE_{name.upper()}"] = text
 
 

@@ -31,6 +31,13 @@ __all__ = [
     "audit_events",
     "blob_deletions",
     "buckets",
+    "compute_images",
+    "compute_import_tasks",
+    "compute_instances",
+    "compute_key_pairs",
+    "compute_security_groups",
+    "compute_snapshots",
+    "compute_volumes",
     "console_sessions",
     "group_members",
     "iam_groups",
@@ -458,3 +465,31 @@ kms_aliases = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index(None, "key_id"),
 )
+
+# -- compute ------------------------------------------------------------------------------------
+# One table per kind of EC2 resource, all of one shape: the id, the owning tenant (NULL for the
+# operator's public images), the record as JSON beside its format version, and a revision for
+# optimistic concurrency. The service reads a tenant's records and filters them itself (EC2's
+# filters are many and small in number of rows per tenant); nothing joins across these tables.
+
+
+def _compute_table(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("id", key_text(), primary_key=True),
+        sa.Column("tenant_id", sa.Text, nullable=True),
+        sa.Column("document", sa.Text, nullable=False),
+        sa.Column("format_version", sa.Integer, nullable=False),
+        sa.Column("revision", sa.BigInteger, nullable=False),
+        sa.Index(None, "tenant_id", "id"),
+    )
+
+
+compute_instances = _compute_table("compute_instances")
+compute_volumes = _compute_table("compute_volumes")
+compute_snapshots = _compute_table("compute_snapshots")
+compute_images = _compute_table("compute_images")
+compute_key_pairs = _compute_table("compute_key_pairs")
+compute_security_groups = _compute_table("compute_security_groups")
+compute_import_tasks = _compute_table("compute_import_tasks")

@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
+from andromede.http.query import MalformedQuery, parse_query_parameters
 from andromede.http.xml import XmlWriter
 from andromede.iam.model import Principal
 from andromede.iam.policy import ContextValue
@@ -37,18 +37,10 @@ __all__ = [
 
 def parse_parameters(raw_query: bytes, body: bytes) -> dict[str, str]:
     """The request's parameters: the query string's, then the form body's (the body wins)."""
-    params: dict[str, str] = {}
-    for source in (raw_query, body):
-        if not source:
-            continue
-        try:
-            text = source.decode("utf-8")
-            pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise QueryError("MalformedQueryString") from exc
-        for name, value in pairs:
-            params[name] = value
-    return params
+    try:
+        return parse_query_parameters(raw_query, body)
+    except MalformedQuery as exc:
+        raise QueryError("MalformedQueryString") from exc
 
 
 def iso8601(moment: datetime) -> str:

@@ -1,0 +1,196 @@
+"""Key pairs (created or imported; the private key returned once) and security groups with
+their ingress and egress rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from andromede.compute import keypairs
+from andromede.compute.errors import (
+    Duplicate,
+    IncorrectState,
+    InvalidParameterValue,
+    NotFound,
+    ResourceInUse,
+)
+from andromede.compute.model import (
+    Instance,
+    InstanceState,
+    KeyPair,
+    Rule,
+    SecurityGroup,
+    Tags,
+    check_id,
+    check_tags,
+    new_id,
+)
+from andromede.compute.service_core import NAME_MAX, ServiceCore
+
+__all__ = ["AccessMixin"]
+
+
+class AccessMixin(ServiceCore):
+    # -- key pairs ---------------------------------------------------------------------------
+
+    async def create_key_pair(
+        self, tenant_id: str, name: str, key_type: str = "rsa", tags: Tags = ()
+    ) -> tuple[KeyPair, str]:
+        """The new key pair and its private key (returned this once, never stored)."""
+        generated = keypairs.generate(key_type)
+        key_pair = await self._add_key_pair(
+            tenant_id, name, generated.key_type, generated.fingerprint, generated.public_key, tags
+        )
+        return key_pair, generated.private_key
+
+    async def import_key_pair(
+        self, tenant_id: str, name: str, material: bytes, tags: Tags = ()
+    ) -> KeyPair:
+        imported = keypairs.import_public_key(material)
+        return await self._add_key_pair(
+            tenant_id, name, imported.key_type, imported.fingerprint, imported.public_key, tags
+        )
+
+    async def _add_key_pair(
+        self,
+        tenant_id: str,
+        name: str,
+        key_type: str,
+        fingerprint: str,
+        public_key: str,
+        tags: Tags,
+    ) -> KeyPair:
+        if not 1 <= len(name) <= NAME_MAX:
+            raise InvalidParameterValue("Key pair names are 1 to 255 characters")
+        check_tags(tags)
+        async with self._placement:  # names are unique per tenant
+            if any(k.name == name for k in await self.store.list(KeyPair, tenant_id)):
+                raise Duplicate("keyname", name)
+            key_pair = KeyPair(
+                new_id("key"),
+                tenant_id,
+                name,
+                key_type,
+                fingerprint,
+                public_key,
+                self.clock(),
+                tags,
+            )
+            await self.store.insert(key_pair)
+        return key_pair
+
+    async def describe_key_pairs(
+        self, tenant_id: str, names: Sequence[str], ids: Sequence[str]
+    ) -> list[KeyPair]:
+        mine = await self.store.list(KeyPair, tenant_id)
+        for name in names:
+            if not any(k.name == name for k in mine):
+                raise NotFound("keyname", name)
+        for key_id in ids:
+            check_id(key_id, "key")
+            if not any(k.key_pair_id == key_id for k in mine):
+                raise NotFound("key", key_id)
+        if names or ids:
+            return [k for k in mine if k.name in names or k.key_pair_id in ids]
+        return mine
+
+    async def delete_key_pair(
+        self, tenant_id: str, *, name: str | None, key_pair_id: str | None
+    ) -> None:
+        """Idempotent by name, as EC2's DeleteKeyPair; an unknown id is NotFound."""
+        if key_pair_id is not None:
+            await self._owned(KeyPair, tenant_id, key_pair_id, "key")
+        for key_pair in await self.store.list(KeyPair, tenant_id):
+            if key_pair.name == name or key_pair.key_pair_id == key_pair_id:
+                await self.store.delete(KeyPair, key_pair.key_pair_id)
+
+    # -- security groups ---------------------------------------------------------------------
+
+    async def create_security_group(
+        self, tenant_id: str, name: str, description: str, tags: Tags = ()
+    ) -> SecurityGroup:
+        if not 1 <= len(name) <= NAME_MAX or name.startswith("sg-"):
+            raise InvalidParameterValue(f"Invalid security group name '{name[:64]}'")
+        if not 1 <= len(description) <= NAME_MAX:
+            raise InvalidParameterValue("The group description is 1 to 255 characters")
+        check_tags(tags)
+        async with self._placement:
+            if any(g.name == name for g in await self.store.list(SecurityGroup, tenant_id)):
+                raise Duplicate("groupname", name)
+            group = SecurityGroup(new_id("sg"), tenant_id, name, description, tags=tags)
+            await self.store.insert(group)
+        return group
+
+    async def describe_security_groups(
+        self, tenant_id: str, ids: Sequence[str], names: Sequence[str]
+    ) -> list[SecurityGroup]:
+        mine = await self.store.list(SecurityGroup, tenant_id)
+        for group_id in ids:
+            check_id(group_id, "sg")
+            if not any(g.group_id == group_id for g in mine):
+                raise NotFound("sg", group_id)
+        for name in names:
+            if not any(g.name == name for g in mine):
+                raise NotFound("groupname", name)
+        if ids or names:
+            return [g for g in mine if g.group_id in ids or g.name in names]
+        return mine
+
+    async def security_group(
+        self, tenant_id: str, *, group_id: str | None, name: str | None
+    ) -> SecurityGroup:
+        if group_id:
+            return await self._owned(SecurityGroup, tenant_id, group_id, "sg")
+        for group in await self.store.list(SecurityGroup, tenant_id):
+            if group.name == name:
+                return group
+        raise NotFound("groupname", name or "")
+
+    async def delete_security_group(
+        self, tenant_id: str, *, group_id: str | None, name: str | None
+    ) -> SecurityGroup:
+        group = await self.security_group(tenant_id, group_id=group_id, name=name)
+        for instance in await self.store.list(Instance, tenant_id):
+            if (
+                instance.state is not InstanceState.TERMINATED
+                and group.group_id in instance.security_group_ids
+            ):
+                raise ResourceInUse("sg", f"resource {group.group_id} has a dependent object")
+        await self.store.delete(SecurityGroup, group.group_id)
+        return group
+
+    async def authorize(
+        self, tenant_id: str, group_id: str, rules: Sequence[Rule], *, ingress: bool
+    ) -> SecurityGroup:
+        for _ in range(10):
+            group = await self._owned(SecurityGroup, tenant_id, group_id, "sg")
+            current = group.ingress if ingress else group.egress
+            for rule in rules:
+                if any(rule.same_permission(existing) for existing in current):
+                    raise Duplicate("permission", _describe_rule(rule, group_id))
+            field = "ingress" if ingress else "egress"
+            try:
+                return await self._update(group, **{field: (*current, *rules)})
+            except IncorrectState:
+                continue
+        raise IncorrectState(f"{group_id} changed concurrently; retry")
+
+    async def revoke(
+        self, tenant_id: str, group_id: str, rules: Sequence[Rule], *, ingress: bool
+    ) -> SecurityGroup:
+        for _ in range(10):
+            group = await self._owned(SecurityGroup, tenant_id, group_id, "sg")
+            current = group.ingress if ingress else group.egress
+            for rule in rules:
+                if not any(rule.same_permission(existing) for existing in current):
+                    raise NotFound("permission", _describe_rule(rule, group_id))
+            kept = tuple(r for r in current if not any(r.same_permission(x) for x in rules))
+            try:
+                return await self._update(group, **{"ingress" if ingress else "egress": kept})
+            except IncorrectState:
+                continue
+        raise IncorrectState(f"{group_id} changed concurrently; retry")
+
+
+def _describe_rule(rule: Rule, group_id: str) -> str:
+    ports = "" if rule.protocol == "-1" else f" {rule.from_port}-{rule.to_port}"
+    return f"{group_id} {rule.protocol}{ports} {rule.cidr}"

@@ -1,0 +1,136 @@
+"""Compute's domain errors. No HTTP here: ``andromede.ec2api.errors`` maps each to EC2's code.
+
+::
+
+    ComputeError
+    ├── InvalidParameterValue        a value out of its domain (CIDR, user data, instance type…)
+    ├── MissingParameter
+    ├── InvalidId                    a malformed id (i-…, ami-…)
+    ├── NotFound                     no such resource visible to the caller
+    ├── Duplicate                    a name already taken (key pair, security group)
+    ├── IncorrectInstanceState       the lifecycle refuses the event
+    ├── IncorrectState               a volume or snapshot in the wrong state for the call
+    ├── ResourceInUse                deleting what something still uses
+    ├── OperationNotPermitted        a call no state allows (detaching a root volume…)
+    ├── InsufficientCapacity         no host has room
+    ├── InstanceLimitExceeded        the tenant's quota is reached
+    ├── ImportFailed                 an image could not be read from the tenant's bucket
+    └── HypervisorFailed             the host refused or failed an operation
+"""
+
+from __future__ import annotations
+
+from andromede.errors import AndromedeError
+
+__all__ = [
+    "ComputeError",
+    "Duplicate",
+    "HypervisorFailed",
+    "ImportFailed",
+    "IncorrectInstanceState",
+    "IncorrectState",
+    "InstanceLimitExceeded",
+    "InsufficientCapacity",
+    "InvalidId",
+    "InvalidParameterValue",
+    "MissingParameter",
+    "NotFound",
+    "OperationNotPermitted",
+    "ResourceInUse",
+]
+
+
+class ComputeError(AndromedeError):
+    """Root of the compute context's errors."""
+
+
+class InvalidParameterValue(ComputeError):
+    pass
+
+
+class MissingParameter(ComputeError):
+    pass
+
+
+class InvalidId(ComputeError):
+    """A malformed resource id; ``kind`` is its prefix (``i``, ``ami``, ``vol``…)."""
+
+    def __init__(self, kind: str, value: str) -> None:
+        self.kind = kind
+        self.value = value
+        super().__init__(f'Invalid id: "{value[:64]}"')
+
+
+class NotFound(ComputeError):
+    """No such resource for this tenant (another tenant's resources are not found either)."""
+
+    def __init__(self, kind: str, value: str) -> None:
+        self.kind = kind
+        self.value = value
+        super().__init__(f"The {_NOUNS.get(kind, 'resource')} '{value[:128]}' does not exist")
+
+
+class Duplicate(ComputeError):
+    def __init__(self, kind: str, value: str) -> None:
+        self.kind = kind
+        self.value = value
+        super().__init__(f"The {_NOUNS.get(kind, 'resource')} '{value[:128]}' already exists")
+
+
+class IncorrectInstanceState(ComputeError):
+    def __init__(self, instance_id: str, state: str, event: str) -> None:
+        self.instance_id = instance_id
+        self.state = state
+        verb = _PAST.get(event, event)
+        super().__init__(
+            f"The instance '{instance_id}' is not in a state from which it can be {verb}."
+        )
+
+
+class IncorrectState(ComputeError):
+    pass
+
+
+class ResourceInUse(ComputeError):
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        super().__init__(message)
+
+
+class OperationNotPermitted(ComputeError):
+    pass
+
+
+class InsufficientCapacity(ComputeError):
+    pass
+
+
+class InstanceLimitExceeded(ComputeError):
+    pass
+
+
+class ImportFailed(ComputeError):
+    pass
+
+
+class HypervisorFailed(ComputeError):
+    pass
+
+
+_NOUNS = {
+    "i": "instance ID",
+    "ami": "image id",
+    "vol": "volume",
+    "snap": "snapshot",
+    "sg": "security group",
+    "key": "key pair",
+    "import-ami": "import task",
+    "keyname": "key pair",
+    "groupname": "security group",
+}
+_PAST = {
+    "start": "started",
+    "stop": "stopped",
+    "reboot": "rebooted",
+    "terminate": "terminated",
+}

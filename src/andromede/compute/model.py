@@ -1,0 +1,463 @@
+"""The compute domain, pure: EC2 ids, the instance lifecycle, instance types, images, key pairs,
+security groups and their rules, volumes, snapshots, import tasks and tags.
+
+Records are frozen dataclasses; a change is a new record (``dataclasses.replace``) whose
+``revision`` the store checks, so two gateways changing one instance cannot both win. The
+instance lifecycle is EC2's, as an explicit transition table (:data:`TRANSITIONS`): an event
+not in the table for the current state is refused with :class:`IncorrectInstanceState`.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
+
+from andromede.compute.errors import (
+    IncorrectInstanceState,
+    InvalidId,
+    InvalidParameterValue,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "TRANSITIONS",
+    "Attachment",
+    "Event",
+    "Image",
+    "ImageState",
+    "ImportTask",
+    "Instance",
+    "InstanceState",
+    "InstanceType",
+    "KeyPair",
+    "Rule",
+    "SecurityGroup",
+    "Snapshot",
+    "Tags",
+    "Volume",
+    "VolumeState",
+    "check_id",
+    "check_tags",
+    "new_id",
+    "parse_rule",
+]
+
+FORMAT_VERSION: Final = 1
+
+# Key/value pairs in the order they were set; keys unique.
+Tags = tuple[tuple[str, str], ...]
+
+# EC2 resource id prefixes (AWS's long form: prefix + 17 lowercase hex digits).
+ID_PREFIXES: Final = ("i", "ami", "vol", "snap", "sg", "key", "r", "import-ami")
+_ID = re.compile(r"^(i|ami|vol|snap|sg|key|r|import-ami)-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
+MAX_TAGS: Final = 50  # EC2's limit per resource
+_TAG_KEY_MAX = 128
+_TAG_VALUE_MAX = 256
+
+
+def new_id(prefix: str) -> str:
+    """A fresh EC2 id: ``i-0123456789abcdef0`` (17 hex digits)."""
+    if prefix not in ID_PREFIXES:
+        raise ValueError(f"unknown id prefix {prefix!r}")
+    return f"{prefix}-{secrets.token_hex(9)[:17]}"
+
+
+def check_id(value: str, prefix: str) -> str:
+    """``value`` if it is a well-formed id of kind ``prefix``; :class:`InvalidId` otherwise."""
+    match = _ID.match(value)
+    if match is None or match.group(1) != prefix:
+        raise InvalidId(prefix, value)
+    return value
+
+
+def check_tags(tags: Tags) -> Tags:
+    """EC2's tag rules: at most 50, keys 1-128 characters not starting with ``aws:``, values up
+    to 256."""
+    keys = [key for key, _ in tags]
+    if len(set(keys)) != len(keys):
+        raise InvalidParameterValue("Duplicate tag key")
+    if len(tags) > MAX_TAGS:
+        raise InvalidParameterValue(f"A resource may have at most {MAX_TAGS} tags")
+    for key, value in tags:
+        if not 1 <= len(key) <= _TAG_KEY_MAX:
+            raise InvalidParameterValue(f"Tag key must be 1 to {_TAG_KEY_MAX} characters")
+        if key.lower().startswith("aws:"):
+            raise InvalidParameterValue("Tag keys starting with 'aws:' are reserved")
+        if len(value) > _TAG_VALUE_MAX:
+            raise InvalidParameterValue(f"Tag value must be at most {_TAG_VALUE_MAX} characters")
+    return tags
+
+
+def merge_tags(current: Tags, new: Tags) -> Tags:
+    """``current`` with ``new`` set (an existing key takes the new value, in place)."""
+    merged = dict(current)
+    merged.update(new)
+    return check_tags(tuple(merged.items()))
+
+
+def remove_tags(current: Tags, keys: dict[str, str | None]) -> Tags:
+    """``current`` without the keys named; a key given with a value goes only if it matches."""
+    return tuple(
+        (key, value)
+        for key, value in current
+        if key not in keys or (keys[key] is not None and keys[key] != value)
+    )
+
+
+# -- instances ---------------------------------------------------------------------------------
+
+
+class InstanceState(enum.StrEnum):
+    """EC2's instance states; :attr:`code` is the low byte of ``instanceState.code``."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SHUTTING_DOWN = "shutting-down"
+    TERMINATED = "terminated"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+    @property
+    def label(self) -> str:
+        return self.value
+
+    @property
+    def code(self) -> int:
+        return _STATE_CODES[self]
+
+
+_STATE_CODES: Final = {
+    InstanceState.PENDING: 0,
+    InstanceState.RUNNING: 16,
+    InstanceState.SHUTTING_DOWN: 32,
+    InstanceState.TERMINATED: 48,
+    InstanceState.STOPPING: 64,
+    InstanceState.STOPPED: 80,
+}
+
+
+class Event(enum.Enum):
+    """What moves an instance: the tenant's calls and the host's reports."""
+
+    LAUNCHED = "launched"  # the hypervisor started it
+    START = "start"
+    STOP = "stop"
+    STOPPED = "stopped"  # the hypervisor reports it powered off
+    REBOOT = "reboot"
+    TERMINATE = "terminate"
+    TERMINATED = "terminated"  # everything on the host released
+    LAUNCH_FAILED = "launch-failed"  # the hypervisor could not start it
+
+
+_S = InstanceState
+# EC2's lifecycle. Terminate is accepted from every live state (AWS accepts it while pending and
+# stopping too, and the service needs it to clean up a launch that failed half-way).
+TRANSITIONS: Final[dict[tuple[InstanceState, Event], InstanceState]] = {
+    (_S.PENDING, Event.LAUNCHED): _S.RUNNING,
+    (_S.PENDING, Event.LAUNCH_FAILED): _S.SHUTTING_DOWN,
+    (_S.PENDING, Event.TERMINATE): _S.SHUTTING_DOWN,
+    (_S.PENDING, Event.STOPPED): _S.STOPPED,  # its QEMU vanished before it came up
+    (_S.RUNNING, Event.STOP): _S.STOPPING,
+    (_S.RUNNING, Event.REBOOT): _S.RUNNING,
+    (_S.RUNNING, Event.TERMINATE): _S.SHUTTING_DOWN,
+    (_S.RUNNING, Event.STOPPED): _S.STOPPED,  # the guest powered itself off, or QEMU is gone
+    (_S.STOPPING, Event.STOPPED): _S.STOPPED,
+    (_S.STOPPING, Event.TERMINATE): _S.SHUTTING_DOWN,
+    (_S.STOPPED, Event.START): _S.PENDING,
+    (_S.STOPPED, Event.TERMINATE): _S.SHUTTING_DOWN,
+    (_S.SHUTTING_DOWN, Event.TERMINATED): _S.TERMINATED,
+}
+
+# States whose instance holds capacity on its host (a stopped instance holds only its disks).
+ON_HOST: Final = frozenset({_S.PENDING, _S.RUNNING, _S.STOPPING, _S.SHUTTING_DOWN})
+
+
+def next_state(state: InstanceState, event: Event, instance_id: str = "") -> InstanceState:
+    """The state ``event`` leads to from ``state``; IncorrectInstanceState if it cannot."""
+    target = TRANSITIONS.get((state, event))
+    if target is None:
+        raise IncorrectInstanceState(instance_id, state.label, event.value)
+    return target
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceType:
+    """What an instance type gives a guest."""
+
+    name: str
+    vcpus: int
+    memory_mib: int
+    root_disk_gib: int
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    instance_id: str
+    tenant_id: str
+    reservation_id: str
+    image_id: str
+    instance_type: str
+    state: InstanceState
+    host: str
+    launch_time: datetime
+    root_volume_id: str
+    availability_zone: str
+    # What the instance holds on its host, fixed at launch (the catalogue may change later).
+    vcpus: int
+    memory_mib: int
+    launch_index: int = 0
+    key_name: str | None = None
+    security_group_ids: tuple[str, ...] = ()
+    # As the tenant gave it, base64-decoded; at most the max_user_data_size setting.
+    user_data: bytes = field(default=b"", repr=False)
+    state_reason: str = ""  # EC2's stateTransitionReason / StateReason message
+    terminated_at: datetime | None = None  # the record is purged a while after (EC2: ~1 hour)
+    tags: Tags = ()
+    format_version: int = FORMAT_VERSION
+    revision: int = 0
+
+    @property
+    def resource_id(self) -> str:
+        return self.instance_id
+
+
+# -- images ------------------------------------------------------------------------------------
+
+
+class ImageState(enum.StrEnum):
+    PENDING = "pending"
+    AVAILABLE = "available"
+    FAILED = "failed"
+    DEREGISTERED = "deregistered"
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A machine image: a qcow2 or raw file under the data dir, or a snapshot (RegisterImage).
+    ``owner_id`` None is a public image of the operator, visible to every tenant."""
+
+    image_id: str
+    name: str
+    owner_id: str | None
+    state: ImageState
+    disk_format: str  # "qcow2" or "raw"
+    size_bytes: int  # of the file
+    virtual_size_gib: int  # the disk the guest sees, rounded up
+    sha256: str
+    created_at: datetime
+    description: str = ""
+    path: str = ""  # the file, when the image is one
+    snapshot_id: str | None = None  # the snapshot, when registered from one
+    root_device_name: str = "/dev/xvda"
+    architecture: str = "x86_64"
+    tags: Tags = ()
+    format_version: int = FORMAT_VERSION
+    revision: int = 0
+
+    @property
+    def resource_id(self) -> str:
+        return self.image_id
+
+    @property
+    def tenant_id(self) -> str | None:
+        return self.owner_id
+
+    @property
+    def public(self) -> bool:
+        return self.owner_id is None
+
+    def visible_to(self, tenant_id: str) -> bool:
+        return self.owner_id is None or self.owner_id == tenant_id
+
+
+@dataclass(frozen=True, slots=True)
+class ImportTask:
+    """An ImportImage task: an object of the tenant's bucket becoming a private image."""
+
+    task_id: str
+    tenant_id: str
+    bucket: str
+    key: str
+    status: str  # "active", "completed", "deleted"
+    status_message: str
+    created_at: datetime
+    description: str = ""
+    image_id: str | None = None
+    disk_format: str = ""
+    size_bytes: int = 0
+    tags: Tags = ()
+    format_version: int = FORMAT_VERSION
+    revision: int = 0
+
+    @property
+    def resource_id(self) -> str:
+        return self.task_id
+
+
+# -- key pairs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPair:
+    key_pair_id: str
+    tenant_id: str
+    name: str
+    key_type: str  # "rsa" or "ed25519"
+    fingerprint: str
+    public_key: str  # OpenSSH form, handed to the guest
+    created_at: datetime
+    tags: Tags = ()
+    format_version: int = FORMAT_VERSION
+    revision: int = 0
+
+    @property
+    def resource_id(self) -> str:
+        return self.key_pair_id
+
+
+# -- security groups ---------------------------------------------------------------------------
+
+_PROTOCOLS: Final = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp",
+                     "1": "icmp", "-1": "-1", "all": "-1"}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One permission: a protocol and port range from or to one CIDR (IPv4 or IPv6)."""
+
+    protocol: str  # "tcp", "udp", "icmp" or "-1" (all)
+    from_port: int  # -1 for "all" and for ICMP "any type"
+    to_port: int
+    cidr: str
+    description: str = ""
+
+    def same_permission(self, other: Rule) -> bool:
+        """Equal but for the description (how EC2 matches a rule to revoke)."""
+        return (self.protocol, self.from_port, self.to_port, self.cidr) == (
+            other.protocol,
+            other.from_port,
+            other.to_port,
+            other.cidr,
+        )
+
+
+def parse_rule(
+    protocol: str, from_port: int | None, to_port: int | None, cidr: str, description: str = ""
+) -> Rule:
+    """A validated rule, normalised as EC2 answers it; InvalidParameterValue otherwise."""
+    name = _PROTOCOLS.get(protocol.lower())
+    if name is None:
+        raise InvalidParameterValue(f"Invalid value '{protocol}' for IP protocol.")
+    try:
+        network = ipaddress.ip_network(cidr, strict=True)
+    except ValueError:
+        raise InvalidParameterValue(f"CIDR block {cidr} is malformed") from None
+    if name == "-1":
+        low, high = -1, -1
+    elif name == "icmp":
+        low = -1 if from_port is None else from_port
+        high = -1 if to_port is None else to_port
+        if not (-1 <= low <= 255 and -1 <= high <= 255):
+            raise InvalidParameterValue("ICMP type and code must be between -1 and 255")
+    else:
+        if from_port is None or to_port is None:
+            raise InvalidParameterValue(
+                "Invalid value for portRange. Must specify both from and to ports with TCP/UDP."
+            )
+        low, high = from_port, to_port
+        if not (0 <= low <= 65535 and 0 <= high <= 65535) or low > high:
+            raise InvalidParameterValue(
+                f"Invalid value for portRange. From port {low} to port {high} is not valid"
+            )
+    if len(description) > 255:
+        raise InvalidParameterValue("A rule description is at most 255 characters")
+    return Rule(name, low, high, str(network), description)
+
+
+ALLOW_ALL_EGRESS: Final = (Rule("-1", -1, -1, "0.0.0.0/0"),)
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityGroup:
+    group_id: str
+    tenant_id: str
+    name: str
+    description: str
+    ingress: tuple[Rule, ...] = ()
+    egress: tuple[Rule, ...] = ALLOW_ALL_EGRESS
+    tags: Tags = ()
+    format_version: int = FORMAT_VERSION
+    revision: int = 0
+
+    @property
+    def resource_id(self) -> str:
+        return self.group_id
+
+
+# -- volumes and snapshots ---------------------------------------------------------------------
+
+
+class VolumeState(enum.StrEnum):
+    CREATING = "creating"
+    AVAILABLE = "available"
+    IN_USE = "in-use"
+    DELETING = "deleting"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    instance_id: str
+    device: str
+    attached_at: datetime
+    delete_on_termination: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    """A block volume, encrypted at rest; its data key is stored wrapped under the tenant's
+    key (``wrapped_key``) and unwrapped only to hand it to the hypervisor."""
+
+    volume_id: str
+    tenant_id: str
+    size_gib: int
+    availability_zone: str
+    state: VolumeState
+    host: str
+    created_at: datetime
+    wrapped_key: bytes = field(repr=False)
+    snapshot_id: str | None = None
+    image_id: str | None = None  # a root volume's image (its backing file)
+    attachment: Attachment | None = None
+    tags: Tags = ()
+    format_version: int = FORMAT_VERSION
+    revision: int = 0
+
+    @property
+    def resource_id(self) -> str:
+        return self.volume_id
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    snapshot_id: str
+    tenant_id: str
+    volume_id: str
+    volume_size_gib: int
+    state: str  # "pending", "completed", "error"
+    host: str
+    started_at: datetime
+    wrapped_key: bytes = field(repr=False)
+    description: str = ""
+    tags: Tags = ()
+    format_version: int = FORMAT_VERSION
+    revision: int = 0
+
+    @property
+    def resource_id(self) -> str:
+        return self.snapshot_id

@@ -1,0 +1,522 @@
+"""ComputeService: the one entry of the compute context — instances and their lifecycle.
+
+It keeps the EC2 model in the store and makes the hosts follow through their
+:class:`~andromede.compute.driver.HypervisorDriver`. A call validates, records the new state
+and returns at once (EC2's calls are asynchronous: RunInstances answers ``pending``); the work on
+the host runs in a background task that records the next state when it is done (``running``,
+``stopped``, ``terminated``). A failed launch is terminated with EC2's reason
+``Server.InternalError``; nothing is left on the host.
+
+Placement (:mod:`andromede.compute.scheduler`) and the tenant's quota are decided under one
+lock per process, and RunInstances writes all its records in one transaction: it creates
+MinCount instances or none. At start-up :meth:`ComputeService.reconcile` compares the database
+with what the hosts actually run.
+
+Volumes, snapshots, images, key pairs, security groups and tags are mixins of their own
+(``volumes``, ``image_library``, ``access``, ``tags``) over one ``service_core``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+
+from andromede.compute.access import AccessMixin
+from andromede.compute.driver import AttachedVolume, InstanceSpec, RuntimeState, VolumeSpec
+from andromede.compute.errors import (
+    ComputeError,
+    IncorrectInstanceState,
+    InstanceLimitExceeded,
+    InsufficientCapacity,
+    InvalidParameterValue,
+    NotFound,
+)
+from andromede.compute.image_library import ImagesMixin
+from andromede.compute.model import (
+    Attachment,
+    Event,
+    Image,
+    ImageState,
+    Instance,
+    InstanceState,
+    KeyPair,
+    SecurityGroup,
+    Tags,
+    Volume,
+    VolumeState,
+    check_id,
+    check_tags,
+    new_id,
+    next_state,
+)
+from andromede.compute.scheduler import free_room, place
+from andromede.compute.seed import build_seed
+from andromede.compute.tags import TagsMixin
+from andromede.compute.volumes import VolumesMixin
+
+__all__ = ["ComputeService", "RunRequest", "StateChange"]
+
+log = logging.getLogger(__name__)
+
+ROOT_DEVICE = "/dev/xvda"
+_LAUNCH_FAILED = "Server.InternalError: Internal error on launch"
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    image_id: str
+    instance_type: str
+    min_count: int = 1
+    max_count: int = 1
+    key_name: str | None = None
+    user_data_base64: str | None = None
+    security_group_ids: tuple[str, ...] = ()
+    instance_tags: Tags = ()
+    volume_tags: Tags = ()
+    availability_zone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    instance_id: str
+    previous: InstanceState
+    current: InstanceState
+
+
+class ComputeService(VolumesMixin, ImagesMixin, AccessMixin, TagsMixin):
+    """Instances and their lifecycle; volumes, snapshots, images, key pairs, security groups and
+    tags through the mixins over :class:`~andromede.compute.service_core.ServiceCore`."""
+
+    # -- RunInstances ----------------------------------------------------------------------
+
+    async def run_instances(self, tenant_id: str, request: RunRequest) -> list[Instance]:
+        image = await self._usable_image(tenant_id, request.image_id)
+        itype = self.instance_type(request.instance_type)
+        user_data = self._user_data(request.user_data_base64)
+        key_pair = (
+            await self._key_pair_named(tenant_id, request.key_name)
+            if request.key_name is not None
+            else None
+        )
+        for group_id in request.security_group_ids:
+            await self._owned(SecurityGroup, tenant_id, group_id, "sg")
+        if request.availability_zone not in (None, self.limits.availability_zone):
+            raise InvalidParameterValue(f"Invalid availability zone: [{request.availability_zone}]")
+        if not 1 <= request.min_count <= request.max_count:
+            raise InvalidParameterValue("MinCount must be at least 1 and at most MaxCount")
+        check_tags(request.instance_tags)
+        check_tags(request.volume_tags)
+        root_size = max(itype.root_disk_gib, image.virtual_size_gib)
+        async with self._placement:
+            everyone = await self.store.list(Instance, None)
+            live = [i for i in everyone if i.state is not InstanceState.TERMINATED]
+            mine = [i for i in live if i.tenant_id == tenant_id]
+            room_in_quota = min(
+                self.limits.max_instances_per_tenant - len(mine),
+                (self.limits.max_vcpus_per_tenant - sum(i.vcpus for i in mine)) // itype.vcpus,
+            )
+            if room_in_quota < request.min_count:
+                raise InstanceLimitExceeded(
+                    f"Your quota allows for {max(room_in_quota, 0)} more running instance(s). "
+                    f"You requested at least {request.min_count}"
+                )
+            capacities = [await driver.capacity() for driver in self.drivers.values()]
+            hosts = place(
+                free_room(capacities, live),
+                itype.vcpus,
+                itype.memory_mib,
+                min(request.max_count, room_in_quota),
+            )
+            if len(hosts) < request.min_count:
+                raise InsufficientCapacity(
+                    f"We currently do not have sufficient {itype.name} capacity in the "
+                    f"Availability Zone you requested ({self.limits.availability_zone})."
+                )
+            reservation_id = new_id("r")
+            now = self.clock()
+            instances: list[Instance] = []
+            volumes: list[Volume] = []
+            for index, host in enumerate(hosts):
+                instance_id = new_id("i")
+                _, wrapped = await self.disk_keys.new_key(tenant_id)
+                volume = Volume(
+                    volume_id=new_id("vol"),
+                    tenant_id=tenant_id,
+                    size_gib=root_size,
+                    availability_zone=self.limits.availability_zone,
+                    state=VolumeState.IN_USE,
+                    host=host,
+                    created_at=now,
+                    wrapped_key=wrapped,
+                    image_id=image.image_id,
+                    attachment=Attachment(instance_id, ROOT_DEVICE, now, True),
+                    tags=request.volume_tags,
+                )
+                volumes.append(volume)
+                instances.append(
+                    Instance(
+                        instance_id=instance_id,
+                        tenant_id=tenant_id,
+                        reservation_id=reservation_id,
+                        image_id=image.image_id,
+                        instance_type=itype.name,
+                        state=InstanceState.PENDING,
+                        host=host,
+                        launch_time=now,
+                        root_volume_id=volume.volume_id,
+                        availability_zone=self.limits.availability_zone,
+                        vcpus=itype.vcpus,
+                        memory_mib=itype.memory_mib,
+                        launch_index=index,
+                        key_name=key_pair.name if key_pair else None,
+                        security_group_ids=request.security_group_ids,
+                        user_data=user_data,
+                        tags=request.instance_tags,
+                    )
+                )
+            await self.store.insert(*volumes, *instances)
+        for instance, volume in zip(instances, volumes, strict=True):
+            self._spawn(self._launch(instance, volume, image, key_pair, create=True))
+        return instances
+
+    def _user_data(self, encoded: str | None) -> bytes:
+        if not encoded:
+            return b""
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidParameterValue("Invalid BASE64 encoding of user data.") from None
+        if len(raw) > self.limits.max_user_data_size:
+            raise InvalidParameterValue(
+                f"User data is limited to {self.limits.max_user_data_size} bytes"
+            )
+        return raw
+
+    async def _usable_image(self, tenant_id: str, image_id: str) -> Image:
+        check_id(image_id, "ami")
+        image = await self.store.get(Image, image_id)
+        if (
+            image is None
+            or not image.visible_to(tenant_id)
+            or image.state is not ImageState.AVAILABLE
+        ):
+            raise NotFound("ami", image_id)
+        return image
+
+    async def _key_pair_named(self, tenant_id: str, name: str) -> KeyPair:
+        for key_pair in await self.store.list(KeyPair, tenant_id):
+            if key_pair.name == name:
+                return key_pair
+        raise NotFound("keyname", name)
+
+    # -- the work on the host ----------------------------------------------------------------
+
+    async def _launch(
+        self,
+        instance: Instance,
+        root: Volume,
+        image: Image | None,
+        key_pair: KeyPair | None,
+        *,
+        create: bool,
+    ) -> None:
+        driver = self.drivers.get(instance.host)
+        try:
+            if driver is None:
+                raise ComputeError(f"host {instance.host} is not driven by this gateway")
+            key = bytes(await self.disk_keys.open_key(instance.tenant_id, root.wrapped_key))
+            if create and image is not None:
+                await driver.create_volume(await self._root_spec(root, image, key))
+            extra = [
+                AttachedVolume(
+                    v.volume_id,
+                    v.attachment.device,
+                    bytes(await self.disk_keys.open_key(v.tenant_id, v.wrapped_key)),
+                )
+                for v in await self.store.list(Volume, instance.tenant_id)
+                if v.attachment is not None
+                and v.attachment.instance_id == instance.instance_id
+                and v.volume_id != root.volume_id
+            ]
+            public_keys = [key_pair.public_key] if key_pair is not None else []
+            if key_pair is None and instance.key_name is not None:
+                found = [
+                    k
+                    for k in await self.store.list(KeyPair, instance.tenant_id)
+                    if k.name == instance.key_name
+                ]
+                public_keys = [k.public_key for k in found]
+            await driver.start(
+                InstanceSpec(
+                    instance_id=instance.instance_id,
+                    vcpus=instance.vcpus,
+                    memory_mib=instance.memory_mib,
+                    root=AttachedVolume(root.volume_id, ROOT_DEVICE, key),
+                    seed=build_seed(instance, public_keys),
+                    volumes=tuple(extra),
+                )
+            )
+        except Exception:
+            log.exception("instance %s: launch on %s failed", instance.instance_id, instance.host)
+            if create:
+                changed = await self._apply(
+                    instance.instance_id, Event.LAUNCH_FAILED, reason=_LAUNCH_FAILED, quiet=True
+                )
+                if changed is not None:
+                    await self._terminate_on_host(changed)
+            else:
+                await self._apply(
+                    instance.instance_id, Event.STOPPED, reason=_LAUNCH_FAILED, quiet=True
+                )
+            return
+        if await self._apply(instance.instance_id, Event.LAUNCHED, quiet=True) is None:
+            # Terminated (or gone) while it was starting: the termination may have killed
+            # nothing yet, so what this launch started must not outlive it.
+            current = await self.store.get(Instance, instance.instance_id)
+            if current is None or current.state in (
+                InstanceState.SHUTTING_DOWN,
+                InstanceState.TERMINATED,
+            ):
+                await driver.kill(instance.instance_id)
+                if current is None or current.state is InstanceState.TERMINATED:
+                    await driver.release(instance.instance_id)
+
+    async def _root_spec(self, root: Volume, image: Image, key: bytes) -> VolumeSpec:
+        if image.snapshot_id is not None:
+            snapshot = await self._snapshot_record(image.snapshot_id)
+            snapshot_key = bytes(
+                await self.disk_keys.open_key(snapshot.tenant_id, snapshot.wrapped_key)
+            )
+            path = self.drivers[root.host].snapshot_path(image.snapshot_id)
+            return VolumeSpec(root.volume_id, root.size_gib, key, path, "qcow2", snapshot_key)
+        return VolumeSpec(root.volume_id, root.size_gib, key, Path(image.path), image.disk_format)
+
+    async def _apply(
+        self, instance_id: str, event: Event, *, reason: str = "", quiet: bool = False
+    ) -> Instance | None:
+        """Record ``event`` on the instance (retrying on a concurrent change); returns the new
+        record. ``quiet``: the host's reports, which lose to a tenant's later call (None)."""
+        for _ in range(20):
+            instance = await self.store.get(Instance, instance_id)
+            if instance is None:
+                return None
+            try:
+                state = next_state(instance.state, event, instance_id)
+            except IncorrectInstanceState:
+                if quiet:
+                    return None
+                raise
+            # A running instance has no transition reason (EC2 clears it); others keep theirs.
+            kept = "" if state is InstanceState.RUNNING else instance.state_reason
+            changed = replace(instance, state=state, state_reason=reason or kept)
+            if state is InstanceState.TERMINATED:
+                changed = replace(changed, terminated_at=self.clock())
+            if await self.store.replace(changed):
+                return replace(changed, revision=changed.revision + 1)
+        raise ComputeError(f"instance {instance_id}: too many concurrent changes")
+
+    async def _terminate_on_host(self, instance: Instance) -> None:
+        """Kill, release, delete or detach the volumes, then record ``terminated``."""
+        driver = self.drivers.get(instance.host)
+        try:
+            if driver is not None:
+                await driver.kill(instance.instance_id)
+                await driver.release(instance.instance_id)
+            for volume in await self.store.list(Volume, instance.tenant_id):
+                attachment = volume.attachment
+                if attachment is None or attachment.instance_id != instance.instance_id:
+                    continue
+                if attachment.delete_on_termination:
+                    if driver is not None:
+                        await driver.delete_volume(volume.volume_id)
+                    await self.store.delete(Volume, volume.volume_id)
+                else:
+                    await self._update(volume, attachment=None, state=VolumeState.AVAILABLE)
+        except Exception:
+            log.exception(
+                "instance %s: termination on %s failed", instance.instance_id, instance.host
+            )
+            return  # stays shutting-down; reconcile retries at the next start
+        await self._apply(instance.instance_id, Event.TERMINATED, quiet=True)
+        await self._forget_unused_image(instance.image_id)
+
+    # -- the tenant's lifecycle calls ------------------------------------------------------
+
+    async def describe_instances(self, tenant_id: str, ids: Sequence[str]) -> list[Instance]:
+        if ids:
+            return [await self._owned(Instance, tenant_id, i, "i") for i in dict.fromkeys(ids)]
+        return await self.store.list(Instance, tenant_id)
+
+    async def start_instances(self, tenant_id: str, ids: Sequence[str]) -> list[StateChange]:
+        instances = [await self._owned(Instance, tenant_id, i, "i") for i in dict.fromkeys(ids)]
+        for instance in instances:
+            if instance.state not in (
+                InstanceState.STOPPED,
+                InstanceState.PENDING,
+                InstanceState.RUNNING,
+            ):
+                next_state(instance.state, Event.START, instance.instance_id)
+        changes = []
+        for instance in instances:
+            if instance.state is not InstanceState.STOPPED:  # already started: EC2 says so
+                changes.append(StateChange(instance.instance_id, instance.state, instance.state))
+                continue
+            async with self._placement:
+                capacity = (
+                    await self.drivers[instance.host].capacity()
+                    if instance.host in self.drivers
+                    else None
+                )
+                if capacity is None:
+                    raise InsufficientCapacity(
+                        f"The host of {instance.instance_id} is not available"
+                    )
+                live = [
+                    i
+                    for i in await self.store.list(Instance, None)
+                    if i.state is not InstanceState.TERMINATED
+                ]
+                if not place(free_room([capacity], live), instance.vcpus, instance.memory_mib, 1):
+                    raise InsufficientCapacity(
+                        f"Insufficient capacity to start {instance.instance_id} on its host"
+                    )
+                changed = await self._apply(instance.instance_id, Event.START)
+            if changed is None:
+                raise ComputeError(f"instance {instance.instance_id} vanished")
+            root = await self.store.get(Volume, instance.root_volume_id)
+            if root is None:
+                raise NotFound("vol", instance.root_volume_id)
+            self._spawn(self._launch(changed, root, None, None, create=False))
+            changes.append(StateChange(instance.instance_id, instance.state, changed.state))
+        return changes
+
+    async def stop_instances(
+        self, tenant_id: str, ids: Sequence[str], *, force: bool = False
+    ) -> list[StateChange]:
+        instances = [await self._owned(Instance, tenant_id, i, "i") for i in dict.fromkeys(ids)]
+        for instance in instances:
+            if instance.state not in (InstanceState.STOPPED, InstanceState.STOPPING):
+                next_state(instance.state, Event.STOP, instance.instance_id)
+        changes = []
+        for instance in instances:
+            if instance.state in (InstanceState.STOPPED, InstanceState.STOPPING):
+                changes.append(StateChange(instance.instance_id, instance.state, instance.state))
+                continue
+            changed = await self._apply(instance.instance_id, Event.STOP, reason="User initiated")
+            if changed is None:
+                raise ComputeError(f"instance {instance.instance_id} vanished")
+            self._spawn(self._stop_on_host(changed, force=force))
+            changes.append(StateChange(instance.instance_id, instance.state, changed.state))
+        return changes
+
+    async def _stop_on_host(self, instance: Instance, *, force: bool) -> None:
+        driver = self.drivers.get(instance.host)
+        try:
+            if driver is not None:
+                if force:
+                    await driver.kill(instance.instance_id)
+                else:
+                    await driver.stop(instance.instance_id, timeout=self.limits.stop_timeout)
+        except Exception:
+            log.exception("instance %s: stop failed; killing it", instance.instance_id)
+            if driver is not None:
+                await driver.kill(instance.instance_id)
+        await self._apply(instance.instance_id, Event.STOPPED, quiet=True)
+
+    async def reboot_instances(self, tenant_id: str, ids: Sequence[str]) -> None:
+        instances = [await self._owned(Instance, tenant_id, i, "i") for i in dict.fromkeys(ids)]
+        for instance in instances:
+            next_state(instance.state, Event.REBOOT, instance.instance_id)
+        for instance in instances:
+            driver = self.drivers.get(instance.host)
+            if driver is not None:
+                await self._on_host("reboot the instance", driver.reboot(instance.instance_id))
+
+    async def terminate_instances(self, tenant_id: str, ids: Sequence[str]) -> list[StateChange]:
+        instances = [await self._owned(Instance, tenant_id, i, "i") for i in dict.fromkeys(ids)]
+        changes = []
+        for instance in instances:
+            if instance.state in (InstanceState.SHUTTING_DOWN, InstanceState.TERMINATED):
+                # Terminating again is a no-op in EC2, not an error.
+                changes.append(StateChange(instance.instance_id, instance.state, instance.state))
+                continue
+            changed = await self._apply(
+                instance.instance_id, Event.TERMINATE, reason="User initiated"
+            )
+            if changed is None:
+                raise ComputeError(f"instance {instance.instance_id} vanished")
+            self._spawn(self._terminate_on_host(changed))
+            changes.append(StateChange(instance.instance_id, instance.state, changed.state))
+        return changes
+
+    async def console_output(self, tenant_id: str, instance_id: str) -> bytes:
+        instance = await self._owned(Instance, tenant_id, instance_id, "i")
+        driver = self.drivers.get(instance.host)
+        if driver is None:
+            return b""
+        return await self._on_host("read the console", driver.console_output(instance_id))
+
+    # -- start-up ----------------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """Make the database agree with the hosts after a restart: an instance recorded as
+        running whose QEMU is gone is stopped; a termination cut short is finished; a
+        process the database does not know (or knows as terminated) is killed and released."""
+        instances = await self.store.list(Instance, None)
+        for host, driver in self.drivers.items():
+            runtime = await driver.running()
+            known = {i.instance_id: i for i in instances if i.host == host}
+            for instance in known.values():
+                alive = runtime.get(instance.instance_id) is RuntimeState.RUNNING
+                if instance.state is InstanceState.SHUTTING_DOWN:
+                    await self._terminate_on_host(instance)
+                elif (
+                    instance.state
+                    in (InstanceState.PENDING, InstanceState.RUNNING, InstanceState.STOPPING)
+                    and not alive
+                ):
+                    log.warning(
+                        "instance %s: its QEMU is gone; recorded as stopped", instance.instance_id
+                    )
+                    await self._apply(
+                        instance.instance_id,
+                        Event.STOPPED,
+                        reason="Server.InternalError: host restarted",
+                        quiet=True,
+                    )
+                elif instance.state is InstanceState.STOPPED and alive:
+                    await driver.kill(instance.instance_id)
+            for instance_id in runtime:
+                record = known.get(instance_id)
+                if record is None or record.state is InstanceState.TERMINATED:
+                    log.warning("host %s: releasing unknown instance %s", host, instance_id)
+                    await driver.kill(instance_id)
+                    await driver.release(instance_id)
+
+    async def purge_terminated(self) -> int:
+        """Forget instances terminated longer ago than the retention (EC2 shows them for about
+        an hour); returns how many."""
+        horizon = self.clock() - timedelta(seconds=self.limits.terminated_retention)
+        gone = 0
+        for instance in await self.store.list(Instance, None):
+            ended = instance.terminated_at
+            if instance.state is InstanceState.TERMINATED and ended is not None and ended < horizon:
+                await self.store.delete(Instance, instance.instance_id)
+                gone += 1
+        return gone
+
+    async def settle(self) -> None:
+        """Wait for the work on the hosts started so far (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.settle()
+        for driver in self.drivers.values():
+            await driver.close()

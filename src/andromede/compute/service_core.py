@@ -1,0 +1,184 @@
+"""What the parts of the compute service share (:class:`ServiceCore`), and the ports the
+composition root provides.
+
+Two ports come from the composition root: :class:`DiskKeys` (a data key per volume, wrapped
+under the tenant's key by the key service; compute stores only the wrapped form) and
+:class:`ImageSource` (an object of one of the tenant's buckets, read as the caller).
+:class:`~andromede.compute.service.ComputeService`, the context's one public entry, is this
+core with the mixins of volumes, images, key pairs and security groups, and tags."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+from andromede.compute.driver import HypervisorDriver
+from andromede.compute.errors import (
+    ComputeError,
+    HypervisorFailed,
+    IncorrectState,
+    InvalidParameterValue,
+    NotFound,
+)
+from andromede.compute.images import ImageFiles
+from andromede.compute.model import (
+    Image,
+    ImageState,
+    InstanceType,
+    Snapshot,
+    check_id,
+)
+from andromede.compute.store import ComputeStore, RecordT
+
+__all__ = [
+    "NAME_MAX",
+    "ComputeLimits",
+    "DiskKeys",
+    "ImageSource",
+    "ServiceCore",
+    "TagEntry",
+    "utc_now",
+]
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+NAME_MAX = 255  # names and descriptions, as EC2 limits them
+
+
+class DiskKeys(Protocol):
+    """Data keys of volumes, wrapped under the tenant's key-encryption key."""
+
+    async def new_key(self, tenant_id: str) -> tuple[bytes, bytes]:
+        """A fresh key: (plaintext, wrapped)."""
+        ...
+
+    async def open_key(self, tenant_id: str, wrapped: bytes) -> bytes: ...
+
+
+class ImageSource(Protocol):
+    """An object of a tenant's bucket, read on behalf of ``caller`` (the app's principal; opaque
+    here). Raises :class:`ImportFailed` when it cannot be read (missing, denied)."""
+
+    def read(self, caller: object, bucket: str, key: str) -> AsyncIterator[bytes]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeLimits:
+    instance_types: tuple[InstanceType, ...]
+    max_instances_per_tenant: int
+    max_vcpus_per_tenant: int
+    max_user_data_size: int
+    stop_timeout: float
+    region: str
+    availability_zone: str
+    max_image_size: int
+    terminated_retention: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class TagEntry:
+    resource_id: str
+    resource_type: str
+    key: str
+    value: str
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ServiceCore:
+    """What every part of the compute service shares: the store, the hosts' drivers, the disk
+    keys, the limits, the image files and the background tasks."""
+
+    def __init__(
+        self,
+        store: ComputeStore,
+        drivers: Sequence[HypervisorDriver],
+        disk_keys: DiskKeys,
+        limits: ComputeLimits,
+        images: ImageFiles,
+        image_source: ImageSource | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.store = store
+        self.drivers = {driver.host: driver for driver in drivers}
+        self.disk_keys = disk_keys
+        self.limits = limits
+        self.images = images
+        self.image_source = image_source
+        self.clock = clock
+        self._types = {t.name: t for t in limits.instance_types}
+        self._placement = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- shared helpers ----------------------------------------------------------------------
+
+    def instance_type(self, name: str) -> InstanceType:
+        found = self._types.get(name)
+        if found is None:
+            raise InvalidParameterValue(f"Invalid value '{name[:64]}' for InstanceType.")
+        return found
+
+    def instance_types(self, names: Sequence[str]) -> list[InstanceType]:
+        if not names:
+            return list(self.limits.instance_types)
+        return [self.instance_type(name) for name in dict.fromkeys(names)]
+
+    async def _owned(
+        self, kind: type[RecordT], tenant_id: str, resource_id: str, prefix: str
+    ) -> RecordT:
+        """The tenant's record, or NotFound — also for another tenant's (never say it exists)."""
+        check_id(resource_id, prefix)
+        record = await self.store.get(kind, resource_id)
+        if record is None or record.tenant_id != tenant_id:
+            raise NotFound(prefix, resource_id)
+        if isinstance(record, Image) and record.state is ImageState.DEREGISTERED:
+            raise NotFound(prefix, resource_id)
+        return record
+
+    async def _update(self, record: RecordT, **changes: Any) -> RecordT:
+        """``record`` with ``changes``, written if nobody changed it since it was read;
+        IncorrectState otherwise (the caller may retry with a fresh read)."""
+        changed = replace(record, **changes)
+        if not await self.store.replace(changed):
+            raise IncorrectState(f"{record.resource_id} changed concurrently; retry")
+        return replace(changed, revision=changed.revision + 1)
+
+    async def _snapshot_record(self, snapshot_id: str) -> Snapshot:
+        snapshot = await self.store.get(Snapshot, snapshot_id)
+        if snapshot is None:
+            raise NotFound("snap", snapshot_id)
+        return snapshot
+
+    def _driver(self, host: str) -> HypervisorDriver:
+        driver = self.drivers.get(host)
+        if driver is None:
+            raise ComputeError(f"host {host} is not driven by this gateway")
+        return driver
+
+    def _default_host(self) -> str:
+        if not self.drivers:
+            raise ComputeError("no hypervisor host is configured")
+        return next(iter(self.drivers))
+
+    async def _on_host(self, what: str, call: Awaitable[_T]) -> _T:
+        """``call`` to a driver; a failure that is not compute's own becomes HypervisorFailed
+        (logged here with its cause; the tenant sees what could not be done, not why)."""
+        try:
+            return await call
+        except ComputeError:
+            raise
+        except Exception as exc:
+            log.warning("host call failed: %s", what, exc_info=exc)
+            raise HypervisorFailed(f"The host could not {what}; try again later") from exc
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

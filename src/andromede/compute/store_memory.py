@@ -1,0 +1,54 @@
+"""The in-memory twin of the compute store, for tests (same contract as the SQL store)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from andromede.compute.errors import Duplicate
+from andromede.compute.model import Image
+from andromede.compute.store import Record, RecordT
+
+__all__ = ["MemoryComputeStore"]
+
+
+class MemoryComputeStore:
+    def __init__(self) -> None:
+        self._records: dict[tuple[type[Any], str], Record] = {}
+
+    async def insert(self, *records: Record) -> None:
+        ids = [(type(r), r.resource_id) for r in records]
+        if len(set(ids)) != len(ids) or any(key in self._records for key in ids):
+            taken = next(key for key in ids if key in self._records or ids.count(key) > 1)
+            raise Duplicate(taken[1].split("-")[0], taken[1])
+        for key, record in zip(ids, records, strict=True):
+            self._records[key] = record
+
+    async def get(self, kind: type[RecordT], resource_id: str) -> RecordT | None:
+        record = self._records.get((kind, resource_id))
+        return record if isinstance(record, kind) else None
+
+    async def list(self, kind: type[RecordT], tenant_id: str | None) -> list[RecordT]:
+        found = [
+            record
+            for (record_kind, _), record in self._records.items()
+            if record_kind is kind
+            and isinstance(record, kind)
+            and (
+                tenant_id is None
+                or record.tenant_id == tenant_id
+                or (isinstance(record, Image) and record.owner_id is None)
+            )
+        ]
+        return sorted(found, key=lambda record: record.resource_id)
+
+    async def replace(self, record: Record) -> bool:
+        key = (type(record), record.resource_id)
+        current = self._records.get(key)
+        if current is None or current.revision != record.revision:
+            return False
+        self._records[key] = dataclasses.replace(record, revision=record.revision + 1)
+        return True
+
+    async def delete(self, kind: type[Record], resource_id: str) -> None:
+        self._records.pop((kind, resource_id), None)

@@ -1,0 +1,126 @@
+"""The compute store on SQLAlchemy Core (SQLite embedded, PostgreSQL distributed).
+
+Each kind of record has its table (``compute_*`` in :mod:`andromede.db.tables`); a record is
+kept as JSON (pydantic's dataclass codec: enums by value, datetimes in ISO 8601 with their
+offset, bytes in base64) beside its format version, so a later release can read what this one
+wrote. Replacement is a conditional UPDATE on the revision read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ConfigDict, TypeAdapter
+from sqlalchemy.engine import Connection
+
+from andromede.compute.errors import Duplicate
+from andromede.compute.model import (
+    Image,
+    ImportTask,
+    Instance,
+    KeyPair,
+    SecurityGroup,
+    Snapshot,
+    Volume,
+)
+from andromede.compute.store import Record, RecordT
+from andromede.db import tables
+from andromede.db.database import Database
+
+__all__ = ["SqlComputeStore"]
+
+_CODEC_CONFIG = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+_TABLES: dict[type[Any], sa.Table] = {
+    Instance: tables.compute_instances,
+    Volume: tables.compute_volumes,
+    Snapshot: tables.compute_snapshots,
+    Image: tables.compute_images,
+    KeyPair: tables.compute_key_pairs,
+    SecurityGroup: tables.compute_security_groups,
+    ImportTask: tables.compute_import_tasks,
+}
+
+
+def _codec(kind: type[Any]) -> TypeAdapter[Any]:
+    # pydantic reads a stdlib dataclass's JSON options from this attribute (documented); set
+    # here so the model stays free of persistence concerns. Bytes (wrapped keys, user data)
+    # are not UTF-8: base64.
+    kind.__pydantic_config__ = _CODEC_CONFIG
+    return TypeAdapter(kind)
+
+
+_CODECS: dict[type[Any], TypeAdapter[Any]] = {kind: _codec(kind) for kind in _TABLES}
+
+
+def _row(record: Record, revision: int) -> dict[str, Any]:
+    return {
+        "id": record.resource_id,
+        "tenant_id": record.tenant_id,
+        "document": _CODECS[type(record)].dump_json(record).decode(),
+        "format_version": record.format_version,
+        "revision": revision,
+    }
+
+
+def _record(kind: type[RecordT], row: Any) -> RecordT:
+    record: RecordT = _CODECS[kind].validate_json(row.document)
+    # The revision column is the truth (the document keeps the one it was written from).
+    if record.revision != row.revision:
+        record = dataclasses.replace(record, revision=int(row.revision))
+    return record
+
+
+class SqlComputeStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def insert(self, *records: Record) -> None:
+        rows = [(_TABLES[type(r)], _row(r, r.revision)) for r in records]
+        ids = [(table.name, row["id"]) for table, row in rows]
+        if len(set(ids)) != len(ids):
+            raise Duplicate("id", ids[0][1])
+
+        def work(conn: Connection) -> None:
+            for table, row in rows:
+                taken = conn.execute(sa.select(table.c.id).where(table.c.id == row["id"])).first()
+                if taken is not None:
+                    # Raised inside the transaction: nothing of this insert is committed.
+                    raise Duplicate(row["id"].split("-")[0], row["id"])
+                conn.execute(table.insert().values(**row))
+
+        await self._db.write(work)
+
+    async def get(self, kind: type[RecordT], resource_id: str) -> RecordT | None:
+        table = _TABLES[kind]
+        query = sa.select(table).where(table.c.id == resource_id)
+        row = await self._db.read(lambda conn: conn.execute(query).first())
+        return None if row is None else _record(kind, row)
+
+    async def list(self, kind: type[RecordT], tenant_id: str | None) -> list[RecordT]:
+        table = _TABLES[kind]
+        query = sa.select(table).order_by(table.c.id)
+        if tenant_id is not None:
+            mine = table.c.tenant_id == tenant_id
+            query = query.where(
+                sa.or_(mine, table.c.tenant_id.is_(None)) if kind is Image else mine
+            )
+        rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
+        return [_record(kind, row) for row in rows]
+
+    async def replace(self, record: Record) -> bool:
+        table = _TABLES[type(record)]
+        row = _row(record, record.revision + 1)
+        statement = (
+            table.update()
+            .where(table.c.id == record.resource_id, table.c.revision == record.revision)
+            .values(**row)
+        )
+        return bool(await self._db.write(lambda conn: conn.execute(statement).rowcount))
+
+    async def delete(self, kind: type[Record], resource_id: str) -> None:
+        table = _TABLES[kind]
+        statement = table.delete().where(table.c.id == resource_id)
+        await self._db.write(lambda conn: conn.execute(statement))

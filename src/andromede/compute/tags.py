@@ -1,0 +1,100 @@
+"""Tags on every kind of resource: CreateTags, DeleteTags, DescribeTags."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from andromede.compute.errors import (
+    IncorrectState,
+    InvalidParameterValue,
+)
+from andromede.compute.model import (
+    Image,
+    ImportTask,
+    Instance,
+    InstanceState,
+    KeyPair,
+    SecurityGroup,
+    Snapshot,
+    Tags,
+    Volume,
+    check_tags,
+    merge_tags,
+    remove_tags,
+)
+from andromede.compute.service_core import ServiceCore, TagEntry
+from andromede.compute.store import Record
+
+__all__ = ["RESOURCE_TYPES", "TagsMixin"]
+
+_KINDS: dict[str, type[Any]] = {
+    "i": Instance,
+    "vol": Volume,
+    "snap": Snapshot,
+    "ami": Image,
+    "sg": SecurityGroup,
+    "key": KeyPair,
+    "import-ami": ImportTask,
+}
+RESOURCE_TYPES = {
+    "i": "instance",
+    "vol": "volume",
+    "snap": "snapshot",
+    "ami": "image",
+    "sg": "security-group",
+    "key": "key-pair",
+    "import-ami": "import-image-task",
+}
+
+
+def _prefix(resource_id: str) -> str:
+    return "import-ami" if resource_id.startswith("import-ami-") else resource_id.split("-", 1)[0]
+
+
+class TagsMixin(ServiceCore):
+    # -- tags --------------------------------------------------------------------------------
+
+    async def _taggable(self, tenant_id: str, resource_id: str) -> Record:
+        prefix = _prefix(resource_id)
+        kind = _KINDS.get(prefix)
+        if kind is None:
+            raise InvalidParameterValue(f'Invalid id: "{resource_id[:64]}"')
+        record: Record = await self._owned(kind, tenant_id, resource_id, prefix)
+        return record
+
+    async def create_tags(self, tenant_id: str, resource_ids: Sequence[str], tags: Tags) -> None:
+        check_tags(tags)
+        records = [await self._taggable(tenant_id, r) for r in dict.fromkeys(resource_ids)]
+        for record in records:
+            for _ in range(10):
+                try:
+                    await self._update(record, tags=merge_tags(record.tags, tags))
+                    break
+                except IncorrectState:
+                    record = await self._taggable(tenant_id, record.resource_id)
+
+    async def delete_tags(
+        self, tenant_id: str, resource_ids: Sequence[str], keys: dict[str, str | None]
+    ) -> None:
+        records = [await self._taggable(tenant_id, r) for r in dict.fromkeys(resource_ids)]
+        for record in records:
+            for _ in range(10):
+                try:
+                    kept = remove_tags(record.tags, keys) if keys else ()
+                    await self._update(record, tags=kept)
+                    break
+                except IncorrectState:
+                    record = await self._taggable(tenant_id, record.resource_id)
+
+    async def describe_tags(self, tenant_id: str) -> list[TagEntry]:
+        entries: list[TagEntry] = []
+        for prefix, kind in _KINDS.items():
+            for record in await self.store.list(kind, tenant_id):
+                if record.tenant_id != tenant_id:
+                    continue  # public images are the operator's
+                if isinstance(record, Instance) and record.state is InstanceState.TERMINATED:
+                    continue
+                for key, value in record.tags:
+                    entries.append(TagEntry(record.resource_id, RESOURCE_TYPES[prefix], key, value))
+        return entries

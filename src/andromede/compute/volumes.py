@@ -1,0 +1,216 @@
+"""Volumes and snapshots: encrypted at rest, each with its own key, on its instance's host."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from andromede.compute.driver import AttachedVolume, VolumeSpec
+from andromede.compute.errors import (
+    IncorrectState,
+    InvalidParameterValue,
+    OperationNotPermitted,
+    ResourceInUse,
+)
+from andromede.compute.model import (
+    Attachment,
+    Image,
+    ImageState,
+    Instance,
+    InstanceState,
+    Snapshot,
+    Tags,
+    Volume,
+    VolumeState,
+    check_tags,
+    new_id,
+)
+from andromede.compute.service_core import NAME_MAX, ServiceCore
+
+__all__ = ["VolumesMixin"]
+
+_MAX_VOLUME_GIB = 16384  # EC2's gp3 limit
+
+
+class VolumesMixin(ServiceCore):
+    # -- volumes -----------------------------------------------------------------------------
+
+    async def create_volume(
+        self,
+        tenant_id: str,
+        *,
+        size_gib: int | None,
+        snapshot_id: str | None,
+        availability_zone: str,
+        tags: Tags = (),
+    ) -> Volume:
+        if availability_zone != self.limits.availability_zone:
+            raise InvalidParameterValue(f"Invalid availability zone: [{availability_zone[:64]}]")
+        check_tags(tags)
+        snapshot = (
+            await self._owned(Snapshot, tenant_id, snapshot_id, "snap") if snapshot_id else None
+        )
+        if snapshot is not None and snapshot.state != "completed":
+            raise IncorrectState(f"Snapshot '{snapshot.snapshot_id}' is not completed")
+        size = size_gib if size_gib is not None else (snapshot.volume_size_gib if snapshot else 0)
+        if not 1 <= size <= _MAX_VOLUME_GIB or (snapshot and size < snapshot.volume_size_gib):
+            raise InvalidParameterValue(f"Invalid volume size: {size}")
+        host = snapshot.host if snapshot else self._default_host()
+        plain, wrapped = await self.disk_keys.new_key(tenant_id)
+        volume = Volume(
+            volume_id=new_id("vol"),
+            tenant_id=tenant_id,
+            size_gib=size,
+            availability_zone=availability_zone,
+            state=VolumeState.AVAILABLE,
+            host=host,
+            created_at=self.clock(),
+            wrapped_key=wrapped,
+            snapshot_id=snapshot.snapshot_id if snapshot else None,
+            tags=tags,
+        )
+        driver = self._driver(host)
+        spec = VolumeSpec(volume.volume_id, size, bytes(plain))
+        if snapshot is not None:
+            snapshot_key = await self.disk_keys.open_key(tenant_id, snapshot.wrapped_key)
+            spec = VolumeSpec(
+                volume.volume_id,
+                size,
+                bytes(plain),
+                driver.snapshot_path(snapshot.snapshot_id),
+                "qcow2",
+                bytes(snapshot_key),
+            )
+        await self._on_host("create the volume", driver.create_volume(spec))
+        try:
+            await self.store.insert(volume)
+        except BaseException:
+            await driver.delete_volume(volume.volume_id)
+            raise
+        return volume
+
+    async def describe_volumes(self, tenant_id: str, ids: Sequence[str]) -> list[Volume]:
+        if ids:
+            return [await self._owned(Volume, tenant_id, i, "vol") for i in dict.fromkeys(ids)]
+        return await self.store.list(Volume, tenant_id)
+
+    async def delete_volume(self, tenant_id: str, volume_id: str) -> None:
+        volume = await self._owned(Volume, tenant_id, volume_id, "vol")
+        # A deletion the host failed half-way (state "deleting") may be asked again.
+        if volume.state not in (VolumeState.AVAILABLE, VolumeState.DELETING):
+            raise ResourceInUse(
+                "vol",
+                f"Volume {volume_id} is currently attached to "
+                f"{volume.attachment.instance_id if volume.attachment else '?'}",
+            )
+        if volume.state is VolumeState.AVAILABLE:
+            await self._update(volume, state=VolumeState.DELETING)
+        driver = self._driver(volume.host)
+        await self._on_host("delete the volume", driver.delete_volume(volume_id))
+        await self.store.delete(Volume, volume_id)
+
+    async def attach_volume(
+        self, tenant_id: str, volume_id: str, instance_id: str, device: str
+    ) -> Volume:
+        volume = await self._owned(Volume, tenant_id, volume_id, "vol")
+        instance = await self._owned(Instance, tenant_id, instance_id, "i")
+        if volume.state is not VolumeState.AVAILABLE:
+            raise ResourceInUse("vol", f"vol '{volume_id}' is already attached to an instance")
+        if instance.state not in (InstanceState.RUNNING, InstanceState.STOPPED):
+            raise IncorrectState(f"Instance '{instance_id}' is not 'running' or 'stopped'.")
+        if volume.host != instance.host:
+            raise InvalidParameterValue(f"Volume {volume_id} is not on the host of {instance_id}")
+        if not device.startswith("/dev/") or len(device) > 32:
+            raise InvalidParameterValue(f"Value ({device[:32]}) for parameter device is invalid.")
+        for other in await self.store.list(Volume, tenant_id):
+            attached = other.attachment
+            if attached and attached.instance_id == instance_id and attached.device == device:
+                raise InvalidParameterValue(f"Attachment point {device} is already in use")
+        if instance.state is InstanceState.RUNNING:
+            key = await self.disk_keys.open_key(tenant_id, volume.wrapped_key)
+            plugged = AttachedVolume(volume_id, device, bytes(key))
+            driver = self._driver(instance.host)
+            await self._on_host("attach the volume", driver.attach_volume(instance_id, plugged))
+        return await self._update(
+            volume,
+            state=VolumeState.IN_USE,
+            attachment=Attachment(instance_id, device, self.clock()),
+        )
+
+    async def detach_volume(
+        self, tenant_id: str, volume_id: str, instance_id: str | None
+    ) -> tuple[Volume, Attachment]:
+        volume = await self._owned(Volume, tenant_id, volume_id, "vol")
+        attachment = volume.attachment
+        if attachment is None or (instance_id and attachment.instance_id != instance_id):
+            raise IncorrectState(f"Volume '{volume_id}' is in the 'available' state.")
+        instance = await self._owned(Instance, tenant_id, attachment.instance_id, "i")
+        if instance.root_volume_id == volume_id:
+            raise OperationNotPermitted(
+                f"The volume {volume_id} is the root device of {instance.instance_id}"
+            )
+        if instance.state is InstanceState.RUNNING:
+            driver = self._driver(instance.host)
+            await self._on_host(
+                "detach the volume", driver.detach_volume(instance.instance_id, volume_id)
+            )
+        detached = await self._update(volume, state=VolumeState.AVAILABLE, attachment=None)
+        return detached, attachment
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    async def create_snapshot(
+        self, tenant_id: str, volume_id: str, description: str = "", tags: Tags = ()
+    ) -> Snapshot:
+        volume = await self._owned(Volume, tenant_id, volume_id, "vol")
+        check_tags(tags)
+        if len(description) > NAME_MAX:
+            raise InvalidParameterValue("The description is at most 255 characters")
+        key = await self.disk_keys.open_key(tenant_id, volume.wrapped_key)
+        snapshot_key, wrapped = await self.disk_keys.new_key(tenant_id)
+        snapshot = Snapshot(
+            snapshot_id=new_id("snap"),
+            tenant_id=tenant_id,
+            volume_id=volume_id,
+            volume_size_gib=volume.size_gib,
+            state="completed",
+            host=volume.host,
+            started_at=self.clock(),
+            wrapped_key=wrapped,
+            description=description,
+            tags=tags,
+        )
+        driver = self._driver(volume.host)
+        await self._on_host(
+            "snapshot the volume",
+            driver.snapshot_volume(
+                volume_id, bytes(key), snapshot.snapshot_id, bytes(snapshot_key)
+            ),
+        )
+        try:
+            await self.store.insert(snapshot)
+        except BaseException:
+            await driver.delete_snapshot(snapshot.snapshot_id)
+            raise
+        return snapshot
+
+    async def describe_snapshots(self, tenant_id: str, ids: Sequence[str]) -> list[Snapshot]:
+        if ids:
+            return [await self._owned(Snapshot, tenant_id, i, "snap") for i in dict.fromkeys(ids)]
+        return await self.store.list(Snapshot, tenant_id)
+
+    async def delete_snapshot(self, tenant_id: str, snapshot_id: str) -> None:
+        snapshot = await self._owned(Snapshot, tenant_id, snapshot_id, "snap")
+        # Volumes made from it, and images registered from it, read it as their backing file.
+        for volume in await self.store.list(Volume, tenant_id):
+            if volume.snapshot_id == snapshot_id:
+                raise ResourceInUse(
+                    "snap", f"The snapshot {snapshot_id} is in use by {volume.volume_id}"
+                )
+        for image in await self.store.list(Image, tenant_id):
+            if image.snapshot_id == snapshot_id and image.state is not ImageState.DEREGISTERED:
+                raise ResourceInUse(
+                    "snap", f"The snapshot {snapshot_id} is currently in use by {image.image_id}"
+                )
+        driver = self._driver(snapshot.host)
+        await self._on_host("delete the snapshot", driver.delete_snapshot(snapshot_id))
+        await self.store.delete(Snapshot, snapshot_id)

@@ -1,0 +1,130 @@
+"""Compute's ports implemented at the composition root, where the bounded contexts meet.
+
+- :class:`KmsDiskKeys`: volume data keys from ``kms.KeyService`` — a fresh data key wrapped
+  under the tenant's key-encryption key (created on first use, as for objects), so destroying
+  the tenant key makes its disks unreadable too (crypto-shredding covers compute). Provider calls
+  block: inline with the local key file, in a thread with a PKCS#11 token (see object_keys).
+- :class:`BucketImageSource`: ImportImage's read of an object in one of the tenant's buckets,
+  authorised as the caller (``s3:GetObject`` through the S3 authoriser: identity and bucket
+  policies), decrypted by the storage service; any refusal is the import task's failure.
+- :func:`hypervisor_drivers`: the drivers the ``hypervisor`` setting names.
+- :func:`compute_limits`: the service's limits from the settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
+
+from andromede.compute.driver import HypervisorDriver
+from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.errors import ImportFailed, IncorrectState
+from andromede.compute.model import InstanceType
+from andromede.compute.service_core import ComputeLimits
+from andromede.errors import AndromedeError
+from andromede.iam.model import Principal
+from andromede.kms.errors import KeyDestroyed, KmsError
+from andromede.kms.service import KeyService
+from andromede.s3.authorise import S3Authoriser
+from andromede.s3.operations import S3Operation
+from andromede.settings import Settings
+from andromede.storage.service import ObjectService
+
+__all__ = [
+    "BucketImageSource",
+    "KmsDiskKeys",
+    "compute_limits",
+    "hypervisor_drivers",
+]
+
+_T = TypeVar("_T")
+
+
+class KmsDiskKeys:
+    def __init__(self, keys: KeyService, *, inline: bool) -> None:
+        self._keys = keys
+        self._inline = inline
+        self._tenants_with_keys: set[str] = set()
+
+    async def _call(self, work: Callable[[], _T]) -> _T:
+        try:
+            return work() if self._inline else await asyncio.to_thread(work)
+        except KeyDestroyed:
+            raise IncorrectState("The tenant's encryption key has been destroyed") from None
+        except KmsError as exc:
+            raise IncorrectState("The encryption key service is unavailable") from exc
+
+    async def new_key(self, tenant_id: str) -> tuple[bytes, bytes]:
+        keys = self._keys
+        if tenant_id not in self._tenants_with_keys:
+            await self._call(lambda: keys.ensure_tenant_key(tenant_id))
+            self._tenants_with_keys.add(tenant_id)
+        new = await self._call(lambda: keys.new_data_key(tenant_id))
+        return bytes(new.plaintext), new.wrapped
+
+    async def open_key(self, tenant_id: str, wrapped: bytes) -> bytes:
+        keys = self._keys
+        return bytes(await self._call(lambda: keys.unwrap_data_key(tenant_id, wrapped)))
+
+
+class BucketImageSource:
+    def __init__(self, objects: ObjectService, authoriser: S3Authoriser) -> None:
+        self._objects = objects
+        self._authoriser = authoriser
+
+    async def read(self, caller: object, bucket: str, key: str) -> AsyncIterator[bytes]:
+        if not isinstance(caller, Principal):
+            raise ImportFailed("The import has no caller")
+        try:
+            found = await self._objects.get_bucket(bucket)
+            await self._authoriser.authorise(
+                caller,
+                S3Operation.GetObject,
+                bucket=found,
+                bucket_name=bucket,
+                key=key,
+                keys={},
+                source_ip=None,
+                secure=True,
+            )
+            record = await self._objects.head_object(bucket, key)
+            await self._objects.check_customer_key(record, None)
+            stream = self._objects.read_object(record, 0, record.size - 1)
+        except AndromedeError as exc:
+            # NoSuchBucket, NoSuchKey, AccessDenied, an SSE-C object: the task's status says so.
+            raise ImportFailed(
+                f"The object s3://{bucket}/{key[:256]} cannot be read ({type(exc).__name__})"
+            ) from None
+        async for chunk in stream:
+            yield chunk
+
+
+def hypervisor_drivers(settings: Settings) -> list[HypervisorDriver]:
+    """The hosts this gateway drives. One branch per ``hypervisor`` value."""
+    if settings.hypervisor == "memory":
+        return [
+            MemoryDriver(
+                vcpus=settings.memory_hypervisor_vcpus,
+                memory_mib=settings.memory_hypervisor_memory_mib,
+                snapshot_dir=settings.data_dir / "compute" / "snapshots",
+            )
+        ]
+    raise ValueError(f"unknown hypervisor {settings.hypervisor!r}")  # the settings refuse it
+
+
+def compute_limits(settings: Settings) -> ComputeLimits:
+    return ComputeLimits(
+        instance_types=tuple(
+            InstanceType(name, vcpus, memory, disk)
+            for name, (vcpus, memory, disk) in settings.instance_types.items()
+        ),
+        max_instances_per_tenant=settings.max_instances_per_tenant,
+        max_vcpus_per_tenant=settings.max_vcpus_per_tenant,
+        max_user_data_size=settings.max_user_data_size,
+        stop_timeout=settings.instance_stop_timeout,
+        region=settings.region,
+        availability_zone=settings.availability_zone,
+        max_image_size=settings.max_image_size,
+        terminated_retention=settings.terminated_instance_retention,
+    )

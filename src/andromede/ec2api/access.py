@@ -1,0 +1,289 @@
+"""EC2 key pair and security group actions."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from andromede.compute.model import (
+    Rule,
+    SecurityGroup,
+    parse_rule,
+)
+from andromede.ec2api.errors import Ec2Error
+from andromede.ec2api.filters import Filters, matches, with_tags
+from andromede.ec2api.protocol import Action, Call, Handler, Params, arn_of, iso8601
+from andromede.ec2api.xml import write_return, write_tags
+from andromede.http.xml import XmlWriter
+
+__all__ = ["ACCESS_ACTIONS"]
+
+# -- key pairs -------------------------------------------------------------------------------
+
+
+async def create_key_pair(call: Call) -> None:
+    p = call.params
+    if (p.get("KeyFormat") or "pem") != "pem":
+        raise Ec2Error("InvalidParameterValue", "Only the pem key format is supported")
+    key_pair, private = await call.compute.create_key_pair(
+        call.tenant_id,
+        p.required("KeyName"),
+        p.get("KeyType") or "rsa",
+        p.tag_specifications("key-pair"),
+    )
+    xml = call.result
+    xml.element("keyName", key_pair.name)
+    xml.element("keyFingerprint", key_pair.fingerprint)
+    xml.element("keyMaterial", private)
+    xml.element("keyPairId", key_pair.key_pair_id)
+    write_tags(xml, key_pair.tags)
+
+
+async def import_key_pair(call: Call) -> None:
+    p = call.params
+    try:
+        material = base64.b64decode(p.required("PublicKeyMaterial"), validate=True)
+    except (binascii.Error, ValueError):
+        raise Ec2Error("InvalidParameterValue", "PublicKeyMaterial is not base64") from None
+    key_pair = await call.compute.import_key_pair(
+        call.tenant_id, p.required("KeyName"), material, p.tag_specifications("key-pair")
+    )
+    xml = call.result
+    xml.element("keyName", key_pair.name)
+    xml.element("keyFingerprint", key_pair.fingerprint)
+    xml.element("keyPairId", key_pair.key_pair_id)
+    write_tags(xml, key_pair.tags)
+
+
+async def describe_key_pairs(call: Call) -> None:
+    p = call.params
+    include_public = p.boolean("IncludePublicKey", default=False)
+    key_pairs = await call.compute.describe_key_pairs(
+        call.tenant_id, p.values("KeyName"), p.values("KeyPairId")
+    )
+    filters = Filters(
+        p.filters(),
+        with_tags(
+            {
+                "key-name": lambda k: [getattr(k, "name", "")],
+                "key-pair-id": lambda k: [getattr(k, "key_pair_id", "")],
+                "fingerprint": lambda k: [getattr(k, "fingerprint", "")],
+            }
+        ),
+    )
+    xml = call.result
+    xml.open("keySet")
+    for key_pair in key_pairs:
+        if not matches(filters, key_pair):
+            continue
+        xml.open("item")
+        xml.element("keyPairId", key_pair.key_pair_id)
+        xml.element("keyName", key_pair.name)
+        xml.element("keyFingerprint", key_pair.fingerprint)
+        xml.element("keyType", key_pair.key_type)
+        xml.element("createTime", iso8601(key_pair.created_at))
+        if include_public:
+            xml.element("publicKey", key_pair.public_key)
+        write_tags(xml, key_pair.tags)
+        xml.close("item")
+    xml.close("keySet")
+
+
+async def delete_key_pair(call: Call) -> None:
+    p = call.params
+    name, key_pair_id = p.get("KeyName"), p.get("KeyPairId")
+    if name is None and key_pair_id is None:
+        raise Ec2Error("MissingParameter", "The request must contain KeyName or KeyPairId")
+    await call.compute.delete_key_pair(call.tenant_id, name=name, key_pair_id=key_pair_id)
+    write_return(call.result)
+
+
+# -- security groups -------------------------------------------------------------------------
+
+
+def _write_rules(xml: XmlWriter, name: str, rules: tuple[Rule, ...]) -> None:
+    xml.open(name)
+    for rule in rules:
+        xml.open("item")
+        xml.element("ipProtocol", rule.protocol)
+        if rule.protocol != "-1":
+            xml.element("fromPort", rule.from_port)
+            xml.element("toPort", rule.to_port)
+        xml.open("groups")
+        xml.close("groups")
+        v6 = ":" in rule.cidr
+        xml.open("ipRanges")
+        if not v6:
+            xml.open("item")
+            xml.element("cidrIp", rule.cidr)
+            xml.element("description", rule.description or None)
+            xml.close("item")
+        xml.close("ipRanges")
+        xml.open("ipv6Ranges")
+        if v6:
+            xml.open("item")
+            xml.element("cidrIpv6", rule.cidr)
+            xml.element("description", rule.description or None)
+            xml.close("item")
+        xml.close("ipv6Ranges")
+        xml.open("prefixListIds")
+        xml.close("prefixListIds")
+        xml.close("item")
+    xml.close(name)
+
+
+async def create_security_group(call: Call) -> None:
+    p = call.params
+    group = await call.compute.create_security_group(
+        call.tenant_id,
+        p.required("GroupName"),
+        p.required("GroupDescription"),
+        p.tag_specifications("security-group"),
+    )
+    call.result.element("return", True)
+    call.result.element("groupId", group.group_id)
+    call.result.element("securityGroupArn", call.arn("security-group", group.group_id))
+    write_tags(call.result, group.tags)
+
+
+_GROUP_FILTERS = with_tags(
+    {
+        "group-id": lambda g: [g.group_id] if isinstance(g, SecurityGroup) else [],
+        "group-name": lambda g: [g.name] if isinstance(g, SecurityGroup) else [],
+        "description": lambda g: [g.description] if isinstance(g, SecurityGroup) else [],
+    }
+)
+
+
+async def describe_security_groups(call: Call) -> None:
+    p = call.params
+    groups = await call.compute.describe_security_groups(
+        call.tenant_id, p.values("GroupId"), p.values("GroupName")
+    )
+    filters = Filters(p.filters(), _GROUP_FILTERS)
+    xml = call.result
+    xml.open("securityGroupInfo")
+    for group in groups:
+        if not matches(filters, group):
+            continue
+        xml.open("item")
+        xml.element("ownerId", call.tenant_id)
+        xml.element("groupId", group.group_id)
+        xml.element("groupName", group.name)
+        xml.element("groupDescription", group.description)
+        xml.element("securityGroupArn", call.arn("security-group", group.group_id))
+        _write_rules(xml, "ipPermissions", group.ingress)
+        _write_rules(xml, "ipPermissionsEgress", group.egress)
+        write_tags(xml, group.tags)
+        xml.close("item")
+    xml.close("securityGroupInfo")
+
+
+async def delete_security_group(call: Call) -> None:
+    p = call.params
+    group_id, name = p.get("GroupId"), p.get("GroupName")
+    if group_id is None and name is None:
+        raise Ec2Error("MissingParameter", "The request must contain GroupId or GroupName")
+    group = await call.compute.delete_security_group(call.tenant_id, group_id=group_id, name=name)
+    call.result.element("return", True)
+    call.result.element("groupId", group.group_id)
+
+
+def _port(params: Params, name: str) -> int | None:
+    return params.integer(name, minimum=-1, maximum=65535)
+
+
+def _rules(p: Params) -> list[Rule]:
+    rules: list[Rule] = []
+    for perm in p.structs("IpPermissions"):
+        if perm.structs("Groups") or perm.structs("PrefixListIds"):
+            raise Ec2Error(
+                "InvalidParameterValue",
+                "Rules naming security groups or prefix lists are not supported",
+            )
+        protocol = perm.required("IpProtocol")
+        low, high = _port(perm, "FromPort"), _port(perm, "ToPort")
+        ranges = [
+            (r.required("CidrIp"), r.get("Description") or "") for r in perm.structs("IpRanges")
+        ]
+        ranges += [
+            (r.required("CidrIpv6"), r.get("Description") or "") for r in perm.structs("Ipv6Ranges")
+        ]
+        if not ranges:
+            raise Ec2Error("MissingParameter", "A rule needs an IpRanges or Ipv6Ranges CIDR")
+        rules.extend(parse_rule(protocol, low, high, cidr, text) for cidr, text in ranges)
+    cidr = p.get("CidrIp")
+    if cidr is not None:
+        rules.append(
+            parse_rule(p.get("IpProtocol") or "-1", _port(p, "FromPort"), _port(p, "ToPort"), cidr)
+        )
+    if not rules:
+        raise Ec2Error("MissingParameter", "The request must contain IpPermissions or CidrIp")
+    return rules
+
+
+async def _group_id(call: Call) -> str:
+    p = call.params
+    group_id = p.get("GroupId")
+    if group_id is not None:
+        return group_id
+    name = p.required("GroupName") if p.get("GroupName") is None else p.get("GroupName")
+    group = await call.compute.security_group(call.tenant_id, group_id=None, name=name)
+    return group.group_id
+
+
+def _changer(*, ingress: bool, authorise: bool) -> Handler:
+    async def change(call: Call) -> None:
+        group_id = await _group_id(call)
+        rules = _rules(call.params)
+        compute = call.compute
+        if authorise:
+            await compute.authorize(call.tenant_id, group_id, rules, ingress=ingress)
+        else:
+            await compute.revoke(call.tenant_id, group_id, rules, ingress=ingress)
+        call.result.element("return", True)
+
+    return change
+
+
+def _group_arn(call: Call) -> list[str]:
+    return [call.arn("security-group", call.params.get("GroupId") or "*")]
+
+
+ACCESS_ACTIONS: dict[str, Action] = {
+    "CreateKeyPair": Action(
+        create_key_pair, mutating=True, resources=arn_of("key-pair", "KeyName")
+    ),
+    "ImportKeyPair": Action(
+        import_key_pair, mutating=True, resources=arn_of("key-pair", "KeyName")
+    ),
+    "DescribeKeyPairs": Action(describe_key_pairs, mutating=False),
+    "DeleteKeyPair": Action(
+        delete_key_pair, mutating=True, resources=arn_of("key-pair", "KeyName")
+    ),
+    "CreateSecurityGroup": Action(
+        create_security_group, mutating=True, resources=lambda c: [c.arn("security-group")]
+    ),
+    "DescribeSecurityGroups": Action(describe_security_groups, mutating=False),
+    "DeleteSecurityGroup": Action(delete_security_group, mutating=True, resources=_group_arn),
+    "AuthorizeSecurityGroupIngress": Action(
+        _changer(ingress=True, authorise=True),
+        mutating=True,
+        resources=_group_arn,
+    ),
+    "AuthorizeSecurityGroupEgress": Action(
+        _changer(ingress=False, authorise=True),
+        mutating=True,
+        resources=_group_arn,
+    ),
+    "RevokeSecurityGroupIngress": Action(
+        _changer(ingress=True, authorise=False),
+        mutating=True,
+        resources=_group_arn,
+    ),
+    "RevokeSecurityGroupEgress": Action(
+        _changer(ingress=False, authorise=False),
+        mutating=True,
+        resources=_group_arn,
+    ),
+}

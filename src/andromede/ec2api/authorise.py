@@ -1,0 +1,64 @@
+"""Authorisation of EC2 calls through the IAM policy engine.
+
+EC2 has no resource policies: a call is decided by the caller's identity policies alone, for
+the action ``ec2:<Action>`` on each resource the call names, as an EC2 ARN of the caller's own
+account (``arn:aws:ec2:REGION:ACCOUNT:instance/i-…``; ``…:instance/*`` for a call naming none).
+The ARN always carries the caller's account, so a decision never depends on, or reveals,
+whether another tenant's resource exists: the service then answers NotFound for it. The tenant
+root acts unopposed in its account; an explicit deny wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from andromede.ec2api.errors import Ec2Error
+from andromede.iam.model import Principal
+from andromede.iam.policy import PolicyKind, evaluate, load_policy
+from andromede.iam.policy_context import principal_context
+
+__all__ = ["Ec2Authoriser"]
+
+IdentityPolicies = Callable[[Principal], Awaitable[Sequence[str]]]
+
+
+class Ec2Authoriser:
+    def __init__(self, identity_policies: IdentityPolicies, region: str) -> None:
+        self._identity_policies = identity_policies
+        self._region = region
+
+    async def authorise(
+        self,
+        principal: Principal,
+        action: str,
+        resources: Sequence[str],
+        *,
+        source_ip: str | None,
+        secure: bool,
+    ) -> None:
+        """UnauthorizedOperation unless the policies allow ``action`` on every resource."""
+        if principal.is_anonymous or principal.is_operator or principal.tenant_id is None:
+            raise _denied(principal, action, resources[0] if resources else "*")
+        identity = [
+            load_policy(text, kind=PolicyKind.IDENTITY)
+            for text in await self._identity_policies(principal)
+        ]
+        for resource in resources:
+            context = principal_context(
+                principal,
+                action=action,
+                resource=resource,
+                source_ip=source_ip,
+                secure=secure,
+                region=self._region,
+            )
+            if not evaluate(context, identity_policies=identity).allowed:
+                raise _denied(principal, action, resource)
+
+
+def _denied(principal: Principal, action: str, resource: str) -> Ec2Error:
+    return Ec2Error(
+        "UnauthorizedOperation",
+        f"You are not authorized to perform this operation. User: {principal.arn} is not "
+        f"authorized to perform: {action} on resource: {resource}",
+    )

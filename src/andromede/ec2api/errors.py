@@ -1,0 +1,162 @@
+"""EC2's wire errors: codes, HTTP statuses, and the one table mapping compute's domain errors.
+
+EC2 answers an error as::
+
+    <Response><Errors><Error><Code>InvalidInstanceID.NotFound</Code><Message>…</Message>
+    </Error></Errors><RequestID>…</RequestID></Response>
+
+botocore raises ``ClientError`` with that code, so the codes are AWS's. Capacity and quota
+refusals answer 400 (AWS sends some with a 5xx, which makes SDKs retry a request that cannot
+succeed; here the answer is final).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from andromede.compute import errors as compute
+from andromede.errors import AndromedeError
+from andromede.http.query import MalformedQuery
+from andromede.http.sigv4 import SigV4Error
+from andromede.iam import errors as iam_errors
+
+__all__ = ["Ec2Error", "to_ec2_error"]
+
+# code → (status, default message)
+CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    "AuthFailure": (401, "AWS was not able to validate the provided access credentials"),
+    "DependencyViolation": (400, "The resource has a dependent object."),
+    "DryRunOperation": (412, "Request would have succeeded, but DryRun flag is set."),
+    "IncompleteSignature": (400, "The request signature does not conform to AWS standards."),
+    "IncorrectInstanceState": (400, "The instance is not in a state that allows this call."),
+    "IncorrectState": (400, "The resource is in an incorrect state for the request."),
+    "InstanceLimitExceeded": (400, "You have requested more instances than your quota allows."),
+    "InsufficientInstanceCapacity": (400, "There is not enough capacity for the request."),
+    "InternalError": (500, "An internal error has occurred."),
+    "InvalidAction": (400, "The action or operation requested is invalid."),
+    "InvalidAMIID.Malformed": (400, "The image ID is malformed."),
+    "InvalidAMIID.NotFound": (400, "The image ID does not exist."),
+    "InvalidAMIName.Duplicate": (400, "An image with this name already exists."),
+    "InvalidGroup.Duplicate": (400, "The security group already exists."),
+    "InvalidGroup.NotFound": (400, "The security group does not exist."),
+    "InvalidGroupId.Malformed": (400, "The security group ID is malformed."),
+    "InvalidID": (400, "The ID is not valid."),
+    "InvalidInstanceID.Malformed": (400, "The instance ID is malformed."),
+    "InvalidInstanceID.NotFound": (400, "The instance ID does not exist."),
+    "InvalidKeyPair.Duplicate": (400, "The key pair already exists."),
+    "InvalidKeyPair.NotFound": (400, "The key pair does not exist."),
+    "InvalidParameterCombination": (400, "Indicates an incorrect combination of parameters."),
+    "InvalidParameterValue": (400, "A value specified in a parameter is not valid."),
+    "InvalidPermission.Duplicate": (400, "The rule already exists."),
+    "InvalidPermission.NotFound": (400, "The rule does not exist."),
+    "InvalidSnapshot.InUse": (400, "The snapshot is in use."),
+    "InvalidSnapshot.NotFound": (400, "The snapshot does not exist."),
+    "InvalidSnapshotID.Malformed": (400, "The snapshot ID is malformed."),
+    "InvalidVolume.NotFound": (400, "The volume does not exist."),
+    "InvalidVolumeID.Malformed": (400, "The volume ID is malformed."),
+    "MissingAuthenticationToken": (401, "The request must contain valid credentials."),
+    "MissingParameter": (400, "A required parameter is missing."),
+    "OperationNotPermitted": (400, "The operation is not permitted."),
+    "RequestExpired": (400, "The request reached the service too late."),
+    "RequestLimitExceeded": (503, "Request limit exceeded."),
+    "SignatureDoesNotMatch": (
+        403,
+        "The request signature we calculated does not match the signature you provided. Check "
+        "your AWS Secret Access Key and signing method. Consult the service documentation for "
+        "details.",
+    ),
+    "UnauthorizedOperation": (403, "You are not authorized to perform this operation."),
+    "UnsupportedOperation": (400, "The operation is not supported."),
+    "VolumeInUse": (400, "The volume is in use."),
+}
+
+
+class Ec2Error(AndromedeError):
+    def __init__(self, code: str, message: str | None = None) -> None:
+        status, default = CATALOGUE[code]
+        self.code = code
+        self.status = status
+        self.message = message if message is not None else default
+        super().__init__(f"{code}: {self.message}")
+
+
+_NOT_FOUND: Final = {
+    "i": "InvalidInstanceID.NotFound",
+    "ami": "InvalidAMIID.NotFound",
+    "vol": "InvalidVolume.NotFound",
+    "snap": "InvalidSnapshot.NotFound",
+    "sg": "InvalidGroup.NotFound",
+    "groupname": "InvalidGroup.NotFound",
+    "key": "InvalidKeyPair.NotFound",
+    "keyname": "InvalidKeyPair.NotFound",
+    "permission": "InvalidPermission.NotFound",
+}
+_MALFORMED: Final = {
+    "i": "InvalidInstanceID.Malformed",
+    "ami": "InvalidAMIID.Malformed",
+    "vol": "InvalidVolumeID.Malformed",
+    "snap": "InvalidSnapshotID.Malformed",
+    "sg": "InvalidGroupId.Malformed",
+}
+_DUPLICATE: Final = {
+    "keyname": "InvalidKeyPair.Duplicate",
+    "groupname": "InvalidGroup.Duplicate",
+    "permission": "InvalidPermission.Duplicate",
+    "ami-name": "InvalidAMIName.Duplicate",
+}
+_IN_USE: Final = {
+    "vol": "VolumeInUse",
+    "snap": "InvalidSnapshot.InUse",
+    "sg": "DependencyViolation",
+}
+_PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
+    (compute.InvalidParameterValue, "InvalidParameterValue"),
+    (compute.MissingParameter, "MissingParameter"),
+    (compute.IncorrectInstanceState, "IncorrectInstanceState"),
+    (compute.IncorrectState, "IncorrectState"),
+    (compute.OperationNotPermitted, "OperationNotPermitted"),
+    (compute.InsufficientCapacity, "InsufficientInstanceCapacity"),
+    (compute.InstanceLimitExceeded, "InstanceLimitExceeded"),
+    (compute.ImportFailed, "InvalidParameterValue"),
+    # The host failed (logged by the service with its cause): a server error, said plainly.
+    (compute.HypervisorFailed, "InternalError"),
+)
+# SigV4's checks speak S3's vocabulary; EC2 names the same failures its way.
+_FROM_SIGV4: Final = {
+    "RequestTimeTooSkewed": "RequestExpired",
+    "SignatureDoesNotMatch": "SignatureDoesNotMatch",
+}
+
+
+def to_ec2_error(exc: AndromedeError) -> Ec2Error | None:
+    """The wire error for a domain or authentication error; None for unexpected ones (the app
+    answers InternalError with the request id only)."""
+    if isinstance(exc, Ec2Error):
+        return exc
+    message = str(exc) or None
+    if isinstance(exc, compute.NotFound):
+        return Ec2Error(_NOT_FOUND.get(exc.kind, "InvalidParameterValue"), message)
+    if isinstance(exc, compute.InvalidId):
+        return Ec2Error(_MALFORMED.get(exc.kind, "InvalidID"), message)
+    if isinstance(exc, compute.Duplicate):
+        return Ec2Error(_DUPLICATE.get(exc.kind, "InvalidParameterValue"), message)
+    if isinstance(exc, compute.ResourceInUse):
+        return Ec2Error(_IN_USE.get(exc.kind, "IncorrectState"), message)
+    for domain, code in _PLAIN:
+        if isinstance(exc, domain):
+            return Ec2Error(code, message)
+    if isinstance(exc, MalformedQuery):
+        return Ec2Error("InvalidParameterValue", "The parameters are not valid form encoding")
+    if isinstance(exc, SigV4Error):
+        code = _FROM_SIGV4.get(exc.code, "AuthFailure")
+        if exc.code == "RequestTimeTooSkewed":
+            # botocore recognises clock skew by this wording and corrects its clock.
+            return Ec2Error(code, f"Signature expired: {exc.message}")
+        return Ec2Error(code, None if code != "AuthFailure" else exc.message)
+    if isinstance(exc, iam_errors.ExpiredToken):
+        return Ec2Error("RequestExpired", "The security token included in the request is expired")
+    if isinstance(exc, iam_errors.InvalidAccessKeyId):
+        return Ec2Error("AuthFailure")
+    if isinstance(exc, iam_errors.AccessDenied):
+        return Ec2Error("UnauthorizedOperation", message)
+    return None

@@ -1,0 +1,155 @@
+"""EC2's dialect of the Query protocol: how parameters nest, and the calls' shared shape.
+
+EC2 flattens lists as ``Name.N`` (N from 1) — ``InstanceId.1``, ``Filter.1.Name``,
+``Filter.1.Value.1``, ``TagSpecification.1.Tag.1.Key`` — where IAM writes ``Name.member.N``.
+An answer is the action's elements directly under ``<ActionResponse xmlns=…>`` after a
+``<requestId>``, with no Result wrapper; lists are ``<xxxSet><item>…</item></xxxSet>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from andromede.compute.model import Tags
+from andromede.compute.service import ComputeService
+from andromede.ec2api.errors import Ec2Error
+from andromede.http.xml import XmlWriter
+from andromede.iam.model import Principal
+
+__all__ = ["NAMESPACE", "VERSION", "Action", "Call", "Handler", "Params", "arn_of", "iso8601"]
+
+NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/"
+VERSION = "2016-11-15"
+
+
+def iso8601(moment: datetime) -> str:
+    """EC2's timestamps: ``2026-11-29T10:57:18.000Z``."""
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+class Params:
+    """The parameters under one prefix (the whole request, or one ``Filter.1.``)."""
+
+    __slots__ = ("_params", "_prefix")
+
+    def __init__(self, params: Mapping[str, str], prefix: str = "") -> None:
+        self._params = params
+        self._prefix = prefix
+
+    def get(self, name: str) -> str | None:
+        return self._params.get(self._prefix + name)
+
+    def required(self, name: str) -> str:
+        value = self.get(name)
+        if value is None or value == "":
+            raise Ec2Error(
+                "MissingParameter",
+                f"The request must contain the parameter {self._prefix}{name}",
+            )
+        return value
+
+    def integer(
+        self,
+        name: str,
+        *,
+        default: int | None = None,
+        minimum: int = -(2**31),
+        maximum: int = 2**31 - 1,
+    ) -> int | None:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise Ec2Error(
+                "InvalidParameterValue", f"Invalid value '{raw[:32]}' for {self._prefix}{name}"
+            ) from None
+        if not minimum <= value <= maximum:
+            raise Ec2Error(
+                "InvalidParameterValue",
+                f"Value ({value}) for parameter {self._prefix}{name} is invalid. "
+                f"It must be between {minimum} and {maximum}.",
+            )
+        return value
+
+    def boolean(self, name: str, *, default: bool) -> bool:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        if raw.lower() not in ("true", "false"):
+            raise Ec2Error("InvalidParameterValue", f"Invalid boolean '{raw[:16]}' for {name}")
+        return raw.lower() == "true"
+
+    def values(self, name: str) -> list[str]:
+        """``Name.1``, ``Name.2``… in order (EC2's flattened list of strings)."""
+        found: list[str] = []
+        while (value := self.get(f"{name}.{len(found) + 1}")) is not None:
+            found.append(value)
+        return found
+
+    def structs(self, name: str) -> list[Params]:
+        """``Name.1.*``, ``Name.2.*``… as views (EC2's flattened list of structures)."""
+        found: list[Params] = []
+        while True:
+            prefix = f"{self._prefix}{name}.{len(found) + 1}."
+            if not any(key.startswith(prefix) for key in self._params):
+                return found
+            found.append(Params(self._params, prefix))
+
+    def tags(self, name: str = "Tag") -> Tags:
+        return tuple((t.required("Key"), t.get("Value") or "") for t in self.structs(name))
+
+    def tag_specifications(self, resource_type: str) -> Tags:
+        """The tags a ``TagSpecification.N`` names for ``resource_type``."""
+        tags: list[tuple[str, str]] = []
+        for spec in self.structs("TagSpecification"):
+            kind = spec.required("ResourceType")
+            if kind == resource_type:
+                tags.extend(spec.tags())
+        return tuple(tags)
+
+    def filters(self) -> dict[str, list[str]]:
+        """``Filter.N.Name`` → its ``Filter.N.Value.M`` values."""
+        return {f.required("Name"): f.values("Value") for f in self.structs("Filter")}
+
+
+@dataclass(slots=True)
+class Call:
+    """One action call: who, with what parameters, and the writer for its answer."""
+
+    action: str
+    params: Params
+    principal: Principal
+    tenant_id: str
+    request_id: str
+    compute: ComputeService
+    region: str
+    result: XmlWriter
+    # The resources authorised, for the audit record.
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def arn(self, kind: str, resource_id: str = "*") -> str:
+        return f"arn:aws:ec2:{self.region}:{self.tenant_id}:{kind}/{resource_id}"
+
+
+Handler = Callable[[Call], Awaitable[None]]
+# The ARNs of the resources a call acts on, from its parameters.
+Resources = Callable[[Call], list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    handler: Handler
+    mutating: bool
+    resources: Resources | None = None  # None: "*"
+
+
+def arn_of(kind: str, param: str) -> Resources:
+    """The ARN of the ``kind`` resource a call names in its ``param`` (``kind/*`` without)."""
+    return lambda call: [call.arn(kind, call.params.get(param) or "*")]

@@ -1,0 +1,147 @@
+"""One suite over every ComputeStore: the in-memory twin, SQLite and PostgreSQL (both migrated
+with Alembic)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from andromede.compute.errors import Duplicate
+from andromede.compute.model import (
+    Attachment,
+    Image,
+    ImageState,
+    Instance,
+    InstanceState,
+    KeyPair,
+    Rule,
+    SecurityGroup,
+    Volume,
+    VolumeState,
+)
+from andromede.compute.store import ComputeStore
+from andromede.compute.store_memory import MemoryComputeStore
+from andromede.compute.store_sql import SqlComputeStore
+from andromede.db.database import open_database
+from andromede.db.migrate import upgrade
+
+T0 = datetime(2027, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+TENANT = "111111111111"
+OTHER = "222222222222"
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ComputeStore]:
+    if request.param == "memory":
+        yield MemoryComputeStore()
+        return
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'meta.db'}"
+        upgrade(url)
+    db = open_database(url)
+    try:
+        yield SqlComputeStore(db)
+    finally:
+        await db.close()
+
+
+def instance(n: int, tenant: str = TENANT) -> Instance:
+    return Instance(
+        instance_id=f"i-{n:017x}",
+        tenant_id=tenant,
+        reservation_id="r-0123456789abcdef0",
+        image_id="ami-0123456789abcdef0",
+        instance_type="t3.nano",
+        state=InstanceState.PENDING,
+        host="h1",
+        launch_time=T0,
+        root_volume_id=f"vol-{n:017x}",
+        availability_zone="eu-fr-1a",
+        vcpus=2,
+        memory_mib=512,
+        key_name="k",
+        security_group_ids=("sg-0123456789abcdef0",),
+        user_data=b"\x00\xff binary",
+        tags=(("Name", "é"),),
+    )
+
+
+def volume(n: int) -> Volume:
+    return Volume(
+        volume_id=f"vol-{n:017x}",
+        tenant_id=TENANT,
+        size_gib=8,
+        availability_zone="eu-fr-1a",
+        state=VolumeState.IN_USE,
+        host="h1",
+        created_at=T0,
+        wrapped_key=b"\x01\x02wrapped",
+        attachment=Attachment(f"i-{n:017x}", "/dev/xvda", T0, True),
+    )
+
+
+async def test_round_trip_of_every_kind(store: ComputeStore) -> None:
+    group = SecurityGroup(
+        "sg-0123456789abcdef0",
+        TENANT,
+        "web",
+        "d",
+        ingress=(Rule("tcp", 22, 22, "10.0.0.0/8", "ssh"),),
+    )
+    key_pair = KeyPair("key-0123456789abcdef0", TENANT, "k", "ed25519", "fp", "ssh-ed25519 A", T0)
+    records = [instance(1), volume(1), group, key_pair]
+    await store.insert(*records)
+    for record in records:
+        assert await store.get(type(record), record.resource_id) == record
+    assert await store.get(Instance, "i-00000000000000009") is None
+    assert await store.get(Volume, instance(1).instance_id) is None
+
+
+async def test_insert_is_all_or_nothing(store: ComputeStore) -> None:
+    await store.insert(instance(1))
+    with pytest.raises(Duplicate):
+        await store.insert(instance(2), volume(2), instance(1))
+    assert await store.get(Instance, instance(2).instance_id) is None
+    assert await store.get(Volume, volume(2).volume_id) is None
+
+
+async def test_listing_by_tenant_and_public_images(store: ComputeStore) -> None:
+    await store.insert(instance(3), instance(1), instance(2, OTHER))
+    assert [i.instance_id for i in await store.list(Instance, TENANT)] == [
+        instance(1).instance_id,
+        instance(3).instance_id,
+    ]
+    assert len(await store.list(Instance, None)) == 3
+    public = Image(
+        "ami-00000000000000001", "pub", None, ImageState.AVAILABLE, "raw", 1, 1, "00", T0, path="/x"
+    )
+    private = replace(public, image_id="ami-00000000000000002", owner_id=OTHER)
+    await store.insert(public, private)
+    assert [i.image_id for i in await store.list(Image, TENANT)] == [public.image_id]
+    assert len(await store.list(Image, OTHER)) == 2
+
+
+async def test_replace_is_optimistic(store: ComputeStore) -> None:
+    await store.insert(instance(1))
+    read = await store.get(Instance, instance(1).instance_id)
+    assert read is not None
+    assert await store.replace(replace(read, state=InstanceState.RUNNING))
+    # A second write computed from the same (now stale) read loses.
+    assert not await store.replace(replace(read, state=InstanceState.TERMINATED))
+    now = await store.get(Instance, instance(1).instance_id)
+    assert now is not None
+    assert (now.state, now.revision) == (InstanceState.RUNNING, 1)
+    assert not await store.replace(instance(7))  # gone records are not re-created
+
+
+async def test_delete_is_idempotent(store: ComputeStore) -> None:
+    await store.insert(volume(1))
+    await store.delete(Volume, volume(1).volume_id)
+    await store.delete(Volume, volume(1).volume_id)
+    assert await store.get(Volume, volume(1).volume_id) is None

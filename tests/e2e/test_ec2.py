@@ -1,0 +1,394 @@
+"""EC2 with boto3 and the aws CLI against a real ``andromede serve`` (hypervisor = memory).
+
+The server is this module's own: one worker (the memory hypervisor lives in one process), a host
+of 16 vCPUs / 16 GiB, and a public image imported with ``andromede admin image import``. Every
+test terminates what it started, so the host's capacity is whole for the next.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from e2e.helpers import client_binary, run_cli
+from e2e.iam_helpers import client_for, new_tenant
+from support.server import ANDROMEDE, REGION, ServerProcess, running_server
+
+pytestmark = pytest.mark.e2e
+
+FAST = {"Delay": 1, "MaxAttempts": 60}
+
+
+@pytest.fixture(scope="module")
+def ec2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    env = {
+        "ANDROMEDE_WORKERS": "1",
+        "ANDROMEDE_HYPERVISOR": "memory",
+        "ANDROMEDE_MEMORY_HYPERVISOR_VCPUS": "16",
+        "ANDROMEDE_MEMORY_HYPERVISOR_MEMORY_MIB": "16384",
+        "ANDROMEDE_MAX_INSTANCES_PER_TENANT": "12",
+    }
+    with running_server(tmp_path_factory.mktemp("ec2") / "data", extra_env=env) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def image_id(ec2_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> str:
+    disk = tmp_path_factory.mktemp("image") / "disk.raw"
+    disk.write_bytes(os.urandom(64 * 1024))
+    done = subprocess.run(
+        [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "debian-test",
+         "--public", "--json", "--data-dir", str(ec2_server.data_dir)],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, **ec2_server.extra_env},
+    )  # fmt: skip
+    return str(json.loads(done.stdout)["image_id"])
+
+
+def ec2_client(server: ServerProcess, credentials: tuple[str, str] | None = None) -> Any:
+    access_key, secret_key = credentials or server.credentials()
+    session = boto3.session.Session(
+        aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=REGION
+    )
+    return session.client(
+        "ec2", endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1})
+    )
+
+
+@pytest.fixture
+def ec2(ec2_server: ServerProcess) -> Iterator[Any]:
+    client = ec2_client(ec2_server)
+    yield client
+    _terminate_everything(client)
+
+
+def _terminate_everything(client: Any) -> None:
+    live = [
+        i["InstanceId"]
+        for r in client.describe_instances()["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] not in ("terminated", "shutting-down")
+    ]
+    if live:
+        client.terminate_instances(InstanceIds=live)
+        client.get_waiter("instance_terminated").wait(InstanceIds=live, WaiterConfig=FAST)
+
+
+def _code(raised: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(raised.value.response["Error"]["Code"])
+
+
+def test_instance_lifecycle_with_waiters_filters_and_pagination(ec2: Any, image_id: str) -> None:
+    ec2.create_key_pair(KeyName=f"k-{uuid.uuid4().hex[:8]}", KeyType="ed25519")
+    run = ec2.run_instances(
+        ImageId=image_id, InstanceType="t3.nano", MinCount=6, MaxCount=6,
+        UserData="#!/bin/sh\necho andromede-user-data\n",
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "role", "Value": "web"}]}],
+    )  # fmt: skip
+    ids = [i["InstanceId"] for i in run["Instances"]]
+    assert len(ids) == 6
+    ec2.get_waiter("instance_running").wait(InstanceIds=ids, WaiterConfig=FAST)
+
+    def found(**kwargs: Any) -> set[str]:
+        pages = ec2.get_paginator("describe_instances").paginate(**kwargs)
+        return {i["InstanceId"] for p in pages for r in p["Reservations"] for i in r["Instances"]}
+
+    assert found(Filters=[{"Name": "tag:role", "Values": ["web"]}]) == set(ids)
+    assert found(Filters=[{"Name": "tag-key", "Values": ["role"]},
+                          {"Name": "instance-state-name", "Values": ["running"]},
+                          {"Name": "instance-type", "Values": ["t3.nano"]},
+                          {"Name": "image-id", "Values": [image_id]}]) == set(ids)  # fmt: skip
+    assert found(Filters=[{"Name": "instance-id", "Values": ids[:2]}]) == set(ids[:2])
+    assert found(Filters=[{"Name": "tag:role", "Values": ["db"]}]) == set()
+    pages = list(ec2.get_paginator("describe_instances").paginate(
+        PaginationConfig={"PageSize": 5}))  # fmt: skip
+    assert len(pages) == 2
+    assert found(PaginationConfig={"PageSize": 5}) >= set(ids)
+    # botocore decodes the console output from base64.
+    assert "andromede-user-data" in ec2.get_console_output(InstanceId=ids[0])["Output"]
+    statuses = ec2.describe_instance_status(InstanceIds=ids)["InstanceStatuses"]
+    assert {s["InstanceStatus"]["Status"] for s in statuses} == {"ok"}
+
+    ec2.stop_instances(InstanceIds=ids[:1])
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=ids[:1], WaiterConfig=FAST)
+    with pytest.raises(ClientError) as raised:
+        ec2.reboot_instances(InstanceIds=ids[:1])
+    assert _code(raised) == "IncorrectInstanceState"
+    ec2.start_instances(InstanceIds=ids[:1])
+    ec2.get_waiter("instance_running").wait(InstanceIds=ids[:1], WaiterConfig=FAST)
+    ec2.reboot_instances(InstanceIds=ids[:1])
+
+    ec2.terminate_instances(InstanceIds=ids)
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=ids, WaiterConfig=FAST)
+    with pytest.raises(ClientError) as raised:
+        ec2.start_instances(InstanceIds=ids[:1])
+    assert _code(raised) == "IncorrectInstanceState"
+    volumes = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": ids}])
+    assert volumes["Volumes"] == []  # root volumes deleted on termination
+
+
+def test_key_pairs(ec2: Any) -> None:
+    name = f"k-{uuid.uuid4().hex[:8]}"
+    rsa = ec2.create_key_pair(KeyName=name)
+    assert rsa["KeyMaterial"].startswith("-----BEGIN RSA PRIVATE KEY-----")
+    assert len(rsa["KeyFingerprint"].split(":")) == 20  # SHA-1, as EC2 for keys it creates
+    with pytest.raises(ClientError) as raised:
+        ec2.create_key_pair(KeyName=name)
+    assert _code(raised) == "InvalidKeyPair.Duplicate"
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    public = (
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    )
+    imported = ec2.import_key_pair(KeyName=name + "-imported", PublicKeyMaterial=public)
+    [listed] = ec2.describe_key_pairs(KeyNames=[name + "-imported"], IncludePublicKey=True)[
+        "KeyPairs"
+    ]
+    assert listed["KeyFingerprint"] == imported["KeyFingerprint"]
+    assert listed["PublicKey"].startswith("ssh-ed25519 ")
+    ec2.delete_key_pair(KeyName=name)
+    ec2.delete_key_pair(KeyName=name + "-imported")
+    with pytest.raises(ClientError) as raised:
+        ec2.describe_key_pairs(KeyNames=[name])
+    assert _code(raised) == "InvalidKeyPair.NotFound"
+
+
+def test_security_groups(ec2: Any, image_id: str) -> None:
+    name = f"web-{uuid.uuid4().hex[:6]}"
+    group_id = ec2.create_security_group(GroupName=name, Description="web")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+         "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])  # fmt: skip
+    ec2.authorize_security_group_egress(GroupId=group_id, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+         "IpRanges": [{"CidrIp": "10.1.0.0/16"}]}])  # fmt: skip
+    [group] = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    assert group["IpPermissions"][0]["FromPort"] == 443
+    assert len(group["IpPermissionsEgress"]) == 2
+    with pytest.raises(ClientError) as raised:
+        ec2.authorize_security_group_ingress(GroupId=group_id, IpProtocol="tcp", FromPort=22,
+                                             ToPort=22, CidrIp="10.0.0.0/33")  # fmt: skip
+    assert _code(raised) == "InvalidParameterValue"
+    run = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+                            SecurityGroupIds=[group_id])  # fmt: skip
+    instance_id = run["Instances"][0]["InstanceId"]
+    assert run["Instances"][0]["SecurityGroups"] == [{"GroupId": group_id, "GroupName": name}]
+    with pytest.raises(ClientError) as raised:
+        ec2.delete_security_group(GroupId=group_id)
+    assert _code(raised) == "DependencyViolation"
+    ec2.revoke_security_group_egress(GroupId=group_id, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+         "IpRanges": [{"CidrIp": "10.1.0.0/16"}]}])  # fmt: skip
+    ec2.terminate_instances(InstanceIds=[instance_id])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance_id], WaiterConfig=FAST)
+    ec2.delete_security_group(GroupId=group_id)
+
+
+def test_tags_volumes_and_snapshots(ec2: Any, image_id: str) -> None:
+    run = ec2.run_instances(ImageId=image_id, InstanceType="t3.micro", MinCount=1, MaxCount=1)
+    instance_id = run["Instances"][0]["InstanceId"]
+    volume_id = ec2.create_volume(Size=4, AvailabilityZone=f"{REGION}a")["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[volume_id], WaiterConfig=FAST)
+    ec2.create_tags(Resources=[volume_id, instance_id], Tags=[{"Key": "project", "Value": "x"}])
+    tags = ec2.describe_tags(Filters=[{"Name": "key", "Values": ["project"]}])["Tags"]
+    assert {(t["ResourceId"], t["ResourceType"]) for t in tags} == {
+        (volume_id, "volume"), (instance_id, "instance")}  # fmt: skip
+    ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": "project"}])
+    assert len(ec2.describe_tags(Filters=[{"Name": "key", "Values": ["project"]}])["Tags"]) == 1
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=FAST)
+    ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device="/dev/sdf")
+    ec2.get_waiter("volume_in_use").wait(VolumeIds=[volume_id], WaiterConfig=FAST)
+    snapshot_id = ec2.create_snapshot(VolumeId=volume_id, Description="before")["SnapshotId"]
+    ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snapshot_id], WaiterConfig=FAST)
+    restored = ec2.create_volume(SnapshotId=snapshot_id, AvailabilityZone=f"{REGION}a")
+    assert restored["Size"] == 4
+    with pytest.raises(ClientError) as raised:
+        ec2.delete_snapshot(SnapshotId=snapshot_id)
+    assert _code(raised) == "InvalidSnapshot.InUse"
+    ec2.detach_volume(VolumeId=volume_id)
+    ec2.get_waiter("volume_available").wait(VolumeIds=[volume_id], WaiterConfig=FAST)
+    for vid in (volume_id, restored["VolumeId"]):
+        ec2.delete_volume(VolumeId=vid)
+    ec2.delete_snapshot(SnapshotId=snapshot_id)
+    ec2.get_waiter("volume_deleted").wait(VolumeIds=[volume_id], WaiterConfig=FAST)
+
+
+def test_images_registered_from_snapshots_and_imported_from_buckets(
+    ec2: Any, ec2_server: ServerProcess, image_id: str
+) -> None:
+    public = ec2.describe_images(ImageIds=[image_id])["Images"][0]
+    assert (public["Public"], public["State"]) == (True, "available")
+    run = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
+    root = run["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+    snapshot_id = ec2.create_snapshot(VolumeId=root)["SnapshotId"]
+    golden = ec2.register_image(
+        Name=f"golden-{uuid.uuid4().hex[:6]}", RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot_id}}],
+    )["ImageId"]  # fmt: skip
+    assert [i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]] == [golden]
+    ec2.deregister_image(ImageId=golden)
+    with pytest.raises(ClientError) as raised:
+        ec2.describe_images(ImageIds=[golden])
+    assert _code(raised) == "InvalidAMIID.NotFound"
+
+    s3 = boto3.session.Session(
+        *ec2_server.credentials(), region_name=REGION
+    ).client("s3", endpoint_url=ec2_server.endpoint,
+             config=Config(s3={"addressing_style": "path"}))  # fmt: skip
+    bucket = f"images-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    qcow2_header = b"QFI\xfb" + b"\0\0\0\3" + b"\0" * 16 + (2 * 1024**3).to_bytes(8, "big")
+    s3.put_object(Bucket=bucket, Key="disk.qcow2", Body=qcow2_header + os.urandom(4096))
+    task = ec2.import_image(DiskContainers=[{"UserBucket": {"S3Bucket": bucket,
+                                                           "S3Key": "disk.qcow2"}}])  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        [state] = ec2.describe_import_image_tasks(ImportTaskIds=[task["ImportTaskId"]])[
+            "ImportImageTasks"
+        ]
+        if state["Status"] != "active" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert state["Status"] == "completed", state
+    imported = ec2.describe_images(ImageIds=[state["ImageId"]])["Images"][0]
+    assert imported["Public"] is False
+    assert imported["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"] == 2
+    missing = ec2.import_image(DiskContainers=[{"UserBucket": {"S3Bucket": bucket,
+                                                              "S3Key": "absent"}}])  # fmt: skip
+    time.sleep(1)
+    [failed] = ec2.describe_import_image_tasks(ImportTaskIds=[missing["ImportTaskId"]])[
+        "ImportImageTasks"
+    ]
+    assert failed["Status"] == "deleted"
+    s3.delete_object(Bucket=bucket, Key="disk.qcow2")
+    s3.delete_bucket(Bucket=bucket)
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"ImageId": "ami-0123456789abcdef0"}, "InvalidAMIID.NotFound"),
+        ({"ImageId": "not-an-ami"}, "InvalidAMIID.Malformed"),
+        ({"InstanceType": "t3.enormous"}, "InvalidParameterValue"),
+        ({"UserData": "x" * (16 * 1024 + 1)}, "InvalidParameterValue"),
+        ({"KeyName": "no-such-key"}, "InvalidKeyPair.NotFound"),
+        ({"MinCount": 13, "MaxCount": 13}, "InstanceLimitExceeded"),
+        ({"MinCount": 9, "MaxCount": 9}, "InsufficientInstanceCapacity"),
+    ],
+)
+def test_bad_input_gets_ec2_error_codes(
+    ec2: Any, image_id: str, changes: dict[str, Any], code: str
+) -> None:
+    request = {"ImageId": image_id, "InstanceType": "t3.nano", "MinCount": 1, "MaxCount": 1,
+               **changes}  # fmt: skip
+    with pytest.raises(ClientError) as raised:
+        ec2.run_instances(**request)
+    assert _code(raised) == code
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] < 500
+    live = [{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+    assert ec2.describe_instances(Filters=live)["Reservations"] == []  # nothing half-created
+
+
+def test_other_tenants_and_unauthorised_users(
+    ec2: Any, ec2_server: ServerProcess, image_id: str
+) -> None:
+    run = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
+    instance_id = run["Instances"][0]["InstanceId"]
+    tenant = new_tenant(ec2_server, "ec2")
+    other = ec2_client(ec2_server, (tenant.access_key_id, tenant.secret_access_key))
+    for call in (other.describe_instances, other.terminate_instances, other.stop_instances):
+        with pytest.raises(ClientError) as raised:
+            call(InstanceIds=[instance_id])
+        assert _code(raised) == "InvalidInstanceID.NotFound"
+    assert other.describe_instances()["Reservations"] == []
+    iam = client_for(ec2_server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    iam.create_user(UserName="dev")
+    key = iam.create_access_key(UserName="dev")["AccessKey"]
+    dev = ec2_client(ec2_server, (key["AccessKeyId"], key["SecretAccessKey"]))
+    deadline = time.monotonic() + 30
+    while True:  # the new key reaches the server's identity cache
+        try:
+            dev.describe_instances()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "UnauthorizedOperation":
+                break
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    with pytest.raises(ClientError) as raised:
+        dev.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
+    assert _code(raised) == "UnauthorizedOperation"
+
+
+def test_aws_cli(ec2_server: ServerProcess, image_id: str, tmp_path: Path) -> None:
+    binary = client_binary("aws", in_venv=True)
+    home = tmp_path / "home"
+    home.mkdir()
+    config = tmp_path / "aws-config"
+    config.write_text(f"[profile andromede]\nregion = {REGION}\noutput = json\n")
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env.update(HOME=str(home), AWS_SHARED_CREDENTIALS_FILE=str(ec2_server.credentials_file),
+               AWS_CONFIG_FILE=str(config), AWS_PROFILE="andromede", AWS_PAGER="")  # fmt: skip
+
+    def aws(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run_cli("aws", [str(binary), "--endpoint-url", ec2_server.endpoint, "ec2", *args],
+                       env, check=check)  # fmt: skip
+
+    regions = json.loads(aws("describe-regions").stdout)
+    assert regions["Regions"][0]["RegionName"] == REGION
+    run = json.loads(aws("run-instances", "--image-id", image_id, "--instance-type", "t3.nano",
+                         "--count", "2", "--tag-specifications",
+                         "ResourceType=instance,Tags=[{Key=cli,Value=yes}]").stdout)  # fmt: skip
+    ids = [i["InstanceId"] for i in run["Instances"]]
+    described = json.loads(aws("describe-instances", "--filters", "Name=tag:cli,Values=yes").stdout)
+    assert {i["InstanceId"] for r in described["Reservations"] for i in r["Instances"]} == set(ids)
+    types = json.loads(aws("describe-instance-types", "--instance-types", "m5.xlarge").stdout)
+    assert types["InstanceTypes"][0]["VCpuInfo"]["DefaultVCpus"] == 4
+    failed = aws("run-instances", "--image-id", image_id, "--instance-type", "nope", check=False)
+    assert failed.returncode != 0
+    assert "InvalidParameterValue" in failed.stderr
+    aws("terminate-instances", "--instance-ids", *ids)
+    client = ec2_client(ec2_server)
+    client.get_waiter("instance_terminated").wait(InstanceIds=ids, WaiterConfig=FAST)
+
+
+def test_a_restart_reconciles_instances_whose_hypervisor_lost_them(
+    tmp_path: Path, ec2_server: ServerProcess
+) -> None:
+    """The memory hypervisor forgets everything with its process: after a restart the service
+    finds its running instances gone and records them stopped (a QEMU host keeps them)."""
+    env = {**ec2_server.extra_env}
+    with running_server(tmp_path / "data", extra_env=env) as server:
+        disk = tmp_path / "disk.raw"
+        disk.write_bytes(os.urandom(4096))
+        done = subprocess.run(
+            [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "restart-test",
+             "--public", "--json", "--data-dir", str(server.data_dir)],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        client = ec2_client(server)
+        run = client.run_instances(ImageId=json.loads(done.stdout)["image_id"],
+                                   InstanceType="t3.nano", MinCount=1, MaxCount=1)  # fmt: skip
+        instance_id = run["Instances"][0]["InstanceId"]
+        client.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=FAST)
+        server.stop()
+        server.start()
+        client = ec2_client(server)
+        [reservation] = client.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        instance = reservation["Instances"][0]
+        assert instance["State"]["Name"] == "stopped"
+        assert "host restarted" in instance["StateReason"]["Message"]

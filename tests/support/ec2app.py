@@ -1,0 +1,158 @@
+"""The EC2 app in process over the in-memory identity, store and hypervisor, and a client that
+serialises, signs and parses exactly as boto3 does (botocore's ``ec2`` serializer, signer and
+parser), so the wire shapes are checked against botocore's own model without a server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import botocore.session
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.images import ImageFiles
+from andromede.compute.model import Image
+from andromede.compute.service import ComputeService
+from andromede.compute.store_memory import MemoryComputeStore
+from andromede.compute_adapters import compute_limits
+from andromede.ec2api.app import Ec2App
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityLimits, IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.settings import Settings
+from support.computekit import MemoryDiskKeys
+
+REGION = "eu-fr-1"
+_MODELS = botocore.session.get_session()
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: dict[str, Any]) -> None:
+        super().__init__(f"{status} {error.get('Code')}: {error.get('Message')}")
+        self.status = status
+        self.code = str(error.get("Code"))
+
+
+@dataclass
+class Client:
+    app: Ec2App
+    credentials: Credentials | None
+    last_body: bytes = b""
+
+    async def call(self, operation: str, **params: Any) -> dict[str, Any]:
+        status, parsed = await self.raw(operation, **params)
+        if status >= 300:
+            raise ApiError(status, parsed.get("Error", {}))
+        return parsed
+
+    async def raw(self, operation: str, **params: Any) -> tuple[int, Any]:
+        model = _MODELS.get_service_model("ec2").operation_model(operation)
+        serialised = create_serializer("ec2", include_validation=False).serialize_to_request(
+            params, model
+        )
+        data = urlencode(serialised["body"], doseq=True)
+        request = AWSRequest(
+            method="POST",
+            url="http://127.0.0.1:9000/",
+            data=data.encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+        )
+        if self.credentials is not None:
+            SigV4Auth(self.credentials, "ec2", REGION).add_auth(request)
+        prepared = request.prepare()
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/",
+            "raw_path": b"/",
+            "query_string": b"",
+            "scheme": "http",
+            "client": ("192.0.2.10", 40000),
+            "headers": [(b"host", b"127.0.0.1:9000")]
+            + [
+                (k.lower().encode(), str(v).encode())
+                for k, v in prepared.headers.items()
+                if k.lower() != "host"
+            ],
+        }
+        messages = [{"type": "http.request", "body": data.encode(), "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, send)
+        status = sent[0]["status"]
+        body = b"".join(m.get("body", b"") for m in sent[1:])
+        self.last_body = body
+        response = {
+            "status_code": status,
+            "headers": {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]},
+            "body": body,
+        }
+        return status, create_parser("ec2").parse(response, model.output_shape)
+
+
+@dataclass
+class World:
+    app: Ec2App
+    compute: ComputeService
+    identity: IdentityService
+    driver: MemoryDriver
+    tenant_id: str
+    root: Client
+    image: Image
+
+    async def tenant(self, name: str) -> tuple[str, Client]:
+        created = await self.identity.create_tenant(name)
+        credentials = Credentials(created.access_key_id, created.secret_access_key)
+        return created.tenant.id, Client(self.app, credentials)
+
+
+@asynccontextmanager
+async def ec2_world(tmp_path: Path) -> AsyncIterator[World]:
+    identity = IdentityService(
+        MemoryIdentityStore(), SecretSealer(os.urandom(32)), limits=IdentityLimits(cache_ttl=0)
+    )
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        region=REGION,
+        memory_hypervisor_vcpus=8,
+        memory_hypervisor_memory_mib=8192,
+    )
+    driver = MemoryDriver(vcpus=8, memory_mib=8192)
+    compute = ComputeService(
+        MemoryComputeStore(),
+        [driver],
+        MemoryDiskKeys(),
+        compute_limits(settings),
+        ImageFiles(tmp_path / "images", max_size=1024**3),
+    )
+    source = tmp_path / "disk.raw"
+    source.write_bytes(b"\0" * 4096)
+    image = await compute.import_image_file(source, name="debian-12", owner_id=None)
+    audit = AuditService(MemoryAuditStore())
+    app = Ec2App(compute, identity, audit, settings)
+    created = await identity.create_tenant("acme")
+    root = Client(app, Credentials(created.access_key_id, created.secret_access_key))
+    try:
+        yield World(app, compute, identity, driver, created.tenant.id, root, image)
+    finally:
+        await compute.close()
+        await audit.close()

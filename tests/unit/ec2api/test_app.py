@@ -1,0 +1,316 @@
+"""The EC2 API in process, through botocore's own serializer and parser."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from botocore.credentials import Credentials
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from support.ec2app import ApiError, Client, World
+
+
+async def test_run_describe_lifecycle(world: World) -> None:
+    c = world.root
+    user_data = base64.b64encode(b"#cloud-config\n").decode()
+    run = await c.call(
+        "RunInstances",
+        ImageId=world.image.image_id,
+        InstanceType="t3.nano",
+        MinCount=2,
+        MaxCount=2,
+        UserData=user_data,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "web"}]}],
+    )
+    ids = [i["InstanceId"] for i in run["Instances"]]
+    assert run["Instances"][0]["State"] == {"Code": 0, "Name": "pending"}
+    assert run["OwnerId"] == world.tenant_id
+    await world.compute.settle()
+    described = await c.call("DescribeInstances", InstanceIds=ids)
+    [reservation] = described["Reservations"]
+    assert {i["State"]["Name"] for i in reservation["Instances"]} == {"running"}
+    assert reservation["Instances"][0]["Tags"] == [{"Key": "Name", "Value": "web"}]
+    assert reservation["Instances"][0]["Placement"]["AvailabilityZone"] == "eu-fr-1a"
+    by_tag = await c.call(
+        "DescribeInstances",
+        Filters=[
+            {"Name": "tag:Name", "Values": ["w*"]},
+            {"Name": "instance-state-name", "Values": ["running"]},
+        ],
+    )
+    assert sum(len(r["Instances"]) for r in by_tag["Reservations"]) == 2
+    none = await c.call("DescribeInstances", Filters=[{"Name": "image-id", "Values": ["ami-x"]}])
+    assert none["Reservations"] == []
+    stopped = await c.call("StopInstances", InstanceIds=ids[:1])
+    assert stopped["StoppingInstances"][0]["CurrentState"]["Name"] == "stopping"
+    assert stopped["StoppingInstances"][0]["PreviousState"]["Name"] == "running"
+    await world.compute.settle()
+    status = await c.call("DescribeInstanceStatus", IncludeAllInstances=True)
+    assert {s["InstanceState"]["Name"] for s in status["InstanceStatuses"]} == {
+        "running",
+        "stopped",
+    }
+    console = await c.call("GetConsoleOutput", InstanceId=ids[1])
+    assert "booted" in base64.b64decode(console["Output"]).decode()
+    terminated = await c.call("TerminateInstances", InstanceIds=ids)
+    assert {t["CurrentState"]["Name"] for t in terminated["TerminatingInstances"]} == {
+        "shutting-down"
+    }
+    await world.compute.settle()
+    with pytest.raises(ApiError) as raised:
+        await c.call("StartInstances", InstanceIds=ids[:1])
+    assert raised.value.code == "IncorrectInstanceState"
+
+
+async def test_pagination(world: World) -> None:
+    c = world.root
+    await c.call(
+        "RunInstances", ImageId=world.image.image_id, InstanceType="t3.nano", MinCount=4, MaxCount=4
+    )
+    seen: list[str] = []
+    token = None
+    pages = 0
+    while True:
+        extra = {"NextToken": token} if token else {}
+        page = await c.call("DescribeInstances", MaxResults=5, **extra)
+        seen += [i["InstanceId"] for r in page["Reservations"] for i in r["Instances"]]
+        pages += 1
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert len(seen) == len(set(seen)) == 4
+    with pytest.raises(ApiError) as raised:
+        await c.call("DescribeInstances", MaxResults=5, InstanceIds=seen[:1])
+    assert raised.value.code == "InvalidParameterCombination"
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"ImageId": "ami-0123456789abcdef0"}, "InvalidAMIID.NotFound"),
+        ({"ImageId": "bogus"}, "InvalidAMIID.Malformed"),
+        ({"InstanceType": "t9.mega"}, "InvalidParameterValue"),
+        ({"UserData": base64.b64encode(b"x" * 16385).decode()}, "InvalidParameterValue"),
+        ({"KeyName": "nope"}, "InvalidKeyPair.NotFound"),
+        ({"MinCount": 50, "MaxCount": 50}, "InstanceLimitExceeded"),
+        ({"MinCount": 5, "MaxCount": 5}, "InsufficientInstanceCapacity"),
+        ({"SecurityGroupIds": ["sg-0123456789abcdef0"]}, "InvalidGroup.NotFound"),
+    ],
+)
+async def test_run_instances_bad_input(world: World, params: dict[str, object], code: str) -> None:
+    request = {
+        "ImageId": world.image.image_id,
+        "InstanceType": "t3.nano",
+        "MinCount": 1,
+        "MaxCount": 1,
+        **params,
+    }
+    with pytest.raises(ApiError) as raised:
+        await world.root.call("RunInstances", **request)
+    assert raised.value.code == code
+    assert raised.value.status < 500
+    assert (await world.root.call("DescribeInstances"))["Reservations"] == []
+
+
+async def test_other_tenants_ids_are_not_found(world: World) -> None:
+    run = await world.root.call(
+        "RunInstances", ImageId=world.image.image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1
+    )
+    instance_id = run["Instances"][0]["InstanceId"]
+    _, other = await world.tenant("globex")
+    for operation in ("DescribeInstances", "TerminateInstances", "StopInstances"):
+        with pytest.raises(ApiError) as raised:
+            await other.call(operation, InstanceIds=[instance_id])
+        assert raised.value.code == "InvalidInstanceID.NotFound"
+    assert (await other.call("DescribeInstances"))["Reservations"] == []
+
+
+async def test_key_pairs(world: World) -> None:
+    c = world.root
+    made = await c.call("CreateKeyPair", KeyName="k1", KeyType="ed25519")
+    assert "OPENSSH PRIVATE KEY" in made["KeyMaterial"]
+    assert made["KeyPairId"].startswith("key-")
+    with pytest.raises(ApiError) as raised:
+        await c.call("CreateKeyPair", KeyName="k1")
+    assert raised.value.code == "InvalidKeyPair.Duplicate"
+    line = (
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    )
+    imported = await c.call("ImportKeyPair", KeyName="k2", PublicKeyMaterial=line)
+    listed = await c.call("DescribeKeyPairs", IncludePublicKey=True)
+    assert {k["KeyName"] for k in listed["KeyPairs"]} == {"k1", "k2"}
+    assert imported["KeyFingerprint"] in {k["KeyFingerprint"] for k in listed["KeyPairs"]}
+    await c.call("DeleteKeyPair", KeyName="k1")
+    await c.call("DeleteKeyPair", KeyName="k1")  # idempotent, as EC2
+    with pytest.raises(ApiError) as raised:
+        await c.call("DescribeKeyPairs", KeyNames=["k1"])
+    assert raised.value.code == "InvalidKeyPair.NotFound"
+    with pytest.raises(ApiError) as raised:
+        await c.call("ImportKeyPair", KeyName="k3", PublicKeyMaterial=b"not a key")
+    assert raised.value.code == "InvalidParameterValue"
+
+
+async def test_security_groups(world: World) -> None:
+    c = world.root
+    made = await c.call("CreateSecurityGroup", GroupName="web", Description="web servers")
+    group_id = made["GroupId"]
+    await c.call(
+        "AuthorizeSecurityGroupIngress",
+        GroupId=group_id,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "ssh"}],
+                "Ipv6Ranges": [{"CidrIpv6": "2001:db8::/32"}],
+            }
+        ],
+    )
+    await c.call(
+        "AuthorizeSecurityGroupEgress",
+        GroupId=group_id,
+        IpPermissions=[
+            {
+                "IpProtocol": "udp",
+                "FromPort": 53,
+                "ToPort": 53,
+                "IpRanges": [{"CidrIp": "1.1.1.1/32"}],
+            }
+        ],
+    )
+    [group] = (await c.call("DescribeSecurityGroups", GroupIds=[group_id]))["SecurityGroups"]
+    assert group["GroupName"] == "web"
+    ingress = group["IpPermissions"]
+    assert {
+        p["IpRanges"][0]["CidrIp"] if p["IpRanges"] else p["Ipv6Ranges"][0]["CidrIpv6"]
+        for p in ingress
+    } == {"10.0.0.0/8", "2001:db8::/32"}
+    assert len(group["IpPermissionsEgress"]) == 2
+    for bad, code in [
+        ("10.0.0.300/8", "InvalidParameterValue"),
+        ("10.0.0.0/8", "InvalidPermission.Duplicate"),
+    ]:
+        with pytest.raises(ApiError) as raised:
+            await c.call(
+                "AuthorizeSecurityGroupIngress",
+                GroupId=group_id,
+                IpProtocol="tcp",
+                FromPort=22,
+                ToPort=22,
+                CidrIp=bad,
+            )
+        assert raised.value.code == code
+    await c.call(
+        "RevokeSecurityGroupIngress",
+        GroupId=group_id,
+        IpProtocol="tcp",
+        FromPort=22,
+        ToPort=22,
+        CidrIp="10.0.0.0/8",
+    )
+    with pytest.raises(ApiError) as raised:
+        await c.call("CreateSecurityGroup", GroupName="web", Description="again")
+    assert raised.value.code == "InvalidGroup.Duplicate"
+    await c.call("DeleteSecurityGroup", GroupId=group_id)
+    with pytest.raises(ApiError) as raised:
+        await c.call("DescribeSecurityGroups", GroupIds=[group_id])
+    assert raised.value.code == "InvalidGroup.NotFound"
+
+
+async def test_tags_volumes_snapshots(world: World) -> None:
+    c = world.root
+    volume = await c.call(
+        "CreateVolume",
+        Size=2,
+        AvailabilityZone="eu-fr-1a",
+        TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "team", "Value": "a"}]}],
+    )
+    volume_id = volume["VolumeId"]
+    assert volume["State"] == "available"
+    assert volume["Encrypted"] is True
+    await c.call("CreateTags", Resources=[volume_id], Tags=[{"Key": "env", "Value": "prod"}])
+    tags = await c.call("DescribeTags", Filters=[{"Name": "resource-id", "Values": [volume_id]}])
+    assert {(t["Key"], t["Value"], t["ResourceType"]) for t in tags["Tags"]} == {
+        ("team", "a", "volume"),
+        ("env", "prod", "volume"),
+    }
+    await c.call("DeleteTags", Resources=[volume_id], Tags=[{"Key": "team"}])
+    run = await c.call(
+        "RunInstances", ImageId=world.image.image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1
+    )
+    instance_id = run["Instances"][0]["InstanceId"]
+    await world.compute.settle()
+    attached = await c.call(
+        "AttachVolume", VolumeId=volume_id, InstanceId=instance_id, Device="/dev/sdf"
+    )
+    assert attached["State"] == "attached"
+    with pytest.raises(ApiError) as raised:
+        await c.call("DeleteVolume", VolumeId=volume_id)
+    assert raised.value.code == "VolumeInUse"
+    snapshot = await c.call("CreateSnapshot", VolumeId=volume_id, Description="nightly")
+    assert snapshot["State"] == "completed"
+    [listed] = (await c.call("DescribeSnapshots", OwnerIds=["self"]))["Snapshots"]
+    assert listed["SnapshotId"] == snapshot["SnapshotId"]
+    await c.call("DetachVolume", VolumeId=volume_id)
+    [vol] = (await c.call("DescribeVolumes", VolumeIds=[volume_id]))["Volumes"]
+    assert (vol["State"], vol["Tags"]) == ("available", [{"Key": "env", "Value": "prod"}])
+    await c.call("DeleteSnapshot", SnapshotId=snapshot["SnapshotId"])
+    await c.call("DeleteVolume", VolumeId=volume_id)
+    with pytest.raises(ApiError) as raised:
+        await c.call("DescribeVolumes", VolumeIds=[volume_id])
+    assert raised.value.code == "InvalidVolume.NotFound"
+
+
+async def test_catalogue_calls(world: World) -> None:
+    c = world.root
+    types = await c.call("DescribeInstanceTypes", InstanceTypes=["t3.nano", "m5.large"])
+    sizes = {
+        t["InstanceType"]: (t["VCpuInfo"]["DefaultVCpus"], t["MemoryInfo"]["SizeInMiB"])
+        for t in types["InstanceTypes"]
+    }
+    assert sizes == {"t3.nano": (2, 512), "m5.large": (2, 8192)}
+    regions = await c.call("DescribeRegions")
+    assert [r["RegionName"] for r in regions["Regions"]] == ["eu-fr-1"]
+    zones = await c.call("DescribeAvailabilityZones")
+    assert zones["AvailabilityZones"][0]["ZoneName"] == "eu-fr-1a"
+    images = await c.call("DescribeImages")
+    assert [i["ImageId"] for i in images["Images"]] == [world.image.image_id]
+    assert images["Images"][0]["Public"] is True
+
+
+async def test_errors_have_ec2s_shape(world: World) -> None:
+    status, parsed = await world.root.raw("DescribeInstances", InstanceIds=["i-0123456789abcdef0"])
+    assert status == 400
+    body = world.root.last_body.decode()
+    assert body.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>')
+    assert "<RequestID>" in body
+    assert parsed["Error"]["Code"] == "InvalidInstanceID.NotFound"
+
+
+async def test_unsigned_and_unauthorised_calls(world: World) -> None:
+    anonymous = Client(world.app, None)
+    status, parsed = await anonymous.raw("DescribeInstances")
+    assert (status, parsed["Error"]["Code"]) == (401, "MissingAuthenticationToken")
+    await world.identity.create_user(world.tenant_id, "bob")
+    created = await world.identity.create_access_key(world.tenant_id, "bob")
+    bob = Client(world.app, Credentials(created.key.access_key_id, created.secret_access_key))
+    with pytest.raises(ApiError) as raised:
+        await bob.call("DescribeInstances")
+    assert (raised.value.status, raised.value.code) == (403, "UnauthorizedOperation")
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}],
+        }
+    )
+    await world.identity.put_user_policy(world.tenant_id, "bob", "read", policy)
+    assert (await bob.call("DescribeInstances"))["Reservations"] == []
+    with pytest.raises(ApiError) as raised:
+        await bob.call("RunInstances", ImageId=world.image.image_id, MinCount=1, MaxCount=1)
+    assert raised.value.code == "UnauthorizedOperation"
