@@ -1,0 +1,160 @@
+"""The hypervisor agent: one process per host that owns the host's driver, behind a unix socket.
+
+A gateway runs several worker processes, and every one of them serves EC2 calls; but a host's
+instances must have one owner — one set of QMP connections, one view of which QEMU runs, one
+lock per instance. So the driver lives in the agent (``andromede agent``, started by ``andromede
+serve`` in the embedded mode, one per hypervisor host otherwise) and the workers reach it through
+:class:`~andromede.hypervisor.remote.RemoteDriver`, which implements the same port.
+
+The protocol is deliberately small: ``POST /v1/<method>`` with the method's arguments as a JSON
+object (:mod:`andromede.hypervisor.wire`), answered 200 with ``{"result": …}``, or 400 (a
+request that does not match the port) / 500 (the driver failed) with ``{"error": …}``. The
+socket sits in a 0700 directory: only the gateway's user can connect. The agent keeps running
+guests running when it stops (the driver reattaches to them at its next start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from andromede.compute.driver import HypervisorDriver
+from andromede.http.asgi import BodyTimeout, BodyTooLarge, ClientGone, read_small_body
+from andromede.http.response import Receive, Scope, Send
+from andromede.hypervisor.wire import CALLS, WireError, decode, encode
+
+__all__ = ["MAX_CALL_BYTES", "AgentApp", "agent_ready", "serve_agent"]
+
+log = logging.getLogger(__name__)
+
+# The largest call is an InstanceSpec with its user data (16 KiB by default, base64) and keys.
+MAX_CALL_BYTES = 1024 * 1024
+_BODY_TIMEOUT = 30.0
+
+
+class AgentApp:
+    """The ASGI application of the agent's socket."""
+
+    def __init__(self, driver: HypervisorDriver) -> None:
+        self._driver = driver
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if scope["method"] != "POST" or not path.startswith("/v1/"):
+            await _answer(send, 404, {"error": "NotFound", "message": "POST /v1/<method>"})
+            return
+        name = path.removeprefix("/v1/")
+        call = CALLS.get(name)
+        if call is None:
+            await _answer(send, 404, {"error": "NotFound", "message": f"no method {name!r}"})
+            return
+        try:
+            body = await read_small_body(receive, limit=MAX_CALL_BYTES, timeout=_BODY_TIMEOUT)
+            arguments = json.loads(body or b"{}")
+            if not isinstance(arguments, dict):
+                raise WireError("arguments must be an object")
+            expected = {n for n, _ in call.parameters} | {n for n, _ in call.keywords}
+            if set(arguments) != expected:
+                raise WireError(f"{name} takes {sorted(expected)}")
+            positional = [decode(kind, arguments[n]) for n, kind in call.parameters]
+            keywords = {n: decode(kind, arguments[n]) for n, kind in call.keywords}
+        except ClientGone:
+            return
+        except (WireError, ValueError, TypeError, BodyTooLarge, BodyTimeout) as exc:
+            message = str(exc) or type(exc).__name__
+            await _answer(send, 400, {"error": "BadRequest", "message": message})
+            return
+        try:
+            method = getattr(self._driver, name)
+            result: Any = await method(*positional, **keywords)
+        except Exception as exc:
+            # Driver messages name instances, volumes and paths, never key material.
+            log.warning("agent: %s failed: %s", name, exc)
+            await _answer(send, 500, {"error": type(exc).__name__, "message": str(exc)})
+            return
+        await _answer(send, 200, {"result": encode(result)})
+
+
+async def _answer(send: Send, status: int, document: dict[str, Any]) -> None:
+    body = json.dumps(document).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def serve_agent(
+    driver: HypervisorDriver, socket_path: Path, stop: asyncio.Event | None = None
+) -> None:
+    """Serve ``driver`` on ``socket_path`` until ``stop`` is set (or SIGTERM/SIGINT, which
+    uvicorn handles); then the driver's QMP connections are let go, its guests keep running."""
+    import uvicorn
+
+    socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    socket_path.parent.chmod(0o700)
+    socket_path.unlink(missing_ok=True)
+    config = uvicorn.Config(
+        AgentApp(driver),
+        uds=str(socket_path),
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+
+    async def stop_when_told(event: asyncio.Event) -> None:
+        await event.wait()
+        server.should_exit = True
+
+    watcher = asyncio.create_task(stop_when_told(stop)) if stop is not None else None
+    try:
+        await server.serve()
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+        await driver.close()
+        socket_path.unlink(missing_ok=True)
+
+
+def agent_ready(socket_path: Path, timeout: float) -> bool:
+    """Wait until the agent answers on its socket (for the process that started it)."""
+    transport = httpx.HTTPTransport(uds=str(socket_path))
+    end = time.monotonic() + timeout
+    with httpx.Client(transport=transport, base_url="http://agent", timeout=2.0) as client:
+        while time.monotonic() < end:
+            try:
+                if client.post("/v1/capacity", json={}).status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+    return False

@@ -1,0 +1,200 @@
+"""The hypervisor agent and its remote driver: the port over a real unix socket.
+
+The agent here serves the in-memory driver (the QEMU driver's own contract suite boots real
+guests); what is tested is that the wire carries every call and answer faithfully, refuses what
+does not match the port, and lets two clients — two gateway workers — share one host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from andromede.compute.driver import (
+    AttachedVolume,
+    HostCapacity,
+    InstanceSpec,
+    NetworkSpec,
+    NicSpec,
+    PortForward,
+    RuntimeState,
+    SeedSpec,
+    VolumeSpec,
+)
+from andromede.compute.driver_memory import MemoryDriver
+from andromede.hypervisor.agent import agent_ready, serve_agent
+from andromede.hypervisor.remote import AgentCallFailed, AgentUnreachable, RemoteDriver
+from andromede.hypervisor.wire import CALLS, WireError, decode, encode
+
+KEY = bytes(range(32))
+
+
+def _spec(instance_id: str = "i-0123456789abcdef0") -> InstanceSpec:
+    network = NetworkSpec("vpc-1", "111111111111", "10.0.0.0/24")
+    return InstanceSpec(
+        instance_id=instance_id,
+        vcpus=1,
+        memory_mib=128,
+        root=AttachedVolume("vol-root", "/dev/xvda", KEY),
+        seed=SeedSpec("instance-id: x\n", b"#!/bin/sh\necho \xff binary ok\n", "version: 2\n"),
+        volumes=(AttachedVolume("vol-data", "/dev/sdf", KEY[::-1]),),
+        nic=NicSpec(network, "02:00:00:00:00:05", "10.0.0.5"),
+        forwards=(PortForward("127.0.0.1", 0, 22),),
+    )
+
+
+def test_every_port_type_survives_the_wire() -> None:
+    spec = _spec()
+    assert decode(InstanceSpec, encode(spec)) == spec
+    volume = VolumeSpec("vol-1", 8, KEY, backing=Path("/images/a.qcow2"), backing_key=KEY)
+    assert decode(VolumeSpec, encode(volume)) == volume
+    states = {"i-1": RuntimeState.RUNNING, "i-2": RuntimeState.SHUT_OFF}
+    assert decode(dict[str, RuntimeState], encode(states)) == states
+    assert decode(bytes, encode(b"\x00\xff")) == b"\x00\xff"
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        (InstanceSpec, {"instance_id": "i-1"}),  # missing fields
+        (VolumeSpec, {**encode(VolumeSpec("v", 1, KEY)), "extra": 1}),  # unknown field
+        (VolumeSpec, {**encode(VolumeSpec("v", 1, KEY)), "size_gib": "8"}),  # wrong type
+        (VolumeSpec, {**encode(VolumeSpec("v", 1, KEY)), "size_gib": True}),  # bool is no int
+        (bytes, "not base64!"),
+        (RuntimeState, "exploded"),
+        (tuple[PortForward, ...], {"not": "a list"}),
+    ],
+)
+def test_what_does_not_match_the_port_is_refused(kind: object, value: object) -> None:
+    with pytest.raises((WireError, ValueError, TypeError)):
+        decode(kind, value)
+
+
+def test_the_wire_lists_every_method_of_the_port() -> None:
+    from andromede.compute.driver import HypervisorDriver
+
+    methods = {
+        name
+        for name in dir(HypervisorDriver)
+        if not name.startswith("_") and callable(getattr(HypervisorDriver, name))
+    }
+    # snapshot_path is answered locally (the layout is known), close closes the client only.
+    assert set(CALLS) == methods - {"snapshot_path", "close"}
+
+
+@pytest.fixture
+async def agent(tmp_path: Path) -> AsyncIterator[tuple[Path, MemoryDriver]]:
+    driver = MemoryDriver(vcpus=4, memory_mib=4096)
+    socket_path = tmp_path / "agent" / "agent.sock"
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_agent(driver, socket_path, stop))
+    assert await asyncio.to_thread(agent_ready, socket_path, 10.0)
+    yield socket_path, driver
+    stop.set()
+    await task
+    assert not socket_path.exists()
+
+
+def _remote(socket_path: Path) -> RemoteDriver:
+    return RemoteDriver(
+        socket_path, host="memory-host", snapshot_path=lambda sid: Path("/snapshots") / sid
+    )
+
+
+async def test_a_remote_driver_runs_an_instance_through_the_agent(
+    agent: tuple[Path, MemoryDriver],
+) -> None:
+    socket_path, _driver = agent
+    assert stat.S_IMODE(socket_path.parent.stat().st_mode) == 0o700
+    remote = _remote(socket_path)
+    try:
+        assert await remote.capacity() == HostCapacity("memory-host", 4, 4096, "tcg")  # type: ignore[arg-type]
+        spec = _spec()
+        await remote.create_volume(VolumeSpec("vol-root", 8, KEY))
+        await remote.create_volume(VolumeSpec("vol-data", 1, KEY[::-1]))
+        await remote.start(spec)
+        assert await remote.state(spec.instance_id) is RuntimeState.RUNNING
+        assert await remote.running() == {spec.instance_id: RuntimeState.RUNNING}
+        assert isinstance(await remote.console_output(spec.instance_id), bytes)
+        forwards = await remote.port_forwards(spec.instance_id)
+        assert forwards and forwards[0].guest_port == 22 and forwards[0].host_port != 0
+        await remote.create_volume(VolumeSpec("vol-more", 1, KEY))
+        await remote.attach_volume(spec.instance_id, AttachedVolume("vol-more", "/dev/sdg", KEY))
+        await remote.detach_volume(spec.instance_id, "vol-more")
+        await remote.reboot(spec.instance_id)
+        await remote.stop(spec.instance_id, timeout=1.0)
+        assert await remote.state(spec.instance_id) is RuntimeState.SHUT_OFF
+        await remote.snapshot_volume("vol-root", KEY, "snap-1", KEY[::-1])
+        assert remote.snapshot_path("snap-1") == Path("/snapshots/snap-1")
+        await remote.delete_snapshot("snap-1")
+        await remote.kill(spec.instance_id)
+        await remote.kill(spec.instance_id)  # idempotent through the wire too
+        await remote.release(spec.instance_id)
+        assert await remote.state(spec.instance_id) is RuntimeState.ABSENT
+        await remote.delete_volume("vol-root")
+        await remote.delete_volume("vol-root")
+    finally:
+        await remote.close()
+
+
+async def test_two_workers_share_one_host(agent: tuple[Path, MemoryDriver]) -> None:
+    socket_path, _driver = agent
+    first, second = _remote(socket_path), _remote(socket_path)
+    try:
+        await first.create_volume(VolumeSpec("vol-root", 8, KEY))
+        await first.create_volume(VolumeSpec("vol-data", 1, KEY[::-1]))
+        await first.start(_spec())
+        # What one worker started, the other stops: the instance has one owner, the agent.
+        await second.stop(_spec().instance_id, timeout=1.0)
+        assert await first.state(_spec().instance_id) is RuntimeState.SHUT_OFF
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_failure_on_the_host_comes_back_with_its_message(
+    agent: tuple[Path, MemoryDriver],
+) -> None:
+    socket_path, _driver = agent
+    remote = _remote(socket_path)
+    try:
+        with pytest.raises(AgentCallFailed, match="does not exist"):
+            await remote.start(_spec())  # its volumes were never created
+        await remote.create_volume(VolumeSpec("vol-root", 8, KEY))
+        with pytest.raises(AgentCallFailed, match="not running"):
+            await remote.attach_volume("i-none", AttachedVolume("vol-root", "/dev/sdf", KEY))
+    finally:
+        await remote.close()
+
+
+async def test_malformed_calls_are_refused_before_the_driver(
+    agent: tuple[Path, MemoryDriver],
+) -> None:
+    socket_path, driver = agent
+    transport = httpx.AsyncHTTPTransport(uds=str(socket_path))
+    async with httpx.AsyncClient(transport=transport, base_url="http://agent") as client:
+        assert (await client.post("/v1/no_such_method", json={})).status_code == 404
+        assert (await client.get("/v1/capacity")).status_code == 404
+        refused = {
+            "wrong type": await client.post("/v1/create_volume", json={"spec": {"volume_id": 1}}),
+            "extra": await client.post("/v1/kill", json={"instance_id": "i-1", "force": True}),
+            "garbage": await client.post("/v1/kill", content=b"{not json"),
+            "huge": await client.post("/v1/kill", content=b" " * (2 * 1024 * 1024)),
+        }
+        assert {name: r.status_code for name, r in refused.items()} == dict.fromkeys(refused, 400)
+        assert refused["wrong type"].json()["error"] == "BadRequest"
+    assert await driver.running() == {}
+
+
+async def test_an_agent_that_is_not_there_is_unreachable(tmp_path: Path) -> None:
+    remote = _remote(tmp_path / "nobody.sock")
+    try:
+        with pytest.raises(AgentUnreachable):
+            await remote.capacity()
+    finally:
+        await remote.close()
