@@ -212,7 +212,12 @@ class Application:
         ]
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
         s3 = S3App(
-            s3_services(settings, objects, identity, S3KmsKeys(customer_keys, audit)),
+            s3_services(
+                settings,
+                objects,
+                identity,
+                S3KmsKeys(customer_keys, audit, bucket_key_ttl=settings.data_key_cache_ttl),
+            ),
             identity,
             audit,
             rate_limiter,

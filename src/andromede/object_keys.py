@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
@@ -52,7 +53,7 @@ from andromede.kms.keys_errors import (
     CustomerKeyError,
     InvalidKeyArn,
 )
-from andromede.kms.model import WrappedDataKey
+from andromede.kms.model import WrappedDataKey, context_digest
 from andromede.kms.providers import RootKeyProvider
 from andromede.kms.service import KeyService
 from andromede.s3.errors import S3Error
@@ -104,6 +105,7 @@ def key_service(settings: Settings) -> KeyService:
         root_key_provider(settings),
         cache_ttl_seconds=settings.data_key_cache_ttl,
         cache_max_entries=settings.data_key_cache_size,
+        bucket_key_ttl_seconds=settings.data_key_cache_ttl,
     )
 
 
@@ -114,6 +116,12 @@ def object_cipher(settings: Settings, keys: KeyService) -> ObjectCipher:
         )
         return PlaintextBenchCipher()
     return KmsObjectCipher(keys, inline=settings.key_provider == "file")
+
+
+def _bucket_context(context: Mapping[str, str]) -> bytes:
+    """What a bucket key is bound to: the bucket's ARN, which S3 puts in the context of the
+    objects encrypted under a bucket key (``aws:s3:arn``) in place of the object's."""
+    return context_digest({"aws:s3:arn": context.get("aws:s3:arn", "")})
 
 
 class _Opener:
@@ -173,15 +181,44 @@ class KmsObjectCipher:
             log.warning("root-key provider call failed: %s", type(exc).__name__)
             raise KeyServiceUnavailable("The encryption key service is unavailable.") from exc
 
-    async def new_data_key(self, tenant_id: str) -> tuple[bytearray, bytes]:
+    async def new_data_key(
+        self, tenant_id: str, context: Mapping[str, str] | None = None
+    ) -> tuple[bytearray, bytes]:
         keys = self._keys
         if tenant_id not in self._tenants_with_keys:
             await self._call(lambda: keys.ensure_tenant_key(tenant_id))
             self._tenants_with_keys.add(tenant_id)
-        new = await self._call(lambda: keys.new_data_key(tenant_id))
+        bound = context_digest(context)
+        new = await self._call(lambda: keys.new_data_key(tenant_id, bound))
         return new.plaintext, new.wrapped
 
-    async def open_data_key(self, wrapped: bytes) -> bytearray:
+    async def new_bucket_data_key(
+        self, key_ring: str, context: Mapping[str, str]
+    ) -> tuple[bytearray, bytes, bytes]:
+        keys = self._keys
+        bucket, bound = _bucket_context(context), context_digest(context)
+        new = await self._call(lambda: keys.new_bucket_data_key(key_ring, bucket, bound))
+        return new.plaintext, new.wrapped, new.bucket_key
+
+    async def open_data_key(
+        self,
+        wrapped: bytes,
+        context: Mapping[str, str] | None = None,
+        *,
+        bucket_key: bytes | None = None,
+    ) -> bytearray:
+        keys = self._keys
+        bound = context_digest(context)
+        if bucket_key is not None:
+            ring = self._owner(bucket_key)
+            bucket = _bucket_context(context or {})
+            return await self._call(
+                lambda: keys.unwrap_bucket_data_key(ring, bucket_key, bucket, wrapped, bound)
+            )
+        tenant_id = self._owner(wrapped)
+        return await self._call(lambda: keys.unwrap_data_key(tenant_id, wrapped, bound))
+
+    def _owner(self, wrapped: bytes) -> str:
         tenant_id = self._tenant_of.get(wrapped)
         if tenant_id is None:
             try:
@@ -193,8 +230,7 @@ class KmsObjectCipher:
             if len(self._tenant_of) >= _TENANT_MEMO_SIZE:
                 self._tenant_of.clear()
             self._tenant_of[wrapped] = tenant_id
-        keys = self._keys
-        return await self._call(lambda: keys.unwrap_data_key(tenant_id, wrapped))
+        return tenant_id
 
     def stored_size(self, plaintext_size: int) -> int:
         return self._keys.stored_size(plaintext_size)
@@ -233,10 +269,23 @@ class PlaintextBenchCipher:
     header_size = 0
     read_block_size = 1024 * 1024
 
-    async def new_data_key(self, tenant_id: str) -> tuple[bytearray, bytes]:
+    async def new_data_key(
+        self, tenant_id: str, context: Mapping[str, str] | None = None
+    ) -> tuple[bytearray, bytes]:
         raise RuntimeError("the benchmark cipher has no keys")
 
-    async def open_data_key(self, wrapped: bytes) -> bytearray:
+    async def new_bucket_data_key(
+        self, key_ring: str, context: Mapping[str, str]
+    ) -> tuple[bytearray, bytes, bytes]:
+        raise RuntimeError("the benchmark cipher has no keys")
+
+    async def open_data_key(
+        self,
+        wrapped: bytes,
+        context: Mapping[str, str] | None = None,
+        *,
+        bucket_key: bytes | None = None,
+    ) -> bytearray:
         raise ObjectCorrupted("an encrypted object cannot be read with encryption switched off")
 
     def stored_size(self, plaintext_size: int) -> int:
@@ -255,13 +304,60 @@ class PlaintextBenchCipher:
 
 
 class S3KmsKeys:
-    """SSE-KMS keys for the S3 path (``s3.handlers.encryption.KmsKeyResolver``)."""
+    """SSE-KMS keys for the S3 path (``s3.handlers.encryption.KmsKeyResolver``).
 
-    def __init__(self, keys: CustomerKeyService, audit: AuditService) -> None:
+    Uses under an S3 Bucket Key are what make KMS calls rare: a successful check (key state,
+    key policy and IAM, audited as one key use) is remembered for ``bucket_key_ttl`` seconds
+    per caller, key, action, context and connection, as AWS S3 reuses a bucket key for a
+    limited time without calling KMS. So disabling the key or revoking a grant reaches bucket-key
+    objects within that time, not at once (without a bucket key: at once)."""
+
+    def __init__(
+        self,
+        keys: CustomerKeyService,
+        audit: AuditService,
+        *,
+        bucket_key_ttl: float = 300.0,
+        max_remembered: int = _TENANT_MEMO_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._keys = keys
         self._audit = audit
+        self._bucket_key_ttl = bucket_key_ttl
+        self._max_remembered = max_remembered
+        self._clock = clock
+        self._bucket_key_checks: dict[tuple[object, ...], tuple[float, KmsKey]] = {}
 
     async def key_for_sse(
+        self,
+        ctx: S3Context,
+        key_ref: str | None,
+        context: Mapping[str, str],
+        *,
+        action: str,
+        bucket_key: bool = False,
+    ) -> KmsKey:
+        remembered: tuple[object, ...] | None = None
+        if bucket_key and self._bucket_key_ttl > 0:
+            remembered = (
+                ctx.principal.arn,
+                ctx.source_ip,
+                ctx.secure,
+                key_ref,
+                action,
+                tuple(sorted(context.items())),
+            )
+            hit = self._bucket_key_checks.get(remembered)
+            if hit is not None and hit[0] > self._clock():
+                return hit[1]
+        found = await self._check(ctx, key_ref, context, action=action)
+        if remembered is not None:
+            if len(self._bucket_key_checks) >= self._max_remembered:
+                self._bucket_key_checks.clear()
+            self._bucket_key_checks[remembered] = (self._clock() + self._bucket_key_ttl, found)
+        return found
+
+    async def _check(
         self, ctx: S3Context, key_ref: str | None, context: Mapping[str, str], *, action: str
     ) -> KmsKey:
         caller = self._caller(ctx)

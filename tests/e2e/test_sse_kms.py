@@ -286,6 +286,136 @@ def test_iam_users_need_kms_permissions(
     assert status(no_generate) == (403, "AccessDenied")
 
 
+def _context(value: dict[str, str]) -> str:
+    return base64.b64encode(json.dumps(value).encode()).decode()
+
+
+def test_the_stored_context_meets_the_key_policy_conditions(
+    server: ServerProcess, s3: S3Client, bucket: str, key: dict[str, Any]
+) -> None:
+    apollo, gemini = _context({"project": "apollo"}), _context({"project": "gemini"})
+    for name, context in (("apollo", apollo), ("gemini", gemini)):
+        put = s3.put_object(
+            Bucket=bucket,
+            Key=name,
+            Body=name.encode(),
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=key["Arn"],
+            SSEKMSEncryptionContext=context,
+        )
+        assert put["SSEKMSEncryptionContext"] == context
+        head = s3.head_object(Bucket=bucket, Key=name)
+        assert "SSEKMSEncryptionContext" not in head  # AWS echoes it on writes only
+    only_apollo = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": key["Arn"],
+                "Condition": {"StringEquals": {"kms:EncryptionContext:project": "apollo"}},
+            },
+        ],
+    }
+    user = _user_s3(server, key["AWSAccountId"], only_apollo)
+    # Reads send no context: the stored one is what the condition sees.
+    assert user.get_object(Bucket=bucket, Key="apollo")["Body"].read() == b"apollo"
+    with pytest.raises(ClientError) as denied:
+        user.get_object(Bucket=bucket, Key="gemini")
+    assert status(denied) == (403, "AccessDenied")
+    for context in (gemini, None):
+        with pytest.raises(ClientError) as denied:
+            user.put_object(
+                Bucket=bucket,
+                Key="mine",
+                Body=b"m",
+                ServerSideEncryption="aws:kms",
+                SSEKMSKeyId=key["Arn"],
+                **({"SSEKMSEncryptionContext": context} if context else {}),
+            )
+        assert status(denied) == (403, "AccessDenied")
+    user.put_object(
+        Bucket=bucket,
+        Key="mine",
+        Body=b"m",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key["Arn"],
+        SSEKMSEncryptionContext=apollo,
+    )
+    assert user.get_object(Bucket=bucket, Key="mine")["Body"].read() == b"m"
+    with pytest.raises(ClientError) as reserved:
+        s3.put_object(
+            Bucket=bucket,
+            Key="r",
+            Body=b"r",
+            ServerSideEncryption="aws:kms",
+            SSEKMSEncryptionContext=_context({"aws:s3:arn": "arn:aws:s3:::elsewhere"}),
+        )
+    assert status(reserved) == (400, "InvalidArgument")
+
+
+def test_bucket_keys_on_objects_uploads_and_bucket_defaults(
+    s3: S3Client, bucket: str, key: dict[str, Any]
+) -> None:
+    put = s3.put_object(
+        Bucket=bucket,
+        Key="b",
+        Body=b"bucket key",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key["Arn"],
+        BucketKeyEnabled=True,
+    )
+    assert put["BucketKeyEnabled"] is True
+    for read in (s3.head_object(Bucket=bucket, Key="b"), s3.get_object(Bucket=bucket, Key="b")):
+        assert (read["SSEKMSKeyId"], read["BucketKeyEnabled"]) == (key["Arn"], True)
+    assert s3.get_object(Bucket=bucket, Key="b")["Body"].read() == b"bucket key"
+    upload = s3.create_multipart_upload(
+        Bucket=bucket,
+        Key="mp",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key["Arn"],
+        BucketKeyEnabled=True,
+        SSEKMSEncryptionContext=_context({"team": "blue"}),
+    )
+    assert upload["BucketKeyEnabled"] is True
+    part = s3.upload_part(
+        Bucket=bucket, Key="mp", UploadId=upload["UploadId"], PartNumber=1, Body=b"part"
+    )
+    assert part["BucketKeyEnabled"] is True
+    done = s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mp",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    assert done["BucketKeyEnabled"] is True
+    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == b"part"
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": key["Arn"],
+                    },
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["BucketKeyEnabled"] is True
+    default = s3.put_object(Bucket=bucket, Key="d", Body=b"d")
+    assert (default["SSEKMSKeyId"], default["BucketKeyEnabled"]) == (key["Arn"], True)
+    copied = s3.copy_object(
+        Bucket=bucket, Key="c", CopySource={"Bucket": bucket, "Key": "b"}, BucketKeyEnabled=False
+    )
+    assert "BucketKeyEnabled" not in copied
+    assert s3.get_object(Bucket=bucket, Key="c")["Body"].read() == b"bucket key"
+
+
 def _tenant_s3(server: ServerProcess) -> S3Client:
     async def work(identity: Any) -> Any:
         return await identity.create_tenant(f"sse-{uuid.uuid4().hex[:10]}")
