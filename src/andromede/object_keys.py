@@ -17,11 +17,11 @@ root, is where they meet. It owns three choices:
 ``S3KmsKeys`` is SSE-KMS's view of the customer-managed keys (``kms.CustomerKeyService``): it
 checks the caller's right to use a key through the key policy and IAM, maps the key errors to
 S3's (``KMS.NotFoundException``, ``KMS.DisabledException``, ``KMS.KMSInvalidStateException``,
-AccessDenied) and audits every use of a key from the S3 path. AWS encrypts requests that name
-no key under the account's AWS-managed ``aws/s3`` key; here that is a customer-managed key of
-the tenant created on first use with the alias ``alias/s3/default`` (``alias/aws/`` is
-reserved), made on behalf of the account's root user so that any principal the account's IAM
-policies allow to use it can, as with ``aws/s3``. The tenant may re-point or delete the alias.
+AccessDenied) and audits every use of a key from the S3 path. As on AWS, a request that names
+no key uses the account's AWS-managed key ``alias/aws/s3``, made on first use by the platform
+(``KeyManager: AWS``; its policy lets any principal of the account use it through S3 —
+``kms:ViaService`` — and nobody disable, delete or re-point it). Keys made before this under the
+old default alias ``alias/s3/default`` stay ordinary customer keys, still usable by name.
 
 ``PlaintextBenchCipher`` is the benchmark-only switch (``bench_unencrypted``): it stores new
 blobs unencrypted so that the cost of encryption can be measured. It must never serve real data.
@@ -39,13 +39,11 @@ from typing import TypeVar
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import ConfigurationError
-from andromede.iam.model import Principal, PrincipalKind
 from andromede.kms.chunks import ChunkDecryptor, ChunkRange
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.errors import IntegrityError, KeyDestroyed, KeyNotFound, KmsError
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_errors import (
-    AliasAlreadyExists,
     CmkAccessDenied,
     CmkDisabled,
     CmkInvalidState,
@@ -68,7 +66,7 @@ from andromede.storage.errors import (
 )
 
 __all__ = [
-    "DEFAULT_S3_KEY_ALIAS",
+    "AWS_MANAGED_S3_KEY_ALIAS",
     "KmsObjectCipher",
     "PlaintextBenchCipher",
     "S3KmsKeys",
@@ -80,8 +78,7 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _TENANT_MEMO_SIZE = 10_000
-DEFAULT_S3_KEY_ALIAS = "alias/s3/default"
-_DEFAULT_KEY_DESCRIPTION = "Default key that protects S3 objects when no other key is named"
+AWS_MANAGED_S3_KEY_ALIAS = "alias/aws/s3"
 
 
 def root_key_provider(settings: Settings) -> RootKeyProvider:
@@ -363,7 +360,7 @@ class S3KmsKeys:
         caller = self._caller(ctx)
         try:
             if key_ref is None:
-                key_ref = await self._default_key(ctx, caller)
+                key_ref = await self._aws_managed_key(ctx, caller)
             found = await self._keys.key_for_sse(caller, key_ref, context, action=action)
         except CustomerKeyError as exc:
             self._record(ctx, action, caller, Outcome.FAILURE, type(exc).__name__)
@@ -371,29 +368,17 @@ class S3KmsKeys:
         self._record(ctx, action, caller, Outcome.SUCCESS, None)
         return KmsKey(arn=found.arn, key_ring_id=found.key_ring_id)
 
-    async def _default_key(self, ctx: S3Context, caller: Caller) -> str:
-        """The tenant's default S3 key (its alias), created on first use (audited as made by
-        the account's root user on behalf of the S3 caller)."""
-        try:
-            await self._keys.describe_key(self._root(caller), DEFAULT_S3_KEY_ALIAS)
-            return DEFAULT_S3_KEY_ALIAS
-        except CmkNotFound:
-            pass
-        root = self._root(caller)
-        key = await self._keys.create_key(root, description=_DEFAULT_KEY_DESCRIPTION)
-        self._record(ctx, "kms:CreateKey", root, Outcome.SUCCESS, None, key.arn)
-        try:
-            await self._keys.create_alias(root, DEFAULT_S3_KEY_ALIAS, key.key_id)
-        except AliasAlreadyExists:
-            # Another request created the default key first: use that one, retire this one.
-            await self._keys.schedule_key_deletion(root, key.key_id, 7)
-            self._record(ctx, "kms:ScheduleKeyDeletion", root, Outcome.SUCCESS, None, key.arn)
-        else:
-            self._record(ctx, "kms:CreateAlias", root, Outcome.SUCCESS, None, key.arn)
-        return DEFAULT_S3_KEY_ALIAS
+    async def _aws_managed_key(self, ctx: S3Context, caller: Caller) -> str:
+        """The ARN of the account's ``aws/s3`` key; its making is audited (by the platform, on
+        behalf of the S3 caller)."""
+        key, made = await self._keys.aws_managed_key(caller.account_id, "s3")
+        if made:
+            platform = Caller(caller.account_id, "s3.amazonaws.com", None, ctx.source_ip)
+            for action in ("kms:CreateKey", "kms:CreateAlias"):
+                self._record(ctx, action, platform, Outcome.SUCCESS, None, key.arn)
+        return key.arn
 
-    @staticmethod
-    def _caller(ctx: S3Context) -> Caller:
+    def _caller(self, ctx: S3Context) -> Caller:
         principal = ctx.principal
         if principal.tenant_id is None:  # anonymous callers and operators hold no tenant keys
             raise S3Error("AccessDenied")
@@ -403,19 +388,8 @@ class S3KmsKeys:
             principal=principal,
             source_ip=ctx.source_ip,
             secure=ctx.secure,
+            via_service=f"s3.{self._keys.region}.amazonaws.com",
         )
-
-    @staticmethod
-    def _root(caller: Caller) -> Caller:
-        account = caller.account_id
-        root = Principal(
-            tenant_id=account,
-            user_id=None,
-            user_name=None,
-            kind=PrincipalKind.ROOT,
-            arn=f"arn:aws:iam::{account}:root",
-        )
-        return Caller(account, root.arn, root, caller.source_ip, caller.secure)
 
     def _record(
         self,
@@ -428,7 +402,7 @@ class S3KmsKeys:
     ) -> None:
         resources = [resource_arn] if resource_arn else caller.resources or ["*"]
         details = {"via": "s3"}
-        if caller.arn != ctx.principal.arn:  # the default key, made on behalf of the S3 caller
+        if caller.arn != ctx.principal.arn:  # the aws/s3 key, made on behalf of the S3 caller
             details["on_behalf_of"] = ctx.principal.arn
         if error is not None:
             details["error"] = error

@@ -119,13 +119,33 @@ def test_context_and_bucket_key_are_echoed_and_reads_need_no_context(
     assert status(bad) == (400, "InvalidArgument")
 
 
-def test_default_key_is_created_once_and_reused(s3: S3Client, kms: Any, bucket: str) -> None:
+def test_no_key_named_uses_the_aws_managed_s3_key(
+    server: ServerProcess, s3: S3Client, kms: Any, bucket: str
+) -> None:
     first = s3.put_object(Bucket=bucket, Key="a", Body=b"1", ServerSideEncryption="aws:kms")
     second = s3.put_object(Bucket=bucket, Key="b", Body=b"2", ServerSideEncryption="aws:kms")
     assert first["SSEKMSKeyId"] == second["SSEKMSKeyId"]
-    described = kms.describe_key(KeyId="alias/s3/default")["KeyMetadata"]
-    assert described["Arn"] == first["SSEKMSKeyId"]
+    described = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]
+    assert (described["Arn"], described["KeyManager"]) == (first["SSEKMSKeyId"], "AWS")
+    aliases = kms.list_aliases(KeyId=described["KeyId"])["Aliases"]
+    assert [a["AliasName"] for a in aliases] == ["alias/aws/s3"]
     assert s3.get_object(Bucket=bucket, Key="b")["Body"].read() == b"2"
+    for manage in (
+        lambda: kms.schedule_key_deletion(KeyId=described["KeyId"], PendingWindowInDays=7),
+        lambda: kms.disable_key(KeyId=described["KeyId"]),
+    ):
+        with pytest.raises(ClientError) as refused:
+            manage()
+        assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    # Any principal of the account allowed to use S3 may use it through S3.
+    s3_only = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+    user = _user_s3(server, described["AWSAccountId"], s3_only)
+    assert user.get_object(Bucket=bucket, Key="a")["Body"].read() == b"1"
+    put = user.put_object(Bucket=bucket, Key="u", Body=b"u", ServerSideEncryption="aws:kms")
+    assert put["SSEKMSKeyId"] == described["Arn"]
 
 
 def test_copy_and_multipart(s3: S3Client, bucket: str, key: dict[str, Any]) -> None:

@@ -27,11 +27,13 @@ from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.errors import IntegrityError
 from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.keys_errors import CmkAccessDenied, InvalidKeyParameter
+from andromede.kms.keys_model import default_key_policy
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.model import WrappedDataKey
 from andromede.kms.service import KeyService
 from andromede.kmsapi.authorise import KmsAuthoriser
-from andromede.object_keys import DEFAULT_S3_KEY_ALIAS, KmsObjectCipher, S3KmsKeys
+from andromede.object_keys import AWS_MANAGED_S3_KEY_ALIAS, KmsObjectCipher, S3KmsKeys
 from andromede.s3.app import S3App
 from andromede.settings import Settings
 from andromede.storage.blob_memory import MemoryBlobStore
@@ -156,22 +158,49 @@ async def test_the_object_is_wrapped_under_the_kms_key_not_the_tenant_key(kit: K
     assert (write.status, write.error_code()) == (400, "KMS.KMSInvalidStateException")
 
 
-async def test_the_default_key_is_created_once_under_its_alias(kit: Kit) -> None:
+async def test_no_key_named_is_the_aws_managed_s3_key_made_once(kit: Kit) -> None:
     first = await kit.client.request("PUT", "/vault/a", b"1", {_SSE: "aws:kms"})
     second = await kit.client.request("PUT", "/vault/b", b"2", {_SSE: "aws:kms"})
     assert first.status == second.status == 200
     assert first.headers[_KEY_ID] == second.headers[_KEY_ID]
-    described = await kit.keys.describe_key(kit.caller, DEFAULT_S3_KEY_ALIAS)
+    described = await kit.keys.describe_key(kit.caller, AWS_MANAGED_S3_KEY_ALIAS)
     assert described.arn == first.headers[_KEY_ID]
+    assert described.key_manager == "AWS"
     keys, _ = await kit.keys.list_keys(kit.caller, limit=10, marker=None)
-    assert len(keys) == 1
+    assert [k.key_id for k in keys] == [described.key_id]
+    aliases, _ = await kit.keys.list_aliases(kit.caller, key_ref=None, limit=10, marker=None)
+    assert [(a.name, a.key_id) for a in aliases] == [("alias/aws/s3", described.key_id)]
     await kit.client.audit.flush()
     events = await kit.client.audit_store.list_events(None, after_id=0, limit=100)
     made = [e for _, e in events if e.action in ("kms:CreateKey", "kms:CreateAlias")]
-    assert [(e.action, e.resource) for e in made] == [
-        ("kms:CreateKey", described.arn),
-        ("kms:CreateAlias", described.arn),
+    assert [(e.action, e.resource, e.principal) for e in made] == [
+        ("kms:CreateKey", described.arn, "s3.amazonaws.com"),
+        ("kms:CreateAlias", described.arn, "s3.amazonaws.com"),
     ]
+    # The tenant, its root user included, cannot manage it (its policy allows no management).
+    account = kit.caller.account_id
+    manages = [
+        lambda: kit.keys.schedule_key_deletion(kit.caller, described.key_id, 7),
+        lambda: kit.keys.disable_key(kit.caller, described.key_id),
+        lambda: kit.keys.put_key_policy(
+            kit.caller, described.key_id, "default", default_key_policy(account)
+        ),
+        lambda: kit.keys.create_alias(kit.caller, "alias/mine", described.key_id),
+    ]
+    for manage in manages:
+        with pytest.raises(CmkAccessDenied):
+            await manage()
+    alias_changes = [
+        lambda: kit.keys.delete_alias(kit.caller, "alias/aws/s3"),
+        lambda: kit.keys.update_alias(kit.caller, "alias/aws/s3", described.key_id),
+    ]
+    for change in alias_changes:
+        with pytest.raises(InvalidKeyParameter):
+            await change()
+    # ... nor use it directly, outside S3.
+    with pytest.raises(CmkAccessDenied):
+        await kit.keys.encrypt(kit.caller, described.key_id, b"x", {})
+    assert (await kit.client.request("GET", "/vault/b")).body == b"2"
 
 
 @pytest.mark.parametrize(
