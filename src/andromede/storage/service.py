@@ -796,7 +796,7 @@ class ObjectService:
         context = None
         if first is not None and first.context is not None:
             context = await self._sealed.open_context(first.context, record.bucket, record.key)
-        return dataclasses.replace(record, headers=headers, kms_context=context)
+        return record.opened(headers, context)
 
     async def _commit_record(self, record: ObjectRecord, blob_id: str) -> ObjectRecord:
         """Commit the metadata row of a freshly committed blob; queue what it replaced."""
