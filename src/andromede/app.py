@@ -242,7 +242,7 @@ class Application:
                 settings,
                 objects,
                 identity,
-                S3KmsKeys(customer_keys, audit),
+                S3KmsKeys(customer_keys, audit, bucket_key_ttl=settings.data_key_cache_ttl),
                 allowed_regions=identity.allowed_regions,
             ),
             identity,

@@ -17,11 +17,11 @@ root, is where they meet. It owns three choices:
 ``S3KmsKeys`` is SSE-KMS's view of the customer-managed keys (``kms.CustomerKeyService``): it
 checks the caller's right to use a key through the key policy and IAM, maps the key errors to
 S3's (``KMS.NotFoundException``, ``KMS.DisabledException``, ``KMS.KMSInvalidStateException``,
-AccessDenied) and audits every use of a key from the S3 path. AWS encrypts requests that name
-no key under the account's AWS-managed ``aws/s3`` key; here that is a customer-managed key of
-the tenant created on first use with the alias ``alias/s3/default`` (``alias/aws/`` is
-reserved), made on behalf of the account's root user so that any principal the account's IAM
-policies allow to use it can, as with ``aws/s3``. The tenant may re-point or delete the alias.
+AccessDenied) and audits every use of a key from the S3 path. As on AWS, a request that names
+no key uses the account's AWS-managed key ``alias/aws/s3``, made on first use by the platform
+(``KeyManager: AWS``; its policy lets any principal of the account use it through S3 —
+``kms:ViaService`` — and nobody disable, delete or re-point it). Keys made before this under the
+old default alias ``alias/s3/default`` stay ordinary customer keys, still usable by name.
 
 ``PlaintextBenchCipher`` is the benchmark-only switch (``bench_unencrypted``): it stores new
 blobs unencrypted so that the cost of encryption can be measured. It must never serve real data.
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
@@ -38,13 +39,11 @@ from typing import TypeVar
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import ConfigurationError
-from andromede.iam.model import Principal, PrincipalKind
 from andromede.kms.chunks import ChunkDecryptor, ChunkRange
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.errors import IntegrityError, KeyDestroyed, KeyNotFound, KmsError
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_errors import (
-    AliasAlreadyExists,
     CmkAccessDenied,
     CmkDisabled,
     CmkInvalidState,
@@ -52,7 +51,7 @@ from andromede.kms.keys_errors import (
     CustomerKeyError,
     InvalidKeyArn,
 )
-from andromede.kms.model import WrappedDataKey
+from andromede.kms.model import WrappedDataKey, context_digest
 from andromede.kms.providers import RootKeyProvider
 from andromede.kms.service import KeyService
 from andromede.s3.errors import S3Error
@@ -67,7 +66,7 @@ from andromede.storage.errors import (
 )
 
 __all__ = [
-    "DEFAULT_S3_KEY_ALIAS",
+    "AWS_MANAGED_S3_KEY_ALIAS",
     "KmsObjectCipher",
     "PlaintextBenchCipher",
     "S3KmsKeys",
@@ -79,8 +78,7 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _TENANT_MEMO_SIZE = 10_000
-DEFAULT_S3_KEY_ALIAS = "alias/s3/default"
-_DEFAULT_KEY_DESCRIPTION = "Default key that protects S3 objects when no other key is named"
+AWS_MANAGED_S3_KEY_ALIAS = "alias/aws/s3"
 
 
 def root_key_provider(settings: Settings) -> RootKeyProvider:
@@ -104,6 +102,7 @@ def key_service(settings: Settings) -> KeyService:
         root_key_provider(settings),
         cache_ttl_seconds=settings.data_key_cache_ttl,
         cache_max_entries=settings.data_key_cache_size,
+        bucket_key_ttl_seconds=settings.data_key_cache_ttl,
     )
 
 
@@ -114,6 +113,12 @@ def object_cipher(settings: Settings, keys: KeyService) -> ObjectCipher:
         )
         return PlaintextBenchCipher()
     return KmsObjectCipher(keys, inline=settings.key_provider == "file")
+
+
+def _bucket_context(context: Mapping[str, str]) -> bytes:
+    """What a bucket key is bound to: the bucket's ARN, which S3 puts in the context of the
+    objects encrypted under a bucket key (``aws:s3:arn``) in place of the object's."""
+    return context_digest({"aws:s3:arn": context.get("aws:s3:arn", "")})
 
 
 class _Opener:
@@ -173,15 +178,44 @@ class KmsObjectCipher:
             log.warning("root-key provider call failed: %s", type(exc).__name__)
             raise KeyServiceUnavailable("The encryption key service is unavailable.") from exc
 
-    async def new_data_key(self, tenant_id: str) -> tuple[bytearray, bytes]:
+    async def new_data_key(
+        self, tenant_id: str, context: Mapping[str, str] | None = None
+    ) -> tuple[bytearray, bytes]:
         keys = self._keys
         if tenant_id not in self._tenants_with_keys:
             await self._call(lambda: keys.ensure_tenant_key(tenant_id))
             self._tenants_with_keys.add(tenant_id)
-        new = await self._call(lambda: keys.new_data_key(tenant_id))
+        bound = context_digest(context)
+        new = await self._call(lambda: keys.new_data_key(tenant_id, bound))
         return new.plaintext, new.wrapped
 
-    async def open_data_key(self, wrapped: bytes) -> bytearray:
+    async def new_bucket_data_key(
+        self, key_ring: str, context: Mapping[str, str]
+    ) -> tuple[bytearray, bytes, bytes]:
+        keys = self._keys
+        bucket, bound = _bucket_context(context), context_digest(context)
+        new = await self._call(lambda: keys.new_bucket_data_key(key_ring, bucket, bound))
+        return new.plaintext, new.wrapped, new.bucket_key
+
+    async def open_data_key(
+        self,
+        wrapped: bytes,
+        context: Mapping[str, str] | None = None,
+        *,
+        bucket_key: bytes | None = None,
+    ) -> bytearray:
+        keys = self._keys
+        bound = context_digest(context)
+        if bucket_key is not None:
+            ring = self._owner(bucket_key)
+            bucket = _bucket_context(context or {})
+            return await self._call(
+                lambda: keys.unwrap_bucket_data_key(ring, bucket_key, bucket, wrapped, bound)
+            )
+        tenant_id = self._owner(wrapped)
+        return await self._call(lambda: keys.unwrap_data_key(tenant_id, wrapped, bound))
+
+    def _owner(self, wrapped: bytes) -> str:
         tenant_id = self._tenant_of.get(wrapped)
         if tenant_id is None:
             try:
@@ -193,8 +227,7 @@ class KmsObjectCipher:
             if len(self._tenant_of) >= _TENANT_MEMO_SIZE:
                 self._tenant_of.clear()
             self._tenant_of[wrapped] = tenant_id
-        keys = self._keys
-        return await self._call(lambda: keys.unwrap_data_key(tenant_id, wrapped))
+        return tenant_id
 
     def stored_size(self, plaintext_size: int) -> int:
         return self._keys.stored_size(plaintext_size)
@@ -233,10 +266,23 @@ class PlaintextBenchCipher:
     header_size = 0
     read_block_size = 1024 * 1024
 
-    async def new_data_key(self, tenant_id: str) -> tuple[bytearray, bytes]:
+    async def new_data_key(
+        self, tenant_id: str, context: Mapping[str, str] | None = None
+    ) -> tuple[bytearray, bytes]:
         raise RuntimeError("the benchmark cipher has no keys")
 
-    async def open_data_key(self, wrapped: bytes) -> bytearray:
+    async def new_bucket_data_key(
+        self, key_ring: str, context: Mapping[str, str]
+    ) -> tuple[bytearray, bytes, bytes]:
+        raise RuntimeError("the benchmark cipher has no keys")
+
+    async def open_data_key(
+        self,
+        wrapped: bytes,
+        context: Mapping[str, str] | None = None,
+        *,
+        bucket_key: bytes | None = None,
+    ) -> bytearray:
         raise ObjectCorrupted("an encrypted object cannot be read with encryption switched off")
 
     def stored_size(self, plaintext_size: int) -> int:
@@ -255,19 +301,66 @@ class PlaintextBenchCipher:
 
 
 class S3KmsKeys:
-    """SSE-KMS keys for the S3 path (``s3.handlers.encryption.KmsKeyResolver``)."""
+    """SSE-KMS keys for the S3 path (``s3.handlers.encryption.KmsKeyResolver``).
 
-    def __init__(self, keys: CustomerKeyService, audit: AuditService) -> None:
+    Uses under an S3 Bucket Key are what make KMS calls rare: a successful check (key state,
+    key policy and IAM, audited as one key use) is remembered for ``bucket_key_ttl`` seconds
+    per caller, key, action, context and connection, as AWS S3 reuses a bucket key for a
+    limited time without calling KMS. So disabling the key or revoking a grant reaches bucket-key
+    objects within that time, not at once (without a bucket key: at once)."""
+
+    def __init__(
+        self,
+        keys: CustomerKeyService,
+        audit: AuditService,
+        *,
+        bucket_key_ttl: float = 300.0,
+        max_remembered: int = _TENANT_MEMO_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._keys = keys
         self._audit = audit
+        self._bucket_key_ttl = bucket_key_ttl
+        self._max_remembered = max_remembered
+        self._clock = clock
+        self._bucket_key_checks: dict[tuple[object, ...], tuple[float, KmsKey]] = {}
 
     async def key_for_sse(
+        self,
+        ctx: S3Context,
+        key_ref: str | None,
+        context: Mapping[str, str],
+        *,
+        action: str,
+        bucket_key: bool = False,
+    ) -> KmsKey:
+        remembered: tuple[object, ...] | None = None
+        if bucket_key and self._bucket_key_ttl > 0:
+            remembered = (
+                ctx.principal.arn,
+                ctx.source_ip,
+                ctx.secure,
+                key_ref,
+                action,
+                tuple(sorted(context.items())),
+            )
+            hit = self._bucket_key_checks.get(remembered)
+            if hit is not None and hit[0] > self._clock():
+                return hit[1]
+        found = await self._check(ctx, key_ref, context, action=action)
+        if remembered is not None:
+            if len(self._bucket_key_checks) >= self._max_remembered:
+                self._bucket_key_checks.clear()
+            self._bucket_key_checks[remembered] = (self._clock() + self._bucket_key_ttl, found)
+        return found
+
+    async def _check(
         self, ctx: S3Context, key_ref: str | None, context: Mapping[str, str], *, action: str
     ) -> KmsKey:
         caller = self._caller(ctx)
         try:
             if key_ref is None:
-                key_ref = await self._default_key(ctx, caller)
+                key_ref = await self._aws_managed_key(ctx, caller)
             found = await self._keys.key_for_sse(caller, key_ref, context, action=action)
         except CustomerKeyError as exc:
             self._record(ctx, action, caller, Outcome.FAILURE, type(exc).__name__)
@@ -275,29 +368,17 @@ class S3KmsKeys:
         self._record(ctx, action, caller, Outcome.SUCCESS, None)
         return KmsKey(arn=found.arn, key_ring_id=found.key_ring_id)
 
-    async def _default_key(self, ctx: S3Context, caller: Caller) -> str:
-        """The tenant's default S3 key (its alias), created on first use (audited as made by
-        the account's root user on behalf of the S3 caller)."""
-        try:
-            await self._keys.describe_key(self._root(caller), DEFAULT_S3_KEY_ALIAS)
-            return DEFAULT_S3_KEY_ALIAS
-        except CmkNotFound:
-            pass
-        root = self._root(caller)
-        key = await self._keys.create_key(root, description=_DEFAULT_KEY_DESCRIPTION)
-        self._record(ctx, "kms:CreateKey", root, Outcome.SUCCESS, None, key.arn)
-        try:
-            await self._keys.create_alias(root, DEFAULT_S3_KEY_ALIAS, key.key_id)
-        except AliasAlreadyExists:
-            # Another request created the default key first: use that one, retire this one.
-            await self._keys.schedule_key_deletion(root, key.key_id, 7)
-            self._record(ctx, "kms:ScheduleKeyDeletion", root, Outcome.SUCCESS, None, key.arn)
-        else:
-            self._record(ctx, "kms:CreateAlias", root, Outcome.SUCCESS, None, key.arn)
-        return DEFAULT_S3_KEY_ALIAS
+    async def _aws_managed_key(self, ctx: S3Context, caller: Caller) -> str:
+        """The ARN of the account's ``aws/s3`` key; its making is audited (by the platform, on
+        behalf of the S3 caller)."""
+        key, made = await self._keys.aws_managed_key(caller.account_id, "s3")
+        if made:
+            platform = Caller(caller.account_id, "s3.amazonaws.com", None, ctx.source_ip)
+            for action in ("kms:CreateKey", "kms:CreateAlias"):
+                self._record(ctx, action, platform, Outcome.SUCCESS, None, key.arn)
+        return key.arn
 
-    @staticmethod
-    def _caller(ctx: S3Context) -> Caller:
+    def _caller(self, ctx: S3Context) -> Caller:
         principal = ctx.principal
         if principal.tenant_id is None:  # anonymous callers and operators hold no tenant keys
             raise S3Error("AccessDenied")
@@ -307,19 +388,8 @@ class S3KmsKeys:
             principal=principal,
             source_ip=ctx.source_ip,
             secure=ctx.secure,
+            via_service=f"s3.{self._keys.region}.amazonaws.com",
         )
-
-    @staticmethod
-    def _root(caller: Caller) -> Caller:
-        account = caller.account_id
-        root = Principal(
-            tenant_id=account,
-            user_id=None,
-            user_name=None,
-            kind=PrincipalKind.ROOT,
-            arn=f"arn:aws:iam::{account}:root",
-        )
-        return Caller(account, root.arn, root, caller.source_ip, caller.secure)
 
     def _record(
         self,
@@ -332,7 +402,7 @@ class S3KmsKeys:
     ) -> None:
         resources = [resource_arn] if resource_arn else caller.resources or ["*"]
         details = {"via": "s3"}
-        if caller.arn != ctx.principal.arn:  # the default key, made on behalf of the S3 caller
+        if caller.arn != ctx.principal.arn:  # the aws/s3 key, made on behalf of the S3 caller
             details["on_behalf_of"] = ctx.principal.arn
         if error is not None:
             details["error"] = error

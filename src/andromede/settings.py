@@ -211,6 +211,11 @@ class Settings(BaseSettings):
     max_user_metadata_size: int = Field(
         default=2 * KIB, gt=0, description="Largest total of user metadata names and values."
     )
+    max_encryption_context_size: int = Field(
+        default=8 * KIB,
+        gt=0,
+        description="Longest x-amz-server-side-encryption-context header (base64 bytes).",
+    )
     max_delete_objects: int = Field(
         default=1000, gt=0, description="Most keys in one DeleteObjects request."
     )
@@ -331,7 +336,7 @@ class Settings(BaseSettings):
     data_key_cache_ttl: float = Field(
         default=300.0,
         ge=0,
-        description="Seconds an unwrapped data key or key-file KEK stays cached (0: none).",
+        description="Seconds a data key, key-file KEK or S3 bucket key stays cached (0: none).",
     )
     data_key_cache_size: int = Field(
         default=10_000, ge=1, description="Most unwrapped data keys cached per worker process."

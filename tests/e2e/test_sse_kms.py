@@ -119,13 +119,33 @@ def test_context_and_bucket_key_are_echoed_and_reads_need_no_context(
     assert status(bad) == (400, "InvalidArgument")
 
 
-def test_default_key_is_created_once_and_reused(s3: S3Client, kms: Any, bucket: str) -> None:
+def test_no_key_named_uses_the_aws_managed_s3_key(
+    server: ServerProcess, s3: S3Client, kms: Any, bucket: str
+) -> None:
     first = s3.put_object(Bucket=bucket, Key="a", Body=b"1", ServerSideEncryption="aws:kms")
     second = s3.put_object(Bucket=bucket, Key="b", Body=b"2", ServerSideEncryption="aws:kms")
     assert first["SSEKMSKeyId"] == second["SSEKMSKeyId"]
-    described = kms.describe_key(KeyId="alias/s3/default")["KeyMetadata"]
-    assert described["Arn"] == first["SSEKMSKeyId"]
+    described = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]
+    assert (described["Arn"], described["KeyManager"]) == (first["SSEKMSKeyId"], "AWS")
+    aliases = kms.list_aliases(KeyId=described["KeyId"])["Aliases"]
+    assert [a["AliasName"] for a in aliases] == ["alias/aws/s3"]
     assert s3.get_object(Bucket=bucket, Key="b")["Body"].read() == b"2"
+    for manage in (
+        lambda: kms.schedule_key_deletion(KeyId=described["KeyId"], PendingWindowInDays=7),
+        lambda: kms.disable_key(KeyId=described["KeyId"]),
+    ):
+        with pytest.raises(ClientError) as refused:
+            manage()
+        assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    # Any principal of the account allowed to use S3 may use it through S3.
+    s3_only = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+    user = _user_s3(server, described["AWSAccountId"], s3_only)
+    assert user.get_object(Bucket=bucket, Key="a")["Body"].read() == b"1"
+    put = user.put_object(Bucket=bucket, Key="u", Body=b"u", ServerSideEncryption="aws:kms")
+    assert put["SSEKMSKeyId"] == described["Arn"]
 
 
 def test_copy_and_multipart(s3: S3Client, bucket: str, key: dict[str, Any]) -> None:
@@ -284,6 +304,136 @@ def test_iam_users_need_kms_permissions(
             SSEKMSKeyId=key["Arn"],
         )
     assert status(no_generate) == (403, "AccessDenied")
+
+
+def _context(value: dict[str, str]) -> str:
+    return base64.b64encode(json.dumps(value).encode()).decode()
+
+
+def test_the_stored_context_meets_the_key_policy_conditions(
+    server: ServerProcess, s3: S3Client, bucket: str, key: dict[str, Any]
+) -> None:
+    apollo, gemini = _context({"project": "apollo"}), _context({"project": "gemini"})
+    for name, context in (("apollo", apollo), ("gemini", gemini)):
+        put = s3.put_object(
+            Bucket=bucket,
+            Key=name,
+            Body=name.encode(),
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=key["Arn"],
+            SSEKMSEncryptionContext=context,
+        )
+        assert put["SSEKMSEncryptionContext"] == context
+        head = s3.head_object(Bucket=bucket, Key=name)
+        assert "SSEKMSEncryptionContext" not in head  # AWS echoes it on writes only
+    only_apollo = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": key["Arn"],
+                "Condition": {"StringEquals": {"kms:EncryptionContext:project": "apollo"}},
+            },
+        ],
+    }
+    user = _user_s3(server, key["AWSAccountId"], only_apollo)
+    # Reads send no context: the stored one is what the condition sees.
+    assert user.get_object(Bucket=bucket, Key="apollo")["Body"].read() == b"apollo"
+    with pytest.raises(ClientError) as denied:
+        user.get_object(Bucket=bucket, Key="gemini")
+    assert status(denied) == (403, "AccessDenied")
+    for context in (gemini, None):
+        with pytest.raises(ClientError) as denied:
+            user.put_object(
+                Bucket=bucket,
+                Key="mine",
+                Body=b"m",
+                ServerSideEncryption="aws:kms",
+                SSEKMSKeyId=key["Arn"],
+                **({"SSEKMSEncryptionContext": context} if context else {}),
+            )
+        assert status(denied) == (403, "AccessDenied")
+    user.put_object(
+        Bucket=bucket,
+        Key="mine",
+        Body=b"m",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key["Arn"],
+        SSEKMSEncryptionContext=apollo,
+    )
+    assert user.get_object(Bucket=bucket, Key="mine")["Body"].read() == b"m"
+    with pytest.raises(ClientError) as reserved:
+        s3.put_object(
+            Bucket=bucket,
+            Key="r",
+            Body=b"r",
+            ServerSideEncryption="aws:kms",
+            SSEKMSEncryptionContext=_context({"aws:s3:arn": "arn:aws:s3:::elsewhere"}),
+        )
+    assert status(reserved) == (400, "InvalidArgument")
+
+
+def test_bucket_keys_on_objects_uploads_and_bucket_defaults(
+    s3: S3Client, bucket: str, key: dict[str, Any]
+) -> None:
+    put = s3.put_object(
+        Bucket=bucket,
+        Key="b",
+        Body=b"bucket key",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key["Arn"],
+        BucketKeyEnabled=True,
+    )
+    assert put["BucketKeyEnabled"] is True
+    for read in (s3.head_object(Bucket=bucket, Key="b"), s3.get_object(Bucket=bucket, Key="b")):
+        assert (read["SSEKMSKeyId"], read["BucketKeyEnabled"]) == (key["Arn"], True)
+    assert s3.get_object(Bucket=bucket, Key="b")["Body"].read() == b"bucket key"
+    upload = s3.create_multipart_upload(
+        Bucket=bucket,
+        Key="mp",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key["Arn"],
+        BucketKeyEnabled=True,
+        SSEKMSEncryptionContext=_context({"team": "blue"}),
+    )
+    assert upload["BucketKeyEnabled"] is True
+    part = s3.upload_part(
+        Bucket=bucket, Key="mp", UploadId=upload["UploadId"], PartNumber=1, Body=b"part"
+    )
+    assert part["BucketKeyEnabled"] is True
+    done = s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mp",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    assert done["BucketKeyEnabled"] is True
+    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == b"part"
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": key["Arn"],
+                    },
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["BucketKeyEnabled"] is True
+    default = s3.put_object(Bucket=bucket, Key="d", Body=b"d")
+    assert (default["SSEKMSKeyId"], default["BucketKeyEnabled"]) == (key["Arn"], True)
+    copied = s3.copy_object(
+        Bucket=bucket, Key="c", CopySource={"Bucket": bucket, "Key": "b"}, BucketKeyEnabled=False
+    )
+    assert "BucketKeyEnabled" not in copied
+    assert s3.get_object(Bucket=bucket, Key="c")["Body"].read() == b"bucket key"
 
 
 def _tenant_s3(server: ServerProcess) -> S3Client:

@@ -1,9 +1,9 @@
 """Encryption at rest, seen from the disk of a real server.
 
 - No plaintext at rest: objects and metadata carrying a random canary are stored (single PUT,
-  multipart, copy, SSE-C), then every byte under the data folder (SQLite database, WAL, blobs,
-  keystore) is searched for the canary and its hex and base64 forms, while the server runs and
-  after it stopped: zero hits.
+  multipart, copy, SSE-C, SSE-KMS with the canary in the encryption context), then every
+  byte under the data folder (SQLite database, WAL, blobs, keystore) is searched for the
+  canary and its hex and base64 forms, while the server runs and after it stopped: zero hits.
 - Objects a release before encryption at rest stored in clear are encrypted at the next start.
 - Crypto-shredding through the server: a copy of the database taken before the tenant key is
   destroyed, restored afterwards, gives clients AccessDenied on every object, never bytes.
@@ -109,6 +109,23 @@ def test_no_plaintext_at_rest(tmp_path: Path) -> None:
         )
         s3.copy_object(
             Bucket="canary", Key="copy", CopySource={"Bucket": "canary", "Key": "single"}
+        )
+        context = base64.b64encode(b'{"secret":"%s"}' % canary).decode()
+        for bucket_key in (False, True):
+            s3.put_object(
+                Bucket="canary",
+                Key=f"kms-{bucket_key}",
+                Body=body,
+                ServerSideEncryption="aws:kms",
+                SSEKMSEncryptionContext=context,
+                BucketKeyEnabled=bucket_key,
+            )
+            assert s3.get_object(Bucket="canary", Key=f"kms-{bucket_key}")["Body"].read() == body
+        s3.create_multipart_upload(
+            Bucket="canary",
+            Key="kms-pending",
+            ServerSideEncryption="aws:kms",
+            SSEKMSEncryptionContext=context,
         )
         got = s3.get_object(Bucket="canary", Key="single")
         assert got["Body"].read() == body and got["Metadata"] == metadata

@@ -440,6 +440,8 @@ kms_keys = sa.Table(
     sa.Column("key_usage", sa.Text, nullable=False),
     sa.Column("key_spec", sa.Text, nullable=False),
     sa.Column("origin", sa.Text, nullable=False),
+    # CUSTOMER, or AWS for a service's default key (alias/aws/s3), which tenants cannot manage.
+    sa.Column("key_manager", sa.Text, nullable=False, server_default="CUSTOMER"),
     sa.Column("state", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("deletion_date", UtcDateTime, nullable=True),

@@ -35,6 +35,7 @@ from andromede.kms.errors import (
     KeyNotFound,
 )
 from andromede.kms.keys_errors import (
+    AliasAlreadyExists,
     CmkAccessDenied,
     CmkDisabled,
     CmkInvalidState,
@@ -47,16 +48,19 @@ from andromede.kms.keys_errors import (
 )
 from andromede.kms.keys_model import (
     DEFAULT_PENDING_WINDOW_DAYS,
+    KEY_MANAGER_AWS,
     KEY_SPEC_SYMMETRIC_DEFAULT,
     KEY_USAGE_ENCRYPT_DECRYPT,
     MAX_DESCRIPTION_LENGTH,
     MAX_TAGS,
+    RESERVED_ALIAS_PREFIX,
     Alias,
     CustomerKey,
     KeyEvent,
     KeyReference,
     KeyState,
     ReferenceKind,
+    aws_managed_key_policy,
     check_alias_name,
     check_tags,
     default_key_policy,
@@ -99,6 +103,8 @@ class Caller:
     source_ip: str | None = None
     secure: bool = False
     resources: list[str] = field(default_factory=list)
+    # The service the call comes through (``kms:ViaService``): ``s3.<region>.amazonaws.com``.
+    via_service: str | None = None
 
 
 class KeyAuthoriser(Protocol):
@@ -514,6 +520,49 @@ class CustomerKeyService:
         return secrets.token_bytes(size)
 
     # --- the SSE-KMS hook -------------------------------------------------------------------
+
+    @property
+    def region(self) -> str:
+        return self._region
+
+    async def aws_managed_key(self, account_id: str, service: str) -> tuple[CustomerKey, bool]:
+        """The account's AWS-managed key for ``service`` (alias ``alias/aws/<service>``), made on
+        first use as AWS does, by the platform (no caller to authorise); True if this call made
+        it. Its policy lets the account use it through the service only and manage nothing."""
+        name = f"{RESERVED_ALIAS_PREFIX}{service}"
+        alias = await self._store.get_alias(account_id, name)
+        if alias is not None:
+            existing = await self._store.get_key(alias.key_id)
+            if existing is not None:
+                return existing, False
+        key = CustomerKey(
+            key_id=str(uuid.uuid4()),
+            tenant_id=account_id,
+            region=self._region,
+            description=f"Default key that protects my {service.upper()} objects when no "
+            "other key is defined",
+            state=KeyState.ENABLED,
+            created_at=self._clock(),
+            policy=aws_managed_key_policy(account_id, service, self._region),
+            key_manager=KEY_MANAGER_AWS,
+        )
+        await self._provider(self._keys.create_tenant_key, key.key_id)
+        try:
+            await self._store.insert_key(key)
+        except BaseException:
+            await self._provider(self._keys.destroy_tenant_key, key.key_id)
+            raise
+        now = self._clock()
+        try:
+            await self._store.insert_alias(
+                Alias(account_id, name, key.key_id, created_at=now, updated_at=now)
+            )
+        except AliasAlreadyExists:
+            # Another request made it first: use that one; this one never protected anything.
+            await self._store.delete_key(key.key_id)
+            await self._provider(self._keys.destroy_tenant_key, key.key_id)
+            return await self.aws_managed_key(account_id, service)
+        return key, True
 
     async def key_for_sse(
         self,

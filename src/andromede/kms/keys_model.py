@@ -40,6 +40,7 @@ __all__ = [
     "KeyState",
     "ReferenceKind",
     "alias_arn",
+    "aws_managed_key_policy",
     "check_alias_name",
     "check_tags",
     "default_key_policy",
@@ -51,6 +52,8 @@ __all__ = [
 KEY_RECORD_FORMAT = 1
 ALIAS_PREFIX = "alias/"
 RESERVED_ALIAS_PREFIX = "alias/aws/"
+KEY_MANAGER_CUSTOMER = "CUSTOMER"
+KEY_MANAGER_AWS = "AWS"  # a service's default key (``alias/aws/s3``), made by the platform
 DEFAULT_PENDING_WINDOW_DAYS = 30
 MIN_PENDING_WINDOW_DAYS = 7
 MAX_PENDING_WINDOW_DAYS = 30
@@ -138,6 +141,48 @@ def default_key_policy(account: str) -> str:
                     "Action": "kms:*",
                     "Resource": "*",
                 }
+            ],
+        },
+        indent=2,
+    )
+
+
+def aws_managed_key_policy(account: str, service: str, region: str) -> str:
+    """AWS's policy of a service's AWS-managed key (``aws/s3``): every principal of the account
+    may use it through that service, the account may read its metadata, and nobody may manage
+    it (disable, delete, change its policy): those calls are refused as not allowed."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Id": f"auto-{service}-2",
+            "Statement": [
+                {
+                    "Sid": f"Allow access through {service.upper()} for all principals in the "
+                    f"account that are authorized to use {service.upper()}",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": [
+                        "kms:Encrypt",
+                        "kms:Decrypt",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:DescribeKey",
+                    ],
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {
+                            "kms:CallerAccount": account,
+                            "kms:ViaService": f"{service}.{region}.amazonaws.com",
+                        }
+                    },
+                },
+                {
+                    "Sid": "Allow direct access to key metadata to the account",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                    "Action": ["kms:Describe*", "kms:Get*", "kms:List*"],
+                    "Resource": "*",
+                },
             ],
         },
         indent=2,
@@ -232,6 +277,7 @@ class CustomerKey:
     key_usage: str = KEY_USAGE_ENCRYPT_DECRYPT
     key_spec: str = KEY_SPEC_SYMMETRIC_DEFAULT
     origin: str = ORIGIN_AWS_KMS
+    key_manager: str = KEY_MANAGER_CUSTOMER
     deletion_date: datetime | None = None
     rotation_enabled: bool = False
     rotation_period_days: int = DEFAULT_ROTATION_PERIOD_DAYS

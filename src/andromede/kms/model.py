@@ -13,13 +13,18 @@ A wrapped data key is what the object metadata stores::
 
 with ``aad = "andromede/kms data key v1" | tenant id length | tenant id | KEK version``, so a
 wrapped key moved to another tenant, or relabelled with another KEK version, fails to unwrap.
-No I/O here.
+A data key bound to an encryption context (SSE-KMS) adds the context's SHA-256 digest
+(:func:`context_digest`) to that AAD: it unwraps only with the same context, as AWS KMS
+decrypts only with the context it encrypted under. No I/O here.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from andromede.kms.errors import InvalidWrappedKey
@@ -30,6 +35,7 @@ __all__ = [
     "TenantKeyRing",
     "WrappedDataKey",
     "check_tenant_id",
+    "context_digest",
     "data_key_aad",
     "kek_aad",
 ]
@@ -52,12 +58,26 @@ def check_tenant_id(tenant_id: str) -> str:
     return tenant_id
 
 
-def data_key_aad(tenant_id: str, kek_version: int) -> bytes:
-    """What a data-key wrap binds besides the key: its tenant and KEK version."""
+def data_key_aad(tenant_id: str, kek_version: int, bound_context: bytes = b"") -> bytes:
+    """What a data-key wrap binds besides the key: its tenant and KEK version, and the digest
+    of the encryption context it is bound to, if any (empty: none, the SSE-S3 case)."""
     owner = tenant_id.encode("ascii")
     return (
-        b"andromede/kms data key v1" + bytes([len(owner)]) + owner + struct.pack(">I", kek_version)
+        b"andromede/kms data key v1"
+        + bytes([len(owner)])
+        + owner
+        + struct.pack(">I", kek_version)
+        + bound_context
     )
+
+
+def context_digest(context: Mapping[str, str] | None) -> bytes:
+    """SHA-256 of the canonical encryption context (pairs sorted by key, JSON, UTF-8); empty
+    for no context, so that keys wrapped without one keep unwrapping as before."""
+    if not context:
+        return b""
+    canonical = json.dumps(sorted(context.items()), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(b"andromede/kms context v1\x00" + canonical.encode()).digest()
 
 
 def kek_aad(tenant_id: str, kek_version: int) -> bytes:

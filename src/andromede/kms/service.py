@@ -17,14 +17,28 @@ A GET of plaintext bytes ``[start, stop)``::
     plan = keys.plan_range(size, start, stop)              # read [0, header_size) and the plan
     decryptor = keys.object_decryptor(data_key, blob_id, header, plan)
 
+An SSE-KMS data key is *bound* to its encryption context (the context's digest is in the
+wrap's AAD: ``bound_context``), so it unwraps only with that context. With a *bucket key* (S3
+Bucket Keys) the data keys of a bucket's objects are wrapped locally under a bucket-level key
+that is itself a data key of the ring, bound to the bucket's context and made at most once per
+``bucket_key_ttl_seconds`` per process: the ring (the HSM, the KMS key) is used once per bucket
+and lifetime instead of once per object.
+
 Provider calls block (file I/O, HSM); a cache hit does not. Async callers run ``new_data_key``
-and cache misses in a thread.
+and cache misses in a thread. ``provider_calls`` counts the seal and open operations of the
+root-key provider by ring (the uses of a tenant's or a KMS key's ring).
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
+import time
+from collections import Counter
 from typing import TYPE_CHECKING, NamedTuple
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from andromede.kms.cache import ChunkKeyCache, DataKeyCache
 from andromede.kms.chunks import (
@@ -51,6 +65,7 @@ from andromede.kms.errors import (
 )
 from andromede.kms.model import (
     DATA_KEY_SIZE,
+    NONCE_SIZE,
     TenantKeyRing,
     WrappedDataKey,
     check_tenant_id,
@@ -59,9 +74,12 @@ from andromede.kms.model import (
 from andromede.kms.providers import RootKeyProvider
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from typing_extensions import Buffer
 
 __all__ = [
+    "BucketDataKey",
     "ChunkDecryptor",
     "ChunkEncryptor",
     "ChunkRange",
@@ -81,6 +99,8 @@ __all__ = [
 
 DEFAULT_CACHE_TTL_SECONDS = 300.0
 DEFAULT_CACHE_MAX_ENTRIES = 10_000
+_BUCKET_WRAP_AAD = b"andromede/kms bucket-key data key v1\x00"
+_BUCKET_WRAPPED_SIZE = NONCE_SIZE + DATA_KEY_SIZE + 16
 
 
 class NewDataKey(NamedTuple):
@@ -88,6 +108,15 @@ class NewDataKey(NamedTuple):
 
     plaintext: bytearray
     wrapped: bytes
+
+
+class BucketDataKey(NamedTuple):
+    """A fresh data key under a bucket key: store ``wrapped`` and ``bucket_key`` (the bucket
+    key wrapped under the ring) with the object."""
+
+    plaintext: bytearray
+    wrapped: bytes
+    bucket_key: bytes
 
 
 class KeyService:
@@ -100,6 +129,8 @@ class KeyService:
         cache_ttl_seconds: float = DEFAULT_CACHE_TTL_SECONDS,
         cache_max_entries: int = DEFAULT_CACHE_MAX_ENTRIES,
         chunk_size: int = CHUNK_SIZE,
+        bucket_key_ttl_seconds: float = DEFAULT_CACHE_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._provider = provider
         self._cache = DataKeyCache(ttl_seconds=cache_ttl_seconds, max_entries=cache_max_entries)
@@ -107,6 +138,13 @@ class KeyService:
             derive_chunk_key, ttl_seconds=cache_ttl_seconds, max_entries=cache_max_entries
         )
         self._chunk_size = chunk_size
+        self._bucket_key_ttl = bucket_key_ttl_seconds
+        self._clock = clock
+        self._bucket_lock = threading.Lock()
+        # (ring, bucket context digest) -> (expiry, bucket key, its wrapped form)
+        self._bucket_keys: dict[tuple[str, bytes], tuple[float, bytearray, bytes]] = {}
+        self._bucket_keys_max = cache_max_entries
+        self.provider_calls: Counter[str] = Counter()
 
     # --- tenant keys -------------------------------------------------------------------------
 
@@ -131,6 +169,8 @@ class KeyService:
         """Crypto-shred the tenant: every data key its KEKs wrapped becomes unopenable."""
         self._provider.destroy_tenant_key(check_tenant_id(tenant_id))
         self._cache.drop_tenant(tenant_id)
+        with self._bucket_lock:
+            self._drop_bucket_keys(lambda ring: ring == tenant_id)
         # Chunk keys are not filed by tenant; destruction is rare, so all of them go.
         self._chunk_keys.clear()
 
@@ -142,33 +182,114 @@ class KeyService:
 
     # --- data keys ---------------------------------------------------------------------------
 
-    def new_data_key(self, tenant_id: str) -> NewDataKey:
-        """A random 256-bit data key, and its form wrapped under the tenant's current KEK."""
+    def new_data_key(self, tenant_id: str, bound_context: bytes = b"") -> NewDataKey:
+        """A random 256-bit data key, and its form wrapped under the tenant's current KEK
+        (bound to ``bound_context``, a :func:`~andromede.kms.model.context_digest`, if given)."""
         version = self._provider.tenant_key_ring(check_tenant_id(tenant_id)).current
         plaintext = bytearray(secrets.token_bytes(DATA_KEY_SIZE))
+        self.provider_calls[tenant_id] += 1
         sealed = self._provider.seal(
-            tenant_id, version, bytes(plaintext), data_key_aad(tenant_id, version)
+            tenant_id, version, bytes(plaintext), data_key_aad(tenant_id, version, bound_context)
         )
         wrapped = WrappedDataKey(tenant_id=tenant_id, kek_version=version, sealed=sealed).encode()
-        self._cache.put(tenant_id, wrapped, plaintext)  # a GET soon after the PUT is common
+        # A GET soon after the PUT is common. The context is part of the cache key: a hit must
+        # have passed the same check as an unwrap.
+        self._cache.put(tenant_id, wrapped + bound_context, plaintext)
         return NewDataKey(plaintext=plaintext, wrapped=wrapped)
 
-    def unwrap_data_key(self, tenant_id: str, wrapped: bytes) -> bytearray:
-        """The data key inside ``wrapped`` (cached for a bounded time); the caller may zero it."""
-        cached = self._cache.get(tenant_id, wrapped)
+    def unwrap_data_key(
+        self, tenant_id: str, wrapped: bytes, bound_context: bytes = b""
+    ) -> bytearray:
+        """The data key inside ``wrapped`` (cached for a bounded time); the caller may zero it.
+        A key bound to a context opens only with the same ``bound_context``."""
+        cached = self._cache.get(tenant_id, wrapped + bound_context)
         if cached is not None:
             return cached
         parsed = self._parse(tenant_id, wrapped)
+        self.provider_calls[tenant_id] += 1
         plaintext = self._provider.open(
             tenant_id,
             parsed.kek_version,
             parsed.sealed,
-            data_key_aad(tenant_id, parsed.kek_version),
+            data_key_aad(tenant_id, parsed.kek_version, bound_context),
         )
         if len(plaintext) != DATA_KEY_SIZE:
             raise InvalidWrappedKey("wrapped data key does not hold a 256-bit key")
-        self._cache.put(tenant_id, wrapped, plaintext)
+        self._cache.put(tenant_id, wrapped + bound_context, plaintext)
         return plaintext
+
+    # --- bucket keys -------------------------------------------------------------------------
+
+    def new_bucket_data_key(
+        self, key_ring: str, bucket_context: bytes, bound_context: bytes
+    ) -> BucketDataKey:
+        """A fresh data key wrapped (AES-256-GCM, bound to ``bound_context``) under the current
+        bucket key of ``key_ring`` for ``bucket_context``, which is made under the ring (bound
+        to ``bucket_context``) when this process has none younger than the bucket-key TTL."""
+        bucket_plain, bucket_wrapped = self._bucket_key(key_ring, bucket_context)
+        plaintext = bytearray(secrets.token_bytes(DATA_KEY_SIZE))
+        nonce = secrets.token_bytes(NONCE_SIZE)
+        sealed = AESGCM(bytes(bucket_plain)).encrypt(
+            nonce, bytes(plaintext), _BUCKET_WRAP_AAD + bound_context
+        )
+        bucket_plain[:] = bytes(len(bucket_plain))
+        wrapped = nonce + sealed
+        self._cache.put(key_ring, wrapped + bound_context + bucket_wrapped, plaintext)
+        return BucketDataKey(plaintext, wrapped, bucket_wrapped)
+
+    def unwrap_bucket_data_key(
+        self,
+        key_ring: str,
+        bucket_wrapped: bytes,
+        bucket_context: bytes,
+        wrapped: bytes,
+        bound_context: bytes,
+    ) -> bytearray:
+        """The data key ``wrapped`` under the bucket key ``bucket_wrapped`` (both cached)."""
+        cache_key = wrapped + bound_context + bucket_wrapped
+        cached = self._cache.get(key_ring, cache_key)
+        if cached is not None:
+            return cached
+        if len(wrapped) != _BUCKET_WRAPPED_SIZE:
+            raise InvalidWrappedKey("wrapped data key has the wrong length")
+        bucket_plain = self.unwrap_data_key(key_ring, bucket_wrapped, bucket_context)
+        try:
+            plaintext = bytearray(
+                AESGCM(bytes(bucket_plain)).decrypt(
+                    wrapped[:NONCE_SIZE], wrapped[NONCE_SIZE:], _BUCKET_WRAP_AAD + bound_context
+                )
+            )
+        except InvalidTag:
+            raise IntegrityError("wrapped data key failed authentication") from None
+        finally:
+            bucket_plain[:] = bytes(len(bucket_plain))
+        self._cache.put(key_ring, cache_key, plaintext)
+        return plaintext
+
+    def _bucket_key(self, key_ring: str, bucket_context: bytes) -> tuple[bytearray, bytes]:
+        now = self._clock()
+        with self._bucket_lock:
+            entry = self._bucket_keys.get((key_ring, bucket_context))
+            if entry is not None and entry[0] > now:
+                return bytearray(entry[1]), entry[2]
+        made = self.new_data_key(key_ring, bound_context=bucket_context)
+        with self._bucket_lock:
+            if len(self._bucket_keys) >= self._bucket_keys_max:
+                self._drop_bucket_keys(lambda _: True)
+            previous = self._bucket_keys.pop((key_ring, bucket_context), None)
+            if previous is not None:
+                previous[1][:] = bytes(len(previous[1]))
+            self._bucket_keys[(key_ring, bucket_context)] = (
+                now + self._bucket_key_ttl,
+                bytearray(made.plaintext),
+                made.wrapped,
+            )
+        return made.plaintext, made.wrapped
+
+    def _drop_bucket_keys(self, dropped: Callable[[str], bool]) -> None:
+        for entry_key in [k for k in self._bucket_keys if dropped(k[0])]:
+            key = self._bucket_keys.pop(entry_key)[1]
+            key[:] = bytes(len(key))
 
     def rewrap_data_key(self, tenant_id: str, wrapped: bytes) -> bytes:
         """``wrapped`` re-sealed under the tenant's current KEK version (after a rotation)."""
@@ -238,6 +359,8 @@ class KeyService:
         )
 
     def close(self) -> None:
+        with self._bucket_lock:
+            self._drop_bucket_keys(lambda _: True)
         self._cache.clear()
         self._chunk_keys.clear()
         self._provider.close()

@@ -164,7 +164,7 @@ def key_metadata(key: CustomerKey) -> dict[str, Any]:
         "KeyUsage": key.key_usage,
         "KeyState": key.state.value,
         "Origin": key.origin,
-        "KeyManager": "CUSTOMER",
+        "KeyManager": key.key_manager,
         "CustomerMasterKeySpec": key.key_spec,
         "KeySpec": key.key_spec,
         "EncryptionAlgorithms": [SYMMETRIC_DEFAULT],

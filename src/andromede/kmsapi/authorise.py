@@ -114,6 +114,8 @@ class KmsAuthoriser:
         encryption_context: Mapping[str, str],
     ) -> RequestContext:
         keys: dict[str, ContextValue] = {"kms:CallerAccount": caller.account_id}
+        if caller.via_service is not None:
+            keys["kms:ViaService"] = caller.via_service
         for name, value in encryption_context.items():
             keys[f"kms:EncryptionContext:{name}"] = value
         if encryption_context:

@@ -18,6 +18,9 @@ Two things are decided here, because they are about objects rather than keys:
 - **Sealed headers.** Representation headers and user metadata are sealed with AES-256-GCM under
   a data key of the tenant (the object's bucket and key are the AAD, so sealed headers cannot be
   moved to another object). Object keys and bucket names stay in clear: listings need their order.
+- **SSE-KMS contexts.** An SSE-KMS blob's data key is bound to the encryption context (it
+  unwraps only with it), so the context is stored sealed under a *tenant* data key, which also
+  seals the object's headers; reads open the context first, then the blob's key with it.
 """
 
 from __future__ import annotations
@@ -27,14 +30,15 @@ import hashlib
 import hmac
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from andromede.storage.errors import ObjectCorrupted
-from andromede.storage.model import ContentHeaders, SealedHeaders
+from andromede.storage.model import ContentHeaders, SealedContext, SealedHeaders
 
 __all__ = [
     "BlobOpener",
@@ -46,13 +50,16 @@ __all__ = [
     "customer_blob_key",
     "customer_key_check",
     "customer_key_matches",
+    "open_context",
     "open_headers",
+    "seal_context",
     "seal_headers",
 ]
 
 _CUSTOMER_KEY_INFO = b"andromede/sse-c key v1"
 _CUSTOMER_CHECK_INFO = b"andromede/sse-c check v1"
 _HEADERS_AAD_PREFIX = b"andromede/headers v1\x00"
+_CONTEXT_AAD_PREFIX = b"andromede/kms context v1\x00"
 _NONCE_SIZE = 12
 
 
@@ -98,12 +105,27 @@ class ObjectCipher(Protocol):
     @property
     def read_block_size(self) -> int: ...
 
-    async def new_data_key(self, tenant_id: str) -> tuple[bytearray, bytes]:
-        """A fresh 256-bit data key and its wrapped form (KeyUnavailable if the tenant's key
-        was destroyed)."""
+    async def new_data_key(
+        self, tenant_id: str, context: Mapping[str, str] | None = None
+    ) -> tuple[bytearray, bytes]:
+        """A fresh 256-bit data key and its wrapped form, bound to ``context`` if given
+        (KeyUnavailable if the tenant's key was destroyed)."""
 
-    async def open_data_key(self, wrapped: bytes) -> bytearray:
-        """The data key inside ``wrapped`` (EncryptionKeyUnavailable, ObjectCorrupted)."""
+    async def new_bucket_data_key(
+        self, key_ring: str, context: Mapping[str, str]
+    ) -> tuple[bytearray, bytes, bytes]:
+        """A fresh data key bound to ``context``, wrapped under the current bucket key of the
+        ring for the context's bucket; also returns that bucket key, wrapped."""
+
+    async def open_data_key(
+        self,
+        wrapped: bytes,
+        context: Mapping[str, str] | None = None,
+        *,
+        bucket_key: bytes | None = None,
+    ) -> bytearray:
+        """The data key inside ``wrapped``, with the context it was bound to; under
+        ``bucket_key`` if it has one (EncryptionKeyUnavailable, ObjectCorrupted)."""
 
     def stored_size(self, plaintext_size: int) -> int: ...
 
@@ -206,16 +228,50 @@ def open_headers(
     )
 
 
+def _context_aad(bucket: str, key: str) -> bytes:
+    return _CONTEXT_AAD_PREFIX + bucket.encode() + b"\x00" + key.encode()
+
+
+def seal_context(
+    data_key: bytes | bytearray, wrapped: bytes, bucket: str, key: str, context: Mapping[str, str]
+) -> SealedContext:
+    """``context`` sealed under a tenant data key, for the object ``bucket``/``key`` only."""
+    plain = json.dumps(dict(context), separators=(",", ":")).encode()
+    nonce = os.urandom(_NONCE_SIZE)
+    sealed = AESGCM(bytes(data_key)).encrypt(nonce, plain, _context_aad(bucket, key))
+    return SealedContext(wrapped=wrapped, ciphertext=nonce + sealed)
+
+
+def open_context(
+    data_key: bytes | bytearray, sealed: SealedContext, bucket: str, key: str
+) -> dict[str, str]:
+    try:
+        plain = AESGCM(bytes(data_key)).decrypt(
+            sealed.ciphertext[:_NONCE_SIZE],
+            sealed.ciphertext[_NONCE_SIZE:],
+            _context_aad(bucket, key),
+        )
+    except (InvalidTag, ValueError):
+        raise ObjectCorrupted("the object's encryption context failed authentication") from None
+    context = json.loads(plain.decode())
+    if not isinstance(context, dict):
+        raise ObjectCorrupted("the object's encryption context is malformed")
+    return {str(k): str(v) for k, v in context.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectEncryption:
     """How a write is encrypted: under the tenant's keys, plus the customer's key for SSE-C;
     for SSE-KMS under the key ring of a KMS key (``kms_key_ring`` names it, ``kms_key_arn`` is
-    what the segments remember so that reads can check the key again)."""
+    what the segments remember so that reads can check the key again), bound to
+    ``kms_context``, and under an S3 Bucket Key when ``bucket_key``."""
 
     tenant_id: str
     customer_key: CustomerKey | None = None
     kms_key_arn: str | None = None
     kms_key_ring: str | None = None
+    kms_context: Mapping[str, str] = field(default_factory=dict)
+    bucket_key: bool = False
 
     @property
     def key_ring(self) -> str:

@@ -34,6 +34,7 @@ __all__ = [
     "ObjectSummary",
     "Part",
     "PublicAccessBlock",
+    "SealedContext",
     "SealedHeaders",
     "Segment",
     "SegmentKey",
@@ -189,14 +190,29 @@ class EncryptionMode(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class SealedContext:
+    """An SSE-KMS encryption context sealed under a data key of the tenant (``wrapped``): the
+    object's own data key is bound to the context, so it cannot be what seals it."""
+
+    wrapped: bytes
+    ciphertext: bytes  # nonce | AES-256-GCM(JSON of the context)
+
+
+@dataclass(frozen=True, slots=True)
 class SegmentKey:
     """What opens one blob again: its data key wrapped under the tenant's key-encryption key
     (or, for SSE-KMS, under the ring of the KMS key ``kms_key_arn``, which reads check again),
-    and for SSE-C a keyed check value of the customer key (never the key itself)."""
+    and for SSE-C a keyed check value of the customer key (never the key itself).
+
+    SSE-KMS: ``context`` is the encryption context the data key is bound to, sealed; with an
+    S3 Bucket Key, ``wrapped`` is under the bucket key and ``bucket_key`` is that key wrapped
+    under the KMS key's ring."""
 
     wrapped: bytes
     customer_key_check: bytes | None = None
     kms_key_arn: str | None = None
+    context: SealedContext | None = None
+    bucket_key: bytes | None = None
 
     @property
     def mode(self) -> EncryptionMode:
@@ -258,6 +274,35 @@ class ObjectRecord:
     acl: AccessControlList | None = None  # None: the owner's private ACL
     # The headers as stored; ``headers`` is filled from them when the service reads the row.
     sealed_headers: SealedHeaders | None = None
+    # SSE-KMS: the encryption context, opened from the segment keys by the service (never
+    # stored in this form).
+    kms_context: dict[str, str] | None = None
+
+    def opened(self, headers: ContentHeaders, kms_context: dict[str, str] | None) -> ObjectRecord:
+        """This record with its sealed headers (and SSE-KMS context) opened. Written out, not
+        ``dataclasses.replace``: that one introspects the fields per call, and this runs on
+        every HEAD and GET (a tenth of the encrypted read path's own cost)."""
+        return ObjectRecord(
+            bucket=self.bucket,
+            key=self.key,
+            size=self.size,
+            etag=self.etag,
+            last_modified=self.last_modified,
+            headers=headers,
+            segments=self.segments,
+            owner_id=self.owner_id,
+            checksum=self.checksum,
+            format_version=self.format_version,
+            acl=self.acl,
+            sealed_headers=self.sealed_headers,
+            kms_context=kms_context,
+        )
+
+    @property
+    def bucket_key_enabled(self) -> bool:
+        """Whether an SSE-KMS object's data keys are under an S3 Bucket Key."""
+        key = self.segments[0].key if self.segments else None
+        return key is not None and key.bucket_key is not None
 
     @property
     def encryption(self) -> EncryptionMode:
@@ -311,8 +356,12 @@ class MultipartUpload:
     sealed_headers: SealedHeaders | None = None
     # SSE-C uploads: the check value of the customer key every part must be sent with.
     customer_key_check: bytes | None = None
-    # SSE-KMS uploads: the KMS key (ARN) every part is encrypted under.
+    # SSE-KMS uploads: the KMS key (ARN) every part is encrypted under, the encryption context
+    # (sealed as stored, opened by the service) and whether parts use an S3 Bucket Key.
     kms_key_arn: str | None = None
+    sealed_kms_context: SealedContext | None = None
+    kms_context: dict[str, str] | None = None
+    bucket_key: bool = False
 
 
 @dataclass(frozen=True, slots=True)

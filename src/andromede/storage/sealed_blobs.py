@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -25,7 +25,9 @@ from andromede.storage.encryption import (
     customer_blob_key,
     customer_key_check,
     customer_key_matches,
+    open_context,
     open_headers,
+    seal_context,
     seal_headers,
 )
 from andromede.storage.errors import (
@@ -41,6 +43,7 @@ from andromede.storage.model import (
     ContentHeaders,
     MultipartUpload,
     ObjectRecord,
+    SealedContext,
     SealedHeaders,
     Segment,
     SegmentKey,
@@ -65,19 +68,70 @@ class SealedBlobs:
         # nonce, so changed headers are a new entry; the bucket and key are the AAD they were
         # checked against. Bounded by dropping everything when full (cheap to refill).
         self._opened_headers: dict[tuple[bytes, bytes, str, str], ContentHeaders] = {}
+        # Opened SSE-KMS contexts, for the same reason and on the same terms.
+        self._opened_contexts: dict[tuple[bytes, bytes, str, str], dict[str, str]] = {}
 
-    async def new_keys(self, encryption: ObjectEncryption) -> BlobKeys:
-        """A fresh data key for one blob (and its headers), with what to store beside it."""
-        if not self._cipher.encrypts:
-            return BlobKeys(bytearray(), bytearray(), None)
-        data_key, wrapped = await self._cipher.new_data_key(encryption.key_ring)
+    async def new_keys(self, encryption: ObjectEncryption, bucket: str, key: str) -> BlobKeys:
+        """A fresh data key for one blob (and its headers) of ``bucket``/``key``, with what to
+        store beside it."""
+        cipher = self._cipher
+        if not cipher.encrypts:
+            return BlobKeys(bytearray(), b"", bytearray(), None)
+        context = encryption.kms_context
+        if encryption.kms_key_arn is not None and context:
+            # SSE-KMS: the blob's key is bound to the context; a tenant key seals the context
+            # and the headers (opening them must not need the context).
+            bucket_key = None
+            if encryption.bucket_key:
+                data_key, wrapped, bucket_key = await cipher.new_bucket_data_key(
+                    encryption.key_ring, context
+                )
+            else:
+                data_key, wrapped = await cipher.new_data_key(encryption.key_ring, context)
+            try:
+                tenant_key, tenant_wrapped = await cipher.new_data_key(encryption.tenant_id)
+            except BaseException:
+                forget(data_key)
+                raise
+            sealed = seal_context(tenant_key, tenant_wrapped, bucket, key, context)
+            segment_key = SegmentKey(
+                wrapped,
+                kms_key_arn=encryption.kms_key_arn,
+                context=sealed,
+                bucket_key=bucket_key,
+            )
+            return BlobKeys(tenant_key, tenant_wrapped, data_key, segment_key)
+        data_key, wrapped = await cipher.new_data_key(encryption.key_ring)
         customer = encryption.customer_key
         if customer is None:
             return BlobKeys(
-                data_key, data_key, SegmentKey(wrapped, kms_key_arn=encryption.kms_key_arn)
+                data_key,
+                wrapped,
+                data_key,
+                SegmentKey(wrapped, kms_key_arn=encryption.kms_key_arn),
             )
         check = customer_key_check(data_key, customer)
-        return BlobKeys(data_key, customer_blob_key(data_key, customer), SegmentKey(wrapped, check))
+        return BlobKeys(
+            data_key,
+            wrapped,
+            customer_blob_key(data_key, customer),
+            SegmentKey(wrapped, check),
+        )
+
+    async def open_context(self, sealed: SealedContext, bucket: str, key: str) -> dict[str, str]:
+        """An SSE-KMS object's encryption context (remembered as headers are)."""
+        data_key = await self._cipher.open_data_key(sealed.wrapped)
+        try:
+            remembered = (sealed.wrapped, sealed.ciphertext, bucket, key)
+            context = self._opened_contexts.get(remembered)
+            if context is None:
+                context = open_context(data_key, sealed, bucket, key)
+                if len(self._opened_contexts) >= _OPENED_HEADERS_MEMO_SIZE:
+                    self._opened_contexts.clear()
+                self._opened_contexts[remembered] = context
+            return dict(context)
+        finally:
+            forget(data_key)
 
     async def check_customer(
         self, wrapped: bytes, check: bytes | None, customer: CustomerKey | None
@@ -101,9 +155,15 @@ class SealedBlobs:
             forget(data_key)
 
     async def read_segment(
-        self, segment: Segment, start: int, stop: int, customer: CustomerKey | None
+        self,
+        segment: Segment,
+        start: int,
+        stop: int,
+        customer: CustomerKey | None,
+        context: Mapping[str, str] | None = None,
     ) -> AsyncIterator[bytes]:
-        """Plaintext ``[start, stop)`` of one segment, decrypting only the chunks it touches."""
+        """Plaintext ``[start, stop)`` of one segment, decrypting only the chunks it touches
+        (``context``: the SSE-KMS encryption context its data key is bound to)."""
         if segment.key is None:
             if self._cipher.encrypts:
                 # Every blob is encrypted; a plaintext one is a legacy row that the start-up
@@ -114,7 +174,11 @@ class SealedBlobs:
             ):
                 yield chunk
             return
-        data_key = await self._cipher.open_data_key(segment.key.wrapped)
+        data_key = await self._cipher.open_data_key(
+            segment.key.wrapped,
+            context if segment.key.context is not None else None,
+            bucket_key=segment.key.bucket_key,
+        )
         blob_key = data_key
         if segment.key.customer_key_check is not None:
             if customer is None or not customer_key_matches(
@@ -263,14 +327,15 @@ class SealedBlobs:
 class BlobKeys:
     """The keys of one blob being written: zeroed (``forget``) once the blob is sealed."""
 
-    data_key: bytearray  # the tenant data key (it also seals the headers)
-    blob_key: bytearray  # what the chunks are derived from: the data key, or SSE-C's mix
+    data_key: bytearray  # the data key that seals the headers (a tenant key)
+    data_key_wrapped: bytes  # ... and its wrapped form, stored with the sealed headers
+    blob_key: bytearray  # what the chunks are derived from: the data key, SSE-C's mix, SSE-KMS's
     segment_key: SegmentKey | None  # what the segment stores; None only with encryption off
 
     def seal(self, bucket: str, key: str, headers: ContentHeaders) -> SealedHeaders | None:
         if self.segment_key is None:
             return None
-        return seal_headers(self.data_key, self.segment_key.wrapped, bucket, key, headers)
+        return seal_headers(self.data_key, self.data_key_wrapped, bucket, key, headers)
 
     def forget(self) -> None:
         forget(self.data_key)
@@ -286,7 +351,7 @@ def stored_form(record: _StoredT) -> _StoredT:
     is a plaintext one, format 1, which the start-up re-encryption converts later."""
     if record.sealed_headers is None:
         return dataclasses.replace(record, format_version=_PLAINTEXT_FORMAT_VERSION)
-    return dataclasses.replace(record, headers=ContentHeaders())
+    return dataclasses.replace(record, headers=ContentHeaders(), kms_context=None)
 
 
 def forget(key: bytearray) -> None:

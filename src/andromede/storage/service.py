@@ -234,7 +234,7 @@ class ObjectService:
         algorithm = integrity.checksum_algorithm
         target = await self.get_bucket(bucket)
         sealed = self._sealed_in(target.region)  # RegionNotServed before a data key is drawn
-        keys = await self._blob_keys(target, encryption)
+        keys = await self._blob_keys(target, key, encryption)
         try:
             blob_id, hasher = await sealed.write(body, size, algorithm, integrity, keys)
             record = ObjectRecord(
@@ -322,7 +322,9 @@ class ObjectService:
             lo = max(start, first) - first
             hi = min(end, last) - first
             sealed = self._sealed_in(segment.region)
-            async for chunk in sealed.read_segment(segment, lo, hi + 1, customer):
+            async for chunk in sealed.read_segment(
+                segment, lo, hi + 1, customer, record.kms_context
+            ):
                 yield chunk
 
     async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
@@ -361,7 +363,7 @@ class ObjectService:
         new_headers = source.headers if headers is None else headers
         # The bytes are written anew into the target bucket's region, whatever the source's.
         target = await self.get_bucket(bucket)
-        keys = await self._blob_keys(target, encryption)
+        keys = await self._blob_keys(target, key, encryption)
         try:
             blob_id, hasher = await self._sealed_in(target.region).write(
                 body, source.size, algorithm, source_integrity(source, algorithm), keys
@@ -443,7 +445,7 @@ class ObjectService:
             )
         # The upload's own data key seals its headers and keys the check of an SSE-C key
         # (each part then gets a data key of its own).
-        keys = await self._blob_keys(bucket, encryption)
+        keys = await self._blob_keys(bucket, key, encryption)
         try:
             upload = MultipartUpload(
                 bucket=bucket,
@@ -460,6 +462,9 @@ class ObjectService:
                 if keys.segment_key
                 else None,
                 kms_key_arn=keys.segment_key.kms_key_arn if keys.segment_key else None,
+                sealed_kms_context=keys.segment_key.context if keys.segment_key else None,
+                kms_context=dict(encryption.kms_context) if encryption else None,
+                bucket_key=bool(keys.segment_key and keys.segment_key.bucket_key),
             )
         finally:
             keys.forget()
@@ -485,6 +490,7 @@ class ObjectService:
             raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_part_size} limit")
         upload = await self._upload(bucket, key, upload_id)
         await self._check_upload_customer(upload, encryption.customer_key if encryption else None)
+        encryption = self._part_encryption(upload, encryption)
         algorithm = upload.checksum_algorithm
         if integrity.checksum_algorithm is not None:
             if algorithm is not None and integrity.checksum_algorithm is not algorithm:
@@ -496,7 +502,7 @@ class ObjectService:
             algorithm = integrity.checksum_algorithm
         target = await self.get_bucket(bucket)
         sealed = self._sealed_in(target.region)  # RegionNotServed before a data key is drawn
-        keys = await self._blob_keys(target, encryption)
+        keys = await self._blob_keys(target, key, encryption)
         try:
             blob_id, hasher = await sealed.write(body, size, algorithm, integrity, keys)
         finally:
@@ -528,9 +534,10 @@ class ObjectService:
             raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_part_size} limit")
         upload = await self._upload(bucket, key, upload_id)
         await self._check_upload_customer(upload, encryption.customer_key if encryption else None)
+        encryption = self._part_encryption(upload, encryption)
         body = self.read_object(source, start, end, customer_key=source_customer_key)
         target = await self.get_bucket(bucket)
-        keys = await self._blob_keys(target, encryption)
+        keys = await self._blob_keys(target, key, encryption)
         try:
             blob_id, hasher = await self._sealed_in(target.region).write(
                 body, size, upload.checksum_algorithm, BodyIntegrity(), keys
@@ -623,9 +630,16 @@ class ObjectService:
         await self._queue_deletion([*unused, *(replaced.segments if replaced is not None else ())])
         return record
 
-    async def upload_kms_key(self, bucket: str, key: str, upload_id: str) -> str | None:
-        """The KMS key (ARN) an SSE-KMS upload's parts are encrypted under. NoSuchUpload."""
-        return (await self._upload(bucket, key, upload_id)).kms_key_arn
+    async def upload_kms_key(
+        self, bucket: str, key: str, upload_id: str
+    ) -> tuple[str, dict[str, str], bool] | None:
+        """The KMS key (ARN) an SSE-KMS upload's parts are encrypted under, the encryption
+        context they are bound to and whether they use a bucket key; None if the upload is
+        not SSE-KMS. NoSuchUpload."""
+        upload = await self._upload(bucket, key, upload_id)
+        if upload.kms_key_arn is None:
+            return None
+        return upload.kms_key_arn, dict(upload.kms_context or {}), upload.bucket_key
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         """NoSuchUpload."""
@@ -711,7 +725,7 @@ class ObjectService:
                 plain = regional.read_blob(
                     segment.blob_id, 0, segment.size, self._limits.read_chunk_size
                 )
-                keys = await self._blob_keys(record.bucket, encryption)
+                keys = await self._blob_keys(record.bucket, record.key, encryption)
                 try:
                     blob_id, _ = await regional.write(
                         plain, segment.size, None, BodyIntegrity(), keys
@@ -720,7 +734,7 @@ class ObjectService:
                     keys.forget()
                 written.append(Segment(blob_id, segment.size, region=segment.region))
                 segments.append(dataclasses.replace(segment, blob_id=blob_id, key=keys.segment_key))
-            keys = await self._blob_keys(record.bucket, encryption)
+            keys = await self._blob_keys(record.bucket, record.key, encryption)
             try:
                 sealed = keys.seal(record.bucket, record.key, record.headers)
             finally:
@@ -772,7 +786,23 @@ class ObjectService:
             upload = dataclasses.replace(
                 upload, headers=await self._sealed.open_headers(upload.sealed_headers, bucket, key)
             )
+        if upload.sealed_kms_context is not None:
+            upload = dataclasses.replace(
+                upload,
+                kms_context=await self._sealed.open_context(upload.sealed_kms_context, bucket, key),
+            )
         return upload
+
+    @staticmethod
+    def _part_encryption(
+        upload: MultipartUpload, encryption: ObjectEncryption | None
+    ) -> ObjectEncryption | None:
+        """A part of an SSE-KMS upload is bound to the upload's context and bucket-key choice."""
+        if encryption is None or upload.kms_key_arn is None:
+            return encryption
+        return dataclasses.replace(
+            encryption, kms_context=dict(upload.kms_context or {}), bucket_key=upload.bucket_key
+        )
 
     async def _check_upload_customer(
         self, upload: MultipartUpload, customer: CustomerKey | None
@@ -781,21 +811,27 @@ class ObjectService:
         await self._sealed.check_customer(wrapped, upload.customer_key_check, customer)
 
     async def _blob_keys(
-        self, bucket: str | Bucket, encryption: ObjectEncryption | None
+        self, bucket: str | Bucket, key: str, encryption: ObjectEncryption | None
     ) -> BlobKeys:
-        """A fresh data key for one blob; ``encryption`` None: SSE-S3 under the tenant that
-        owns ``bucket`` (fetched if given by name)."""
+        """A fresh data key for one blob of ``bucket``/``key``; ``encryption`` None: SSE-S3
+        under the tenant that owns ``bucket`` (fetched if given by name)."""
+        name = bucket.name if isinstance(bucket, Bucket) else bucket
         if encryption is None and self._cipher.encrypts:
             owner = bucket if isinstance(bucket, Bucket) else await self.get_bucket(bucket)
             encryption = ObjectEncryption(owner.tenant_id)
-        return await self._sealed.new_keys(encryption or ObjectEncryption(""))
+        return await self._sealed.new_keys(encryption or ObjectEncryption(""), name, key)
 
     async def _open_record(self, record: ObjectRecord) -> ObjectRecord:
-        """The record as the store keeps it, with its sealed headers opened."""
+        """The record as the store keeps it, with its sealed headers (and SSE-KMS context)
+        opened."""
         if record.sealed_headers is None:
             return record
         headers = await self._sealed.open_headers(record.sealed_headers, record.bucket, record.key)
-        return dataclasses.replace(record, headers=headers)
+        first = record.segments[0].key if record.segments else None
+        context = None
+        if first is not None and first.context is not None:
+            context = await self._sealed.open_context(first.context, record.bucket, record.key)
+        return record.opened(headers, context)
 
     async def _commit_record(self, record: ObjectRecord, blob_id: str) -> ObjectRecord:
         """Commit the metadata row of a freshly committed blob; queue what it replaced."""

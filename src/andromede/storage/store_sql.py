@@ -25,6 +25,7 @@ cycle:
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -61,6 +62,7 @@ from andromede.storage.model import (
     ObjectSummary,
     Part,
     PublicAccessBlock,
+    SealedContext,
     SealedHeaders,
     Segment,
     SegmentKey,
@@ -101,51 +103,73 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.b64decode(text)
+    # binascii directly: base64.b64decode's argument handling took three times as long, and
+    # every GET decodes its sealed headers and wrapped keys (ASCII text written by _b64).
+    return binascii.a2b_base64(text)
 
 
 def _stored_headers_json(
     headers: ContentHeaders,
     sealed: SealedHeaders | None,
-    customer_check: bytes | None = None,
-    kms_key_arn: str | None = None,
+    upload: MultipartUpload | None = None,
 ) -> str:
-    """Sealed headers (format 2) when there are some; clear ones for the benchmark switch."""
+    """Sealed headers (format 2) when there are some; clear ones for the benchmark switch.
+    An upload's row also keeps its SSE-C check value and SSE-KMS key, context and bucket key."""
     if sealed is None:
         return _headers_json(headers)
     data: dict[str, Any] = {"sealed": [_b64(sealed.wrapped), _b64(sealed.ciphertext)]}
-    if customer_check is not None:
-        data["customer_key_check"] = _b64(customer_check)
-    if kms_key_arn is not None:
-        data["kms_key_arn"] = kms_key_arn
+    if upload is not None:
+        if upload.customer_key_check is not None:
+            data["customer_key_check"] = _b64(upload.customer_key_check)
+        if upload.kms_key_arn is not None:
+            data["kms_key_arn"] = upload.kms_key_arn
+        context = upload.sealed_kms_context
+        if context is not None:
+            data["kms_context"] = [_b64(context.wrapped), _b64(context.ciphertext)]
+        if upload.bucket_key:
+            data["bucket_key"] = True
     return json.dumps(data, separators=(",", ":"))
 
 
-def _stored_headers_from_json(
-    text: str,
-) -> tuple[ContentHeaders, SealedHeaders | None, bytes | None, str | None]:
+def _stored_headers_from_json(text: str) -> tuple[ContentHeaders, SealedHeaders | None]:
     data = json.loads(text)
     if "sealed" not in data:
-        return _headers_from_json(text), None, None, None
+        return _headers_from_json(text), None
     wrapped, ciphertext = data["sealed"]
+    return ContentHeaders(), SealedHeaders(_unb64(wrapped), _unb64(ciphertext))
+
+
+def _upload_keys_from_json(text: str) -> dict[str, Any]:
+    """The SSE fields of an upload row (``MultipartUpload`` keyword arguments)."""
+    data = json.loads(text)
     check = data.get("customer_key_check")
-    return (
-        ContentHeaders(),
-        SealedHeaders(_unb64(wrapped), _unb64(ciphertext)),
-        None if check is None else _unb64(check),
-        data.get("kms_key_arn"),
-    )
+    context = data.get("kms_context")
+    return {
+        "customer_key_check": None if check is None else _unb64(check),
+        "kms_key_arn": data.get("kms_key_arn"),
+        "sealed_kms_context": None
+        if context is None
+        else SealedContext(_unb64(context[0]), _unb64(context[1])),
+        "bucket_key": bool(data.get("bucket_key", False)),
+    }
 
 
 def _segment_key_json(key: SegmentKey | None) -> list[str] | None:
-    """``[wrapped]``, ``[wrapped, check]`` (SSE-C) or ``[wrapped, "", key ARN]`` (SSE-KMS):
-    the shorter forms are the rows written before SSE-KMS, read unchanged."""
+    """``[wrapped]``, ``[wrapped, check]`` (SSE-C) or ``[wrapped, "", key ARN]`` (SSE-KMS),
+    then for SSE-KMS with a context ``[..., context wrapped, context sealed, bucket key]``:
+    the shorter forms are the rows written before, read unchanged."""
     if key is None:
         return None
     check = key.customer_key_check
     data = [_b64(key.wrapped)] + ([] if check is None else [_b64(check)])
     if key.kms_key_arn is not None:
         data = [data[0], data[1] if len(data) > 1 else "", key.kms_key_arn]
+        if key.context is not None:
+            data += [
+                _b64(key.context.wrapped),
+                _b64(key.context.ciphertext),
+                "" if key.bucket_key is None else _b64(key.bucket_key),
+            ]
     return data
 
 
@@ -153,7 +177,14 @@ def _segment_key_from_json(data: list[str] | None) -> SegmentKey | None:
     if data is None:
         return None
     check = _unb64(data[1]) if len(data) > 1 and data[1] else None
-    return SegmentKey(_unb64(data[0]), check, data[2] if len(data) > 2 else None)
+    context = None
+    bucket_key = None
+    if len(data) > 5:
+        context = SealedContext(_unb64(data[3]), _unb64(data[4]))
+        bucket_key = _unb64(data[5]) if data[5] else None
+    return SegmentKey(
+        _unb64(data[0]), check, data[2] if len(data) > 2 else None, context, bucket_key
+    )
 
 
 def _headers_json(headers: ContentHeaders) -> str:
@@ -266,7 +297,7 @@ def _object_values(record: ObjectRecord) -> dict[str, Any]:
 
 
 def _object_from_row(row: Any) -> ObjectRecord:
-    headers, sealed, _, _ = _stored_headers_from_json(row.headers)
+    headers, sealed = _stored_headers_from_json(row.headers)
     return ObjectRecord(
         bucket=row.bucket,
         key=row.key,
@@ -349,7 +380,7 @@ def _bucket_access_values(changes: Mapping[str, object]) -> dict[str, object]:
 
 
 def _upload_from_row(row: Any) -> MultipartUpload:
-    headers, sealed, check, kms_key_arn = _stored_headers_from_json(row.headers)
+    headers, sealed = _stored_headers_from_json(row.headers)
     return MultipartUpload(
         bucket=row.bucket,
         key=row.key,
@@ -358,8 +389,7 @@ def _upload_from_row(row: Any) -> MultipartUpload:
         owner_id=row.owner_id,
         headers=headers,
         sealed_headers=sealed,
-        customer_key_check=check,
-        kms_key_arn=kms_key_arn,
+        **_upload_keys_from_json(row.headers),
         checksum_algorithm=(
             None if row.checksum_algorithm is None else ChecksumAlgorithm(row.checksum_algorithm)
         ),
@@ -598,12 +628,7 @@ class SqlMetadataStore:
                     key=upload.key,
                     initiated=upload.initiated,
                     owner_id=upload.owner_id,
-                    headers=_stored_headers_json(
-                        upload.headers,
-                        upload.sealed_headers,
-                        upload.customer_key_check,
-                        upload.kms_key_arn,
-                    ),
+                    headers=_stored_headers_json(upload.headers, upload.sealed_headers, upload),
                     checksum_algorithm=upload.checksum_algorithm,
                     checksum_type=upload.checksum_type,
                     format_version=upload.format_version,

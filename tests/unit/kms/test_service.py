@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from andromede.kms.keyfile import LocalKeyFileProvider
-from andromede.kms.model import TenantKeyRing, WrappedDataKey
+from andromede.kms.model import TenantKeyRing, WrappedDataKey, context_digest
 from andromede.kms.service import (
     IntegrityError,
     InvalidWrappedKey,
@@ -176,3 +176,22 @@ def test_an_object_reads_back_through_cached_chunk_keys(keys: KeyService) -> Non
     decryptor = keys.object_decryptor(data_key, "blob", tampered[: keys.header_size], plan)
     with pytest.raises(IntegrityError):
         decryptor.update(tampered[plan.ciphertext_start : plan.ciphertext_end])
+
+
+def test_a_bound_data_key_opens_only_with_its_context(
+    keys: KeyService, provider: CountingProvider
+) -> None:
+    bound = context_digest({"aws:s3:arn": "arn:aws:s3:::b/k", "team": "blue"})
+    assert bound == context_digest({"team": "blue", "aws:s3:arn": "arn:aws:s3:::b/k"})
+    assert context_digest({}) == b""  # no context: wrapped as before
+    data_key, wrapped = keys.new_data_key("tenant-a", bound)
+    other = context_digest({"aws:s3:arn": "arn:aws:s3:::b/k", "team": "red"})
+    for context in (b"", other):
+        with pytest.raises(IntegrityError):
+            uncached(provider).unwrap_data_key("tenant-a", wrapped, context)
+        # The cache is filed by context too: a cached key is no way around the check.
+        with pytest.raises(IntegrityError):
+            keys.unwrap_data_key("tenant-a", wrapped, context)
+    assert uncached(provider).unwrap_data_key("tenant-a", wrapped, bound) == data_key
+    assert keys.unwrap_data_key("tenant-a", wrapped, bound) == data_key
+    assert keys.provider_calls["tenant-a"] == 3  # the wrap and the two refused unwraps

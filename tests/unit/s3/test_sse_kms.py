@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 import os
 from collections.abc import AsyncIterator
@@ -24,16 +25,21 @@ from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.kms.customer_keys import Caller, CustomerKeyService
+from andromede.kms.errors import IntegrityError
 from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.keys_errors import CmkAccessDenied, InvalidKeyParameter
+from andromede.kms.keys_model import default_key_policy
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.model import WrappedDataKey
 from andromede.kms.service import KeyService
 from andromede.kmsapi.authorise import KmsAuthoriser
-from andromede.object_keys import DEFAULT_S3_KEY_ALIAS, KmsObjectCipher, S3KmsKeys
+from andromede.object_keys import AWS_MANAGED_S3_KEY_ALIAS, KmsObjectCipher, S3KmsKeys
 from andromede.s3.app import S3App
 from andromede.settings import Settings
 from andromede.storage.blob_memory import MemoryBlobStore
-from andromede.storage.model import SegmentKey
+from andromede.storage.errors import ObjectCorrupted
+from andromede.storage.model import SealedContext, SegmentKey
+from andromede.storage.sealed_blobs import stored_form
 from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.storage.store_sql import _segment_key_from_json, _segment_key_json
@@ -43,6 +49,11 @@ from support.server import REGION
 _SSE = "x-amz-server-side-encryption"
 _KEY_ID = "x-amz-server-side-encryption-aws-kms-key-id"
 _CONTEXT = "x-amz-server-side-encryption-context"
+_BUCKET_KEY = "x-amz-server-side-encryption-bucket-key-enabled"
+
+
+def _b64json(value: dict[str, str]) -> str:
+    return base64.b64encode(json.dumps(value).encode()).decode()
 
 
 @dataclasses.dataclass
@@ -51,6 +62,8 @@ class Kit:
     keys: CustomerKeyService
     caller: Caller
     objects: ObjectService
+    key_service: KeyService
+    cipher: KmsObjectCipher
 
 
 @pytest.fixture
@@ -70,11 +83,12 @@ async def make_kit(tmp_path: Path, *, allow_insecure_sse: bool) -> AsyncIterator
     customer_keys = CustomerKeyService(
         MemoryCustomerKeyStore(), keys, KmsAuthoriser(identity.policies_for, REGION), region=REGION
     )
+    cipher = KmsObjectCipher(keys, inline=True)
     objects = ObjectService(
         MemoryMetadataStore(),
         MemoryBlobStore(),
         dataclasses.replace(storage_limits(settings), deletion_grace=0),
-        KmsObjectCipher(keys, inline=True),
+        cipher,
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
@@ -93,7 +107,7 @@ async def make_kit(tmp_path: Path, *, allow_insecure_sse: bool) -> AsyncIterator
     caller = Caller(account, root.arn, root)
     assert (await client.request("PUT", "/vault")).status == 200
     try:
-        yield Kit(client, customer_keys, caller, objects)
+        yield Kit(client, customer_keys, caller, objects, keys, cipher)
     finally:
         await audit.close()
         keys.close()
@@ -144,22 +158,49 @@ async def test_the_object_is_wrapped_under_the_kms_key_not_the_tenant_key(kit: K
     assert (write.status, write.error_code()) == (400, "KMS.KMSInvalidStateException")
 
 
-async def test_the_default_key_is_created_once_under_its_alias(kit: Kit) -> None:
+async def test_no_key_named_is_the_aws_managed_s3_key_made_once(kit: Kit) -> None:
     first = await kit.client.request("PUT", "/vault/a", b"1", {_SSE: "aws:kms"})
     second = await kit.client.request("PUT", "/vault/b", b"2", {_SSE: "aws:kms"})
     assert first.status == second.status == 200
     assert first.headers[_KEY_ID] == second.headers[_KEY_ID]
-    described = await kit.keys.describe_key(kit.caller, DEFAULT_S3_KEY_ALIAS)
+    described = await kit.keys.describe_key(kit.caller, AWS_MANAGED_S3_KEY_ALIAS)
     assert described.arn == first.headers[_KEY_ID]
+    assert described.key_manager == "AWS"
     keys, _ = await kit.keys.list_keys(kit.caller, limit=10, marker=None)
-    assert len(keys) == 1
+    assert [k.key_id for k in keys] == [described.key_id]
+    aliases, _ = await kit.keys.list_aliases(kit.caller, key_ref=None, limit=10, marker=None)
+    assert [(a.name, a.key_id) for a in aliases] == [("alias/aws/s3", described.key_id)]
     await kit.client.audit.flush()
     events = await kit.client.audit_store.list_events(None, after_id=0, limit=100)
     made = [e for _, e in events if e.action in ("kms:CreateKey", "kms:CreateAlias")]
-    assert [(e.action, e.resource) for e in made] == [
-        ("kms:CreateKey", described.arn),
-        ("kms:CreateAlias", described.arn),
+    assert [(e.action, e.resource, e.principal) for e in made] == [
+        ("kms:CreateKey", described.arn, "s3.amazonaws.com"),
+        ("kms:CreateAlias", described.arn, "s3.amazonaws.com"),
     ]
+    # The tenant, its root user included, cannot manage it (its policy allows no management).
+    account = kit.caller.account_id
+    manages = [
+        lambda: kit.keys.schedule_key_deletion(kit.caller, described.key_id, 7),
+        lambda: kit.keys.disable_key(kit.caller, described.key_id),
+        lambda: kit.keys.put_key_policy(
+            kit.caller, described.key_id, "default", default_key_policy(account)
+        ),
+        lambda: kit.keys.create_alias(kit.caller, "alias/mine", described.key_id),
+    ]
+    for manage in manages:
+        with pytest.raises(CmkAccessDenied):
+            await manage()
+    alias_changes = [
+        lambda: kit.keys.delete_alias(kit.caller, "alias/aws/s3"),
+        lambda: kit.keys.update_alias(kit.caller, "alias/aws/s3", described.key_id),
+    ]
+    for change in alias_changes:
+        with pytest.raises(InvalidKeyParameter):
+            await change()
+    # ... nor use it directly, outside S3.
+    with pytest.raises(CmkAccessDenied):
+        await kit.keys.encrypt(kit.caller, described.key_id, b"x", {})
+    assert (await kit.client.request("GET", "/vault/b")).body == b"2"
 
 
 @pytest.mark.parametrize(
@@ -169,6 +210,17 @@ async def test_the_default_key_is_created_once_under_its_alias(kit: Kit) -> None
         ({_SSE: "AES256", _KEY_ID: "alias/x"}, "InvalidArgument"),
         ({_SSE: "aws:kms", _CONTEXT: "not-base64!"}, "InvalidArgument"),
         ({_SSE: "aws:kms", _CONTEXT: base64.b64encode(b"[1]").decode()}, "InvalidArgument"),
+        ({_SSE: "aws:kms", _CONTEXT: base64.b64encode(b'{"a":1}').decode()}, "InvalidArgument"),
+        ({_SSE: "aws:kms", _CONTEXT: base64.b64encode(b"x" * 7000).decode()}, "InvalidArgument"),
+        ({_SSE: "aws:kms", _CONTEXT: _b64json({"aws:team": "x"})}, "InvalidArgument"),
+        (
+            {_SSE: "aws:kms", _CONTEXT: _b64json({"aws:s3:arn": "arn:aws:s3:::vault/other"})},
+            "InvalidArgument",
+        ),
+        (
+            {_SSE: "aws:kms", "x-amz-server-side-encryption-bucket-key-enabled": "yes"},
+            "InvalidArgument",
+        ),
         ({_SSE: "aws:kms", _KEY_ID: "alias/none"}, "KMS.NotFoundException"),
         ({_SSE: "aws:kms", _KEY_ID: "arn:aws:kms:bad"}, "KMS.NotFoundException"),
     ],
@@ -220,7 +272,9 @@ def test_segment_keys_round_trip_and_older_rows_still_read() -> None:
     plain = SegmentKey(b"w")
     sse_c = SegmentKey(b"w", b"check")
     kms = SegmentKey(b"w", None, "arn:aws:kms:r:1:key/k")
-    for key in (plain, sse_c, kms):
+    bound = SegmentKey(b"w", None, "arn:aws:kms:r:1:key/k", SealedContext(b"t", b"c"))
+    bucket = SegmentKey(b"w", None, "arn:aws:kms:r:1:key/k", SealedContext(b"t", b"c"), b"bk")
+    for key in (plain, sse_c, kms, bound, bucket):
         assert _segment_key_from_json(_segment_key_json(key)) == key
     # Rows written before SSE-KMS: one or two elements.
     assert _segment_key_json(plain) == [base64.b64encode(b"w").decode()]
@@ -260,6 +314,179 @@ async def test_multipart_parts_follow_their_uploads_key(kit: Kit) -> None:
         {_SSE: "aws:kms", _KEY_ID: key.arn},
     )
     assert (switched.status, switched.error_code()) == (400, "InvalidArgument")
+
+
+async def test_the_data_key_is_bound_to_the_stored_context(kit: Kit) -> None:
+    key = await kit.keys.create_key(kit.caller)
+    context = _b64json({"project": "apollo"})
+    put = await kit.client.request(
+        "PUT", "/vault/c", b"bound", {_SSE: "aws:kms", _KEY_ID: key.arn, _CONTEXT: context}
+    )
+    assert put.status == 200, put.body
+    assert put.headers[_CONTEXT] == context
+    record = await kit.objects.head_object("vault", "c")
+    full = {"project": "apollo", "aws:s3:arn": "arn:aws:s3:::vault/c"}
+    assert record.kms_context == full
+    segment_key = record.segments[0].key
+    assert segment_key is not None and segment_key.context is not None
+    # The data key opens only with the context it was bound to.
+    with pytest.raises(ObjectCorrupted):
+        await kit.cipher.open_data_key(segment_key.wrapped)
+    with pytest.raises(ObjectCorrupted):
+        await kit.cipher.open_data_key(segment_key.wrapped, {**full, "project": "gemini"})
+    assert len(await kit.cipher.open_data_key(segment_key.wrapped, full)) == 32
+    # Reads need no context from the client; AWS does not echo it on GET or HEAD.
+    for method in ("GET", "HEAD"):
+        reply = await kit.client.request(method, "/vault/c")
+        assert reply.status == 200 and _CONTEXT not in reply.headers
+    assert (await kit.client.request("GET", "/vault/c")).body == b"bound"
+    # The context is sealed for this object: moved onto another object's key, it does not open.
+    await kit.client.request(
+        "PUT", "/vault/d", b"other", {_SSE: "aws:kms", _KEY_ID: key.arn, _CONTEXT: context}
+    )
+    other = await kit.objects.head_object("vault", "d")
+    store = kit.objects._store
+    moved_key = dataclasses.replace(other.segments[0].key, context=segment_key.context)  # type: ignore[arg-type]
+    moved = dataclasses.replace(
+        other, segments=(dataclasses.replace(other.segments[0], key=moved_key),)
+    )
+    await store.put_object(stored_form(moved))
+    reply = await kit.client.request("GET", "/vault/d")
+    assert reply.status == 500 and b"other" not in reply.body
+
+
+async def test_multipart_and_copy_bind_their_context(kit: Kit) -> None:
+    key = await kit.keys.create_key(kit.caller)
+    context = _b64json({"project": "apollo"})
+    created = await kit.client.request(
+        "POST", "/vault/mp?uploads", b"", {_SSE: "aws:kms", _KEY_ID: key.arn, _CONTEXT: context}
+    )
+    assert created.headers[_CONTEXT] == context
+    upload_id = _upload_id(created.body)
+    part = await kit.client.request("PUT", f"/vault/mp?partNumber=1&uploadId={upload_id}", b"p1")
+    assert part.status == 200 and _CONTEXT not in part.headers
+    done = await kit.client.request(
+        "POST",
+        f"/vault/mp?uploadId={upload_id}",
+        b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"
+        + part.headers["etag"].encode()
+        + b"</ETag></Part></CompleteMultipartUpload>",
+    )
+    assert done.status == 200, done.body
+    record = await kit.objects.head_object("vault", "mp")
+    assert record.kms_context == {"project": "apollo", "aws:s3:arn": "arn:aws:s3:::vault/mp"}
+    assert (await kit.client.request("GET", "/vault/mp")).body == b"p1"
+    copy_context = _b64json({"project": "copy"})
+    copied = await kit.client.request(
+        "PUT",
+        "/vault/cp",
+        b"",
+        {
+            "x-amz-copy-source": "/vault/mp",
+            _SSE: "aws:kms",
+            _KEY_ID: key.arn,
+            _CONTEXT: copy_context,
+        },
+    )
+    assert copied.status == 200, copied.body
+    assert copied.headers[_CONTEXT] == copy_context
+    copy = await kit.objects.head_object("vault", "cp")
+    assert copy.kms_context == {"project": "copy", "aws:s3:arn": "arn:aws:s3:::vault/cp"}
+    assert (await kit.client.request("GET", "/vault/cp")).body == b"p1"
+
+
+async def _kms_uses(kit: Kit) -> int:
+    await kit.client.audit.flush()
+    events = await kit.client.audit_store.list_events(None, after_id=0, limit=10_000)
+    return sum(1 for _, e in events if e.action in ("kms:GenerateDataKey", "kms:Decrypt"))
+
+
+async def test_a_bucket_key_calls_kms_far_less(kit: Kit) -> None:
+    key = await kit.keys.create_key(kit.caller)
+    rounds = 20
+    counts = {}
+    for bucket_key in ("false", "true"):
+        audited = await _kms_uses(kit)
+        provider = kit.key_service.provider_calls[key.key_id]
+        headers = {
+            _SSE: "aws:kms",
+            _KEY_ID: key.arn,
+            "x-amz-server-side-encryption-bucket-key-enabled": bucket_key,
+        }
+        for n in range(rounds):
+            put = await kit.client.request("PUT", f"/vault/{bucket_key}{n}", b"%d" % n, headers)
+            assert put.status == 200, put.body
+            assert (put.headers.get(_BUCKET_KEY) == "true") is (bucket_key == "true")
+        for n in range(rounds):
+            got = await kit.client.request("GET", f"/vault/{bucket_key}{n}")
+            assert got.body == b"%d" % n
+            assert (got.headers.get(_BUCKET_KEY) == "true") is (bucket_key == "true")
+        counts[bucket_key] = (
+            await _kms_uses(kit) - audited,
+            kit.key_service.provider_calls[key.key_id] - provider,
+        )
+    # Without a bucket key: every PUT and GET is a checked, audited use of the KMS key, and
+    # every PUT wraps a data key under its ring (GETs hit the data-key cache).
+    assert counts["false"] == (2 * rounds, rounds)
+    # With one: one checked use per action, one bucket key made under the ring.
+    assert counts["true"] == (2, 1)
+    record = await kit.objects.head_object("vault", "true0")
+    assert record.bucket_key_enabled
+    assert record.kms_context == {"aws:s3:arn": "arn:aws:s3:::vault"}
+
+
+def test_a_bucket_key_is_remade_after_its_lifetime(tmp_path: Path) -> None:
+    now = [0.0]
+    keys = KeyService(
+        LocalKeyFileProvider(tmp_path / "keys"), bucket_key_ttl_seconds=10, clock=lambda: now[0]
+    )
+    try:
+        keys.create_tenant_key("ring")
+        first = keys.new_bucket_data_key("ring", b"bucket", b"object-a")
+        again = keys.new_bucket_data_key("ring", b"bucket", b"object-b")
+        assert first.bucket_key == again.bucket_key and first.wrapped != again.wrapped
+        opened = keys.unwrap_bucket_data_key(
+            "ring", first.bucket_key, b"bucket", first.wrapped, b"object-a"
+        )
+        assert opened == first.plaintext
+        fresh = KeyService(LocalKeyFileProvider(tmp_path / "keys"))  # no cache: the real check
+        with pytest.raises(IntegrityError):
+            fresh.unwrap_bucket_data_key(
+                "ring", first.bucket_key, b"bucket", first.wrapped, b"object-b"
+            )
+        with pytest.raises(IntegrityError):
+            fresh.unwrap_bucket_data_key(
+                "ring", first.bucket_key, b"other", first.wrapped, b"object-a"
+            )
+        fresh.close()
+        now[0] = 11
+        later = keys.new_bucket_data_key("ring", b"bucket", b"object-c")
+        assert later.bucket_key != first.bucket_key
+        assert keys.new_bucket_data_key("ring", b"other", b"x").bucket_key != later.bucket_key
+    finally:
+        keys.close()
+
+
+async def test_the_bucket_default_turns_bucket_keys_on(kit: Kit) -> None:
+    key = await kit.keys.create_key(kit.caller)
+    config = (
+        "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>"
+        f"<SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>{key.arn}</KMSMasterKeyID>"
+        "</ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled>"
+        "</Rule></ServerSideEncryptionConfiguration>"
+    ).encode()
+    md5 = base64.b64encode(hashlib.md5(config, usedforsecurity=False).digest()).decode()
+    put_config = await kit.client.request("PUT", "/vault?encryption", config, {"Content-MD5": md5})
+    assert put_config.status == 200, put_config.body
+    got = await kit.client.request("GET", "/vault?encryption")
+    assert b"<BucketKeyEnabled>true</BucketKeyEnabled>" in got.body
+    put = await kit.client.request("PUT", "/vault/default", b"d")
+    assert (put.headers[_KEY_ID], put.headers[_BUCKET_KEY]) == (key.arn, "true")
+    head = await kit.client.request("HEAD", "/vault/default")
+    assert head.headers[_BUCKET_KEY] == "true"
+    # A request may still turn it off for its object.
+    put = await kit.client.request("PUT", "/vault/own", b"o", {_BUCKET_KEY: "false"})
+    assert put.headers[_KEY_ID] == key.arn and _BUCKET_KEY not in put.headers
 
 
 def _upload_id(body: bytes) -> str:

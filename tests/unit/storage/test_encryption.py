@@ -19,6 +19,7 @@ from andromede.kms.errors import ProviderError
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
 from andromede.object_keys import KmsObjectCipher, PlaintextBenchCipher
+from andromede.storage.acl import AccessControlList
 from andromede.storage.encryption import CustomerKey, ObjectEncryption
 from andromede.storage.errors import (
     CustomerKeyMismatch,
@@ -30,10 +31,13 @@ from andromede.storage.errors import (
     ObjectCorrupted,
 )
 from andromede.storage.model import (
+    Checksum,
+    ChecksumAlgorithm,
     ContentHeaders,
     EncryptionMode,
     ObjectRecord,
     Part,
+    SealedHeaders,
     Segment,
 )
 from andromede.storage.service import BodyIntegrity, CompletedPart, ObjectService, StorageLimits
@@ -343,3 +347,29 @@ async def test_legacy_rows_that_cannot_be_converted_do_not_stop_the_others(world
     assert await world.svc.reencrypt_legacy_objects() == 1
     record = await world.svc.head_object("bkt", "b")
     assert await read(world.svc, record, 0, 5) == b"legacy"
+
+
+def test_an_opened_record_keeps_every_other_field() -> None:
+    # ``ObjectRecord.opened`` is written out for speed: a field it forgot would be lost on reads.
+    record = ObjectRecord(
+        bucket="b",
+        key="k",
+        size=3,
+        etag="e",
+        last_modified=datetime(2026, 1, 2, tzinfo=UTC),
+        headers=ContentHeaders(),
+        segments=(Segment("blob", 3),),
+        owner_id="o",
+        checksum=Checksum(ChecksumAlgorithm.CRC32, "AAAAAA=="),
+        format_version=7,
+        acl=AccessControlList.private("o"),
+        sealed_headers=SealedHeaders(b"w", b"c"),
+        kms_context={"old": "x"},
+    )
+    headers = ContentHeaders(content_type="text/plain")
+    expected = dataclasses.replace(record, headers=headers, kms_context={"a": "b"})
+    assert record.opened(headers, {"a": "b"}) == expected
+    assert {f.name for f in dataclasses.fields(ObjectRecord)} == {
+        "bucket", "key", "size", "etag", "last_modified", "headers", "segments", "owner_id",
+        "checksum", "format_version", "acl", "sealed_headers", "kms_context",
+    }  # fmt: skip

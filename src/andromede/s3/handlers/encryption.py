@@ -9,9 +9,12 @@ checked by a :class:`KmsKeyResolver` (``S3Services.kms_keys``; without one ``aws
 answered 501 NotImplemented, never accepted silently). Writes need ``kms:GenerateDataKey`` on
 the key, reads ``kms:Decrypt`` (the key is checked again on every read: disabled or pending
 deletion, the object cannot be read). The encryption context is the request's, plus
-``aws:s3:arn`` = the object's ARN as on AWS; it feeds the key's policy conditions (the data key
-itself is bound to the key ring, not the context, so reads send only ``aws:s3:arn``). Like
-SSE-C, SSE-KMS needs TLS (or a loopback client, or ``allow_insecure_sse``).
+``aws:s3:arn`` = the object's ARN as on AWS (the bucket's ARN with an S3 Bucket Key); the
+object's data key is bound to it and it is stored (sealed) with the object, so reads need no
+context from the client and the key's policy conditions see the stored one. With a bucket key
+(``x-amz-server-side-encryption-bucket-key-enabled`` or the bucket default's
+``BucketKeyEnabled``) the resolver may answer from its bounded-lifetime cache. Like SSE-C,
+SSE-KMS needs TLS (or a loopback client, or ``allow_insecure_sse``).
 Put/Get/DeleteBucketEncryption handle the bucket default (one rule; AES256 when none is set,
 as AWS answers since every bucket has SSE-S3).
 """
@@ -39,6 +42,7 @@ if TYPE_CHECKING:  # common.py imports this module for KmsKeyResolver
 __all__ = [
     "KmsKey",
     "KmsKeyResolver",
+    "UploadKms",
     "check_kms_read",
     "copy_source_customer_key",
     "delete_bucket_encryption",
@@ -58,7 +62,7 @@ _KMS_KEY_ID = "x-amz-server-side-encryption-aws-kms-key-id"
 _KMS_CONTEXT = "x-amz-server-side-encryption-context"
 _BUCKET_KEY = "x-amz-server-side-encryption-bucket-key-enabled"
 _KMS_HEADERS = (_KMS_KEY_ID, _KMS_CONTEXT)
-_MAX_CONTEXT_HEADER = 8192
+_S3_ARN = "aws:s3:arn"
 _AES256 = EncryptionMode.SSE_S3.value
 _KMS = "aws:kms"
 _KMS_NOT_YET = "SSE-KMS needs the KMS service, which this server was started without."
@@ -77,11 +81,19 @@ class KmsKeyResolver(Protocol):
 
     ``key_ref`` is a key id, key ARN, alias name or alias ARN; None is the tenant's default S3
     key. ``action`` is ``kms:GenerateDataKey`` (writes), ``kms:Decrypt`` (reads) or
-    ``kms:DescribeKey`` (bucket defaults). Raises :class:`S3Error` (``KMS.NotFoundException``,
-    ``KMS.DisabledException``, ``KMS.KMSInvalidStateException``, ``AccessDenied``)."""
+    ``kms:DescribeKey`` (bucket defaults). ``bucket_key``: the use is under an S3 Bucket Key,
+    whose checks may be remembered for the bucket key's lifetime. Raises :class:`S3Error`
+    (``KMS.NotFoundException``, ``KMS.DisabledException``, ``KMS.KMSInvalidStateException``,
+    ``AccessDenied``)."""
 
     async def key_for_sse(
-        self, ctx: S3Context, key_ref: str | None, context: Mapping[str, str], *, action: str
+        self,
+        ctx: S3Context,
+        key_ref: str | None,
+        context: Mapping[str, str],
+        *,
+        action: str,
+        bucket_key: bool = False,
     ) -> KmsKey: ...
 
 
@@ -141,19 +153,30 @@ def _object_arn(bucket: str, key: str) -> str:
     return f"arn:aws:s3:::{bucket}/{key}"
 
 
-def _request_context(ctx: S3Context) -> dict[str, str]:
-    """``x-amz-server-side-encryption-context``: base64 of a JSON object of strings."""
+def _bucket_arn(bucket: str) -> str:
+    return f"arn:aws:s3:::{bucket}"
+
+
+def _request_context(ctx: S3Context, s3_arn: str) -> dict[str, str]:
+    """``x-amz-server-side-encryption-context`` (base64 of a JSON object of strings) with
+    ``aws:s3:arn`` = ``s3_arn`` added, as S3 does; the client may name that pair only with
+    the value S3 gives it, and no other ``aws:`` key (those are AWS's)."""
     raw = ctx.headers.get(_KMS_CONTEXT)
     if raw is None:
-        return {}
+        return {_S3_ARN: s3_arn}
     invalid = S3Error(
         "InvalidArgument",
         "The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 "
         "string holding JSON which represents a string-string map",
         ArgumentName=_KMS_CONTEXT,
     )
-    if len(raw) > _MAX_CONTEXT_HEADER:
-        raise invalid
+    if len(raw) > ctx.settings.max_encryption_context_size:
+        raise S3Error(
+            "InvalidArgument",
+            "The header 'x-amz-server-side-encryption-context' is longer than "
+            f"{ctx.settings.max_encryption_context_size} bytes",
+            ArgumentName=_KMS_CONTEXT,
+        )
     try:
         parsed = json.loads(base64.b64decode(raw.strip(), validate=True))
     except (binascii.Error, ValueError):
@@ -162,7 +185,35 @@ def _request_context(ctx: S3Context) -> dict[str, str]:
         isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
     ):
         raise invalid
+    for name, value in parsed.items():
+        if name.lower().startswith("aws:") and (name != _S3_ARN or value != s3_arn):
+            raise S3Error(
+                "InvalidArgument",
+                f"The encryption context key {name[:64]!r} is reserved for AWS",
+                ArgumentName=_KMS_CONTEXT,
+            )
+    parsed[_S3_ARN] = s3_arn
     return parsed
+
+
+def _bucket_key_wanted(ctx: S3Context, bucket: Bucket) -> bool:
+    """``x-amz-server-side-encryption-bucket-key-enabled``, else the bucket default's."""
+    raw = ctx.headers.get(_BUCKET_KEY)
+    if raw is None:
+        default = bucket.encryption
+        return (
+            default is not None
+            and default.algorithm in (_KMS, "aws:kms:dsse")
+            and default.bucket_key_enabled
+        )
+    value = raw.strip().lower()
+    if value not in ("true", "false"):
+        raise S3Error(
+            "InvalidArgument",
+            "The header 'x-amz-server-side-encryption-bucket-key-enabled' must be true or false",
+            ArgumentName=_BUCKET_KEY,
+        )
+    return value == "true"
 
 
 def _kms_resolver(svc: S3Services) -> KmsKeyResolver:
@@ -172,25 +223,43 @@ def _kms_resolver(svc: S3Services) -> KmsKeyResolver:
 
 
 async def _kms_encryption(
-    ctx: S3Context, svc: S3Services, bucket: Bucket, key_ref: str | None
+    ctx: S3Context,
+    svc: S3Services,
+    bucket: Bucket,
+    key_ref: str | None,
+    upload: UploadKms | None = None,
 ) -> ObjectEncryption:
     resolver = _kms_resolver(svc)
     _require_secure(ctx, kms=True)
-    context = _request_context(ctx)
-    context["aws:s3:arn"] = _object_arn(bucket.name, ctx.key)
-    key = await resolver.key_for_sse(ctx, key_ref, context, action="kms:GenerateDataKey")
+    if upload is not None:
+        key_ref, context, bucket_key = upload
+    else:
+        bucket_key = _bucket_key_wanted(ctx, bucket)
+        s3_arn = _bucket_arn(bucket.name) if bucket_key else _object_arn(bucket.name, ctx.key)
+        context = _request_context(ctx, s3_arn)
+    key = await resolver.key_for_sse(
+        ctx, key_ref, context, action="kms:GenerateDataKey", bucket_key=bucket_key
+    )
     return ObjectEncryption(
-        tenant_id=bucket.tenant_id, kms_key_arn=key.arn, kms_key_ring=key.key_ring_id
+        tenant_id=bucket.tenant_id,
+        kms_key_arn=key.arn,
+        kms_key_ring=key.key_ring_id,
+        kms_context=context,
+        bucket_key=bucket_key,
     )
 
 
+# An SSE-KMS upload's key (ARN), encryption context and bucket-key choice, which its parts take.
+UploadKms = tuple[str, dict[str, str], bool]
+
+
 async def write_encryption(
-    ctx: S3Context, svc: S3Services, bucket: Bucket, *, upload_kms_key: str | None = None
+    ctx: S3Context, svc: S3Services, bucket: Bucket, *, upload_kms: UploadKms | None = None
 ) -> ObjectEncryption:
     """How a write (PUT, copy, CreateMultipartUpload, UploadPart) is encrypted.
-    ``upload_kms_key``: the KMS key of the SSE-KMS upload a part belongs to."""
-    if upload_kms_key is not None:
-        return await _kms_encryption(ctx, svc, bucket, upload_kms_key)
+    ``upload_kms``: the KMS key, context and bucket key of the SSE-KMS upload of a part."""
+    if upload_kms is not None:
+        return await _kms_encryption(ctx, svc, bucket, upload_kms[0], upload_kms)
     customer = _customer_key(ctx, _CUSTOMER)
     requested = ctx.headers.get(_SSE)
     if requested is not None:
@@ -236,8 +305,11 @@ async def check_kms_read(ctx: S3Context, svc: S3Services, record: ObjectRecord) 
         return
     resolver = _kms_resolver(svc)
     _require_secure(ctx, kms=True)
-    context = {"aws:s3:arn": _object_arn(record.bucket, record.key)}
-    await resolver.key_for_sse(ctx, arn, context, action="kms:Decrypt")
+    # The stored context (objects written before contexts were stored: the object's ARN).
+    context = record.kms_context or {_S3_ARN: _object_arn(record.bucket, record.key)}
+    await resolver.key_for_sse(
+        ctx, arn, context, action="kms:Decrypt", bucket_key=record.bucket_key_enabled
+    )
 
 
 def encryption_response_headers(
@@ -245,12 +317,17 @@ def encryption_response_headers(
     mode: EncryptionMode,
     customer: CustomerKey | None,
     kms_key_arn: str | None = None,
+    *,
+    bucket_key: bool = False,
 ) -> None:
     """What AWS answers about an object's encryption: the algorithm, SSE-C's key MD5, or the
-    KMS key's ARN."""
+    KMS key's ARN (and whether an S3 Bucket Key is used). AWS does not echo the encryption
+    context on reads: only PUT, copy and CreateMultipartUpload answer it."""
     if mode is EncryptionMode.SSE_KMS and kms_key_arn is not None:
         response.header(_SSE, _KMS)
         response.header(_KMS_KEY_ID, kms_key_arn)
+        if bucket_key:
+            response.header(_BUCKET_KEY, "true")
     elif mode is EncryptionMode.SSE_C and customer is not None:
         response.header(_CUSTOMER + "algorithm", _AES256)
         response.header(_CUSTOMER + "key-md5", customer.md5)
@@ -261,19 +338,30 @@ def encryption_response_headers(
 def record_encryption_headers(
     response: Response, record: ObjectRecord, customer: CustomerKey | None
 ) -> None:
-    encryption_response_headers(response, record.encryption, customer, record.kms_key_arn)
+    encryption_response_headers(
+        response,
+        record.encryption,
+        customer,
+        record.kms_key_arn,
+        bucket_key=record.bucket_key_enabled,
+    )
 
 
 def write_encryption_headers(
-    ctx: S3Context, response: Response, encryption: ObjectEncryption
+    ctx: S3Context, response: Response, encryption: ObjectEncryption, *, with_context: bool = True
 ) -> None:
-    """A write's answer: the encryption it got, with the context and bucket-key flag echoed."""
+    """A write's answer: the encryption it got, with the bucket-key flag and (PUT, copy,
+    CreateMultipartUpload: ``with_context``) the request's context echoed."""
     if encryption.kms_key_arn is not None:
-        encryption_response_headers(response, EncryptionMode.SSE_KMS, None, encryption.kms_key_arn)
-        if _KMS_CONTEXT in ctx.headers:
+        encryption_response_headers(
+            response,
+            EncryptionMode.SSE_KMS,
+            None,
+            encryption.kms_key_arn,
+            bucket_key=encryption.bucket_key,
+        )
+        if with_context and _KMS_CONTEXT in ctx.headers:
             response.header(_KMS_CONTEXT, ctx.headers[_KMS_CONTEXT].strip())
-        if ctx.headers.get(_BUCKET_KEY, "").strip().lower() == "true":
-            response.header(_BUCKET_KEY, "true")
         return
     mode = EncryptionMode.SSE_C if encryption.customer_key else EncryptionMode.SSE_S3
     encryption_response_headers(response, mode, encryption.customer_key)

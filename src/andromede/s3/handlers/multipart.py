@@ -108,19 +108,17 @@ _SSE = "x-amz-server-side-encryption"
 async def _part_encryption(ctx: S3Context, svc: S3Services) -> ObjectEncryption:
     """A part is encrypted as its upload: under the upload's KMS key for SSE-KMS uploads."""
     bucket = await addressed_bucket(ctx, svc)
-    upload_kms_key = None
+    upload_kms = None
     if svc.kms_keys is not None:
-        upload_kms_key = await svc.objects.upload_kms_key(
-            ctx.bucket, ctx.key, ctx.query["uploadId"]
-        )
-    if upload_kms_key is None and ctx.headers.get(_SSE, "").strip().startswith("aws:kms"):
+        upload_kms = await svc.objects.upload_kms_key(ctx.bucket, ctx.key, ctx.query["uploadId"])
+    if upload_kms is None and ctx.headers.get(_SSE, "").strip().startswith("aws:kms"):
         # Parts take their upload's encryption; they cannot switch an upload to SSE-KMS.
         raise S3Error(
             "InvalidArgument",
             "Server Side Encryption with AWS KMS managed key is not applicable to this upload",
             ArgumentName=_SSE,
         )
-    return await write_encryption(ctx, svc, bucket, upload_kms_key=upload_kms_key)
+    return await write_encryption(ctx, svc, bucket, upload_kms=upload_kms)
 
 
 async def upload_part(ctx: S3Context, svc: S3Services) -> Response:
@@ -143,7 +141,7 @@ async def upload_part(ctx: S3Context, svc: S3Services) -> Response:
     response = Response(headers=[("ETag", f'"{part.etag}"')])
     if part.checksum is not None:
         response.header(part.checksum.algorithm.header, part.checksum.value)
-    write_encryption_headers(ctx, response, encryption)
+    write_encryption_headers(ctx, response, encryption, with_context=False)
     return response
 
 
@@ -180,7 +178,7 @@ async def upload_part_copy(ctx: S3Context, svc: S3Services) -> Response:
     xml.element("ETag", f'"{part.etag}"')
     write_checksum_elements(xml, part.checksum, with_type=False)
     response = xml_response(xml)
-    write_encryption_headers(ctx, response, encryption)
+    write_encryption_headers(ctx, response, encryption, with_context=False)
     return response
 
 
