@@ -20,6 +20,11 @@
 #   ceph-common      the `ceph` and `rados` tools that set the cluster up and check it
 #   python3-rados    librados for the RADOS blob backend; scripts/venv-link-rados.sh links it
 #                    into .venv (docs/decisions/0008-librados-in-venv.md)
+#   qemu-system-x86  QEMU for the compute instances (andromede.hypervisor), KVM or TCG
+#   qemu-utils       qemu-img: the LUKS-encrypted qcow2 volumes and seeds of instances
+#   syslinux syslinux-common mtools  the boot sector and FAT file system of the tests' small
+#                    guest image (tests/support/guest_images.py; the kernel and busybox in it
+#                    are extracted from Debian packages, not installed)
 # The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
 set -euo pipefail
 
@@ -48,9 +53,14 @@ for daemon in ceph-mon ceph-mgr ceph-osd; do
 done
 command -v rados >/dev/null 2>&1 || missing+=(ceph-common)
 package_installed python3-rados || missing+=(python3-rados)
+command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
+command -v qemu-img >/dev/null 2>&1 || missing+=(qemu-utils)
+command -v syslinux >/dev/null 2>&1 || missing+=(syslinux)
+[ -f /usr/lib/syslinux/modules/bios/ldlinux.c32 ] || missing+=(syslinux-common)
+command -v mcopy >/dev/null 2>&1 || missing+=(mtools)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, qemu, syslinux present)"
   exit 0
 fi
 
@@ -80,7 +90,10 @@ export DEBIAN_FRONTEND=noninteractive
 for package in "${missing[@]}"; do
   case "$package" in
     python3-venv) venv_works || { echo "system-deps: python3 -m venv still fails" >&2; exit 1; } ;;
-    ca-certificates|python3-rados) package_installed "$package" || exit 1 ;;
+    ca-certificates|python3-rados|syslinux-common) package_installed "$package" || exit 1 ;;
+    qemu-system-x86) command -v qemu-system-x86_64 >/dev/null 2>&1 || exit 1 ;;
+    qemu-utils) command -v qemu-img >/dev/null 2>&1 || exit 1 ;;
+    mtools) command -v mcopy >/dev/null 2>&1 || exit 1 ;;
     ceph-common) command -v rados >/dev/null 2>&1 || { echo "system-deps: rados missing" >&2; exit 1; } ;;
     softhsm2) command -v softhsm2-util >/dev/null 2>&1 || { echo "system-deps: softhsm2-util missing" >&2; exit 1; } ;;
     postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || exit 1 ;;
