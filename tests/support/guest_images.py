@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 # Bump when the image content changes for the same packages.
-BUILDER_VERSION = "2"
+BUILDER_VERSION = "3"
 KERNEL_METAPACKAGE = "linux-image-cloud-amd64"
 BUSYBOX_PACKAGE = "busybox-static"
 INIT_MARKER = "andromede-guest-init"
@@ -92,7 +92,9 @@ for disk in /sys/block/vd*; do
 done
 instance_id=""
 if [ -n "$seed" ]; then
-  instance_id=$(sed -n 's/^instance-id:[[:space:]]*//p' /seed/meta-data | tr -d "\"'")
+  # meta-data is YAML, or JSON (which is YAML): instance-id: i-… or "instance-id": "i-…"
+  instance_id=$(tr -d '"{},'"'" < /seed/meta-data |
+    sed -n 's/^[[:space:]]*instance-id:[[:space:]]*\([^[:space:]]*\).*/\1/p' | head -n 1)
 fi
 echo "andromede-guest-init instance-id=$instance_id seed=$seed"
 export ROOT_DISK=/dev/vda
