@@ -58,6 +58,8 @@ class Host:
     image: Path
     image_format: str
     state_dir: Path
+    # What the driver raises when the host refuses an operation.
+    error: type[Exception] = HypervisorError
 
 
 @pytest.fixture(scope="session")
@@ -210,11 +212,11 @@ async def test_start_refuses_a_missing_volume_or_a_wrong_key_and_leaves_nothing_
     root = await make_root(host)
     wrong = AttachedVolume(root.volume_id, root.device, secrets.token_bytes(32))
     instance_id = new_id("i")
-    with pytest.raises(HypervisorError):
+    with pytest.raises(host.error):
         await host.driver.start(instance_spec(instance_id, wrong, b""))
     assert await host.driver.state(instance_id) is not RuntimeState.RUNNING
     missing = AttachedVolume(new_id("vol"), "/dev/xvda", root.key)
-    with pytest.raises(HypervisorError):
+    with pytest.raises(host.error):
         await host.driver.start(instance_spec(instance_id, missing, b""))
     await host.driver.release(instance_id)
     assert await host.driver.state(instance_id) is RuntimeState.ABSENT

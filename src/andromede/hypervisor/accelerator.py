@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 from dataclasses import dataclass
 
 from andromede.compute.driver import Accelerator
@@ -77,6 +78,7 @@ async def _probe(qemu_binary: str, timeout: float, kvm_device: str) -> Accelerat
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 pass_fds=(disk,),
+                start_new_session=True,  # its own group: killed whole, helpers included
             )
         except OSError as exc:
             return AcceleratorProbe(Accelerator.TCG, f"cannot run {qemu_binary}: {exc}")
@@ -87,7 +89,7 @@ async def _probe(qemu_binary: str, timeout: float, kvm_device: str) -> Accelerat
             output = b""
         finally:
             with contextlib.suppress(ProcessLookupError):
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
             _, stderr = await process.communicate()
     finally:
         os.close(disk)
