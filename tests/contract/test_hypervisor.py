@@ -239,7 +239,7 @@ async def test_lifecycle_of_an_encrypted_guest(qemu_host: Host) -> None:
     assert "wrote canary" in console
     assert f"{USER_DATA_EXIT_MARKER}0" in console
     # The root disk carries its volume id as serial, as EC2's NVMe disks do.
-    assert f"vda serial={root.volume_id.replace('-', '')}" in console
+    assert f"vda serial={root.volume_id.replace('-', '')} sectors={1024**3 // 512}" in console
 
     # Keys are in no command line and no file; the canary and the user data in no file.
     pid = next(iter(processes_mentioning(str(qemu_host.state_dir))))
@@ -365,9 +365,10 @@ async def test_snapshots_copy_a_running_volume_into_a_new_bootable_volume(
     assert snapshot.is_file() and token.encode() not in snapshot.read_bytes()
     assert int.from_bytes(snapshot.read_bytes()[32:36], "big") == 2  # LUKS
 
+    # The new volume may be bigger than the snapshot, as EC2 allows.
     copy_id, copy_key = new_id("vol"), secrets.token_bytes(32)
     await driver.create_volume(
-        VolumeSpec(copy_id, 1, copy_key, backing=snapshot, backing_key=snapshot_key)
+        VolumeSpec(copy_id, 2, copy_key, backing=snapshot, backing_key=snapshot_key)
     )
     # A stopped volume snapshots too (offline copy).
     offline_id = new_id("snap")
@@ -379,6 +380,7 @@ async def test_snapshots_copy_a_running_volume_into_a_new_bootable_volume(
     await driver.start(instance_spec(second, copy, canary_user_data(token)))
     console = await wait_console(driver, second, booted(second))
     assert f"persisted: {CANARY_PREFIX}{token}" in console
+    assert f"vda serial={copy_id.replace('-', '')} sectors={2 * 1024**3 // 512}" in console
     await driver.kill(second)
 
     for snapshot_name in (snapshot_id, offline_id):

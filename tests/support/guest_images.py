@@ -5,6 +5,7 @@ Debian's cloud kernel and a busybox initramfs (docs/decisions/0014-guest-boot.md
 it like any image, through the firmware, from an encrypted overlay. The initramfs ``/init``:
 
 - loads the few modules it needs (virtio disks and network, ISO 9660, the ACPI power button);
+- prints ``andromede-disk-present <name> serial=<serial> sectors=<512-byte sectors>`` per disk;
 - finds the NoCloud seed (a disk with ``meta-data`` on ISO 9660), prints
   ``andromede-guest-init instance-id=<id>`` on the serial console;
 - runs the user data when it is a shell script (``#!``), its output on the console, then prints
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 # Bump when the image content changes for the same packages.
-BUILDER_VERSION = "3"
+BUILDER_VERSION = "4"
 KERNEL_METAPACKAGE = "linux-image-cloud-amd64"
 BUSYBOX_PACKAGE = "busybox-static"
 INIT_MARKER = "andromede-guest-init"
@@ -85,7 +86,8 @@ while [ ! -e /sys/block/vda ] && [ "$tries" -lt 50 ]; do sleep 0.1; tries=$((tri
 seed=""
 for disk in /sys/block/vd*; do
   name="${disk##*/}"
-  echo "andromede-disk-present $name serial=$(cat "$disk/serial" 2>/dev/null)"
+  echo "andromede-disk-present $name serial=$(cat "$disk/serial" 2>/dev/null)" \
+    "sectors=$(cat "$disk/size")"
   if [ -z "$seed" ] && mount -t iso9660 -o ro "/dev/$name" /seed 2>/dev/null; then
     if [ -f /seed/meta-data ]; then seed="$name"; else umount /seed; fi
   fi

@@ -82,6 +82,15 @@ class QemuImg:
         ]  # fmt: skip
         await self._run(argv, keys)
 
+    async def grow(self, image: Path, key: bytes, size_bytes: int) -> None:
+        """Grow an encrypted qcow2 to ``size_bytes`` (never shrinks: that would cut data)."""
+        info = await self.info(image, key)
+        current = info.get("virtual-size")
+        if not isinstance(current, int) or current >= size_bytes:
+            return
+        options = f"driver=qcow2,file.filename={_escape(image)},encrypt.key-secret=source"
+        await self._run(["resize", "-q", "--image-opts", options, str(size_bytes)], {"source": key})
+
     async def write_luks(self, plaintext: bytes, target: Path, key: bytes) -> None:
         """A raw LUKS image holding ``plaintext`` (QEMU's ``luks`` block driver opens it).
 

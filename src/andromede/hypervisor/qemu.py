@@ -64,6 +64,7 @@ GIB = 1024**3
 _SOCKET_PATH_MAX = 107
 _LONGEST_INSTANCE_ID = 19  # i- and 17 hex digits
 SEED_NODE = "seed"
+_FORWARD_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,20 +167,13 @@ class QemuDriver:
             # An encrypted backing (a snapshot) would need its key at every open, and the
             # instance spec carries only the volume's: copy it into a self-contained volume.
             await self._img.copy_encrypted(spec.backing, spec.backing_key, partial, spec.key)
-            await self._resize_to_at_least(partial, spec.key, size)
+            # A volume may be bigger than its snapshot (EC2 allows it), never smaller.
+            await self._img.grow(partial, spec.key, size)
         else:
             await self._img.create_encrypted(
                 partial, size, spec.key, backing=spec.backing, backing_format=spec.backing_format
             )
         partial.rename(target)
-
-    async def _resize_to_at_least(self, image: Path, key: bytes, size: int) -> None:
-        info = await self._img.info(image, key)
-        virtual_size = info.get("virtual-size")
-        if isinstance(virtual_size, int) and virtual_size < size:
-            # A volume from a snapshot may be larger than the snapshot, never smaller.
-            image.unlink()
-            raise HypervisorError("a volume bigger than its snapshot is not supported yet")
 
     async def delete_volume(self, volume_id: str) -> None:
         for instance_id in self._users_of(volume_id):
@@ -261,10 +255,17 @@ class QemuDriver:
                     raise VolumeNotFound(f"volume {volume.volume_id} not found on {self._host}")
             process.prepare()
             await self._img.write_luks(build_seed_iso(spec.seed), process.seed, spec.root.key)
-            forwards = tuple(self._bind_forward(forward) for forward in spec.forwards)
             accelerator = (await self.capacity()).accelerator
-            argv = self._command(spec, process, forwards, accelerator.value)
-            await process.spawn(argv, timeout=self._config.qmp_timeout)
+            for attempt in range(_FORWARD_ATTEMPTS):
+                # A port picked free can be taken before QEMU binds it: pick again.
+                forwards = tuple(self._bind_forward(forward) for forward in spec.forwards)
+                argv = self._command(spec, process, forwards, accelerator.value)
+                try:
+                    await process.spawn(argv, timeout=self._config.qmp_timeout)
+                    break
+                except HypervisorError as exc:
+                    if "host forwarding" not in str(exc) or attempt == _FORWARD_ATTEMPTS - 1:
+                        raise
             try:
                 async with self._monitor(spec.instance_id) as qmp:
                     for index, volume in enumerate(volumes):
