@@ -22,6 +22,8 @@
 #                    into .venv (docs/decisions/0008-librados-in-venv.md)
 #   qemu-system-x86  QEMU for the compute instances (andromede.hypervisor), KVM or TCG
 #   qemu-utils       qemu-img: the LUKS-encrypted qcow2 volumes and seeds of instances
+#   cryptsetup-bin   formats the LUKS containers of instance seeds in milliseconds (qemu-img
+#                    spends a second or two of CPU benchmarking PBKDF2 for each)
 #   syslinux syslinux-common mtools  the boot sector and FAT file system of the tests' small
 #                    guest image (tests/support/guest_images.py; the kernel and busybox in it
 #                    are extracted from Debian packages, not installed)
@@ -55,12 +57,13 @@ command -v rados >/dev/null 2>&1 || missing+=(ceph-common)
 package_installed python3-rados || missing+=(python3-rados)
 command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
 command -v qemu-img >/dev/null 2>&1 || missing+=(qemu-utils)
+PATH="$PATH:/usr/sbin:/sbin" command -v cryptsetup >/dev/null 2>&1 || missing+=(cryptsetup-bin)
 command -v syslinux >/dev/null 2>&1 || missing+=(syslinux)
 [ -f /usr/lib/syslinux/modules/bios/ldlinux.c32 ] || missing+=(syslinux-common)
 command -v mcopy >/dev/null 2>&1 || missing+=(mtools)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, qemu, syslinux present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, qemu, cryptsetup, syslinux present)"
   exit 0
 fi
 
@@ -94,6 +97,7 @@ for package in "${missing[@]}"; do
     qemu-system-x86) command -v qemu-system-x86_64 >/dev/null 2>&1 || exit 1 ;;
     qemu-utils) command -v qemu-img >/dev/null 2>&1 || exit 1 ;;
     mtools) command -v mcopy >/dev/null 2>&1 || exit 1 ;;
+    cryptsetup-bin) package_installed cryptsetup-bin || exit 1 ;;
     ceph-common) command -v rados >/dev/null 2>&1 || { echo "system-deps: rados missing" >&2; exit 1; } ;;
     softhsm2) command -v softhsm2-util >/dev/null 2>&1 || { echo "system-deps: softhsm2-util missing" >&2; exit 1; } ;;
     postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || exit 1 ;;

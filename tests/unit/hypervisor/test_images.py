@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,46 @@ async def test_the_flaky_pbkdf_benchmark_is_retried_then_reported(
 def test_the_passphrase_is_text_for_any_key() -> None:
     key = bytes(range(256))[:32]
     assert luks_passphrase(key).decode("ascii") == key.hex()
+
+
+@pytest.mark.parametrize("formatter", ["cryptsetup", "qemu-img"])
+async def test_a_seed_container_opens_with_its_key_only_and_is_rewritten_in_place(
+    formatter: str, tmp_path: Path
+) -> None:
+    cryptsetup = shutil.which("cryptsetup") or shutil.which("cryptsetup", path="/usr/sbin:/sbin")
+    if shutil.which("qemu-img") is None or (formatter == "cryptsetup" and cryptsetup is None):
+        pytest.skip(f"{formatter} is not installed (scripts/install-system-deps.sh)")
+    tool = QemuImg(
+        "qemu-img", iter_time_ms=10, timeout=60,
+        cryptsetup_binary=cryptsetup if formatter == "cryptsetup" else None,
+    )  # fmt: skip
+    key, target = secrets.token_bytes(32), tmp_path / "seed.luks"
+    first = b"first content " * 1000
+    await tool.write_luks(first, target, key)
+    assert first[:14] not in target.read_bytes()
+    assert (await tool.info(target, key, driver="luks"))["format"] == "luks"
+    header = target.read_bytes()[:4096]
+    await tool.write_luks(b"second", target, key)
+    assert target.read_bytes()[:4096] == header  # same container: not formatted again
+    assert decrypt(target, key, tmp_path).startswith(b"second")
+    with pytest.raises(subprocess.CalledProcessError):
+        decrypt(target, secrets.token_bytes(32), tmp_path)
+
+    # Another key (a rotated one): the container is formatted anew for it.
+    other = secrets.token_bytes(32)
+    await tool.write_luks(b"third", target, other)
+    assert decrypt(target, other, tmp_path).startswith(b"third")
+    with pytest.raises(subprocess.CalledProcessError):
+        decrypt(target, key, tmp_path)
+
+
+def decrypt(container: Path, key: bytes, scratch: Path) -> bytes:
+    secret, plain = scratch / "passphrase", scratch / "plain.raw"
+    secret.write_bytes(luks_passphrase(key))
+    plain.unlink(missing_ok=True)
+    subprocess.run(
+        ["qemu-img", "convert", "--object", f"secret,id=s,file={secret}", "--image-opts",
+         f"driver=luks,file.filename={container},key-secret=s", "-O", "raw", str(plain)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return plain.read_bytes()
