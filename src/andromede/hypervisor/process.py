@@ -23,6 +23,7 @@ from andromede.hypervisor.errors import HypervisorError
 __all__ = ["QemuProcess"]
 
 _POLL = 0.05
+CONSOLE_KEPT = 64 * 1024  # what EC2's GetConsoleOutput returns
 _KILL_WAIT = 10.0
 
 
@@ -58,10 +59,22 @@ class QemuProcess:
         """Before a start: the folder, and last boot's console kept as the tail to show."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self.console.exists():
-            tail = self.console_tail(64 * 1024)
-            self.previous_console.write_bytes(tail)
+            self.previous_console.write_bytes(self.console_tail(CONSOLE_KEPT))
             self.console.unlink()
         self.forget_runtime()
+
+    def bound_console(self, limit: int) -> None:
+        """Keep a chatty guest's console file under ``limit`` bytes: its tail moves aside and
+        the file is emptied. QEMU appends (``append=on``: O_APPEND), so its next write lands at
+        the new end; what it writes between the copy and the truncation is lost."""
+        try:
+            size = self.console.stat().st_size
+        except FileNotFoundError:
+            return
+        if size > limit:
+            self.previous_console.write_bytes(self.console_tail(CONSOLE_KEPT))
+            with open(self.console, "r+b") as console:
+                console.truncate(0)
 
     async def spawn(self, argv: Sequence[str], *, timeout: float) -> None:
         """Run QEMU; it daemonises once its monitor listens, and the launcher exits."""

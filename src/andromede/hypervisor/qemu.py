@@ -85,6 +85,9 @@ class QemuDriverConfig:
     qemu_img_timeout: float = 600.0
     detach_timeout: float = 10.0
     probe_timeout: float = 5.0
+    # A console file past this size is cut to its tail when the console is read or the host
+    # is reconciled (running()).
+    console_file_limit: int = 1024 * 1024
     # Address the user-mode port forwards listen on.
     forward_address: str = "127.0.0.1"
 
@@ -312,7 +315,8 @@ class QemuDriver:
             "-nodefaults", "-no-user-config", "-display", "none",
             "-S", "-daemonize", "-pidfile", str(process.pidfile),
             "-qmp", f"unix:{process.socket},server=on,wait=off",
-            "-chardev", f"file,id=console,path={process.console}", "-serial", "chardev:console",
+            "-chardev", f"file,id=console,path={process.console},append=on",
+            "-serial", "chardev:console",
         ]  # fmt: skip
         if accelerator == "kvm":
             argv += ["-cpu", "host"]
@@ -437,6 +441,7 @@ class QemuDriver:
                 logger.warning("instance %s was never started: killed", instance_id)
                 await process.kill()
             if process.alive():
+                process.bound_console(self._config.console_file_limit)
                 found[instance_id] = RuntimeState.RUNNING
             else:
                 process.forget_runtime()
@@ -452,7 +457,9 @@ class QemuDriver:
         return isinstance(status, dict) and status.get("status") == "prelaunch"
 
     async def console_output(self, instance_id: str) -> bytes:
-        return self._process(instance_id).console_tail(CONSOLE_TAIL)
+        process = self._process(instance_id)
+        process.bound_console(self._config.console_file_limit)
+        return process.console_tail(CONSOLE_TAIL)
 
     async def port_forwards(self, instance_id: str) -> tuple[PortForward, ...]:
         return self._process(instance_id).forwards()

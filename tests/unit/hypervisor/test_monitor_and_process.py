@@ -49,6 +49,21 @@ def test_the_console_tail_spans_the_previous_boot(tmp_path: Path) -> None:
     assert process.console_tail(64) == b"x" * 64
 
 
+def test_a_console_file_past_its_limit_keeps_only_its_tail(tmp_path: Path) -> None:
+    process = QemuProcess(tmp_path / "i-1")
+    process.prepare()
+    with open(process.console, "ab") as console:  # as QEMU writes it, append=on
+        console.write(b"old" * 1000 + b"x" * (70 * 1024) + b"END")
+        process.bound_console(64 * 1024)
+        assert process.console.stat().st_size == 0
+        console.write(b"after")
+    assert process.console.read_bytes() == b"after"
+    tail = process.console_tail(64 * 1024)
+    assert tail.endswith(b"xEND" + b"after") and len(tail) == 64 * 1024
+    process.bound_console(64 * 1024)  # under the limit: untouched
+    assert process.console.read_bytes() == b"after"
+
+
 def test_forwards_and_attached_volumes_are_kept_beside_the_process(tmp_path: Path) -> None:
     process = QemuProcess(tmp_path / "i-1")
     process.prepare()
