@@ -22,7 +22,7 @@ from pathlib import Path
 
 from andromede.hypervisor.errors import HypervisorError
 
-__all__ = ["QemuImg", "luks_passphrase"]
+__all__ = ["QemuImg", "luks_passphrase", "option_path"]
 
 MIB = 1024 * 1024
 _LUKS1_HEADER_ROOM = 4 * MIB  # a LUKS1 header with a 512-bit key ends at 2 MiB; room to spare
@@ -81,7 +81,7 @@ class QemuImg:
         """A self-contained encrypted qcow2 copy of ``source`` (its backing chain flattened).
         ``source_key`` opens an encrypted qcow2 source; None reads a plaintext qcow2."""
         keys = {"target": target_key}
-        source_options = f"driver=qcow2,file.filename={_escape(source)}"
+        source_options = f"driver=qcow2,file.filename={option_path(source)}"
         if source_key is not None:
             keys["source"] = source_key
             source_options += ",encrypt.key-secret=source"
@@ -97,7 +97,7 @@ class QemuImg:
         current = info.get("virtual-size")
         if not isinstance(current, int) or current >= size_bytes:
             return
-        options = f"driver=qcow2,file.filename={_escape(image)},encrypt.key-secret=source"
+        options = f"driver=qcow2,file.filename={option_path(image)},encrypt.key-secret=source"
         await self._run(["resize", "-q", "--image-opts", options, str(size_bytes)], {"source": key})
 
     async def write_luks(self, plaintext: bytes, target: Path, key: bytes) -> None:
@@ -123,7 +123,7 @@ class QemuImg:
             os.write(memory, plaintext)
             argv = [
                 "convert", "-q", "-n", "-f", "raw", f"/dev/fd/{memory}", "--target-image-opts",
-                f"driver=luks,file.filename={_escape(target)},key-secret=target",
+                f"driver=luks,file.filename={option_path(target)},key-secret=target",
             ]  # fmt: skip
             await self._run(argv, {"target": key}, extra_fds=(memory,))
         finally:
@@ -181,7 +181,7 @@ class QemuImg:
         self, image: Path, key: bytes | None = None, *, driver: str = "qcow2"
     ) -> dict[str, object]:
         """``qemu-img info`` as JSON (virtual size, format, encryption)."""
-        options = f"driver={driver},file.filename={_escape(image)}"
+        options = f"driver={driver},file.filename={option_path(image)}"
         keys: dict[str, bytes] = {}
         if key is not None:
             keys["source"] = key
@@ -260,6 +260,6 @@ def _secret_pipes(keys: Mapping[str, bytes]) -> Iterator[tuple[list[str], list[i
             os.close(fd)
 
 
-def _escape(path: Path) -> str:
+def option_path(path: Path) -> str:
     """A path inside a QEMU option string: commas are doubled."""
     return str(path).replace(",", ",,")

@@ -19,6 +19,7 @@ from typing import Any
 
 from andromede.compute.driver import PortForward
 from andromede.hypervisor.errors import HypervisorError
+from andromede.hypervisor.images import option_path
 
 __all__ = ["QemuProcess"]
 
@@ -50,7 +51,7 @@ class QemuProcess:
         # its parent has not reaped yet.
         if stat.rpartition(")")[2].split()[:1] == ["Z"]:
             return None
-        return pid if os.fsencode(self.socket) in cmdline else None
+        return pid if os.fsencode(option_path(self.socket)) in cmdline else None
 
     def alive(self) -> bool:
         return self.pid() is not None

@@ -49,7 +49,7 @@ from andromede.hypervisor.errors import (
     InstanceNotRunning,
     VolumeNotFound,
 )
-from andromede.hypervisor.images import QemuImg, luks_passphrase
+from andromede.hypervisor.images import QemuImg, luks_passphrase, option_path
 from andromede.hypervisor.monitor import Monitor
 from andromede.hypervisor.process import QemuProcess
 from andromede.hypervisor.seed import build_seed_iso
@@ -272,6 +272,9 @@ class QemuDriver:
                 except HypervisorError as exc:
                     if "host forwarding" not in str(exc) or attempt == _FORWARD_ATTEMPTS - 1:
                         raise
+            # Written before the guest runs: a service that dies now finds them on restart.
+            process.write_forwards(forwards)
+            process.write_attached([v.volume_id for v in volumes])
             try:
                 async with self._monitor(spec.instance_id) as qmp:
                     for index, volume in enumerate(volumes):
@@ -293,8 +296,6 @@ class QemuDriver:
             except BaseException:
                 await process.kill()
                 raise
-            process.write_forwards(forwards)
-            process.write_attached([v.volume_id for v in volumes])
             logger.info(
                 "instance %s started (%s, %d vCPU, %d MiB)",
                 spec.instance_id, accelerator.value, spec.vcpus, spec.memory_mib,
@@ -314,8 +315,8 @@ class QemuDriver:
             "-smp", str(spec.vcpus), "-m", str(spec.memory_mib),
             "-nodefaults", "-no-user-config", "-display", "none",
             "-S", "-daemonize", "-pidfile", str(process.pidfile),
-            "-qmp", f"unix:{process.socket},server=on,wait=off",
-            "-chardev", f"file,id=console,path={process.console},append=on",
+            "-qmp", f"unix:{option_path(process.socket)},server=on,wait=off",
+            "-chardev", f"file,id=console,path={option_path(process.console)},append=on",
             "-serial", "chardev:console",
         ]  # fmt: skip
         if accelerator == "kvm":
