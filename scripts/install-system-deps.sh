@@ -24,6 +24,13 @@
 #                    bridges, veths and taps (ip, bridge), security groups and NAT (nft), DHCP
 #                    (andromede/hypervisor/tenant_network.py)
 #   busybox          its DHCP client (udhcpc) plays the guest in tests/contract/test_tenant_networks.py
+#   qemu-system-x86  QEMU for the compute instances (andromede.hypervisor), KVM or TCG
+#   qemu-utils       qemu-img: the LUKS-encrypted qcow2 volumes and seeds of instances
+#   cryptsetup-bin   formats the LUKS containers of instance seeds in milliseconds (qemu-img
+#                    spends a second or two of CPU benchmarking PBKDF2 for each)
+#   syslinux syslinux-common mtools  the boot sector and FAT file system of the tests' small
+#                    guest image (tests/support/guest_images.py; the kernel and busybox in it
+#                    are extracted from Debian packages, not installed)
 # The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
 set -euo pipefail
 
@@ -56,9 +63,15 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
 command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
 command -v busybox >/dev/null 2>&1 || missing+=(busybox)
+command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
+command -v qemu-img >/dev/null 2>&1 || missing+=(qemu-utils)
+PATH="$PATH:/usr/sbin:/sbin" command -v cryptsetup >/dev/null 2>&1 || missing+=(cryptsetup-bin)
+command -v syslinux >/dev/null 2>&1 || missing+=(syslinux)
+[ -f /usr/lib/syslinux/modules/bios/ldlinux.c32 ] || missing+=(syslinux-common)
+command -v mcopy >/dev/null 2>&1 || missing+=(mtools)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools, qemu, cryptsetup, syslinux present)"
   exit 0
 fi
 
@@ -88,7 +101,11 @@ export DEBIAN_FRONTEND=noninteractive
 for package in "${missing[@]}"; do
   case "$package" in
     python3-venv) venv_works || { echo "system-deps: python3 -m venv still fails" >&2; exit 1; } ;;
-    ca-certificates|python3-rados) package_installed "$package" || exit 1 ;;
+    ca-certificates|python3-rados|syslinux-common) package_installed "$package" || exit 1 ;;
+    qemu-system-x86) command -v qemu-system-x86_64 >/dev/null 2>&1 || exit 1 ;;
+    qemu-utils) command -v qemu-img >/dev/null 2>&1 || exit 1 ;;
+    mtools) command -v mcopy >/dev/null 2>&1 || exit 1 ;;
+    cryptsetup-bin) package_installed cryptsetup-bin || exit 1 ;;
     ceph-common) command -v rados >/dev/null 2>&1 || { echo "system-deps: rados missing" >&2; exit 1; } ;;
     softhsm2) command -v softhsm2-util >/dev/null 2>&1 || { echo "system-deps: softhsm2-util missing" >&2; exit 1; } ;;
     iproute2) command -v ip >/dev/null 2>&1 || exit 1 ;;

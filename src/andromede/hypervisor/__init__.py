@@ -1,1 +1,36 @@
-"""Hypervisor side of compute: QEMU instances and their networks on one host."""
+"""The QEMU hypervisor driver: instances as QEMU processes driven over QMP, volumes as
+LUKS-encrypted qcow2 files, NoCloud seeds, user-mode networking with port forwards.
+
+Implements :class:`andromede.compute.driver.HypervisorDriver`. Modules:
+
+- :mod:`~andromede.hypervisor.qemu`: :class:`QemuDriver`, the port's implementation;
+- :mod:`~andromede.hypervisor.process`: one instance's QEMU process and files on the host;
+- :mod:`~andromede.hypervisor.monitor`: a QMP session (keys kept out of logs);
+- :mod:`~andromede.hypervisor.images`: ``qemu-img`` with keys through pipes;
+- :mod:`~andromede.hypervisor.seed`: the NoCloud ``cidata`` ISO;
+- :mod:`~andromede.hypervisor.accelerator`: does KVM really run a guest here, else TCG;
+- :mod:`~andromede.hypervisor.errors`;
+- :mod:`~andromede.hypervisor.tenant_network`: tenant networks (namespaces, bridges, nftables);
+- :mod:`~andromede.hypervisor.agent` and :mod:`~andromede.hypervisor.remote`: one owner of the
+  host's driver, reached by every gateway worker over a private socket.
+"""
+
+from andromede.hypervisor.accelerator import AcceleratorProbe, probe_accelerator
+from andromede.hypervisor.errors import (
+    HypervisorError,
+    InstanceBusy,
+    InstanceNotRunning,
+    VolumeNotFound,
+)
+from andromede.hypervisor.qemu import QemuDriver, QemuDriverConfig
+
+__all__ = [
+    "AcceleratorProbe",
+    "HypervisorError",
+    "InstanceBusy",
+    "InstanceNotRunning",
+    "QemuDriver",
+    "QemuDriverConfig",
+    "VolumeNotFound",
+    "probe_accelerator",
+]

@@ -1,0 +1,547 @@
+"""The QEMU driver: one ``qemu-system-x86_64`` process per instance, driven over QMP.
+
+State on the host, under the directory given to :class:`QemuDriver` (0700)::
+
+    volumes/<volume-id>.qcow2        qcow2 + LUKS, an overlay over an image or self-contained
+    snapshots/<snapshot-id>.qcow2    self-contained qcow2 + LUKS copies
+    instances/<instance-id>/         one per instance known to the host
+        qmp.sock  qemu.pid           the monitor and the process, found again after a restart
+        seed.luks                    the NoCloud seed, LUKS-encrypted with the root-volume key
+        console.log  console.prev    the serial console of this boot and the tail of the last
+        forwards.json  volumes.json  host ports and attached volume ids (no secrets)
+
+Start: QEMU is spawned paused (``-S``, ``-daemonize`` so it outlives the service), then over QMP
+each key becomes a ``secret`` object, each volume a ``blockdev-add`` of the encrypted qcow2 and a
+``device_add`` of a virtio-blk disk (root first, boot index 0, the volume id as the disk's serial
+as EC2 does), the seed a read-only disk, and ``cont`` lets the guest run. Keys live in QEMU's
+memory only. The guest boots its root volume through the firmware, like any EC2 image.
+
+Networking is user-mode (``-netdev user``) with host port forwards, the declared fallback of
+issue 7; tenant bridges are :mod:`andromede.network`'s job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from ipaddress import IPv4Network, ip_address
+from pathlib import Path
+from typing import Any
+
+from andromede.compute.driver import (
+    AttachedVolume,
+    HostCapacity,
+    InstanceSpec,
+    PortForward,
+    RuntimeState,
+    VolumeSpec,
+)
+from andromede.hypervisor.accelerator import probe_accelerator
+from andromede.hypervisor.errors import (
+    HypervisorError,
+    InstanceBusy,
+    InstanceNotRunning,
+    VolumeNotFound,
+)
+from andromede.hypervisor.images import QemuImg, luks_passphrase, option_path
+from andromede.hypervisor.monitor import Monitor
+from andromede.hypervisor.process import QemuProcess
+from andromede.hypervisor.seed import build_seed_iso
+
+__all__ = ["QemuDriver", "QemuDriverConfig"]
+
+logger = logging.getLogger(__name__)
+
+CONSOLE_TAIL = 64 * 1024
+GIB = 1024**3
+# AF_UNIX paths are limited to 107 bytes; the socket sits at instances/<id>/qmp.sock.
+_SOCKET_PATH_MAX = 107
+_LONGEST_INSTANCE_ID = 19  # i- and 17 hex digits
+SEED_NODE = "seed"
+_FORWARD_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class QemuDriverConfig:
+    """How the driver runs QEMU; every value a setting of the composition root."""
+
+    qemu_binary: str = "qemu-system-x86_64"
+    qemu_img_binary: str = "qemu-img"
+    # Formats seed containers fast (images.py); None or not installed: qemu-img does it.
+    cryptsetup_binary: str | None = "cryptsetup"
+    machine: str = "pc"
+    # Multiply the host's CPUs (memory is not overcommitted by default: guests would swap).
+    cpu_overcommit: float = 4.0
+    memory_overcommit: float = 1.0
+    # PBKDF2 time of LUKS volumes; the keys are random data keys, see images.py.
+    luks_iter_time_ms: int = 10
+    qmp_timeout: float = 10.0
+    qemu_img_timeout: float = 600.0
+    detach_timeout: float = 10.0
+    probe_timeout: float = 5.0
+    # A console file past this size is cut to its tail when the console is read or the host
+    # is reconciled (running()).
+    console_file_limit: int = 1024 * 1024
+    # Address the user-mode port forwards listen on.
+    forward_address: str = "127.0.0.1"
+
+
+class QemuDriver:
+    """:class:`~andromede.compute.driver.HypervisorDriver` over QEMU processes on this host."""
+
+    def __init__(
+        self, state_dir: Path, *, host: str | None = None, config: QemuDriverConfig | None = None
+    ) -> None:
+        self._root = state_dir.resolve()
+        self._host = host or socket.gethostname()
+        self._config = config or QemuDriverConfig()
+        socket_path = self._root / "instances" / ("i" * _LONGEST_INSTANCE_ID) / "qmp.sock"
+        if len(os.fsencode(socket_path)) > _SOCKET_PATH_MAX:
+            raise HypervisorError(
+                f"state directory {self._root} is too long for QMP socket paths "
+                f"({_SOCKET_PATH_MAX} bytes at most)"
+            )
+        for directory in (self._root, self._volumes, self._snapshots, self._instances):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._img = QemuImg(
+            self._config.qemu_img_binary,
+            iter_time_ms=self._config.luks_iter_time_ms,
+            timeout=self._config.qemu_img_timeout,
+            cryptsetup_binary=_find_tool(self._config.cryptsetup_binary),
+        )
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def _volumes(self) -> Path:
+        return self._root / "volumes"
+
+    @property
+    def _snapshots(self) -> Path:
+        return self._root / "snapshots"
+
+    @property
+    def _instances(self) -> Path:
+        return self._root / "instances"
+
+    def _volume_path(self, volume_id: str) -> Path:
+        return self._volumes / f"{_safe_id(volume_id)}.qcow2"
+
+    def snapshot_path(self, snapshot_id: str) -> Path:
+        return self._snapshots / f"{_safe_id(snapshot_id)}.qcow2"
+
+    def _process(self, instance_id: str) -> QemuProcess:
+        return QemuProcess(self._instances / _safe_id(instance_id))
+
+    def _lock(self, instance_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(instance_id, asyncio.Lock())
+
+    # -- host -----------------------------------------------------------------------------
+
+    async def capacity(self) -> HostCapacity:
+        probe = await probe_accelerator(
+            self._config.qemu_binary, timeout=self._config.probe_timeout
+        )
+        return HostCapacity(
+            host=self._host,
+            vcpus=int((os.cpu_count() or 1) * self._config.cpu_overcommit),
+            memory_mib=int(_memory_total_mib() * self._config.memory_overcommit),
+            accelerator=probe.accelerator,
+        )
+
+    # -- volumes --------------------------------------------------------------------------
+
+    async def create_volume(self, spec: VolumeSpec) -> None:
+        target = self._volume_path(spec.volume_id)
+        if target.exists():
+            raise HypervisorError(f"volume {spec.volume_id} already exists on {self._host}")
+        if spec.backing is not None and not spec.backing.is_file():
+            raise VolumeNotFound(f"backing file of {spec.volume_id} not found")
+        partial = target.with_name(f".{target.name}.partial")
+        partial.unlink(missing_ok=True)
+        size = spec.size_gib * GIB
+        if spec.backing is not None and spec.backing_key is not None:
+            # An encrypted backing (a snapshot) would need its key at every open, and the
+            # instance spec carries only the volume's: copy it into a self-contained volume.
+            await self._img.copy_encrypted(spec.backing, spec.backing_key, partial, spec.key)
+            # A volume may be bigger than its snapshot (EC2 allows it), never smaller.
+            await self._img.grow(partial, spec.key, size)
+        else:
+            await self._img.create_encrypted(
+                partial, size, spec.key, backing=spec.backing, backing_format=spec.backing_format
+            )
+        partial.rename(target)
+
+    async def delete_volume(self, volume_id: str) -> None:
+        for instance_id in self._users_of(volume_id):
+            if self._process(instance_id).alive():
+                raise InstanceBusy(f"volume {volume_id} is attached to running {instance_id}")
+        self._volume_path(volume_id).unlink(missing_ok=True)
+
+    async def snapshot_volume(
+        self, volume_id: str, key: bytes, snapshot_id: str, snapshot_key: bytes
+    ) -> None:
+        source = self._volume_path(volume_id)
+        if not source.exists():
+            raise VolumeNotFound(f"volume {volume_id} not found on {self._host}")
+        target = self.snapshot_path(snapshot_id)
+        if target.exists():
+            raise HypervisorError(f"snapshot {snapshot_id} already exists on {self._host}")
+        partial = target.with_name(f".{target.name}.partial")
+        partial.unlink(missing_ok=True)
+        running_users = [i for i in self._users_of(volume_id) if self._process(i).alive()]
+        if running_users:
+            await self._backup_live(running_users[0], volume_id, partial, snapshot_key, key)
+        else:
+            await self._img.copy_encrypted(source, key, partial, snapshot_key)
+        partial.rename(target)
+
+    async def _backup_live(
+        self, instance_id: str, volume_id: str, target: Path, target_key: bytes, key: bytes
+    ) -> None:
+        """A point-in-time copy of a volume in use: QEMU's own backup job, which sees every
+        write the guest made (qemu-img on the file could read half-written metadata)."""
+        info = await self._img.info(self._volume_path(volume_id), key)
+        size = info.get("virtual-size")
+        if not isinstance(size, int):
+            raise HypervisorError(f"cannot size volume {volume_id}")
+        await self._img.create_encrypted(target, size, target_key)
+        node, job = f"backup-{_safe_id(volume_id)}", f"job-{_safe_id(volume_id)}"
+        async with self._lock(instance_id), self._monitor(instance_id) as qmp:
+            await _add_secret(qmp, f"key-{node}", target_key)
+            await qmp.execute("blockdev-add", _qcow2_node(node, target, f"key-{node}"))
+            try:
+                async with qmp.events("BLOCK_JOB_COMPLETED") as listener:
+                    await qmp.execute(
+                        "blockdev-backup",
+                        {"job-id": job, "device": _node(volume_id), "target": node,
+                         "sync": "full", "auto-dismiss": True},
+                    )  # fmt: skip
+                    done = await qmp.wait_for(
+                        listener, lambda data: data.get("device") == job,
+                        self._config.qemu_img_timeout,
+                    )  # fmt: skip
+                if not done:
+                    raise HypervisorError(f"snapshot of {volume_id} timed out")
+            finally:
+                with contextlib.suppress(HypervisorError):
+                    await qmp.execute("blockdev-del", {"node-name": node})
+                with contextlib.suppress(HypervisorError):
+                    await qmp.execute("object-del", {"id": f"key-{node}"})
+
+    async def delete_snapshot(self, snapshot_id: str) -> None:
+        self.snapshot_path(snapshot_id).unlink(missing_ok=True)
+
+    def _users_of(self, volume_id: str) -> list[str]:
+        return [
+            path.name
+            for path in self._instances.iterdir()
+            if volume_id in QemuProcess(path).attached()
+        ]
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, spec: InstanceSpec) -> None:
+        async with self._lock(spec.instance_id):
+            process = self._process(spec.instance_id)
+            if process.alive():
+                raise InstanceBusy(f"instance {spec.instance_id} is already running")
+            volumes = (spec.root, *spec.volumes)
+            for volume in volumes:
+                if not self._volume_path(volume.volume_id).exists():
+                    raise VolumeNotFound(f"volume {volume.volume_id} not found on {self._host}")
+            process.prepare()
+            await self._img.write_luks(build_seed_iso(spec.seed), process.seed, spec.root.key)
+            accelerator = (await self.capacity()).accelerator
+            for attempt in range(_FORWARD_ATTEMPTS):
+                # A port picked free can be taken before QEMU binds it: pick again.
+                forwards = tuple(self._bind_forward(forward) for forward in spec.forwards)
+                argv = self._command(spec, process, forwards, accelerator.value)
+                try:
+                    await process.spawn(argv, timeout=self._config.qmp_timeout)
+                    break
+                except HypervisorError as exc:
+                    if "host forwarding" not in str(exc) or attempt == _FORWARD_ATTEMPTS - 1:
+                        raise
+            # Written before the guest runs: a service that dies now finds them on restart.
+            process.write_forwards(forwards)
+            process.write_attached([v.volume_id for v in volumes])
+            try:
+                async with self._monitor(spec.instance_id) as qmp:
+                    for index, volume in enumerate(volumes):
+                        await self._plug(qmp, volume, boot=index == 0)
+                    await _add_secret(qmp, f"key-{SEED_NODE}", spec.root.key)
+                    await qmp.execute(
+                        "blockdev-add",
+                        {"driver": "luks", "node-name": SEED_NODE, "read-only": True,
+                         "key-secret": f"key-{SEED_NODE}",
+                         "file": {"driver": "file", "filename": str(process.seed),
+                                  "read-only": True}},
+                    )  # fmt: skip
+                    await qmp.execute(
+                        "device_add",
+                        {"driver": "virtio-blk-pci", "id": "disk-seed", "drive": SEED_NODE,
+                         "serial": "cidata"},
+                    )  # fmt: skip
+                    await qmp.execute("cont")
+            except BaseException:
+                await process.kill()
+                raise
+            logger.info(
+                "instance %s started (%s, %d vCPU, %d MiB)",
+                spec.instance_id, accelerator.value, spec.vcpus, spec.memory_mib,
+            )  # fmt: skip
+
+    def _command(
+        self,
+        spec: InstanceSpec,
+        process: QemuProcess,
+        forwards: tuple[PortForward, ...],
+        accelerator: str,
+    ) -> list[str]:
+        argv = [
+            self._config.qemu_binary,
+            "-name", f"guest={spec.instance_id}",
+            "-machine", f"{self._config.machine},accel={accelerator}",
+            "-smp", str(spec.vcpus), "-m", str(spec.memory_mib),
+            "-nodefaults", "-no-user-config", "-display", "none",
+            "-S", "-daemonize", "-pidfile", str(process.pidfile),
+            "-qmp", f"unix:{option_path(process.socket)},server=on,wait=off",
+            "-chardev", f"file,id=console,path={option_path(process.console)},append=on",
+            "-serial", "chardev:console",
+        ]  # fmt: skip
+        if accelerator == "kvm":
+            argv += ["-cpu", "host"]
+        if spec.nic is not None or forwards:
+            argv += ["-netdev", _user_netdev(spec, forwards), "-device", _nic_device(spec)]
+        return argv
+
+    def _bind_forward(self, forward: PortForward) -> PortForward:
+        address = forward.host_address or self._config.forward_address
+        port = forward.host_port or _free_port(address)
+        return PortForward(address, port, forward.guest_port)
+
+    async def _plug(self, qmp: Monitor, volume: AttachedVolume, *, boot: bool) -> None:
+        node = _node(volume.volume_id)
+        await _add_secret(qmp, f"key-{node}", volume.key)
+        await qmp.execute(
+            "blockdev-add", _qcow2_node(node, self._volume_path(volume.volume_id), f"key-{node}")
+        )
+        device: dict[str, Any] = {
+            "driver": "virtio-blk-pci",
+            "id": f"disk-{node}",
+            "drive": node,
+            # EC2's NVMe serial: the volume id without its dash, 20 characters.
+            "serial": volume.volume_id.replace("-", "")[:20],
+        }
+        if boot:
+            device["bootindex"] = 0
+        await qmp.execute("device_add", device)
+
+    async def stop(self, instance_id: str, *, timeout: float) -> None:
+        async with self._lock(instance_id):
+            process = self._process(instance_id)
+            if not process.alive():
+                process.forget_runtime()
+                return
+            with contextlib.suppress(InstanceNotRunning, HypervisorError):
+                async with self._monitor(instance_id) as qmp:
+                    await qmp.execute("system_powerdown")
+            if await process.wait_exit(timeout):
+                logger.info("instance %s powered off", instance_id)
+            else:
+                logger.info("instance %s ignored power-down for %gs: killed", instance_id, timeout)
+                await process.kill()
+            process.forget_runtime()
+
+    async def reboot(self, instance_id: str) -> None:
+        async with self._lock(instance_id), self._monitor(instance_id) as qmp:
+            await qmp.execute("system_reset")
+
+    async def kill(self, instance_id: str) -> None:
+        async with self._lock(instance_id):
+            process = self._process(instance_id)
+            await process.kill()
+            process.forget_runtime()
+
+    async def release(self, instance_id: str) -> None:
+        async with self._lock(instance_id):
+            process = self._process(instance_id)
+            if process.alive():
+                raise InstanceBusy(f"instance {instance_id} is running: stop or kill it first")
+            shutil.rmtree(process.directory, ignore_errors=True)
+        self._locks.pop(instance_id, None)
+
+    # -- hot-plug -------------------------------------------------------------------------
+
+    async def attach_volume(self, instance_id: str, volume: AttachedVolume) -> None:
+        if not self._volume_path(volume.volume_id).exists():
+            raise VolumeNotFound(f"volume {volume.volume_id} not found on {self._host}")
+        async with self._lock(instance_id):
+            process = self._process(instance_id)
+            if volume.volume_id in process.attached():
+                return
+            async with self._monitor(instance_id) as qmp:
+                await self._plug(qmp, volume, boot=False)
+            process.write_attached([*process.attached(), volume.volume_id])
+
+    async def detach_volume(self, instance_id: str, volume_id: str) -> None:
+        node = _node(volume_id)
+        async with self._lock(instance_id):
+            process = self._process(instance_id)
+            async with self._monitor(instance_id) as qmp:
+                async with qmp.events("DEVICE_DELETED") as listener:
+                    try:
+                        await qmp.execute("device_del", {"id": f"disk-{node}"})
+                        # The guest acknowledges the ACPI eject; then the device is gone.
+                        removed = await qmp.wait_for(
+                            listener,
+                            lambda data: data.get("device") == f"disk-{node}",
+                            self._config.detach_timeout,
+                        )
+                    except HypervisorError as exc:
+                        # Not plugged: already detached (a retry); go on cleaning up.
+                        logger.debug("detach %s from %s: %s", volume_id, instance_id, exc)
+                        removed = True
+                if not removed:
+                    raise HypervisorError(
+                        f"instance {instance_id} did not release volume {volume_id} "
+                        f"within {self._config.detach_timeout:g}s"
+                    )
+                with contextlib.suppress(HypervisorError):
+                    await qmp.execute("blockdev-del", {"node-name": node})
+                with contextlib.suppress(HypervisorError):
+                    await qmp.execute("object-del", {"id": f"key-{node}"})
+            process.write_attached([v for v in process.attached() if v != volume_id])
+
+    # -- observation ----------------------------------------------------------------------
+
+    async def state(self, instance_id: str) -> RuntimeState:
+        process = self._process(instance_id)
+        if process.alive():
+            return RuntimeState.RUNNING
+        return RuntimeState.SHUT_OFF if process.directory.exists() else RuntimeState.ABSENT
+
+    async def running(self) -> dict[str, RuntimeState]:
+        found: dict[str, RuntimeState] = {}
+        for directory in sorted(self._instances.iterdir()):
+            instance_id = directory.name
+            process = QemuProcess(directory)
+            if process.alive() and await self._left_paused(instance_id):
+                # The service died between spawning QEMU and ``cont``: the guest never ran,
+                # its start failed as far as anyone knows.
+                logger.warning("instance %s was never started: killed", instance_id)
+                await process.kill()
+            if process.alive():
+                process.bound_console(self._config.console_file_limit)
+                found[instance_id] = RuntimeState.RUNNING
+            else:
+                process.forget_runtime()
+                found[instance_id] = RuntimeState.SHUT_OFF
+        return found
+
+    async def _left_paused(self, instance_id: str) -> bool:
+        try:
+            async with self._lock(instance_id), self._monitor(instance_id) as qmp:
+                status = await qmp.execute("query-status")
+        except HypervisorError:
+            return False
+        return isinstance(status, dict) and status.get("status") == "prelaunch"
+
+    async def console_output(self, instance_id: str) -> bytes:
+        process = self._process(instance_id)
+        process.bound_console(self._config.console_file_limit)
+        return process.console_tail(CONSOLE_TAIL)
+
+    async def port_forwards(self, instance_id: str) -> tuple[PortForward, ...]:
+        return self._process(instance_id).forwards()
+
+    async def close(self) -> None:
+        # Monitor sessions last one operation each; nothing stays open.
+        self._locks.clear()
+
+    def _monitor(self, instance_id: str) -> Monitor:
+        return Monitor(self._process(instance_id).socket, self._config.qmp_timeout)
+
+
+async def _add_secret(qmp: Monitor, secret_id: str, key: bytes) -> None:
+    with contextlib.suppress(HypervisorError):
+        await qmp.execute("object-del", {"id": secret_id})  # a leftover of a failed attach
+    await qmp.execute(
+        "object-add",
+        {"qom-type": "secret", "id": secret_id, "format": "base64",
+         "data": base64.b64encode(luks_passphrase(key)).decode()},
+    )  # fmt: skip
+
+
+def _qcow2_node(node: str, path: Path, secret_id: str) -> dict[str, Any]:
+    return {
+        "driver": "qcow2",
+        "node-name": node,
+        "file": {"driver": "file", "filename": str(path)},
+        "encrypt": {"format": "luks", "key-secret": secret_id},
+    }
+
+
+def _node(volume_id: str) -> str:
+    return f"vol-{_safe_id(volume_id).removeprefix('vol-')}"
+
+
+def _safe_id(resource_id: str) -> str:
+    """Ids become file and QMP node names: letters, digits and dashes only."""
+    if not resource_id or not all(c.isalnum() or c == "-" for c in resource_id):
+        raise HypervisorError(f"invalid resource id {resource_id!r}")
+    return resource_id
+
+
+def _user_netdev(spec: InstanceSpec, forwards: tuple[PortForward, ...]) -> str:
+    options = ["user", "id=net0"]
+    if spec.nic is not None:
+        # The guest gets its private address by DHCP from QEMU, on the tenant's CIDR.
+        network = IPv4Network(spec.nic.network.cidr, strict=False)
+        options += [
+            f"net={network}",
+            f"host={network.network_address + 1}",
+            f"dhcpstart={ip_address(spec.nic.private_ip)}",
+        ]
+    options += [f"hostfwd=tcp:{f.host_address}:{f.host_port}-:{f.guest_port}" for f in forwards]
+    return ",".join(options)
+
+
+def _nic_device(spec: InstanceSpec) -> str:
+    device = "virtio-net-pci,netdev=net0,id=nic0"
+    if spec.nic is not None:
+        device += f",mac={spec.nic.mac}"
+    return device
+
+
+def _free_port(address: str) -> int:
+    """A port free now; QEMU binds it a moment later (a race the caller retries on)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((address, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _find_tool(name: str | None) -> str | None:
+    """A tool on PATH, or in the sbin folders a non-root PATH often lacks."""
+    if name is None:
+        return None
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+
+
+def _memory_total_mib() -> int:
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    return 0

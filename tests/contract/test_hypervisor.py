@@ -1,0 +1,389 @@
+"""The hypervisor port's contract (andromede.compute.driver), against real QEMU guests.
+
+``host`` is parametrised by driver: every test on it holds for any implementation (the in-memory
+twin joins the list with its own factory). Tests on ``qemu_host`` need a real guest: the small
+kernel + busybox image of tests/support/guest_images.py, whose init prints markers on the
+serial console, runs shell user data with ``ROOT_DISK`` set, and powers off on ACPI power-down.
+
+Without QEMU or the image's build tools the fixtures skip, which ANDROMEDE_TEST_REQUIRE_ALL=1
+(CI) turns into failures. Guests run under TCG on machines whose KVM cannot run them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from andromede.compute.driver import (
+    Accelerator,
+    AttachedVolume,
+    HypervisorDriver,
+    InstanceSpec,
+    PortForward,
+    RuntimeState,
+    SeedSpec,
+    VolumeSpec,
+)
+from andromede.hypervisor import HypervisorError, QemuDriver
+from support.guest_images import (
+    INIT_MARKER,
+    USER_DATA_EXIT_MARKER,
+    GuestImage,
+    GuestImageUnavailable,
+    build_guest_image,
+)
+
+pytestmark = pytest.mark.slow
+
+BOOT_TIMEOUT = 90.0  # TCG on a loaded 2-core machine; an idle one boots in about 2.5 s
+# The guest's user data keeps a canary in this sector of its root disk (256 MiB in).
+CANARY_SECTOR = 524288
+CANARY_PREFIX = "andromede-canary-"
+
+
+@dataclass
+class Host:
+    """A driver under test and a base image it can put volumes over."""
+
+    driver: HypervisorDriver
+    image: Path
+    image_format: str
+    state_dir: Path
+    # What the driver raises when the host refuses an operation.
+    error: type[Exception] = HypervisorError
+
+
+@pytest.fixture(scope="session")
+def guest_image() -> GuestImage:
+    missing = [tool for tool in ("qemu-system-x86_64", "qemu-img") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"QEMU is not installed ({', '.join(missing)}; scripts/install-system-deps.sh)")
+    try:
+        return build_guest_image()
+    except GuestImageUnavailable as exc:
+        pytest.skip(f"cannot build the test guest image: {exc}")
+
+
+def _short_state_dir() -> Path:
+    # QMP socket paths must fit in 107 bytes: pytest's tmp_path can be longer.
+    return Path(tempfile.mkdtemp(prefix="andromede-hv-", dir="/tmp"))
+
+
+async def _qemu_host(image: GuestImage) -> AsyncIterator[Host]:
+    state_dir = _short_state_dir()
+    driver = QemuDriver(state_dir, host="test-host")
+    try:
+        yield Host(driver, image.disk, "raw", state_dir)
+    finally:
+        for instance_id in await driver.running():
+            await driver.kill(instance_id)
+        await driver.close()
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(params=["qemu"])
+async def host(request: pytest.FixtureRequest, guest_image: GuestImage) -> AsyncIterator[Host]:
+    async for value in _qemu_host(guest_image):
+        yield value
+
+
+@pytest.fixture
+async def qemu_host(guest_image: GuestImage) -> AsyncIterator[Host]:
+    async for value in _qemu_host(guest_image):
+        yield value
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(9)[:17]}"
+
+
+def canary_user_data(token: str, *, extra: str = "") -> bytes:
+    """Shell user data: prints the canary when a previous boot left it, else writes it."""
+    return f"""#!/bin/sh
+found=$(dd if="$ROOT_DISK" bs=512 skip={CANARY_SECTOR} count=1 2>/dev/null |
+  head -c 40 | tr -d '\\000')
+case "$found" in
+  {CANARY_PREFIX}*) echo "persisted: $found" ;;
+  *) printf '{CANARY_PREFIX}%s' {token} |
+       dd of="$ROOT_DISK" bs=512 seek={CANARY_SECTOR} conv=notrunc 2>/dev/null
+     sync
+     echo "wrote canary" ;;
+esac
+{extra}
+""".encode()
+
+
+async def make_root(host: Host) -> AttachedVolume:
+    volume_id, key = new_id("vol"), secrets.token_bytes(32)
+    await host.driver.create_volume(
+        VolumeSpec(volume_id, 1, key, backing=host.image, backing_format=host.image_format)
+    )
+    return AttachedVolume(volume_id, "/dev/xvda", key)
+
+
+def instance_spec(
+    instance_id: str,
+    root: AttachedVolume,
+    user_data: bytes,
+    *,
+    forwards: tuple[PortForward, ...] = (PortForward("127.0.0.1", 0, 22),),
+) -> InstanceSpec:
+    seed = SeedSpec(
+        # As the compute service writes it: JSON, which is YAML.
+        meta_data=json.dumps({"instance-id": instance_id, "local-hostname": instance_id}, indent=1),
+        user_data=user_data,
+        network_config='{"version": 2}\n',
+    )
+    return InstanceSpec(instance_id, 1, 128, root, seed, forwards=forwards)
+
+
+async def wait_console(
+    driver: HypervisorDriver,
+    instance_id: str,
+    done: Callable[[str], bool],
+    timeout: float = BOOT_TIMEOUT,
+) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        console = (await driver.console_output(instance_id)).decode(errors="replace")
+        if done(console):
+            return console
+        if time.monotonic() > deadline:
+            raise AssertionError(f"console of {instance_id} after {timeout:g}s:\n{console}")
+        await asyncio.sleep(0.1)
+
+
+def booted(instance_id: str, times: int = 1) -> Callable[[str], bool]:
+    marker = f"{INIT_MARKER} instance-id={instance_id}"
+    return lambda console: console.count(USER_DATA_EXIT_MARKER) >= times and marker in console
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if text.encode() in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+# -- any driver ---------------------------------------------------------------------------
+
+
+async def test_capacity_is_probed_once_and_names_the_accelerator(host: Host) -> None:
+    first = await host.driver.capacity()
+    assert first.host == host.driver.host
+    assert first.vcpus >= 1 and first.memory_mib >= 128
+    assert first.accelerator in (Accelerator.KVM, Accelerator.TCG)
+    started = time.monotonic()
+    assert await host.driver.capacity() == first
+    assert time.monotonic() - started < 0.5  # cached, not probed again
+
+
+async def test_deletes_and_stops_of_what_is_absent_are_no_ops(host: Host) -> None:
+    driver = host.driver
+    await driver.delete_volume(new_id("vol"))
+    await driver.delete_snapshot(new_id("snap"))
+    instance_id = new_id("i")
+    await driver.kill(instance_id)
+    await driver.stop(instance_id, timeout=1)
+    await driver.release(instance_id)
+    assert await driver.state(instance_id) is RuntimeState.ABSENT
+    assert await driver.console_output(instance_id) == b""
+    assert await driver.port_forwards(instance_id) == ()
+
+
+async def test_start_refuses_a_missing_volume_or_a_wrong_key_and_leaves_nothing_running(
+    host: Host,
+) -> None:
+    root = await make_root(host)
+    wrong = AttachedVolume(root.volume_id, root.device, secrets.token_bytes(32))
+    instance_id = new_id("i")
+    with pytest.raises(host.error):
+        await host.driver.start(instance_spec(instance_id, wrong, b""))
+    assert await host.driver.state(instance_id) is not RuntimeState.RUNNING
+    missing = AttachedVolume(new_id("vol"), "/dev/xvda", root.key)
+    with pytest.raises(host.error):
+        await host.driver.start(instance_spec(instance_id, missing, b""))
+    await host.driver.release(instance_id)
+    assert await host.driver.state(instance_id) is RuntimeState.ABSENT
+    assert processes_mentioning(str(host.state_dir)) == []
+
+
+# -- real guests ----------------------------------------------------------------------------
+
+
+async def test_lifecycle_of_an_encrypted_guest(qemu_host: Host) -> None:
+    driver, token = qemu_host.driver, secrets.token_hex(8)
+    root = await make_root(qemu_host)
+    instance_id = new_id("i")
+    await driver.start(instance_spec(instance_id, root, canary_user_data(token)))
+    assert await driver.state(instance_id) is RuntimeState.RUNNING
+    (forward,) = await driver.port_forwards(instance_id)
+    assert forward.guest_port == 22 and forward.host_port > 0
+
+    console = await wait_console(driver, instance_id, booted(instance_id))
+    assert "wrote canary" in console
+    assert f"{USER_DATA_EXIT_MARKER}0" in console
+    # The root disk carries its volume id as serial, as EC2's NVMe disks do.
+    assert f"vda serial={root.volume_id.replace('-', '')} sectors={1024**3 // 512}" in console
+
+    # Keys are in no command line and no file; the canary and the user data in no file.
+    pid = next(iter(processes_mentioning(str(qemu_host.state_dir))))
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    for secret in (root.key, root.key.hex().encode()):
+        assert secret not in cmdline
+    started = time.monotonic()
+    await driver.stop(instance_id, timeout=30)
+    assert time.monotonic() - started < 20  # the guest's ACPI handler powered it off
+    assert await driver.state(instance_id) is RuntimeState.SHUT_OFF
+    volume_file = qemu_host.state_dir / "volumes" / f"{root.volume_id}.qcow2"
+    header = volume_file.read_bytes()[:104]
+    assert header[:4] == b"QFI\xfb"
+    assert int.from_bytes(header[32:36], "big") == 2  # crypt_method 2: LUKS
+    for path in qemu_host.state_dir.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert token.encode() not in content, path
+            assert root.key not in content and root.key.hex().encode() not in content, path
+
+    # A second boot sees what the first wrote.
+    await driver.start(instance_spec(instance_id, root, canary_user_data(token)))
+    console = await wait_console(driver, instance_id, booted(instance_id, times=2))
+    assert f"persisted: {CANARY_PREFIX}{token}" in console
+    assert "wrote canary" in console  # the previous boot's console is still shown
+
+    await driver.reboot(instance_id)
+    console = await wait_console(driver, instance_id, booted(instance_id, times=3))
+    assert console.count(f"persisted: {CANARY_PREFIX}{token}") == 2
+
+    await driver.kill(instance_id)
+    assert await driver.state(instance_id) is RuntimeState.SHUT_OFF
+    await driver.release(instance_id)
+    assert await driver.state(instance_id) is RuntimeState.ABSENT
+    assert not (qemu_host.state_dir / "instances" / instance_id).exists()
+    assert processes_mentioning(str(qemu_host.state_dir)) == []
+    assert await driver.running() == {}
+    await driver.delete_volume(root.volume_id)
+    assert not volume_file.exists()
+
+
+async def test_a_guest_without_acpi_handler_is_stopped_after_the_timeout(qemu_host: Host) -> None:
+    driver = qemu_host.driver
+    root = await make_root(qemu_host)
+    instance_id = new_id("i")
+    no_acpi = b"#!/bin/sh\nkillall acpid\necho acpid-gone\n"
+    await driver.start(instance_spec(instance_id, root, no_acpi))
+    await wait_console(driver, instance_id, lambda console: "acpid-gone" in console)
+    started = time.monotonic()
+    await driver.stop(instance_id, timeout=2)
+    assert 2 <= time.monotonic() - started < 15
+    assert await driver.state(instance_id) is RuntimeState.SHUT_OFF
+    assert processes_mentioning(str(qemu_host.state_dir)) == []
+
+
+async def test_a_new_driver_on_the_same_directory_reattaches_to_running_guests(
+    qemu_host: Host,
+) -> None:
+    root = await make_root(qemu_host)
+    instance_id = new_id("i")
+    await qemu_host.driver.start(instance_spec(instance_id, root, b"#!/bin/sh\necho first\n"))
+    await qemu_host.driver.close()
+    forwards = await qemu_host.driver.port_forwards(instance_id)
+
+    restarted = QemuDriver(qemu_host.state_dir, host="test-host")
+    assert await restarted.running() == {instance_id: RuntimeState.RUNNING}
+    console = await wait_console(restarted, instance_id, booted(instance_id))
+    assert "first" in console
+    assert await restarted.port_forwards(instance_id) == forwards
+    await restarted.reboot(instance_id)
+    await wait_console(restarted, instance_id, booted(instance_id, times=2))
+    await restarted.stop(instance_id, timeout=30)
+    assert await restarted.running() == {instance_id: RuntimeState.SHUT_OFF}
+    await restarted.release(instance_id)
+    assert await restarted.running() == {}
+
+
+async def test_volumes_hot_plug_and_unplug(qemu_host: Host) -> None:
+    driver = qemu_host.driver
+    root = await make_root(qemu_host)
+    data_id, data_key = new_id("vol"), secrets.token_bytes(32)
+    await driver.create_volume(VolumeSpec(data_id, 1, data_key))
+    instance_id = new_id("i")
+    await driver.start(instance_spec(instance_id, root, b"#!/bin/sh\ntrue\n"))
+    await wait_console(driver, instance_id, booted(instance_id))
+
+    data = AttachedVolume(data_id, "/dev/sdf", data_key)
+    await driver.attach_volume(instance_id, data)
+    await driver.attach_volume(instance_id, data)  # already there: nothing to do
+    serial = data_id.replace("-", "")
+    console = await wait_console(
+        driver, instance_id, lambda console: f"serial={serial}" in console, timeout=30
+    )
+    added = next(line for line in console.splitlines() if f"serial={serial}" in line)
+    assert added.startswith("andromede-disk-added vd")
+    disk = added.split()[1]
+    with pytest.raises(HypervisorError):  # attached to a running guest
+        await driver.delete_volume(data_id)
+
+    await driver.detach_volume(instance_id, data_id)
+    await wait_console(
+        driver, instance_id, lambda console: f"andromede-disk-removed {disk}" in console
+    )
+    await driver.detach_volume(instance_id, data_id)  # already gone: nothing to do
+    await driver.delete_volume(data_id)
+    await driver.delete_volume(data_id)
+    await driver.kill(instance_id)
+
+
+async def test_snapshots_copy_a_running_volume_into_a_new_bootable_volume(
+    qemu_host: Host,
+) -> None:
+    driver, token = qemu_host.driver, secrets.token_hex(8)
+    root = await make_root(qemu_host)
+    first = new_id("i")
+    await driver.start(instance_spec(first, root, canary_user_data(token)))
+    await wait_console(driver, first, booted(first))
+
+    snapshot_id, snapshot_key = new_id("snap"), secrets.token_bytes(32)
+    await driver.snapshot_volume(root.volume_id, root.key, snapshot_id, snapshot_key)
+    await driver.kill(first)
+    snapshot = driver.snapshot_path(snapshot_id)
+    assert snapshot.is_file() and token.encode() not in snapshot.read_bytes()
+    assert int.from_bytes(snapshot.read_bytes()[32:36], "big") == 2  # LUKS
+
+    # The new volume may be bigger than the snapshot, as EC2 allows.
+    copy_id, copy_key = new_id("vol"), secrets.token_bytes(32)
+    await driver.create_volume(
+        VolumeSpec(copy_id, 2, copy_key, backing=snapshot, backing_key=snapshot_key)
+    )
+    # A stopped volume snapshots too (offline copy).
+    offline_id = new_id("snap")
+    await driver.snapshot_volume(copy_id, copy_key, offline_id, secrets.token_bytes(32))
+    assert driver.snapshot_path(offline_id).is_file()
+
+    second = new_id("i")
+    copy = AttachedVolume(copy_id, "/dev/xvda", copy_key)
+    await driver.start(instance_spec(second, copy, canary_user_data(token)))
+    console = await wait_console(driver, second, booted(second))
+    assert f"persisted: {CANARY_PREFIX}{token}" in console
+    assert f"vda serial={copy_id.replace('-', '')} sectors={2 * 1024**3 // 512}" in console
+    await driver.kill(second)
+
+    for snapshot_name in (snapshot_id, offline_id):
+        await driver.delete_snapshot(snapshot_name)
+        await driver.delete_snapshot(snapshot_name)
+        assert not driver.snapshot_path(snapshot_name).exists()
