@@ -34,6 +34,8 @@ from andromede.compute.driver import (
     VolumeSpec,
 )
 from andromede.hypervisor import HypervisorError, QemuDriver
+from andromede.hypervisor.agent import agent_ready, serve_agent
+from andromede.hypervisor.remote import RemoteDriver
 from support.guest_images import (
     INIT_MARKER,
     USER_DATA_EXIT_MARKER,
@@ -90,9 +92,28 @@ async def _qemu_host(image: GuestImage) -> AsyncIterator[Host]:
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
-@pytest.fixture(params=["qemu"])
+async def _remote_qemu_host(image: GuestImage) -> AsyncIterator[Host]:
+    """The QEMU driver behind its agent's socket, as gateway workers reach it."""
+    async for local in _qemu_host(image):
+        driver = local.driver
+        assert isinstance(driver, QemuDriver)
+        socket_path = local.state_dir / "agent" / "agent.sock"
+        stop = asyncio.Event()
+        serving = asyncio.create_task(serve_agent(driver, socket_path, stop))
+        assert await asyncio.to_thread(agent_ready, socket_path, 30.0)
+        remote = RemoteDriver(socket_path, host=driver.host, snapshot_path=driver.snapshot_path)
+        try:
+            yield Host(remote, local.image, local.image_format, local.state_dir)
+        finally:
+            await remote.close()
+            stop.set()
+            await serving
+
+
+@pytest.fixture(params=["qemu", "qemu-behind-agent"])
 async def host(request: pytest.FixtureRequest, guest_image: GuestImage) -> AsyncIterator[Host]:
-    async for value in _qemu_host(guest_image):
+    make = _qemu_host if request.param == "qemu" else _remote_qemu_host
+    async for value in make(guest_image):
         yield value
 
 
@@ -226,9 +247,9 @@ async def test_start_refuses_a_missing_volume_or_a_wrong_key_and_leaves_nothing_
 # -- real guests ----------------------------------------------------------------------------
 
 
-async def test_lifecycle_of_an_encrypted_guest(qemu_host: Host) -> None:
-    driver, token = qemu_host.driver, secrets.token_hex(8)
-    root = await make_root(qemu_host)
+async def test_lifecycle_of_an_encrypted_guest(host: Host) -> None:
+    driver, token = host.driver, secrets.token_hex(8)
+    root = await make_root(host)
     instance_id = new_id("i")
     await driver.start(instance_spec(instance_id, root, canary_user_data(token)))
     assert await driver.state(instance_id) is RuntimeState.RUNNING
@@ -242,7 +263,7 @@ async def test_lifecycle_of_an_encrypted_guest(qemu_host: Host) -> None:
     assert f"vda serial={root.volume_id.replace('-', '')} sectors={1024**3 // 512}" in console
 
     # Keys are in no command line and no file; the canary and the user data in no file.
-    pid = next(iter(processes_mentioning(str(qemu_host.state_dir))))
+    pid = next(iter(processes_mentioning(str(host.state_dir))))
     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     for secret in (root.key, root.key.hex().encode()):
         assert secret not in cmdline
@@ -250,11 +271,11 @@ async def test_lifecycle_of_an_encrypted_guest(qemu_host: Host) -> None:
     await driver.stop(instance_id, timeout=30)
     assert time.monotonic() - started < 20  # the guest's ACPI handler powered it off
     assert await driver.state(instance_id) is RuntimeState.SHUT_OFF
-    volume_file = qemu_host.state_dir / "volumes" / f"{root.volume_id}.qcow2"
+    volume_file = host.state_dir / "volumes" / f"{root.volume_id}.qcow2"
     header = volume_file.read_bytes()[:104]
     assert header[:4] == b"QFI\xfb"
     assert int.from_bytes(header[32:36], "big") == 2  # crypt_method 2: LUKS
-    for path in qemu_host.state_dir.rglob("*"):
+    for path in host.state_dir.rglob("*"):
         if path.is_file():
             content = path.read_bytes()
             assert token.encode() not in content, path
@@ -274,8 +295,8 @@ async def test_lifecycle_of_an_encrypted_guest(qemu_host: Host) -> None:
     assert await driver.state(instance_id) is RuntimeState.SHUT_OFF
     await driver.release(instance_id)
     assert await driver.state(instance_id) is RuntimeState.ABSENT
-    assert not (qemu_host.state_dir / "instances" / instance_id).exists()
-    assert processes_mentioning(str(qemu_host.state_dir)) == []
+    assert not (host.state_dir / "instances" / instance_id).exists()
+    assert processes_mentioning(str(host.state_dir)) == []
     assert await driver.running() == {}
     await driver.delete_volume(root.volume_id)
     assert not volume_file.exists()

@@ -23,13 +23,13 @@ from andromede.compute.driver import (
     RuntimeState,
     VolumeSpec,
 )
-from andromede.errors import AndromedeError
+from andromede.hypervisor.errors import HypervisorError
 from andromede.hypervisor.wire import CALLS, decode, encode
 
 __all__ = ["AgentCallFailed", "AgentError", "AgentUnreachable", "RemoteDriver"]
 
 
-class AgentError(AndromedeError):
+class AgentError(HypervisorError):
     """A call through the agent did not succeed."""
 
 
