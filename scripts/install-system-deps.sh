@@ -20,6 +20,8 @@
 #   ceph-common      the `ceph` and `rados` tools that set the cluster up and check it
 #   python3-rados    librados for the RADOS blob backend; scripts/venv-link-rados.sh links it
 #                    into .venv (docs/decisions/0008-librados-in-venv.md)
+#   radosgw          Ceph RGW, the benchmark's peer on the same Ceph cluster (bench/rgw.py);
+#                    its radosgw-admin comes with ceph-common
 # The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
 set -euo pipefail
 
@@ -48,9 +50,10 @@ for daemon in ceph-mon ceph-mgr ceph-osd; do
 done
 command -v rados >/dev/null 2>&1 || missing+=(ceph-common)
 package_installed python3-rados || missing+=(python3-rados)
+command -v radosgw >/dev/null 2>&1 || missing+=(radosgw)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, radosgw present)"
   exit 0
 fi
 
