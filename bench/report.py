@@ -45,6 +45,8 @@ class TargetResult:
     workloads: tuple[WorkloadResult, ...] = ()
     failure: str = ""
     list_fill_failures: int = 0
+    # The machine's 1-minute load average when the target's workloads started and ended.
+    load_average: tuple[float, float] | None = None
 
     @property
     def is_andromede(self) -> bool:
@@ -273,7 +275,10 @@ def print_report(
                 "LIST bucket[/red]"
             )
     for target in targets:
-        console.print(f"[dim]{target.name}: {target.description}[/dim]")
+        load = ""
+        if target.load_average is not None:
+            load = " (load average {:.1f} → {:.1f})".format(*target.load_average)
+        console.print(f"[dim]{target.name}: {target.description}{load}[/dim]")
     _print_cpu(console, targets)
     _print_scaling(console, targets)
     _print_goals(console, targets)
@@ -379,6 +384,7 @@ def to_json(
                 "fsync": t.fsync,
                 "failure": t.failure or None,
                 "list_fill_failures": t.list_fill_failures,
+                "load_average": t.load_average,
                 "workloads": [_workload_json(w) for w in t.workloads],
             }
             for t in targets
