@@ -18,10 +18,10 @@
 #                    benchmark (scripts/ceph-cluster.sh); no daemon is enabled or started by apt
 #                    in a container without systemd, the script runs its own
 #   ceph-common      the `ceph` and `rados` tools that set the cluster up and check it
-#   python3-rados    librados for the RADOS blob backend; scripts/venv-link-rados.sh links it
-#                    into .venv (docs/decisions/0008-librados-in-venv.md)
 #   radosgw          Ceph RGW, the benchmark's peer on the same Ceph cluster (bench/rgw.py);
 #                    its radosgw-admin comes with ceph-common
+#   python3-rados    librados for the RADOS blob backend; scripts/venv-link-rados.sh links it
+#                    into .venv (docs/decisions/0008-librados-in-venv.md)
 # The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
 set -euo pipefail
 
@@ -49,11 +49,11 @@ for daemon in ceph-mon ceph-mgr ceph-osd; do
   command -v "$daemon" >/dev/null 2>&1 || missing+=("$daemon")
 done
 command -v rados >/dev/null 2>&1 || missing+=(ceph-common)
-package_installed python3-rados || missing+=(python3-rados)
 command -v radosgw >/dev/null 2>&1 || missing+=(radosgw)
+package_installed python3-rados || missing+=(python3-rados)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, radosgw present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph present)"
   exit 0
 fi
 
