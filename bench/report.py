@@ -17,7 +17,22 @@ from rich.table import Table
 from bench.ceilings import Ceilings
 from bench.workloads import Op, WorkloadResult
 
-__all__ = ["TargetResult", "print_report", "to_json", "write_json"]
+__all__ = [
+    "GOALS",
+    "Goal",
+    "GoalCheck",
+    "TargetResult",
+    "check_goals",
+    "print_report",
+    "rgw_pairs",
+    "scaling_pairs",
+    "to_json",
+    "write_json",
+]
+
+RADOS_TARGET = "andromede-rados"
+RGW_TARGET = "rgw"
+SCALED = "-x2"
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,8 @@ class TargetResult:
     workloads: tuple[WorkloadResult, ...] = ()
     failure: str = ""
     list_fill_failures: int = 0
+    # The machine's 1-minute load average when the target's workloads started and ended.
+    load_average: tuple[float, float] | None = None
 
     @property
     def is_andromede(self) -> bool:
@@ -41,6 +58,156 @@ def _ceiling(result: WorkloadResult, ceilings: Ceilings) -> float | None:
     if result.spec.size < (1 << 20):
         return None
     return ceilings.put_large if result.spec.op is Op.PUT else ceilings.get_large
+
+
+@dataclass(frozen=True)
+class Goal:
+    """andromede's ops/s on a workload must be at least ``min_ratio`` times RGW's."""
+
+    workload: str
+    min_ratio: float
+
+
+# Issue 6's targets, on the same single-node Ceph cluster: 4 KiB GET at least RGW's, 4 KiB PUT
+# at least 80 % (andromede also commits a durable PostgreSQL transaction), 64 MiB GET 80 %.
+GOALS = (Goal("GET 4 KiB", 1.0), Goal("PUT 4 KiB", 0.8), Goal("GET 64 MiB", 0.8))
+
+
+@dataclass(frozen=True)
+class GoalCheck:
+    """One goal measured: andromede target against RGW target with as many gateways."""
+
+    target: str
+    peer: str
+    workload: str
+    ops_s: float
+    peer_ops_s: float
+    ratio: float
+    min_ratio: float
+
+    @property
+    def met(self) -> bool:
+        return self.ratio >= self.min_ratio
+
+
+def rgw_pairs(names: Sequence[str]) -> list[tuple[str, str]]:
+    """(andromede on RADOS, RGW) target pairs with the same number of gateways."""
+    pairs = []
+    for name in names:
+        if name.startswith(RADOS_TARGET):
+            peer = RGW_TARGET + name.removeprefix(RADOS_TARGET)
+            if peer in names:
+                pairs.append((name, peer))
+    return pairs
+
+
+def scaling_pairs(names: Sequence[str]) -> list[tuple[str, str]]:
+    """(one gateway, two gateways) target pairs: ``x`` and ``x-x2``, both measured."""
+    return [
+        (name[: -len(SCALED)], name)
+        for name in names
+        if name.endswith(SCALED) and name[: -len(SCALED)] in names
+    ]
+
+
+def _ops(target: TargetResult, workload: str) -> float | None:
+    found = next((w for w in target.workloads if w.spec.name == workload), None)
+    return found.ops_s if found is not None else None
+
+
+def check_goals(targets: Sequence[TargetResult], goals: Sequence[Goal] = GOALS) -> list[GoalCheck]:
+    """Each goal for each measured (andromede on RADOS, RGW) pair."""
+    measured = {t.name: t for t in targets if t.workloads}
+    checks = []
+    for name, peer in rgw_pairs(list(measured)):
+        for goal in goals:
+            mine, theirs = _ops(measured[name], goal.workload), _ops(measured[peer], goal.workload)
+            if mine is None or not theirs:
+                continue
+            checks.append(
+                GoalCheck(name, peer, goal.workload, mine, theirs, mine / theirs, goal.min_ratio)
+            )
+    return checks
+
+
+def _print_goals(console: Console, targets: Sequence[TargetResult]) -> None:
+    checks = check_goals(targets)
+    if not checks:
+        return
+    table = Table(title="Issue 6 targets: andromede (PostgreSQL + RADOS) vs Ceph RGW, same cluster")
+    for column in ("andromede", "vs", "workload"):
+        table.add_column(column, no_wrap=True)
+    for column in ("andromede ops/s", "RGW ops/s", "ratio", "target"):
+        table.add_column(column, justify="right")
+    table.add_column("result")
+    for check in checks:
+        table.add_row(
+            check.target,
+            check.peer,
+            check.workload,
+            _fmt(check.ops_s),
+            _fmt(check.peer_ops_s),
+            f"{check.ratio:.2f}x",
+            f">= {check.min_ratio:.1f}x",
+            "[green]met[/green]" if check.met else "[red]not met[/red]",
+        )
+    console.print(table)
+
+
+def _print_scaling(console: Console, targets: Sequence[TargetResult]) -> None:
+    measured = {t.name: t for t in targets if t.workloads}
+    pairs = scaling_pairs(list(measured))
+    if not pairs:
+        return
+    table = Table(title="One gateway to two: ops/s and the ratio")
+    table.add_column("workload", no_wrap=True)
+    for one, two in pairs:
+        table.add_column(one, justify="right")
+        table.add_column(two, justify="right")
+        table.add_column("x2 ÷ x1", justify="right")
+    for workload in (w.spec.name for w in measured[pairs[0][0]].workloads):
+        row = [workload]
+        for one, two in pairs:
+            single, double = _ops(measured[one], workload), _ops(measured[two], workload)
+            row += [_fmt(single), _fmt(double)]
+            row.append(f"{double / single:.2f}" if single and double is not None else "—")
+        table.add_row(*row)
+    console.print(table)
+
+
+def _print_cpu(console: Console, targets: Sequence[TargetResult]) -> None:
+    """Cores kept busy by each process group during each workload: what limited it."""
+    with_parts = [t for t in targets if any(w.cores_by_part for w in t.workloads)]
+    if not with_parts:
+        return
+    parts: list[str] = []
+    for target in with_parts:
+        for result in target.workloads:
+            parts.extend(p for p in result.cores_by_part if p not in parts)
+    table = Table(
+        title="CPU during each workload, in cores (CPU seconds ÷ wall seconds); "
+        f"the machine has {os.cpu_count()}",
+    )
+    table.add_column("target", no_wrap=True)
+    table.add_column("workload", no_wrap=True)
+    table.add_column("bench client", justify="right")
+    for part in parts:
+        table.add_column(part, justify="right")
+    table.add_column("total", justify="right")
+    for target in with_parts:
+        for index, result in enumerate(target.workloads):
+            client = result.client_cpu_pct / 100
+            cores = [result.cores_by_part.get(part) for part in parts]
+            total = client + sum(c for c in cores if c is not None)
+            table.add_row(
+                target.name if index == 0 else "",
+                result.spec.name,
+                _fmt(client, 2),
+                *(_fmt(c, 2) for c in cores),
+                _fmt(total, 2),
+                end_section=index == len(target.workloads) - 1,
+            )
+    console.print(table)
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -108,7 +275,13 @@ def print_report(
                 "LIST bucket[/red]"
             )
     for target in targets:
-        console.print(f"[dim]{target.name}: {target.description}[/dim]")
+        load = ""
+        if target.load_average is not None:
+            load = " (load average {:.1f} → {:.1f})".format(*target.load_average)
+        console.print(f"[dim]{target.name}: {target.description}{load}[/dim]")
+    _print_cpu(console, targets)
+    _print_scaling(console, targets)
+    _print_goals(console, targets)
 
     ceiling_table = Table(title="Machine ceilings (MiB/s, one core unless noted)")
     ceiling_table.add_column("measure")
@@ -154,6 +327,7 @@ def _workload_json(result: WorkloadResult) -> dict[str, Any]:
         "client_cpu_pct": result.client_cpu_pct,
         "server_cpu_ms_per_op": result.server_cpu_ms_per_op,
         "max_rss_mib": result.max_rss_mib,
+        "cores_by_part": result.cores_by_part,
         "runs": [
             {
                 "ops": run.ops,
@@ -163,6 +337,7 @@ def _workload_json(result: WorkloadResult) -> dict[str, Any]:
                 "client_cpu_s": run.client_cpu_s,
                 "server_cpu_s": run.server_cpu_s,
                 "max_rss_bytes": run.max_rss_bytes,
+                "cpu_s_by_part": run.cpu_s_by_part,
             }
             for run in result.runs
         ],
@@ -209,11 +384,13 @@ def to_json(
                 "fsync": t.fsync,
                 "failure": t.failure or None,
                 "list_fill_failures": t.list_fill_failures,
+                "load_average": t.load_average,
                 "workloads": [_workload_json(w) for w in t.workloads],
             }
             for t in targets
         ],
         "ratios_ops_s": ratios,
+        "goals": [{**asdict(check), "met": check.met} for check in check_goals(targets)],
     }
 
 

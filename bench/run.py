@@ -1,9 +1,12 @@
 """Command line and orchestration: `python -m bench [--quick] [--targets ...]`.
 
 Targets run one after the other (never two servers at once, so each has both cores), each on a
-fresh working directory that is removed afterwards. The sequence per target: PUT then GET of
-4 KiB objects at concurrency 16, LIST of a 1,000-key bucket, PUT then GET of 64 MiB objects at
-concurrency 4, each repeated; the machine's ceilings are measured first.
+fresh working directory that is removed afterwards. The RADOS targets (`rgw`, `rgw-x2`,
+`andromede-rados`, `andromede-rados-x2`) share one Ceph cluster and one PostgreSQL server,
+started for the first of them and stopped at the end of the run (bench/cluster.py). The
+sequence per target: PUT then GET of 4 KiB objects at concurrency 16, LIST of a 1,000-key
+bucket, PUT then GET of 64 MiB objects at concurrency 4, each repeated; the machine's ceilings
+are measured first.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 import contextlib
 import datetime
 import functools
+import os
 import shutil
 import signal
 import sys
@@ -25,8 +29,11 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 
+from bench.andromede_rados import andromede_rados_target
 from bench.ceilings import measure_ceilings
+from bench.cluster import LazyCluster
 from bench.report import TargetResult, print_report, to_json, write_json
+from bench.rgw import rgw_target
 from bench.swift import swift_target
 from bench.targets import Endpoint, StartupError, TargetFactory, andromede_target, moto_target
 from bench.workloads import (
@@ -91,7 +98,7 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return result
 
 
-def _factories(names: Sequence[str]) -> dict[str, TargetFactory]:
+def _factories(names: Sequence[str], cluster: LazyCluster) -> dict[str, TargetFactory]:
     known: dict[str, TargetFactory] = {
         "moto": moto_target,
         "swift": functools.partial(swift_target, venv=PEERS_DIR / "swift-venv"),
@@ -100,6 +107,12 @@ def _factories(names: Sequence[str]) -> dict[str, TargetFactory]:
         # The cost of encryption at rest: the same server with the bench-only switch off.
         "andromede-uvicorn-plain": andromede_target("uvicorn", encrypted=False),
         "andromede-granian-plain": andromede_target("granian", encrypted=False),
+        # Ceph RGW and andromede on PostgreSQL + RADOS, on one shared cluster; -x2: two
+        # gateway processes each, the load spread over both.
+        "rgw": rgw_target(cluster, gateways=1),
+        "rgw-x2": rgw_target(cluster, gateways=2),
+        "andromede-rados": andromede_rados_target(cluster, gateways=1),
+        "andromede-rados-x2": andromede_rados_target(cluster, gateways=2),
     }
     unknown = [name for name in names if name not in known]
     if unknown:
@@ -113,7 +126,8 @@ async def _bench_target(
     payloads: dict[int, Payload],
     console: Console,
 ) -> tuple[list[WorkloadResult], int]:
-    session = endpoint.session()
+    sessions = endpoint.sessions()
+    session = sessions[0]
     conn = session.connection()
     try:
         for bucket in ("bench", "bench-list"):
@@ -139,24 +153,26 @@ async def _bench_target(
         payload = payloads[put.size]
         for repeat in range(repeats):
             run, keys = await run_workload(
-                session,
+                sessions,
                 put,
                 bucket="bench",
                 payload=payload,
                 key_prefix=f"{put.size}/{repeat}/",
                 probe=endpoint.probe,
                 sample_rss=rss,
+                parts=endpoint.parts,
             )
             put_runs.append(run)
             if keys:
                 run, _ = await run_workload(
-                    session,
+                    sessions,
                     get,
                     bucket="bench",
                     payload=payload,
                     keys=keys,
                     probe=endpoint.probe,
                     sample_rss=rss,
+                    parts=endpoint.parts,
                 )
                 get_runs.append(run)
         report(put, put_runs)
@@ -164,17 +180,18 @@ async def _bench_target(
             report(get, get_runs)
 
     await put_get(settings.small(Op.PUT), settings.small(Op.GET), settings.repeats, rss=False)
-    fill_failures = await fill_bucket(session, "bench-list", LIST_KEYS, 16)
+    fill_failures = await fill_bucket(sessions, "bench-list", LIST_KEYS, 16)
     listing = settings.listing()
     list_runs = []
     for _ in range(settings.repeats):
         run, _keys = await run_workload(
-            session,
+            sessions,
             listing,
             bucket="bench-list",
             payload=payloads[0],
             list_keys=LIST_KEYS,
             probe=endpoint.probe,
+            parts=endpoint.parts,
         )
         list_runs.append(run)
     report(listing, list_runs)
@@ -215,7 +232,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.repeats,
             args.repeats,
         )
-    factories = _factories([name.strip() for name in args.targets.split(",") if name.strip()])
     console = Console()
     if not console.is_terminal:
         # Piped to a file or a CI log: do not squeeze the table to the default 80 columns.
@@ -224,6 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     started = time.perf_counter()
     work_dir: Path = args.work_dir.resolve()
+    cluster = LazyCluster(work_dir / "cluster")
+    names = [name.strip() for name in args.targets.split(",") if name.strip()]
+    factories = _factories(names, cluster)
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
     targets: list[TargetResult] = []
@@ -237,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(f"starting {name} ...")
             try:
                 with factory(target_dir) as endpoint:
+                    # The machine is shared: its load says how far to trust the figures.
+                    load_before = os.getloadavg()[0]
                     workloads, fill_failures = _run(
                         _bench_target(endpoint, settings, payloads, console)
                     )
@@ -247,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             endpoint.fsync,
                             tuple(workloads),
                             list_fill_failures=fill_failures,
+                            load_average=(load_before, os.getloadavg()[0]),
                         )
                     )
             except (StartupError, RuntimeError, OSError) as exc:
@@ -259,6 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print("[red]interrupted; every server started was stopped[/red]")
         return 130
     finally:
+        cluster.close()
         if not args.keep:
             shutil.rmtree(work_dir, ignore_errors=True)
     elapsed = time.perf_counter() - started

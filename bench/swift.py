@@ -213,7 +213,7 @@ def swift_target(workdir: Path, *, venv: Path) -> Iterator[Endpoint]:
                 "1 replica, local disk, fsync"
             ),
             fsync=True,
-            port=proxy_port,
+            ports=(proxy_port,),
             credentials=Credentials(f"{_ACCOUNT}:{_USER}", _KEY, "us-east-1"),
             # memcached's CPU counts too: tempauth needs it on every request.
             probe=ProcessTree([*roots, processes.started[0][1].pid]),

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,7 @@ __all__ = [
     "andromede_target",
     "free_port",
     "moto_target",
+    "read_admin_credentials",
     "wait_ready",
 ]
 
@@ -133,25 +134,38 @@ class Processes:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A running server under test and how to reach and measure it."""
+    """A running server under test and how to reach and measure it.
+
+    A target of several gateways has one port per gateway; the load generator spreads its
+    connections over them. ``parts`` names the processes whose CPU time is reported apart
+    (each gateway, and the shared Ceph and PostgreSQL daemons behind them); ``probe`` is the
+    server's own processes, those its "server CPU" figure counts.
+    """
 
     name: str
     description: str
     fsync: bool
-    port: int
+    ports: tuple[int, ...]
     credentials: Credentials
     probe: ProcessTree
+    parts: Mapping[str, ProcessTree] = field(default_factory=dict)
 
     def session(self) -> S3Session:
-        return S3Session(Signer(self.credentials, f"{HOST}:{self.port}"), HOST, self.port)
+        """A session on the first gateway."""
+        return self.sessions()[0]
+
+    def sessions(self) -> list[S3Session]:
+        """One session per gateway (each signs for its own ``Host``)."""
+        return [
+            S3Session(Signer(self.credentials, f"{HOST}:{port}"), HOST, port) for port in self.ports
+        ]
 
 
 # Given a fresh working directory, yields a running endpoint and stops it on exit.
 TargetFactory = Callable[[Path], AbstractContextManager[Endpoint]]
 
 
-async def _list_buckets_status(endpoint: Endpoint) -> int:
-    session = endpoint.session()
+async def _list_buckets_status(session: S3Session) -> int:
     conn = session.connection()
     try:
         return (await conn.request(session.head("GET", "/"))).status
@@ -160,20 +174,25 @@ async def _list_buckets_status(endpoint: Endpoint) -> int:
 
 
 def wait_ready(endpoint: Endpoint, processes: Processes, timeout_s: float = 60.0) -> None:
-    """Poll until the port accepts connections and a signed ListBuckets answers 200."""
+    """Poll until every gateway's port accepts connections and a signed ListBuckets answers
+    200 on it."""
     deadline = time.monotonic() + timeout_s
     last = "no connection"
+    pending = endpoint.sessions()
     while time.monotonic() < deadline:
         processes.check_alive()
         try:
-            with socket.create_connection((HOST, endpoint.port), timeout=1):
+            with socket.create_connection((HOST, pending[0].port), timeout=1):
                 pass
-            status = asyncio.run(_list_buckets_status(endpoint))
+            status = asyncio.run(_list_buckets_status(pending[0]))
         except OSError as exc:
             last = f"{type(exc).__name__}: {exc}"
         else:
             if status == 200:
-                return
+                pending.pop(0)
+                if not pending:
+                    return
+                continue
             last = f"ListBuckets answered {status}"
         time.sleep(0.2)
     logs = ", ".join(str(log) for _, _, log in processes.started)
@@ -197,7 +216,7 @@ def moto_target(workdir: Path) -> Iterator[Endpoint]:
             name="moto",
             description=f"moto {version('moto')} server, in memory, no fsync",
             fsync=False,
-            port=port,
+            ports=(port,),
             credentials=Credentials("bench", "bench-secret", "us-east-1"),
             probe=ProcessTree([pid]),
         )
@@ -207,7 +226,7 @@ def moto_target(workdir: Path) -> Iterator[Endpoint]:
         processes.stop_all()
 
 
-def _read_admin_credentials(
+def read_admin_credentials(
     path: Path, region: str, timeout_s: float, processes: Processes
 ) -> Credentials:
     deadline = time.monotonic() + timeout_s
@@ -249,7 +268,7 @@ def andromede_target(server: str, *, encrypted: bool = True) -> TargetFactory:
             if not encrypted:
                 env["ANDROMEDE_BENCH_UNENCRYPTED"] = "1"
             pid = processes.start("andromede", argv, workdir / "andromede.log", env=env)
-            credentials = _read_admin_credentials(
+            credentials = read_admin_credentials(
                 data_dir / "admin-credentials", region, 60.0, processes
             )
             endpoint = Endpoint(
@@ -257,7 +276,7 @@ def andromede_target(server: str, *, encrypted: bool = True) -> TargetFactory:
                 description=f"andromede serve --server {server}, local disk, fsync, "
                 + ("encrypted at rest" if encrypted else "UNENCRYPTED (bench switch)"),
                 fsync=True,
-                port=port,
+                ports=(port,),
                 credentials=credentials,
                 probe=ProcessTree([pid]),
             )

@@ -16,7 +16,7 @@ import re
 import statistics
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -97,6 +97,7 @@ class RunResult:
     client_cpu_s: float
     server_cpu_s: float | None
     max_rss_bytes: int | None
+    cpu_s_by_part: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,8 @@ class WorkloadResult:
     server_cpu_ms_per_op: float | None
     max_rss_mib: float | None
     runs: tuple[RunResult, ...] = field(repr=False)
+    # CPU time of each named part over the runs' wall time: how many cores it kept busy.
+    cores_by_part: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -191,8 +194,12 @@ async def _sample_rss(probe: ServerProbe, peak: list[int], stop: asyncio.Event) 
             pass
 
 
+def _spread(session: S3Session | Sequence[S3Session]) -> Sequence[S3Session]:
+    return [session] if isinstance(session, S3Session) else session
+
+
 async def run_workload(
-    session: S3Session,
+    session: S3Session | Sequence[S3Session],
     spec: WorkloadSpec,
     *,
     bucket: str,
@@ -202,8 +209,14 @@ async def run_workload(
     list_keys: int = 0,
     probe: ServerProbe | None = None,
     sample_rss: bool = False,
+    parts: Mapping[str, ServerProbe] | None = None,
 ) -> tuple[RunResult, list[str]]:
-    """Run one repetition; returns its result and the keys written (for a later GET)."""
+    """Run one repetition; returns its result and the keys written (for a later GET).
+
+    Given several sessions (one per gateway), connection ``i`` goes to gateway ``i mod n``.
+    ``parts`` are processes whose CPU time is measured apart, by name.
+    """
+    sessions = _spread(session)
     written: list[str] = []
     latencies: list[float] = []
     errors: Counter[str] = Counter()
@@ -221,7 +234,7 @@ async def run_workload(
         next_index += 1
         return next_index - 1
 
-    async def worker() -> None:
+    async def worker(session: S3Session) -> None:
         conn = session.connection()
         try:
             while (index := next_op()) is not None:
@@ -262,11 +275,15 @@ async def run_workload(
         if probe is not None and sample_rss
         else None
     )
+    parts = parts or {}
     cpu_before = time.process_time()
     server_before = probe.cpu_seconds() if probe is not None else 0.0
+    parts_before = {name: part.cpu_seconds() for name, part in parts.items()}
     started = time.perf_counter()
     try:
-        await asyncio.gather(*(worker() for _ in range(spec.concurrency)))
+        await asyncio.gather(
+            *(worker(sessions[i % len(sessions)]) for i in range(spec.concurrency))
+        )
     finally:
         stop.set()
         if sampler is not None:
@@ -281,16 +298,22 @@ async def run_workload(
         client_cpu_s=time.process_time() - cpu_before,
         server_cpu_s=probe.cpu_seconds() - server_before if probe is not None else None,
         max_rss_bytes=peak[0] if sampler is not None else None,
+        cpu_s_by_part={
+            name: part.cpu_seconds() - parts_before[name] for name, part in parts.items()
+        },
     )
     return result, written
 
 
-async def fill_bucket(session: S3Session, bucket: str, count: int, concurrency: int) -> int:
+async def fill_bucket(
+    session: S3Session | Sequence[S3Session], bucket: str, count: int, concurrency: int
+) -> int:
     """Write `count` empty objects for the LIST workload; returns how many failed."""
+    sessions = _spread(session)
     failures = 0
     remaining = iter(range(count))
 
-    async def worker() -> None:
+    async def worker(session: S3Session) -> None:
         nonlocal failures
         conn = session.connection()
         try:
@@ -307,7 +330,7 @@ async def fill_bucket(session: S3Session, bucket: str, count: int, concurrency: 
         finally:
             conn.close()
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(sessions[i % len(sessions)]) for i in range(concurrency)))
     return failures
 
 
@@ -321,6 +344,10 @@ def summarise(spec: WorkloadSpec, runs: Sequence[RunResult]) -> WorkloadResult:
     ops = sum(run.ops for run in runs)
     server_cpu = [run.server_cpu_s for run in runs if run.server_cpu_s is not None]
     rss = [run.max_rss_bytes for run in runs if run.max_rss_bytes is not None]
+    part_cpu: dict[str, float] = {}
+    for run in runs:
+        for name, cpu_s in run.cpu_s_by_part.items():
+            part_cpu[name] = part_cpu.get(name, 0.0) + cpu_s
     return WorkloadResult(
         spec=spec,
         repeats=len(runs),
@@ -335,4 +362,5 @@ def summarise(spec: WorkloadSpec, runs: Sequence[RunResult]) -> WorkloadResult:
         server_cpu_ms_per_op=1000.0 * sum(server_cpu) / ops if server_cpu and ops else None,
         max_rss_mib=max(rss) / MIB if rss else None,
         runs=tuple(runs),
+        cores_by_part={name: cpu / elapsed for name, cpu in part_cpu.items()} if elapsed else {},
     )

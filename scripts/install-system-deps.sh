@@ -18,6 +18,8 @@
 #                    benchmark (scripts/ceph-cluster.sh); no daemon is enabled or started by apt
 #                    in a container without systemd, the script runs its own
 #   ceph-common      the `ceph` and `rados` tools that set the cluster up and check it
+#   radosgw          Ceph RGW, the benchmark's peer on the same Ceph cluster (bench/rgw.py);
+#                    its radosgw-admin comes with ceph-common
 #   python3-rados    librados for the RADOS blob backend; scripts/venv-link-rados.sh links it
 #                    into .venv (docs/decisions/0008-librados-in-venv.md)
 #   iproute2 nftables dnsmasq-base  tenant networks of the compute service: namespaces,
@@ -58,6 +60,7 @@ for daemon in ceph-mon ceph-mgr ceph-osd; do
   command -v "$daemon" >/dev/null 2>&1 || missing+=("$daemon")
 done
 command -v rados >/dev/null 2>&1 || missing+=(ceph-common)
+command -v radosgw >/dev/null 2>&1 || missing+=(radosgw)
 package_installed python3-rados || missing+=(python3-rados)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)

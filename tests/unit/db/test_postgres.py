@@ -167,3 +167,20 @@ async def test_a_statement_past_the_timeout_is_database_unavailable(postgres_url
         assert await database.read(bucket_names) == []
     finally:
         await database.close()
+
+
+async def test_connections_are_kept_between_calls_and_shared_by_more_callers(
+    db: Database,
+) -> None:
+    assert isinstance(db, PostgresDatabase)
+    checkouts: list[int] = []
+    sa.event.listen(db.engine.sync_engine.pool, "checkout", lambda *_: checkouts.append(1))
+    for name in "abc":  # reads and writes alternate on one kept connection, switching modes
+        await db.write(insert_bucket(name))
+        assert await db.read(bucket_names) == sorted(["a", "b", "c"][: "abc".index(name) + 1])
+    assert len(checkouts) == 1
+    # More callers than the pool has connections (4): they wait for a kept one, none fails.
+    results = await asyncio.gather(*(db.read(bucket_names) for _ in range(20)))
+    await asyncio.gather(*(db.write(insert_bucket(f"n{n}")) for n in range(10)))
+    assert results == [["a", "b", "c"]] * 20
+    assert len(checkouts) <= 4
