@@ -12,6 +12,7 @@ Without QEMU or the image's build tools the fixtures skip, which ANDROMEDE_TEST_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import shutil
@@ -28,6 +29,8 @@ from andromede.compute.driver import (
     AttachedVolume,
     HypervisorDriver,
     InstanceSpec,
+    NetworkSpec,
+    NicSpec,
     PortForward,
     RuntimeState,
     SeedSpec,
@@ -157,6 +160,7 @@ def instance_spec(
     user_data: bytes,
     *,
     forwards: tuple[PortForward, ...] = (PortForward("127.0.0.1", 0, 22),),
+    nic: NicSpec | None = None,
 ) -> InstanceSpec:
     seed = SeedSpec(
         # As the compute service writes it: JSON, which is YAML.
@@ -164,7 +168,7 @@ def instance_spec(
         user_data=user_data,
         network_config='{"version": 2}\n',
     )
-    return InstanceSpec(instance_id, 1, 128, root, seed, forwards=forwards)
+    return InstanceSpec(instance_id, 1, 128, root, seed, forwards=forwards, nic=nic)
 
 
 async def wait_console(
@@ -316,12 +320,49 @@ async def test_a_guest_without_acpi_handler_is_stopped_after_the_timeout(qemu_ho
     assert processes_mentioning(str(qemu_host.state_dir)) == []
 
 
+# Takes the private address by DHCP, then answers every connection to its port 22.
+NETWORK_USER_DATA = b"""#!/bin/sh
+printf '#!/bin/sh\\n[ "$1" = bound ] || exit 0\\nip addr add "$ip/$mask" dev "$interface"\\n' \\
+  > /run/dhcp-event
+printf 'echo "andromede-dhcp ip=$ip mac=$(cat /sys/class/net/$interface/address)"\\n' \\
+  >> /run/dhcp-event
+chmod +x /run/dhcp-event
+ip link set eth0 up
+udhcpc -i eth0 -n -q -t 20 -s /run/dhcp-event
+(while true; do echo hello-from-the-guest | nc -l -p 22; done) > /dev/null 2>&1 &
+echo first
+"""
+
+
+async def read_through_forward(forward: PortForward, timeout: float = BOOT_TIMEOUT) -> bytes:
+    """What the guest sends on a connection to the host port. QEMU accepts on the host side
+    before the guest listens, so an empty read is retried until the guest answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            reader, writer = await asyncio.open_connection(forward.host_address, forward.host_port)
+            try:
+                data = await asyncio.wait_for(reader.read(100), 2)
+            finally:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+            if data:
+                return data
+        except (OSError, TimeoutError):
+            pass
+        await asyncio.sleep(0.2)
+    return b""
+
+
 async def test_a_new_driver_on_the_same_directory_reattaches_to_running_guests(
     qemu_host: Host,
 ) -> None:
     root = await make_root(qemu_host)
     instance_id = new_id("i")
-    await qemu_host.driver.start(instance_spec(instance_id, root, b"#!/bin/sh\necho first\n"))
+    network = NetworkSpec("net-1", "tenant-1", "10.11.0.0/24")
+    nic = NicSpec(network, "52:54:00:0a:0b:0c", "10.11.0.5")
+    await qemu_host.driver.start(instance_spec(instance_id, root, NETWORK_USER_DATA, nic=nic))
     await qemu_host.driver.close()
     forwards = await qemu_host.driver.port_forwards(instance_id)
 
@@ -329,7 +370,11 @@ async def test_a_new_driver_on_the_same_directory_reattaches_to_running_guests(
     assert await restarted.running() == {instance_id: RuntimeState.RUNNING}
     console = await wait_console(restarted, instance_id, booted(instance_id))
     assert "first" in console
+    # User-mode networking on the tenant's CIDR, with the spec's private address and MAC.
+    assert "andromede-dhcp ip=10.11.0.5 mac=52:54:00:0a:0b:0c" in console
     assert await restarted.port_forwards(instance_id) == forwards
+    (forward,) = forwards
+    assert await read_through_forward(forward) == b"hello-from-the-guest\n"
     await restarted.reboot(instance_id)
     await wait_console(restarted, instance_id, booted(instance_id, times=2))
     await restarted.stop(instance_id, timeout=30)
