@@ -7,7 +7,9 @@
 - :class:`BucketImageSource`: ImportImage's read of an object in one of the tenant's buckets,
   authorised as the caller (``s3:GetObject`` through the S3 authoriser: identity and bucket
   policies), decrypted by the storage service; any refusal is the import task's failure.
-- :func:`hypervisor_drivers`: the drivers the ``hypervisor`` setting names.
+- :func:`hypervisor_drivers`: the drivers the ``hypervisor`` setting names; with ``qemu``, the
+  host's agent reached over its socket (every gateway worker shares the one agent);
+- :func:`run_hypervisor_agent`: the agent itself, owner of this host's QEMU driver.
 - :func:`compute_limits`: the service's limits from the settings.
 """
 
@@ -23,6 +25,9 @@ from andromede.compute.errors import ImportFailed, IncorrectState
 from andromede.compute.model import InstanceType
 from andromede.compute.service_core import ComputeLimits
 from andromede.errors import AndromedeError
+from andromede.hypervisor.agent import serve_agent
+from andromede.hypervisor.qemu import QemuDriver
+from andromede.hypervisor.remote import RemoteDriver
 from andromede.iam.model import Principal
 from andromede.kms.errors import KeyDestroyed, KmsError
 from andromede.kms.service import KeyService
@@ -36,6 +41,7 @@ __all__ = [
     "KmsDiskKeys",
     "compute_limits",
     "hypervisor_drivers",
+    "run_hypervisor_agent",
 ]
 
 _T = TypeVar("_T")
@@ -110,7 +116,26 @@ def hypervisor_drivers(settings: Settings) -> list[HypervisorDriver]:
                 snapshot_dir=settings.data_dir / "compute" / "snapshots",
             )
         ]
+    if settings.hypervisor == "qemu":
+        # The worker's own QemuDriver object only lends its file layout (where a snapshot
+        # lives); every call goes to the agent, the one owner of the host's guests.
+        layout = QemuDriver(settings.hypervisor_dir)
+        return [
+            RemoteDriver(
+                settings.hypervisor_agent_socket,
+                host=layout.host,
+                snapshot_path=layout.snapshot_path,
+                timeout=settings.instance_stop_timeout + 120.0,
+            )
+        ]
     raise ValueError(f"unknown hypervisor {settings.hypervisor!r}")  # the settings refuse it
+
+
+def run_hypervisor_agent(settings: Settings) -> None:
+    """Serve this host's QEMU driver on its agent socket until SIGTERM/SIGINT (blocking; the
+    body of ``andromede agent`` and of the agent process ``andromede serve`` starts)."""
+    driver = QemuDriver(settings.hypervisor_dir)
+    asyncio.run(serve_agent(driver, settings.hypervisor_agent_socket))
 
 
 def compute_limits(settings: Settings) -> ComputeLimits:

@@ -356,9 +356,24 @@ class Settings(BaseSettings):
     )
 
     # -- compute (virtual machines, the EC2 API) ---------------------------------------------
-    hypervisor: Literal["memory"] = Field(
+    hypervisor: Literal["memory", "qemu"] = Field(
         default="memory",
-        description="What runs instances: memory (no guests; tests and API-only gateways).",
+        description=(
+            "What runs instances: qemu (QEMU/KVM guests, TCG where KVM cannot run them, driven"
+            " by one hypervisor agent per host) or memory (no guests; API-only gateways, tests)."
+        ),
+    )
+    hypervisor_state_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Where the QEMU hypervisor keeps volumes, snapshots, seeds, QMP sockets and its"
+            " agent's socket (default: <data_dir>/compute/host); short enough for socket paths."
+        ),
+    )
+    hypervisor_agent_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds serve waits for its hypervisor agent to answer at start.",
     )
     memory_hypervisor_vcpus: int = Field(
         default=16, ge=1, description="vCPUs the memory hypervisor offers to the scheduler."
@@ -558,6 +573,15 @@ class Settings(BaseSettings):
     def availability_zone(self) -> str:
         """The one availability zone of the region (EC2 names it region + letter)."""
         return f"{self.region}a"
+
+    @property
+    def hypervisor_dir(self) -> Path:
+        """The QEMU hypervisor's state directory on this host."""
+        return self.hypervisor_state_dir or self.data_dir / "compute" / "host"
+
+    @property
+    def hypervisor_agent_socket(self) -> Path:
+        return self.hypervisor_dir / "agent.sock"
 
     @property
     def database_path(self) -> Path:

@@ -97,3 +97,25 @@ def serve(
     if migrate_only:
         sys.exit(serving.migrate_only(settings, console))
     sys.exit(serving.run(settings, console))
+
+
+@app.command()
+def agent(
+    config: Annotated[
+        Path | None, typer.Option(help="TOML settings file (also ANDROMEDE_CONFIG).")
+    ] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data folder (ANDROMEDE_DATA_DIR).")] = None,
+) -> None:
+    """Run this host's hypervisor agent (the owner of its QEMU guests) in the foreground.
+    ``andromede serve`` with ``hypervisor = qemu`` starts one itself; one agent per host."""
+    try:
+        settings = load_settings(config, data_dir=data_dir)
+    except ConfigurationError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    from andromede.compute_adapters import run_hypervisor_agent
+    from andromede.logconfig import configure_logging
+
+    configure_logging(settings)
+    console.print(f"hypervisor agent on {settings.hypervisor_agent_socket}")
+    run_hypervisor_agent(settings)

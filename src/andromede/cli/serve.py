@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import multiprocessing.process
 import os
 import signal
 from collections.abc import Callable
@@ -24,7 +26,7 @@ from andromede.iam.service import BootstrapResult
 from andromede.logconfig import configure_logging
 from andromede.settings import Settings
 
-__all__ = ["migrate_only", "run"]
+__all__ = ["migrate_only", "run", "start_hypervisor_agent", "stop_hypervisor_agent"]
 
 
 def _url(settings: Settings, host: str, port: int) -> str:
@@ -251,15 +253,52 @@ def migrate_only(settings: Settings, console: Console) -> int:
     return 0
 
 
+def _agent_main(settings: Settings) -> None:
+    from andromede.compute_adapters import run_hypervisor_agent
+
+    configure_logging(settings)
+    run_hypervisor_agent(settings)
+
+
+def start_hypervisor_agent(settings: Settings) -> multiprocessing.process.BaseProcess:
+    """Start this host's hypervisor agent (``hypervisor = qemu``) and wait until it answers:
+    the workers reconcile their instances with it as they start. Its guests outlive it."""
+    from andromede.hypervisor.agent import agent_ready
+
+    process = multiprocessing.get_context("spawn").Process(
+        target=_agent_main, args=(settings,), name="andromede-agent", daemon=False
+    )
+    process.start()
+    if not agent_ready(settings.hypervisor_agent_socket, settings.hypervisor_agent_timeout):
+        stop_hypervisor_agent(process)
+        raise ConfigurationError(
+            f"the hypervisor agent did not answer on {settings.hypervisor_agent_socket} within"
+            f" {settings.hypervisor_agent_timeout:g} s (see its log lines above)"
+        )
+    return process
+
+
+def stop_hypervisor_agent(process: multiprocessing.process.BaseProcess) -> None:
+    if process.pid is not None and process.is_alive():
+        os.kill(process.pid, signal.SIGTERM)  # graceful: QMP let go, guests keep running
+    process.join(timeout=15)
+    if process.is_alive():
+        process.kill()
+        process.join()
+
+
 def run(settings: Settings, console: Console) -> int:
     import uvloop
 
     configure_logging(settings)
     # Migrations, the first tenant and its key happen once here, before any worker starts.
     bootstrap = uvloop.run(prepare(settings))
-    if settings.server == "granian":
-        return _run_granian(settings, bootstrap, console)
+    agent = None
     try:
+        if settings.hypervisor == "qemu":
+            agent = start_hypervisor_agent(settings)
+        if settings.server == "granian":
+            return _run_granian(settings, bootstrap, console)
         return _run_uvicorn(settings, bootstrap, console)
     except OSError as exc:  # a port in use, an address not on this host
         console.print(f"[red]cannot listen:[/red] {exc}")
@@ -267,3 +306,6 @@ def run(settings: Settings, console: Console) -> int:
     except ConfigurationError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         return 2
+    finally:
+        if agent is not None:
+            stop_hypervisor_agent(agent)

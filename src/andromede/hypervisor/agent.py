@@ -29,13 +29,17 @@ from andromede.http.asgi import BodyTimeout, BodyTooLarge, ClientGone, read_smal
 from andromede.http.response import Receive, Scope, Send
 from andromede.hypervisor.wire import CALLS, WireError, decode, encode
 
-__all__ = ["MAX_CALL_BYTES", "AgentApp", "agent_ready", "serve_agent"]
+__all__ = ["MAX_CALL_BYTES", "AgentAlreadyRunning", "AgentApp", "agent_ready", "serve_agent"]
 
 log = logging.getLogger(__name__)
 
 # The largest call is an InstanceSpec with its user data (16 KiB by default, base64) and keys.
 MAX_CALL_BYTES = 1024 * 1024
 _BODY_TIMEOUT = 30.0
+
+
+class AgentAlreadyRunning(RuntimeError):
+    """A host has one agent: another one answers on the socket."""
 
 
 class AgentApp:
@@ -120,6 +124,8 @@ async def serve_agent(
 
     socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     socket_path.parent.chmod(0o700)
+    if socket_path.exists() and await asyncio.to_thread(agent_ready, socket_path, 0.5):
+        raise AgentAlreadyRunning(f"another hypervisor agent answers on {socket_path}")
     socket_path.unlink(missing_ok=True)
     config = uvicorn.Config(
         AgentApp(driver),

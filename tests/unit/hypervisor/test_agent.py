@@ -27,7 +27,7 @@ from andromede.compute.driver import (
     VolumeSpec,
 )
 from andromede.compute.driver_memory import MemoryDriver
-from andromede.hypervisor.agent import agent_ready, serve_agent
+from andromede.hypervisor.agent import AgentAlreadyRunning, agent_ready, serve_agent
 from andromede.hypervisor.remote import AgentCallFailed, AgentUnreachable, RemoteDriver
 from andromede.hypervisor.wire import CALLS, WireError, decode, encode
 
@@ -198,3 +198,10 @@ async def test_an_agent_that_is_not_there_is_unreachable(tmp_path: Path) -> None
             await remote.capacity()
     finally:
         await remote.close()
+
+
+async def test_a_host_has_one_agent(agent: tuple[Path, MemoryDriver]) -> None:
+    socket_path, _driver = agent
+    with pytest.raises(AgentAlreadyRunning):
+        await serve_agent(MemoryDriver(), socket_path)
+    assert await asyncio.to_thread(agent_ready, socket_path, 1.0)  # the first one still serves
