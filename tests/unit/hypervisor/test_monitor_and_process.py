@@ -6,8 +6,8 @@ import logging
 import os
 import subprocess
 import sys
-import time
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
