@@ -26,7 +26,7 @@ from andromede.compute.model import InstanceType
 from andromede.compute.service_core import ComputeLimits
 from andromede.errors import AndromedeError
 from andromede.hypervisor.agent import serve_agent
-from andromede.hypervisor.qemu import QemuDriver
+from andromede.hypervisor.qemu import QemuDriver, QemuDriverConfig
 from andromede.hypervisor.remote import RemoteDriver
 from andromede.iam.model import Principal
 from andromede.kms.errors import KeyDestroyed, KmsError
@@ -134,7 +134,8 @@ def hypervisor_drivers(settings: Settings) -> list[HypervisorDriver]:
 def run_hypervisor_agent(settings: Settings) -> None:
     """Serve this host's QEMU driver on its agent socket until SIGTERM/SIGINT (blocking; the
     body of ``andromede agent`` and of the agent process ``andromede serve`` starts)."""
-    driver = QemuDriver(settings.hypervisor_dir)
+    config = QemuDriverConfig(cpu_overcommit=settings.hypervisor_cpu_overcommit)
+    driver = QemuDriver(settings.hypervisor_dir, config=config)
     asyncio.run(serve_agent(driver, settings.hypervisor_agent_socket))
 
 

@@ -370,6 +370,11 @@ class Settings(BaseSettings):
             " agent's socket (default: <data_dir>/compute/host); short enough for socket paths."
         ),
     )
+    hypervisor_cpu_overcommit: float = Field(
+        default=4.0,
+        gt=0,
+        description="vCPUs the QEMU hypervisor offers per host CPU (memory is not overcommitted).",
+    )
     hypervisor_agent_timeout: float = Field(
         default=30.0,
         gt=0,
