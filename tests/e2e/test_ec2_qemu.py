@@ -176,3 +176,40 @@ def test_a_real_guest_runs_stops_starts_and_terminates_through_boto3(
     assert _qemu_processes(state_dir) == []
     assert list(state_dir.glob("volumes/*")) == []
     assert not (state_dir / "instances" / instance_id).exists()
+
+
+def test_guests_outlive_a_restart_of_serve(
+    qemu_server: tuple[ServerProcess, Path], guest_image: GuestImage
+) -> None:
+    server, state_dir = qemu_server
+    done = subprocess.run(
+        [str(ANDROMEDE), "admin", "image", "import", str(guest_image.disk), "--name",
+         f"busybox-{uuid.uuid4().hex[:6]}", "--public", "--json",
+         "--data-dir", str(server.data_dir)],
+        capture_output=True, text=True, timeout=300, check=True,
+        env={**os.environ, **server.extra_env},
+    )  # fmt: skip
+    image_id = json.loads(done.stdout)["image_id"]
+    ec2 = _ec2(server)
+    run = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
+    (instance_id,) = [i["InstanceId"] for i in run["Instances"]]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
+    _wait_console(ec2, instance_id, boots=0)
+    (qemu_pid,) = _qemu_processes(state_dir)
+
+    # serve and its agent go away and come back; the guest never stops.
+    server.stop()
+    assert _qemu_processes(state_dir) == [qemu_pid]
+    server.start()
+    ec2 = _ec2(server)
+    described = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]
+    assert described["Instances"][0]["State"]["Name"] == "running"
+    assert f"{INIT_MARKER} instance-id={instance_id}" in _console(ec2, instance_id)
+    assert _qemu_processes(state_dir) == [qemu_pid]
+
+    # The new agent drives the guest it reattached to: an ACPI stop, then termination.
+    ec2.stop_instances(InstanceIds=[instance_id])
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
+    assert _qemu_processes(state_dir) == []
+    ec2.terminate_instances(InstanceIds=[instance_id])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
