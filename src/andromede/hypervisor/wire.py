@@ -98,7 +98,7 @@ def decode(kind: Any, value: Any) -> Any:
                 return decode(option, value)
             except (WireError, ValueError, TypeError):
                 continue
-        raise WireError(f"{value!r} matches none of {kind}")
+        raise WireError(f"a value matches none of {kind}")  # never echoed: it may be a key
     if origin is tuple:
         item_kind = typing.get_args(kind)[0]
         return tuple(decode(item_kind, item) for item in _expect(list, value))
