@@ -26,7 +26,7 @@ from andromede.api.context import ApiContext
 from andromede.api.problems import ApiProblem, not_authenticated, problem_for
 from andromede.audit.model import Outcome
 from andromede.errors import AndromedeError
-from andromede.http.asgi import decode_headers
+from andromede.http.asgi import decode_headers, raw_target
 from andromede.iam.authn import BodyHashMismatch, headers_with_body_hash
 from andromede.iam.model import Principal
 
@@ -106,8 +106,7 @@ async def _signed_caller(request: Request, ctx: ApiContext, headers: dict[str, s
     except BodyHashMismatch as exc:
         raise not_authenticated("x-amz-content-sha256 is not the body's SHA-256.") from exc
     scope = request.scope
-    raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("utf-8", "surrogateescape")
-    raw_query = scope.get("query_string", b"").decode("utf-8", "surrogateescape")
+    raw_path, raw_query = raw_target(scope)
     # Services other than S3 encode the (already encoded) path once more in the canonical
     # request; the verifier encodes what it gets once, so it gets the path encoded once here.
     canonical_path = quote(raw_path.encode("utf-8", "surrogateescape"), safe="/~")

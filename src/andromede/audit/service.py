@@ -34,6 +34,20 @@ class AuditService:
         self._task: asyncio.Task[None] | None = None
         self._unavailable = False  # the last flush found the database down
 
+    def authentication_failed(
+        self, *, request_id: str, action: str, error: str, resource: str = "*"
+    ) -> None:
+        """A request refused before anyone was identified (bad signature, unknown key...)."""
+        self.record(
+            request_id=request_id,
+            tenant_id=None,
+            principal=None,
+            action=action,
+            resource=resource,
+            outcome=Outcome.FAILURE,
+            details={"error": error},
+        )
+
     def record(
         self,
         *,

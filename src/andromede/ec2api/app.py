@@ -33,6 +33,7 @@ from andromede.http.asgi import (
     ClientGone,
     decode_headers,
     new_request_id,
+    raw_target,
     read_small_body,
 )
 from andromede.http.query import parse_query_parameters
@@ -161,24 +162,17 @@ class Ec2App:
             signed_headers = headers_with_body_hash(headers, body)
         except BodyHashMismatch as exc:
             raise Ec2Error("SignatureDoesNotMatch") from exc
-        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode(
-            "utf-8", "surrogateescape"
-        )
-        raw_query = scope.get("query_string", b"").decode("utf-8", "surrogateescape")
+        raw_path, raw_query = raw_target(scope)
         try:
             return await self._auth.authenticate(
                 scope["method"], raw_path, raw_query, signed_headers
             )
         except AndromedeError as exc:
             wire = to_ec2_error(exc)
-            self._audit.record(
+            self._audit.authentication_failed(
                 request_id=request_id,
-                tenant_id=None,
-                principal=None,
                 action=f"ec2:{action_name}",
-                resource="*",
-                outcome=Outcome.FAILURE,
-                details={"error": wire.code if wire else type(exc).__name__},
+                error=wire.code if wire else type(exc).__name__,
             )
             raise
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from andromede.http.response import Receive
+from andromede.http.response import Receive, Scope
 
 __all__ = [
     "BodyTimeout",
@@ -13,12 +13,19 @@ __all__ = [
     "ClientGone",
     "decode_headers",
     "new_request_id",
+    "raw_target",
     "read_small_body",
 ]
 
 
 def new_request_id() -> str:
     return os.urandom(8).hex().upper()
+
+
+def raw_target(scope: Scope) -> tuple[str, str]:
+    """The request's path and query string exactly as sent (SigV4 signs the raw bytes)."""
+    raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("utf-8", "surrogateescape")
+    return raw_path, scope.get("query_string", b"").decode("utf-8", "surrogateescape")
 
 
 def decode_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -22,6 +22,7 @@ from andromede.http.asgi import (
     ClientGone,
     decode_headers,
     new_request_id,
+    raw_target,
     read_small_body,
 )
 from andromede.http.ratelimit import RateLimiter
@@ -79,11 +80,8 @@ class QueryApp:
         started = time.perf_counter()
         request_id = new_request_id()
         method: str = scope["method"]
-        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode(
-            "utf-8", "surrogateescape"
-        )
+        raw_path, raw_query = raw_target(scope)
         raw_query_bytes: bytes = scope.get("query_string", b"")
-        raw_query = raw_query_bytes.decode("utf-8", "surrogateescape")
         headers = decode_headers(scope["headers"])
         action_name = "-"
         principal: Principal = ANONYMOUS
@@ -166,14 +164,10 @@ class QueryApp:
             return await self._auth.authenticate(method, raw_path, raw_query, signed_headers)
         except AndromedeError as exc:
             wire = to_query_error(exc, self._spec.name)
-            self._audit.record(
+            self._audit.authentication_failed(
                 request_id=request_id,
-                tenant_id=None,
-                principal=None,
                 action=f"{self._spec.name}:{action_name or '-'}",
-                resource="*",
-                outcome=Outcome.FAILURE,
-                details={"error": wire.code if wire else type(exc).__name__},
+                error=wire.code if wire else type(exc).__name__,
             )
             raise
 

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import AndromedeError
-from andromede.http.asgi import decode_headers, new_request_id
+from andromede.http.asgi import decode_headers, new_request_id, raw_target
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Message, Receive, Response, Scope, Send, send_response
 from andromede.iam.model import ANONYMOUS, Principal
@@ -119,10 +119,7 @@ class S3App:
         started = time.perf_counter()
         request_id = new_request_id()
         method: str = scope["method"]
-        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode(
-            "utf-8", "surrogateescape"
-        )
-        raw_query = scope.get("query_string", b"").decode("utf-8", "surrogateescape")
+        raw_path, raw_query = raw_target(scope)
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         headers = decode_headers(raw_headers)
         route: Route | None = None
@@ -230,14 +227,11 @@ class S3App:
             )
         except AndromedeError as exc:
             wire = to_s3_error(exc)
-            self._audit.record(
+            self._audit.authentication_failed(
                 request_id=request_id,
-                tenant_id=None,
-                principal=None,
                 action=route.operation.action,
                 resource=_resource_arn(route),
-                outcome=Outcome.FAILURE,
-                details={"error": wire.code if wire else type(exc).__name__},
+                error=wire.code if wire else type(exc).__name__,
             )
             raise
 
