@@ -1,7 +1,14 @@
-"""The cloud-init NoCloud seed of an instance: meta-data, user-data and network-config.
+"""The cloud-init NoCloud seed of an instance: meta-data and user-data.
 
 cloud-init reads YAML, and JSON is YAML: the documents are written with ``json`` so no value
 (a tenant's key comment, a hostname) can inject YAML structure.
+
+There is no network-config: cloud-init's fallback (DHCP on the instance's one interface,
+matched by its MAC) is what the tenant network and user-mode networking answer, and every
+renderer writes it correctly. A version 2 document matching ``e*`` by name is understood by
+netplan only: Debian 12's networkd and ifupdown renderers turn the entry's key into an
+interface name (``Name=all``), so no interface came up and systemd-networkd-wait-online held
+the boot for its two-minute timeout.
 """
 
 from __future__ import annotations
@@ -12,12 +19,6 @@ from andromede.compute.driver import SeedSpec
 from andromede.compute.model import Instance
 
 __all__ = ["build_seed"]
-
-# Every Ethernet interface by DHCP: the tenant network (or user-mode networking) answers.
-_NETWORK_CONFIG = {
-    "version": 2,
-    "ethernets": {"all": {"match": {"name": "e*"}, "dhcp4": True}},
-}
 
 
 def build_seed(instance: Instance, public_keys: list[str]) -> SeedSpec:
@@ -32,5 +33,5 @@ def build_seed(instance: Instance, public_keys: list[str]) -> SeedSpec:
     return SeedSpec(
         meta_data=json.dumps(meta_data, indent=1) + "\n",
         user_data=instance.user_data,
-        network_config=json.dumps(_NETWORK_CONFIG, indent=1) + "\n",
+        network_config="",  # none: cloud-init's fallback (see the module's docstring)
     )

@@ -1,8 +1,9 @@
-"""The NoCloud seed volume: a ``cidata`` ISO 9660 image with meta-data, user-data and
-network-config, built in memory with pycdlib (Rock Ridge and Joliet names, which cloud-init and
-Linux read), then stored LUKS-encrypted with the instance's root-volume key. The plaintext never
-touches a persistent disk (see :mod:`andromede.hypervisor.images`); destroying the root key
-shreds the seed, which carries the user data and the public keys, with the disk.
+"""The NoCloud seed volume: a ``cidata`` ISO 9660 image with meta-data, user-data and, when
+the seed has one, network-config (without it cloud-init falls back to DHCP), built in memory
+with pycdlib (Rock Ridge and Joliet names, which cloud-init and Linux read), then stored
+LUKS-encrypted with the instance's root-volume key. The plaintext never touches a persistent
+disk (see :mod:`andromede.hypervisor.images`); destroying the root key shreds the seed, which
+carries the user data and the public keys, with the disk.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def build_seed_iso(seed: SeedSpec) -> bytes:
     iso.new(interchange_level=3, joliet=3, rock_ridge="1.09", vol_ident=SEED_LABEL)
     for name, iso_name in _FILES:
         data = contents[name]
+        if name == "network-config" and not data:
+            continue  # no file, rather than an empty one: "none" to every cloud-init version
         iso.add_fp(
             io.BytesIO(data), len(data), f"/{iso_name}", rr_name=name, joliet_path=f"/{name}"
         )

@@ -35,3 +35,20 @@ def test_the_seed_holds_the_three_nocloud_files_under_their_own_names() -> None:
 def test_empty_user_data_still_makes_a_file() -> None:
     iso_bytes = build_seed_iso(SeedSpec("instance-id: i-2\n", b"", "version: 2\n"))
     assert read_rock_ridge(iso_bytes, "user-data") == b""
+
+
+def test_a_seed_without_network_config_has_no_such_file() -> None:
+    # cloud-init then falls back to DHCP on the instance's interface (andromede.compute.seed).
+    iso_bytes = build_seed_iso(SeedSpec("instance-id: i-3\n", b"", ""))
+    iso = pycdlib.PyCdlib()
+    iso.open_fp(io.BytesIO(iso_bytes))
+    try:
+        names = {
+            child.rock_ridge.name()
+            for child in iso.list_children(rr_path="/")
+            if child.rock_ridge is not None
+        }
+    finally:
+        iso.close()
+    assert names >= {b"meta-data", b"user-data"}
+    assert b"network-config" not in names
