@@ -33,6 +33,9 @@
 #   syslinux syslinux-common mtools  the boot sector and FAT file system of the tests' small
 #                    guest image (tests/support/guest_images.py; the kernel and busybox in it
 #                    are extracted from Debian packages, not installed)
+#   debootstrap      the tests' Debian bookworm + cloud-init guest (tests/support/debian_image.py;
+#                    its ext4 root is written by e2fsprogs' mke2fs -d, its boot partition by
+#                    mtools and syslinux as above)
 # The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
 set -euo pipefail
 
@@ -72,9 +75,10 @@ PATH="$PATH:/usr/sbin:/sbin" command -v cryptsetup >/dev/null 2>&1 || missing+=(
 command -v syslinux >/dev/null 2>&1 || missing+=(syslinux)
 [ -f /usr/lib/syslinux/modules/bios/ldlinux.c32 ] || missing+=(syslinux-common)
 command -v mcopy >/dev/null 2>&1 || missing+=(mtools)
+PATH="$PATH:/usr/sbin:/sbin" command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools, qemu, cryptsetup, syslinux present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools, qemu, cryptsetup, syslinux, debootstrap present)"
   exit 0
 fi
 
@@ -109,6 +113,7 @@ for package in "${missing[@]}"; do
     qemu-utils) command -v qemu-img >/dev/null 2>&1 || exit 1 ;;
     mtools) command -v mcopy >/dev/null 2>&1 || exit 1 ;;
     cryptsetup-bin) package_installed cryptsetup-bin || exit 1 ;;
+    debootstrap) package_installed debootstrap || exit 1 ;;
     ceph-common) command -v rados >/dev/null 2>&1 || { echo "system-deps: rados missing" >&2; exit 1; } ;;
     softhsm2) command -v softhsm2-util >/dev/null 2>&1 || { echo "system-deps: softhsm2-util missing" >&2; exit 1; } ;;
     iproute2) command -v ip >/dev/null 2>&1 || exit 1 ;;
