@@ -2,10 +2,11 @@
 
 Where tests/e2e/test_ec2_qemu.py proves the driver with a busybox guest that reads the seed by
 hand, this proves what a tenant sees with a real distribution: cloud-init finds the NoCloud seed,
-runs the user data once, installs the key pair for the default user and brings the network up;
-the root file system survives a stop and start; terminate leaves nothing behind. The image is
-built by debootstrap once per machine (tests/support/debian_image.py, about two minutes the first
-time, cached after). One test function: each boot of the guest takes tens of seconds under TCG.
+runs the user data once, installs the key pair for the default user and, when the host gives the
+instance an interface, brings it up by DHCP; the root file system survives a stop and start;
+terminate leaves nothing behind. The image is built by debootstrap once per machine
+(tests/support/debian_image.py: minutes the first time, cached after). One test function: each
+boot of the guest takes a minute or more under TCG.
 """
 
 from __future__ import annotations

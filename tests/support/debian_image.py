@@ -81,7 +81,9 @@ SECTOR = 512
 BOOT_START = 2048  # sectors: partitions aligned on 1 MiB
 BOOT_MIB = 64
 DISK_MIB = 2048  # the ext4 root takes the rest; the instance's volume grows past it
-BUILD_TOOLS = ("debootstrap", "chroot", "mke2fs", "mformat", "mcopy", "syslinux", "qemu-img")
+BUILD_TOOLS = (
+    "debootstrap", "chroot", "dpkg-query", "mke2fs", "mformat", "mcopy", "syslinux", "qemu-img",
+)  # fmt: skip
 SYSLINUX_MBR = Path("/usr/lib/syslinux/mbr/mbr.bin")
 SOURCES = Path("/etc/apt/sources.list.d")
 APT_LISTS = Path("/var/lib/apt/lists")
@@ -176,12 +178,13 @@ def build_debian_image(cache_root: Path | None = None) -> DebianImage:
     manifest = target / "manifest.json"
     with open(target / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not disk.exists():
+        # The manifest is written last: without it the image is unfinished, whatever exists.
+        if not (disk.exists() and manifest.exists()):
             debs = root / "debian-debs"
             debs.mkdir(exist_ok=True)
             started = time.monotonic()
             with tempfile.TemporaryDirectory(prefix="andromede-debian-", dir=target) as scratch:
-                release, packages = _build(Path(scratch), mirror, debs, disk, key)
+                release, packages, phases = _build(Path(scratch), mirror, debs, disk, key)
             manifest.write_text(
                 json.dumps(
                     {
@@ -191,6 +194,7 @@ def build_debian_image(cache_root: Path | None = None) -> DebianImage:
                         "kernel_release": release,
                         "packages": packages,
                         "build_seconds": round(time.monotonic() - started, 1),
+                        "phase_seconds": phases,
                     },
                     indent=1,
                 )
@@ -269,8 +273,19 @@ def _snapshot_date(mirror: str) -> str:
 
 def _build(
     scratch: Path, mirror: str, debs: Path, disk: Path, key: str
-) -> tuple[str, dict[str, str]]:
+) -> tuple[str, dict[str, str], dict[str, float]]:
+    """Build the image into ``disk``; returns the kernel release, the installed versions of
+    the packages that matter, and how long each phase took."""
     tree = scratch / "tree"
+    phases: dict[str, float] = {}
+    clock = time.monotonic()
+
+    def phase(name: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        phases[name] = round(now - clock, 1)
+        clock = now
+
     env = {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
         "LC_ALL": "C",
@@ -282,16 +297,20 @@ def _build(
          f"--include={','.join(PACKAGES)}", SUITE, str(tree), mirror],
         env=env,
     )  # fmt: skip
+    phase("download and unpack")
     _before_configure(tree)
     try:
         _run(["chroot", str(tree), "/debootstrap/debootstrap", "--second-stage"], env=env)
     finally:
         _unmount_below(tree)
+    phase("configure packages")
     signature = int(key[:8], 16) or 1
     release = _after_configure(tree, signature)
     packages = _installed_versions(tree)
+    phase("image settings")
     _assemble(scratch, tree, release, signature, disk)
-    return release, packages
+    phase("disk")
+    return release, packages, phases
 
 
 def _before_configure(tree: Path) -> None:
@@ -334,7 +353,8 @@ def _after_configure(tree: Path, signature: int) -> str:
         mask = wants / unit
         mask.unlink(missing_ok=True)
         mask.symlink_to("/dev/null")
-    # cloud-init renders the seed's network-config for systemd-networkd: it must run.
+    # cloud-init renders the instance's network (its fallback: DHCP on the one interface) for
+    # systemd-networkd, which Debian leaves disabled. (Masked units above stay masked.)
     _run(["chroot", str(tree), "systemctl", "enable", "systemd-networkd.service"])
     for trimmed in TRIMMED:
         shutil.rmtree(tree / trimmed, ignore_errors=True)
