@@ -199,11 +199,35 @@ class QemuImg:
             f"{prefix}hash-alg={_LUKS_HASH}"
         )
 
+    async def run(
+        self,
+        argv: list[str],
+        keys: Mapping[str, bytes],
+        *,
+        raw_secrets: Mapping[str, bytes] | None = None,
+    ) -> str:
+        """``qemu-img ARGV`` with each data key of ``keys`` as a LUKS passphrase secret and each
+        of ``raw_secrets`` (a Ceph key, already base64 text) as a ``format=base64`` secret,
+        all through pipes; its standard output. For callers that name images their own way
+        (``json:`` descriptions of RBD images)."""
+        return await self._run(argv, keys, raw_secrets=raw_secrets or {})
+
+    def encrypt_options(self, secret_id: str) -> str:
+        """``-o`` options that make a new qcow2 LUKS-encrypted with the secret ``secret_id``."""
+        return self._encrypt_options("encrypt.", secret_id)
+
     async def _run(
-        self, argv: list[str], keys: Mapping[str, bytes], extra_fds: tuple[int, ...] = ()
+        self,
+        argv: list[str],
+        keys: Mapping[str, bytes],
+        extra_fds: tuple[int, ...] = (),
+        *,
+        raw_secrets: Mapping[str, bytes] | None = None,
     ) -> str:
         for attempt in range(_ATTEMPTS):
-            returncode, stdout, stderr = await self._run_once(argv, keys, extra_fds)
+            returncode, stdout, stderr = await self._run_once(
+                argv, keys, extra_fds, raw_secrets or {}
+            )
             if returncode == 0:
                 return stdout.decode()
             # qemu-img's messages name files and options, never the secret's bytes.
@@ -213,9 +237,13 @@ class QemuImg:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _run_once(
-        self, argv: list[str], keys: Mapping[str, bytes], extra_fds: tuple[int, ...]
+        self,
+        argv: list[str],
+        keys: Mapping[str, bytes],
+        extra_fds: tuple[int, ...],
+        raw_secrets: Mapping[str, bytes],
     ) -> tuple[int | None, bytes, bytes]:
-        with _secret_pipes(keys) as (objects, fds):
+        with _secret_pipes(keys, raw_secrets) as (objects, fds):
             command = [self._binary, argv[0], *objects, *argv[1:]]
             process = await asyncio.create_subprocess_exec(
                 *command,
@@ -239,21 +267,29 @@ class QemuImg:
 
 
 @contextlib.contextmanager
-def _secret_pipes(keys: Mapping[str, bytes]) -> Iterator[tuple[list[str], list[int]]]:
+def _secret_pipes(
+    keys: Mapping[str, bytes], raw_secrets: Mapping[str, bytes] | None = None
+) -> Iterator[tuple[list[str], list[int]]]:
     """One pipe per key, the key already written and the write end closed; yields the
-    ``--object`` arguments and the read ends (closed on exit unless the caller did)."""
+    ``--object`` arguments and the read ends (closed on exit unless the caller did).
+    ``keys`` are data keys, passed as LUKS passphrases; ``raw_secrets`` are base64 text
+    that QEMU decodes (a cephx key: QEMU's rbd driver hands it to librados base64-encoded)."""
     objects: list[str] = []
     fds: list[int] = []
+    secrets = [(i, luks_passphrase(k), "raw") for i, k in keys.items()]
+    secrets += [(i, value, "base64") for i, value in (raw_secrets or {}).items()]
     try:
-        for secret_id, key in keys.items():
+        for secret_id, content, encoding in secrets:
             read_end, write_end = os.pipe()
             fds.append(read_end)
             try:
                 # A key is far below the pipe buffer (64 KiB): this write never blocks.
-                os.write(write_end, luks_passphrase(key))
+                os.write(write_end, content)
             finally:
                 os.close(write_end)
-            objects += ["--object", f"secret,id={secret_id},file=/dev/fd/{read_end},format=raw"]
+            objects += [
+                "--object", f"secret,id={secret_id},file=/dev/fd/{read_end},format={encoding}"
+            ]  # fmt: skip
         yield objects, fds
     finally:
         for fd in fds:
