@@ -104,10 +104,11 @@ class QemuDriver:
         *,
         host: str | None = None,
         config: QemuDriverConfig | None = None,
-        volumes: Callable[[QemuImg], VolumeBackend] | None = None,
+        volumes: Callable[[Path, QemuImg], VolumeBackend] | None = None,
     ) -> None:
-        """``volumes`` makes the volume backend from the driver's qemu-img (default: files
-        under ``state_dir``; :mod:`andromede.hypervisor.rbd_volumes` for Ceph RBD)."""
+        """``volumes`` makes the volume backend from the state directory (resolved) and the
+        driver's qemu-img (default: files under ``state_dir``;
+        :mod:`andromede.hypervisor.rbd_volumes` for Ceph RBD)."""
         self._root = state_dir.resolve()
         self._host = host or socket.gethostname()
         self._config = config or QemuDriverConfig()
@@ -126,7 +127,7 @@ class QemuDriver:
             cryptsetup_binary=_find_tool(self._config.cryptsetup_binary),
         )
         self._volumes: VolumeBackend = (
-            volumes(self._img)
+            volumes(self._root, self._img)
             if volumes is not None
             else FileVolumes(self._root, self._img, host=self._host)
         )

@@ -114,11 +114,10 @@ class RbdVolumes:
     file backs, which the compute service hands back as a volume's backing (the file layout of
     the driver, so gateways compute it without reaching Ceph)."""
 
-    def __init__(self, config: RbdConfig, img: QemuImg, *, snapshot_dir: Path, host: str) -> None:
+    def __init__(self, config: RbdConfig, img: QemuImg, *, snapshot_dir: Path) -> None:
         self._config = config
         self._img = img
         self._snapshot_dir = snapshot_dir
-        self._host = host
         self._cephx_key = read_cephx_key(config.keyring, config.user)
         self._cluster: Any = None
         self._ioctx: Any = None
