@@ -163,6 +163,7 @@ def hypervisor_volumes(settings: Settings) -> Callable[[Path, QemuImg], VolumeBa
         namespace=settings.hypervisor_rbd_namespace,
         connect_timeout=settings.ceph_connect_timeout,
         op_timeout=settings.ceph_op_timeout,
+        release_timeout=settings.hypervisor_rbd_release_timeout,
     )
     # Snapshots are named by the driver's file layout, which gateways compute too.
     return lambda root, img: RbdVolumes(rbd, img, snapshot_dir=root / "snapshots")

@@ -399,6 +399,14 @@ class Settings(BaseSettings):
             " `rbd namespace create`); empty: the pool's default namespace."
         ),
     )
+    hypervisor_rbd_release_timeout: float = Field(
+        default=45.0,
+        gt=0,
+        description=(
+            "Seconds a volume's deletion waits for Ceph to drop the watch of a QEMU that died"
+            " holding it open (Ceph times such watches out after 30 s)."
+        ),
+    )
     hypervisor_agent_timeout: float = Field(
         default=30.0,
         gt=0,

@@ -87,6 +87,8 @@ class QemuDriverConfig:
     qmp_timeout: float = 10.0
     qemu_img_timeout: float = 600.0
     detach_timeout: float = 10.0
+    # How long a hard stop waits for QEMU to quit cleanly before SIGKILL.
+    quit_timeout: float = 3.0
     probe_timeout: float = 5.0
     # A console file past this size is cut to its tail when the console is read or the host
     # is reconciled (running()).
@@ -344,7 +346,7 @@ class QemuDriver:
                 logger.info("instance %s powered off", instance_id)
             else:
                 logger.info("instance %s ignored power-down for %gs: killed", instance_id, timeout)
-                await process.kill()
+                await self._hard_stop(instance_id, process)
             process.forget_runtime()
 
     async def reboot(self, instance_id: str) -> None:
@@ -354,8 +356,21 @@ class QemuDriver:
     async def kill(self, instance_id: str) -> None:
         async with self._lock(instance_id):
             process = self._process(instance_id)
-            await process.kill()
+            await self._hard_stop(instance_id, process)
             process.forget_runtime()
+
+    async def _hard_stop(self, instance_id: str, process: QemuProcess) -> None:
+        """QMP ``quit``, then SIGKILL if QEMU has not exited within ``quit_timeout``. Quitting
+        closes the disks: an RBD image's watch and exclusive lock go with it, where a killed
+        client's linger about 30 s (Ceph's watch timeout) and hold up the volume's deletion
+        or its next opener's first write. The guest is stopped as abruptly either way."""
+        if not process.alive():
+            return
+        with contextlib.suppress(InstanceNotRunning, HypervisorError):
+            async with self._monitor(instance_id) as qmp:
+                await qmp.execute("quit")
+        await process.wait_exit(self._config.quit_timeout)
+        await process.kill()
 
     async def release(self, instance_id: str) -> None:
         async with self._lock(instance_id):

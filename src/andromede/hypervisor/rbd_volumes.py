@@ -38,6 +38,7 @@ import logging
 import math
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,9 @@ class RbdConfig:
     namespace: str = ""
     connect_timeout: float = 10.0
     op_timeout: float = 30.0
+    # A QEMU that died without closing an image leaves its watch on it until Ceph times the
+    # watch out (osd_client_watch_timeout, 30 s); librbd refuses to remove a watched image.
+    release_timeout: float = 45.0
 
     @property
     def user_id(self) -> str:
@@ -473,7 +477,17 @@ class RbdVolumes:
         await self._call(lambda ioctx: rbd.RBD().rename(ioctx, source, target))
 
     async def _remove(self, image: str) -> None:
-        await self._call(lambda ioctx: _remove_image(ioctx, image))
+        """Remove an image, waiting up to ``release_timeout`` for a dead opener's watch to
+        expire; InstanceBusy when it is still open after that (a live QEMU somewhere)."""
+        deadline = time.monotonic() + self._config.release_timeout
+        while True:
+            try:
+                await self._call(lambda ioctx: _remove_image(ioctx, image))
+                return
+            except InstanceBusy:
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(1.0)
 
     async def _remove_quietly(self, image: str) -> None:
         with contextlib.suppress(HypervisorError):
