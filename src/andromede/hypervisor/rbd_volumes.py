@@ -266,7 +266,9 @@ class RbdVolumes:
         if await self._exists(name):
             raise HypervisorError(f"volume {spec.volume_id} already exists in the RBD pool")
         partial = name + _PARTIAL
+        # Leftovers of a creation that crashed half-way under this id.
         await self._remove_quietly(partial)
+        await self._release_parent(name + _PARENT)
         size = spec.size_gib * GIB
         try:
             if spec.backing is None:
@@ -411,7 +413,8 @@ class RbdVolumes:
             await self._call(lambda ioctx: _snapshot_and_protect(ioctx, partial))
             renamed = await self._call(lambda ioctx: _rename_if_free(ioctx, partial, base))
         except BaseException:
-            await self._call(lambda ioctx: _remove_base(ioctx, partial, force=True))
+            with contextlib.suppress(HypervisorError):
+                await self._call(lambda ioctx: _remove_base(ioctx, partial, force=True))
             raise
         if not renamed:  # another host imported it meanwhile
             await self._call(lambda ioctx: _remove_base(ioctx, partial, force=True))
