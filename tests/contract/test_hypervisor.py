@@ -228,7 +228,7 @@ async def test_deletes_and_stops_of_what_is_absent_are_no_ops(host: Host) -> Non
     await driver.release(instance_id)
     assert await driver.state(instance_id) is RuntimeState.ABSENT
     assert await driver.console_output(instance_id) == b""
-    assert await driver.port_forwards(instance_id) == ()
+    assert await driver.network(instance_id) is None
 
 
 async def test_start_refuses_a_missing_volume_or_a_wrong_key_and_leaves_nothing_running(
@@ -255,10 +255,11 @@ async def test_lifecycle_of_an_encrypted_guest(host: Host) -> None:
     driver, token = host.driver, secrets.token_hex(8)
     root = await make_root(host)
     instance_id = new_id("i")
-    await driver.start(instance_spec(instance_id, root, canary_user_data(token)))
+    started = await driver.start(instance_spec(instance_id, root, canary_user_data(token)))
     assert await driver.state(instance_id) is RuntimeState.RUNNING
-    (forward,) = await driver.port_forwards(instance_id)
+    (forward,) = started.forwards
     assert forward.guest_port == 22 and forward.host_port > 0
+    assert await driver.network(instance_id) == started
 
     console = await wait_console(driver, instance_id, booted(instance_id))
     assert "wrote canary" in console
@@ -362,9 +363,11 @@ async def test_a_new_driver_on_the_same_directory_reattaches_to_running_guests(
     instance_id = new_id("i")
     network = NetworkSpec("net-1", "tenant-1", "10.11.0.0/24")
     nic = NicSpec(network, "52:54:00:0a:0b:0c", "10.11.0.5")
-    await qemu_host.driver.start(instance_spec(instance_id, root, NETWORK_USER_DATA, nic=nic))
+    started = await qemu_host.driver.start(
+        instance_spec(instance_id, root, NETWORK_USER_DATA, nic=nic)
+    )
     await qemu_host.driver.close()
-    forwards = await qemu_host.driver.port_forwards(instance_id)
+    forwards = started.forwards
 
     restarted = QemuDriver(qemu_host.state_dir, host="test-host")
     assert await restarted.running() == {instance_id: RuntimeState.RUNNING}
@@ -372,7 +375,8 @@ async def test_a_new_driver_on_the_same_directory_reattaches_to_running_guests(
     assert "first" in console
     # User-mode networking on the tenant's CIDR, with the spec's private address and MAC.
     assert "andromede-dhcp ip=10.11.0.5 mac=52:54:00:0a:0b:0c" in console
-    assert await restarted.port_forwards(instance_id) == forwards
+    reattached = await restarted.network(instance_id)
+    assert reattached is not None and reattached.forwards == forwards
     (forward,) = forwards
     assert await read_through_forward(forward) == b"hello-from-the-guest\n"
     await restarted.reboot(instance_id)

@@ -21,10 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import NetworkSpec, NicSpec
+from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
 from andromede.hypervisor.tenant_network import (
-    FirewallRule,
-    InstanceFirewall,
     NetworkLayout,
     TenantNetworks,
     render_firewall,

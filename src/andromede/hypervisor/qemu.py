@@ -37,7 +37,10 @@ from typing import Any
 from andromede.compute.driver import (
     AttachedVolume,
     HostCapacity,
+    InstanceFirewall,
+    InstanceNetwork,
     InstanceSpec,
+    NetworkMode,
     PortForward,
     RuntimeState,
     VolumeSpec,
@@ -250,7 +253,7 @@ class QemuDriver:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def start(self, spec: InstanceSpec) -> None:
+    async def start(self, spec: InstanceSpec) -> InstanceNetwork:
         async with self._lock(spec.instance_id):
             process = self._process(spec.instance_id)
             if process.alive():
@@ -300,6 +303,16 @@ class QemuDriver:
                 "instance %s started (%s, %d vCPU, %d MiB)",
                 spec.instance_id, accelerator.value, spec.vcpus, spec.memory_mib,
             )  # fmt: skip
+            return self._user_network(spec.nic.private_ip if spec.nic else None, forwards)
+
+    async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
+        # User-mode networking: nothing reaches the guest but its forwarded ports, and QEMU's
+        # slirp has no filter to apply the rules to; bridge mode applies them with nftables.
+        logger.debug("instance %s: user-mode networking keeps no firewall", instance_id)
+
+    @staticmethod
+    def _user_network(private_ip: str | None, forwards: tuple[PortForward, ...]) -> InstanceNetwork:
+        return InstanceNetwork(NetworkMode.USER, private_ip, None, forwards)
 
     def _command(
         self,
@@ -462,8 +475,11 @@ class QemuDriver:
         process.bound_console(self._config.console_file_limit)
         return process.console_tail(CONSOLE_TAIL)
 
-    async def port_forwards(self, instance_id: str) -> tuple[PortForward, ...]:
-        return self._process(instance_id).forwards()
+    async def network(self, instance_id: str) -> InstanceNetwork | None:
+        process = self._process(instance_id)
+        if not process.alive():
+            return None
+        return self._user_network(None, process.forwards())
 
     async def close(self) -> None:
         # Monitor sessions last one operation each; nothing stays open.

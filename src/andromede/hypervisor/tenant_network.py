@@ -43,11 +43,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from andromede.compute.driver import NetworkSpec, NicSpec
+from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
 
 __all__ = [
-    "FirewallRule",
-    "InstanceFirewall",
     "NetworkCommandError",
     "NetworkLayout",
     "PluggedNic",
@@ -87,32 +85,6 @@ class NetworkLayout:
             raise ValueError("transit_cidr and public_cidr overlap")
         if not 1 <= len(self.link_prefix) <= 6 or not self.link_prefix.isalnum():
             raise ValueError("link_prefix must be 1 to 6 letters or digits")
-
-
-@dataclass(frozen=True, slots=True)
-class FirewallRule:
-    """One security-group permission: ``protocol`` is tcp, udp, icmp or ``-1`` (all); ports
-    are inclusive (ignored for icmp and -1); ``cidr`` is the peer range."""
-
-    protocol: str
-    from_port: int
-    to_port: int
-    cidr: str
-
-    def __post_init__(self) -> None:
-        if self.protocol not in {"tcp", "udp", "icmp", "-1"}:
-            raise ValueError(f"unsupported protocol {self.protocol!r}")
-        ipaddress.IPv4Network(self.cidr)  # raises ValueError on a bad range
-        if self.protocol in {"tcp", "udp"} and not 0 <= self.from_port <= self.to_port <= 65535:
-            raise ValueError(f"bad port range {self.from_port}-{self.to_port}")
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceFirewall:
-    """What may reach an instance and what it may send (its security groups, merged)."""
-
-    ingress: tuple[FirewallRule, ...] = ()
-    egress: tuple[FirewallRule, ...] = (FirewallRule("-1", 0, 65535, "0.0.0.0/0"),)
 
 
 @dataclass(frozen=True, slots=True)
