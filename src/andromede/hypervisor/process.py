@@ -17,15 +17,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from andromede.compute.driver import PortForward
+from andromede.compute.driver import InstanceNetwork, NetworkMode, PortForward
 from andromede.hypervisor.errors import HypervisorError
 from andromede.hypervisor.images import option_path
+from andromede.hypervisor.wire import WireError, decode, encode
 
 __all__ = ["QemuProcess"]
 
 _POLL = 0.05
 CONSOLE_KEPT = 64 * 1024  # what EC2's GetConsoleOutput returns
 _KILL_WAIT = 10.0
+_NETWORK_FORMAT = 1
 
 
 class QemuProcess:
@@ -38,6 +40,7 @@ class QemuProcess:
         self.previous_console = directory / "console.prev"
         self._forwards = directory / "forwards.json"
         self._attached = directory / "volumes.json"
+        self._network = directory / "network.json"
 
     def pid(self) -> int | None:
         """The pid of this instance's live QEMU, or None."""
@@ -139,6 +142,21 @@ class QemuProcess:
                 address, host_port, guest_port = record
                 forwards.append(PortForward(str(address), int(host_port), int(guest_port)))
         return tuple(forwards)
+
+    def write_network(self, network: InstanceNetwork) -> None:
+        _write_json(self._network, {"format": _NETWORK_FORMAT, "network": encode(network)})
+
+    def network(self) -> InstanceNetwork:
+        """How the instance was wired at its last start (user mode with its forwards when the
+        record is missing: instances started before it was written)."""
+        try:
+            document = json.loads(self._network.read_text())
+            if document.get("format") == _NETWORK_FORMAT:
+                network: InstanceNetwork = decode(InstanceNetwork, document["network"])
+                return network
+        except (OSError, ValueError, KeyError, AttributeError, WireError):
+            pass
+        return InstanceNetwork(NetworkMode.USER, forwards=self.forwards())
 
     def write_attached(self, volume_ids: Sequence[str]) -> None:
         _write_json(self._attached, list(volume_ids))
