@@ -190,6 +190,10 @@ def agent_ready(socket_path: Path, timeout: float) -> bool:
     end = time.monotonic() + timeout
     with httpx.Client(transport=transport, base_url="http://agent", timeout=2.0) as client:
         while time.monotonic() < end:
+            if not socket_path.exists():
+                # Not listening yet (and httpx can leak the socket of a refused unix connect).
+                time.sleep(0.1)
+                continue
             try:
                 if client.post("/v1/capacity", json={}).status_code == 200:
                     return True

@@ -41,6 +41,7 @@ class QemuProcess:
         self._forwards = directory / "forwards.json"
         self._attached = directory / "volumes.json"
         self._network = directory / "network.json"
+        self._requested = directory / "requested-forwards.json"
 
     def pid(self) -> int | None:
         """The pid of this instance's live QEMU, or None."""
@@ -136,12 +137,15 @@ class QemuProcess:
         _write_json(self._forwards, records)
 
     def forwards(self) -> tuple[PortForward, ...]:
-        forwards = []
-        for record in _read_json(self._forwards):
-            if isinstance(record, list) and len(record) == 3:
-                address, host_port, guest_port = record
-                forwards.append(PortForward(str(address), int(host_port), int(guest_port)))
-        return tuple(forwards)
+        return _forwards(_read_json(self._forwards))
+
+    def write_requested_forwards(self, forwards: Sequence[PortForward]) -> None:
+        """The forwards the spec asked for (host port 0: any), opened or not by the rules."""
+        records = [[f.host_address, f.host_port, f.guest_port] for f in forwards]
+        _write_json(self._requested, records)
+
+    def requested_forwards(self) -> tuple[PortForward, ...]:
+        return _forwards(_read_json(self._requested))
 
     def write_network(self, network: InstanceNetwork) -> None:
         _write_json(self._network, {"format": _NETWORK_FORMAT, "network": encode(network)})
@@ -163,6 +167,15 @@ class QemuProcess:
 
     def attached(self) -> list[str]:
         return [str(volume_id) for volume_id in _read_json(self._attached)]
+
+
+def _forwards(records: list[Any]) -> tuple[PortForward, ...]:
+    forwards = []
+    for record in records:
+        if isinstance(record, list) and len(record) == 3:
+            address, host_port, guest_port = record
+            forwards.append(PortForward(str(address), int(host_port), int(guest_port)))
+    return tuple(forwards)
 
 
 def _tail(path: Path, limit: int) -> bytes:

@@ -28,11 +28,11 @@ QEMU's user-mode networking gives the guest its private address by DHCP and host
 reach it. An instance without a NIC gets user-mode networking in either mode.
 
 Security groups in user mode: slirp has no filter, so the rules are honoured as far as its two
-knobs allow, once per start: a forward is opened only for a guest port that an ingress rule
+knobs allow: a forward is opened only for a guest port that an ingress rule
 allows over TCP (from any range: slirp cannot tell peers apart, and forwards listen on
-``forward_address``, loopback by default), and a guest whose egress rules allow nothing is
-started with ``restrict=on`` (it reaches nothing outside; forwards still work).
-:meth:`QemuDriver.set_firewall` on a running user-mode guest takes effect at its next start.
+``forward_address``, loopback by default) — :meth:`QemuDriver.set_firewall` opens and closes
+them on a running guest — and a guest whose egress rules allow nothing is started with
+``restrict=on`` (it reaches nothing outside; forwards still work), which only a new start changes.
 """
 
 from __future__ import annotations
@@ -348,6 +348,7 @@ class QemuDriver:
                 network = await self._spawn_user(spec, process, accelerator.value)
             forwards = network.forwards
             # Written before the guest runs: a service that dies now finds them on restart.
+            process.write_requested_forwards(spec.forwards)
             process.write_forwards(forwards)
             process.write_network(network)
             process.write_attached([v.volume_id for v in volumes])
@@ -417,10 +418,41 @@ class QemuDriver:
     async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
         if await self._networks.set_instance_firewall(instance_id, firewall):
             logger.info("instance %s: security groups applied", instance_id)
-        else:
-            # Not on a tenant network (user mode, or nothing runs): a user-mode guest's
-            # forwards and restriction are set at start from the spec's firewall.
-            logger.debug("instance %s: no tenant network, rules apply at next start", instance_id)
+            return
+        async with self._lock(instance_id):
+            process = self._process(instance_id)
+            if not process.alive() or process.network().mode is not NetworkMode.USER:
+                return  # nothing runs: a later start brings its own rules
+            await self._refresh_forwards(instance_id, process, firewall)
+
+    async def _refresh_forwards(
+        self, instance_id: str, process: QemuProcess, firewall: InstanceFirewall
+    ) -> None:
+        """User mode, live: open the requested forwards the rules now allow, close the others
+        (QEMU's ``hostfwd_add``/``hostfwd_remove``). Egress (``restrict``) waits for a start."""
+        current = {(f.host_address, f.guest_port): f for f in process.forwards()}
+        wanted = {
+            (f.host_address or self._config.forward_address, f.guest_port): f
+            for f in process.requested_forwards()
+            if _ingress_allows_tcp(firewall, f)
+        }
+        kept = [f for key, f in current.items() if key in wanted]
+        async with self._monitor(instance_id) as qmp:
+            for key, forward in current.items():
+                if key not in wanted:
+                    rule = f"tcp:{forward.host_address}:{forward.host_port}"
+                    await _hmp(qmp, f"hostfwd_remove net0 {rule}", success=f"{rule} removed")
+            for key, requested in wanted.items():
+                if key in current:
+                    continue
+                forward = self._bind_forward(requested)
+                await _hmp(qmp, f"hostfwd_add net0 tcp:{forward.host_address}:"
+                                f"{forward.host_port}-:{forward.guest_port}")  # fmt: skip
+                kept.append(forward)
+        private_ip = process.network().private_ip
+        process.write_forwards(kept)
+        process.write_network(InstanceNetwork(NetworkMode.USER, private_ip, None, tuple(kept)))
+        logger.info("instance %s: %d port forward(s) after new rules", instance_id, len(kept))
 
     def _command(self, spec: InstanceSpec, process: QemuProcess, accelerator: str) -> list[str]:
         """QEMU's command line without its network (which depends on the mode)."""
@@ -607,6 +639,15 @@ async def _add_secret(qmp: Monitor, secret_id: str, key: bytes) -> None:
         {"qom-type": "secret", "id": secret_id, "format": "base64",
          "data": base64.b64encode(luks_passphrase(key)).decode()},
     )  # fmt: skip
+
+
+async def _hmp(qmp: Monitor, command_line: str, *, success: str | None = None) -> None:
+    """A human-monitor command (slirp's forwards have no QMP twin): it fails by printing,
+    and some succeed by printing ``success`` too."""
+    printed = await qmp.execute("human-monitor-command", {"command-line": command_line})
+    text = printed.strip() if isinstance(printed, str) else ""
+    if text and not (success is not None and text.endswith(success)):
+        raise HypervisorError(f"QEMU {command_line.split()[0]}: {text[:200]}")
 
 
 def _qcow2_node(node: str, path: Path, secret_id: str) -> dict[str, Any]:
