@@ -403,7 +403,8 @@ class QemuDriver:
         for attempt in range(_FORWARD_ATTEMPTS):
             forwards = tuple(self._bind_forward(forward) for forward in allowed)
             argv = self._command(spec, process, accelerator)
-            if spec.nic is not None or forwards:
+            # A NIC even when the rules open no forward yet: set_firewall may open one live.
+            if spec.nic is not None or spec.forwards:
                 netdev = user_netdev(spec, forwards, restrict=not spec.firewall.egress)
                 argv += ["-netdev", netdev, "-device", nic_device(spec)]
             try:
