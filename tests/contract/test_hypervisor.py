@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -31,8 +31,11 @@ import pytest
 from andromede.compute.driver import (
     Accelerator,
     AttachedVolume,
+    FirewallRule,
     HypervisorDriver,
+    InstanceFirewall,
     InstanceSpec,
+    NetworkMode,
     NetworkSpec,
     NicSpec,
     PortForward,
@@ -40,7 +43,7 @@ from andromede.compute.driver import (
     SeedSpec,
     VolumeSpec,
 )
-from andromede.hypervisor import HypervisorError, QemuDriver
+from andromede.hypervisor import HypervisorError, QemuDriver, QemuDriverConfig
 from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.images import QemuImg
 from andromede.hypervisor.rbd_volumes import RbdVolumes
@@ -104,19 +107,26 @@ def _short_state_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="andromede-hv-", dir="/tmp"))
 
 
-def rbd_driver(state_dir: Path, namespace: RbdNamespace) -> QemuDriver:
+USER_MODE = QemuDriverConfig(networking="user")
+
+
+def rbd_driver(
+    state_dir: Path, namespace: RbdNamespace, config: QemuDriverConfig = USER_MODE
+) -> QemuDriver:
     def volumes(root: Path, img: QemuImg) -> RbdVolumes:
         return RbdVolumes(namespace.config, img, snapshot_dir=root / "snapshots")
 
-    return QemuDriver(state_dir, host="test-host", volumes=volumes)
+    return QemuDriver(state_dir, host="test-host", config=config, volumes=volumes)
 
 
-async def _qemu_host(image: GuestImage, rbd: RbdNamespace | None = None) -> AsyncIterator[Host]:
+async def _qemu_host(
+    image: GuestImage, config: QemuDriverConfig = USER_MODE, rbd: RbdNamespace | None = None
+) -> AsyncIterator[Host]:
     state_dir = _short_state_dir()
     if rbd is None:
-        driver = QemuDriver(state_dir, host="test-host")
+        driver = QemuDriver(state_dir, host="test-host", config=config)
     else:
-        driver = rbd_driver(state_dir, rbd)
+        driver = rbd_driver(state_dir, rbd, config)
     try:
         yield Host(driver, image.disk, "raw", state_dir, rbd=rbd)
     finally:
@@ -147,7 +157,7 @@ async def _remote_qemu_host(image: GuestImage) -> AsyncIterator[Host]:
 @pytest.fixture(params=["qemu", "qemu-behind-agent", "qemu-rbd"])
 async def host(request: pytest.FixtureRequest, guest_image: GuestImage) -> AsyncIterator[Host]:
     if request.param == "qemu-rbd":
-        hosts = _qemu_host(guest_image, request.getfixturevalue("rbd_namespace"))
+        hosts = _qemu_host(guest_image, rbd=request.getfixturevalue("rbd_namespace"))
     elif request.param == "qemu":
         hosts = _qemu_host(guest_image)
     else:
@@ -162,7 +172,7 @@ async def volume_host(
 ) -> AsyncIterator[Host]:
     """The QEMU driver over each volume backend."""
     rbd = request.getfixturevalue("rbd_namespace") if request.param == "qemu-rbd" else None
-    async for value in _qemu_host(guest_image, rbd):
+    async for value in _qemu_host(guest_image, rbd=rbd):
         yield value
 
 
@@ -217,7 +227,9 @@ def instance_spec(
         user_data=user_data,
         network_config='{"version": 2}\n',
     )
-    return InstanceSpec(instance_id, 1, 128, root, seed, forwards=forwards, nic=nic)
+    # SSH open to all: the user-mode driver opens forwards only for ports the rules allow.
+    ssh = InstanceFirewall(ingress=(FirewallRule("tcp", 22, 22, "0.0.0.0/0"),))
+    return InstanceSpec(instance_id, 1, 128, root, seed, forwards=forwards, nic=nic, firewall=ssh)
 
 
 async def wait_console(
@@ -262,6 +274,7 @@ async def test_capacity_is_probed_once_and_names_the_accelerator(host: Host) -> 
     assert first.host == host.driver.host
     assert first.vcpus >= 1 and first.memory_mib >= 128
     assert first.accelerator in (Accelerator.KVM, Accelerator.TCG)
+    assert first.networking is NetworkMode.USER  # as configured: no probe
     started = time.monotonic()
     assert await host.driver.capacity() == first
     assert time.monotonic() - started < 0.5  # cached, not probed again
@@ -277,7 +290,7 @@ async def test_deletes_and_stops_of_what_is_absent_are_no_ops(host: Host) -> Non
     await driver.release(instance_id)
     assert await driver.state(instance_id) is RuntimeState.ABSENT
     assert await driver.console_output(instance_id) == b""
-    assert await driver.port_forwards(instance_id) == ()
+    assert await driver.network(instance_id) is None
 
 
 async def test_start_refuses_a_missing_volume_or_a_wrong_key_and_leaves_nothing_running(
@@ -304,10 +317,11 @@ async def test_lifecycle_of_an_encrypted_guest(host: Host) -> None:
     driver, token = host.driver, secrets.token_hex(8)
     root = await make_root(host)
     instance_id = new_id("i")
-    await driver.start(instance_spec(instance_id, root, canary_user_data(token)))
+    started = await driver.start(instance_spec(instance_id, root, canary_user_data(token)))
     assert await driver.state(instance_id) is RuntimeState.RUNNING
-    (forward,) = await driver.port_forwards(instance_id)
+    (forward,) = started.forwards
     assert forward.guest_port == 22 and forward.host_port > 0
+    assert await driver.network(instance_id) == started
 
     console = await wait_console(driver, instance_id, booted(instance_id))
     assert "wrote canary" in console
@@ -362,7 +376,18 @@ async def test_a_guest_without_acpi_handler_is_stopped_after_the_timeout(qemu_ho
     root = await make_root(qemu_host)
     instance_id = new_id("i")
     no_acpi = b"#!/bin/sh\nkillall acpid\necho acpid-gone\n"
-    await driver.start(instance_spec(instance_id, root, no_acpi))
+    # Started with no ingress rule: its SSH forward is not opened (user mode)…
+    closed = replace(instance_spec(instance_id, root, no_acpi), firewall=InstanceFirewall())
+    assert (await driver.start(closed)).forwards == ()
+    # …until a rule allows it, on the running guest.
+    await driver.set_firewall(
+        instance_id, InstanceFirewall(ingress=(FirewallRule("tcp", 22, 22, "0.0.0.0/0"),))
+    )
+    opened = await driver.network(instance_id)
+    assert opened is not None
+    (forward,) = opened.forwards
+    _, writer = await asyncio.open_connection(forward.host_address, forward.host_port)
+    writer.close()
     await wait_console(driver, instance_id, lambda console: "acpid-gone" in console)
     started = time.monotonic()
     await driver.stop(instance_id, timeout=2)
@@ -413,18 +438,37 @@ async def test_a_new_driver_on_the_same_directory_reattaches_to_running_guests(
     instance_id = new_id("i")
     network = NetworkSpec("net-1", "tenant-1", "10.11.0.0/24")
     nic = NicSpec(network, "52:54:00:0a:0b:0c", "10.11.0.5")
-    await qemu_host.driver.start(instance_spec(instance_id, root, NETWORK_USER_DATA, nic=nic))
+    started = await qemu_host.driver.start(
+        instance_spec(instance_id, root, NETWORK_USER_DATA, nic=nic)
+    )
     await qemu_host.driver.close()
-    forwards = await qemu_host.driver.port_forwards(instance_id)
+    forwards = started.forwards
 
-    restarted = QemuDriver(qemu_host.state_dir, host="test-host")
+    restarted = QemuDriver(qemu_host.state_dir, host="test-host", config=USER_MODE)
     assert await restarted.running() == {instance_id: RuntimeState.RUNNING}
     console = await wait_console(restarted, instance_id, booted(instance_id))
     assert "first" in console
     # User-mode networking on the tenant's CIDR, with the spec's private address and MAC.
     assert "andromede-dhcp ip=10.11.0.5 mac=52:54:00:0a:0b:0c" in console
-    assert await restarted.port_forwards(instance_id) == forwards
+    reattached = await restarted.network(instance_id)
+    assert reattached is not None and reattached.forwards == forwards
     (forward,) = forwards
+    assert await read_through_forward(forward) == b"hello-from-the-guest\n"
+
+    # User mode honours the rules live as far as it can: no ingress rule, no forward…
+    await restarted.set_firewall(instance_id, InstanceFirewall())
+    closed = await restarted.network(instance_id)
+    assert closed is not None and closed.forwards == ()
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection(forward.host_address, forward.host_port)
+    # …and SSH allowed again opens a forward again.
+    await restarted.set_firewall(
+        instance_id, InstanceFirewall(ingress=(FirewallRule("tcp", 22, 22, "0.0.0.0/0"),))
+    )
+    reopened = await restarted.network(instance_id)
+    assert reopened is not None
+    (forward,) = reopened.forwards
+    assert forward.guest_port == 22
     assert await read_through_forward(forward) == b"hello-from-the-guest\n"
     await restarted.reboot(instance_id)
     await wait_console(restarted, instance_id, booted(instance_id, times=2))

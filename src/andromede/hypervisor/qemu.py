@@ -11,6 +11,8 @@ State on the host, under the directory given to :class:`QemuDriver` (0700)::
         seed.luks                    the NoCloud seed, LUKS-encrypted with the root-volume key
         console.log  console.prev    the serial console of this boot and the tail of the last
         forwards.json  volumes.json  host ports and attached volume ids (no secrets)
+        network.json                 how the instance is reached (InstanceNetwork)
+    networks/                        the tenant networks' state (tenant_network.py)
 
 Start: QEMU is spawned paused (``-S``, ``-daemonize`` so it outlives the service), then over QMP
 each key becomes a ``secret`` object, each volume a ``blockdev-add`` of the encrypted qcow2 and a
@@ -18,8 +20,16 @@ each key becomes a ``secret`` object, each volume a ``blockdev-add`` of the encr
 as EC2 does), the seed a read-only disk, and ``cont`` lets the guest run. Keys live in QEMU's
 memory only. The guest boots its root volume through the firmware, like any EC2 image.
 
-Networking is user-mode (``-netdev user``) with host port forwards, the declared fallback of
-issue 7; tenant bridges are :mod:`andromede.network`'s job.
+Networking (``QemuDriverConfig.networking``): in *bridge* mode an instance with a tenant NIC is
+plugged into its tenant network (:mod:`~andromede.hypervisor.tenant_network`: a namespace and a
+bridge per network, nftables security groups, a host-only public address) and QEMU runs inside
+that network's namespace with a tap device; the network is built with its first instance and
+removed with its last. In *user* mode — the declared fallback where the host cannot build
+networks, chosen by ``auto`` after a probe and said in the log and in :class:`HostCapacity` —
+QEMU's user-mode networking gives the guest its private address by DHCP and host port forwards
+reach it. An instance without a NIC gets user-mode networking in either mode.
+
+Security groups in user mode: see :mod:`~andromede.hypervisor.user_network`.
 """
 
 from __future__ import annotations
@@ -32,15 +42,18 @@ import os
 import shutil
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
-from ipaddress import IPv4Network, ip_address
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from andromede.compute.driver import (
     AttachedVolume,
     HostCapacity,
+    InstanceFirewall,
+    InstanceNetwork,
     InstanceSpec,
+    NetworkMode,
+    NicSpec,
     PortForward,
     RuntimeState,
     VolumeSpec,
@@ -53,9 +66,19 @@ from andromede.hypervisor.errors import (
     VolumeNotFound,
 )
 from andromede.hypervisor.images import QemuImg, luks_passphrase, option_path
+from andromede.hypervisor.metadata_listeners import AsgiApp, MetadataListeners
 from andromede.hypervisor.monitor import Monitor
+from andromede.hypervisor.network_probe import probe_bridging
 from andromede.hypervisor.process import QemuProcess
 from andromede.hypervisor.seed import build_seed_iso
+from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from andromede.hypervisor.user_network import (
+    free_port,
+    hmp,
+    ingress_allows_tcp,
+    nic_device,
+    user_netdev,
+)
 from andromede.hypervisor.volumes import FileVolumes, VolumeBackend, safe_id
 
 __all__ = ["QemuDriver", "QemuDriverConfig"]
@@ -95,6 +118,10 @@ class QemuDriverConfig:
     console_file_limit: int = 1024 * 1024
     # Address the user-mode port forwards listen on.
     forward_address: str = "127.0.0.1"
+    # bridge: tenant networks (needs root); user: QEMU user-mode networking; auto: bridge
+    # where a probe shows the host can build tenant networks, else user (logged, reported).
+    networking: Literal["auto", "bridge", "user"] = "auto"
+    network_layout: NetworkLayout = field(default_factory=NetworkLayout)
 
 
 class QemuDriver:
@@ -134,6 +161,11 @@ class QemuDriver:
             else FileVolumes(self._root, self._img, host=self._host)
         )
         self._locks: dict[str, asyncio.Lock] = {}
+        self._networks = TenantNetworks(self._root / "networks", self._config.network_layout)
+        self._networking: NetworkMode | None = None
+        self._networking_lock = asyncio.Lock()
+        self._networks_restored = False
+        self._metadata: MetadataListeners | None = None
 
     @property
     def host(self) -> str:
@@ -163,7 +195,55 @@ class QemuDriver:
             vcpus=int((os.cpu_count() or 1) * self._config.cpu_overcommit),
             memory_mib=int(_memory_total_mib() * self._config.memory_overcommit),
             accelerator=probe.accelerator,
+            networking=await self.networking(),
         )
+
+    async def networking(self) -> NetworkMode:
+        """How this host wires instances with a NIC: decided once (a probe for ``auto``)."""
+        async with self._networking_lock:
+            if self._networking is None:
+                self._networking = await self._decide_networking()
+            return self._networking
+
+    async def _decide_networking(self) -> NetworkMode:
+        wanted = self._config.networking
+        if wanted == "user":
+            logger.info("networking: user mode (configured), port forwards reach the guests")
+            return NetworkMode.USER
+        reason = await probe_bridging(
+            self._config.network_layout.link_prefix, timeout=self._config.probe_timeout
+        )
+        if reason is None:
+            logger.info("networking: tenant networks (bridges in network namespaces)")
+            return NetworkMode.BRIDGE
+        if wanted == "bridge":
+            raise HypervisorError(f"hypervisor networking = bridge, but {reason}")
+        logger.warning(
+            "networking: this host cannot build tenant networks (%s): user-mode networking "
+            "with port forwards, no isolation between tenants beyond QEMU's",
+            reason,
+        )
+        return NetworkMode.USER
+
+    async def serve_metadata(self, app: AsgiApp) -> None:
+        """Serve the metadata app on every tenant network's host transit address (at the
+        layout's ``imds_port``), now and as networks come and go, until :meth:`close`.
+        Networks recorded before a host reboot are rebuilt first. A host in user mode has no
+        tenant network: nothing listens (user-mode guests have no metadata service)."""
+        if self._metadata is not None:
+            raise HypervisorError("the metadata service is already served")
+        self._metadata = MetadataListeners(app, self._config.network_layout.imds_port)
+        self._networks.watch(self._metadata)
+        if await self.networking() is NetworkMode.BRIDGE:
+            await self._restore_networks()
+            for host_ip in self._networks.host_transit_ips():
+                await self._metadata.network_up(host_ip)
+
+    async def _restore_networks(self) -> None:
+        """Once per driver: rebuild what a host reboot removed of the recorded networks."""
+        if not self._networks_restored:
+            self._networks_restored = True
+            await self._networks.restore()
 
     # -- volumes --------------------------------------------------------------------------
 
@@ -236,7 +316,7 @@ class QemuDriver:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def start(self, spec: InstanceSpec) -> None:
+    async def start(self, spec: InstanceSpec) -> InstanceNetwork:
         async with self._lock(spec.instance_id):
             process = self._process(spec.instance_id)
             if process.alive():
@@ -248,18 +328,15 @@ class QemuDriver:
             process.prepare()
             await self._img.write_luks(build_seed_iso(spec.seed), process.seed, spec.root.key)
             accelerator = (await self.capacity()).accelerator
-            for attempt in range(_FORWARD_ATTEMPTS):
-                # A port picked free can be taken before QEMU binds it: pick again.
-                forwards = tuple(self._bind_forward(forward) for forward in spec.forwards)
-                argv = self._command(spec, process, forwards, accelerator.value)
-                try:
-                    await process.spawn(argv, timeout=self._config.qmp_timeout)
-                    break
-                except HypervisorError as exc:
-                    if "host forwarding" not in str(exc) or attempt == _FORWARD_ATTEMPTS - 1:
-                        raise
+            if spec.nic is not None and await self.networking() is NetworkMode.BRIDGE:
+                network = await self._spawn_bridged(spec, spec.nic, process, accelerator.value)
+            else:
+                network = await self._spawn_user(spec, process, accelerator.value)
+            forwards = network.forwards
             # Written before the guest runs: a service that dies now finds them on restart.
+            process.write_requested_forwards(spec.forwards)
             process.write_forwards(forwards)
+            process.write_network(network)
             process.write_attached([v.volume_id for v in volumes])
             try:
                 async with self._monitor(spec.instance_id) as qmp:
@@ -286,14 +363,86 @@ class QemuDriver:
                 "instance %s started (%s, %d vCPU, %d MiB)",
                 spec.instance_id, accelerator.value, spec.vcpus, spec.memory_mib,
             )  # fmt: skip
+            return network
 
-    def _command(
-        self,
-        spec: InstanceSpec,
-        process: QemuProcess,
-        forwards: tuple[PortForward, ...],
-        accelerator: str,
-    ) -> list[str]:
+    async def _spawn_bridged(
+        self, spec: InstanceSpec, nic: NicSpec, process: QemuProcess, accelerator: str
+    ) -> InstanceNetwork:
+        """QEMU inside the tenant network's namespace, on the tap plugged for the instance
+        (its security groups applied before the guest runs)."""
+        plugged = await self._networks.plug(spec.instance_id, nic, spec.firewall)
+        netdev = f"tap,id=net0,ifname={plugged.tap},script=no,downscript=no"
+        argv = [
+            *self._networks.exec_prefix(plugged.network_id),
+            *self._command(spec, process, accelerator),
+            "-netdev", netdev, "-device", nic_device(spec),
+        ]  # fmt: skip
+        await process.spawn(argv, timeout=self._config.qmp_timeout)
+        return InstanceNetwork(NetworkMode.BRIDGE, plugged.private_ip, plugged.public_ip)
+
+    async def _spawn_user(
+        self, spec: InstanceSpec, process: QemuProcess, accelerator: str
+    ) -> InstanceNetwork:
+        """QEMU with user-mode networking: the forwards the ingress rules allow, on host
+        ports picked free (again when QEMU finds one taken)."""
+        allowed = tuple(f for f in spec.forwards if ingress_allows_tcp(spec.firewall, f))
+        for attempt in range(_FORWARD_ATTEMPTS):
+            forwards = tuple(self._bind_forward(forward) for forward in allowed)
+            argv = self._command(spec, process, accelerator)
+            # A NIC even when the rules open no forward yet: set_firewall may open one live.
+            if spec.nic is not None or spec.forwards:
+                netdev = user_netdev(spec, forwards, restrict=not spec.firewall.egress)
+                argv += ["-netdev", netdev, "-device", nic_device(spec)]
+            try:
+                await process.spawn(argv, timeout=self._config.qmp_timeout)
+                break
+            except HypervisorError as exc:
+                if "host forwarding" not in str(exc) or attempt == _FORWARD_ATTEMPTS - 1:
+                    raise
+        private_ip = spec.nic.private_ip if spec.nic else None
+        return InstanceNetwork(NetworkMode.USER, private_ip, None, forwards)
+
+    async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
+        if await self._networks.set_instance_firewall(instance_id, firewall):
+            logger.info("instance %s: security groups applied", instance_id)
+            return
+        async with self._lock(instance_id):
+            process = self._process(instance_id)
+            if not process.alive() or process.network().mode is not NetworkMode.USER:
+                return  # nothing runs: a later start brings its own rules
+            await self._refresh_forwards(instance_id, process, firewall)
+
+    async def _refresh_forwards(
+        self, instance_id: str, process: QemuProcess, firewall: InstanceFirewall
+    ) -> None:
+        """User mode, live: open the requested forwards the rules now allow, close the others
+        (QEMU's ``hostfwd_add``/``hostfwd_remove``). Egress (``restrict``) waits for a start."""
+        current = {(f.host_address, f.guest_port): f for f in process.forwards()}
+        wanted = {
+            (f.host_address or self._config.forward_address, f.guest_port): f
+            for f in process.requested_forwards()
+            if ingress_allows_tcp(firewall, f)
+        }
+        kept = [f for key, f in current.items() if key in wanted]
+        async with self._monitor(instance_id) as qmp:
+            for key, forward in current.items():
+                if key not in wanted:
+                    rule = f"tcp:{forward.host_address}:{forward.host_port}"
+                    await hmp(qmp, f"hostfwd_remove net0 {rule}", success=f"{rule} removed")
+            for key, requested in wanted.items():
+                if key in current:
+                    continue
+                forward = self._bind_forward(requested)
+                await hmp(qmp, f"hostfwd_add net0 tcp:{forward.host_address}:"
+                                f"{forward.host_port}-:{forward.guest_port}")  # fmt: skip
+                kept.append(forward)
+        private_ip = process.network().private_ip
+        process.write_forwards(kept)
+        process.write_network(InstanceNetwork(NetworkMode.USER, private_ip, None, tuple(kept)))
+        logger.info("instance %s: %d port forward(s) after new rules", instance_id, len(kept))
+
+    def _command(self, spec: InstanceSpec, process: QemuProcess, accelerator: str) -> list[str]:
+        """QEMU's command line without its network (which depends on the mode)."""
         argv = [
             self._config.qemu_binary,
             "-name", f"guest={spec.instance_id}",
@@ -307,13 +456,11 @@ class QemuDriver:
         ]  # fmt: skip
         if accelerator == "kvm":
             argv += ["-cpu", "host"]
-        if spec.nic is not None or forwards:
-            argv += ["-netdev", _user_netdev(spec, forwards), "-device", _nic_device(spec)]
         return argv
 
     def _bind_forward(self, forward: PortForward) -> PortForward:
         address = forward.host_address or self._config.forward_address
-        port = forward.host_port or _free_port(address)
+        port = forward.host_port or free_port(address)
         return PortForward(address, port, forward.guest_port)
 
     async def _plug(self, qmp: Monitor, volume: AttachedVolume, *, boot: bool) -> None:
@@ -377,6 +524,8 @@ class QemuDriver:
             process = self._process(instance_id)
             if process.alive():
                 raise InstanceBusy(f"instance {instance_id} is running: stop or kill it first")
+            # Its tap, public address, lease and rules; its network too when it was the last.
+            await self._networks.release(instance_id)
             shutil.rmtree(process.directory, ignore_errors=True)
         self._locks.pop(instance_id, None)
 
@@ -431,6 +580,8 @@ class QemuDriver:
         return RuntimeState.SHUT_OFF if process.directory.exists() else RuntimeState.ABSENT
 
     async def running(self) -> dict[str, RuntimeState]:
+        if await self.networking() is NetworkMode.BRIDGE:
+            await self._restore_networks()
         found: dict[str, RuntimeState] = {}
         for directory in sorted(self._instances.iterdir()):
             instance_id = directory.name
@@ -461,12 +612,20 @@ class QemuDriver:
         process.bound_console(self._config.console_file_limit)
         return process.console_tail(CONSOLE_TAIL)
 
-    async def port_forwards(self, instance_id: str) -> tuple[PortForward, ...]:
-        return self._process(instance_id).forwards()
+    async def network(self, instance_id: str) -> InstanceNetwork | None:
+        process = self._process(instance_id)
+        if not process.alive():
+            return None
+        return process.network()
 
     async def close(self) -> None:
         # Monitor sessions last one operation each; nothing stays open but the volume
-        # backend's connection to its storage.
+        # backend's connection to its storage. The metadata listeners close with the agent;
+        # tenant networks stay for the guests that run.
+        if self._metadata is not None:
+            self._networks.watch(None)
+            await self._metadata.close()
+            self._metadata = None
         self._locks.clear()
         await self._volumes.close()
 
@@ -493,35 +652,6 @@ async def _add_backend_secrets(qmp: Monitor, volumes: VolumeBackend) -> None:
 
 def _node(volume_id: str) -> str:
     return f"vol-{safe_id(volume_id).removeprefix('vol-')}"
-
-
-def _user_netdev(spec: InstanceSpec, forwards: tuple[PortForward, ...]) -> str:
-    options = ["user", "id=net0"]
-    if spec.nic is not None:
-        # The guest gets its private address by DHCP from QEMU, on the tenant's CIDR.
-        network = IPv4Network(spec.nic.network.cidr, strict=False)
-        options += [
-            f"net={network}",
-            f"host={network.network_address + 1}",
-            f"dhcpstart={ip_address(spec.nic.private_ip)}",
-        ]
-    options += [f"hostfwd=tcp:{f.host_address}:{f.host_port}-:{f.guest_port}" for f in forwards]
-    return ",".join(options)
-
-
-def _nic_device(spec: InstanceSpec) -> str:
-    device = "virtio-net-pci,netdev=net0,id=nic0"
-    if spec.nic is not None:
-        device += f",mac={spec.nic.mac}"
-    return device
-
-
-def _free_port(address: str) -> int:
-    """A port free now; QEMU binds it a moment later (a race the caller retries on)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((address, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _find_tool(name: str | None) -> str | None:
