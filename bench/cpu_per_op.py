@@ -9,6 +9,11 @@ of its processes, from /proc) before and after: CPU milliseconds per operation i
 busy machine where ops/s is not. It prints the medians per target and the encrypted ÷ plain
 ratios.
 
+``--baseline SRC`` adds the same two servers run from another source tree (``SRC`` is put
+first on their ``PYTHONPATH``, e.g. an unpacked ``git archive`` of main's ``src``): four
+servers, rounds interleaved over all four, so a change is measured before and after under the
+same load.
+
 ``--profile DIR`` adds, after the measured rounds, one PUT and one GET run per target under
 ``py-spy record --format raw`` (collapsed stacks, one file per target and operation) on the
 worker process; those runs are not counted, py-spy's sampling slows the process it samples.
@@ -37,20 +42,33 @@ TARGETS = ("encrypted", "plain")
 
 
 @contextlib.contextmanager
-def _servers(work: Path) -> Iterator[dict[str, Endpoint]]:
-    previous = os.environ.get("ANDROMEDE_WORKERS")
+def _servers(work: Path, baseline: Path | None) -> Iterator[dict[str, Endpoint]]:
+    saved = {name: os.environ.get(name) for name in ("ANDROMEDE_WORKERS", "PYTHONPATH")}
     os.environ["ANDROMEDE_WORKERS"] = "1"  # one worker: its CPU is the request path's
+    trees: list[tuple[str, str | None]] = [("", saved["PYTHONPATH"])]
+    if baseline is not None:
+        extra = f"{os.pathsep}{saved['PYTHONPATH']}" if saved["PYTHONPATH"] else ""
+        trees.append(("baseline ", f"{baseline.resolve()}{extra}"))
     try:
-        with (
-            andromede_target("uvicorn")(work / "encrypted") as encrypted,
-            andromede_target("uvicorn", encrypted=False)(work / "plain") as plain,
-        ):
-            yield {"encrypted": encrypted, "plain": plain}
+        with contextlib.ExitStack() as stack:
+            endpoints: dict[str, Endpoint] = {}
+            for prefix, python_path in trees:
+                # The server inherits the environment when it starts: its source tree.
+                if python_path is None:
+                    os.environ.pop("PYTHONPATH", None)
+                else:
+                    os.environ["PYTHONPATH"] = python_path
+                for flavour in TARGETS:
+                    factory = andromede_target("uvicorn", encrypted=flavour == "encrypted")
+                    folder = work / f"{prefix.strip() or 'tree'}-{flavour}"
+                    endpoints[prefix + flavour] = stack.enter_context(factory(folder))
+            yield endpoints
     finally:
-        if previous is None:
-            os.environ.pop("ANDROMEDE_WORKERS", None)
-        else:
-            os.environ["ANDROMEDE_WORKERS"] = previous
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 async def _create_bucket(session: S3Session) -> None:
@@ -137,14 +155,15 @@ async def _measure(
     # A first round each, not counted: imports, caches, the tenant key's first use.
     for endpoint in endpoints.values():
         await _round(endpoint, put, get, payload, "warm/")
-    results: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in TARGETS}
+    names = tuple(endpoints)
+    results: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in names}
     for index in range(rounds):
-        order = TARGETS if index % 2 == 0 else tuple(reversed(TARGETS))
+        order = names if index % 2 == 0 else tuple(reversed(names))
         for name in order:
             figures = await _round(endpoints[name], put, get, payload, f"r{index}/")
             results[name].append(figures)
             print(
-                f"round {index} {name:9s} PUT {figures[0]:.3f} ms/op {figures[1]:7.0f} ops/s"
+                f"round {index} {name:18s} PUT {figures[0]:.3f} ms/op {figures[1]:7.0f} ops/s"
                 f"  GET {figures[2]:.3f} ms/op {figures[3]:7.0f} ops/s",
                 flush=True,
             )
@@ -157,10 +176,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cpu_per_op", description=__doc__)
     parser.add_argument("--rounds", type=int, default=4, help="measured rounds per target")
     parser.add_argument("--seconds", type=float, default=4.0, help="per workload run")
+    parser.add_argument("--baseline", type=Path, help="also run servers from this src tree")
     parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="andromede-cpu-per-op-") as work:
-        with _servers(Path(work)) as endpoints:
+        with _servers(Path(work), args.baseline) as endpoints:
             results = asyncio.run(_measure(endpoints, args.rounds, args.seconds, args.profile))
     medians: dict[str, list[float]] = {}
     print(f"\nmedians over {args.rounds} rounds (server CPU ms per op; ops/s)")
@@ -168,14 +188,23 @@ def main() -> None:
         medians[name] = [statistics.median(column) for column in zip(*figures, strict=True)]
         put_cpu, put_ops, get_cpu, get_ops = medians[name]
         print(
-            f"  {name:9s} PUT {put_cpu:.3f} ms/op {put_ops:7.0f} ops/s"
+            f"  {name:18s} PUT {put_cpu:.3f} ms/op {put_ops:7.0f} ops/s"
             f"   GET {get_cpu:.3f} ms/op {get_ops:7.0f} ops/s"
         )
-    enc, plain = medians["encrypted"], medians["plain"]
-    print(
-        f"  encrypted ÷ plain: PUT CPU/op {enc[0] / plain[0]:.3f} ops/s {enc[1] / plain[1]:.3f}"
-        f"   GET CPU/op {enc[2] / plain[2]:.3f} ops/s {enc[3] / plain[3]:.3f}"
-    )
+    for prefix in ("", "baseline ") if args.baseline else ("",):
+        enc, plain = medians[prefix + "encrypted"], medians[prefix + "plain"]
+        print(
+            f"  {prefix}encrypted ÷ plain: PUT CPU/op {enc[0] / plain[0]:.3f}"
+            f" ops/s {enc[1] / plain[1]:.3f}   GET CPU/op {enc[2] / plain[2]:.3f}"
+            f" ops/s {enc[3] / plain[3]:.3f}"
+        )
+    if args.baseline:
+        for flavour in TARGETS:
+            new, old = medians[flavour], medians["baseline " + flavour]
+            print(
+                f"  {flavour} this tree ÷ baseline: PUT CPU/op {new[0] / old[0]:.3f}"
+                f"   GET CPU/op {new[2] / old[2]:.3f}"
+            )
 
 
 if __name__ == "__main__":
