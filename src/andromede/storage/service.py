@@ -183,6 +183,9 @@ class ObjectService:
             raise NoSuchBucket(name)
         return bucket
 
+    async def _bucket(self, bucket: str | Bucket) -> Bucket:
+        return bucket if isinstance(bucket, Bucket) else await self.get_bucket(bucket)
+
     async def list_buckets(self, tenant_id: str) -> list[Bucket]:
         return await self._store.list_buckets(tenant_id)
 
@@ -212,7 +215,7 @@ class ObjectService:
     # -- objects ----------------------------------------------------------------------------
     async def put_object(
         self,
-        bucket: str,
+        bucket: str | Bucket,
         key: str,
         body: AsyncIterable[bytes],
         *,
@@ -226,13 +229,17 @@ class ObjectService:
         """Store a whole object, encrypted as ``encryption`` says. ``size`` is the decoded
         length the client announced: EntityTooLarge above the limit, IncompleteBody if the body
         ends short of it, and the stream is not read past it. BadDigest / ChecksumMismatch leave
-        nothing behind."""
+        nothing behind.
+
+        ``bucket`` by name, or as the caller read it during this request: the commit checks
+        again that it still exists in that region, so it is not read twice."""
         self._check_key(key)
         self._check_metadata(headers)
         if size > self._limits.max_object_size:
             raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_object_size} limit")
         algorithm = integrity.checksum_algorithm
-        target = await self.get_bucket(bucket)
+        target = await self._bucket(bucket)
+        bucket = target.name
         sealed = self._sealed_in(target.region)  # RegionNotServed before a data key is drawn
         keys = await self._blob_keys(target, key, encryption)
         try:
@@ -473,7 +480,7 @@ class ObjectService:
 
     async def upload_part(
         self,
-        bucket: str,
+        bucket: str | Bucket,
         key: str,
         upload_id: str,
         part_number: int,
@@ -484,10 +491,13 @@ class ObjectService:
         encryption: ObjectEncryption | None = None,
     ) -> Part:
         """NoSuchUpload, InvalidPartNumber (1..max_parts), EntityTooLarge, BadDigest…; for an
-        SSE-C upload the part needs the upload's customer key (CustomerKeyRequired/Mismatch)."""
+        SSE-C upload the part needs the upload's customer key (CustomerKeyRequired/Mismatch).
+        ``bucket``: by name, or as the caller read it during this request (not read again)."""
         self._check_part_number(part_number)
         if size > self._limits.max_part_size:
             raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_part_size} limit")
+        known = bucket if isinstance(bucket, Bucket) else None
+        bucket = bucket.name if isinstance(bucket, Bucket) else bucket
         upload = await self._upload(bucket, key, upload_id)
         await self._check_upload_customer(upload, encryption.customer_key if encryption else None)
         encryption = self._part_encryption(upload, encryption)
@@ -500,7 +510,7 @@ class ObjectService:
                     f"{integrity.checksum_algorithm.value.lower()}"
                 )
             algorithm = integrity.checksum_algorithm
-        target = await self.get_bucket(bucket)
+        target = known or await self.get_bucket(bucket)
         sealed = self._sealed_in(target.region)  # RegionNotServed before a data key is drawn
         keys = await self._blob_keys(target, key, encryption)
         try:
