@@ -72,6 +72,7 @@ from andromede.storage.model import (
     ChecksumType,
     ContentHeaders,
     MultipartUpload,
+    ObjectLookup,
     ObjectOwnership,
     ObjectRecord,
     Part,
@@ -212,7 +213,7 @@ class ObjectService:
     # -- objects ----------------------------------------------------------------------------
     async def put_object(
         self,
-        bucket: str,
+        bucket: str | Bucket,
         key: str,
         body: AsyncIterable[bytes],
         *,
@@ -226,13 +227,14 @@ class ObjectService:
         """Store a whole object, encrypted as ``encryption`` says. ``size`` is the decoded
         length the client announced: EntityTooLarge above the limit, IncompleteBody if the body
         ends short of it, and the stream is not read past it. BadDigest / ChecksumMismatch leave
-        nothing behind."""
+        nothing behind. ``bucket`` by name, or as the caller read it (not read again)."""
         self._check_key(key)
         self._check_metadata(headers)
         if size > self._limits.max_object_size:
             raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_object_size} limit")
         algorithm = integrity.checksum_algorithm
-        target = await self.get_bucket(bucket)
+        target = bucket if isinstance(bucket, Bucket) else await self.get_bucket(bucket)
+        bucket = target.name
         sealed = self._sealed_in(target.region)  # RegionNotServed before a data key is drawn
         keys = await self._blob_keys(target, key, encryption)
         try:
@@ -272,8 +274,22 @@ class ObjectService:
             raise NoSuchKey(key)
         return await self._open_record(record)
 
-    async def head_object(self, bucket: str, key: str) -> ObjectRecord:
-        """NoSuchBucket, NoSuchKey."""
+    async def look_up_object(self, bucket: str, key: str) -> ObjectLookup:
+        """The bucket and its object ``key`` in one read, for :meth:`head_object`. NoSuchBucket."""
+        found, record = await self._store.get_bucket_and_object(bucket, key)
+        if found is None:
+            raise NoSuchBucket(bucket)
+        return ObjectLookup(found, record)
+
+    async def head_object(
+        self, bucket: str, key: str, *, lookup: ObjectLookup | None = None
+    ) -> ObjectRecord:
+        """NoSuchBucket, NoSuchKey. ``lookup``: the object as :meth:`look_up_object` read it
+        (then not read again)."""
+        if lookup is not None:
+            if lookup.record is None:
+                raise NoSuchKey(key)
+            return await self._open_record(lookup.record)
         record = await self._store.get_object(bucket, key)
         if record is None:
             await self.get_bucket(bucket)  # NoSuchBucket rather than NoSuchKey
