@@ -127,5 +127,12 @@ def andromede_rados_target(
             yield endpoint
         finally:
             processes.stop_all()
+            # As RGW's targets purge their user: the next andromede target starts on an empty
+            # pool, else its sweepers would spend its first seconds listing, stat'ing and
+            # deleting this target's blobs (orphans to its fresh database).
+            try:
+                shared.purge_pool(ANDROMEDE_POOL)
+            except StartupError as exc:
+                print(f"andromede-rados: pool not purged: {exc}", file=sys.stderr)
 
     return target
