@@ -165,11 +165,16 @@ class PostgresDatabase:
     @contextlib.asynccontextmanager
     async def _connection(self, mode: _Mode) -> AsyncIterator[AsyncConnection]:
         """A connection in ``mode``: an idle kept one (of that mode first), or a new one."""
-        try:
-            async with asyncio.timeout(self._pool_timeout):
-                await self._permits.acquire()
-        except TimeoutError as exc:
-            raise sa.exc.TimeoutError("no database connection came free in time") from exc
+        if self._permits.locked():
+            try:
+                async with asyncio.timeout(self._pool_timeout):
+                    await self._permits.acquire()
+            except TimeoutError as exc:
+                raise sa.exc.TimeoutError("no database connection came free in time") from exc
+        else:
+            # A permit is free: taken without waiting, so without arming (and cancelling) a
+            # timer, which cost as much as the rest of this function.
+            await self._permits.acquire()
         try:
             connection, current = self._take_idle(mode)
             if connection is None:
