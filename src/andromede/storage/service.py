@@ -213,7 +213,7 @@ class ObjectService:
     # -- objects ----------------------------------------------------------------------------
     async def put_object(
         self,
-        bucket: str | Bucket,
+        bucket: str,
         key: str,
         body: AsyncIterable[bytes],
         *,
@@ -227,14 +227,13 @@ class ObjectService:
         """Store a whole object, encrypted as ``encryption`` says. ``size`` is the decoded
         length the client announced: EntityTooLarge above the limit, IncompleteBody if the body
         ends short of it, and the stream is not read past it. BadDigest / ChecksumMismatch leave
-        nothing behind. ``bucket`` by name, or as the caller read it (not read again)."""
+        nothing behind."""
         self._check_key(key)
         self._check_metadata(headers)
         if size > self._limits.max_object_size:
             raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_object_size} limit")
         algorithm = integrity.checksum_algorithm
-        target = bucket if isinstance(bucket, Bucket) else await self.get_bucket(bucket)
-        bucket = target.name
+        target = await self.get_bucket(bucket)
         sealed = self._sealed_in(target.region)  # RegionNotServed before a data key is drawn
         keys = await self._blob_keys(target, key, encryption)
         try:

@@ -98,7 +98,7 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
     await _check_write_conditions(ctx, svc)
     integrity = ctx.integrity(default_algorithm=ChecksumAlgorithm.CRC64NVME)
     record = await svc.objects.put_object(
-        bucket,
+        ctx.bucket,
         ctx.key,
         ctx.body(integrity),
         size=size,
