@@ -72,6 +72,7 @@ from andromede.storage.model import (
     ChecksumType,
     ContentHeaders,
     MultipartUpload,
+    ObjectLookup,
     ObjectOwnership,
     ObjectRecord,
     Part,
@@ -279,8 +280,22 @@ class ObjectService:
             raise NoSuchKey(key)
         return await self._open_record(record)
 
-    async def head_object(self, bucket: str, key: str) -> ObjectRecord:
-        """NoSuchBucket, NoSuchKey."""
+    async def look_up_object(self, bucket: str, key: str) -> ObjectLookup:
+        """The bucket and its object ``key`` in one read, for :meth:`head_object`. NoSuchBucket."""
+        found, record = await self._store.get_bucket_and_object(bucket, key)
+        if found is None:
+            raise NoSuchBucket(bucket)
+        return ObjectLookup(found, record)
+
+    async def head_object(
+        self, bucket: str, key: str, *, lookup: ObjectLookup | None = None
+    ) -> ObjectRecord:
+        """NoSuchBucket, NoSuchKey. ``lookup``: the object as :meth:`look_up_object` read it
+        (then not read again)."""
+        if lookup is not None:
+            if lookup.record is None:
+                raise NoSuchKey(key)
+            return await self._open_record(lookup.record)
         record = await self._store.get_object(bucket, key)
         if record is None:
             await self.get_bucket(bucket)  # NoSuchBucket rather than NoSuchKey
