@@ -260,18 +260,25 @@ class QemuDriver:
                 if not self._volume_path(volume.volume_id).exists():
                     raise VolumeNotFound(f"volume {volume.volume_id} not found on {self._host}")
             process.prepare()
-            await self._img.write_luks(build_seed_iso(spec.seed), process.seed, spec.root.key)
-            accelerator = (await self.capacity()).accelerator
-            for attempt in range(_FORWARD_ATTEMPTS):
-                # A port picked free can be taken before QEMU binds it: pick again.
-                forwards = tuple(self._bind_forward(forward) for forward in spec.forwards)
-                argv = self._command(spec, process, forwards, accelerator.value)
-                try:
-                    await process.spawn(argv, timeout=self._config.qmp_timeout)
-                    break
-                except HypervisorError as exc:
-                    if "host forwarding" not in str(exc) or attempt == _FORWARD_ATTEMPTS - 1:
-                        raise
+            # The seed is written while QEMU starts (paused): it is plugged last, after the
+            # volumes, and neither waits for the other's subprocesses.
+            seed = asyncio.ensure_future(self._write_seed(spec, process))
+            try:
+                accelerator = (await self.capacity()).accelerator
+                for attempt in range(_FORWARD_ATTEMPTS):
+                    # A port picked free can be taken before QEMU binds it: pick again.
+                    forwards = tuple(self._bind_forward(forward) for forward in spec.forwards)
+                    argv = self._command(spec, process, forwards, accelerator.value)
+                    try:
+                        await process.spawn(argv, timeout=self._config.qmp_timeout)
+                        break
+                    except HypervisorError as exc:
+                        if "host forwarding" not in str(exc) or attempt == _FORWARD_ATTEMPTS - 1:
+                            raise
+            except BaseException:
+                # Not cancelled: a cancelled wait would leave its qemu-img running.
+                await asyncio.gather(seed, return_exceptions=True)
+                raise
             # Written before the guest runs: a service that dies now finds them on restart.
             process.write_forwards(forwards)
             process.write_attached([v.volume_id for v in volumes])
@@ -279,6 +286,7 @@ class QemuDriver:
                 async with self._monitor(spec.instance_id) as qmp:
                     for index, volume in enumerate(volumes):
                         await self._plug(qmp, volume, boot=index == 0)
+                    await seed
                     await _add_secret(qmp, f"key-{SEED_NODE}", spec.root.key)
                     await qmp.execute(
                         "blockdev-add",
@@ -294,12 +302,18 @@ class QemuDriver:
                     )  # fmt: skip
                     await qmp.execute("cont")
             except BaseException:
+                await asyncio.gather(seed, return_exceptions=True)
                 await process.kill()
                 raise
             logger.info(
                 "instance %s started (%s, %d vCPU, %d MiB)",
                 spec.instance_id, accelerator.value, spec.vcpus, spec.memory_mib,
             )  # fmt: skip
+
+    async def _write_seed(self, spec: InstanceSpec, process: QemuProcess) -> None:
+        # pycdlib is pure Python: in a thread, so the loop keeps serving the other instances.
+        iso = await asyncio.to_thread(build_seed_iso, spec.seed)
+        await self._img.write_luks(iso, process.seed, spec.root.key)
 
     def _command(
         self,
