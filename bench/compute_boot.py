@@ -1,13 +1,17 @@
 """Compute benchmark (issue 7's targets): `python -m bench.compute_boot [--runs 10] [--fleet 20]`.
 
 In one run on this machine, with the tests' small guest (kernel + busybox initramfs on a disk,
-tests/support/guest_images.py) and the same vCPUs and memory on both sides:
+tests/support/guest_images.py) and the same machine type, vCPUs and memory on both sides:
 
-1. **raw QEMU**: the image started by hand (``-drive …,snapshot=on`` plus a plain NoCloud seed),
-   timed from the process start to the guest init's marker on the serial console;
+1. **raw QEMU**: the image started by hand as an admin would, unencrypted (``-drive
+   …,snapshot=on`` plus a plain NoCloud seed ISO made beforehand), timed from the process start
+   to the guest init's marker on the serial console;
 2. **andromede**: ``RunInstances`` through boto3 against ``andromede serve`` with
-   ``hypervisor = qemu``, timed from the call to the same marker in the instance's console file
-   (read on the host, so polling adds no delay of the API's own);
+   ``hypervisor = qemu`` (an encrypted overlay and an encrypted seed made for the instance),
+   timed from the call to the same marker in the instance's console file (read on the host, so
+   polling adds no delay of the API's own). Beside the wall time: when the call answered, when
+   the agent logged the guest running (after ``cont``), and QEMU's own CPU seconds by the
+   marker on both sides, which a loaded machine disturbs far less than wall time;
 3. **fleet**: one RunInstances with MinCount = MaxCount = ``--fleet``: every guest must reach its
    init marker; the time until the last one does is reported;
 4. **control-plane memory**: the resident memory of ``serve``'s processes (workers and the
@@ -15,6 +19,11 @@ tests/support/guest_images.py) and the same vCPUs and memory on both sides:
 
 Prints medians and the targets: boot ≤ 1.2x raw QEMU, the whole fleet reaches userspace,
 control plane < 5 MiB per running instance. Everything it starts it stops.
+
+``--steps`` instead drives the QEMU driver in this process (no API, no agent) and prints the
+median wall time of each step of a first start — volume creation, seed, QEMU spawn, each QMP
+command, the guest's boot — beside raw QEMU; it wraps the driver's methods, so it times older
+versions of the driver alike (``PYTHONPATH=<their src>``).
 """
 
 from __future__ import annotations
@@ -133,6 +142,12 @@ class StepClock:
         setattr(owner, name, timed)
 
 
+def _load() -> str:
+    """The machine's load: figures from a shared machine mean little without it."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} CPUs"
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -209,7 +224,8 @@ def profile_steps(image: GuestImage, accelerator: str, runs: int) -> None:
                 f"  run {run + 1}: raw {raw[-1]:.2f} s, driver "
                 f"{steps['total: create_volume to init marker']:.2f} s"
             )
-    print(f"\n| step ({accelerator}, median of {runs}) | seconds |")
+    print(f"\n{_load()}")
+    print(f"| step ({accelerator}, median of {runs}) | seconds |")
     print("|---|--:|")
     print(f"| raw QEMU: process start to init marker | {statistics.median(raw):.3f} |")
     print(f"| raw QEMU: CPU of QEMU by the init marker | {statistics.median(raw_cpu):.3f} |")
@@ -397,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     image = build_guest_image()
     accelerator = asyncio.run(probe_accelerator("qemu-system-x86_64")).accelerator.value
     print(f"guest image {image.disk}; accelerator {accelerator}; {VCPUS} vCPU, {MEMORY_MIB} MiB")
+    print(_load())
     if options.steps:
         profile_steps(image, accelerator, options.runs)
         return 0
@@ -438,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = ours_median / raw_median
     cpu_ratio = statistics.median(ours_cpu) / statistics.median(raw_cpu)
     per_instance = (after - before) / 1024 / options.fleet
-    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"\n{_load()}")
     print(
         f"| measure ({accelerator}, median of {options.runs}) "
         "| raw QEMU | andromede | ratio | target |"
