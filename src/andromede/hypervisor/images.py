@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from andromede.hypervisor.errors import HypervisorError
-from andromede.hypervisor.qcow2 import encrypted_qcow2_layout
+from andromede.hypervisor.qcow2 import EncryptedQcow2Layout, encrypted_qcow2_layout
 
 __all__ = ["QemuImg", "luks_passphrase", "option_path"]
 
@@ -79,13 +79,13 @@ class QemuImg:
     ) -> None:
         """A qcow2 whose clusters are LUKS-encrypted, optionally an overlay over ``backing``
         (a plaintext image: an encrypted backing would need its key at every open)."""
-        if self._cryptsetup is not None:
-            layout = encrypted_qcow2_layout(
-                size_bytes,
-                await self._luks_header(self._cryptsetup, key),
-                backing=None if backing is None else str(backing),
-                backing_format=backing_format,
-            )
+        layout = await self.encrypted_qcow2(
+            size_bytes,
+            key,
+            backing=None if backing is None else str(backing),
+            backing_format=backing_format,
+        )
+        if layout is not None:
             with open(target, "wb") as file:
                 file.truncate(layout.length)  # sparse: the L1 table and the padding are zeros
                 for offset, piece in layout.pieces:
@@ -97,6 +97,22 @@ class QemuImg:
             # -u: the size is given, so the backing file need not be opened now.
             argv += ["-u", "-b", str(backing), "-F", backing_format]
         await self._run([*argv, str(target), str(size_bytes)], {"target": key})
+
+    async def encrypted_qcow2(
+        self, size_bytes: int, key: bytes, *, backing: str | None, backing_format: str = "qcow2"
+    ) -> EncryptedQcow2Layout | None:
+        """What to write, where, for a new empty LUKS qcow2 under ``key`` (a fresh LUKS header
+        from cryptsetup), for a caller that writes it its own way (a file, an RBD image); None
+        without cryptsetup: then only qemu-img makes one."""
+        if self._cryptsetup is None:
+            return None
+        header = await self._luks_header(self._cryptsetup, key)
+        try:
+            return encrypted_qcow2_layout(
+                size_bytes, header, backing=backing, backing_format=backing_format
+            )
+        except ValueError as exc:  # a size or backing name QEMU would refuse too
+            raise HypervisorError(f"cannot make this qcow2 volume: {exc}") from None
 
     async def copy_encrypted(
         self, source: Path, source_key: bytes | None, target: Path, target_key: bytes

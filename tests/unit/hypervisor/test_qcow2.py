@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from andromede.hypervisor.errors import HypervisorError
 from andromede.hypervisor.images import QemuImg, luks_passphrase
 from andromede.hypervisor.qcow2 import CLUSTER_SIZE, encrypted_qcow2_layout
 
@@ -168,3 +169,14 @@ async def test_a_copy_is_a_new_encrypted_volume_under_its_own_key(
     assert "No errors were found" in qemu_img("check", copy, copy_key, tmp_path)
     with pytest.raises(subprocess.CalledProcessError):
         qemu_io(copy, source_key, tmp_path, "read 0 512")
+
+
+async def test_a_volume_qemu_could_not_open_is_refused_before_anything_is_written(
+    tools: QemuImg, tmp_path: Path
+) -> None:
+    target = tmp_path / "volume.qcow2"
+    with pytest.raises(HypervisorError, match="backing file name"):
+        await tools.create_encrypted(
+            target, GIB, secrets.token_bytes(32), backing=Path("/" + "b" * 1100)
+        )
+    assert not target.exists()
