@@ -8,7 +8,7 @@ A plaintext input that must be a seekable file (the seed ISO) lives in an anonym
 LUKS normally stretches its passphrase with PBKDF2 for ``iter-time`` ms (2 s by default) on every
 create and every open. The keys here are random 256-bit data keys from KMS, not passwords: there is
 nothing to stretch. So LUKS headers are made by cryptsetup with LUKS1's minimum count, 1000
-iterations, in milliseconds; qemu-img would first spend one to two seconds of CPU measuring PBKDF2
+iterations, in milliseconds; qemu-img would first spend about 2 s of CPU measuring PBKDF2
 whatever it is asked (see :mod:`andromede.hypervisor.qcow2`). A volume is that header in a qcow2
 container written directly, a seed that header before its payload; QEMU opens both with its own
 LUKS code. Without cryptsetup qemu-img formats them, with a short ``iter_time_ms`` (a setting).

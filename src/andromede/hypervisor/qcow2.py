@@ -3,10 +3,10 @@ header made elsewhere (cryptsetup, see :mod:`andromede.hypervisor.images`).
 
 Why not ``qemu-img create``: to fill in a LUKS header QEMU first measures how fast PBKDF2 runs,
 in rounds it repeats until one takes more than 500 ms of CPU, twice (master key and key slot),
-whatever ``iter-time`` asks. That is one to two seconds of CPU per volume, most of what
-RunInstances adds to a guest's boot under TCG. cryptsetup makes the same LUKS1 header with a
-fixed iteration count in milliseconds; what is left is the qcow2 container around it, which for
-an empty image is five fixed structures (``docs/interop/qcow2.txt`` in QEMU's sources):
+whatever ``iter-time`` asks. That is about 2 s of CPU per volume (2.3 s here), which was most
+of what RunInstances added to a guest's boot under TCG. cryptsetup makes the same LUKS1 header
+with a fixed iteration count in milliseconds; what is left is the qcow2 container around it,
+which for an empty image is five fixed structures (``docs/interop/qcow2.txt`` in QEMU's sources):
 
     cluster 0            header (version 3), extensions (backing format, the LUKS header's
                          place), the backing file's name
