@@ -313,6 +313,7 @@ class Andromede:
         deadline = time.monotonic() + 120
         while not credentials.exists() or not _port_open(self.port):
             if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()  # its state folder is outside the work dir: not left behind
                 raise RuntimeError(f"andromede did not start; see {work / 'serve.log'}")
             time.sleep(0.2)
         import configparser
