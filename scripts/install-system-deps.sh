@@ -29,10 +29,11 @@
 #                    (andromede/hypervisor/tenant_network.py)
 #   busybox          its DHCP client (udhcpc) plays the guest in tests/contract/test_tenant_networks.py
 #   qemu-system-x86  QEMU for the compute instances (andromede.hypervisor), KVM or TCG
-#   qemu-utils       qemu-img: the LUKS-encrypted qcow2 volumes and seeds of instances
+#   qemu-utils       qemu-img: the LUKS-encrypted qcow2 volumes and seeds of instances (and
+#                    qemu-io, which the unit tests read and write them through)
 #   qemu-block-extra QEMU's and qemu-img's rbd block driver: volumes in Ceph RBD
-#   cryptsetup-bin   formats the LUKS containers of instance seeds in milliseconds (qemu-img
-#                    spends a second or two of CPU benchmarking PBKDF2 for each)
+#   cryptsetup-bin   makes the LUKS headers of instance volumes and seeds in milliseconds
+#                    (qemu-img spends about 2 s of CPU benchmarking PBKDF2 for each)
 #   syslinux syslinux-common mtools  the boot sector and FAT file system of the tests' small
 #                    guest image (tests/support/guest_images.py; the kernel and busybox in it
 #                    are extracted from Debian packages, not installed)

@@ -326,13 +326,20 @@ class QemuDriver:
                 if not await self._volumes.exists(volume.volume_id):
                     raise VolumeNotFound(f"volume {volume.volume_id} not found on {self._host}")
             process.prepare()
-            await self._img.write_luks(build_seed_iso(spec.seed), process.seed, spec.root.key)
-            accelerator = (await self.capacity()).accelerator
-            if spec.nic is not None and await self.networking() is NetworkMode.BRIDGE:
-                network = await self._spawn_bridged(spec, spec.nic, process, accelerator.value)
-            else:
-                network = await self._spawn_user(spec, process, accelerator.value)
-            forwards = network.forwards
+            # The seed is written while QEMU starts (paused): it is plugged last, after the
+            # volumes, and neither waits for the other's subprocesses.
+            seed = asyncio.ensure_future(self._write_seed(spec, process))
+            try:
+                accelerator = (await self.capacity()).accelerator
+                if spec.nic is not None and await self.networking() is NetworkMode.BRIDGE:
+                    network = await self._spawn_bridged(spec, spec.nic, process, accelerator.value)
+                else:
+                    network = await self._spawn_user(spec, process, accelerator.value)
+                forwards = network.forwards
+            except BaseException:
+                # Not cancelled: a cancelled wait would leave its qemu-img running.
+                await asyncio.gather(seed, return_exceptions=True)
+                raise
             # Written before the guest runs: a service that dies now finds them on restart.
             process.write_requested_forwards(spec.forwards)
             process.write_forwards(forwards)
@@ -342,6 +349,7 @@ class QemuDriver:
                 async with self._monitor(spec.instance_id) as qmp:
                     for index, volume in enumerate(volumes):
                         await self._plug(qmp, volume, boot=index == 0)
+                    await seed
                     await _add_secret(qmp, f"key-{SEED_NODE}", spec.root.key)
                     await qmp.execute(
                         "blockdev-add",
@@ -357,6 +365,7 @@ class QemuDriver:
                     )  # fmt: skip
                     await qmp.execute("cont")
             except BaseException:
+                await asyncio.gather(seed, return_exceptions=True)
                 await process.kill()
                 raise
             logger.info(
@@ -440,6 +449,11 @@ class QemuDriver:
         process.write_forwards(kept)
         process.write_network(InstanceNetwork(NetworkMode.USER, private_ip, None, tuple(kept)))
         logger.info("instance %s: %d port forward(s) after new rules", instance_id, len(kept))
+
+    async def _write_seed(self, spec: InstanceSpec, process: QemuProcess) -> None:
+        # pycdlib is pure Python: in a thread, so the loop keeps serving the other instances.
+        iso = await asyncio.to_thread(build_seed_iso, spec.seed)
+        await self._img.write_luks(iso, process.seed, spec.root.key)
 
     def _command(self, spec: InstanceSpec, process: QemuProcess, accelerator: str) -> list[str]:
         """QEMU's command line without its network (which depends on the mode)."""
