@@ -9,7 +9,9 @@
   policies), decrypted by the storage service; any refusal is the import task's failure.
 - :func:`hypervisor_drivers`: the drivers the ``hypervisor`` setting names; with ``qemu``, the
   host's agent reached over its socket (every gateway worker shares the one agent);
-- :func:`run_hypervisor_agent`: the agent itself, owner of this host's QEMU driver.
+- :func:`run_hypervisor_agent`: the agent itself, owner of this host's QEMU driver, whose
+  volumes are files or Ceph RBD images as ``hypervisor_volume_backend`` says
+  (:func:`hypervisor_volumes`).
 - :func:`compute_limits`: the service's limits from the settings.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import TypeVar
 
 from andromede.compute.driver import HypervisorDriver
@@ -26,8 +29,12 @@ from andromede.compute.model import InstanceType
 from andromede.compute.service_core import ComputeLimits
 from andromede.errors import AndromedeError
 from andromede.hypervisor.agent import serve_agent
+from andromede.hypervisor.images import QemuImg
 from andromede.hypervisor.qemu import QemuDriver, QemuDriverConfig
+from andromede.hypervisor.rbd_volumes import RbdConfig, RbdVolumes
 from andromede.hypervisor.remote import RemoteDriver
+from andromede.hypervisor.tenant_network import NetworkLayout
+from andromede.hypervisor.volumes import VolumeBackend
 from andromede.iam.model import Principal
 from andromede.kms.errors import KeyDestroyed, KmsError
 from andromede.kms.service import KeyService
@@ -41,6 +48,7 @@ __all__ = [
     "KmsDiskKeys",
     "compute_limits",
     "hypervisor_drivers",
+    "hypervisor_volumes",
     "run_hypervisor_agent",
 ]
 
@@ -134,9 +142,41 @@ def hypervisor_drivers(settings: Settings) -> list[HypervisorDriver]:
 def run_hypervisor_agent(settings: Settings) -> None:
     """Serve this host's QEMU driver on its agent socket until SIGTERM/SIGINT (blocking; the
     body of ``andromede agent`` and of the agent process ``andromede serve`` starts)."""
-    config = QemuDriverConfig(cpu_overcommit=settings.hypervisor_cpu_overcommit)
-    driver = QemuDriver(settings.hypervisor_dir, config=config)
+    config = QemuDriverConfig(
+        cpu_overcommit=settings.hypervisor_cpu_overcommit,
+        networking=settings.hypervisor_networking,
+        network_layout=NetworkLayout(
+            transit_cidr=settings.hypervisor_transit_cidr,
+            public_cidr=settings.hypervisor_public_cidr,
+            imds_port=settings.imds_port,
+            link_prefix=settings.hypervisor_link_prefix,
+        ),
+    )
+    driver = QemuDriver(
+        settings.hypervisor_dir, config=config, volumes=hypervisor_volumes(settings)
+    )
     asyncio.run(serve_agent(driver, settings.hypervisor_agent_socket))
+
+
+def hypervisor_volumes(settings: Settings) -> Callable[[Path, QemuImg], VolumeBackend] | None:
+    """The QEMU driver's volume backend: None for files in its state directory (the driver's
+    default), or Ceph RBD images of ``hypervisor_rbd_pool``."""
+    if settings.hypervisor_volume_backend == "file":
+        return None
+    if settings.ceph_conf is None or settings.ceph_keyring is None:
+        raise ValueError("hypervisor_volume_backend = rbd needs ceph_conf and ceph_keyring")
+    rbd = RbdConfig(
+        conf_file=settings.ceph_conf,
+        keyring=settings.ceph_keyring,
+        user=settings.ceph_user,
+        pool=settings.hypervisor_rbd_pool,
+        namespace=settings.hypervisor_rbd_namespace,
+        connect_timeout=settings.ceph_connect_timeout,
+        op_timeout=settings.ceph_op_timeout,
+        release_timeout=settings.hypervisor_rbd_release_timeout,
+    )
+    # Snapshots are named by the driver's file layout, which gateways compute too.
+    return lambda root, img: RbdVolumes(rbd, img, snapshot_dir=root / "snapshots")
 
 
 def compute_limits(settings: Settings) -> ComputeLimits:

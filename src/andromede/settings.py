@@ -11,6 +11,7 @@ wherever the settings are printed.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -375,6 +376,68 @@ class Settings(BaseSettings):
         gt=0,
         description="vCPUs the QEMU hypervisor offers per host CPU (memory is not overcommitted).",
     )
+    hypervisor_volume_backend: Literal["file", "rbd"] = Field(
+        default="file",
+        description=(
+            "Where instance volumes and snapshots live: file (qcow2 + LUKS files in"
+            " hypervisor_state_dir) or rbd (the same in Ceph RBD images of hypervisor_rbd_pool,"
+            " reached with ceph_conf, ceph_user and ceph_keyring: a disk outlives its host)."
+        ),
+    )
+    hypervisor_rbd_pool: str = Field(
+        default="andromede-volumes",
+        min_length=1,
+        description=(
+            "Ceph pool (initialised with `rbd pool init`) of instance volumes and snapshots"
+            " (hypervisor_volume_backend = rbd); ceph_user needs `profile rbd` on it."
+        ),
+    )
+    hypervisor_rbd_namespace: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9_.-]*$",
+        description=(
+            "RBD namespace of the volumes inside hypervisor_rbd_pool (created beforehand with"
+            " `rbd namespace create`); empty: the pool's default namespace."
+        ),
+    )
+    hypervisor_rbd_release_timeout: float = Field(
+        default=45.0,
+        gt=0,
+        description=(
+            "Seconds a volume's deletion waits for Ceph to drop the watch of a QEMU that died"
+            " holding it open (Ceph times such watches out after 30 s)."
+        ),
+    )
+    hypervisor_networking: Literal["auto", "bridge", "user"] = Field(
+        default="auto",
+        description=(
+            "How QEMU guests are wired: bridge (tenant networks: a namespace and bridge per"
+            " network, nftables security groups; needs root), user (QEMU user-mode networking"
+            " with port forwards) or auto (bridge where a probe shows the host can, else user)."
+        ),
+    )
+    hypervisor_transit_cidr: str = Field(
+        default="100.64.0.0/16",
+        description="Host range cut into one /30 link between the host and each tenant network.",
+    )
+    hypervisor_public_cidr: str = Field(
+        default="100.65.0.0/16",
+        description="Host-only range of the instances' public addresses (1:1 NAT, never routed).",
+    )
+    hypervisor_link_prefix: str = Field(
+        default="andr",
+        min_length=1,
+        max_length=6,
+        pattern=r"^[A-Za-z0-9]+$",
+        description="Start of the names of this host's network namespaces and host-side links.",
+    )
+    imds_port: int = Field(
+        default=16925,
+        ge=1,
+        le=65535,
+        description="Port of the metadata service on each tenant network's host transit address"
+        " (guests' 169.254.169.254:80 is forwarded there).",
+    )
     hypervisor_agent_timeout: float = Field(
         default=30.0,
         gt=0,
@@ -503,9 +566,31 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _tenant_network_ranges(self) -> Settings:
+        try:
+            transit = ipaddress.IPv4Network(self.hypervisor_transit_cidr)
+            public = ipaddress.IPv4Network(self.hypervisor_public_cidr)
+        except ValueError as exc:
+            raise ValueError(f"hypervisor_transit_cidr / hypervisor_public_cidr: {exc}") from None
+        if transit.prefixlen > 29:
+            raise ValueError("hypervisor_transit_cidr must hold at least two /30 links")
+        if transit.overlaps(public):
+            raise ValueError("hypervisor_transit_cidr and hypervisor_public_cidr overlap")
+        return self
+
+    @model_validator(mode="after")
     def _rados_needs_a_cluster(self) -> Settings:
         if self.blob_backend == "rados" and self.ceph_conf is None:
             raise ValueError("blob_backend = rados needs ceph_conf (and usually ceph_keyring)")
+        return self
+
+    @model_validator(mode="after")
+    def _rbd_volumes_need_a_cluster(self) -> Settings:
+        # QEMU gets the cephx key from the keyring (a QMP secret), never a keyring of its own.
+        if self.hypervisor_volume_backend == "rbd" and (
+            self.ceph_conf is None or self.ceph_keyring is None
+        ):
+            raise ValueError("hypervisor_volume_backend = rbd needs ceph_conf and ceph_keyring")
         return self
 
     @model_validator(mode="after")

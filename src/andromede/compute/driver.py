@@ -14,6 +14,7 @@ spec and is handed to QEMU as a secret object; a driver never logs or stores it.
 from __future__ import annotations
 
 import enum
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -21,9 +22,13 @@ from typing import Protocol
 __all__ = [
     "Accelerator",
     "AttachedVolume",
+    "FirewallRule",
     "HostCapacity",
     "HypervisorDriver",
+    "InstanceFirewall",
+    "InstanceNetwork",
     "InstanceSpec",
+    "NetworkMode",
     "NetworkSpec",
     "NicSpec",
     "PortForward",
@@ -48,6 +53,15 @@ class RuntimeState(enum.StrEnum):
     ABSENT = "absent"  # nothing of this instance on the host
 
 
+class NetworkMode(enum.StrEnum):
+    """How a host wired an instance: ``bridge`` is a tap on the tenant network's bridge with
+    a host-only public address; ``user`` is QEMU's user-mode networking, the declared fallback
+    where the host cannot create bridges, reached through host port forwards."""
+
+    BRIDGE = "bridge"
+    USER = "user"
+
+
 @dataclass(frozen=True, slots=True)
 class HostCapacity:
     """What a host offers to the scheduler."""
@@ -56,6 +70,9 @@ class HostCapacity:
     vcpus: int
     memory_mib: int
     accelerator: Accelerator
+    # How this host wires instances with a tenant NIC: bridge where it can build tenant
+    # networks, else user-mode networking (the declared fallback, reported here).
+    networking: NetworkMode = NetworkMode.USER
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +137,45 @@ class NicSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class FirewallRule:
+    """One security-group permission: ``protocol`` is tcp, udp, icmp or ``-1`` (all); ports
+    are inclusive (ignored for icmp and -1); ``cidr`` is the peer range."""
+
+    protocol: str
+    from_port: int
+    to_port: int
+    cidr: str
+
+    def __post_init__(self) -> None:
+        if self.protocol not in {"tcp", "udp", "icmp", "-1"}:
+            raise ValueError(f"unsupported protocol {self.protocol!r}")
+        ipaddress.IPv4Network(self.cidr)  # raises ValueError on a bad range
+        if self.protocol in {"tcp", "udp"} and not 0 <= self.from_port <= self.to_port <= 65535:
+            raise ValueError(f"bad port range {self.from_port}-{self.to_port}")
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceFirewall:
+    """What may reach an instance and what it may send (its security groups, merged). The
+    default denies all ingress and allows all egress, as a new security group does."""
+
+    ingress: tuple[FirewallRule, ...] = ()
+    egress: tuple[FirewallRule, ...] = (FirewallRule("-1", 0, 65535, "0.0.0.0/0"),)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceNetwork:
+    """How an instance is reached, as its host wired it: what DescribeInstances reports."""
+
+    mode: NetworkMode
+    private_ip: str | None = None
+    # Bridge mode: the host-only address that reaches the instance from its host.
+    public_ip: str | None = None
+    # User mode (or published ports): host ports that reach guest ports.
+    forwards: tuple[PortForward, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class InstanceSpec:
     """Everything a host needs to start one instance."""
 
@@ -131,8 +187,10 @@ class InstanceSpec:
     volumes: tuple[AttachedVolume, ...] = ()
     nic: NicSpec | None = None
     # Host ports reaching the guest; with user-mode networking the driver picks free host ports
-    # when host_port is 0 and reports them through :meth:`HypervisorDriver.port_forwards`.
+    # when host_port is 0 and reports them in the :class:`InstanceNetwork` of :meth:`start`.
     forwards: tuple[PortForward, ...] = ()
+    # The instance's security groups, merged; :meth:`HypervisorDriver.set_firewall` replaces it.
+    firewall: InstanceFirewall = InstanceFirewall()
 
 
 class HypervisorDriver(Protocol):
@@ -162,8 +220,14 @@ class HypervisorDriver(Protocol):
         """Where a snapshot lives, to use as :attr:`VolumeSpec.backing`."""
         ...
 
-    async def start(self, spec: InstanceSpec) -> None:
-        """Start QEMU for the instance (its volumes exist); returns once QMP answers."""
+    async def start(self, spec: InstanceSpec) -> InstanceNetwork:
+        """Start QEMU for the instance (its volumes exist); returns once QMP answers, with how
+        the instance is reached."""
+        ...
+
+    async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
+        """Replace the security-group rules of an instance, at once and atomically; they hold
+        across stop/start (a later :meth:`start` brings its own). No-op when nothing runs."""
         ...
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:
@@ -196,7 +260,9 @@ class HypervisorDriver(Protocol):
         """The serial console so far (the last 64 KiB, as EC2 returns)."""
         ...
 
-    async def port_forwards(self, instance_id: str) -> tuple[PortForward, ...]: ...
+    async def network(self, instance_id: str) -> InstanceNetwork | None:
+        """How a running instance is reached (after a restart too); None when it does not run."""
+        ...
 
     async def close(self) -> None:
         """Let go of QMP connections; running guests keep running."""

@@ -2,13 +2,16 @@
 every transition immediate. For service tests and for ``hypervisor = "memory"`` (a gateway
 without virtual machines, e.g. CI of the EC2 API); it keeps the port's semantics exactly:
 deletes and kills are idempotent, a released instance is ABSENT, a volume opens only with the
-key it was created with, the console is bytes (the last 64 KiB).
+key it was created with, the console is bytes (the last 64 KiB). An instance with a NIC is
+wired in bridge mode with a host-only public address from 100.65.0.0/16, one without in user
+mode with its forwards, and the firewall of each is kept for the service tests to read.
 
 It lives in one process: a deployment running several gateway workers must use a real driver.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +19,10 @@ from andromede.compute.driver import (
     Accelerator,
     AttachedVolume,
     HostCapacity,
+    InstanceFirewall,
+    InstanceNetwork,
     InstanceSpec,
+    NetworkMode,
     PortForward,
     RuntimeState,
     VolumeSpec,
@@ -27,6 +33,7 @@ __all__ = ["MemoryDriver"]
 
 CONSOLE_TAIL = 64 * 1024
 _FIRST_FORWARD_PORT = 42000
+_PUBLIC_RANGE = ipaddress.IPv4Network("100.65.0.0/16")
 
 
 @dataclass(slots=True)
@@ -42,7 +49,8 @@ class _Instance:
     state: RuntimeState
     console: bytearray = field(default_factory=bytearray)
     attached: dict[str, AttachedVolume] = field(default_factory=dict)
-    forwards: tuple[PortForward, ...] = ()
+    network: InstanceNetwork = field(default_factory=lambda: InstanceNetwork(NetworkMode.USER))
+    firewall: InstanceFirewall = field(default_factory=InstanceFirewall)
 
 
 class MemoryDriver:
@@ -63,6 +71,7 @@ class MemoryDriver:
         self.snapshots: dict[str, _Volume] = {}
         self.instances: dict[str, _Instance] = {}
         self._next_port = _FIRST_FORWARD_PORT
+        self._next_public = 0
 
     @property
     def host(self) -> str:
@@ -106,7 +115,7 @@ class MemoryDriver:
             raise HypervisorFailed(f"volume {volume_id}: the key does not open it")
         return volume
 
-    async def start(self, spec: InstanceSpec) -> None:
+    async def start(self, spec: InstanceSpec) -> InstanceNetwork:
         current = self.instances.get(spec.instance_id)
         if current is not None and current.state is RuntimeState.RUNNING:
             raise HypervisorFailed(f"instance {spec.instance_id} is already running")
@@ -116,12 +125,29 @@ class MemoryDriver:
         instance = current or _Instance(spec, RuntimeState.RUNNING)
         instance.spec = spec
         instance.state = RuntimeState.RUNNING
-        instance.forwards = forwards
+        instance.firewall = spec.firewall
+        if spec.nic is None:
+            instance.network = InstanceNetwork(NetworkMode.USER, forwards=forwards)
+        else:
+            public_ip = instance.network.public_ip or self._public_ip()
+            instance.network = InstanceNetwork(
+                NetworkMode.BRIDGE, spec.nic.private_ip, public_ip, forwards
+            )
         instance.attached = {v.volume_id: v for v in spec.volumes}
         instance.console += f"[memory] {spec.instance_id} booted\n".encode()
         if spec.seed.user_data:
             instance.console += b"[memory] user data: " + spec.seed.user_data[:256] + b"\n"
         self.instances[spec.instance_id] = instance
+        return instance.network
+
+    def _public_ip(self) -> str:
+        self._next_public += 1
+        return str(_PUBLIC_RANGE.network_address + self._next_public)
+
+    async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
+        instance = self.instances.get(instance_id)
+        if instance is not None and instance.state is RuntimeState.RUNNING:
+            instance.firewall = firewall
 
     def _forward(self, forward: PortForward) -> PortForward:
         if forward.host_port:
@@ -172,9 +198,11 @@ class MemoryDriver:
         instance = self.instances.get(instance_id)
         return b"" if instance is None else bytes(instance.console[-CONSOLE_TAIL:])
 
-    async def port_forwards(self, instance_id: str) -> tuple[PortForward, ...]:
+    async def network(self, instance_id: str) -> InstanceNetwork | None:
         instance = self.instances.get(instance_id)
-        return () if instance is None else instance.forwards
+        if instance is None or instance.state is not RuntimeState.RUNNING:
+            return None
+        return instance.network
 
     async def close(self) -> None:
         return None

@@ -1,16 +1,22 @@
 """The QEMU hypervisor driver: instances as QEMU processes driven over QMP, volumes as
-LUKS-encrypted qcow2 files, NoCloud seeds, user-mode networking with port forwards.
+LUKS-encrypted qcow2 files, NoCloud seeds, tenant networks (user-mode networking with port
+forwards where the host cannot build them).
 
 Implements :class:`andromede.compute.driver.HypervisorDriver`. Modules:
 
 - :mod:`~andromede.hypervisor.qemu`: :class:`QemuDriver`, the port's implementation;
 - :mod:`~andromede.hypervisor.process`: one instance's QEMU process and files on the host;
 - :mod:`~andromede.hypervisor.monitor`: a QMP session (keys kept out of logs);
-- :mod:`~andromede.hypervisor.images`: ``qemu-img`` with keys through pipes;
+- :mod:`~andromede.hypervisor.images`: ``qemu-img`` and ``cryptsetup`` with keys through pipes;
+- :mod:`~andromede.hypervisor.qcow2`: a new LUKS qcow2 volume's layout, around cryptsetup's header;
 - :mod:`~andromede.hypervisor.seed`: the NoCloud ``cidata`` ISO;
 - :mod:`~andromede.hypervisor.accelerator`: does KVM really run a guest here, else TCG;
 - :mod:`~andromede.hypervisor.errors`;
 - :mod:`~andromede.hypervisor.tenant_network`: tenant networks (namespaces, bridges, nftables);
+- :mod:`~andromede.hypervisor.network_probe`: can this host build them (else user mode);
+- :mod:`~andromede.hypervisor.user_network`: QEMU's user-mode networking, the fallback;
+- :mod:`~andromede.hypervisor.metadata_listeners`: the metadata app on each network's transit
+  address;
 - :mod:`~andromede.hypervisor.agent` and :mod:`~andromede.hypervisor.remote`: one owner of the
   host's driver, reached by every gateway worker over a private socket.
 """

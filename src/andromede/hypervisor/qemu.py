@@ -4,11 +4,15 @@ State on the host, under the directory given to :class:`QemuDriver` (0700)::
 
     volumes/<volume-id>.qcow2        qcow2 + LUKS, an overlay over an image or self-contained
     snapshots/<snapshot-id>.qcow2    self-contained qcow2 + LUKS copies
+                                     (both with the file backend; the RBD backend keeps them
+                                     in a Ceph pool instead: :mod:`.volumes`, :mod:`.rbd_volumes`)
     instances/<instance-id>/         one per instance known to the host
         qmp.sock  qemu.pid           the monitor and the process, found again after a restart
         seed.luks                    the NoCloud seed, LUKS-encrypted with the root-volume key
         console.log  console.prev    the serial console of this boot and the tail of the last
         forwards.json  volumes.json  host ports and attached volume ids (no secrets)
+        network.json                 how the instance is reached (InstanceNetwork)
+    networks/                        the tenant networks' state (tenant_network.py)
 
 Start: QEMU is spawned paused (``-S``, ``-daemonize`` so it outlives the service), then over QMP
 each key becomes a ``secret`` object, each volume a ``blockdev-add`` of the encrypted qcow2 and a
@@ -16,8 +20,16 @@ each key becomes a ``secret`` object, each volume a ``blockdev-add`` of the encr
 as EC2 does), the seed a read-only disk, and ``cont`` lets the guest run. Keys live in QEMU's
 memory only. The guest boots its root volume through the firmware, like any EC2 image.
 
-Networking is user-mode (``-netdev user``) with host port forwards, the declared fallback of
-issue 7; tenant bridges are :mod:`andromede.network`'s job.
+Networking (``QemuDriverConfig.networking``): in *bridge* mode an instance with a tenant NIC is
+plugged into its tenant network (:mod:`~andromede.hypervisor.tenant_network`: a namespace and a
+bridge per network, nftables security groups, a host-only public address) and QEMU runs inside
+that network's namespace with a tap device; the network is built with its first instance and
+removed with its last. In *user* mode — the declared fallback where the host cannot build
+networks, chosen by ``auto`` after a probe and said in the log and in :class:`HostCapacity` —
+QEMU's user-mode networking gives the guest its private address by DHCP and host port forwards
+reach it. An instance without a NIC gets user-mode networking in either mode.
+
+Security groups in user mode: see :mod:`~andromede.hypervisor.user_network`.
 """
 
 from __future__ import annotations
@@ -29,15 +41,19 @@ import logging
 import os
 import shutil
 import socket
-from dataclasses import dataclass
-from ipaddress import IPv4Network, ip_address
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from andromede.compute.driver import (
     AttachedVolume,
     HostCapacity,
+    InstanceFirewall,
+    InstanceNetwork,
     InstanceSpec,
+    NetworkMode,
+    NicSpec,
     PortForward,
     RuntimeState,
     VolumeSpec,
@@ -50,16 +66,26 @@ from andromede.hypervisor.errors import (
     VolumeNotFound,
 )
 from andromede.hypervisor.images import QemuImg, luks_passphrase, option_path
+from andromede.hypervisor.metadata_listeners import AsgiApp, MetadataListeners
 from andromede.hypervisor.monitor import Monitor
+from andromede.hypervisor.network_probe import probe_bridging
 from andromede.hypervisor.process import QemuProcess
 from andromede.hypervisor.seed import build_seed_iso
+from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from andromede.hypervisor.user_network import (
+    free_port,
+    hmp,
+    ingress_allows_tcp,
+    nic_device,
+    user_netdev,
+)
+from andromede.hypervisor.volumes import FileVolumes, VolumeBackend, safe_id
 
 __all__ = ["QemuDriver", "QemuDriverConfig"]
 
 logger = logging.getLogger(__name__)
 
 CONSOLE_TAIL = 64 * 1024
-GIB = 1024**3
 # AF_UNIX paths are limited to 107 bytes; the socket sits at instances/<id>/qmp.sock.
 _SOCKET_PATH_MAX = 107
 _LONGEST_INSTANCE_ID = 19  # i- and 17 hex digits
@@ -84,20 +110,34 @@ class QemuDriverConfig:
     qmp_timeout: float = 10.0
     qemu_img_timeout: float = 600.0
     detach_timeout: float = 10.0
+    # How long a hard stop waits for QEMU to quit cleanly before SIGKILL.
+    quit_timeout: float = 3.0
     probe_timeout: float = 5.0
     # A console file past this size is cut to its tail when the console is read or the host
     # is reconciled (running()).
     console_file_limit: int = 1024 * 1024
     # Address the user-mode port forwards listen on.
     forward_address: str = "127.0.0.1"
+    # bridge: tenant networks (needs root); user: QEMU user-mode networking; auto: bridge
+    # where a probe shows the host can build tenant networks, else user (logged, reported).
+    networking: Literal["auto", "bridge", "user"] = "auto"
+    network_layout: NetworkLayout = field(default_factory=NetworkLayout)
 
 
 class QemuDriver:
     """:class:`~andromede.compute.driver.HypervisorDriver` over QEMU processes on this host."""
 
     def __init__(
-        self, state_dir: Path, *, host: str | None = None, config: QemuDriverConfig | None = None
+        self,
+        state_dir: Path,
+        *,
+        host: str | None = None,
+        config: QemuDriverConfig | None = None,
+        volumes: Callable[[Path, QemuImg], VolumeBackend] | None = None,
     ) -> None:
+        """``volumes`` makes the volume backend from the state directory (resolved) and the
+        driver's qemu-img (default: files under ``state_dir``;
+        :mod:`andromede.hypervisor.rbd_volumes` for Ceph RBD)."""
         self._root = state_dir.resolve()
         self._host = host or socket.gethostname()
         self._config = config or QemuDriverConfig()
@@ -107,7 +147,7 @@ class QemuDriver:
                 f"state directory {self._root} is too long for QMP socket paths "
                 f"({_SOCKET_PATH_MAX} bytes at most)"
             )
-        for directory in (self._root, self._volumes, self._snapshots, self._instances):
+        for directory in (self._root, self._instances):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._img = QemuImg(
             self._config.qemu_img_binary,
@@ -115,32 +155,31 @@ class QemuDriver:
             timeout=self._config.qemu_img_timeout,
             cryptsetup_binary=_find_tool(self._config.cryptsetup_binary),
         )
+        self._volumes: VolumeBackend = (
+            volumes(self._root, self._img)
+            if volumes is not None
+            else FileVolumes(self._root, self._img, host=self._host)
+        )
         self._locks: dict[str, asyncio.Lock] = {}
+        self._networks = TenantNetworks(self._root / "networks", self._config.network_layout)
+        self._networking: NetworkMode | None = None
+        self._networking_lock = asyncio.Lock()
+        self._networks_restored = False
+        self._metadata: MetadataListeners | None = None
 
     @property
     def host(self) -> str:
         return self._host
 
     @property
-    def _volumes(self) -> Path:
-        return self._root / "volumes"
-
-    @property
-    def _snapshots(self) -> Path:
-        return self._root / "snapshots"
-
-    @property
     def _instances(self) -> Path:
         return self._root / "instances"
 
-    def _volume_path(self, volume_id: str) -> Path:
-        return self._volumes / f"{_safe_id(volume_id)}.qcow2"
-
     def snapshot_path(self, snapshot_id: str) -> Path:
-        return self._snapshots / f"{_safe_id(snapshot_id)}.qcow2"
+        return self._volumes.snapshot_path(snapshot_id)
 
     def _process(self, instance_id: str) -> QemuProcess:
-        return QemuProcess(self._instances / _safe_id(instance_id))
+        return QemuProcess(self._instances / safe_id(instance_id))
 
     def _lock(self, instance_id: str) -> asyncio.Lock:
         return self._locks.setdefault(instance_id, asyncio.Lock())
@@ -156,90 +195,117 @@ class QemuDriver:
             vcpus=int((os.cpu_count() or 1) * self._config.cpu_overcommit),
             memory_mib=int(_memory_total_mib() * self._config.memory_overcommit),
             accelerator=probe.accelerator,
+            networking=await self.networking(),
         )
+
+    async def networking(self) -> NetworkMode:
+        """How this host wires instances with a NIC: decided once (a probe for ``auto``)."""
+        async with self._networking_lock:
+            if self._networking is None:
+                self._networking = await self._decide_networking()
+            return self._networking
+
+    async def _decide_networking(self) -> NetworkMode:
+        wanted = self._config.networking
+        if wanted == "user":
+            logger.info("networking: user mode (configured), port forwards reach the guests")
+            return NetworkMode.USER
+        reason = await probe_bridging(
+            self._config.network_layout.link_prefix, timeout=self._config.probe_timeout
+        )
+        if reason is None:
+            logger.info("networking: tenant networks (bridges in network namespaces)")
+            return NetworkMode.BRIDGE
+        if wanted == "bridge":
+            raise HypervisorError(f"hypervisor networking = bridge, but {reason}")
+        logger.warning(
+            "networking: this host cannot build tenant networks (%s): user-mode networking "
+            "with port forwards, no isolation between tenants beyond QEMU's",
+            reason,
+        )
+        return NetworkMode.USER
+
+    async def serve_metadata(self, app: AsgiApp) -> None:
+        """Serve the metadata app on every tenant network's host transit address (at the
+        layout's ``imds_port``), now and as networks come and go, until :meth:`close`.
+        Networks recorded before a host reboot are rebuilt first. A host in user mode has no
+        tenant network: nothing listens (user-mode guests have no metadata service)."""
+        if self._metadata is not None:
+            raise HypervisorError("the metadata service is already served")
+        self._metadata = MetadataListeners(app, self._config.network_layout.imds_port)
+        self._networks.watch(self._metadata)
+        if await self.networking() is NetworkMode.BRIDGE:
+            await self._restore_networks()
+            for host_ip in self._networks.host_transit_ips():
+                await self._metadata.network_up(host_ip)
+
+    async def _restore_networks(self) -> None:
+        """Once per driver: rebuild what a host reboot removed of the recorded networks."""
+        if not self._networks_restored:
+            self._networks_restored = True
+            await self._networks.restore()
 
     # -- volumes --------------------------------------------------------------------------
 
     async def create_volume(self, spec: VolumeSpec) -> None:
-        target = self._volume_path(spec.volume_id)
-        if target.exists():
-            raise HypervisorError(f"volume {spec.volume_id} already exists on {self._host}")
-        if spec.backing is not None and not spec.backing.is_file():
-            raise VolumeNotFound(f"backing file of {spec.volume_id} not found")
-        partial = target.with_name(f".{target.name}.partial")
-        partial.unlink(missing_ok=True)
-        size = spec.size_gib * GIB
-        if spec.backing is not None and spec.backing_key is not None:
-            # An encrypted backing (a snapshot) would need its key at every open, and the
-            # instance spec carries only the volume's: copy it into a self-contained volume.
-            await self._img.copy_encrypted(spec.backing, spec.backing_key, partial, spec.key)
-            # A volume may be bigger than its snapshot (EC2 allows it), never smaller.
-            await self._img.grow(partial, spec.key, size)
-        else:
-            await self._img.create_encrypted(
-                partial, size, spec.key, backing=spec.backing, backing_format=spec.backing_format
-            )
-        partial.rename(target)
+        await self._volumes.create(spec)
 
     async def delete_volume(self, volume_id: str) -> None:
         for instance_id in self._users_of(volume_id):
             if self._process(instance_id).alive():
                 raise InstanceBusy(f"volume {volume_id} is attached to running {instance_id}")
-        self._volume_path(volume_id).unlink(missing_ok=True)
+        await self._volumes.delete(volume_id)
 
     async def snapshot_volume(
         self, volume_id: str, key: bytes, snapshot_id: str, snapshot_key: bytes
     ) -> None:
-        source = self._volume_path(volume_id)
-        if not source.exists():
+        if not await self._volumes.exists(volume_id):
             raise VolumeNotFound(f"volume {volume_id} not found on {self._host}")
-        target = self.snapshot_path(snapshot_id)
-        if target.exists():
-            raise HypervisorError(f"snapshot {snapshot_id} already exists on {self._host}")
-        partial = target.with_name(f".{target.name}.partial")
-        partial.unlink(missing_ok=True)
         running_users = [i for i in self._users_of(volume_id) if self._process(i).alive()]
         if running_users:
-            await self._backup_live(running_users[0], volume_id, partial, snapshot_key, key)
+            await self._backup_live(running_users[0], volume_id, snapshot_id, snapshot_key, key)
         else:
-            await self._img.copy_encrypted(source, key, partial, snapshot_key)
-        partial.rename(target)
+            await self._volumes.copy_to_snapshot(volume_id, key, snapshot_id, snapshot_key)
 
     async def _backup_live(
-        self, instance_id: str, volume_id: str, target: Path, target_key: bytes, key: bytes
+        self, instance_id: str, volume_id: str, snapshot_id: str, target_key: bytes, key: bytes
     ) -> None:
         """A point-in-time copy of a volume in use: QEMU's own backup job, which sees every
-        write the guest made (qemu-img on the file could read half-written metadata)."""
-        info = await self._img.info(self._volume_path(volume_id), key)
-        size = info.get("virtual-size")
-        if not isinstance(size, int):
-            raise HypervisorError(f"cannot size volume {volume_id}")
-        await self._img.create_encrypted(target, size, target_key)
-        node, job = f"backup-{_safe_id(volume_id)}", f"job-{_safe_id(volume_id)}"
-        async with self._lock(instance_id), self._monitor(instance_id) as qmp:
-            await _add_secret(qmp, f"key-{node}", target_key)
-            await qmp.execute("blockdev-add", _qcow2_node(node, target, f"key-{node}"))
-            try:
-                async with qmp.events("BLOCK_JOB_COMPLETED") as listener:
-                    await qmp.execute(
-                        "blockdev-backup",
-                        {"job-id": job, "device": _node(volume_id), "target": node,
-                         "sync": "full", "auto-dismiss": True},
-                    )  # fmt: skip
-                    done = await qmp.wait_for(
-                        listener, lambda data: data.get("device") == job,
-                        self._config.qemu_img_timeout,
-                    )  # fmt: skip
-                if not done:
-                    raise HypervisorError(f"snapshot of {volume_id} timed out")
-            finally:
-                with contextlib.suppress(HypervisorError):
-                    await qmp.execute("blockdev-del", {"node-name": node})
-                with contextlib.suppress(HypervisorError):
-                    await qmp.execute("object-del", {"id": f"key-{node}"})
+        write the guest made (qemu-img on the volume could read half-written metadata)."""
+        size = await self._volumes.virtual_size(volume_id, key)
+        await self._volumes.new_snapshot_target(snapshot_id, size, target_key)
+        node, job = f"backup-{safe_id(volume_id)}", f"job-{safe_id(volume_id)}"
+        try:
+            async with self._lock(instance_id), self._monitor(instance_id) as qmp:
+                await _add_secret(qmp, f"key-{node}", target_key)
+                await _add_backend_secrets(qmp, self._volumes)
+                target = self._volumes.snapshot_target_node(node, snapshot_id, f"key-{node}")
+                await qmp.execute("blockdev-add", target)
+                try:
+                    async with qmp.events("BLOCK_JOB_COMPLETED") as listener:
+                        await qmp.execute(
+                            "blockdev-backup",
+                            {"job-id": job, "device": _node(volume_id), "target": node,
+                             "sync": "full", "auto-dismiss": True},
+                        )  # fmt: skip
+                        done = await qmp.wait_for(
+                            listener, lambda data: data.get("device") == job,
+                            self._config.qemu_img_timeout,
+                        )  # fmt: skip
+                    if not done:
+                        raise HypervisorError(f"snapshot of {volume_id} timed out")
+                finally:
+                    with contextlib.suppress(HypervisorError):
+                        await qmp.execute("blockdev-del", {"node-name": node})
+                    with contextlib.suppress(HypervisorError):
+                        await qmp.execute("object-del", {"id": f"key-{node}"})
+            await self._volumes.commit_snapshot(snapshot_id)
+        except BaseException:
+            await self._volumes.abort_snapshot(snapshot_id)
+            raise
 
     async def delete_snapshot(self, snapshot_id: str) -> None:
-        self.snapshot_path(snapshot_id).unlink(missing_ok=True)
+        await self._volumes.delete_snapshot(snapshot_id)
 
     def _users_of(self, volume_id: str) -> list[str]:
         return [
@@ -250,35 +316,40 @@ class QemuDriver:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def start(self, spec: InstanceSpec) -> None:
+    async def start(self, spec: InstanceSpec) -> InstanceNetwork:
         async with self._lock(spec.instance_id):
             process = self._process(spec.instance_id)
             if process.alive():
                 raise InstanceBusy(f"instance {spec.instance_id} is already running")
             volumes = (spec.root, *spec.volumes)
             for volume in volumes:
-                if not self._volume_path(volume.volume_id).exists():
+                if not await self._volumes.exists(volume.volume_id):
                     raise VolumeNotFound(f"volume {volume.volume_id} not found on {self._host}")
             process.prepare()
-            await self._img.write_luks(build_seed_iso(spec.seed), process.seed, spec.root.key)
-            accelerator = (await self.capacity()).accelerator
-            for attempt in range(_FORWARD_ATTEMPTS):
-                # A port picked free can be taken before QEMU binds it: pick again.
-                forwards = tuple(self._bind_forward(forward) for forward in spec.forwards)
-                argv = self._command(spec, process, forwards, accelerator.value)
-                try:
-                    await process.spawn(argv, timeout=self._config.qmp_timeout)
-                    break
-                except HypervisorError as exc:
-                    if "host forwarding" not in str(exc) or attempt == _FORWARD_ATTEMPTS - 1:
-                        raise
+            # The seed is written while QEMU starts (paused): it is plugged last, after the
+            # volumes, and neither waits for the other's subprocesses.
+            seed = asyncio.ensure_future(self._write_seed(spec, process))
+            try:
+                accelerator = (await self.capacity()).accelerator
+                if spec.nic is not None and await self.networking() is NetworkMode.BRIDGE:
+                    network = await self._spawn_bridged(spec, spec.nic, process, accelerator.value)
+                else:
+                    network = await self._spawn_user(spec, process, accelerator.value)
+                forwards = network.forwards
+            except BaseException:
+                # Not cancelled: a cancelled wait would leave its qemu-img running.
+                await asyncio.gather(seed, return_exceptions=True)
+                raise
             # Written before the guest runs: a service that dies now finds them on restart.
+            process.write_requested_forwards(spec.forwards)
             process.write_forwards(forwards)
+            process.write_network(network)
             process.write_attached([v.volume_id for v in volumes])
             try:
                 async with self._monitor(spec.instance_id) as qmp:
                     for index, volume in enumerate(volumes):
                         await self._plug(qmp, volume, boot=index == 0)
+                    await seed
                     await _add_secret(qmp, f"key-{SEED_NODE}", spec.root.key)
                     await qmp.execute(
                         "blockdev-add",
@@ -294,20 +365,98 @@ class QemuDriver:
                     )  # fmt: skip
                     await qmp.execute("cont")
             except BaseException:
+                await asyncio.gather(seed, return_exceptions=True)
                 await process.kill()
                 raise
             logger.info(
                 "instance %s started (%s, %d vCPU, %d MiB)",
                 spec.instance_id, accelerator.value, spec.vcpus, spec.memory_mib,
             )  # fmt: skip
+            return network
 
-    def _command(
-        self,
-        spec: InstanceSpec,
-        process: QemuProcess,
-        forwards: tuple[PortForward, ...],
-        accelerator: str,
-    ) -> list[str]:
+    async def _spawn_bridged(
+        self, spec: InstanceSpec, nic: NicSpec, process: QemuProcess, accelerator: str
+    ) -> InstanceNetwork:
+        """QEMU inside the tenant network's namespace, on the tap plugged for the instance
+        (its security groups applied before the guest runs)."""
+        plugged = await self._networks.plug(spec.instance_id, nic, spec.firewall)
+        netdev = f"tap,id=net0,ifname={plugged.tap},script=no,downscript=no"
+        argv = [
+            *self._networks.exec_prefix(plugged.network_id),
+            *self._command(spec, process, accelerator),
+            "-netdev", netdev, "-device", nic_device(spec),
+        ]  # fmt: skip
+        await process.spawn(argv, timeout=self._config.qmp_timeout)
+        return InstanceNetwork(NetworkMode.BRIDGE, plugged.private_ip, plugged.public_ip)
+
+    async def _spawn_user(
+        self, spec: InstanceSpec, process: QemuProcess, accelerator: str
+    ) -> InstanceNetwork:
+        """QEMU with user-mode networking: the forwards the ingress rules allow, on host
+        ports picked free (again when QEMU finds one taken)."""
+        allowed = tuple(f for f in spec.forwards if ingress_allows_tcp(spec.firewall, f))
+        for attempt in range(_FORWARD_ATTEMPTS):
+            forwards = tuple(self._bind_forward(forward) for forward in allowed)
+            argv = self._command(spec, process, accelerator)
+            # A NIC even when the rules open no forward yet: set_firewall may open one live.
+            if spec.nic is not None or spec.forwards:
+                netdev = user_netdev(spec, forwards, restrict=not spec.firewall.egress)
+                argv += ["-netdev", netdev, "-device", nic_device(spec)]
+            try:
+                await process.spawn(argv, timeout=self._config.qmp_timeout)
+                break
+            except HypervisorError as exc:
+                if "host forwarding" not in str(exc) or attempt == _FORWARD_ATTEMPTS - 1:
+                    raise
+        private_ip = spec.nic.private_ip if spec.nic else None
+        return InstanceNetwork(NetworkMode.USER, private_ip, None, forwards)
+
+    async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
+        if await self._networks.set_instance_firewall(instance_id, firewall):
+            logger.info("instance %s: security groups applied", instance_id)
+            return
+        async with self._lock(instance_id):
+            process = self._process(instance_id)
+            if not process.alive() or process.network().mode is not NetworkMode.USER:
+                return  # nothing runs: a later start brings its own rules
+            await self._refresh_forwards(instance_id, process, firewall)
+
+    async def _refresh_forwards(
+        self, instance_id: str, process: QemuProcess, firewall: InstanceFirewall
+    ) -> None:
+        """User mode, live: open the requested forwards the rules now allow, close the others
+        (QEMU's ``hostfwd_add``/``hostfwd_remove``). Egress (``restrict``) waits for a start."""
+        current = {(f.host_address, f.guest_port): f for f in process.forwards()}
+        wanted = {
+            (f.host_address or self._config.forward_address, f.guest_port): f
+            for f in process.requested_forwards()
+            if ingress_allows_tcp(firewall, f)
+        }
+        kept = [f for key, f in current.items() if key in wanted]
+        async with self._monitor(instance_id) as qmp:
+            for key, forward in current.items():
+                if key not in wanted:
+                    rule = f"tcp:{forward.host_address}:{forward.host_port}"
+                    await hmp(qmp, f"hostfwd_remove net0 {rule}", success=f"{rule} removed")
+            for key, requested in wanted.items():
+                if key in current:
+                    continue
+                forward = self._bind_forward(requested)
+                await hmp(qmp, f"hostfwd_add net0 tcp:{forward.host_address}:"
+                                f"{forward.host_port}-:{forward.guest_port}")  # fmt: skip
+                kept.append(forward)
+        private_ip = process.network().private_ip
+        process.write_forwards(kept)
+        process.write_network(InstanceNetwork(NetworkMode.USER, private_ip, None, tuple(kept)))
+        logger.info("instance %s: %d port forward(s) after new rules", instance_id, len(kept))
+
+    async def _write_seed(self, spec: InstanceSpec, process: QemuProcess) -> None:
+        # pycdlib is pure Python: in a thread, so the loop keeps serving the other instances.
+        iso = await asyncio.to_thread(build_seed_iso, spec.seed)
+        await self._img.write_luks(iso, process.seed, spec.root.key)
+
+    def _command(self, spec: InstanceSpec, process: QemuProcess, accelerator: str) -> list[str]:
+        """QEMU's command line without its network (which depends on the mode)."""
         argv = [
             self._config.qemu_binary,
             "-name", f"guest={spec.instance_id}",
@@ -321,21 +470,19 @@ class QemuDriver:
         ]  # fmt: skip
         if accelerator == "kvm":
             argv += ["-cpu", "host"]
-        if spec.nic is not None or forwards:
-            argv += ["-netdev", _user_netdev(spec, forwards), "-device", _nic_device(spec)]
         return argv
 
     def _bind_forward(self, forward: PortForward) -> PortForward:
         address = forward.host_address or self._config.forward_address
-        port = forward.host_port or _free_port(address)
+        port = forward.host_port or free_port(address)
         return PortForward(address, port, forward.guest_port)
 
     async def _plug(self, qmp: Monitor, volume: AttachedVolume, *, boot: bool) -> None:
         node = _node(volume.volume_id)
         await _add_secret(qmp, f"key-{node}", volume.key)
-        await qmp.execute(
-            "blockdev-add", _qcow2_node(node, self._volume_path(volume.volume_id), f"key-{node}")
-        )
+        await _add_backend_secrets(qmp, self._volumes)
+        arguments = await self._volumes.node(node, volume.volume_id, f"key-{node}")
+        await qmp.execute("blockdev-add", arguments)
         device: dict[str, Any] = {
             "driver": "virtio-blk-pci",
             "id": f"disk-{node}",
@@ -360,7 +507,7 @@ class QemuDriver:
                 logger.info("instance %s powered off", instance_id)
             else:
                 logger.info("instance %s ignored power-down for %gs: killed", instance_id, timeout)
-                await process.kill()
+                await self._hard_stop(instance_id, process)
             process.forget_runtime()
 
     async def reboot(self, instance_id: str) -> None:
@@ -370,21 +517,36 @@ class QemuDriver:
     async def kill(self, instance_id: str) -> None:
         async with self._lock(instance_id):
             process = self._process(instance_id)
-            await process.kill()
+            await self._hard_stop(instance_id, process)
             process.forget_runtime()
+
+    async def _hard_stop(self, instance_id: str, process: QemuProcess) -> None:
+        """QMP ``quit``, then SIGKILL if QEMU has not exited within ``quit_timeout``. Quitting
+        closes the disks: an RBD image's watch and exclusive lock go with it, where a killed
+        client's linger about 30 s (Ceph's watch timeout) and hold up the volume's deletion
+        or its next opener's first write. The guest is stopped as abruptly either way."""
+        if not process.alive():
+            return
+        with contextlib.suppress(InstanceNotRunning, HypervisorError):
+            async with self._monitor(instance_id) as qmp:
+                await qmp.execute("quit")
+        await process.wait_exit(self._config.quit_timeout)
+        await process.kill()
 
     async def release(self, instance_id: str) -> None:
         async with self._lock(instance_id):
             process = self._process(instance_id)
             if process.alive():
                 raise InstanceBusy(f"instance {instance_id} is running: stop or kill it first")
+            # Its tap, public address, lease and rules; its network too when it was the last.
+            await self._networks.release(instance_id)
             shutil.rmtree(process.directory, ignore_errors=True)
         self._locks.pop(instance_id, None)
 
     # -- hot-plug -------------------------------------------------------------------------
 
     async def attach_volume(self, instance_id: str, volume: AttachedVolume) -> None:
-        if not self._volume_path(volume.volume_id).exists():
+        if not await self._volumes.exists(volume.volume_id):
             raise VolumeNotFound(f"volume {volume.volume_id} not found on {self._host}")
         async with self._lock(instance_id):
             process = self._process(instance_id)
@@ -432,6 +594,8 @@ class QemuDriver:
         return RuntimeState.SHUT_OFF if process.directory.exists() else RuntimeState.ABSENT
 
     async def running(self) -> dict[str, RuntimeState]:
+        if await self.networking() is NetworkMode.BRIDGE:
+            await self._restore_networks()
         found: dict[str, RuntimeState] = {}
         for directory in sorted(self._instances.iterdir()):
             instance_id = directory.name
@@ -462,12 +626,22 @@ class QemuDriver:
         process.bound_console(self._config.console_file_limit)
         return process.console_tail(CONSOLE_TAIL)
 
-    async def port_forwards(self, instance_id: str) -> tuple[PortForward, ...]:
-        return self._process(instance_id).forwards()
+    async def network(self, instance_id: str) -> InstanceNetwork | None:
+        process = self._process(instance_id)
+        if not process.alive():
+            return None
+        return process.network()
 
     async def close(self) -> None:
-        # Monitor sessions last one operation each; nothing stays open.
+        # Monitor sessions last one operation each; nothing stays open but the volume
+        # backend's connection to its storage. The metadata listeners close with the agent;
+        # tenant networks stay for the guests that run.
+        if self._metadata is not None:
+            self._networks.watch(None)
+            await self._metadata.close()
+            self._metadata = None
         self._locks.clear()
+        await self._volumes.close()
 
     def _monitor(self, instance_id: str) -> Monitor:
         return Monitor(self._process(instance_id).socket, self._config.qmp_timeout)
@@ -483,53 +657,15 @@ async def _add_secret(qmp: Monitor, secret_id: str, key: bytes) -> None:
     )  # fmt: skip
 
 
-def _qcow2_node(node: str, path: Path, secret_id: str) -> dict[str, Any]:
-    return {
-        "driver": "qcow2",
-        "node-name": node,
-        "file": {"driver": "file", "filename": str(path)},
-        "encrypt": {"format": "luks", "key-secret": secret_id},
-    }
+async def _add_backend_secrets(qmp: Monitor, volumes: VolumeBackend) -> None:
+    """The storage's credentials, once per QEMU process (they outlive every volume)."""
+    for arguments in volumes.qmp_secrets():
+        with contextlib.suppress(HypervisorError):  # already there: added for another volume
+            await qmp.execute("object-add", arguments)
 
 
 def _node(volume_id: str) -> str:
-    return f"vol-{_safe_id(volume_id).removeprefix('vol-')}"
-
-
-def _safe_id(resource_id: str) -> str:
-    """Ids become file and QMP node names: letters, digits and dashes only."""
-    if not resource_id or not all(c.isalnum() or c == "-" for c in resource_id):
-        raise HypervisorError(f"invalid resource id {resource_id!r}")
-    return resource_id
-
-
-def _user_netdev(spec: InstanceSpec, forwards: tuple[PortForward, ...]) -> str:
-    options = ["user", "id=net0"]
-    if spec.nic is not None:
-        # The guest gets its private address by DHCP from QEMU, on the tenant's CIDR.
-        network = IPv4Network(spec.nic.network.cidr, strict=False)
-        options += [
-            f"net={network}",
-            f"host={network.network_address + 1}",
-            f"dhcpstart={ip_address(spec.nic.private_ip)}",
-        ]
-    options += [f"hostfwd=tcp:{f.host_address}:{f.host_port}-:{f.guest_port}" for f in forwards]
-    return ",".join(options)
-
-
-def _nic_device(spec: InstanceSpec) -> str:
-    device = "virtio-net-pci,netdev=net0,id=nic0"
-    if spec.nic is not None:
-        device += f",mac={spec.nic.mac}"
-    return device
-
-
-def _free_port(address: str) -> int:
-    """A port free now; QEMU binds it a moment later (a race the caller retries on)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((address, 0))
-        port: int = probe.getsockname()[1]
-        return port
+    return f"vol-{safe_id(volume_id).removeprefix('vol-')}"
 
 
 def _find_tool(name: str | None) -> str | None:

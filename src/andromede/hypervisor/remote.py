@@ -18,8 +18,9 @@ import httpx
 from andromede.compute.driver import (
     AttachedVolume,
     HostCapacity,
+    InstanceFirewall,
+    InstanceNetwork,
     InstanceSpec,
-    PortForward,
     RuntimeState,
     VolumeSpec,
 )
@@ -102,8 +103,12 @@ class RemoteDriver:
     def snapshot_path(self, snapshot_id: str) -> Path:
         return self._snapshot_path(snapshot_id)
 
-    async def start(self, spec: InstanceSpec) -> None:
-        await self._call("start", spec)
+    async def start(self, spec: InstanceSpec) -> InstanceNetwork:
+        result: InstanceNetwork = await self._call("start", spec)
+        return result
+
+    async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
+        await self._call("set_firewall", instance_id, firewall)
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:
         await self._call("stop", instance_id, timeout=timeout)
@@ -135,8 +140,8 @@ class RemoteDriver:
         result: bytes = await self._call("console_output", instance_id)
         return result
 
-    async def port_forwards(self, instance_id: str) -> tuple[PortForward, ...]:
-        result: tuple[PortForward, ...] = await self._call("port_forwards", instance_id)
+    async def network(self, instance_id: str) -> InstanceNetwork | None:
+        result: InstanceNetwork | None = await self._call("network", instance_id)
         return result
 
     async def close(self) -> None:

@@ -21,8 +21,9 @@ from typing import Any
 from andromede.compute.driver import (
     AttachedVolume,
     HostCapacity,
+    InstanceFirewall,
+    InstanceNetwork,
     InstanceSpec,
-    PortForward,
     RuntimeState,
     VolumeSpec,
 )
@@ -51,7 +52,8 @@ CALLS: dict[str, Call] = {
         (("volume_id", str), ("key", bytes), ("snapshot_id", str), ("snapshot_key", bytes))
     ),
     "delete_snapshot": Call((("snapshot_id", str),)),
-    "start": Call((("spec", InstanceSpec),)),
+    "start": Call((("spec", InstanceSpec),), InstanceNetwork),
+    "set_firewall": Call((("instance_id", str), ("firewall", InstanceFirewall))),
     "stop": Call((("instance_id", str),), keywords=(("timeout", float),)),
     "reboot": Call((("instance_id", str),)),
     "kill": Call((("instance_id", str),)),
@@ -61,7 +63,7 @@ CALLS: dict[str, Call] = {
     "state": Call((("instance_id", str),), RuntimeState),
     "running": Call((), dict[str, RuntimeState]),
     "console_output": Call((("instance_id", str),), bytes),
-    "port_forwards": Call((("instance_id", str),), tuple[PortForward, ...]),
+    "network": Call((("instance_id", str),), InstanceNetwork | None),
 }
 
 

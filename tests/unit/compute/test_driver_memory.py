@@ -5,12 +5,18 @@ open only with their key, console bytes."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 
 import pytest
 
 from andromede.compute.driver import (
     AttachedVolume,
+    FirewallRule,
+    InstanceFirewall,
     InstanceSpec,
+    NetworkMode,
+    NetworkSpec,
+    NicSpec,
     PortForward,
     RuntimeState,
     SeedSpec,
@@ -38,7 +44,7 @@ async def test_absent_things_are_no_ops() -> None:
     await driver.release(instance_id)
     assert await driver.state(instance_id) is RuntimeState.ABSENT
     assert await driver.console_output(instance_id) == b""
-    assert await driver.port_forwards(instance_id) == ()
+    assert await driver.network(instance_id) is None
 
 
 async def test_start_needs_the_volumes_and_their_keys() -> None:
@@ -52,13 +58,15 @@ async def test_start_needs_the_volumes_and_their_keys() -> None:
     with pytest.raises(HypervisorFailed):
         await driver.start(spec(instance_id, AttachedVolume(new_id("vol"), "/dev/xvda", key)))
     assert await driver.state(instance_id) is RuntimeState.ABSENT
-    await driver.start(spec(instance_id, AttachedVolume(volume_id, "/dev/xvda", key)))
+    started = await driver.start(spec(instance_id, AttachedVolume(volume_id, "/dev/xvda", key)))
     assert await driver.state(instance_id) is RuntimeState.RUNNING
-    [forward] = await driver.port_forwards(instance_id)
+    assert started.mode is NetworkMode.USER and await driver.network(instance_id) == started
+    [forward] = started.forwards
     assert forward.host_port > 0
     assert b"echo hi" in await driver.console_output(instance_id)
     await driver.stop(instance_id, timeout=1)
     assert await driver.state(instance_id) is RuntimeState.SHUT_OFF
+    assert await driver.network(instance_id) is None
     assert await driver.running() == {instance_id: RuntimeState.SHUT_OFF}
     await driver.release(instance_id)
     assert await driver.running() == {}
@@ -76,3 +84,23 @@ async def test_snapshots_back_new_volumes_with_their_own_key() -> None:
     with pytest.raises(HypervisorFailed):
         await driver.create_volume(VolumeSpec(new_id("vol"), 2, key, path, "qcow2", b"wrong"))
     await driver.create_volume(VolumeSpec(new_id("vol"), 2, key, path, "qcow2", snapshot_key))
+
+
+async def test_an_instance_with_a_nic_is_bridged_with_a_host_only_address() -> None:
+    driver = MemoryDriver()
+    key = secrets.token_bytes(32)
+    volume_id = new_id("vol")
+    await driver.create_volume(VolumeSpec(volume_id, 1, key))
+    nic = NicSpec(NetworkSpec("net-a", "tenant-a", "10.0.0.0/24"), "52:54:00:00:00:05", "10.0.0.5")
+    rules = InstanceFirewall(ingress=(FirewallRule("tcp", 22, 22, "0.0.0.0/0"),))
+    base = spec(new_id("i"), AttachedVolume(volume_id, "/dev/xvda", key))
+    instance_spec = replace(base, nic=nic, forwards=(), firewall=rules)
+    started = await driver.start(instance_spec)
+    assert started.mode is NetworkMode.BRIDGE
+    assert started.private_ip == "10.0.0.5" and started.public_ip is not None
+    assert driver.instances[instance_spec.instance_id].firewall == rules
+    await driver.set_firewall(instance_spec.instance_id, InstanceFirewall())
+    assert driver.instances[instance_spec.instance_id].firewall == InstanceFirewall()
+    # Stop/start keeps the host-only address, as the private one.
+    await driver.stop(instance_spec.instance_id, timeout=1)
+    assert (await driver.start(instance_spec)).public_ip == started.public_ip

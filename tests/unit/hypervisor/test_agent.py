@@ -17,7 +17,9 @@ import pytest
 
 from andromede.compute.driver import (
     AttachedVolume,
+    FirewallRule,
     HostCapacity,
+    InstanceFirewall,
     InstanceSpec,
     NetworkSpec,
     NicSpec,
@@ -117,12 +119,16 @@ async def test_a_remote_driver_runs_an_instance_through_the_agent(
         spec = _spec()
         await remote.create_volume(VolumeSpec("vol-root", 8, KEY))
         await remote.create_volume(VolumeSpec("vol-data", 1, KEY[::-1]))
-        await remote.start(spec)
+        started = await remote.start(spec)
         assert await remote.state(spec.instance_id) is RuntimeState.RUNNING
         assert await remote.running() == {spec.instance_id: RuntimeState.RUNNING}
         assert isinstance(await remote.console_output(spec.instance_id), bytes)
-        forwards = await remote.port_forwards(spec.instance_id)
+        assert await remote.network(spec.instance_id) == started
+        forwards = started.forwards
         assert forwards and forwards[0].guest_port == 22 and forwards[0].host_port != 0
+        rules = InstanceFirewall(ingress=(FirewallRule("tcp", 22, 22, "10.0.0.0/8"),))
+        await remote.set_firewall(spec.instance_id, rules)
+        assert _driver.instances[spec.instance_id].firewall == rules
         await remote.create_volume(VolumeSpec("vol-more", 1, KEY))
         await remote.attach_volume(spec.instance_id, AttachedVolume("vol-more", "/dev/sdg", KEY))
         await remote.detach_volume(spec.instance_id, "vol-more")
@@ -205,3 +211,13 @@ async def test_a_host_has_one_agent(agent: tuple[Path, MemoryDriver]) -> None:
     with pytest.raises(AgentAlreadyRunning):
         await serve_agent(MemoryDriver(), socket_path)
     assert await asyncio.to_thread(agent_ready, socket_path, 1.0)  # the first one still serves
+
+
+async def test_an_agent_asked_to_serve_metadata_needs_a_driver_that_can(tmp_path: Path) -> None:
+    async def app(scope: object, receive: object, send: object) -> None:
+        return None
+
+    driver = MemoryDriver(vcpus=4, memory_mib=4096, snapshot_dir=tmp_path / "snapshots")
+    with pytest.raises(TypeError, match="cannot serve the metadata service"):
+        await serve_agent(driver, tmp_path / "agent" / "agent.sock", metadata_app=app)
+    assert not (tmp_path / "agent" / "agent.sock").exists()
