@@ -210,7 +210,7 @@ def test_debian_cloud_init_runs_user_data_installs_the_key_and_keeps_its_disk(
     assert network is not None
     if network.group(1).strip():
         assert re.fullmatch(r"\d+\.\d+\.\d+\.\d+/\d+", network.group(2)), network.group(0)
-    print(f"first boot: user data ran {ran_at - started:.1f}s after RunInstances")
+    print(f"first boot: user data ran {ran_at - started:.1f}s after RunInstances; {network[0]}")
     assert len(_qemu_processes(state_dir)) == 1
 
     # Stop (ACPI power button: systemd shuts the guest down), start: the root file system
