@@ -106,7 +106,9 @@ class SeedSpec:
 
     meta_data: str  # YAML: instance-id, local-hostname, public-keys
     user_data: bytes  # as the tenant gave it (already base64-decoded), may be empty
-    network_config: str  # YAML, network config version 2
+    # YAML, network config version 2; empty: no file, and cloud-init falls back to DHCP on the
+    # one interface (matched by MAC, which every renderer writes correctly).
+    network_config: str
 
 
 @dataclass(frozen=True, slots=True)
