@@ -39,6 +39,14 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidAMIName.Duplicate": (400, "An image with this name already exists."),
     "InvalidGroup.Duplicate": (400, "The security group already exists."),
     "InvalidGroup.NotFound": (400, "The security group does not exist."),
+    "InvalidGroup.Reserved": (400, "The security group name is reserved."),
+    "CannotDelete": (400, "You cannot delete the 'default' security group."),
+    "InvalidNetworkInterfaceID.Malformed": (400, "The network interface ID is malformed."),
+    "InvalidNetworkInterfaceID.NotFound": (400, "The network interface does not exist."),
+    "InvalidSubnetID.Malformed": (400, "The subnet ID is malformed."),
+    "InvalidSubnetID.NotFound": (400, "The subnet ID does not exist."),
+    "InvalidVpcID.Malformed": (400, "The VPC ID is malformed."),
+    "InvalidVpcID.NotFound": (400, "The VPC ID does not exist."),
     "InvalidGroupId.Malformed": (400, "The security group ID is malformed."),
     "InvalidID": (400, "The ID is not valid."),
     "InvalidInstanceID.Malformed": (400, "The instance ID is malformed."),
@@ -90,6 +98,9 @@ _NOT_FOUND: Final = {
     "key": "InvalidKeyPair.NotFound",
     "keyname": "InvalidKeyPair.NotFound",
     "permission": "InvalidPermission.NotFound",
+    "vpc": "InvalidVpcID.NotFound",
+    "subnet": "InvalidSubnetID.NotFound",
+    "eni": "InvalidNetworkInterfaceID.NotFound",
 }
 _MALFORMED: Final = {
     "i": "InvalidInstanceID.Malformed",
@@ -97,6 +108,9 @@ _MALFORMED: Final = {
     "vol": "InvalidVolumeID.Malformed",
     "snap": "InvalidSnapshotID.Malformed",
     "sg": "InvalidGroupId.Malformed",
+    "vpc": "InvalidVpcID.Malformed",
+    "subnet": "InvalidSubnetID.Malformed",
+    "eni": "InvalidNetworkInterfaceID.Malformed",
 }
 _DUPLICATE: Final = {
     "keyname": "InvalidKeyPair.Duplicate",
@@ -115,6 +129,8 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.IncorrectInstanceState, "IncorrectInstanceState"),
     (compute.IncorrectState, "IncorrectState"),
     (compute.OperationNotPermitted, "OperationNotPermitted"),
+    (compute.ReservedName, "InvalidGroup.Reserved"),
+    (compute.CannotDelete, "CannotDelete"),
     (compute.InsufficientCapacity, "InsufficientInstanceCapacity"),
     (compute.InstanceLimitExceeded, "InstanceLimitExceeded"),
     (compute.ImportFailed, "InvalidParameterValue"),
