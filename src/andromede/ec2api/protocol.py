@@ -18,6 +18,7 @@ from andromede.compute.service import ComputeService
 from andromede.ec2api.errors import Ec2Error
 from andromede.http.xml import XmlWriter
 from andromede.iam.model import Principal
+from andromede.iam.service import IdentityService
 
 __all__ = ["NAMESPACE", "VERSION", "Action", "Call", "Handler", "Params", "arn_of", "iso8601"]
 
@@ -131,6 +132,10 @@ class Call:
     compute: ComputeService
     region: str
     result: XmlWriter
+    identity: IdentityService
+    # Authorises a further action on resources for this caller (UnauthorizedOperation if
+    # denied): what a call needs beyond its own ``ec2:`` action, as ``iam:PassRole``.
+    allow: Callable[[str, list[str]], Awaitable[None]]
     # The resources authorised, for the audit record.
     context: dict[str, Any] = field(default_factory=dict)
 
