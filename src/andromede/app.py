@@ -24,6 +24,7 @@ from pathlib import Path
 from andromede.api.app import ManagementApi
 from andromede.audit.service import AuditService
 from andromede.audit.store import SqlAuditStore
+from andromede.compute.driver import HypervisorDriver
 from andromede.compute.images import ImageFiles
 from andromede.compute.service import ComputeService
 from andromede.compute.store_sql import SqlComputeStore
@@ -45,6 +46,8 @@ from andromede.iam.store_sql import SqlIdentityStore
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.iam import IAM
 from andromede.iamapi.sts import STS
+from andromede.imds.app import ImdsLimits, MetadataApp, create_metadata_app
+from andromede.imds.directory import ComputeInstanceDirectory
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.keys_store_sql import SqlCustomerKeyStore
 from andromede.kms.service import KeyService
@@ -74,6 +77,7 @@ __all__ = [
     "open_blob_stores",
     "open_identity",
     "open_image_library",
+    "open_instance_metadata",
     "open_metadata",
     "prepare",
     "s3_services",
@@ -542,6 +546,25 @@ async def open_image_library(
         yield compute, identity_service(settings, db)
     finally:
         await asyncio.to_thread(keys.close)
+        await db.close()
+
+
+@contextlib.asynccontextmanager
+async def open_instance_metadata(
+    settings: Settings, driver: HypervisorDriver
+) -> AsyncIterator[MetadataApp]:
+    """The instance metadata service of the host ``driver`` runs: what the hypervisor agent
+    serves to its guests (decision 0021). The agent is a platform component of the host, like
+    a gateway: it opens the same metadata database (its schema is the gateways' to migrate) for
+    the compute records, and identity over it with the data folder's secrets key to issue the
+    instance profiles' credentials."""
+    db = _open_database(settings, settings.effective_database_url)
+    try:
+        directory = ComputeInstanceDirectory(SqlComputeStore(db), driver, settings.region)
+        yield create_metadata_app(
+            directory, identity_service(settings, db), ImdsLimits.from_settings(settings)
+        )
+    finally:
         await db.close()
 
 
