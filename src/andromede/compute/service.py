@@ -400,7 +400,14 @@ class ComputeService(VolumesMixin, ImagesMixin, AccessMixin, TagsMixin, Networks
                 # (EC2 gives a new one at the next start); its private address stays.
                 changed = replace(changed, network_mode=None, public_ip=None, forwards=())
             if state is InstanceState.TERMINATED:
-                changed = replace(changed, terminated_at=self.clock())
+                # Its interface is released with it (the address may go to another).
+                changed = replace(
+                    changed,
+                    terminated_at=self.clock(),
+                    network_interface_id=None,
+                    private_ip=None,
+                    mac=None,
+                )
             if await self.store.replace(changed):
                 return replace(changed, revision=changed.revision + 1)
         raise ComputeError(f"instance {instance_id}: too many concurrent changes")

@@ -142,6 +142,8 @@ _VPC_FILTERS = with_tags(
     {
         "vpc-id": lambda v: [v.vpc_id] if isinstance(v, Vpc) else [],
         "is-default": lambda v: [str(v.is_default).lower()] if isinstance(v, Vpc) else [],
+        # The spelling Terraform's aws_default_vpc and aws_vpc (default = true) send.
+        "isDefault": lambda v: [str(v.is_default).lower()] if isinstance(v, Vpc) else [],
         "cidr": lambda v: [v.cidr] if isinstance(v, Vpc) else [],
         "cidr-block-association.cidr-block": lambda v: [v.cidr] if isinstance(v, Vpc) else [],
         "state": lambda v: ["available"],
@@ -196,6 +198,8 @@ def _subnet_filter(name: str) -> Callable[[object], list[str]] | None:
         "cidr": of(lambda s: s.cidr),
         "cidrBlock": of(lambda s: s.cidr),
         "availability-zone": of(lambda s: s.availability_zone),
+        # Terraform's aws_default_subnet spells these two the API's older way.
+        "availabilityZone": of(lambda s: s.availability_zone),
         "default-for-az": of(lambda s: str(s.default_for_az).lower()),
         "defaultForAz": of(lambda s: str(s.default_for_az).lower()),
         "state": of(lambda s: "available"),

@@ -188,6 +188,7 @@ async def test_addresses_are_kept_on_stop_and_freed_on_terminate(
     await compute.settle()
     [gone] = await compute.describe_instances(TENANT, [first.instance_id])
     assert gone.state is InstanceState.TERMINATED and gone.public_ip is None
+    assert gone.private_ip is None and gone.network_interface_id is None
     held = await compute.store.list(NetworkInterface, TENANT)
     assert first.private_ip not in {i.private_ip for i in held}
     [fourth] = await launch(compute, image)
