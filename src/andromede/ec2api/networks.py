@@ -91,6 +91,7 @@ def write_interface(
     group_names: dict[str, str],
     *,
     nested: bool,
+    tags: tuple[tuple[str, str], ...] = (),
 ) -> None:
     """The instance's interface as an ``<item>``: ``nested`` in DescribeInstances' instance,
     or on its own for DescribeNetworkInterfaces (which adds the instance's id and zone)."""
@@ -133,6 +134,8 @@ def write_interface(
     xml.close("item")
     xml.close("privateIpAddressesSet")
     xml.element("interfaceType", "interface")
+    if not nested:
+        write_tags(xml, tags)
     xml.close("item")
 
 
@@ -276,7 +279,7 @@ async def describe_network_interfaces(call: Call) -> None:
         instance = instances.get(interface.instance_id)
         if instance is None or not matches(filters, (interface, instance)):
             continue
-        write_interface(xml, call, instance, names, nested=False)
+        write_interface(xml, call, instance, names, nested=False, tags=interface.tags)
     xml.close("networkInterfaceSet")
 
 

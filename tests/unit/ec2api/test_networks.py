@@ -289,3 +289,23 @@ async def test_user_mode_reports_the_ssh_forward(tmp_path: Path) -> None:
     assert public_ip_of(instance) == "127.0.0.1"
     assert system_tags(instance) == ((f"{FORWARD_TAG_PREFIX}22", f"127.0.0.1:{port}"),)
     assert instance.private_ip == "172.31.0.4"  # still its place on the tenant network
+
+
+async def test_network_resources_take_tags(world: World) -> None:
+    [instance_id] = await run(world)
+    ids = default_ids(world.tenant_id)
+    [eni] = (await world.root.call("DescribeNetworkInterfaces"))["NetworkInterfaces"]
+    resources = [ids.vpc_id, ids.subnet_id, eni["NetworkInterfaceId"]]
+    await world.root.call("CreateTags", Resources=resources, Tags=[{"Key": "env", "Value": "prod"}])
+    tagged = (await world.root.call("DescribeTags"))["Tags"]
+    assert {(t["ResourceId"], t["ResourceType"]) for t in tagged} == {
+        (ids.vpc_id, "vpc"),
+        (ids.subnet_id, "subnet"),
+        (eni["NetworkInterfaceId"], "network-interface"),
+    }
+    [vpc] = (
+        await world.root.call("DescribeVpcs", Filters=[{"Name": "tag:env", "Values": ["prod"]}])
+    )["Vpcs"]
+    assert vpc["Tags"] == [{"Key": "env", "Value": "prod"}]
+    [eni] = (await world.root.call("DescribeNetworkInterfaces"))["NetworkInterfaces"]
+    assert eni["TagSet"] == [{"Key": "env", "Value": "prod"}] and instance_id
