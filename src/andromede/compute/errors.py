@@ -144,6 +144,7 @@ _NOUNS = {
     "eni": "network interface",
     "address": "address",
     "instance-profile": "instance profile",
+    "iip-assoc": "association",
 }
 _PAST = {
     "start": "started",

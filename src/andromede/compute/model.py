@@ -55,10 +55,10 @@ Tags = tuple[tuple[str, str], ...]
 
 # EC2 resource id prefixes (AWS's long form: prefix + 17 lowercase hex digits).
 ID_PREFIXES: Final = (
-    "i", "ami", "vol", "snap", "sg", "key", "r", "import-ami", "vpc", "subnet", "eni", "iip",
+    "i", "ami", "vol", "snap", "sg", "key", "r", "import-ami", "vpc", "subnet", "eni", "iip-assoc",
 )  # fmt: skip
 _ID = re.compile(
-    r"^(i|ami|vol|snap|sg|key|r|import-ami|vpc|subnet|eni|iip)-[0-9a-f]{8}(?:[0-9a-f]{9})?$"
+    r"^(i|ami|vol|snap|sg|key|r|import-ami|vpc|subnet|eni|iip-assoc)-[0-9a-f]{8}(?:[0-9a-f]{9})?$"
 )
 MAX_TAGS: Final = 50  # EC2's limit per resource
 _TAG_KEY_MAX = 128
@@ -202,11 +202,13 @@ class InstanceType:
 
 @dataclass(frozen=True, slots=True)
 class InstanceProfileRef:
-    """The IAM instance profile an instance was launched with (checked then, with
-    ``iam:PassRole`` on its role): what DescribeInstances shows and the metadata service uses."""
+    """The IAM instance profile associated with an instance (checked then, with
+    ``iam:PassRole`` on its role): what DescribeInstances shows and the metadata service uses.
+    ``association_id`` names the association (``iip-assoc-…``), as EC2 does."""
 
     arn: str
     profile_id: str
+    association_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

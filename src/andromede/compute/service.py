@@ -48,6 +48,7 @@ from andromede.compute.errors import (
     NotFound,
 )
 from andromede.compute.image_library import ImagesMixin
+from andromede.compute.instance_attributes import InstanceAttributesMixin
 from andromede.compute.model import (
     Attachment,
     Event,
@@ -108,7 +109,9 @@ class StateChange:
     current: InstanceState
 
 
-class ComputeService(VolumesMixin, ImagesMixin, AccessMixin, TagsMixin, NetworksMixin):
+class ComputeService(
+    VolumesMixin, ImagesMixin, AccessMixin, TagsMixin, InstanceAttributesMixin, NetworksMixin
+):
     """Instances and their lifecycle; volumes, snapshots, images, key pairs, security groups and
     tags through the mixins over :class:`~andromede.compute.service_core.ServiceCore`."""
 
@@ -204,7 +207,11 @@ class ComputeService(VolumesMixin, ImagesMixin, AccessMixin, TagsMixin, Networks
                         tags=request.instance_tags,
                         vpc_id=subnet.vpc_id,
                         subnet_id=subnet.subnet_id,
-                        iam_instance_profile=request.iam_instance_profile,
+                        iam_instance_profile=(
+                            replace(profile, association_id=new_id("iip-assoc"))
+                            if (profile := request.iam_instance_profile) is not None
+                            else None
+                        ),
                     )
                 )
             instances = await self._insert_with_addresses(subnet, instances, volumes)

@@ -24,6 +24,7 @@ from andromede.ec2api.errors import Ec2Error, to_ec2_error
 from andromede.ec2api.images import IMAGE_ACTIONS
 from andromede.ec2api.instances import INSTANCE_ACTIONS
 from andromede.ec2api.networks import NETWORK_ACTIONS
+from andromede.ec2api.profiles import PROFILE_ACTIONS
 from andromede.ec2api.protocol import NAMESPACE, VERSION, Action, Call, Params
 from andromede.ec2api.tags import TAG_ACTIONS
 from andromede.ec2api.volumes import VOLUME_ACTIONS
@@ -64,6 +65,7 @@ ACTIONS: dict[str, Action] = {
     **TAG_ACTIONS,
     **VOLUME_ACTIONS,
     **NETWORK_ACTIONS,
+    **PROFILE_ACTIONS,
 }
 
 

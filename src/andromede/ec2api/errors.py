@@ -37,6 +37,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidAMIID.Malformed": (400, "The image ID is malformed."),
     "InvalidAMIID.NotFound": (400, "The image ID does not exist."),
     "InvalidAMIName.Duplicate": (400, "An image with this name already exists."),
+    "InvalidAssociationID.NotFound": (400, "The association ID does not exist."),
     "InvalidGroup.Duplicate": (400, "The security group already exists."),
     "InvalidGroup.NotFound": (400, "The security group does not exist."),
     "InvalidGroup.Reserved": (400, "The security group name is reserved."),
@@ -101,6 +102,7 @@ _NOT_FOUND: Final = {
     "vpc": "InvalidVpcID.NotFound",
     "subnet": "InvalidSubnetID.NotFound",
     "eni": "InvalidNetworkInterfaceID.NotFound",
+    "iip-assoc": "InvalidAssociationID.NotFound",
 }
 _MALFORMED: Final = {
     "i": "InvalidInstanceID.Malformed",
@@ -111,6 +113,7 @@ _MALFORMED: Final = {
     "vpc": "InvalidVpcID.Malformed",
     "subnet": "InvalidSubnetID.Malformed",
     "eni": "InvalidNetworkInterfaceID.Malformed",
+    "iip-assoc": "InvalidAssociationID.NotFound",
 }
 _DUPLICATE: Final = {
     "keyname": "InvalidKeyPair.Duplicate",

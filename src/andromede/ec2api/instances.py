@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 
 from andromede.compute.model import (
     Instance,
-    InstanceProfileRef,
     InstanceState,
     InstanceType,
     SecurityGroup,
@@ -20,11 +19,10 @@ from andromede.compute.service import RunRequest, StateChange
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
 from andromede.ec2api.networks import public_ip_of, system_tags, write_interface
+from andromede.ec2api.profiles import instance_profile
 from andromede.ec2api.protocol import Action, Call, iso8601
 from andromede.ec2api.xml import write_tags
 from andromede.http.xml import XmlWriter
-from andromede.iam.errors import NoSuchEntity
-from andromede.iam.model import InstanceProfile
 
 __all__ = ["INSTANCE_ACTIONS"]
 
@@ -178,7 +176,9 @@ async def run_instances(call: Call) -> None:
     for name in by_name:
         group = await call.compute.security_group(call.tenant_id, group_id=None, name=name)
         group_ids.append(group.group_id)
-    profile = await _instance_profile(call)
+    profile = await instance_profile(
+        call, p.get("IamInstanceProfile.Arn"), p.get("IamInstanceProfile.Name")
+    )
     request = RunRequest(
         image_id=p.required("ImageId"),
         instance_type=p.get("InstanceType") or "m5.large",  # EC2's default type
@@ -205,38 +205,6 @@ async def run_instances(call: Call) -> None:
     for instance in instances:
         _write_instance(xml, call, instance, names)
     xml.close("instancesSet")
-
-
-async def _instance_profile(call: Call) -> InstanceProfileRef | None:
-    """The profile ``IamInstanceProfile.Arn`` or ``.Name`` names, which must be the tenant's;
-    the caller needs ``iam:PassRole`` on its role (as on AWS: launching with a profile hands
-    the role's permissions to the instance)."""
-    arn = call.params.get("IamInstanceProfile.Arn")
-    name = call.params.get("IamInstanceProfile.Name")
-    if arn is None and name is None:
-        return None
-    found: InstanceProfile
-    try:
-        if arn is not None:
-            found = await call.identity.get_instance_profile_by_arn(call.tenant_id, arn)
-            if name is not None and name != found.name:
-                raise Ec2Error(
-                    "InvalidParameterCombination",
-                    "The parameter iamInstanceProfile.name cannot differ from the profile the "
-                    "ARN names",
-                )
-        else:
-            found = await call.identity.get_instance_profile(call.tenant_id, name or "")
-    except NoSuchEntity:
-        which = f"arn ({arn[:256]})" if arn is not None else f"name ({(name or '')[:128]})"
-        raise Ec2Error(
-            "InvalidParameterValue",
-            f"Value {which} for parameter iamInstanceProfile is invalid. "
-            "Invalid IAM Instance Profile",
-        ) from None
-    for role in found.roles:
-        await call.allow("iam:PassRole", [role.arn])
-    return InstanceProfileRef(found.arn, found.id)
 
 
 # -- DescribeInstances -----------------------------------------------------------------------

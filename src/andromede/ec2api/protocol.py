@@ -87,6 +87,11 @@ class Params:
             raise Ec2Error("InvalidParameterValue", f"Invalid boolean '{raw[:16]}' for {name}")
         return raw.lower() == "true"
 
+    def names(self) -> list[str]:
+        """The parameter names under this view's prefix, the prefix removed."""
+        cut = len(self._prefix)
+        return [key[cut:] for key in self._params if key.startswith(self._prefix)]
+
     def values(self, name: str) -> list[str]:
         """``Name.1``, ``Name.2``… in order (EC2's flattened list of strings)."""
         found: list[str] = []

@@ -309,3 +309,84 @@ async def test_network_resources_take_tags(world: World) -> None:
     assert vpc["Tags"] == [{"Key": "env", "Value": "prod"}]
     [eni] = (await world.root.call("DescribeNetworkInterfaces"))["NetworkInterfaces"]
     assert eni["TagSet"] == [{"Key": "env", "Value": "prod"}] and instance_id
+
+
+async def test_profile_associations_and_group_changes(world: World) -> None:
+    tenant, identity, c = world.tenant_id, world.identity, world.root
+    await identity.create_role(tenant, "web-role", TRUST_EC2)
+    profile = await identity.create_instance_profile(tenant, "web")
+    await identity.add_role_to_instance_profile(tenant, "web", "web-role")
+    [launched] = await run(world, IamInstanceProfile={"Name": "web"})
+    [plain] = await run(world)
+    [first] = (await c.call("DescribeIamInstanceProfileAssociations"))[
+        "IamInstanceProfileAssociations"
+    ]
+    assert first["InstanceId"] == launched and first["State"] == "associated"
+    assert first["AssociationId"].startswith("iip-assoc-")
+    assert first["IamInstanceProfile"] == {"Arn": profile.arn, "Id": profile.id}
+    with pytest.raises(ApiError) as raised:  # one profile per instance
+        await c.call(
+            "AssociateIamInstanceProfile", InstanceId=launched, IamInstanceProfile={"Name": "web"}
+        )
+    assert raised.value.code == "IncorrectState"
+    added = (
+        await c.call(
+            "AssociateIamInstanceProfile",
+            InstanceId=plain,
+            IamInstanceProfile={"Arn": profile.arn},
+        )
+    )["IamInstanceProfileAssociation"]
+    assert added["InstanceId"] == plain
+    found = await c.call(
+        "DescribeIamInstanceProfileAssociations",
+        Filters=[{"Name": "instance-id", "Values": [plain]}],
+    )
+    assert [a["AssociationId"] for a in found["IamInstanceProfileAssociations"]] == [
+        added["AssociationId"]
+    ]
+    removed = (
+        await c.call("DisassociateIamInstanceProfile", AssociationId=first["AssociationId"])
+    )["IamInstanceProfileAssociation"]
+    assert (removed["InstanceId"], removed["State"]) == (launched, "disassociating")
+    [described] = (await c.call("DescribeInstances", InstanceIds=[launched]))["Reservations"][0][
+        "Instances"
+    ]
+    assert "IamInstanceProfile" not in described
+    with pytest.raises(ApiError) as raised:
+        await c.call("DisassociateIamInstanceProfile", AssociationId=first["AssociationId"])
+    assert raised.value.code == "InvalidAssociationID.NotFound"
+    # Security groups of a running instance, changed: its firewall follows.
+    web = (await c.call("CreateSecurityGroup", GroupName="web", Description="d"))["GroupId"]
+    await c.call(
+        "AuthorizeSecurityGroupIngress",
+        GroupId=web,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+                        "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )  # fmt: skip
+    await c.call("ModifyInstanceAttribute", InstanceId=plain, Groups=[web])
+    [described] = (await c.call("DescribeInstances", InstanceIds=[plain]))["Reservations"][0][
+        "Instances"
+    ]
+    assert [g["GroupId"] for g in described["SecurityGroups"]] == [web]
+    rules = world.driver.instances[plain].firewall.ingress
+    assert [(r.protocol, r.from_port, r.cidr) for r in rules] == [("tcp", 80, "0.0.0.0/0")]
+    # The other instance, still in the default group, no longer counts it as a member.
+    peers = {r.cidr for r in world.driver.instances[launched].firewall.ingress}
+    assert peers == {f"{world.driver.instances[launched].network.private_ip}/32"}
+    with pytest.raises(ApiError) as raised:
+        await c.call(
+            "ModifyInstanceAttribute", InstanceId=plain, InstanceType={"Value": "t3.micro"}
+        )
+    assert raised.value.code == "UnsupportedOperation"
+    # An IAM user with EC2 rights but no iam:PassRole cannot associate the profile.
+    await identity.create_user(tenant, "bob")
+    key = await identity.create_access_key(tenant, "bob")
+    bob = Client(world.app, Credentials(key.key.access_key_id, key.secret_access_key))
+    policy = {"Version": "2012-10-17",
+              "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}  # fmt: skip
+    await identity.put_user_policy(tenant, "bob", "ec2", json.dumps(policy))
+    with pytest.raises(ApiError) as raised:
+        await bob.call(
+            "AssociateIamInstanceProfile", InstanceId=launched, IamInstanceProfile={"Name": "web"}
+        )
+    assert raised.value.code == "UnauthorizedOperation"
