@@ -30,6 +30,7 @@ from pathlib import Path
 from andromede.compute.access import AccessMixin
 from andromede.compute.driver import (
     AttachedVolume,
+    InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
     NetworkSpec,
@@ -327,7 +328,7 @@ class ComputeService(
                     # Where the host cannot bridge (user-mode networking), SSH is reached
                     # through a host port the driver picks.
                     forwards=(PortForward(self.limits.forward_address, 0, SSH_PORT),),
-                    firewall=await self.firewall_of(instance),
+                    firewall=(firewall := await self.firewall_of(instance)),
                 )
             )
         except Exception:
@@ -344,17 +345,30 @@ class ComputeService(
                 )
             return
         launched = await self._apply(instance.instance_id, Event.LAUNCHED, quiet=True, wired=wired)
-        if launched is None:
-            # Terminated (or gone) while it was starting: the termination may have killed
-            # nothing yet, so what this launch started must not outlive it.
-            current = await self.store.get(Instance, instance.instance_id)
-            if current is None or current.state in (
-                InstanceState.SHUTTING_DOWN,
-                InstanceState.TERMINATED,
-            ):
-                await driver.kill(instance.instance_id)
-                if current is None or current.state is InstanceState.TERMINATED:
-                    await driver.release(instance.instance_id)
+        if launched is not None:
+            await self._catch_up_firewall(launched, firewall)
+            return
+        # Terminated (or gone) while it was starting: the termination may have killed
+        # nothing yet, so what this launch started must not outlive it.
+        current = await self.store.get(Instance, instance.instance_id)
+        if current is None or current.state in (
+            InstanceState.SHUTTING_DOWN,
+            InstanceState.TERMINATED,
+        ):
+            await driver.kill(instance.instance_id)
+            if current is None or current.state is InstanceState.TERMINATED:
+                await driver.release(instance.instance_id)
+
+    async def _catch_up_firewall(self, instance: Instance, started_with: InstanceFirewall) -> None:
+        """Pushes skip instances not yet running: a member that joined one of its groups
+        while it was starting is added now."""
+        current = await self.firewall_of(instance)
+        if current == started_with:
+            return
+        try:
+            await self._driver(instance.host).set_firewall(instance.instance_id, current)
+        except Exception:
+            log.exception("instance %s: the firewall could not be set", instance.instance_id)
 
     async def _root_spec(self, root: Volume, image: Image, key: bytes) -> VolumeSpec:
         if image.snapshot_id is not None:

@@ -4,14 +4,17 @@ into each instance's firewall and pushed when rules or members change."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import FirewallRule, NetworkMode
+from andromede.compute.driver import FirewallRule, InstanceNetwork, InstanceSpec, NetworkMode
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.errors import CannotDelete, NotFound, ReservedName, ResourceInUse
+from andromede.compute.images import ImageFiles
 from andromede.compute.model import (
     Image,
     Instance,
@@ -31,7 +34,8 @@ from andromede.compute.network import (
     usable_addresses,
 )
 from andromede.compute.service import ComputeService, RunRequest
-from support.computekit import OTHER, TENANT
+from andromede.compute.store_memory import MemoryComputeStore
+from support.computekit import OTHER, TENANT, MemoryDiskKeys, limits
 
 ALL = FirewallRule("-1", 0, 65535, "0.0.0.0/0")
 
@@ -261,9 +265,47 @@ async def test_only_the_tenant_s_subnet(compute: ComputeService, image: Image) -
 async def test_concurrent_launches_in_one_gateway_never_share_an_address(
     compute: ComputeService, image: Image
 ) -> None:
-    import asyncio
-
     request = RunRequest(image.image_id, "t3.nano", min_count=1, max_count=1)
     batches = await asyncio.gather(*(compute.run_instances(TENANT, request) for _ in range(4)))
     addresses = [i.private_ip for batch in batches for i in batch]
     assert len(addresses) == 4 and len(set(addresses)) == 4
+
+
+class SlowHost(MemoryDriver):
+    """A host whose first start waits for the test to let it finish."""
+
+    def __init__(self) -> None:
+        super().__init__(vcpus=8, memory_mib=4096)
+        self.gate = asyncio.Event()
+        self.starting = asyncio.Event()
+        self._first = True
+
+    async def start(self, spec: InstanceSpec) -> InstanceNetwork:
+        if self._first:
+            self._first = False
+            self.starting.set()
+            await self.gate.wait()
+        return await super().start(spec)
+
+
+async def test_a_member_joining_while_another_starts_reaches_it(tmp_path: Path) -> None:
+    host = SlowHost()
+    compute = ComputeService(
+        MemoryComputeStore(), [host], MemoryDiskKeys(), limits(),
+        ImageFiles(tmp_path / "images", max_size=1024**3),
+    )  # fmt: skip
+    source = tmp_path / "disk.raw"
+    source.write_bytes(b"\0" * 4096)
+    image = await compute.import_image_file(source, name="debian", owner_id=None)
+    try:
+        [slow] = await compute.run_instances(TENANT, RunRequest(image.image_id, "t3.nano"))
+        await host.starting.wait()  # its firewall is computed: it alone in the default group
+        [quick] = await compute.run_instances(TENANT, RunRequest(image.image_id, "t3.nano"))
+        while quick.instance_id not in host.instances:
+            await asyncio.sleep(0)
+        host.gate.set()
+        await compute.settle()
+        peers = {r.cidr for r in host.instances[slow.instance_id].firewall.ingress}
+        assert peers == {f"{slow.private_ip}/32", f"{quick.private_ip}/32"}
+    finally:
+        await compute.close()
