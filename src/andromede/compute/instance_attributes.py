@@ -24,10 +24,10 @@ from andromede.compute.model import (
 )
 from andromede.compute.networks import NetworksMixin
 
-__all__ = ["InstanceAttributesMixin", "ProfileAssociation"]
+__all__ = ["MAX_GROUPS_PER_INSTANCE", "InstanceAttributesMixin", "ProfileAssociation"]
 
 _GONE = (InstanceState.SHUTTING_DOWN, InstanceState.TERMINATED)
-_MAX_GROUPS = 5  # EC2's default limit of security groups per interface
+MAX_GROUPS_PER_INSTANCE = 5  # EC2's default limit of security groups per interface
 
 
 class ProfileAssociation:
@@ -50,8 +50,10 @@ class InstanceAttributesMixin(NetworksMixin):
         self, tenant_id: str, instance_id: str, group_ids: Sequence[str]
     ) -> Instance:
         wanted = tuple(dict.fromkeys(group_ids))
-        if not 1 <= len(wanted) <= _MAX_GROUPS:
-            raise InvalidParameterValue(f"An instance has 1 to {_MAX_GROUPS} security groups")
+        if not 1 <= len(wanted) <= MAX_GROUPS_PER_INSTANCE:
+            raise InvalidParameterValue(
+                f"An instance has 1 to {MAX_GROUPS_PER_INSTANCE} security groups"
+            )
         for group_id in wanted:
             await self._owned(SecurityGroup, tenant_id, group_id, "sg")
         for _ in range(10):

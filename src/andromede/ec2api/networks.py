@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from andromede.compute.instance_attributes import MAX_GROUPS_PER_INSTANCE
 from andromede.compute.model import Instance
 from andromede.compute.network import (
     NetworkInterface,
@@ -22,6 +23,7 @@ from andromede.compute.network import (
     private_dns_name,
     usable_addresses,
 )
+from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches, with_tags
 from andromede.ec2api.protocol import Action, Call, iso8601
 from andromede.ec2api.xml import write_tags
@@ -283,7 +285,45 @@ async def describe_network_interfaces(call: Call) -> None:
     xml.close("networkInterfaceSet")
 
 
+# -- DescribeAccountAttributes ---------------------------------------------------------------
+
+
+async def describe_account_attributes(call: Call) -> None:
+    """What SDKs and Terraform ask to learn the account's platform: VPC only, its default VPC,
+    and the limits that apply."""
+    network = await call.compute.default_network(call.tenant_id)
+    limits = call.compute.limits
+    attributes = {
+        "supported-platforms": ["VPC"],
+        "default-vpc": [network.vpc.vpc_id],
+        "max-instances": [str(limits.max_instances_per_tenant)],
+        "vpc-max-security-groups-per-interface": [str(MAX_GROUPS_PER_INSTANCE)],
+        "max-elastic-ips": ["0"],
+        "vpc-max-elastic-ips": ["0"],
+    }
+    wanted = call.params.values("AttributeName")
+    for name in wanted:
+        if name not in attributes:
+            raise Ec2Error("InvalidParameterValue", f"Invalid attribute name: {name[:64]}")
+    xml = call.result
+    xml.open("accountAttributeSet")
+    for name, values in attributes.items():
+        if wanted and name not in wanted:
+            continue
+        xml.open("item")
+        xml.element("attributeName", name)
+        xml.open("attributeValueSet")
+        for value in values:
+            xml.open("item")
+            xml.element("attributeValue", value)
+            xml.close("item")
+        xml.close("attributeValueSet")
+        xml.close("item")
+    xml.close("accountAttributeSet")
+
+
 NETWORK_ACTIONS: dict[str, Action] = {
+    "DescribeAccountAttributes": Action(describe_account_attributes, mutating=False),
     "DescribeVpcs": Action(describe_vpcs, mutating=False),
     "DescribeSubnets": Action(describe_subnets, mutating=False),
     "DescribeNetworkInterfaces": Action(describe_network_interfaces, mutating=False),

@@ -390,3 +390,18 @@ async def test_profile_associations_and_group_changes(world: World) -> None:
             "AssociateIamInstanceProfile", InstanceId=launched, IamInstanceProfile={"Name": "web"}
         )
     assert raised.value.code == "UnauthorizedOperation"
+
+
+async def test_account_attributes_name_the_default_vpc(world: World) -> None:
+    found = await world.root.call("DescribeAccountAttributes")
+    attributes = {
+        a["AttributeName"]: [v["AttributeValue"] for v in a["AttributeValues"]]
+        for a in found["AccountAttributes"]
+    }
+    assert attributes["supported-platforms"] == ["VPC"]
+    assert attributes["default-vpc"] == [default_ids(world.tenant_id).vpc_id]
+    one = await world.root.call("DescribeAccountAttributes", AttributeNames=["default-vpc"])
+    assert [a["AttributeName"] for a in one["AccountAttributes"]] == ["default-vpc"]
+    with pytest.raises(ApiError) as raised:
+        await world.root.call("DescribeAccountAttributes", AttributeNames=["nonsense"])
+    assert raised.value.code == "InvalidParameterValue"
