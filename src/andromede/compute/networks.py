@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
-from andromede.compute.driver import InstanceFirewall
+from andromede.compute.driver import InstanceFirewall, InstanceNetwork
 from andromede.compute.errors import Duplicate, InsufficientCapacity, NotFound
 from andromede.compute.model import Instance, InstanceState, SecurityGroup, check_id, new_id
 from andromede.compute.network import (
@@ -31,7 +32,7 @@ from andromede.compute.network import (
 )
 from andromede.compute.service_core import ServiceCore
 
-__all__ = ["DefaultNetwork", "NetworksMixin"]
+__all__ = ["DefaultNetwork", "NetworksMixin", "with_wiring"]
 
 log = logging.getLogger(__name__)
 _N = TypeVar("_N", Vpc, Subnet, NetworkInterface)
@@ -183,17 +184,45 @@ class NetworksMixin(ServiceCore):
             }
             if not (set(instance.security_group_ids) | referenced) & set(touched):
                 continue
-            driver = self.drivers.get(instance.host)
-            if driver is None:
-                continue
-            try:
-                await driver.set_firewall(instance.instance_id, merge_firewall(mine, members))
-            except Exception:
-                # The rules are recorded; the next change or start pushes them again.
-                log.exception("instance %s: the firewall could not be set", instance.instance_id)
+            await self._set_firewall(instance, merge_firewall(mine, members))
+
+    async def _set_firewall(self, instance: Instance, firewall: InstanceFirewall) -> None:
+        """Push ``firewall`` to the instance's host, then record how the host wires it now: in
+        user mode the forwards open and close with the ingress rules. A failure is logged: the
+        rules are recorded, and the next change or start pushes them again."""
+        driver = self.drivers.get(instance.host)
+        if driver is None:
+            return
+        try:
+            await driver.set_firewall(instance.instance_id, firewall)
+            wired = await driver.network(instance.instance_id)
+        except Exception:
+            log.exception("instance %s: the firewall could not be set", instance.instance_id)
+            return
+        if wired is not None:
+            await self._record_wired(instance.instance_id, wired)
+
+    async def _record_wired(self, instance_id: str, wired: InstanceNetwork) -> None:
+        for _ in range(10):
+            current = await self.store.get(Instance, instance_id)
+            if current is None or current.state is not InstanceState.RUNNING:
+                return
+            changed = with_wiring(current, wired)
+            if changed == current or await self.store.replace(changed):
+                return
 
     def _push_later(self, tenant_id: str, touched: Collection[str]) -> None:
         self._spawn(self._push_firewalls(tenant_id, tuple(touched)))
+
+
+def with_wiring(instance: Instance, network: InstanceNetwork) -> Instance:
+    """``instance`` recording how its host wired it."""
+    return replace(
+        instance,
+        network_mode=network.mode.value,
+        public_ip=network.public_ip,
+        forwards=tuple((f.host_address, f.host_port, f.guest_port) for f in network.forwards),
+    )
 
 
 def _members(instances: Sequence[Instance]) -> dict[str, list[str]]:

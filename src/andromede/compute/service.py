@@ -69,7 +69,7 @@ from andromede.compute.model import (
     next_state,
 )
 from andromede.compute.network import Subnet
-from andromede.compute.networks import NetworksMixin
+from andromede.compute.networks import NetworksMixin, with_wiring
 from andromede.compute.scheduler import free_room, place
 from andromede.compute.seed import build_seed
 from andromede.compute.tags import TagsMixin
@@ -363,12 +363,8 @@ class ComputeService(
         """Pushes skip instances not yet running: a member that joined one of its groups
         while it was starting is added now."""
         current = await self.firewall_of(instance)
-        if current == started_with:
-            return
-        try:
-            await self._driver(instance.host).set_firewall(instance.instance_id, current)
-        except Exception:
-            log.exception("instance %s: the firewall could not be set", instance.instance_id)
+        if current != started_with:
+            await self._set_firewall(instance, current)
 
     async def _root_spec(self, root: Volume, image: Image, key: bytes) -> VolumeSpec:
         if image.snapshot_id is not None:
@@ -415,7 +411,7 @@ class ComputeService(
             kept = "" if state is InstanceState.RUNNING else instance.state_reason
             changed = replace(instance, state=state, state_reason=reason or kept)
             if wired is not None:
-                changed = _record_wiring(changed, wired)
+                changed = with_wiring(changed, wired)
             if state in (InstanceState.STOPPED, InstanceState.TERMINATED):
                 # The host let go of its wiring: a stopped instance has no public address
                 # (EC2 gives a new one at the next start); its private address stays.
@@ -636,13 +632,3 @@ class ComputeService(
         await self.settle()
         for driver in self.drivers.values():
             await driver.close()
-
-
-def _record_wiring(instance: Instance, network: InstanceNetwork) -> Instance:
-    """``instance`` recording how its host wired it."""
-    return replace(
-        instance,
-        network_mode=network.mode.value,
-        public_ip=network.public_ip,
-        forwards=tuple((f.host_address, f.host_port, f.guest_port) for f in network.forwards),
-    )

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import FirewallRule, InstanceNetwork, InstanceSpec, NetworkMode
+from andromede.compute.driver import (
+    FirewallRule,
+    InstanceFirewall,
+    InstanceNetwork,
+    InstanceSpec,
+    NetworkMode,
+    PortForward,
+)
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.errors import CannotDelete, NotFound, ReservedName, ResourceInUse
 from andromede.compute.images import ImageFiles
@@ -307,5 +314,56 @@ async def test_a_member_joining_while_another_starts_reaches_it(tmp_path: Path) 
         await compute.settle()
         peers = {r.cidr for r in host.instances[slow.instance_id].firewall.ingress}
         assert peers == {f"{slow.private_ip}/32", f"{quick.private_ip}/32"}
+    finally:
+        await compute.close()
+
+
+class UserModeHost(MemoryDriver):
+    """A host in user-mode networking whose forwards open only where an ingress rule allows
+    TCP to the guest port (as the QEMU driver does: slirp cannot filter otherwise)."""
+
+    @staticmethod
+    def _allowed(
+        firewall: InstanceFirewall, forwards: tuple[PortForward, ...]
+    ) -> tuple[PortForward, ...]:
+        return tuple(
+            f for f in forwards
+            if any(r.protocol in ("tcp", "-1") and r.from_port <= f.guest_port <= r.to_port
+                   for r in firewall.ingress)
+        )  # fmt: skip
+
+    async def start(self, spec: InstanceSpec) -> InstanceNetwork:
+        self.requested = spec.forwards
+        allowed = self._allowed(spec.firewall, spec.forwards)
+        return await super().start(replace(spec, nic=None, forwards=allowed))
+
+    async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
+        await super().set_firewall(instance_id, firewall)
+        instance = self.instances[instance_id]
+        opened = tuple(self._forward(f) for f in self._allowed(firewall, self.requested))
+        instance.network = replace(instance.network, forwards=opened)
+
+
+async def test_user_mode_forwards_follow_the_rules_and_are_recorded(tmp_path: Path) -> None:
+    compute = ComputeService(
+        MemoryComputeStore(), [UserModeHost()], MemoryDiskKeys(), limits(),
+        ImageFiles(tmp_path / "images", max_size=1024**3),
+    )  # fmt: skip
+    source = tmp_path / "disk.raw"
+    source.write_bytes(b"\0" * 4096)
+    image = await compute.import_image_file(source, name="debian", owner_id=None)
+    try:
+        # A group with no ingress rule (the default group's rule lets all in from members).
+        group_id = (await compute.create_security_group(TENANT, "web", "d")).group_id
+        [instance] = await launch(compute, image, security_group_ids=(group_id,))
+        assert (instance.network_mode, instance.forwards) == ("user", ())
+        ssh = parse_rule("tcp", 22, 22, "0.0.0.0/0")
+        await compute.authorize(TENANT, group_id, [ssh], ingress=True)
+        [opened] = await compute.describe_instances(TENANT, [instance.instance_id])
+        [(host, port, guest)] = opened.forwards
+        assert (host, guest) == ("127.0.0.1", 22) and port > 0
+        await compute.revoke(TENANT, group_id, [ssh], ingress=True)
+        [closed] = await compute.describe_instances(TENANT, [instance.instance_id])
+        assert closed.forwards == ()
     finally:
         await compute.close()
