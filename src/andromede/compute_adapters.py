@@ -28,6 +28,7 @@ from andromede.errors import AndromedeError
 from andromede.hypervisor.agent import serve_agent
 from andromede.hypervisor.qemu import QemuDriver, QemuDriverConfig
 from andromede.hypervisor.remote import RemoteDriver
+from andromede.hypervisor.tenant_network import NetworkLayout
 from andromede.iam.model import Principal
 from andromede.kms.errors import KeyDestroyed, KmsError
 from andromede.kms.service import KeyService
@@ -134,7 +135,16 @@ def hypervisor_drivers(settings: Settings) -> list[HypervisorDriver]:
 def run_hypervisor_agent(settings: Settings) -> None:
     """Serve this host's QEMU driver on its agent socket until SIGTERM/SIGINT (blocking; the
     body of ``andromede agent`` and of the agent process ``andromede serve`` starts)."""
-    config = QemuDriverConfig(cpu_overcommit=settings.hypervisor_cpu_overcommit)
+    config = QemuDriverConfig(
+        cpu_overcommit=settings.hypervisor_cpu_overcommit,
+        networking=settings.hypervisor_networking,
+        network_layout=NetworkLayout(
+            transit_cidr=settings.hypervisor_transit_cidr,
+            public_cidr=settings.hypervisor_public_cidr,
+            imds_port=settings.imds_port,
+            link_prefix=settings.hypervisor_link_prefix,
+        ),
+    )
     driver = QemuDriver(settings.hypervisor_dir, config=config)
     asyncio.run(serve_agent(driver, settings.hypervisor_agent_socket))
 

@@ -11,6 +11,7 @@ wherever the settings are printed.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -384,6 +385,36 @@ class Settings(BaseSettings):
         gt=0,
         description="vCPUs the QEMU hypervisor offers per host CPU (memory is not overcommitted).",
     )
+    hypervisor_networking: Literal["auto", "bridge", "user"] = Field(
+        default="auto",
+        description=(
+            "How QEMU guests are wired: bridge (tenant networks: a namespace and bridge per"
+            " network, nftables security groups; needs root), user (QEMU user-mode networking"
+            " with port forwards) or auto (bridge where a probe shows the host can, else user)."
+        ),
+    )
+    hypervisor_transit_cidr: str = Field(
+        default="100.64.0.0/16",
+        description="Host range cut into one /30 link between the host and each tenant network.",
+    )
+    hypervisor_public_cidr: str = Field(
+        default="100.65.0.0/16",
+        description="Host-only range of the instances' public addresses (1:1 NAT, never routed).",
+    )
+    hypervisor_link_prefix: str = Field(
+        default="andr",
+        min_length=1,
+        max_length=6,
+        pattern=r"^[A-Za-z0-9]+$",
+        description="Start of the names of this host's network namespaces and host-side links.",
+    )
+    imds_port: int = Field(
+        default=16925,
+        ge=1,
+        le=65535,
+        description="Port of the metadata service on each tenant network's host transit address"
+        " (guests' 169.254.169.254:80 is forwarded there).",
+    )
     hypervisor_agent_timeout: float = Field(
         default=30.0,
         gt=0,
@@ -514,6 +545,19 @@ class Settings(BaseSettings):
             raise ValueError(
                 "imds_credentials_refresh_margin must be shorter than imds_credentials_duration"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _tenant_network_ranges(self) -> Settings:
+        try:
+            transit = ipaddress.IPv4Network(self.hypervisor_transit_cidr)
+            public = ipaddress.IPv4Network(self.hypervisor_public_cidr)
+        except ValueError as exc:
+            raise ValueError(f"hypervisor_transit_cidr / hypervisor_public_cidr: {exc}") from None
+        if transit.prefixlen > 29:
+            raise ValueError("hypervisor_transit_cidr must hold at least two /30 links")
+        if transit.overlaps(public):
+            raise ValueError("hypervisor_transit_cidr and hypervisor_public_cidr overlap")
         return self
 
     @model_validator(mode="after")

@@ -27,8 +27,11 @@ import pytest
 from andromede.compute.driver import (
     Accelerator,
     AttachedVolume,
+    FirewallRule,
     HypervisorDriver,
+    InstanceFirewall,
     InstanceSpec,
+    NetworkMode,
     NetworkSpec,
     NicSpec,
     PortForward,
@@ -36,7 +39,7 @@ from andromede.compute.driver import (
     SeedSpec,
     VolumeSpec,
 )
-from andromede.hypervisor import HypervisorError, QemuDriver
+from andromede.hypervisor import HypervisorError, QemuDriver, QemuDriverConfig
 from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.remote import RemoteDriver
 from support.guest_images import (
@@ -83,9 +86,14 @@ def _short_state_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="andromede-hv-", dir="/tmp"))
 
 
-async def _qemu_host(image: GuestImage) -> AsyncIterator[Host]:
+USER_MODE = QemuDriverConfig(networking="user")
+
+
+async def _qemu_host(
+    image: GuestImage, config: QemuDriverConfig = USER_MODE
+) -> AsyncIterator[Host]:
     state_dir = _short_state_dir()
-    driver = QemuDriver(state_dir, host="test-host")
+    driver = QemuDriver(state_dir, host="test-host", config=config)
     try:
         yield Host(driver, image.disk, "raw", state_dir)
     finally:
@@ -168,7 +176,9 @@ def instance_spec(
         user_data=user_data,
         network_config='{"version": 2}\n',
     )
-    return InstanceSpec(instance_id, 1, 128, root, seed, forwards=forwards, nic=nic)
+    # SSH open to all: the user-mode driver opens forwards only for ports the rules allow.
+    ssh = InstanceFirewall(ingress=(FirewallRule("tcp", 22, 22, "0.0.0.0/0"),))
+    return InstanceSpec(instance_id, 1, 128, root, seed, forwards=forwards, nic=nic, firewall=ssh)
 
 
 async def wait_console(
@@ -213,6 +223,7 @@ async def test_capacity_is_probed_once_and_names_the_accelerator(host: Host) -> 
     assert first.host == host.driver.host
     assert first.vcpus >= 1 and first.memory_mib >= 128
     assert first.accelerator in (Accelerator.KVM, Accelerator.TCG)
+    assert first.networking is NetworkMode.USER  # as configured: no probe
     started = time.monotonic()
     assert await host.driver.capacity() == first
     assert time.monotonic() - started < 0.5  # cached, not probed again
@@ -369,7 +380,7 @@ async def test_a_new_driver_on_the_same_directory_reattaches_to_running_guests(
     await qemu_host.driver.close()
     forwards = started.forwards
 
-    restarted = QemuDriver(qemu_host.state_dir, host="test-host")
+    restarted = QemuDriver(qemu_host.state_dir, host="test-host", config=USER_MODE)
     assert await restarted.running() == {instance_id: RuntimeState.RUNNING}
     console = await wait_console(restarted, instance_id, booted(instance_id))
     assert "first" in console
@@ -378,6 +389,22 @@ async def test_a_new_driver_on_the_same_directory_reattaches_to_running_guests(
     reattached = await restarted.network(instance_id)
     assert reattached is not None and reattached.forwards == forwards
     (forward,) = forwards
+    assert await read_through_forward(forward) == b"hello-from-the-guest\n"
+
+    # User mode honours the rules live as far as it can: no ingress rule, no forward…
+    await restarted.set_firewall(instance_id, InstanceFirewall())
+    closed = await restarted.network(instance_id)
+    assert closed is not None and closed.forwards == ()
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection(forward.host_address, forward.host_port)
+    # …and SSH allowed again opens a forward again.
+    await restarted.set_firewall(
+        instance_id, InstanceFirewall(ingress=(FirewallRule("tcp", 22, 22, "0.0.0.0/0"),))
+    )
+    reopened = await restarted.network(instance_id)
+    assert reopened is not None
+    (forward,) = reopened.forwards
+    assert forward.guest_port == 22
     assert await read_through_forward(forward) == b"hello-from-the-guest\n"
     await restarted.reboot(instance_id)
     await wait_console(restarted, instance_id, booted(instance_id, times=2))

@@ -352,3 +352,51 @@ def test_bad_rules_and_layouts_are_refused() -> None:
         NetworkLayout(transit_cidr="100.64.0.0/16", public_cidr="100.64.1.0/24")
     with pytest.raises(ValueError):
         NetworkLayout(link_prefix="much-too-long")
+
+
+@dataclass
+class RecordingWatcher:
+    events: list[str]
+
+    async def network_up(self, host_ip: str) -> None:
+        self.events.append(f"up {host_ip}")
+
+    async def network_down(self, host_ip: str) -> None:
+        self.events.append(f"down {host_ip}")
+
+
+async def test_one_instances_rules_change_alone_and_the_last_release_removes_the_network(
+    networks: TenantNetworks,
+) -> None:
+    watcher = RecordingWatcher([])
+    networks.watch(watcher)
+    network = _network("111111111111")
+    a_nic, b_nic = _nic(network, 5), _nic(network, 6)
+    async with guest(networks, "i-a", a_nic) as a, guest(networks, "i-b", b_nic) as b:
+        host_ip = networks.host_transit_ip(network.network_id)
+        assert networks.host_transit_ips() == [host_ip]
+        assert watcher.events and set(watcher.events) == {f"up {host_ip}"}
+        open_to_all = InstanceFirewall(ingress=(FirewallRule("-1", 0, 0, "0.0.0.0/0"),))
+        assert await networks.set_instance_firewall("i-b", open_to_all)
+        assert await networks.set_instance_firewall("i-a", open_to_all)
+        with serving(b.netns, "", 8080), serving(a.netns, "", 8080):
+            assert a.connect(b_nic.private_ip, 8080) == f"peer {a_nic.private_ip}"
+            # Closing a does not touch b's rules.
+            assert await networks.set_instance_firewall("i-a", InstanceFirewall())
+            assert b.connect(a_nic.private_ip, 8080) == ""
+            assert a.connect(b_nic.private_ip, 8080) == f"peer {a_nic.private_ip}"
+        assert not await networks.set_instance_firewall("i-nobody", open_to_all)
+        plugged = networks.plugged("i-a")
+        assert plugged is not None
+        await networks.release("i-a")
+        assert (
+            plugged.netns in subprocess.run(["ip", "netns"], capture_output=True, text=True).stdout
+        )
+        await networks.release("i-b")
+        await networks.release("i-b")  # idempotent
+        assert watcher.events[-1] == f"down {host_ip}"
+        assert networks.host_transit_ips() == []
+        assert (
+            plugged.netns
+            not in subprocess.run(["ip", "netns"], capture_output=True, text=True).stdout
+        )

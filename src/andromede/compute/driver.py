@@ -53,6 +53,15 @@ class RuntimeState(enum.StrEnum):
     ABSENT = "absent"  # nothing of this instance on the host
 
 
+class NetworkMode(enum.StrEnum):
+    """How a host wired an instance: ``bridge`` is a tap on the tenant network's bridge with
+    a host-only public address; ``user`` is QEMU's user-mode networking, the declared fallback
+    where the host cannot create bridges, reached through host port forwards."""
+
+    BRIDGE = "bridge"
+    USER = "user"
+
+
 @dataclass(frozen=True, slots=True)
 class HostCapacity:
     """What a host offers to the scheduler."""
@@ -61,6 +70,9 @@ class HostCapacity:
     vcpus: int
     memory_mib: int
     accelerator: Accelerator
+    # How this host wires instances with a tenant NIC: bridge where it can build tenant
+    # networks, else user-mode networking (the declared fallback, reported here).
+    networking: NetworkMode = NetworkMode.USER
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,15 +161,6 @@ class InstanceFirewall:
 
     ingress: tuple[FirewallRule, ...] = ()
     egress: tuple[FirewallRule, ...] = (FirewallRule("-1", 0, 65535, "0.0.0.0/0"),)
-
-
-class NetworkMode(enum.StrEnum):
-    """How a host wired an instance: ``bridge`` is a tap on the tenant network's bridge with
-    a host-only public address; ``user`` is QEMU's user-mode networking, the declared fallback
-    where the host cannot create bridges, reached through host port forwards."""
-
-    BRIDGE = "bridge"
-    USER = "user"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """The QEMU hypervisor driver: instances as QEMU processes driven over QMP, volumes as
-LUKS-encrypted qcow2 files, NoCloud seeds, user-mode networking with port forwards.
+LUKS-encrypted qcow2 files, NoCloud seeds, tenant networks (user-mode networking with port
+forwards where the host cannot build them).
 
 Implements :class:`andromede.compute.driver.HypervisorDriver`. Modules:
 
@@ -11,6 +12,9 @@ Implements :class:`andromede.compute.driver.HypervisorDriver`. Modules:
 - :mod:`~andromede.hypervisor.accelerator`: does KVM really run a guest here, else TCG;
 - :mod:`~andromede.hypervisor.errors`;
 - :mod:`~andromede.hypervisor.tenant_network`: tenant networks (namespaces, bridges, nftables);
+- :mod:`~andromede.hypervisor.network_probe`: can this host build them (else user mode);
+- :mod:`~andromede.hypervisor.metadata_listeners`: the metadata app on each network's transit
+  address;
 - :mod:`~andromede.hypervisor.agent` and :mod:`~andromede.hypervisor.remote`: one owner of the
   host's driver, reached by every gateway worker over a private socket.
 """

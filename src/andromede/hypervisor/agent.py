@@ -11,6 +11,10 @@ object (:mod:`andromede.hypervisor.wire`), answered 200 with ``{"result": …}``
 request that does not match the port) / 500 (the driver failed) with ``{"error": …}``. The
 socket sits in a 0700 directory: only the gateway's user can connect. The agent keeps running
 guests running when it stops (the driver reattaches to them at its next start).
+
+Given the metadata app, the agent is also the host's one instance metadata server (decision
+0016: one process per host, its token key in memory): the driver serves the app on each tenant
+network's host transit address as networks come and go (:meth:`QemuDriver.serve_metadata`).
 """
 
 from __future__ import annotations
@@ -20,22 +24,37 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
 from andromede.compute.driver import HypervisorDriver
 from andromede.http.asgi import BodyTimeout, BodyTooLarge, ClientGone, read_small_body
 from andromede.http.response import Receive, Scope, Send
+from andromede.hypervisor.metadata_listeners import AsgiApp
 from andromede.hypervisor.wire import CALLS, WireError, decode, encode
 
-__all__ = ["MAX_CALL_BYTES", "AgentAlreadyRunning", "AgentApp", "agent_ready", "serve_agent"]
+__all__ = [
+    "MAX_CALL_BYTES",
+    "AgentAlreadyRunning",
+    "AgentApp",
+    "ServesMetadata",
+    "agent_ready",
+    "serve_agent",
+]
 
 log = logging.getLogger(__name__)
 
 # The largest call is an InstanceSpec with its user data (16 KiB by default, base64) and keys.
 MAX_CALL_BYTES = 1024 * 1024
 _BODY_TIMEOUT = 30.0
+
+
+@runtime_checkable
+class ServesMetadata(Protocol):
+    """A driver that can serve the metadata app where its guests reach it."""
+
+    async def serve_metadata(self, app: AsgiApp) -> None: ...
 
 
 class AgentAlreadyRunning(RuntimeError):
@@ -116,11 +135,23 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 
 async def serve_agent(
-    driver: HypervisorDriver, socket_path: Path, stop: asyncio.Event | None = None
+    driver: HypervisorDriver,
+    socket_path: Path,
+    stop: asyncio.Event | None = None,
+    *,
+    metadata_app: AsgiApp | None = None,
 ) -> None:
     """Serve ``driver`` on ``socket_path`` until ``stop`` is set (or SIGTERM/SIGINT, which
-    uvicorn handles); then the driver's QMP connections are let go, its guests keep running."""
+    uvicorn handles); then the driver's QMP connections are let go, its guests keep running.
+    With ``metadata_app``, the driver serves it to its guests meanwhile (it must be able to:
+    :class:`ServesMetadata`)."""
     import uvicorn
+
+    serving_metadata: ServesMetadata | None = None
+    if metadata_app is not None:
+        if not isinstance(driver, ServesMetadata):
+            raise TypeError(f"{type(driver).__name__} cannot serve the metadata service")
+        serving_metadata = driver
 
     socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     socket_path.parent.chmod(0o700)
@@ -143,6 +174,8 @@ async def serve_agent(
 
     watcher = asyncio.create_task(stop_when_told(stop)) if stop is not None else None
     try:
+        if serving_metadata is not None and metadata_app is not None:
+            await serving_metadata.serve_metadata(metadata_app)
         await server.serve()
     finally:
         if watcher is not None:
@@ -157,6 +190,10 @@ def agent_ready(socket_path: Path, timeout: float) -> bool:
     end = time.monotonic() + timeout
     with httpx.Client(transport=transport, base_url="http://agent", timeout=2.0) as client:
         while time.monotonic() < end:
+            if not socket_path.exists():
+                # Not listening yet (and httpx can leak the socket of a refused unix connect).
+                time.sleep(0.1)
+                continue
             try:
                 if client.post("/v1/capacity", json={}).status_code == 200:
                     return True

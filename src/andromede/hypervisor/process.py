@@ -17,15 +17,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from andromede.compute.driver import PortForward
+from andromede.compute.driver import InstanceNetwork, NetworkMode, PortForward
 from andromede.hypervisor.errors import HypervisorError
 from andromede.hypervisor.images import option_path
+from andromede.hypervisor.wire import WireError, decode, encode
 
 __all__ = ["QemuProcess"]
 
 _POLL = 0.05
 CONSOLE_KEPT = 64 * 1024  # what EC2's GetConsoleOutput returns
 _KILL_WAIT = 10.0
+_NETWORK_FORMAT = 1
 
 
 class QemuProcess:
@@ -38,6 +40,8 @@ class QemuProcess:
         self.previous_console = directory / "console.prev"
         self._forwards = directory / "forwards.json"
         self._attached = directory / "volumes.json"
+        self._network = directory / "network.json"
+        self._requested = directory / "requested-forwards.json"
 
     def pid(self) -> int | None:
         """The pid of this instance's live QEMU, or None."""
@@ -133,18 +137,45 @@ class QemuProcess:
         _write_json(self._forwards, records)
 
     def forwards(self) -> tuple[PortForward, ...]:
-        forwards = []
-        for record in _read_json(self._forwards):
-            if isinstance(record, list) and len(record) == 3:
-                address, host_port, guest_port = record
-                forwards.append(PortForward(str(address), int(host_port), int(guest_port)))
-        return tuple(forwards)
+        return _forwards(_read_json(self._forwards))
+
+    def write_requested_forwards(self, forwards: Sequence[PortForward]) -> None:
+        """The forwards the spec asked for (host port 0: any), opened or not by the rules."""
+        records = [[f.host_address, f.host_port, f.guest_port] for f in forwards]
+        _write_json(self._requested, records)
+
+    def requested_forwards(self) -> tuple[PortForward, ...]:
+        return _forwards(_read_json(self._requested))
+
+    def write_network(self, network: InstanceNetwork) -> None:
+        _write_json(self._network, {"format": _NETWORK_FORMAT, "network": encode(network)})
+
+    def network(self) -> InstanceNetwork:
+        """How the instance was wired at its last start (user mode with its forwards when the
+        record is missing: instances started before it was written)."""
+        try:
+            document = json.loads(self._network.read_text())
+            if document.get("format") == _NETWORK_FORMAT:
+                network: InstanceNetwork = decode(InstanceNetwork, document["network"])
+                return network
+        except (OSError, ValueError, KeyError, AttributeError, WireError):
+            pass
+        return InstanceNetwork(NetworkMode.USER, forwards=self.forwards())
 
     def write_attached(self, volume_ids: Sequence[str]) -> None:
         _write_json(self._attached, list(volume_ids))
 
     def attached(self) -> list[str]:
         return [str(volume_id) for volume_id in _read_json(self._attached)]
+
+
+def _forwards(records: list[Any]) -> tuple[PortForward, ...]:
+    forwards = []
+    for record in records:
+        if isinstance(record, list) and len(record) == 3:
+            address, host_port, guest_port = record
+            forwards.append(PortForward(str(address), int(host_port), int(guest_port)))
+    return tuple(forwards)
 
 
 def _tail(path: Path, limit: int) -> bytes:

@@ -9,6 +9,8 @@ State on the host, under the directory given to :class:`QemuDriver` (0700)::
         seed.luks                    the NoCloud seed, LUKS-encrypted with the root-volume key
         console.log  console.prev    the serial console of this boot and the tail of the last
         forwards.json  volumes.json  host ports and attached volume ids (no secrets)
+        network.json                 how the instance is reached (InstanceNetwork)
+    networks/                        the tenant networks' state (tenant_network.py)
 
 Start: QEMU is spawned paused (``-S``, ``-daemonize`` so it outlives the service), then over QMP
 each key becomes a ``secret`` object, each volume a ``blockdev-add`` of the encrypted qcow2 and a
@@ -16,8 +18,21 @@ each key becomes a ``secret`` object, each volume a ``blockdev-add`` of the encr
 as EC2 does), the seed a read-only disk, and ``cont`` lets the guest run. Keys live in QEMU's
 memory only. The guest boots its root volume through the firmware, like any EC2 image.
 
-Networking is user-mode (``-netdev user``) with host port forwards, the declared fallback of
-issue 7; tenant bridges are :mod:`andromede.network`'s job.
+Networking (``QemuDriverConfig.networking``): in *bridge* mode an instance with a tenant NIC is
+plugged into its tenant network (:mod:`~andromede.hypervisor.tenant_network`: a namespace and a
+bridge per network, nftables security groups, a host-only public address) and QEMU runs inside
+that network's namespace with a tap device; the network is built with its first instance and
+removed with its last. In *user* mode — the declared fallback where the host cannot build
+networks, chosen by ``auto`` after a probe and said in the log and in :class:`HostCapacity` —
+QEMU's user-mode networking gives the guest its private address by DHCP and host port forwards
+reach it. An instance without a NIC gets user-mode networking in either mode.
+
+Security groups in user mode: slirp has no filter, so the rules are honoured as far as its two
+knobs allow: a forward is opened only for a guest port that an ingress rule
+allows over TCP (from any range: slirp cannot tell peers apart, and forwards listen on
+``forward_address``, loopback by default) — :meth:`QemuDriver.set_firewall` opens and closes
+them on a running guest — and a guest whose egress rules allow nothing is started with
+``restrict=on`` (it reaches nothing outside; forwards still work), which only a new start changes.
 """
 
 from __future__ import annotations
@@ -29,18 +44,20 @@ import logging
 import os
 import shutil
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Network, ip_address
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from andromede.compute.driver import (
     AttachedVolume,
+    FirewallRule,
     HostCapacity,
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
     NetworkMode,
+    NicSpec,
     PortForward,
     RuntimeState,
     VolumeSpec,
@@ -53,9 +70,12 @@ from andromede.hypervisor.errors import (
     VolumeNotFound,
 )
 from andromede.hypervisor.images import QemuImg, luks_passphrase, option_path
+from andromede.hypervisor.metadata_listeners import AsgiApp, MetadataListeners
 from andromede.hypervisor.monitor import Monitor
+from andromede.hypervisor.network_probe import probe_bridging
 from andromede.hypervisor.process import QemuProcess
 from andromede.hypervisor.seed import build_seed_iso
+from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 
 __all__ = ["QemuDriver", "QemuDriverConfig"]
 
@@ -93,6 +113,10 @@ class QemuDriverConfig:
     console_file_limit: int = 1024 * 1024
     # Address the user-mode port forwards listen on.
     forward_address: str = "127.0.0.1"
+    # bridge: tenant networks (needs root); user: QEMU user-mode networking; auto: bridge
+    # where a probe shows the host can build tenant networks, else user (logged, reported).
+    networking: Literal["auto", "bridge", "user"] = "auto"
+    network_layout: NetworkLayout = field(default_factory=NetworkLayout)
 
 
 class QemuDriver:
@@ -119,6 +143,11 @@ class QemuDriver:
             cryptsetup_binary=_find_tool(self._config.cryptsetup_binary),
         )
         self._locks: dict[str, asyncio.Lock] = {}
+        self._networks = TenantNetworks(self._root / "networks", self._config.network_layout)
+        self._networking: NetworkMode | None = None
+        self._networking_lock = asyncio.Lock()
+        self._networks_restored = False
+        self._metadata: MetadataListeners | None = None
 
     @property
     def host(self) -> str:
@@ -159,7 +188,55 @@ class QemuDriver:
             vcpus=int((os.cpu_count() or 1) * self._config.cpu_overcommit),
             memory_mib=int(_memory_total_mib() * self._config.memory_overcommit),
             accelerator=probe.accelerator,
+            networking=await self.networking(),
         )
+
+    async def networking(self) -> NetworkMode:
+        """How this host wires instances with a NIC: decided once (a probe for ``auto``)."""
+        async with self._networking_lock:
+            if self._networking is None:
+                self._networking = await self._decide_networking()
+            return self._networking
+
+    async def _decide_networking(self) -> NetworkMode:
+        wanted = self._config.networking
+        if wanted == "user":
+            logger.info("networking: user mode (configured), port forwards reach the guests")
+            return NetworkMode.USER
+        reason = await probe_bridging(
+            self._config.network_layout.link_prefix, timeout=self._config.probe_timeout
+        )
+        if reason is None:
+            logger.info("networking: tenant networks (bridges in network namespaces)")
+            return NetworkMode.BRIDGE
+        if wanted == "bridge":
+            raise HypervisorError(f"hypervisor networking = bridge, but {reason}")
+        logger.warning(
+            "networking: this host cannot build tenant networks (%s): user-mode networking "
+            "with port forwards, no isolation between tenants beyond QEMU's",
+            reason,
+        )
+        return NetworkMode.USER
+
+    async def serve_metadata(self, app: AsgiApp) -> None:
+        """Serve the metadata app on every tenant network's host transit address (at the
+        layout's ``imds_port``), now and as networks come and go, until :meth:`close`.
+        Networks recorded before a host reboot are rebuilt first. A host in user mode has no
+        tenant network: nothing listens (user-mode guests have no metadata service)."""
+        if self._metadata is not None:
+            raise HypervisorError("the metadata service is already served")
+        self._metadata = MetadataListeners(app, self._config.network_layout.imds_port)
+        self._networks.watch(self._metadata)
+        if await self.networking() is NetworkMode.BRIDGE:
+            await self._restore_networks()
+            for host_ip in self._networks.host_transit_ips():
+                await self._metadata.network_up(host_ip)
+
+    async def _restore_networks(self) -> None:
+        """Once per driver: rebuild what a host reboot removed of the recorded networks."""
+        if not self._networks_restored:
+            self._networks_restored = True
+            await self._networks.restore()
 
     # -- volumes --------------------------------------------------------------------------
 
@@ -265,18 +342,15 @@ class QemuDriver:
             process.prepare()
             await self._img.write_luks(build_seed_iso(spec.seed), process.seed, spec.root.key)
             accelerator = (await self.capacity()).accelerator
-            for attempt in range(_FORWARD_ATTEMPTS):
-                # A port picked free can be taken before QEMU binds it: pick again.
-                forwards = tuple(self._bind_forward(forward) for forward in spec.forwards)
-                argv = self._command(spec, process, forwards, accelerator.value)
-                try:
-                    await process.spawn(argv, timeout=self._config.qmp_timeout)
-                    break
-                except HypervisorError as exc:
-                    if "host forwarding" not in str(exc) or attempt == _FORWARD_ATTEMPTS - 1:
-                        raise
+            if spec.nic is not None and await self.networking() is NetworkMode.BRIDGE:
+                network = await self._spawn_bridged(spec, spec.nic, process, accelerator.value)
+            else:
+                network = await self._spawn_user(spec, process, accelerator.value)
+            forwards = network.forwards
             # Written before the guest runs: a service that dies now finds them on restart.
+            process.write_requested_forwards(spec.forwards)
             process.write_forwards(forwards)
+            process.write_network(network)
             process.write_attached([v.volume_id for v in volumes])
             try:
                 async with self._monitor(spec.instance_id) as qmp:
@@ -303,24 +377,85 @@ class QemuDriver:
                 "instance %s started (%s, %d vCPU, %d MiB)",
                 spec.instance_id, accelerator.value, spec.vcpus, spec.memory_mib,
             )  # fmt: skip
-            return self._user_network(spec.nic.private_ip if spec.nic else None, forwards)
+            return network
 
-    async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
-        # User-mode networking: nothing reaches the guest but its forwarded ports, and QEMU's
-        # slirp has no filter to apply the rules to; bridge mode applies them with nftables.
-        logger.debug("instance %s: user-mode networking keeps no firewall", instance_id)
+    async def _spawn_bridged(
+        self, spec: InstanceSpec, nic: NicSpec, process: QemuProcess, accelerator: str
+    ) -> InstanceNetwork:
+        """QEMU inside the tenant network's namespace, on the tap plugged for the instance
+        (its security groups applied before the guest runs)."""
+        plugged = await self._networks.plug(spec.instance_id, nic, spec.firewall)
+        netdev = f"tap,id=net0,ifname={plugged.tap},script=no,downscript=no"
+        argv = [
+            *self._networks.exec_prefix(plugged.network_id),
+            *self._command(spec, process, accelerator),
+            "-netdev", netdev, "-device", _nic_device(spec),
+        ]  # fmt: skip
+        await process.spawn(argv, timeout=self._config.qmp_timeout)
+        return InstanceNetwork(NetworkMode.BRIDGE, plugged.private_ip, plugged.public_ip)
 
-    @staticmethod
-    def _user_network(private_ip: str | None, forwards: tuple[PortForward, ...]) -> InstanceNetwork:
+    async def _spawn_user(
+        self, spec: InstanceSpec, process: QemuProcess, accelerator: str
+    ) -> InstanceNetwork:
+        """QEMU with user-mode networking: the forwards the ingress rules allow, on host
+        ports picked free (again when QEMU finds one taken)."""
+        allowed = tuple(f for f in spec.forwards if _ingress_allows_tcp(spec.firewall, f))
+        for attempt in range(_FORWARD_ATTEMPTS):
+            forwards = tuple(self._bind_forward(forward) for forward in allowed)
+            argv = self._command(spec, process, accelerator)
+            if spec.nic is not None or forwards:
+                netdev = _user_netdev(spec, forwards, restrict=not spec.firewall.egress)
+                argv += ["-netdev", netdev, "-device", _nic_device(spec)]
+            try:
+                await process.spawn(argv, timeout=self._config.qmp_timeout)
+                break
+            except HypervisorError as exc:
+                if "host forwarding" not in str(exc) or attempt == _FORWARD_ATTEMPTS - 1:
+                    raise
+        private_ip = spec.nic.private_ip if spec.nic else None
         return InstanceNetwork(NetworkMode.USER, private_ip, None, forwards)
 
-    def _command(
-        self,
-        spec: InstanceSpec,
-        process: QemuProcess,
-        forwards: tuple[PortForward, ...],
-        accelerator: str,
-    ) -> list[str]:
+    async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
+        if await self._networks.set_instance_firewall(instance_id, firewall):
+            logger.info("instance %s: security groups applied", instance_id)
+            return
+        async with self._lock(instance_id):
+            process = self._process(instance_id)
+            if not process.alive() or process.network().mode is not NetworkMode.USER:
+                return  # nothing runs: a later start brings its own rules
+            await self._refresh_forwards(instance_id, process, firewall)
+
+    async def _refresh_forwards(
+        self, instance_id: str, process: QemuProcess, firewall: InstanceFirewall
+    ) -> None:
+        """User mode, live: open the requested forwards the rules now allow, close the others
+        (QEMU's ``hostfwd_add``/``hostfwd_remove``). Egress (``restrict``) waits for a start."""
+        current = {(f.host_address, f.guest_port): f for f in process.forwards()}
+        wanted = {
+            (f.host_address or self._config.forward_address, f.guest_port): f
+            for f in process.requested_forwards()
+            if _ingress_allows_tcp(firewall, f)
+        }
+        kept = [f for key, f in current.items() if key in wanted]
+        async with self._monitor(instance_id) as qmp:
+            for key, forward in current.items():
+                if key not in wanted:
+                    rule = f"tcp:{forward.host_address}:{forward.host_port}"
+                    await _hmp(qmp, f"hostfwd_remove net0 {rule}", success=f"{rule} removed")
+            for key, requested in wanted.items():
+                if key in current:
+                    continue
+                forward = self._bind_forward(requested)
+                await _hmp(qmp, f"hostfwd_add net0 tcp:{forward.host_address}:"
+                                f"{forward.host_port}-:{forward.guest_port}")  # fmt: skip
+                kept.append(forward)
+        private_ip = process.network().private_ip
+        process.write_forwards(kept)
+        process.write_network(InstanceNetwork(NetworkMode.USER, private_ip, None, tuple(kept)))
+        logger.info("instance %s: %d port forward(s) after new rules", instance_id, len(kept))
+
+    def _command(self, spec: InstanceSpec, process: QemuProcess, accelerator: str) -> list[str]:
+        """QEMU's command line without its network (which depends on the mode)."""
         argv = [
             self._config.qemu_binary,
             "-name", f"guest={spec.instance_id}",
@@ -334,8 +469,6 @@ class QemuDriver:
         ]  # fmt: skip
         if accelerator == "kvm":
             argv += ["-cpu", "host"]
-        if spec.nic is not None or forwards:
-            argv += ["-netdev", _user_netdev(spec, forwards), "-device", _nic_device(spec)]
         return argv
 
     def _bind_forward(self, forward: PortForward) -> PortForward:
@@ -391,6 +524,8 @@ class QemuDriver:
             process = self._process(instance_id)
             if process.alive():
                 raise InstanceBusy(f"instance {instance_id} is running: stop or kill it first")
+            # Its tap, public address, lease and rules; its network too when it was the last.
+            await self._networks.release(instance_id)
             shutil.rmtree(process.directory, ignore_errors=True)
         self._locks.pop(instance_id, None)
 
@@ -445,6 +580,8 @@ class QemuDriver:
         return RuntimeState.SHUT_OFF if process.directory.exists() else RuntimeState.ABSENT
 
     async def running(self) -> dict[str, RuntimeState]:
+        if await self.networking() is NetworkMode.BRIDGE:
+            await self._restore_networks()
         found: dict[str, RuntimeState] = {}
         for directory in sorted(self._instances.iterdir()):
             instance_id = directory.name
@@ -479,10 +616,15 @@ class QemuDriver:
         process = self._process(instance_id)
         if not process.alive():
             return None
-        return self._user_network(None, process.forwards())
+        return process.network()
 
     async def close(self) -> None:
-        # Monitor sessions last one operation each; nothing stays open.
+        # Monitor sessions last one operation each; nothing stays open. The metadata
+        # listeners close with the agent; tenant networks stay for the guests that run.
+        if self._metadata is not None:
+            self._networks.watch(None)
+            await self._metadata.close()
+            self._metadata = None
         self._locks.clear()
 
     def _monitor(self, instance_id: str) -> Monitor:
@@ -497,6 +639,15 @@ async def _add_secret(qmp: Monitor, secret_id: str, key: bytes) -> None:
         {"qom-type": "secret", "id": secret_id, "format": "base64",
          "data": base64.b64encode(luks_passphrase(key)).decode()},
     )  # fmt: skip
+
+
+async def _hmp(qmp: Monitor, command_line: str, *, success: str | None = None) -> None:
+    """A human-monitor command (slirp's forwards have no QMP twin): it fails by printing,
+    and some succeed by printing ``success`` too."""
+    printed = await qmp.execute("human-monitor-command", {"command-line": command_line})
+    text = printed.strip() if isinstance(printed, str) else ""
+    if text and not (success is not None and text.endswith(success)):
+        raise HypervisorError(f"QEMU {command_line.split()[0]}: {text[:200]}")
 
 
 def _qcow2_node(node: str, path: Path, secret_id: str) -> dict[str, Any]:
@@ -519,8 +670,21 @@ def _safe_id(resource_id: str) -> str:
     return resource_id
 
 
-def _user_netdev(spec: InstanceSpec, forwards: tuple[PortForward, ...]) -> str:
+def _ingress_allows_tcp(firewall: InstanceFirewall, forward: PortForward) -> bool:
+    return any(_rule_allows_tcp(rule, forward.guest_port) for rule in firewall.ingress)
+
+
+def _rule_allows_tcp(rule: FirewallRule, port: int) -> bool:
+    if rule.protocol == "-1":
+        return True
+    return rule.protocol == "tcp" and rule.from_port <= port <= rule.to_port
+
+
+def _user_netdev(spec: InstanceSpec, forwards: tuple[PortForward, ...], *, restrict: bool) -> str:
     options = ["user", "id=net0"]
+    if restrict:
+        # No egress allowed: the guest reaches neither the host nor beyond; forwards still work.
+        options.append("restrict=on")
     if spec.nic is not None:
         # The guest gets its private address by DHCP from QEMU, on the tenant's CIDR.
         network = IPv4Network(spec.nic.network.cidr, strict=False)

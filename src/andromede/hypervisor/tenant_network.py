@@ -42,12 +42,14 @@ import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
 
 __all__ = [
     "NetworkCommandError",
     "NetworkLayout",
+    "NetworkWatcher",
     "PluggedNic",
     "TenantNetworks",
     "render_firewall",
@@ -58,6 +60,7 @@ log = logging.getLogger(__name__)
 METADATA_ADDRESS = "169.254.169.254"
 _BRIDGE = "br0"
 _TRANSIT = "transit"
+_DHCP_EXIT_POLLS = 250  # of 20 ms: five seconds for dnsmasq to exit on SIGTERM
 
 
 class NetworkCommandError(RuntimeError):
@@ -85,6 +88,14 @@ class NetworkLayout:
             raise ValueError("transit_cidr and public_cidr overlap")
         if not 1 <= len(self.link_prefix) <= 6 or not self.link_prefix.isalnum():
             raise ValueError("link_prefix must be 1 to 6 letters or digits")
+
+
+class NetworkWatcher(Protocol):
+    """Told when a network's host transit address appears and goes (the metadata listeners)."""
+
+    async def network_up(self, host_ip: str) -> None: ...
+
+    async def network_down(self, host_ip: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +226,15 @@ class TenantNetworks:
         self._layout = layout or NetworkLayout()
         self._lock = asyncio.Lock()
         self._state = self._load()
+        self._watcher: NetworkWatcher | None = None
+
+    def watch(self, watcher: NetworkWatcher | None) -> None:
+        """Tell ``watcher`` of every network built or removed from now on (one watcher)."""
+        self._watcher = watcher
+
+    def host_transit_ips(self) -> list[str]:
+        """The host side of every recorded network's transit link."""
+        return [self._transit(r.index)[0] for r in self._state.networks.values()]
 
     # -- names and addresses ----------------------------------------------------------------
 
@@ -247,14 +267,19 @@ class TenantNetworks:
     async def ensure(self, spec: NetworkSpec) -> None:
         """Create the network's namespace, bridge, transit link and DHCP; idempotent."""
         async with self._lock:
-            record = self._state.networks.get(spec.network_id)
-            if record is None:
-                record = _NetworkRecord(
-                    spec.network_id, spec.tenant_id, spec.cidr, self._free_index()
-                )
-                self._state.networks[spec.network_id] = record
-                self._save()
+            await self._ensure_locked(spec, rebuild=True)
+
+    async def _ensure_locked(self, spec: NetworkSpec, *, rebuild: bool) -> _NetworkRecord:
+        """The network's record; built when new, when its namespace is gone, or on ``rebuild``."""
+        record = self._state.networks.get(spec.network_id)
+        if record is None:
+            record = _NetworkRecord(spec.network_id, spec.tenant_id, spec.cidr, self._free_index())
+            self._state.networks[spec.network_id] = record
+            self._save()
+            rebuild = True
+        if rebuild or self.netns(spec.network_id) not in await self._namespaces():
             await self._build(record)
+        return record
 
     async def _build(self, record: _NetworkRecord) -> None:
         ns = self.netns(record.network_id)
@@ -295,13 +320,17 @@ class TenantNetworks:
             )
         await self._apply_firewall(record)
         await self._restart_dhcp(record)
+        if self._watcher is not None:
+            await self._watcher.network_up(host_ip)
 
-    async def plug(self, instance_id: str, nic: NicSpec) -> PluggedNic:
-        """Create the instance's tap in its network (isolated bridge port), give it a public
-        address, a DHCP lease and its firewall chains (deny all ingress until
-        :meth:`set_firewall` says otherwise); idempotent."""
-        await self.ensure(nic.network)
+    async def plug(
+        self, instance_id: str, nic: NicSpec, firewall: InstanceFirewall | None = None
+    ) -> PluggedNic:
+        """Create the instance's tap in its network (isolated bridge port, the network built
+        first when needed), give it a public address, a DHCP lease and its firewall chains —
+        ``firewall``, else what it had, else deny all ingress; idempotent."""
         async with self._lock:
+            record = await self._ensure_locked(nic.network, rebuild=False)
             plugged = self._state.nics.get(instance_id)
             if plugged is None:
                 plugged = PluggedNic(
@@ -314,28 +343,19 @@ class TenantNetworks:
                     public_ip=self._free_public_ip(),
                 )
                 self._state.nics[instance_id] = plugged
-                self._state.firewalls.setdefault(plugged.network_id, {}).setdefault(
-                    plugged.private_ip, InstanceFirewall()
-                )
-                self._save()
-            record = self._state.networks[plugged.network_id]
+            rules = self._state.firewalls.setdefault(plugged.network_id, {})
+            if firewall is not None:
+                rules[plugged.private_ip] = firewall
+            rules.setdefault(plugged.private_ip, InstanceFirewall())
+            self._save()
             nsx = ["ip", "-n", plugged.netns]
             if not await _link_exists(plugged.netns, plugged.tap):
                 await _run(*nsx, "tuntap", "add", "dev", plugged.tap, "mode", "tap")
             await _run(*nsx, "link", "set", plugged.tap, "master", _BRIDGE)
             await _run(
-                "ip",
-                "netns",
-                "exec",
-                plugged.netns,
-                "bridge",
-                "link",
-                "set",
-                "dev",
-                plugged.tap,
-                "isolated",
-                "on",
-            )
+                "ip", "netns", "exec", plugged.netns,
+                "bridge", "link", "set", "dev", plugged.tap, "isolated", "on",
+            )  # fmt: skip
             await _run(*nsx, "link", "set", plugged.tap, "up")
             _, ns_ip = self._transit(record.index)
             await _run(
@@ -349,18 +369,44 @@ class TenantNetworks:
     async def unplug(self, instance_id: str) -> None:
         """Remove the instance's tap, address, lease and rules; no-op when not plugged."""
         async with self._lock:
-            plugged = self._state.nics.pop(instance_id, None)
+            await self._unplug_locked(instance_id)
+
+    async def release(self, instance_id: str) -> None:
+        """Unplug the instance, and remove its network when it was the network's last
+        instance (nothing of a network stays on the host without an instance); idempotent."""
+        async with self._lock:
+            plugged = self._state.nics.get(instance_id)
             if plugged is None:
                 return
-            self._state.firewalls.get(plugged.network_id, {}).pop(plugged.private_ip, None)
+            await self._unplug_locked(instance_id)
+            if not self._nics_of(plugged.network_id):
+                await self._remove_locked(plugged.network_id)
+
+    async def _unplug_locked(self, instance_id: str) -> None:
+        plugged = self._state.nics.pop(instance_id, None)
+        if plugged is None:
+            return
+        self._state.firewalls.get(plugged.network_id, {}).pop(plugged.private_ip, None)
+        self._save()
+        record = self._state.networks.get(plugged.network_id)
+        await _run("ip", "route", "del", f"{plugged.public_ip}/32", check=False)
+        if await _link_exists(plugged.netns, plugged.tap):
+            await _run("ip", "-n", plugged.netns, "link", "del", plugged.tap, check=False)
+        if record is not None:
+            await self._apply_firewall(record)
+            await self._restart_dhcp(record)
+
+    async def set_instance_firewall(self, instance_id: str, firewall: InstanceFirewall) -> bool:
+        """Replace one plugged instance's rules (its network's ruleset is rewritten atomically,
+        the other instances' rules kept); False when the instance is not plugged."""
+        async with self._lock:
+            plugged = self._state.nics.get(instance_id)
+            if plugged is None:
+                return False
+            self._state.firewalls.setdefault(plugged.network_id, {})[plugged.private_ip] = firewall
             self._save()
-            record = self._state.networks.get(plugged.network_id)
-            await _run("ip", "route", "del", f"{plugged.public_ip}/32", check=False)
-            if await _link_exists(plugged.netns, plugged.tap):
-                await _run("ip", "-n", plugged.netns, "link", "del", plugged.tap, check=False)
-            if record is not None:
-                await self._apply_firewall(record)
-                await self._restart_dhcp(record)
+            await self._apply_firewall(self._state.networks[plugged.network_id])
+            return True
 
     async def set_firewall(
         self, network_id: str, firewalls: Mapping[str, InstanceFirewall]
@@ -379,19 +425,22 @@ class TenantNetworks:
     async def remove(self, network_id: str) -> None:
         """Delete a network with everything in it; no-op when absent."""
         async with self._lock:
-            record = self._state.networks.pop(network_id, None)
-            for instance_id in [
-                i for i, n in self._state.nics.items() if n.network_id == network_id
-            ]:
-                nic = self._state.nics.pop(instance_id)
-                await _run("ip", "route", "del", f"{nic.public_ip}/32", check=False)
-            self._state.firewalls.pop(network_id, None)
-            self._save()
-            if record is None:
-                return
-            self._stop_dhcp(network_id)
-            await _run("ip", "link", "del", self._host_link(record.index), check=False)
-            await _run("ip", "netns", "del", self.netns(network_id), check=False)
+            await self._remove_locked(network_id)
+
+    async def _remove_locked(self, network_id: str) -> None:
+        record = self._state.networks.pop(network_id, None)
+        for instance_id in [i for i, n in self._state.nics.items() if n.network_id == network_id]:
+            nic = self._state.nics.pop(instance_id)
+            await _run("ip", "route", "del", f"{nic.public_ip}/32", check=False)
+        self._state.firewalls.pop(network_id, None)
+        self._save()
+        if record is None:
+            return
+        if self._watcher is not None:
+            await self._watcher.network_down(self._transit(record.index)[0])
+        await self._stop_dhcp(network_id)
+        await _run("ip", "link", "del", self._host_link(record.index), check=False)
+        await _run("ip", "netns", "del", self.netns(network_id), check=False)
 
     async def restore(self) -> None:
         """Rebuild whatever a reboot or a crash removed of the recorded networks."""
@@ -439,11 +488,21 @@ class TenantNetworks:
     def _dhcp_pidfile(self, network_id: str) -> Path:
         return self._dir / f"dnsmasq-{network_id}.pid"
 
-    def _stop_dhcp(self, network_id: str) -> None:
+    async def _stop_dhcp(self, network_id: str) -> None:
+        """Stop the network's dnsmasq and wait for it to exit: its successor binds the same
+        port, and a released network leaves no process behind."""
         pidfile = self._dhcp_pidfile(network_id)
         try:
             pid = int(pidfile.read_text().strip())
-            os.kill(pid, signal.SIGTERM)
+            # A pid from before a reboot may now be someone else's: only ours names the file.
+            if os.fsencode(pidfile) in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(_DHCP_EXIT_POLLS):
+                    if not _running(pid):
+                        break
+                    await asyncio.sleep(0.02)
+                else:
+                    os.kill(pid, signal.SIGKILL)
         except (OSError, ValueError):
             pass
         pidfile.unlink(missing_ok=True)
@@ -452,7 +511,7 @@ class TenantNetworks:
         # Restarted rather than reloaded: dnsmasq re-reads host files after dropping its
         # privileges, and the state directory is not for others to read. Static leases only,
         # so a restart loses nothing.
-        self._stop_dhcp(record.network_id)
+        await self._stop_dhcp(record.network_id)
         cidr = ipaddress.IPv4Network(record.cidr)
         command = [
             "ip", "netns", "exec", self.netns(record.network_id), "dnsmasq",
@@ -509,6 +568,15 @@ class TenantNetworks:
         temporary = self._state_file().with_suffix(".tmp")
         temporary.write_text(json.dumps(document, indent=1))
         os.replace(temporary, self._state_file())
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (dnsmasq daemonises: init reaps it, a moment later)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 async def _link_exists(netns: str | None, name: str) -> bool:

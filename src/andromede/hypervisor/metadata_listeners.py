@@ -1,0 +1,113 @@
+"""The metadata service's listeners on a host: one per tenant network, one app for all.
+
+Each tenant network DNATs its guests' ``169.254.169.254:80`` to the host side of its transit
+link at ``imds_port`` (decision 0015). The metadata app must answer there, and only there — it is
+bound to each transit address, never to ``0.0.0.0``, so nothing outside the tenant networks
+reaches it — and in one process per host, because its IMDSv2 token key lives in that process's
+memory (decision 0016). So the hypervisor agent holds one :class:`MetadataListeners` around the
+app it was given, and the tenant networks tell it when a network's transit address appears
+(:meth:`network_up`, idempotent) and goes (:meth:`network_down`).
+
+Each listener is a uvicorn server over a socket bound here; it is started without uvicorn's
+signal handling (``Server.serve`` would take SIGTERM from the agent's own server) and without
+lifespan events (the app is the agent's to start, not each listener's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import uvicorn
+
+from andromede.http.response import Receive, Scope, Send
+
+__all__ = ["AsgiApp", "MetadataListeners"]
+
+log = logging.getLogger(__name__)
+
+# The metadata app answers in milliseconds; a connection still open after this at close is cut.
+_GRACEFUL_CLOSE = 2.0
+
+
+# The metadata app, or any ASGI application (the tests pass their own).
+AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass
+class _Listener:
+    server: uvicorn.Server
+    sock: socket.socket
+    loop_task: asyncio.Task[None]
+
+
+class MetadataListeners:
+    """The metadata app served on each tenant network's host transit address at ``port``."""
+
+    def __init__(self, app: AsgiApp, port: int) -> None:
+        self._app = app
+        self._port = port
+        self._listeners: dict[str, _Listener] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    def addresses(self) -> set[str]:
+        return set(self._listeners)
+
+    async def network_up(self, host_ip: str) -> None:
+        """Listen on ``host_ip:port`` (the address exists on a host link); idempotent."""
+        async with self._lock:
+            if host_ip in self._listeners:
+                return
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((host_ip, self._port))
+                sock.listen(128)
+                sock.setblocking(False)
+                config = uvicorn.Config(
+                    self._app,
+                    lifespan="off",
+                    log_config=None,
+                    access_log=False,
+                    timeout_graceful_shutdown=int(_GRACEFUL_CLOSE),
+                )
+                config.load()
+                server = uvicorn.Server(config)
+                # What Server.serve sets up before its startup, minus the signal handlers.
+                server.lifespan = config.lifespan_class(config)
+                await server.startup(sockets=[sock])
+            except BaseException:
+                sock.close()
+                raise
+            task = asyncio.create_task(server.main_loop(), name=f"imds-{host_ip}")
+            self._listeners[host_ip] = _Listener(server, sock, task)
+            log.info("metadata service listening on %s:%d", host_ip, self._port)
+
+    async def network_down(self, host_ip: str) -> None:
+        """Stop listening on ``host_ip``; no-op when not listening."""
+        async with self._lock:
+            listener = self._listeners.pop(host_ip, None)
+            if listener is not None:
+                await _stop(listener)
+                log.info("metadata service no longer on %s:%d", host_ip, self._port)
+
+    async def close(self) -> None:
+        async with self._lock:
+            listeners, self._listeners = list(self._listeners.values()), {}
+            for listener in listeners:
+                await _stop(listener)
+
+
+async def _stop(listener: _Listener) -> None:
+    listener.server.should_exit = True
+    with contextlib.suppress(asyncio.CancelledError):
+        await listener.loop_task
+    await listener.server.shutdown(sockets=[listener.sock])
