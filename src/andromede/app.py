@@ -33,6 +33,7 @@ from andromede.compute_adapters import (
     KmsDiskKeys,
     compute_limits,
     hypervisor_drivers,
+    hypervisor_host_driver,
 )
 from andromede.db.database import Database, describe_url, open_database
 from andromede.db.migrate import upgrade
@@ -40,6 +41,7 @@ from andromede.ec2api.app import Ec2App
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.http.sigv4 import credential_service
+from andromede.hypervisor.agent import serve_agent
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import BootstrapResult, IdentityLimits, IdentityService
 from andromede.iam.store_sql import SqlIdentityStore
@@ -80,6 +82,7 @@ __all__ = [
     "open_instance_metadata",
     "open_metadata",
     "prepare",
+    "run_hypervisor_agent",
     "s3_services",
     "start_compute",
     "storage_limits",
@@ -566,6 +569,19 @@ async def open_instance_metadata(
         )
     finally:
         await db.close()
+
+
+def run_hypervisor_agent(settings: Settings) -> None:
+    """Serve this host's QEMU driver on its agent socket, and the instance metadata service to
+    its guests, until SIGTERM/SIGINT (blocking; the body of ``andromede agent`` and of the agent
+    process ``andromede serve`` starts)."""
+    driver = hypervisor_host_driver(settings)
+
+    async def main() -> None:
+        async with open_instance_metadata(settings, driver) as metadata:
+            await serve_agent(driver, settings.hypervisor_agent_socket, metadata_app=metadata)
+
+    asyncio.run(main())
 
 
 async def prepare(settings: Settings) -> BootstrapResult | None:

@@ -9,7 +9,7 @@
   policies), decrypted by the storage service; any refusal is the import task's failure.
 - :func:`hypervisor_drivers`: the drivers the ``hypervisor`` setting names; with ``qemu``, the
   host's agent reached over its socket (every gateway worker shares the one agent);
-- :func:`run_hypervisor_agent`: the agent itself, owner of this host's QEMU driver.
+- :func:`hypervisor_host_driver`: the QEMU driver the host's agent owns.
 - :func:`compute_limits`: the service's limits from the settings.
 """
 
@@ -25,7 +25,6 @@ from andromede.compute.errors import ImportFailed, IncorrectState
 from andromede.compute.model import InstanceType
 from andromede.compute.service_core import ComputeLimits
 from andromede.errors import AndromedeError
-from andromede.hypervisor.agent import serve_agent
 from andromede.hypervisor.qemu import QemuDriver, QemuDriverConfig
 from andromede.hypervisor.remote import RemoteDriver
 from andromede.hypervisor.tenant_network import NetworkLayout
@@ -42,7 +41,7 @@ __all__ = [
     "KmsDiskKeys",
     "compute_limits",
     "hypervisor_drivers",
-    "run_hypervisor_agent",
+    "hypervisor_host_driver",
 ]
 
 _T = TypeVar("_T")
@@ -132,9 +131,8 @@ def hypervisor_drivers(settings: Settings) -> list[HypervisorDriver]:
     raise ValueError(f"unknown hypervisor {settings.hypervisor!r}")  # the settings refuse it
 
 
-def run_hypervisor_agent(settings: Settings) -> None:
-    """Serve this host's QEMU driver on its agent socket until SIGTERM/SIGINT (blocking; the
-    body of ``andromede agent`` and of the agent process ``andromede serve`` starts)."""
+def hypervisor_host_driver(settings: Settings) -> QemuDriver:
+    """This host's QEMU driver, as its agent owns it."""
     config = QemuDriverConfig(
         cpu_overcommit=settings.hypervisor_cpu_overcommit,
         networking=settings.hypervisor_networking,
@@ -145,8 +143,7 @@ def run_hypervisor_agent(settings: Settings) -> None:
             link_prefix=settings.hypervisor_link_prefix,
         ),
     )
-    driver = QemuDriver(settings.hypervisor_dir, config=config)
-    asyncio.run(serve_agent(driver, settings.hypervisor_agent_socket))
+    return QemuDriver(settings.hypervisor_dir, config=config)
 
 
 def compute_limits(settings: Settings) -> ComputeLimits:
