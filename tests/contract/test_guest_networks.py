@@ -50,7 +50,7 @@ from andromede.compute.driver import (
 from andromede.http.response import Receive, Scope, Send
 from andromede.hypervisor import QemuDriver, QemuDriverConfig
 from andromede.hypervisor.agent import agent_ready, serve_agent
-from andromede.hypervisor.network_probe import REQUIRED_TOOLS
+from andromede.hypervisor.network_probe import REQUIRED_TOOLS, probe_bridging
 from andromede.hypervisor.remote import RemoteDriver
 from andromede.hypervisor.tenant_network import NetworkLayout
 from andromede.hypervisor.wire import decode, encode
@@ -110,6 +110,9 @@ async def bridged(guest_image: GuestImage) -> AsyncIterator[BridgedHost]:
     missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
     if missing or os.geteuid() != 0:
         pytest.skip(f"tenant networks need root and {', '.join(missing) or 'root'}")
+    refused = await probe_bridging("gprobe")
+    if refused is not None:
+        pytest.skip(f"this host cannot build tenant networks: {refused}")
     layout = random_layout()
     config = QemuDriverConfig(networking="bridge", network_layout=layout)
     state_dir = Path(tempfile.mkdtemp(prefix="andromede-net-", dir="/tmp"))

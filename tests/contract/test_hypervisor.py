@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -323,7 +323,18 @@ async def test_a_guest_without_acpi_handler_is_stopped_after_the_timeout(qemu_ho
     root = await make_root(qemu_host)
     instance_id = new_id("i")
     no_acpi = b"#!/bin/sh\nkillall acpid\necho acpid-gone\n"
-    await driver.start(instance_spec(instance_id, root, no_acpi))
+    # Started with no ingress rule: its SSH forward is not opened (user mode)…
+    closed = replace(instance_spec(instance_id, root, no_acpi), firewall=InstanceFirewall())
+    assert (await driver.start(closed)).forwards == ()
+    # …until a rule allows it, on the running guest.
+    await driver.set_firewall(
+        instance_id, InstanceFirewall(ingress=(FirewallRule("tcp", 22, 22, "0.0.0.0/0"),))
+    )
+    opened = await driver.network(instance_id)
+    assert opened is not None
+    (forward,) = opened.forwards
+    _, writer = await asyncio.open_connection(forward.host_address, forward.host_port)
+    writer.close()
     await wait_console(driver, instance_id, lambda console: "acpid-gone" in console)
     started = time.monotonic()
     await driver.stop(instance_id, timeout=2)

@@ -13,6 +13,7 @@ Implements :class:`andromede.compute.driver.HypervisorDriver`. Modules:
 - :mod:`~andromede.hypervisor.errors`;
 - :mod:`~andromede.hypervisor.tenant_network`: tenant networks (namespaces, bridges, nftables);
 - :mod:`~andromede.hypervisor.network_probe`: can this host build them (else user mode);
+- :mod:`~andromede.hypervisor.user_network`: QEMU's user-mode networking, the fallback;
 - :mod:`~andromede.hypervisor.metadata_listeners`: the metadata app on each network's transit
   address;
 - :mod:`~andromede.hypervisor.agent` and :mod:`~andromede.hypervisor.remote`: one owner of the

@@ -27,12 +27,7 @@ networks, chosen by ``auto`` after a probe and said in the log and in :class:`Ho
 QEMU's user-mode networking gives the guest its private address by DHCP and host port forwards
 reach it. An instance without a NIC gets user-mode networking in either mode.
 
-Security groups in user mode: slirp has no filter, so the rules are honoured as far as its two
-knobs allow: a forward is opened only for a guest port that an ingress rule
-allows over TCP (from any range: slirp cannot tell peers apart, and forwards listen on
-``forward_address``, loopback by default) — :meth:`QemuDriver.set_firewall` opens and closes
-them on a running guest — and a guest whose egress rules allow nothing is started with
-``restrict=on`` (it reaches nothing outside; forwards still work), which only a new start changes.
+Security groups in user mode: see :mod:`~andromede.hypervisor.user_network`.
 """
 
 from __future__ import annotations
@@ -45,13 +40,11 @@ import os
 import shutil
 import socket
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network, ip_address
 from pathlib import Path
 from typing import Any, Literal
 
 from andromede.compute.driver import (
     AttachedVolume,
-    FirewallRule,
     HostCapacity,
     InstanceFirewall,
     InstanceNetwork,
@@ -76,6 +69,13 @@ from andromede.hypervisor.network_probe import probe_bridging
 from andromede.hypervisor.process import QemuProcess
 from andromede.hypervisor.seed import build_seed_iso
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from andromede.hypervisor.user_network import (
+    free_port,
+    hmp,
+    ingress_allows_tcp,
+    nic_device,
+    user_netdev,
+)
 
 __all__ = ["QemuDriver", "QemuDriverConfig"]
 
@@ -389,7 +389,7 @@ class QemuDriver:
         argv = [
             *self._networks.exec_prefix(plugged.network_id),
             *self._command(spec, process, accelerator),
-            "-netdev", netdev, "-device", _nic_device(spec),
+            "-netdev", netdev, "-device", nic_device(spec),
         ]  # fmt: skip
         await process.spawn(argv, timeout=self._config.qmp_timeout)
         return InstanceNetwork(NetworkMode.BRIDGE, plugged.private_ip, plugged.public_ip)
@@ -399,13 +399,14 @@ class QemuDriver:
     ) -> InstanceNetwork:
         """QEMU with user-mode networking: the forwards the ingress rules allow, on host
         ports picked free (again when QEMU finds one taken)."""
-        allowed = tuple(f for f in spec.forwards if _ingress_allows_tcp(spec.firewall, f))
+        allowed = tuple(f for f in spec.forwards if ingress_allows_tcp(spec.firewall, f))
         for attempt in range(_FORWARD_ATTEMPTS):
             forwards = tuple(self._bind_forward(forward) for forward in allowed)
             argv = self._command(spec, process, accelerator)
-            if spec.nic is not None or forwards:
-                netdev = _user_netdev(spec, forwards, restrict=not spec.firewall.egress)
-                argv += ["-netdev", netdev, "-device", _nic_device(spec)]
+            # A NIC even when the rules open no forward yet: set_firewall may open one live.
+            if spec.nic is not None or spec.forwards:
+                netdev = user_netdev(spec, forwards, restrict=not spec.firewall.egress)
+                argv += ["-netdev", netdev, "-device", nic_device(spec)]
             try:
                 await process.spawn(argv, timeout=self._config.qmp_timeout)
                 break
@@ -434,19 +435,19 @@ class QemuDriver:
         wanted = {
             (f.host_address or self._config.forward_address, f.guest_port): f
             for f in process.requested_forwards()
-            if _ingress_allows_tcp(firewall, f)
+            if ingress_allows_tcp(firewall, f)
         }
         kept = [f for key, f in current.items() if key in wanted]
         async with self._monitor(instance_id) as qmp:
             for key, forward in current.items():
                 if key not in wanted:
                     rule = f"tcp:{forward.host_address}:{forward.host_port}"
-                    await _hmp(qmp, f"hostfwd_remove net0 {rule}", success=f"{rule} removed")
+                    await hmp(qmp, f"hostfwd_remove net0 {rule}", success=f"{rule} removed")
             for key, requested in wanted.items():
                 if key in current:
                     continue
                 forward = self._bind_forward(requested)
-                await _hmp(qmp, f"hostfwd_add net0 tcp:{forward.host_address}:"
+                await hmp(qmp, f"hostfwd_add net0 tcp:{forward.host_address}:"
                                 f"{forward.host_port}-:{forward.guest_port}")  # fmt: skip
                 kept.append(forward)
         private_ip = process.network().private_ip
@@ -473,7 +474,7 @@ class QemuDriver:
 
     def _bind_forward(self, forward: PortForward) -> PortForward:
         address = forward.host_address or self._config.forward_address
-        port = forward.host_port or _free_port(address)
+        port = forward.host_port or free_port(address)
         return PortForward(address, port, forward.guest_port)
 
     async def _plug(self, qmp: Monitor, volume: AttachedVolume, *, boot: bool) -> None:
@@ -641,15 +642,6 @@ async def _add_secret(qmp: Monitor, secret_id: str, key: bytes) -> None:
     )  # fmt: skip
 
 
-async def _hmp(qmp: Monitor, command_line: str, *, success: str | None = None) -> None:
-    """A human-monitor command (slirp's forwards have no QMP twin): it fails by printing,
-    and some succeed by printing ``success`` too."""
-    printed = await qmp.execute("human-monitor-command", {"command-line": command_line})
-    text = printed.strip() if isinstance(printed, str) else ""
-    if text and not (success is not None and text.endswith(success)):
-        raise HypervisorError(f"QEMU {command_line.split()[0]}: {text[:200]}")
-
-
 def _qcow2_node(node: str, path: Path, secret_id: str) -> dict[str, Any]:
     return {
         "driver": "qcow2",
@@ -668,48 +660,6 @@ def _safe_id(resource_id: str) -> str:
     if not resource_id or not all(c.isalnum() or c == "-" for c in resource_id):
         raise HypervisorError(f"invalid resource id {resource_id!r}")
     return resource_id
-
-
-def _ingress_allows_tcp(firewall: InstanceFirewall, forward: PortForward) -> bool:
-    return any(_rule_allows_tcp(rule, forward.guest_port) for rule in firewall.ingress)
-
-
-def _rule_allows_tcp(rule: FirewallRule, port: int) -> bool:
-    if rule.protocol == "-1":
-        return True
-    return rule.protocol == "tcp" and rule.from_port <= port <= rule.to_port
-
-
-def _user_netdev(spec: InstanceSpec, forwards: tuple[PortForward, ...], *, restrict: bool) -> str:
-    options = ["user", "id=net0"]
-    if restrict:
-        # No egress allowed: the guest reaches neither the host nor beyond; forwards still work.
-        options.append("restrict=on")
-    if spec.nic is not None:
-        # The guest gets its private address by DHCP from QEMU, on the tenant's CIDR.
-        network = IPv4Network(spec.nic.network.cidr, strict=False)
-        options += [
-            f"net={network}",
-            f"host={network.network_address + 1}",
-            f"dhcpstart={ip_address(spec.nic.private_ip)}",
-        ]
-    options += [f"hostfwd=tcp:{f.host_address}:{f.host_port}-:{f.guest_port}" for f in forwards]
-    return ",".join(options)
-
-
-def _nic_device(spec: InstanceSpec) -> str:
-    device = "virtio-net-pci,netdev=net0,id=nic0"
-    if spec.nic is not None:
-        device += f",mac={spec.nic.mac}"
-    return device
-
-
-def _free_port(address: str) -> int:
-    """A port free now; QEMU binds it a moment later (a race the caller retries on)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((address, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _find_tool(name: str | None) -> str | None:

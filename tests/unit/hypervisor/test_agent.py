@@ -211,3 +211,13 @@ async def test_a_host_has_one_agent(agent: tuple[Path, MemoryDriver]) -> None:
     with pytest.raises(AgentAlreadyRunning):
         await serve_agent(MemoryDriver(), socket_path)
     assert await asyncio.to_thread(agent_ready, socket_path, 1.0)  # the first one still serves
+
+
+async def test_an_agent_asked_to_serve_metadata_needs_a_driver_that_can(tmp_path: Path) -> None:
+    async def app(scope: object, receive: object, send: object) -> None:
+        return None
+
+    driver = MemoryDriver(vcpus=4, memory_mib=4096, snapshot_dir=tmp_path / "snapshots")
+    with pytest.raises(TypeError, match="cannot serve the metadata service"):
+        await serve_agent(driver, tmp_path / "agent" / "agent.sock", metadata_app=app)
+    assert not (tmp_path / "agent" / "agent.sock").exists()

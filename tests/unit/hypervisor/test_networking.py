@@ -31,7 +31,7 @@ from andromede.http.response import Receive, Scope, Send
 from andromede.hypervisor import HypervisorError, QemuDriver, QemuDriverConfig
 from andromede.hypervisor.metadata_listeners import MetadataListeners
 from andromede.hypervisor.process import QemuProcess
-from andromede.hypervisor.qemu import _ingress_allows_tcp, _user_netdev
+from andromede.hypervisor.user_network import ingress_allows_tcp, user_netdev
 
 SSH = PortForward("127.0.0.1", 2222, 22)
 
@@ -55,18 +55,18 @@ def _spec(firewall: InstanceFirewall, nic: NicSpec | None = None) -> InstanceSpe
 def test_user_mode_forwards_only_what_an_ingress_rule_allows(
     rule: FirewallRule, opened: bool
 ) -> None:
-    assert _ingress_allows_tcp(InstanceFirewall(ingress=(rule,)), SSH) is opened
-    assert _ingress_allows_tcp(InstanceFirewall(), SSH) is False  # the default denies
+    assert ingress_allows_tcp(InstanceFirewall(ingress=(rule,)), SSH) is opened
+    assert ingress_allows_tcp(InstanceFirewall(), SSH) is False  # the default denies
 
 
 def test_a_user_mode_guest_allowed_no_egress_is_restricted() -> None:
     nic = NicSpec(NetworkSpec("n", "t", "10.1.0.0/24"), "02:00:00:00:00:07", "10.1.0.7")
-    netdev = _user_netdev(_spec(InstanceFirewall(), nic), (SSH,), restrict=True)
+    netdev = user_netdev(_spec(InstanceFirewall(), nic), (SSH,), restrict=True)
     assert netdev.split(",") == [
         "user", "id=net0", "restrict=on", "net=10.1.0.0/24", "host=10.1.0.1",
         "dhcpstart=10.1.0.7", "hostfwd=tcp:127.0.0.1:2222-:22",
     ]  # fmt: skip
-    assert "restrict" not in _user_netdev(_spec(InstanceFirewall()), (), restrict=False)
+    assert "restrict" not in user_netdev(_spec(InstanceFirewall()), (), restrict=False)
 
 
 def test_an_instances_wiring_is_kept_beside_its_process(tmp_path: Path) -> None:
