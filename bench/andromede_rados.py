@@ -4,8 +4,11 @@ On the run's shared cluster (bench/cluster.py): a fresh PostgreSQL database per 
 commits), object data in the pool `andromede-bench` as the cephx user `client.andromede` (mon r,
 osd rw), encryption at rest on as always. ``andromede serve --migrate-only`` brings the schema
 up first, as a deployment of several gateways does; then each gateway is one `andromede serve`
-process (``--workers 1``: a gateway is one Python process, so one gateway against one radosgw
-process compares the two programs, and two against two shows how each scales). The gateways
+with ``workers`` worker processes. ``--workers 1`` makes a gateway one Python process, so one
+gateway against one radosgw process compares the two programs on one event loop against a
+thread pool, and two against two shows how each scales; ``--workers 2`` is the like-for-like
+deployment on two cores (radosgw's threads use every core, andromede's workers do the same,
+behind one port). Each target's name and description state both counts. The gateways
 share one data folder, which on one machine carries what they must share (the root key file and
 the access-key secrets key), as tests/probe/test_many_gateways.py does.
 """
@@ -32,7 +35,7 @@ from bench.targets import (
     wait_ready,
 )
 
-__all__ = ["andromede_rados_target", "gateway_environment"]
+__all__ = ["andromede_rados_target", "gateway_environment", "target_name"]
 
 
 def gateway_environment(
@@ -49,10 +52,21 @@ def gateway_environment(
     }
 
 
+def target_name(gateways: int, workers: int) -> str:
+    """``andromede-rados`` with ``-w<workers>`` past one worker and ``-x<gateways>`` past one
+    gateway: the name says what is measured."""
+    return (
+        "andromede-rados"
+        + (f"-w{workers}" if workers > 1 else "")
+        + (f"-x{gateways}" if gateways > 1 else "")
+    )
+
+
 def andromede_rados_target(
-    cluster: LazyCluster, gateways: int = 1, server: str = "uvicorn"
+    cluster: LazyCluster, gateways: int = 1, server: str = "uvicorn", workers: int = 1
 ) -> TargetFactory:
-    """``gateways`` `andromede serve` processes (one worker each) on the shared cluster."""
+    """``gateways`` `andromede serve` processes of ``workers`` workers each, on the shared
+    cluster."""
 
     @contextlib.contextmanager
     def target(workdir: Path) -> Iterator[Endpoint]:
@@ -81,7 +95,7 @@ def andromede_rados_target(
             for number in range(1, gateways + 1):
                 port = free_port()
                 argv = [*base, "--s3-host", HOST, "--s3-port", str(port), "--server", server]
-                argv += ["--workers", "1", "--api-port", "0"]
+                argv += ["--workers", str(workers), "--api-port", "0"]
                 log = workdir / f"andromede-{number}.log"
                 pids.append(processes.start(f"andromede gateway {number}", argv, log, env=env))
                 ports.append(port)
@@ -91,13 +105,14 @@ def andromede_rados_target(
                         data_dir / "admin-credentials", region, 60.0, processes
                     )
             assert credentials is not None, "at least one gateway"
-            suffix = f"-x{gateways}" if gateways > 1 else ""
-            plural = "es" if gateways > 1 else ""
+            plural = "s" if gateways > 1 else ""
+            worker_plural = "s" if workers > 1 else ""
             endpoint = Endpoint(
-                name=f"andromede-rados{suffix}",
+                name=target_name(gateways, workers),
                 description=(
-                    f"andromede serve --server {server}, {gateways} process{plural} of one worker, "
-                    "PostgreSQL (durable commits) + RADOS, encrypted at rest, same Ceph cluster"
+                    f"andromede serve --server {server}, {gateways} gateway{plural} of "
+                    f"{workers} worker process{worker_plural} each, PostgreSQL (durable "
+                    "commits) + RADOS, encrypted at rest, same Ceph cluster"
                 ),
                 fsync=True,
                 ports=tuple(ports),
@@ -112,5 +127,12 @@ def andromede_rados_target(
             yield endpoint
         finally:
             processes.stop_all()
+            # As RGW's targets purge their user: the next andromede target starts on an empty
+            # pool, else its sweepers would spend its first seconds listing, stat'ing and
+            # deleting this target's blobs (orphans to its fresh database).
+            try:
+                shared.purge_pool(ANDROMEDE_POOL)
+            except StartupError as exc:
+                print(f"andromede-rados: pool not purged: {exc}", file=sys.stderr)
 
     return target

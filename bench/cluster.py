@@ -88,6 +88,12 @@ class SharedCluster:
         )
         return database_url(self.pg_url, name)
 
+    def purge_pool(self, pool: str) -> None:
+        """Remove every object of ``pool`` (the pool stays)."""
+        command = ["rados", "--conf", str(self.conf), "--name", "client.admin"]
+        command += ["--keyring", str(self.admin_keyring), "purge", pool]
+        _checked([*command, "--yes-i-really-really-mean-it"])
+
     def daemons(self) -> dict[str, ProcessTree]:
         """The shared daemons, for the CPU breakdown: the OSD, mon + mgr, PostgreSQL."""
         run = self.ceph_dir / "run"

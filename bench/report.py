@@ -6,6 +6,7 @@ import json
 import math
 import os
 import platform
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = [
 RADOS_TARGET = "andromede-rados"
 RGW_TARGET = "rgw"
 SCALED = "-x2"
+_WORKERS = re.compile(r"-w[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -91,11 +93,14 @@ class GoalCheck:
 
 
 def rgw_pairs(names: Sequence[str]) -> list[tuple[str, str]]:
-    """(andromede on RADOS, RGW) target pairs with the same number of gateways."""
+    """(andromede on RADOS, RGW) target pairs with the same number of gateways: one radosgw
+    process uses every core with its threads, so ``andromede-rados-w2`` (one gateway of two
+    workers) is paired with ``rgw`` as well as ``andromede-rados`` (one worker) is."""
     pairs = []
     for name in names:
         if name.startswith(RADOS_TARGET):
-            peer = RGW_TARGET + name.removeprefix(RADOS_TARGET)
+            suffix = _WORKERS.sub("", name.removeprefix(RADOS_TARGET))
+            peer = RGW_TARGET + suffix
             if peer in names:
                 pairs.append((name, peer))
     return pairs

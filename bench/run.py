@@ -2,11 +2,11 @@
 
 Targets run one after the other (never two servers at once, so each has both cores), each on a
 fresh working directory that is removed afterwards. The RADOS targets (`rgw`, `rgw-x2`,
-`andromede-rados`, `andromede-rados-x2`) share one Ceph cluster and one PostgreSQL server,
-started for the first of them and stopped at the end of the run (bench/cluster.py). The
-sequence per target: PUT then GET of 4 KiB objects at concurrency 16, LIST of a 1,000-key
-bucket, PUT then GET of 64 MiB objects at concurrency 4, each repeated; the machine's ceilings
-are measured first.
+`andromede-rados`, `andromede-rados-w2`, `andromede-rados-x2`) share one Ceph cluster and one
+PostgreSQL server, started for the first of them and stopped at the end of the run
+(bench/cluster.py). The sequence per target: PUT then GET of 4 KiB objects at concurrency 16,
+LIST of a 1,000-key bucket, PUT then GET of 64 MiB objects at concurrency 4, each repeated; the
+machine's ceilings are measured first.
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ def _factories(names: Sequence[str], cluster: LazyCluster) -> dict[str, TargetFa
         "rgw": rgw_target(cluster, gateways=1),
         "rgw-x2": rgw_target(cluster, gateways=2),
         "andromede-rados": andromede_rados_target(cluster, gateways=1),
+        "andromede-rados-w2": andromede_rados_target(cluster, gateways=1, workers=2),
         "andromede-rados-x2": andromede_rados_target(cluster, gateways=2),
     }
     unknown = [name for name in names if name not in known]

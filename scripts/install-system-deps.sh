@@ -22,14 +22,18 @@
 #                    its radosgw-admin comes with ceph-common
 #   python3-rados    librados for the RADOS blob backend; scripts/venv-link-rados.sh links it
 #                    into .venv (docs/decisions/0008-librados-in-venv.md)
+#   python3-rbd      librbd for instance volumes in Ceph RBD (hypervisor_volume_backend = rbd),
+#                    linked into .venv the same way (docs/decisions/0018-rbd-volumes.md)
 #   iproute2 nftables dnsmasq-base  tenant networks of the compute service: namespaces,
 #                    bridges, veths and taps (ip, bridge), security groups and NAT (nft), DHCP
 #                    (andromede/hypervisor/tenant_network.py)
 #   busybox          its DHCP client (udhcpc) plays the guest in tests/contract/test_tenant_networks.py
 #   qemu-system-x86  QEMU for the compute instances (andromede.hypervisor), KVM or TCG
-#   qemu-utils       qemu-img: the LUKS-encrypted qcow2 volumes and seeds of instances
-#   cryptsetup-bin   formats the LUKS containers of instance seeds in milliseconds (qemu-img
-#                    spends a second or two of CPU benchmarking PBKDF2 for each)
+#   qemu-utils       qemu-img: the LUKS-encrypted qcow2 volumes and seeds of instances (and
+#                    qemu-io, which the unit tests read and write them through)
+#   qemu-block-extra QEMU's and qemu-img's rbd block driver: volumes in Ceph RBD
+#   cryptsetup-bin   makes the LUKS headers of instance volumes and seeds in milliseconds
+#                    (qemu-img spends about 2 s of CPU benchmarking PBKDF2 for each)
 #   syslinux syslinux-common mtools  the boot sector and FAT file system of the tests' small
 #                    guest image (tests/support/guest_images.py; the kernel and busybox in it
 #                    are extracted from Debian packages, not installed)
@@ -62,19 +66,21 @@ done
 command -v rados >/dev/null 2>&1 || missing+=(ceph-common)
 command -v radosgw >/dev/null 2>&1 || missing+=(radosgw)
 package_installed python3-rados || missing+=(python3-rados)
+package_installed python3-rbd || missing+=(python3-rbd)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
 command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
 command -v busybox >/dev/null 2>&1 || missing+=(busybox)
 command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
 command -v qemu-img >/dev/null 2>&1 || missing+=(qemu-utils)
+package_installed qemu-block-extra || missing+=(qemu-block-extra)
 PATH="$PATH:/usr/sbin:/sbin" command -v cryptsetup >/dev/null 2>&1 || missing+=(cryptsetup-bin)
 command -v syslinux >/dev/null 2>&1 || missing+=(syslinux)
 [ -f /usr/lib/syslinux/modules/bios/ldlinux.c32 ] || missing+=(syslinux-common)
 command -v mcopy >/dev/null 2>&1 || missing+=(mtools)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools, qemu, cryptsetup, syslinux present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools, qemu with rbd, cryptsetup, syslinux present)"
   exit 0
 fi
 
@@ -104,7 +110,8 @@ export DEBIAN_FRONTEND=noninteractive
 for package in "${missing[@]}"; do
   case "$package" in
     python3-venv) venv_works || { echo "system-deps: python3 -m venv still fails" >&2; exit 1; } ;;
-    ca-certificates|python3-rados|syslinux-common) package_installed "$package" || exit 1 ;;
+    ca-certificates|python3-rados|python3-rbd|qemu-block-extra|syslinux-common)
+      package_installed "$package" || exit 1 ;;
     qemu-system-x86) command -v qemu-system-x86_64 >/dev/null 2>&1 || exit 1 ;;
     qemu-utils) command -v qemu-img >/dev/null 2>&1 || exit 1 ;;
     mtools) command -v mcopy >/dev/null 2>&1 || exit 1 ;;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make Debian's librados binding (python3-rados) importable from the project's virtualenv.
+# Make Debian's librados and librbd bindings (python3-rados, python3-rbd) importable from the
+# project's virtualenv.
 #
 #   scripts/venv-link-rados.sh [VENV]      (default: .venv)
 #
@@ -30,3 +31,13 @@ fi
 ln -sfn "$module" "$site/rados$suffix"
 "$python" -c 'import rados' || { echo "venv-link-rados: import rados fails in $venv" >&2; exit 1; }
 echo "venv-link-rados: $site/rados$suffix -> $module"
+# librbd's binding (python3-rbd), the same way: the hypervisor's RBD volumes manage images with
+# it (docs/decisions/0018-rbd-volumes.md). It imports rados, linked above.
+rbd_module=/usr/lib/python3/dist-packages/rbd$suffix
+if [ -e "$rbd_module" ]; then
+  ln -sfn "$rbd_module" "$site/rbd$suffix"
+  "$python" -c 'import rbd' || { echo "venv-link-rados: import rbd fails in $venv" >&2; exit 1; }
+  echo "venv-link-rados: $site/rbd$suffix -> $rbd_module"
+else
+  echo "venv-link-rados: python3-rbd not installed; RBD volumes are unavailable" >&2
+fi

@@ -14,8 +14,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from support.server import ServerProcess, running_server
 
 # postgres_cluster, postgres_url, postgres_empty_url: a private PostgreSQL (tests/support);
-# ceph_cluster, rados_client, rados_blob_store: a private Ceph cluster (tests/support/ceph.py).
-pytest_plugins = ["support.postgres", "support.ceph"]
+# ceph_cluster, rados_client, rados_blob_store: a private Ceph cluster (tests/support/ceph.py);
+# rbd_pool, rbd_namespace: an RBD pool in it for the hypervisor's volumes (tests/support/rbd.py).
+pytest_plugins = ["support.postgres", "support.ceph", "support.rbd"]
 
 REQUIRE_ALL = os.environ.get("ANDROMEDE_TEST_REQUIRE_ALL") == "1"
 

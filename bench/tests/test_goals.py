@@ -55,6 +55,11 @@ def test_pairs_match_gateway_counts_and_need_both_sides() -> None:
     names = ["rgw", "andromede-rados", "rgw-x2", "andromede-rados-x2", "andromede-uvicorn"]
     assert rgw_pairs(names) == [("andromede-rados", "rgw"), ("andromede-rados-x2", "rgw-x2")]
     assert rgw_pairs(["andromede-rados-x2", "rgw"]) == []
+    # One gateway of two workers against one radosgw, which runs threads on every core.
+    assert rgw_pairs(["rgw", "andromede-rados-w2", "rgw-x2", "andromede-rados-w2-x2"]) == [
+        ("andromede-rados-w2", "rgw"),
+        ("andromede-rados-w2-x2", "rgw-x2"),
+    ]
     assert scaling_pairs(names) == [("rgw", "rgw-x2"), ("andromede-rados", "andromede-rados-x2")]
     assert scaling_pairs(["rgw-x2"]) == []
 

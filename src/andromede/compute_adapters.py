@@ -9,7 +9,8 @@
   policies), decrypted by the storage service; any refusal is the import task's failure.
 - :func:`hypervisor_drivers`: the drivers the ``hypervisor`` setting names; with ``qemu``, the
   host's agent reached over its socket (every gateway worker shares the one agent);
-- :func:`hypervisor_host_driver`: the QEMU driver the host's agent owns.
+- :func:`hypervisor_host_driver`: the QEMU driver the host's agent owns, whose volumes are
+  files or Ceph RBD images as ``hypervisor_volume_backend`` says (:func:`hypervisor_volumes`).
 - :func:`compute_limits`: the service's limits from the settings.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import TypeVar
 
 from andromede.compute.driver import HypervisorDriver
@@ -25,9 +27,12 @@ from andromede.compute.errors import ImportFailed, IncorrectState
 from andromede.compute.model import InstanceType
 from andromede.compute.service_core import ComputeLimits
 from andromede.errors import AndromedeError
+from andromede.hypervisor.images import QemuImg
 from andromede.hypervisor.qemu import QemuDriver, QemuDriverConfig
+from andromede.hypervisor.rbd_volumes import RbdConfig, RbdVolumes
 from andromede.hypervisor.remote import RemoteDriver
 from andromede.hypervisor.tenant_network import NetworkLayout
+from andromede.hypervisor.volumes import VolumeBackend
 from andromede.iam.model import Principal
 from andromede.kms.errors import KeyDestroyed, KmsError
 from andromede.kms.service import KeyService
@@ -42,6 +47,7 @@ __all__ = [
     "compute_limits",
     "hypervisor_drivers",
     "hypervisor_host_driver",
+    "hypervisor_volumes",
 ]
 
 _T = TypeVar("_T")
@@ -143,7 +149,28 @@ def hypervisor_host_driver(settings: Settings) -> QemuDriver:
             link_prefix=settings.hypervisor_link_prefix,
         ),
     )
-    return QemuDriver(settings.hypervisor_dir, config=config)
+    return QemuDriver(settings.hypervisor_dir, config=config, volumes=hypervisor_volumes(settings))
+
+
+def hypervisor_volumes(settings: Settings) -> Callable[[Path, QemuImg], VolumeBackend] | None:
+    """The QEMU driver's volume backend: None for files in its state directory (the driver's
+    default), or Ceph RBD images of ``hypervisor_rbd_pool``."""
+    if settings.hypervisor_volume_backend == "file":
+        return None
+    if settings.ceph_conf is None or settings.ceph_keyring is None:
+        raise ValueError("hypervisor_volume_backend = rbd needs ceph_conf and ceph_keyring")
+    rbd = RbdConfig(
+        conf_file=settings.ceph_conf,
+        keyring=settings.ceph_keyring,
+        user=settings.ceph_user,
+        pool=settings.hypervisor_rbd_pool,
+        namespace=settings.hypervisor_rbd_namespace,
+        connect_timeout=settings.ceph_connect_timeout,
+        op_timeout=settings.ceph_op_timeout,
+        release_timeout=settings.hypervisor_rbd_release_timeout,
+    )
+    # Snapshots are named by the driver's file layout, which gateways compute too.
+    return lambda root, img: RbdVolumes(rbd, img, snapshot_dir=root / "snapshots")
 
 
 def compute_limits(settings: Settings) -> ComputeLimits:

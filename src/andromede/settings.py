@@ -385,6 +385,38 @@ class Settings(BaseSettings):
         gt=0,
         description="vCPUs the QEMU hypervisor offers per host CPU (memory is not overcommitted).",
     )
+    hypervisor_volume_backend: Literal["file", "rbd"] = Field(
+        default="file",
+        description=(
+            "Where instance volumes and snapshots live: file (qcow2 + LUKS files in"
+            " hypervisor_state_dir) or rbd (the same in Ceph RBD images of hypervisor_rbd_pool,"
+            " reached with ceph_conf, ceph_user and ceph_keyring: a disk outlives its host)."
+        ),
+    )
+    hypervisor_rbd_pool: str = Field(
+        default="andromede-volumes",
+        min_length=1,
+        description=(
+            "Ceph pool (initialised with `rbd pool init`) of instance volumes and snapshots"
+            " (hypervisor_volume_backend = rbd); ceph_user needs `profile rbd` on it."
+        ),
+    )
+    hypervisor_rbd_namespace: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9_.-]*$",
+        description=(
+            "RBD namespace of the volumes inside hypervisor_rbd_pool (created beforehand with"
+            " `rbd namespace create`); empty: the pool's default namespace."
+        ),
+    )
+    hypervisor_rbd_release_timeout: float = Field(
+        default=45.0,
+        gt=0,
+        description=(
+            "Seconds a volume's deletion waits for Ceph to drop the watch of a QEMU that died"
+            " holding it open (Ceph times such watches out after 30 s)."
+        ),
+    )
     hypervisor_networking: Literal["auto", "bridge", "user"] = Field(
         default="auto",
         description=(
@@ -564,6 +596,15 @@ class Settings(BaseSettings):
     def _rados_needs_a_cluster(self) -> Settings:
         if self.blob_backend == "rados" and self.ceph_conf is None:
             raise ValueError("blob_backend = rados needs ceph_conf (and usually ceph_keyring)")
+        return self
+
+    @model_validator(mode="after")
+    def _rbd_volumes_need_a_cluster(self) -> Settings:
+        # QEMU gets the cephx key from the keyring (a QMP secret), never a keyring of its own.
+        if self.hypervisor_volume_backend == "rbd" and (
+            self.ceph_conf is None or self.ceph_keyring is None
+        ):
+            raise ValueError("hypervisor_volume_backend = rbd needs ceph_conf and ceph_keyring")
         return self
 
     @model_validator(mode="after")

@@ -5,6 +5,9 @@ twin joins the list with its own factory). Tests on ``qemu_host`` need a real gu
 kernel + busybox image of tests/support/guest_images.py, whose init prints markers on the
 serial console, runs shell user data with ``ROOT_DISK`` set, and powers off on ACPI power-down.
 
+``qemu-rbd`` is the QEMU driver with its volumes in Ceph RBD (a namespace of the tests' cluster
+per test, support/rbd.py) instead of files: the same contract, plus a disk that outlives its host.
+
 Without QEMU or the image's build tools the fixtures skip, which ANDROMEDE_TEST_REQUIRE_ALL=1
 (CI) turns into failures. Guests run under TCG on machines whose KVM cannot run them.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 import shutil
 import tempfile
@@ -41,6 +45,8 @@ from andromede.compute.driver import (
 )
 from andromede.hypervisor import HypervisorError, QemuDriver, QemuDriverConfig
 from andromede.hypervisor.agent import agent_ready, serve_agent
+from andromede.hypervisor.images import QemuImg
+from andromede.hypervisor.rbd_volumes import RbdVolumes
 from andromede.hypervisor.remote import RemoteDriver
 from support.guest_images import (
     INIT_MARKER,
@@ -49,6 +55,7 @@ from support.guest_images import (
     GuestImageUnavailable,
     build_guest_image,
 )
+from support.rbd import RbdNamespace
 
 pytestmark = pytest.mark.slow
 
@@ -68,6 +75,20 @@ class Host:
     state_dir: Path
     # What the driver raises when the host refuses an operation.
     error: type[Exception] = HypervisorError
+    # The RBD namespace of the volumes, when they are not files under state_dir.
+    rbd: RbdNamespace | None = None
+
+    def stored(self, kind: str, resource_id: str) -> bytes | None:
+        """A volume's (kind "volumes") or snapshot's bytes as stored, None when absent."""
+        if self.rbd is not None:
+            return self.rbd.read(resource_id) if resource_id in self.rbd.images() else None
+        path = self.state_dir / kind / f"{resource_id}.qcow2"
+        return path.read_bytes() if path.exists() else None
+
+    def assert_no_volume_left(self) -> None:
+        if self.rbd is not None:
+            assert self.rbd.images() == [] and self.rbd.data_objects() == []
+        assert list(self.state_dir.glob("volumes/*")) == []
 
 
 @pytest.fixture(scope="session")
@@ -89,13 +110,25 @@ def _short_state_dir() -> Path:
 USER_MODE = QemuDriverConfig(networking="user")
 
 
+def rbd_driver(
+    state_dir: Path, namespace: RbdNamespace, config: QemuDriverConfig = USER_MODE
+) -> QemuDriver:
+    def volumes(root: Path, img: QemuImg) -> RbdVolumes:
+        return RbdVolumes(namespace.config, img, snapshot_dir=root / "snapshots")
+
+    return QemuDriver(state_dir, host="test-host", config=config, volumes=volumes)
+
+
 async def _qemu_host(
-    image: GuestImage, config: QemuDriverConfig = USER_MODE
+    image: GuestImage, config: QemuDriverConfig = USER_MODE, rbd: RbdNamespace | None = None
 ) -> AsyncIterator[Host]:
     state_dir = _short_state_dir()
-    driver = QemuDriver(state_dir, host="test-host", config=config)
+    if rbd is None:
+        driver = QemuDriver(state_dir, host="test-host", config=config)
+    else:
+        driver = rbd_driver(state_dir, rbd, config)
     try:
-        yield Host(driver, image.disk, "raw", state_dir)
+        yield Host(driver, image.disk, "raw", state_dir, rbd=rbd)
     finally:
         for instance_id in await driver.running():
             await driver.kill(instance_id)
@@ -121,10 +154,25 @@ async def _remote_qemu_host(image: GuestImage) -> AsyncIterator[Host]:
             await serving
 
 
-@pytest.fixture(params=["qemu", "qemu-behind-agent"])
+@pytest.fixture(params=["qemu", "qemu-behind-agent", "qemu-rbd"])
 async def host(request: pytest.FixtureRequest, guest_image: GuestImage) -> AsyncIterator[Host]:
-    make = _qemu_host if request.param == "qemu" else _remote_qemu_host
-    async for value in make(guest_image):
+    if request.param == "qemu-rbd":
+        hosts = _qemu_host(guest_image, rbd=request.getfixturevalue("rbd_namespace"))
+    elif request.param == "qemu":
+        hosts = _qemu_host(guest_image)
+    else:
+        hosts = _remote_qemu_host(guest_image)
+    async for value in hosts:
+        yield value
+
+
+@pytest.fixture(params=["qemu", "qemu-rbd"])
+async def volume_host(
+    request: pytest.FixtureRequest, guest_image: GuestImage
+) -> AsyncIterator[Host]:
+    """The QEMU driver over each volume backend."""
+    rbd = request.getfixturevalue("rbd_namespace") if request.param == "qemu-rbd" else None
+    async for value in _qemu_host(guest_image, rbd=rbd):
         yield value
 
 
@@ -139,14 +187,17 @@ def new_id(prefix: str) -> str:
 
 
 def canary_user_data(token: str, *, extra: str = "") -> bytes:
-    """Shell user data: prints the canary when a previous boot left it, else writes it."""
+    """Shell user data: prints the canary when a previous boot left it, else writes it.
+    ``fsync`` makes the guest send the disk a flush, as any program that needs its data to
+    survive a crash does: ``sync`` writes a raw device's pages without one, and a disk's write
+    cache (librbd's, in QEMU's memory) may hold them until a flush or a clean exit."""
     return f"""#!/bin/sh
 found=$(dd if="$ROOT_DISK" bs=512 skip={CANARY_SECTOR} count=1 2>/dev/null |
   head -c 40 | tr -d '\\000')
 case "$found" in
   {CANARY_PREFIX}*) echo "persisted: $found" ;;
   *) printf '{CANARY_PREFIX}%s' {token} |
-       dd of="$ROOT_DISK" bs=512 seek={CANARY_SECTOR} conv=notrunc 2>/dev/null
+       dd of="$ROOT_DISK" bs=512 seek={CANARY_SECTOR} conv=notrunc,fsync 2>/dev/null
      sync
      echo "wrote canary" ;;
 esac
@@ -287,10 +338,11 @@ async def test_lifecycle_of_an_encrypted_guest(host: Host) -> None:
     await driver.stop(instance_id, timeout=30)
     assert time.monotonic() - started < 20  # the guest's ACPI handler powered it off
     assert await driver.state(instance_id) is RuntimeState.SHUT_OFF
-    volume_file = host.state_dir / "volumes" / f"{root.volume_id}.qcow2"
-    header = volume_file.read_bytes()[:104]
-    assert header[:4] == b"QFI\xfb"
-    assert int.from_bytes(header[32:36], "big") == 2  # crypt_method 2: LUKS
+    stored = host.stored("volumes", root.volume_id)
+    assert stored is not None
+    assert stored[:4] == b"QFI\xfb"
+    assert int.from_bytes(stored[32:36], "big") == 2  # crypt_method 2: LUKS
+    assert token.encode() not in stored  # the guest's writes are encrypted where they are kept
     for path in host.state_dir.rglob("*"):
         if path.is_file():
             content = path.read_bytes()
@@ -315,7 +367,8 @@ async def test_lifecycle_of_an_encrypted_guest(host: Host) -> None:
     assert processes_mentioning(str(host.state_dir)) == []
     assert await driver.running() == {}
     await driver.delete_volume(root.volume_id)
-    assert not volume_file.exists()
+    assert host.stored("volumes", root.volume_id) is None
+    host.assert_no_volume_left()
 
 
 async def test_a_guest_without_acpi_handler_is_stopped_after_the_timeout(qemu_host: Host) -> None:
@@ -458,10 +511,10 @@ async def test_volumes_hot_plug_and_unplug(qemu_host: Host) -> None:
 
 
 async def test_snapshots_copy_a_running_volume_into_a_new_bootable_volume(
-    qemu_host: Host,
+    volume_host: Host,
 ) -> None:
-    driver, token = qemu_host.driver, secrets.token_hex(8)
-    root = await make_root(qemu_host)
+    driver, token = volume_host.driver, secrets.token_hex(8)
+    root = await make_root(volume_host)
     first = new_id("i")
     await driver.start(instance_spec(first, root, canary_user_data(token)))
     await wait_console(driver, first, booted(first))
@@ -469,9 +522,11 @@ async def test_snapshots_copy_a_running_volume_into_a_new_bootable_volume(
     snapshot_id, snapshot_key = new_id("snap"), secrets.token_bytes(32)
     await driver.snapshot_volume(root.volume_id, root.key, snapshot_id, snapshot_key)
     await driver.kill(first)
+    await driver.delete_volume(root.volume_id)  # a snapshot needs nothing of its volume
+    stored = volume_host.stored("snapshots", snapshot_id)
+    assert stored is not None and token.encode() not in stored
+    assert int.from_bytes(stored[32:36], "big") == 2  # LUKS
     snapshot = driver.snapshot_path(snapshot_id)
-    assert snapshot.is_file() and token.encode() not in snapshot.read_bytes()
-    assert int.from_bytes(snapshot.read_bytes()[32:36], "big") == 2  # LUKS
 
     # The new volume may be bigger than the snapshot, as EC2 allows.
     copy_id, copy_key = new_id("vol"), secrets.token_bytes(32)
@@ -481,7 +536,7 @@ async def test_snapshots_copy_a_running_volume_into_a_new_bootable_volume(
     # A stopped volume snapshots too (offline copy).
     offline_id = new_id("snap")
     await driver.snapshot_volume(copy_id, copy_key, offline_id, secrets.token_bytes(32))
-    assert driver.snapshot_path(offline_id).is_file()
+    assert volume_host.stored("snapshots", offline_id) is not None
 
     second = new_id("i")
     copy = AttachedVolume(copy_id, "/dev/xvda", copy_key)
@@ -494,4 +549,53 @@ async def test_snapshots_copy_a_running_volume_into_a_new_bootable_volume(
     for snapshot_name in (snapshot_id, offline_id):
         await driver.delete_snapshot(snapshot_name)
         await driver.delete_snapshot(snapshot_name)
-        assert not driver.snapshot_path(snapshot_name).exists()
+        assert volume_host.stored("snapshots", snapshot_name) is None
+    await driver.delete_volume(copy_id)
+    await driver.release(first)
+    await driver.release(second)
+    volume_host.assert_no_volume_left()
+
+
+async def test_an_rbd_disk_outlives_its_host(
+    guest_image: GuestImage, rbd_namespace: RbdNamespace
+) -> None:
+    """A guest writes to its root disk; its host dies (QEMU killed, the host's state directory
+    lost); another host starts the instance from the same RBD volume and reads the data back."""
+    token = secrets.token_hex(8)
+    first_dir = _short_state_dir()
+    first = rbd_driver(first_dir, rbd_namespace)
+    second_dir = _short_state_dir()
+    second = rbd_driver(second_dir, rbd_namespace)
+    try:
+        first_host = Host(first, guest_image.disk, "raw", first_dir, rbd=rbd_namespace)
+        root = await make_root(first_host)
+        instance_id = new_id("i")
+        await first.start(instance_spec(instance_id, root, canary_user_data(token)))
+        console = await wait_console(first, instance_id, booted(instance_id))
+        assert "wrote canary" in console
+
+        # The host dies: no power-down, no QMP quit, nothing of its disk left behind.
+        (pid,) = processes_mentioning(str(first_dir))
+        os.kill(pid, 9)
+        await first.close()
+        shutil.rmtree(first_dir)
+        assert not first_dir.exists()
+
+        assert await second.running() == {}
+        await second.start(instance_spec(instance_id, root, canary_user_data(token)))
+        console = await wait_console(second, instance_id, booted(instance_id))
+        assert f"persisted: {CANARY_PREFIX}{token}" in console
+        assert "wrote canary" not in console  # a new console: this host never saw the first boot
+
+        await second.kill(instance_id)
+        await second.release(instance_id)
+        await second.delete_volume(root.volume_id)
+        assert rbd_namespace.images() == []
+        assert rbd_namespace.data_objects() == []
+    finally:
+        for driver, state_dir in ((first, first_dir), (second, second_dir)):
+            for pid in processes_mentioning(str(state_dir)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, 9)
+            await driver.close()
+            shutil.rmtree(state_dir, ignore_errors=True)

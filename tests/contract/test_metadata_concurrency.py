@@ -8,6 +8,7 @@ that interleavings actually happen; the invariants are checked after each round.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -22,7 +23,7 @@ from andromede.db.database import Database, open_database
 from andromede.db.migrate import upgrade
 from andromede.storage.errors import BucketNotEmpty, NoSuchBucket, NoSuchUpload
 from andromede.storage.model import ObjectRecord, Part, Segment
-from andromede.storage.store_sql import SqlMetadataStore
+from andromede.storage.store_sql import SqlMetadataStore, _put_object
 
 from .test_metadata_store import bucket, part, record, upload
 
@@ -129,6 +130,38 @@ async def test_concurrent_overwrites_report_every_replaced_blob_once(
         # Every blob but the final one's is reported as replaced, each exactly once.
         assert Counter(replaced) == Counter(everything) - Counter(s.blob_id for s in final.segments)
         assert sum(r is None for r in results) == (0 if initial else 1)
+        # And only the final blob is still referenced, or the sweeper would keep the others
+        # forever (a PUT on PostgreSQL that replaced a record newer than its snapshot drops that
+        # record's blob rows in a second statement: store_sql._put_object_in_one_statement).
+        final_blobs = {s.blob_id for s in final.segments}
+        assert await one.referenced_blob_ids(everything) == final_blobs
+
+
+async def test_an_overwrite_that_waited_for_another_reports_and_unlinks_its_record(
+    gateways: tuple[SqlMetadataStore, SqlMetadataStore, Database],
+) -> None:
+    # A write holds the object row while the other gateway's PUT starts: the PUT waits, then
+    # replaces the record committed after it started (not the one it could first see), and
+    # that record's blob is no longer referenced.
+    one, two, db = gateways
+    await one.create_bucket(bucket())
+    await one.put_object(record("k", blob="first"))
+
+    def hold(conn: Connection) -> ObjectRecord | None:
+        replaced = _put_object(conn, record("k", blob="held"))
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SELECT pg_sleep(0.5)")
+        else:
+            time.sleep(0.5)  # the writer thread's own job: the other gateway waits on its lock
+        return replaced
+
+    holder = asyncio.create_task(db.write(hold))
+    await asyncio.sleep(0.2)
+    replaced = await two.put_object(record("k", blob="last"))
+    assert await holder == record("k", blob="first")
+    assert replaced == record("k", blob="held")
+    assert await one.get_object("b1", "k") == record("k", blob="last")
+    assert await one.referenced_blob_ids(["first", "held", "last"]) == {"last"}
 
 
 async def test_delete_bucket_racing_a_put_ends_one_way(

@@ -165,6 +165,35 @@ async def test_object_put_replace_get_delete(store: MetadataStore) -> None:
     assert await store.delete_object("b1", "k") is None
 
 
+async def test_bucket_and_object_in_one_read(store: MetadataStore) -> None:
+    assert await store.get_bucket_and_object("b1", "k") == (None, None)
+    made = dataclasses.replace(bucket(), policy='{"Statement": []}', acl=None)
+    await store.create_bucket(made)
+    assert await store.get_bucket_and_object("b1", "k") == (await store.get_bucket("b1"), None)
+    stored = dataclasses.replace(record("k"), acl=None)
+    await store.put_object(stored)
+    await store.put_object(record("k2", blob="other"))
+    found, obj = await store.get_bucket_and_object("b1", "k")
+    assert found == await store.get_bucket("b1") and found is not None
+    assert found.policy == made.policy
+    assert obj == stored == await store.get_object("b1", "k")
+    assert await store.get_bucket_and_object("b1", "missing") == (found, None)
+
+
+async def test_overwrites_keep_the_blob_references_exact(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    for n in range(3):
+        await store.put_object(record("k", blob=f"v{n}"))
+    assert await store.referenced_blob_ids(["v0", "v1", "v2"]) == {"v2"}
+    multi = dataclasses.replace(
+        record("k"), segments=(Segment("m1", 1, 1, "1" * 32), Segment("m2", 2, 2, "2" * 32))
+    )
+    assert await store.put_object(multi) == record("k", blob="v2")
+    assert await store.referenced_blob_ids(["v2", "m1", "m2"]) == {"m1", "m2"}
+    await store.put_object(record("k", blob="v3"))
+    assert await store.referenced_blob_ids(["m1", "m2", "v3"]) == {"v3"}
+
+
 async def test_put_object_in_missing_bucket(store: MetadataStore) -> None:
     with pytest.raises(NoSuchBucket):
         await store.put_object(record("k", bucket="nope"))

@@ -186,6 +186,19 @@ def test_changes_are_seen_by_another_instance(open_provider: OpenProvider) -> No
         first.open("tenant-a", 1, sealed, AAD)
 
 
+def test_check_usable_sees_another_instance_destroy_at_once(open_provider: OpenProvider) -> None:
+    first, second = open_provider(), open_provider()
+    first.create_tenant_key("tenant-a")
+    first.create_tenant_key("tenant-b")
+    first.check_usable("tenant-a")  # looked up (PKCS#11: handles cached for the lookup TTL)
+    second.destroy_tenant_key("tenant-a")
+    with pytest.raises(KeyDestroyed):
+        first.check_usable("tenant-a")
+    first.check_usable("tenant-b")
+    with pytest.raises(KeyDestroyed):
+        second.check_usable("tenant-a")
+
+
 def test_keys_survive_a_restart(open_provider: OpenProvider) -> None:
     first = open_provider()
     first.create_tenant_key("tenant-a")

@@ -41,6 +41,9 @@ DEFAULT_TIMEOUT = 10.0
 
 
 class Database(Protocol):
+    dialect: str
+    """``sqlite`` or ``postgresql``: for the few statements that only one of them has."""
+
     async def read(self, function: Callable[[Connection], _T]) -> _T:
         """Run ``function`` over a connection that sees committed data; it must not write."""
 
@@ -48,6 +51,11 @@ class Database(Protocol):
         """Run ``function`` in a transaction and return its result once the commit is durable.
 
         Once called, the write runs to its end even if the caller is cancelled."""
+
+    async def write_statement(self, function: Callable[[Connection], _T]) -> _T:
+        """:meth:`write` for a ``function`` that issues exactly one statement, which is then
+        atomic by itself: PostgreSQL runs it without BEGIN and COMMIT (one round trip), SQLite
+        as any other write. The same guarantees as :meth:`write` otherwise."""
 
     async def close(self) -> None:
         """Finish pending writes, then release every connection."""

@@ -21,7 +21,13 @@ says why not SERIALIZABLE). PostgreSQL does its own group commit across connecti
   run again, a few times at most; a connection lost *during* COMMIT is not, since the COMMIT may
   have landed (an overwrite run twice would report its own blobs as replaced).
 
-Both run the synchronous store function through ``AsyncConnection.run_sync``: SQLAlchemy's
+- :meth:`PostgresDatabase.write_statement` runs a function that issues exactly one statement,
+  in autocommit: PostgreSQL runs a lone statement as its own transaction, so the write costs one
+  round trip instead of three (BEGIN, the statement, COMMIT), and its locks last only as long as
+  the statement. It is run again only after a deadlock (which rolled it back); a connection lost
+  while it ran is not, for the same reason as a COMMIT lost.
+
+All run the synchronous store function through ``AsyncConnection.run_sync``: SQLAlchemy's
 greenlet bridge lets the same function drive asyncpg without blocking the event loop.
 
 A database that cannot be reached (refused, restarting, timed out, connection lost) surfaces as
@@ -119,6 +125,23 @@ def _is_unavailable(exc: BaseException) -> bool:
     return code is not None and (code.startswith("08") or code in _UNAVAILABLE)
 
 
+def _is_closed(connection: AsyncConnection) -> bool:
+    """Whether the driver knows the connection to be closed (no round trip)."""
+    sync = connection.sync_connection
+    if sync is None or sync.invalidated or sync.closed:
+        return True
+    driver = sync.connection.driver_connection
+    is_closed = getattr(driver, "is_closed", None)
+    return bool(is_closed()) if is_closed is not None else False
+
+
+async def _discard(connection: AsyncConnection) -> None:
+    with contextlib.suppress(Exception):
+        await connection.invalidate()
+    with contextlib.suppress(Exception):
+        await connection.close()
+
+
 def _is_stale_connection(exc: BaseException) -> bool:
     return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
 
@@ -128,6 +151,7 @@ class PostgresDatabase:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.dialect = "postgresql"
         pool = engine.pool
         # Every connection in use or kept idle here is checked out of the engine's pool: with
         # at most pool_size permits, a permit holder's checkout never waits on the pool.
@@ -141,11 +165,16 @@ class PostgresDatabase:
     @contextlib.asynccontextmanager
     async def _connection(self, mode: _Mode) -> AsyncIterator[AsyncConnection]:
         """A connection in ``mode``: an idle kept one (of that mode first), or a new one."""
-        try:
-            async with asyncio.timeout(self._pool_timeout):
-                await self._permits.acquire()
-        except TimeoutError as exc:
-            raise sa.exc.TimeoutError("no database connection came free in time") from exc
+        if self._permits.locked():
+            try:
+                async with asyncio.timeout(self._pool_timeout):
+                    await self._permits.acquire()
+            except TimeoutError as exc:
+                raise sa.exc.TimeoutError("no database connection came free in time") from exc
+        else:
+            # A permit is free: taken without waiting, so without arming (and cancelling) a
+            # timer, which cost as much as the rest of this function.
+            await self._permits.acquire()
         try:
             connection, current = self._take_idle(mode)
             if connection is None:
@@ -172,9 +201,21 @@ class PostgresDatabase:
     def _take_idle(self, mode: _Mode) -> tuple[AsyncConnection | None, _Mode | None]:
         other: _Mode = _WRITE if mode == _READ else _READ
         for kind in (mode, other):
-            if self._idle[kind]:
-                return self._idle[kind].pop(), kind
+            while self._idle[kind]:
+                connection = self._idle[kind].pop()
+                if _is_closed(connection):
+                    # The server closed it while it was idle (a restart, a failover): the
+                    # driver saw the end of the stream already. Dropped here, it costs no
+                    # failed statement, which for a write in autocommit could not be replayed.
+                    self._discard_later(connection)
+                    continue
+                return connection, kind
         return None, None  # a new connection is not yet in either mode
+
+    def _discard_later(self, connection: AsyncConnection) -> None:
+        task = asyncio.create_task(_discard(connection))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
 
     async def _invalidate_idle(self) -> None:
         """The server went away: the kept connections are dead too."""
@@ -214,11 +255,26 @@ class PostgresDatabase:
         # still waiting, as on SQLite; a caller must not report "not written" for a committed row.
         return await asyncio.shield(task)
 
-    async def _write(self, function: Callable[[Connection], _T]) -> _T:
+    async def write_statement(self, function: Callable[[Connection], _T]) -> _T:
+        if self._closed:
+            raise RuntimeError("the database is closed")
+        task = asyncio.create_task(self._write(function, single_statement=True))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return await asyncio.shield(task)
+
+    async def _write(
+        self, function: Callable[[Connection], _T], *, single_statement: bool = False
+    ) -> _T:
         attempt = 1
         while True:
-            committing = False
+            # A lone statement in autocommit is its own COMMIT from the moment it is sent.
+            committing = single_statement
             try:
+                if single_statement:
+                    async with self._connection(_READ) as connection:
+                        result = await connection.run_sync(function)
+                    return result
                 async with self._connection(_WRITE) as connection:
                     async with connection.begin() as transaction:
                         result = await connection.run_sync(function)

@@ -65,6 +65,7 @@ class SqliteDatabase:
 
     def __init__(self, engine: Engine, *, max_batch: int = 128) -> None:
         self.engine = engine
+        self.dialect = "sqlite"
         self._max_batch = max_batch
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()  # None: stop
         self._writer = threading.Thread(
@@ -99,6 +100,11 @@ class SqliteDatabase:
         # Shield: once queued, the job runs whether or not the caller is still waiting, and the
         # caller must not report "not written" for a row that did commit.
         return await asyncio.shield(future)
+
+    async def write_statement(self, function: Callable[[Connection], _T]) -> _T:
+        # One writer already: a single statement gains nothing from a path of its own, and
+        # shares the group commit of the others.
+        return await self.write(function)
 
     async def close(self) -> None:
         if self._closed:

@@ -7,7 +7,8 @@ Implements :class:`andromede.compute.driver.HypervisorDriver`. Modules:
 - :mod:`~andromede.hypervisor.qemu`: :class:`QemuDriver`, the port's implementation;
 - :mod:`~andromede.hypervisor.process`: one instance's QEMU process and files on the host;
 - :mod:`~andromede.hypervisor.monitor`: a QMP session (keys kept out of logs);
-- :mod:`~andromede.hypervisor.images`: ``qemu-img`` with keys through pipes;
+- :mod:`~andromede.hypervisor.images`: ``qemu-img`` and ``cryptsetup`` with keys through pipes;
+- :mod:`~andromede.hypervisor.qcow2`: a new LUKS qcow2 volume's layout, around cryptsetup's header;
 - :mod:`~andromede.hypervisor.seed`: the NoCloud ``cidata`` ISO;
 - :mod:`~andromede.hypervisor.accelerator`: does KVM really run a guest here, else TCG;
 - :mod:`~andromede.hypervisor.errors`;

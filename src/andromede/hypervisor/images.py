@@ -7,7 +7,11 @@ A plaintext input that must be a seekable file (the seed ISO) lives in an anonym
 
 LUKS normally stretches its passphrase with PBKDF2 for ``iter-time`` ms (2 s by default) on every
 create and every open. The keys here are random 256-bit data keys from KMS, not passwords: there is
-nothing to stretch, so the driver asks for a short ``iter_time_ms`` (a setting of the driver).
+nothing to stretch. So LUKS headers are made by cryptsetup with LUKS1's minimum count, 1000
+iterations, in milliseconds; qemu-img would first spend about 2 s of CPU measuring PBKDF2
+whatever it is asked (see :mod:`andromede.hypervisor.qcow2`). A volume is that header in a qcow2
+container written directly, a seed that header before its payload; QEMU opens both with its own
+LUKS code. Without cryptsetup qemu-img formats them, with a short ``iter_time_ms`` (a setting).
 QEMU wants a passphrase that is UTF-8 text: a key is passed as its hex form.
 """
 
@@ -21,11 +25,18 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from andromede.hypervisor.errors import HypervisorError
+from andromede.hypervisor.qcow2 import EncryptedQcow2Layout, encrypted_qcow2_layout
 
 __all__ = ["QemuImg", "luks_passphrase", "option_path"]
 
 MIB = 1024 * 1024
-_LUKS1_HEADER_ROOM = 4 * MIB  # a LUKS1 header with a 512-bit key ends at 2 MiB; room to spare
+# cryptsetup formats a device of this size, in memory: a LUKS1 header with a 512-bit key and its
+# eight key slots end before 2 MiB.
+_LUKS1_HEADER_ROOM = 4 * MIB
+# LUKS1's minimum PBKDF2 count (cryptsetup refuses less): the keys are random data keys.
+_LUKS1_MIN_ITERATIONS = 1000
+_LUKS1_PAYLOAD_OFFSET = slice(104, 108)  # in 512-byte sectors, big-endian, after the names
+_SECTOR = 512
 # LUKS formatting times a first round of PBKDF2 with the thread's CPU clock, which the kernel may
 # sample by ticks: a short round can read as 0 ms and QEMU gives up with this message. SHA-512
 # makes the round long enough to be seen almost always (SHA-256 failed 1 time in 4 here), and a
@@ -68,12 +79,40 @@ class QemuImg:
     ) -> None:
         """A qcow2 whose clusters are LUKS-encrypted, optionally an overlay over ``backing``
         (a plaintext image: an encrypted backing would need its key at every open)."""
+        layout = await self.encrypted_qcow2(
+            size_bytes,
+            key,
+            backing=None if backing is None else str(backing),
+            backing_format=backing_format,
+        )
+        if layout is not None:
+            with open(target, "wb") as file:
+                file.truncate(layout.length)  # sparse: the L1 table and the padding are zeros
+                for offset, piece in layout.pieces:
+                    os.pwrite(file.fileno(), piece, offset)
+            return
         options = self._encrypt_options("encrypt.", "target")
         argv = ["create", "-q", "-f", "qcow2", "-o", options]
         if backing is not None:
             # -u: the size is given, so the backing file need not be opened now.
             argv += ["-u", "-b", str(backing), "-F", backing_format]
         await self._run([*argv, str(target), str(size_bytes)], {"target": key})
+
+    async def encrypted_qcow2(
+        self, size_bytes: int, key: bytes, *, backing: str | None, backing_format: str = "qcow2"
+    ) -> EncryptedQcow2Layout | None:
+        """What to write, where, for a new empty LUKS qcow2 under ``key`` (a fresh LUKS header
+        from cryptsetup), for a caller that writes it its own way (a file, an RBD image); None
+        without cryptsetup: then only qemu-img makes one."""
+        if self._cryptsetup is None:
+            return None
+        header = await self._luks_header(self._cryptsetup, key)
+        try:
+            return encrypted_qcow2_layout(
+                size_bytes, header, backing=backing, backing_format=backing_format
+            )
+        except ValueError as exc:  # a size or backing name QEMU would refuse too
+            raise HypervisorError(f"cannot make this qcow2 volume: {exc}") from None
 
     async def copy_encrypted(
         self, source: Path, source_key: bytes | None, target: Path, target_key: bytes
@@ -85,9 +124,23 @@ class QemuImg:
         if source_key is not None:
             keys["source"] = source_key
             source_options += ",encrypt.key-secret=source"
+        if self._cryptsetup is None:
+            argv = [
+                "convert", "-q", "-U", "--image-opts", source_options,
+                "-O", "qcow2", "-o", self._encrypt_options("encrypt.", "target"), str(target),
+            ]  # fmt: skip
+            await self._run(argv, keys)
+            return
+        # An empty volume of the source's size made fast, then filled: qemu-img convert -n
+        # writes into it without formatting (-n) and skips what is zero (--target-is-zero).
+        size = (await self.info(source, source_key)).get("virtual-size")
+        if not isinstance(size, int):
+            raise HypervisorError(f"qemu-img info {source.name}: no virtual size")
+        await self.create_encrypted(target, size, target_key)
         argv = [
-            "convert", "-q", "-U", "--image-opts", source_options,
-            "-O", "qcow2", "-o", self._encrypt_options("encrypt.", "target"), str(target),
+            "convert", "-q", "-U", "-n", "--target-is-zero", "--image-opts", source_options,
+            "--target-image-opts",
+            f"driver=qcow2,file.filename={option_path(target)},encrypt.key-secret=target",
         ]  # fmt: skip
         await self._run(argv, keys)
 
@@ -130,13 +183,8 @@ class QemuImg:
             os.close(memory)
 
     async def _format_luks(self, target: Path, size: int, key: bytes) -> None:
-        """A new LUKS1 container of at least ``size`` payload bytes.
-
-        qemu-img spends one to two seconds of CPU per format benchmarking PBKDF2, whatever
-        ``iter-time`` says; cryptsetup takes a fixed iteration count and formats in
-        milliseconds, which is most of an instance's first start under TCG. The count is
-        LUKS1's minimum, 1000: the key is a random data key, with nothing to stretch. QEMU opens
-        either (LUKS1, aes-xts-plain64, as qemu-img makes it)."""
+        """A new raw LUKS1 container of at least ``size`` payload bytes (QEMU's ``luks``
+        driver): the header, then the payload, sparse until written."""
         if self._cryptsetup is None:
             options = self._encrypt_options("", "target")
             await self._run(
@@ -144,29 +192,51 @@ class QemuImg:
                 {"target": key},
             )
             return
+        header = await self._luks_header(self._cryptsetup, key)
         with open(target, "wb") as file:
-            # The header and key slots take 2 MiB before the payload.
-            file.truncate(size + _LUKS1_HEADER_ROOM)
-        process = await asyncio.create_subprocess_exec(
-            self._cryptsetup, "luksFormat", "--batch-mode", "--type", "luks1",
-            "--pbkdf-force-iterations", "1000", "--hash", "sha256",
-            "--cipher", "aes-xts-plain64", "--key-size", "512", "--key-file", "-", str(target),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+            file.truncate(len(header) + size)
+            os.pwrite(file.fileno(), header, 0)
+
+    async def _luks_header(self, cryptsetup: str, key: bytes) -> bytes:
+        """A new LUKS1 header for ``key`` and its key material, up to the payload: what a raw
+        LUKS device starts with, and what a LUKS qcow2 keeps in its crypto-header clusters.
+
+        cryptsetup formats an anonymous memory file, with a fresh random master key, a fixed
+        PBKDF2 count (no benchmark) and the layout qemu-img makes (LUKS1, aes-xts-plain64 with
+        a 512-bit key, key slots packed on 4 KiB: ``--align-payload 8``), and reads the
+        passphrase from its stdin."""
+        device = os.memfd_create("andromede-luks-header")
         try:
-            _, stderr = await asyncio.wait_for(
-                process.communicate(luks_passphrase(key)), self._timeout
-            )
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-            raise HypervisorError("cryptsetup luksFormat timed out") from None
-        if process.returncode != 0:
-            message = stderr.decode(errors="replace").strip()[-400:]
-            raise HypervisorError(f"cryptsetup luksFormat failed: {message}")
+            os.ftruncate(device, _LUKS1_HEADER_ROOM)
+            process = await asyncio.create_subprocess_exec(
+                cryptsetup, "luksFormat", "--batch-mode", "--type", "luks1",
+                "--pbkdf-force-iterations", str(_LUKS1_MIN_ITERATIONS), "--hash", "sha256",
+                "--cipher", "aes-xts-plain64", "--key-size", "512", "--align-payload", "8",
+                "--key-file", "-", f"/dev/fd/{device}",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+                pass_fds=(device,),
+            )  # fmt: skip
+            try:
+                _, stderr = await asyncio.wait_for(
+                    process.communicate(luks_passphrase(key)), self._timeout
+                )
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+                raise HypervisorError("cryptsetup luksFormat timed out") from None
+            if process.returncode != 0:
+                message = stderr.decode(errors="replace").strip()[-400:]
+                raise HypervisorError(f"cryptsetup luksFormat failed: {message}")
+            start = os.pread(device, _SECTOR, 0)
+            length = int.from_bytes(start[_LUKS1_PAYLOAD_OFFSET], "big") * _SECTOR
+            if not 0 < length <= _LUKS1_HEADER_ROOM:
+                raise HypervisorError("cryptsetup luksFormat wrote an unexpected header")
+            return os.pread(device, length, 0)
+        finally:
+            os.close(device)
 
     async def _luks_size(self, image: Path) -> int:
         """The payload size from the header (``info`` does not check the key)."""
@@ -199,11 +269,35 @@ class QemuImg:
             f"{prefix}hash-alg={_LUKS_HASH}"
         )
 
+    async def run(
+        self,
+        argv: list[str],
+        keys: Mapping[str, bytes],
+        *,
+        raw_secrets: Mapping[str, bytes] | None = None,
+    ) -> str:
+        """``qemu-img ARGV`` with each data key of ``keys`` as a LUKS passphrase secret and each
+        of ``raw_secrets`` (a Ceph key, already base64 text) as a ``format=base64`` secret,
+        all through pipes; its standard output. For callers that name images their own way
+        (``json:`` descriptions of RBD images)."""
+        return await self._run(argv, keys, raw_secrets=raw_secrets or {})
+
+    def encrypt_options(self, secret_id: str) -> str:
+        """``-o`` options that make a new qcow2 LUKS-encrypted with the secret ``secret_id``."""
+        return self._encrypt_options("encrypt.", secret_id)
+
     async def _run(
-        self, argv: list[str], keys: Mapping[str, bytes], extra_fds: tuple[int, ...] = ()
+        self,
+        argv: list[str],
+        keys: Mapping[str, bytes],
+        extra_fds: tuple[int, ...] = (),
+        *,
+        raw_secrets: Mapping[str, bytes] | None = None,
     ) -> str:
         for attempt in range(_ATTEMPTS):
-            returncode, stdout, stderr = await self._run_once(argv, keys, extra_fds)
+            returncode, stdout, stderr = await self._run_once(
+                argv, keys, extra_fds, raw_secrets or {}
+            )
             if returncode == 0:
                 return stdout.decode()
             # qemu-img's messages name files and options, never the secret's bytes.
@@ -213,9 +307,13 @@ class QemuImg:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _run_once(
-        self, argv: list[str], keys: Mapping[str, bytes], extra_fds: tuple[int, ...]
+        self,
+        argv: list[str],
+        keys: Mapping[str, bytes],
+        extra_fds: tuple[int, ...],
+        raw_secrets: Mapping[str, bytes],
     ) -> tuple[int | None, bytes, bytes]:
-        with _secret_pipes(keys) as (objects, fds):
+        with _secret_pipes(keys, raw_secrets) as (objects, fds):
             command = [self._binary, argv[0], *objects, *argv[1:]]
             process = await asyncio.create_subprocess_exec(
                 *command,
@@ -239,21 +337,29 @@ class QemuImg:
 
 
 @contextlib.contextmanager
-def _secret_pipes(keys: Mapping[str, bytes]) -> Iterator[tuple[list[str], list[int]]]:
+def _secret_pipes(
+    keys: Mapping[str, bytes], raw_secrets: Mapping[str, bytes] | None = None
+) -> Iterator[tuple[list[str], list[int]]]:
     """One pipe per key, the key already written and the write end closed; yields the
-    ``--object`` arguments and the read ends (closed on exit unless the caller did)."""
+    ``--object`` arguments and the read ends (closed on exit unless the caller did).
+    ``keys`` are data keys, passed as LUKS passphrases; ``raw_secrets`` are base64 text
+    that QEMU decodes (a cephx key: QEMU's rbd driver hands it to librados base64-encoded)."""
     objects: list[str] = []
     fds: list[int] = []
+    secrets = [(i, luks_passphrase(k), "raw") for i, k in keys.items()]
+    secrets += [(i, value, "base64") for i, value in (raw_secrets or {}).items()]
     try:
-        for secret_id, key in keys.items():
+        for secret_id, content, encoding in secrets:
             read_end, write_end = os.pipe()
             fds.append(read_end)
             try:
                 # A key is far below the pipe buffer (64 KiB): this write never blocks.
-                os.write(write_end, luks_passphrase(key))
+                os.write(write_end, content)
             finally:
                 os.close(write_end)
-            objects += ["--object", f"secret,id={secret_id},file=/dev/fd/{read_end},format=raw"]
+            objects += [
+                "--object", f"secret,id={secret_id},file=/dev/fd/{read_end},format={encoding}"
+            ]  # fmt: skip
         yield objects, fds
     finally:
         for fd in fds:

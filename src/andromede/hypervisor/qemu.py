@@ -4,6 +4,8 @@ State on the host, under the directory given to :class:`QemuDriver` (0700)::
 
     volumes/<volume-id>.qcow2        qcow2 + LUKS, an overlay over an image or self-contained
     snapshots/<snapshot-id>.qcow2    self-contained qcow2 + LUKS copies
+                                     (both with the file backend; the RBD backend keeps them
+                                     in a Ceph pool instead: :mod:`.volumes`, :mod:`.rbd_volumes`)
     instances/<instance-id>/         one per instance known to the host
         qmp.sock  qemu.pid           the monitor and the process, found again after a restart
         seed.luks                    the NoCloud seed, LUKS-encrypted with the root-volume key
@@ -39,6 +41,7 @@ import logging
 import os
 import shutil
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -76,13 +79,13 @@ from andromede.hypervisor.user_network import (
     nic_device,
     user_netdev,
 )
+from andromede.hypervisor.volumes import FileVolumes, VolumeBackend, safe_id
 
 __all__ = ["QemuDriver", "QemuDriverConfig"]
 
 logger = logging.getLogger(__name__)
 
 CONSOLE_TAIL = 64 * 1024
-GIB = 1024**3
 # AF_UNIX paths are limited to 107 bytes; the socket sits at instances/<id>/qmp.sock.
 _SOCKET_PATH_MAX = 107
 _LONGEST_INSTANCE_ID = 19  # i- and 17 hex digits
@@ -107,6 +110,8 @@ class QemuDriverConfig:
     qmp_timeout: float = 10.0
     qemu_img_timeout: float = 600.0
     detach_timeout: float = 10.0
+    # How long a hard stop waits for QEMU to quit cleanly before SIGKILL.
+    quit_timeout: float = 3.0
     probe_timeout: float = 5.0
     # A console file past this size is cut to its tail when the console is read or the host
     # is reconciled (running()).
@@ -123,8 +128,16 @@ class QemuDriver:
     """:class:`~andromede.compute.driver.HypervisorDriver` over QEMU processes on this host."""
 
     def __init__(
-        self, state_dir: Path, *, host: str | None = None, config: QemuDriverConfig | None = None
+        self,
+        state_dir: Path,
+        *,
+        host: str | None = None,
+        config: QemuDriverConfig | None = None,
+        volumes: Callable[[Path, QemuImg], VolumeBackend] | None = None,
     ) -> None:
+        """``volumes`` makes the volume backend from the state directory (resolved) and the
+        driver's qemu-img (default: files under ``state_dir``;
+        :mod:`andromede.hypervisor.rbd_volumes` for Ceph RBD)."""
         self._root = state_dir.resolve()
         self._host = host or socket.gethostname()
         self._config = config or QemuDriverConfig()
@@ -134,13 +147,18 @@ class QemuDriver:
                 f"state directory {self._root} is too long for QMP socket paths "
                 f"({_SOCKET_PATH_MAX} bytes at most)"
             )
-        for directory in (self._root, self._volumes, self._snapshots, self._instances):
+        for directory in (self._root, self._instances):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._img = QemuImg(
             self._config.qemu_img_binary,
             iter_time_ms=self._config.luks_iter_time_ms,
             timeout=self._config.qemu_img_timeout,
             cryptsetup_binary=_find_tool(self._config.cryptsetup_binary),
+        )
+        self._volumes: VolumeBackend = (
+            volumes(self._root, self._img)
+            if volumes is not None
+            else FileVolumes(self._root, self._img, host=self._host)
         )
         self._locks: dict[str, asyncio.Lock] = {}
         self._networks = TenantNetworks(self._root / "networks", self._config.network_layout)
@@ -154,25 +172,14 @@ class QemuDriver:
         return self._host
 
     @property
-    def _volumes(self) -> Path:
-        return self._root / "volumes"
-
-    @property
-    def _snapshots(self) -> Path:
-        return self._root / "snapshots"
-
-    @property
     def _instances(self) -> Path:
         return self._root / "instances"
 
-    def _volume_path(self, volume_id: str) -> Path:
-        return self._volumes / f"{_safe_id(volume_id)}.qcow2"
-
     def snapshot_path(self, snapshot_id: str) -> Path:
-        return self._snapshots / f"{_safe_id(snapshot_id)}.qcow2"
+        return self._volumes.snapshot_path(snapshot_id)
 
     def _process(self, instance_id: str) -> QemuProcess:
-        return QemuProcess(self._instances / _safe_id(instance_id))
+        return QemuProcess(self._instances / safe_id(instance_id))
 
     def _lock(self, instance_id: str) -> asyncio.Lock:
         return self._locks.setdefault(instance_id, asyncio.Lock())
@@ -241,85 +248,64 @@ class QemuDriver:
     # -- volumes --------------------------------------------------------------------------
 
     async def create_volume(self, spec: VolumeSpec) -> None:
-        target = self._volume_path(spec.volume_id)
-        if target.exists():
-            raise HypervisorError(f"volume {spec.volume_id} already exists on {self._host}")
-        if spec.backing is not None and not spec.backing.is_file():
-            raise VolumeNotFound(f"backing file of {spec.volume_id} not found")
-        partial = target.with_name(f".{target.name}.partial")
-        partial.unlink(missing_ok=True)
-        size = spec.size_gib * GIB
-        if spec.backing is not None and spec.backing_key is not None:
-            # An encrypted backing (a snapshot) would need its key at every open, and the
-            # instance spec carries only the volume's: copy it into a self-contained volume.
-            await self._img.copy_encrypted(spec.backing, spec.backing_key, partial, spec.key)
-            # A volume may be bigger than its snapshot (EC2 allows it), never smaller.
-            await self._img.grow(partial, spec.key, size)
-        else:
-            await self._img.create_encrypted(
-                partial, size, spec.key, backing=spec.backing, backing_format=spec.backing_format
-            )
-        partial.rename(target)
+        await self._volumes.create(spec)
 
     async def delete_volume(self, volume_id: str) -> None:
         for instance_id in self._users_of(volume_id):
             if self._process(instance_id).alive():
                 raise InstanceBusy(f"volume {volume_id} is attached to running {instance_id}")
-        self._volume_path(volume_id).unlink(missing_ok=True)
+        await self._volumes.delete(volume_id)
 
     async def snapshot_volume(
         self, volume_id: str, key: bytes, snapshot_id: str, snapshot_key: bytes
     ) -> None:
-        source = self._volume_path(volume_id)
-        if not source.exists():
+        if not await self._volumes.exists(volume_id):
             raise VolumeNotFound(f"volume {volume_id} not found on {self._host}")
-        target = self.snapshot_path(snapshot_id)
-        if target.exists():
-            raise HypervisorError(f"snapshot {snapshot_id} already exists on {self._host}")
-        partial = target.with_name(f".{target.name}.partial")
-        partial.unlink(missing_ok=True)
         running_users = [i for i in self._users_of(volume_id) if self._process(i).alive()]
         if running_users:
-            await self._backup_live(running_users[0], volume_id, partial, snapshot_key, key)
+            await self._backup_live(running_users[0], volume_id, snapshot_id, snapshot_key, key)
         else:
-            await self._img.copy_encrypted(source, key, partial, snapshot_key)
-        partial.rename(target)
+            await self._volumes.copy_to_snapshot(volume_id, key, snapshot_id, snapshot_key)
 
     async def _backup_live(
-        self, instance_id: str, volume_id: str, target: Path, target_key: bytes, key: bytes
+        self, instance_id: str, volume_id: str, snapshot_id: str, target_key: bytes, key: bytes
     ) -> None:
         """A point-in-time copy of a volume in use: QEMU's own backup job, which sees every
-        write the guest made (qemu-img on the file could read half-written metadata)."""
-        info = await self._img.info(self._volume_path(volume_id), key)
-        size = info.get("virtual-size")
-        if not isinstance(size, int):
-            raise HypervisorError(f"cannot size volume {volume_id}")
-        await self._img.create_encrypted(target, size, target_key)
-        node, job = f"backup-{_safe_id(volume_id)}", f"job-{_safe_id(volume_id)}"
-        async with self._lock(instance_id), self._monitor(instance_id) as qmp:
-            await _add_secret(qmp, f"key-{node}", target_key)
-            await qmp.execute("blockdev-add", _qcow2_node(node, target, f"key-{node}"))
-            try:
-                async with qmp.events("BLOCK_JOB_COMPLETED") as listener:
-                    await qmp.execute(
-                        "blockdev-backup",
-                        {"job-id": job, "device": _node(volume_id), "target": node,
-                         "sync": "full", "auto-dismiss": True},
-                    )  # fmt: skip
-                    done = await qmp.wait_for(
-                        listener, lambda data: data.get("device") == job,
-                        self._config.qemu_img_timeout,
-                    )  # fmt: skip
-                if not done:
-                    raise HypervisorError(f"snapshot of {volume_id} timed out")
-            finally:
-                with contextlib.suppress(HypervisorError):
-                    await qmp.execute("blockdev-del", {"node-name": node})
-                with contextlib.suppress(HypervisorError):
-                    await qmp.execute("object-del", {"id": f"key-{node}"})
+        write the guest made (qemu-img on the volume could read half-written metadata)."""
+        size = await self._volumes.virtual_size(volume_id, key)
+        await self._volumes.new_snapshot_target(snapshot_id, size, target_key)
+        node, job = f"backup-{safe_id(volume_id)}", f"job-{safe_id(volume_id)}"
+        try:
+            async with self._lock(instance_id), self._monitor(instance_id) as qmp:
+                await _add_secret(qmp, f"key-{node}", target_key)
+                await _add_backend_secrets(qmp, self._volumes)
+                target = self._volumes.snapshot_target_node(node, snapshot_id, f"key-{node}")
+                await qmp.execute("blockdev-add", target)
+                try:
+                    async with qmp.events("BLOCK_JOB_COMPLETED") as listener:
+                        await qmp.execute(
+                            "blockdev-backup",
+                            {"job-id": job, "device": _node(volume_id), "target": node,
+                             "sync": "full", "auto-dismiss": True},
+                        )  # fmt: skip
+                        done = await qmp.wait_for(
+                            listener, lambda data: data.get("device") == job,
+                            self._config.qemu_img_timeout,
+                        )  # fmt: skip
+                    if not done:
+                        raise HypervisorError(f"snapshot of {volume_id} timed out")
+                finally:
+                    with contextlib.suppress(HypervisorError):
+                        await qmp.execute("blockdev-del", {"node-name": node})
+                    with contextlib.suppress(HypervisorError):
+                        await qmp.execute("object-del", {"id": f"key-{node}"})
+            await self._volumes.commit_snapshot(snapshot_id)
+        except BaseException:
+            await self._volumes.abort_snapshot(snapshot_id)
+            raise
 
     async def delete_snapshot(self, snapshot_id: str) -> None:
-        self.snapshot_path(snapshot_id).unlink(missing_ok=True)
+        await self._volumes.delete_snapshot(snapshot_id)
 
     def _users_of(self, volume_id: str) -> list[str]:
         return [
@@ -337,16 +323,23 @@ class QemuDriver:
                 raise InstanceBusy(f"instance {spec.instance_id} is already running")
             volumes = (spec.root, *spec.volumes)
             for volume in volumes:
-                if not self._volume_path(volume.volume_id).exists():
+                if not await self._volumes.exists(volume.volume_id):
                     raise VolumeNotFound(f"volume {volume.volume_id} not found on {self._host}")
             process.prepare()
-            await self._img.write_luks(build_seed_iso(spec.seed), process.seed, spec.root.key)
-            accelerator = (await self.capacity()).accelerator
-            if spec.nic is not None and await self.networking() is NetworkMode.BRIDGE:
-                network = await self._spawn_bridged(spec, spec.nic, process, accelerator.value)
-            else:
-                network = await self._spawn_user(spec, process, accelerator.value)
-            forwards = network.forwards
+            # The seed is written while QEMU starts (paused): it is plugged last, after the
+            # volumes, and neither waits for the other's subprocesses.
+            seed = asyncio.ensure_future(self._write_seed(spec, process))
+            try:
+                accelerator = (await self.capacity()).accelerator
+                if spec.nic is not None and await self.networking() is NetworkMode.BRIDGE:
+                    network = await self._spawn_bridged(spec, spec.nic, process, accelerator.value)
+                else:
+                    network = await self._spawn_user(spec, process, accelerator.value)
+                forwards = network.forwards
+            except BaseException:
+                # Not cancelled: a cancelled wait would leave its qemu-img running.
+                await asyncio.gather(seed, return_exceptions=True)
+                raise
             # Written before the guest runs: a service that dies now finds them on restart.
             process.write_requested_forwards(spec.forwards)
             process.write_forwards(forwards)
@@ -356,6 +349,7 @@ class QemuDriver:
                 async with self._monitor(spec.instance_id) as qmp:
                     for index, volume in enumerate(volumes):
                         await self._plug(qmp, volume, boot=index == 0)
+                    await seed
                     await _add_secret(qmp, f"key-{SEED_NODE}", spec.root.key)
                     await qmp.execute(
                         "blockdev-add",
@@ -371,6 +365,7 @@ class QemuDriver:
                     )  # fmt: skip
                     await qmp.execute("cont")
             except BaseException:
+                await asyncio.gather(seed, return_exceptions=True)
                 await process.kill()
                 raise
             logger.info(
@@ -455,6 +450,11 @@ class QemuDriver:
         process.write_network(InstanceNetwork(NetworkMode.USER, private_ip, None, tuple(kept)))
         logger.info("instance %s: %d port forward(s) after new rules", instance_id, len(kept))
 
+    async def _write_seed(self, spec: InstanceSpec, process: QemuProcess) -> None:
+        # pycdlib is pure Python: in a thread, so the loop keeps serving the other instances.
+        iso = await asyncio.to_thread(build_seed_iso, spec.seed)
+        await self._img.write_luks(iso, process.seed, spec.root.key)
+
     def _command(self, spec: InstanceSpec, process: QemuProcess, accelerator: str) -> list[str]:
         """QEMU's command line without its network (which depends on the mode)."""
         argv = [
@@ -480,9 +480,9 @@ class QemuDriver:
     async def _plug(self, qmp: Monitor, volume: AttachedVolume, *, boot: bool) -> None:
         node = _node(volume.volume_id)
         await _add_secret(qmp, f"key-{node}", volume.key)
-        await qmp.execute(
-            "blockdev-add", _qcow2_node(node, self._volume_path(volume.volume_id), f"key-{node}")
-        )
+        await _add_backend_secrets(qmp, self._volumes)
+        arguments = await self._volumes.node(node, volume.volume_id, f"key-{node}")
+        await qmp.execute("blockdev-add", arguments)
         device: dict[str, Any] = {
             "driver": "virtio-blk-pci",
             "id": f"disk-{node}",
@@ -507,7 +507,7 @@ class QemuDriver:
                 logger.info("instance %s powered off", instance_id)
             else:
                 logger.info("instance %s ignored power-down for %gs: killed", instance_id, timeout)
-                await process.kill()
+                await self._hard_stop(instance_id, process)
             process.forget_runtime()
 
     async def reboot(self, instance_id: str) -> None:
@@ -517,8 +517,21 @@ class QemuDriver:
     async def kill(self, instance_id: str) -> None:
         async with self._lock(instance_id):
             process = self._process(instance_id)
-            await process.kill()
+            await self._hard_stop(instance_id, process)
             process.forget_runtime()
+
+    async def _hard_stop(self, instance_id: str, process: QemuProcess) -> None:
+        """QMP ``quit``, then SIGKILL if QEMU has not exited within ``quit_timeout``. Quitting
+        closes the disks: an RBD image's watch and exclusive lock go with it, where a killed
+        client's linger about 30 s (Ceph's watch timeout) and hold up the volume's deletion
+        or its next opener's first write. The guest is stopped as abruptly either way."""
+        if not process.alive():
+            return
+        with contextlib.suppress(InstanceNotRunning, HypervisorError):
+            async with self._monitor(instance_id) as qmp:
+                await qmp.execute("quit")
+        await process.wait_exit(self._config.quit_timeout)
+        await process.kill()
 
     async def release(self, instance_id: str) -> None:
         async with self._lock(instance_id):
@@ -533,7 +546,7 @@ class QemuDriver:
     # -- hot-plug -------------------------------------------------------------------------
 
     async def attach_volume(self, instance_id: str, volume: AttachedVolume) -> None:
-        if not self._volume_path(volume.volume_id).exists():
+        if not await self._volumes.exists(volume.volume_id):
             raise VolumeNotFound(f"volume {volume.volume_id} not found on {self._host}")
         async with self._lock(instance_id):
             process = self._process(instance_id)
@@ -620,13 +633,15 @@ class QemuDriver:
         return process.network()
 
     async def close(self) -> None:
-        # Monitor sessions last one operation each; nothing stays open. The metadata
-        # listeners close with the agent; tenant networks stay for the guests that run.
+        # Monitor sessions last one operation each; nothing stays open but the volume
+        # backend's connection to its storage. The metadata listeners close with the agent;
+        # tenant networks stay for the guests that run.
         if self._metadata is not None:
             self._networks.watch(None)
             await self._metadata.close()
             self._metadata = None
         self._locks.clear()
+        await self._volumes.close()
 
     def _monitor(self, instance_id: str) -> Monitor:
         return Monitor(self._process(instance_id).socket, self._config.qmp_timeout)
@@ -642,24 +657,15 @@ async def _add_secret(qmp: Monitor, secret_id: str, key: bytes) -> None:
     )  # fmt: skip
 
 
-def _qcow2_node(node: str, path: Path, secret_id: str) -> dict[str, Any]:
-    return {
-        "driver": "qcow2",
-        "node-name": node,
-        "file": {"driver": "file", "filename": str(path)},
-        "encrypt": {"format": "luks", "key-secret": secret_id},
-    }
+async def _add_backend_secrets(qmp: Monitor, volumes: VolumeBackend) -> None:
+    """The storage's credentials, once per QEMU process (they outlive every volume)."""
+    for arguments in volumes.qmp_secrets():
+        with contextlib.suppress(HypervisorError):  # already there: added for another volume
+            await qmp.execute("object-add", arguments)
 
 
 def _node(volume_id: str) -> str:
-    return f"vol-{_safe_id(volume_id).removeprefix('vol-')}"
-
-
-def _safe_id(resource_id: str) -> str:
-    """Ids become file and QMP node names: letters, digits and dashes only."""
-    if not resource_id or not all(c.isalnum() or c == "-" for c in resource_id):
-        raise HypervisorError(f"invalid resource id {resource_id!r}")
-    return resource_id
+    return f"vol-{safe_id(volume_id).removeprefix('vol-')}"
 
 
 def _find_tool(name: str | None) -> str | None:

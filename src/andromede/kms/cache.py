@@ -12,8 +12,10 @@ on the way — by ``cryptography`` when a key object is built, by HKDF, by the P
 are immutable and freed whenever the garbage collector decides, without being overwritten; the
 allocator may also have moved an older copy. So this narrows the time a key sits in memory, it
 does not guarantee erasure: a process memory dump can still find recent keys. Other worker
-processes keep a destroyed tenant's cached keys until their TTL runs out, which bounds how long
-crypto-shredding takes to reach every process.
+processes hold a destroyed tenant's cached keys until their TTL runs out or their next use,
+but never *use* them again: ``KeyService`` asks the root-key provider on every hit whether the
+ring was destroyed (``RootKeyProvider.check_usable``: a token handle, or the keystore as
+last rechecked, at most ``key_file_recheck_interval`` ago), and drops them when it was.
 """
 
 from __future__ import annotations

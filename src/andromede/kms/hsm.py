@@ -139,6 +139,22 @@ class Pkcs11Provider:
         with self._lock, _provider_errors():
             return self._lookup(tenant_id).ring(tenant_id)
 
+    def check_usable(self, tenant_id: str) -> None:
+        check_tenant_id(tenant_id)
+        with self._lock, _provider_errors():
+            known = self._lookup(tenant_id)
+            if known.destroyed:
+                raise KeyDestroyed.for_tenant(tenant_id)
+            try:
+                # One attribute read: the handle of a key destroyed by any process is invalid
+                # now, where a search (the lookup TTL) would see the tombstone only later.
+                for key in known.keys.values():
+                    key[Attribute.LABEL]  # the read is the check
+                    break
+            except ObjectHandleInvalid:
+                if self._lookup(tenant_id, fresh=True).destroyed:
+                    raise KeyDestroyed.for_tenant(tenant_id) from None
+
     def list_tenants(self) -> list[str]:
         with self._lock, _provider_errors():
             tenants, destroyed = set(), set()

@@ -213,6 +213,10 @@ class LocalKeyFileProvider:
         except KeyNotFound:  # perhaps created by another worker since the last check
             return self._current(force=True).ring(tenant_id)
 
+    def check_usable(self, tenant_id: str) -> None:
+        if tenant_id in self._current().destroyed:
+            raise KeyDestroyed.for_tenant(tenant_id)
+
     def list_tenants(self) -> list[str]:
         keystore = self._current(force=True)
         return sorted(tenant for tenant, versions in keystore.tenants.items() if versions)

@@ -45,6 +45,13 @@ class RootKeyProvider(Protocol):
         """Tenant ids that hold live KEKs, sorted."""
         ...
 
+    def check_usable(self, tenant_id: str) -> None:
+        """``KeyDestroyed`` if the tenant's KEKs were destroyed, by this instance or another
+        process. Cheap (it runs on every data-key cache hit): the key file answers from its
+        keystore as last rechecked (``key_file_recheck_interval``), a token from the handles
+        it holds, which a destruction anywhere invalidates at once."""
+        ...
+
     def seal(self, tenant_id: str, kek_version: int, plaintext: bytes, aad: bytes) -> bytes:
         """AES-256-GCM under the KEK version with a fresh nonce: ``nonce | ciphertext | tag``."""
         ...

@@ -3,8 +3,9 @@
 It owns the policy that ties the pieces together: one fresh data key per object or part,
 wrapped under the tenant KEK's current version (old versions keep unwrapping), unwrapped keys
 and the chunk keys derived from them cached for a bounded time, a destroyed tenant's cached
-keys dropped at once, and the chunk size of the encrypted blob format. Storage-independent:
-callers hand it bytes and get bytes.
+keys dropped at once and refused on every cache hit once the provider sees the destruction
+(another process's too: ``RootKeyProvider.check_usable``), and the chunk size of the
+encrypted blob format. Storage-independent: callers hand it bytes and get bytes.
 
 A PUT::
 
@@ -168,11 +169,24 @@ class KeyService:
     def destroy_tenant_key(self, tenant_id: str) -> None:
         """Crypto-shred the tenant: every data key its KEKs wrapped becomes unopenable."""
         self._provider.destroy_tenant_key(check_tenant_id(tenant_id))
+        self._forget_ring(tenant_id)
+
+    def _forget_ring(self, tenant_id: str) -> None:
+        """Zero and drop every cached key of a destroyed ring."""
         self._cache.drop_tenant(tenant_id)
         with self._bucket_lock:
             self._drop_bucket_keys(lambda ring: ring == tenant_id)
         # Chunk keys are not filed by tenant; destruction is rare, so all of them go.
         self._chunk_keys.clear()
+
+    def _check_usable(self, tenant_id: str) -> None:
+        """Before a cached key is used: the ring must not have been destroyed, here or by
+        another process (whose destruction this process's caches did not see)."""
+        try:
+            self._provider.check_usable(tenant_id)
+        except KeyDestroyed:
+            self._forget_ring(tenant_id)
+            raise
 
     def tenant_key_ring(self, tenant_id: str) -> TenantKeyRing:
         return self._provider.tenant_key_ring(check_tenant_id(tenant_id))
@@ -204,6 +218,11 @@ class KeyService:
         A key bound to a context opens only with the same ``bound_context``."""
         cached = self._cache.get(tenant_id, wrapped + bound_context)
         if cached is not None:
+            try:
+                self._check_usable(tenant_id)
+            except BaseException:
+                cached[:] = bytes(len(cached))
+                raise
             return cached
         parsed = self._parse(tenant_id, wrapped)
         self.provider_calls[tenant_id] += 1
@@ -249,6 +268,11 @@ class KeyService:
         cache_key = wrapped + bound_context + bucket_wrapped
         cached = self._cache.get(key_ring, cache_key)
         if cached is not None:
+            try:
+                self._check_usable(key_ring)
+            except BaseException:
+                cached[:] = bytes(len(cached))
+                raise
             return cached
         if len(wrapped) != _BUCKET_WRAPPED_SIZE:
             raise InvalidWrappedKey("wrapped data key has the wrong length")
@@ -268,10 +292,18 @@ class KeyService:
 
     def _bucket_key(self, key_ring: str, bucket_context: bytes) -> tuple[bytearray, bytes]:
         now = self._clock()
+        found: tuple[bytearray, bytes] | None = None
         with self._bucket_lock:
             entry = self._bucket_keys.get((key_ring, bucket_context))
             if entry is not None and entry[0] > now:
-                return bytearray(entry[1]), entry[2]
+                found = bytearray(entry[1]), entry[2]
+        if found is not None:
+            try:
+                self._check_usable(key_ring)
+            except BaseException:
+                found[0][:] = bytes(len(found[0]))
+                raise
+            return found
         made = self.new_data_key(key_ring, bound_context=bucket_context)
         with self._bucket_lock:
             if len(self._bucket_keys) >= self._bucket_keys_max:

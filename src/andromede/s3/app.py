@@ -43,7 +43,7 @@ from andromede.s3.request import ClientDisconnected, S3Context
 from andromede.s3.router import Route, Router
 from andromede.s3.xml import XmlWriter
 from andromede.storage.errors import NoSuchBucket, NoSuchKey
-from andromede.storage.model import Bucket, ObjectRecord
+from andromede.storage.model import Bucket, ObjectLookup, ObjectRecord
 
 __all__ = ["S3App"]
 
@@ -91,6 +91,8 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.AbortMultipartUpload: multipart.abort_multipart_upload,
 }
 _READ_PREFIXES = ("Get", "Head", "List")
+# Object reads: their object is read with their bucket, in one query (_addressed_bucket).
+_READS_OBJECT = frozenset({_O.GetObject, _O.HeadObject})
 
 
 class S3App:
@@ -134,7 +136,7 @@ class S3App:
                 raise S3Error("RequestHeaderSectionTooLarge")
             query = dict(parse_qsl(raw_query, keep_blank_values=True))
             route = self._router.route(method, headers.get("host", ""), raw_path, query, headers)
-            addressed = await self._addressed_bucket(route)
+            addressed, lookup = await self._addressed_bucket(route)
             authenticated = await self._authenticate(
                 route,
                 method,
@@ -150,7 +152,7 @@ class S3App:
             ):
                 raise S3Error("SlowDown")
             bucket_record = await self._authorise(
-                route, principal, headers, query, scope, addressed
+                route, principal, headers, query, scope, addressed, lookup
             )
             ctx = S3Context(
                 request_id=request_id,
@@ -165,6 +167,7 @@ class S3App:
                 settings=self._settings,
                 secure=scope.get("scheme") == "https",
                 bucket_record=bucket_record,
+                object_lookup=lookup,
                 source_ip=client[0] if (client := scope.get("client")) else None,
             )
             response = await HANDLERS[route.operation](ctx, self._services)
@@ -235,23 +238,29 @@ class S3App:
             )
             raise
 
-    async def _addressed_bucket(self, route: Route) -> Bucket | None:
+    async def _addressed_bucket(self, route: Route) -> tuple[Bucket | None, ObjectLookup | None]:
         """The bucket a bucket- or object-scoped request names (None: none, or no such bucket
         — answered once the caller is authenticated); PermanentRedirect when its region's
-        data is not served here. Read once, for authentication, authorisation and handler."""
+        data is not served here. Read once, for authentication, authorisation and handler;
+        for GetObject and HeadObject together with the object, in the same query."""
         if route.bucket is None or route.operation is _O.CreateBucket:
-            return None
+            return None, None
+        lookup = None
         try:
-            found = await self._services.objects.get_bucket(route.bucket)
+            if route.operation in _READS_OBJECT and route.key is not None:
+                lookup = await self._services.objects.look_up_object(route.bucket, route.key)
+                found = lookup.bucket
+            else:
+                found = await self._services.objects.get_bucket(route.bucket)
         except NoSuchBucket:
-            return None
+            return None, None
         if found.region not in self._served and route.operation is not _O.GetBucketLocation:
             declared = self._settings.region_settings(found.region)
             endpoint = urlsplit(declared.endpoint).netloc if declared and declared.endpoint else ""
             redirect = S3Error("PermanentRedirect", **({"Endpoint": endpoint} if endpoint else {}))
             redirect.response_headers = (("x-amz-bucket-region", found.region),)
             raise redirect
-        return found
+        return found, lookup
 
     async def _authorise(
         self,
@@ -261,6 +270,7 @@ class S3App:
         query: Mapping[str, str],
         scope: Scope,
         addressed: Bucket | None,
+        lookup: ObjectLookup | None = None,
     ) -> Bucket | None:
         """The policy engine's decision for the operation (``s3/authorise.py``).
 
@@ -310,7 +320,7 @@ class S3App:
 
             async def load_object() -> ObjectRecord | None:
                 try:
-                    return await objects.head_object(bucket_name, object_key or "")
+                    return await objects.head_object(bucket_name, object_key or "", lookup=lookup)
                 except NoSuchKey:
                     return None
 

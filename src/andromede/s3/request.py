@@ -25,7 +25,7 @@ from andromede.s3.router import Route
 from andromede.settings import Settings
 from andromede.storage.checksums import BodyHasher, InvalidChecksumValue, decode_checksum
 from andromede.storage.integrity import BodyIntegrity, verify_body
-from andromede.storage.model import Bucket, ChecksumAlgorithm
+from andromede.storage.model import Bucket, ChecksumAlgorithm, ObjectLookup
 
 __all__ = ["ClientDisconnected", "S3Context"]
 
@@ -57,6 +57,8 @@ class S3Context:
     secure: bool
     # The addressed bucket as the authoriser read it (None: ListBuckets, CreateBucket).
     bucket_record: Bucket | None = None
+    # GetObject and HeadObject: the object, read with the bucket in one query.
+    object_lookup: ObjectLookup | None = None
     source_ip: str | None = None
     bytes_received: int = 0
 

@@ -27,6 +27,14 @@ I/O is asynchronous: librados completions resolve asyncio futures through
 listings (for the sweeper) run in worker threads. Every operation has librados' own timeouts
 (``rados_osd_op_timeout``, ``rados_mon_op_timeout``): a cluster that does not answer gives
 :class:`BlobStoreUnavailable`, never a hang.
+
+Recovery: a librados client does not always find its way back to a cluster whose daemons all
+died at once (its reads keep timing out after the cluster is back). So an operation that fails
+as "cluster away" (timed out, not connected, shut down) makes :class:`RadosCluster` drop its
+client and connect a new one, retrying with a growing delay until the cluster answers, then
+reopen every store's pool on it. Meanwhile operations fail at once with
+:class:`BlobStoreUnavailable` (S3 answers 503) instead of waiting out a timeout each. The old
+client is shut down once the operations still in flight on it have had their timeout.
 """
 
 from __future__ import annotations
@@ -71,6 +79,11 @@ _FORMAT = 1
 _LIST_BATCH = 1000
 _STAT_CONCURRENCY = 64
 _UNAVAILABLE = {errno.ETIMEDOUT, errno.ENOTCONN, errno.ESHUTDOWN, errno.ECONNREFUSED}
+# Seconds between attempts to connect a new client: doubled after each failure, up to the cap.
+_RECONNECT_FIRST_DELAY = 0.5
+_RECONNECT_MAX_DELAY = 15.0
+# A replacement this long after the previous one starts its back-off afresh.
+_RECONNECT_CALM = 60.0
 
 _log = logging.getLogger(__name__)
 
@@ -102,37 +115,26 @@ def _translate(exc: rados.Error, what: str) -> BlobError:
 
 
 class RadosCluster:
-    """One librados client for the process, shared by the blob stores of every pool."""
+    """One librados client for the process, shared by the blob stores of every pool; replaced
+    by a new one when the cluster looks gone (see "Recovery" in the module docstring)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, config: RadosConfig | None = None) -> None:
         self._client = client
+        self._config = config
         self._stores: weakref.WeakSet[RadosBlobStore] = weakref.WeakSet()
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._retired: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self.reconnections = 0  # how many times a new client took over (logs, tests)
+        # The back-off carries over from one replacement to the next when they come close
+        # together (an OSD frozen, not dead, times out again on every new client).
+        self._delay = _RECONNECT_FIRST_DELAY
+        self._last_reconnected = -math.inf
 
     @classmethod
     async def connect(cls, config: RadosConfig) -> RadosCluster:
         """Connect, or BlobStoreUnavailable after ``connect_timeout`` seconds."""
-        # librados takes whole seconds here. The binding ignores connect()'s own timeout
-        # argument: client_mount_timeout is what bounds the connection.
-        op_timeout = str(max(1, math.ceil(config.op_timeout)))
-        options = {
-            "rados_osd_op_timeout": op_timeout,
-            "rados_mon_op_timeout": op_timeout,
-            "client_mount_timeout": str(max(1, math.ceil(config.connect_timeout))),
-        }
-        if config.keyring is not None:
-            options["keyring"] = str(config.keyring)
-        try:
-            client = rados.Rados(conffile=str(config.conf_file), name=config.user, conf=options)
-        except rados.Error as exc:
-            raise BlobError(f"cannot configure librados from {config.conf_file}: {exc}") from exc
-        try:
-            await asyncio.to_thread(client.connect)
-        except rados.Error as exc:
-            await asyncio.to_thread(client.shutdown)
-            raise BlobStoreUnavailable(
-                f"cannot connect to the Ceph cluster of {config.conf_file} as {config.user}: {exc}"
-            ) from exc
-        return cls(client)
+        return cls(await _connect_client(config), config)
 
     async def blob_store(
         self,
@@ -145,17 +147,15 @@ class RadosCluster:
         read_block_size: int = DEFAULT_READ_BLOCK_SIZE,
     ) -> RadosBlobStore:
         """A blob store on ``pool`` (BlobError if the pool does not exist)."""
-        try:
-            ioctx = await asyncio.to_thread(self._client.open_ioctx, pool)
-        except rados.Error as exc:
-            raise _translate(exc, f"cannot open pool {pool}") from exc
-        ioctx.set_namespace(namespace)
+        ioctx = await _open_ioctx(self._client, pool, namespace)
         store = RadosBlobStore(
             ioctx,
             stripe_size=stripe_size,
             writes_in_flight=writes_in_flight,
             reads_in_flight=reads_in_flight,
             read_block_size=read_block_size,
+            namespace=namespace,
+            on_unavailable=self._cluster_away if self._config is not None else None,
         )
         self._stores.add(store)
         return store
@@ -168,10 +168,116 @@ class RadosCluster:
         return {region: await self.blob_store(pool, **options) for region, pool in pools.items()}
 
     async def close(self) -> None:
+        self._closed = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconnecting
         for store in list(self._stores):
             await store.close()
         self._stores.clear()
+        for task in list(self._retired):
+            task.cancel()
         await asyncio.to_thread(self._client.shutdown)
+
+    # -- recovery -----------------------------------------------------------------------------
+    def _cluster_away(self) -> None:
+        """An operation found the cluster away: replace the client (once at a time)."""
+        config = self._config
+        if config is None or self._closed or self._reconnecting is not None:
+            return
+        _log.warning("the Ceph cluster does not answer: connecting a new librados client")
+        old = self._client
+        stores = list(self._stores)
+        # Fail fast from now on: requests get 503 at once while the new client connects.
+        retired = [store._detach() for store in stores]
+        self._reconnecting = asyncio.ensure_future(self._reconnect(config, stores))
+        self._retire(old, [ioctx for ioctx in retired if ioctx is not None], config.op_timeout)
+
+    async def _reconnect(self, config: RadosConfig, stores: list[RadosBlobStore]) -> None:
+        if time.monotonic() - self._last_reconnected > _RECONNECT_CALM:
+            self._delay = _RECONNECT_FIRST_DELAY
+        else:
+            await asyncio.sleep(self._delay)
+            self._delay = min(self._delay * 2, _RECONNECT_MAX_DELAY)
+        try:
+            while True:
+                try:
+                    client = await _connect_client(config)
+                except BlobError as exc:
+                    _log.info("Ceph still away (%s); next try in %.1f s", exc, self._delay)
+                else:
+                    try:
+                        ioctxs = [await _open_ioctx(client, s.pool, s.namespace) for s in stores]
+                    except BlobError as exc:
+                        _log.info(
+                            "Ceph pools not open yet (%s); next try in %.1f s", exc, self._delay
+                        )
+                        await asyncio.to_thread(client.shutdown)
+                    else:
+                        self._client = client
+                        for store, ioctx in zip(stores, ioctxs, strict=True):
+                            store._attach(ioctx)
+                        self.reconnections += 1
+                        self._last_reconnected = time.monotonic()
+                        _log.warning("a new librados client is connected to the Ceph cluster")
+                        return
+                await asyncio.sleep(self._delay)
+                self._delay = min(self._delay * 2, _RECONNECT_MAX_DELAY)
+        finally:
+            self._reconnecting = None
+
+    def _retire(self, client: Any, ioctxs: list[Any], op_timeout: float) -> None:
+        """Shut the old client down once what is still in flight on it had its timeout:
+        librados then has called every completion, and no caller waits on it any more."""
+        grace = op_timeout + 5.0
+
+        async def shut_down() -> None:
+            await asyncio.sleep(grace)
+            for ioctx in ioctxs:
+                with contextlib.suppress(rados.Error):
+                    await asyncio.to_thread(ioctx.close)
+            with contextlib.suppress(rados.Error):
+                await asyncio.to_thread(client.shutdown)
+
+        task = asyncio.ensure_future(shut_down())
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
+
+
+async def _connect_client(config: RadosConfig) -> Any:
+    """A connected librados client, or BlobStoreUnavailable after ``connect_timeout``."""
+    # librados takes whole seconds here. The binding ignores connect()'s own timeout
+    # argument: client_mount_timeout is what bounds the connection.
+    op_timeout = str(max(1, math.ceil(config.op_timeout)))
+    options = {
+        "rados_osd_op_timeout": op_timeout,
+        "rados_mon_op_timeout": op_timeout,
+        "client_mount_timeout": str(max(1, math.ceil(config.connect_timeout))),
+    }
+    if config.keyring is not None:
+        options["keyring"] = str(config.keyring)
+    try:
+        client = rados.Rados(conffile=str(config.conf_file), name=config.user, conf=options)
+    except rados.Error as exc:
+        raise BlobError(f"cannot configure librados from {config.conf_file}: {exc}") from exc
+    try:
+        await asyncio.to_thread(client.connect)
+    except rados.Error as exc:
+        await asyncio.to_thread(client.shutdown)
+        raise BlobStoreUnavailable(
+            f"cannot connect to the Ceph cluster of {config.conf_file} as {config.user}: {exc}"
+        ) from exc
+    return client
+
+
+async def _open_ioctx(client: Any, pool: str, namespace: str) -> Any:
+    try:
+        ioctx = await asyncio.to_thread(client.open_ioctx, pool)
+    except rados.Error as exc:
+        raise _translate(exc, f"cannot open pool {pool}") from exc
+    ioctx.set_namespace(namespace)
+    return ioctx
 
 
 def _bridge() -> tuple[asyncio.Future[Any], Callable[[Any], None]]:
@@ -355,10 +461,16 @@ class RadosBlobStore:
         writes_in_flight: int = 4,
         reads_in_flight: int = 4,
         read_block_size: int = DEFAULT_READ_BLOCK_SIZE,
+        namespace: str = "",
+        on_unavailable: Callable[[], None] | None = None,
     ) -> None:
         if min(stripe_size, writes_in_flight, reads_in_flight, read_block_size) < 1:
             raise ValueError("sizes and operations in flight must be positive")
-        self._ioctx = ioctx
+        # None while RadosCluster connects a new client: operations then fail at once.
+        self._ioctx: Any = ioctx
+        self.pool = str(ioctx.get_pool_name())
+        self.namespace = namespace
+        self._on_unavailable = on_unavailable
         self.stripe_size = stripe_size
         self.writes_in_flight = writes_in_flight
         self.reads_in_flight = reads_in_flight
@@ -366,9 +478,13 @@ class RadosBlobStore:
         self._background: set[asyncio.Task[None]] = set()
         self._closed = False
 
-    @property
-    def pool(self) -> str:
-        return str(self._ioctx.get_pool_name())
+    def _detach(self) -> Any:
+        """Stop using the current I/O context (its client is being replaced); returns it."""
+        ioctx, self._ioctx = self._ioctx, None
+        return ioctx
+
+    def _attach(self, ioctx: Any) -> None:
+        self._ioctx = ioctx
 
     async def create(self, blob_id: str) -> RadosBlobWriter:
         self._check_id(blob_id)
@@ -454,7 +570,9 @@ class RadosBlobStore:
         self._closed = True
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
-        await asyncio.to_thread(self._ioctx.close)
+        ioctx = self._detach()
+        if ioctx is not None:
+            await asyncio.to_thread(ioctx.close)
 
     # -- reading ----------------------------------------------------------------------------
     async def _open(self, blob_id: str, offset: int, length: int) -> tuple[bytes, int]:
@@ -554,48 +672,83 @@ class RadosBlobStore:
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     # -- librados operations, as futures ----------------------------------------------------
-    def _write_full(self, name: str, data: bytes) -> asyncio.Future[int]:
+    # Each resolves to librados' return code (negative: an errno) and never raises: without a
+    # client (being replaced) or when the binding refuses the call, to -ESHUTDOWN at once.
+    def _submit(
+        self, start: Callable[[Any, Callable[[Any], None]], None], value: Callable[[int], Any]
+    ) -> asyncio.Future[Any]:
+        """Start one asynchronous operation: ``start(ioctx, resolve)``; ``value(code)`` is what
+        the future resolves to when librados cannot even take the operation."""
         future, resolve = _bridge()
-        self._ioctx.aio_write_full(name, data, oncomplete=lambda c: resolve(c.get_return_value()))
+        ioctx = self._ioctx
+        try:
+            if ioctx is None:
+                raise rados.Error("no librados client: reconnecting")
+            start(ioctx, resolve)
+        except rados.Error:
+            future.set_result(value(-errno.ESHUTDOWN))
+        if self._on_unavailable is not None and ioctx is not None:
+            future.add_done_callback(lambda done: self._watch(done, ioctx))
         return future
+
+    def _watch(self, future: asyncio.Future[Any], ioctx: Any) -> None:
+        """A "cluster away" result starts the client's replacement, unless the operation ran
+        on a client already replaced (its late timeouts say nothing of the new one)."""
+        if future.cancelled() or self._on_unavailable is None or self._ioctx is not ioctx:
+            return
+        result = future.result()
+        code = result[0] if isinstance(result, tuple) else result
+        if -code in _UNAVAILABLE:
+            self._on_unavailable()
+
+    def _write_full(self, name: str, data: bytes) -> asyncio.Future[int]:
+        return self._submit(
+            lambda ioctx, resolve: ioctx.aio_write_full(
+                name, data, oncomplete=lambda c: resolve(c.get_return_value())
+            ),
+            lambda code: code,
+        )
 
     def _write_head(self, name: str, data: bytes, meta: bytes) -> asyncio.Future[int]:
         """Data and xattr in one operation: RADOS applies both or neither."""
-        future, resolve = _bridge()
-        op = self._ioctx.create_write_op()
-        try:
-            op.write_full(data)
-            op.set_xattr(_XATTR, meta)
-            # The binding passes mtime to librados as given: 0 would date the head 1970.
-            self._ioctx.operate_aio_write_op(
-                op, name, oncomplete=lambda c: resolve(c.get_return_value()), mtime=int(time.time())
-            )
-        finally:
-            self._ioctx.release_write_op(op)
-        return future
+
+        def start(ioctx: Any, resolve: Callable[[Any], None]) -> None:
+            op = ioctx.create_write_op()
+            try:
+                op.write_full(data)
+                op.set_xattr(_XATTR, meta)
+                # The binding passes mtime to librados as given: 0 would date the head 1970.
+                ioctx.operate_aio_write_op(
+                    op, name, oncomplete=lambda c: resolve(c.get_return_value()),
+                    mtime=int(time.time()),
+                )  # fmt: skip
+            finally:
+                ioctx.release_write_op(op)
+
+        return self._submit(start, lambda code: code)
 
     def _read(self, name: str, offset: int, length: int) -> asyncio.Future[tuple[int, bytes]]:
-        future, resolve = _bridge()
+        def start(ioctx: Any, resolve: Callable[[Any], None]) -> None:
+            def done(completion: Any, data: bytes | None) -> None:
+                code = completion.get_return_value()
+                # The binding hands back its whole buffer when nothing was read (code 0).
+                resolve((code, b"" if code <= 0 or data is None else data[:code]))
 
-        def done(completion: Any, data: bytes | None) -> None:
-            code = completion.get_return_value()
-            # The binding hands back its whole buffer when nothing was read (code 0).
-            resolve((code, b"" if code <= 0 or data is None else data[:code]))
+            ioctx.aio_read(name, length, offset, oncomplete=done)
 
-        self._ioctx.aio_read(name, length, offset, oncomplete=done)
-        return future
+        return self._submit(start, lambda code: (code, b""))
 
     def _stat(self, name: str) -> asyncio.Future[tuple[int, int, float]]:
-        future, resolve = _bridge()
+        def start(ioctx: Any, resolve: Callable[[Any], None]) -> None:
+            def done(completion: Any, size: int | None, mtime: time.struct_time | None) -> None:
+                code = completion.get_return_value()
+                # The binding converts the mtime with localtime(); mktime() is its inverse.
+                when = time.mktime(mtime) if code == 0 and mtime is not None else 0.0
+                resolve((code, size or 0, when))
 
-        def done(completion: Any, size: int | None, mtime: time.struct_time | None) -> None:
-            code = completion.get_return_value()
-            # The binding converts the mtime with localtime(); mktime() is its inverse.
-            when = time.mktime(mtime) if code == 0 and mtime is not None else 0.0
-            resolve((code, size or 0, when))
+            ioctx.aio_stat(name, done)
 
-        self._ioctx.aio_stat(name, done)
-        return future
+        return self._submit(start, lambda code: (code, 0, 0.0))
 
     async def _stat_all(self, names: list[str]) -> list[tuple[int, int, float]]:
         results: list[tuple[int, int, float]] = []
@@ -605,15 +758,21 @@ class RadosBlobStore:
         return results
 
     def _remove(self, name: str) -> asyncio.Future[int]:
-        future, resolve = _bridge()
-        self._ioctx.aio_remove(name, oncomplete=lambda c: resolve(c.get_return_value()))
-        return future
+        return self._submit(
+            lambda ioctx, resolve: ioctx.aio_remove(
+                name, oncomplete=lambda c: resolve(c.get_return_value())
+            ),
+            lambda code: code,
+        )
 
     async def _list_names(self) -> AsyncIterator[list[str]]:
         """Object names of the namespace in batches; the listing blocks, so it runs in a
         thread, one batch per hop."""
+        ioctx = self._ioctx
+        if ioctx is None:
+            raise BlobStoreUnavailable(f"cannot list pool {self.pool}: reconnecting to Ceph")
         try:
-            objects = await asyncio.to_thread(self._ioctx.list_objects)
+            objects = await asyncio.to_thread(ioctx.list_objects)
             while True:
                 batch = await asyncio.to_thread(_next_batch, objects)
                 if not batch:

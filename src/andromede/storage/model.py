@@ -29,6 +29,7 @@ __all__ = [
     "EncryptionMode",
     "ListPage",
     "MultipartUpload",
+    "ObjectLookup",
     "ObjectOwnership",
     "ObjectRecord",
     "ObjectSummary",
@@ -383,3 +384,13 @@ class ListPage(Generic[_T]):
 
     items: tuple[_T, ...]
     truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectLookup:
+    """A bucket and one of its objects, read together (one query on SQL): what a GET or a
+    HEAD needs before it answers. ``record`` as stored (sealed headers not opened), None when
+    the bucket has no such key."""
+
+    bucket: Bucket
+    record: ObjectRecord | None

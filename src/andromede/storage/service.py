@@ -72,6 +72,7 @@ from andromede.storage.model import (
     ChecksumType,
     ContentHeaders,
     MultipartUpload,
+    ObjectLookup,
     ObjectOwnership,
     ObjectRecord,
     Part,
@@ -183,6 +184,9 @@ class ObjectService:
             raise NoSuchBucket(name)
         return bucket
 
+    async def _bucket(self, bucket: str | Bucket) -> Bucket:
+        return bucket if isinstance(bucket, Bucket) else await self.get_bucket(bucket)
+
     async def list_buckets(self, tenant_id: str) -> list[Bucket]:
         return await self._store.list_buckets(tenant_id)
 
@@ -212,7 +216,7 @@ class ObjectService:
     # -- objects ----------------------------------------------------------------------------
     async def put_object(
         self,
-        bucket: str,
+        bucket: str | Bucket,
         key: str,
         body: AsyncIterable[bytes],
         *,
@@ -226,13 +230,17 @@ class ObjectService:
         """Store a whole object, encrypted as ``encryption`` says. ``size`` is the decoded
         length the client announced: EntityTooLarge above the limit, IncompleteBody if the body
         ends short of it, and the stream is not read past it. BadDigest / ChecksumMismatch leave
-        nothing behind."""
+        nothing behind.
+
+        ``bucket`` by name, or as the caller read it during this request: the commit checks
+        again that it still exists in that region, so it is not read twice."""
         self._check_key(key)
         self._check_metadata(headers)
         if size > self._limits.max_object_size:
             raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_object_size} limit")
         algorithm = integrity.checksum_algorithm
-        target = await self.get_bucket(bucket)
+        target = await self._bucket(bucket)
+        bucket = target.name
         sealed = self._sealed_in(target.region)  # RegionNotServed before a data key is drawn
         keys = await self._blob_keys(target, key, encryption)
         try:
@@ -272,8 +280,22 @@ class ObjectService:
             raise NoSuchKey(key)
         return await self._open_record(record)
 
-    async def head_object(self, bucket: str, key: str) -> ObjectRecord:
-        """NoSuchBucket, NoSuchKey."""
+    async def look_up_object(self, bucket: str, key: str) -> ObjectLookup:
+        """The bucket and its object ``key`` in one read, for :meth:`head_object`. NoSuchBucket."""
+        found, record = await self._store.get_bucket_and_object(bucket, key)
+        if found is None:
+            raise NoSuchBucket(bucket)
+        return ObjectLookup(found, record)
+
+    async def head_object(
+        self, bucket: str, key: str, *, lookup: ObjectLookup | None = None
+    ) -> ObjectRecord:
+        """NoSuchBucket, NoSuchKey. ``lookup``: the object as :meth:`look_up_object` read it
+        (then not read again)."""
+        if lookup is not None:
+            if lookup.record is None:
+                raise NoSuchKey(key)
+            return await self._open_record(lookup.record)
         record = await self._store.get_object(bucket, key)
         if record is None:
             await self.get_bucket(bucket)  # NoSuchBucket rather than NoSuchKey
@@ -473,7 +495,7 @@ class ObjectService:
 
     async def upload_part(
         self,
-        bucket: str,
+        bucket: str | Bucket,
         key: str,
         upload_id: str,
         part_number: int,
@@ -484,10 +506,13 @@ class ObjectService:
         encryption: ObjectEncryption | None = None,
     ) -> Part:
         """NoSuchUpload, InvalidPartNumber (1..max_parts), EntityTooLarge, BadDigest…; for an
-        SSE-C upload the part needs the upload's customer key (CustomerKeyRequired/Mismatch)."""
+        SSE-C upload the part needs the upload's customer key (CustomerKeyRequired/Mismatch).
+        ``bucket``: by name, or as the caller read it during this request (not read again)."""
         self._check_part_number(part_number)
         if size > self._limits.max_part_size:
             raise EntityTooLarge(f"{size} bytes exceed the {self._limits.max_part_size} limit")
+        known = bucket if isinstance(bucket, Bucket) else None
+        bucket = bucket.name if isinstance(bucket, Bucket) else bucket
         upload = await self._upload(bucket, key, upload_id)
         await self._check_upload_customer(upload, encryption.customer_key if encryption else None)
         encryption = self._part_encryption(upload, encryption)
@@ -500,7 +525,7 @@ class ObjectService:
                     f"{integrity.checksum_algorithm.value.lower()}"
                 )
             algorithm = integrity.checksum_algorithm
-        target = await self.get_bucket(bucket)
+        target = known or await self.get_bucket(bucket)
         sealed = self._sealed_in(target.region)  # RegionNotServed before a data key is drawn
         keys = await self._blob_keys(target, key, encryption)
         try:

@@ -64,6 +64,12 @@ class MetadataStore(Protocol):
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None: ...
 
+    async def get_bucket_and_object(
+        self, bucket: str, key: str
+    ) -> tuple[Bucket | None, ObjectRecord | None]:
+        """The bucket and its object ``key`` as one read (one query on SQL): a GET needs both,
+        the bucket to authorise and the object to answer. (None, None) without the bucket."""
+
     async def replace_object_segments(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
         """Replace ``expected`` by ``record`` (same bucket and key) only if the stored object
         still has ``expected``'s blobs: whether it did. For the re-encryption of legacy rows,

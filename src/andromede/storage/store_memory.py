@@ -137,6 +137,14 @@ class MemoryMetadataStore:
         state = self._buckets.get(bucket)
         return None if state is None else state.objects.get(key.encode())
 
+    async def get_bucket_and_object(
+        self, bucket: str, key: str
+    ) -> tuple[Bucket | None, ObjectRecord | None]:
+        state = self._buckets.get(bucket)
+        if state is None:
+            return None, None
+        return state.bucket, state.objects.get(key.encode())
+
     async def set_object_acl(
         self, bucket: str, key: str, acl: AccessControlList | None
     ) -> ObjectRecord | None:

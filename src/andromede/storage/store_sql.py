@@ -429,6 +429,8 @@ class SqlMetadataStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # PostgreSQL has a PUT of its own, in one statement (_put_object_in_one_statement).
+        self._postgresql = db.dialect == "postgresql"
 
     # -- buckets --------------------------------------------------------------------------
     async def create_bucket(self, bucket: Bucket) -> None:
@@ -534,12 +536,28 @@ class SqlMetadataStore:
 
     # -- objects --------------------------------------------------------------------------
     async def put_object(self, record: ObjectRecord) -> ObjectRecord | None:
+        if self._postgresql:
+            return await _put_object_in_one_statement(self._db, record)
         return await self._db.write(lambda conn: _put_object(conn, record))
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
         def work(conn: Connection) -> ObjectRecord | None:
             row = conn.execute(_GET_OBJECT, {"bucket": bucket, "key": key}).first()
             return None if row is None else _object_from_row(row)
+
+        return await self._db.read(work)
+
+    async def get_bucket_and_object(
+        self, bucket: str, key: str
+    ) -> tuple[Bucket | None, ObjectRecord | None]:
+        def work(conn: Connection) -> tuple[Bucket | None, ObjectRecord | None]:
+            row = conn.execute(_GET_BUCKET_AND_OBJECT, {"name": bucket, "key": key}).first()
+            if row is None:
+                return None, None
+            found = _bucket_from_row(row)
+            if row.o_key is None:  # the outer join found no object
+                return found, None
+            return found, _object_from_row(_ObjectColumns(row))
 
         return await self._db.read(work)
 
@@ -855,6 +873,13 @@ _HOLD_BUCKET = (
 _LOCK_BUCKET = sa.select(_B.c.name).where(_B.c.name == sa.bindparam("name")).with_for_update()
 _INSERT_BUCKET = InsertIgnoringConflict(_B, ["name"])
 _GET_OBJECT = sa.select(_O).where(_IS_OBJECT)
+# A GET's one query: the bucket (authorisation) with its object, if any (the answer). The
+# object's columns are prefixed, since both tables have an ``acl``.
+_GET_BUCKET_AND_OBJECT = (
+    sa.select(_B, *(c.label(f"o_{c.name}") for c in _O.c))
+    .select_from(_B.outerjoin(_O, (_O.c.bucket == _B.c.name) & (_O.c.key == sa.bindparam("key"))))
+    .where(_B.c.name == sa.bindparam("name"))
+)
 _LOCK_OBJECT = _GET_OBJECT.with_for_update()
 _INSERT_OBJECT = InsertIgnoringConflict(_O, ["bucket", "key"])
 _INSERT_PART = InsertIgnoringConflict(_P, ["upload_id", "part_number"])
@@ -903,6 +928,109 @@ def _put_object(conn: Connection, record: ObjectRecord) -> ObjectRecord | None:
     if blob_rows:
         conn.execute(_INSERT_OBJECT_BLOB, blob_rows)
     return None if old is None else _object_from_row(old)
+
+
+class _ObjectColumns:
+    """The object columns of a ``_GET_BUCKET_AND_OBJECT`` row under their own names."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: Any) -> None:
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, f"o_{name}")
+
+
+# PutObject on PostgreSQL, in one statement run in autocommit (its own transaction): one round
+# trip where _put_object takes six (BEGIN, bucket, old row, insert or update, blob rows, COMMIT).
+# The same locks in the same order: the bucket FOR KEY SHARE (so DeleteBucket, FOR UPDATE, waits
+# for the PUT or the PUT finds no bucket), then the old object FOR UPDATE, held until the
+# statement commits. At READ COMMITTED a locked row is re-read at its latest version once its
+# lock is granted, so ``previous`` is the record this write replaces, whichever writer committed
+# it, and it is reported to this writer alone. What a single statement cannot do is see rows
+# committed after it started other than the ones it locks: ``seen`` tells when the replaced
+# record is newer than the statement's snapshot, whose object_blobs rows the DELETE below could
+# not see; the caller then deletes them in a second statement.
+# A first write inserts with ON CONFLICT DO NOTHING; when another writer inserted the key since
+# the snapshot, nothing is written and the caller runs the statement again, now an overwrite.
+_PUT_OBJECT_STATEMENT = sa.text(
+    """
+WITH bucket AS (
+    SELECT region FROM buckets WHERE name = :bucket FOR KEY SHARE
+), target AS (
+    SELECT 1 FROM bucket
+    WHERE CAST(:region AS text) IS NULL OR bucket.region = CAST(:region AS text)
+), previous AS (
+    SELECT o.*, o.xmin AS version FROM objects AS o
+    WHERE o.bucket = :bucket AND o.key = :key AND EXISTS (SELECT 1 FROM target)
+    FOR UPDATE OF o
+), seen AS (
+    SELECT o.xmin AS version FROM objects AS o WHERE o.bucket = :bucket AND o.key = :key
+), updated AS (
+    UPDATE objects AS o SET
+        size = CAST(:size AS bigint), etag = :etag,
+        last_modified = CAST(:last_modified AS timestamptz), owner_id = :owner_id,
+        checksum_algorithm = :checksum_algorithm, checksum_type = :checksum_type,
+        checksum_value = :checksum_value, headers = :headers, segments = :segments,
+        format_version = CAST(:format_version AS integer), acl = :acl
+    FROM previous WHERE o.bucket = previous.bucket AND o.key = previous.key
+    RETURNING previous.*
+), inserted AS (
+    INSERT INTO objects (bucket, key, size, etag, last_modified, owner_id, checksum_algorithm,
+        checksum_type, checksum_value, headers, segments, format_version, acl)
+    SELECT :bucket, :key, CAST(:size AS bigint), :etag, CAST(:last_modified AS timestamptz),
+        :owner_id, :checksum_algorithm, :checksum_type, :checksum_value, :headers, :segments,
+        CAST(:format_version AS integer), :acl
+    FROM target WHERE NOT EXISTS (SELECT 1 FROM previous)
+    ON CONFLICT (bucket, key) DO NOTHING
+    RETURNING 1
+), dropped_blobs AS (
+    DELETE FROM object_blobs
+    WHERE bucket = :bucket AND key = :key AND EXISTS (SELECT 1 FROM updated)
+), added_blobs AS (
+    INSERT INTO object_blobs (blob_id, bucket, key)
+    SELECT blob_id, :bucket, :key FROM unnest(CAST(:blob_ids AS text[])) AS blob_id
+    WHERE EXISTS (SELECT 1 FROM updated) OR EXISTS (SELECT 1 FROM inserted)
+)
+SELECT
+    EXISTS (SELECT 1 FROM target) AS bucket_held,
+    EXISTS (SELECT 1 FROM inserted) AS inserted,
+    (SELECT version FROM seen) IS DISTINCT FROM updated.version AS raced,
+    updated.*
+FROM (SELECT 1) AS one LEFT JOIN updated ON true
+"""
+)
+_DELETE_BLOB_ROWS = _OB.delete().where(_OB.c.blob_id.in_(sa.bindparam("ids", expanding=True)))
+
+
+async def _put_object_in_one_statement(db: Database, record: ObjectRecord) -> ObjectRecord | None:
+    """:func:`_put_object` on PostgreSQL, mostly in one round trip (see the statement)."""
+    regions = {s.region for s in record.segments if s.region is not None}
+    if len(regions) > 1:  # stored in no single region: in no bucket's
+        raise NoSuchBucket(record.bucket)
+    values = {
+        **_object_values(record),
+        "region": next(iter(regions), None),
+        "blob_ids": [s.blob_id for s in record.segments],
+    }
+    while True:
+        row = await db.write_statement(
+            lambda conn: conn.execute(_PUT_OBJECT_STATEMENT, values).one()
+        )
+        if not row.bucket_held:
+            raise NoSuchBucket(record.bucket)
+        if row.inserted:
+            return None
+        if row.key is not None:
+            break
+        # Another writer created the key since the statement's snapshot: run it again.
+    replaced = _object_from_row(row)
+    if row.raced:
+        stale = [s.blob_id for s in replaced.segments]
+        if stale:
+            await db.write_statement(lambda conn: conn.execute(_DELETE_BLOB_ROWS, {"ids": stale}))
+    return replaced
 
 
 def _drop_upload(conn: Connection, upload_id: str) -> list[Part]:

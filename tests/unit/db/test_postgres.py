@@ -184,3 +184,37 @@ async def test_connections_are_kept_between_calls_and_shared_by_more_callers(
     await asyncio.gather(*(db.write(insert_bucket(f"n{n}")) for n in range(10)))
     assert results == [["a", "b", "c"]] * 20
     assert len(checkouts) <= 4
+
+
+async def test_a_single_statement_write_runs_without_a_transaction(db: Database) -> None:
+    # Autocommit: no BEGIN before the statement and no COMMIT after (one round trip), so the
+    # statement is its own transaction. (A function issuing two shows it: each has its own.)
+    def transaction_starts(conn: Connection) -> set[datetime]:
+        starts = set()
+        for _ in range(2):
+            starts.add(conn.exec_driver_sql("SELECT now()").one()[0])
+            conn.exec_driver_sql("SELECT pg_sleep(0.01)")
+        return starts
+
+    assert len(await db.write_statement(transaction_starts)) == 2
+    await db.write_statement(insert_bucket("s"))
+    assert await db.read(bucket_names) == ["s"]
+
+
+async def test_connections_the_server_closed_while_idle_are_not_used(db: Database) -> None:
+    # A single-statement write is not replayed after a lost connection (it may have
+    # committed), so a connection the server closed while idle must be dropped before use.
+    assert isinstance(db, PostgresDatabase)
+    await asyncio.gather(*(db.read(bucket_names) for _ in range(4)))  # several kept idle
+    kept = len(db._idle["AUTOCOMMIT"]) + len(db._idle["READ COMMITTED"])
+    assert kept >= 2
+    # Another client ends every idle andromede session (as a server restart would).
+    await db.write(
+        lambda c: c.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'andromede' AND pid <> pg_backend_pid()"
+        ).all()
+    )
+    await asyncio.sleep(0.5)  # the driver sees the end of each stream
+    await db.write_statement(insert_bucket("after"))
+    assert await db.read(bucket_names) == ["after"]

@@ -117,6 +117,55 @@ def test_destroying_drops_cached_keys_at_once(keys: KeyService) -> None:
         keys.ensure_tenant_key("tenant-a")
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_destruction_by_another_process_makes_its_cached_keys_unusable(tmp_path: Path) -> None:
+    # Two worker processes: each its own provider instance over one keystore, its own cache.
+    clock = Clock()
+    worker = KeyService(
+        LocalKeyFileProvider(tmp_path / "keys", recheck_seconds=1.0, clock=clock),
+        cache_ttl_seconds=300,
+        cache_max_entries=100,
+    )
+    other = KeyService(LocalKeyFileProvider(tmp_path / "keys"), cache_ttl_seconds=300)
+    worker.create_tenant_key("tenant-a")
+    worker.create_tenant_key("tenant-b")
+    _, wrapped = worker.new_data_key("tenant-a")
+    _, kept = worker.new_data_key("tenant-b")
+    bucket_key = worker.new_bucket_data_key("tenant-a", b"bucket", b"object")
+    assert worker.unwrap_data_key("tenant-a", wrapped)  # cached from here on
+    other.destroy_tenant_key("tenant-a")
+    # Within key_file_recheck_interval the worker has not looked at the keystore again...
+    assert worker.unwrap_data_key("tenant-a", wrapped)
+    clock.now += 1.5
+    # ... after it, the cached key is refused and dropped, well before the cache TTL.
+    with pytest.raises(KeyDestroyed):
+        worker.unwrap_data_key("tenant-a", wrapped)
+    with pytest.raises(KeyDestroyed):
+        worker.unwrap_bucket_data_key(
+            "tenant-a", bucket_key.bucket_key, b"bucket", bucket_key.wrapped, b"object"
+        )
+    with pytest.raises(KeyDestroyed):
+        worker.new_bucket_data_key("tenant-a", b"bucket", b"object")
+    assert worker.unwrap_data_key("tenant-b", kept)  # other tenants are untouched
+
+
+def test_a_cached_key_is_checked_on_every_hit(tmp_path: Path) -> None:
+    worker = KeyService(LocalKeyFileProvider(tmp_path / "keys"), cache_ttl_seconds=300)
+    other = KeyService(LocalKeyFileProvider(tmp_path / "keys"), cache_ttl_seconds=300)
+    worker.create_tenant_key("tenant-a")
+    _, wrapped = worker.new_data_key("tenant-a")
+    other.destroy_tenant_key("tenant-a")
+    with pytest.raises(KeyDestroyed):
+        worker.unwrap_data_key("tenant-a", wrapped)
+
+
 def test_ensure_creates_once(keys: KeyService) -> None:
     assert keys.ensure_tenant_key("tenant-b").versions == (1,)
     keys.rotate_tenant_key("tenant-b")

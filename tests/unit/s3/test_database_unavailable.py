@@ -41,7 +41,13 @@ async def test_requests_answer_503_while_the_database_is_away(
             raise DatabaseUnavailable("the metadata database is unavailable")
 
         with monkeypatch.context() as patch:
-            for method in ("get_bucket", "get_object", "put_object", "list_objects"):
+            for method in (
+                "get_bucket",
+                "get_object",
+                "get_bucket_and_object",
+                "put_object",
+                "list_objects",
+            ):
                 patch.setattr(MemoryMetadataStore, method, unavailable)
             for method, path, body in (
                 ("GET", "/bucket1/k", b""),

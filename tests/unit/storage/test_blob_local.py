@@ -94,3 +94,59 @@ def test_prepare_layout_creates_every_hex_directory_once(tmp_path: Path) -> None
     assert names[0] == "000" and names[-1] == "fff" and len(names) == 4096
     assert (tmp_path / "objects" / "tmp").is_dir()
     assert LocalBlobStore(tmp_path / "objects", fsync=True).prepare_layout() == 0
+
+
+async def test_a_small_read_costs_one_thread_hop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blobs = LocalBlobStore(tmp_path, fsync=False)
+    writer = await blobs.create("0123456789abcdef")
+    await writer.write(b"y" * 5000)
+    await writer.commit()
+    loop = asyncio.get_running_loop()
+    hops: list[str] = []
+    real = loop.run_in_executor
+
+    def counting(executor: Any, func: Callable[..., Any], *args: Any) -> Any:
+        hops.append(getattr(func, "__name__", repr(func)))
+        return real(executor, func, *args)
+
+    monkeypatch.setattr(loop, "run_in_executor", counting)
+    read = [piece async for piece in blobs.read("0123456789abcdef", 100, 4900, 8192)]
+    assert b"".join(read) == b"y" * 4900
+    assert hops == ["_open_for_read"]  # open, size check and first block in one hop
+    hops.clear()
+    read = [piece async for piece in blobs.read("0123456789abcdef", 0, 5000, 2048)]
+    assert b"".join(read) == b"y" * 5000
+    assert hops == ["_open_for_read", "pread", "pread"]  # the rest read ahead, block by block
+
+
+async def test_a_read_cancelled_while_the_file_opens_leaks_no_descriptor(tmp_path: Path) -> None:
+    blobs = LocalBlobStore(tmp_path, fsync=False)
+    writer = await blobs.create("0123456789abcdef")
+    await writer.write(b"z" * 10)
+    await writer.commit()
+    opened = asyncio.Event()
+    release = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    real_open = blobs._open_for_read
+    descriptors = len(list(Path("/proc/self/fd").iterdir()))
+
+    def slow_open(*args: Any) -> bytes | None:
+        loop.call_soon_threadsafe(opened.set)
+        asyncio.run_coroutine_threadsafe(release.wait(), loop).result(timeout=10)
+        return real_open(*args)
+
+    blobs._open_for_read = slow_open  # type: ignore[method-assign]
+    reader = blobs.read("0123456789abcdef", 0, 10, 1024)
+    task = asyncio.ensure_future(anext(reader))
+    await opened.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    release.set()
+    for _ in range(100):  # the thread finishes its open after the cancellation
+        await asyncio.sleep(0.01)
+        if len(list(Path("/proc/self/fd").iterdir())) <= descriptors:
+            break
+    assert len(list(Path("/proc/self/fd").iterdir())) <= descriptors

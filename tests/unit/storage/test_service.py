@@ -323,6 +323,49 @@ async def test_put_into_missing_bucket_leaves_nothing(service: ObjectService, st
     assert await nothing_left(stack)
 
 
+async def test_a_bucket_read_by_the_caller_is_not_read_again(
+    service: ObjectService, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = await service.get_bucket("bucket")
+    reads: list[str] = []
+    real = stack.store.get_bucket
+
+    async def counting(name: str) -> object:
+        reads.append(name)
+        return await real(name)
+
+    monkeypatch.setattr(stack.store, "get_bucket", counting)
+    await service.put_object(
+        bucket,
+        "k",
+        body(b"abc"),
+        size=3,
+        headers=ContentHeaders(),
+        owner_id="o1",
+        integrity=BodyIntegrity(),
+    )
+    assert reads == []
+    assert await read(service, "k") == b"abc"
+
+
+async def test_a_bucket_deleted_after_the_caller_read_it_gets_nothing(
+    service: ObjectService, stack: Stack
+) -> None:
+    bucket = await service.get_bucket("bucket")
+    await service.delete_bucket("bucket")
+    with pytest.raises(NoSuchBucket):
+        await service.put_object(
+            bucket,
+            "k",
+            body(b"abc"),
+            size=3,
+            headers=ContentHeaders(),
+            owner_id="o1",
+            integrity=BodyIntegrity(),
+        )
+    assert await nothing_left(stack)
+
+
 # -- copy ---------------------------------------------------------------------------------------
 
 

@@ -129,7 +129,7 @@ async def upload_part(ctx: S3Context, svc: S3Services) -> Response:
     integrity = ctx.integrity()
     encryption = await _part_encryption(ctx, svc)
     part = await svc.objects.upload_part(
-        ctx.bucket,
+        ctx.bucket_record or ctx.bucket,  # as read for authorisation, not read again
         ctx.key,
         ctx.query["uploadId"],
         part_number,

@@ -98,7 +98,7 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
     await _check_write_conditions(ctx, svc)
     integrity = ctx.integrity(default_algorithm=ChecksumAlgorithm.CRC64NVME)
     record = await svc.objects.put_object(
-        ctx.bucket,
+        bucket,  # as read for authorisation: the commit checks it again, no second read
         ctx.key,
         ctx.body(integrity),
         size=size,
@@ -129,7 +129,7 @@ def _part_range(record: ObjectRecord, part_number: int) -> ByteRange | None:
 
 async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
     customer = read_customer_key(ctx)
-    record = await svc.objects.head_object(ctx.bucket, ctx.key)
+    record = await svc.objects.head_object(ctx.bucket, ctx.key, lookup=ctx.object_lookup)
     await svc.objects.check_customer_key(record, customer)
     await check_kms_read(ctx, svc, record)
     outcome = evaluate_get_conditions(

@@ -1,0 +1,211 @@
+"""Server CPU per 4 KiB PUT and GET, encrypted against the bench-only plaintext switch.
+
+``python -m bench.cpu_per_op [--rounds N] [--seconds S] [--profile DIR]`` starts two
+``andromede serve`` (uvicorn, one worker process each, fresh data dirs): one encrypted, one
+with ``ANDROMEDE_BENCH_UNENCRYPTED=1``. Both run at once and the rounds alternate between them
+(ABBA), so the shared machine's load falls on both alike. Each round runs PUT 4 KiB then
+GET 4 KiB at concurrency 16 against one server and reads that server's CPU time (utime + stime
+of its processes, from /proc) before and after: CPU milliseconds per operation is steady on a
+busy machine where ops/s is not. It prints the medians per target and the encrypted ÷ plain
+ratios.
+
+``--baseline SRC`` adds the same two servers run from another source tree (``SRC`` is put
+first on their ``PYTHONPATH``, e.g. an unpacked ``git archive`` of main's ``src``): four
+servers, rounds interleaved over all four, so a change is measured before and after under the
+same load.
+
+``--profile DIR`` adds, after the measured rounds, one PUT and one GET run per target under
+``py-spy record --format raw`` (collapsed stacks, one file per target and operation) on the
+worker process; those runs are not counted, py-spy's sampling slows the process it samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.client import Connection
+from bench.targets import Endpoint, andromede_target
+from bench.workloads import KIB, Op, Payload, S3Session, WorkloadSpec, run_workload
+
+BUCKET = "cpu"
+TARGETS = ("encrypted", "plain")
+
+
+@contextlib.contextmanager
+def _servers(work: Path, baseline: Path | None) -> Iterator[dict[str, Endpoint]]:
+    saved = {name: os.environ.get(name) for name in ("ANDROMEDE_WORKERS", "PYTHONPATH")}
+    os.environ["ANDROMEDE_WORKERS"] = "1"  # one worker: its CPU is the request path's
+    trees: list[tuple[str, str | None]] = [("", saved["PYTHONPATH"])]
+    if baseline is not None:
+        extra = f"{os.pathsep}{saved['PYTHONPATH']}" if saved["PYTHONPATH"] else ""
+        trees.append(("baseline ", f"{baseline.resolve()}{extra}"))
+    try:
+        with contextlib.ExitStack() as stack:
+            endpoints: dict[str, Endpoint] = {}
+            for prefix, python_path in trees:
+                # The server inherits the environment when it starts: its source tree.
+                if python_path is None:
+                    os.environ.pop("PYTHONPATH", None)
+                else:
+                    os.environ["PYTHONPATH"] = python_path
+                for flavour in TARGETS:
+                    factory = andromede_target("uvicorn", encrypted=flavour == "encrypted")
+                    folder = work / f"{prefix.strip() or 'tree'}-{flavour}"
+                    endpoints[prefix + flavour] = stack.enter_context(factory(folder))
+            yield endpoints
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+async def _create_bucket(session: S3Session) -> None:
+    conn: Connection = session.connection()
+    try:
+        await session.create_bucket(conn, BUCKET)
+    finally:
+        conn.close()
+
+
+def _worker_pid(endpoint: Endpoint) -> int:
+    """The one worker under the supervisor (the deepest process of the tree)."""
+    pids = endpoint.probe.pids()
+    return pids[-1]
+
+
+async def _round(
+    endpoint: Endpoint, put: WorkloadSpec, get: WorkloadSpec, payload: Payload, prefix: str
+) -> tuple[float, float, float, float]:
+    """PUT then GET of what was put: (PUT ms CPU/op, PUT ops/s, GET ms CPU/op, GET ops/s)."""
+    session = endpoint.session()
+    put_run, keys = await run_workload(
+        session, put, bucket=BUCKET, payload=payload, key_prefix=prefix, probe=endpoint.probe
+    )
+    get_run, _ = await run_workload(
+        session, get, bucket=BUCKET, payload=payload, keys=keys, probe=endpoint.probe
+    )
+    for run in (put_run, get_run):
+        if run.errors:
+            raise RuntimeError(f"errors during the run: {run.errors}")
+    return (
+        1000 * (put_run.server_cpu_s or 0.0) / max(put_run.ops, 1),
+        put_run.ops / put_run.elapsed_s,
+        1000 * (get_run.server_cpu_s or 0.0) / max(get_run.ops, 1),
+        get_run.ops / get_run.elapsed_s,
+    )
+
+
+async def _profile(
+    endpoints: dict[str, Endpoint],
+    put: WorkloadSpec,
+    get: WorkloadSpec,
+    payload: Payload,
+    out: Path,
+) -> None:
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, endpoint in endpoints.items():
+        session = endpoint.session()
+        keys: list[str] = []
+        for spec in (put, get):
+            argv = [py_spy, "record", "--pid", str(_worker_pid(endpoint)), "--format", "raw"]
+            argv += ["--rate", "250", "--threads", "--output"]
+            argv.append(str(out / f"{name}-{spec.op.value.lower()}.txt"))
+            record = subprocess.Popen(
+                argv,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                await asyncio.sleep(1.0)  # py-spy attaches
+                _, written = await run_workload(
+                    session,
+                    spec,
+                    bucket=BUCKET,
+                    payload=payload,
+                    key_prefix="profile/",
+                    keys=keys,
+                )
+                keys = keys or written
+            finally:
+                record.send_signal(2)  # SIGINT: py-spy writes its file and exits
+                record.wait(timeout=30)
+
+
+async def _measure(
+    endpoints: dict[str, Endpoint], rounds: int, seconds: float, profile: Path | None
+) -> dict[str, list[tuple[float, float, float, float]]]:
+    for endpoint in endpoints.values():
+        await _create_bucket(endpoint.session())
+    payload = Payload.random(4 * KIB)
+    put = WorkloadSpec("PUT 4 KiB", Op.PUT, 4 * KIB, 16, seconds, 1_000_000)
+    get = WorkloadSpec("GET 4 KiB", Op.GET, 4 * KIB, 16, seconds, 1_000_000)
+    # A first round each, not counted: imports, caches, the tenant key's first use.
+    for endpoint in endpoints.values():
+        await _round(endpoint, put, get, payload, "warm/")
+    names = tuple(endpoints)
+    results: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in names}
+    for index in range(rounds):
+        order = names if index % 2 == 0 else tuple(reversed(names))
+        for name in order:
+            figures = await _round(endpoints[name], put, get, payload, f"r{index}/")
+            results[name].append(figures)
+            print(
+                f"round {index} {name:18s} PUT {figures[0]:.3f} ms/op {figures[1]:7.0f} ops/s"
+                f"  GET {figures[2]:.3f} ms/op {figures[3]:7.0f} ops/s",
+                flush=True,
+            )
+    if profile is not None:
+        await _profile(endpoints, put, get, payload, profile)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.cpu_per_op", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=4, help="measured rounds per target")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per workload run")
+    parser.add_argument("--baseline", type=Path, help="also run servers from this src tree")
+    parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks here")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="andromede-cpu-per-op-") as work:
+        with _servers(Path(work), args.baseline) as endpoints:
+            results = asyncio.run(_measure(endpoints, args.rounds, args.seconds, args.profile))
+    medians: dict[str, list[float]] = {}
+    print(f"\nmedians over {args.rounds} rounds (server CPU ms per op; ops/s)")
+    for name, figures in results.items():
+        medians[name] = [statistics.median(column) for column in zip(*figures, strict=True)]
+        put_cpu, put_ops, get_cpu, get_ops = medians[name]
+        print(
+            f"  {name:18s} PUT {put_cpu:.3f} ms/op {put_ops:7.0f} ops/s"
+            f"   GET {get_cpu:.3f} ms/op {get_ops:7.0f} ops/s"
+        )
+    for prefix in ("", "baseline ") if args.baseline else ("",):
+        enc, plain = medians[prefix + "encrypted"], medians[prefix + "plain"]
+        print(
+            f"  {prefix}encrypted ÷ plain: PUT CPU/op {enc[0] / plain[0]:.3f}"
+            f" ops/s {enc[1] / plain[1]:.3f}   GET CPU/op {enc[2] / plain[2]:.3f}"
+            f" ops/s {enc[3] / plain[3]:.3f}"
+        )
+    if args.baseline:
+        for flavour in TARGETS:
+            new, old = medians[flavour], medians["baseline " + flavour]
+            print(
+                f"  {flavour} this tree ÷ baseline: PUT CPU/op {new[0] / old[0]:.3f}"
+                f"   GET CPU/op {new[2] / old[2]:.3f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

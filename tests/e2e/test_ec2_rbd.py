@@ -1,0 +1,151 @@
+"""EC2 on a real QEMU guest whose root volume is in Ceph RBD: ``andromede serve`` with
+``hypervisor = qemu`` and ``hypervisor_volume_backend = rbd``, driven by boto3.
+
+It proves the composition root's wiring (the agent's driver gets its volumes from the settings);
+the RBD backend's own contract (stop/start, snapshots, a disk that outlives its host) is in
+tests/contract/test_hypervisor.py. One guest boot: they are slow under TCG.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from support.guest_images import (
+    INIT_MARKER,
+    USER_DATA_EXIT_MARKER,
+    GuestImage,
+    GuestImageUnavailable,
+    build_guest_image,
+)
+from support.rbd import POOL, USER, RbdNamespace
+from support.server import ANDROMEDE, REGION, ServerProcess, running_server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+WAIT = {"Delay": 1, "MaxAttempts": 180}
+BOOT_TIMEOUT = 180.0  # TCG on a loaded 2-core machine
+TOKEN = uuid.uuid4().hex
+USER_DATA = f"""#!/bin/sh
+printf 'andromede-e2e-rbd-{TOKEN}' | dd of="$ROOT_DISK" bs=512 seek=524288 conv=notrunc,fsync
+echo "user data ran"
+"""
+
+
+@pytest.fixture
+def guest_image() -> GuestImage:
+    missing = [tool for tool in ("qemu-system-x86_64", "qemu-img") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"QEMU is not installed ({', '.join(missing)}; scripts/install-system-deps.sh)")
+    try:
+        return build_guest_image()
+    except GuestImageUnavailable as exc:
+        pytest.skip(f"cannot build the test guest image: {exc}")
+
+
+@pytest.fixture
+def rbd_server(
+    tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage, rbd_namespace: RbdNamespace
+) -> Iterator[tuple[ServerProcess, Path]]:
+    # QMP socket paths must fit in 107 bytes: a short state directory of its own.
+    state_dir = Path(tempfile.mkdtemp(prefix="andromede-e2e-rbd-", dir="/tmp"))
+    config = rbd_namespace.config
+    env = {
+        "ANDROMEDE_HYPERVISOR": "qemu",
+        "ANDROMEDE_HYPERVISOR_STATE_DIR": str(state_dir),
+        "ANDROMEDE_INSTANCE_STOP_TIMEOUT": "30",
+        "ANDROMEDE_HYPERVISOR_VOLUME_BACKEND": "rbd",
+        "ANDROMEDE_CEPH_CONF": str(config.conf_file),
+        "ANDROMEDE_CEPH_KEYRING": str(config.keyring),
+        "ANDROMEDE_CEPH_USER": USER,
+        "ANDROMEDE_HYPERVISOR_RBD_POOL": POOL,
+        "ANDROMEDE_HYPERVISOR_RBD_NAMESPACE": rbd_namespace.name,
+    }
+    try:
+        with running_server(tmp_path_factory.mktemp("ec2rbd") / "data", extra_env=env) as server:
+            yield server, state_dir
+        for pidfile in state_dir.glob("instances/*/qemu.pid"):  # what a failed test left
+            try:
+                os.kill(int(pidfile.read_text().strip()), 9)
+            except (OSError, ValueError):
+                pass
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _ec2(server: ServerProcess) -> Any:
+    access_key, secret_key = server.credentials()
+    session = boto3.session.Session(
+        aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=REGION
+    )
+    return session.client(
+        "ec2", endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1})
+    )
+
+
+def _wait_console(ec2: Any, instance_id: str) -> str:
+    marker = f"{INIT_MARKER} instance-id={instance_id}"
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while True:
+        console = str(ec2.get_console_output(InstanceId=instance_id).get("Output") or "")
+        if marker in console and USER_DATA_EXIT_MARKER in console:
+            return console
+        if time.monotonic() > deadline:
+            raise AssertionError(f"console of {instance_id} after {BOOT_TIMEOUT:g}s:\n{console}")
+        time.sleep(1)
+
+
+def test_an_instance_boots_from_an_rbd_volume_and_terminating_empties_the_pool(
+    rbd_server: tuple[ServerProcess, Path], guest_image: GuestImage, rbd_namespace: RbdNamespace
+) -> None:
+    server, state_dir = rbd_server
+    done = subprocess.run(
+        [str(ANDROMEDE), "admin", "image", "import", str(guest_image.disk), "--name",
+         f"busybox-{uuid.uuid4().hex[:6]}", "--public", "--json",
+         "--data-dir", str(server.data_dir)],
+        capture_output=True, text=True, timeout=300, check=True,
+        env={**os.environ, **server.extra_env},
+    )  # fmt: skip
+    image_id = json.loads(done.stdout)["image_id"]
+    ec2 = _ec2(server)
+    run = ec2.run_instances(
+        ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1, UserData=USER_DATA
+    )
+    (instance_id,) = [i["InstanceId"] for i in run["Instances"]]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
+    console = _wait_console(ec2, instance_id)
+    assert "user data ran" in console and f"{USER_DATA_EXIT_MARKER}0" in console
+
+    # The root volume is in the pool (an overlay over its clone of the imported image), LUKS
+    # inside, the guest's write not in clear; nothing of it on the host.
+    (root,) = [
+        v["VolumeId"]
+        for v in ec2.describe_volumes()["Volumes"]
+        if v["Attachments"] and v["Attachments"][0]["InstanceId"] == instance_id
+    ]
+    images = rbd_namespace.images()
+    assert root in images and f"{root}.parent" in images
+    assert len([name for name in images if name.startswith("base-")]) == 1
+    stored = rbd_namespace.read(root)
+    assert stored[:4] == b"QFI\xfb" and TOKEN.encode() not in stored
+    assert list(state_dir.glob("volumes/*")) == []
+
+    ec2.terminate_instances(InstanceIds=[instance_id])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
+    deadline = time.monotonic() + 60
+    while rbd_namespace.images() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert rbd_namespace.images() == []
+    assert rbd_namespace.data_objects() == []
