@@ -24,6 +24,7 @@ from pathlib import Path
 from andromede.api.app import ManagementApi
 from andromede.audit.service import AuditService
 from andromede.audit.store import SqlAuditStore
+from andromede.compute.driver import HypervisorDriver
 from andromede.compute.images import ImageFiles
 from andromede.compute.service import ComputeService
 from andromede.compute.store_sql import SqlComputeStore
@@ -32,6 +33,7 @@ from andromede.compute_adapters import (
     KmsDiskKeys,
     compute_limits,
     hypervisor_drivers,
+    hypervisor_host_driver,
 )
 from andromede.db.database import Database, describe_url, open_database
 from andromede.db.migrate import upgrade
@@ -39,12 +41,15 @@ from andromede.ec2api.app import Ec2App
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.http.sigv4 import credential_service
+from andromede.hypervisor.agent import serve_agent
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import BootstrapResult, IdentityLimits, IdentityService
 from andromede.iam.store_sql import SqlIdentityStore
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.iam import IAM
 from andromede.iamapi.sts import STS
+from andromede.imds.app import ImdsLimits, MetadataApp, create_metadata_app
+from andromede.imds.directory import ComputeInstanceDirectory
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.keys_store_sql import SqlCustomerKeyStore
 from andromede.kms.service import KeyService
@@ -74,8 +79,10 @@ __all__ = [
     "open_blob_stores",
     "open_identity",
     "open_image_library",
+    "open_instance_metadata",
     "open_metadata",
     "prepare",
+    "run_hypervisor_agent",
     "s3_services",
     "start_compute",
     "storage_limits",
@@ -543,6 +550,38 @@ async def open_image_library(
     finally:
         await asyncio.to_thread(keys.close)
         await db.close()
+
+
+@contextlib.asynccontextmanager
+async def open_instance_metadata(
+    settings: Settings, driver: HypervisorDriver
+) -> AsyncIterator[MetadataApp]:
+    """The instance metadata service of the host ``driver`` runs: what the hypervisor agent
+    serves to its guests (decision 0021). The agent is a platform component of the host, like
+    a gateway: it opens the same metadata database (its schema is the gateways' to migrate) for
+    the compute records, and identity over it with the data folder's secrets key to issue the
+    instance profiles' credentials."""
+    db = _open_database(settings, settings.effective_database_url)
+    try:
+        directory = ComputeInstanceDirectory(SqlComputeStore(db), driver, settings.region)
+        yield create_metadata_app(
+            directory, identity_service(settings, db), ImdsLimits.from_settings(settings)
+        )
+    finally:
+        await db.close()
+
+
+def run_hypervisor_agent(settings: Settings) -> None:
+    """Serve this host's QEMU driver on its agent socket, and the instance metadata service to
+    its guests, until SIGTERM/SIGINT (blocking; the body of ``andromede agent`` and of the agent
+    process ``andromede serve`` starts)."""
+    driver = hypervisor_host_driver(settings)
+
+    async def main() -> None:
+        async with open_instance_metadata(settings, driver) as metadata:
+            await serve_agent(driver, settings.hypervisor_agent_socket, metadata_app=metadata)
+
+    asyncio.run(main())
 
 
 async def prepare(settings: Settings) -> BootstrapResult | None:

@@ -9,9 +9,8 @@
   policies), decrypted by the storage service; any refusal is the import task's failure.
 - :func:`hypervisor_drivers`: the drivers the ``hypervisor`` setting names; with ``qemu``, the
   host's agent reached over its socket (every gateway worker shares the one agent);
-- :func:`run_hypervisor_agent`: the agent itself, owner of this host's QEMU driver, whose
-  volumes are files or Ceph RBD images as ``hypervisor_volume_backend`` says
-  (:func:`hypervisor_volumes`).
+- :func:`hypervisor_host_driver`: the QEMU driver the host's agent owns, whose volumes are
+  files or Ceph RBD images as ``hypervisor_volume_backend`` says (:func:`hypervisor_volumes`).
 - :func:`compute_limits`: the service's limits from the settings.
 """
 
@@ -28,7 +27,6 @@ from andromede.compute.errors import ImportFailed, IncorrectState
 from andromede.compute.model import InstanceType
 from andromede.compute.service_core import ComputeLimits
 from andromede.errors import AndromedeError
-from andromede.hypervisor.agent import serve_agent
 from andromede.hypervisor.images import QemuImg
 from andromede.hypervisor.qemu import QemuDriver, QemuDriverConfig
 from andromede.hypervisor.rbd_volumes import RbdConfig, RbdVolumes
@@ -48,8 +46,8 @@ __all__ = [
     "KmsDiskKeys",
     "compute_limits",
     "hypervisor_drivers",
+    "hypervisor_host_driver",
     "hypervisor_volumes",
-    "run_hypervisor_agent",
 ]
 
 _T = TypeVar("_T")
@@ -139,9 +137,8 @@ def hypervisor_drivers(settings: Settings) -> list[HypervisorDriver]:
     raise ValueError(f"unknown hypervisor {settings.hypervisor!r}")  # the settings refuse it
 
 
-def run_hypervisor_agent(settings: Settings) -> None:
-    """Serve this host's QEMU driver on its agent socket until SIGTERM/SIGINT (blocking; the
-    body of ``andromede agent`` and of the agent process ``andromede serve`` starts)."""
+def hypervisor_host_driver(settings: Settings) -> QemuDriver:
+    """This host's QEMU driver, as its agent owns it."""
     config = QemuDriverConfig(
         cpu_overcommit=settings.hypervisor_cpu_overcommit,
         networking=settings.hypervisor_networking,
@@ -152,10 +149,7 @@ def run_hypervisor_agent(settings: Settings) -> None:
             link_prefix=settings.hypervisor_link_prefix,
         ),
     )
-    driver = QemuDriver(
-        settings.hypervisor_dir, config=config, volumes=hypervisor_volumes(settings)
-    )
-    asyncio.run(serve_agent(driver, settings.hypervisor_agent_socket))
+    return QemuDriver(settings.hypervisor_dir, config=config, volumes=hypervisor_volumes(settings))
 
 
 def hypervisor_volumes(settings: Settings) -> Callable[[Path, QemuImg], VolumeBackend] | None:
@@ -193,4 +187,5 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         availability_zone=settings.availability_zone,
         max_image_size=settings.max_image_size,
         terminated_retention=settings.terminated_instance_retention,
+        forward_address=str(settings.instance_forward_address),
     )

@@ -13,11 +13,20 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyAddress,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -474,6 +483,11 @@ class Settings(BaseSettings):
         default=3600.0,
         ge=0,
         description="Seconds a terminated instance stays visible before its record is purged.",
+    )
+    instance_forward_address: IPvAnyAddress = Field(
+        default=IPv4Address("127.0.0.1"),
+        description="Host address of the port forward that reaches an instance's SSH port when "
+        "its host falls back to user-mode networking.",
     )
 
     @field_validator("database_url")

@@ -16,13 +16,16 @@ from andromede.compute.model import (
     Image,
     ImageState,
     Instance,
+    InstanceProfileRef,
     InstanceState,
     KeyPair,
     Rule,
     SecurityGroup,
     Volume,
     VolumeState,
+    parse_rule,
 )
+from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.store import ComputeStore
 from andromede.compute.store_memory import MemoryComputeStore
 from andromede.compute.store_sql import SqlComputeStore
@@ -95,12 +98,67 @@ async def test_round_trip_of_every_kind(store: ComputeStore) -> None:
         ingress=(Rule("tcp", 22, 22, "10.0.0.0/8", "ssh"),),
     )
     key_pair = KeyPair("key-0123456789abcdef0", TENANT, "k", "ed25519", "fp", "ssh-ed25519 A", T0)
-    records = [instance(1), volume(1), group, key_pair]
+    networked = replace(
+        instance(4),
+        vpc_id="vpc-0123456789abcdef0",
+        private_ip="172.31.0.4",
+        mac="02:00:00:00:00:01",
+        network_mode="user",
+        forwards=(("127.0.0.1", 42001, 22),),
+        iam_instance_profile=InstanceProfileRef("arn:aws:iam::1:instance-profile/p", "AIPA1"),
+    )
+    pair = parse_rule("tcp", 1, 2, "", group_id="sg-0123456789abcdef0")
+    records = [
+        instance(1),
+        volume(1),
+        group,
+        replace(group, group_id="sg-0123456789abcdef1", name="g", ingress=(pair,)),
+        key_pair,
+        networked,
+        Vpc("vpc-0123456789abcdef0", TENANT, "172.31.0.0/16", is_default=True),
+        Subnet("subnet-0123456789abcdef0", TENANT, "vpc-0123456789abcdef0", "172.31.0.0/20",
+               "eu-fr-1a", default_for_az=True),
+        interface(1, "172.31.0.4", "02:00:00:00:00:01"),
+    ]  # fmt: skip
     await store.insert(*records)
     for record in records:
         assert await store.get(type(record), record.resource_id) == record
     assert await store.get(Instance, "i-00000000000000009") is None
     assert await store.get(Volume, instance(1).instance_id) is None
+
+
+def interface(
+    n: int, address: str, mac: str, subnet: str = "subnet-0123456789abcdef0"
+) -> NetworkInterface:
+    return NetworkInterface(
+        f"eni-{n:017x}", TENANT, "vpc-0123456789abcdef0", subnet, "eu-fr-1a", address, mac,
+        f"i-{n:017x}", T0,
+    )  # fmt: skip
+
+
+async def test_addresses_and_macs_are_unique(store: ComputeStore) -> None:
+    """What keeps two gateways from handing out one address: the store refuses the second."""
+    await store.insert(interface(1, "172.31.0.4", "02:00:00:00:00:01"))
+    with pytest.raises(Duplicate) as same_address:
+        await store.insert(instance(2), interface(2, "172.31.0.4", "02:00:00:00:00:02"))
+    assert same_address.value.kind == "address"
+    assert await store.get(Instance, instance(2).instance_id) is None  # nothing of it written
+    with pytest.raises(Duplicate):
+        await store.insert(interface(3, "172.31.0.5", "02:00:00:00:00:01"))
+    with pytest.raises(Duplicate):  # within one insert too
+        await store.insert(
+            interface(4, "172.31.0.6", "02:00:00:00:00:04"),
+            interface(5, "172.31.0.6", "02:00:00:00:00:05"),
+        )
+    # The same address in another subnet (another tenant's network) is fine.
+    await store.insert(interface(6, "172.31.0.4", "02:00:00:00:00:06", "subnet-0000000000000000f"))
+    # Once its interface is deleted (instance terminated), the address may be given again.
+    await store.delete(NetworkInterface, interface(1, "", "").interface_id)
+    await store.insert(interface(7, "172.31.0.4", "02:00:00:00:00:07"))
+    held = await store.list(NetworkInterface, TENANT)
+    assert sorted(i.interface_id for i in held) == [
+        interface(n, "", "").interface_id for n in (6, 7)
+    ]
 
 
 async def test_insert_is_all_or_nothing(store: ComputeStore) -> None:

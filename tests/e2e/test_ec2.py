@@ -392,3 +392,120 @@ def test_a_restart_reconciles_instances_whose_hypervisor_lost_them(
         instance = reservation["Instances"][0]
         assert instance["State"]["Name"] == "stopped"
         assert "host restarted" in instance["StateReason"]["Message"]
+
+
+TRUST_EC2 = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def _instances(ec2: Any, **params: Any) -> list[dict[str, Any]]:
+    found = ec2.describe_instances(**params)["Reservations"]
+    return [i for r in found for i in r["Instances"]]
+
+
+def test_default_network_addresses_and_filters(ec2: Any, image_id: str) -> None:
+    [vpc] = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+    assert (vpc["CidrBlock"], vpc["IsDefault"]) == ("172.31.0.0/16", True)
+    [subnet] = ec2.describe_subnets(
+        Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]},
+                 {"Name": "default-for-az", "Values": ["true"]}]
+    )["Subnets"]  # fmt: skip
+    assert subnet["CidrBlock"] == "172.31.0.0/20"
+    run = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=2, MaxCount=2)
+    ids = [i["InstanceId"] for i in run["Instances"]]
+    ec2.get_waiter("instance_running").wait(InstanceIds=ids, WaiterConfig=FAST)
+    described = _instances(ec2, InstanceIds=ids)
+    addresses = {i["PrivateIpAddress"] for i in described}
+    assert len(addresses) == 2 and all(a.startswith("172.31.0.") for a in addresses)
+    for instance in described:
+        assert (instance["VpcId"], instance["SubnetId"]) == (vpc["VpcId"], subnet["SubnetId"])
+        assert instance["PublicIpAddress"].startswith("100.65.")
+        assert instance["PrivateDnsName"].endswith(f".{REGION}.compute.internal")
+        [eni] = instance["NetworkInterfaces"]
+        assert eni["PrivateIpAddress"] == instance["PrivateIpAddress"]
+        assert eni["Association"]["PublicIp"] == instance["PublicIpAddress"]
+        assert [g["GroupName"] for g in instance["SecurityGroups"]] == ["default"]
+    first = described[0]
+    for name, value in (
+        ("private-ip-address", first["PrivateIpAddress"]),
+        ("ip-address", first["PublicIpAddress"]),
+        ("network-interface.mac-address", first["NetworkInterfaces"][0]["MacAddress"]),
+    ):
+        found = _instances(ec2, Filters=[{"Name": name, "Values": [value]}])
+        assert [i["InstanceId"] for i in found] == [first["InstanceId"]], name
+    in_subnet = _instances(ec2, Filters=[{"Name": "subnet-id", "Values": [subnet["SubnetId"]]}])
+    assert set(ids) <= {i["InstanceId"] for i in in_subnet}
+    interfaces = ec2.describe_network_interfaces(
+        Filters=[{"Name": "attachment.instance-id", "Values": ids}]
+    )["NetworkInterfaces"]
+    assert {i["PrivateIpAddress"] for i in interfaces} == addresses
+    # Stop and start: the private address stays (EC2 keeps it), a public one comes back.
+    ec2.stop_instances(InstanceIds=[first["InstanceId"]])
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[first["InstanceId"]], WaiterConfig=FAST)
+    [stopped] = _instances(ec2, InstanceIds=[first["InstanceId"]])
+    assert "PublicIpAddress" not in stopped
+    ec2.start_instances(InstanceIds=[first["InstanceId"]])
+    ec2.get_waiter("instance_running").wait(InstanceIds=[first["InstanceId"]], WaiterConfig=FAST)
+    [started] = _instances(ec2, InstanceIds=[first["InstanceId"]])
+    assert started["PrivateIpAddress"] == first["PrivateIpAddress"]
+    assert started["PublicIpAddress"].startswith("100.65.")
+
+
+def test_instance_profiles_need_pass_role(
+    ec2: Any, ec2_server: ServerProcess, image_id: str
+) -> None:
+    tenant = new_tenant(ec2_server, "profiles")
+    mine = ec2_client(ec2_server, (tenant.access_key_id, tenant.secret_access_key))
+    iam = client_for(ec2_server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    iam.create_role(RoleName="web-role", AssumeRolePolicyDocument=TRUST_EC2)
+    profile = iam.create_instance_profile(InstanceProfileName="web")["InstanceProfile"]
+    iam.add_role_to_instance_profile(InstanceProfileName="web", RoleName="web-role")
+    run = mine.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+                             IamInstanceProfile={"Name": "web"})  # fmt: skip
+    instance_id = run["Instances"][0]["InstanceId"]
+    try:
+        [described] = _instances(mine, InstanceIds=[instance_id])
+        assert described["IamInstanceProfile"] == {
+            "Arn": profile["Arn"], "Id": profile["InstanceProfileId"]
+        }  # fmt: skip
+        with pytest.raises(ClientError) as raised:
+            mine.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+                               IamInstanceProfile={"Name": "nope"})  # fmt: skip
+        assert _code(raised) == "InvalidParameterValue"
+        iam.create_user(UserName="launcher")
+        iam.put_user_policy(UserName="launcher", PolicyName="ec2", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}))  # fmt: skip
+        key = iam.create_access_key(UserName="launcher")["AccessKey"]
+        launcher = ec2_client(ec2_server, (key["AccessKeyId"], key["SecretAccessKey"]))
+        deadline = time.monotonic() + 30
+        while True:  # the new key reaches the server's identity cache
+            try:
+                launcher.describe_instances()
+                break
+            except ClientError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        with pytest.raises(ClientError) as raised:
+            launcher.run_instances(
+                ImageId=image_id,
+                InstanceType="t3.nano",
+                MinCount=1,
+                MaxCount=1,
+                IamInstanceProfile={"Arn": profile["Arn"]},
+            )
+        assert _code(raised) == "UnauthorizedOperation"
+        assert "iam:PassRole" in raised.value.response["Error"]["Message"]
+    finally:
+        _terminate_everything(mine)

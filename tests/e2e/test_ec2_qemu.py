@@ -57,23 +57,29 @@ def qemu_server(
 ) -> Iterator[tuple[ServerProcess, Path]]:
     # QMP socket paths must fit in 107 bytes: a short state directory of its own.
     state_dir = Path(tempfile.mkdtemp(prefix="andromede-e2e-hv-", dir="/tmp"))
+    link_prefix = f"q{uuid.uuid4().hex[:4]}"  # this run's network namespaces and links
     env = {
         "ANDROMEDE_WORKERS": "2",
         "ANDROMEDE_HYPERVISOR": "qemu",
         "ANDROMEDE_HYPERVISOR_STATE_DIR": str(state_dir),
+        "ANDROMEDE_HYPERVISOR_LINK_PREFIX": link_prefix,
         "ANDROMEDE_INSTANCE_STOP_TIMEOUT": "30",
     }
     try:
         with running_server(tmp_path_factory.mktemp("ec2q") / "data", extra_env=env) as server:
             yield server, state_dir
-        # Stopping serve stops its agent, never the guests: whatever a test left running is
-        # killed here by its pid file.
-        for pidfile in state_dir.glob("instances/*/qemu.pid"):
+    finally:
+        # Stopping serve stops its agent, never the guests nor their tenant networks: whatever
+        # a test left is removed here (QEMU and dnsmasq by pid file, then the namespaces).
+        for pidfile in [*state_dir.glob("instances/*/qemu.pid"), *state_dir.glob("networks/*.pid")]:
             try:
                 os.kill(int(pidfile.read_text().strip()), 9)
             except (OSError, ValueError):
                 pass
-    finally:
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+        for line in listed.stdout.splitlines():
+            if line.startswith(f"{link_prefix}-"):
+                subprocess.run(["ip", "netns", "delete", line.split(" ", 1)[0]], check=False)
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
@@ -109,10 +115,12 @@ def _qemu_processes(state_dir: Path) -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if str(state_dir).encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
+            # QEMU alone: the host's tenant networks run a dnsmasq under the state dir too.
+            if b"qemu-system" in argv[0] and str(state_dir).encode() in b" ".join(argv):
+                found.append(int(entry.name))
     return found
 
 

@@ -113,7 +113,7 @@ def agent(
     except ConfigurationError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    from andromede.compute_adapters import run_hypervisor_agent
+    from andromede.app import run_hypervisor_agent
     from andromede.logconfig import configure_logging
 
     configure_logging(settings)

@@ -254,7 +254,7 @@ def migrate_only(settings: Settings, console: Console) -> int:
 
 
 def _agent_main(settings: Settings) -> None:
-    from andromede.compute_adapters import run_hypervisor_agent
+    from andromede.app import run_hypervisor_agent
 
     configure_logging(settings)
     run_hypervisor_agent(settings)

@@ -7,10 +7,12 @@ from collections.abc import Sequence
 
 from andromede.compute import keypairs
 from andromede.compute.errors import (
+    CannotDelete,
     Duplicate,
     IncorrectState,
     InvalidParameterValue,
     NotFound,
+    ReservedName,
     ResourceInUse,
 )
 from andromede.compute.model import (
@@ -24,12 +26,14 @@ from andromede.compute.model import (
     check_tags,
     new_id,
 )
-from andromede.compute.service_core import NAME_MAX, ServiceCore
+from andromede.compute.network import DEFAULT_GROUP_NAME
+from andromede.compute.networks import NetworksMixin
+from andromede.compute.service_core import NAME_MAX
 
 __all__ = ["AccessMixin"]
 
 
-class AccessMixin(ServiceCore):
+class AccessMixin(NetworksMixin):
     # -- key pairs ---------------------------------------------------------------------------
 
     async def create_key_pair(
@@ -106,23 +110,39 @@ class AccessMixin(ServiceCore):
     # -- security groups ---------------------------------------------------------------------
 
     async def create_security_group(
-        self, tenant_id: str, name: str, description: str, tags: Tags = ()
+        self,
+        tenant_id: str,
+        name: str,
+        description: str,
+        tags: Tags = (),
+        vpc_id: str | None = None,
     ) -> SecurityGroup:
         if not 1 <= len(name) <= NAME_MAX or name.startswith("sg-"):
             raise InvalidParameterValue(f"Invalid security group name '{name[:64]}'")
+        if name == DEFAULT_GROUP_NAME:
+            raise ReservedName(
+                "The security group 'default' is reserved and is created with its VPC"
+            )
+        network = await self.default_network(tenant_id)
+        if vpc_id is not None and vpc_id != network.vpc.vpc_id:
+            check_id(vpc_id, "vpc")
+            raise NotFound("vpc", vpc_id)
         if not 1 <= len(description) <= NAME_MAX:
             raise InvalidParameterValue("The group description is 1 to 255 characters")
         check_tags(tags)
         async with self._placement:
             if any(g.name == name for g in await self.store.list(SecurityGroup, tenant_id)):
                 raise Duplicate("groupname", name)
-            group = SecurityGroup(new_id("sg"), tenant_id, name, description, tags=tags)
+            group = SecurityGroup(
+                new_id("sg"), tenant_id, name, description, tags=tags, vpc_id=network.vpc.vpc_id
+            )
             await self.store.insert(group)
         return group
 
     async def describe_security_groups(
         self, tenant_id: str, ids: Sequence[str], names: Sequence[str]
     ) -> list[SecurityGroup]:
+        await self.default_network(tenant_id)  # EC2 always shows the default group
         mine = await self.store.list(SecurityGroup, tenant_id)
         for group_id in ids:
             check_id(group_id, "sg")
@@ -149,6 +169,15 @@ class AccessMixin(ServiceCore):
         self, tenant_id: str, *, group_id: str | None, name: str | None
     ) -> SecurityGroup:
         group = await self.security_group(tenant_id, group_id=group_id, name=name)
+        if group.name == DEFAULT_GROUP_NAME:
+            raise CannotDelete("the default security group cannot be deleted")
+        for other in await self.store.list(SecurityGroup, tenant_id):
+            if other.group_id != group.group_id and any(
+                rule.group_id == group.group_id for rule in (*other.ingress, *other.egress)
+            ):
+                raise ResourceInUse(
+                    "sg", f"resource {group.group_id} has a dependent object ({other.group_id})"
+                )
         for instance in await self.store.list(Instance, tenant_id):
             if (
                 instance.state is not InstanceState.TERMINATED
@@ -161,6 +190,9 @@ class AccessMixin(ServiceCore):
     async def authorize(
         self, tenant_id: str, group_id: str, rules: Sequence[Rule], *, ingress: bool
     ) -> SecurityGroup:
+        for rule in rules:
+            if rule.group_id is not None:  # a group named in a rule must be the tenant's
+                await self._owned(SecurityGroup, tenant_id, rule.group_id, "sg")
         for _ in range(10):
             group = await self._owned(SecurityGroup, tenant_id, group_id, "sg")
             current = group.ingress if ingress else group.egress
@@ -169,9 +201,11 @@ class AccessMixin(ServiceCore):
                     raise Duplicate("permission", _describe_rule(rule, group_id))
             field = "ingress" if ingress else "egress"
             try:
-                return await self._update(group, **{field: (*current, *rules)})
+                changed = await self._update(group, **{field: (*current, *rules)})
             except IncorrectState:
                 continue
+            await self._push_firewalls(tenant_id, (group_id,))
+            return changed
         raise IncorrectState(f"{group_id} changed concurrently; retry")
 
     async def revoke(
@@ -185,12 +219,14 @@ class AccessMixin(ServiceCore):
                     raise NotFound("permission", _describe_rule(rule, group_id))
             kept = tuple(r for r in current if not any(r.same_permission(x) for x in rules))
             try:
-                return await self._update(group, **{"ingress" if ingress else "egress": kept})
+                changed = await self._update(group, **{"ingress" if ingress else "egress": kept})
             except IncorrectState:
                 continue
+            await self._push_firewalls(tenant_id, (group_id,))
+            return changed
         raise IncorrectState(f"{group_id} changed concurrently; retry")
 
 
 def _describe_rule(rule: Rule, group_id: str) -> str:
     ports = "" if rule.protocol == "-1" else f" {rule.from_port}-{rule.to_port}"
-    return f"{group_id} {rule.protocol}{ports} {rule.cidr}"
+    return f"{group_id} {rule.protocol}{ports} {rule.group_id or rule.cidr}"

@@ -11,6 +11,8 @@
     ├── IncorrectInstanceState       the lifecycle refuses the event
     ├── IncorrectState               a volume or snapshot in the wrong state for the call
     ├── ResourceInUse                deleting what something still uses
+    ├── ReservedName                 a name the platform keeps (the "default" security group)
+    ├── CannotDelete                 deleting what exists as long as its parent (default group)
     ├── OperationNotPermitted        a call no state allows (detaching a root volume…)
     ├── InsufficientCapacity         no host has room
     ├── InstanceLimitExceeded        the tenant's quota is reached
@@ -23,6 +25,7 @@ from __future__ import annotations
 from andromede.errors import AndromedeError
 
 __all__ = [
+    "CannotDelete",
     "ComputeError",
     "Duplicate",
     "HypervisorFailed",
@@ -36,6 +39,7 @@ __all__ = [
     "MissingParameter",
     "NotFound",
     "OperationNotPermitted",
+    "ReservedName",
     "ResourceInUse",
 ]
 
@@ -101,6 +105,14 @@ class OperationNotPermitted(ComputeError):
     pass
 
 
+class ReservedName(ComputeError):
+    pass
+
+
+class CannotDelete(ComputeError):
+    pass
+
+
 class InsufficientCapacity(ComputeError):
     pass
 
@@ -127,6 +139,12 @@ _NOUNS = {
     "import-ami": "import task",
     "keyname": "key pair",
     "groupname": "security group",
+    "vpc": "vpc ID",
+    "subnet": "subnet ID",
+    "eni": "network interface",
+    "address": "address",
+    "instance-profile": "instance profile",
+    "iip-assoc": "association",
 }
 _PAST = {
     "start": "started",

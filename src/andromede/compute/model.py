@@ -32,6 +32,7 @@ __all__ = [
     "ImageState",
     "ImportTask",
     "Instance",
+    "InstanceProfileRef",
     "InstanceState",
     "InstanceType",
     "KeyPair",
@@ -53,8 +54,12 @@ FORMAT_VERSION: Final = 1
 Tags = tuple[tuple[str, str], ...]
 
 # EC2 resource id prefixes (AWS's long form: prefix + 17 lowercase hex digits).
-ID_PREFIXES: Final = ("i", "ami", "vol", "snap", "sg", "key", "r", "import-ami")
-_ID = re.compile(r"^(i|ami|vol|snap|sg|key|r|import-ami)-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
+ID_PREFIXES: Final = (
+    "i", "ami", "vol", "snap", "sg", "key", "r", "import-ami", "vpc", "subnet", "eni", "iip-assoc",
+)  # fmt: skip
+_ID = re.compile(
+    r"^(i|ami|vol|snap|sg|key|r|import-ami|vpc|subnet|eni|iip-assoc)-[0-9a-f]{8}(?:[0-9a-f]{9})?$"
+)
 MAX_TAGS: Final = 50  # EC2's limit per resource
 _TAG_KEY_MAX = 128
 _TAG_VALUE_MAX = 256
@@ -196,6 +201,17 @@ class InstanceType:
 
 
 @dataclass(frozen=True, slots=True)
+class InstanceProfileRef:
+    """The IAM instance profile associated with an instance (checked then, with
+    ``iam:PassRole`` on its role): what DescribeInstances shows and the metadata service uses.
+    ``association_id`` names the association (``iip-assoc-…``), as EC2 does."""
+
+    arn: str
+    profile_id: str
+    association_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Instance:
     instance_id: str
     tenant_id: str
@@ -218,6 +234,20 @@ class Instance:
     state_reason: str = ""  # EC2's stateTransitionReason / StateReason message
     terminated_at: datetime | None = None  # the record is purged a while after (EC2: ~1 hour)
     tags: Tags = ()
+    # Its place on its tenant's network, fixed at launch (kept across stop/start, as on EC2):
+    # the default VPC and subnet, its interface (eni-…), private address and MAC.
+    vpc_id: str | None = None
+    subnet_id: str | None = None
+    network_interface_id: str | None = None
+    private_ip: str | None = None
+    mac: str | None = None
+    # How its host wired it, recorded when it starts and cleared when it stops: the mode
+    # ("bridge" or "user"), the host-only public address, the host ports reaching guest ports
+    # as (host address, host port, guest port).
+    network_mode: str | None = None
+    public_ip: str | None = None
+    forwards: tuple[tuple[str, int, int], ...] = ()
+    iam_instance_profile: InstanceProfileRef | None = None
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -328,35 +358,50 @@ _PROTOCOLS: Final = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp"
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One permission: a protocol and port range from or to one CIDR (IPv4 or IPv6)."""
+    """One permission: a protocol and port range from or to one CIDR (IPv4 or IPv6), or —
+    with ``group_id`` set and ``cidr`` empty — from or to the members of a security group
+    (EC2's UserIdGroupPairs)."""
 
     protocol: str  # "tcp", "udp", "icmp" or "-1" (all)
     from_port: int  # -1 for "all" and for ICMP "any type"
     to_port: int
     cidr: str
     description: str = ""
+    group_id: str | None = None
 
     def same_permission(self, other: Rule) -> bool:
         """Equal but for the description (how EC2 matches a rule to revoke)."""
-        return (self.protocol, self.from_port, self.to_port, self.cidr) == (
+        return (self.protocol, self.from_port, self.to_port, self.cidr, self.group_id) == (
             other.protocol,
             other.from_port,
             other.to_port,
             other.cidr,
+            other.group_id,
         )
 
 
 def parse_rule(
-    protocol: str, from_port: int | None, to_port: int | None, cidr: str, description: str = ""
+    protocol: str,
+    from_port: int | None,
+    to_port: int | None,
+    cidr: str,
+    description: str = "",
+    *,
+    group_id: str | None = None,
 ) -> Rule:
-    """A validated rule, normalised as EC2 answers it; InvalidParameterValue otherwise."""
+    """A validated rule, normalised as EC2 answers it; InvalidParameterValue otherwise. With
+    ``group_id`` the peer is that security group's members and ``cidr`` must be empty."""
     name = _PROTOCOLS.get(protocol.lower())
     if name is None:
-        raise InvalidParameterValue(f"Invalid value '{protocol}' for IP protocol.")
-    try:
-        network = ipaddress.ip_network(cidr, strict=True)
-    except ValueError:
-        raise InvalidParameterValue(f"CIDR block {cidr} is malformed") from None
+        raise InvalidParameterValue(f"Invalid value '{protocol[:32]}' for IP protocol.")
+    peer = ""
+    if group_id is not None:
+        check_id(group_id, "sg")
+    else:
+        try:
+            peer = str(ipaddress.ip_network(cidr, strict=True))
+        except ValueError:
+            raise InvalidParameterValue(f"CIDR block {cidr[:64]} is malformed") from None
     if name == "-1":
         low, high = -1, -1
     elif name == "icmp":
@@ -376,7 +421,7 @@ def parse_rule(
             )
     if len(description) > 255:
         raise InvalidParameterValue("A rule description is at most 255 characters")
-    return Rule(name, low, high, str(network), description)
+    return Rule(name, low, high, peer, description, group_id)
 
 
 ALLOW_ALL_EGRESS: Final = (Rule("-1", -1, -1, "0.0.0.0/0"),)
@@ -391,6 +436,8 @@ class SecurityGroup:
     ingress: tuple[Rule, ...] = ()
     egress: tuple[Rule, ...] = ALLOW_ALL_EGRESS
     tags: Tags = ()
+    # The VPC it belongs to (None: recorded before VPCs existed; it is the default VPC's).
+    vpc_id: str | None = None
     format_version: int = FORMAT_VERSION
     revision: int = 0
 

@@ -28,9 +28,20 @@ from datetime import timedelta
 from pathlib import Path
 
 from andromede.compute.access import AccessMixin
-from andromede.compute.driver import AttachedVolume, InstanceSpec, RuntimeState, VolumeSpec
+from andromede.compute.driver import (
+    AttachedVolume,
+    InstanceFirewall,
+    InstanceNetwork,
+    InstanceSpec,
+    NetworkSpec,
+    NicSpec,
+    PortForward,
+    RuntimeState,
+    VolumeSpec,
+)
 from andromede.compute.errors import (
     ComputeError,
+    Duplicate,
     IncorrectInstanceState,
     InstanceLimitExceeded,
     InsufficientCapacity,
@@ -38,12 +49,14 @@ from andromede.compute.errors import (
     NotFound,
 )
 from andromede.compute.image_library import ImagesMixin
+from andromede.compute.instance_attributes import InstanceAttributesMixin
 from andromede.compute.model import (
     Attachment,
     Event,
     Image,
     ImageState,
     Instance,
+    InstanceProfileRef,
     InstanceState,
     KeyPair,
     SecurityGroup,
@@ -55,6 +68,8 @@ from andromede.compute.model import (
     new_id,
     next_state,
 )
+from andromede.compute.network import Subnet
+from andromede.compute.networks import NetworksMixin, with_wiring
 from andromede.compute.scheduler import free_room, place
 from andromede.compute.seed import build_seed
 from andromede.compute.tags import TagsMixin
@@ -66,6 +81,9 @@ log = logging.getLogger(__name__)
 
 ROOT_DEVICE = "/dev/xvda"
 _LAUNCH_FAILED = "Server.InternalError: Internal error on launch"
+SSH_PORT = 22
+# Attempts at RunInstances' one insert when another gateway took an address first.
+_ADDRESS_ATTEMPTS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +98,9 @@ class RunRequest:
     instance_tags: Tags = ()
     volume_tags: Tags = ()
     availability_zone: str | None = None
+    subnet_id: str | None = None
+    # Resolved by the caller, which checked iam:PassRole on its role (compute knows no IAM).
+    iam_instance_profile: InstanceProfileRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +110,9 @@ class StateChange:
     current: InstanceState
 
 
-class ComputeService(VolumesMixin, ImagesMixin, AccessMixin, TagsMixin):
+class ComputeService(
+    VolumesMixin, ImagesMixin, AccessMixin, TagsMixin, InstanceAttributesMixin, NetworksMixin
+):
     """Instances and their lifecycle; volumes, snapshots, images, key pairs, security groups and
     tags through the mixins over :class:`~andromede.compute.service_core.ServiceCore`."""
 
@@ -106,6 +129,11 @@ class ComputeService(VolumesMixin, ImagesMixin, AccessMixin, TagsMixin):
         )
         for group_id in request.security_group_ids:
             await self._owned(SecurityGroup, tenant_id, group_id, "sg")
+        subnet = await self.subnet_for_launch(tenant_id, request.subnet_id)
+        # EC2 puts an instance launched with no group in its VPC's default group.
+        group_ids = request.security_group_ids or (
+            (await self.default_network(tenant_id)).group.group_id,
+        )
         if request.availability_zone not in (None, self.limits.availability_zone):
             raise InvalidParameterValue(f"Invalid availability zone: [{request.availability_zone}]")
         if not 1 <= request.min_count <= request.max_count:
@@ -175,15 +203,51 @@ class ComputeService(VolumesMixin, ImagesMixin, AccessMixin, TagsMixin):
                         memory_mib=itype.memory_mib,
                         launch_index=index,
                         key_name=key_pair.name if key_pair else None,
-                        security_group_ids=request.security_group_ids,
+                        security_group_ids=group_ids,
                         user_data=user_data,
                         tags=request.instance_tags,
+                        vpc_id=subnet.vpc_id,
+                        subnet_id=subnet.subnet_id,
+                        iam_instance_profile=(
+                            replace(profile, association_id=new_id("iip-assoc"))
+                            if (profile := request.iam_instance_profile) is not None
+                            else None
+                        ),
                     )
                 )
-            await self.store.insert(*volumes, *instances)
+            instances = await self._insert_with_addresses(subnet, instances, volumes)
+        self._push_later(tenant_id, group_ids)
         for instance, volume in zip(instances, volumes, strict=True):
             self._spawn(self._launch(instance, volume, image, key_pair, create=True))
         return instances
+
+    async def _insert_with_addresses(
+        self, subnet: Subnet, instances: list[Instance], volumes: list[Volume]
+    ) -> list[Instance]:
+        """Insert the reservation's records with an interface each, in one transaction; when
+        another gateway took one of the addresses (or MACs) first, again on fresh ones."""
+        for _ in range(_ADDRESS_ATTEMPTS):
+            interfaces = await self._new_interfaces(subnet, [i.instance_id for i in instances])
+            placed = [
+                replace(
+                    instance,
+                    network_interface_id=nic.interface_id,
+                    private_ip=nic.private_ip,
+                    mac=nic.mac,
+                )
+                for instance, nic in zip(instances, interfaces, strict=True)
+            ]
+            try:
+                await self.store.insert(*volumes, *interfaces, *placed)
+            except Duplicate as exc:
+                if exc.kind != "address":
+                    raise
+                log.info("subnet %s: an address was taken concurrently; retrying", subnet.cidr)
+                continue
+            return placed
+        raise InsufficientCapacity(
+            f"Could not reserve private addresses in subnet '{subnet.subnet_id}'; try again"
+        )
 
     def _user_data(self, encoded: str | None) -> bytes:
         if not encoded:
@@ -252,7 +316,7 @@ class ComputeService(VolumesMixin, ImagesMixin, AccessMixin, TagsMixin):
                     if k.name == instance.key_name
                 ]
                 public_keys = [k.public_key for k in found]
-            await driver.start(
+            wired = await driver.start(
                 InstanceSpec(
                     instance_id=instance.instance_id,
                     vcpus=instance.vcpus,
@@ -260,6 +324,11 @@ class ComputeService(VolumesMixin, ImagesMixin, AccessMixin, TagsMixin):
                     root=AttachedVolume(root.volume_id, ROOT_DEVICE, key),
                     seed=build_seed(instance, public_keys),
                     volumes=tuple(extra),
+                    nic=await self._nic_of(instance),
+                    # Where the host cannot bridge (user-mode networking), SSH is reached
+                    # through a host port the driver picks.
+                    forwards=(PortForward(self.limits.forward_address, 0, SSH_PORT),),
+                    firewall=(firewall := await self.firewall_of(instance)),
                 )
             )
         except Exception:
@@ -275,17 +344,27 @@ class ComputeService(VolumesMixin, ImagesMixin, AccessMixin, TagsMixin):
                     instance.instance_id, Event.STOPPED, reason=_LAUNCH_FAILED, quiet=True
                 )
             return
-        if await self._apply(instance.instance_id, Event.LAUNCHED, quiet=True) is None:
-            # Terminated (or gone) while it was starting: the termination may have killed
-            # nothing yet, so what this launch started must not outlive it.
-            current = await self.store.get(Instance, instance.instance_id)
-            if current is None or current.state in (
-                InstanceState.SHUTTING_DOWN,
-                InstanceState.TERMINATED,
-            ):
-                await driver.kill(instance.instance_id)
-                if current is None or current.state is InstanceState.TERMINATED:
-                    await driver.release(instance.instance_id)
+        launched = await self._apply(instance.instance_id, Event.LAUNCHED, quiet=True, wired=wired)
+        if launched is not None:
+            await self._catch_up_firewall(launched, firewall)
+            return
+        # Terminated (or gone) while it was starting: the termination may have killed
+        # nothing yet, so what this launch started must not outlive it.
+        current = await self.store.get(Instance, instance.instance_id)
+        if current is None or current.state in (
+            InstanceState.SHUTTING_DOWN,
+            InstanceState.TERMINATED,
+        ):
+            await driver.kill(instance.instance_id)
+            if current is None or current.state is InstanceState.TERMINATED:
+                await driver.release(instance.instance_id)
+
+    async def _catch_up_firewall(self, instance: Instance, started_with: InstanceFirewall) -> None:
+        """Pushes skip instances not yet running: a member that joined one of its groups
+        while it was starting is added now."""
+        current = await self.firewall_of(instance)
+        if current != started_with:
+            await self._set_firewall(instance, current)
 
     async def _root_spec(self, root: Volume, image: Image, key: bytes) -> VolumeSpec:
         if image.snapshot_id is not None:
@@ -297,11 +376,27 @@ class ComputeService(VolumesMixin, ImagesMixin, AccessMixin, TagsMixin):
             return VolumeSpec(root.volume_id, root.size_gib, key, path, "qcow2", snapshot_key)
         return VolumeSpec(root.volume_id, root.size_gib, key, Path(image.path), image.disk_format)
 
+    async def _nic_of(self, instance: Instance) -> NicSpec | None:
+        if instance.private_ip is None or instance.mac is None or instance.subnet_id is None:
+            return None  # launched before tenant networks existed
+        subnet = await self.store.get(Subnet, instance.subnet_id)
+        if subnet is None:
+            raise NotFound("subnet", instance.subnet_id)
+        network = NetworkSpec(subnet.subnet_id, instance.tenant_id, subnet.cidr)
+        return NicSpec(network, instance.mac, instance.private_ip)
+
     async def _apply(
-        self, instance_id: str, event: Event, *, reason: str = "", quiet: bool = False
+        self,
+        instance_id: str,
+        event: Event,
+        *,
+        reason: str = "",
+        quiet: bool = False,
+        wired: InstanceNetwork | None = None,
     ) -> Instance | None:
-        """Record ``event`` on the instance (retrying on a concurrent change); returns the new
-        record. ``quiet``: the host's reports, which lose to a tenant's later call (None)."""
+        """Record ``event`` on the instance (retrying on a concurrent change), with how its
+        host ``wired`` it when given; returns the new record. ``quiet``: the host's reports,
+        which lose to a tenant's later call (None)."""
         for _ in range(20):
             instance = await self.store.get(Instance, instance_id)
             if instance is None:
@@ -315,8 +410,21 @@ class ComputeService(VolumesMixin, ImagesMixin, AccessMixin, TagsMixin):
             # A running instance has no transition reason (EC2 clears it); others keep theirs.
             kept = "" if state is InstanceState.RUNNING else instance.state_reason
             changed = replace(instance, state=state, state_reason=reason or kept)
+            if wired is not None:
+                changed = with_wiring(changed, wired)
+            if state in (InstanceState.STOPPED, InstanceState.TERMINATED):
+                # The host let go of its wiring: a stopped instance has no public address
+                # (EC2 gives a new one at the next start); its private address stays.
+                changed = replace(changed, network_mode=None, public_ip=None, forwards=())
             if state is InstanceState.TERMINATED:
-                changed = replace(changed, terminated_at=self.clock())
+                # Its interface is released with it (the address may go to another).
+                changed = replace(
+                    changed,
+                    terminated_at=self.clock(),
+                    network_interface_id=None,
+                    private_ip=None,
+                    mac=None,
+                )
             if await self.store.replace(changed):
                 return replace(changed, revision=changed.revision + 1)
         raise ComputeError(f"instance {instance_id}: too many concurrent changes")
@@ -343,7 +451,11 @@ class ComputeService(VolumesMixin, ImagesMixin, AccessMixin, TagsMixin):
                 "instance %s: termination on %s failed", instance.instance_id, instance.host
             )
             return  # stays shutting-down; reconcile retries at the next start
-        await self._apply(instance.instance_id, Event.TERMINATED, quiet=True)
+        if await self._apply(instance.instance_id, Event.TERMINATED, quiet=True) is not None:
+            # Terminated: its address may go to another instance, and rules naming its
+            # groups no longer stand for it.
+            await self._release_interface(instance)
+            await self._push_firewalls(instance.tenant_id, instance.security_group_ids)
         await self._forget_unused_image(instance.image_id)
 
     # -- the tenant's lifecycle calls ------------------------------------------------------

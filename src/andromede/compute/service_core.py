@@ -78,6 +78,8 @@ class ComputeLimits:
     availability_zone: str
     max_image_size: int
     terminated_retention: float = 3600.0
+    # The host address of the port forwards that reach guests in user-mode networking.
+    forward_address: str = "127.0.0.1"
 
 
 @dataclass(frozen=True, slots=True)

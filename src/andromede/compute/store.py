@@ -25,10 +25,22 @@ from andromede.compute.model import (
     Snapshot,
     Volume,
 )
+from andromede.compute.network import NetworkInterface, Subnet, Vpc
 
 __all__ = ["RECORD_TYPES", "ComputeStore", "Record", "RecordT"]
 
-Record = Instance | Volume | Snapshot | Image | KeyPair | SecurityGroup | ImportTask
+Record = (
+    Instance
+    | Volume
+    | Snapshot
+    | Image
+    | KeyPair
+    | SecurityGroup
+    | ImportTask
+    | Vpc
+    | Subnet
+    | NetworkInterface
+)
 RecordT = TypeVar("RecordT", bound=Record)
 
 RECORD_TYPES: tuple[type[Record], ...] = (
@@ -39,12 +51,16 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     KeyPair,
     SecurityGroup,
     ImportTask,
+    Vpc,
+    Subnet,
+    NetworkInterface,
 )
 
 
 class ComputeStore(Protocol):
     async def insert(self, *records: Record) -> None:
-        """Add new records, all or none; DuplicateRecord if an id is taken."""
+        """Add new records, all or none; Duplicate if an id is taken, or — for network
+        interfaces — if their (subnet, private address) or their MAC is."""
         ...
 
     async def get(self, kind: type[RecordT], resource_id: str) -> RecordT | None: ...

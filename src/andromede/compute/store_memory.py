@@ -7,6 +7,7 @@ from typing import Any
 
 from andromede.compute.errors import Duplicate
 from andromede.compute.model import Image
+from andromede.compute.network import NetworkInterface
 from andromede.compute.store import Record, RecordT
 
 __all__ = ["MemoryComputeStore"]
@@ -21,8 +22,23 @@ class MemoryComputeStore:
         if len(set(ids)) != len(ids) or any(key in self._records for key in ids):
             taken = next(key for key in ids if key in self._records or ids.count(key) > 1)
             raise Duplicate(taken[1].split("-")[0], taken[1])
+        self._check_unique_addresses(records)
         for key, record in zip(ids, records, strict=True):
             self._records[key] = record
+
+    def _check_unique_addresses(self, records: tuple[Record, ...]) -> None:
+        """What the SQL store's unique constraints check: (subnet, address) and MAC."""
+        held = [r for r in self._records.values() if isinstance(r, NetworkInterface)]
+        for record in records:
+            if not isinstance(record, NetworkInterface):
+                continue
+            for other in held:
+                if (other.subnet_id, other.private_ip) == (
+                    record.subnet_id,
+                    record.private_ip,
+                ) or other.mac == record.mac:
+                    raise Duplicate("address", "a network address")
+            held.append(record)
 
     async def get(self, kind: type[RecordT], resource_id: str) -> RecordT | None:
         record = self._records.get((kind, resource_id))

@@ -25,6 +25,7 @@ from andromede.compute.model import (
     Snapshot,
     Volume,
 )
+from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.store import Record, RecordT
 from andromede.db import tables
 from andromede.db.database import Database
@@ -41,6 +42,9 @@ _TABLES: dict[type[Any], sa.Table] = {
     KeyPair: tables.compute_key_pairs,
     SecurityGroup: tables.compute_security_groups,
     ImportTask: tables.compute_import_tasks,
+    Vpc: tables.compute_vpcs,
+    Subnet: tables.compute_subnets,
+    NetworkInterface: tables.compute_network_interfaces,
 }
 
 
@@ -56,13 +60,17 @@ _CODECS: dict[type[Any], TypeAdapter[Any]] = {kind: _codec(kind) for kind in _TA
 
 
 def _row(record: Record, revision: int) -> dict[str, Any]:
-    return {
+    row: dict[str, Any] = {
         "id": record.resource_id,
         "tenant_id": record.tenant_id,
         "document": _CODECS[type(record)].dump_json(record).decode(),
         "format_version": record.format_version,
         "revision": revision,
     }
+    if isinstance(record, NetworkInterface):
+        # Columns of their own, for the database's uniqueness constraints.
+        row.update(subnet_id=record.subnet_id, private_ip=record.private_ip, mac=record.mac)
+    return row
 
 
 def _record(kind: type[RecordT], row: Any) -> RecordT:
@@ -91,7 +99,11 @@ class SqlComputeStore:
                     raise Duplicate(row["id"].split("-")[0], row["id"])
                 conn.execute(table.insert().values(**row))
 
-        await self._db.write(work)
+        try:
+            await self._db.write(work)
+        except sa.exc.IntegrityError:
+            # Another gateway took an address or a MAC (or an id) first: nothing was written.
+            raise Duplicate("address", "a network address") from None
 
     async def get(self, kind: type[RecordT], resource_id: str) -> RecordT | None:
         table = _TABLES[kind]

@@ -23,6 +23,7 @@ from andromede.compute.model import (
     merge_tags,
     remove_tags,
 )
+from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.service_core import ServiceCore, TagEntry
 from andromede.compute.store import Record
 
@@ -36,6 +37,9 @@ _KINDS: dict[str, type[Any]] = {
     "sg": SecurityGroup,
     "key": KeyPair,
     "import-ami": ImportTask,
+    "vpc": Vpc,
+    "subnet": Subnet,
+    "eni": NetworkInterface,
 }
 RESOURCE_TYPES = {
     "i": "instance",
@@ -45,6 +49,9 @@ RESOURCE_TYPES = {
     "sg": "security-group",
     "key": "key-pair",
     "import-ami": "import-image-task",
+    "vpc": "vpc",
+    "subnet": "subnet",
+    "eni": "network-interface",
 }
 
 

@@ -35,9 +35,12 @@ __all__ = [
     "compute_import_tasks",
     "compute_instances",
     "compute_key_pairs",
+    "compute_network_interfaces",
     "compute_security_groups",
     "compute_snapshots",
+    "compute_subnets",
     "compute_volumes",
+    "compute_vpcs",
     "console_sessions",
     "group_members",
     "iam_groups",
@@ -495,3 +498,22 @@ compute_images = _compute_table("compute_images")
 compute_key_pairs = _compute_table("compute_key_pairs")
 compute_security_groups = _compute_table("compute_security_groups")
 compute_import_tasks = _compute_table("compute_import_tasks")
+compute_vpcs = _compute_table("compute_vpcs")
+compute_subnets = _compute_table("compute_subnets")
+# Network interfaces also carry what must be unique across every gateway as columns the
+# database checks: a private address within its subnet, and a MAC address.
+compute_network_interfaces = sa.Table(
+    "compute_network_interfaces",
+    metadata,
+    sa.Column("id", key_text(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("subnet_id", key_text(), nullable=False),
+    sa.Column("private_ip", key_text(), nullable=False),
+    sa.Column("mac", key_text(), nullable=False),
+    sa.Index(None, "tenant_id", "id"),
+    sa.UniqueConstraint("subnet_id", "private_ip"),
+    sa.UniqueConstraint("mac"),
+)

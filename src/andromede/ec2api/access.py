@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
 
 from andromede.compute.model import (
     Rule,
@@ -101,7 +102,7 @@ async def delete_key_pair(call: Call) -> None:
 # -- security groups -------------------------------------------------------------------------
 
 
-def _write_rules(xml: XmlWriter, name: str, rules: tuple[Rule, ...]) -> None:
+def _write_rules(xml: XmlWriter, name: str, rules: tuple[Rule, ...], owner: str) -> None:
     xml.open(name)
     for rule in rules:
         xml.open("item")
@@ -110,10 +111,16 @@ def _write_rules(xml: XmlWriter, name: str, rules: tuple[Rule, ...]) -> None:
             xml.element("fromPort", rule.from_port)
             xml.element("toPort", rule.to_port)
         xml.open("groups")
+        if rule.group_id is not None:
+            xml.open("item")
+            xml.element("userId", owner)
+            xml.element("groupId", rule.group_id)
+            xml.element("description", rule.description or None)
+            xml.close("item")
         xml.close("groups")
         v6 = ":" in rule.cidr
         xml.open("ipRanges")
-        if not v6:
+        if rule.cidr and not v6:
             xml.open("item")
             xml.element("cidrIp", rule.cidr)
             xml.element("description", rule.description or None)
@@ -139,6 +146,7 @@ async def create_security_group(call: Call) -> None:
         p.required("GroupName"),
         p.required("GroupDescription"),
         p.tag_specifications("security-group"),
+        p.get("VpcId"),
     )
     call.result.element("return", True)
     call.result.element("groupId", group.group_id)
@@ -151,6 +159,7 @@ _GROUP_FILTERS = with_tags(
         "group-id": lambda g: [g.group_id] if isinstance(g, SecurityGroup) else [],
         "group-name": lambda g: [g.name] if isinstance(g, SecurityGroup) else [],
         "description": lambda g: [g.description] if isinstance(g, SecurityGroup) else [],
+        "vpc-id": lambda g: [g.vpc_id or ""] if isinstance(g, SecurityGroup) else [],
     }
 )
 
@@ -160,20 +169,22 @@ async def describe_security_groups(call: Call) -> None:
     groups = await call.compute.describe_security_groups(
         call.tenant_id, p.values("GroupId"), p.values("GroupName")
     )
+    default_vpc = (await call.compute.default_network(call.tenant_id)).vpc.vpc_id
     filters = Filters(p.filters(), _GROUP_FILTERS)
     xml = call.result
     xml.open("securityGroupInfo")
     for group in groups:
-        if not matches(filters, group):
+        if not matches(filters, group if group.vpc_id else replace(group, vpc_id=default_vpc)):
             continue
         xml.open("item")
         xml.element("ownerId", call.tenant_id)
         xml.element("groupId", group.group_id)
         xml.element("groupName", group.name)
         xml.element("groupDescription", group.description)
+        xml.element("vpcId", group.vpc_id or default_vpc)
         xml.element("securityGroupArn", call.arn("security-group", group.group_id))
-        _write_rules(xml, "ipPermissions", group.ingress)
-        _write_rules(xml, "ipPermissionsEgress", group.egress)
+        _write_rules(xml, "ipPermissions", group.ingress, call.tenant_id)
+        _write_rules(xml, "ipPermissionsEgress", group.egress, call.tenant_id)
         write_tags(xml, group.tags)
         xml.close("item")
     xml.close("securityGroupInfo")
@@ -193,25 +204,44 @@ def _port(params: Params, name: str) -> int | None:
     return params.integer(name, minimum=-1, maximum=65535)
 
 
-def _rules(p: Params) -> list[Rule]:
+async def _rules(call: Call) -> list[Rule]:
+    p = call.params
     rules: list[Rule] = []
     for perm in p.structs("IpPermissions"):
-        if perm.structs("Groups") or perm.structs("PrefixListIds"):
-            raise Ec2Error(
-                "InvalidParameterValue",
-                "Rules naming security groups or prefix lists are not supported",
-            )
+        if perm.structs("PrefixListIds"):
+            raise Ec2Error("InvalidParameterValue", "Rules naming prefix lists are not supported")
         protocol = perm.required("IpProtocol")
         low, high = _port(perm, "FromPort"), _port(perm, "ToPort")
+        for pair in perm.structs("Groups"):
+            group_id = await _paired_group(call, pair)
+            rules.append(
+                parse_rule(
+                    protocol, low, high, "", pair.get("Description") or "", group_id=group_id
+                )
+            )
         ranges = [
             (r.required("CidrIp"), r.get("Description") or "") for r in perm.structs("IpRanges")
         ]
         ranges += [
             (r.required("CidrIpv6"), r.get("Description") or "") for r in perm.structs("Ipv6Ranges")
         ]
-        if not ranges:
-            raise Ec2Error("MissingParameter", "A rule needs an IpRanges or Ipv6Ranges CIDR")
+        if not ranges and not perm.structs("Groups"):
+            raise Ec2Error(
+                "MissingParameter", "A rule needs an IpRanges, Ipv6Ranges or Groups peer"
+            )
         rules.extend(parse_rule(protocol, low, high, cidr, text) for cidr, text in ranges)
+    source_group = p.get("SourceSecurityGroupName")
+    if source_group is not None:
+        group = await call.compute.security_group(call.tenant_id, group_id=None, name=source_group)
+        rules.append(
+            parse_rule(
+                p.get("IpProtocol") or "-1",
+                _port(p, "FromPort"),
+                _port(p, "ToPort"),
+                "",
+                group_id=group.group_id,
+            )
+        )
     cidr = p.get("CidrIp")
     if cidr is not None:
         rules.append(
@@ -220,6 +250,20 @@ def _rules(p: Params) -> list[Rule]:
     if not rules:
         raise Ec2Error("MissingParameter", "The request must contain IpPermissions or CidrIp")
     return rules
+
+
+async def _paired_group(call: Call, pair: Params) -> str:
+    """The group a UserIdGroupPair names (by id or name); only the caller's account's."""
+    user_id = pair.get("UserId")
+    if user_id is not None and user_id != call.tenant_id:
+        raise Ec2Error(
+            "InvalidParameterValue", "Rules may name only security groups of your own account"
+        )
+    group_id = pair.get("GroupId")
+    if group_id is not None:
+        return group_id
+    name = pair.required("GroupName")
+    return (await call.compute.security_group(call.tenant_id, group_id=None, name=name)).group_id
 
 
 async def _group_id(call: Call) -> str:
@@ -235,7 +279,7 @@ async def _group_id(call: Call) -> str:
 def _changer(*, ingress: bool, authorise: bool) -> Handler:
     async def change(call: Call) -> None:
         group_id = await _group_id(call)
-        rules = _rules(call.params)
+        rules = await _rules(call)
         compute = call.compute
         if authorise:
             await compute.authorize(call.tenant_id, group_id, rules, ingress=ingress)

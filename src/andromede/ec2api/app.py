@@ -23,6 +23,8 @@ from andromede.ec2api.authorise import Ec2Authoriser
 from andromede.ec2api.errors import Ec2Error, to_ec2_error
 from andromede.ec2api.images import IMAGE_ACTIONS
 from andromede.ec2api.instances import INSTANCE_ACTIONS
+from andromede.ec2api.networks import NETWORK_ACTIONS
+from andromede.ec2api.profiles import PROFILE_ACTIONS
 from andromede.ec2api.protocol import NAMESPACE, VERSION, Action, Call, Params
 from andromede.ec2api.tags import TAG_ACTIONS
 from andromede.ec2api.volumes import VOLUME_ACTIONS
@@ -62,6 +64,8 @@ ACTIONS: dict[str, Action] = {
     **ACCESS_ACTIONS,
     **TAG_ACTIONS,
     **VOLUME_ACTIONS,
+    **NETWORK_ACTIONS,
+    **PROFILE_ACTIONS,
 }
 
 
@@ -79,6 +83,7 @@ class Ec2App:
         rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._compute = compute
+        self._identity = identity
         self._settings = settings
         self._audit = audit
         self._auth = Authenticator.for_settings(identity, settings, service=self.name)
@@ -199,6 +204,15 @@ class Ec2App:
             raise Ec2Error("UnauthorizedOperation", "Operators do not run tenant instances")
         xml = XmlWriter(f"{action_name}Response", namespace=NAMESPACE)
         xml.element("requestId", request_id)
+        client = scope.get("client")
+        source_ip = client[0] if client else None
+        secure = scope.get("scheme") == "https"
+
+        async def allow(action: str, resources: list[str]) -> None:
+            await self._authoriser.authorise(
+                principal, action, resources, source_ip=source_ip, secure=secure
+            )
+
         call = Call(
             action=action_name,
             params=Params(params),
@@ -208,18 +222,13 @@ class Ec2App:
             compute=self._compute,
             region=self._settings.region,
             result=xml,
+            identity=self._identity,
+            allow=allow,
             context=facts,
         )
         resources = action.resources(call) if action.resources is not None else ["*"]
         facts["resources"] = resources
-        client = scope.get("client")
-        await self._authoriser.authorise(
-            principal,
-            f"ec2:{action_name}",
-            resources,
-            source_ip=client[0] if client else None,
-            secure=scope.get("scheme") == "https",
-        )
+        await allow(f"ec2:{action_name}", resources)
         if params.get("DryRun", "").lower() == "true":
             # EC2 answers an allowed dry run with this error code, by design.
             raise Ec2Error(

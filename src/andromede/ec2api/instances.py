@@ -8,10 +8,18 @@ import base64
 import binascii
 from collections.abc import Callable, Sequence
 
-from andromede.compute.model import Instance, InstanceState, InstanceType, SecurityGroup
+from andromede.compute.model import (
+    Instance,
+    InstanceState,
+    InstanceType,
+    SecurityGroup,
+)
+from andromede.compute.network import private_dns_name
 from andromede.compute.service import RunRequest, StateChange
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
+from andromede.ec2api.networks import public_ip_of, system_tags, write_interface
+from andromede.ec2api.profiles import instance_profile
 from andromede.ec2api.protocol import Action, Call, iso8601
 from andromede.ec2api.xml import write_tags
 from andromede.http.xml import XmlWriter
@@ -54,12 +62,18 @@ async def _group_names(call: Call, instances: Sequence[Instance]) -> dict[str, s
     return {g.group_id: g.name for g in groups}
 
 
-def _write_instance(xml: XmlWriter, instance: Instance, group_names: dict[str, str]) -> None:
+def _private_dns(call: Call, instance: Instance) -> str:
+    return private_dns_name(instance.private_ip, call.region) if instance.private_ip else ""
+
+
+def _write_instance(
+    xml: XmlWriter, call: Call, instance: Instance, group_names: dict[str, str]
+) -> None:
     xml.open("item")
     xml.element("instanceId", instance.instance_id)
     xml.element("imageId", instance.image_id)
     _state(xml, "instanceState", instance.state)
-    xml.element("privateDnsName", "")
+    xml.element("privateDnsName", _private_dns(call, instance))
     xml.element("dnsName", "")
     xml.element("reason", instance.state_reason)
     xml.element("keyName", instance.key_name)
@@ -85,6 +99,13 @@ def _write_instance(xml: XmlWriter, instance: Instance, group_names: dict[str, s
         xml.element("code", instance.state_reason.split(":", 1)[0])
         xml.element("message", instance.state_reason)
         xml.close("stateReason")
+    live = instance.state is not InstanceState.TERMINATED
+    if live:  # EC2 shows no address for a terminated instance
+        xml.element("subnetId", instance.subnet_id)
+        xml.element("vpcId", instance.vpc_id)
+        xml.element("privateIpAddress", instance.private_ip)
+        xml.element("ipAddress", public_ip_of(instance))
+        xml.element("sourceDestCheck", True if instance.private_ip else None)
     xml.element("architecture", "x86_64")
     xml.element("rootDeviceType", "ebs")
     xml.element("rootDeviceName", "/dev/xvda")
@@ -102,7 +123,16 @@ def _write_instance(xml: XmlWriter, instance: Instance, group_names: dict[str, s
     xml.close("blockDeviceMapping")
     xml.element("virtualizationType", "hvm")
     xml.element("hypervisor", "xen")  # botocore's enum has no "kvm"; "xen" is what SDKs expect
-    write_tags(xml, instance.tags)
+    if instance.iam_instance_profile is not None:
+        xml.open("iamInstanceProfile")
+        xml.element("arn", instance.iam_instance_profile.arn)
+        xml.element("id", instance.iam_instance_profile.profile_id)
+        xml.close("iamInstanceProfile")
+    xml.open("networkInterfaceSet")
+    if live:
+        write_interface(xml, call, instance, group_names, nested=True)
+    xml.close("networkInterfaceSet")
+    write_tags(xml, system_tags(instance))
     xml.open("cpuOptions")
     xml.element("coreCount", instance.vcpus)
     xml.element("threadsPerCore", 1)
@@ -125,7 +155,7 @@ def _write_reservations(
         xml.close("groupSet")
         xml.open("instancesSet")
         for instance in members:
-            _write_instance(xml, instance, names)
+            _write_instance(xml, call, instance, names)
         xml.close("instancesSet")
         xml.close("item")
     xml.close("reservationSet")
@@ -146,6 +176,9 @@ async def run_instances(call: Call) -> None:
     for name in by_name:
         group = await call.compute.security_group(call.tenant_id, group_id=None, name=name)
         group_ids.append(group.group_id)
+    profile = await instance_profile(
+        call, p.get("IamInstanceProfile.Arn"), p.get("IamInstanceProfile.Name")
+    )
     request = RunRequest(
         image_id=p.required("ImageId"),
         instance_type=p.get("InstanceType") or "m5.large",  # EC2's default type
@@ -157,6 +190,8 @@ async def run_instances(call: Call) -> None:
         instance_tags=p.tag_specifications("instance"),
         volume_tags=p.tag_specifications("volume"),
         availability_zone=placement_zone,
+        subnet_id=p.get("SubnetId"),
+        iam_instance_profile=profile,
     )
     instances = await call.compute.run_instances(call.tenant_id, request)
     call.context["resources"] = [call.arn("instance", i.instance_id) for i in instances]
@@ -168,7 +203,7 @@ async def run_instances(call: Call) -> None:
     xml.open("instancesSet")
     names = await _group_names(call, instances)
     for instance in instances:
-        _write_instance(xml, instance, names)
+        _write_instance(xml, call, instance, names)
     xml.close("instancesSet")
 
 
@@ -186,6 +221,24 @@ def _instance_filter(name: str) -> Callable[[Instance], list[str]] | None:
         "availability-zone": lambda i: [i.availability_zone],
         "reservation-id": lambda i: [i.reservation_id],
         "instance.group-id": lambda i: list(i.security_group_ids),
+        "group-id": lambda i: list(i.security_group_ids),
+        "private-ip-address": lambda i: [i.private_ip] if i.private_ip else [],
+        "network-interface.addresses.private-ip-address": lambda i: (
+            [i.private_ip] if i.private_ip else []
+        ),
+        "ip-address": lambda i: [ip] if (ip := public_ip_of(i)) else [],
+        "network-interface.association.public-ip": lambda i: (
+            [ip] if (ip := public_ip_of(i)) else []
+        ),
+        "vpc-id": lambda i: [i.vpc_id] if i.vpc_id else [],
+        "subnet-id": lambda i: [i.subnet_id] if i.subnet_id else [],
+        "network-interface.network-interface-id": lambda i: (
+            [i.network_interface_id] if i.network_interface_id else []
+        ),
+        "network-interface.mac-address": lambda i: [i.mac] if i.mac else [],
+        "iam-instance-profile.arn": lambda i: (
+            [i.iam_instance_profile.arn] if i.iam_instance_profile else []
+        ),
         "tag-key": lambda i: [k for k, _ in i.tags],
         "tag-value": lambda i: [v for _, v in i.tags],
     }

@@ -18,6 +18,7 @@ from andromede.compute.service import ComputeService
 from andromede.ec2api.errors import Ec2Error
 from andromede.http.xml import XmlWriter
 from andromede.iam.model import Principal
+from andromede.iam.service import IdentityService
 
 __all__ = ["NAMESPACE", "VERSION", "Action", "Call", "Handler", "Params", "arn_of", "iso8601"]
 
@@ -86,6 +87,11 @@ class Params:
             raise Ec2Error("InvalidParameterValue", f"Invalid boolean '{raw[:16]}' for {name}")
         return raw.lower() == "true"
 
+    def names(self) -> list[str]:
+        """The parameter names under this view's prefix, the prefix removed."""
+        cut = len(self._prefix)
+        return [key[cut:] for key in self._params if key.startswith(self._prefix)]
+
     def values(self, name: str) -> list[str]:
         """``Name.1``, ``Name.2``… in order (EC2's flattened list of strings)."""
         found: list[str] = []
@@ -131,6 +137,10 @@ class Call:
     compute: ComputeService
     region: str
     result: XmlWriter
+    identity: IdentityService
+    # Authorises a further action on resources for this caller (UnauthorizedOperation if
+    # denied): what a call needs beyond its own ``ec2:`` action, as ``iam:PassRole``.
+    allow: Callable[[str, list[str]], Awaitable[None]]
     # The resources authorised, for the audit record.
     context: dict[str, Any] = field(default_factory=dict)
 

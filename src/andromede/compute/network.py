@@ -1,0 +1,200 @@
+"""Tenant networks, pure: the default VPC and subnet, network interfaces, private addresses,
+MAC addresses, and the merge of security groups into what a host enforces.
+
+Every tenant has one default VPC (``172.31.0.0/16``) with one default subnet in the
+availability zone (``172.31.0.0/20``) and a default security group, as on EC2, so code that
+looks the default VPC up finds it. Their ids are derived from the tenant id: two gateways that
+create them at once write the same records and one insert simply loses.
+
+A subnet's addresses are given out as AWS does: the network address and the next three (router,
+DNS, reserved) and the broadcast address are never given; the rest, lowest first. An address
+belongs to a network interface (``eni-…``, one per instance, deleted when the instance is
+terminated); the store keeps (subnet, address) and the MAC unique, so two gateways never hand
+out the same one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import secrets
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from andromede.compute.driver import FirewallRule, InstanceFirewall
+from andromede.compute.model import FORMAT_VERSION, Rule, SecurityGroup, Tags
+
+__all__ = [
+    "DEFAULT_GROUP_NAME",
+    "DEFAULT_SUBNET_CIDR",
+    "DEFAULT_VPC_CIDR",
+    "NetworkInterface",
+    "Subnet",
+    "Vpc",
+    "default_group",
+    "default_ids",
+    "free_addresses",
+    "merge_firewall",
+    "new_mac",
+    "private_dns_name",
+    "usable_addresses",
+]
+
+DEFAULT_VPC_CIDR: Final = "172.31.0.0/16"
+DEFAULT_SUBNET_CIDR: Final = "172.31.0.0/20"
+DEFAULT_GROUP_NAME: Final = "default"
+# AWS reserves the network address, the VPC router, the DNS server and one for future use.
+_RESERVED_AT_START: Final = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Vpc:
+    vpc_id: str
+    tenant_id: str
+    cidr: str
+    is_default: bool
+    dhcp_options_id: str = "default"
+    tags: Tags = ()
+    format_version: int = FORMAT_VERSION
+    revision: int = 0
+
+    @property
+    def resource_id(self) -> str:
+        return self.vpc_id
+
+
+@dataclass(frozen=True, slots=True)
+class Subnet:
+    subnet_id: str
+    tenant_id: str
+    vpc_id: str
+    cidr: str
+    availability_zone: str
+    default_for_az: bool
+    tags: Tags = ()
+    format_version: int = FORMAT_VERSION
+    revision: int = 0
+
+    @property
+    def resource_id(self) -> str:
+        return self.subnet_id
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkInterface:
+    """An instance's interface on a subnet: its private address and MAC, unique (the store
+    enforces both). It lives as long as its instance is not terminated."""
+
+    interface_id: str
+    tenant_id: str
+    vpc_id: str
+    subnet_id: str
+    availability_zone: str
+    private_ip: str
+    mac: str
+    instance_id: str
+    created_at: datetime
+    tags: Tags = ()
+    format_version: int = FORMAT_VERSION
+    revision: int = 0
+
+    @property
+    def resource_id(self) -> str:
+        return self.interface_id
+
+
+def _derived(prefix: str, tenant_id: str) -> str:
+    digest = hashlib.sha256(f"andromede-default-{prefix}:{tenant_id}".encode()).hexdigest()
+    return f"{prefix}-{digest[:17]}"
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultIds:
+    vpc_id: str
+    subnet_id: str
+    group_id: str
+
+
+def default_ids(tenant_id: str) -> DefaultIds:
+    """The ids of the tenant's default VPC, subnet and security group (stable, see above)."""
+    return DefaultIds(
+        _derived("vpc", tenant_id), _derived("subnet", tenant_id), _derived("sg", tenant_id)
+    )
+
+
+def default_group(tenant_id: str, vpc_id: str, group_id: str) -> SecurityGroup:
+    """EC2's default group: every member reaches every other member; all egress allowed."""
+    return SecurityGroup(
+        group_id,
+        tenant_id,
+        DEFAULT_GROUP_NAME,
+        "default VPC security group",
+        ingress=(Rule("-1", -1, -1, "", group_id=group_id),),
+        vpc_id=vpc_id,
+    )
+
+
+def usable_addresses(cidr: str) -> Iterator[str]:
+    """The addresses of ``cidr`` that may be given to instances, lowest first."""
+    network = ipaddress.IPv4Network(cidr)
+    first = int(network.network_address) + _RESERVED_AT_START
+    last = int(network.broadcast_address) - 1
+    for value in range(first, last + 1):
+        yield str(ipaddress.IPv4Address(value))
+
+
+def free_addresses(cidr: str, taken: Collection[str], count: int) -> list[str]:
+    """The ``count`` lowest usable addresses of ``cidr`` not in ``taken`` (fewer when full)."""
+    found: list[str] = []
+    for address in usable_addresses(cidr):
+        if len(found) == count:
+            break
+        if address not in taken:
+            found.append(address)
+    return found
+
+
+def new_mac() -> str:
+    """A random locally administered, unicast MAC address (first octet 0x02 bit set, 0x01
+    clear), as QEMU guests need one and AWS's look alike."""
+    octets = bytearray(secrets.token_bytes(6))
+    octets[0] = (octets[0] & 0b1111_1100) | 0b0000_0010
+    return ":".join(f"{octet:02x}" for octet in octets)
+
+
+def private_dns_name(private_ip: str, region: str) -> str:
+    """EC2's private DNS name: ``ip-172-31-0-4.<region>.compute.internal``."""
+    return f"ip-{private_ip.replace('.', '-')}.{region}.compute.internal"
+
+
+def _firewall_rules(rule: Rule, members: Mapping[str, Sequence[str]]) -> list[FirewallRule]:
+    if rule.group_id is not None:
+        peers = [f"{address}/32" for address in members.get(rule.group_id, ())]
+    elif ":" in rule.cidr:
+        return []  # the tenant networks carry IPv4 only: an IPv6 rule matches nothing
+    else:
+        peers = [rule.cidr]
+    if rule.protocol in ("tcp", "udp"):
+        low, high = rule.from_port, rule.to_port
+    else:
+        # All protocols, or ICMP: the host enforces ICMP as a whole (type and code are not
+        # carried by the port); ports are ignored for both.
+        low, high = 0, 65535
+    return [FirewallRule(rule.protocol, low, high, peer) for peer in peers]
+
+
+def merge_firewall(
+    groups: Sequence[SecurityGroup], members: Mapping[str, Sequence[str]]
+) -> InstanceFirewall:
+    """The union of ``groups``' rules, rules naming a group turned into its members' private
+    addresses (``members``: group id → addresses); duplicates dropped, order kept."""
+    ingress: dict[FirewallRule, None] = {}
+    egress: dict[FirewallRule, None] = {}
+    for group in groups:
+        for rule in group.ingress:
+            ingress.update(dict.fromkeys(_firewall_rules(rule, members)))
+        for rule in group.egress:
+            egress.update(dict.fromkeys(_firewall_rules(rule, members)))
+    return InstanceFirewall(tuple(ingress), tuple(egress))

@@ -1,0 +1,235 @@
+"""Tenant networks in the compute service: the default VPC, subnet and security group, the
+network interfaces (private address and MAC) of instances, and the security groups pushed to
+the hosts as each instance's firewall.
+
+When a security group's rules change, every running member gets its new firewall; when an
+instance joins or leaves (launched, terminated), every running instance whose groups name one
+of its groups in a rule gets its firewall recomputed, since such a rule stands for the members'
+private addresses.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import replace
+from typing import TypeVar
+
+from andromede.compute.driver import InstanceFirewall, InstanceNetwork
+from andromede.compute.errors import Duplicate, InsufficientCapacity, NotFound
+from andromede.compute.model import Instance, InstanceState, SecurityGroup, check_id, new_id
+from andromede.compute.network import (
+    DEFAULT_SUBNET_CIDR,
+    DEFAULT_VPC_CIDR,
+    NetworkInterface,
+    Subnet,
+    Vpc,
+    default_group,
+    default_ids,
+    free_addresses,
+    merge_firewall,
+    new_mac,
+)
+from andromede.compute.service_core import ServiceCore
+
+__all__ = ["DefaultNetwork", "NetworksMixin", "with_wiring"]
+
+log = logging.getLogger(__name__)
+_N = TypeVar("_N", Vpc, Subnet, NetworkInterface)
+
+# States whose instance holds its private address (a member of its groups for the rules).
+_HOLDS_ADDRESS = frozenset(
+    {
+        InstanceState.PENDING,
+        InstanceState.RUNNING,
+        InstanceState.STOPPING,
+        InstanceState.STOPPED,
+        InstanceState.SHUTTING_DOWN,
+    }
+)
+
+
+class DefaultNetwork:
+    """A tenant's default VPC, its subnet and its default security group."""
+
+    __slots__ = ("group", "subnet", "vpc")
+
+    def __init__(self, vpc: Vpc, subnet: Subnet, group: SecurityGroup) -> None:
+        self.vpc = vpc
+        self.subnet = subnet
+        self.group = group
+
+
+class NetworksMixin(ServiceCore):
+    # -- the default VPC ---------------------------------------------------------------------
+
+    async def default_network(self, tenant_id: str) -> DefaultNetwork:
+        """The tenant's default VPC, subnet and security group, created on first need. Their
+        ids are derived from the tenant's, so concurrent creations write the same rows and all
+        but one insert fail harmlessly."""
+        ids = default_ids(tenant_id)
+        for _ in range(3):
+            vpc = await self.store.get(Vpc, ids.vpc_id)
+            subnet = await self.store.get(Subnet, ids.subnet_id)
+            group = await self.store.get(SecurityGroup, ids.group_id)
+            if vpc is not None and subnet is not None and group is not None:
+                return DefaultNetwork(vpc, subnet, group)
+            try:
+                await self.store.insert(
+                    Vpc(ids.vpc_id, tenant_id, DEFAULT_VPC_CIDR, is_default=True),
+                    Subnet(
+                        ids.subnet_id,
+                        tenant_id,
+                        ids.vpc_id,
+                        DEFAULT_SUBNET_CIDR,
+                        self.limits.availability_zone,
+                        default_for_az=True,
+                    ),
+                    default_group(tenant_id, ids.vpc_id, ids.group_id),
+                )
+            except Duplicate:
+                continue  # created by a concurrent call: read it
+        raise NotFound("vpc", ids.vpc_id)
+
+    async def describe_vpcs(self, tenant_id: str, ids: Sequence[str]) -> list[Vpc]:
+        await self.default_network(tenant_id)
+        return await self._described(Vpc, tenant_id, ids, "vpc")
+
+    async def describe_subnets(self, tenant_id: str, ids: Sequence[str]) -> list[Subnet]:
+        await self.default_network(tenant_id)
+        return await self._described(Subnet, tenant_id, ids, "subnet")
+
+    async def describe_network_interfaces(
+        self, tenant_id: str, ids: Sequence[str]
+    ) -> list[NetworkInterface]:
+        return await self._described(NetworkInterface, tenant_id, ids, "eni")
+
+    async def _described(
+        self, kind: type[_N], tenant_id: str, ids: Sequence[str], prefix: str
+    ) -> list[_N]:
+        if ids:
+            return [await self._owned(kind, tenant_id, i, prefix) for i in dict.fromkeys(ids)]
+        return await self.store.list(kind, tenant_id)
+
+    async def subnet_for_launch(self, tenant_id: str, subnet_id: str | None) -> Subnet:
+        """The subnet RunInstances names (the tenant's), or its default subnet."""
+        network = await self.default_network(tenant_id)
+        if subnet_id is None:
+            return network.subnet
+        check_id(subnet_id, "subnet")
+        return await self._owned(Subnet, tenant_id, subnet_id, "subnet")
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    async def _new_interfaces(
+        self, subnet: Subnet, instance_ids: Sequence[str]
+    ) -> list[NetworkInterface]:
+        """One interface per instance, on the lowest free addresses of ``subnet`` (as this
+        gateway sees them: the store's uniqueness decides between gateways)."""
+        held = await self.store.list(NetworkInterface, subnet.tenant_id)
+        taken = {i.private_ip for i in held if i.subnet_id == subnet.subnet_id}
+        addresses = free_addresses(subnet.cidr, taken, len(instance_ids))
+        if len(addresses) < len(instance_ids):
+            raise InsufficientCapacity(
+                f"There are not enough free addresses in subnet '{subnet.subnet_id}' to "
+                f"satisfy the requested number of instances."
+            )
+        now = self.clock()
+        return [
+            NetworkInterface(
+                interface_id=new_id("eni"),
+                tenant_id=subnet.tenant_id,
+                vpc_id=subnet.vpc_id,
+                subnet_id=subnet.subnet_id,
+                availability_zone=subnet.availability_zone,
+                private_ip=address,
+                mac=new_mac(),
+                instance_id=instance_id,
+                created_at=now,
+            )
+            for instance_id, address in zip(instance_ids, addresses, strict=True)
+        ]
+
+    async def _release_interface(self, instance: Instance) -> None:
+        if instance.network_interface_id is not None:
+            await self.store.delete(NetworkInterface, instance.network_interface_id)
+
+    # -- security groups → firewalls ---------------------------------------------------------
+
+    async def firewall_of(self, instance: Instance) -> InstanceFirewall:
+        """The instance's security groups merged, rules naming a group turned into the
+        private addresses of its current members."""
+        groups = {g.group_id: g for g in await self.store.list(SecurityGroup, instance.tenant_id)}
+        members = _members(await self.store.list(Instance, instance.tenant_id))
+        mine = [groups[g] for g in instance.security_group_ids if g in groups]
+        return merge_firewall(mine, members)
+
+    async def _push_firewalls(self, tenant_id: str, touched: Collection[str]) -> None:
+        """Recompute and push the firewall of every running instance of the tenant that is a
+        member of a ``touched`` group or whose groups have a rule naming one."""
+        if not touched:
+            return
+        groups = {g.group_id: g for g in await self.store.list(SecurityGroup, tenant_id)}
+        instances = await self.store.list(Instance, tenant_id)
+        members = _members(instances)
+        for instance in instances:
+            if instance.state is not InstanceState.RUNNING:
+                continue
+            mine = [groups[g] for g in instance.security_group_ids if g in groups]
+            referenced = {
+                rule.group_id
+                for group in mine
+                for rule in (*group.ingress, *group.egress)
+                if rule.group_id is not None
+            }
+            if not (set(instance.security_group_ids) | referenced) & set(touched):
+                continue
+            await self._set_firewall(instance, merge_firewall(mine, members))
+
+    async def _set_firewall(self, instance: Instance, firewall: InstanceFirewall) -> None:
+        """Push ``firewall`` to the instance's host, then record how the host wires it now: in
+        user mode the forwards open and close with the ingress rules. A failure is logged: the
+        rules are recorded, and the next change or start pushes them again."""
+        driver = self.drivers.get(instance.host)
+        if driver is None:
+            return
+        try:
+            await driver.set_firewall(instance.instance_id, firewall)
+            wired = await driver.network(instance.instance_id)
+        except Exception:
+            log.exception("instance %s: the firewall could not be set", instance.instance_id)
+            return
+        if wired is not None:
+            await self._record_wired(instance.instance_id, wired)
+
+    async def _record_wired(self, instance_id: str, wired: InstanceNetwork) -> None:
+        for _ in range(10):
+            current = await self.store.get(Instance, instance_id)
+            if current is None or current.state is not InstanceState.RUNNING:
+                return
+            changed = with_wiring(current, wired)
+            if changed == current or await self.store.replace(changed):
+                return
+
+    def _push_later(self, tenant_id: str, touched: Collection[str]) -> None:
+        self._spawn(self._push_firewalls(tenant_id, tuple(touched)))
+
+
+def with_wiring(instance: Instance, network: InstanceNetwork) -> Instance:
+    """``instance`` recording how its host wired it."""
+    return replace(
+        instance,
+        network_mode=network.mode.value,
+        public_ip=network.public_ip,
+        forwards=tuple((f.host_address, f.host_port, f.guest_port) for f in network.forwards),
+    )
+
+
+def _members(instances: Sequence[Instance]) -> dict[str, list[str]]:
+    members: dict[str, list[str]] = {}
+    for instance in instances:
+        if instance.private_ip is None or instance.state not in _HOLDS_ADDRESS:
+            continue
+        for group_id in instance.security_group_ids:
+            members.setdefault(group_id, []).append(instance.private_ip)
+    return members

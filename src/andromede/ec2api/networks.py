@@ -1,0 +1,330 @@
+"""EC2 network actions: DescribeVpcs, DescribeSubnets, DescribeNetworkInterfaces, and the
+network interface as DescribeInstances nests it (one per instance, its primary).
+
+Every tenant has its default VPC and subnet (created on first need by the service), so code that
+looks the default VPC up — ``describe_vpcs(Filters=[{"Name": "is-default", …}])``, Terraform's
+``aws_default_vpc`` — finds it. How a host reaches an instance when it fell back to user-mode
+networking (no bridge): the public address is the forward's host address and the host port of
+each forward is shown as a tag the platform sets, ``aws:andromede:forward:<guest port>`` =
+``<host address>:<host port>`` (the ``aws:`` prefix is refused for tenants' tags, so it cannot
+clash), on the instance in DescribeInstances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from andromede.compute.instance_attributes import MAX_GROUPS_PER_INSTANCE
+from andromede.compute.model import Instance
+from andromede.compute.network import (
+    NetworkInterface,
+    Subnet,
+    Vpc,
+    private_dns_name,
+    usable_addresses,
+)
+from andromede.ec2api.errors import Ec2Error
+from andromede.ec2api.filters import Filters, matches, with_tags
+from andromede.ec2api.protocol import Action, Call, iso8601
+from andromede.ec2api.xml import write_tags
+from andromede.http.xml import XmlWriter
+
+__all__ = [
+    "FORWARD_TAG_PREFIX",
+    "NETWORK_ACTIONS",
+    "public_ip_of",
+    "system_tags",
+    "write_interface",
+]
+
+FORWARD_TAG_PREFIX = "aws:andromede:forward:"
+_SSH_PORT = 22
+
+
+def public_ip_of(instance: Instance) -> str | None:
+    """The address that reaches the instance from its host: the host-only public address in
+    bridge mode; the SSH forward's host address in user mode."""
+    if instance.public_ip is not None:
+        return instance.public_ip
+    for host_address, _, guest_port in _user_mode_forwards(instance):
+        if guest_port == _SSH_PORT:
+            return host_address
+    return None
+
+
+def _user_mode_forwards(instance: Instance) -> tuple[tuple[str, int, int], ...]:
+    # In bridge mode the public address is the way in: forwards are not advertised.
+    return instance.forwards if instance.network_mode == "user" else ()
+
+
+def system_tags(instance: Instance) -> tuple[tuple[str, str], ...]:
+    """The instance's tags, then the platform's forward tags in user mode (see above)."""
+    forwards = tuple(
+        (f"{FORWARD_TAG_PREFIX}{guest}", f"{host}:{port}")
+        for host, port, guest in _user_mode_forwards(instance)
+    )
+    return (*instance.tags, *forwards)
+
+
+def _association(xml: XmlWriter, public_ip: str | None) -> None:
+    if public_ip is None:
+        return
+    xml.open("association")
+    xml.element("publicIp", public_ip)
+    xml.element("publicDnsName", "")
+    xml.element("ipOwnerId", "amazon")
+    xml.close("association")
+
+
+def _group_set(xml: XmlWriter, instance: Instance, group_names: dict[str, str]) -> None:
+    xml.open("groupSet")
+    for group_id in instance.security_group_ids:
+        xml.open("item")
+        xml.element("groupId", group_id)
+        xml.element("groupName", group_names.get(group_id, ""))
+        xml.close("item")
+    xml.close("groupSet")
+
+
+def write_interface(
+    xml: XmlWriter,
+    call: Call,
+    instance: Instance,
+    group_names: dict[str, str],
+    *,
+    nested: bool,
+    tags: tuple[tuple[str, str], ...] = (),
+) -> None:
+    """The instance's interface as an ``<item>``: ``nested`` in DescribeInstances' instance,
+    or on its own for DescribeNetworkInterfaces (which adds the instance's id and zone)."""
+    if instance.network_interface_id is None or instance.private_ip is None:
+        return
+    dns = private_dns_name(instance.private_ip, call.region)
+    public_ip = public_ip_of(instance)
+    xml.open("item")
+    xml.element("networkInterfaceId", instance.network_interface_id)
+    xml.element("subnetId", instance.subnet_id)
+    xml.element("vpcId", instance.vpc_id)
+    if not nested:
+        xml.element("availabilityZone", instance.availability_zone)
+    xml.element("description", "")
+    xml.element("ownerId", instance.tenant_id)
+    xml.element("requesterManaged", False)
+    xml.element("status", "in-use")
+    xml.element("macAddress", instance.mac)
+    xml.element("privateIpAddress", instance.private_ip)
+    xml.element("privateDnsName", dns)
+    xml.element("sourceDestCheck", True)
+    _group_set(xml, instance, group_names)
+    xml.open("attachment")
+    xml.element("attachmentId", "eni-attach-" + instance.network_interface_id[4:])
+    if not nested:
+        xml.element("instanceId", instance.instance_id)
+        xml.element("instanceOwnerId", instance.tenant_id)
+    xml.element("deviceIndex", 0)
+    xml.element("status", "attached")
+    xml.element("attachTime", iso8601(instance.launch_time))
+    xml.element("deleteOnTermination", True)
+    xml.close("attachment")
+    _association(xml, public_ip)
+    xml.open("privateIpAddressesSet")
+    xml.open("item")
+    xml.element("privateIpAddress", instance.private_ip)
+    xml.element("privateDnsName", dns)
+    xml.element("primary", True)
+    _association(xml, public_ip)
+    xml.close("item")
+    xml.close("privateIpAddressesSet")
+    xml.element("interfaceType", "interface")
+    if not nested:
+        write_tags(xml, tags)
+    xml.close("item")
+
+
+# -- DescribeVpcs ----------------------------------------------------------------------------
+
+_VPC_FILTERS = with_tags(
+    {
+        "vpc-id": lambda v: [v.vpc_id] if isinstance(v, Vpc) else [],
+        "is-default": lambda v: [str(v.is_default).lower()] if isinstance(v, Vpc) else [],
+        # The spelling Terraform's aws_default_vpc and aws_vpc (default = true) send.
+        "isDefault": lambda v: [str(v.is_default).lower()] if isinstance(v, Vpc) else [],
+        "cidr": lambda v: [v.cidr] if isinstance(v, Vpc) else [],
+        "cidr-block-association.cidr-block": lambda v: [v.cidr] if isinstance(v, Vpc) else [],
+        "state": lambda v: ["available"],
+        "owner-id": lambda v: [v.tenant_id] if isinstance(v, Vpc) else [],
+        "dhcp-options-id": lambda v: [v.dhcp_options_id] if isinstance(v, Vpc) else [],
+    }
+)
+
+
+async def describe_vpcs(call: Call) -> None:
+    p = call.params
+    vpcs = await call.compute.describe_vpcs(call.tenant_id, p.values("VpcId"))
+    filters = Filters(p.filters(), _VPC_FILTERS)
+    xml = call.result
+    xml.open("vpcSet")
+    for vpc in vpcs:
+        if not matches(filters, vpc):
+            continue
+        xml.open("item")
+        xml.element("vpcId", vpc.vpc_id)
+        xml.element("ownerId", vpc.tenant_id)
+        xml.element("state", "available")
+        xml.element("cidrBlock", vpc.cidr)
+        xml.open("cidrBlockAssociationSet")
+        xml.open("item")
+        xml.element("cidrBlock", vpc.cidr)
+        xml.element("associationId", "vpc-cidr-assoc-" + vpc.vpc_id[4:])
+        xml.open("cidrBlockState")
+        xml.element("state", "associated")
+        xml.close("cidrBlockState")
+        xml.close("item")
+        xml.close("cidrBlockAssociationSet")
+        xml.element("dhcpOptionsId", vpc.dhcp_options_id)
+        xml.element("instanceTenancy", "default")
+        xml.element("isDefault", vpc.is_default)
+        write_tags(xml, vpc.tags)
+        xml.close("item")
+    xml.close("vpcSet")
+
+
+# -- DescribeSubnets -------------------------------------------------------------------------
+
+
+def _subnet_filter(name: str) -> Callable[[object], list[str]] | None:
+    def of(get: Callable[[Subnet], str]) -> Callable[[object], list[str]]:
+        return lambda s: [get(s)] if isinstance(s, Subnet) else []
+
+    fields = {
+        "subnet-id": of(lambda s: s.subnet_id),
+        "vpc-id": of(lambda s: s.vpc_id),
+        "cidr-block": of(lambda s: s.cidr),
+        "cidr": of(lambda s: s.cidr),
+        "cidrBlock": of(lambda s: s.cidr),
+        "availability-zone": of(lambda s: s.availability_zone),
+        # Terraform's aws_default_subnet spells these two the API's older way.
+        "availabilityZone": of(lambda s: s.availability_zone),
+        "default-for-az": of(lambda s: str(s.default_for_az).lower()),
+        "defaultForAz": of(lambda s: str(s.default_for_az).lower()),
+        "state": of(lambda s: "available"),
+        "owner-id": of(lambda s: s.tenant_id),
+    }
+    return with_tags(fields)(name)
+
+
+async def describe_subnets(call: Call) -> None:
+    p = call.params
+    subnets = await call.compute.describe_subnets(call.tenant_id, p.values("SubnetId"))
+    filters = Filters(p.filters(), _subnet_filter)
+    interfaces = await call.compute.describe_network_interfaces(call.tenant_id, [])
+    xml = call.result
+    xml.open("subnetSet")
+    for subnet in subnets:
+        if not matches(filters, subnet):
+            continue
+        used = sum(1 for i in interfaces if i.subnet_id == subnet.subnet_id)
+        xml.open("item")
+        xml.element("subnetId", subnet.subnet_id)
+        xml.element("subnetArn", call.arn("subnet", subnet.subnet_id))
+        xml.element("state", "available")
+        xml.element("ownerId", subnet.tenant_id)
+        xml.element("vpcId", subnet.vpc_id)
+        xml.element("cidrBlock", subnet.cidr)
+        xml.element("availableIpAddressCount", sum(1 for _ in usable_addresses(subnet.cidr)) - used)
+        xml.element("availabilityZone", subnet.availability_zone)
+        xml.element("availabilityZoneId", f"{call.region}-az1")
+        xml.element("defaultForAz", subnet.default_for_az)
+        xml.element("mapPublicIpOnLaunch", True)
+        xml.element("assignIpv6AddressOnCreation", False)
+        xml.open("ipv6CidrBlockAssociationSet")
+        xml.close("ipv6CidrBlockAssociationSet")
+        write_tags(xml, subnet.tags)
+        xml.close("item")
+    xml.close("subnetSet")
+
+
+# -- DescribeNetworkInterfaces ---------------------------------------------------------------
+
+
+def _interface_filter(name: str) -> Callable[[tuple[NetworkInterface, Instance]], list[str]] | None:
+    fields: dict[str, Callable[[tuple[NetworkInterface, Instance]], list[str]]] = {
+        "network-interface-id": lambda p: [p[0].interface_id],
+        "subnet-id": lambda p: [p[0].subnet_id],
+        "vpc-id": lambda p: [p[0].vpc_id],
+        "availability-zone": lambda p: [p[0].availability_zone],
+        "mac-address": lambda p: [p[0].mac],
+        "private-ip-address": lambda p: [p[0].private_ip],
+        "addresses.private-ip-address": lambda p: [p[0].private_ip],
+        "attachment.instance-id": lambda p: [p[0].instance_id],
+        "group-id": lambda p: list(p[1].security_group_ids),
+        "status": lambda p: ["in-use"],
+        "association.public-ip": lambda p: [ip] if (ip := public_ip_of(p[1])) else [],
+    }
+    return fields.get(name)
+
+
+async def describe_network_interfaces(call: Call) -> None:
+    p = call.params
+    interfaces = await call.compute.describe_network_interfaces(
+        call.tenant_id, p.values("NetworkInterfaceId")
+    )
+    filters = Filters(p.filters(), _interface_filter)
+    instances = {
+        i.instance_id: i for i in await call.compute.describe_instances(call.tenant_id, [])
+    }
+    groups = await call.compute.describe_security_groups(call.tenant_id, [], [])
+    names = {g.group_id: g.name for g in groups}
+    xml = call.result
+    xml.open("networkInterfaceSet")
+    for interface in interfaces:
+        instance = instances.get(interface.instance_id)
+        if instance is None or not matches(filters, (interface, instance)):
+            continue
+        write_interface(xml, call, instance, names, nested=False, tags=interface.tags)
+    xml.close("networkInterfaceSet")
+
+
+# -- DescribeAccountAttributes ---------------------------------------------------------------
+
+
+async def describe_account_attributes(call: Call) -> None:
+    """What SDKs and Terraform ask to learn the account's platform: VPC only, its default VPC,
+    and the limits that apply."""
+    network = await call.compute.default_network(call.tenant_id)
+    limits = call.compute.limits
+    attributes = {
+        "supported-platforms": ["VPC"],
+        "default-vpc": [network.vpc.vpc_id],
+        "max-instances": [str(limits.max_instances_per_tenant)],
+        "vpc-max-security-groups-per-interface": [str(MAX_GROUPS_PER_INSTANCE)],
+        "max-elastic-ips": ["0"],
+        "vpc-max-elastic-ips": ["0"],
+    }
+    wanted = call.params.values("AttributeName")
+    for name in wanted:
+        if name not in attributes:
+            raise Ec2Error("InvalidParameterValue", f"Invalid attribute name: {name[:64]}")
+    xml = call.result
+    xml.open("accountAttributeSet")
+    for name, values in attributes.items():
+        if wanted and name not in wanted:
+            continue
+        xml.open("item")
+        xml.element("attributeName", name)
+        xml.open("attributeValueSet")
+        for value in values:
+            xml.open("item")
+            xml.element("attributeValue", value)
+            xml.close("item")
+        xml.close("attributeValueSet")
+        xml.close("item")
+    xml.close("accountAttributeSet")
+
+
+NETWORK_ACTIONS: dict[str, Action] = {
+    "DescribeAccountAttributes": Action(describe_account_attributes, mutating=False),
+    "DescribeVpcs": Action(describe_vpcs, mutating=False),
+    "DescribeSubnets": Action(describe_subnets, mutating=False),
+    "DescribeNetworkInterfaces": Action(describe_network_interfaces, mutating=False),
+}

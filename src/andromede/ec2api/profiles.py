@@ -1,0 +1,152 @@
+"""EC2 actions on a launched instance's settings: its IAM instance profile
+(Associate/Disassociate/DescribeIamInstanceProfileAssociations) and its security groups
+(ModifyInstanceAttribute with GroupId), and the resolution of a profile RunInstances names.
+
+Naming a profile hands its role's permissions to code in the instance, so, as on AWS, the
+caller needs ``iam:PassRole`` on the role, beside the EC2 action itself.
+"""
+
+from __future__ import annotations
+
+from andromede.compute.instance_attributes import ProfileAssociation
+from andromede.compute.model import InstanceProfileRef
+from andromede.ec2api.errors import Ec2Error
+from andromede.ec2api.filters import Filters, matches
+from andromede.ec2api.protocol import Action, Call
+from andromede.ec2api.xml import write_return
+from andromede.http.xml import XmlWriter
+from andromede.iam.errors import NoSuchEntity
+from andromede.iam.model import InstanceProfile
+
+__all__ = ["PROFILE_ACTIONS", "instance_profile"]
+
+_MAX_RESULTS = 1000
+
+
+async def instance_profile(
+    call: Call, arn: str | None, name: str | None
+) -> InstanceProfileRef | None:
+    """The tenant's profile ``arn`` or ``name`` names (None when neither is given), once the
+    caller is allowed ``iam:PassRole`` on its role."""
+    if arn is None and name is None:
+        return None
+    found: InstanceProfile
+    try:
+        if arn is not None:
+            found = await call.identity.get_instance_profile_by_arn(call.tenant_id, arn)
+            if name is not None and name != found.name:
+                raise Ec2Error(
+                    "InvalidParameterCombination",
+                    "The parameter iamInstanceProfile.name names another profile than the ARN",
+                )
+        else:
+            found = await call.identity.get_instance_profile(call.tenant_id, name or "")
+    except NoSuchEntity:
+        which = f"arn ({arn[:256]})" if arn is not None else f"name ({(name or '')[:128]})"
+        raise Ec2Error(
+            "InvalidParameterValue",
+            f"Value {which} for parameter iamInstanceProfile is invalid. "
+            "Invalid IAM Instance Profile",
+        ) from None
+    for role in found.roles:
+        await call.allow("iam:PassRole", [role.arn])
+    return InstanceProfileRef(found.arn, found.id)
+
+
+def _write_association(xml: XmlWriter, association: ProfileAssociation, tag: str) -> None:
+    xml.open(tag)
+    xml.element("associationId", association.profile.association_id)
+    xml.element("instanceId", association.instance_id)
+    xml.open("iamInstanceProfile")
+    xml.element("arn", association.profile.arn)
+    xml.element("id", association.profile.profile_id)
+    xml.close("iamInstanceProfile")
+    xml.element("state", association.state)
+    xml.close(tag)
+
+
+async def associate_iam_instance_profile(call: Call) -> None:
+    p = call.params
+    instance_id = p.required("InstanceId")
+    profile = await instance_profile(
+        call, p.get("IamInstanceProfile.Arn"), p.get("IamInstanceProfile.Name")
+    )
+    if profile is None:
+        raise Ec2Error("MissingParameter", "The request must contain IamInstanceProfile")
+    association = await call.compute.associate_profile(call.tenant_id, instance_id, profile)
+    _write_association(call.result, association, "iamInstanceProfileAssociation")
+
+
+async def disassociate_iam_instance_profile(call: Call) -> None:
+    association = await call.compute.disassociate_profile(
+        call.tenant_id, call.params.required("AssociationId")
+    )
+    _write_association(call.result, association, "iamInstanceProfileAssociation")
+
+
+_ASSOCIATION_FILTERS = {
+    "instance-id": lambda a: [a.instance_id],
+    "state": lambda a: [a.state],
+}
+
+
+async def describe_iam_instance_profile_associations(call: Call) -> None:
+    p = call.params
+    ids = p.values("AssociationId")
+    max_results = p.integer("MaxResults", minimum=5, maximum=_MAX_RESULTS)
+    filters: Filters[ProfileAssociation] = Filters(p.filters(), _ASSOCIATION_FILTERS.get)
+    found = [
+        a
+        for a in await call.compute.profile_associations(call.tenant_id, ids)
+        if matches(filters, a)
+    ]
+    found.sort(key=lambda a: a.profile.association_id)
+    after = p.get("NextToken")
+    if after is not None:
+        found = [a for a in found if a.profile.association_id > after]
+    next_token = None
+    if max_results is not None and len(found) > max_results:
+        found = found[:max_results]
+        next_token = found[-1].profile.association_id
+    xml = call.result
+    xml.open("iamInstanceProfileAssociationSet")
+    for association in found:
+        _write_association(xml, association, "item")
+    xml.close("iamInstanceProfileAssociationSet")
+    xml.element("nextToken", next_token)
+
+
+async def modify_instance_attribute(call: Call) -> None:
+    """Only the security groups may change here; the other attributes answer so."""
+    p = call.params
+    instance_id = p.required("InstanceId")
+    group_ids = p.values("GroupId")
+    others = {key.split(".", 1)[0] for key in p.names()} - {
+        "Action", "Version", "InstanceId", "GroupId", "DryRun",
+    }  # fmt: skip
+    attribute = p.get("Attribute")
+    if others or (attribute is not None and attribute != "groupSet") or not group_ids:
+        raise Ec2Error(
+            "UnsupportedOperation",
+            "ModifyInstanceAttribute changes only the security groups (GroupId.N)",
+        )
+    await call.compute.set_security_groups(call.tenant_id, instance_id, group_ids)
+    write_return(call.result)
+
+
+def _instance_arn(call: Call) -> list[str]:
+    return [call.arn("instance", call.params.get("InstanceId") or "*")]
+
+
+PROFILE_ACTIONS: dict[str, Action] = {
+    "AssociateIamInstanceProfile": Action(
+        associate_iam_instance_profile, mutating=True, resources=_instance_arn
+    ),
+    "DisassociateIamInstanceProfile": Action(disassociate_iam_instance_profile, mutating=True),
+    "DescribeIamInstanceProfileAssociations": Action(
+        describe_iam_instance_profile_associations, mutating=False
+    ),
+    "ModifyInstanceAttribute": Action(
+        modify_instance_attribute, mutating=True, resources=_instance_arn
+    ),
+}

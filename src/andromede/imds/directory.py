@@ -1,0 +1,87 @@
+"""The instance directory over compute: which running instance of this host a guest's
+connection comes from, and what its guest may learn of it.
+
+A connection to the metadata service arrives from the instance's host-only public address (its
+tenant network SNATs the guest's packets to it, decision 0015). That address is unique among the
+instances running on one host, not across hosts, and is reused after an instance stops; so the
+directory answers only for an instance that the database records as running on *this* host with
+that address, and that the host's driver confirms is wired with it right now. A record not yet
+updated (an instance stopping, or one whose address was just given to another) answers nobody
+rather than the wrong instance: its role's credentials must never reach another guest.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from andromede.compute.driver import HypervisorDriver
+from andromede.compute.model import Instance, InstanceState, KeyPair
+from andromede.compute.network import private_dns_name
+from andromede.compute.store import ComputeStore
+from andromede.imds.instances import InstanceMetadata, PublicKey
+
+__all__ = ["ComputeInstanceDirectory", "instance_metadata"]
+
+log = logging.getLogger(__name__)
+
+
+class ComputeInstanceDirectory:
+    """:class:`~andromede.imds.instances.InstanceDirectory` over the compute records and the
+    host's driver (the one the metadata server runs beside)."""
+
+    def __init__(self, store: ComputeStore, driver: HypervisorDriver, region: str) -> None:
+        self._store = store
+        self._driver = driver
+        self._region = region
+
+    async def by_address(self, address: str) -> InstanceMetadata | None:
+        host = self._driver.host
+        holders = [
+            instance
+            for instance in await self._store.list(Instance, None)
+            if instance.host == host
+            and instance.state is InstanceState.RUNNING
+            and instance.public_ip == address
+        ]
+        if len(holders) != 1:
+            if holders:
+                log.warning(
+                    "address %s is recorded for %d running instances", address, len(holders)
+                )
+            return None
+        [instance] = holders
+        wired = await self._driver.network(instance.instance_id)
+        if wired is None or wired.public_ip != address:
+            return None
+        keys = (
+            [k for k in await self._store.list(KeyPair, instance.tenant_id)
+             if k.name == instance.key_name]
+            if instance.key_name is not None
+            else []
+        )  # fmt: skip
+        return instance_metadata(instance, keys, self._region)
+
+
+def instance_metadata(
+    instance: Instance, key_pairs: list[KeyPair], region: str
+) -> InstanceMetadata:
+    """What the guest of ``instance`` reads about itself."""
+    private_ip = instance.private_ip or ""
+    hostname = private_dns_name(private_ip, region) if private_ip else instance.instance_id
+    profile = instance.iam_instance_profile
+    return InstanceMetadata(
+        instance_id=instance.instance_id,
+        account_id=instance.tenant_id,
+        instance_type=instance.instance_type,
+        image_id=instance.image_id,
+        region=region,
+        availability_zone=instance.availability_zone,
+        private_ip=private_ip,
+        mac=instance.mac or "",
+        launched_at=instance.launch_time,
+        local_hostname=hostname,
+        public_ip=instance.public_ip,
+        public_keys=tuple(PublicKey(k.name, k.public_key) for k in key_pairs),
+        user_data=instance.user_data or None,
+        instance_profile=profile.arn if profile is not None else None,
+    )
