@@ -384,6 +384,8 @@ async def open_blob_stores(
             user=settings.ceph_user,
             connect_timeout=settings.ceph_connect_timeout,
             op_timeout=settings.ceph_op_timeout,
+            reconnect_delay=settings.ceph_reconnect_delay,
+            reconnect_delay_max=settings.ceph_reconnect_delay_max,
         )
     )
     try:

@@ -287,6 +287,19 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a RADOS operation may take before the request answers 503.",
     )
+    ceph_reconnect_delay: float = Field(
+        default=0.5,
+        gt=0,
+        description=(
+            "Seconds before a gateway's first attempt to replace its librados client once the"
+            " cluster looks gone; doubled after each failed attempt."
+        ),
+    )
+    ceph_reconnect_delay_max: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds at most between two attempts to reconnect to the Ceph cluster.",
+    )
     rados_stripe_size: int = Field(
         default=4 * MIB,
         ge=64 * KIB,

@@ -79,11 +79,9 @@ _FORMAT = 1
 _LIST_BATCH = 1000
 _STAT_CONCURRENCY = 64
 _UNAVAILABLE = {errno.ETIMEDOUT, errno.ENOTCONN, errno.ESHUTDOWN, errno.ECONNREFUSED}
-# Seconds between attempts to connect a new client: doubled after each failure, up to the cap.
-_RECONNECT_FIRST_DELAY = 0.5
-_RECONNECT_MAX_DELAY = 15.0
 # A replacement this long after the previous one starts its back-off afresh.
 _RECONNECT_CALM = 60.0
+_DEFAULT_RECONNECT_DELAY = 0.5
 
 _log = logging.getLogger(__name__)
 
@@ -97,6 +95,10 @@ class RadosConfig:
     user: str = "client.admin"
     connect_timeout: float = 10.0
     op_timeout: float = 30.0
+    # Seconds between attempts to connect a new client: doubled after each failure, up to
+    # the cap (settings ceph_reconnect_delay and ceph_reconnect_delay_max).
+    reconnect_delay: float = _DEFAULT_RECONNECT_DELAY
+    reconnect_delay_max: float = 15.0
 
 
 def _failure(blob_id: str, what: str, code: int) -> BlobError:
@@ -128,7 +130,7 @@ class RadosCluster:
         self.reconnections = 0  # how many times a new client took over (logs, tests)
         # The back-off carries over from one replacement to the next when they come close
         # together (an OSD frozen, not dead, times out again on every new client).
-        self._delay = _RECONNECT_FIRST_DELAY
+        self._delay = config.reconnect_delay if config else _DEFAULT_RECONNECT_DELAY
         self._last_reconnected = -math.inf
 
     @classmethod
@@ -196,10 +198,10 @@ class RadosCluster:
 
     async def _reconnect(self, config: RadosConfig, stores: list[RadosBlobStore]) -> None:
         if time.monotonic() - self._last_reconnected > _RECONNECT_CALM:
-            self._delay = _RECONNECT_FIRST_DELAY
+            self._delay = config.reconnect_delay
         else:
             await asyncio.sleep(self._delay)
-            self._delay = min(self._delay * 2, _RECONNECT_MAX_DELAY)
+            self._delay = min(self._delay * 2, config.reconnect_delay_max)
         try:
             while True:
                 try:
@@ -223,7 +225,7 @@ class RadosCluster:
                         _log.warning("a new librados client is connected to the Ceph cluster")
                         return
                 await asyncio.sleep(self._delay)
-                self._delay = min(self._delay * 2, _RECONNECT_MAX_DELAY)
+                self._delay = min(self._delay * 2, config.reconnect_delay_max)
         finally:
             self._reconnecting = None
 
