@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ from support.debian_image import (
     build_debian_image,
     missing_requirements,
 )
+from support.qemu_host import clear_qemu_host, new_qemu_host, qemu_processes
 from support.server import ANDROMEDE, REGION, ServerProcess, free_port
 
 # Two boots of a real distribution under TCG, and on a machine's first run the image build (the
@@ -94,13 +94,8 @@ def debian_image() -> DebianImage:
 def qemu_server(
     tmp_path_factory: pytest.TempPathFactory, debian_image: DebianImage
 ) -> Iterator[tuple[ServerProcess, Path]]:
-    # QMP socket paths must fit in 107 bytes: a short state directory of its own.
-    state_dir = Path(tempfile.mkdtemp(prefix="andromede-e2e-deb-", dir="/tmp"))
-    env = {
-        "ANDROMEDE_WORKERS": "2",
-        "ANDROMEDE_HYPERVISOR": "qemu",
-        "ANDROMEDE_HYPERVISOR_STATE_DIR": str(state_dir),
-    }
+    state_dir, host_env = new_qemu_host("deb")
+    env = {**host_env, "ANDROMEDE_WORKERS": "2"}
     server = ServerProcess(
         data_dir=tmp_path_factory.mktemp("ec2deb") / "data", port=free_port(), extra_env=env
     )
@@ -111,14 +106,8 @@ def qemu_server(
             yield server, state_dir
         finally:
             server.stop()
-        # Stopping serve stops its agent, never the guests: a failed test's guest is killed here.
-        for pidfile in state_dir.glob("instances/*/qemu.pid"):
-            try:
-                os.kill(int(pidfile.read_text().strip()), 9)
-            except (OSError, ValueError):
-                pass
     finally:
-        shutil.rmtree(state_dir, ignore_errors=True)
+        clear_qemu_host(state_dir, host_env)
 
 
 def _ec2(server: ServerProcess) -> Any:
@@ -146,18 +135,6 @@ def _wait_console(ec2: Any, instance_id: str, pattern: str) -> tuple[re.Match[st
                 f"{console[-6000:]}"
             )
         time.sleep(2)
-
-
-def _qemu_processes(state_dir: Path) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if str(state_dir).encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def _public_key_blob(openssh_line: str) -> str:
@@ -211,13 +188,13 @@ def test_debian_cloud_init_runs_user_data_installs_the_key_and_keeps_its_disk(
     if network.group(1).strip():
         assert re.fullmatch(r"\d+\.\d+\.\d+\.\d+/\d+", network.group(2)), network.group(0)
     print(f"first boot: user data ran {ran_at - started:.1f}s after RunInstances; {network[0]}")
-    assert len(_qemu_processes(state_dir)) == 1
+    assert len(qemu_processes(state_dir)) == 1
 
     # Stop (ACPI power button: systemd shuts the guest down), start: the root file system
     # kept the first boot's canary, and the user data did not run twice.
     ec2.stop_instances(InstanceIds=[instance_id])
     ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
-    assert _qemu_processes(state_dir) == []
+    assert qemu_processes(state_dir) == []
     restarted = time.monotonic()
     ec2.start_instances(InstanceIds=[instance_id])
     ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
@@ -235,11 +212,11 @@ def test_debian_cloud_init_runs_user_data_installs_the_key_and_keeps_its_disk(
     ec2.terminate_instances(InstanceIds=[instance_id])
     ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
     deadline = time.monotonic() + 60
-    while (_qemu_processes(state_dir) or list(state_dir.glob("volumes/*"))) and (
+    while (qemu_processes(state_dir) or list(state_dir.glob("volumes/*"))) and (
         time.monotonic() < deadline
     ):
         time.sleep(0.5)
-    assert _qemu_processes(state_dir) == []
+    assert qemu_processes(state_dir) == []
     assert list(state_dir.glob("volumes/*")) == []
     assert list(state_dir.glob("instances/*/seed*")) == []
     assert not (state_dir / "instances" / instance_id).exists()

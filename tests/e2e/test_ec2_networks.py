@@ -19,11 +19,9 @@ import re
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -32,6 +30,7 @@ from botocore.config import Config
 
 from e2e.iam_helpers import client_for, new_tenant
 from support.guest_images import GuestImage, GuestImageUnavailable, build_guest_image
+from support.qemu_host import clear_qemu_host, new_qemu_host
 from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -126,14 +125,11 @@ def guest_image() -> GuestImage:
 def server(
     tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage
 ) -> Iterator[ServerProcess]:
-    state_dir = Path(tempfile.mkdtemp(prefix="andromede-e2e-net-", dir="/tmp"))
-    link_prefix = f"n{uuid.uuid4().hex[:4]}"
+    state_dir, host_env = new_qemu_host("net")
     env = {
+        **host_env,
         "ANDROMEDE_WORKERS": "1",
-        "ANDROMEDE_HYPERVISOR": "qemu",
         "ANDROMEDE_HYPERVISOR_NETWORKING": "bridge",
-        "ANDROMEDE_HYPERVISOR_STATE_DIR": str(state_dir),
-        "ANDROMEDE_HYPERVISOR_LINK_PREFIX": link_prefix,
         "ANDROMEDE_INSTANCE_STOP_TIMEOUT": "5",
         # One vCPU per guest: TCG on a shared 2-core machine.
         "ANDROMEDE_INSTANCE_TYPES": json.dumps({"t3.nano": [1, 256, 8]}),
@@ -142,19 +138,7 @@ def server(
         with running_server(tmp_path_factory.mktemp("ec2n") / "data", extra_env=env) as running:
             yield running
     finally:
-        # Stopping serve stops its agent, never the guests nor their networks: whatever a
-        # failed test left is removed here (QEMU and dnsmasq by pid file, then the namespaces).
-        for pidfile in [*state_dir.glob("instances/*/qemu.pid"), *state_dir.glob("networks/*.pid")]:
-            try:
-                os.kill(int(pidfile.read_text().strip()), 9)
-            except (OSError, ValueError):
-                pass
-        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
-        for line in listed.stdout.splitlines():
-            name = line.split(" ", 1)[0]
-            if name.startswith(f"{link_prefix}-"):
-                subprocess.run(["ip", "netns", "delete", name], capture_output=True)
-        shutil.rmtree(state_dir, ignore_errors=True)
+        clear_qemu_host(state_dir, host_env)
 
 
 def _ec2(server: ServerProcess, credentials: tuple[str, str]) -> Any:

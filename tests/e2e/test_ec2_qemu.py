@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from support.guest_images import (
     GuestImageUnavailable,
     build_guest_image,
 )
+from support.qemu_host import clear_qemu_host, new_qemu_host, qemu_processes
 from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -55,32 +55,13 @@ def guest_image() -> GuestImage:
 def qemu_server(
     tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage
 ) -> Iterator[tuple[ServerProcess, Path]]:
-    # QMP socket paths must fit in 107 bytes: a short state directory of its own.
-    state_dir = Path(tempfile.mkdtemp(prefix="andromede-e2e-hv-", dir="/tmp"))
-    link_prefix = f"q{uuid.uuid4().hex[:4]}"  # this run's network namespaces and links
-    env = {
-        "ANDROMEDE_WORKERS": "2",
-        "ANDROMEDE_HYPERVISOR": "qemu",
-        "ANDROMEDE_HYPERVISOR_STATE_DIR": str(state_dir),
-        "ANDROMEDE_HYPERVISOR_LINK_PREFIX": link_prefix,
-        "ANDROMEDE_INSTANCE_STOP_TIMEOUT": "30",
-    }
+    state_dir, host_env = new_qemu_host("hv")
+    env = {**host_env, "ANDROMEDE_WORKERS": "2", "ANDROMEDE_INSTANCE_STOP_TIMEOUT": "30"}
     try:
         with running_server(tmp_path_factory.mktemp("ec2q") / "data", extra_env=env) as server:
             yield server, state_dir
     finally:
-        # Stopping serve stops its agent, never the guests nor their tenant networks: whatever
-        # a test left is removed here (QEMU and dnsmasq by pid file, then the namespaces).
-        for pidfile in [*state_dir.glob("instances/*/qemu.pid"), *state_dir.glob("networks/*.pid")]:
-            try:
-                os.kill(int(pidfile.read_text().strip()), 9)
-            except (OSError, ValueError):
-                pass
-        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
-        for line in listed.stdout.splitlines():
-            if line.startswith(f"{link_prefix}-"):
-                subprocess.run(["ip", "netns", "delete", line.split(" ", 1)[0]], check=False)
-        shutil.rmtree(state_dir, ignore_errors=True)
+        clear_qemu_host(state_dir, host_env)
 
 
 def _ec2(server: ServerProcess) -> Any:
@@ -108,20 +89,6 @@ def _wait_console(ec2: Any, instance_id: str, boots: int) -> str:
         if time.monotonic() > deadline:
             raise AssertionError(f"console of {instance_id} after {BOOT_TIMEOUT:g}s:\n{console}")
         time.sleep(1)
-
-
-def _qemu_processes(state_dir: Path) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            # QEMU alone: the host's tenant networks run a dnsmasq under the state dir too.
-            if b"qemu-system" in argv[0] and str(state_dir).encode() in b" ".join(argv):
-                found.append(int(entry.name))
-    return found
 
 
 USER_DATA = f"""#!/bin/sh
@@ -162,12 +129,12 @@ def test_a_real_guest_runs_stops_starts_and_terminates_through_boto3(
     console = _wait_console(ec2, instance_id, boots=1)
     assert "user data ran: wrote canary" in console
     assert f"{USER_DATA_EXIT_MARKER}0" in console
-    assert len(_qemu_processes(state_dir)) == 1
+    assert len(qemu_processes(state_dir)) == 1
 
     # Stop (ACPI power-down), start again: the disk kept what the first boot wrote.
     ec2.stop_instances(InstanceIds=[instance_id])
     ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
-    assert _qemu_processes(state_dir) == []
+    assert qemu_processes(state_dir) == []
     ec2.start_instances(InstanceIds=[instance_id])
     ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
     console = _wait_console(ec2, instance_id, boots=2)
@@ -177,11 +144,11 @@ def test_a_real_guest_runs_stops_starts_and_terminates_through_boto3(
     ec2.terminate_instances(InstanceIds=[instance_id])
     ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
     deadline = time.monotonic() + 60
-    while (_qemu_processes(state_dir) or list(state_dir.glob("volumes/*"))) and (
+    while (qemu_processes(state_dir) or list(state_dir.glob("volumes/*"))) and (
         time.monotonic() < deadline
     ):
         time.sleep(0.5)
-    assert _qemu_processes(state_dir) == []
+    assert qemu_processes(state_dir) == []
     assert list(state_dir.glob("volumes/*")) == []
     assert not (state_dir / "instances" / instance_id).exists()
 
@@ -203,21 +170,21 @@ def test_guests_outlive_a_restart_of_serve(
     (instance_id,) = [i["InstanceId"] for i in run["Instances"]]
     ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
     _wait_console(ec2, instance_id, boots=0)
-    (qemu_pid,) = _qemu_processes(state_dir)
+    (qemu_pid,) = qemu_processes(state_dir)
 
     # serve and its agent go away and come back; the guest never stops.
     server.stop()
-    assert _qemu_processes(state_dir) == [qemu_pid]
+    assert qemu_processes(state_dir) == [qemu_pid]
     server.start()
     ec2 = _ec2(server)
     described = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]
     assert described["Instances"][0]["State"]["Name"] == "running"
     assert f"{INIT_MARKER} instance-id={instance_id}" in _console(ec2, instance_id)
-    assert _qemu_processes(state_dir) == [qemu_pid]
+    assert qemu_processes(state_dir) == [qemu_pid]
 
     # The new agent drives the guest it reattached to: an ACPI stop, then termination.
     ec2.stop_instances(InstanceIds=[instance_id])
     ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
-    assert _qemu_processes(state_dir) == []
+    assert qemu_processes(state_dir) == []
     ec2.terminate_instances(InstanceIds=[instance_id])
     ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from support.guest_images import (
     GuestImageUnavailable,
     build_guest_image,
 )
+from support.qemu_host import clear_qemu_host, new_qemu_host
 from support.rbd import POOL, USER, RbdNamespace
 from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 
@@ -59,12 +59,10 @@ def guest_image() -> GuestImage:
 def rbd_server(
     tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage, rbd_namespace: RbdNamespace
 ) -> Iterator[tuple[ServerProcess, Path]]:
-    # QMP socket paths must fit in 107 bytes: a short state directory of its own.
-    state_dir = Path(tempfile.mkdtemp(prefix="andromede-e2e-rbd-", dir="/tmp"))
+    state_dir, host_env = new_qemu_host("rbd")
     config = rbd_namespace.config
     env = {
-        "ANDROMEDE_HYPERVISOR": "qemu",
-        "ANDROMEDE_HYPERVISOR_STATE_DIR": str(state_dir),
+        **host_env,
         "ANDROMEDE_INSTANCE_STOP_TIMEOUT": "30",
         "ANDROMEDE_HYPERVISOR_VOLUME_BACKEND": "rbd",
         "ANDROMEDE_CEPH_CONF": str(config.conf_file),
@@ -76,13 +74,8 @@ def rbd_server(
     try:
         with running_server(tmp_path_factory.mktemp("ec2rbd") / "data", extra_env=env) as server:
             yield server, state_dir
-        for pidfile in state_dir.glob("instances/*/qemu.pid"):  # what a failed test left
-            try:
-                os.kill(int(pidfile.read_text().strip()), 9)
-            except (OSError, ValueError):
-                pass
     finally:
-        shutil.rmtree(state_dir, ignore_errors=True)
+        clear_qemu_host(state_dir, host_env)
 
 
 def _ec2(server: ServerProcess) -> Any:

@@ -81,10 +81,14 @@ class QemuProcess:
             with open(self.console, "r+b") as console:
                 console.truncate(0)
 
-    async def spawn(self, argv: Sequence[str], *, timeout: float) -> None:
-        """Run QEMU; it daemonises once its monitor listens, and the launcher exits."""
+    async def spawn(
+        self, argv: Sequence[str], *, timeout: float, pass_fds: Sequence[int] = ()
+    ) -> None:
+        """Run QEMU; it daemonises once its monitor listens, and the launcher exits.
+        ``pass_fds``: descriptors QEMU inherits (a tap named by ``fd=`` on its command line)."""
         process = await asyncio.create_subprocess_exec(
             *argv,
+            pass_fds=tuple(pass_fds),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,

@@ -377,16 +377,19 @@ class QemuDriver:
     async def _spawn_bridged(
         self, spec: InstanceSpec, nic: NicSpec, process: QemuProcess, accelerator: str
     ) -> InstanceNetwork:
-        """QEMU inside the tenant network's namespace, on the tap plugged for the instance
-        (its security groups applied before the guest runs)."""
+        """QEMU on the tap plugged for the instance in its tenant network (its security groups
+        applied before the guest runs). QEMU stays in the host's namespace, where its storage
+        is; only the tap's descriptor comes from the tenant network's."""
         plugged = await self._networks.plug(spec.instance_id, nic, spec.firewall)
-        netdev = f"tap,id=net0,ifname={plugged.tap},script=no,downscript=no"
-        argv = [
-            *self._networks.exec_prefix(plugged.network_id),
-            *self._command(spec, process, accelerator),
-            "-netdev", netdev, "-device", nic_device(spec),
-        ]  # fmt: skip
-        await process.spawn(argv, timeout=self._config.qmp_timeout)
+        tap = await self._networks.open_tap(plugged, timeout=self._config.qmp_timeout)
+        try:
+            argv = [
+                *self._command(spec, process, accelerator),
+                "-netdev", f"tap,id=net0,fd={tap}", "-device", nic_device(spec),
+            ]  # fmt: skip
+            await process.spawn(argv, timeout=self._config.qmp_timeout, pass_fds=(tap,))
+        finally:
+            os.close(tap)  # QEMU holds its own copy
         return InstanceNetwork(NetworkMode.BRIDGE, plugged.private_ip, plugged.public_ip)
 
     async def _spawn_user(

@@ -24,9 +24,12 @@ Nothing here is reachable from an instance but its own network and the metadata 
 towards the transit and public ranges (the host, other tenants' public addresses) is dropped in
 the namespace, whatever the host's own forwarding settings.
 
-QEMU joins a network by running inside its namespace (:meth:`TenantNetworks.exec_prefix`) and
-opening the tap :meth:`plug` created. State (which index, which addresses) is kept in a JSON file
-under the state directory, rewritten atomically, so a restarted agent finds its networks again.
+QEMU joins a network through the tap :meth:`plug` created, opened inside the namespace by a
+short helper that hands the file descriptor back (:meth:`TenantNetworks.open_tap`): QEMU itself
+stays in the host's namespace, where its storage is (Ceph monitors for RBD volumes are not
+reachable from a tenant network, nor should they be). State (which index, which addresses) is
+kept in a JSON file under the state directory, rewritten atomically, so a restarted agent finds
+its networks again.
 Needs root (CAP_NET_ADMIN) and the ``ip``, ``nft`` and ``dnsmasq`` commands.
 """
 
@@ -39,6 +42,8 @@ import json
 import logging
 import os
 import signal
+import socket
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,6 +66,18 @@ METADATA_ADDRESS = "169.254.169.254"
 _BRIDGE = "br0"
 _TRANSIT = "transit"
 _DHCP_EXIT_POLLS = 250  # of 20 ms: five seconds for dnsmasq to exit on SIGTERM
+
+
+# Run inside the namespace by :meth:`TenantNetworks.open_tap`: attach to the existing tap (the
+# same flags ``ip tuntap add mode tap`` gave it) and send the descriptor over the socket.
+_OPEN_TAP = """
+import fcntl, os, socket, struct, sys
+TUNSETIFF, IFF_TAP, IFF_NO_PI = 0x400454CA, 0x0002, 0x1000
+tap = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
+fcntl.ioctl(tap, TUNSETIFF, struct.pack("16sH", sys.argv[1].encode(), IFF_TAP | IFF_NO_PI))
+channel = socket.socket(fileno=int(sys.argv[2]))
+socket.send_fds(channel, [b"t"], [tap])
+"""
 
 
 class NetworkCommandError(RuntimeError):
@@ -242,8 +259,41 @@ class TenantNetworks:
         return f"{self._layout.link_prefix}-{network_id}"
 
     def exec_prefix(self, network_id: str) -> list[str]:
-        """The command prefix that runs a program (QEMU) inside the network's namespace."""
+        """The command prefix that runs a program inside the network's namespace."""
         return ["ip", "netns", "exec", self.netns(network_id)]
+
+    async def open_tap(self, plugged: PluggedNic, *, timeout: float = 10.0) -> int:
+        """A file descriptor on the instance's tap, opened inside its network's namespace
+        (a tap is opened by name in the namespace it lives in) and passed back over a socket
+        pair; the caller hands it to QEMU and closes its own copy."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            helper = await asyncio.create_subprocess_exec(
+                *self.exec_prefix(plugged.network_id),
+                sys.executable, "-c", _OPEN_TAP, plugged.tap, str(theirs.fileno()),
+                pass_fds=(theirs.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            theirs.close()
+            try:
+                _, stderr = await asyncio.wait_for(helper.communicate(), timeout)
+            except TimeoutError:
+                helper.kill()
+                await helper.wait()
+                raise NetworkCommandError(f"opening tap {plugged.tap} timed out") from None
+            if helper.returncode != 0:
+                message = stderr.decode(errors="replace").strip()[-300:]
+                raise NetworkCommandError(f"opening tap {plugged.tap} failed: {message}")
+            ours.setblocking(False)
+            _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+            if len(fds) != 1:
+                raise NetworkCommandError(f"opening tap {plugged.tap}: no descriptor came back")
+            return fds[0]
+        finally:
+            theirs.close()
+            ours.close()
 
     def _host_link(self, index: int) -> str:
         return f"{self._layout.link_prefix}t{index}"
