@@ -11,20 +11,15 @@ boot of the guest takes a minute or more under TCG.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from cryptography.hazmat.primitives import serialization
 
 from support.debian_image import (
@@ -34,8 +29,14 @@ from support.debian_image import (
     build_debian_image,
     missing_requirements,
 )
-from support.qemu_host import clear_qemu_host, new_qemu_host, qemu_processes
-from support.server import ANDROMEDE, REGION, ServerProcess, free_port
+from support.qemu_host import (
+    clear_qemu_host,
+    ec2_client,
+    import_image,
+    new_qemu_host,
+    qemu_processes,
+)
+from support.server import ServerProcess, free_port
 
 # Two boots of a real distribution under TCG, and on a machine's first run the image build (the
 # session fixture's set-up counts): past the suite's default 300 s when the machine is loaded.
@@ -110,16 +111,6 @@ def qemu_server(
         clear_qemu_host(state_dir, host_env)
 
 
-def _ec2(server: ServerProcess) -> Any:
-    access_key, secret_key = server.credentials()
-    session = boto3.session.Session(
-        aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=REGION
-    )
-    return session.client(
-        "ec2", endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1})
-    )
-
-
 def _wait_console(ec2: Any, instance_id: str, pattern: str) -> tuple[re.Match[str], float]:
     """The first match of ``pattern`` in the console output, and when it was seen."""
     deadline = time.monotonic() + BOOT_TIMEOUT
@@ -146,15 +137,8 @@ def test_debian_cloud_init_runs_user_data_installs_the_key_and_keeps_its_disk(
     qemu_server: tuple[ServerProcess, Path], debian_image: DebianImage
 ) -> None:
     server, state_dir = qemu_server
-    imported = subprocess.run(
-        [str(ANDROMEDE), "admin", "image", "import", str(debian_image.disk), "--name",
-         f"debian-12-{uuid.uuid4().hex[:6]}", "--public", "--json",
-         "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=300, check=True,
-        env={**os.environ, **server.extra_env},
-    )  # fmt: skip
-    image_id = json.loads(imported.stdout)["image_id"]
-    ec2 = _ec2(server)
+    image_id = import_image(server, debian_image.disk, "debian-12")
+    ec2 = ec2_client(server)
     key_name = f"k-{uuid.uuid4().hex[:8]}"
     key_pair = ec2.create_key_pair(KeyName=key_name, KeyType="ed25519")
     private_key = serialization.load_ssh_private_key(key_pair["KeyMaterial"].encode(), None)

@@ -18,20 +18,17 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from e2e.iam_helpers import client_for, new_tenant
 from support.guest_images import GuestImage, GuestImageUnavailable, build_guest_image
-from support.qemu_host import clear_qemu_host, new_qemu_host
-from support.server import ANDROMEDE, REGION, ServerProcess, running_server
+from support.qemu_host import clear_qemu_host, ec2_client, import_image, new_qemu_host
+from support.server import ServerProcess, running_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -141,15 +138,6 @@ def server(
         clear_qemu_host(state_dir, host_env)
 
 
-def _ec2(server: ServerProcess, credentials: tuple[str, str]) -> Any:
-    session = boto3.session.Session(
-        aws_access_key_id=credentials[0], aws_secret_access_key=credentials[1], region_name=REGION
-    )
-    return session.client(
-        "ec2", endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1})
-    )
-
-
 def _run(ec2: Any, image_id: str, user_data: str, **params: Any) -> dict[str, Any]:
     run = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
                             UserData=user_data, **params)  # fmt: skip
@@ -189,16 +177,9 @@ def _console_until(ec2: Any, instance_id: str, pattern: str) -> str:
 def test_tenants_isolated_members_reach_each_other_and_profiles_give_credentials(
     server: ServerProcess, guest_image: GuestImage
 ) -> None:
-    done = subprocess.run(
-        [str(ANDROMEDE), "admin", "image", "import", str(guest_image.disk), "--name",
-         f"busybox-{uuid.uuid4().hex[:6]}", "--public", "--json",
-         "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=300, check=True,
-        env={**os.environ, **server.extra_env},
-    )  # fmt: skip
-    image_id = json.loads(done.stdout)["image_id"]
+    image_id = import_image(server, guest_image.disk, "busybox")
     root = server.credentials()
-    ec2 = _ec2(server, root)
+    ec2 = ec2_client(server, root)
     iam = client_for(server, "iam", *root)
     s3 = client_for(server, "s3", *root)
     bucket = f"net-{uuid.uuid4().hex[:8]}"
@@ -241,7 +222,7 @@ def _check_networks(
                         "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
     )  # fmt: skip
     other_tenant = new_tenant(server, "net")
-    other = _ec2(server, (other_tenant.access_key_id, other_tenant.secret_access_key))
+    other = ec2_client(server, (other_tenant.access_key_id, other_tenant.secret_access_key))
     stranger = _run(other, image_id, prober(listener["PublicIpAddress"]))
     launched.append((other, stranger["InstanceId"]))
     assert stranger["PrivateIpAddress"].startswith("172.31.0.")  # the same range, its own

@@ -9,19 +9,14 @@ power-down. Guests run under TCG where KVM cannot run them (CI).
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from support.guest_images import (
     INIT_MARKER,
@@ -30,8 +25,14 @@ from support.guest_images import (
     GuestImageUnavailable,
     build_guest_image,
 )
-from support.qemu_host import clear_qemu_host, new_qemu_host, qemu_processes
-from support.server import ANDROMEDE, REGION, ServerProcess, running_server
+from support.qemu_host import (
+    clear_qemu_host,
+    ec2_client,
+    import_image,
+    new_qemu_host,
+    qemu_processes,
+)
+from support.server import ServerProcess, running_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -62,16 +63,6 @@ def qemu_server(
             yield server, state_dir
     finally:
         clear_qemu_host(state_dir, host_env)
-
-
-def _ec2(server: ServerProcess) -> Any:
-    access_key, secret_key = server.credentials()
-    session = boto3.session.Session(
-        aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=REGION
-    )
-    return session.client(
-        "ec2", endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1})
-    )
 
 
 def _console(ec2: Any, instance_id: str) -> str:
@@ -108,15 +99,8 @@ def test_a_real_guest_runs_stops_starts_and_terminates_through_boto3(
     qemu_server: tuple[ServerProcess, Path], guest_image: GuestImage
 ) -> None:
     server, state_dir = qemu_server
-    done = subprocess.run(
-        [str(ANDROMEDE), "admin", "image", "import", str(guest_image.disk), "--name",
-         f"busybox-{uuid.uuid4().hex[:6]}", "--public", "--json",
-         "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=300, check=True,
-        env={**os.environ, **server.extra_env},
-    )  # fmt: skip
-    image_id = json.loads(done.stdout)["image_id"]
-    ec2 = _ec2(server)
+    image_id = import_image(server, guest_image.disk, "busybox")
+    ec2 = ec2_client(server)
     key_name = f"k-{uuid.uuid4().hex[:8]}"
     ec2.create_key_pair(KeyName=key_name, KeyType="ed25519")
 
@@ -157,15 +141,8 @@ def test_guests_outlive_a_restart_of_serve(
     qemu_server: tuple[ServerProcess, Path], guest_image: GuestImage
 ) -> None:
     server, state_dir = qemu_server
-    done = subprocess.run(
-        [str(ANDROMEDE), "admin", "image", "import", str(guest_image.disk), "--name",
-         f"busybox-{uuid.uuid4().hex[:6]}", "--public", "--json",
-         "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=300, check=True,
-        env={**os.environ, **server.extra_env},
-    )  # fmt: skip
-    image_id = json.loads(done.stdout)["image_id"]
-    ec2 = _ec2(server)
+    image_id = import_image(server, guest_image.disk, "busybox")
+    ec2 = ec2_client(server)
     run = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
     (instance_id,) = [i["InstanceId"] for i in run["Instances"]]
     ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
@@ -176,7 +153,7 @@ def test_guests_outlive_a_restart_of_serve(
     server.stop()
     assert qemu_processes(state_dir) == [qemu_pid]
     server.start()
-    ec2 = _ec2(server)
+    ec2 = ec2_client(server)
     described = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]
     assert described["Instances"][0]["State"]["Name"] == "running"
     assert f"{INIT_MARKER} instance-id={instance_id}" in _console(ec2, instance_id)

@@ -8,19 +8,14 @@ tests/contract/test_hypervisor.py. One guest boot: they are slow under TCG.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from support.guest_images import (
     INIT_MARKER,
@@ -29,9 +24,9 @@ from support.guest_images import (
     GuestImageUnavailable,
     build_guest_image,
 )
-from support.qemu_host import clear_qemu_host, new_qemu_host
+from support.qemu_host import clear_qemu_host, ec2_client, import_image, new_qemu_host
 from support.rbd import POOL, USER, RbdNamespace
-from support.server import ANDROMEDE, REGION, ServerProcess, running_server
+from support.server import ServerProcess, running_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -78,16 +73,6 @@ def rbd_server(
         clear_qemu_host(state_dir, host_env)
 
 
-def _ec2(server: ServerProcess) -> Any:
-    access_key, secret_key = server.credentials()
-    session = boto3.session.Session(
-        aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=REGION
-    )
-    return session.client(
-        "ec2", endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1})
-    )
-
-
 def _wait_console(ec2: Any, instance_id: str) -> str:
     marker = f"{INIT_MARKER} instance-id={instance_id}"
     deadline = time.monotonic() + BOOT_TIMEOUT
@@ -104,15 +89,8 @@ def test_an_instance_boots_from_an_rbd_volume_and_terminating_empties_the_pool(
     rbd_server: tuple[ServerProcess, Path], guest_image: GuestImage, rbd_namespace: RbdNamespace
 ) -> None:
     server, state_dir = rbd_server
-    done = subprocess.run(
-        [str(ANDROMEDE), "admin", "image", "import", str(guest_image.disk), "--name",
-         f"busybox-{uuid.uuid4().hex[:6]}", "--public", "--json",
-         "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=300, check=True,
-        env={**os.environ, **server.extra_env},
-    )  # fmt: skip
-    image_id = json.loads(done.stdout)["image_id"]
-    ec2 = _ec2(server)
+    image_id = import_image(server, guest_image.disk, "busybox")
+    ec2 = ec2_client(server)
     run = ec2.run_instances(
         ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1, UserData=USER_DATA
     )

@@ -1,32 +1,57 @@
 """A private hypervisor host for the e2e tests that run ``andromede serve`` with QEMU.
 
-Each server gets its own state directory (short: QMP socket paths fit in 107 bytes) and its own
-link prefix, so parallel test servers never share a network namespace, a transit link or a
-bridge; :func:`clear_qemu_host` removes what a failed test left (stopping serve stops its agent,
-never the guests nor their tenant networks).
+Each server gets its own state directory (short: QMP socket paths fit in 107 bytes), its own
+link prefix and its own transit and public ranges, so parallel test servers never share a
+network namespace, a link, an address or the metadata listener's address; :func:`clear_qemu_host`
+removes what a failed test left (stopping serve stops its agent, never the guests nor their
+tenant networks). :func:`import_image` and :func:`ec2_client` are the operator's and the
+tenant's first steps on it.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
-__all__ = ["clear_qemu_host", "new_qemu_host", "qemu_processes"]
+import boto3
+from botocore.config import Config
+
+from support.server import ANDROMEDE, REGION, ServerProcess
+
+__all__ = ["clear_qemu_host", "ec2_client", "import_image", "new_qemu_host", "qemu_processes"]
 
 
 def new_qemu_host(name: str) -> tuple[Path, dict[str, str]]:
     """A fresh state directory and the serve settings that make it this run's host."""
     state_dir = Path(tempfile.mkdtemp(prefix=f"andromede-e2e-{name}-", dir="/tmp"))
+    block = _free_block()
     env = {
         "ANDROMEDE_HYPERVISOR": "qemu",
         "ANDROMEDE_HYPERVISOR_STATE_DIR": str(state_dir),
         "ANDROMEDE_HYPERVISOR_LINK_PREFIX": f"q{uuid.uuid4().hex[:4]}",
+        "ANDROMEDE_HYPERVISOR_TRANSIT_CIDR": f"100.64.{block}.0/24",
+        "ANDROMEDE_HYPERVISOR_PUBLIC_CIDR": f"100.65.{block}.0/24",
     }
     return state_dir, env
+
+
+def _free_block() -> int:
+    """A /24 of the transit range that no address of this host uses yet (random, so two test
+    workers starting together rarely pick the same one)."""
+    used = subprocess.run(
+        ["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True, check=False
+    ).stdout
+    while True:
+        block = secrets.randbelow(254) + 1
+        if f" 100.64.{block}." not in used:
+            return block
 
 
 def clear_qemu_host(state_dir: Path, env: dict[str, str]) -> None:
@@ -57,3 +82,27 @@ def qemu_processes(state_dir: Path) -> list[int]:
             if b"qemu-system" in argv[0] and str(state_dir).encode() in b" ".join(argv):
                 found.append(int(entry.name))
     return found
+
+
+def import_image(server: ServerProcess, disk: Path, name: str) -> str:
+    """``andromede admin image import`` of a public image (a fresh name each time); its id."""
+    done = subprocess.run(
+        [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name",
+         f"{name}-{uuid.uuid4().hex[:6]}", "--public", "--json",
+         "--data-dir", str(server.data_dir)],
+        capture_output=True, text=True, timeout=300, check=True,
+        env={**os.environ, **server.extra_env},
+    )  # fmt: skip
+    image_id: str = json.loads(done.stdout)["image_id"]
+    return image_id
+
+
+def ec2_client(server: ServerProcess, credentials: tuple[str, str] | None = None) -> Any:
+    """boto3's EC2 client on the server (the first tenant's root unless told), no retries."""
+    access_key, secret_key = credentials or server.credentials()
+    session = boto3.session.Session(
+        aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=REGION
+    )
+    return session.client(
+        "ec2", endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1})
+    )
