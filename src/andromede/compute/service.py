@@ -624,6 +624,9 @@ class ComputeService(
                     )
                 elif instance.state is InstanceState.STOPPED and alive:
                     await driver.kill(instance.instance_id)
+                elif instance.state is InstanceState.STOPPING:
+                    # A stop cut short (its gateway died, or the host did not answer).
+                    self._spawn(self._stop_on_host(instance, force=False))
             for instance_id in runtime:
                 record = known.get(instance_id)
                 if record is None or record.state is InstanceState.TERMINATED:
