@@ -137,6 +137,7 @@ def hypervisor_drivers(settings: Settings) -> list[HypervisorDriver]:
                     host=layout.host,
                     snapshot_path=layout.snapshot_path,
                     timeout=timeout,
+                    connect_timeout=settings.hypervisor_agent_connect_timeout,
                 )
             ]
         cert, key, ca = (
@@ -153,6 +154,7 @@ def hypervisor_drivers(settings: Settings) -> list[HypervisorDriver]:
                 host=host.name,
                 snapshot_path=layout.snapshot_path,
                 timeout=timeout,
+                connect_timeout=settings.hypervisor_agent_connect_timeout,
                 tls=tls,
             )
             for host in settings.hypervisor_hosts

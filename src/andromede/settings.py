@@ -525,6 +525,12 @@ class Settings(BaseSettings):
         description="Hypervisor hosts this gateway drives over mutual TLS (name, url); empty:"
         " the local agent that serve starts on its unix socket.",
     )
+    hypervisor_agent_connect_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a gateway waits to connect to a hypervisor agent before it takes"
+        " the host as unreachable (placement goes on with the others).",
+    )
     hypervisor_client_tls_cert: Path | None = Field(
         default=None,
         description="PEM client certificate the gateway presents to the agents of"

@@ -227,12 +227,19 @@ class ComputeService(
     async def _answering_capacities(self) -> list[HostCapacity]:
         """The capacity of every host that answers: an unreachable host takes no new
         instances, and does not keep the others from taking them."""
+        # Asked together: a silent host costs one connect timeout, not one per host.
+        hosts = list(self.drivers.items())
+        answers = await asyncio.gather(
+            *(driver.capacity() for _, driver in hosts), return_exceptions=True
+        )
         capacities = []
-        for host, driver in self.drivers.items():
-            try:
-                capacities.append(await driver.capacity())
-            except HostUnreachable as exc:
-                log.warning("host %s does not answer; placing on the others: %s", host, exc)
+        for (host, _), answer in zip(hosts, answers, strict=True):
+            if isinstance(answer, HostUnreachable):
+                log.warning("host %s does not answer; placing on the others: %s", host, answer)
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                capacities.append(answer)
         return capacities
 
     async def _insert_with_addresses(

@@ -78,6 +78,7 @@ class RemoteDriver:
         host: str,
         snapshot_path: Callable[[str], Path],
         timeout: float = 120.0,
+        connect_timeout: float = 5.0,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self._host = host
@@ -94,8 +95,9 @@ class RemoteDriver:
         self._client = httpx.AsyncClient(
             transport=transport,
             base_url=base_url,
-            # Stopping a guest waits for its ACPI timeout on the host: the timeout must exceed it.
-            timeout=timeout,
+            # Stopping a guest waits for its ACPI timeout on the host: the timeout must exceed
+            # it. Connecting is quick or the host is away: a short wait, then AgentUnreachable.
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
         )
 
     @property

@@ -239,3 +239,24 @@ async def test_a_listener_without_mutual_tls_is_refused(tmp_path: Path, pki: Pki
 def test_a_networked_agent_is_dialled_over_https_only() -> None:
     with pytest.raises(ValueError, match="https"):
         RemoteDriver("http://127.0.0.1:1", host="h", snapshot_path=Path)
+
+
+async def test_a_host_that_never_answers_is_unreachable_after_the_connect_timeout(
+    pki: Pki,
+) -> None:
+    # A port that takes connections in the kernel but never speaks: the handshake never ends.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"https://127.0.0.1:{silent.getsockname()[1]}"
+        context = agent_client_context(pki.gateway.cert, pki.gateway.key, pki.ca)
+        remote = RemoteDriver(
+            url, host="h", snapshot_path=Path, timeout=60, connect_timeout=0.5, tls=context
+        )
+        try:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(AgentUnreachable, match="ConnectTimeout"):
+                await remote.capacity()
+            assert asyncio.get_running_loop().time() - started < 10
+        finally:
+            await remote.close()
