@@ -114,6 +114,7 @@ class Agent:
 @dataclass(frozen=True)
 class Region:
     gateway: ServerProcess
+    gateway_state: Path
     agents: dict[str, Agent]
 
 
@@ -171,7 +172,7 @@ def region(tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage) ->
             try:
                 for agent in agents.values():
                     agent.start()
-                yield Region(gateway, agents)
+                yield Region(gateway, gateway_state, agents)
             finally:
                 for agent in agents.values():
                     agent.stop()
@@ -220,6 +221,7 @@ def test_instances_spread_over_two_hosts_and_the_region_outlives_one(
 ) -> None:
     gateway, agents = region.gateway, region.agents
     first, second = agents["hv-a"], agents["hv-b"]
+    assert not (region.gateway_state / "agent.sock").exists()  # serve started no agent
     image_id = import_image(gateway, guest_image.disk, "busybox")
     ec2 = ec2_client(gateway)
 
