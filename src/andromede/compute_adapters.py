@@ -138,6 +138,7 @@ def hypervisor_drivers(settings: Settings) -> list[HypervisorDriver]:
                     snapshot_path=layout.snapshot_path,
                     timeout=timeout,
                     connect_timeout=settings.hypervisor_agent_connect_timeout,
+                    query_timeout=settings.hypervisor_agent_query_timeout,
                 )
             ]
         cert, key, ca = (
@@ -155,6 +156,7 @@ def hypervisor_drivers(settings: Settings) -> list[HypervisorDriver]:
                 snapshot_path=layout.snapshot_path,
                 timeout=timeout,
                 connect_timeout=settings.hypervisor_agent_connect_timeout,
+                query_timeout=settings.hypervisor_agent_query_timeout,
                 tls=tls,
             )
             for host in settings.hypervisor_hosts

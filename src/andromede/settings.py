@@ -531,6 +531,12 @@ class Settings(BaseSettings):
         description="Seconds a gateway waits to connect to a hypervisor agent before it takes"
         " the host as unreachable (placement goes on with the others).",
     )
+    hypervisor_agent_query_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a gateway waits for a hypervisor agent to answer a question (its"
+        " capacity, what it runs, a console) before it takes the host as unreachable.",
+    )
     hypervisor_client_tls_cert: Path | None = Field(
         default=None,
         description="PEM client certificate the gateway presents to the agents of"

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 # The agent's answer header naming its host (andromede.hypervisor.agent.HOST_HEADER: the agent
 # module is the server's, this one the client's; the wire's name is the contract).
 _HOST_HEADER = "x-andromede-host"
+# The port's calls that only read the host's state.
+_QUERIES = frozenset({"capacity", "running", "state", "network", "console_output"})
 
 
 class AgentError(HypervisorError):
@@ -79,11 +81,16 @@ class RemoteDriver:
         snapshot_path: Callable[[str], Path],
         timeout: float = 120.0,
         connect_timeout: float = 5.0,
+        query_timeout: float = 30.0,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self._host = host
         self._snapshot_path = snapshot_path
         self._misidentified_logged = False
+        # Questions that change nothing on the host wait less than the calls that act: a host
+        # gone silent on a kept connection (no RST ever comes) must not hold placement or
+        # reconciliation for the whole call timeout.
+        self._query_timeout = httpx.Timeout(query_timeout, connect=connect_timeout)
         if isinstance(address, Path):
             transport = httpx.AsyncHTTPTransport(uds=str(address))
             base_url = "http://agent"
@@ -109,8 +116,13 @@ class RemoteDriver:
         document = {n: encode(v) for (n, _), v in zip(call.parameters, args, strict=True)}
         document |= {n: encode(keywords[n]) for n, _ in call.keywords}
         try:
-            response = await self._client.post(f"/v1/{name}", json=document)
-        except httpx.TransportError as exc:
+            if name in _QUERIES:
+                response = await self._client.post(
+                    f"/v1/{name}", json=document, timeout=self._query_timeout
+                )
+            else:
+                response = await self._client.post(f"/v1/{name}", json=document)
+        except httpx.TransportError as exc:  # timeouts included
             raise AgentUnreachable(
                 f"hypervisor agent of {self._host}: {type(exc).__name__}: {exc}"
             ) from exc

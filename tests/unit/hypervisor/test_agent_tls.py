@@ -260,3 +260,39 @@ async def test_a_host_that_never_answers_is_unreachable_after_the_connect_timeou
             assert asyncio.get_running_loop().time() - started < 10
         finally:
             await remote.close()
+
+
+async def test_a_host_silent_after_the_handshake_is_unreachable_after_the_query_timeout(
+    pki: Pki,
+) -> None:
+    # The agent's TLS, then nothing: a host frozen, or gone behind a kept connection.
+    held: list[asyncio.StreamWriter] = []
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    context = agent_server_context(pki.agent.cert, pki.agent.key, pki.ca)
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    client = agent_client_context(pki.gateway.cert, pki.gateway.key, pki.ca)
+    remote = RemoteDriver(
+        f"https://127.0.0.1:{port}",
+        host="h",
+        snapshot_path=Path,
+        timeout=60,
+        query_timeout=0.5,
+        tls=client,
+    )
+    try:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(AgentUnreachable, match="ReadTimeout"):
+            await remote.capacity()
+        with pytest.raises(AgentUnreachable, match="ReadTimeout"):
+            await remote.running()
+        assert asyncio.get_running_loop().time() - started < 10
+    finally:
+        await remote.close()
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
