@@ -15,6 +15,7 @@ import ctypes
 import logging
 import os
 import signal
+import ssl
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -38,10 +39,12 @@ from andromede.compute_adapters import (
 from andromede.db.database import Database, describe_url, open_database
 from andromede.db.migrate import upgrade
 from andromede.ec2api.app import Ec2App
+from andromede.errors import ConfigurationError
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.http.sigv4 import credential_service
 from andromede.hypervisor.agent import serve_agent
+from andromede.hypervisor.agent_tls import agent_server_context
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import BootstrapResult, IdentityLimits, IdentityService
 from andromede.iam.store_sql import SqlIdentityStore
@@ -574,14 +577,35 @@ async def open_instance_metadata(
 
 
 def run_hypervisor_agent(settings: Settings) -> None:
-    """Serve this host's QEMU driver on its agent socket, and the instance metadata service to
-    its guests, until SIGTERM/SIGINT (blocking; the body of ``andromede agent`` and of the agent
-    process ``andromede serve`` starts)."""
+    """Serve this host's QEMU driver on its agent socket — and, with ``hypervisor_agent_listen``,
+    to gateways on other machines over mutual TLS (decision 0022) — and the instance metadata
+    service to its guests, until SIGTERM/SIGINT (blocking; the body of ``andromede agent`` and
+    of the agent process ``andromede serve`` starts)."""
+    listen = settings.hypervisor_agent_address
+    tls = None
+    if listen is not None:
+        cert, key, ca = (
+            settings.hypervisor_agent_tls_cert,
+            settings.hypervisor_agent_tls_key,
+            settings.hypervisor_agent_tls_ca,
+        )
+        if cert is None or key is None or ca is None:  # the settings refuse it too
+            raise ConfigurationError("hypervisor_agent_listen needs its certificate, key and CA")
+        try:
+            tls = agent_server_context(cert, key, ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(f"the agent's TLS certificate, key or CA: {exc}") from exc
     driver = hypervisor_host_driver(settings)
 
     async def main() -> None:
         async with open_instance_metadata(settings, driver) as metadata:
-            await serve_agent(driver, settings.hypervisor_agent_socket, metadata_app=metadata)
+            await serve_agent(
+                driver,
+                settings.hypervisor_agent_socket,
+                metadata_app=metadata,
+                listen=listen,
+                tls=tls,
+            )
 
     asyncio.run(main())
 

@@ -8,7 +8,8 @@
   authorised as the caller (``s3:GetObject`` through the S3 authoriser: identity and bucket
   policies), decrypted by the storage service; any refusal is the import task's failure.
 - :func:`hypervisor_drivers`: the drivers the ``hypervisor`` setting names; with ``qemu``, the
-  host's agent reached over its socket (every gateway worker shares the one agent);
+  agent of each host of ``hypervisor_hosts`` over mutual TLS (decision 0022), or without them
+  the local host's agent reached over its socket (every gateway worker shares the one agent);
 - :func:`hypervisor_host_driver`: the QEMU driver the host's agent owns, whose volumes are
   files or Ceph RBD images as ``hypervisor_volume_backend`` says (:func:`hypervisor_volumes`).
 - :func:`compute_limits`: the service's limits from the settings.
@@ -27,6 +28,7 @@ from andromede.compute.errors import ImportFailed, IncorrectState
 from andromede.compute.model import InstanceType
 from andromede.compute.service_core import ComputeLimits
 from andromede.errors import AndromedeError
+from andromede.hypervisor.agent_tls import agent_client_context
 from andromede.hypervisor.images import QemuImg
 from andromede.hypervisor.qemu import QemuDriver, QemuDriverConfig
 from andromede.hypervisor.rbd_volumes import RbdConfig, RbdVolumes
@@ -124,15 +126,40 @@ def hypervisor_drivers(settings: Settings) -> list[HypervisorDriver]:
         ]
     if settings.hypervisor == "qemu":
         # The worker's own QemuDriver object only lends its file layout (where a snapshot
-        # lives); every call goes to the agent, the one owner of the host's guests.
-        layout = QemuDriver(settings.hypervisor_dir)
+        # lives; agents on other hosts are assumed to use the same hypervisor_state_dir);
+        # every call goes to the agent, the one owner of the host's guests.
+        layout = QemuDriver(settings.hypervisor_dir, host=settings.hypervisor_host_name)
+        timeout = settings.instance_stop_timeout + 120.0
+        if not settings.hypervisor_hosts:
+            return [
+                RemoteDriver(
+                    settings.hypervisor_agent_socket,
+                    host=layout.host,
+                    snapshot_path=layout.snapshot_path,
+                    timeout=timeout,
+                    connect_timeout=settings.hypervisor_agent_connect_timeout,
+                    query_timeout=settings.hypervisor_agent_query_timeout,
+                )
+            ]
+        cert, key, ca = (
+            settings.hypervisor_client_tls_cert,
+            settings.hypervisor_client_tls_key,
+            settings.hypervisor_agent_tls_ca,
+        )
+        if cert is None or key is None or ca is None:  # the settings refuse it too
+            raise ValueError("hypervisor_hosts needs the gateway's client certificate and CA")
+        tls = agent_client_context(cert, key, ca)
         return [
             RemoteDriver(
-                settings.hypervisor_agent_socket,
-                host=layout.host,
+                host.url,
+                host=host.name,
                 snapshot_path=layout.snapshot_path,
-                timeout=settings.instance_stop_timeout + 120.0,
+                timeout=timeout,
+                connect_timeout=settings.hypervisor_agent_connect_timeout,
+                query_timeout=settings.hypervisor_agent_query_timeout,
+                tls=tls,
             )
+            for host in settings.hypervisor_hosts
         ]
     raise ValueError(f"unknown hypervisor {settings.hypervisor!r}")  # the settings refuse it
 
@@ -149,7 +176,12 @@ def hypervisor_host_driver(settings: Settings) -> QemuDriver:
             link_prefix=settings.hypervisor_link_prefix,
         ),
     )
-    return QemuDriver(settings.hypervisor_dir, config=config, volumes=hypervisor_volumes(settings))
+    return QemuDriver(
+        settings.hypervisor_dir,
+        host=settings.hypervisor_host_name,
+        config=config,
+        volumes=hypervisor_volumes(settings),
+    )
 
 
 def hypervisor_volumes(settings: Settings) -> Callable[[Path, QemuImg], VolumeBackend] | None:

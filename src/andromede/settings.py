@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any, Literal
@@ -36,7 +37,15 @@ from pydantic_settings import (
 
 from andromede.errors import ConfigurationError
 
-__all__ = ["GIB", "KIB", "MIB", "RegionSettings", "Settings", "load_settings"]
+__all__ = [
+    "GIB",
+    "KIB",
+    "MIB",
+    "HypervisorHostSettings",
+    "RegionSettings",
+    "Settings",
+    "load_settings",
+]
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -73,6 +82,27 @@ class RegionSettings(BaseModel):
         default=None,
         pattern=r"^https?://[^/\s]+/?$",
         description="Public URL of the gateways serving the region, named in redirects.",
+    )
+
+
+_HOST_NAME = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$"
+
+
+class HypervisorHostSettings(BaseModel):
+    """One hypervisor host a gateway drives: the name its agent reports and where it listens.
+
+    Declared in the ``hypervisor_hosts`` list of the TOML file (``[[hypervisor_hosts]]``
+    tables) or as JSON in ``ANDROMEDE_HYPERVISOR_HOSTS``. A host joins only when it is named
+    here; its agent must present a certificate of ``hypervisor_agent_tls_ca`` valid for the
+    URL's host, and report this name (``hypervisor_host_name`` on that host).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=_HOST_NAME, description="Host name its agent reports.")
+    url: str = Field(
+        pattern=r"^https://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}/?$",
+        description="https://ADDRESS:PORT of the host's agent (mutual TLS).",
     )
 
 
@@ -465,6 +495,56 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds serve waits for its hypervisor agent to answer at start.",
     )
+    hypervisor_host_name: str = Field(
+        default_factory=socket.gethostname,
+        pattern=_HOST_NAME,
+        description="Name this host's hypervisor agent reports and instances record (default:"
+        " the machine's hostname); a gateway's hypervisor_hosts must name it so.",
+    )
+    hypervisor_agent_listen: str = Field(
+        default="",
+        description="HOST:PORT where the hypervisor agent also listens over mutual TLS for"
+        " gateways on other machines (empty: its unix socket only); needs"
+        " hypervisor_agent_tls_cert, _key and _ca.",
+    )
+    hypervisor_agent_tls_cert: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain) the agent presents on hypervisor_agent_listen;"
+        " signed by hypervisor_agent_tls_ca and valid for the address gateways dial.",
+    )
+    hypervisor_agent_tls_key: Path | None = Field(
+        default=None, description="PEM private key of hypervisor_agent_tls_cert."
+    )
+    hypervisor_agent_tls_ca: Path | None = Field(
+        default=None,
+        description="PEM CA that signs the gateways' client certificates and the agents'"
+        " certificates: each side accepts only a peer it signed.",
+    )
+    hypervisor_hosts: tuple[HypervisorHostSettings, ...] = Field(
+        default=(),
+        description="Hypervisor hosts this gateway drives over mutual TLS (name, url); empty:"
+        " the local agent that serve starts on its unix socket.",
+    )
+    hypervisor_agent_connect_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a gateway waits to connect to a hypervisor agent before it takes"
+        " the host as unreachable (placement goes on with the others).",
+    )
+    hypervisor_agent_query_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a gateway waits for a hypervisor agent to answer a question (its"
+        " capacity, what it runs, a console) before it takes the host as unreachable.",
+    )
+    hypervisor_client_tls_cert: Path | None = Field(
+        default=None,
+        description="PEM client certificate the gateway presents to the agents of"
+        " hypervisor_hosts (signed by hypervisor_agent_tls_ca).",
+    )
+    hypervisor_client_tls_key: Path | None = Field(
+        default=None, description="PEM private key of hypervisor_client_tls_cert."
+    )
     memory_hypervisor_vcpus: int = Field(
         default=16, ge=1, description="vCPUs the memory hypervisor offers to the scheduler."
     )
@@ -626,6 +706,57 @@ class Settings(BaseSettings):
         if self.api_port != 0 and self.api_port == self.s3_port:
             raise ValueError("api_port and s3_port must differ: the API has its own listener")
         return self
+
+    @model_validator(mode="after")
+    def _agent_listener_has_its_certificates(self) -> Settings:
+        # A network listener without mutual TLS would hand the host's guests to anyone.
+        if not self.hypervisor_agent_listen:
+            return self
+        host, _, port = self.hypervisor_agent_listen.rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError("hypervisor_agent_listen must be HOST:PORT (port 1 to 65535)")
+        missing = [
+            name
+            for name in (
+                "hypervisor_agent_tls_cert",
+                "hypervisor_agent_tls_key",
+                "hypervisor_agent_tls_ca",
+            )
+            if getattr(self, name) is None
+        ]
+        if missing:
+            raise ValueError(f"hypervisor_agent_listen needs {', '.join(missing)} (mutual TLS)")
+        return self
+
+    @model_validator(mode="after")
+    def _hypervisor_hosts_are_reachable(self) -> Settings:
+        if not self.hypervisor_hosts:
+            return self
+        if self.hypervisor != "qemu":
+            raise ValueError("hypervisor_hosts needs hypervisor = qemu")
+        names = [h.name for h in self.hypervisor_hosts]
+        if len(set(names)) != len(names):
+            raise ValueError("hypervisor_hosts: every host needs a name of its own")
+        missing = [
+            name
+            for name in (
+                "hypervisor_client_tls_cert",
+                "hypervisor_client_tls_key",
+                "hypervisor_agent_tls_ca",
+            )
+            if getattr(self, name) is None
+        ]
+        if missing:
+            raise ValueError(f"hypervisor_hosts needs {', '.join(missing)} (mutual TLS)")
+        return self
+
+    @property
+    def hypervisor_agent_address(self) -> tuple[str, int] | None:
+        """Where the agent listens over mutual TLS (brackets of an IPv6 address removed)."""
+        if not self.hypervisor_agent_listen:
+            return None
+        host, _, port = self.hypervisor_agent_listen.rpartition(":")
+        return host.strip("[]"), int(port)
 
     @model_validator(mode="after")
     def _regions_consistent(self) -> Settings:

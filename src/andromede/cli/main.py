@@ -105,11 +105,19 @@ def agent(
         Path | None, typer.Option(help="TOML settings file (also ANDROMEDE_CONFIG).")
     ] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Data folder (ANDROMEDE_DATA_DIR).")] = None,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST:PORT to serve gateways on other machines over mutual TLS "
+            "(ANDROMEDE_HYPERVISOR_AGENT_LISTEN; needs the hypervisor_agent_tls_* settings)."
+        ),
+    ] = None,
 ) -> None:
     """Run this host's hypervisor agent (the owner of its QEMU guests) in the foreground.
-    ``andromede serve`` with ``hypervisor = qemu`` starts one itself; one agent per host."""
+    ``andromede serve`` with ``hypervisor = qemu`` and no ``hypervisor_hosts`` starts one
+    itself; one agent per host."""
     try:
-        settings = load_settings(config, data_dir=data_dir)
+        settings = load_settings(config, data_dir=data_dir, hypervisor_agent_listen=listen)
     except ConfigurationError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -117,5 +125,15 @@ def agent(
     from andromede.logconfig import configure_logging
 
     configure_logging(settings)
-    console.print(f"hypervisor agent on {settings.hypervisor_agent_socket}")
-    run_hypervisor_agent(settings)
+    where = str(settings.hypervisor_agent_socket)
+    if settings.hypervisor_agent_listen:
+        where += f" and {settings.hypervisor_agent_listen} (mutual TLS)"
+    console.print(f"hypervisor agent of host {settings.hypervisor_host_name} on {where}")
+    try:
+        run_hypervisor_agent(settings)
+    except ConfigurationError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except OSError as exc:  # the port in use, an address not on this host
+        console.print(f"[red]cannot listen:[/red] {exc}")
+        raise typer.Exit(1) from exc

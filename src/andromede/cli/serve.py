@@ -56,6 +56,9 @@ def _banner(
     served = sorted(settings.served_region_names)
     if len(settings.declared_regions) > 1:
         console.print(f"  regions served   {', '.join(served)} (default {settings.region})")
+    if settings.hypervisor_hosts:
+        hosts = ", ".join(f"{h.name} ({h.url})" for h in settings.hypervisor_hosts)
+        console.print(f"  hypervisor hosts {hosts}", soft_wrap=True)
     console.print(f"  data folder      {settings.data_dir}")
     console.print(f"  metadata         {describe_url(settings.effective_database_url)}")
     console.print(f"  admin key        {credentials} ({state}, profile 'andromede')")
@@ -295,7 +298,8 @@ def run(settings: Settings, console: Console) -> int:
     bootstrap = uvloop.run(prepare(settings))
     agent = None
     try:
-        if settings.hypervisor == "qemu":
+        # With hypervisor_hosts the agents run on their hosts; this gateway only dials them.
+        if settings.hypervisor == "qemu" and not settings.hypervisor_hosts:
             agent = start_hypervisor_agent(settings)
         if settings.server == "granian":
             return _run_granian(settings, bootstrap, console)

@@ -18,6 +18,7 @@
     ├── InstanceLimitExceeded        the tenant's quota is reached
     ├── ImportFailed                 an image could not be read from the tenant's bucket
     └── HypervisorFailed             the host refused or failed an operation
+        └── HostUnreachable          the host did not answer (its instances stay as recorded)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "CannotDelete",
     "ComputeError",
     "Duplicate",
+    "HostUnreachable",
     "HypervisorFailed",
     "ImportFailed",
     "IncorrectInstanceState",
@@ -127,6 +129,11 @@ class ImportFailed(ComputeError):
 
 class HypervisorFailed(ComputeError):
     pass
+
+
+class HostUnreachable(HypervisorFailed):
+    """A host's hypervisor did not answer: a driver of the port raises it (or a subclass) so
+    the service can leave that host's instances as recorded and place on the others."""
 
 
 _NOUNS = {

@@ -30,6 +30,8 @@ from pathlib import Path
 from andromede.compute.access import AccessMixin
 from andromede.compute.driver import (
     AttachedVolume,
+    HostCapacity,
+    HypervisorDriver,
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
@@ -42,6 +44,7 @@ from andromede.compute.driver import (
 from andromede.compute.errors import (
     ComputeError,
     Duplicate,
+    HostUnreachable,
     IncorrectInstanceState,
     InstanceLimitExceeded,
     InsufficientCapacity,
@@ -154,7 +157,7 @@ class ComputeService(
                     f"Your quota allows for {max(room_in_quota, 0)} more running instance(s). "
                     f"You requested at least {request.min_count}"
                 )
-            capacities = [await driver.capacity() for driver in self.drivers.values()]
+            capacities = await self._answering_capacities()
             hosts = place(
                 free_room(capacities, live),
                 itype.vcpus,
@@ -220,6 +223,24 @@ class ComputeService(
         for instance, volume in zip(instances, volumes, strict=True):
             self._spawn(self._launch(instance, volume, image, key_pair, create=True))
         return instances
+
+    async def _answering_capacities(self) -> list[HostCapacity]:
+        """The capacity of every host that answers: an unreachable host takes no new
+        instances, and does not keep the others from taking them."""
+        # Asked together: a silent host costs one connect timeout, not one per host.
+        hosts = list(self.drivers.items())
+        answers = await asyncio.gather(
+            *(driver.capacity() for _, driver in hosts), return_exceptions=True
+        )
+        capacities = []
+        for (host, _), answer in zip(hosts, answers, strict=True):
+            if isinstance(answer, HostUnreachable):
+                log.warning("host %s does not answer; placing on the others: %s", host, answer)
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                capacities.append(answer)
+        return capacities
 
     async def _insert_with_addresses(
         self, subnet: Subnet, instances: list[Instance], volumes: list[Volume]
@@ -481,7 +502,7 @@ class ComputeService(
                 continue
             async with self._placement:
                 capacity = (
-                    await self.drivers[instance.host].capacity()
+                    await self._on_host("start it", self.drivers[instance.host].capacity())
                     if instance.host in self.drivers
                     else None
                 )
@@ -535,6 +556,10 @@ class ComputeService(
                     await driver.kill(instance.instance_id)
                 else:
                     await driver.stop(instance.instance_id, timeout=self.limits.stop_timeout)
+        except HostUnreachable as exc:
+            # Its guest may well run on: it stays stopping until its host answers again.
+            log.warning("instance %s: its host does not answer: %s", instance.instance_id, exc)
+            return
         except Exception:
             log.exception("instance %s: stop failed; killing it", instance.instance_id)
             if driver is not None:
@@ -582,7 +607,9 @@ class ComputeService(
         process the database does not know (or knows as terminated) is killed and released."""
         instances = await self.store.list(Instance, None)
         for host, driver in self.drivers.items():
-            runtime = await driver.running()
+            runtime = await self._running_on(host, driver)
+            if runtime is None:
+                continue
             known = {i.instance_id: i for i in instances if i.host == host}
             for instance in known.values():
                 alive = runtime.get(instance.instance_id) is RuntimeState.RUNNING
@@ -604,12 +631,26 @@ class ComputeService(
                     )
                 elif instance.state is InstanceState.STOPPED and alive:
                     await driver.kill(instance.instance_id)
+                elif instance.state is InstanceState.STOPPING:
+                    # A stop cut short (its gateway died, or the host did not answer).
+                    self._spawn(self._stop_on_host(instance, force=False))
             for instance_id in runtime:
                 record = known.get(instance_id)
                 if record is None or record.state is InstanceState.TERMINATED:
                     log.warning("host %s: releasing unknown instance %s", host, instance_id)
                     await driver.kill(instance_id)
                     await driver.release(instance_id)
+
+    async def _running_on(
+        self, host: str, driver: HypervisorDriver
+    ) -> dict[str, RuntimeState] | None:
+        """What ``host`` runs; None when it does not answer: what it runs is unknown, so its
+        instances stay as recorded (never stopped or terminated for a host briefly away)."""
+        try:
+            return await driver.running()
+        except HostUnreachable as exc:
+            log.warning("host %s does not answer; its instances stay as they are: %s", host, exc)
+            return None
 
     async def purge_terminated(self) -> int:
         """Forget instances terminated longer ago than the retention (EC2 shows them for about

@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 from andromede.compute.driver import HypervisorDriver
 from andromede.compute.errors import (
     ComputeError,
+    HostUnreachable,
     HypervisorFailed,
     IncorrectState,
     InvalidParameterValue,
@@ -174,6 +175,12 @@ class ServiceCore:
         (logged here with its cause; the tenant sees what could not be done, not why)."""
         try:
             return await call
+        except HostUnreachable as exc:
+            # Its message names the host's address: logged, not told.
+            log.warning("host call failed: %s: %s", what, exc)
+            raise HypervisorFailed(
+                f"The host could not {what}: it does not answer; try again later"
+            ) from exc
         except ComputeError:
             raise
         except Exception as exc:

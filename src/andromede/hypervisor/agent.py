@@ -1,4 +1,5 @@
-"""The hypervisor agent: one process per host that owns the host's driver, behind a unix socket.
+"""The hypervisor agent: one process per host that owns the host's driver, behind a unix socket
+and, for gateways on other machines, a TCP listener with mutual TLS.
 
 A gateway runs several worker processes, and every one of them serves EC2 calls; but a host's
 instances must have one owner — one set of QMP connections, one view of which QEMU runs, one
@@ -9,8 +10,12 @@ serve`` in the embedded mode, one per hypervisor host otherwise) and the workers
 The protocol is deliberately small: ``POST /v1/<method>`` with the method's arguments as a JSON
 object (:mod:`andromede.hypervisor.wire`), answered 200 with ``{"result": …}``, or 400 (a
 request that does not match the port) / 500 (the driver failed) with ``{"error": …}``. The
-socket sits in a 0700 directory: only the gateway's user can connect. The agent keeps running
-guests running when it stops (the driver reattaches to them at its next start).
+socket sits in a 0700 directory: only the gateway's user can connect. The network listener
+(``hypervisor_agent_listen``, decision 0022) serves the same app only to clients whose
+certificate the agents' CA signed (:mod:`andromede.hypervisor.agent_tls`): the handshake refuses
+anyone else before any call is read. Every answer names the host (``x-andromede-host``), so a
+gateway never drives one host believing it is another. The agent keeps running guests running
+when it stops (the driver reattaches to them at its next start).
 
 Given the metadata app, the agent is also the host's one instance metadata server (decision
 0016: one process per host, its token key in memory): the driver serves the app on each tenant
@@ -20,9 +25,14 @@ network's host transit address as networks come and go (:meth:`QemuDriver.serve_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import signal
+import socket
+import ssl
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -35,6 +45,7 @@ from andromede.hypervisor.metadata_listeners import AsgiApp
 from andromede.hypervisor.wire import CALLS, WireError, decode, encode
 
 __all__ = [
+    "HOST_HEADER",
     "MAX_CALL_BYTES",
     "AgentAlreadyRunning",
     "AgentApp",
@@ -48,6 +59,8 @@ log = logging.getLogger(__name__)
 # The largest call is an InstanceSpec with its user data (16 KiB by default, base64) and keys.
 MAX_CALL_BYTES = 1024 * 1024
 _BODY_TIMEOUT = 30.0
+# The answer's header naming the host whose driver answered.
+HOST_HEADER = "x-andromede-host"
 
 
 @runtime_checkable
@@ -66,6 +79,7 @@ class AgentApp:
 
     def __init__(self, driver: HypervisorDriver) -> None:
         self._driver = driver
+        self._host = driver.host.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -75,12 +89,15 @@ class AgentApp:
             return
         path: str = scope["path"]
         if scope["method"] != "POST" or not path.startswith("/v1/"):
-            await _answer(send, 404, {"error": "NotFound", "message": "POST /v1/<method>"})
+            document = {"error": "NotFound", "message": "POST /v1/<method>"}
+            await _answer(send, 404, document, self._host)
             return
         name = path.removeprefix("/v1/")
         call = CALLS.get(name)
         if call is None:
-            await _answer(send, 404, {"error": "NotFound", "message": f"no method {name!r}"})
+            await _answer(
+                send, 404, {"error": "NotFound", "message": f"no method {name!r}"}, self._host
+            )
             return
         try:
             body = await read_small_body(receive, limit=MAX_CALL_BYTES, timeout=_BODY_TIMEOUT)
@@ -96,7 +113,7 @@ class AgentApp:
             return
         except (WireError, ValueError, TypeError, BodyTooLarge, BodyTimeout) as exc:
             message = str(exc) or type(exc).__name__
-            await _answer(send, 400, {"error": "BadRequest", "message": message})
+            await _answer(send, 400, {"error": "BadRequest", "message": message}, self._host)
             return
         try:
             method = getattr(self._driver, name)
@@ -104,12 +121,13 @@ class AgentApp:
         except Exception as exc:
             # Driver messages name instances, volumes and paths, never key material.
             log.warning("agent: %s failed: %s", name, exc)
-            await _answer(send, 500, {"error": type(exc).__name__, "message": str(exc)})
+            document = {"error": type(exc).__name__, "message": str(exc)}
+            await _answer(send, 500, document, self._host)
             return
-        await _answer(send, 200, {"result": encode(result)})
+        await _answer(send, 200, {"result": encode(result)}, self._host)
 
 
-async def _answer(send: Send, status: int, document: dict[str, Any]) -> None:
+async def _answer(send: Send, status: int, document: dict[str, Any], host: bytes) -> None:
     body = json.dumps(document).encode()
     await send(
         {
@@ -118,6 +136,7 @@ async def _answer(send: Send, status: int, document: dict[str, Any]) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                (HOST_HEADER.encode(), host),
             ],
         }
     )
@@ -140,13 +159,16 @@ async def serve_agent(
     stop: asyncio.Event | None = None,
     *,
     metadata_app: AsgiApp | None = None,
+    listen: tuple[str, int] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
-    """Serve ``driver`` on ``socket_path`` until ``stop`` is set (or SIGTERM/SIGINT, which
-    uvicorn handles); then the driver's QMP connections are let go, its guests keep running.
-    With ``metadata_app``, the driver serves it to its guests meanwhile (it must be able to:
-    :class:`ServesMetadata`)."""
-    import uvicorn
-
+    """Serve ``driver`` on ``socket_path`` — and on ``listen`` (host, port) with ``tls``, the
+    mutual-TLS context of :func:`~andromede.hypervisor.agent_tls.agent_server_context` — until
+    ``stop`` is set or SIGTERM/SIGINT arrives; then the driver's QMP connections are let go,
+    its guests keep running. With ``metadata_app``, the driver serves it to its guests
+    meanwhile (it must be able to: :class:`ServesMetadata`)."""
+    if listen is not None and (tls is None or tls.verify_mode is not ssl.CERT_REQUIRED):
+        raise ValueError("the agent's network listener needs a mutual-TLS context")
     serving_metadata: ServesMetadata | None = None
     if metadata_app is not None:
         if not isinstance(driver, ServesMetadata):
@@ -157,31 +179,111 @@ async def serve_agent(
     socket_path.parent.chmod(0o700)
     if socket_path.exists() and await asyncio.to_thread(agent_ready, socket_path, 0.5):
         raise AgentAlreadyRunning(f"another hypervisor agent answers on {socket_path}")
+    # Bound before anything starts: a port in use fails the start, not a later moment.
+    network_socket = _bind(listen) if listen is not None else None
     socket_path.unlink(missing_ok=True)
+    app = AgentApp(driver)
+    # Each listener: its server, and the socket it is handed (uvicorn binds the unix one).
+    listeners: list[tuple[Any, list[socket.socket] | None]] = [
+        (_quiet_server(app, uds=str(socket_path)), None)
+    ]
+    if network_socket is not None:
+        listeners.append((_quiet_server(app, ssl_context=tls), [network_socket]))
+    servers = [server for server, _ in listeners]
+    stop = stop or asyncio.Event()
+
+    async def stop_when_told() -> None:
+        await stop.wait()
+        for server in servers:
+            server.should_exit = True
+
+    watcher = asyncio.create_task(stop_when_told())
+    try:
+        with _stop_on_signals(stop):
+            if serving_metadata is not None and metadata_app is not None:
+                await serving_metadata.serve_metadata(metadata_app)
+            serving = [
+                asyncio.create_task(server.serve(sockets=given)) for server, given in listeners
+            ]
+            try:
+                # One listener ending (stopped, or failed to start) ends the agent.
+                await asyncio.wait(serving, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop.set()
+                await asyncio.gather(*serving, return_exceptions=True)
+            for task in serving:
+                task.result()  # a listener that failed fails the agent
+            if not all(server.started for server in servers):
+                raise OSError("the hypervisor agent could not start its listeners")
+    finally:
+        watcher.cancel()
+        if network_socket is not None:
+            network_socket.close()
+        await driver.close()
+        socket_path.unlink(missing_ok=True)
+
+
+def _quiet_server(app: AgentApp, *, ssl_context: ssl.SSLContext | None = None, **where: Any) -> Any:
+    """A uvicorn server of ``app`` that leaves the signals to :func:`serve_agent`: uvicorn's own
+    capture re-raises the signal once it has drained, which would end the agent before the
+    other listener and the driver were closed."""
+    import uvicorn
+
+    class QuietServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
     config = uvicorn.Config(
-        AgentApp(driver),
-        uds=str(socket_path),
+        app,
         log_config=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        **where,
     )
-    server = uvicorn.Server(config)
+    if ssl_context is not None:
+        config.load()
+        # uvicorn builds its context from file names and cannot be told to trust one CA only
+        # for client certificates with TLS >= 1.2: the agent's own context replaces it.
+        config.ssl = ssl_context
+    return QuietServer(config)
 
-    async def stop_when_told(event: asyncio.Event) -> None:
-        await event.wait()
-        server.should_exit = True
 
-    watcher = asyncio.create_task(stop_when_told(stop)) if stop is not None else None
+def _bind(address: tuple[str, int]) -> socket.socket:
+    host, port = address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        if serving_metadata is not None and metadata_app is not None:
-            await serving_metadata.serve_metadata(metadata_app)
-        await server.serve()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.set_inheritable(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT set ``stop`` (the main thread only can take signals)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+
+    def handle(signum: int, frame: object) -> None:
+        loop.call_soon_threadsafe(stop.set)
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
     finally:
-        if watcher is not None:
-            watcher.cancel()
-        await driver.close()
-        socket_path.unlink(missing_ok=True)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def agent_ready(socket_path: Path, timeout: float) -> bool:

@@ -1,14 +1,20 @@
-"""A host's hypervisor reached through its agent's socket: the port, over the wire.
+"""A host's hypervisor reached through its agent: the port, over the wire.
 
 :class:`RemoteDriver` implements :class:`~andromede.compute.driver.HypervisorDriver` by calling
-the agent (:mod:`andromede.hypervisor.agent`); the compute service cannot tell it from a driver
-in its own process. A failure on the host comes back as :class:`AgentCallFailed` carrying the
-driver's message (which the compute service logs and turns into EC2's ``InternalError``); an
-agent that cannot be reached is :class:`AgentUnreachable`.
+the agent (:mod:`andromede.hypervisor.agent`) on its unix socket (the host the gateway runs on)
+or at its ``https://`` address with a client certificate (another host, decision 0022); the
+compute service cannot tell it from a driver in its own process. A failure on the host comes
+back as :class:`AgentCallFailed` carrying the driver's message (which the compute service logs
+and turns into EC2's ``InternalError``); an agent that cannot be reached is
+:class:`AgentUnreachable`, which compute knows as
+:class:`~andromede.compute.errors.HostUnreachable`, and so is an agent that answers with
+another host's name (:class:`AgentMisidentified`): its answers are never taken for this host's.
 """
 
 from __future__ import annotations
 
+import logging
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,18 +30,37 @@ from andromede.compute.driver import (
     RuntimeState,
     VolumeSpec,
 )
+from andromede.compute.errors import HostUnreachable
 from andromede.hypervisor.errors import HypervisorError
 from andromede.hypervisor.wire import CALLS, decode, encode
 
-__all__ = ["AgentCallFailed", "AgentError", "AgentUnreachable", "RemoteDriver"]
+__all__ = [
+    "AgentCallFailed",
+    "AgentError",
+    "AgentMisidentified",
+    "AgentUnreachable",
+    "RemoteDriver",
+]
+
+log = logging.getLogger(__name__)
+
+# The agent's answer header naming its host (andromede.hypervisor.agent.HOST_HEADER: the agent
+# module is the server's, this one the client's; the wire's name is the contract).
+_HOST_HEADER = "x-andromede-host"
+# The port's calls that only read the host's state.
+_QUERIES = frozenset({"capacity", "running", "state", "network", "console_output"})
 
 
 class AgentError(HypervisorError):
     """A call through the agent did not succeed."""
 
 
-class AgentUnreachable(AgentError):
-    """The agent's socket did not answer."""
+class AgentUnreachable(AgentError, HostUnreachable):
+    """The agent did not answer (down, cut off, or refused the TLS handshake)."""
+
+
+class AgentMisidentified(AgentUnreachable):
+    """The agent answered with another host's name: not the host declared at this address."""
 
 
 class AgentCallFailed(AgentError):
@@ -43,24 +68,43 @@ class AgentCallFailed(AgentError):
 
 
 class RemoteDriver:
-    """The port over an agent's unix socket. ``snapshot_path`` maps a snapshot id to where the
-    agent keeps it (the agent's driver layout), which the port needs without a round trip."""
+    """The port over an agent's unix socket (a :class:`Path`) or its ``https://`` URL, which
+    needs ``tls`` (:func:`~andromede.hypervisor.agent_tls.agent_client_context`). ``host`` is
+    the name the agent must report. ``snapshot_path`` maps a snapshot id to where the agent
+    keeps it (the agent's driver layout), which the port needs without a round trip."""
 
     def __init__(
         self,
-        socket_path: Path,
+        address: Path | str,
         *,
         host: str,
         snapshot_path: Callable[[str], Path],
         timeout: float = 120.0,
+        connect_timeout: float = 5.0,
+        query_timeout: float = 30.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._host = host
         self._snapshot_path = snapshot_path
+        self._misidentified_logged = False
+        # Questions that change nothing on the host wait less than the calls that act: a host
+        # gone silent on a kept connection (no RST ever comes) must not hold placement or
+        # reconciliation for the whole call timeout.
+        self._query_timeout = httpx.Timeout(query_timeout, connect=connect_timeout)
+        if isinstance(address, Path):
+            transport = httpx.AsyncHTTPTransport(uds=str(address))
+            base_url = "http://agent"
+        else:
+            if not address.startswith("https://") or tls is None:
+                raise ValueError("a networked agent needs https and a client certificate")
+            transport = httpx.AsyncHTTPTransport(verify=tls)
+            base_url = address.rstrip("/")
         self._client = httpx.AsyncClient(
-            transport=httpx.AsyncHTTPTransport(uds=str(socket_path)),
-            base_url="http://agent",
-            # Stopping a guest waits for its ACPI timeout on the host: the timeout must exceed it.
-            timeout=timeout,
+            transport=transport,
+            base_url=base_url,
+            # Stopping a guest waits for its ACPI timeout on the host: the timeout must exceed
+            # it. Connecting is quick or the host is away: a short wait, then AgentUnreachable.
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
         )
 
     @property
@@ -72,9 +116,26 @@ class RemoteDriver:
         document = {n: encode(v) for (n, _), v in zip(call.parameters, args, strict=True)}
         document |= {n: encode(keywords[n]) for n, _ in call.keywords}
         try:
-            response = await self._client.post(f"/v1/{name}", json=document)
-        except httpx.TransportError as exc:
-            raise AgentUnreachable(f"hypervisor agent of {self._host}: {exc}") from exc
+            if name in _QUERIES:
+                response = await self._client.post(
+                    f"/v1/{name}", json=document, timeout=self._query_timeout
+                )
+            else:
+                response = await self._client.post(f"/v1/{name}", json=document)
+        except httpx.TransportError as exc:  # timeouts included
+            raise AgentUnreachable(
+                f"hypervisor agent of {self._host}: {type(exc).__name__}: {exc}"
+            ) from exc
+        reported = response.headers.get(_HOST_HEADER)
+        if reported != self._host:
+            message = (
+                f"the agent declared as host {self._host!r} reports itself as {reported!r}:"
+                " it is not used until the names agree"
+            )
+            if not self._misidentified_logged:
+                log.error("%s", message)
+                self._misidentified_logged = True
+            raise AgentMisidentified(message)
         answer = response.json()
         if response.status_code != 200:
             raise AgentCallFailed(
