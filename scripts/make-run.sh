@@ -17,18 +17,19 @@ set -euo pipefail
 bin=$1
 data_dir=$2
 
-# The settings' own reading of the environment and the TOML file: "given" when either names the
-# hypervisor. A configuration that does not load is left for `serve` to report.
+# The settings' own reading of the environment and the TOML file: the hypervisor they name, or
+# "-" when they name none. Nothing at all when they do not load: `serve` then says why.
 given=$("$bin/python" - <<'EOF' 2>/dev/null || true
 from andromede.settings import load_settings
 
 settings = load_settings()
-if "hypervisor" in settings.model_fields_set:
-    print(settings.hypervisor)
+print(settings.hypervisor if "hypervisor" in settings.model_fields_set else "-")
 EOF
 )
 
-if [ -n "$given" ]; then
+if [ -z "$given" ]; then
+  exec "$bin/andromede" serve --data-dir "$data_dir"
+elif [ "$given" != "-" ]; then
   hypervisor=$given
   why="as the settings say"
 elif command -v qemu-system-x86_64 >/dev/null 2>&1; then
