@@ -21,9 +21,10 @@ $(STAMP): pyproject.toml
 system-deps:
 	@bash scripts/install-system-deps.sh
 
-## run: install and start `andromede serve` on the embedded default (data in ./data)
+## run: install and start `andromede serve` on the embedded default (data in ./data), with
+## real QEMU guests where qemu-system-x86_64 is installed (it says which hypervisor it uses)
 run: $(STAMP)
-	$(BIN)/andromede serve --data-dir $(DATA_DIR)
+	@bash scripts/make-run.sh $(BIN) $(DATA_DIR)
 
 ## lint: ruff (check + format), mypy strict, import layering
 lint: $(STAMP)

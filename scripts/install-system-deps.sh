@@ -40,6 +40,8 @@
 #   debootstrap      the tests' Debian bookworm + cloud-init guest (tests/support/debian_image.py;
 #                    its ext4 root is written by e2fsprogs' mke2fs -d, its boot partition by
 #                    mtools and syslinux as above)
+#   openssh-client   the real `ssh` with which tests/e2e/test_ec2_debian.py logs into that guest
+#                    (its host keys checked against the ones GetConsoleOutput shows)
 # The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
 set -euo pipefail
 
@@ -82,9 +84,10 @@ command -v syslinux >/dev/null 2>&1 || missing+=(syslinux)
 [ -f /usr/lib/syslinux/modules/bios/ldlinux.c32 ] || missing+=(syslinux-common)
 command -v mcopy >/dev/null 2>&1 || missing+=(mtools)
 PATH="$PATH:/usr/sbin:/sbin" command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools, qemu with rbd, cryptsetup, syslinux, debootstrap present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools, qemu with rbd, cryptsetup, syslinux, debootstrap, ssh present)"
   exit 0
 fi
 
@@ -121,6 +124,7 @@ for package in "${missing[@]}"; do
     mtools) command -v mcopy >/dev/null 2>&1 || exit 1 ;;
     cryptsetup-bin) package_installed cryptsetup-bin || exit 1 ;;
     debootstrap) package_installed debootstrap || exit 1 ;;
+    openssh-client) command -v ssh >/dev/null 2>&1 || exit 1 ;;
     ceph-common) command -v rados >/dev/null 2>&1 || { echo "system-deps: rados missing" >&2; exit 1; } ;;
     softhsm2) command -v softhsm2-util >/dev/null 2>&1 || { echo "system-deps: softhsm2-util missing" >&2; exit 1; } ;;
     iproute2) command -v ip >/dev/null 2>&1 || exit 1 ;;

@@ -203,3 +203,65 @@ async def test_delete_is_idempotent(store: ComputeStore) -> None:
     await store.delete(Volume, volume(1).volume_id)
     await store.delete(Volume, volume(1).volume_id)
     assert await store.get(Volume, volume(1).volume_id) is None
+
+
+async def test_running_instances_by_host_and_public_address(store: ComputeStore) -> None:
+    """The metadata service's lookup: only running instances of that host at that address,
+    kept in step with every write of the record."""
+
+    def at(n: int, address: str | None, host: str = "h1", tenant: str = TENANT) -> Instance:
+        return replace(
+            instance(n, tenant), host=host, public_ip=address, state=InstanceState.RUNNING
+        )
+
+    await store.insert(
+        at(1, "100.65.0.2"),
+        at(2, "100.65.0.3"),
+        at(3, "100.65.0.2", host="h2", tenant=OTHER),  # the same address on another host
+        replace(at(4, "100.65.0.4"), state=InstanceState.STOPPING),
+        at(5, None),
+    )
+    found = await store.running_at_address("h1", "100.65.0.2")
+    assert [i.instance_id for i in found] == [instance(1).instance_id]
+    assert found[0] == at(1, "100.65.0.2")  # the whole record, revision included
+    assert [i.tenant_id for i in await store.running_at_address("h2", "100.65.0.2")] == [OTHER]
+    assert await store.running_at_address("h3", "100.65.0.2") == []
+    assert await store.running_at_address("h1", "100.65.0.4") == []  # not running
+    assert await store.running_at_address("h1", "100.65.0.9") == []
+
+    # Stopped: the record's address is cleared, and the lookup follows the replaced record.
+    stopped = replace(found[0], state=InstanceState.STOPPED, public_ip=None)
+    assert await store.replace(stopped)
+    assert await store.running_at_address("h1", "100.65.0.2") == []
+    # The address given to another instance (started again, reusing it) finds that one...
+    second = await store.get(Instance, instance(2).instance_id)
+    assert second is not None
+    assert await store.replace(replace(second, public_ip="100.65.0.2"))
+    assert [i.instance_id for i in await store.running_at_address("h1", "100.65.0.2")] == [
+        instance(2).instance_id
+    ]
+    assert await store.running_at_address("h1", "100.65.0.3") == []
+    # ... and records that disagree (two running at one address) are all returned, in id
+    # order, for the caller to refuse.
+    await store.insert(at(6, "100.65.0.2"))
+    assert [i.instance_id for i in await store.running_at_address("h1", "100.65.0.2")] == [
+        instance(2).instance_id,
+        instance(6).instance_id,
+    ]
+    await store.delete(Instance, instance(2).instance_id)
+    assert [i.instance_id for i in await store.running_at_address("h1", "100.65.0.2")] == [
+        instance(6).instance_id
+    ]
+
+
+async def test_key_pairs_by_tenant_and_name(store: ComputeStore) -> None:
+    def key_pair(n: int, name: str, tenant: str = TENANT) -> KeyPair:
+        return KeyPair(f"key-{n:017x}", tenant, name, "ed25519", "fp", f"ssh-ed25519 A{n}", T0)
+
+    await store.insert(key_pair(1, "deploy"), key_pair(2, "other"), key_pair(3, "deploy", OTHER))
+    assert await store.key_pairs_named(TENANT, "deploy") == [key_pair(1, "deploy")]
+    assert await store.key_pairs_named(OTHER, "deploy") == [key_pair(3, "deploy", OTHER)]
+    assert await store.key_pairs_named(TENANT, "Deploy") == []  # names are case-sensitive
+    assert await store.key_pairs_named(TENANT, "missing") == []
+    await store.delete(KeyPair, key_pair(1, "deploy").key_pair_id)
+    assert await store.key_pairs_named(TENANT, "deploy") == []

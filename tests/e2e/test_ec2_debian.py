@@ -3,16 +3,19 @@
 Where tests/e2e/test_ec2_qemu.py proves the driver with a busybox guest that reads the seed by
 hand, this proves what a tenant sees with a real distribution: cloud-init finds the NoCloud seed,
 runs the user data once, installs the key pair for the default user and, when the host gives the
-instance an interface, brings it up by DHCP; the root file system survives a stop and start;
-terminate leaves nothing behind. The image is built by debootstrap once per machine
-(tests/support/debian_image.py: minutes the first time, cached after). One test function: each
-boot of the guest takes a minute or more under TCG.
+instance an interface, brings it up by DHCP; the user logs in with the real ``ssh`` client and that
+key, having checked the host keys the console shows, as an AWS user does (another key is refused,
+and so is a host key other than the console's); the root file system, host keys included,
+survives a stop and start; terminate leaves nothing behind. The image is built by debootstrap
+once per machine (tests/support/debian_image.py: minutes the first time, cached after). One test
+function: each boot of the guest takes a minute or more under TCG.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +24,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from support.debian_image import (
     DEFAULT_USER,
@@ -81,7 +85,8 @@ echo "{MARK}-canary-written=$canary"
 def debian_image() -> DebianImage:
     """Session-scoped: built once per test run (and per machine: the cache outlives the run);
     parallel workers wait on the builder's file lock instead of building it twice."""
-    missing = [tool for tool in ("qemu-system-x86_64", "qemu-img") if shutil.which(tool) is None]
+    tools = ("qemu-system-x86_64", "qemu-img", "ssh")
+    missing = [tool for tool in tools if shutil.which(tool) is None]
     missing += missing_requirements()
     if missing:
         pytest.skip(f"cannot build the Debian guest: missing {', '.join(missing)}")
@@ -128,13 +133,75 @@ def _wait_console(ec2: Any, instance_id: str, pattern: str) -> tuple[re.Match[st
         time.sleep(2)
 
 
+HOST_KEYS = r"-----BEGIN SSH HOST KEY KEYS-----\r?\n([\s\S]*?)-----END SSH HOST KEY KEYS-----"
+# The real client, told nothing by the machine's own configuration or known hosts; a host key it
+# has not been given is refused (StrictHostKeyChecking=yes), never learnt on first use.
+SSH_OPTIONS = (
+    "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+    "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null",
+    "-o", "ConnectTimeout=30", "-o", "LogLevel=ERROR",
+)  # fmt: skip
+
+
+def _ssh_endpoint(ec2: Any, instance_id: str) -> tuple[str, int]:
+    """Where the instance's SSH port is, as DescribeInstances says (decision 0021): the public
+    address in bridge mode; in user mode, the host port of the ``aws:andromede:forward:22`` tag."""
+    [reservation] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    [described] = reservation["Instances"]
+    tags = {tag["Key"]: tag["Value"] for tag in described.get("Tags", [])}
+    forward = tags.get("aws:andromede:forward:22")
+    if forward is not None:
+        address, port = forward.rsplit(":", 1)
+        return address, int(port)
+    return described["PublicIpAddress"], 22
+
+
+def _known_hosts(path: Path, endpoint: tuple[str, int], host_keys: list[str]) -> Path:
+    address, port = endpoint
+    name = address if port == 22 else f"[{address}]:{port}"
+    path.write_text("".join(f"{name} {_public_key_blob(key)}\n" for key in host_keys))
+    return path
+
+
+def _private_key_file(path: Path, openssh_pem: bytes) -> Path:
+    path.write_bytes(openssh_pem)
+    path.chmod(0o600)  # ssh ignores a private key that others can read
+    return path
+
+
+def _ssh(
+    endpoint: tuple[str, int], user: str, identity: Path, known_hosts: Path, command: str
+) -> subprocess.CompletedProcess[str]:
+    address, port = endpoint
+    return subprocess.run(
+        ["ssh", *SSH_OPTIONS, "-o", f"UserKnownHostsFile={known_hosts}", "-i", str(identity),
+         "-p", str(port), f"{user}@{address}", command],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def _ssh_when_up(
+    endpoint: tuple[str, int], user: str, identity: Path, known_hosts: Path, command: str
+) -> subprocess.CompletedProcess[str]:
+    """``_ssh`` once sshd answers: cloud-init prints the host keys late in its last stage, but
+    sshd may still be starting on a loaded machine (connection refused or reset)."""
+    deadline = time.monotonic() + 180
+    while True:
+        done = _ssh(endpoint, user, identity, known_hosts, command)
+        if done.returncode == 0 or time.monotonic() > deadline:
+            return done
+        if not re.search(r"Connection (refused|reset|closed)|timed out|banner", done.stderr):
+            return done  # an answer from sshd (a refusal): not worth waiting for
+        time.sleep(3)
+
+
 def _public_key_blob(openssh_line: str) -> str:
     kind, blob = openssh_line.split()[:2]
     return f"{kind} {blob}"
 
 
-def test_debian_cloud_init_runs_user_data_installs_the_key_and_keeps_its_disk(
-    qemu_server: tuple[ServerProcess, Path], debian_image: DebianImage
+def test_debian_cloud_init_runs_user_data_lets_the_key_in_over_ssh_and_keeps_its_disk(
+    qemu_server: tuple[ServerProcess, Path], debian_image: DebianImage, tmp_path: Path
 ) -> None:
     server, state_dir = qemu_server
     image_id = import_image(server, debian_image.disk, "debian-12")
@@ -147,6 +214,18 @@ def test_debian_cloud_init_runs_user_data_installs_the_key_and_keeps_its_disk(
         .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
         .decode()
     )
+
+    identity = _private_key_file(tmp_path / "id_key", key_pair["KeyMaterial"].encode())
+    # SSH in, as on EC2: the default group lets nothing in until a rule allows TCP 22 (in user
+    # mode the host forward is opened only then, decision 0015).
+    [default_group] = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"]
+    ec2.authorize_security_group_ingress(
+        GroupId=default_group["GroupId"],
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+             "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ],
+    )  # fmt: skip
 
     started = time.monotonic()
     run = ec2.run_instances(
@@ -174,6 +253,47 @@ def test_debian_cloud_init_runs_user_data_installs_the_key_and_keeps_its_disk(
     print(f"first boot: user data ran {ran_at - started:.1f}s after RunInstances; {network[0]}")
     assert len(qemu_processes(state_dir)) == 1
 
+    # The host keys the instance made at its first boot, as its console shows them: the
+    # known_hosts file that lets the real ssh client check it is talking to this instance.
+    shown, keys_at = _wait_console(ec2, instance_id, HOST_KEYS)
+    # (Lines of systemd's status may land inside the block: only the key lines count.)
+    host_keys = re.findall(r"^((?:ssh|ecdsa)-\S+ [A-Za-z0-9+/=]+)", shown.group(1), re.MULTILINE)
+    assert sorted(key.split()[0] for key in host_keys) == ["ecdsa-sha2-nistp256", "ssh-ed25519"]
+    endpoint = _ssh_endpoint(ec2, instance_id)
+    known_hosts = _known_hosts(tmp_path / "known_hosts", endpoint, host_keys)
+    proof = "cat /var/lib/andromede-canary /var/lib/cloud/data/instance-id; sudo -n id -u"
+    logged_in = _ssh_when_up(endpoint, DEFAULT_USER, identity, known_hosts, proof)
+    assert logged_in.returncode == 0, logged_in.stderr
+    # What the user data wrote, on the instance it ran for; the default user may sudo.
+    assert logged_in.stdout.split() == [canary, instance_id, "0"]
+    print(
+        f"ssh {DEFAULT_USER}@{endpoint[0]}:{endpoint[1]}: in "
+        f"{time.monotonic() - keys_at:.1f}s after the host keys showed"
+    )
+    # Another key is refused ...
+    stranger = _private_key_file(
+        tmp_path / "other_key",
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        ),
+    )
+    refused = _ssh(endpoint, DEFAULT_USER, stranger, known_hosts, "true")
+    assert refused.returncode == 255
+    assert "Permission denied (publickey)" in refused.stderr
+    # ... and so is a host that is not the one whose keys the console showed.
+    impostor_key = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
+    impostor = _known_hosts(tmp_path / "impostor_hosts", endpoint, [impostor_key])
+    unverified = _ssh(endpoint, DEFAULT_USER, identity, impostor, "true")
+    assert unverified.returncode == 255
+    assert "Host key verification failed" in unverified.stderr
+
     # Stop (ACPI power button: systemd shuts the guest down), start: the root file system
     # kept the first boot's canary, and the user data did not run twice.
     ec2.stop_instances(InstanceIds=[instance_id])
@@ -191,6 +311,15 @@ def test_debian_cloud_init_runs_user_data_installs_the_key_and_keeps_its_disk(
     )
     assert f"{MARK}-user-data-ran" not in finished.group(0)
     print(f"second boot: canary read {read_at - restarted:.1f}s after StartInstances")
+    # The host keys are on the disk too: the first console's keys still check the instance,
+    # wherever the host now publishes its SSH port.
+    endpoint = _ssh_endpoint(ec2, instance_id)
+    known_hosts = _known_hosts(tmp_path / "known_hosts", endpoint, host_keys)
+    again = _ssh_when_up(
+        endpoint, DEFAULT_USER, identity, known_hosts, "cat /var/lib/andromede-canary"
+    )
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == canary
 
     # Terminate frees everything: no QEMU process, no volume, no seed, no instance folder.
     ec2.terminate_instances(InstanceIds=[instance_id])

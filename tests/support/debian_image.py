@@ -17,9 +17,10 @@ The tree is ``debootstrap --variant=minbase`` of the configured apt mirror with 
 :data:`PACKAGES` (no recommends). Between debootstrap's two stages the builder writes what must be
 there before the packages configure (a small initramfs: only the virtio modules; dpkg without
 fsync), and after them what makes the guest quick and quiet under TCG: cloud-init with the
-NoCloud datasource only, ed25519/ECDSA host keys made at first boot (never baked into the image),
-no password login, the serial console, systemd-networkd for the DHCP that cloud-init configures,
-and no periodic jobs. Debootstrap needs root (chroot, mounting ``/proc`` in the tree).
+NoCloud datasource only, ed25519/ECDSA host keys made at first boot (never baked into the image)
+and printed on the serial console for the user to check, no password login, the serial console,
+systemd-networkd for the DHCP that cloud-init configures, and no periodic jobs. Debootstrap
+needs root (chroot, mounting ``/proc`` in the tree).
 
 Cache: ``~/.cache/andromede-test-images/debian-<key>/`` (``ANDROMEDE_TEST_IMAGE_CACHE``
 overrides the root), the key made of the builder version, the mirror and suite, and the date of
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 # Bump when the image content changes for the same mirror snapshot.
-BUILDER_VERSION = "4"
+BUILDER_VERSION = "5"
 SUITE = "bookworm"
 DEFAULT_USER = "debian"  # Debian's cloud.cfg default user, who gets the key pair
 PACKAGES = (
@@ -101,13 +102,23 @@ ssh_genkeytypes: [ed25519, ecdsa]
 ssh_pwauth: unchanged
 # The image's locale: nothing to generate at first boot.
 locale: C.UTF-8
+# The instance's hostname in /etc/hosts, as Debian's cloud images have it: otherwise every sudo
+# waits about 20 s for DNS to answer that it does not know the name.
+manage_etc_hosts: true
 # Seconds of TCG each, for what a test guest does not need: no GRUB to configure (SYSLINUX
-# boots it), no key tables on the console (the test reads authorized_keys itself).
+# boots it), no table of the authorized keys' fingerprints (the test reads authorized_keys).
 grub_dpkg:
   enabled: false
 no_ssh_fingerprints: true
+# The host keys on the serial console between "-----BEGIN SSH HOST KEY KEYS-----" and its END
+# line, as EC2 images print them: GetConsoleOutput is how a user learns them before the first
+# ssh with StrictHostKeyChecking. The keys, not their fingerprints (one ssh-keygen each under
+# TCG, and a known_hosts file needs the keys).
 ssh:
-  emit_keys_to_console: false
+  emit_keys_to_console: true
+ssh_fp_console_blacklist: [ssh-ed25519, ecdsa-sha2-nistp256]
+ssh_key_console_blacklist: []
+ssh_quiet_keygen: true
 """
 SSHD_CONFIG = """\
 # Keys only, as in cloud images.

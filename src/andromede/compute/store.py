@@ -14,6 +14,7 @@ computed from and returns False, changing nothing, when another writer got there
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
 from andromede.compute.model import (
@@ -69,6 +70,17 @@ class ComputeStore(Protocol):
         """The tenant's records of ``kind`` in id order; with ``tenant_id`` None, every
         tenant's (the scheduler's and the reconciler's view). For images, public images
         (no owner) are listed with every tenant's own."""
+        ...
+
+    async def running_at_address(self, host: str, public_ip: str) -> Sequence[Instance]:
+        """The instances recorded as running on ``host`` with ``public_ip`` as their public
+        address, in id order: one, or none; more only when records disagree, which the
+        caller must not resolve by guessing. Indexed: the metadata service asks it at every
+        request of every guest, whatever the number of instances."""
+        ...
+
+    async def key_pairs_named(self, tenant_id: str, name: str) -> Sequence[KeyPair]:
+        """The tenant's key pairs called ``name`` in id order (one, or none), indexed."""
         ...
 
     async def replace(self, record: Record) -> bool:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 from andromede.compute.errors import Duplicate
-from andromede.compute.model import Image
+from andromede.compute.model import Image, Instance, InstanceState, KeyPair
 from andromede.compute.network import NetworkInterface
 from andromede.compute.store import Record, RecordT
 
@@ -57,6 +58,17 @@ class MemoryComputeStore:
             )
         ]
         return sorted(found, key=lambda record: record.resource_id)
+
+    async def running_at_address(self, host: str, public_ip: str) -> Sequence[Instance]:
+        return [
+            instance
+            for instance in await self.list(Instance, None)
+            if (instance.host, instance.public_ip) == (host, public_ip)
+            and instance.state is InstanceState.RUNNING
+        ]
+
+    async def key_pairs_named(self, tenant_id: str, name: str) -> Sequence[KeyPair]:
+        return [k for k in await self.list(KeyPair, tenant_id) if k.name == name]
 
     async def replace(self, record: Record) -> bool:
         key = (type(record), record.resource_id)

@@ -9,6 +9,7 @@ wrote. Replacement is a conditional UPDATE on the revision read.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ from andromede.compute.model import (
     Image,
     ImportTask,
     Instance,
+    InstanceState,
     KeyPair,
     SecurityGroup,
     Snapshot,
@@ -70,6 +72,11 @@ def _row(record: Record, revision: int) -> dict[str, Any]:
     if isinstance(record, NetworkInterface):
         # Columns of their own, for the database's uniqueness constraints.
         row.update(subnet_id=record.subnet_id, private_ip=record.private_ip, mac=record.mac)
+    elif isinstance(record, Instance):
+        # Indexed copies for the metadata service's lookup (running_at_address).
+        row.update(host=record.host, public_ip=record.public_ip)
+    elif isinstance(record, KeyPair):
+        row.update(name=record.name)
     return row
 
 
@@ -121,6 +128,29 @@ class SqlComputeStore:
             )
         rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
         return [_record(kind, row) for row in rows]
+
+    async def running_at_address(self, host: str, public_ip: str) -> Sequence[Instance]:
+        table = tables.compute_instances
+        query = (
+            sa.select(table)
+            .where(table.c.public_ip == public_ip, table.c.host == host)
+            .order_by(table.c.id)
+        )
+        rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
+        # The state is in the document only: the index leaves a handful of rows (normally
+        # one) at one address of one host.
+        found = [_record(Instance, row) for row in rows]
+        return [instance for instance in found if instance.state is InstanceState.RUNNING]
+
+    async def key_pairs_named(self, tenant_id: str, name: str) -> Sequence[KeyPair]:
+        table = tables.compute_key_pairs
+        query = (
+            sa.select(table)
+            .where(table.c.tenant_id == tenant_id, table.c.name == name)
+            .order_by(table.c.id)
+        )
+        rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
+        return [_record(KeyPair, row) for row in rows]
 
     async def replace(self, record: Record) -> bool:
         table = _TABLES[type(record)]

@@ -478,7 +478,7 @@ kms_aliases = sa.Table(
 # filters are many and small in number of rows per tenant); nothing joins across these tables.
 
 
-def _compute_table(name: str) -> sa.Table:
+def _compute_table(name: str, *looked_up: sa.Column[str] | sa.Index) -> sa.Table:
     return sa.Table(
         name,
         metadata,
@@ -488,14 +488,28 @@ def _compute_table(name: str) -> sa.Table:
         sa.Column("format_version", sa.Integer, nullable=False),
         sa.Column("revision", sa.BigInteger, nullable=False),
         sa.Index(None, "tenant_id", "id"),
+        *looked_up,
     )
 
 
-compute_instances = _compute_table("compute_instances")
+# Two lookups are not a tenant's listing: the metadata service finds the instance behind a
+# guest's connection by its host and public address, and then its key pair by name, at every
+# request of every guest. Those fields are copied out of the document into indexed columns
+# (written with it, so never out of step with it).
+compute_instances = _compute_table(
+    "compute_instances",
+    sa.Column("host", key_text(), nullable=True),
+    sa.Column("public_ip", key_text(), nullable=True),
+    sa.Index(None, "public_ip", "host"),
+)
 compute_volumes = _compute_table("compute_volumes")
 compute_snapshots = _compute_table("compute_snapshots")
 compute_images = _compute_table("compute_images")
-compute_key_pairs = _compute_table("compute_key_pairs")
+compute_key_pairs = _compute_table(
+    "compute_key_pairs",
+    sa.Column("name", key_text(), nullable=True),
+    sa.Index(None, "tenant_id", "name"),
+)
 compute_security_groups = _compute_table("compute_security_groups")
 compute_import_tasks = _compute_table("compute_import_tasks")
 compute_vpcs = _compute_table("compute_vpcs")
