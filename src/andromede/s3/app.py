@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import AndromedeError
+from andromede.http.access import log_access
 from andromede.http.asgi import decode_headers, new_request_id, raw_target
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Message, Receive, Response, Scope, Send, send_response
@@ -48,7 +49,6 @@ from andromede.storage.model import Bucket, ObjectLookup, ObjectRecord
 __all__ = ["S3App"]
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("andromede.access")
 
 _O = S3Operation
 HANDLERS: Final[Mapping[S3Operation, Handler]] = {
@@ -415,7 +415,7 @@ class S3App:
             )
         if self._settings.access_log:
             level = logging.WARNING if status >= 500 else logging.INFO
-            access_log.log(
+            log_access(
                 level,
                 "%s %s %s %s %s %d in=%d out=%d %.1fms",
                 request_id,
