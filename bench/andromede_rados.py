@@ -63,10 +63,16 @@ def target_name(gateways: int, workers: int) -> str:
 
 
 def andromede_rados_target(
-    cluster: LazyCluster, gateways: int = 1, server: str = "uvicorn", workers: int = 1
+    cluster: LazyCluster,
+    gateways: int = 1,
+    server: str = "uvicorn",
+    workers: int = 1,
+    *,
+    pool: str = ANDROMEDE_POOL,
 ) -> TargetFactory:
     """``gateways`` `andromede serve` processes of ``workers`` workers each, on the shared
-    cluster."""
+    cluster, writing to ``pool`` (targets running at the same time need a pool each: each one's
+    sweeper takes the other's blobs for orphans)."""
 
     @contextlib.contextmanager
     def target(workdir: Path) -> Iterator[Endpoint]:
@@ -78,7 +84,7 @@ def andromede_rados_target(
         env = {
             **os.environ,
             **gateway_environment(
-                shared.create_database(database), shared.conf, shared.client_keyring
+                shared.create_database(database), shared.conf, shared.client_keyring, pool=pool
             ),
         }
         base = [str(executable), "serve", "--data-dir", str(data_dir), "--region", region]
@@ -131,7 +137,7 @@ def andromede_rados_target(
             # pool, else its sweepers would spend its first seconds listing, stat'ing and
             # deleting this target's blobs (orphans to its fresh database).
             try:
-                shared.purge_pool(ANDROMEDE_POOL)
+                shared.purge_pool(pool)
             except StartupError as exc:
                 print(f"andromede-rados: pool not purged: {exc}", file=sys.stderr)
 

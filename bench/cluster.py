@@ -153,8 +153,9 @@ def _script(*args: str) -> str:
 class LazyCluster:
     """Starts the shared cluster on first `get()`; `close()` stops whatever was started."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, pools: tuple[str, ...] = (ANDROMEDE_POOL,)) -> None:
         self._directory = directory
+        self._pools = pools
         self._cluster: SharedCluster | None = None
         self._started: list[tuple[str, Path]] = []
 
@@ -170,7 +171,7 @@ class LazyCluster:
                 "--objectstore",
                 "bluestore",
                 "--pools",
-                ANDROMEDE_POOL,
+                " ".join(self._pools),
             )
             self._started.append(("postgres-cluster.sh", pg_dir))
             url = _script(

@@ -14,6 +14,11 @@ first on their ``PYTHONPATH``, e.g. an unpacked ``git archive`` of main's ``src`
 servers, rounds interleaved over all four, so a change is measured before and after under the
 same load.
 
+``--rados`` measures the distributed mode instead: one gateway of one worker on PostgreSQL +
+RADOS (bench/andromede_rados.py) per source tree, encrypted, on one shared single-node Ceph
+cluster and PostgreSQL (bench/cluster.py) that the run starts and removes; each tree writes
+to a pool of its own.
+
 ``--profile DIR`` adds, after the measured rounds, one PUT and one GET run per target under
 ``py-spy record --format raw`` (collapsed stacks, one file per target and operation) on the
 worker process; those runs are not counted, py-spy's sampling slows the process it samples.
@@ -33,16 +38,28 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench.andromede_rados import andromede_rados_target
 from bench.client import Connection
-from bench.targets import Endpoint, andromede_target
+from bench.cluster import ANDROMEDE_POOL, LazyCluster
+from bench.targets import Endpoint, TargetFactory, andromede_target
 from bench.workloads import KIB, Op, Payload, S3Session, WorkloadSpec, run_workload
 
 BUCKET = "cpu"
 TARGETS = ("encrypted", "plain")
+RADOS_TARGETS = ("rados",)
+_BASELINE_POOL = f"{ANDROMEDE_POOL}-baseline"
+
+
+def _factory(flavour: str, baseline: bool, cluster: LazyCluster | None) -> TargetFactory:
+    if cluster is not None:
+        return andromede_rados_target(cluster, pool=_BASELINE_POOL if baseline else ANDROMEDE_POOL)
+    return andromede_target("uvicorn", encrypted=flavour == "encrypted")
 
 
 @contextlib.contextmanager
-def _servers(work: Path, baseline: Path | None) -> Iterator[dict[str, Endpoint]]:
+def _servers(
+    work: Path, baseline: Path | None, cluster: LazyCluster | None = None
+) -> Iterator[dict[str, Endpoint]]:
     saved = {name: os.environ.get(name) for name in ("ANDROMEDE_WORKERS", "PYTHONPATH")}
     os.environ["ANDROMEDE_WORKERS"] = "1"  # one worker: its CPU is the request path's
     trees: list[tuple[str, str | None]] = [("", saved["PYTHONPATH"])]
@@ -58,9 +75,10 @@ def _servers(work: Path, baseline: Path | None) -> Iterator[dict[str, Endpoint]]
                     os.environ.pop("PYTHONPATH", None)
                 else:
                     os.environ["PYTHONPATH"] = python_path
-                for flavour in TARGETS:
-                    factory = andromede_target("uvicorn", encrypted=flavour == "encrypted")
+                for flavour in RADOS_TARGETS if cluster is not None else TARGETS:
+                    factory = _factory(flavour, bool(prefix), cluster)
                     folder = work / f"{prefix.strip() or 'tree'}-{flavour}"
+                    folder.mkdir(exist_ok=True)
                     endpoints[prefix + flavour] = stack.enter_context(factory(folder))
             yield endpoints
     finally:
@@ -178,10 +196,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="per workload run")
     parser.add_argument("--baseline", type=Path, help="also run servers from this src tree")
     parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks here")
+    parser.add_argument("--rados", action="store_true", help="PostgreSQL + RADOS gateways")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="andromede-cpu-per-op-") as work:
-        with _servers(Path(work), args.baseline) as endpoints:
-            results = asyncio.run(_measure(endpoints, args.rounds, args.seconds, args.profile))
+        cluster = None
+        if args.rados:
+            # PostgreSQL runs as its own user (the bench runs as root): it must reach its folder.
+            os.chmod(work, 0o755)  # noqa: S103
+            cluster = LazyCluster(Path(work) / "cluster", (ANDROMEDE_POOL, _BASELINE_POOL))
+        try:
+            with _servers(Path(work), args.baseline, cluster) as endpoints:
+                results = asyncio.run(_measure(endpoints, args.rounds, args.seconds, args.profile))
+        finally:
+            if cluster is not None:
+                cluster.close()
     medians: dict[str, list[float]] = {}
     print(f"\nmedians over {args.rounds} rounds (server CPU ms per op; ops/s)")
     for name, figures in results.items():
@@ -192,6 +220,8 @@ def main() -> None:
             f"   GET {get_cpu:.3f} ms/op {get_ops:7.0f} ops/s"
         )
     for prefix in ("", "baseline ") if args.baseline else ("",):
+        if args.rados:
+            break  # encrypted only
         enc, plain = medians[prefix + "encrypted"], medians[prefix + "plain"]
         print(
             f"  {prefix}encrypted ÷ plain: PUT CPU/op {enc[0] / plain[0]:.3f}"
@@ -199,7 +229,7 @@ def main() -> None:
             f" ops/s {enc[3] / plain[3]:.3f}"
         )
     if args.baseline:
-        for flavour in TARGETS:
+        for flavour in RADOS_TARGETS if args.rados else TARGETS:
             new, old = medians[flavour], medians["baseline " + flavour]
             print(
                 f"  {flavour} this tree ÷ baseline: PUT CPU/op {new[0] / old[0]:.3f}"

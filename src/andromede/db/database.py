@@ -2,9 +2,11 @@
 
 A store method is one synchronous function of a SQLAlchemy ``Connection`` handed to
 :meth:`Database.read` (sees committed data, changes nothing) or :meth:`Database.write` (runs in
-one transaction, committed durably before the call returns). The function must be short, touch
-nothing but the connection, and be safe to run again (an implementation may replay it after a
-rolled-back attempt). Two implementations, picked from the URL by :func:`open_database`:
+one transaction, committed durably before the call returns), or, for the point reads of the hot
+paths, a prebuilt :class:`~andromede.db.statements.RowQuery` handed to
+:meth:`Database.read_row`. The function must be short, touch nothing but the connection, and be
+safe to run again (an implementation may replay it after a rolled-back attempt). Two
+implementations, picked from the URL by :func:`open_database`:
 
 - :class:`andromede.db.sqlite.SqliteDatabase` (``sqlite:///path``, the embedded mode): reads
   inline on the event loop, writes group-committed on one writer thread.
@@ -16,14 +18,15 @@ Both raise :class:`andromede.db.errors.DatabaseUnavailable` when the database ca
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from andromede.db.postgres import PostgresDatabase, create_postgres_engine, sync_postgres_url
 from andromede.db.sqlite import SqliteDatabase, create_sqlite_engine
+from andromede.db.statements import RowQuery
 from andromede.errors import ConfigurationError
 
 __all__ = [
@@ -46,6 +49,10 @@ class Database(Protocol):
 
     async def read(self, function: Callable[[Connection], _T]) -> _T:
         """Run ``function`` over a connection that sees committed data; it must not write."""
+
+    async def read_row(self, query: RowQuery, params: Mapping[str, Any]) -> Sequence[Any] | None:
+        """The row ``query`` selects with ``params`` (None: no row), as :meth:`read` would
+        see it; the fast path of the hot point reads (see :class:`RowQuery`)."""
 
     async def write(self, function: Callable[[Connection], _T]) -> _T:
         """Run ``function`` in a transaction and return its result once the commit is durable.

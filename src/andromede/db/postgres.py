@@ -43,7 +43,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 import sqlalchemy as sa
@@ -51,6 +51,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from andromede.db.errors import DatabaseUnavailable
+from andromede.db.statements import RowQuery
 
 __all__ = ["PostgresDatabase", "create_postgres_engine", "sync_postgres_url"]
 
@@ -240,6 +241,10 @@ class PostgresDatabase:
             if _is_unavailable(exc):
                 raise DatabaseUnavailable("the metadata database is unavailable") from exc
             raise
+
+    async def read_row(self, query: RowQuery, params: Mapping[str, Any]) -> Sequence[Any] | None:
+        statement = query.statement
+        return await self.read(lambda conn: conn.execute(statement, params).first())
 
     async def _read_once(self, function: Callable[[Connection], _T]) -> _T:
         async with self._connection(_READ) as connection:

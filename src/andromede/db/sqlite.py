@@ -9,6 +9,9 @@ page-cached metadata is cheaper than any thread hop. So:
 
 - :meth:`SqliteDatabase.read` runs a function over the calling thread's own read connection *on that
   thread* (the event loop): no hop, no greenlet, no BEGIN — each statement is its own snapshot.
+  :meth:`SqliteDatabase.read_row` runs a precompiled point read on the same connection through
+  the sqlite3 driver itself, without SQLAlchemy's execution layer (most of a small GET's
+  database time, docs/decisions/0025-small-request-cpu-2.md).
 - :meth:`SqliteDatabase.write` hands the function to one writer thread that owns the only write
   connection. The writer takes every job waiting in its queue, runs them all in one
   ``BEGIN IMMEDIATE`` transaction and commits them together: one fsync (WAL,
@@ -29,12 +32,14 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+from andromede.db.statements import RowQuery
 
 __all__ = ["SqliteDatabase", "create_sqlite_engine"]
 
@@ -79,17 +84,30 @@ class SqliteDatabase:
 
     # -- the two ways in ----------------------------------------------------------------------
     async def read(self, function: Callable[[Connection], _T]) -> _T:
-        connection = getattr(self._readers, "connection", None)
-        if connection is None:
-            connection = self._readers.connection = self.engine.connect().execution_options(
-                andromede_read=True
-            )
+        connection = self._reader()
         try:
             return function(connection)
         finally:
             # Ends SQLAlchemy's view of the transaction. SQLite itself ran each statement in
             # autocommit (no BEGIN was sent), so no snapshot outlives the statement.
             connection.rollback()
+
+    async def read_row(self, query: RowQuery, params: Mapping[str, Any]) -> Sequence[Any] | None:
+        # The reader's own sqlite3 connection (asked for each time: SQLAlchemy replaces it if it
+        # was ever invalidated), in autocommit as for read(): the statement is its own
+        # snapshot. The driver's statement cache keeps it prepared.
+        driver: Any = self._reader().connection.driver_connection
+        row: tuple[Any, ...] | None = driver.execute(query.sqlite_text, params).fetchone()
+        return row
+
+    def _reader(self) -> Connection:
+        """This thread's read connection, opened on first use."""
+        connection: Connection | None = getattr(self._readers, "connection", None)
+        if connection is None:
+            connection = self._readers.connection = self.engine.connect().execution_options(
+                andromede_read=True
+            )
+        return connection
 
     async def write(self, function: Callable[[Connection], _T]) -> _T:
         if self._closed:

@@ -1,4 +1,5 @@
-"""The few statements whose SQL differs between SQLite and PostgreSQL, behind one spelling.
+"""The few statements whose SQL differs between SQLite and PostgreSQL, behind one spelling,
+and the point reads of the hot paths, compiled once.
 
 Stores otherwise write portable SQLAlchemy Core. Row locks need no helper: ``with_for_update``
 renders ``FOR UPDATE``/``FOR KEY SHARE``/``SKIP LOCKED`` on PostgreSQL and nothing on SQLite,
@@ -14,7 +15,33 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-__all__ = ["InsertIgnoringConflict", "Upsert"]
+__all__ = ["InsertIgnoringConflict", "RowQuery", "Upsert"]
+
+
+# Named parameters (``:name``), which the sqlite3 module binds from a mapping as it is.
+_SQLITE_NAMED = sqlite.dialect(paramstyle="named")
+
+
+class RowQuery:
+    """A read-only ``SELECT`` of at most one row, for :meth:`Database.read_row
+    <andromede.db.database.Database.read_row>`.
+
+    Built once (a module constant): its SQLite text is compiled here, so a read on SQLite goes
+    straight to the sqlite3 driver (its own statement cache keeps the prepared statement)
+    without SQLAlchemy's per-call execution machinery, which cost several times the query on a
+    small GET (docs/decisions/0025-small-request-cpu-2.md); PostgreSQL runs ``statement``
+    through SQLAlchemy as any read. A row is a sequence of the selected columns in order (a
+    tuple on SQLite, whose values no column type converts): read a ``UtcDateTime`` column with
+    ``andromede.db.types.utc_from_stored``, which takes SQLite's integer microseconds and
+    PostgreSQL's datetimes alike.
+    """
+
+    __slots__ = ("columns", "sqlite_text", "statement")
+
+    def __init__(self, statement: sa.Select[Any]) -> None:
+        self.statement = statement
+        self.columns: tuple[str, ...] = tuple(statement.selected_columns.keys())
+        self.sqlite_text = str(statement.compile(dialect=_SQLITE_NAMED))
 
 
 class InsertIgnoringConflict:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
+import random
 
 from andromede.http.response import Receive, Scope
 
@@ -19,7 +19,10 @@ __all__ = [
 
 
 def new_request_id() -> str:
-    return os.urandom(8).hex().upper()
+    """16 hex digits, unique in practice. Not a secret (every response echoes it), so drawn
+    from the process's Mersenne Twister, which Python reseeds in a forked child, instead of
+    ``os.urandom``: a system call per request showed in small GETs' profiles."""
+    return f"{random.getrandbits(64):016X}"
 
 
 def raw_target(scope: Scope) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qsl, urlsplit
@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import AndromedeError
+from andromede.http.access import log_access
 from andromede.http.asgi import decode_headers, new_request_id, raw_target
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Message, Receive, Response, Scope, Send, send_response
@@ -48,7 +49,6 @@ from andromede.storage.model import Bucket, ObjectLookup, ObjectRecord
 __all__ = ["S3App"]
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("andromede.access")
 
 _O = S3Operation
 HANDLERS: Final[Mapping[S3Operation, Handler]] = {
@@ -175,7 +175,7 @@ class S3App:
                 # The first chunk is read before the headers go: a store that cannot serve the
                 # object (RADOS down, a blob unreadable) still gets its S3 error (503) instead
                 # of a 200 cut short. A small object is all in its first chunk.
-                response.stream = await _primed(response.stream)
+                await response.prime()
         except ClientDisconnected:
             self._finish(
                 route, principal, authenticated, request_id, method, raw_path, 499, ctx, 0, started
@@ -415,7 +415,7 @@ class S3App:
             )
         if self._settings.access_log:
             level = logging.WARNING if status >= 500 else logging.INFO
-            access_log.log(
+            log_access(
                 level,
                 "%s %s %s %s %s %d in=%d out=%d %.1fms",
                 request_id,
@@ -470,29 +470,3 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
-
-
-async def _primed(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """``stream`` with its first chunk already read (errors raised here, not mid-response)."""
-    try:
-        first = await anext(stream)
-    except StopAsyncIteration:
-        return _chunks(b"", stream)
-    except BaseException:
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
-        raise
-    return _chunks(first, stream)
-
-
-async def _chunks(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    try:
-        if first:
-            yield first
-        async for chunk in rest:
-            yield chunk
-    finally:
-        aclose = getattr(rest, "aclose", None)
-        if aclose is not None:
-            await aclose()

@@ -6,6 +6,12 @@ hex characters: 25,000 files each at 100 million blobs, which ext4 and XFS index
 directories): on a young store nearly every PUT created a directory and fsynced its parent, about
 a millisecond more per small PUT (docs/decisions/0005-local-blob-layout.md).
 
+A read of a blob whose first block the page cache holds (a hot small object) opens the file
+and reads that block on the event loop, with ``preadv(..., RWF_NOWAIT)``, which fails at once
+rather than wait for the disk: a thread hop cost a 4 KiB GET more CPU than its system calls.
+Blocks that must come from the disk, and the blocks after the first, are read in a worker
+thread (docs/decisions/0025-small-request-cpu-2.md).
+
 A writer buffers and hands the file system blocks of about 1 MiB in a worker thread;
 :meth:`LocalBlobWriter.commit` writes what is left, fsyncs the file, renames it into place and
 fsyncs the directory, all in one thread hop, so a small blob (the 4 KiB PUT of the benchmark)
@@ -43,6 +49,10 @@ _SMALL_BATCH = 64 * 1024
 _IOV_MAX = 1024  # POSIX guarantees at least 16; Linux allows 1024 buffers per writev
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
+# A first block up to this size may be read on the event loop when cached: copying more from
+# the page cache would hold the loop longer than a hop to a thread costs.
+_INLINE_READ_MAX = 128 * 1024
+_RWF_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
 
 
 def _load_sync_file_range() -> Callable[[int], None] | None:
@@ -224,6 +234,13 @@ class LocalBlobWriter:
                 raise BlobError(f"blob {self._blob_id}: cannot commit to {final}") from exc
 
 
+class _NotCached:
+    """What :meth:`LocalBlobStore._read_cached` answers when the disk must be waited for."""
+
+
+_NOT_CACHED = _NotCached()
+
+
 class _OpenBlob:
     """A blob file opened for reading; pread keeps no shared offset, the lock guards open and
     close. Closing before the (threaded) open has happened makes that open close at once."""
@@ -259,6 +276,7 @@ class LocalBlobStore:
         self.root = root
         self.fsync = fsync
         self._blobs_dir = root / "blobs"
+        self._blobs_prefix = f"{self._blobs_dir}{os.sep}"  # paths by concatenation on reads
         self._tmp_dir = root / "tmp"
         self._known_dirs: set[Path] = set()
         self._dirs_lock = threading.Lock()
@@ -300,12 +318,17 @@ class LocalBlobStore:
         end = offset + length
         loop = asyncio.get_running_loop()
         blob = _OpenBlob()
+        first_length = min(chunk_size, length)
         try:
-            # Opening the file and reading its first block share one thread hop: a hop costs
-            # a small GET more CPU than its system calls, and most GETs are served by that block.
-            data = await loop.run_in_executor(
-                None, self._open_for_read, blob, blob_id, end, offset, min(chunk_size, length)
+            data: bytes | _NotCached | None = self._read_cached(
+                blob, blob_id, end, offset, first_length
             )
+            if isinstance(data, _NotCached):
+                # Opening the file (unless done above) and reading its first block share one
+                # thread hop: most GETs are served by that block.
+                data = await loop.run_in_executor(
+                    None, self._open_for_read, blob, blob_id, end, offset, first_length
+                )
         except BaseException:
             blob.close()  # also when cancelled while the thread still opens the file
             raise
@@ -380,12 +403,46 @@ class LocalBlobStore:
         with self._dirs_lock:
             self._known_dirs.add(path)
 
+    def _read_cached(
+        self, blob: _OpenBlob, blob_id: str, needed: int, offset: int, first_length: int
+    ) -> bytes | _NotCached | None:
+        """On the event loop: :meth:`_open_for_read` if the first block is small and in the page
+        cache; ``_NOT_CACHED`` when it must come from the disk (or the file system cannot say),
+        the file then possibly open already in ``blob``.
+
+        The open itself is not guarded: it reads the blob's directory entry and inode, which a
+        hot object has in the cache as SQLite's pages are (docs/decisions/0003)."""
+        if _RWF_NOWAIT is None or first_length > _INLINE_READ_MAX:
+            return _NOT_CACHED
+        fd = self._open_checked(blob, blob_id, needed)
+        if first_length <= 0:
+            return None
+        buffer = bytearray(first_length)
+        try:
+            count = os.preadv(fd, [buffer], offset, _RWF_NOWAIT)
+        except OSError as exc:
+            # EAGAIN: not (all) in the cache. EOPNOTSUPP: a file system without RWF_NOWAIT.
+            if exc.errno in (errno.EAGAIN, errno.EOPNOTSUPP, errno.EINVAL):
+                return _NOT_CACHED
+            raise BlobError(f"blob {blob_id}: cannot read {self._blob_path(blob_id)}") from exc
+        if count < first_length:  # partly cached: the thread reads the block whole
+            return _NOT_CACHED
+        return bytes(buffer)  # a copy of at most _INLINE_READ_MAX bytes (a fraction of a µs)
+
     def _open_for_read(
         self, blob: _OpenBlob, blob_id: str, needed: int, offset: int, first_length: int
     ) -> bytes | None:
-        """Open the blob into ``blob`` (it must be ``needed`` bytes long at least) and return
-        its first ``first_length`` bytes from ``offset`` (None: nothing to read)."""
-        path = self._blob_path(blob_id)
+        """Open the blob into ``blob`` unless it is open already (it must be ``needed`` bytes
+        long at least) and return its first ``first_length`` bytes from ``offset`` (None:
+        nothing to read)."""
+        if blob.fd is None:
+            self._open_checked(blob, blob_id, needed)
+        return blob.pread(first_length, offset) if first_length > 0 else None
+
+    def _open_checked(self, blob: _OpenBlob, blob_id: str, needed: int) -> int:
+        """Open the blob into ``blob``, checking it holds ``needed`` bytes at least."""
+        # _blob_path as a string: pathlib's joins cost more than the open on a small GET.
+        path = f"{self._blobs_prefix}{blob_id[:3]}{os.sep}{blob_id}"
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except FileNotFoundError as exc:
@@ -401,7 +458,7 @@ class LocalBlobStore:
             os.close(fd)
             raise BlobError(f"blob {blob_id}: {needed} bytes wanted, {size} stored ({path})")
         blob.adopt(fd)
-        return blob.pread(first_length, offset) if first_length > 0 else None
+        return fd
 
     @staticmethod
     def _subdirs(path: Path) -> list[Path]:

@@ -169,10 +169,12 @@ class SealedBlobs:
                 # Every blob is encrypted; a plaintext one is a legacy row that the start-up
                 # re-encryption has not reached, or a row written by the benchmark switch.
                 raise ObjectCorrupted("the object is stored without encryption")
-            async for chunk in self.read_blob(
-                segment.blob_id, start, stop - start, self._read_chunk_size
-            ):
-                yield chunk
+            plain = self._blobs.read(segment.blob_id, start, stop - start, self._read_chunk_size)
+            try:
+                async for chunk in plain:
+                    yield chunk
+            finally:
+                await _close(plain)
             return
         data_key = await self._cipher.open_data_key(
             segment.key.wrapped,
@@ -191,6 +193,7 @@ class SealedBlobs:
         cipher = self._cipher
         plan = cipher.plan(segment.size, start, stop)
         header_size = cipher.header_size
+        stream: AsyncIterator[bytes] | None = None
         try:
             if plan.ciphertext_start == header_size:
                 # The range starts at the first chunk: one read holds the header too.
@@ -200,7 +203,8 @@ class SealedBlobs:
                 first_read = plan.ciphertext_start
                 header = await self.read_all(segment.blob_id, 0, header_size)
             opener = None
-            stream = self.read_blob(
+            # The store's stream itself, closed below: no generator in between.
+            stream = self._blobs.read(
                 segment.blob_id,
                 first_read,
                 plan.ciphertext_end - first_read,
@@ -224,6 +228,8 @@ class SealedBlobs:
             opener.finish()
         finally:
             forget(blob_key)
+            if stream is not None:
+                await _close(stream)
 
     async def read_all(self, blob_id: str, offset: int, length: int) -> bytes:
         pieces = [piece async for piece in self.read_blob(blob_id, offset, length, length)]
@@ -237,10 +243,7 @@ class SealedBlobs:
             async for chunk in stream:
                 yield chunk
         finally:
-            # Close the blob now, not whenever the garbage collector finalises it.
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await _close(stream)
 
     async def write(
         self,
@@ -352,6 +355,13 @@ def stored_form(record: _StoredT) -> _StoredT:
     if record.sealed_headers is None:
         return dataclasses.replace(record, format_version=_PLAINTEXT_FORMAT_VERSION)
     return dataclasses.replace(record, headers=ContentHeaders(), kms_context=None)
+
+
+async def _close(stream: AsyncIterator[bytes]) -> None:
+    """Close a blob stream now, not whenever the garbage collector finalises it."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 def forget(key: bytearray) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -36,7 +37,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
-from andromede.db.statements import InsertIgnoringConflict
+from andromede.db.statements import InsertIgnoringConflict, RowQuery
 from andromede.db.types import utc_from_stored
 from andromede.storage.acl import AccessControlList
 from andromede.storage.errors import (
@@ -296,22 +297,81 @@ def _object_values(record: ObjectRecord) -> dict[str, Any]:
     }
 
 
-def _object_from_row(row: Any) -> ObjectRecord:
-    headers, sealed = _stored_headers_from_json(row.headers)
+# Rows are decoded by position (a row of select(table) lists the table's columns in this order;
+# RowQuery rows are plain tuples): attribute look-ups by name were a fifth of a small GET's
+# row decoding. A column added to a table must be added here too, in its place.
+_OBJECT_COLUMNS = (
+    "bucket",
+    "key",
+    "size",
+    "etag",
+    "last_modified",
+    "owner_id",
+    "checksum_algorithm",
+    "checksum_type",
+    "checksum_value",
+    "headers",
+    "segments",
+    "format_version",
+    "acl",
+)
+_BUCKET_COLUMNS = (
+    "name",
+    "tenant_id",
+    "owner_id",
+    "region",
+    "created_at",
+    "object_ownership",
+    "policy",
+    "public_access_block",
+    "acl",
+    "encryption",
+)
+_ALGORITHMS = {a.value: a for a in ChecksumAlgorithm}
+_TYPES = {t.value: t for t in ChecksumType}
+_OWNERSHIPS = {o.value: o for o in ObjectOwnership}
+
+
+def _object_from_row(row: Sequence[Any]) -> ObjectRecord:
+    """The record of a row of ``select(objects)`` (its columns in ``_OBJECT_COLUMNS`` order)."""
+    (
+        bucket,
+        key,
+        size,
+        etag,
+        last_modified,
+        owner_id,
+        algorithm,
+        checksum_type,
+        checksum_value,
+        headers_json,
+        segments_json,
+        format_version,
+        acl,
+    ) = row
+    headers, sealed = _stored_headers_from_json(headers_json)
     return ObjectRecord(
-        bucket=row.bucket,
-        key=row.key,
-        size=row.size,
-        etag=row.etag,
-        last_modified=row.last_modified,
+        bucket=bucket,
+        key=key,
+        size=size,
+        etag=etag,
+        last_modified=utc_from_stored(last_modified),
         headers=headers,
         sealed_headers=sealed,
-        segments=_segments_from_json(row.segments),
-        owner_id=row.owner_id,
-        checksum=_checksum_from_row(row),
-        format_version=row.format_version,
-        acl=_acl_from_text(row.acl),
+        segments=_segments_from_json(segments_json),
+        owner_id=owner_id,
+        checksum=None
+        if algorithm is None
+        else Checksum(_ALGORITHMS[algorithm], checksum_value, _TYPES[checksum_type]),
+        format_version=format_version,
+        acl=None if acl is None else AccessControlList.from_json(acl),
     )
+
+
+def _object_from_named_row(row: Any) -> ObjectRecord:
+    """The record of a row whose object columns come by name, in whatever order."""
+    mapping = row._mapping
+    return _object_from_row([mapping[name] for name in _OBJECT_COLUMNS])
 
 
 def _acl_from_text(text: str | None) -> AccessControlList | None:
@@ -330,8 +390,6 @@ _SUMMARY = (
     _O.c.checksum_algorithm,
     _O.c.checksum_type,
 )
-_ALGORITHMS = {a.value: a for a in ChecksumAlgorithm}
-_TYPES = {t.value: t for t in ChecksumType}
 
 
 def _summary_from_row(row: Any) -> ObjectSummary:
@@ -347,22 +405,55 @@ def _summary_from_row(row: Any) -> ObjectSummary:
     )
 
 
-def _bucket_from_row(row: Any) -> Bucket:
-    block = row.public_access_block
+def _bucket_from_row(row: Sequence[Any]) -> Bucket:
+    """The bucket of a row of ``select(buckets)`` (its columns in ``_BUCKET_COLUMNS`` order)."""
+    (
+        name,
+        tenant_id,
+        owner_id,
+        region,
+        created_at,
+        ownership,
+        policy,
+        block,
+        acl,
+        encryption,
+    ) = row
     return Bucket(
-        name=row.name,
-        tenant_id=row.tenant_id,
-        owner_id=row.owner_id,
-        region=row.region,
-        created_at=row.created_at,
-        object_ownership=(
-            None if row.object_ownership is None else ObjectOwnership(row.object_ownership)
-        ),
-        policy=row.policy,
-        public_access_block=None if block is None else PublicAccessBlock.from_json(block),
-        acl=_acl_from_text(row.acl),
-        encryption=None if row.encryption is None else BucketEncryption.from_json(row.encryption),
+        name=name,
+        tenant_id=tenant_id,
+        owner_id=owner_id,
+        region=region,
+        created_at=utc_from_stored(created_at),
+        object_ownership=None if ownership is None else _OWNERSHIPS[ownership],
+        policy=policy,
+        public_access_block=None if block is None else _public_access_block(block),
+        acl=None if acl is None else AccessControlList.from_json(acl),
+        encryption=None if encryption is None else _bucket_encryption(encryption),
     )
+
+
+# Every request reads its bucket: its settings, immutable values of a few distinct texts, are
+# decoded once per text rather than per request (JSON parsing showed in small GETs' profiles).
+@functools.lru_cache(maxsize=64)
+def _public_access_block(text: str) -> PublicAccessBlock:
+    return PublicAccessBlock.from_json(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _bucket_encryption(text: str) -> BucketEncryption:
+    return BucketEncryption.from_json(text)
+
+
+def _check_column_order() -> None:
+    """The positional decoders above match the tables (checked once, at import)."""
+    for table, expected in ((_O, _OBJECT_COLUMNS), (_B, _BUCKET_COLUMNS)):
+        actual = tuple(column.name for column in table.c)
+        if actual != expected:
+            raise RuntimeError(f"{table.name} columns {actual} are not the decoder's {expected}")
+
+
+_check_column_order()
 
 
 def _bucket_access_values(changes: Mapping[str, object]) -> dict[str, object]:
@@ -463,11 +554,8 @@ class SqlMetadataStore:
         await self._db.write(work)
 
     async def get_bucket(self, name: str) -> Bucket | None:
-        def work(conn: Connection) -> Bucket | None:
-            row = conn.execute(_GET_BUCKET, {"name": name}).first()
-            return None if row is None else _bucket_from_row(row)
-
-        return await self._db.read(work)
+        row = await self._db.read_row(_READ_BUCKET, {"name": name})
+        return None if row is None else _bucket_from_row(row)
 
     async def list_buckets(self, tenant_id: str) -> list[Bucket]:
         query = sa.select(_B).where(_B.c.tenant_id == tenant_id).order_by(_B.c.name)
@@ -541,25 +629,19 @@ class SqlMetadataStore:
         return await self._db.write(lambda conn: _put_object(conn, record))
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
-        def work(conn: Connection) -> ObjectRecord | None:
-            row = conn.execute(_GET_OBJECT, {"bucket": bucket, "key": key}).first()
-            return None if row is None else _object_from_row(row)
-
-        return await self._db.read(work)
+        row = await self._db.read_row(_READ_OBJECT, {"bucket": bucket, "key": key})
+        return None if row is None else _object_from_row(row)
 
     async def get_bucket_and_object(
         self, bucket: str, key: str
     ) -> tuple[Bucket | None, ObjectRecord | None]:
-        def work(conn: Connection) -> tuple[Bucket | None, ObjectRecord | None]:
-            row = conn.execute(_GET_BUCKET_AND_OBJECT, {"name": bucket, "key": key}).first()
-            if row is None:
-                return None, None
-            found = _bucket_from_row(row)
-            if row.o_key is None:  # the outer join found no object
-                return found, None
-            return found, _object_from_row(_ObjectColumns(row))
-
-        return await self._db.read(work)
+        row = await self._db.read_row(_READ_BUCKET_AND_OBJECT, {"name": bucket, "key": key})
+        if row is None:
+            return None, None
+        found = _bucket_from_row(row[:_BUCKET_WIDTH])
+        if row[_OBJECT_KEY_AT] is None:  # the outer join found no object
+            return found, None
+        return found, _object_from_row(row[_BUCKET_WIDTH:])
 
     async def replace_object_segments(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
         names = {"bucket": record.bucket, "key": record.key}
@@ -875,11 +957,15 @@ _INSERT_BUCKET = InsertIgnoringConflict(_B, ["name"])
 _GET_OBJECT = sa.select(_O).where(_IS_OBJECT)
 # A GET's one query: the bucket (authorisation) with its object, if any (the answer). The
 # object's columns are prefixed, since both tables have an ``acl``.
-_GET_BUCKET_AND_OBJECT = (
+_READ_BUCKET_AND_OBJECT = RowQuery(
     sa.select(_B, *(c.label(f"o_{c.name}") for c in _O.c))
     .select_from(_B.outerjoin(_O, (_O.c.bucket == _B.c.name) & (_O.c.key == sa.bindparam("key"))))
     .where(_B.c.name == sa.bindparam("name"))
 )
+_BUCKET_WIDTH = len(_BUCKET_COLUMNS)
+_OBJECT_KEY_AT = _BUCKET_WIDTH + _OBJECT_COLUMNS.index("key")
+_READ_BUCKET = RowQuery(_GET_BUCKET)
+_READ_OBJECT = RowQuery(_GET_OBJECT)
 _LOCK_OBJECT = _GET_OBJECT.with_for_update()
 _INSERT_OBJECT = InsertIgnoringConflict(_O, ["bucket", "key"])
 _INSERT_PART = InsertIgnoringConflict(_P, ["upload_id", "part_number"])
@@ -928,18 +1014,6 @@ def _put_object(conn: Connection, record: ObjectRecord) -> ObjectRecord | None:
     if blob_rows:
         conn.execute(_INSERT_OBJECT_BLOB, blob_rows)
     return None if old is None else _object_from_row(old)
-
-
-class _ObjectColumns:
-    """The object columns of a ``_GET_BUCKET_AND_OBJECT`` row under their own names."""
-
-    __slots__ = ("_row",)
-
-    def __init__(self, row: Any) -> None:
-        self._row = row
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._row, f"o_{name}")
 
 
 # PutObject on PostgreSQL, in one statement run in autocommit (its own transaction): one round
@@ -1025,7 +1099,7 @@ async def _put_object_in_one_statement(db: Database, record: ObjectRecord) -> Ob
         if row.key is not None:
             break
         # Another writer created the key since the statement's snapshot: run it again.
-    replaced = _object_from_row(row)
+    replaced = _object_from_named_row(row)
     if row.raced:
         stale = [s.blob_id for s in replaced.segments]
         if stale:

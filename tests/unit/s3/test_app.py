@@ -8,6 +8,7 @@ header matches, and nothing answers 500.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import zlib
 from collections.abc import AsyncIterator
@@ -260,3 +261,17 @@ async def test_xml_bodies_are_checked_against_their_digest(client: Client) -> No
     ok = await client.request("POST", "/photos?delete", body, {"x-amz-checksum-crc32": crc})
     assert ok.status == 200
     assert (await client.request("HEAD", "/photos/k")).status == 404
+
+
+async def test_every_request_writes_one_access_line(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="andromede.access"):
+        assert (await client.request("PUT", "/logged")).status == 200
+        missing = await client.request("GET", "/logged/nothing")
+    lines = [r for r in caplog.records if r.name == "andromede.access"]
+    assert len(lines) == 2
+    rid = missing.headers["x-amz-request-id"]
+    assert lines[1].getMessage().startswith(f"{rid} ")
+    assert " GetObject GET /logged/nothing 404 " in lines[1].getMessage()
+    assert lines[1].levelno == logging.INFO

@@ -1,8 +1,10 @@
-"""Local-disk specifics: the on-disk layout and the thread hops of the small-PUT hot path."""
+"""Local-disk specifics: the on-disk layout and the thread hops of the small PUT and GET."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from andromede.storage import blob_local
 from andromede.storage.blob_local import LocalBlobStore
 from andromede.storage.errors import BlobError
 
@@ -96,13 +99,7 @@ def test_prepare_layout_creates_every_hex_directory_once(tmp_path: Path) -> None
     assert LocalBlobStore(tmp_path / "objects", fsync=True).prepare_layout() == 0
 
 
-async def test_a_small_read_costs_one_thread_hop(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    blobs = LocalBlobStore(tmp_path, fsync=False)
-    writer = await blobs.create("0123456789abcdef")
-    await writer.write(b"y" * 5000)
-    await writer.commit()
+def _count_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     loop = asyncio.get_running_loop()
     hops: list[str] = []
     real = loop.run_in_executor
@@ -112,16 +109,87 @@ async def test_a_small_read_costs_one_thread_hop(
         return real(executor, func, *args)
 
     monkeypatch.setattr(loop, "run_in_executor", counting)
+    return hops
+
+
+async def test_a_small_cached_read_costs_no_thread_hop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blobs = LocalBlobStore(tmp_path, fsync=False)
+    writer = await blobs.create("0123456789abcdef")
+    await writer.write(b"y" * 5000)
+    await writer.commit()  # just written: in the page cache
+    hops = _count_hops(monkeypatch)
     read = [piece async for piece in blobs.read("0123456789abcdef", 100, 4900, 8192)]
     assert b"".join(read) == b"y" * 4900
-    assert hops == ["_open_for_read"]  # open, size check and first block in one hop
-    hops.clear()
+    assert hops == []  # opened and read on the event loop
     read = [piece async for piece in blobs.read("0123456789abcdef", 0, 5000, 2048)]
     assert b"".join(read) == b"y" * 5000
-    assert hops == ["_open_for_read", "pread", "pread"]  # the rest read ahead, block by block
+    assert hops == ["pread", "pread"]  # the first block inline, the rest read ahead in threads
 
 
-async def test_a_read_cancelled_while_the_file_opens_leaks_no_descriptor(tmp_path: Path) -> None:
+async def test_a_read_the_cache_cannot_serve_costs_one_thread_hop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blobs = LocalBlobStore(tmp_path, fsync=False)
+    writer = await blobs.create("0123456789abcdef")
+    await writer.write(b"y" * 5000)
+    await writer.commit()
+    opened: list[int] = []
+    real_open = os.open
+
+    def counting_open(*args: Any, **kwargs: Any) -> int:
+        opened.append(1)
+        return real_open(*args, **kwargs)
+
+    def would_block(*args: Any) -> int:
+        raise BlockingIOError(errno.EAGAIN, "not in the page cache")
+
+    monkeypatch.setattr(blob_local.os, "preadv", would_block)
+    monkeypatch.setattr(blob_local.os, "open", counting_open)
+    hops = _count_hops(monkeypatch)
+    read = [piece async for piece in blobs.read("0123456789abcdef", 100, 4900, 8192)]
+    assert b"".join(read) == b"y" * 4900
+    assert hops == ["_open_for_read"]  # the first block in one hop, the file opened once
+    assert len(opened) == 1
+    hops.clear()
+    monkeypatch.setattr(blob_local, "_RWF_NOWAIT", None)  # a system without RWF_NOWAIT
+    read = [piece async for piece in blobs.read("0123456789abcdef", 0, 5000, 2048)]
+    assert b"".join(read) == b"y" * 5000
+    assert hops == ["_open_for_read", "pread", "pread"]  # open and first block in one hop
+
+
+async def test_a_large_first_block_is_read_in_a_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blobs = LocalBlobStore(tmp_path, fsync=False)
+    writer = await blobs.create("0123456789abcdef")
+    size = blob_local._INLINE_READ_MAX + 1
+    await writer.write(b"w" * size)
+    await writer.commit()
+    hops = _count_hops(monkeypatch)
+    read = [piece async for piece in blobs.read("0123456789abcdef", 0, size, size)]
+    assert b"".join(read) == b"w" * size
+    assert hops == ["_open_for_read"]  # copying that much would hold the event loop
+
+
+async def test_an_inline_read_of_a_missing_or_short_blob_fails(tmp_path: Path) -> None:
+    blobs = LocalBlobStore(tmp_path, fsync=False)
+    with pytest.raises(BlobError, match="missing"):
+        await anext(blobs.read("0123456789abcdef", 0, 10, 1024))
+    writer = await blobs.create("0123456789abcdef")
+    await writer.write(b"v" * 10)
+    await writer.commit()
+    descriptors = len(list(Path("/proc/self/fd").iterdir()))
+    with pytest.raises(BlobError, match="11 bytes wanted"):
+        await anext(blobs.read("0123456789abcdef", 0, 11, 1024))
+    assert len(list(Path("/proc/self/fd").iterdir())) == descriptors
+
+
+async def test_a_read_cancelled_while_the_file_opens_leaks_no_descriptor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(blob_local, "_RWF_NOWAIT", None)  # the file is opened in a thread
     blobs = LocalBlobStore(tmp_path, fsync=False)
     writer = await blobs.create("0123456789abcdef")
     await writer.write(b"z" * 10)

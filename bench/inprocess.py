@@ -1,0 +1,176 @@
+"""CPU per 4 KiB GET or PUT of the whole application in process: no HTTP server, no sockets.
+
+``python -m bench.inprocess [--op get|put] [--plain] [--ops N] [--rounds R] [--profile FILE]``
+starts an :class:`andromede.app.Application` (embedded mode: SQLite, local disk, key file) on a
+fresh data dir in this process, makes a bucket of 256 objects of 4 KiB, then drives requests
+signed beforehand straight into its ASGI callable from 16 concurrent tasks, and prints the CPU
+time per operation of the event-loop thread and of the whole process (threads included). With
+``--profile`` one round runs under ``cProfile`` with ``time.thread_time`` as its clock (a
+wall-clock profile on a shared machine charges other processes' time slices) and its stats are
+written to FILE. ``--plain`` sets the benchmark-only switch that stores blobs unencrypted.
+
+Run a source tree by putting it first on ``PYTHONPATH``; alternate trees (ABAB) to compare them
+under the same load. The access log follows the settings (``ANDROMEDE_ACCESS_LOG=false`` to
+leave it out) and goes to a file in the data dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import configparser
+import contextlib
+import cProfile
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, MutableMapping
+from pathlib import Path
+from typing import Any
+
+from andromede.app import Application
+from andromede.logconfig import configure_logging
+from andromede.settings import Settings
+from bench.sigv4 import Credentials, Signer
+
+REGION = "eu-fr-1"
+HOST = "127.0.0.1:9000"
+CONCURRENCY = 16
+KEYS = 256
+SIZE = 4096
+
+Headers = list[tuple[bytes, bytes]]
+
+
+def _headers(signed: str, extra: Headers | None = None) -> Headers:
+    """The signer's header lines as ASGI headers, plus ``extra``."""
+    pairs = [line.split(": ", 1) for line in signed.split("\r\n") if line]
+    return [(name.lower().encode(), value.encode()) for name, value in pairs] + (extra or [])
+
+
+async def _call(app: Application, method: str, path: str, body: bytes, headers: Headers) -> int:
+    """One request through the ASGI callable; its status (the body is counted, not kept)."""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "scheme": "http",
+        "server": ("127.0.0.1", 9000),
+        "client": ("127.0.0.1", 50000),
+        "headers": headers,
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    saved = sys.stderr
+    with path.open("w") as log:
+        sys.stderr = log
+        try:
+            yield
+        finally:
+            sys.stderr = saved
+
+
+async def _run(args: argparse.Namespace, data_dir: Path) -> None:
+    settings = Settings(data_dir=data_dir, region=REGION, bench_unencrypted=args.plain, api_port=0)
+    configure_logging(settings)
+    app = Application(settings)
+    await app.start()
+    try:
+        ini = configparser.ConfigParser()
+        ini.read(data_dir / "admin-credentials")
+        profile = ini["andromede"]
+        signer = Signer(
+            Credentials(profile["aws_access_key_id"], profile["aws_secret_access_key"], REGION),
+            HOST,
+        )
+        length = [(b"content-length", str(SIZE).encode())]
+        empty = [(b"content-length", b"0")]
+        create = _headers(signer.headers("PUT", "/cpu"), empty)
+        status = await _call(app, "PUT", "/cpu", b"", create)
+        if status != 200:
+            raise RuntimeError(f"CreateBucket: {status}")
+        body = os.urandom(SIZE)
+        keys = [f"/cpu/k{i}" for i in range(KEYS)]
+        for key in keys:
+            signed = _headers(signer.headers("PUT", key), length)
+            status = await _call(app, "PUT", key, body, signed)
+            if status != 200:
+                raise RuntimeError(f"PUT {key}: {status}")
+        method, sent = ("GET", b"") if args.op == "get" else ("PUT", body)
+        extra = None if args.op == "get" else length
+
+        async def measure(count: int) -> tuple[float, float, float]:
+            requests = [
+                (key, _headers(signer.headers(method, key), extra))
+                for key in (keys[i % KEYS] for i in range(count))
+            ]
+            queue = iter(requests)
+
+            async def worker() -> None:
+                for key, headers in queue:
+                    status = await _call(app, method, key, sent, headers)
+                    if status != 200:
+                        raise RuntimeError(f"{method} {key}: {status}")
+
+            thread0, usage0, wall0 = time.thread_time(), resource.getrusage(0), time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+            thread1, usage1, wall1 = time.thread_time(), resource.getrusage(0), time.perf_counter()
+            process = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
+            return 1e6 * (thread1 - thread0) / count, 1e6 * process / count, count / (wall1 - wall0)
+
+        await measure(500)  # warm: imports, caches, the tenant key's first use
+        flavour = "plain" if args.plain else "encrypted"
+        if args.profile is not None:
+            profiler = cProfile.Profile(time.thread_time)
+            profiler.enable()
+            figures = await measure(args.ops)
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+            print(f"profiled {args.op} {flavour}: loop {figures[0]:.0f} µs/op -> {args.profile}")
+            return
+        for _ in range(args.rounds):
+            loop_us, process_us, rate = await measure(args.ops)
+            print(
+                f"{args.op} {flavour}: event loop {loop_us:.0f} µs/op, process {process_us:.0f}"
+                f" µs/op, {rate:.0f} ops/s",
+                flush=True,
+            )
+    finally:
+        await app.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.inprocess", description=__doc__)
+    parser.add_argument("--op", choices=("get", "put"), default="get")
+    parser.add_argument("--plain", action="store_true", help="the unencrypted bench switch")
+    parser.add_argument("--ops", type=int, default=4000, help="operations per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", type=Path, help="write cProfile stats of one round here")
+    args = parser.parse_args()
+    os.environ.pop("ANDROMEDE_BENCH_UNENCRYPTED", None)  # --plain says it
+    with tempfile.TemporaryDirectory(prefix="andromede-inprocess-") as work:
+        with _stderr_to(Path(work) / "server.log"):
+            asyncio.run(_run(args, Path(work)))
+
+
+if __name__ == "__main__":
+    main()
