@@ -119,18 +119,16 @@ def hypervisor_drivers(settings: Settings) -> list[HypervisorDriver]:
             MemoryDriver(
                 vcpus=settings.memory_hypervisor_vcpus,
                 memory_mib=settings.memory_hypervisor_memory_mib,
-                snapshot_dir=settings.data_dir / "compute" / "snapshots",
             )
         ]
     if settings.hypervisor == "qemu":
-        # The worker's own QemuDriver object only lends its file layout (where a snapshot
-        # lives); every call goes to the agent, the one owner of the host's guests.
+        # The worker's own QemuDriver object only lends its host name; every call goes to
+        # the agent, the one owner of the host's guests.
         layout = QemuDriver(settings.hypervisor_dir)
         return [
             RemoteDriver(
                 settings.hypervisor_agent_socket,
                 host=layout.host,
-                snapshot_path=layout.snapshot_path,
                 timeout=settings.instance_stop_timeout + 120.0,
             )
         ]
@@ -148,6 +146,7 @@ def hypervisor_host_driver(settings: Settings) -> QemuDriver:
             imds_port=settings.imds_port,
             link_prefix=settings.hypervisor_link_prefix,
         ),
+        max_image_size=settings.max_image_size,
     )
     return QemuDriver(settings.hypervisor_dir, config=config, volumes=hypervisor_volumes(settings))
 
@@ -169,8 +168,7 @@ def hypervisor_volumes(settings: Settings) -> Callable[[Path, QemuImg], VolumeBa
         op_timeout=settings.ceph_op_timeout,
         release_timeout=settings.hypervisor_rbd_release_timeout,
     )
-    # Snapshots are named by the driver's file layout, which gateways compute too.
-    return lambda root, img: RbdVolumes(rbd, img, snapshot_dir=root / "snapshots")
+    return lambda root, img: RbdVolumes(rbd, img)
 
 
 def compute_limits(settings: Settings) -> ComputeLimits:

@@ -25,11 +25,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from pathlib import Path
 
 from andromede.compute.access import AccessMixin
 from andromede.compute.driver import (
     AttachedVolume,
+    ImageBacking,
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
@@ -37,6 +37,7 @@ from andromede.compute.driver import (
     NicSpec,
     PortForward,
     RuntimeState,
+    SnapshotBacking,
     VolumeSpec,
 )
 from andromede.compute.errors import (
@@ -70,7 +71,7 @@ from andromede.compute.model import (
 )
 from andromede.compute.network import Subnet
 from andromede.compute.networks import NetworksMixin, with_wiring
-from andromede.compute.scheduler import free_room, place
+from andromede.compute.scheduler import free_room, in_storage_domain, place
 from andromede.compute.seed import build_seed
 from andromede.compute.tags import TagsMixin
 from andromede.compute.volumes import VolumesMixin
@@ -155,6 +156,11 @@ class ComputeService(
                     f"You requested at least {request.min_count}"
                 )
             capacities = [await driver.capacity() for driver in self.drivers.values()]
+            if image.snapshot_id is not None:
+                # The root volume is a copy of the image's snapshot: only the hosts that open
+                # the snapshot (its storage domain) can make it.
+                snapshot = await self._snapshot_record(image.snapshot_id)
+                capacities = in_storage_domain(capacities, snapshot.storage_domain or snapshot.host)
             hosts = place(
                 free_room(capacities, live),
                 itype.vcpus,
@@ -296,6 +302,7 @@ class ComputeService(
                 raise ComputeError(f"host {instance.host} is not driven by this gateway")
             key = bytes(await self.disk_keys.open_key(instance.tenant_id, root.wrapped_key))
             if create and image is not None:
+                await self._ensure_image_on(driver, image)
                 await driver.create_volume(await self._root_spec(root, image, key))
             extra = [
                 AttachedVolume(
@@ -372,9 +379,12 @@ class ComputeService(
             snapshot_key = bytes(
                 await self.disk_keys.open_key(snapshot.tenant_id, snapshot.wrapped_key)
             )
-            path = self.drivers[root.host].snapshot_path(image.snapshot_id)
-            return VolumeSpec(root.volume_id, root.size_gib, key, path, "qcow2", snapshot_key)
-        return VolumeSpec(root.volume_id, root.size_gib, key, Path(image.path), image.disk_format)
+            backing: ImageBacking | SnapshotBacking = SnapshotBacking(
+                image.snapshot_id, snapshot_key
+            )
+        else:
+            backing = ImageBacking(image.image_id, image.disk_format, image.sha256)
+        return VolumeSpec(root.volume_id, root.size_gib, key, backing)
 
     async def _nic_of(self, instance: Instance) -> NicSpec | None:
         if instance.private_ip is None or instance.mac is None or instance.subnet_id is None:
@@ -610,6 +620,7 @@ class ComputeService(
                     log.warning("host %s: releasing unknown instance %s", host, instance_id)
                     await driver.kill(instance_id)
                     await driver.release(instance_id)
+        await self.forget_deregistered_images()
 
     async def purge_terminated(self) -> int:
         """Forget instances terminated longer ago than the retention (EC2 shows them for about

@@ -9,7 +9,7 @@ agent that cannot be reached is :class:`AgentUnreachable`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,14 @@ from andromede.compute.driver import (
     VolumeSpec,
 )
 from andromede.hypervisor.errors import HypervisorError
-from andromede.hypervisor.wire import CALLS, decode, encode
+from andromede.hypervisor.wire import (
+    CALLS,
+    IMAGE_FORMAT,
+    IMAGE_SHA256,
+    IMAGES_PATH,
+    decode,
+    encode,
+)
 
 __all__ = ["AgentCallFailed", "AgentError", "AgentUnreachable", "RemoteDriver"]
 
@@ -43,19 +50,16 @@ class AgentCallFailed(AgentError):
 
 
 class RemoteDriver:
-    """The port over an agent's unix socket. ``snapshot_path`` maps a snapshot id to where the
-    agent keeps it (the agent's driver layout), which the port needs without a round trip."""
+    """The port over an agent's unix socket."""
 
     def __init__(
         self,
         socket_path: Path,
         *,
         host: str,
-        snapshot_path: Callable[[str], Path],
         timeout: float = 120.0,
     ) -> None:
         self._host = host
-        self._snapshot_path = snapshot_path
         self._client = httpx.AsyncClient(
             transport=httpx.AsyncHTTPTransport(uds=str(socket_path)),
             base_url="http://agent",
@@ -100,8 +104,34 @@ class RemoteDriver:
     async def delete_snapshot(self, snapshot_id: str) -> None:
         await self._call("delete_snapshot", snapshot_id)
 
-    def snapshot_path(self, snapshot_id: str) -> Path:
-        return self._snapshot_path(snapshot_id)
+    async def has_image(self, image_id: str, sha256: str) -> bool:
+        result: bool = await self._call("has_image", image_id, sha256)
+        return result
+
+    async def put_image(
+        self, image_id: str, sha256: str, disk_format: str, chunks: AsyncIterator[bytes]
+    ) -> None:
+        """The image's bytes streamed as the request body (chunked: nothing buffered here),
+        unless the host holds it already. Two puts at once both send; the agent's driver
+        writes one and the other's body is read and dropped."""
+        if await self.has_image(image_id, sha256):
+            return
+        try:
+            response = await self._client.put(
+                IMAGES_PATH + image_id,
+                content=chunks,
+                headers={IMAGE_SHA256: sha256, IMAGE_FORMAT: disk_format},
+            )
+        except httpx.TransportError as exc:
+            raise AgentUnreachable(f"hypervisor agent of {self._host}: {exc}") from exc
+        if response.status_code != 200:
+            answer = response.json()
+            raise AgentCallFailed(
+                f"put_image on {self._host}: {answer.get('error')}: {answer.get('message')}"
+            )
+
+    async def forget_image(self, image_id: str) -> None:
+        await self._call("forget_image", image_id)
 
     async def start(self, spec: InstanceSpec) -> InstanceNetwork:
         result: InstanceNetwork = await self._call("start", spec)
