@@ -185,7 +185,7 @@ class VolumesMixin(ServiceCore):
         if len(description) > NAME_MAX:
             raise InvalidParameterValue("The description is at most 255 characters")
         driver = self._driver(volume.host)
-        domain = storage_domain_of(await self._on_host("reach the host", driver.capacity()))
+        domain = storage_domain_of(await self._on_host("report its storage", driver.capacity()))
         key = await self.disk_keys.open_key(tenant_id, volume.wrapped_key)
         snapshot_key, wrapped = await self.disk_keys.new_key(tenant_id)
         snapshot = Snapshot(
