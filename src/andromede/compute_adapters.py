@@ -121,21 +121,16 @@ def hypervisor_drivers(settings: Settings) -> list[HypervisorDriver]:
             MemoryDriver(
                 vcpus=settings.memory_hypervisor_vcpus,
                 memory_mib=settings.memory_hypervisor_memory_mib,
-                snapshot_dir=settings.data_dir / "compute" / "snapshots",
             )
         ]
     if settings.hypervisor == "qemu":
-        # The worker's own QemuDriver object only lends its file layout (where a snapshot
-        # lives; agents on other hosts are assumed to use the same hypervisor_state_dir);
-        # every call goes to the agent, the one owner of the host's guests.
-        layout = QemuDriver(settings.hypervisor_dir, host=settings.hypervisor_host_name)
+        # Every call goes to an agent, the one owner of its host's guests.
         timeout = settings.instance_stop_timeout + 120.0
         if not settings.hypervisor_hosts:
             return [
                 RemoteDriver(
                     settings.hypervisor_agent_socket,
-                    host=layout.host,
-                    snapshot_path=layout.snapshot_path,
+                    host=settings.hypervisor_host_name,
                     timeout=timeout,
                     connect_timeout=settings.hypervisor_agent_connect_timeout,
                     query_timeout=settings.hypervisor_agent_query_timeout,
@@ -153,7 +148,6 @@ def hypervisor_drivers(settings: Settings) -> list[HypervisorDriver]:
             RemoteDriver(
                 host.url,
                 host=host.name,
-                snapshot_path=layout.snapshot_path,
                 timeout=timeout,
                 connect_timeout=settings.hypervisor_agent_connect_timeout,
                 query_timeout=settings.hypervisor_agent_query_timeout,
@@ -175,6 +169,7 @@ def hypervisor_host_driver(settings: Settings) -> QemuDriver:
             imds_port=settings.imds_port,
             link_prefix=settings.hypervisor_link_prefix,
         ),
+        max_image_size=settings.max_image_size,
     )
     return QemuDriver(
         settings.hypervisor_dir,
@@ -201,8 +196,7 @@ def hypervisor_volumes(settings: Settings) -> Callable[[Path, QemuImg], VolumeBa
         op_timeout=settings.ceph_op_timeout,
         release_timeout=settings.hypervisor_rbd_release_timeout,
     )
-    # Snapshots are named by the driver's file layout, which gateways compute too.
-    return lambda root, img: RbdVolumes(rbd, img, snapshot_dir=root / "snapshots")
+    return lambda root, img: RbdVolumes(rbd, img)
 
 
 def compute_limits(settings: Settings) -> ComputeLimits:

@@ -570,7 +570,12 @@ class Settings(BaseSettings):
         description="Seconds a stopping guest has to power off (ACPI) before a hard stop.",
     )
     max_image_size: int = Field(
-        default=64 * GIB, gt=0, description="Largest image file ImportImage accepts."
+        default=64 * GIB,
+        gt=0,
+        description=(
+            "Largest image file ImportImage accepts, and a hypervisor host takes from the "
+            "control plane."
+        ),
     )
     terminated_instance_retention: float = Field(
         default=3600.0,

@@ -55,6 +55,7 @@ from andromede.hypervisor.remote import RemoteDriver
 from andromede.hypervisor.tenant_network import NetworkLayout
 from andromede.hypervisor.wire import decode, encode
 from support.guest_images import GuestImage, GuestImageUnavailable, build_guest_image
+from support.host_images import put_file_image
 
 pytestmark = pytest.mark.slow
 
@@ -121,7 +122,7 @@ async def bridged(guest_image: GuestImage) -> AsyncIterator[BridgedHost]:
     stop = asyncio.Event()
     serving = asyncio.create_task(serve_agent(local, socket_path, stop, metadata_app=metadata_app))
     assert await asyncio.to_thread(agent_ready, socket_path, 60.0)
-    remote = RemoteDriver(socket_path, host=local.host, snapshot_path=local.snapshot_path)
+    remote = RemoteDriver(socket_path, host=local.host)
     try:
         yield BridgedHost(remote, local, config, state_dir, layout, guest_image)
     finally:
@@ -180,9 +181,8 @@ done) &
 
 async def make_root(driver: RemoteDriver, image: GuestImage) -> AttachedVolume:
     volume_id, key = f"vol-{secrets.token_hex(9)[:17]}", secrets.token_bytes(32)
-    await driver.create_volume(
-        VolumeSpec(volume_id, 1, key, backing=image.disk, backing_format="raw")
-    )
+    backing = await put_file_image(driver, image.disk, "raw")
+    await driver.create_volume(VolumeSpec(volume_id, 1, key, backing=backing))
     return AttachedVolume(volume_id, "/dev/xvda", key)
 
 

@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -33,6 +34,7 @@ from andromede.compute.driver import (
     AttachedVolume,
     FirewallRule,
     HypervisorDriver,
+    ImageBacking,
     InstanceFirewall,
     InstanceSpec,
     NetworkMode,
@@ -41,8 +43,11 @@ from andromede.compute.driver import (
     PortForward,
     RuntimeState,
     SeedSpec,
+    SnapshotBacking,
     VolumeSpec,
 )
+from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.errors import HypervisorFailed
 from andromede.hypervisor import HypervisorError, QemuDriver, QemuDriverConfig
 from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.images import QemuImg
@@ -55,6 +60,7 @@ from support.guest_images import (
     GuestImageUnavailable,
     build_guest_image,
 )
+from support.host_images import file_chunks, file_sha256, put_file_image
 from support.rbd import RbdNamespace
 
 pytestmark = pytest.mark.slow
@@ -114,7 +120,7 @@ def rbd_driver(
     state_dir: Path, namespace: RbdNamespace, config: QemuDriverConfig = USER_MODE
 ) -> QemuDriver:
     def volumes(root: Path, img: QemuImg) -> RbdVolumes:
-        return RbdVolumes(namespace.config, img, snapshot_dir=root / "snapshots")
+        return RbdVolumes(namespace.config, img)
 
     return QemuDriver(state_dir, host="test-host", config=config, volumes=volumes)
 
@@ -145,7 +151,7 @@ async def _remote_qemu_host(image: GuestImage) -> AsyncIterator[Host]:
         stop = asyncio.Event()
         serving = asyncio.create_task(serve_agent(driver, socket_path, stop))
         assert await asyncio.to_thread(agent_ready, socket_path, 30.0)
-        remote = RemoteDriver(socket_path, host=driver.host, snapshot_path=driver.snapshot_path)
+        remote = RemoteDriver(socket_path, host=driver.host)
         try:
             yield Host(remote, local.image, local.image_format, local.state_dir)
         finally:
@@ -164,6 +170,26 @@ async def host(request: pytest.FixtureRequest, guest_image: GuestImage) -> Async
         hosts = _remote_qemu_host(guest_image)
     async for value in hosts:
         yield value
+
+
+@pytest.fixture(params=["memory", "qemu", "qemu-behind-agent", "qemu-rbd"])
+async def image_host(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Host]:
+    """Every driver, the in-memory twin too, with a small raw image of its own (the image
+    cases create no guest)."""
+    image = tmp_path / "image.raw"
+    image.write_bytes(b"andromede-test-image\n" + os.urandom(3 * 1024 * 1024))
+    if request.param == "memory":
+        yield Host(MemoryDriver("memory-host"), image, "raw", tmp_path, error=HypervisorFailed)
+        return
+    guest_image = request.getfixturevalue("guest_image")
+    if request.param == "qemu-rbd":
+        hosts = _qemu_host(guest_image, rbd=request.getfixturevalue("rbd_namespace"))
+    elif request.param == "qemu":
+        hosts = _qemu_host(guest_image)
+    else:
+        hosts = _remote_qemu_host(guest_image)
+    async for value in hosts:
+        yield replace(value, image=image, image_format="raw")
 
 
 @pytest.fixture(params=["qemu", "qemu-rbd"])
@@ -207,9 +233,8 @@ esac
 
 async def make_root(host: Host) -> AttachedVolume:
     volume_id, key = new_id("vol"), secrets.token_bytes(32)
-    await host.driver.create_volume(
-        VolumeSpec(volume_id, 1, key, backing=host.image, backing_format=host.image_format)
-    )
+    backing = await put_file_image(host.driver, host.image, host.image_format)
+    await host.driver.create_volume(VolumeSpec(volume_id, 1, key, backing=backing))
     return AttachedVolume(volume_id, "/dev/xvda", key)
 
 
@@ -308,6 +333,87 @@ async def test_start_refuses_a_missing_volume_or_a_wrong_key_and_leaves_nothing_
     await host.driver.release(instance_id)
     assert await host.driver.state(instance_id) is RuntimeState.ABSENT
     assert processes_mentioning(str(host.state_dir)) == []
+
+
+# -- images: sent by the control plane, verified and kept by the host ------------------------
+
+
+def host_copies(host: Host) -> list[Path]:
+    """The image copies a QEMU host keeps (and any partial write); none for the memory twin."""
+    directory = host.state_dir / "images"
+    return sorted(directory.iterdir()) if directory.is_dir() else []
+
+
+async def unread(what: str) -> AsyncIterator[bytes]:
+    raise AssertionError(f"the bytes of {what} were read")
+    yield b""  # pragma: no cover
+
+
+async def test_an_image_is_kept_verified_and_read_only(image_host: Host) -> None:
+    driver, image = image_host.driver, image_host.image
+    backing = await put_file_image(driver, image, "raw", new_id("ami"))
+    assert await driver.has_image(backing.image_id, backing.sha256)
+    assert not await driver.has_image(backing.image_id, "0" * 64)
+    assert not await driver.has_image(new_id("ami"), backing.sha256)
+    # Put again: the host has it, the bytes are not read.
+    await driver.put_image(backing.image_id, backing.sha256, "raw", unread("a held image"))
+    if not isinstance(driver, MemoryDriver):
+        (copy,) = host_copies(image_host)
+        assert copy.name == f"{backing.image_id}.{backing.sha256}"
+        assert stat.S_IMODE(copy.stat().st_mode) == 0o400
+        assert copy.read_bytes() == image.read_bytes()
+    await driver.forget_image(backing.image_id)
+    await driver.forget_image(backing.image_id)  # absent: nothing to do
+    assert not await driver.has_image(backing.image_id, backing.sha256)
+    assert host_copies(image_host) == []
+
+
+async def test_bytes_that_do_not_match_the_checksum_leave_nothing(image_host: Host) -> None:
+    driver, image = image_host.driver, image_host.image
+    image_id, sha256 = new_id("ami"), file_sha256(image)
+    altered = image_host.state_dir / "altered.raw"
+    altered.write_bytes(image.read_bytes()[:-1] + b"!")
+    with pytest.raises(image_host.error, match="SHA-256"):
+        await driver.put_image(image_id, sha256, "raw", file_chunks(altered, 64 * 1024))
+    assert not await driver.has_image(image_id, sha256)
+    assert host_copies(image_host) == []
+    # Nor can a volume be made over what the host does not hold.
+    backing = ImageBacking(image_id, "raw", sha256)
+    with pytest.raises(image_host.error):
+        await driver.create_volume(VolumeSpec(new_id("vol"), 1, secrets.token_bytes(32), backing))
+
+
+async def test_two_puts_of_one_image_at_once_keep_one_copy(image_host: Host) -> None:
+    driver, image = image_host.driver, image_host.image
+    image_id, sha256 = new_id("ami"), file_sha256(image)
+    await asyncio.gather(
+        *(driver.put_image(image_id, sha256, "raw", file_chunks(image, 64 * 1024)) for _ in "ab")
+    )
+    assert await driver.has_image(image_id, sha256)
+    if not isinstance(driver, MemoryDriver):
+        assert [p.name for p in host_copies(image_host)] == [f"{image_id}.{sha256}"]
+    await driver.forget_image(image_id)
+
+
+async def test_an_image_a_volume_reads_is_not_forgotten(image_host: Host) -> None:
+    driver = image_host.driver
+    backing = await put_file_image(driver, image_host.image, "raw", new_id("ami"))
+    volume_id = new_id("vol")
+    await driver.create_volume(VolumeSpec(volume_id, 1, secrets.token_bytes(32), backing))
+    if image_host.rbd is None:
+        # File overlays name the host's copy as their backing file: it must stay.
+        with pytest.raises(image_host.error, match="still reads"):
+            await driver.forget_image(backing.image_id)
+        assert await driver.has_image(backing.image_id, backing.sha256)
+    else:
+        # RBD volumes read the image's base in the pool: the host's copy can go.
+        await driver.forget_image(backing.image_id)
+        assert host_copies(image_host) == []
+    await driver.delete_volume(volume_id)
+    await driver.forget_image(backing.image_id)
+    assert not await driver.has_image(backing.image_id, backing.sha256)
+    assert host_copies(image_host) == []
+    image_host.assert_no_volume_left()
 
 
 # -- real guests ----------------------------------------------------------------------------
@@ -526,12 +632,10 @@ async def test_snapshots_copy_a_running_volume_into_a_new_bootable_volume(
     stored = volume_host.stored("snapshots", snapshot_id)
     assert stored is not None and token.encode() not in stored
     assert int.from_bytes(stored[32:36], "big") == 2  # LUKS
-    snapshot = driver.snapshot_path(snapshot_id)
-
     # The new volume may be bigger than the snapshot, as EC2 allows.
     copy_id, copy_key = new_id("vol"), secrets.token_bytes(32)
     await driver.create_volume(
-        VolumeSpec(copy_id, 2, copy_key, backing=snapshot, backing_key=snapshot_key)
+        VolumeSpec(copy_id, 2, copy_key, backing=SnapshotBacking(snapshot_id, snapshot_key))
     )
     # A stopped volume snapshots too (offline copy).
     offline_id = new_id("snap")

@@ -6,6 +6,7 @@ Each test works in an RBD namespace of its own (support/rbd.py) and looks at it 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import VolumeSpec
+from andromede.compute.driver import ImageBacking, SnapshotBacking, VolumeSpec
 from andromede.hypervisor.errors import HypervisorError, VolumeNotFound
 from andromede.hypervisor.images import QemuImg
 from andromede.hypervisor.rbd_volumes import RbdVolumes
@@ -35,13 +36,16 @@ def image_file(tmp_path: Path) -> Path:
     return path
 
 
+def image_of(path: Path) -> ImageBacking:
+    """The backing the compute service names for an image file (the host's copy is ``path``)."""
+    return ImageBacking(
+        "ami-0123456789abcdef0", "raw", hashlib.sha256(path.read_bytes()).hexdigest()
+    )
+
+
 @pytest.fixture
 async def volumes(rbd_namespace: RbdNamespace, tmp_path: Path) -> AsyncIterator[RbdVolumes]:
-    backend = RbdVolumes(
-        rbd_namespace.config,
-        QemuImg("qemu-img", iter_time_ms=10, timeout=600),
-        snapshot_dir=tmp_path / "state" / "snapshots",
-    )
+    backend = RbdVolumes(rbd_namespace.config, QemuImg("qemu-img", iter_time_ms=10, timeout=600))
     try:
         yield backend
     finally:
@@ -57,8 +61,11 @@ async def test_overlays_share_one_imported_base_which_goes_with_the_last_volume(
 ) -> None:
     first, second = new_id("vol"), new_id("vol")
     key = secrets.token_bytes(32)
-    await volumes.create(VolumeSpec(first, 1, key, image_file, "raw"))
-    await volumes.create(VolumeSpec(second, 2, secrets.token_bytes(32), image_file, "raw"))
+    image = image_of(image_file)
+    await volumes.create(VolumeSpec(first, 1, key, image), image_file)
+    # Named by the image's checksum: a host whose copy is elsewhere finds the same base, and
+    # needs no copy at all once the base is in the pool.
+    await volumes.create(VolumeSpec(second, 2, secrets.token_bytes(32), image), None)
     images = rbd_namespace.images()
     bases = [name for name in images if name.startswith("base-")]
     assert len(bases) == 1  # imported once
@@ -91,7 +98,7 @@ async def test_snapshots_are_self_contained_and_volumes_grow_from_them(
     volumes: RbdVolumes, rbd_namespace: RbdNamespace, image_file: Path
 ) -> None:
     volume_id, key = new_id("vol"), secrets.token_bytes(32)
-    await volumes.create(VolumeSpec(volume_id, 1, key, image_file, "raw"))
+    await volumes.create(VolumeSpec(volume_id, 1, key, image_of(image_file)), image_file)
     snapshot_id, snapshot_key = new_id("snap"), secrets.token_bytes(32)
     await volumes.copy_to_snapshot(volume_id, key, snapshot_id, snapshot_key)
     with pytest.raises(HypervisorError):  # taken once
@@ -103,16 +110,17 @@ async def test_snapshots_are_self_contained_and_volumes_grow_from_them(
     assert snapshot[:4] == b"QFI\xfb" and IMAGE_MARKER not in snapshot  # encrypted
 
     copy_id, copy_key = new_id("vol"), secrets.token_bytes(32)
-    path = volumes.snapshot_path(snapshot_id)
-    await volumes.create(VolumeSpec(copy_id, 2, copy_key, path, "qcow2", snapshot_key))
+    await volumes.create(
+        VolumeSpec(copy_id, 2, copy_key, SnapshotBacking(snapshot_id, snapshot_key))
+    )
     assert await volumes.virtual_size(copy_id, copy_key) == 2 * GIB
     assert IMAGE_MARKER not in rbd_namespace.read(copy_id)
 
-    missing = VolumeSpec(new_id("vol"), 1, key, volumes.snapshot_path(new_id("snap")), "qcow2", key)
+    missing = VolumeSpec(new_id("vol"), 1, key, SnapshotBacking(new_id("snap"), key))
     with pytest.raises(VolumeNotFound):
         await volumes.create(missing)
     with pytest.raises(HypervisorError):  # a wrong key opens nothing
-        await volumes.create(VolumeSpec(new_id("vol"), 1, key, path, "qcow2", key))
+        await volumes.create(VolumeSpec(new_id("vol"), 1, key, SnapshotBacking(snapshot_id, key)))
     await volumes.delete(copy_id)
     await volumes.delete_snapshot(snapshot_id)
     await volumes.delete_snapshot(snapshot_id)
@@ -130,7 +138,9 @@ async def test_blank_volumes_and_refusals(
     with pytest.raises(HypervisorError):
         await volumes.create(VolumeSpec(volume_id, 1, key))
     with pytest.raises(VolumeNotFound):
-        await volumes.create(VolumeSpec(new_id("vol"), 1, key, tmp_path / "no-such-image"))
+        # An image neither in the pool nor on the host.
+        absent = ImageBacking("ami-0123456789abcdef1", "raw", "ab" * 32)
+        await volumes.create(VolumeSpec(new_id("vol"), 1, key, absent), tmp_path / "no-such-image")
     assert await volumes.virtual_size(volume_id, key) == 3 * GIB
     await volumes.delete(volume_id)
     assert not await volumes.exists(volume_id)

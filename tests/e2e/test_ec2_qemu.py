@@ -9,13 +9,19 @@ power-down. Guests run under TCG where KVM cannot run them (CI).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import shutil
+import stat
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from support.guest_images import (
@@ -32,7 +38,7 @@ from support.qemu_host import (
     new_qemu_host,
     qemu_processes,
 )
-from support.server import ServerProcess, running_server
+from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -165,3 +171,48 @@ def test_guests_outlive_a_restart_of_serve(
     assert qemu_processes(state_dir) == []
     ec2.terminate_instances(InstanceIds=[instance_id])
     ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
+
+
+def test_the_host_keeps_a_verified_copy_of_an_image_until_it_is_deregistered_and_unused(
+    qemu_server: tuple[ServerProcess, Path], guest_image: GuestImage
+) -> None:
+    """The agent gets the image's bytes from the control plane (never the gateway's image
+    folder): a read-only copy named by its checksum in its own state directory, removed once
+    the image is deregistered and its last instance terminated."""
+    server, state_dir = qemu_server
+    access_key, secret_key = server.credentials()
+    sts = boto3.session.Session(
+        aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=REGION
+    ).client("sts", endpoint_url=server.endpoint)
+    tenant = sts.get_caller_identity()["Account"]
+    done = subprocess.run(
+        [str(ANDROMEDE), "admin", "image", "import", str(guest_image.disk), "--name",
+         f"private-{uuid.uuid4().hex[:6]}", "--tenant", tenant, "--json",
+         "--data-dir", str(server.data_dir)],
+        capture_output=True, text=True, timeout=300, check=True,
+        env={**os.environ, **server.extra_env},
+    )  # fmt: skip
+    imported = json.loads(done.stdout)
+    image_id, sha256 = imported["image_id"], imported["sha256"]
+    assert not list(state_dir.glob(f"images/{image_id}.*"))  # nothing sent before it is needed
+
+    ec2 = ec2_client(server)
+    run = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
+    (instance_id,) = [i["InstanceId"] for i in run["Instances"]]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
+    (copy,) = state_dir.glob(f"images/{image_id}.*")
+    assert copy.name == f"{image_id}.{sha256}"
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o400
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() == sha256
+    assert not list(state_dir.glob("images/.*.partial"))
+
+    # Deregistered while its instance's volume still reads it: the copy stays.
+    ec2.deregister_image(ImageId=image_id)
+    assert copy.exists()
+    ec2.terminate_instances(InstanceIds=[instance_id])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
+    deadline = time.monotonic() + 60
+    while copy.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not copy.exists()
+    assert list(state_dir.glob(f"images/*{image_id}*")) == []

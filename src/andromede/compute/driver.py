@@ -9,14 +9,19 @@ in-memory twin for fast tests; both pass one contract suite (``tests/contract/te
 
 Everything here is plain data: no database, no HTTP, no KMS. Key material arrives as bytes in a
 spec and is handed to QEMU as a secret object; a driver never logs or stores it.
+
+No path crosses the port: a host may be another machine. A volume names what it starts from by
+reference (:class:`ImageBacking`, :class:`SnapshotBacking`); an image's bytes reach the host
+through :meth:`HypervisorDriver.put_image`, verified against their SHA-256 and kept in the host's
+own cache until :meth:`HypervisorDriver.forget_image` (docs/decisions/0023-images-on-hosts.md).
 """
 
 from __future__ import annotations
 
 import enum
 import ipaddress
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 __all__ = [
@@ -25,6 +30,7 @@ __all__ = [
     "FirewallRule",
     "HostCapacity",
     "HypervisorDriver",
+    "ImageBacking",
     "InstanceFirewall",
     "InstanceNetwork",
     "InstanceSpec",
@@ -34,6 +40,7 @@ __all__ = [
     "PortForward",
     "RuntimeState",
     "SeedSpec",
+    "SnapshotBacking",
     "VolumeSpec",
 ]
 
@@ -73,22 +80,41 @@ class HostCapacity:
     # How this host wires instances with a tenant NIC: bridge where it can build tenant
     # networks, else user-mode networking (the declared fallback, reported here).
     networking: NetworkMode = NetworkMode.USER
+    # Where this host keeps volumes and snapshots: hosts of one domain can open each other's
+    # snapshots (the host's name for files on its disk, the pool for Ceph RBD). Empty: the
+    # host's own disk (compute.scheduler.storage_domain_of).
+    storage_domain: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageBacking:
+    """A volume over a machine image the host holds (:meth:`HypervisorDriver.put_image`): the
+    host opens its own verified copy, found by id and checksum."""
+
+    image_id: str
+    disk_format: str  # "qcow2" or "raw"
+    sha256: str  # hex, of the image file's bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotBacking:
+    """A volume copied from a snapshot in the host's storage domain, with the key that opens
+    the snapshot (self-contained and encrypted: the copy is made under the volume's own key)."""
+
+    snapshot_id: str
+    key: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class VolumeSpec:
-    """A block volume to create: encrypted at rest (qcow2 + LUKS, or an RBD image), optionally
-    as a copy-on-write overlay over an image or a snapshot (``backing``)."""
+    """A block volume to create: encrypted at rest (qcow2 + LUKS, or an RBD image), blank, a
+    copy-on-write overlay over an image, or a copy of a snapshot (``backing``)."""
 
     volume_id: str
     size_gib: int
     # The LUKS secret for this volume, from KMS; held by QEMU as a secret object, never written.
     key: bytes = field(repr=False)
-    # A base image file (qcow2 or raw) or a snapshot file this volume starts from; None = blank.
-    backing: Path | None = None
-    backing_format: str = "qcow2"
-    # The LUKS secret of the backing file when it is itself encrypted (a snapshot).
-    backing_key: bytes | None = field(default=None, repr=False)
+    backing: ImageBacking | SnapshotBacking | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,8 +244,21 @@ class HypervisorDriver(Protocol):
 
     async def delete_snapshot(self, snapshot_id: str) -> None: ...
 
-    def snapshot_path(self, snapshot_id: str) -> Path:
-        """Where a snapshot lives, to use as :attr:`VolumeSpec.backing`."""
+    async def has_image(self, image_id: str, sha256: str) -> bool:
+        """Whether the host holds a verified copy of the image with this checksum."""
+        ...
+
+    async def put_image(
+        self, image_id: str, sha256: str, disk_format: str, chunks: AsyncIterator[bytes]
+    ) -> None:
+        """Keep a copy of an image: its bytes are written aside, their SHA-256 checked, and
+        only then made the image (read-only). A mismatch raises and leaves nothing. Two puts of
+        one image at once: one writes, the other waits and finds it (its chunks unread)."""
+        ...
+
+    async def forget_image(self, image_id: str) -> None:
+        """Remove the host's copy of an image (absent: nothing to do). Refused while a volume
+        on this host still reads from that copy."""
         ...
 
     async def start(self, spec: InstanceSpec) -> InstanceNetwork:

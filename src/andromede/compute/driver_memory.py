@@ -5,26 +5,34 @@ deletes and kills are idempotent, a released instance is ABSENT, a volume opens 
 key it was created with, the console is bytes (the last 64 KiB). An instance with a NIC is
 wired in bridge mode with a host-only public address from 100.65.0.0/16, one without in user
 mode with its forwards, and the firewall of each is kept for the service tests to read.
+Images are kept as their checksum, format and size (the bytes are hashed and dropped): a put
+whose bytes do not match is refused, a volume over an image needs the host to hold it, and an
+image that a volume reads cannot be forgotten, as with the QEMU driver's files.
 
 It lives in one process: a deployment running several gateway workers must use a real driver.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import ipaddress
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from andromede.compute.driver import (
     Accelerator,
     AttachedVolume,
     HostCapacity,
+    ImageBacking,
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
     NetworkMode,
     PortForward,
     RuntimeState,
+    SnapshotBacking,
     VolumeSpec,
 )
 from andromede.compute.errors import HypervisorFailed
@@ -40,7 +48,14 @@ _PUBLIC_RANGE = ipaddress.IPv4Network("100.65.0.0/16")
 class _Volume:
     size_gib: int
     key: bytes = field(repr=False)
-    backing: Path | None
+    backing: ImageBacking | SnapshotBacking | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Image:
+    sha256: str
+    disk_format: str
+    size: int
 
 
 @dataclass(slots=True)
@@ -62,13 +77,29 @@ class MemoryDriver:
         *,
         vcpus: int = 8,
         memory_mib: int = 16384,
-        snapshot_dir: Path = Path("/nonexistent/andromede-memory-snapshots"),
+        storage_domain: str | None = None,
+        shared_with: MemoryDriver | None = None,
+        max_image_size: int = 64 * 1024**3,
     ) -> None:
+        """``storage_domain``: None is this host's own disk (its name). ``shared_with``: a
+        host of the same domain whose volumes and snapshots this one opens too, as hosts on
+        one Ceph pool do."""
         self._host = host
-        self._capacity = HostCapacity(host, vcpus, memory_mib, Accelerator.TCG)
-        self._snapshot_dir = snapshot_dir
-        self.volumes: dict[str, _Volume] = {}
-        self.snapshots: dict[str, _Volume] = {}
+        self._capacity = HostCapacity(
+            host,
+            vcpus,
+            memory_mib,
+            Accelerator.TCG,
+            storage_domain=storage_domain
+            or (host if shared_with is None else shared_with.storage_domain),
+        )
+        self._max_image_size = max_image_size
+        self.volumes: dict[str, _Volume] = {} if shared_with is None else shared_with.volumes
+        self.snapshots: dict[str, _Volume] = {} if shared_with is None else shared_with.snapshots
+        # What this host holds of each image it was sent (put_image).
+        self.images: dict[str, _Image] = {}
+        self.image_bytes_received = 0
+        self._image_locks: dict[str, asyncio.Lock] = {}
         self.instances: dict[str, _Instance] = {}
         self._next_port = _FIRST_FORWARD_PORT
         self._next_public = 0
@@ -76,6 +107,10 @@ class MemoryDriver:
     @property
     def host(self) -> str:
         return self._host
+
+    @property
+    def storage_domain(self) -> str:
+        return self._capacity.storage_domain
 
     async def capacity(self) -> HostCapacity:
         return self._capacity
@@ -86,11 +121,16 @@ class MemoryDriver:
             if existing.key != spec.key or existing.size_gib != spec.size_gib:
                 raise HypervisorFailed(f"volume {spec.volume_id} exists with another definition")
             return
-        if spec.backing is not None and spec.backing.parent == self._snapshot_dir:
-            snapshot = self.snapshots.get(spec.backing.stem)
-            if snapshot is None or snapshot.key != spec.backing_key:
+        backing = spec.backing
+        if isinstance(backing, SnapshotBacking):
+            snapshot = self.snapshots.get(backing.snapshot_id)
+            if snapshot is None or snapshot.key != backing.key:
                 raise HypervisorFailed(f"cannot open the backing snapshot of {spec.volume_id}")
-        self.volumes[spec.volume_id] = _Volume(spec.size_gib, spec.key, spec.backing)
+        if isinstance(backing, ImageBacking):
+            image = self.images.get(backing.image_id)
+            if image is None or image.sha256 != backing.sha256:
+                raise HypervisorFailed(f"image {backing.image_id} is not on {self._host}")
+        self.volumes[spec.volume_id] = _Volume(spec.size_gib, spec.key, backing)
 
     async def delete_volume(self, volume_id: str) -> None:
         self.volumes.pop(volume_id, None)
@@ -104,8 +144,35 @@ class MemoryDriver:
     async def delete_snapshot(self, snapshot_id: str) -> None:
         self.snapshots.pop(snapshot_id, None)
 
-    def snapshot_path(self, snapshot_id: str) -> Path:
-        return self._snapshot_dir / f"{snapshot_id}.qcow2"
+    async def has_image(self, image_id: str, sha256: str) -> bool:
+        image = self.images.get(image_id)
+        return image is not None and image.sha256 == sha256
+
+    async def put_image(
+        self, image_id: str, sha256: str, disk_format: str, chunks: AsyncIterator[bytes]
+    ) -> None:
+        if disk_format not in ("qcow2", "raw"):
+            raise HypervisorFailed(f"image {image_id}: unknown disk format")
+        async with self._image_locks.setdefault(image_id, asyncio.Lock()):
+            if await self.has_image(image_id, sha256):
+                return
+            digest, size = hashlib.sha256(), 0
+            async for chunk in chunks:
+                size += len(chunk)
+                self.image_bytes_received += len(chunk)
+                if size > self._max_image_size:
+                    raise HypervisorFailed(f"image {image_id} is too large")
+                digest.update(chunk)
+                await asyncio.sleep(0)  # a stream takes turns with other work, as on a host
+            if not hmac.compare_digest(digest.hexdigest(), sha256):
+                raise HypervisorFailed(f"image {image_id}: the bytes do not match its SHA-256")
+            self.images[image_id] = _Image(sha256, disk_format, size)
+
+    async def forget_image(self, image_id: str) -> None:
+        for volume_id, volume in self.volumes.items():
+            if isinstance(volume.backing, ImageBacking) and volume.backing.image_id == image_id:
+                raise HypervisorFailed(f"image {image_id}: volume {volume_id} still reads it")
+        self.images.pop(image_id, None)
 
     def _open(self, volume_id: str, key: bytes) -> _Volume:
         volume = self.volumes.get(volume_id)

@@ -1,5 +1,13 @@
 """Images: the operator's (public or given to a tenant), a tenant's imports from its buckets
-(ImportImage), and images registered from snapshots; deregistered images' files go once unused."""
+(ImportImage), and images registered from snapshots; deregistered images' files go once unused.
+
+Hosts get an image's bytes from here: before a volume is made over an image on a host, the
+host is asked whether it holds it (by id and SHA-256) and else sent it, streamed from the image
+file (:meth:`ImagesMixin._ensure_image_on`); the host checks the checksum. A deregistered image
+that no volume uses is forgotten by every host, then its file and record go; a host that cannot
+be reached or refuses keeps the record (still deregistered, invisible to tenants) so that the
+next termination or the start-up reconciliation tries again (:meth:`forget_deregistered_images`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from andromede.compute.driver import HypervisorDriver
 from andromede.compute.errors import (
     Duplicate,
     ImportFailed,
@@ -111,16 +120,49 @@ class ImagesMixin(ServiceCore):
         await self._update(image, state=ImageState.DEREGISTERED)
         await self._forget_unused_image(image_id)
 
+    async def _ensure_image_on(self, driver: HypervisorDriver, image: Image) -> None:
+        """The host holds a verified copy of the image file (images registered from a
+        snapshot have none: the snapshot is in the host's storage domain)."""
+        if image.snapshot_id is not None or not image.path:
+            return
+        if await driver.has_image(image.image_id, image.sha256):
+            return
+        log.info("image %s: sending it to host %s", image.image_id, driver.host)
+        await driver.put_image(
+            image.image_id, image.sha256, image.disk_format, self.images.read(image.path)
+        )
+
     async def _forget_unused_image(self, image_id: str) -> None:
-        """Remove a deregistered image's record and file once no volume is backed by it."""
+        """Remove a deregistered image's copies on the hosts, its file and its record once no
+        volume is backed by it; the record stays while a host has not confirmed."""
         image = await self.store.get(Image, image_id)
         if image is None or image.state is not ImageState.DEREGISTERED:
             return
         if any(v.image_id == image_id for v in await self.store.list(Volume, None)):
             return
+        forgotten = True
+        if image.snapshot_id is None:
+            for driver in self.drivers.values():
+                try:
+                    await driver.forget_image(image_id)
+                except Exception as exc:
+                    log.warning(
+                        "image %s: host %s did not forget it (%s); tried again later",
+                        image_id,
+                        driver.host,
+                        exc,
+                    )
+                    forgotten = False
         if image.path:
             await asyncio.to_thread(self.images.remove, image.path)
-        await self.store.delete(Image, image_id)
+        if forgotten:
+            await self.store.delete(Image, image_id)
+
+    async def forget_deregistered_images(self) -> None:
+        """Try again to forget the deregistered images some host kept (start-up)."""
+        for image in await self.store.list(Image, None):
+            if image.state is ImageState.DEREGISTERED:
+                await self._forget_unused_image(image.image_id)
 
     async def import_image_file(
         self, path: Path, *, name: str, owner_id: str | None, description: str = ""

@@ -4,6 +4,10 @@ An image arrives as a stream of bytes (an object of the tenant's bucket, or the 
 local file); it is written to a temporary file while its SHA-256 is computed, its format is
 recognised (qcow2 by its magic, anything else raw), then renamed to ``<image id>.<format>``
 and made read-only, since every instance's root volume is an overlay over it.
+
+Hosts never read this folder: an image's bytes reach a host through the hypervisor port
+(``put_image``), read from here as chunks (:meth:`ImageFiles.read`), and the host checks them
+against the SHA-256 recorded here (docs/decisions/0023-images-on-hosts.md).
 """
 
 from __future__ import annotations
@@ -79,6 +83,18 @@ class ImageFiles:
         return ImageFile(
             final, disk_format, size, max(1, math.ceil(virtual / _GIB)), digest.hexdigest()
         )
+
+    async def read(self, path: str, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        """An image file's bytes, ``chunk_size`` at a time (a host's copy is sent from it)."""
+        source = Path(path)
+        if source.parent != self.directory:  # never a path outside the image folder
+            raise ImportFailed("The image file is not in the image folder")
+        stream = await asyncio.to_thread(source.open, "rb")
+        try:
+            while block := await asyncio.to_thread(stream.read, chunk_size):
+                yield block
+        finally:
+            stream.close()
 
     async def store_local(
         self, image_id: str, source: Path, chunk_size: int = 1024 * 1024

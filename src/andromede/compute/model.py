@@ -502,6 +502,9 @@ class Snapshot:
     wrapped_key: bytes = field(repr=False)
     description: str = ""
     tags: Tags = ()
+    # The hosts that can open it (HostCapacity.storage_domain of ``host`` when it was taken);
+    # empty in records older than storage domains: ``host`` alone.
+    storage_domain: str = ""
     format_version: int = FORMAT_VERSION
     revision: int = 0
 

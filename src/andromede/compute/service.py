@@ -25,13 +25,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from pathlib import Path
 
 from andromede.compute.access import AccessMixin
 from andromede.compute.driver import (
     AttachedVolume,
-    HostCapacity,
     HypervisorDriver,
+    ImageBacking,
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
@@ -39,6 +38,7 @@ from andromede.compute.driver import (
     NicSpec,
     PortForward,
     RuntimeState,
+    SnapshotBacking,
     VolumeSpec,
 )
 from andromede.compute.errors import (
@@ -73,7 +73,7 @@ from andromede.compute.model import (
 )
 from andromede.compute.network import Subnet
 from andromede.compute.networks import NetworksMixin, with_wiring
-from andromede.compute.scheduler import free_room, place
+from andromede.compute.scheduler import free_room, in_storage_domain, place
 from andromede.compute.seed import build_seed
 from andromede.compute.tags import TagsMixin
 from andromede.compute.volumes import VolumesMixin
@@ -158,6 +158,11 @@ class ComputeService(
                     f"You requested at least {request.min_count}"
                 )
             capacities = await self._answering_capacities()
+            if image.snapshot_id is not None:
+                # The root volume is a copy of the image's snapshot: only the hosts that open
+                # the snapshot (its storage domain) can make it.
+                snapshot = await self._snapshot_record(image.snapshot_id)
+                capacities = in_storage_domain(capacities, snapshot.storage_domain or snapshot.host)
             hosts = place(
                 free_room(capacities, live),
                 itype.vcpus,
@@ -223,24 +228,6 @@ class ComputeService(
         for instance, volume in zip(instances, volumes, strict=True):
             self._spawn(self._launch(instance, volume, image, key_pair, create=True))
         return instances
-
-    async def _answering_capacities(self) -> list[HostCapacity]:
-        """The capacity of every host that answers: an unreachable host takes no new
-        instances, and does not keep the others from taking them."""
-        # Asked together: a silent host costs one connect timeout, not one per host.
-        hosts = list(self.drivers.items())
-        answers = await asyncio.gather(
-            *(driver.capacity() for _, driver in hosts), return_exceptions=True
-        )
-        capacities = []
-        for (host, _), answer in zip(hosts, answers, strict=True):
-            if isinstance(answer, HostUnreachable):
-                log.warning("host %s does not answer; placing on the others: %s", host, answer)
-            elif isinstance(answer, BaseException):
-                raise answer
-            else:
-                capacities.append(answer)
-        return capacities
 
     async def _insert_with_addresses(
         self, subnet: Subnet, instances: list[Instance], volumes: list[Volume]
@@ -317,6 +304,7 @@ class ComputeService(
                 raise ComputeError(f"host {instance.host} is not driven by this gateway")
             key = bytes(await self.disk_keys.open_key(instance.tenant_id, root.wrapped_key))
             if create and image is not None:
+                await self._ensure_image_on(driver, image)
                 await driver.create_volume(await self._root_spec(root, image, key))
             extra = [
                 AttachedVolume(
@@ -393,9 +381,12 @@ class ComputeService(
             snapshot_key = bytes(
                 await self.disk_keys.open_key(snapshot.tenant_id, snapshot.wrapped_key)
             )
-            path = self.drivers[root.host].snapshot_path(image.snapshot_id)
-            return VolumeSpec(root.volume_id, root.size_gib, key, path, "qcow2", snapshot_key)
-        return VolumeSpec(root.volume_id, root.size_gib, key, Path(image.path), image.disk_format)
+            backing: ImageBacking | SnapshotBacking = SnapshotBacking(
+                image.snapshot_id, snapshot_key
+            )
+        else:
+            backing = ImageBacking(image.image_id, image.disk_format, image.sha256)
+        return VolumeSpec(root.volume_id, root.size_gib, key, backing)
 
     async def _nic_of(self, instance: Instance) -> NicSpec | None:
         if instance.private_ip is None or instance.mac is None or instance.subnet_id is None:
@@ -640,6 +631,7 @@ class ComputeService(
                     log.warning("host %s: releasing unknown instance %s", host, instance_id)
                     await driver.kill(instance_id)
                     await driver.release(instance_id)
+        await self.forget_deregistered_images()
 
     async def _running_on(
         self, host: str, driver: HypervisorDriver

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from andromede.compute.driver import HypervisorDriver
+from andromede.compute.driver import HostCapacity, HypervisorDriver
 from andromede.compute.errors import (
     ComputeError,
     HostUnreachable,
@@ -158,6 +158,24 @@ class ServiceCore:
         if snapshot is None:
             raise NotFound("snap", snapshot_id)
         return snapshot
+
+    async def _answering_capacities(self) -> list[HostCapacity]:
+        """The capacity of every host that answers: an unreachable host takes no new
+        instances, and does not keep the others from taking them."""
+        # Asked together: a silent host costs one connect timeout, not one per host.
+        hosts = list(self.drivers.items())
+        answers = await asyncio.gather(
+            *(driver.capacity() for _, driver in hosts), return_exceptions=True
+        )
+        capacities = []
+        for (host, _), answer in zip(hosts, answers, strict=True):
+            if isinstance(answer, HostUnreachable):
+                log.warning("host %s does not answer; placing on the others: %s", host, answer)
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                capacities.append(answer)
+        return capacities
 
     def _driver(self, host: str) -> HypervisorDriver:
         driver = self.drivers.get(host)

@@ -1,12 +1,18 @@
-"""Volumes and snapshots: encrypted at rest, each with its own key, on its instance's host."""
+"""Volumes and snapshots: encrypted at rest, each with its own key, on its instance's host.
+
+A snapshot can be opened by the hosts of its storage domain only (its own host with file
+volumes, any host of the pool with RBD): a volume made from it is placed there
+(:func:`~andromede.compute.scheduler.volume_host`)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
-from andromede.compute.driver import AttachedVolume, VolumeSpec
+from andromede.compute.driver import AttachedVolume, SnapshotBacking, VolumeSpec
 from andromede.compute.errors import (
     IncorrectState,
+    InsufficientCapacity,
     InvalidParameterValue,
     OperationNotPermitted,
     ResourceInUse,
@@ -24,9 +30,12 @@ from andromede.compute.model import (
     check_tags,
     new_id,
 )
+from andromede.compute.scheduler import storage_domain_of, volume_host
 from andromede.compute.service_core import NAME_MAX, ServiceCore
 
 __all__ = ["VolumesMixin"]
+
+log = logging.getLogger(__name__)
 
 _MAX_VOLUME_GIB = 16384  # EC2's gp3 limit
 
@@ -54,7 +63,7 @@ class VolumesMixin(ServiceCore):
         size = size_gib if size_gib is not None else (snapshot.volume_size_gib if snapshot else 0)
         if not 1 <= size <= _MAX_VOLUME_GIB or (snapshot and size < snapshot.volume_size_gib):
             raise InvalidParameterValue(f"Invalid volume size: {size}")
-        host = snapshot.host if snapshot else self._default_host()
+        host = await self._host_for_snapshot(snapshot) if snapshot else self._default_host()
         plain, wrapped = await self.disk_keys.new_key(tenant_id)
         volume = Volume(
             volume_id=new_id("vol"),
@@ -72,14 +81,8 @@ class VolumesMixin(ServiceCore):
         spec = VolumeSpec(volume.volume_id, size, bytes(plain))
         if snapshot is not None:
             snapshot_key = await self.disk_keys.open_key(tenant_id, snapshot.wrapped_key)
-            spec = VolumeSpec(
-                volume.volume_id,
-                size,
-                bytes(plain),
-                driver.snapshot_path(snapshot.snapshot_id),
-                "qcow2",
-                bytes(snapshot_key),
-            )
+            backing = SnapshotBacking(snapshot.snapshot_id, bytes(snapshot_key))
+            spec = VolumeSpec(volume.volume_id, size, bytes(plain), backing)
         await self._on_host("create the volume", driver.create_volume(spec))
         try:
             await self.store.insert(volume)
@@ -87,6 +90,17 @@ class VolumesMixin(ServiceCore):
             await driver.delete_volume(volume.volume_id)
             raise
         return volume
+
+    async def _host_for_snapshot(self, snapshot: Snapshot) -> str:
+        """A host that opens the snapshot: its own when it can, else one of its domain."""
+        domain = snapshot.storage_domain or snapshot.host
+        capacities = await self._answering_capacities()
+        host = volume_host(capacities, domain, preferred=snapshot.host)
+        if host is None:
+            raise InsufficientCapacity(
+                f"No host can open the snapshot {snapshot.snapshot_id} at the moment"
+            )
+        return host
 
     async def describe_volumes(self, tenant_id: str, ids: Sequence[str]) -> list[Volume]:
         if ids:
@@ -165,6 +179,8 @@ class VolumesMixin(ServiceCore):
         check_tags(tags)
         if len(description) > NAME_MAX:
             raise InvalidParameterValue("The description is at most 255 characters")
+        driver = self._driver(volume.host)
+        domain = storage_domain_of(await self._on_host("report its storage", driver.capacity()))
         key = await self.disk_keys.open_key(tenant_id, volume.wrapped_key)
         snapshot_key, wrapped = await self.disk_keys.new_key(tenant_id)
         snapshot = Snapshot(
@@ -178,8 +194,8 @@ class VolumesMixin(ServiceCore):
             wrapped_key=wrapped,
             description=description,
             tags=tags,
+            storage_domain=domain,
         )
-        driver = self._driver(volume.host)
         await self._on_host(
             "snapshot the volume",
             driver.snapshot_volume(

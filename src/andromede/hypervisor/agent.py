@@ -9,7 +9,10 @@ serve`` in the embedded mode, one per hypervisor host otherwise) and the workers
 
 The protocol is deliberately small: ``POST /v1/<method>`` with the method's arguments as a JSON
 object (:mod:`andromede.hypervisor.wire`), answered 200 with ``{"result": …}``, or 400 (a
-request that does not match the port) / 500 (the driver failed) with ``{"error": …}``. The
+request that does not match the port) / 500 (the driver failed) with ``{"error": …}``. An
+image's bytes come as ``PUT /v1/images/<image id>``, the body handed to the driver's
+``put_image`` chunk by chunk as it arrives (memory bounded by the server's chunks whatever the
+image's size; the driver checks the size cap and the checksum). The
 socket sits in a 0700 directory: only the gateway's user can connect. The network listener
 (``hypervisor_agent_listen``, decision 0022) serves the same app only to clients whose
 certificate the agents' CA signed (:mod:`andromede.hypervisor.agent_tls`): the handshake refuses
@@ -32,17 +35,31 @@ import signal
 import socket
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
 from andromede.compute.driver import HypervisorDriver
-from andromede.http.asgi import BodyTimeout, BodyTooLarge, ClientGone, read_small_body
+from andromede.http.asgi import (
+    BodyTimeout,
+    BodyTooLarge,
+    ClientGone,
+    decode_headers,
+    read_small_body,
+)
 from andromede.http.response import Receive, Scope, Send
 from andromede.hypervisor.metadata_listeners import AsgiApp
-from andromede.hypervisor.wire import CALLS, WireError, decode, encode
+from andromede.hypervisor.wire import (
+    CALLS,
+    IMAGE_FORMAT,
+    IMAGE_SHA256,
+    IMAGES_PATH,
+    WireError,
+    decode,
+    encode,
+)
 
 __all__ = [
     "HOST_HEADER",
@@ -61,6 +78,8 @@ MAX_CALL_BYTES = 1024 * 1024
 _BODY_TIMEOUT = 30.0
 # The answer's header naming the host whose driver answered.
 HOST_HEADER = "x-andromede-host"
+# What is read of a refused image's body so that the refusal reaches the client.
+_DRAIN_LIMIT = 64 * 1024 * 1024
 
 
 @runtime_checkable
@@ -88,6 +107,9 @@ class AgentApp:
         if scope["type"] != "http":
             return
         path: str = scope["path"]
+        if scope["method"] == "PUT" and path.startswith(IMAGES_PATH):
+            await self._put_image(scope, receive, send, path.removeprefix(IMAGES_PATH))
+            return
         if scope["method"] != "POST" or not path.startswith("/v1/"):
             document = {"error": "NotFound", "message": "POST /v1/<method>"}
             await _answer(send, 404, document, self._host)
@@ -125,6 +147,71 @@ class AgentApp:
             await _answer(send, 500, document, self._host)
             return
         await _answer(send, 200, {"result": encode(result)}, self._host)
+
+    async def _put_image(self, scope: Scope, receive: Receive, send: Send, image_id: str) -> None:
+        headers = decode_headers(scope["headers"])
+        sha256, disk_format = headers.get(IMAGE_SHA256), headers.get(IMAGE_FORMAT)
+        if not image_id or sha256 is None or disk_format is None:
+            message = f"PUT {IMAGES_PATH}<image id> with {IMAGE_SHA256} and {IMAGE_FORMAT}"
+            await _answer(send, 400, {"error": "BadRequest", "message": message}, self._host)
+            return
+        body = _Body(receive)
+        try:
+            await self._driver.put_image(image_id, sha256, disk_format, body.chunks())
+            # The image was here already (or another put wrote it meanwhile): the rest of
+            # the body is read and dropped, so the connection stays usable.
+            await body.drain()
+        except ClientGone:
+            return
+        except BodyTimeout:
+            await _answer(send, 400, {"error": "BadRequest", "message": "BodyTimeout"}, self._host)
+            return
+        except Exception as exc:
+            log.warning("agent: put_image %s failed: %s", image_id[:64], exc)
+            await body.drain_quietly()
+            await _answer(send, 500, {"error": type(exc).__name__, "message": str(exc)}, self._host)
+            return
+        await _answer(send, 200, {"result": None}, self._host)
+
+
+class _Body:
+    """A request body as chunks, read once, as the driver asks for them."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._done = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while not self._done:
+            try:
+                async with asyncio.timeout(_BODY_TIMEOUT):
+                    message = await self._receive()
+            except TimeoutError as exc:
+                raise BodyTimeout from exc
+            if message["type"] == "http.disconnect":
+                self._done = True
+                raise ClientGone
+            self._done = not message.get("more_body", False)
+            chunk: bytes = message.get("body", b"")
+            if chunk:
+                yield chunk
+
+    async def drain(self, limit: int | None = None) -> None:
+        """Read and drop the rest (at most ``limit`` bytes)."""
+        dropped = 0
+        async for chunk in self.chunks():
+            dropped += len(chunk)
+            if limit is not None and dropped > limit:
+                return
+
+    async def drain_quietly(self) -> None:
+        """After a refusal: read what is left so the answer reaches the client, unless the
+        client is gone or stalled, or much is left (an oversized image: its connection is
+        cut rather than read to the end)."""
+        try:
+            await self.drain(_DRAIN_LIMIT)
+        except (ClientGone, BodyTimeout):
+            self._done = True
 
 
 async def _answer(send: Send, status: int, document: dict[str, Any], host: bytes) -> None:

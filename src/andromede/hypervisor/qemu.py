@@ -2,6 +2,8 @@
 
 State on the host, under the directory given to :class:`QemuDriver` (0700)::
 
+    images/<image-id>.<sha256>       verified read-only copies of images (image_cache.py),
+                                     sent by the control plane (put_image)
     volumes/<volume-id>.qcow2        qcow2 + LUKS, an overlay over an image or self-contained
     snapshots/<snapshot-id>.qcow2    self-contained qcow2 + LUKS copies
                                      (both with the file backend; the RBD backend keeps them
@@ -41,7 +43,7 @@ import logging
 import os
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +51,7 @@ from typing import Any, Literal
 from andromede.compute.driver import (
     AttachedVolume,
     HostCapacity,
+    ImageBacking,
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
@@ -61,10 +64,12 @@ from andromede.compute.driver import (
 from andromede.hypervisor.accelerator import probe_accelerator
 from andromede.hypervisor.errors import (
     HypervisorError,
+    ImageInUse,
     InstanceBusy,
     InstanceNotRunning,
     VolumeNotFound,
 )
+from andromede.hypervisor.image_cache import HostImages
 from andromede.hypervisor.images import QemuImg, luks_passphrase, option_path
 from andromede.hypervisor.metadata_listeners import AsgiApp, MetadataListeners
 from andromede.hypervisor.monitor import Monitor
@@ -122,6 +127,8 @@ class QemuDriverConfig:
     # where a probe shows the host can build tenant networks, else user (logged, reported).
     networking: Literal["auto", "bridge", "user"] = "auto"
     network_layout: NetworkLayout = field(default_factory=NetworkLayout)
+    # The largest image put_image accepts (the control plane's max_image_size).
+    max_image_size: int = 64 * 1024**3
 
 
 class QemuDriver:
@@ -160,6 +167,7 @@ class QemuDriver:
             if volumes is not None
             else FileVolumes(self._root, self._img, host=self._host)
         )
+        self._images = HostImages(self._root / "images", max_size=self._config.max_image_size)
         self._locks: dict[str, asyncio.Lock] = {}
         self._networks = TenantNetworks(self._root / "networks", self._config.network_layout)
         self._networking: NetworkMode | None = None
@@ -174,9 +182,6 @@ class QemuDriver:
     @property
     def _instances(self) -> Path:
         return self._root / "instances"
-
-    def snapshot_path(self, snapshot_id: str) -> Path:
-        return self._volumes.snapshot_path(snapshot_id)
 
     def _process(self, instance_id: str) -> QemuProcess:
         return QemuProcess(self._instances / safe_id(instance_id))
@@ -196,6 +201,7 @@ class QemuDriver:
             memory_mib=int(_memory_total_mib() * self._config.memory_overcommit),
             accelerator=probe.accelerator,
             networking=await self.networking(),
+            storage_domain=self._volumes.storage_domain(),
         )
 
     async def networking(self) -> NetworkMode:
@@ -248,7 +254,35 @@ class QemuDriver:
     # -- volumes --------------------------------------------------------------------------
 
     async def create_volume(self, spec: VolumeSpec) -> None:
-        await self._volumes.create(spec)
+        if not isinstance(spec.backing, ImageBacking):
+            await self._volumes.create(spec)
+            return
+        # Under the image's lock: a forget_image at the same moment waits for the overlay,
+        # then sees it reads the copy.
+        async with self._images.lock(spec.backing.image_id):
+            image = self._images.path(spec.backing.image_id, spec.backing.sha256)
+            await self._volumes.create(spec, image)
+
+    # -- images ---------------------------------------------------------------------------
+
+    async def has_image(self, image_id: str, sha256: str) -> bool:
+        return self._images.has(image_id, sha256)
+
+    async def put_image(
+        self, image_id: str, sha256: str, disk_format: str, chunks: AsyncIterator[bytes]
+    ) -> None:
+        await self._images.put(image_id, sha256, disk_format, chunks)
+
+    async def forget_image(self, image_id: str) -> None:
+        """Refused (ImageInUse) while a volume reads from the copy: with files an overlay
+        names it as its backing file, and removing it would break that volume. The control
+        plane forgets an image only once no volume of it is left, so a refusal is a
+        disagreement to look at, not a state to wait out."""
+        async with self._images.lock(image_id):
+            for copy in self._images.copies(image_id):
+                if await self._volumes.reads_from(copy):
+                    raise ImageInUse(f"image {image_id}: a volume on {self._host} still reads it")
+            self._images.forget(image_id)
 
     async def delete_volume(self, volume_id: str) -> None:
         for instance_id in self._users_of(volume_id):

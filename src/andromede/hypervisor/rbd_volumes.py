@@ -5,9 +5,10 @@ image that QEMU opens through its rbd block driver (Debian's ``qemu-block-extra`
 (Debian's ``python3-rbd``) makes, renames and removes images. In the pool (and the namespace
 of ``hypervisor_rbd_namespace``)::
 
-    base-<digest>              an image file imported once, plaintext raw (images are not
-      @base                    tenant data at rest: they sit in the image folder as files too),
-                               with one protected snapshot that volumes are cloned from
+    base-<digest>              an image imported once from the host's verified copy of it
+      @base                    (image_cache.py), plaintext raw (images are not tenant data at
+                               rest: the image folder holds them as files too), named by its
+                               SHA-256, with one protected snapshot that volumes are cloned from
     <volume-id>.parent         an RBD clone of base-<digest>@base: costs no data, and makes
                                Ceph count the volumes that use a base (the last one's deletion
                                removes it: unprotecting a snapshot that has clones fails)
@@ -45,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from andromede.compute.driver import VolumeSpec
+from andromede.compute.driver import ImageBacking, SnapshotBacking, VolumeSpec
 from andromede.hypervisor.errors import HypervisorError, InstanceBusy, VolumeNotFound
 from andromede.hypervisor.images import QemuImg
 from andromede.hypervisor.qcow2 import EncryptedQcow2Layout
@@ -114,16 +115,12 @@ class _BaseState(enum.Enum):
 
 
 class RbdVolumes:
-    """:class:`~andromede.hypervisor.volumes.VolumeBackend` over a Ceph RBD pool.
+    """:class:`~andromede.hypervisor.volumes.VolumeBackend` over a Ceph RBD pool: every host
+    that reaches the pool (and namespace) opens every volume and snapshot in it."""
 
-    ``snapshot_dir`` only names snapshots: :meth:`snapshot_path` is a path under it that no
-    file backs, which the compute service hands back as a volume's backing (the file layout of
-    the driver, so gateways compute it without reaching Ceph)."""
-
-    def __init__(self, config: RbdConfig, img: QemuImg, *, snapshot_dir: Path) -> None:
+    def __init__(self, config: RbdConfig, img: QemuImg) -> None:
         self._config = config
         self._img = img
-        self._snapshot_dir = snapshot_dir
         self._cephx_key = read_cephx_key(config.keyring, config.user)
         self._cluster: Any = None
         self._ioctx: Any = None
@@ -258,12 +255,12 @@ class RbdVolumes:
         del options["backing"]
         return options
 
-    def snapshot_path(self, snapshot_id: str) -> Path:
-        return self._snapshot_dir / f"{safe_id(snapshot_id)}.qcow2"
+    def storage_domain(self) -> str:
+        return "rbd:" + self._location("")
 
     # -- volumes --------------------------------------------------------------------------------
 
-    async def create(self, spec: VolumeSpec) -> None:
+    async def create(self, spec: VolumeSpec, image: Path | None = None) -> None:
         name = safe_id(spec.volume_id)
         if await self._exists(name):
             raise HypervisorError(f"volume {spec.volume_id} already exists in the RBD pool")
@@ -273,12 +270,12 @@ class RbdVolumes:
         await self._release_parent(name + _PARENT)
         size = spec.size_gib * GIB
         try:
-            if spec.backing is None:
-                await self._create_qcow2(partial, size, spec.key)
-            elif spec.backing.parent == self._snapshot_dir:
+            if isinstance(spec.backing, SnapshotBacking):
                 await self._copy_snapshot(spec, spec.backing, partial, size)
+            elif isinstance(spec.backing, ImageBacking):
+                await self._overlay(spec, spec.backing, image, partial, size)
             else:
-                await self._overlay(spec, spec.backing, partial, size)
+                await self._create_qcow2(partial, size, spec.key)
             await self._rename(partial, name)
         except BaseException:
             await self._remove_quietly(partial)
@@ -286,24 +283,33 @@ class RbdVolumes:
             raise
 
     async def _copy_snapshot(
-        self, spec: VolumeSpec, backing: Path, partial: str, size: int
+        self, spec: VolumeSpec, backing: SnapshotBacking, partial: str, size: int
     ) -> None:
-        snapshot = backing.stem
-        if spec.backing_key is None or not await self._exists(safe_id(snapshot)):
+        snapshot = safe_id(backing.snapshot_id)
+        if not await self._exists(snapshot):
             raise VolumeNotFound(f"snapshot {snapshot} of {spec.volume_id} not found")
-        source_size = await self._virtual_size(snapshot, spec.backing_key)
+        source_size = await self._virtual_size(snapshot, backing.key)
         # A volume may be bigger than its snapshot (EC2 allows it), never smaller.
         await self._create_qcow2(partial, max(size, source_size), spec.key)
         await self._convert(
-            self._qcow2(snapshot, "source", None), partial, spec.key, source_key=spec.backing_key
+            self._qcow2(snapshot, "source", None), partial, spec.key, source_key=backing.key
         )
 
-    async def _overlay(self, spec: VolumeSpec, backing: Path, partial: str, size: int) -> None:
-        if not backing.is_file():
-            raise VolumeNotFound(f"backing file of {spec.volume_id} not found")
+    async def _overlay(
+        self,
+        spec: VolumeSpec,
+        backing: ImageBacking,
+        image: Path | None,
+        partial: str,
+        size: int,
+    ) -> None:
         parent = safe_id(spec.volume_id) + _PARENT
-        await self._clone_base(backing, spec.backing_format, parent)
+        await self._clone_base(backing, image, parent)
         await self._create_qcow2(partial, size, spec.key, backing=parent)
+
+    async def reads_from(self, image: Path) -> bool:
+        """Volumes read their image from its base in the pool, never from the host's copy."""
+        return False
 
     async def exists(self, volume_id: str) -> bool:
         return await self._exists(safe_id(volume_id))
@@ -361,20 +367,22 @@ class RbdVolumes:
 
     # -- base images: imported once, shared by clones, removed with their last volume ----------
 
-    def _base_name(self, path: Path, disk_format: str) -> str:
-        """Image files are written once and made read-only (compute/images.py): their path,
-        size and modification time name their content."""
-        stat = path.stat()
-        identity = f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{disk_format}"
+    @staticmethod
+    def _base_name(backing: ImageBacking) -> str:
+        """An image's bytes are named by their SHA-256 (checked when the host received them):
+        every host that has the image finds the one base, whatever its own copy is called."""
+        identity = f"{backing.sha256.lower()}\0{backing.disk_format}"
         return "base-" + hashlib.sha256(identity.encode()).hexdigest()[:32]
 
-    async def _clone_base(self, path: Path, disk_format: str, clone: str) -> None:
-        base = self._base_name(path, disk_format)
+    async def _clone_base(self, backing: ImageBacking, image: Path | None, clone: str) -> None:
+        base = self._base_name(backing)
         async with self._base_locks.setdefault(base, asyncio.Lock()):
             for _ in range(_BASE_ATTEMPTS):
                 state = await self._call(lambda ioctx: _base_state(ioctx, base))
                 if state is _BaseState.ABSENT:
-                    await self._import_base(path, disk_format, base)
+                    if image is None or not image.is_file():
+                        raise VolumeNotFound(f"image {backing.image_id} not on this host")
+                    await self._import_base(image, backing.disk_format, base)
                 elif state is _BaseState.UNPROTECTED:
                     # A release that stopped half-way, or one under way whose removal of the
                     # snapshot will now fail: either way the base is kept.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,14 @@ from andromede.compute.driver import (
 )
 from andromede.compute.errors import HostUnreachable
 from andromede.hypervisor.errors import HypervisorError
-from andromede.hypervisor.wire import CALLS, decode, encode
+from andromede.hypervisor.wire import (
+    CALLS,
+    IMAGE_FORMAT,
+    IMAGE_SHA256,
+    IMAGES_PATH,
+    decode,
+    encode,
+)
 
 __all__ = [
     "AgentCallFailed",
@@ -70,22 +77,19 @@ class AgentCallFailed(AgentError):
 class RemoteDriver:
     """The port over an agent's unix socket (a :class:`Path`) or its ``https://`` URL, which
     needs ``tls`` (:func:`~andromede.hypervisor.agent_tls.agent_client_context`). ``host`` is
-    the name the agent must report. ``snapshot_path`` maps a snapshot id to where the agent
-    keeps it (the agent's driver layout), which the port needs without a round trip."""
+    the name the agent must report."""
 
     def __init__(
         self,
         address: Path | str,
         *,
         host: str,
-        snapshot_path: Callable[[str], Path],
         timeout: float = 120.0,
         connect_timeout: float = 5.0,
         query_timeout: float = 30.0,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self._host = host
-        self._snapshot_path = snapshot_path
         self._misidentified_logged = False
         # Questions that change nothing on the host wait less than the calls that act: a host
         # gone silent on a kept connection (no RST ever comes) must not hold placement or
@@ -126,6 +130,16 @@ class RemoteDriver:
             raise AgentUnreachable(
                 f"hypervisor agent of {self._host}: {type(exc).__name__}: {exc}"
             ) from exc
+        self._check_host(response)
+        answer = response.json()
+        if response.status_code != 200:
+            raise AgentCallFailed(
+                f"{name} on {self._host}: {answer.get('error')}: {answer.get('message')}"
+            )
+        return None if call.result is None else decode(call.result, answer["result"])
+
+    def _check_host(self, response: httpx.Response) -> None:
+        """Refuse an answer from an agent that names another host than the one declared."""
         reported = response.headers.get(_HOST_HEADER)
         if reported != self._host:
             message = (
@@ -136,12 +150,6 @@ class RemoteDriver:
                 log.error("%s", message)
                 self._misidentified_logged = True
             raise AgentMisidentified(message)
-        answer = response.json()
-        if response.status_code != 200:
-            raise AgentCallFailed(
-                f"{name} on {self._host}: {answer.get('error')}: {answer.get('message')}"
-            )
-        return None if call.result is None else decode(call.result, answer["result"])
 
     async def capacity(self) -> HostCapacity:
         result: HostCapacity = await self._call("capacity")
@@ -161,8 +169,35 @@ class RemoteDriver:
     async def delete_snapshot(self, snapshot_id: str) -> None:
         await self._call("delete_snapshot", snapshot_id)
 
-    def snapshot_path(self, snapshot_id: str) -> Path:
-        return self._snapshot_path(snapshot_id)
+    async def has_image(self, image_id: str, sha256: str) -> bool:
+        result: bool = await self._call("has_image", image_id, sha256)
+        return result
+
+    async def put_image(
+        self, image_id: str, sha256: str, disk_format: str, chunks: AsyncIterator[bytes]
+    ) -> None:
+        """The image's bytes streamed as the request body (chunked: nothing buffered here),
+        unless the host holds it already. Two puts at once both send; the agent's driver
+        writes one and the other's body is read and dropped."""
+        if await self.has_image(image_id, sha256):
+            return
+        try:
+            response = await self._client.put(
+                IMAGES_PATH + image_id,
+                content=chunks,
+                headers={IMAGE_SHA256: sha256, IMAGE_FORMAT: disk_format},
+            )
+        except httpx.TransportError as exc:
+            raise AgentUnreachable(f"hypervisor agent of {self._host}: {exc}") from exc
+        self._check_host(response)
+        if response.status_code != 200:
+            answer = response.json()
+            raise AgentCallFailed(
+                f"put_image on {self._host}: {answer.get('error')}: {answer.get('message')}"
+            )
+
+    async def forget_image(self, image_id: str) -> None:
+        await self._call("forget_image", image_id)
 
     async def start(self, spec: InstanceSpec) -> InstanceNetwork:
         result: InstanceNetwork = await self._call("start", spec)

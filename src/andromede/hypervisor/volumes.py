@@ -13,16 +13,19 @@ owns the bytes of volumes and snapshots, makes and removes them, and describes e
 
 Both encrypt at rest with the volume's KMS data key; keys reach qemu-img through pipes and QEMU
 through QMP secret objects, never a command line or a file. A snapshot is self-contained (no
-backing chain) and named by :meth:`VolumeBackend.snapshot_path`, a path the compute service
-hands back as :attr:`~andromede.compute.driver.VolumeSpec.backing` to make a volume from it.
+backing chain) and named by its id (:class:`~andromede.compute.driver.SnapshotBacking`). A
+volume over an image is given the host's verified copy of it (:mod:`.image_cache`), which the
+driver resolves from :class:`~andromede.compute.driver.ImageBacking`.
 """
 
 from __future__ import annotations
 
+import os
+import struct
 from pathlib import Path
 from typing import Any, Protocol
 
-from andromede.compute.driver import VolumeSpec
+from andromede.compute.driver import ImageBacking, SnapshotBacking, VolumeSpec
 from andromede.hypervisor.errors import HypervisorError, VolumeNotFound
 from andromede.hypervisor.images import QemuImg
 
@@ -34,9 +37,18 @@ GIB = 1024**3
 class VolumeBackend(Protocol):
     """Volumes and snapshots of one host's instances, encrypted at rest."""
 
-    async def create(self, spec: VolumeSpec) -> None:
-        """A new volume: blank, an overlay over an image file, or a copy of a snapshot
-        (``spec.backing`` is then :meth:`snapshot_path` of it, ``spec.backing_key`` its key)."""
+    async def create(self, spec: VolumeSpec, image: Path | None = None) -> None:
+        """A new volume: blank, an overlay over an image (``spec.backing`` an
+        :class:`ImageBacking`, ``image`` the host's verified copy of it), or a copy of a
+        snapshot of this backend (a :class:`SnapshotBacking`)."""
+        ...
+
+    async def reads_from(self, image: Path) -> bool:
+        """Whether a volume still reads from this image copy (it cannot be removed then)."""
+        ...
+
+    def storage_domain(self) -> str:
+        """Which hosts share these volumes and snapshots (HostCapacity.storage_domain)."""
         ...
 
     async def exists(self, volume_id: str) -> bool: ...
@@ -68,8 +80,6 @@ class VolumeBackend(Protocol):
     async def abort_snapshot(self, snapshot_id: str) -> None: ...
 
     async def delete_snapshot(self, snapshot_id: str) -> None: ...
-
-    def snapshot_path(self, snapshot_id: str) -> Path: ...
 
     async def node(self, node: str, volume_id: str, secret_id: str) -> dict[str, Any]:
         """``blockdev-add`` arguments opening the volume, its LUKS key in ``secret_id``."""
@@ -112,26 +122,47 @@ class FileVolumes:
         partial.unlink(missing_ok=True)
         return partial
 
-    async def create(self, spec: VolumeSpec) -> None:
+    async def create(self, spec: VolumeSpec, image: Path | None = None) -> None:
         target = self.volume_path(spec.volume_id)
         if target.exists():
             raise HypervisorError(f"volume {spec.volume_id} already exists on {self._host}")
-        if spec.backing is not None and not spec.backing.is_file():
-            raise VolumeNotFound(f"backing file of {spec.volume_id} not found")
+        backing = spec.backing
+        if isinstance(backing, ImageBacking) and (image is None or not image.is_file()):
+            raise VolumeNotFound(f"image {backing.image_id} of {spec.volume_id} not on this host")
+        if (
+            isinstance(backing, SnapshotBacking)
+            and not self.snapshot_path(backing.snapshot_id).is_file()
+        ):
+            raise VolumeNotFound(f"snapshot {backing.snapshot_id} not found on {self._host}")
         partial = target.with_name(f".{target.name}.partial")
         partial.unlink(missing_ok=True)
         size = spec.size_gib * GIB
-        if spec.backing is not None and spec.backing_key is not None:
+        if isinstance(backing, SnapshotBacking):
             # An encrypted backing (a snapshot) would need its key at every open, and the
             # instance spec carries only the volume's: copy it into a self-contained volume.
-            await self._img.copy_encrypted(spec.backing, spec.backing_key, partial, spec.key)
+            snapshot = self.snapshot_path(backing.snapshot_id)
+            await self._img.copy_encrypted(snapshot, backing.key, partial, spec.key)
             # A volume may be bigger than its snapshot (EC2 allows it), never smaller.
             await self._img.grow(partial, spec.key, size)
-        else:
+        elif isinstance(backing, ImageBacking) and image is not None:
             await self._img.create_encrypted(
-                partial, size, spec.key, backing=spec.backing, backing_format=spec.backing_format
+                partial, size, spec.key, backing=image, backing_format=backing.disk_format
             )
+        else:
+            await self._img.create_encrypted(partial, size, spec.key)
         partial.rename(target)
+
+    async def reads_from(self, image: Path) -> bool:
+        """An overlay names its image copy in its qcow2 header (plaintext: only the clusters
+        are encrypted); a volume being created is counted too."""
+        wanted = os.fsencode(image)
+        for volume in self._volumes.iterdir():
+            if _qcow2_backing_name(volume) == wanted:
+                return True
+        return False
+
+    def storage_domain(self) -> str:
+        return self._host
 
     async def exists(self, volume_id: str) -> bool:
         return self.volume_path(volume_id).exists()
@@ -179,6 +210,22 @@ class FileVolumes:
         return []
 
     async def close(self) -> None:
+        return None
+
+
+def _qcow2_backing_name(path: Path) -> bytes | None:
+    """The backing file name in a qcow2 header; None when it has none or is no qcow2."""
+    try:
+        with path.open("rb") as file:
+            header = file.read(20)
+            if len(header) < 20 or header[:4] != b"QFI\xfb":
+                return None
+            offset, length = struct.unpack(">QI", header[8:20])
+            if not offset or not 0 < length <= 1023:
+                return None
+            file.seek(offset)
+            return file.read(length)
+    except OSError:
         return None
 
 

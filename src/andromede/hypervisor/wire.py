@@ -1,10 +1,15 @@
 """The hypervisor port's calls as JSON, for the agent's socket (:mod:`andromede.hypervisor.agent`).
 
-Every method of :class:`~andromede.compute.driver.HypervisorDriver` is listed in :data:`CALLS`
-with its parameter types and return type; the codec is driven by those types, so a call means
-the same on both sides of the socket and an unknown method or a malformed argument is refused
-before the driver sees it. Bytes (volume keys, user data, console output) travel as base64;
-the socket is private to the gateway's user (a 0700 directory), never a network port.
+Every method of :class:`~andromede.compute.driver.HypervisorDriver` but ``put_image`` is listed
+in :data:`CALLS` with its parameter types and return type; the codec is driven by those types,
+so a call means the same on both sides of the socket and an unknown method or a malformed
+argument is refused before the driver sees it. Bytes (volume keys, user data, console output)
+travel as base64; the socket is private to the gateway's user (a 0700 directory), never a
+network port.
+
+``put_image`` carries an image's bytes, too many for a JSON document: it is a request of its own,
+``PUT /v1/images/<image id>`` with the checksum and format in headers (:data:`IMAGE_SHA256`,
+:data:`IMAGE_FORMAT`) and the bytes as the streamed body.
 """
 
 from __future__ import annotations
@@ -28,7 +33,20 @@ from andromede.compute.driver import (
     VolumeSpec,
 )
 
-__all__ = ["CALLS", "Call", "WireError", "decode", "encode"]
+__all__ = [
+    "CALLS",
+    "IMAGES_PATH",
+    "IMAGE_FORMAT",
+    "IMAGE_SHA256",
+    "Call",
+    "WireError",
+    "decode",
+    "encode",
+]
+
+IMAGES_PATH = "/v1/images/"
+IMAGE_SHA256 = "x-andromede-image-sha256"
+IMAGE_FORMAT = "x-andromede-image-format"
 
 
 class WireError(ValueError):
@@ -52,6 +70,8 @@ CALLS: dict[str, Call] = {
         (("volume_id", str), ("key", bytes), ("snapshot_id", str), ("snapshot_key", bytes))
     ),
     "delete_snapshot": Call((("snapshot_id", str),)),
+    "has_image": Call((("image_id", str), ("sha256", str)), bool),
+    "forget_image": Call((("image_id", str),)),
     "start": Call((("spec", InstanceSpec),), InstanceNetwork),
     "set_firewall": Call((("instance_id", str), ("firewall", InstanceFirewall))),
     "stop": Call((("instance_id", str),), keywords=(("timeout", float),)),

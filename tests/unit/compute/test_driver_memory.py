@@ -4,7 +4,9 @@ open only with their key, console bytes."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from andromede.compute.driver import (
     AttachedVolume,
     FirewallRule,
+    ImageBacking,
     InstanceFirewall,
     InstanceSpec,
     NetworkMode,
@@ -20,6 +23,7 @@ from andromede.compute.driver import (
     PortForward,
     RuntimeState,
     SeedSpec,
+    SnapshotBacking,
     VolumeSpec,
 )
 from andromede.compute.driver_memory import MemoryDriver
@@ -80,10 +84,44 @@ async def test_snapshots_back_new_volumes_with_their_own_key() -> None:
     with pytest.raises(HypervisorFailed):
         await driver.snapshot_volume(volume_id, b"wrong", snapshot_id, snapshot_key)
     await driver.snapshot_volume(volume_id, key, snapshot_id, snapshot_key)
-    path = driver.snapshot_path(snapshot_id)
+    wrong = SnapshotBacking(snapshot_id, b"wrong")
     with pytest.raises(HypervisorFailed):
-        await driver.create_volume(VolumeSpec(new_id("vol"), 2, key, path, "qcow2", b"wrong"))
-    await driver.create_volume(VolumeSpec(new_id("vol"), 2, key, path, "qcow2", snapshot_key))
+        await driver.create_volume(VolumeSpec(new_id("vol"), 2, key, wrong))
+    backing = SnapshotBacking(snapshot_id, snapshot_key)
+    await driver.create_volume(VolumeSpec(new_id("vol"), 2, key, backing))
+    # A host of another storage domain does not have it; one sharing the pool does.
+    with pytest.raises(HypervisorFailed):
+        await MemoryDriver("other").create_volume(VolumeSpec(new_id("vol"), 2, key, backing))
+    pool_mate = MemoryDriver("pool-mate", shared_with=driver)
+    await pool_mate.create_volume(VolumeSpec(new_id("vol"), 2, key, backing))
+    assert (await pool_mate.capacity()).storage_domain == (await driver.capacity()).storage_domain
+
+
+async def test_a_volume_over_an_image_needs_the_host_to_hold_that_image() -> None:
+    driver = MemoryDriver()
+    content = b"image bytes" * 100
+    sha256 = hashlib.sha256(content).hexdigest()
+    image_id = new_id("ami")
+    backing = ImageBacking(image_id, "raw", sha256)
+    with pytest.raises(HypervisorFailed):
+        await driver.create_volume(VolumeSpec(new_id("vol"), 1, secrets.token_bytes(32), backing))
+    assert not await driver.has_image(image_id, sha256)
+    await driver.put_image(image_id, sha256, "raw", chunks(content))
+    assert await driver.has_image(image_id, sha256)
+    assert not await driver.has_image(image_id, "0" * 64)
+    volume_id = new_id("vol")
+    await driver.create_volume(VolumeSpec(volume_id, 1, secrets.token_bytes(32), backing))
+    with pytest.raises(HypervisorFailed):  # a volume reads it
+        await driver.forget_image(image_id)
+    await driver.delete_volume(volume_id)
+    await driver.forget_image(image_id)
+    await driver.forget_image(image_id)
+    assert not await driver.has_image(image_id, sha256)
+
+
+async def chunks(content: bytes, size: int = 64) -> AsyncIterator[bytes]:
+    for start in range(0, len(content), size):
+        yield content[start : start + size]
 
 
 async def test_an_instance_with_a_nic_is_bridged_with_a_host_only_address() -> None:

@@ -70,10 +70,7 @@ async def hosts(tmp_path: Path) -> AsyncIterator[tuple[Host, Host]]:
 async def compute(tmp_path: Path, hosts: tuple[Host, Host]) -> AsyncIterator[ComputeService]:
     service = ComputeService(
         MemoryComputeStore(),
-        [
-            RemoteDriver(h.socket_path, host=h.name, snapshot_path=lambda s: tmp_path / s)
-            for h in hosts
-        ],
+        [RemoteDriver(h.socket_path, host=h.name) for h in hosts],
         MemoryDiskKeys(),
         limits(),
         ImageFiles(tmp_path / "images", max_size=1024**3),

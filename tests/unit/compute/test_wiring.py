@@ -45,7 +45,7 @@ def test_the_memory_hypervisor_has_the_configured_capacity(tmp_path: Path) -> No
     settings = load_settings(data_dir=tmp_path, memory_hypervisor_vcpus=3)
     [driver] = hypervisor_drivers(settings)
     assert isinstance(driver, MemoryDriver)
-    assert driver.snapshot_path("snap-1").parent == tmp_path / "compute" / "snapshots"
+    assert driver.storage_domain == driver.host  # its own (memory) disk
 
 
 def test_unknown_hypervisors_are_refused(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ does not match the port, and lets two clients — two gateway workers — share 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,9 +17,11 @@ import httpx
 import pytest
 
 from andromede.compute.driver import (
+    Accelerator,
     AttachedVolume,
     FirewallRule,
     HostCapacity,
+    ImageBacking,
     InstanceFirewall,
     InstanceSpec,
     NetworkSpec,
@@ -26,6 +29,7 @@ from andromede.compute.driver import (
     PortForward,
     RuntimeState,
     SeedSpec,
+    SnapshotBacking,
     VolumeSpec,
 )
 from andromede.compute.driver_memory import MemoryDriver
@@ -53,8 +57,13 @@ def _spec(instance_id: str = "i-0123456789abcdef0") -> InstanceSpec:
 def test_every_port_type_survives_the_wire() -> None:
     spec = _spec()
     assert decode(InstanceSpec, encode(spec)) == spec
-    volume = VolumeSpec("vol-1", 8, KEY, backing=Path("/images/a.qcow2"), backing_key=KEY)
-    assert decode(VolumeSpec, encode(volume)) == volume
+    for backing in (
+        ImageBacking("ami-1", "qcow2", "ab" * 32),
+        SnapshotBacking("snap-1", KEY),
+        None,
+    ):
+        volume = VolumeSpec("vol-1", 8, KEY, backing=backing)
+        assert decode(VolumeSpec, encode(volume)) == volume
     states = {"i-1": RuntimeState.RUNNING, "i-2": RuntimeState.SHUT_OFF}
     assert decode(dict[str, RuntimeState], encode(states)) == states
     assert decode(bytes, encode(b"\x00\xff")) == b"\x00\xff"
@@ -67,6 +76,8 @@ def test_every_port_type_survives_the_wire() -> None:
         (VolumeSpec, {**encode(VolumeSpec("v", 1, KEY)), "extra": 1}),  # unknown field
         (VolumeSpec, {**encode(VolumeSpec("v", 1, KEY)), "size_gib": "8"}),  # wrong type
         (VolumeSpec, {**encode(VolumeSpec("v", 1, KEY)), "size_gib": True}),  # bool is no int
+        (VolumeSpec, {**encode(VolumeSpec("v", 1, KEY)), "backing": "/images/a.qcow2"}),  # a path
+        (VolumeSpec, {**encode(VolumeSpec("v", 1, KEY)), "backing": {"image_id": "ami-1"}}),
         (bytes, "not base64!"),
         (RuntimeState, "exploded"),
         (tuple[PortForward, ...], {"not": "a list"}),
@@ -85,8 +96,8 @@ def test_the_wire_lists_every_method_of_the_port() -> None:
         for name in dir(HypervisorDriver)
         if not name.startswith("_") and callable(getattr(HypervisorDriver, name))
     }
-    # snapshot_path is answered locally (the layout is known), close closes the client only.
-    assert set(CALLS) == methods - {"snapshot_path", "close"}
+    # put_image streams its bytes on a request of its own; close closes the client only.
+    assert set(CALLS) == methods - {"put_image", "close"}
 
 
 @pytest.fixture
@@ -103,9 +114,7 @@ async def agent(tmp_path: Path) -> AsyncIterator[tuple[Path, MemoryDriver]]:
 
 
 def _remote(socket_path: Path) -> RemoteDriver:
-    return RemoteDriver(
-        socket_path, host="memory-host", snapshot_path=lambda sid: Path("/snapshots") / sid
-    )
+    return RemoteDriver(socket_path, host="memory-host")
 
 
 async def test_a_remote_driver_runs_an_instance_through_the_agent(
@@ -115,7 +124,9 @@ async def test_a_remote_driver_runs_an_instance_through_the_agent(
     assert stat.S_IMODE(socket_path.parent.stat().st_mode) == 0o700
     remote = _remote(socket_path)
     try:
-        assert await remote.capacity() == HostCapacity("memory-host", 4, 4096, "tcg")  # type: ignore[arg-type]
+        assert await remote.capacity() == HostCapacity(
+            "memory-host", 4, 4096, Accelerator.TCG, storage_domain="memory-host"
+        )
         spec = _spec()
         await remote.create_volume(VolumeSpec("vol-root", 8, KEY))
         await remote.create_volume(VolumeSpec("vol-data", 1, KEY[::-1]))
@@ -136,7 +147,6 @@ async def test_a_remote_driver_runs_an_instance_through_the_agent(
         await remote.stop(spec.instance_id, timeout=1.0)
         assert await remote.state(spec.instance_id) is RuntimeState.SHUT_OFF
         await remote.snapshot_volume("vol-root", KEY, "snap-1", KEY[::-1])
-        assert remote.snapshot_path("snap-1") == Path("/snapshots/snap-1")
         await remote.delete_snapshot("snap-1")
         await remote.kill(spec.instance_id)
         await remote.kill(spec.instance_id)  # idempotent through the wire too
@@ -217,7 +227,94 @@ async def test_an_agent_asked_to_serve_metadata_needs_a_driver_that_can(tmp_path
     async def app(scope: object, receive: object, send: object) -> None:
         return None
 
-    driver = MemoryDriver(vcpus=4, memory_mib=4096, snapshot_dir=tmp_path / "snapshots")
+    driver = MemoryDriver(vcpus=4, memory_mib=4096)
     with pytest.raises(TypeError, match="cannot serve the metadata service"):
         await serve_agent(driver, tmp_path / "agent" / "agent.sock", metadata_app=app)
     assert not (tmp_path / "agent" / "agent.sock").exists()
+
+
+# -- images: bytes streamed to the host -------------------------------------------------------
+
+IMAGE = bytes(range(256)) * (4 * 1024 * 5)  # 5 MiB
+IMAGE_SHA256 = hashlib.sha256(IMAGE).hexdigest()
+
+
+async def image_chunks(content: bytes = IMAGE, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    for start in range(0, len(content), size):
+        yield content[start : start + size]
+        await asyncio.sleep(0)
+
+
+async def test_an_image_is_streamed_to_the_host_and_verified_there(
+    agent: tuple[Path, MemoryDriver],
+) -> None:
+    socket_path, driver = agent
+    remote = _remote(socket_path)
+    try:
+        assert not await remote.has_image("ami-1", IMAGE_SHA256)
+        await remote.put_image("ami-1", IMAGE_SHA256, "raw", image_chunks())
+        assert await remote.has_image("ami-1", IMAGE_SHA256)
+        assert driver.images["ami-1"].size == len(IMAGE)
+        # A volume over it is made on the host from its own copy.
+        backing = ImageBacking("ami-1", "raw", IMAGE_SHA256)
+        await remote.create_volume(VolumeSpec("vol-1", 1, KEY, backing))
+        with pytest.raises(AgentCallFailed, match="still reads"):
+            await remote.forget_image("ami-1")
+        await remote.delete_volume("vol-1")
+        await remote.forget_image("ami-1")
+        await remote.forget_image("ami-1")  # absent: nothing to do
+        assert not await remote.has_image("ami-1", IMAGE_SHA256)
+    finally:
+        await remote.close()
+
+
+async def test_bytes_that_do_not_match_the_checksum_leave_nothing(
+    agent: tuple[Path, MemoryDriver],
+) -> None:
+    socket_path, driver = agent
+    remote = _remote(socket_path)
+    try:
+        altered = IMAGE[:-1] + b"\x00"
+        with pytest.raises(AgentCallFailed, match="SHA-256"):
+            await remote.put_image("ami-2", IMAGE_SHA256, "raw", image_chunks(altered))
+        assert not await remote.has_image("ami-2", IMAGE_SHA256)
+        assert "ami-2" not in driver.images
+        # The connection is still good for the next call.
+        await remote.put_image("ami-2", IMAGE_SHA256, "raw", image_chunks())
+        assert await remote.has_image("ami-2", IMAGE_SHA256)
+    finally:
+        await remote.close()
+
+
+async def test_two_workers_putting_one_image_at_once_send_it_once(
+    agent: tuple[Path, MemoryDriver],
+) -> None:
+    socket_path, driver = agent
+    first, second = _remote(socket_path), _remote(socket_path)
+    try:
+        await asyncio.gather(
+            first.put_image("ami-3", IMAGE_SHA256, "raw", image_chunks()),
+            second.put_image("ami-3", IMAGE_SHA256, "raw", image_chunks()),
+        )
+        assert await second.has_image("ami-3", IMAGE_SHA256)
+        assert driver.image_bytes_received == len(IMAGE)  # written once; the other was dropped
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_an_image_put_without_its_checksum_is_refused(
+    agent: tuple[Path, MemoryDriver],
+) -> None:
+    socket_path, driver = agent
+    transport = httpx.AsyncHTTPTransport(uds=str(socket_path))
+    async with httpx.AsyncClient(transport=transport, base_url="http://agent") as client:
+        refused = await client.put("/v1/images/ami-4", content=IMAGE[:1024])
+        assert refused.status_code == 400 and refused.json()["error"] == "BadRequest"
+        unknown = await client.put(
+            "/v1/images/ami-4",
+            content=IMAGE[:1024],
+            headers={"x-andromede-image-sha256": IMAGE_SHA256, "x-andromede-image-format": "vmdk"},
+        )
+        assert unknown.status_code == 500 and "format" in unknown.json()["message"]
+    assert driver.images == {}

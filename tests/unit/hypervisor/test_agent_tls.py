@@ -114,9 +114,7 @@ async def start_agent(tmp_path: Path, pki: Pki) -> AsyncIterator[StartAgent]:
 
 
 def _remote(url: str, context: ssl.SSLContext, host: str = "memory-host") -> RemoteDriver:
-    return RemoteDriver(
-        url, host=host, snapshot_path=lambda sid: Path("/snapshots") / sid, timeout=10, tls=context
-    )
+    return RemoteDriver(url, host=host, timeout=10, tls=context)
 
 
 async def test_a_gateway_with_a_certificate_of_the_ca_drives_the_agent(
@@ -125,7 +123,13 @@ async def test_a_gateway_with_a_certificate_of_the_ca_drives_the_agent(
     agent: NetworkAgent = await start_agent()
     remote = _remote(agent.url, agent_client_context(pki.gateway.cert, pki.gateway.key, pki.ca))
     try:
-        assert await remote.capacity() == HostCapacity("memory-host", 4, 4096, "tcg")  # type: ignore[arg-type]
+        assert await remote.capacity() == HostCapacity(
+            "memory-host",
+            4,
+            4096,
+            "tcg",
+            storage_domain="memory-host",  # type: ignore[arg-type]
+        )
         assert await remote.running() == {}
     finally:
         await remote.close()
@@ -238,7 +242,7 @@ async def test_a_listener_without_mutual_tls_is_refused(tmp_path: Path, pki: Pki
 
 def test_a_networked_agent_is_dialled_over_https_only() -> None:
     with pytest.raises(ValueError, match="https"):
-        RemoteDriver("http://127.0.0.1:1", host="h", snapshot_path=Path)
+        RemoteDriver("http://127.0.0.1:1", host="h")
 
 
 async def test_a_host_that_never_answers_is_unreachable_after_the_connect_timeout(
@@ -250,9 +254,7 @@ async def test_a_host_that_never_answers_is_unreachable_after_the_connect_timeou
         silent.listen(8)
         url = f"https://127.0.0.1:{silent.getsockname()[1]}"
         context = agent_client_context(pki.gateway.cert, pki.gateway.key, pki.ca)
-        remote = RemoteDriver(
-            url, host="h", snapshot_path=Path, timeout=60, connect_timeout=0.5, tls=context
-        )
+        remote = RemoteDriver(url, host="h", timeout=60, connect_timeout=0.5, tls=context)
         try:
             started = asyncio.get_running_loop().time()
             with pytest.raises(AgentUnreachable, match="ConnectTimeout"):
@@ -278,7 +280,6 @@ async def test_a_host_silent_after_the_handshake_is_unreachable_after_the_query_
     remote = RemoteDriver(
         f"https://127.0.0.1:{port}",
         host="h",
-        snapshot_path=Path,
         timeout=60,
         query_timeout=0.5,
         tls=client,

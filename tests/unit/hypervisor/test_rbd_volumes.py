@@ -63,8 +63,8 @@ async def test_the_agent_gets_the_backend_the_settings_name(tmp_path: Path) -> N
     assert factory is not None
     volumes = factory(tmp_path / "host", QemuImg("qemu-img", iter_time_ms=10, timeout=60))
     assert isinstance(volumes, RbdVolumes)
-    # Snapshots are named as the file layout names them, which gateways compute without Ceph.
-    assert volumes.snapshot_path("snap-1") == tmp_path / "host" / "snapshots" / "snap-1.qcow2"
+    # Every host of the pool and namespace opens its volumes and snapshots.
+    assert volumes.storage_domain() == "rbd:volumes-eu/tenant-a"
     # QEMU gets the cephx key as a secret object, base64 as in the keyring.
     assert volumes.qmp_secrets() == [
         {"qom-type": "secret", "id": CEPHX_SECRET, "format": "base64", "data": KEY}
