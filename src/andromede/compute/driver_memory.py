@@ -4,7 +4,8 @@ without virtual machines, e.g. CI of the EC2 API); it keeps the port's semantics
 deletes and kills are idempotent, a released instance is ABSENT, a volume opens only with the
 key it was created with, the console is bytes (the last 64 KiB). An instance with a NIC is
 wired in bridge mode with a host-only public address from 100.65.0.0/16, one without in user
-mode with its forwards, and the firewall of each is kept for the service tests to read.
+mode with its forwards, and the firewall of each is kept for the service tests to read, as are
+the overlay peers of each network (``peers``) when the host is given an underlay address.
 
 It lives in one process: a deployment running several gateway workers must use a real driver.
 """
@@ -23,6 +24,7 @@ from andromede.compute.driver import (
     InstanceNetwork,
     InstanceSpec,
     NetworkMode,
+    NetworkPeer,
     PortForward,
     RuntimeState,
     VolumeSpec,
@@ -63,15 +65,26 @@ class MemoryDriver:
         vcpus: int = 8,
         memory_mib: int = 16384,
         snapshot_dir: Path = Path("/nonexistent/andromede-memory-snapshots"),
+        underlay_address: str = "",
+        vxlan_port: int = 4789,
     ) -> None:
         self._host = host
-        self._capacity = HostCapacity(host, vcpus, memory_mib, Accelerator.TCG)
+        self._capacity = HostCapacity(
+            host,
+            vcpus,
+            memory_mib,
+            Accelerator.TCG,
+            underlay_address=underlay_address,
+            vxlan_port=vxlan_port if underlay_address else 0,
+        )
         self._snapshot_dir = snapshot_dir
         self.volumes: dict[str, _Volume] = {}
         self.snapshots: dict[str, _Volume] = {}
         self.instances: dict[str, _Instance] = {}
         self._next_port = _FIRST_FORWARD_PORT
         self._next_public = 0
+        # network id → the other hosts holding its instances, as last told (none: never told).
+        self.peers: dict[str, tuple[NetworkPeer, ...]] = {}
 
     @property
     def host(self) -> str:
@@ -148,6 +161,10 @@ class MemoryDriver:
         instance = self.instances.get(instance_id)
         if instance is not None and instance.state is RuntimeState.RUNNING:
             instance.firewall = firewall
+
+    async def set_network_peers(self, network_id: str, peers: tuple[NetworkPeer, ...]) -> None:
+        if self._capacity.underlay_address:
+            self.peers[network_id] = peers
 
     def _forward(self, forward: PortForward) -> PortForward:
         if forward.host_port:
