@@ -147,6 +147,9 @@ def hypervisor_host_driver(settings: Settings) -> QemuDriver:
             public_cidr=settings.hypervisor_public_cidr,
             imds_port=settings.imds_port,
             link_prefix=settings.hypervisor_link_prefix,
+            underlay_address=settings.hypervisor_underlay_address,
+            vxlan_port=settings.hypervisor_vxlan_port,
+            underlay_mtu=settings.hypervisor_underlay_mtu,
         ),
     )
     return QemuDriver(settings.hypervisor_dir, config=config, volumes=hypervisor_volumes(settings))

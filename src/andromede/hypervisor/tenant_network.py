@@ -649,9 +649,12 @@ class TenantNetworks:
         if not self._layout.underlay_address:
             return
         async with self._lock:
-            self._state.peers[network_id] = tuple(peers)
-            self._save()
             record = self._state.networks.get(network_id)
+            if peers:
+                self._state.peers[network_id] = tuple(peers)
+            else:
+                self._state.peers.pop(network_id, None)
+            self._save()
             if record is not None and self.netns(network_id) in await self._namespaces():
                 await self._apply_overlay(record)
                 await self._apply_firewall(record)
