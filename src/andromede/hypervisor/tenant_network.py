@@ -1,4 +1,5 @@
-"""Tenant private networks on one host: isolation, addressing, DHCP, NAT and security groups.
+"""Tenant private networks on a host: isolation, addressing, DHCP, NAT, security groups, and
+the overlay that joins a network's instances on several hosts.
 
 Each tenant network is a Linux network namespace of its own, so two tenants' instances share no
 link, no route and no firewall table: they cannot reach each other by construction. Inside it:
@@ -20,6 +21,24 @@ link, no route and no firewall table: they cannot reach each other by constructi
   link at ``imds_port``, where the metadata server listens; its replies return by conntrack. The
   connection arrives from the instance's public address, which tells the server who asks.
 
+A network may span hosts (decision 0024) when the host has an underlay address
+(``NetworkLayout.underlay_address``) and the network a VXLAN id (``NetworkSpec.vni``): a VXLAN
+port on the bridge, created in the host's namespace so its socket lives on the underlay, then
+moved into the network's. Instances still never meet at layer 2, across hosts neither: each
+host's bridge is that host's *router*, with a MAC derived from the network and the host's
+endpoint (:func:`router_mac`), the same wherever computed. An instance on another host is a
+permanent neighbour at its host's router MAC, reached through one forwarding entry per peer
+host, so a packet between hosts is routed by both namespaces' IP stacks — the sender's egress
+rules on its host, the receiver's ingress rules on its own — and nothing needs ARP, flooding or
+learning across hosts. Bridge-family rules on the VXLAN port let only routed IPv4 between
+routers cross (:func:`render_overlay_filter`): every host answers for the gateway, DHCP and the
+metadata address itself. The peers come from the control plane (:meth:`TenantNetworks.set_peers`).
+
+The host itself keeps the metadata listeners to the tenant networks: one nft table per link
+prefix drops connections to ``imds_port`` on the transit range that arrive on any interface
+but the transit links and loopback (:func:`render_metadata_guard`), built with the first network
+and removed with the last.
+
 Nothing here is reachable from an instance but its own network and the metadata service: traffic
 towards the transit and public ranges (the host, other tenants' public addresses) is dropped in
 the namespace, whatever the host's own forwarding settings.
@@ -30,7 +49,7 @@ stays in the host's namespace, where its storage is (Ceph monitors for RBD volum
 reachable from a tenant network, nor should they be). State (which index, which addresses) is
 kept in a JSON file under the state directory, rewritten atomically, so a restarted agent finds
 its networks again.
-Needs root (CAP_NET_ADMIN) and the ``ip``, ``nft`` and ``dnsmasq`` commands.
+Needs root (CAP_NET_ADMIN) and the ``ip``, ``nft``, ``bridge`` and ``dnsmasq`` commands.
 """
 
 from __future__ import annotations
