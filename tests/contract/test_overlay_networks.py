@@ -21,7 +21,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -365,3 +365,16 @@ async def test_the_metadata_port_is_closed_to_the_lan_and_open_to_the_networks(
         subprocess.run(["ip", "netns", "del", lan], capture_output=True, check=False)
         for network_id in list(networks._state.networks):
             await networks.remove(network_id)
+
+
+async def test_a_network_recorded_without_a_vxlan_id_gets_its_overlay_when_it_comes(
+    hosts: tuple[Host, Host],
+) -> None:
+    one, _ = hosts
+    network = _network("111111111111")
+    plugged = await one.networks.plug("i-old", _nic(replace(network, vni=0), 5))
+    links = subprocess.run(["ip", "-n", plugged.netns, "link"], capture_output=True, text=True)
+    assert "vxlan0" not in links.stdout  # as a host before the upgrade built it
+    await one.networks.plug("i-new", _nic(network, 6))
+    links = subprocess.run(["ip", "-n", plugged.netns, "link"], capture_output=True, text=True)
+    assert "vxlan0" in links.stdout

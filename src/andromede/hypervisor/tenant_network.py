@@ -475,6 +475,11 @@ class TenantNetworks:
             self._state.networks[spec.network_id] = record
             self._save()
             rebuild = True
+        elif spec.vni and record.vni != spec.vni:
+            # Recorded before its subnet had a VXLAN id (an upgrade): it gets its overlay now.
+            record.vni = spec.vni
+            self._save()
+            rebuild = True
         if rebuild or self.netns(spec.network_id) not in await self._namespaces():
             await self._build(record)
         return record
