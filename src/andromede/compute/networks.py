@@ -232,18 +232,22 @@ class NetworksMixin(ServiceCore):
 
     # -- subnets across hosts ----------------------------------------------------------------
 
-    async def _overlay_endpoints(self) -> dict[str, tuple[str, int]]:
-        """host → its VXLAN endpoint, for the hosts that have one (and answer)."""
-        endpoints: dict[str, tuple[str, int]] = {}
+    async def _current_endpoints(self) -> dict[str, tuple[str, int]]:
+        """host → its VXLAN endpoint, for the hosts that have one. A host that does not answer
+        now counts with what it said last (else its instances would vanish from the others'
+        peers over one failed call)."""
+        known = self._overlay_endpoints
         for host, driver in self.drivers.items():
             try:
                 capacity = await driver.capacity()
             except Exception:
-                log.exception("host %s: no capacity, so no overlay peers this time", host)
+                log.warning("host %s: no capacity; its last overlay endpoint stands", host)
                 continue
             if capacity.underlay_address:
-                endpoints[host] = (capacity.underlay_address, capacity.vxlan_port)
-        return endpoints
+                known[host] = (capacity.underlay_address, capacity.vxlan_port)
+            else:
+                known.pop(host, None)
+        return dict(known)
 
     async def _push_peers(self, *subnet_ids: str | None) -> None:
         """Tell every host with an overlay which other hosts hold instances of each subnet
@@ -252,7 +256,7 @@ class NetworksMixin(ServiceCore):
         wanted = {s for s in subnet_ids if s is not None}
         if not wanted:
             return
-        endpoints = await self._overlay_endpoints()
+        endpoints = await self._current_endpoints()
         if len(endpoints) == 0:
             return
         for subnet_id in sorted(wanted):

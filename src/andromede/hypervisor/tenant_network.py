@@ -683,9 +683,6 @@ class TenantNetworks:
                 await self._apply_overlay(record)
                 await self._apply_firewall(record)
 
-    def peers(self, network_id: str) -> tuple[NetworkPeer, ...]:
-        return self._state.peers.get(network_id, ())
-
     async def remove(self, network_id: str) -> None:
         """Delete a network with everything in it; no-op when absent."""
         async with self._lock:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import NetworkPeer
+from andromede.compute.driver import HostCapacity, NetworkPeer
 from andromede.compute.driver_memory import MemoryDriver
-from andromede.compute.errors import Duplicate
+from andromede.compute.errors import Duplicate, HypervisorFailed
 from andromede.compute.images import ImageFiles
 from andromede.compute.model import InstanceState
 from andromede.compute.network import VNI_MAX, Subnet, network_peers, subnet_vni
@@ -139,5 +139,44 @@ async def test_hosts_without_an_overlay_are_never_told(tmp_path: Path) -> None:
         await host.set_network_peers("subnet-x", (NetworkPeer("192.0.2.9", 1, ()),))
         assert host.peers == {}
         assert (await host.capacity()).underlay_address == ""
+    finally:
+        await compute.close()
+
+
+class FlakyHost(MemoryDriver):
+    """A host whose agent fails to answer capacity while ``down``."""
+
+    down = False
+
+    async def capacity(self) -> HostCapacity:
+        if self.down:
+            raise HypervisorFailed("agent unreachable")
+        return await super().capacity()
+
+
+async def test_a_host_that_does_not_answer_once_keeps_its_place_among_the_peers(
+    tmp_path: Path,
+) -> None:
+    one = MemoryDriver("h1", vcpus=8, memory_mib=4096, underlay_address="192.0.2.1")
+    two = FlakyHost("h2", vcpus=8, memory_mib=4096, underlay_address="192.0.2.2")
+    compute = ComputeService(
+        MemoryComputeStore(), [one, two], MemoryDiskKeys(), limits(),
+        ImageFiles(tmp_path / "images", max_size=1024**3),
+    )  # fmt: skip
+    source = tmp_path / "disk.raw"
+    source.write_bytes(b"\0" * 4096)
+    image = await compute.import_image_file(source, name="debian", owner_id=None)
+    try:
+        await compute.run_instances(
+            TENANT, RunRequest(image.image_id, "t3.nano", min_count=2, max_count=2)
+        )
+        await compute.settle()
+        subnet = (await compute.default_network(TENANT)).subnet
+        told = one.peers[subnet.subnet_id]
+        assert [peer.address for peer in told] == ["192.0.2.2"]
+        two.down = True
+        one.peers.clear()
+        await compute.reconcile()
+        assert one.peers[subnet.subnet_id] == told
     finally:
         await compute.close()
