@@ -168,6 +168,9 @@ def hypervisor_host_driver(settings: Settings) -> QemuDriver:
             public_cidr=settings.hypervisor_public_cidr,
             imds_port=settings.imds_port,
             link_prefix=settings.hypervisor_link_prefix,
+            underlay_address=settings.hypervisor_underlay_address,
+            vxlan_port=settings.hypervisor_vxlan_port,
+            underlay_mtu=settings.hypervisor_underlay_mtu,
         ),
         max_image_size=settings.max_image_size,
     )

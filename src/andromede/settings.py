@@ -483,6 +483,29 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9]+$",
         description="Start of the names of this host's network namespaces and host-side links.",
     )
+    hypervisor_underlay_address: str = Field(
+        default="",
+        description=(
+            "This hypervisor's IPv4 address on the network between hosts: a tenant network's"
+            " instances on several hosts are joined over VXLAN from it. Empty: no overlay, each"
+            " host's tenant networks are its own."
+        ),
+    )
+    hypervisor_vxlan_port: int = Field(
+        default=4789,
+        ge=1,
+        le=65535,
+        description="UDP port this hypervisor receives the tenant networks' VXLAN traffic on.",
+    )
+    hypervisor_underlay_mtu: int = Field(
+        default=1500,
+        ge=626,
+        le=65535,
+        description=(
+            "MTU of the network between hosts; guests on tenant networks that span hosts get"
+            " 50 bytes less (the VXLAN encapsulation)."
+        ),
+    )
     imds_port: int = Field(
         default=16925,
         ge=1,
@@ -688,6 +711,11 @@ class Settings(BaseSettings):
             raise ValueError("hypervisor_transit_cidr must hold at least two /30 links")
         if transit.overlaps(public):
             raise ValueError("hypervisor_transit_cidr and hypervisor_public_cidr overlap")
+        if self.hypervisor_underlay_address:
+            try:
+                ipaddress.IPv4Address(self.hypervisor_underlay_address)
+            except ValueError as exc:
+                raise ValueError(f"hypervisor_underlay_address: {exc}") from None
         return self
 
     @model_validator(mode="after")

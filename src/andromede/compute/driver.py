@@ -35,6 +35,7 @@ __all__ = [
     "InstanceNetwork",
     "InstanceSpec",
     "NetworkMode",
+    "NetworkPeer",
     "NetworkSpec",
     "NicSpec",
     "PortForward",
@@ -84,6 +85,10 @@ class HostCapacity:
     # snapshots (the host's name for files on its disk, the pool for Ceph RBD). Empty: the
     # host's own disk (compute.scheduler.storage_domain_of).
     storage_domain: str = ""
+    # Where this host's tenant networks meet other hosts' (VXLAN): its underlay address and
+    # UDP port; "" = no overlay, its tenant networks are its own (single-host).
+    underlay_address: str = ""
+    vxlan_port: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +158,19 @@ class NetworkSpec:
     network_id: str
     tenant_id: str
     cidr: str  # e.g. "10.0.0.0/24"; the gateway is the first address
+    # The network's VXLAN id, unique across the region (the database allocates it); 0 = none,
+    # the network stays on each host alone.
+    vni: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPeer:
+    """Another host holding running instances of a tenant network: its VXLAN endpoint
+    (underlay address and UDP port) and the private addresses of the instances it holds."""
+
+    address: str
+    port: int
+    private_ips: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +287,12 @@ class HypervisorDriver(Protocol):
     async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
         """Replace the security-group rules of an instance, at once and atomically; they hold
         across stop/start (a later :meth:`start` brings its own). No-op when nothing runs."""
+        ...
+
+    async def set_network_peers(self, network_id: str, peers: tuple[NetworkPeer, ...]) -> None:
+        """Replace the other hosts holding instances of a tenant network (its overlay): traffic
+        to their instances' addresses crosses to them. Kept when the network is not built here
+        yet; no-op on a host without an overlay."""
         ...
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:

@@ -7,7 +7,9 @@ wired in bridge mode with a host-only public address from 100.65.0.0/16, one wit
 mode with its forwards, and the firewall of each is kept for the service tests to read.
 Images are kept as their checksum, format and size (the bytes are hashed and dropped): a put
 whose bytes do not match is refused, a volume over an image needs the host to hold it, and an
-image that a volume reads cannot be forgotten, as with the QEMU driver's files.
+image that a volume reads cannot be forgotten, as with the QEMU driver's files;
+the overlay peers of each network (``peers``) are kept when the host is given an underlay
+address.
 
 It lives in one process: a deployment running several gateway workers must use a real driver.
 """
@@ -30,6 +32,7 @@ from andromede.compute.driver import (
     InstanceNetwork,
     InstanceSpec,
     NetworkMode,
+    NetworkPeer,
     PortForward,
     RuntimeState,
     SnapshotBacking,
@@ -80,6 +83,8 @@ class MemoryDriver:
         storage_domain: str | None = None,
         shared_with: MemoryDriver | None = None,
         max_image_size: int = 64 * 1024**3,
+        underlay_address: str = "",
+        vxlan_port: int = 4789,
     ) -> None:
         """``storage_domain``: None is this host's own disk (its name). ``shared_with``: a
         host of the same domain whose volumes and snapshots this one opens too, as hosts on
@@ -92,6 +97,8 @@ class MemoryDriver:
             Accelerator.TCG,
             storage_domain=storage_domain
             or (host if shared_with is None else shared_with.storage_domain),
+            underlay_address=underlay_address,
+            vxlan_port=vxlan_port if underlay_address else 0,
         )
         self._max_image_size = max_image_size
         self.volumes: dict[str, _Volume] = {} if shared_with is None else shared_with.volumes
@@ -103,6 +110,8 @@ class MemoryDriver:
         self.instances: dict[str, _Instance] = {}
         self._next_port = _FIRST_FORWARD_PORT
         self._next_public = 0
+        # network id → the other hosts holding its instances, as last told (none: never told).
+        self.peers: dict[str, tuple[NetworkPeer, ...]] = {}
 
     @property
     def host(self) -> str:
@@ -215,6 +224,10 @@ class MemoryDriver:
         instance = self.instances.get(instance_id)
         if instance is not None and instance.state is RuntimeState.RUNNING:
             instance.firewall = firewall
+
+    async def set_network_peers(self, network_id: str, peers: tuple[NetworkPeer, ...]) -> None:
+        if self._capacity.underlay_address:
+            self.peers[network_id] = peers
 
     def _forward(self, forward: PortForward) -> PortForward:
         if forward.host_port:

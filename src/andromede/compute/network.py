@@ -18,12 +18,12 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import secrets
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall
+from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkPeer
 from andromede.compute.model import FORMAT_VERSION, Rule, SecurityGroup, Tags
 
 __all__ = [
@@ -37,8 +37,10 @@ __all__ = [
     "default_ids",
     "free_addresses",
     "merge_firewall",
+    "network_peers",
     "new_mac",
     "private_dns_name",
+    "subnet_vni",
     "usable_addresses",
 ]
 
@@ -47,6 +49,8 @@ DEFAULT_SUBNET_CIDR: Final = "172.31.0.0/20"
 DEFAULT_GROUP_NAME: Final = "default"
 # AWS reserves the network address, the VPC router, the DNS server and one for future use.
 _RESERVED_AT_START: Final = 4
+# VXLAN network identifiers are 24 bits; 0 stands for "no overlay".
+VNI_MAX: Final = 2**24 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,8 @@ class Subnet:
     cidr: str
     availability_zone: str
     default_for_az: bool
+    # The subnet's VXLAN id where it spans hypervisors, unique in the database (1 to 2^24-1).
+    vni: int = 0
     tags: Tags = ()
     format_version: int = FORMAT_VERSION
     revision: int = 0
@@ -134,6 +140,48 @@ def default_group(tenant_id: str, vpc_id: str, group_id: str) -> SecurityGroup:
         ingress=(Rule("-1", -1, -1, "", group_id=group_id),),
         vpc_id=vpc_id,
     )
+
+
+def subnet_vni(subnet_id: str, taken: Collection[int]) -> int:
+    """The VXLAN id for a new subnet: derived from its id (two gateways creating the same
+    default subnet pick the same), the next free one when taken. The database's uniqueness
+    decides between two subnets created at once."""
+    digest = hashlib.sha256(f"andromede-vni:{subnet_id}".encode()).digest()
+    start = int.from_bytes(digest[:4], "big") % VNI_MAX
+    for offset in range(VNI_MAX):
+        candidate = (start + offset) % VNI_MAX + 1
+        if candidate not in taken:
+            return candidate
+    raise ValueError("every VXLAN id is taken")
+
+
+def network_peers(
+    placed: Iterable[tuple[str, str]], endpoints: Mapping[str, tuple[str, int]]
+) -> dict[str, tuple[NetworkPeer, ...]]:
+    """What each host must be told of a subnet's overlay: for every host in ``endpoints``
+    (host → its VXLAN endpoint, hosts without an overlay left out), the other hosts holding
+    instances of the subnet, with their instances' private addresses. ``placed`` is
+    (host, private address) of each instance running in the subnet. A host holding none gets
+    no peer: it has nothing to send, and nothing stale stays there."""
+    held: dict[str, set[str]] = {}
+    for host, address in placed:
+        if host in endpoints:
+            held.setdefault(host, set()).add(address)
+    told: dict[str, tuple[NetworkPeer, ...]] = {}
+    for host in endpoints:
+        if host not in held:
+            told[host] = ()
+            continue
+        told[host] = tuple(
+            NetworkPeer(*endpoints[other], tuple(sorted(addresses, key=_address_order)))
+            for other, addresses in sorted(held.items())
+            if other != host
+        )
+    return told
+
+
+def _address_order(address: str) -> int:
+    return int(ipaddress.IPv4Address(address))
 
 
 def usable_addresses(cidr: str) -> Iterator[str]:

@@ -6,6 +6,11 @@ When a security group's rules change, every running member gets its new firewall
 instance joins or leaves (launched, terminated), every running instance whose groups name one
 of its groups in a rule gets its firewall recomputed, since such a rule stands for the members'
 private addresses.
+
+A subnet whose instances run on several hypervisors spans them over VXLAN (decision 0024):
+whenever an instance of it starts, stops or is terminated, and at start-up, every host with an
+overlay is told which other hosts hold the subnet's instances, and their addresses
+(:func:`~andromede.compute.network.network_peers`).
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from andromede.compute.network import (
     default_ids,
     free_addresses,
     merge_firewall,
+    network_peers,
     new_mac,
+    subnet_vni,
 )
 from andromede.compute.service_core import ServiceCore
 
@@ -47,6 +54,11 @@ _HOLDS_ADDRESS = frozenset(
         InstanceState.SHUTTING_DOWN,
     }
 )
+
+
+# States whose instance is wired on its host (its tap up, or about to be): other hosts route
+# its address there.
+_WIRED_ON_HOST = frozenset({InstanceState.PENDING, InstanceState.RUNNING, InstanceState.STOPPING})
 
 
 class DefaultNetwork:
@@ -68,12 +80,15 @@ class NetworksMixin(ServiceCore):
         ids are derived from the tenant's, so concurrent creations write the same rows and all
         but one insert fail harmlessly."""
         ids = default_ids(tenant_id)
-        for _ in range(3):
+        for _ in range(8):
             vpc = await self.store.get(Vpc, ids.vpc_id)
             subnet = await self.store.get(Subnet, ids.subnet_id)
             group = await self.store.get(SecurityGroup, ids.group_id)
             if vpc is not None and subnet is not None and group is not None:
                 return DefaultNetwork(vpc, subnet, group)
+            # Another subnet created at once may take the same VXLAN id: then the insert fails
+            # whole and the next round picks another.
+            taken = {s.vni for s in await self.store.list(Subnet, None)}
             try:
                 await self.store.insert(
                     Vpc(ids.vpc_id, tenant_id, DEFAULT_VPC_CIDR, is_default=True),
@@ -84,6 +99,7 @@ class NetworksMixin(ServiceCore):
                         DEFAULT_SUBNET_CIDR,
                         self.limits.availability_zone,
                         default_for_az=True,
+                        vni=subnet_vni(ids.subnet_id, taken),
                     ),
                     default_group(tenant_id, ids.vpc_id, ids.group_id),
                 )
@@ -213,6 +229,57 @@ class NetworksMixin(ServiceCore):
 
     def _push_later(self, tenant_id: str, touched: Collection[str]) -> None:
         self._spawn(self._push_firewalls(tenant_id, tuple(touched)))
+
+    # -- subnets across hosts ----------------------------------------------------------------
+
+    async def _current_endpoints(self) -> dict[str, tuple[str, int]]:
+        """host → its VXLAN endpoint, for the hosts that have one. A host that does not answer
+        now counts with what it said last (else its instances would vanish from the others'
+        peers over one failed call)."""
+        known = self._overlay_endpoints
+        for host, driver in self.drivers.items():
+            try:
+                capacity = await driver.capacity()
+            except Exception:
+                log.warning("host %s: no capacity; its last overlay endpoint stands", host)
+                continue
+            if capacity.underlay_address:
+                known[host] = (capacity.underlay_address, capacity.vxlan_port)
+            else:
+                known.pop(host, None)
+        return dict(known)
+
+    async def _push_peers(self, *subnet_ids: str | None) -> None:
+        """Tell every host with an overlay which other hosts hold instances of each subnet
+        (their addresses included). A push that fails is logged: the next change or start-up
+        carries the whole set again."""
+        wanted = {s for s in subnet_ids if s is not None}
+        if not wanted:
+            return
+        endpoints = await self._current_endpoints()
+        if len(endpoints) == 0:
+            return
+        for subnet_id in sorted(wanted):
+            subnet = await self.store.get(Subnet, subnet_id)
+            if subnet is None:
+                continue
+            placed = [
+                (i.host, i.private_ip)
+                for i in await self.store.list(Instance, subnet.tenant_id)
+                if i.subnet_id == subnet_id
+                and i.private_ip is not None
+                and i.state in _WIRED_ON_HOST
+            ]
+            for host, peers in network_peers(placed, endpoints).items():
+                try:
+                    await self.drivers[host].set_network_peers(subnet_id, peers)
+                except Exception:
+                    log.exception("host %s: the peers of %s could not be set", host, subnet_id)
+
+    async def _push_all_peers(self) -> None:
+        """At start-up: every subnet that has instances is pushed again."""
+        instances = await self.store.list(Instance, None)
+        await self._push_peers(*{i.subnet_id for i in instances if i.state in _WIRED_ON_HOST})
 
 
 def with_wiring(instance: Instance, network: InstanceNetwork) -> Instance:

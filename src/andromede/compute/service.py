@@ -356,6 +356,7 @@ class ComputeService(
         launched = await self._apply(instance.instance_id, Event.LAUNCHED, quiet=True, wired=wired)
         if launched is not None:
             await self._catch_up_firewall(launched, firewall)
+            await self._push_peers(launched.subnet_id)  # a host may hold the subnet anew
             return
         # Terminated (or gone) while it was starting: the termination may have killed
         # nothing yet, so what this launch started must not outlive it.
@@ -394,7 +395,7 @@ class ComputeService(
         subnet = await self.store.get(Subnet, instance.subnet_id)
         if subnet is None:
             raise NotFound("subnet", instance.subnet_id)
-        network = NetworkSpec(subnet.subnet_id, instance.tenant_id, subnet.cidr)
+        network = NetworkSpec(subnet.subnet_id, instance.tenant_id, subnet.cidr, subnet.vni)
         return NicSpec(network, instance.mac, instance.private_ip)
 
     async def _apply(
@@ -468,6 +469,7 @@ class ComputeService(
             # groups no longer stand for it.
             await self._release_interface(instance)
             await self._push_firewalls(instance.tenant_id, instance.security_group_ids)
+            await self._push_peers(instance.subnet_id)
         await self._forget_unused_image(instance.image_id)
 
     # -- the tenant's lifecycle calls ------------------------------------------------------
@@ -556,6 +558,7 @@ class ComputeService(
             if driver is not None:
                 await driver.kill(instance.instance_id)
         await self._apply(instance.instance_id, Event.STOPPED, quiet=True)
+        await self._push_peers(instance.subnet_id)  # its host may hold the subnet no more
 
     async def reboot_instances(self, tenant_id: str, ids: Sequence[str]) -> None:
         instances = [await self._owned(Instance, tenant_id, i, "i") for i in dict.fromkeys(ids)]
@@ -632,6 +635,7 @@ class ComputeService(
                     await driver.kill(instance_id)
                     await driver.release(instance_id)
         await self.forget_deregistered_images()
+        await self._push_all_peers()
 
     async def _running_on(
         self, host: str, driver: HypervisorDriver

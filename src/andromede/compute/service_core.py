@@ -119,6 +119,9 @@ class ServiceCore:
         self._types = {t.name: t for t in limits.instance_types}
         self._placement = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        # host → its VXLAN endpoint as last reported (networks.py): a host that does not answer
+        # once keeps its place in the other hosts' overlay peers.
+        self._overlay_endpoints: dict[str, tuple[str, int]] = {}
 
     # -- shared helpers ----------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from andromede.compute.errors import Duplicate
 from andromede.compute.model import Image, Instance, InstanceState, KeyPair
-from andromede.compute.network import NetworkInterface
+from andromede.compute.network import NetworkInterface, Subnet
 from andromede.compute.store import Record, RecordT
 
 __all__ = ["MemoryComputeStore"]
@@ -28,7 +28,14 @@ class MemoryComputeStore:
             self._records[key] = record
 
     def _check_unique_addresses(self, records: tuple[Record, ...]) -> None:
-        """What the SQL store's unique constraints check: (subnet, address) and MAC."""
+        """What the SQL store's unique constraints check: (subnet, address), MAC, and a
+        subnet's VXLAN id."""
+        vnis = [r.vni for r in self._records.values() if isinstance(r, Subnet)]
+        for record in records:
+            if isinstance(record, Subnet):
+                if record.vni in vnis:
+                    raise Duplicate("address", "a VXLAN id")
+                vnis.append(record.vni)
         held = [r for r in self._records.values() if isinstance(r, NetworkInterface)]
         for record in records:
             if not isinstance(record, NetworkInterface):

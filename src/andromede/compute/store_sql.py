@@ -77,6 +77,8 @@ def _row(record: Record, revision: int) -> dict[str, Any]:
         row.update(host=record.host, public_ip=record.public_ip)
     elif isinstance(record, KeyPair):
         row.update(name=record.name)
+    elif isinstance(record, Subnet):
+        row.update(vni=record.vni)
     return row
 
 
@@ -85,6 +87,9 @@ def _record(kind: type[RecordT], row: Any) -> RecordT:
     # The revision column is the truth (the document keeps the one it was written from).
     if record.revision != row.revision:
         record = dataclasses.replace(record, revision=int(row.revision))
+    # So is a subnet's VXLAN id (backfilled by migration 0013 into documents without one).
+    if isinstance(record, Subnet) and record.vni != row.vni:
+        record = dataclasses.replace(record, vni=int(row.vni))
     return record
 
 
@@ -109,7 +114,8 @@ class SqlComputeStore:
         try:
             await self._db.write(work)
         except sa.exc.IntegrityError:
-            # Another gateway took an address or a MAC (or an id) first: nothing was written.
+            # Another gateway took an address, a MAC or a VXLAN id (or an id) first: nothing
+            # was written.
             raise Duplicate("address", "a network address") from None
 
     async def get(self, kind: type[RecordT], resource_id: str) -> RecordT | None:

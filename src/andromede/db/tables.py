@@ -513,7 +513,20 @@ compute_key_pairs = _compute_table(
 compute_security_groups = _compute_table("compute_security_groups")
 compute_import_tasks = _compute_table("compute_import_tasks")
 compute_vpcs = _compute_table("compute_vpcs")
-compute_subnets = _compute_table("compute_subnets")
+# Subnets carry their VXLAN id as a column the database keeps unique: two subnets created
+# at once by two gateways never share an overlay.
+compute_subnets = sa.Table(
+    "compute_subnets",
+    metadata,
+    sa.Column("id", key_text(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("vni", sa.Integer, nullable=False),
+    sa.Index(None, "tenant_id", "id"),
+    sa.UniqueConstraint("vni"),
+)
 # Network interfaces also carry what must be unique across every gateway as columns the
 # database checks: a private address within its subnet, and a MAC address.
 compute_network_interfaces = sa.Table(

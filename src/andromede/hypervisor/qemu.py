@@ -56,6 +56,7 @@ from andromede.compute.driver import (
     InstanceNetwork,
     InstanceSpec,
     NetworkMode,
+    NetworkPeer,
     NicSpec,
     PortForward,
     RuntimeState,
@@ -195,14 +196,24 @@ class QemuDriver:
         probe = await probe_accelerator(
             self._config.qemu_binary, timeout=self._config.probe_timeout
         )
+        networking = await self.networking()
+        layout = self._config.network_layout
+        # An overlay joins tenant networks, which only bridge mode builds.
+        underlay = layout.underlay_address if networking is NetworkMode.BRIDGE else ""
         return HostCapacity(
             host=self._host,
             vcpus=int((os.cpu_count() or 1) * self._config.cpu_overcommit),
             memory_mib=int(_memory_total_mib() * self._config.memory_overcommit),
             accelerator=probe.accelerator,
-            networking=await self.networking(),
+            networking=networking,
             storage_domain=self._volumes.storage_domain(),
+            underlay_address=underlay,
+            vxlan_port=layout.vxlan_port if underlay else 0,
         )
+
+    async def set_network_peers(self, network_id: str, peers: tuple[NetworkPeer, ...]) -> None:
+        if await self.networking() is NetworkMode.BRIDGE:
+            await self._networks.set_peers(network_id, peers)
 
     async def networking(self) -> NetworkMode:
         """How this host wires instances with a NIC: decided once (a probe for ``auto``)."""

@@ -27,6 +27,7 @@ from andromede.compute.driver import (
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
+    NetworkPeer,
     RuntimeState,
     VolumeSpec,
 )
@@ -205,6 +206,9 @@ class RemoteDriver:
 
     async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
         await self._call("set_firewall", instance_id, firewall)
+
+    async def set_network_peers(self, network_id: str, peers: tuple[NetworkPeer, ...]) -> None:
+        await self._call("set_network_peers", network_id, peers)
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:
         await self._call("stop", instance_id, timeout=timeout)

@@ -1,4 +1,5 @@
-"""Tenant private networks on one host: isolation, addressing, DHCP, NAT and security groups.
+"""Tenant private networks on a host: isolation, addressing, DHCP, NAT, security groups, and
+the overlay that joins a network's instances on several hosts.
 
 Each tenant network is a Linux network namespace of its own, so two tenants' instances share no
 link, no route and no firewall table: they cannot reach each other by construction. Inside it:
@@ -20,6 +21,24 @@ link, no route and no firewall table: they cannot reach each other by constructi
   link at ``imds_port``, where the metadata server listens; its replies return by conntrack. The
   connection arrives from the instance's public address, which tells the server who asks.
 
+A network may span hosts (decision 0024) when the host has an underlay address
+(``NetworkLayout.underlay_address``) and the network a VXLAN id (``NetworkSpec.vni``): a VXLAN
+port on the bridge, created in the host's namespace so its socket lives on the underlay, then
+moved into the network's. Instances still never meet at layer 2, across hosts neither: each
+host's bridge is that host's *router*, with a MAC derived from the network and the host's
+endpoint (:func:`router_mac`), the same wherever computed. An instance on another host is a
+permanent neighbour at its host's router MAC, reached through one forwarding entry per peer
+host, so a packet between hosts is routed by both namespaces' IP stacks — the sender's egress
+rules on its host, the receiver's ingress rules on its own — and nothing needs ARP, flooding or
+learning across hosts. Bridge-family rules on the VXLAN port let only routed IPv4 between
+routers cross (:func:`render_overlay_filter`): every host answers for the gateway, DHCP and the
+metadata address itself. The peers come from the control plane (:meth:`TenantNetworks.set_peers`).
+
+The host itself keeps the metadata listeners to the tenant networks: one nft table per link
+prefix drops connections to ``imds_port`` on the transit range that arrive on any interface
+but the transit links and loopback (:func:`render_metadata_guard`), built with the first network
+and removed with the last.
+
 Nothing here is reachable from an instance but its own network and the metadata service: traffic
 towards the transit and public ranges (the host, other tenants' public addresses) is dropped in
 the namespace, whatever the host's own forwarding settings.
@@ -30,7 +49,7 @@ stays in the host's namespace, where its storage is (Ceph monitors for RBD volum
 reachable from a tenant network, nor should they be). State (which index, which addresses) is
 kept in a JSON file under the state directory, rewritten atomically, so a restarted agent finds
 its networks again.
-Needs root (CAP_NET_ADMIN) and the ``ip``, ``nft`` and ``dnsmasq`` commands.
+Needs root (CAP_NET_ADMIN) and the ``ip``, ``nft``, ``bridge`` and ``dnsmasq`` commands.
 """
 
 from __future__ import annotations
@@ -44,12 +63,18 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
+from andromede.compute.driver import (
+    FirewallRule,
+    InstanceFirewall,
+    NetworkPeer,
+    NetworkSpec,
+    NicSpec,
+)
 
 __all__ = [
     "NetworkCommandError",
@@ -58,13 +83,20 @@ __all__ = [
     "PluggedNic",
     "TenantNetworks",
     "render_firewall",
+    "render_metadata_guard",
+    "render_overlay_filter",
+    "router_mac",
 ]
 
 log = logging.getLogger(__name__)
 
 METADATA_ADDRESS = "169.254.169.254"
+# Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) headers.
+VXLAN_OVERHEAD = 50
+_MIN_UNDERLAY_MTU = 576 + VXLAN_OVERHEAD  # IPv4's minimum datagram, inside
 _BRIDGE = "br0"
 _TRANSIT = "transit"
+_VXLAN = "vxlan0"
 _DHCP_EXIT_POLLS = 250  # of 20 ms: five seconds for dnsmasq to exit on SIGTERM
 
 
@@ -95,6 +127,18 @@ class NetworkLayout:
     public_cidr: str = "100.65.0.0/16"
     imds_port: int = 16925
     link_prefix: str = "andr"
+    # This host's end of the overlay (VXLAN) that joins a network's instances on several hosts;
+    # "" = no overlay: each network lives on this host alone.
+    underlay_address: str = ""
+    vxlan_port: int = 4789
+    # What the underlay carries per frame; guests get this minus the VXLAN encapsulation.
+    underlay_mtu: int = 1500
+    # The network namespace holding the underlay address, "" = the host's own. Tests put two
+    # "hosts" on one machine this way: with both endpoints in one namespace the kernel hands
+    # VXLAN frames across directly ("local bypass"), connection-tracking state included,
+    # and the receiving namespace's stateful rules then see replies of connections they never
+    # saw open.
+    underlay_netns: str = ""
 
     def __post_init__(self) -> None:
         transit = ipaddress.IPv4Network(self.transit_cidr)
@@ -105,6 +149,17 @@ class NetworkLayout:
             raise ValueError("transit_cidr and public_cidr overlap")
         if not 1 <= len(self.link_prefix) <= 6 or not self.link_prefix.isalnum():
             raise ValueError("link_prefix must be 1 to 6 letters or digits")
+        if self.underlay_address:
+            ipaddress.IPv4Address(self.underlay_address)  # raises ValueError
+        if not 1 <= self.vxlan_port <= 65535:
+            raise ValueError("vxlan_port must be a UDP port")
+        if self.underlay_mtu < _MIN_UNDERLAY_MTU:
+            raise ValueError(f"underlay_mtu must be at least {_MIN_UNDERLAY_MTU}")
+
+    @property
+    def overlay_mtu(self) -> int:
+        """The MTU of a network's bridge, taps and guests when it spans hosts."""
+        return self.underlay_mtu - VXLAN_OVERHEAD
 
 
 class NetworkWatcher(Protocol):
@@ -134,6 +189,7 @@ class _NetworkRecord:
     tenant_id: str
     cidr: str
     index: int
+    vni: int = 0  # 0: no overlay (and state files from before overlays)
 
 
 @dataclass(slots=True)
@@ -141,6 +197,84 @@ class _State:
     networks: dict[str, _NetworkRecord] = field(default_factory=dict)
     nics: dict[str, PluggedNic] = field(default_factory=dict)
     firewalls: dict[str, dict[str, InstanceFirewall]] = field(default_factory=dict)
+    # network id → the other hosts holding its instances (kept before the network is built).
+    peers: dict[str, tuple[NetworkPeer, ...]] = field(default_factory=dict)
+
+
+def router_mac(network_id: str, address: str, port: int) -> str:
+    """The MAC of a network's bridge on the host whose VXLAN endpoint is ``address:port``:
+    locally administered, unicast, and the same whichever host computes it, so a host
+    addresses a frame to another host's router without asking (no ARP crosses hosts)."""
+    digest = hashlib.sha256(f"andromede-router:{network_id}:{address}:{port}".encode()).digest()
+    return ":".join(f"{octet:02x}" for octet in (0x02, *digest[:5]))
+
+
+def render_overlay_filter(router: str, peer_routers: Collection[str]) -> str:
+    """The namespace's bridge-family rules on its VXLAN port, replaced atomically.
+
+    Between hosts only routed IPv4 crosses: from this host's router (``router``, the bridge's
+    MAC) to another host's, and in the other direction. So ARP, broadcasts, DHCP and the
+    metadata address stay on each host — every host answers for the gateway and the metadata
+    service itself — and nothing is bridged between the VXLAN port and an instance's tap: a
+    packet from another host always crosses this namespace's IP stack, where the destination
+    instance's security groups apply."""
+    outbound = (
+        f'    oifname "{_VXLAN}" ether daddr != {{ {", ".join(sorted(peer_routers))} }} drop'
+        if peer_routers
+        else f'    oifname "{_VXLAN}" drop'
+    )
+    lines = [
+        "table bridge andromede_overlay",
+        "delete table bridge andromede_overlay",
+        "table bridge andromede_overlay {",
+        "  chain input {",
+        "    type filter hook input priority filter; policy accept;",
+        f'    iifname "{_VXLAN}" ether daddr != {router} drop',
+        f'    iifname "{_VXLAN}" ether type != ip drop',
+        f'    iifname "{_VXLAN}" ip daddr {METADATA_ADDRESS} drop',
+        f'    iifname "{_VXLAN}" udp dport {{ 67, 68 }} drop',
+        "  }",
+        "  chain forward {",
+        "    type filter hook forward priority filter; policy accept;",
+        f'    iifname "{_VXLAN}" drop',
+        f'    oifname "{_VXLAN}" drop',
+        "  }",
+        "  chain output {",
+        "    type filter hook output priority filter; policy accept;",
+        f'    oifname "{_VXLAN}" ether saddr != {router} drop',
+        f'    oifname "{_VXLAN}" ether type != ip drop',
+        outbound,
+        f'    oifname "{_VXLAN}" ip daddr {METADATA_ADDRESS} drop',
+        f'    oifname "{_VXLAN}" udp dport {{ 67, 68 }} drop',
+        "  }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_metadata_guard(layout: NetworkLayout) -> str:
+    """The host's rule that keeps the metadata listeners (on the transit links' host side, at
+    ``imds_port``) to the tenant networks: a connection to them from any other interface —
+    the LAN — is dropped; the host's own loopback is let through. One table per link prefix,
+    so two agents on one host keep theirs apart."""
+    table = f"andromede_imds_{layout.link_prefix}"
+    match = f"ip daddr {layout.transit_cidr} tcp dport {layout.imds_port}"
+    return (
+        "\n".join(
+            [
+                f"table inet {table}",
+                f"delete table inet {table}",
+                f"table inet {table} {{",
+                "  chain input {",
+                "    type filter hook input priority filter; policy accept;",
+                f'    {match} iifname "lo" return',
+                f'    {match} iifname != "{layout.link_prefix}t*" drop',
+                "  }",
+                "}",
+            ]
+        )
+        + "\n"
+    )
 
 
 def _rule_line(rule: FirewallRule, peer: str, verdict: str) -> str:
@@ -166,13 +300,17 @@ def render_firewall(
     nat: Mapping[str, str],
     host_transit_ip: str,
     imds_port: int,
+    remote: Collection[str] = (),
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
 
     ``firewalls`` maps private address → rules; ``nat`` private → public address. An egress
     chain *returns* when a rule allows the packet (then the peer's ingress chain decides) and
     drops otherwise; an ingress chain accepts or drops. Replies of allowed connections pass by
-    conntrack, as security groups are stateful."""
+    conntrack, as security groups are stateful. ``remote`` are the private addresses of the
+    network's instances on other hosts: a packet to one leaves once its sender's egress allows
+    it, and the destination's ingress rules apply on the destination's host (a packet from one
+    meets the ingress chain of its local destination here)."""
     lines = [
         "table ip andromede_nat",
         "delete table ip andromede_nat",
@@ -219,6 +357,14 @@ def render_firewall(
         chains += egress + ingress
     # Leaving for the host (the metadata service) once egress allowed it.
     lines.append(f'    oifname "{_TRANSIT}" accept')
+    if remote and firewalls:
+        # From an instance here to one on another host, once egress allowed it: its ingress is
+        # that host's to apply. Never from one remote address to another (no transit here).
+        local = ", ".join(sorted(firewalls))
+        lines.append(
+            f'    oifname "{_BRIDGE}" ip saddr {{ {local} }}'
+            f" ip daddr {{ {', '.join(sorted(remote))} }} accept"
+        )
     lines.append("  }")
     lines += chains
     lines += [
@@ -323,8 +469,15 @@ class TenantNetworks:
         """The network's record; built when new, when its namespace is gone, or on ``rebuild``."""
         record = self._state.networks.get(spec.network_id)
         if record is None:
-            record = _NetworkRecord(spec.network_id, spec.tenant_id, spec.cidr, self._free_index())
+            record = _NetworkRecord(
+                spec.network_id, spec.tenant_id, spec.cidr, self._free_index(), spec.vni
+            )
             self._state.networks[spec.network_id] = record
+            self._save()
+            rebuild = True
+        elif spec.vni and record.vni != spec.vni:
+            # Recorded before its subnet had a VXLAN id (an upgrade): it gets its overlay now.
+            record.vni = spec.vni
             self._save()
             rebuild = True
         if rebuild or self.netns(spec.network_id) not in await self._namespaces():
@@ -344,6 +497,13 @@ class TenantNetworks:
         if not await _link_exists(ns, _BRIDGE):
             await _run(*nsx, "link", "add", _BRIDGE, "type", "bridge")
         await _run(*nsx, "addr", "replace", gateway, "dev", _BRIDGE)
+        if self._overlay(record):
+            # Every host answers for the gateway itself, as its own router (a MAC of its own:
+            # the other hosts address their routed frames to it).
+            await _run(
+                *nsx, "link", "set", _BRIDGE, "address", self._router(record.network_id),
+                "mtu", str(self._layout.overlay_mtu),
+            )  # fmt: skip
         await _run(*nsx, "link", "set", _BRIDGE, "up")
         await _run(
             "ip", "netns", "exec", ns, "sysctl", "-q", "-w",
@@ -364,14 +524,44 @@ class TenantNetworks:
         await _run(*nsx, "addr", "replace", f"{ns_ip}/30", "dev", _TRANSIT)
         await _run(*nsx, "link", "set", _TRANSIT, "up")
         await _run(*nsx, "route", "replace", "default", "via", host_ip)
+        await _run("nft", "-f", "-", stdin=render_metadata_guard(self._layout))
+        if self._overlay(record):
+            await self._build_vxlan(record)
         for nic in self._nics_of(record.network_id):
             await _run(
                 "ip", "route", "replace", f"{nic.public_ip}/32", "via", ns_ip, "dev", host_link
             )
+        await self._apply_overlay(record)
         await self._apply_firewall(record)
         await self._restart_dhcp(record)
         if self._watcher is not None:
             await self._watcher.network_up(host_ip)
+
+    async def _build_vxlan(self, record: _NetworkRecord) -> None:
+        """The network's VXLAN port on its bridge. Created in the host's namespace, so its
+        UDP socket lives there (on the underlay), then moved into the network's: the tenant's
+        namespace never sees the underlay, only the port."""
+        ns = self.netns(record.network_id)
+        if not await _link_exists(ns, _VXLAN):
+            staging = f"{self._layout.link_prefix}x{record.index}"
+            underlay = self._layout.underlay_netns
+            ip = ["ip", "-n", underlay] if underlay else ["ip"]
+            await _run(*ip, "link", "del", staging, check=False)
+            await _retry_while_exists(
+                *ip, "link", "add", staging, "type", "vxlan", "id", str(record.vni),
+                "local", self._layout.underlay_address,
+                "dstport", str(self._layout.vxlan_port), "nolearning",
+            )  # fmt: skip
+            await _run(
+                *ip, "link", "set", staging, "mtu", str(self._layout.overlay_mtu), "netns", ns
+            )
+            await _run("ip", "-n", ns, "link", "set", staging, "name", _VXLAN)
+        await _run("ip", "-n", ns, "link", "set", _VXLAN, "master", _BRIDGE)
+        # Forwarding entries are ours (one per peer router), never learnt from the wire.
+        await _run(
+            "ip", "netns", "exec", ns, "bridge", "link", "set", "dev", _VXLAN, "learning", "off"
+        )
+        await _run("ip", "-n", ns, "link", "set", _VXLAN, "up")
 
     async def plug(
         self, instance_id: str, nic: NicSpec, firewall: InstanceFirewall | None = None
@@ -401,6 +591,8 @@ class TenantNetworks:
             nsx = ["ip", "-n", plugged.netns]
             if not await _link_exists(plugged.netns, plugged.tap):
                 await _run(*nsx, "tuntap", "add", "dev", plugged.tap, "mode", "tap")
+            if self._overlay(record):
+                await _run(*nsx, "link", "set", plugged.tap, "mtu", str(self._layout.overlay_mtu))
             await _run(*nsx, "link", "set", plugged.tap, "master", _BRIDGE)
             await _run(
                 "ip", "netns", "exec", plugged.netns,
@@ -412,6 +604,7 @@ class TenantNetworks:
                 "ip", "route", "replace", f"{plugged.public_ip}/32", "via", ns_ip,
                 "dev", self._host_link(record.index),
             )  # fmt: skip
+            await self._apply_overlay(record)  # its address is no other host's any more
             await self._apply_firewall(record)
             await self._restart_dhcp(record)
             return plugged
@@ -443,6 +636,7 @@ class TenantNetworks:
         if await _link_exists(plugged.netns, plugged.tap):
             await _run("ip", "-n", plugged.netns, "link", "del", plugged.tap, check=False)
         if record is not None:
+            await self._apply_overlay(record)
             await self._apply_firewall(record)
             await self._restart_dhcp(record)
 
@@ -472,6 +666,23 @@ class TenantNetworks:
             self._save()
             await self._apply_firewall(record)
 
+    async def set_peers(self, network_id: str, peers: Sequence[NetworkPeer]) -> None:
+        """Replace the other hosts holding instances of the network (this host's own endpoint
+        among them is ignored). Kept when the network is not built here yet: it will be with
+        them; applied at once otherwise. Without an overlay on this host: ignored."""
+        if not self._layout.underlay_address:
+            return
+        async with self._lock:
+            record = self._state.networks.get(network_id)
+            if peers:
+                self._state.peers[network_id] = tuple(peers)
+            else:
+                self._state.peers.pop(network_id, None)
+            self._save()
+            if record is not None and self.netns(network_id) in await self._namespaces():
+                await self._apply_overlay(record)
+                await self._apply_firewall(record)
+
     async def remove(self, network_id: str) -> None:
         """Delete a network with everything in it; no-op when absent."""
         async with self._lock:
@@ -483,6 +694,7 @@ class TenantNetworks:
             nic = self._state.nics.pop(instance_id)
             await _run("ip", "route", "del", f"{nic.public_ip}/32", check=False)
         self._state.firewalls.pop(network_id, None)
+        self._state.peers.pop(network_id, None)
         self._save()
         if record is None:
             return
@@ -491,6 +703,10 @@ class TenantNetworks:
         await self._stop_dhcp(network_id)
         await _run("ip", "link", "del", self._host_link(record.index), check=False)
         await _run("ip", "netns", "del", self.netns(network_id), check=False)
+        if not self._state.networks:
+            # The last network gone: no metadata listener is left to guard.
+            table = f"andromede_imds_{self._layout.link_prefix}"
+            await _run("nft", "delete", "table", "inet", table, check=False)
 
     async def restore(self) -> None:
         """Rebuild whatever a reboot or a crash removed of the recorded networks."""
@@ -521,6 +737,68 @@ class TenantNetworks:
                 return str(address)
         raise NetworkCommandError("no public address left: public_cidr is exhausted")
 
+    def _overlay(self, record: _NetworkRecord) -> bool:
+        return bool(self._layout.underlay_address) and record.vni > 0
+
+    def _router(self, network_id: str) -> str:
+        return router_mac(network_id, self._layout.underlay_address, self._layout.vxlan_port)
+
+    def _remote(self, network_id: str) -> dict[str, str]:
+        """The network's instances on other hosts: private address → their host's router
+        MAC (an address plugged here is this host's, whatever a peer set still says)."""
+        local = {nic.private_ip for nic in self._nics_of(network_id)}
+        me = (self._layout.underlay_address, self._layout.vxlan_port)
+        remote: dict[str, str] = {}
+        for peer in self._state.peers.get(network_id, ()):
+            if (peer.address, peer.port) == me:
+                continue
+            mac = router_mac(network_id, peer.address, peer.port)
+            remote.update({ip: mac for ip in peer.private_ips if ip not in local})
+        return remote
+
+    async def _apply_overlay(self, record: _NetworkRecord) -> None:
+        """Point the network at its peers: one forwarding entry per peer router on the VXLAN
+        port, one permanent neighbour per remote instance (its host's router MAC, so the
+        packet is routed there, never bridged to the instance), and the bridge rules."""
+        if not self._overlay(record):
+            return
+        ns = self.netns(record.network_id)
+        me = (self._layout.underlay_address, self._layout.vxlan_port)
+        routers = {
+            router_mac(record.network_id, peer.address, peer.port): (peer.address, peer.port)
+            for peer in self._state.peers.get(record.network_id, ())
+            if (peer.address, peer.port) != me
+        }
+        in_ns = ["ip", "netns", "exec", ns]
+        for line in (await _run(*in_ns, "bridge", "fdb", "show", "dev", _VXLAN)).splitlines():
+            fields = line.split()
+            if "dst" in fields:
+                mac, dst = fields[0], fields[fields.index("dst") + 1]
+                if mac not in routers or routers[mac][0] != dst:
+                    await _run(
+                        *in_ns, "bridge", "fdb", "del", mac, "dev", _VXLAN, "dst", dst,
+                        check=False,
+                    )  # fmt: skip
+        for mac, (address, port) in sorted(routers.items()):
+            await _run(
+                *in_ns, "bridge", "fdb", "replace", mac, "dev", _VXLAN,
+                "dst", address, "port", str(port), "self", "permanent",
+            )  # fmt: skip
+        remote = self._remote(record.network_id)
+        nsx = ["ip", "-n", ns]
+        listed = await _run(*nsx, "neigh", "show", "dev", _BRIDGE, "nud", "permanent")
+        for line in listed.splitlines():
+            fields = line.split()
+            if fields and remote.get(fields[0]) != (fields[2] if len(fields) > 2 else None):
+                await _run(*nsx, "neigh", "del", fields[0], "dev", _BRIDGE, check=False)
+        for address, mac in sorted(remote.items()):
+            await _run(
+                *nsx, "neigh", "replace", address, "lladdr", mac, "dev", _BRIDGE,
+                "nud", "permanent",
+            )  # fmt: skip
+        ruleset = render_overlay_filter(self._router(record.network_id), routers)
+        await _run(*in_ns, "nft", "-f", "-", stdin=ruleset)
+
     async def _apply_firewall(self, record: _NetworkRecord) -> None:
         host_ip, _ = self._transit(record.index)
         ruleset = render_firewall(
@@ -530,6 +808,7 @@ class TenantNetworks:
             nat={nic.private_ip: nic.public_ip for nic in self._nics_of(record.network_id)},
             host_transit_ip=host_ip,
             imds_port=self._layout.imds_port,
+            remote=self._remote(record.network_id) if self._overlay(record) else (),
         )
         await _run(
             "ip", "netns", "exec", self.netns(record.network_id), "nft", "-f", "-", stdin=ruleset
@@ -571,6 +850,8 @@ class TenantNetworks:
             f"--dhcp-range={cidr.network_address},static,{cidr.netmask},12h",
             f"--dhcp-option=option:router,{next(cidr.hosts())}",
         ]  # fmt: skip
+        if self._overlay(record):
+            command.append(f"--dhcp-option=option:mtu,{self._layout.overlay_mtu}")
         command += [
             f"--dhcp-host={nic.mac},{nic.private_ip}" for nic in self._nics_of(record.network_id)
         ]
@@ -595,6 +876,10 @@ class TenantNetworks:
             state.networks[item["network_id"]] = _NetworkRecord(**item)
         for item in raw.get("nics", []):
             state.nics[item["instance_id"]] = PluggedNic(**item)
+        for network_id, peers in raw.get("peers", {}).items():
+            state.peers[network_id] = tuple(
+                NetworkPeer(p["address"], p["port"], tuple(p["private_ips"])) for p in peers
+            )
         for network_id, rules in raw.get("firewalls", {}).items():
             state.firewalls[network_id] = {
                 ip: InstanceFirewall(
@@ -613,6 +898,10 @@ class TenantNetworks:
             "firewalls": {
                 network_id: {ip: asdict(fw) for ip, fw in rules.items()}
                 for network_id, rules in self._state.firewalls.items()
+            },
+            "peers": {
+                network_id: [asdict(peer) for peer in peers]
+                for network_id, peers in self._state.peers.items()
             },
         }
         temporary = self._state_file().with_suffix(".tmp")

@@ -29,6 +29,7 @@ from andromede.compute.driver import (
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
+    NetworkPeer,
     RuntimeState,
     VolumeSpec,
 )
@@ -74,6 +75,7 @@ CALLS: dict[str, Call] = {
     "forget_image": Call((("image_id", str),)),
     "start": Call((("spec", InstanceSpec),), InstanceNetwork),
     "set_firewall": Call((("instance_id", str), ("firewall", InstanceFirewall))),
+    "set_network_peers": Call((("network_id", str), ("peers", tuple[NetworkPeer, ...]))),
     "stop": Call((("instance_id", str),), keywords=(("timeout", float),)),
     "reboot": Call((("instance_id", str),)),
     "kill": Call((("instance_id", str),)),

@@ -166,3 +166,46 @@ def test_buckets_made_before_0002_keep_acls_disabled_and_no_public_access_block(
     finally:
         engine.dispose()
     assert tuple(row) == ("BucketOwnerEnforced", None, None)
+
+
+def test_subnets_made_before_0013_get_distinct_vxlan_ids_and_new_ones_cannot_reuse_them(
+    empty_url: str,
+) -> None:
+    url = empty_url
+    engine = create_engine(url)
+    subnets_0012 = sa.table(
+        "compute_subnets",
+        sa.column("id", sa.Text()),
+        sa.column("tenant_id", sa.Text()),
+        sa.column("document", sa.Text()),
+        sa.column("format_version", sa.Integer()),
+        sa.column("revision", sa.BigInteger()),
+    )
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0012")
+            for number in range(3):
+                conn.execute(
+                    sa.insert(subnets_0012).values(
+                        id=f"subnet-{number:017x}",
+                        tenant_id="t",
+                        document="{}",
+                        format_version=1,
+                        revision=0,
+                    )
+                )
+        upgrade(url)
+        with engine.connect() as conn:
+            vnis = conn.execute(sa.text("SELECT vni FROM compute_subnets ORDER BY id")).scalars()
+            found = list(vnis)
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO compute_subnets (id, tenant_id, document, format_version,"
+                    " revision, vni) VALUES ('subnet-new', 't', '{}', 1, 0, :vni)"
+                ),
+                {"vni": found[0]},
+            )
+    finally:
+        engine.dispose()
+    assert len(set(found)) == 3 and all(1 <= vni < 2**24 for vni in found)

@@ -23,7 +23,7 @@ from andromede.db.types import key_text
 revision: str = "0015"
 # 0013 and 0014 are being written on other branches: whoever merges them after this one makes
 # this revision follow the last of them.
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,380 @@
+"""Tenant networks that span hosts (VXLAN overlay, distributed gateway) on the real kernel, and
+the host rule that keeps the metadata listeners to the tenant networks.
+
+Two "hosts" share this machine: two :class:`TenantNetworks` with their own state, link prefix,
+transit and public ranges, and each its underlay in a namespace of its own (``underlay_netns``),
+the two joined by a veth pair as two machines by their LAN. (Endpoints on two loopback addresses
+of one namespace do not do: the kernel then hands VXLAN frames across directly, with the
+sender's connection-tracking state, and the receiver's stateful rules drop the replies.) A
+"guest" is a
+namespace whose ``eth0`` is a veth end on the bridge, as in test_tenant_networks.py (the QEMU
+test, test_guest_overlay.py, boots real guests). Needs root and ``ip``, ``nft``, ``dnsmasq``,
+``bridge``, ``busybox``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from andromede.compute.driver import (
+    FirewallRule,
+    InstanceFirewall,
+    NetworkPeer,
+    NetworkSpec,
+    NicSpec,
+)
+from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks, router_mac
+
+_TOOLS = ("ip", "nft", "dnsmasq", "bridge", "busybox")
+
+
+@pytest.fixture(autouse=True)
+def _needs_root_and_tools() -> None:
+    missing = [tool for tool in _TOOLS if shutil.which(tool) is None]
+    if missing or os.geteuid() != 0:
+        pytest.skip(f"tenant networks need root and {', '.join(missing) or 'root'}")
+
+
+def host_layout(underlay: str = "", underlay_netns: str = "") -> NetworkLayout:
+    block = secrets.randbelow(64 * 256 // 2) * 2
+    return NetworkLayout(
+        transit_cidr=f"100.{64 + block // 256}.{block % 256}.0/24",
+        public_cidr=f"100.{64 + (block + 1) // 256}.{(block + 1) % 256}.0/24",
+        imds_port=20000 + secrets.randbelow(20000),
+        link_prefix="o" + secrets.token_hex(2),
+        underlay_address=underlay,
+        vxlan_port=40000 + secrets.randbelow(20000),
+        underlay_netns=underlay_netns,
+    )
+
+
+@dataclass
+class Host:
+    networks: TenantNetworks
+    layout: NetworkLayout
+
+    def peer(self, *private_ips: str) -> NetworkPeer:
+        return NetworkPeer(self.layout.underlay_address, self.layout.vxlan_port, private_ips)
+
+
+@contextmanager
+def underlays() -> Iterator[tuple[tuple[str, str], tuple[str, str]]]:
+    """Two underlay namespaces joined by a veth pair: ((netns, address), (netns, address))."""
+    tag = secrets.token_hex(3)
+    lan = f"198.18.{secrets.randbelow(250)}.{secrets.randbelow(63) * 4}"
+    base = lan.rsplit(".", 1)
+    first = f"{base[0]}.{int(base[1]) + 1}"
+    second = f"{base[0]}.{int(base[1]) + 2}"
+    one, two = f"u{tag}a", f"u{tag}b"
+    try:
+        for command in (
+            ["ip", "netns", "add", one],
+            ["ip", "netns", "add", two],
+            ["ip", "-n", one, "link", "add", "lan", "type", "veth", "peer", "name", "lan",
+             "netns", two],
+            ["ip", "-n", one, "addr", "add", f"{first}/30", "dev", "lan"],
+            ["ip", "-n", two, "addr", "add", f"{second}/30", "dev", "lan"],
+            ["ip", "-n", one, "link", "set", "lan", "up"],
+            ["ip", "-n", two, "link", "set", "lan", "up"],
+        ):  # fmt: skip
+            subprocess.run(command, check=True, capture_output=True)
+        yield (one, first), (two, second)
+    finally:
+        for name in (one, two):
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+
+
+@pytest.fixture
+async def hosts(tmp_path: Path) -> AsyncIterator[tuple[Host, Host]]:
+    with underlays() as ((ns_one, address_one), (ns_two, address_two)):
+        one, two = host_layout(address_one, ns_one), host_layout(address_two, ns_two)
+        pair = (
+            Host(TenantNetworks(tmp_path / "one", one), one),
+            Host(TenantNetworks(tmp_path / "two", two), two),
+        )
+        try:
+            yield pair
+        finally:
+            for host in pair:
+                for network_id in list(host.networks._state.networks):
+                    await host.networks.remove(network_id)
+
+
+@dataclass
+class Guest:
+    netns: str
+    nic: NicSpec
+
+    def run(self, *command: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ip", "netns", "exec", self.netns, *command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def connect(self, address: str, port: int, timeout: float = 2) -> str:
+        """What the peer at address:port says ("" when it cannot be reached)."""
+        return _connect(["ip", "netns", "exec", self.netns], address, port, timeout)
+
+
+def _connect(prefix: list[str], address: str, port: int, timeout: float = 2) -> str:
+    code = (
+        "import socket\n"
+        "try:\n"
+        f"  s=socket.create_connection(({address!r},{port}),timeout={timeout})\n"
+        "  print(s.recv(200).decode(), end='')\n"
+        "except OSError: print('', end='')\n"
+    )
+    return subprocess.run(
+        [*prefix, sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout + 8
+    ).stdout
+
+
+@contextmanager
+def serving(netns: str | None, address: str, *ports: int) -> Iterator[None]:
+    """TCP servers answering every connection with ``peer <address> port <port>``."""
+    code = (
+        "import socket, sys, threading\n"
+        "def serve(port):\n"
+        "  s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        f"  s.bind(({address!r}, port)); s.listen(16); return s\n"
+        "def loop(s, port):\n"
+        "  while True:\n"
+        "    c,a=s.accept(); c.sendall(f'peer {a[0]} port {port}'.encode()); c.close()\n"
+        f"socks=[(serve(p), p) for p in {list(ports)!r}]\n"
+        "for s, p in socks: threading.Thread(target=loop, args=(s, p), daemon=True).start()\n"
+        "print('ready', flush=True); sys.stdin.read()\n"
+    )
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    with subprocess.Popen(
+        [*prefix, sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
+            yield
+        finally:
+            process.kill()
+
+
+@asynccontextmanager
+async def guest(networks: TenantNetworks, instance_id: str, nic: NicSpec) -> AsyncIterator[Guest]:
+    plugged = await networks.plug(instance_id, nic)
+    name = "g" + secrets.token_hex(4)
+    port = "p" + secrets.token_hex(4)
+    cidr = nic.network.cidr.split("/")[1]
+    gateway = nic.network.cidr.rsplit(".", 1)[0] + ".1"
+    commands = [
+        ["ip", "netns", "add", name],
+        ["ip", "link", "add", port, "netns", plugged.netns, "type", "veth", "peer", "name",
+         "eth0", "netns", name],
+        ["ip", "-n", plugged.netns, "link", "set", port, "master", "br0"],
+        ["ip", "netns", "exec", plugged.netns, "bridge", "link", "set", "dev", port,
+         "isolated", "on"],
+        ["ip", "-n", plugged.netns, "link", "set", port, "up"],
+        ["ip", "-n", name, "link", "set", "eth0", "address", nic.mac],
+        ["ip", "-n", name, "link", "set", "lo", "up"],
+        ["ip", "-n", name, "link", "set", "eth0", "up"],
+        ["ip", "-n", name, "addr", "add", f"{nic.private_ip}/{cidr}", "dev", "eth0"],
+        ["ip", "-n", name, "route", "add", "default", "via", gateway],
+    ]  # fmt: skip
+    try:
+        for command in commands:
+            subprocess.run(command, check=True, capture_output=True)
+        yield Guest(name, nic)
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+
+
+def _network(tenant: str, vni: int | None = None) -> NetworkSpec:
+    return NetworkSpec(
+        network_id="subnet-" + secrets.token_hex(4),
+        tenant_id=tenant,
+        cidr="10.0.0.0/24",
+        vni=vni if vni is not None else 1 + secrets.randbelow(2**24 - 2),
+    )
+
+
+def _nic(network: NetworkSpec, host: int) -> NicSpec:
+    return NicSpec(network, f"02:00:00:00:00:{host:02x}", f"10.0.0.{host}")
+
+
+ONLY_8000 = InstanceFirewall(ingress=(FirewallRule("tcp", 8000, 8000, "10.0.0.0/24"),))
+
+
+async def test_instances_of_one_network_on_two_hosts_reach_each_other_as_their_groups_allow(
+    hosts: tuple[Host, Host],
+) -> None:
+    one, two = hosts
+    network = _network("111111111111")
+    a_nic, b_nic = _nic(network, 5), _nic(network, 6)
+    async with guest(one.networks, "i-a", a_nic) as a, guest(two.networks, "i-b", b_nic) as b:
+        with serving(b.netns, "", 8000, 8001):
+            # Peers not told yet: each host holds its network alone.
+            assert a.connect(b_nic.private_ip, 8000) == ""
+            await one.networks.set_peers(network.network_id, [two.peer(b_nic.private_ip)])
+            await two.networks.set_peers(network.network_id, [one.peer(a_nic.private_ip)])
+            # b's groups allow nothing in yet: its host drops what arrives over VXLAN.
+            assert a.connect(b_nic.private_ip, 8000) == ""
+            await two.networks.set_instance_firewall("i-b", ONLY_8000)
+            assert a.connect(b_nic.private_ip, 8000) == f"peer {a_nic.private_ip} port 8000"
+            # The destination's rules decide, port by port, across hosts.
+            assert a.connect(b_nic.private_ip, 8001) == ""
+            # The sender's egress rules bind on its own host.
+            await one.networks.set_instance_firewall(
+                "i-a", InstanceFirewall(egress=(FirewallRule("tcp", 443, 443, "0.0.0.0/0"),))
+            )
+            assert a.connect(b_nic.private_ip, 8000) == ""
+            await one.networks.set_instance_firewall("i-a", InstanceFirewall())
+            assert a.connect(b_nic.private_ip, 8000) == f"peer {a_nic.private_ip} port 8000"
+            # The host that no longer lists b as a peer's instance stops sending there.
+            await one.networks.set_peers(network.network_id, [])
+            assert a.connect(b_nic.private_ip, 8000) == ""
+            neighbours = subprocess.run(
+                ["ip", "-n", one.networks.netns(network.network_id), "neigh", "show",
+                 "nud", "permanent"],
+                capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+            assert b_nic.private_ip not in neighbours
+
+
+async def test_another_tenants_instances_on_the_other_host_stay_unreachable(
+    hosts: tuple[Host, Host],
+) -> None:
+    one, two = hosts
+    mine, theirs = _network("111111111111"), _network("222222222222")
+    a_nic, c_nic = _nic(mine, 5), _nic(theirs, 6)
+    everything = InstanceFirewall(ingress=(FirewallRule("-1", 0, 0, "0.0.0.0/0"),))
+    async with guest(one.networks, "i-a", a_nic) as a, guest(two.networks, "i-c", c_nic) as c:
+        # Even with a peer set naming c's address (a mistake, or a forged one): a's network
+        # reaches only what carries its own VNI, and c's network has another.
+        await one.networks.set_peers(mine.network_id, [two.peer(c_nic.private_ip)])
+        await two.networks.set_peers(theirs.network_id, [one.peer(a_nic.private_ip)])
+        await two.networks.set_instance_firewall("i-c", everything)
+        await one.networks.set_instance_firewall("i-a", everything)
+        with serving(c.netns, "", 8000), serving(a.netns, "", 8000):
+            assert a.connect(c_nic.private_ip, 8000) == ""
+            assert c.connect(a_nic.private_ip, 8000) == ""
+
+
+async def test_gateway_dhcp_and_metadata_stay_on_each_host(hosts: tuple[Host, Host]) -> None:
+    one, two = hosts
+    network = _network("111111111111")
+    a_nic, b_nic = _nic(network, 5), _nic(network, 6)
+    async with guest(one.networks, "i-a", a_nic) as a, guest(two.networks, "i-b", b_nic) as b:
+        await one.networks.set_peers(network.network_id, [two.peer(b_nic.private_ip)])
+        await two.networks.set_peers(network.network_id, [one.peer(a_nic.private_ip)])
+        # The gateway answers on each host with that host's own router.
+        for g, host in ((a, one), (b, two)):
+            answer = g.run("busybox", "arping", "-c", "1", "-w", "3", "-I", "eth0", "10.0.0.1")
+            mine = router_mac(network.network_id, host.layout.underlay_address,
+                              host.layout.vxlan_port)  # fmt: skip
+            assert f"[{mine}]" in answer.stdout.lower()
+        # DHCP: each guest's lease comes from its own host (the other host knows not its MAC).
+        for g, nic in ((a, a_nic), (b, b_nic)):
+            g.run("ip", "addr", "flush", "dev", "eth0")
+            result = g.run(
+                "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "5", "-s", "/bin/true"
+            )
+            assert f"lease of {nic.private_ip} obtained" in result.stdout + result.stderr
+            g.run("ip", "addr", "add", f"{nic.private_ip}/24", "dev", "eth0")
+            g.run("ip", "route", "add", "default", "via", "10.0.0.1")
+        # Metadata: each host's listener hears its own guests, from their public addresses.
+        plugged_a, plugged_b = one.networks.plugged("i-a"), two.networks.plugged("i-b")
+        assert plugged_a is not None and plugged_b is not None
+        host_one = one.networks.host_transit_ip(network.network_id)
+        host_two = two.networks.host_transit_ip(network.network_id)
+        with serving(None, host_one, one.layout.imds_port):
+            assert a.connect("169.254.169.254", 80).startswith(f"peer {plugged_a.public_ip} ")
+            # b's host has no listener on its own transit address: the request goes nowhere
+            # else (in particular not over the overlay to a's host).
+            assert b.connect("169.254.169.254", 80) == ""
+        with serving(None, host_two, two.layout.imds_port):
+            assert b.connect("169.254.169.254", 80).startswith(f"peer {plugged_b.public_ip} ")
+
+
+async def test_a_guest_mtu_leaves_room_for_vxlan(hosts: tuple[Host, Host]) -> None:
+    one, _ = hosts
+    network = _network("111111111111")
+    plugged = await one.networks.plug("i-mtu", _nic(network, 5))
+    links = subprocess.run(
+        ["ip", "-n", plugged.netns, "-o", "link"], capture_output=True, text=True, check=True
+    ).stdout
+    for name in ("br0", "vxlan0", plugged.tap):
+        line = next(
+            line for line in links.splitlines() if f" {name}:" in line or f" {name}@" in line
+        )
+        assert " mtu 1450 " in line, line
+
+
+async def test_the_metadata_port_is_closed_to_the_lan_and_open_to_the_networks(
+    tmp_path: Path,
+) -> None:
+    layout = host_layout()  # no overlay: the guard is every bridge host's
+    networks = TenantNetworks(tmp_path / "net", layout)
+    network = NetworkSpec("subnet-" + secrets.token_hex(4), "111111111111", "10.0.0.0/24")
+    lan, lan_link = "l" + secrets.token_hex(4), "l" + secrets.token_hex(4)
+    table = f"andromede_imds_{layout.link_prefix}"
+    try:
+        async with guest(networks, "i-md", _nic(network, 5)) as g:
+            host_ip = networks.host_transit_ip(network.network_id)
+            # A LAN machine one hop away, routing the transit range to this host.
+            subprocess.run(["ip", "netns", "add", lan], check=True)
+            lan_net = f"192.168.{secrets.randbelow(200) + 20}"
+            for command in (
+                ["ip", "link", "add", lan_link, "type", "veth", "peer", "name", "eth0",
+                 "netns", lan],
+                ["ip", "addr", "add", f"{lan_net}.1/30", "dev", lan_link],
+                ["ip", "link", "set", lan_link, "up"],
+                ["ip", "-n", lan, "addr", "add", f"{lan_net}.2/30", "dev", "eth0"],
+                ["ip", "-n", lan, "link", "set", "eth0", "up"],
+                ["ip", "-n", lan, "route", "add", layout.transit_cidr, "via", f"{lan_net}.1"],
+            ):  # fmt: skip
+                subprocess.run(command, check=True, capture_output=True)
+            with serving(None, host_ip, layout.imds_port, layout.imds_port + 1):
+                lan_prefix = ["ip", "netns", "exec", lan]
+                # Another port of the same address answers the LAN: the route is there...
+                assert _connect(lan_prefix, host_ip, layout.imds_port + 1).startswith("peer")
+                # ...the metadata port does not.
+                assert _connect(lan_prefix, host_ip, layout.imds_port) == ""
+                # The tenant network (its transit link) and the host itself do reach it.
+                assert g.connect("169.254.169.254", 80).startswith("peer ")
+                assert _connect([], host_ip, layout.imds_port).startswith("peer ")
+            listed = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True)
+            assert table in listed.stdout
+        await networks.release("i-md")  # the last network goes, and its guard with it
+        listed = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True)
+        assert table not in listed.stdout
+    finally:
+        subprocess.run(["ip", "link", "del", lan_link], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", lan], capture_output=True, check=False)
+        for network_id in list(networks._state.networks):
+            await networks.remove(network_id)
+
+
+async def test_a_network_recorded_without_a_vxlan_id_gets_its_overlay_when_it_comes(
+    hosts: tuple[Host, Host],
+) -> None:
+    one, _ = hosts
+    network = _network("111111111111")
+    plugged = await one.networks.plug("i-old", _nic(replace(network, vni=0), 5))
+    links = subprocess.run(["ip", "-n", plugged.netns, "link"], capture_output=True, text=True)
+    assert "vxlan0" not in links.stdout  # as a host before the upgrade built it
+    await one.networks.plug("i-new", _nic(network, 6))
+    links = subprocess.run(["ip", "-n", plugged.netns, "link"], capture_output=True, text=True)
+    assert "vxlan0" in links.stdout

@@ -1,0 +1,182 @@
+"""Subnets across hypervisors in the compute service: VXLAN ids, and the peer sets pushed to
+the hosts (pure rule, then the service over two in-memory hosts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from andromede.compute.driver import HostCapacity, NetworkPeer
+from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.errors import Duplicate, HypervisorFailed
+from andromede.compute.images import ImageFiles
+from andromede.compute.model import InstanceState
+from andromede.compute.network import VNI_MAX, Subnet, network_peers, subnet_vni
+from andromede.compute.service import ComputeService, RunRequest
+from andromede.compute.store_memory import MemoryComputeStore
+from support.computekit import OTHER, TENANT, MemoryDiskKeys, limits
+
+ENDPOINTS = {"h1": ("192.0.2.1", 4789), "h2": ("192.0.2.2", 4789), "h3": ("192.0.2.3", 4790)}
+
+
+def test_each_host_is_told_the_other_hosts_and_their_addresses() -> None:
+    placed = [("h1", "172.31.0.10"), ("h2", "172.31.0.5"), ("h1", "172.31.0.9")]
+    told = network_peers(placed, ENDPOINTS)
+    assert told == {
+        "h1": (NetworkPeer("192.0.2.2", 4789, ("172.31.0.5",)),),
+        "h2": (NetworkPeer("192.0.2.1", 4789, ("172.31.0.9", "172.31.0.10")),),
+        "h3": (),  # holds none: nothing to send, nothing stale kept
+    }
+
+
+def test_hosts_without_an_overlay_are_left_out() -> None:
+    placed = [("h1", "172.31.0.4"), ("lonely", "172.31.0.5")]
+    told = network_peers(placed, {"h1": ENDPOINTS["h1"]})
+    assert told == {"h1": ()}  # the instance on a host without overlay is not reachable
+
+
+def test_one_host_alone_has_no_peers() -> None:
+    assert network_peers([("h1", "172.31.0.4")], ENDPOINTS)["h1"] == ()
+
+
+def test_a_subnets_vxlan_id_is_derived_and_skips_the_taken_ones() -> None:
+    first = subnet_vni("subnet-0123456789abcdef0", ())
+    assert 1 <= first <= VNI_MAX
+    assert subnet_vni("subnet-0123456789abcdef0", ()) == first  # two gateways agree
+    second = subnet_vni("subnet-0123456789abcdef0", {first})
+    assert second != first and 1 <= second <= VNI_MAX
+    assert subnet_vni("x", set(range(1, VNI_MAX))) == VNI_MAX
+    with pytest.raises(ValueError, match="every VXLAN id"):
+        subnet_vni("x", range(1, VNI_MAX + 1))
+
+
+async def test_two_subnets_cannot_share_a_vxlan_id_in_the_store() -> None:
+    store = MemoryComputeStore()
+    subnet = Subnet("subnet-1", TENANT, "vpc-1", "172.31.0.0/20", "az", True, vni=7)
+    await store.insert(subnet)
+    with pytest.raises(Duplicate):
+        await store.insert(Subnet("subnet-2", OTHER, "vpc-2", "172.31.0.0/20", "az", True, vni=7))
+
+
+@pytest.fixture
+async def two_hosts(tmp_path: Path) -> tuple[ComputeService, MemoryDriver, MemoryDriver]:
+    one = MemoryDriver("h1", vcpus=8, memory_mib=4096, underlay_address="192.0.2.1")
+    two = MemoryDriver("h2", vcpus=8, memory_mib=4096, underlay_address="192.0.2.2")
+    compute = ComputeService(
+        MemoryComputeStore(), [one, two], MemoryDiskKeys(), limits(),
+        ImageFiles(tmp_path / "images", max_size=1024**3),
+    )  # fmt: skip
+    return compute, one, two
+
+
+async def test_the_service_pushes_peers_as_instances_come_and_go(
+    two_hosts: tuple[ComputeService, MemoryDriver, MemoryDriver], tmp_path: Path
+) -> None:
+    compute, one, two = two_hosts
+    source = tmp_path / "disk.raw"
+    source.write_bytes(b"\0" * 4096)
+    image = await compute.import_image_file(source, name="debian", owner_id=None)
+    try:
+        launched = await compute.run_instances(
+            TENANT, RunRequest(image.image_id, "t3.nano", min_count=2, max_count=2)
+        )
+        await compute.settle()
+        instances = await compute.describe_instances(TENANT, [i.instance_id for i in launched])
+        by_host = {i.host: i for i in instances}
+        assert set(by_host) == {"h1", "h2"}  # spread over both hosts
+        assert all(i.state is InstanceState.RUNNING for i in instances)
+        subnet = (await compute.default_network(TENANT)).subnet
+        assert subnet.vni != 0
+        # The host got the subnet's VXLAN id with the NIC.
+        nic = one.instances[by_host["h1"].instance_id].spec.nic
+        assert nic is not None and nic.network.vni == subnet.vni
+        a, b = by_host["h1"], by_host["h2"]
+        assert a.private_ip is not None and b.private_ip is not None
+        assert one.peers[subnet.subnet_id] == (NetworkPeer("192.0.2.2", 4789, (b.private_ip,)),)
+        assert two.peers[subnet.subnet_id] == (NetworkPeer("192.0.2.1", 4789, (a.private_ip,)),)
+
+        # Another tenant's subnet has another VXLAN id.
+        other = (await compute.default_network(OTHER)).subnet
+        assert other.vni not in (0, subnet.vni)
+
+        # b stops: h1 no longer sends to h2, and h2 holds nothing running of the subnet.
+        await compute.stop_instances(TENANT, [b.instance_id])
+        await compute.settle()
+        assert one.peers[subnet.subnet_id] == ()
+        assert two.peers[subnet.subnet_id] == ()
+
+        # Started again: both hosts told again.
+        await compute.start_instances(TENANT, [b.instance_id])
+        await compute.settle()
+        assert one.peers[subnet.subnet_id] == (NetworkPeer("192.0.2.2", 4789, (b.private_ip,)),)
+
+        # A lost push is made good at start-up (reconcile).
+        one.peers.clear()
+        await compute.reconcile()
+        assert one.peers[subnet.subnet_id] == (NetworkPeer("192.0.2.2", 4789, (b.private_ip,)),)
+
+        # a terminated: h2 is told it has no peer left.
+        await compute.terminate_instances(TENANT, [a.instance_id])
+        await compute.settle()
+        assert two.peers[subnet.subnet_id] == ()
+    finally:
+        await compute.close()
+
+
+async def test_hosts_without_an_overlay_are_never_told(tmp_path: Path) -> None:
+    host = MemoryDriver("h1", vcpus=8, memory_mib=4096)
+    compute = ComputeService(
+        MemoryComputeStore(), [host], MemoryDiskKeys(), limits(),
+        ImageFiles(tmp_path / "images", max_size=1024**3),
+    )  # fmt: skip
+    source = tmp_path / "disk.raw"
+    source.write_bytes(b"\0" * 4096)
+    image = await compute.import_image_file(source, name="debian", owner_id=None)
+    try:
+        await compute.run_instances(TENANT, RunRequest(image.image_id, "t3.nano"))
+        await compute.settle()
+        await host.set_network_peers("subnet-x", (NetworkPeer("192.0.2.9", 1, ()),))
+        assert host.peers == {}
+        assert (await host.capacity()).underlay_address == ""
+    finally:
+        await compute.close()
+
+
+class FlakyHost(MemoryDriver):
+    """A host whose agent fails to answer capacity while ``down``."""
+
+    down = False
+
+    async def capacity(self) -> HostCapacity:
+        if self.down:
+            raise HypervisorFailed("agent unreachable")
+        return await super().capacity()
+
+
+async def test_a_host_that_does_not_answer_once_keeps_its_place_among_the_peers(
+    tmp_path: Path,
+) -> None:
+    one = MemoryDriver("h1", vcpus=8, memory_mib=4096, underlay_address="192.0.2.1")
+    two = FlakyHost("h2", vcpus=8, memory_mib=4096, underlay_address="192.0.2.2")
+    compute = ComputeService(
+        MemoryComputeStore(), [one, two], MemoryDiskKeys(), limits(),
+        ImageFiles(tmp_path / "images", max_size=1024**3),
+    )  # fmt: skip
+    source = tmp_path / "disk.raw"
+    source.write_bytes(b"\0" * 4096)
+    image = await compute.import_image_file(source, name="debian", owner_id=None)
+    try:
+        await compute.run_instances(
+            TENANT, RunRequest(image.image_id, "t3.nano", min_count=2, max_count=2)
+        )
+        await compute.settle()
+        subnet = (await compute.default_network(TENANT)).subnet
+        told = one.peers[subnet.subnet_id]
+        assert [peer.address for peer in told] == ["192.0.2.2"]
+        two.down = True
+        one.peers.clear()
+        await compute.reconcile()
+        assert one.peers[subnet.subnet_id] == told
+    finally:
+        await compute.close()
