@@ -160,6 +160,10 @@ class AccessMixin(NetworksMixin):
     ) -> SecurityGroup:
         if group_id:
             return await self._owned(SecurityGroup, tenant_id, group_id, "sg")
+        if name == DEFAULT_GROUP_NAME:
+            # As on EC2, the default group exists before anything shows it: a first
+            # AuthorizeSecurityGroupIngress --group-name default works.
+            await self.default_network(tenant_id)
         for group in await self.store.list(SecurityGroup, tenant_id):
             if group.name == name:
                 return group

@@ -405,3 +405,16 @@ async def test_account_attributes_name_the_default_vpc(world: World) -> None:
     with pytest.raises(ApiError) as raised:
         await world.root.call("DescribeAccountAttributes", AttributeNames=["nonsense"])
     assert raised.value.code == "InvalidParameterValue"
+
+
+async def test_the_default_group_answers_by_name_before_anything_showed_it(world: World) -> None:
+    """On EC2 the default group exists with the account: a first call naming it works."""
+    await world.root.call(
+        "AuthorizeSecurityGroupIngress", GroupName="default", IpProtocol="tcp", FromPort=22,
+        ToPort=22, CidrIp="0.0.0.0/0",
+    )  # fmt: skip
+    [group] = (await world.root.call("DescribeSecurityGroups"))["SecurityGroups"]
+    assert group["GroupId"] == default_ids(world.tenant_id).group_id
+    assert {"FromPort": 22, "ToPort": 22} == {
+        k: v for p in group["IpPermissions"] for k, v in p.items() if k in ("FromPort", "ToPort")
+    }
