@@ -282,9 +282,8 @@ class ComputeService(
         return image
 
     async def _key_pair_named(self, tenant_id: str, name: str) -> KeyPair:
-        for key_pair in await self.store.list(KeyPair, tenant_id):
-            if key_pair.name == name:
-                return key_pair
+        for key_pair in await self.store.key_pairs_named(tenant_id, name):
+            return key_pair
         raise NotFound("keyname", name)
 
     # -- the work on the host ----------------------------------------------------------------
@@ -319,11 +318,7 @@ class ComputeService(
             ]
             public_keys = [key_pair.public_key] if key_pair is not None else []
             if key_pair is None and instance.key_name is not None:
-                found = [
-                    k
-                    for k in await self.store.list(KeyPair, instance.tenant_id)
-                    if k.name == instance.key_name
-                ]
+                found = await self.store.key_pairs_named(instance.tenant_id, instance.key_name)
                 public_keys = [k.public_key for k in found]
             wired = await driver.start(
                 InstanceSpec(
