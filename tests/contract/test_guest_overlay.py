@@ -52,6 +52,7 @@ from andromede.hypervisor import QemuDriver, QemuDriverConfig
 from andromede.hypervisor.network_probe import REQUIRED_TOOLS, probe_bridging
 from andromede.hypervisor.tenant_network import NetworkLayout
 from support.guest_images import GuestImage, GuestImageUnavailable, build_guest_image
+from support.host_images import put_file_image
 
 pytestmark = pytest.mark.slow
 
@@ -207,9 +208,8 @@ async def spec(
 ) -> InstanceSpec:
     instance_id = f"i-{secrets.token_hex(9)[:17]}"
     volume_id, key = f"vol-{secrets.token_hex(9)[:17]}", secrets.token_bytes(32)
-    await host.driver.create_volume(
-        VolumeSpec(volume_id, 1, key, backing=image.disk, backing_format="raw")
-    )
+    backing = await put_file_image(host.driver, image.disk, "raw")
+    await host.driver.create_volume(VolumeSpec(volume_id, 1, key, backing=backing))
     seed = SeedSpec(
         meta_data=json.dumps({"instance-id": instance_id, "local-hostname": instance_id}),
         user_data=user_data.encode(),
