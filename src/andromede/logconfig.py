@@ -18,13 +18,14 @@ import logging
 import os
 import sys
 import threading
+import time
 import weakref
 from datetime import UTC, datetime
 from typing import TextIO
 
 from andromede.settings import Settings
 
-__all__ = ["BatchedLineHandler", "configure_logging"]
+__all__ = ["BatchedLineHandler", "TextFormatter", "configure_logging"]
 
 
 class JsonFormatter(logging.Formatter):
@@ -38,6 +39,39 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """``%(asctime)s %(levelname)s %(name)s: %(message)s``, as :class:`logging.Formatter`
+    writes it, built directly: the generic path (``usesTime`` searching the format, a
+    ``%``-format over the record's dictionary, ``strftime`` for every line) was a third of
+    an access line's cost. The date and time to the second is formatted once per second."""
+
+    _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+    def __init__(self) -> None:
+        super().__init__(self._FORMAT)
+        self._second = -1
+        self._second_text = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = int(record.created)
+        if second != self._second:  # formatters run under their handler's lock
+            self._second_text = time.strftime(self.default_time_format, self.converter(second))
+            self._second = second
+        return f"{self._second_text},{int(record.msecs):03d}"
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record)
+        line = f"{record.asctime} {record.levelname} {record.name}: {record.message}"
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line = f"{line}\n{record.exc_text}"
+        if record.stack_info:
+            line = f"{line}\n{self.formatStack(record.stack_info)}"
+        return line
 
 
 # Handlers whose flusher thread a fork leaves behind in the parent: the child starts its own.
@@ -157,7 +191,12 @@ def configure_logging(settings: Settings) -> None:
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
+    # No formatter here prints the thread, the process or its name: a record need not look
+    # them up (the logging cookbook's "Optimization"; a tenth of an access line's cost).
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     for previous in root.handlers:
         if isinstance(previous, BatchedLineHandler):

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from andromede.logconfig import BatchedLineHandler
+from andromede.logconfig import BatchedLineHandler, TextFormatter
 
 
 class CountingStream(io.StringIO):
@@ -136,3 +136,35 @@ def test_no_line_is_lost_at_a_clean_stop(how: str) -> None:
     )
     lines = [line for line in done.stderr.splitlines() if "andromede.access" in line]
     assert [line.rsplit(": ", 1)[1] for line in lines] == [f"line {n}" for n in range(5)]
+
+
+def _records() -> list[logging.LogRecord]:
+    def record(created: float, level: int, message: str, *args: object) -> logging.LogRecord:
+        made = logging.LogRecord("andromede.x", level, __file__, 1, message, args, None)
+        made.created, made.msecs = created, int((created - int(created)) * 1000) + 0.0
+        return made
+
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        failed = logging.LogRecord(
+            "andromede.y", logging.ERROR, __file__, 2, "failed %s", ("x",), sys.exc_info()
+        )
+        failed.created, failed.msecs = 1_800_000_002.0, 0.0
+    stacked = record(1_800_000_000.5, logging.INFO, "with stack")
+    stacked.stack_info = "Stack (most recent call last):\n  here"
+    return [
+        record(1_800_000_000.0, logging.INFO, "%s %d", "RID", 200),
+        record(1_800_000_000.999, logging.WARNING, "same second"),
+        record(1_800_000_001.004, logging.INFO, "next second, 100%% sure"),
+        record(1_700_000_000.25, logging.DEBUG, "earlier"),
+        failed,
+        stacked,
+    ]
+
+
+def test_the_text_formatter_writes_what_the_standard_one_does() -> None:
+    standard = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fast = TextFormatter()
+    for record, again in zip(_records(), _records(), strict=True):
+        assert fast.format(record) == standard.format(again)
