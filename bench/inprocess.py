@@ -21,6 +21,7 @@ import asyncio
 import configparser
 import contextlib
 import cProfile
+import logging
 import os
 import resource
 import sys
@@ -86,6 +87,8 @@ def _stderr_to(path: Path) -> Iterator[None]:
         try:
             yield
         finally:
+            for handler in logging.getLogger().handlers:
+                handler.flush()  # batched lines (logconfig) go to the file, not the terminal
             sys.stderr = saved
 
 

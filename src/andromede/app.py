@@ -58,6 +58,7 @@ from andromede.kms.keys_store_sql import SqlCustomerKeyStore
 from andromede.kms.service import KeyService
 from andromede.kmsapi.app import KmsApp
 from andromede.kmsapi.authorise import KmsAuthoriser
+from andromede.logconfig import configure_logging
 from andromede.object_keys import S3KmsKeys, key_service, object_cipher
 from andromede.s3.app import S3App
 from andromede.s3.authorise import S3Authoriser
@@ -663,4 +664,8 @@ def create_app() -> Application:
     """Factory for the worker processes of ASGI servers started by import path (settings from
     ANDROMEDE_* and the ANDROMEDE_CONFIG file)."""
     _end_with_parent()
-    return Application(load_settings())
+    settings = load_settings()
+    # A spawned worker starts with logging unconfigured: without this its access lines (INFO)
+    # went nowhere, and its other records only through logging's last-resort handler.
+    configure_logging(settings)
+    return Application(settings)

@@ -215,6 +215,11 @@ class KmsObjectCipher:
         tenant_id = self._owner(wrapped)
         return await self._call(lambda: keys.unwrap_data_key(tenant_id, wrapped, bound))
 
+    async def check_key_usable(self, wrapped: bytes) -> None:
+        keys = self._keys
+        tenant_id = self._owner(wrapped)
+        await self._call(lambda: keys.check_usable(tenant_id))
+
     def _owner(self, wrapped: bytes) -> str:
         tenant_id = self._tenant_of.get(wrapped)
         if tenant_id is None:
@@ -283,6 +288,9 @@ class PlaintextBenchCipher:
         *,
         bucket_key: bytes | None = None,
     ) -> bytearray:
+        raise ObjectCorrupted("an encrypted object cannot be read with encryption switched off")
+
+    async def check_key_usable(self, wrapped: bytes) -> None:
         raise ObjectCorrupted("an encrypted object cannot be read with encryption switched off")
 
     def stored_size(self, plaintext_size: int) -> int:

@@ -231,6 +231,19 @@ class Settings(BaseSettings):
         default="text", description="Log line format: JSON lines for machines, text for people."
     )
     access_log: bool = Field(default=True, description="Write one access-log line per request.")
+    log_flush_interval: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="Seconds a log line may wait to be written with others (WARNING and"
+        " worse are written at once; every line is written at a clean stop).",
+    )
+    log_buffer_lines: int = Field(
+        default=512,
+        ge=1,
+        description="Most log lines held unwritten; a full batch is written at once"
+        " (1: every line written as it comes).",
+    )
 
     # -- S3 limits (AWS's own values by default) ---------------------------------------------
     max_object_size: int = Field(

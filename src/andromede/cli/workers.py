@@ -45,11 +45,21 @@ def bind_reuseport(host: str, port: int) -> socket.socket:
     return bind_listener(host, port, reuse_port=True)
 
 
+def _ignore(signum: int, frame: object) -> None:
+    return None
+
+
 def serve_sockets(sockets: list[socket.socket], options: dict[str, Any]) -> None:
     """A worker process's body: uvicorn running the application on ``sockets``."""
     import uvicorn
 
     config = uvicorn.Config("andromede.app:create_app", factory=True, **options)
+    # uvicorn re-raises the signal that stopped it once its shutdown is done; under the default
+    # handler that killed the worker before logging.shutdown wrote its last batch of log lines
+    # (andromede.logconfig). Ignored, the worker ends through a clean exit, as `serve` does.
+    # A Python handler rather than SIG_IGN, which the programs a worker runs would inherit.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, _ignore)
     uvicorn.Server(config).run(sockets=sockets)
 
 

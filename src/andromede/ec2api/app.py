@@ -29,6 +29,7 @@ from andromede.ec2api.protocol import NAMESPACE, VERSION, Action, Call, Params
 from andromede.ec2api.tags import TAG_ACTIONS
 from andromede.ec2api.volumes import VOLUME_ACTIONS
 from andromede.errors import AndromedeError
+from andromede.http.access import log_access
 from andromede.http.asgi import (
     BodyTimeout,
     BodyTooLarge,
@@ -55,7 +56,6 @@ from andromede.settings import Settings
 __all__ = ["ACTIONS", "Ec2App"]
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("andromede.access")
 
 _FORM = "application/x-www-form-urlencoded"
 ACTIONS: dict[str, Action] = {
@@ -282,7 +282,7 @@ class Ec2App:
             )
         if self._settings.access_log:
             level = logging.WARNING if status >= 500 else logging.INFO
-            access_log.log(
+            log_access(
                 level,
                 "%s %s ec2:%s %s / %d %.1fms",
                 request_id,

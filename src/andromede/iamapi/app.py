@@ -16,6 +16,7 @@ from typing import Any
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import AndromedeError
+from andromede.http.access import log_access
 from andromede.http.asgi import (
     BodyTimeout,
     BodyTooLarge,
@@ -45,7 +46,6 @@ from andromede.settings import Settings
 __all__ = ["QueryApp"]
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("andromede.access")
 
 _FORM = "application/x-www-form-urlencoded"
 
@@ -265,7 +265,7 @@ class QueryApp:
             )
         if self._settings.access_log:
             level = logging.WARNING if status >= 500 else logging.INFO
-            access_log.log(
+            log_access(
                 level,
                 "%s %s %s:%s %s / %d %.1fms",
                 request_id,

@@ -23,6 +23,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from andromede.http.access import log_access
 from andromede.http.asgi import decode_headers
 from andromede.http.response import Receive, Response, Scope, Send, send_response
 from andromede.iam.service import IdentityService
@@ -36,7 +37,6 @@ from andromede.settings import Settings
 __all__ = ["ImdsLimits", "MetadataApp", "create_metadata_app"]
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("andromede.access")
 
 TOKEN_PATH = "/latest/api/token"  # noqa: S105 (a path, not a secret)
 TTL_HEADER = "x-aws-ec2-metadata-token-ttl-seconds"
@@ -120,7 +120,7 @@ class MetadataApp:
         if not self._limits.access_log:
             return
         level = logging.WARNING if response.status >= 500 else logging.INFO
-        access_log.log(
+        log_access(
             level,
             "imds %s %s %s %d %.1fms",
             instance.instance_id if instance else f"unknown peer {peer}",

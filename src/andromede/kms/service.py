@@ -179,6 +179,11 @@ class KeyService:
         # Chunk keys are not filed by tenant; destruction is rare, so all of them go.
         self._chunk_keys.clear()
 
+    def check_usable(self, tenant_id: str) -> None:
+        """``KeyDestroyed`` if the tenant's ring was destroyed (here or by another process):
+        for callers that remember what a data key of the ring opened, before they use it."""
+        self._check_usable(check_tenant_id(tenant_id))
+
     def _check_usable(self, tenant_id: str) -> None:
         """Before a cached key is used: the ring must not have been destroyed, here or by
         another process (whose destruction this process's caches did not see)."""

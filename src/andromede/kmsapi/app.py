@@ -18,6 +18,7 @@ from typing import Any
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import AndromedeError
+from andromede.http.access import log_access
 from andromede.http.asgi import (
     BodyTimeout,
     BodyTooLarge,
@@ -45,7 +46,6 @@ from andromede.settings import Settings
 __all__ = ["CONTENT_TYPE", "KmsApp"]
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("andromede.access")
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 _TARGET_PREFIX = "TrentService."
@@ -217,7 +217,7 @@ class KmsApp:
             )
         if self._settings.access_log:
             level = logging.WARNING if status >= 500 else logging.INFO
-            access_log.log(
+            log_access(
                 level,
                 "%s %s kms:%s POST / %d %.1fms",
                 request_id,

@@ -127,6 +127,10 @@ class ObjectCipher(Protocol):
         """The data key inside ``wrapped``, with the context it was bound to; under
         ``bucket_key`` if it has one (EncryptionKeyUnavailable, ObjectCorrupted)."""
 
+    async def check_key_usable(self, wrapped: bytes) -> None:
+        """Refuse (EncryptionKeyUnavailable) if the key that wrapped ``wrapped`` was destroyed,
+        without opening it: for what was opened with that key before and remembered."""
+
     def stored_size(self, plaintext_size: int) -> int: ...
 
     def sealer(self, data_key: bytes | bytearray, blob_id: str) -> BlobSealer: ...

@@ -310,20 +310,23 @@ class SealedBlobs:
 
     async def open_headers(self, sealed: SealedHeaders, bucket: str, key: str) -> ContentHeaders:
         """The headers of one object; opened ones are remembered (see ``_opened_headers``)."""
-        # The data key is asked for every time, cached headers or not: that is where a
-        # destroyed tenant key is refused, so remembering headers never outlives it.
+        remembered = (sealed.wrapped, sealed.ciphertext, bucket, key)
+        headers = self._opened_headers.get(remembered)
+        if headers is not None:
+            # Remembered headers are shown only while the key that opened them is usable: that
+            # is where a destroyed tenant key is refused, so the memo never outlives it. The
+            # check is what a cached data key's use would run, without copying and zeroing it.
+            await self._cipher.check_key_usable(sealed.wrapped)
+            return headers
         data_key = await self._cipher.open_data_key(sealed.wrapped)
         try:
-            remembered = (sealed.wrapped, sealed.ciphertext, bucket, key)
-            headers = self._opened_headers.get(remembered)
-            if headers is None:
-                headers = open_headers(data_key, sealed, bucket, key)
-                if len(self._opened_headers) >= _OPENED_HEADERS_MEMO_SIZE:
-                    self._opened_headers.clear()
-                self._opened_headers[remembered] = headers
-            return headers
+            headers = open_headers(data_key, sealed, bucket, key)
         finally:
             forget(data_key)
+        if len(self._opened_headers) >= _OPENED_HEADERS_MEMO_SIZE:
+            self._opened_headers.clear()
+        self._opened_headers[remembered] = headers
+        return headers
 
 
 @dataclass(slots=True)

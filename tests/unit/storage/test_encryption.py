@@ -238,6 +238,20 @@ async def test_headers_opened_before_a_destruction_are_not_served_after_it(world
         await world.svc.head_object("bkt", "hot")
 
 
+async def test_remembered_headers_are_refused_after_another_process_destroys_the_key(
+    world: World, tmp_path: Path
+) -> None:
+    # A remembered header is shown after a check of the key ring alone, not a data-key use:
+    # that check must see a destruction made by another worker process (the key file).
+    await put(world.svc, "hot", b"", metadata={"colour": "blue"})
+    for _ in range(2):
+        assert (await world.svc.head_object("bkt", "hot")).headers.user_metadata
+    other_worker = key_service_in(tmp_path / "keys")
+    other_worker.destroy_tenant_key("t1")
+    with pytest.raises(EncryptionKeyUnavailable):
+        await world.svc.head_object("bkt", "hot")
+
+
 async def test_remembered_headers_follow_an_overwrite(world: World) -> None:
     await put(world.svc, "hot", b"x", metadata={"colour": "blue"})
     assert (await world.svc.head_object("bkt", "hot")).headers.user_metadata == {"colour": "blue"}
