@@ -500,7 +500,8 @@ class Settings(BaseSettings):
         description=(
             "Network namespace (a name of `ip netns`) that holds hypervisor_underlay_address,"
             " for hosts that keep the network between hosts in a namespace or VRF of its own;"
-            " the VXLAN sockets are opened there. Empty: the host's own namespace."
+            " the VXLAN sockets are opened there (an agent whose namespace does not hold the"
+            " address does not start). Empty: the host's own namespace."
         ),
     )
     hypervisor_vxlan_port: int = Field(

@@ -67,6 +67,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
 WAIT = {"Delay": 2, "MaxAttempts": 300}
 CONSOLE_TIMEOUT = 420.0  # three TCG guests at once on a loaded 2-core machine
 OVERLAY_MTU = 1450  # the underlay's 1500 less VXLAN's 50
+VXLAN_PORT = 4789  # hypervisor_vxlan_port's default: each host's underlay is its own
 
 # Identical for every guest, so one reservation of two can run it: the guest learns its
 # address from its lease and its id from its NoCloud seed.
@@ -370,6 +371,8 @@ def _check_the_overlay(
         assert found["qemu"] and found["namespaces"] and found["host links"], found
         assert found["nft tables"] and not found["underlay links"], found
         assert _network_state(host)["peers"], _network_state(host)
+        # The VXLAN socket lives on the host's underlay, in the namespace that holds it.
+        assert VXLAN_PORT in host.underlay.udp_ports()
 
     # B's instance, probing A's other address for several rounds, hears nothing.
     [other] = [address[i] for i in pair if address[i] != address[theirs]]

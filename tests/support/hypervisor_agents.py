@@ -119,6 +119,14 @@ class Underlay:
         ).stdout  # fmt: skip
         return [line.split(": ", 2)[1].split("@", 1)[0] for line in listed.splitlines()]
 
+    def udp_ports(self) -> set[int]:
+        """The UDP ports sockets of the namespace listen on (the VXLAN devices' included)."""
+        listed = subprocess.run(
+            ["ip", "netns", "exec", self.netns, "ss", "-Hlun"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        return {int(line.split()[3].rsplit(":", 1)[1]) for line in listed.splitlines()}
+
 
 @contextmanager
 def underlay_pair() -> Iterator[tuple[Underlay, Underlay]]:
