@@ -65,6 +65,12 @@ class AgentProcess:
             self.stop()
             raise RuntimeError(f"agent {self.name} did not start:\n{self.log_path.read_text()}")
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a cut cable looks to the gateway; its guests live on."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 30 s; its guests live on (clear_qemu_host ends them)."""
         self.terminate()
@@ -81,8 +87,7 @@ class AgentProcess:
         try:
             self.process.wait(30)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
+            self.kill()
 
 
 def stop_agents(agents: Iterable[AgentProcess]) -> None:
