@@ -499,7 +499,8 @@ class Settings(BaseSettings):
         pattern=r"^([A-Za-z0-9_][A-Za-z0-9_.-]*)?$",
         description=(
             "Network namespace (a name of `ip netns`) that holds hypervisor_underlay_address,"
-            " for hosts that keep the network between hosts in a namespace or VRF of its own;"
+            " for hosts that keep the network between hosts in a namespace of its own (as"
+            " namespace-backed VRFs are);"
             " the VXLAN sockets are opened there (an agent whose namespace does not hold the"
             " address does not start). Empty: the host's own namespace."
         ),
