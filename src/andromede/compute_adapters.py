@@ -171,6 +171,7 @@ def hypervisor_host_driver(settings: Settings) -> QemuDriver:
             underlay_address=settings.hypervisor_underlay_address,
             vxlan_port=settings.hypervisor_vxlan_port,
             underlay_mtu=settings.hypervisor_underlay_mtu,
+            underlay_netns=settings.hypervisor_underlay_netns,
         ),
         max_image_size=settings.max_image_size,
     )

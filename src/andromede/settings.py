@@ -504,6 +504,20 @@ class Settings(BaseSettings):
             " host's tenant networks are its own."
         ),
     )
+    hypervisor_underlay_netns: str = Field(
+        default="",
+        max_length=254,
+        # What `ip netns add` accepts (a file name under /run/netns), kept to characters
+        # that need no quoting and cannot read as an option of `ip -n`.
+        pattern=r"^([A-Za-z0-9_][A-Za-z0-9_.-]*)?$",
+        description=(
+            "Network namespace (a name of `ip netns`) that holds hypervisor_underlay_address,"
+            " for hosts that keep the network between hosts in a namespace of its own (as"
+            " namespace-backed VRFs are);"
+            " the VXLAN sockets are opened there (an agent whose namespace does not hold the"
+            " address does not start). Empty: the host's own namespace."
+        ),
+    )
     hypervisor_vxlan_port: int = Field(
         default=4789,
         ge=1,
@@ -729,6 +743,8 @@ class Settings(BaseSettings):
                 ipaddress.IPv4Address(self.hypervisor_underlay_address)
             except ValueError as exc:
                 raise ValueError(f"hypervisor_underlay_address: {exc}") from None
+        elif self.hypervisor_underlay_netns:
+            raise ValueError("hypervisor_underlay_netns needs hypervisor_underlay_address")
         return self
 
     @model_validator(mode="after")

@@ -17,11 +17,9 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +27,13 @@ import botocore.exceptions
 import pytest
 import trustme
 
-from andromede.hypervisor.agent import agent_ready
 from support.guest_images import (
     INIT_MARKER,
     GuestImage,
     GuestImageUnavailable,
     build_guest_image,
 )
+from support.hypervisor_agents import AgentProcess, issue_pem, stop_agents
 from support.qemu_host import (
     clear_qemu_host,
     ec2_client,
@@ -43,13 +41,12 @@ from support.qemu_host import (
     new_qemu_host,
     qemu_processes,
 )
-from support.server import ANDROMEDE, ServerProcess, free_port, running_server
+from support.server import ServerProcess, running_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 WAIT = {"Delay": 1, "MaxAttempts": 240}
 BOOT_TIMEOUT = 240.0  # TCG on a loaded 2-core machine, three guests
-AGENT_START_TIMEOUT = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -63,67 +60,11 @@ def guest_image() -> GuestImage:
         pytest.skip(f"cannot build the test guest image: {exc}")
 
 
-@dataclass
-class Agent:
-    """One host's ``andromede agent``, listening on 127.0.0.1:port over mutual TLS."""
-
-    name: str
-    data_dir: Path
-    state_dir: Path
-    env: dict[str, str]
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.data_dir.parent / f"agent-{self.name}.log"
-
-    def start(self) -> None:
-        env = {**os.environ, "ANDROMEDE_LOG_LEVEL": "info", **self.env}
-        # A killed agent leaves its socket file: gone, so readiness means the new one.
-        (self.state_dir / "agent.sock").unlink(missing_ok=True)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(ANDROMEDE), "agent", "--data-dir", str(self.data_dir),
-                 "--listen", f"127.0.0.1:{self.port}"],
-                stdout=log, stderr=log, env=env, start_new_session=True,
-            )  # fmt: skip
-        if not agent_ready(self.state_dir / "agent.sock", AGENT_START_TIMEOUT):
-            self.stop()
-            raise RuntimeError(f"agent {self.name} did not start:\n{self.log_path.read_text()}")
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash or a cut cable looks to the gateway; its guests live on."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @dataclass(frozen=True)
 class Region:
     gateway: ServerProcess
     gateway_state: Path
-    agents: dict[str, Agent]
-
-
-def _pem(folder: Path, name: str, leaf: trustme.LeafCert) -> tuple[Path, Path]:
-    cert, key = folder / f"{name}.pem", folder / f"{name}-key.pem"
-    cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
-    leaf.private_key_pem.write_to_path(str(key))
-    key.chmod(0o600)
-    return cert, key
+    agents: dict[str, AgentProcess]
 
 
 @pytest.fixture(scope="module")
@@ -133,15 +74,15 @@ def region(tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage) ->
     pki.mkdir()
     ca = trustme.CA()
     ca.cert_pem.write_to_path(str(pki / "ca.pem"))
-    gateway_cert, gateway_key = _pem(pki, "gateway", ca.issue_cert("gateway.andromede.test"))
+    gateway_cert, gateway_key = issue_pem(pki, "gateway", ca.issue_cert("gateway.andromede.test"))
     data_dir = root / "data"
     # The gateway drives no local agent; its own state directory only lends the file layout.
     gateway_state, gateway_host_env = new_qemu_host("gw")
     hosts = {name: new_qemu_host(name) for name in ("hv-a", "hv-b")}
-    agents: dict[str, Agent] = {}
+    agents: dict[str, AgentProcess] = {}
     for name, (state_dir, host_env) in hosts.items():
-        cert, key = _pem(pki, name, ca.issue_cert("127.0.0.1"))
-        agents[name] = Agent(
+        cert, key = issue_pem(pki, name, ca.issue_cert("127.0.0.1"))
+        agents[name] = AgentProcess(
             name,
             data_dir,
             state_dir,
@@ -174,8 +115,7 @@ def region(tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage) ->
                     agent.start()
                 yield Region(gateway, gateway_state, agents)
             finally:
-                for agent in agents.values():
-                    agent.stop()
+                stop_agents(agents.values())
     finally:
         for state_dir, host_env in [*hosts.values(), (gateway_state, gateway_host_env)]:
             clear_qemu_host(state_dir, host_env)
@@ -194,7 +134,7 @@ def _wait_for_init(ec2: Any, instance_id: str) -> None:
         time.sleep(1)
 
 
-def _instance_dirs(agent: Agent) -> set[str]:
+def _instance_dirs(agent: AgentProcess) -> set[str]:
     """The instances whose QEMU this host runs, by their state directories."""
     return {
         path.parent.name

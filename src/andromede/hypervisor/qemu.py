@@ -74,7 +74,7 @@ from andromede.hypervisor.image_cache import HostImages
 from andromede.hypervisor.images import QemuImg, luks_passphrase, option_path
 from andromede.hypervisor.metadata_listeners import AsgiApp, MetadataListeners
 from andromede.hypervisor.monitor import Monitor
-from andromede.hypervisor.network_probe import probe_bridging
+from andromede.hypervisor.network_probe import probe_bridging, probe_underlay
 from andromede.hypervisor.process import QemuProcess
 from andromede.hypervisor.seed import build_seed_iso
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
@@ -231,6 +231,7 @@ class QemuDriver:
             self._config.network_layout.link_prefix, timeout=self._config.probe_timeout
         )
         if reason is None:
+            await self._check_underlay()
             logger.info("networking: tenant networks (bridges in network namespaces)")
             return NetworkMode.BRIDGE
         if wanted == "bridge":
@@ -241,6 +242,19 @@ class QemuDriver:
             reason,
         )
         return NetworkMode.USER
+
+    async def _check_underlay(self) -> None:
+        """A host given an underlay holds it (in its namespace), or does not start: its
+        networks would otherwise be built with VXLAN ports whose frames go nowhere, and the
+        other hosts would send to an address nobody has."""
+        layout = self._config.network_layout
+        if not layout.underlay_address:
+            return
+        reason = await probe_underlay(
+            layout.underlay_address, layout.underlay_netns, timeout=self._config.probe_timeout
+        )
+        if reason is not None:
+            raise HypervisorError(f"the underlay of the tenant networks: {reason}")
 
     async def serve_metadata(self, app: AsgiApp) -> None:
         """Serve the metadata app on every tenant network's host transit address (at the
