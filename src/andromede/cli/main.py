@@ -122,6 +122,7 @@ def agent(
         console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
     from andromede.app import run_hypervisor_agent
+    from andromede.hypervisor.errors import HypervisorError
     from andromede.logconfig import configure_logging
 
     configure_logging(settings)
@@ -136,4 +137,7 @@ def agent(
         raise typer.Exit(2) from exc
     except OSError as exc:  # the port in use, an address not on this host
         console.print(f"[red]cannot listen:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except HypervisorError as exc:  # the host cannot do what its settings ask (bridges, underlay)
+        console.print(f"[red]hypervisor:[/red] {exc}")
         raise typer.Exit(1) from exc

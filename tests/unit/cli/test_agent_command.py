@@ -39,3 +39,18 @@ def test_unreadable_certificates_are_a_configuration_error(
     assert result.exit_code == 2, result.output
     assert "TLS certificate, key or CA" in result.stderr
     assert not (tmp_path / "compute").exists()
+
+
+def test_an_underlay_the_host_does_not_hold_stops_the_agent_with_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host that cannot do what its settings ask (here: an overlay endpoint on an address it
+    does not hold; or bridges it cannot build) says so in one line and exits 1, no traceback."""
+    monkeypatch.setenv("ANDROMEDE_HYPERVISOR", "qemu")
+    monkeypatch.setenv("ANDROMEDE_HYPERVISOR_NETWORKING", "bridge")
+    monkeypatch.setenv("ANDROMEDE_HYPERVISOR_UNDERLAY_ADDRESS", "192.0.2.77")
+    monkeypatch.setenv("ANDROMEDE_HYPERVISOR_STATE_DIR", str(tmp_path / "h"))
+    result = CliRunner().invoke(app, ["agent", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "hypervisor:" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
