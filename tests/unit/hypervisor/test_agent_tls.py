@@ -59,6 +59,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     folder = tmp_path_factory.mktemp("agent-pki")
     ca, stranger = trustme.CA(), trustme.CA()
     ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+    ca.private_key_pem.write_to_path(str(folder / "ca-key.pem"))
     stranger.cert_pem.write_to_path(str(folder / "stranger-ca.pem"))
     return Pki(
         ca=folder / "ca.pem",
@@ -297,3 +298,65 @@ async def test_a_host_silent_after_the_handshake_is_unreachable_after_the_query_
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+def _server_only_certificate(ca_folder: Path, folder: Path) -> Pem:
+    """A certificate of the agents' CA whose extended key usage is serverAuth only: what an
+    operator issues to agents so that an agent's key cannot drive other agents."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    ca_cert = x509.load_pem_x509_certificate((ca_folder / "ca.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key((ca_folder / "ca-key.pem").read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "agent")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = Pem(folder / "server-only.pem", folder / "server-only-key.pem")
+    pem.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return pem
+
+
+async def test_an_agent_certificate_for_serving_only_cannot_drive_another_agent(
+    start_agent: StartAgent, pki: Pki, tmp_path: Path
+) -> None:
+    """Agents and gateways share one CA; an agent's certificate whose extended key usage is
+    serverAuth only is refused as a client (OpenSSL checks the purpose), so a compromised host
+    cannot drive the others with its own key (decision 0022)."""
+    server_only = _server_only_certificate(pki.ca.parent, tmp_path)
+    agent: NetworkAgent = await start_agent(server_only)  # it serves with it...
+    good = _remote(agent.url, agent_client_context(pki.gateway.cert, pki.gateway.key, pki.ca))
+    misused = _remote(agent.url, agent_client_context(server_only.cert, server_only.key, pki.ca))
+    try:
+        assert await good.running() == {}
+        with pytest.raises(AgentUnreachable):  # ...but cannot call another agent with it
+            await misused.running()
+    finally:
+        await good.close()
+        await misused.close()
