@@ -461,11 +461,20 @@ async def _identity_upkeep(settings: Settings, identity: IdentityService) -> Non
 
 
 async def _compute_upkeep(settings: Settings, compute: ComputeService) -> None:
-    """Purge the records of instances terminated longer ago than the retention."""
+    """Purge the records of instances terminated longer ago than the retention, and bring every
+    host's firewalls and overlay peers back to the records every ``compute_resync_interval``."""
+    loop = asyncio.get_running_loop()
+    next_purge = loop.time() + settings.sweeper_interval
+    next_resync = loop.time() + settings.compute_resync_interval
     while True:
-        await asyncio.sleep(settings.sweeper_interval)
+        await asyncio.sleep(max(0.0, min(next_purge, next_resync) - loop.time()))
         try:
-            await compute.purge_terminated()
+            if loop.time() >= next_purge:
+                next_purge = loop.time() + settings.sweeper_interval
+                await compute.purge_terminated()
+            if loop.time() >= next_resync:
+                next_resync = loop.time() + settings.compute_resync_interval
+                await compute.resync_hosts()
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("compute upkeep failed")
 

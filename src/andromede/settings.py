@@ -367,6 +367,13 @@ class Settings(BaseSettings):
     sweeper_interval: float = Field(
         default=300.0, gt=0, description="Seconds between two runs of the orphan-blob sweeper."
     )
+    compute_resync_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between two passes pushing every running instance's firewall and"
+        " every subnet's overlay peers to the hosts again, from the records (pushes from several"
+        " gateways can arrive out of order, or be lost with a gateway that dies).",
+    )
     kms_upkeep_interval: float = Field(
         default=60.0,
         gt=0,

@@ -276,6 +276,25 @@ class NetworksMixin(ServiceCore):
                 except Exception:
                     log.exception("host %s: the peers of %s could not be set", host, subnet_id)
 
+    async def resync_hosts(self) -> None:
+        """Push every running instance's firewall and every subnet's peers again, from the
+        records. Pushes made by different gateways (or worker processes) can reach a host out of
+        order, and a gateway can die between recording a change and pushing it; this pass, run
+        every ``compute_resync_interval``, makes every host converge on the records within one
+        interval (as Neutron's agents resync). A host that does not answer is logged and
+        skipped, as in every push."""
+        instances = await self.store.list(Instance, None)
+        tenants = sorted({i.tenant_id for i in instances if i.state is InstanceState.RUNNING})
+        for tenant_id in tenants:
+            groups = {g.group_id: g for g in await self.store.list(SecurityGroup, tenant_id)}
+            mine = [i for i in instances if i.tenant_id == tenant_id]
+            members = _members(mine)
+            for instance in mine:
+                if instance.state is InstanceState.RUNNING:
+                    held = [groups[g] for g in instance.security_group_ids if g in groups]
+                    await self._set_firewall(instance, merge_firewall(held, members))
+        await self._push_peers(*{i.subnet_id for i in instances if i.state in _WIRED_ON_HOST})
+
     async def _push_all_peers(self) -> None:
         """At start-up: every subnet that has instances is pushed again."""
         instances = await self.store.list(Instance, None)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import HostCapacity, NetworkPeer
+from andromede.compute.driver import HostCapacity, InstanceFirewall, NetworkPeer
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.errors import Duplicate, HypervisorFailed
 from andromede.compute.images import ImageFiles
@@ -178,5 +178,39 @@ async def test_a_host_that_does_not_answer_once_keeps_its_place_among_the_peers(
         one.peers.clear()
         await compute.reconcile()
         assert one.peers[subnet.subnet_id] == told
+    finally:
+        await compute.close()
+
+
+async def test_the_periodic_resync_undoes_stale_pushes(
+    two_hosts: tuple[ComputeService, MemoryDriver, MemoryDriver], tmp_path: Path
+) -> None:
+    """Pushes from two gateways can arrive out of order: a host left with an older peer set or
+    firewall is brought back to the records by the next resync pass."""
+    compute, one, _ = two_hosts
+    source = tmp_path / "disk.raw"
+    source.write_bytes(b"\0" * 4096)
+    image = await compute.import_image_file(source, name="debian", owner_id=None)
+    try:
+        launched = await compute.run_instances(
+            TENANT, RunRequest(image.image_id, "t3.nano", min_count=2, max_count=2)
+        )
+        await compute.settle()
+        subnet = (await compute.default_network(TENANT)).subnet
+        by_host = {i.host: i for i in await compute.describe_instances(TENANT, [])}
+        a, b = by_host["h1"], by_host["h2"]
+        assert b.private_ip is not None
+        wanted_peers = (NetworkPeer("192.0.2.2", 4789, (b.private_ip,)),)
+        wanted_firewall = one.instances[a.instance_id].firewall
+        assert one.peers[subnet.subnet_id] == wanted_peers
+        assert wanted_firewall != InstanceFirewall()  # the default group's rules
+
+        # A late push of an older state lands after the newer one.
+        await one.set_network_peers(subnet.subnet_id, ())
+        await one.set_firewall(a.instance_id, InstanceFirewall())
+        await compute.resync_hosts()
+        assert one.peers[subnet.subnet_id] == wanted_peers
+        assert one.instances[a.instance_id].firewall == wanted_firewall
+        assert len(launched) == 2
     finally:
         await compute.close()
