@@ -475,7 +475,7 @@ class QemuDriver:
 
     async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
         if await self._networks.set_instance_firewall(instance_id, firewall):
-            logger.info("instance %s: security groups applied", instance_id)
+            logger.debug("instance %s: security groups in force", instance_id)
             return
         async with self._lock(instance_id):
             process = self._process(instance_id)

@@ -647,9 +647,22 @@ class TenantNetworks:
             plugged = self._state.nics.get(instance_id)
             if plugged is None:
                 return False
-            self._state.firewalls.setdefault(plugged.network_id, {})[plugged.private_ip] = firewall
+            held = self._state.firewalls.setdefault(plugged.network_id, {})
+            previous = held.get(plugged.private_ip)
+            if previous == firewall:
+                return True  # the periodic resync's push of what is in force already
+            held[plugged.private_ip] = firewall
+            try:
+                await self._apply_firewall(self._state.networks[plugged.network_id])
+            except BaseException:
+                # Not in force: the state must not say it is, or the next push would be
+                # skipped as already applied.
+                if previous is None:
+                    held.pop(plugged.private_ip, None)
+                else:
+                    held[plugged.private_ip] = previous
+                raise
             self._save()
-            await self._apply_firewall(self._state.networks[plugged.network_id])
             return True
 
     async def set_firewall(
