@@ -27,6 +27,7 @@ from andromede.hypervisor.tenant_network import (
     TenantNetworks,
     render_firewall,
 )
+from support.netns_guest import namespace_guest
 
 _TOOLS = ("ip", "nft", "dnsmasq", "busybox")
 
@@ -112,31 +113,8 @@ def serving(netns: str | None, address: str, port: int) -> Iterator[None]:
 
 @asynccontextmanager
 async def guest(networks: TenantNetworks, instance_id: str, nic: NicSpec) -> AsyncIterator[Guest]:
-    plugged = await networks.plug(instance_id, nic)
-    name = "g" + secrets.token_hex(4)
-    port = "p" + secrets.token_hex(4)
-    cidr = nic.network.cidr.split("/")[1]
-    gateway = nic.network.cidr.rsplit(".", 1)[0] + ".1"
-    commands = [
-        ["ip", "netns", "add", name],
-        ["ip", "link", "add", port, "netns", plugged.netns, "type", "veth", "peer", "name",
-         "eth0", "netns", name],
-        ["ip", "-n", plugged.netns, "link", "set", port, "master", "br0"],
-        ["ip", "netns", "exec", plugged.netns, "bridge", "link", "set", "dev", port,
-         "isolated", "on"],
-        ["ip", "-n", plugged.netns, "link", "set", port, "up"],
-        ["ip", "-n", name, "link", "set", "eth0", "address", nic.mac],
-        ["ip", "-n", name, "link", "set", "lo", "up"],
-        ["ip", "-n", name, "link", "set", "eth0", "up"],
-        ["ip", "-n", name, "addr", "add", f"{nic.private_ip}/{cidr}", "dev", "eth0"],
-        ["ip", "-n", name, "route", "add", "default", "via", gateway],
-    ]  # fmt: skip
-    try:
-        for command in commands:
-            subprocess.run(command, check=True, capture_output=True)
-        yield Guest(name, nic)
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+    async with namespace_guest(networks, instance_id, nic) as netns:
+        yield Guest(netns, nic)
 
 
 def _nic(network: NetworkSpec, host: int) -> NicSpec:
