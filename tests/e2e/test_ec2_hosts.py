@@ -25,7 +25,6 @@ from typing import Any
 
 import botocore.exceptions
 import pytest
-import trustme
 
 from support.guest_images import (
     INIT_MARKER,
@@ -33,7 +32,7 @@ from support.guest_images import (
     GuestImageUnavailable,
     build_guest_image,
 )
-from support.hypervisor_agents import AgentProcess, issue_pem, stop_agents
+from support.hypervisor_agents import AgentPki, AgentProcess, stop_agents
 from support.qemu_host import (
     clear_qemu_host,
     ec2_client,
@@ -70,28 +69,21 @@ class Region:
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage) -> Iterator[Region]:
     root = tmp_path_factory.mktemp("ec2hosts")
-    pki = root / "pki"
-    pki.mkdir()
-    ca = trustme.CA()
-    ca.cert_pem.write_to_path(str(pki / "ca.pem"))
-    gateway_cert, gateway_key = issue_pem(pki, "gateway", ca.issue_cert("gateway.andromede.test"))
+    pki = AgentPki(root / "pki")
     data_dir = root / "data"
-    # The gateway drives no local agent; its own state directory only lends the file layout.
+    # The gateway drives no local agent (its state directory stays empty).
     gateway_state, gateway_host_env = new_qemu_host("gw")
     hosts = {name: new_qemu_host(name) for name in ("hv-a", "hv-b")}
     agents: dict[str, AgentProcess] = {}
     for name, (state_dir, host_env) in hosts.items():
-        cert, key = issue_pem(pki, name, ca.issue_cert("127.0.0.1"))
         agents[name] = AgentProcess(
             name,
             data_dir,
             state_dir,
             {
                 **host_env,
+                **pki.agent_env(name),
                 "ANDROMEDE_HYPERVISOR_HOST_NAME": name,
-                "ANDROMEDE_HYPERVISOR_AGENT_TLS_CERT": str(cert),
-                "ANDROMEDE_HYPERVISOR_AGENT_TLS_KEY": str(key),
-                "ANDROMEDE_HYPERVISOR_AGENT_TLS_CA": str(pki / "ca.pem"),
                 "ANDROMEDE_INSTANCE_STOP_TIMEOUT": "30",
             },
         )
@@ -102,9 +94,7 @@ def region(tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage) ->
         "ANDROMEDE_HYPERVISOR_HOSTS": json.dumps(
             [{"name": a.name, "url": a.url} for a in agents.values()]
         ),
-        "ANDROMEDE_HYPERVISOR_CLIENT_TLS_CERT": str(gateway_cert),
-        "ANDROMEDE_HYPERVISOR_CLIENT_TLS_KEY": str(gateway_key),
-        "ANDROMEDE_HYPERVISOR_AGENT_TLS_CA": str(pki / "ca.pem"),
+        **pki.gateway_env(),
     }
     try:
         # The gateway first: it migrates the database and writes the secrets key that the

@@ -41,15 +41,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import trustme
 
 from andromede.hypervisor.network_probe import REQUIRED_TOOLS, probe_bridging
 from e2e.iam_helpers import new_tenant
 from support.guest_images import GuestImage, GuestImageUnavailable, build_guest_image
 from support.hypervisor_agents import (
+    AgentPki,
     AgentProcess,
     Underlay,
-    issue_pem,
     stop_agents,
     underlay_pair,
 )
@@ -184,13 +183,9 @@ def _alive(pid: int) -> bool:
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage) -> Iterator[Region]:
     root = tmp_path_factory.mktemp("ec2overlay")
-    pki = root / "pki"
-    pki.mkdir()
-    ca = trustme.CA()
-    ca.cert_pem.write_to_path(str(pki / "ca.pem"))
-    gateway_cert, gateway_key = issue_pem(pki, "gateway", ca.issue_cert("gateway.andromede.test"))
+    pki = AgentPki(root / "pki")
     data_dir = root / "data"
-    # The gateway drives no local agent; its own state directory only lends the file layout.
+    # The gateway drives no local agent (its state directory stays empty).
     gateway_state, gateway_host_env = new_qemu_host("xgw")
     made = {name: new_qemu_host(name) for name in ("xhv-a", "xhv-b")}
     try:
@@ -199,20 +194,17 @@ def region(tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage) ->
             for (name, (state_dir, host_env)), underlay in zip(
                 made.items(), underlays, strict=True
             ):
-                cert, key = issue_pem(pki, name, ca.issue_cert("127.0.0.1"))
                 agent = AgentProcess(
                     name,
                     data_dir,
                     state_dir,
                     {
                         **host_env,
+                        **pki.agent_env(name),
                         "ANDROMEDE_HYPERVISOR_HOST_NAME": name,
                         "ANDROMEDE_HYPERVISOR_NETWORKING": "bridge",
                         "ANDROMEDE_HYPERVISOR_UNDERLAY_ADDRESS": underlay.address,
                         "ANDROMEDE_HYPERVISOR_UNDERLAY_NETNS": underlay.netns,
-                        "ANDROMEDE_HYPERVISOR_AGENT_TLS_CERT": str(cert),
-                        "ANDROMEDE_HYPERVISOR_AGENT_TLS_KEY": str(key),
-                        "ANDROMEDE_HYPERVISOR_AGENT_TLS_CA": str(pki / "ca.pem"),
                         "ANDROMEDE_INSTANCE_STOP_TIMEOUT": "5",
                     },
                 )
@@ -227,9 +219,7 @@ def region(tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage) ->
                 "ANDROMEDE_HYPERVISOR_HOSTS": json.dumps(
                     [{"name": h.agent.name, "url": h.agent.url} for h in hosts.values()]
                 ),
-                "ANDROMEDE_HYPERVISOR_CLIENT_TLS_CERT": str(gateway_cert),
-                "ANDROMEDE_HYPERVISOR_CLIENT_TLS_KEY": str(gateway_key),
-                "ANDROMEDE_HYPERVISOR_AGENT_TLS_CA": str(pki / "ca.pem"),
+                **pki.gateway_env(),
             }
             # The gateway first: it migrates the database and writes the secrets key the
             # agents read (decision 0021).

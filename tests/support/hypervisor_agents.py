@@ -3,7 +3,8 @@ their throw-away PKI, and underlay networks between them.
 
 - :class:`AgentProcess` runs one host's agent on a free 127.0.0.1 port (decision 0022);
 - :func:`issue_pem` writes a certificate of a ``trustme`` CA and its key as the agents and the
-  gateway read them;
+  gateway read them; :class:`AgentPki` is a test region's CA with the settings it gives the
+  agents and the gateway;
 - :func:`underlay_pair` builds two network namespaces joined by a veth pair, each holding one
   host's underlay address — two machines on a LAN, on one machine (decision 0024: with both
   VXLAN endpoints in one namespace the kernel hands frames across with the sender's
@@ -27,9 +28,40 @@ import trustme
 from andromede.hypervisor.agent import agent_ready
 from support.server import ANDROMEDE, free_port
 
-__all__ = ["AgentProcess", "Underlay", "issue_pem", "stop_agents", "underlay_pair"]
+__all__ = ["AgentPki", "AgentProcess", "Underlay", "issue_pem", "stop_agents", "underlay_pair"]
 
 AGENT_START_TIMEOUT = 120.0  # a loaded 2-core machine
+
+
+class AgentPki:
+    """A test region's agents' CA in ``folder``, and the TLS settings it gives each side."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._folder = folder
+        self._ca = trustme.CA()
+        self.ca_path = folder / "ca.pem"
+        self._ca.cert_pem.write_to_path(str(self.ca_path))
+
+    def agent_env(self, name: str) -> dict[str, str]:
+        """The settings of agent ``name``, listening on 127.0.0.1."""
+        cert, key = issue_pem(self._folder, name, self._ca.issue_cert("127.0.0.1"))
+        return {
+            "ANDROMEDE_HYPERVISOR_AGENT_TLS_CERT": str(cert),
+            "ANDROMEDE_HYPERVISOR_AGENT_TLS_KEY": str(key),
+            "ANDROMEDE_HYPERVISOR_AGENT_TLS_CA": str(self.ca_path),
+        }
+
+    def gateway_env(self) -> dict[str, str]:
+        """The settings of a gateway driving the agents."""
+        cert, key = issue_pem(
+            self._folder, "gateway", self._ca.issue_cert("gateway.andromede.test")
+        )
+        return {
+            "ANDROMEDE_HYPERVISOR_CLIENT_TLS_CERT": str(cert),
+            "ANDROMEDE_HYPERVISOR_CLIENT_TLS_KEY": str(key),
+            "ANDROMEDE_HYPERVISOR_AGENT_TLS_CA": str(self.ca_path),
+        }
 
 
 @dataclass
