@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,13 +28,12 @@ import pytest
 from support.guest_images import (
     INIT_MARKER,
     GuestImage,
-    GuestImageUnavailable,
-    build_guest_image,
 )
 from support.hypervisor_agents import AgentPki, AgentProcess, stop_agents
 from support.qemu_host import (
     clear_qemu_host,
     ec2_client,
+    guest_image_or_skip,
     import_image,
     new_qemu_host,
     qemu_processes,
@@ -50,13 +48,7 @@ BOOT_TIMEOUT = 240.0  # TCG on a loaded 2-core machine, three guests
 
 @pytest.fixture(scope="module")
 def guest_image() -> GuestImage:
-    missing = [tool for tool in ("qemu-system-x86_64", "qemu-img") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"QEMU is not installed ({', '.join(missing)}; scripts/install-system-deps.sh)")
-    try:
-        return build_guest_image()
-    except GuestImageUnavailable as exc:
-        pytest.skip(f"cannot build the test guest image: {exc}")
+    return guest_image_or_skip()
 
 
 @dataclass(frozen=True)

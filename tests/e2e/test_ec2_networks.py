@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import time
 import uuid
@@ -26,8 +25,14 @@ from typing import Any
 import pytest
 
 from e2e.iam_helpers import client_for, new_tenant
-from support.guest_images import GuestImage, GuestImageUnavailable, build_guest_image
-from support.qemu_host import clear_qemu_host, ec2_client, import_image, new_qemu_host
+from support.guest_images import GuestImage
+from support.qemu_host import (
+    clear_qemu_host,
+    ec2_client,
+    guest_image_or_skip,
+    import_image,
+    new_qemu_host,
+)
 from support.server import ServerProcess, running_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -107,15 +112,9 @@ done) &
 
 @pytest.fixture(scope="module")
 def guest_image() -> GuestImage:
-    missing = [tool for tool in ("qemu-system-x86_64", "qemu-img") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"QEMU is not installed ({', '.join(missing)}; scripts/install-system-deps.sh)")
     if os.geteuid() != 0:
         pytest.skip("tenant networks need root (network namespaces, bridges, nftables)")
-    try:
-        return build_guest_image()
-    except GuestImageUnavailable as exc:
-        pytest.skip(f"cannot build the test guest image: {exc}")
+    return guest_image_or_skip()
 
 
 @pytest.fixture(scope="module")

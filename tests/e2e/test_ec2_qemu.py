@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import stat
 import subprocess
 import time
@@ -28,12 +27,11 @@ from support.guest_images import (
     INIT_MARKER,
     USER_DATA_EXIT_MARKER,
     GuestImage,
-    GuestImageUnavailable,
-    build_guest_image,
 )
 from support.qemu_host import (
     clear_qemu_host,
     ec2_client,
+    guest_image_or_skip,
     import_image,
     new_qemu_host,
     qemu_processes,
@@ -49,13 +47,7 @@ CANARY_SECTOR = 524288  # 256 MiB into the root disk
 
 @pytest.fixture(scope="module")
 def guest_image() -> GuestImage:
-    missing = [tool for tool in ("qemu-system-x86_64", "qemu-img") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"QEMU is not installed ({', '.join(missing)}; scripts/install-system-deps.sh)")
-    try:
-        return build_guest_image()
-    except GuestImageUnavailable as exc:
-        pytest.skip(f"cannot build the test guest image: {exc}")
+    return guest_image_or_skip()
 
 
 @pytest.fixture(scope="module")

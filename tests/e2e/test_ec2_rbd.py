@@ -8,7 +8,6 @@ tests/contract/test_hypervisor.py. One guest boot: they are slow under TCG.
 
 from __future__ import annotations
 
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,10 +20,14 @@ from support.guest_images import (
     INIT_MARKER,
     USER_DATA_EXIT_MARKER,
     GuestImage,
-    GuestImageUnavailable,
-    build_guest_image,
 )
-from support.qemu_host import clear_qemu_host, ec2_client, import_image, new_qemu_host
+from support.qemu_host import (
+    clear_qemu_host,
+    ec2_client,
+    guest_image_or_skip,
+    import_image,
+    new_qemu_host,
+)
 from support.rbd import POOL, USER, RbdNamespace
 from support.server import ServerProcess, running_server
 
@@ -41,13 +44,7 @@ echo "user data ran"
 
 @pytest.fixture
 def guest_image() -> GuestImage:
-    missing = [tool for tool in ("qemu-system-x86_64", "qemu-img") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"QEMU is not installed ({', '.join(missing)}; scripts/install-system-deps.sh)")
-    try:
-        return build_guest_image()
-    except GuestImageUnavailable as exc:
-        pytest.skip(f"cannot build the test guest image: {exc}")
+    return guest_image_or_skip()
 
 
 @pytest.fixture

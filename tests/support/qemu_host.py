@@ -21,11 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
 
+from support.guest_images import GuestImage, GuestImageUnavailable, build_guest_image
 from support.server import ANDROMEDE, REGION, ServerProcess
 
-__all__ = ["clear_qemu_host", "ec2_client", "import_image", "new_qemu_host", "qemu_processes"]
+__all__ = [
+    "clear_qemu_host",
+    "ec2_client",
+    "guest_image_or_skip",
+    "import_image",
+    "new_qemu_host",
+    "qemu_processes",
+]
 
 
 def new_qemu_host(name: str) -> tuple[Path, dict[str, str]]:
@@ -106,3 +115,15 @@ def ec2_client(server: ServerProcess, credentials: tuple[str, str] | None = None
     return session.client(
         "ec2", endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1})
     )
+
+
+def guest_image_or_skip() -> GuestImage:
+    """The tests' small guest (kernel + busybox initramfs), built once per machine; the test is
+    skipped, naming what is missing, where QEMU is not installed or the image cannot be built."""
+    missing = [tool for tool in ("qemu-system-x86_64", "qemu-img") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"QEMU is not installed ({', '.join(missing)}; scripts/install-system-deps.sh)")
+    try:
+        return build_guest_image()
+    except GuestImageUnavailable as exc:
+        pytest.skip(f"cannot build the test guest image: {exc}")
