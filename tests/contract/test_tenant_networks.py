@@ -16,13 +16,14 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
 from andromede.hypervisor.tenant_network import (
+    NetworkCommandError,
     NetworkLayout,
     TenantNetworks,
     render_firewall,
@@ -378,3 +379,63 @@ async def test_one_instances_rules_change_alone_and_the_last_release_removes_the
             plugged.netns
             not in subprocess.run(["ip", "netns"], capture_output=True, text=True).stdout
         )
+
+
+def _dhcp_servers(networks: TenantNetworks, network_id: str) -> list[int]:
+    """The dnsmasq processes serving a network (its pid file is in their command line)."""
+    pidfile = os.fsencode(networks._dhcp_pidfile(network_id))
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if pidfile in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _namespace_of_this_thread() -> str:
+    return os.readlink("/proc/thread-self/ns/net")
+
+
+async def test_a_plug_opens_the_tap_and_sets_the_sysctls_inside_the_namespace_only(
+    networks: TenantNetworks,
+) -> None:
+    host_forwarding = Path("/proc/sys/net/ipv4/ip_forward").read_text()
+    ours = _namespace_of_this_thread()
+    network = _network("111111111111")
+    plugged = await networks.plug("i-tap", _nic(network, 5))
+    inside = subprocess.run(
+        ["ip", "netns", "exec", plugged.netns, "sysctl", "-n", "net.ipv4.ip_forward",
+         "net.ipv4.conf.br0.proxy_arp", "net.ipv4.conf.br0.proxy_arp_pvlan"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert inside == ["1", "1", "1"]
+    assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == host_forwarding
+    tap = await networks.open_tap(plugged)
+    try:
+        # The descriptor is attached to the instance's tap, which lives in the namespace.
+        assert f"iff:\t{plugged.tap}" in Path(f"/proc/self/fdinfo/{tap}").read_text()
+    finally:
+        os.close(tap)
+    assert _namespace_of_this_thread() == ours
+    ghost = replace(plugged, tap="tapnothere0")
+    with pytest.raises(NetworkCommandError, match="tapnothere0"):
+        await networks.open_tap(ghost)
+
+
+async def test_one_dhcp_server_per_network_and_none_after_its_last_release(
+    networks: TenantNetworks,
+) -> None:
+    network = _network("111111111111")
+    await networks.plug("i-one", _nic(network, 5))
+    first = _dhcp_servers(networks, network.network_id)
+    assert len(first) == 1
+    await networks.plug("i-two", _nic(network, 6))  # restarted with the new lease
+    second = _dhcp_servers(networks, network.network_id)
+    assert len(second) == 1 and second != first
+    await networks.release("i-one")
+    assert len(_dhcp_servers(networks, network.network_id)) == 1
+    await networks.release("i-two")
+    assert _dhcp_servers(networks, network.network_id) == []

@@ -44,7 +44,7 @@ towards the transit and public ranges (the host, other tenants' public addresses
 the namespace, whatever the host's own forwarding settings.
 
 QEMU joins a network through the tap :meth:`plug` created, opened inside the namespace by a
-short helper that hands the file descriptor back (:meth:`TenantNetworks.open_tap`): QEMU itself
+thread of the agent that enters it for that alone (:meth:`TenantNetworks.open_tap`): QEMU itself
 stays in the host's namespace, where its storage is (Ceph monitors for RBD volumes are not
 reachable from a tenant network, nor should they be). State (which index, which addresses) is
 kept in a JSON file under the state directory, rewritten atomically, so a restarted agent finds
@@ -55,6 +55,8 @@ Needs root (CAP_NET_ADMIN) and the ``ip``, ``nft``, ``bridge`` and ``dnsmasq`` c
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import fcntl
 import hashlib
 import ipaddress
 import json
@@ -62,11 +64,13 @@ import logging
 import os
 import signal
 import socket
-import sys
-from collections.abc import Collection, Mapping, Sequence
+import struct
+import threading
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from andromede.compute.driver import (
     FirewallRule,
@@ -89,6 +93,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 METADATA_ADDRESS = "169.254.169.254"
 # Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) headers.
@@ -97,19 +102,11 @@ _MIN_UNDERLAY_MTU = 576 + VXLAN_OVERHEAD  # IPv4's minimum datagram, inside
 _BRIDGE = "br0"
 _TRANSIT = "transit"
 _VXLAN = "vxlan0"
-_DHCP_EXIT_POLLS = 250  # of 20 ms: five seconds for dnsmasq to exit on SIGTERM
-
-
-# Run inside the namespace by :meth:`TenantNetworks.open_tap`: attach to the existing tap (the
-# same flags ``ip tuntap add mode tap`` gave it) and send the descriptor over the socket.
-_OPEN_TAP = """
-import fcntl, os, socket, struct, sys
-TUNSETIFF, IFF_TAP, IFF_NO_PI = 0x400454CA, 0x0002, 0x1000
-tap = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
-fcntl.ioctl(tap, TUNSETIFF, struct.pack("16sH", sys.argv[1].encode(), IFF_TAP | IFF_NO_PI))
-channel = socket.socket(fileno=int(sys.argv[2]))
-socket.send_fds(channel, [b"t"], [tap])
-"""
+_DHCP_EXIT_TIMEOUT = 5.0  # seconds for dnsmasq to exit on SIGTERM, then SIGKILL
+_NETNS_DIR = Path("/run/netns")  # where ``ip netns`` keeps the namespaces it names
+_CLONE_NEWNET = 0x40000000
+_TUNSETIFF = 0x400454CA
+_TAP_FLAGS = 0x0002 | 0x1000  # IFF_TAP | IFF_NO_PI
 
 
 class NetworkCommandError(RuntimeError):
@@ -409,46 +406,41 @@ class TenantNetworks:
         return ["ip", "netns", "exec", self.netns(network_id)]
 
     async def open_tap(self, plugged: PluggedNic, *, timeout: float = 10.0) -> int:
-        """A file descriptor on the instance's tap, opened inside its network's namespace
-        (a tap is opened by name in the namespace it lives in) and passed back over a socket
-        pair; the caller hands it to QEMU and closes its own copy."""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            helper = await asyncio.create_subprocess_exec(
-                *self.exec_prefix(plugged.network_id),
-                sys.executable, "-c", _OPEN_TAP, plugged.tap, str(theirs.fileno()),
-                pass_fds=(theirs.fileno(),),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE,
-            )  # fmt: skip
-            theirs.close()
+        """A file descriptor on the instance's tap, opened inside its network's namespace (a
+        tap is opened by name in the namespace it lives in, here by a thread that enters it);
+        the caller hands it to QEMU and closes its own copy."""
+
+        def attach() -> int:
+            # TUNSETIFF on a name that does not exist would create a new, unplugged tap.
+            socket.if_nametoindex(plugged.tap)  # OSError when it is not in the namespace
+            tap = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
             try:
-                _, stderr = await asyncio.wait_for(helper.communicate(), timeout)
-            except TimeoutError:
-                helper.kill()
-                await helper.wait()
-                raise NetworkCommandError(f"opening tap {plugged.tap} timed out") from None
-            if helper.returncode != 0:
-                message = stderr.decode(errors="replace").strip()[-300:]
-                raise NetworkCommandError(f"opening tap {plugged.tap} failed: {message}")
-            ours.setblocking(False)
-            _, fds, _, _ = socket.recv_fds(ours, 1, 1)
-            if len(fds) != 1:
-                raise NetworkCommandError(f"opening tap {plugged.tap}: no descriptor came back")
-            return fds[0]
-        finally:
-            theirs.close()
-            ours.close()
+                # The flags ``ip tuntap add mode tap`` gave it.
+                fcntl.ioctl(tap, _TUNSETIFF, struct.pack("16sH", plugged.tap.encode(), _TAP_FLAGS))
+            except BaseException:
+                os.close(tap)
+                raise
+            return tap
+
+        try:
+            return await asyncio.wait_for(_in_netns(plugged.netns, attach), timeout)
+        except TimeoutError:
+            raise NetworkCommandError(f"opening tap {plugged.tap} timed out") from None
+        except OSError as exc:
+            raise NetworkCommandError(f"opening tap {plugged.tap} failed: {exc}") from None
 
     def _host_link(self, index: int) -> str:
         return f"{self._layout.link_prefix}t{index}"
 
     def _transit(self, index: int) -> tuple[str, str]:
         """(host side, namespace side) addresses of a network's /30 transit link."""
-        link = list(ipaddress.IPv4Network(self._layout.transit_cidr).subnets(new_prefix=30))[index]
-        hosts = list(link.hosts())
-        return str(hosts[0]), str(hosts[1])
+        # Computed, not listed: a /16 holds 16,384 links, and listing them took longer than
+        # building a network.
+        transit = ipaddress.IPv4Network(self._layout.transit_cidr)
+        if not 0 <= index < transit.num_addresses // 4:
+            raise NetworkCommandError(f"transit link {index} is outside transit_cidr")
+        base = int(transit.network_address) + 4 * index
+        return str(ipaddress.IPv4Address(base + 1)), str(ipaddress.IPv4Address(base + 2))
 
     def host_transit_ip(self, network_id: str) -> str:
         """Where the host meets the network: the metadata server listens here."""
@@ -465,8 +457,11 @@ class TenantNetworks:
         async with self._lock:
             await self._ensure_locked(spec, rebuild=True)
 
-    async def _ensure_locked(self, spec: NetworkSpec, *, rebuild: bool) -> _NetworkRecord:
-        """The network's record; built when new, when its namespace is gone, or on ``rebuild``."""
+    async def _ensure_locked(
+        self, spec: NetworkSpec, *, rebuild: bool, finish: bool = True
+    ) -> _NetworkRecord:
+        """The network's record; built when new, when its namespace is gone, or on ``rebuild``
+        (``finish``: see :meth:`_build`)."""
         record = self._state.networks.get(spec.network_id)
         if record is None:
             record = _NetworkRecord(
@@ -480,69 +475,93 @@ class TenantNetworks:
             record.vni = spec.vni
             self._save()
             rebuild = True
-        if rebuild or self.netns(spec.network_id) not in await self._namespaces():
-            await self._build(record)
+        if rebuild or not _namespace_exists(self.netns(spec.network_id)):
+            await self._build(record, finish=finish)
         return record
 
-    async def _build(self, record: _NetworkRecord) -> None:
+    async def _build(self, record: _NetworkRecord, *, finish: bool = True) -> None:
+        """Build (or repair) the network's namespace, bridge and transit link; with ``finish``
+        also its overlay entries, firewall and DHCP, which :meth:`plug` applies itself once its
+        tap is in (so a first instance does not load them twice).
+
+        Few processes: every ``ip`` change of one namespace goes in one ``ip -batch``, the
+        sysctls are written from a thread inside the namespace, and the host's metadata guard
+        loads meanwhile (an instance's first start waits on all of this)."""
         ns = self.netns(record.network_id)
         cidr = ipaddress.IPv4Network(record.cidr)
         gateway = f"{next(cidr.hosts())}/{cidr.prefixlen}"
         host_ip, ns_ip = self._transit(record.index)
         host_link = self._host_link(record.index)
-        if ns not in await self._namespaces():
-            await _run("ip", "netns", "add", ns)
-        nsx = ["ip", "-n", ns]
-        await _run(*nsx, "link", "set", "lo", "up")
-        if not await _link_exists(ns, _BRIDGE):
-            await _run(*nsx, "link", "add", _BRIDGE, "type", "bridge")
-        await _run(*nsx, "addr", "replace", gateway, "dev", _BRIDGE)
-        if self._overlay(record):
-            # Every host answers for the gateway itself, as its own router (a MAC of its own:
-            # the other hosts address their routed frames to it).
-            await _run(
-                *nsx, "link", "set", _BRIDGE, "address", self._router(record.network_id),
-                "mtu", str(self._layout.overlay_mtu),
-            )  # fmt: skip
-        await _run(*nsx, "link", "set", _BRIDGE, "up")
-        await _run(
-            "ip", "netns", "exec", ns, "sysctl", "-q", "-w",
-            "net.ipv4.ip_forward=1",
-            f"net.ipv4.conf.{_BRIDGE}.proxy_arp=1",
-            f"net.ipv4.conf.{_BRIDGE}.proxy_arp_pvlan=1",
-        )  # fmt: skip
-        if not await _link_exists(ns, _TRANSIT):
-            # A host-side end without its peer is left over from a namespace that is gone (or
-            # going: the kernel destroys a deleted namespace's links asynchronously).
-            await _run("ip", "link", "del", host_link, check=False)
-            await _retry_while_exists(
-                "ip", "link", "add", host_link, "type", "veth", "peer", "name", _TRANSIT,
-                "netns", ns,
-            )  # fmt: skip
-        await _run("ip", "addr", "replace", f"{host_ip}/30", "dev", host_link)
-        await _run("ip", "link", "set", host_link, "up")
-        await _run(*nsx, "addr", "replace", f"{ns_ip}/30", "dev", _TRANSIT)
-        await _run(*nsx, "link", "set", _TRANSIT, "up")
-        await _run(*nsx, "route", "replace", "default", "via", host_ip)
-        await _run("nft", "-f", "-", stdin=render_metadata_guard(self._layout))
-        if self._overlay(record):
-            await self._build_vxlan(record)
-        for nic in self._nics_of(record.network_id):
-            await _run(
-                "ip", "route", "replace", f"{nic.public_ip}/32", "via", ns_ip, "dev", host_link
+        guard = asyncio.ensure_future(
+            _run("nft", "-f", "-", stdin=render_metadata_guard(self._layout))
+        )
+        try:
+            if _namespace_exists(ns):
+                links = await _links(ns)
+            else:
+                await _run("ip", "netns", "add", ns)
+                links = {"lo"}
+            if _TRANSIT not in links:
+                # A host-side end without its peer is left over from a namespace that is gone
+                # (or going: the kernel destroys a deleted namespace's links asynchronously).
+                if _host_link_exists(host_link):
+                    await _run("ip", "link", "del", host_link, check=False)
+                await _retry_while_exists(
+                    "ip", "link", "add", host_link, "type", "veth", "peer", "name", _TRANSIT,
+                    "netns", ns,
+                )  # fmt: skip
+            await _ip_batch(
+                None,
+                f"addr replace {host_ip}/30 dev {host_link}",
+                f"link set {host_link} up",
+                *(
+                    f"route replace {nic.public_ip}/32 via {ns_ip} dev {host_link}"
+                    for nic in self._nics_of(record.network_id)
+                ),
             )
-        await self._apply_overlay(record)
-        await self._apply_firewall(record)
-        await self._restart_dhcp(record)
+            inside = ["link set lo up"]
+            if _BRIDGE not in links:
+                inside.append(f"link add {_BRIDGE} type bridge")
+            inside.append(f"addr replace {gateway} dev {_BRIDGE}")
+            if self._overlay(record):
+                # Every host answers for the gateway itself, as its own router (a MAC of its
+                # own: the other hosts address their routed frames to it).
+                inside.append(
+                    f"link set {_BRIDGE} address {self._router(record.network_id)} "
+                    f"mtu {self._layout.overlay_mtu}"
+                )
+            inside += [
+                f"link set {_BRIDGE} up",
+                f"addr replace {ns_ip}/30 dev {_TRANSIT}",
+                f"link set {_TRANSIT} up",
+                f"route replace default via {host_ip}",
+            ]
+            await _ip_batch(ns, *inside)
+            await _write_sysctls(
+                ns,
+                {
+                    "net/ipv4/ip_forward": "1",
+                    f"net/ipv4/conf/{_BRIDGE}/proxy_arp": "1",
+                    f"net/ipv4/conf/{_BRIDGE}/proxy_arp_pvlan": "1",
+                },
+            )
+        finally:
+            await asyncio.gather(guard, return_exceptions=True)
+        guard.result()  # raises when the guard failed to load
+        if self._overlay(record):
+            await self._build_vxlan(record, links)
+        if finish:
+            await self._apply_overlay(record)
+            await _all(self._apply_firewall(record), self._restart_dhcp(record))
         if self._watcher is not None:
             await self._watcher.network_up(host_ip)
 
-    async def _build_vxlan(self, record: _NetworkRecord) -> None:
+    async def _build_vxlan(self, record: _NetworkRecord, links: Collection[str]) -> None:
         """The network's VXLAN port on its bridge. Created in the host's namespace, so its
         UDP socket lives there (on the underlay), then moved into the network's: the tenant's
         namespace never sees the underlay, only the port."""
         ns = self.netns(record.network_id)
-        if not await _link_exists(ns, _VXLAN):
+        if _VXLAN not in links:
             staging = f"{self._layout.link_prefix}x{record.index}"
             underlay = self._layout.underlay_netns
             ip = ["ip", "-n", underlay] if underlay else ["ip"]
@@ -556,12 +575,13 @@ class TenantNetworks:
                 *ip, "link", "set", staging, "mtu", str(self._layout.overlay_mtu), "netns", ns
             )
             await _run("ip", "-n", ns, "link", "set", staging, "name", _VXLAN)
-        await _run("ip", "-n", ns, "link", "set", _VXLAN, "master", _BRIDGE)
-        # Forwarding entries are ours (one per peer router), never learnt from the wire.
-        await _run(
-            "ip", "netns", "exec", ns, "bridge", "link", "set", "dev", _VXLAN, "learning", "off"
+        await _ip_batch(
+            ns,
+            f"link set {_VXLAN} master {_BRIDGE}",
+            # Forwarding entries are ours (one per peer router), never learnt from the wire.
+            f"link set dev {_VXLAN} type bridge_slave learning off",
+            f"link set {_VXLAN} up",
         )
-        await _run("ip", "-n", ns, "link", "set", _VXLAN, "up")
 
     async def plug(
         self, instance_id: str, nic: NicSpec, firewall: InstanceFirewall | None = None
@@ -570,7 +590,7 @@ class TenantNetworks:
         first when needed), give it a public address, a DHCP lease and its firewall chains —
         ``firewall``, else what it had, else deny all ingress; idempotent."""
         async with self._lock:
-            record = await self._ensure_locked(nic.network, rebuild=False)
+            record = await self._ensure_locked(nic.network, rebuild=False, finish=False)
             plugged = self._state.nics.get(instance_id)
             if plugged is None:
                 plugged = PluggedNic(
@@ -588,25 +608,27 @@ class TenantNetworks:
                 rules[plugged.private_ip] = firewall
             rules.setdefault(plugged.private_ip, InstanceFirewall())
             self._save()
-            nsx = ["ip", "-n", plugged.netns]
-            if not await _link_exists(plugged.netns, plugged.tap):
-                await _run(*nsx, "tuntap", "add", "dev", plugged.tap, "mode", "tap")
+            tap = plugged.tap
+            inside = []
+            if tap not in await _links(plugged.netns):
+                inside.append(f"tuntap add dev {tap} mode tap")
             if self._overlay(record):
-                await _run(*nsx, "link", "set", plugged.tap, "mtu", str(self._layout.overlay_mtu))
-            await _run(*nsx, "link", "set", plugged.tap, "master", _BRIDGE)
-            await _run(
-                "ip", "netns", "exec", plugged.netns,
-                "bridge", "link", "set", "dev", plugged.tap, "isolated", "on",
-            )  # fmt: skip
-            await _run(*nsx, "link", "set", plugged.tap, "up")
+                inside.append(f"link set {tap} mtu {self._layout.overlay_mtu}")
+            inside += [
+                f"link set {tap} master {_BRIDGE}",
+                f"link set dev {tap} type bridge_slave isolated on",
+                f"link set {tap} up",
+            ]
             _, ns_ip = self._transit(record.index)
-            await _run(
-                "ip", "route", "replace", f"{plugged.public_ip}/32", "via", ns_ip,
-                "dev", self._host_link(record.index),
+            await _all(
+                _ip_batch(plugged.netns, *inside),
+                _run(
+                    "ip", "route", "replace", f"{plugged.public_ip}/32", "via", ns_ip,
+                    "dev", self._host_link(record.index),
+                ),
             )  # fmt: skip
             await self._apply_overlay(record)  # its address is no other host's any more
-            await self._apply_firewall(record)
-            await self._restart_dhcp(record)
+            await _all(self._apply_firewall(record), self._restart_dhcp(record))
             return plugged
 
     async def unplug(self, instance_id: str) -> None:
@@ -621,8 +643,9 @@ class TenantNetworks:
             plugged = self._state.nics.get(instance_id)
             if plugged is None:
                 return
-            await self._unplug_locked(instance_id)
-            if not self._nics_of(plugged.network_id):
+            if any(n.instance_id != instance_id for n in self._nics_of(plugged.network_id)):
+                await self._unplug_locked(instance_id)
+            else:  # its last instance: the namespace goes, its tap and rules with it
                 await self._remove_locked(plugged.network_id)
 
     async def _unplug_locked(self, instance_id: str) -> None:
@@ -633,12 +656,11 @@ class TenantNetworks:
         self._save()
         record = self._state.networks.get(plugged.network_id)
         await _run("ip", "route", "del", f"{plugged.public_ip}/32", check=False)
-        if await _link_exists(plugged.netns, plugged.tap):
+        if _namespace_exists(plugged.netns) and plugged.tap in await _links(plugged.netns):
             await _run("ip", "-n", plugged.netns, "link", "del", plugged.tap, check=False)
         if record is not None:
             await self._apply_overlay(record)
-            await self._apply_firewall(record)
-            await self._restart_dhcp(record)
+            await _all(self._apply_firewall(record), self._restart_dhcp(record))
 
     async def set_instance_firewall(self, instance_id: str, firewall: InstanceFirewall) -> bool:
         """Replace one plugged instance's rules (its network's ruleset is rewritten atomically,
@@ -692,7 +714,7 @@ class TenantNetworks:
             else:
                 self._state.peers.pop(network_id, None)
             self._save()
-            if record is not None and self.netns(network_id) in await self._namespaces():
+            if record is not None and _namespace_exists(self.netns(network_id)):
                 await self._apply_overlay(record)
                 await self._apply_firewall(record)
 
@@ -838,13 +860,7 @@ class TenantNetworks:
             pid = int(pidfile.read_text().strip())
             # A pid from before a reboot may now be someone else's: only ours names the file.
             if os.fsencode(pidfile) in Path(f"/proc/{pid}/cmdline").read_bytes():
-                os.kill(pid, signal.SIGTERM)
-                for _ in range(_DHCP_EXIT_POLLS):
-                    if not _running(pid):
-                        break
-                    await asyncio.sleep(0.02)
-                else:
-                    os.kill(pid, signal.SIGKILL)
+                await _terminate(pid, _DHCP_EXIT_TIMEOUT)
         except (OSError, ValueError):
             pass
         pidfile.unlink(missing_ok=True)
@@ -869,10 +885,6 @@ class TenantNetworks:
             f"--dhcp-host={nic.mac},{nic.private_ip}" for nic in self._nics_of(record.network_id)
         ]
         await _run(*command)
-
-    async def _namespaces(self) -> set[str]:
-        output = await _run("ip", "netns", "list")
-        return {line.split()[0] for line in output.splitlines() if line.strip()}
 
     # -- state file ------------------------------------------------------------------------
 
@@ -931,13 +943,143 @@ def _running(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
-async def _link_exists(netns: str | None, name: str) -> bool:
-    prefix: Sequence[str] = ("ip", "-n", netns) if netns else ("ip",)
-    process = await asyncio.create_subprocess_exec(
-        *prefix, "link", "show", "dev", name,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    return await process.wait() == 0
+def _namespace_exists(netns: str) -> bool:
+    return (_NETNS_DIR / netns).exists()
+
+
+def _host_link_exists(name: str) -> bool:
+    return os.path.exists(f"/sys/class/net/{name}")
+
+
+async def _links(netns: str) -> set[str]:
+    """The names of the links in a namespace."""
+    listed = await _run("ip", "-n", netns, "-o", "link", "show")
+    # "2: br0: <...>", "3: transit@if12: <...>"
+    return {line.split(":")[1].strip().split("@")[0] for line in listed.splitlines() if line}
+
+
+async def _ip_batch(netns: str | None, *commands: str) -> None:
+    """Several ``ip`` commands in one process, in order, stopping at the first that fails."""
+    prefix = ("ip", "-n", netns) if netns else ("ip",)
+    await _run(*prefix, "-batch", "-", stdin="\n".join(commands) + "\n")
+
+
+async def _all(*steps: Awaitable[object]) -> None:
+    """Run independent steps concurrently; every one runs to its end, the first failure is
+    raised after."""
+    for outcome in await asyncio.gather(*steps, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+async def _write_sysctls(netns: str, values: Mapping[str, str]) -> None:
+    """Set a namespace's sysctls (``/proc/sys`` keys), from a thread inside it: the
+    ``net/`` tree under ``/proc/sys`` shows the namespace of whoever opens it."""
+
+    def write() -> None:
+        for key, value in values.items():
+            with open(f"/proc/sys/{key}", "w") as entry:
+                entry.write(value)
+
+    try:
+        await _in_netns(netns, write)
+    except OSError as exc:
+        raise NetworkCommandError(f"setting sysctls in {netns} failed: {exc}") from None
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, _CLONE_NEWNET) != 0:
+        number = ctypes.get_errno()
+        raise OSError(number, os.strerror(number))
+
+
+async def _in_netns(netns: str, work: Callable[[], _T]) -> _T:
+    """``work()`` run inside a network namespace, by a thread of its own that enters it
+    (``setns`` moves the calling thread only) and ends after, so no thread of the process
+    ever runs anything else there — not even when it could not return to the host's."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[_T] = loop.create_future()
+
+    def settle(outcome: _T | BaseException) -> None:
+        if done.cancelled():
+            if isinstance(outcome, int):
+                os.close(outcome)  # a descriptor nobody waits for any more
+            return
+        if isinstance(outcome, BaseException):
+            done.set_exception(outcome)
+        else:
+            done.set_result(outcome)
+
+    def run() -> None:
+        outcome: _T | BaseException
+        try:
+            own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                target = os.open(_NETNS_DIR / netns, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    _setns(target)
+                finally:
+                    os.close(target)
+                try:
+                    outcome = work()
+                finally:
+                    _setns(own)
+            finally:
+                os.close(own)
+        except BaseException as exc:  # handed to the awaiting task
+            outcome = exc
+        try:
+            loop.call_soon_threadsafe(settle, outcome)
+        except RuntimeError:  # the loop is closed: nobody waits
+            if isinstance(outcome, int):
+                os.close(outcome)
+
+    threading.Thread(target=run, name=f"netns-{netns}", daemon=True).start()
+    return await done
+
+
+async def _terminate(pid: int, timeout: float) -> None:
+    """SIGTERM ``pid`` (not a child of ours) and wait for it to exit, SIGKILL after
+    ``timeout``: woken by a pidfd when the kernel has one, else by polling."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    except OSError:
+        pidfd = None
+    try:
+        os.kill(pid, signal.SIGTERM)
+        if pidfd is not None:
+            loop = asyncio.get_running_loop()
+            exited = loop.create_future()
+
+            def wake() -> None:
+                if not exited.done():
+                    exited.set_result(None)
+
+            loop.add_reader(pidfd, wake)
+            try:
+                await asyncio.wait_for(exited, timeout)
+                return
+            except TimeoutError:
+                pass
+            finally:
+                loop.remove_reader(pidfd)
+        else:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if not _running(pid):
+                    return
+                await asyncio.sleep(0.005)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 async def _retry_while_exists(*command: str, attempts: int = 50) -> None:

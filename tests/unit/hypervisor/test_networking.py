@@ -4,11 +4,16 @@ groups, how an instance's wiring is kept on disk, the metadata listeners, the mo
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import secrets
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +36,12 @@ from andromede.http.response import Receive, Scope, Send
 from andromede.hypervisor import HypervisorError, QemuDriver, QemuDriverConfig
 from andromede.hypervisor.metadata_listeners import MetadataListeners
 from andromede.hypervisor.process import QemuProcess
+from andromede.hypervisor.tenant_network import (
+    NetworkCommandError,
+    NetworkLayout,
+    TenantNetworks,
+    _terminate,
+)
 from andromede.hypervisor.user_network import ingress_allows_tcp, user_netdev
 
 SSH = PortForward("127.0.0.1", 2222, 22)
@@ -150,3 +161,49 @@ async def test_bridge_mode_refused_by_the_host_is_an_error_not_a_fallback(
         await forced.networking()
     automatic = QemuDriver(short_dir, config=QemuDriverConfig(networking="auto"))
     assert await automatic.networking() is NetworkMode.USER
+
+
+# -- tenant network pieces that need no namespace ------------------------------------------
+
+
+def test_transit_links_are_computed_as_the_cidr_lists_them(tmp_path: Path) -> None:
+    for transit in ("100.64.0.0/24", "100.64.0.0/16", "10.9.8.0/29"):
+        networks = TenantNetworks(
+            tmp_path,
+            NetworkLayout(transit_cidr=transit, public_cidr="100.99.0.0/24"),
+        )
+        links = list(ipaddress.IPv4Network(transit).subnets(new_prefix=30))
+        for index in {0, 1, len(links) // 2, len(links) - 1}:
+            hosts = list(links[index].hosts())
+            assert networks._transit(index) == (str(hosts[0]), str(hosts[1]))
+        with pytest.raises(NetworkCommandError):
+            networks._transit(len(links))
+        with pytest.raises(NetworkCommandError):
+            networks._transit(-1)
+
+
+def _ignores_sigterm() -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-c",
+         "import signal,time,sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+         "print('ready', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stdout.readline() == b"ready\n"
+    return process
+
+
+async def test_terminate_waits_for_the_exit_and_kills_what_ignores_sigterm() -> None:
+    polite = subprocess.Popen(["sleep", "60"])
+    started = time.monotonic()
+    await _terminate(polite.pid, 5.0)
+    assert time.monotonic() - started < 2  # woken by the exit, not by the timeout
+    assert polite.wait(timeout=5) == -signal.SIGTERM
+    stubborn = _ignores_sigterm()
+    started = time.monotonic()
+    await _terminate(stubborn.pid, 0.3)
+    assert 0.3 <= time.monotonic() - started < 3
+    assert stubborn.wait(timeout=5) == -signal.SIGKILL
+    assert stubborn.stdout is not None
+    stubborn.stdout.close()
+    await _terminate(stubborn.pid, 0.3)  # gone (reaped) already: nothing to do
