@@ -23,7 +23,10 @@ interval; the service's deletion grace is what GETs rely on). A range within one
 RADOS read, a larger one also stats the head and its last tail first.
 
 I/O is asynchronous: librados completions resolve asyncio futures through
-``loop.call_soon_threadsafe``; no thread waits on the network. Only connecting and object
+``loop.call_soon_threadsafe``; no thread waits on the network. librados calls completions on
+its own threads, which Python does not know: each callback would make a Python thread state
+and drop it again (see :func:`_keep_thread_state`), so the first callback on each such thread
+keeps one for the thread's life. Only connecting and object
 listings (for the sweeper) run in worker threads. Every operation has librados' own timeouts
 (``rados_osd_op_timeout``, ``rados_mon_op_timeout``): a cluster that does not answer gives
 :class:`BlobStoreUnavailable`, never a hang.
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import errno
 import itertools
 import json
@@ -48,6 +52,7 @@ import logging
 import math
 import os
 import re
+import threading
 import time
 import weakref
 from collections import deque
@@ -282,6 +287,29 @@ async def _open_ioctx(client: Any, pool: str, namespace: str) -> Any:
     return ioctx
 
 
+_kept = threading.local()
+_gil_state_ensure = ctypes.pythonapi.PyGILState_Ensure
+
+
+def _keep_thread_state() -> None:
+    """Keep the calling librados thread's Python thread state for the thread's life.
+
+    The binding runs each completion callback under ``PyGILState_Ensure``/``Release``. On a
+    thread Python did not start, that makes a thread state and destroys it again on every
+    callback, and on Python 3.11 each one maps (``mmap``) and unmaps a 16 KiB frame stack:
+    a TLB shoot-down of every core per RADOS operation, about a third of the completion
+    thread's CPU on a 4 KiB GET (docs/decisions/0027-rados-small-gets.md). One more
+    ``PyGILState_Ensure`` that is never released keeps the count above zero, so later
+    callbacks reuse the state. librados' threads live as long as its client (a handful per
+    client); the state of a thread that ends with a replaced client stays allocated (a few
+    KiB, once per replacement).
+    """
+    if getattr(_kept, "state", False):
+        return
+    _gil_state_ensure()  # the GIL is held: only the thread state's count goes up
+    _kept.state = True
+
+
 def _bridge() -> tuple[asyncio.Future[Any], Callable[[Any], None]]:
     """A future of the running loop, and the function that resolves it from librados'
     finisher thread, where completion callbacks run."""
@@ -289,6 +317,7 @@ def _bridge() -> tuple[asyncio.Future[Any], Callable[[Any], None]]:
     future: asyncio.Future[Any] = loop.create_future()
 
     def resolve(value: Any) -> None:
+        _keep_thread_state()
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
             loop.call_soon_threadsafe(_set_result, future, value)
 
