@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import Connection
 
 __all__ = ["InsertIgnoringConflict", "RowQuery", "Upsert"]
@@ -20,28 +21,52 @@ __all__ = ["InsertIgnoringConflict", "RowQuery", "Upsert"]
 
 # Named parameters (``:name``), which the sqlite3 module binds from a mapping as it is.
 _SQLITE_NAMED = sqlite.dialect(paramstyle="named")
+# asyncpg's ``$1``, ``$2``…, with the bind casts SQLAlchemy's asyncpg dialect sends.
+_ASYNCPG = asyncpg_dialect()  # type: ignore[no-untyped-call]
 
 
 class RowQuery:
     """A read-only ``SELECT`` of at most one row, for :meth:`Database.read_row
     <andromede.db.database.Database.read_row>`.
 
-    Built once (a module constant): its SQLite text is compiled here, so a read on SQLite goes
-    straight to the sqlite3 driver (its own statement cache keeps the prepared statement)
-    without SQLAlchemy's per-call execution machinery, which cost several times the query on a
-    small GET (docs/decisions/0025-small-request-cpu-2.md); PostgreSQL runs ``statement``
-    through SQLAlchemy as any read. A row is a sequence of the selected columns in order (a
-    tuple on SQLite, whose values no column type converts): read a ``UtcDateTime`` column with
-    ``andromede.db.types.utc_from_stored``, which takes SQLite's integer microseconds and
-    PostgreSQL's datetimes alike.
+    Built once (a module constant): its SQLite and PostgreSQL texts are compiled here, so a
+    read goes straight to the driver (sqlite3, or asyncpg, whose statement cache keeps the
+    prepared statement) without SQLAlchemy's per-call execution machinery, which cost several
+    times the query on a small GET (docs/decisions/0025-small-request-cpu-2.md), nor, on
+    PostgreSQL, the greenlet that runs it (docs/decisions/0027-rados-small-gets.md). A row is a
+    tuple of the selected columns in order, whose values no column type converts: read a
+    ``UtcDateTime`` column with ``andromede.db.types.utc_from_stored``, which takes SQLite's
+    integer microseconds and PostgreSQL's datetimes alike. Only columns whose driver value is
+    the value (text, numbers, ``UtcDateTime``) belong in a ``RowQuery``.
     """
 
-    __slots__ = ("columns", "sqlite_text", "statement")
+    __slots__ = ("columns", "postgresql_parameters", "postgresql_text", "sqlite_text", "statement")
 
     def __init__(self, statement: sa.Select[Any]) -> None:
         self.statement = statement
         self.columns: tuple[str, ...] = tuple(statement.selected_columns.keys())
         self.sqlite_text = str(statement.compile(dialect=_SQLITE_NAMED))
+        compiled = statement.compile(dialect=_ASYNCPG)
+        self.postgresql_text = str(compiled)
+        # The parameters in ``$n`` order, each with the value the statement gave it, if any
+        # (a literal or a LIMIT becomes a parameter too).
+        values = compiled.params
+        self.postgresql_parameters: tuple[tuple[str, Any], ...] = tuple(
+            (name, _REQUIRED if compiled.binds[name].required else values.get(name))
+            for name in compiled.positiontup or ()
+        )
+
+    def postgresql_arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        """The values for ``$1``, ``$2``…: from ``params``, else the statement's own
+        (KeyError for a parameter that has none)."""
+        arguments = [params.get(name, value) for name, value in self.postgresql_parameters]
+        if _REQUIRED in arguments:
+            missing = [name for name, _ in self.postgresql_parameters if name not in params]
+            raise KeyError(f"no value for the parameters {missing}")
+        return arguments
+
+
+_REQUIRED = object()  # a parameter the statement gives no value
 
 
 class InsertIgnoringConflict:
