@@ -26,10 +26,10 @@ goes without a sampler's bias (py-spy counts a thread waiting in native code as 
 
 ``--profile DIR`` adds, after the measured rounds, one PUT and one GET run per target under
 ``py-spy record --format raw`` (collapsed stacks, one file per target and operation) on the
-worker process; those runs are not counted, py-spy's sampling slows the process it samples. With ``--perf``
-one more GET run per target is recorded by ``perf record -g`` (``DIR/<target>-get.perf``,
-read with ``perf report -i``): native frames and the kernel, which py-spy does not see (the
-GIL's hand-offs, socket system calls, librados).
+worker process; those runs are not counted, py-spy's sampling slows the process it samples.
+With ``--perf`` one more GET run per target is recorded by ``perf record -g``
+(``DIR/<target>-get.perf``, read with ``perf report -i``): native frames and the kernel, which
+py-spy does not see (the GIL's hand-offs, socket system calls, librados).
 """
 
 from __future__ import annotations
@@ -267,9 +267,7 @@ def main() -> None:
         try:
             with _servers(Path(work), args.baseline, cluster) as endpoints:
                 results = asyncio.run(
-                    _measure(
-                        endpoints, args.rounds, args.seconds, args.profile, threads, args.perf
-                    )
+                    _measure(endpoints, args.rounds, args.seconds, args.profile, threads, args.perf)
                 )
         finally:
             if cluster is not None:
