@@ -56,7 +56,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from andromede.db.errors import DatabaseUnavailable
-from andromede.db.statements import RowQuery
+from andromede.db.statements import RowQuery, RowStatement
 
 __all__ = ["PostgresDatabase", "create_postgres_engine", "sync_postgres_url"]
 
@@ -152,13 +152,26 @@ def _is_stale_connection(exc: BaseException) -> bool:
     return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
 
 
+# The server ended the session (pg_terminate_backend, a shutdown): the connection is gone.
+_SESSION_ENDED = frozenset({"57P01", "57P02"})
+
+
 def _is_driver_disconnect(exc: BaseException) -> bool:
-    """Whether an exception raised by asyncpg itself (the raw :meth:`PostgresDatabase.read_row`
-    path) says its connection is gone: closed, reset, or a connection-class SQLSTATE."""
-    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | ConnectionError):
+    """Whether an exception raised by asyncpg itself (the raw ``read_row``/``write_row``
+    paths) says its connection is unusable: closed, reset, ended by the server (a
+    connection-class SQLSTATE, an administrator's or crash shutdown), or its protocol state
+    broken (``InternalClientError``, seen when a session the server ended is used before the
+    driver has read that end)."""
+    if isinstance(
+        exc,
+        asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.InternalClientError
+        | ConnectionError,
+    ):
         return True
     code = _sqlstate(exc)
-    return code is not None and code.startswith("08")
+    return code is not None and (code.startswith("08") or code in _SESSION_ENDED)
 
 
 class PostgresDatabase:
@@ -263,15 +276,15 @@ class PostgresDatabase:
             raise
 
     async def read_row(self, query: RowQuery, params: Mapping[str, Any]) -> Sequence[Any] | None:
-        arguments = query.postgresql_arguments(params)
+        text, arguments = query.postgresql.text, query.postgresql.arguments(params)
         try:
             try:
-                return await self._read_row_once(query.postgresql_text, arguments)
+                return await self._read_row_once(text, arguments)
             except Exception as exc:
                 if not _is_driver_disconnect(exc):
                     raise
                 log.info("a pooled database connection was dead; reading again on a new one")
-            return await self._read_row_once(query.postgresql_text, arguments)
+            return await self._read_row_once(text, arguments)
         except Exception as exc:
             if _is_unavailable(exc) or _is_driver_disconnect(exc):
                 raise DatabaseUnavailable("the metadata database is unavailable") from exc
@@ -289,6 +302,40 @@ class PostgresDatabase:
     async def _read_once(self, function: Callable[[Connection], _T]) -> _T:
         async with self._connection(_READ) as connection:
             return await connection.run_sync(function)
+
+    async def write_row(
+        self, statement: RowStatement, params: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        if self._closed:
+            raise RuntimeError("the database is closed")
+        text, arguments = statement.postgresql.text, statement.postgresql.arguments(params)
+        task = asyncio.create_task(self._write_row(text, arguments))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return await asyncio.shield(task)
+
+    async def _write_row(self, text: str, arguments: list[Any]) -> dict[str, Any] | None:
+        """``write_statement``'s rules for a statement sent to asyncpg: in autocommit, run
+        again after a deadlock or a serialization failure (rolled back), never after a lost
+        connection (it may have committed); a connection found closed while idle is dropped
+        before use (``_take_idle``)."""
+        attempt = 1
+        while True:
+            try:
+                async with self._connection(_READ) as connection:
+                    raw: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+                    # fetch, not fetchrow: the whole result, as SQLAlchemy's execute read it.
+                    rows = await raw.fetch(text, *arguments)
+                return dict(rows[0].items()) if rows else None
+            except Exception as exc:
+                if attempt < _MAX_WRITE_ATTEMPTS and _sqlstate(exc) in _RETRYABLE:
+                    log.debug("write rolled back (%s), attempt %d", type(exc).__name__, attempt)
+                    await asyncio.sleep(random.uniform(0, 0.005 * attempt))  # noqa: S311
+                    attempt += 1
+                    continue
+                if _is_unavailable(exc) or _is_driver_disconnect(exc):
+                    raise DatabaseUnavailable("the metadata database is unavailable") from exc
+                raise
 
     async def write(self, function: Callable[[Connection], _T]) -> _T:
         if self._closed:
