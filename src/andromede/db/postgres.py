@@ -29,7 +29,9 @@ says why not SERIALIZABLE). PostgreSQL does its own group commit across connecti
   in autocommit: PostgreSQL runs a lone statement as its own transaction, so the write costs one
   round trip instead of three (BEGIN, the statement, COMMIT), and its locks last only as long as
   the statement. It is run again only after a deadlock (which rolled it back); a connection lost
-  while it ran is not, for the same reason as a COMMIT lost.
+  while it ran is not, for the same reason as a COMMIT lost. :meth:`PostgresDatabase.write_row`
+  is the same for a prebuilt statement (the hot PUT's), sent to asyncpg itself as ``read_row``
+  does.
 
 All run the synchronous store function through ``AsyncConnection.run_sync``: SQLAlchemy's
 greenlet bridge lets the same function drive asyncpg without blocking the event loop.
