@@ -10,9 +10,10 @@ says why not SERIALIZABLE). PostgreSQL does its own group commit across connecti
   BEGIN/ROLLBACK round trips, each statement sees what was committed when it started (as a
   SQLite reader does). :meth:`PostgresDatabase.read_row`, the hot point reads, sends its
   precompiled text to the same connection's asyncpg driver itself: no SQLAlchemy execution, no
-  greenlet (on Python 3.11 each new greenlet maps and unmaps a 16 KiB frame stack; together a
-  tenth of a small GET's event-loop time, docs/decisions/0027-rados-small-gets.md). Errors are
-  judged alike (unavailable, dead connection) from asyncpg's own exceptions.
+  greenlet (on Python 3.11 each new greenlet maps and unmaps a 16 KiB frame stack; with the
+  RADOS read's cuts, a fifth of a small GET's event-loop CPU, 0027-rados-small-gets.md in
+  docs/decisions). Errors are judged alike (unavailable, dead connection) from asyncpg's own
+  exceptions.
 - Connections stay checked out between uses, at most ``pool_size`` of them, each kept in the
   mode (autocommit for reads, READ COMMITTED for writes) it was last used in: opening and
   closing a SQLAlchemy ``Connection`` around every call (pool checkout and check-in, the
