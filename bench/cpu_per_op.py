@@ -19,17 +19,27 @@ RADOS (bench/andromede_rados.py) per source tree, encrypted, on one shared singl
 cluster and PostgreSQL (bench/cluster.py) that the run starts and removes; each tree writes
 to a pool of its own.
 
+``--threads`` also prints, per target, the worker's CPU per GET split by thread (its threads'
+names from ``/proc/<pid>/task/*/comm``, numbered ones grouped: the event loop, librados'
+messenger and finisher threads, the I/O pool...), medians over the rounds: where a GET's CPU
+goes without a sampler's bias (py-spy counts a thread waiting in native code as busy).
+
 ``--profile DIR`` adds, after the measured rounds, one PUT and one GET run per target under
 ``py-spy record --format raw`` (collapsed stacks, one file per target and operation) on the
 worker process; those runs are not counted, py-spy's sampling slows the process it samples.
+With ``--perf`` one more GET run per target is recorded by ``perf record -g``
+(``DIR/<target>-get.perf``, read with ``perf report -i``): native frames and the kernel, which
+py-spy does not see (the GIL's hand-offs, socket system calls, librados).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -103,17 +113,46 @@ def _worker_pid(endpoint: Endpoint) -> int:
     return pids[-1]
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _thread_cpu(pid: int) -> collections.Counter[str]:
+    """CPU seconds (utime + stime) of each thread of ``pid``, summed by thread name (digits
+    and a trailing ``-N``/``_N`` folded, so that ``msgr-worker-0`` and ``-1`` add up)."""
+    seconds: collections.Counter[str] = collections.Counter()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            group = re.sub(r"[-_]?[0-9]+$", "", name) or name
+            seconds[group] += (int(fields[11]) + int(fields[12])) / _TICKS
+    return seconds
+
+
 async def _round(
-    endpoint: Endpoint, put: WorkloadSpec, get: WorkloadSpec, payload: Payload, prefix: str
+    endpoint: Endpoint,
+    put: WorkloadSpec,
+    get: WorkloadSpec,
+    payload: Payload,
+    prefix: str,
+    threads: dict[str, list[float]] | None = None,
 ) -> tuple[float, float, float, float]:
-    """PUT then GET of what was put: (PUT ms CPU/op, PUT ops/s, GET ms CPU/op, GET ops/s)."""
+    """PUT then GET of what was put: (PUT ms CPU/op, PUT ops/s, GET ms CPU/op, GET ops/s).
+    With ``threads``, each of the worker's thread groups' µs of CPU per GET is appended."""
     session = endpoint.session()
     put_run, keys = await run_workload(
         session, put, bucket=BUCKET, payload=payload, key_prefix=prefix, probe=endpoint.probe
     )
+    before = _thread_cpu(_worker_pid(endpoint)) if threads is not None else None
     get_run, _ = await run_workload(
         session, get, bucket=BUCKET, payload=payload, keys=keys, probe=endpoint.probe
     )
+    if threads is not None and before is not None:
+        after = _thread_cpu(_worker_pid(endpoint))
+        for name in after:
+            threads.setdefault(name, []).append(
+                1e6 * (after[name] - before.get(name, 0.0)) / max(get_run.ops, 1)
+            )
     for run in (put_run, get_run):
         if run.errors:
             raise RuntimeError(f"errors during the run: {run.errors}")
@@ -131,6 +170,7 @@ async def _profile(
     get: WorkloadSpec,
     payload: Payload,
     out: Path,
+    perf: bool = False,
 ) -> None:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     out.mkdir(parents=True, exist_ok=True)
@@ -160,10 +200,25 @@ async def _profile(
             finally:
                 record.send_signal(2)  # SIGINT: py-spy writes its file and exits
                 record.wait(timeout=30)
+        if perf:
+            argv = ["perf", "record", "-g", "-F", "997", "-p", str(_worker_pid(endpoint))]
+            argv += ["-o", str(out / f"{name}-get.perf")]
+            record = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                await asyncio.sleep(1.0)
+                await run_workload(session, get, bucket=BUCKET, payload=payload, keys=keys)
+            finally:
+                record.send_signal(2)
+                record.wait(timeout=60)
 
 
 async def _measure(
-    endpoints: dict[str, Endpoint], rounds: int, seconds: float, profile: Path | None
+    endpoints: dict[str, Endpoint],
+    rounds: int,
+    seconds: float,
+    profile: Path | None,
+    threads: dict[str, dict[str, list[float]]] | None = None,
+    perf: bool = False,
 ) -> dict[str, list[tuple[float, float, float, float]]]:
     for endpoint in endpoints.values():
         await _create_bucket(endpoint.session())
@@ -178,15 +233,17 @@ async def _measure(
     for index in range(rounds):
         order = names if index % 2 == 0 else tuple(reversed(names))
         for name in order:
-            figures = await _round(endpoints[name], put, get, payload, f"r{index}/")
+            per_thread = None if threads is None else threads.setdefault(name, {})
+            figures = await _round(endpoints[name], put, get, payload, f"r{index}/", per_thread)
             results[name].append(figures)
             print(
                 f"round {index} {name:18s} PUT {figures[0]:.3f} ms/op {figures[1]:7.0f} ops/s"
-                f"  GET {figures[2]:.3f} ms/op {figures[3]:7.0f} ops/s",
+                f"  GET {figures[2]:.3f} ms/op {figures[3]:7.0f} ops/s"
+                f"  load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
     if profile is not None:
-        await _profile(endpoints, put, get, payload, profile)
+        await _profile(endpoints, put, get, payload, profile, perf)
     return results
 
 
@@ -197,7 +254,10 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="also run servers from this src tree")
     parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks here")
     parser.add_argument("--rados", action="store_true", help="PostgreSQL + RADOS gateways")
+    parser.add_argument("--threads", action="store_true", help="GET CPU split by thread")
+    parser.add_argument("--perf", action="store_true", help="with --profile: perf record a GET")
     args = parser.parse_args()
+    threads: dict[str, dict[str, list[float]]] | None = {} if args.threads else None
     with tempfile.TemporaryDirectory(prefix="andromede-cpu-per-op-") as work:
         cluster = None
         if args.rados:
@@ -206,7 +266,9 @@ def main() -> None:
             cluster = LazyCluster(Path(work) / "cluster", (ANDROMEDE_POOL, _BASELINE_POOL))
         try:
             with _servers(Path(work), args.baseline, cluster) as endpoints:
-                results = asyncio.run(_measure(endpoints, args.rounds, args.seconds, args.profile))
+                results = asyncio.run(
+                    _measure(endpoints, args.rounds, args.seconds, args.profile, threads, args.perf)
+                )
         finally:
             if cluster is not None:
                 cluster.close()
@@ -228,6 +290,12 @@ def main() -> None:
             f" ops/s {enc[1] / plain[1]:.3f}   GET CPU/op {enc[2] / plain[2]:.3f}"
             f" ops/s {enc[3] / plain[3]:.3f}"
         )
+    for name, groups in (threads or {}).items():
+        print(f"  {name}: worker CPU per GET by thread (µs, median over the rounds)")
+        by_cost = sorted(groups.items(), key=lambda item: -statistics.median(item[1]))
+        for group, values in by_cost:
+            if statistics.median(values) >= 1.0:
+                print(f"    {group:24s} {statistics.median(values):7.1f}")
     if args.baseline:
         for flavour in RADOS_TARGETS if args.rados else TARGETS:
             new, old = medians[flavour], medians["baseline " + flavour]

@@ -14,6 +14,7 @@ import random
 import shutil
 import signal
 import tempfile
+import threading
 import time
 import tracemalloc
 import uuid
@@ -89,6 +90,30 @@ async def test_stripe_layout_at_the_boundaries(store: RadosBlobStore, size: int)
     for blob_id, step in (("blob0002", max(1, size)), ("blob0003", STRIPE)):
         await put(store, blob_id, data, step=step)
         assert await read_all(store, blob_id, 0, size, 1000) == data
+
+
+async def test_completion_threads_keep_their_python_thread_state(
+    store: RadosBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # librados calls completions on its own threads; each callback made and dropped a Python
+    # thread state (an mmap and munmap of its frame stack) until the first one on a thread
+    # kept it. Kept, the mark left in the thread's state survives to the next callback, so
+    # the state is kept once per librados thread, not once per operation.
+    from andromede.storage import blob_rados
+
+    kept: list[int] = []
+    ensure = blob_rados._gil_state_ensure
+
+    def counted() -> int:
+        kept.append(1)
+        return int(ensure())
+
+    monkeypatch.setattr(blob_rados, "_gil_state_ensure", counted)
+    monkeypatch.setattr(blob_rados, "_kept", threading.local())  # as if no thread were kept
+    await put(store, "kept0001", b"x" * 100)
+    for _ in range(40):
+        assert await read_all(store, "kept0001", 0, 100, 100) == b"x" * 100
+    assert 1 <= len(kept) <= 8  # librados' completion threads, not the 41 operations
 
 
 async def test_ranged_reads_across_stripes(store: RadosBlobStore) -> None:

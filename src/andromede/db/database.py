@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from andromede.db.postgres import PostgresDatabase, create_postgres_engine, sync_postgres_url
 from andromede.db.sqlite import SqliteDatabase, create_sqlite_engine
-from andromede.db.statements import RowQuery
+from andromede.db.statements import RowQuery, RowStatement
 from andromede.errors import ConfigurationError
 
 __all__ = [
@@ -63,6 +63,12 @@ class Database(Protocol):
         """:meth:`write` for a ``function`` that issues exactly one statement, which is then
         atomic by itself: PostgreSQL runs it without BEGIN and COMMIT (one round trip), SQLite
         as any other write. The same guarantees as :meth:`write` otherwise."""
+
+    async def write_row(
+        self, statement: RowStatement, params: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        """:meth:`write_statement` for a prebuilt statement returning at most one row (None:
+        no row), by column name; PostgreSQL sends it to asyncpg itself (the hot PUT)."""
 
     async def close(self) -> None:
         """Finish pending writes, then release every connection."""

@@ -8,7 +8,12 @@ says why not SERIALIZABLE). PostgreSQL does its own group commit across connecti
 
 - :meth:`PostgresDatabase.read` runs the function on a pooled connection in autocommit: no
   BEGIN/ROLLBACK round trips, each statement sees what was committed when it started (as a
-  SQLite reader does).
+  SQLite reader does). :meth:`PostgresDatabase.read_row`, the hot point reads, sends its
+  precompiled text to the same connection's asyncpg driver itself: no SQLAlchemy execution, no
+  greenlet (on Python 3.11 each new greenlet maps and unmaps a 16 KiB frame stack; with the
+  RADOS read's cuts, a fifth of a small GET's event-loop CPU, 0027-rados-small-gets.md in
+  docs/decisions). Errors are judged alike (unavailable, dead connection) from asyncpg's own
+  exceptions.
 - Connections stay checked out between uses, at most ``pool_size`` of them, each kept in the
   mode (autocommit for reads, READ COMMITTED for writes) it was last used in: opening and
   closing a SQLAlchemy ``Connection`` around every call (pool checkout and check-in, the
@@ -25,7 +30,9 @@ says why not SERIALIZABLE). PostgreSQL does its own group commit across connecti
   in autocommit: PostgreSQL runs a lone statement as its own transaction, so the write costs one
   round trip instead of three (BEGIN, the statement, COMMIT), and its locks last only as long as
   the statement. It is run again only after a deadlock (which rolled it back); a connection lost
-  while it ran is not, for the same reason as a COMMIT lost.
+  while it ran is not, for the same reason as a COMMIT lost. :meth:`PostgresDatabase.write_row`
+  is the same for a prebuilt statement (the hot PUT's), sent to asyncpg itself as ``read_row``
+  does.
 
 All run the synchronous store function through ``AsyncConnection.run_sync``: SQLAlchemy's
 greenlet bridge lets the same function drive asyncpg without blocking the event loop.
@@ -46,12 +53,13 @@ import random
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from andromede.db.errors import DatabaseUnavailable
-from andromede.db.statements import RowQuery
+from andromede.db.statements import RowQuery, RowStatement
 
 __all__ = ["PostgresDatabase", "create_postgres_engine", "sync_postgres_url"]
 
@@ -147,6 +155,28 @@ def _is_stale_connection(exc: BaseException) -> bool:
     return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
 
 
+# The server ended the session (pg_terminate_backend, a shutdown): the connection is gone.
+_SESSION_ENDED = frozenset({"57P01", "57P02"})
+
+
+def _is_driver_disconnect(exc: BaseException) -> bool:
+    """Whether an exception raised by asyncpg itself (the raw ``read_row``/``write_row``
+    paths) says its connection is unusable: closed, reset, ended by the server (a
+    connection-class SQLSTATE, an administrator's or crash shutdown), or its protocol state
+    broken (``InternalClientError``, seen when a session the server ended is used before the
+    driver has read that end)."""
+    if isinstance(
+        exc,
+        asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.InternalClientError
+        | ConnectionError,
+    ):
+        return True
+    code = _sqlstate(exc)
+    return code is not None and (code.startswith("08") or code in _SESSION_ENDED)
+
+
 class PostgresDatabase:
     """PostgreSQL driven as described in the module docstring."""
 
@@ -190,6 +220,12 @@ class PostgresDatabase:
                 yield connection
             except BaseException as exc:
                 if _is_stale_connection(exc):
+                    await self._invalidate_idle()
+                elif _is_driver_disconnect(exc):
+                    # SQLAlchemy did not see it (the raw read_row path): drop this connection
+                    # rather than hand it back to the pool, and the kept ones with it.
+                    with contextlib.suppress(Exception):
+                        await connection.invalidate()
                     await self._invalidate_idle()
                 # Back to the pool, which rolls back or discards it: a statement that failed
                 # or was cancelled may have left it mid-protocol.
@@ -243,12 +279,66 @@ class PostgresDatabase:
             raise
 
     async def read_row(self, query: RowQuery, params: Mapping[str, Any]) -> Sequence[Any] | None:
-        statement = query.statement
-        return await self.read(lambda conn: conn.execute(statement, params).first())
+        text, arguments = query.postgresql.text, query.postgresql.arguments(params)
+        try:
+            try:
+                return await self._read_row_once(text, arguments)
+            except Exception as exc:
+                if not _is_driver_disconnect(exc):
+                    raise
+                log.info("a pooled database connection was dead; reading again on a new one")
+            return await self._read_row_once(text, arguments)
+        except Exception as exc:
+            if _is_unavailable(exc) or _is_driver_disconnect(exc):
+                raise DatabaseUnavailable("the metadata database is unavailable") from exc
+            raise
+
+    async def _read_row_once(self, text: str, arguments: list[Any]) -> tuple[Any, ...] | None:
+        async with self._connection(_READ) as connection:
+            # The connection is this task's alone until the block ends, in autocommit (no
+            # transaction open), so asyncpg may be driven directly; its statement cache
+            # prepares the text once per connection, and command_timeout bounds the wait.
+            raw: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+            row = await raw.fetchrow(text, *arguments)
+        return None if row is None else tuple(row)
 
     async def _read_once(self, function: Callable[[Connection], _T]) -> _T:
         async with self._connection(_READ) as connection:
             return await connection.run_sync(function)
+
+    async def write_row(
+        self, statement: RowStatement, params: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        if self._closed:
+            raise RuntimeError("the database is closed")
+        text, arguments = statement.postgresql.text, statement.postgresql.arguments(params)
+        task = asyncio.create_task(self._write_row(text, arguments))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return await asyncio.shield(task)
+
+    async def _write_row(self, text: str, arguments: list[Any]) -> dict[str, Any] | None:
+        """``write_statement``'s rules for a statement sent to asyncpg: in autocommit, run
+        again after a deadlock or a serialization failure (rolled back), never after a lost
+        connection (it may have committed); a connection found closed while idle is dropped
+        before use (``_take_idle``)."""
+        attempt = 1
+        while True:
+            try:
+                async with self._connection(_READ) as connection:
+                    raw: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+                    # fetch, not fetchrow: the whole result, as SQLAlchemy's execute read it.
+                    rows = await raw.fetch(text, *arguments)
+                return dict(rows[0].items()) if rows else None
+            except Exception as exc:
+                if attempt < _MAX_WRITE_ATTEMPTS and _sqlstate(exc) in _RETRYABLE:
+                    log.debug("write rolled back (%s), attempt %d", type(exc).__name__, attempt)
+                    await asyncio.sleep(random.uniform(0, 0.005 * attempt))  # noqa: S311
+                    attempt += 1
+                    continue
+                if _is_unavailable(exc) or _is_driver_disconnect(exc):
+                    raise DatabaseUnavailable("the metadata database is unavailable") from exc
+                raise
 
     async def write(self, function: Callable[[Connection], _T]) -> _T:
         if self._closed:

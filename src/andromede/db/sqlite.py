@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from andromede.db.statements import RowQuery
+from andromede.db.statements import RowQuery, RowStatement
 
 __all__ = ["SqliteDatabase", "create_sqlite_engine"]
 
@@ -123,6 +123,15 @@ class SqliteDatabase:
         # One writer already: a single statement gains nothing from a path of its own, and
         # shares the group commit of the others.
         return await self.write(function)
+
+    async def write_row(
+        self, statement: RowStatement, params: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        def work(conn: Connection) -> Mapping[str, Any] | None:
+            row = conn.execute(statement.statement, dict(params)).first()
+            return None if row is None else dict(row._mapping)
+
+        return await self.write(work)
 
     async def close(self) -> None:
         if self._closed:

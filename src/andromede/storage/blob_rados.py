@@ -23,7 +23,10 @@ interval; the service's deletion grace is what GETs rely on). A range within one
 RADOS read, a larger one also stats the head and its last tail first.
 
 I/O is asynchronous: librados completions resolve asyncio futures through
-``loop.call_soon_threadsafe``; no thread waits on the network. Only connecting and object
+``loop.call_soon_threadsafe``; no thread waits on the network. librados calls completions on
+its own threads, which Python does not know: each callback would make a Python thread state
+and drop it again (see :func:`_keep_thread_state`), so the first callback on each such thread
+keeps one for the thread's life. Only connecting and object
 listings (for the sweeper) run in worker threads. Every operation has librados' own timeouts
 (``rados_osd_op_timeout``, ``rados_mon_op_timeout``): a cluster that does not answer gives
 :class:`BlobStoreUnavailable`, never a hang.
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import errno
 import itertools
 import json
@@ -48,6 +52,7 @@ import logging
 import math
 import os
 import re
+import threading
 import time
 import weakref
 from collections import deque
@@ -282,22 +287,39 @@ async def _open_ioctx(client: Any, pool: str, namespace: str) -> Any:
     return ioctx
 
 
-def _bridge() -> tuple[asyncio.Future[Any], Callable[[Any], None]]:
-    """A future of the running loop, and the function that resolves it from librados'
-    finisher thread, where completion callbacks run."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-
-    def resolve(value: Any) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
-            loop.call_soon_threadsafe(_set_result, future, value)
-
-    return future, resolve
+_kept = threading.local()
+_gil_state_ensure = ctypes.pythonapi.PyGILState_Ensure
 
 
-def _set_result(future: asyncio.Future[Any], value: Any) -> None:
-    if not future.done():  # the awaiting task may have been cancelled
-        future.set_result(value)
+def _keep_thread_state() -> None:
+    """Keep the calling librados thread's Python thread state for the thread's life.
+
+    The binding runs each completion callback under ``PyGILState_Ensure``/``Release``. On a
+    thread Python did not start, that makes a thread state and destroys it again on every
+    callback, and on Python 3.11 each one maps (``mmap``) and unmaps a 16 KiB frame stack:
+    a TLB shoot-down of every core per RADOS operation, about a third of the completion
+    thread's CPU on a 4 KiB GET (docs/decisions/0027-rados-small-gets.md). One more
+    ``PyGILState_Ensure`` that is never released keeps the count above zero, so later
+    callbacks reuse the state. librados' threads live as long as its client (a handful per
+    client); the state of a thread that ends with a replaced client stays allocated (a few
+    KiB, once per replacement).
+    """
+    if getattr(_kept, "state", False):
+        return
+    _gil_state_ensure()  # the GIL is held: only the thread state's count goes up
+    _kept.state = True
+
+
+def _set_result(
+    future: asyncio.Future[Any], value: Any, store: RadosBlobStore | None, ioctx: Any
+) -> None:
+    """On the loop: resolve an operation's future, then let ``store`` (if it watches for the
+    cluster going away) judge the result of an operation run on ``ioctx``."""
+    if future.done():  # the awaiting task was cancelled: nobody reads this result
+        return
+    future.set_result(value)
+    if store is not None and ioctx is not None:
+        store._watch(value, ioctx)
 
 
 class RadosBlobWriter:
@@ -499,6 +521,12 @@ class RadosBlobStore:
         if offset < 0 or length < 0 or chunk_size <= 0:
             raise BlobError(f"blob {blob_id}: bad range {offset}+{length} / {chunk_size}")
         head_part, stripe = await self._open(blob_id, offset, length)
+        if len(head_part) == length:
+            # The head held the whole range (any blob up to a stripe): nothing more to fetch,
+            # so no pieces, no read-ahead tasks.
+            for start in range(0, length, chunk_size):
+                yield head_part if length <= chunk_size else head_part[start : start + chunk_size]
+            return
         end = offset + length
         # RADOS reads of at least read_block_size (a multiple of the chunk size, so chunks
         # keep their boundaries): the operation count, not the bytes, bounds a large read.
@@ -680,25 +708,34 @@ class RadosBlobStore:
         self, start: Callable[[Any, Callable[[Any], None]], None], value: Callable[[int], Any]
     ) -> asyncio.Future[Any]:
         """Start one asynchronous operation: ``start(ioctx, resolve)``; ``value(code)`` is what
-        the future resolves to when librados cannot even take the operation."""
-        future, resolve = _bridge()
+        the future resolves to when librados cannot even take the operation.
+
+        ``resolve`` runs on a librados thread: it hands the result to the loop, where the
+        future is resolved and the result judged in the same call (no done-callback, which
+        would cost the loop one more turn per operation)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         ioctx = self._ioctx
+        watcher = self if self._on_unavailable is not None else None
+
+        def resolve(result: Any) -> None:
+            _keep_thread_state()
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+                loop.call_soon_threadsafe(_set_result, future, result, watcher, ioctx)
+
         try:
             if ioctx is None:
                 raise rados.Error("no librados client: reconnecting")
             start(ioctx, resolve)
         except rados.Error:
-            future.set_result(value(-errno.ESHUTDOWN))
-        if self._on_unavailable is not None and ioctx is not None:
-            future.add_done_callback(lambda done: self._watch(done, ioctx))
+            _set_result(future, value(-errno.ESHUTDOWN), watcher, ioctx)
         return future
 
-    def _watch(self, future: asyncio.Future[Any], ioctx: Any) -> None:
+    def _watch(self, result: Any, ioctx: Any) -> None:
         """A "cluster away" result starts the client's replacement, unless the operation ran
         on a client already replaced (its late timeouts say nothing of the new one)."""
-        if future.cancelled() or self._on_unavailable is None or self._ioctx is not ioctx:
+        if self._on_unavailable is None or self._ioctx is not ioctx:
             return
-        result = future.result()
         code = result[0] if isinstance(result, tuple) else result
         if -code in _UNAVAILABLE:
             self._on_unavailable()

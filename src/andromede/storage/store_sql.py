@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
-from andromede.db.statements import InsertIgnoringConflict, RowQuery
+from andromede.db.statements import InsertIgnoringConflict, RowQuery, RowStatement
 from andromede.db.types import utc_from_stored
 from andromede.storage.acl import AccessControlList
 from andromede.storage.errors import (
@@ -366,12 +366,6 @@ def _object_from_row(row: Sequence[Any]) -> ObjectRecord:
         format_version=format_version,
         acl=None if acl is None else AccessControlList.from_json(acl),
     )
-
-
-def _object_from_named_row(row: Any) -> ObjectRecord:
-    """The record of a row whose object columns come by name, in whatever order."""
-    mapping = row._mapping
-    return _object_from_row([mapping[name] for name in _OBJECT_COLUMNS])
 
 
 def _acl_from_text(text: str | None) -> AccessControlList | None:
@@ -1028,8 +1022,9 @@ def _put_object(conn: Connection, record: ObjectRecord) -> ObjectRecord | None:
 # not see; the caller then deletes them in a second statement.
 # A first write inserts with ON CONFLICT DO NOTHING; when another writer inserted the key since
 # the snapshot, nothing is written and the caller runs the statement again, now an overwrite.
-_PUT_OBJECT_STATEMENT = sa.text(
-    """
+_PUT_OBJECT_STATEMENT = RowStatement(
+    sa.text(
+        """
 WITH bucket AS (
     SELECT region FROM buckets WHERE name = :bucket FOR KEY SHARE
 ), target AS (
@@ -1074,6 +1069,7 @@ SELECT
     updated.*
 FROM (SELECT 1) AS one LEFT JOIN updated ON true
 """
+    )
 )
 _DELETE_BLOB_ROWS = _OB.delete().where(_OB.c.blob_id.in_(sa.bindparam("ids", expanding=True)))
 
@@ -1089,18 +1085,18 @@ async def _put_object_in_one_statement(db: Database, record: ObjectRecord) -> Ob
         "blob_ids": [s.blob_id for s in record.segments],
     }
     while True:
-        row = await db.write_statement(
-            lambda conn: conn.execute(_PUT_OBJECT_STATEMENT, values).one()
-        )
-        if not row.bucket_held:
+        row = await db.write_row(_PUT_OBJECT_STATEMENT, values)
+        if row is None:  # the statement always answers one row
+            raise RuntimeError("the PUT statement returned no row")
+        if not row["bucket_held"]:
             raise NoSuchBucket(record.bucket)
-        if row.inserted:
+        if row["inserted"]:
             return None
-        if row.key is not None:
+        if row["key"] is not None:
             break
         # Another writer created the key since the statement's snapshot: run it again.
-    replaced = _object_from_named_row(row)
-    if row.raced:
+    replaced = _object_from_row([row[name] for name in _OBJECT_COLUMNS])
+    if row["raced"]:
         stale = [s.blob_id for s in replaced.segments]
         if stale:
             await db.write_statement(lambda conn: conn.execute(_DELETE_BLOB_ROWS, {"ids": stale}))

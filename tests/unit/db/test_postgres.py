@@ -11,11 +11,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from andromede.db import postgres as postgres_module
 from andromede.db import tables
 from andromede.db.database import Database, describe_url, open_database
 from andromede.db.errors import DatabaseUnavailable
 from andromede.db.migrate import upgrade
 from andromede.db.postgres import PostgresDatabase
+from andromede.db.statements import RowQuery
+from andromede.db.types import utc_from_stored
 from support.postgres import PrivateCluster
 
 NOW = datetime(2026, 11, 29, 9, 30, 0, 123456, tzinfo=UTC)
@@ -218,3 +221,57 @@ async def test_connections_the_server_closed_while_idle_are_not_used(db: Databas
     await asyncio.sleep(0.5)  # the driver sees the end of each stream
     await db.write_statement(insert_bucket("after"))
     assert await db.read(bucket_names) == ["after"]
+
+
+_BUCKET_OWNER = RowQuery(
+    sa.select(tables.buckets.c.owner_id, tables.buckets.c.created_at).where(
+        tables.buckets.c.name == sa.bindparam("name")
+    )
+)
+
+
+async def test_read_row_goes_to_the_driver_and_recovers_from_a_dead_connection(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # read_row drives asyncpg itself (no SQLAlchemy execution): a connection that died under
+    # it is dropped with the kept ones and the read runs again on a new one, as read() does.
+    assert isinstance(db, PostgresDatabase)
+    await db.write(insert_bucket("a"))
+    owner, created = await db.read_row(_BUCKET_OWNER, {"name": "a"}) or ("", NOW)
+    assert (owner, utc_from_stored(created)) == ("o", NOW)
+    assert await db.read_row(_BUCKET_OWNER, {"name": "missing"}) is None
+    await asyncio.gather(*(db.read_row(_BUCKET_OWNER, {"name": "a"}) for _ in range(4)))
+    await db.write(
+        lambda c: c.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'andromede' AND pid <> pg_backend_pid()"
+        ).all()
+    )
+    # Taken as alive (the driver may not have read the end of the stream yet): the statement
+    # itself meets the dead connection.
+    monkeypatch.setattr(postgres_module, "_is_closed", lambda _connection: False)
+    row = await db.read_row(_BUCKET_OWNER, {"name": "a"})
+    assert row is not None and row[0] == "o"
+    assert await db.read(bucket_names) == ["a"]
+
+
+async def test_read_row_errors_are_database_unavailable(postgres_url: str) -> None:
+    unreachable = open_database(
+        f"postgresql+asyncpg://andromede:s3cret-pw@127.0.0.1:{_closed_port()}/andromede",
+        pool_size=2,
+        timeout=2,
+    )
+    try:
+        with pytest.raises(DatabaseUnavailable) as error:
+            await unreachable.read_row(_BUCKET_OWNER, {"name": "a"})
+        assert "s3cret-pw" not in str(error.value)
+    finally:
+        await unreachable.close()
+    slow = RowQuery(sa.select(sa.func.pg_sleep(2).label("slept")))
+    database = open_database(postgres_url, pool_size=2, timeout=0.5)
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            await database.read_row(slow, {})
+        assert await database.read_row(_BUCKET_OWNER, {"name": "a"}) is None  # still usable
+    finally:
+        await database.close()

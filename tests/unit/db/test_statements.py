@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from andromede.db import tables
 from andromede.db.database import Database, open_database
 from andromede.db.migrate import upgrade
-from andromede.db.statements import InsertIgnoringConflict, Upsert
+from andromede.db.statements import AsyncpgText, InsertIgnoringConflict, RowStatement, Upsert
 
 NOW = datetime(2026, 11, 29, 9, 30, 0, 123456, tzinfo=UTC)
 B = tables.buckets
@@ -55,3 +55,32 @@ async def test_upsert_inserts_then_updates(db: Database) -> None:
     only_region = Upsert(B, ["name"], ["region"])
     await db.write(lambda c: only_region(c, row("a", "ignored")))
     assert await db.read(owners) == [("a", "second"), ("b", "other")]
+
+
+async def test_write_row_returns_the_row_by_name(db: Database) -> None:
+    # PostgreSQL sends the precompiled text to asyncpg itself, SQLite runs it in its writer:
+    # both commit it and hand back the RETURNING row as a mapping (None: no row).
+    upsert = Upsert(B, ["name"])
+    await db.write(lambda c: upsert(c, row("a", "first")))
+    rename = RowStatement(
+        sa.update(B)
+        .where(B.c.name == sa.bindparam("b_name"))
+        .values(owner_id=sa.bindparam("owner"))
+        .returning(B.c.name, B.c.owner_id)
+    )
+    assert await db.write_row(rename, {"b_name": "a", "owner": "second"}) == {
+        "name": "a",
+        "owner_id": "second",
+    }
+    assert await db.read(owners) == [("a", "second")]
+    assert await db.write_row(rename, {"b_name": "missing", "owner": "x"}) is None
+
+
+def test_asyncpg_text_numbers_the_parameters_and_refuses_a_missing_one() -> None:
+    # A statement's own values (here the LIMIT) fill their places; a bare bindparam must be
+    # given, as SQLAlchemy would insist.
+    query = AsyncpgText(sa.select(B.c.name).where(B.c.owner_id == sa.bindparam("owner")).limit(3))
+    assert "$1" in query.text and "$2" in query.text and ":owner" not in query.text
+    assert query.arguments({"owner": "o"}) == ["o", 3]
+    with pytest.raises(KeyError, match="owner"):
+        query.arguments({})
