@@ -19,7 +19,7 @@ class Clock:
 
 def held(cache: DataKeyCache) -> list[bytearray]:
     # The cache's own copies, to check that dropping one overwrites it.
-    return [key for _, key in cache._entries.values()]
+    return [entry.key for entry in cache._entries.values()]
 
 
 def test_a_hit_returns_a_copy_the_caller_may_zero() -> None:

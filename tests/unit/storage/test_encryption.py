@@ -382,8 +382,11 @@ def test_an_opened_record_keeps_every_other_field() -> None:
     )
     headers = ContentHeaders(content_type="text/plain")
     expected = dataclasses.replace(record, headers=headers, kms_context={"a": "b"})
-    assert record.opened(headers, {"a": "b"}) == expected
+    check = object()
+    opened = record.opened(headers, {"a": "b"}, check)
+    assert opened == expected
+    assert opened.key_check is check
     assert {f.name for f in dataclasses.fields(ObjectRecord)} == {
         "bucket", "key", "size", "etag", "last_modified", "headers", "segments", "owner_id",
-        "checksum", "format_version", "acl", "sealed_headers", "kms_context",
+        "checksum", "format_version", "acl", "sealed_headers", "kms_context", "key_check",
     }  # fmt: skip
