@@ -101,7 +101,8 @@ class DataKeyCache:
         """The chunk key of the blob with ``salt`` under the cached data key (derived from it on
         first use, then filed with it), or None if the data key is not cached."""
         with self._lock:
-            self._expire()
+            if self._clock() >= self._next_expiry:  # _expire's own test, without the call
+                self._expire()
             entry = self._entries.get((tenant_id, wrapped))
             if entry is None:
                 return None
