@@ -186,6 +186,7 @@ class KmsObjectCipher:
         # Constants of the key service's format, read on every GET: attributes, not properties.
         self.header_size = keys.header_size
         self.read_block_size = keys.read_block_size
+        self._chunk_size = keys.chunk_size
 
     async def _call(self, work: Callable[[], _T]) -> _T:
         try:
@@ -297,7 +298,7 @@ class KmsObjectCipher:
         return self._keys.object_encryptor(data_key, blob_id)
 
     def plan(self, plaintext_size: int, start: int, stop: int) -> CipherRange:
-        return plan_range(plaintext_size, start, stop, self._keys.chunk_size)
+        return plan_range(plaintext_size, start, stop, self._chunk_size)
 
     def opener(
         self,

@@ -406,7 +406,8 @@ class ChunkDecryptor:
 
     def _start(self, aead: AESGCM, object_id: bytes | str, plan: ChunkRange) -> None:
         self._aead = aead
-        self._object_id = _object_id_bytes(object_id)
+        # _object_id_bytes, inline: a decryptor is set up per GET.
+        self._object_id = object_id.encode() if isinstance(object_id, str) else bytes(object_id)
         self._cipher: _ChunkCipher | None = None  # made when a second chunk is opened
         self._plan = plan
         # chunk_count, inline: a decryptor is set up per GET.
