@@ -30,6 +30,7 @@ blobs unencrypted so that the cost of encryption can be measured. It must never 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -126,6 +127,11 @@ def _bucket_context(context: Mapping[str, str]) -> bytes:
     """What a bucket key is bound to: the bucket's ARN, which S3 puts in the context of the
     objects encrypted under a bucket key (``aws:s3:arn``) in place of the object's."""
     return context_digest({"aws:s3:arn": context.get("aws:s3:arn", "")})
+
+
+# Plans are immutable and most GETs read whole objects of a few sizes: one look-up instead of
+# the arithmetic and a tuple per GET. Bounded (least recently used go first).
+_planned_range = functools.lru_cache(maxsize=4096)(plan_range)
 
 
 class _Opener:
@@ -298,7 +304,7 @@ class KmsObjectCipher:
         return self._keys.object_encryptor(data_key, blob_id)
 
     def plan(self, plaintext_size: int, start: int, stop: int) -> CipherRange:
-        return plan_range(plaintext_size, start, stop, self._chunk_size)
+        return _planned_range(plaintext_size, start, stop, self._chunk_size)
 
     def opener(
         self,

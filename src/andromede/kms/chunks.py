@@ -217,19 +217,18 @@ class _ChunkCipher:
             raise IntegrityError(f"chunk {index} failed authentication") from None
 
 
-def blob_salt(header: Buffer, chunk_size: int) -> bytes:
+def blob_salt(header: bytes | bytearray | memoryview, chunk_size: int) -> bytes:
     """The salt in an encrypted blob's header, which names its chunk key; the header must be
     of this format version and name ``chunk_size`` (``IntegrityError`` otherwise, or
-    ``UnsupportedFormatVersion``)."""
-    view = memoryview(header)
-    if view.nbytes != HEADER_SIZE:
+    ``UnsupportedFormatVersion``). ``header``: bytes, or a view of them."""
+    if len(header) != HEADER_SIZE:
         raise IntegrityError("encrypted blob header is truncated")
-    version, stored_chunk_size = _HEADER.unpack_from(view)
+    version, stored_chunk_size = _HEADER.unpack_from(header)
     if version != FORMAT_VERSION:
         raise UnsupportedFormatVersion(f"unsupported encrypted blob format version {version}")
     if stored_chunk_size != chunk_size:
         raise IntegrityError("encrypted blob header names another chunk size")
-    return view.cast("B")[_HEADER.size :].tobytes()
+    return bytes(header[_HEADER.size :])
 
 
 def _object_id_bytes(object_id: bytes | str) -> bytes:
@@ -392,7 +391,7 @@ class ChunkDecryptor:
         *,
         chunk_key: ChunkKeyDerivation = derive_chunk_key,
     ) -> None:
-        salt = blob_salt(header, plan.chunk_size)
+        salt = blob_salt(memoryview(header).cast("B"), plan.chunk_size)
         self._start(chunk_key(data_key, salt), object_id, plan)
 
     @classmethod
