@@ -1,5 +1,8 @@
 """Bounded caches of unwrapped data keys and of the chunk keys derived from them, so GETs of
-hot objects neither unwrap nor derive every time.
+hot objects neither unwrap nor derive every time. A data-key entry files the chunk keys of the
+blobs it seals, so a read finds its chunk key in one look-up without the data key leaving the
+cache (decision 0026); ``ChunkKeyCache`` serves the callers that hold the data key (writes,
+SSE-C, bucket keys).
 
 Entries live at most ``ttl_seconds`` after they were unwrapped (a hit does not extend that) and
 at most ``max_entries`` are kept (the oldest goes first). An evicted, expired or dropped key is

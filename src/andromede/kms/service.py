@@ -14,9 +14,13 @@ A PUT::
 
 A GET of plaintext bytes ``[start, stop)``::
 
-    data_key = keys.unwrap_data_key(tenant_id, wrapped)
     plan = keys.plan_range(size, start, stop)              # read [0, header_size) and the plan
-    decryptor = keys.object_decryptor(data_key, blob_id, header, plan)
+    aead = keys.blob_chunk_key(tenant_id, wrapped, b"", blob_salt(header, keys.chunk_size))
+    decryptor = ChunkDecryptor.with_chunk_key(aead, blob_id, plan)
+
+(the data key stays in the cache, which files the chunk keys derived from it; callers that
+need the data key itself — SSE-C mixes the customer's key into it — use ``unwrap_data_key``
+and ``object_decryptor``).
 
 An SSE-KMS data key is *bound* to its encryption context (the context's digest is in the
 wrap's AAD: ``bound_context``), so it unwraps only with that context. With a *bucket key* (S3
