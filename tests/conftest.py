@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from support.logs import logging_restored
 from support.server import ServerProcess, running_server
 
 # postgres_cluster, postgres_url, postgres_empty_url: a private PostgreSQL (tests/support);
@@ -28,6 +29,14 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> Iterator[None]:
         report.outcome = "failed"
         report.longrepr = f"skipped under ANDROMEDE_TEST_REQUIRE_ALL=1: {report.longrepr}"
     yield
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """A test that configures logging (create_app, the CLI) leaves no batched handler, whose
+    flusher would write after the session (tests/support/logs.py)."""
+    with logging_restored():
+        yield
 
 
 @pytest.fixture(scope="session")

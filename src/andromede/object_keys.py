@@ -30,16 +30,17 @@ blobs unencrypted so that the cost of encryption can be measured. It must never 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import ConfigurationError
-from andromede.kms.chunks import ChunkDecryptor, ChunkRange
+from andromede.kms.chunks import ChunkDecryptor, ChunkRange, blob_salt, plan_range
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.errors import IntegrityError, KeyDestroyed, KeyNotFound, KmsError
 from andromede.kms.keyfile import LocalKeyFileProvider
@@ -58,7 +59,13 @@ from andromede.s3.errors import S3Error
 from andromede.s3.handlers.encryption import KmsKey
 from andromede.s3.request import S3Context
 from andromede.settings import Settings
-from andromede.storage.encryption import BlobOpener, BlobSealer, CipherRange, ObjectCipher
+from andromede.storage.encryption import (
+    BlobOpener,
+    BlobSealer,
+    CipherRange,
+    KeyCheck,
+    ObjectCipher,
+)
 from andromede.storage.errors import (
     EncryptionKeyUnavailable,
     KeyServiceUnavailable,
@@ -69,6 +76,7 @@ __all__ = [
     "AWS_MANAGED_S3_KEY_ALIAS",
     "KmsObjectCipher",
     "PlaintextBenchCipher",
+    "RingCheck",
     "S3KmsKeys",
     "key_service",
     "object_cipher",
@@ -121,6 +129,11 @@ def _bucket_context(context: Mapping[str, str]) -> bytes:
     return context_digest({"aws:s3:arn": context.get("aws:s3:arn", "")})
 
 
+# Plans are immutable and most GETs read whole objects of a few sizes: one look-up instead of
+# the arithmetic and a tuple per GET. Bounded (least recently used go first).
+_planned_range = functools.lru_cache(maxsize=4096)(plan_range)
+
+
 class _Opener:
     """A chunk decryptor whose integrity errors are storage's."""
 
@@ -129,7 +142,7 @@ class _Opener:
     def __init__(self, decryptor: ChunkDecryptor) -> None:
         self._decryptor = decryptor
 
-    def update(self, data: bytes) -> bytearray:
+    def update(self, data: bytes | memoryview) -> bytearray:
         try:
             return self._decryptor.update(data)
         except IntegrityError:
@@ -140,6 +153,28 @@ class _Opener:
             self._decryptor.finish()
         except IntegrityError:
             raise ObjectCorrupted("the object's stored bytes are truncated") from None
+
+
+class RingCheck:
+    """A key ring found usable (``KeyService.check_usable``), standing in for one later use
+    of the same ring, then spent (decision 0026). The object service takes one when it opens
+    a record's remembered headers and keeps it on that record, which lives for one request
+    (records are read per request, never cached); reading the record's body spends it on the
+    body's data key. So a GET asks the provider once, not twice, and nothing "usable" outlives
+    the request: a multipart object's further parts, a record read again, ask again."""
+
+    __slots__ = ("_ring", "_spent")
+
+    def __init__(self, ring: str) -> None:
+        self._ring = ring
+        self._spent = False
+
+    def spend(self, ring: str) -> bool:
+        """Whether this check stands for a use of ``ring`` now (then it is spent)."""
+        if self._spent or ring != self._ring:
+            return False
+        self._spent = True
+        return True
 
 
 class KmsObjectCipher:
@@ -154,29 +189,18 @@ class KmsObjectCipher:
         # Wrapped key -> its tenant: parsing it again on every read of a hot object showed up
         # on small GETs. Bounded by dropping everything when full (keys are tiny; cheap refill).
         self._tenant_of: dict[bytes, str] = {}
-
-    @property
-    def header_size(self) -> int:
-        return self._keys.header_size
-
-    @property
-    def read_block_size(self) -> int:
-        return self._keys.read_block_size
+        # Constants of the key service's format, read on every GET: attributes, not properties.
+        self.header_size = keys.header_size
+        self.read_block_size = keys.read_block_size
+        self._chunk_size = keys.chunk_size
 
     async def _call(self, work: Callable[[], _T]) -> _T:
         try:
             if self._inline:
                 return work()
             return await asyncio.to_thread(work)
-        except KeyDestroyed:
-            raise EncryptionKeyUnavailable(
-                "The object's encryption key has been destroyed; its data cannot be read."
-            ) from None
-        except (IntegrityError, KeyNotFound):
-            raise ObjectCorrupted("the object's wrapped data key cannot be opened") from None
-        except KmsError as exc:  # ProviderError: the token or the key file failed
-            log.warning("root-key provider call failed: %s", type(exc).__name__)
-            raise KeyServiceUnavailable("The encryption key service is unavailable.") from exc
+        except KmsError as exc:
+            _raise_storage_error(exc)
 
     async def new_data_key(
         self, tenant_id: str, context: Mapping[str, str] | None = None
@@ -215,10 +239,49 @@ class KmsObjectCipher:
         tenant_id = self._owner(wrapped)
         return await self._call(lambda: keys.unwrap_data_key(tenant_id, wrapped, bound))
 
-    async def check_key_usable(self, wrapped: bytes) -> None:
+    async def check_key_usable(self, wrapped: bytes) -> RingCheck:
+        tenant_id = self._tenant_of.get(wrapped) or self._owner(wrapped)
+        if self._inline:  # the hot path of every HEAD and GET: no closure, no coroutine
+            try:
+                self._keys.check_usable(tenant_id)
+            except KmsError as exc:
+                _raise_storage_error(exc)
+        else:
+            keys = self._keys
+            await self._call(lambda: keys.check_usable(tenant_id))
+        return RingCheck(tenant_id)
+
+    async def blob_opener(
+        self,
+        wrapped: bytes,
+        blob_id: str,
+        header: bytes | memoryview,
+        plan: CipherRange,
+        *,
+        context: Mapping[str, str] | None = None,
+        checked: KeyCheck | None = None,
+    ) -> BlobOpener:
+        if not isinstance(plan, ChunkRange):
+            raise TypeError("a range planned by another cipher")
+        ring = self._tenant_of.get(wrapped) or self._owner(wrapped)
+        try:
+            salt = blob_salt(header, plan.chunk_size)
+        except IntegrityError:
+            await self.check_key_usable(wrapped)  # a destroyed key is said before damage
+            raise ObjectCorrupted("the object's stored header failed authentication") from None
+        ring_checked = isinstance(checked, RingCheck) and checked.spend(ring)
+        bound = context_digest(context) if context else b""
         keys = self._keys
-        tenant_id = self._owner(wrapped)
-        await self._call(lambda: keys.check_usable(tenant_id))
+        if self._inline:  # the hot path of every GET: no closure, no coroutine
+            try:
+                aead = keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
+            except KmsError as exc:
+                _raise_storage_error(exc)
+        else:
+            aead = await self._call(
+                lambda: keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
+            )
+        return _Opener(ChunkDecryptor.with_chunk_key(aead, blob_id, plan))
 
     def _owner(self, wrapped: bytes) -> str:
         tenant_id = self._tenant_of.get(wrapped)
@@ -241,10 +304,14 @@ class KmsObjectCipher:
         return self._keys.object_encryptor(data_key, blob_id)
 
     def plan(self, plaintext_size: int, start: int, stop: int) -> CipherRange:
-        return self._keys.plan_range(plaintext_size, start, stop)
+        return _planned_range(plaintext_size, start, stop, self._chunk_size)
 
     def opener(
-        self, data_key: bytes | bytearray, blob_id: str, header: bytes, plan: CipherRange
+        self,
+        data_key: bytes | bytearray,
+        blob_id: str,
+        header: bytes | memoryview,
+        plan: CipherRange,
     ) -> BlobOpener:
         if not isinstance(plan, ChunkRange):
             raise TypeError("a range planned by another cipher")
@@ -252,6 +319,19 @@ class KmsObjectCipher:
             return _Opener(self._keys.object_decryptor(data_key, blob_id, header, plan))
         except IntegrityError:
             raise ObjectCorrupted("the object's stored header failed authentication") from None
+
+
+def _raise_storage_error(exc: KmsError) -> NoReturn:
+    """Raise the storage error a key-management error is, for the object path."""
+    if isinstance(exc, KeyDestroyed):
+        raise EncryptionKeyUnavailable(
+            "The object's encryption key has been destroyed; its data cannot be read."
+        ) from None
+    if isinstance(exc, IntegrityError | KeyNotFound):
+        raise ObjectCorrupted("the object's wrapped data key cannot be opened") from None
+    # ProviderError: the token or the key file failed
+    log.warning("root-key provider call failed: %s", type(exc).__name__)
+    raise KeyServiceUnavailable("The encryption key service is unavailable.") from exc
 
 
 class _PlainSealer:
@@ -290,7 +370,19 @@ class PlaintextBenchCipher:
     ) -> bytearray:
         raise ObjectCorrupted("an encrypted object cannot be read with encryption switched off")
 
-    async def check_key_usable(self, wrapped: bytes) -> None:
+    async def check_key_usable(self, wrapped: bytes) -> KeyCheck:
+        raise ObjectCorrupted("an encrypted object cannot be read with encryption switched off")
+
+    async def blob_opener(
+        self,
+        wrapped: bytes,
+        blob_id: str,
+        header: bytes | memoryview,
+        plan: CipherRange,
+        *,
+        context: Mapping[str, str] | None = None,
+        checked: KeyCheck | None = None,
+    ) -> BlobOpener:
         raise ObjectCorrupted("an encrypted object cannot be read with encryption switched off")
 
     def stored_size(self, plaintext_size: int) -> int:
@@ -303,7 +395,11 @@ class PlaintextBenchCipher:
         raise RuntimeError("plaintext blobs are read directly")
 
     def opener(
-        self, data_key: bytes | bytearray, blob_id: str, header: bytes, plan: CipherRange
+        self,
+        data_key: bytes | bytearray,
+        blob_id: str,
+        header: bytes | memoryview,
+        plan: CipherRange,
     ) -> BlobOpener:
         raise RuntimeError("plaintext blobs are read directly")
 

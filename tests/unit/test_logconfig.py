@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from andromede.logconfig import BatchedLineHandler, TextFormatter
+from andromede.settings import Settings
 
 
 class CountingStream(io.StringIO):
@@ -168,3 +169,27 @@ def test_the_text_formatter_writes_what_the_standard_one_does() -> None:
     fast = TextFormatter()
     for record, again in zip(_records(), _records(), strict=True):
         assert fast.format(record) == standard.format(again)
+
+
+def test_a_test_that_configures_logging_leaves_no_flusher_behind(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from andromede.logconfig import configure_logging
+    from support.logs import logging_restored
+
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    with logging_restored():
+        configure_logging(Settings(log_flush_interval=60, log_buffer_lines=1000))
+        (handler,) = [h for h in root.handlers if isinstance(h, BatchedLineHandler)]
+        logging.getLogger("andromede.access").info("held until the test ends")
+        flusher = handler._flusher
+        assert flusher is not None and flusher.is_alive()
+        assert handler.buffered == 1
+    assert handler not in root.handlers
+    assert all(h in before for h in root.handlers if isinstance(h, BatchedLineHandler))
+    assert root.level == level
+    # Its line was written then, into the test's own output, and its thread ended.
+    assert "held until the test ends" in capsys.readouterr().err
+    flusher.join(timeout=10)
+    assert not flusher.is_alive()

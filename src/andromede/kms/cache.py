@@ -1,5 +1,8 @@
 """Bounded caches of unwrapped data keys and of the chunk keys derived from them, so GETs of
-hot objects neither unwrap nor derive every time.
+hot objects neither unwrap nor derive every time. A data-key entry files the chunk keys of the
+blobs it seals, so a read finds its chunk key in one look-up without the data key leaving the
+cache (decision 0026); ``ChunkKeyCache`` serves the callers that hold the data key (writes,
+SSE-C, bucket keys).
 
 Entries live at most ``ttl_seconds`` after they were unwrapped (a hit does not extend that) and
 at most ``max_entries`` are kept (the oldest goes first). An evicted, expired or dropped key is
@@ -20,6 +23,7 @@ last rechecked, at most ``key_file_recheck_interval`` ago), and drops them when 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -37,8 +41,32 @@ def _zero(key: bytearray) -> None:
     key[:] = bytes(len(key))
 
 
+_CHUNK_KEYS_PER_DATA_KEY = 16  # one per blob the key seals: SSE-S3 gives each blob its own
+
+
+class _Entry:
+    """One cached data key and the chunk keys derived from it, which go when it goes."""
+
+    __slots__ = ("chunk_keys", "expires", "key")
+
+    def __init__(self, expires: float, key: bytearray) -> None:
+        self.expires = expires
+        self.key = key
+        self.chunk_keys: dict[bytes, AESGCM] = {}
+
+    def drop(self) -> None:
+        _zero(self.key)
+        self.chunk_keys.clear()
+
+
 class DataKeyCache:
-    """Unwrapped data keys by (tenant id, wrapped blob), with a lifetime and a size bound."""
+    """Unwrapped data keys by (tenant id, wrapped blob), with a lifetime and a size bound.
+
+    Each entry also files the chunk keys derived from its data key (:meth:`chunk_key`), so a
+    GET finds its blob's chunk key in one look-up without the data key leaving the cache; they
+    live no longer than the data key and are dropped with it (expiry, eviction, a destroyed
+    tenant).
+    """
 
     def __init__(
         self,
@@ -54,7 +82,9 @@ class DataKeyCache:
         self._clock = clock
         self._lock = threading.Lock()
         # Insertion order is expiry order, since every entry gets the same lifetime.
-        self._entries: OrderedDict[tuple[str, bytes], tuple[float, bytearray]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, bytes], _Entry] = OrderedDict()
+        # When the oldest entry expires: until then a look-up has nothing to expire.
+        self._next_expiry = math.inf
 
     def __len__(self) -> int:
         with self._lock:
@@ -66,7 +96,25 @@ class DataKeyCache:
         with self._lock:
             self._expire()
             entry = self._entries.get((tenant_id, wrapped))
-            return None if entry is None else bytearray(entry[1])
+            return None if entry is None else bytearray(entry.key)
+
+    def chunk_key(
+        self, tenant_id: str, wrapped: bytes, salt: bytes, derive: Callable[[bytes, bytes], AESGCM]
+    ) -> AESGCM | None:
+        """The chunk key of the blob with ``salt`` under the cached data key (derived from it on
+        first use, then filed with it), or None if the data key is not cached."""
+        with self._lock:
+            if self._clock() >= self._next_expiry:  # _expire's own test, without the call
+                self._expire()
+            entry = self._entries.get((tenant_id, wrapped))
+            if entry is None:
+                return None
+            aead = entry.chunk_keys.get(salt)
+            if aead is None:
+                if len(entry.chunk_keys) >= _CHUNK_KEYS_PER_DATA_KEY:
+                    entry.chunk_keys.clear()
+                aead = entry.chunk_keys[salt] = derive(bytes(entry.key), salt)
+            return aead
 
     def put(self, tenant_id: str, wrapped: bytes, key: bytearray) -> None:
         """Cache a copy of ``key`` (the caller keeps and may zero its own)."""
@@ -76,31 +124,42 @@ class DataKeyCache:
             self._expire()
             previous = self._entries.pop((tenant_id, wrapped), None)
             if previous is not None:
-                _zero(previous[1])
+                previous.drop()
             while len(self._entries) >= self._max_entries:
-                _zero(self._entries.popitem(last=False)[1][1])
-            self._entries[(tenant_id, wrapped)] = (self._clock() + self._ttl, bytearray(key))
+                self._entries.popitem(last=False)[1].drop()
+            expires = self._clock() + self._ttl
+            self._entries[(tenant_id, wrapped)] = _Entry(expires, bytearray(key))
+            self._next_expiry = next(iter(self._entries.values())).expires
 
     def drop_tenant(self, tenant_id: str) -> None:
         """Zero and forget every key of one tenant (its KEK was destroyed)."""
         with self._lock:
             for cache_key in [k for k in self._entries if k[0] == tenant_id]:
-                _zero(self._entries.pop(cache_key)[1])
+                self._entries.pop(cache_key).drop()
+            self._set_next_expiry()
 
     def clear(self) -> None:
         with self._lock:
-            for _, key in self._entries.values():
-                _zero(key)
+            for entry in self._entries.values():
+                entry.drop()
             self._entries.clear()
+            self._next_expiry = math.inf
 
     def _expire(self) -> None:
         now = self._clock()
-        while self._entries:
-            cache_key, (expires, key) = next(iter(self._entries.items()))
-            if expires > now:
+        if now < self._next_expiry:
+            return
+        entries = self._entries
+        while entries:
+            entry = next(iter(entries.values()))
+            if entry.expires > now:
                 break
-            _zero(key)
-            del self._entries[cache_key]
+            entries.popitem(last=False)[1].drop()
+        self._set_next_expiry()
+
+    def _set_next_expiry(self) -> None:
+        entries = self._entries
+        self._next_expiry = next(iter(entries.values())).expires if entries else math.inf
 
 
 class ChunkKeyCache:

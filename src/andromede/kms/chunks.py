@@ -39,7 +39,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Self
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -61,6 +61,7 @@ __all__ = [
     "ChunkEncryptor",
     "ChunkKeyDerivation",
     "ChunkRange",
+    "blob_salt",
     "chunk_count",
     "ciphertext_size",
     "decrypt_blob",
@@ -78,7 +79,10 @@ DATA_KEY_SIZE = 32
 _HEADER = struct.Struct(">BI")
 HEADER_SIZE = _HEADER.size + SALT_SIZE
 _CHUNK_POSITION = struct.Struct(">QB")
+_AAD_PREFIX = struct.Struct(">BII")  # the header's version and chunk size, the id's length
+_NO_POSITION = bytes(_CHUNK_POSITION.size)
 _NONCE_PADDING = 3
+_NONCE_PAD = bytes(_NONCE_PADDING)
 _KDF_INFO = b"andromede/kms chunk key v1"
 _MAX_CHUNK_SIZE = 2**31
 
@@ -144,7 +148,9 @@ def plan_range(
     chunk still has to be read and verified; any other empty or out-of-bounds range is a
     caller error (the storage layer answers InvalidRange before it gets here).
     """
-    n_chunks = chunk_count(plaintext_size, chunk_size)
+    if not 0 < chunk_size <= _MAX_CHUNK_SIZE:
+        raise ValueError("chunk size must be between 1 byte and 2 GiB")
+    n_chunks = max(1, -(-plaintext_size // chunk_size))  # chunk_count, inline: once per GET
     if plaintext_size == 0 and start == stop == 0:
         first = last = 0
     elif 0 <= start < stop <= plaintext_size:
@@ -153,15 +159,15 @@ def plan_range(
         raise ValueError(f"range [{start}, {stop}) outside a {plaintext_size}-byte object")
     stride = chunk_size + TAG_SIZE
     last_plain = plaintext_size - last * chunk_size if last == n_chunks - 1 else chunk_size
-    return ChunkRange(
-        plaintext_size=plaintext_size,
-        chunk_size=chunk_size,
-        first_chunk=first,
-        last_chunk=last,
-        ciphertext_start=HEADER_SIZE + first * stride,
-        ciphertext_end=HEADER_SIZE + last * stride + last_plain + TAG_SIZE,
-        skip=start - first * chunk_size,
-        length=stop - start,
+    return ChunkRange(  # positional: a named tuple built from keywords costs twice as much
+        plaintext_size,
+        chunk_size,
+        first,
+        last,
+        HEADER_SIZE + first * stride,  # ciphertext_start
+        HEADER_SIZE + last * stride + last_plain + TAG_SIZE,  # ciphertext_end
+        start - first * chunk_size,  # skip
+        stop - start,  # length
     )
 
 
@@ -184,9 +190,10 @@ class _ChunkCipher:
 
     def __init__(self, aead: AESGCM, object_id: bytes, chunk_size: int) -> None:
         self._aead = aead
-        prefix = _HEADER.pack(FORMAT_VERSION, chunk_size) + struct.pack(">I", len(object_id))
         # One mutable AAD and nonce per blob, patched in place per chunk (no allocation).
-        self._aad = bytearray(prefix + object_id + bytes(_CHUNK_POSITION.size))
+        self._aad = bytearray(
+            _AAD_PREFIX.pack(FORMAT_VERSION, chunk_size, len(object_id)) + object_id + _NO_POSITION
+        )
         self._position_offset = len(self._aad) - _CHUNK_POSITION.size
         self._nonce = bytearray(_CHUNK_POSITION.size + _NONCE_PADDING)
 
@@ -200,12 +207,28 @@ class _ChunkCipher:
         self._position(index, final)
         self._aead.encrypt_into(self._nonce, plaintext, self._aad, out)
 
-    def open_into(self, index: int, final: bool, ciphertext: memoryview, out: memoryview) -> None:
+    def open_into(
+        self, index: int, final: bool, ciphertext: memoryview, out: memoryview | bytearray
+    ) -> None:
         self._position(index, final)
         try:
             self._aead.decrypt_into(self._nonce, ciphertext, self._aad, out)
         except InvalidTag:
             raise IntegrityError(f"chunk {index} failed authentication") from None
+
+
+def blob_salt(header: bytes | bytearray | memoryview, chunk_size: int) -> bytes:
+    """The salt in an encrypted blob's header, which names its chunk key; the header must be
+    of this format version and name ``chunk_size`` (``IntegrityError`` otherwise, or
+    ``UnsupportedFormatVersion``). ``header``: bytes, or a view of them."""
+    if len(header) != HEADER_SIZE:
+        raise IntegrityError("encrypted blob header is truncated")
+    version, stored_chunk_size = _HEADER.unpack_from(header)
+    if version != FORMAT_VERSION:
+        raise UnsupportedFormatVersion(f"unsupported encrypted blob format version {version}")
+    if stored_chunk_size != chunk_size:
+        raise IntegrityError("encrypted blob header names another chunk size")
+    return bytes(header[_HEADER.size :])
 
 
 def _object_id_bytes(object_id: bytes | str) -> bytes:
@@ -347,11 +370,13 @@ class ChunkDecryptor:
     """
 
     __slots__ = (
+        "_aead",
         "_buffer",
         "_buffer_len",
         "_cipher",
         "_final_index",
         "_index",
+        "_object_id",
         "_plan",
         "_produced",
         "_skip",
@@ -366,20 +391,26 @@ class ChunkDecryptor:
         *,
         chunk_key: ChunkKeyDerivation = derive_chunk_key,
     ) -> None:
-        header_view = memoryview(header).cast("B")
-        if len(header_view) != HEADER_SIZE:
-            raise IntegrityError("encrypted blob header is truncated")
-        version, chunk_size = _HEADER.unpack_from(header_view)
-        if version != FORMAT_VERSION:
-            raise UnsupportedFormatVersion(f"unsupported encrypted blob format version {version}")
-        if chunk_size != plan.chunk_size:
-            raise IntegrityError("encrypted blob header names another chunk size")
-        salt = bytes(header_view[_HEADER.size :])
-        self._cipher = _ChunkCipher(
-            chunk_key(data_key, salt), _object_id_bytes(object_id), chunk_size
-        )
+        salt = blob_salt(memoryview(header).cast("B"), plan.chunk_size)
+        self._start(chunk_key(data_key, salt), object_id, plan)
+
+    @classmethod
+    def with_chunk_key(cls, aead: AESGCM, object_id: bytes | str, plan: ChunkRange) -> Self:
+        """A decryptor for the blob whose chunk key (derived from the salt of its header,
+        :func:`blob_salt`) the caller already holds: a key cache that files chunk keys with
+        their data key hands them out this way, the data key never leaving it."""
+        decryptor = cls.__new__(cls)
+        decryptor._start(aead, object_id, plan)
+        return decryptor
+
+    def _start(self, aead: AESGCM, object_id: bytes | str, plan: ChunkRange) -> None:
+        self._aead = aead
+        # _object_id_bytes, inline: a decryptor is set up per GET.
+        self._object_id = object_id.encode() if isinstance(object_id, str) else bytes(object_id)
+        self._cipher: _ChunkCipher | None = None  # made when a second chunk is opened
         self._plan = plan
-        self._final_index = chunk_count(plan.plaintext_size, chunk_size) - 1
+        # chunk_count, inline: a decryptor is set up per GET.
+        self._final_index = max(1, -(-plan.plaintext_size // plan.chunk_size)) - 1
         self._index = plan.first_chunk
         self._buffer = bytearray()  # allocated when a chunk arrives split across pieces
         self._buffer_len = 0
@@ -393,8 +424,37 @@ class ChunkDecryptor:
 
     def update(self, data: Buffer) -> bytearray:
         view = memoryview(data).cast("B")
-        pieces: list[tuple[int, memoryview]] = []
         index = self._index
+        plan = self._plan
+        if not self._buffer_len and index == plan.last_chunk:
+            # The last chunk of the range, whole in one piece (a small object's only chunk,
+            # read with its header in one block): no list of pieces, no views of the output.
+            final = index == self._final_index
+            plain = plan.plaintext_size - index * plan.chunk_size if final else plan.chunk_size
+            if len(view) == plain + TAG_SIZE:
+                out = bytearray(plain)
+                if self._cipher is None:
+                    # The nonce and AAD of this one chunk built as they are (_ChunkCipher's
+                    # reusable buffers pay off from the second chunk on).
+                    position = _CHUNK_POSITION.pack(index, final)
+                    object_id = self._object_id
+                    aad = (
+                        _AAD_PREFIX.pack(FORMAT_VERSION, plan.chunk_size, len(object_id))
+                        + object_id
+                        + position
+                    )
+                    try:
+                        self._aead.decrypt_into(position + _NONCE_PAD, view, aad, out)
+                    except InvalidTag:
+                        raise IntegrityError(f"chunk {index} failed authentication") from None
+                else:
+                    self._cipher.open_into(index, final, view, out)
+                self._index = index + 1
+                if self._skip or plain > plan.length - self._produced:
+                    return self._trim(out)
+                self._produced += plain
+                return out
+        pieces: list[tuple[int, memoryview]] = []
         if self._buffer_len:
             need = self._chunk_stored_size(index)
             take = min(need - self._buffer_len, len(view))
@@ -429,13 +489,20 @@ class ChunkDecryptor:
 
     def _open(self, pieces: list[tuple[int, memoryview]]) -> bytearray:
         out = bytearray(sum(len(chunk) - TAG_SIZE for _, chunk in pieces))
+        cipher = self._cipher
+        if cipher is None:
+            cipher = self._cipher = _ChunkCipher(self._aead, self._object_id, self._plan.chunk_size)
         with memoryview(out) as target:
             pos = 0
             for index, chunk in pieces:
                 plain = len(chunk) - TAG_SIZE
                 final = index == self._final_index
-                self._cipher.open_into(index, final, chunk, target[pos : pos + plain])
+                cipher.open_into(index, final, chunk, target[pos : pos + plain])
                 pos += plain
+        return self._trim(out)
+
+    def _trim(self, out: bytearray) -> bytearray:
+        """Drop what precedes the range in its first chunk and what follows it in its last."""
         if self._skip and out:
             dropped = min(self._skip, len(out))
             del out[:dropped]

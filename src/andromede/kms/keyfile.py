@@ -214,7 +214,13 @@ class LocalKeyFileProvider:
             return self._current(force=True).ring(tenant_id)
 
     def check_usable(self, tenant_id: str) -> None:
-        if tenant_id in self._current().destroyed:
+        # Every data-key use runs this: until a recheck is due, the keystore as last read,
+        # without the lock (one reference read; a reload or a change replaces it whole).
+        if self._clock() < self._next_check:
+            keystore = self._keystore
+        else:
+            keystore = self._current()
+        if tenant_id in keystore.destroyed:
             raise KeyDestroyed.for_tenant(tenant_id)
 
     def list_tenants(self) -> list[str]:

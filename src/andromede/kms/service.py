@@ -14,9 +14,13 @@ A PUT::
 
 A GET of plaintext bytes ``[start, stop)``::
 
-    data_key = keys.unwrap_data_key(tenant_id, wrapped)
     plan = keys.plan_range(size, start, stop)              # read [0, header_size) and the plan
-    decryptor = keys.object_decryptor(data_key, blob_id, header, plan)
+    aead = keys.blob_chunk_key(tenant_id, wrapped, b"", blob_salt(header, keys.chunk_size))
+    decryptor = ChunkDecryptor.with_chunk_key(aead, blob_id, plan)
+
+(the data key stays in the cache, which files the chunk keys derived from it; callers that
+need the data key itself — SSE-C mixes the customer's key into it — use ``unwrap_data_key``
+and ``object_decryptor``).
 
 An SSE-KMS data key is *bound* to its encryption context (the context's digest is in the
 wrap's AAD: ``bound_context``), so it unwraps only with that context. With a *bucket key* (S3
@@ -181,12 +185,10 @@ class KeyService:
 
     def check_usable(self, tenant_id: str) -> None:
         """``KeyDestroyed`` if the tenant's ring was destroyed (here or by another process):
-        for callers that remember what a data key of the ring opened, before they use it."""
-        self._check_usable(check_tenant_id(tenant_id))
-
-    def _check_usable(self, tenant_id: str) -> None:
-        """Before a cached key is used: the ring must not have been destroyed, here or by
-        another process (whose destruction this process's caches did not see)."""
+        before a cached key is used, and for callers that remember what a data key of the
+        ring opened, before they use it. A destroyed ring's cached keys are dropped. (No
+        check of the id's form here: it runs on every read, and a provider that looks ids up
+        anywhere but in a dictionary checks them itself.)"""
         try:
             self._provider.check_usable(tenant_id)
         except KeyDestroyed:
@@ -224,7 +226,7 @@ class KeyService:
         cached = self._cache.get(tenant_id, wrapped + bound_context)
         if cached is not None:
             try:
-                self._check_usable(tenant_id)
+                self.check_usable(tenant_id)
             except BaseException:
                 cached[:] = bytes(len(cached))
                 raise
@@ -241,6 +243,33 @@ class KeyService:
             raise InvalidWrappedKey("wrapped data key does not hold a 256-bit key")
         self._cache.put(tenant_id, wrapped + bound_context, plaintext)
         return plaintext
+
+    def blob_chunk_key(
+        self,
+        tenant_id: str,
+        wrapped: bytes,
+        bound_context: bytes,
+        salt: bytes,
+        *,
+        ring_checked: bool = False,
+    ) -> AESGCM:
+        """The chunk key of the blob with ``salt`` (from its header) whose data key is
+        ``wrapped``: what a read needs, without the data key leaving the cache. Filed with the
+        cached data key, so a hot object costs one look-up. ``ring_checked``: the caller found
+        the ring usable (:meth:`check_usable`) for this very use, in the same request; any
+        other hit asks the provider, as :meth:`unwrap_data_key` does."""
+        if not ring_checked:
+            self.check_usable(tenant_id)
+        cache_key = wrapped + bound_context if bound_context else wrapped
+        aead = self._cache.chunk_key(tenant_id, cache_key, salt, derive_chunk_key)
+        if aead is not None:
+            return aead
+        plaintext = self.unwrap_data_key(tenant_id, wrapped, bound_context)
+        try:
+            aead = self._cache.chunk_key(tenant_id, cache_key, salt, derive_chunk_key)
+            return aead if aead is not None else derive_chunk_key(plaintext, salt)
+        finally:
+            plaintext[:] = bytes(len(plaintext))
 
     # --- bucket keys -------------------------------------------------------------------------
 
@@ -274,7 +303,7 @@ class KeyService:
         cached = self._cache.get(key_ring, cache_key)
         if cached is not None:
             try:
-                self._check_usable(key_ring)
+                self.check_usable(key_ring)
             except BaseException:
                 cached[:] = bytes(len(cached))
                 raise
@@ -304,7 +333,7 @@ class KeyService:
                 found = bytearray(entry[1]), entry[2]
         if found is not None:
             try:
-                self._check_usable(key_ring)
+                self.check_usable(key_ring)
             except BaseException:
                 found[0][:] = bytes(len(found[0]))
                 raise

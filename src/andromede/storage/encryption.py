@@ -45,6 +45,7 @@ __all__ = [
     "BlobSealer",
     "CipherRange",
     "CustomerKey",
+    "KeyCheck",
     "ObjectCipher",
     "ObjectEncryption",
     "customer_blob_key",
@@ -74,7 +75,7 @@ class BlobSealer(Protocol):
 class BlobOpener(Protocol):
     """Streaming, verifying decryption of the chunks of one range (ObjectCorrupted on tamper)."""
 
-    def update(self, data: bytes) -> bytes | bytearray: ...
+    def update(self, data: bytes | memoryview) -> bytes | bytearray: ...
 
     def finish(self) -> None: ...
 
@@ -87,6 +88,12 @@ class CipherRange(Protocol):
 
     @property
     def ciphertext_end(self) -> int: ...
+
+
+class KeyCheck(Protocol):
+    """A key found usable (not destroyed) by :meth:`ObjectCipher.check_key_usable`: opaque to
+    storage, which hands it to the next key use of the same request. Which uses it may stand
+    in for is the cipher's to decide (never across requests)."""
 
 
 class ObjectCipher(Protocol):
@@ -127,9 +134,27 @@ class ObjectCipher(Protocol):
         """The data key inside ``wrapped``, with the context it was bound to; under
         ``bucket_key`` if it has one (EncryptionKeyUnavailable, ObjectCorrupted)."""
 
-    async def check_key_usable(self, wrapped: bytes) -> None:
+    async def check_key_usable(self, wrapped: bytes) -> KeyCheck:
         """Refuse (EncryptionKeyUnavailable) if the key that wrapped ``wrapped`` was destroyed,
-        without opening it: for what was opened with that key before and remembered."""
+        without opening it: for what was opened with that key before and remembered. The
+        check returned may stand in for the next key use of the same request
+        (:meth:`blob_opener`'s ``checked``)."""
+
+    async def blob_opener(
+        self,
+        wrapped: bytes,
+        blob_id: str,
+        header: bytes | memoryview,
+        plan: CipherRange,
+        *,
+        context: Mapping[str, str] | None = None,
+        checked: KeyCheck | None = None,
+    ) -> BlobOpener:
+        """The opener of blob ``blob_id`` (``header``: its first ``header_size`` bytes) whose
+        data key is ``wrapped`` (bound to ``context``), the data key staying with the cipher.
+        ``checked``: what :meth:`check_key_usable` returned earlier in this request, which
+        spares a second check of the same key when it is still valid for it
+        (EncryptionKeyUnavailable, ObjectCorrupted)."""
 
     def stored_size(self, plaintext_size: int) -> int: ...
 
@@ -139,7 +164,11 @@ class ObjectCipher(Protocol):
         """What to read for plaintext ``[start, stop)`` (``(0, 0)`` of an empty blob too)."""
 
     def opener(
-        self, data_key: bytes | bytearray, blob_id: str, header: bytes, plan: CipherRange
+        self,
+        data_key: bytes | bytearray,
+        blob_id: str,
+        header: bytes | memoryview,
+        plan: CipherRange,
     ) -> BlobOpener: ...
 
 

@@ -278,8 +278,17 @@ class ObjectRecord:
     # SSE-KMS: the encryption context, opened from the segment keys by the service (never
     # stored in this form).
     kms_context: dict[str, str] | None = None
+    # The key check the service made opening the headers (an ``encryption.KeyCheck``), which
+    # the body's read of the same request may spend instead of checking again (never stored;
+    # not part of the record's value).
+    key_check: object | None = field(default=None, compare=False, repr=False)
 
-    def opened(self, headers: ContentHeaders, kms_context: dict[str, str] | None) -> ObjectRecord:
+    def opened(
+        self,
+        headers: ContentHeaders,
+        kms_context: dict[str, str] | None,
+        key_check: object | None = None,
+    ) -> ObjectRecord:
         """This record with its sealed headers (and SSE-KMS context) opened. Written out, not
         ``dataclasses.replace``: that one introspects the fields per call, and this runs on
         every HEAD and GET (a tenth of the encrypted read path's own cost)."""
@@ -297,6 +306,7 @@ class ObjectRecord:
             acl=self.acl,
             sealed_headers=self.sealed_headers,
             kms_context=kms_context,
+            key_check=key_check,
         )
 
     @property

@@ -20,6 +20,7 @@ from andromede.storage.checksums import BodyHasher
 from andromede.storage.encryption import (
     BlobSealer,
     CustomerKey,
+    KeyCheck,
     ObjectCipher,
     ObjectEncryption,
     customer_blob_key,
@@ -161,9 +162,11 @@ class SealedBlobs:
         stop: int,
         customer: CustomerKey | None,
         context: Mapping[str, str] | None = None,
+        checked: KeyCheck | None = None,
     ) -> AsyncIterator[bytes]:
         """Plaintext ``[start, stop)`` of one segment, decrypting only the chunks it touches
-        (``context``: the SSE-KMS encryption context its data key is bound to)."""
+        (``context``: the SSE-KMS encryption context its data key is bound to; ``checked``: the
+        key check of this request's headers, which the cipher may take for this key's)."""
         if segment.key is None:
             if self._cipher.encrypts:
                 # Every blob is encrypted; a plaintext one is a legacy row that the start-up
@@ -176,24 +179,19 @@ class SealedBlobs:
             finally:
                 await _close(plain)
             return
-        data_key = await self._cipher.open_data_key(
-            segment.key.wrapped,
-            context if segment.key.context is not None else None,
-            bucket_key=segment.key.bucket_key,
-        )
-        blob_key = data_key
-        if segment.key.customer_key_check is not None:
-            if customer is None or not customer_key_matches(
-                data_key, customer, segment.key.customer_key_check
-            ):
-                forget(data_key)
-                raise CustomerKeyMismatch("The provided customer key does not match the object's.")
-            blob_key = customer_blob_key(data_key, customer)
-            forget(data_key)
         cipher = self._cipher
+        segment_key = segment.key
+        blob_key: bytearray | None = None
+        if segment_key.customer_key_check is not None or segment_key.bucket_key is not None:
+            # SSE-C mixes the customer's key into the data key, a bucket key wraps it: these
+            # open the data key itself, before any read.
+            blob_key = await self._blob_key(segment_key, customer, context)
+        if segment_key.context is None:
+            context = None
         plan = cipher.plan(segment.size, start, stop)
         header_size = cipher.header_size
         stream: AsyncIterator[bytes] | None = None
+        header: bytes | memoryview
         try:
             if plan.ciphertext_start == header_size:
                 # The range starts at the first chunk: one read holds the header too.
@@ -211,14 +209,29 @@ class SealedBlobs:
                 cipher.read_block_size,
             )
             async for block in stream:
+                piece: bytes | memoryview = block
                 if opener is None:
                     if not header:
                         if len(block) < header_size:
                             raise ObjectCorrupted("the object's stored bytes are truncated")
-                        header, block = block[:header_size], block[header_size:]
-                    opener = cipher.opener(blob_key, segment.blob_id, header, plan)
-                if block:
-                    out = opener.update(block)
+                        # Views, not copies of the block: the opener reads them at once.
+                        view = memoryview(block)
+                        header, piece = view[:header_size], view[header_size:]
+                    if blob_key is None:
+                        # SSE-S3 and SSE-KMS: the cipher keeps the data key, and hands out
+                        # the blob's chunk key filed with it (one cache look-up).
+                        opener = await cipher.blob_opener(
+                            segment_key.wrapped,
+                            segment.blob_id,
+                            header,
+                            plan,
+                            context=context,
+                            checked=checked,
+                        )
+                    else:
+                        opener = cipher.opener(blob_key, segment.blob_id, header, plan)
+                if piece:
+                    out = opener.update(piece)
                     if out:
                         # A fresh buffer per call, never reused: handed on without a copy
                         # (ASGI servers write any bytes-like body).
@@ -227,9 +240,33 @@ class SealedBlobs:
                 raise ObjectCorrupted("the object's stored bytes are truncated")
             opener.finish()
         finally:
-            forget(blob_key)
+            if blob_key is not None:
+                forget(blob_key)
             if stream is not None:
                 await _close(stream)
+
+    async def _blob_key(
+        self,
+        segment_key: SegmentKey,
+        customer: CustomerKey | None,
+        context: Mapping[str, str] | None,
+    ) -> bytearray:
+        """What an SSE-C or bucket-key blob's chunks are derived from (the caller zeroes it)."""
+        data_key = await self._cipher.open_data_key(
+            segment_key.wrapped,
+            context if segment_key.context is not None else None,
+            bucket_key=segment_key.bucket_key,
+        )
+        if segment_key.customer_key_check is None:
+            return data_key
+        try:
+            if customer is None or not customer_key_matches(
+                data_key, customer, segment_key.customer_key_check
+            ):
+                raise CustomerKeyMismatch("The provided customer key does not match the object's.")
+            return customer_blob_key(data_key, customer)
+        finally:
+            forget(data_key)
 
     async def read_all(self, blob_id: str, offset: int, length: int) -> bytes:
         pieces = [piece async for piece in self.read_blob(blob_id, offset, length, length)]
@@ -308,16 +345,19 @@ class SealedBlobs:
         for sealed in await asyncio.to_thread(_hash_and_seal, hasher, sealer, batch):
             await writer.write(sealed)
 
-    async def open_headers(self, sealed: SealedHeaders, bucket: str, key: str) -> ContentHeaders:
-        """The headers of one object; opened ones are remembered (see ``_opened_headers``)."""
+    async def open_headers(
+        self, sealed: SealedHeaders, bucket: str, key: str
+    ) -> tuple[ContentHeaders, KeyCheck | None]:
+        """The headers of one object; opened ones are remembered (see ``_opened_headers``).
+        With remembered ones, the check of their key, which the body's read of the same
+        request may spend (``read_segment``'s ``checked``)."""
         remembered = (sealed.wrapped, sealed.ciphertext, bucket, key)
         headers = self._opened_headers.get(remembered)
         if headers is not None:
             # Remembered headers are shown only while the key that opened them is usable: that
             # is where a destroyed tenant key is refused, so the memo never outlives it. The
             # check is what a cached data key's use would run, without copying and zeroing it.
-            await self._cipher.check_key_usable(sealed.wrapped)
-            return headers
+            return headers, await self._cipher.check_key_usable(sealed.wrapped)
         data_key = await self._cipher.open_data_key(sealed.wrapped)
         try:
             headers = open_headers(data_key, sealed, bucket, key)
@@ -326,7 +366,7 @@ class SealedBlobs:
         if len(self._opened_headers) >= _OPENED_HEADERS_MEMO_SIZE:
             self._opened_headers.clear()
         self._opened_headers[remembered] = headers
-        return headers
+        return headers, None
 
 
 @dataclass(slots=True)

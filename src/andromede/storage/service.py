@@ -331,7 +331,7 @@ class ObjectService:
             # without a generator around it (each layer costs a small GET, decision 0025).
             segment = record.segments[0]
             return self._sealed_in(segment.region).read_segment(
-                segment, start, end + 1, customer_key, record.kms_context
+                segment, start, end + 1, customer_key, record.kms_context, record.key_check
             )
         if record.segments:
             self._sealed_in(record.segments[0].region)  # RegionNotServed before any byte
@@ -340,6 +340,7 @@ class ObjectService:
     async def _stream(
         self, record: ObjectRecord, start: int, end: int, customer: CustomerKey | None
     ) -> AsyncIterator[bytes]:
+        # The headers' key check stands for one key use at most (the cipher spends it).
         offset = 0
         for segment in record.segments:
             first, last = offset, offset + segment.size - 1
@@ -352,7 +353,7 @@ class ObjectService:
             hi = min(end, last) - first
             sealed = self._sealed_in(segment.region)
             async for chunk in sealed.read_segment(
-                segment, lo, hi + 1, customer, record.kms_context
+                segment, lo, hi + 1, customer, record.kms_context, record.key_check
             ):
                 yield chunk
 
@@ -816,7 +817,8 @@ class ObjectService:
             raise NoSuchUpload(upload_id)
         if upload.sealed_headers is not None:
             upload = dataclasses.replace(
-                upload, headers=await self._sealed.open_headers(upload.sealed_headers, bucket, key)
+                upload,
+                headers=(await self._sealed.open_headers(upload.sealed_headers, bucket, key))[0],
             )
         if upload.sealed_kms_context is not None:
             upload = dataclasses.replace(
@@ -858,12 +860,14 @@ class ObjectService:
         opened."""
         if record.sealed_headers is None:
             return record
-        headers = await self._sealed.open_headers(record.sealed_headers, record.bucket, record.key)
+        headers, key_check = await self._sealed.open_headers(
+            record.sealed_headers, record.bucket, record.key
+        )
         first = record.segments[0].key if record.segments else None
         context = None
         if first is not None and first.context is not None:
             context = await self._sealed.open_context(first.context, record.bucket, record.key)
-        return record.opened(headers, context)
+        return record.opened(headers, context, key_check)
 
     async def _commit_record(self, record: ObjectRecord, blob_id: str) -> ObjectRecord:
         """Commit the metadata row of a freshly committed blob; queue what it replaced."""

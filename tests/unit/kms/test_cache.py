@@ -19,7 +19,7 @@ class Clock:
 
 def held(cache: DataKeyCache) -> list[bytearray]:
     # The cache's own copies, to check that dropping one overwrites it.
-    return [key for _, key in cache._entries.values()]
+    return [entry.key for entry in cache._entries.values()]
 
 
 def test_a_hit_returns_a_copy_the_caller_may_zero() -> None:
@@ -125,3 +125,40 @@ def test_a_cached_chunk_key_is_the_derived_one() -> None:
     key, salt, nonce = b"k" * 32, b"s" * 32, bytes(12)
     sealed = derive_chunk_key(key, salt).encrypt(nonce, b"plain", None)
     assert cache.chunk_key(key, salt).decrypt(nonce, sealed, None) == b"plain"
+
+
+def test_chunk_keys_are_filed_with_their_data_key_and_go_with_it() -> None:
+    clock, derive = Clock(), CountingDerivation()
+    cache = DataKeyCache(ttl_seconds=10, max_entries=10, clock=clock)
+    salt = b"s" * 32
+    assert cache.chunk_key("t", b"w1", salt, derive) is None  # no data key cached: nothing
+    cache.put("t", b"w1", bytearray(b"k" * 32))
+    first = cache.chunk_key("t", b"w1", salt, derive)
+    assert first is not None
+    assert cache.chunk_key("t", b"w1", salt, derive) is first
+    assert derive.calls == 1
+    nonce = bytes(12)
+    assert first.decrypt(nonce, derive_chunk_key(b"k" * 32, salt).encrypt(nonce, b"p", None), None)
+    assert cache.chunk_key("other", b"w1", salt, derive) is None  # filed by tenant too
+    # Gone with the data key: dropped tenant, expiry.
+    cache.drop_tenant("t")
+    assert cache.chunk_key("t", b"w1", salt, derive) is None
+    cache.put("t", b"w2", bytearray(b"k" * 32))
+    assert cache.chunk_key("t", b"w2", salt, derive) is not None
+    clock.now += 10
+    assert cache.chunk_key("t", b"w2", salt, derive) is None
+    assert len(cache) == 0
+
+
+def test_a_data_key_files_a_bounded_number_of_chunk_keys() -> None:
+    derive = CountingDerivation()
+    cache = DataKeyCache(ttl_seconds=10, max_entries=10)
+    cache.put("t", b"w", bytearray(b"k" * 32))
+    for n in range(40):
+        cache.chunk_key("t", b"w", bytes([n]) * 32, derive)
+    (entry,) = cache._entries.values()
+    assert 0 < len(entry.chunk_keys) <= 16
+    evicted = dict(entry.chunk_keys)
+    cache.put("t", b"w", bytearray(b"j" * 32))  # replaced: the old key's chunk keys go
+    assert evicted and not entry.chunk_keys
+    assert entry.key == bytes(32)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from andromede.kms.chunks import ChunkDecryptor, blob_salt
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.model import TenantKeyRing, WrappedDataKey, context_digest
 from andromede.kms.service import (
@@ -244,3 +245,70 @@ def test_a_bound_data_key_opens_only_with_its_context(
     assert uncached(provider).unwrap_data_key("tenant-a", wrapped, bound) == data_key
     assert keys.unwrap_data_key("tenant-a", wrapped, bound) == data_key
     assert keys.provider_calls["tenant-a"] == 3  # the wrap and the two refused unwraps
+
+
+class CheckCountingProvider(LocalKeyFileProvider):
+    checks = 0
+
+    def check_usable(self, tenant_id: str) -> None:
+        self.checks += 1
+        super().check_usable(tenant_id)
+
+
+def _one_blob(keys: KeyService, size: int) -> tuple[bytes, bytes, bytes]:
+    """A blob's wrapped key, its stored bytes and its salt."""
+    data_key, wrapped = keys.new_data_key("tenant-a")
+    encryptor = keys.object_encryptor(data_key, "blob")
+    blob = bytes(encryptor.update(os.urandom(size)) + encryptor.finish())
+    return wrapped, blob, blob_salt(blob[: keys.header_size], keys.chunk_size)
+
+
+def test_a_blob_chunk_key_is_the_blob_s_and_checked_on_every_hit(tmp_path: Path) -> None:
+    provider = CheckCountingProvider(tmp_path / "keys")
+    keys = KeyService(provider, cache_ttl_seconds=300, chunk_size=64)
+    keys.create_tenant_key("tenant-a")
+    wrapped, blob, salt = _one_blob(keys, 100)
+    plan = keys.plan_range(100, 0, 100)
+    for _ in range(2):
+        aead = keys.blob_chunk_key("tenant-a", wrapped, b"", salt)
+        decryptor = ChunkDecryptor.with_chunk_key(aead, "blob", plan)
+        decryptor.update(blob[plan.ciphertext_start : plan.ciphertext_end])
+        decryptor.finish()
+    assert provider.checks == 2
+    # The caller's own check of the ring, made for this use, stands for the provider's.
+    keys.blob_chunk_key("tenant-a", wrapped, b"", salt, ring_checked=True)
+    assert provider.checks == 2
+    with pytest.raises(IntegrityError):  # another blob's id: its chunks do not open
+        ChunkDecryptor.with_chunk_key(aead, "other", plan).update(
+            blob[plan.ciphertext_start : plan.ciphertext_end]
+        )
+
+
+def test_a_cached_blob_chunk_key_is_refused_once_another_process_destroys_the_ring(
+    tmp_path: Path,
+) -> None:
+    worker = KeyService(LocalKeyFileProvider(tmp_path / "keys"), cache_ttl_seconds=300)
+    other = KeyService(LocalKeyFileProvider(tmp_path / "keys"), cache_ttl_seconds=300)
+    worker.create_tenant_key("tenant-a")
+    wrapped, _, salt = _one_blob(worker, 10)
+    assert worker.blob_chunk_key("tenant-a", wrapped, b"", salt)  # cached a moment before
+    other.destroy_tenant_key("tenant-a")
+    with pytest.raises(KeyDestroyed):
+        worker.blob_chunk_key("tenant-a", wrapped, b"", salt)
+    # ... and the refusal dropped what the worker held: not even a checked use finds it.
+    assert len(worker._cache) == 0
+    with pytest.raises(KeyDestroyed):
+        worker.blob_chunk_key("tenant-a", wrapped, b"", salt, ring_checked=True)
+
+
+def test_a_blob_chunk_key_needs_the_context_its_data_key_is_bound_to(keys: KeyService) -> None:
+    bound = context_digest({"purpose": "test"})
+    data_key, wrapped = keys.new_data_key("tenant-a", bound)
+    encryptor = keys.object_encryptor(data_key, "blob")
+    blob = bytes(encryptor.update(b"z" * 10) + encryptor.finish())
+    salt = blob_salt(blob[: keys.header_size], keys.chunk_size)
+    assert keys.blob_chunk_key("tenant-a", wrapped, bound, salt)
+    keys._cache.clear()
+    with pytest.raises(InvalidWrappedKey):
+        keys.blob_chunk_key("tenant-a", wrapped, b"", salt)
+    assert keys.blob_chunk_key("tenant-a", wrapped, bound, salt)  # unwrapped, then cached

@@ -18,7 +18,7 @@ import pytest
 from andromede.kms.errors import ProviderError
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
-from andromede.object_keys import KmsObjectCipher, PlaintextBenchCipher
+from andromede.object_keys import KmsObjectCipher, PlaintextBenchCipher, RingCheck
 from andromede.storage.acl import AccessControlList
 from andromede.storage.encryption import CustomerKey, ObjectEncryption
 from andromede.storage.errors import (
@@ -252,6 +252,72 @@ async def test_remembered_headers_are_refused_after_another_process_destroys_the
         await world.svc.head_object("bkt", "hot")
 
 
+async def read_all(svc: ObjectService, record: ObjectRecord) -> bytes:
+    return await read(svc, record, 0, record.size - 1)
+
+
+async def test_a_get_after_another_process_destroys_the_key_is_refused(
+    world: World, tmp_path: Path
+) -> None:
+    # Headers, data key and chunk key all cached by the GETs a moment before: the next GET,
+    # and the body of a record opened before the destruction, must still be refused.
+    await put(world.svc, "hot", b"secret" * 100, metadata={"colour": "blue"})
+    for _ in range(2):
+        opened = await world.svc.head_object("bkt", "hot")
+        assert await read_all(world.svc, opened) == b"secret" * 100
+    other_worker = key_service_in(tmp_path / "keys")
+    other_worker.destroy_tenant_key("t1")
+    with pytest.raises(EncryptionKeyUnavailable):
+        await world.svc.head_object("bkt", "hot")
+    with pytest.raises(EncryptionKeyUnavailable):
+        await read_all(world.svc, opened)
+
+
+class CheckCounting(LocalKeyFileProvider):
+    checks = 0
+
+    def check_usable(self, tenant_id: str) -> None:
+        self.checks += 1
+        super().check_usable(tenant_id)
+
+
+async def test_the_headers_key_check_stands_for_one_body_read_of_the_same_record(
+    stack: Stack, tmp_path: Path
+) -> None:
+    provider = CheckCounting(tmp_path / "keys")
+    svc = ObjectService(
+        stack.store, stack.blobs, LIMITS, KmsObjectCipher(KeyService(provider), inline=True)
+    )
+    await svc.create_bucket("bkt", tenant_id="t1", owner_id="o1", region="eu")
+    await put(svc, "hot", b"x" * 100)
+    await svc.head_object("bkt", "hot")  # remembers the headers
+    provider.checks = 0
+    record = await svc.head_object("bkt", "hot")
+    assert provider.checks == 1
+    assert await read_all(svc, record) == b"x" * 100
+    assert provider.checks == 1  # the GET asked once
+    assert await read_all(svc, record) == b"x" * 100
+    assert provider.checks == 2  # a second read of the record asks again: spent
+
+
+async def test_a_destruction_in_this_process_reaches_a_record_opened_before_it(
+    world: World,
+) -> None:
+    await put(world.svc, "hot", b"x" * 100)
+    await world.svc.head_object("bkt", "hot")
+    record = await world.svc.head_object("bkt", "hot")  # its check not spent yet
+    world.keys.destroy_tenant_key("t1")  # drops the cached keys at once
+    with pytest.raises(EncryptionKeyUnavailable):
+        await read_all(world.svc, record)
+
+
+def test_a_ring_check_stands_for_one_use_of_its_own_ring() -> None:
+    check = RingCheck("t1")
+    assert not check.spend("t2")  # an SSE-KMS body's ring is not its headers' tenant's
+    assert check.spend("t1")
+    assert not check.spend("t1")
+
+
 async def test_remembered_headers_follow_an_overwrite(world: World) -> None:
     await put(world.svc, "hot", b"x", metadata={"colour": "blue"})
     assert (await world.svc.head_object("bkt", "hot")).headers.user_metadata == {"colour": "blue"}
@@ -382,8 +448,11 @@ def test_an_opened_record_keeps_every_other_field() -> None:
     )
     headers = ContentHeaders(content_type="text/plain")
     expected = dataclasses.replace(record, headers=headers, kms_context={"a": "b"})
-    assert record.opened(headers, {"a": "b"}) == expected
+    check = object()
+    opened = record.opened(headers, {"a": "b"}, check)
+    assert opened == expected
+    assert opened.key_check is check
     assert {f.name for f in dataclasses.fields(ObjectRecord)} == {
         "bucket", "key", "size", "etag", "last_modified", "headers", "segments", "owner_id",
-        "checksum", "format_version", "acl", "sealed_headers", "kms_context",
+        "checksum", "format_version", "acl", "sealed_headers", "kms_context", "key_check",
     }  # fmt: skip
