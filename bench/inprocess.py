@@ -23,9 +23,11 @@ import contextlib
 import cProfile
 import logging
 import os
+import re
 import resource
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
@@ -135,10 +137,19 @@ async def _run(args: argparse.Namespace, data_dir: Path) -> None:
                         raise RuntimeError(f"{method} {key}: {status}")
 
             thread0, usage0, wall0 = time.thread_time(), resource.getrusage(0), time.perf_counter()
+            threads0 = _threads_cpu()
             await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
             thread1, usage1, wall1 = time.thread_time(), resource.getrusage(0), time.perf_counter()
+            threads1 = _threads_cpu()
             process = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
+            by_thread.clear()
+            by_thread.update(
+                {name: 1e6 * (seconds - threads0.get(name, 0.0)) / count
+                 for name, seconds in threads1.items()}
+            )  # fmt: skip
             return 1e6 * (thread1 - thread0) / count, 1e6 * process / count, count / (wall1 - wall0)
+
+        by_thread: dict[str, float] = {}
 
         await measure(500)  # warm: imports, caches, the tenant key's first use
         flavour = "plain" if args.plain else "encrypted"
@@ -157,8 +168,32 @@ async def _run(args: argparse.Namespace, data_dir: Path) -> None:
                 f" µs/op, {rate:.0f} ops/s",
                 flush=True,
             )
+            if args.threads:
+                shown = sorted(by_thread.items(), key=lambda item: -item[1])
+                print("  by thread: " + ", ".join(f"{n} {us:.0f} µs" for n, us in shown if us >= 1))
     finally:
         await app.stop()
+
+
+def _threads_cpu() -> dict[str, float]:
+    """CPU seconds of this process's threads from /proc, summed by their Python name with a
+    trailing number folded (``andromede-io_7`` counts as ``andromede-io``): user + system under
+    the name, system time alone under the name + `` (sys)``."""
+    totals: dict[str, float] = {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    for thread in threading.enumerate():
+        if thread.native_id is None:
+            continue
+        try:
+            stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        name = re.sub(r"[-_]?[0-9]+$", "", thread.name) or thread.name
+        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+        system = f"{name} (sys)"
+        totals[system] = totals.get(system, 0.0) + int(fields[12]) / ticks
+    return totals
 
 
 def main() -> None:
@@ -168,6 +203,9 @@ def main() -> None:
     parser.add_argument("--ops", type=int, default=4000, help="operations per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", type=Path, help="write cProfile stats of one round here")
+    parser.add_argument(
+        "--threads", action="store_true", help="also each thread's CPU per operation, by name"
+    )
     args = parser.parse_args()
     os.environ.pop("ANDROMEDE_BENCH_UNENCRYPTED", None)  # --plain says it
     with tempfile.TemporaryDirectory(prefix="andromede-inprocess-") as work:
