@@ -25,11 +25,9 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +51,7 @@ from andromede.hypervisor.network_probe import REQUIRED_TOOLS, probe_bridging
 from andromede.hypervisor.tenant_network import NetworkLayout
 from support.guest_images import GuestImage, GuestImageUnavailable, build_guest_image
 from support.host_images import put_file_image
+from support.hypervisor_agents import underlay_pair
 
 pytestmark = pytest.mark.slow
 
@@ -91,32 +90,6 @@ def guest_image() -> GuestImage:
         pytest.skip(f"cannot build the test guest image: {exc}")
 
 
-@contextmanager
-def underlays() -> Iterator[tuple[tuple[str, str], tuple[str, str]]]:
-    """Two underlay namespaces joined by a veth pair: ((netns, address), (netns, address))."""
-    tag = secrets.token_hex(3)
-    base = f"198.18.{secrets.randbelow(250)}"
-    low = secrets.randbelow(63) * 4
-    one, two = f"u{tag}a", f"u{tag}b"
-    addresses = (f"{base}.{low + 1}", f"{base}.{low + 2}")
-    try:
-        for command in (
-            ["ip", "netns", "add", one],
-            ["ip", "netns", "add", two],
-            ["ip", "-n", one, "link", "add", "lan", "type", "veth", "peer", "name", "lan",
-             "netns", two],
-            ["ip", "-n", one, "addr", "add", f"{addresses[0]}/30", "dev", "lan"],
-            ["ip", "-n", two, "addr", "add", f"{addresses[1]}/30", "dev", "lan"],
-            ["ip", "-n", one, "link", "set", "lan", "up"],
-            ["ip", "-n", two, "link", "set", "lan", "up"],
-        ):  # fmt: skip
-            subprocess.run(command, check=True, capture_output=True)
-        yield (one, addresses[0]), (two, addresses[1])
-    finally:
-        for name in (one, two):
-            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
-
-
 def host_layout(underlay: str, underlay_netns: str) -> NetworkLayout:
     block = secrets.randbelow(64 * 256 // 2) * 2
     return NetworkLayout(
@@ -138,7 +111,9 @@ async def hosts(guest_image: GuestImage) -> AsyncIterator[tuple[Host, Host]]:
     refused = await probe_bridging("vprobe")
     if refused is not None:
         pytest.skip(f"this host cannot build tenant networks: {refused}")
-    with underlays() as ((ns_one, address_one), (ns_two, address_two)):
+    with underlay_pair() as (one_underlay, two_underlay):
+        ns_one, address_one = one_underlay.netns, one_underlay.address
+        ns_two, address_two = two_underlay.netns, two_underlay.address
         made: list[Host] = []
         for name, address, netns in (("one", address_one, ns_one), ("two", address_two, ns_two)):
             layout = host_layout(address, netns)

@@ -34,6 +34,7 @@ from andromede.compute.driver import (
     NicSpec,
 )
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks, router_mac
+from support.hypervisor_agents import underlay_pair
 from support.netns_guest import namespace_guest
 
 _TOOLS = ("ip", "nft", "dnsmasq", "bridge", "busybox")
@@ -68,36 +69,11 @@ class Host:
         return NetworkPeer(self.layout.underlay_address, self.layout.vxlan_port, private_ips)
 
 
-@contextmanager
-def underlays() -> Iterator[tuple[tuple[str, str], tuple[str, str]]]:
-    """Two underlay namespaces joined by a veth pair: ((netns, address), (netns, address))."""
-    tag = secrets.token_hex(3)
-    lan = f"198.18.{secrets.randbelow(250)}.{secrets.randbelow(63) * 4}"
-    base = lan.rsplit(".", 1)
-    first = f"{base[0]}.{int(base[1]) + 1}"
-    second = f"{base[0]}.{int(base[1]) + 2}"
-    one, two = f"u{tag}a", f"u{tag}b"
-    try:
-        for command in (
-            ["ip", "netns", "add", one],
-            ["ip", "netns", "add", two],
-            ["ip", "-n", one, "link", "add", "lan", "type", "veth", "peer", "name", "lan",
-             "netns", two],
-            ["ip", "-n", one, "addr", "add", f"{first}/30", "dev", "lan"],
-            ["ip", "-n", two, "addr", "add", f"{second}/30", "dev", "lan"],
-            ["ip", "-n", one, "link", "set", "lan", "up"],
-            ["ip", "-n", two, "link", "set", "lan", "up"],
-        ):  # fmt: skip
-            subprocess.run(command, check=True, capture_output=True)
-        yield (one, first), (two, second)
-    finally:
-        for name in (one, two):
-            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
-
-
 @pytest.fixture
 async def hosts(tmp_path: Path) -> AsyncIterator[tuple[Host, Host]]:
-    with underlays() as ((ns_one, address_one), (ns_two, address_two)):
+    with underlay_pair() as (one_underlay, two_underlay):
+        ns_one, address_one = one_underlay.netns, one_underlay.address
+        ns_two, address_two = two_underlay.netns, two_underlay.address
         one, two = host_layout(address_one, ns_one), host_layout(address_two, ns_two)
         pair = (
             Host(TenantNetworks(tmp_path / "one", one), one),
