@@ -11,7 +11,7 @@ from andromede.compute.driver import HostCapacity, InstanceFirewall, NetworkPeer
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.errors import Duplicate, HypervisorFailed
 from andromede.compute.images import ImageFiles
-from andromede.compute.model import InstanceState
+from andromede.compute.model import Instance, InstanceState
 from andromede.compute.network import VNI_MAX, Subnet, network_peers, subnet_vni
 from andromede.compute.service import ComputeService, RunRequest
 from andromede.compute.store_memory import MemoryComputeStore
@@ -59,14 +59,29 @@ async def test_two_subnets_cannot_share_a_vxlan_id_in_the_store() -> None:
         await store.insert(Subnet("subnet-2", OTHER, "vpc-2", "172.31.0.0/20", "az", True, vni=7))
 
 
+def service_on(tmp_path: Path, *hosts: MemoryDriver) -> ComputeService:
+    return ComputeService(
+        MemoryComputeStore(), list(hosts), MemoryDiskKeys(), limits(),
+        ImageFiles(tmp_path / "images", max_size=1024**3),
+    )  # fmt: skip
+
+
+async def launch(compute: ComputeService, tmp_path: Path, count: int) -> list[Instance]:
+    """Import a small image and run ``count`` instances of it, their starts settled."""
+    source = tmp_path / "disk.raw"
+    source.write_bytes(b"\0" * 4096)
+    image = await compute.import_image_file(source, name="debian", owner_id=None)
+    request = RunRequest(image.image_id, "t3.nano", min_count=count, max_count=count)
+    launched = await compute.run_instances(TENANT, request)
+    await compute.settle()
+    return launched
+
+
 @pytest.fixture
 async def two_hosts(tmp_path: Path) -> tuple[ComputeService, MemoryDriver, MemoryDriver]:
     one = MemoryDriver("h1", vcpus=8, memory_mib=4096, underlay_address="192.0.2.1")
     two = MemoryDriver("h2", vcpus=8, memory_mib=4096, underlay_address="192.0.2.2")
-    compute = ComputeService(
-        MemoryComputeStore(), [one, two], MemoryDiskKeys(), limits(),
-        ImageFiles(tmp_path / "images", max_size=1024**3),
-    )  # fmt: skip
+    compute = service_on(tmp_path, one, two)
     return compute, one, two
 
 
@@ -74,14 +89,8 @@ async def test_the_service_pushes_peers_as_instances_come_and_go(
     two_hosts: tuple[ComputeService, MemoryDriver, MemoryDriver], tmp_path: Path
 ) -> None:
     compute, one, two = two_hosts
-    source = tmp_path / "disk.raw"
-    source.write_bytes(b"\0" * 4096)
-    image = await compute.import_image_file(source, name="debian", owner_id=None)
     try:
-        launched = await compute.run_instances(
-            TENANT, RunRequest(image.image_id, "t3.nano", min_count=2, max_count=2)
-        )
-        await compute.settle()
+        launched = await launch(compute, tmp_path, 2)
         instances = await compute.describe_instances(TENANT, [i.instance_id for i in launched])
         by_host = {i.host: i for i in instances}
         assert set(by_host) == {"h1", "h2"}  # spread over both hosts
@@ -126,16 +135,9 @@ async def test_the_service_pushes_peers_as_instances_come_and_go(
 
 async def test_hosts_without_an_overlay_are_never_told(tmp_path: Path) -> None:
     host = MemoryDriver("h1", vcpus=8, memory_mib=4096)
-    compute = ComputeService(
-        MemoryComputeStore(), [host], MemoryDiskKeys(), limits(),
-        ImageFiles(tmp_path / "images", max_size=1024**3),
-    )  # fmt: skip
-    source = tmp_path / "disk.raw"
-    source.write_bytes(b"\0" * 4096)
-    image = await compute.import_image_file(source, name="debian", owner_id=None)
+    compute = service_on(tmp_path, host)
     try:
-        await compute.run_instances(TENANT, RunRequest(image.image_id, "t3.nano"))
-        await compute.settle()
+        await launch(compute, tmp_path, 1)
         await host.set_network_peers("subnet-x", (NetworkPeer("192.0.2.9", 1, ()),))
         assert host.peers == {}
         assert (await host.capacity()).underlay_address == ""
@@ -159,18 +161,9 @@ async def test_a_host_that_does_not_answer_once_keeps_its_place_among_the_peers(
 ) -> None:
     one = MemoryDriver("h1", vcpus=8, memory_mib=4096, underlay_address="192.0.2.1")
     two = FlakyHost("h2", vcpus=8, memory_mib=4096, underlay_address="192.0.2.2")
-    compute = ComputeService(
-        MemoryComputeStore(), [one, two], MemoryDiskKeys(), limits(),
-        ImageFiles(tmp_path / "images", max_size=1024**3),
-    )  # fmt: skip
-    source = tmp_path / "disk.raw"
-    source.write_bytes(b"\0" * 4096)
-    image = await compute.import_image_file(source, name="debian", owner_id=None)
+    compute = service_on(tmp_path, one, two)
     try:
-        await compute.run_instances(
-            TENANT, RunRequest(image.image_id, "t3.nano", min_count=2, max_count=2)
-        )
-        await compute.settle()
+        await launch(compute, tmp_path, 2)
         subnet = (await compute.default_network(TENANT)).subnet
         told = one.peers[subnet.subnet_id]
         assert [peer.address for peer in told] == ["192.0.2.2"]
@@ -188,14 +181,8 @@ async def test_the_periodic_resync_undoes_stale_pushes(
     """Pushes from two gateways can arrive out of order: a host left with an older peer set or
     firewall is brought back to the records by the next resync pass."""
     compute, one, _ = two_hosts
-    source = tmp_path / "disk.raw"
-    source.write_bytes(b"\0" * 4096)
-    image = await compute.import_image_file(source, name="debian", owner_id=None)
     try:
-        launched = await compute.run_instances(
-            TENANT, RunRequest(image.image_id, "t3.nano", min_count=2, max_count=2)
-        )
-        await compute.settle()
+        launched = await launch(compute, tmp_path, 2)
         subnet = (await compute.default_network(TENANT)).subnet
         by_host = {i.host: i for i in await compute.describe_instances(TENANT, [])}
         a, b = by_host["h1"], by_host["h2"]
