@@ -1,10 +1,15 @@
 """CPU per 4 KiB GET or PUT of the whole application in process: no HTTP server, no sockets.
 
-``python -m bench.inprocess [--op get|put] [--plain] [--ops N] [--rounds R] [--profile FILE]``
-starts an :class:`andromede.app.Application` (embedded mode: SQLite, local disk, key file) on a
-fresh data dir in this process, makes a bucket of 256 objects of 4 KiB, then drives requests
-signed beforehand straight into its ASGI callable from 16 concurrent tasks, and prints the CPU
-time per operation of the event-loop thread and of the whole process (threads included). With
+``python -m bench.inprocess [--op get|put] [--plain] [--ops N] [--rounds R] [--keys K]
+[--fresh] [--profile FILE]`` starts an :class:`andromede.app.Application` (embedded mode:
+SQLite, local disk, key file) on a fresh data dir in this process, makes a bucket of ``K``
+(256) objects of 4 KiB, then drives requests signed beforehand straight into its ASGI callable
+from 16 concurrent tasks, and prints the CPU time per operation of the event-loop thread and of
+the whole process (threads included). ``--fresh`` (GET) writes ``K`` new objects before each
+round and reads those: as ``python -m bench`` and ``bench.cpu_per_op`` do, which GET what their
+PUT round just wrote, each object a few times, so an object's first read (its headers opened,
+its chunk key derived) weighs on the figure; without it every round reads the same objects,
+all of them remembered after the warm-up. With
 ``--profile`` one round runs under ``cProfile`` with ``time.thread_time`` as its clock (a
 wall-clock profile on a shared machine charges other processes' time slices) and its stats are
 written to FILE. ``--plain`` sets the benchmark-only switch that stores blobs unencrypted.
@@ -114,19 +119,27 @@ async def _run(args: argparse.Namespace, data_dir: Path) -> None:
         if status != 200:
             raise RuntimeError(f"CreateBucket: {status}")
         body = os.urandom(SIZE)
-        keys = [f"/cpu/k{i}" for i in range(KEYS)]
-        for key in keys:
-            signed = _headers(signer.headers("PUT", key), length)
-            status = await _call(app, "PUT", key, body, signed)
-            if status != 200:
-                raise RuntimeError(f"PUT {key}: {status}")
+        batches = 0
+
+        async def put_objects() -> list[str]:
+            nonlocal batches
+            batches += 1
+            written = [f"/cpu/b{batches}k{i}" for i in range(args.keys)]
+            for key in written:
+                signed = _headers(signer.headers("PUT", key), length)
+                status = await _call(app, "PUT", key, body, signed)
+                if status != 200:
+                    raise RuntimeError(f"PUT {key}: {status}")
+            return written
+
+        keys = await put_objects()
         method, sent = ("GET", b"") if args.op == "get" else ("PUT", body)
         extra = None if args.op == "get" else length
 
         async def measure(count: int) -> tuple[float, float, float]:
             requests = [
                 (key, _headers(signer.headers(method, key), extra))
-                for key in (keys[i % KEYS] for i in range(count))
+                for key in (keys[i % len(keys)] for i in range(count))
             ]
             queue = iter(requests)
 
@@ -154,6 +167,8 @@ async def _run(args: argparse.Namespace, data_dir: Path) -> None:
         await measure(500)  # warm: imports, caches, the tenant key's first use
         flavour = "plain" if args.plain else "encrypted"
         if args.profile is not None:
+            if args.fresh and args.op == "get":
+                keys = await put_objects()
             profiler = cProfile.Profile(time.thread_time)
             profiler.enable()
             figures = await measure(args.ops)
@@ -162,6 +177,8 @@ async def _run(args: argparse.Namespace, data_dir: Path) -> None:
             print(f"profiled {args.op} {flavour}: loop {figures[0]:.0f} µs/op -> {args.profile}")
             return
         for _ in range(args.rounds):
+            if args.fresh and args.op == "get":
+                keys = await put_objects()
             loop_us, process_us, rate = await measure(args.ops)
             print(
                 f"{args.op} {flavour}: event loop {loop_us:.0f} µs/op, process {process_us:.0f}"
@@ -202,6 +219,10 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true", help="the unencrypted bench switch")
     parser.add_argument("--ops", type=int, default=4000, help="operations per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--keys", type=int, default=KEYS, help="objects written (per round)")
+    parser.add_argument(
+        "--fresh", action="store_true", help="GET: write new objects before each round, read those"
+    )
     parser.add_argument("--profile", type=Path, help="write cProfile stats of one round here")
     parser.add_argument(
         "--threads", action="store_true", help="also each thread's CPU per operation, by name"
