@@ -33,6 +33,7 @@ import asyncio
 import functools
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NoReturn, TypeVar
@@ -187,8 +188,9 @@ class KmsObjectCipher:
         self._inline = inline
         self._tenants_with_keys: set[str] = set()
         # Wrapped key -> its tenant: parsing it again on every read of a hot object showed up
-        # on small GETs. Bounded by dropping everything when full (keys are tiny; cheap refill).
-        self._tenant_of: dict[bytes, str] = {}
+        # on small GETs. Filled when a key is made too (an object's first GET follows its PUT
+        # closely). Bounded: the oldest entries go first (keys are tiny; cheap refill).
+        self._tenant_of: OrderedDict[bytes, str] = OrderedDict()
         # Constants of the key service's format, read on every GET: attributes, not properties.
         self.header_size = keys.header_size
         self.read_block_size = keys.read_block_size
@@ -211,6 +213,7 @@ class KmsObjectCipher:
             self._tenants_with_keys.add(tenant_id)
         bound = context_digest(context)
         new = await self._call(lambda: keys.new_data_key(tenant_id, bound))
+        self._remember_tenant(new.wrapped, tenant_id)
         return new.plaintext, new.wrapped
 
     async def new_bucket_data_key(
@@ -292,10 +295,14 @@ class KmsObjectCipher:
                 tenant_id = WrappedDataKey.decode(wrapped).tenant_id
             except KmsError:
                 raise ObjectCorrupted("the object's wrapped data key is malformed") from None
-            if len(self._tenant_of) >= _TENANT_MEMO_SIZE:
-                self._tenant_of.clear()
-            self._tenant_of[wrapped] = tenant_id
+            self._remember_tenant(wrapped, tenant_id)
         return tenant_id
+
+    def _remember_tenant(self, wrapped: bytes, tenant_id: str) -> None:
+        tenants = self._tenant_of
+        if len(tenants) >= _TENANT_MEMO_SIZE:
+            tenants.popitem(last=False)
+        tenants[wrapped] = tenant_id
 
     def stored_size(self, plaintext_size: int) -> int:
         return self._keys.stored_size(plaintext_size)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections import OrderedDict
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -67,8 +68,13 @@ class SealedBlobs:
         # Opened headers by (wrapped key, sealed bytes, bucket, key). AES-GCM and JSON per HEAD
         # or GET were a quarter of a small GET's encryption cost. Sealed bytes carry a fresh
         # nonce, so changed headers are a new entry; the bucket and key are the AAD they were
-        # checked against. Bounded by dropping everything when full (cheap to refill).
-        self._opened_headers: dict[tuple[bytes, bytes, str, str], ContentHeaders] = {}
+        # checked against. Headers this process seals are filed as they are sealed (what
+        # opening them would give): benchmarks and clients read what was just written, and an
+        # object's first GET opening them cost a PUT-then-GET workload more than all its later
+        # GETs (decision 0026). Bounded: the oldest entries go first.
+        self._opened_headers: OrderedDict[tuple[bytes, bytes, str, str], ContentHeaders] = (
+            OrderedDict()
+        )
         # Opened SSE-KMS contexts, for the same reason and on the same terms.
         self._opened_contexts: dict[tuple[bytes, bytes, str, str], dict[str, str]] = {}
 
@@ -78,6 +84,12 @@ class SealedBlobs:
         cipher = self._cipher
         if not cipher.encrypts:
             return BlobKeys(bytearray(), b"", bytearray(), None)
+        keys = await self._new_keys(encryption, bucket, key)
+        keys.sealed = self._remember_headers
+        return keys
+
+    async def _new_keys(self, encryption: ObjectEncryption, bucket: str, key: str) -> BlobKeys:
+        cipher = self._cipher
         context = encryption.kms_context
         if encryption.kms_key_arn is not None and context:
             # SSE-KMS: the blob's key is bound to the context; a tenant key seals the context
@@ -363,10 +375,16 @@ class SealedBlobs:
             headers = open_headers(data_key, sealed, bucket, key)
         finally:
             forget(data_key)
-        if len(self._opened_headers) >= _OPENED_HEADERS_MEMO_SIZE:
-            self._opened_headers.clear()
-        self._opened_headers[remembered] = headers
+        self._remember_headers(sealed, bucket, key, headers)
         return headers, None
+
+    def _remember_headers(
+        self, sealed: SealedHeaders, bucket: str, key: str, headers: ContentHeaders
+    ) -> None:
+        opened = self._opened_headers
+        if len(opened) >= _OPENED_HEADERS_MEMO_SIZE:
+            opened.popitem(last=False)
+        opened[(sealed.wrapped, sealed.ciphertext, bucket, key)] = headers
 
 
 @dataclass(slots=True)
@@ -377,11 +395,18 @@ class BlobKeys:
     data_key_wrapped: bytes  # ... and its wrapped form, stored with the sealed headers
     blob_key: bytearray  # what the chunks are derived from: the data key, SSE-C's mix, SSE-KMS's
     segment_key: SegmentKey | None  # what the segment stores; None only with encryption off
+    # Told of the headers this seals (SealedBlobs files them as opened, see _opened_headers).
+    sealed: Callable[[SealedHeaders, str, str, ContentHeaders], None] | None = None
 
     def seal(self, bucket: str, key: str, headers: ContentHeaders) -> SealedHeaders | None:
         if self.segment_key is None:
             return None
-        return seal_headers(self.data_key, self.data_key_wrapped, bucket, key, headers)
+        sealed = seal_headers(self.data_key, self.data_key_wrapped, bucket, key, headers)
+        if self.sealed is not None:
+            # As opening them would give them: the caller's metadata mapping is not shared.
+            opened = dataclasses.replace(headers, user_metadata=dict(headers.user_metadata))
+            self.sealed(sealed, bucket, key, opened)
+        return sealed
 
     def forget(self) -> None:
         forget(self.data_key)

@@ -17,10 +17,12 @@ import pytest
 
 from andromede.kms.errors import ProviderError
 from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.model import WrappedDataKey
 from andromede.kms.service import KeyService
 from andromede.object_keys import KmsObjectCipher, PlaintextBenchCipher, RingCheck
+from andromede.storage import sealed_blobs
 from andromede.storage.acl import AccessControlList
-from andromede.storage.encryption import CustomerKey, ObjectEncryption
+from andromede.storage.encryption import CustomerKey, ObjectEncryption, open_headers
 from andromede.storage.errors import (
     CustomerKeyMismatch,
     CustomerKeyNotApplicable,
@@ -309,6 +311,75 @@ async def test_a_destruction_in_this_process_reaches_a_record_opened_before_it(
     world.keys.destroy_tenant_key("t1")  # drops the cached keys at once
     with pytest.raises(EncryptionKeyUnavailable):
         await read_all(world.svc, record)
+
+
+async def test_headers_this_process_sealed_are_not_opened_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first HEAD or GET after a PUT finds the headers the PUT sealed, as opening them
+    # would give them (not the caller's mapping, which it may change afterwards).
+    opened: list[str] = []
+
+    def counting(data_key: bytes, sealed: SealedHeaders, bucket: str, key: str) -> ContentHeaders:
+        opened.append(key)
+        return open_headers(data_key, sealed, bucket, key)
+
+    monkeypatch.setattr(sealed_blobs, "open_headers", counting)
+    metadata = {"colour": "blue"}
+    await put(world.svc, "fresh", b"x" * 100, metadata=metadata)
+    metadata["colour"] = "red"
+    record = await world.svc.head_object("bkt", "fresh")
+    assert record.headers.user_metadata == {"colour": "blue"}
+    assert await read_all(world.svc, record) == b"x" * 100
+    assert opened == []
+    # Another process's memo is empty: it opens them from the row, and finds the same.
+    other = ObjectService(
+        world.stack.store, world.stack.blobs, LIMITS, KmsObjectCipher(world.keys, inline=True)
+    )
+    assert (await other.head_object("bkt", "fresh")).headers == record.headers
+    assert opened == ["fresh"]
+
+
+async def test_an_object_never_read_is_refused_after_another_process_destroys_the_key(
+    world: World, tmp_path: Path
+) -> None:
+    # Its headers and keys are remembered from its PUT alone: the first GET must be refused.
+    await put(world.svc, "fresh", b"secret" * 100, metadata={"colour": "blue"})
+    other_worker = key_service_in(tmp_path / "keys")
+    other_worker.destroy_tenant_key("t1")
+    with pytest.raises(EncryptionKeyUnavailable):
+        await world.svc.head_object("bkt", "fresh")
+
+
+async def test_remembered_headers_make_room_by_dropping_the_oldest(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sealed_blobs, "_OPENED_HEADERS_MEMO_SIZE", 2)
+    opened: list[str] = []
+
+    def counting(data_key: bytes, sealed: SealedHeaders, bucket: str, key: str) -> ContentHeaders:
+        opened.append(key)
+        return open_headers(data_key, sealed, bucket, key)
+
+    monkeypatch.setattr(sealed_blobs, "open_headers", counting)
+    for key in ("a", "b", "c"):
+        await put(world.svc, key, b"x")
+    for key in ("b", "c", "a"):
+        await world.svc.head_object("bkt", key)
+    assert opened == ["a"]  # the two most recent were kept, not all dropped at once
+
+
+async def test_a_key_made_here_is_not_parsed_again_to_find_its_tenant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cipher = KmsObjectCipher(key_service_in(tmp_path / "keys"), inline=True)
+    _, wrapped = await cipher.new_data_key("t1")
+
+    def unexpected(encoded: bytes) -> WrappedDataKey:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(WrappedDataKey, "decode", unexpected)
+    assert (await cipher.check_key_usable(wrapped)).spend("t1")
 
 
 def test_a_ring_check_stands_for_one_use_of_its_own_ring() -> None:
