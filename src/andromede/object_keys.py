@@ -36,12 +36,18 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import ConfigurationError
-from andromede.kms.chunks import ChunkDecryptor, ChunkRange, blob_salt, plan_range
+from andromede.kms.chunks import (
+    ChunkDecryptor,
+    ChunkRange,
+    blob_salt,
+    open_single_chunk,
+    plan_range,
+)
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.errors import IntegrityError, KeyDestroyed, KeyNotFound, KmsError
 from andromede.kms.keyfile import LocalKeyFileProvider
@@ -82,6 +88,9 @@ __all__ = [
     "key_service",
     "object_cipher",
 ]
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 log = logging.getLogger(__name__)
 
@@ -266,9 +275,43 @@ class KmsObjectCipher:
     ) -> BlobOpener:
         if not isinstance(plan, ChunkRange):
             raise TypeError("a range planned by another cipher")
+        aead = await self._chunk_key(wrapped, header, plan.chunk_size, context, checked)
+        return _Opener(ChunkDecryptor.with_chunk_key(aead, blob_id, plan))
+
+    async def open_first_chunk(
+        self,
+        wrapped: bytes,
+        blob_id: str,
+        stored: bytes | memoryview,
+        plan: CipherRange,
+        *,
+        context: Mapping[str, str] | None = None,
+        checked: KeyCheck | None = None,
+    ) -> bytearray | None:
+        if not isinstance(plan, ChunkRange):
+            raise TypeError("a range planned by another cipher")
+        if plan.last_chunk != 0:
+            return None
+        header_size = self.header_size
+        view = memoryview(stored)
+        aead = await self._chunk_key(wrapped, view[:header_size], plan.chunk_size, context, checked)
+        try:
+            return open_single_chunk(aead, blob_id, plan, view[header_size:])
+        except IntegrityError:
+            raise ObjectCorrupted("the object's stored bytes failed authentication") from None
+
+    async def _chunk_key(
+        self,
+        wrapped: bytes,
+        header: bytes | memoryview,
+        chunk_size: int,
+        context: Mapping[str, str] | None,
+        checked: KeyCheck | None,
+    ) -> AESGCM:
+        """The chunk key of the blob with ``header``, its data key staying in the key cache."""
         ring = self._tenant_of.get(wrapped) or self._owner(wrapped)
         try:
-            salt = blob_salt(header, plan.chunk_size)
+            salt = blob_salt(header, chunk_size)
         except IntegrityError:
             await self.check_key_usable(wrapped)  # a destroyed key is said before damage
             raise ObjectCorrupted("the object's stored header failed authentication") from None
@@ -277,14 +320,12 @@ class KmsObjectCipher:
         keys = self._keys
         if self._inline:  # the hot path of every GET: no closure, no coroutine
             try:
-                aead = keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
+                return keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
             except KmsError as exc:
                 _raise_storage_error(exc)
-        else:
-            aead = await self._call(
-                lambda: keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
-            )
-        return _Opener(ChunkDecryptor.with_chunk_key(aead, blob_id, plan))
+        return await self._call(
+            lambda: keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
+        )
 
     def _owner(self, wrapped: bytes) -> str:
         tenant_id = self._tenant_of.get(wrapped)
@@ -390,6 +431,18 @@ class PlaintextBenchCipher:
         context: Mapping[str, str] | None = None,
         checked: KeyCheck | None = None,
     ) -> BlobOpener:
+        raise ObjectCorrupted("an encrypted object cannot be read with encryption switched off")
+
+    async def open_first_chunk(
+        self,
+        wrapped: bytes,
+        blob_id: str,
+        stored: bytes | memoryview,
+        plan: CipherRange,
+        *,
+        context: Mapping[str, str] | None = None,
+        checked: KeyCheck | None = None,
+    ) -> bytearray | None:
         raise ObjectCorrupted("an encrypted object cannot be read with encryption switched off")
 
     def stored_size(self, plaintext_size: int) -> int:

@@ -226,6 +226,21 @@ class SealedBlobs:
                     if not header:
                         if len(block) < header_size:
                             raise ObjectCorrupted("the object's stored bytes are truncated")
+                        if blob_key is None and len(block) == plan.ciphertext_end:
+                            # The header and the whole range in one block (a small object):
+                            # opened in one call when the range lies in the first chunk.
+                            whole = await cipher.open_first_chunk(
+                                segment_key.wrapped,
+                                segment.blob_id,
+                                block,
+                                plan,
+                                context=context,
+                                checked=checked,
+                            )
+                            if whole is not None:
+                                if whole:
+                                    yield whole  # type: ignore[misc]
+                                return
                         # Views, not copies of the block: the opener reads them at once.
                         view = memoryview(block)
                         header, piece = view[:header_size], view[header_size:]

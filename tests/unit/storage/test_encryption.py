@@ -220,6 +220,47 @@ async def test_a_tampered_blob_is_an_error_never_bytes(world: World, offset: int
     assert received == data[: len(received)]  # what came before the damage, nothing else
 
 
+async def _rewrite(stack: Stack, blob_id: str, raw: bytes) -> None:
+    await stack.blobs.delete(blob_id)
+    writer = await stack.blobs.create(blob_id)
+    await writer.write(raw)
+    await writer.commit()
+
+
+@pytest.mark.parametrize("offset", [0, 3, 20, 40, 500, -1])
+async def test_a_tampered_small_blob_is_an_error_never_bytes(world: World, offset: int) -> None:
+    # A small object's body is opened in one call (header, chunk key, its one chunk).
+    data = os.urandom(1000)
+    record = await put(world.svc, "t", data)
+    blob_id = record.segments[0].blob_id
+    raw = bytearray(await _whole(world.stack, blob_id))
+    raw[offset] ^= 1  # version, chunk size, salt, ciphertext, tag
+    await _rewrite(world.stack, blob_id, bytes(raw))
+    received = b""
+    with pytest.raises(ObjectCorrupted):
+        async for piece in world.svc.read_object(record, 0, len(data) - 1):
+            received += piece
+    assert received == b""
+
+
+async def test_a_small_object_or_a_range_in_a_first_chunk_is_opened_in_one_call(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small, large = os.urandom(4096), os.urandom(2 * CHUNK + 5)
+    small_record = await put(world.svc, "small", small)
+    large_record = await put(world.svc, "large", large)
+
+    async def unexpected(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a streaming opener for a range in the first chunk")
+
+    monkeypatch.setattr(KmsObjectCipher, "blob_opener", unexpected)
+    assert await read_all(world.svc, small_record) == small
+    assert await read(world.svc, small_record, 10, 99) == small[10:100]
+    assert await read(world.svc, large_record, 7, CHUNK - 1) == large[7:CHUNK]
+    with pytest.raises(AssertionError, match="streaming opener"):
+        await read(world.svc, large_record, 0, CHUNK)
+
+
 async def test_a_destroyed_tenant_key_makes_objects_unreadable(world: World) -> None:
     await put(world.svc, "gone", b"secret" * 1000)
     world.keys.destroy_tenant_key("t1")
