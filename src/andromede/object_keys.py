@@ -287,7 +287,7 @@ class KmsObjectCipher:
         *,
         context: Mapping[str, str] | None = None,
         checked: KeyCheck | None = None,
-    ) -> bytearray | None:
+    ) -> bytes | None:
         if not isinstance(plan, ChunkRange):
             raise TypeError("a range planned by another cipher")
         if plan.last_chunk != 0:
@@ -442,7 +442,7 @@ class PlaintextBenchCipher:
         *,
         context: Mapping[str, str] | None = None,
         checked: KeyCheck | None = None,
-    ) -> bytearray | None:
+    ) -> bytes | None:
         raise ObjectCorrupted("an encrypted object cannot be read with encryption switched off")
 
     def stored_size(self, plaintext_size: int) -> int:

@@ -511,6 +511,15 @@ class ChunkDecryptor:
             raise IntegrityError("encrypted blob is truncated")
 
 
+def _chunk_nonce_and_aad(
+    object_id: bytes, chunk_size: int, index: int, final: bool
+) -> tuple[bytes, bytes]:
+    """One chunk's nonce and AAD built as they are (no reusable buffers: one chunk)."""
+    position = _CHUNK_POSITION.pack(index, final)
+    aad = _AAD_PREFIX.pack(FORMAT_VERSION, chunk_size, len(object_id)) + object_id + position
+    return position + _NONCE_PAD, aad
+
+
 def _open_chunk(
     aead: AESGCM,
     object_id: bytes,
@@ -520,23 +529,23 @@ def _open_chunk(
     stored: bytes | bytearray | memoryview,
     out: bytearray,
 ) -> None:
-    """Open one chunk into ``out``, its nonce and AAD built as they are (no reusable buffers)."""
-    position = _CHUNK_POSITION.pack(index, final)
-    aad = _AAD_PREFIX.pack(FORMAT_VERSION, chunk_size, len(object_id)) + object_id + position
+    """Open one chunk into ``out``."""
+    nonce, aad = _chunk_nonce_and_aad(object_id, chunk_size, index, final)
     try:
-        aead.decrypt_into(position + _NONCE_PAD, stored, aad, out)
+        aead.decrypt_into(nonce, stored, aad, out)
     except InvalidTag:
         raise IntegrityError(f"chunk {index} failed authentication") from None
 
 
 def open_single_chunk(
     aead: AESGCM, object_id: bytes | str, plan: ChunkRange, stored: bytes | bytearray | memoryview
-) -> bytearray:
+) -> bytes:
     """The plaintext of a range that lies in one chunk, from that chunk's stored bytes
     (ciphertext and tag, exactly) and the blob's chunk key: what a :class:`ChunkDecryptor`
-    would give for it, without one (a small object's GET: one call). ``IntegrityError`` if
-    the chunk fails authentication or ``stored`` is not that whole chunk; ``ValueError`` for a
-    range over more than one chunk."""
+    would give for it, without one (a small object's GET: one call). ``bytes``, which the
+    ASGI server writes as they are (a ``bytearray`` is wrapped in views first).
+    ``IntegrityError`` if the chunk fails authentication or ``stored`` is not that whole
+    chunk; ``ValueError`` for a range over more than one chunk."""
     index = plan.first_chunk
     if index != plan.last_chunk:
         raise ValueError("the range spans more than one chunk")
@@ -545,14 +554,15 @@ def open_single_chunk(
     plain = plan.plaintext_size - index * chunk_size if final else chunk_size
     if len(stored) != plain + TAG_SIZE:
         raise IntegrityError("encrypted blob is truncated")
-    out = bytearray(plain)
     identity = object_id.encode() if isinstance(object_id, str) else bytes(object_id)
-    _open_chunk(aead, identity, chunk_size, index, final, stored, out)
+    nonce, aad = _chunk_nonce_and_aad(identity, chunk_size, index, final)
+    try:
+        out = aead.decrypt(nonce, stored, aad)
+    except InvalidTag:
+        raise IntegrityError(f"chunk {index} failed authentication") from None
     skip, length = plan.skip, plan.length
-    if skip:
-        del out[:skip]
-    if len(out) > length:
-        del out[length:]
+    if skip or len(out) > length:
+        return out[skip : skip + length]
     return out
 
 

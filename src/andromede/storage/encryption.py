@@ -165,7 +165,7 @@ class ObjectCipher(Protocol):
         *,
         context: Mapping[str, str] | None = None,
         checked: KeyCheck | None = None,
-    ) -> bytearray | None:
+    ) -> bytes | None:
         """The plaintext of ``plan`` when it lies in the blob's first chunk, from ``stored``
         (the blob's bytes up to ``plan.ciphertext_end``, header included): a small object's
         body in one call, for what :meth:`blob_opener` and its opener would do in several

@@ -239,7 +239,7 @@ class SealedBlobs:
                             )
                             if whole is not None:
                                 if whole:
-                                    yield whole  # type: ignore[misc]
+                                    yield whole
                                 return
                         # Views, not copies of the block: the opener reads them at once.
                         view = memoryview(block)
