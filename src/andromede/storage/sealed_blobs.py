@@ -419,7 +419,16 @@ class BlobKeys:
         sealed = seal_headers(self.data_key, self.data_key_wrapped, bucket, key, headers)
         if self.sealed is not None:
             # As opening them would give them: the caller's metadata mapping is not shared.
-            opened = dataclasses.replace(headers, user_metadata=dict(headers.user_metadata))
+            # Built field by field: dataclasses.replace introspects the fields on every call.
+            opened = ContentHeaders(
+                content_type=headers.content_type,
+                content_encoding=headers.content_encoding,
+                content_disposition=headers.content_disposition,
+                content_language=headers.content_language,
+                cache_control=headers.cache_control,
+                expires=headers.expires,
+                user_metadata=dict(headers.user_metadata),
+            )
             self.sealed(sealed, bucket, key, opened)
         return sealed
 

@@ -381,6 +381,27 @@ async def test_headers_this_process_sealed_are_not_opened_again(
     assert opened == ["fresh"]
 
 
+async def test_headers_filed_as_sealed_are_those_opening_gives_every_field_set(
+    world: World,
+) -> None:
+    # Every field of ContentHeaders set (a field added later included): the copy filed when
+    # sealing must equal what another process opens from the row.
+    values: dict[str, object] = {
+        f.name: {"k": "v"} if f.name == "user_metadata" else f"value of {f.name}"
+        for f in dataclasses.fields(ContentHeaders)
+    }
+    headers = ContentHeaders(**values)  # type: ignore[arg-type]
+    await world.svc.put_object(
+        "bkt", "full", body(b"x"), size=1, headers=headers, owner_id="o1",
+        integrity=BodyIntegrity(), encryption=ObjectEncryption("t1"),
+    )  # fmt: skip
+    filed = (await world.svc.head_object("bkt", "full")).headers
+    other = ObjectService(
+        world.stack.store, world.stack.blobs, LIMITS, KmsObjectCipher(world.keys, inline=True)
+    )
+    assert filed == (await other.head_object("bkt", "full")).headers == headers
+
+
 async def test_an_object_never_read_is_refused_after_another_process_destroys_the_key(
     world: World, tmp_path: Path
 ) -> None:
