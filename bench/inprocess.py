@@ -41,7 +41,7 @@ from bench.sigv4 import Credentials, Signer
 REGION = "eu-fr-1"
 HOST = "127.0.0.1:9000"
 CONCURRENCY = 16
-KEYS = 256
+KEYS = 256  # objects read in turn, by default: all of them in every cache
 SIZE = 4096
 
 Headers = list[tuple[bytes, bytes]]
@@ -114,7 +114,7 @@ async def _run(args: argparse.Namespace, data_dir: Path) -> None:
         if status != 200:
             raise RuntimeError(f"CreateBucket: {status}")
         body = os.urandom(SIZE)
-        keys = [f"/cpu/k{i}" for i in range(KEYS)]
+        keys = [f"/cpu/k{i}" for i in range(args.objects)]
         for key in keys:
             signed = _headers(signer.headers("PUT", key), length)
             status = await _call(app, "PUT", key, body, signed)
@@ -126,7 +126,7 @@ async def _run(args: argparse.Namespace, data_dir: Path) -> None:
         async def measure(count: int) -> tuple[float, float, float]:
             requests = [
                 (key, _headers(signer.headers(method, key), extra))
-                for key in (keys[i % KEYS] for i in range(count))
+                for key in (keys[i % len(keys)] for i in range(count))
             ]
             queue = iter(requests)
 
@@ -202,6 +202,12 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true", help="the unencrypted bench switch")
     parser.add_argument("--ops", type=int, default=4000, help="operations per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--objects",
+        type=int,
+        default=KEYS,
+        help="objects PUT first, then read in turn (more than the caches hold: first reads)",
+    )
     parser.add_argument("--profile", type=Path, help="write cProfile stats of one round here")
     parser.add_argument(
         "--threads", action="store_true", help="also each thread's CPU per operation, by name"

@@ -370,10 +370,20 @@ class SealedBlobs:
             headers = open_headers(data_key, sealed, bucket, key)
         finally:
             forget(data_key)
+        self._remember(remembered, headers)
+        return headers, None
+
+    def remember_headers(
+        self, sealed: SealedHeaders, bucket: str, key: str, headers: ContentHeaders
+    ) -> None:
+        """Headers this process has just sealed, for the reads that often follow a write (a
+        GET or HEAD after the PUT): served as opened ones are, after the same key check."""
+        self._remember((sealed.wrapped, sealed.ciphertext, bucket, key), headers)
+
+    def _remember(self, remembered: tuple[bytes, bytes, str, str], headers: ContentHeaders) -> None:
         if len(self._opened_headers) >= _OPENED_HEADERS_MEMO_SIZE:
             self._opened_headers.clear()
         self._opened_headers[remembered] = headers
-        return headers, None
 
 
 @dataclass(slots=True)

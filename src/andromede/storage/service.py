@@ -917,6 +917,10 @@ class ObjectService:
         # row might have committed before the error surfaced.
         if replaced is not None:
             await self._queue_deletion(replaced.segments)
+        if record.sealed_headers is not None:
+            self._sealed.remember_headers(
+                record.sealed_headers, record.bucket, record.key, record.headers
+            )
         return record
 
     async def _commit_part(
