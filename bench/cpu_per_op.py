@@ -23,6 +23,10 @@ to a pool of its own.
 names from ``/proc/<pid>/task/*/comm``, numbered ones grouped: the event loop, librados'
 messenger and finisher threads, the I/O pool...), medians over the rounds: where a GET's CPU
 goes without a sampler's bias (py-spy counts a thread waiting in native code as busy).
+With ``--rados --workers 1,2`` each tree gets one gateway per worker count (``rados``,
+``rados-w2``), interleaved like the trees; ``--threads`` then sums the workers' threads and also
+prints each worker process's CPU per GET, its system part, its context switches per GET and
+how many of the 16 connections it held (``ss``, mid-run): why two workers cost what they do.
 
 ``--profile DIR`` adds, after the measured rounds, one PUT and one GET run per target under
 ``py-spy record --format raw`` (collapsed stacks, one file per target and operation) on the
