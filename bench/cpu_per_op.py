@@ -14,6 +14,9 @@ first on their ``PYTHONPATH``, e.g. an unpacked ``git archive`` of main's ``src`
 servers, rounds interleaved over all four, so a change is measured before and after under the
 same load.
 
+``--size BYTES`` changes the objects' size (default 4 KiB); ``--size 0`` measures a GET that
+reads no blob and decrypts nothing (only the metadata read and the S3 layer).
+
 ``--rados`` measures the distributed mode instead: one gateway of one worker on PostgreSQL +
 RADOS (bench/andromede_rados.py) per source tree, encrypted, on one shared single-node Ceph
 cluster and PostgreSQL (bench/cluster.py) that the run starts and removes; each tree writes
@@ -283,12 +286,13 @@ async def _measure(
     profile: Path | None,
     threads: dict[str, dict[str, list[float]]] | None = None,
     perf: bool = False,
+    size: int = 4 * KIB,
 ) -> dict[str, list[tuple[float, float, float, float]]]:
     for endpoint in endpoints.values():
         await _create_bucket(endpoint.session())
-    payload = Payload.random(4 * KIB)
-    put = WorkloadSpec("PUT 4 KiB", Op.PUT, 4 * KIB, 16, seconds, 1_000_000)
-    get = WorkloadSpec("GET 4 KiB", Op.GET, 4 * KIB, 16, seconds, 1_000_000)
+    payload = Payload.random(size)
+    put = WorkloadSpec(f"PUT {size} B", Op.PUT, size, 16, seconds, 1_000_000)
+    get = WorkloadSpec(f"GET {size} B", Op.GET, size, 16, seconds, 1_000_000)
     # A first round each, not counted: imports, caches, the tenant key's first use.
     for endpoint in endpoints.values():
         await _round(endpoint, put, get, payload, "warm/")
@@ -321,6 +325,12 @@ def main() -> None:
     parser.add_argument("--threads", action="store_true", help="GET CPU split by thread")
     parser.add_argument("--perf", action="store_true", help="with --profile: perf record a GET")
     parser.add_argument(
+        "--size",
+        type=int,
+        default=4 * KIB,
+        help="object size in bytes (0: a GET reads no blob, the bound for objects kept inline)",
+    )
+    parser.add_argument(
         "--workers",
         default="1",
         help="--rados: worker processes per gateway, or several counts (1,2): a gateway each",
@@ -339,7 +349,15 @@ def main() -> None:
         try:
             with _servers(Path(work), args.baseline, cluster, workers) as endpoints:
                 results = asyncio.run(
-                    _measure(endpoints, args.rounds, args.seconds, args.profile, threads, args.perf)
+                    _measure(
+                        endpoints,
+                        args.rounds,
+                        args.seconds,
+                        args.profile,
+                        threads,
+                        args.perf,
+                        args.size,
+                    )
                 )
         finally:
             if cluster is not None:
