@@ -64,11 +64,11 @@ async def serve(
 
     Start-up leaves some 150,000 objects that live as long as the process (modules, the
     settings, SQLAlchemy's and pydantic's structures, the clients of PostgreSQL and Ceph). The
-    collector's full passes walk every one of them, some 70 ms each, as often as requests leave
-    a quarter as many survivors again (caches filling, statements prepared): about 5 % of a
-    small GET's CPU on PostgreSQL + RADOS, and a pause of the event loop each time (decision
-    0029). ``gc.freeze`` moves them to a generation the collector does not visit; the young
-    generations, where a request's garbage dies, are collected as before.
+    collector's full passes walk every one of them, some 70 ms each, whenever requests have
+    left a quarter as many survivors again (caches filling, statements prepared): 5 % of the
+    samples of a GET run on PostgreSQL + RADOS where one landed, and a pause of the event loop
+    each time (decision 0029). ``gc.freeze`` moves them to a generation the collector does
+    not visit; the young generations, where a request's garbage dies, are collected as before.
     """
     serving = asyncio.ensure_future(server.serve(sockets=sockets))
     while not server.started and not serving.done():
