@@ -16,6 +16,7 @@ the access-key secrets key), as tests/probe/test_many_gateways.py does.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -52,11 +53,13 @@ def gateway_environment(
     }
 
 
-def target_name(gateways: int, workers: int) -> str:
-    """``andromede-rados`` with ``-w<workers>`` past one worker and ``-x<gateways>`` past one
-    gateway: the name says what is measured."""
+def target_name(gateways: int, workers: int, *, inline: bool = False) -> str:
+    """``andromede-rados`` with ``-inline`` when small objects stay in the metadata database,
+    ``-w<workers>`` past one worker and ``-x<gateways>`` past one gateway: the name says what
+    is measured."""
     return (
         "andromede-rados"
+        + ("-inline" if inline else "")
         + (f"-w{workers}" if workers > 1 else "")
         + (f"-x{gateways}" if gateways > 1 else "")
     )
@@ -69,10 +72,13 @@ def andromede_rados_target(
     workers: int = 1,
     *,
     pool: str = ANDROMEDE_POOL,
+    inline: bool = False,
 ) -> TargetFactory:
     """``gateways`` `andromede serve` processes of ``workers`` workers each, on the shared
     cluster, writing to ``pool`` (targets running at the same time need a pool each: each one's
-    sweeper takes the other's blobs for orphans)."""
+    sweeper takes the other's blobs for orphans). ``inline``: the region keeps its small
+    objects in the metadata database (decision 0028; the bench's PostgreSQL and Ceph share a
+    host, so one jurisdiction), else every object is in RADOS, the default on RADOS."""
 
     @contextlib.contextmanager
     def target(workdir: Path) -> Iterator[Endpoint]:
@@ -87,6 +93,8 @@ def andromede_rados_target(
                 shared.create_database(database), shared.conf, shared.client_keyring, pool=pool
             ),
         }
+        if inline:
+            env["ANDROMEDE_INLINE_OBJECT_REGIONS"] = json.dumps([region])
         base = [str(executable), "serve", "--data-dir", str(data_dir), "--region", region]
         migrate = subprocess.run(
             [*base, "--migrate-only"], env=env, capture_output=True, text=True, check=False
@@ -114,11 +122,12 @@ def andromede_rados_target(
             plural = "s" if gateways > 1 else ""
             worker_plural = "s" if workers > 1 else ""
             endpoint = Endpoint(
-                name=target_name(gateways, workers),
+                name=target_name(gateways, workers, inline=inline),
                 description=(
                     f"andromede serve --server {server}, {gateways} gateway{plural} of "
                     f"{workers} worker process{worker_plural} each, PostgreSQL (durable "
                     "commits) + RADOS, encrypted at rest, same Ceph cluster"
+                    + (", objects up to 16 KiB in PostgreSQL rows" if inline else "")
                 ),
                 fsync=True,
                 ports=tuple(ports),

@@ -14,6 +14,9 @@ first on their ``PYTHONPATH``, e.g. an unpacked ``git archive`` of main's ``src`
 servers, rounds interleaved over all four, so a change is measured before and after under the
 same load.
 
+``--size BYTES`` changes the objects' size (default 4 KiB); ``--size 0`` measures a GET that
+reads no blob and decrypts nothing (only the metadata read and the S3 layer).
+
 ``--rados`` measures the distributed mode instead: one gateway of one worker on PostgreSQL +
 RADOS (bench/andromede_rados.py) per source tree, encrypted, on one shared single-node Ceph
 cluster and PostgreSQL (bench/cluster.py) that the run starts and removes; each tree writes
@@ -27,6 +30,10 @@ times (the shape of ``bench.inprocess``), instead of all of them a few times eac
 names from ``/proc/<pid>/task/*/comm``, numbered ones grouped: the event loop, librados'
 messenger and finisher threads, the I/O pool...), medians over the rounds: where a GET's CPU
 goes without a sampler's bias (py-spy counts a thread waiting in native code as busy).
+With ``--rados --workers 1,2`` each tree gets one gateway per worker count (``rados``,
+``rados-w2``), interleaved like the trees; ``--threads`` then sums the workers' threads and also
+prints each worker process's CPU per GET, its system part, its context switches per GET and
+how many of the 16 connections it held (``ss``, mid-run): why two workers cost what they do.
 
 ``--profile DIR`` adds, after the measured rounds, one PUT and one GET run per target under
 ``py-spy record --format raw`` (collapsed stacks, one file per target and operation) on the
@@ -64,18 +71,31 @@ RADOS_TARGETS = ("rados",)
 _BASELINE_POOL = f"{ANDROMEDE_POOL}-baseline"
 
 
-def _factory(flavour: str, baseline: bool, cluster: LazyCluster | None) -> TargetFactory:
+def _pool(baseline: bool, workers: int) -> str:
+    """A pool per gateway: each one's sweeper takes another's blobs for orphans."""
+    return (_BASELINE_POOL if baseline else ANDROMEDE_POOL) + (
+        f"-w{workers}" if workers > 1 else ""
+    )
+
+
+def _factory(
+    flavour: str, baseline: bool, cluster: LazyCluster | None, workers: int = 1
+) -> TargetFactory:
     if cluster is not None:
-        return andromede_rados_target(cluster, pool=_BASELINE_POOL if baseline else ANDROMEDE_POOL)
+        return andromede_rados_target(cluster, workers=workers, pool=_pool(baseline, workers))
     return andromede_target("uvicorn", encrypted=flavour == "encrypted")
 
 
 @contextlib.contextmanager
 def _servers(
-    work: Path, baseline: Path | None, cluster: LazyCluster | None = None
+    work: Path,
+    baseline: Path | None,
+    cluster: LazyCluster | None = None,
+    workers: tuple[int, ...] = (1,),
 ) -> Iterator[dict[str, Endpoint]]:
     saved = {name: os.environ.get(name) for name in ("ANDROMEDE_WORKERS", "PYTHONPATH")}
-    os.environ["ANDROMEDE_WORKERS"] = "1"  # one worker: its CPU is the request path's
+    # One worker unless --workers: its CPU is the request path's.
+    os.environ["ANDROMEDE_WORKERS"] = "1"
     trees: list[tuple[str, str | None]] = [("", saved["PYTHONPATH"])]
     if baseline is not None:
         extra = f"{os.pathsep}{saved['PYTHONPATH']}" if saved["PYTHONPATH"] else ""
@@ -90,10 +110,12 @@ def _servers(
                 else:
                     os.environ["PYTHONPATH"] = python_path
                 for flavour in RADOS_TARGETS if cluster is not None else TARGETS:
-                    factory = _factory(flavour, bool(prefix), cluster)
-                    folder = work / f"{prefix.strip() or 'tree'}-{flavour}"
-                    folder.mkdir(exist_ok=True)
-                    endpoints[prefix + flavour] = stack.enter_context(factory(folder))
+                    for count in workers if cluster is not None else (1,):
+                        name = flavour + (f"-w{count}" if count > 1 else "")
+                        factory = _factory(flavour, bool(prefix), cluster, count)
+                        folder = work / f"{prefix.strip() or 'tree'}-{name}"
+                        folder.mkdir(exist_ok=True)
+                        endpoints[prefix + name] = stack.enter_context(factory(folder))
             yield endpoints
     finally:
         for name, value in saved.items():
@@ -111,26 +133,56 @@ async def _create_bucket(session: S3Session) -> None:
         conn.close()
 
 
-def _worker_pid(endpoint: Endpoint) -> int:
-    """The one worker under the supervisor (the deepest process of the tree)."""
+def _worker_pids(endpoint: Endpoint) -> list[int]:
+    """The processes that serve requests: the gateway itself with one worker, else its
+    worker processes (multiprocessing's spawned children), in pid order."""
     pids = endpoint.probe.pids()
-    return pids[-1]
+    workers = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                workers.append(pid)
+    return sorted(workers) or pids[-1:]
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _thread_cpu(pid: int) -> collections.Counter[str]:
-    """CPU seconds (utime + stime) of each thread of ``pid``, summed by thread name (digits
-    and a trailing ``-N``/``_N`` folded, so that ``msgr-worker-0`` and ``-1`` add up)."""
-    seconds: collections.Counter[str] = collections.Counter()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-            group = re.sub(r"[-_]?[0-9]+$", "", name) or name
-            seconds[group] += (int(fields[11]) + int(fields[12])) / _TICKS
+def _thread_cpu(pids: list[int]) -> dict[str, float]:
+    """CPU seconds (utime + stime) of each thread of the processes ``pids``, summed by thread
+    name (digits and a trailing ``-N``/``_N`` folded, so that ``msgr-worker-0`` and ``-1`` add
+    up), and each process's context switches, voluntary and not, under ``#cs <n> vol`` and
+    ``#cs <n> invol``, its CPU seconds under ``#cpu <n>`` and their system part under
+    ``#sys <n>`` (``n`` its rank in ``pids``)."""
+    seconds: dict[str, float] = collections.defaultdict(float)
+    for rank, pid in enumerate(pids):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                name = (task / "comm").read_text().strip()
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                group = re.sub(r"[-_]?[0-9]+$", "", name) or name
+                cpu = (int(fields[11]) + int(fields[12])) / _TICKS
+                seconds[group] += cpu
+                seconds[f"#cpu {rank}"] += cpu
+                seconds[f"#sys {rank}"] += int(fields[12]) / _TICKS
+                for line in (task / "status").read_text().splitlines():
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        seconds[f"#cs {rank} vol"] += int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches:"):
+                        seconds[f"#cs {rank} invol"] += int(line.split()[1])
     return seconds
+
+
+def _connections(pids: list[int], port: int) -> list[int]:
+    """How many established connections to ``port`` each of ``pids`` holds (``ss``)."""
+    listing = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    owners = [int(pid) for pid in re.findall(r"pid=([0-9]+)", listing)]
+    return [owners.count(pid) for pid in pids]
 
 
 async def _round(
@@ -150,16 +202,30 @@ async def _round(
     )
     if hot is not None:
         keys = keys[:hot]
-    before = _thread_cpu(_worker_pid(endpoint)) if threads is not None else None
+    workers = _worker_pids(endpoint)
+    before = _thread_cpu(workers) if threads is not None else None
+    spread: list[list[int]] = []
+
+    async def count_connections() -> None:
+        await asyncio.sleep(get.duration_s / 2)
+        spread.append(await asyncio.to_thread(_connections, workers, endpoint.ports[0]))
+
+    counting = asyncio.create_task(count_connections()) if threads is not None else None
     get_run, _ = await run_workload(
         session, get, bucket=BUCKET, payload=payload, keys=keys, probe=endpoint.probe
     )
+    if counting is not None:
+        await counting
     if threads is not None and before is not None:
-        after = _thread_cpu(_worker_pid(endpoint))
+        after = _thread_cpu(workers)
         for name in after:
+            # µs of CPU per GET; context switches per GET under "#cs" names.
+            scale = 1.0 if name.startswith(("#cs", "#connections")) else 1e6
             threads.setdefault(name, []).append(
-                1e6 * (after[name] - before.get(name, 0.0)) / max(get_run.ops, 1)
+                scale * (after[name] - before.get(name, 0.0)) / max(get_run.ops, 1)
             )
+        for rank, count in enumerate(spread[0] if spread else []):
+            threads.setdefault(f"#connections {rank}", []).append(float(count))
     for run in (put_run, get_run):
         if run.errors:
             raise RuntimeError(f"errors during the run: {run.errors}")
@@ -185,7 +251,7 @@ async def _profile(
         session = endpoint.session()
         keys: list[str] = []
         for spec in (put, get):
-            argv = [py_spy, "record", "--pid", str(_worker_pid(endpoint)), "--format", "raw"]
+            argv = [py_spy, "record", "--pid", str(_worker_pids(endpoint)[0]), "--format", "raw"]
             argv += ["--rate", "250", "--threads", "--output"]
             argv.append(str(out / f"{name}-{spec.op.value.lower()}.txt"))
             record = subprocess.Popen(
@@ -208,7 +274,8 @@ async def _profile(
                 record.send_signal(2)  # SIGINT: py-spy writes its file and exits
                 record.wait(timeout=30)
         if perf:
-            argv = ["perf", "record", "-g", "-F", "997", "-p", str(_worker_pid(endpoint))]
+            pids = ",".join(str(pid) for pid in _worker_pids(endpoint))
+            argv = ["perf", "record", "-g", "-F", "997", "-p", pids]
             argv += ["-o", str(out / f"{name}-get.perf")]
             record = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
@@ -226,13 +293,14 @@ async def _measure(
     profile: Path | None,
     threads: dict[str, dict[str, list[float]]] | None = None,
     perf: bool = False,
+    size: int = 4 * KIB,
     hot: int | None = None,
 ) -> dict[str, list[tuple[float, float, float, float]]]:
     for endpoint in endpoints.values():
         await _create_bucket(endpoint.session())
-    payload = Payload.random(4 * KIB)
-    put = WorkloadSpec("PUT 4 KiB", Op.PUT, 4 * KIB, 16, seconds, 1_000_000)
-    get = WorkloadSpec("GET 4 KiB", Op.GET, 4 * KIB, 16, seconds, 1_000_000)
+    payload = Payload.random(size)
+    put = WorkloadSpec(f"PUT {size} B", Op.PUT, size, 16, seconds, 1_000_000)
+    get = WorkloadSpec(f"GET {size} B", Op.GET, size, 16, seconds, 1_000_000)
     # A first round each, not counted: imports, caches, the tenant key's first use.
     for endpoint in endpoints.values():
         await _round(endpoint, put, get, payload, "warm/", hot=hot)
@@ -267,16 +335,30 @@ def main() -> None:
     parser.add_argument("--threads", action="store_true", help="GET CPU split by thread")
     parser.add_argument("--perf", action="store_true", help="with --profile: perf record a GET")
     parser.add_argument("--hot", type=int, help="GET only the first N objects of each PUT run")
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=4 * KIB,
+        help="object size in bytes (0: a GET reads no blob, the bound for objects kept inline)",
+    )
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="--rados: worker processes per gateway, or several counts (1,2): a gateway each",
+    )
     args = parser.parse_args()
     threads: dict[str, dict[str, list[float]]] | None = {} if args.threads else None
+    workers = tuple(int(count) for count in args.workers.split(","))
+    trees = ("", "baseline ") if args.baseline else ("",)
+    pools = tuple(_pool(bool(tree), count) for tree in trees for count in workers)
     with tempfile.TemporaryDirectory(prefix="andromede-cpu-per-op-") as work:
         cluster = None
         if args.rados:
             # PostgreSQL runs as its own user (the bench runs as root): it must reach its folder.
             os.chmod(work, 0o755)  # noqa: S103
-            cluster = LazyCluster(Path(work) / "cluster", (ANDROMEDE_POOL, _BASELINE_POOL))
+            cluster = LazyCluster(Path(work) / "cluster", pools)
         try:
-            with _servers(Path(work), args.baseline, cluster) as endpoints:
+            with _servers(Path(work), args.baseline, cluster, workers) as endpoints:
                 results = asyncio.run(
                     _measure(
                         endpoints,
@@ -285,6 +367,7 @@ def main() -> None:
                         args.profile,
                         threads,
                         args.perf,
+                        args.size,
                         args.hot,
                     )
                 )
@@ -313,15 +396,34 @@ def main() -> None:
         print(f"  {name}: worker CPU per GET by thread (µs, median over the rounds)")
         by_cost = sorted(groups.items(), key=lambda item: -statistics.median(item[1]))
         for group, values in by_cost:
-            if statistics.median(values) >= 1.0:
+            if not group.startswith("#") and statistics.median(values) >= 1.0:
                 print(f"    {group:24s} {statistics.median(values):7.1f}")
+        print(
+            "    by worker process: µs CPU/GET (system), context switches/GET (vol, invol),"
+            " connections"
+        )
+        for rank in range(max(workers)):
+            if f"#cpu {rank}" not in groups:
+                continue
+            cost = [
+                statistics.median(groups.get(key, [0.0]))
+                for key in (f"#cpu {rank}", f"#sys {rank}", f"#cs {rank} vol", f"#cs {rank} invol")
+            ]
+            connections = groups.get(f"#connections {rank}", [])
+            print(
+                f"    worker {rank}: {cost[0]:7.1f} µs ({cost[1]:5.1f})"
+                f"  {cost[2]:5.2f} {cost[3]:5.2f}"
+                f"  connections by round {[int(c) for c in connections]}"
+            )
     if args.baseline:
         for flavour in RADOS_TARGETS if args.rados else TARGETS:
-            new, old = medians[flavour], medians["baseline " + flavour]
-            print(
-                f"  {flavour} this tree ÷ baseline: PUT CPU/op {new[0] / old[0]:.3f}"
-                f"   GET CPU/op {new[2] / old[2]:.3f}"
-            )
+            for count in workers if args.rados else (1,):
+                name = flavour + (f"-w{count}" if count > 1 else "")
+                new, old = medians[name], medians["baseline " + name]
+                print(
+                    f"  {name} this tree ÷ baseline: PUT CPU/op {new[0] / old[0]:.3f}"
+                    f"   GET CPU/op {new[2] / old[2]:.3f}"
+                )
 
 
 if __name__ == "__main__":

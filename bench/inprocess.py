@@ -1,6 +1,6 @@
 """CPU per 4 KiB GET or PUT of the whole application in process: no HTTP server, no sockets.
 
-``python -m bench.inprocess [--op get|put] [--plain] [--ops N] [--rounds R] [--keys K]
+``python -m bench.inprocess [--op get|put] [--plain] [--ops N] [--rounds R] [--objects K]
 [--fresh] [--evict KIB] [--profile FILE]`` starts an :class:`andromede.app.Application`
 (embedded mode: SQLite, local disk, key file) on a fresh data dir in this process, makes a
 bucket of ``K`` (256) objects of 4 KiB, then drives requests signed beforehand straight into
@@ -50,7 +50,7 @@ from bench.sigv4 import Credentials, Signer
 REGION = "eu-fr-1"
 HOST = "127.0.0.1:9000"
 CONCURRENCY = 16
-KEYS = 256
+KEYS = 256  # objects read in turn, by default: all of them in every cache
 SIZE = 4096
 
 Headers = list[tuple[bytes, bytes]]
@@ -128,7 +128,7 @@ async def _run(args: argparse.Namespace, data_dir: Path) -> None:
         async def put_objects() -> list[str]:
             nonlocal batches
             batches += 1
-            written = [f"/cpu/b{batches}k{i}" for i in range(args.keys)]
+            written = [f"/cpu/b{batches}k{i}" for i in range(args.objects)]
             for key in written:
                 signed = _headers(signer.headers("PUT", key), length)
                 status = await _call(app, "PUT", key, body, signed)
@@ -229,7 +229,12 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true", help="the unencrypted bench switch")
     parser.add_argument("--ops", type=int, default=4000, help="operations per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--keys", type=int, default=KEYS, help="objects written (per round)")
+    parser.add_argument(
+        "--objects",
+        type=int,
+        default=KEYS,
+        help="objects PUT first (per round with --fresh), then read in turn",
+    )
     parser.add_argument(
         "--fresh", action="store_true", help="GET: write new objects before each round, read those"
     )

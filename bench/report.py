@@ -35,6 +35,7 @@ RADOS_TARGET = "andromede-rados"
 RGW_TARGET = "rgw"
 SCALED = "-x2"
 _WORKERS = re.compile(r"-w[0-9]+")
+_INLINE = "-inline"
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,12 @@ class GoalCheck:
 def rgw_pairs(names: Sequence[str]) -> list[tuple[str, str]]:
     """(andromede on RADOS, RGW) target pairs with the same number of gateways: one radosgw
     process uses every core with its threads, so ``andromede-rados-w2`` (one gateway of two
-    workers) is paired with ``rgw`` as well as ``andromede-rados`` (one worker) is."""
+    workers) is paired with ``rgw`` as well as ``andromede-rados`` (one worker) is, and so are
+    the ``-inline`` variants (small objects in PostgreSQL rows)."""
     pairs = []
     for name in names:
         if name.startswith(RADOS_TARGET):
-            suffix = _WORKERS.sub("", name.removeprefix(RADOS_TARGET))
+            suffix = _WORKERS.sub("", name.removeprefix(RADOS_TARGET)).replace(_INLINE, "")
             peer = RGW_TARGET + suffix
             if peer in names:
                 pairs.append((name, peer))

@@ -113,6 +113,12 @@ def _factories(names: Sequence[str], cluster: LazyCluster) -> dict[str, TargetFa
         "rgw-x2": rgw_target(cluster, gateways=2),
         "andromede-rados": andromede_rados_target(cluster, gateways=1),
         "andromede-rados-w2": andromede_rados_target(cluster, gateways=1, workers=2),
+        # Small objects in their PostgreSQL rows (decision 0028), as a one-jurisdiction
+        # deployment would run; the targets above keep every byte in RADOS.
+        "andromede-rados-inline": andromede_rados_target(cluster, gateways=1, inline=True),
+        "andromede-rados-inline-w2": andromede_rados_target(
+            cluster, gateways=1, workers=2, inline=True
+        ),
         "andromede-rados-x2": andromede_rados_target(cluster, gateways=2),
     }
     unknown = [name for name in names if name not in known]

@@ -8,6 +8,7 @@ import math
 
 from rich.console import Console
 
+from bench.andromede_rados import target_name
 from bench.ceilings import Ceilings
 from bench.report import (
     GOALS,
@@ -60,8 +61,18 @@ def test_pairs_match_gateway_counts_and_need_both_sides() -> None:
         ("andromede-rados-w2", "rgw"),
         ("andromede-rados-w2-x2", "rgw-x2"),
     ]
+    # Small objects in PostgreSQL rows: the same peer as the same gateways without.
+    assert rgw_pairs(["rgw", "andromede-rados-inline", "andromede-rados-inline-w2"]) == [
+        ("andromede-rados-inline", "rgw"),
+        ("andromede-rados-inline-w2", "rgw"),
+    ]
     assert scaling_pairs(names) == [("rgw", "rgw-x2"), ("andromede-rados", "andromede-rados-x2")]
     assert scaling_pairs(["rgw-x2"]) == []
+
+
+def test_target_names_say_what_is_measured() -> None:
+    assert target_name(1, 1) == "andromede-rados"
+    assert target_name(2, 2, inline=True) == "andromede-rados-inline-w2-x2"
 
 
 def test_goals_are_ratios_of_ops_against_rgw_with_the_issue_thresholds() -> None:

@@ -413,6 +413,8 @@ def storage_limits(settings: Settings) -> StorageLimits:
         max_user_metadata_size=settings.max_user_metadata_size,
         read_chunk_size=settings.read_chunk_size,
         deletion_grace=settings.orphan_grace,
+        inline_object_max_bytes=settings.inline_object_max_bytes,
+        inline_object_regions=settings.inline_region_names,
     )
 
 

@@ -364,6 +364,23 @@ class Settings(BaseSettings):
     read_chunk_size: int = Field(
         default=256 * KIB, ge=4 * KIB, description="Size of the chunks a GET streams from disk."
     )
+    inline_object_max_bytes: int = Field(
+        default=16 * KIB,
+        ge=0,
+        le=1024 * KIB,
+        description=(
+            "Objects up to this size keep their encrypted bytes in their metadata row, not in "
+            "a blob (one durable commit per PUT, one read per GET); 0: never."
+        ),
+    )
+    inline_object_regions: tuple[str, ...] | None = Field(
+        default=None,
+        description=(
+            "Regions whose small objects may be kept in the metadata database (unset: every "
+            "region with blob_backend = local, none with rados). With rados, list a region "
+            "only if the metadata database is under its jurisdiction."
+        ),
+    )
     sweeper_interval: float = Field(
         default=300.0, gt=0, description="Seconds between two runs of the orphan-blob sweeper."
     )
@@ -838,6 +855,9 @@ class Settings(BaseSettings):
         unknown = sorted(set(self.served_regions) - declared)
         if unknown:
             raise ValueError(f"served_regions names regions not declared: {unknown}")
+        unknown = sorted(set(self.inline_object_regions or ()) - declared)
+        if unknown:
+            raise ValueError(f"inline_object_regions names regions not declared: {unknown}")
         if self.blob_backend == "rados":
             pools = [self.region_pool(name) for name in declared]
             if len(set(pools)) != len(pools):
@@ -858,6 +878,17 @@ class Settings(BaseSettings):
         if self.served_regions:
             return frozenset(self.served_regions)
         return frozenset(r.name for r in self.declared_regions)
+
+    @property
+    def inline_region_names(self) -> frozenset[str]:
+        """The regions whose small objects are kept in the metadata database (decision 0028):
+        ``inline_object_regions``, else every region on local disk (the database is on the
+        same host as their folders) and none on RADOS (the database may be elsewhere)."""
+        if self.inline_object_regions is not None:
+            return frozenset(self.inline_object_regions)
+        if self.blob_backend == "local":
+            return frozenset(r.name for r in self.declared_regions)
+        return frozenset()
 
     def region_settings(self, name: str) -> RegionSettings | None:
         return next((r for r in self.declared_regions if r.name == name), None)

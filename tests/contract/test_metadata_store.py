@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -573,3 +574,58 @@ async def test_an_object_is_refused_by_a_bucket_of_another_region(store: Metadat
         dataclasses.replace(moved, segments=(Segment("blob-b", 3, region="eu-de-1"),))
     )
     assert await store.get_object("b1", "k") is not None
+
+
+# -- inline objects (decision 0028) -----------------------------------------------------------
+
+
+def inline_record(key: str, data: bytes, *, blob: str | None = None) -> ObjectRecord:
+    plain = record(key, blob=blob, size=len(data))
+    return dataclasses.replace(
+        plain, segments=(dataclasses.replace(plain.segments[0], inline=data),)
+    )
+
+
+async def test_inline_bytes_round_trip_on_every_read(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    data = os.urandom(4096) + b"\x00" * 3  # arbitrary bytes, NULs included
+    small = inline_record("k", data, blob="small")
+    assert await store.put_object(small) is None
+    for got in (
+        await store.get_object("b1", "k"),
+        (await store.get_bucket_and_object("b1", "k"))[1],
+    ):
+        assert got == small
+        assert got is not None and got.segments[0].inline == data
+        assert type(got.segments[0].inline) is bytes
+    listed = await store.list_objects("b1", prefix="", after=None, limit=10)
+    assert [s.key for s in listed.items] == ["k"] and listed.items[0].size == len(data)
+
+
+async def test_inline_objects_have_no_blob_references(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    await store.put_object(record("k", blob="big"))
+    # Replaced by an inline object: the blob is no longer referenced, and neither is the
+    # inline object's id (there is no blob of that name to keep).
+    replaced = await store.put_object(inline_record("k", b"tiny", blob="tiny"))
+    assert replaced == record("k", blob="big")
+    assert await store.referenced_blob_ids(["big", "tiny"]) == set()
+    # And back: the inline bytes leave with their row, the new blob is referenced.
+    replaced = await store.put_object(record("k", blob="big2"))
+    assert replaced == inline_record("k", b"tiny", blob="tiny")
+    got = await store.get_object("b1", "k")
+    assert got is not None and got.segments[0].inline is None
+    assert await store.referenced_blob_ids(["big2", "tiny"]) == {"big2"}
+    assert await store.delete_object("b1", "k") == record("k", blob="big2")
+
+
+async def test_inline_legacy_rows_swap_with_their_bytes(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    old = dataclasses.replace(inline_record("k", b"plain", blob="p"), format_version=1)
+    await store.put_object(old)
+    converted = dataclasses.replace(
+        inline_record("k", b"sealed bytes", blob="s"), format_version=RECORD_FORMAT_VERSION
+    )
+    assert await store.replace_object_segments(old, converted)
+    assert await store.get_object("b1", "k") == converted
+    assert await store.referenced_blob_ids(["p", "s"]) == set()

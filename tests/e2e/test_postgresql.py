@@ -78,6 +78,15 @@ def test_boto3_against_a_server_on_postgresql(postgres_empty_url: str, tmp_path:
             assert s3.get_object(Bucket="pg-bucket", Key=key)["Body"].read() == body
         listed = s3.list_objects_v2(Bucket="pg-bucket", Prefix="dir/")
         assert [o["Key"] for o in listed["Contents"]] == sorted(bodies)
+        # Small objects live in their PostgreSQL rows (decision 0028), encrypted.
+        engine = create_engine(postgres_empty_url)
+        try:
+            with engine.connect() as conn:
+                stored = conn.execute(sa.text("SELECT inline_data FROM objects")).scalars().all()
+        finally:
+            engine.dispose()
+        assert len(stored) == len(bodies) and all(stored)
+        assert not any(body[:64] in bytes(data) for body in bodies.values() for data in stored)
         for key in bodies:
             s3.delete_object(Bucket="pg-bucket", Key=key)
         assert s3.list_objects_v2(Bucket="pg-bucket").get("KeyCount") == 0

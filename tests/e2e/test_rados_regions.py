@@ -30,6 +30,7 @@ FR, DE = REGION, "eu-de-1"
 class RegionalServer:
     server: ServerProcess
     pools: dict[str, str]  # region -> pool
+    inline_in_fr: bool  # whether eu-fr-1's small objects are kept in the metadata database
 
 
 def _create_pool(cluster: CephCluster, pool: str) -> None:
@@ -38,9 +39,11 @@ def _create_pool(cluster: CephCluster, pool: str) -> None:
     cluster.ceph("osd", "pool", "application", "enable", pool, "andromede")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=[False, True], ids=["blobs-only", "inline-in-fr"])
 def regional_server(
-    ceph_cluster: CephCluster, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    ceph_cluster: CephCluster,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RegionalServer]:
     suffix = uuid.uuid4().hex[:8]
     pools = {FR: f"regions-fr-{suffix}", DE: f"regions-de-{suffix}"}
@@ -59,10 +62,13 @@ def regional_server(
         "ANDROMEDE_RADOS_STRIPE_SIZE": str(1024 * 1024),
         "ANDROMEDE_WORKERS": "1",
     }
+    if request.param:
+        # The metadata database is declared under eu-fr-1's jurisdiction, not eu-de-1's.
+        env["ANDROMEDE_INLINE_OBJECT_REGIONS"] = json.dumps([FR])
     try:
         data_dir = tmp_path_factory.mktemp("rados-regions") / "data"
         with running_server(data_dir, extra_env=env) as server:
-            yield RegionalServer(server, pools)
+            yield RegionalServer(server, pools, inline_in_fr=request.param)
     finally:
         for pool in pools.values():
             ceph_cluster.ceph("osd", "pool", "delete", pool, pool, "--yes-i-really-really-mean-it")
@@ -90,10 +96,21 @@ def pool_blob_ids(cluster: CephCluster, pool: str) -> set[str]:
 
 
 def bucket_blob_ids(data_dir: Path, bucket: str) -> set[str]:
-    """The blob ids the metadata names for the objects of ``bucket``."""
+    """The blob ids the metadata names for the objects of ``bucket`` (not kept inline)."""
     with sqlite3.connect(data_dir / "metadata.sqlite3") as db:
-        rows = db.execute("SELECT segments FROM objects WHERE bucket = ?", (bucket,)).fetchall()
+        rows = db.execute(
+            "SELECT segments FROM objects WHERE bucket = ? AND inline_data IS NULL", (bucket,)
+        ).fetchall()
     return {segment["blob_id"] for (text,) in rows for segment in json.loads(text)}
+
+
+def inline_keys(data_dir: Path, bucket: str) -> set[str]:
+    """The keys of ``bucket`` whose bytes are in their metadata row."""
+    with sqlite3.connect(data_dir / "metadata.sqlite3") as db:
+        rows = db.execute(
+            "SELECT key FROM objects WHERE bucket = ? AND inline_data IS NOT NULL", (bucket,)
+        ).fetchall()
+    return {key for (key,) in rows}
 
 
 def client(server: ServerProcess, region: str) -> Any:
@@ -139,3 +156,34 @@ def test_each_regions_data_is_only_in_its_own_pool(
     assert not in_fr & in_de
     local = server.data_dir / "objects"
     assert not local.exists() or not any(p.is_file() for p in local.rglob("*"))
+
+
+def test_small_objects_stay_in_the_database_only_in_the_regions_named(
+    regional_server: RegionalServer, ceph_cluster: CephCluster
+) -> None:
+    # Decision 0028: a small object's bytes go to the metadata database only in a region that
+    # inline_object_regions names; elsewhere they are a blob in the region's pool like any other.
+    server, pools = regional_server.server, regional_server.pools
+    s3 = client(server, FR)
+    french, german = f"fr-{uuid.uuid4().hex[:10]}", f"de-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=french)
+    s3.create_bucket(Bucket=german, CreateBucketConfiguration={"LocationConstraint": DE})
+    s3.put_object(Bucket=french, Key="small", Body=b"petit")
+    german_client = client(server, DE)
+    german_client.put_object(Bucket=german, Key="small", Body=b"klein")
+    german_client.copy_object(
+        Bucket=german, Key="copy", CopySource={"Bucket": french, "Key": "small"}
+    )
+    assert s3.get_object(Bucket=french, Key="small")["Body"].read() == b"petit"
+    assert german_client.get_object(Bucket=german, Key="copy")["Body"].read() == b"petit"
+
+    in_fr, in_de = pool_blob_ids(ceph_cluster, pools[FR]), pool_blob_ids(ceph_cluster, pools[DE])
+    assert inline_keys(server.data_dir, german) == set()
+    german_blobs = bucket_blob_ids(server.data_dir, german)
+    assert len(german_blobs) == 2 and german_blobs <= in_de
+    french_blobs = bucket_blob_ids(server.data_dir, french)
+    if regional_server.inline_in_fr:
+        assert inline_keys(server.data_dir, french) == {"small"} and french_blobs == set()
+    else:
+        assert inline_keys(server.data_dir, french) == set()
+        assert len(french_blobs) == 1 and french_blobs <= in_fr

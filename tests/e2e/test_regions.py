@@ -124,17 +124,19 @@ def test_each_buckets_bytes_stay_in_its_region(gateways: Gateways, tmp_path: Pat
         "big",
         Config=TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20),
     )
-    s3.put_object(Bucket=french, Key="source", Body=b"bonjour" * 1000)
+    s3.put_object(Bucket=french, Key="source", Body=b"bonjour" * 3000)
     s3.copy_object(Bucket=german, Key="copied", CopySource={"Bucket": french, "Key": "source"})
 
     new_fr = blobs(data_dir, FR) - before_fr
     new_de = blobs(data_dir, DE) - before_de
     assert len(new_fr) == 1  # the source object, and nothing of the German bucket
-    assert len(new_de) == 1 + 3 + 1  # small, three parts, the copy re-written in eu-de-1
+    # three parts, the copy re-written in eu-de-1; the small object lives in its metadata row
+    # (decision 0028: the database shares the host of every region's folder)
+    assert len(new_de) == 3 + 1
     german_client = client(gateways.main, DE)
     assert german_client.get_object(Bucket=german, Key="small")["Body"].read() == b"guten tag"
     copied = german_client.get_object(Bucket=german, Key="copied")["Body"].read()
-    assert copied == b"bonjour" * 1000
+    assert copied == b"bonjour" * 3000
     downloaded = tmp_path / "down"
     german_client.download_file(german, "big", str(downloaded))
     assert downloaded.read_bytes() == big.read_bytes()
@@ -145,7 +147,8 @@ def test_each_buckets_bytes_stay_in_its_region(gateways: Gateways, tmp_path: Pat
     rows = {row["bucket"]: row for row in report["buckets"]}
     assert (rows[german]["region"], rows[german]["jurisdiction"]) == (DE, "DE")
     assert rows[german]["location"] == str(data_dir / f"objects-{DE}")
-    assert (rows[german]["objects"], rows[german]["bytes"]) == (3, 9 + (11 << 20) + 7000)
+    assert (rows[german]["objects"], rows[german]["bytes"]) == (3, 9 + (11 << 20) + 21000)
+    assert rows[german]["inline_max_bytes"] == 16384
     assert (rows[french]["jurisdiction"], rows[french]["objects"]) == ("FR", 1)
 
 
@@ -153,7 +156,8 @@ def test_a_bucket_served_elsewhere_redirects_to_its_gateway(gateways: Gateways) 
     data_dir = gateways.main.data_dir
     before = {region: blobs(data_dir, region) for region in (FR, DE, ES)}
     spanish = new_bucket(client(gateways.spain, ES), ES)
-    client(gateways.spain, ES).put_object(Bucket=spanish, Key="k", Body=b"hola")
+    hola = b"hola" * 5000  # past the inline limit: a blob, in eu-es-1's folder
+    client(gateways.spain, ES).put_object(Bucket=spanish, Key="k", Body=hola)
     assert len(blobs(data_dir, ES) - before[ES]) == 1
     assert (blobs(data_dir, FR), blobs(data_dir, DE)) == (before[FR], before[DE])
     main = client(gateways.main, ES)
@@ -170,7 +174,7 @@ def test_a_bucket_served_elsewhere_redirects_to_its_gateway(gateways: Gateways) 
     # Any gateway tells where a bucket is; its own gateway serves it.
     assert main.get_bucket_location(Bucket=spanish)["LocationConstraint"] == ES
     got = client(gateways.spain, ES).get_object(Bucket=spanish, Key="k")["Body"].read()
-    assert got == b"hola"
+    assert got == hola
     # And the gateway serving eu-es-1 creates no bucket in the regions it does not serve.
     with pytest.raises(ClientError) as refused:
         new_bucket(client(gateways.spain, ES), FR)

@@ -12,7 +12,8 @@ from andromede.settings import load_settings
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("REGION", "REGIONS", "SERVED_REGIONS", "CEPH_POOL", "BLOB_BACKEND"):
+    names = ("REGION", "REGIONS", "SERVED_REGIONS", "CEPH_POOL", "BLOB_BACKEND", "CEPH_CONF")
+    for name in (*names, "INLINE_OBJECT_REGIONS", "INLINE_OBJECT_MAX_BYTES"):
         monkeypatch.delenv(f"ANDROMEDE_{name}", raising=False)
 
 
@@ -67,6 +68,9 @@ def test_regions_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"regions": [{"name": "a1"}, {"name": "a1"}], "region": "a1"}, "name of its own"),
         ({"regions": [{"name": "a1"}]}, "must be one of regions"),
         ({"served_regions": ["elsewhere"]}, "not declared"),
+        ({"inline_object_regions": ["elsewhere"]}, "inline_object_regions names regions not"),
+        ({"inline_object_max_bytes": -1}, "inline_object_max_bytes"),
+        ({"inline_object_max_bytes": 1024 * 1024 + 1}, "inline_object_max_bytes"),
         ({"regions": [{"name": "eu-fr-1", "jurisdiction": "France"}]}, "jurisdiction"),
         ({"regions": [{"name": "eu-fr-1", "pool": "x"}]}, "pool"),
         (
@@ -91,3 +95,16 @@ def test_regions_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_inconsistent_regions_are_refused(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         load_settings(**{"region": "eu-fr-1", **overrides})
+
+
+def test_small_objects_stay_inline_on_local_disk_and_on_rados_only_where_named() -> None:
+    # Decision 0028: the metadata database holds small objects' bytes only where residency
+    # allows it; on local disk it lives on the same host as every region's folder.
+    regions = [{"name": "eu-fr-1", "ceph_pool": "fr"}, {"name": "eu-de-1", "ceph_pool": "de"}]
+    local = load_settings(region="eu-fr-1", regions=regions)
+    assert local.inline_region_names == {"eu-fr-1", "eu-de-1"}
+    rados = {"blob_backend": "rados", "ceph_conf": "/c", "region": "eu-fr-1", "regions": regions}
+    assert load_settings(**rados).inline_region_names == frozenset()
+    named = load_settings(**rados, inline_object_regions=["eu-fr-1"])
+    assert named.inline_region_names == {"eu-fr-1"}
+    assert load_settings(**rados, inline_object_max_bytes=0).inline_object_max_bytes == 0

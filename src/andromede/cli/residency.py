@@ -3,7 +3,8 @@ show an auditor (or a tenant) that data stays in the region, and under the law, 
 
 The report is built from the metadata: each bucket's region, that region's jurisdiction, the
 store the region's bytes go to (a folder under the data dir with the local backend, a RADOS
-pool with Ceph), and the bucket's object count and bytes. Every blob of a bucket is written to
+pool with Ceph), up to which size its objects are kept in the metadata database instead
+(decision 0028), and the bucket's object count and bytes. Every blob of a bucket is written to
 its region's store only (``storage/regions.py``); ``tests/e2e`` lists the RADOS pools to prove
 it.
 """
@@ -45,8 +46,17 @@ class BucketResidency:
     jurisdiction: str  # ISO 3166-1 alpha-2 or EU; "undeclared" when the settings give none
     backend: str  # "local" or "rados"
     location: str  # the folder or the RADOS pool holding the region's blobs
+    # objects up to this size are in the metadata database instead of ``location`` (0: none)
+    inline_max_bytes: int
     objects: int
     bytes: int
+
+
+def region_inline_max(settings: Settings, region: str) -> int:
+    """Up to which size a region's objects are kept in the metadata database (0: none)."""
+    if region not in settings.inline_region_names:
+        return 0
+    return settings.inline_object_max_bytes
 
 
 def region_location(settings: Settings, region: str) -> str:
@@ -79,6 +89,7 @@ async def residency_report(settings: Settings) -> list[BucketResidency]:
                 jurisdiction=(declared.jurisdiction if declared else None) or _UNDECLARED,
                 backend=settings.blob_backend,
                 location=region_location(settings, bucket.region),
+                inline_max_bytes=region_inline_max(settings, bucket.region),
                 objects=used.objects if used else 0,
                 bytes=used.bytes if used else 0,
             )
@@ -106,6 +117,7 @@ def report(
                 "jurisdiction": r.jurisdiction or _UNDECLARED,
                 "backend": settings.blob_backend,
                 "location": region_location(settings, r.name),
+                "inline_max_bytes": region_inline_max(settings, r.name),
                 "default": r.name == settings.region,
             }
             for r in settings.declared_regions
@@ -115,7 +127,17 @@ def report(
         )
         return
     # Plain aligned columns, never wrapped: the report is read by people and by grep alike.
-    header = ("tenant", "bucket", "region", "jurisdiction", "backend", "where", "objects", "bytes")
+    header = (
+        "tenant",
+        "bucket",
+        "region",
+        "jurisdiction",
+        "backend",
+        "where",
+        "in metadata db",
+        "objects",
+        "bytes",
+    )
     lines = [header] + [
         (
             row.tenant or row.tenant_id,
@@ -124,6 +146,7 @@ def report(
             row.jurisdiction,
             row.backend,
             row.location,
+            f"up to {row.inline_max_bytes} B" if row.inline_max_bytes else "none",
             str(row.objects),
             str(row.bytes),
         )

@@ -7,7 +7,6 @@ blob writer, so nothing half-written becomes visible.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import multiprocessing
 import multiprocessing.process
@@ -145,7 +144,7 @@ def _run_uvicorn(settings: Settings, bootstrap: BootstrapResult | None, console:
     import uvicorn
     import uvloop
 
-    from andromede.cli.workers import bind_listener, run_workers
+    from andromede.cli.workers import bind_listener, run_workers, serve
 
     listeners = [(settings.s3_host, settings.s3_port), (settings.api_host, settings.api_port)]
     if settings.workers > 1:
@@ -179,18 +178,13 @@ def _run_uvicorn(settings: Settings, bootstrap: BootstrapResult | None, console:
         raise
     server = uvicorn.Server(uvicorn.Config(Application(settings), **_uvicorn_options(settings)))
 
-    async def main() -> None:
-        serving = asyncio.create_task(server.serve(sockets=sockets))
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.05)
-        if server.started:
-            _banner(settings, bootstrap, (s3_port, api_port), console)
-        await serving
+    def started() -> None:
+        _banner(settings, bootstrap, (s3_port, api_port), console)
 
     # Server.serve() does not install the loop named in the config (only Server.run() does):
     # run it on uvloop explicitly.
     try:
-        _ignoring_stop_signals(lambda: uvloop.run(main()))
+        _ignoring_stop_signals(lambda: uvloop.run(serve(server, sockets, started)))
     finally:
         for sock in sockets:
             sock.close()

@@ -16,14 +16,19 @@ others keep serving, and the parent stops everything and exits 1 so a supervisor
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import multiprocessing
 import signal
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["bind_listener", "bind_reuseport", "run_workers", "serve_sockets"]
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = ["bind_listener", "bind_reuseport", "run_workers", "serve", "serve_sockets"]
 
 
 def bind_listener(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
@@ -49,6 +54,31 @@ def _ignore(signum: int, frame: object) -> None:
     return None
 
 
+async def serve(
+    server: uvicorn.Server,
+    sockets: list[socket.socket],
+    on_started: Callable[[], None] = lambda: None,
+) -> None:
+    """Run ``server`` on ``sockets``; once it has started (the application's start-up done),
+    call ``on_started`` and freeze the heap made so far out of the garbage collector's reach.
+
+    Start-up leaves some 150,000 objects that live as long as the process (modules, the
+    settings, SQLAlchemy's and pydantic's structures, the clients of PostgreSQL and Ceph). The
+    collector's full passes walk every one of them, some 70 ms each, whenever requests have
+    left a quarter as many survivors again (caches filling, statements prepared): 5 % of the
+    samples of a GET run on PostgreSQL + RADOS where one landed, and a pause of the event loop
+    each time (decision 0029). ``gc.freeze`` moves them to a generation the collector does
+    not visit; the young generations, where a request's garbage dies, are collected as before.
+    """
+    serving = asyncio.ensure_future(server.serve(sockets=sockets))
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.05)
+    if server.started:
+        on_started()
+        gc.freeze()
+    await serving
+
+
 def serve_sockets(sockets: list[socket.socket], options: dict[str, Any]) -> None:
     """A worker process's body: uvicorn running the application on ``sockets``."""
     import uvicorn
@@ -60,7 +90,8 @@ def serve_sockets(sockets: list[socket.socket], options: dict[str, Any]) -> None
     # A Python handler rather than SIG_IGN, which the programs a worker runs would inherit.
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, _ignore)
-    uvicorn.Server(config).run(sockets=sockets)
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(serve(uvicorn.Server(config), sockets))
 
 
 def run_workers(

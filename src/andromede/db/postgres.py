@@ -196,6 +196,18 @@ class PostgresDatabase:
     @contextlib.asynccontextmanager
     async def _connection(self, mode: _Mode) -> AsyncIterator[AsyncConnection]:
         """A connection in ``mode``: an idle kept one (of that mode first), or a new one."""
+        connection = await self._check_out(mode)
+        try:
+            yield connection
+        except BaseException as exc:
+            await self._check_in_failed(connection, exc)
+            raise
+        self._check_in(connection, mode)
+
+    async def _check_out(self, mode: _Mode) -> AsyncConnection:
+        """What ``_connection`` enters, holding one permit until ``_check_in`` or
+        ``_check_in_failed``: the hot reads and writes call these three themselves, without an
+        async context manager's generator and its frames around each statement."""
         if self._permits.locked():
             try:
                 async with asyncio.timeout(self._pool_timeout):
@@ -210,28 +222,40 @@ class PostgresDatabase:
             connection, current = self._take_idle(mode)
             if connection is None:
                 connection = await self.engine.connect()
+        except BaseException:
+            self._permits.release()
+            raise
+        if current != mode:
             try:
-                if current != mode:
-                    if connection.in_transaction():
-                        # What SQLAlchemy "autobegan" for reads (autocommit sent no BEGIN): it
-                        # must end before the isolation level changes.
-                        await connection.rollback()
-                    await connection.execution_options(isolation_level=mode)
-                yield connection
+                if connection.in_transaction():
+                    # What SQLAlchemy "autobegan" for reads (autocommit sent no BEGIN): it
+                    # must end before the isolation level changes.
+                    await connection.rollback()
+                await connection.execution_options(isolation_level=mode)
             except BaseException as exc:
-                if _is_stale_connection(exc):
-                    await self._invalidate_idle()
-                elif _is_driver_disconnect(exc):
-                    # SQLAlchemy did not see it (the raw read_row path): drop this connection
-                    # rather than hand it back to the pool, and the kept ones with it.
-                    with contextlib.suppress(Exception):
-                        await connection.invalidate()
-                    await self._invalidate_idle()
-                # Back to the pool, which rolls back or discards it: a statement that failed
-                # or was cancelled may have left it mid-protocol.
-                await asyncio.shield(connection.close())
+                await self._check_in_failed(connection, exc)
                 raise
-            self._idle[mode].append(connection)
+        return connection
+
+    def _check_in(self, connection: AsyncConnection, mode: _Mode) -> None:
+        """A connection whose work went well: kept for the next use in ``mode``."""
+        self._idle[mode].append(connection)
+        self._permits.release()
+
+    async def _check_in_failed(self, connection: AsyncConnection, exc: BaseException) -> None:
+        """A connection whose work raised ``exc``: back to the pool, or dropped if dead."""
+        try:
+            if _is_stale_connection(exc):
+                await self._invalidate_idle()
+            elif _is_driver_disconnect(exc):
+                # SQLAlchemy did not see it (the raw read_row path): drop this connection
+                # rather than hand it back to the pool, and the kept ones with it.
+                with contextlib.suppress(Exception):
+                    await connection.invalidate()
+                await self._invalidate_idle()
+            # Back to the pool, which rolls back or discards it: a statement that failed
+            # or was cancelled may have left it mid-protocol.
+            await asyncio.shield(connection.close())
         finally:
             self._permits.release()
 
@@ -294,12 +318,17 @@ class PostgresDatabase:
             raise
 
     async def _read_row_once(self, text: str, arguments: list[Any]) -> tuple[Any, ...] | None:
-        async with self._connection(_READ) as connection:
-            # The connection is this task's alone until the block ends, in autocommit (no
+        connection = await self._check_out(_READ)
+        try:
+            # The connection is this task's alone until checked in, in autocommit (no
             # transaction open), so asyncpg may be driven directly; its statement cache
             # prepares the text once per connection, and command_timeout bounds the wait.
             raw: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
             row = await raw.fetchrow(text, *arguments)
+        except BaseException as exc:
+            await self._check_in_failed(connection, exc)
+            raise
+        self._check_in(connection, _READ)
         return None if row is None else tuple(row)
 
     async def _read_once(self, function: Callable[[Connection], _T]) -> _T:
@@ -325,10 +354,15 @@ class PostgresDatabase:
         attempt = 1
         while True:
             try:
-                async with self._connection(_READ) as connection:
+                connection = await self._check_out(_READ)
+                try:
                     raw: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
                     # fetch, not fetchrow: the whole result, as SQLAlchemy's execute read it.
                     rows = await raw.fetch(text, *arguments)
+                except BaseException as exc:
+                    await self._check_in_failed(connection, exc)
+                    raise
+                self._check_in(connection, _READ)
                 return dict(rows[0].items()) if rows else None
             except Exception as exc:
                 if attempt < _MAX_WRITE_ATTEMPTS and _sqlstate(exc) in _RETRYABLE:

@@ -15,7 +15,8 @@ Storage design notes:
 - An object's segments and representation headers are JSON text beside a ``format_version``, so
   a later release can read rows this one wrote.
 - ``object_blobs`` names every blob an object uses (one row per segment): the sweeper asks
-  which blobs are still referenced, which JSON text cannot answer through an index.
+  which blobs are still referenced, which JSON text cannot answer through an index. A small
+  object's sealed bytes may instead be in its row (``inline_data``): it then has no blob.
 - Buckets do not reference ``tenants`` by foreign key: storage stays usable without the identity
   tables being filled (tests, imports), and tenants are closed, never deleted.
 """
@@ -368,6 +369,9 @@ objects = sa.Table(
     sa.Column("segments", sa.Text, nullable=False),  # JSON
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Column("acl", sa.Text, nullable=True),  # JSON; NULL: the owner's private ACL
+    # A small object's sealed bytes (migration 0016), instead of a blob; NULL: in blobs. Last,
+    # so that a listing, which reads the columns before it, never reads its overflow pages.
+    sa.Column("inline_data", sa.LargeBinary, nullable=True),
 )
 
 object_blobs = sa.Table(

@@ -243,6 +243,10 @@ class Segment:
     # The region whose store holds the blob (the bucket's); None: written before regions
     # existed, so in the default region's store.
     region: str | None = None
+    # A small object's stored bytes (the same sealed format a blob has), kept in its metadata
+    # row instead of the blob store: then no blob ``blob_id`` exists, and the id only binds
+    # the chunks' AAD. Only the one segment of a single PUT or copy is ever inline.
+    inline: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

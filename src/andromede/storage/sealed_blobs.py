@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -84,12 +84,6 @@ class SealedBlobs:
         cipher = self._cipher
         if not cipher.encrypts:
             return BlobKeys(bytearray(), b"", bytearray(), None)
-        keys = await self._new_keys(encryption, bucket, key)
-        keys.sealed = self._remember_headers
-        return keys
-
-    async def _new_keys(self, encryption: ObjectEncryption, bucket: str, key: str) -> BlobKeys:
-        cipher = self._cipher
         context = encryption.kms_context
         if encryption.kms_key_arn is not None and context:
             # SSE-KMS: the blob's key is bound to the context; a tenant key seals the context
@@ -184,6 +178,9 @@ class SealedBlobs:
                 # Every blob is encrypted; a plaintext one is a legacy row that the start-up
                 # re-encryption has not reached, or a row written by the benchmark switch.
                 raise ObjectCorrupted("the object is stored without encryption")
+            if segment.inline is not None:
+                yield _inline_range(segment.inline, start, stop - start)
+                return
             plain = self._blobs.read(segment.blob_id, start, stop - start, self._read_chunk_size)
             try:
                 async for chunk in plain:
@@ -211,14 +208,11 @@ class SealedBlobs:
                 header = b""
             else:
                 first_read = plan.ciphertext_start
-                header = await self.read_all(segment.blob_id, 0, header_size)
+                header = await self._read_all(segment, 0, header_size)
             opener = None
             # The store's stream itself, closed below: no generator in between.
-            stream = self._blobs.read(
-                segment.blob_id,
-                first_read,
-                plan.ciphertext_end - first_read,
-                cipher.read_block_size,
+            stream = self.stored_bytes(
+                segment, first_read, plan.ciphertext_end - first_read, cipher.read_block_size
             )
             async for block in stream:
                 piece: bytes | memoryview = block
@@ -295,17 +289,19 @@ class SealedBlobs:
         finally:
             forget(data_key)
 
-    async def read_all(self, blob_id: str, offset: int, length: int) -> bytes:
-        pieces = [piece async for piece in self.read_blob(blob_id, offset, length, length)]
-        return b"".join(pieces)
-
-    async def read_blob(
-        self, blob_id: str, offset: int, length: int, chunk_size: int
+    def stored_bytes(
+        self, segment: Segment, offset: int, length: int, chunk_size: int
     ) -> AsyncIterator[bytes]:
-        stream = self._blobs.read(blob_id, offset, length, chunk_size)
+        """A segment's stored bytes ``[offset, offset + length)``: from its row, or streamed
+        from its blob."""
+        if segment.inline is not None:
+            return _InlineStream(_inline_range(segment.inline, offset, length))
+        return self._blobs.read(segment.blob_id, offset, length, chunk_size)
+
+    async def _read_all(self, segment: Segment, offset: int, length: int) -> bytes:
+        stream = self.stored_bytes(segment, offset, length, length)
         try:
-            async for chunk in stream:
-                yield chunk
+            return b"".join([piece async for piece in stream])
         finally:
             await _close(stream)
 
@@ -316,16 +312,21 @@ class SealedBlobs:
         algorithm: ChecksumAlgorithm | None,
         integrity: BodyIntegrity,
         keys: BlobKeys,
-    ) -> tuple[str, BodyHasher]:
+        *,
+        inline_max: int = 0,
+    ) -> tuple[str, BodyHasher, bytes | None]:
         """Stream ``body`` through the hashes and the encryption into a new blob, check it,
         commit it (durable). The hashes are of the plaintext: ETag and checksums are the
-        object's, as S3 shows them for SSE-S3.
+        object's, as S3 shows them for SSE-S3. Returns the blob's id, the hashes, and, when
+        ``size`` is at most ``inline_max``, the sealed bytes themselves instead of a blob (the
+        caller keeps them in the metadata row; the id still binds the chunks).
 
         On any failure, cancellation included, the writer is aborted and nothing is left.
         """
         blob_id = uuid.uuid4().hex
         sealer = self._cipher.sealer(keys.blob_key, blob_id)
-        writer = await self._blobs.create(blob_id)
+        inline = _InlineWriter() if size <= inline_max else None
+        writer = inline or await self._blobs.create(blob_id)
         # Large bodies are hashed in a worker thread a block at a time (hashlib releases the
         # GIL): MD5 on the event loop was half the CPU of a 64 MiB PUT and kept the loop from
         # reading the other uploads' bytes. Small bodies are hashed inline, cheaper than a hop.
@@ -363,7 +364,7 @@ class SealedBlobs:
         except BaseException:
             await writer.abort()
             raise
-        return blob_id, hasher
+        return blob_id, hasher, None if inline is None else inline.sealed()
 
     @staticmethod
     async def _hash_and_write(
@@ -390,16 +391,32 @@ class SealedBlobs:
             headers = open_headers(data_key, sealed, bucket, key)
         finally:
             forget(data_key)
-        self._remember_headers(sealed, bucket, key, headers)
+        self._remember(remembered, headers)
         return headers, None
 
-    def _remember_headers(
+    def remember_headers(
         self, sealed: SealedHeaders, bucket: str, key: str, headers: ContentHeaders
     ) -> None:
-        opened = self._opened_headers
-        if len(opened) >= _OPENED_HEADERS_MEMO_SIZE:
-            opened.popitem(last=False)
-        opened[(sealed.wrapped, sealed.ciphertext, bucket, key)] = headers
+        """Headers this process has just sealed, for the reads that often follow a write (a
+        GET or HEAD after the PUT): served as opened ones are, after the same key check. Filed
+        as opening them would give them: the caller's metadata mapping is not shared (built
+        field by field: ``dataclasses.replace`` introspects the fields on every call)."""
+        opened = ContentHeaders(
+            content_type=headers.content_type,
+            content_encoding=headers.content_encoding,
+            content_disposition=headers.content_disposition,
+            content_language=headers.content_language,
+            cache_control=headers.cache_control,
+            expires=headers.expires,
+            user_metadata=dict(headers.user_metadata),
+        )
+        self._remember((sealed.wrapped, sealed.ciphertext, bucket, key), opened)
+
+    def _remember(self, remembered: tuple[bytes, bytes, str, str], headers: ContentHeaders) -> None:
+        memo = self._opened_headers
+        if len(memo) >= _OPENED_HEADERS_MEMO_SIZE:
+            memo.popitem(last=False)  # the oldest, not everything
+        memo[remembered] = headers
 
 
 @dataclass(slots=True)
@@ -410,27 +427,11 @@ class BlobKeys:
     data_key_wrapped: bytes  # ... and its wrapped form, stored with the sealed headers
     blob_key: bytearray  # what the chunks are derived from: the data key, SSE-C's mix, SSE-KMS's
     segment_key: SegmentKey | None  # what the segment stores; None only with encryption off
-    # Told of the headers this seals (SealedBlobs files them as opened, see _opened_headers).
-    sealed: Callable[[SealedHeaders, str, str, ContentHeaders], None] | None = None
 
     def seal(self, bucket: str, key: str, headers: ContentHeaders) -> SealedHeaders | None:
         if self.segment_key is None:
             return None
-        sealed = seal_headers(self.data_key, self.data_key_wrapped, bucket, key, headers)
-        if self.sealed is not None:
-            # As opening them would give them: the caller's metadata mapping is not shared.
-            # Built field by field: dataclasses.replace introspects the fields on every call.
-            opened = ContentHeaders(
-                content_type=headers.content_type,
-                content_encoding=headers.content_encoding,
-                content_disposition=headers.content_disposition,
-                content_language=headers.content_language,
-                cache_control=headers.cache_control,
-                expires=headers.expires,
-                user_metadata=dict(headers.user_metadata),
-            )
-            self.sealed(sealed, bucket, key, opened)
-        return sealed
+        return seal_headers(self.data_key, self.data_key_wrapped, bucket, key, headers)
 
     def forget(self) -> None:
         forget(self.data_key)
@@ -447,6 +448,54 @@ def stored_form(record: _StoredT) -> _StoredT:
     if record.sealed_headers is None:
         return dataclasses.replace(record, format_version=_PLAINTEXT_FORMAT_VERSION)
     return dataclasses.replace(record, headers=ContentHeaders(), kms_context=None)
+
+
+class _InlineWriter:
+    """A :class:`BlobWriter` that keeps the sealed bytes of a small object in memory, for its
+    metadata row (bounded by ``inline_max``: the announced size is checked before)."""
+
+    __slots__ = ("_pieces",)
+
+    def __init__(self) -> None:
+        self._pieces: list[bytes] = []
+
+    async def write(self, data: bytes | bytearray) -> None:
+        self._pieces.append(bytes(data))
+
+    async def commit(self) -> None:
+        """Nothing to make durable here: the row's commit does it."""
+
+    async def abort(self) -> None:
+        self._pieces.clear()
+
+    def sealed(self) -> bytes:
+        return b"".join(self._pieces)
+
+
+class _InlineStream:
+    """Stored bytes from a row, as a one-block stream (the shape a blob store's read has)."""
+
+    __slots__ = ("_block",)
+
+    def __init__(self, block: bytes) -> None:
+        self._block: bytes | None = block
+
+    def __aiter__(self) -> _InlineStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        block, self._block = self._block, None
+        if block is None:
+            raise StopAsyncIteration
+        return block
+
+
+def _inline_range(stored: bytes, offset: int, length: int) -> bytes:
+    """Bytes ``[offset, offset + length)`` of a segment kept inline. ObjectCorrupted if it is
+    shorter (what a short blob is)."""
+    if offset + length > len(stored):
+        raise ObjectCorrupted("the object's stored bytes are truncated")
+    return stored[offset : offset + length]
 
 
 async def _close(stream: AsyncIterator[bytes]) -> None:

@@ -110,6 +110,10 @@ class StorageLimits:
     max_user_metadata_size: int
     read_chunk_size: int
     deletion_grace: float  # seconds a replaced blob stays readable for GETs in flight
+    # Objects up to this size keep their sealed bytes in their metadata row (0: never)...
+    inline_object_max_bytes: int = 0
+    # ... in these regions (None: every region; decision 0028)
+    inline_object_regions: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +248,9 @@ class ObjectService:
         sealed = self._sealed_in(target.region)  # RegionNotServed before a data key is drawn
         keys = await self._blob_keys(target, key, encryption)
         try:
-            blob_id, hasher = await sealed.write(body, size, algorithm, integrity, keys)
+            blob_id, hasher, inline = await sealed.write(
+                body, size, algorithm, integrity, keys, inline_max=self._inline_max(target)
+            )
             record = ObjectRecord(
                 bucket=bucket,
                 key=key,
@@ -259,6 +265,7 @@ class ObjectService:
                         etag=hasher.md5_hex(),
                         key=keys.segment_key,
                         region=target.region,
+                        inline=inline,
                     ),
                 ),
                 owner_id=owner_id,
@@ -268,7 +275,7 @@ class ObjectService:
             )
         finally:
             keys.forget()
-        return await self._commit_record(record, blob_id)
+        return await self._commit_record(record)
 
     async def set_object_acl(
         self, bucket: str, key: str, acl: AccessControlList | None
@@ -395,8 +402,13 @@ class ObjectService:
         target = await self.get_bucket(bucket)
         keys = await self._blob_keys(target, key, encryption)
         try:
-            blob_id, hasher = await self._sealed_in(target.region).write(
-                body, source.size, algorithm, source_integrity(source, algorithm), keys
+            blob_id, hasher, inline = await self._sealed_in(target.region).write(
+                body,
+                source.size,
+                algorithm,
+                source_integrity(source, algorithm),
+                keys,
+                inline_max=self._inline_max(target),
             )
             record = ObjectRecord(
                 bucket=bucket,
@@ -412,6 +424,7 @@ class ObjectService:
                         etag=hasher.md5_hex(),
                         key=keys.segment_key,
                         region=target.region,
+                        inline=inline,
                     ),
                 ),
                 owner_id=owner_id,
@@ -421,7 +434,7 @@ class ObjectService:
             )
         finally:
             keys.forget()
-        return await self._commit_record(record, blob_id)
+        return await self._commit_record(record)
 
     async def list_objects(
         self,
@@ -537,7 +550,7 @@ class ObjectService:
         sealed = self._sealed_in(target.region)  # RegionNotServed before a data key is drawn
         keys = await self._blob_keys(target, key, encryption)
         try:
-            blob_id, hasher = await sealed.write(body, size, algorithm, integrity, keys)
+            blob_id, hasher, _ = await sealed.write(body, size, algorithm, integrity, keys)
         finally:
             keys.forget()
         return await self._commit_part(
@@ -572,7 +585,7 @@ class ObjectService:
         target = await self.get_bucket(bucket)
         keys = await self._blob_keys(target, key, encryption)
         try:
-            blob_id, hasher = await self._sealed_in(target.region).write(
+            blob_id, hasher, _ = await self._sealed_in(target.region).write(
                 body, size, upload.checksum_algorithm, BodyIntegrity(), keys
             )
         finally:
@@ -753,20 +766,31 @@ class ObjectService:
                 if segment.key is not None:
                     segments.append(segment)
                     continue
-                # Re-written beside the plaintext blob: the same region's store.
+                # Re-written beside the plaintext blob: the same region's store (or the row,
+                # for bytes kept inline).
                 regional = self._sealed_in(segment.region)
-                plain = regional.read_blob(
-                    segment.blob_id, 0, segment.size, self._limits.read_chunk_size
+                plain = regional.stored_bytes(
+                    segment, 0, segment.size, self._limits.read_chunk_size
                 )
                 keys = await self._blob_keys(record.bucket, record.key, encryption)
                 try:
-                    blob_id, _ = await regional.write(
-                        plain, segment.size, None, BodyIntegrity(), keys
+                    blob_id, _, inline = await regional.write(
+                        plain,
+                        segment.size,
+                        None,
+                        BodyIntegrity(),
+                        keys,
+                        inline_max=segment.size if segment.inline is not None else 0,
                     )
                 finally:
                     keys.forget()
-                written.append(Segment(blob_id, segment.size, region=segment.region))
-                segments.append(dataclasses.replace(segment, blob_id=blob_id, key=keys.segment_key))
+                if inline is None:
+                    written.append(Segment(blob_id, segment.size, region=segment.region))
+                segments.append(
+                    dataclasses.replace(
+                        segment, blob_id=blob_id, key=keys.segment_key, inline=inline
+                    )
+                )
             keys = await self._blob_keys(record.bucket, record.key, encryption)
             try:
                 sealed = keys.seal(record.bucket, record.key, record.headers)
@@ -869,20 +893,34 @@ class ObjectService:
             context = await self._sealed.open_context(first.context, record.bucket, record.key)
         return record.opened(headers, context, key_check)
 
-    async def _commit_record(self, record: ObjectRecord, blob_id: str) -> ObjectRecord:
-        """Commit the metadata row of a freshly committed blob; queue what it replaced."""
+    def _inline_max(self, bucket: Bucket) -> int:
+        """Up to how many bytes an object of ``bucket`` is kept in its row (decision 0028)."""
+        regions = self._limits.inline_object_regions
+        if regions is not None and bucket.region not in regions:
+            return 0
+        return self._limits.inline_object_max_bytes
+
+    async def _commit_record(self, record: ObjectRecord) -> ObjectRecord:
+        """Commit the metadata row of a freshly committed blob (or inline bytes); queue what
+        it replaced."""
         try:
             # Shielded: a disconnect must not cut the transaction (and the queueing of the
             # replaced blobs) in the middle; the client simply does not hear the answer.
             replaced = await asyncio.shield(self._store.put_object(stored_form(record)))
         except (NoSuchBucket, NoSuchUpload):
             # The row was certainly not written: the blob is nobody's.
-            await self._delete_quietly(blob_id, record.segments[0].region)
+            segment = record.segments[0]
+            if segment.inline is None:
+                await self._delete_quietly(segment.blob_id, segment.region)
             raise
         # Other failures leave the blob to the sweeper, which checks references first: the
         # row might have committed before the error surfaced.
         if replaced is not None:
             await self._queue_deletion(replaced.segments)
+        if record.sealed_headers is not None:
+            self._sealed.remember_headers(
+                record.sealed_headers, record.bucket, record.key, record.headers
+            )
         return record
 
     async def _commit_part(
@@ -927,6 +965,8 @@ class ObjectService:
         """Queue blobs for deletion in their own region's store, by the sweeper serving it."""
         by_region: dict[str | None, list[str]] = {}
         for blob in blobs:
+            if isinstance(blob, Segment) and blob.inline is not None:
+                continue  # its bytes went with its row
             by_region.setdefault(blob.region, []).append(blob.blob_id)
         if by_region:
             not_before = self._clock() + timedelta(seconds=self._limits.deletion_grace)

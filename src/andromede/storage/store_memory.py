@@ -283,7 +283,9 @@ class MemoryMetadataStore:
         found: set[str] = set()
         for state in self._buckets.values():
             for record in state.objects.values():
-                found.update(s.blob_id for s in record.segments if s.blob_id in wanted)
+                found.update(
+                    s.blob_id for s in record.segments if s.inline is None and s.blob_id in wanted
+                )
         for parts in self._parts.values():
             found.update(p.blob_id for p in parts.values() if p.blob_id in wanted)
         found.update(entry[2] for entry in self._deletions if entry[2] in wanted)

@@ -246,7 +246,8 @@ def _segments_json(segments: Sequence[Segment]) -> str:
     )
 
 
-def _segments_from_json(text: str) -> tuple[Segment, ...]:
+def _segments_from_json(text: str, inline: bytes | None = None) -> tuple[Segment, ...]:
+    """The segments of a row; ``inline``: the row's inline bytes, which are its one segment's."""
     return tuple(
         Segment(
             blob_id=s["blob_id"],
@@ -256,6 +257,7 @@ def _segments_from_json(text: str) -> tuple[Segment, ...]:
             checksum=_checksum_from_json(s["checksum"]),
             key=_segment_key_from_json(s.get("key")),
             region=s.get("region"),
+            inline=inline,
         )
         for s in json.loads(text)
     )
@@ -293,8 +295,21 @@ def _object_values(record: ObjectRecord) -> dict[str, Any]:
         "segments": _segments_json(record.segments),
         "format_version": record.format_version,
         "acl": None if record.acl is None else record.acl.to_json(),
+        "inline_data": _inline_data(record.segments),
         **_checksum_columns(record.checksum),
     }
+
+
+def _inline_data(segments: Sequence[Segment]) -> bytes | None:
+    """The bytes an object keeps in its row: its one segment's, when that one is inline."""
+    if len(segments) == 1:
+        return segments[0].inline
+    return None
+
+
+def _blob_ids(segments: Sequence[Segment]) -> list[str]:
+    """The blobs an object's segments are in (an inline segment is in none)."""
+    return [s.blob_id for s in segments if s.inline is None]
 
 
 # Rows are decoded by position (a row of select(table) lists the table's columns in this order;
@@ -314,6 +329,7 @@ _OBJECT_COLUMNS = (
     "segments",
     "format_version",
     "acl",
+    "inline_data",
 )
 _BUCKET_COLUMNS = (
     "name",
@@ -348,8 +364,11 @@ def _object_from_row(row: Sequence[Any]) -> ObjectRecord:
         segments_json,
         format_version,
         acl,
+        inline_data,
     ) = row
     headers, sealed = _stored_headers_from_json(headers_json)
+    # bytes, whatever the driver hands out (asyncpg: bytes; sqlite3: bytes or memoryview)
+    inline = None if inline_data is None else bytes(inline_data)
     return ObjectRecord(
         bucket=bucket,
         key=key,
@@ -358,7 +377,7 @@ def _object_from_row(row: Sequence[Any]) -> ObjectRecord:
         last_modified=utc_from_stored(last_modified),
         headers=headers,
         sealed_headers=sealed,
-        segments=_segments_from_json(segments_json),
+        segments=_segments_from_json(segments_json, inline),
         owner_id=owner_id,
         checksum=None
         if algorithm is None
@@ -643,11 +662,11 @@ class SqlMetadataStore:
 
         def work(conn: Connection) -> bool:
             old = conn.execute(_LOCK_OBJECT, names).first()
-            if old is None or _segments_from_json(old.segments) != expected.segments:
+            if old is None or _object_from_row(old).segments != expected.segments:
                 return False
             conn.execute(_UPDATE_OBJECT, {**values, "b_bucket": record.bucket, "b_key": record.key})
             conn.execute(_DELETE_OBJECT_BLOBS, names)
-            rows = [{"blob_id": s.blob_id, **names} for s in record.segments]
+            rows = [{"blob_id": blob_id, **names} for blob_id in _blob_ids(record.segments)]
             if rows:
                 conn.execute(_INSERT_OBJECT_BLOB, rows)
             return True
@@ -1004,7 +1023,7 @@ def _put_object(conn: Connection, record: ObjectRecord) -> ObjectRecord | None:
         if _INSERT_OBJECT(conn, values):
             break
         # Another writer created the key since the read above: this write replaces theirs.
-    blob_rows = [{"blob_id": s.blob_id, **names} for s in record.segments]
+    blob_rows = [{"blob_id": blob_id, **names} for blob_id in _blob_ids(record.segments)]
     if blob_rows:
         conn.execute(_INSERT_OBJECT_BLOB, blob_rows)
     return None if old is None else _object_from_row(old)
@@ -1042,15 +1061,16 @@ WITH bucket AS (
         last_modified = CAST(:last_modified AS timestamptz), owner_id = :owner_id,
         checksum_algorithm = :checksum_algorithm, checksum_type = :checksum_type,
         checksum_value = :checksum_value, headers = :headers, segments = :segments,
-        format_version = CAST(:format_version AS integer), acl = :acl
+        format_version = CAST(:format_version AS integer), acl = :acl,
+        inline_data = CAST(:inline_data AS bytea)
     FROM previous WHERE o.bucket = previous.bucket AND o.key = previous.key
     RETURNING previous.*
 ), inserted AS (
     INSERT INTO objects (bucket, key, size, etag, last_modified, owner_id, checksum_algorithm,
-        checksum_type, checksum_value, headers, segments, format_version, acl)
+        checksum_type, checksum_value, headers, segments, format_version, acl, inline_data)
     SELECT :bucket, :key, CAST(:size AS bigint), :etag, CAST(:last_modified AS timestamptz),
         :owner_id, :checksum_algorithm, :checksum_type, :checksum_value, :headers, :segments,
-        CAST(:format_version AS integer), :acl
+        CAST(:format_version AS integer), :acl, CAST(:inline_data AS bytea)
     FROM target WHERE NOT EXISTS (SELECT 1 FROM previous)
     ON CONFLICT (bucket, key) DO NOTHING
     RETURNING 1
@@ -1082,7 +1102,7 @@ async def _put_object_in_one_statement(db: Database, record: ObjectRecord) -> Ob
     values = {
         **_object_values(record),
         "region": next(iter(regions), None),
-        "blob_ids": [s.blob_id for s in record.segments],
+        "blob_ids": _blob_ids(record.segments),
     }
     while True:
         row = await db.write_row(_PUT_OBJECT_STATEMENT, values)
@@ -1097,7 +1117,7 @@ async def _put_object_in_one_statement(db: Database, record: ObjectRecord) -> Ob
         # Another writer created the key since the statement's snapshot: run it again.
     replaced = _object_from_row([row[name] for name in _OBJECT_COLUMNS])
     if row["raced"]:
-        stale = [s.blob_id for s in replaced.segments]
+        stale = _blob_ids(replaced.segments)
         if stale:
             await db.write_statement(lambda conn: conn.execute(_DELETE_BLOB_ROWS, {"ids": stale}))
     return replaced

@@ -89,6 +89,7 @@ def test_residency_report(data_dir: Path) -> None:
         "jurisdiction": "DE",
         "backend": "local",
         "location": str(data_dir / "objects-eu-berlin-1"),
+        "inline_max_bytes": 16384,  # local disk: small objects in the metadata database
         "objects": 2,
         "bytes": 15,
     }
@@ -96,3 +97,4 @@ def test_residency_report(data_dir: Path) -> None:
     assert rows["docs-fr"]["location"] == str(data_dir / "objects")
     text = run(data_dir, "residency", "report")
     assert "docs-de" in text and "eu-berlin-1" in text and "DE" in text
+    assert "up to 16384 B" in text

@@ -126,6 +126,22 @@ def test_timestamps_are_timestamptz_on_postgresql(postgres_url: str) -> None:
     assert columns["last_modified"].timezone is True
 
 
+def test_inline_bytes_are_never_compressed_on_postgresql(postgres_url: str) -> None:
+    # Ciphertext does not compress; EXTERNAL spares PostgreSQL the attempt (decision 0028).
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            storage = conn.execute(
+                sa.text(
+                    "SELECT attstorage FROM pg_attribute "
+                    "WHERE attrelid = 'objects'::regclass AND attname = 'inline_data'"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert storage == "e"
+
+
 # The buckets table as migration 0001 left it (tables.py has moved on).
 buckets_0001 = sa.Table(
     "buckets",

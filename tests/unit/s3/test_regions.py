@@ -37,6 +37,7 @@ class World:
     identity: IdentityService
     objects: ObjectService
     stores: dict[str, MemoryBlobStore]
+    objects_inline_max: int
 
 
 @pytest.fixture
@@ -74,7 +75,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         identity,
     )
     try:
-        yield World(client, identity, objects, stores)
+        yield World(client, identity, objects, stores, settings.inline_object_max_bytes)
     finally:
         await audit.close()
 
@@ -117,12 +118,25 @@ async def test_location_constraint_picks_the_region(world: World) -> None:
 async def test_objects_go_to_their_buckets_region(world: World) -> None:
     c = world.client
     await c.request("PUT", "/berlin", configuration(BERLIN), region=PARIS)
-    reply = await c.request("PUT", "/berlin/k", b"data", region=BERLIN)
+    data = os.urandom(world.objects_inline_max + 1)  # past the inline limit: in a blob
+    reply = await c.request("PUT", "/berlin/k", data, region=BERLIN)
     assert reply.status == 200
     assert len(world.stores[BERLIN].blob_ids()) == 1
     assert world.stores[PARIS].blob_ids() == set()
     got = await c.request("GET", "/berlin/k", region=BERLIN)
-    assert (got.status, got.body) == (200, b"data")
+    assert (got.status, got.body) == (200, data)
+
+
+async def test_small_objects_stay_in_their_row(world: World) -> None:
+    # The local backend's regions keep small objects in the metadata database (decision 0028):
+    # no blob in any region's store, and the bytes read back from the row.
+    c = world.client
+    await c.request("PUT", "/berlin", configuration(BERLIN), region=PARIS)
+    data = os.urandom(world.objects_inline_max)
+    assert (await c.request("PUT", "/berlin/k", data, region=BERLIN)).status == 200
+    assert world.stores[BERLIN].blob_ids() == world.stores[PARIS].blob_ids() == set()
+    got = await c.request("GET", "/berlin/k", region=BERLIN)
+    assert (got.status, got.body) == (200, data)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -589,3 +590,25 @@ def test_an_opened_record_keeps_every_other_field() -> None:
         "bucket", "key", "size", "etag", "last_modified", "headers", "segments", "owner_id",
         "checksum", "format_version", "acl", "sealed_headers", "kms_context", "key_check",
     }  # fmt: skip
+
+
+async def test_headers_sealed_by_a_put_are_remembered_for_the_reads_after_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import andromede.storage.sealed_blobs as sealed_blobs
+
+    opened: list[str] = []
+    real_open = sealed_blobs.open_headers
+
+    def counting_open(*args: Any, **kwargs: Any) -> ContentHeaders:
+        opened.append("headers")
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(sealed_blobs, "open_headers", counting_open)
+    await put(world.svc, "w", b"written", metadata={"m": "v"})
+    head = await world.svc.head_object("bkt", "w")
+    assert head.headers.user_metadata == {"m": "v"} and opened == []  # not opened: remembered
+    assert await read(world.svc, head, 0, 6) == b"written"
+    world.keys.destroy_tenant_key("t1")  # remembered headers follow the key's fate
+    with pytest.raises(EncryptionKeyUnavailable):
+        await world.svc.head_object("bkt", "w")
