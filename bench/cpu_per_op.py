@@ -22,6 +22,10 @@ RADOS (bench/andromede_rados.py) per source tree, encrypted, on one shared singl
 cluster and PostgreSQL (bench/cluster.py) that the run starts and removes; each tree writes
 to a pool of its own.
 
+``--hot N`` makes each GET run read only the first ``N`` objects its PUT run wrote, each many
+times (the shape of ``bench.inprocess``), instead of all of them a few times each (the shape of
+``python -m bench``): the difference is what an object's first reads cost.
+
 ``--threads`` also prints, per target, the worker's CPU per GET split by thread (its threads'
 names from ``/proc/<pid>/task/*/comm``, numbered ones grouped: the event loop, librados'
 messenger and finisher threads, the I/O pool...), medians over the rounds: where a GET's CPU
@@ -188,6 +192,7 @@ async def _round(
     payload: Payload,
     prefix: str,
     threads: dict[str, list[float]] | None = None,
+    hot: int | None = None,
 ) -> tuple[float, float, float, float]:
     """PUT then GET of what was put: (PUT ms CPU/op, PUT ops/s, GET ms CPU/op, GET ops/s).
     With ``threads``, each of the worker's thread groups' µs of CPU per GET is appended."""
@@ -195,6 +200,8 @@ async def _round(
     put_run, keys = await run_workload(
         session, put, bucket=BUCKET, payload=payload, key_prefix=prefix, probe=endpoint.probe
     )
+    if hot is not None:
+        keys = keys[:hot]
     workers = _worker_pids(endpoint)
     before = _thread_cpu(workers) if threads is not None else None
     spread: list[list[int]] = []
@@ -287,6 +294,7 @@ async def _measure(
     threads: dict[str, dict[str, list[float]]] | None = None,
     perf: bool = False,
     size: int = 4 * KIB,
+    hot: int | None = None,
 ) -> dict[str, list[tuple[float, float, float, float]]]:
     for endpoint in endpoints.values():
         await _create_bucket(endpoint.session())
@@ -295,14 +303,16 @@ async def _measure(
     get = WorkloadSpec(f"GET {size} B", Op.GET, size, 16, seconds, 1_000_000)
     # A first round each, not counted: imports, caches, the tenant key's first use.
     for endpoint in endpoints.values():
-        await _round(endpoint, put, get, payload, "warm/")
+        await _round(endpoint, put, get, payload, "warm/", hot=hot)
     names = tuple(endpoints)
     results: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in names}
     for index in range(rounds):
         order = names if index % 2 == 0 else tuple(reversed(names))
         for name in order:
             per_thread = None if threads is None else threads.setdefault(name, {})
-            figures = await _round(endpoints[name], put, get, payload, f"r{index}/", per_thread)
+            figures = await _round(
+                endpoints[name], put, get, payload, f"r{index}/", per_thread, hot
+            )
             results[name].append(figures)
             print(
                 f"round {index} {name:18s} PUT {figures[0]:.3f} ms/op {figures[1]:7.0f} ops/s"
@@ -324,6 +334,7 @@ def main() -> None:
     parser.add_argument("--rados", action="store_true", help="PostgreSQL + RADOS gateways")
     parser.add_argument("--threads", action="store_true", help="GET CPU split by thread")
     parser.add_argument("--perf", action="store_true", help="with --profile: perf record a GET")
+    parser.add_argument("--hot", type=int, help="GET only the first N objects of each PUT run")
     parser.add_argument(
         "--size",
         type=int,
@@ -357,6 +368,7 @@ def main() -> None:
                         threads,
                         args.perf,
                         args.size,
+                        args.hot,
                     )
                 )
         finally:

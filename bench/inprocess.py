@@ -1,13 +1,22 @@
 """CPU per 4 KiB GET or PUT of the whole application in process: no HTTP server, no sockets.
 
-``python -m bench.inprocess [--op get|put] [--plain] [--ops N] [--rounds R] [--profile FILE]``
-starts an :class:`andromede.app.Application` (embedded mode: SQLite, local disk, key file) on a
-fresh data dir in this process, makes a bucket of 256 objects of 4 KiB, then drives requests
-signed beforehand straight into its ASGI callable from 16 concurrent tasks, and prints the CPU
-time per operation of the event-loop thread and of the whole process (threads included). With
-``--profile`` one round runs under ``cProfile`` with ``time.thread_time`` as its clock (a
-wall-clock profile on a shared machine charges other processes' time slices) and its stats are
-written to FILE. ``--plain`` sets the benchmark-only switch that stores blobs unencrypted.
+``python -m bench.inprocess [--op get|put] [--plain] [--ops N] [--rounds R] [--objects K]
+[--fresh] [--evict KIB] [--profile FILE]`` starts an :class:`andromede.app.Application`
+(embedded mode: SQLite, local disk, key file) on a fresh data dir in this process, makes a
+bucket of ``K`` (256) objects of 4 KiB, then drives requests signed beforehand straight into
+its ASGI callable from 16 concurrent tasks, and prints the CPU time per operation of the
+event-loop thread and of the whole process (threads included). ``--plain`` sets the
+benchmark-only switch that stores blobs unencrypted.
+
+``--fresh`` (GET) writes ``K`` new objects before each round and reads those, as
+``python -m bench`` and ``bench.cpu_per_op`` do (they GET what their PUT round just wrote, each
+object a few times): an object's first reads weigh on the figure; without it every round reads
+the same objects, all of them remembered after the warm-up. ``--evict KIB`` writes to every
+cache line of a ``KIB`` buffer after each request (its cost counted on both sides alike): in a
+server, what shares the cores (the HTTP server, the load generator, other processes) takes the
+caches between two requests, which an in-process loop does not see. With ``--profile`` one
+round runs under ``cProfile`` with ``time.thread_time`` as its clock (a wall-clock profile on a
+shared machine charges other processes' time slices) and its stats are written to FILE.
 
 Run a source tree by putting it first on ``PYTHONPATH``; alternate trees (ABAB) to compare them
 under the same load. The access log follows the settings (``ANDROMEDE_ACCESS_LOG=false`` to
@@ -114,12 +123,20 @@ async def _run(args: argparse.Namespace, data_dir: Path) -> None:
         if status != 200:
             raise RuntimeError(f"CreateBucket: {status}")
         body = os.urandom(SIZE)
-        keys = [f"/cpu/k{i}" for i in range(args.objects)]
-        for key in keys:
-            signed = _headers(signer.headers("PUT", key), length)
-            status = await _call(app, "PUT", key, body, signed)
-            if status != 200:
-                raise RuntimeError(f"PUT {key}: {status}")
+        batches = 0
+
+        async def put_objects() -> list[str]:
+            nonlocal batches
+            batches += 1
+            written = [f"/cpu/b{batches}k{i}" for i in range(args.objects)]
+            for key in written:
+                signed = _headers(signer.headers("PUT", key), length)
+                status = await _call(app, "PUT", key, body, signed)
+                if status != 200:
+                    raise RuntimeError(f"PUT {key}: {status}")
+            return written
+
+        keys = await put_objects()
         method, sent = ("GET", b"") if args.op == "get" else ("PUT", body)
         extra = None if args.op == "get" else length
 
@@ -135,6 +152,8 @@ async def _run(args: argparse.Namespace, data_dir: Path) -> None:
                     status = await _call(app, method, key, sent, headers)
                     if status != 200:
                         raise RuntimeError(f"{method} {key}: {status}")
+                    if evict is not None:
+                        evict[::64] = zeros  # a write to each cache line of the buffer
 
             thread0, usage0, wall0 = time.thread_time(), resource.getrusage(0), time.perf_counter()
             threads0 = _threads_cpu()
@@ -150,10 +169,16 @@ async def _run(args: argparse.Namespace, data_dir: Path) -> None:
             return 1e6 * (thread1 - thread0) / count, 1e6 * process / count, count / (wall1 - wall0)
 
         by_thread: dict[str, float] = {}
+        # --evict: what a server shares its cores with (the HTTP server, the load generator,
+        # other processes) takes the caches between two requests; this stands in for it.
+        evict = bytearray(args.evict * 1024) if args.evict else None
+        zeros = bytes(len(evict[::64])) if evict is not None else b""
 
         await measure(500)  # warm: imports, caches, the tenant key's first use
         flavour = "plain" if args.plain else "encrypted"
         if args.profile is not None:
+            if args.fresh and args.op == "get":
+                keys = await put_objects()
             profiler = cProfile.Profile(time.thread_time)
             profiler.enable()
             figures = await measure(args.ops)
@@ -162,6 +187,8 @@ async def _run(args: argparse.Namespace, data_dir: Path) -> None:
             print(f"profiled {args.op} {flavour}: loop {figures[0]:.0f} µs/op -> {args.profile}")
             return
         for _ in range(args.rounds):
+            if args.fresh and args.op == "get":
+                keys = await put_objects()
             loop_us, process_us, rate = await measure(args.ops)
             print(
                 f"{args.op} {flavour}: event loop {loop_us:.0f} µs/op, process {process_us:.0f}"
@@ -206,7 +233,13 @@ def main() -> None:
         "--objects",
         type=int,
         default=KEYS,
-        help="objects PUT first, then read in turn (more than the caches hold: first reads)",
+        help="objects PUT first (per round with --fresh), then read in turn",
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="GET: write new objects before each round, read those"
+    )
+    parser.add_argument(
+        "--evict", type=int, default=0, help="KiB of memory written after each request"
     )
     parser.add_argument("--profile", type=Path, help="write cProfile stats of one round here")
     parser.add_argument(

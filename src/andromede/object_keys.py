@@ -33,14 +33,21 @@ import asyncio
 import functools
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import ConfigurationError
-from andromede.kms.chunks import ChunkDecryptor, ChunkRange, blob_salt, plan_range
+from andromede.kms.chunks import (
+    ChunkDecryptor,
+    ChunkRange,
+    blob_salt,
+    open_single_chunk,
+    plan_range,
+)
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.errors import IntegrityError, KeyDestroyed, KeyNotFound, KmsError
 from andromede.kms.keyfile import LocalKeyFileProvider
@@ -81,6 +88,9 @@ __all__ = [
     "key_service",
     "object_cipher",
 ]
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 log = logging.getLogger(__name__)
 
@@ -187,8 +197,9 @@ class KmsObjectCipher:
         self._inline = inline
         self._tenants_with_keys: set[str] = set()
         # Wrapped key -> its tenant: parsing it again on every read of a hot object showed up
-        # on small GETs. Bounded by dropping everything when full (keys are tiny; cheap refill).
-        self._tenant_of: dict[bytes, str] = {}
+        # on small GETs. Filled when a key is made too (an object's first GET follows its PUT
+        # closely). Bounded: the oldest entries go first (keys are tiny; cheap refill).
+        self._tenant_of: OrderedDict[bytes, str] = OrderedDict()
         # Constants of the key service's format, read on every GET: attributes, not properties.
         self.header_size = keys.header_size
         self.read_block_size = keys.read_block_size
@@ -211,6 +222,7 @@ class KmsObjectCipher:
             self._tenants_with_keys.add(tenant_id)
         bound = context_digest(context)
         new = await self._call(lambda: keys.new_data_key(tenant_id, bound))
+        self._remember_tenant(new.wrapped, tenant_id)
         return new.plaintext, new.wrapped
 
     async def new_bucket_data_key(
@@ -263,9 +275,43 @@ class KmsObjectCipher:
     ) -> BlobOpener:
         if not isinstance(plan, ChunkRange):
             raise TypeError("a range planned by another cipher")
+        aead = await self._chunk_key(wrapped, header, plan.chunk_size, context, checked)
+        return _Opener(ChunkDecryptor.with_chunk_key(aead, blob_id, plan))
+
+    async def open_first_chunk(
+        self,
+        wrapped: bytes,
+        blob_id: str,
+        stored: bytes | memoryview,
+        plan: CipherRange,
+        *,
+        context: Mapping[str, str] | None = None,
+        checked: KeyCheck | None = None,
+    ) -> bytes | None:
+        if not isinstance(plan, ChunkRange):
+            raise TypeError("a range planned by another cipher")
+        if plan.last_chunk != 0:
+            return None
+        header_size = self.header_size
+        view = memoryview(stored)
+        aead = await self._chunk_key(wrapped, view[:header_size], plan.chunk_size, context, checked)
+        try:
+            return open_single_chunk(aead, blob_id, plan, view[header_size:])
+        except IntegrityError:
+            raise ObjectCorrupted("the object's stored bytes failed authentication") from None
+
+    async def _chunk_key(
+        self,
+        wrapped: bytes,
+        header: bytes | memoryview,
+        chunk_size: int,
+        context: Mapping[str, str] | None,
+        checked: KeyCheck | None,
+    ) -> AESGCM:
+        """The chunk key of the blob with ``header``, its data key staying in the key cache."""
         ring = self._tenant_of.get(wrapped) or self._owner(wrapped)
         try:
-            salt = blob_salt(header, plan.chunk_size)
+            salt = blob_salt(header, chunk_size)
         except IntegrityError:
             await self.check_key_usable(wrapped)  # a destroyed key is said before damage
             raise ObjectCorrupted("the object's stored header failed authentication") from None
@@ -274,14 +320,12 @@ class KmsObjectCipher:
         keys = self._keys
         if self._inline:  # the hot path of every GET: no closure, no coroutine
             try:
-                aead = keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
+                return keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
             except KmsError as exc:
                 _raise_storage_error(exc)
-        else:
-            aead = await self._call(
-                lambda: keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
-            )
-        return _Opener(ChunkDecryptor.with_chunk_key(aead, blob_id, plan))
+        return await self._call(
+            lambda: keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
+        )
 
     def _owner(self, wrapped: bytes) -> str:
         tenant_id = self._tenant_of.get(wrapped)
@@ -292,10 +336,14 @@ class KmsObjectCipher:
                 tenant_id = WrappedDataKey.decode(wrapped).tenant_id
             except KmsError:
                 raise ObjectCorrupted("the object's wrapped data key is malformed") from None
-            if len(self._tenant_of) >= _TENANT_MEMO_SIZE:
-                self._tenant_of.clear()
-            self._tenant_of[wrapped] = tenant_id
+            self._remember_tenant(wrapped, tenant_id)
         return tenant_id
+
+    def _remember_tenant(self, wrapped: bytes, tenant_id: str) -> None:
+        tenants = self._tenant_of
+        if len(tenants) >= _TENANT_MEMO_SIZE:
+            tenants.popitem(last=False)
+        tenants[wrapped] = tenant_id
 
     def stored_size(self, plaintext_size: int) -> int:
         return self._keys.stored_size(plaintext_size)
@@ -383,6 +431,18 @@ class PlaintextBenchCipher:
         context: Mapping[str, str] | None = None,
         checked: KeyCheck | None = None,
     ) -> BlobOpener:
+        raise ObjectCorrupted("an encrypted object cannot be read with encryption switched off")
+
+    async def open_first_chunk(
+        self,
+        wrapped: bytes,
+        blob_id: str,
+        stored: bytes | memoryview,
+        plan: CipherRange,
+        *,
+        context: Mapping[str, str] | None = None,
+        checked: KeyCheck | None = None,
+    ) -> bytes | None:
         raise ObjectCorrupted("an encrypted object cannot be read with encryption switched off")
 
     def stored_size(self, plaintext_size: int) -> int:

@@ -67,6 +67,7 @@ __all__ = [
     "decrypt_blob",
     "derive_chunk_key",
     "encrypt_blob",
+    "open_single_chunk",
     "plaintext_size",
     "plan_range",
 ]
@@ -434,19 +435,10 @@ class ChunkDecryptor:
             if len(view) == plain + TAG_SIZE:
                 out = bytearray(plain)
                 if self._cipher is None:
-                    # The nonce and AAD of this one chunk built as they are (_ChunkCipher's
-                    # reusable buffers pay off from the second chunk on).
-                    position = _CHUNK_POSITION.pack(index, final)
-                    object_id = self._object_id
-                    aad = (
-                        _AAD_PREFIX.pack(FORMAT_VERSION, plan.chunk_size, len(object_id))
-                        + object_id
-                        + position
+                    # _ChunkCipher's reusable buffers pay off from the second chunk on.
+                    _open_chunk(
+                        self._aead, self._object_id, plan.chunk_size, index, final, view, out
                     )
-                    try:
-                        self._aead.decrypt_into(position + _NONCE_PAD, view, aad, out)
-                    except InvalidTag:
-                        raise IntegrityError(f"chunk {index} failed authentication") from None
                 else:
                     self._cipher.open_into(index, final, view, out)
                 self._index = index + 1
@@ -517,6 +509,61 @@ class ChunkDecryptor:
         """Check that every chunk of the range arrived (truncation is an error, not EOF)."""
         if self._index <= self._plan.last_chunk or self._buffer_len:
             raise IntegrityError("encrypted blob is truncated")
+
+
+def _chunk_nonce_and_aad(
+    object_id: bytes, chunk_size: int, index: int, final: bool
+) -> tuple[bytes, bytes]:
+    """One chunk's nonce and AAD built as they are (no reusable buffers: one chunk)."""
+    position = _CHUNK_POSITION.pack(index, final)
+    aad = _AAD_PREFIX.pack(FORMAT_VERSION, chunk_size, len(object_id)) + object_id + position
+    return position + _NONCE_PAD, aad
+
+
+def _open_chunk(
+    aead: AESGCM,
+    object_id: bytes,
+    chunk_size: int,
+    index: int,
+    final: bool,
+    stored: bytes | bytearray | memoryview,
+    out: bytearray,
+) -> None:
+    """Open one chunk into ``out``."""
+    nonce, aad = _chunk_nonce_and_aad(object_id, chunk_size, index, final)
+    try:
+        aead.decrypt_into(nonce, stored, aad, out)
+    except InvalidTag:
+        raise IntegrityError(f"chunk {index} failed authentication") from None
+
+
+def open_single_chunk(
+    aead: AESGCM, object_id: bytes | str, plan: ChunkRange, stored: bytes | bytearray | memoryview
+) -> bytes:
+    """The plaintext of a range that lies in one chunk, from that chunk's stored bytes
+    (ciphertext and tag, exactly) and the blob's chunk key: what a :class:`ChunkDecryptor`
+    would give for it, without one (a small object's GET: one call). ``bytes``, which the
+    ASGI server writes as they are (a ``bytearray`` is wrapped in views first).
+    ``IntegrityError`` if the chunk fails authentication or ``stored`` is not that whole
+    chunk; ``ValueError`` for a range over more than one chunk."""
+    index = plan.first_chunk
+    if index != plan.last_chunk:
+        raise ValueError("the range spans more than one chunk")
+    chunk_size = plan.chunk_size
+    final = index == max(1, -(-plan.plaintext_size // chunk_size)) - 1  # chunk_count, inline
+    plain = plan.plaintext_size - index * chunk_size if final else chunk_size
+    if len(stored) != plain + TAG_SIZE:
+        raise IntegrityError("encrypted blob is truncated")
+    identity = object_id.encode() if isinstance(object_id, str) else bytes(object_id)
+    nonce, aad = _chunk_nonce_and_aad(identity, chunk_size, index, final)
+    try:
+        out = aead.decrypt(nonce, stored, aad)
+    except InvalidTag:
+        raise IntegrityError(f"chunk {index} failed authentication") from None
+    skip, length = plan.skip, plan.length
+    if skip or len(out) > length:
+        return out[skip : skip + length]
+    return out
 
 
 def encrypt_blob(

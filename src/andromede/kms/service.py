@@ -261,12 +261,16 @@ class KeyService:
         if not ring_checked:
             self.check_usable(tenant_id)
         cache_key = wrapped + bound_context if bound_context else wrapped
-        aead = self._cache.chunk_key(tenant_id, cache_key, salt, derive_chunk_key)
+        # A chunk key not yet filed with its data key comes through the write path's chunk-key
+        # cache: a blob written by this process moments ago (the GET after its PUT) has its key
+        # there already, so its first read does not derive it again (HKDF, key schedule).
+        written = self._chunk_keys.chunk_key
+        aead = self._cache.chunk_key(tenant_id, cache_key, salt, written)
         if aead is not None:
             return aead
         plaintext = self.unwrap_data_key(tenant_id, wrapped, bound_context)
         try:
-            aead = self._cache.chunk_key(tenant_id, cache_key, salt, derive_chunk_key)
+            aead = self._cache.chunk_key(tenant_id, cache_key, salt, written)
             return aead if aead is not None else derive_chunk_key(plaintext, salt)
         finally:
             plaintext[:] = bytes(len(plaintext))

@@ -156,6 +156,21 @@ class ObjectCipher(Protocol):
         spares a second check of the same key when it is still valid for it
         (EncryptionKeyUnavailable, ObjectCorrupted)."""
 
+    async def open_first_chunk(
+        self,
+        wrapped: bytes,
+        blob_id: str,
+        stored: bytes | memoryview,
+        plan: CipherRange,
+        *,
+        context: Mapping[str, str] | None = None,
+        checked: KeyCheck | None = None,
+    ) -> bytes | None:
+        """The plaintext of ``plan`` when it lies in the blob's first chunk, from ``stored``
+        (the blob's bytes up to ``plan.ciphertext_end``, header included): a small object's
+        body in one call, for what :meth:`blob_opener` and its opener would do in several
+        (same keys, checks and errors). None, having done nothing, for any other range."""
+
     def stored_size(self, plaintext_size: int) -> int: ...
 
     def sealer(self, data_key: bytes | bytearray, blob_id: str) -> BlobSealer: ...

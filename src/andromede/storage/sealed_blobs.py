@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -67,8 +68,13 @@ class SealedBlobs:
         # Opened headers by (wrapped key, sealed bytes, bucket, key). AES-GCM and JSON per HEAD
         # or GET were a quarter of a small GET's encryption cost. Sealed bytes carry a fresh
         # nonce, so changed headers are a new entry; the bucket and key are the AAD they were
-        # checked against. Bounded by dropping everything when full (cheap to refill).
-        self._opened_headers: dict[tuple[bytes, bytes, str, str], ContentHeaders] = {}
+        # checked against. Headers this process seals are filed as they are sealed (what
+        # opening them would give): benchmarks and clients read what was just written, and an
+        # object's first GET opening them cost a PUT-then-GET workload more than all its later
+        # GETs (decision 0026). Bounded: the oldest entries go first.
+        self._opened_headers: OrderedDict[tuple[bytes, bytes, str, str], ContentHeaders] = (
+            OrderedDict()
+        )
         # Opened SSE-KMS contexts, for the same reason and on the same terms.
         self._opened_contexts: dict[tuple[bytes, bytes, str, str], dict[str, str]] = {}
 
@@ -214,6 +220,21 @@ class SealedBlobs:
                     if not header:
                         if len(block) < header_size:
                             raise ObjectCorrupted("the object's stored bytes are truncated")
+                        if blob_key is None and len(block) == plan.ciphertext_end:
+                            # The header and the whole range in one block (a small object):
+                            # opened in one call when the range lies in the first chunk.
+                            whole = await cipher.open_first_chunk(
+                                segment_key.wrapped,
+                                segment.blob_id,
+                                block,
+                                plan,
+                                context=context,
+                                checked=checked,
+                            )
+                            if whole is not None:
+                                if whole:
+                                    yield whole
+                                return
                         # Views, not copies of the block: the opener reads them at once.
                         view = memoryview(block)
                         header, piece = view[:header_size], view[header_size:]
@@ -377,13 +398,25 @@ class SealedBlobs:
         self, sealed: SealedHeaders, bucket: str, key: str, headers: ContentHeaders
     ) -> None:
         """Headers this process has just sealed, for the reads that often follow a write (a
-        GET or HEAD after the PUT): served as opened ones are, after the same key check."""
-        self._remember((sealed.wrapped, sealed.ciphertext, bucket, key), headers)
+        GET or HEAD after the PUT): served as opened ones are, after the same key check. Filed
+        as opening them would give them: the caller's metadata mapping is not shared (built
+        field by field: ``dataclasses.replace`` introspects the fields on every call)."""
+        opened = ContentHeaders(
+            content_type=headers.content_type,
+            content_encoding=headers.content_encoding,
+            content_disposition=headers.content_disposition,
+            content_language=headers.content_language,
+            cache_control=headers.cache_control,
+            expires=headers.expires,
+            user_metadata=dict(headers.user_metadata),
+        )
+        self._remember((sealed.wrapped, sealed.ciphertext, bucket, key), opened)
 
     def _remember(self, remembered: tuple[bytes, bytes, str, str], headers: ContentHeaders) -> None:
-        if len(self._opened_headers) >= _OPENED_HEADERS_MEMO_SIZE:
-            self._opened_headers.clear()
-        self._opened_headers[remembered] = headers
+        memo = self._opened_headers
+        if len(memo) >= _OPENED_HEADERS_MEMO_SIZE:
+            memo.popitem(last=False)  # the oldest, not everything
+        memo[remembered] = headers
 
 
 @dataclass(slots=True)

@@ -13,10 +13,13 @@ from andromede.kms.chunks import (
     TAG_SIZE,
     ChunkDecryptor,
     ChunkEncryptor,
+    blob_salt,
     chunk_count,
     ciphertext_size,
     decrypt_blob,
+    derive_chunk_key,
     encrypt_blob,
+    open_single_chunk,
     plaintext_size,
     plan_range,
 )
@@ -306,6 +309,54 @@ def test_a_range_that_ends_at_the_object_end_must_end_with_the_final_chunk() -> 
     decryptor = ChunkDecryptor(KEY, "object-a", blob[:HEADER_SIZE], plan)
     with pytest.raises(IntegrityError, match="chunk 1"):
         decryptor.update(blob[chunk_at(blob, 1)])
+
+
+@given(
+    data=st.data(),
+    plaintext=st.binary(max_size=120),
+    chunk_size=st.integers(1, 40),
+)
+def test_a_range_in_one_chunk_opens_in_one_call_as_through_a_decryptor(
+    data: st.DataObject, plaintext: bytes, chunk_size: int
+) -> None:
+    blob = bytes(encrypt_blob(KEY, "obj", plaintext, chunk_size=chunk_size))
+    if plaintext:
+        start = data.draw(st.integers(0, len(plaintext) - 1))
+        last = start // chunk_size  # a stop in the same chunk
+        stop = data.draw(st.integers(start + 1, min(len(plaintext), (last + 1) * chunk_size)))
+    else:
+        start = stop = 0
+    plan = plan_range(len(plaintext), start, stop, chunk_size)
+    salt = blob_salt(blob[:HEADER_SIZE], chunk_size)
+    stored = memoryview(blob)[plan.ciphertext_start : plan.ciphertext_end]
+    got = open_single_chunk(derive_chunk_key(KEY, salt), "obj", plan, stored)
+    assert got == plaintext[start:stop]
+    decryptor = ChunkDecryptor(KEY, "obj", blob[:HEADER_SIZE], plan)
+    assert decryptor.update(stored) == got
+
+
+def test_a_single_chunk_opened_in_one_call_is_verified_as_any_other() -> None:
+    plaintext, blob = four_chunk_blob()
+    aead = derive_chunk_key(KEY, blob_salt(blob[:HEADER_SIZE], C))
+    first = plan_range(len(plaintext), 0, C, C)
+    assert open_single_chunk(aead, "object-a", first, blob[chunk_at(blob, 0)]) == plaintext[:C]
+    tampered = bytearray(blob[chunk_at(blob, 0)])
+    tampered[3] ^= 1
+    with pytest.raises(IntegrityError):
+        open_single_chunk(aead, "object-a", first, tampered)
+    with pytest.raises(IntegrityError):  # another blob's id
+        open_single_chunk(aead, "object-b", first, blob[chunk_at(blob, 0)])
+    with pytest.raises(IntegrityError):  # another position's chunk
+        open_single_chunk(aead, "object-a", first, blob[chunk_at(blob, 1)])
+    with pytest.raises(IntegrityError):  # truncated, or more than the chunk
+        open_single_chunk(aead, "object-a", first, blob[chunk_at(blob, 0)][:-1])
+    with pytest.raises(IntegrityError):
+        open_single_chunk(aead, "object-a", first, blob[HEADER_SIZE : HEADER_SIZE + STRIDE + 1])
+    # A full chunk offered as the object's final one (the metadata's size cut short).
+    with pytest.raises(IntegrityError):
+        open_single_chunk(aead, "object-a", plan_range(C, 0, C, C), blob[chunk_at(blob, 0)])
+    with pytest.raises(ValueError, match="more than one chunk"):
+        open_single_chunk(aead, "object-a", plan_range(len(plaintext), 0, C + 1, C), blob)
 
 
 # Written by the code before chunk keys could be cached (commit 4c4da16): the format must not

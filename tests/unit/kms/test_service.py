@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from andromede.kms.chunks import ChunkDecryptor, blob_salt
+from andromede.kms import service as service_module
+from andromede.kms.chunks import ChunkDecryptor, blob_salt, derive_chunk_key
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.model import TenantKeyRing, WrappedDataKey, context_digest
 from andromede.kms.service import (
@@ -312,3 +314,30 @@ def test_a_blob_chunk_key_needs_the_context_its_data_key_is_bound_to(keys: KeySe
     with pytest.raises(InvalidWrappedKey):
         keys.blob_chunk_key("tenant-a", wrapped, b"", salt)
     assert keys.blob_chunk_key("tenant-a", wrapped, bound, salt)  # unwrapped, then cached
+
+
+def test_a_blob_s_first_read_takes_the_chunk_key_its_write_derived(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A GET right after the PUT (what benchmarks and many clients do) must not derive the
+    # blob's chunk key again: its write left it in the chunk-key cache.
+    derived: list[bytes] = []
+
+    def counting(data_key: bytes, salt: bytes) -> AESGCM:
+        derived.append(salt)
+        return derive_chunk_key(data_key, salt)
+
+    monkeypatch.setattr(service_module, "derive_chunk_key", counting)
+    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"), cache_ttl_seconds=300, chunk_size=64)
+    keys.create_tenant_key("tenant-a")
+    wrapped, blob, salt = _one_blob(keys, 100)
+    assert derived == [salt]
+    plan = keys.plan_range(100, 0, 100)
+    aead = keys.blob_chunk_key("tenant-a", wrapped, b"", salt)
+    decryptor = ChunkDecryptor.with_chunk_key(aead, "blob", plan)
+    assert len(decryptor.update(blob[plan.ciphertext_start : plan.ciphertext_end])) == 100
+    assert derived == [salt]
+    # Destruction still reaches it: the ring's data keys go, and with them the way to it.
+    keys.destroy_tenant_key("tenant-a")
+    with pytest.raises(KeyDestroyed):
+        keys.blob_chunk_key("tenant-a", wrapped, b"", salt, ring_checked=True)

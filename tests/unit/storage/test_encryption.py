@@ -18,10 +18,12 @@ import pytest
 
 from andromede.kms.errors import ProviderError
 from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.model import WrappedDataKey
 from andromede.kms.service import KeyService
 from andromede.object_keys import KmsObjectCipher, PlaintextBenchCipher, RingCheck
+from andromede.storage import sealed_blobs
 from andromede.storage.acl import AccessControlList
-from andromede.storage.encryption import CustomerKey, ObjectEncryption
+from andromede.storage.encryption import CustomerKey, ObjectEncryption, open_headers
 from andromede.storage.errors import (
     CustomerKeyMismatch,
     CustomerKeyNotApplicable,
@@ -219,6 +221,47 @@ async def test_a_tampered_blob_is_an_error_never_bytes(world: World, offset: int
     assert received == data[: len(received)]  # what came before the damage, nothing else
 
 
+async def _rewrite(stack: Stack, blob_id: str, raw: bytes) -> None:
+    await stack.blobs.delete(blob_id)
+    writer = await stack.blobs.create(blob_id)
+    await writer.write(raw)
+    await writer.commit()
+
+
+@pytest.mark.parametrize("offset", [0, 3, 20, 40, 500, -1])
+async def test_a_tampered_small_blob_is_an_error_never_bytes(world: World, offset: int) -> None:
+    # A small object's body is opened in one call (header, chunk key, its one chunk).
+    data = os.urandom(1000)
+    record = await put(world.svc, "t", data)
+    blob_id = record.segments[0].blob_id
+    raw = bytearray(await _whole(world.stack, blob_id))
+    raw[offset] ^= 1  # version, chunk size, salt, ciphertext, tag
+    await _rewrite(world.stack, blob_id, bytes(raw))
+    received = b""
+    with pytest.raises(ObjectCorrupted):
+        async for piece in world.svc.read_object(record, 0, len(data) - 1):
+            received += piece
+    assert received == b""
+
+
+async def test_a_small_object_or_a_range_in_a_first_chunk_is_opened_in_one_call(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small, large = os.urandom(4096), os.urandom(2 * CHUNK + 5)
+    small_record = await put(world.svc, "small", small)
+    large_record = await put(world.svc, "large", large)
+
+    async def unexpected(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a streaming opener for a range in the first chunk")
+
+    monkeypatch.setattr(KmsObjectCipher, "blob_opener", unexpected)
+    assert await read_all(world.svc, small_record) == small
+    assert await read(world.svc, small_record, 10, 99) == small[10:100]
+    assert await read(world.svc, large_record, 7, CHUNK - 1) == large[7:CHUNK]
+    with pytest.raises(AssertionError, match="streaming opener"):
+        await read(world.svc, large_record, 0, CHUNK)
+
+
 async def test_a_destroyed_tenant_key_makes_objects_unreadable(world: World) -> None:
     await put(world.svc, "gone", b"secret" * 1000)
     world.keys.destroy_tenant_key("t1")
@@ -310,6 +353,96 @@ async def test_a_destruction_in_this_process_reaches_a_record_opened_before_it(
     world.keys.destroy_tenant_key("t1")  # drops the cached keys at once
     with pytest.raises(EncryptionKeyUnavailable):
         await read_all(world.svc, record)
+
+
+async def test_headers_this_process_sealed_are_not_opened_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first HEAD or GET after a PUT finds the headers the PUT sealed, as opening them
+    # would give them (not the caller's mapping, which it may change afterwards).
+    opened: list[str] = []
+
+    def counting(data_key: bytes, sealed: SealedHeaders, bucket: str, key: str) -> ContentHeaders:
+        opened.append(key)
+        return open_headers(data_key, sealed, bucket, key)
+
+    monkeypatch.setattr(sealed_blobs, "open_headers", counting)
+    metadata = {"colour": "blue"}
+    await put(world.svc, "fresh", b"x" * 100, metadata=metadata)
+    metadata["colour"] = "red"
+    record = await world.svc.head_object("bkt", "fresh")
+    assert record.headers.user_metadata == {"colour": "blue"}
+    assert await read_all(world.svc, record) == b"x" * 100
+    assert opened == []
+    # Another process's memo is empty: it opens them from the row, and finds the same.
+    other = ObjectService(
+        world.stack.store, world.stack.blobs, LIMITS, KmsObjectCipher(world.keys, inline=True)
+    )
+    assert (await other.head_object("bkt", "fresh")).headers == record.headers
+    assert opened == ["fresh"]
+
+
+async def test_headers_filed_as_sealed_are_those_opening_gives_every_field_set(
+    world: World,
+) -> None:
+    # Every field of ContentHeaders set (a field added later included): the copy filed when
+    # sealing must equal what another process opens from the row.
+    values: dict[str, object] = {
+        f.name: {"k": "v"} if f.name == "user_metadata" else f"value of {f.name}"
+        for f in dataclasses.fields(ContentHeaders)
+    }
+    headers = ContentHeaders(**values)  # type: ignore[arg-type]
+    await world.svc.put_object(
+        "bkt", "full", body(b"x"), size=1, headers=headers, owner_id="o1",
+        integrity=BodyIntegrity(), encryption=ObjectEncryption("t1"),
+    )  # fmt: skip
+    filed = (await world.svc.head_object("bkt", "full")).headers
+    other = ObjectService(
+        world.stack.store, world.stack.blobs, LIMITS, KmsObjectCipher(world.keys, inline=True)
+    )
+    assert filed == (await other.head_object("bkt", "full")).headers == headers
+
+
+async def test_an_object_never_read_is_refused_after_another_process_destroys_the_key(
+    world: World, tmp_path: Path
+) -> None:
+    # Its headers and keys are remembered from its PUT alone: the first GET must be refused.
+    await put(world.svc, "fresh", b"secret" * 100, metadata={"colour": "blue"})
+    other_worker = key_service_in(tmp_path / "keys")
+    other_worker.destroy_tenant_key("t1")
+    with pytest.raises(EncryptionKeyUnavailable):
+        await world.svc.head_object("bkt", "fresh")
+
+
+async def test_remembered_headers_make_room_by_dropping_the_oldest(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sealed_blobs, "_OPENED_HEADERS_MEMO_SIZE", 2)
+    opened: list[str] = []
+
+    def counting(data_key: bytes, sealed: SealedHeaders, bucket: str, key: str) -> ContentHeaders:
+        opened.append(key)
+        return open_headers(data_key, sealed, bucket, key)
+
+    monkeypatch.setattr(sealed_blobs, "open_headers", counting)
+    for key in ("a", "b", "c"):
+        await put(world.svc, key, b"x")
+    for key in ("b", "c", "a"):
+        await world.svc.head_object("bkt", key)
+    assert opened == ["a"]  # the two most recent were kept, not all dropped at once
+
+
+async def test_a_key_made_here_is_not_parsed_again_to_find_its_tenant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cipher = KmsObjectCipher(key_service_in(tmp_path / "keys"), inline=True)
+    _, wrapped = await cipher.new_data_key("t1")
+
+    def unexpected(encoded: bytes) -> WrappedDataKey:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(WrappedDataKey, "decode", unexpected)
+    assert (await cipher.check_key_usable(wrapped)).spend("t1")
 
 
 def test_a_ring_check_stands_for_one_use_of_its_own_ring() -> None:
