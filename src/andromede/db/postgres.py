@@ -50,7 +50,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 import asyncpg
@@ -318,18 +318,23 @@ class PostgresDatabase:
             raise
 
     async def _read_row_once(self, text: str, arguments: list[Any]) -> tuple[Any, ...] | None:
+        row = await self._on_driver(lambda raw: raw.fetchrow(text, *arguments))
+        return None if row is None else tuple(row)
+
+    async def _on_driver(self, call: Callable[[Any], Awaitable[_T]]) -> _T:
+        """``call`` on the asyncpg connection under a checked-out one. The connection is this
+        task's alone until checked in, in autocommit (no transaction open), so asyncpg may be
+        driven directly; its statement cache prepares a text once per connection, and
+        command_timeout bounds the wait."""
         connection = await self._check_out(_READ)
         try:
-            # The connection is this task's alone until checked in, in autocommit (no
-            # transaction open), so asyncpg may be driven directly; its statement cache
-            # prepares the text once per connection, and command_timeout bounds the wait.
             raw: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-            row = await raw.fetchrow(text, *arguments)
+            result = await call(raw)
         except BaseException as exc:
             await self._check_in_failed(connection, exc)
             raise
         self._check_in(connection, _READ)
-        return None if row is None else tuple(row)
+        return result
 
     async def _read_once(self, function: Callable[[Connection], _T]) -> _T:
         async with self._connection(_READ) as connection:
@@ -354,15 +359,8 @@ class PostgresDatabase:
         attempt = 1
         while True:
             try:
-                connection = await self._check_out(_READ)
-                try:
-                    raw: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-                    # fetch, not fetchrow: the whole result, as SQLAlchemy's execute read it.
-                    rows = await raw.fetch(text, *arguments)
-                except BaseException as exc:
-                    await self._check_in_failed(connection, exc)
-                    raise
-                self._check_in(connection, _READ)
+                # fetch, not fetchrow: the whole result, as SQLAlchemy's execute read it.
+                rows = await self._on_driver(lambda raw: raw.fetch(text, *arguments))
                 return dict(rows[0].items()) if rows else None
             except Exception as exc:
                 if attempt < _MAX_WRITE_ATTEMPTS and _sqlstate(exc) in _RETRYABLE:

@@ -46,7 +46,7 @@ from andromede.storage.model import (
 from andromede.storage.service import BodyIntegrity, CompletedPart, ObjectService, StorageLimits
 from support.keys import key_service_in
 
-from .conftest import Stack
+from .conftest import Stack, customer_key
 
 LIMITS = StorageLimits(
     max_object_size=1 << 24,
@@ -117,15 +117,6 @@ async def _whole(stack: Stack, blob_id: str) -> bytes:
         except Exception:
             high = mid - 1
     return b"".join([c async for c in stack.blobs.read(blob_id, 0, low, 1 << 26)])
-
-
-def customer_key() -> CustomerKey:
-    import base64
-    import hashlib
-
-    key = os.urandom(32)
-    md5 = base64.b64encode(hashlib.md5(key, usedforsecurity=False).digest()).decode()
-    return CustomerKey.parse("AES256", base64.b64encode(key).decode(), md5)
 
 
 async def test_blobs_hold_ciphertext_and_records_the_plaintext_view(world: World) -> None:

@@ -23,7 +23,7 @@ from andromede.storage.model import ContentHeaders, EncryptionMode, ObjectRecord
 from andromede.storage.service import BodyIntegrity, CompletedPart, ObjectService, StorageLimits
 from support.keys import key_service_in
 
-from .conftest import Stack
+from .conftest import Stack, customer_key
 
 INLINE_MAX = 2000
 LIMITS = StorageLimits(
@@ -206,15 +206,7 @@ async def test_truncated_or_swapped_inline_bytes_are_refused(world: World) -> No
 
 
 async def test_sse_c_inline_objects_need_their_key(world: World) -> None:
-    import base64
-    import hashlib
-
-    def customer() -> CustomerKey:
-        key = os.urandom(32)
-        md5 = base64.b64encode(hashlib.md5(key, usedforsecurity=False).digest()).decode()
-        return CustomerKey.parse("AES256", base64.b64encode(key).decode(), md5)
-
-    mine, other = customer(), customer()
+    mine, other = customer_key(), customer_key()
     record = await put(world.svc, "c", b"customer bytes", customer=mine)
     assert record.encryption is EncryptionMode.SSE_C and world.stack.blobs.blob_ids() == set()
     head = await world.svc.head_object("bkt", "c")
