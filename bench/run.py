@@ -119,6 +119,7 @@ def _factories(names: Sequence[str], cluster: LazyCluster) -> dict[str, TargetFa
         "andromede-rados-inline-w2": andromede_rados_target(
             cluster, gateways=1, workers=2, inline=True
         ),
+        "andromede-rados-inline-x2": andromede_rados_target(cluster, gateways=2, inline=True),
         "andromede-rados-x2": andromede_rados_target(cluster, gateways=2),
     }
     unknown = [name for name in names if name not in known]
