@@ -85,6 +85,20 @@ def test_an_unknown_tenant_has_no_key(provider: RootKeyProvider) -> None:
         provider.seal("nobody", 1, os.urandom(32), AAD)
 
 
+def test_the_current_version_is_the_rings(provider: RootKeyProvider) -> None:
+    provider.create_tenant_key("tenant-a")
+    assert provider.current_version("tenant-a") == 1
+    provider.rotate_tenant_key("tenant-a")
+    assert provider.current_version("tenant-a") == 2 == provider.tenant_key_ring("tenant-a").current
+    with pytest.raises(KeyNotFound):
+        provider.current_version("nobody")
+    with pytest.raises(ValueError, match="tenant id"):
+        provider.current_version("a/b")
+    provider.destroy_tenant_key("tenant-a")
+    with pytest.raises(KeyDestroyed):
+        provider.current_version("tenant-a")
+
+
 def test_invalid_tenant_ids_are_refused(provider: RootKeyProvider) -> None:
     for bad in ("", "a/b", "x" * 65, "é", "a b"):
         with pytest.raises(ValueError, match="tenant id"):

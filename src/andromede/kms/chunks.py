@@ -70,6 +70,7 @@ __all__ = [
     "open_single_chunk",
     "plaintext_size",
     "plan_range",
+    "seal_single_chunk",
 ]
 
 FORMAT_VERSION = 1
@@ -564,6 +565,26 @@ def open_single_chunk(
     if skip or len(out) > length:
         return out[skip : skip + length]
     return out
+
+
+def seal_single_chunk(
+    aead: AESGCM,
+    salt: bytes,
+    object_id: bytes | str,
+    plaintext: bytes | bytearray | memoryview,
+    chunk_size: int = CHUNK_SIZE,
+) -> bytes:
+    """The whole encrypted blob (header and its one, final chunk) of a plaintext of at most
+    ``chunk_size`` bytes, whose chunk key ``aead`` was derived with ``salt``: exactly what a
+    :class:`ChunkEncryptor` drawing that salt would give, in one call (a small object's PUT:
+    no encryptor, no buffers). ``ValueError`` for a plaintext over one chunk."""
+    if len(plaintext) > chunk_size:
+        raise ValueError("the plaintext is longer than one chunk")
+    if len(salt) != SALT_SIZE:
+        raise ValueError("a blob salt is 32 bytes")
+    identity = object_id.encode() if isinstance(object_id, str) else bytes(object_id)
+    nonce, aad = _chunk_nonce_and_aad(identity, chunk_size, 0, True)
+    return _HEADER.pack(FORMAT_VERSION, chunk_size) + salt + aead.encrypt(nonce, plaintext, aad)
 
 
 def encrypt_blob(

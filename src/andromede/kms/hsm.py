@@ -139,6 +139,9 @@ class Pkcs11Provider:
         with self._lock, _provider_errors():
             return self._lookup(tenant_id).ring(tenant_id)
 
+    def current_version(self, tenant_id: str) -> int:
+        return self.tenant_key_ring(tenant_id).current
+
     def check_usable(self, tenant_id: str) -> None:
         check_tenant_id(tenant_id)
         with self._lock, _provider_errors():

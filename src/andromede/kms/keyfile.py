@@ -213,6 +213,16 @@ class LocalKeyFileProvider:
         except KeyNotFound:  # perhaps created by another worker since the last check
             return self._current(force=True).ring(tenant_id)
 
+    def current_version(self, tenant_id: str) -> int:
+        # Every new data key asks: the keystore as last read, without the lock, until a recheck
+        # is due (as check_usable does). An id not found this way, valid or not, takes the
+        # checked path (validation, a reload, KeyNotFound / KeyDestroyed).
+        keystore = self._keystore if self._clock() < self._next_check else self._current()
+        versions = keystore.tenants.get(tenant_id)
+        if versions and tenant_id not in keystore.destroyed:
+            return max(versions)
+        return self.tenant_key_ring(tenant_id).current
+
     def check_usable(self, tenant_id: str) -> None:
         # Every data-key use runs this: until a recheck is due, the keystore as last read,
         # without the lock (one reference read; a reload or a change replaces it whole).
@@ -256,6 +266,19 @@ class LocalKeyFileProvider:
 
     def _kek(self, tenant_id: str, version: int) -> AESGCM:
         """The KEK as the keystore holds it (cached; see the module docstring for how long)."""
+        now = self._clock()
+        if now < self._next_check:
+            # Every wrap and unwrap asks: a cached KEK still valid for the keystore as last
+            # read is returned without the lock (the keystore is replaced whole, never edited).
+            cached = self._keks.get((tenant_id, version))
+            keystore = self._keystore
+            if (
+                cached is not None
+                and cached[0] > now
+                and tenant_id not in keystore.destroyed
+                and cached[1] is keystore.tenants.get(tenant_id, {}).get(version)
+            ):
+                return cached[2]
         with self._lock:
             self._reload_if_changed()
             sealed = self._sealed_kek(tenant_id, version)

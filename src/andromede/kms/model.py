@@ -37,6 +37,7 @@ __all__ = [
     "check_tenant_id",
     "context_digest",
     "data_key_aad",
+    "encode_wrapped_key",
     "kek_aad",
 ]
 
@@ -80,6 +81,12 @@ def context_digest(context: Mapping[str, str] | None) -> bytes:
     return hashlib.sha256(b"andromede/kms context v1\x00" + canonical.encode()).digest()
 
 
+def encode_wrapped_key(tenant_id: str, kek_version: int, sealed: bytes) -> bytes:
+    """:meth:`WrappedDataKey.encode` without building one (every new data key)."""
+    owner = tenant_id.encode("ascii")
+    return _WRAP_HEADER.pack(WRAPPED_KEY_FORMAT, kek_version, len(owner)) + owner + sealed
+
+
 def kek_aad(tenant_id: str, kek_version: int) -> bytes:
     """What sealing a KEK under a root key binds (the key-file provider's keystore entries)."""
     owner = tenant_id.encode("ascii")
@@ -107,9 +114,7 @@ class WrappedDataKey:
     sealed: bytes
 
     def encode(self) -> bytes:
-        owner = self.tenant_id.encode("ascii")
-        header = _WRAP_HEADER.pack(WRAPPED_KEY_FORMAT, self.kek_version, len(owner))
-        return header + owner + self.sealed
+        return encode_wrapped_key(self.tenant_id, self.kek_version, self.sealed)
 
     @classmethod
     def decode(cls, blob: bytes) -> WrappedDataKey:

@@ -41,6 +41,11 @@ class RootKeyProvider(Protocol):
         """The tenant's live versions; ``KeyNotFound`` or ``KeyDestroyed`` otherwise."""
         ...
 
+    def current_version(self, tenant_id: str) -> int:
+        """The version that wraps new data keys: ``tenant_key_ring(tenant_id).current``, asked
+        on every new data key, so a provider answers it as cheaply as it can."""
+        ...
+
     def list_tenants(self) -> list[str]:
         """Tenant ids that hold live KEKs, sorted."""
         ...

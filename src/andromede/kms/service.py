@@ -36,6 +36,7 @@ root-key provider by ring (the uses of a tenant's or a KMS key's ring).
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import time
@@ -49,6 +50,7 @@ from andromede.kms.cache import ChunkKeyCache, DataKeyCache
 from andromede.kms.chunks import (
     CHUNK_SIZE,
     HEADER_SIZE,
+    SALT_SIZE,
     TAG_SIZE,
     ChunkDecryptor,
     ChunkEncryptor,
@@ -57,6 +59,7 @@ from andromede.kms.chunks import (
     derive_chunk_key,
     plaintext_size,
     plan_range,
+    seal_single_chunk,
 )
 from andromede.kms.errors import (
     IntegrityError,
@@ -75,6 +78,7 @@ from andromede.kms.model import (
     WrappedDataKey,
     check_tenant_id,
     data_key_aad,
+    encode_wrapped_key,
 )
 from andromede.kms.providers import RootKeyProvider
 
@@ -206,13 +210,16 @@ class KeyService:
     def new_data_key(self, tenant_id: str, bound_context: bytes = b"") -> NewDataKey:
         """A random 256-bit data key, and its form wrapped under the tenant's current KEK
         (bound to ``bound_context``, a :func:`~andromede.kms.model.context_digest`, if given)."""
-        version = self._provider.tenant_key_ring(check_tenant_id(tenant_id)).current
-        plaintext = bytearray(secrets.token_bytes(DATA_KEY_SIZE))
+        # Every PUT comes here: the provider's cheapest answers, no ring or key objects built
+        # (an invalid id is refused by the provider's checked path).
+        version = self._provider.current_version(tenant_id)
+        key = os.urandom(DATA_KEY_SIZE)
         self.provider_calls[tenant_id] += 1
         sealed = self._provider.seal(
-            tenant_id, version, bytes(plaintext), data_key_aad(tenant_id, version, bound_context)
+            tenant_id, version, key, data_key_aad(tenant_id, version, bound_context)
         )
-        wrapped = WrappedDataKey(tenant_id=tenant_id, kek_version=version, sealed=sealed).encode()
+        wrapped = encode_wrapped_key(tenant_id, version, sealed)
+        plaintext = bytearray(key)
         # A GET soon after the PUT is common. The context is part of the cache key: a hit must
         # have passed the same check as an unwrap.
         self._cache.put(tenant_id, wrapped + bound_context, plaintext)
@@ -418,6 +425,13 @@ class KeyService:
         return ChunkEncryptor(
             data_key, object_id, chunk_size=self._chunk_size, chunk_key=self._chunk_keys.chunk_key
         )
+
+    def seal_whole_blob(self, data_key: Buffer, object_id: str, plaintext: bytes) -> bytes:
+        """The encrypted blob of a plaintext of at most one chunk, in one call: what
+        :meth:`object_encryptor` would give for it (its chunk key cached the same way)."""
+        salt = os.urandom(SALT_SIZE)
+        aead = self._chunk_keys.chunk_key(data_key, salt)
+        return seal_single_chunk(aead, salt, object_id, plaintext, self._chunk_size)
 
     def object_decryptor(
         self, data_key: Buffer, object_id: bytes | str, header: Buffer, plan: ChunkRange

@@ -112,6 +112,10 @@ class ObjectCipher(Protocol):
     @property
     def read_block_size(self) -> int: ...
 
+    @property
+    def whole_seal_max(self) -> int:
+        """Bodies up to this size are sealed in one call (:meth:`seal_whole`)."""
+
     async def new_data_key(
         self, tenant_id: str, context: Mapping[str, str] | None = None
     ) -> tuple[bytearray, bytes]:
@@ -175,6 +179,10 @@ class ObjectCipher(Protocol):
 
     def sealer(self, data_key: bytes | bytearray, blob_id: str) -> BlobSealer: ...
 
+    def seal_whole(self, data_key: bytes | bytearray, blob_id: str, plaintext: bytes) -> bytes:
+        """The stored bytes of a whole body of at most :attr:`whole_seal_max` bytes: what
+        :meth:`sealer`'s ``update`` then ``finish`` would give, in one call."""
+
     def plan(self, plaintext_size: int, start: int, stop: int) -> CipherRange:
         """What to read for plaintext ``[start, stop)`` (``(0, 0)`` of an empty blob too)."""
 
@@ -228,6 +236,11 @@ def customer_key_matches(data_key: bytes | bytearray, customer: CustomerKey, che
     return hmac.compare_digest(customer_key_check(data_key, customer), check)
 
 
+# One encoder for every PUT's headers: json.dumps builds a new one per call when given
+# separators.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _headers_aad(bucket: str, key: str) -> bytes:
     return _HEADERS_AAD_PREFIX + bucket.encode() + b"\x00" + key.encode()
 
@@ -235,7 +248,7 @@ def _headers_aad(bucket: str, key: str) -> bytes:
 def seal_headers(
     data_key: bytes | bytearray, wrapped: bytes, bucket: str, key: str, headers: ContentHeaders
 ) -> SealedHeaders:
-    plain = json.dumps(
+    plain = _COMPACT_JSON(
         [
             headers.content_type,
             headers.content_encoding,
@@ -245,7 +258,6 @@ def seal_headers(
             headers.expires,
             dict(headers.user_metadata),
         ],
-        separators=(",", ":"),
     ).encode()
     nonce = os.urandom(_NONCE_SIZE)
     sealed = AESGCM(bytes(data_key)).encrypt(nonce, plain, _headers_aad(bucket, key))

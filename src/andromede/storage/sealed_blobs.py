@@ -324,6 +324,10 @@ class SealedBlobs:
         On any failure, cancellation included, the writer is aborted and nothing is left.
         """
         blob_id = uuid.uuid4().hex
+        if size <= self._cipher.whole_seal_max:
+            return await self._write_whole(
+                body, size, algorithm, integrity, keys, blob_id, inline=size <= inline_max
+            )
         sealer = self._cipher.sealer(keys.blob_key, blob_id)
         inline = _InlineWriter() if size <= inline_max else None
         writer = inline or await self._blobs.create(blob_id)
@@ -365,6 +369,47 @@ class SealedBlobs:
             await writer.abort()
             raise
         return blob_id, hasher, None if inline is None else inline.sealed()
+
+    async def _write_whole(
+        self,
+        body: AsyncIterable[bytes],
+        size: int,
+        algorithm: ChecksumAlgorithm | None,
+        integrity: BodyIntegrity,
+        keys: BlobKeys,
+        blob_id: str,
+        *,
+        inline: bool,
+    ) -> tuple[str, BodyHasher, bytes | None]:
+        """:meth:`write` for a body of at most one chunk (a small object): received whole (it
+        is bounded by ``size``), checked, then sealed in one call, not streamed through a
+        sealer (a fifth of a small PUT's encryption cost was the streaming machinery)."""
+        hasher = BodyHasher(algorithm)
+        pieces: list[bytes] = []
+        received = 0
+        async for chunk in body:
+            if not chunk:
+                continue
+            received += len(chunk)
+            if received > size:
+                raise IncompleteBody(f"the body is longer than the announced {size} bytes")
+            hasher.update(chunk)
+            pieces.append(chunk)
+        if received < size:
+            raise IncompleteBody(f"{received} bytes received, {size} announced")
+        verify_body(hasher, integrity)  # after the body: a trailer may carry the checksum
+        plaintext = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        stored = self._cipher.seal_whole(keys.blob_key, blob_id, bytes(plaintext))
+        if inline:
+            return blob_id, hasher, stored
+        writer = await self._blobs.create(blob_id)
+        try:
+            await writer.write(stored)
+            await writer.commit()
+        except BaseException:
+            await writer.abort()
+            raise
+        return blob_id, hasher, None
 
     @staticmethod
     async def _hash_and_write(

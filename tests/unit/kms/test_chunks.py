@@ -22,6 +22,7 @@ from andromede.kms.chunks import (
     open_single_chunk,
     plaintext_size,
     plan_range,
+    seal_single_chunk,
 )
 from andromede.kms.errors import IntegrityError, UnsupportedFormatVersion
 
@@ -373,3 +374,37 @@ def test_a_blob_written_by_an_earlier_release_still_decrypts() -> None:
         KEY, "blob-before-the-chunk-key-cache", BLOB_BEFORE_CHUNK_KEY_CACHE, chunk_size=C
     )
     assert plain == b"forty bytes of plaintext, in 3 chunks.."
+
+
+@settings(max_examples=60, deadline=None)
+@given(plaintext=st.binary(max_size=40), chunk_size=st.integers(1, 40))
+def test_a_one_chunk_blob_sealed_in_one_call_is_the_encryptors_byte_for_byte(
+    plaintext: bytes, chunk_size: int
+) -> None:
+    if len(plaintext) > chunk_size:
+        with pytest.raises(ValueError, match="longer than one chunk"):
+            seal_single_chunk(derive_chunk_key(KEY, bytes(32)), bytes(32), "obj", plaintext, 1)
+        plaintext = plaintext[:chunk_size]
+    salts: list[bytes] = []
+
+    def recording(data_key: object, salt: bytes) -> object:
+        salts.append(salt)
+        return derive_chunk_key(KEY, salt)
+
+    encryptor = ChunkEncryptor(KEY, "obj", chunk_size=chunk_size, chunk_key=recording)  # type: ignore[arg-type]
+    streamed = bytes(encryptor.update(plaintext) + encryptor.finish())
+    (salt,) = salts
+    whole = seal_single_chunk(derive_chunk_key(KEY, salt), salt, "obj", plaintext, chunk_size)
+    assert whole == streamed
+    assert decrypt_blob(KEY, "obj", whole, chunk_size=chunk_size) == plaintext
+
+
+def test_a_blob_sealed_in_one_call_is_bound_like_any_other() -> None:
+    salt = os.urandom(32)
+    blob = seal_single_chunk(derive_chunk_key(KEY, salt), salt, "object-a", b"hello", C)
+    with pytest.raises(IntegrityError):
+        decrypt_blob(KEY, "object-b", blob, chunk_size=C)
+    with pytest.raises(IntegrityError):  # the final flag is bound: not a chunk followed by more
+        decrypt_blob(KEY, "object-a", blob + blob[HEADER_SIZE:], chunk_size=C)
+    with pytest.raises(ValueError, match="32 bytes"):
+        seal_single_chunk(derive_chunk_key(KEY, salt), salt[:16], "object-a", b"hello", C)
