@@ -58,7 +58,7 @@ from bench.workloads import (
     summarise,
 )
 
-__all__ = ["Settings", "TargetBench", "main"]
+__all__ = ["Settings", "TargetBench", "bench_interleaved", "bench_sequential", "main"]
 
 BENCH_DIR = Path(__file__).resolve().parent
 PEERS_DIR = BENCH_DIR / ".peers"
@@ -251,10 +251,10 @@ class TargetBench:
         )
 
 
-def _bench_sequential(
+def bench_sequential(
     factories: dict[str, TargetFactory],
     work_dir: Path,
-    settings: Settings,
+    plan: Sequence[Step],
     payloads: dict[int, Payload],
     console: Console,
     keep: bool,
@@ -271,7 +271,7 @@ def _bench_sequential(
                 # The machine is shared: its load says how far to trust the figures.
                 load_before = os.getloadavg()[0]
                 bench = TargetBench(endpoint, payloads, console)
-                _run(run_sequential(settings.plan(), bench))
+                _run(run_sequential(plan, bench))
                 benches[name] = bench
                 targets.append(bench.result((load_before, os.getloadavg()[0])))
         except (StartupError, RuntimeError, OSError) as exc:
@@ -283,10 +283,10 @@ def _bench_sequential(
     return targets, benches
 
 
-def _bench_interleaved(
+def bench_interleaved(
     factories: dict[str, TargetFactory],
     work_dir: Path,
-    settings: Settings,
+    plan: Sequence[Step],
     payloads: dict[int, Payload],
     console: Console,
 ) -> tuple[list[TargetResult], dict[str, TargetBench]]:
@@ -308,7 +308,7 @@ def _bench_interleaved(
                 benches[name] = TargetBench(endpoint, payloads, console)
         console.print(f"interleaving {', '.join(benches)}, each workload repetition in turn")
         load_before = os.getloadavg()[0]
-        failures = _run(run_interleaved(settings.plan(), benches))
+        failures = _run(run_interleaved(plan, benches))
         load_average = (load_before, os.getloadavg()[0])
     for name, failure in failures.items():
         console.print(f"[red]{name}: {failure}[/red]")
@@ -406,10 +406,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         ceilings = measure_ceilings(work_dir / "ceilings")
         payloads = {size: Payload.random(size) for size in (0, 4 * KIB, 64 * MIB)}
         if args.interleave:
-            targets, benches = _bench_interleaved(factories, work_dir, settings, payloads, console)
+            targets, benches = bench_interleaved(
+                factories, work_dir, settings.plan(), payloads, console
+            )
         else:
-            targets, benches = _bench_sequential(
-                factories, work_dir, settings, payloads, console, args.keep
+            targets, benches = bench_sequential(
+                factories, work_dir, settings.plan(), payloads, console, args.keep
             )
     except KeyboardInterrupt:
         console.print("[red]interrupted; every server started was stopped[/red]")

@@ -4,17 +4,20 @@ two targets' paired repetitions, and where that ratio is reported."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import os
 import re
-from collections.abc import Awaitable, Callable, Sequence
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
 
 from rich.console import Console
 
 from bench.ceilings import Ceilings
 from bench.report import TargetResult, print_report, to_json
-from bench.run import LIST_KEYS, Settings, TargetBench
+from bench.run import LIST_KEYS, Settings, TargetBench, bench_interleaved, bench_sequential
 from bench.schedule import (
     PairedRatio,
     Step,
@@ -25,7 +28,7 @@ from bench.schedule import (
     run_sequential,
 )
 from bench.sigv4 import Credentials
-from bench.targets import Endpoint, ProcessTree
+from bench.targets import Endpoint, ProcessTree, StartupError, TargetFactory
 from bench.workloads import KIB, Op, Payload, RunResult, summarise
 
 SETTINGS = Settings.preset(quick=False)
@@ -233,36 +236,127 @@ def _phases(log: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     return [entry for index, entry in enumerate(log) if index == 0 or log[index - 1] != entry]
 
 
-async def test_each_target_reads_what_its_own_put_of_the_same_repetition_wrote() -> None:
-    log: list[tuple[str, str, str]] = []
-    servers = [await asyncio.start_server(_fake_s3(n, log), "127.0.0.1", 0) for n in "AB"]
-    settings = Settings(0.1, 0.1, 0.1, 2, repeats=2, large_repeats=2)
-    payloads = {size: Payload.random(size) for size in (0, 4 * KIB)}
-    console = Console(file=io.StringIO(), width=200)
-    runners = {
-        name: TargetBench(
-            Endpoint(
+@contextlib.contextmanager
+def _serving(handler: Handler) -> Iterator[int]:
+    """Serves on its own thread and event loop, as a server process would; yields the port."""
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    ports: list[int] = []
+
+    async def serve() -> None:
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        ports.append(server.sockets[0].getsockname()[1])
+        ready.set()
+        async with server:
+            await server.serve_forever()
+
+    task = loop.create_task(serve())
+
+    def run() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(task)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert ready.wait(10)
+        yield ports[0]
+    finally:
+        loop.call_soon_threadsafe(task.cancel)
+        thread.join(10)
+        loop.close()
+
+
+def _factory(name: str, log: list[tuple[str, str, str]], starts: bool = True) -> TargetFactory:
+    @contextlib.contextmanager
+    def target(workdir: Path) -> Iterator[Endpoint]:
+        if not starts:
+            raise StartupError(f"{name} exited with 1; see {workdir / 'server.log'}")
+        log.append((name, "start", ""))
+        with _serving(_fake_s3(name, log)) as port:
+            yield Endpoint(
                 name=name,
-                description=name,
+                description=f"fake {name}",
                 fsync=False,
-                ports=(server.sockets[0].getsockname()[1],),
+                ports=(port,),
                 credentials=Credentials("AK", "SK", "us-east-1"),
                 probe=ProcessTree([os.getpid()]),
-            ),
-            payloads,
-            console,
-        )
-        for name, server in zip("AB", servers, strict=True)
+            )
+        log.append((name, "stop", ""))
+
+    return target
+
+
+def _small_plan() -> list[Step]:
+    settings = Settings(0.1, 0.1, 0.1, 2, repeats=2, large_repeats=2)
+    return [step for step in settings.plan() if step.spec.size <= 4 * KIB]
+
+
+def _bench(
+    mode: Callable[..., tuple[list[TargetResult], dict[str, TargetBench]]],
+    tmp_path: Path,
+    *extra: bool,
+) -> tuple[list[tuple[str, str, str]], list[TargetResult], dict[str, TargetBench]]:
+    log: list[tuple[str, str, str]] = []
+    factories = {
+        "A": _factory("A", log),
+        "broken": _factory("broken", log, starts=False),
+        "B": _factory("B", log),
     }
-    plan = [step for step in settings.plan() if step.spec.size <= 4 * KIB]
-    try:
-        failures = await run_interleaved(plan, runners)
-    finally:
-        for server in servers:
-            server.close()
-            await server.wait_closed()
-    assert failures == {}
-    assert _phases(log) == [
+    payloads = {size: Payload.random(size) for size in (0, 4 * KIB)}
+    console = Console(file=io.StringIO(), width=200)
+    targets, benches = mode(factories, tmp_path, _small_plan(), payloads, console, *extra)
+    return _phases(log), targets, benches
+
+
+def _check_results(targets: list[TargetResult], benches: dict[str, TargetBench]) -> None:
+    assert [t.name for t in targets] == ["A", "broken", "B"]
+    assert targets[1].failure.startswith("broken exited with 1") and not targets[1].workloads
+    assert set(benches) == {"A", "B"}
+    for target in (targets[0], targets[2]):
+        assert [w.spec.name for w in target.workloads] == [
+            "PUT 4 KiB",
+            "GET 4 KiB",
+            f"LIST {LIST_KEYS:,} keys",
+        ]
+        # Every response checked (ETags, lengths, key counts): none wrong.
+        assert all(w.errors == 0 and w.repeats == 2 for w in target.workloads)
+        assert target.list_fill_failures == 0 and not target.failure
+    for bench in benches.values():
+        assert all(set(by_repeat) == {0, 1} for by_repeat in bench.repeat_ops_s.values())
+
+
+def _one_target(name: str) -> list[tuple[str, str, str]]:
+    return [
+        (name, "PUT", "/bench"),
+        (name, "PUT", "/bench-list"),
+        (name, "PUT", "4096/0"),
+        (name, "GET", "4096/0"),
+        (name, "PUT", "4096/1"),
+        (name, "GET", "4096/1"),
+        (name, "PUT", "fill"),
+        (name, "GET", "list"),
+    ]
+
+
+def test_sequential_mode_runs_one_target_after_the_other_as_before(tmp_path: Path) -> None:
+    phases, targets, benches = _bench(bench_sequential, tmp_path, False)
+    assert phases == [
+        ("A", "start", ""),
+        *_one_target("A"),
+        ("A", "stop", ""),
+        ("B", "start", ""),
+        *_one_target("B"),
+        ("B", "stop", ""),
+    ]
+    _check_results(targets, benches)
+
+
+def test_each_target_reads_what_its_own_put_of_the_same_repetition_wrote(tmp_path: Path) -> None:
+    phases, targets, benches = _bench(bench_interleaved, tmp_path)
+    assert phases == [
+        ("A", "start", ""),
+        ("B", "start", ""),
         ("A", "PUT", "/bench"),
         ("A", "PUT", "/bench-list"),
         ("B", "PUT", "/bench"),
@@ -281,15 +375,8 @@ async def test_each_target_reads_what_its_own_put_of_the_same_repetition_wrote()
         ("B", "PUT", "fill"),
         ("B", "GET", "list"),
         ("A", "GET", "list"),
+        # Stopped together at the end, the last started first.
+        ("B", "stop", ""),
+        ("A", "stop", ""),
     ]
-    for runner in runners.values():
-        result = runner.result((0.0, 0.0))
-        assert [w.spec.name for w in result.workloads] == [
-            "PUT 4 KiB",
-            "GET 4 KiB",
-            f"LIST {LIST_KEYS:,} keys",
-        ]
-        # Every response checked (ETags, lengths, key counts): none wrong.
-        assert all(w.errors == 0 and w.repeats == 2 for w in result.workloads)
-        assert result.list_fill_failures == 0
-        assert all(set(by_repeat) == {0, 1} for by_repeat in runner.repeat_ops_s.values())
+    _check_results(targets, benches)
