@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.ceilings import Ceilings
+from bench.schedule import TargetRatio
 from bench.workloads import Op, WorkloadResult
 
 __all__ = [
@@ -217,6 +218,32 @@ def _print_cpu(console: Console, targets: Sequence[TargetResult]) -> None:
     console.print(table)
 
 
+def _print_ratio(console: Console, targets: Sequence[TargetResult], ratio: TargetRatio) -> None:
+    """A ÷ B per workload as the median of each repetition's ratio: with --interleave both
+    runs of a repetition ran back to back, so the machine's drift cancels in each ratio."""
+    a, b = ratio.numerator, ratio.denominator
+    if not ratio.workloads:
+        console.print(f"[red]{a} ÷ {b}: not measured on both[/red]")
+        return
+    measured = {t.name: t for t in targets}
+    table = Table(title=f"{a} ÷ {b}: ops/s ratio of each repetition's pair, then their median")
+    table.add_column("workload", no_wrap=True)
+    table.add_column(f"{a} ops/s", justify="right")
+    table.add_column(f"{b} ops/s", justify="right")
+    table.add_column("per repetition", justify="right")
+    table.add_column(f"{a} ÷ {b}", justify="right")
+    for paired in ratio.workloads:
+        median = paired.median
+        table.add_row(
+            paired.workload,
+            _fmt(_ops(measured[a], paired.workload) if a in measured else None),
+            _fmt(_ops(measured[b], paired.workload) if b in measured else None),
+            " ".join(f"{r:.2f}" for r in paired.ratios) or "—",
+            f"{median:.2f}" if median is not None else "—",
+        )
+    console.print(table)
+
+
 def _fmt(value: float | None, digits: int = 1) -> str:
     if value is None or math.isnan(value):
         return "—"
@@ -224,7 +251,13 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 
 
 def print_report(
-    console: Console, targets: Sequence[TargetResult], ceilings: Ceilings, elapsed_s: float
+    console: Console,
+    targets: Sequence[TargetResult],
+    ceilings: Ceilings,
+    elapsed_s: float,
+    *,
+    interleaved: bool = False,
+    ratio: TargetRatio | None = None,
 ) -> None:
     measured = [t for t in targets if t.workloads]
     references = [t for t in measured if t.is_andromede]
@@ -270,6 +303,13 @@ def print_report(
                     row.append(f"{mine.ops_s / result.ops_s:.2f}x")
             table.add_row(*row, end_section=target is measured[-1] and index < len(names) - 1)
     console.print(table)
+    if interleaved:
+        console.print(
+            "interleaved: every target ran each workload repetition in turn, "
+            "the order reversed on odd repetitions (A B, B A, ...)"
+        )
+    if ratio is not None:
+        _print_ratio(console, targets, ratio)
     for target in targets:
         if target.failure:
             console.print(f"[red]{target.name}: not measured: {target.failure}[/red]")
@@ -358,6 +398,8 @@ def to_json(
     started: str,
     elapsed_s: float,
     settings: dict[str, Any],
+    interleaved: bool = False,
+    ratio: TargetRatio | None = None,
 ) -> dict[str, Any]:
     ratios: dict[str, dict[str, dict[str, float]]] = {}
     for reference in (t for t in targets if t.is_andromede and t.workloads):
@@ -370,7 +412,7 @@ def to_json(
                 if w.spec.name in mine and w.ops_s
             }
         ratios[reference.name] = per_peer
-    return {
+    document: dict[str, Any] = {
         "started": started,
         "elapsed_s": elapsed_s,
         "settings": settings,
@@ -399,6 +441,22 @@ def to_json(
         "ratios_ops_s": ratios,
         "goals": [{**asdict(check), "met": check.met} for check in check_goals(targets)],
     }
+    if interleaved:
+        document["interleaved"] = (
+            "every target ran each workload repetition in turn, the order reversed on odd "
+            "repetitions"
+        )
+    if ratio is not None:
+        document["ratio"] = {
+            "numerator": ratio.numerator,
+            "denominator": ratio.denominator,
+            "method": "ops/s ratio of each repetition's pair, then the median of those ratios",
+            "workloads": {
+                paired.workload: {"median": paired.median, "per_repeat": list(paired.ratios)}
+                for paired in ratio.workloads
+            },
+        }
+    return document
 
 
 def write_json(document: dict[str, Any], path: Path) -> None:
