@@ -198,6 +198,24 @@ class SealedBlobs:
         if segment_key.context is None:
             context = None
         plan = cipher.plan(segment.size, start, stop)
+        inline = segment.inline
+        if inline is not None and blob_key is None and plan.ciphertext_start == cipher.header_size:
+            # A small object's body from its row: opened in one call when the range lies in
+            # the first chunk, without a stream over bytes already in hand.
+            if plan.ciphertext_end > len(inline):
+                raise ObjectCorrupted("the object's stored bytes are truncated")
+            whole = await cipher.open_first_chunk(
+                segment_key.wrapped,
+                segment.blob_id,
+                inline if plan.ciphertext_end == len(inline) else inline[: plan.ciphertext_end],
+                plan,
+                context=context,
+                checked=checked,
+            )
+            if whole is not None:
+                if whole:
+                    yield whole
+                return
         header_size = cipher.header_size
         stream: AsyncIterator[bytes] | None = None
         header: bytes | memoryview

@@ -30,7 +30,7 @@ import functools
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -132,12 +132,32 @@ def _stored_headers_json(
     return json.dumps(data, separators=(",", ":"))
 
 
+# Decoded sealed headers and segment keys by their stored text. Every GET of an object decodes
+# the same immutable text again (JSON, base64); what it decodes to is immutable ciphertext, so
+# the result is shared. Bounded: the oldest entry goes first.
+_DECODED_MEMO_SIZE = 4096
+_T = TypeVar("_T")
+_decoded_headers: dict[str, SealedHeaders] = {}
+_decoded_keys: dict[str, SegmentKey] = {}
+
+
 def _stored_headers_from_json(text: str) -> tuple[ContentHeaders, SealedHeaders | None]:
+    sealed = _decoded_headers.get(text)
+    if sealed is not None:
+        return ContentHeaders(), sealed
     data = json.loads(text)
     if "sealed" not in data:
         return _headers_from_json(text), None
     wrapped, ciphertext = data["sealed"]
-    return ContentHeaders(), SealedHeaders(_unb64(wrapped), _unb64(ciphertext))
+    sealed = SealedHeaders(_unb64(wrapped), _unb64(ciphertext))
+    _remember(_decoded_headers, text, sealed)
+    return ContentHeaders(), sealed
+
+
+def _remember(memo: dict[str, _T], text: str, value: _T) -> None:
+    if len(memo) >= _DECODED_MEMO_SIZE:
+        del memo[next(iter(memo))]
+    memo[text] = value
 
 
 def _upload_keys_from_json(text: str) -> dict[str, Any]:
@@ -177,6 +197,12 @@ def _segment_key_json(key: SegmentKey | None) -> list[str] | None:
 def _segment_key_from_json(data: list[str] | None) -> SegmentKey | None:
     if data is None:
         return None
+    if len(data) == 1:  # SSE-S3: the wrapped key alone, the same text on every read
+        known = _decoded_keys.get(data[0])
+        if known is None:
+            known = SegmentKey(_unb64(data[0]))
+            _remember(_decoded_keys, data[0], known)
+        return known
     check = _unb64(data[1]) if len(data) > 1 and data[1] else None
     context = None
     bucket_key = None
