@@ -75,6 +75,15 @@ class Client:
             tenant_id=created.tenant.id,
         )
 
+    async def iam_user(self, name: str) -> Client:
+        """A client of a new IAM user of this client's tenant: an access key, no policy."""
+        assert self.identity is not None
+        await self.identity.create_user(self.tenant_id, name)
+        created = await self.identity.create_access_key(self.tenant_id, name)
+        return dataclasses.replace(
+            self, credentials=Credentials(created.key.access_key_id, created.secret_access_key)
+        )
+
     def raw_signer(self) -> RawClient:
         """Signs with a chosen clock or presigns (the requests still go in process)."""
         assert self.credentials is not None
