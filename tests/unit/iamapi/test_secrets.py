@@ -90,7 +90,7 @@ async def test_secrets_appear_only_in_the_answer_that_creates_them(
             await seen.refused(
                 alice, "sts", "GetSessionToken", SerialNumber=device["SerialNumber"], TokenCode=code
             )
-            == "InvalidAuthenticationCode"
+            == "AccessDenied"
         )
     role_arn = (
         await seen.call(

@@ -23,6 +23,8 @@ from support.keys import cipher_in
 from support.queryapp import REGION, ApiError, Client, World
 from support.s3app import Client as S3Client
 
+MFA_FAILED = "MultiFactorAuthentication failed with invalid MFA one time pass code."
+
 
 def policy(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
@@ -139,14 +141,32 @@ async def test_wrong_and_replayed_codes_are_refused(
 ) -> None:
     alice = await new_user(root, world, "alice")
     serial, seed = await enable_mfa(root, clock, "alice")
+    # STS's answer (not IAM's InvalidAuthenticationCode), which tools match on.
+    refused = (403, "AccessDenied", MFA_FAILED)
     with pytest.raises(ApiError) as caught:
         await alice.call("sts", "GetSessionToken", SerialNumber=serial, TokenCode="000000")
-    assert (caught.value.status, caught.value.code) == (403, "InvalidAuthenticationCode")
+    assert (caught.value.status, caught.value.code, caught.value.message) == refused
     code = totp.totp(seed, totp.time_step(clock.now) + 1)
     await alice.call("sts", "GetSessionToken", SerialNumber=serial, TokenCode=code)
     with pytest.raises(ApiError) as caught:
         await alice.call("sts", "GetSessionToken", SerialNumber=serial, TokenCode=code)
-    assert caught.value.code == "InvalidAuthenticationCode"
+    assert (caught.value.status, caught.value.code, caught.value.message) == refused
+    role = await root.call(
+        "iam",
+        "CreateRole",
+        RoleName="guarded",
+        AssumeRolePolicyDocument=trust(f"arn:aws:iam::{world.tenant_id}:user/alice"),
+    )
+    with pytest.raises(ApiError) as caught:  # replayed on AssumeRole too
+        await alice.call(
+            "sts",
+            "AssumeRole",
+            RoleArn=role["Role"]["Arn"],
+            RoleSessionName="work",
+            SerialNumber=serial,
+            TokenCode=code,
+        )
+    assert (caught.value.status, caught.value.code, caught.value.message) == refused
 
 
 async def test_assume_role_trusting_the_user_needs_no_identity_policy(
