@@ -7,8 +7,10 @@ identity allow or a policy/ACL allow suffices; another account needs both sides;
 implicit deny (``andromede.iam.policy.evaluate``). A denial is ``AccessDenied`` and names no
 policy, as on AWS.
 
-Three AWS rules sit outside the engine and are applied here: the bucket owner's root user may
-always read, replace and delete the bucket policy (so a policy cannot lock its owner out);
+Four AWS rules sit outside the engine and are applied here: the bucket owner's root user may
+always read, replace and delete the bucket policy (so a policy cannot lock its owner out), and
+no other account may, whatever the policy grants it (``MethodNotAllowed``, as the
+Get/Put/DeleteBucketPolicy references say: a grantee cannot rewrite the policy that lets it in);
 RestrictPublicBuckets limits a public bucket policy to callers of the owner's account; and an
 object another account owns (ObjectWriter, BucketOwnerPreferred) is that account's resource
 ("How Amazon S3 authorizes a request for an object operation", object context): reading it or
@@ -174,6 +176,8 @@ class S3Authoriser:
         )
         if not decision.allowed:
             raise S3Error("AccessDenied")
+        if operation in _POLICY_OPERATIONS and caller_account != owner:
+            raise S3Error("MethodNotAllowed")
 
     def _context(
         self,

@@ -357,3 +357,40 @@ async def test_a_policy_on_one_bucket_opens_nothing_in_another(world: World) -> 
 
 def owner_grant(world: World) -> str:
     return f'id="{canonical(world.owner.tenant_id)}"'
+
+
+async def test_only_the_owners_account_manages_the_bucket_policy(world: World) -> None:
+    """Get/Put/DeleteBucketPolicy references: another account gets 403 without permission and
+    405 MethodNotAllowed with it — a policy granting ``s3:*`` does not let the grantee read or
+    rewrite the policy that lets it in. The owner's IAM users need only their permission."""
+    partner = f"arn:aws:iam::{world.partner.tenant_id}:root"
+    everything = policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": partner},
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
+        }
+    )
+    for method in ("GET", "DELETE"):
+        reply = await world.partner.request(method, f"{B}?policy")
+        assert (reply.status, reply.error_code()) == (403, "AccessDenied")
+    await world.put_policy(everything)
+    rewritten = everything.replace(b"s3:*", b"s3:GetObject")
+    for method, body in (("GET", b""), ("PUT", rewritten), ("DELETE", b"")):
+        reply = await world.partner.request(method, f"{B}?policy", body)
+        assert (reply.status, reply.error_code()) == (405, "MethodNotAllowed"), method
+    assert (await world.owner.request("GET", f"{B}?policy")).body == everything
+    assert await status(world.partner, "GET", f"{B}?list-type=2") == 200  # the grant works
+    admin = await world.owner.iam_user("admin")
+    assert world.owner.identity is not None
+    await world.owner.identity.put_user_policy(
+        world.owner.tenant_id,
+        "admin",
+        "policy",
+        policy(
+            {"Effect": "Allow", "Action": "s3:*BucketPolicy", "Resource": f"arn:aws:s3:::{BUCKET}"}
+        ).decode(),
+    )
+    assert (await admin.request("GET", f"{B}?policy")).body == everything
+    assert await status(admin, "DELETE", f"{B}?policy") == 204
