@@ -394,3 +394,40 @@ async def test_only_the_owners_account_manages_the_bucket_policy(world: World) -
     )
     assert (await admin.request("GET", f"{B}?policy")).body == everything
     assert await status(admin, "DELETE", f"{B}?policy") == 204
+
+
+async def test_home_folders_through_the_username_variable(world: World) -> None:
+    """IAM User Guide, "IAM policy elements: Variables and tags" (and the S3 example "Allow IAM
+    users access to their own home folder"): one policy on a group serves every user, each
+    limited to ``home/${aws:username}/`` for objects and for listing (``s3:prefix``)."""
+    identity = world.owner.identity
+    assert identity is not None
+    tenant = world.owner.tenant_id
+    home = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": f"arn:aws:s3:::{BUCKET}/home/${{aws:username}}/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{BUCKET}",
+                "Condition": {"StringLike": {"s3:prefix": "home/${aws:username}/*"}},
+            },
+        ],
+    }
+    await identity.create_group(tenant, "staff")
+    await identity.put_group_policy(tenant, "staff", "home", json.dumps(home))
+    alice = await world.owner.iam_user("alice")
+    bob = await world.owner.iam_user("bob")
+    for name in ("alice", "bob"):
+        await identity.add_user_to_group(tenant, "staff", name)
+    assert await status(alice, "PUT", f"{B}/home/alice/notes", b"mine") == 200
+    assert await status(alice, "PUT", f"{B}/home/bob/notes", b"not mine") == 403
+    assert await status(bob, "GET", f"{B}/home/alice/notes") == 403
+    assert await status(alice, "GET", f"{B}?list-type=2&prefix=home/alice/") == 200
+    assert await status(alice, "GET", f"{B}?list-type=2&prefix=home/bob/") == 403
+    assert await status(alice, "GET", f"{B}?list-type=2") == 403
