@@ -431,3 +431,22 @@ async def test_home_folders_through_the_username_variable(world: World) -> None:
     assert await status(alice, "GET", f"{B}?list-type=2&prefix=home/alice/") == 200
     assert await status(alice, "GET", f"{B}?list-type=2&prefix=home/bob/") == 403
     assert await status(alice, "GET", f"{B}?list-type=2") == 403
+
+
+async def test_enforcing_bucket_ownership_turns_existing_acls_off(world: World) -> None:
+    """S3 User Guide, "Controlling ownership of objects and disabling ACLs": once the bucket is
+    set to BucketOwnerEnforced, ACLs no longer affect permissions — a public-read object ACL
+    written before stops counting, and counts again if ACLs are re-enabled."""
+    await world.configure()
+    headers = {"x-amz-acl": "public-read"}
+    assert (await world.owner.request("PUT", FOO, b"foo", headers)).status == 200
+    assert await status(world.anonymous, "GET", FOO) == 200
+    enforced = ownership("BucketOwnerEnforced")
+    reply = await world.owner.request(
+        "PUT", f"{B}?ownershipControls", enforced, content_md5(enforced)
+    )
+    assert reply.status == 200, reply.body
+    assert await status(world.anonymous, "GET", FOO) == 403
+    assert await status(world.partner, "GET", FOO) == 403
+    await world.configure()
+    assert await status(world.anonymous, "GET", FOO) == 200
