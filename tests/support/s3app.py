@@ -101,9 +101,11 @@ class Client:
         region: str = REGION,
         sign: bool = True,
         stall: bool = False,
+        source_ip: str | None = None,
     ) -> Reply:
         """Send one request; ``sign=False`` sends ``headers`` as given (pre-signed by the
-        caller, or anonymous); ``stall`` announces the body but never sends it."""
+        caller, or anonymous); ``stall`` announces the body but never sends it; ``source_ip``
+        is the client address the server sees (none by default)."""
         url = f"http://127.0.0.1:9000{path}"
         request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
         if "x-amz-content-sha256" not in {k.lower() for k in request.headers}:
@@ -126,6 +128,8 @@ class Client:
                 if k.lower() != "host"
             ],
         }
+        if source_ip is not None:
+            scope["client"] = (source_ip, 40000)
         messages = [{"type": "http.request", "body": body, "more_body": False}]
 
         async def receive() -> dict[str, Any]:

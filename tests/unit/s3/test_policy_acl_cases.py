@@ -450,3 +450,41 @@ async def test_enforcing_bucket_ownership_turns_existing_acls_off(world: World) 
     assert await status(world.partner, "GET", FOO) == 403
     await world.configure()
     assert await status(world.anonymous, "GET", FOO) == 200
+
+
+async def test_source_ip_conditions_follow_the_client_address(world: World) -> None:
+    """S3 User Guide, "Bucket policy examples using condition keys" (``aws:SourceIp``): an allow
+    limited to a network lets in only callers from it; a request whose address is unknown does
+    not match ``IpAddress`` (the key is absent), and a deny with ``NotIpAddress`` keeps even
+    the owner's account out from elsewhere."""
+    assert (await world.owner.request("PUT", FOO, b"foo")).status == 200
+    await world.configure()
+    await world.put_policy(
+        policy(
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                "Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}},
+            },
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                "Condition": {"NotIpAddress": {"aws:SourceIp": ["192.0.2.0/24", "2001:db8::/32"]}},
+            },
+        )
+    )
+
+    async def anonymous_get(source_ip: str | None) -> int:
+        reply = await world.anonymous.request("GET", FOO, sign=False, source_ip=source_ip)
+        return reply.status
+
+    assert await anonymous_get("192.0.2.77") == 200
+    assert await anonymous_get("198.51.100.7") == 403
+    assert await anonymous_get(None) == 403
+    for source_ip, expected in (("192.0.2.1", 200), ("2001:db8::5", 200), ("203.0.113.9", 403)):
+        reply = await world.owner.request("PUT", BAR, b"bar", source_ip=source_ip)
+        assert reply.status == expected, source_ip
