@@ -90,12 +90,12 @@ def test_mfa_session_unlocks_what_policies_reserve_for_mfa(
     assert error(caught) == (403, "AccessDenied")
     with pytest.raises(ClientError) as caught:
         alice_sts.get_session_token(SerialNumber=serial, TokenCode="000000")
-    assert error(caught) == (403, "InvalidAuthenticationCode")
+    assert error(caught) == (403, "AccessDenied")  # as STS refuses a bad MFA code
     code = totp_code(seed, time.time(), 1)
     answer = alice_sts.get_session_token(SerialNumber=serial, TokenCode=code, DurationSeconds=900)
     with pytest.raises(ClientError) as caught:  # the same code again: replayed
         alice_sts.get_session_token(SerialNumber=serial, TokenCode=code)
-    assert error(caught) == (403, "InvalidAuthenticationCode")
+    assert error(caught) == (403, "AccessDenied")  # as STS refuses a bad MFA code
     users = session(server, "iam", answer).list_users()["Users"]
     assert [user["UserName"] for user in users] == ["alice"]
     plain = alice_sts.get_session_token(DurationSeconds=900)

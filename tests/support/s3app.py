@@ -75,6 +75,15 @@ class Client:
             tenant_id=created.tenant.id,
         )
 
+    async def iam_user(self, name: str) -> Client:
+        """A client of a new IAM user of this client's tenant: an access key, no policy."""
+        assert self.identity is not None
+        await self.identity.create_user(self.tenant_id, name)
+        created = await self.identity.create_access_key(self.tenant_id, name)
+        return dataclasses.replace(
+            self, credentials=Credentials(created.key.access_key_id, created.secret_access_key)
+        )
+
     def raw_signer(self) -> RawClient:
         """Signs with a chosen clock or presigns (the requests still go in process)."""
         assert self.credentials is not None
@@ -92,9 +101,11 @@ class Client:
         region: str = REGION,
         sign: bool = True,
         stall: bool = False,
+        source_ip: str | None = None,
     ) -> Reply:
         """Send one request; ``sign=False`` sends ``headers`` as given (pre-signed by the
-        caller, or anonymous); ``stall`` announces the body but never sends it."""
+        caller, or anonymous); ``stall`` announces the body but never sends it; ``source_ip``
+        is the client address the server sees (none by default)."""
         url = f"http://127.0.0.1:9000{path}"
         request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
         if "x-amz-content-sha256" not in {k.lower() for k in request.headers}:
@@ -117,6 +128,8 @@ class Client:
                 if k.lower() != "host"
             ],
         }
+        if source_ip is not None:
+            scope["client"] = (source_ip, 40000)
         messages = [{"type": "http.request", "body": body, "more_body": False}]
 
         async def receive() -> dict[str, Any]:

@@ -95,12 +95,20 @@ _FROM_IDENTITY: Final[tuple[tuple[type[iam_errors.IamError], str], ...]] = (
 )
 
 
+# STS refuses a wrong or replayed MFA code (GetSessionToken, AssumeRole) as AccessDenied with
+# this message, where IAM (EnableMFADevice) says InvalidAuthenticationCode; tools match on it.
+_STS_MFA_FAILED: Final = "MultiFactorAuthentication failed with invalid MFA one time pass code."
+
+
 def to_query_error(exc: AndromedeError, service: str = "iam") -> QueryError | None:
     """The wire error for a domain or authentication error; None for unexpected ones.
 
-    STS names a malformed parameter ``ValidationError`` where IAM says ``InvalidInput``."""
+    STS names a malformed parameter ``ValidationError`` where IAM says ``InvalidInput``, and a
+    refused MFA code ``AccessDenied`` where IAM says ``InvalidAuthenticationCode``."""
     if isinstance(exc, QueryError):
         return exc
+    if service == "sts" and isinstance(exc, iam_errors.InvalidAuthenticationCode):
+        return QueryError("AccessDenied", _STS_MFA_FAILED)
     for domain, code in _FROM_IDENTITY:
         if isinstance(exc, domain):
             if code == "InvalidInput" and service == "sts":

@@ -7,9 +7,16 @@ identity allow or a policy/ACL allow suffices; another account needs both sides;
 implicit deny (``andromede.iam.policy.evaluate``). A denial is ``AccessDenied`` and names no
 policy, as on AWS.
 
-Two AWS rules sit outside the engine and are applied here: the bucket owner's root user may
+Four AWS rules sit outside the engine and are applied here: the bucket owner's root user may
 always read, replace and delete the bucket policy (so a policy cannot lock its owner out), and
-RestrictPublicBuckets limits a public bucket policy to callers of the owner's account.
+no other account may, whatever the policy grants it (``MethodNotAllowed``, as the
+Get/Put/DeleteBucketPolicy references say: a grantee cannot rewrite the policy that lets it in);
+RestrictPublicBuckets limits a public bucket policy to callers of the owner's account; and an
+object another account owns (ObjectWriter, BucketOwnerPreferred) is that account's resource
+("How Amazon S3 authorizes a request for an object operation", object context): reading it or
+its ACL takes its object ACL — the bucket owner included, unless the writer granted it — and
+the bucket policy, which applies only to objects the bucket owner owns, can still deny but no
+longer grant.
 """
 
 from __future__ import annotations
@@ -69,6 +76,9 @@ _POLICY_OPERATIONS: Final = frozenset(
     {_O.GetBucketPolicy, _O.PutBucketPolicy, _O.DeleteBucketPolicy}
 )
 _LIST_KEYS: Final = (("prefix", "s3:prefix"), ("delimiter", "s3:delimiter"))
+# The owner account of an object owned by neither the bucket owner nor the caller: an object
+# records only its owner's canonical id, and the engine only asks whether the accounts match.
+_FOREIGN_OWNER: Final = "another-account"
 
 
 def request_condition_keys(
@@ -142,16 +152,32 @@ class S3Authoriser:
         if operation in _POLICY_OPERATIONS and principal.is_root and caller_account == owner:
             return  # the owner's root can always manage the bucket policy (no lock-out)
         resource_policy = self._bucket_policy(bucket, caller_account)
-        acl_allows = await self._acl_allows(principal, operation, bucket, load_object)
+        record = None
+        if operation in _OBJECT_ACL and bucket.acls_enabled and load_object is not None:
+            record = await load_object()
+        resource_account: str | None = owner
+        if record is not None and record.owner_id != bucket.owner_id:
+            # Object context: the object's owner, not the bucket's, holds it.
+            if principal.tenant_id is not None and canonical_id(principal.tenant_id) == (
+                record.owner_id
+            ):
+                resource_account = principal.tenant_id
+            else:
+                resource_account = _FOREIGN_OWNER
+            if resource_policy is not None:
+                resource_policy = _denies_only(resource_policy)
+        acl_allows = self._acl_allows(principal, operation, bucket, record)
         decision = evaluate(
             context,
             identity_policies=identity,
             resource_policy=resource_policy,
-            resource_account=owner,
+            resource_account=resource_account,
             acl_allows=acl_allows,
         )
         if not decision.allowed:
             raise S3Error("AccessDenied")
+        if operation in _POLICY_OPERATIONS and caller_account != owner:
+            raise S3Error("MethodNotAllowed")
 
     def _context(
         self,
@@ -198,11 +224,11 @@ class S3Authoriser:
         return policy
 
     @staticmethod
-    async def _acl_allows(
+    def _acl_allows(
         principal: Principal,
         operation: S3Operation,
         bucket: Bucket,
-        load_object: Callable[[], Awaitable[ObjectRecord | None]] | None,
+        record: ObjectRecord | None,
     ) -> bool:
         if not bucket.acls_enabled:
             return False
@@ -214,10 +240,7 @@ class S3Authoriser:
             acl = bucket.acl or AccessControlList.private(bucket.owner_id)
             return acl.grants_permission(caller, permission, ignore_public=ignore_public)
         permission = _OBJECT_ACL.get(operation)
-        if permission is None or load_object is None:
-            return False
-        record = await load_object()
-        if record is None:
+        if permission is None or record is None:
             return False
         acl = record.acl or AccessControlList.private(record.owner_id)
         return acl.grants_permission(caller, permission, ignore_public=ignore_public)

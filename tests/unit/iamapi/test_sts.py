@@ -23,6 +23,8 @@ from support.keys import cipher_in
 from support.queryapp import REGION, ApiError, Client, World
 from support.s3app import Client as S3Client
 
+MFA_FAILED = "MultiFactorAuthentication failed with invalid MFA one time pass code."
+
 
 def policy(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
@@ -139,14 +141,32 @@ async def test_wrong_and_replayed_codes_are_refused(
 ) -> None:
     alice = await new_user(root, world, "alice")
     serial, seed = await enable_mfa(root, clock, "alice")
+    # STS's answer (not IAM's InvalidAuthenticationCode), which tools match on.
+    refused = (403, "AccessDenied", MFA_FAILED)
     with pytest.raises(ApiError) as caught:
         await alice.call("sts", "GetSessionToken", SerialNumber=serial, TokenCode="000000")
-    assert (caught.value.status, caught.value.code) == (403, "InvalidAuthenticationCode")
+    assert (caught.value.status, caught.value.code, caught.value.message) == refused
     code = totp.totp(seed, totp.time_step(clock.now) + 1)
     await alice.call("sts", "GetSessionToken", SerialNumber=serial, TokenCode=code)
     with pytest.raises(ApiError) as caught:
         await alice.call("sts", "GetSessionToken", SerialNumber=serial, TokenCode=code)
-    assert caught.value.code == "InvalidAuthenticationCode"
+    assert (caught.value.status, caught.value.code, caught.value.message) == refused
+    role = await root.call(
+        "iam",
+        "CreateRole",
+        RoleName="guarded",
+        AssumeRolePolicyDocument=trust(f"arn:aws:iam::{world.tenant_id}:user/alice"),
+    )
+    with pytest.raises(ApiError) as caught:  # replayed on AssumeRole too
+        await alice.call(
+            "sts",
+            "AssumeRole",
+            RoleArn=role["Role"]["Arn"],
+            RoleSessionName="work",
+            SerialNumber=serial,
+            TokenCode=code,
+        )
+    assert (caught.value.status, caught.value.code, caught.value.message) == refused
 
 
 async def test_assume_role_trusting_the_user_needs_no_identity_policy(
@@ -285,9 +305,8 @@ async def test_assume_role_is_audited_with_the_role(root: Client, world: World) 
     assert assumed == [("sts:AssumeRole", role_arn, "failure")]
 
 
-async def test_s3_takes_session_credentials_until_they_expire(
-    root: Client, world: World, tmp_path: Path
-) -> None:
+def s3_app_on(world: World, tmp_path: Path) -> S3App:
+    """An S3 app over the same identity service as the IAM and STS apps."""
     settings = Settings(data_dir=tmp_path / "s3", region=REGION)
     objects = ObjectService(
         MemoryMetadataStore(),
@@ -295,12 +314,31 @@ async def test_s3_takes_session_credentials_until_they_expire(
         storage_limits(settings),
         cipher_in(tmp_path / "keys"),
     )
-    s3_app = S3App(s3_services(settings, objects, world.identity), world.identity, world.audit)
+    return S3App(s3_services(settings, objects, world.identity), world.identity, world.audit)
+
+
+def s3_client(world: World, app: S3App, credentials: Credentials) -> S3Client:
+    return S3Client(app, credentials, world.audit_store, world.audit)
+
+
+def s3_session(world: World, app: S3App, answer: dict[str, Any]) -> S3Client:
+    """An S3 client signing with the temporary credentials of an STS answer."""
+    issued = answer["Credentials"]
+    credentials = Credentials(
+        issued["AccessKeyId"], issued["SecretAccessKey"], issued["SessionToken"]
+    )
+    return s3_client(world, app, credentials)
+
+
+async def test_s3_takes_session_credentials_until_they_expire(
+    root: Client, world: World, tmp_path: Path
+) -> None:
+    s3_app = s3_app_on(world, tmp_path)
     answer = (await root.call("sts", "GetSessionToken", DurationSeconds=900))["Credentials"]
     credentials = Credentials(
         answer["AccessKeyId"], answer["SecretAccessKey"], answer["SessionToken"]
     )
-    s3 = S3Client(s3_app, credentials, world.audit_store, world.audit)
+    s3 = s3_client(world, s3_app, credentials)
     assert (await s3.request("PUT", "/session-bucket")).status == 200
     assert (await s3.request("GET", "/")).status == 200
     world.clock.now += 901
@@ -314,3 +352,41 @@ async def test_s3_takes_session_credentials_until_they_expire(
     )
     refused = await forged.request("GET", "/")
     assert (refused.status, refused.error_code()) == (400, "InvalidToken")
+
+
+async def test_a_bucket_policy_reserves_deletes_for_mfa_sessions(
+    root: Client, world: World, clock: Clock, tmp_path: Path
+) -> None:
+    """S3 User Guide, bucket policy examples, "Requiring MFA": a deny on s3:DeleteObject with
+    ``BoolIfExists`` ``aws:MultiFactorAuthPresent`` false holds for long-term keys (the key is
+    absent) and plain sessions (false), not for a session opened with an MFA code."""
+    app = s3_app_on(world, tmp_path)
+    assert world.root is not None
+    owner = s3_client(world, app, world.root)
+    assert (await owner.request("PUT", "/guarded-bucket")).status == 200
+    assert (await owner.request("PUT", "/guarded-bucket/a", b"a")).status == 200
+    assert (await owner.request("PUT", "/guarded-bucket/b", b"b")).status == 200
+    deny_without_mfa = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:DeleteObject",
+        "Resource": "arn:aws:s3:::guarded-bucket/*",
+        "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+    }
+    reply = await owner.request("PUT", "/guarded-bucket?policy", policy(deny_without_mfa).encode())
+    assert reply.status == 204
+    alice = await new_user(root, world, "alice", policy(allow("s3:*")))
+    serial, seed = await enable_mfa(root, clock, "alice")
+    assert alice.credentials is not None
+    long_term = s3_client(world, app, alice.credentials)
+    assert (await long_term.request("GET", "/guarded-bucket/a")).status == 200
+    assert (await long_term.request("DELETE", "/guarded-bucket/a")).status == 403
+    plain = s3_session(world, app, await alice.call("sts", "GetSessionToken"))
+    assert (await plain.request("DELETE", "/guarded-bucket/a")).status == 403
+    code = totp.totp(seed, totp.time_step(clock.now) + 1)
+    answer = await alice.call("sts", "GetSessionToken", SerialNumber=serial, TokenCode=code)
+    assert (
+        await s3_session(world, app, answer).request("DELETE", "/guarded-bucket/a")
+    ).status == 204
+    assert (await owner.request("GET", "/guarded-bucket/a")).status == 404
+    assert (await owner.request("GET", "/guarded-bucket/b")).body == b"b"

@@ -4,111 +4,19 @@ key-file provider, requests signed with botocore's SigV4 for service ``kms``."""
 from __future__ import annotations
 
 import base64
-import json
-import os
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from andromede.audit.model import Outcome
-from andromede.audit.service import AuditService
-from andromede.audit.store import MemoryAuditStore
-from andromede.iam.secrets import SecretSealer
-from andromede.iam.service import IdentityService
-from andromede.iam.store_memory import MemoryIdentityStore
-from andromede.kms.customer_keys import CustomerKeyService
-from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_model import CustomerKey
 from andromede.kms.keys_store import MemoryCustomerKeyStore
-from andromede.kms.service import KeyService
-from andromede.kmsapi.app import CONTENT_TYPE, KmsApp
-from andromede.kmsapi.authorise import KmsAuthoriser
-from andromede.settings import Settings
-
-REGION = "eu-fr-1"
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> dict[str, Any]:
-        parsed = json.loads(self.body)
-        assert isinstance(parsed, dict)
-        return parsed
-
-    @property
-    def error_type(self) -> str:
-        parsed = self.json()
-        assert set(parsed) == {"__type", "message"} and parsed["message"]
-        return str(parsed["__type"])
-
-
-@dataclass
-class Harness:
-    app: KmsApp
-    store: MemoryCustomerKeyStore
-    audit_store: MemoryAuditStore
-    audit: AuditService
-    credentials: Credentials | None
-    tenant_id: str
-
-    async def call(
-        self,
-        action: str,
-        payload: dict[str, Any] | bytes | None = None,
-        *,
-        content_type: str = CONTENT_TYPE,
-        sign: bool = True,
-    ) -> Reply:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload or {}).encode()
-        request = AWSRequest(
-            method="POST",
-            url="http://127.0.0.1:9000/",
-            data=body,
-            headers={"Content-Type": content_type, "X-Amz-Target": f"TrentService.{action}"},
-        )
-        if sign and self.credentials is not None:
-            SigV4Auth(self.credentials, "kms", REGION).add_auth(request)
-        scope = {
-            "type": "http",
-            "method": "POST",
-            "path": "/",
-            "raw_path": b"/",
-            "query_string": b"",
-            "scheme": "http",
-            "client": ("127.0.0.1", 50000),
-            "headers": [(b"host", b"127.0.0.1:9000")]
-            + [
-                (k.lower().encode(), str(v).encode())
-                for k, v in request.headers.items()
-                if k.lower() != "host"
-            ],
-        }
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def receive() -> dict[str, Any]:
-            return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-        sent: list[dict[str, Any]] = []
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        await self.app(scope, receive, send)
-        headers = {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]}
-        assert headers["x-amzn-requestid"]
-        assert headers["content-type"] == CONTENT_TYPE
-        return Reply(sent[0]["status"], headers, b"".join(m.get("body", b"") for m in sent[1:]))
+from andromede.kmsapi.app import CONTENT_TYPE
+from support.kmsapp import Harness, kms_harness
 
 
 class BrokenStore(MemoryCustomerKeyStore):
@@ -116,35 +24,9 @@ class BrokenStore(MemoryCustomerKeyStore):
         raise RuntimeError("secret detail: /var/lib/andromede/keys")
 
 
-async def _harness(tmp_path: Path, store: MemoryCustomerKeyStore) -> AsyncIterator[Harness]:
-    settings = Settings(data_dir=tmp_path, region=REGION, max_api_body_size=64 * 1024)
-    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
-    boot = await identity.bootstrap()
-    assert boot is not None
-    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
-    service = CustomerKeyService(
-        store, keys, KmsAuthoriser(identity.policies_for, REGION), region=REGION
-    )
-    audit_store = MemoryAuditStore()
-    audit = AuditService(audit_store)
-    app = KmsApp(service, identity, audit, settings)
-    try:
-        yield Harness(
-            app,
-            store,
-            audit_store,
-            audit,
-            Credentials(boot.access_key_id, boot.secret_access_key),
-            boot.tenant.id,
-        )
-    finally:
-        await audit.close()
-        keys.close()
-
-
 @pytest.fixture
 async def kms(tmp_path: Path) -> AsyncIterator[Harness]:
-    async for harness in _harness(tmp_path, MemoryCustomerKeyStore()):
+    async for harness in kms_harness(tmp_path, MemoryCustomerKeyStore()):
         yield harness
 
 
@@ -235,7 +117,7 @@ async def test_a_body_over_the_limit_is_refused(kms: Harness) -> None:
 
 
 async def test_an_unexpected_error_is_an_internal_error_without_detail(tmp_path: Path) -> None:
-    async for harness in _harness(tmp_path, BrokenStore()):
+    async for harness in kms_harness(tmp_path, BrokenStore()):
         reply = await harness.call("DescribeKey", {"KeyId": str(uuid.uuid4())})
         assert (reply.status, reply.error_type) == (500, "KMSInternalException")
         assert b"secret" not in reply.body and b"/var/lib" not in reply.body

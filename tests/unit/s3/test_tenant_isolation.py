@@ -1,6 +1,6 @@
-"""The tenant-isolation matrix: every implemented S3 operation, attempted against another
-tenant's bucket and object by that other tenant's root user and by an anonymous caller, fails
-with AccessDenied and changes nothing.
+"""The tenant-isolation matrix: every implemented S3 operation, attempted against a tenant's
+bucket and object by another tenant's root user, by an anonymous caller and by an IAM user of
+the owner's own tenant that has no policy, fails with AccessDenied and changes nothing.
 
 The recipe table must cover every implemented operation (a test checks), so a new operation
 cannot ship without its isolation case.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +120,16 @@ class World:
     victim: Client
     intruder: Client
     anonymous: Client
+    powerless: Client  # an IAM user of the victim's tenant with an access key and no policy
     upload_id: str
+
+    def caller(self, name: str) -> Client:
+        callers = {
+            "intruder": self.intruder,
+            "anonymous": self.anonymous,
+            "powerless": self.powerless,
+        }
+        return callers[name]
 
 
 async def snapshot(victim: Client, upload_id: str) -> list[tuple[int, bytes]]:
@@ -154,7 +164,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         upload_id = created.body.split(b"<UploadId>")[1].split(b"<")[0].decode()
         intruder = await victim.other_tenant("intruder")
         assert (await intruder.request("PUT", "/intruder-own")).status == 200
-        yield World(victim, intruder, victim.as_anonymous(), upload_id)
+        powerless = await victim.iam_user("powerless")
+        yield World(victim, intruder, victim.as_anonymous(), powerless, upload_id)
 
 
 async def attempt(client: Client, recipe: Recipe, upload_id: str) -> Reply:
@@ -167,13 +178,13 @@ async def attempt(client: Client, recipe: Recipe, upload_id: str) -> Reply:
     )
 
 
-@pytest.mark.parametrize("caller", ["intruder", "anonymous"])
+@pytest.mark.parametrize("caller", ["intruder", "anonymous", "powerless"])
 @pytest.mark.parametrize("operation", list(RECIPES), ids=lambda op: op.name)
-async def test_other_tenants_and_anonymous_are_denied(
+async def test_other_tenants_anonymous_and_users_without_policy_are_denied(
     world: World, caller: str, operation: O
 ) -> None:
     before = await snapshot(world.victim, world.upload_id)
-    client = world.intruder if caller == "intruder" else world.anonymous
+    client = world.caller(caller)
     reply = await attempt(client, RECIPES[operation], world.upload_id)
     assert reply.status == 403, (operation, reply.status, reply.body[:300])
     if reply.body:
@@ -212,3 +223,32 @@ async def test_creating_a_taken_bucket_name_changes_nothing(world: World) -> Non
     anonymous = await world.anonymous.request("PUT", B, sign=False)
     assert (anonymous.status, anonymous.error_code()) == (403, "AccessDenied")
     assert await snapshot(world.victim, world.upload_id) == before
+
+
+async def test_a_user_without_policy_can_neither_list_nor_create_buckets(world: World) -> None:
+    """ListBuckets and CreateBucket need s3:ListAllMyBuckets and s3:CreateBucket, which an IAM
+    user gets only from a policy (the root user of its account needs none)."""
+    before = await snapshot(world.victim, world.upload_id)
+    listed = await world.powerless.request("GET", "/")
+    assert (listed.status, listed.error_code()) == (403, "AccessDenied")
+    created = await world.powerless.request("PUT", "/powerless-own")
+    assert (created.status, created.error_code()) == (403, "AccessDenied")
+    assert await snapshot(world.victim, world.upload_id) == before
+    assert (await world.victim.request("HEAD", "/powerless-own")).status == 404
+
+
+async def test_the_user_without_policy_is_refused_for_want_of_a_policy(world: World) -> None:
+    """The control of the matrix: the same user's key works once a policy allows it, so its
+    refusals above come from authorisation, not from a key that does not work."""
+    assert world.victim.identity is not None
+    read_secret = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{K[1:]}"}
+        ],
+    }
+    await world.victim.identity.put_user_policy(
+        world.victim.tenant_id, "powerless", "read-secret", json.dumps(read_secret)
+    )
+    reply = await world.powerless.request("GET", K)
+    assert (reply.status, reply.body) == (200, SECRET)

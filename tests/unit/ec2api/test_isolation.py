@@ -1,0 +1,236 @@
+"""The tenant-isolation matrix for EC2: every action, aimed at a victim tenant's instance, key
+pair, security group, volume, snapshot, image and profile association by another tenant's root
+user, by an IAM user of the victim's own account that has no policy, and by an unsigned caller.
+
+Another tenant's root acts only on its own account: it gets an error (the victim's ids are not
+found) or an answer about its own account, never the victim's resources. The user without
+policy gets UnauthorizedOperation on every action; the unsigned caller gets
+MissingAuthenticationToken. None of them changes anything the victim's root reads back. The
+recipe table must cover every action (a test checks), so a new action cannot ship without its
+isolation case.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from botocore.credentials import Credentials
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from andromede.ec2api.app import ACTIONS
+from support.ec2app import ApiError, Client, World
+
+INSTANCE, SG, VOL, SNAP, AMI, ASSOC = "{i}", "{sg}", "{vol}", "{snap}", "{ami}", "{assoc}"
+KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
+RULE = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+ROOT_DEVICE = [{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": SNAP}}]
+PUBLIC_KEY = (
+    ed25519.Ed25519PrivateKey.generate()
+    .public_key()
+    .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+)
+TRUST_EC2 = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "AssociateIamInstanceProfile": {"InstanceId": INSTANCE, "IamInstanceProfile": {"Name": "web"}},
+    "AttachVolume": {"VolumeId": VOL, "InstanceId": INSTANCE, "Device": "/dev/sdf"},
+    "AuthorizeSecurityGroupEgress": {"GroupId": SG, "IpPermissions": RULE},
+    "AuthorizeSecurityGroupIngress": {"GroupId": SG, "IpPermissions": RULE},
+    "CreateKeyPair": {"KeyName": KEY_NAME},
+    "CreateSecurityGroup": {"GroupName": GROUP_NAME, "Description": "mine"},
+    "CreateSnapshot": {"VolumeId": VOL},
+    "CreateTags": {"Resources": [INSTANCE, VOL], "Tags": [{"Key": "owner", "Value": "intruder"}]},
+    "CreateVolume": {"Size": 1, "AvailabilityZone": "eu-fr-1a"},
+    "DeleteKeyPair": {"KeyName": KEY_NAME},
+    "DeleteSecurityGroup": {"GroupId": SG},
+    "DeleteSnapshot": {"SnapshotId": SNAP},
+    "DeleteTags": {"Resources": [INSTANCE], "Tags": [{"Key": "team"}]},
+    "DeleteVolume": {"VolumeId": VOL},
+    "DeregisterImage": {"ImageId": AMI},
+    "DescribeAccountAttributes": {},
+    "DescribeAvailabilityZones": {},
+    "DescribeIamInstanceProfileAssociations": {"AssociationIds": [ASSOC]},
+    "DescribeImages": {"ImageIds": [AMI]},
+    "DescribeImportImageTasks": {},
+    "DescribeInstanceStatus": {"InstanceIds": [INSTANCE]},
+    "DescribeInstanceTypes": {},
+    "DescribeInstances": {"InstanceIds": [INSTANCE]},
+    "DescribeKeyPairs": {"KeyNames": [KEY_NAME]},
+    "DescribeNetworkInterfaces": {},
+    "DescribeRegions": {},
+    "DescribeSecurityGroups": {"GroupIds": [SG]},
+    "DescribeSnapshots": {"SnapshotIds": [SNAP]},
+    "DescribeSubnets": {},
+    "DescribeTags": {},
+    "DescribeVolumes": {"VolumeIds": [VOL]},
+    "DescribeVpcs": {},
+    "DetachVolume": {"VolumeId": VOL},
+    "DisassociateIamInstanceProfile": {"AssociationId": ASSOC},
+    "GetConsoleOutput": {"InstanceId": INSTANCE},
+    "ImportImage": {
+        "DiskContainers": [{"UserBucket": {"S3Bucket": "victim-bucket", "S3Key": "disk.raw"}}]
+    },
+    "ImportKeyPair": {"KeyName": KEY_NAME, "PublicKeyMaterial": PUBLIC_KEY},
+    "ModifyInstanceAttribute": {"InstanceId": INSTANCE, "Groups": [SG]},
+    "RebootInstances": {"InstanceIds": [INSTANCE]},
+    "RegisterImage": {
+        "Name": IMAGE_NAME,
+        "RootDeviceName": "/dev/xvda",
+        "BlockDeviceMappings": ROOT_DEVICE,
+    },
+    "RevokeSecurityGroupEgress": {"GroupId": SG, "IpPermissions": RULE},
+    "RevokeSecurityGroupIngress": {"GroupId": SG, "IpPermissions": RULE},
+    "RunInstances": {
+        "ImageId": AMI,
+        "MinCount": 1,
+        "MaxCount": 1,
+        "KeyName": KEY_NAME,
+        "SecurityGroupIds": [SG],
+    },
+    "StartInstances": {"InstanceIds": [INSTANCE]},
+    "StopInstances": {"InstanceIds": [INSTANCE]},
+    "TerminateInstances": {"InstanceIds": [INSTANCE]},
+}
+
+
+def test_every_action_has_an_isolation_case() -> None:
+    assert set(RECIPES) == set(ACTIONS)
+
+
+@dataclass
+class Victim:
+    world: World
+    ids: dict[str, str]
+
+    def fill(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.ids.get(value, value)
+        if isinstance(value, list):
+            return [self.fill(item) for item in value]
+        if isinstance(value, dict):
+            return {name: self.fill(item) for name, item in value.items()}
+        return value
+
+    async def snapshot(self) -> list[Any]:
+        """Everything a caller could change about the victim's resources, read by its root."""
+        reads: list[tuple[str, dict[str, Any]]] = [
+            ("DescribeInstances", {}),
+            ("DescribeKeyPairs", {}),
+            ("DescribeSecurityGroups", {}),
+            ("DescribeVolumes", {}),
+            ("DescribeSnapshots", {"OwnerIds": ["self"]}),
+            ("DescribeImages", {"Owners": ["self"]}),
+            ("DescribeTags", {}),
+            ("DescribeIamInstanceProfileAssociations", {}),
+        ]
+        state = []
+        for action, params in reads:
+            answer = await self.world.root.call(action, **params)
+            answer.pop("ResponseMetadata", None)
+            state.append(answer)
+        return state
+
+
+@pytest.fixture
+async def victim(world: World) -> Victim:
+    c, tenant, identity = world.root, world.tenant_id, world.identity
+    await identity.create_role(tenant, "web-role", TRUST_EC2)
+    await identity.create_instance_profile(tenant, "web")
+    await identity.add_role_to_instance_profile(tenant, "web", "web-role")
+    group = await c.call("CreateSecurityGroup", GroupName=GROUP_NAME, Description="victim")
+    await c.call("CreateKeyPair", KeyName=KEY_NAME)
+    run = await c.call(
+        "RunInstances",
+        ImageId=world.image.image_id,
+        InstanceType="t3.nano",
+        MinCount=1,
+        MaxCount=1,
+        IamInstanceProfile={"Name": "web"},
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "team", "Value": "a"}]}],
+    )
+    instance = run["Instances"][0]["InstanceId"]
+    await world.compute.settle()
+    volume = (await c.call("CreateVolume", Size=1, AvailabilityZone="eu-fr-1a"))["VolumeId"]
+    snapshot = (await c.call("CreateSnapshot", VolumeId=volume))["SnapshotId"]
+    image = await c.call(
+        "RegisterImage",
+        Name=IMAGE_NAME,
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}],
+    )
+    [association] = (await c.call("DescribeIamInstanceProfileAssociations"))[
+        "IamInstanceProfileAssociations"
+    ]
+    ids = {
+        INSTANCE: instance,
+        SG: group["GroupId"],
+        VOL: volume,
+        SNAP: snapshot,
+        AMI: image["ImageId"],
+        ASSOC: association["AssociationId"],
+    }
+    return Victim(world, ids)
+
+
+async def attempt(client: Client, action: str, params: dict[str, Any]) -> tuple[int, Any]:
+    return await client.raw(action, **params)
+
+
+@pytest.mark.parametrize("action", sorted(RECIPES))
+async def test_another_tenants_root_only_reaches_its_own_account(
+    victim: Victim, action: str
+) -> None:
+    _, intruder = await victim.world.tenant("intruder")
+    before = await victim.snapshot()
+    params = victim.fill(RECIPES[action])
+    status, _ = await attempt(intruder, action, params)
+    assert status == 200 or 400 <= status < 500, (action, status)
+    await victim.world.compute.settle()
+    body = intruder.last_body.decode()
+    for sent in victim.ids.values():  # what the intruder named may come back in a message
+        if sent in json.dumps(params, default=str):
+            body = body.replace(sent, "")
+    for secret in (*victim.ids.values(), victim.world.tenant_id):
+        assert secret not in body, (action, body)
+    assert await victim.snapshot() == before
+
+
+@pytest.mark.parametrize("action", sorted(RECIPES))
+async def test_a_user_without_policy_is_denied_every_ec2_action(
+    victim: Victim, action: str
+) -> None:
+    world = victim.world
+    await world.identity.create_user(world.tenant_id, "powerless")
+    created = await world.identity.create_access_key(world.tenant_id, "powerless")
+    powerless = Client(world.app, Credentials(created.key.access_key_id, created.secret_access_key))
+    before = await victim.snapshot()
+    with pytest.raises(ApiError) as raised:
+        await powerless.call(action, **victim.fill(RECIPES[action]))
+    assert (raised.value.status, raised.value.code) == (403, "UnauthorizedOperation")
+    await world.compute.settle()
+    assert await victim.snapshot() == before
+
+
+@pytest.mark.parametrize("action", sorted(RECIPES))
+async def test_an_unsigned_caller_is_refused_every_ec2_action(victim: Victim, action: str) -> None:
+    before = await victim.snapshot()
+    status, parsed = await attempt(
+        Client(victim.world.app, None), action, victim.fill(RECIPES[action])
+    )
+    assert (status, parsed["Error"]["Code"]) == (401, "MissingAuthenticationToken")
+    assert await victim.snapshot() == before

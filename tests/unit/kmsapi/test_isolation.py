@@ -1,0 +1,178 @@
+"""The tenant-isolation matrix for KMS: every action, aimed at a victim tenant's key (named by
+its ARN, its alias or one of its ciphertexts) by another tenant's root user, by an IAM user of
+the victim's own account that has no policy, and by an unsigned caller.
+
+Another tenant's root acts only on its own account: it gets an error, or an answer about its
+own account, never the victim's key, data or metadata. The user without policy gets
+AccessDeniedException on every action (the default key policy delegates to IAM policies, and it
+has none). The unsigned caller gets MissingAuthenticationTokenException. None of them changes
+anything the victim's root can read back. The recipe table must cover every action (a test
+checks), so a new action cannot ship without its isolation case.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from andromede.kms.keys_store import MemoryCustomerKeyStore
+from andromede.kmsapi.actions import ACTIONS
+from support.kmsapp import Harness, kms_harness
+
+PLAINTEXT = b"the victim's secret"
+KEY = "{key}"  # the victim key's ARN
+CIPHERTEXT = "{ciphertext}"  # a ciphertext under the victim's key
+ALIAS = "alias/victim"
+OPEN_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}
+        ],
+    }
+)
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "CancelKeyDeletion": {"KeyId": KEY},
+    "CreateAlias": {"AliasName": "alias/stolen", "TargetKeyId": KEY},
+    "CreateKey": {"Description": "mine"},
+    "Decrypt": {"CiphertextBlob": CIPHERTEXT},
+    "DeleteAlias": {"AliasName": ALIAS},
+    "DescribeKey": {"KeyId": KEY},
+    "DisableKey": {"KeyId": KEY},
+    "DisableKeyRotation": {"KeyId": KEY},
+    "EnableKey": {"KeyId": KEY},
+    "EnableKeyRotation": {"KeyId": KEY},
+    "Encrypt": {"KeyId": KEY, "Plaintext": base64.b64encode(b"x").decode()},
+    "GenerateDataKey": {"KeyId": KEY, "KeySpec": "AES_256"},
+    "GenerateDataKeyWithoutPlaintext": {"KeyId": KEY, "KeySpec": "AES_256"},
+    "GenerateRandom": {"NumberOfBytes": 16},
+    "GetKeyPolicy": {"KeyId": KEY, "PolicyName": "default"},
+    "GetKeyRotationStatus": {"KeyId": KEY},
+    "ListAliases": {"KeyId": KEY},
+    "ListKeyPolicies": {"KeyId": KEY},
+    "ListKeys": {},
+    "ListResourceTags": {"KeyId": KEY},
+    "PutKeyPolicy": {"KeyId": KEY, "PolicyName": "default", "Policy": OPEN_POLICY},
+    "ReEncrypt": {"CiphertextBlob": CIPHERTEXT, "DestinationKeyId": KEY},
+    "RotateKeyOnDemand": {"KeyId": KEY},
+    "ScheduleKeyDeletion": {"KeyId": KEY, "PendingWindowInDays": 7},
+    "TagResource": {"KeyId": KEY, "Tags": [{"TagKey": "owner", "TagValue": "intruder"}]},
+    "UntagResource": {"KeyId": KEY, "TagKeys": ["team"]},
+    "UpdateAlias": {"AliasName": ALIAS, "TargetKeyId": KEY},
+    "UpdateKeyDescription": {"KeyId": KEY, "Description": "defaced"},
+}
+
+
+def test_every_action_has_an_isolation_case() -> None:
+    assert set(RECIPES) == set(ACTIONS)
+
+
+@dataclass
+class Victim:
+    root: Harness
+    key_id: str
+    arn: str
+    ciphertext: str
+
+    def fill(self, recipe: dict[str, Any]) -> dict[str, Any]:
+        values = {KEY: self.arn, CIPHERTEXT: self.ciphertext}
+        return {
+            name: values.get(value, value) if isinstance(value, str) else value
+            for name, value in recipe.items()
+        }
+
+    async def snapshot(self) -> list[Any]:
+        """Everything a caller could change about the victim's keys, read by its root."""
+        reads = [
+            ("DescribeKey", {"KeyId": self.key_id}),
+            ("GetKeyPolicy", {"KeyId": self.key_id, "PolicyName": "default"}),
+            ("GetKeyRotationStatus", {"KeyId": self.key_id}),
+            ("ListResourceTags", {"KeyId": self.key_id}),
+            ("ListAliases", {}),
+            ("ListKeys", {}),
+        ]
+        state = []
+        for action, params in reads:
+            reply = await self.root.call(action, params)
+            assert reply.status == 200, (action, reply.body)
+            state.append(reply.json())
+        decrypted = await self.root.call("Decrypt", {"CiphertextBlob": self.ciphertext})
+        state.append(base64.b64decode(decrypted.json()["Plaintext"]))
+        return state
+
+
+@pytest.fixture
+async def victim(tmp_path: Path) -> AsyncIterator[Victim]:
+    async for root in kms_harness(tmp_path, MemoryCustomerKeyStore()):
+        created = await root.call(
+            "CreateKey", {"Description": "victim", "Tags": [{"TagKey": "team", "TagValue": "a"}]}
+        )
+        metadata = created.json()["KeyMetadata"]
+        alias = await root.call(
+            "CreateAlias", {"AliasName": ALIAS, "TargetKeyId": metadata["KeyId"]}
+        )
+        assert alias.status == 200, alias.body
+        encrypted = await root.call(
+            "Encrypt",
+            {"KeyId": metadata["KeyId"], "Plaintext": base64.b64encode(PLAINTEXT).decode()},
+        )
+        yield Victim(root, metadata["KeyId"], metadata["Arn"], encrypted.json()["CiphertextBlob"])
+
+
+@pytest.mark.parametrize("action", sorted(RECIPES))
+async def test_another_tenants_root_only_reaches_its_own_account(
+    victim: Victim, action: str
+) -> None:
+    intruder = await victim.root.other_tenant("intruder")
+    before = await victim.snapshot()
+    params = victim.fill(RECIPES[action])
+    reply = await intruder.call(action, params)
+    assert reply.status == 200 or 400 <= reply.status < 500, (action, reply.status)
+    body = reply.body.decode()
+    for value in params.values():  # what the intruder sent may come back in a message
+        body = body.replace(str(value), "")
+    if CIPHERTEXT in RECIPES[action].values():
+        body = body.replace(victim.arn, "")  # a ciphertext names its key, as AWS's do
+    for secret in (victim.key_id, victim.arn, base64.b64encode(PLAINTEXT).decode(), "victim"):
+        assert secret not in body, (action, body)
+    assert await victim.snapshot() == before
+
+
+@pytest.mark.parametrize("action", sorted(RECIPES))
+async def test_a_user_without_policy_is_denied_every_kms_action(
+    victim: Victim, action: str
+) -> None:
+    powerless = await victim.root.iam_user("powerless")
+    before = await victim.snapshot()
+    reply = await powerless.call(action, victim.fill(RECIPES[action]))
+    assert (reply.status, reply.error_type) == (400, "AccessDeniedException"), reply.body
+    assert await victim.snapshot() == before
+
+
+@pytest.mark.parametrize("action", sorted(RECIPES))
+async def test_an_unsigned_caller_is_refused_every_kms_action(victim: Victim, action: str) -> None:
+    before = await victim.snapshot()
+    reply = await victim.root.anonymous().call(action, victim.fill(RECIPES[action]))
+    assert (reply.status, reply.error_type) == (400, "MissingAuthenticationTokenException")
+    assert await victim.snapshot() == before
+
+
+async def test_the_user_is_refused_for_want_of_a_policy(victim: Victim) -> None:
+    """The control of the matrix: the same kind of user decrypts once a policy allows it."""
+    powerless = await victim.root.iam_user("reader")
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": victim.arn}],
+    }
+    await victim.root.identity.put_user_policy(
+        victim.root.tenant_id, "reader", "decrypt", json.dumps(allow)
+    )
+    reply = await powerless.call("Decrypt", {"CiphertextBlob": victim.ciphertext})
+    assert base64.b64decode(reply.json()["Plaintext"]) == PLAINTEXT
