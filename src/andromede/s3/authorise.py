@@ -105,6 +105,14 @@ def request_condition_keys(
     return keys
 
 
+# Parsed bucket policies by text, for the one look-up every request of a bucket with a policy
+# makes: a plain dict keyed by the text alone (whose hash the string keeps, the store handing on
+# the same text object while it is unchanged) rather than load_policy's keyword-argument cache
+# key with its enum. load_policy stays the parser and its cache. Bounded: the oldest goes first.
+_BUCKET_POLICIES_SIZE = 512
+_bucket_policies: dict[str, PolicyDocument] = {}
+
+
 class S3Authoriser:
     def __init__(self, identity_policies: IdentityPolicies, region: str) -> None:
         self._identity_policies = identity_policies
@@ -210,7 +218,12 @@ class S3Authoriser:
     def _bucket_policy(bucket: Bucket, caller_account: str | None) -> PolicyDocument | None:
         if bucket.policy is None:
             return None
-        policy = load_policy(bucket.policy, kind=PolicyKind.RESOURCE)
+        policy = _bucket_policies.get(bucket.policy)
+        if policy is None:
+            policy = load_policy(bucket.policy, kind=PolicyKind.RESOURCE)
+            if len(_bucket_policies) >= _BUCKET_POLICIES_SIZE:
+                del _bucket_policies[next(iter(_bucket_policies))]
+            _bucket_policies[bucket.policy] = policy
         block = bucket.public_access_block
         if (
             block is not None

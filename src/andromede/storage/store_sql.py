@@ -465,11 +465,29 @@ def _bucket_from_row(row: Sequence[Any]) -> Bucket:
         region=region,
         created_at=utc_from_stored(created_at),
         object_ownership=None if ownership is None else _OWNERSHIPS[ownership],
-        policy=policy,
+        policy=None if policy is None else _same_policy_text(name, policy),
         public_access_block=None if block is None else _public_access_block(block),
         acl=None if acl is None else AccessControlList.from_json(acl),
         encryption=None if encryption is None else _bucket_encryption(encryption),
     )
+
+
+# A bucket's policy text by bucket name, as last read. Each request reads the text again (up to
+# 20 KiB) and the authoriser finds the parsed policy by it: comparing the new text with the
+# remembered one is a memcmp, and handing on the remembered object, whose hash Python keeps, spares
+# hashing the whole text on every request. Bounded: the oldest entry goes first.
+_POLICY_TEXTS_SIZE = 4096
+_policy_texts: dict[str, str] = {}
+
+
+def _same_policy_text(bucket: str, text: str) -> str:
+    known = _policy_texts.get(bucket)
+    if known == text:
+        return known
+    if len(_policy_texts) >= _POLICY_TEXTS_SIZE:
+        del _policy_texts[next(iter(_policy_texts))]
+    _policy_texts[bucket] = text
+    return text
 
 
 # Every request reads its bucket: its settings, immutable values of a few distinct texts, are

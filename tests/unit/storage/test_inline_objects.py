@@ -19,13 +19,7 @@ from andromede.kms.service import KeyService
 from andromede.object_keys import KmsObjectCipher, PlaintextBenchCipher
 from andromede.storage.encryption import CustomerKey, ObjectEncryption
 from andromede.storage.errors import CustomerKeyMismatch, IncompleteBody, ObjectCorrupted
-from andromede.storage.model import (
-    ContentHeaders,
-    EncryptionMode,
-    ObjectRecord,
-    SealedHeaders,
-    SegmentKey,
-)
+from andromede.storage.model import ContentHeaders, EncryptionMode, ObjectRecord
 from andromede.storage.service import BodyIntegrity, CompletedPart, ObjectService, StorageLimits
 from support.keys import key_service_in
 
@@ -262,21 +256,3 @@ async def _replace_bytes(world: World, row: ObjectRecord, data: bytes) -> None:
     segment = dataclasses.replace(row.segments[0], inline=data)
     changed = dataclasses.replace(row, segments=(segment,))
     assert await world.stack.store.replace_object_segments(row, changed)
-
-
-def test_sealed_rows_are_decoded_once_and_a_changed_text_is_decoded_anew() -> None:
-    from andromede.storage import store_sql
-
-    wrapped, ciphertext = os.urandom(70), os.urandom(60)
-    text = store_sql._stored_headers_json(ContentHeaders(), SealedHeaders(wrapped, ciphertext))
-    _, first = store_sql._stored_headers_from_json(text)
-    _, again = store_sql._stored_headers_from_json(text)
-    assert first is again and first == SealedHeaders(wrapped, ciphertext)
-    changed = text.replace(store_sql._b64(ciphertext), store_sql._b64(ciphertext[::-1]))
-    _, other = store_sql._stored_headers_from_json(changed)
-    assert other == SealedHeaders(wrapped, ciphertext[::-1])
-    key = store_sql._segment_key_json(SegmentKey(wrapped))
-    assert store_sql._segment_key_from_json(key) is store_sql._segment_key_from_json(list(key))
-    for _ in range(store_sql._DECODED_MEMO_SIZE + 10):  # bounded: the oldest entries go
-        store_sql._segment_key_from_json([store_sql._b64(os.urandom(70))])
-    assert len(store_sql._decoded_keys) == store_sql._DECODED_MEMO_SIZE

@@ -1,0 +1,36 @@
+"""The SQL store's per-process memos of row texts: sealed headers and keys decoded once per text,
+a bucket's policy text handed on as the object already read (decision 0030)."""
+
+from __future__ import annotations
+
+import os
+
+from andromede.storage import store_sql
+from andromede.storage.model import ContentHeaders, SealedHeaders, SegmentKey
+
+
+def test_sealed_rows_are_decoded_once_and_a_changed_text_is_decoded_anew() -> None:
+    wrapped, ciphertext = os.urandom(70), os.urandom(60)
+    text = store_sql._stored_headers_json(ContentHeaders(), SealedHeaders(wrapped, ciphertext))
+    _, first = store_sql._stored_headers_from_json(text)
+    _, again = store_sql._stored_headers_from_json(text)
+    assert first is again and first == SealedHeaders(wrapped, ciphertext)
+    changed = text.replace(store_sql._b64(ciphertext), store_sql._b64(ciphertext[::-1]))
+    _, other = store_sql._stored_headers_from_json(changed)
+    assert other == SealedHeaders(wrapped, ciphertext[::-1])
+    key = store_sql._segment_key_json(SegmentKey(wrapped))
+    assert store_sql._segment_key_from_json(key) is store_sql._segment_key_from_json(list(key))
+    for _ in range(store_sql._DECODED_MEMO_SIZE + 10):  # bounded: the oldest entries go
+        store_sql._segment_key_from_json([store_sql._b64(os.urandom(70))])
+    assert len(store_sql._decoded_keys) == store_sql._DECODED_MEMO_SIZE
+
+
+def test_a_bucket_policy_text_read_again_is_the_remembered_object_until_it_changes() -> None:
+    first = store_sql._same_policy_text("bkt-policy", '{"Version": "2012-10-17"}')
+    again = store_sql._same_policy_text("bkt-policy", "".join(['{"Version": ', '"2012-10-17"}']))
+    assert again is first
+    changed = store_sql._same_policy_text("bkt-policy", '{"Version": "2008-10-17"}')
+    assert changed == '{"Version": "2008-10-17"}' and changed is not first
+    for number in range(store_sql._POLICY_TEXTS_SIZE + 10):  # bounded: the oldest names go
+        store_sql._same_policy_text(f"bkt-{number}", "{}")
+    assert len(store_sql._policy_texts) == store_sql._POLICY_TEXTS_SIZE
