@@ -32,6 +32,7 @@ from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityLimits, IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.settings import Settings
+from support.asgi import post
 from support.computekit import MemoryDiskKeys
 
 REGION = "eu-fr-1"
@@ -72,38 +73,13 @@ class Client:
         if self.credentials is not None:
             SigV4Auth(self.credentials, "ec2", REGION).add_auth(request)
         prepared = request.prepare()
-        scope = {
-            "type": "http",
-            "method": "POST",
-            "path": "/",
-            "raw_path": b"/",
-            "query_string": b"",
-            "scheme": "http",
-            "client": ("192.0.2.10", 40000),
-            "headers": [(b"host", b"127.0.0.1:9000")]
-            + [
-                (k.lower().encode(), str(v).encode())
-                for k, v in prepared.headers.items()
-                if k.lower() != "host"
-            ],
-        }
-        messages = [{"type": "http.request", "body": data.encode(), "more_body": False}]
-
-        async def receive() -> dict[str, Any]:
-            return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-        sent: list[dict[str, Any]] = []
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        await self.app(scope, receive, send)
-        status = sent[0]["status"]
-        body = b"".join(m.get("body", b"") for m in sent[1:])
+        status, headers, body = await post(
+            self.app, dict(prepared.headers.items()), data.encode(), ("192.0.2.10", 40000)
+        )
         self.last_body = body
         response = {
             "status_code": status,
-            "headers": {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]},
+            "headers": headers,
             "body": body,
         }
         return status, create_parser("ec2").parse(response, model.output_shape)

@@ -30,6 +30,7 @@ from andromede.kms.service import KeyService
 from andromede.kmsapi.app import CONTENT_TYPE, KmsApp
 from andromede.kmsapi.authorise import KmsAuthoriser
 from andromede.settings import Settings
+from support.asgi import post
 
 __all__ = ["REGION", "Harness", "Reply", "kms_harness"]
 
@@ -101,36 +102,12 @@ class Harness:
         )
         if sign and self.credentials is not None:
             SigV4Auth(self.credentials, "kms", REGION).add_auth(request)
-        scope = {
-            "type": "http",
-            "method": "POST",
-            "path": "/",
-            "raw_path": b"/",
-            "query_string": b"",
-            "scheme": "http",
-            "client": ("127.0.0.1", 50000),
-            "headers": [(b"host", b"127.0.0.1:9000")]
-            + [
-                (k.lower().encode(), str(v).encode())
-                for k, v in request.headers.items()
-                if k.lower() != "host"
-            ],
-        }
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def receive() -> dict[str, Any]:
-            return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-        sent: list[dict[str, Any]] = []
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        await self.app(scope, receive, send)
-        headers = {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]}
+        status, headers, answer = await post(
+            self.app, dict(request.headers.items()), body, ("127.0.0.1", 50000)
+        )
         assert headers["x-amzn-requestid"]
         assert headers["content-type"] == CONTENT_TYPE
-        return Reply(sent[0]["status"], headers, b"".join(m.get("body", b"") for m in sent[1:]))
+        return Reply(status, headers, answer)
 
 
 async def kms_harness(tmp_path: Path, store: MemoryCustomerKeyStore) -> AsyncIterator[Harness]:

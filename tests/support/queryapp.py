@@ -30,6 +30,7 @@ from andromede.iamapi.app import QueryApp
 from andromede.iamapi.iam import IAM
 from andromede.iamapi.sts import STS
 from andromede.settings import Settings
+from support.asgi import post
 from support.clock import Clock
 
 REGION = "eu-fr-1"
@@ -96,41 +97,18 @@ class Client:
             )
             SigV4Auth(credentials, service, REGION).add_auth(request)
         prepared = request.prepare()
-        scope = {
-            "type": "http",
-            "method": "POST",
-            "path": "/",
-            "raw_path": b"/",
-            "query_string": b"",
-            "scheme": "http",
-            "client": ("192.0.2.10", 40000),
-            "headers": [(b"host", b"127.0.0.1:9000")]
-            + [
-                (k.lower().encode(), str(v).encode())
-                for k, v in prepared.headers.items()
-                if k.lower() != "host"
-            ],
-        }
-        payload = data.encode()
-        messages = [{"type": "http.request", "body": payload, "more_body": False}]
-
-        async def receive() -> dict[str, Any]:
-            return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-        sent: list[dict[str, Any]] = []
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        await self.world.apps[service](scope, receive, send)
-        status = sent[0]["status"]
-        headers = {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]}
+        status, headers, answer = await post(
+            self.world.apps[service],
+            dict(prepared.headers.items()),
+            data.encode(),
+            ("192.0.2.10", 40000),
+        )
         response = {
             "status_code": status,
             "headers": headers,
-            "body": b"".join(m.get("body", b"") for m in sent[1:]),
+            "body": answer,
         }
-        self.last_body = response["body"]
+        self.last_body = answer
         parsed = create_parser("query").parse(response, model.output_shape)
         if status < 300 and service == "iam":
             json_decode_policies(parsed, model)
