@@ -475,8 +475,7 @@ def _bucket_from_row(row: Sequence[Any]) -> Bucket:
 # A bucket's policy text by bucket name, as last read. Each request reads the text again (up to
 # 20 KiB) and the authoriser finds the parsed policy by it: comparing the new text with the
 # remembered one is a memcmp, and handing on the remembered object, whose hash Python keeps, spares
-# hashing the whole text on every request. Bounded: the oldest entry goes first.
-_POLICY_TEXTS_SIZE = 4096
+# hashing the whole text on every request. Bounded as the memos above.
 _policy_texts: dict[str, str] = {}
 
 
@@ -484,9 +483,7 @@ def _same_policy_text(bucket: str, text: str) -> str:
     known = _policy_texts.get(bucket)
     if known == text:
         return known
-    if len(_policy_texts) >= _POLICY_TEXTS_SIZE:
-        del _policy_texts[next(iter(_policy_texts))]
-    _policy_texts[bucket] = text
+    _remember(_policy_texts, bucket, text)
     return text
 
 

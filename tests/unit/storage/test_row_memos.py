@@ -31,6 +31,6 @@ def test_a_bucket_policy_text_read_again_is_the_remembered_object_until_it_chang
     assert again is first
     changed = store_sql._same_policy_text("bkt-policy", '{"Version": "2008-10-17"}')
     assert changed == '{"Version": "2008-10-17"}' and changed is not first
-    for number in range(store_sql._POLICY_TEXTS_SIZE + 10):  # bounded: the oldest names go
+    for number in range(store_sql._DECODED_MEMO_SIZE + 10):  # bounded: the oldest names go
         store_sql._same_policy_text(f"bkt-{number}", "{}")
-    assert len(store_sql._policy_texts) == store_sql._POLICY_TEXTS_SIZE
+    assert len(store_sql._policy_texts) == store_sql._DECODED_MEMO_SIZE
