@@ -36,8 +36,9 @@ prints each worker process's CPU per GET, its system part, its context switches 
 how many of the 16 connections it held (``ss``, mid-run): why two workers cost what they do.
 
 ``--profile DIR`` adds, after the measured rounds, one PUT and one GET run per target under
-``py-spy record --format raw`` (collapsed stacks, one file per target and operation) on the
-worker process; those runs are not counted, py-spy's sampling slows the process it samples.
+``py-spy record --format raw`` (collapsed stacks, one file per target and operation, with the
+number of operations they cover beside it in ``<target>-<op>.ops``) on the worker process;
+those runs are not counted, py-spy's sampling slows the process it samples.
 With ``--perf`` one more GET run per target is recorded by ``perf record -g``
 (``DIR/<target>-get.perf``, read with ``perf report -i``): native frames and the kernel, which
 py-spy does not see (the GIL's hand-offs, socket system calls, librados).
@@ -261,7 +262,7 @@ async def _profile(
             )
             try:
                 await asyncio.sleep(1.0)  # py-spy attaches
-                _, written = await run_workload(
+                run, written = await run_workload(
                     session,
                     spec,
                     bucket=BUCKET,
@@ -270,6 +271,8 @@ async def _profile(
                     keys=keys,
                 )
                 keys = keys or written
+                # The operations the samples cover, to compare two targets' stacks per op.
+                (out / f"{name}-{spec.op.value.lower()}.ops").write_text(f"{run.ops}\n")
             finally:
                 record.send_signal(2)  # SIGINT: py-spy writes its file and exits
                 record.wait(timeout=30)

@@ -45,6 +45,7 @@ from andromede.kms.chunks import (
     ChunkDecryptor,
     ChunkRange,
     blob_salt,
+    format_of_salt,
     open_single_chunk,
     plan_range,
 )
@@ -282,8 +283,8 @@ class KmsObjectCipher:
     ) -> BlobOpener:
         if not isinstance(plan, ChunkRange):
             raise TypeError("a range planned by another cipher")
-        aead = await self._chunk_key(wrapped, header, plan.chunk_size, context, checked)
-        return _Opener(ChunkDecryptor.with_chunk_key(aead, blob_id, plan))
+        aead, version = await self._chunk_key(wrapped, header, plan.chunk_size, context, checked)
+        return _Opener(ChunkDecryptor.with_chunk_key(aead, blob_id, plan, version))
 
     async def open_first_chunk(
         self,
@@ -301,9 +302,11 @@ class KmsObjectCipher:
             return None
         header_size = self.header_size
         view = memoryview(stored)
-        aead = await self._chunk_key(wrapped, view[:header_size], plan.chunk_size, context, checked)
+        aead, version = await self._chunk_key(
+            wrapped, view[:header_size], plan.chunk_size, context, checked
+        )
         try:
-            return open_single_chunk(aead, blob_id, plan, view[header_size:])
+            return open_single_chunk(aead, blob_id, plan, view[header_size:], version)
         except IntegrityError:
             raise ObjectCorrupted("the object's stored bytes failed authentication") from None
 
@@ -314,8 +317,9 @@ class KmsObjectCipher:
         chunk_size: int,
         context: Mapping[str, str] | None,
         checked: KeyCheck | None,
-    ) -> AESGCM:
-        """The chunk key of the blob with ``header``, its data key staying in the key cache."""
+    ) -> tuple[AESGCM, int]:
+        """The chunk key of the blob with ``header`` and the blob's format version, its data
+        key staying in the key cache."""
         ring = self._tenant_of.get(wrapped) or self._owner(wrapped)
         try:
             salt = blob_salt(header, chunk_size)
@@ -327,12 +331,14 @@ class KmsObjectCipher:
         keys = self._keys
         if self._inline:  # the hot path of every GET: no closure, no coroutine
             try:
-                return keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
+                aead = keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
             except KmsError as exc:
                 _raise_storage_error(exc)
-        return await self._call(
-            lambda: keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
-        )
+        else:
+            aead = await self._call(
+                lambda: keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
+            )
+        return aead, format_of_salt(salt)
 
     def _owner(self, wrapped: bytes) -> str:
         tenant_id = self._tenant_of.get(wrapped)
@@ -355,11 +361,16 @@ class KmsObjectCipher:
     def stored_size(self, plaintext_size: int) -> int:
         return self._keys.stored_size(plaintext_size)
 
+    # Storage hands every blob a data key of its own (one BlobKeys per blob, spent by the
+    # write): the blob is sealed under that key itself, format 2.
     def sealer(self, data_key: bytes | bytearray, blob_id: str) -> BlobSealer:
-        return self._keys.object_encryptor(data_key, blob_id)
+        return self._keys.object_encryptor(data_key, blob_id, fresh_key=True)
 
     def seal_whole(self, data_key: bytes | bytearray, blob_id: str, plaintext: bytes) -> bytes:
-        return self._keys.seal_whole_blob(data_key, blob_id, plaintext)
+        return self._keys.seal_whole_blob(data_key, blob_id, plaintext, fresh_key=True)
+
+    def key_cipher(self, data_key: bytes | bytearray) -> AESGCM:
+        return self._keys.chunk_key_of(data_key)
 
     def plan(self, plaintext_size: int, start: int, stop: int) -> CipherRange:
         return _planned_range(plaintext_size, start, stop, self._chunk_size)
@@ -404,6 +415,9 @@ class _PlainSealer:
 
 class PlaintextBenchCipher:
     """BENCHMARKS ONLY: blobs stored as plaintext, so the cost of encryption can be measured."""
+
+    def key_cipher(self, data_key: bytes | bytearray) -> AESGCM:
+        raise RuntimeError("the benchmark cipher has no keys")
 
     encrypts = False
     header_size = 0

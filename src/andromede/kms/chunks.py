@@ -2,24 +2,33 @@
 
 One encrypted blob (an object, or one part of a multipart upload) is::
 
-    header  = version (1 byte, FORMAT_VERSION) | chunk size (4 bytes, big-endian) | salt (32 bytes)
+    header  = version (1 byte) | chunk size (4 bytes, big-endian) | salt (32 bytes)
     chunk i = AES-256-GCM(chunk key, nonce_i, plaintext chunk i, aad_i) | tag (16 bytes)
 
 Every plaintext chunk holds ``chunk_size`` bytes except the last, which holds 1 to
 ``chunk_size`` bytes; an empty object is one empty final chunk, so that cutting a blob down to
 its header is detected like any other truncation.
 
-Keys and nonces. The chunk key is ``HKDF-SHA256(data key, salt, info)`` with a fresh random
-32-byte salt per blob. Because every blob has its own key, the nonce can be deterministic::
+Keys and nonces. Every blob has a chunk key of its own, so the nonce can be deterministic::
 
     nonce_i = chunk index (8 bytes, big-endian) | final flag (1 byte) | 3 zero bytes
 
-GCM's one hard rule is "never the same (key, nonce) twice". Within a blob the index makes
-nonces distinct; across blobs the keys differ — even when the caller reuses a data key (SSE-C:
-a customer sends the same key for many objects and for every overwrite of one), because the
-salt differs (two blobs share a chunk key only if two random 256-bit salts collide). So no nonce
-budget per key has to be counted, and a deterministic nonce cannot repeat by a random-number
-accident.
+GCM's one hard rule is "never the same (key, nonce) twice": within a blob the index makes
+nonces distinct; across blobs the keys differ. The version byte says how the chunk key is had:
+
+- **Format 2, fresh key** (``FORMAT_FRESH_KEY``, what the object path writes): the blob's data
+  key was drawn for this blob alone and is never used for another (the object path draws one
+  per object and per part, decision 0032), so it *is* the chunk key; the salt field is reserved
+  and zero. No derivation, one key schedule shared with the sealed headers: a small object's
+  PUT and first GET skip an HKDF and a key schedule each.
+- **Format 1, salted** (``FORMAT_SALTED``, still read; written for callers that may use one data
+  key for several blobs): the chunk key is ``HKDF-SHA256(data key, salt, info)`` with a fresh
+  random 32-byte salt per blob, so reusing a data key never reuses a (chunk key, nonce) pair
+  (two blobs share a chunk key only if two random 256-bit salts collide).
+
+Anything else sealed under a fresh blob key (its object's sealed headers, under SSE-S3) uses a
+random nonce whose last byte is never zero (``storage.encryption``), so it can never take a
+chunk's nonce.
 
 Binding. ``aad_i = version | chunk size | len(object id) | object id | chunk index | final
 flag``, and the index and flag are in the nonce too. A decryptor is told the object id and
@@ -27,6 +36,7 @@ which chunk indices to expect and which one must be the final one (from the plai
 metadata records), so a chunk moved to another position, copied from another object, dropped,
 a final chunk dropped or cut, bytes appended, or a changed version byte, chunk size or salt
 all fail authentication or the length checks: :class:`IntegrityError`, never wrong bytes.
+(Changing the version changes the chunk key too: a relabelled blob cannot authenticate.)
 
 Memory and copies. The encryptor holds at most one plaintext chunk (the last full chunk is
 held back until more data or ``finish()`` says whether it is final); chunks that arrive whole
@@ -54,8 +64,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHUNK_SIZE",
-    "FORMAT_VERSION",
+    "FORMAT_FRESH_KEY",
+    "FORMAT_SALTED",
     "HEADER_SIZE",
+    "NO_SALT",
     "TAG_SIZE",
     "ChunkDecryptor",
     "ChunkEncryptor",
@@ -67,13 +79,17 @@ __all__ = [
     "decrypt_blob",
     "derive_chunk_key",
     "encrypt_blob",
+    "format_of_salt",
     "open_single_chunk",
     "plaintext_size",
     "plan_range",
     "seal_single_chunk",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_SALTED = 1
+FORMAT_FRESH_KEY = 2
+NO_SALT = b""
+"""What :func:`blob_salt` gives for a format-2 blob: no salt, the data key is the chunk key."""
 CHUNK_SIZE = 64 * 1024
 TAG_SIZE = 16
 SALT_SIZE = 32
@@ -83,6 +99,7 @@ HEADER_SIZE = _HEADER.size + SALT_SIZE
 _CHUNK_POSITION = struct.Struct(">QB")
 _AAD_PREFIX = struct.Struct(">BII")  # the header's version and chunk size, the id's length
 _NO_POSITION = bytes(_CHUNK_POSITION.size)
+_RESERVED_SALT = bytes(SALT_SIZE)  # format 2's salt field
 _NONCE_PADDING = 3
 _NONCE_PAD = bytes(_NONCE_PADDING)
 _KDF_INFO = b"andromede/kms chunk key v1"
@@ -179,10 +196,24 @@ a cache in front of it (the key service keeps one, so a hot object is not derive
 
 
 def derive_chunk_key(data_key: Buffer, salt: bytes) -> AESGCM:
-    """The chunk key of the blob with this salt: ``HKDF-SHA256(data key, salt, info)``."""
+    """The chunk key of the blob with this salt (:func:`blob_salt`): the data key itself for
+    format 2 (``NO_SALT``), ``HKDF-SHA256(data key, salt, info)`` for format 1."""
     if len(memoryview(data_key)) != DATA_KEY_SIZE:
         raise ValueError("a data key is 32 bytes (AES-256)")
+    if not salt:
+        return AESGCM(bytes(data_key))
     return AESGCM(HKDF(hashes.SHA256(), DATA_KEY_SIZE, salt, _KDF_INFO).derive(bytes(data_key)))
+
+
+def format_of_salt(salt: bytes) -> int:
+    """The format version of the blob whose :func:`blob_salt` this is (its AAD names it)."""
+    return FORMAT_SALTED if salt else FORMAT_FRESH_KEY
+
+
+def _header(salt: bytes, chunk_size: int) -> bytes:
+    if salt:
+        return _HEADER.pack(FORMAT_SALTED, chunk_size) + salt
+    return _HEADER.pack(FORMAT_FRESH_KEY, chunk_size) + _RESERVED_SALT
 
 
 class _ChunkCipher:
@@ -190,11 +221,11 @@ class _ChunkCipher:
 
     __slots__ = ("_aad", "_aead", "_nonce", "_position_offset")
 
-    def __init__(self, aead: AESGCM, object_id: bytes, chunk_size: int) -> None:
+    def __init__(self, aead: AESGCM, object_id: bytes, chunk_size: int, version: int) -> None:
         self._aead = aead
         # One mutable AAD and nonce per blob, patched in place per chunk (no allocation).
         self._aad = bytearray(
-            _AAD_PREFIX.pack(FORMAT_VERSION, chunk_size, len(object_id)) + object_id + _NO_POSITION
+            _AAD_PREFIX.pack(version, chunk_size, len(object_id)) + object_id + _NO_POSITION
         )
         self._position_offset = len(self._aad) - _CHUNK_POSITION.size
         self._nonce = bytearray(_CHUNK_POSITION.size + _NONCE_PADDING)
@@ -220,17 +251,24 @@ class _ChunkCipher:
 
 
 def blob_salt(header: bytes | bytearray | memoryview, chunk_size: int) -> bytes:
-    """The salt in an encrypted blob's header, which names its chunk key; the header must be
-    of this format version and name ``chunk_size`` (``IntegrityError`` otherwise, or
-    ``UnsupportedFormatVersion``). ``header``: bytes, or a view of them."""
+    """The salt in an encrypted blob's header, which names its chunk key (``NO_SALT`` for
+    format 2: the data key itself; :func:`format_of_salt` tells the format back); the header
+    must be of a format this code reads and name ``chunk_size`` (``IntegrityError``
+    otherwise, or ``UnsupportedFormatVersion``). ``header``: bytes, or a view of them."""
     if len(header) != HEADER_SIZE:
         raise IntegrityError("encrypted blob header is truncated")
     version, stored_chunk_size = _HEADER.unpack_from(header)
-    if version != FORMAT_VERSION:
+    if version == FORMAT_FRESH_KEY:
+        salt = NO_SALT
+        if header[_HEADER.size :] != _RESERVED_SALT:
+            raise IntegrityError("encrypted blob header has a salt its format does not use")
+    elif version == FORMAT_SALTED:
+        salt = bytes(header[_HEADER.size :])
+    else:
         raise UnsupportedFormatVersion(f"unsupported encrypted blob format version {version}")
     if stored_chunk_size != chunk_size:
         raise IntegrityError("encrypted blob header names another chunk size")
-    return bytes(header[_HEADER.size :])
+    return salt
 
 
 def _object_id_bytes(object_id: bytes | str) -> bytes:
@@ -246,6 +284,8 @@ class ChunkEncryptor:
     """Streaming encryption of one blob: ``update()`` with pieces of any size, then ``finish()``.
 
     Each call returns the ciphertext that is ready (possibly empty); the header comes first.
+    ``fresh_key``: the data key is this blob's alone, never used for another (format 2, the
+    key itself seals the chunks); otherwise a salted chunk key is derived (format 1).
     """
 
     __slots__ = (
@@ -267,13 +307,16 @@ class ChunkEncryptor:
         *,
         chunk_size: int = CHUNK_SIZE,
         chunk_key: ChunkKeyDerivation = derive_chunk_key,
+        fresh_key: bool = False,
     ) -> None:
         _check_chunk_size(chunk_size)
-        salt = os.urandom(SALT_SIZE)
+        salt = NO_SALT if fresh_key else os.urandom(SALT_SIZE)
         aead = chunk_key(data_key, salt)
-        self._cipher = _ChunkCipher(aead, _object_id_bytes(object_id), chunk_size)
+        self._cipher = _ChunkCipher(
+            aead, _object_id_bytes(object_id), chunk_size, format_of_salt(salt)
+        )
         self._chunk_size = chunk_size
-        self._header: bytes | None = _HEADER.pack(FORMAT_VERSION, chunk_size) + salt
+        self._header: bytes | None = _header(salt, chunk_size)
         # Allocated on first use: a small object handed over as bytes never needs it.
         self._pending = bytearray()
         self._pending_len = 0
@@ -382,6 +425,7 @@ class ChunkDecryptor:
         "_plan",
         "_produced",
         "_skip",
+        "_version",
     )
 
     def __init__(
@@ -394,19 +438,23 @@ class ChunkDecryptor:
         chunk_key: ChunkKeyDerivation = derive_chunk_key,
     ) -> None:
         salt = blob_salt(memoryview(header).cast("B"), plan.chunk_size)
-        self._start(chunk_key(data_key, salt), object_id, plan)
+        self._start(chunk_key(data_key, salt), object_id, plan, format_of_salt(salt))
 
     @classmethod
-    def with_chunk_key(cls, aead: AESGCM, object_id: bytes | str, plan: ChunkRange) -> Self:
-        """A decryptor for the blob whose chunk key (derived from the salt of its header,
-        :func:`blob_salt`) the caller already holds: a key cache that files chunk keys with
-        their data key hands them out this way, the data key never leaving it."""
+    def with_chunk_key(
+        cls, aead: AESGCM, object_id: bytes | str, plan: ChunkRange, version: int
+    ) -> Self:
+        """A decryptor for the blob whose chunk key (had from the salt of its header,
+        :func:`blob_salt`; ``version``: :func:`format_of_salt` of it) the caller already holds:
+        a key cache that files chunk keys with their data key hands them out this way, the
+        data key never leaving it."""
         decryptor = cls.__new__(cls)
-        decryptor._start(aead, object_id, plan)
+        decryptor._start(aead, object_id, plan, version)
         return decryptor
 
-    def _start(self, aead: AESGCM, object_id: bytes | str, plan: ChunkRange) -> None:
+    def _start(self, aead: AESGCM, object_id: bytes | str, plan: ChunkRange, version: int) -> None:
         self._aead = aead
+        self._version = version
         # _object_id_bytes, inline: a decryptor is set up per GET.
         self._object_id = object_id.encode() if isinstance(object_id, str) else bytes(object_id)
         self._cipher: _ChunkCipher | None = None  # made when a second chunk is opened
@@ -438,7 +486,14 @@ class ChunkDecryptor:
                 if self._cipher is None:
                     # _ChunkCipher's reusable buffers pay off from the second chunk on.
                     _open_chunk(
-                        self._aead, self._object_id, plan.chunk_size, index, final, view, out
+                        self._aead,
+                        self._object_id,
+                        plan.chunk_size,
+                        self._version,
+                        index,
+                        final,
+                        view,
+                        out,
                     )
                 else:
                     self._cipher.open_into(index, final, view, out)
@@ -484,7 +539,9 @@ class ChunkDecryptor:
         out = bytearray(sum(len(chunk) - TAG_SIZE for _, chunk in pieces))
         cipher = self._cipher
         if cipher is None:
-            cipher = self._cipher = _ChunkCipher(self._aead, self._object_id, self._plan.chunk_size)
+            cipher = self._cipher = _ChunkCipher(
+                self._aead, self._object_id, self._plan.chunk_size, self._version
+            )
         with memoryview(out) as target:
             pos = 0
             for index, chunk in pieces:
@@ -513,11 +570,11 @@ class ChunkDecryptor:
 
 
 def _chunk_nonce_and_aad(
-    object_id: bytes, chunk_size: int, index: int, final: bool
+    object_id: bytes, chunk_size: int, version: int, index: int, final: bool
 ) -> tuple[bytes, bytes]:
     """One chunk's nonce and AAD built as they are (no reusable buffers: one chunk)."""
     position = _CHUNK_POSITION.pack(index, final)
-    aad = _AAD_PREFIX.pack(FORMAT_VERSION, chunk_size, len(object_id)) + object_id + position
+    aad = _AAD_PREFIX.pack(version, chunk_size, len(object_id)) + object_id + position
     return position + _NONCE_PAD, aad
 
 
@@ -525,13 +582,14 @@ def _open_chunk(
     aead: AESGCM,
     object_id: bytes,
     chunk_size: int,
+    version: int,
     index: int,
     final: bool,
     stored: bytes | bytearray | memoryview,
     out: bytearray,
 ) -> None:
     """Open one chunk into ``out``."""
-    nonce, aad = _chunk_nonce_and_aad(object_id, chunk_size, index, final)
+    nonce, aad = _chunk_nonce_and_aad(object_id, chunk_size, version, index, final)
     try:
         aead.decrypt_into(nonce, stored, aad, out)
     except InvalidTag:
@@ -539,10 +597,15 @@ def _open_chunk(
 
 
 def open_single_chunk(
-    aead: AESGCM, object_id: bytes | str, plan: ChunkRange, stored: bytes | bytearray | memoryview
+    aead: AESGCM,
+    object_id: bytes | str,
+    plan: ChunkRange,
+    stored: bytes | bytearray | memoryview,
+    version: int,
 ) -> bytes:
     """The plaintext of a range that lies in one chunk, from that chunk's stored bytes
-    (ciphertext and tag, exactly) and the blob's chunk key: what a :class:`ChunkDecryptor`
+    (ciphertext and tag, exactly) and the blob's chunk key (``version``: the blob's format,
+    :func:`format_of_salt`): what a :class:`ChunkDecryptor`
     would give for it, without one (a small object's GET: one call). ``bytes``, which the
     ASGI server writes as they are (a ``bytearray`` is wrapped in views first).
     ``IntegrityError`` if the chunk fails authentication or ``stored`` is not that whole
@@ -556,7 +619,7 @@ def open_single_chunk(
     if len(stored) != plain + TAG_SIZE:
         raise IntegrityError("encrypted blob is truncated")
     identity = object_id.encode() if isinstance(object_id, str) else bytes(object_id)
-    nonce, aad = _chunk_nonce_and_aad(identity, chunk_size, index, final)
+    nonce, aad = _chunk_nonce_and_aad(identity, chunk_size, version, index, final)
     try:
         out = aead.decrypt(nonce, stored, aad)
     except InvalidTag:
@@ -575,23 +638,30 @@ def seal_single_chunk(
     chunk_size: int = CHUNK_SIZE,
 ) -> bytes:
     """The whole encrypted blob (header and its one, final chunk) of a plaintext of at most
-    ``chunk_size`` bytes, whose chunk key ``aead`` was derived with ``salt``: exactly what a
-    :class:`ChunkEncryptor` drawing that salt would give, in one call (a small object's PUT:
-    no encryptor, no buffers). ``ValueError`` for a plaintext over one chunk."""
+    ``chunk_size`` bytes, whose chunk key ``aead`` was had with ``salt`` (``NO_SALT``: the
+    blob's fresh data key itself, format 2): exactly what a :class:`ChunkEncryptor` drawing
+    that salt would give, in one call (a small object's PUT: no encryptor, no buffers).
+    ``ValueError`` for a plaintext over one chunk."""
     if len(plaintext) > chunk_size:
         raise ValueError("the plaintext is longer than one chunk")
-    if len(salt) != SALT_SIZE:
+    if salt and len(salt) != SALT_SIZE:
         raise ValueError("a blob salt is 32 bytes")
     identity = object_id.encode() if isinstance(object_id, str) else bytes(object_id)
-    nonce, aad = _chunk_nonce_and_aad(identity, chunk_size, 0, True)
-    return _HEADER.pack(FORMAT_VERSION, chunk_size) + salt + aead.encrypt(nonce, plaintext, aad)
+    nonce, aad = _chunk_nonce_and_aad(identity, chunk_size, format_of_salt(salt), 0, True)
+    return _header(salt, chunk_size) + aead.encrypt(nonce, plaintext, aad)
 
 
 def encrypt_blob(
-    data_key: Buffer, object_id: bytes | str, plaintext: Buffer, *, chunk_size: int = CHUNK_SIZE
+    data_key: Buffer,
+    object_id: bytes | str,
+    plaintext: Buffer,
+    *,
+    chunk_size: int = CHUNK_SIZE,
+    fresh_key: bool = False,
 ) -> bytearray:
-    """Encrypt a whole plaintext held in memory (small objects, tests)."""
-    encryptor = ChunkEncryptor(data_key, object_id, chunk_size=chunk_size)
+    """Encrypt a whole plaintext held in memory (small objects, tests); ``fresh_key`` as for
+    :class:`ChunkEncryptor`."""
+    encryptor = ChunkEncryptor(data_key, object_id, chunk_size=chunk_size, fresh_key=fresh_key)
     out = encryptor.update(plaintext)
     out += encryptor.finish()
     return out

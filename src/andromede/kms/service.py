@@ -10,13 +10,15 @@ encrypted blob format. Storage-independent: callers hand it bytes and get bytes.
 A PUT::
 
     data_key, wrapped = keys.new_data_key(tenant_id)       # store `wrapped` with the object
-    encryptor = keys.object_encryptor(data_key, blob_id)   # update() per piece, then finish()
+    encryptor = keys.object_encryptor(data_key, blob_id, fresh_key=True)  # this blob's key alone
+    ...                                                    # update() per piece, then finish()
 
 A GET of plaintext bytes ``[start, stop)``::
 
     plan = keys.plan_range(size, start, stop)              # read [0, header_size) and the plan
-    aead = keys.blob_chunk_key(tenant_id, wrapped, b"", blob_salt(header, keys.chunk_size))
-    decryptor = ChunkDecryptor.with_chunk_key(aead, blob_id, plan)
+    salt = blob_salt(header, keys.chunk_size)
+    aead = keys.blob_chunk_key(tenant_id, wrapped, b"", salt)
+    decryptor = ChunkDecryptor.with_chunk_key(aead, blob_id, plan, format_of_salt(salt))
 
 (the data key stays in the cache, which files the chunk keys derived from it; callers that
 need the data key itself — SSE-C mixes the customer's key into it — use ``unwrap_data_key``
@@ -50,6 +52,7 @@ from andromede.kms.cache import ChunkKeyCache, DataKeyCache
 from andromede.kms.chunks import (
     CHUNK_SIZE,
     HEADER_SIZE,
+    NO_SALT,
     SALT_SIZE,
     TAG_SIZE,
     ChunkDecryptor,
@@ -420,16 +423,33 @@ class KeyService:
         """The chunks to read for plaintext ``[start, stop)``; ``(0, 0)`` for an empty object."""
         return plan_range(plaintext_bytes, start, stop, self._chunk_size)
 
-    def object_encryptor(self, data_key: Buffer, object_id: bytes | str) -> ChunkEncryptor:
+    def object_encryptor(
+        self, data_key: Buffer, object_id: bytes | str, *, fresh_key: bool = False
+    ) -> ChunkEncryptor:
+        """The encryptor of one blob. ``fresh_key``: ``data_key`` was drawn for this blob and
+        is never used for another, so it seals the chunks itself (format 2); otherwise a
+        salted chunk key is derived from it (format 1)."""
         # The new blob's chunk key is cached too: a GET soon after the PUT is common.
         return ChunkEncryptor(
-            data_key, object_id, chunk_size=self._chunk_size, chunk_key=self._chunk_keys.chunk_key
+            data_key,
+            object_id,
+            chunk_size=self._chunk_size,
+            chunk_key=self._chunk_keys.chunk_key,
+            fresh_key=fresh_key,
         )
 
-    def seal_whole_blob(self, data_key: Buffer, object_id: str, plaintext: bytes) -> bytes:
+    def chunk_key_of(self, data_key: Buffer) -> AESGCM:
+        """The AES-GCM object of a fresh blob key (format 2's chunk key), from the cache the
+        blob's chunks are sealed and first read with: what else is sealed under that key (its
+        object's headers) shares its key schedule."""
+        return self._chunk_keys.chunk_key(data_key, NO_SALT)
+
+    def seal_whole_blob(
+        self, data_key: Buffer, object_id: str, plaintext: bytes, *, fresh_key: bool = False
+    ) -> bytes:
         """The encrypted blob of a plaintext of at most one chunk, in one call: what
         :meth:`object_encryptor` would give for it (its chunk key cached the same way)."""
-        salt = os.urandom(SALT_SIZE)
+        salt = NO_SALT if fresh_key else os.urandom(SALT_SIZE)
         aead = self._chunk_keys.chunk_key(data_key, salt)
         return seal_single_chunk(aead, salt, object_id, plaintext, self._chunk_size)
 

@@ -18,6 +18,10 @@ Two things are decided here, because they are about objects rather than keys:
 - **Sealed headers.** Representation headers and user metadata are sealed with AES-256-GCM under
   a data key of the tenant (the object's bucket and key are the AAD, so sealed headers cannot be
   moved to another object). Object keys and bucket names stay in clear: listings need their order.
+  Under SSE-S3 that data key is also the blob's, whose chunks it seals itself with nonces that
+  end in three zero bytes (``kms.chunks``, format 2): a headers nonce is random but for its last
+  byte, which is never zero, so the two can never meet. The cipher hands out the key's AES-GCM
+  object (:meth:`ObjectCipher.key_cipher`), so the headers and the chunks share a key schedule.
 - **SSE-KMS contexts.** An SSE-KMS blob's data key is bound to the encryption context (it
   unwraps only with it), so the context is stored sealed under a *tenant* data key, which also
   seals the object's headers; reads open the context first, then the blob's key with it.
@@ -62,6 +66,8 @@ _CUSTOMER_CHECK_INFO = b"andromede/sse-c check v1"
 _HEADERS_AAD_PREFIX = b"andromede/headers v1\x00"
 _CONTEXT_AAD_PREFIX = b"andromede/kms context v1\x00"
 _NONCE_SIZE = 12
+# The last byte of a headers or context nonce: never zero, unlike a chunk nonce's (see above).
+_SEALED_NONCE_TAIL = b"\x01"
 
 
 class BlobSealer(Protocol):
@@ -177,11 +183,20 @@ class ObjectCipher(Protocol):
 
     def stored_size(self, plaintext_size: int) -> int: ...
 
-    def sealer(self, data_key: bytes | bytearray, blob_id: str) -> BlobSealer: ...
+    def sealer(self, data_key: bytes | bytearray, blob_id: str) -> BlobSealer:
+        """The streaming sealer of blob ``blob_id``. ``data_key`` is this blob's alone, drawn
+        for it (:class:`~andromede.storage.sealed_blobs.BlobKeys` are spent by one write): the
+        cipher may seal the chunks under it directly, so two blobs under one key would reuse
+        nonces."""
 
     def seal_whole(self, data_key: bytes | bytearray, blob_id: str, plaintext: bytes) -> bytes:
         """The stored bytes of a whole body of at most :attr:`whole_seal_max` bytes: what
-        :meth:`sealer`'s ``update`` then ``finish`` would give, in one call."""
+        :meth:`sealer`'s ``update`` then ``finish`` would give, in one call. As for
+        :meth:`sealer`, ``data_key`` is this blob's alone: never hand one key to two blobs."""
+
+    def key_cipher(self, data_key: bytes | bytearray) -> AESGCM:
+        """The AES-GCM object of a data key, for what storage seals under it itself (headers,
+        SSE-KMS contexts); shared with the chunks of the blob it was drawn for."""
 
     def plan(self, plaintext_size: int, start: int, stop: int) -> CipherRange:
         """What to read for plaintext ``[start, stop)`` (``(0, 0)`` of an empty blob too)."""
@@ -245,9 +260,15 @@ def _headers_aad(bucket: str, key: str) -> bytes:
     return _HEADERS_AAD_PREFIX + bucket.encode() + b"\x00" + key.encode()
 
 
+def _sealed_nonce() -> bytes:
+    return os.urandom(_NONCE_SIZE - 1) + _SEALED_NONCE_TAIL
+
+
 def seal_headers(
-    data_key: bytes | bytearray, wrapped: bytes, bucket: str, key: str, headers: ContentHeaders
+    aead: AESGCM, wrapped: bytes, bucket: str, key: str, headers: ContentHeaders
 ) -> SealedHeaders:
+    """``headers`` sealed under the data key whose AES-GCM object is ``aead`` (its wrapped
+    form ``wrapped`` is stored with them)."""
     plain = _COMPACT_JSON(
         [
             headers.content_type,
@@ -259,16 +280,14 @@ def seal_headers(
             dict(headers.user_metadata),
         ],
     ).encode()
-    nonce = os.urandom(_NONCE_SIZE)
-    sealed = AESGCM(bytes(data_key)).encrypt(nonce, plain, _headers_aad(bucket, key))
+    nonce = _sealed_nonce()
+    sealed = aead.encrypt(nonce, plain, _headers_aad(bucket, key))
     return SealedHeaders(wrapped=wrapped, ciphertext=nonce + sealed)
 
 
-def open_headers(
-    data_key: bytes | bytearray, sealed: SealedHeaders, bucket: str, key: str
-) -> ContentHeaders:
+def open_headers(aead: AESGCM, sealed: SealedHeaders, bucket: str, key: str) -> ContentHeaders:
     try:
-        plain = AESGCM(bytes(data_key)).decrypt(
+        plain = aead.decrypt(
             sealed.ciphertext[:_NONCE_SIZE],
             sealed.ciphertext[_NONCE_SIZE:],
             _headers_aad(bucket, key),
@@ -293,20 +312,19 @@ def _context_aad(bucket: str, key: str) -> bytes:
 
 
 def seal_context(
-    data_key: bytes | bytearray, wrapped: bytes, bucket: str, key: str, context: Mapping[str, str]
+    aead: AESGCM, wrapped: bytes, bucket: str, key: str, context: Mapping[str, str]
 ) -> SealedContext:
-    """``context`` sealed under a tenant data key, for the object ``bucket``/``key`` only."""
-    plain = json.dumps(dict(context), separators=(",", ":")).encode()
-    nonce = os.urandom(_NONCE_SIZE)
-    sealed = AESGCM(bytes(data_key)).encrypt(nonce, plain, _context_aad(bucket, key))
+    """``context`` sealed under a tenant data key (``aead``: its AES-GCM object), for the
+    object ``bucket``/``key`` only."""
+    plain = _COMPACT_JSON(dict(context)).encode()
+    nonce = _sealed_nonce()
+    sealed = aead.encrypt(nonce, plain, _context_aad(bucket, key))
     return SealedContext(wrapped=wrapped, ciphertext=nonce + sealed)
 
 
-def open_context(
-    data_key: bytes | bytearray, sealed: SealedContext, bucket: str, key: str
-) -> dict[str, str]:
+def open_context(aead: AESGCM, sealed: SealedContext, bucket: str, key: str) -> dict[str, str]:
     try:
-        plain = AESGCM(bytes(data_key)).decrypt(
+        plain = aead.decrypt(
             sealed.ciphertext[:_NONCE_SIZE],
             sealed.ciphertext[_NONCE_SIZE:],
             _context_aad(bucket, key),

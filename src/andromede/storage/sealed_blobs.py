@@ -14,7 +14,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from andromede.storage.blobs import BlobStore, BlobWriter
 from andromede.storage.checksums import BodyHasher
@@ -51,6 +51,9 @@ from andromede.storage.model import (
     SegmentKey,
 )
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 __all__ = ["BlobKeys", "SealedBlobs", "forget", "stored_form"]
 
 _THREADED_HASH_MIN = 1024 * 1024
@@ -83,7 +86,7 @@ class SealedBlobs:
         store beside it."""
         cipher = self._cipher
         if not cipher.encrypts:
-            return BlobKeys(bytearray(), b"", bytearray(), None)
+            return BlobKeys(bytearray(), b"", None, bytearray(), None)
         context = encryption.kms_context
         if encryption.kms_key_arn is not None and context:
             # SSE-KMS: the blob's key is bound to the context; a tenant key seals the context
@@ -100,20 +103,22 @@ class SealedBlobs:
             except BaseException:
                 forget(data_key)
                 raise
-            sealed = seal_context(tenant_key, tenant_wrapped, bucket, key, context)
+            tenant_cipher = cipher.key_cipher(tenant_key)
+            sealed = seal_context(tenant_cipher, tenant_wrapped, bucket, key, context)
             segment_key = SegmentKey(
                 wrapped,
                 kms_key_arn=encryption.kms_key_arn,
                 context=sealed,
                 bucket_key=bucket_key,
             )
-            return BlobKeys(tenant_key, tenant_wrapped, data_key, segment_key)
+            return BlobKeys(tenant_key, tenant_wrapped, tenant_cipher, data_key, segment_key)
         data_key, wrapped = await cipher.new_data_key(encryption.key_ring)
         customer = encryption.customer_key
         if customer is None:
             return BlobKeys(
                 data_key,
                 wrapped,
+                cipher.key_cipher(data_key),
                 data_key,
                 SegmentKey(wrapped, kms_key_arn=encryption.kms_key_arn),
             )
@@ -121,6 +126,7 @@ class SealedBlobs:
         return BlobKeys(
             data_key,
             wrapped,
+            cipher.key_cipher(data_key),
             customer_blob_key(data_key, customer),
             SegmentKey(wrapped, check),
         )
@@ -132,7 +138,7 @@ class SealedBlobs:
             remembered = (sealed.wrapped, sealed.ciphertext, bucket, key)
             context = self._opened_contexts.get(remembered)
             if context is None:
-                context = open_context(data_key, sealed, bucket, key)
+                context = open_context(self._cipher.key_cipher(data_key), sealed, bucket, key)
                 if len(self._opened_contexts) >= _OPENED_HEADERS_MEMO_SIZE:
                     self._opened_contexts.clear()
                 self._opened_contexts[remembered] = context
@@ -340,7 +346,9 @@ class SealedBlobs:
         caller keeps them in the metadata row; the id still binds the chunks).
 
         On any failure, cancellation included, the writer is aborted and nothing is left.
+        ``keys`` seal this one blob and are spent by it (a second write with them is refused).
         """
+        keys.spend_on_blob()
         blob_id = uuid.uuid4().hex
         if size <= self._cipher.whole_seal_max:
             return await self._write_whole(
@@ -451,7 +459,7 @@ class SealedBlobs:
             return headers, await self._cipher.check_key_usable(sealed.wrapped)
         data_key = await self._cipher.open_data_key(sealed.wrapped)
         try:
-            headers = open_headers(data_key, sealed, bucket, key)
+            headers = open_headers(self._cipher.key_cipher(data_key), sealed, bucket, key)
         finally:
             forget(data_key)
         self._remember(remembered, headers)
@@ -484,17 +492,28 @@ class SealedBlobs:
 
 @dataclass(slots=True)
 class BlobKeys:
-    """The keys of one blob being written: zeroed (``forget``) once the blob is sealed."""
+    """The keys of one blob being written: zeroed (``forget``) once the blob is sealed.
+
+    Single-use: the blob key seals its blob's chunks directly (format 2, with nonces that
+    count from zero in every blob), so :meth:`SealedBlobs.write` refuses a second blob under
+    the same keys rather than reuse a (key, nonce) pair."""
 
     data_key: bytearray  # the data key that seals the headers (a tenant key)
     data_key_wrapped: bytes  # ... and its wrapped form, stored with the sealed headers
-    blob_key: bytearray  # what the chunks are derived from: the data key, SSE-C's mix, SSE-KMS's
+    data_key_cipher: AESGCM | None  # ... and its AES-GCM object; None only with encryption off
+    blob_key: bytearray  # what seals the chunks: the data key, SSE-C's mix, SSE-KMS's
     segment_key: SegmentKey | None  # what the segment stores; None only with encryption off
+    blob_sealed: bool = False  # spent by a write
 
     def seal(self, bucket: str, key: str, headers: ContentHeaders) -> SealedHeaders | None:
-        if self.segment_key is None:
+        if self.data_key_cipher is None:
             return None
-        return seal_headers(self.data_key, self.data_key_wrapped, bucket, key, headers)
+        return seal_headers(self.data_key_cipher, self.data_key_wrapped, bucket, key, headers)
+
+    def spend_on_blob(self) -> None:
+        if self.blob_sealed:
+            raise RuntimeError("a blob's keys sealed another blob already")
+        self.blob_sealed = True
 
     def forget(self) -> None:
         forget(self.data_key)

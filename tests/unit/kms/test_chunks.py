@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from andromede.kms.chunks import (
+    FORMAT_FRESH_KEY,
+    FORMAT_SALTED,
     HEADER_SIZE,
+    NO_SALT,
     TAG_SIZE,
     ChunkDecryptor,
     ChunkEncryptor,
@@ -19,6 +23,7 @@ from andromede.kms.chunks import (
     decrypt_blob,
     derive_chunk_key,
     encrypt_blob,
+    format_of_salt,
     open_single_chunk,
     plaintext_size,
     plan_range,
@@ -35,9 +40,15 @@ def chunk_at(blob: bytes | bytearray, index: int) -> slice:
     return slice(HEADER_SIZE + index * STRIDE, HEADER_SIZE + (index + 1) * STRIDE)
 
 
-def four_chunk_blob(object_id: str = "object-a", key: bytes = KEY) -> tuple[bytes, bytes]:
+def four_chunk_blob(
+    object_id: str = "object-a", key: bytes = KEY, *, fresh: bool = False
+) -> tuple[bytes, bytes]:
     plaintext = os.urandom(3 * C + 2)
-    return plaintext, bytes(encrypt_blob(key, object_id, plaintext, chunk_size=C))
+    return plaintext, bytes(encrypt_blob(key, object_id, plaintext, chunk_size=C, fresh_key=fresh))
+
+
+# Both formats: 1 derives a salted chunk key, 2 seals under the (fresh) data key itself.
+both_formats = pytest.mark.parametrize("fresh", [False, True], ids=["salted", "fresh-key"])
 
 
 def decrypt_pieces(
@@ -100,11 +111,12 @@ def test_the_default_chunk_size_overhead() -> None:
     chunk_size=st.integers(1, 64),
     pieces=st.lists(st.integers(0, 200), max_size=20),
     kind=st.sampled_from(["bytes", "memoryview", "reused bytearray"]),
+    fresh=st.booleans(),
 )
 def test_any_pieces_round_trip(
-    plaintext: bytes, chunk_size: int, pieces: list[int], kind: str
+    plaintext: bytes, chunk_size: int, pieces: list[int], kind: str, fresh: bool
 ) -> None:
-    encryptor = ChunkEncryptor(KEY, b"id", chunk_size=chunk_size)
+    encryptor = ChunkEncryptor(KEY, b"id", chunk_size=chunk_size, fresh_key=fresh)
     blob = bytearray()
     rest = memoryview(plaintext)
     scratch = bytearray(200)  # like a readinto() buffer: overwritten by the next piece
@@ -131,13 +143,14 @@ def test_any_pieces_round_trip(
     plaintext=st.binary(min_size=1, max_size=300),
     chunk_size=st.integers(1, 40),
     pieces=st.lists(st.integers(1, 70), max_size=10),
+    fresh=st.booleans(),
 )
 def test_any_range_decrypts_to_the_slice(
-    data: st.DataObject, plaintext: bytes, chunk_size: int, pieces: list[int]
+    data: st.DataObject, plaintext: bytes, chunk_size: int, pieces: list[int], fresh: bool
 ) -> None:
     start = data.draw(st.integers(0, len(plaintext) - 1))
     stop = data.draw(st.integers(start + 1, len(plaintext)))
-    blob = bytes(encrypt_blob(KEY, "obj", plaintext, chunk_size=chunk_size))
+    blob = bytes(encrypt_blob(KEY, "obj", plaintext, chunk_size=chunk_size, fresh_key=fresh))
     got = decrypt_pieces(blob, "obj", len(plaintext), start, stop, pieces, chunk_size)
     assert got == plaintext[start:stop]
 
@@ -152,8 +165,9 @@ def test_a_range_reads_only_the_chunks_it_touches() -> None:
     assert plan_range(10 * C, 9 * C, 10 * C, C).last_chunk_is_final
 
 
-def test_the_empty_object_round_trips_and_its_range_is_its_final_chunk() -> None:
-    blob = bytes(encrypt_blob(KEY, "empty", b"", chunk_size=C))
+@both_formats
+def test_the_empty_object_round_trips_and_its_range_is_its_final_chunk(fresh: bool) -> None:
+    blob = bytes(encrypt_blob(KEY, "empty", b"", chunk_size=C, fresh_key=fresh))
     assert len(blob) == HEADER_SIZE + TAG_SIZE
     assert decrypt_blob(KEY, "empty", blob, chunk_size=C) == b""
     plan = plan_range(0, 0, 0, C)
@@ -176,8 +190,9 @@ def test_the_encryptor_holds_at_most_one_chunk() -> None:
         encryptor.update(b"more")
 
 
-def test_the_same_data_key_and_plaintext_give_different_blobs() -> None:
-    # The per-blob salt: reusing a data key (SSE-C) never reuses a (chunk key, nonce) pair.
+def test_the_same_data_key_and_plaintext_give_different_salted_blobs() -> None:
+    # Format 1's per-blob salt: reusing a data key never reuses a (chunk key, nonce) pair. (Format
+    # 2 relies on its caller's fresh key per blob instead: see test_sealed_blobs' spent keys.)
     first = encrypt_blob(KEY, "id", b"same bytes", chunk_size=C)
     second = encrypt_blob(KEY, "id", b"same bytes", chunk_size=C)
     assert first[HEADER_SIZE:] != second[HEADER_SIZE:]
@@ -186,8 +201,9 @@ def test_the_same_data_key_and_plaintext_give_different_blobs() -> None:
 # --- tampering: always IntegrityError, never wrong bytes ------------------------------------
 
 
-def test_every_single_bit_flip_is_detected() -> None:
-    _, blob = four_chunk_blob()
+@both_formats
+def test_every_single_bit_flip_is_detected(fresh: bool) -> None:
+    _, blob = four_chunk_blob(fresh=fresh)
     for position in range(len(blob)):
         for bit in (0, 7):
             tampered = bytearray(blob)
@@ -196,8 +212,9 @@ def test_every_single_bit_flip_is_detected() -> None:
                 decrypt_blob(KEY, "object-a", tampered, chunk_size=C)
 
 
-def test_swapping_two_chunks_is_detected() -> None:
-    _, blob = four_chunk_blob()
+@both_formats
+def test_swapping_two_chunks_is_detected(fresh: bool) -> None:
+    _, blob = four_chunk_blob(fresh=fresh)
     tampered = bytearray(blob)
     tampered[chunk_at(blob, 0)], tampered[chunk_at(blob, 1)] = (
         blob[chunk_at(blob, 1)],
@@ -209,7 +226,7 @@ def test_swapping_two_chunks_is_detected() -> None:
 
 @pytest.mark.parametrize("other_id", ["object-b", "object-a"])
 def test_a_chunk_from_another_blob_under_the_same_data_key_is_detected(other_id: str) -> None:
-    # Same data key (worst case: SSE-C), same or other object id (an overwrite of one key).
+    # Same data key (only format 1 may reuse one), same or other object id (an overwrite).
     _, blob = four_chunk_blob("object-a")
     _, other = four_chunk_blob(other_id)
     for index in range(3):
@@ -219,36 +236,41 @@ def test_a_chunk_from_another_blob_under_the_same_data_key_is_detected(other_id:
             decrypt_blob(KEY, "object-a", tampered, chunk_size=C)
 
 
-def test_a_blob_presented_under_another_object_id_is_detected() -> None:
-    _, blob = four_chunk_blob("object-a")
+@both_formats
+def test_a_blob_presented_under_another_object_id_is_detected(fresh: bool) -> None:
+    _, blob = four_chunk_blob("object-a", fresh=fresh)
     with pytest.raises(IntegrityError):
         decrypt_blob(KEY, "object-b", blob, chunk_size=C)
 
 
-def test_the_wrong_data_key_is_detected() -> None:
-    _, blob = four_chunk_blob()
+@both_formats
+def test_the_wrong_data_key_is_detected(fresh: bool) -> None:
+    _, blob = four_chunk_blob(fresh=fresh)
     with pytest.raises(IntegrityError):
         decrypt_blob(bytes(32), "object-a", blob, chunk_size=C)
 
 
-def test_dropping_a_middle_chunk_is_detected() -> None:
-    _, blob = four_chunk_blob()
+@both_formats
+def test_dropping_a_middle_chunk_is_detected(fresh: bool) -> None:
+    _, blob = four_chunk_blob(fresh=fresh)
     tampered = blob[: chunk_at(blob, 1).start] + blob[chunk_at(blob, 1).stop :]
     with pytest.raises(IntegrityError):
         decrypt_blob(KEY, "object-a", tampered, chunk_size=C)
 
 
-def test_dropping_the_final_chunk_is_detected() -> None:
+@both_formats
+def test_dropping_the_final_chunk_is_detected(fresh: bool) -> None:
     plaintext = os.urandom(3 * C)  # three full chunks: dropping one leaves a plausible size
-    blob = bytes(encrypt_blob(KEY, "object-a", plaintext, chunk_size=C))
+    blob = bytes(encrypt_blob(KEY, "object-a", plaintext, chunk_size=C, fresh_key=fresh))
     tampered = blob[: chunk_at(blob, 2).start]
     assert plaintext_size(len(tampered), C) == 2 * C
     with pytest.raises(IntegrityError, match="chunk 1"):
         decrypt_blob(KEY, "object-a", tampered, chunk_size=C)
 
 
-def test_every_truncation_is_detected() -> None:
-    plaintext, blob = four_chunk_blob()
+@both_formats
+def test_every_truncation_is_detected(fresh: bool) -> None:
+    plaintext, blob = four_chunk_blob(fresh=fresh)
     size = len(plaintext)
     for cut in range(len(blob)):
         with pytest.raises(IntegrityError):
@@ -259,18 +281,20 @@ def test_every_truncation_is_detected() -> None:
                 decrypt_pieces(blob[:cut], "object-a", size, 0, size, [])
 
 
-def test_truncating_an_empty_object_to_its_header_is_detected() -> None:
-    blob = bytes(encrypt_blob(KEY, "empty", b"", chunk_size=C))
+@both_formats
+def test_truncating_an_empty_object_to_its_header_is_detected(fresh: bool) -> None:
+    blob = bytes(encrypt_blob(KEY, "empty", b"", chunk_size=C, fresh_key=fresh))
     decryptor = ChunkDecryptor(KEY, "empty", blob[:HEADER_SIZE], plan_range(0, 0, 0, C))
     assert decryptor.update(b"") == b""
     with pytest.raises(IntegrityError, match="truncated"):
         decryptor.finish()
 
 
+@both_formats
 @pytest.mark.parametrize("garbage_size", [1, TAG_SIZE, STRIDE])
-def test_appended_garbage_is_detected(garbage_size: int) -> None:
+def test_appended_garbage_is_detected(garbage_size: int, fresh: bool) -> None:
     garbage = os.urandom(garbage_size)
-    plaintext, blob = four_chunk_blob()
+    plaintext, blob = four_chunk_blob(fresh=fresh)
     with pytest.raises(IntegrityError):
         decrypt_blob(KEY, "object-a", blob + garbage, chunk_size=C)
     plan = plan_range(len(plaintext), 0, len(plaintext), C)
@@ -279,32 +303,63 @@ def test_appended_garbage_is_detected(garbage_size: int) -> None:
         decryptor.update((blob + garbage)[plan.ciphertext_start :])
 
 
-def test_a_changed_version_byte_is_refused() -> None:
-    _, blob = four_chunk_blob()
-    for version in (0, 2, 255):
+@both_formats
+def test_an_unknown_version_byte_is_refused(fresh: bool) -> None:
+    _, blob = four_chunk_blob(fresh=fresh)
+    for version in (0, 3, 255):
         with pytest.raises(UnsupportedFormatVersion):
             decrypt_blob(KEY, "object-a", bytes([version]) + blob[1:], chunk_size=C)
 
 
-def test_a_wrong_plaintext_size_from_the_metadata_is_detected() -> None:
-    plaintext, blob = four_chunk_blob()
+def test_a_blob_relabelled_as_the_other_format_is_detected() -> None:
+    # Salted, relabelled as fresh-key: the salt is where format 2 has zeros.
+    _, salted = four_chunk_blob()
+    with pytest.raises(IntegrityError, match="salt"):
+        decrypt_blob(KEY, "object-a", bytes([FORMAT_FRESH_KEY]) + salted[1:], chunk_size=C)
+    # ... and with the salt zeroed as well: the chunk key (and the AAD) differ.
+    relabelled = bytes([FORMAT_FRESH_KEY]) + salted[1:5] + bytes(32) + salted[HEADER_SIZE:]
+    with pytest.raises(IntegrityError, match="chunk 0"):
+        decrypt_blob(KEY, "object-a", relabelled, chunk_size=C)
+    # Fresh-key, relabelled as salted (its zero salt then names an HKDF-derived key).
+    _, fresh = four_chunk_blob(fresh=True)
+    with pytest.raises(IntegrityError, match="chunk 0"):
+        decrypt_blob(KEY, "object-a", bytes([FORMAT_SALTED]) + fresh[1:], chunk_size=C)
+
+
+def test_a_fresh_key_blob_is_sealed_under_the_data_key_itself() -> None:
+    # Format 2 is what it says: an independent AES-GCM decryption with the data key and the
+    # documented nonce and AAD opens it (and its header's salt field is zero).
+    plaintext = b"sealed under the key itself"
+    blob = bytes(encrypt_blob(KEY, "obj", plaintext, chunk_size=64, fresh_key=True))
+    assert blob[:HEADER_SIZE] == bytes([2]) + (64).to_bytes(4, "big") + bytes(32)
+    assert blob_salt(blob[:HEADER_SIZE], 64) == NO_SALT
+    nonce = (0).to_bytes(8, "big") + b"\x01" + bytes(3)
+    aad = bytes([2]) + (64).to_bytes(4, "big") + (3).to_bytes(4, "big") + b"obj" + nonce[:9]
+    assert AESGCM(KEY).decrypt(nonce, blob[HEADER_SIZE:], aad) == plaintext
+
+
+@both_formats
+def test_a_wrong_plaintext_size_from_the_metadata_is_detected(fresh: bool) -> None:
+    plaintext, blob = four_chunk_blob(fresh=fresh)
     for claimed in (len(plaintext) - 1, len(plaintext) + 1, 3 * C):
         with pytest.raises(IntegrityError):
             decrypt_pieces(blob, "object-a", claimed, 0, claimed, [])
 
 
-def test_a_range_fed_another_chunk_is_detected() -> None:
-    plaintext, blob = four_chunk_blob()
+@both_formats
+def test_a_range_fed_another_chunk_is_detected(fresh: bool) -> None:
+    plaintext, blob = four_chunk_blob(fresh=fresh)
     plan = plan_range(len(plaintext), C, C + 4, C)
     decryptor = ChunkDecryptor(KEY, "object-a", blob[:HEADER_SIZE], plan)
     with pytest.raises(IntegrityError, match="chunk 1"):
         decryptor.update(blob[chunk_at(blob, 2)])
 
 
-def test_a_range_that_ends_at_the_object_end_must_end_with_the_final_chunk() -> None:
+@both_formats
+def test_a_range_that_ends_at_the_object_end_must_end_with_the_final_chunk(fresh: bool) -> None:
     # Chunk 2 (full, not final) offered as if it were the object's last chunk.
     plaintext = os.urandom(3 * C)
-    blob = bytes(encrypt_blob(KEY, "object-a", plaintext, chunk_size=C))
+    blob = bytes(encrypt_blob(KEY, "object-a", plaintext, chunk_size=C, fresh_key=fresh))
     plan = plan_range(2 * C, C, 2 * C, C)
     assert plan.last_chunk_is_final
     decryptor = ChunkDecryptor(KEY, "object-a", blob[:HEADER_SIZE], plan)
@@ -316,11 +371,12 @@ def test_a_range_that_ends_at_the_object_end_must_end_with_the_final_chunk() -> 
     data=st.data(),
     plaintext=st.binary(max_size=120),
     chunk_size=st.integers(1, 40),
+    fresh=st.booleans(),
 )
 def test_a_range_in_one_chunk_opens_in_one_call_as_through_a_decryptor(
-    data: st.DataObject, plaintext: bytes, chunk_size: int
+    data: st.DataObject, plaintext: bytes, chunk_size: int, fresh: bool
 ) -> None:
-    blob = bytes(encrypt_blob(KEY, "obj", plaintext, chunk_size=chunk_size))
+    blob = bytes(encrypt_blob(KEY, "obj", plaintext, chunk_size=chunk_size, fresh_key=fresh))
     if plaintext:
         start = data.draw(st.integers(0, len(plaintext) - 1))
         last = start // chunk_size  # a stop in the same chunk
@@ -330,34 +386,44 @@ def test_a_range_in_one_chunk_opens_in_one_call_as_through_a_decryptor(
     plan = plan_range(len(plaintext), start, stop, chunk_size)
     salt = blob_salt(blob[:HEADER_SIZE], chunk_size)
     stored = memoryview(blob)[plan.ciphertext_start : plan.ciphertext_end]
-    got = open_single_chunk(derive_chunk_key(KEY, salt), "obj", plan, stored)
+    got = open_single_chunk(derive_chunk_key(KEY, salt), "obj", plan, stored, format_of_salt(salt))
     assert got == plaintext[start:stop]
     decryptor = ChunkDecryptor(KEY, "obj", blob[:HEADER_SIZE], plan)
     assert decryptor.update(stored) == got
 
 
-def test_a_single_chunk_opened_in_one_call_is_verified_as_any_other() -> None:
-    plaintext, blob = four_chunk_blob()
-    aead = derive_chunk_key(KEY, blob_salt(blob[:HEADER_SIZE], C))
+@both_formats
+def test_a_single_chunk_opened_in_one_call_is_verified_as_any_other(fresh: bool) -> None:
+    plaintext, blob = four_chunk_blob(fresh=fresh)
+    aead = derive_chunk_key(KEY, salt := blob_salt(blob[:HEADER_SIZE], C))
+    version = format_of_salt(salt)
+    assert version == (FORMAT_FRESH_KEY if fresh else FORMAT_SALTED)
     first = plan_range(len(plaintext), 0, C, C)
-    assert open_single_chunk(aead, "object-a", first, blob[chunk_at(blob, 0)]) == plaintext[:C]
+    assert (
+        open_single_chunk(aead, "object-a", first, blob[chunk_at(blob, 0)], version)
+        == plaintext[:C]
+    )
     tampered = bytearray(blob[chunk_at(blob, 0)])
     tampered[3] ^= 1
     with pytest.raises(IntegrityError):
-        open_single_chunk(aead, "object-a", first, tampered)
+        open_single_chunk(aead, "object-a", first, tampered, version)
     with pytest.raises(IntegrityError):  # another blob's id
-        open_single_chunk(aead, "object-b", first, blob[chunk_at(blob, 0)])
+        open_single_chunk(aead, "object-b", first, blob[chunk_at(blob, 0)], version)
     with pytest.raises(IntegrityError):  # another position's chunk
-        open_single_chunk(aead, "object-a", first, blob[chunk_at(blob, 1)])
+        open_single_chunk(aead, "object-a", first, blob[chunk_at(blob, 1)], version)
     with pytest.raises(IntegrityError):  # truncated, or more than the chunk
-        open_single_chunk(aead, "object-a", first, blob[chunk_at(blob, 0)][:-1])
+        open_single_chunk(aead, "object-a", first, blob[chunk_at(blob, 0)][:-1], version)
     with pytest.raises(IntegrityError):
-        open_single_chunk(aead, "object-a", first, blob[HEADER_SIZE : HEADER_SIZE + STRIDE + 1])
+        open_single_chunk(
+            aead, "object-a", first, blob[HEADER_SIZE : HEADER_SIZE + STRIDE + 1], version
+        )
     # A full chunk offered as the object's final one (the metadata's size cut short).
     with pytest.raises(IntegrityError):
-        open_single_chunk(aead, "object-a", plan_range(C, 0, C, C), blob[chunk_at(blob, 0)])
+        open_single_chunk(
+            aead, "object-a", plan_range(C, 0, C, C), blob[chunk_at(blob, 0)], version
+        )
     with pytest.raises(ValueError, match="more than one chunk"):
-        open_single_chunk(aead, "object-a", plan_range(len(plaintext), 0, C + 1, C), blob)
+        open_single_chunk(aead, "object-a", plan_range(len(plaintext), 0, C + 1, C), blob, version)
 
 
 # Written by the code before chunk keys could be cached (commit 4c4da16): the format must not
@@ -377,9 +443,9 @@ def test_a_blob_written_by_an_earlier_release_still_decrypts() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(plaintext=st.binary(max_size=40), chunk_size=st.integers(1, 40))
+@given(plaintext=st.binary(max_size=40), chunk_size=st.integers(1, 40), fresh=st.booleans())
 def test_a_one_chunk_blob_sealed_in_one_call_is_the_encryptors_byte_for_byte(
-    plaintext: bytes, chunk_size: int
+    plaintext: bytes, chunk_size: int, fresh: bool
 ) -> None:
     if len(plaintext) > chunk_size:
         with pytest.raises(ValueError, match="longer than one chunk"):
@@ -391,20 +457,28 @@ def test_a_one_chunk_blob_sealed_in_one_call_is_the_encryptors_byte_for_byte(
         salts.append(salt)
         return derive_chunk_key(KEY, salt)
 
-    encryptor = ChunkEncryptor(KEY, "obj", chunk_size=chunk_size, chunk_key=recording)  # type: ignore[arg-type]
+    encryptor = ChunkEncryptor(
+        KEY,
+        "obj",
+        chunk_size=chunk_size,
+        chunk_key=recording,  # type: ignore[arg-type]
+        fresh_key=fresh,
+    )
     streamed = bytes(encryptor.update(plaintext) + encryptor.finish())
     (salt,) = salts
+    assert (salt == NO_SALT) == fresh
     whole = seal_single_chunk(derive_chunk_key(KEY, salt), salt, "obj", plaintext, chunk_size)
     assert whole == streamed
     assert decrypt_blob(KEY, "obj", whole, chunk_size=chunk_size) == plaintext
 
 
-def test_a_blob_sealed_in_one_call_is_bound_like_any_other() -> None:
-    salt = os.urandom(32)
+@pytest.mark.parametrize("salt", [os.urandom(32), NO_SALT], ids=["salted", "fresh-key"])
+def test_a_blob_sealed_in_one_call_is_bound_like_any_other(salt: bytes) -> None:
     blob = seal_single_chunk(derive_chunk_key(KEY, salt), salt, "object-a", b"hello", C)
+    assert decrypt_blob(KEY, "object-a", blob, chunk_size=C) == b"hello"
     with pytest.raises(IntegrityError):
         decrypt_blob(KEY, "object-b", blob, chunk_size=C)
     with pytest.raises(IntegrityError):  # the final flag is bound: not a chunk followed by more
         decrypt_blob(KEY, "object-a", blob + blob[HEADER_SIZE:], chunk_size=C)
     with pytest.raises(ValueError, match="32 bytes"):
-        seal_single_chunk(derive_chunk_key(KEY, salt), salt[:16], "object-a", b"hello", C)
+        seal_single_chunk(derive_chunk_key(KEY, salt), os.urandom(16), "object-a", b"hello", C)

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from andromede.kms import service as service_module
-from andromede.kms.chunks import ChunkDecryptor, blob_salt, derive_chunk_key
+from andromede.kms.chunks import ChunkDecryptor, blob_salt, derive_chunk_key, format_of_salt
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.model import TenantKeyRing, WrappedDataKey, context_digest
 from andromede.kms.service import (
@@ -257,23 +257,27 @@ class CheckCountingProvider(LocalKeyFileProvider):
         super().check_usable(tenant_id)
 
 
-def _one_blob(keys: KeyService, size: int) -> tuple[bytes, bytes, bytes]:
-    """A blob's wrapped key, its stored bytes and its salt."""
+def _one_blob(keys: KeyService, size: int, *, fresh: bool = True) -> tuple[bytes, bytes, bytes]:
+    """A blob's wrapped key, its stored bytes and its salt (``NO_SALT`` in format 2)."""
     data_key, wrapped = keys.new_data_key("tenant-a")
-    encryptor = keys.object_encryptor(data_key, "blob")
+    encryptor = keys.object_encryptor(data_key, "blob", fresh_key=fresh)
     blob = bytes(encryptor.update(os.urandom(size)) + encryptor.finish())
     return wrapped, blob, blob_salt(blob[: keys.header_size], keys.chunk_size)
 
 
-def test_a_blob_chunk_key_is_the_blob_s_and_checked_on_every_hit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fresh", [True, False], ids=["fresh-key", "salted"])
+def test_a_blob_chunk_key_is_the_blob_s_and_checked_on_every_hit(
+    tmp_path: Path, fresh: bool
+) -> None:
     provider = CheckCountingProvider(tmp_path / "keys")
     keys = KeyService(provider, cache_ttl_seconds=300, chunk_size=64)
     keys.create_tenant_key("tenant-a")
-    wrapped, blob, salt = _one_blob(keys, 100)
+    wrapped, blob, salt = _one_blob(keys, 100, fresh=fresh)
+    version = format_of_salt(salt)
     plan = keys.plan_range(100, 0, 100)
     for _ in range(2):
         aead = keys.blob_chunk_key("tenant-a", wrapped, b"", salt)
-        decryptor = ChunkDecryptor.with_chunk_key(aead, "blob", plan)
+        decryptor = ChunkDecryptor.with_chunk_key(aead, "blob", plan, version)
         decryptor.update(blob[plan.ciphertext_start : plan.ciphertext_end])
         decryptor.finish()
     assert provider.checks == 2
@@ -281,7 +285,7 @@ def test_a_blob_chunk_key_is_the_blob_s_and_checked_on_every_hit(tmp_path: Path)
     keys.blob_chunk_key("tenant-a", wrapped, b"", salt, ring_checked=True)
     assert provider.checks == 2
     with pytest.raises(IntegrityError):  # another blob's id: its chunks do not open
-        ChunkDecryptor.with_chunk_key(aead, "other", plan).update(
+        ChunkDecryptor.with_chunk_key(aead, "other", plan, version).update(
             blob[plan.ciphertext_start : plan.ciphertext_end]
         )
 
@@ -316,8 +320,9 @@ def test_a_blob_chunk_key_needs_the_context_its_data_key_is_bound_to(keys: KeySe
     assert keys.blob_chunk_key("tenant-a", wrapped, bound, salt)  # unwrapped, then cached
 
 
+@pytest.mark.parametrize("fresh", [True, False], ids=["fresh-key", "salted"])
 def test_a_blob_s_first_read_takes_the_chunk_key_its_write_derived(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh: bool
 ) -> None:
     # A GET right after the PUT (what benchmarks and many clients do) must not derive the
     # blob's chunk key again: its write left it in the chunk-key cache.
@@ -330,11 +335,11 @@ def test_a_blob_s_first_read_takes_the_chunk_key_its_write_derived(
     monkeypatch.setattr(service_module, "derive_chunk_key", counting)
     keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"), cache_ttl_seconds=300, chunk_size=64)
     keys.create_tenant_key("tenant-a")
-    wrapped, blob, salt = _one_blob(keys, 100)
+    wrapped, blob, salt = _one_blob(keys, 100, fresh=fresh)
     assert derived == [salt]
     plan = keys.plan_range(100, 0, 100)
     aead = keys.blob_chunk_key("tenant-a", wrapped, b"", salt)
-    decryptor = ChunkDecryptor.with_chunk_key(aead, "blob", plan)
+    decryptor = ChunkDecryptor.with_chunk_key(aead, "blob", plan, format_of_salt(salt))
     assert len(decryptor.update(blob[plan.ciphertext_start : plan.ciphertext_end])) == 100
     assert derived == [salt]
     # Destruction still reaches it: the ring's data keys go, and with them the way to it.

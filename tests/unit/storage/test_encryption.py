@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from andromede.kms.chunks import FORMAT_FRESH_KEY, FORMAT_SALTED, HEADER_SIZE
 from andromede.kms.errors import ProviderError
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.model import WrappedDataKey
@@ -131,6 +133,74 @@ async def test_blobs_hold_ciphertext_and_records_the_plaintext_view(world: World
     stored_row = await world.stack.store.get_object("bkt", "k")
     assert stored_row is not None and stored_row.headers.user_metadata == {}  # sealed
     assert await read(world.svc, head, 0, len(data) - 1) == data
+
+
+async def _stored(world: World, record: ObjectRecord) -> bytes:
+    segment = record.segments[0]
+    return (
+        segment.inline if segment.inline is not None else await _whole(world.stack, segment.blob_id)
+    )
+
+
+@pytest.mark.parametrize("size", [0, 100, CHUNK, 3 * CHUNK + 5])
+@pytest.mark.parametrize("sse_c", [False, True])
+async def test_every_blob_is_sealed_under_its_own_fresh_key(
+    world: World, size: int, sse_c: bool
+) -> None:
+    # Format 2: the chunks under the blob's data key itself, its header's salt field zero.
+    customer = customer_key() if sse_c else None
+    data = os.urandom(size)
+    record = await put(world.svc, "k", data, customer)
+    stored_row = await world.stack.store.get_object("bkt", "k")
+    assert stored_row is not None
+    stored = await _stored(world, stored_row)
+    assert stored[0] == FORMAT_FRESH_KEY and stored[5:HEADER_SIZE] == bytes(32)
+    if size:
+        kw = {"customer_key": customer} if customer else {}
+        assert await read(world.svc, record, 0, size - 1, **kw) == data
+
+
+async def test_a_blob_keys_seal_one_blob_only(world: World) -> None:
+    # A second blob under the same keys would reuse (key, nonce) pairs: refused, not written.
+    keys = await world.svc._sealed.new_keys(ObjectEncryption("t1"), "bkt", "k")
+    await world.svc._sealed.write(body(b"one"), 3, None, BodyIntegrity(), keys, inline_max=100)
+    with pytest.raises(RuntimeError, match="another blob"):
+        await world.svc._sealed.write(body(b"two"), 3, None, BodyIntegrity(), keys)
+
+
+async def test_sealed_headers_nonces_never_take_a_chunk_nonce(world: World) -> None:
+    # Under SSE-S3 the headers share the blob's key; chunk nonces end in three zero bytes.
+    for index in range(20):
+        await put(world.svc, f"k{index}", b"x", metadata={"m": str(index)})
+        row = await world.stack.store.get_object("bkt", f"k{index}")
+        assert row is not None and row.sealed_headers is not None
+        assert row.sealed_headers.ciphertext[11] != 0
+
+
+@pytest.mark.parametrize("size", [10, 2 * CHUNK + 1])
+async def test_salted_blobs_of_earlier_releases_still_read(
+    world: World, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    # Written as the releases before format 2 wrote every blob (a salted chunk key per blob).
+    keys = world.keys
+    monkeypatch.setattr(
+        KmsObjectCipher, "sealer", lambda self, key, blob: keys.object_encryptor(key, blob)
+    )
+    monkeypatch.setattr(
+        KmsObjectCipher,
+        "seal_whole",
+        lambda self, key, blob, plain: keys.seal_whole_blob(key, blob, plain),
+    )
+    data = os.urandom(size)
+    await put(world.svc, "old", data)
+    monkeypatch.undo()
+    stored_row = await world.stack.store.get_object("bkt", "old")
+    assert stored_row is not None and (await _stored(world, stored_row))[0] == FORMAT_SALTED
+    keys._cache.clear()  # read back as a fresh process would
+    keys._chunk_keys.clear()
+    record = await world.svc.head_object("bkt", "old")
+    assert await read(world.svc, record, 0, size - 1) == data
+    assert await read(world.svc, record, 3, 7) == data[3:8]
 
 
 @pytest.mark.parametrize(
@@ -353,9 +423,9 @@ async def test_headers_this_process_sealed_are_not_opened_again(
     # would give them (not the caller's mapping, which it may change afterwards).
     opened: list[str] = []
 
-    def counting(data_key: bytes, sealed: SealedHeaders, bucket: str, key: str) -> ContentHeaders:
+    def counting(aead: AESGCM, sealed: SealedHeaders, bucket: str, key: str) -> ContentHeaders:
         opened.append(key)
-        return open_headers(data_key, sealed, bucket, key)
+        return open_headers(aead, sealed, bucket, key)
 
     monkeypatch.setattr(sealed_blobs, "open_headers", counting)
     metadata = {"colour": "blue"}
@@ -411,9 +481,9 @@ async def test_remembered_headers_make_room_by_dropping_the_oldest(
     monkeypatch.setattr(sealed_blobs, "_OPENED_HEADERS_MEMO_SIZE", 2)
     opened: list[str] = []
 
-    def counting(data_key: bytes, sealed: SealedHeaders, bucket: str, key: str) -> ContentHeaders:
+    def counting(aead: AESGCM, sealed: SealedHeaders, bucket: str, key: str) -> ContentHeaders:
         opened.append(key)
-        return open_headers(data_key, sealed, bucket, key)
+        return open_headers(aead, sealed, bucket, key)
 
     monkeypatch.setattr(sealed_blobs, "open_headers", counting)
     for key in ("a", "b", "c"):
