@@ -259,6 +259,19 @@ class KmsObjectCipher:
         tenant_id = self._owner(wrapped)
         return await self._call(lambda: keys.unwrap_data_key(tenant_id, wrapped, bound))
 
+    async def data_key_cipher(self, wrapped: bytes) -> tuple[AESGCM, RingCheck]:
+        tenant_id = self._tenant_of.get(wrapped) or self._owner(wrapped)
+        keys = self._keys
+        if self._inline:  # every GET of headers not remembered: no closure, no coroutine
+            try:
+                aead = keys.data_key_cipher(tenant_id, wrapped)
+            except KmsError as exc:
+                _raise_storage_error(exc)
+        else:
+            aead = await self._call(lambda: keys.data_key_cipher(tenant_id, wrapped))
+        # The ring was found usable for this use: that check may stand for the next one.
+        return aead, RingCheck(tenant_id)
+
     async def check_key_usable(self, wrapped: bytes) -> RingCheck:
         tenant_id = self._tenant_of.get(wrapped) or self._owner(wrapped)
         if self._inline:  # the hot path of every HEAD and GET: no closure, no coroutine
@@ -444,6 +457,9 @@ class PlaintextBenchCipher:
         raise ObjectCorrupted("an encrypted object cannot be read with encryption switched off")
 
     async def check_key_usable(self, wrapped: bytes) -> KeyCheck:
+        raise ObjectCorrupted("an encrypted object cannot be read with encryption switched off")
+
+    async def data_key_cipher(self, wrapped: bytes) -> tuple[AESGCM, KeyCheck]:
         raise ObjectCorrupted("an encrypted object cannot be read with encryption switched off")
 
     async def blob_opener(

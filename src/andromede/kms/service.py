@@ -285,6 +285,12 @@ class KeyService:
         finally:
             plaintext[:] = bytes(len(plaintext))
 
+    def data_key_cipher(self, tenant_id: str, wrapped: bytes) -> AESGCM:
+        """The AES-GCM object of the data key inside ``wrapped`` (bound to no context), the key
+        staying in the cache: for what is sealed under the data key itself (an object's
+        headers, a format-2 blob's chunks, which share it). Checked as :meth:`blob_chunk_key`."""
+        return self.blob_chunk_key(tenant_id, wrapped, b"", NO_SALT)
+
     # --- bucket keys -------------------------------------------------------------------------
 
     def new_bucket_data_key(

@@ -144,6 +144,13 @@ class ObjectCipher(Protocol):
         """The data key inside ``wrapped``, with the context it was bound to; under
         ``bucket_key`` if it has one (EncryptionKeyUnavailable, ObjectCorrupted)."""
 
+    async def data_key_cipher(self, wrapped: bytes) -> tuple[AESGCM, KeyCheck]:
+        """The AES-GCM object of the data key inside ``wrapped`` (bound to no context: a
+        tenant data key that sealed headers or an SSE-KMS context), the key staying with the
+        cipher; and the check of its key made for this use, which may stand for the next use
+        of the same request, as :meth:`check_key_usable`'s (EncryptionKeyUnavailable,
+        ObjectCorrupted)."""
+
     async def check_key_usable(self, wrapped: bytes) -> KeyCheck:
         """Refuse (EncryptionKeyUnavailable) if the key that wrapped ``wrapped`` was destroyed,
         without opening it: for what was opened with that key before and remembered. The

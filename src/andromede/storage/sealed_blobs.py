@@ -133,18 +133,15 @@ class SealedBlobs:
 
     async def open_context(self, sealed: SealedContext, bucket: str, key: str) -> dict[str, str]:
         """An SSE-KMS object's encryption context (remembered as headers are)."""
-        data_key = await self._cipher.open_data_key(sealed.wrapped)
-        try:
-            remembered = (sealed.wrapped, sealed.ciphertext, bucket, key)
-            context = self._opened_contexts.get(remembered)
-            if context is None:
-                context = open_context(self._cipher.key_cipher(data_key), sealed, bucket, key)
-                if len(self._opened_contexts) >= _OPENED_HEADERS_MEMO_SIZE:
-                    self._opened_contexts.clear()
-                self._opened_contexts[remembered] = context
-            return dict(context)
-        finally:
-            forget(data_key)
+        aead, _ = await self._cipher.data_key_cipher(sealed.wrapped)
+        remembered = (sealed.wrapped, sealed.ciphertext, bucket, key)
+        context = self._opened_contexts.get(remembered)
+        if context is None:
+            context = open_context(aead, sealed, bucket, key)
+            if len(self._opened_contexts) >= _OPENED_HEADERS_MEMO_SIZE:
+                self._opened_contexts.clear()
+            self._opened_contexts[remembered] = context
+        return dict(context)
 
     async def check_customer(
         self, wrapped: bytes, check: bytes | None, customer: CustomerKey | None
@@ -448,8 +445,8 @@ class SealedBlobs:
         self, sealed: SealedHeaders, bucket: str, key: str
     ) -> tuple[ContentHeaders, KeyCheck | None]:
         """The headers of one object; opened ones are remembered (see ``_opened_headers``).
-        With remembered ones, the check of their key, which the body's read of the same
-        request may spend (``read_segment``'s ``checked``)."""
+        With them, the check of their key made for this request, which the body's read may
+        spend (``read_segment``'s ``checked``)."""
         remembered = (sealed.wrapped, sealed.ciphertext, bucket, key)
         headers = self._opened_headers.get(remembered)
         if headers is not None:
@@ -457,13 +454,12 @@ class SealedBlobs:
             # is where a destroyed tenant key is refused, so the memo never outlives it. The
             # check is what a cached data key's use would run, without copying and zeroing it.
             return headers, await self._cipher.check_key_usable(sealed.wrapped)
-        data_key = await self._cipher.open_data_key(sealed.wrapped)
-        try:
-            headers = open_headers(self._cipher.key_cipher(data_key), sealed, bucket, key)
-        finally:
-            forget(data_key)
+        # The data key's AES-GCM object from the key cache (the chunks of a format-2 blob
+        # share it), checked for this use: that check may stand for the body's read.
+        aead, checked = await self._cipher.data_key_cipher(sealed.wrapped)
+        headers = open_headers(aead, sealed, bucket, key)
         self._remember(remembered, headers)
-        return headers, None
+        return headers, checked
 
     def remember_headers(
         self, sealed: SealedHeaders, bucket: str, key: str, headers: ContentHeaders
