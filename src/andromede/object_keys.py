@@ -36,7 +36,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
@@ -89,9 +91,6 @@ __all__ = [
     "key_service",
     "object_cipher",
 ]
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +216,7 @@ class KmsObjectCipher:
 
     async def new_data_key(
         self, tenant_id: str, context: Mapping[str, str] | None = None
-    ) -> tuple[bytearray, bytes]:
+    ) -> tuple[bytearray, bytes, AESGCM]:
         keys = self._keys
         if tenant_id not in self._tenants_with_keys:
             await self._call(lambda: keys.ensure_tenant_key(tenant_id))
@@ -231,7 +230,7 @@ class KmsObjectCipher:
         else:
             new = await self._call(lambda: keys.new_data_key(tenant_id, bound))
         self._remember_tenant(new.wrapped, tenant_id)
-        return new.plaintext, new.wrapped
+        return new
 
     async def new_bucket_data_key(
         self, key_ring: str, context: Mapping[str, str]
@@ -376,14 +375,18 @@ class KmsObjectCipher:
 
     # Storage hands every blob a data key of its own (one BlobKeys per blob, spent by the
     # write): the blob is sealed under that key itself, format 2.
-    def sealer(self, data_key: bytes | bytearray, blob_id: str) -> BlobSealer:
-        return self._keys.object_encryptor(data_key, blob_id, fresh_key=True)
+    def sealer(self, blob_key: AESGCM | None, blob_id: str) -> BlobSealer:
+        if blob_key is None:
+            raise ValueError("an encrypted blob needs its key")
+        return self._keys.fresh_blob_encryptor(blob_key, blob_id)
 
-    def seal_whole(self, data_key: bytes | bytearray, blob_id: str, plaintext: bytes) -> bytes:
-        return self._keys.seal_whole_blob(data_key, blob_id, plaintext, fresh_key=True)
+    def seal_whole(self, blob_key: AESGCM | None, blob_id: str, plaintext: bytes) -> bytes:
+        if blob_key is None:
+            raise ValueError("an encrypted blob needs its key")
+        return self._keys.seal_fresh_blob(blob_key, blob_id, plaintext)
 
     def key_cipher(self, data_key: bytes | bytearray) -> AESGCM:
-        return self._keys.chunk_key_of(data_key)
+        return AESGCM(bytes(data_key))
 
     def plan(self, plaintext_size: int, start: int, stop: int) -> CipherRange:
         return _planned_range(plaintext_size, start, stop, self._chunk_size)
@@ -439,7 +442,7 @@ class PlaintextBenchCipher:
 
     async def new_data_key(
         self, tenant_id: str, context: Mapping[str, str] | None = None
-    ) -> tuple[bytearray, bytes]:
+    ) -> tuple[bytearray, bytes, AESGCM]:
         raise RuntimeError("the benchmark cipher has no keys")
 
     async def new_bucket_data_key(
@@ -489,10 +492,10 @@ class PlaintextBenchCipher:
     def stored_size(self, plaintext_size: int) -> int:
         return plaintext_size
 
-    def sealer(self, data_key: bytes | bytearray, blob_id: str) -> BlobSealer:
+    def sealer(self, blob_key: AESGCM | None, blob_id: str) -> BlobSealer:
         return _PlainSealer()
 
-    def seal_whole(self, data_key: bytes | bytearray, blob_id: str, plaintext: bytes) -> bytes:
+    def seal_whole(self, blob_key: AESGCM | None, blob_id: str, plaintext: bytes) -> bytes:
         return plaintext
 
     def plan(self, plaintext_size: int, start: int, stop: int) -> CipherRange:

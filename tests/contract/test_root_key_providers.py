@@ -227,7 +227,7 @@ def test_crypto_shredding_survives_restoring_a_database_backup(
 ) -> None:
     service = KeyService(open_provider(), cache_ttl_seconds=300, cache_max_entries=100)
     service.create_tenant_key("tenant-a")
-    data_key, wrapped = service.new_data_key("tenant-a")
+    data_key, wrapped, _ = service.new_data_key("tenant-a")
     plaintext = os.urandom(5000)
     encryptor = service.object_encryptor(data_key, "blob-1")
     blob = encryptor.update(plaintext) + encryptor.finish()

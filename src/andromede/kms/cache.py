@@ -116,20 +116,30 @@ class DataKeyCache:
                 aead = entry.chunk_keys[salt] = derive(bytes(entry.key), salt)
             return aead
 
-    def put(self, tenant_id: str, wrapped: bytes, key: bytearray) -> None:
-        """Cache a copy of ``key`` (the caller keeps and may zero its own)."""
+    def put(
+        self,
+        tenant_id: str,
+        wrapped: bytes,
+        key: bytearray,
+        chunk_keys: tuple[bytes, AESGCM] | None = None,
+    ) -> None:
+        """Cache a copy of ``key`` (the caller keeps and may zero its own); ``chunk_keys``: a
+        (salt, chunk key) already made from it, filed with it (a new blob's)."""
         if self._ttl == 0 or self._max_entries == 0:
             return
         with self._lock:
             self._expire()
-            previous = self._entries.pop((tenant_id, wrapped), None)
+            entries = self._entries
+            previous = entries.pop((tenant_id, wrapped), None)
             if previous is not None:
                 previous.drop()
-            while len(self._entries) >= self._max_entries:
-                self._entries.popitem(last=False)[1].drop()
-            expires = self._clock() + self._ttl
-            self._entries[(tenant_id, wrapped)] = _Entry(expires, bytearray(key))
-            self._next_expiry = next(iter(self._entries.values())).expires
+            while len(entries) >= self._max_entries:
+                entries.popitem(last=False)[1].drop()
+            entry = _Entry(self._clock() + self._ttl, bytearray(key))
+            if chunk_keys is not None:
+                entry.chunk_keys[chunk_keys[0]] = chunk_keys[1]
+            entries[(tenant_id, wrapped)] = entry
+            self._next_expiry = next(iter(entries.values())).expires
 
     def drop_tenant(self, tenant_id: str) -> None:
         """Zero and forget every key of one tenant (its KEK was destroyed)."""

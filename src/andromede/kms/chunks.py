@@ -311,7 +311,18 @@ class ChunkEncryptor:
     ) -> None:
         _check_chunk_size(chunk_size)
         salt = NO_SALT if fresh_key else os.urandom(SALT_SIZE)
-        aead = chunk_key(data_key, salt)
+        self._start(chunk_key(data_key, salt), object_id, chunk_size, salt)
+
+    @classmethod
+    def with_fresh_key(cls, aead: AESGCM, object_id: bytes | str, chunk_size: int) -> Self:
+        """The encryptor of a blob whose data key is its own (format 2), given as the key's
+        AES-GCM object (made with the key, for its headers too)."""
+        _check_chunk_size(chunk_size)
+        encryptor = cls.__new__(cls)
+        encryptor._start(aead, object_id, chunk_size, NO_SALT)
+        return encryptor
+
+    def _start(self, aead: AESGCM, object_id: bytes | str, chunk_size: int, salt: bytes) -> None:
         self._cipher = _ChunkCipher(
             aead, _object_id_bytes(object_id), chunk_size, format_of_salt(salt)
         )

@@ -116,10 +116,13 @@ _BUCKET_WRAPPED_SIZE = NONCE_SIZE + DATA_KEY_SIZE + 16
 
 
 class NewDataKey(NamedTuple):
-    """A fresh data key: use ``plaintext`` now (then zero it), store ``wrapped``."""
+    """A fresh data key: use ``plaintext`` now (then zero it), store ``wrapped``. ``cipher``:
+    its AES-GCM object, for what is sealed under the key itself (a format-2 blob's chunks,
+    headers), filed in the cache with the key so that the blob's first read finds it."""
 
     plaintext: bytearray
     wrapped: bytes
+    cipher: AESGCM
 
 
 class BucketDataKey(NamedTuple):
@@ -223,10 +226,11 @@ class KeyService:
         )
         wrapped = encode_wrapped_key(tenant_id, version, sealed)
         plaintext = bytearray(key)
+        cipher = AESGCM(key)
         # A GET soon after the PUT is common. The context is part of the cache key: a hit must
         # have passed the same check as an unwrap.
-        self._cache.put(tenant_id, wrapped + bound_context, plaintext)
-        return NewDataKey(plaintext=plaintext, wrapped=wrapped)
+        self._cache.put(tenant_id, wrapped + bound_context, plaintext, (NO_SALT, cipher))
+        return NewDataKey(plaintext, wrapped, cipher)
 
     def unwrap_data_key(
         self, tenant_id: str, wrapped: bytes, bound_context: bytes = b""
@@ -444,11 +448,14 @@ class KeyService:
             fresh_key=fresh_key,
         )
 
-    def chunk_key_of(self, data_key: Buffer) -> AESGCM:
-        """The AES-GCM object of a fresh blob key (format 2's chunk key), from the cache the
-        blob's chunks are sealed and first read with: what else is sealed under that key (its
-        object's headers) shares its key schedule."""
-        return self._chunk_keys.chunk_key(data_key, NO_SALT)
+    def fresh_blob_encryptor(self, data_key: AESGCM, object_id: bytes | str) -> ChunkEncryptor:
+        """The encryptor of a blob whose data key (given as its AES-GCM object,
+        :attr:`NewDataKey.cipher`) is its own: format 2, nothing derived or cached."""
+        return ChunkEncryptor.with_fresh_key(data_key, object_id, self._chunk_size)
+
+    def seal_fresh_blob(self, data_key: AESGCM, object_id: str, plaintext: bytes) -> bytes:
+        """:meth:`fresh_blob_encryptor`'s blob of a plaintext of at most one chunk, in one call."""
+        return seal_single_chunk(data_key, NO_SALT, object_id, plaintext, self._chunk_size)
 
     def seal_whole_blob(
         self, data_key: Buffer, object_id: str, plaintext: bytes, *, fresh_key: bool = False

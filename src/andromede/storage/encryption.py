@@ -124,9 +124,9 @@ class ObjectCipher(Protocol):
 
     async def new_data_key(
         self, tenant_id: str, context: Mapping[str, str] | None = None
-    ) -> tuple[bytearray, bytes]:
-        """A fresh 256-bit data key and its wrapped form, bound to ``context`` if given
-        (KeyUnavailable if the tenant's key was destroyed)."""
+    ) -> tuple[bytearray, bytes, AESGCM]:
+        """A fresh 256-bit data key, its wrapped form (bound to ``context`` if given) and its
+        AES-GCM object (KeyUnavailable if the tenant's key was destroyed)."""
 
     async def new_bucket_data_key(
         self, key_ring: str, context: Mapping[str, str]
@@ -190,20 +190,21 @@ class ObjectCipher(Protocol):
 
     def stored_size(self, plaintext_size: int) -> int: ...
 
-    def sealer(self, data_key: bytes | bytearray, blob_id: str) -> BlobSealer:
-        """The streaming sealer of blob ``blob_id``. ``data_key`` is this blob's alone, drawn
-        for it (:class:`~andromede.storage.sealed_blobs.BlobKeys` are spent by one write): the
-        cipher may seal the chunks under it directly, so two blobs under one key would reuse
-        nonces."""
+    def sealer(self, blob_key: AESGCM | None, blob_id: str) -> BlobSealer:
+        """The streaming sealer of blob ``blob_id`` under ``blob_key`` (an AES-GCM object:
+        :meth:`new_data_key`'s, or :meth:`key_cipher`'s of SSE-C's mix), which is this blob's
+        alone, drawn for it (:class:`~andromede.storage.sealed_blobs.BlobKeys` are spent by one
+        write): the chunks are sealed under it directly, so two blobs under one key would reuse
+        nonces. None only with encryption off."""
 
-    def seal_whole(self, data_key: bytes | bytearray, blob_id: str, plaintext: bytes) -> bytes:
+    def seal_whole(self, blob_key: AESGCM | None, blob_id: str, plaintext: bytes) -> bytes:
         """The stored bytes of a whole body of at most :attr:`whole_seal_max` bytes: what
         :meth:`sealer`'s ``update`` then ``finish`` would give, in one call. As for
-        :meth:`sealer`, ``data_key`` is this blob's alone: never hand one key to two blobs."""
+        :meth:`sealer`, ``blob_key`` is this blob's alone: never hand one key to two blobs."""
 
     def key_cipher(self, data_key: bytes | bytearray) -> AESGCM:
-        """The AES-GCM object of a data key, for what storage seals under it itself (headers,
-        SSE-KMS contexts); shared with the chunks of the blob it was drawn for."""
+        """The AES-GCM object of a data key storage holds as bytes (SSE-C's mix, a bucket-key
+        data key), for the blob it seals and what storage seals under it itself."""
 
     def plan(self, plaintext_size: int, start: int, stop: int) -> CipherRange:
         """What to read for plaintext ``[start, stop)`` (``(0, 0)`` of an empty blob too)."""

@@ -86,7 +86,7 @@ class SealedBlobs:
         store beside it."""
         cipher = self._cipher
         if not cipher.encrypts:
-            return BlobKeys(bytearray(), b"", None, bytearray(), None)
+            return BlobKeys(bytearray(), b"", None, bytearray(), None, None)
         context = encryption.kms_context
         if encryption.kms_key_arn is not None and context:
             # SSE-KMS: the blob's key is bound to the context; a tenant key seals the context
@@ -96,14 +96,18 @@ class SealedBlobs:
                 data_key, wrapped, bucket_key = await cipher.new_bucket_data_key(
                     encryption.key_ring, context
                 )
+                blob_cipher = cipher.key_cipher(data_key)
             else:
-                data_key, wrapped = await cipher.new_data_key(encryption.key_ring, context)
+                data_key, wrapped, blob_cipher = await cipher.new_data_key(
+                    encryption.key_ring, context
+                )
             try:
-                tenant_key, tenant_wrapped = await cipher.new_data_key(encryption.tenant_id)
+                tenant_key, tenant_wrapped, tenant_cipher = await cipher.new_data_key(
+                    encryption.tenant_id
+                )
             except BaseException:
                 forget(data_key)
                 raise
-            tenant_cipher = cipher.key_cipher(tenant_key)
             sealed = seal_context(tenant_cipher, tenant_wrapped, bucket, key, context)
             segment_key = SegmentKey(
                 wrapped,
@@ -111,23 +115,29 @@ class SealedBlobs:
                 context=sealed,
                 bucket_key=bucket_key,
             )
-            return BlobKeys(tenant_key, tenant_wrapped, tenant_cipher, data_key, segment_key)
-        data_key, wrapped = await cipher.new_data_key(encryption.key_ring)
+            return BlobKeys(
+                tenant_key, tenant_wrapped, tenant_cipher, data_key, blob_cipher, segment_key
+            )
+        data_key, wrapped, data_cipher = await cipher.new_data_key(encryption.key_ring)
         customer = encryption.customer_key
         if customer is None:
+            # SSE-S3: one key, one AES-GCM object, for the headers and the chunks alike.
             return BlobKeys(
                 data_key,
                 wrapped,
-                cipher.key_cipher(data_key),
+                data_cipher,
                 data_key,
+                data_cipher,
                 SegmentKey(wrapped, kms_key_arn=encryption.kms_key_arn),
             )
         check = customer_key_check(data_key, customer)
+        blob_key = customer_blob_key(data_key, customer)
         return BlobKeys(
             data_key,
             wrapped,
-            cipher.key_cipher(data_key),
-            customer_blob_key(data_key, customer),
+            data_cipher,
+            blob_key,
+            cipher.key_cipher(blob_key),
             SegmentKey(wrapped, check),
         )
 
@@ -351,7 +361,7 @@ class SealedBlobs:
             return await self._write_whole(
                 body, size, algorithm, integrity, keys, blob_id, inline=size <= inline_max
             )
-        sealer = self._cipher.sealer(keys.blob_key, blob_id)
+        sealer = self._cipher.sealer(keys.blob_cipher, blob_id)
         inline = _InlineWriter() if size <= inline_max else None
         writer = inline or await self._blobs.create(blob_id)
         # Large bodies are hashed in a worker thread a block at a time (hashlib releases the
@@ -422,7 +432,7 @@ class SealedBlobs:
             raise IncompleteBody(f"{received} bytes received, {size} announced")
         verify_body(hasher, integrity)  # after the body: a trailer may carry the checksum
         plaintext = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        stored = self._cipher.seal_whole(keys.blob_key, blob_id, bytes(plaintext))
+        stored = self._cipher.seal_whole(keys.blob_cipher, blob_id, bytes(plaintext))
         if inline:
             return blob_id, hasher, stored
         writer = await self._blobs.create(blob_id)
@@ -498,6 +508,7 @@ class BlobKeys:
     data_key_wrapped: bytes  # ... and its wrapped form, stored with the sealed headers
     data_key_cipher: AESGCM | None  # ... and its AES-GCM object; None only with encryption off
     blob_key: bytearray  # what seals the chunks: the data key, SSE-C's mix, SSE-KMS's
+    blob_cipher: AESGCM | None  # ... as an AES-GCM object; None only with encryption off
     segment_key: SegmentKey | None  # what the segment stores; None only with encryption off
     blob_sealed: bool = False  # spent by a write
 

@@ -48,7 +48,7 @@ def uncached(provider: CountingProvider) -> KeyService:
 
 
 def test_a_new_data_key_unwraps_to_itself(keys: KeyService, provider: CountingProvider) -> None:
-    data_key, wrapped = keys.new_data_key("tenant-a")
+    data_key, wrapped, _ = keys.new_data_key("tenant-a")
     assert len(data_key) == 32
     assert bytes(data_key) not in wrapped
     parsed = WrappedDataKey.decode(wrapped)
@@ -58,7 +58,7 @@ def test_a_new_data_key_unwraps_to_itself(keys: KeyService, provider: CountingPr
 
 
 def test_unwrapping_is_cached(keys: KeyService, provider: CountingProvider) -> None:
-    _, wrapped = keys.new_data_key("tenant-a")
+    _, wrapped, _ = keys.new_data_key("tenant-a")
     fresh = KeyService(provider, cache_ttl_seconds=60, cache_max_entries=100)
     first = fresh.unwrap_data_key("tenant-a", wrapped)
     assert fresh.unwrap_data_key("tenant-a", wrapped) == first
@@ -69,7 +69,7 @@ def test_a_wrapped_key_of_another_tenant_is_refused(
     keys: KeyService, provider: CountingProvider
 ) -> None:
     keys.create_tenant_key("tenant-b")
-    _, wrapped = keys.new_data_key("tenant-a")
+    _, wrapped, _ = keys.new_data_key("tenant-a")
     with pytest.raises(InvalidWrappedKey, match="another tenant"):
         uncached(provider).unwrap_data_key("tenant-b", wrapped)
     # Relabelled as tenant-b's: the AAD still names tenant-a, so it does not open.
@@ -80,7 +80,7 @@ def test_a_wrapped_key_of_another_tenant_is_refused(
 
 
 def test_damaged_wrapped_keys_are_refused(keys: KeyService, provider: CountingProvider) -> None:
-    _, wrapped = keys.new_data_key("tenant-a")
+    _, wrapped, _ = keys.new_data_key("tenant-a")
     service = uncached(provider)
     damaged = [wrapped[:-1], wrapped + b"\x00", b"", b"\x02" + wrapped[1:]]
     for position in range(len(wrapped)):
@@ -96,9 +96,9 @@ def test_damaged_wrapped_keys_are_refused(keys: KeyService, provider: CountingPr
 def test_rotation_wraps_new_keys_under_the_new_version(
     keys: KeyService, provider: CountingProvider
 ) -> None:
-    old_key, old = keys.new_data_key("tenant-a")
+    old_key, old, _ = keys.new_data_key("tenant-a")
     assert keys.rotate_tenant_key("tenant-a") == TenantKeyRing("tenant-a", (1, 2))
-    _, new = keys.new_data_key("tenant-a")
+    _, new, _ = keys.new_data_key("tenant-a")
     assert WrappedDataKey.decode(new).kek_version == 2
     service = uncached(provider)
     assert service.unwrap_data_key("tenant-a", old) == old_key
@@ -109,7 +109,7 @@ def test_rotation_wraps_new_keys_under_the_new_version(
 
 
 def test_destroying_drops_cached_keys_at_once(keys: KeyService) -> None:
-    _, wrapped = keys.new_data_key("tenant-a")
+    _, wrapped, _ = keys.new_data_key("tenant-a")
     keys.unwrap_data_key("tenant-a", wrapped)
     keys.destroy_tenant_key("tenant-a")
     with pytest.raises(KeyDestroyed):
@@ -139,8 +139,8 @@ def test_a_destruction_by_another_process_makes_its_cached_keys_unusable(tmp_pat
     other = KeyService(LocalKeyFileProvider(tmp_path / "keys"), cache_ttl_seconds=300)
     worker.create_tenant_key("tenant-a")
     worker.create_tenant_key("tenant-b")
-    _, wrapped = worker.new_data_key("tenant-a")
-    _, kept = worker.new_data_key("tenant-b")
+    _, wrapped, _ = worker.new_data_key("tenant-a")
+    _, kept, _ = worker.new_data_key("tenant-b")
     bucket_key = worker.new_bucket_data_key("tenant-a", b"bucket", b"object")
     assert worker.unwrap_data_key("tenant-a", wrapped)  # cached from here on
     other.destroy_tenant_key("tenant-a")
@@ -163,7 +163,7 @@ def test_a_cached_key_is_checked_on_every_hit(tmp_path: Path) -> None:
     worker = KeyService(LocalKeyFileProvider(tmp_path / "keys"), cache_ttl_seconds=300)
     other = KeyService(LocalKeyFileProvider(tmp_path / "keys"), cache_ttl_seconds=300)
     worker.create_tenant_key("tenant-a")
-    _, wrapped = worker.new_data_key("tenant-a")
+    _, wrapped, _ = worker.new_data_key("tenant-a")
     other.destroy_tenant_key("tenant-a")
     with pytest.raises(KeyDestroyed):
         worker.unwrap_data_key("tenant-a", wrapped)
@@ -182,7 +182,7 @@ def test_a_tenant_without_a_key_gets_no_data_key(keys: KeyService) -> None:
 
 
 def test_objects_round_trip_through_the_service(keys: KeyService) -> None:
-    data_key, wrapped = keys.new_data_key("tenant-a")
+    data_key, wrapped, _ = keys.new_data_key("tenant-a")
     plaintext = os.urandom(1000)
     encryptor = keys.object_encryptor(data_key, "blob-7")
     blob = bytes(encryptor.update(plaintext) + encryptor.finish())
@@ -203,7 +203,7 @@ def test_objects_round_trip_through_the_service(keys: KeyService) -> None:
 
 
 def test_destroying_drops_cached_chunk_keys_too(keys: KeyService) -> None:
-    data_key, _ = keys.new_data_key("tenant-a")
+    data_key, _, _ = keys.new_data_key("tenant-a")
     encryptor = keys.object_encryptor(data_key, "blob")
     encryptor.update(b"x" * 10)
     encryptor.finish()
@@ -213,7 +213,7 @@ def test_destroying_drops_cached_chunk_keys_too(keys: KeyService) -> None:
 
 
 def test_an_object_reads_back_through_cached_chunk_keys(keys: KeyService) -> None:
-    data_key, _ = keys.new_data_key("tenant-a")
+    data_key, _, _ = keys.new_data_key("tenant-a")
     encryptor = keys.object_encryptor(data_key, "blob")
     blob = encryptor.update(b"y" * 200) + encryptor.finish()
     for _ in range(2):  # the first read hits the key the PUT cached, the second too
@@ -236,7 +236,7 @@ def test_a_bound_data_key_opens_only_with_its_context(
     bound = context_digest({"aws:s3:arn": "arn:aws:s3:::b/k", "team": "blue"})
     assert bound == context_digest({"team": "blue", "aws:s3:arn": "arn:aws:s3:::b/k"})
     assert context_digest({}) == b""  # no context: wrapped as before
-    data_key, wrapped = keys.new_data_key("tenant-a", bound)
+    data_key, wrapped, _ = keys.new_data_key("tenant-a", bound)
     other = context_digest({"aws:s3:arn": "arn:aws:s3:::b/k", "team": "red"})
     for context in (b"", other):
         with pytest.raises(IntegrityError):
@@ -259,7 +259,7 @@ class CheckCountingProvider(LocalKeyFileProvider):
 
 def _one_blob(keys: KeyService, size: int, *, fresh: bool = True) -> tuple[bytes, bytes, bytes]:
     """A blob's wrapped key, its stored bytes and its salt (``NO_SALT`` in format 2)."""
-    data_key, wrapped = keys.new_data_key("tenant-a")
+    data_key, wrapped, _ = keys.new_data_key("tenant-a")
     encryptor = keys.object_encryptor(data_key, "blob", fresh_key=fresh)
     blob = bytes(encryptor.update(os.urandom(size)) + encryptor.finish())
     return wrapped, blob, blob_salt(blob[: keys.header_size], keys.chunk_size)
@@ -309,7 +309,7 @@ def test_a_cached_blob_chunk_key_is_refused_once_another_process_destroys_the_ri
 
 def test_a_blob_chunk_key_needs_the_context_its_data_key_is_bound_to(keys: KeyService) -> None:
     bound = context_digest({"purpose": "test"})
-    data_key, wrapped = keys.new_data_key("tenant-a", bound)
+    data_key, wrapped, _ = keys.new_data_key("tenant-a", bound)
     encryptor = keys.object_encryptor(data_key, "blob")
     blob = bytes(encryptor.update(b"z" * 10) + encryptor.finish())
     salt = blob_salt(blob[: keys.header_size], keys.chunk_size)

@@ -21,7 +21,7 @@ from andromede.kms.chunks import FORMAT_FRESH_KEY, FORMAT_SALTED, HEADER_SIZE
 from andromede.kms.errors import ProviderError
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.model import WrappedDataKey
-from andromede.kms.service import KeyService
+from andromede.kms.service import KeyService, NewDataKey
 from andromede.object_keys import KmsObjectCipher, PlaintextBenchCipher, RingCheck
 from andromede.storage import sealed_blobs
 from andromede.storage.acl import AccessControlList
@@ -181,15 +181,28 @@ async def test_sealed_headers_nonces_never_take_a_chunk_nonce(world: World) -> N
 async def test_salted_blobs_of_earlier_releases_still_read(
     world: World, monkeypatch: pytest.MonkeyPatch, size: int
 ) -> None:
-    # Written as the releases before format 2 wrote every blob (a salted chunk key per blob).
+    # Written as the releases before format 2 wrote every blob (a salted chunk key per blob):
+    # the data key's bytes ride with its AES-GCM object to where the blob is sealed.
     keys = world.keys
+    fresh = KeyService.new_data_key
+
+    class KeyWithBytes:
+        def __init__(self, key: bytes) -> None:
+            self.key = key
+            self.encrypt = AESGCM(key).encrypt
+
+    def new_data_key(service: KeyService, tenant_id: str, bound: bytes = b"") -> NewDataKey:
+        made = fresh(service, tenant_id, bound)
+        return made._replace(cipher=KeyWithBytes(bytes(made.plaintext)))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(KeyService, "new_data_key", new_data_key)
     monkeypatch.setattr(
-        KmsObjectCipher, "sealer", lambda self, key, blob: keys.object_encryptor(key, blob)
+        KmsObjectCipher, "sealer", lambda self, key, blob: keys.object_encryptor(key.key, blob)
     )
     monkeypatch.setattr(
         KmsObjectCipher,
         "seal_whole",
-        lambda self, key, blob, plain: keys.seal_whole_blob(key, blob, plain),
+        lambda self, key, blob, plain: keys.seal_whole_blob(key.key, blob, plain),
     )
     data = os.urandom(size)
     await put(world.svc, "old", data)
@@ -497,7 +510,7 @@ async def test_a_key_made_here_is_not_parsed_again_to_find_its_tenant(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cipher = KmsObjectCipher(key_service_in(tmp_path / "keys"), inline=True)
-    _, wrapped = await cipher.new_data_key("t1")
+    _, wrapped, _ = await cipher.new_data_key("t1")
 
     def unexpected(encoded: bytes) -> WrappedDataKey:
         raise AssertionError("parsed again")
