@@ -278,7 +278,9 @@ class KeyService:
         # A chunk key not yet filed with its data key comes through the write path's chunk-key
         # cache: a blob written by this process moments ago (the GET after its PUT) has its key
         # there already, so its first read does not derive it again (HKDF, key schedule).
-        written = self._chunk_keys.chunk_key
+        # (A format-2 key's object is filed with its data key when made or first unwrapped:
+        # it never passes through that cache, so it is made directly.)
+        written = self._chunk_keys.chunk_key if salt else derive_chunk_key
         aead = self._cache.chunk_key(tenant_id, cache_key, salt, written)
         if aead is not None:
             return aead
