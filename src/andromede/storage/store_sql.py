@@ -447,8 +447,8 @@ def _summary_from_row(row: Any) -> ObjectSummary:
 def _bucket_from_row(row: Sequence[Any], known_policy: str | None = None) -> Bucket:
     """The bucket of a row of ``select(buckets)`` (its columns in ``_BUCKET_COLUMNS`` order).
 
-    ``known_policy``: the text a hot read (``_READ_BUCKET``, ``_READ_BUCKET_AND_OBJECT``) was
-    given to compare the stored policy with; its row then says ``''`` for "that one"."""
+    ``known_policy``: the text a hot read (``_READ_BUCKET_KNOWN_POLICY``…) was given to compare
+    the stored policy with; its row then says ``''`` for "that one"."""
     (
         name,
         tenant_id,
@@ -616,7 +616,11 @@ class SqlMetadataStore:
 
     async def get_bucket(self, name: str) -> Bucket | None:
         known = _policy_texts.get(name)
-        row = await self._db.read_row(_READ_BUCKET, {"name": name, "known_policy": known})
+        if known is None:
+            row = await self._db.read_row(_READ_BUCKET, {"name": name})
+        else:
+            params = {"name": name, "known_policy": known}
+            row = await self._db.read_row(_READ_BUCKET_KNOWN_POLICY, params)
         return None if row is None else _bucket_from_row(row, known)
 
     async def list_buckets(self, tenant_id: str) -> list[Bucket]:
@@ -698,9 +702,11 @@ class SqlMetadataStore:
         self, bucket: str, key: str
     ) -> tuple[Bucket | None, ObjectRecord | None]:
         known = _policy_texts.get(bucket)
-        row = await self._db.read_row(
-            _READ_BUCKET_AND_OBJECT, {"name": bucket, "key": key, "known_policy": known}
-        )
+        if known is None:
+            row = await self._db.read_row(_READ_BUCKET_AND_OBJECT, {"name": bucket, "key": key})
+        else:
+            params = {"name": bucket, "key": key, "known_policy": known}
+            row = await self._db.read_row(_READ_BUCKET_KNOWN_POLICY_AND_OBJECT, params)
         if row is None:
             return None, None
         found = _bucket_from_row(row[:_BUCKET_WIDTH], known)
@@ -1020,10 +1026,11 @@ _HOLD_BUCKET = (
 _LOCK_BUCKET = sa.select(_B.c.name).where(_B.c.name == sa.bindparam("name")).with_for_update()
 _INSERT_BUCKET = InsertIgnoringConflict(_B, ["name"])
 _GET_OBJECT = sa.select(_O).where(_IS_OBJECT)
-# The bucket's columns for the hot reads: the policy is '' when it is the text the caller
-# already has (``known_policy``, see _same_policy_text); NULL compares unequal, so a first read
-# and a bucket without a policy get the column as it is.
-_HOT_BUCKET_COLUMNS = tuple(
+# The bucket's columns for the hot reads of a bucket whose policy this process has read before:
+# the policy is '' when the stored text is that one (``known_policy``, see _same_policy_text).
+# A bucket without a policy (or not read yet) is read by the plain query: an extra parameter
+# costs sqlite3 thousands of instructions when it is None (adapted through its protocol).
+_KNOWN_POLICY_COLUMNS = tuple(
     sa.case(
         (c == sa.bindparam("known_policy", type_=sa.Text), sa.literal_column("''")),
         else_=c,
@@ -1034,14 +1041,23 @@ _HOT_BUCKET_COLUMNS = tuple(
 )
 # A GET's one query: the bucket (authorisation) with its object, if any (the answer). The
 # object's columns are prefixed, since both tables have an ``acl``.
+_OBJECT_IN_BUCKET = _B.outerjoin(_O, (_O.c.bucket == _B.c.name) & (_O.c.key == sa.bindparam("key")))
 _READ_BUCKET_AND_OBJECT = RowQuery(
-    sa.select(*_HOT_BUCKET_COLUMNS, *(c.label(f"o_{c.name}") for c in _O.c))
-    .select_from(_B.outerjoin(_O, (_O.c.bucket == _B.c.name) & (_O.c.key == sa.bindparam("key"))))
+    sa.select(_B, *(c.label(f"o_{c.name}") for c in _O.c))
+    .select_from(_OBJECT_IN_BUCKET)
+    .where(_B.c.name == sa.bindparam("name"))
+)
+_READ_BUCKET_KNOWN_POLICY_AND_OBJECT = RowQuery(
+    sa.select(*_KNOWN_POLICY_COLUMNS, *(c.label(f"o_{c.name}") for c in _O.c))
+    .select_from(_OBJECT_IN_BUCKET)
     .where(_B.c.name == sa.bindparam("name"))
 )
 _BUCKET_WIDTH = len(_BUCKET_COLUMNS)
 _OBJECT_KEY_AT = _BUCKET_WIDTH + _OBJECT_COLUMNS.index("key")
-_READ_BUCKET = RowQuery(sa.select(*_HOT_BUCKET_COLUMNS).where(_B.c.name == sa.bindparam("name")))
+_READ_BUCKET = RowQuery(_GET_BUCKET)
+_READ_BUCKET_KNOWN_POLICY = RowQuery(
+    sa.select(*_KNOWN_POLICY_COLUMNS).where(_B.c.name == sa.bindparam("name"))
+)
 _READ_OBJECT = RowQuery(_GET_OBJECT)
 _LOCK_OBJECT = _GET_OBJECT.with_for_update()
 _INSERT_OBJECT = InsertIgnoringConflict(_O, ["bucket", "key"])
