@@ -129,6 +129,11 @@ class _ActionMatcher:
         return any(glob.fullmatch(action_key) for glob in self._globs)
 
 
+def _is_prefix_pattern(pattern: str) -> bool:
+    """``literal*``: one wildcard, a star at the end."""
+    return pattern.endswith("*") and not has_wildcard(pattern[:-1])
+
+
 class _ResourceMatcher:
     """Resource patterns: ``*``, a set of exact ARNs, wildcards, and templates with variables."""
 
@@ -147,24 +152,18 @@ class _ResourceMatcher:
         self._exact = frozenset(plain_text(p) for p in static if not has_wildcard(p))
         # "literal*" (a bucket's objects, a folder's keys): the final star ends its segment, so
         # it matches any rest, colons included; a plain prefix test, one C call for them all.
-        self._prefixes = tuple(
-            plain_text(p[:-1]) for p in static if p.endswith("*") and not has_wildcard(p[:-1])
-        )
+        self._prefixes = tuple(plain_text(p[:-1]) for p in static if _is_prefix_pattern(p))
         self._globs = tuple(
             compile_resource_pattern(p)
             for p in static
-            if has_wildcard(p) and not (p.endswith("*") and not has_wildcard(p[:-1]))
+            if has_wildcard(p) and not _is_prefix_pattern(p)
         )
         self._templates = tuple(templates)
 
-    def __call__(self, context: RequestContext) -> bool:
-        resource = context.resource
-        if self._all or resource in self._exact or resource.startswith(self._prefixes):
-            return True
-        return self.slow(context)
-
-    def slow(self, context: RequestContext) -> bool:
-        """The patterns ``__call__`` tests after the quick ones: other wildcards, variables."""
+    # Statement.applies tests ``_all``, ``_exact`` and ``_prefixes`` itself (a call less per
+    # statement per request), then this for the rest.
+    def others(self, context: RequestContext) -> bool:
+        """Whether a pattern that is not ``*``, exact or ``literal*`` covers the resource."""
         resource = context.resource
         for glob in self._globs:
             if glob.fullmatch(resource):
@@ -201,13 +200,12 @@ class Statement:
         """Resource and conditions hold for this request (the action was checked before)."""
         matcher = self._resource_matcher
         if matcher is not None:
-            # The matcher's quick tests inline (a call less per statement per request).
             resource = context.resource
             covered = (
                 matcher._all
                 or resource in matcher._exact
                 or resource.startswith(matcher._prefixes)
-                or matcher.slow(context)
+                or matcher.others(context)
             )
             if covered == self.not_resource:
                 return False
