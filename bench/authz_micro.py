@@ -5,8 +5,9 @@
 for a GetObject by the bucket owner's root user from 127.0.0.1 (the server benchmark's request)
 on two buckets alike but for the policy, with ``time.perf_counter_ns``, and prints the median
 nanoseconds per decision of each and their difference. ``--store`` times the other half of
-what a policy adds to a GET instead: the store's read of the bucket with the object
-(``SqlMetadataStore.get_bucket_and_object`` on SQLite, the policy text in the bucket row).
+what a policy adds to a GET instead: the GET's one read, of the bucket with the object
+(``SqlMetadataStore.get_bucket_and_object`` on SQLite, the policy text in the bucket row; no
+object is stored, the object's part of the read being the same for both buckets).
 
 ``--cachegrind`` counts instructions instead, which a busy machine does not disturb: it runs
 this module under ``valgrind --tool=cachegrind --cache-sim=no`` for ``N`` and ``5N`` decisions
@@ -91,7 +92,7 @@ def _run_sync(coroutine: Coroutine[Any, Any, None]) -> None:
     except StopIteration:
         return
     coroutine.close()
-    raise RuntimeError("the authoriser suspended: this benchmark expects it not to")
+    raise RuntimeError("the coroutine suspended: this benchmark expects it not to")
 
 
 def decide(bucket: Bucket) -> None:
