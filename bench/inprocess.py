@@ -8,6 +8,9 @@ its ASGI callable from 16 concurrent tasks, and prints the CPU time per operatio
 event-loop thread and of the whole process (threads included). ``--plain`` sets the
 benchmark-only switch that stores blobs unencrypted.
 
+``--policy`` puts the 20-statement bucket policy of ``bench.policy_overhead`` on the bucket
+first: what the policy adds to a request, without HTTP or a load generator in the figure.
+
 ``--fresh`` (GET) writes ``K`` new objects before each round and reads those, as
 ``python -m bench`` and ``bench.cpu_per_op`` do (they GET what their PUT round just wrote, each
 object a few times): an object's first reads weigh on the figure; without it every round reads
@@ -45,6 +48,7 @@ from typing import Any
 from andromede.app import Application
 from andromede.logconfig import configure_logging
 from andromede.settings import Settings
+from bench.policy_overhead import twenty_statements
 from bench.sigv4 import Credentials, Signer
 
 REGION = "eu-fr-1"
@@ -62,14 +66,16 @@ def _headers(signed: str, extra: Headers | None = None) -> Headers:
     return [(name.lower().encode(), value.encode()) for name, value in pairs] + (extra or [])
 
 
-async def _call(app: Application, method: str, path: str, body: bytes, headers: Headers) -> int:
+async def _call(
+    app: Application, method: str, path: str, body: bytes, headers: Headers, query: str = ""
+) -> int:
     """One request through the ASGI callable; its status (the body is counted, not kept)."""
     scope: dict[str, Any] = {
         "type": "http",
         "method": method,
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "scheme": "http",
         "server": ("127.0.0.1", 9000),
         "client": ("127.0.0.1", 50000),
@@ -122,6 +128,15 @@ async def _run(args: argparse.Namespace, data_dir: Path) -> None:
         status = await _call(app, "PUT", "/cpu", b"", create)
         if status != 200:
             raise RuntimeError(f"CreateBucket: {status}")
+        if args.policy:
+            document = twenty_statements("cpu").encode()
+            signed = _headers(
+                signer.headers("PUT", "/cpu", "policy="),
+                [(b"content-length", str(len(document)).encode())],
+            )
+            status = await _call(app, "PUT", "/cpu", document, signed, "policy=")
+            if status != 204:
+                raise RuntimeError(f"PutBucketPolicy: {status}")
         body = os.urandom(SIZE)
         batches = 0
 
@@ -244,6 +259,11 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="write cProfile stats of one round here")
     parser.add_argument(
         "--threads", action="store_true", help="also each thread's CPU per operation, by name"
+    )
+    parser.add_argument(
+        "--policy",
+        action="store_true",
+        help="put bench.policy_overhead's 20-statement policy on the bucket",
     )
     args = parser.parse_args()
     os.environ.pop("ANDROMEDE_BENCH_UNENCRYPTED", None)  # --plain says it

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ import pytest
 
 from andromede.db.database import open_database
 from andromede.db.migrate import upgrade
+from andromede.storage import store_sql
 from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -179,6 +181,39 @@ async def test_bucket_and_object_in_one_read(store: MetadataStore) -> None:
     assert found.policy == made.policy
     assert obj == stored == await store.get_object("b1", "k")
     assert await store.get_bucket_and_object("b1", "missing") == (found, None)
+
+
+async def test_the_policy_read_with_every_request_follows_every_change(
+    store: MetadataStore,
+) -> None:
+    """The hot reads hand the database the policy text this process read last and get '' back
+    while it is unchanged (store_sql._same_policy_text): whatever changed it, and whatever this
+    process remembers, a read returns the stored text."""
+    statements = [{"Sid": f"S{n}", "Effect": "Allow", "Action": "s3:GetObject"} for n in range(80)]
+    text = json.dumps({"Version": "2012-10-17", "Statement": statements})  # > a 4 KiB page
+    await store.create_bucket(dataclasses.replace(bucket(), policy=text))
+
+    async def policies() -> tuple[str | None, str | None]:
+        alone = await store.get_bucket("b1")
+        with_object, _ = await store.get_bucket_and_object("b1", "k")
+        assert alone is not None and with_object is not None
+        return alone.policy, with_object.policy
+
+    first = await policies()
+    assert first == (text, text)
+    again = await policies()
+    assert again == (text, text)
+    if isinstance(store, SqlMetadataStore):  # the text remembered, not decoded anew
+        assert again[0] is again[1] is first[1]
+    changed = text.replace('"S1"', '"S!"')  # as long as before
+    await store.update_bucket_access("b1", policy=changed)
+    assert await policies() == (changed, changed)
+    if isinstance(store, SqlMetadataStore):
+        # Another gateway changed it: what this process remembers is out of date.
+        store_sql._policy_texts["b1"] = text
+        assert await policies() == (changed, changed)
+    await store.update_bucket_access("b1", policy=None)
+    assert await policies() == (None, None)
 
 
 async def test_overwrites_keep_the_blob_references_exact(store: MetadataStore) -> None:

@@ -444,8 +444,11 @@ def _summary_from_row(row: Any) -> ObjectSummary:
     )
 
 
-def _bucket_from_row(row: Sequence[Any]) -> Bucket:
-    """The bucket of a row of ``select(buckets)`` (its columns in ``_BUCKET_COLUMNS`` order)."""
+def _bucket_from_row(row: Sequence[Any], known_policy: str | None = None) -> Bucket:
+    """The bucket of a row of ``select(buckets)`` (its columns in ``_BUCKET_COLUMNS`` order).
+
+    ``known_policy``: the text a hot read (``_READ_BUCKET_KNOWN_POLICY``…) was given to compare
+    the stored policy with; its row then says ``''`` for "that one"."""
     (
         name,
         tenant_id,
@@ -465,21 +468,25 @@ def _bucket_from_row(row: Sequence[Any]) -> Bucket:
         region=region,
         created_at=utc_from_stored(created_at),
         object_ownership=None if ownership is None else _OWNERSHIPS[ownership],
-        policy=None if policy is None else _same_policy_text(name, policy),
+        policy=None if policy is None else _same_policy_text(name, policy, known_policy),
         public_access_block=None if block is None else _public_access_block(block),
         acl=None if acl is None else AccessControlList.from_json(acl),
         encryption=None if encryption is None else _bucket_encryption(encryption),
     )
 
 
-# A bucket's policy text by bucket name, as last read. Each request reads the text again (up to
-# 20 KiB) and the authoriser finds the parsed policy by it: comparing the new text with the
-# remembered one is a memcmp, and handing on the remembered object, whose hash Python keeps, spares
-# hashing the whole text on every request. Bounded as the memos above.
+# A bucket's policy text by bucket name, as last read. The hot reads hand it to the database,
+# which compares it with the stored text and answers '' when they are equal (a policy is never
+# empty: PutBucketPolicy refuses that): the text (up to 20 KiB) is then neither sent nor decoded
+# into a new str on every request, and the remembered object, whose hash Python keeps, goes on
+# to the authoriser, which finds the parsed policy by it. Any other read compares here (a
+# memcmp). Bounded as the memos above.
 _policy_texts: dict[str, str] = {}
 
 
-def _same_policy_text(bucket: str, text: str) -> str:
+def _same_policy_text(bucket: str, text: str, known_policy: str | None = None) -> str:
+    if known_policy is not None and text == "":
+        return known_policy  # the database found the stored text equal to it
     known = _policy_texts.get(bucket)
     if known == text:
         return known
@@ -608,8 +615,13 @@ class SqlMetadataStore:
         await self._db.write(work)
 
     async def get_bucket(self, name: str) -> Bucket | None:
-        row = await self._db.read_row(_READ_BUCKET, {"name": name})
-        return None if row is None else _bucket_from_row(row)
+        known = _policy_texts.get(name)
+        if known is None:
+            row = await self._db.read_row(_READ_BUCKET, {"name": name})
+        else:
+            params = {"name": name, "known_policy": known}
+            row = await self._db.read_row(_READ_BUCKET_KNOWN_POLICY, params)
+        return None if row is None else _bucket_from_row(row, known)
 
     async def list_buckets(self, tenant_id: str) -> list[Bucket]:
         query = sa.select(_B).where(_B.c.tenant_id == tenant_id).order_by(_B.c.name)
@@ -689,10 +701,15 @@ class SqlMetadataStore:
     async def get_bucket_and_object(
         self, bucket: str, key: str
     ) -> tuple[Bucket | None, ObjectRecord | None]:
-        row = await self._db.read_row(_READ_BUCKET_AND_OBJECT, {"name": bucket, "key": key})
+        known = _policy_texts.get(bucket)
+        if known is None:
+            row = await self._db.read_row(_READ_BUCKET_AND_OBJECT, {"name": bucket, "key": key})
+        else:
+            params = {"name": bucket, "key": key, "known_policy": known}
+            row = await self._db.read_row(_READ_BUCKET_KNOWN_POLICY_AND_OBJECT, params)
         if row is None:
             return None, None
-        found = _bucket_from_row(row[:_BUCKET_WIDTH])
+        found = _bucket_from_row(row[:_BUCKET_WIDTH], known)
         if row[_OBJECT_KEY_AT] is None:  # the outer join found no object
             return found, None
         return found, _object_from_row(row[_BUCKET_WIDTH:])
@@ -1009,16 +1026,38 @@ _HOLD_BUCKET = (
 _LOCK_BUCKET = sa.select(_B.c.name).where(_B.c.name == sa.bindparam("name")).with_for_update()
 _INSERT_BUCKET = InsertIgnoringConflict(_B, ["name"])
 _GET_OBJECT = sa.select(_O).where(_IS_OBJECT)
+# The bucket's columns for the hot reads of a bucket whose policy this process has read before:
+# the policy is '' when the stored text is that one (``known_policy``, see _same_policy_text).
+# A bucket without a policy (or not read yet) is read by the plain query: an extra parameter
+# costs sqlite3 thousands of instructions when it is None (adapted through its protocol).
+_KNOWN_POLICY_COLUMNS = tuple(
+    sa.case(
+        (c == sa.bindparam("known_policy", type_=sa.Text), sa.literal_column("''")),
+        else_=c,
+    ).label(c.name)
+    if c.name == "policy"
+    else c
+    for c in _B.c
+)
 # A GET's one query: the bucket (authorisation) with its object, if any (the answer). The
 # object's columns are prefixed, since both tables have an ``acl``.
+_OBJECT_IN_BUCKET = _B.outerjoin(_O, (_O.c.bucket == _B.c.name) & (_O.c.key == sa.bindparam("key")))
 _READ_BUCKET_AND_OBJECT = RowQuery(
     sa.select(_B, *(c.label(f"o_{c.name}") for c in _O.c))
-    .select_from(_B.outerjoin(_O, (_O.c.bucket == _B.c.name) & (_O.c.key == sa.bindparam("key"))))
+    .select_from(_OBJECT_IN_BUCKET)
+    .where(_B.c.name == sa.bindparam("name"))
+)
+_READ_BUCKET_KNOWN_POLICY_AND_OBJECT = RowQuery(
+    sa.select(*_KNOWN_POLICY_COLUMNS, *(c.label(f"o_{c.name}") for c in _O.c))
+    .select_from(_OBJECT_IN_BUCKET)
     .where(_B.c.name == sa.bindparam("name"))
 )
 _BUCKET_WIDTH = len(_BUCKET_COLUMNS)
 _OBJECT_KEY_AT = _BUCKET_WIDTH + _OBJECT_COLUMNS.index("key")
 _READ_BUCKET = RowQuery(_GET_BUCKET)
+_READ_BUCKET_KNOWN_POLICY = RowQuery(
+    sa.select(*_KNOWN_POLICY_COLUMNS).where(_B.c.name == sa.bindparam("name"))
+)
 _READ_OBJECT = RowQuery(_GET_OBJECT)
 _LOCK_OBJECT = _GET_OBJECT.with_for_update()
 _INSERT_OBJECT = InsertIgnoringConflict(_O, ["bucket", "key"])

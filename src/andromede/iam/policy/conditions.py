@@ -219,17 +219,29 @@ def _ip(text: str) -> IpAddr | None:
     return address
 
 
+# Addresses remembered per IpAddress/NotIpAddress clause: a client asks again and again, and
+# testing it against the networks is a few Python-level calls per network (ipaddress).
+_IP_MEMO_SIZE = 1024
+
+
 class _Ip:
-    __slots__ = ("_networks",)
+    __slots__ = ("_memo", "_networks")
 
     def __init__(self, networks: Sequence[IpNetwork]) -> None:
         self._networks = tuple(networks)
+        self._memo: dict[str, bool] = {}
 
     def matches(self, value: Scalar, context: RequestContext) -> bool:
         if not isinstance(value, str):
             return False
-        address = _ip(value)
-        return address is not None and any(address in network for network in self._networks)
+        found = self._memo.get(value)
+        if found is None:
+            address = _ip(value)
+            found = address is not None and any(address in network for network in self._networks)
+            if len(self._memo) >= _IP_MEMO_SIZE:
+                self._memo.clear()
+            self._memo[value] = found
+        return found
 
 
 # --- building comparators from the policy's values --------------------------------------------
@@ -358,6 +370,10 @@ _SET_MODES = {mode.value.lower(): mode for mode in SetMode if mode is not SetMod
 _IF_EXISTS = "ifexists"
 
 
+# A named tuple of types rather than ``list | tuple``, which builds a union object per call.
+_LISTS = (list, tuple)
+
+
 @dataclass(frozen=True, slots=True)
 class ConditionClause:
     """One ``operator: {key: values}`` test, as written and compiled."""
@@ -388,7 +404,7 @@ class ConditionClause:
                 return False
             return self.negated
         matches = self._comparator.matches
-        if isinstance(value, list | tuple):
+        if isinstance(value, _LISTS):
             if self.set_mode is SetMode.FOR_ALL_VALUES:
                 return all(matches(item, context) != self.negated for item in value)
             if self.set_mode is SetMode.FOR_ANY_VALUE:

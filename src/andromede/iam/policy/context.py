@@ -97,8 +97,10 @@ class RequestContext:
     # Derived once here so that evaluation allocates nothing per statement.
     action_key: str = field(init=False, repr=False, compare=False)
     account_arn: str | None = field(init=False, repr=False, compare=False)
-    # Everything principal matching depends on; a memo key for resource-policy matching.
-    principal_key: tuple[object, ...] = field(init=False, repr=False, compare=False)
+    # Everything principal matching depends on; a memo key for resource-policy matching. Plain
+    # strings only (the type by its value): hashing an enum member is a Python-level call, and
+    # this key is hashed on every request to a bucket with a policy.
+    principal_key: tuple[str | None, ...] = field(init=False, repr=False, compare=False)
     _extra: Mapping[str, ContextValue] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -109,7 +111,7 @@ class RequestContext:
             self,
             "principal_key",
             (
-                self.principal_type,
+                self.principal_type._value_,  # not .value: a property, Python code again
                 self.principal_arn,
                 self.role_arn,
                 account,
@@ -145,7 +147,7 @@ class RequestContext:
             value = getter(self)
         if value is None:
             return None
-        if isinstance(value, list | tuple) and not value:
+        if isinstance(value, _LISTS) and not value:
             return None
         return value
 
@@ -155,6 +157,10 @@ class RequestContext:
         if isinstance(value, str | bool | int | float | datetime | bytes):
             return value_as_string(value)
         return None  # absent, or multivalued: AWS gives such a variable no value
+
+
+# A named tuple of types rather than ``list | tuple``, which builds a union object per call.
+_LISTS = (list, tuple)
 
 
 def _principal_arn(context: RequestContext) -> str | None:

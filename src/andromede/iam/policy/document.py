@@ -129,10 +129,15 @@ class _ActionMatcher:
         return any(glob.fullmatch(action_key) for glob in self._globs)
 
 
+def _is_prefix_pattern(pattern: str) -> bool:
+    """``literal*``: one wildcard, a star at the end."""
+    return pattern.endswith("*") and not has_wildcard(pattern[:-1])
+
+
 class _ResourceMatcher:
     """Resource patterns: ``*``, a set of exact ARNs, wildcards, and templates with variables."""
 
-    __slots__ = ("_all", "_exact", "_globs", "_templates")
+    __slots__ = ("_all", "_exact", "_globs", "_prefixes", "_templates")
 
     def __init__(self, patterns: Sequence[str], variables: bool) -> None:
         static: list[str] = []
@@ -145,13 +150,21 @@ class _ResourceMatcher:
                 static.append(parsed)
         self._all = "*" in static
         self._exact = frozenset(plain_text(p) for p in static if not has_wildcard(p))
-        self._globs = tuple(compile_resource_pattern(p) for p in static if has_wildcard(p))
+        # "literal*" (a bucket's objects, a folder's keys): the final star ends its segment, so
+        # it matches any rest, colons included; a plain prefix test, one C call for them all.
+        self._prefixes = tuple(plain_text(p[:-1]) for p in static if _is_prefix_pattern(p))
+        self._globs = tuple(
+            compile_resource_pattern(p)
+            for p in static
+            if has_wildcard(p) and not _is_prefix_pattern(p)
+        )
         self._templates = tuple(templates)
 
-    def __call__(self, context: RequestContext) -> bool:
+    # Statement.applies tests ``_all``, ``_exact`` and ``_prefixes`` itself (a call less per
+    # statement per request), then this for the rest.
+    def others(self, context: RequestContext) -> bool:
+        """Whether a pattern that is not ``*``, exact or ``literal*`` covers the resource."""
         resource = context.resource
-        if self._all or resource in self._exact:
-            return True
         for glob in self._globs:
             if glob.fullmatch(resource):
                 return True
@@ -186,8 +199,16 @@ class Statement:
     def applies(self, context: RequestContext) -> bool:
         """Resource and conditions hold for this request (the action was checked before)."""
         matcher = self._resource_matcher
-        if matcher is not None and matcher(context) == self.not_resource:
-            return False
+        if matcher is not None:
+            resource = context.resource
+            covered = (
+                matcher._all
+                or resource in matcher._exact
+                or resource.startswith(matcher._prefixes)
+                or matcher.others(context)
+            )
+            if covered == self.not_resource:
+                return False
         for clause in self.conditions:
             if not clause.test(context):
                 return False
@@ -232,6 +253,11 @@ class PolicyDocument:
                 self._by_action.clear()
             self._by_action[action_key] = found
         return found
+
+    def recall(self, key: Hashable) -> Any:
+        """What :meth:`memoised` keeps for ``key``, None if nothing (yet): the request path's
+        look-up, without building a closure to compute what is almost always there."""
+        return self._memo.get(key)
 
     def memoised(self, key: Hashable, compute: Callable[[], T]) -> T:
         """A bounded per-document memo for facts derived from the document and ``key`` only.

@@ -240,10 +240,12 @@ def evaluate(
     best = _Grant.NONE
     resource_allow: StatementRef | None = None
     if resource_policy is not None:
-        naming_caller = resource_policy.memoised(
-            (action, context.principal_key),
-            lambda: _statements_naming(resource_policy, action, context),
-        )
+        key = (action, context.principal_key)
+        naming_caller: tuple[tuple[Statement, _Grant], ...] | None = resource_policy.recall(key)
+        if naming_caller is None:
+            naming_caller = resource_policy.memoised(
+                key, lambda: _statements_naming(resource_policy, action, context)
+            )
         for statement, grant in naming_caller:
             if not statement.applies(context):
                 continue
