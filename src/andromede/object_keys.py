@@ -432,13 +432,13 @@ class _PlainSealer:
 class PlaintextBenchCipher:
     """BENCHMARKS ONLY: blobs stored as plaintext, so the cost of encryption can be measured."""
 
-    def key_cipher(self, data_key: bytes | bytearray) -> AESGCM:
-        raise RuntimeError("the benchmark cipher has no keys")
-
     encrypts = False
     header_size = 0
     read_block_size = 1024 * 1024
     whole_seal_max = 64 * 1024  # the same write path as the encrypting cipher's
+
+    def key_cipher(self, data_key: bytes | bytearray) -> AESGCM:
+        raise RuntimeError("the benchmark cipher has no keys")
 
     async def new_data_key(
         self, tenant_id: str, context: Mapping[str, str] | None = None

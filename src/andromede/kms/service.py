@@ -9,8 +9,8 @@ encrypted blob format. Storage-independent: callers hand it bytes and get bytes.
 
 A PUT::
 
-    data_key, wrapped = keys.new_data_key(tenant_id)       # store `wrapped` with the object
-    encryptor = keys.object_encryptor(data_key, blob_id, fresh_key=True)  # this blob's key alone
+    new = keys.new_data_key(tenant_id)                     # store `new.wrapped` with the object
+    encryptor = keys.fresh_blob_encryptor(new.cipher, blob_id)  # the key is this blob's alone
     ...                                                    # update() per piece, then finish()
 
 A GET of plaintext bytes ``[start, stop)``::
