@@ -435,19 +435,13 @@ class KeyService:
         """The chunks to read for plaintext ``[start, stop)``; ``(0, 0)`` for an empty object."""
         return plan_range(plaintext_bytes, start, stop, self._chunk_size)
 
-    def object_encryptor(
-        self, data_key: Buffer, object_id: bytes | str, *, fresh_key: bool = False
-    ) -> ChunkEncryptor:
-        """The encryptor of one blob. ``fresh_key``: ``data_key`` was drawn for this blob and
-        is never used for another, so it seals the chunks itself (format 2); otherwise a
-        salted chunk key is derived from it (format 1)."""
+    def object_encryptor(self, data_key: Buffer, object_id: bytes | str) -> ChunkEncryptor:
+        """The encryptor of one blob under a data key that may seal other blobs too: a salted
+        chunk key is derived from it (format 1). A key drawn for this blob alone takes
+        :meth:`fresh_blob_encryptor` (format 2)."""
         # The new blob's chunk key is cached too: a GET soon after the PUT is common.
         return ChunkEncryptor(
-            data_key,
-            object_id,
-            chunk_size=self._chunk_size,
-            chunk_key=self._chunk_keys.chunk_key,
-            fresh_key=fresh_key,
+            data_key, object_id, chunk_size=self._chunk_size, chunk_key=self._chunk_keys.chunk_key
         )
 
     def fresh_blob_encryptor(self, data_key: AESGCM, object_id: bytes | str) -> ChunkEncryptor:
@@ -459,12 +453,10 @@ class KeyService:
         """:meth:`fresh_blob_encryptor`'s blob of a plaintext of at most one chunk, in one call."""
         return seal_single_chunk(data_key, NO_SALT, object_id, plaintext, self._chunk_size)
 
-    def seal_whole_blob(
-        self, data_key: Buffer, object_id: str, plaintext: bytes, *, fresh_key: bool = False
-    ) -> bytes:
+    def seal_whole_blob(self, data_key: Buffer, object_id: str, plaintext: bytes) -> bytes:
         """The encrypted blob of a plaintext of at most one chunk, in one call: what
         :meth:`object_encryptor` would give for it (its chunk key cached the same way)."""
-        salt = NO_SALT if fresh_key else os.urandom(SALT_SIZE)
+        salt = os.urandom(SALT_SIZE)
         aead = self._chunk_keys.chunk_key(data_key, salt)
         return seal_single_chunk(aead, salt, object_id, plaintext, self._chunk_size)
 
