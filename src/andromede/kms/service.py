@@ -295,7 +295,32 @@ class KeyService:
         """The AES-GCM object of the data key inside ``wrapped`` (bound to no context), the key
         staying in the cache: for what is sealed under the data key itself (an object's
         headers, a format-2 blob's chunks, which share it). Checked as :meth:`blob_chunk_key`."""
-        return self.blob_chunk_key(tenant_id, wrapped, b"", NO_SALT)
+        self.check_usable(tenant_id)
+        aead = self._cache.chunk_key(tenant_id, wrapped, NO_SALT, derive_chunk_key)
+        if aead is not None:
+            return aead
+        # Not cached (another worker wrote the object, or its key left the cache): the first
+        # read of an object in this process comes here. What blob_chunk_key reaches through
+        # unwrap_data_key, flat: one parse, one unwrap, the key's object made once and filed
+        # with the key, the cache entered once (decision 0033).
+        parsed = WrappedDataKey.decode(wrapped)
+        if parsed.tenant_id != tenant_id:  # decode checked the name: equal means valid
+            raise InvalidWrappedKey("wrapped data key belongs to another tenant")
+        self.provider_calls[tenant_id] += 1
+        plaintext = self._provider.open(
+            tenant_id,
+            parsed.kek_version,
+            parsed.sealed,
+            data_key_aad(tenant_id, parsed.kek_version),
+        )
+        try:
+            if len(plaintext) != DATA_KEY_SIZE:
+                raise InvalidWrappedKey("wrapped data key does not hold a 256-bit key")
+            aead = AESGCM(plaintext)
+            self._cache.put(tenant_id, wrapped, plaintext, (NO_SALT, aead))
+        finally:
+            plaintext[:] = bytes(len(plaintext))
+        return aead
 
     # --- bucket keys -------------------------------------------------------------------------
 
@@ -399,7 +424,7 @@ class KeyService:
 
     def _parse(self, tenant_id: str, wrapped: bytes) -> WrappedDataKey:
         parsed = WrappedDataKey.decode(wrapped)
-        if parsed.tenant_id != check_tenant_id(tenant_id):
+        if parsed.tenant_id != tenant_id:  # decode checked the name: equal means valid
             raise InvalidWrappedKey("wrapped data key belongs to another tenant")
         return parsed
 

@@ -352,3 +352,41 @@ def test_a_blob_s_first_read_takes_the_chunk_key_its_write_derived(
     keys.destroy_tenant_key("tenant-a")
     with pytest.raises(KeyDestroyed):
         keys.blob_chunk_key("tenant-a", wrapped, b"", salt, ring_checked=True)
+
+
+def test_a_data_key_cipher_opens_in_another_process_once_then_from_the_cache(
+    keys: KeyService, provider: CountingProvider
+) -> None:
+    new = keys.new_data_key("tenant-a")
+    sealed = new.cipher.encrypt(b"\x00" * 12, b"headers", b"aad")
+    reader = KeyService(provider, cache_ttl_seconds=60, cache_max_entries=100)
+    aead = reader.data_key_cipher("tenant-a", new.wrapped)  # the first read: unwrapped
+    assert aead.decrypt(b"\x00" * 12, sealed, b"aad") == b"headers"
+    assert provider.opens == 1
+    assert reader.data_key_cipher("tenant-a", new.wrapped) is aead  # then the cached object
+    # The body's chunk key is that same object, filed with the cached data key.
+    assert reader.blob_chunk_key("tenant-a", new.wrapped, b"", b"") is aead
+    assert provider.opens == 1
+    assert reader.unwrap_data_key("tenant-a", new.wrapped) == new.plaintext
+
+
+def test_a_data_key_cipher_refuses_what_it_must_not_open(
+    keys: KeyService, provider: CountingProvider
+) -> None:
+    keys.create_tenant_key("tenant-b")
+    wrapped = keys.new_data_key("tenant-a").wrapped
+    reader = KeyService(provider, cache_ttl_seconds=60, cache_max_entries=100)
+    with pytest.raises(InvalidWrappedKey, match="another tenant"):
+        reader.data_key_cipher("tenant-b", wrapped)
+    with pytest.raises(InvalidWrappedKey, match="another tenant"):
+        reader.data_key_cipher("not a tenant id!", wrapped)
+    tampered = bytearray(wrapped)
+    tampered[-1] ^= 1
+    with pytest.raises(InvalidWrappedKey):
+        reader.data_key_cipher("tenant-a", bytes(tampered))
+    with pytest.raises(InvalidWrappedKey):
+        reader.data_key_cipher("tenant-a", wrapped[:-1])
+    assert len(reader._cache) == 0  # nothing refused was cached
+    keys.destroy_tenant_key("tenant-a")
+    with pytest.raises(KeyDestroyed):
+        reader.data_key_cipher("tenant-a", wrapped)
