@@ -39,8 +39,9 @@ how many of the 16 connections it held (``ss``, mid-run): why two workers cost w
 ``py-spy record --format raw`` (collapsed stacks, one file per target and operation, with the
 number of operations they cover beside it in ``<target>-<op>.ops``) on the worker process;
 those runs are not counted, py-spy's sampling slows the process it samples.
-With ``--perf`` one more GET run per target is recorded by ``perf record -g``
-(``DIR/<target>-get.perf``, read with ``perf report -i``): native frames and the kernel, which
+With ``--perf`` one more PUT and GET run per target are recorded by ``perf record -g -e
+cpu-clock`` (``DIR/<target>-<op>.perf``, read with ``perf report -i``, and the operations they
+cover in ``<target>-<op>.perf.ops``): native frames and the kernel, which
 py-spy does not see (the GIL's hand-offs, socket system calls, librados).
 """
 
@@ -278,15 +279,27 @@ async def _profile(
                 record.wait(timeout=30)
         if perf:
             pids = ",".join(str(pid) for pid in _worker_pids(endpoint))
-            argv = ["perf", "record", "-g", "-F", "997", "-p", pids]
-            argv += ["-o", str(out / f"{name}-get.perf")]
-            record = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                await asyncio.sleep(1.0)
-                await run_workload(session, get, bucket=BUCKET, payload=payload, keys=keys)
-            finally:
-                record.send_signal(2)
-                record.wait(timeout=60)
+            for spec in (put, get):
+                op = spec.op.value.lower()
+                argv = ["perf", "record", "-g", "-e", "cpu-clock", "-F", "997", "-p", pids]
+                argv += ["-o", str(out / f"{name}-{op}.perf")]
+                record = subprocess.Popen(
+                    argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+                try:
+                    await asyncio.sleep(1.0)
+                    run, _ = await run_workload(
+                        session,
+                        spec,
+                        bucket=BUCKET,
+                        payload=payload,
+                        key_prefix="perf/",
+                        keys=keys if spec.op is Op.GET else (),
+                    )
+                    (out / f"{name}-{op}.perf.ops").write_text(f"{run.ops}\n")
+                finally:
+                    record.send_signal(2)
+                    record.wait(timeout=60)
 
 
 async def _measure(
@@ -336,7 +349,7 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks here")
     parser.add_argument("--rados", action="store_true", help="PostgreSQL + RADOS gateways")
     parser.add_argument("--threads", action="store_true", help="GET CPU split by thread")
-    parser.add_argument("--perf", action="store_true", help="with --profile: perf record a GET")
+    parser.add_argument("--perf", action="store_true", help="with --profile: perf a PUT and a GET")
     parser.add_argument("--hot", type=int, help="GET only the first N objects of each PUT run")
     parser.add_argument(
         "--size",
