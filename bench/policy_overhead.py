@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import statistics
 import tempfile
 from pathlib import Path
@@ -101,6 +102,24 @@ async def _run(endpoint: Endpoint, seconds: float, repeats: int) -> dict[str, li
     return runs
 
 
+def median_interval(ordered: list[float], confidence: float = 0.95) -> tuple[float, float] | None:
+    """A distribution-free confidence interval of the median of ``ordered`` (ascending): the
+    order statistics ``k`` and ``n + 1 - k`` for the largest ``k`` with P(Binomial(n, ½) < k)
+    at most (1 - confidence) / 2. None when there are too few values for one (n < 6 at 95 %)."""
+    n = len(ordered)
+    tail = (1 - confidence) / 2
+    below = 0.0  # P(Binomial(n, 1/2) < k) for the k under test
+    k = 0
+    while True:
+        below_next = below + math.comb(n, k) / 2**n
+        if below_next > tail:
+            break
+        below, k = below_next, k + 1
+    if k < 1:
+        return None
+    return ordered[k - 1], ordered[n - k]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.policy_overhead", description=__doc__)
     parser.add_argument("--seconds", type=float, default=8.0, help="per GET run")
@@ -138,11 +157,13 @@ def main() -> None:
         statistics.median(with_policy.latencies_ms) / statistics.median(plain.latencies_ms)
         for plain, with_policy in zip(runs[PLAIN], runs[WITH_POLICY], strict=True)
     )
+    spread = ""
     if len(paired) >= 4:
         low, _, high = statistics.quantiles(paired, n=4)
         spread = f", quartiles {low:.3f}-{high:.3f}"
-    else:
-        spread = ""
+    interval = median_interval(paired)
+    if interval is not None:
+        spread += f", 95 % interval of the median {interval[0]:.3f}-{interval[1]:.3f}"
     console.print(
         f"p50 ratio within each repeat: median {statistics.median(paired):.3f} over "
         f"{len(paired)} repeats{spread}"

@@ -1,6 +1,9 @@
-"""The benchmark's bucket policy is valid, has 20 statements, and lets loopback reads through."""
+"""The benchmark's bucket policy is valid, has 20 statements, and lets loopback reads through;
+the interval it gives for the median p50 ratio covers the median as often as it says."""
 
 from __future__ import annotations
+
+import random
 
 from andromede.iam.policy import (
     S3_BUCKET_POLICY_MAX,
@@ -10,7 +13,7 @@ from andromede.iam.policy import (
     evaluate,
     parse_policy,
 )
-from bench.policy_overhead import twenty_statements
+from bench.policy_overhead import median_interval, twenty_statements
 
 
 def test_the_policy_parses_with_twenty_statements() -> None:
@@ -36,3 +39,22 @@ def test_its_deny_spares_loopback_and_catches_other_addresses() -> None:
 
     assert decide("127.0.0.1")
     assert not decide("192.0.2.7")
+
+
+def test_the_interval_of_the_median_is_the_order_statistics_of_the_binomial_tail() -> None:
+    assert median_interval([float(i) for i in range(1, 6)]) is None  # 5 values: too few
+    assert median_interval([float(i) for i in range(1, 7)]) == (1.0, 6.0)  # 2 / 64 < 2.5 %
+    assert median_interval([float(i) for i in range(1, 17)]) == (4.0, 13.0)
+    assert median_interval([float(i) for i in range(1, 41)]) == (14.0, 27.0)
+
+
+def test_the_interval_of_the_median_covers_it_as_often_as_it_says() -> None:
+    rng = random.Random(7)
+    trials = 2000
+    covered = 0
+    for _ in range(trials):
+        values = sorted(rng.gauss(0.0, 1.0) for _ in range(30))
+        interval = median_interval(values)
+        assert interval is not None
+        covered += interval[0] <= 0.0 <= interval[1]
+    assert 0.94 <= covered / trials <= 0.99
