@@ -415,6 +415,7 @@ def storage_limits(settings: Settings) -> StorageLimits:
         deletion_grace=settings.orphan_grace,
         inline_object_max_bytes=settings.inline_object_max_bytes,
         inline_object_regions=settings.inline_region_names,
+        opened_headers_memo_size=settings.opened_headers_cache_size,
     )
 
 

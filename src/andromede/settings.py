@@ -431,6 +431,15 @@ class Settings(BaseSettings):
     data_key_cache_size: int = Field(
         default=10_000, ge=1, description="Most unwrapped data keys cached per worker process."
     )
+    opened_headers_cache_size: int = Field(
+        default=4096,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Most opened object headers (and SSE-KMS contexts) remembered per worker process, "
+            "so that HEAD and GET of a recent object do not decrypt them again."
+        ),
+    )
     key_file_recheck_interval: float = Field(
         default=1.0,
         ge=0,

@@ -114,6 +114,8 @@ class StorageLimits:
     inline_object_max_bytes: int = 0
     # ... in these regions (None: every region; decision 0028)
     inline_object_regions: frozenset[str] | None = None
+    # Opened object headers (and SSE-KMS contexts) remembered per region's store (decision 0033)
+    opened_headers_memo_size: int = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +152,9 @@ class ObjectService:
             else next(iter(served.values()))
         )
         # Keys and headers (no bytes): whichever store, one memo of opened headers.
-        self._sealed = SealedBlobs(default, cipher, limits.read_chunk_size)
+        self._sealed = SealedBlobs(
+            default, cipher, limits.read_chunk_size, memo_size=limits.opened_headers_memo_size
+        )
 
     # -- buckets ----------------------------------------------------------------------------
     async def create_bucket(
@@ -957,7 +961,13 @@ class ObjectService:
         sealed = self._sealed_by_region.get(region)
         if sealed is None:
             store = self._regional.store(region)
-            sealed = SealedBlobs(store, self._cipher, self._limits.read_chunk_size)
+            limits = self._limits
+            sealed = SealedBlobs(
+                store,
+                self._cipher,
+                limits.read_chunk_size,
+                memo_size=limits.opened_headers_memo_size,
+            )
             self._sealed_by_region[region] = sealed
         return sealed
 

@@ -16,15 +16,19 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import ValidationError
 
+from andromede.app import storage_limits
 from andromede.kms.chunks import FORMAT_FRESH_KEY, FORMAT_SALTED, HEADER_SIZE
 from andromede.kms.errors import ProviderError
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.model import WrappedDataKey
 from andromede.kms.service import KeyService, NewDataKey
 from andromede.object_keys import KmsObjectCipher, PlaintextBenchCipher, RingCheck
+from andromede.settings import Settings
 from andromede.storage import sealed_blobs
 from andromede.storage.acl import AccessControlList
+from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.encryption import CustomerKey, ObjectEncryption, open_headers
 from andromede.storage.errors import (
     CustomerKeyMismatch,
@@ -491,7 +495,10 @@ async def test_an_object_never_read_is_refused_after_another_process_destroys_th
 async def test_remembered_headers_make_room_by_dropping_the_oldest(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sealed_blobs, "_OPENED_HEADERS_MEMO_SIZE", 2)
+    limits = dataclasses.replace(LIMITS, opened_headers_memo_size=2)
+    svc = ObjectService(
+        world.stack.store, world.stack.blobs, limits, KmsObjectCipher(world.keys, inline=True)
+    )
     opened: list[str] = []
 
     def counting(aead: AESGCM, sealed: SealedHeaders, bucket: str, key: str) -> ContentHeaders:
@@ -500,10 +507,21 @@ async def test_remembered_headers_make_room_by_dropping_the_oldest(
 
     monkeypatch.setattr(sealed_blobs, "open_headers", counting)
     for key in ("a", "b", "c"):
-        await put(world.svc, key, b"x")
+        await put(svc, key, b"x")
     for key in ("b", "c", "a"):
-        await world.svc.head_object("bkt", key)
+        await svc.head_object("bkt", key)
     assert opened == ["a"]  # the two most recent were kept, not all dropped at once
+
+
+def test_the_opened_headers_memo_size_is_a_bounded_setting(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, opened_headers_cache_size=3)
+    assert storage_limits(settings).opened_headers_memo_size == 3
+    assert Settings(data_dir=tmp_path).opened_headers_cache_size == 4096
+    for refused in (0, 1_000_001):
+        with pytest.raises(ValidationError):
+            Settings(data_dir=tmp_path, opened_headers_cache_size=refused)
+    with pytest.raises(ValueError, match="at least one"):
+        sealed_blobs.SealedBlobs(MemoryBlobStore(), PlaintextBenchCipher(), 1024, memo_size=0)
 
 
 async def test_a_key_made_here_is_not_parsed_again_to_find_its_tenant(
