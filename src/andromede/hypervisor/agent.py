@@ -373,14 +373,27 @@ def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
             signal.signal(number, handler)
 
 
+def _accepts_connections(socket_path: Path) -> bool:
+    """Whether something listens on the unix socket ``socket_path`` now."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2.0)
+        try:
+            probe.connect(str(socket_path))
+        except OSError:
+            return False
+    return True
+
+
 def agent_ready(socket_path: Path, timeout: float) -> bool:
     """Wait until the agent answers on its socket (for the process that started it)."""
     transport = httpx.HTTPTransport(uds=str(socket_path))
     end = time.monotonic() + timeout
     with httpx.Client(transport=transport, base_url="http://agent", timeout=2.0) as client:
         while time.monotonic() < end:
-            if not socket_path.exists():
-                # Not listening yet (and httpx can leak the socket of a refused unix connect).
+            if not _accepts_connections(socket_path):
+                # Not listening yet. Asked with a socket of our own, closed whatever happens:
+                # httpx leaks the socket of a refused unix connect, and its ResourceWarning
+                # surfaced later in an unrelated test (the file exists between bind and listen).
                 time.sleep(0.1)
                 continue
             try:
