@@ -81,7 +81,12 @@ from andromede.storage.model import (
     SegmentKey,
 )
 from andromede.storage.regions import RegionalBlobs
-from andromede.storage.sealed_blobs import BlobKeys, SealedBlobs, stored_form
+from andromede.storage.sealed_blobs import (
+    DEFAULT_OPENED_HEADERS_MEMO_SIZE,
+    BlobKeys,
+    SealedBlobs,
+    stored_form,
+)
 from andromede.storage.store import MetadataStore
 
 __all__ = [
@@ -115,7 +120,7 @@ class StorageLimits:
     # ... in these regions (None: every region; decision 0028)
     inline_object_regions: frozenset[str] | None = None
     # Opened object headers (and SSE-KMS contexts) remembered per region's store (decision 0033)
-    opened_headers_memo_size: int = 4096
+    opened_headers_memo_size: int = DEFAULT_OPENED_HEADERS_MEMO_SIZE
 
 
 @dataclass(frozen=True, slots=True)
