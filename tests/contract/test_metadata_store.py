@@ -186,9 +186,9 @@ async def test_bucket_and_object_in_one_read(store: MetadataStore) -> None:
 async def test_the_policy_read_with_every_request_follows_every_change(
     store: MetadataStore,
 ) -> None:
-    """The hot reads hand the database the policy text this process read last and get '' back
-    while it is unchanged (store_sql._same_policy_text): whatever changed it, and whatever this
-    process remembers, a read returns the stored text."""
+    """The bucket row names its policy by digest and the text lives in its own table
+    (store_sql._known_policy): whatever changed it, and whatever this process remembers, a read
+    returns the stored text."""
     statements = [{"Sid": f"S{n}", "Effect": "Allow", "Action": "s3:GetObject"} for n in range(80)]
     text = json.dumps({"Version": "2012-10-17", "Statement": statements})  # > a 4 KiB page
     await store.create_bucket(dataclasses.replace(bucket(), policy=text))
@@ -196,23 +196,34 @@ async def test_the_policy_read_with_every_request_follows_every_change(
     async def policies() -> tuple[str | None, str | None]:
         alone = await store.get_bucket("b1")
         with_object, _ = await store.get_bucket_and_object("b1", "k")
+        listed = await store.list_buckets("t1")
         assert alone is not None and with_object is not None
+        assert [b.policy for b in listed] == [alone.policy]
         return alone.policy, with_object.policy
 
+    if isinstance(store, SqlMetadataStore):
+        store_sql._policy_texts.clear()  # another process wrote it: read from its table
     first = await policies()
     assert first == (text, text)
     again = await policies()
     assert again == (text, text)
-    if isinstance(store, SqlMetadataStore):  # the text remembered, not decoded anew
+    if isinstance(store, SqlMetadataStore):  # the text remembered, not read again
         assert again[0] is again[1] is first[1]
     changed = text.replace('"S1"', '"S!"')  # as long as before
-    await store.update_bucket_access("b1", policy=changed)
-    assert await policies() == (changed, changed)
+    updated = await store.update_bucket_access("b1", policy=changed)
+    assert updated.policy == changed
     if isinstance(store, SqlMetadataStore):
-        # Another gateway changed it: what this process remembers is out of date.
-        store_sql._policy_texts["b1"] = text
-        assert await policies() == (changed, changed)
+        store_sql._policy_texts.clear()  # changed by another gateway
+    assert await policies() == (changed, changed)
+    await store.update_bucket_access("b1", policy=text)  # back to a text this process holds
+    assert await policies() == (text, text)
     await store.update_bucket_access("b1", policy=None)
+    assert await policies() == (None, None)
+    await store.update_bucket_access("b1", policy=changed)
+    await store.update_bucket_access("b1", object_ownership=ObjectOwnership.OBJECT_WRITER)
+    assert await policies() == (changed, changed)  # other settings leave the policy alone
+    await store.delete_bucket("b1")  # its policy goes with it
+    await store.create_bucket(bucket())
     assert await policies() == (None, None)
 
 

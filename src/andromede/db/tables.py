@@ -345,12 +345,25 @@ buckets = sa.Table(
     # Access configuration (migration 0002): read with the bucket on every request.
     # NULL: no ownership controls (DeleteBucketOwnershipControls), which behaves as ObjectWriter.
     sa.Column("object_ownership", sa.Text, nullable=True, server_default="BucketOwnerEnforced"),
-    sa.Column("policy", sa.Text, nullable=True),
+    # SHA-256 (hex) of the bucket policy, whose text is in bucket_policies (migration 0017);
+    # NULL: no policy. Every request reads this row: a policy of up to 20 KiB in it had SQLite
+    # walk and PostgreSQL de-TOAST its text on every read; its digest says whether the text a
+    # gateway holds is still the one stored.
+    sa.Column("policy_digest", sa.Text, nullable=True),
     sa.Column("public_access_block", sa.Text, nullable=True),
     sa.Column("acl", sa.Text, nullable=True),  # JSON; NULL: the owner's private ACL
     # Default encryption (migration 0004), JSON; NULL: SSE-S3, the default of every bucket.
     sa.Column("encryption", sa.Text, nullable=True),
     sa.Index(None, "tenant_id", "name"),
+)
+
+# A bucket's policy text (migration 0017), read only when a gateway does not hold the text of
+# the bucket row's policy_digest.
+bucket_policies = sa.Table(
+    "bucket_policies",
+    metadata,
+    sa.Column("bucket", sa.Text, sa.ForeignKey("buckets.name"), primary_key=True),
+    sa.Column("policy", sa.Text, nullable=False),
 )
 
 objects = sa.Table(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -72,6 +73,7 @@ from andromede.storage.model import (
 __all__ = ["SqlMetadataStore", "prefix_upper_bound"]
 
 _B = tables.buckets
+_BP = tables.bucket_policies
 _O = tables.objects
 _OB = tables.object_blobs
 _U = tables.multipart_uploads
@@ -364,7 +366,7 @@ _BUCKET_COLUMNS = (
     "region",
     "created_at",
     "object_ownership",
-    "policy",
+    "policy_digest",
     "public_access_block",
     "acl",
     "encryption",
@@ -444,11 +446,9 @@ def _summary_from_row(row: Any) -> ObjectSummary:
     )
 
 
-def _bucket_from_row(row: Sequence[Any], known_policy: str | None = None) -> Bucket:
-    """The bucket of a row of ``select(buckets)`` (its columns in ``_BUCKET_COLUMNS`` order).
-
-    ``known_policy``: the text a hot read (``_READ_BUCKET_KNOWN_POLICY``…) was given to compare
-    the stored policy with; its row then says ``''`` for "that one"."""
+def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
+    """The bucket of a row of ``select(buckets)`` (its columns in ``_BUCKET_COLUMNS`` order),
+    with the text of the policy its ``policy_digest`` names (``_policy_of``)."""
     (
         name,
         tenant_id,
@@ -456,7 +456,7 @@ def _bucket_from_row(row: Sequence[Any], known_policy: str | None = None) -> Buc
         region,
         created_at,
         ownership,
-        policy,
+        _,
         block,
         acl,
         encryption,
@@ -468,30 +468,64 @@ def _bucket_from_row(row: Sequence[Any], known_policy: str | None = None) -> Buc
         region=region,
         created_at=utc_from_stored(created_at),
         object_ownership=None if ownership is None else _OWNERSHIPS[ownership],
-        policy=None if policy is None else _same_policy_text(name, policy, known_policy),
+        policy=policy,
         public_access_block=None if block is None else _public_access_block(block),
         acl=None if acl is None else AccessControlList.from_json(acl),
         encryption=None if encryption is None else _bucket_encryption(encryption),
     )
 
 
-# A bucket's policy text by bucket name, as last read. The hot reads hand it to the database,
-# which compares it with the stored text and answers '' when they are equal (a policy is never
-# empty: PutBucketPolicy refuses that): the text (up to 20 KiB) is then neither sent nor decoded
-# into a new str on every request, and the remembered object, whose hash Python keeps, goes on
-# to the authoriser, which finds the parsed policy by it. Any other read compares here (a
-# memcmp). Bounded as the memos above.
+# Bucket policy texts by their SHA-256 (``buckets.policy_digest``), as read from
+# bucket_policies. A bucket row names its policy by digest: while this process holds that text,
+# a request reads neither the text (up to 20 KiB) nor a second row, and the same str object,
+# whose hash Python keeps, goes on to the authoriser, which finds the parsed policy by it. A
+# change made by any gateway changes the digest, so the next read fetches the new text
+# (docs/decisions/0034-bucket-policy-out-of-the-bucket-row.md). Bounded as the memos above.
 _policy_texts: dict[str, str] = {}
+_POLICY_DIGEST_AT = _BUCKET_COLUMNS.index("policy_digest")
 
 
-def _same_policy_text(bucket: str, text: str, known_policy: str | None = None) -> str:
-    if known_policy is not None and text == "":
-        return known_policy  # the database found the stored text equal to it
-    known = _policy_texts.get(bucket)
-    if known == text:
+def policy_digest(text: str) -> str:
+    """The digest a bucket row keeps of its policy text (migration 0017 computes the same)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _known_policy(row: Sequence[Any]) -> str | None:
+    """The policy text of a bucket row when it has none or this process holds it; else ''."""
+    digest = row[_POLICY_DIGEST_AT]
+    if digest is None:
+        return None
+    return _policy_texts.get(digest, "")  # a policy is never '': PutBucketPolicy refuses it
+
+
+def _fetched_policy(text: str | None) -> str | None:
+    """A policy text just read from bucket_policies, remembered by its digest (a gateway that
+    changed it between the bucket's read and this one: the newer text, under its own)."""
+    if text is None:
+        return None  # deleted meanwhile
+    digest = policy_digest(text)
+    known = _policy_texts.get(digest)
+    if known is not None:
         return known
-    _remember(_policy_texts, bucket, text)
+    _remember(_policy_texts, digest, text)
     return text
+
+
+def _policy_in(conn: Connection, row: Sequence[Any]) -> str | None:
+    """``_known_policy``, reading the text through ``conn`` when this process lacks it."""
+    known = _known_policy(row)
+    if known != "":
+        return known
+    return _fetched_policy(conn.scalar(_GET_POLICY, {"bucket": row[0]}))
+
+
+def _policy_rows(conn: Connection, name: str, policy: str | None) -> str | None:
+    """Store ``policy`` as ``name``'s (None: remove it); returns the digest for its row."""
+    conn.execute(_BP.delete().where(_BP.c.bucket == name))
+    if policy is None:
+        return None
+    conn.execute(_BP.insert().values(bucket=name, policy=policy))
+    return policy_digest(policy)
 
 
 # Every request reads its bucket: its settings, immutable values of a few distinct texts, are
@@ -595,11 +629,11 @@ class SqlMetadataStore:
             **_bucket_access_values(
                 {
                     "object_ownership": bucket.object_ownership,
-                    "policy": bucket.policy,
                     "public_access_block": bucket.public_access_block,
                     "acl": bucket.acl,
                 }
             ),
+            "policy_digest": None if bucket.policy is None else policy_digest(bucket.policy),
         }
 
         def work(conn: Connection) -> None:
@@ -611,23 +645,29 @@ class SqlMetadataStore:
                     raise BucketAlreadyOwnedByYou(bucket.name)
                 if owner is not None:
                     raise BucketAlreadyExists(bucket.name)
+            _policy_rows(conn, bucket.name, bucket.policy)
 
         await self._db.write(work)
 
     async def get_bucket(self, name: str) -> Bucket | None:
-        known = _policy_texts.get(name)
-        if known is None:
-            row = await self._db.read_row(_READ_BUCKET, {"name": name})
-        else:
-            params = {"name": name, "known_policy": known}
-            row = await self._db.read_row(_READ_BUCKET_KNOWN_POLICY, params)
-        return None if row is None else _bucket_from_row(row, known)
+        row = await self._db.read_row(_READ_BUCKET, {"name": name})
+        if row is None:
+            return None
+        policy = _known_policy(row)
+        if policy == "":
+            policy = await self._fetch_policy(name)
+        return _bucket_from_row(row, policy)
+
+    async def _fetch_policy(self, bucket: str) -> str | None:
+        """The policy text of a bucket row whose digest this process has no text for."""
+        found = await self._db.read_row(_READ_POLICY, {"bucket": bucket})
+        return _fetched_policy(None if found is None else found[0])
 
     async def list_buckets(self, tenant_id: str) -> list[Bucket]:
         query = sa.select(_B).where(_B.c.tenant_id == tenant_id).order_by(_B.c.name)
 
         def work(conn: Connection) -> list[Bucket]:
-            return [_bucket_from_row(r) for r in conn.execute(query).all()]
+            return [_bucket_from_row(r, _policy_in(conn, r)) for r in conn.execute(query).all()]
 
         return await self._db.read(work)
 
@@ -635,7 +675,7 @@ class SqlMetadataStore:
         query = sa.select(_B).order_by(_B.c.tenant_id, _B.c.name)
 
         def work(conn: Connection) -> list[Bucket]:
-            return [_bucket_from_row(r) for r in conn.execute(query).all()]
+            return [_bucket_from_row(r, _policy_in(conn, r)) for r in conn.execute(query).all()]
 
         return await self._db.read(work)
 
@@ -654,13 +694,21 @@ class SqlMetadataStore:
 
     async def update_bucket_access(self, name: str, **changes: object) -> Bucket:
         values = _bucket_access_values(changes)
+        new_policy = values.pop("policy", None)
+        if new_policy is not None and not isinstance(new_policy, str):
+            raise TypeError("a bucket policy is its JSON text")
 
         def work(conn: Connection) -> Bucket:
-            updated = conn.execute(_B.update().where(_B.c.name == name).values(**values))
+            update = dict(values)
+            if "policy" in changes:
+                update["policy_digest"] = policy_digest(new_policy) if new_policy else None
+            updated = conn.execute(_B.update().where(_B.c.name == name).values(**update))
             if updated.rowcount == 0:
                 raise NoSuchBucket(name)
+            if "policy" in changes:
+                _policy_rows(conn, name, new_policy)
             row = conn.execute(_GET_BUCKET, {"name": name}).one()
-            return _bucket_from_row(row)
+            return _bucket_from_row(row, _policy_in(conn, row))
 
         return await self._db.write(work)
 
@@ -683,6 +731,7 @@ class SqlMetadataStore:
             dropped: list[Part] = []
             for upload_id in upload_ids:
                 dropped.extend(_drop_upload(conn, upload_id))
+            conn.execute(_BP.delete().where(_BP.c.bucket == name))
             conn.execute(_B.delete().where(_B.c.name == name))
             return dropped
 
@@ -701,15 +750,13 @@ class SqlMetadataStore:
     async def get_bucket_and_object(
         self, bucket: str, key: str
     ) -> tuple[Bucket | None, ObjectRecord | None]:
-        known = _policy_texts.get(bucket)
-        if known is None:
-            row = await self._db.read_row(_READ_BUCKET_AND_OBJECT, {"name": bucket, "key": key})
-        else:
-            params = {"name": bucket, "key": key, "known_policy": known}
-            row = await self._db.read_row(_READ_BUCKET_KNOWN_POLICY_AND_OBJECT, params)
+        row = await self._db.read_row(_READ_BUCKET_AND_OBJECT, {"name": bucket, "key": key})
         if row is None:
             return None, None
-        found = _bucket_from_row(row[:_BUCKET_WIDTH], known)
+        policy = _known_policy(row)
+        if policy == "":
+            policy = await self._fetch_policy(bucket)
+        found = _bucket_from_row(row[:_BUCKET_WIDTH], policy)
         if row[_OBJECT_KEY_AT] is None:  # the outer join found no object
             return found, None
         return found, _object_from_row(row[_BUCKET_WIDTH:])
@@ -1026,19 +1073,8 @@ _HOLD_BUCKET = (
 _LOCK_BUCKET = sa.select(_B.c.name).where(_B.c.name == sa.bindparam("name")).with_for_update()
 _INSERT_BUCKET = InsertIgnoringConflict(_B, ["name"])
 _GET_OBJECT = sa.select(_O).where(_IS_OBJECT)
-# The bucket's columns for the hot reads of a bucket whose policy this process has read before:
-# the policy is '' when the stored text is that one (``known_policy``, see _same_policy_text).
-# A bucket without a policy (or not read yet) is read by the plain query: an extra parameter
-# costs sqlite3 thousands of instructions when it is None (adapted through its protocol).
-_KNOWN_POLICY_COLUMNS = tuple(
-    sa.case(
-        (c == sa.bindparam("known_policy", type_=sa.Text), sa.literal_column("''")),
-        else_=c,
-    ).label(c.name)
-    if c.name == "policy"
-    else c
-    for c in _B.c
-)
+_GET_POLICY = sa.select(_BP.c.policy).where(_BP.c.bucket == sa.bindparam("bucket"))
+_READ_POLICY = RowQuery(_GET_POLICY)
 # A GET's one query: the bucket (authorisation) with its object, if any (the answer). The
 # object's columns are prefixed, since both tables have an ``acl``.
 _OBJECT_IN_BUCKET = _B.outerjoin(_O, (_O.c.bucket == _B.c.name) & (_O.c.key == sa.bindparam("key")))
@@ -1047,17 +1083,9 @@ _READ_BUCKET_AND_OBJECT = RowQuery(
     .select_from(_OBJECT_IN_BUCKET)
     .where(_B.c.name == sa.bindparam("name"))
 )
-_READ_BUCKET_KNOWN_POLICY_AND_OBJECT = RowQuery(
-    sa.select(*_KNOWN_POLICY_COLUMNS, *(c.label(f"o_{c.name}") for c in _O.c))
-    .select_from(_OBJECT_IN_BUCKET)
-    .where(_B.c.name == sa.bindparam("name"))
-)
 _BUCKET_WIDTH = len(_BUCKET_COLUMNS)
 _OBJECT_KEY_AT = _BUCKET_WIDTH + _OBJECT_COLUMNS.index("key")
 _READ_BUCKET = RowQuery(_GET_BUCKET)
-_READ_BUCKET_KNOWN_POLICY = RowQuery(
-    sa.select(*_KNOWN_POLICY_COLUMNS).where(_B.c.name == sa.bindparam("name"))
-)
 _READ_OBJECT = RowQuery(_GET_OBJECT)
 _LOCK_OBJECT = _GET_OBJECT.with_for_update()
 _INSERT_OBJECT = InsertIgnoringConflict(_O, ["bucket", "key"])

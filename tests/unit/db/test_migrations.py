@@ -3,6 +3,7 @@ them again changes nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,13 +176,64 @@ def test_buckets_made_before_0002_keep_acls_disabled_and_no_public_access_block(
         with engine.connect() as conn:
             row = conn.execute(
                 sa.text(
-                    "SELECT object_ownership, policy, public_access_block FROM buckets "
+                    "SELECT object_ownership, policy_digest, public_access_block FROM buckets "
                     "WHERE name = 'old'"
                 )
             ).one()
     finally:
         engine.dispose()
     assert tuple(row) == ("BucketOwnerEnforced", None, None)
+
+
+def test_bucket_policies_move_out_of_the_bucket_row_in_0017_and_back_on_downgrade(
+    empty_url: str,
+) -> None:
+    url = empty_url
+    engine = create_engine(url)
+    buckets_0016 = sa.table(
+        "buckets",
+        sa.column("name", sa.Text()),
+        sa.column("tenant_id", sa.Text()),
+        sa.column("owner_id", sa.Text()),
+        sa.column("region", sa.Text()),
+        sa.column("created_at", UtcDateTime()),
+        sa.column("policy", sa.Text()),
+    )
+    policy = '{"Version": "2012-10-17", "Statement": [], "Id": "é' + "x" * 6000 + '"}'
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0016")
+            for name, text in (("with", policy), ("without", None)):
+                conn.execute(
+                    sa.insert(buckets_0016).values(
+                        name=name,
+                        tenant_id="t",
+                        owner_id="o",
+                        region="eu",
+                        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+                        policy=text,
+                    )
+                )
+        upgrade(url)
+        with engine.connect() as conn:
+            digests = {
+                name: digest
+                for name, digest in conn.execute(sa.text("SELECT name, policy_digest FROM buckets"))
+            }
+            moved = conn.execute(sa.text("SELECT bucket, policy FROM bucket_policies")).all()
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0016")
+        with engine.connect() as conn:
+            back = {
+                name: text for name, text in conn.execute(sa.text("SELECT name, policy FROM buckets"))
+            }
+            tables = sa.inspect(conn).get_table_names()
+    finally:
+        engine.dispose()
+    assert digests == {"with": hashlib.sha256(policy.encode()).hexdigest(), "without": None}
+    assert [tuple(row) for row in moved] == [("with", policy)]
+    assert back == {"with": policy, "without": None}
+    assert "bucket_policies" not in tables
 
 
 def test_subnets_made_before_0013_get_distinct_vxlan_ids_and_new_ones_cannot_reuse_them(

@@ -3,6 +3,7 @@ a bucket's policy text handed on as the object already read (decision 0030)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 from andromede.storage import store_sql
@@ -26,11 +27,21 @@ def test_sealed_rows_are_decoded_once_and_a_changed_text_is_decoded_anew() -> No
 
 
 def test_a_bucket_policy_text_read_again_is_the_remembered_object_until_it_changes() -> None:
-    first = store_sql._same_policy_text("bkt-policy", '{"Version": "2012-10-17"}')
-    again = store_sql._same_policy_text("bkt-policy", "".join(['{"Version": ', '"2012-10-17"}']))
-    assert again is first
-    changed = store_sql._same_policy_text("bkt-policy", '{"Version": "2008-10-17"}')
-    assert changed == '{"Version": "2008-10-17"}' and changed is not first
-    for number in range(store_sql._DECODED_MEMO_SIZE + 10):  # bounded: the oldest names go
-        store_sql._same_policy_text(f"bkt-{number}", "{}")
+    text = '{"Version": "2012-10-17"}'
+    digest = store_sql.policy_digest(text)
+    row = ("bkt-policy", "t", "o", "eu", 0, None, digest, None, None, None)
+    store_sql._policy_texts.pop(digest, None)
+    assert store_sql._known_policy(row) == ""  # not held: to be read from bucket_policies
+    first = store_sql._fetched_policy(text)
+    again = store_sql._fetched_policy("".join(['{"Version": ', '"2012-10-17"}']))
+    assert again is first is store_sql._known_policy(row)
+    no_policy = (*row[:6], None, *row[7:])
+    assert store_sql._known_policy(no_policy) is None
+    assert store_sql._fetched_policy(None) is None  # deleted between the two reads
+    for number in range(store_sql._DECODED_MEMO_SIZE + 10):  # bounded: the oldest texts go
+        store_sql._fetched_policy(f'{{"Id": "{number}"}}')
     assert len(store_sql._policy_texts) == store_sql._DECODED_MEMO_SIZE
+
+
+def test_the_policy_digest_is_the_sha256_of_the_utf8_text() -> None:
+    assert store_sql.policy_digest("é") == hashlib.sha256("é".encode()).hexdigest()
