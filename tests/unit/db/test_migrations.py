@@ -225,7 +225,8 @@ def test_bucket_policies_move_out_of_the_bucket_row_in_0017_and_back_on_downgrad
             command.downgrade(alembic_config(conn), "0016")
         with engine.connect() as conn:
             back = {
-                name: text for name, text in conn.execute(sa.text("SELECT name, policy FROM buckets"))
+                name: text
+                for name, text in conn.execute(sa.text("SELECT name, policy FROM buckets"))
             }
             tables = sa.inspect(conn).get_table_names()
     finally:

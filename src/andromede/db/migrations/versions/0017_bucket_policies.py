@@ -54,9 +54,7 @@ def upgrade() -> None:
     for name, policy in rows:
         connection.execute(sa.insert(_bucket_policies).values(bucket=name, policy=policy))
         connection.execute(
-            sa.update(_buckets)
-            .where(_buckets.c.name == name)
-            .values(policy_digest=_digest(policy))
+            sa.update(_buckets).where(_buckets.c.name == name).values(policy_digest=_digest(policy))
         )
     # Plain ALTER TABLE on both databases (SQLite has it since 3.35): a batch rebuild of the
     # table would drop and recreate a table the objects and uploads refer to.
@@ -68,8 +66,6 @@ def downgrade() -> None:
     connection = op.get_bind()
     rows = connection.execute(sa.select(_bucket_policies.c.bucket, _bucket_policies.c.policy))
     for name, policy in rows.all():
-        connection.execute(
-            sa.update(_buckets).where(_buckets.c.name == name).values(policy=policy)
-        )
+        connection.execute(sa.update(_buckets).where(_buckets.c.name == name).values(policy=policy))
     op.execute("ALTER TABLE buckets DROP COLUMN policy_digest")
     op.drop_table("bucket_policies")
