@@ -678,10 +678,41 @@ def test_an_opened_record_keeps_every_other_field() -> None:
     opened = record.opened(headers, {"a": "b"}, check)
     assert opened == expected
     assert opened.key_check is check
+    # Built from its slots, not by __init__: still the same frozen record.
+    assert type(opened) is ObjectRecord and repr(opened) == repr(expected)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opened.size = 4  # type: ignore[misc]
+    assert record.opened(headers, None).key_check is None and record.headers == ContentHeaders()
     assert {f.name for f in dataclasses.fields(ObjectRecord)} == {
         "bucket", "key", "size", "etag", "last_modified", "headers", "segments", "owner_id",
         "checksum", "format_version", "acl", "sealed_headers", "kms_context", "key_check",
     }  # fmt: skip
+
+
+def test_the_stored_form_of_a_record_is_what_replace_would_give() -> None:
+    # stored_form rebuilds an ObjectRecord from its slots on every PUT (ObjectRecord.rebuilt).
+    check = object()
+    sealed = ObjectRecord(
+        bucket="b",
+        key="k",
+        size=3,
+        etag="e",
+        last_modified=datetime(2026, 1, 2, tzinfo=UTC),
+        headers=ContentHeaders(content_type="text/plain", user_metadata={"m": "v"}),
+        segments=(Segment("blob", 3),),
+        owner_id="o",
+        sealed_headers=SealedHeaders(b"w", b"c"),
+        kms_context={"a": "b"},
+        key_check=check,
+    )
+    stored = sealed_blobs.stored_form(sealed)
+    assert stored == dataclasses.replace(sealed, headers=ContentHeaders(), kms_context=None)
+    assert stored.headers == ContentHeaders() and stored.kms_context is None
+    assert stored.key_check is check and sealed.headers.user_metadata == {"m": "v"}
+    plain = dataclasses.replace(sealed, sealed_headers=None)  # the benchmark switch's record
+    stored_plain = sealed_blobs.stored_form(plain)
+    assert stored_plain == dataclasses.replace(plain, format_version=1)
+    assert stored_plain.headers is plain.headers and stored_plain.key_check is check
 
 
 async def test_headers_sealed_by_a_put_are_remembered_for_the_reads_after_it(
