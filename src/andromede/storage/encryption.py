@@ -42,7 +42,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from andromede.storage.errors import ObjectCorrupted
-from andromede.storage.model import ContentHeaders, SealedContext, SealedHeaders
+from andromede.storage.model import (
+    ContentHeaders,
+    SealedContext,
+    SealedHeaders,
+    build_content_headers,
+    build_sealed_headers,
+)
 
 __all__ = [
     "BlobOpener",
@@ -290,7 +296,7 @@ def seal_headers(
     ).encode()
     nonce = _sealed_nonce()
     sealed = aead.encrypt(nonce, plain, _headers_aad(bucket, key))
-    return SealedHeaders(wrapped=wrapped, ciphertext=nonce + sealed)
+    return build_sealed_headers(wrapped, nonce + sealed)  # every encrypted PUT
 
 
 def open_headers(aead: AESGCM, sealed: SealedHeaders, bucket: str, key: str) -> ContentHeaders:
@@ -304,14 +310,9 @@ def open_headers(aead: AESGCM, sealed: SealedHeaders, bucket: str, key: str) -> 
         raise ObjectCorrupted("the object's stored headers failed authentication") from None
     # str, not bytes: json.loads would sniff the encoding of bytes first.
     ctype, encoding, disposition, language, cache, expires, metadata = json.loads(plain.decode())
-    return ContentHeaders(
-        content_type=ctype,
-        content_encoding=encoding,
-        content_disposition=disposition,
-        content_language=language,
-        cache_control=cache,
-        expires=expires,
-        user_metadata=dict(metadata),
+    # Positionally, in the field order (an object's first read: see slots_builder).
+    return build_content_headers(
+        ctype, encoding, disposition, language, cache, expires, dict(metadata)
     )
 
 

@@ -46,6 +46,7 @@ __all__ = [
 RECORD_FORMAT_VERSION = 2
 
 _T = TypeVar("_T")
+_Built = TypeVar("_Built")
 
 
 class ChecksumAlgorithm(enum.StrEnum):
@@ -80,6 +81,33 @@ class Checksum:
     algorithm: ChecksumAlgorithm
     value: str
     type: ChecksumType = ChecksumType.FULL_OBJECT
+
+
+def slots_builder(cls: type[_Built]) -> Callable[..., _Built]:
+    """A constructor of the frozen slots dataclass ``cls`` that takes every field positionally,
+    in declaration order, and sets the slots directly: the same instance as ``cls(...)``, for
+    classes whose ``__init__`` does nothing else (no ``__post_init__``, no ``InitVar``).
+
+    For what the request path builds on every request. A frozen dataclass's generated
+    ``__init__`` sets each field through ``object.__setattr__``, about a thousand instructions a
+    field; ``dataclasses.replace`` adds an introspection of the fields. The builder is made the
+    way ``dataclasses`` makes ``__init__``, from source (the names are the class's own fields),
+    so that a call is one Python frame and one C call per field."""
+    if "__post_init__" in cls.__dict__ or not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+        raise TypeError(f"{cls.__name__} is not a frozen dataclass built by __init__ alone")
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    if any(not f.init for f in fields(cls)):  # type: ignore[arg-type]
+        raise TypeError(f"{cls.__name__} has fields __init__ does not set")
+    namespace: dict[str, object] = {"_new": object.__new__, "_cls": cls}
+    lines = [f"def build({', '.join(names)}):", "    self = _new(_cls)"]
+    for name in names:
+        namespace[f"_set_{name}"] = cls.__dict__[name].__set__
+        lines.append(f"    _set_{name}(self, {name})")
+    lines.append("    return self")
+    exec("\n".join(lines), namespace)  # noqa: S102 - field names of our own classes only
+    build = namespace["build"]
+    build.__qualname__ = f"build_{cls.__name__}"  # type: ignore[attr-defined]
+    return build  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,44 +334,28 @@ class ObjectRecord:
     ) -> ObjectRecord:
         """This record with these four fields replaced, as ``dataclasses.replace`` would give
         it, for the request path (opening a record, the form the store keeps). Built from its
-        slots, not through ``__init__``: a frozen dataclass's ``__init__`` sets each of its
-        fourteen fields through ``object.__setattr__``, and ``replace`` also introspects the
-        fields per call; the slots way took a revisit of an encrypted object from 112,200 to
-        96,000 instructions at the storage level (decision 0033's amendment). The same record
-        as ``__init__`` would build: nothing else runs there (no ``__post_init__``), and
-        ``_RECORD_SLOTS`` checks at import that the order below is the fields' order."""
-        (
-            set_bucket,
-            set_key,
-            set_size,
-            set_etag,
-            set_last_modified,
-            set_headers,
-            set_segments,
-            set_owner_id,
-            set_checksum,
-            set_format_version,
-            set_acl,
-            set_sealed_headers,
-            set_kms_context,
-            set_key_check,
-        ) = _RECORD_SLOT_SETTERS
-        record = _new_object(ObjectRecord)
-        set_bucket(record, self.bucket)
-        set_key(record, self.key)
-        set_size(record, self.size)
-        set_etag(record, self.etag)
-        set_last_modified(record, self.last_modified)
-        set_headers(record, headers)
-        set_segments(record, self.segments)
-        set_owner_id(record, self.owner_id)
-        set_checksum(record, self.checksum)
-        set_format_version(record, format_version)
-        set_acl(record, self.acl)
-        set_sealed_headers(record, self.sealed_headers)
-        set_kms_context(record, kms_context)
-        set_key_check(record, key_check)
-        return record
+        slots (``slots_builder``), not through ``__init__``: a frozen dataclass's ``__init__``
+        sets each of its fourteen fields through ``object.__setattr__``, and ``replace`` also
+        introspects the fields per call; the slots way took a revisit of an encrypted object
+        from 112,200 to 96,000 instructions at the storage level (decision 0033's amendment).
+        The same record as ``__init__`` would build; ``_RECORD_SLOTS`` checks at import that
+        the order below is the fields' order."""
+        return build_object_record(
+            self.bucket,
+            self.key,
+            self.size,
+            self.etag,
+            self.last_modified,
+            headers,
+            self.segments,
+            self.owner_id,
+            self.checksum,
+            format_version,
+            self.acl,
+            self.sealed_headers,
+            kms_context,
+            key_check,
+        )
 
     @property
     def bucket_key_enabled(self) -> bool:
@@ -405,11 +417,8 @@ _RECORD_SLOTS = (
     "key_check",
 )
 if _RECORD_SLOTS != tuple(f.name for f in fields(ObjectRecord)):  # pragma: no cover
-    raise RuntimeError("ObjectRecord.opened sets fields that are not the record's")
-_RECORD_SLOT_SETTERS: tuple[Callable[[ObjectRecord, object], None], ...] = tuple(
-    ObjectRecord.__dict__[name].__set__ for name in _RECORD_SLOTS
-)
-_new_object = object.__new__
+    raise RuntimeError("ObjectRecord.rebuilt passes fields that are not the record's")
+build_object_record = slots_builder(ObjectRecord)
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,3 +473,12 @@ class ObjectLookup:
 
     bucket: Bucket
     record: ObjectRecord | None
+
+
+# Positional constructors of what the request path builds on every request (``slots_builder``):
+# the bucket and the record read from their rows, and an encrypted PUT's sealed headers, their
+# key and the headers it remembers.
+build_bucket = slots_builder(Bucket)
+build_content_headers = slots_builder(ContentHeaders)
+build_segment_key = slots_builder(SegmentKey)
+build_sealed_headers = slots_builder(SealedHeaders)

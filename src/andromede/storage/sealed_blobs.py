@@ -49,6 +49,8 @@ from andromede.storage.model import (
     SealedHeaders,
     Segment,
     SegmentKey,
+    build_content_headers,
+    build_segment_key,
 )
 
 if TYPE_CHECKING:
@@ -141,7 +143,7 @@ class SealedBlobs:
                 data_cipher,
                 data_key,
                 data_cipher,
-                SegmentKey(wrapped, kms_key_arn=encryption.kms_key_arn),
+                build_segment_key(wrapped, None, encryption.kms_key_arn, None, None),
             )
         check = customer_key_check(data_key, customer)
         blob_key = customer_blob_key(data_key, customer)
@@ -491,14 +493,14 @@ class SealedBlobs:
         GET or HEAD after the PUT): served as opened ones are, after the same key check. Filed
         as opening them would give them: the caller's metadata mapping is not shared (built
         field by field: ``dataclasses.replace`` introspects the fields on every call)."""
-        opened = ContentHeaders(
-            content_type=headers.content_type,
-            content_encoding=headers.content_encoding,
-            content_disposition=headers.content_disposition,
-            content_language=headers.content_language,
-            cache_control=headers.cache_control,
-            expires=headers.expires,
-            user_metadata=dict(headers.user_metadata),
+        opened = build_content_headers(
+            headers.content_type,
+            headers.content_encoding,
+            headers.content_disposition,
+            headers.content_language,
+            headers.cache_control,
+            headers.expires,
+            dict(headers.user_metadata),
         )
         self._remember((sealed.wrapped, sealed.ciphertext, bucket, key), opened)
 
@@ -542,6 +544,7 @@ class BlobKeys:
 
 _StoredT = TypeVar("_StoredT", ObjectRecord, MultipartUpload)
 _PLAINTEXT_FORMAT_VERSION = 1  # records before encryption at rest: plaintext blobs and headers
+_DEFAULT_CONTENT_TYPE = ContentHeaders().content_type  # a stored sealed record's empty headers
 
 
 def stored_form(record: _StoredT) -> _StoredT:
@@ -552,7 +555,8 @@ def stored_form(record: _StoredT) -> _StoredT:
             return record.rebuilt(
                 record.headers, record.kms_context, record.key_check, _PLAINTEXT_FORMAT_VERSION
             )
-        return record.rebuilt(ContentHeaders(), None, record.key_check, record.format_version)
+        empty = build_content_headers(_DEFAULT_CONTENT_TYPE, None, None, None, None, None, {})
+        return record.rebuilt(empty, None, record.key_check, record.format_version)
     if record.sealed_headers is None:
         return dataclasses.replace(record, format_version=_PLAINTEXT_FORMAT_VERSION)
     return dataclasses.replace(record, headers=ContentHeaders(), kms_context=None)

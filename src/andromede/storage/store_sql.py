@@ -68,6 +68,8 @@ from andromede.storage.model import (
     SealedHeaders,
     Segment,
     SegmentKey,
+    build_bucket,
+    build_object_record,
 )
 
 __all__ = ["SqlMetadataStore", "prefix_upper_bound"]
@@ -397,21 +399,24 @@ def _object_from_row(row: Sequence[Any]) -> ObjectRecord:
     headers, sealed = _stored_headers_from_json(headers_json)
     # bytes, whatever the driver hands out (asyncpg: bytes; sqlite3: bytes or memoryview)
     inline = None if inline_data is None else bytes(inline_data)
-    return ObjectRecord(
-        bucket=bucket,
-        key=key,
-        size=size,
-        etag=etag,
-        last_modified=utc_from_stored(last_modified),
-        headers=headers,
-        sealed_headers=sealed,
-        segments=_segments_from_json(segments_json, inline),
-        owner_id=owner_id,
-        checksum=None
+    # Positionally, in the record's field order (every GET and HEAD: see slots_builder).
+    return build_object_record(
+        bucket,
+        key,
+        size,
+        etag,
+        utc_from_stored(last_modified),
+        headers,
+        _segments_from_json(segments_json, inline),
+        owner_id,
+        None
         if algorithm is None
         else Checksum(_ALGORITHMS[algorithm], checksum_value, _TYPES[checksum_type]),
-        format_version=format_version,
-        acl=None if acl is None else AccessControlList.from_json(acl),
+        format_version,
+        None if acl is None else AccessControlList.from_json(acl),
+        sealed,
+        None,  # kms_context: opened by the service
+        None,  # key_check: made by the service
     )
 
 
@@ -461,17 +466,18 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         acl,
         encryption,
     ) = row
-    return Bucket(
-        name=name,
-        tenant_id=tenant_id,
-        owner_id=owner_id,
-        region=region,
-        created_at=utc_from_stored(created_at),
-        object_ownership=None if ownership is None else _OWNERSHIPS[ownership],
-        policy=policy,
-        public_access_block=None if block is None else _public_access_block(block),
-        acl=None if acl is None else AccessControlList.from_json(acl),
-        encryption=None if encryption is None else _bucket_encryption(encryption),
+    # Positionally, in the bucket's field order (every request: see slots_builder).
+    return build_bucket(
+        name,
+        tenant_id,
+        owner_id,
+        region,
+        utc_from_stored(created_at),
+        None if ownership is None else _OWNERSHIPS[ownership],
+        policy,
+        None if block is None else _public_access_block(block),
+        None if acl is None else AccessControlList.from_json(acl),
+        None if encryption is None else _bucket_encryption(encryption),
     )
 
 
