@@ -93,7 +93,9 @@ async def test_an_image_file_altered_on_the_gateway_is_refused_by_the_host(
     image = await import_image(compute, tmp_path)
     stored = Path(image.path)
     stored.chmod(0o600)
-    stored.write_bytes(IMAGE_BYTES[:-1] + b"!")  # a flipped byte on the gateway's disk
+    # A flipped byte on the gateway's disk (flipped: a fixed byte equals the random last one
+    # time in 256).
+    stored.write_bytes(IMAGE_BYTES[:-1] + bytes([IMAGE_BYTES[-1] ^ 0xFF]))
     [instance_id] = await run(compute, image)
     [instance] = await compute.describe_instances(TENANT, [instance_id])
     assert instance.state is InstanceState.TERMINATED
