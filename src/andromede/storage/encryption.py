@@ -283,17 +283,7 @@ def seal_headers(
 ) -> SealedHeaders:
     """``headers`` sealed under the data key whose AES-GCM object is ``aead`` (its wrapped
     form ``wrapped`` is stored with them)."""
-    plain = _COMPACT_JSON(
-        [
-            headers.content_type,
-            headers.content_encoding,
-            headers.content_disposition,
-            headers.content_language,
-            headers.cache_control,
-            headers.expires,
-            dict(headers.user_metadata),
-        ],
-    ).encode()
+    plain = _COMPACT_JSON(headers.field_values()).encode()
     nonce = _sealed_nonce()
     sealed = aead.encrypt(nonce, plain, _headers_aad(bucket, key))
     return build_sealed_headers(wrapped, nonce + sealed)  # every encrypted PUT

@@ -122,6 +122,19 @@ class ContentHeaders:
     expires: str | None = None
     user_metadata: Mapping[str, str] = field(default_factory=dict)  # names lower-case, no prefix
 
+    def field_values(self) -> list[object]:
+        """The fields in order, the metadata as a new dict: what sealing serialises, and what
+        ``build_content_headers`` takes to make an unshared copy."""
+        return [
+            self.content_type,
+            self.content_encoding,
+            self.content_disposition,
+            self.content_language,
+            self.cache_control,
+            self.expires,
+            dict(self.user_metadata),
+        ]
+
 
 @dataclass(frozen=True, slots=True)
 class Bucket:

@@ -493,15 +493,7 @@ class SealedBlobs:
         GET or HEAD after the PUT): served as opened ones are, after the same key check. Filed
         as opening them would give them: the caller's metadata mapping is not shared (built
         field by field: ``dataclasses.replace`` introspects the fields on every call)."""
-        opened = build_content_headers(
-            headers.content_type,
-            headers.content_encoding,
-            headers.content_disposition,
-            headers.content_language,
-            headers.cache_control,
-            headers.expires,
-            dict(headers.user_metadata),
-        )
+        opened = build_content_headers(*headers.field_values())
         self._remember((sealed.wrapped, sealed.ciphertext, bucket, key), opened)
 
     def _remember(self, remembered: tuple[bytes, bytes, str, str], headers: ContentHeaders) -> None:

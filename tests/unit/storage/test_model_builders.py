@@ -112,3 +112,11 @@ def test_classes_whose_init_does_more_are_refused() -> None:
     for cls in (Checked, Mutable, Derived):
         with pytest.raises(TypeError):
             model.slots_builder(cls)
+
+
+def test_headers_field_values_are_the_fields_in_order_with_the_metadata_copied() -> None:
+    values = HEADERS.field_values()
+    assert values == [getattr(HEADERS, f.name) for f in dataclasses.fields(ContentHeaders)]
+    assert values[-1] is not HEADERS.user_metadata
+    copy = model.build_content_headers(*values)
+    assert copy == HEADERS and copy.user_metadata is not HEADERS.user_metadata
