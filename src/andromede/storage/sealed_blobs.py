@@ -491,8 +491,8 @@ class SealedBlobs:
     ) -> None:
         """Headers this process has just sealed, for the reads that often follow a write (a
         GET or HEAD after the PUT): served as opened ones are, after the same key check. Filed
-        as opening them would give them: the caller's metadata mapping is not shared (built
-        field by field: ``dataclasses.replace`` introspects the fields on every call)."""
+        as opening them would give them: the caller's metadata mapping is not shared (a copy
+        from its fields, not ``dataclasses.replace``, which introspects them on every call)."""
         opened = build_content_headers(*headers.field_values())
         self._remember((sealed.wrapped, sealed.ciphertext, bucket, key), opened)
 

@@ -453,7 +453,8 @@ def _summary_from_row(row: Any) -> ObjectSummary:
 
 def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
     """The bucket of a row of ``select(buckets)`` (its columns in ``_BUCKET_COLUMNS`` order),
-    with the text of the policy its ``policy_digest`` names (``_policy_of``)."""
+    with the text of the policy its ``policy_digest`` names (``_known_policy``, else read by
+    ``_fetch_policy`` or ``_policy_in``)."""
     (
         name,
         tenant_id,
@@ -525,13 +526,12 @@ def _policy_in(conn: Connection, row: Sequence[Any]) -> str | None:
     return _fetched_policy(conn.scalar(_GET_POLICY, {"bucket": row[0]}))
 
 
-def _policy_rows(conn: Connection, name: str, policy: str | None) -> str | None:
-    """Store ``policy`` as ``name``'s (None: remove it); returns the digest for its row."""
+def _policy_rows(conn: Connection, name: str, policy: str | None) -> None:
+    """Store ``policy`` as ``name``'s text (None: remove it), in the job that sets the bucket
+    row's ``policy_digest``."""
     conn.execute(_BP.delete().where(_BP.c.bucket == name))
-    if policy is None:
-        return None
-    conn.execute(_BP.insert().values(bucket=name, policy=policy))
-    return policy_digest(policy)
+    if policy is not None:
+        conn.execute(_BP.insert().values(bucket=name, policy=policy))
 
 
 # Every request reads its bucket: its settings, immutable values of a few distinct texts, are
@@ -707,7 +707,7 @@ class SqlMetadataStore:
         def work(conn: Connection) -> Bucket:
             update = dict(values)
             if "policy" in changes:
-                update["policy_digest"] = policy_digest(new_policy) if new_policy else None
+                update["policy_digest"] = None if new_policy is None else policy_digest(new_policy)
             updated = conn.execute(_B.update().where(_B.c.name == name).values(**update))
             if updated.rowcount == 0:
                 raise NoSuchBucket(name)
