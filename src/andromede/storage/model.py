@@ -351,8 +351,8 @@ class ObjectRecord:
         sets each of its fourteen fields through ``object.__setattr__``, and ``replace`` also
         introspects the fields per call; the slots way took a revisit of an encrypted object
         from 112,200 to 96,000 instructions at the storage level (decision 0033's amendment).
-        The same record as ``__init__`` would build; ``_RECORD_SLOTS`` checks at import that
-        the order below is the fields' order."""
+        The same record as ``__init__`` would build (tests/unit/storage/test_model_builders.py,
+        and test_encryption.py against ``replace``)."""
         return build_object_record(
             self.bucket,
             self.key,
@@ -413,27 +413,6 @@ class ObjectRecord:
         return None
 
 
-_RECORD_SLOTS = (
-    "bucket",
-    "key",
-    "size",
-    "etag",
-    "last_modified",
-    "headers",
-    "segments",
-    "owner_id",
-    "checksum",
-    "format_version",
-    "acl",
-    "sealed_headers",
-    "kms_context",
-    "key_check",
-)
-if _RECORD_SLOTS != tuple(f.name for f in fields(ObjectRecord)):  # pragma: no cover
-    raise RuntimeError("ObjectRecord.rebuilt passes fields that are not the record's")
-build_object_record = slots_builder(ObjectRecord)
-
-
 @dataclass(frozen=True, slots=True)
 class MultipartUpload:
     bucket: str
@@ -492,6 +471,7 @@ class ObjectLookup:
 # the bucket and the record read from their rows, and an encrypted PUT's sealed headers, their
 # key and the headers it remembers.
 build_bucket = slots_builder(Bucket)
+build_object_record = slots_builder(ObjectRecord)
 build_content_headers = slots_builder(ContentHeaders)
 build_segment_key = slots_builder(SegmentKey)
 build_sealed_headers = slots_builder(SealedHeaders)
