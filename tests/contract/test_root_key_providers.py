@@ -115,6 +115,21 @@ def test_seal_then_open_returns_the_key(provider: RootKeyProvider) -> None:
     assert provider.seal("tenant-a", 1, data_key, AAD) != sealed
 
 
+def test_sealing_many_seals_each_with_its_own_nonce(provider: RootKeyProvider) -> None:
+    provider.create_tenant_key("tenant-a")
+    data_keys = [os.urandom(32) for _ in range(5)] + [b"\x00" * 32] * 2
+    sealed = provider.seal_many("tenant-a", 1, data_keys, AAD)
+    assert len(sealed) == len(data_keys)
+    assert [provider.open("tenant-a", 1, one, AAD) for one in sealed] == data_keys
+    assert len({one[:12] for one in sealed}) == len(sealed)  # the same key twice: two nonces
+    assert provider.seal_many("tenant-a", 1, [], AAD) == []
+    with pytest.raises(KeyNotFound):
+        provider.seal_many("tenant-a", 2, data_keys, AAD)
+    provider.destroy_tenant_key("tenant-a")
+    with pytest.raises(KeyDestroyed):
+        provider.seal_many("tenant-a", 1, data_keys, AAD)
+
+
 def test_opening_with_other_aad_or_altered_bytes_fails(provider: RootKeyProvider) -> None:
     provider.create_tenant_key("tenant-a")
     sealed = provider.seal("tenant-a", 1, os.urandom(32), AAD)

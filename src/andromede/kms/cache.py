@@ -30,6 +30,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from andromede.kms.chunks import NO_SALT
+
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     from typing_extensions import Buffer
@@ -140,6 +142,27 @@ class DataKeyCache:
                 entry.chunk_keys[chunk_keys[0]] = chunk_keys[1]
             entries[(tenant_id, wrapped)] = entry
             self._next_expiry = next(iter(entries.values())).expires
+
+    def put_many(self, tenant_id: str, keys: list[tuple[bytes, bytearray, AESGCM]]) -> None:
+        """:meth:`put` for fresh format-2 keys of one tenant: (wrapped blob, key, its AES-GCM
+        object, filed as the key's own chunk key), under one lock."""
+        if self._ttl == 0 or self._max_entries == 0:
+            return
+        with self._lock:
+            self._expire()
+            entries = self._entries
+            expires = self._clock() + self._ttl
+            for wrapped, key, aead in keys:
+                previous = entries.pop((tenant_id, wrapped), None)
+                if previous is not None:
+                    previous.drop()
+                while len(entries) >= self._max_entries:
+                    entries.popitem(last=False)[1].drop()
+                entry = _Entry(expires, bytearray(key))
+                entry.chunk_keys[NO_SALT] = aead
+                entries[(tenant_id, wrapped)] = entry
+            if entries:
+                self._next_expiry = next(iter(entries.values())).expires
 
     def drop_tenant(self, tenant_id: str) -> None:
         """Zero and forget every key of one tenant (its KEK was destroyed)."""

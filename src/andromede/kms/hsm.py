@@ -28,7 +28,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -186,6 +186,11 @@ class Pkcs11Provider:
         if not isinstance(sealed, bytes):  # a single buffer in gives a single buffer out
             raise ProviderError("PKCS#11 encrypt returned a stream")
         return nonce + sealed
+
+    def seal_many(
+        self, tenant_id: str, kek_version: int, plaintexts: Sequence[bytes], aad: bytes
+    ) -> list[bytes]:
+        return [self.seal(tenant_id, kek_version, plaintext, aad) for plaintext in plaintexts]
 
     def open(self, tenant_id: str, kek_version: int, sealed: bytes, aad: bytes) -> bytearray:
         if len(sealed) < NONCE_SIZE + TAG_SIZE:

@@ -44,7 +44,7 @@ import secrets
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -241,6 +241,17 @@ class LocalKeyFileProvider:
         kek = self._kek(tenant_id, kek_version)
         nonce = os.urandom(NONCE_SIZE)
         return nonce + kek.encrypt(nonce, plaintext, aad)
+
+    def seal_many(
+        self, tenant_id: str, kek_version: int, plaintexts: Sequence[bytes], aad: bytes
+    ) -> list[bytes]:
+        kek = self._kek(tenant_id, kek_version)
+        nonces = os.urandom(NONCE_SIZE * len(plaintexts))  # one draw: os.urandom drops the GIL
+        sealed = []
+        for index, plaintext in enumerate(plaintexts):
+            nonce = nonces[index * NONCE_SIZE : (index + 1) * NONCE_SIZE]
+            sealed.append(nonce + kek.encrypt(nonce, plaintext, aad))
+        return sealed
 
     def open(self, tenant_id: str, kek_version: int, sealed: bytes, aad: bytes) -> bytearray:
         kek = self._kek(tenant_id, kek_version)

@@ -15,6 +15,7 @@ Calls block (file I/O, HSM round trips); async callers run cache misses in a thr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from andromede.kms.model import TenantKeyRing
@@ -59,6 +60,13 @@ class RootKeyProvider(Protocol):
 
     def seal(self, tenant_id: str, kek_version: int, plaintext: bytes, aad: bytes) -> bytes:
         """AES-256-GCM under the KEK version with a fresh nonce: ``nonce | ciphertext | tag``."""
+        ...
+
+    def seal_many(
+        self, tenant_id: str, kek_version: int, plaintexts: Sequence[bytes], aad: bytes
+    ) -> list[bytes]:
+        """:meth:`seal` of each of ``plaintexts`` (each with its own fresh nonce), in order:
+        fresh data keys made a batch at a time."""
         ...
 
     def open(self, tenant_id: str, kek_version: int, sealed: bytes, aad: bytes) -> bytearray:

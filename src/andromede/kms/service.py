@@ -42,6 +42,7 @@ import os
 import secrets
 import threading
 import time
+import weakref
 from collections import Counter
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -111,6 +112,10 @@ __all__ = [
 
 DEFAULT_CACHE_TTL_SECONDS = 300.0
 DEFAULT_CACHE_MAX_ENTRIES = 10_000
+# Fresh SSE-S3 data keys made at a time per tenant (decision 0035): a small PUT made and wrapped
+# its key alone, a few microseconds in a loop but several times that amid a request's other
+# work (caches taken, the GIL released and taken back for the random bytes).
+FRESH_KEY_BATCH = 16
 _BUCKET_WRAP_AAD = b"andromede/kms bucket-key data key v1\x00"
 _BUCKET_WRAPPED_SIZE = NONCE_SIZE + DATA_KEY_SIZE + 16
 
@@ -132,6 +137,30 @@ class BucketDataKey(NamedTuple):
     plaintext: bytearray
     wrapped: bytes
     bucket_key: bytes
+
+
+# Services holding fresh keys. A forked child would hand out the same keys as its parent (the
+# same data key for two blobs, whose chunk nonces both count from zero): it drops them first.
+# (The server spawns its workers; this guards any other use of fork.)
+_services: weakref.WeakSet[KeyService] = weakref.WeakSet()
+
+
+def _drop_fresh_keys_in_child() -> None:
+    for service in _services:
+        service._fresh_lock = threading.Lock()  # another thread may have held it at the fork
+        for _, _, held in service._fresh_keys.values():
+            _forget_keys(held)
+        service._fresh_keys.clear()
+
+
+os.register_at_fork(after_in_child=_drop_fresh_keys_in_child)
+
+
+def _forget_keys(keys: list[NewDataKey]) -> None:
+    """Zero fresh keys never handed out (their cached copies go with the cache)."""
+    for new in keys:
+        new.plaintext[:] = bytes(len(new.plaintext))
+    keys.clear()
 
 
 class KeyService:
@@ -159,6 +188,13 @@ class KeyService:
         # (ring, bucket context digest) -> (expiry, bucket key, its wrapped form)
         self._bucket_keys: dict[tuple[str, bytes], tuple[float, bytearray, bytes]] = {}
         self._bucket_keys_max = cache_max_entries
+        # Tenant -> (KEK version, when they go, fresh keys not yet handed out): made
+        # FRESH_KEY_BATCH at a time, kept no longer than cached keys, none without a cache.
+        self._fresh_batch = FRESH_KEY_BATCH if cache_ttl_seconds > 0 else 1
+        self._fresh_ttl = cache_ttl_seconds
+        self._fresh_lock = threading.Lock()
+        self._fresh_keys: dict[str, tuple[int, float, list[NewDataKey]]] = {}
+        _services.add(self)
         self.provider_calls: Counter[str] = Counter()
 
     # --- tenant keys -------------------------------------------------------------------------
@@ -186,7 +222,8 @@ class KeyService:
         self._forget_ring(tenant_id)
 
     def _forget_ring(self, tenant_id: str) -> None:
-        """Zero and drop every cached key of a destroyed ring."""
+        """Zero and drop every cached key of a destroyed ring, and its fresh keys."""
+        self._drop_fresh_keys(tenant_id)
         self._cache.drop_tenant(tenant_id)
         with self._bucket_lock:
             self._drop_bucket_keys(lambda ring: ring == tenant_id)
@@ -215,22 +252,56 @@ class KeyService:
 
     def new_data_key(self, tenant_id: str, bound_context: bytes = b"") -> NewDataKey:
         """A random 256-bit data key, and its form wrapped under the tenant's current KEK
-        (bound to ``bound_context``, a :func:`~andromede.kms.model.context_digest`, if given)."""
+        (bound to ``bound_context``, a :func:`~andromede.kms.model.context_digest`, if given).
+
+        Keys bound to no context (SSE-S3, every small PUT) are made :data:`FRESH_KEY_BATCH` at
+        a time and handed out one each; a batch goes when the tenant's current KEK changes,
+        when its ring is destroyed, or after the cache lifetime, zeroed. Every call still asks
+        the provider for the current version, which refuses a destroyed ring."""
         # Every PUT comes here: the provider's cheapest answers, no ring or key objects built
         # (an invalid id is refused by the provider's checked path).
         version = self._provider.current_version(tenant_id)
-        key = os.urandom(DATA_KEY_SIZE)
-        self.provider_calls[tenant_id] += 1
-        sealed = self._provider.seal(
-            tenant_id, version, key, data_key_aad(tenant_id, version, bound_context)
+        if bound_context or self._fresh_batch == 1:
+            return self._make_data_keys(tenant_id, version, bound_context, 1)[0]
+        with self._fresh_lock:
+            held = self._fresh_keys.get(tenant_id)
+            if held is not None and held[0] == version and held[1] > self._clock() and held[2]:
+                return held[2].pop()
+        made = self._make_data_keys(tenant_id, version, b"", self._fresh_batch)
+        key = made.pop()
+        with self._fresh_lock:
+            stale = self._fresh_keys.get(tenant_id)
+            self._fresh_keys[tenant_id] = (version, self._clock() + self._fresh_ttl, made)
+        if stale is not None:
+            _forget_keys(stale[2])
+        return key
+
+    def _make_data_keys(
+        self, tenant_id: str, version: int, bound_context: bytes, count: int
+    ) -> list[NewDataKey]:
+        """``count`` fresh data keys wrapped under KEK ``version``, filed in the cache (a GET
+        soon after the PUT is common; the context is part of the cache key: a hit must have
+        passed the same check as an unwrap)."""
+        material = os.urandom(DATA_KEY_SIZE * count)
+        keys = [material[at : at + DATA_KEY_SIZE] for at in range(0, len(material), DATA_KEY_SIZE)]
+        self.provider_calls[tenant_id] += count
+        sealed = self._provider.seal_many(
+            tenant_id, version, keys, data_key_aad(tenant_id, version, bound_context)
         )
-        wrapped = encode_wrapped_key(tenant_id, version, sealed)
-        plaintext = bytearray(key)
-        cipher = AESGCM(key)
-        # A GET soon after the PUT is common. The context is part of the cache key: a hit must
-        # have passed the same check as an unwrap.
-        self._cache.put(tenant_id, wrapped + bound_context, plaintext, (NO_SALT, cipher))
-        return NewDataKey(plaintext, wrapped, cipher)
+        made = [
+            NewDataKey(bytearray(key), encode_wrapped_key(tenant_id, version, one), AESGCM(key))
+            for key, one in zip(keys, sealed, strict=True)
+        ]
+        self._cache.put_many(
+            tenant_id, [(new.wrapped + bound_context, new.plaintext, new.cipher) for new in made]
+        )
+        return made
+
+    def _drop_fresh_keys(self, tenant_id: str) -> None:
+        with self._fresh_lock:
+            held = self._fresh_keys.pop(tenant_id, None)
+        if held is not None:
+            _forget_keys(held[2])
 
     def unwrap_data_key(
         self, tenant_id: str, wrapped: bytes, bound_context: bytes = b""
@@ -495,6 +566,10 @@ class KeyService:
         )
 
     def close(self) -> None:
+        with self._fresh_lock:
+            batches, self._fresh_keys = list(self._fresh_keys.values()), {}
+        for _, _, held in batches:
+            _forget_keys(held)
         with self._bucket_lock:
             self._drop_bucket_keys(lambda _: True)
         self._cache.clear()

@@ -162,3 +162,28 @@ def test_a_data_key_files_a_bounded_number_of_chunk_keys() -> None:
     cache.put("t", b"w", bytearray(b"j" * 32))  # replaced: the old key's chunk keys go
     assert evicted and not entry.chunk_keys
     assert entry.key == bytes(32)
+
+
+def test_keys_put_together_are_filed_each_with_its_own_object_and_bounded() -> None:
+    clock = Clock()
+    cache = DataKeyCache(ttl_seconds=10, max_entries=3, clock=clock)
+    cache.put("t", b"old", bytearray(b"o" * 32))
+    (old,) = held(cache)
+    made = [
+        (f"w{n}".encode(), bytearray(bytes([n]) * 32), AESGCM(bytes([n]) * 32)) for n in (1, 2, 3)
+    ]
+    cache.put_many("t", made)
+    assert not any(old)  # the oldest went, zeroed, to make room
+    assert cache.get("t", b"old") is None
+    for wrapped, key, aead in made:
+        assert cache.get("t", wrapped) == key
+        assert cache.chunk_key("t", wrapped, b"", derive_chunk_key) is aead  # not derived again
+    clock.now += 10
+    assert len(cache) == 0
+
+
+def test_keys_put_together_are_not_kept_by_a_cache_that_is_off() -> None:
+    for ttl, size in ((0, 10), (10, 0)):
+        cache = DataKeyCache(ttl_seconds=ttl, max_entries=size)
+        cache.put_many("t", [(b"w", bytearray(32), AESGCM(bytes(32)))])
+        assert cache.get("t", b"w") is None

@@ -390,3 +390,100 @@ def test_a_data_key_cipher_refuses_what_it_must_not_open(
     keys.destroy_tenant_key("tenant-a")
     with pytest.raises(KeyDestroyed):
         reader.data_key_cipher("tenant-a", wrapped)
+
+
+# --- fresh keys made a batch at a time (decision 0035) ----------------------------------------
+
+
+def test_fresh_keys_come_a_batch_at_a_time_each_its_own(
+    keys: KeyService, provider: CountingProvider
+) -> None:
+    batch = service_module.FRESH_KEY_BATCH
+    made = [keys.new_data_key("tenant-a") for _ in range(2 * batch + 1)]
+    assert keys.provider_calls["tenant-a"] == 3 * batch  # three batches, the third begun
+    assert len({bytes(new.plaintext) for new in made}) == len(made)
+    assert len({new.wrapped for new in made}) == len(made)
+    assert len({WrappedDataKey.decode(new.wrapped).sealed[:12] for new in made}) == len(made)
+    opener = uncached(provider)
+    for new in made:
+        assert opener.unwrap_data_key("tenant-a", new.wrapped) == new.plaintext
+        assert new.cipher.decrypt(b"n" * 12, AESGCM(bytes(new.plaintext)).encrypt(
+            b"n" * 12, b"x", None
+        ), None) == b"x"  # fmt: skip
+    # Filed in the cache as they were made: their first reads open nothing.
+    opens = provider.opens
+    for new in made:
+        assert keys.unwrap_data_key("tenant-a", new.wrapped) == new.plaintext
+    assert provider.opens == opens
+
+
+def test_a_rotation_ends_the_batch_made_under_the_old_kek(keys: KeyService) -> None:
+    keys.new_data_key("tenant-a")  # a batch under version 1, mostly unused
+    keys.rotate_tenant_key("tenant-a")
+    assert WrappedDataKey.decode(keys.new_data_key("tenant-a").wrapped).kek_version == 2
+
+
+def test_destroying_zeroes_the_fresh_keys_not_handed_out(keys: KeyService) -> None:
+    keys.new_data_key("tenant-a")
+    (_, _, held) = keys._fresh_keys["tenant-a"]
+    waiting = list(held)
+    assert waiting and all(any(new.plaintext) for new in waiting)
+    keys.destroy_tenant_key("tenant-a")
+    assert "tenant-a" not in keys._fresh_keys
+    assert all(not any(new.plaintext) for new in waiting)
+    with pytest.raises(KeyDestroyed):
+        keys.new_data_key("tenant-a")
+
+
+def test_fresh_keys_last_no_longer_than_cached_ones(provider: CountingProvider) -> None:
+    clock = Clock()
+    service = KeyService(provider, cache_ttl_seconds=60, cache_max_entries=100, clock=clock)
+    service.create_tenant_key("tenant-a")
+    service.new_data_key("tenant-a")
+    clock.now += 30
+    service.new_data_key("tenant-a")
+    assert service.provider_calls["tenant-a"] == service_module.FRESH_KEY_BATCH
+    (_, _, held) = service._fresh_keys["tenant-a"]
+    waiting = list(held)  # not handed out (those that were are their callers' to zero)
+    clock.now += 31
+    service.new_data_key("tenant-a")  # the first batch is past its time: a new one
+    assert service.provider_calls["tenant-a"] == 2 * service_module.FRESH_KEY_BATCH
+    assert all(not any(new.plaintext) for new in waiting)
+
+
+def test_without_a_cache_each_fresh_key_is_made_alone(provider: CountingProvider) -> None:
+    service = uncached(provider)
+    service.create_tenant_key("tenant-a")
+    for calls in (1, 2):
+        service.new_data_key("tenant-a")
+        assert service.provider_calls["tenant-a"] == calls
+    assert service._fresh_keys == {}
+
+
+def test_keys_bound_to_a_context_are_made_one_at_a_time(keys: KeyService) -> None:
+    bound = context_digest({"purpose": "test"})
+    for calls in (1, 2):
+        new = keys.new_data_key("tenant-a", bound)
+        assert keys.provider_calls["tenant-a"] == calls
+        assert keys.unwrap_data_key("tenant-a", new.wrapped, bound) == new.plaintext
+    assert keys._fresh_keys == {}
+
+
+def test_closing_zeroes_the_fresh_keys(keys: KeyService) -> None:
+    keys.new_data_key("tenant-a")
+    waiting = list(keys._fresh_keys["tenant-a"][2])
+    keys.close()
+    assert keys._fresh_keys == {}
+    assert waiting and all(not any(new.plaintext) for new in waiting)
+
+
+def test_a_forked_child_drops_the_fresh_keys_of_its_parent(keys: KeyService) -> None:
+    # What os.register_at_fork runs in a child (the child itself is not forked here: forking
+    # a multi-threaded test process is unsafe): a child handing out its parent's keys would
+    # seal two blobs under one data key.
+    keys.new_data_key("tenant-a")
+    waiting = list(keys._fresh_keys["tenant-a"][2])
+    service_module._drop_fresh_keys_in_child()
+    assert keys._fresh_keys == {}
+    assert all(not any(new.plaintext) for new in waiting)
+    assert keys.new_data_key("tenant-a").wrapped not in {new.wrapped for new in waiting}

@@ -619,6 +619,9 @@ class _BrokenTokenProvider(LocalKeyFileProvider):
     def seal(self, *args: object, **kwargs: object) -> bytes:
         raise ProviderError("the token is gone")
 
+    def seal_many(self, *args: object, **kwargs: object) -> list[bytes]:
+        raise ProviderError("the token is gone")
+
     def open(self, *args: object, **kwargs: object) -> bytearray:
         raise ProviderError("the token is gone")
 
