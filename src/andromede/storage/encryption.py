@@ -34,7 +34,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -274,8 +274,39 @@ def _headers_aad(bucket: str, key: str) -> bytes:
     return _HEADERS_AAD_PREFIX + bucket.encode() + b"\x00" + key.encode()
 
 
+# Headers and context nonces are drawn a few hundred at a time. A nonce is no secret (it is
+# stored beside its ciphertext): it must only never repeat under one key, and these are random
+# (88 bits) under keys that are each an object's own. One os.urandom call per PUT was dear:
+# it lets go of the GIL, and the database writer thread, busy during PUTs, takes it
+# (decision 0035). A forked child draws its own.
+_NONCES_PER_DRAW = 256
+
+
+def _draw_nonces() -> Iterator[bytes]:
+    step = _NONCE_SIZE - 1
+    pool = os.urandom(step * _NONCES_PER_DRAW)
+    return iter([pool[at : at + step] + _SEALED_NONCE_TAIL for at in range(0, len(pool), step)])
+
+
+_nonces: Iterator[bytes] = iter(())
+
+
+def _drop_nonces() -> None:
+    global _nonces
+    _nonces = iter(())
+
+
+os.register_at_fork(after_in_child=_drop_nonces)
+
+
 def _sealed_nonce() -> bytes:
-    return os.urandom(_NONCE_SIZE - 1) + _SEALED_NONCE_TAIL
+    global _nonces
+    # next() on a list iterator is atomic under the GIL: threads never share a nonce.
+    nonce = next(_nonces, None)
+    if nonce is None:
+        _nonces = _draw_nonces()
+        nonce = next(_nonces)
+    return nonce
 
 
 def seal_headers(

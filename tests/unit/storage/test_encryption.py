@@ -26,6 +26,7 @@ from andromede.kms.model import WrappedDataKey
 from andromede.kms.service import KeyService, NewDataKey
 from andromede.object_keys import KmsObjectCipher, PlaintextBenchCipher, RingCheck
 from andromede.settings import Settings
+from andromede.storage import encryption as encryption_module
 from andromede.storage import sealed_blobs
 from andromede.storage.acl import AccessControlList
 from andromede.storage.blob_memory import MemoryBlobStore
@@ -179,6 +180,16 @@ async def test_sealed_headers_nonces_never_take_a_chunk_nonce(world: World) -> N
         row = await world.stack.store.get_object("bkt", f"k{index}")
         assert row is not None and row.sealed_headers is not None
         assert row.sealed_headers.ciphertext[11] != 0
+
+
+def test_sealed_nonces_are_drawn_in_batches_and_never_repeat() -> None:
+    drawn = [encryption_module._sealed_nonce() for _ in range(3 * 256 + 7)]  # three refills
+    assert len(set(drawn)) == len(drawn)
+    assert all(len(nonce) == 12 and nonce[11] == 1 for nonce in drawn)
+    waiting = list(encryption_module._nonces)  # what the parent would still hand out
+    encryption_module._nonces = iter(waiting)
+    encryption_module._drop_nonces()  # what a forked child runs first
+    assert encryption_module._sealed_nonce() not in waiting
 
 
 @pytest.mark.parametrize("size", [10, 2 * CHUNK + 1])
