@@ -44,10 +44,13 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import ConfigurationError
 from andromede.kms.chunks import (
+    FORMAT_FRESH_KEY,
+    NO_SALT,
     ChunkDecryptor,
     ChunkRange,
     blob_salt,
     format_of_salt,
+    fresh_blob_header,
     open_single_chunk,
     plan_range,
 )
@@ -62,7 +65,7 @@ from andromede.kms.keys_errors import (
     CustomerKeyError,
     InvalidKeyArn,
 )
-from andromede.kms.model import WrappedDataKey, context_digest
+from andromede.kms.model import context_digest, parse_wrapped_key
 from andromede.kms.providers import RootKeyProvider
 from andromede.kms.service import KeyService
 from andromede.s3.errors import S3Error
@@ -205,6 +208,8 @@ class KmsObjectCipher:
         self.read_block_size = keys.read_block_size
         self._chunk_size = keys.chunk_size
         self.whole_seal_max = keys.chunk_size
+        # A format-2 blob's header with this chunk size: most reads compare, none parse.
+        self._fresh_header = fresh_blob_header(keys.chunk_size)
 
     async def _call(self, work: Callable[[], _T]) -> _T:
         try:
@@ -314,9 +319,14 @@ class KmsObjectCipher:
             return None
         header_size = self.header_size
         view = memoryview(stored)
-        aead, version = await self._chunk_key(
-            wrapped, view[:header_size], plan.chunk_size, context, checked
-        )
+        if self._inline:  # a small object's GET: no coroutine for its key
+            aead, version = self._chunk_key_now(
+                wrapped, view[:header_size], plan.chunk_size, context, checked
+            )
+        else:
+            aead, version = await self._chunk_key(
+                wrapped, view[:header_size], plan.chunk_size, context, checked
+            )
         try:
             return open_single_chunk(aead, blob_id, plan, view[header_size:], version)
         except IntegrityError:
@@ -332,6 +342,8 @@ class KmsObjectCipher:
     ) -> tuple[AESGCM, int]:
         """The chunk key of the blob with ``header`` and the blob's format version, its data
         key staying in the key cache."""
+        if self._inline:
+            return self._chunk_key_now(wrapped, header, chunk_size, context, checked)
         ring = self._tenant_of.get(wrapped) or self._owner(wrapped)
         try:
             salt = blob_salt(header, chunk_size)
@@ -341,16 +353,40 @@ class KmsObjectCipher:
         ring_checked = isinstance(checked, RingCheck) and checked.spend(ring)
         bound = context_digest(context) if context else b""
         keys = self._keys
-        if self._inline:  # the hot path of every GET: no closure, no coroutine
-            try:
-                aead = keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
-            except KmsError as exc:
-                _raise_storage_error(exc)
-        else:
-            aead = await self._call(
-                lambda: keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
-            )
+        aead = await self._call(
+            lambda: keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
+        )
         return aead, format_of_salt(salt)
+
+    def _chunk_key_now(
+        self,
+        wrapped: bytes,
+        header: bytes | memoryview,
+        chunk_size: int,
+        context: Mapping[str, str] | None,
+        checked: KeyCheck | None,
+    ) -> tuple[AESGCM, int]:
+        """:meth:`_chunk_key` with the provider called inline (the key file): every GET."""
+        ring = self._tenant_of.get(wrapped) or self._owner(wrapped)
+        if chunk_size == self._chunk_size and header == self._fresh_header:
+            salt, version = NO_SALT, FORMAT_FRESH_KEY  # what blob_salt would find, compared
+        else:
+            try:
+                salt = blob_salt(header, chunk_size)
+            except IntegrityError:
+                try:  # a destroyed key is said before damage
+                    self._keys.check_usable(ring)
+                except KmsError as exc:
+                    _raise_storage_error(exc)
+                raise ObjectCorrupted("the object's stored header failed authentication") from None
+            version = format_of_salt(salt)
+        ring_checked = isinstance(checked, RingCheck) and checked.spend(ring)
+        bound = context_digest(context) if context else b""
+        try:
+            aead = self._keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
+        except KmsError as exc:
+            _raise_storage_error(exc)
+        return aead, version
 
     def _owner(self, wrapped: bytes) -> str:
         tenant_id = self._tenant_of.get(wrapped)
@@ -358,7 +394,7 @@ class KmsObjectCipher:
             try:
                 # The wrapped key names its tenant, and that name is bound in the KEK's AAD: a
                 # key relabelled for another tenant does not open.
-                tenant_id = WrappedDataKey.decode(wrapped).tenant_id
+                tenant_id = parse_wrapped_key(wrapped)[0]
             except KmsError:
                 raise ObjectCorrupted("the object's wrapped data key is malformed") from None
             self._remember_tenant(wrapped, tenant_id)

@@ -80,6 +80,7 @@ __all__ = [
     "derive_chunk_key",
     "encrypt_blob",
     "format_of_salt",
+    "fresh_blob_header",
     "open_single_chunk",
     "plaintext_size",
     "plan_range",
@@ -102,6 +103,9 @@ _NO_POSITION = bytes(_CHUNK_POSITION.size)
 _RESERVED_SALT = bytes(SALT_SIZE)  # format 2's salt field
 _NONCE_PADDING = 3
 _NONCE_PAD = bytes(_NONCE_PADDING)
+# A one-chunk blob's only chunk: index 0, final. Its position and nonce, made once.
+_ONLY_POSITION = _CHUNK_POSITION.pack(0, True)
+_ONLY_NONCE = _ONLY_POSITION + _NONCE_PAD
 _KDF_INFO = b"andromede/kms chunk key v1"
 _MAX_CHUNK_SIZE = 2**31
 
@@ -208,6 +212,11 @@ def derive_chunk_key(data_key: Buffer, salt: bytes) -> AESGCM:
 def format_of_salt(salt: bytes) -> int:
     """The format version of the blob whose :func:`blob_salt` this is (its AAD names it)."""
     return FORMAT_SALTED if salt else FORMAT_FRESH_KEY
+
+
+def fresh_blob_header(chunk_size: int = CHUNK_SIZE) -> bytes:
+    """The header of every format-2 blob of ``chunk_size`` (:func:`blob_salt` gives NO_SALT)."""
+    return _header(NO_SALT, chunk_size)
 
 
 def _header(salt: bytes, chunk_size: int) -> bytes:
@@ -630,7 +639,11 @@ def open_single_chunk(
     if len(stored) != plain + TAG_SIZE:
         raise IntegrityError("encrypted blob is truncated")
     identity = object_id.encode() if isinstance(object_id, str) else bytes(object_id)
-    nonce, aad = _chunk_nonce_and_aad(identity, chunk_size, version, index, final)
+    if index == 0 and final:  # a small object's one chunk: nonce and position made once
+        nonce = _ONLY_NONCE
+        aad = _AAD_PREFIX.pack(version, chunk_size, len(identity)) + identity + _ONLY_POSITION
+    else:
+        nonce, aad = _chunk_nonce_and_aad(identity, chunk_size, version, index, final)
     try:
         out = aead.decrypt(nonce, stored, aad)
     except InvalidTag:
@@ -658,8 +671,9 @@ def seal_single_chunk(
     if salt and len(salt) != SALT_SIZE:
         raise ValueError("a blob salt is 32 bytes")
     identity = object_id.encode() if isinstance(object_id, str) else bytes(object_id)
-    nonce, aad = _chunk_nonce_and_aad(identity, chunk_size, format_of_salt(salt), 0, True)
-    return _header(salt, chunk_size) + aead.encrypt(nonce, plaintext, aad)
+    version = FORMAT_SALTED if salt else FORMAT_FRESH_KEY
+    aad = _AAD_PREFIX.pack(version, chunk_size, len(identity)) + identity + _ONLY_POSITION
+    return _header(salt, chunk_size) + aead.encrypt(_ONLY_NONCE, plaintext, aad)
 
 
 def encrypt_blob(

@@ -39,6 +39,7 @@ __all__ = [
     "data_key_aad",
     "encode_wrapped_key",
     "kek_aad",
+    "parse_wrapped_key",
 ]
 
 DATA_KEY_SIZE = 32
@@ -118,16 +119,25 @@ class WrappedDataKey:
 
     @classmethod
     def decode(cls, blob: bytes) -> WrappedDataKey:
-        if len(blob) < _WRAP_HEADER.size:
-            raise InvalidWrappedKey("wrapped data key is truncated")
-        version, kek_version, owner_length = _WRAP_HEADER.unpack_from(blob)
-        if version != WRAPPED_KEY_FORMAT:
-            raise InvalidWrappedKey(f"unsupported wrapped data key format {version}")
-        owner_end = _WRAP_HEADER.size + owner_length
-        if len(blob) != owner_end + _SEALED_SIZE or kek_version < 1:
-            raise InvalidWrappedKey("wrapped data key has the wrong length")
-        try:
-            tenant_id = check_tenant_id(blob[_WRAP_HEADER.size : owner_end].decode("ascii"))
-        except (UnicodeDecodeError, ValueError):
-            raise InvalidWrappedKey("wrapped data key names no valid tenant") from None
-        return cls(tenant_id=tenant_id, kek_version=kek_version, sealed=bytes(blob[owner_end:]))
+        tenant_id, kek_version, sealed = parse_wrapped_key(blob)
+        return cls(tenant_id=tenant_id, kek_version=kek_version, sealed=sealed)
+
+
+def parse_wrapped_key(blob: bytes) -> tuple[str, int, bytes]:
+    """:meth:`WrappedDataKey.decode`'s checks and fields, without building one: an object's
+    first read in a process parses its key (``InvalidWrappedKey``)."""
+    if len(blob) < _WRAP_HEADER.size:
+        raise InvalidWrappedKey("wrapped data key is truncated")
+    version, kek_version, owner_length = _WRAP_HEADER.unpack_from(blob)
+    if version != WRAPPED_KEY_FORMAT:
+        raise InvalidWrappedKey(f"unsupported wrapped data key format {version}")
+    owner_end = _WRAP_HEADER.size + owner_length
+    if len(blob) != owner_end + _SEALED_SIZE or kek_version < 1:
+        raise InvalidWrappedKey("wrapped data key has the wrong length")
+    try:
+        tenant_id = blob[_WRAP_HEADER.size : owner_end].decode("ascii")
+    except UnicodeDecodeError:
+        raise InvalidWrappedKey("wrapped data key names no valid tenant") from None
+    if _TENANT_ID.fullmatch(tenant_id) is None:
+        raise InvalidWrappedKey("wrapped data key names no valid tenant")
+    return tenant_id, kek_version, bytes(blob[owner_end:])

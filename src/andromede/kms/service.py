@@ -83,6 +83,7 @@ from andromede.kms.model import (
     check_tenant_id,
     data_key_aad,
     encode_wrapped_key,
+    parse_wrapped_key,
 )
 from andromede.kms.providers import RootKeyProvider
 
@@ -374,15 +375,12 @@ class KeyService:
         # read of an object in this process comes here. What blob_chunk_key reaches through
         # unwrap_data_key, flat: one parse, one unwrap, the key's object made once and filed
         # with the key, the cache entered once (decision 0033).
-        parsed = WrappedDataKey.decode(wrapped)
-        if parsed.tenant_id != tenant_id:  # decode checked the name: equal means valid
+        owner, kek_version, sealed = parse_wrapped_key(wrapped)
+        if owner != tenant_id:  # the parse checked the name: equal means valid
             raise InvalidWrappedKey("wrapped data key belongs to another tenant")
         self.provider_calls[tenant_id] += 1
         plaintext = self._provider.open(
-            tenant_id,
-            parsed.kek_version,
-            parsed.sealed,
-            data_key_aad(tenant_id, parsed.kek_version),
+            tenant_id, kek_version, sealed, data_key_aad(tenant_id, kek_version)
         )
         try:
             if len(plaintext) != DATA_KEY_SIZE:

@@ -333,6 +333,29 @@ async def test_a_tampered_small_blob_is_an_error_never_bytes(world: World, offse
     assert received == b""
 
 
+@pytest.mark.parametrize("inline", [True, False])
+@pytest.mark.parametrize("size", [1000, 2 * CHUNK])
+async def test_a_damaged_header_under_a_destroyed_key_is_said_to_be_the_key(
+    world: World, inline: bool, size: int
+) -> None:
+    # The key's loss is what the caller must learn (AccessDenied), not damage it cannot fix;
+    # whether the cipher calls its provider inline or from a thread, small object or large.
+    svc = ObjectService(
+        world.stack.store, world.stack.blobs, LIMITS, KmsObjectCipher(world.keys, inline=inline)
+    )
+    data = os.urandom(size)
+    record = await put(svc, "t", data)
+    blob_id = record.segments[0].blob_id
+    raw = bytearray(await _whole(world.stack, blob_id))
+    raw[1] ^= 1  # the chunk size the header names
+    await _rewrite(world.stack, blob_id, bytes(raw))
+    with pytest.raises(ObjectCorrupted):
+        await read(svc, record, 0, 9)
+    world.keys.destroy_tenant_key("t1")
+    with pytest.raises(EncryptionKeyUnavailable):
+        await read(svc, record, 0, 9)
+
+
 async def test_a_small_object_or_a_range_in_a_first_chunk_is_opened_in_one_call(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
