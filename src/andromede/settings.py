@@ -426,7 +426,10 @@ class Settings(BaseSettings):
     data_key_cache_ttl: float = Field(
         default=300.0,
         ge=0,
-        description="Seconds a data key, key-file KEK or S3 bucket key stays cached (0: none).",
+        description=(
+            "Seconds a data key, key-file KEK or S3 bucket key stays cached, and the longest"
+            " fresh data keys made ahead wait to be used (0: none cached, none made ahead)."
+        ),
     )
     data_key_cache_size: int = Field(
         default=10_000, ge=1, description="Most unwrapped data keys cached per worker process."
