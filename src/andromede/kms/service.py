@@ -261,7 +261,11 @@ class KeyService:
         the provider for the current version, which refuses a destroyed ring."""
         # Every PUT comes here: the provider's cheapest answers, no ring or key objects built
         # (an invalid id is refused by the provider's checked path).
-        version = self._provider.current_version(tenant_id)
+        try:
+            version = self._provider.current_version(tenant_id)
+        except KeyDestroyed:  # perhaps by another process: this one's keys of it go now
+            self._forget_ring(tenant_id)
+            raise
         if bound_context or self._fresh_batch == 1:
             return self._make_data_keys(tenant_id, version, bound_context, 1)[0]
         with self._fresh_lock:

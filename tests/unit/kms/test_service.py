@@ -469,6 +469,27 @@ def test_keys_bound_to_a_context_are_made_one_at_a_time(keys: KeyService) -> Non
     assert keys._fresh_keys == {}
 
 
+def test_a_destruction_by_another_process_zeroes_the_fresh_keys_at_the_next_put(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    worker = KeyService(
+        LocalKeyFileProvider(tmp_path / "keys", recheck_seconds=1.0, clock=clock),
+        cache_ttl_seconds=300,
+        cache_max_entries=100,
+    )
+    other = KeyService(LocalKeyFileProvider(tmp_path / "keys"), cache_ttl_seconds=300)
+    worker.create_tenant_key("tenant-a")
+    worker.new_data_key("tenant-a")
+    waiting = list(worker._fresh_keys["tenant-a"][2])
+    other.destroy_tenant_key("tenant-a")
+    clock.now += 1.5  # past key_file_recheck_interval: the worker reads the keystore again
+    with pytest.raises(KeyDestroyed):
+        worker.new_data_key("tenant-a")
+    assert "tenant-a" not in worker._fresh_keys
+    assert waiting and all(not any(new.plaintext) for new in waiting)
+
+
 def test_closing_zeroes_the_fresh_keys(keys: KeyService) -> None:
     keys.new_data_key("tenant-a")
     waiting = list(keys._fresh_keys["tenant-a"][2])
