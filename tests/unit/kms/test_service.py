@@ -128,15 +128,20 @@ class Clock:
         return self.now
 
 
-def test_a_destruction_by_another_process_makes_its_cached_keys_unusable(tmp_path: Path) -> None:
-    # Two worker processes: each its own provider instance over one keystore, its own cache.
-    clock = Clock()
+def two_workers(tmp_path: Path, clock: Clock) -> tuple[KeyService, KeyService]:
+    """Two worker processes: each its own provider instance over one keystore, its own cache;
+    the first rechecks the keystore at most every second of ``clock``."""
     worker = KeyService(
         LocalKeyFileProvider(tmp_path / "keys", recheck_seconds=1.0, clock=clock),
         cache_ttl_seconds=300,
         cache_max_entries=100,
     )
-    other = KeyService(LocalKeyFileProvider(tmp_path / "keys"), cache_ttl_seconds=300)
+    return worker, KeyService(LocalKeyFileProvider(tmp_path / "keys"), cache_ttl_seconds=300)
+
+
+def test_a_destruction_by_another_process_makes_its_cached_keys_unusable(tmp_path: Path) -> None:
+    clock = Clock()
+    worker, other = two_workers(tmp_path, clock)
     worker.create_tenant_key("tenant-a")
     worker.create_tenant_key("tenant-b")
     _, wrapped, _ = worker.new_data_key("tenant-a")
@@ -395,6 +400,15 @@ def test_a_data_key_cipher_refuses_what_it_must_not_open(
 # --- fresh keys made a batch at a time (decision 0035) ----------------------------------------
 
 
+def waiting(service: KeyService, tenant_id: str = "tenant-a") -> list[service_module.NewDataKey]:
+    """The fresh keys made for ``tenant_id`` and not handed out yet."""
+    return list(service._fresh_keys[tenant_id][2])
+
+
+def zeroed(keys: list[service_module.NewDataKey]) -> bool:
+    return bool(keys) and all(not any(new.plaintext) for new in keys)
+
+
 def test_fresh_keys_come_a_batch_at_a_time_each_its_own(
     keys: KeyService, provider: CountingProvider
 ) -> None:
@@ -425,12 +439,11 @@ def test_a_rotation_ends_the_batch_made_under_the_old_kek(keys: KeyService) -> N
 
 def test_destroying_zeroes_the_fresh_keys_not_handed_out(keys: KeyService) -> None:
     keys.new_data_key("tenant-a")
-    (_, _, held) = keys._fresh_keys["tenant-a"]
-    waiting = list(held)
-    assert waiting and all(any(new.plaintext) for new in waiting)
+    left = waiting(keys)
+    assert left and all(any(new.plaintext) for new in left)
     keys.destroy_tenant_key("tenant-a")
     assert "tenant-a" not in keys._fresh_keys
-    assert all(not any(new.plaintext) for new in waiting)
+    assert zeroed(left)
     with pytest.raises(KeyDestroyed):
         keys.new_data_key("tenant-a")
 
@@ -443,12 +456,11 @@ def test_fresh_keys_last_no_longer_than_cached_ones(provider: CountingProvider) 
     clock.now += 30
     service.new_data_key("tenant-a")
     assert service.provider_calls["tenant-a"] == service_module.FRESH_KEY_BATCH
-    (_, _, held) = service._fresh_keys["tenant-a"]
-    waiting = list(held)  # not handed out (those that were are their callers' to zero)
+    left = waiting(service)  # not handed out (those that were are their callers' to zero)
     clock.now += 31
     service.new_data_key("tenant-a")  # the first batch is past its time: a new one
     assert service.provider_calls["tenant-a"] == 2 * service_module.FRESH_KEY_BATCH
-    assert all(not any(new.plaintext) for new in waiting)
+    assert zeroed(left)
 
 
 def test_without_a_cache_each_fresh_key_is_made_alone(provider: CountingProvider) -> None:
@@ -473,29 +485,24 @@ def test_a_destruction_by_another_process_zeroes_the_fresh_keys_at_the_next_put(
     tmp_path: Path,
 ) -> None:
     clock = Clock()
-    worker = KeyService(
-        LocalKeyFileProvider(tmp_path / "keys", recheck_seconds=1.0, clock=clock),
-        cache_ttl_seconds=300,
-        cache_max_entries=100,
-    )
-    other = KeyService(LocalKeyFileProvider(tmp_path / "keys"), cache_ttl_seconds=300)
+    worker, other = two_workers(tmp_path, clock)
     worker.create_tenant_key("tenant-a")
     worker.new_data_key("tenant-a")
-    waiting = list(worker._fresh_keys["tenant-a"][2])
+    left = waiting(worker)
     other.destroy_tenant_key("tenant-a")
     clock.now += 1.5  # past key_file_recheck_interval: the worker reads the keystore again
     with pytest.raises(KeyDestroyed):
         worker.new_data_key("tenant-a")
     assert "tenant-a" not in worker._fresh_keys
-    assert waiting and all(not any(new.plaintext) for new in waiting)
+    assert zeroed(left)
 
 
 def test_closing_zeroes_the_fresh_keys(keys: KeyService) -> None:
     keys.new_data_key("tenant-a")
-    waiting = list(keys._fresh_keys["tenant-a"][2])
+    left = waiting(keys)
     keys.close()
     assert keys._fresh_keys == {}
-    assert waiting and all(not any(new.plaintext) for new in waiting)
+    assert zeroed(left)
 
 
 def test_a_forked_child_drops_the_fresh_keys_of_its_parent(keys: KeyService) -> None:
@@ -503,8 +510,8 @@ def test_a_forked_child_drops_the_fresh_keys_of_its_parent(keys: KeyService) -> 
     # a multi-threaded test process is unsafe): a child handing out its parent's keys would
     # seal two blobs under one data key.
     keys.new_data_key("tenant-a")
-    waiting = list(keys._fresh_keys["tenant-a"][2])
+    left = waiting(keys)
     service_module._drop_fresh_keys_in_child()
     assert keys._fresh_keys == {}
-    assert all(not any(new.plaintext) for new in waiting)
-    assert keys.new_data_key("tenant-a").wrapped not in {new.wrapped for new in waiting}
+    assert zeroed(left)
+    assert keys.new_data_key("tenant-a").wrapped not in {new.wrapped for new in left}
