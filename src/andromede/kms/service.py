@@ -191,7 +191,8 @@ class KeyService:
         self._bucket_keys_max = cache_max_entries
         # Tenant -> (KEK version, when they go, fresh keys not yet handed out): made
         # FRESH_KEY_BATCH at a time, kept no longer than cached keys, none without a cache.
-        self._fresh_batch = FRESH_KEY_BATCH if cache_ttl_seconds > 0 else 1
+        cached = cache_ttl_seconds > 0 and cache_max_entries > 0
+        self._fresh_batch = FRESH_KEY_BATCH if cached else 1
         self._fresh_ttl = cache_ttl_seconds
         self._fresh_lock = threading.Lock()
         self._fresh_keys: dict[str, tuple[int, float, list[NewDataKey]]] = {}

@@ -463,8 +463,11 @@ def test_fresh_keys_last_no_longer_than_cached_ones(provider: CountingProvider) 
     assert zeroed(left)
 
 
-def test_without_a_cache_each_fresh_key_is_made_alone(provider: CountingProvider) -> None:
-    service = uncached(provider)
+@pytest.mark.parametrize(("ttl", "size"), [(0, 0), (0, 100), (60, 0)])
+def test_without_a_cache_each_fresh_key_is_made_alone(
+    provider: CountingProvider, ttl: float, size: int
+) -> None:
+    service = KeyService(provider, cache_ttl_seconds=ttl, cache_max_entries=size)
     service.create_tenant_key("tenant-a")
     for calls in (1, 2):
         service.new_data_key("tenant-a")
