@@ -320,8 +320,9 @@ class KmsObjectCipher:
         header_size = self.header_size
         view = memoryview(stored)
         if self._inline:  # a small object's GET: no coroutine for its key
+            ring = self._tenant_of.get(wrapped) or self._owner(wrapped)
             aead, version = self._chunk_key_now(
-                wrapped, view[:header_size], plan.chunk_size, context, checked
+                ring, wrapped, view[:header_size], plan.chunk_size, context, checked
             )
         else:
             aead, version = await self._chunk_key(
@@ -341,33 +342,24 @@ class KmsObjectCipher:
         checked: KeyCheck | None,
     ) -> tuple[AESGCM, int]:
         """The chunk key of the blob with ``header`` and the blob's format version, its data
-        key staying in the key cache."""
+        key staying in the key cache; the provider called inline or in a thread (one hop)."""
+        ring = self._tenant_of.get(wrapped) or self._owner(wrapped)  # on the loop: the memo
         if self._inline:
-            return self._chunk_key_now(wrapped, header, chunk_size, context, checked)
-        ring = self._tenant_of.get(wrapped) or self._owner(wrapped)
-        try:
-            salt = blob_salt(header, chunk_size)
-        except IntegrityError:
-            await self.check_key_usable(wrapped)  # a destroyed key is said before damage
-            raise ObjectCorrupted("the object's stored header failed authentication") from None
-        ring_checked = isinstance(checked, RingCheck) and checked.spend(ring)
-        bound = context_digest(context) if context else b""
-        keys = self._keys
-        aead = await self._call(
-            lambda: keys.blob_chunk_key(ring, wrapped, bound, salt, ring_checked=ring_checked)
+            return self._chunk_key_now(ring, wrapped, header, chunk_size, context, checked)
+        return await asyncio.to_thread(
+            self._chunk_key_now, ring, wrapped, header, chunk_size, context, checked
         )
-        return aead, format_of_salt(salt)
 
     def _chunk_key_now(
         self,
+        ring: str,
         wrapped: bytes,
         header: bytes | memoryview,
         chunk_size: int,
         context: Mapping[str, str] | None,
         checked: KeyCheck | None,
     ) -> tuple[AESGCM, int]:
-        """:meth:`_chunk_key` with the provider called inline (the key file): every GET."""
-        ring = self._tenant_of.get(wrapped) or self._owner(wrapped)
+        """:meth:`_chunk_key` in the calling thread, for ``wrapped`` of key ring ``ring``."""
         if chunk_size == self._chunk_size and header == self._fresh_header:
             salt, version = NO_SALT, FORMAT_FRESH_KEY  # what blob_salt would find, compared
         else:

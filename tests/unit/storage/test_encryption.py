@@ -692,21 +692,28 @@ async def test_legacy_rows_that_cannot_be_converted_do_not_stop_the_others(world
     assert await read(world.svc, record, 0, 5) == b"legacy"
 
 
+def _sample_record(**fields: Any) -> ObjectRecord:
+    """A sealed record with every field it needs set; ``fields`` set others or override."""
+    required: dict[str, Any] = {
+        "bucket": "b",
+        "key": "k",
+        "size": 3,
+        "etag": "e",
+        "last_modified": datetime(2026, 1, 2, tzinfo=UTC),
+        "headers": ContentHeaders(),
+        "segments": (Segment("blob", 3),),
+        "owner_id": "o",
+        "sealed_headers": SealedHeaders(b"w", b"c"),
+    }
+    return ObjectRecord(**{**required, **fields})
+
+
 def test_an_opened_record_keeps_every_other_field() -> None:
     # ``ObjectRecord.opened`` is written out for speed: a field it forgot would be lost on reads.
-    record = ObjectRecord(
-        bucket="b",
-        key="k",
-        size=3,
-        etag="e",
-        last_modified=datetime(2026, 1, 2, tzinfo=UTC),
-        headers=ContentHeaders(),
-        segments=(Segment("blob", 3),),
-        owner_id="o",
+    record = _sample_record(
         checksum=Checksum(ChecksumAlgorithm.CRC32, "AAAAAA=="),
         format_version=7,
         acl=AccessControlList.private("o"),
-        sealed_headers=SealedHeaders(b"w", b"c"),
         kms_context={"old": "x"},
     )
     headers = ContentHeaders(content_type="text/plain")
@@ -729,16 +736,8 @@ def test_an_opened_record_keeps_every_other_field() -> None:
 def test_the_stored_form_of_a_record_is_what_replace_would_give() -> None:
     # stored_form rebuilds an ObjectRecord from its slots on every PUT (ObjectRecord.rebuilt).
     check = object()
-    sealed = ObjectRecord(
-        bucket="b",
-        key="k",
-        size=3,
-        etag="e",
-        last_modified=datetime(2026, 1, 2, tzinfo=UTC),
+    sealed = _sample_record(
         headers=ContentHeaders(content_type="text/plain", user_metadata={"m": "v"}),
-        segments=(Segment("blob", 3),),
-        owner_id="o",
-        sealed_headers=SealedHeaders(b"w", b"c"),
         kms_context={"a": "b"},
         key_check=check,
     )
