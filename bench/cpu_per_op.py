@@ -35,6 +35,15 @@ With ``--rados --workers 1,2`` each tree gets one gateway per worker count (``ra
 prints each worker process's CPU per GET, its system part, its context switches per GET and
 how many of the 16 connections it held (``ss``, mid-run): why two workers cost what they do.
 
+``--time-functions SPEC`` times named functions inside every server (``module:name`` or
+``module:Class.method``, comma-separated; ``bench/timing_hook``): the thread CPU per call,
+over the whole run, and the calls per measured operation, printed per target. Unlike a
+sampler it charges a function exactly, native calls included, and unlike ``bench.inprocess``
+it runs in the server under the benchmark's load, where the GIL's hand-offs to the database
+writer and the request's cold caches are (decision 0036). A coroutine is timed from call to
+return: right for one that does not suspend (the embedded default's metadata reads and key
+service run inline).
+
 ``--profile DIR`` adds, after the measured rounds, one PUT and one GET run per target under
 ``py-spy record --format raw`` (collapsed stacks, one file per target and operation, with the
 number of operations they cover beside it in ``<target>-<op>.ops``) on the worker process;
@@ -68,6 +77,8 @@ from bench.targets import Endpoint, TargetFactory, andromede_target
 from bench.workloads import KIB, Op, Payload, S3Session, WorkloadSpec, run_workload
 
 BUCKET = "cpu"
+TIMING_HOOK = Path(__file__).resolve().parent / "timing_hook"
+_TIMING_VARIABLES = ("ANDROMEDE_TIME_FUNCTIONS", "ANDROMEDE_TIME_FUNCTIONS_DIR")
 TARGETS = ("encrypted", "plain")
 RADOS_TARGETS = ("rados",)
 _BASELINE_POOL = f"{ANDROMEDE_POOL}-baseline"
@@ -94,14 +105,24 @@ def _servers(
     baseline: Path | None,
     cluster: LazyCluster | None = None,
     workers: tuple[int, ...] = (1,),
+    timed: str | None = None,
 ) -> Iterator[dict[str, Endpoint]]:
-    saved = {name: os.environ.get(name) for name in ("ANDROMEDE_WORKERS", "PYTHONPATH")}
+    """The servers, started; with ``timed`` (``--time-functions``), each one's timings go to
+    ``work/timings/<its name>``."""
+    saved = {
+        name: os.environ.get(name)
+        for name in ("ANDROMEDE_WORKERS", "PYTHONPATH", *_TIMING_VARIABLES)
+    }
     # One worker unless --workers: its CPU is the request path's.
     os.environ["ANDROMEDE_WORKERS"] = "1"
-    trees: list[tuple[str, str | None]] = [("", saved["PYTHONPATH"])]
+    # The timing hook first, if any: no tree may hide its sitecustomize.
+    hook = [str(TIMING_HOOK)] if timed is not None else []
+    inherited = [saved["PYTHONPATH"]] if saved["PYTHONPATH"] else []
+    if timed is not None:
+        os.environ["ANDROMEDE_TIME_FUNCTIONS"] = timed
+    trees: list[tuple[str, str | None]] = [("", os.pathsep.join(hook + inherited) or None)]
     if baseline is not None:
-        extra = f"{os.pathsep}{saved['PYTHONPATH']}" if saved["PYTHONPATH"] else ""
-        trees.append(("baseline ", f"{baseline.resolve()}{extra}"))
+        trees.append(("baseline ", os.pathsep.join([*hook, str(baseline.resolve()), *inherited])))
     try:
         with contextlib.ExitStack() as stack:
             endpoints: dict[str, Endpoint] = {}
@@ -117,6 +138,9 @@ def _servers(
                         factory = _factory(flavour, bool(prefix), cluster, count)
                         folder = work / f"{prefix.strip() or 'tree'}-{name}"
                         folder.mkdir(exist_ok=True)
+                        if timed is not None:
+                            timings = work / "timings" / (prefix + name)
+                            os.environ["ANDROMEDE_TIME_FUNCTIONS_DIR"] = str(timings)
                         endpoints[prefix + name] = stack.enter_context(factory(folder))
             yield endpoints
     finally:
@@ -125,6 +149,34 @@ def _servers(
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def read_timings(folder: Path) -> tuple[dict[str, tuple[int, int]], dict[str, str]]:
+    """The timing hook's files in ``folder``, one per process, summed: calls and thread-CPU
+    nanoseconds per function, and the functions it could not time, with why."""
+    counts: dict[str, tuple[int, int]] = {}
+    missing: dict[str, str] = {}
+    for path in sorted(folder.glob("*.tsv")) if folder.is_dir() else ():
+        for line in path.read_text().splitlines():
+            spec, calls, value = line.split("\t", 2)
+            if calls == "missing":
+                missing[spec] = value
+                continue
+            before = counts.get(spec, (0, 0))
+            counts[spec] = (before[0] + int(calls), before[1] + int(value))
+    return counts, missing
+
+
+def _print_timings(
+    timings: dict[str, tuple[dict[str, tuple[int, int]], dict[str, str]]],
+) -> None:
+    for name, (counts, missing) in timings.items():
+        print(f"  {name}: thread CPU per call inside the server (every run, warm-up included)")
+        for spec, (calls, nanoseconds) in counts.items():
+            mean = nanoseconds / calls / 1000 if calls else 0.0
+            print(f"    {spec:72s} {calls:9d} calls {mean:9.2f} µs")
+        for spec, reason in missing.items():
+            print(f"    {spec:72s} not timed: {reason}")
 
 
 async def _create_bucket(session: S3Session) -> None:
@@ -352,6 +404,11 @@ def main() -> None:
     parser.add_argument("--perf", action="store_true", help="with --profile: perf a PUT and a GET")
     parser.add_argument("--hot", type=int, help="GET only the first N objects of each PUT run")
     parser.add_argument(
+        "--time-functions",
+        metavar="SPEC",
+        help="module:name or module:Class.method, comma-separated: thread CPU per call",
+    )
+    parser.add_argument(
         "--size",
         type=int,
         default=4 * KIB,
@@ -374,7 +431,8 @@ def main() -> None:
             os.chmod(work, 0o755)  # noqa: S103
             cluster = LazyCluster(Path(work) / "cluster", pools)
         try:
-            with _servers(Path(work), args.baseline, cluster, workers) as endpoints:
+            servers = _servers(Path(work), args.baseline, cluster, workers, args.time_functions)
+            with servers as endpoints:
                 results = asyncio.run(
                     _measure(
                         endpoints,
@@ -390,6 +448,11 @@ def main() -> None:
         finally:
             if cluster is not None:
                 cluster.close()
+        # The servers have stopped: each process wrote its timings when it exited.
+        timings = {
+            name: read_timings(Path(work) / "timings" / name)
+            for name in (results if args.time_functions else ())
+        }
     medians: dict[str, list[float]] = {}
     print(f"\nmedians over {args.rounds} rounds (server CPU ms per op; ops/s)")
     for name, figures in results.items():
@@ -431,6 +494,7 @@ def main() -> None:
                 f"  {cost[2]:5.2f} {cost[3]:5.2f}"
                 f"  connections by round {[int(c) for c in connections]}"
             )
+    _print_timings(timings)
     if args.baseline:
         for flavour in RADOS_TARGETS if args.rados else TARGETS:
             for count in workers if args.rados else (1,):
