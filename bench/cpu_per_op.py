@@ -36,8 +36,8 @@ prints each worker process's CPU per GET, its system part, its context switches 
 how many of the 16 connections it held (``ss``, mid-run): why two workers cost what they do.
 
 ``--time-functions SPEC`` times named functions inside every server (``module:name`` or
-``module:Class.method``, comma-separated; ``bench/timing_hook``): the thread CPU per call,
-over the whole run, and the calls per measured operation, printed per target. Unlike a
+``module:Class.method``, comma-separated; ``bench/timing_hook``): the calls and the thread
+CPU per call over the whole run (warm-up round included), printed per target. Unlike a
 sampler it charges a function exactly, native calls included, and unlike ``bench.inprocess``
 it runs in the server under the benchmark's load, where the GIL's hand-offs to the database
 writer and the request's cold caches are (decision 0036). A coroutine is timed from call to

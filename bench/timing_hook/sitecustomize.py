@@ -3,7 +3,7 @@
 at start-up.
 
 ``ANDROMEDE_TIME_FUNCTIONS`` names the functions, comma-separated, each ``module:name`` (a
-module-level function) or ``module:Class.method``. Once all their modules are imported (a
+module-level function) or ``module:Class.method``. Once its module has finished importing (a
 thread polls, and polls again in a forked child), each is replaced by a wrapper that adds the
 calling thread's CPU time (``time.thread_time_ns``) spent inside it to a count: CPU, not wall
 time, so a request waiting for the GIL or the disk is not charged. A module-level function is
@@ -20,7 +20,7 @@ What it measures, and what it does not:
 - Stdlib only: it runs before the server's own imports.
 
 Python imports only the first ``sitecustomize`` on its path: this one hides the
-interpreter's own (Debian's sets nothing a benchmark needs).
+interpreter's own, if it has one (Debian's only installs apport's exception hook).
 """
 
 from __future__ import annotations
