@@ -233,9 +233,6 @@ def region(tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage) ->
     finally:
         for state_dir, host_env in [*made.values(), (gateway_state, gateway_host_env)]:
             clear_qemu_host(state_dir, host_env)
-        for _, host_env in made.values():
-            table = f"andromede_imds_{host_env['ANDROMEDE_HYPERVISOR_LINK_PREFIX']}"
-            subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True)
 
 
 def _console(ec2: Any, instance_id: str) -> str:

@@ -4,14 +4,20 @@ Each server gets its own state directory (short: QMP socket paths fit in 107 byt
 link prefix and its own transit and public ranges, so parallel test servers never share a
 network namespace, a link, an address or the metadata listener's address; :func:`clear_qemu_host`
 removes what a failed test left (stopping serve stops its agent, never the guests nor their
-tenant networks). :func:`import_image` and :func:`ec2_client` are the operator's and the
-tenant's first steps on it.
+tenant networks, nor the host's metadata guard). :func:`import_image` and :func:`ec2_client`
+are the operator's and the tenant's first steps on it.
+
+A transit /24 is taken only when nothing on the machine claims it: no address in it, no
+metadata guard of another host naming it (a guard left by a killed run drops every guest's
+metadata request to that range, whatever the prefix of the host that takes it next), and no
+reservation of a live test process (two xdist workers picking at once).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -40,7 +46,7 @@ __all__ = [
 def new_qemu_host(name: str) -> tuple[Path, dict[str, str]]:
     """A fresh state directory and the serve settings that make it this run's host."""
     state_dir = Path(tempfile.mkdtemp(prefix=f"andromede-e2e-{name}-", dir="/tmp"))
-    block = _free_block()
+    block = _reserve_block(state_dir)
     env = {
         "ANDROMEDE_HYPERVISOR": "qemu",
         "ANDROMEDE_HYPERVISOR_STATE_DIR": str(state_dir),
@@ -51,20 +57,53 @@ def new_qemu_host(name: str) -> tuple[Path, dict[str, str]]:
     return state_dir, env
 
 
-def _free_block() -> int:
-    """A /24 of the transit range that no address of this host uses yet (random, so two test
-    workers starting together rarely pick the same one)."""
-    used = subprocess.run(
+# One file per reserved /24, holding the pid of the test process that holds it.
+_RESERVATIONS = Path(tempfile.gettempdir()) / "andromede-e2e-transit-blocks"
+
+
+def _reserve_block(state_dir: Path) -> int:
+    """A /24 of 100.64.0.0/16 nothing on this machine claims, reserved until
+    :func:`clear_qemu_host` (random, so concurrent pickers rarely contend)."""
+    _RESERVATIONS.mkdir(exist_ok=True)
+    claimed = _claimed_blocks()
+    candidates = [block for block in range(1, 255) if block not in claimed]
+    while candidates:
+        block = candidates.pop(secrets.randbelow(len(candidates)))
+        reservation = _RESERVATIONS / str(block)
+        if reservation.exists() and _holder_alive(reservation):
+            continue
+        reservation.unlink(missing_ok=True)  # a dead process's reservation
+        try:
+            with reservation.open("x") as file:
+                file.write(f"{os.getpid()} {state_dir}\n")
+        except FileExistsError:
+            continue  # another process reserved it just now
+        return block
+    raise RuntimeError("every transit /24 of 100.64.0.0/16 is claimed on this machine")
+
+
+def _claimed_blocks() -> set[int]:
+    """/24s of 100.64.0.0/16 an address or any nftables rule (a metadata guard) names."""
+    addresses = subprocess.run(
         ["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True, check=False
     ).stdout
-    while True:
-        block = secrets.randbelow(254) + 1
-        if f" 100.64.{block}." not in used:
-            return block
+    rules = subprocess.run(
+        ["nft", "list", "ruleset"], capture_output=True, text=True, check=False
+    ).stdout
+    return {int(found) for found in re.findall(r"\b100\.64\.(\d{1,3})\.", addresses + rules)}
+
+
+def _holder_alive(reservation: Path) -> bool:
+    try:
+        os.kill(int(reservation.read_text().split()[0]), 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
 
 
 def clear_qemu_host(state_dir: Path, env: dict[str, str]) -> None:
-    """Kill QEMU and dnsmasq by their pid files, delete the host's namespaces and folder."""
+    """Kill QEMU and dnsmasq by their pid files, delete the host's namespaces, metadata guard,
+    folder and transit reservation."""
     for pidfile in [*state_dir.glob("instances/*/qemu.pid"), *state_dir.glob("networks/*.pid")]:
         try:
             os.kill(int(pidfile.read_text().strip()), 9)
@@ -76,7 +115,19 @@ def clear_qemu_host(state_dir: Path, env: dict[str, str]) -> None:
         if line.startswith(f"{prefix}-"):
             name = line.split(" ", 1)[0]
             subprocess.run(["ip", "netns", "delete", name], capture_output=True, check=False)
+    subprocess.run(
+        ["nft", "delete", "table", "inet", f"andromede_imds_{prefix}"],
+        capture_output=True,
+        check=False,
+    )
     shutil.rmtree(state_dir, ignore_errors=True)
+    block = env["ANDROMEDE_HYPERVISOR_TRANSIT_CIDR"].split(".")[2]
+    reservation = _RESERVATIONS / block
+    try:
+        if reservation.read_text().split()[1:] == [str(state_dir)]:
+            reservation.unlink()
+    except (OSError, IndexError):
+        pass
 
 
 def qemu_processes(state_dir: Path) -> list[int]:
