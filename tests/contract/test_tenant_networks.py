@@ -9,6 +9,7 @@ what a QEMU tap gives a VM, minus the VM (the QEMU tests boot real guests). Need
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -233,6 +234,37 @@ async def test_the_metadata_address_reaches_the_host_server_which_sees_the_insta
                     g.connect(networks.host_transit_ip(network.network_id), layout.imds_port + 1)
                     == ""
                 )
+
+
+async def test_another_prefixs_guard_on_the_transit_range_drops_metadata_and_is_named(
+    networks: TenantNetworks, layout: NetworkLayout, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What an agent removed without its networks leaves (its serve stopped, its host cleared).
+    stale = "andromede_imds_" + secrets.token_hex(2)
+    match = f"ip daddr {layout.transit_cidr} tcp dport {layout.imds_port}"
+    subprocess.run(
+        ["nft", "-f", "-"],
+        input=f"table inet {stale} {{\n chain input {{\n"
+        "  type filter hook input priority filter; policy accept;\n"
+        f'  {match} iifname != "gonet*" drop\n }}\n}}\n',
+        text=True,
+        check=True,
+    )
+    try:
+        network = _network("111111111111")
+        nic = _nic(network, 11)
+        with caplog.at_level(logging.WARNING, logger="andromede.hypervisor.tenant_network"):
+            async with guest(networks, "i-md", nic) as g:
+                host_ip = networks.host_transit_ip(network.network_id)
+                with serving(None, host_ip, layout.imds_port):
+                    assert g.connect("169.254.169.254", 80) == ""
+                    subprocess.run(["nft", "delete", "table", "inet", stale], check=True)
+                    assert g.connect("169.254.169.254", 80).startswith("peer ")
+        [warning] = [r.getMessage() for r in caplog.records if stale in r.getMessage()]
+        assert f"also guards {layout.transit_cidr} port {layout.imds_port}" in warning
+        assert f"nft delete table inet {stale}" in warning
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", stale], capture_output=True)
 
 
 async def test_dhcp_hands_each_instance_its_own_address(networks: TenantNetworks) -> None:

@@ -37,7 +37,10 @@ metadata address itself. The peers come from the control plane (:meth:`TenantNet
 The host itself keeps the metadata listeners to the tenant networks: one nft table per link
 prefix drops connections to ``imds_port`` on the transit range that arrive on any interface
 but the transit links and loopback (:func:`render_metadata_guard`), built with the first network
-and removed with the last.
+and removed with the last. Another such table naming an overlapping range at the same port — an
+agent's that was removed without its networks, or a second agent given the same ranges — drops
+this host's guests' metadata requests too; the first build looks for one and warns, naming it
+(:func:`foreign_metadata_guards`).
 
 Nothing here is reachable from an instance but its own network and the metadata service: traffic
 towards the transit and public ranges (the host, other tenants' public addresses) is dropped in
@@ -62,6 +65,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import struct
@@ -86,6 +90,7 @@ __all__ = [
     "NetworkWatcher",
     "PluggedNic",
     "TenantNetworks",
+    "foreign_metadata_guards",
     "render_firewall",
     "render_metadata_guard",
     "render_overlay_filter",
@@ -274,6 +279,34 @@ def render_metadata_guard(layout: NetworkLayout) -> str:
     )
 
 
+_GUARD_TABLE = re.compile(
+    r"^table inet (andromede_imds_\S+) \{\n(.*?)^\}", re.MULTILINE | re.DOTALL
+)
+_GUARD_MATCH = re.compile(r"ip daddr (\S+) tcp dport (\d+)")
+
+
+def foreign_metadata_guards(ruleset: str, layout: NetworkLayout) -> list[str]:
+    """The metadata guards of other link prefixes in ``ruleset`` (``nft list ruleset``) that
+    drop connections to this layout's metadata listeners: a range overlapping its transit range
+    at its ``imds_port``. Their rule lets through only their own prefix's links, so every
+    metadata request of this host's guests is dropped while one is there."""
+    ours = f"andromede_imds_{layout.link_prefix}"
+    transit = ipaddress.IPv4Network(layout.transit_cidr)
+    found = []
+    for table, body in _GUARD_TABLE.findall(ruleset):
+        if table == ours:
+            continue
+        for cidr, port in _GUARD_MATCH.findall(body):
+            try:
+                guarded = ipaddress.IPv4Network(cidr, strict=False)
+            except ValueError:
+                continue
+            if int(port) == layout.imds_port and guarded.overlaps(transit):
+                found.append(table)
+                break
+    return found
+
+
 def _rule_line(rule: FirewallRule, peer: str, verdict: str) -> str:
     """One nft rule line; ``peer`` is ``saddr`` (ingress) or ``daddr`` (egress)."""
     parts = [] if rule.cidr == "0.0.0.0/0" else [f"ip {peer} {rule.cidr}"]
@@ -387,6 +420,7 @@ class TenantNetworks:
         self._lock = asyncio.Lock()
         self._state = self._load()
         self._watcher: NetworkWatcher | None = None
+        self._foreign_guards_checked = False
 
     def watch(self, watcher: NetworkWatcher | None) -> None:
         """Tell ``watcher`` of every network built or removed from now on (one watcher)."""
@@ -492,9 +526,7 @@ class TenantNetworks:
         gateway = f"{next(cidr.hosts())}/{cidr.prefixlen}"
         host_ip, ns_ip = self._transit(record.index)
         host_link = self._host_link(record.index)
-        guard = asyncio.ensure_future(
-            _run("nft", "-f", "-", stdin=render_metadata_guard(self._layout))
-        )
+        guard = asyncio.ensure_future(self._load_metadata_guard())
         try:
             if _namespace_exists(ns):
                 links = await _links(ns)
@@ -555,6 +587,26 @@ class TenantNetworks:
             await _all(self._apply_firewall(record), self._restart_dhcp(record))
         if self._watcher is not None:
             await self._watcher.network_up(host_ip)
+
+    async def _load_metadata_guard(self) -> None:
+        """Load this prefix's metadata guard; the first time, warn of another prefix's guard
+        that would drop this host's guests' metadata requests (the operator's to remove: it
+        may belong to an agent still running)."""
+        await _run("nft", "-f", "-", stdin=render_metadata_guard(self._layout))
+        if self._foreign_guards_checked:
+            return
+        self._foreign_guards_checked = True
+        for table in foreign_metadata_guards(await _run("nft", "list", "ruleset"), self._layout):
+            log.warning(
+                "the nftables table %s also guards %s port %d: it drops the metadata requests"
+                " of this host's instances; if no agent uses link prefix %s any more, remove it"
+                " (nft delete table inet %s)",
+                table,
+                self._layout.transit_cidr,
+                self._layout.imds_port,
+                table.removeprefix("andromede_imds_"),
+                table,
+            )
 
     async def _build_vxlan(self, record: _NetworkRecord, links: Collection[str]) -> None:
         """The network's VXLAN port on its bridge. Created in the host's namespace, so its

@@ -14,6 +14,7 @@ from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.remote import RemoteDriver
 from andromede.hypervisor.tenant_network import (
     NetworkLayout,
+    foreign_metadata_guards,
     render_firewall,
     render_metadata_guard,
     render_overlay_filter,
@@ -89,6 +90,37 @@ def test_the_metadata_guard_lets_in_only_the_transit_links_and_the_host() -> Non
     assert 'ip daddr 100.64.0.0/16 tcp dport 16925 iifname "lo" return' in rules
     assert 'ip daddr 100.64.0.0/16 tcp dport 16925 iifname != "andrt*" drop' in rules
     assert rules.index('iifname "lo" return') < rules.index('!= "andrt*" drop')
+
+
+def _guard_table(prefix: str, cidr: str, port: int) -> str:
+    """A metadata guard as ``nft list ruleset`` prints it."""
+    return (
+        f"table inet andromede_imds_{prefix} {{\n\tchain input {{\n"
+        "\t\ttype filter hook input priority filter; policy accept;\n"
+        f'\t\tip daddr {cidr} tcp dport {port} iifname "lo" return\n'
+        f'\t\tip daddr {cidr} tcp dport {port} iifname != "{prefix}t*" drop\n'
+        "\t}\n}\n"
+    )
+
+
+def test_another_prefixs_guard_on_an_overlapping_range_at_the_same_port_is_found() -> None:
+    layout = NetworkLayout(transit_cidr="100.64.79.0/24", imds_port=16925, link_prefix="q2b3c")
+    ruleset = "".join(
+        [
+            "table ip andromede_nat {\n\tchain prerouting {\n\t}\n}\n",
+            _guard_table("q2b3c", "100.64.79.0/24", 16925),  # its own
+            _guard_table("q1688", "100.64.79.0/24", 16925),  # a stale one: the same range
+            _guard_table("wide", "100.64.0.0/16", 16925),  # a wider range holding it
+            _guard_table("port", "100.64.79.0/24", 16926),  # another port: harmless
+            _guard_table("apart", "100.64.80.0/24", 16925),  # another range: harmless
+        ]
+    )
+    assert foreign_metadata_guards(ruleset, layout) == [
+        "andromede_imds_q1688",
+        "andromede_imds_wide",
+    ]
+    assert foreign_metadata_guards(_guard_table("q2b3c", "100.64.79.0/24", 16925), layout) == []
+    assert foreign_metadata_guards("", layout) == []
 
 
 @pytest.mark.parametrize(
