@@ -15,6 +15,7 @@ reservation of a live test process (two xdist workers picking at once).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -65,20 +66,18 @@ def _reserve_block(state_dir: Path) -> int:
     """A /24 of 100.64.0.0/16 nothing on this machine claims, reserved until
     :func:`clear_qemu_host` (random, so concurrent pickers rarely contend)."""
     _RESERVATIONS.mkdir(exist_ok=True)
-    claimed = _claimed_blocks()
-    candidates = [block for block in range(1, 255) if block not in claimed]
-    while candidates:
-        block = candidates.pop(secrets.randbelow(len(candidates)))
-        reservation = _RESERVATIONS / str(block)
-        if reservation.exists() and _holder_alive(reservation):
-            continue
-        reservation.unlink(missing_ok=True)  # a dead process's reservation
-        try:
-            with reservation.open("x") as file:
-                file.write(f"{os.getpid()} {state_dir}\n")
-        except FileExistsError:
-            continue  # another process reserved it just now
-        return block
+    # One picker at a time: taking over a dead process's reservation is a read, then a write.
+    with (_RESERVATIONS / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        claimed = _claimed_blocks()
+        candidates = [block for block in range(1, 255) if block not in claimed]
+        while candidates:
+            block = candidates.pop(secrets.randbelow(len(candidates)))
+            reservation = _RESERVATIONS / str(block)
+            if reservation.exists() and _holder_alive(reservation):
+                continue
+            reservation.write_text(f"{os.getpid()} {state_dir}\n")
+            return block
     raise RuntimeError("every transit /24 of 100.64.0.0/16 is claimed on this machine")
 
 
