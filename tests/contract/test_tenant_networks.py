@@ -28,6 +28,7 @@ from andromede.hypervisor.tenant_network import (
     NetworkLayout,
     TenantNetworks,
     render_firewall,
+    render_metadata_guard,
 )
 from support.netns_guest import namespace_guest
 
@@ -240,16 +241,9 @@ async def test_another_prefixs_guard_on_the_transit_range_drops_metadata_and_is_
     networks: TenantNetworks, layout: NetworkLayout, caplog: pytest.LogCaptureFixture
 ) -> None:
     # What an agent removed without its networks leaves (its serve stopped, its host cleared).
-    stale = "andromede_imds_" + secrets.token_hex(2)
-    match = f"ip daddr {layout.transit_cidr} tcp dport {layout.imds_port}"
-    subprocess.run(
-        ["nft", "-f", "-"],
-        input=f"table inet {stale} {{\n chain input {{\n"
-        "  type filter hook input priority filter; policy accept;\n"
-        f'  {match} iifname != "gonet*" drop\n }}\n}}\n',
-        text=True,
-        check=True,
-    )
+    gone = replace(layout, link_prefix="g" + secrets.token_hex(2))
+    stale = f"andromede_imds_{gone.link_prefix}"
+    subprocess.run(["nft", "-f", "-"], input=render_metadata_guard(gone), text=True, check=True)
     try:
         network = _network("111111111111")
         nic = _nic(network, 11)

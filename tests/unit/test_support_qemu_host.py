@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from andromede.hypervisor.tenant_network import NetworkLayout, render_metadata_guard
 from support import qemu_host
 
 
@@ -72,12 +73,10 @@ def test_a_guard_left_behind_claims_its_block_until_its_host_is_cleared(
     prefix = env["ANDROMEDE_HYPERVISOR_LINK_PREFIX"]
     block = int(env["ANDROMEDE_HYPERVISOR_TRANSIT_CIDR"].split(".")[2])
     table = f"andromede_imds_{prefix}"
-    # The guard an agent writes (tenant_network.render_metadata_guard), its serve then stopped.
-    guard = (
-        f"table inet {table} {{\n  chain input {{\n"
-        "    type filter hook input priority filter; policy accept;\n"
-        f'    ip daddr 100.64.{block}.0/24 tcp dport 16925 iifname != "{prefix}t*" drop\n'
-        "  }\n}\n"
+    # The guard the host's agent wrote, its serve then stopped.
+    transit = env["ANDROMEDE_HYPERVISOR_TRANSIT_CIDR"]
+    guard = render_metadata_guard(
+        NetworkLayout(transit_cidr=transit, imds_port=16925, link_prefix=prefix)
     )
     subprocess.run(["nft", "-f", "-"], input=guard, text=True, check=True)
     try:
