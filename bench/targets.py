@@ -244,12 +244,15 @@ def read_admin_credentials(
     raise StartupError(f"andromede wrote no {path} within {timeout_s:.0f}s")
 
 
-def andromede_target(server: str, *, encrypted: bool = True) -> TargetFactory:
+def andromede_target(
+    server: str, *, encrypted: bool = True, launcher: Sequence[str] = ()
+) -> TargetFactory:
     """`andromede serve` on a fresh data dir, with the given ASGI server.
 
     ``encrypted=False`` sets the benchmark-only switch ``bench_unencrypted`` (new blobs stored
     in clear): the reference that the cost of encryption at rest is measured against. Never a
-    production setting.
+    production setting. ``launcher`` is put before the command (``valgrind --tool=callgrind
+    ...`` for ``bench.instructions``), which must run it in the same process.
     """
     suffix = "" if encrypted else "-plain"
 
@@ -261,7 +264,8 @@ def andromede_target(server: str, *, encrypted: bool = True) -> TargetFactory:
         try:
             port = free_port()
             region = os.environ.get("ANDROMEDE_REGION", "eu-fr-1")
-            argv = [str(executable), "serve", "--data-dir", str(data_dir), "--region", region]
+            argv = [*launcher, str(executable), "serve", "--data-dir", str(data_dir)]
+            argv += ["--region", region]
             argv += ["--s3-host", HOST, "--s3-port", str(port), "--server", server]
             argv += ["--api-port", "0"]  # the management API is not measured: any free port
             env = {**os.environ}

@@ -42,6 +42,8 @@
 #                    mtools and syslinux as above)
 #   openssh-client   the real `ssh` with which tests/e2e/test_ec2_debian.py logs into that guest
 #                    (its host keys checked against the ones GetConsoleOutput shows)
+#   valgrind         callgrind, which counts the instructions of a small request in
+#                    `python -m bench.instructions` (bench/tests/test_instructions.py)
 # The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
 set -euo pipefail
 
@@ -85,9 +87,10 @@ command -v syslinux >/dev/null 2>&1 || missing+=(syslinux)
 command -v mcopy >/dev/null 2>&1 || missing+=(mtools)
 PATH="$PATH:/usr/sbin:/sbin" command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools, qemu with rbd, cryptsetup, syslinux, debootstrap, ssh present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools, qemu with rbd, cryptsetup, syslinux, debootstrap, ssh, valgrind present)"
   exit 0
 fi
 

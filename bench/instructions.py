@@ -1,0 +1,326 @@
+"""Instructions per small PUT and GET inside the server, encrypted against the bench-only
+plaintext switch, counted by callgrind: the part of encryption's cost that is work done,
+repeatable on a shared machine where CPU time is not (decision 0038).
+
+``python -m bench.instructions [--objects N] [--reads R] [--size BYTES] [--top K]
+[--baseline SRC] [--cache-sim] [--keep DIR]`` starts ``andromede serve`` (uvicorn, one
+worker process, a fresh data dir) under ``valgrind --tool=callgrind`` once encrypted and once with
+``ANDROMEDE_BENCH_UNENCRYPTED=1``, all at once (the counts do not depend on the machine's
+load). On each it PUTs and GETs a few objects uncounted (imports, caches, the tenant key's
+first use), then counts a run of ``N`` PUTs at concurrency 16 and a run of GETs that reads
+each of those objects ``R`` times in turn, as ``python -m bench`` does. It prints the
+instructions per operation of every server (all its threads, user space: callgrind does not
+see the kernel), the encrypted ÷ plain ratios, and the ``K`` functions whose instructions per
+operation differ most between the two (exclusive counts, by ``callgrind_annotate``).
+``--baseline SRC`` adds the same two servers run from another source tree (``SRC`` first on
+their ``PYTHONPATH``), and the this tree ÷ baseline ratios. ``--cache-sim`` adds callgrind's
+cache simulation (first-level and, as the last level, a 1 MiB cache the size of one core's
+L2: the L3 is shared with whatever else the machine runs) and prints the misses per
+operation, and the functions whose last-level misses differ most. ``--keep DIR`` keeps the
+callgrind files (``callgrind_annotate``, kcachegrind).
+
+The counts are those of one process run slowly: the event loop sees more ready requests per
+turn than at full speed, which changes how requests batch (the database writer's group
+commit, for one) a little. Two runs of one tree agree to within about one per cent. What the
+counts cannot show is what the same instructions cost in time: cold caches, another process
+on the core. ``bench.cpu_per_op`` measures that; the two together say how much of a gap is
+work and how much is the work's footprint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.targets import Endpoint, andromede_target
+from bench.workloads import KIB, Op, Payload, S3Session, WorkloadSpec, run_workload
+
+__all__ = ["Counts", "callgrind_servers", "function_costs", "main", "measure", "read_totals"]
+
+BUCKET = "instructions"
+TARGETS = ("encrypted", "plain")
+CONCURRENCY = 16
+WARM_UP_OBJECTS = 64
+# The last level of the simulated caches: one Zen 4 / recent Xeon core's L2 (size, ways, line).
+_LAST_LEVEL = "--LL=1048576,8,64"
+_OUT_PREFIX = "callgrind.out"
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What callgrind counted over one run: its events (``Ir`` and, with the cache simulation,
+    the misses) and each function's exclusive counts, by event."""
+
+    operations: int
+    events: Mapping[str, int]
+    functions: Mapping[str, Mapping[str, int]]
+
+    def per_operation(self, event: str) -> float:
+        return self.events.get(event, 0) / max(self.operations, 1)
+
+
+def read_totals(text: str) -> dict[str, int]:
+    """The event totals of one callgrind output file (its ``events:`` line names them, its
+    ``summary:`` or ``totals:`` line counts them)."""
+    names: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("events:"):
+            names = line.split()[1:]
+        elif line.startswith(("summary:", "totals:")) and names:
+            return dict(zip(names, (int(v) for v in line.split()[1:]), strict=False))
+    raise ValueError("no events or totals in the callgrind output")
+
+
+_PERCENT = re.compile(r"\(\s*[\d.]+%\)")
+_LAST_LEVEL_MISSES = ("ILmr", "DLmr", "DLmw")
+
+
+def function_costs(annotated: str) -> dict[str, dict[str, int]]:
+    """Exclusive counts by event, then by function, from ``callgrind_annotate`` output (the
+    events its ``Events shown:`` line names). Names are shortened to ``file:function``
+    (build directories, the binary in brackets and recursion depths dropped, so that the same
+    function adds up)."""
+    events: list[str] = []
+    costs: dict[str, collections.Counter[str]] = {}
+    in_table = False
+    for line in annotated.splitlines():
+        if line.startswith("Events shown:"):
+            events = line.split()[2:]
+            costs = {event: collections.Counter() for event in events}
+        elif "file:function" in line:
+            in_table = True
+        elif in_table and events:
+            fields = _PERCENT.sub("", line).split()
+            values, name_parts = fields[: len(events)], fields[len(events) :]
+            if not name_parts or not all(v == "." or v.replace(",", "").isdigit() for v in values):
+                continue
+            name = re.sub(r" \[[^]]*\]$", "", " ".join(name_parts))
+            name = re.sub(r"'\d+$", "", name).rsplit("/", 1)[-1]
+            for event, value in zip(events, values, strict=True):
+                if value != ".":
+                    costs[event][name] += int(value.replace(",", ""))
+    return {event: dict(counter) for event, counter in costs.items()}
+
+
+def _annotate(path: Path, cache_sim: bool) -> dict[str, dict[str, int]]:
+    shown = ",".join(("Ir", *_LAST_LEVEL_MISSES)) if cache_sim else "Ir"
+    listing = subprocess.run(
+        ["callgrind_annotate", "--threshold=100", "--inclusive=no", f"--show={shown}", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return function_costs(listing)
+
+
+def _control(pid: int, *args: str) -> None:
+    subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True)
+
+
+def _launcher(out: Path, cache_sim: bool) -> list[str]:
+    argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
+    argv += [f"--callgrind-out-file={out}/{_OUT_PREFIX}.%p", "--quiet"]
+    if cache_sim:
+        argv += ["--cache-sim=yes", _LAST_LEVEL]
+    return argv
+
+
+async def _dumped(pid: int, folder: Path, label: str) -> Path:
+    """Dump the counts since the last zeroing to a file of their own, and name it (once it is
+    whole: its totals come last)."""
+    before = set(folder.glob(f"{_OUT_PREFIX}.*"))
+    await asyncio.to_thread(_control, pid, "--dump=" + label)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for path in sorted(set(folder.glob(f"{_OUT_PREFIX}.*")) - before):
+            with contextlib.suppress(ValueError):
+                read_totals(path.read_text())
+                return path
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"callgrind wrote no dump for {label} in {folder}")
+
+
+async def _measure_one(
+    endpoint: Endpoint, folder: Path, objects: int, reads: int, size: int, cache_sim: bool
+) -> dict[str, Counts]:
+    pid = endpoint.probe.roots[0]
+    session: S3Session = endpoint.session()
+    connection = session.connection()
+    try:
+        await session.create_bucket(connection, BUCKET)
+    finally:
+        connection.close()
+    payload = Payload.random(size)
+    put = WorkloadSpec(f"PUT {size} B", Op.PUT, size, CONCURRENCY, 3600.0, objects, 600.0)
+    get = WorkloadSpec(f"GET {size} B", Op.GET, size, CONCURRENCY, 3600.0, objects * reads, 600.0)
+    warm_put = WorkloadSpec("warm PUT", Op.PUT, size, CONCURRENCY, 3600.0, WARM_UP_OBJECTS, 600.0)
+    warm_get = WorkloadSpec("warm GET", Op.GET, size, CONCURRENCY, 3600.0, WARM_UP_OBJECTS, 600.0)
+    _, warm_keys = await run_workload(
+        session, warm_put, bucket=BUCKET, payload=payload, key_prefix="warm/"
+    )
+    await run_workload(session, warm_get, bucket=BUCKET, payload=payload, keys=warm_keys)
+    await asyncio.to_thread(_control, pid, "--instr=on")
+    counts: dict[str, Counts] = {}
+    await asyncio.to_thread(_control, pid, "--zero")
+    put_run, keys = await run_workload(
+        session, put, bucket=BUCKET, payload=payload, key_prefix="counted/"
+    )
+    put_file = await _dumped(pid, folder, "PUT")
+    await asyncio.to_thread(_control, pid, "--zero")
+    get_run, _ = await run_workload(session, get, bucket=BUCKET, payload=payload, keys=keys)
+    get_file = await _dumped(pid, folder, "GET")
+    for name, run, path in (("PUT", put_run, put_file), ("GET", get_run, get_file)):
+        if run.errors:
+            raise RuntimeError(f"{endpoint.name}: errors during the {name} run: {run.errors}")
+        counts[name] = Counts(run.ops, read_totals(path.read_text()), _annotate(path, cache_sim))
+    return counts
+
+
+@contextlib.contextmanager
+def callgrind_servers(
+    work: Path, baseline: Path | None, cache_sim: bool
+) -> Iterator[dict[str, tuple[Endpoint, Path]]]:
+    """The servers under callgrind, started, by name, each with the folder its callgrind files
+    go to; with ``baseline``, also the two run from that source tree."""
+    saved = {name: os.environ.get(name) for name in ("ANDROMEDE_WORKERS", "PYTHONPATH")}
+    os.environ["ANDROMEDE_WORKERS"] = "1"  # one process: callgrind follows it, not children
+    trees: list[tuple[str, str | None]] = [("", saved["PYTHONPATH"])]
+    if baseline is not None:
+        inherited = [saved["PYTHONPATH"]] if saved["PYTHONPATH"] else []
+        trees.append(("baseline ", os.pathsep.join([str(baseline.resolve()), *inherited])))
+    try:
+        with contextlib.ExitStack() as stack:
+            servers: dict[str, tuple[Endpoint, Path]] = {}
+            for prefix, python_path in trees:
+                if python_path is None:
+                    os.environ.pop("PYTHONPATH", None)
+                else:
+                    os.environ["PYTHONPATH"] = python_path
+                for flavour in TARGETS:
+                    folder = work / f"{prefix.strip() or 'tree'}-{flavour}"
+                    folder.mkdir()
+                    factory = andromede_target(
+                        "uvicorn",
+                        encrypted=flavour == "encrypted",
+                        launcher=_launcher(folder, cache_sim),
+                    )
+                    servers[prefix + flavour] = (stack.enter_context(factory(folder)), folder)
+            yield servers
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+async def measure(
+    servers: Mapping[str, tuple[Endpoint, Path]],
+    objects: int,
+    reads: int,
+    size: int,
+    cache_sim: bool = False,
+) -> dict[str, dict[str, Counts]]:
+    """Every server's counts, all measured at once."""
+    names = list(servers)
+    results = await asyncio.gather(
+        *(_measure_one(*servers[name], objects, reads, size, cache_sim) for name in names)
+    )
+    return dict(zip(names, results, strict=True))
+
+
+def _report(
+    results: Mapping[str, Mapping[str, Counts]], top: int, cache_sim: bool, baseline: bool
+) -> None:
+    print("\ninstructions per operation (callgrind; all threads of the server, user space)")
+    for name, counts in results.items():
+        line = f"  {name:20s}"
+        for op in ("PUT", "GET"):
+            line += f"   {op} {counts[op].per_operation('Ir'):12,.0f}"
+            if cache_sim:
+                first = sum(counts[op].per_operation(e) for e in ("I1mr", "D1mr", "D1mw"))
+                last = sum(counts[op].per_operation(e) for e in ("ILmr", "DLmr", "DLmw"))
+                line += f" (L1 misses {first:8,.0f}, LL {last:7,.0f})"
+        print(line)
+    prefixes = ("", "baseline ") if baseline else ("",)
+    for prefix in prefixes:
+        enc, plain = results[prefix + "encrypted"], results[prefix + "plain"]
+        ratios = "   ".join(
+            f"{op} x{enc[op].per_operation('Ir') / plain[op].per_operation('Ir'):.3f}"
+            f" (+{enc[op].per_operation('Ir') - plain[op].per_operation('Ir'):,.0f})"
+            for op in ("PUT", "GET")
+        )
+        print(f"  {prefix}encrypted ÷ plain: {ratios}")
+    if baseline:
+        for flavour in TARGETS:
+            new, old = results[flavour], results["baseline " + flavour]
+            ratios = "   ".join(
+                f"{op} x{new[op].per_operation('Ir') / old[op].per_operation('Ir'):.3f}"
+                for op in ("PUT", "GET")
+            )
+            print(f"  {flavour} this tree ÷ baseline: {ratios}")
+    listed = [("Ir", "instructions")]
+    if cache_sim:
+        listed.append(("LL", "last-level cache misses"))
+    for op in ("PUT", "GET"):
+        for event, what in listed:
+            difference = _difference(results["encrypted"][op], results["plain"][op], event)
+            print(f"\n{op}: encrypted - plain, {what} per operation by function (exclusive)")
+            for name, extra in sorted(difference.items(), key=lambda item: -abs(item[1]))[:top]:
+                print(f"  {extra:+10,.0f}  {name}")
+
+
+def _difference(enc: Counts, plain: Counts, event: str) -> dict[str, float]:
+    """Per function, ``event`` per operation in ``enc`` minus in ``plain``; ``LL``: the sum
+    of the last-level misses (instruction reads, data reads and writes)."""
+    events = _LAST_LEVEL_MISSES if event == "LL" else (event,)
+
+    def per_operation(counts: Counts, name: str) -> float:
+        total = sum(counts.functions.get(e, {}).get(name, 0) for e in events)
+        return total / max(counts.operations, 1)
+
+    names = {
+        name for counts in (enc, plain) for e in events for name in counts.functions.get(e, {})
+    }
+    return {name: per_operation(enc, name) - per_operation(plain, name) for name in names}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__)
+    parser.add_argument("--objects", type=int, default=1000, help="PUTs counted")
+    parser.add_argument("--reads", type=int, default=4, help="GETs of each object counted")
+    parser.add_argument("--size", type=int, default=4 * KIB, help="object size in bytes")
+    parser.add_argument("--top", type=int, default=25, help="functions listed per operation")
+    parser.add_argument("--baseline", type=Path, help="also run servers from this src tree")
+    parser.add_argument("--cache-sim", action="store_true", help="also count cache misses")
+    parser.add_argument(
+        "--keep", type=Path, help="copy the callgrind files here (callgrind_annotate, kcachegrind)"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="andromede-instructions-") as work:
+        with callgrind_servers(Path(work), args.baseline, args.cache_sim) as servers:
+            results = asyncio.run(
+                measure(servers, args.objects, args.reads, args.size, args.cache_sim)
+            )
+        if args.keep is not None:
+            for name, (_, folder) in servers.items():
+                kept = args.keep / name.replace(" ", "-")
+                kept.mkdir(parents=True, exist_ok=True)
+                for path in folder.glob(f"{_OUT_PREFIX}.*"):
+                    shutil.copy2(path, kept / path.name)
+    _report(results, args.top, args.cache_sim, args.baseline is not None)
+
+
+if __name__ == "__main__":
+    main()

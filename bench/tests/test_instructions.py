@@ -1,0 +1,96 @@
+"""``bench.instructions``: its readers of callgrind's files and of ``callgrind_annotate``, and a
+real run of two servers under callgrind with a few objects, where the encrypted server's GET
+must execute more instructions than the unencrypted one's."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench.instructions import callgrind_servers, function_costs, measure, read_totals
+
+_DUMP = """# callgrind format
+version: 1
+creator: callgrind-3.19.0
+cmd:  andromede serve
+events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw
+fn=(1) main
+0 5 1 1 0 0 0 0 0 0
+summary: 1200 300 200 10 20 30 1 2 3
+totals: 1200 300 200 10 20 30 1 2 3
+"""
+
+_ANNOTATED = """Events recorded:  Ir
+Events shown:     Ir
+--------------------------------------------------------------------------------
+Ir                   file:function
+--------------------------------------------------------------------------------
+72,811,641 (21.73%)  /b/Python/ceval.c:_PyEval_EvalFrameDefault'2 [/lib/libpython3.so]
+ 1,000,000 ( 0.30%)  /b/Python/ceval.c:_PyEval_EvalFrameDefault [/lib/libpython3.so]
+ 3,062,100 ( 0.91%)  ???:_aesni_ctr32_ghash_6x [/venv/cryptography/_rust.abi3.so]
+     2,296  /b/Modules/binascii.c:binascii_a2b_base64
+"""
+
+
+def test_totals_are_read_by_event_name() -> None:
+    totals = read_totals(_DUMP)
+    assert totals["Ir"] == 1200
+    assert totals["D1mr"] == 20
+    assert totals["DLmw"] == 3
+
+
+def test_a_file_without_totals_is_not_read_as_zero() -> None:
+    with pytest.raises(ValueError, match="no events or totals"):
+        read_totals("events: Ir\nfn=(1) main\n0 5\n")
+
+
+_ANNOTATED_MISSES = """Events shown:     Ir ILmr DLmr DLmw
+--------------------------------------------------------------------------------
+Ir                   ILmr             DLmr             DLmw             file:function
+--------------------------------------------------------------------------------
+95,460,125 (21.8%) 13,450 (2.7%) 265,546 (35.1%) 3,413 (1.3%) /b/ceval.c:_PyEval_EvalFrameDefault'2
+   198,820 ( 0.05%)      0           8,155 ( 1.08%)     .         /b/call.c:_PyFunction_Vectorcall
+"""
+
+
+def test_functions_add_up_over_recursion_depths_and_lose_their_paths() -> None:
+    costs = function_costs(_ANNOTATED)["Ir"]
+    assert costs == {
+        "ceval.c:_PyEval_EvalFrameDefault": 73_811_641,
+        "???:_aesni_ctr32_ghash_6x": 3_062_100,
+        "binascii.c:binascii_a2b_base64": 2_296,
+    }
+
+
+def test_every_event_shown_is_read_and_a_dot_is_no_count() -> None:
+    costs = function_costs(_ANNOTATED_MISSES)
+    assert costs["Ir"]["ceval.c:_PyEval_EvalFrameDefault"] == 95_460_125
+    assert costs["DLmr"] == {
+        "ceval.c:_PyEval_EvalFrameDefault": 265_546,
+        "call.c:_PyFunction_Vectorcall": 8_155,
+    }
+    assert costs["ILmr"]["call.c:_PyFunction_Vectorcall"] == 0
+    assert "call.c:_PyFunction_Vectorcall" not in costs["DLmw"]
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_two_servers_are_counted_and_encryption_costs_instructions(tmp_path: Path) -> None:
+    with callgrind_servers(tmp_path, None, cache_sim=False) as servers:
+        results = asyncio.run(measure(servers, objects=24, reads=2, size=4096))
+    for name in ("encrypted", "plain"):
+        for op, operations in (("PUT", 24), ("GET", 48)):
+            counts = results[name][op]
+            assert counts.operations == operations
+            # A request through the HTTP server is hundreds of thousands of instructions.
+            assert counts.per_operation("Ir") > 100_000
+            # The listing by function accounts for the whole count (within rounding).
+            listed = sum(counts.functions["Ir"].values())
+            assert abs(listed - counts.events["Ir"]) <= counts.events["Ir"] / 100
+    encrypted, plain = results["encrypted"]["GET"], results["plain"]["GET"]
+    assert encrypted.per_operation("Ir") > plain.per_operation("Ir")
+    # OpenSSL's AES-NI code runs only in the encrypted server.
+    assert any("aesni" in name for name in encrypted.functions["Ir"])
+    assert not any("aesni" in name for name in plain.functions["Ir"])
