@@ -22,9 +22,9 @@ keeps the callgrind files (``callgrind_annotate``, kcachegrind).
 
 What moves the counts: the servers run about fifty times slower than natively, so work
 driven by the clock would fall on fifty times fewer requests. The servers get their
-log-flush and key-file recheck intervals stretched fifty times and no periodic upkeep (see
-``_STEADY_SETTINGS``), and are measured one per core (a server sharing its core is slowed
-further). Two copies of one tree measured in the same run then agree within 0.3 %, with
+audit-flush, log-flush and key-file recheck intervals stretched fifty times and no periodic
+upkeep (see ``_STEADY_SETTINGS``), and are measured one per core (a server sharing its core
+is slowed further). Two copies of one tree measured in the same run then agree within 0.3 %, with
 ``C`` at 16 too (the database writer's group commit batches a little differently each run).
 What counts cannot show is what the same instructions cost in time (cold caches, another
 process on the core): ``bench.cpu_per_op`` measures that, and the two together split a gap
@@ -50,7 +50,15 @@ from pathlib import Path
 from bench.targets import Endpoint, andromede_target
 from bench.workloads import KIB, Op, Payload, S3Session, WorkloadSpec, run_workload
 
-__all__ = ["Counts", "callgrind_servers", "function_costs", "main", "measure", "read_totals"]
+__all__ = [
+    "Counts",
+    "callgrind_servers",
+    "function_costs",
+    "main",
+    "measure",
+    "print_report",
+    "read_totals",
+]
 
 BUCKET = "instructions"
 TARGETS = ("encrypted", "plain")
@@ -61,12 +69,13 @@ _LAST_LEVEL = "--LL=1048576,8,64"
 _OUT_PREFIX = "callgrind.out"
 # Under callgrind a server runs about fifty times slower than natively, so work driven by the
 # clock would fall on fifty times fewer requests and land in one counted run but not the next
-# (a 60 s upkeep pass added 60 % to one server's GETs). The per-second work a request shares
-# natively (log flushes, the key file's recheck) is slowed down alike; the periodic upkeep
-# (orphan sweep, compute resync, KMS deletions, access keys' last use), which natively falls
-# on hundreds of thousands of requests, is left out.
+# (a 60 s upkeep pass added 60 % to one server's GETs). The sub-second work a request shares
+# natively (audit and log flushes, the key file's recheck) is slowed down alike; the periodic
+# upkeep (orphan sweep, compute resync, KMS deletions, access keys' last use), which natively
+# falls on hundreds of thousands of requests, is left out.
 _SLOWDOWN = 50
 _STEADY_SETTINGS = {
+    "ANDROMEDE_AUDIT_FLUSH_INTERVAL": str(0.2 * _SLOWDOWN),
     "ANDROMEDE_LOG_FLUSH_INTERVAL": str(0.5 * _SLOWDOWN),
     "ANDROMEDE_KEY_FILE_RECHECK_INTERVAL": str(1.0 * _SLOWDOWN),
     "ANDROMEDE_SWEEPER_INTERVAL": "86400",
@@ -120,6 +129,8 @@ def function_costs(annotated: str) -> dict[str, dict[str, int]]:
         elif "file:function" in line:
             in_table = True
         elif in_table and events:
+            if not line.strip():
+                break  # the table ends; annotated source may follow
             fields = _PERCENT.sub("", line).split()
             values, name_parts = fields[: len(events)], fields[len(events) :]
             if not name_parts or not all(v == "." or v.replace(",", "").isdigit() for v in values):
@@ -135,7 +146,14 @@ def function_costs(annotated: str) -> dict[str, dict[str, int]]:
 def _annotate(path: Path, cache_sim: bool) -> dict[str, dict[str, int]]:
     shown = ",".join(("Ir", *_LAST_LEVEL_MISSES)) if cache_sim else "Ir"
     listing = subprocess.run(
-        ["callgrind_annotate", "--threshold=100", "--inclusive=no", f"--show={shown}", str(path)],
+        [
+            "callgrind_annotate",
+            "--threshold=100",
+            "--inclusive=no",
+            "--auto=no",
+            f"--show={shown}",
+            str(path),
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -280,7 +298,7 @@ async def measure(
     return results
 
 
-def _report(
+def print_report(
     results: Mapping[str, Mapping[str, Counts]], top: int, cache_sim: bool, baseline: bool
 ) -> None:
     print("\ninstructions per operation (callgrind; all threads of the server, user space)")
@@ -367,7 +385,7 @@ def main() -> None:
                 kept.mkdir(parents=True, exist_ok=True)
                 for path in folder.glob(f"{_OUT_PREFIX}.*"):
                     shutil.copy2(path, kept / path.name)
-    _report(results, args.top, args.cache_sim, args.baseline is not None)
+    print_report(results, args.top, args.cache_sim, args.baseline is not None)
 
 
 if __name__ == "__main__":

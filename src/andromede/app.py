@@ -213,7 +213,7 @@ class Application:
         url = await migrate(settings)
         db = _open_database(settings, url)
         identity = identity_service(settings, db)
-        audit = AuditService(SqlAuditStore(db))
+        audit = AuditService(SqlAuditStore(db), flush_interval=settings.audit_flush_interval)
         store = SqlMetadataStore(db)
         blobs, close_blobs = await open_blob_stores(settings)
         keys = await asyncio.to_thread(key_service, settings)

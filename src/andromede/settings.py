@@ -238,6 +238,13 @@ class Settings(BaseSettings):
         description="Seconds a log line may wait to be written with others (WARNING and"
         " worse are written at once; every line is written at a clean stop).",
     )
+    audit_flush_interval: float = Field(
+        default=0.2,
+        gt=0,
+        le=60,
+        description="Seconds an audit event may wait to be written to the audit log with others"
+        " (a full batch is written at once; a crash loses at most this much).",
+    )
     log_buffer_lines: int = Field(
         default=512,
         ge=1,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from andromede.errors import ConfigurationError
 from andromede.settings import Settings, load_settings
@@ -107,3 +108,9 @@ def test_database_url_is_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError, match="database_url") as error:
         load_settings()
     assert "hunter2-secret" not in str(error.value)
+
+
+@pytest.mark.parametrize("seconds", [0, -1, 61])
+def test_the_audit_flush_interval_is_bounded(seconds: float) -> None:
+    with pytest.raises(ValidationError, match="audit_flush_interval"):
+        Settings(audit_flush_interval=seconds)
