@@ -96,9 +96,20 @@ __all__ = [
     "ObjectService",
     "StorageLimits",
     "UploadListing",
+    "new_upload_id",
 ]
 
 _log = logging.getLogger(__name__)
+
+
+def new_upload_id() -> str:
+    """A multipart upload's id: 192 random bits, URL-safe, never starting with ``-``. The
+    aws CLI takes ``--upload-id -abc`` for an option and refuses the command, so one upload in
+    64 could not be continued from it."""
+    while True:
+        upload_id = secrets.token_urlsafe(24)
+        if not upload_id.startswith("-"):
+            return upload_id
 
 
 def _utcnow() -> datetime:
@@ -502,7 +513,7 @@ class ObjectService:
             upload = MultipartUpload(
                 bucket=bucket,
                 key=key,
-                upload_id=secrets.token_urlsafe(24),
+                upload_id=new_upload_id(),
                 initiated=self._clock(),
                 owner_id=owner_id,
                 headers=headers,
