@@ -73,7 +73,7 @@ from pathlib import Path
 from bench.andromede_rados import andromede_rados_target
 from bench.client import Connection
 from bench.cluster import ANDROMEDE_POOL, LazyCluster
-from bench.targets import Endpoint, TargetFactory, andromede_target
+from bench.targets import Endpoint, TargetFactory, andromede_target, restored_environment
 from bench.workloads import KIB, Op, Payload, S3Session, WorkloadSpec, run_workload
 
 BUCKET = "cpu"
@@ -109,46 +109,37 @@ def _servers(
 ) -> Iterator[dict[str, Endpoint]]:
     """The servers, started; with ``timed`` (``--time-functions``), each one's timings go to
     ``work/timings/<its name>``."""
-    saved = {
-        name: os.environ.get(name)
-        for name in ("ANDROMEDE_WORKERS", "PYTHONPATH", *_TIMING_VARIABLES)
-    }
-    # One worker unless --workers: its CPU is the request path's.
-    os.environ["ANDROMEDE_WORKERS"] = "1"
-    # The timing hook first, if any: no tree may hide its sitecustomize.
-    hook = [str(TIMING_HOOK)] if timed is not None else []
-    inherited = [saved["PYTHONPATH"]] if saved["PYTHONPATH"] else []
-    if timed is not None:
-        os.environ["ANDROMEDE_TIME_FUNCTIONS"] = timed
-    trees: list[tuple[str, str | None]] = [("", os.pathsep.join(hook + inherited) or None)]
-    if baseline is not None:
-        trees.append(("baseline ", os.pathsep.join([*hook, str(baseline.resolve()), *inherited])))
-    try:
-        with contextlib.ExitStack() as stack:
-            endpoints: dict[str, Endpoint] = {}
-            for prefix, python_path in trees:
-                # The server inherits the environment when it starts: its source tree.
-                if python_path is None:
-                    os.environ.pop("PYTHONPATH", None)
-                else:
-                    os.environ["PYTHONPATH"] = python_path
-                for flavour in RADOS_TARGETS if cluster is not None else TARGETS:
-                    for count in workers if cluster is not None else (1,):
-                        name = flavour + (f"-w{count}" if count > 1 else "")
-                        factory = _factory(flavour, bool(prefix), cluster, count)
-                        folder = work / f"{prefix.strip() or 'tree'}-{name}"
-                        folder.mkdir(exist_ok=True)
-                        if timed is not None:
-                            timings = work / "timings" / (prefix + name)
-                            os.environ["ANDROMEDE_TIME_FUNCTIONS_DIR"] = str(timings)
-                        endpoints[prefix + name] = stack.enter_context(factory(folder))
-            yield endpoints
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
+    variables = ("ANDROMEDE_WORKERS", "PYTHONPATH", *_TIMING_VARIABLES)
+    with restored_environment(variables) as saved, contextlib.ExitStack() as stack:
+        # One worker unless --workers: its CPU is the request path's.
+        os.environ["ANDROMEDE_WORKERS"] = "1"
+        # The timing hook first, if any: no tree may hide its sitecustomize.
+        hook = [str(TIMING_HOOK)] if timed is not None else []
+        inherited = [saved["PYTHONPATH"]] if saved["PYTHONPATH"] else []
+        if timed is not None:
+            os.environ["ANDROMEDE_TIME_FUNCTIONS"] = timed
+        trees: list[tuple[str, str | None]] = [("", os.pathsep.join(hook + inherited) or None)]
+        if baseline is not None:
+            baseline_path = [*hook, str(baseline.resolve()), *inherited]
+            trees.append(("baseline ", os.pathsep.join(baseline_path)))
+        endpoints: dict[str, Endpoint] = {}
+        for prefix, python_path in trees:
+            # The server inherits the environment when it starts: its source tree.
+            if python_path is None:
+                os.environ.pop("PYTHONPATH", None)
             else:
-                os.environ[name] = value
+                os.environ["PYTHONPATH"] = python_path
+            for flavour in RADOS_TARGETS if cluster is not None else TARGETS:
+                for count in workers if cluster is not None else (1,):
+                    name = flavour + (f"-w{count}" if count > 1 else "")
+                    factory = _factory(flavour, bool(prefix), cluster, count)
+                    folder = work / f"{prefix.strip() or 'tree'}-{name}"
+                    folder.mkdir(exist_ok=True)
+                    if timed is not None:
+                        timings = work / "timings" / (prefix + name)
+                        os.environ["ANDROMEDE_TIME_FUNCTIONS_DIR"] = str(timings)
+                    endpoints[prefix + name] = stack.enter_context(factory(folder))
+        yield endpoints
 
 
 def read_timings(folder: Path) -> tuple[dict[str, tuple[int, int]], dict[str, str]]:

@@ -47,7 +47,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.targets import Endpoint, andromede_target
+from bench.targets import Endpoint, andromede_target, restored_environment
 from bench.workloads import KIB, Op, Payload, S3Session, WorkloadSpec, run_workload
 
 __all__ = [
@@ -236,40 +236,30 @@ def callgrind_servers(
 ) -> Iterator[dict[str, tuple[Endpoint, Path]]]:
     """The servers under callgrind, started, by name, each with the folder its callgrind files
     go to; with ``baseline``, also the two run from that source tree."""
-    saved = {
-        name: os.environ.get(name)
-        for name in ("ANDROMEDE_WORKERS", "PYTHONPATH", *_STEADY_SETTINGS)
-    }
-    os.environ["ANDROMEDE_WORKERS"] = "1"  # one process: callgrind follows it, not children
-    os.environ.update(_STEADY_SETTINGS)
-    trees: list[tuple[str, str | None]] = [("", saved["PYTHONPATH"])]
-    if baseline is not None:
-        inherited = [saved["PYTHONPATH"]] if saved["PYTHONPATH"] else []
-        trees.append(("baseline ", os.pathsep.join([str(baseline.resolve()), *inherited])))
-    try:
-        with contextlib.ExitStack() as stack:
-            servers: dict[str, tuple[Endpoint, Path]] = {}
-            for prefix, python_path in trees:
-                if python_path is None:
-                    os.environ.pop("PYTHONPATH", None)
-                else:
-                    os.environ["PYTHONPATH"] = python_path
-                for flavour in TARGETS:
-                    folder = work / f"{prefix.strip() or 'tree'}-{flavour}"
-                    folder.mkdir()
-                    factory = andromede_target(
-                        "uvicorn",
-                        encrypted=flavour == "encrypted",
-                        launcher=_launcher(folder, cache_sim),
-                    )
-                    servers[prefix + flavour] = (stack.enter_context(factory(folder)), folder)
-            yield servers
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
+    variables = ("ANDROMEDE_WORKERS", "PYTHONPATH", *_STEADY_SETTINGS)
+    with restored_environment(variables) as saved, contextlib.ExitStack() as stack:
+        os.environ["ANDROMEDE_WORKERS"] = "1"  # one process: callgrind follows it, not children
+        os.environ.update(_STEADY_SETTINGS)
+        trees: list[tuple[str, str | None]] = [("", saved["PYTHONPATH"])]
+        if baseline is not None:
+            inherited = [saved["PYTHONPATH"]] if saved["PYTHONPATH"] else []
+            trees.append(("baseline ", os.pathsep.join([str(baseline.resolve()), *inherited])))
+        servers: dict[str, tuple[Endpoint, Path]] = {}
+        for prefix, python_path in trees:
+            if python_path is None:
+                os.environ.pop("PYTHONPATH", None)
             else:
-                os.environ[name] = value
+                os.environ["PYTHONPATH"] = python_path
+            for flavour in TARGETS:
+                folder = work / f"{prefix.strip() or 'tree'}-{flavour}"
+                folder.mkdir()
+                factory = andromede_target(
+                    "uvicorn",
+                    encrypted=flavour == "encrypted",
+                    launcher=_launcher(folder, cache_sim),
+                )
+                servers[prefix + flavour] = (stack.enter_context(factory(folder)), folder)
+        yield servers
 
 
 async def measure(

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ __all__ = [
     "free_port",
     "moto_target",
     "read_admin_credentials",
+    "restored_environment",
     "wait_ready",
 ]
 
@@ -44,6 +45,21 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 class StartupError(RuntimeError):
     """A server did not come up; the message names its log file."""
+
+
+@contextlib.contextmanager
+def restored_environment(names: Iterable[str]) -> Iterator[dict[str, str | None]]:
+    """The values of the environment variables ``names`` now (None: unset), which the caller
+    may change while the block runs: on leaving, each is set back, or removed, as it was."""
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        yield saved
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def free_port() -> int:
