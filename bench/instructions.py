@@ -298,7 +298,7 @@ def print_report(
             line += f"   {op} {counts[op].per_operation('Ir'):12,.0f}"
             if cache_sim:
                 first = sum(counts[op].per_operation(e) for e in ("I1mr", "D1mr", "D1mw"))
-                last = sum(counts[op].per_operation(e) for e in ("ILmr", "DLmr", "DLmw"))
+                last = sum(counts[op].per_operation(e) for e in _LAST_LEVEL_MISSES)
                 line += f" (L1 misses {first:8,.0f}, LL {last:7,.0f})"
         print(line)
     prefixes = ("", "baseline ") if baseline else ("",)
@@ -306,7 +306,7 @@ def print_report(
         enc, plain = results[prefix + "encrypted"], results[prefix + "plain"]
         ratios = "   ".join(
             f"{op} x{enc[op].per_operation('Ir') / plain[op].per_operation('Ir'):.3f}"
-            f" (+{enc[op].per_operation('Ir') - plain[op].per_operation('Ir'):,.0f})"
+            f" ({enc[op].per_operation('Ir') - plain[op].per_operation('Ir'):+,.0f})"
             for op in ("PUT", "GET")
         )
         print(f"  {prefix}encrypted ÷ plain: {ratios}")
