@@ -21,6 +21,7 @@ longer grant.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final
 
@@ -108,9 +109,11 @@ def request_condition_keys(
 # Parsed bucket policies by text, for the one look-up every request of a bucket with a policy
 # makes: a plain dict keyed by the text alone (whose hash the string keeps, the store handing on
 # the same text object while it is unchanged) rather than load_policy's keyword-argument cache
-# key with its enum. load_policy stays the parser and its cache. Bounded: the oldest goes first.
+# key with its enum. load_policy stays the parser and its cache. Bounded: the oldest goes first,
+# popped from an OrderedDict (a dict's first key is found by scanning past the slots deleted
+# before it: decision 0039).
 _BUCKET_POLICIES_SIZE = 512
-_bucket_policies: dict[str, PolicyDocument] = {}
+_bucket_policies: OrderedDict[str, PolicyDocument] = OrderedDict()
 
 
 class S3Authoriser:
@@ -222,7 +225,7 @@ class S3Authoriser:
         if policy is None:
             policy = load_policy(bucket.policy, kind=PolicyKind.RESOURCE)
             if len(_bucket_policies) >= _BUCKET_POLICIES_SIZE:
-                del _bucket_policies[next(iter(_bucket_policies))]
+                _bucket_policies.popitem(last=False)
             _bucket_policies[bucket.policy] = policy
         block = bucket.public_access_block
         if (

@@ -29,6 +29,7 @@ import binascii
 import functools
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -138,11 +139,13 @@ def _stored_headers_json(
 
 # Decoded sealed headers and segment keys by their stored text. Every GET of an object decodes
 # the same immutable text again (JSON, base64); what it decodes to is immutable ciphertext, so
-# the result is shared. Bounded: the oldest entry goes first.
+# the result is shared. Bounded: the oldest entry goes first. OrderedDict, whose popitem finds
+# the oldest at once: a dict's ``del memo[next(iter(memo))]`` scans the slots its earlier
+# deletions left empty at the front, thousands of them once full (decision 0039).
 _DECODED_MEMO_SIZE = 4096
 _T = TypeVar("_T")
-_decoded_headers: dict[str, SealedHeaders] = {}
-_decoded_keys: dict[str, SegmentKey] = {}
+_decoded_headers: OrderedDict[str, SealedHeaders] = OrderedDict()
+_decoded_keys: OrderedDict[str, SegmentKey] = OrderedDict()
 
 
 def _stored_headers_from_json(text: str) -> tuple[ContentHeaders, SealedHeaders | None]:
@@ -158,9 +161,9 @@ def _stored_headers_from_json(text: str) -> tuple[ContentHeaders, SealedHeaders 
     return ContentHeaders(), sealed
 
 
-def _remember(memo: dict[str, _T], text: str, value: _T) -> None:
+def _remember(memo: OrderedDict[str, _T], text: str, value: _T) -> None:
     if len(memo) >= _DECODED_MEMO_SIZE:
-        del memo[next(iter(memo))]
+        memo.popitem(last=False)
     memo[text] = value
 
 
@@ -488,7 +491,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
 # whose hash Python keeps, goes on to the authoriser, which finds the parsed policy by it. A
 # change made by any gateway changes the digest, so the next read fetches the new text
 # (docs/decisions/0034-bucket-policy-out-of-the-bucket-row.md). Bounded as the memos above.
-_policy_texts: dict[str, str] = {}
+_policy_texts: OrderedDict[str, str] = OrderedDict()
 _POLICY_DIGEST_AT = _BUCKET_COLUMNS.index("policy_digest")
 
 

@@ -8,10 +8,13 @@ import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from andromede.s3 import authorise
+from andromede.storage.model import Bucket
 from support.s3app import Client, in_process_client
 
 B = "/shared-data"
@@ -235,3 +238,21 @@ async def test_delete_objects_authorises_each_key(world: World) -> None:
     assert b"<Deleted><Key>tmp/a</Key></Deleted>" in reply.body
     assert b"<Key>doc.txt</Key><Code>AccessDenied</Code>" in reply.body
     assert (await world.owner.request("GET", K)).status == 200
+
+
+def test_parsed_bucket_policies_are_bounded_and_the_oldest_goes_first() -> None:
+    def bucket(number: int) -> Bucket:
+        statement = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}
+        statement["Resource"] = f"arn:aws:s3:::bkt-memo/{number}"
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        return Bucket("bkt-memo", "t", "o", "eu", datetime.now(UTC), policy=policy)
+
+    size = authorise._BUCKET_POLICIES_SIZE
+    buckets = [bucket(number) for number in range(size + 10)]
+    first = authorise.S3Authoriser._bucket_policy(buckets[0], None)
+    assert authorise.S3Authoriser._bucket_policy(buckets[0], None) is first  # parsed once
+    for each in buckets[1:]:
+        authorise.S3Authoriser._bucket_policy(each, None)
+    assert len(authorise._bucket_policies) == size
+    assert buckets[9].policy not in authorise._bucket_policies
+    assert buckets[10].policy in authorise._bucket_policies

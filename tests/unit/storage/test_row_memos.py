@@ -21,9 +21,14 @@ def test_sealed_rows_are_decoded_once_and_a_changed_text_is_decoded_anew() -> No
     assert other == SealedHeaders(wrapped, ciphertext[::-1])
     key = store_sql._segment_key_json(SegmentKey(wrapped))
     assert store_sql._segment_key_from_json(key) is store_sql._segment_key_from_json(list(key))
-    for _ in range(store_sql._DECODED_MEMO_SIZE + 10):  # bounded: the oldest entries go
-        store_sql._segment_key_from_json([store_sql._b64(os.urandom(70))])
+    texts = [store_sql._b64(os.urandom(70)) for _ in range(store_sql._DECODED_MEMO_SIZE + 10)]
+    size = store_sql._DECODED_MEMO_SIZE
+    for number, stored in enumerate(texts):  # bounded: the oldest entries go, one by one
+        store_sql._segment_key_from_json([stored])
+        if number >= size:
+            assert next(iter(store_sql._decoded_keys)) == texts[number - size + 1]
     assert len(store_sql._decoded_keys) == store_sql._DECODED_MEMO_SIZE
+    assert texts[9] not in store_sql._decoded_keys and texts[10] in store_sql._decoded_keys
 
 
 def test_a_bucket_policy_text_read_again_is_the_remembered_object_until_it_changes() -> None:
@@ -41,6 +46,8 @@ def test_a_bucket_policy_text_read_again_is_the_remembered_object_until_it_chang
     for number in range(store_sql._DECODED_MEMO_SIZE + 10):  # bounded: the oldest texts go
         store_sql._fetched_policy(f'{{"Id": "{number}"}}')
     assert len(store_sql._policy_texts) == store_sql._DECODED_MEMO_SIZE
+    kept = set(store_sql._policy_texts.values())
+    assert '{"Id": "9"}' not in kept and '{"Id": "10"}' in kept
 
 
 def test_the_policy_digest_is_the_sha256_of_the_utf8_text() -> None:
