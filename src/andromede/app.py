@@ -214,7 +214,7 @@ class Application:
         db = _open_database(settings, url)
         identity = identity_service(settings, db)
         audit = AuditService(SqlAuditStore(db), flush_interval=settings.audit_flush_interval)
-        store = SqlMetadataStore(db)
+        store = SqlMetadataStore(db, row_memo_size=settings.opened_headers_cache_size)
         blobs, close_blobs = await open_blob_stores(settings)
         keys = await asyncio.to_thread(key_service, settings)
         objects = ObjectService(
@@ -542,7 +542,10 @@ async def open_metadata(
     url = await migrate(settings)
     db = _open_database(settings, url)
     try:
-        yield identity_service(settings, db), SqlMetadataStore(db)
+        yield (
+            identity_service(settings, db),
+            SqlMetadataStore(db, row_memo_size=settings.opened_headers_cache_size),
+        )
     finally:
         await db.close()
 
@@ -645,7 +648,10 @@ async def reencrypt_legacy_objects(settings: Settings, db: Database) -> int:
     blobs, close_blobs = await open_blob_stores(settings)
     try:
         objects = ObjectService(
-            SqlMetadataStore(db), blobs, storage_limits(settings), object_cipher(settings, keys)
+            SqlMetadataStore(db, row_memo_size=settings.opened_headers_cache_size),
+            blobs,
+            storage_limits(settings),
+            object_cipher(settings, keys),
         )
         done = await objects.reencrypt_legacy_objects()
     finally:

@@ -442,12 +442,13 @@ class Settings(BaseSettings):
         default=10_000, ge=1, description="Most unwrapped data keys cached per worker process."
     )
     opened_headers_cache_size: int = Field(
-        default=4096,
+        default=10_000,
         ge=1,
         le=1_000_000,
         description=(
             "Most opened object headers (and SSE-KMS contexts) remembered per worker process, "
-            "so that HEAD and GET of a recent object do not decrypt them again."
+            "so that HEAD and GET of a recent object do not decrypt them again, and as many "
+            "decoded sealed row texts (as many objects as data keys cached, by default)."
         ),
     )
     key_file_recheck_interval: float = Field(

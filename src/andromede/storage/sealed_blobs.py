@@ -60,9 +60,10 @@ __all__ = ["BlobKeys", "SealedBlobs", "forget", "stored_form"]
 
 _THREADED_HASH_MIN = 1024 * 1024
 # Entries, by default (the setting opened_headers_cache_size); user metadata is at most a few
-# KiB each. Raising it to the data-key cache's 10,000 did not make a GET cheaper in a benchmark
-# cycling over 5,000 objects (decision 0033): the default stays where it was.
-DEFAULT_OPENED_HEADERS_MEMO_SIZE = 4096
+# KiB each. As many as the data-key cache holds keys: a worker that keeps an object's key keeps
+# what it opened. (Decision 0033 found no gain at 10,000 while the row memos, at 4,096 and
+# evicting by a scan, still missed; decision 0039 measured it again.)
+DEFAULT_OPENED_HEADERS_MEMO_SIZE = 10_000
 _HASH_BLOCK = 1024 * 1024
 
 

@@ -142,7 +142,11 @@ def _stored_headers_json(
 # the result is shared. Bounded: the oldest entry goes first. OrderedDict, whose popitem finds
 # the oldest at once: a dict's ``del memo[next(iter(memo))]`` scans the slots its earlier
 # deletions left empty at the front, thousands of them once full (decision 0039).
-_DECODED_MEMO_SIZE = 4096
+# The bound is the process's, set by the last SqlMetadataStore made (its ``row_memo_size``, the
+# setting opened_headers_cache_size): entries decode immutable text, so stores share them.
+DEFAULT_ROW_MEMO_SIZE = 10_000
+_DECODED_MEMO_SIZE = 4096  # the bucket-policy texts' bound
+_row_memo_size = DEFAULT_ROW_MEMO_SIZE
 _T = TypeVar("_T")
 _decoded_headers: OrderedDict[str, SealedHeaders] = OrderedDict()
 _decoded_keys: OrderedDict[str, SegmentKey] = OrderedDict()
@@ -157,12 +161,12 @@ def _stored_headers_from_json(text: str) -> tuple[ContentHeaders, SealedHeaders 
         return _headers_from_json(text), None
     wrapped, ciphertext = data["sealed"]
     sealed = SealedHeaders(_unb64(wrapped), _unb64(ciphertext))
-    _remember(_decoded_headers, text, sealed)
+    _remember(_decoded_headers, text, sealed, _row_memo_size)
     return ContentHeaders(), sealed
 
 
-def _remember(memo: OrderedDict[str, _T], text: str, value: _T) -> None:
-    if len(memo) >= _DECODED_MEMO_SIZE:
+def _remember(memo: OrderedDict[str, _T], text: str, value: _T, bound: int) -> None:
+    while len(memo) >= bound:
         memo.popitem(last=False)
     memo[text] = value
 
@@ -208,7 +212,7 @@ def _segment_key_from_json(data: list[str] | None) -> SegmentKey | None:
         known = _decoded_keys.get(data[0])
         if known is None:
             known = SegmentKey(_unb64(data[0]))
-            _remember(_decoded_keys, data[0], known)
+            _remember(_decoded_keys, data[0], known, _row_memo_size)
         return known
     check = _unb64(data[1]) if len(data) > 1 and data[1] else None
     context = None
@@ -517,7 +521,7 @@ def _fetched_policy(text: str | None) -> str | None:
     known = _policy_texts.get(digest)
     if known is not None:
         return known
-    _remember(_policy_texts, digest, text)
+    _remember(_policy_texts, digest, text, _DECODED_MEMO_SIZE)
     return text
 
 
@@ -622,7 +626,14 @@ class SqlMetadataStore:
     """Every public method is one read (inline) or one write job (group-committed): see
     :class:`andromede.db.database.Database`. The ``_``-prefixed helpers run inside a job."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, row_memo_size: int = DEFAULT_ROW_MEMO_SIZE) -> None:
+        """``row_memo_size``: how many decoded sealed-header and key texts the process keeps
+        (the setting opened_headers_cache_size: a worker that remembers an object's opened
+        headers remembers its row's decoded text too)."""
+        global _row_memo_size
+        if row_memo_size < 1:
+            raise ValueError("the row memos hold at least one entry")
+        _row_memo_size = row_memo_size
         self._db = db
         # PostgreSQL has a PUT of its own, in one statement (_put_object_in_one_statement).
         self._postgresql = db.dialect == "postgresql"

@@ -550,7 +550,7 @@ async def test_remembered_headers_make_room_by_dropping_the_oldest(
 def test_the_opened_headers_memo_size_is_a_bounded_setting(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, opened_headers_cache_size=3)
     assert storage_limits(settings).opened_headers_memo_size == 3
-    assert Settings(data_dir=tmp_path).opened_headers_cache_size == 4096
+    assert Settings(data_dir=tmp_path).opened_headers_cache_size == 10_000
     for refused in (0, 1_000_001):
         with pytest.raises(ValidationError):
             Settings(data_dir=tmp_path, opened_headers_cache_size=refused)

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
+import pytest
+
+from andromede.db.database import open_database
 from andromede.storage import store_sql
 from andromede.storage.model import ContentHeaders, SealedHeaders, SegmentKey
 
@@ -21,13 +25,13 @@ def test_sealed_rows_are_decoded_once_and_a_changed_text_is_decoded_anew() -> No
     assert other == SealedHeaders(wrapped, ciphertext[::-1])
     key = store_sql._segment_key_json(SegmentKey(wrapped))
     assert store_sql._segment_key_from_json(key) is store_sql._segment_key_from_json(list(key))
-    texts = [store_sql._b64(os.urandom(70)) for _ in range(store_sql._DECODED_MEMO_SIZE + 10)]
-    size = store_sql._DECODED_MEMO_SIZE
+    size = store_sql._row_memo_size
+    texts = [store_sql._b64(os.urandom(70)) for _ in range(size + 10)]
     for number, stored in enumerate(texts):  # bounded: the oldest entries go, one by one
         store_sql._segment_key_from_json([stored])
         if number >= size:
             assert next(iter(store_sql._decoded_keys)) == texts[number - size + 1]
-    assert len(store_sql._decoded_keys) == store_sql._DECODED_MEMO_SIZE
+    assert len(store_sql._decoded_keys) == size
     assert texts[9] not in store_sql._decoded_keys and texts[10] in store_sql._decoded_keys
 
 
@@ -52,3 +56,18 @@ def test_a_bucket_policy_text_read_again_is_the_remembered_object_until_it_chang
 
 def test_the_policy_digest_is_the_sha256_of_the_utf8_text() -> None:
     assert store_sql.policy_digest("é") == hashlib.sha256("é".encode()).hexdigest()
+
+
+async def test_the_row_memos_are_bounded_by_the_stores_setting(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'meta.db'}")
+    try:
+        with pytest.raises(ValueError, match="at least one"):
+            store_sql.SqlMetadataStore(db, row_memo_size=0)
+        store_sql.SqlMetadataStore(db, row_memo_size=3)
+        for _ in range(5):
+            store_sql._segment_key_from_json([store_sql._b64(os.urandom(70))])
+        assert len(store_sql._decoded_keys) == 3  # a larger memo shrinks to the new bound
+        assert store_sql.SqlMetadataStore(db)._db is db  # the default bound again
+        assert store_sql._row_memo_size == store_sql.DEFAULT_ROW_MEMO_SIZE == 10_000
+    finally:
+        await db.close()
