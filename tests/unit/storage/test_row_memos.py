@@ -4,14 +4,22 @@ a bucket's policy text handed on as the object already read (decision 0030)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from andromede.db.database import open_database
 from andromede.storage import store_sql
-from andromede.storage.model import ContentHeaders, SealedHeaders, SegmentKey
+from andromede.storage.model import (
+    ContentHeaders,
+    MultipartUpload,
+    SealedContext,
+    SealedHeaders,
+    SegmentKey,
+)
 
 
 def test_sealed_rows_are_decoded_once_and_a_changed_text_is_decoded_anew() -> None:
@@ -71,3 +79,31 @@ async def test_the_row_memos_are_bounded_by_the_stores_setting(tmp_path: Path) -
         assert store_sql._row_memo_size == store_sql.DEFAULT_ROW_MEMO_SIZE == 10_000
     finally:
         await db.close()
+
+
+def test_sealed_headers_are_written_as_json_would_and_read_back_without_it() -> None:
+    wrapped, ciphertext = os.urandom(77), os.urandom(61)
+    text = store_sql._stored_headers_json(ContentHeaders(), SealedHeaders(wrapped, ciphertext))
+    as_json = {"sealed": [store_sql._b64(wrapped), store_sql._b64(ciphertext)]}
+    assert text == json.dumps(as_json, separators=(",", ":"))
+    store_sql._decoded_headers.clear()
+    assert store_sql._stored_headers_from_json(text)[1] == SealedHeaders(wrapped, ciphertext)
+    # An upload's row has more after the sealed pair: read through JSON, as before.
+    upload = MultipartUpload(
+        "bkt",
+        "key",
+        "up",
+        datetime.now(UTC),
+        "owner",
+        ContentHeaders(),
+        kms_key_arn="arn:aws:kms:eu:1:key/k",
+        sealed_kms_context=SealedContext(os.urandom(70), os.urandom(40)),
+    )
+    longer = store_sql._stored_headers_json(
+        ContentHeaders(), SealedHeaders(wrapped, ciphertext), upload
+    )
+    assert longer.startswith(text[:-2]) and longer.endswith('"]}')
+    assert store_sql._stored_headers_from_json(longer)[1] == SealedHeaders(wrapped, ciphertext)
+    assert (
+        store_sql._upload_keys_from_json(longer)["sealed_kms_context"] == upload.sealed_kms_context
+    )
