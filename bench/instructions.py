@@ -3,11 +3,12 @@ plaintext switch, counted by callgrind: the part of encryption's cost that is wo
 far steadier on a shared machine than CPU time (decision 0038).
 
 ``python -m bench.instructions [--objects N] [--reads R] [--size BYTES] [--concurrency C]
-[--top K] [--baseline SRC] [--cache-sim] [--keep DIR]`` starts ``andromede serve`` (uvicorn,
-one worker process, a fresh data dir) under ``valgrind --tool=callgrind``, once encrypted and
-once with ``ANDROMEDE_BENCH_UNENCRYPTED=1``, and measures as many at once as the machine has
-cores. On each it PUTs and GETs a few objects uncounted (imports, caches, the tenant key's
-first use), then counts a run of ``N`` PUTs with ``C`` requests in flight (default 16, as in
+[--top K] [--baseline SRC] [--remember M] [--cache-sim] [--keep DIR]`` starts
+``andromede serve`` (uvicorn, one worker process, a fresh data dir) under
+``valgrind --tool=callgrind``, once encrypted and once with ``ANDROMEDE_BENCH_UNENCRYPTED=1``,
+and measures as many at once as the machine has cores. On each it PUTs and GETs a few objects
+uncounted (imports, caches, the tenant key's first use), then counts a run of ``N`` PUTs with
+``C`` requests in flight (default 16, as in
 ``python -m bench``) and a run of GETs that reads each of those objects ``R`` times in turn.
 
 It prints the instructions per operation of every server (all its threads, user space:
@@ -15,10 +16,15 @@ callgrind does not see the kernel), the encrypted ÷ plain ratios, and the ``K``
 whose instructions per operation differ most between the two (exclusive counts, by
 ``callgrind_annotate``). ``--baseline SRC`` adds the same two servers run from another
 source tree (``SRC`` first on their ``PYTHONPATH``), and the this tree ÷ baseline ratios.
-``--cache-sim`` adds callgrind's cache simulation (first level, and as the last level a
-1 MiB cache, one core's L2: the L3 is shared with whatever else the machine runs), the
-misses per operation and the functions whose last-level misses differ most. ``--keep DIR``
-keeps the callgrind files (``callgrind_annotate``, kcachegrind).
+``--remember N`` bounds what each server keeps per object (data keys, opened headers, decoded
+row texts: ``data_key_cache_size`` and ``opened_headers_cache_size``): below ``--objects``,
+every GET is an object's first read in its server. By default they hold 10,000 objects, so
+every GET counted reads a remembered object, as in ``bench.cpu_per_op``'s one worker; the
+GETs a two-worker ``python -m bench`` sends to the worker that did not write the object are
+first reads (decision 0039). ``--cache-sim`` adds callgrind's cache simulation (first level,
+and as the last level a 1 MiB cache, one core's L2: the L3 is shared with whatever else the
+machine runs), the misses per operation and the functions whose last-level misses differ
+most. ``--keep DIR`` keeps the callgrind files (``callgrind_annotate``, kcachegrind).
 
 What moves the counts: the servers run about fifty times slower than natively, so work
 driven by the clock would fall on fifty times fewer requests. The servers get their
@@ -58,6 +64,7 @@ __all__ = [
     "measure",
     "print_report",
     "read_totals",
+    "server_settings",
 ]
 
 BUCKET = "instructions"
@@ -83,6 +90,18 @@ _STEADY_SETTINGS = {
     "ANDROMEDE_KMS_UPKEEP_INTERVAL": "86400",
     "ANDROMEDE_KEY_USAGE_FLUSH_INTERVAL": "86400",
 }
+
+# What --remember bounds: the per-object state a worker keeps between two reads of an object.
+_REMEMBER_SETTINGS = ("ANDROMEDE_DATA_KEY_CACHE_SIZE", "ANDROMEDE_OPENED_HEADERS_CACHE_SIZE")
+
+
+def server_settings(remember: int | None = None) -> dict[str, str]:
+    """The settings (environment variables) every measured server gets: steady clock-driven
+    work, and with ``remember`` its per-object state bounded to that many objects."""
+    settings = dict(_STEADY_SETTINGS)
+    if remember is not None:
+        settings.update(dict.fromkeys(_REMEMBER_SETTINGS, str(remember)))
+    return settings
 
 
 @dataclass(frozen=True)
@@ -232,14 +251,15 @@ async def _measure_one(
 
 @contextlib.contextmanager
 def callgrind_servers(
-    work: Path, baseline: Path | None, cache_sim: bool
+    work: Path, baseline: Path | None, cache_sim: bool, remember: int | None = None
 ) -> Iterator[dict[str, tuple[Endpoint, Path]]]:
     """The servers under callgrind, started, by name, each with the folder its callgrind files
-    go to; with ``baseline``, also the two run from that source tree."""
-    variables = ("ANDROMEDE_WORKERS", "PYTHONPATH", *_STEADY_SETTINGS)
+    go to; with ``baseline``, also the two run from that source tree. ``remember``: the objects
+    a server keeps keys, opened headers and decoded rows of (the servers' default if None)."""
+    variables = ("ANDROMEDE_WORKERS", "PYTHONPATH", *_STEADY_SETTINGS, *_REMEMBER_SETTINGS)
     with restored_environment(variables) as saved, contextlib.ExitStack() as stack:
         os.environ["ANDROMEDE_WORKERS"] = "1"  # one process: callgrind follows it, not children
-        os.environ.update(_STEADY_SETTINGS)
+        os.environ.update(server_settings(remember))
         trees: list[tuple[str, str | None]] = [("", saved["PYTHONPATH"])]
         if baseline is not None:
             inherited = [saved["PYTHONPATH"]] if saved["PYTHONPATH"] else []
@@ -359,11 +379,21 @@ def main() -> None:
         help="requests in flight (1: the steadiest counts; 16: the benchmark's batching)",
     )
     parser.add_argument(
+        "--remember",
+        type=int,
+        help="objects whose keys and opened headers a server keeps (below --objects: every GET"
+        " is an object's first read in the server, as the GETs a two-worker server sends to"
+        " the worker that did not write the object)",
+    )
+    parser.add_argument(
         "--keep", type=Path, help="copy the callgrind files here (callgrind_annotate, kcachegrind)"
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="andromede-instructions-") as work:
-        with callgrind_servers(Path(work), args.baseline, args.cache_sim) as servers:
+        servers_started = callgrind_servers(
+            Path(work), args.baseline, args.cache_sim, args.remember
+        )
+        with servers_started as servers:
             results = asyncio.run(
                 measure(
                     servers, args.objects, args.reads, args.size, args.cache_sim, args.concurrency

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.instructions import callgrind_servers, function_costs, measure, print_report, read_totals
+from andromede.settings import Settings
+from bench.instructions import (
+    callgrind_servers,
+    function_costs,
+    measure,
+    print_report,
+    read_totals,
+    server_settings,
+)
 
 _DUMP = """# callgrind format
 version: 1
@@ -109,3 +117,14 @@ def test_two_servers_are_counted_and_only_the_encrypted_one_runs_aes_gcm(
     printed = capsys.readouterr().out
     assert "encrypted ÷ plain: PUT x" in printed
     assert "GET: encrypted - plain, instructions per operation by function" in printed
+
+
+def test_remember_bounds_every_per_object_state_the_servers_keep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "ANDROMEDE_DATA_KEY_CACHE_SIZE" not in server_settings()
+    for name, value in server_settings(64).items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(data_dir=tmp_path)
+    assert settings.data_key_cache_size == settings.opened_headers_cache_size == 64
+    assert settings.audit_flush_interval == 0.2 * 50  # the steady settings still apply
