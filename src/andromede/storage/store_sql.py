@@ -133,16 +133,15 @@ def _stored_headers_json(
         # for characters to escape over two base64 texts, which have none.
         return _SEALED_OPEN + _b64(sealed.wrapped) + _SEALED_SEP + _b64(sealed.ciphertext) + '"]}'
     data: dict[str, Any] = {"sealed": [_b64(sealed.wrapped), _b64(sealed.ciphertext)]}
-    if upload is not None:
-        if upload.customer_key_check is not None:
-            data["customer_key_check"] = _b64(upload.customer_key_check)
-        if upload.kms_key_arn is not None:
-            data["kms_key_arn"] = upload.kms_key_arn
-        context = upload.sealed_kms_context
-        if context is not None:
-            data["kms_context"] = [_b64(context.wrapped), _b64(context.ciphertext)]
-        if upload.bucket_key:
-            data["bucket_key"] = True
+    if upload.customer_key_check is not None:
+        data["customer_key_check"] = _b64(upload.customer_key_check)
+    if upload.kms_key_arn is not None:
+        data["kms_key_arn"] = upload.kms_key_arn
+    context = upload.sealed_kms_context
+    if context is not None:
+        data["kms_context"] = [_b64(context.wrapped), _b64(context.ciphertext)]
+    if upload.bucket_key:
+        data["bucket_key"] = True
     return json.dumps(data, separators=(",", ":"))
 
 
@@ -154,7 +153,7 @@ def _stored_headers_json(
 # The bound is the process's, set by the last SqlMetadataStore made (its ``row_memo_size``, the
 # setting opened_headers_cache_size): entries decode immutable text, so stores share them.
 DEFAULT_ROW_MEMO_SIZE = 10_000
-_DECODED_MEMO_SIZE = 4096  # the bucket-policy texts' bound
+_POLICY_TEXTS_SIZE = 4096  # the bucket-policy texts' bound (below)
 _row_memo_size = DEFAULT_ROW_MEMO_SIZE
 _T = TypeVar("_T")
 _decoded_headers: OrderedDict[str, SealedHeaders] = OrderedDict()
@@ -512,7 +511,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
 # a request reads neither the text (up to 20 KiB) nor a second row, and the same str object,
 # whose hash Python keeps, goes on to the authoriser, which finds the parsed policy by it. A
 # change made by any gateway changes the digest, so the next read fetches the new text
-# (docs/decisions/0034-bucket-policy-out-of-the-bucket-row.md). Bounded as the memos above.
+# (docs/decisions/0034-bucket-policy-out-of-the-bucket-row.md). Bounded by _POLICY_TEXTS_SIZE.
 _policy_texts: OrderedDict[str, str] = OrderedDict()
 _POLICY_DIGEST_AT = _BUCKET_COLUMNS.index("policy_digest")
 
@@ -539,7 +538,7 @@ def _fetched_policy(text: str | None) -> str | None:
     known = _policy_texts.get(digest)
     if known is not None:
         return known
-    _remember(_policy_texts, digest, text, _DECODED_MEMO_SIZE)
+    _remember(_policy_texts, digest, text, _POLICY_TEXTS_SIZE)
     return text
 
 

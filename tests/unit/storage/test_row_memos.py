@@ -55,9 +55,9 @@ def test_a_bucket_policy_text_read_again_is_the_remembered_object_until_it_chang
     no_policy = (*row[:6], None, *row[7:])
     assert store_sql._known_policy(no_policy) is None
     assert store_sql._fetched_policy(None) is None  # deleted between the two reads
-    for number in range(store_sql._DECODED_MEMO_SIZE + 10):  # bounded: the oldest texts go
+    for number in range(store_sql._POLICY_TEXTS_SIZE + 10):  # bounded: the oldest texts go
         store_sql._fetched_policy(f'{{"Id": "{number}"}}')
-    assert len(store_sql._policy_texts) == store_sql._DECODED_MEMO_SIZE
+    assert len(store_sql._policy_texts) == store_sql._POLICY_TEXTS_SIZE
     kept = set(store_sql._policy_texts.values())
     assert '{"Id": "9"}' not in kept and '{"Id": "10"}' in kept
 
@@ -78,6 +78,7 @@ async def test_the_row_memos_are_bounded_by_the_stores_setting(tmp_path: Path) -
         assert store_sql.SqlMetadataStore(db)._db is db  # the default bound again
         assert store_sql._row_memo_size == store_sql.DEFAULT_ROW_MEMO_SIZE == 10_000
     finally:
+        store_sql.SqlMetadataStore(db)  # the process's default bound, whatever failed above
         await db.close()
 
 
