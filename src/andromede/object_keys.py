@@ -264,15 +264,29 @@ class KmsObjectCipher:
         return await self._call(lambda: keys.unwrap_data_key(tenant_id, wrapped, bound))
 
     async def data_key_cipher(self, wrapped: bytes) -> tuple[AESGCM, RingCheck]:
-        tenant_id = self._tenant_of.get(wrapped) or self._owner(wrapped)
         keys = self._keys
-        if self._inline:  # every GET of headers not remembered: no closure, no coroutine
+        known = self._tenant_of.get(wrapped)
+        if known is None:
+            # A key this process has not met (an object's first read here): the key service
+            # parses it once, for its owner and its unwrap.
+            try:
+                tenant_id, aead = (
+                    keys.owned_data_key_cipher(wrapped)
+                    if self._inline
+                    else await asyncio.to_thread(keys.owned_data_key_cipher, wrapped)
+                )
+            except KmsError as exc:
+                _raise_storage_error(exc)
+            self._remember_tenant(wrapped, tenant_id)
+        elif self._inline:  # every GET of headers not remembered: no closure, no coroutine
+            tenant_id = known
             try:
                 aead = keys.data_key_cipher(tenant_id, wrapped)
             except KmsError as exc:
                 _raise_storage_error(exc)
         else:
-            aead = await self._call(lambda: keys.data_key_cipher(tenant_id, wrapped))
+            tenant_id = known
+            aead = await self._call(lambda: keys.data_key_cipher(known, wrapped))
         # The ring was found usable for this use: that check may stand for the next one.
         return aead, RingCheck(tenant_id)
 

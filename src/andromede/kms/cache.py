@@ -129,19 +129,27 @@ class DataKeyCache:
         (salt, chunk key) already made from it, filed with it (a new blob's)."""
         if self._ttl == 0 or self._max_entries == 0:
             return
+        cache_key = (tenant_id, wrapped)
         with self._lock:
-            self._expire()
+            now = self._clock()
+            if now >= self._next_expiry:  # _expire's own test, without the call
+                self._expire()
             entries = self._entries
-            previous = entries.pop((tenant_id, wrapped), None)
+            previous = entries.pop(cache_key, None)
+            oldest_changed = previous is not None or not entries
             if previous is not None:
                 previous.drop()
             while len(entries) >= self._max_entries:
                 entries.popitem(last=False)[1].drop()
-            entry = _Entry(self._clock() + self._ttl, bytearray(key))
+                oldest_changed = True
+            entry = _Entry(now + self._ttl, bytearray(key))
             if chunk_keys is not None:
                 entry.chunk_keys[chunk_keys[0]] = chunk_keys[1]
-            entries[(tenant_id, wrapped)] = entry
-            self._next_expiry = next(iter(entries.values())).expires
+            entries[cache_key] = entry
+            # Insertion order is expiry order: the oldest entry changes only when the cache
+            # was empty or lost entries here (an object's first read: neither, usually).
+            if oldest_changed:
+                self._set_next_expiry()
 
     def put_many(self, tenant_id: str, keys: list[tuple[bytes, bytearray, AESGCM]]) -> None:
         """:meth:`put` for fresh format-2 keys of one tenant: (wrapped blob, key, its AES-GCM

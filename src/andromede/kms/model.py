@@ -51,6 +51,14 @@ _WRAP_HEADER = struct.Struct(">BIB")
 _SEALED_SIZE = NONCE_SIZE + DATA_KEY_SIZE + TAG_SIZE
 # Tenant ids become HSM object ids and keystore keys: a narrow alphabet keeps them unambiguous.
 _TENANT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# An object's first read in a process parses its wrapped key and builds its wrap's AAD. A
+# process serves few rings, so both are remembered per ring: the owner names found valid (by
+# their bytes in a wrapped key), and the AAD prefix of each (ring, KEK version). What either
+# gives is a pure function of its key, so a hit is what the work would give. Bounded: emptied
+# when full.
+_RING_MEMO_SIZE = 4096
+_valid_owners: dict[bytes, str] = {}
+_ring_aads: dict[tuple[str, int], bytes] = {}
 
 
 def check_tenant_id(tenant_id: str) -> str:
@@ -63,14 +71,15 @@ def check_tenant_id(tenant_id: str) -> str:
 def data_key_aad(tenant_id: str, kek_version: int, bound_context: bytes = b"") -> bytes:
     """What a data-key wrap binds besides the key: its tenant and KEK version, and the digest
     of the encryption context it is bound to, if any (empty: none, the SSE-S3 case)."""
-    owner = tenant_id.encode("ascii")
-    return (
-        b"andromede/kms data key v1"
-        + bytes([len(owner)])
-        + owner
-        + struct.pack(">I", kek_version)
-        + bound_context
-    )
+    known = _ring_aads.get((tenant_id, kek_version))
+    if known is None:
+        owner = tenant_id.encode("ascii")
+        known = b"andromede/kms data key v1" + bytes([len(owner)]) + owner
+        known += struct.pack(">I", kek_version)
+        if len(_ring_aads) >= _RING_MEMO_SIZE:
+            _ring_aads.clear()  # a few rings per process: refilled at once
+        _ring_aads[(tenant_id, kek_version)] = known
+    return known + bound_context if bound_context else known
 
 
 def context_digest(context: Mapping[str, str] | None) -> bytes:
@@ -134,10 +143,22 @@ def parse_wrapped_key(blob: bytes) -> tuple[str, int, bytes]:
     owner_end = _WRAP_HEADER.size + owner_length
     if len(blob) != owner_end + _SEALED_SIZE or kek_version < 1:
         raise InvalidWrappedKey("wrapped data key has the wrong length")
+    owner = bytes(blob[_WRAP_HEADER.size : owner_end])
+    tenant_id = _valid_owners.get(owner)
+    if tenant_id is None:
+        tenant_id = _valid_owner(owner)
+    return tenant_id, kek_version, bytes(blob[owner_end:])
+
+
+def _valid_owner(owner: bytes) -> str:
+    """The tenant id ``owner`` spells, checked (then remembered)."""
     try:
-        tenant_id = blob[_WRAP_HEADER.size : owner_end].decode("ascii")
+        tenant_id = owner.decode("ascii")
     except UnicodeDecodeError:
         raise InvalidWrappedKey("wrapped data key names no valid tenant") from None
     if _TENANT_ID.fullmatch(tenant_id) is None:
         raise InvalidWrappedKey("wrapped data key names no valid tenant")
-    return tenant_id, kek_version, bytes(blob[owner_end:])
+    if len(_valid_owners) >= _RING_MEMO_SIZE:
+        _valid_owners.clear()
+    _valid_owners[owner] = tenant_id
+    return tenant_id

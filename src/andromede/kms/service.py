@@ -383,6 +383,24 @@ class KeyService:
         owner, kek_version, sealed = parse_wrapped_key(wrapped)
         if owner != tenant_id:  # the parse checked the name: equal means valid
             raise InvalidWrappedKey("wrapped data key belongs to another tenant")
+        return self._open_data_key_cipher(tenant_id, wrapped, kek_version, sealed)
+
+    def owned_data_key_cipher(self, wrapped: bytes) -> tuple[str, AESGCM]:
+        """:meth:`data_key_cipher` for the tenant the wrapped key names, and that tenant: for a
+        caller that has not met this key yet (an object's first read in a process), parsed
+        once. The name is bound in the wrap's AAD, so a key relabelled for another tenant
+        does not open."""
+        tenant_id, kek_version, sealed = parse_wrapped_key(wrapped)
+        self.check_usable(tenant_id)
+        aead = self._cache.chunk_key(tenant_id, wrapped, NO_SALT, derive_chunk_key)
+        if aead is None:
+            aead = self._open_data_key_cipher(tenant_id, wrapped, kek_version, sealed)
+        return tenant_id, aead
+
+    def _open_data_key_cipher(
+        self, tenant_id: str, wrapped: bytes, kek_version: int, sealed: bytes
+    ) -> AESGCM:
+        """The unwrap behind :meth:`data_key_cipher`, of a key parsed and found not cached."""
         self.provider_calls[tenant_id] += 1
         plaintext = self._provider.open(
             tenant_id, kek_version, sealed, data_key_aad(tenant_id, kek_version)

@@ -46,6 +46,29 @@ def test_entries_expire_after_their_lifetime_and_are_zeroed() -> None:
     assert len(cache) == 0
 
 
+def test_entries_put_one_after_another_expire_each_after_its_own_lifetime() -> None:
+    clock = Clock()
+    cache = DataKeyCache(ttl_seconds=10, max_entries=10, clock=clock)
+    cache.put("t", b"w1", bytearray(b"1" * 32))
+    clock.now += 4
+    cache.put("t", b"w2", bytearray(b"2" * 32))
+    clock.now += 4
+    cache.put("t", b"w3", bytearray(b"3" * 32))
+    clock.now += 2  # w1 is 10 s old
+    assert cache.chunk_key("t", b"w1", b"", derive_chunk_key) is None
+    assert cache.chunk_key("t", b"w2", b"", derive_chunk_key) is not None
+    clock.now += 4  # w2 too
+    assert cache.chunk_key("t", b"w2", b"", derive_chunk_key) is None
+    assert cache.chunk_key("t", b"w3", b"", derive_chunk_key) is not None
+    # The oldest put again: it lives from now, and the next oldest is the next to go.
+    cache.put("t", b"w3", bytearray(b"3" * 32))
+    cache.put("t", b"w4", bytearray(b"4" * 32))
+    clock.now += 9
+    assert len(cache) == 2
+    clock.now += 1
+    assert len(cache) == 0
+
+
 def test_the_oldest_entry_goes_when_full_and_is_zeroed() -> None:
     cache = DataKeyCache(ttl_seconds=10, max_entries=2)
     cache.put("t", b"w1", bytearray(b"1" * 32))

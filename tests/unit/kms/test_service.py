@@ -397,6 +397,54 @@ def test_a_data_key_cipher_refuses_what_it_must_not_open(
         reader.data_key_cipher("tenant-a", wrapped)
 
 
+def test_a_key_not_met_yet_opens_for_the_tenant_it_names_parsed_once(
+    keys: KeyService, provider: CountingProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    new = keys.new_data_key("tenant-a")
+    sealed = new.cipher.encrypt(b"\x00" * 12, b"headers", b"aad")
+    parsed: list[bytes] = []
+    real_parse = service_module.parse_wrapped_key
+
+    def counting(blob: bytes) -> tuple[str, int, bytes]:
+        parsed.append(blob)
+        return real_parse(blob)
+
+    monkeypatch.setattr(service_module, "parse_wrapped_key", counting)
+    reader = KeyService(provider, cache_ttl_seconds=60, cache_max_entries=100)
+    tenant_id, aead = reader.owned_data_key_cipher(new.wrapped)  # a first read: unwrapped
+    assert tenant_id == "tenant-a"
+    assert aead.decrypt(b"\x00" * 12, sealed, b"aad") == b"headers"
+    assert parsed == [new.wrapped]
+    assert provider.opens == 1
+    # Then the cached object, as data_key_cipher would give it.
+    assert reader.owned_data_key_cipher(new.wrapped) == ("tenant-a", aead)
+    assert reader.data_key_cipher("tenant-a", new.wrapped) is aead
+    assert provider.opens == 1
+
+
+def test_a_key_not_met_yet_is_refused_as_data_key_cipher_refuses_it(
+    keys: KeyService, provider: CountingProvider
+) -> None:
+    wrapped = keys.new_data_key("tenant-a").wrapped
+    reader = KeyService(provider, cache_ttl_seconds=60, cache_max_entries=100)
+    # Relabelled for another tenant (whose name is bound in the wrap's AAD): it does not open.
+    keys.create_tenant_key("tenant-b")
+    relabelled = WrappedDataKey.decode(wrapped)
+    other = WrappedDataKey("tenant-b", relabelled.kek_version, relabelled.sealed).encode()
+    with pytest.raises(InvalidWrappedKey):
+        reader.owned_data_key_cipher(other)
+    tampered = bytearray(wrapped)
+    tampered[-1] ^= 1
+    with pytest.raises(InvalidWrappedKey):
+        reader.owned_data_key_cipher(bytes(tampered))
+    with pytest.raises(InvalidWrappedKey):
+        reader.owned_data_key_cipher(wrapped[:-1])
+    assert len(reader._cache) == 0  # nothing refused was cached
+    keys.destroy_tenant_key("tenant-a")
+    with pytest.raises(KeyDestroyed):
+        reader.owned_data_key_cipher(wrapped)
+
+
 # --- fresh keys made a batch at a time (decision 0035) ----------------------------------------
 
 
