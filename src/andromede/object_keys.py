@@ -278,15 +278,15 @@ class KmsObjectCipher:
             except KmsError as exc:
                 _raise_storage_error(exc)
             self._remember_tenant(wrapped, tenant_id)
-        elif self._inline:  # every GET of headers not remembered: no closure, no coroutine
-            tenant_id = known
-            try:
-                aead = keys.data_key_cipher(tenant_id, wrapped)
-            except KmsError as exc:
-                _raise_storage_error(exc)
         else:
             tenant_id = known
-            aead = await self._call(lambda: keys.data_key_cipher(known, wrapped))
+            if self._inline:  # every GET of headers not remembered: no closure, no coroutine
+                try:
+                    aead = keys.data_key_cipher(tenant_id, wrapped)
+                except KmsError as exc:
+                    _raise_storage_error(exc)
+            else:
+                aead = await self._call(lambda: keys.data_key_cipher(known, wrapped))
         # The ring was found usable for this use: that check may stand for the next one.
         return aead, RingCheck(tenant_id)
 
