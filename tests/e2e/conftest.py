@@ -13,17 +13,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import trustme
 
 from e2e.helpers import (
     MakeFile,
     Payload,
+    TlsServer,
     boto3_client,
     create_bucket,
     empty_and_delete_bucket,
     unique_bucket,
     write_random,
 )
-from support.server import ServerProcess
+from support.server import ServerProcess, running_server
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -78,3 +80,23 @@ def make_file(tmp_path: Path) -> MakeFile:
         return write_random(tmp_path / "payload" / name, size)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
+    root = tmp_path_factory.mktemp("andromede-tls")
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    ca_pem = root / "ca.pem"
+    cert_pem = root / "server-chain.pem"
+    key_pem = root / "server-key.pem"
+    ca.cert_pem.write_to_path(str(ca_pem))
+    leaf.private_key_pem.write_to_path(str(key_pem))
+    cert_pem.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    key_pem.chmod(0o600)
+    with running_server(
+        root / "data",
+        scheme="https",
+        extra_args=["--tls-cert", str(cert_pem), "--tls-key", str(key_pem)],
+    ) as process:
+        yield TlsServer(process=process, ca_pem=ca_pem)

@@ -61,6 +61,14 @@ class Payload:
 MakeFile = Callable[[str, int], Payload]
 
 
+@dataclass(frozen=True)
+class TlsServer:
+    """A second ``andromede serve``, over HTTPS with a certificate from a throw-away CA."""
+
+    process: ServerProcess
+    ca_pem: Path
+
+
 def sha256_file(path: Path) -> str:
     with path.open("rb") as stream:
         return hashlib.file_digest(stream, "sha256").hexdigest()

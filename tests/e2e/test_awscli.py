@@ -7,62 +7,36 @@ The CLI runs with HOME, its config and its credentials all in the test's tmp fol
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from e2e.clients import Cli, aws_cli
 from e2e.helpers import (
     MIB,
     MakeFile,
-    client_binary,
     empty_and_delete_bucket,
-    run_cli,
     sha256_bytes,
     sha256_file,
     tree_digests,
     unique_bucket,
 )
-from support.server import REGION, ServerProcess
+from support.server import ServerProcess
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 pytestmark = pytest.mark.e2e
 
-Aws = Callable[..., subprocess.CompletedProcess[str]]
+Aws = Cli
 
 
 @pytest.fixture
 def aws(server: ServerProcess, tmp_path: Path) -> Aws:
     """``aws(*args)`` runs the venv's aws CLI against the server and fails on a non-zero exit."""
-    binary = client_binary("aws", in_venv=True)
-    home = tmp_path / "home"
-    home.mkdir()
-    config = tmp_path / "aws-config"
-    config.write_text(
-        f"[profile andromede]\nregion = {REGION}\noutput = json\n"
-        "s3 =\n    addressing_style = path\n"
-    )
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    env.update(
-        HOME=str(home),
-        AWS_SHARED_CREDENTIALS_FILE=str(server.credentials_file),
-        AWS_CONFIG_FILE=str(config),
-        AWS_PROFILE="andromede",
-        AWS_PAGER="",
-    )
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run_cli(
-            "aws", [str(binary), "--endpoint-url", server.endpoint, *args], env, check=check
-        )
-
-    return run
+    return aws_cli(server, tmp_path)
 
 
 def api(aws: Aws, *args: str) -> Any:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import shutil
 import sqlite3
 import time
@@ -28,7 +27,7 @@ from botocore.exceptions import ClientError
 
 from andromede.app import open_identity
 from andromede.settings import load_settings
-from e2e.helpers import client_binary, run_cli
+from e2e.clients import aws_cli
 from support.server import REGION, ServerProcess, free_port
 
 pytestmark = pytest.mark.e2e
@@ -563,44 +562,23 @@ def test_key_use_is_audited(server: ServerProcess, kms: Any, key: dict[str, Any]
 def test_aws_cli_encrypt_decrypt(
     server: ServerProcess, key: dict[str, Any], tmp_path: Path
 ) -> None:
-    binary = client_binary("aws", in_venv=True)
-    home = tmp_path / "home"
-    home.mkdir()
-    config = tmp_path / "aws-config"
-    config.write_text(f"[profile andromede]\nregion = {REGION}\noutput = json\n")
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    env.update(
-        HOME=str(home),
-        AWS_SHARED_CREDENTIALS_FILE=str(server.credentials_file),
-        AWS_CONFIG_FILE=str(config),
-        AWS_PROFILE="andromede",
-        AWS_PAGER="",
-    )
-    base = [str(binary), "--endpoint-url", server.endpoint, "kms"]
+    aws = aws_cli(server, tmp_path)
     plain = tmp_path / "plain.txt"
     plain.write_bytes(b"from the aws cli")
-    encrypted = run_cli(
-        "aws",
-        [*base, "encrypt", "--key-id", key["KeyId"], "--plaintext", f"fileb://{plain}",
-         "--encryption-context", "app=cli", "--output", "text", "--query", "CiphertextBlob"],
-        env,
+    encrypted = aws(
+        "kms", "encrypt", "--key-id", key["KeyId"], "--plaintext", f"fileb://{plain}",
+        "--encryption-context", "app=cli", "--output", "text", "--query", "CiphertextBlob",
     )  # fmt: skip
     blob = tmp_path / "blob.bin"
     blob.write_bytes(base64.b64decode(encrypted.stdout.strip()))
-    decrypted = run_cli(
-        "aws",
-        [*base, "decrypt", "--ciphertext-blob", f"fileb://{blob}",
-         "--encryption-context", "app=cli", "--output", "text", "--query", "Plaintext"],
-        env,
+    decrypted = aws(
+        "kms", "decrypt", "--ciphertext-blob", f"fileb://{blob}",
+        "--encryption-context", "app=cli", "--output", "text", "--query", "Plaintext",
     )  # fmt: skip
     assert base64.b64decode(decrypted.stdout.strip()) == b"from the aws cli"
-    described = json.loads(
-        run_cli("aws", [*base, "describe-key", "--key-id", key["Arn"]], env).stdout
-    )
+    described = json.loads(aws("kms", "describe-key", "--key-id", key["Arn"]).stdout)
     assert described["KeyMetadata"]["KeyId"] == key["KeyId"]
-    failed = run_cli(
-        "aws", [*base, "decrypt", "--ciphertext-blob", f"fileb://{blob}"], env, check=False
-    )
+    failed = aws("kms", "decrypt", "--ciphertext-blob", f"fileb://{blob}", check=False)
     assert failed.returncode != 0 and "InvalidCiphertextException" in failed.stderr
 
 

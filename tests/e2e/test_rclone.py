@@ -9,75 +9,28 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from e2e.helpers import MIB, MakeFile, client_binary, run_cli, tree_digests
-from support.server import REGION, ServerProcess
+from e2e.clients import RCLONE_REMOTE, Cli, rclone_cli
+from e2e.helpers import MIB, MakeFile, tree_digests
+from support.server import ServerProcess
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 pytestmark = pytest.mark.e2e
 
-Rclone = Callable[..., subprocess.CompletedProcess[str]]
-REMOTE = "andromede"
+Rclone = Cli
+REMOTE = RCLONE_REMOTE
 
 
 @pytest.fixture
 def rclone(server: ServerProcess, tmp_path: Path) -> Rclone:
     """``rclone(*args)`` with a config file of its own; fails the test on a non-zero exit."""
-    binary = client_binary("rclone", in_venv=False)
-    access_key, secret_key = server.credentials()
-    config = tmp_path / "rclone.conf"
-    config.write_text(
-        f"[{REMOTE}]\n"
-        "type = s3\n"
-        "provider = Other\n"
-        f"access_key_id = {access_key}\n"
-        f"secret_access_key = {secret_key}\n"
-        f"endpoint = {server.endpoint}\n"
-        f"region = {REGION}\n"
-        f"location_constraint = {REGION}\n"
-        "force_path_style = true\n"
-    )
-    config.chmod(0o600)
-    home = tmp_path / "home"
-    home.mkdir()
-    # The AWS SDK inside rclone reads AWS_* (AWS_CA_BUNDLE breaks its plain-HTTP transport).
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("RCLONE_", "AWS_"))
-    }
-    env["HOME"] = str(home)
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run_cli(
-            "rclone",
-            [
-                str(binary),
-                "--config",
-                str(config),
-                "--retries",
-                "1",
-                "--low-level-retries",
-                "1",
-                "--s3-upload-cutoff",
-                "5M",
-                "--s3-chunk-size",
-                "5M",
-                *args,
-            ],
-            env,
-            check=check,
-        )
-
-    return run
+    return rclone_cli(server, tmp_path)
 
 
 def lsf(rclone: Rclone, where: str) -> set[str]:

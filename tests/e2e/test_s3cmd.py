@@ -2,64 +2,34 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from e2e.clients import Cli, s3cmd_cli
 from e2e.helpers import (
     MIB,
     MakeFile,
-    client_binary,
     empty_and_delete_bucket,
-    run_cli,
     sha256_file,
     tree_digests,
     unique_bucket,
 )
-from support.server import REGION, ServerProcess
+from support.server import ServerProcess
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 pytestmark = pytest.mark.e2e
 
-S3cmd = Callable[..., subprocess.CompletedProcess[str]]
+S3cmd = Cli
 
 
 @pytest.fixture
 def s3cmd(server: ServerProcess, tmp_path: Path) -> S3cmd:
     """``s3cmd(*args)`` with its own ``-c`` config; fails the test on a non-zero exit."""
-    binary = client_binary("s3cmd", in_venv=True)
-    access_key, secret_key = server.credentials()
-    host = f"127.0.0.1:{server.port}"
-    config = tmp_path / "s3cmd.cfg"
-    config.write_text(
-        "[default]\n"
-        f"access_key = {access_key}\n"
-        f"secret_key = {secret_key}\n"
-        f"host_base = {host}\n"
-        f"host_bucket = {host}\n"
-        "use_https = False\n"
-        f"bucket_location = {REGION}\n"
-        "signature_v2 = False\n"
-        "check_ssl_certificate = True\n"
-        "progress_meter = False\n"
-    )
-    config.chmod(0o600)
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {**os.environ, "HOME": str(home)}
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run_cli(
-            "s3cmd", [str(binary), "-c", str(config), "--no-progress", *args], env, check=check
-        )
-
-    return run
+    return s3cmd_cli(server, tmp_path)
 
 
 def test_mb_put_get_ls_sync_del_rb(

@@ -13,16 +13,14 @@ import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 import pytest
-import trustme
 
 from e2e.helpers import (
     MIB,
+    TlsServer,
     boto3_client,
     checksum,
     composite_checksum,
@@ -31,7 +29,6 @@ from e2e.helpers import (
     sha256_bytes,
     unique_bucket,
 )
-from support.server import ServerProcess, running_server
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -39,32 +36,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
-
-
-@dataclass(frozen=True)
-class TlsServer:
-    process: ServerProcess
-    ca_pem: Path
-
-
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
-    root = tmp_path_factory.mktemp("andromede-tls")
-    ca = trustme.CA()
-    leaf = ca.issue_cert("127.0.0.1", "localhost")
-    ca_pem = root / "ca.pem"
-    cert_pem = root / "server-chain.pem"
-    key_pem = root / "server-key.pem"
-    ca.cert_pem.write_to_path(str(ca_pem))
-    leaf.private_key_pem.write_to_path(str(key_pem))
-    cert_pem.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
-    key_pem.chmod(0o600)
-    with running_server(
-        root / "data",
-        scheme="https",
-        extra_args=["--tls-cert", str(cert_pem), "--tls-key", str(key_pem)],
-    ) as process:
-        yield TlsServer(process=process, ca_pem=ca_pem)
 
 
 @pytest.fixture
