@@ -65,6 +65,7 @@ from andromede.kms.keys_errors import (
     CustomerKeyError,
     InvalidKeyArn,
 )
+from andromede.kms.keys_model import ALIAS_PREFIX, alias_arn, key_arn
 from andromede.kms.model import context_digest, parse_wrapped_key
 from andromede.kms.providers import RootKeyProvider
 from andromede.kms.service import KeyService
@@ -586,7 +587,10 @@ class S3KmsKeys:
         *,
         action: str,
         bucket_key: bool = False,
+        owner: str | None = None,
     ) -> KmsKey:
+        if key_ref is not None and owner is not None:
+            key_ref = self._owner_qualified(key_ref, owner)
         remembered: tuple[object, ...] | None = None
         if bucket_key and self._bucket_key_ttl > 0:
             remembered = (
@@ -607,12 +611,25 @@ class S3KmsKeys:
             self._bucket_key_checks[remembered] = (self._clock() + self._bucket_key_ttl, found)
         return found
 
+    def _owner_qualified(self, key_ref: str, owner: str) -> str:
+        """A key id or alias name as the ARN it has in ``owner``'s account; an ARN as it is."""
+        if key_ref.startswith("arn:"):
+            return key_ref
+        if key_ref.startswith(ALIAS_PREFIX):
+            return alias_arn(self._keys.region, owner, key_ref)
+        return key_arn(self._keys.region, owner, key_ref)
+
+    def _names_aws_s3(self, key_ref: str, account: str) -> bool:
+        """Whether ``key_ref`` is ``account``'s ``alias/aws/s3``, which S3 makes at first use."""
+        own = alias_arn(self._keys.region, account, AWS_MANAGED_S3_KEY_ALIAS)
+        return key_ref in (AWS_MANAGED_S3_KEY_ALIAS, own)
+
     async def _check(
         self, ctx: S3Context, key_ref: str | None, context: Mapping[str, str], *, action: str
     ) -> KmsKey:
         caller = self._caller(ctx)
         try:
-            if key_ref is None:
+            if key_ref is None or self._names_aws_s3(key_ref, caller.account_id):
                 key_ref = await self._aws_managed_key(ctx, caller)
             found = await self._keys.key_for_sse(caller, key_ref, context, action=action)
         except CustomerKeyError as exc:

@@ -197,9 +197,10 @@ def test_bucket_default_aws_kms(s3: S3Client, bucket: str, key: dict[str, Any]) 
         },
     )
     rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    # Answered as put, as AWS does: Terraform compares the two.
     assert rule["ApplyServerSideEncryptionByDefault"] == {
         "SSEAlgorithm": "aws:kms",
-        "KMSMasterKeyID": key["Arn"],
+        "KMSMasterKeyID": key["KeyId"],
     }
     put = s3.put_object(Bucket=bucket, Key="d", Body=b"by default")
     assert (put["ServerSideEncryption"], put["SSEKMSKeyId"]) == ("aws:kms", key["Arn"])

@@ -494,3 +494,97 @@ def _upload_id(body: bytes) -> str:
     found = [child.text for child in root if child.tag.endswith("UploadId")]
     assert found and found[0]
     return found[0]
+
+
+async def _put_bucket_default(client: Client, bucket: str, key_ref: str) -> int:
+    config = (
+        "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>"
+        f"<SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>{key_ref}</KMSMasterKeyID>"
+        "</ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
+    ).encode()
+    md5 = base64.b64encode(hashlib.md5(config, usedforsecurity=False).digest()).decode()
+    reply = await client.request("PUT", f"/{bucket}?encryption", config, {"Content-MD5": md5})
+    return reply.status
+
+
+async def test_the_bucket_default_keeps_the_key_as_named_and_follows_its_alias(kit: Kit) -> None:
+    first = await kit.keys.create_key(kit.caller)
+    second = await kit.keys.create_key(kit.caller)
+    await kit.keys.create_alias(kit.caller, "alias/vault", first.key_id)
+    # GetBucketEncryption answers what was put, as AWS does (Terraform compares the two).
+    for reference in (first.key_id, first.arn, "alias/vault"):
+        assert await _put_bucket_default(kit.client, "vault", reference) == 200
+        got = await kit.client.request("GET", "/vault?encryption")
+        assert f"<KMSMasterKeyID>{reference}</KMSMasterKeyID>".encode() in got.body
+    put = await kit.client.request("PUT", "/vault/before", b"before")
+    assert put.headers[_KEY_ID] == first.arn
+    # The alias is resolved at each write: pointed elsewhere, it takes new objects there.
+    await kit.keys.update_alias(kit.caller, "alias/vault", second.key_id)
+    put = await kit.client.request("PUT", "/vault/after", b"after")
+    assert put.headers[_KEY_ID] == second.arn
+    before = await kit.client.request("GET", "/vault/before")
+    assert (before.body, before.headers[_KEY_ID]) == (b"before", first.arn)
+    # An alias that names nothing is refused at once, not at the first write.
+    assert await _put_bucket_default(kit.client, "vault", "alias/nothing") == 400
+
+
+async def test_the_bucket_default_may_name_the_aws_managed_key_before_it_exists(kit: Kit) -> None:
+    assert await _put_bucket_default(kit.client, "vault", AWS_MANAGED_S3_KEY_ALIAS) == 200
+    got = await kit.client.request("GET", "/vault?encryption")
+    assert b"<KMSMasterKeyID>alias/aws/s3</KMSMasterKeyID>" in got.body
+    put = await kit.client.request("PUT", "/vault/o", b"o")
+    assert put.status == 200, put.body
+    described = await kit.keys.describe_key(kit.caller, AWS_MANAGED_S3_KEY_ALIAS)
+    assert put.headers[_KEY_ID] == described.arn
+    assert described.key_manager == "AWS"
+
+
+async def test_a_bucket_defaults_key_name_is_the_bucket_owners_for_every_writer(kit: Kit) -> None:
+    """AWS resolves a default's alias in the writer's account, so a writer from another account
+    can leave objects under its own key, which the bucket owner does not control. Here the name
+    is the bucket owner's: the writer uses the owner's key, as far as its key policy lets it."""
+    owners = await kit.keys.create_key(kit.caller)
+    await kit.keys.create_alias(kit.caller, "alias/shared", owners.key_id)
+    assert await _put_bucket_default(kit.client, "vault", "alias/shared") == 200
+    other = await kit.client.other_tenant("writer")
+    writer_arn = f"arn:aws:iam::{other.tenant_id}:root"
+    writer = Caller(
+        other.tenant_id,
+        writer_arn,
+        Principal(other.tenant_id, None, None, PrincipalKind.ROOT, writer_arn),
+    )
+    theirs = await kit.keys.create_key(writer)
+    await kit.keys.create_alias(writer, "alias/shared", theirs.key_id)
+    bucket_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": writer.arn},
+                "Action": ["s3:PutObject", "s3:GetObject"],
+                "Resource": "arn:aws:s3:::vault/*",
+            }
+        ],
+    }
+    policy_body = json.dumps(bucket_policy).encode()
+    set_policy = await kit.client.request("PUT", "/vault?policy", policy_body)
+    assert set_policy.status == 204, set_policy.body
+    # The owner's key policy does not name the writer yet: its key is not the writer's to use.
+    refused = await other.request("PUT", "/vault/from-writer", b"w")
+    assert (refused.status, refused.error_code()) == (400, "KMS.NotFoundException")
+    key_policy = json.loads(default_key_policy(kit.caller.account_id))
+    key_policy["Statement"].append(
+        {
+            "Sid": "the writer may encrypt with it",
+            "Effect": "Allow",
+            "Principal": {"AWS": writer.arn},
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": "*",
+        }
+    )
+    await kit.keys.put_key_policy(kit.caller, owners.key_id, "default", json.dumps(key_policy))
+    written = await other.request("PUT", "/vault/from-writer", b"w")
+    assert written.status == 200, written.body
+    assert written.headers[_KEY_ID] == owners.arn != theirs.arn
+    read = await kit.client.request("GET", "/vault/from-writer")
+    assert (read.body, read.headers[_KEY_ID]) == (b"w", owners.arn)

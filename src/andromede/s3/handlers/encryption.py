@@ -82,7 +82,9 @@ class KmsKeyResolver(Protocol):
     ``key_ref`` is a key id, key ARN, alias name or alias ARN; None is the tenant's default S3
     key. ``action`` is ``kms:GenerateDataKey`` (writes), ``kms:Decrypt`` (reads) or
     ``kms:DescribeKey`` (bucket defaults). ``bucket_key``: the use is under an S3 Bucket Key,
-    whose checks may be remembered for the bucket key's lifetime. Raises :class:`S3Error`
+    whose checks may be remembered for the bucket key's lifetime. ``owner``: the account that
+    a key id or alias name (not an ARN) belongs to; None is the caller's, as on AWS (a bucket
+    default passes the bucket owner's, decision 0041). Raises :class:`S3Error`
     (``KMS.NotFoundException``, ``KMS.DisabledException``, ``KMS.KMSInvalidStateException``,
     ``AccessDenied``)."""
 
@@ -94,6 +96,7 @@ class KmsKeyResolver(Protocol):
         *,
         action: str,
         bucket_key: bool = False,
+        owner: str | None = None,
     ) -> KmsKey: ...
 
 
@@ -228,7 +231,11 @@ async def _kms_encryption(
     bucket: Bucket,
     key_ref: str | None,
     upload: UploadKms | None = None,
+    *,
+    owner: str | None = None,
 ) -> ObjectEncryption:
+    """``owner``: the account the key reference belongs to when it is not an ARN (the bucket
+    owner's for a bucket default; None: the caller's, for a request's own header)."""
     resolver = _kms_resolver(svc)
     _require_secure(ctx, kms=True)
     if upload is not None:
@@ -238,7 +245,7 @@ async def _kms_encryption(
         s3_arn = _bucket_arn(bucket.name) if bucket_key else _object_arn(bucket.name, ctx.key)
         context = _request_context(ctx, s3_arn)
     key = await resolver.key_for_sse(
-        ctx, key_ref, context, action="kms:GenerateDataKey", bucket_key=bucket_key
+        ctx, key_ref, context, action="kms:GenerateDataKey", bucket_key=bucket_key, owner=owner
     )
     return ObjectEncryption(
         tenant_id=bucket.tenant_id,
@@ -273,9 +280,16 @@ async def write_encryption(
             )
         if requested == _KMS:
             key_id = ctx.headers.get(_KMS_KEY_ID)
-            if key_id is None and bucket.encryption is not None:
-                key_id = bucket.encryption.kms_key_id
-            return await _kms_encryption(ctx, svc, bucket, key_id.strip() if key_id else None)
+            if key_id is not None:
+                return await _kms_encryption(ctx, svc, bucket, key_id.strip() or None)
+            default = bucket.encryption
+            return await _kms_encryption(
+                ctx,
+                svc,
+                bucket,
+                default.kms_key_id if default is not None else None,
+                owner=bucket.tenant_id,
+            )
         if requested != _AES256:
             raise S3Error(
                 "InvalidArgument",
@@ -293,7 +307,9 @@ async def write_encryption(
             )
     if requested is None and customer is None and bucket.encryption is not None:
         if bucket.encryption.algorithm in (_KMS, "aws:kms:dsse"):
-            return await _kms_encryption(ctx, svc, bucket, bucket.encryption.kms_key_id)
+            return await _kms_encryption(
+                ctx, svc, bucket, bucket.encryption.kms_key_id, owner=bucket.tenant_id
+            )
     return ObjectEncryption(tenant_id=bucket.tenant_id, customer_key=customer)
 
 
@@ -400,7 +416,7 @@ async def put_bucket_encryption(ctx: S3Context, svc: S3Services) -> Response:
     raw_bucket_key = (child_text(rules[0], "BucketKeyEnabled") or "false").strip().lower()
     if raw_bucket_key not in ("true", "false"):
         raise S3Error("MalformedXML")
-    await svc.objects.get_bucket(ctx.bucket)  # NoSuchBucket before the key is looked at
+    bucket = await svc.objects.get_bucket(ctx.bucket)  # NoSuchBucket before the key is looked at
     if algorithm == _AES256:
         if key_id is not None:
             raise S3Error(
@@ -410,11 +426,15 @@ async def put_bucket_encryption(ctx: S3Context, svc: S3Services) -> Response:
         config = BucketEncryption(_AES256, None, raw_bucket_key == "true")
     elif algorithm in (_KMS, "aws:kms:dsse"):
         resolver = _kms_resolver(svc)
-        arn = None
-        if key_id is not None and key_id.strip():
-            found = await resolver.key_for_sse(ctx, key_id.strip(), {}, action="kms:DescribeKey")
-            arn = found.arn
-        config = BucketEncryption(algorithm, arn, raw_bucket_key == "true")
+        key_ref = key_id.strip() if key_id is not None and key_id.strip() else None
+        if key_ref is not None:
+            # Checked now (AWS checks only at the first write), kept as given: GetBucketEncryption
+            # answers what was put (Terraform compares it), and an alias is resolved again at
+            # each write, so re-pointing it takes effect as on AWS (decision 0041).
+            await resolver.key_for_sse(
+                ctx, key_ref, {}, action="kms:DescribeKey", owner=bucket.tenant_id
+            )
+        config = BucketEncryption(algorithm, key_ref, raw_bucket_key == "true")
     else:
         raise S3Error("MalformedXML")
     await svc.objects.set_bucket_encryption(ctx.bucket, config)
