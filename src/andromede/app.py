@@ -226,6 +226,7 @@ class Application:
             keys,
             KmsAuthoriser(identity.policies_for, settings.region),
             region=settings.region,
+            on_demand_rotations=settings.kms_on_demand_rotations,
         )
         # One sweeper per served region, each deleting only in its own region's store.
         sweepers = {

@@ -404,6 +404,14 @@ class Settings(BaseSettings):
         description="Seconds between two passes destroying KMS keys past their deletion date "
         "and rotating keys due for automatic rotation.",
     )
+    kms_on_demand_rotations: int = Field(
+        default=25,
+        ge=0,
+        le=1000,
+        description="How many times one KMS key may be rotated on demand (RotateKeyOnDemand; "
+        "AWS's quota is 25). Each rotation adds a version the root-key provider keeps for the "
+        "key's lifetime; past the quota: LimitExceededException.",
+    )
     orphan_grace: float = Field(
         default=3600.0,
         ge=0,

@@ -3,6 +3,7 @@ migrated with Alembic)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,13 @@ import pytest
 from andromede.db.database import open_database
 from andromede.db.migrate import upgrade
 from andromede.kms.keys_errors import AliasAlreadyExists, CmkNotFound
-from andromede.kms.keys_model import Alias, CustomerKey, KeyState, default_key_policy
+from andromede.kms.keys_model import (
+    Alias,
+    CustomerKey,
+    KeyState,
+    RotationType,
+    default_key_policy,
+)
 from andromede.kms.keys_store import CustomerKeyStore, MemoryCustomerKeyStore
 from andromede.kms.keys_store_sql import SqlCustomerKeyStore
 
@@ -170,3 +177,64 @@ async def test_aliases(store: CustomerKeyStore) -> None:
     assert not await store.delete_alias(TENANT, "alias/a")
     other = await store.get_alias("222222222222", "alias/a")
     assert other is not None and other.key_id == kid(3)
+
+
+async def test_rotations_are_kept_in_order_and_go_with_their_key(store: CustomerKeyStore) -> None:
+    await store.insert_key(key(kid(1)))
+    await store.insert_key(key(kid(2)))
+    made = [
+        await store.add_rotation(kid(1), T0 + timedelta(days=n), kind)
+        for n, kind in enumerate(
+            [RotationType.AUTOMATIC, RotationType.ON_DEMAND, RotationType.ON_DEMAND]
+        )
+    ]
+    other = await store.add_rotation(kid(2), T0, RotationType.ON_DEMAND)
+    assert all(rotation is not None for rotation in made) and other is not None
+    listed = await store.list_rotations(kid(1), after=None, limit=10)
+    assert listed == made
+    assert [r.rotation_type for r in listed] == [
+        RotationType.AUTOMATIC,
+        RotationType.ON_DEMAND,
+        RotationType.ON_DEMAND,
+    ]
+    assert listed[1].rotated_at == T0 + timedelta(days=1)
+    first_page = await store.list_rotations(kid(1), after=None, limit=2)
+    assert first_page == made[:2]
+    rest = await store.list_rotations(kid(1), after=first_page[-1].rotation_id, limit=2)
+    assert rest == made[2:]
+    with pytest.raises(CmkNotFound):
+        await store.add_rotation(kid(9), T0, RotationType.ON_DEMAND)
+    await store.delete_key(kid(1))
+    assert await store.list_rotations(kid(1), after=None, limit=10) == []
+    assert await store.list_rotations(kid(2), after=None, limit=10) == [other]
+
+
+async def test_a_rotation_under_a_limit_is_counted_per_type(store: CustomerKeyStore) -> None:
+    await store.insert_key(key(kid(1)))
+    for _ in range(2):
+        assert await store.add_rotation(kid(1), T0, RotationType.ON_DEMAND, limit=2) is not None
+    assert await store.add_rotation(kid(1), T0, RotationType.ON_DEMAND, limit=2) is None
+    # Automatic rotations are not on-demand ones.
+    assert await store.add_rotation(kid(1), T0, RotationType.AUTOMATIC, limit=2) is not None
+    # A rotation forgotten (its provider call failed) frees its place.
+    listed = await store.list_rotations(kid(1), after=None, limit=10)
+    await store.delete_rotation(listed[0].rotation_id)
+    assert await store.add_rotation(kid(1), T0, RotationType.ON_DEMAND, limit=2) is not None
+    assert len(await store.list_rotations(kid(1), after=None, limit=10)) == 3
+
+
+async def test_a_claimed_deletion_takes_the_rotations(store: CustomerKeyStore) -> None:
+    due = key(kid(1), state=KeyState.PENDING_DELETION, deletion_date=T0)
+    await store.insert_key(due)
+    await store.add_rotation(kid(1), T0, RotationType.ON_DEMAND)
+    assert await store.claim_deletion(kid(1), T0 + timedelta(seconds=1))
+    assert await store.list_rotations(kid(1), after=None, limit=10) == []
+
+
+async def test_concurrent_rotations_never_pass_the_limit(store: CustomerKeyStore) -> None:
+    await store.insert_key(key(kid(1)))
+    results = await asyncio.gather(
+        *(store.add_rotation(kid(1), T0, RotationType.ON_DEMAND, limit=3) for _ in range(12))
+    )
+    assert sum(result is not None for result in results) == 3
+    assert len(await store.list_rotations(kid(1), after=None, limit=100)) == 3

@@ -225,6 +225,34 @@ def test_rotation(kms: Any, raw_kms: Any, key: dict[str, Any]) -> None:
     assert kms.decrypt(CiphertextBlob=new)["Plaintext"] == b"after"
     kms.disable_key_rotation(KeyId=key_id)
     assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is False
+    (rotation,) = kms.list_key_rotations(KeyId=key_id)["Rotations"]
+    assert (rotation["KeyId"], rotation["RotationType"]) == (key_id, "ON_DEMAND")
+
+
+def test_on_demand_rotations_are_listed_and_stop_at_the_quota(
+    kms: Any, key: dict[str, Any], tmp_path: Path, server: ServerProcess
+) -> None:
+    """The server's default quota, AWS's: 25 on-demand rotations per key."""
+    key_id = key["KeyId"]
+    for _ in range(25):
+        kms.rotate_key_on_demand(KeyId=key_id)
+    expect("LimitExceededException", kms.rotate_key_on_demand, KeyId=key_id)
+    pages = kms.get_paginator("list_key_rotations").paginate(
+        KeyId=key["Arn"], PaginationConfig={"PageSize": 10}
+    )
+    listed = [rotation for page in pages for rotation in page["Rotations"]]
+    assert len(listed) == 25
+    assert {r["RotationType"] for r in listed} == {"ON_DEMAND"}
+    dates = [r["RotationDate"] for r in listed]
+    assert dates == sorted(dates)
+    # Every rotation kept its ciphertexts readable: the 26th version encrypts now.
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"v26")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"v26"
+    aws = aws_cli(server, tmp_path)
+    cli = json.loads(
+        aws("kms", "list-key-rotations", "--key-id", key_id, "--max-items", "3").stdout
+    )
+    assert len(cli["Rotations"]) == 3 and cli["NextToken"]
 
 
 # --- aliases -----------------------------------------------------------------------------

@@ -477,6 +477,18 @@ kms_keys = sa.Table(
     sa.Index(None, "next_rotation_date"),
 )
 
+# Completed rotations of a key's material (ListKeyRotations, migration 0018), oldest first;
+# the on-demand ones also count against a per-key quota. Removed with their key.
+kms_key_rotations = sa.Table(
+    "kms_key_rotations",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("key_id", key_text(), sa.ForeignKey("kms_keys.key_id"), nullable=False),
+    sa.Column("rotated_at", UtcDateTime, nullable=False),
+    sa.Column("rotation_type", sa.Text, nullable=False),  # AUTOMATIC | ON_DEMAND
+    sa.Index(None, "key_id", "id"),
+)
+
 kms_aliases = sa.Table(
     "kms_aliases",
     metadata,

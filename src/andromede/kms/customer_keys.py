@@ -44,9 +44,11 @@ from andromede.kms.keys_errors import (
     InvalidCiphertext,
     InvalidKeyArn,
     InvalidKeyParameter,
+    KeyLimitExceeded,
     MalformedKeyPolicy,
 )
 from andromede.kms.keys_model import (
+    DEFAULT_ON_DEMAND_ROTATIONS,
     DEFAULT_PENDING_WINDOW_DAYS,
     KEY_MANAGER_AWS,
     KEY_SPEC_SYMMETRIC_DEFAULT,
@@ -58,8 +60,10 @@ from andromede.kms.keys_model import (
     CustomerKey,
     KeyEvent,
     KeyReference,
+    KeyRotation,
     KeyState,
     ReferenceKind,
+    RotationType,
     aws_managed_key_policy,
     check_alias_name,
     check_tags,
@@ -160,12 +164,15 @@ class CustomerKeyService:
         *,
         region: str,
         clock: Callable[[], datetime] = _utc_now,
+        on_demand_rotations: int = DEFAULT_ON_DEMAND_ROTATIONS,
     ) -> None:
+        """``on_demand_rotations``: how many times one key may be rotated on demand."""
         self._store = store
         self._keys = keys
         self._authoriser = authoriser
         self._region = region
         self._clock = clock
+        self._on_demand_rotations = on_demand_rotations
 
     # --- life cycle ----------------------------------------------------------------------------
 
@@ -346,10 +353,35 @@ class CustomerKeyService:
         return await self._resolve(caller, key_ref, "kms:GetKeyRotationStatus")
 
     async def rotate_key_on_demand(self, caller: Caller, key_ref: str) -> CustomerKey:
-        """A new KEK version becomes current at once; older ones keep decrypting."""
+        """A new KEK version becomes current at once; older ones keep decrypting. A key is
+        rotated on demand at most ``on_demand_rotations`` times (``KeyLimitExceeded``): the
+        rotation is recorded first, within that quota, and forgotten if the provider fails."""
         key = self._usable(await self._resolve(caller, key_ref, "kms:RotateKeyOnDemand"))
-        await self._provider(self._keys.rotate_tenant_key, key.key_id)
+        rotation = await self._store.add_rotation(
+            key.key_id, self._clock(), RotationType.ON_DEMAND, limit=self._on_demand_rotations
+        )
+        if rotation is None:
+            raise KeyLimitExceeded(
+                f"{key.arn} has been rotated on demand {self._on_demand_rotations} times, "
+                "the most a key may be"
+            )
+        try:
+            await self._provider(self._keys.rotate_tenant_key, key.key_id)
+        except BaseException:
+            await self._store.delete_rotation(rotation.rotation_id)
+            raise
         return key
+
+    async def list_key_rotations(
+        self, caller: Caller, key_ref: str, *, limit: int, after: int | None
+    ) -> tuple[list[KeyRotation], int | None]:
+        """The key's completed rotations, oldest first, after the rotation id ``after``; and
+        the last id listed when there are more (the next page's ``after``)."""
+        key = await self._own_key(caller, key_ref, "kms:ListKeyRotations")
+        rotations = await self._store.list_rotations(key.key_id, after=after, limit=limit + 1)
+        more = len(rotations) > limit
+        rotations = rotations[:limit]
+        return rotations, rotations[-1].rotation_id if more else None
 
     # --- aliases -----------------------------------------------------------------------------
 
@@ -609,6 +641,7 @@ class CustomerKeyService:
                 # Put the due date back so that the next pass rotates it.
                 await self._store.replace_key(replace(key, revision=key.revision + 1))
                 raise
+            await self._store.add_rotation(key.key_id, now, RotationType.AUTOMATIC)
             rotated.append(key.key_id)
         return UpkeepReport(tuple(destroyed), tuple(rotated))
 

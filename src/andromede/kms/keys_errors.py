@@ -32,6 +32,7 @@ __all__ = [
     "InvalidCiphertext",
     "InvalidKeyArn",
     "InvalidKeyParameter",
+    "KeyLimitExceeded",
     "MalformedKeyPolicy",
 ]
 
@@ -78,3 +79,7 @@ class InvalidKeyParameter(CustomerKeyError):
 
 class InvalidKeyArn(CustomerKeyError):
     pass
+
+
+class KeyLimitExceeded(CustomerKeyError):
+    """A per-key quota is used up (AWS: LimitExceededException)."""

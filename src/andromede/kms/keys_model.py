@@ -29,6 +29,7 @@ from andromede.kms.keys_errors import CmkInvalidState, InvalidKeyParameter
 
 __all__ = [
     "ALIAS_PREFIX",
+    "DEFAULT_ON_DEMAND_ROTATIONS",
     "DEFAULT_PENDING_WINDOW_DAYS",
     "DEFAULT_ROTATION_PERIOD_DAYS",
     "KEY_RECORD_FORMAT",
@@ -37,8 +38,10 @@ __all__ = [
     "InvalidKeyTransition",
     "KeyEvent",
     "KeyReference",
+    "KeyRotation",
     "KeyState",
     "ReferenceKind",
+    "RotationType",
     "alias_arn",
     "aws_managed_key_policy",
     "check_alias_name",
@@ -58,6 +61,9 @@ DEFAULT_PENDING_WINDOW_DAYS = 30
 MIN_PENDING_WINDOW_DAYS = 7
 MAX_PENDING_WINDOW_DAYS = 30
 DEFAULT_ROTATION_PERIOD_DAYS = 365
+# AWS KMS's quota, not adjustable there: each rotation adds a version to the key's ring, which
+# the root-key provider keeps for the key's lifetime (an object in the HSM token).
+DEFAULT_ON_DEMAND_ROTATIONS = 25
 MIN_ROTATION_PERIOD_DAYS = 90
 MAX_ROTATION_PERIOD_DAYS = 2560
 KEY_USAGE_ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
@@ -87,6 +93,11 @@ class KeyState(enum.Enum):
     ENABLED = "Enabled"
     DISABLED = "Disabled"
     PENDING_DELETION = "PendingDeletion"
+
+
+class RotationType(enum.Enum):
+    AUTOMATIC = "AUTOMATIC"
+    ON_DEMAND = "ON_DEMAND"
 
 
 class KeyEvent(enum.Enum):
@@ -337,3 +348,14 @@ class Alias:
 
     def arn(self, region: str) -> str:
         return alias_arn(region, self.tenant_id, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRotation:
+    """One completed rotation of a key's material (ListKeyRotations); ``rotation_id`` orders
+    them and is the listing's marker."""
+
+    rotation_id: int
+    key_id: str
+    rotated_at: datetime
+    rotation_type: RotationType

@@ -3,7 +3,8 @@ twin (the SQL implementation is ``keys_store_sql.py``).
 
 The store keeps metadata only — never key material, which is the root-key provider's. A key id
 is unique across tenants (a uuid); aliases are unique per tenant. Listings are in key id (alias
-name) order, resumed after a marker.
+name) order, resumed after a marker. Each key's completed rotations are kept in the order they
+were made, until the key is removed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from andromede.kms.keys_errors import AliasAlreadyExists, CmkNotFound
-from andromede.kms.keys_model import Alias, CustomerKey, KeyState
+from andromede.kms.keys_model import Alias, CustomerKey, KeyRotation, KeyState, RotationType
 
 __all__ = ["CustomerKeyStore", "MemoryCustomerKeyStore"]
 
@@ -30,7 +31,7 @@ class CustomerKeyStore(Protocol):
         ``CmkNotFound`` if there is no such key."""
 
     async def delete_key(self, key_id: str) -> None:
-        """Remove the key and every alias pointing at it. Idempotent."""
+        """Remove the key, every alias pointing at it and its rotations. Idempotent."""
 
     async def list_keys(
         self, tenant_id: str, *, after: str | None, limit: int
@@ -41,11 +42,31 @@ class CustomerKeyStore(Protocol):
         """Keys pending deletion whose deletion date is past, any tenant."""
 
     async def claim_deletion(self, key_id: str, now: datetime) -> bool:
-        """Remove the key and its aliases if it is still pending deletion with its date past;
-        whether it was removed (a cancelled deletion is not)."""
+        """Remove the key, its aliases and its rotations if it is still pending deletion with its
+        date past; whether it was removed (a cancelled deletion is not)."""
 
     async def keys_due_for_rotation(self, now: datetime, limit: int) -> list[CustomerKey]:
         """Enabled keys with automatic rotation whose next rotation date is past, any tenant."""
+
+    async def add_rotation(
+        self,
+        key_id: str,
+        rotated_at: datetime,
+        rotation_type: RotationType,
+        *,
+        limit: int | None = None,
+    ) -> KeyRotation | None:
+        """Record a rotation of an existing key; with ``limit``, only while the key has fewer
+        than ``limit`` rotations of that type (None when it has them all: the count and the
+        insertion are one step, so concurrent requests never pass the limit)."""
+
+    async def delete_rotation(self, rotation_id: int) -> None:
+        """Forget a rotation that did not happen after all (its provider call failed)."""
+
+    async def list_rotations(
+        self, key_id: str, *, after: int | None, limit: int
+    ) -> list[KeyRotation]:
+        """The key's rotations, oldest first, after the rotation id ``after``."""
 
     async def insert_alias(self, alias: Alias) -> None:
         """Add an alias (``AliasAlreadyExists`` if the tenant has one of that name)."""
@@ -78,6 +99,8 @@ class MemoryCustomerKeyStore:
     def __init__(self) -> None:
         self._keys: dict[str, CustomerKey] = {}
         self._aliases: dict[tuple[str, str], Alias] = {}
+        self._rotations: dict[int, KeyRotation] = {}
+        self._last_rotation_id = 0
 
     async def insert_key(self, key: CustomerKey) -> None:
         if key.key_id in self._keys:
@@ -100,6 +123,8 @@ class MemoryCustomerKeyStore:
         self._keys.pop(key_id, None)
         for name in [n for n, a in self._aliases.items() if a.key_id == key_id]:
             del self._aliases[name]
+        for rotation_id in [i for i, r in self._rotations.items() if r.key_id == key_id]:
+            del self._rotations[rotation_id]
 
     async def list_keys(
         self, tenant_id: str, *, after: str | None, limit: int
@@ -131,6 +156,45 @@ class MemoryCustomerKeyStore:
             and k.next_rotation_date <= now
         ]
         return sorted(due, key=lambda k: k.key_id)[:limit]
+
+    async def add_rotation(
+        self,
+        key_id: str,
+        rotated_at: datetime,
+        rotation_type: RotationType,
+        *,
+        limit: int | None = None,
+    ) -> KeyRotation | None:
+        if key_id not in self._keys:
+            raise CmkNotFound(f"key {key_id} does not exist")
+        if limit is not None:
+            made = [
+                r
+                for r in self._rotations.values()
+                if r.key_id == key_id and r.rotation_type is rotation_type
+            ]
+            if len(made) >= limit:
+                return None
+        self._last_rotation_id += 1
+        rotation = KeyRotation(self._last_rotation_id, key_id, rotated_at, rotation_type)
+        self._rotations[rotation.rotation_id] = rotation
+        return rotation
+
+    async def delete_rotation(self, rotation_id: int) -> None:
+        self._rotations.pop(rotation_id, None)
+
+    async def list_rotations(
+        self, key_id: str, *, after: int | None, limit: int
+    ) -> list[KeyRotation]:
+        rotations = sorted(
+            (
+                r
+                for r in self._rotations.values()
+                if r.key_id == key_id and (after is None or r.rotation_id > after)
+            ),
+            key=lambda r: r.rotation_id,
+        )
+        return rotations[:limit]
 
     async def insert_alias(self, alias: Alias) -> None:
         slot = (alias.tenant_id, alias.name)

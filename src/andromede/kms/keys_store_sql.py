@@ -5,7 +5,9 @@ and alias names compare in byte order (``key_text``) so listings page alike on b
 Concurrent changes to one key are optimistic: a record carries a revision, a write names the
 revision it was computed from and fails (the service reads again and re-validates) if another
 gateway changed the key in between. Deletion is claimed by a conditional DELETE, so a deletion
-cancelled at the last moment is never carried out.
+cancelled at the last moment is never carried out. A rotation under a quota locks its key's row
+(PostgreSQL; SQLite's writes are serial) while it counts and records, so two gateways rotating
+at once cannot pass the quota.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from andromede.db import tables
 from andromede.db.database import Database
 from andromede.db.types import utc_from_stored
 from andromede.kms.keys_errors import AliasAlreadyExists, CmkNotFound
-from andromede.kms.keys_model import Alias, CustomerKey, KeyState
+from andromede.kms.keys_model import Alias, CustomerKey, KeyRotation, KeyState, RotationType
 
 __all__ = ["SqlCustomerKeyStore"]
 
 _K = tables.kms_keys
 _A = tables.kms_aliases
+_R = tables.kms_key_rotations
 
 
 def _key_row(key: CustomerKey) -> dict[str, Any]:
@@ -89,6 +92,15 @@ def _alias(row: Any) -> Alias:
     )
 
 
+def _rotation(row: Any) -> KeyRotation:
+    return KeyRotation(
+        rotation_id=int(row.id),
+        key_id=row.key_id,
+        rotated_at=utc_from_stored(row.rotated_at),
+        rotation_type=RotationType(row.rotation_type),
+    )
+
+
 class _NotDue(Exception):
     """Rolls back a deletion claim whose key is no longer due."""
 
@@ -127,6 +139,7 @@ class SqlCustomerKeyStore:
     async def delete_key(self, key_id: str) -> None:
         def work(conn: Connection) -> None:
             conn.execute(_A.delete().where(_A.c.key_id == key_id))
+            conn.execute(_R.delete().where(_R.c.key_id == key_id))
             conn.execute(_K.delete().where(_K.c.key_id == key_id))
 
         await self._db.write(work)
@@ -153,9 +166,11 @@ class SqlCustomerKeyStore:
 
     async def claim_deletion(self, key_id: str, now: datetime) -> bool:
         def work(conn: Connection) -> bool:
-            # Aliases first (they reference the key); the key row only if still due: a
-            # deletion cancelled in between leaves both untouched (the transaction rolls back).
+            # Aliases and rotations first (they reference the key); the key row only if still
+            # due: a deletion cancelled in between leaves all untouched (the transaction rolls
+            # back).
             conn.execute(_A.delete().where(_A.c.key_id == key_id))
+            conn.execute(_R.delete().where(_R.c.key_id == key_id))
             deleted = conn.execute(
                 _K.delete().where(
                     _K.c.key_id == key_id,
@@ -185,6 +200,50 @@ class SqlCustomerKeyStore:
         )
         rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
         return [_key(r) for r in rows]
+
+    async def add_rotation(
+        self,
+        key_id: str,
+        rotated_at: datetime,
+        rotation_type: RotationType,
+        *,
+        limit: int | None = None,
+    ) -> KeyRotation | None:
+        lock = sa.select(_K.c.key_id).where(_K.c.key_id == key_id).with_for_update()
+        made = (
+            sa.select(sa.func.count())
+            .select_from(_R)
+            .where(_R.c.key_id == key_id, _R.c.rotation_type == rotation_type.value)
+        )
+        insert = (
+            _R.insert()
+            .values(key_id=key_id, rotated_at=rotated_at, rotation_type=rotation_type.value)
+            .returning(_R.c.id)  # SQLite 3.35+ and PostgreSQL
+        )
+
+        def work(conn: Connection) -> KeyRotation | None:
+            if conn.execute(lock).first() is None:
+                raise CmkNotFound(f"key {key_id} does not exist")
+            if limit is not None and int(conn.execute(made).scalar_one()) >= limit:
+                return None
+            rotation_id = int(conn.execute(insert).scalar_one())
+            return KeyRotation(rotation_id, key_id, rotated_at, rotation_type)
+
+        return await self._db.write(work)
+
+    async def delete_rotation(self, rotation_id: int) -> None:
+        statement = _R.delete().where(_R.c.id == rotation_id)
+        await self._db.write(lambda conn: conn.execute(statement))
+
+    async def list_rotations(
+        self, key_id: str, *, after: int | None, limit: int
+    ) -> list[KeyRotation]:
+        query = sa.select(_R).where(_R.c.key_id == key_id)
+        if after is not None:
+            query = query.where(_R.c.id > after)
+        query = query.order_by(_R.c.id).limit(limit)
+        rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
+        return [_rotation(r) for r in rows]
 
     async def insert_alias(self, alias: Alias) -> None:
         values = {

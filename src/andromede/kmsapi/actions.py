@@ -299,6 +299,33 @@ async def rotate_key_on_demand(call: KmsCall) -> dict[str, Any]:
     return {"KeyId": key.key_id}
 
 
+async def list_key_rotations(call: KmsCall) -> dict[str, Any]:
+    marker = call.string("Marker", max_length=1024)
+    # Markers are the decimal rotation ids this service gave out.
+    if marker is not None and not (marker.isascii() and marker.isdigit() and len(marker) <= 18):
+        raise KmsWireError("InvalidMarkerException")
+    rotations, last = await call.keys.list_key_rotations(
+        call.caller,
+        call.required("KeyId"),
+        limit=call.limit(),
+        after=None if marker is None else int(marker),
+    )
+    answer: dict[str, Any] = {
+        "Rotations": [
+            {
+                "KeyId": rotation.key_id,
+                "RotationDate": _epoch(rotation.rotated_at),
+                "RotationType": rotation.rotation_type.value,
+            }
+            for rotation in rotations
+        ],
+        "Truncated": last is not None,
+    }
+    if last is not None:
+        answer["NextMarker"] = str(last)
+    return answer
+
+
 # --- aliases -----------------------------------------------------------------------------------
 
 
@@ -487,6 +514,7 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "GetKeyRotationStatus": get_key_rotation_status,
     "ListAliases": list_aliases,
     "ListKeyPolicies": list_key_policies,
+    "ListKeyRotations": list_key_rotations,
     "ListKeys": list_keys,
     "ListResourceTags": list_resource_tags,
     "PutKeyPolicy": put_key_policy,

@@ -36,6 +36,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
                                   "signature you provided."),
     "KMSInternalException": (500, "The request failed because of an internal error."),
     "KMSInvalidStateException": (400, "The key is not in a state that allows this operation."),
+    "LimitExceededException": (400, "A quota of the key or the account was exceeded."),
     "MalformedPolicyDocumentException": (400, "The key policy is not valid."),
     "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
     "NotFoundException": (400, "The specified entity or resource could not be found."),
@@ -71,6 +72,7 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (k.AliasAlreadyExists, "AlreadyExistsException"),
     (k.MalformedKeyPolicy, "MalformedPolicyDocumentException"),
     (k.InvalidKeyParameter, "ValidationException"),
+    (k.KeyLimitExceeded, "LimitExceededException"),
 )
 
 _FROM_SIGV4: Final[dict[str, str]] = {

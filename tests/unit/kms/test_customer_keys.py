@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import base64
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
 from andromede.kms.ciphertext import CiphertextBlob
-from andromede.kms.customer_keys import MAX_PLAINTEXT_SIZE
+from andromede.kms.customer_keys import MAX_PLAINTEXT_SIZE, CustomerKeyService
+from andromede.kms.errors import ProviderError
 from andromede.kms.keys_errors import (
     AliasAlreadyExists,
     CmkDisabled,
@@ -21,6 +22,7 @@ from andromede.kms.keys_errors import (
     InvalidCiphertext,
     InvalidKeyArn,
     InvalidKeyParameter,
+    KeyLimitExceeded,
 )
 from andromede.kms.keys_model import (
     TRANSITIONS,
@@ -29,9 +31,11 @@ from andromede.kms.keys_model import (
     KeyEvent,
     KeyState,
     ReferenceKind,
+    RotationType,
     next_state,
     parse_key_reference,
 )
+from andromede.kmsapi.authorise import KmsAuthoriser
 from support.kmskit import ACCOUNT_A, ACCOUNT_B, REGION, Kit, root
 
 A = root(ACCOUNT_A)
@@ -183,6 +187,69 @@ async def test_rotation_period_is_90_to_2560_days(kit: Kit, period: int) -> None
 async def test_default_rotation_period_is_365_days(kit: Kit) -> None:
     key = await kit.service.create_key(A)
     assert (await kit.service.enable_key_rotation(A, key.key_id, None)).rotation_period_days == 365
+
+
+async def test_rotations_are_listed_oldest_first_with_their_kind(kit: Kit) -> None:
+    key = await kit.service.create_key(A)
+    assert await kit.service.list_key_rotations(A, key.key_id, limit=10, after=None) == ([], None)
+    await kit.service.rotate_key_on_demand(A, key.key_id)
+    first_on_demand = kit.clock.now
+    await kit.service.enable_key_rotation(A, key.key_id, 90)
+    kit.clock.advance(days=90)
+    await kit.service.upkeep()
+    kit.clock.advance(days=1)
+    await kit.service.rotate_key_on_demand(A, key.key_id)
+    rotations, last = await kit.service.list_key_rotations(A, key.key_id, limit=10, after=None)
+    assert last is None
+    assert [(r.rotation_type, r.rotated_at) for r in rotations] == [
+        (RotationType.ON_DEMAND, first_on_demand),
+        (RotationType.AUTOMATIC, first_on_demand + timedelta(days=90)),
+        (RotationType.ON_DEMAND, kit.clock.now),
+    ]
+    assert kit.keys.tenant_key_ring(key.key_id).current == 4
+    page, last = await kit.service.list_key_rotations(A, key.key_id, limit=2, after=None)
+    assert page == rotations[:2] and last == rotations[1].rotation_id
+    rest, end = await kit.service.list_key_rotations(A, key.key_id, limit=2, after=last)
+    assert rest == rotations[2:] and end is None
+    # Another account cannot list them: ListKeyRotations has no cross-account use.
+    with pytest.raises(CmkNotFound):
+        await kit.service.list_key_rotations(B, key.arn, limit=10, after=None)
+
+
+async def test_on_demand_rotations_stop_at_the_quota(kit: Kit) -> None:
+    limited = CustomerKeyService(
+        kit.store,
+        kit.keys,
+        KmsAuthoriser(kit.policies, REGION),
+        region=REGION,
+        clock=kit.clock,
+        on_demand_rotations=2,
+    )
+    key = await limited.create_key(A)
+    await limited.enable_key_rotation(A, key.key_id, 90)
+    for _ in range(2):
+        await limited.rotate_key_on_demand(A, key.key_id)
+    with pytest.raises(KeyLimitExceeded):
+        await limited.rotate_key_on_demand(A, key.key_id)
+    assert kit.keys.tenant_key_ring(key.key_id).current == 3  # the refused one made nothing
+    # Automatic rotations do not count against it, and still run.
+    kit.clock.advance(days=90)
+    assert (await limited.upkeep()).rotated == (key.key_id,)
+    assert kit.keys.tenant_key_ring(key.key_id).current == 4
+
+
+async def test_an_on_demand_rotation_the_provider_refuses_is_not_recorded(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = await kit.service.create_key(A)
+
+    def broken(ring: str) -> None:
+        raise ProviderError("the token is not there")
+
+    monkeypatch.setattr(kit.keys, "rotate_tenant_key", broken)
+    with pytest.raises(ProviderError):
+        await kit.service.rotate_key_on_demand(A, key.key_id)
+    assert await kit.service.list_key_rotations(A, key.key_id, limit=10, after=None) == ([], None)
 
 
 async def test_a_disabled_key_cannot_rotate(kit: Kit) -> None:

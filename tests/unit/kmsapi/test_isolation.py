@@ -57,6 +57,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "GetKeyRotationStatus": {"KeyId": KEY},
     "ListAliases": {"KeyId": KEY},
     "ListKeyPolicies": {"KeyId": KEY},
+    "ListKeyRotations": {"KeyId": KEY},
     "ListKeys": {},
     "ListResourceTags": {"KeyId": KEY},
     "PutKeyPolicy": {"KeyId": KEY, "PolicyName": "default", "Policy": OPEN_POLICY},
