@@ -520,6 +520,31 @@ def test_a_key_policy_shares_a_key_with_another_tenant(
     expect("NotFoundException", other.disable_key, KeyId=key["Arn"])
 
 
+def test_attribute_based_access_by_key_tags(
+    server: ServerProcess, kms: Any, key: dict[str, Any]
+) -> None:
+    """One IAM policy, conditioned on the keys' tags, lets a user use every key of its team."""
+    account = key["AWSAccountId"]
+    by_tag = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}},
+            }
+        ],
+    }
+    _, member = new_user(server, account, by_tag)
+    expect("AccessDeniedException", member.encrypt, KeyId=key["KeyId"], Plaintext=b"x")
+    kms.tag_resource(KeyId=key["KeyId"], Tags=[{"TagKey": "team", "TagValue": "blue"}])
+    blob = member.encrypt(KeyId=key["KeyId"], Plaintext=b"tagged")["CiphertextBlob"]
+    assert member.decrypt(CiphertextBlob=blob)["Plaintext"] == b"tagged"
+    kms.tag_resource(KeyId=key["KeyId"], Tags=[{"TagKey": "team", "TagValue": "red"}])
+    expect("AccessDeniedException", member.decrypt, CiphertextBlob=blob)
+
+
 def test_iam_users_need_a_policy_and_the_key_policy_decides(
     server: ServerProcess, kms: Any, key: dict[str, Any]
 ) -> None:

@@ -50,11 +50,13 @@ from andromede.kms.keys_errors import (
 from andromede.kms.keys_model import (
     DEFAULT_ON_DEMAND_ROTATIONS,
     DEFAULT_PENDING_WINDOW_DAYS,
+    DEFAULT_ROTATION_PERIOD_DAYS,
     KEY_MANAGER_AWS,
     KEY_SPEC_SYMMETRIC_DEFAULT,
     KEY_USAGE_ENCRYPT_DECRYPT,
     MAX_DESCRIPTION_LENGTH,
     MAX_TAGS,
+    ORIGIN_AWS_KMS,
     RESERVED_ALIAS_PREFIX,
     Alias,
     CustomerKey,
@@ -80,6 +82,7 @@ __all__ = [
     "CustomerKeyService",
     "DataKey",
     "KeyAuthoriser",
+    "RequestKeys",
     "SseKey",
     "UpkeepReport",
 ]
@@ -111,6 +114,21 @@ class Caller:
     via_service: str | None = None
 
 
+# The condition keys a request brings to its own authorisation, beside the encryption context
+# (``aws:RequestTag/<key>``, ``aws:TagKeys``, ``kms:ScheduleKeyDeletionPendingWindowInDays``…).
+RequestKeys = Mapping[str, str | int | bool | Sequence[str]]
+_NO_KEYS: Final[RequestKeys] = {}
+_ENCRYPTION_ALGORITHM: Final[RequestKeys] = {"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+
+
+def _tag_keys(tags: Sequence[tuple[str, str]]) -> dict[str, str | Sequence[str]]:
+    """``aws:RequestTag/<key>`` for each tag and ``aws:TagKeys``: what IAM's tag conditions
+    read on a request that sets tags."""
+    keys: dict[str, str | Sequence[str]] = {f"aws:RequestTag/{k}": v for k, v in tags}
+    keys["aws:TagKeys"] = [k for k, _ in tags]
+    return keys
+
+
 class KeyAuthoriser(Protocol):
     """The decision and policy grammar that belong to IAM, as this service needs them."""
 
@@ -120,9 +138,12 @@ class KeyAuthoriser(Protocol):
         action: str,
         key: CustomerKey | None,
         encryption_context: Mapping[str, str],
+        request: RequestKeys = _NO_KEYS,
     ) -> bool:
         """Whether ``caller`` may do ``action`` (``kms:Encrypt``) on ``key`` (on ``*`` when None:
-        identity policies only) under AWS KMS's rules (the key policy is authoritative)."""
+        identity policies only) under AWS KMS's rules (the key policy is authoritative).
+        ``request``: the request's own condition keys; the key's (``aws:ResourceTag/…``,
+        ``kms:KeySpec``…) are the authoriser's to add."""
 
     def check_policy(self, text: str) -> None:
         """``MalformedKeyPolicy`` unless ``text`` is a valid key policy."""
@@ -187,7 +208,18 @@ class CustomerKeyService:
         tags: Sequence[tuple[str, str]] = (),
         bypass_lockout_check: bool = False,
     ) -> CustomerKey:
-        await self._allow_identity(caller, "kms:CreateKey")
+        await self._allow_identity(
+            caller,
+            "kms:CreateKey",
+            {
+                **_tag_keys(tags),
+                "kms:KeySpec": key_spec,
+                "kms:KeyUsage": key_usage,
+                "kms:KeyOrigin": ORIGIN_AWS_KMS,
+                "kms:MultiRegion": False,
+                "kms:BypassPolicyLockoutSafetyCheck": bypass_lockout_check,
+            },
+        )
         if len(description) > MAX_DESCRIPTION_LENGTH:
             raise InvalidKeyParameter("Description is longer than 8192 characters")
         if key_usage != KEY_USAGE_ENCRYPT_DECRYPT:
@@ -248,7 +280,13 @@ class CustomerKeyService:
             except ValueError as exc:
                 raise InvalidKeyParameter(str(exc)) from None
 
-        return await self._change(caller, key_ref, "kms:ScheduleKeyDeletion", schedule)
+        return await self._change(
+            caller,
+            key_ref,
+            "kms:ScheduleKeyDeletion",
+            schedule,
+            request={"kms:ScheduleKeyDeletionPendingWindowInDays": days},
+        )
 
     async def cancel_key_deletion(self, caller: Caller, key_ref: str) -> CustomerKey:
         return await self._move(caller, key_ref, "kms:CancelKeyDeletion", KeyEvent.CANCEL_DELETION)
@@ -266,11 +304,12 @@ class CustomerKeyService:
         change: Callable[[CustomerKey], CustomerKey],
         *,
         usable: bool = False,
+        request: RequestKeys = _NO_KEYS,
     ) -> CustomerKey:
         """Read the key, check ``action``, apply ``change`` and store it unless another writer
         changed the key meanwhile — then start again from a fresh read (a few times)."""
         for _ in range(_CHANGE_ATTEMPTS):
-            key = await self._resolve(caller, key_ref, action)
+            key = await self._resolve(caller, key_ref, action, request=request)
             if usable:
                 self._usable(key)
             changed = change(key)
@@ -305,7 +344,7 @@ class CustomerKeyService:
                 raise InvalidKeyParameter(f"A key has at most {MAX_TAGS} tags")
             return replace(key, tags=tuple(sorted(merged.items())))
 
-        return await self._change(caller, key_ref, "kms:TagResource", tag)
+        return await self._change(caller, key_ref, "kms:TagResource", tag, request=_tag_keys(tags))
 
     async def untag_resource(
         self, caller: Caller, key_ref: str, tag_keys: Sequence[str]
@@ -316,7 +355,9 @@ class CustomerKeyService:
             kept = tuple(t for t in self._not_pending(key).tags if t[0] not in removed)
             return replace(key, tags=kept)
 
-        return await self._change(caller, key_ref, "kms:UntagResource", untag)
+        return await self._change(
+            caller, key_ref, "kms:UntagResource", untag, request={"aws:TagKeys": list(tag_keys)}
+        )
 
     async def list_resource_tags(self, caller: Caller, key_ref: str) -> tuple[tuple[str, str], ...]:
         return (await self._resolve(caller, key_ref, "kms:ListResourceTags")).tags
@@ -338,7 +379,15 @@ class CustomerKeyService:
             except ValueError as exc:
                 raise InvalidKeyParameter(str(exc)) from None
 
-        return await self._change(caller, key_ref, "kms:EnableKeyRotation", enable, usable=True)
+        period = DEFAULT_ROTATION_PERIOD_DAYS if period_days is None else period_days
+        return await self._change(
+            caller,
+            key_ref,
+            "kms:EnableKeyRotation",
+            enable,
+            usable=True,
+            request={"kms:RotationPeriodInDays": period},
+        )
 
     async def disable_key_rotation(self, caller: Caller, key_ref: str) -> CustomerKey:
         return await self._change(
@@ -470,11 +519,16 @@ class CustomerKeyService:
     ) -> None:
         self._check_policy_name(policy_name)
         self._authoriser.check_policy(policy)
+        request = {"kms:BypassPolicyLockoutSafetyCheck": bypass_lockout_check}
         if not bypass_lockout_check:
-            key = await self._resolve(caller, key_ref, "kms:PutKeyPolicy")
+            key = await self._resolve(caller, key_ref, "kms:PutKeyPolicy", request=request)
             await self._check_lockout(caller, replace(key, policy=policy))
         await self._change(
-            caller, key_ref, "kms:PutKeyPolicy", lambda key: replace(key, policy=policy)
+            caller,
+            key_ref,
+            "kms:PutKeyPolicy",
+            lambda key: replace(key, policy=policy),
+            request=request,
         )
 
     async def _check_lockout(self, caller: Caller, key: CustomerKey) -> None:
@@ -497,7 +551,11 @@ class CustomerKeyService:
     ) -> tuple[bytes, CustomerKey]:
         if not 1 <= len(plaintext) <= MAX_PLAINTEXT_SIZE:
             raise InvalidKeyParameter("Plaintext must be 1 to 4096 bytes")
-        key = self._usable(await self._resolve(caller, key_ref, "kms:Encrypt", context))
+        key = self._usable(
+            await self._resolve(
+                caller, key_ref, "kms:Encrypt", context, request=_ENCRYPTION_ALGORITHM
+            )
+        )
         return await self._seal(key, plaintext, context), key
 
     async def decrypt(
@@ -523,7 +581,13 @@ class CustomerKeyService:
             caller, blob, source_ref, "kms:ReEncryptFrom", source_context
         )
         destination = self._usable(
-            await self._resolve(caller, destination_ref, "kms:ReEncryptTo", destination_context)
+            await self._resolve(
+                caller,
+                destination_ref,
+                "kms:ReEncryptTo",
+                destination_context,
+                request=_ENCRYPTION_ALGORITHM,
+            )
         )
         plaintext = await self._open(source, parsed, source_context)
         return await self._seal(destination, plaintext, destination_context), source, destination
@@ -647,8 +711,10 @@ class CustomerKeyService:
 
     # --- internals ---------------------------------------------------------------------------
 
-    async def _allow_identity(self, caller: Caller, action: str) -> None:
-        if not await self._authoriser.allowed(caller, action, None, {}):
+    async def _allow_identity(
+        self, caller: Caller, action: str, request: RequestKeys = _NO_KEYS
+    ) -> None:
+        if not await self._authoriser.allowed(caller, action, None, {}, request):
             raise CmkAccessDenied(f"not allowed to {action}")
 
     async def _resolve(
@@ -657,8 +723,11 @@ class CustomerKeyService:
         key_ref: str,
         action: str | None,
         context: Mapping[str, str] | None = None,
+        *,
+        request: RequestKeys = _NO_KEYS,
     ) -> CustomerKey:
-        """The key ``key_ref`` names for ``caller``, after checking ``action`` on it."""
+        """The key ``key_ref`` names for ``caller``, after checking ``action`` on it (with
+        ``kms:RequestAlias`` when ``key_ref`` is an alias, as AWS KMS sets it)."""
         reference = parse_key_reference(key_ref)
         if reference is None and key_ref.startswith("arn:"):
             raise InvalidKeyArn(f"{key_ref} is not a valid KMS key ARN")
@@ -668,8 +737,10 @@ class CustomerKeyService:
         if key is None:
             raise CmkNotFound(f"Key '{key_ref}' does not exist")
         caller.resources.append(key.arn)
+        if reference.is_alias:
+            request = {**request, "kms:RequestAlias": reference.value}
         if action is not None and not await self._authoriser.allowed(
-            caller, action, key, context or {}
+            caller, action, key, context or {}, request
         ):
             if key.tenant_id != caller.account_id:
                 raise CmkNotFound(f"Key '{key_ref}' does not exist")
@@ -707,7 +778,9 @@ class CustomerKeyService:
     ) -> tuple[CiphertextBlob, CustomerKey]:
         parsed = CiphertextBlob.decode(blob)
         if key_ref is not None:
-            named = await self._resolve(caller, key_ref, action, context)
+            named = await self._resolve(
+                caller, key_ref, action, context, request=_ENCRYPTION_ALGORITHM
+            )
             if named.key_id != parsed.key_id:
                 raise IncorrectKey("The key ID in the request does not identify the key used")
             key = named
@@ -715,7 +788,9 @@ class CustomerKeyService:
             stored = await self._store.get_key(parsed.key_id)
             if stored is None:
                 raise CmkNotFound("The key of this ciphertext does not exist")
-            key = await self._resolve(caller, stored.arn, action, context)
+            key = await self._resolve(
+                caller, stored.arn, action, context, request=_ENCRYPTION_ALGORITHM
+            )
         return parsed, self._usable(key)
 
     @staticmethod

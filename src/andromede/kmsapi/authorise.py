@@ -36,7 +36,7 @@ from andromede.iam.policy import (
     load_policy,
     parse_policy,
 )
-from andromede.kms.customer_keys import Caller
+from andromede.kms.customer_keys import Caller, RequestKeys
 from andromede.kms.keys_errors import MalformedKeyPolicy
 from andromede.kms.keys_model import CustomerKey
 
@@ -46,6 +46,7 @@ __all__ = ["KEY_POLICY_MAX", "IdentityPolicies", "KmsAuthoriser"]
 IdentityPolicies = Callable[[Principal], Awaitable[Sequence[str]]]
 
 KEY_POLICY_MAX = SizeLimit(32 * 1024, SizeMeasure.BYTES)  # AWS KMS's key policy limit
+_NO_REQUEST_KEYS: RequestKeys = {}
 # An account id no tenant has: evaluating as if the key were foreign makes both sides count.
 _FOREIGN = "000000000000-kms"
 
@@ -73,11 +74,12 @@ class KmsAuthoriser:
         action: str,
         key: CustomerKey | None,
         encryption_context: Mapping[str, str],
+        request: RequestKeys = _NO_REQUEST_KEYS,
     ) -> bool:
         principal = caller.principal
         if not isinstance(principal, Principal) or principal.kind not in _PRINCIPAL_TYPES:
             return False  # anonymous callers and platform operators use no tenant key
-        context = self._context(caller, principal, action, key, encryption_context)
+        context = self._context(caller, principal, action, key, encryption_context, request)
         identity = [
             load_policy(text, kind=PolicyKind.IDENTITY)
             for text in await self._identity_policies(principal)
@@ -112,6 +114,7 @@ class KmsAuthoriser:
         action: str,
         key: CustomerKey | None,
         encryption_context: Mapping[str, str],
+        request: RequestKeys,
     ) -> RequestContext:
         keys: dict[str, ContextValue] = {"kms:CallerAccount": caller.account_id}
         if caller.via_service is not None:
@@ -120,6 +123,15 @@ class KmsAuthoriser:
             keys[f"kms:EncryptionContext:{name}"] = value
         if encryption_context:
             keys["kms:EncryptionContextKeys"] = sorted(encryption_context)
+        if key is not None:
+            # The key's own attributes, for attribute-based policies (tags) and key-type rules.
+            for tag_key, tag_value in key.tags:
+                keys[f"aws:ResourceTag/{tag_key}"] = tag_value
+            keys["kms:KeySpec"] = key.key_spec
+            keys["kms:KeyUsage"] = key.key_usage
+            keys["kms:KeyOrigin"] = key.origin
+            keys["kms:MultiRegion"] = False
+        keys.update(request)
         role_arn = None
         if principal.kind is PrincipalKind.ROLE_SESSION:
             role_name = principal.arn.split("/")[1]

@@ -191,3 +191,75 @@ async def test_policy_lockout_safety_check(kit: Kit) -> None:
     await kit.service.put_key_policy(A, key.key_id, "default", bob_only, bypass_lockout_check=True)
     with pytest.raises(CmkAccessDenied):  # locked out, as AWS warns
         await kit.service.get_key_policy(A, key.key_id, "default")
+
+
+async def test_resource_tags_decide_attribute_based_policies(kit: Kit) -> None:
+    """ABAC: one IAM policy lets alice use every key tagged for her team and no other."""
+    alice = user(ACCOUNT_A, "alice")
+    ours = await kit.service.create_key(A, tags=[("team", "blue")])
+    theirs = await kit.service.create_key(A, tags=[("team", "red")])
+    untagged = await kit.service.create_key(A)
+    kit.policies.by_user["AIDAALICE"] = [
+        allow("kms:Encrypt", StringEquals={"aws:ResourceTag/team": "blue"})
+    ]
+    await kit.service.encrypt(alice, ours.key_id, b"x", {})
+    for other in (theirs, untagged):
+        with pytest.raises(CmkAccessDenied):
+            await kit.service.encrypt(alice, other.key_id, b"x", {})
+    # Retagged, the key follows its new tag at the next call.
+    await kit.service.tag_resource(A, theirs.key_id, [("team", "blue")])
+    await kit.service.encrypt(alice, theirs.key_id, b"x", {})
+
+
+async def test_request_tags_and_tag_keys_condition_tagging(kit: Kit) -> None:
+    alice = user(ACCOUNT_A, "alice")
+    kit.policies.by_user["AIDAALICE"] = [
+        allow(
+            ["kms:CreateKey", "kms:TagResource", "kms:UntagResource"],
+            StringEquals={"aws:RequestTag/team": "blue"},
+            **{"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}},
+        )
+    ]
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.create_key(alice)  # no team tag: the condition's key is absent
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.create_key(alice, tags=[("team", "red")])
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.create_key(alice, tags=[("team", "blue"), ("cost", "1")])
+    key = await kit.service.create_key(alice, tags=[("team", "blue")])
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.tag_resource(alice, key.key_id, [("team", "red")])
+    await kit.service.tag_resource(alice, key.key_id, [("team", "blue")])
+
+
+async def test_key_attributes_and_request_parameters_as_condition_keys(kit: Kit) -> None:
+    alice = user(ACCOUNT_A, "alice")
+    key = await kit.service.create_key(A)
+    await kit.service.create_alias(A, "alias/payroll", key.key_id)
+    kit.policies.by_user["AIDAALICE"] = [
+        allow(
+            ["kms:Encrypt", "kms:Decrypt"],
+            StringEquals={
+                "kms:KeySpec": "SYMMETRIC_DEFAULT",
+                "kms:KeyOrigin": "AWS_KMS",
+                "kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+                "kms:RequestAlias": "alias/payroll",
+            },
+        ),
+        allow(
+            "kms:ScheduleKeyDeletion",
+            NumericGreaterThanEquals={"kms:ScheduleKeyDeletionPendingWindowInDays": "30"},
+        ),
+        allow("kms:EnableKeyRotation", NumericLessThanEquals={"kms:RotationPeriodInDays": "180"}),
+    ]
+    # Through the alias only: kms:RequestAlias is absent when the key is named by its id.
+    blob, _ = await kit.service.encrypt(alice, "alias/payroll", b"x", {})
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.encrypt(alice, key.key_id, b"x", {})
+    assert (await kit.service.decrypt(alice, blob, {}, key_ref="alias/payroll"))[0] == b"x"
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.enable_key_rotation(alice, key.key_id, 365)
+    await kit.service.enable_key_rotation(alice, key.key_id, 180)
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.schedule_key_deletion(alice, key.key_id, 7)
+    await kit.service.schedule_key_deletion(alice, key.key_id, 30)
