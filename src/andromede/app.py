@@ -227,6 +227,7 @@ class Application:
             KmsAuthoriser(identity.policies_for, settings.region),
             region=settings.region,
             on_demand_rotations=settings.kms_on_demand_rotations,
+            grants_per_key=settings.kms_grants_per_key,
         )
         # One sweeper per served region, each deleting only in its own region's store.
         sweepers = {

@@ -404,6 +404,13 @@ class Settings(BaseSettings):
         description="Seconds between two passes destroying KMS keys past their deletion date "
         "and rotating keys due for automatic rotation.",
     )
+    kms_grants_per_key: int = Field(
+        default=50_000,
+        ge=1,
+        le=1_000_000,
+        description="How many grants one KMS key may have at once (CreateGrant; AWS's quota is "
+        "50,000); past it: LimitExceededException.",
+    )
     kms_on_demand_rotations: int = Field(
         default=25,
         ge=0,

@@ -17,6 +17,8 @@ from andromede.kms.keys_errors import AliasAlreadyExists, CmkNotFound
 from andromede.kms.keys_model import (
     Alias,
     CustomerKey,
+    Grant,
+    GrantConstraints,
     KeyState,
     RotationType,
     default_key_policy,
@@ -238,3 +240,75 @@ async def test_concurrent_rotations_never_pass_the_limit(store: CustomerKeyStore
     )
     assert sum(result is not None for result in results) == 3
     assert len(await store.list_rotations(kid(1), after=None, limit=100)) == 3
+
+
+def a_grant(number: int, key_id: str, **changes: object) -> Grant:
+    made = Grant(
+        grant_id=f"{number:064x}",
+        key_id=key_id,
+        key_tenant=TENANT,
+        grantee=f"arn:aws:iam::{TENANT}:user/grantee",
+        operations=("Decrypt", "Encrypt"),
+        constraints=GrantConstraints(subset=(("app", "é"),)),
+        issuer=f"arn:aws:iam::{TENANT}:root",
+        created_at=T0,
+        name="g",
+        retiring=f"arn:aws:iam::{TENANT}:user/retirer",
+    )
+    return replace(made, **changes)  # type: ignore[arg-type]
+
+
+async def test_grants_round_trip_list_and_go_with_their_key(store: CustomerKeyStore) -> None:
+    await store.insert_key(key(kid(1)))
+    await store.insert_key(key(kid(2)))
+    first = a_grant(1, kid(1))
+    equals = a_grant(
+        2,
+        kid(1),
+        constraints=GrantConstraints(equals=(("a", "1"), ("b", "2"))),
+        name=None,
+        retiring=None,
+        grantee="arn:aws:iam::222222222222:root",
+    )
+    other = a_grant(3, kid(2))
+    for grant in (first, equals, other):
+        assert await store.insert_grant(grant, limit=10)
+    assert await store.get_grant(first.grant_id) == first
+    assert await store.get_grant(equals.grant_id) == equals
+    assert await store.get_grant("f" * 64) is None
+    assert await store.list_grants(kid(1), after=None, limit=10) == [first, equals]
+    assert await store.list_grants(kid(1), after=first.grant_id, limit=10) == [equals]
+    assert await store.list_grants(kid(1), after=None, limit=1) == [first]
+    assert await store.list_grants(kid(1), after=None, limit=10, grant_id=equals.grant_id) == [
+        equals
+    ]
+    assert await store.list_grants(
+        kid(1), after=None, limit=10, grantee="arn:aws:iam::222222222222:root"
+    ) == [equals]
+    assert await store.grants_for(kid(1), (first.grantee, "arn:aws:iam::9:root")) == [first]
+    retiring = f"arn:aws:iam::{TENANT}:user/retirer"
+    assert await store.list_retirable_grants(retiring, after=None, limit=10) == [first, other]
+    assert await store.list_retirable_grants(retiring, after=first.grant_id, limit=10) == [other]
+    assert await store.delete_grant(first.grant_id)
+    assert not await store.delete_grant(first.grant_id)
+    await store.delete_key(kid(1))
+    assert await store.get_grant(equals.grant_id) is None
+    assert await store.get_grant(other.grant_id) == other
+    with pytest.raises(CmkNotFound):
+        await store.insert_grant(a_grant(4, kid(9)), limit=10)
+
+
+async def test_concurrent_grants_never_pass_the_limit(store: CustomerKeyStore) -> None:
+    await store.insert_key(key(kid(1)))
+    results = await asyncio.gather(
+        *(store.insert_grant(a_grant(n, kid(1)), limit=3) for n in range(12))
+    )
+    assert sum(results) == 3
+    assert len(await store.list_grants(kid(1), after=None, limit=100)) == 3
+
+
+async def test_a_claimed_deletion_takes_the_grants(store: CustomerKeyStore) -> None:
+    await store.insert_key(key(kid(1), state=KeyState.PENDING_DELETION, deletion_date=T0))
+    await store.insert_grant(a_grant(1, kid(1)), limit=10)
+    assert await store.claim_deletion(kid(1), T0 + timedelta(seconds=1))
+    assert await store.get_grant(a_grant(1, kid(1)).grant_id) is None

@@ -520,6 +520,64 @@ def test_a_key_policy_shares_a_key_with_another_tenant(
     expect("NotFoundException", other.disable_key, KeyId=key["Arn"])
 
 
+def test_grants_through_boto3_and_the_aws_cli(
+    server: ServerProcess, kms: Any, key: dict[str, Any], tmp_path: Path
+) -> None:
+    account = key["AWSAccountId"]
+    other_account, other = new_tenant(server)
+    other_root = f"arn:aws:iam::{other_account}:root"
+    user_arn, user = new_user(server, account, None)
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"granted", EncryptionContext={"a": "1"})[
+        "CiphertextBlob"
+    ]
+    expect("AccessDeniedException", user.decrypt, CiphertextBlob=blob, EncryptionContext={"a": "1"})
+    made = kms.create_grant(
+        KeyId=key["KeyId"],
+        GranteePrincipal=user_arn,
+        RetiringPrincipal=user_arn,
+        Operations=["Decrypt"],
+        Constraints={"EncryptionContextSubset": {"a": "1"}},
+        Name="reader",
+    )
+    decrypted = user.decrypt(CiphertextBlob=blob, EncryptionContext={"a": "1"})
+    assert decrypted["Plaintext"] == b"granted"
+    expect("AccessDeniedException", user.encrypt, KeyId=key["KeyId"], Plaintext=b"x")
+    # Another tenant's root, granted by ARN, uses the key without any key policy change.
+    expect("NotFoundException", other.encrypt, KeyId=key["Arn"], Plaintext=b"x")
+    cross = kms.create_grant(KeyId=key["Arn"], GranteePrincipal=other_root, Operations=["Encrypt"])
+    theirs = other.encrypt(KeyId=key["Arn"], Plaintext=b"from the partner")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=theirs)["Plaintext"] == b"from the partner"
+    listed = kms.list_grants(KeyId=key["KeyId"])["Grants"]
+    by_id = {grant["GrantId"]: grant for grant in listed}
+    assert set(by_id) == {made["GrantId"], cross["GrantId"]}
+    entry = by_id[made["GrantId"]]
+    assert entry["KeyId"] == key["Arn"] and entry["Name"] == "reader"
+    assert entry["Operations"] == ["Decrypt"] and entry["RetiringPrincipal"] == user_arn
+    assert entry["Constraints"] == {"EncryptionContextSubset": {"a": "1"}}
+    assert entry["IssuingAccount"] == f"arn:aws:iam::{account}:root"
+    retirable = kms.list_retirable_grants(RetiringPrincipal=user_arn)["Grants"]
+    assert [grant["GrantId"] for grant in retirable] == [made["GrantId"]]
+    # The aws CLI makes and revokes one too.
+    aws = aws_cli(server, tmp_path)
+    cli = json.loads(
+        aws(
+            "kms", "create-grant", "--key-id", key["KeyId"], "--grantee-principal", user_arn,
+            "--operations", "Encrypt", "DescribeKey",
+        ).stdout
+    )  # fmt: skip
+    user.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+    aws("kms", "revoke-grant", "--key-id", key["KeyId"], "--grant-id", cli["GrantId"])
+    expect("AccessDeniedException", user.encrypt, KeyId=key["KeyId"], Plaintext=b"x")
+    # The retiring principal retires by token; the key's account revokes.
+    user.retire_grant(GrantToken=made["GrantToken"])
+    expect("AccessDeniedException", user.decrypt, CiphertextBlob=blob, EncryptionContext={"a": "1"})
+    kms.revoke_grant(KeyId=key["KeyId"], GrantId=cross["GrantId"])
+    expect("NotFoundException", other.encrypt, KeyId=key["Arn"], Plaintext=b"x")
+    assert kms.list_grants(KeyId=key["KeyId"])["Grants"] == []
+    expect("InvalidGrantTokenException", kms.retire_grant, GrantToken="not-a-token")
+    expect("NotFoundException", kms.revoke_grant, KeyId=key["KeyId"], GrantId="0" * 64)
+
+
 def test_attribute_based_access_by_key_tags(
     server: ServerProcess, kms: Any, key: dict[str, Any]
 ) -> None:

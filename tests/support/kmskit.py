@@ -11,6 +11,7 @@ from andromede.iam.model import Principal, PrincipalKind
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
+from andromede.kmsapi.authorise import KmsAuthoriser
 
 REGION = "eu-fr-1"
 ACCOUNT_A = "111111111111"
@@ -68,3 +69,15 @@ class Kit:
     keys: KeyService
     clock: ManualClock
     policies: IdentityPolicies
+
+    def limited(self, **limits: int) -> CustomerKeyService:
+        """A service over the same store, keys, clock and policies, with other quotas
+        (``on_demand_rotations``, ``grants_per_key``)."""
+        return CustomerKeyService(
+            self.store,
+            self.keys,
+            KmsAuthoriser(self.policies, REGION),
+            region=REGION,
+            clock=self.clock,
+            **limits,
+        )

@@ -489,6 +489,25 @@ kms_key_rotations = sa.Table(
     sa.Index(None, "key_id", "id"),
 )
 
+# Grants (CreateGrant, migration 0019): a principal's permission to use one key for some
+# operations, beside the key policy; removed with their key.
+kms_grants = sa.Table(
+    "kms_grants",
+    metadata,
+    sa.Column("grant_id", key_text(), primary_key=True),
+    sa.Column("key_id", key_text(), sa.ForeignKey("kms_keys.key_id"), nullable=False),
+    sa.Column("key_tenant", sa.Text, nullable=False),
+    sa.Column("grantee", sa.Text, nullable=False),
+    sa.Column("retiring", sa.Text, nullable=True),
+    sa.Column("operations", sa.Text, nullable=False),  # JSON list of operation names
+    sa.Column("constraints", sa.Text, nullable=False),  # JSON {"subset"|"equals": [[k, v]…]}
+    sa.Column("issuer", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index(None, "key_id", "grantee"),
+    sa.Index(None, "retiring", "grant_id"),
+)
+
 kms_aliases = sa.Table(
     "kms_aliases",
     metadata,

@@ -20,12 +20,13 @@ decrypted again, even if an older database copy brings the metadata back.
 from __future__ import annotations
 
 import asyncio
+import enum
 import secrets
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Final, NamedTuple, ParamSpec, Protocol, TypeVar
+from typing import Final, NamedTuple, NoReturn, ParamSpec, Protocol, TypeVar
 
 from andromede.kms.ciphertext import CiphertextBlob, open_blob, seal_blob
 from andromede.kms.errors import (
@@ -33,6 +34,14 @@ from andromede.kms.errors import (
     KeyAlreadyExists,
     KeyDestroyed,
     KeyNotFound,
+)
+from andromede.kms.grants import (
+    caller_identities,
+    check_grant_principal,
+    is_grant_id,
+    new_grant_id,
+    new_grant_terms,
+    principal_account,
 )
 from andromede.kms.keys_errors import (
     AliasAlreadyExists,
@@ -42,15 +51,18 @@ from andromede.kms.keys_errors import (
     CmkNotFound,
     IncorrectKey,
     InvalidCiphertext,
+    InvalidGrantId,
     InvalidKeyArn,
     InvalidKeyParameter,
     KeyLimitExceeded,
     MalformedKeyPolicy,
 )
 from andromede.kms.keys_model import (
+    DEFAULT_GRANTS_PER_KEY,
     DEFAULT_ON_DEMAND_ROTATIONS,
     DEFAULT_PENDING_WINDOW_DAYS,
     DEFAULT_ROTATION_PERIOD_DAYS,
+    GRANT_OPERATIONS,
     KEY_MANAGER_AWS,
     KEY_SPEC_SYMMETRIC_DEFAULT,
     KEY_USAGE_ENCRYPT_DECRYPT,
@@ -60,6 +72,8 @@ from andromede.kms.keys_model import (
     RESERVED_ALIAS_PREFIX,
     Alias,
     CustomerKey,
+    Grant,
+    GrantConstraints,
     KeyEvent,
     KeyReference,
     KeyRotation,
@@ -70,6 +84,7 @@ from andromede.kms.keys_model import (
     check_alias_name,
     check_tags,
     default_key_policy,
+    key_arn,
     parse_key_reference,
 )
 from andromede.kms.keys_store import CustomerKeyStore
@@ -81,6 +96,7 @@ __all__ = [
     "Caller",
     "CustomerKeyService",
     "DataKey",
+    "Decision",
     "KeyAuthoriser",
     "RequestKeys",
     "SseKey",
@@ -121,6 +137,15 @@ _NO_KEYS: Final[RequestKeys] = {}
 _ENCRYPTION_ALGORITHM: Final[RequestKeys] = {"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
 
 
+def _constraint_type(constraints: GrantConstraints) -> dict[str, str]:
+    """``kms:GrantConstraintType`` of a new grant, when it has a constraint."""
+    if constraints.equals is not None:
+        return {"kms:GrantConstraintType": "EncryptionContextEquals"}
+    if constraints.subset is not None:
+        return {"kms:GrantConstraintType": "EncryptionContextSubset"}
+    return {}
+
+
 def _tag_keys(tags: Sequence[tuple[str, str]]) -> dict[str, str | Sequence[str]]:
     """``aws:RequestTag/<key>`` for each tag and ``aws:TagKeys``: what IAM's tag conditions
     read on a request that sets tags."""
@@ -129,8 +154,27 @@ def _tag_keys(tags: Sequence[tuple[str, str]]) -> dict[str, str | Sequence[str]]
     return keys
 
 
+class Decision(enum.Enum):
+    """What the policies say of one call: a grant may still allow what they only fail to
+    allow (DENY), never what one of them denies (EXPLICIT_DENY)."""
+
+    ALLOW = "allow"
+    DENY = "deny"
+    EXPLICIT_DENY = "explicit deny"
+
+
 class KeyAuthoriser(Protocol):
     """The decision and policy grammar that belong to IAM, as this service needs them."""
+
+    async def decide(
+        self,
+        caller: Caller,
+        action: str,
+        key: CustomerKey | None,
+        encryption_context: Mapping[str, str],
+        request: RequestKeys = _NO_KEYS,
+    ) -> Decision:
+        """``allowed``'s answer, telling an explicit deny from the absence of an allow."""
 
     async def allowed(
         self,
@@ -186,14 +230,17 @@ class CustomerKeyService:
         region: str,
         clock: Callable[[], datetime] = _utc_now,
         on_demand_rotations: int = DEFAULT_ON_DEMAND_ROTATIONS,
+        grants_per_key: int = DEFAULT_GRANTS_PER_KEY,
     ) -> None:
-        """``on_demand_rotations``: how many times one key may be rotated on demand."""
+        """``on_demand_rotations``: how many times one key may be rotated on demand;
+        ``grants_per_key``: how many grants one key may have at once."""
         self._store = store
         self._keys = keys
         self._authoriser = authoriser
         self._region = region
         self._clock = clock
         self._on_demand_rotations = on_demand_rotations
+        self._grants_per_key = grants_per_key
 
     # --- life cycle ----------------------------------------------------------------------------
 
@@ -431,6 +478,150 @@ class CustomerKeyService:
         more = len(rotations) > limit
         rotations = rotations[:limit]
         return rotations, rotations[-1].rotation_id if more else None
+
+    # --- grants ------------------------------------------------------------------------------
+
+    async def create_grant(
+        self,
+        caller: Caller,
+        key_ref: str,
+        *,
+        grantee: str,
+        operations: Sequence[str],
+        retiring: str | None = None,
+        context_subset: Mapping[str, str] | None = None,
+        context_equals: Mapping[str, str] | None = None,
+        name: str | None = None,
+    ) -> Grant:
+        """A grant on the key for ``grantee``. The caller needs ``kms:CreateGrant`` from the
+        policies, or a grant with ``CreateGrant`` whose operations and constraints cover the
+        new grant's (a grant never widens through another). Named grants are idempotent: the
+        same name and terms give back the grant made first."""
+        check_grant_principal("GranteePrincipal", grantee)
+        if retiring is not None:
+            check_grant_principal("RetiringPrincipal", retiring)
+        ops, constraints = new_grant_terms(operations, context_subset, context_equals, name)
+        key = await self._resolve(caller, key_ref, None)
+        request: RequestKeys = {
+            "kms:GranteePrincipal": grantee,
+            "kms:GrantOperations": list(ops),
+            "kms:GrantIsForAWSResource": False,
+            **({"kms:RetiringPrincipal": retiring} if retiring is not None else {}),
+            **_constraint_type(constraints),
+        }
+        decision = await self._authoriser.decide(caller, "kms:CreateGrant", key, {}, request)
+        if decision is Decision.DENY:
+            parents = await self._granting(caller, key, "kms:CreateGrant", {})
+            if any(
+                set(ops) <= set(parent.operations)
+                and constraints.at_least_as_strict_as(parent.constraints)
+                for parent in parents
+            ):
+                decision = Decision.ALLOW
+        if decision is not Decision.ALLOW:
+            self._refuse(caller, key, key_ref, "kms:CreateGrant")
+        self._not_pending(key)
+        if name is not None:
+            for existing in await self._store.list_grants(
+                key.key_id, after=None, limit=self._grants_per_key, grantee=grantee
+            ):
+                if (existing.name, existing.operations, existing.constraints) == (
+                    name,
+                    ops,
+                    constraints,
+                ) and existing.retiring == retiring:
+                    return existing
+        grant = Grant(
+            grant_id=new_grant_id(),
+            key_id=key.key_id,
+            key_tenant=key.tenant_id,
+            grantee=grantee,
+            operations=ops,
+            constraints=constraints,
+            issuer=caller.arn,
+            created_at=self._clock(),
+            name=name,
+            retiring=retiring,
+        )
+        if not await self._store.insert_grant(grant, limit=self._grants_per_key):
+            raise KeyLimitExceeded(f"{key.arn} has {self._grants_per_key} grants, the most")
+        return grant
+
+    async def list_grants(
+        self,
+        caller: Caller,
+        key_ref: str,
+        *,
+        limit: int,
+        after: str | None,
+        grant_id: str | None = None,
+        grantee: str | None = None,
+    ) -> tuple[CustomerKey, list[Grant], str | None]:
+        key = await self._resolve(caller, key_ref, "kms:ListGrants")
+        grants = await self._store.list_grants(
+            key.key_id, after=after, limit=limit + 1, grant_id=grant_id, grantee=grantee
+        )
+        more = len(grants) > limit
+        grants = grants[:limit]
+        return key, grants, grants[-1].grant_id if more else None
+
+    async def list_retirable_grants(
+        self, caller: Caller, retiring: str, *, limit: int, after: str | None
+    ) -> tuple[list[Grant], str | None]:
+        """The grants ``retiring`` may retire; it must be a principal of the caller's account."""
+        check_grant_principal("RetiringPrincipal", retiring)
+        await self._allow_identity(caller, "kms:ListRetirableGrants")
+        if principal_account(retiring) != caller.account_id:
+            raise CmkAccessDenied("RetiringPrincipal must be a principal of your account")
+        grants = await self._store.list_retirable_grants(retiring, after=after, limit=limit + 1)
+        more = len(grants) > limit
+        grants = grants[:limit]
+        return grants, grants[-1].grant_id if more else None
+
+    async def retire_grant(
+        self, caller: Caller, *, grant_id: str, key_ref: str | None = None
+    ) -> Grant:
+        """Retire a grant: its retiring principal may, its grantee when the grant allows
+        ``RetireGrant``, and the key's own account. No policy decides this, as on AWS."""
+        grant = await self._grant(grant_id)
+        if key_ref is not None:
+            key = await self._resolve(caller, key_ref, None)
+            if key.key_id != grant.key_id:
+                raise CmkNotFound(f"Grant {grant_id} is not a grant of {key.arn}")
+        identities = caller_identities(caller.arn)
+        may = (
+            grant.retiring in identities
+            or (grant.grantee in identities and "RetireGrant" in grant.operations)
+            or caller.arn == f"arn:aws:iam::{grant.key_tenant}:root"
+        )
+        if not may:
+            raise CmkAccessDenied(f"User: {caller.arn} may not retire grant {grant_id}")
+        await self._store.delete_grant(grant.grant_id)
+        caller.resources.append(self._key_arn(grant))
+        return grant
+
+    async def revoke_grant(self, caller: Caller, key_ref: str, grant_id: str) -> Grant:
+        key = await self._resolve(caller, key_ref, "kms:RevokeGrant")
+        grant = await self._grant(grant_id)
+        if grant.key_id != key.key_id:
+            raise CmkNotFound(f"Grant {grant_id} is not a grant of {key.arn}")
+        await self._store.delete_grant(grant.grant_id)
+        return grant
+
+    async def _grant(self, grant_id: str) -> Grant:
+        if not is_grant_id(grant_id):
+            raise InvalidGrantId(f"{grant_id[:128]!r} is not a grant id")
+        grant = await self._store.get_grant(grant_id)
+        if grant is None:
+            raise CmkNotFound(f"Grant {grant_id} does not exist")
+        return grant
+
+    def _key_arn(self, grant: Grant) -> str:
+        return key_arn(self._region, grant.key_tenant, grant.key_id)
+
+    def grant_key_arn(self, grant: Grant) -> str:
+        """The ARN of the key a grant is for (ListGrants names keys by ARN)."""
+        return self._key_arn(grant)
 
     # --- aliases -----------------------------------------------------------------------------
 
@@ -739,16 +930,32 @@ class CustomerKeyService:
         caller.resources.append(key.arn)
         if reference.is_alias:
             request = {**request, "kms:RequestAlias": reference.value}
-        if action is not None and not await self._authoriser.allowed(
-            caller, action, key, context or {}, request
-        ):
-            if key.tenant_id != caller.account_id:
-                raise CmkNotFound(f"Key '{key_ref}' does not exist")
-            raise CmkAccessDenied(
-                f"User: {caller.arn} is not authorized to perform: {action} on resource: "
-                f"{key.arn} because no policy allows the {action} action"
-            )
+        if action is None:
+            return key
+        decision = await self._authoriser.decide(caller, action, key, context or {}, request)
+        if decision is Decision.DENY and await self._granting(caller, key, action, context or {}):
+            decision = Decision.ALLOW
+        if decision is not Decision.ALLOW:
+            self._refuse(caller, key, key_ref, action)
         return key
+
+    def _refuse(self, caller: Caller, key: CustomerKey, key_ref: str, action: str) -> NoReturn:
+        if key.tenant_id != caller.account_id:
+            raise CmkNotFound(f"Key '{key_ref}' does not exist")
+        raise CmkAccessDenied(
+            f"User: {caller.arn} is not authorized to perform: {action} on resource: "
+            f"{key.arn} because no policy allows the {action} action"
+        )
+
+    async def _granting(
+        self, caller: Caller, key: CustomerKey, action: str, context: Mapping[str, str]
+    ) -> list[Grant]:
+        """The grants of ``key`` that let ``caller`` do ``action`` under ``context``."""
+        operation = action.removeprefix("kms:")
+        if operation not in GRANT_OPERATIONS:
+            return []
+        grants = await self._store.grants_for(key.key_id, caller_identities(caller.arn))
+        return [grant for grant in grants if grant.allows(operation, context)]
 
     async def _lookup(self, caller: Caller, reference: KeyReference) -> CustomerKey | None:
         account = reference.account or caller.account_id

@@ -30,6 +30,7 @@ __all__ = [
     "CustomerKeyError",
     "IncorrectKey",
     "InvalidCiphertext",
+    "InvalidGrantId",
     "InvalidKeyArn",
     "InvalidKeyParameter",
     "KeyLimitExceeded",
@@ -83,3 +84,7 @@ class InvalidKeyArn(CustomerKeyError):
 
 class KeyLimitExceeded(CustomerKeyError):
     """A per-key quota is used up (AWS: LimitExceededException)."""
+
+
+class InvalidGrantId(CustomerKeyError):
+    """Not a grant id this service could have made (AWS: InvalidGrantIdException)."""

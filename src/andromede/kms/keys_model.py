@@ -20,7 +20,7 @@ import enum
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final
@@ -29,12 +29,16 @@ from andromede.kms.keys_errors import CmkInvalidState, InvalidKeyParameter
 
 __all__ = [
     "ALIAS_PREFIX",
+    "DEFAULT_GRANTS_PER_KEY",
     "DEFAULT_ON_DEMAND_ROTATIONS",
     "DEFAULT_PENDING_WINDOW_DAYS",
     "DEFAULT_ROTATION_PERIOD_DAYS",
+    "GRANT_OPERATIONS",
     "KEY_RECORD_FORMAT",
     "Alias",
     "CustomerKey",
+    "Grant",
+    "GrantConstraints",
     "InvalidKeyTransition",
     "KeyEvent",
     "KeyReference",
@@ -64,6 +68,33 @@ DEFAULT_ROTATION_PERIOD_DAYS = 365
 # AWS KMS's quota, not adjustable there: each rotation adds a version to the key's ring, which
 # the root-key provider keeps for the key's lifetime (an object in the HSM token).
 DEFAULT_ON_DEMAND_ROTATIONS = 25
+DEFAULT_GRANTS_PER_KEY = 50_000  # AWS KMS's quota
+# The operations a grant may allow on a symmetric encryption key (AWS KMS's list, less those
+# of asymmetric and HMAC keys, which this service does not make).
+GRANT_OPERATIONS: Final = frozenset(
+    {
+        "Decrypt",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "ReEncryptFrom",
+        "ReEncryptTo",
+        "CreateGrant",
+        "RetireGrant",
+        "DescribeKey",
+    }
+)
+# The operations an encryption-context constraint applies to (those that take a context).
+CONTEXT_OPERATIONS: Final = frozenset(
+    {
+        "Decrypt",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "ReEncryptFrom",
+        "ReEncryptTo",
+    }
+)
 MIN_ROTATION_PERIOD_DAYS = 90
 MAX_ROTATION_PERIOD_DAYS = 2560
 KEY_USAGE_ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
@@ -359,3 +390,52 @@ class KeyRotation:
     key_id: str
     rotated_at: datetime
     rotation_type: RotationType
+
+
+@dataclass(frozen=True, slots=True)
+class GrantConstraints:
+    """A grant's encryption-context constraint: the request's context must contain these pairs
+    (``subset``) or be exactly them (``equals``). None: no constraint of that kind."""
+
+    subset: tuple[tuple[str, str], ...] | None = None
+    equals: tuple[tuple[str, str], ...] | None = None
+
+    def allow(self, context: Mapping[str, str]) -> bool:
+        if self.equals is not None and dict(self.equals) != dict(context):
+            return False
+        return self.subset is None or all(context.get(k) == v for k, v in self.subset)
+
+    def at_least_as_strict_as(self, other: GrantConstraints) -> bool:
+        """Whether every context this allows, ``other`` allows too (a grant made through a
+        grant may narrow its parent, never widen it)."""
+        if other.equals is not None:
+            return self.equals is not None and dict(self.equals) == dict(other.equals)
+        if other.subset is None:
+            return True
+        required = dict(other.subset)
+        mine = dict(self.equals if self.equals is not None else self.subset or ())
+        return all(mine.get(k) == v for k, v in required.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Permission for one principal to use one key for some operations, beside the policies.
+
+    ``grantee`` and ``retiring`` are principal ARNs; ``issuer`` is the ARN of the principal
+    that made it."""
+
+    grant_id: str
+    key_id: str
+    key_tenant: str
+    grantee: str
+    operations: tuple[str, ...]
+    constraints: GrantConstraints
+    issuer: str
+    created_at: datetime
+    name: str | None = None
+    retiring: str | None = None
+
+    def allows(self, operation: str, context: Mapping[str, str]) -> bool:
+        if operation not in self.operations:
+            return False
+        return operation not in CONTEXT_OPERATIONS or self.constraints.allow(context)

@@ -4,17 +4,25 @@ twin (the SQL implementation is ``keys_store_sql.py``).
 The store keeps metadata only — never key material, which is the root-key provider's. A key id
 is unique across tenants (a uuid); aliases are unique per tenant. Listings are in key id (alias
 name) order, resumed after a marker. Each key's completed rotations are kept in the order they
-were made, until the key is removed.
+were made, until the key is removed; so are its grants, listed in grant id order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
 from andromede.kms.keys_errors import AliasAlreadyExists, CmkNotFound
-from andromede.kms.keys_model import Alias, CustomerKey, KeyRotation, KeyState, RotationType
+from andromede.kms.keys_model import (
+    Alias,
+    CustomerKey,
+    Grant,
+    KeyRotation,
+    KeyState,
+    RotationType,
+)
 
 __all__ = ["CustomerKeyStore", "MemoryCustomerKeyStore"]
 
@@ -31,7 +39,8 @@ class CustomerKeyStore(Protocol):
         ``CmkNotFound`` if there is no such key."""
 
     async def delete_key(self, key_id: str) -> None:
-        """Remove the key, every alias pointing at it and its rotations. Idempotent."""
+        """Remove the key, every alias pointing at it, its rotations and its grants.
+        Idempotent."""
 
     async def list_keys(
         self, tenant_id: str, *, after: str | None, limit: int
@@ -42,8 +51,8 @@ class CustomerKeyStore(Protocol):
         """Keys pending deletion whose deletion date is past, any tenant."""
 
     async def claim_deletion(self, key_id: str, now: datetime) -> bool:
-        """Remove the key, its aliases and its rotations if it is still pending deletion with its
-        date past; whether it was removed (a cancelled deletion is not)."""
+        """Remove the key, its aliases, rotations and grants if it is still pending deletion with
+        its date past; whether it was removed (a cancelled deletion is not)."""
 
     async def keys_due_for_rotation(self, now: datetime, limit: int) -> list[CustomerKey]:
         """Enabled keys with automatic rotation whose next rotation date is past, any tenant."""
@@ -67,6 +76,34 @@ class CustomerKeyStore(Protocol):
         self, key_id: str, *, after: int | None, limit: int
     ) -> list[KeyRotation]:
         """The key's rotations, oldest first, after the rotation id ``after``."""
+
+    async def insert_grant(self, grant: Grant, *, limit: int) -> bool:
+        """Add a grant to an existing key while the key has fewer than ``limit`` grants (the
+        count and the insertion are one step); False when it has them all."""
+
+    async def get_grant(self, grant_id: str) -> Grant | None: ...
+
+    async def grants_for(self, key_id: str, grantees: tuple[str, ...]) -> list[Grant]:
+        """The key's grants whose grantee is one of ``grantees``."""
+
+    async def list_grants(
+        self,
+        key_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        grant_id: str | None = None,
+        grantee: str | None = None,
+    ) -> list[Grant]:
+        """The key's grants (that one, or that grantee's, when given) after ``after``."""
+
+    async def list_retirable_grants(
+        self, retiring: str, *, after: str | None, limit: int
+    ) -> list[Grant]:
+        """The grants, of any key, that ``retiring`` may retire, after ``after``."""
+
+    async def delete_grant(self, grant_id: str) -> bool:
+        """Remove the grant; whether it existed."""
 
     async def insert_alias(self, alias: Alias) -> None:
         """Add an alias (``AliasAlreadyExists`` if the tenant has one of that name)."""
@@ -101,6 +138,7 @@ class MemoryCustomerKeyStore:
         self._aliases: dict[tuple[str, str], Alias] = {}
         self._rotations: dict[int, KeyRotation] = {}
         self._last_rotation_id = 0
+        self._grants: dict[str, Grant] = {}
 
     async def insert_key(self, key: CustomerKey) -> None:
         if key.key_id in self._keys:
@@ -125,6 +163,8 @@ class MemoryCustomerKeyStore:
             del self._aliases[name]
         for rotation_id in [i for i, r in self._rotations.items() if r.key_id == key_id]:
             del self._rotations[rotation_id]
+        for grant_id in [i for i, g in self._grants.items() if g.key_id == key_id]:
+            del self._grants[grant_id]
 
     async def list_keys(
         self, tenant_id: str, *, after: str | None, limit: int
@@ -195,6 +235,65 @@ class MemoryCustomerKeyStore:
             key=lambda r: r.rotation_id,
         )
         return rotations[:limit]
+
+    async def insert_grant(self, grant: Grant, *, limit: int) -> bool:
+        if grant.key_id not in self._keys:
+            raise CmkNotFound(f"key {grant.key_id} does not exist")
+        if grant.grant_id in self._grants:
+            raise ValueError("duplicate grant id")
+        if sum(g.key_id == grant.key_id for g in self._grants.values()) >= limit:
+            return False
+        self._grants[grant.grant_id] = grant
+        return True
+
+    async def get_grant(self, grant_id: str) -> Grant | None:
+        return self._grants.get(grant_id)
+
+    async def grants_for(self, key_id: str, grantees: tuple[str, ...]) -> list[Grant]:
+        return sorted(
+            (g for g in self._grants.values() if g.key_id == key_id and g.grantee in grantees),
+            key=lambda g: g.grant_id,
+        )
+
+    async def list_grants(
+        self,
+        key_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        grant_id: str | None = None,
+        grantee: str | None = None,
+    ) -> list[Grant]:
+        return self._grant_page(
+            lambda g: (
+                g.key_id == key_id
+                and (grant_id is None or g.grant_id == grant_id)
+                and (grantee is None or g.grantee == grantee)
+            ),
+            after,
+            limit,
+        )
+
+    async def list_retirable_grants(
+        self, retiring: str, *, after: str | None, limit: int
+    ) -> list[Grant]:
+        return self._grant_page(lambda g: g.retiring == retiring, after, limit)
+
+    def _grant_page(
+        self, wanted: Callable[[Grant], bool], after: str | None, limit: int
+    ) -> list[Grant]:
+        grants = sorted(
+            (
+                g
+                for g in self._grants.values()
+                if wanted(g) and (after is None or g.grant_id > after)
+            ),
+            key=lambda g: g.grant_id,
+        )
+        return grants[:limit]
+
+    async def delete_grant(self, grant_id: str) -> bool:
+        return self._grants.pop(grant_id, None) is not None
 
     async def insert_alias(self, alias: Alias) -> None:
         slot = (alias.tenant_id, alias.name)

@@ -13,8 +13,9 @@ at once cannot pass the quota.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -23,13 +24,23 @@ from andromede.db import tables
 from andromede.db.database import Database
 from andromede.db.types import utc_from_stored
 from andromede.kms.keys_errors import AliasAlreadyExists, CmkNotFound
-from andromede.kms.keys_model import Alias, CustomerKey, KeyRotation, KeyState, RotationType
+from andromede.kms.keys_model import (
+    Alias,
+    CustomerKey,
+    Grant,
+    GrantConstraints,
+    KeyRotation,
+    KeyState,
+    RotationType,
+)
 
 __all__ = ["SqlCustomerKeyStore"]
 
 _K = tables.kms_keys
 _A = tables.kms_aliases
 _R = tables.kms_key_rotations
+_G = tables.kms_grants
+_Row = TypeVar("_Row")
 
 
 def _key_row(key: CustomerKey) -> dict[str, Any]:
@@ -101,6 +112,45 @@ def _rotation(row: Any) -> KeyRotation:
     )
 
 
+def _pairs(value: Any) -> tuple[tuple[str, str], ...] | None:
+    return None if value is None else tuple((str(k), str(v)) for k, v in value)
+
+
+def _grant_row(grant: Grant) -> dict[str, Any]:
+    constraints = {
+        "subset": None if grant.constraints.subset is None else list(grant.constraints.subset),
+        "equals": None if grant.constraints.equals is None else list(grant.constraints.equals),
+    }
+    return {
+        "grant_id": grant.grant_id,
+        "key_id": grant.key_id,
+        "key_tenant": grant.key_tenant,
+        "grantee": grant.grantee,
+        "retiring": grant.retiring,
+        "operations": json.dumps(list(grant.operations)),
+        "constraints": json.dumps(constraints),
+        "issuer": grant.issuer,
+        "name": grant.name,
+        "created_at": grant.created_at,
+    }
+
+
+def _grant(row: Any) -> Grant:
+    constraints = json.loads(row.constraints)
+    return Grant(
+        grant_id=row.grant_id,
+        key_id=row.key_id,
+        key_tenant=row.key_tenant,
+        grantee=row.grantee,
+        operations=tuple(str(o) for o in json.loads(row.operations)),
+        constraints=GrantConstraints(_pairs(constraints["subset"]), _pairs(constraints["equals"])),
+        issuer=row.issuer,
+        created_at=utc_from_stored(row.created_at),
+        name=row.name,
+        retiring=row.retiring,
+    )
+
+
 class _NotDue(Exception):
     """Rolls back a deletion claim whose key is no longer due."""
 
@@ -108,6 +158,21 @@ class _NotDue(Exception):
 class SqlCustomerKeyStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    async def _page(
+        self,
+        query: sa.Select[Any],
+        order: sa.ColumnElement[Any],
+        after: object | None,
+        limit: int,
+        decode: Callable[[Any], _Row],
+    ) -> list[_Row]:
+        """One page of a listing: the rows of ``query`` after ``after`` in ``order``."""
+        if after is not None:
+            query = query.where(order > after)
+        query = query.order_by(order).limit(limit)
+        rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
+        return [decode(row) for row in rows]
 
     async def insert_key(self, key: CustomerKey) -> None:
         row = _key_row(key)
@@ -140,6 +205,7 @@ class SqlCustomerKeyStore:
         def work(conn: Connection) -> None:
             conn.execute(_A.delete().where(_A.c.key_id == key_id))
             conn.execute(_R.delete().where(_R.c.key_id == key_id))
+            conn.execute(_G.delete().where(_G.c.key_id == key_id))
             conn.execute(_K.delete().where(_K.c.key_id == key_id))
 
         await self._db.write(work)
@@ -148,11 +214,7 @@ class SqlCustomerKeyStore:
         self, tenant_id: str, *, after: str | None, limit: int
     ) -> list[CustomerKey]:
         query = sa.select(_K).where(_K.c.tenant_id == tenant_id)
-        if after is not None:
-            query = query.where(_K.c.key_id > after)
-        query = query.order_by(_K.c.key_id).limit(limit)
-        rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
-        return [_key(r) for r in rows]
+        return await self._page(query, _K.c.key_id, after, limit, _key)
 
     async def keys_due_for_deletion(self, now: datetime, limit: int) -> list[CustomerKey]:
         query = (
@@ -166,11 +228,12 @@ class SqlCustomerKeyStore:
 
     async def claim_deletion(self, key_id: str, now: datetime) -> bool:
         def work(conn: Connection) -> bool:
-            # Aliases and rotations first (they reference the key); the key row only if still
-            # due: a deletion cancelled in between leaves all untouched (the transaction rolls
-            # back).
+            # Aliases, rotations and grants first (they reference the key); the key row only
+            # if still due: a deletion cancelled in between leaves all untouched (the
+            # transaction rolls back).
             conn.execute(_A.delete().where(_A.c.key_id == key_id))
             conn.execute(_R.delete().where(_R.c.key_id == key_id))
+            conn.execute(_G.delete().where(_G.c.key_id == key_id))
             deleted = conn.execute(
                 _K.delete().where(
                     _K.c.key_id == key_id,
@@ -239,11 +302,62 @@ class SqlCustomerKeyStore:
         self, key_id: str, *, after: int | None, limit: int
     ) -> list[KeyRotation]:
         query = sa.select(_R).where(_R.c.key_id == key_id)
-        if after is not None:
-            query = query.where(_R.c.id > after)
-        query = query.order_by(_R.c.id).limit(limit)
+        return await self._page(query, _R.c.id, after, limit, _rotation)
+
+    async def insert_grant(self, grant: Grant, *, limit: int) -> bool:
+        lock = sa.select(_K.c.key_id).where(_K.c.key_id == grant.key_id).with_for_update()
+        made = sa.select(sa.func.count()).select_from(_G).where(_G.c.key_id == grant.key_id)
+        insert = _G.insert().values(**_grant_row(grant))
+
+        def work(conn: Connection) -> bool:
+            if conn.execute(lock).first() is None:
+                raise CmkNotFound(f"key {grant.key_id} does not exist")
+            if int(conn.execute(made).scalar_one()) >= limit:
+                return False
+            conn.execute(insert)
+            return True
+
+        return await self._db.write(work)
+
+    async def get_grant(self, grant_id: str) -> Grant | None:
+        query = sa.select(_G).where(_G.c.grant_id == grant_id)
+        row = await self._db.read(lambda conn: conn.execute(query).first())
+        return None if row is None else _grant(row)
+
+    async def grants_for(self, key_id: str, grantees: tuple[str, ...]) -> list[Grant]:
+        query = (
+            sa.select(_G)
+            .where(_G.c.key_id == key_id, _G.c.grantee.in_(grantees))
+            .order_by(_G.c.grant_id)
+        )
         rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
-        return [_rotation(r) for r in rows]
+        return [_grant(r) for r in rows]
+
+    async def list_grants(
+        self,
+        key_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        grant_id: str | None = None,
+        grantee: str | None = None,
+    ) -> list[Grant]:
+        query = sa.select(_G).where(_G.c.key_id == key_id)
+        if grant_id is not None:
+            query = query.where(_G.c.grant_id == grant_id)
+        if grantee is not None:
+            query = query.where(_G.c.grantee == grantee)
+        return await self._page(query, _G.c.grant_id, after, limit, _grant)
+
+    async def list_retirable_grants(
+        self, retiring: str, *, after: str | None, limit: int
+    ) -> list[Grant]:
+        query = sa.select(_G).where(_G.c.retiring == retiring)
+        return await self._page(query, _G.c.grant_id, after, limit, _grant)
+
+    async def delete_grant(self, grant_id: str) -> bool:
+        statement = _G.delete().where(_G.c.grant_id == grant_id)
+        return bool(await self._db.write(lambda conn: conn.execute(statement).rowcount))
 
     async def insert_alias(self, alias: Alias) -> None:
         values = {
@@ -284,8 +398,4 @@ class SqlCustomerKeyStore:
         query = sa.select(_A).where(_A.c.tenant_id == tenant_id)
         if key_id is not None:
             query = query.where(_A.c.key_id == key_id)
-        if after is not None:
-            query = query.where(_A.c.name > after)
-        query = query.order_by(_A.c.name).limit(limit)
-        rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
-        return [_alias(r) for r in rows]
+        return await self._page(query, _A.c.name, after, limit, _alias)

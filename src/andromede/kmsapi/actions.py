@@ -15,11 +15,13 @@ from datetime import datetime
 from typing import Any, Final
 
 from andromede.kms.customer_keys import Caller, CustomerKeyService
+from andromede.kms.grants import MAX_GRANT_TOKENS, is_grant_id, principal_account
 from andromede.kms.keys_model import (
     KEY_SPEC_SYMMETRIC_DEFAULT,
     KEY_USAGE_ENCRYPT_DECRYPT,
     Alias,
     CustomerKey,
+    Grant,
     KeyState,
     canonical_key_id,
 )
@@ -299,6 +301,143 @@ async def rotate_key_on_demand(call: KmsCall) -> dict[str, Any]:
     return {"KeyId": key.key_id}
 
 
+# --- grants ------------------------------------------------------------------------------------
+
+
+def _grant_tokens(call: KmsCall) -> None:
+    """``GrantTokens`` are accepted and checked for shape: a grant takes effect here as soon as
+    CreateGrant answers, so no request needs one."""
+    raw = call.params.get("GrantTokens")
+    if raw is None:
+        return
+    if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
+        raise KmsWireError("SerializationException", "GrantTokens must be a list of strings")
+    if len(raw) > MAX_GRANT_TOKENS or not all(1 <= len(t) <= 8192 for t in raw):
+        raise _invalid("GrantTokens", "…", f"Member must have at most {MAX_GRANT_TOKENS} tokens")
+
+
+def _grant_marker(call: KmsCall) -> str | None:
+    marker = call.string("Marker", max_length=1024)
+    if marker is not None and not is_grant_id(marker):
+        raise KmsWireError("InvalidMarkerException")
+    return marker
+
+
+def _grant_entry(call: KmsCall, grant: Grant) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "KeyId": call.keys.grant_key_arn(grant),
+        "GrantId": grant.grant_id,
+        "CreationDate": _epoch(grant.created_at),
+        "GranteePrincipal": grant.grantee,
+        "IssuingAccount": f"arn:aws:iam::{principal_account(grant.issuer)}:root",
+        "Operations": list(grant.operations),
+    }
+    if grant.name is not None:
+        entry["Name"] = grant.name
+    if grant.retiring is not None:
+        entry["RetiringPrincipal"] = grant.retiring
+    if grant.constraints.subset is not None:
+        entry["Constraints"] = {"EncryptionContextSubset": dict(grant.constraints.subset)}
+    elif grant.constraints.equals is not None:
+        entry["Constraints"] = {"EncryptionContextEquals": dict(grant.constraints.equals)}
+    return entry
+
+
+def _grant_page(call: KmsCall, grants: list[Grant], next_marker: str | None) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "Grants": [_grant_entry(call, grant) for grant in grants],
+        "Truncated": next_marker is not None,
+    }
+    if next_marker is not None:
+        answer["NextMarker"] = next_marker
+    return answer
+
+
+async def create_grant(call: KmsCall) -> dict[str, Any]:
+    _grant_tokens(call)
+    if call.boolean("DryRun"):
+        raise KmsWireError("UnsupportedOperationException", "DryRun is not supported")
+    raw = call.params.get("Constraints")
+    if raw is not None and (
+        not isinstance(raw, dict)
+        or set(raw) - {"EncryptionContextSubset", "EncryptionContextEquals"}
+    ):
+        raise KmsWireError(
+            "SerializationException",
+            "Constraints takes EncryptionContextSubset or EncryptionContextEquals",
+        )
+    constraints = KmsCall(raw or {}, call.caller, call.keys)
+    grant = await call.keys.create_grant(
+        call.caller,
+        call.required("KeyId"),
+        grantee=call.required("GranteePrincipal", max_length=256),
+        operations=call.strings("Operations"),
+        retiring=call.string("RetiringPrincipal", max_length=256),
+        context_subset=(
+            constraints.context("EncryptionContextSubset")
+            if "EncryptionContextSubset" in constraints.params
+            else None
+        ),
+        context_equals=(
+            constraints.context("EncryptionContextEquals")
+            if "EncryptionContextEquals" in constraints.params
+            else None
+        ),
+        name=call.string("Name", max_length=256),
+    )
+    # The token names the grant; it is accepted wherever AWS takes one.
+    return {"GrantToken": grant.grant_id, "GrantId": grant.grant_id}
+
+
+async def list_grants(call: KmsCall) -> dict[str, Any]:
+    marker = _grant_marker(call)
+    _, grants, next_marker = await call.keys.list_grants(
+        call.caller,
+        call.required("KeyId"),
+        limit=call.limit(),
+        after=marker,
+        grant_id=call.string("GrantId", max_length=128),
+        grantee=call.string("GranteePrincipal", max_length=256),
+    )
+    return _grant_page(call, grants, next_marker)
+
+
+async def list_retirable_grants(call: KmsCall) -> dict[str, Any]:
+    marker = _grant_marker(call)
+    grants, next_marker = await call.keys.list_retirable_grants(
+        call.caller,
+        call.required("RetiringPrincipal", max_length=256),
+        limit=call.limit(),
+        after=marker,
+    )
+    return _grant_page(call, grants, next_marker)
+
+
+async def retire_grant(call: KmsCall) -> dict[str, Any]:
+    token = call.string("GrantToken", max_length=8192)
+    key_ref = call.string("KeyId", max_length=2048)
+    grant_id = call.string("GrantId", max_length=128)
+    if token is not None:
+        if not is_grant_id(token):
+            raise KmsWireError("InvalidGrantTokenException")
+        if grant_id is not None and grant_id != token:
+            raise KmsWireError("InvalidGrantIdException", "GrantId does not match GrantToken")
+        grant_id = token
+    elif key_ref is None or grant_id is None:
+        raise KmsWireError(
+            "ValidationException", "RetireGrant takes a GrantToken, or a KeyId and a GrantId"
+        )
+    await call.keys.retire_grant(call.caller, grant_id=grant_id, key_ref=key_ref)
+    return {}
+
+
+async def revoke_grant(call: KmsCall) -> dict[str, Any]:
+    await call.keys.revoke_grant(
+        call.caller, call.required("KeyId"), call.required("GrantId", max_length=128)
+    )
+    return {}
+
+
 async def list_key_rotations(call: KmsCall) -> dict[str, Any]:
     marker = call.string("Marker", max_length=1024)
     # Markers are the decimal rotation ids this service gave out.
@@ -498,6 +637,7 @@ Handler = Callable[[KmsCall], Awaitable[dict[str, Any]]]
 ACTIONS: Final[Mapping[str, Handler]] = {
     "CancelKeyDeletion": cancel_key_deletion,
     "CreateAlias": create_alias,
+    "CreateGrant": create_grant,
     "CreateKey": create_key,
     "Decrypt": decrypt,
     "DeleteAlias": delete_alias,
@@ -513,12 +653,16 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "GetKeyPolicy": get_key_policy,
     "GetKeyRotationStatus": get_key_rotation_status,
     "ListAliases": list_aliases,
+    "ListGrants": list_grants,
     "ListKeyPolicies": list_key_policies,
     "ListKeyRotations": list_key_rotations,
     "ListKeys": list_keys,
     "ListResourceTags": list_resource_tags,
+    "ListRetirableGrants": list_retirable_grants,
     "PutKeyPolicy": put_key_policy,
     "ReEncrypt": re_encrypt,
+    "RetireGrant": retire_grant,
+    "RevokeGrant": revoke_grant,
     "RotateKeyOnDemand": rotate_key_on_demand,
     "ScheduleKeyDeletion": schedule_key_deletion,
     "TagResource": tag_resource,

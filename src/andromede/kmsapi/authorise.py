@@ -36,7 +36,7 @@ from andromede.iam.policy import (
     load_policy,
     parse_policy,
 )
-from andromede.kms.customer_keys import Caller, RequestKeys
+from andromede.kms.customer_keys import Caller, Decision, RequestKeys
 from andromede.kms.keys_errors import MalformedKeyPolicy
 from andromede.kms.keys_model import CustomerKey
 
@@ -47,6 +47,11 @@ IdentityPolicies = Callable[[Principal], Awaitable[Sequence[str]]]
 
 KEY_POLICY_MAX = SizeLimit(32 * 1024, SizeMeasure.BYTES)  # AWS KMS's key policy limit
 _NO_REQUEST_KEYS: RequestKeys = {}
+_DECISIONS = {
+    Outcome.ALLOW: Decision.ALLOW,
+    Outcome.IMPLICIT_DENY: Decision.DENY,
+    Outcome.EXPLICIT_DENY: Decision.EXPLICIT_DENY,
+}
 # An account id no tenant has: evaluating as if the key were foreign makes both sides count.
 _FOREIGN = "000000000000-kms"
 
@@ -76,24 +81,38 @@ class KmsAuthoriser:
         encryption_context: Mapping[str, str],
         request: RequestKeys = _NO_REQUEST_KEYS,
     ) -> bool:
+        decision = await self.decide(caller, action, key, encryption_context, request)
+        return decision is Decision.ALLOW
+
+    async def decide(
+        self,
+        caller: Caller,
+        action: str,
+        key: CustomerKey | None,
+        encryption_context: Mapping[str, str],
+        request: RequestKeys = _NO_REQUEST_KEYS,
+    ) -> Decision:
         principal = caller.principal
         if not isinstance(principal, Principal) or principal.kind not in _PRINCIPAL_TYPES:
-            return False  # anonymous callers and platform operators use no tenant key
+            # Anonymous callers and platform operators use no tenant key, nor any grant.
+            return Decision.EXPLICIT_DENY
         context = self._context(caller, principal, action, key, encryption_context, request)
         identity = [
             load_policy(text, kind=PolicyKind.IDENTITY)
             for text in await self._identity_policies(principal)
         ]
         if key is None:
-            return evaluate(context, identity_policies=identity).allowed
+            return _DECISIONS[evaluate(context, identity_policies=identity).outcome]
         key_policy = load_policy(key.policy, kind=PolicyKind.RESOURCE)
         if key.tenant_id != principal.tenant_id:
-            return evaluate(
-                context,
-                identity_policies=identity,
-                resource_policy=key_policy,
-                resource_account=key.tenant_id,
-            ).allowed
+            return _DECISIONS[
+                evaluate(
+                    context,
+                    identity_policies=identity,
+                    resource_policy=key_policy,
+                    resource_account=key.tenant_id,
+                ).outcome
+            ]
         both = evaluate(
             context,
             identity_policies=identity,
@@ -101,11 +120,13 @@ class KmsAuthoriser:
             resource_account=_FOREIGN,
         )
         if both.outcome is not Outcome.IMPLICIT_DENY:
-            return both.allowed  # allowed by key policy and IAM, or explicitly denied
+            return _DECISIONS[both.outcome]  # allowed by key policy and IAM, or denied
         if principal.kind is PrincipalKind.ROOT:
-            return False
+            return Decision.DENY
         # A key-policy statement naming the user or role grants without IAM (within the account).
-        return evaluate(context, resource_policy=key_policy, resource_account=key.tenant_id).allowed
+        return _DECISIONS[
+            evaluate(context, resource_policy=key_policy, resource_account=key.tenant_id).outcome
+        ]
 
     def _context(
         self,

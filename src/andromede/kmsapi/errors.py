@@ -30,6 +30,8 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidArnException": (400, "The ARN is not valid."),
     "InvalidCiphertextException": (400, "The ciphertext or its encryption context is not "
                                    "valid."),
+    "InvalidGrantIdException": (400, "The grant id is not valid."),
+    "InvalidGrantTokenException": (400, "The grant token is not valid."),
     "InvalidKeyUsageException": (400, "The key's usage does not allow this operation."),
     "InvalidMarkerException": (400, "The marker is not valid."),
     "InvalidSignatureException": (400, "The request signature we calculated does not match the "
@@ -73,6 +75,7 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (k.MalformedKeyPolicy, "MalformedPolicyDocumentException"),
     (k.InvalidKeyParameter, "ValidationException"),
     (k.KeyLimitExceeded, "LimitExceededException"),
+    (k.InvalidGrantId, "InvalidGrantIdException"),
 )
 
 _FROM_SIGV4: Final[dict[str, str]] = {

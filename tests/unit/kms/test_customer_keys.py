@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from andromede.kms.ciphertext import CiphertextBlob
-from andromede.kms.customer_keys import MAX_PLAINTEXT_SIZE, CustomerKeyService
+from andromede.kms.customer_keys import MAX_PLAINTEXT_SIZE
 from andromede.kms.errors import ProviderError
 from andromede.kms.keys_errors import (
     AliasAlreadyExists,
@@ -35,7 +35,6 @@ from andromede.kms.keys_model import (
     next_state,
     parse_key_reference,
 )
-from andromede.kmsapi.authorise import KmsAuthoriser
 from support.kmskit import ACCOUNT_A, ACCOUNT_B, REGION, Kit, root
 
 A = root(ACCOUNT_A)
@@ -217,14 +216,7 @@ async def test_rotations_are_listed_oldest_first_with_their_kind(kit: Kit) -> No
 
 
 async def test_on_demand_rotations_stop_at_the_quota(kit: Kit) -> None:
-    limited = CustomerKeyService(
-        kit.store,
-        kit.keys,
-        KmsAuthoriser(kit.policies, REGION),
-        region=REGION,
-        clock=kit.clock,
-        on_demand_rotations=2,
-    )
+    limited = kit.limited(on_demand_rotations=2)
     key = await limited.create_key(A)
     await limited.enable_key_rotation(A, key.key_id, 90)
     for _ in range(2):

@@ -28,6 +28,8 @@ from support.kmsapp import Harness, kms_harness
 PLAINTEXT = b"the victim's secret"
 KEY = "{key}"  # the victim key's ARN
 CIPHERTEXT = "{ciphertext}"  # a ciphertext under the victim's key
+GRANT = "{grant}"  # the id of a grant on the victim's key
+VICTIM_ROOT = "{root}"  # the ARN of the victim account's root user
 ALIAS = "alias/victim"
 OPEN_POLICY = json.dumps(
     {
@@ -41,6 +43,7 @@ OPEN_POLICY = json.dumps(
 RECIPES: dict[str, dict[str, Any]] = {
     "CancelKeyDeletion": {"KeyId": KEY},
     "CreateAlias": {"AliasName": "alias/stolen", "TargetKeyId": KEY},
+    "CreateGrant": {"KeyId": KEY, "GranteePrincipal": VICTIM_ROOT, "Operations": ["Decrypt"]},
     "CreateKey": {"Description": "mine"},
     "Decrypt": {"CiphertextBlob": CIPHERTEXT},
     "DeleteAlias": {"AliasName": ALIAS},
@@ -56,12 +59,16 @@ RECIPES: dict[str, dict[str, Any]] = {
     "GetKeyPolicy": {"KeyId": KEY, "PolicyName": "default"},
     "GetKeyRotationStatus": {"KeyId": KEY},
     "ListAliases": {"KeyId": KEY},
+    "ListGrants": {"KeyId": KEY},
     "ListKeyPolicies": {"KeyId": KEY},
     "ListKeyRotations": {"KeyId": KEY},
     "ListKeys": {},
     "ListResourceTags": {"KeyId": KEY},
+    "ListRetirableGrants": {"RetiringPrincipal": VICTIM_ROOT},
     "PutKeyPolicy": {"KeyId": KEY, "PolicyName": "default", "Policy": OPEN_POLICY},
     "ReEncrypt": {"CiphertextBlob": CIPHERTEXT, "DestinationKeyId": KEY},
+    "RetireGrant": {"KeyId": KEY, "GrantId": GRANT},
+    "RevokeGrant": {"KeyId": KEY, "GrantId": GRANT},
     "RotateKeyOnDemand": {"KeyId": KEY},
     "ScheduleKeyDeletion": {"KeyId": KEY, "PendingWindowInDays": 7},
     "TagResource": {"KeyId": KEY, "Tags": [{"TagKey": "owner", "TagValue": "intruder"}]},
@@ -81,9 +88,15 @@ class Victim:
     key_id: str
     arn: str
     ciphertext: str
+    grant_id: str
 
     def fill(self, recipe: dict[str, Any]) -> dict[str, Any]:
-        values = {KEY: self.arn, CIPHERTEXT: self.ciphertext}
+        values = {
+            KEY: self.arn,
+            CIPHERTEXT: self.ciphertext,
+            GRANT: self.grant_id,
+            VICTIM_ROOT: f"arn:aws:iam::{self.root.tenant_id}:root",
+        }
         return {
             name: values.get(value, value) if isinstance(value, str) else value
             for name, value in recipe.items()
@@ -96,6 +109,7 @@ class Victim:
             ("GetKeyPolicy", {"KeyId": self.key_id, "PolicyName": "default"}),
             ("GetKeyRotationStatus", {"KeyId": self.key_id}),
             ("ListResourceTags", {"KeyId": self.key_id}),
+            ("ListGrants", {"KeyId": self.key_id}),
             ("ListAliases", {}),
             ("ListKeys", {}),
         ]
@@ -124,7 +138,23 @@ async def victim(tmp_path: Path) -> AsyncIterator[Victim]:
             "Encrypt",
             {"KeyId": metadata["KeyId"], "Plaintext": base64.b64encode(PLAINTEXT).decode()},
         )
-        yield Victim(root, metadata["KeyId"], metadata["Arn"], encrypted.json()["CiphertextBlob"])
+        granted = await root.call(
+            "CreateGrant",
+            {
+                "KeyId": metadata["KeyId"],
+                "GranteePrincipal": f"arn:aws:iam::{root.tenant_id}:root",
+                "RetiringPrincipal": f"arn:aws:iam::{root.tenant_id}:root",
+                "Operations": ["Decrypt"],
+            },
+        )
+        assert granted.status == 200, granted.body
+        yield Victim(
+            root,
+            metadata["KeyId"],
+            metadata["Arn"],
+            encrypted.json()["CiphertextBlob"],
+            granted.json()["GrantId"],
+        )
 
 
 @pytest.mark.parametrize("action", sorted(RECIPES))

@@ -588,3 +588,24 @@ async def test_a_bucket_defaults_key_name_is_the_bucket_owners_for_every_writer(
     assert written.headers[_KEY_ID] == owners.arn != theirs.arn
     read = await kit.client.request("GET", "/vault/from-writer")
     assert (read.body, read.headers[_KEY_ID]) == (b"w", owners.arn)
+
+
+async def test_a_grant_lets_another_tenant_write_and_read_under_the_owners_key(kit: Kit) -> None:
+    owners = await kit.keys.create_key(kit.caller)
+    other = await kit.client.other_tenant("granted")
+    writer_arn = f"arn:aws:iam::{other.tenant_id}:root"
+    assert (await other.request("PUT", "/partner")).status == 200
+    headers = {_SSE: "aws:kms", _KEY_ID: owners.arn}
+    refused = await other.request("PUT", "/partner/o", b"w", headers)
+    assert (refused.status, refused.error_code()) == (400, "KMS.NotFoundException")
+    grant = await kit.keys.create_grant(
+        kit.caller, owners.key_id, grantee=writer_arn, operations=["GenerateDataKey", "Decrypt"]
+    )
+    written = await other.request("PUT", "/partner/o", b"w", headers)
+    assert written.status == 200, written.body
+    assert written.headers[_KEY_ID] == owners.arn
+    assert (await other.request("GET", "/partner/o")).body == b"w"
+    # Revoked, the grant no longer opens the partner's object: the owner keeps control.
+    await kit.keys.revoke_grant(kit.caller, owners.key_id, grant.grant_id)
+    read = await other.request("GET", "/partner/o")
+    assert (read.status, read.error_code()) == (400, "KMS.NotFoundException")

@@ -1,0 +1,94 @@
+"""The pure rules of KMS grants: which principals a grant may name, what a caller matches, grant
+ids and names, and the checks of a new grant. The grant record is ``keys_model.Grant``; making,
+listing, retiring and revoking them is ``CustomerKeyService``'s.
+
+A grant lets one principal (``grantee``) use one key for some operations, beside the key policy:
+the key's own account decides who gets one (``kms:CreateGrant``), and explicit denies in any
+policy still win over it. Grantees are named by ARN: an IAM user, a role (then every session of
+the role matches), one role session, or an account's root user.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+from andromede.kms.keys_errors import InvalidKeyParameter
+from andromede.kms.keys_model import GRANT_OPERATIONS, GrantConstraints
+
+__all__ = [
+    "MAX_GRANT_TOKENS",
+    "caller_identities",
+    "check_grant_principal",
+    "is_grant_id",
+    "new_grant_id",
+    "new_grant_terms",
+    "principal_account",
+]
+
+MAX_GRANT_TOKENS: Final = 10  # GrantTokens per request, as AWS
+_PATH_NAME = r"[\w+=,.@/-]{1,512}"
+_PRINCIPAL: Final = re.compile(
+    rf"arn:aws:iam::\d{{12}}:(?:root|user/{_PATH_NAME}|role/{_PATH_NAME})"
+    r"|arn:aws:sts::\d{12}:assumed-role/[\w+=,.@-]{1,64}/[\w+=,.@-]{2,64}"
+)
+_SESSION: Final = re.compile(r"arn:aws:sts::(\d{12}):assumed-role/([\w+=,.@-]{1,64})/")
+_NAME: Final = re.compile(r"[a-zA-Z0-9:/_-]{1,256}")
+_GRANT_ID: Final = re.compile(r"[0-9a-f]{64}")
+
+
+def check_grant_principal(field: str, value: str) -> str:
+    if len(value) > 256 or not _PRINCIPAL.fullmatch(value):
+        raise InvalidKeyParameter(f"{field} {value[:256]!r} is not a valid principal ARN")
+    return value
+
+
+def principal_account(arn: str) -> str:
+    """The account of a principal ARN that ``check_grant_principal`` accepted."""
+    return arn.split(":")[4]
+
+
+def caller_identities(caller_arn: str) -> tuple[str, ...]:
+    """The grantee ARNs a caller matches: its own, and its role's for a role session."""
+    session = _SESSION.match(caller_arn)
+    if session is None:
+        return (caller_arn,)
+    return (caller_arn, f"arn:aws:iam::{session[1]}:role/{session[2]}")
+
+
+def new_grant_id() -> str:
+    return secrets.token_hex(32)
+
+
+def is_grant_id(text: str) -> bool:
+    return _GRANT_ID.fullmatch(text) is not None
+
+
+def new_grant_terms(
+    operations: Sequence[str],
+    subset: Mapping[str, str] | None,
+    equals: Mapping[str, str] | None,
+    name: str | None,
+) -> tuple[tuple[str, ...], GrantConstraints]:
+    """A new grant's operations (sorted, no duplicates) and constraints, checked as AWS does:
+    at least one operation, each one a symmetric key's; one kind of constraint at most."""
+    if not operations:
+        raise InvalidKeyParameter("Operations must name at least one operation")
+    unknown = sorted(set(operations) - GRANT_OPERATIONS)
+    if unknown:
+        raise InvalidKeyParameter(
+            f"Operations {unknown[:5]} are not grant operations of a symmetric encryption key"
+        )
+    if subset is not None and equals is not None:
+        raise InvalidKeyParameter(
+            "Constraints take EncryptionContextSubset or EncryptionContextEquals, not both"
+        )
+    if name is not None and not _NAME.fullmatch(name):
+        raise InvalidKeyParameter("Name must be 1 to 256 of a-z, A-Z, 0-9, ':', '/', '_', '-'")
+    constraints = GrantConstraints(
+        subset=None if subset is None else tuple(sorted(subset.items())),
+        equals=None if equals is None else tuple(sorted(equals.items())),
+    )
+    return tuple(sorted(set(operations))), constraints
