@@ -57,7 +57,7 @@ from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.keys_store_sql import SqlCustomerKeyStore
 from andromede.kms.service import KeyService
 from andromede.kmsapi.app import KmsApp
-from andromede.kmsapi.authorise import KmsAuthoriser
+from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
 from andromede.logconfig import configure_logging
 from andromede.object_keys import S3KmsKeys, key_service, object_cipher
 from andromede.s3.app import S3App
@@ -221,10 +221,13 @@ class Application:
             store, blobs, storage_limits(settings), object_cipher(settings, keys)
         )
         self.bootstrap = await _bootstrap(settings, identity)
+        key_store = SqlCustomerKeyStore(db)
         customer_keys = CustomerKeyService(
-            SqlCustomerKeyStore(db),
+            key_store,
             keys,
-            KmsAuthoriser(identity.policies_for, settings.region),
+            KmsAuthoriser(
+                identity.policies_for, settings.region, key_aliases=alias_names(key_store)
+            ),
             region=settings.region,
             on_demand_rotations=settings.kms_on_demand_rotations,
             grants_per_key=settings.kms_grants_per_key,

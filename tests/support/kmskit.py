@@ -11,7 +11,7 @@ from andromede.iam.model import Principal, PrincipalKind
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
-from andromede.kmsapi.authorise import KmsAuthoriser
+from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
 
 REGION = "eu-fr-1"
 ACCOUNT_A = "111111111111"
@@ -76,7 +76,7 @@ class Kit:
         return CustomerKeyService(
             self.store,
             self.keys,
-            KmsAuthoriser(self.policies, REGION),
+            KmsAuthoriser(self.policies, REGION, key_aliases=alias_names(self.store)),
             region=REGION,
             clock=self.clock,
             **limits,

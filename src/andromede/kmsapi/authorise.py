@@ -39,11 +39,24 @@ from andromede.iam.policy import (
 from andromede.kms.customer_keys import Caller, Decision, RequestKeys
 from andromede.kms.keys_errors import MalformedKeyPolicy
 from andromede.kms.keys_model import CustomerKey
+from andromede.kms.keys_store import CustomerKeyStore
 
-__all__ = ["KEY_POLICY_MAX", "IdentityPolicies", "KmsAuthoriser"]
+__all__ = [
+    "KEY_POLICY_MAX",
+    "MAX_RESOURCE_ALIASES",
+    "IdentityPolicies",
+    "KeyAliases",
+    "KmsAuthoriser",
+    "alias_names",
+]
 
 # The identity-policy documents of a principal (JSON texts), from the identity service.
 IdentityPolicies = Callable[[Principal], Awaitable[Sequence[str]]]
+# The names of the aliases that point at a key (``kms:ResourceAliases``), from the key store.
+KeyAliases = Callable[[CustomerKey], Awaitable[Sequence[str]]]
+# AWS evaluates kms:ResourceAliases over at most this many aliases of a key.
+MAX_RESOURCE_ALIASES = 50
+_MENTIONS_MEMO_SIZE = 4096
 
 KEY_POLICY_MAX = SizeLimit(32 * 1024, SizeMeasure.BYTES)  # AWS KMS's key policy limit
 _NO_REQUEST_KEYS: RequestKeys = {}
@@ -62,10 +75,43 @@ _PRINCIPAL_TYPES = {
 }
 
 
+def alias_names(store: CustomerKeyStore) -> KeyAliases:
+    """``kms:ResourceAliases`` from the key store: the names of a key's aliases."""
+
+    async def names(key: CustomerKey) -> list[str]:
+        aliases = await store.list_aliases(
+            key.tenant_id, key_id=key.key_id, after=None, limit=MAX_RESOURCE_ALIASES
+        )
+        return [alias.name for alias in aliases]
+
+    return names
+
+
 class KmsAuthoriser:
-    def __init__(self, identity_policies: IdentityPolicies, region: str) -> None:
+    def __init__(
+        self,
+        identity_policies: IdentityPolicies,
+        region: str,
+        key_aliases: KeyAliases | None = None,
+    ) -> None:
+        """``key_aliases`` answers ``kms:ResourceAliases``; it is asked only when one of the
+        policies of the call mentions that key, so other calls pay no alias lookup."""
         self._identity_policies = identity_policies
         self._region = region
+        self._key_aliases = key_aliases
+        # Policy text → whether it mentions kms:ResourceAliases (texts repeat call after call).
+        self._mentions: dict[str, bool] = {}
+
+    def _mention_aliases(self, texts: Sequence[str]) -> bool:
+        for text in texts:
+            mentions = self._mentions.get(text)
+            if mentions is None:
+                if len(self._mentions) >= _MENTIONS_MEMO_SIZE:
+                    self._mentions.clear()
+                mentions = self._mentions[text] = "kms:resourcealiases" in text.lower()
+            if mentions:
+                return True
+        return False
 
     def check_policy(self, text: str) -> None:
         try:
@@ -96,11 +142,16 @@ class KmsAuthoriser:
         if not isinstance(principal, Principal) or principal.kind not in _PRINCIPAL_TYPES:
             # Anonymous callers and platform operators use no tenant key, nor any grant.
             return Decision.EXPLICIT_DENY
+        texts = await self._identity_policies(principal)
+        if (
+            key is not None
+            and self._key_aliases is not None
+            and self._mention_aliases([key.policy, *texts])
+        ):
+            names = list(await self._key_aliases(key))[:MAX_RESOURCE_ALIASES]
+            request = {**request, "kms:ResourceAliases": names}
         context = self._context(caller, principal, action, key, encryption_context, request)
-        identity = [
-            load_policy(text, kind=PolicyKind.IDENTITY)
-            for text in await self._identity_policies(principal)
-        ]
+        identity = [load_policy(text, kind=PolicyKind.IDENTITY) for text in texts]
         if key is None:
             return _DECISIONS[evaluate(context, identity_policies=identity).outcome]
         key_policy = load_policy(key.policy, kind=PolicyKind.RESOURCE)

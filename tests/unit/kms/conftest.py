@@ -11,7 +11,7 @@ from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
-from andromede.kmsapi.authorise import KmsAuthoriser
+from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
 from support.kmskit import REGION, IdentityPolicies, Kit, ManualClock
 
 
@@ -22,7 +22,11 @@ def kit(tmp_path: Path) -> Iterator[Kit]:
     clock = ManualClock()
     policies = IdentityPolicies()
     service = CustomerKeyService(
-        store, keys, KmsAuthoriser(policies, REGION), region=REGION, clock=clock
+        store,
+        keys,
+        KmsAuthoriser(policies, REGION, key_aliases=alias_names(store)),
+        region=REGION,
+        clock=clock,
     )
     yield Kit(service, store, keys, clock, policies)
     keys.close()

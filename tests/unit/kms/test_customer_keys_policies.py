@@ -7,8 +7,11 @@ import json
 
 import pytest
 
+from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.keys_errors import CmkAccessDenied, CmkNotFound, MalformedKeyPolicy
-from support.kmskit import ACCOUNT_A, ACCOUNT_B, Kit, root, user
+from andromede.kms.keys_model import CustomerKey
+from andromede.kmsapi.authorise import KmsAuthoriser
+from support.kmskit import ACCOUNT_A, ACCOUNT_B, REGION, Kit, root, user
 
 A = root(ACCOUNT_A)
 B = root(ACCOUNT_B)
@@ -263,3 +266,59 @@ async def test_key_attributes_and_request_parameters_as_condition_keys(kit: Kit)
     with pytest.raises(CmkAccessDenied):
         await kit.service.schedule_key_deletion(alice, key.key_id, 7)
     await kit.service.schedule_key_deletion(alice, key.key_id, 30)
+
+
+async def test_resource_aliases_decide_alias_based_policies(kit: Kit) -> None:
+    """AWS's alias-based access: a policy on kms:ResourceAliases follows the key's aliases."""
+    alice = user(ACCOUNT_A, "alice")
+    key = await kit.service.create_key(A)
+    other = await kit.service.create_key(A)
+    kit.policies.by_user["AIDAALICE"] = [
+        allow(
+            "kms:Encrypt",
+            **{"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/finance-*"}},
+        )
+    ]
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.encrypt(alice, key.key_id, b"x", {})
+    await kit.service.create_alias(A, "alias/finance-payroll", key.key_id)
+    await kit.service.create_alias(A, "alias/hr", other.key_id)
+    await kit.service.encrypt(alice, key.key_id, b"x", {})  # by id: the key's aliases count
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.encrypt(alice, other.key_id, b"x", {})
+    await kit.service.delete_alias(A, "alias/finance-payroll")
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.encrypt(alice, key.key_id, b"x", {})
+
+
+async def test_the_aliases_are_read_only_for_policies_that_mention_them(kit: Kit) -> None:
+    asked: list[str] = []
+
+    async def aliases(key: CustomerKey) -> list[str]:
+        asked.append(key.key_id)
+        return []
+
+    service = CustomerKeyService(
+        kit.store,
+        kit.keys,
+        KmsAuthoriser(kit.policies, REGION, key_aliases=aliases),
+        region=REGION,
+        clock=kit.clock,
+    )
+    key = await service.create_key(A)
+    await service.encrypt(A, key.key_id, b"x", {})
+    assert asked == []
+    mentioning = key_policy(
+        grant(ACCOUNT_ROOT_A),
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/frozen"}},
+        },
+    )
+    await service.put_key_policy(A, key.key_id, "default", mentioning)
+    asked.clear()
+    await service.encrypt(A, key.key_id, b"x", {})
+    assert asked == [key.key_id]
