@@ -9,6 +9,7 @@ import base64
 import json
 import shutil
 import sqlite3
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -576,6 +577,71 @@ def test_grants_through_boto3_and_the_aws_cli(
     assert kms.list_grants(KeyId=key["KeyId"])["Grants"] == []
     expect("InvalidGrantTokenException", kms.retire_grant, GrantToken="not-a-token")
     expect("NotFoundException", kms.revoke_grant, KeyId=key["KeyId"], GrantId="0" * 64)
+
+
+def test_signing_keys_verified_by_openssl(server: ServerProcess, kms: Any, tmp_path: Path) -> None:
+    """Sign through boto3 and the aws CLI; verify with OpenSSL from GetPublicKey alone."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl not installed")
+    message = tmp_path / "message.txt"
+    message.write_bytes(b"artefact digest to attest")
+    aws = aws_cli(server, tmp_path)
+    cases = [
+        ("ECC_NIST_P256", "ECDSA_SHA_256", ["-sha256"]),
+        ("RSA_2048", "RSASSA_PSS_SHA_256",
+         ["-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"]),
+        ("RSA_2048", "RSASSA_PKCS1_V1_5_SHA_512", ["-sha512"]),
+    ]  # fmt: skip
+    for spec, algorithm, digest_options in cases:
+        key = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+        try:
+            assert key["SigningAlgorithms"] and "EncryptionAlgorithms" not in key
+            public = kms.get_public_key(KeyId=key["KeyId"])
+            assert public["KeyUsage"] == "SIGN_VERIFY" and public["KeySpec"] == spec
+            public_der = tmp_path / f"{spec}.der"
+            public_der.write_bytes(public["PublicKey"])
+            signed = kms.sign(
+                KeyId=key["Arn"],
+                Message=message.read_bytes(),
+                MessageType="RAW",
+                SigningAlgorithm=algorithm,
+            )
+            via_cli = json.loads(
+                aws(
+                    "kms", "sign", "--key-id", key["KeyId"], "--message", f"fileb://{message}",
+                    "--message-type", "RAW", "--signing-algorithm", algorithm,
+                ).stdout
+            )  # fmt: skip
+            for number, signature in enumerate(
+                (signed["Signature"], base64.b64decode(via_cli["Signature"]))
+            ):
+                path = tmp_path / f"{spec}-{algorithm}-{number}.sig"
+                path.write_bytes(signature)
+                checked = subprocess.run(
+                    [openssl, "dgst", *digest_options, "-verify", str(public_der),
+                     "-keyform", "DER", "-signature", str(path), str(message)],
+                    capture_output=True, text=True, check=False,
+                )  # fmt: skip
+                assert checked.returncode == 0, (spec, algorithm, checked.stdout, checked.stderr)
+                assert "Verified OK" in checked.stdout
+            assert kms.verify(
+                KeyId=key["KeyId"],
+                Message=message.read_bytes(),
+                Signature=signed["Signature"],
+                SigningAlgorithm=algorithm,
+            )["SignatureValid"]
+            expect(
+                "KMSInvalidSignatureException",
+                kms.verify,
+                KeyId=key["KeyId"],
+                Message=b"something else",
+                Signature=signed["Signature"],
+                SigningAlgorithm=algorithm,
+            )
+            expect("InvalidKeyUsageException", kms.encrypt, KeyId=key["KeyId"], Plaintext=b"x")
+        finally:
+            kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
 
 
 def test_attribute_based_access_by_key_tags(

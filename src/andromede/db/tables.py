@@ -470,6 +470,10 @@ kms_keys = sa.Table(
     sa.Column("next_rotation_date", UtcDateTime, nullable=True),
     sa.Column("policy", sa.Text, nullable=False),
     sa.Column("tags", sa.Text, nullable=False),  # JSON list of [key, value]
+    # Signing keys (migration 0020): the public key, and the private key sealed under the key's
+    # own ring (a KMS ciphertext blob), both base64; NULL for symmetric keys.
+    sa.Column("public_key", sa.Text, nullable=True),
+    sa.Column("private_key", sa.Text, nullable=True),
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Column("revision", sa.BigInteger, nullable=False),  # optimistic concurrency
     sa.Index(None, "tenant_id", "key_id"),

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final, NamedTuple, NoReturn, ParamSpec, Protocol, TypeVar
 
+from andromede.kms import asymmetric
 from andromede.kms.ciphertext import CiphertextBlob, open_blob, seal_blob
 from andromede.kms.errors import (
     InvalidWrappedKey,
@@ -54,8 +55,11 @@ from andromede.kms.keys_errors import (
     InvalidGrantId,
     InvalidKeyArn,
     InvalidKeyParameter,
+    InvalidKeyUsage,
+    InvalidSignature,
     KeyLimitExceeded,
     MalformedKeyPolicy,
+    UnsupportedKeyOperation,
 )
 from andromede.kms.keys_model import (
     DEFAULT_GRANTS_PER_KEY,
@@ -66,6 +70,7 @@ from andromede.kms.keys_model import (
     KEY_MANAGER_AWS,
     KEY_SPEC_SYMMETRIC_DEFAULT,
     KEY_USAGE_ENCRYPT_DECRYPT,
+    KEY_USAGE_SIGN_VERIFY,
     MAX_DESCRIPTION_LENGTH,
     MAX_TAGS,
     ORIGIN_AWS_KMS,
@@ -135,6 +140,15 @@ class Caller:
 RequestKeys = Mapping[str, str | int | bool | Sequence[str]]
 _NO_KEYS: Final[RequestKeys] = {}
 _ENCRYPTION_ALGORITHM: Final[RequestKeys] = {"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+
+
+def _private_key_context(key: CustomerKey) -> dict[str, str]:
+    """The encryption context a signing key's private key is sealed under."""
+    return {"andromede:private-key": key.key_id}
+
+
+def _signing_keys(algorithm: str, digest: bool) -> RequestKeys:
+    return {"kms:SigningAlgorithm": algorithm, "kms:MessageType": "DIGEST" if digest else "RAW"}
 
 
 def _constraint_type(constraints: GrantConstraints) -> dict[str, str]:
@@ -269,10 +283,15 @@ class CustomerKeyService:
         )
         if len(description) > MAX_DESCRIPTION_LENGTH:
             raise InvalidKeyParameter("Description is longer than 8192 characters")
-        if key_usage != KEY_USAGE_ENCRYPT_DECRYPT:
-            raise InvalidKeyParameter(f"KeyUsage {key_usage} is not supported")
-        if key_spec != KEY_SPEC_SYMMETRIC_DEFAULT:
-            raise InvalidKeyParameter(f"KeySpec {key_spec} is not supported")
+        signing = key_spec in asymmetric.ASYMMETRIC_KEY_SPECS
+        if (key_usage, signing) not in (
+            (KEY_USAGE_ENCRYPT_DECRYPT, False),
+            (KEY_USAGE_SIGN_VERIFY, True),
+        ) or (not signing and key_spec != KEY_SPEC_SYMMETRIC_DEFAULT):
+            raise InvalidKeyParameter(
+                f"KeySpec {key_spec[:64]} with KeyUsage {key_usage[:64]} is not offered: "
+                f"{KEY_SPEC_SYMMETRIC_DEFAULT} keys encrypt, RSA and ECC keys sign"
+            )
         if policy is not None:
             self._authoriser.check_policy(policy)
         check_tags(tags)
@@ -284,6 +303,8 @@ class CustomerKeyService:
             state=KeyState.ENABLED,
             created_at=self._clock(),
             policy=policy if policy is not None else default_key_policy(caller.account_id),
+            key_usage=key_usage,
+            key_spec=key_spec,
             tags=tuple(sorted(dict(tags).items())),
         )
         caller.resources.append(key.arn)
@@ -291,6 +312,8 @@ class CustomerKeyService:
             await self._check_lockout(caller, key)
         await self._provider(self._keys.create_tenant_key, key.key_id)
         try:
+            if not key.symmetric:
+                key = await self._with_key_pair(key)
             await self._store.insert_key(key)
         except BaseException:
             # No metadata, no key: do not leave a ring nobody can reach.
@@ -421,6 +444,7 @@ class CustomerKeyService:
         self, caller: Caller, key_ref: str, period_days: int | None
     ) -> CustomerKey:
         def enable(key: CustomerKey) -> CustomerKey:
+            self._rotatable(key)
             try:
                 return key.with_rotation(self._clock(), period_days)
             except ValueError as exc:
@@ -453,6 +477,7 @@ class CustomerKeyService:
         rotated on demand at most ``on_demand_rotations`` times (``KeyLimitExceeded``): the
         rotation is recorded first, within that quota, and forgotten if the provider fails."""
         key = self._usable(await self._resolve(caller, key_ref, "kms:RotateKeyOnDemand"))
+        self._rotatable(key)
         rotation = await self._store.add_rotation(
             key.key_id, self._clock(), RotationType.ON_DEMAND, limit=self._on_demand_rotations
         )
@@ -742,7 +767,7 @@ class CustomerKeyService:
     ) -> tuple[bytes, CustomerKey]:
         if not 1 <= len(plaintext) <= MAX_PLAINTEXT_SIZE:
             raise InvalidKeyParameter("Plaintext must be 1 to 4096 bytes")
-        key = self._usable(
+        key = self._encrypting(
             await self._resolve(
                 caller, key_ref, "kms:Encrypt", context, request=_ENCRYPTION_ALGORITHM
             )
@@ -771,7 +796,7 @@ class CustomerKeyService:
         parsed, source = await self._blob_key(
             caller, blob, source_ref, "kms:ReEncryptFrom", source_context
         )
-        destination = self._usable(
+        destination = self._encrypting(
             await self._resolve(
                 caller,
                 destination_ref,
@@ -795,7 +820,7 @@ class CustomerKeyService:
         action = "kms:GenerateDataKey" if with_plaintext else "kms:GenerateDataKeyWithoutPlaintext"
         if not 1 <= size <= MAX_RANDOM_BYTES:
             raise InvalidKeyParameter("NumberOfBytes must be 1 to 1024")
-        key = self._usable(await self._resolve(caller, key_ref, action, context))
+        key = self._encrypting(await self._resolve(caller, key_ref, action, context))
         material = secrets.token_bytes(size)
         blob = await self._seal(key, material, context)
         return DataKey(material if with_plaintext else None, blob, key)
@@ -805,6 +830,111 @@ class CustomerKeyService:
         if not 1 <= size <= MAX_RANDOM_BYTES:
             raise InvalidKeyParameter("NumberOfBytes must be 1 to 1024")
         return secrets.token_bytes(size)
+
+    # --- signing keys ----------------------------------------------------------------------
+
+    async def _with_key_pair(self, key: CustomerKey) -> CustomerKey:
+        """``key`` with a new key pair of its spec, the private half sealed under its ring."""
+        private_der, public_der = await asyncio.to_thread(
+            asymmetric.generate_key_pair, key.key_spec
+        )
+        sealed = await self._seal(key, private_der, _private_key_context(key))
+        return replace(key, public_key=public_der, sealed_private_key=sealed)
+
+    async def sign(
+        self, caller: Caller, key_ref: str, message: bytes, algorithm: str, *, digest: bool
+    ) -> tuple[bytes, CustomerKey]:
+        """The signature of ``message`` (its hash when ``digest``) by the key's private key,
+        unsealed for this call only."""
+        key = self._signing(
+            await self._resolve(
+                caller, key_ref, "kms:Sign", request=_signing_keys(algorithm, digest)
+            )
+        )
+        self._check_message(message)
+        assert key.sealed_private_key is not None  # noqa: S101 (_signing checked it)
+        private_der = await self._open(
+            key, CiphertextBlob.decode(key.sealed_private_key), _private_key_context(key)
+        )
+        try:
+            signature = await asyncio.to_thread(
+                asymmetric.sign, key.key_spec, private_der, algorithm, message, digest=digest
+            )
+        except asymmetric.SigningAlgorithmMismatch as exc:
+            raise InvalidKeyUsage(str(exc)) from None
+        except asymmetric.DigestLengthMismatch as exc:
+            raise InvalidKeyParameter(str(exc)) from None
+        return signature, key
+
+    async def verify(
+        self,
+        caller: Caller,
+        key_ref: str,
+        message: bytes,
+        signature: bytes,
+        algorithm: str,
+        *,
+        digest: bool,
+    ) -> CustomerKey:
+        """Nothing if ``signature`` is the key's over ``message``; ``InvalidSignature`` if not."""
+        key = self._signing(
+            await self._resolve(
+                caller, key_ref, "kms:Verify", request=_signing_keys(algorithm, digest)
+            )
+        )
+        self._check_message(message)
+        assert key.public_key is not None  # noqa: S101 (_signing checked it)
+        try:
+            await asyncio.to_thread(
+                asymmetric.verify,
+                key.key_spec,
+                key.public_key,
+                algorithm,
+                message,
+                signature,
+                digest=digest,
+            )
+        except asymmetric.SigningAlgorithmMismatch as exc:
+            raise InvalidKeyUsage(str(exc)) from None
+        except asymmetric.DigestLengthMismatch as exc:
+            raise InvalidKeyParameter(str(exc)) from None
+        except asymmetric.SignatureMismatch:
+            raise InvalidSignature("the signature does not verify") from None
+        return key
+
+    async def get_public_key(self, caller: Caller, key_ref: str) -> CustomerKey:
+        key = self._usable(await self._resolve(caller, key_ref, "kms:GetPublicKey"))
+        if key.public_key is None:
+            raise UnsupportedKeyOperation(f"{key.arn} is a symmetric key: it has no public key")
+        return key
+
+    @staticmethod
+    def _check_message(message: bytes) -> None:
+        if not 1 <= len(message) <= asymmetric.MAX_MESSAGE_SIZE:
+            raise InvalidKeyParameter(f"Message must be 1 to {asymmetric.MAX_MESSAGE_SIZE} bytes")
+
+    def _signing(self, key: CustomerKey) -> CustomerKey:
+        """A usable signing key, or ``InvalidKeyUsage``."""
+        self._usable(key)
+        if key.key_usage != KEY_USAGE_SIGN_VERIFY or key.sealed_private_key is None:
+            raise InvalidKeyUsage(f"{key.arn} key usage is {key.key_usage}: it does not sign")
+        return key
+
+    def _encrypting(self, key: CustomerKey) -> CustomerKey:
+        """A usable symmetric encryption key, or ``InvalidKeyUsage``."""
+        self._usable(key)
+        if not key.symmetric or key.key_usage != KEY_USAGE_ENCRYPT_DECRYPT:
+            raise InvalidKeyUsage(
+                f"{key.arn} key usage is {key.key_usage}: it does not encrypt or decrypt"
+            )
+        return key
+
+    @staticmethod
+    def _rotatable(key: CustomerKey) -> None:
+        if not key.symmetric:
+            raise UnsupportedKeyOperation(
+                f"{key.arn} is an asymmetric key: only symmetric keys rotate"
+            )
 
     # --- the SSE-KMS hook -------------------------------------------------------------------
 
@@ -864,7 +994,7 @@ class CustomerKeyService:
         object's data keys. Pass ``action="kms:Decrypt"`` on the read path.
 
         Raises ``CmkNotFound``, ``CmkAccessDenied``, ``CmkDisabled``, ``CmkInvalidState``."""
-        key = self._usable(await self._resolve(caller, key_ref, action, context))
+        key = self._encrypting(await self._resolve(caller, key_ref, action, context))
         return SseKey(key_id=key.key_id, arn=key.arn, key_ring_id=key.key_id)
 
     # --- deletion and rotation upkeep ----------------------------------------------------
@@ -998,7 +1128,8 @@ class CustomerKeyService:
             key = await self._resolve(
                 caller, stored.arn, action, context, request=_ENCRYPTION_ALGORITHM
             )
-        return parsed, self._usable(key)
+        # Before any unwrapping: a signing key's ring seals its private key and nothing else.
+        return parsed, self._encrypting(key)
 
     @staticmethod
     def _usable(key: CustomerKey) -> CustomerKey:

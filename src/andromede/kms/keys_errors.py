@@ -33,8 +33,11 @@ __all__ = [
     "InvalidGrantId",
     "InvalidKeyArn",
     "InvalidKeyParameter",
+    "InvalidKeyUsage",
+    "InvalidSignature",
     "KeyLimitExceeded",
     "MalformedKeyPolicy",
+    "UnsupportedKeyOperation",
 ]
 
 
@@ -88,3 +91,16 @@ class KeyLimitExceeded(CustomerKeyError):
 
 class InvalidGrantId(CustomerKeyError):
     """Not a grant id this service could have made (AWS: InvalidGrantIdException)."""
+
+
+class InvalidKeyUsage(CustomerKeyError):
+    """The key's usage or spec does not allow the operation or algorithm asked for
+    (AWS: InvalidKeyUsageException)."""
+
+
+class UnsupportedKeyOperation(CustomerKeyError):
+    """Not an operation keys of this kind have (AWS: UnsupportedOperationException)."""
+
+
+class InvalidSignature(CustomerKeyError):
+    """Verify: the signature is not the key's over the message (KMSInvalidSignatureException)."""

@@ -69,8 +69,8 @@ DEFAULT_ROTATION_PERIOD_DAYS = 365
 # the root-key provider keeps for the key's lifetime (an object in the HSM token).
 DEFAULT_ON_DEMAND_ROTATIONS = 25
 DEFAULT_GRANTS_PER_KEY = 50_000  # AWS KMS's quota
-# The operations a grant may allow on a symmetric encryption key (AWS KMS's list, less those
-# of asymmetric and HMAC keys, which this service does not make).
+# The operations a grant may allow (AWS KMS's list, less those of HMAC keys, key agreement
+# and data key pairs, which this service does not offer).
 GRANT_OPERATIONS: Final = frozenset(
     {
         "Decrypt",
@@ -82,6 +82,9 @@ GRANT_OPERATIONS: Final = frozenset(
         "CreateGrant",
         "RetireGrant",
         "DescribeKey",
+        "Sign",
+        "Verify",
+        "GetPublicKey",
     }
 )
 # The operations an encryption-context constraint applies to (those that take a context).
@@ -98,6 +101,7 @@ CONTEXT_OPERATIONS: Final = frozenset(
 MIN_ROTATION_PERIOD_DAYS = 90
 MAX_ROTATION_PERIOD_DAYS = 2560
 KEY_USAGE_ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
+KEY_USAGE_SIGN_VERIFY = "SIGN_VERIFY"
 KEY_SPEC_SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 ORIGIN_AWS_KMS = "AWS_KMS"
 MAX_DESCRIPTION_LENGTH = 8192
@@ -325,9 +329,17 @@ class CustomerKey:
     rotation_period_days: int = DEFAULT_ROTATION_PERIOD_DAYS
     next_rotation_date: datetime | None = None
     tags: tuple[tuple[str, str], ...] = field(default=())
+    # A signing key's pair: the public key (SubjectPublicKeyInfo DER), and the private key
+    # (PKCS#8 DER) sealed under this key's own ring, so it dies with the ring.
+    public_key: bytes | None = None
+    sealed_private_key: bytes | None = None
     format_version: int = KEY_RECORD_FORMAT
     # Bumped by every stored change: a write based on an older read is refused and retried.
     revision: int = 0
+
+    @property
+    def symmetric(self) -> bool:
+        return self.key_spec == KEY_SPEC_SYMMETRIC_DEFAULT
 
     @property
     def arn(self) -> str:

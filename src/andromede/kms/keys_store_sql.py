@@ -12,6 +12,7 @@ at once cannot pass the quota.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -61,9 +62,19 @@ def _key_row(key: CustomerKey) -> dict[str, Any]:
         "next_rotation_date": key.next_rotation_date,
         "policy": key.policy,
         "tags": json.dumps([list(tag) for tag in key.tags]),
+        "public_key": _b64(key.public_key),
+        "private_key": _b64(key.sealed_private_key),
         "format_version": key.format_version,
         "revision": key.revision,
     }
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str | None) -> bytes | None:
+    return None if text is None else base64.b64decode(text)
 
 
 def _optional_time(value: Any) -> datetime | None:
@@ -88,6 +99,8 @@ def _key(row: Any) -> CustomerKey:
         rotation_period_days=int(row.rotation_period_days),
         next_rotation_date=_optional_time(row.next_rotation_date),
         tags=tuple((str(k), str(v)) for k, v in json.loads(row.tags)),
+        public_key=_unb64(row.public_key),
+        sealed_private_key=_unb64(row.private_key),
         format_version=int(row.format_version),
         revision=int(row.revision),
     )

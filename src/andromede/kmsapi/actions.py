@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from andromede.kms.asymmetric import ASYMMETRIC_KEY_SPECS, signing_algorithms
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.grants import MAX_GRANT_TOKENS, is_grant_id, principal_account
 from andromede.kms.keys_model import (
@@ -169,9 +170,12 @@ def key_metadata(key: CustomerKey) -> dict[str, Any]:
         "KeyManager": key.key_manager,
         "CustomerMasterKeySpec": key.key_spec,
         "KeySpec": key.key_spec,
-        "EncryptionAlgorithms": [SYMMETRIC_DEFAULT],
         "MultiRegion": False,
     }
+    if key.symmetric:
+        metadata["EncryptionAlgorithms"] = [SYMMETRIC_DEFAULT]
+    else:
+        metadata["SigningAlgorithms"] = list(signing_algorithms(key.key_spec))
     if key.deletion_date is not None:
         metadata["DeletionDate"] = _epoch(key.deletion_date)
     return metadata
@@ -438,6 +442,55 @@ async def revoke_grant(call: KmsCall) -> dict[str, Any]:
     return {}
 
 
+# --- signing keys ------------------------------------------------------------------------------
+
+_SIGNING_ALGORITHMS: Final = frozenset(
+    algorithm for spec in ASYMMETRIC_KEY_SPECS for algorithm in signing_algorithms(spec)
+)
+MAX_SIGNATURE_SIZE: Final = 6144
+
+
+def _signing_request(call: KmsCall) -> tuple[str, bytes, str, bool]:
+    """KeyId, Message, SigningAlgorithm and whether MessageType is DIGEST."""
+    algorithm = call.required("SigningAlgorithm", max_length=64)
+    if algorithm not in _SIGNING_ALGORITHMS:
+        raise _invalid("SigningAlgorithm", algorithm, "Member must satisfy enum value set")
+    message_type = call.string("MessageType", max_length=16) or "RAW"
+    if message_type not in ("RAW", "DIGEST"):
+        raise _invalid("MessageType", message_type, "Member must satisfy enum value set")
+    message = call.blob("Message", max_size=4096)
+    return call.required("KeyId"), message, algorithm, message_type == "DIGEST"
+
+
+async def sign(call: KmsCall) -> dict[str, Any]:
+    _grant_tokens(call)
+    key_ref, message, algorithm, digest = _signing_request(call)
+    signature, key = await call.keys.sign(call.caller, key_ref, message, algorithm, digest=digest)
+    return {"KeyId": key.arn, "Signature": _b64(signature), "SigningAlgorithm": algorithm}
+
+
+async def verify(call: KmsCall) -> dict[str, Any]:
+    _grant_tokens(call)
+    key_ref, message, algorithm, digest = _signing_request(call)
+    signature = call.blob("Signature", max_size=MAX_SIGNATURE_SIZE)
+    key = await call.keys.verify(call.caller, key_ref, message, signature, algorithm, digest=digest)
+    return {"KeyId": key.arn, "SignatureValid": True, "SigningAlgorithm": algorithm}
+
+
+async def get_public_key(call: KmsCall) -> dict[str, Any]:
+    _grant_tokens(call)
+    key = await call.keys.get_public_key(call.caller, call.required("KeyId"))
+    assert key.public_key is not None  # noqa: S101 (get_public_key refuses symmetric keys)
+    return {
+        "KeyId": key.arn,
+        "PublicKey": _b64(key.public_key),
+        "CustomerMasterKeySpec": key.key_spec,
+        "KeySpec": key.key_spec,
+        "KeyUsage": key.key_usage,
+        "SigningAlgorithms": list(signing_algorithms(key.key_spec)),
+    }
+
+
 async def list_key_rotations(call: KmsCall) -> dict[str, Any]:
     marker = call.string("Marker", max_length=1024)
     # Markers are the decimal rotation ids this service gave out.
@@ -652,6 +705,7 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "GenerateRandom": generate_random,
     "GetKeyPolicy": get_key_policy,
     "GetKeyRotationStatus": get_key_rotation_status,
+    "GetPublicKey": get_public_key,
     "ListAliases": list_aliases,
     "ListGrants": list_grants,
     "ListKeyPolicies": list_key_policies,
@@ -665,8 +719,10 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "RevokeGrant": revoke_grant,
     "RotateKeyOnDemand": rotate_key_on_demand,
     "ScheduleKeyDeletion": schedule_key_deletion,
+    "Sign": sign,
     "TagResource": tag_resource,
     "UntagResource": untag_resource,
     "UpdateAlias": update_alias,
     "UpdateKeyDescription": update_key_description,
+    "Verify": verify,
 }

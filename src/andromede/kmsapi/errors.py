@@ -37,6 +37,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidSignatureException": (400, "The request signature we calculated does not match the "
                                   "signature you provided."),
     "KMSInternalException": (500, "The request failed because of an internal error."),
+    "KMSInvalidSignatureException": (400, "The signature verification failed."),
     "KMSInvalidStateException": (400, "The key is not in a state that allows this operation."),
     "LimitExceededException": (400, "A quota of the key or the account was exceeded."),
     "MalformedPolicyDocumentException": (400, "The key policy is not valid."),
@@ -76,6 +77,9 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (k.InvalidKeyParameter, "ValidationException"),
     (k.KeyLimitExceeded, "LimitExceededException"),
     (k.InvalidGrantId, "InvalidGrantIdException"),
+    (k.InvalidKeyUsage, "InvalidKeyUsageException"),
+    (k.UnsupportedKeyOperation, "UnsupportedOperationException"),
+    (k.InvalidSignature, "KMSInvalidSignatureException"),
 )
 
 _FROM_SIGV4: Final[dict[str, str]] = {

@@ -58,6 +58,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "GenerateRandom": {"NumberOfBytes": 16},
     "GetKeyPolicy": {"KeyId": KEY, "PolicyName": "default"},
     "GetKeyRotationStatus": {"KeyId": KEY},
+    "GetPublicKey": {"KeyId": KEY},
     "ListAliases": {"KeyId": KEY},
     "ListGrants": {"KeyId": KEY},
     "ListKeyPolicies": {"KeyId": KEY},
@@ -71,10 +72,17 @@ RECIPES: dict[str, dict[str, Any]] = {
     "RevokeGrant": {"KeyId": KEY, "GrantId": GRANT},
     "RotateKeyOnDemand": {"KeyId": KEY},
     "ScheduleKeyDeletion": {"KeyId": KEY, "PendingWindowInDays": 7},
+    "Sign": {"KeyId": KEY, "Message": "aGk=", "SigningAlgorithm": "ECDSA_SHA_256"},
     "TagResource": {"KeyId": KEY, "Tags": [{"TagKey": "owner", "TagValue": "intruder"}]},
     "UntagResource": {"KeyId": KEY, "TagKeys": ["team"]},
     "UpdateAlias": {"AliasName": ALIAS, "TargetKeyId": KEY},
     "UpdateKeyDescription": {"KeyId": KEY, "Description": "defaced"},
+    "Verify": {
+        "KeyId": KEY,
+        "Message": "aGk=",
+        "Signature": "aGk=",
+        "SigningAlgorithm": "ECDSA_SHA_256",
+    },
 }
 
 

@@ -609,3 +609,13 @@ async def test_a_grant_lets_another_tenant_write_and_read_under_the_owners_key(k
     await kit.keys.revoke_grant(kit.caller, owners.key_id, grant.grant_id)
     read = await other.request("GET", "/partner/o")
     assert (read.status, read.error_code()) == (400, "KMS.NotFoundException")
+
+
+async def test_a_signing_key_is_refused_for_sse_kms(kit: Kit) -> None:
+    signing = await kit.keys.create_key(kit.caller, key_usage="SIGN_VERIFY", key_spec="RSA_2048")
+    reply = await kit.client.request(
+        "PUT", "/vault/s", b"x", {_SSE: "aws:kms", _KEY_ID: signing.arn}
+    )
+    assert (reply.status, reply.error_code()) == (400, "InvalidArgument")
+    assert b"SIGN_VERIFY" in reply.body
+    assert await _put_bucket_default(kit.client, "vault", signing.arn) == 400

@@ -1,0 +1,161 @@
+"""Asymmetric signing keys (KeyUsage ``SIGN_VERIFY``): AWS KMS's key specs and signing
+algorithms, key pair generation, signing and verification, on ``cryptography``.
+
+Pure functions over DER bytes: the private key reaches this module only as the PKCS#8 DER the
+key service has just unsealed (it is stored sealed under the key's own ring in the root-key
+provider, never in clear), and leaves it as a signature. ``MessageType`` ``RAW`` messages are
+hashed here; ``DIGEST`` messages are the hash already, and must have its length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+__all__ = [
+    "ASYMMETRIC_KEY_SPECS",
+    "MAX_MESSAGE_SIZE",
+    "DigestLengthMismatch",
+    "SignatureMismatch",
+    "SigningAlgorithmMismatch",
+    "generate_key_pair",
+    "sign",
+    "signing_algorithms",
+    "verify",
+]
+
+MAX_MESSAGE_SIZE: Final = 4096  # Sign and Verify's Message, as AWS
+
+
+class SigningAlgorithmMismatch(ValueError):
+    """The algorithm does not go with the key's spec."""
+
+
+class DigestLengthMismatch(ValueError):
+    """A ``DIGEST`` message is not as long as the algorithm's hash."""
+
+
+class SignatureMismatch(ValueError):
+    """The signature is not the key's over the message."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    curve: ec.EllipticCurve | None  # None: RSA
+    rsa_bits: int
+    algorithms: tuple[str, ...]
+
+
+_RSA_ALGORITHMS: Final = (
+    "RSASSA_PSS_SHA_256",
+    "RSASSA_PSS_SHA_384",
+    "RSASSA_PSS_SHA_512",
+    "RSASSA_PKCS1_V1_5_SHA_256",
+    "RSASSA_PKCS1_V1_5_SHA_384",
+    "RSASSA_PKCS1_V1_5_SHA_512",
+)
+_SPECS: Final[dict[str, _Spec]] = {
+    "RSA_2048": _Spec(None, 2048, _RSA_ALGORITHMS),
+    "RSA_3072": _Spec(None, 3072, _RSA_ALGORITHMS),
+    "RSA_4096": _Spec(None, 4096, _RSA_ALGORITHMS),
+    "ECC_NIST_P256": _Spec(ec.SECP256R1(), 0, ("ECDSA_SHA_256",)),
+    "ECC_NIST_P384": _Spec(ec.SECP384R1(), 0, ("ECDSA_SHA_384",)),
+    "ECC_NIST_P521": _Spec(ec.SECP521R1(), 0, ("ECDSA_SHA_512",)),
+    "ECC_SECG_P256K1": _Spec(ec.SECP256K1(), 0, ("ECDSA_SHA_256",)),
+}
+ASYMMETRIC_KEY_SPECS: Final = frozenset(_SPECS)
+_HASHES: Final[dict[str, type[hashes.HashAlgorithm]]] = {
+    "256": hashes.SHA256,
+    "384": hashes.SHA384,
+    "512": hashes.SHA512,
+}
+
+
+def signing_algorithms(key_spec: str) -> tuple[str, ...]:
+    return _SPECS[key_spec].algorithms
+
+
+def generate_key_pair(key_spec: str) -> tuple[bytes, bytes]:
+    """A new key pair of ``key_spec``: (PKCS#8 DER private key, SubjectPublicKeyInfo DER)."""
+    spec = _SPECS[key_spec]
+    private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+    if spec.curve is None:
+        private = rsa.generate_private_key(public_exponent=65537, key_size=spec.rsa_bits)
+    else:
+        private = ec.generate_private_key(spec.curve)
+    der = private.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return der, public
+
+
+def _hash_for(key_spec: str, algorithm: str, message: bytes, digest: bool) -> hashes.HashAlgorithm:
+    if algorithm not in _SPECS[key_spec].algorithms:
+        raise SigningAlgorithmMismatch(
+            f"{algorithm} is not a signing algorithm of a {key_spec} key"
+        )
+    chosen = _HASHES[algorithm.rsplit("_", 1)[1]]()
+    if digest and len(message) != chosen.digest_size:
+        raise DigestLengthMismatch(
+            f"a DIGEST message for {algorithm} is {chosen.digest_size} bytes, not {len(message)}"
+        )
+    return chosen
+
+
+def _rsa_padding(algorithm: str, chosen: hashes.HashAlgorithm) -> padding.AsymmetricPadding:
+    if algorithm.startswith("RSASSA_PSS"):
+        # AWS KMS signs PSS with a salt as long as the digest.
+        return padding.PSS(mgf=padding.MGF1(chosen), salt_length=chosen.digest_size)
+    return padding.PKCS1v15()
+
+
+def sign(
+    key_spec: str, private_der: bytes, algorithm: str, message: bytes, *, digest: bool
+) -> bytes:
+    """The signature of ``message`` (the hash itself when ``digest``); ECDSA signatures are
+    DER-encoded, as AWS KMS returns them."""
+    chosen = _hash_for(key_spec, algorithm, message, digest)
+    prehashed: hashes.HashAlgorithm | utils.Prehashed = (
+        utils.Prehashed(chosen) if digest else chosen
+    )
+    private = serialization.load_der_private_key(private_der, password=None)
+    if isinstance(private, rsa.RSAPrivateKey):
+        return private.sign(message, _rsa_padding(algorithm, chosen), prehashed)
+    if isinstance(private, ec.EllipticCurvePrivateKey):
+        return private.sign(message, ec.ECDSA(prehashed))
+    raise SigningAlgorithmMismatch("not a signing key")
+
+
+def verify(
+    key_spec: str,
+    public_der: bytes,
+    algorithm: str,
+    message: bytes,
+    signature: bytes,
+    *,
+    digest: bool,
+) -> None:
+    """Nothing if ``signature`` is the key's over ``message``; ``SignatureMismatch`` if not."""
+    chosen = _hash_for(key_spec, algorithm, message, digest)
+    prehashed: hashes.HashAlgorithm | utils.Prehashed = (
+        utils.Prehashed(chosen) if digest else chosen
+    )
+    public = serialization.load_der_public_key(public_der)
+    try:
+        if isinstance(public, rsa.RSAPublicKey):
+            public.verify(signature, message, _rsa_padding(algorithm, chosen), prehashed)
+        elif isinstance(public, ec.EllipticCurvePublicKey):
+            public.verify(signature, message, ec.ECDSA(prehashed))
+        else:
+            raise SigningAlgorithmMismatch("not a signing key")
+    except InvalidSignature:
+        raise SignatureMismatch("the signature does not verify") from None

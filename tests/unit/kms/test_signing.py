@@ -1,0 +1,153 @@
+"""Signing keys (KeyUsage SIGN_VERIFY) on the service: every key spec and signing algorithm,
+checked against ``cryptography`` from the public key alone; RAW and DIGEST messages; the
+refusals (wrong algorithm, wrong key usage, tampered signatures); and the private key, which is
+stored only sealed under the key's own ring and dies with it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from andromede.kms import asymmetric
+from andromede.kms.keys_errors import (
+    CmkAccessDenied,
+    CmkNotFound,
+    InvalidKeyParameter,
+    InvalidKeyUsage,
+    InvalidSignature,
+    UnsupportedKeyOperation,
+)
+from support.kmskit import ACCOUNT_A, Kit, root, user
+
+A = root(ACCOUNT_A)
+MESSAGE = b"release v1.2.3, sha256 of the tarball"
+_HASH = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
+
+
+def independently_verify(
+    public_der: bytes, algorithm: str, message: bytes, signature: bytes
+) -> None:
+    """What any client does with GetPublicKey's answer: raises if the signature is wrong."""
+    chosen = _HASH[algorithm.rsplit("_", 1)[1]]
+    public = serialization.load_der_public_key(public_der)
+    if isinstance(public, rsa.RSAPublicKey):
+        pad: padding.AsymmetricPadding = (
+            padding.PSS(mgf=padding.MGF1(chosen), salt_length=chosen.digest_size)
+            if "PSS" in algorithm
+            else padding.PKCS1v15()
+        )
+        public.verify(signature, message, pad, chosen)
+    else:
+        assert isinstance(public, ec.EllipticCurvePublicKey)
+        public.verify(signature, message, ec.ECDSA(chosen))
+
+
+@pytest.mark.parametrize("spec", sorted(asymmetric.ASYMMETRIC_KEY_SPECS))
+async def test_every_spec_signs_with_each_of_its_algorithms(kit: Kit, spec: str) -> None:
+    key = await kit.service.create_key(A, key_usage="SIGN_VERIFY", key_spec=spec)
+    assert (key.key_spec, key.key_usage) == (spec, "SIGN_VERIFY")
+    public = await kit.service.get_public_key(A, key.key_id)
+    assert public.public_key is not None
+    for algorithm in asymmetric.signing_algorithms(spec):
+        signature, _ = await kit.service.sign(A, key.key_id, MESSAGE, algorithm, digest=False)
+        independently_verify(public.public_key, algorithm, MESSAGE, signature)
+        await kit.service.verify(A, key.key_id, MESSAGE, signature, algorithm, digest=False)
+        # DIGEST: the caller hashed the message; the same signature verifies either way.
+        digest = hashlib.new("sha" + algorithm.rsplit("_", 1)[1], MESSAGE).digest()
+        by_digest, _ = await kit.service.sign(A, key.key_id, digest, algorithm, digest=True)
+        independently_verify(public.public_key, algorithm, MESSAGE, by_digest)
+        await kit.service.verify(A, key.key_id, digest, signature, algorithm, digest=True)
+
+
+async def test_refusals(kit: Kit) -> None:
+    key = await kit.service.create_key(A, key_usage="SIGN_VERIFY", key_spec="ECC_NIST_P256")
+    signature, _ = await kit.service.sign(A, key.key_id, MESSAGE, "ECDSA_SHA_256", digest=False)
+    with pytest.raises(InvalidSignature):
+        await kit.service.verify(
+            A, key.key_id, b"another", signature, "ECDSA_SHA_256", digest=False
+        )
+    tampered = signature[:-1] + bytes([signature[-1] ^ 1])
+    with pytest.raises(InvalidSignature):
+        await kit.service.verify(A, key.key_id, MESSAGE, tampered, "ECDSA_SHA_256", digest=False)
+    with pytest.raises(InvalidKeyUsage):  # an RSA algorithm on an ECC key
+        await kit.service.sign(A, key.key_id, MESSAGE, "RSASSA_PSS_SHA_256", digest=False)
+    with pytest.raises(InvalidKeyParameter):  # a "digest" of the wrong length
+        await kit.service.sign(A, key.key_id, b"short", "ECDSA_SHA_256", digest=True)
+    with pytest.raises(InvalidKeyParameter):
+        await kit.service.sign(A, key.key_id, b"x" * 4097, "ECDSA_SHA_256", digest=False)
+    # A signing key encrypts nothing, rotates not; a symmetric key signs nothing.
+    with pytest.raises(InvalidKeyUsage):
+        await kit.service.encrypt(A, key.key_id, b"x", {})
+    with pytest.raises(InvalidKeyUsage):
+        await kit.service.generate_data_key(A, key.key_id, 32, {})
+    with pytest.raises(UnsupportedKeyOperation):
+        await kit.service.rotate_key_on_demand(A, key.key_id)
+    with pytest.raises(UnsupportedKeyOperation):
+        await kit.service.enable_key_rotation(A, key.key_id, None)
+    symmetric = await kit.service.create_key(A)
+    with pytest.raises(InvalidKeyUsage):
+        await kit.service.sign(A, symmetric.key_id, MESSAGE, "ECDSA_SHA_256", digest=False)
+    with pytest.raises(UnsupportedKeyOperation):
+        await kit.service.get_public_key(A, symmetric.key_id)
+    for usage, spec in (("SIGN_VERIFY", "SYMMETRIC_DEFAULT"), ("ENCRYPT_DECRYPT", "RSA_2048")):
+        with pytest.raises(InvalidKeyParameter):
+            await kit.service.create_key(A, key_usage=usage, key_spec=spec)
+    # Policies decide as for any key use.
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.sign(
+            user(ACCOUNT_A, "nobody"), key.key_id, MESSAGE, "ECDSA_SHA_256", digest=False
+        )
+
+
+async def test_the_private_key_is_stored_sealed_and_never_decrypted_for_a_caller(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[bytes] = []
+    generate = asymmetric.generate_key_pair
+
+    def remembering(spec: str) -> tuple[bytes, bytes]:
+        pair = generate(spec)
+        made.append(pair[0])
+        return pair
+
+    monkeypatch.setattr(asymmetric, "generate_key_pair", remembering)
+    key = await kit.service.create_key(A, key_usage="SIGN_VERIFY", key_spec="RSA_2048")
+    (private_der,) = made
+    stored = await kit.store.get_key(key.key_id)
+    assert stored is not None and stored.sealed_private_key is not None
+    assert private_der not in stored.sealed_private_key
+    assert private_der[40:72] not in stored.sealed_private_key  # no fragment either
+    # The sealed private key is a KMS ciphertext under the key's ring: Decrypt, given it and
+    # its context, refuses before unwrapping anything.
+    with pytest.raises(InvalidKeyUsage):
+        await kit.service.decrypt(
+            A, stored.sealed_private_key, {"andromede:private-key": key.key_id}
+        )
+
+
+async def test_destroying_the_key_shreds_its_private_key(kit: Kit) -> None:
+    key = await kit.service.create_key(A, key_usage="SIGN_VERIFY", key_spec="ECC_NIST_P384")
+    record = await kit.store.get_key(key.key_id)
+    assert record is not None
+    await kit.service.schedule_key_deletion(A, key.key_id, 7)
+    kit.clock.advance(days=8)
+    assert (await kit.service.upkeep()).destroyed == (key.key_id,)
+    # A database copy taken before brings the record (and its sealed private key) back, not
+    # the ring that opens it.
+    await kit.store.insert_key(replace(record, revision=0))
+    with pytest.raises(CmkNotFound, match="destroyed"):
+        await kit.service.sign(A, key.key_id, MESSAGE, "ECDSA_SHA_384", digest=False)
+
+
+async def test_a_grant_may_allow_signing(kit: Kit) -> None:
+    key = await kit.service.create_key(A, key_usage="SIGN_VERIFY", key_spec="ECC_NIST_P256")
+    alice = user(ACCOUNT_A, "alice")
+    await kit.service.create_grant(
+        A, key.key_id, grantee=f"arn:aws:iam::{ACCOUNT_A}:user/alice", operations=["Sign"]
+    )
+    signature, _ = await kit.service.sign(alice, key.key_id, MESSAGE, "ECDSA_SHA_256", digest=False)
+    await kit.service.verify(A, key.key_id, MESSAGE, signature, "ECDSA_SHA_256", digest=False)
