@@ -644,6 +644,41 @@ def test_signing_keys_verified_by_openssl(server: ServerProcess, kms: Any, tmp_p
             kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
 
 
+def test_hmac_keys_through_boto3_and_the_aws_cli(
+    server: ServerProcess, kms: Any, tmp_path: Path
+) -> None:
+    key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    try:
+        assert key["MacAlgorithms"] == ["HMAC_SHA_256"]
+        made = kms.generate_mac(KeyId=key["KeyId"], Message=b"session", MacAlgorithm="HMAC_SHA_256")
+        assert len(made["Mac"]) == 32
+        checked = kms.verify_mac(
+            KeyId=key["Arn"], Message=b"session", Mac=made["Mac"], MacAlgorithm="HMAC_SHA_256"
+        )
+        assert checked["MacValid"] is True
+        expect(
+            "KMSInvalidMacException",
+            kms.verify_mac,
+            KeyId=key["KeyId"],
+            Message=b"forged",
+            Mac=made["Mac"],
+            MacAlgorithm="HMAC_SHA_256",
+        )
+        message = tmp_path / "message"
+        message.write_bytes(b"session")
+        aws = aws_cli(server, tmp_path)
+        cli = json.loads(
+            aws(
+                "kms", "generate-mac", "--key-id", key["KeyId"], "--message",
+                f"fileb://{message}", "--mac-algorithm", "HMAC_SHA_256",
+            ).stdout
+        )  # fmt: skip
+        assert base64.b64decode(cli["Mac"]) == made["Mac"]  # HMAC is deterministic
+        expect("InvalidKeyUsageException", kms.encrypt, KeyId=key["KeyId"], Plaintext=b"x")
+    finally:
+        kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+
+
 def test_attribute_based_access_by_key_tags(
     server: ServerProcess, kms: Any, key: dict[str, Any]
 ) -> None:

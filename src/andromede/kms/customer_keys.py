@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final, NamedTuple, NoReturn, ParamSpec, Protocol, TypeVar
 
-from andromede.kms import asymmetric
+from andromede.kms import asymmetric, mac
 from andromede.kms.ciphertext import CiphertextBlob, open_blob, seal_blob
 from andromede.kms.errors import (
     InvalidWrappedKey,
@@ -56,6 +56,7 @@ from andromede.kms.keys_errors import (
     InvalidKeyArn,
     InvalidKeyParameter,
     InvalidKeyUsage,
+    InvalidMac,
     InvalidSignature,
     KeyLimitExceeded,
     MalformedKeyPolicy,
@@ -70,6 +71,7 @@ from andromede.kms.keys_model import (
     KEY_MANAGER_AWS,
     KEY_SPEC_SYMMETRIC_DEFAULT,
     KEY_USAGE_ENCRYPT_DECRYPT,
+    KEY_USAGE_GENERATE_VERIFY_MAC,
     KEY_USAGE_SIGN_VERIFY,
     MAX_DESCRIPTION_LENGTH,
     MAX_TAGS,
@@ -142,8 +144,20 @@ _NO_KEYS: Final[RequestKeys] = {}
 _ENCRYPTION_ALGORITHM: Final[RequestKeys] = {"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
 
 
+def _usage_of(key_spec: str) -> str | None:
+    """The one KeyUsage keys of ``key_spec`` have here (None: a spec not offered)."""
+    if key_spec == KEY_SPEC_SYMMETRIC_DEFAULT:
+        return KEY_USAGE_ENCRYPT_DECRYPT
+    if key_spec in asymmetric.ASYMMETRIC_KEY_SPECS:
+        return KEY_USAGE_SIGN_VERIFY
+    if key_spec in mac.MAC_KEY_SPECS:
+        return KEY_USAGE_GENERATE_VERIFY_MAC
+    return None
+
+
 def _private_key_context(key: CustomerKey) -> dict[str, str]:
-    """The encryption context a signing key's private key is sealed under."""
+    """The encryption context a signing key's private key (or an HMAC key's secret) is sealed
+    under."""
     return {"andromede:private-key": key.key_id}
 
 
@@ -283,14 +297,11 @@ class CustomerKeyService:
         )
         if len(description) > MAX_DESCRIPTION_LENGTH:
             raise InvalidKeyParameter("Description is longer than 8192 characters")
-        signing = key_spec in asymmetric.ASYMMETRIC_KEY_SPECS
-        if (key_usage, signing) not in (
-            (KEY_USAGE_ENCRYPT_DECRYPT, False),
-            (KEY_USAGE_SIGN_VERIFY, True),
-        ) or (not signing and key_spec != KEY_SPEC_SYMMETRIC_DEFAULT):
+        if _usage_of(key_spec) != key_usage:
             raise InvalidKeyParameter(
                 f"KeySpec {key_spec[:64]} with KeyUsage {key_usage[:64]} is not offered: "
-                f"{KEY_SPEC_SYMMETRIC_DEFAULT} keys encrypt, RSA and ECC keys sign"
+                f"{KEY_SPEC_SYMMETRIC_DEFAULT} keys encrypt, RSA and ECC keys sign, HMAC keys "
+                "make MACs"
             )
         if policy is not None:
             self._authoriser.check_policy(policy)
@@ -312,8 +323,10 @@ class CustomerKeyService:
             await self._check_lockout(caller, key)
         await self._provider(self._keys.create_tenant_key, key.key_id)
         try:
-            if not key.symmetric:
+            if key.key_usage == KEY_USAGE_SIGN_VERIFY:
                 key = await self._with_key_pair(key)
+            elif key.key_usage == KEY_USAGE_GENERATE_VERIFY_MAC:
+                key = await self._with_mac_key(key)
             await self._store.insert_key(key)
         except BaseException:
             # No metadata, no key: do not leave a ring nobody can reach.
@@ -901,6 +914,50 @@ class CustomerKeyService:
         except asymmetric.SignatureMismatch:
             raise InvalidSignature("the signature does not verify") from None
         return key
+
+    async def _with_mac_key(self, key: CustomerKey) -> CustomerKey:
+        """``key`` with a new HMAC key of its spec, sealed under its ring."""
+        secret = mac.generate_mac_key(key.key_spec)
+        sealed = await self._seal(key, secret, _private_key_context(key))
+        return replace(key, sealed_private_key=sealed)
+
+    async def generate_mac(
+        self, caller: Caller, key_ref: str, message: bytes, algorithm: str
+    ) -> tuple[bytes, CustomerKey]:
+        key, secret = await self._mac_key(caller, key_ref, "kms:GenerateMac", algorithm)
+        try:
+            return mac.make_mac(key.key_spec, secret, algorithm, message), key
+        except mac.MacAlgorithmMismatch as exc:
+            raise InvalidKeyUsage(str(exc)) from None
+
+    async def verify_mac(
+        self, caller: Caller, key_ref: str, message: bytes, given: bytes, algorithm: str
+    ) -> CustomerKey:
+        """Nothing if ``given`` is the key's MAC over ``message`` (compared in constant time);
+        ``InvalidMac`` if not."""
+        key, secret = await self._mac_key(caller, key_ref, "kms:VerifyMac", algorithm)
+        try:
+            mac.verify_mac(key.key_spec, secret, algorithm, message, given)
+        except mac.MacAlgorithmMismatch as exc:
+            raise InvalidKeyUsage(str(exc)) from None
+        except mac.MacMismatch:
+            raise InvalidMac("the MAC does not verify") from None
+        return key
+
+    async def _mac_key(
+        self, caller: Caller, key_ref: str, action: str, algorithm: str
+    ) -> tuple[CustomerKey, bytes]:
+        """A usable HMAC key the caller may use for ``action``, and its secret, unsealed for
+        this call only."""
+        key = self._usable(
+            await self._resolve(caller, key_ref, action, request={"kms:MacAlgorithm": algorithm})
+        )
+        if key.key_usage != KEY_USAGE_GENERATE_VERIFY_MAC or key.sealed_private_key is None:
+            raise InvalidKeyUsage(f"{key.arn} key usage is {key.key_usage}: it makes no MAC")
+        secret = await self._open(
+            key, CiphertextBlob.decode(key.sealed_private_key), _private_key_context(key)
+        )
+        return key, secret
 
     async def get_public_key(self, caller: Caller, key_ref: str) -> CustomerKey:
         key = self._usable(await self._resolve(caller, key_ref, "kms:GetPublicKey"))

@@ -34,6 +34,7 @@ __all__ = [
     "InvalidKeyArn",
     "InvalidKeyParameter",
     "InvalidKeyUsage",
+    "InvalidMac",
     "InvalidSignature",
     "KeyLimitExceeded",
     "MalformedKeyPolicy",
@@ -104,3 +105,7 @@ class UnsupportedKeyOperation(CustomerKeyError):
 
 class InvalidSignature(CustomerKeyError):
     """Verify: the signature is not the key's over the message (KMSInvalidSignatureException)."""
+
+
+class InvalidMac(CustomerKeyError):
+    """VerifyMac: the MAC is not the key's over the message (KMSInvalidMacException)."""

@@ -69,8 +69,8 @@ DEFAULT_ROTATION_PERIOD_DAYS = 365
 # the root-key provider keeps for the key's lifetime (an object in the HSM token).
 DEFAULT_ON_DEMAND_ROTATIONS = 25
 DEFAULT_GRANTS_PER_KEY = 50_000  # AWS KMS's quota
-# The operations a grant may allow (AWS KMS's list, less those of HMAC keys, key agreement
-# and data key pairs, which this service does not offer).
+# The operations a grant may allow (AWS KMS's list, less those of key agreement and data key
+# pairs, which this service does not offer).
 GRANT_OPERATIONS: Final = frozenset(
     {
         "Decrypt",
@@ -85,6 +85,8 @@ GRANT_OPERATIONS: Final = frozenset(
         "Sign",
         "Verify",
         "GetPublicKey",
+        "GenerateMac",
+        "VerifyMac",
     }
 )
 # The operations an encryption-context constraint applies to (those that take a context).
@@ -102,6 +104,7 @@ MIN_ROTATION_PERIOD_DAYS = 90
 MAX_ROTATION_PERIOD_DAYS = 2560
 KEY_USAGE_ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
 KEY_USAGE_SIGN_VERIFY = "SIGN_VERIFY"
+KEY_USAGE_GENERATE_VERIFY_MAC = "GENERATE_VERIFY_MAC"
 KEY_SPEC_SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 ORIGIN_AWS_KMS = "AWS_KMS"
 MAX_DESCRIPTION_LENGTH = 8192
@@ -330,7 +333,8 @@ class CustomerKey:
     next_rotation_date: datetime | None = None
     tags: tuple[tuple[str, str], ...] = field(default=())
     # A signing key's pair: the public key (SubjectPublicKeyInfo DER), and the private key
-    # (PKCS#8 DER) sealed under this key's own ring, so it dies with the ring.
+    # (PKCS#8 DER) sealed under this key's own ring, so it dies with the ring. An HMAC key's
+    # secret is sealed the same way, in the same field.
     public_key: bytes | None = None
     sealed_private_key: bytes | None = None
     format_version: int = KEY_RECORD_FORMAT

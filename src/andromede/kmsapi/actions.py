@@ -26,6 +26,7 @@ from andromede.kms.keys_model import (
     KeyState,
     canonical_key_id,
 )
+from andromede.kms.mac import MAC_KEY_SPECS, mac_algorithms
 from andromede.kmsapi.errors import KmsWireError
 
 __all__ = ["ACTIONS", "KmsCall"]
@@ -174,6 +175,8 @@ def key_metadata(key: CustomerKey) -> dict[str, Any]:
     }
     if key.symmetric:
         metadata["EncryptionAlgorithms"] = [SYMMETRIC_DEFAULT]
+    elif key.key_spec in MAC_KEY_SPECS:
+        metadata["MacAlgorithms"] = list(mac_algorithms(key.key_spec))
     else:
         metadata["SigningAlgorithms"] = list(signing_algorithms(key.key_spec))
     if key.deletion_date is not None:
@@ -491,6 +494,36 @@ async def get_public_key(call: KmsCall) -> dict[str, Any]:
     }
 
 
+# --- HMAC keys ---------------------------------------------------------------------------------
+
+_MAC_ALGORITHMS: Final = frozenset(
+    algorithm for spec in MAC_KEY_SPECS for algorithm in mac_algorithms(spec)
+)
+
+
+def _mac_request(call: KmsCall) -> tuple[str, bytes, str]:
+    """KeyId, Message and MacAlgorithm."""
+    algorithm = call.required("MacAlgorithm", max_length=64)
+    if algorithm not in _MAC_ALGORITHMS:
+        raise _invalid("MacAlgorithm", algorithm, "Member must satisfy enum value set")
+    return call.required("KeyId"), call.blob("Message", max_size=4096), algorithm
+
+
+async def generate_mac(call: KmsCall) -> dict[str, Any]:
+    _grant_tokens(call)
+    key_ref, message, algorithm = _mac_request(call)
+    made, key = await call.keys.generate_mac(call.caller, key_ref, message, algorithm)
+    return {"Mac": _b64(made), "MacAlgorithm": algorithm, "KeyId": key.arn}
+
+
+async def verify_mac(call: KmsCall) -> dict[str, Any]:
+    _grant_tokens(call)
+    key_ref, message, algorithm = _mac_request(call)
+    given = call.blob("Mac", max_size=6144)
+    key = await call.keys.verify_mac(call.caller, key_ref, message, given, algorithm)
+    return {"KeyId": key.arn, "MacValid": True, "MacAlgorithm": algorithm}
+
+
 async def list_key_rotations(call: KmsCall) -> dict[str, Any]:
     marker = call.string("Marker", max_length=1024)
     # Markers are the decimal rotation ids this service gave out.
@@ -702,6 +735,7 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "Encrypt": encrypt,
     "GenerateDataKey": generate_data_key,
     "GenerateDataKeyWithoutPlaintext": generate_data_key_without_plaintext,
+    "GenerateMac": generate_mac,
     "GenerateRandom": generate_random,
     "GetKeyPolicy": get_key_policy,
     "GetKeyRotationStatus": get_key_rotation_status,
@@ -725,4 +759,5 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "UpdateAlias": update_alias,
     "UpdateKeyDescription": update_key_description,
     "Verify": verify,
+    "VerifyMac": verify_mac,
 }

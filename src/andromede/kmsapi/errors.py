@@ -37,6 +37,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidSignatureException": (400, "The request signature we calculated does not match the "
                                   "signature you provided."),
     "KMSInternalException": (500, "The request failed because of an internal error."),
+    "KMSInvalidMacException": (400, "The MAC verification failed."),
     "KMSInvalidSignatureException": (400, "The signature verification failed."),
     "KMSInvalidStateException": (400, "The key is not in a state that allows this operation."),
     "LimitExceededException": (400, "A quota of the key or the account was exceeded."),
@@ -80,6 +81,7 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (k.InvalidKeyUsage, "InvalidKeyUsageException"),
     (k.UnsupportedKeyOperation, "UnsupportedOperationException"),
     (k.InvalidSignature, "KMSInvalidSignatureException"),
+    (k.InvalidMac, "KMSInvalidMacException"),
 )
 
 _FROM_SIGV4: Final[dict[str, str]] = {

@@ -213,7 +213,7 @@ async def test_grant_checks_quota_and_key_state(kit: Kit) -> None:
     for bad in (
         {"grantee": "alice", "operations": ["Decrypt"]},
         {"grantee": ALICE_ARN, "operations": []},
-        {"grantee": ALICE_ARN, "operations": ["GenerateMac"]},
+        {"grantee": ALICE_ARN, "operations": ["DeriveSharedSecret"]},
         {"grantee": ALICE_ARN, "operations": ["Decrypt"], "name": "spaces are not allowed"},
         {"grantee": ALICE_ARN, "operations": ["Decrypt"], "retiring": "arn:aws:s3:::bucket"},
     ):

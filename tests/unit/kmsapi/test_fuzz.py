@@ -30,6 +30,8 @@ OPTIONAL = {
     "KeySpec",
     "KeyUsage",
     "Limit",
+    "Mac",
+    "MacAlgorithm",
     "Marker",
     "MessageType",
     "Name",
@@ -39,6 +41,7 @@ OPTIONAL = {
     "Policy",
     "RetiringPrincipal",
     "RotationPeriodInDays",
+    "Signature",
     "SigningAlgorithm",
     "Tags",
 }

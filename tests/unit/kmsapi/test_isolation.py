@@ -55,6 +55,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "Encrypt": {"KeyId": KEY, "Plaintext": base64.b64encode(b"x").decode()},
     "GenerateDataKey": {"KeyId": KEY, "KeySpec": "AES_256"},
     "GenerateDataKeyWithoutPlaintext": {"KeyId": KEY, "KeySpec": "AES_256"},
+    "GenerateMac": {"KeyId": KEY, "Message": "aGk=", "MacAlgorithm": "HMAC_SHA_256"},
     "GenerateRandom": {"NumberOfBytes": 16},
     "GetKeyPolicy": {"KeyId": KEY, "PolicyName": "default"},
     "GetKeyRotationStatus": {"KeyId": KEY},
@@ -82,6 +83,12 @@ RECIPES: dict[str, dict[str, Any]] = {
         "Message": "aGk=",
         "Signature": "aGk=",
         "SigningAlgorithm": "ECDSA_SHA_256",
+    },
+    "VerifyMac": {
+        "KeyId": KEY,
+        "Message": "aGk=",
+        "Mac": "aGk=",
+        "MacAlgorithm": "HMAC_SHA_256",
     },
 }
 
