@@ -25,6 +25,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from andromede.app import open_identity
 from andromede.settings import load_settings
@@ -642,6 +644,31 @@ def test_signing_keys_verified_by_openssl(server: ServerProcess, kms: Any, tmp_p
             expect("InvalidKeyUsageException", kms.encrypt, KeyId=key["KeyId"], Plaintext=b"x")
         finally:
             kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+
+
+def test_data_key_pairs(kms: Any, key: dict[str, Any]) -> None:
+    made = kms.generate_data_key_pair(
+        KeyId=key["KeyId"], KeyPairSpec="ECC_NIST_P384", EncryptionContext={"use": "jwt"}
+    )
+    assert made["KeyPairSpec"] == "ECC_NIST_P384" and made["KeyId"] == key["Arn"]
+    opened = kms.decrypt(
+        CiphertextBlob=made["PrivateKeyCiphertextBlob"], EncryptionContext={"use": "jwt"}
+    )
+    assert opened["Plaintext"] == made["PrivateKeyPlaintext"]
+    private = serialization.load_der_private_key(made["PrivateKeyPlaintext"], password=None)
+    assert isinstance(private, ec.EllipticCurvePrivateKey)
+    public = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert public == made["PublicKey"]
+    bare = kms.generate_data_key_pair_without_plaintext(KeyId=key["KeyId"], KeyPairSpec="RSA_2048")
+    assert "PrivateKeyPlaintext" not in bare and bare["PrivateKeyCiphertextBlob"]
+    expect(
+        "InvalidCiphertextException",
+        kms.decrypt,
+        CiphertextBlob=made["PrivateKeyCiphertextBlob"],
+        EncryptionContext={"use": "other"},
+    )
 
 
 def test_hmac_keys_through_boto3_and_the_aws_cli(

@@ -103,6 +103,7 @@ __all__ = [
     "Caller",
     "CustomerKeyService",
     "DataKey",
+    "DataKeyPair",
     "Decision",
     "KeyAuthoriser",
     "RequestKeys",
@@ -226,6 +227,16 @@ class DataKey(NamedTuple):
 
     plaintext: bytes | None
     ciphertext: bytes
+    key: CustomerKey
+
+
+class DataKeyPair(NamedTuple):
+    """GenerateDataKeyPair's answer: ``private_plaintext`` (PKCS#8 DER) is None for the
+    WithoutPlaintext variant; ``public_key`` is SubjectPublicKeyInfo DER."""
+
+    private_plaintext: bytes | None
+    private_ciphertext: bytes
+    public_key: bytes
     key: CustomerKey
 
 
@@ -837,6 +848,34 @@ class CustomerKeyService:
         material = secrets.token_bytes(size)
         blob = await self._seal(key, material, context)
         return DataKey(material if with_plaintext else None, blob, key)
+
+    async def generate_data_key_pair(
+        self,
+        caller: Caller,
+        key_ref: str,
+        pair_spec: str,
+        context: Mapping[str, str],
+        *,
+        with_plaintext: bool = True,
+    ) -> DataKeyPair:
+        """A new RSA or ECC key pair for the caller's own use: the private key sealed under the
+        symmetric key ``key_ref`` (a ciphertext blob Decrypt opens), and in clear when
+        ``with_plaintext``; the public key in clear."""
+        action = (
+            "kms:GenerateDataKeyPair"
+            if with_plaintext
+            else "kms:GenerateDataKeyPairWithoutPlaintext"
+        )
+        if pair_spec not in asymmetric.ASYMMETRIC_KEY_SPECS:
+            raise InvalidKeyParameter(f"KeyPairSpec {pair_spec[:64]} is not offered")
+        key = self._encrypting(
+            await self._resolve(
+                caller, key_ref, action, context, request={"kms:DataKeyPairSpec": pair_spec}
+            )
+        )
+        private_der, public_der = await asyncio.to_thread(asymmetric.generate_key_pair, pair_spec)
+        blob = await self._seal(key, private_der, context)
+        return DataKeyPair(private_der if with_plaintext else None, blob, public_der, key)
 
     async def generate_random(self, caller: Caller, size: int) -> bytes:
         await self._allow_identity(caller, "kms:GenerateRandom")

@@ -69,8 +69,8 @@ DEFAULT_ROTATION_PERIOD_DAYS = 365
 # the root-key provider keeps for the key's lifetime (an object in the HSM token).
 DEFAULT_ON_DEMAND_ROTATIONS = 25
 DEFAULT_GRANTS_PER_KEY = 50_000  # AWS KMS's quota
-# The operations a grant may allow (AWS KMS's list, less those of key agreement and data key
-# pairs, which this service does not offer).
+# The operations a grant may allow (AWS KMS's list, less key agreement, which this service
+# does not offer).
 GRANT_OPERATIONS: Final = frozenset(
     {
         "Decrypt",
@@ -87,6 +87,8 @@ GRANT_OPERATIONS: Final = frozenset(
         "GetPublicKey",
         "GenerateMac",
         "VerifyMac",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
     }
 )
 # The operations an encryption-context constraint applies to (those that take a context).
@@ -96,6 +98,8 @@ CONTEXT_OPERATIONS: Final = frozenset(
         "Encrypt",
         "GenerateDataKey",
         "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
         "ReEncryptFrom",
         "ReEncryptTo",
     }

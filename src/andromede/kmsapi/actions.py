@@ -709,6 +709,41 @@ async def generate_data_key_without_plaintext(call: KmsCall) -> dict[str, Any]:
     return await _generate_data_key(call, with_plaintext=False)
 
 
+async def _generate_data_key_pair(call: KmsCall, *, with_plaintext: bool) -> dict[str, Any]:
+    _grant_tokens(call)
+    if call.params.get("Recipient") is not None:
+        raise KmsWireError("UnsupportedOperationException", "Nitro Enclaves are not offered")
+    if call.boolean("DryRun"):
+        raise KmsWireError("UnsupportedOperationException", "DryRun is not supported")
+    pair_spec = call.required("KeyPairSpec", max_length=64)
+    if pair_spec not in ASYMMETRIC_KEY_SPECS:
+        raise _invalid("KeyPairSpec", pair_spec, "Member must satisfy enum value set")
+    made = await call.keys.generate_data_key_pair(
+        call.caller,
+        call.required("KeyId"),
+        pair_spec,
+        call.context(),
+        with_plaintext=with_plaintext,
+    )
+    answer = {
+        "PrivateKeyCiphertextBlob": _b64(made.private_ciphertext),
+        "PublicKey": _b64(made.public_key),
+        "KeyId": made.key.arn,
+        "KeyPairSpec": pair_spec,
+    }
+    if made.private_plaintext is not None:
+        answer["PrivateKeyPlaintext"] = _b64(made.private_plaintext)
+    return answer
+
+
+async def generate_data_key_pair(call: KmsCall) -> dict[str, Any]:
+    return await _generate_data_key_pair(call, with_plaintext=True)
+
+
+async def generate_data_key_pair_without_plaintext(call: KmsCall) -> dict[str, Any]:
+    return await _generate_data_key_pair(call, with_plaintext=False)
+
+
 async def generate_random(call: KmsCall) -> dict[str, Any]:
     if call.string("CustomKeyStoreId") is not None:
         raise KmsWireError("UnsupportedOperationException", "Custom key stores are not offered")
@@ -734,6 +769,8 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "EnableKeyRotation": enable_key_rotation,
     "Encrypt": encrypt,
     "GenerateDataKey": generate_data_key,
+    "GenerateDataKeyPair": generate_data_key_pair,
+    "GenerateDataKeyPairWithoutPlaintext": generate_data_key_pair_without_plaintext,
     "GenerateDataKeyWithoutPlaintext": generate_data_key_without_plaintext,
     "GenerateMac": generate_mac,
     "GenerateRandom": generate_random,

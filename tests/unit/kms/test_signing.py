@@ -151,3 +151,28 @@ async def test_a_grant_may_allow_signing(kit: Kit) -> None:
     )
     signature, _ = await kit.service.sign(alice, key.key_id, MESSAGE, "ECDSA_SHA_256", digest=False)
     await kit.service.verify(A, key.key_id, MESSAGE, signature, "ECDSA_SHA_256", digest=False)
+
+
+@pytest.mark.parametrize("pair_spec", ["ECC_NIST_P256", "RSA_2048"])
+async def test_data_key_pairs_are_sealed_under_a_symmetric_key(kit: Kit, pair_spec: str) -> None:
+    wrapping = await kit.service.create_key(A)
+    context = {"app": "signer"}
+    made = await kit.service.generate_data_key_pair(A, wrapping.key_id, pair_spec, context)
+    assert made.private_plaintext is not None
+    opened, _ = await kit.service.decrypt(A, made.private_ciphertext, context)
+    assert opened == made.private_plaintext
+    private = serialization.load_der_private_key(opened, password=None)
+    assert isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+    public_der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert public_der == made.public_key
+    bare = await kit.service.generate_data_key_pair(
+        A, wrapping.key_id, pair_spec, {}, with_plaintext=False
+    )
+    assert bare.private_plaintext is None
+    with pytest.raises(InvalidKeyParameter):
+        await kit.service.generate_data_key_pair(A, wrapping.key_id, "SYMMETRIC_DEFAULT", {})
+    signing = await kit.service.create_key(A, key_usage="SIGN_VERIFY", key_spec="ECC_NIST_P256")
+    with pytest.raises(InvalidKeyUsage):  # only a symmetric key seals a data key pair
+        await kit.service.generate_data_key_pair(A, signing.key_id, pair_spec, {})

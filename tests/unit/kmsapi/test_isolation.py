@@ -54,6 +54,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "EnableKeyRotation": {"KeyId": KEY},
     "Encrypt": {"KeyId": KEY, "Plaintext": base64.b64encode(b"x").decode()},
     "GenerateDataKey": {"KeyId": KEY, "KeySpec": "AES_256"},
+    "GenerateDataKeyPair": {"KeyId": KEY, "KeyPairSpec": "ECC_NIST_P256"},
+    "GenerateDataKeyPairWithoutPlaintext": {"KeyId": KEY, "KeyPairSpec": "ECC_NIST_P256"},
     "GenerateDataKeyWithoutPlaintext": {"KeyId": KEY, "KeySpec": "AES_256"},
     "GenerateMac": {"KeyId": KEY, "Message": "aGk=", "MacAlgorithm": "HMAC_SHA_256"},
     "GenerateRandom": {"NumberOfBytes": 16},
