@@ -159,3 +159,37 @@ async def test_every_call_is_audited_with_the_key_arn(kms: Harness) -> None:
         ("kms:Encrypt", arn, Outcome.FAILURE, "DisabledException"),
         ("kms:DescribeKey", "*", Outcome.FAILURE, "NotFoundException"),
     ]
+
+
+async def test_signing_macs_and_grants_are_audited_with_the_key_arn(kms: Harness) -> None:
+    signing = await kms.call("CreateKey", {"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"})
+    signing_arn = signing.json()["KeyMetadata"]["Arn"]
+    hmac_key = await kms.call(
+        "CreateKey", {"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"}
+    )
+    hmac_arn = hmac_key.json()["KeyMetadata"]["Arn"]
+    root = f"arn:aws:iam::{kms.tenant_id}:root"
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("Sign", {"KeyId": signing_arn, "Message": "aGk=", "SigningAlgorithm": "ECDSA_SHA_256"}),
+        ("GetPublicKey", {"KeyId": signing_arn}),
+        ("GenerateMac", {"KeyId": hmac_arn, "Message": "aGk=", "MacAlgorithm": "HMAC_SHA_256"}),
+        ("CreateGrant", {"KeyId": signing_arn, "GranteePrincipal": root, "Operations": ["Sign"]}),
+    ]
+    for action, params in calls:
+        reply = await kms.call(action, params)
+        assert reply.status == 200, (action, reply.body)
+    token = reply.json()["GrantToken"]
+    assert (await kms.call("RetireGrant", {"GrantToken": token})).status == 200
+    await kms.audit.flush()
+    events = {
+        (e.action, e.resource, e.outcome)
+        for _, e in await kms.audit_store.list_events(None, after_id=0, limit=100)
+    }
+    for action, arn in (
+        ("kms:Sign", signing_arn),
+        ("kms:GetPublicKey", signing_arn),
+        ("kms:GenerateMac", hmac_arn),
+        ("kms:CreateGrant", signing_arn),
+        ("kms:RetireGrant", signing_arn),
+    ):
+        assert (action, arn, Outcome.SUCCESS) in events, action
