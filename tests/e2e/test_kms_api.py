@@ -374,7 +374,7 @@ def test_bad_input_gets_kms_errors_never_500(kms: Any, raw_kms: Any, key: dict[s
     expect("NotFoundException", kms.encrypt, KeyId="alias/none-such", Plaintext=b"x")
     expect("InvalidArnException", kms.describe_key, KeyId="arn:aws:kms:broken")
     expect("ValidationException", raw_kms.encrypt, KeyId=key["KeyId"], Plaintext=b"x" * 4097)
-    expect("ValidationException", raw_kms.create_key, KeySpec="RSA_2048")
+    expect("ValidationException", raw_kms.create_key, KeySpec="ECC_NIST_P256")
     expect(
         "InvalidKeyUsageException",
         raw_kms.encrypt,
@@ -669,6 +669,55 @@ def test_data_key_pairs(kms: Any, key: dict[str, Any]) -> None:
         CiphertextBlob=made["PrivateKeyCiphertextBlob"],
         EncryptionContext={"use": "other"},
     )
+
+
+def test_rsa_encryption_keys_with_openssl(kms: Any, tmp_path: Path) -> None:
+    """A client encrypts with OpenSSL from GetPublicKey alone; KMS decrypts; and back."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl not installed")
+    key = kms.create_key(KeySpec="RSA_3072", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    try:
+        assert key["EncryptionAlgorithms"] == ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]
+        public = tmp_path / "public.der"
+        public.write_bytes(kms.get_public_key(KeyId=key["KeyId"])["PublicKey"])
+        secret = tmp_path / "secret.txt"
+        secret.write_bytes(b"a database password")
+        sealed = tmp_path / "sealed.bin"
+        subprocess.run(
+            [openssl, "pkeyutl", "-encrypt", "-pubin", "-keyform", "DER", "-inkey", str(public),
+             "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256",
+             "-pkeyopt", "rsa_mgf1_md:sha256", "-in", str(secret), "-out", str(sealed)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        opened = kms.decrypt(
+            CiphertextBlob=sealed.read_bytes(),
+            KeyId=key["Arn"],
+            EncryptionAlgorithm="RSAES_OAEP_SHA_256",
+        )
+        assert opened["Plaintext"] == b"a database password"
+        assert opened["EncryptionAlgorithm"] == "RSAES_OAEP_SHA_256"
+        by_kms = kms.encrypt(
+            KeyId=key["KeyId"], Plaintext=b"round trip", EncryptionAlgorithm="RSAES_OAEP_SHA_1"
+        )
+        assert len(by_kms["CiphertextBlob"]) == 384
+        back = kms.decrypt(
+            CiphertextBlob=by_kms["CiphertextBlob"],
+            KeyId=key["KeyId"],
+            EncryptionAlgorithm="RSAES_OAEP_SHA_1",
+        )
+        assert back["Plaintext"] == b"round trip"
+        expect(
+            "ValidationException",
+            kms.decrypt,
+            CiphertextBlob=by_kms["CiphertextBlob"],
+            EncryptionAlgorithm="RSAES_OAEP_SHA_1",
+        )
+        expect(
+            "InvalidKeyUsageException", kms.generate_data_key, KeyId=key["KeyId"], KeySpec="AES_256"
+        )
+    finally:
+        kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
 
 
 def test_hmac_keys_through_boto3_and_the_aws_cli(

@@ -1,5 +1,6 @@
-"""Asymmetric signing keys (KeyUsage ``SIGN_VERIFY``): AWS KMS's key specs and signing
-algorithms, key pair generation, signing and verification, on ``cryptography``.
+"""Asymmetric keys: AWS KMS's key specs; signing keys (KeyUsage ``SIGN_VERIFY``) with their
+signing algorithms; RSA encryption keys (KeyUsage ``ENCRYPT_DECRYPT``) with RSAES-OAEP; key pair
+generation, signing, verification, encryption and decryption, on ``cryptography``.
 
 Pure functions over DER bytes: the private key reaches this module only as the PKCS#8 DER the
 key service has just unsealed (it is stored sealed under the key's own ring in the root-key
@@ -19,10 +20,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 __all__ = [
     "ASYMMETRIC_KEY_SPECS",
     "MAX_MESSAGE_SIZE",
+    "RSA_ENCRYPTION_ALGORITHMS",
+    "RSA_KEY_SPECS",
+    "DecryptionFailed",
     "DigestLengthMismatch",
+    "EncryptionAlgorithmMismatch",
     "SignatureMismatch",
     "SigningAlgorithmMismatch",
     "generate_key_pair",
+    "rsa_decrypt",
+    "rsa_encrypt",
     "sign",
     "signing_algorithms",
     "verify",
@@ -41,6 +48,14 @@ class DigestLengthMismatch(ValueError):
 
 class SignatureMismatch(ValueError):
     """The signature is not the key's over the message."""
+
+
+class EncryptionAlgorithmMismatch(ValueError):
+    """Not an RSAES-OAEP algorithm, or a plaintext longer than the key and algorithm allow."""
+
+
+class DecryptionFailed(ValueError):
+    """The ciphertext is not one this key and algorithm made."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +83,12 @@ _SPECS: Final[dict[str, _Spec]] = {
     "ECC_SECG_P256K1": _Spec(ec.SECP256K1(), 0, ("ECDSA_SHA_256",)),
 }
 ASYMMETRIC_KEY_SPECS: Final = frozenset(_SPECS)
+RSA_KEY_SPECS: Final = frozenset(spec for spec, made in _SPECS.items() if made.curve is None)
+RSA_ENCRYPTION_ALGORITHMS: Final = ("RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256")
+_OAEP_HASHES: Final[dict[str, type[hashes.HashAlgorithm]]] = {
+    "RSAES_OAEP_SHA_1": hashes.SHA1,
+    "RSAES_OAEP_SHA_256": hashes.SHA256,
+}
 _HASHES: Final[dict[str, type[hashes.HashAlgorithm]]] = {
     "256": hashes.SHA256,
     "384": hashes.SHA384,
@@ -159,3 +180,36 @@ def verify(
             raise SigningAlgorithmMismatch("not a signing key")
     except InvalidSignature:
         raise SignatureMismatch("the signature does not verify") from None
+
+
+def _oaep(algorithm: str) -> padding.OAEP:
+    if algorithm not in _OAEP_HASHES:
+        raise EncryptionAlgorithmMismatch(f"{algorithm} is not an RSA encryption algorithm")
+    chosen = _OAEP_HASHES[algorithm]()
+    return padding.OAEP(mgf=padding.MGF1(chosen), algorithm=chosen, label=None)
+
+
+def rsa_encrypt(public_der: bytes, algorithm: str, plaintext: bytes) -> bytes:
+    """RSAES-OAEP of ``plaintext`` (at most the key's size less twice the hash and 2 bytes, as
+    AWS KMS's limits: 214 or 190 bytes with RSA_2048)."""
+    oaep = _oaep(algorithm)
+    public = serialization.load_der_public_key(public_der)
+    if not isinstance(public, rsa.RSAPublicKey):
+        raise EncryptionAlgorithmMismatch("not an RSA key")
+    room = public.key_size // 8 - 2 * _OAEP_HASHES[algorithm]().digest_size - 2
+    if not 1 <= len(plaintext) <= room:
+        raise EncryptionAlgorithmMismatch(
+            f"the plaintext must be 1 to {room} bytes with this key and {algorithm}"
+        )
+    return public.encrypt(plaintext, oaep)
+
+
+def rsa_decrypt(private_der: bytes, algorithm: str, ciphertext: bytes) -> bytes:
+    oaep = _oaep(algorithm)
+    private = serialization.load_der_private_key(private_der, password=None)
+    if not isinstance(private, rsa.RSAPrivateKey):
+        raise EncryptionAlgorithmMismatch("not an RSA key")
+    try:
+        return private.decrypt(ciphertext, oaep)
+    except ValueError:
+        raise DecryptionFailed("the ciphertext does not decrypt with this key") from None

@@ -142,24 +142,31 @@ class Caller:
 # (``aws:RequestTag/<key>``, ``aws:TagKeys``, ``kms:ScheduleKeyDeletionPendingWindowInDays``…).
 RequestKeys = Mapping[str, str | int | bool | Sequence[str]]
 _NO_KEYS: Final[RequestKeys] = {}
-_ENCRYPTION_ALGORITHM: Final[RequestKeys] = {"kms:EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+SYMMETRIC_DEFAULT: Final = "SYMMETRIC_DEFAULT"  # the symmetric keys' encryption algorithm
+_ENCRYPTION_ALGORITHM: Final[RequestKeys] = {"kms:EncryptionAlgorithm": SYMMETRIC_DEFAULT}
 
 
-def _usage_of(key_spec: str) -> str | None:
-    """The one KeyUsage keys of ``key_spec`` have here (None: a spec not offered)."""
+def _usages_of(key_spec: str) -> tuple[str, ...]:
+    """The KeyUsages keys of ``key_spec`` may have here (none: a spec not offered)."""
     if key_spec == KEY_SPEC_SYMMETRIC_DEFAULT:
-        return KEY_USAGE_ENCRYPT_DECRYPT
+        return (KEY_USAGE_ENCRYPT_DECRYPT,)
+    if key_spec in asymmetric.RSA_KEY_SPECS:
+        return (KEY_USAGE_SIGN_VERIFY, KEY_USAGE_ENCRYPT_DECRYPT)
     if key_spec in asymmetric.ASYMMETRIC_KEY_SPECS:
-        return KEY_USAGE_SIGN_VERIFY
+        return (KEY_USAGE_SIGN_VERIFY,)
     if key_spec in mac.MAC_KEY_SPECS:
-        return KEY_USAGE_GENERATE_VERIFY_MAC
-    return None
+        return (KEY_USAGE_GENERATE_VERIFY_MAC,)
+    return ()
 
 
 def _private_key_context(key: CustomerKey) -> dict[str, str]:
     """The encryption context a signing key's private key (or an HMAC key's secret) is sealed
     under."""
     return {"andromede:private-key": key.key_id}
+
+
+def _algorithm_keys(algorithm: str) -> RequestKeys:
+    return {"kms:EncryptionAlgorithm": algorithm}
 
 
 def _signing_keys(algorithm: str, digest: bool) -> RequestKeys:
@@ -308,11 +315,11 @@ class CustomerKeyService:
         )
         if len(description) > MAX_DESCRIPTION_LENGTH:
             raise InvalidKeyParameter("Description is longer than 8192 characters")
-        if _usage_of(key_spec) != key_usage:
+        if key_usage not in _usages_of(key_spec):
             raise InvalidKeyParameter(
                 f"KeySpec {key_spec[:64]} with KeyUsage {key_usage[:64]} is not offered: "
-                f"{KEY_SPEC_SYMMETRIC_DEFAULT} keys encrypt, RSA and ECC keys sign, HMAC keys "
-                "make MACs"
+                f"{KEY_SPEC_SYMMETRIC_DEFAULT} keys encrypt, RSA keys encrypt or sign, ECC keys "
+                "sign, HMAC keys make MACs"
             )
         if policy is not None:
             self._authoriser.check_policy(policy)
@@ -334,10 +341,10 @@ class CustomerKeyService:
             await self._check_lockout(caller, key)
         await self._provider(self._keys.create_tenant_key, key.key_id)
         try:
-            if key.key_usage == KEY_USAGE_SIGN_VERIFY:
-                key = await self._with_key_pair(key)
-            elif key.key_usage == KEY_USAGE_GENERATE_VERIFY_MAC:
+            if key.key_usage == KEY_USAGE_GENERATE_VERIFY_MAC:
                 key = await self._with_mac_key(key)
+            elif not key.symmetric:
+                key = await self._with_key_pair(key)
             await self._store.insert_key(key)
         except BaseException:
             # No metadata, no key: do not leave a ring nobody can reach.
@@ -787,16 +794,30 @@ class CustomerKeyService:
     # --- cryptographic operations ----------------------------------------------------------
 
     async def encrypt(
-        self, caller: Caller, key_ref: str, plaintext: bytes, context: Mapping[str, str]
+        self,
+        caller: Caller,
+        key_ref: str,
+        plaintext: bytes,
+        context: Mapping[str, str],
+        algorithm: str = SYMMETRIC_DEFAULT,
     ) -> tuple[bytes, CustomerKey]:
+        """A ciphertext blob under a symmetric key; with an RSAES-OAEP ``algorithm``, the raw
+        RSA ciphertext under an RSA encryption key's public key (no encryption context, as on
+        AWS)."""
         if not 1 <= len(plaintext) <= MAX_PLAINTEXT_SIZE:
             raise InvalidKeyParameter("Plaintext must be 1 to 4096 bytes")
-        key = self._encrypting(
-            await self._resolve(
-                caller, key_ref, "kms:Encrypt", context, request=_ENCRYPTION_ALGORITHM
-            )
+        resolved = await self._resolve(
+            caller, key_ref, "kms:Encrypt", context, request=_algorithm_keys(algorithm)
         )
-        return await self._seal(key, plaintext, context), key
+        if algorithm == SYMMETRIC_DEFAULT:
+            key = self._encrypting(resolved)
+            return await self._seal(key, plaintext, context), key
+        key = self._rsa_encrypting(resolved, context)
+        assert key.public_key is not None  # noqa: S101 (_rsa_encrypting checked it)
+        try:
+            return asymmetric.rsa_encrypt(key.public_key, algorithm, plaintext), key
+        except asymmetric.EncryptionAlgorithmMismatch as exc:
+            raise InvalidKeyParameter(str(exc)) from None
 
     async def decrypt(
         self,
@@ -804,9 +825,34 @@ class CustomerKeyService:
         blob: bytes,
         context: Mapping[str, str],
         key_ref: str | None = None,
+        algorithm: str = SYMMETRIC_DEFAULT,
     ) -> tuple[bytes, CustomerKey]:
-        parsed, key = await self._blob_key(caller, blob, key_ref, "kms:Decrypt", context)
-        return await self._open(key, parsed, context), key
+        """The plaintext of a ciphertext blob; with an RSAES-OAEP ``algorithm``, of a raw RSA
+        ciphertext, which names no key: ``key_ref`` is then required, as on AWS."""
+        if algorithm == SYMMETRIC_DEFAULT:
+            parsed, key = await self._blob_key(caller, blob, key_ref, "kms:Decrypt", context)
+            return await self._open(key, parsed, context), key
+        if key_ref is None:
+            raise InvalidKeyParameter("KeyId is required to decrypt with an asymmetric key")
+        key = self._rsa_encrypting(
+            await self._resolve(
+                caller, key_ref, "kms:Decrypt", context, request=_algorithm_keys(algorithm)
+            ),
+            context,
+        )
+        assert key.sealed_private_key is not None  # noqa: S101 (_rsa_encrypting checked it)
+        private_der = await self._open(
+            key, CiphertextBlob.decode(key.sealed_private_key), _private_key_context(key)
+        )
+        try:
+            plaintext = await asyncio.to_thread(
+                asymmetric.rsa_decrypt, private_der, algorithm, blob
+            )
+        except asymmetric.EncryptionAlgorithmMismatch as exc:
+            raise InvalidKeyParameter(str(exc)) from None
+        except asymmetric.DecryptionFailed:
+            raise InvalidCiphertext("the ciphertext is not valid") from None
+        return plaintext, key
 
     async def re_encrypt(
         self,
@@ -1014,6 +1060,21 @@ class CustomerKeyService:
         self._usable(key)
         if key.key_usage != KEY_USAGE_SIGN_VERIFY or key.sealed_private_key is None:
             raise InvalidKeyUsage(f"{key.arn} key usage is {key.key_usage}: it does not sign")
+        return key
+
+    def _rsa_encrypting(self, key: CustomerKey, context: Mapping[str, str]) -> CustomerKey:
+        """A usable RSA encryption key, or ``InvalidKeyUsage``; an encryption context is
+        refused (RSA ciphertexts cannot bind one)."""
+        self._usable(key)
+        if (
+            key.key_usage != KEY_USAGE_ENCRYPT_DECRYPT
+            or key.key_spec not in asymmetric.RSA_KEY_SPECS
+            or key.sealed_private_key is None
+            or key.public_key is None
+        ):
+            raise InvalidKeyUsage(f"{key.arn} is not an RSA encryption key")
+        if context:
+            raise InvalidKeyParameter("An encryption context is not supported by asymmetric keys")
         return key
 
     def _encrypting(self, key: CustomerKey) -> CustomerKey:

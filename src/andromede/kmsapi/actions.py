@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from andromede.kms.asymmetric import ASYMMETRIC_KEY_SPECS, signing_algorithms
+from andromede.kms.asymmetric import (
+    ASYMMETRIC_KEY_SPECS,
+    RSA_ENCRYPTION_ALGORITHMS,
+    signing_algorithms,
+)
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.grants import MAX_GRANT_TOKENS, is_grant_id, principal_account
 from andromede.kms.keys_model import (
@@ -118,6 +122,17 @@ class KmsCall:
             raise KmsWireError("SerializationException", f"{name} must map strings to strings")
         return value
 
+    def encryption_algorithm(self) -> str:
+        """EncryptionAlgorithm: ``SYMMETRIC_DEFAULT`` when absent, or an RSAES-OAEP one."""
+        value = self.string("EncryptionAlgorithm", max_length=64)
+        if value is None:
+            return SYMMETRIC_DEFAULT
+        if value == SYMMETRIC_DEFAULT or value in RSA_ENCRYPTION_ALGORITHMS:
+            return value
+        if value == "SM2PKE":  # AWS's China regions' SM2 keys
+            raise KmsWireError("InvalidKeyUsageException", f"{value} is not offered")
+        raise _invalid("EncryptionAlgorithm", value, "Member must satisfy enum value set")
+
     def algorithm(self, name: str = "EncryptionAlgorithm") -> None:
         value = self.string(name)
         if value is None or value == SYMMETRIC_DEFAULT:
@@ -175,6 +190,8 @@ def key_metadata(key: CustomerKey) -> dict[str, Any]:
     }
     if key.symmetric:
         metadata["EncryptionAlgorithms"] = [SYMMETRIC_DEFAULT]
+    elif key.key_usage == KEY_USAGE_ENCRYPT_DECRYPT:
+        metadata["EncryptionAlgorithms"] = list(RSA_ENCRYPTION_ALGORITHMS)
     elif key.key_spec in MAC_KEY_SPECS:
         metadata["MacAlgorithms"] = list(mac_algorithms(key.key_spec))
     else:
@@ -484,14 +501,18 @@ async def get_public_key(call: KmsCall) -> dict[str, Any]:
     _grant_tokens(call)
     key = await call.keys.get_public_key(call.caller, call.required("KeyId"))
     assert key.public_key is not None  # noqa: S101 (get_public_key refuses symmetric keys)
-    return {
+    answer: dict[str, Any] = {
         "KeyId": key.arn,
         "PublicKey": _b64(key.public_key),
         "CustomerMasterKeySpec": key.key_spec,
         "KeySpec": key.key_spec,
         "KeyUsage": key.key_usage,
-        "SigningAlgorithms": list(signing_algorithms(key.key_spec)),
     }
+    if key.key_usage == KEY_USAGE_ENCRYPT_DECRYPT:
+        answer["EncryptionAlgorithms"] = list(RSA_ENCRYPTION_ALGORITHMS)
+    else:
+        answer["SigningAlgorithms"] = list(signing_algorithms(key.key_spec))
+    return answer
 
 
 # --- HMAC keys ---------------------------------------------------------------------------------
@@ -628,30 +649,29 @@ async def list_key_policies(call: KmsCall) -> dict[str, Any]:
 
 
 async def encrypt(call: KmsCall) -> dict[str, Any]:
-    call.algorithm()
+    algorithm = call.encryption_algorithm()
     blob, key = await call.keys.encrypt(
-        call.caller, call.required("KeyId"), call.blob("Plaintext", max_size=4096), call.context()
+        call.caller,
+        call.required("KeyId"),
+        call.blob("Plaintext", max_size=4096),
+        call.context(),
+        algorithm,
     )
-    return {
-        "CiphertextBlob": _b64(blob),
-        "KeyId": key.arn,
-        "EncryptionAlgorithm": SYMMETRIC_DEFAULT,
-    }
+    return {"CiphertextBlob": _b64(blob), "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
 
 
 async def decrypt(call: KmsCall) -> dict[str, Any]:
-    call.algorithm()
+    algorithm = call.encryption_algorithm()
+    if call.params.get("Recipient") is not None:
+        raise KmsWireError("UnsupportedOperationException", "Nitro Enclaves are not offered")
     plaintext, key = await call.keys.decrypt(
         call.caller,
         call.blob("CiphertextBlob", max_size=MAX_CIPHERTEXT_SIZE),
         call.context(),
         call.string("KeyId"),
+        algorithm,
     )
-    return {
-        "KeyId": key.arn,
-        "Plaintext": _b64(plaintext),
-        "EncryptionAlgorithm": SYMMETRIC_DEFAULT,
-    }
+    return {"KeyId": key.arn, "Plaintext": _b64(plaintext), "EncryptionAlgorithm": algorithm}
 
 
 async def re_encrypt(call: KmsCall) -> dict[str, Any]:

@@ -382,11 +382,20 @@ async def test_generate_data_key_and_random(kit: Kit) -> None:
     assert len(await kit.service.generate_random(A, 1024)) == 1024
 
 
-async def test_only_symmetric_default_keys_are_made(kit: Kit) -> None:
+@pytest.mark.parametrize(
+    ("usage", "spec"),
+    [
+        ("SIGN_VERIFY", "SYMMETRIC_DEFAULT"),
+        ("ENCRYPT_DECRYPT", "ECC_NIST_P256"),
+        ("ENCRYPT_DECRYPT", "HMAC_256"),
+        ("GENERATE_VERIFY_MAC", "RSA_2048"),
+        ("ENCRYPT_DECRYPT", "SM2"),
+        ("KEY_AGREEMENT", "ECC_NIST_P256"),
+    ],
+)
+async def test_a_key_spec_takes_only_its_usages(kit: Kit, usage: str, spec: str) -> None:
     with pytest.raises(InvalidKeyParameter):
-        await kit.service.create_key(A, key_spec="RSA_2048")
-    with pytest.raises(InvalidKeyParameter):
-        await kit.service.create_key(A, key_usage="SIGN_VERIFY")
+        await kit.service.create_key(A, key_usage=usage, key_spec=spec)
 
 
 # --- key references ------------------------------------------------------------------------

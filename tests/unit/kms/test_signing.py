@@ -16,6 +16,7 @@ from andromede.kms import asymmetric
 from andromede.kms.keys_errors import (
     CmkAccessDenied,
     CmkNotFound,
+    InvalidCiphertext,
     InvalidKeyParameter,
     InvalidKeyUsage,
     InvalidSignature,
@@ -93,7 +94,7 @@ async def test_refusals(kit: Kit) -> None:
         await kit.service.sign(A, symmetric.key_id, MESSAGE, "ECDSA_SHA_256", digest=False)
     with pytest.raises(UnsupportedKeyOperation):
         await kit.service.get_public_key(A, symmetric.key_id)
-    for usage, spec in (("SIGN_VERIFY", "SYMMETRIC_DEFAULT"), ("ENCRYPT_DECRYPT", "RSA_2048")):
+    for usage, spec in (("SIGN_VERIFY", "SYMMETRIC_DEFAULT"), ("ENCRYPT_DECRYPT", "ECC_NIST_P256")):
         with pytest.raises(InvalidKeyParameter):
             await kit.service.create_key(A, key_usage=usage, key_spec=spec)
     # Policies decide as for any key use.
@@ -176,3 +177,43 @@ async def test_data_key_pairs_are_sealed_under_a_symmetric_key(kit: Kit, pair_sp
     signing = await kit.service.create_key(A, key_usage="SIGN_VERIFY", key_spec="ECC_NIST_P256")
     with pytest.raises(InvalidKeyUsage):  # only a symmetric key seals a data key pair
         await kit.service.generate_data_key_pair(A, signing.key_id, pair_spec, {})
+
+
+@pytest.mark.parametrize("algorithm", ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"])
+async def test_rsa_encryption_keys(kit: Kit, algorithm: str) -> None:
+    key = await kit.service.create_key(A, key_usage="ENCRYPT_DECRYPT", key_spec="RSA_2048")
+    # What a client does: encrypt locally with GetPublicKey's answer; KMS decrypts.
+    public = serialization.load_der_public_key(
+        (await kit.service.get_public_key(A, key.arn)).public_key or b""
+    )
+    assert isinstance(public, rsa.RSAPublicKey)
+    # RSAES_OAEP_SHA_1 is AWS's algorithm name: OAEP with SHA-1 is still sound.
+    chosen = hashes.SHA1() if algorithm.endswith("SHA_1") else hashes.SHA256()  # noqa: S303
+    oaep = padding.OAEP(mgf=padding.MGF1(chosen), algorithm=chosen, label=None)
+    local = public.encrypt(b"wrapped locally", oaep)
+    opened, _ = await kit.service.decrypt(A, local, {}, key.key_id, algorithm)
+    assert opened == b"wrapped locally"
+    sealed, _ = await kit.service.encrypt(A, key.key_id, b"by kms", {}, algorithm)
+    assert len(sealed) == 256
+    assert (await kit.service.decrypt(A, sealed, {}, key.arn, algorithm))[0] == b"by kms"
+    room = 256 - 2 * chosen.digest_size - 2  # 214 or 190 bytes, AWS's limits for RSA_2048
+    await kit.service.encrypt(A, key.key_id, b"x" * room, {}, algorithm)
+    with pytest.raises(InvalidKeyParameter):
+        await kit.service.encrypt(A, key.key_id, b"x" * (room + 1), {}, algorithm)
+    with pytest.raises(InvalidKeyParameter):  # RSA ciphertexts bind no context
+        await kit.service.encrypt(A, key.key_id, b"x", {"a": "b"}, algorithm)
+    with pytest.raises(InvalidKeyParameter):  # a raw RSA ciphertext names no key
+        await kit.service.decrypt(A, sealed, {}, None, algorithm)
+    with pytest.raises(InvalidCiphertext):
+        await kit.service.decrypt(
+            A, sealed[:-1] + bytes([sealed[-1] ^ 1]), {}, key.key_id, algorithm
+        )
+    with pytest.raises(InvalidKeyUsage):  # it neither signs nor makes data keys nor seals blobs
+        await kit.service.sign(A, key.key_id, b"m", "RSASSA_PSS_SHA_256", digest=False)
+    with pytest.raises(InvalidKeyUsage):
+        await kit.service.generate_data_key(A, key.key_id, 32, {})
+    with pytest.raises(InvalidKeyUsage):
+        await kit.service.encrypt(A, key.key_id, b"x", {})  # SYMMETRIC_DEFAULT
+    symmetric = await kit.service.create_key(A)
+    with pytest.raises(InvalidKeyUsage):
+        await kit.service.encrypt(A, symmetric.key_id, b"x", {}, algorithm)
