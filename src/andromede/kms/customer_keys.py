@@ -806,18 +806,50 @@ class CustomerKeyService:
         AWS)."""
         if not 1 <= len(plaintext) <= MAX_PLAINTEXT_SIZE:
             raise InvalidKeyParameter("Plaintext must be 1 to 4096 bytes")
-        resolved = await self._resolve(
-            caller, key_ref, "kms:Encrypt", context, request=_algorithm_keys(algorithm)
+        key = await self._encryption_key(caller, key_ref, "kms:Encrypt", context, algorithm)
+        return await self._encrypt_with(key, algorithm, plaintext, context), key
+
+    async def _encryption_key(
+        self,
+        caller: Caller,
+        key_ref: str,
+        action: str,
+        context: Mapping[str, str],
+        algorithm: str,
+    ) -> CustomerKey:
+        """The key ``key_ref`` names, authorised for ``action`` and able to encrypt or decrypt
+        with ``algorithm`` (a symmetric key, or an RSA encryption key for RSAES-OAEP)."""
+        key = await self._resolve(
+            caller, key_ref, action, context, request=_algorithm_keys(algorithm)
         )
         if algorithm == SYMMETRIC_DEFAULT:
-            key = self._encrypting(resolved)
-            return await self._seal(key, plaintext, context), key
-        key = self._rsa_encrypting(resolved, context)
+            return self._encrypting(key)
+        return self._rsa_encrypting(key, context)
+
+    async def _encrypt_with(
+        self, key: CustomerKey, algorithm: str, plaintext: bytes, context: Mapping[str, str]
+    ) -> bytes:
+        if algorithm == SYMMETRIC_DEFAULT:
+            return await self._seal(key, plaintext, context)
         assert key.public_key is not None  # noqa: S101 (_rsa_encrypting checked it)
         try:
-            return asymmetric.rsa_encrypt(key.public_key, algorithm, plaintext), key
+            return asymmetric.rsa_encrypt(key.public_key, algorithm, plaintext)
         except asymmetric.EncryptionAlgorithmMismatch as exc:
             raise InvalidKeyParameter(str(exc)) from None
+
+    async def _rsa_open(self, key: CustomerKey, algorithm: str, ciphertext: bytes) -> bytes:
+        assert key.sealed_private_key is not None  # noqa: S101 (_rsa_encrypting checked it)
+        private_der = await self._open(
+            key, CiphertextBlob.decode(key.sealed_private_key), _private_key_context(key)
+        )
+        try:
+            return await asyncio.to_thread(
+                asymmetric.rsa_decrypt, private_der, algorithm, ciphertext
+            )
+        except asymmetric.EncryptionAlgorithmMismatch as exc:
+            raise InvalidKeyParameter(str(exc)) from None
+        except asymmetric.DecryptionFailed:
+            raise InvalidCiphertext("the ciphertext is not valid") from None
 
     async def decrypt(
         self,
@@ -834,25 +866,8 @@ class CustomerKeyService:
             return await self._open(key, parsed, context), key
         if key_ref is None:
             raise InvalidKeyParameter("KeyId is required to decrypt with an asymmetric key")
-        key = self._rsa_encrypting(
-            await self._resolve(
-                caller, key_ref, "kms:Decrypt", context, request=_algorithm_keys(algorithm)
-            ),
-            context,
-        )
-        assert key.sealed_private_key is not None  # noqa: S101 (_rsa_encrypting checked it)
-        private_der = await self._open(
-            key, CiphertextBlob.decode(key.sealed_private_key), _private_key_context(key)
-        )
-        try:
-            plaintext = await asyncio.to_thread(
-                asymmetric.rsa_decrypt, private_der, algorithm, blob
-            )
-        except asymmetric.EncryptionAlgorithmMismatch as exc:
-            raise InvalidKeyParameter(str(exc)) from None
-        except asymmetric.DecryptionFailed:
-            raise InvalidCiphertext("the ciphertext is not valid") from None
-        return plaintext, key
+        key = await self._encryption_key(caller, key_ref, "kms:Decrypt", context, algorithm)
+        return await self._rsa_open(key, algorithm, blob), key
 
     async def re_encrypt(
         self,
@@ -862,21 +877,33 @@ class CustomerKeyService:
         destination_ref: str,
         destination_context: Mapping[str, str],
         source_ref: str | None = None,
+        source_algorithm: str = SYMMETRIC_DEFAULT,
+        destination_algorithm: str = SYMMETRIC_DEFAULT,
     ) -> tuple[bytes, CustomerKey, CustomerKey]:
-        parsed, source = await self._blob_key(
-            caller, blob, source_ref, "kms:ReEncryptFrom", source_context
-        )
-        destination = self._encrypting(
-            await self._resolve(
-                caller,
-                destination_ref,
-                "kms:ReEncryptTo",
-                destination_context,
-                request=_ENCRYPTION_ALGORITHM,
+        """Decrypt under the source key and encrypt under the destination, both authorised
+        before anything is opened; either side may be an RSA encryption key with its
+        RSAES-OAEP algorithm (the source's ``source_ref`` is then required)."""
+        if source_algorithm == SYMMETRIC_DEFAULT:
+            parsed, source = await self._blob_key(
+                caller, blob, source_ref, "kms:ReEncryptFrom", source_context
             )
+        elif source_ref is None:
+            raise InvalidKeyParameter("SourceKeyId is required with an asymmetric source key")
+        else:
+            source = await self._encryption_key(
+                caller, source_ref, "kms:ReEncryptFrom", source_context, source_algorithm
+            )
+        destination = await self._encryption_key(
+            caller, destination_ref, "kms:ReEncryptTo", destination_context, destination_algorithm
         )
-        plaintext = await self._open(source, parsed, source_context)
-        return await self._seal(destination, plaintext, destination_context), source, destination
+        if source_algorithm == SYMMETRIC_DEFAULT:
+            plaintext = await self._open(source, parsed, source_context)
+        else:
+            plaintext = await self._rsa_open(source, source_algorithm, blob)
+        sealed = await self._encrypt_with(
+            destination, destination_algorithm, plaintext, destination_context
+        )
+        return sealed, source, destination
 
     async def generate_data_key(
         self,

@@ -39,7 +39,6 @@ MAX_CIPHERTEXT_SIZE: Final = 6144
 MAX_LIST_LIMIT: Final = 1000
 DEFAULT_LIST_LIMIT: Final = 100
 SYMMETRIC_DEFAULT: Final = "SYMMETRIC_DEFAULT"
-_ASYMMETRIC_ALGORITHMS: Final = frozenset({"RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE"})
 _DATA_KEY_SPECS: Final = {"AES_256": 32, "AES_128": 16}
 
 
@@ -122,26 +121,15 @@ class KmsCall:
             raise KmsWireError("SerializationException", f"{name} must map strings to strings")
         return value
 
-    def encryption_algorithm(self) -> str:
-        """EncryptionAlgorithm: ``SYMMETRIC_DEFAULT`` when absent, or an RSAES-OAEP one."""
-        value = self.string("EncryptionAlgorithm", max_length=64)
+    def encryption_algorithm(self, name: str = "EncryptionAlgorithm") -> str:
+        """``SYMMETRIC_DEFAULT`` when absent, or an RSAES-OAEP algorithm."""
+        value = self.string(name, max_length=64)
         if value is None:
             return SYMMETRIC_DEFAULT
         if value == SYMMETRIC_DEFAULT or value in RSA_ENCRYPTION_ALGORITHMS:
             return value
         if value == "SM2PKE":  # AWS's China regions' SM2 keys
             raise KmsWireError("InvalidKeyUsageException", f"{value} is not offered")
-        raise _invalid("EncryptionAlgorithm", value, "Member must satisfy enum value set")
-
-    def algorithm(self, name: str = "EncryptionAlgorithm") -> None:
-        value = self.string(name)
-        if value is None or value == SYMMETRIC_DEFAULT:
-            return
-        if value in _ASYMMETRIC_ALGORITHMS:
-            raise KmsWireError(
-                "InvalidKeyUsageException",
-                f"{value} is not supported by a symmetric key; use {SYMMETRIC_DEFAULT}",
-            )
         raise _invalid(name, value, "Member must satisfy enum value set")
 
     def tags(self) -> list[tuple[str, str]]:
@@ -675,8 +663,8 @@ async def decrypt(call: KmsCall) -> dict[str, Any]:
 
 
 async def re_encrypt(call: KmsCall) -> dict[str, Any]:
-    call.algorithm("SourceEncryptionAlgorithm")
-    call.algorithm("DestinationEncryptionAlgorithm")
+    source_algorithm = call.encryption_algorithm("SourceEncryptionAlgorithm")
+    destination_algorithm = call.encryption_algorithm("DestinationEncryptionAlgorithm")
     blob, source, destination = await call.keys.re_encrypt(
         call.caller,
         call.blob("CiphertextBlob", max_size=MAX_CIPHERTEXT_SIZE),
@@ -684,13 +672,15 @@ async def re_encrypt(call: KmsCall) -> dict[str, Any]:
         call.required("DestinationKeyId"),
         call.context("DestinationEncryptionContext"),
         call.string("SourceKeyId"),
+        source_algorithm,
+        destination_algorithm,
     )
     return {
         "CiphertextBlob": _b64(blob),
         "SourceKeyId": source.arn,
         "KeyId": destination.arn,
-        "SourceEncryptionAlgorithm": SYMMETRIC_DEFAULT,
-        "DestinationEncryptionAlgorithm": SYMMETRIC_DEFAULT,
+        "SourceEncryptionAlgorithm": source_algorithm,
+        "DestinationEncryptionAlgorithm": destination_algorithm,
     }
 
 

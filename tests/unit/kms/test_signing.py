@@ -217,3 +217,33 @@ async def test_rsa_encryption_keys(kit: Kit, algorithm: str) -> None:
     symmetric = await kit.service.create_key(A)
     with pytest.raises(InvalidKeyUsage):
         await kit.service.encrypt(A, symmetric.key_id, b"x", {}, algorithm)
+
+
+async def test_re_encrypt_between_symmetric_and_rsa_keys(kit: Kit) -> None:
+    rsa_key = await kit.service.create_key(A, key_usage="ENCRYPT_DECRYPT", key_spec="RSA_2048")
+    symmetric = await kit.service.create_key(A)
+    blob, _ = await kit.service.encrypt(A, symmetric.key_id, b"moving", {"a": "1"})
+    to_rsa, source, destination = await kit.service.re_encrypt(
+        A, blob, {"a": "1"}, rsa_key.key_id, {}, destination_algorithm="RSAES_OAEP_SHA_256"
+    )
+    assert (source.key_id, destination.key_id) == (symmetric.key_id, rsa_key.key_id)
+    opened, _ = await kit.service.decrypt(A, to_rsa, {}, rsa_key.key_id, "RSAES_OAEP_SHA_256")
+    assert opened == b"moving"
+    back, _, _ = await kit.service.re_encrypt(
+        A,
+        to_rsa,
+        {},
+        symmetric.key_id,
+        {"b": "2"},
+        source_ref=rsa_key.arn,
+        source_algorithm="RSAES_OAEP_SHA_256",
+    )
+    assert (await kit.service.decrypt(A, back, {"b": "2"}))[0] == b"moving"
+    with pytest.raises(InvalidKeyParameter):  # a raw RSA ciphertext names no source key
+        await kit.service.re_encrypt(
+            A, to_rsa, {}, symmetric.key_id, {}, source_algorithm="RSAES_OAEP_SHA_256"
+        )
+    with pytest.raises(InvalidKeyUsage):  # RSAES-OAEP on a symmetric destination
+        await kit.service.re_encrypt(
+            A, blob, {"a": "1"}, symmetric.key_id, {}, destination_algorithm="RSAES_OAEP_SHA_1"
+        )
