@@ -20,10 +20,11 @@ decrypted again, even if an older database copy brings the metadata back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import secrets
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final, NamedTuple, NoReturn, ParamSpec, Protocol, TypeVar
@@ -163,6 +164,23 @@ def _private_key_context(key: CustomerKey) -> dict[str, str]:
     """The encryption context a signing key's private key (or an HMAC key's secret) is sealed
     under."""
     return {"andromede:private-key": key.key_id}
+
+
+@contextlib.contextmanager
+def _crypto_errors() -> Iterator[None]:
+    """The errors of the asymmetric and MAC modules as the key service's (AWS's types)."""
+    try:
+        yield
+    except (asymmetric.SigningAlgorithmMismatch, mac.MacAlgorithmMismatch) as exc:
+        raise InvalidKeyUsage(str(exc)) from None
+    except (asymmetric.DigestLengthMismatch, asymmetric.EncryptionAlgorithmMismatch) as exc:
+        raise InvalidKeyParameter(str(exc)) from None
+    except asymmetric.SignatureMismatch:
+        raise InvalidSignature("the signature does not verify") from None
+    except mac.MacMismatch:
+        raise InvalidMac("the MAC does not verify") from None
+    except asymmetric.DecryptionFailed:
+        raise InvalidCiphertext("the ciphertext is not valid") from None
 
 
 def _algorithm_keys(algorithm: str) -> RequestKeys:
@@ -832,24 +850,15 @@ class CustomerKeyService:
         if algorithm == SYMMETRIC_DEFAULT:
             return await self._seal(key, plaintext, context)
         assert key.public_key is not None  # noqa: S101 (_rsa_encrypting checked it)
-        try:
+        with _crypto_errors():
             return asymmetric.rsa_encrypt(key.public_key, algorithm, plaintext)
-        except asymmetric.EncryptionAlgorithmMismatch as exc:
-            raise InvalidKeyParameter(str(exc)) from None
 
     async def _rsa_open(self, key: CustomerKey, algorithm: str, ciphertext: bytes) -> bytes:
-        assert key.sealed_private_key is not None  # noqa: S101 (_rsa_encrypting checked it)
-        private_der = await self._open(
-            key, CiphertextBlob.decode(key.sealed_private_key), _private_key_context(key)
-        )
-        try:
+        private_der = await self._unseal_secret(key)
+        with _crypto_errors():
             return await asyncio.to_thread(
                 asymmetric.rsa_decrypt, private_der, algorithm, ciphertext
             )
-        except asymmetric.EncryptionAlgorithmMismatch as exc:
-            raise InvalidKeyParameter(str(exc)) from None
-        except asymmetric.DecryptionFailed:
-            raise InvalidCiphertext("the ciphertext is not valid") from None
 
     async def decrypt(
         self,
@@ -963,8 +972,9 @@ class CustomerKeyService:
         private_der, public_der = await asyncio.to_thread(
             asymmetric.generate_key_pair, key.key_spec
         )
-        sealed = await self._seal(key, private_der, _private_key_context(key))
-        return replace(key, public_key=public_der, sealed_private_key=sealed)
+        return replace(
+            key, public_key=public_der, sealed_private_key=await self._seal_secret(key, private_der)
+        )
 
     async def sign(
         self, caller: Caller, key_ref: str, message: bytes, algorithm: str, *, digest: bool
@@ -977,18 +987,11 @@ class CustomerKeyService:
             )
         )
         self._check_message(message)
-        assert key.sealed_private_key is not None  # noqa: S101 (_signing checked it)
-        private_der = await self._open(
-            key, CiphertextBlob.decode(key.sealed_private_key), _private_key_context(key)
-        )
-        try:
+        private_der = await self._unseal_secret(key)
+        with _crypto_errors():
             signature = await asyncio.to_thread(
                 asymmetric.sign, key.key_spec, private_der, algorithm, message, digest=digest
             )
-        except asymmetric.SigningAlgorithmMismatch as exc:
-            raise InvalidKeyUsage(str(exc)) from None
-        except asymmetric.DigestLengthMismatch as exc:
-            raise InvalidKeyParameter(str(exc)) from None
         return signature, key
 
     async def verify(
@@ -1009,7 +1012,7 @@ class CustomerKeyService:
         )
         self._check_message(message)
         assert key.public_key is not None  # noqa: S101 (_signing checked it)
-        try:
+        with _crypto_errors():
             await asyncio.to_thread(
                 asymmetric.verify,
                 key.key_spec,
@@ -1019,28 +1022,19 @@ class CustomerKeyService:
                 signature,
                 digest=digest,
             )
-        except asymmetric.SigningAlgorithmMismatch as exc:
-            raise InvalidKeyUsage(str(exc)) from None
-        except asymmetric.DigestLengthMismatch as exc:
-            raise InvalidKeyParameter(str(exc)) from None
-        except asymmetric.SignatureMismatch:
-            raise InvalidSignature("the signature does not verify") from None
         return key
 
     async def _with_mac_key(self, key: CustomerKey) -> CustomerKey:
         """``key`` with a new HMAC key of its spec, sealed under its ring."""
         secret = mac.generate_mac_key(key.key_spec)
-        sealed = await self._seal(key, secret, _private_key_context(key))
-        return replace(key, sealed_private_key=sealed)
+        return replace(key, sealed_private_key=await self._seal_secret(key, secret))
 
     async def generate_mac(
         self, caller: Caller, key_ref: str, message: bytes, algorithm: str
     ) -> tuple[bytes, CustomerKey]:
         key, secret = await self._mac_key(caller, key_ref, "kms:GenerateMac", algorithm)
-        try:
+        with _crypto_errors():
             return mac.make_mac(key.key_spec, secret, algorithm, message), key
-        except mac.MacAlgorithmMismatch as exc:
-            raise InvalidKeyUsage(str(exc)) from None
 
     async def verify_mac(
         self, caller: Caller, key_ref: str, message: bytes, given: bytes, algorithm: str
@@ -1048,12 +1042,8 @@ class CustomerKeyService:
         """Nothing if ``given`` is the key's MAC over ``message`` (compared in constant time);
         ``InvalidMac`` if not."""
         key, secret = await self._mac_key(caller, key_ref, "kms:VerifyMac", algorithm)
-        try:
+        with _crypto_errors():
             mac.verify_mac(key.key_spec, secret, algorithm, message, given)
-        except mac.MacAlgorithmMismatch as exc:
-            raise InvalidKeyUsage(str(exc)) from None
-        except mac.MacMismatch:
-            raise InvalidMac("the MAC does not verify") from None
         return key
 
     async def _mac_key(
@@ -1066,10 +1056,20 @@ class CustomerKeyService:
         )
         if key.key_usage != KEY_USAGE_GENERATE_VERIFY_MAC or key.sealed_private_key is None:
             raise InvalidKeyUsage(f"{key.arn} key usage is {key.key_usage}: it makes no MAC")
-        secret = await self._open(
+        return key, await self._unseal_secret(key)
+
+    async def _seal_secret(self, key: CustomerKey, secret: bytes) -> bytes:
+        """A signing or RSA key's private key, or an HMAC key's secret, sealed under the key's
+        own ring (so it dies with the ring)."""
+        return await self._seal(key, secret, _private_key_context(key))
+
+    async def _unseal_secret(self, key: CustomerKey) -> bytes:
+        """The secret ``_seal_secret`` sealed, for the one call that needs it."""
+        if key.sealed_private_key is None:
+            raise InvalidKeyUsage(f"{key.arn} has no private key or secret")
+        return await self._open(
             key, CiphertextBlob.decode(key.sealed_private_key), _private_key_context(key)
         )
-        return key, secret
 
     async def get_public_key(self, caller: Caller, key_ref: str) -> CustomerKey:
         key = self._usable(await self._resolve(caller, key_ref, "kms:GetPublicKey"))
