@@ -671,7 +671,7 @@ class CustomerKeyService:
         if not may:
             raise CmkAccessDenied(f"User: {caller.arn} may not retire grant {grant_id}")
         await self._store.delete_grant(grant.grant_id)
-        caller.resources.append(self._key_arn(grant))
+        caller.resources.append(self.grant_key_arn(grant))
         return grant
 
     async def revoke_grant(self, caller: Caller, key_ref: str, grant_id: str) -> Grant:
@@ -690,12 +690,9 @@ class CustomerKeyService:
             raise CmkNotFound(f"Grant {grant_id} does not exist")
         return grant
 
-    def _key_arn(self, grant: Grant) -> str:
-        return key_arn(self._region, grant.key_tenant, grant.key_id)
-
     def grant_key_arn(self, grant: Grant) -> str:
         """The ARN of the key a grant is for (ListGrants names keys by ARN)."""
-        return self._key_arn(grant)
+        return key_arn(self._region, grant.key_tenant, grant.key_id)
 
     # --- aliases -----------------------------------------------------------------------------
 
