@@ -11,7 +11,8 @@ root, is where they meet. It owns three choices:
   than a thread hop that would cost small PUTs several percent; a PKCS#11 token is called from
   a thread, as are cache misses of it.
 - **Errors.** Key-management errors become storage errors: a destroyed tenant key is
-  ``EncryptionKeyUnavailable`` (S3 AccessDenied), a damaged blob or wrapped key is
+  ``EncryptionKeyUnavailable`` (S3 AccessDenied), and so is one whose imported material was
+  deleted (until it is imported again); a damaged blob or wrapped key is
   ``ObjectCorrupted``. Never a plaintext byte that failed authentication.
 
 ``S3KmsKeys`` is SSE-KMS's view of the customer-managed keys (``kms.CustomerKeyService``): it
@@ -55,7 +56,13 @@ from andromede.kms.chunks import (
     plan_range,
 )
 from andromede.kms.customer_keys import Caller, CustomerKeyService
-from andromede.kms.errors import IntegrityError, KeyDestroyed, KeyNotFound, KmsError
+from andromede.kms.errors import (
+    IntegrityError,
+    KeyDestroyed,
+    KeyNotFound,
+    KeyWithdrawn,
+    KmsError,
+)
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_errors import (
     CmkAccessDenied,
@@ -224,7 +231,10 @@ class KmsObjectCipher:
         self, tenant_id: str, context: Mapping[str, str] | None = None
     ) -> tuple[bytearray, bytes, AESGCM]:
         keys = self._keys
-        if tenant_id not in self._tenants_with_keys:
+        # A tenant's own ring (no context) is made on first use. A KMS key's ring (SSE-KMS,
+        # always with a context) only by CreateKey or an import: an EXTERNAL key whose material
+        # was just deleted must not get a random KEK here (decision 0046).
+        if not context and tenant_id not in self._tenants_with_keys:
             await self._call(lambda: keys.ensure_tenant_key(tenant_id))
             self._tenants_with_keys.add(tenant_id)
         bound = context_digest(context) if context else b""
@@ -454,6 +464,11 @@ def _raise_storage_error(exc: KmsError) -> NoReturn:
     if isinstance(exc, KeyDestroyed):
         raise EncryptionKeyUnavailable(
             "The object's encryption key has been destroyed; its data cannot be read."
+        ) from None
+    if isinstance(exc, KeyWithdrawn):  # a KeyNotFound, but not damage: it may come back
+        raise EncryptionKeyUnavailable(
+            "The key material of the object's encryption key has been deleted; its data "
+            "cannot be read until it is imported again."
         ) from None
     if isinstance(exc, IntegrityError | KeyNotFound):
         raise ObjectCorrupted("the object's wrapped data key cannot be opened") from None

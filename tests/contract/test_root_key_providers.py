@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from andromede.kms.chunks import decrypt_blob
 from andromede.kms.errors import (
@@ -20,6 +21,7 @@ from andromede.kms.errors import (
     KeyAlreadyExists,
     KeyDestroyed,
     KeyNotFound,
+    KeyWithdrawn,
     ProviderError,
 )
 from andromede.kms.hsm import Pkcs11Provider
@@ -268,6 +270,155 @@ def test_crypto_shredding_survives_restoring_a_database_backup(
         later.unwrap_data_key("tenant-a", restored_wrapped)  # and a fresh process agrees
 
 
+# --- imported key material (KMS keys of Origin EXTERNAL) --------------------------------------
+
+
+def test_imported_material_is_version_one_and_seals(provider: RootKeyProvider) -> None:
+    ring = provider.import_tenant_key("tenant-a", os.urandom(32))
+    assert ring.versions == (1,) and provider.tenant_key_ring("tenant-a") == ring
+    assert provider.current_version("tenant-a") == 1
+    assert provider.list_tenants() == ["tenant-a"]
+    provider.check_usable("tenant-a")
+    data_key = os.urandom(32)
+    sealed = provider.seal("tenant-a", 1, data_key, AAD)
+    assert provider.open("tenant-a", 1, sealed, AAD) == data_key
+    assert provider.seal_many("tenant-a", 1, [data_key], AAD)[0] != sealed
+
+
+def test_imported_material_is_the_kek_itself(provider: RootKeyProvider) -> None:
+    # Used as a generated KEK is: AES-256-GCM, nonce | ciphertext | tag, nothing derived.
+    material = os.urandom(32)
+    provider.import_tenant_key("tenant-a", material)
+    data_key, nonce = os.urandom(32), os.urandom(12)
+    outside = nonce + AESGCM(material).encrypt(nonce, data_key, AAD)
+    assert provider.open("tenant-a", 1, outside, AAD) == data_key
+    inside = provider.seal("tenant-a", 1, data_key, AAD)
+    assert AESGCM(material).decrypt(inside[:12], inside[12:], AAD) == data_key
+
+
+def test_withdrawn_material_imported_again_opens_what_it_sealed(
+    provider: RootKeyProvider,
+) -> None:
+    material, data_key = os.urandom(32), os.urandom(32)
+    provider.import_tenant_key("tenant-a", material)
+    provider.create_tenant_key("tenant-b")
+    sealed = provider.seal("tenant-a", 1, data_key, AAD)
+    provider.withdraw_tenant_key("tenant-a")
+    assert provider.list_tenants() == ["tenant-b"]
+    with pytest.raises(KeyWithdrawn):
+        provider.check_usable("tenant-a")
+    for call in (
+        lambda: provider.open("tenant-a", 1, sealed, AAD),
+        lambda: provider.seal("tenant-a", 1, data_key, AAD),
+        lambda: provider.tenant_key_ring("tenant-a"),
+        lambda: provider.current_version("tenant-a"),
+        lambda: provider.rotate_tenant_key("tenant-a"),
+    ):
+        with pytest.raises(KeyNotFound):
+            call()
+    provider.check_usable("tenant-b")  # other rings are untouched
+
+    assert provider.import_tenant_key("tenant-a", material).versions == (1,)
+    provider.check_usable("tenant-a")
+    assert provider.open("tenant-a", 1, sealed, AAD) == data_key
+
+
+def test_other_material_imported_after_a_withdrawal_does_not_open(
+    provider: RootKeyProvider,
+) -> None:
+    provider.import_tenant_key("tenant-a", os.urandom(32))
+    sealed = provider.seal("tenant-a", 1, os.urandom(32), AAD)
+    provider.withdraw_tenant_key("tenant-a")
+    provider.import_tenant_key("tenant-a", os.urandom(32))
+    with pytest.raises(InvalidWrappedKey):
+        provider.open("tenant-a", 1, sealed, AAD)
+
+
+def test_importing_into_a_ring_with_keys_is_refused(provider: RootKeyProvider) -> None:
+    provider.create_tenant_key("tenant-a")
+    provider.import_tenant_key("tenant-b", os.urandom(32))
+    for tenant in ("tenant-a", "tenant-b"):
+        with pytest.raises(KeyAlreadyExists):
+            provider.import_tenant_key(tenant, os.urandom(32))
+    with pytest.raises(KeyAlreadyExists):
+        provider.create_tenant_key("tenant-b")
+
+
+def test_importing_into_a_destroyed_ring_is_refused(provider: RootKeyProvider) -> None:
+    provider.import_tenant_key("tenant-a", material := os.urandom(32))
+    provider.destroy_tenant_key("tenant-a")
+    with pytest.raises(KeyDestroyed):
+        provider.import_tenant_key("tenant-a", material)
+    provider.withdraw_tenant_key("tenant-a")  # nothing to withdraw: the tombstone stays
+    with pytest.raises(KeyDestroyed):
+        provider.check_usable("tenant-a")
+    with pytest.raises(KeyDestroyed):
+        provider.import_tenant_key("tenant-a", material)
+
+
+def test_withdrawing_is_idempotent_and_leaves_no_tombstone(provider: RootKeyProvider) -> None:
+    provider.withdraw_tenant_key("tenant-a")  # never made: nothing to do
+    provider.import_tenant_key("tenant-a", os.urandom(32))
+    provider.withdraw_tenant_key("tenant-a")
+    provider.withdraw_tenant_key("tenant-a")
+    assert provider.list_tenants() == []
+    with pytest.raises(KeyWithdrawn):
+        provider.check_usable("tenant-a")
+    # The provider keeps no trace of a withdrawal: the ring is as if never made, so a generated
+    # key may be made in it too (whether a ring is imported is the KMS key's record, not ours).
+    assert provider.create_tenant_key("tenant-a").versions == (1,)
+    # A generated ring can be withdrawn too: every version goes.
+    provider.rotate_tenant_key("tenant-a")
+    provider.withdraw_tenant_key("tenant-a")
+    with pytest.raises(KeyNotFound):
+        provider.tenant_key_ring("tenant-a")
+    assert provider.import_tenant_key("tenant-a", os.urandom(32)).versions == (1,)
+
+
+@pytest.mark.parametrize("size", [0, 16, 31, 33, 64])
+def test_material_of_the_wrong_size_is_refused(provider: RootKeyProvider, size: int) -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        provider.import_tenant_key("tenant-a", os.urandom(size))
+    with pytest.raises(KeyNotFound):
+        provider.tenant_key_ring("tenant-a")
+    with pytest.raises(ValueError, match="tenant id"):
+        provider.import_tenant_key("a/b", os.urandom(32))
+
+
+def test_another_instance_withdrawal_and_import_are_seen_at_once(
+    open_provider: OpenProvider,
+) -> None:
+    first, second = open_provider(), open_provider()
+    material, data_key = os.urandom(32), os.urandom(32)
+    first.import_tenant_key("tenant-a", material)
+    first.create_tenant_key("tenant-b")
+    sealed = first.seal("tenant-a", 1, data_key, AAD)
+    assert first.open("tenant-a", 1, sealed, AAD) == data_key  # KEK opened, handle cached
+    first.check_usable("tenant-a")
+    second.withdraw_tenant_key("tenant-a")
+    with pytest.raises(KeyWithdrawn):
+        first.check_usable("tenant-a")
+    with pytest.raises(KeyNotFound):
+        first.open("tenant-a", 1, sealed, AAD)
+    with pytest.raises(KeyNotFound):
+        first.seal("tenant-a", 1, data_key, AAD)
+    first.check_usable("tenant-b")
+    # Imported again over there: usable here at once, though this instance found it empty.
+    second.import_tenant_key("tenant-a", material)
+    first.check_usable("tenant-a")
+    assert first.open("tenant-a", 1, sealed, AAD) == data_key
+    assert first.tenant_key_ring("tenant-a").versions == (1,)
+
+
+def test_imported_material_survives_a_restart(open_provider: OpenProvider) -> None:
+    first = open_provider()
+    first.import_tenant_key("tenant-a", os.urandom(32))
+    data_key = os.urandom(32)
+    sealed = first.seal("tenant-a", 1, data_key, AAD)
+    first.close()
+    assert open_provider().open("tenant-a", 1, sealed, AAD) == data_key
+
+
 # --- what only the PKCS#11 provider promises -------------------------------------------------
 
 
@@ -327,3 +478,69 @@ def test_pkcs11_refuses_a_wrong_pin_or_token_without_echoing_the_pin(softhsm: So
     assert "not-the-pin-0000" not in str(wrong_pin.value)
     with pytest.raises(ProviderError, match="no PKCS#11 token"):
         Pkcs11Provider(token.library, "no-such-token", token.pin)
+
+
+def test_pkcs11_imported_material_is_a_kek_object_like_a_generated_one(softhsm: SoftHsm) -> None:
+    import pkcs11
+    from pkcs11 import Attribute, ObjectClass
+    from pkcs11.exceptions import AttributeSensitive
+
+    token = softhsm.new_token()
+    provider = Pkcs11Provider(token.library, token.label, token.pin)
+    compared = (
+        Attribute.CLASS, Attribute.KEY_TYPE, Attribute.VALUE_LEN, Attribute.TOKEN,
+        Attribute.PRIVATE, Attribute.SENSITIVE, Attribute.EXTRACTABLE, Attribute.ENCRYPT,
+        Attribute.DECRYPT, Attribute.WRAP, Attribute.UNWRAP, Attribute.SIGN, Attribute.VERIFY,
+        Attribute.DERIVE, Attribute.MODIFIABLE,
+    )  # fmt: skip
+    try:
+        provider.create_tenant_key("generated")
+        provider.import_tenant_key("imported", os.urandom(32))
+        with pkcs11.lib(token.library).get_token(token_label=token.label).open() as session:
+
+            def keys_of(tenant: str) -> list[pkcs11.Object]:
+                template = {
+                    Attribute.CLASS: ObjectClass.SECRET_KEY,
+                    Attribute.ID: b"andromede-kek:" + tenant.encode(),
+                }
+                return list(session.get_objects(template))
+
+            [generated], [imported] = keys_of("generated"), keys_of("imported")
+            assert imported[Attribute.LABEL] == "andromede-kek:imported:v1"
+            assert {a: imported[a] for a in compared} == {a: generated[a] for a in compared}
+            assert imported[Attribute.SENSITIVE] and not imported[Attribute.EXTRACTABLE]
+            with pytest.raises(AttributeSensitive):
+                imported[Attribute.VALUE]
+            provider.withdraw_tenant_key("imported")
+            assert keys_of("imported") == []
+            tombstones = session.get_objects({Attribute.CLASS: ObjectClass.DATA})
+            assert [t for t in tombstones if "imported" in str(t[Attribute.LABEL])] == []
+    finally:
+        provider.close()
+
+
+def test_pkcs11_sees_another_instance_withdraw_and_import_within_its_lookup_ttl(
+    softhsm: SoftHsm,
+) -> None:
+    token = softhsm.new_token()
+    slow = Pkcs11Provider(token.library, token.label, token.pin, lookup_ttl_seconds=3600)
+    fresh = Pkcs11Provider(token.library, token.label, token.pin, lookup_ttl_seconds=0)
+    try:
+        material, data_key = os.urandom(32), os.urandom(32)
+        with pytest.raises(KeyWithdrawn):
+            slow.check_usable("tenant-a")  # looked up empty: remembered for the TTL...
+        fresh.import_tenant_key("tenant-a", material)
+        slow.check_usable("tenant-a")  # ... but an empty ring is looked up again at once
+        sealed = slow.seal("tenant-a", 1, data_key, AAD)
+        fresh.withdraw_tenant_key("tenant-a")
+        # The cached handle is invalid: the withdrawal is never delayed by the TTL.
+        with pytest.raises(KeyWithdrawn):
+            slow.check_usable("tenant-a")
+        with pytest.raises(KeyNotFound):
+            slow.open("tenant-a", 1, sealed, AAD)
+        fresh.import_tenant_key("tenant-a", material)
+        assert slow.open("tenant-a", 1, sealed, AAD) == data_key
+        slow.check_usable("tenant-a")
+    finally:
+        slow.close()
+        fresh.close()

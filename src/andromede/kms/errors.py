@@ -10,6 +10,7 @@ AndromedeError
     │   └── InvalidWrappedKey           a wrapped data key that is malformed or fails to unwrap
     ├── TenantKeyError
     │   ├── KeyNotFound                 no key-encryption key (or no such version) for the tenant
+    │   │   └── KeyWithdrawn            its imported material was deleted; it may be imported again
     │   ├── KeyDestroyed                the tenant's keys were destroyed (crypto-shredded)
     │   └── KeyAlreadyExists            create_tenant_key on a tenant that has one
     └── ProviderError                   the root-key provider failed (I/O, token, login)
@@ -25,6 +26,7 @@ __all__ = [
     "KeyAlreadyExists",
     "KeyDestroyed",
     "KeyNotFound",
+    "KeyWithdrawn",
     "KmsError",
     "ProviderError",
     "TenantKeyError",
@@ -64,6 +66,22 @@ class KeyNotFound(TenantKeyError):
         if version is None:
             return cls(f"tenant {tenant_id} has no key-encryption key", tenant_id=tenant_id)
         return cls(f"tenant {tenant_id} has no key version {version}", tenant_id=tenant_id)
+
+
+class KeyWithdrawn(KeyNotFound):
+    """The ring holds no key: its imported material was withdrawn (AWS
+    DeleteImportedKeyMaterial), and importing the same material again makes what it sealed
+    open again. A provider keeps no trace of a withdrawal, so a ring never made is said to be
+    withdrawn too; a version missing from a ring that has others is plain ``KeyNotFound``."""
+
+    @classmethod
+    def for_tenant(cls, tenant_id: str, version: int | None = None) -> KeyWithdrawn:
+        # ``version``: KeyNotFound's signature; a withdrawal takes the whole ring.
+        return cls(
+            f"the key material of tenant {tenant_id} was withdrawn (or never made); "
+            "it may be imported again",
+            tenant_id=tenant_id,
+        )
 
 
 class KeyDestroyed(TenantKeyError):

@@ -9,13 +9,17 @@ Owns the Andromède objects of one token (python-pkcs11; SoftHSM2 in tests):
 - one data object per destroyed tenant (``CKA_LABEL = "andromede-destroyed:<tenant>"``), the
   tombstone that turns "not found" into "destroyed" and forbids reusing the tenant id.
 
+An imported KEK (``import_tenant_key``: a KMS key's customer material) is the same object with
+the customer's bytes as ``CKA_VALUE`` (``C_CreateObject``); withdrawing it calls
+``C_DestroyObject`` and leaves no tombstone, so that the same material may be imported again.
+
 The root of trust is the token itself: it generates the KEKs, keeps them under its own master
 key and PIN, and seals and opens data keys inside it (``C_Encrypt``/``C_Decrypt`` with
 ``CKM_AES_GCM``, which SoftHSM2 2.6 supports, AAD included). No KEK byte ever reaches this
-process, so nothing of the root or of the KEKs can leak from it; destroying a tenant calls
-``C_DestroyObject`` on each of its KEK objects. The nonce comes from ``os.urandom`` (SoftHSM2
-accepts a caller IV; an HSM in FIPS mode that insists on generating it would need the
-PKCS#11 3.0 message API).
+process (but imported material, once, on its way in), so nothing of the root or of the KEKs
+can leak from it; destroying a tenant calls ``C_DestroyObject`` on each of its KEK objects.
+The nonce comes from ``os.urandom`` (SoftHSM2 accepts a caller IV; an HSM in FIPS mode that
+insists on generating it would need the PKCS#11 3.0 message API).
 
 One logged-in read-write session is shared by the provider's calls under a lock (PKCS#11
 sessions are not safe for concurrent use). Open the provider after forking worker processes:
@@ -30,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
@@ -49,9 +53,10 @@ from andromede.kms.errors import (
     KeyAlreadyExists,
     KeyDestroyed,
     KeyNotFound,
+    KeyWithdrawn,
     ProviderError,
 )
-from andromede.kms.model import NONCE_SIZE, TAG_SIZE, TenantKeyRing, check_tenant_id
+from andromede.kms.model import KEK_SIZE, NONCE_SIZE, TAG_SIZE, TenantKeyRing, check_tenant_id
 
 __all__ = ["Pkcs11Provider"]
 
@@ -107,6 +112,35 @@ class Pkcs11Provider:
             self._generate_kek(tenant_id, 1)
             return self._lookup(tenant_id, fresh=True).ring(tenant_id)
 
+    def import_tenant_key(self, tenant_id: str, material: bytes) -> TenantKeyRing:
+        """Version 1 of the ring is a token object holding ``material``, with the attributes
+        of a generated KEK (sensitive, not extractable, AES-GCM encrypt/decrypt only).
+
+        The material passes through this process's memory once, here: the caller's ``bytes``
+        (which Python cannot erase) and python-pkcs11's copy of the template, freed once
+        ``C_CreateObject`` returns. Afterwards it lives only in the token, which never hands
+        it back (``CKA_VALUE`` of a sensitive key cannot be read)."""
+        check_tenant_id(tenant_id)
+        if len(material) != KEK_SIZE:
+            raise ValueError(f"imported key material must be {KEK_SIZE} bytes")
+        with self._lock, _provider_errors():
+            known = self._lookup(tenant_id, fresh=True)
+            if known.destroyed:
+                raise KeyDestroyed.for_tenant(tenant_id)
+            if known.keys:
+                raise KeyAlreadyExists.for_tenant(tenant_id)
+            self._session.create_object({**_kek_template(tenant_id, 1), Attribute.VALUE: material})
+            return self._lookup(tenant_id, fresh=True).ring(tenant_id)
+
+    def withdraw_tenant_key(self, tenant_id: str) -> None:
+        check_tenant_id(tenant_id)
+        with self._lock, _provider_errors():
+            # No tombstone. A destroyed ring has no versions left (but those an interrupted
+            # destroy left behind, which may go too).
+            for key in self._versions(tenant_id).values():
+                key.destroy()
+            self._known.pop(tenant_id, None)
+
     def rotate_tenant_key(self, tenant_id: str) -> TenantKeyRing:
         check_tenant_id(tenant_id)
         with self._lock, _provider_errors():
@@ -146,17 +180,18 @@ class Pkcs11Provider:
         check_tenant_id(tenant_id)
         with self._lock, _provider_errors():
             known = self._lookup(tenant_id)
-            if known.destroyed:
-                raise KeyDestroyed.for_tenant(tenant_id)
+            if not known.keys and not known.destroyed:
+                # Perhaps made or imported again by another process since the lookup.
+                known = self._lookup(tenant_id, fresh=True)
+            _check_live(tenant_id, known)
             try:
-                # One attribute read: the handle of a key destroyed by any process is invalid
-                # now, where a search (the lookup TTL) would see the tombstone only later.
-                for key in known.keys.values():
-                    key[Attribute.LABEL]  # the read is the check
-                    break
+                # One attribute read: the handle of a key destroyed or withdrawn by any process
+                # is invalid now, where a search (the lookup TTL) would see it only later.
+                next(iter(known.keys.values()))[Attribute.LABEL]  # the read is the check
+                return
             except ObjectHandleInvalid:
-                if self._lookup(tenant_id, fresh=True).destroyed:
-                    raise KeyDestroyed.for_tenant(tenant_id) from None
+                pass
+            _check_live(tenant_id, self._lookup(tenant_id, fresh=True))
 
     def list_tenants(self) -> list[str]:
         with self._lock, _provider_errors():
@@ -276,18 +311,10 @@ class Pkcs11Provider:
     def _generate_kek(self, tenant_id: str, version: int) -> None:
         self._session.generate_key(
             KeyType.AES,
-            256,
-            id=_KEK_ID_PREFIX + tenant_id.encode("ascii"),
-            label=f"andromede-kek:{tenant_id}:v{version}",
+            KEK_SIZE * 8,
             store=True,
             capabilities=MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT,
-            template={
-                Attribute.PRIVATE: True,
-                Attribute.SENSITIVE: True,
-                Attribute.EXTRACTABLE: False,
-                Attribute.WRAP: False,
-                Attribute.UNWRAP: False,
-            },
+            template=_kek_template(tenant_id, version),
         )
 
     def _versions(self, tenant_id: str) -> dict[int, EncryptMixin]:
@@ -313,6 +340,35 @@ class Pkcs11Provider:
         return None
 
 
+def _kek_template(tenant_id: str, version: int) -> dict[Attribute, Any]:
+    """The attributes of every KEK object, generated or imported."""
+    return {
+        Attribute.CLASS: ObjectClass.SECRET_KEY,
+        Attribute.KEY_TYPE: KeyType.AES,
+        Attribute.ID: _KEK_ID_PREFIX + tenant_id.encode("ascii"),
+        Attribute.LABEL: f"andromede-kek:{tenant_id}:v{version}",
+        Attribute.TOKEN: True,
+        Attribute.PRIVATE: True,
+        Attribute.SENSITIVE: True,
+        Attribute.EXTRACTABLE: False,
+        Attribute.ENCRYPT: True,
+        Attribute.DECRYPT: True,
+        Attribute.WRAP: False,
+        Attribute.UNWRAP: False,
+        Attribute.SIGN: False,
+        Attribute.VERIFY: False,
+        Attribute.DERIVE: False,
+    }
+
+
+def _check_live(tenant_id: str, known: _TenantObjects) -> None:
+    """``KeyDestroyed`` for a tombstone, ``KeyWithdrawn`` for a ring without keys."""
+    if known.destroyed:
+        raise KeyDestroyed.for_tenant(tenant_id)
+    if not known.keys:
+        raise KeyWithdrawn.for_tenant(tenant_id)
+
+
 class _TenantObjects(NamedTuple):
     """What a search of the token found for one tenant, and when."""
 
@@ -324,7 +380,7 @@ class _TenantObjects(NamedTuple):
         if self.destroyed:
             raise KeyDestroyed.for_tenant(tenant_id)
         if not self.keys:
-            raise KeyNotFound.for_tenant(tenant_id)
+            raise KeyWithdrawn.for_tenant(tenant_id)
         return TenantKeyRing(tenant_id=tenant_id, versions=tuple(sorted(self.keys)))
 
 

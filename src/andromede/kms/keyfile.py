@@ -6,8 +6,11 @@ Owns two files under ``<data_dir>/keys/`` (a 0700 directory):
   refused if its mode lets anyone but the owner read it (as ssh refuses a loose private key).
 - ``keystore.json`` (0600): every tenant KEK version, each sealed under the root key with
   AES-256-GCM and bound (AAD) to its tenant id and version, plus tombstones of destroyed
-  tenants (no key material). Rewritten whole on every change: temporary file, fsync, rename,
-  fsync of the directory, so a crash leaves the old keystore or the new one.
+  tenants (no key material). A KEK imported by the customer (``import_tenant_key``) is sealed
+  and kept as a generated one is; withdrawing it removes the tenant's entry and leaves no
+  tombstone, so the same material may be imported again. Rewritten whole on every change:
+  temporary file, fsync, rename, fsync of the directory, so a crash leaves the old keystore or
+  the new one.
 
 The keystore is the only place a KEK exists — not the database — so destroying a tenant's KEK
 here makes every data key it wrapped unopenable even after a database backup is restored
@@ -57,6 +60,7 @@ from andromede.kms.errors import (
     KeyAlreadyExists,
     KeyDestroyed,
     KeyNotFound,
+    KeyWithdrawn,
     ProviderError,
 )
 from andromede.kms.model import (
@@ -124,7 +128,7 @@ class _Keystore:
             raise KeyDestroyed.for_tenant(tenant_id)
         versions = self.tenants.get(tenant_id)
         if not versions:
-            raise KeyNotFound.for_tenant(tenant_id)
+            raise KeyWithdrawn.for_tenant(tenant_id)
         return TenantKeyRing(tenant_id=tenant_id, versions=tuple(sorted(versions)))
 
 
@@ -175,16 +179,25 @@ class LocalKeyFileProvider:
     # --- RootKeyProvider ---------------------------------------------------------------------
 
     def create_tenant_key(self, tenant_id: str) -> TenantKeyRing:
+        return self._create_ring(check_tenant_id(tenant_id), None)
+
+    def import_tenant_key(self, tenant_id: str, material: bytes) -> TenantKeyRing:
+        """Version 1 of the ring is ``material``, sealed under the root key as a generated KEK
+        is. The material passes through this process's memory once, here (the caller's
+        ``bytes``, which Python cannot erase); afterwards it exists only sealed in the
+        keystore, and opened in the KEK cache for ``kek_cache_seconds`` as any KEK."""
+        check_tenant_id(tenant_id)
+        if len(material) != KEK_SIZE:
+            raise ValueError(f"imported key material must be {KEK_SIZE} bytes")
+        return self._create_ring(tenant_id, material)
+
+    def withdraw_tenant_key(self, tenant_id: str) -> None:
         check_tenant_id(tenant_id)
 
-        def create(keystore: _Keystore) -> None:
-            if tenant_id in keystore.destroyed:
-                raise KeyDestroyed.for_tenant(tenant_id)
-            if keystore.tenants.get(tenant_id):
-                raise KeyAlreadyExists.for_tenant(tenant_id)
-            keystore.tenants[tenant_id] = {1: self._seal_new_kek(tenant_id, 1)}
+        def withdraw(keystore: _Keystore) -> None:
+            keystore.tenants.pop(tenant_id, None)  # and no tombstone: it may be imported again
 
-        return self._change(create).ring(tenant_id)
+        self._change(withdraw)
 
     def rotate_tenant_key(self, tenant_id: str) -> TenantKeyRing:
         check_tenant_id(tenant_id)
@@ -232,6 +245,13 @@ class LocalKeyFileProvider:
             keystore = self._current()
         if tenant_id in keystore.destroyed:
             raise KeyDestroyed.for_tenant(tenant_id)
+        if not keystore.tenants.get(tenant_id):
+            # Perhaps made or imported again by another worker since the last check.
+            keystore = self._current(force=True)
+            if tenant_id in keystore.destroyed:
+                raise KeyDestroyed.for_tenant(tenant_id)
+            if not keystore.tenants.get(tenant_id):
+                raise KeyWithdrawn.for_tenant(tenant_id)
 
     def list_tenants(self) -> list[str]:
         keystore = self._current(force=True)
@@ -271,9 +291,28 @@ class LocalKeyFileProvider:
 
     # --- keys --------------------------------------------------------------------------------
 
+    def _create_ring(self, tenant_id: str, material: bytes | None) -> TenantKeyRing:
+        """Version 1 of a ring that has none: a fresh KEK, or ``material`` imported."""
+
+        def create(keystore: _Keystore) -> None:
+            if tenant_id in keystore.destroyed:
+                raise KeyDestroyed.for_tenant(tenant_id)
+            if keystore.tenants.get(tenant_id):
+                raise KeyAlreadyExists.for_tenant(tenant_id)
+            keystore.tenants[tenant_id] = {
+                1: self._seal_new_kek(tenant_id, 1)
+                if material is None
+                else self._seal_kek(tenant_id, 1, material)
+            }
+
+        return self._change(create).ring(tenant_id)
+
     def _seal_new_kek(self, tenant_id: str, version: int) -> bytes:
+        return self._seal_kek(tenant_id, version, os.urandom(KEK_SIZE))
+
+    def _seal_kek(self, tenant_id: str, version: int, kek: bytes) -> bytes:
         nonce = os.urandom(NONCE_SIZE)
-        return nonce + self._root.encrypt(nonce, os.urandom(KEK_SIZE), kek_aad(tenant_id, version))
+        return nonce + self._root.encrypt(nonce, kek, kek_aad(tenant_id, version))
 
     def _kek(self, tenant_id: str, version: int) -> AESGCM:
         """The KEK as the keystore holds it (cached; see the module docstring for how long)."""
@@ -297,6 +336,8 @@ class LocalKeyFileProvider:
                 self._reload_if_changed(force=True)
                 sealed = self._sealed_kek(tenant_id, version)
             if sealed is None:
+                if not self._keystore.tenants.get(tenant_id):
+                    raise KeyWithdrawn.for_tenant(tenant_id)
                 raise KeyNotFound.for_tenant(tenant_id, version)
             now = self._clock()
             cached = self._keks.get((tenant_id, version))

@@ -4,7 +4,8 @@ It owns the policy that ties the pieces together: one fresh data key per object 
 wrapped under the tenant KEK's current version (old versions keep unwrapping), unwrapped keys
 and the chunk keys derived from them cached for a bounded time, a destroyed tenant's cached
 keys dropped at once and refused on every cache hit once the provider sees the destruction
-(another process's too: ``RootKeyProvider.check_usable``), and the chunk size of the
+(another process's too: ``RootKeyProvider.check_usable``) — and so for a ring whose imported
+material was withdrawn, until the same material is imported again —, and the chunk size of the
 encrypted blob format. Storage-independent: callers hand it bytes and get bytes.
 
 A PUT::
@@ -71,6 +72,7 @@ from andromede.kms.errors import (
     KeyAlreadyExists,
     KeyDestroyed,
     KeyNotFound,
+    KeyWithdrawn,
     KmsError,
     ProviderError,
     UnsupportedFormatVersion,
@@ -103,6 +105,7 @@ __all__ = [
     "KeyDestroyed",
     "KeyNotFound",
     "KeyService",
+    "KeyWithdrawn",
     "KmsError",
     "NewDataKey",
     "ProviderError",
@@ -215,6 +218,17 @@ class KeyService:
         except KeyAlreadyExists:  # another worker created it in between
             return self._provider.tenant_key_ring(tenant_id)
 
+    def import_tenant_key(self, tenant_id: str, material: bytes) -> TenantKeyRing:
+        """Version 1 of the ring is ``material`` (imported key material, 32 bytes): what it
+        sealed before a withdrawal opens again."""
+        return self._provider.import_tenant_key(check_tenant_id(tenant_id), material)
+
+    def withdraw_tenant_key(self, tenant_id: str) -> None:
+        """Delete the ring's imported material (no tombstone: it may be imported again); its
+        cached keys go at once, as a destroyed ring's do."""
+        self._provider.withdraw_tenant_key(check_tenant_id(tenant_id))
+        self._forget_ring(tenant_id)
+
     def rotate_tenant_key(self, tenant_id: str) -> TenantKeyRing:
         return self._provider.rotate_tenant_key(check_tenant_id(tenant_id))
 
@@ -224,7 +238,7 @@ class KeyService:
         self._forget_ring(tenant_id)
 
     def _forget_ring(self, tenant_id: str) -> None:
-        """Zero and drop every cached key of a destroyed ring, and its fresh keys."""
+        """Zero and drop every cached key of a destroyed or withdrawn ring, and its fresh keys."""
         self._drop_fresh_keys(tenant_id)
         self._cache.drop_tenant(tenant_id)
         with self._bucket_lock:
@@ -233,14 +247,15 @@ class KeyService:
         self._chunk_keys.clear()
 
     def check_usable(self, tenant_id: str) -> None:
-        """``KeyDestroyed`` if the tenant's ring was destroyed (here or by another process):
-        before a cached key is used, and for callers that remember what a data key of the
-        ring opened, before they use it. A destroyed ring's cached keys are dropped. (No
+        """``KeyDestroyed`` if the tenant's ring was destroyed, ``KeyWithdrawn`` if it holds no
+        key (its imported material withdrawn), here or by another process: before a cached key
+        is used, and for callers that remember what a data key of the ring opened, before they
+        use it. Such a ring's cached keys are dropped. (No
         check of the id's form here: it runs on every read, and a provider that looks ids up
         anywhere but in a dictionary checks them itself.)"""
         try:
             self._provider.check_usable(tenant_id)
-        except KeyDestroyed:
+        except (KeyDestroyed, KeyWithdrawn):
             self._forget_ring(tenant_id)
             raise
 
@@ -264,7 +279,8 @@ class KeyService:
         # (an invalid id is refused by the provider's checked path).
         try:
             version = self._provider.current_version(tenant_id)
-        except KeyDestroyed:  # perhaps by another process: this one's keys of it go now
+        except (KeyDestroyed, KeyWithdrawn):
+            # Destroyed or withdrawn, perhaps by another process: this one's keys of it go now.
             self._forget_ring(tenant_id)
             raise
         if bound_context or self._fresh_batch == 1:

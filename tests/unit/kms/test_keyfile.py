@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from andromede.kms.errors import KeyDestroyed, ProviderError
+from andromede.kms.errors import KeyDestroyed, KeyNotFound, KeyWithdrawn, ProviderError
 from andromede.kms.keyfile import KEYSTORE_FILE, ROOT_KEY_FILE, LocalKeyFileProvider
 from andromede.kms.model import data_key_aad
 
@@ -256,3 +256,87 @@ def test_a_change_here_is_seen_here_at_once(tmp_path: Path) -> None:
     provider.destroy_tenant_key("tenant-a")
     with pytest.raises(KeyDestroyed):
         provider.open("tenant-a", 1, sealed, AAD)
+
+
+# --- imported key material --------------------------------------------------------------------
+
+
+def test_imported_material_is_never_in_the_key_files_in_clear(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    provider = LocalKeyFileProvider(keys)
+    material = os.urandom(32)
+    provider.import_tenant_key("tenant-a", material)
+    provider.seal("tenant-a", 1, os.urandom(32), AAD)  # opened once, and cached
+    sealed = json.loads((keys / KEYSTORE_FILE).read_text())["tenants"]["tenant-a"]["1"]
+    assert len(base64.b64decode(sealed)) == 12 + 32 + 16  # nonce | KEK | tag, as generated
+    # Any base64 run holding the material holds one of these, whatever its offset in the run.
+    encoded = [base64.b64encode(material[shift : shift + 27]) for shift in range(3)]
+    forms = [material, material.hex().encode(), material.hex().upper().encode(), *encoded]
+    forms += [form.replace(b"+", b"-").replace(b"/", b"_") for form in encoded]
+    for path in keys.iterdir():
+        content = path.read_bytes()
+        assert not any(form in content for form in forms), path.name
+
+
+def test_a_cached_kek_dies_with_a_withdrawal_here_and_in_other_processes(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    here = CountingKekOpens(keys)
+    there = LocalKeyFileProvider(keys)  # another worker process sharing the files
+    material_a, material_b = os.urandom(32), os.urandom(32)
+    aad_b = data_key_aad("tenant-b", 1)
+    here.import_tenant_key("tenant-a", material_a)
+    here.import_tenant_key("tenant-b", material_b)
+    sealed_a = here.seal("tenant-a", 1, os.urandom(32), AAD)
+    sealed_b = there.seal("tenant-b", 1, os.urandom(32), aad_b)
+    there.open("tenant-a", 1, sealed_a, AAD)  # both KEKs are now cached in both
+    here.open("tenant-b", 1, sealed_b, aad_b)
+    here.withdraw_tenant_key("tenant-a")
+    there.withdraw_tenant_key("tenant-b")
+    for provider in (here, there):
+        with pytest.raises(KeyWithdrawn):
+            provider.open("tenant-a", 1, sealed_a, AAD)
+        with pytest.raises(KeyWithdrawn):
+            provider.open("tenant-b", 1, sealed_b, aad_b)
+        with pytest.raises(KeyWithdrawn):
+            provider.seal("tenant-a", 1, os.urandom(32), AAD)
+    # Imported again: a new keystore entry, so the KEK is opened from it, not from a cache.
+    opens = here.kek_opens
+    there.import_tenant_key("tenant-a", material_a)
+    here.open("tenant-a", 1, sealed_a, AAD)
+    assert here.kek_opens == opens + 1
+
+
+def test_another_workers_withdrawal_arrives_within_the_recheck_interval(tmp_path: Path) -> None:
+    keys, clock = tmp_path / "keys", Clock()
+    here = LocalKeyFileProvider(keys, recheck_seconds=1, clock=clock)
+    there = LocalKeyFileProvider(keys)  # another worker process sharing the files
+    material = os.urandom(32)
+    here.import_tenant_key("tenant-a", material)
+    sealed = here.seal("tenant-a", 1, os.urandom(32), AAD)
+    there.withdraw_tenant_key("tenant-a")
+    clock.now += 0.5
+    here.open("tenant-a", 1, sealed, AAD)  # not rechecked yet: the documented window
+    here.check_usable("tenant-a")
+    clock.now += 0.5
+    with pytest.raises(KeyWithdrawn):
+        here.check_usable("tenant-a")
+    with pytest.raises(KeyNotFound):
+        here.open("tenant-a", 1, sealed, AAD)
+
+
+def test_material_another_worker_imported_is_found_at_once(tmp_path: Path) -> None:
+    # An object PUT by one worker and read by another at once: the ring must not look empty
+    # (withdrawn) to the reader until its next recheck.
+    keys, clock = tmp_path / "keys", Clock()
+    here = LocalKeyFileProvider(keys, recheck_seconds=60, clock=clock)
+    there = LocalKeyFileProvider(keys)
+    material = os.urandom(32)
+    with pytest.raises(KeyWithdrawn):
+        here.check_usable("tenant-a")
+    there.import_tenant_key("tenant-a", material)
+    here.check_usable("tenant-a")
+    sealed = there.seal("tenant-a", 1, b"k" * 32, AAD)
+    here.withdraw_tenant_key("tenant-a")
+    there.import_tenant_key("tenant-a", material)
+    here.check_usable("tenant-a")
+    assert here.open("tenant-a", 1, sealed, AAD) == b"k" * 32

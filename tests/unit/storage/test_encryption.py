@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from andromede.app import storage_limits
 from andromede.kms.chunks import FORMAT_FRESH_KEY, FORMAT_SALTED, HEADER_SIZE
-from andromede.kms.errors import ProviderError
+from andromede.kms.errors import KeyNotFound, ProviderError
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.model import WrappedDataKey
 from andromede.kms.service import KeyService, NewDataKey
@@ -381,6 +381,44 @@ async def test_a_destroyed_tenant_key_makes_objects_unreadable(world: World) -> 
         await world.svc.head_object("bkt", "gone")
     with pytest.raises(EncryptionKeyUnavailable):
         await put(world.svc, "new", b"x")
+
+
+async def test_withdrawn_material_makes_objects_unreadable_until_imported_again(
+    world: World, tmp_path: Path
+) -> None:
+    # A ring of imported material (a KMS key of Origin EXTERNAL): deleting the material is
+    # AccessDenied, not damage, and importing it again makes the objects readable again.
+    material, data = os.urandom(32), os.urandom(1000)
+    world.keys.import_tenant_key("t1", material)
+    record = await put(world.svc, "ext", data)
+    assert await read_all(world.svc, await world.svc.head_object("bkt", "ext")) == data
+    world.keys.withdraw_tenant_key("t1")
+    with pytest.raises(EncryptionKeyUnavailable, match="deleted"):
+        await world.svc.head_object("bkt", "ext")
+    with pytest.raises(EncryptionKeyUnavailable, match="deleted"):
+        await read_all(world.svc, record)
+    with pytest.raises(EncryptionKeyUnavailable, match="deleted"):
+        await put(world.svc, "new", b"x")
+    world.keys.import_tenant_key("t1", material)
+    assert await read_all(world.svc, await world.svc.head_object("bkt", "ext")) == data
+    key_service_in(tmp_path / "keys").withdraw_tenant_key("t1")  # another worker process
+    with pytest.raises(EncryptionKeyUnavailable, match="deleted"):
+        await world.svc.head_object("bkt", "ext")
+
+
+async def test_a_kms_keys_ring_is_never_made_by_an_object_write(tmp_path: Path) -> None:
+    # SSE-KMS writes name the KMS key's ring with a context. Its ring is made by CreateKey or
+    # an import only: a write racing DeleteImportedKeyMaterial must fail, not plant a random
+    # KEK that the same material could then never replace.
+    keys = key_service_in(tmp_path / "keys")
+    cipher = KmsObjectCipher(keys, inline=True)
+    ring = str(uuid.uuid4())
+    with pytest.raises(EncryptionKeyUnavailable):
+        await cipher.new_data_key(ring, {"aws:s3:arn": "arn:aws:s3:::bkt/k"})
+    with pytest.raises(KeyNotFound):
+        keys.tenant_key_ring(ring)
+    await cipher.new_data_key("t9")  # a tenant's own ring is made on first use
+    assert keys.tenant_key_ring("t9").current == 1
 
 
 async def test_headers_opened_before_a_destruction_are_not_served_after_it(world: World) -> None:
