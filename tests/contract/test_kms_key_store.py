@@ -154,6 +154,40 @@ async def test_due_keys(store: CustomerKeyStore) -> None:
     assert [k.key_id for k in rotating] == [kid(2)]  # a disabled key does not rotate
 
 
+async def test_imported_material_round_trips_and_expires(store: CustomerKeyStore) -> None:
+    material_id = "ab" * 32
+    expiring = key(
+        kid(1),
+        origin="EXTERNAL",
+        key_material_id=material_id,
+        expiration_model="KEY_MATERIAL_EXPIRES",
+        valid_to=T0 + timedelta(days=30),
+    )
+    waiting = key(kid(2), origin="EXTERNAL", state=KeyState.PENDING_IMPORT, has_material=False)
+    lasting = key(
+        kid(3),
+        origin="EXTERNAL",
+        key_material_id=material_id,
+        expiration_model="KEY_MATERIAL_DOES_NOT_EXPIRE",
+    )
+    for stored in (expiring, waiting, lasting):
+        await store.insert_key(stored)
+        assert await store.get_key(stored.key_id) == stored
+    assert await store.keys_with_expired_material(T0 + timedelta(days=29), 10) == []
+    expired = await store.keys_with_expired_material(T0 + timedelta(days=30), 10)
+    assert [k.key_id for k in expired] == [kid(1)]
+    assert await store.replace_key(expired[0].without_material())
+    assert await store.keys_with_expired_material(T0 + timedelta(days=31), 10) == []
+    after = await store.get_key(kid(1))
+    assert after is not None
+    assert (after.state, after.has_material, after.valid_to, after.key_material_id) == (
+        KeyState.PENDING_IMPORT,
+        False,
+        None,
+        material_id,
+    )
+
+
 async def test_aliases(store: CustomerKeyStore) -> None:
     await store.insert_key(key(kid(1)))
     await store.insert_key(key(kid(2)))

@@ -474,11 +474,19 @@ kms_keys = sa.Table(
     # own ring (a KMS ciphertext blob), both base64; NULL for symmetric keys.
     sa.Column("public_key", sa.Text, nullable=True),
     sa.Column("private_key", sa.Text, nullable=True),
+    # Imported key material (origin EXTERNAL, migration 0021): whether the ring holds it now,
+    # the id of the material (a keyed digest: only the same material may be imported again),
+    # and the current import's expiry. Keys of origin AWS_KMS always have material.
+    sa.Column("has_material", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("key_material_id", sa.Text, nullable=True),
+    sa.Column("expiration_model", sa.Text, nullable=True),
+    sa.Column("valid_to", UtcDateTime, nullable=True),
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Column("revision", sa.BigInteger, nullable=False),  # optimistic concurrency
     sa.Index(None, "tenant_id", "key_id"),
     sa.Index(None, "deletion_date"),
     sa.Index(None, "next_rotation_date"),
+    sa.Index(None, "valid_to"),
 )
 
 # Completed rotations of a key's material (ListKeyRotations, migration 0018), oldest first;

@@ -26,16 +26,17 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final, NamedTuple, NoReturn, ParamSpec, Protocol, TypeVar
 
-from andromede.kms import asymmetric, mac
+from andromede.kms import asymmetric, importing, mac
 from andromede.kms.ciphertext import CiphertextBlob, open_blob, seal_blob
 from andromede.kms.errors import (
     InvalidWrappedKey,
     KeyAlreadyExists,
     KeyDestroyed,
     KeyNotFound,
+    KeyWithdrawn,
 )
 from andromede.kms.grants import (
     caller_identities,
@@ -51,9 +52,12 @@ from andromede.kms.keys_errors import (
     CmkDisabled,
     CmkInvalidState,
     CmkNotFound,
+    ExpiredImportToken,
     IncorrectKey,
+    IncorrectKeyMaterial,
     InvalidCiphertext,
     InvalidGrantId,
+    InvalidImportToken,
     InvalidKeyArn,
     InvalidKeyParameter,
     InvalidKeyUsage,
@@ -68,6 +72,8 @@ from andromede.kms.keys_model import (
     DEFAULT_ON_DEMAND_ROTATIONS,
     DEFAULT_PENDING_WINDOW_DAYS,
     DEFAULT_ROTATION_PERIOD_DAYS,
+    EXPIRATION_KEY_MATERIAL_DOES_NOT_EXPIRE,
+    EXPIRATION_KEY_MATERIAL_EXPIRES,
     GRANT_OPERATIONS,
     KEY_MANAGER_AWS,
     KEY_SPEC_SYMMETRIC_DEFAULT,
@@ -75,8 +81,10 @@ from andromede.kms.keys_model import (
     KEY_USAGE_GENERATE_VERIFY_MAC,
     KEY_USAGE_SIGN_VERIFY,
     MAX_DESCRIPTION_LENGTH,
+    MAX_MATERIAL_VALIDITY_DAYS,
     MAX_TAGS,
     ORIGIN_AWS_KMS,
+    ORIGIN_EXTERNAL,
     RESERVED_ALIAS_PREFIX,
     Alias,
     CustomerKey,
@@ -96,7 +104,7 @@ from andromede.kms.keys_model import (
     parse_key_reference,
 )
 from andromede.kms.keys_store import CustomerKeyStore
-from andromede.kms.model import NONCE_SIZE, WrappedDataKey
+from andromede.kms.model import DATA_KEY_SIZE, NONCE_SIZE, WrappedDataKey
 from andromede.kms.service import KeyService
 
 __all__ = [
@@ -106,6 +114,7 @@ __all__ = [
     "DataKey",
     "DataKeyPair",
     "Decision",
+    "ImportParameters",
     "KeyAuthoriser",
     "RequestKeys",
     "SseKey",
@@ -265,6 +274,16 @@ class DataKeyPair(NamedTuple):
     key: CustomerKey
 
 
+class ImportParameters(NamedTuple):
+    """GetParametersForImport's answer: the wrapping public key (SubjectPublicKeyInfo DER), the
+    token to send back with the material, and until when both are valid."""
+
+    key: CustomerKey
+    public_key: bytes
+    import_token: bytes
+    valid_to: datetime
+
+
 class SseKey(NamedTuple):
     """What the SSE-KMS path needs of a usable CMK: its id and ARN, and the key ring under
     which to wrap the object's data keys (``KeyService.new_data_key(key_ring_id)``)."""
@@ -278,6 +297,7 @@ class SseKey(NamedTuple):
 class UpkeepReport:
     destroyed: tuple[str, ...]
     rotated: tuple[str, ...]
+    expired: tuple[str, ...] = ()  # keys whose imported material expired and was deleted
 
 
 def _utc_now() -> datetime:
@@ -318,7 +338,9 @@ class CustomerKeyService:
         policy: str | None = None,
         tags: Sequence[tuple[str, str]] = (),
         bypass_lockout_check: bool = False,
+        origin: str = ORIGIN_AWS_KMS,
     ) -> CustomerKey:
+        """A new key; with ``origin=EXTERNAL`` it has no material until ImportKeyMaterial."""
         await self._allow_identity(
             caller,
             "kms:CreateKey",
@@ -326,7 +348,7 @@ class CustomerKeyService:
                 **_tag_keys(tags),
                 "kms:KeySpec": key_spec,
                 "kms:KeyUsage": key_usage,
-                "kms:KeyOrigin": ORIGIN_AWS_KMS,
+                "kms:KeyOrigin": origin,
                 "kms:MultiRegion": False,
                 "kms:BypassPolicyLockoutSafetyCheck": bypass_lockout_check,
             },
@@ -339,24 +361,36 @@ class CustomerKeyService:
                 f"{KEY_SPEC_SYMMETRIC_DEFAULT} keys encrypt, RSA keys encrypt or sign, ECC keys "
                 "sign, HMAC keys make MACs"
             )
+        if origin not in (ORIGIN_AWS_KMS, ORIGIN_EXTERNAL):
+            raise UnsupportedKeyOperation(f"Origin {origin[:64]} is not offered")
+        if origin == ORIGIN_EXTERNAL and key_spec != KEY_SPEC_SYMMETRIC_DEFAULT:
+            raise UnsupportedKeyOperation(
+                f"Imported key material is offered for {KEY_SPEC_SYMMETRIC_DEFAULT} keys only"
+            )
         if policy is not None:
             self._authoriser.check_policy(policy)
         check_tags(tags)
+        external = origin == ORIGIN_EXTERNAL
         key = CustomerKey(
             key_id=str(uuid.uuid4()),
             tenant_id=caller.account_id,
             region=self._region,
             description=description,
-            state=KeyState.ENABLED,
+            state=KeyState.PENDING_IMPORT if external else KeyState.ENABLED,
             created_at=self._clock(),
             policy=policy if policy is not None else default_key_policy(caller.account_id),
             key_usage=key_usage,
             key_spec=key_spec,
+            origin=origin,
             tags=tuple(sorted(dict(tags).items())),
+            has_material=not external,
         )
         caller.resources.append(key.arn)
         if policy is not None and not bypass_lockout_check:
             await self._check_lockout(caller, key)
+        if external:
+            await self._store.insert_key(key)  # its ring is made by the first import
+            return key
         await self._provider(self._keys.create_tenant_key, key.key_id)
         try:
             if key.key_usage == KEY_USAGE_GENERATE_VERIFY_MAC:
@@ -554,6 +588,178 @@ class CustomerKeyService:
         return rotations, rotations[-1].rotation_id if more else None
 
     # --- grants ------------------------------------------------------------------------------
+
+    # --- imported key material (origin EXTERNAL, decision 0046) --------------------------
+
+    @staticmethod
+    def _external(key: CustomerKey) -> CustomerKey:
+        if not key.external:
+            raise UnsupportedKeyOperation(
+                f"{key.arn} has origin {key.origin}: only keys of origin EXTERNAL take imported "
+                "key material"
+            )
+        return key
+
+    async def get_parameters_for_import(
+        self, caller: Caller, key_ref: str, algorithm: str, key_spec: str
+    ) -> ImportParameters:
+        """A fresh wrapping key pair and the token that brings its private half back, valid
+        for 24 hours, for one import into the EXTERNAL key ``key_ref``."""
+        key = self._external(
+            await self._resolve(
+                caller,
+                key_ref,
+                "kms:GetParametersForImport",
+                request={"kms:WrappingAlgorithm": algorithm, "kms:WrappingKeySpec": key_spec},
+            )
+        )
+        self._not_pending(key)
+        if algorithm not in importing.OFFERED_WRAPPING_ALGORITHMS:
+            raise UnsupportedKeyOperation(
+                f"WrappingAlgorithm {algorithm} is not offered: use RSAES_OAEP_SHA_256 or "
+                "RSA_AES_KEY_WRAP_SHA_256"
+            )
+        if key_spec not in importing.OFFERED_WRAPPING_KEY_SPECS:
+            raise UnsupportedKeyOperation(f"WrappingKeySpec {key_spec} is not offered")
+        public_der, private_der = await asyncio.to_thread(importing.new_wrapping_key, key_spec)
+        valid_to = (self._clock() + importing.IMPORT_PARAMETERS_LIFETIME).replace(microsecond=0)
+        await self._provider(self._keys.ensure_tenant_key, importing.IMPORT_TOKEN_RING)
+        sealed = await self._seal_in(
+            importing.IMPORT_TOKEN_RING,
+            private_der,
+            importing.token_context(key.arn, algorithm, key_spec, valid_to),
+        )
+        token = importing.ImportToken(valid_to, algorithm, key_spec, sealed)
+        return ImportParameters(key, public_der, token.encode(), valid_to)
+
+    async def import_key_material(
+        self,
+        caller: Caller,
+        key_ref: str,
+        import_token: bytes,
+        encrypted_material: bytes,
+        *,
+        expiration_model: str = EXPIRATION_KEY_MATERIAL_EXPIRES,
+        valid_to: datetime | None = None,
+        expected_material_id: str | None = None,
+    ) -> CustomerKey:
+        """Open ``encrypted_material`` with the token's wrapping key and make it the key's
+        material: the first import fixes which material the key has (its id), and later
+        imports — after a deletion, or to change the expiry — must bring the same (and the
+        material ``expected_material_id`` names, when given)."""
+        request: dict[str, str | int | bool | Sequence[str]] = {
+            "kms:ExpirationModel": expiration_model
+        }
+        if valid_to is not None:
+            request["kms:ValidTo"] = int(valid_to.timestamp())
+        key = self._external(
+            await self._resolve(caller, key_ref, "kms:ImportKeyMaterial", request=request)
+        )
+        self._not_pending(key)
+        valid_to = self._check_expiration(expiration_model, valid_to)
+        material = await self._open_import(key, import_token, encrypted_material)
+        if len(material) != DATA_KEY_SIZE:
+            raise IncorrectKeyMaterial(
+                f"The key material is {len(material) * 8} bits: {key.arn} takes 256-bit "
+                "symmetric key material"
+            )
+        material_id = importing.material_id(key.key_id, material)
+        if expected_material_id is not None and expected_material_id != material_id:
+            raise IncorrectKeyMaterial(f"The key material is not {expected_material_id}")
+
+        def claim(current: CustomerKey) -> CustomerKey:
+            # The first import decides which material the key has, before any reaches the
+            # provider: two first imports of different material cannot both get in.
+            known = current.key_material_id
+            if known is None:
+                return replace(current, key_material_id=material_id)
+            if not secrets.compare_digest(known, material_id):
+                raise IncorrectKeyMaterial(
+                    f"The key material is not the material previously imported into {key.arn}"
+                )
+            return current
+
+        action = "kms:ImportKeyMaterial"
+        await self._change(caller, key_ref, action, claim, request=request)
+        try:
+            await asyncio.to_thread(self._keys.import_tenant_key, key.key_id, material)
+        except KeyAlreadyExists:
+            pass  # the ring holds it already: only the claimed material is ever imported
+        except KeyDestroyed as exc:
+            raise CmkNotFound("the key material of this key was destroyed") from exc
+        return await self._change(
+            caller,
+            key_ref,
+            action,
+            lambda current: claim(current).with_material(material_id, expiration_model, valid_to),
+            request=request,
+        )
+
+    def _check_expiration(self, model: str, valid_to: datetime | None) -> datetime | None:
+        if model == EXPIRATION_KEY_MATERIAL_DOES_NOT_EXPIRE:
+            if valid_to is not None:
+                raise InvalidKeyParameter(
+                    "ValidTo is not valid when ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE"
+                )
+            return None
+        if model != EXPIRATION_KEY_MATERIAL_EXPIRES:
+            raise InvalidKeyParameter(f"ExpirationModel {model[:64]} is not valid")
+        if valid_to is None:
+            raise InvalidKeyParameter(
+                "ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES"
+            )
+        now = self._clock()
+        if valid_to <= now:
+            raise InvalidKeyParameter("ValidTo must be in the future")
+        if valid_to > now + timedelta(days=MAX_MATERIAL_VALIDITY_DAYS):
+            raise InvalidKeyParameter(
+                f"ValidTo must be at most {MAX_MATERIAL_VALIDITY_DAYS} days from now"
+            )
+        return valid_to
+
+    async def _open_import(
+        self, key: CustomerKey, import_token: bytes, encrypted_material: bytes
+    ) -> bytes:
+        """The material, unwrapped with the private key the token seals for ``key``."""
+        try:
+            token = importing.ImportToken.decode(import_token)
+            blob = CiphertextBlob.decode(token.sealed_private_key)
+        except (importing.TokenFormatError, InvalidCiphertext):
+            raise InvalidImportToken("The import token is not valid") from None
+        if blob.key_id != importing.IMPORT_TOKEN_RING:
+            raise InvalidImportToken("The import token is not valid")
+        if token.valid_to <= self._clock():
+            raise ExpiredImportToken("The import token expired: call GetParametersForImport again")
+        context = importing.token_context(key.arn, token.algorithm, token.key_spec, token.valid_to)
+        try:
+            private_der = await self._open_in(importing.IMPORT_TOKEN_RING, blob, context)
+        except (InvalidCiphertext, CmkNotFound):
+            # Altered, made for another key, or sealed by another installation.
+            raise InvalidImportToken(f"The import token is not valid for {key.arn}") from None
+        try:
+            return await asyncio.to_thread(
+                importing.unwrap_material, private_der, token.algorithm, encrypted_material
+            )
+        except importing.MaterialUnwrapError as exc:
+            raise InvalidCiphertext(
+                f"The encrypted key material does not decrypt with this import token's "
+                f"wrapping key and {token.algorithm}: {exc}"
+            ) from None
+
+    async def delete_imported_key_material(
+        self, caller: Caller, key_ref: str, material_id: str | None = None
+    ) -> CustomerKey:
+        """Delete the key's material from the root-key provider at once (every ciphertext of
+        the key stays unreadable until the same material is imported again); the key goes
+        back to PendingImport (a key pending deletion stays so)."""
+        action = "kms:DeleteImportedKeyMaterial"
+        key = self._external(await self._resolve(caller, key_ref, action))
+        if material_id is not None and material_id != key.key_material_id:
+            raise CmkNotFound(f"{key.arn} has no key material {material_id[:64]}")
+        # The material first: a failure after it leaves a key that refuses its uses, never
+        # a key that says it has no material while the provider still holds it.
+        await self._provider(self._keys.withdraw_tenant_key, key.key_id)
+        return await self._change(caller, key_ref, action, lambda k: k.without_material())
 
     async def create_grant(
         self,
@@ -1112,6 +1318,10 @@ class CustomerKeyService:
 
     @staticmethod
     def _rotatable(key: CustomerKey) -> None:
+        if key.external:
+            raise UnsupportedKeyOperation(
+                f"{key.arn} has imported key material: it rotates by a new key, not in place"
+            )
         if not key.symmetric:
             raise UnsupportedKeyOperation(
                 f"{key.arn} is an asymmetric key: only symmetric keys rotate"
@@ -1209,7 +1419,15 @@ class CustomerKeyService:
                 raise
             await self._store.add_rotation(key.key_id, now, RotationType.AUTOMATIC)
             rotated.append(key.key_id)
-        return UpkeepReport(tuple(destroyed), tuple(rotated))
+        expired: list[str] = []
+        for key in await self._store.keys_with_expired_material(now, _UPKEEP_BATCH):
+            # As DeleteImportedKeyMaterial: the material first, then the record (a record
+            # changed meanwhile is still expired at the next pass, and withdrawing is
+            # idempotent).
+            await asyncio.to_thread(self._keys.withdraw_tenant_key, key.key_id)
+            if await self._store.replace_key(key.without_material()):
+                expired.append(key.key_id)
+        return UpkeepReport(tuple(destroyed), tuple(rotated), tuple(expired))
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -1312,20 +1530,28 @@ class CustomerKeyService:
         # Before any unwrapping: a signing key's ring seals its private key and nothing else.
         return parsed, self._encrypting(key)
 
-    @staticmethod
-    def _usable(key: CustomerKey) -> CustomerKey:
+    def _usable(self, key: CustomerKey) -> CustomerKey:
         if key.state is KeyState.DISABLED:
             raise CmkDisabled(f"{key.arn} is disabled.")
         if key.state is KeyState.PENDING_DELETION:
             raise CmkInvalidState(f"{key.arn} is pending deletion.")
+        if key.state is KeyState.PENDING_IMPORT:
+            raise CmkInvalidState(f"{key.arn} is pending import.")
+        if key.material_expired(self._clock()):
+            # Upkeep deletes it soon; until then it is refused as if it were gone.
+            raise CmkInvalidState(f"{key.arn}'s imported key material has expired.")
         return key
 
     async def _seal(self, key: CustomerKey, plaintext: bytes, context: Mapping[str, str]) -> bytes:
-        fresh = await self._provider(self._keys.new_data_key, key.key_id)
+        return await self._seal_in(key.key_id, plaintext, context)
+
+    async def _seal_in(self, ring: str, plaintext: bytes, context: Mapping[str, str]) -> bytes:
+        """A ciphertext blob of ``plaintext`` under a fresh data key of the ring ``ring``."""
+        fresh = await self._provider(self._keys.new_data_key, ring)
         try:
             wrapped = WrappedDataKey.decode(fresh.wrapped)
             return seal_blob(
-                key.key_id,
+                ring,
                 wrapped.kek_version,
                 wrapped.sealed,
                 fresh.plaintext,
@@ -1339,11 +1565,19 @@ class CustomerKeyService:
     async def _open(
         self, key: CustomerKey, blob: CiphertextBlob, context: Mapping[str, str]
     ) -> bytes:
-        wrapped = WrappedDataKey(key.key_id, blob.kek_version, blob.sealed_key).encode()
+        return await self._open_in(key.key_id, blob, context)
+
+    async def _open_in(self, ring: str, blob: CiphertextBlob, context: Mapping[str, str]) -> bytes:
+        """The plaintext of a blob ``_seal_in`` made in ``ring``."""
+        wrapped = WrappedDataKey(ring, blob.kek_version, blob.sealed_key).encode()
         try:
-            data_key = await asyncio.to_thread(self._keys.unwrap_data_key, key.key_id, wrapped)
+            data_key = await asyncio.to_thread(self._keys.unwrap_data_key, ring, wrapped)
         except KeyDestroyed as exc:
             raise CmkNotFound("the key material of this key was destroyed") from exc
+        except KeyWithdrawn as exc:
+            # No ring: its imported material was deleted, whatever the record (perhaps a
+            # restored database copy) says.
+            raise CmkNotFound("the key material of this key is missing") from exc
         except (InvalidWrappedKey, KeyNotFound) as exc:  # tampered, or a KEK version never made
             raise InvalidCiphertext("the ciphertext is not valid") from exc
         try:

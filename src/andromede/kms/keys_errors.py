@@ -28,9 +28,12 @@ __all__ = [
     "CmkInvalidState",
     "CmkNotFound",
     "CustomerKeyError",
+    "ExpiredImportToken",
     "IncorrectKey",
+    "IncorrectKeyMaterial",
     "InvalidCiphertext",
     "InvalidGrantId",
+    "InvalidImportToken",
     "InvalidKeyArn",
     "InvalidKeyParameter",
     "InvalidKeyUsage",
@@ -109,3 +112,17 @@ class InvalidSignature(CustomerKeyError):
 
 class InvalidMac(CustomerKeyError):
     """VerifyMac: the MAC is not the key's over the message (KMSInvalidMacException)."""
+
+
+class InvalidImportToken(CustomerKeyError):
+    """ImportKeyMaterial: the token is not one GetParametersForImport gave for this key
+    (AWS: InvalidImportTokenException)."""
+
+
+class ExpiredImportToken(CustomerKeyError):
+    """ImportKeyMaterial: the token's 24 hours are over (AWS: ExpiredImportTokenException)."""
+
+
+class IncorrectKeyMaterial(CustomerKeyError):
+    """ImportKeyMaterial: not 256 bits, or not the material the key had before
+    (AWS: IncorrectKeyMaterialException)."""

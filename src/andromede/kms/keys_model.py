@@ -12,6 +12,14 @@ AWS_KMS)::
     Enabled ──disable──▶ Disabled ──enable──▶ Enabled
     Enabled | Disabled ──schedule deletion──▶ PendingDeletion ──cancel──▶ Disabled
     PendingDeletion ──window over──▶ (material destroyed, record removed: NotFound)
+
+A key of origin EXTERNAL starts without material, in PendingImport; importing its material
+enables it, and deleting the material (or its expiry) takes it back to PendingImport, from
+which the same material may be imported again (decision 0046)::
+
+    PendingImport ──import──▶ Enabled ──delete material / expiry──▶ PendingImport
+    Enabled | Disabled ──import again (the same material)──▶ unchanged
+    PendingImport ──schedule deletion──▶ PendingDeletion ──cancel──▶ PendingImport
 """
 
 from __future__ import annotations
@@ -111,6 +119,11 @@ KEY_USAGE_SIGN_VERIFY = "SIGN_VERIFY"
 KEY_USAGE_GENERATE_VERIFY_MAC = "GENERATE_VERIFY_MAC"
 KEY_SPEC_SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 ORIGIN_AWS_KMS = "AWS_KMS"
+ORIGIN_EXTERNAL = "EXTERNAL"  # imported key material (decision 0046)
+EXPIRATION_KEY_MATERIAL_EXPIRES = "KEY_MATERIAL_EXPIRES"
+EXPIRATION_KEY_MATERIAL_DOES_NOT_EXPIRE = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+# AWS KMS's: imported material may be set to expire at most this far ahead.
+MAX_MATERIAL_VALIDITY_DAYS = 365
 MAX_DESCRIPTION_LENGTH = 8192
 MAX_ALIAS_LENGTH = 256
 MAX_TAGS = 50
@@ -135,6 +148,7 @@ class KeyState(enum.Enum):
     ENABLED = "Enabled"
     DISABLED = "Disabled"
     PENDING_DELETION = "PendingDeletion"
+    PENDING_IMPORT = "PendingImport"
 
 
 class RotationType(enum.Enum):
@@ -147,6 +161,8 @@ class KeyEvent(enum.Enum):
     DISABLE = "be disabled"
     SCHEDULE_DELETION = "be scheduled for deletion"
     CANCEL_DELETION = "have its deletion cancelled"
+    IMPORT_MATERIAL = "have key material imported"
+    DELETE_MATERIAL = "have its key material deleted"
 
 
 _S = KeyState
@@ -160,6 +176,15 @@ TRANSITIONS: Final[dict[tuple[KeyState, KeyEvent], KeyState]] = {
     (_S.ENABLED, _E.SCHEDULE_DELETION): _S.PENDING_DELETION,
     (_S.DISABLED, _E.SCHEDULE_DELETION): _S.PENDING_DELETION,
     (_S.PENDING_DELETION, _E.CANCEL_DELETION): _S.DISABLED,
+    (_S.PENDING_IMPORT, _E.SCHEDULE_DELETION): _S.PENDING_DELETION,
+    # Imported material: a key without it waits in PendingImport (see ``CustomerKey.moved``).
+    (_S.PENDING_IMPORT, _E.IMPORT_MATERIAL): _S.ENABLED,
+    (_S.ENABLED, _E.IMPORT_MATERIAL): _S.ENABLED,
+    (_S.DISABLED, _E.IMPORT_MATERIAL): _S.DISABLED,
+    (_S.ENABLED, _E.DELETE_MATERIAL): _S.PENDING_IMPORT,
+    (_S.DISABLED, _E.DELETE_MATERIAL): _S.PENDING_IMPORT,
+    (_S.PENDING_IMPORT, _E.DELETE_MATERIAL): _S.PENDING_IMPORT,
+    (_S.PENDING_DELETION, _E.DELETE_MATERIAL): _S.PENDING_DELETION,
 }
 
 
@@ -341,6 +366,13 @@ class CustomerKey:
     # secret is sealed the same way, in the same field.
     public_key: bytes | None = None
     sealed_private_key: bytes | None = None
+    # Origin EXTERNAL: whether the ring holds imported material now, the id of the material
+    # first imported (a keyed digest of it: only the same material may come back), and when
+    # the current import expires (None: never).
+    has_material: bool = True
+    key_material_id: str | None = None
+    expiration_model: str | None = None
+    valid_to: datetime | None = None
     format_version: int = KEY_RECORD_FORMAT
     # Bumped by every stored change: a write based on an older read is refused and retried.
     revision: int = 0
@@ -353,11 +385,38 @@ class CustomerKey:
     def arn(self) -> str:
         return key_arn(self.region, self.tenant_id, self.key_id)
 
+    @property
+    def external(self) -> bool:
+        return self.origin == ORIGIN_EXTERNAL
+
     def moved(self, event: KeyEvent) -> CustomerKey:
         """This key after ``event`` (``InvalidKeyTransition`` if its state refuses it)."""
         state = next_state(self.state, event)
+        if not self.has_material and state in (KeyState.ENABLED, KeyState.DISABLED):
+            state = KeyState.PENDING_IMPORT  # a cancelled deletion of a key without material
         deletion_date = self.deletion_date if state is KeyState.PENDING_DELETION else None
         return replace(self, state=state, deletion_date=deletion_date)
+
+    def with_material(
+        self, material_id: str, expiration_model: str, valid_to: datetime | None
+    ) -> CustomerKey:
+        """After an import of the material ``material_id`` names (the caller checked that it is
+        the key's, if the key had material before)."""
+        moved = replace(self, has_material=True).moved(KeyEvent.IMPORT_MATERIAL)
+        return replace(
+            moved,
+            key_material_id=material_id,
+            expiration_model=expiration_model,
+            valid_to=valid_to,
+        )
+
+    def without_material(self) -> CustomerKey:
+        """After its imported material was deleted (by request, or because it expired)."""
+        moved = replace(self.moved(KeyEvent.DELETE_MATERIAL), has_material=False)
+        return replace(moved, expiration_model=None, valid_to=None)
+
+    def material_expired(self, now: datetime) -> bool:
+        return self.has_material and self.valid_to is not None and self.valid_to <= now
 
     def scheduled_for_deletion(self, now: datetime, window_days: int) -> CustomerKey:
         if not MIN_PENDING_WINDOW_DAYS <= window_days <= MAX_PENDING_WINDOW_DAYS:

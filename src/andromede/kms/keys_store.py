@@ -57,6 +57,9 @@ class CustomerKeyStore(Protocol):
     async def keys_due_for_rotation(self, now: datetime, limit: int) -> list[CustomerKey]:
         """Enabled keys with automatic rotation whose next rotation date is past, any tenant."""
 
+    async def keys_with_expired_material(self, now: datetime, limit: int) -> list[CustomerKey]:
+        """Keys holding imported material whose ``valid_to`` is past, any tenant."""
+
     async def add_rotation(
         self,
         key_id: str,
@@ -196,6 +199,10 @@ class MemoryCustomerKeyStore:
             and k.next_rotation_date <= now
         ]
         return sorted(due, key=lambda k: k.key_id)[:limit]
+
+    async def keys_with_expired_material(self, now: datetime, limit: int) -> list[CustomerKey]:
+        expired = [k for k in self._keys.values() if k.material_expired(now)]
+        return sorted(expired, key=lambda k: k.key_id)[:limit]
 
     async def add_rotation(
         self,

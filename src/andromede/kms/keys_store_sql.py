@@ -64,6 +64,10 @@ def _key_row(key: CustomerKey) -> dict[str, Any]:
         "tags": json.dumps([list(tag) for tag in key.tags]),
         "public_key": _b64(key.public_key),
         "private_key": _b64(key.sealed_private_key),
+        "has_material": key.has_material,
+        "key_material_id": key.key_material_id,
+        "expiration_model": key.expiration_model,
+        "valid_to": key.valid_to,
         "format_version": key.format_version,
         "revision": key.revision,
     }
@@ -101,6 +105,10 @@ def _key(row: Any) -> CustomerKey:
         tags=tuple((str(k), str(v)) for k, v in json.loads(row.tags)),
         public_key=_unb64(row.public_key),
         sealed_private_key=_unb64(row.private_key),
+        has_material=bool(row.has_material),
+        key_material_id=row.key_material_id,
+        expiration_model=row.expiration_model,
+        valid_to=_optional_time(row.valid_to),
         format_version=int(row.format_version),
         revision=int(row.revision),
     )
@@ -271,6 +279,16 @@ class SqlCustomerKeyStore:
                 _K.c.rotation_enabled.is_(True),
                 _K.c.next_rotation_date <= now,
             )
+            .order_by(_K.c.key_id)
+            .limit(limit)
+        )
+        rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
+        return [_key(r) for r in rows]
+
+    async def keys_with_expired_material(self, now: datetime, limit: int) -> list[CustomerKey]:
+        query = (
+            sa.select(_K)
+            .where(_K.c.has_material.is_(True), _K.c.valid_to <= now)
             .order_by(_K.c.key_id)
             .limit(limit)
         )

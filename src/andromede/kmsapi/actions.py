@@ -11,7 +11,7 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from andromede.kms.asymmetric import (
@@ -21,9 +21,14 @@ from andromede.kms.asymmetric import (
 )
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.grants import MAX_GRANT_TOKENS, is_grant_id, principal_account
+from andromede.kms.importing import WRAPPING_ALGORITHMS, WRAPPING_KEY_SPECS
 from andromede.kms.keys_model import (
+    EXPIRATION_KEY_MATERIAL_DOES_NOT_EXPIRE,
+    EXPIRATION_KEY_MATERIAL_EXPIRES,
     KEY_SPEC_SYMMETRIC_DEFAULT,
     KEY_USAGE_ENCRYPT_DECRYPT,
+    ORIGIN_AWS_KMS,
+    ORIGIN_EXTERNAL,
     Alias,
     CustomerKey,
     Grant,
@@ -151,6 +156,26 @@ class KmsCall:
             raise KmsWireError("SerializationException", f"{name} must be a list of strings")
         return raw
 
+    def enum(
+        self, name: str, values: tuple[str, ...] | frozenset[str], *, required: bool
+    ) -> str | None:
+        value = self.string(name, required=required, max_length=64)
+        if value is not None and value not in values:
+            raise _invalid(name, value, "Member must satisfy enum value set")
+        return value
+
+    def timestamp(self, name: str) -> datetime | None:
+        """A timestamp member: epoch seconds, as botocore sends them in the JSON protocol."""
+        value = self.params.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise KmsWireError("SerializationException", f"{name} must be a timestamp")
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise _invalid(name, value, "Member must be a valid timestamp") from None
+
     def limit(self) -> int:
         limit = self.integer("Limit", minimum=1, maximum=MAX_LIST_LIMIT)
         return DEFAULT_LIST_LIMIT if limit is None else limit
@@ -186,6 +211,13 @@ def key_metadata(key: CustomerKey) -> dict[str, Any]:
         metadata["SigningAlgorithms"] = list(signing_algorithms(key.key_spec))
     if key.deletion_date is not None:
         metadata["DeletionDate"] = _epoch(key.deletion_date)
+    if key.external:
+        if key.has_material and key.expiration_model is not None:
+            metadata["ExpirationModel"] = key.expiration_model
+        if key.has_material and key.valid_to is not None:
+            metadata["ValidTo"] = _epoch(key.valid_to)
+        if key.has_material and key.key_material_id is not None:
+            metadata["CurrentKeyMaterialId"] = key.key_material_id
     return metadata
 
 
@@ -199,9 +231,13 @@ def _b64(data: bytes) -> str:
 async def create_key(call: KmsCall) -> dict[str, Any]:
     if call.string("CustomKeyStoreId") is not None or call.params.get("XksKeyId") is not None:
         raise KmsWireError("UnsupportedOperationException", "Custom key stores are not offered")
-    origin = call.string("Origin")
-    if origin not in (None, "AWS_KMS"):
-        raise KmsWireError("UnsupportedOperationException", f"Origin {origin} is not offered")
+    origin = call.enum(
+        "Origin",
+        (ORIGIN_AWS_KMS, ORIGIN_EXTERNAL, "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"),
+        required=False,
+    )
+    if origin not in (None, ORIGIN_AWS_KMS, ORIGIN_EXTERNAL):
+        raise KmsWireError("UnsupportedOperationException", "Custom key stores are not offered")
     if call.boolean("MultiRegion"):
         raise KmsWireError("UnsupportedOperationException", "Multi-Region keys are not offered")
     spec = call.string("KeySpec") or call.string("CustomerMasterKeySpec")
@@ -213,6 +249,7 @@ async def create_key(call: KmsCall) -> dict[str, Any]:
         policy=call.string("Policy", max_length=32 * 1024),
         tags=call.tags(),
         bypass_lockout_check=bool(call.boolean("BypassPolicyLockoutSafetyCheck")),
+        origin=origin or ORIGIN_AWS_KMS,
     )
     return {"KeyMetadata": key_metadata(key)}
 
@@ -311,6 +348,76 @@ async def get_key_rotation_status(call: KmsCall) -> dict[str, Any]:
 async def rotate_key_on_demand(call: KmsCall) -> dict[str, Any]:
     key = await call.keys.rotate_key_on_demand(call.caller, call.required("KeyId"))
     return {"KeyId": key.key_id}
+
+
+# --- imported key material ---------------------------------------------------------------------
+
+_IMPORT_TOKEN_MAX_SIZE: Final = 6144  # AWS's CiphertextType
+_MATERIAL_ID_LENGTH: Final = 64
+
+
+async def get_parameters_for_import(call: KmsCall) -> dict[str, Any]:
+    algorithm = call.enum("WrappingAlgorithm", WRAPPING_ALGORITHMS, required=True)
+    key_spec = call.enum("WrappingKeySpec", WRAPPING_KEY_SPECS, required=True)
+    assert algorithm is not None and key_spec is not None  # noqa: S101 (required)
+    made = await call.keys.get_parameters_for_import(
+        call.caller, call.required("KeyId"), algorithm, key_spec
+    )
+    return {
+        "KeyId": made.key.arn,
+        "ImportToken": _b64(made.import_token),
+        "PublicKey": _b64(made.public_key),
+        "ParametersValidTo": _epoch(made.valid_to),
+    }
+
+
+def _material_id(call: KmsCall) -> str | None:
+    material_id = call.string("KeyMaterialId", max_length=_MATERIAL_ID_LENGTH)
+    if material_id is not None and (
+        len(material_id) != _MATERIAL_ID_LENGTH
+        or any(c not in "0123456789abcdef" for c in material_id)
+    ):
+        raise _invalid(
+            "KeyMaterialId",
+            material_id,
+            "Member must satisfy regular expression pattern: ^[a-f0-9]{64}$",
+        )
+    return material_id
+
+
+async def import_key_material(call: KmsCall) -> dict[str, Any]:
+    if call.string("ImportType", max_length=64) not in (None, "EXISTING_KEY_MATERIAL"):
+        raise KmsWireError(
+            "UnsupportedOperationException",
+            "Imported key material is not rotated in place: import into a new key",
+        )
+    call.string("KeyMaterialDescription", max_length=256)
+    model = call.enum(
+        "ExpirationModel",
+        (EXPIRATION_KEY_MATERIAL_EXPIRES, EXPIRATION_KEY_MATERIAL_DOES_NOT_EXPIRE),
+        required=False,
+    )
+    material_id = _material_id(call)
+    key = await call.keys.import_key_material(
+        call.caller,
+        call.required("KeyId"),
+        call.blob("ImportToken", max_size=_IMPORT_TOKEN_MAX_SIZE),
+        call.blob("EncryptedKeyMaterial", max_size=MAX_CIPHERTEXT_SIZE),
+        expiration_model=model or EXPIRATION_KEY_MATERIAL_EXPIRES,
+        valid_to=call.timestamp("ValidTo"),
+        expected_material_id=material_id,
+    )
+    return {"KeyId": key.arn, "KeyMaterialId": key.key_material_id}
+
+
+async def delete_imported_key_material(call: KmsCall) -> dict[str, Any]:
+    key_ref = call.required("KeyId")
+    material_id = _material_id(call)
+    key = await call.keys.delete_imported_key_material(call.caller, key_ref, material_id)
+    answer: dict[str, Any] = {"KeyId": key.arn}
+    if key.key_material_id is not None:
+        answer["KeyMaterialId"] = key.key_material_id
+    return answer
 
 
 # --- grants ------------------------------------------------------------------------------------
@@ -772,6 +879,7 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "CreateKey": create_key,
     "Decrypt": decrypt,
     "DeleteAlias": delete_alias,
+    "DeleteImportedKeyMaterial": delete_imported_key_material,
     "DescribeKey": describe_key,
     "DisableKey": disable_key,
     "DisableKeyRotation": disable_key_rotation,
@@ -786,7 +894,9 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "GenerateRandom": generate_random,
     "GetKeyPolicy": get_key_policy,
     "GetKeyRotationStatus": get_key_rotation_status,
+    "GetParametersForImport": get_parameters_for_import,
     "GetPublicKey": get_public_key,
+    "ImportKeyMaterial": import_key_material,
     "ListAliases": list_aliases,
     "ListGrants": list_grants,
     "ListKeyPolicies": list_key_policies,

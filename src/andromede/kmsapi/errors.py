@@ -22,14 +22,18 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
     "AlreadyExistsException": (400, "The resource already exists."),
     "DisabledException": (400, "The key is disabled."),
+    "ExpiredImportTokenException": (400, "The import token is expired."),
     "ExpiredTokenException": (400, "The security token included in the request is expired"),
     "IncompleteSignatureException": (400, "The request signature does not conform to AWS "
                                      "standards."),
+    "IncorrectKeyMaterialException": (400, "The key material is not valid, or not the key "
+                                      "material previously imported into this key."),
     "IncorrectKeyException": (400, "The key ID in the request does not identify the key that "
                               "was used to encrypt the ciphertext."),
     "InvalidArnException": (400, "The ARN is not valid."),
     "InvalidCiphertextException": (400, "The ciphertext or its encryption context is not "
                                    "valid."),
+    "InvalidImportTokenException": (400, "The import token is not valid."),
     "InvalidGrantIdException": (400, "The grant id is not valid."),
     "InvalidGrantTokenException": (400, "The grant token is not valid."),
     "InvalidKeyUsageException": (400, "The key's usage does not allow this operation."),
@@ -82,6 +86,9 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (k.UnsupportedKeyOperation, "UnsupportedOperationException"),
     (k.InvalidSignature, "KMSInvalidSignatureException"),
     (k.InvalidMac, "KMSInvalidMacException"),
+    (k.InvalidImportToken, "InvalidImportTokenException"),
+    (k.ExpiredImportToken, "ExpiredImportTokenException"),
+    (k.IncorrectKeyMaterial, "IncorrectKeyMaterialException"),
 )
 
 _FROM_SIGV4: Final[dict[str, str]] = {

@@ -4,6 +4,8 @@ key-file provider, requests signed with botocore's SigV4 for service ``kms``."""
 from __future__ import annotations
 
 import base64
+import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +13,8 @@ from typing import Any
 
 import pytest
 from botocore.credentials import Credentials
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from andromede.audit.model import Outcome
 from andromede.kms.keys_model import CustomerKey
@@ -96,7 +100,20 @@ async def test_round_trip_and_answer_shapes(kms: Harness) -> None:
         ("GenerateDataKey", {"KeyId": "a", "KeySpec": "AES_256", "NumberOfBytes": 32},
          CONTENT_TYPE, "ValidationException"),
         ("GenerateRandom", {}, CONTENT_TYPE, "ValidationException"),
-        ("CreateKey", {"Origin": "EXTERNAL"}, CONTENT_TYPE, "UnsupportedOperationException"),
+        ("CreateKey", {"Origin": "AWS_CLOUDHSM"}, CONTENT_TYPE, "UnsupportedOperationException"),
+        ("CreateKey", {"Origin": "ELSEWHERE"}, CONTENT_TYPE, "ValidationException"),
+        ("GetParametersForImport", {"KeyId": "a", "WrappingAlgorithm": "ROT13",
+                                    "WrappingKeySpec": "RSA_2048"}, CONTENT_TYPE,
+         "ValidationException"),
+        ("ImportKeyMaterial", {"KeyId": "a", "ImportToken": "aGk=",
+                               "EncryptedKeyMaterial": "aGk=", "KeyMaterialId": "ABC"},
+         CONTENT_TYPE, "ValidationException"),
+        ("ImportKeyMaterial", {"KeyId": "a", "ImportToken": "aGk=",
+                               "EncryptedKeyMaterial": "aGk=", "ValidTo": "tomorrow"},
+         CONTENT_TYPE, "SerializationException"),
+        ("ImportKeyMaterial", {"KeyId": "a", "ImportToken": "aGk=",
+                               "EncryptedKeyMaterial": "aGk=", "ImportType": "NEW_KEY_MATERIAL"},
+         CONTENT_TYPE, "UnsupportedOperationException"),
         ("CreateKey", {"Tags": [{"TagKey": 1}]}, CONTENT_TYPE, "SerializationException"),
         ("ScheduleKeyDeletion", {"KeyId": "a", "PendingWindowInDays": True}, CONTENT_TYPE,
          "SerializationException"),
@@ -193,3 +210,46 @@ async def test_signing_macs_and_grants_are_audited_with_the_key_arn(kms: Harness
         ("kms:RetireGrant", signing_arn),
     ):
         assert (action, arn, Outcome.SUCCESS) in events, action
+
+
+async def test_importing_and_deleting_key_material_is_audited_with_the_key_arn(
+    kms: Harness,
+) -> None:
+    created = (await kms.call("CreateKey", {"Origin": "EXTERNAL"})).json()["KeyMetadata"]
+    assert (created["Origin"], created["KeyState"]) == ("EXTERNAL", "PendingImport")
+    arn = created["Arn"]
+    answer = await kms.call(
+        "GetParametersForImport",
+        {"KeyId": arn, "WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"},
+    )
+    params = answer.json()
+    assert params["KeyId"] == arn and params["ParametersValidTo"] > 0
+    public = serialization.load_der_public_key(base64.b64decode(params["PublicKey"]))
+    assert isinstance(public, rsa.RSAPublicKey)
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    encrypted = public.encrypt(os.urandom(32), oaep)
+    imported = await kms.call(
+        "ImportKeyMaterial",
+        {
+            "KeyId": arn,
+            "ImportToken": params["ImportToken"],
+            "EncryptedKeyMaterial": base64.b64encode(encrypted).decode(),
+            "ExpirationModel": "KEY_MATERIAL_EXPIRES",
+            "ValidTo": time.time() + 86_400,
+        },
+    )
+    assert imported.status == 200, imported.body
+    material_id = imported.json()["KeyMaterialId"]
+    described = (await kms.call("DescribeKey", {"KeyId": arn})).json()["KeyMetadata"]
+    assert described["KeyState"] == "Enabled"
+    assert described["ExpirationModel"] == "KEY_MATERIAL_EXPIRES" and described["ValidTo"] > 0
+    assert described["CurrentKeyMaterialId"] == material_id
+    deleted = await kms.call("DeleteImportedKeyMaterial", {"KeyId": arn})
+    assert deleted.json() == {"KeyId": arn, "KeyMaterialId": material_id}
+    await kms.audit.flush()
+    events = {
+        (e.action, e.resource, e.outcome)
+        for _, e in await kms.audit_store.list_events(None, after_id=0, limit=100)
+    }
+    for action in ("GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial"):
+        assert (f"kms:{action}", arn, Outcome.SUCCESS) in events, action

@@ -1,0 +1,217 @@
+"""Imported key material (bring your own key) against a real ``andromede serve``, as AWS's
+guide does it: the aws CLI asks for the wrapping key and import token, the ``openssl``
+command line makes and wraps the material (RSAES-OAEP, and RSA-OAEP + AES key wrap), the aws
+CLI imports it. Then S3 objects under that key: deleting the material stops their reads at once
+with AWS's S3 error, and importing the same material again brings them back."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from e2e.clients import aws_cli
+from e2e.test_kms_api import kms_client
+from support.server import ServerProcess
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+pytestmark = pytest.mark.e2e
+
+
+def openssl(*args: str) -> None:
+    binary = shutil.which("openssl")
+    if binary is None:
+        pytest.skip("openssl not installed")
+    subprocess.run([binary, *args], check=True, capture_output=True, timeout=60)
+
+
+def oaep_sha256(public: Path, plaintext: Path, out: Path) -> None:
+    openssl(
+        "pkeyutl", "-encrypt", "-in", str(plaintext), "-out", str(out),
+        "-inkey", str(public), "-keyform", "DER", "-pubin",
+        "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256",
+        "-pkeyopt", "rsa_mgf1_md:sha256",
+    )  # fmt: skip
+
+
+class Importer:
+    """AWS's documented import procedure, step by step, with the aws CLI and openssl."""
+
+    def __init__(self, server: ServerProcess, work: Path) -> None:
+        self.aws = aws_cli(server, work)
+        self.work = work
+
+    def cli_json(self, *args: str) -> Any:
+        return json.loads(self.aws(*args).stdout)
+
+    def parameters(self, key_id: str, algorithm: str) -> tuple[Path, Path]:
+        answer = self.cli_json(
+            "kms", "get-parameters-for-import", "--key-id", key_id,
+            "--wrapping-algorithm", algorithm, "--wrapping-key-spec", "RSA_3072",
+        )  # fmt: skip
+        public, token = self.work / "WrappingPublicKey.bin", self.work / "ImportToken.bin"
+        public.write_bytes(base64.b64decode(answer["PublicKey"]))
+        token.write_bytes(base64.b64decode(answer["ImportToken"]))
+        return public, token
+
+    def wrap(self, public: Path, algorithm: str, material: Path) -> Path:
+        encrypted = self.work / "EncryptedKeyMaterial.bin"
+        if algorithm == "RSAES_OAEP_SHA_256":
+            oaep_sha256(public, material, encrypted)
+            return encrypted
+        # RSA_AES_KEY_WRAP_SHA_256: a fresh AES key wraps the material (RFC 5649), RSA-OAEP
+        # wraps the AES key, and the two are concatenated.
+        aes_key = self.work / "aes-key.bin"
+        openssl("rand", "-out", str(aes_key), "32")
+        wrapped_material = self.work / "material-wrapped.bin"
+        openssl(
+            "enc", "-id-aes256-wrap-pad", "-K", aes_key.read_bytes().hex(), "-iv", "A65959A6",
+            "-in", str(material), "-out", str(wrapped_material),
+        )  # fmt: skip
+        wrapped_key = self.work / "aes-key-wrapped.bin"
+        oaep_sha256(public, aes_key, wrapped_key)
+        encrypted.write_bytes(wrapped_key.read_bytes() + wrapped_material.read_bytes())
+        return encrypted
+
+    def import_material(self, key_id: str, material: Path, algorithm: str, *expiry: str) -> Any:
+        public, token = self.parameters(key_id, algorithm)
+        encrypted = self.wrap(public, algorithm, material)
+        return self.cli_json(
+            "kms", "import-key-material", "--key-id", key_id,
+            "--encrypted-key-material", f"fileb://{encrypted}",
+            "--import-token", f"fileb://{token}",
+            *(expiry or ("--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE")),
+        )  # fmt: skip
+
+
+def test_bring_your_own_key_with_the_aws_cli_and_openssl(
+    server: ServerProcess, s3: S3Client, bucket: str, tmp_path: Path
+) -> None:
+    importer = Importer(server, tmp_path)
+    kms = kms_client(server, *server.credentials())
+    created = importer.cli_json(
+        "kms", "create-key", "--origin", "EXTERNAL", "--description", "our own key"
+    )["KeyMetadata"]
+    key_id = created["KeyId"]
+    assert (created["Origin"], created["KeyState"], created["Enabled"]) == (
+        "EXTERNAL",
+        "PendingImport",
+        False,
+    )
+    material = tmp_path / "PlaintextKeyMaterial.bin"
+    openssl("rand", "-out", str(material), "32")
+
+    valid_to = (datetime.now(UTC) + timedelta(days=200)).replace(microsecond=0)
+    imported = importer.import_material(
+        key_id, material, "RSAES_OAEP_SHA_256",
+        "--expiration-model", "KEY_MATERIAL_EXPIRES", "--valid-to", valid_to.isoformat(),
+    )  # fmt: skip
+    assert imported["KeyId"] == created["Arn"]
+    material_id = imported["KeyMaterialId"]
+    assert len(material_id) == 64
+    described = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    assert (described["KeyState"], described["ExpirationModel"]) == (
+        "Enabled",
+        "KEY_MATERIAL_EXPIRES",
+    )
+    assert described["CurrentKeyMaterialId"] == material_id
+    assert described["ValidTo"] == valid_to
+
+    s3.put_object(
+        Bucket=bucket, Key="ledger", Body=b"ours alone", ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key_id,
+    )  # fmt: skip
+    assert s3.get_object(Bucket=bucket, Key="ledger")["Body"].read() == b"ours alone"
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"direct")["CiphertextBlob"]
+
+    deleted = importer.cli_json("kms", "delete-imported-key-material", "--key-id", key_id)
+    assert deleted["KeyMaterialId"] == material_id
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+    with pytest.raises(ClientError) as refused:
+        s3.get_object(Bucket=bucket, Key="ledger")
+    assert refused.value.response["Error"]["Code"] == "KMS.KMSInvalidStateException"
+    with pytest.raises(ClientError) as refused:
+        kms.decrypt(CiphertextBlob=blob)
+    assert refused.value.response["Error"]["Code"] == "KMSInvalidStateException"
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(
+            Bucket=bucket, Key="later", Body=b"x", ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=key_id,
+        )  # fmt: skip
+    assert refused.value.response["Error"]["Code"] == "KMS.KMSInvalidStateException"
+
+    other = tmp_path / "other-material.bin"
+    openssl("rand", "-out", str(other), "32")
+    public, token = importer.parameters(key_id, "RSAES_OAEP_SHA_256")
+    encrypted = importer.wrap(public, "RSAES_OAEP_SHA_256", other)
+    wrong = importer.aws(
+        "kms", "import-key-material", "--key-id", key_id,
+        "--encrypted-key-material", f"fileb://{encrypted}", "--import-token", f"fileb://{token}",
+        "--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE",
+        check=False,
+    )  # fmt: skip
+    assert wrong.returncode != 0 and "IncorrectKeyMaterialException" in wrong.stderr
+
+    again = importer.import_material(key_id, material, "RSA_AES_KEY_WRAP_SHA_256")
+    assert again["KeyMaterialId"] == material_id
+    assert s3.get_object(Bucket=bucket, Key="ledger")["Body"].read() == b"ours alone"
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"direct"
+    assert "ValidTo" not in kms.describe_key(KeyId=key_id)["KeyMetadata"]
+
+
+def test_import_errors_are_kms_errors(server: ServerProcess, tmp_path: Path) -> None:
+    kms = kms_client(server, *server.credentials())
+    generated = kms.create_key()["KeyMetadata"]["KeyId"]
+    external = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+
+    def code(call: Any, **kwargs: Any) -> str:
+        with pytest.raises(ClientError) as caught:
+            call(**kwargs)
+        status = caught.value.response["ResponseMetadata"]["HTTPStatusCode"]
+        assert status == 400, caught.value.response
+        return str(caught.value.response["Error"]["Code"])
+
+    params = {"WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"}
+    assert code(kms.get_parameters_for_import, KeyId=generated, **params) == (
+        "UnsupportedOperationException"
+    )
+    assert code(
+        kms.get_parameters_for_import,
+        KeyId=external,
+        WrappingAlgorithm="RSAES_PKCS1_V1_5",
+        WrappingKeySpec="RSA_2048",
+    ) == ("UnsupportedOperationException")
+    answer = kms.get_parameters_for_import(KeyId=external, **params)
+    token = answer["ImportToken"]
+    assert code(
+        kms.import_key_material,
+        KeyId=external,
+        ImportToken=token[:-1] + bytes([token[-1] ^ 1]),
+        EncryptedKeyMaterial=b"x" * 256,
+        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+    ) == ("InvalidImportTokenException")
+    assert code(
+        kms.import_key_material,
+        KeyId=external,
+        ImportToken=token,
+        EncryptedKeyMaterial=b"x" * 256,
+        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+    ) == ("InvalidCiphertextException")
+    assert code(  # KEY_MATERIAL_EXPIRES, the default, needs ValidTo
+        kms.import_key_material,
+        KeyId=external,
+        ImportToken=token,
+        EncryptedKeyMaterial=b"x" * 256,
+    ) == ("ValidationException")
+    assert code(kms.encrypt, KeyId=external, Plaintext=b"x") == "KMSInvalidStateException"
+    assert code(kms.enable_key, KeyId=external) == "KMSInvalidStateException"
+    assert code(kms.create_key, Origin="AWS_CLOUDHSM") == "UnsupportedOperationException"

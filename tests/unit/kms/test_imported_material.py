@@ -1,0 +1,406 @@
+"""Imported key material (origin EXTERNAL) on the service: each wrapping algorithm as a client
+does it with ``cryptography`` from the public key alone; the key's states; deleting the
+material (crypto-shredding the customer controls, undone only by the same material); expiry;
+the import token's bindings; and the refusals, with AWS's error types."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
+
+from andromede.kms.customer_keys import ImportParameters
+from andromede.kms.errors import KeyNotFound
+from andromede.kms.importing import IMPORT_TOKEN_RING, ImportToken, material_id
+from andromede.kms.keys_errors import (
+    CmkAccessDenied,
+    CmkInvalidState,
+    CmkNotFound,
+    ExpiredImportToken,
+    IncorrectKeyMaterial,
+    InvalidCiphertext,
+    InvalidImportToken,
+    InvalidKeyParameter,
+    UnsupportedKeyOperation,
+)
+from andromede.kms.keys_model import CustomerKey, KeyState
+from support.kmskit import ACCOUNT_A, ACCOUNT_B, Kit, root, user
+
+A = root(ACCOUNT_A)
+B = root(ACCOUNT_B)
+DOES_NOT_EXPIRE = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+EXPIRES = "KEY_MATERIAL_EXPIRES"
+
+
+def wrap(public_der: bytes, algorithm: str, material: bytes) -> bytes:
+    """What a customer does with GetParametersForImport's public key (AWS's procedure)."""
+    public = serialization.load_der_public_key(public_der)
+    assert isinstance(public, rsa.RSAPublicKey)
+    digest: hashes.HashAlgorithm = (
+        hashes.SHA1() if algorithm.endswith("_SHA_1") else hashes.SHA256()  # noqa: S303
+    )
+    oaep = padding.OAEP(mgf=padding.MGF1(digest), algorithm=digest, label=None)
+    if algorithm.startswith("RSAES_OAEP"):
+        return public.encrypt(material, oaep)
+    aes_key = os.urandom(32)
+    return public.encrypt(aes_key, oaep) + aes_key_wrap_with_padding(aes_key, material)
+
+
+async def external_key(kit: Kit) -> CustomerKey:
+    key = await kit.service.create_key(A, origin="EXTERNAL", description="bring your own")
+    assert (key.state, key.origin, key.has_material) == (KeyState.PENDING_IMPORT, "EXTERNAL", False)
+    return key
+
+
+async def parameters(
+    kit: Kit, key: CustomerKey, algorithm: str = "RSAES_OAEP_SHA_256", spec: str = "RSA_2048"
+) -> ImportParameters:
+    return await kit.service.get_parameters_for_import(A, key.key_id, algorithm, spec)
+
+
+async def import_material(
+    kit: Kit,
+    key: CustomerKey,
+    material: bytes,
+    *,
+    algorithm: str = "RSAES_OAEP_SHA_256",
+    model: str = DOES_NOT_EXPIRE,
+    days: float | None = None,
+) -> CustomerKey:
+    params = await parameters(kit, key, algorithm)
+    return await kit.service.import_key_material(
+        A,
+        key.key_id,
+        params.import_token,
+        wrap(params.public_key, algorithm, material),
+        expiration_model=model,
+        valid_to=None if days is None else kit.clock() + timedelta(days=days),
+    )
+
+
+@pytest.mark.parametrize(
+    "algorithm",
+    [
+        "RSAES_OAEP_SHA_1",
+        "RSAES_OAEP_SHA_256",
+        "RSA_AES_KEY_WRAP_SHA_1",
+        "RSA_AES_KEY_WRAP_SHA_256",
+    ],
+)
+async def test_each_wrapping_algorithm_imports_material_that_then_encrypts(
+    kit: Kit, algorithm: str
+) -> None:
+    key = await external_key(kit)
+    with pytest.raises(CmkInvalidState):  # no material yet
+        await kit.service.encrypt(A, key.key_id, b"x", {})
+    material = os.urandom(32)
+    imported = await import_material(kit, key, material, algorithm=algorithm)
+    assert imported.state is KeyState.ENABLED
+    assert imported.key_material_id == material_id(key.key_id, material)
+    blob, _ = await kit.service.encrypt(A, key.key_id, b"under my own key", {"app": "ledger"})
+    opened, _ = await kit.service.decrypt(A, blob, {"app": "ledger"}, None)
+    assert opened == b"under my own key"
+
+
+async def test_the_wrapping_key_specs(kit: Kit) -> None:
+    key = await external_key(kit)
+    for spec, bits in (("RSA_3072", 3072), ("RSA_4096", 4096)):
+        made = await parameters(kit, key, "RSA_AES_KEY_WRAP_SHA_256", spec)
+        public = serialization.load_der_public_key(made.public_key)
+        assert isinstance(public, rsa.RSAPublicKey) and public.key_size == bits
+        assert made.valid_to == kit.clock().replace(microsecond=0) + timedelta(hours=24)
+    for algorithm, spec in (
+        ("RSAES_PKCS1_V1_5", "RSA_2048"),  # deprecated by AWS: padding oracles
+        ("SM2PKE", "SM2"),  # AWS's China regions only
+        ("RSAES_OAEP_SHA_256", "SM2"),
+    ):
+        with pytest.raises(UnsupportedKeyOperation):
+            await kit.service.get_parameters_for_import(A, key.key_id, algorithm, spec)
+
+
+async def test_deleting_the_material_shreds_until_the_same_material_returns(kit: Kit) -> None:
+    key = await external_key(kit)
+    material = os.urandom(32)
+    await import_material(kit, key, material)
+    blob, _ = await kit.service.encrypt(A, key.key_id, b"payroll", {})
+    deleted = await kit.service.delete_imported_key_material(A, key.key_id)
+    assert (deleted.state, deleted.has_material) == (KeyState.PENDING_IMPORT, False)
+    assert deleted.key_material_id == material_id(key.key_id, material)  # kept: same must return
+    with pytest.raises(KeyNotFound):  # gone from the root-key provider, not only marked
+        kit.keys.tenant_key_ring(key.key_id)
+    with pytest.raises(CmkInvalidState):
+        await kit.service.decrypt(A, blob, {}, None)
+    with pytest.raises(IncorrectKeyMaterial):
+        await import_material(kit, key, os.urandom(32))
+    again = await import_material(kit, key, material, algorithm="RSA_AES_KEY_WRAP_SHA_256")
+    assert again.state is KeyState.ENABLED
+    assert (await kit.service.decrypt(A, blob, {}, None))[0] == b"payroll"
+
+
+async def test_a_restored_database_copy_does_not_bring_deleted_material_back(kit: Kit) -> None:
+    key = await external_key(kit)
+    await import_material(kit, key, os.urandom(32))
+    blob, _ = await kit.service.encrypt(A, key.key_id, b"payroll", {})
+    before = await kit.store.get_key(key.key_id)
+    assert before is not None
+    await kit.service.delete_imported_key_material(A, key.key_id)
+    # A backup taken before the deletion, restored: the record says Enabled, with material.
+    kit.store._keys[key.key_id] = before
+    for attempt in (
+        kit.service.decrypt(A, blob, {}, None),
+        kit.service.encrypt(A, key.key_id, b"new", {}),
+    ):
+        with pytest.raises(CmkNotFound, match="material of this key is missing"):
+            await attempt
+
+
+async def test_material_must_be_256_bits(kit: Kit) -> None:
+    key = await external_key(kit)
+    for size in (16, 24, 33):
+        with pytest.raises(IncorrectKeyMaterial):
+            await import_material(kit, key, os.urandom(size))
+    assert (await kit.service.describe_key(A, key.key_id)).state is KeyState.PENDING_IMPORT
+
+
+async def test_import_tokens_are_bound_to_their_key_and_parameters(kit: Kit) -> None:
+    key = await external_key(kit)
+    other = await external_key(kit)
+    material = os.urandom(32)
+    params = await parameters(kit, key)
+    wrapped = wrap(params.public_key, "RSAES_OAEP_SHA_256", material)
+    service = kit.service
+
+    async def attempt(token: bytes, encrypted: bytes = wrapped, key_id: str = key.key_id) -> None:
+        await service.import_key_material(
+            A, key_id, token, encrypted, expiration_model=DOES_NOT_EXPIRE
+        )
+
+    with pytest.raises(InvalidImportToken):  # another key's import
+        await attempt(params.import_token, key_id=other.key_id)
+    token = ImportToken.decode(params.import_token)
+    for forged in (
+        replace(token, valid_to=token.valid_to + timedelta(days=30)),
+        replace(token, algorithm="RSAES_OAEP_SHA_1"),
+        replace(token, key_spec="RSA_4096"),
+    ):
+        with pytest.raises(InvalidImportToken):
+            await attempt(forged.encode())
+    tampered = bytearray(params.import_token)
+    tampered[-1] ^= 1
+    for bad in (bytes(tampered), b"\x01", b"garbage" * 20, params.import_token[:40]):
+        with pytest.raises(InvalidImportToken):
+            await attempt(bad)
+    with pytest.raises(InvalidCiphertext):  # wrapped under another wrapping key
+        other_params = await parameters(kit, key)
+        await attempt(
+            params.import_token, wrap(other_params.public_key, "RSAES_OAEP_SHA_256", material)
+        )
+    with pytest.raises(InvalidCiphertext):  # wrapped with another algorithm than the token's
+        await attempt(params.import_token, wrap(params.public_key, "RSAES_OAEP_SHA_1", material))
+    kit.clock.advance(hours=24)
+    with pytest.raises(ExpiredImportToken):
+        await attempt(params.import_token)
+    assert ImportToken.decode(params.import_token).sealed_private_key[1:17] != b""
+    assert IMPORT_TOKEN_RING != key.key_id
+
+
+async def test_material_expires_and_upkeep_deletes_it(kit: Kit) -> None:
+    key = await external_key(kit)
+    material = os.urandom(32)
+    imported = await import_material(kit, key, material, model=EXPIRES, days=2)
+    assert imported.valid_to == kit.clock() + timedelta(days=2)
+    blob, _ = await kit.service.encrypt(A, key.key_id, b"short-lived", {})
+    kit.clock.advance(days=2)
+    with pytest.raises(CmkInvalidState):  # refused at once, before upkeep has run
+        await kit.service.decrypt(A, blob, {}, None)
+    report = await kit.service.upkeep()
+    assert report.expired == (key.key_id,)
+    expired = await kit.service.describe_key(A, key.key_id)
+    assert (expired.state, expired.has_material, expired.valid_to) == (
+        KeyState.PENDING_IMPORT,
+        False,
+        None,
+    )
+    with pytest.raises(KeyNotFound):
+        kit.keys.tenant_key_ring(key.key_id)
+    assert (await kit.service.upkeep()).expired == ()
+    await import_material(kit, key, material)  # the same material, now without expiry
+    assert (await kit.service.decrypt(A, blob, {}, None))[0] == b"short-lived"
+
+
+async def test_expiry_parameters(kit: Kit) -> None:
+    key = await external_key(kit)
+    material = os.urandom(32)
+    for model, days in ((EXPIRES, None), (EXPIRES, -1), (EXPIRES, 366), (DOES_NOT_EXPIRE, 10)):
+        with pytest.raises(InvalidKeyParameter):
+            await import_material(kit, key, material, model=model, days=days)
+    assert (await import_material(kit, key, material, model=EXPIRES, days=365)).valid_to
+
+
+async def test_reimporting_changes_the_expiry_and_keeps_a_disabled_key_disabled(kit: Kit) -> None:
+    key = await external_key(kit)
+    material = os.urandom(32)
+    await import_material(kit, key, material, model=EXPIRES, days=1)
+    await kit.service.disable_key(A, key.key_id)
+    again = await import_material(kit, key, material)
+    assert (again.state, again.expiration_model, again.valid_to) == (
+        KeyState.DISABLED,
+        DOES_NOT_EXPIRE,
+        None,
+    )
+    with pytest.raises(IncorrectKeyMaterial):  # material never replaces material
+        await import_material(kit, key, os.urandom(32))
+
+
+async def test_states_without_material(kit: Kit) -> None:
+    key = await external_key(kit)
+    for move in (kit.service.enable_key, kit.service.disable_key):
+        with pytest.raises(CmkInvalidState):
+            await move(A, key.key_id)
+    pending = await kit.service.schedule_key_deletion(A, key.key_id, 7)
+    assert pending.state is KeyState.PENDING_DELETION
+    with pytest.raises(CmkInvalidState):
+        await parameters(kit, key)
+    cancelled = await kit.service.cancel_key_deletion(A, key.key_id)
+    assert cancelled.state is KeyState.PENDING_IMPORT  # not Disabled: it has no material
+    material = os.urandom(32)
+    await import_material(kit, key, material)
+    await kit.service.schedule_key_deletion(A, key.key_id, 7)
+    still = await kit.service.delete_imported_key_material(A, key.key_id)
+    assert (still.state, still.has_material) == (KeyState.PENDING_DELETION, False)
+    kit.clock.advance(days=7)
+    assert (await kit.service.upkeep()).destroyed == (key.key_id,)
+    with pytest.raises(CmkNotFound):
+        await kit.service.describe_key(A, key.key_id)
+
+
+async def test_keys_of_origin_aws_kms_take_no_material_and_external_keys_do_not_rotate(
+    kit: Kit,
+) -> None:
+    generated = await kit.service.create_key(A)
+    with pytest.raises(UnsupportedKeyOperation):
+        await parameters(kit, generated)
+    with pytest.raises(UnsupportedKeyOperation):
+        await kit.service.delete_imported_key_material(A, generated.key_id)
+    with pytest.raises(UnsupportedKeyOperation):  # AWS offers symmetric imports only here
+        await kit.service.create_key(
+            A, origin="EXTERNAL", key_spec="HMAC_256", key_usage="GENERATE_VERIFY_MAC"
+        )
+    with pytest.raises(UnsupportedKeyOperation):
+        await kit.service.create_key(A, origin="AWS_CLOUDHSM")
+    key = await external_key(kit)
+    await import_material(kit, key, os.urandom(32))
+    with pytest.raises(UnsupportedKeyOperation):
+        await kit.service.enable_key_rotation(A, key.key_id, None)
+    with pytest.raises(UnsupportedKeyOperation):
+        await kit.service.rotate_key_on_demand(A, key.key_id)
+
+
+async def test_the_first_import_decides_the_material_under_concurrency(kit: Kit) -> None:
+    key = await external_key(kit)
+    first, second = os.urandom(32), os.urandom(32)
+    one, two = await parameters(kit, key), await parameters(kit, key)
+    results = await asyncio.gather(
+        kit.service.import_key_material(
+            A,
+            key.key_id,
+            one.import_token,
+            wrap(one.public_key, "RSAES_OAEP_SHA_256", first),
+            expiration_model=DOES_NOT_EXPIRE,
+        ),
+        kit.service.import_key_material(
+            A,
+            key.key_id,
+            two.import_token,
+            wrap(two.public_key, "RSAES_OAEP_SHA_256", second),
+            expiration_model=DOES_NOT_EXPIRE,
+        ),
+        return_exceptions=True,
+    )
+    won = [r for r in results if isinstance(r, CustomerKey)]
+    lost = [r for r in results if isinstance(r, IncorrectKeyMaterial)]
+    assert len(won) == 1 and len(lost) == 1, results
+    winner = first if won[0].key_material_id == material_id(key.key_id, first) else second
+    blob, _ = await kit.service.encrypt(A, key.key_id, b"which one?", {})
+    # The ring holds the winner's material: deleting it and bringing the winner's back opens.
+    await kit.service.delete_imported_key_material(A, key.key_id)
+    await import_material(kit, key, winner)
+    assert (await kit.service.decrypt(A, blob, {}, None))[0] == b"which one?"
+
+
+async def test_other_accounts_and_users_without_policy_cannot_touch_the_material(
+    kit: Kit,
+) -> None:
+    key = await external_key(kit)
+    material = os.urandom(32)
+    await import_material(kit, key, material)
+    params = await parameters(kit, key)
+    wrapped = wrap(params.public_key, "RSAES_OAEP_SHA_256", material)
+    for caller, refused in ((B, CmkNotFound), (user(ACCOUNT_A, "mallory"), CmkAccessDenied)):
+        with pytest.raises(refused):
+            await kit.service.delete_imported_key_material(caller, key.arn)
+        with pytest.raises(refused):
+            await kit.service.get_parameters_for_import(
+                caller, key.arn, "RSAES_OAEP_SHA_256", "RSA_2048"
+            )
+        with pytest.raises(refused):
+            await kit.service.import_key_material(
+                caller, key.arn, params.import_token, wrapped, expiration_model=DOES_NOT_EXPIRE
+            )
+    assert (await kit.service.describe_key(A, key.key_id)).state is KeyState.ENABLED
+
+
+async def test_policies_see_the_import_condition_keys(kit: Kit) -> None:
+    key = await external_key(kit)
+    alice = user(ACCOUNT_A, "alice")
+    kit.policies.by_user["AIDAALICE"] = [
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "kms:GetParametersForImport",
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"kms:WrappingKeySpec": "RSA_4096"}},
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "kms:ImportKeyMaterial",
+                        "Resource": "*",
+                        "Condition": {
+                            "StringEquals": {"kms:ExpirationModel": "KEY_MATERIAL_EXPIRES"}
+                        },
+                    },
+                ],
+            }
+        )
+    ]
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.get_parameters_for_import(
+            alice, key.arn, "RSAES_OAEP_SHA_256", "RSA_2048"
+        )
+    params = await kit.service.get_parameters_for_import(
+        alice, key.arn, "RSAES_OAEP_SHA_256", "RSA_4096"
+    )
+    wrapped = wrap(params.public_key, "RSAES_OAEP_SHA_256", os.urandom(32))
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.import_key_material(
+            alice, key.arn, params.import_token, wrapped, expiration_model=DOES_NOT_EXPIRE
+        )
+    imported = await kit.service.import_key_material(
+        alice,
+        key.arn,
+        params.import_token,
+        wrapped,
+        expiration_model=EXPIRES,
+        valid_to=kit.clock() + timedelta(days=30),
+    )
+    assert imported.state is KeyState.ENABLED
