@@ -488,7 +488,8 @@ async def _compute_upkeep(settings: Settings, compute: ComputeService) -> None:
 
 
 async def _kms_upkeep(settings: Settings, customer_keys: CustomerKeyService) -> None:
-    """Destroy KMS keys whose deletion window is over; rotate keys whose rotation is due."""
+    """Destroy KMS keys whose deletion window is over; rotate keys whose rotation is due;
+    delete imported key material past its expiry."""
     while True:
         try:
             report = await customer_keys.upkeep()
@@ -496,6 +497,8 @@ async def _kms_upkeep(settings: Settings, customer_keys: CustomerKeyService) -> 
                 log.warning("KMS key %s: deletion window over, key material destroyed", key_id)
             for key_id in report.rotated:
                 log.info("KMS key %s: rotated automatically", key_id)
+            for key_id in report.expired:
+                log.warning("KMS key %s: imported key material expired, deleted", key_id)
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("KMS key upkeep failed")
         await asyncio.sleep(settings.kms_upkeep_interval)
