@@ -868,6 +868,13 @@ def test_aws_cli_encrypt_decrypt(
     assert described["KeyMetadata"]["KeyId"] == key["KeyId"]
     failed = aws("kms", "decrypt", "--ciphertext-blob", f"fileb://{blob}", check=False)
     assert failed.returncode != 0 and "InvalidCiphertextException" in failed.stderr
+    # --dry-run: the permission and the parameters are checked, nothing is decrypted.
+    dry = aws(
+        "kms", "decrypt", "--ciphertext-blob", f"fileb://{blob}", "--encryption-context",
+        "app=cli", "--dry-run", check=False,
+    )  # fmt: skip
+    assert dry.returncode != 0 and "DryRunOperationException" in dry.stderr
+    assert dry.stdout == ""
 
 
 # --- crypto-shredding -------------------------------------------------------------------------

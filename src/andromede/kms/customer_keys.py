@@ -52,6 +52,7 @@ from andromede.kms.keys_errors import (
     CmkDisabled,
     CmkInvalidState,
     CmkNotFound,
+    DryRunSucceeded,
     ExpiredImportToken,
     IncorrectKey,
     IncorrectKeyMaterial,
@@ -251,6 +252,18 @@ class KeyAuthoriser(Protocol):
         identity policies only) under AWS KMS's rules (the key policy is authoritative).
         ``request``: the request's own condition keys; the key's (``aws:ResourceTag/…``,
         ``kms:KeySpec``…) are the authoriser's to add."""
+
+    async def identity_allows(
+        self,
+        caller: Caller,
+        action: str,
+        key: CustomerKey,
+        encryption_context: Mapping[str, str],
+        request: RequestKeys = _NO_KEYS,
+    ) -> bool:
+        """Whether the caller's own IAM policies allow ``action`` on ``key`` (not the key
+        policy): what a grant naming the caller's account asks of the account's users and
+        roles. False for the account's root user and for callers without policies."""
 
     def check_policy(self, text: str) -> None:
         """``MalformedKeyPolicy`` unless ``text`` is a valid key policy."""
@@ -772,11 +785,13 @@ class CustomerKeyService:
         context_subset: Mapping[str, str] | None = None,
         context_equals: Mapping[str, str] | None = None,
         name: str | None = None,
+        dry_run: bool = False,
     ) -> Grant:
         """A grant on the key for ``grantee``. The caller needs ``kms:CreateGrant`` from the
         policies, or a grant with ``CreateGrant`` whose operations and constraints cover the
         new grant's (a grant never widens through another). Named grants are idempotent: the
-        same name and terms give back the grant made first."""
+        same name and terms give back the grant made first. ``dry_run``: every check, then
+        ``DryRunSucceeded`` instead of the grant."""
         check_grant_principal("GranteePrincipal", grantee)
         if retiring is not None:
             check_grant_principal("RetiringPrincipal", retiring)
@@ -791,7 +806,7 @@ class CustomerKeyService:
         }
         decision = await self._authoriser.decide(caller, "kms:CreateGrant", key, {}, request)
         if decision is Decision.DENY:
-            parents = await self._granting(caller, key, "kms:CreateGrant", {})
+            parents = await self._granting(caller, key, "kms:CreateGrant", {}, request)
             if any(
                 set(ops) <= set(parent.operations)
                 and constraints.at_least_as_strict_as(parent.constraints)
@@ -801,6 +816,8 @@ class CustomerKeyService:
         if decision is not Decision.ALLOW:
             self._refuse(caller, key, key_ref, "kms:CreateGrant")
         self._not_pending(key)
+        if dry_run:
+            raise DryRunSucceeded()
         if name is not None:
             for existing in await self._store.list_grants(
                 key.key_id, after=None, limit=self._grants_per_key, grantee=grantee
@@ -859,7 +876,7 @@ class CustomerKeyService:
         return grants, grants[-1].grant_id if more else None
 
     async def retire_grant(
-        self, caller: Caller, *, grant_id: str, key_ref: str | None = None
+        self, caller: Caller, *, grant_id: str, key_ref: str | None = None, dry_run: bool = False
     ) -> Grant:
         """Retire a grant: its retiring principal may, its grantee when the grant allows
         ``RetireGrant``, and the key's own account. No policy decides this, as on AWS."""
@@ -876,15 +893,21 @@ class CustomerKeyService:
         )
         if not may:
             raise CmkAccessDenied(f"User: {caller.arn} may not retire grant {grant_id}")
+        if dry_run:
+            raise DryRunSucceeded()
         await self._store.delete_grant(grant.grant_id)
         caller.resources.append(self.grant_key_arn(grant))
         return grant
 
-    async def revoke_grant(self, caller: Caller, key_ref: str, grant_id: str) -> Grant:
+    async def revoke_grant(
+        self, caller: Caller, key_ref: str, grant_id: str, *, dry_run: bool = False
+    ) -> Grant:
         key = await self._resolve(caller, key_ref, "kms:RevokeGrant")
         grant = await self._grant(grant_id)
         if grant.key_id != key.key_id:
             raise CmkNotFound(f"Grant {grant_id} is not a grant of {key.arn}")
+        if dry_run:
+            raise DryRunSucceeded()
         await self._store.delete_grant(grant.grant_id)
         return grant
 
@@ -1037,11 +1060,12 @@ class CustomerKeyService:
         action: str,
         context: Mapping[str, str],
         algorithm: str,
+        request: RequestKeys = _NO_KEYS,
     ) -> CustomerKey:
         """The key ``key_ref`` names, authorised for ``action`` and able to encrypt or decrypt
         with ``algorithm`` (a symmetric key, or an RSA encryption key for RSAES-OAEP)."""
         key = await self._resolve(
-            caller, key_ref, action, context, request=_algorithm_keys(algorithm)
+            caller, key_ref, action, context, request={**request, **_algorithm_keys(algorithm)}
         )
         if algorithm == SYMMETRIC_DEFAULT:
             return self._encrypting(key)
@@ -1094,19 +1118,35 @@ class CustomerKeyService:
     ) -> tuple[bytes, CustomerKey, CustomerKey]:
         """Decrypt under the source key and encrypt under the destination, both authorised
         before anything is opened; either side may be an RSA encryption key with its
-        RSAES-OAEP algorithm (the source's ``source_ref`` is then required)."""
+        RSAES-OAEP algorithm (the source's ``source_ref`` is then required). Both decisions
+        see ``kms:ReEncryptOnSameKey``."""
+        if source_algorithm != SYMMETRIC_DEFAULT and source_ref is None:
+            raise InvalidKeyParameter("SourceKeyId is required with an asymmetric source key")
+        source_id = (
+            CiphertextBlob.decode(blob).key_id
+            if source_algorithm == SYMMETRIC_DEFAULT
+            else await self._peek_key_id(caller, source_ref)
+        )
+        destination_id = await self._peek_key_id(caller, destination_ref)
+        same: RequestKeys = {
+            "kms:ReEncryptOnSameKey": source_id is not None and source_id == destination_id
+        }
         if source_algorithm == SYMMETRIC_DEFAULT:
             parsed, source = await self._blob_key(
-                caller, blob, source_ref, "kms:ReEncryptFrom", source_context
+                caller, blob, source_ref, "kms:ReEncryptFrom", source_context, same
             )
-        elif source_ref is None:
-            raise InvalidKeyParameter("SourceKeyId is required with an asymmetric source key")
         else:
+            assert source_ref is not None  # noqa: S101 (refused above)
             source = await self._encryption_key(
-                caller, source_ref, "kms:ReEncryptFrom", source_context, source_algorithm
+                caller, source_ref, "kms:ReEncryptFrom", source_context, source_algorithm, same
             )
         destination = await self._encryption_key(
-            caller, destination_ref, "kms:ReEncryptTo", destination_context, destination_algorithm
+            caller,
+            destination_ref,
+            "kms:ReEncryptTo",
+            destination_context,
+            destination_algorithm,
+            same,
         )
         if source_algorithm == SYMMETRIC_DEFAULT:
             plaintext = await self._open(source, parsed, source_context)
@@ -1462,7 +1502,9 @@ class CustomerKeyService:
         if action is None:
             return key
         decision = await self._authoriser.decide(caller, action, key, context or {}, request)
-        if decision is Decision.DENY and await self._granting(caller, key, action, context or {}):
+        if decision is Decision.DENY and await self._granting(
+            caller, key, action, context or {}, request
+        ):
             decision = Decision.ALLOW
         if decision is not Decision.ALLOW:
             self._refuse(caller, key, key_ref, action)
@@ -1477,14 +1519,40 @@ class CustomerKeyService:
         )
 
     async def _granting(
-        self, caller: Caller, key: CustomerKey, action: str, context: Mapping[str, str]
+        self,
+        caller: Caller,
+        key: CustomerKey,
+        action: str,
+        context: Mapping[str, str],
+        request: RequestKeys = _NO_KEYS,
     ) -> list[Grant]:
-        """The grants of ``key`` that let ``caller`` do ``action`` under ``context``."""
+        """The grants of ``key`` that let ``caller`` do ``action`` under ``context``: those
+        naming the caller (or its role), and those naming its account, which the account
+        delegates to its users and roles through their IAM policies, as a key policy naming
+        the account does."""
         operation = action.removeprefix("kms:")
         if operation not in GRANT_OPERATIONS:
             return []
-        grants = await self._store.grants_for(key.key_id, caller_identities(caller.arn))
-        return [grant for grant in grants if grant.allows(operation, context)]
+        identities = caller_identities(caller.arn)
+        account = f"arn:aws:iam::{caller.account_id}:root"
+        grants = [
+            grant
+            for grant in await self._store.grants_for(key.key_id, (*identities, account))
+            if grant.allows(operation, context)
+        ]
+        direct = [grant for grant in grants if grant.grantee in identities]
+        if direct or not grants:
+            return direct
+        if await self._authoriser.identity_allows(caller, action, key, context, request):
+            return grants
+        return []
+
+    async def _peek_key_id(self, caller: Caller, key_ref: str | None) -> str | None:
+        """The id of the key ``key_ref`` names, unchecked (to compare two references before
+        deciding on either); None when it names none."""
+        reference = None if key_ref is None else parse_key_reference(key_ref)
+        key = None if reference is None else await self._lookup(caller, reference)
+        return None if key is None else key.key_id
 
     async def _lookup(self, caller: Caller, reference: KeyReference) -> CustomerKey | None:
         account = reference.account or caller.account_id
@@ -1511,12 +1579,12 @@ class CustomerKeyService:
         key_ref: str | None,
         action: str,
         context: Mapping[str, str],
+        request: RequestKeys = _NO_KEYS,
     ) -> tuple[CiphertextBlob, CustomerKey]:
         parsed = CiphertextBlob.decode(blob)
+        request = {**request, **_ENCRYPTION_ALGORITHM}
         if key_ref is not None:
-            named = await self._resolve(
-                caller, key_ref, action, context, request=_ENCRYPTION_ALGORITHM
-            )
+            named = await self._resolve(caller, key_ref, action, context, request=request)
             if named.key_id != parsed.key_id:
                 raise IncorrectKey("The key ID in the request does not identify the key used")
             key = named
@@ -1524,9 +1592,7 @@ class CustomerKeyService:
             stored = await self._store.get_key(parsed.key_id)
             if stored is None:
                 raise CmkNotFound("The key of this ciphertext does not exist")
-            key = await self._resolve(
-                caller, stored.arn, action, context, request=_ENCRYPTION_ALGORITHM
-            )
+            key = await self._resolve(caller, stored.arn, action, context, request=request)
         # Before any unwrapping: a signing key's ring seals its private key and nothing else.
         return parsed, self._encrypting(key)
 

@@ -28,6 +28,7 @@ __all__ = [
     "CmkInvalidState",
     "CmkNotFound",
     "CustomerKeyError",
+    "DryRunSucceeded",
     "ExpiredImportToken",
     "IncorrectKey",
     "IncorrectKeyMaterial",
@@ -126,3 +127,12 @@ class ExpiredImportToken(CustomerKeyError):
 class IncorrectKeyMaterial(CustomerKeyError):
     """ImportKeyMaterial: not 256 bits, or not the material the key had before
     (AWS: IncorrectKeyMaterialException)."""
+
+
+class DryRunSucceeded(CustomerKeyError):
+    """``DryRun``: every check passed, and nothing was done (AWS: DryRunOperationException)."""
+
+    def __init__(
+        self, message: str = "The request would have succeeded, but the DryRun option is set."
+    ) -> None:
+        super().__init__(message)

@@ -22,6 +22,7 @@ from andromede.kms.asymmetric import (
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.grants import MAX_GRANT_TOKENS, is_grant_id, principal_account
 from andromede.kms.importing import WRAPPING_ALGORITHMS, WRAPPING_KEY_SPECS
+from andromede.kms.keys_errors import DryRunSucceeded
 from andromede.kms.keys_model import (
     EXPIRATION_KEY_MATERIAL_DOES_NOT_EXPIRE,
     EXPIRATION_KEY_MATERIAL_EXPIRES,
@@ -474,8 +475,7 @@ def _grant_page(call: KmsCall, grants: list[Grant], next_marker: str | None) -> 
 
 async def create_grant(call: KmsCall) -> dict[str, Any]:
     _grant_tokens(call)
-    if call.boolean("DryRun"):
-        raise KmsWireError("UnsupportedOperationException", "DryRun is not supported")
+    dry_run = bool(call.boolean("DryRun"))
     raw = call.params.get("Constraints")
     if raw is not None and (
         not isinstance(raw, dict)
@@ -503,6 +503,7 @@ async def create_grant(call: KmsCall) -> dict[str, Any]:
             else None
         ),
         name=call.string("Name", max_length=256),
+        dry_run=dry_run,
     )
     # The token names the grant; it is accepted wherever AWS takes one.
     return {"GrantToken": grant.grant_id, "GrantId": grant.grant_id}
@@ -546,13 +547,18 @@ async def retire_grant(call: KmsCall) -> dict[str, Any]:
         raise KmsWireError(
             "ValidationException", "RetireGrant takes a GrantToken, or a KeyId and a GrantId"
         )
-    await call.keys.retire_grant(call.caller, grant_id=grant_id, key_ref=key_ref)
+    await call.keys.retire_grant(
+        call.caller, grant_id=grant_id, key_ref=key_ref, dry_run=bool(call.boolean("DryRun"))
+    )
     return {}
 
 
 async def revoke_grant(call: KmsCall) -> dict[str, Any]:
     await call.keys.revoke_grant(
-        call.caller, call.required("KeyId"), call.required("GrantId", max_length=128)
+        call.caller,
+        call.required("KeyId"),
+        call.required("GrantId", max_length=128),
+        dry_run=bool(call.boolean("DryRun")),
     )
     return {}
 
@@ -830,8 +836,6 @@ async def _generate_data_key_pair(call: KmsCall, *, with_plaintext: bool) -> dic
     _grant_tokens(call)
     if call.params.get("Recipient") is not None:
         raise KmsWireError("UnsupportedOperationException", "Nitro Enclaves are not offered")
-    if call.boolean("DryRun"):
-        raise KmsWireError("UnsupportedOperationException", "DryRun is not supported")
     pair_spec = call.required("KeyPairSpec", max_length=64)
     if pair_spec not in ASYMMETRIC_KEY_SPECS:
         raise _invalid("KeyPairSpec", pair_spec, "Member must satisfy enum value set")
@@ -872,12 +876,28 @@ async def generate_random(call: KmsCall) -> dict[str, Any]:
 
 Handler = Callable[[KmsCall], Awaitable[dict[str, Any]]]
 
+
+def _dry_runnable(handler: Handler) -> Handler:
+    """AWS's ``DryRun`` for an action without side effects: it runs in full (every check,
+    the key's use), its answer is dropped, and DryRunOperationException says it would have
+    succeeded. (The grant actions, which change state, stop before the change instead.)"""
+
+    async def run(call: KmsCall) -> dict[str, Any]:
+        dry_run = call.boolean("DryRun")
+        answer = await handler(call)
+        if dry_run:
+            raise DryRunSucceeded()
+        return answer
+
+    return run
+
+
 ACTIONS: Final[Mapping[str, Handler]] = {
     "CancelKeyDeletion": cancel_key_deletion,
     "CreateAlias": create_alias,
     "CreateGrant": create_grant,
     "CreateKey": create_key,
-    "Decrypt": decrypt,
+    "Decrypt": _dry_runnable(decrypt),
     "DeleteAlias": delete_alias,
     "DeleteImportedKeyMaterial": delete_imported_key_material,
     "DescribeKey": describe_key,
@@ -885,12 +905,12 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "DisableKeyRotation": disable_key_rotation,
     "EnableKey": enable_key,
     "EnableKeyRotation": enable_key_rotation,
-    "Encrypt": encrypt,
-    "GenerateDataKey": generate_data_key,
-    "GenerateDataKeyPair": generate_data_key_pair,
-    "GenerateDataKeyPairWithoutPlaintext": generate_data_key_pair_without_plaintext,
-    "GenerateDataKeyWithoutPlaintext": generate_data_key_without_plaintext,
-    "GenerateMac": generate_mac,
+    "Encrypt": _dry_runnable(encrypt),
+    "GenerateDataKey": _dry_runnable(generate_data_key),
+    "GenerateDataKeyPair": _dry_runnable(generate_data_key_pair),
+    "GenerateDataKeyPairWithoutPlaintext": _dry_runnable(generate_data_key_pair_without_plaintext),
+    "GenerateDataKeyWithoutPlaintext": _dry_runnable(generate_data_key_without_plaintext),
+    "GenerateMac": _dry_runnable(generate_mac),
     "GenerateRandom": generate_random,
     "GetKeyPolicy": get_key_policy,
     "GetKeyRotationStatus": get_key_rotation_status,
@@ -905,16 +925,16 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "ListResourceTags": list_resource_tags,
     "ListRetirableGrants": list_retirable_grants,
     "PutKeyPolicy": put_key_policy,
-    "ReEncrypt": re_encrypt,
+    "ReEncrypt": _dry_runnable(re_encrypt),
     "RetireGrant": retire_grant,
     "RevokeGrant": revoke_grant,
     "RotateKeyOnDemand": rotate_key_on_demand,
     "ScheduleKeyDeletion": schedule_key_deletion,
-    "Sign": sign,
+    "Sign": _dry_runnable(sign),
     "TagResource": tag_resource,
     "UntagResource": untag_resource,
     "UpdateAlias": update_alias,
     "UpdateKeyDescription": update_key_description,
-    "Verify": verify,
-    "VerifyMac": verify_mac,
+    "Verify": _dry_runnable(verify),
+    "VerifyMac": _dry_runnable(verify_mac),
 }

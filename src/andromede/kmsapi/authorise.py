@@ -27,6 +27,7 @@ from andromede.iam.policy import (
     ContextValue,
     MalformedPolicy,
     Outcome,
+    PolicyDocument,
     PolicyKind,
     PrincipalType,
     RequestContext,
@@ -142,16 +143,9 @@ class KmsAuthoriser:
         if not isinstance(principal, Principal) or principal.kind not in _PRINCIPAL_TYPES:
             # Anonymous callers and platform operators use no tenant key, nor any grant.
             return Decision.EXPLICIT_DENY
-        texts = await self._identity_policies(principal)
-        if (
-            key is not None
-            and self._key_aliases is not None
-            and self._mention_aliases([key.policy, *texts])
-        ):
-            names = list(await self._key_aliases(key))[:MAX_RESOURCE_ALIASES]
-            request = {**request, "kms:ResourceAliases": names}
-        context = self._context(caller, principal, action, key, encryption_context, request)
-        identity = [load_policy(text, kind=PolicyKind.IDENTITY) for text in texts]
+        context, identity = await self._prepared(
+            caller, principal, action, key, encryption_context, request
+        )
         if key is None:
             return _DECISIONS[evaluate(context, identity_policies=identity).outcome]
         key_policy = load_policy(key.policy, kind=PolicyKind.RESOURCE)
@@ -178,6 +172,45 @@ class KmsAuthoriser:
         return _DECISIONS[
             evaluate(context, resource_policy=key_policy, resource_account=key.tenant_id).outcome
         ]
+
+    async def identity_allows(
+        self,
+        caller: Caller,
+        action: str,
+        key: CustomerKey,
+        encryption_context: Mapping[str, str],
+        request: RequestKeys = _NO_REQUEST_KEYS,
+    ) -> bool:
+        principal = caller.principal
+        if not isinstance(principal, Principal) or principal.kind not in _PRINCIPAL_TYPES:
+            return False
+        if principal.kind is PrincipalKind.ROOT:
+            return False  # the account itself: a grant naming it matches it directly
+        context, identity = await self._prepared(
+            caller, principal, action, key, encryption_context, request
+        )
+        return evaluate(context, identity_policies=identity).outcome is Outcome.ALLOW
+
+    async def _prepared(
+        self,
+        caller: Caller,
+        principal: Principal,
+        action: str,
+        key: CustomerKey | None,
+        encryption_context: Mapping[str, str],
+        request: RequestKeys,
+    ) -> tuple[RequestContext, list[PolicyDocument]]:
+        """The request's context and the caller's identity policies, parsed."""
+        texts = await self._identity_policies(principal)
+        if (
+            key is not None
+            and self._key_aliases is not None
+            and self._mention_aliases([key.policy, *texts])
+        ):
+            names = list(await self._key_aliases(key))[:MAX_RESOURCE_ALIASES]
+            request = {**request, "kms:ResourceAliases": names}
+        context = self._context(caller, principal, action, key, encryption_context, request)
+        return context, [load_policy(text, kind=PolicyKind.IDENTITY) for text in texts]
 
     def _context(
         self,

@@ -22,6 +22,8 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
     "AlreadyExistsException": (400, "The resource already exists."),
     "DisabledException": (400, "The key is disabled."),
+    "DryRunOperationException": (400, "The request would have succeeded, but the DryRun "
+                                 "option is set."),
     "ExpiredImportTokenException": (400, "The import token is expired."),
     "ExpiredTokenException": (400, "The security token included in the request is expired"),
     "IncompleteSignatureException": (400, "The request signature does not conform to AWS "
@@ -89,6 +91,7 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (k.InvalidImportToken, "InvalidImportTokenException"),
     (k.ExpiredImportToken, "ExpiredImportTokenException"),
     (k.IncorrectKeyMaterial, "IncorrectKeyMaterialException"),
+    (k.DryRunSucceeded, "DryRunOperationException"),
 )
 
 _FROM_SIGV4: Final[dict[str, str]] = {

@@ -322,3 +322,21 @@ async def test_the_aliases_are_read_only_for_policies_that_mention_them(kit: Kit
     asked.clear()
     await service.encrypt(A, key.key_id, b"x", {})
     assert asked == [key.key_id]
+
+
+async def test_re_encryption_can_be_held_to_the_same_key(kit: Kit) -> None:
+    # AWS's guard rail: re-encrypt (to refresh a ciphertext after a rotation), never move
+    # data to another key.
+    key = await kit.service.create_key(A)
+    other = await kit.service.create_key(A)
+    kit.policies.by_user["AIDAALICE"] = [
+        allow("kms:Encrypt"),
+        allow("kms:ReEncrypt*", Bool={"kms:ReEncryptOnSameKey": "true"}),
+    ]
+    alice = user(ACCOUNT_A, "alice")
+    blob, _ = await kit.service.encrypt(alice, key.key_id, b"refresh me", {})
+    moved, source, destination = await kit.service.re_encrypt(alice, blob, {}, key.arn, {})
+    assert source.key_id == destination.key_id == key.key_id
+    assert (await kit.service.decrypt(A, moved, {}, None))[0] == b"refresh me"
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.re_encrypt(alice, blob, {}, other.key_id, {})

@@ -232,3 +232,44 @@ async def test_grant_checks_quota_and_key_state(kit: Kit) -> None:
     kit.clock.advance(days=8)
     await limited.upkeep()
     assert await kit.store.list_grants(key.key_id, after=None, limit=10) == []
+
+
+def policy(effect: str, action: str, resource: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": effect, "Action": action, "Resource": resource}],
+        }
+    )
+
+
+async def test_a_grant_to_an_account_reaches_its_users_through_their_iam_policies(
+    kit: Kit,
+) -> None:
+    key = await kit.service.create_key(A)
+    blob, _ = await kit.service.encrypt(A, key.key_id, b"shared", {})
+    await kit.service.create_grant(A, key.key_id, grantee=B_ROOT, operations=["Decrypt"])
+    assert (await kit.service.decrypt(B, blob, {}))[0] == b"shared"  # the account itself
+    carol, dave = user(ACCOUNT_B, "carol"), user(ACCOUNT_B, "dave")
+    kit.policies.by_user["AIDACAROL"] = [policy("Allow", "kms:Decrypt", key.arn)]
+    kit.policies.by_user["AIDADAVE"] = [policy("Allow", "kms:Encrypt", key.arn)]
+    # The account delegates through IAM: carol's policy allows Decrypt on the key, dave's not.
+    assert (await kit.service.decrypt(carol, blob, {}))[0] == b"shared"
+    with pytest.raises(CmkNotFound):
+        await kit.service.decrypt(dave, blob, {})
+    with pytest.raises(CmkNotFound):  # IAM allows Encrypt, but the grant does not
+        await kit.service.encrypt(dave, key.arn, b"x", {})
+    with pytest.raises(CmkNotFound):  # a policy on another resource does not reach the key
+        kit.policies.by_user["AIDACAROL"] = [
+            policy("Allow", "kms:Decrypt", "arn:aws:kms:*:*:key/other")
+        ]
+        await kit.service.decrypt(carol, blob, {})
+    kit.policies.by_user["AIDACAROL"] = [
+        policy("Allow", "kms:Decrypt", "*"),
+        policy("Deny", "kms:Decrypt", key.arn),
+    ]
+    with pytest.raises(CmkNotFound):  # an explicit deny of the account's own still wins
+        await kit.service.decrypt(carol, blob, {})
+    # The grant names account B: account A's users get nothing from it.
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.decrypt(ALICE, blob, {})

@@ -253,3 +253,59 @@ async def test_importing_and_deleting_key_material_is_audited_with_the_key_arn(
     }
     for action in ("GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial"):
         assert (f"kms:{action}", arn, Outcome.SUCCESS) in events, action
+
+
+async def test_dry_run_checks_everything_and_does_nothing(kms: Harness) -> None:
+    key = (await kms.call("CreateKey", {})).json()["KeyMetadata"]["Arn"]
+    signing = await kms.call("CreateKey", {"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"})
+    signing_arn = signing.json()["KeyMetadata"]["Arn"]
+    hmac_key = await kms.call(
+        "CreateKey", {"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"}
+    )
+    hmac_arn = hmac_key.json()["KeyMetadata"]["Arn"]
+    blob = (await kms.call("Encrypt", {"KeyId": key, "Plaintext": "aGk="})).json()
+    signature = (
+        await kms.call(
+            "Sign", {"KeyId": signing_arn, "Message": "aGk=", "SigningAlgorithm": "ECDSA_SHA_256"}
+        )
+    ).json()["Signature"]
+    mac = (
+        await kms.call(
+            "GenerateMac", {"KeyId": hmac_arn, "Message": "aGk=", "MacAlgorithm": "HMAC_SHA_256"}
+        )
+    ).json()["Mac"]
+    root = f"arn:aws:iam::{kms.tenant_id}:root"
+    grant = await kms.call(
+        "CreateGrant", {"KeyId": key, "GranteePrincipal": root, "Operations": ["Decrypt"]}
+    )
+    grant_id = grant.json()["GrantId"]
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("Encrypt", {"KeyId": key, "Plaintext": "aGk="}),
+        ("Decrypt", {"CiphertextBlob": blob["CiphertextBlob"]}),
+        ("ReEncrypt", {"CiphertextBlob": blob["CiphertextBlob"], "DestinationKeyId": key}),
+        ("GenerateDataKey", {"KeyId": key, "KeySpec": "AES_256"}),
+        ("GenerateDataKeyWithoutPlaintext", {"KeyId": key, "KeySpec": "AES_256"}),
+        ("GenerateDataKeyPair", {"KeyId": key, "KeyPairSpec": "ECC_NIST_P256"}),
+        ("GenerateDataKeyPairWithoutPlaintext", {"KeyId": key, "KeyPairSpec": "ECC_NIST_P256"}),
+        ("Sign", {"KeyId": signing_arn, "Message": "aGk=", "SigningAlgorithm": "ECDSA_SHA_256"}),
+        ("Verify", {"KeyId": signing_arn, "Message": "aGk=", "Signature": signature,
+                    "SigningAlgorithm": "ECDSA_SHA_256"}),
+        ("GenerateMac", {"KeyId": hmac_arn, "Message": "aGk=", "MacAlgorithm": "HMAC_SHA_256"}),
+        ("VerifyMac", {"KeyId": hmac_arn, "Message": "aGk=", "Mac": mac,
+                       "MacAlgorithm": "HMAC_SHA_256"}),
+        ("CreateGrant", {"KeyId": key, "GranteePrincipal": root, "Operations": ["Encrypt"]}),
+        ("RetireGrant", {"GrantToken": grant_id}),
+        ("RevokeGrant", {"KeyId": key, "GrantId": grant_id}),
+    ]  # fmt: skip
+    for action, params in calls:
+        reply = await kms.call(action, {**params, "DryRun": True})
+        assert (reply.status, reply.error_type) == (400, "DryRunOperationException"), action
+        assert "Plaintext" not in reply.body.decode()
+    grants = (await kms.call("ListGrants", {"KeyId": key})).json()["Grants"]
+    assert [g["GrantId"] for g in grants] == [grant_id]  # none made, none retired or revoked
+    # A dry run that would fail fails as the call would.
+    await kms.call("DisableKey", {"KeyId": key})
+    reply = await kms.call("Encrypt", {"KeyId": key, "Plaintext": "aGk=", "DryRun": True})
+    assert reply.error_type == "DisabledException"
+    reply = await kms.call("RevokeGrant", {"KeyId": key, "GrantId": "0" * 64, "DryRun": True})
+    assert reply.error_type == "NotFoundException"  # no such grant
