@@ -81,6 +81,9 @@ def new_grant_terms(
         raise InvalidKeyParameter(
             f"Operations {unknown[:5]} are not grant operations of a symmetric encryption key"
         )
+    # An empty map is no constraint, as on AWS, which counts only non-empty ones: Terraform's
+    # provider sends the constraint it was not given as {}.
+    subset, equals = subset or None, equals or None
     if subset is not None and equals is not None:
         raise InvalidKeyParameter(
             "Constraints take EncryptionContextSubset or EncryptionContextEquals, not both"

@@ -90,6 +90,16 @@ async def test_encryption_context_constraints(kit: Kit) -> None:
             context_subset={"a": "1"},
             context_equals={"a": "1"},
         )
+    # The constraint not given, sent as an empty map (Terraform's provider does): none.
+    made = await kit.service.create_grant(
+        A,
+        key.key_id,
+        grantee=ALICE_ARN,
+        operations=["GenerateDataKey"],
+        context_subset={"app": "pay"},
+        context_equals={},
+    )
+    assert made.constraints.equals is None and made.constraints.subset == (("app", "pay"),)
 
 
 async def test_a_role_grant_covers_every_session_of_the_role(kit: Kit) -> None:

@@ -1,0 +1,221 @@
+"""Terraform's AWS provider against a real ``andromede serve``: KMS keys (generated, signing
+with a key policy, imported material), an alias, a grant with a constraint, a ciphertext, a
+bucket whose default encryption names the alias, and an object under the imported key. The
+configuration must apply, then plan with no change (what Terraform users check first), and
+destroy.
+
+Terraform is not a Debian package: the test takes ``terraform`` from PATH and the
+``hashicorp/aws`` provider from a filesystem mirror (``ANDROMEDE_TEST_TERRAFORM_MIRROR``,
+``/opt/tf-plugins`` by default), since no registry outside the package mirrors is reachable.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from e2e.helpers import client_binary, unique_bucket
+from e2e.test_kms_api import kms_client
+from support.server import REGION, ServerProcess
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+pytestmark = pytest.mark.e2e
+
+MIRROR = Path(os.environ.get("ANDROMEDE_TEST_TERRAFORM_MIRROR", "/opt/tf-plugins"))
+MATERIAL = base64.b64encode(b"thirty-two bytes of our own key!").decode()
+
+CONFIGURATION = """
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = ">= 5.0" }
+  }
+}
+provider "aws" {
+  region                      = "%(region)s"
+  shared_credentials_files    = ["%(credentials)s"]
+  profile                     = "andromede"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  s3_use_path_style           = true
+  endpoints {
+    kms = "%(endpoint)s"
+    s3  = "%(endpoint)s"
+    sts = "%(endpoint)s"
+  }
+}
+data "aws_caller_identity" "me" {}
+resource "aws_kms_key" "data" {
+  description             = "terraform data key"
+  deletion_window_in_days = 7
+  enable_key_rotation     = true
+  tags                    = { team = "storage" }
+}
+resource "aws_kms_alias" "data" {
+  name          = "alias/%(bucket)s"
+  target_key_id = aws_kms_key.data.key_id
+}
+resource "aws_kms_key" "signing" {
+  description              = "release signing"
+  customer_master_key_spec = "ECC_NIST_P256"
+  key_usage                = "SIGN_VERIFY"
+  deletion_window_in_days  = 7
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "Root"
+      Effect    = "Allow"
+      Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.me.account_id}:root" }
+      Action    = "kms:*"
+      Resource  = "*"
+    }]
+  })
+}
+resource "aws_kms_grant" "reader" {
+  name              = "reader"
+  key_id            = aws_kms_key.data.key_id
+  grantee_principal = "arn:aws:iam::${data.aws_caller_identity.me.account_id}:root"
+  operations        = ["Encrypt", "Decrypt", "GenerateDataKey"]
+  constraints {
+    encryption_context_subset = { department = "finance" }
+  }
+}
+resource "aws_kms_external_key" "byok" {
+  description             = "bring your own"
+  deletion_window_in_days = 7
+  key_material_base64     = "%(material)s"
+  enabled                 = true
+}
+resource "aws_kms_ciphertext" "secret" {
+  key_id    = aws_kms_external_key.byok.id
+  plaintext = "the launch codes"
+  context   = { app = "terraform" }
+}
+resource "aws_s3_bucket" "data" {
+  bucket = "%(bucket)s"
+}
+resource "aws_s3_bucket_server_side_encryption_configuration" "data" {
+  bucket = aws_s3_bucket.data.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_alias.data.name
+    }
+    bucket_key_enabled = true
+  }
+}
+resource "aws_s3_object" "report" {
+  bucket                 = aws_s3_bucket.data.id
+  key                    = "report.txt"
+  content                = "quarterly figures"
+  server_side_encryption = "aws:kms"
+  kms_key_id             = aws_kms_external_key.byok.arn
+}
+output "byok_arn" { value = aws_kms_external_key.byok.arn }
+output "data_key_id" { value = aws_kms_key.data.key_id }
+output "ciphertext" { value = aws_kms_ciphertext.secret.ciphertext_blob }
+"""
+
+
+class Terraform:
+    def __init__(self, binary: Path, work: Path) -> None:
+        self.binary = binary
+        self.work = work
+        rc = work / "terraformrc"
+        rc.write_text(
+            "provider_installation {\n"
+            f'  filesystem_mirror {{\n    path = "{MIRROR}"\n  }}\n'
+            "}\n"
+            "disable_checkpoint = true\n"
+        )
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
+        self.env.update(
+            HOME=str(work),
+            TF_CLI_CONFIG_FILE=str(rc),
+            TF_IN_AUTOMATION="1",
+            CHECKPOINT_DISABLE="1",
+        )
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(self.binary), *args, "-no-color"],
+            cwd=self.work,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(
+                f"terraform {' '.join(args)} exited {result.returncode}\n"
+                f"stdout:\n{result.stdout[-6000:]}\nstderr:\n{result.stderr[-6000:]}"
+            )
+        return result
+
+
+@pytest.fixture
+def terraform(tmp_path: Path) -> Terraform:
+    binary = client_binary("terraform", in_venv=False)
+    if not (MIRROR / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+        pytest.skip(f"no hashicorp/aws provider in the Terraform mirror {MIRROR}")
+    return Terraform(binary, tmp_path)
+
+
+def test_terraform_applies_converges_and_destroys(
+    server: ServerProcess, s3: S3Client, terraform: Terraform
+) -> None:
+    bucket = unique_bucket("tf")
+    (terraform.work / "main.tf").write_text(
+        CONFIGURATION
+        % {
+            "region": REGION,
+            "credentials": server.credentials_file,
+            "endpoint": server.endpoint,
+            "bucket": bucket,
+            "material": MATERIAL,
+        }
+    )
+    terraform("init", "-input=false")
+    terraform("apply", "-auto-approve", "-input=false")
+    outputs: dict[str, Any] = {
+        name: value["value"]
+        for name, value in json.loads(terraform("output", "-json").stdout).items()
+    }
+
+    # What Terraform made is what the APIs serve.
+    kms = kms_client(server, *server.credentials())
+    blob = base64.b64decode(outputs["ciphertext"])
+    opened = kms.decrypt(CiphertextBlob=blob, EncryptionContext={"app": "terraform"})
+    assert opened["Plaintext"] == b"the launch codes"
+    assert opened["KeyId"] == outputs["byok_arn"]
+    report = s3.get_object(Bucket=bucket, Key="report.txt")
+    assert report["Body"].read() == b"quarterly figures"
+    assert report["SSEKMSKeyId"] == outputs["byok_arn"]
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == f"alias/{bucket}"
+    grants = kms.list_grants(KeyId=outputs["data_key_id"])["Grants"]
+    assert [g["Constraints"] for g in grants] == [
+        {"EncryptionContextSubset": {"department": "finance"}}
+    ]
+
+    # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
+    plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
+    assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
+
+    terraform("destroy", "-auto-approve", "-input=false")
+    with pytest.raises(ClientError):
+        s3.head_bucket(Bucket=bucket)
+    for key_arn in (outputs["byok_arn"], outputs["data_key_id"]):
+        state = kms.describe_key(KeyId=key_arn)["KeyMetadata"]["KeyState"]
+        assert state == "PendingDeletion"
