@@ -82,6 +82,20 @@ async def test_reads_run_outside_a_transaction(db: Database) -> None:
     assert len(await db.write(transaction_starts)) == 1
 
 
+# Wait (10 s at most) until two sessions hold row locks on buckets.
+_BOTH_HOLD_A_ROW = """
+DO $$
+DECLARE deadline timestamptz := clock_timestamp() + interval '10 seconds';
+BEGIN
+  WHILE (SELECT count(DISTINCT pid) FROM pg_locks
+         WHERE relation = 'buckets'::regclass AND mode = 'RowExclusiveLock') < 2
+        AND clock_timestamp() < deadline LOOP
+    PERFORM pg_sleep(0.01);
+  END LOOP;
+END $$
+"""
+
+
 async def test_a_deadlock_is_retried(postgres_url: str) -> None:
     # Two writes lock two rows in opposite orders: PostgreSQL kills one with deadlock_detected;
     # it ran in a transaction that was rolled back, so the database runs it again, and both land.
@@ -96,7 +110,10 @@ async def test_a_deadlock_is_retried(postgres_url: str) -> None:
                 attempts.append(first)
                 b = tables.buckets
                 conn.execute(sa.update(b).where(b.c.name == first).values(owner_id=first))
-                conn.exec_driver_sql("SELECT pg_sleep(0.3)")
+                if attempts.count(first) == 1:
+                    # Both first locks are held before either asks for its second, however
+                    # late the other write starts on a loaded machine (a fixed sleep was not).
+                    conn.exec_driver_sql(_BOTH_HOLD_A_ROW)
                 conn.execute(sa.update(b).where(b.c.name == second).values(owner_id=first))
 
             return work
