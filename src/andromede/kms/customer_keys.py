@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import hmac
 import secrets
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -32,6 +33,7 @@ from typing import Final, NamedTuple, NoReturn, ParamSpec, Protocol, TypeVar
 from andromede.kms import asymmetric, importing, mac
 from andromede.kms.ciphertext import CiphertextBlob, open_blob, seal_blob
 from andromede.kms.errors import (
+    AlgorithmNotOffered,
     InvalidWrappedKey,
     KeyAlreadyExists,
     KeyDestroyed,
@@ -406,10 +408,8 @@ class CustomerKeyService:
             return key
         await self._provider(self._keys.create_tenant_key, key.key_id)
         try:
-            if key.key_usage == KEY_USAGE_GENERATE_VERIFY_MAC:
-                key = await self._with_mac_key(key)
-            elif not key.symmetric:
-                key = await self._with_key_pair(key)
+            if not key.symmetric:
+                key = await self._with_private_key(key)
             await self._store.insert_key(key)
         except BaseException:
             # No metadata, no key: do not leave a ring nobody can reach.
@@ -1081,11 +1081,23 @@ class CustomerKeyService:
             return asymmetric.rsa_encrypt(key.public_key, algorithm, plaintext)
 
     async def _rsa_open(self, key: CustomerKey, algorithm: str, ciphertext: bytes) -> bytes:
-        private_der = await self._unseal_secret(key)
+        if key.sealed_private_key is not None:  # a key made before decision 0048
+            private_der = await self._unseal_secret(key)
+            with _crypto_errors():
+                return await asyncio.to_thread(
+                    asymmetric.rsa_decrypt, private_der, algorithm, ciphertext
+                )
         with _crypto_errors():
-            return await asyncio.to_thread(
-                asymmetric.rsa_decrypt, private_der, algorithm, ciphertext
-            )
+            try:
+                return await self._provider(
+                    self._keys.decrypt_private, key.key_id, algorithm, ciphertext
+                )
+            except InvalidWrappedKey:
+                raise InvalidCiphertext("the ciphertext is not valid") from None
+            except AlgorithmNotOffered as exc:  # a token's limit (decision 0048)
+                raise UnsupportedKeyOperation(
+                    f"{exc}: this key decrypts with the algorithms the HSM offers"
+                ) from None
 
     async def decrypt(
         self,
@@ -1210,31 +1222,39 @@ class CustomerKeyService:
 
     # --- signing keys ----------------------------------------------------------------------
 
-    async def _with_key_pair(self, key: CustomerKey) -> CustomerKey:
-        """``key`` with a new key pair of its spec, the private half sealed under its ring."""
-        private_der, public_der = await asyncio.to_thread(
-            asymmetric.generate_key_pair, key.key_spec
+    async def _with_private_key(self, key: CustomerKey) -> CustomerKey:
+        """``key`` with its private key (or HMAC secret) made inside the root-key provider, in
+        the key's own ring, which it never leaves (decision 0048); the record keeps the public
+        key (none for HMAC)."""
+        public_der = await self._provider(
+            self._keys.create_private_key,
+            key.key_id,
+            key.key_spec,
+            rsa_decrypt=key.key_usage == KEY_USAGE_ENCRYPT_DECRYPT,
         )
-        return replace(
-            key, public_key=public_der, sealed_private_key=await self._seal_secret(key, private_der)
-        )
+        return replace(key, public_key=public_der or None)
 
     async def sign(
         self, caller: Caller, key_ref: str, message: bytes, algorithm: str, *, digest: bool
     ) -> tuple[bytes, CustomerKey]:
         """The signature of ``message`` (its hash when ``digest``) by the key's private key,
-        unsealed for this call only."""
+        made by the root-key provider (inside the token with PKCS#11)."""
         key = self._signing(
             await self._resolve(
                 caller, key_ref, "kms:Sign", request=_signing_keys(algorithm, digest)
             )
         )
         self._check_message(message)
-        private_der = await self._unseal_secret(key)
         with _crypto_errors():
-            signature = await asyncio.to_thread(
-                asymmetric.sign, key.key_spec, private_der, algorithm, message, digest=digest
-            )
+            if key.sealed_private_key is not None:  # a key made before decision 0048
+                private_der = await self._unseal_secret(key)
+                signature = await asyncio.to_thread(
+                    asymmetric.sign, key.key_spec, private_der, algorithm, message, digest=digest
+                )
+            else:
+                signature = await self._provider(
+                    self._keys.sign, key.key_id, algorithm, message, digest=digest
+                )
         return signature, key
 
     async def verify(
@@ -1267,47 +1287,45 @@ class CustomerKeyService:
             )
         return key
 
-    async def _with_mac_key(self, key: CustomerKey) -> CustomerKey:
-        """``key`` with a new HMAC key of its spec, sealed under its ring."""
-        secret = mac.generate_mac_key(key.key_spec)
-        return replace(key, sealed_private_key=await self._seal_secret(key, secret))
-
     async def generate_mac(
         self, caller: Caller, key_ref: str, message: bytes, algorithm: str
     ) -> tuple[bytes, CustomerKey]:
-        key, secret = await self._mac_key(caller, key_ref, "kms:GenerateMac", algorithm)
-        with _crypto_errors():
-            return mac.make_mac(key.key_spec, secret, algorithm, message), key
+        key = await self._mac_key(caller, key_ref, "kms:GenerateMac", algorithm)
+        return await self._make_mac(key, algorithm, message), key
 
     async def verify_mac(
         self, caller: Caller, key_ref: str, message: bytes, given: bytes, algorithm: str
     ) -> CustomerKey:
         """Nothing if ``given`` is the key's MAC over ``message`` (compared in constant time);
         ``InvalidMac`` if not."""
-        key, secret = await self._mac_key(caller, key_ref, "kms:VerifyMac", algorithm)
-        with _crypto_errors():
-            mac.verify_mac(key.key_spec, secret, algorithm, message, given)
+        key = await self._mac_key(caller, key_ref, "kms:VerifyMac", algorithm)
+        if not hmac.compare_digest(await self._make_mac(key, algorithm, message), given):
+            raise InvalidMac("the MAC does not verify")
         return key
 
     async def _mac_key(
         self, caller: Caller, key_ref: str, action: str, algorithm: str
-    ) -> tuple[CustomerKey, bytes]:
-        """A usable HMAC key the caller may use for ``action``, and its secret, unsealed for
-        this call only."""
+    ) -> CustomerKey:
+        """A usable HMAC key the caller may use for ``action``."""
         key = self._usable(
             await self._resolve(caller, key_ref, action, request={"kms:MacAlgorithm": algorithm})
         )
-        if key.key_usage != KEY_USAGE_GENERATE_VERIFY_MAC or key.sealed_private_key is None:
+        if key.key_usage != KEY_USAGE_GENERATE_VERIFY_MAC or key.key_spec not in mac.MAC_KEY_SPECS:
             raise InvalidKeyUsage(f"{key.arn} key usage is {key.key_usage}: it makes no MAC")
-        return key, await self._unseal_secret(key)
+        return key
 
-    async def _seal_secret(self, key: CustomerKey, secret: bytes) -> bytes:
-        """A signing or RSA key's private key, or an HMAC key's secret, sealed under the key's
-        own ring (so it dies with the ring)."""
-        return await self._seal(key, secret, _private_key_context(key))
+    async def _make_mac(self, key: CustomerKey, algorithm: str, message: bytes) -> bytes:
+        """The key's MAC of ``message``, made by the root-key provider (inside the token with
+        PKCS#11)."""
+        with _crypto_errors():
+            if key.sealed_private_key is not None:  # a key made before decision 0048
+                secret = await self._unseal_secret(key)
+                return mac.make_mac(key.key_spec, secret, algorithm, message)
+            return await self._provider(self._keys.mac, key.key_id, algorithm, message)
 
     async def _unseal_secret(self, key: CustomerKey) -> bytes:
-        """The secret ``_seal_secret`` sealed, for the one call that needs it."""
+        """The private key or HMAC secret of a key made before decision 0048, which the record
+        keeps sealed under the key's own ring, for the one call that needs it."""
         if key.sealed_private_key is None:
             raise InvalidKeyUsage(f"{key.arn} has no private key or secret")
         return await self._open(
@@ -1328,7 +1346,7 @@ class CustomerKeyService:
     def _signing(self, key: CustomerKey) -> CustomerKey:
         """A usable signing key, or ``InvalidKeyUsage``."""
         self._usable(key)
-        if key.key_usage != KEY_USAGE_SIGN_VERIFY or key.sealed_private_key is None:
+        if key.key_usage != KEY_USAGE_SIGN_VERIFY or key.public_key is None:
             raise InvalidKeyUsage(f"{key.arn} key usage is {key.key_usage}: it does not sign")
         return key
 
@@ -1339,7 +1357,6 @@ class CustomerKeyService:
         if (
             key.key_usage != KEY_USAGE_ENCRYPT_DECRYPT
             or key.key_spec not in asymmetric.RSA_KEY_SPECS
-            or key.sealed_private_key is None
             or key.public_key is None
         ):
             raise InvalidKeyUsage(f"{key.arn} is not an RSA encryption key")

@@ -9,11 +9,14 @@ AndromedeError
     │   ├── UnsupportedFormatVersion    a format version this code does not read
     │   └── InvalidWrappedKey           a wrapped data key that is malformed or fails to unwrap
     ├── TenantKeyError
-    │   ├── KeyNotFound                 no key-encryption key (or no such version) for the tenant
+    │   ├── KeyNotFound                 no key-encryption key (or no such version, or no private
+    │   │                               key) for the tenant
     │   │   └── KeyWithdrawn            its imported material was deleted; it may be imported again
     │   ├── KeyDestroyed                the tenant's keys were destroyed (crypto-shredded)
-    │   └── KeyAlreadyExists            create_tenant_key on a tenant that has one
+    │   └── KeyAlreadyExists            create_tenant_key on a tenant that has one (or
+    │                                   create_private_key on a ring that has one)
     └── ProviderError                   the root-key provider failed (I/O, token, login)
+        └── AlgorithmNotOffered         the provider cannot do this algorithm (a token's limit)
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 from andromede.errors import AndromedeError
 
 __all__ = [
+    "AlgorithmNotOffered",
     "IntegrityError",
     "InvalidWrappedKey",
     "KeyAlreadyExists",
@@ -67,6 +71,10 @@ class KeyNotFound(TenantKeyError):
             return cls(f"tenant {tenant_id} has no key-encryption key", tenant_id=tenant_id)
         return cls(f"tenant {tenant_id} has no key version {version}", tenant_id=tenant_id)
 
+    @classmethod
+    def without_private_key(cls, tenant_id: str) -> KeyNotFound:
+        return cls(f"key ring {tenant_id} holds no private key", tenant_id=tenant_id)
+
 
 class KeyWithdrawn(KeyNotFound):
     """The ring holds no key: its imported material was withdrawn (AWS
@@ -99,6 +107,15 @@ class KeyAlreadyExists(TenantKeyError):
     def for_tenant(cls, tenant_id: str) -> KeyAlreadyExists:
         return cls(f"tenant {tenant_id} already has a key", tenant_id=tenant_id)
 
+    @classmethod
+    def holding_private_key(cls, tenant_id: str) -> KeyAlreadyExists:
+        return cls(f"key ring {tenant_id} already holds a private key", tenant_id=tenant_id)
+
 
 class ProviderError(KmsError):
     """The root-key provider failed: keystore I/O, HSM library, token or login."""
+
+
+class AlgorithmNotOffered(ProviderError):
+    """The provider cannot do this algorithm, whatever the input (SoftHSM2 2.6 has no
+    RSAES-OAEP with SHA-256): a refusal of the request, not a failure of the provider."""

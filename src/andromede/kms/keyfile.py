@@ -12,6 +12,24 @@ Owns two files under ``<data_dir>/keys/`` (a 0700 directory):
   temporary file, fsync, rename, fsync of the directory, so a crash leaves the old keystore or
   the new one.
 
+A ring's private key (``create_private_key``: a KMS signing or RSA decryption key's PKCS#8 DER,
+or an HMAC key's secret, made here with :mod:`~andromede.kms.asymmetric` and
+:mod:`~andromede.kms.mac`) is kept in the keystore's ``private`` section beside the ring's
+KEKs: ``ring -> {"spec", "decrypt", "sealed"}``, sealed under the root key and bound (AAD) to
+the ring, its spec, its usage and a "private key" label of its own, so that it cannot be
+swapped with a KEK entry, another ring's key, or given another spec or usage. It is opened for
+the length of one ``sign``, ``decrypt_private`` or ``mac`` call, from the keystore as last
+rechecked (as a KEK is: below), and not cached: unlike KEKs it is not used on the object path,
+and the operation's own cost (loading the key) dwarfs the unsealing. Destroying or withdrawing
+the ring removes it with the KEKs.
+
+Keystore format: 1 holds KEKs and tombstones; 2 adds the ``private`` section. Code that knows
+only format 1 reads the keys it knows and rewrites the whole file on its next change, which
+would silently drop a section it does not know, and with it every private key: so a keystore
+that holds private keys is written as format 2, which such code refuses to read (it accepts 1
+only), and one that holds none is still written as format 1, byte for byte what that code
+writes, so that rolling back to it stays possible until the first private key is made.
+
 The keystore is the only place a KEK exists — not the database — so destroying a tenant's KEK
 here makes every data key it wrapped unopenable even after a database backup is restored
 (limits: keystore backups and the disk's free blocks, see docs/decisions/0007-key-hierarchy.md).
@@ -50,11 +68,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from andromede.kms import asymmetric, mac
 from andromede.kms.errors import (
     InvalidWrappedKey,
     KeyAlreadyExists,
@@ -71,32 +90,56 @@ from andromede.kms.model import (
     check_tenant_id,
     kek_aad,
 )
+from andromede.kms.providers import (
+    PRIVATE_KEY_SPECS,
+    check_decryption_key,
+    check_mac_key,
+    check_private_key_spec,
+    check_signing_key,
+)
 
 __all__ = ["KEYSTORE_FILE", "ROOT_KEY_FILE", "LocalKeyFileProvider"]
 
 ROOT_KEY_FILE = "root.key"
 KEYSTORE_FILE = "keystore.json"
 LOCK_FILE = "keystore.lock"
-KEYSTORE_FORMAT = 1
+KEYSTORE_FORMAT = 2  # with private keys; see the module docstring
+KEYSTORE_FORMAT_WITHOUT_PRIVATE_KEYS = 1
 _ROOT_KEY_PREFIX = b"andromede-root-key-v1:"
 _ROOT_KEY_SIZE = 32
 DEFAULT_KEK_CACHE_SECONDS = 300.0
 _KEK_CACHE_MAX_ENTRIES = 1024
 
 
-class _Keystore:
-    """The decoded keystore: sealed KEK versions per tenant, and tombstones."""
+class _SealedPrivateKey(NamedTuple):
+    """A ring's private key (PKCS#8 DER) or HMAC secret, sealed under the root key."""
 
-    def __init__(self, tenants: dict[str, dict[int, bytes]], destroyed: dict[str, str]) -> None:
+    key_spec: str
+    rsa_decrypt: bool
+    sealed: bytes
+
+
+class _Keystore:
+    """The decoded keystore: sealed KEK versions per tenant, sealed private keys per ring, and
+    tombstones."""
+
+    def __init__(
+        self,
+        tenants: dict[str, dict[int, bytes]],
+        destroyed: dict[str, str],
+        private: dict[str, _SealedPrivateKey],
+    ) -> None:
         self.tenants = tenants
         self.destroyed = destroyed
+        self.private = private
 
     @classmethod
     def parse(cls, raw: bytes) -> _Keystore:
         try:
             document: Any = json.loads(raw)
-            if document.get("format") != KEYSTORE_FORMAT:
-                raise ProviderError(f"keystore format {document.get('format')!r} is not supported")
+            keystore_format = document.get("format")
+            if keystore_format not in (KEYSTORE_FORMAT_WITHOUT_PRIVATE_KEYS, KEYSTORE_FORMAT):
+                raise ProviderError(f"keystore format {keystore_format!r} is not supported")
             tenants = {
                 tenant: {
                     int(v): base64.b64decode(sealed, validate=True)
@@ -105,13 +148,22 @@ class _Keystore:
                 for tenant, versions in document["tenants"].items()
             }
             destroyed = {str(tenant): str(when) for tenant, when in document["destroyed"].items()}
+            if keystore_format == KEYSTORE_FORMAT:
+                private = {
+                    str(tenant): _parse_private_key(entry)
+                    for tenant, entry in document["private"].items()
+                }
+            elif "private" in document:  # written by no version of this code
+                raise ValueError("a format 1 keystore holds no private keys")
+            else:
+                private = {}
         except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
             raise ProviderError("keystore file is not valid") from exc
-        return cls(tenants, destroyed)
+        return cls(tenants, destroyed, private)
 
     def serialise(self) -> bytes:
-        document = {
-            "format": KEYSTORE_FORMAT,
+        document: dict[str, Any] = {
+            "format": KEYSTORE_FORMAT if self.private else KEYSTORE_FORMAT_WITHOUT_PRIVATE_KEYS,
             "tenants": {
                 tenant: {
                     str(v): base64.b64encode(sealed).decode()
@@ -121,7 +173,30 @@ class _Keystore:
             },
             "destroyed": dict(sorted(self.destroyed.items())),
         }
+        if self.private:
+            document["private"] = {
+                tenant: {
+                    "spec": entry.key_spec,
+                    "decrypt": entry.rsa_decrypt,
+                    "sealed": base64.b64encode(entry.sealed).decode(),
+                }
+                for tenant, entry in sorted(self.private.items())
+            }
         return json.dumps(document, indent=1).encode() + b"\n"
+
+    def private_key(self, tenant_id: str) -> _SealedPrivateKey:
+        """The ring's sealed private key; ``KeyDestroyed``, ``KeyWithdrawn`` (no KEK) or
+        ``KeyNotFound`` (none) otherwise."""
+        self.ring(tenant_id)
+        entry = self.private.get(tenant_id)
+        if entry is None:
+            raise KeyNotFound.without_private_key(tenant_id)
+        return entry
+
+    def check_can_hold_private_key(self, tenant_id: str) -> None:
+        self.ring(tenant_id)  # it must exist, and not be destroyed
+        if tenant_id in self.private:
+            raise KeyAlreadyExists.holding_private_key(tenant_id)
 
     def ring(self, tenant_id: str) -> TenantKeyRing:
         if tenant_id in self.destroyed:
@@ -130,6 +205,29 @@ class _Keystore:
         if not versions:
             raise KeyWithdrawn.for_tenant(tenant_id)
         return TenantKeyRing(tenant_id=tenant_id, versions=tuple(sorted(versions)))
+
+
+def _parse_private_key(entry: Any) -> _SealedPrivateKey:
+    key_spec, rsa_decrypt = entry["spec"], entry["decrypt"]
+    if key_spec not in PRIVATE_KEY_SPECS or not isinstance(rsa_decrypt, bool):
+        raise ValueError("a private key entry is not valid")
+    return _SealedPrivateKey(
+        key_spec, rsa_decrypt, base64.b64decode(entry["sealed"], validate=True)
+    )
+
+
+def _private_key_aad(tenant_id: str, key_spec: str, rsa_decrypt: bool) -> bytes:
+    """What sealing a ring's private key binds: a label no KEK entry's AAD starts with (see
+    ``kek_aad``), the ring, the spec and the usage."""
+    owner, spec = tenant_id.encode("ascii"), key_spec.encode("ascii")
+    return (
+        b"andromede/kms private key v1"
+        + bytes([len(owner)])
+        + owner
+        + bytes([len(spec)])
+        + spec
+        + bytes([rsa_decrypt])
+    )
 
 
 class LocalKeyFileProvider:
@@ -153,7 +251,7 @@ class LocalKeyFileProvider:
         self._lock = threading.Lock()
         with self._file_lock():
             self._root = AESGCM(self._load_or_create_root_key())
-        self._keystore = _Keystore({}, {})
+        self._keystore = _Keystore({}, {}, {})
         self._signature: tuple[int, int, int] | None = None
         self._kek_cache_seconds = kek_cache_seconds
         self._recheck_seconds = recheck_seconds
@@ -196,6 +294,7 @@ class LocalKeyFileProvider:
 
         def withdraw(keystore: _Keystore) -> None:
             keystore.tenants.pop(tenant_id, None)  # and no tombstone: it may be imported again
+            keystore.private.pop(tenant_id, None)
 
         self._change(withdraw)
 
@@ -213,6 +312,7 @@ class LocalKeyFileProvider:
 
         def destroy(keystore: _Keystore) -> None:
             keystore.tenants.pop(tenant_id, None)
+            keystore.private.pop(tenant_id, None)
             keystore.destroyed.setdefault(
                 tenant_id, datetime.now(UTC).isoformat(timespec="seconds")
             )
@@ -283,6 +383,50 @@ class LocalKeyFileProvider:
         except (InvalidTag, ValueError):
             raise InvalidWrappedKey("wrapped data key failed authentication") from None
         return plaintext
+
+    def create_private_key(
+        self, tenant_id: str, key_spec: str, *, rsa_decrypt: bool = False
+    ) -> bytes:
+        check_tenant_id(tenant_id)
+        check_private_key_spec(key_spec, rsa_decrypt=rsa_decrypt)
+        # Refused before the generation (seconds for RSA 4096), and again under the lock.
+        self._current(force=True).check_can_hold_private_key(tenant_id)
+        if key_spec in mac.MAC_KEY_SPECS:
+            secret, public = mac.generate_mac_key(key_spec), b""
+        else:
+            secret, public = asymmetric.generate_key_pair(key_spec)
+        nonce = os.urandom(NONCE_SIZE)
+        sealed = nonce + self._root.encrypt(
+            nonce, secret, _private_key_aad(tenant_id, key_spec, rsa_decrypt)
+        )
+
+        def add(keystore: _Keystore) -> None:
+            keystore.check_can_hold_private_key(tenant_id)
+            keystore.private[tenant_id] = _SealedPrivateKey(key_spec, rsa_decrypt, sealed)
+
+        self._change(add)
+        return public
+
+    def sign(self, tenant_id: str, algorithm: str, message: bytes, *, digest: bool) -> bytes:
+        entry = self._sealed_private_key(tenant_id)
+        check_signing_key(entry.key_spec, entry.rsa_decrypt, algorithm, message, digest=digest)
+        private_der = self._open_private_key(tenant_id, entry)
+        return asymmetric.sign(entry.key_spec, private_der, algorithm, message, digest=digest)
+
+    def decrypt_private(self, tenant_id: str, algorithm: str, ciphertext: bytes) -> bytes:
+        entry = self._sealed_private_key(tenant_id)
+        check_decryption_key(entry.key_spec, entry.rsa_decrypt, algorithm)
+        private_der = self._open_private_key(tenant_id, entry)
+        try:
+            return asymmetric.rsa_decrypt(private_der, algorithm, ciphertext)
+        except asymmetric.DecryptionFailed:
+            raise InvalidWrappedKey("the ciphertext does not decrypt with this key") from None
+
+    def mac(self, tenant_id: str, algorithm: str, message: bytes) -> bytes:
+        entry = self._sealed_private_key(tenant_id)
+        check_mac_key(entry.key_spec, algorithm)
+        secret = self._open_private_key(tenant_id, entry)
+        return mac.make_mac(entry.key_spec, secret, algorithm, message)
 
     def close(self) -> None:
         """Forget the opened KEKs (the lock file is opened per change, nothing else is open)."""
@@ -366,6 +510,25 @@ class LocalKeyFileProvider:
                 "a keystore entry failed authentication: wrong root key or altered keystore"
             ) from None
 
+    def _sealed_private_key(self, tenant_id: str) -> _SealedPrivateKey:
+        """The ring's private key entry in the keystore (as last rechecked, or at once when not
+        found there: perhaps made by another worker since)."""
+        check_tenant_id(tenant_id)
+        keystore = self._current()
+        if tenant_id not in keystore.private and tenant_id not in keystore.destroyed:
+            keystore = self._current(force=True)
+        return keystore.private_key(tenant_id)
+
+    def _open_private_key(self, tenant_id: str, entry: _SealedPrivateKey) -> bytes:
+        """The PKCS#8 DER or secret, for the caller's one operation."""
+        aad = _private_key_aad(tenant_id, entry.key_spec, entry.rsa_decrypt)
+        try:
+            return self._root.decrypt(entry.sealed[:NONCE_SIZE], entry.sealed[NONCE_SIZE:], aad)
+        except (InvalidTag, ValueError):  # ValueError: too short to hold a nonce
+            raise ProviderError(
+                "a keystore entry failed authentication: wrong root key or altered keystore"
+            ) from None
+
     def _load_or_create_root_key(self) -> bytes:
         path = self._dir / ROOT_KEY_FILE
         try:
@@ -413,6 +576,7 @@ class LocalKeyFileProvider:
             keystore = _Keystore(
                 {tenant: dict(versions) for tenant, versions in self._keystore.tenants.items()},
                 dict(self._keystore.destroyed),
+                dict(self._keystore.private),
             )
             change(keystore)
             self._write_atomically(self._keystore_path, keystore.serialise())
@@ -429,7 +593,7 @@ class LocalKeyFileProvider:
         if signature == self._signature:
             return
         if signature is None:
-            self._keystore = _Keystore({}, {})
+            self._keystore = _Keystore({}, {}, {})
         else:
             self._keystore = _Keystore.parse(self._keystore_path.read_bytes())
         self._signature = signature

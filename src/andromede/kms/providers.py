@@ -20,17 +20,49 @@ ring, ``check_usable`` included, says :class:`~andromede.kms.errors.KeyWithdrawn
 made (whether a ring is generated or imported, and so whether ``create_tenant_key`` or
 ``import_tenant_key`` is the call to make, is the KMS key's record).
 
+A ring may also hold one *private key* (decision 0048): the private key of a KMS signing or
+RSA encryption key, or the secret of an HMAC key, made by the provider in the KMS key's ring
+and used by it alone (``sign``, ``decrypt_private``, ``mac``), never handed out. With
+PKCS#11 it is a non-extractable token object and the operation runs inside the token; with
+the key file it is sealed under the root key beside the ring's KEKs and opened for the length
+of one call. It goes with the ring: destroying or withdrawing the ring destroys it.
+The checks of their arguments are here, shared, so that every provider refuses alike (with
+the errors of :mod:`~andromede.kms.asymmetric` and :mod:`~andromede.kms.mac`, all
+``ValueError``).
+
 Calls block (file I/O, HSM round trips); async callers run cache misses in a thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Final, Protocol
 
+from andromede.kms.asymmetric import (
+    ASYMMETRIC_KEY_SPECS,
+    RSA_ENCRYPTION_ALGORITHMS,
+    RSA_KEY_SPECS,
+    DigestLengthMismatch,
+    EncryptionAlgorithmMismatch,
+    SigningAlgorithmMismatch,
+    signing_algorithms,
+)
+from andromede.kms.mac import MAC_KEY_SPECS, MacAlgorithmMismatch, mac_algorithms
 from andromede.kms.model import TenantKeyRing
 
-__all__ = ["RootKeyProvider"]
+__all__ = [
+    "DIGEST_SIZES",
+    "PRIVATE_KEY_SPECS",
+    "RootKeyProvider",
+    "check_decryption_key",
+    "check_mac_key",
+    "check_private_key_spec",
+    "check_signing_key",
+]
+
+PRIVATE_KEY_SPECS: Final = ASYMMETRIC_KEY_SPECS | MAC_KEY_SPECS
+# hashlib's names of the hashes the algorithms name, and their digests' lengths.
+DIGEST_SIZES: Final = {"sha1": 20, "sha224": 28, "sha256": 32, "sha384": 48, "sha512": 64}
 
 
 class RootKeyProvider(Protocol):
@@ -48,7 +80,7 @@ class RootKeyProvider(Protocol):
         ...
 
     def withdraw_tenant_key(self, tenant_id: str) -> None:
-        """Destroy every version of the ring and leave *no* tombstone, so that
+        """Destroy every version of the ring (and its private key) and leave *no* tombstone, so that
         :meth:`import_tenant_key` may make it again. Idempotent; nothing to do for a ring
         never made or already destroyed."""
         ...
@@ -58,7 +90,8 @@ class RootKeyProvider(Protocol):
         ...
 
     def destroy_tenant_key(self, tenant_id: str) -> None:
-        """Destroy every version of the tenant's KEK and leave a tombstone. Idempotent."""
+        """Destroy every version of the tenant's KEK, and the ring's private key, and leave a
+        tombstone. Idempotent."""
         ...
 
     def tenant_key_ring(self, tenant_id: str) -> TenantKeyRing:
@@ -84,6 +117,42 @@ class RootKeyProvider(Protocol):
         up again at once (another process may have made or imported it since)."""
         ...
 
+    def create_private_key(
+        self, tenant_id: str, key_spec: str, *, rsa_decrypt: bool = False
+    ) -> bytes:
+        """Make the ring's private key inside the provider and answer its public key
+        (SubjectPublicKeyInfo DER), or make its secret for an HMAC spec and answer ``b""``.
+
+        ``key_spec``: one of :data:`PRIVATE_KEY_SPECS` (AWS's names), else ``ValueError``.
+        ``rsa_decrypt``: an RSA key for RSAES-OAEP decryption (KMS KeyUsage
+        ``ENCRYPT_DECRYPT``) instead of signing; a key does one or the other, never both.
+        The ring must hold a KEK (``KeyNotFound``, ``KeyWithdrawn`` for none; made by
+        ``create_tenant_key`` or ``import_tenant_key``); ``KeyDestroyed`` if it was destroyed,
+        ``KeyAlreadyExists`` if it holds a private key already."""
+        ...
+
+    def sign(self, tenant_id: str, algorithm: str, message: bytes, *, digest: bool) -> bytes:
+        """The signature, with the ring's private key, of ``message`` (or of the message whose
+        hash ``message`` is, when ``digest``): AWS's SigningAlgorithm names, PSS salts as long
+        as the digest, ECDSA signatures DER-encoded; what :func:`asymmetric.sign
+        <andromede.kms.asymmetric.sign>` makes with the same key. ``KeyNotFound`` if the ring
+        holds no private key, :func:`check_signing_key`'s errors if the key or message does not
+        fit ``algorithm``."""
+        ...
+
+    def decrypt_private(self, tenant_id: str, algorithm: str, ciphertext: bytes) -> bytes:
+        """RSAES-OAEP (``RSAES_OAEP_SHA_1`` or ``RSAES_OAEP_SHA_256``: MGF1 with the same hash,
+        no label) decryption with the ring's RSA decryption key; ``InvalidWrappedKey`` when
+        ``ciphertext`` does not decrypt, :func:`check_decryption_key`'s errors when the key or
+        algorithm does not fit."""
+        ...
+
+    def mac(self, tenant_id: str, algorithm: str, message: bytes) -> bytes:
+        """HMAC of ``message`` under the ring's secret: :func:`mac.make_mac
+        <andromede.kms.mac.make_mac>` of it; :func:`check_mac_key`'s errors when ``algorithm``
+        is not the one of the key's spec."""
+        ...
+
     def seal(self, tenant_id: str, kek_version: int, plaintext: bytes, aad: bytes) -> bytes:
         """AES-256-GCM under the KEK version with a fresh nonce: ``nonce | ciphertext | tag``."""
         ...
@@ -102,3 +171,54 @@ class RootKeyProvider(Protocol):
     def close(self) -> None:
         """Release files, sessions and library handles."""
         ...
+
+
+def check_private_key_spec(key_spec: str, *, rsa_decrypt: bool) -> str:
+    """``key_spec`` if ``create_private_key`` makes such a key, else ``ValueError``."""
+    if key_spec not in PRIVATE_KEY_SPECS:
+        raise ValueError(f"{key_spec!r} is not an asymmetric or HMAC key spec")
+    if rsa_decrypt and key_spec not in RSA_KEY_SPECS:
+        raise ValueError(f"a {key_spec} key does not decrypt (only RSA keys do)")
+    return key_spec
+
+
+def check_signing_key(
+    key_spec: str, rsa_decrypt: bool, algorithm: str, message: bytes, *, digest: bool
+) -> str:
+    """The hash (hashlib's name) of ``algorithm`` when a ``key_spec`` private key signs with
+    it, and ``message`` is as long as that hash if it is one (``digest``); else
+    ``SigningAlgorithmMismatch`` or ``DigestLengthMismatch``."""
+    if key_spec not in ASYMMETRIC_KEY_SPECS or rsa_decrypt:
+        usage = "decryption" if rsa_decrypt else key_spec
+        raise SigningAlgorithmMismatch(f"a {usage} key does not sign")
+    if algorithm not in signing_algorithms(key_spec):
+        raise SigningAlgorithmMismatch(
+            f"{algorithm} is not a signing algorithm of a {key_spec} key"
+        )
+    hash_name = "sha" + algorithm.rsplit("_", 1)[1]
+    if digest and len(message) != DIGEST_SIZES[hash_name]:
+        raise DigestLengthMismatch(
+            f"a DIGEST message for {algorithm} is {DIGEST_SIZES[hash_name]} bytes, "
+            f"not {len(message)}"
+        )
+    return hash_name
+
+
+def check_decryption_key(key_spec: str, rsa_decrypt: bool, algorithm: str) -> str:
+    """The hash (hashlib's name) of RSAES-OAEP ``algorithm`` when the private key decrypts
+    with it, else ``EncryptionAlgorithmMismatch``."""
+    if not rsa_decrypt:
+        raise EncryptionAlgorithmMismatch(f"a {key_spec} signing or MAC key does not decrypt")
+    if algorithm not in RSA_ENCRYPTION_ALGORITHMS:
+        raise EncryptionAlgorithmMismatch(f"{algorithm} is not an RSA encryption algorithm")
+    return "sha" + algorithm.rsplit("_", 1)[1]
+
+
+def check_mac_key(key_spec: str, algorithm: str) -> str:
+    """The hash (hashlib's name) of MAC ``algorithm`` when it is the one of an HMAC
+    ``key_spec``, else ``MacAlgorithmMismatch``."""
+    if key_spec not in MAC_KEY_SPECS:
+        raise MacAlgorithmMismatch(f"a {key_spec} key makes no MAC")
+    if algorithm not in mac_algorithms(key_spec):
+        raise MacAlgorithmMismatch(f"{algorithm} is not the MAC algorithm of a {key_spec} key")
+    return "sha" + algorithm.rsplit("_", 1)[1]

@@ -265,6 +265,26 @@ class KeyService:
     def list_tenants(self) -> list[str]:
         return self._provider.list_tenants()
 
+    # --- private keys held by the provider (KMS asymmetric and HMAC keys) --------------------
+
+    def create_private_key(
+        self, tenant_id: str, key_spec: str, *, rsa_decrypt: bool = False
+    ) -> bytes:
+        """Make the ring's private key (or HMAC secret) inside the provider; its public key
+        (SubjectPublicKeyInfo DER), ``b""`` for HMAC. See ``RootKeyProvider``."""
+        return self._provider.create_private_key(
+            check_tenant_id(tenant_id), key_spec, rsa_decrypt=rsa_decrypt
+        )
+
+    def sign(self, tenant_id: str, algorithm: str, message: bytes, *, digest: bool) -> bytes:
+        return self._provider.sign(check_tenant_id(tenant_id), algorithm, message, digest=digest)
+
+    def decrypt_private(self, tenant_id: str, algorithm: str, ciphertext: bytes) -> bytes:
+        return self._provider.decrypt_private(check_tenant_id(tenant_id), algorithm, ciphertext)
+
+    def mac(self, tenant_id: str, algorithm: str, message: bytes) -> bytes:
+        return self._provider.mac(check_tenant_id(tenant_id), algorithm, message)
+
     # --- data keys ---------------------------------------------------------------------------
 
     def new_data_key(self, tenant_id: str, bound_context: bytes = b"") -> NewDataKey:

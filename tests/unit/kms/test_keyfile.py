@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
+from andromede.kms import asymmetric, mac
 from andromede.kms.errors import KeyDestroyed, KeyNotFound, KeyWithdrawn, ProviderError
 from andromede.kms.keyfile import KEYSTORE_FILE, ROOT_KEY_FILE, LocalKeyFileProvider
 from andromede.kms.model import data_key_aad
@@ -340,3 +344,157 @@ def test_material_another_worker_imported_is_found_at_once(tmp_path: Path) -> No
     there.import_tenant_key("tenant-a", material)
     here.check_usable("tenant-a")
     assert here.open("tenant-a", 1, sealed, AAD) == b"k" * 32
+
+
+# --- private keys (KMS asymmetric and HMAC keys) ----------------------------------------------
+
+MESSAGE = b"the message a KMS key signs"
+PRIVATE_KEYS = {  # ring -> (spec, rsa_decrypt)
+    "rsa-signing": ("RSA_2048", False),
+    "rsa-decrypting": ("RSA_3072", True),
+    "ec-signing": ("ECC_NIST_P521", False),
+    "hmac": ("HMAC_224", False),
+}
+
+
+def with_private_keys(keys: Path) -> LocalKeyFileProvider:
+    provider = LocalKeyFileProvider(keys)
+    for ring, (spec, rsa_decrypt) in PRIVATE_KEYS.items():
+        provider.create_tenant_key(ring)
+        provider.create_private_key(ring, spec, rsa_decrypt=rsa_decrypt)
+    return provider
+
+
+def opened_secret(provider: LocalKeyFileProvider, ring: str) -> bytes:
+    """The PKCS#8 DER or HMAC secret the provider holds (only a test reads it so)."""
+    return provider._open_private_key(ring, provider._sealed_private_key(ring))
+
+
+def clear_forms(secret: bytes) -> list[bytes]:
+    """``secret`` in clear, hex, or within any base64 run (whatever its offset in the run)."""
+    encoded = [base64.b64encode(secret[shift : shift + 27]) for shift in range(3)]
+    forms = [secret, secret.hex().encode(), secret.hex().upper().encode(), *encoded]
+    return forms + [form.replace(b"+", b"-").replace(b"/", b"_") for form in encoded]
+
+
+def test_private_keys_are_never_in_the_key_files_in_clear(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    provider = with_private_keys(keys)
+    document = json.loads((keys / KEYSTORE_FILE).read_text())
+    assert document["format"] == 2
+    for ring, (spec, rsa_decrypt) in PRIVATE_KEYS.items():
+        secret = opened_secret(provider, ring)
+        entry = document["private"][ring]
+        assert (entry["spec"], entry["decrypt"]) == (spec, rsa_decrypt)
+        assert len(base64.b64decode(entry["sealed"])) == 12 + len(secret) + 16
+        for path in keys.iterdir():
+            content = path.read_bytes()
+            assert not any(form in content for form in clear_forms(secret)), (ring, path.name)
+
+
+def test_a_private_key_is_the_one_asymmetric_and_mac_use(tmp_path: Path) -> None:
+    provider = with_private_keys(tmp_path / "keys")
+    secret = opened_secret(provider, "hmac")
+    assert len(secret) == len(mac.generate_mac_key("HMAC_224"))
+    for message in (MESSAGE, b"", b"\x00" * 4096):
+        assert provider.mac("hmac", "HMAC_SHA_224", message) == mac.make_mac(
+            "HMAC_224", secret, "HMAC_SHA_224", message
+        )
+    # RSASSA-PKCS1-v1_5 is deterministic: byte for byte what asymmetric.sign makes.
+    der = opened_secret(provider, "rsa-signing")
+    for digest, message in ((False, MESSAGE), (True, hashlib.sha384(MESSAGE).digest())):
+        assert provider.sign(
+            "rsa-signing", "RSASSA_PKCS1_V1_5_SHA_384", message, digest=digest
+        ) == asymmetric.sign("RSA_2048", der, "RSASSA_PKCS1_V1_5_SHA_384", message, digest=digest)
+    der = opened_secret(provider, "rsa-decrypting")
+    public = (
+        serialization.load_der_private_key(der, None)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    ciphertext = asymmetric.rsa_encrypt(public, "RSAES_OAEP_SHA_256", b"secret")
+    assert provider.decrypt_private("rsa-decrypting", "RSAES_OAEP_SHA_256", ciphertext) == (
+        asymmetric.rsa_decrypt(der, "RSAES_OAEP_SHA_256", ciphertext)
+    )
+
+
+def test_the_keystore_format_says_whether_it_holds_private_keys(tmp_path: Path) -> None:
+    # Code that knows format 1 only refuses any other, and would drop the private section on
+    # its next rewrite: so a keystore with private keys is format 2, one without is format 1.
+    keys = tmp_path / "keys"
+    provider = LocalKeyFileProvider(keys)
+    provider.create_tenant_key("tenant-a")
+    sealed = provider.seal("tenant-a", 1, b"k" * 32, AAD)
+    assert json.loads((keys / KEYSTORE_FILE).read_text())["format"] == 1
+    provider.create_tenant_key("kms-key")
+    LocalKeyFileProvider(keys).create_private_key("kms-key", "HMAC_256")  # a format 1 file read
+    document = json.loads((keys / KEYSTORE_FILE).read_text())
+    assert document["format"] == 2 and list(document["private"]) == ["kms-key"]
+    assert LocalKeyFileProvider(keys).open("tenant-a", 1, sealed, AAD) == b"k" * 32
+    provider.destroy_tenant_key("kms-key")
+    document = json.loads((keys / KEYSTORE_FILE).read_text())
+    assert document["format"] == 1 and "private" not in document
+
+
+def test_a_keystore_format_is_refused_when_it_is_not_what_it_says(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    with_private_keys(keys)
+    good = json.loads((keys / KEYSTORE_FILE).read_text())
+
+    def refused(document: dict[str, Any], match: str) -> None:
+        (keys / KEYSTORE_FILE).write_text(json.dumps(document))
+        with pytest.raises(ProviderError, match=match):
+            LocalKeyFileProvider(keys).list_tenants()
+
+    refused({**good, "format": 1}, "not valid")  # format 1 has no private keys
+    refused({key: value for key, value in good.items() if key != "private"}, "not valid")
+    refused({**good, "format": 3}, "format 3 is not supported")
+    for damage in ({"spec": "RSA_1024"}, {"decrypt": "yes"}, {"sealed": "not base64!"}):
+        entry = {**good["private"]["hmac"], **damage}
+        refused({**good, "private": {**good["private"], "hmac": entry}}, "not valid")
+
+
+@pytest.mark.parametrize(
+    "swap",
+    ["another ring's key", "another spec", "another usage", "a KEK entry"],
+)
+def test_a_private_key_entry_opens_only_where_it_was_sealed(tmp_path: Path, swap: str) -> None:
+    keys = tmp_path / "keys"
+    with_private_keys(keys)
+    document = json.loads((keys / KEYSTORE_FILE).read_text())
+    private = document["private"]
+    ring, call = "rsa-signing", "sign"
+    if swap == "another ring's key":
+        ring, call = "hmac", "mac"
+        private["hmac"]["sealed"] = private["rsa-signing"]["sealed"]
+    elif swap == "another spec":
+        private["rsa-signing"]["spec"] = "RSA_3072"
+    elif swap == "another usage":
+        ring, call = "rsa-decrypting", "sign"
+        private["rsa-decrypting"]["decrypt"] = False  # a decryption key made to sign
+    else:
+        ring, call = "hmac", "mac"
+        private["hmac"]["sealed"] = document["tenants"]["hmac"]["1"]
+    (keys / KEYSTORE_FILE).write_text(json.dumps(document))
+    provider = LocalKeyFileProvider(keys)
+    with pytest.raises(ProviderError, match="failed authentication"):
+        if call == "mac":
+            provider.mac(ring, "HMAC_SHA_224", MESSAGE)
+        else:
+            provider.sign(ring, "RSASSA_PSS_SHA_256", MESSAGE, digest=False)
+
+
+def test_a_private_key_another_worker_made_or_destroyed_is_seen(tmp_path: Path) -> None:
+    keys, clock = tmp_path / "keys", Clock()
+    here = LocalKeyFileProvider(keys, recheck_seconds=60, clock=clock)
+    there = LocalKeyFileProvider(keys)
+    here.create_tenant_key("kms-key")
+    with pytest.raises(KeyNotFound):
+        here.mac("kms-key", "HMAC_SHA_256", MESSAGE)
+    there.create_private_key("kms-key", "HMAC_256")
+    tag = here.mac("kms-key", "HMAC_SHA_256", MESSAGE)  # found at once: not there, so reloaded
+    there.destroy_tenant_key("kms-key")
+    assert here.mac("kms-key", "HMAC_SHA_256", MESSAGE) == tag  # the documented window
+    clock.now += 60
+    with pytest.raises(KeyDestroyed):
+        here.mac("kms-key", "HMAC_SHA_256", MESSAGE)

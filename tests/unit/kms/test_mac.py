@@ -1,7 +1,11 @@
 """HMAC keys (KeyUsage GENERATE_VERIFY_MAC): MACs checked against RFC 4231's published
-vectors, every spec, the refusals, and the secret, stored only sealed under the key's ring."""
+vectors, every spec, the refusals, and the secret, which the root-key provider makes and keeps
+(decision 0048; a key made before keeps it sealed in its record)."""
 
 from __future__ import annotations
+
+import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -31,13 +35,13 @@ RFC4231 = {
 
 
 @pytest.mark.parametrize("spec", sorted(mac.MAC_KEY_SPECS))
-async def test_macs_match_rfc_4231(kit: Kit, spec: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mac, "generate_mac_key", lambda _spec: RFC4231_KEY)
-    key = await kit.service.create_key(A, key_usage="GENERATE_VERIFY_MAC", key_spec=spec)
+def test_macs_match_rfc_4231(spec: str) -> None:
+    # The key file provider makes its MACs with these functions (the root-key provider
+    # contract tests check it); a token makes them with its own HMAC mechanisms.
     (algorithm,) = mac.mac_algorithms(spec)
-    made, _ = await kit.service.generate_mac(A, key.key_id, RFC4231_DATA, algorithm)
+    made = mac.make_mac(spec, RFC4231_KEY, algorithm, RFC4231_DATA)
     assert made.hex() == RFC4231[spec]
-    await kit.service.verify_mac(A, key.key_id, RFC4231_DATA, made, algorithm)
+    mac.verify_mac(spec, RFC4231_KEY, algorithm, RFC4231_DATA, made)
 
 
 async def test_a_generated_key_has_its_spec_length_and_macs_verify(kit: Kit) -> None:
@@ -68,22 +72,35 @@ async def test_a_generated_key_has_its_spec_length_and_macs_verify(kit: Kit) -> 
         await kit.service.generate_mac(A, symmetric.key_id, b"t", "HMAC_SHA_256")
 
 
-async def test_the_secret_is_sealed_and_dies_with_the_key(
-    kit: Kit, monkeypatch: pytest.MonkeyPatch
+async def test_the_secret_stays_in_the_root_key_provider_and_dies_with_the_key(
+    kit: Kit,
 ) -> None:
-    secret = b"\x5a" * 64
-    monkeypatch.setattr(mac, "generate_mac_key", lambda _spec: secret)
+    # Decision 0048: the provider makes and keeps it; the record holds nothing of it.
     key = await kit.service.create_key(A, key_usage="GENERATE_VERIFY_MAC", key_spec="HMAC_512")
     stored = await kit.store.get_key(key.key_id)
-    assert stored is not None and stored.sealed_private_key is not None
-    assert secret[:16] not in stored.sealed_private_key
-    with pytest.raises(InvalidKeyUsage):  # Decrypt never opens it
-        await kit.service.decrypt(
-            A, stored.sealed_private_key, {"andromede:private-key": key.key_id}
-        )
+    assert stored is not None and (stored.sealed_private_key, stored.public_key) == (None, None)
+    tag, _ = await kit.service.generate_mac(A, key.key_id, b"t", "HMAC_SHA_512")
+    assert len(tag) == 64
+    await kit.service.verify_mac(A, key.key_id, b"t", tag, "HMAC_SHA_512")
     await kit.service.schedule_key_deletion(A, key.key_id, 7)
     kit.clock.advance(days=8)
     await kit.service.upkeep()
-    await kit.store.insert_key(stored)
+    await kit.store.insert_key(stored)  # a database copy taken before
     with pytest.raises(CmkNotFound, match="destroyed"):
         await kit.service.generate_mac(A, key.key_id, b"t", "HMAC_SHA_512")
+
+
+async def test_a_key_made_before_0048_keeps_its_sealed_secret(kit: Kit) -> None:
+    made = await kit.service.create_key(A)
+    key = replace(
+        made, key_id=str(uuid.uuid4()), key_spec="HMAC_256", key_usage="GENERATE_VERIFY_MAC"
+    )
+    kit.keys.create_tenant_key(key.key_id)
+    secret = b"\x0b" * 32
+    sealed = await kit.service._seal(key, secret, {"andromede:private-key": key.key_id})
+    await kit.store.insert_key(replace(key, sealed_private_key=sealed))
+    tag, _ = await kit.service.generate_mac(A, key.key_id, b"legacy", "HMAC_SHA_256")
+    assert tag == mac.make_mac("HMAC_256", secret, "HMAC_SHA_256", b"legacy")
+    await kit.service.verify_mac(A, key.key_id, b"legacy", tag, "HMAC_SHA_256")
+    with pytest.raises(InvalidKeyUsage):  # Decrypt never opens it
+        await kit.service.decrypt(A, sealed, {"andromede:private-key": key.key_id})

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from andromede.kms import asymmetric
 from andromede.kms import service as service_module
 from andromede.kms.chunks import ChunkDecryptor, blob_salt, derive_chunk_key, format_of_salt
 from andromede.kms.keyfile import LocalKeyFileProvider
@@ -119,6 +121,37 @@ def test_destroying_drops_cached_keys_at_once(keys: KeyService) -> None:
         keys.new_data_key("tenant-a")
     with pytest.raises(KeyDestroyed):
         keys.ensure_tenant_key("tenant-a")
+
+
+def test_a_rings_private_key_is_made_and_used_by_the_provider(keys: KeyService) -> None:
+    message = b"a message"
+    for ring in ("signing", "decrypting", "hmac"):
+        keys.create_tenant_key(ring)
+    signing_public = keys.create_private_key("signing", "ECC_NIST_P256")
+    decrypting_public = keys.create_private_key("decrypting", "RSA_2048", rsa_decrypt=True)
+    assert keys.create_private_key("hmac", "HMAC_256") == b""
+    signature = keys.sign("signing", "ECDSA_SHA_256", message, digest=False)
+    asymmetric.verify(
+        "ECC_NIST_P256", signing_public, "ECDSA_SHA_256", message, signature, digest=False
+    )
+    ciphertext = asymmetric.rsa_encrypt(decrypting_public, "RSAES_OAEP_SHA_256", b"secret")
+    assert keys.decrypt_private("decrypting", "RSAES_OAEP_SHA_256", ciphertext) == b"secret"
+    tag = keys.mac("hmac", "HMAC_SHA_256", message)
+    assert len(tag) == 32 and keys.mac("hmac", "HMAC_SHA_256", message) == tag
+    for call in (
+        partial(keys.create_private_key, "a/b", "HMAC_256"),
+        partial(keys.sign, "a/b", "ECDSA_SHA_256", message, digest=False),
+        partial(keys.decrypt_private, "a/b", "RSAES_OAEP_SHA_256", ciphertext),
+        partial(keys.mac, "a/b", "HMAC_SHA_256", message),
+    ):
+        with pytest.raises(ValueError, match="tenant id"):
+            call()
+    keys.destroy_tenant_key("signing")
+    keys.withdraw_tenant_key("hmac")
+    with pytest.raises(KeyDestroyed):
+        keys.sign("signing", "ECDSA_SHA_256", message, digest=False)
+    with pytest.raises(KeyWithdrawn):
+        keys.mac("hmac", "HMAC_SHA_256", message)
 
 
 def test_withdrawing_drops_cached_keys_until_the_material_comes_back(keys: KeyService) -> None:

@@ -1,11 +1,13 @@
 """Signing keys (KeyUsage SIGN_VERIFY) on the service: every key spec and signing algorithm,
 checked against ``cryptography`` from the public key alone; RAW and DIGEST messages; the
-refusals (wrong algorithm, wrong key usage, tampered signatures); and the private key, which is
-stored only sealed under the key's own ring and dies with it."""
+refusals (wrong algorithm, wrong key usage, tampered signatures); and the private key, which the
+root-key provider makes and keeps in the key's ring and which dies with it (decision 0048; a key
+made before keeps it sealed in its record)."""
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import replace
 
 import pytest
@@ -104,30 +106,46 @@ async def test_refusals(kit: Kit) -> None:
         )
 
 
-async def test_the_private_key_is_stored_sealed_and_never_decrypted_for_a_caller(
-    kit: Kit, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    made: list[bytes] = []
-    generate = asymmetric.generate_key_pair
-
-    def remembering(spec: str) -> tuple[bytes, bytes]:
-        pair = generate(spec)
-        made.append(pair[0])
-        return pair
-
-    monkeypatch.setattr(asymmetric, "generate_key_pair", remembering)
+async def test_the_private_key_stays_in_the_root_key_provider(kit: Kit) -> None:
+    # Decision 0048: the provider makes and keeps it; the record holds the public key only.
     key = await kit.service.create_key(A, key_usage="SIGN_VERIFY", key_spec="RSA_2048")
-    (private_der,) = made
     stored = await kit.store.get_key(key.key_id)
-    assert stored is not None and stored.sealed_private_key is not None
-    assert private_der not in stored.sealed_private_key
-    assert private_der[40:72] not in stored.sealed_private_key  # no fragment either
+    assert stored is not None and stored.sealed_private_key is None
+    assert stored.public_key == key.public_key is not None
+    signature, _ = await kit.service.sign(
+        A, key.key_id, MESSAGE, "RSASSA_PSS_SHA_256", digest=False
+    )
+    independently_verify(key.public_key, "RSASSA_PSS_SHA_256", MESSAGE, signature)
+
+
+@pytest.mark.parametrize(
+    ("spec", "usage"), [("ECC_NIST_P256", "SIGN_VERIFY"), ("RSA_2048", "ENCRYPT_DECRYPT")]
+)
+async def test_keys_made_before_0048_keep_working_from_their_sealed_record(
+    kit: Kit, spec: str, usage: str
+) -> None:
+    # Such a key's record holds its private key sealed under the key's own ring.
+    made = await kit.service.create_key(A)
+    key = replace(made, key_id=str(uuid.uuid4()), key_spec=spec, key_usage=usage)
+    kit.keys.create_tenant_key(key.key_id)
+    private_der, public_der = asymmetric.generate_key_pair(spec)
+    sealed = await kit.service._seal(key, private_der, {"andromede:private-key": key.key_id})
+    await kit.store.insert_key(replace(key, public_key=public_der, sealed_private_key=sealed))
+    if usage == "SIGN_VERIFY":
+        signature, _ = await kit.service.sign(A, key.key_id, MESSAGE, "ECDSA_SHA_256", digest=False)
+        independently_verify(public_der, "ECDSA_SHA_256", MESSAGE, signature)
+    else:
+        ciphertext, _ = await kit.service.encrypt(
+            A, key.key_id, b"legacy", {}, algorithm="RSAES_OAEP_SHA_256"
+        )
+        opened, _ = await kit.service.decrypt(
+            A, ciphertext, {}, key.key_id, algorithm="RSAES_OAEP_SHA_256"
+        )
+        assert opened == b"legacy"
     # The sealed private key is a KMS ciphertext under the key's ring: Decrypt, given it and
     # its context, refuses before unwrapping anything.
     with pytest.raises(InvalidKeyUsage):
-        await kit.service.decrypt(
-            A, stored.sealed_private_key, {"andromede:private-key": key.key_id}
-        )
+        await kit.service.decrypt(A, sealed, {"andromede:private-key": key.key_id})
 
 
 async def test_destroying_the_key_shreds_its_private_key(kit: Kit) -> None:
