@@ -1,6 +1,7 @@
 """Terraform's AWS provider against a real ``andromede serve``: KMS keys (generated, signing
 with a key policy, imported material), an alias, a grant with a constraint, a ciphertext, a
-bucket whose default encryption names the alias, and an object under the imported key. The
+bucket whose default encryption names the alias, an object under the imported key, and the
+data sources that read them back (public key, secrets, alias). The
 configuration must apply, then plan with no change (what Terraform users check first), and
 destroy.
 
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import serialization
 
 from e2e.helpers import client_binary, unique_bucket
 from e2e.test_kms_api import kms_client
@@ -121,7 +123,27 @@ resource "aws_s3_object" "report" {
   server_side_encryption = "aws:kms"
   kms_key_id             = aws_kms_external_key.byok.arn
 }
+data "aws_kms_public_key" "signing" {
+  key_id = aws_kms_key.signing.arn
+}
+data "aws_kms_secrets" "opened" {
+  secret {
+    name    = "launch"
+    payload = aws_kms_ciphertext.secret.ciphertext_blob
+    context = { app = "terraform" }
+  }
+}
+data "aws_kms_alias" "data" {
+  name = aws_kms_alias.data.name
+}
 output "byok_arn" { value = aws_kms_external_key.byok.arn }
+output "signing_public_key_pem" { value = data.aws_kms_public_key.signing.public_key_pem }
+output "signing_key_id" { value = aws_kms_key.signing.key_id }
+output "opened" {
+  value     = data.aws_kms_secrets.opened.plaintext["launch"]
+  sensitive = true
+}
+output "alias_target" { value = data.aws_kms_alias.data.target_key_arn }
 output "data_key_id" { value = aws_kms_key.data.key_id }
 output "ciphertext" { value = aws_kms_ciphertext.secret.ciphertext_blob }
 """
@@ -193,8 +215,18 @@ def test_terraform_applies_converges_and_destroys(
         for name, value in json.loads(terraform("output", "-json").stdout).items()
     }
 
-    # What Terraform made is what the APIs serve.
+    # What Terraform made and read is what the APIs serve.
     kms = kms_client(server, *server.credentials())
+    assert outputs["opened"] == "the launch codes"  # data.aws_kms_secrets: Decrypt
+    public = kms.get_public_key(KeyId=outputs["signing_key_id"])["PublicKey"]
+    pem = serialization.load_pem_public_key(outputs["signing_public_key_pem"].encode())
+    assert (
+        pem.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        == public
+    )
+    assert outputs["alias_target"].endswith(outputs["data_key_id"])
     blob = base64.b64decode(outputs["ciphertext"])
     opened = kms.decrypt(CiphertextBlob=blob, EncryptionContext={"app": "terraform"})
     assert opened["Plaintext"] == b"the launch codes"
