@@ -6,12 +6,16 @@ read after the tenant's key is destroyed, even when that copy is restored.
 
 And the private keys a ring holds (KMS signing, RSA decryption and HMAC keys, decision 0048):
 what they sign verifies with ``cryptography`` from the public key alone, what they decrypt is
-what RSAES-OAEP encrypted, and they go with their ring.
+what RSAES-OAEP encrypted, and they go with their ring. A private key or HMAC secret imported
+by the customer (made here with ``cryptography``, so its public key and MACs are known) works
+as a generated one, and material that does not fit its spec is refused.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -44,7 +48,7 @@ from andromede.kms.hsm import Pkcs11Provider
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.mac import MacAlgorithmMismatch
 from andromede.kms.model import data_key_aad
-from andromede.kms.providers import RootKeyProvider
+from andromede.kms.providers import MaterialMismatch, RootKeyProvider
 from andromede.kms.service import KeyService
 from support.softhsm import SoftHsm
 
@@ -714,6 +718,255 @@ def test_private_keys_survive_a_restart(open_provider: OpenProvider) -> None:
     assert later.mac("hmac", "HMAC_SHA_512", MESSAGE) == tag
 
 
+# --- imported private keys (AWS ImportKeyMaterial for asymmetric and HMAC keys) ---------------
+
+CustomerKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+# AWS's bounds on imported HMAC material, in bytes: spec -> (shortest, longest).
+HMAC_MATERIAL_BOUNDS = {
+    "HMAC_224": (28, 64),
+    "HMAC_256": (32, 64),
+    "HMAC_384": (48, 128),
+    "HMAC_512": (64, 128),
+}
+_CURVE_OBJECTS: dict[str, ec.EllipticCurve] = {
+    "ECC_NIST_P256": ec.SECP256R1(),
+    "ECC_NIST_P384": ec.SECP384R1(),
+    "ECC_NIST_P521": ec.SECP521R1(),
+    "ECC_SECG_P256K1": ec.SECP256K1(),
+}
+
+
+@functools.cache
+def customer_key(spec: str, public_exponent: int = 65537) -> CustomerKey:
+    """The customer's key of ``spec``, made outside the provider (one per spec and process)."""
+    if spec in asymmetric.RSA_KEY_SPECS:
+        bits = int(spec.rsplit("_", 1)[1])
+        return rsa.generate_private_key(public_exponent=public_exponent, key_size=bits)
+    return ec.generate_private_key(_CURVE_OBJECTS[spec])
+
+
+def pkcs8(private: CustomerKey) -> bytes:
+    return private.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def spki(private: CustomerKey) -> bytes:
+    return private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+@pytest.mark.parametrize("spec", sorted(asymmetric.ASYMMETRIC_KEY_SPECS))
+def test_an_imported_private_key_signs_as_a_generated_one(
+    provider: RootKeyProvider, spec: str
+) -> None:
+    private = customer_key(spec)
+    provider.create_tenant_key("kms-key")
+    public_der = provider.import_private_key("kms-key", spec, pkcs8(private))
+    assert public_der == spki(private)
+    for algorithm in asymmetric.signing_algorithms(spec):
+        for digest in (False, True):
+            message = signed_message(algorithm, digest=digest)
+            signature = provider.sign("kms-key", algorithm, message, digest=digest)
+            verify_with_cryptography(public_der, algorithm, message, signature, digest=digest)
+    with pytest.raises(EncryptionAlgorithmMismatch):
+        provider.decrypt_private("kms-key", "RSAES_OAEP_SHA_1", b"\x00" * 256)
+
+
+def test_an_imported_rsa_decryption_key_decrypts_oaep(provider: RootKeyProvider) -> None:
+    private = customer_key("RSA_3072")
+    provider.create_tenant_key("kms-key")
+    public_der = provider.import_private_key(
+        "kms-key", "RSA_3072", pkcs8(private), rsa_decrypt=True
+    )
+    assert public_der == spki(private)
+    for algorithm in asymmetric.RSA_ENCRYPTION_ALGORITHMS:
+        plaintext = os.urandom(190)
+        ciphertext = asymmetric.rsa_encrypt(public_der, algorithm, plaintext)
+        if algorithm == "RSAES_OAEP_SHA_256" and not offers_oaep_sha256(provider):
+            with pytest.raises(AlgorithmNotOffered, match="does not offer RSAES_OAEP_SHA_256"):
+                provider.decrypt_private("kms-key", algorithm, ciphertext)
+            continue
+        assert provider.decrypt_private("kms-key", algorithm, ciphertext) == plaintext
+    with pytest.raises(SigningAlgorithmMismatch):
+        provider.sign("kms-key", "RSASSA_PSS_SHA_256", MESSAGE, digest=False)
+
+
+def test_an_imported_rsa_key_may_have_another_public_exponent(provider: RootKeyProvider) -> None:
+    private = customer_key("RSA_2048", public_exponent=3)
+    provider.create_tenant_key("kms-key")
+    public_der = provider.import_private_key("kms-key", "RSA_2048", pkcs8(private))
+    assert public_der == spki(private)
+    signature = provider.sign("kms-key", "RSASSA_PKCS1_V1_5_SHA_256", MESSAGE, digest=False)
+    verify_with_cryptography(
+        public_der, "RSASSA_PKCS1_V1_5_SHA_256", MESSAGE, signature, digest=False
+    )
+
+
+@pytest.mark.parametrize("spec", sorted(mac.MAC_KEY_SPECS))
+def test_an_imported_hmac_secret_makes_the_macs_of_hmac(
+    provider: RootKeyProvider, spec: str
+) -> None:
+    [algorithm] = mac.mac_algorithms(spec)
+    hash_name = "sha" + spec.rsplit("_", 1)[1]
+    shortest, longest = HMAC_MATERIAL_BOUNDS[spec]
+    for ring, size in (("shortest", shortest), ("longest", longest)):
+        secret = os.urandom(size)
+        provider.create_tenant_key(ring)
+        assert provider.import_private_key(ring, spec, secret) == b""
+        for message in (MESSAGE, b"", b"\x00" * 4096):
+            expected = hmac.new(secret, message, hash_name).digest()
+            assert provider.mac(ring, algorithm, message) == expected, (ring, size)
+    provider.create_tenant_key("refused")
+    for size in (0, 1, shortest - 1, longest + 1, 4096):
+        with pytest.raises(MaterialMismatch, match=f"{shortest} to {longest} bytes"):
+            provider.import_private_key("refused", spec, os.urandom(size))
+    with pytest.raises(KeyNotFound):  # nothing was made
+        provider.mac("refused", algorithm, MESSAGE)
+
+
+def test_material_that_does_not_fit_the_spec_is_refused(provider: RootKeyProvider) -> None:
+    rsa_2048, p256 = customer_key("RSA_2048"), customer_key("ECC_NIST_P256")
+    encrypted = serialization.BestAvailableEncryption(b"a passphrase")
+    cases = {
+        "an EC key for an RSA spec": ("RSA_2048", pkcs8(p256)),
+        "an RSA key for an EC spec": ("ECC_NIST_P256", pkcs8(rsa_2048)),
+        "RSA-2048 for RSA_3072": ("RSA_3072", pkcs8(rsa_2048)),
+        "RSA-3072 for RSA_2048": ("RSA_2048", pkcs8(customer_key("RSA_3072"))),
+        "P-384 for P-256": ("ECC_NIST_P256", pkcs8(customer_key("ECC_NIST_P384"))),
+        "P-256 for secp256k1": ("ECC_SECG_P256K1", pkcs8(p256)),
+        "garbage": ("ECC_NIST_P256", os.urandom(138)),
+        "nothing": ("RSA_2048", b""),
+        "a truncated key": ("RSA_2048", pkcs8(rsa_2048)[:-1]),
+        "trailing bytes": ("ECC_NIST_P256", pkcs8(p256) + b"\x00"),
+        "an encrypted PKCS#8": (
+            "RSA_2048",
+            rsa_2048.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, encrypted
+            ),
+        ),
+        "a PKCS#1 RSAPrivateKey": (
+            "RSA_2048",
+            rsa_2048.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            ),
+        ),
+        "a SEC1 ECPrivateKey": (
+            "ECC_NIST_P256",
+            p256.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            ),
+        ),
+        "a PEM PKCS#8": (
+            "ECC_NIST_P256",
+            p256.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+        ),
+        "a public key": ("RSA_2048", spki(rsa_2048)),
+        "a key pair's DER for an HMAC spec": ("HMAC_256", pkcs8(p256)),
+    }
+    provider.create_tenant_key("kms-key")
+    for case, (spec, material) in cases.items():
+        with pytest.raises(MaterialMismatch) as refused:
+            provider.import_private_key("kms-key", spec, material)
+        message = str(refused.value)
+        assert spec in message or "key material" in message, case
+        tail = material[-16:]  # never quoted, in any form
+        assert not tail or all(form not in message for form in (tail.hex(), repr(tail)[2:-1]))
+    # Nothing was made: the ring holds no private key, and still takes one.
+    with pytest.raises(KeyNotFound):
+        provider.sign("kms-key", "ECDSA_SHA_256", MESSAGE, digest=False)
+    # The spec's own errors are create_private_key's (a ValueError, no MaterialMismatch).
+    for spec, rsa_decrypt, match in (
+        ("RSA_1024", False, "key spec"),
+        ("SYMMETRIC_DEFAULT", False, "key spec"),
+        ("ECC_NIST_P256", True, "does not decrypt"),
+        ("HMAC_256", True, "does not decrypt"),
+    ):
+        with pytest.raises(ValueError, match=match) as wrong_spec:
+            provider.import_private_key("kms-key", spec, pkcs8(p256), rsa_decrypt=rsa_decrypt)
+        assert not isinstance(wrong_spec.value, MaterialMismatch)
+    with pytest.raises(ValueError, match="tenant id"):
+        provider.import_private_key("a/b", "ECC_NIST_P256", pkcs8(p256))
+    assert provider.import_private_key("kms-key", "ECC_NIST_P256", pkcs8(p256)) == spki(p256)
+
+
+def test_an_imported_private_key_follows_the_rules_of_its_ring(
+    open_provider: OpenProvider,
+) -> None:
+    first, second = open_provider(), open_provider()
+    private = customer_key("ECC_NIST_P384")
+    material, kek = pkcs8(private), os.urandom(32)
+
+    def signs(provider: RootKeyProvider, ring: str) -> None:
+        signature = provider.sign(ring, "ECDSA_SHA_384", MESSAGE, digest=False)
+        verify_with_cryptography(spki(private), "ECDSA_SHA_384", MESSAGE, signature, digest=False)
+
+    with pytest.raises(KeyNotFound):
+        first.import_private_key("kms-key", "ECC_NIST_P384", material)  # no KEK: no ring
+    first.import_tenant_key("kms-key", kek)
+    assert first.import_private_key("kms-key", "ECC_NIST_P384", material) == spki(private)
+    for spec, again in (("ECC_NIST_P384", material), ("HMAC_256", os.urandom(32))):
+        with pytest.raises(KeyAlreadyExists):
+            second.import_private_key("kms-key", spec, again)
+    with pytest.raises(KeyAlreadyExists):
+        second.create_private_key("kms-key", "ECC_NIST_P384")
+    signs(second, "kms-key")
+    # Withdrawn with its ring; the same material imported again (the KEK first) signs again.
+    second.withdraw_tenant_key("kms-key")
+    for provider in (first, second):
+        with pytest.raises(KeyWithdrawn):
+            provider.sign("kms-key", "ECDSA_SHA_384", MESSAGE, digest=False)
+        with pytest.raises(KeyWithdrawn):
+            provider.import_private_key("kms-key", "ECC_NIST_P384", material)
+    first.import_tenant_key("kms-key", kek)
+    with pytest.raises(KeyNotFound) as missing:
+        second.sign("kms-key", "ECDSA_SHA_384", MESSAGE, digest=False)
+    assert not isinstance(missing.value, KeyWithdrawn)
+    assert second.import_private_key("kms-key", "ECC_NIST_P384", material) == spki(private)
+    signs(first, "kms-key")
+    # A ring whose KEK the provider generated, made again after a withdrawal, takes it too.
+    first.create_tenant_key("generated")
+    first.import_private_key("generated", "ECC_NIST_P384", material)
+    first.withdraw_tenant_key("generated")
+    second.create_tenant_key("generated")
+    assert second.import_private_key("generated", "ECC_NIST_P384", material) == spki(private)
+    signs(first, "generated")
+    # Destroyed for good: nothing is imported again.
+    second.destroy_tenant_key("kms-key")
+    for provider in (first, second, open_provider()):
+        with pytest.raises(KeyDestroyed):
+            provider.import_private_key("kms-key", "ECC_NIST_P384", material)
+        with pytest.raises(KeyDestroyed):
+            provider.sign("kms-key", "ECDSA_SHA_384", MESSAGE, digest=False)
+
+
+def test_an_imported_private_key_survives_a_restart(open_provider: OpenProvider) -> None:
+    first = open_provider()
+    private, secret = customer_key("RSA_2048"), os.urandom(40)
+    first.create_tenant_key("signing")
+    first.create_tenant_key("hmac")
+    first.import_private_key("signing", "RSA_2048", pkcs8(private))
+    first.import_private_key("hmac", "HMAC_256", secret)
+    first.close()
+    later = open_provider()
+    signature = later.sign("signing", "RSASSA_PSS_SHA_512", MESSAGE, digest=False)
+    verify_with_cryptography(spki(private), "RSASSA_PSS_SHA_512", MESSAGE, signature, digest=False)
+    assert (
+        later.mac("hmac", "HMAC_SHA_256", MESSAGE) == hmac.new(secret, MESSAGE, "sha256").digest()
+    )
+
+
 # --- what only the PKCS#11 provider promises -------------------------------------------------
 
 
@@ -934,3 +1187,64 @@ def test_pkcs11_sees_another_instance_destroy_a_private_key_within_its_lookup_tt
     finally:
         slow.close()
         fresh.close()
+
+
+def test_pkcs11_imported_private_keys_are_token_objects_like_generated_ones(
+    softhsm: SoftHsm,
+) -> None:
+    import pkcs11
+    from pkcs11 import Attribute, ObjectClass
+    from pkcs11.exceptions import AttributeSensitive
+
+    token = softhsm.new_token()
+    provider = Pkcs11Provider(token.library, token.label, token.pin)
+    compared = (
+        Attribute.CLASS, Attribute.KEY_TYPE, Attribute.TOKEN, Attribute.PRIVATE,
+        Attribute.SENSITIVE, Attribute.EXTRACTABLE, Attribute.SIGN,
+        Attribute.DECRYPT, Attribute.UNWRAP, Attribute.DERIVE,
+    )  # fmt: skip
+    rings = {  # ring -> (spec, rsa_decrypt, material, an attribute the token keeps secret)
+        "signing": ("ECC_NIST_P521", False, pkcs8(customer_key("ECC_NIST_P521")), Attribute.VALUE),
+        "rsa-signing": (
+            "RSA_2048", False, pkcs8(customer_key("RSA_2048")), Attribute.PRIVATE_EXPONENT
+        ),
+        "decrypting": ("RSA_2048", True, pkcs8(customer_key("RSA_2048")), Attribute.PRIME_1),
+        "hmac": ("HMAC_384", False, os.urandom(100), Attribute.VALUE),
+    }  # fmt: skip
+    try:
+        for ring, (spec, rsa_decrypt, material, _) in rings.items():
+            for prefix in ("imported-", "generated-"):
+                provider.create_tenant_key(prefix + ring)
+            provider.import_private_key("imported-" + ring, spec, material, rsa_decrypt=rsa_decrypt)
+            provider.create_private_key("generated-" + ring, spec, rsa_decrypt=rsa_decrypt)
+        with pkcs11.lib(token.library).get_token(token_label=token.label).open() as session:
+
+            def private_key_of(ring: str) -> pkcs11.Object:
+                found = session.get_objects({Attribute.ID: b"andromede-kek:" + ring.encode()})
+                [key] = [
+                    one
+                    for one in found
+                    if not str(one[Attribute.LABEL]).startswith("andromede-kek:")
+                ]
+                return key
+
+            # No public key object is made: the public key is computed from the material.
+            assert list(session.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY})) == []
+            for ring, (_, rsa_decrypt, _, secret_attribute) in rings.items():
+                imported = private_key_of("imported-" + ring)
+                generated = private_key_of("generated-" + ring)
+                assert str(imported[Attribute.LABEL]) == str(generated[Attribute.LABEL]).replace(
+                    "generated-", "imported-"
+                )
+                assert {a: imported[a] for a in compared} == {a: generated[a] for a in compared}
+                assert imported[Attribute.SENSITIVE] and not imported[Attribute.EXTRACTABLE]
+                assert imported[Attribute.SIGN] is (not rsa_decrypt)
+                assert imported[Attribute.DECRYPT] is rsa_decrypt
+                with pytest.raises(AttributeSensitive):
+                    imported[secret_attribute]
+            assert private_key_of("imported-hmac")[Attribute.VALUE_LEN] == 100
+            provider.withdraw_tenant_key("imported-signing")
+            found = session.get_objects({Attribute.ID: b"andromede-kek:imported-signing"})
+            assert list(found) == []
+    finally:
+        provider.close()

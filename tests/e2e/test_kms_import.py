@@ -83,13 +83,19 @@ class Importer:
         return encrypted
 
     def import_material(self, key_id: str, material: Path, algorithm: str, *expiry: str) -> Any:
+        return json.loads(self.attempt_import(key_id, material, algorithm, *expiry).stdout)
+
+    def attempt_import(
+        self, key_id: str, material: Path, algorithm: str, *expiry: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         public, token = self.parameters(key_id, algorithm)
         encrypted = self.wrap(public, algorithm, material)
-        return self.cli_json(
+        return self.aws(
             "kms", "import-key-material", "--key-id", key_id,
             "--encrypted-key-material", f"fileb://{encrypted}",
             "--import-token", f"fileb://{token}",
             *(expiry or ("--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE")),
+            check=check,
         )  # fmt: skip
 
 
@@ -151,14 +157,7 @@ def test_bring_your_own_key_with_the_aws_cli_and_openssl(
 
     other = tmp_path / "other-material.bin"
     openssl("rand", "-out", str(other), "32")
-    public, token = importer.parameters(key_id, "RSAES_OAEP_SHA_256")
-    encrypted = importer.wrap(public, "RSAES_OAEP_SHA_256", other)
-    wrong = importer.aws(
-        "kms", "import-key-material", "--key-id", key_id,
-        "--encrypted-key-material", f"fileb://{encrypted}", "--import-token", f"fileb://{token}",
-        "--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE",
-        check=False,
-    )  # fmt: skip
+    wrong = importer.attempt_import(key_id, other, "RSAES_OAEP_SHA_256", check=False)
     assert wrong.returncode != 0 and "IncorrectKeyMaterialException" in wrong.stderr
 
     again = importer.import_material(key_id, material, "RSA_AES_KEY_WRAP_SHA_256")
@@ -215,3 +214,38 @@ def test_import_errors_are_kms_errors(server: ServerProcess, tmp_path: Path) -> 
     assert code(kms.encrypt, KeyId=external, Plaintext=b"x") == "KMSInvalidStateException"
     assert code(kms.enable_key, KeyId=external) == "KMSInvalidStateException"
     assert code(kms.create_key, Origin="AWS_CLOUDHSM") == "UnsupportedOperationException"
+
+
+def test_an_imported_signing_key_signs_what_openssl_verifies(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    # A release key made offline with openssl moves into the KMS, and keeps verifying with
+    # the public key its owner always had.
+    importer = Importer(server, tmp_path)
+    key_id = importer.cli_json(
+        "kms", "create-key", "--origin", "EXTERNAL", "--key-spec", "ECC_NIST_P256",
+        "--key-usage", "SIGN_VERIFY",
+    )["KeyMetadata"]["KeyId"]  # fmt: skip
+    pem = tmp_path / "release-key.pem"
+    openssl(
+        "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(pem)
+    )  # fmt: skip
+    public = tmp_path / "release-key.pub.pem"
+    openssl("pkey", "-in", str(pem), "-pubout", "-out", str(public))
+    # AWS's guide: the material is the private key as unencrypted PKCS#8 DER.
+    private = tmp_path / "release-key.der"
+    openssl("pkcs8", "-topk8", "-nocrypt", "-in", str(pem), "-outform", "DER", "-out", str(private))
+    sec1 = tmp_path / "release-key.sec1.der"
+    openssl("pkey", "-in", str(pem), "-outform", "DER", "-out", str(sec1))
+    refused = importer.attempt_import(key_id, sec1, "RSA_AES_KEY_WRAP_SHA_256", check=False)
+    assert refused.returncode != 0 and "IncorrectKeyMaterialException" in refused.stderr
+    importer.import_material(key_id, private, "RSA_AES_KEY_WRAP_SHA_256")
+    message = tmp_path / "release.txt"
+    message.write_bytes(b"release 4.2")
+    signed = importer.cli_json(
+        "kms", "sign", "--key-id", key_id, "--message", f"fileb://{message}",
+        "--message-type", "RAW", "--signing-algorithm", "ECDSA_SHA_256",
+    )  # fmt: skip
+    signature = tmp_path / "release.sig"
+    signature.write_bytes(base64.b64decode(signed["Signature"]))
+    openssl("dgst", "-sha256", "-verify", str(public), "-signature", str(signature), str(message))

@@ -108,6 +108,11 @@ from andromede.kms.keys_model import (
 )
 from andromede.kms.keys_store import CustomerKeyStore
 from andromede.kms.model import DATA_KEY_SIZE, NONCE_SIZE, WrappedDataKey
+from andromede.kms.providers import (
+    MaterialMismatch,
+    check_private_key_material,
+    public_key_info,
+)
 from andromede.kms.service import KeyService
 
 __all__ = [
@@ -378,10 +383,6 @@ class CustomerKeyService:
             )
         if origin not in (ORIGIN_AWS_KMS, ORIGIN_EXTERNAL):
             raise UnsupportedKeyOperation(f"Origin {origin[:64]} is not offered")
-        if origin == ORIGIN_EXTERNAL and key_spec != KEY_SPEC_SYMMETRIC_DEFAULT:
-            raise UnsupportedKeyOperation(
-                f"Imported key material is offered for {KEY_SPEC_SYMMETRIC_DEFAULT} keys only"
-            )
         if policy is not None:
             self._authoriser.check_policy(policy)
         check_tags(tags)
@@ -634,6 +635,12 @@ class CustomerKeyService:
             )
         if key_spec not in importing.OFFERED_WRAPPING_KEY_SPECS:
             raise UnsupportedKeyOperation(f"WrappingKeySpec {key_spec} is not offered")
+        if key.key_spec in asymmetric.ASYMMETRIC_KEY_SPECS and algorithm.startswith("RSAES_"):
+            # A private key is longer than RSAES-OAEP can carry (AWS's rule too).
+            raise InvalidKeyParameter(
+                f"{key.key_spec} key material is imported with RSA_AES_KEY_WRAP_SHA_1 or "
+                "RSA_AES_KEY_WRAP_SHA_256"
+            )
         public_der, private_der = await asyncio.to_thread(importing.new_wrapping_key, key_spec)
         valid_to = (self._clock() + importing.IMPORT_PARAMETERS_LIFETIME).replace(microsecond=0)
         await self._provider(self._keys.ensure_tenant_key, importing.IMPORT_TOKEN_RING)
@@ -671,11 +678,7 @@ class CustomerKeyService:
         self._not_pending(key)
         valid_to = self._check_expiration(expiration_model, valid_to)
         material = await self._open_import(key, import_token, encrypted_material)
-        if len(material) != DATA_KEY_SIZE:
-            raise IncorrectKeyMaterial(
-                f"The key material is {len(material) * 8} bits: {key.arn} takes 256-bit "
-                "symmetric key material"
-            )
+        public_key = self._material_public_key(key, material)  # before any claim: it fits
         material_id = importing.material_id(key.key_id, material)
         if expected_material_id is not None and expected_material_id != material_id:
             raise IncorrectKeyMaterial(f"The key material is not {expected_material_id}")
@@ -692,21 +695,55 @@ class CustomerKeyService:
                 )
             return current
 
+        def imported(current: CustomerKey) -> CustomerKey:
+            with_material = claim(current).with_material(material_id, expiration_model, valid_to)
+            return replace(with_material, public_key=public_key)
+
         action = "kms:ImportKeyMaterial"
         await self._change(caller, key_ref, action, claim, request=request)
+        await self._install_material(key, material)
+        return await self._change(caller, key_ref, action, imported, request=request)
+
+    @staticmethod
+    def _material_public_key(key: CustomerKey, material: bytes) -> bytes | None:
+        """The public key of imported material (None for symmetric and HMAC material), after
+        checking that it fits the key: ``IncorrectKeyMaterial`` if not."""
+        if key.symmetric:
+            if len(material) != DATA_KEY_SIZE:
+                raise IncorrectKeyMaterial(
+                    f"The key material is {len(material) * 8} bits: {key.arn} takes 256-bit "
+                    "symmetric key material"
+                )
+            return None
         try:
-            await asyncio.to_thread(self._keys.import_tenant_key, key.key_id, material)
+            private = check_private_key_material(
+                key.key_spec, material, rsa_decrypt=key.key_usage == KEY_USAGE_ENCRYPT_DECRYPT
+            )
+        except MaterialMismatch as exc:
+            raise IncorrectKeyMaterial(f"The key material does not fit {key.arn}: {exc}") from None
+        return None if private is None else public_key_info(private)
+
+    async def _install_material(self, key: CustomerKey, material: bytes) -> None:
+        """Put the claimed material in the key's ring: a symmetric key's KEK, or a private key
+        (or HMAC secret) beside a KEK. A ring that holds it already (an import that did not
+        finish) is left as it is: only the claimed material ever gets in."""
+        try:
+            if key.symmetric:
+                await asyncio.to_thread(self._keys.import_tenant_key, key.key_id, material)
+                return
+            with contextlib.suppress(KeyAlreadyExists):
+                await asyncio.to_thread(self._keys.create_tenant_key, key.key_id)
+            await asyncio.to_thread(
+                self._keys.import_private_key,
+                key.key_id,
+                key.key_spec,
+                material,
+                rsa_decrypt=key.key_usage == KEY_USAGE_ENCRYPT_DECRYPT,
+            )
         except KeyAlreadyExists:
-            pass  # the ring holds it already: only the claimed material is ever imported
+            pass
         except KeyDestroyed as exc:
             raise CmkNotFound("the key material of this key was destroyed") from exc
-        return await self._change(
-            caller,
-            key_ref,
-            action,
-            lambda current: claim(current).with_material(material_id, expiration_model, valid_to),
-            request=request,
-        )
 
     def _check_expiration(self, model: str, valid_to: datetime | None) -> datetime | None:
         if model == EXPIRATION_KEY_MATERIAL_DOES_NOT_EXPIRE:

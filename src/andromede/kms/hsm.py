@@ -12,7 +12,9 @@ Owns the Andromède objects of one token (python-pkcs11; SoftHSM2 in tests):
   (``CKA_LABEL = "andromede-private:<tenant>:<spec>"``, ``...:decrypt`` for an RSA key that
   decrypts, and then cannot sign: a key pair does one or the other), or an HMAC secret, a
   ``CKK_GENERIC_SECRET`` key of the digest's length made by ``C_GenerateKey``
-  (``CKA_LABEL = "andromede-secret:<tenant>:<spec>"``). Signing (RSASSA-PKCS1-v1_5 and PSS,
+  (``CKA_LABEL = "andromede-secret:<tenant>:<spec>"``). A private key or secret the customer
+  imports (``import_private_key``) is the same object, made by ``C_CreateObject`` from the
+  key's numbers or the secret's bytes. Signing (RSASSA-PKCS1-v1_5 and PSS,
   over a message or a digest; ECDSA over a digest hashed here, the message not being secret),
   RSAES-OAEP decryption and HMAC run inside the token (``C_Sign``, ``C_Decrypt``). The public
   half is a session object, read once for its SubjectPublicKeyInfo and destroyed: the KMS key
@@ -70,6 +72,7 @@ from pkcs11.exceptions import (
 )
 from pkcs11.mechanisms import GCMParams
 from pkcs11.types import DecryptMixin, EncryptMixin, SignMixin
+from pkcs11.util import biginteger
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from andromede.kms.asymmetric import RSA_KEY_SPECS
@@ -86,11 +89,14 @@ from andromede.kms.mac import MAC_KEY_SPECS
 from andromede.kms.model import KEK_SIZE, NONCE_SIZE, TAG_SIZE, TenantKeyRing, check_tenant_id
 from andromede.kms.providers import (
     DIGEST_SIZES,
+    EC_CURVES,
     PRIVATE_KEY_SPECS,
     check_decryption_key,
     check_mac_key,
+    check_private_key_material,
     check_private_key_spec,
     check_signing_key,
+    public_key_info,
 )
 
 __all__ = ["Pkcs11Provider"]
@@ -315,6 +321,44 @@ class Pkcs11Provider:
             finally:
                 self._known.pop(tenant_id, None)
 
+    def import_private_key(
+        self, tenant_id: str, key_spec: str, material: bytes, *, rsa_decrypt: bool = False
+    ) -> bytes:
+        """The ring's private key is the customer's ``material``, once checked, entered in the
+        token by ``C_CreateObject`` as an object with the attributes and label of a generated
+        one (sensitive, not extractable, to sign or to decrypt): an RSA or EC private key from
+        the key's numbers, or an HMAC secret as a ``CKK_GENERIC_SECRET``. The public key
+        answered is computed from the material, no public object is made.
+
+        The material passes through this process's memory once, here, as an imported KEK's
+        does (decision 0046): the caller's ``bytes``, the key ``cryptography`` parsed, and
+        python-pkcs11's copy of the template, none of which Python can erase, and none kept
+        once this returns. Afterwards it lives only in the token, which never hands it back.
+        (SoftHSM2 marks such an object neither ``CKA_ALWAYS_SENSITIVE`` nor
+        ``CKA_NEVER_EXTRACTABLE``: its value was known outside the token.)"""
+        check_tenant_id(tenant_id)
+        private = check_private_key_material(key_spec, material, rsa_decrypt=rsa_decrypt)
+        if private is None:
+            template = {**_secret_template(tenant_id, key_spec), Attribute.VALUE: material}
+            public = b""
+        else:
+            template = {
+                **_key_pair_private_template(tenant_id, key_spec, rsa_decrypt),
+                Attribute.CLASS: ObjectClass.PRIVATE_KEY,
+                **_private_numbers(key_spec, private),
+            }
+            public = public_key_info(private)
+        with self._lock, _provider_errors():
+            known = self._lookup(tenant_id, fresh=True)
+            _check_live(tenant_id, known)
+            if known.private is not None:
+                raise KeyAlreadyExists.holding_private_key(tenant_id)
+            try:
+                self._session.create_object(template)
+            finally:
+                self._known.pop(tenant_id, None)
+        return public
+
     def sign(self, tenant_id: str, algorithm: str, message: bytes, *, digest: bool) -> bytes:
         def sign(held: _PrivateObject) -> bytes:
             hash_name = check_signing_key(
@@ -485,27 +529,12 @@ class Pkcs11Provider:
             store=True,
             capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
             mechanism=Mechanism.GENERIC_SECRET_KEY_GEN,
-            template={
-                **_private_template(tenant_id, f"{_HMAC_KEY_LABEL_PREFIX}{tenant_id}:{key_spec}"),
-                Attribute.CLASS: ObjectClass.SECRET_KEY,
-                Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
-                Attribute.SIGN: True,
-                Attribute.VERIFY: True,
-                Attribute.ENCRYPT: False,
-                Attribute.DECRYPT: False,
-                Attribute.WRAP: False,
-            },
+            template=_secret_template(tenant_id, key_spec),
         )
 
     def _generate_key_pair(self, tenant_id: str, key_spec: str, rsa_decrypt: bool) -> bytes:
         """Generate the pair; the private half stays, the public half answers as SPKI DER."""
-        label = f"{_PRIVATE_LABEL_PREFIX}{tenant_id}:{key_spec}"
-        private_template = {
-            **_private_template(tenant_id, label + _DECRYPT_SUFFIX if rsa_decrypt else label),
-            Attribute.SIGN: not rsa_decrypt,
-            Attribute.SIGN_RECOVER: False,
-            Attribute.DECRYPT: rsa_decrypt,
-        }
+        private_template = _key_pair_private_template(tenant_id, key_spec, rsa_decrypt)
         public_template: dict[Attribute, Any] = {
             Attribute.ID: _ring_id(tenant_id),
             Attribute.LABEL: f"{_PUBLIC_LABEL_PREFIX}{tenant_id}",
@@ -528,7 +557,6 @@ class Pkcs11Provider:
                 private_template=private_template,
             )
         else:
-            curve_name, _ = _CURVES[key_spec]
             public, _ = self._session.generate_keypair(
                 KeyType.EC,
                 store=True,
@@ -536,7 +564,7 @@ class Pkcs11Provider:
                 mechanism=Mechanism.EC_KEY_PAIR_GEN,
                 public_template={
                     **public_template,
-                    Attribute.EC_PARAMS: encode_named_curve_parameters(curve_name),
+                    Attribute.EC_PARAMS: encode_named_curve_parameters(EC_CURVES[key_spec].name),
                 },
                 private_template=private_template,
             )
@@ -594,6 +622,62 @@ def _private_template(tenant_id: str, label: str) -> dict[Attribute, Any]:
     }
 
 
+def _key_pair_private_template(
+    tenant_id: str, key_spec: str, rsa_decrypt: bool
+) -> dict[Attribute, Any]:
+    """The attributes of a ring's RSA or EC private key, generated or imported: to sign, or
+    (an RSA key that ``rsa_decrypt``) to decrypt."""
+    label = f"{_PRIVATE_LABEL_PREFIX}{tenant_id}:{key_spec}"
+    return {
+        **_private_template(tenant_id, label + _DECRYPT_SUFFIX if rsa_decrypt else label),
+        Attribute.SIGN: not rsa_decrypt,
+        Attribute.SIGN_RECOVER: False,
+        Attribute.DECRYPT: rsa_decrypt,
+    }
+
+
+def _secret_template(tenant_id: str, key_spec: str) -> dict[Attribute, Any]:
+    """The attributes of a ring's HMAC secret, generated or imported: HMAC only."""
+    return {
+        **_private_template(tenant_id, f"{_HMAC_KEY_LABEL_PREFIX}{tenant_id}:{key_spec}"),
+        Attribute.CLASS: ObjectClass.SECRET_KEY,
+        Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+        Attribute.SIGN: True,
+        Attribute.VERIFY: True,
+        Attribute.ENCRYPT: False,
+        Attribute.DECRYPT: False,
+        Attribute.WRAP: False,
+    }
+
+
+def _private_numbers(
+    key_spec: str, private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+) -> dict[Attribute, Any]:
+    """The key-type attributes of an imported private key: PKCS#11's big-endian integers of an
+    RSA key's CRT form, or an EC key's curve and scalar (as long as the curve's order)."""
+    if isinstance(private, rsa.RSAPrivateKey):
+        numbers = private.private_numbers()
+        return {
+            Attribute.KEY_TYPE: KeyType.RSA,
+            Attribute.MODULUS: biginteger(numbers.public_numbers.n),
+            Attribute.PUBLIC_EXPONENT: biginteger(numbers.public_numbers.e),
+            Attribute.PRIVATE_EXPONENT: biginteger(numbers.d),
+            Attribute.PRIME_1: biginteger(numbers.p),
+            Attribute.PRIME_2: biginteger(numbers.q),
+            Attribute.EXPONENT_1: biginteger(numbers.dmp1),
+            Attribute.EXPONENT_2: biginteger(numbers.dmq1),
+            Attribute.COEFFICIENT: biginteger(numbers.iqmp),
+        }
+    curve = EC_CURVES[key_spec]
+    return {
+        Attribute.KEY_TYPE: KeyType.EC,
+        Attribute.EC_PARAMS: encode_named_curve_parameters(curve.name),
+        Attribute.VALUE: private.private_numbers().private_value.to_bytes(
+            (curve.key_size + 7) // 8
+        ),
+    }
+
+
 def _private_object(tenant_id: str, label: str, found: pkcs11.Object) -> _PrivateObject | None:
     """The ring's private key if ``found`` is one (by its label and class), else None."""
     for prefix, kind in (
@@ -630,7 +714,7 @@ def _public_key_info(key_spec: str, public: pkcs11.Object) -> bytes:
             int.from_bytes(public[Attribute.MODULUS]),
         ).public_key()
     else:
-        _, curve = _CURVES[key_spec]
+        curve = EC_CURVES[key_spec]
         point = _uncompressed_point(bytes(public[Attribute.EC_POINT]), curve)
         public_key = ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
     return public_key.public_bytes(
@@ -717,13 +801,6 @@ _HASHES: dict[str, _Hash] = {
     ),
 }  # fmt: skip
 _RSA_BITS: dict[str, int] = {"RSA_2048": 2048, "RSA_3072": 3072, "RSA_4096": 4096}
-# Key spec -> (the curve's name for its CKA_EC_PARAMS, as cryptography's).
-_CURVES: dict[str, tuple[str, ec.EllipticCurve]] = {
-    "ECC_NIST_P256": ("secp256r1", ec.SECP256R1()),
-    "ECC_NIST_P384": ("secp384r1", ec.SECP384R1()),
-    "ECC_NIST_P521": ("secp521r1", ec.SECP521R1()),
-    "ECC_SECG_P256K1": ("secp256k1", ec.SECP256K1()),
-}
 
 
 @contextlib.contextmanager

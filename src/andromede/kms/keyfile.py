@@ -17,8 +17,10 @@ or an HMAC key's secret, made here with :mod:`~andromede.kms.asymmetric` and
 :mod:`~andromede.kms.mac`) is kept in the keystore's ``private`` section beside the ring's
 KEKs: ``ring -> {"spec", "decrypt", "sealed"}``, sealed under the root key and bound (AAD) to
 the ring, its spec, its usage and a "private key" label of its own, so that it cannot be
-swapped with a KEK entry, another ring's key, or given another spec or usage. It is opened for
-the length of one ``sign``, ``decrypt_private`` or ``mac`` call, from the keystore as last
+swapped with a KEK entry, another ring's key, or given another spec or usage. A private key
+the customer imports (``import_private_key``) is kept the same way: the PKCS#8 DER
+``cryptography`` writes of it, or the secret as given. Either is opened for the length of one
+``sign``, ``decrypt_private`` or ``mac`` call, from the keystore as last
 rechecked (as a KEK is: below), and not cached: unlike KEKs it is not used on the object path,
 and the operation's own cost (loading the key) dwarfs the unsealing. Destroying or withdrawing
 the ring removes it with the KEKs.
@@ -71,6 +73,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from andromede.kms import asymmetric, mac
@@ -94,8 +97,10 @@ from andromede.kms.providers import (
     PRIVATE_KEY_SPECS,
     check_decryption_key,
     check_mac_key,
+    check_private_key_material,
     check_private_key_spec,
     check_signing_key,
+    public_key_info,
 )
 
 __all__ = ["KEYSTORE_FILE", "ROOT_KEY_FILE", "LocalKeyFileProvider"]
@@ -395,17 +400,30 @@ class LocalKeyFileProvider:
             secret, public = mac.generate_mac_key(key_spec), b""
         else:
             secret, public = asymmetric.generate_key_pair(key_spec)
-        nonce = os.urandom(NONCE_SIZE)
-        sealed = nonce + self._root.encrypt(
-            nonce, secret, _private_key_aad(tenant_id, key_spec, rsa_decrypt)
-        )
-
-        def add(keystore: _Keystore) -> None:
-            keystore.check_can_hold_private_key(tenant_id)
-            keystore.private[tenant_id] = _SealedPrivateKey(key_spec, rsa_decrypt, sealed)
-
-        self._change(add)
+        self._add_private_key(tenant_id, key_spec, rsa_decrypt, secret)
         return public
+
+    def import_private_key(
+        self, tenant_id: str, key_spec: str, material: bytes, *, rsa_decrypt: bool = False
+    ) -> bytes:
+        """The ring's private key is the customer's ``material``, once checked: kept as a
+        generated one is (a key pair as the PKCS#8 DER ``cryptography`` writes of it, which is
+        what it generates; an HMAC secret as it is), sealed in the keystore's private section.
+        The material passes through this process's memory once, here (the caller's ``bytes``
+        and the parsed key, which Python cannot erase), and afterwards exists only sealed, as
+        a generated key does: opened for the length of one call."""
+        check_tenant_id(tenant_id)
+        private = check_private_key_material(key_spec, material, rsa_decrypt=rsa_decrypt)
+        if private is None:
+            self._add_private_key(tenant_id, key_spec, rsa_decrypt, material)
+            return b""
+        der = private.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        self._add_private_key(tenant_id, key_spec, rsa_decrypt, der)
+        return public_key_info(private)
 
     def sign(self, tenant_id: str, algorithm: str, message: bytes, *, digest: bool) -> bytes:
         entry = self._sealed_private_key(tenant_id)
@@ -450,6 +468,22 @@ class LocalKeyFileProvider:
             }
 
         return self._change(create).ring(tenant_id)
+
+    def _add_private_key(
+        self, tenant_id: str, key_spec: str, rsa_decrypt: bool, secret: bytes
+    ) -> None:
+        """Seal ``secret`` (PKCS#8 DER or HMAC secret) as the ring's private key, unless the
+        ring cannot hold one (``KeyDestroyed``, ``KeyWithdrawn``, ``KeyAlreadyExists``)."""
+        nonce = os.urandom(NONCE_SIZE)
+        sealed = nonce + self._root.encrypt(
+            nonce, secret, _private_key_aad(tenant_id, key_spec, rsa_decrypt)
+        )
+
+        def add(keystore: _Keystore) -> None:
+            keystore.check_can_hold_private_key(tenant_id)
+            keystore.private[tenant_id] = _SealedPrivateKey(key_spec, rsa_decrypt, sealed)
+
+        self._change(add)
 
     def _seal_new_kek(self, tenant_id: str, version: int) -> bytes:
         return self._seal_kek(tenant_id, version, os.urandom(KEK_SIZE))

@@ -30,6 +30,11 @@ The checks of their arguments are here, shared, so that every provider refuses a
 the errors of :mod:`~andromede.kms.asymmetric` and :mod:`~andromede.kms.mac`, all
 ``ValueError``).
 
+A ring's private key may also be the customer's (``import_private_key``: AWS ImportKeyMaterial
+for an asymmetric or HMAC KMS key): a PKCS#8 private key or an HMAC secret, checked here
+against the spec (:func:`check_private_key_material`, :class:`MaterialMismatch` when it does
+not fit) and then kept and used exactly as a generated one.
+
 Calls block (file I/O, HSM round trips); async callers run cache misses in a thread.
 """
 
@@ -37,6 +42,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Final, Protocol
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from andromede.kms.asymmetric import (
     ASYMMETRIC_KEY_SPECS,
@@ -52,17 +61,41 @@ from andromede.kms.model import TenantKeyRing
 
 __all__ = [
     "DIGEST_SIZES",
+    "EC_CURVES",
+    "HMAC_MATERIAL_SIZES",
     "PRIVATE_KEY_SPECS",
+    "MaterialMismatch",
     "RootKeyProvider",
     "check_decryption_key",
     "check_mac_key",
+    "check_private_key_material",
     "check_private_key_spec",
     "check_signing_key",
+    "public_key_info",
 ]
 
 PRIVATE_KEY_SPECS: Final = ASYMMETRIC_KEY_SPECS | MAC_KEY_SPECS
 # hashlib's names of the hashes the algorithms name, and their digests' lengths.
 DIGEST_SIZES: Final = {"sha1": 20, "sha224": 28, "sha256": 32, "sha384": 48, "sha512": 64}
+EC_CURVES: Final[dict[str, ec.EllipticCurve]] = {
+    "ECC_NIST_P256": ec.SECP256R1(),
+    "ECC_NIST_P384": ec.SECP384R1(),
+    "ECC_NIST_P521": ec.SECP521R1(),
+    "ECC_SECG_P256K1": ec.SECP256K1(),
+}
+# HMAC spec -> the shortest and longest secret it may be imported with, in bytes (AWS's
+# bounds; a generated secret is the digest's length, the shortest).
+HMAC_MATERIAL_SIZES: Final = {
+    "HMAC_224": (28, 64),
+    "HMAC_256": (32, 64),
+    "HMAC_384": (48, 128),
+    "HMAC_512": (64, 128),
+}
+
+
+class MaterialMismatch(ValueError):
+    """Imported key material that is not a key of the spec it is imported for (AWS
+    IncorrectKeyMaterialException). Its message says what does not fit, never the material."""
 
 
 class RootKeyProvider(Protocol):
@@ -131,6 +164,23 @@ class RootKeyProvider(Protocol):
         ``KeyAlreadyExists`` if it holds a private key already."""
         ...
 
+    def import_private_key(
+        self, tenant_id: str, key_spec: str, material: bytes, *, rsa_decrypt: bool = False
+    ) -> bytes:
+        """Make the ring's private key from the customer's ``material`` instead of generating
+        it, and answer its public key (SubjectPublicKeyInfo DER; ``b""`` for HMAC), as
+        :meth:`create_private_key` does; ``sign``, ``decrypt_private`` and ``mac`` then work
+        the same.
+
+        ``material``: :func:`check_private_key_material`'s (an unencrypted PKCS#8 DER private
+        key of ``key_spec``, or an HMAC secret of a length AWS allows), else
+        :class:`MaterialMismatch`. The arguments and ring rules of
+        :meth:`create_private_key`: ``ValueError`` for the spec, ``KeyNotFound`` /
+        ``KeyWithdrawn`` without a KEK, ``KeyDestroyed``, ``KeyAlreadyExists`` if the ring
+        holds a private key. The material passes through this process once, here (as an
+        imported KEK's does), and is then kept only as the provider keeps a generated key."""
+        ...
+
     def sign(self, tenant_id: str, algorithm: str, message: bytes, *, digest: bool) -> bytes:
         """The signature, with the ring's private key, of ``message`` (or of the message whose
         hash ``message`` is, when ``digest``): AWS's SigningAlgorithm names, PSS salts as long
@@ -180,6 +230,70 @@ def check_private_key_spec(key_spec: str, *, rsa_decrypt: bool) -> str:
     if rsa_decrypt and key_spec not in RSA_KEY_SPECS:
         raise ValueError(f"a {key_spec} key does not decrypt (only RSA keys do)")
     return key_spec
+
+
+def check_private_key_material(
+    key_spec: str, material: bytes, *, rsa_decrypt: bool
+) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None:
+    """The private key ``material`` holds for an RSA or ECC ``key_spec``, or None for an HMAC
+    spec (whose material is the secret itself), once checked to fit the spec; else
+    :class:`MaterialMismatch` (or ``ValueError`` for the spec itself, as
+    :func:`check_private_key_spec`).
+
+    An asymmetric key is an unencrypted PKCS#8 DER ``PrivateKeyInfo`` (what AWS's
+    ImportKeyMaterial takes), of the spec's type and size (an RSA modulus of the spec's bits,
+    with whatever public exponent ``cryptography`` accepts; an EC key on the spec's curve),
+    and consistent (``cryptography`` checks an RSA key's numbers and an EC key's scalar). An
+    HMAC secret is as long as :data:`HMAC_MATERIAL_SIZES` allows."""
+    check_private_key_spec(key_spec, rsa_decrypt=rsa_decrypt)
+    if key_spec in MAC_KEY_SPECS:
+        shortest, longest = HMAC_MATERIAL_SIZES[key_spec]
+        if not shortest <= len(material) <= longest:
+            raise MaterialMismatch(
+                f"{key_spec} key material is {shortest} to {longest} bytes, not {len(material)}"
+            )
+        return None
+    if not _is_private_key_info(material):
+        raise MaterialMismatch(
+            f"{key_spec} key material must be an unencrypted PKCS#8 DER private key"
+        )
+    try:
+        private = serialization.load_der_private_key(material, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        # TypeError: an encrypted key (no password given). The library's message may quote
+        # the input's structure: not repeated.
+        raise MaterialMismatch(
+            f"{key_spec} key material is not a valid PKCS#8 DER private key"
+        ) from None
+    if key_spec in RSA_KEY_SPECS:
+        bits = int(key_spec.rsplit("_", 1)[1])
+        if not isinstance(private, rsa.RSAPrivateKey) or private.key_size != bits:
+            raise MaterialMismatch(f"the key material is not an RSA key of {bits} bits")
+        return private
+    curve = EC_CURVES[key_spec]
+    if not isinstance(private, ec.EllipticCurvePrivateKey) or private.curve.name != curve.name:
+        raise MaterialMismatch(f"the key material is not an EC key on curve {curve.name}")
+    return private
+
+
+def _is_private_key_info(der: bytes) -> bool:
+    """Whether ``der`` starts as a PKCS#8 ``PrivateKeyInfo``: a SEQUENCE of an INTEGER version
+    (0, or 1 for RFC 5958's OneAsymmetricKey) then an AlgorithmIdentifier SEQUENCE.
+    ``cryptography`` would load PKCS#1 ``RSAPrivateKey`` (an INTEGER there) and SEC1
+    ``ECPrivateKey`` (an OCTET STRING there) as well; AWS takes PKCS#8 only, and so does this."""
+    if len(der) < 2 or der[0] != 0x30:
+        return False
+    length_octets = der[1] & 0x7F if der[1] & 0x80 else 0
+    body = der[2 + length_octets :]
+    return body[:3] in (b"\x02\x01\x00", b"\x02\x01\x01") and body[3:4] == b"\x30"
+
+
+def public_key_info(private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    """The SubjectPublicKeyInfo DER of ``private``'s public key (what a KMS key's record
+    keeps, and GetPublicKey answers)."""
+    return private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def check_signing_key(

@@ -276,6 +276,16 @@ class KeyService:
             check_tenant_id(tenant_id), key_spec, rsa_decrypt=rsa_decrypt
         )
 
+    def import_private_key(
+        self, tenant_id: str, key_spec: str, material: bytes, *, rsa_decrypt: bool = False
+    ) -> bytes:
+        """Make the ring's private key (or HMAC secret) from the customer's ``material``
+        (PKCS#8 DER, or the secret); its public key, ``b""`` for HMAC; ``MaterialMismatch``
+        when the material does not fit ``key_spec``. See ``RootKeyProvider``."""
+        return self._provider.import_private_key(
+            check_tenant_id(tenant_id), key_spec, material, rsa_decrypt=rsa_decrypt
+        )
+
     def sign(self, tenant_id: str, algorithm: str, message: bytes, *, digest: bool) -> bytes:
         return self._provider.sign(check_tenant_id(tenant_id), algorithm, message, digest=digest)
 

@@ -6,6 +6,8 @@ the import token's bindings; and the refusals, with AWS's error types."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import os
 from dataclasses import replace
@@ -13,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
 from andromede.kms.customer_keys import ImportParameters
@@ -289,10 +291,6 @@ async def test_keys_of_origin_aws_kms_take_no_material_and_external_keys_do_not_
         await parameters(kit, generated)
     with pytest.raises(UnsupportedKeyOperation):
         await kit.service.delete_imported_key_material(A, generated.key_id)
-    with pytest.raises(UnsupportedKeyOperation):  # AWS offers symmetric imports only here
-        await kit.service.create_key(
-            A, origin="EXTERNAL", key_spec="HMAC_256", key_usage="GENERATE_VERIFY_MAC"
-        )
     with pytest.raises(UnsupportedKeyOperation):
         await kit.service.create_key(A, origin="AWS_CLOUDHSM")
     key = await external_key(kit)
@@ -404,3 +402,66 @@ async def test_policies_see_the_import_condition_keys(kit: Kit) -> None:
         valid_to=kit.clock() + timedelta(days=30),
     )
     assert imported.state is KeyState.ENABLED
+
+
+def pkcs8(private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    return private.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "usage", "algorithm"),
+    [
+        ("RSA_2048", "SIGN_VERIFY", "RSASSA_PSS_SHA_256"),
+        ("ECC_NIST_P256", "SIGN_VERIFY", "ECDSA_SHA_256"),
+    ],
+)
+async def test_signing_key_material_is_imported_and_shredded(
+    kit: Kit, spec: str, usage: str, algorithm: str
+) -> None:
+    key = await kit.service.create_key(A, origin="EXTERNAL", key_spec=spec, key_usage=usage)
+    assert key.state is KeyState.PENDING_IMPORT and key.public_key is None
+    with pytest.raises(InvalidKeyParameter):  # a private key is too long for RSAES-OAEP
+        await parameters(kit, key, "RSAES_OAEP_SHA_256")
+    private = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if spec.startswith("RSA")
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    wrong = ec.generate_private_key(ec.SECP384R1())
+    with pytest.raises(IncorrectKeyMaterial):  # not of the key's spec: refused before a claim
+        await import_material(kit, key, pkcs8(wrong), algorithm="RSA_AES_KEY_WRAP_SHA_256")
+    assert (await kit.service.describe_key(A, key.key_id)).key_material_id is None
+    imported = await import_material(kit, key, pkcs8(private), algorithm="RSA_AES_KEY_WRAP_SHA_256")
+    expected_public = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert (imported.state, imported.public_key) == (KeyState.ENABLED, expected_public)
+    signature, _ = await kit.service.sign(A, key.key_id, b"release", algorithm, digest=False)
+    await kit.service.verify(A, key.key_id, b"release", signature, algorithm, digest=False)
+    await kit.service.delete_imported_key_material(A, key.key_id)
+    with pytest.raises(CmkInvalidState):
+        await kit.service.sign(A, key.key_id, b"release", algorithm, digest=False)
+    with pytest.raises(IncorrectKeyMaterial):
+        await import_material(kit, key, pkcs8(wrong), algorithm="RSA_AES_KEY_WRAP_SHA_256")
+    again = await import_material(kit, key, pkcs8(private), algorithm="RSA_AES_KEY_WRAP_SHA_1")
+    assert again.public_key == expected_public
+    await kit.service.verify(A, key.key_id, b"release", signature, algorithm, digest=False)
+    resigned, _ = await kit.service.sign(A, key.key_id, b"release", algorithm, digest=False)
+    await kit.service.verify(A, key.key_id, b"release", resigned, algorithm, digest=False)
+
+
+async def test_hmac_key_material_is_imported(kit: Kit) -> None:
+    key = await kit.service.create_key(
+        A, origin="EXTERNAL", key_spec="HMAC_256", key_usage="GENERATE_VERIFY_MAC"
+    )
+    with pytest.raises(IncorrectKeyMaterial):  # HMAC_256 takes 32 to 64 bytes
+        await import_material(kit, key, os.urandom(16))
+    secret = os.urandom(48)
+    await import_material(kit, key, secret)
+    tag, _ = await kit.service.generate_mac(A, key.key_id, b"token", "HMAC_SHA_256")
+    assert tag == hmac.new(secret, b"token", hashlib.sha256).digest()
+    await kit.service.verify_mac(A, key.key_id, b"token", tag, "HMAC_SHA_256")

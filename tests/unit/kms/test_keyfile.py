@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from andromede.kms import asymmetric, mac
 from andromede.kms.errors import KeyDestroyed, KeyNotFound, KeyWithdrawn, ProviderError
@@ -498,3 +499,50 @@ def test_a_private_key_another_worker_made_or_destroyed_is_seen(tmp_path: Path) 
     clock.now += 60
     with pytest.raises(KeyDestroyed):
         here.mac("kms-key", "HMAC_SHA_256", MESSAGE)
+
+
+def test_imported_private_keys_are_never_in_the_key_files_in_clear(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    provider = LocalKeyFileProvider(keys)
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    ec_key = ec.generate_private_key(ec.SECP521R1())
+    imported = {  # ring -> (spec, rsa_decrypt, material, its secret part)
+        "rsa-decrypting": (
+            "RSA_3072",
+            True,
+            pkcs8(rsa_key),
+            rsa_key.private_numbers().d.to_bytes(384),
+        ),
+        "ec-signing": (
+            "ECC_NIST_P521",
+            False,
+            pkcs8(ec_key),
+            ec_key.private_numbers().private_value.to_bytes(66),
+        ),
+        "hmac": ("HMAC_512", False, os.urandom(128), b""),
+    }
+    for ring, (spec, rsa_decrypt, material, _) in imported.items():
+        provider.create_tenant_key(ring)
+        provider.import_private_key(ring, spec, material, rsa_decrypt=rsa_decrypt)
+    document = json.loads((keys / KEYSTORE_FILE).read_text())
+    assert document["format"] == 2
+    for ring, (spec, rsa_decrypt, material, secret_part) in imported.items():
+        entry = document["private"][ring]
+        assert (entry["spec"], entry["decrypt"]) == (spec, rsa_decrypt)
+        # Kept as a generated key is: the PKCS#8 DER (cryptography's, as this material is),
+        # or the secret as given, sealed: nonce | key | tag.
+        assert opened_secret(provider, ring) == material
+        assert len(base64.b64decode(entry["sealed"])) == 12 + len(material) + 16
+        forms = clear_forms(material) + clear_forms(material[-64:])
+        forms += clear_forms(secret_part) if secret_part else []
+        for path in keys.iterdir():
+            content = path.read_bytes()
+            assert not any(form in content for form in forms), (ring, path.name)
+
+
+def pkcs8(private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    return private.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 from functools import partial
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from andromede.kms import asymmetric
@@ -14,6 +17,7 @@ from andromede.kms import service as service_module
 from andromede.kms.chunks import ChunkDecryptor, blob_salt, derive_chunk_key, format_of_salt
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.model import TenantKeyRing, WrappedDataKey, context_digest
+from andromede.kms.providers import MaterialMismatch
 from andromede.kms.service import (
     IntegrityError,
     InvalidWrappedKey,
@@ -152,6 +156,33 @@ def test_a_rings_private_key_is_made_and_used_by_the_provider(keys: KeyService) 
         keys.sign("signing", "ECDSA_SHA_256", message, digest=False)
     with pytest.raises(KeyWithdrawn):
         keys.mac("hmac", "HMAC_SHA_256", message)
+
+
+def test_a_rings_private_key_may_be_imported(keys: KeyService) -> None:
+    message = b"a message"
+    private = ec.generate_private_key(ec.SECP256K1())
+    material = private.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public_der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    keys.create_tenant_key("signing")
+    keys.create_tenant_key("hmac")
+    assert keys.import_private_key("signing", "ECC_SECG_P256K1", material) == public_der
+    signature = keys.sign("signing", "ECDSA_SHA_256", message, digest=False)
+    asymmetric.verify(
+        "ECC_SECG_P256K1", public_der, "ECDSA_SHA_256", message, signature, digest=False
+    )
+    secret = os.urandom(48)
+    with pytest.raises(MaterialMismatch):
+        keys.import_private_key("hmac", "HMAC_384", secret[:47])
+    assert keys.import_private_key("hmac", "HMAC_384", secret) == b""
+    assert keys.mac("hmac", "HMAC_SHA_384", message) == hmac.new(secret, message, "sha384").digest()
+    with pytest.raises(ValueError, match="tenant id"):
+        keys.import_private_key("a/b", "HMAC_384", secret)
 
 
 def test_withdrawing_drops_cached_keys_until_the_material_comes_back(keys: KeyService) -> None:
