@@ -16,6 +16,7 @@ import base64
 import json
 import os
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +97,7 @@ resource "aws_kms_external_key" "byok" {
   description             = "bring your own"
   deletion_window_in_days = 7
   key_material_base64     = "%(material)s"
+  valid_to                = "%(valid_to)s"
   enabled                 = true
 }
 resource "aws_kms_ciphertext" "secret" {
@@ -198,6 +200,7 @@ def test_terraform_applies_converges_and_destroys(
     server: ServerProcess, s3: S3Client, terraform: Terraform
 ) -> None:
     bucket = unique_bucket("tf")
+    valid_to = (datetime.now(UTC) + timedelta(days=100)).replace(microsecond=0)
     (terraform.work / "main.tf").write_text(
         CONFIGURATION
         % {
@@ -206,6 +209,7 @@ def test_terraform_applies_converges_and_destroys(
             "endpoint": server.endpoint,
             "bucket": bucket,
             "material": MATERIAL,
+            "valid_to": valid_to.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
     )
     terraform("init", "-input=false")
@@ -236,6 +240,8 @@ def test_terraform_applies_converges_and_destroys(
     assert report["SSEKMSKeyId"] == outputs["byok_arn"]
     rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == f"alias/{bucket}"
+    byok = kms.describe_key(KeyId=outputs["byok_arn"])["KeyMetadata"]
+    assert (byok["ExpirationModel"], byok["ValidTo"]) == ("KEY_MATERIAL_EXPIRES", valid_to)
     grants = kms.list_grants(KeyId=outputs["data_key_id"])["Grants"]
     assert [g["Constraints"] for g in grants] == [
         {"EncryptionContextSubset": {"department": "finance"}}
