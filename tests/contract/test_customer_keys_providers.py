@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.hsm import Pkcs11Provider
@@ -26,7 +24,14 @@ from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.providers import RootKeyProvider
 from andromede.kms.service import KeyService
 from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
-from support.kmskit import ACCOUNT_A, REGION, IdentityPolicies, ManualClock, root
+from support.kmskit import (
+    ACCOUNT_A,
+    REGION,
+    IdentityPolicies,
+    ManualClock,
+    independently_verify,
+    root,
+)
 
 A = root(ACCOUNT_A)
 MESSAGE = b"firmware 4.2, sha256 of the image"
@@ -78,18 +83,7 @@ async def test_signing_keys_sign_in_the_provider(
     assert stored is not None and stored.sealed_private_key is None
     assert key.public_key is not None
     signature, _ = await service.keys.sign(A, key.key_id, MESSAGE, algorithm, digest=False)
-    chosen = {"256": hashes.SHA256(), "384": hashes.SHA384()}[algorithm[-3:]]
-    public = serialization.load_der_public_key(key.public_key)
-    if isinstance(public, rsa.RSAPublicKey):
-        pad: padding.AsymmetricPadding = (
-            padding.PSS(mgf=padding.MGF1(chosen), salt_length=chosen.digest_size)
-            if "PSS" in algorithm
-            else padding.PKCS1v15()
-        )
-        public.verify(signature, MESSAGE, pad, chosen)
-    else:
-        assert isinstance(public, ec.EllipticCurvePublicKey)
-        public.verify(signature, MESSAGE, ec.ECDSA(chosen))
+    independently_verify(key.public_key, algorithm, MESSAGE, signature)
     await service.keys.verify(A, key.key_id, MESSAGE, signature, algorithm, digest=False)
     await shred(service, key.key_id)
     with pytest.raises(CmkNotFound, match="destroyed"):

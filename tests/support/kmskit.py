@@ -7,6 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
 from andromede.iam.model import Principal, PrincipalKind
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.keys_store import MemoryCustomerKeyStore
@@ -81,3 +84,25 @@ class Kit:
             clock=self.clock,
             **limits,
         )
+
+
+_HASHES = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
+
+
+def independently_verify(
+    public_der: bytes, algorithm: str, message: bytes, signature: bytes
+) -> None:
+    """What any client does with GetPublicKey's answer (a KMS signing algorithm's name, the
+    message): raises if the signature is wrong."""
+    chosen = _HASHES[algorithm.rsplit("_", 1)[1]]
+    public = serialization.load_der_public_key(public_der)
+    if isinstance(public, rsa.RSAPublicKey):
+        pad: padding.AsymmetricPadding = (
+            padding.PSS(mgf=padding.MGF1(chosen), salt_length=chosen.digest_size)
+            if "PSS" in algorithm
+            else padding.PKCS1v15()
+        )
+        public.verify(signature, message, pad, chosen)
+    else:
+        assert isinstance(public, ec.EllipticCurvePublicKey)
+        public.verify(signature, message, ec.ECDSA(chosen))

@@ -24,29 +24,10 @@ from andromede.kms.keys_errors import (
     InvalidSignature,
     UnsupportedKeyOperation,
 )
-from support.kmskit import ACCOUNT_A, Kit, root, user
+from support.kmskit import ACCOUNT_A, Kit, independently_verify, root, user
 
 A = root(ACCOUNT_A)
 MESSAGE = b"release v1.2.3, sha256 of the tarball"
-_HASH = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
-
-
-def independently_verify(
-    public_der: bytes, algorithm: str, message: bytes, signature: bytes
-) -> None:
-    """What any client does with GetPublicKey's answer: raises if the signature is wrong."""
-    chosen = _HASH[algorithm.rsplit("_", 1)[1]]
-    public = serialization.load_der_public_key(public_der)
-    if isinstance(public, rsa.RSAPublicKey):
-        pad: padding.AsymmetricPadding = (
-            padding.PSS(mgf=padding.MGF1(chosen), salt_length=chosen.digest_size)
-            if "PSS" in algorithm
-            else padding.PKCS1v15()
-        )
-        public.verify(signature, message, pad, chosen)
-    else:
-        assert isinstance(public, ec.EllipticCurvePublicKey)
-        public.verify(signature, message, ec.ECDSA(chosen))
 
 
 @pytest.mark.parametrize("spec", sorted(asymmetric.ASYMMETRIC_KEY_SPECS))
