@@ -27,7 +27,10 @@ __all__ = [
     "EncryptionAlgorithmMismatch",
     "SignatureMismatch",
     "SigningAlgorithmMismatch",
+    "ec_curve",
     "generate_key_pair",
+    "public_key_info",
+    "rsa_bits",
     "rsa_decrypt",
     "rsa_encrypt",
     "sign",
@@ -100,6 +103,30 @@ def signing_algorithms(key_spec: str) -> tuple[str, ...]:
     return _SPECS[key_spec].algorithms
 
 
+def rsa_bits(key_spec: str) -> int:
+    """The modulus size of an RSA key spec (``RSA_2048``: 2048)."""
+    bits = _SPECS[key_spec].rsa_bits
+    if not bits:
+        raise ValueError(f"{key_spec} is not an RSA key spec")
+    return bits
+
+
+def ec_curve(key_spec: str) -> ec.EllipticCurve:
+    """The curve of an ECC key spec (``ECC_NIST_P256``: P-256)."""
+    curve = _SPECS[key_spec].curve
+    if curve is None:
+        raise ValueError(f"{key_spec} is not an ECC key spec")
+    return curve
+
+
+def public_key_info(private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    """The SubjectPublicKeyInfo DER of ``private``'s public key (what a KMS key's record
+    keeps, GetPublicKey answers, and GetParametersForImport hands out)."""
+    return private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
 def generate_key_pair(key_spec: str) -> tuple[bytes, bytes]:
     """A new key pair of ``key_spec``: (PKCS#8 DER private key, SubjectPublicKeyInfo DER)."""
     spec = _SPECS[key_spec]
@@ -113,10 +140,7 @@ def generate_key_pair(key_spec: str) -> tuple[bytes, bytes]:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    public = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return der, public
+    return der, public_key_info(private)
 
 
 def _hash_for(key_spec: str, algorithm: str, message: bytes, digest: bool) -> hashes.HashAlgorithm:

@@ -108,11 +108,7 @@ from andromede.kms.keys_model import (
 )
 from andromede.kms.keys_store import CustomerKeyStore
 from andromede.kms.model import DATA_KEY_SIZE, NONCE_SIZE, WrappedDataKey
-from andromede.kms.providers import (
-    MaterialMismatch,
-    check_private_key_material,
-    public_key_info,
-)
+from andromede.kms.providers import MaterialMismatch, check_private_key_material
 from andromede.kms.service import KeyService
 
 __all__ = [
@@ -641,7 +637,7 @@ class CustomerKeyService:
                 f"{key.key_spec} key material is imported with RSA_AES_KEY_WRAP_SHA_1 or "
                 "RSA_AES_KEY_WRAP_SHA_256"
             )
-        public_der, private_der = await asyncio.to_thread(importing.new_wrapping_key, key_spec)
+        private_der, public_der = await asyncio.to_thread(asymmetric.generate_key_pair, key_spec)
         valid_to = (self._clock() + importing.IMPORT_PARAMETERS_LIFETIME).replace(microsecond=0)
         await self._provider(self._keys.ensure_tenant_key, importing.IMPORT_TOKEN_RING)
         sealed = await self._seal_in(
@@ -721,7 +717,7 @@ class CustomerKeyService:
             )
         except MaterialMismatch as exc:
             raise IncorrectKeyMaterial(f"The key material does not fit {key.arn}: {exc}") from None
-        return None if private is None else public_key_info(private)
+        return None if private is None else asymmetric.public_key_info(private)
 
     async def _install_material(self, key: CustomerKey, material: bytes) -> None:
         """Put the claimed material in the key's ring: a symmetric key's KEK, or a private key

@@ -75,7 +75,7 @@ from pkcs11.types import DecryptMixin, EncryptMixin, SignMixin
 from pkcs11.util import biginteger
 from pkcs11.util.ec import encode_named_curve_parameters
 
-from andromede.kms.asymmetric import RSA_KEY_SPECS
+from andromede.kms.asymmetric import RSA_KEY_SPECS, ec_curve, public_key_info, rsa_bits
 from andromede.kms.errors import (
     AlgorithmNotOffered,
     InvalidWrappedKey,
@@ -89,14 +89,12 @@ from andromede.kms.mac import MAC_KEY_SPECS
 from andromede.kms.model import KEK_SIZE, NONCE_SIZE, TAG_SIZE, TenantKeyRing, check_tenant_id
 from andromede.kms.providers import (
     DIGEST_SIZES,
-    EC_CURVES,
     PRIVATE_KEY_SPECS,
     check_decryption_key,
     check_mac_key,
     check_private_key_material,
     check_private_key_spec,
     check_signing_key,
-    public_key_info,
 )
 
 __all__ = ["Pkcs11Provider"]
@@ -549,7 +547,7 @@ class Pkcs11Provider:
         if key_spec in RSA_KEY_SPECS:
             public, _ = self._session.generate_keypair(
                 KeyType.RSA,
-                _RSA_BITS[key_spec],  # python-pkcs11 sets the public exponent, 65537
+                rsa_bits(key_spec),  # python-pkcs11 sets the public exponent, 65537
                 store=True,
                 capabilities=usage,
                 mechanism=Mechanism.RSA_PKCS_KEY_PAIR_GEN,
@@ -564,7 +562,7 @@ class Pkcs11Provider:
                 mechanism=Mechanism.EC_KEY_PAIR_GEN,
                 public_template={
                     **public_template,
-                    Attribute.EC_PARAMS: encode_named_curve_parameters(EC_CURVES[key_spec].name),
+                    Attribute.EC_PARAMS: encode_named_curve_parameters(ec_curve(key_spec).name),
                 },
                 private_template=private_template,
             )
@@ -668,7 +666,7 @@ def _private_numbers(
             Attribute.EXPONENT_2: biginteger(numbers.dmq1),
             Attribute.COEFFICIENT: biginteger(numbers.iqmp),
         }
-    curve = EC_CURVES[key_spec]
+    curve = ec_curve(key_spec)
     return {
         Attribute.KEY_TYPE: KeyType.EC,
         Attribute.EC_PARAMS: encode_named_curve_parameters(curve.name),
@@ -714,7 +712,7 @@ def _public_key_info(key_spec: str, public: pkcs11.Object) -> bytes:
             int.from_bytes(public[Attribute.MODULUS]),
         ).public_key()
     else:
-        curve = EC_CURVES[key_spec]
+        curve = ec_curve(key_spec)
         point = _uncompressed_point(bytes(public[Attribute.EC_POINT]), curve)
         public_key = ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
     return public_key.public_bytes(
@@ -800,7 +798,6 @@ _HASHES: dict[str, _Hash] = {
         Mechanism.SHA512_HMAC, bytes.fromhex("3051300d060960864801650304020305000440"),
     ),
 }  # fmt: skip
-_RSA_BITS: dict[str, int] = {"RSA_2048": 2048, "RSA_3072": 3072, "RSA_4096": 4096}
 
 
 @contextlib.contextmanager

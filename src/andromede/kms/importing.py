@@ -55,7 +55,6 @@ __all__ = [
     "MaterialUnwrapError",
     "TokenFormatError",
     "material_id",
-    "new_wrapping_key",
     "token_context",
     "unwrap_material",
 ]
@@ -72,7 +71,6 @@ WRAPPING_ALGORITHMS: Final = (
 WRAPPING_KEY_SPECS: Final = ("RSA_2048", "RSA_3072", "RSA_4096", "SM2")
 OFFERED_WRAPPING_ALGORITHMS: Final = frozenset(WRAPPING_ALGORITHMS[1:5])
 OFFERED_WRAPPING_KEY_SPECS: Final = frozenset(WRAPPING_KEY_SPECS[:3])
-_RSA_BITS: Final = {"RSA_2048": 2048, "RSA_3072": 3072, "RSA_4096": 4096}
 IMPORT_PARAMETERS_LIFETIME: Final = timedelta(hours=24)  # AWS's
 # The ring that seals import tokens' private keys: a fixed key id no CMK can have (a uuid5 of
 # a name, where CMK ids are random uuid4s), so a token is no ciphertext of any customer key.
@@ -141,21 +139,6 @@ def token_context(
         "andromede:wrapping-key-spec": key_spec,
         "andromede:valid-to": str(int(valid_to.timestamp())),
     }
-
-
-def new_wrapping_key(key_spec: str) -> tuple[bytes, bytes]:
-    """A fresh RSA wrapping key of ``key_spec``: (public key as SubjectPublicKeyInfo DER — what
-    AWS hands out —, private key as PKCS#8 DER). Slow for RSA_4096: run it in a thread."""
-    private = rsa.generate_private_key(public_exponent=65537, key_size=_RSA_BITS[key_spec])
-    public_der = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    private_der = private.private_bytes(
-        serialization.Encoding.DER,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return public_der, private_der
 
 
 def _oaep(algorithm: str) -> padding.OAEP:

@@ -100,7 +100,6 @@ from andromede.kms.providers import (
     check_private_key_material,
     check_private_key_spec,
     check_signing_key,
-    public_key_info,
 )
 
 __all__ = ["KEYSTORE_FILE", "ROOT_KEY_FILE", "LocalKeyFileProvider"]
@@ -423,7 +422,7 @@ class LocalKeyFileProvider:
             serialization.NoEncryption(),
         )
         self._add_private_key(tenant_id, key_spec, rsa_decrypt, der)
-        return public_key_info(private)
+        return asymmetric.public_key_info(private)
 
     def sign(self, tenant_id: str, algorithm: str, message: bytes, *, digest: bool) -> bytes:
         entry = self._sealed_private_key(tenant_id)

@@ -54,6 +54,8 @@ from andromede.kms.asymmetric import (
     DigestLengthMismatch,
     EncryptionAlgorithmMismatch,
     SigningAlgorithmMismatch,
+    ec_curve,
+    rsa_bits,
     signing_algorithms,
 )
 from andromede.kms.mac import MAC_KEY_SPECS, MacAlgorithmMismatch, mac_algorithms
@@ -61,7 +63,6 @@ from andromede.kms.model import TenantKeyRing
 
 __all__ = [
     "DIGEST_SIZES",
-    "EC_CURVES",
     "HMAC_MATERIAL_SIZES",
     "PRIVATE_KEY_SPECS",
     "MaterialMismatch",
@@ -71,18 +72,11 @@ __all__ = [
     "check_private_key_material",
     "check_private_key_spec",
     "check_signing_key",
-    "public_key_info",
 ]
 
 PRIVATE_KEY_SPECS: Final = ASYMMETRIC_KEY_SPECS | MAC_KEY_SPECS
 # hashlib's names of the hashes the algorithms name, and their digests' lengths.
 DIGEST_SIZES: Final = {"sha1": 20, "sha224": 28, "sha256": 32, "sha384": 48, "sha512": 64}
-EC_CURVES: Final[dict[str, ec.EllipticCurve]] = {
-    "ECC_NIST_P256": ec.SECP256R1(),
-    "ECC_NIST_P384": ec.SECP384R1(),
-    "ECC_NIST_P521": ec.SECP521R1(),
-    "ECC_SECG_P256K1": ec.SECP256K1(),
-}
 # HMAC spec -> the shortest and longest secret it may be imported with, in bytes (AWS's
 # bounds; a generated secret is the digest's length, the shortest).
 HMAC_MATERIAL_SIZES: Final = {
@@ -266,11 +260,11 @@ def check_private_key_material(
             f"{key_spec} key material is not a valid PKCS#8 DER private key"
         ) from None
     if key_spec in RSA_KEY_SPECS:
-        bits = int(key_spec.rsplit("_", 1)[1])
+        bits = rsa_bits(key_spec)
         if not isinstance(private, rsa.RSAPrivateKey) or private.key_size != bits:
             raise MaterialMismatch(f"the key material is not an RSA key of {bits} bits")
         return private
-    curve = EC_CURVES[key_spec]
+    curve = ec_curve(key_spec)
     if not isinstance(private, ec.EllipticCurvePrivateKey) or private.curve.name != curve.name:
         raise MaterialMismatch(f"the key material is not an EC key on curve {curve.name}")
     return private
@@ -286,14 +280,6 @@ def _is_private_key_info(der: bytes) -> bool:
     length_octets = der[1] & 0x7F if der[1] & 0x80 else 0
     body = der[2 + length_octets :]
     return body[:3] in (b"\x02\x01\x00", b"\x02\x01\x01") and body[3:4] == b"\x30"
-
-
-def public_key_info(private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
-    """The SubjectPublicKeyInfo DER of ``private``'s public key (what a KMS key's record
-    keeps, and GetPublicKey answers)."""
-    return private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
 
 
 def check_signing_key(
