@@ -75,6 +75,7 @@ from pkcs11.types import DecryptMixin, EncryptMixin, SignMixin
 from pkcs11.util import biginteger
 from pkcs11.util.ec import encode_named_curve_parameters
 
+from andromede.kms import mac
 from andromede.kms.asymmetric import RSA_KEY_SPECS, ec_curve, public_key_info, rsa_bits
 from andromede.kms.errors import (
     AlgorithmNotOffered,
@@ -407,11 +408,11 @@ class Pkcs11Provider:
         return self._with_private_key(tenant_id, decrypt)
 
     def mac(self, tenant_id: str, algorithm: str, message: bytes) -> bytes:
-        def mac(held: _PrivateObject) -> bytes:
+        def make_mac(held: _PrivateObject) -> bytes:
             hashing = _HASHES[check_mac_key(held.key_spec, algorithm)]
             return _capable(held, SignMixin).sign(message, mechanism=hashing.hmac)
 
-        return self._with_private_key(tenant_id, mac)
+        return self._with_private_key(tenant_id, make_mac)
 
     def close(self) -> None:
         """Close the session (idempotent; the token's objects stay)."""
@@ -520,10 +521,9 @@ class Pkcs11Provider:
         return known.private
 
     def _generate_secret(self, tenant_id: str, key_spec: str) -> None:
-        hash_name = "sha" + key_spec.rsplit("_", 1)[1]
         self._session.generate_key(
             KeyType.GENERIC_SECRET,
-            DIGEST_SIZES[hash_name] * 8,  # as mac.generate_mac_key: the digest's length
+            mac.key_size(key_spec) * 8,
             store=True,
             capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
             mechanism=Mechanism.GENERIC_SECRET_KEY_GEN,

@@ -18,6 +18,7 @@ __all__ = [
     "MacAlgorithmMismatch",
     "MacMismatch",
     "generate_mac_key",
+    "key_size",
     "mac_algorithms",
     "make_mac",
     "verify_mac",
@@ -45,8 +46,13 @@ def mac_algorithms(key_spec: str) -> tuple[str, ...]:
     return (_SPECS[key_spec][0],)
 
 
+def key_size(key_spec: str) -> int:
+    """The length in bytes of a generated key of ``key_spec`` (its digest's)."""
+    return _SPECS[key_spec][1]
+
+
 def generate_mac_key(key_spec: str) -> bytes:
-    return secrets.token_bytes(_SPECS[key_spec][1])
+    return secrets.token_bytes(key_size(key_spec))
 
 
 def _digest(key_spec: str, algorithm: str) -> str:
