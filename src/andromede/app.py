@@ -45,6 +45,7 @@ from andromede.http.response import Receive, Scope, Send
 from andromede.http.sigv4 import credential_service
 from andromede.hypervisor.agent import serve_agent
 from andromede.hypervisor.agent_tls import agent_server_context
+from andromede.iam.model import Tenant, TenantStatus
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import BootstrapResult, IdentityLimits, IdentityService
 from andromede.iam.store_sql import SqlIdentityStore
@@ -221,17 +222,7 @@ class Application:
             store, blobs, storage_limits(settings), object_cipher(settings, keys)
         )
         self.bootstrap = await _bootstrap(settings, identity)
-        key_store = SqlCustomerKeyStore(db)
-        customer_keys = CustomerKeyService(
-            key_store,
-            keys,
-            KmsAuthoriser(
-                identity.policies_for, settings.region, key_aliases=alias_names(key_store)
-            ),
-            region=settings.region,
-            on_demand_rotations=settings.kms_on_demand_rotations,
-            grants_per_key=settings.kms_grants_per_key,
-        )
+        customer_keys = customer_key_service(settings, db, identity, keys)
         # One sweeper per served region, each deleting only in its own region's store.
         sweepers = {
             region: Sweeper(
@@ -275,7 +266,13 @@ class Application:
         background.append(
             asyncio.create_task(_compute_upkeep(settings, compute), name="compute-upkeep")
         )
-        management = ManagementApi(identity, audit, settings, rate_limiter)
+        management = ManagementApi(
+            identity,
+            audit,
+            settings,
+            rate_limiter,
+            close_tenant=tenant_closer(identity, keys, customer_keys),
+        )
         self._running = _Running(
             db=db,
             audit=audit,
@@ -451,6 +448,63 @@ def identity_service(settings: Settings, db: Database) -> IdentityService:
         SecretSealer.from_key_file(settings.data_dir / "keys" / "secrets.key"),
         limits=limits,
     )
+
+
+def customer_key_service(
+    settings: Settings, db: Database, identity: IdentityService, keys: KeyService
+) -> CustomerKeyService:
+    """The KMS keys over ``db``, decided by key policies with ``identity``'s IAM policies."""
+    key_store = SqlCustomerKeyStore(db)
+    return CustomerKeyService(
+        key_store,
+        keys,
+        KmsAuthoriser(identity.policies_for, settings.region, key_aliases=alias_names(key_store)),
+        region=settings.region,
+        on_demand_rotations=settings.kms_on_demand_rotations,
+        grants_per_key=settings.kms_grants_per_key,
+    )
+
+
+def tenant_closer(
+    identity: IdentityService, keys: KeyService, customer_keys: CustomerKeyService
+) -> Callable[[str], Awaitable[Tenant]]:
+    """What closing a tenant does, from the management API and the command line alike."""
+
+    async def close(reference: str) -> Tenant:
+        """Close the tenant for good, crypto-shredding it first (issue 5, decision 0050):
+        every KMS key of its account and its own key ring are destroyed in the root-key
+        provider, so no object, volume or ciphertext of it can be read again, whatever
+        database copy is restored later. Shredding comes first: if it fails the tenant is
+        not closed, and closing again retries it (each destruction is idempotent)."""
+        tenant = await identity.get_tenant(reference)
+        if tenant.status is not TenantStatus.CLOSED:
+            destroyed = await customer_keys.destroy_account_keys(tenant.id)
+            await asyncio.to_thread(keys.destroy_tenant_key, tenant.id)
+            log.warning(
+                "tenant %s closing: its key ring and %d KMS keys destroyed",
+                tenant.id,
+                len(destroyed),
+            )
+        return await identity.close_tenant(tenant.id)
+
+    return close
+
+
+@contextlib.asynccontextmanager
+async def open_tenant_closer(
+    settings: Settings,
+) -> AsyncIterator[Callable[[str], Awaitable[Tenant]]]:
+    """``tenant_closer`` over the data folder's database and root-key provider: what
+    ``andromede admin tenant close`` works with."""
+    url = await migrate(settings)
+    db = _open_database(settings, url)
+    keys = await asyncio.to_thread(key_service, settings)
+    try:
+        identity = identity_service(settings, db)
+        yield tenant_closer(identity, keys, customer_key_service(settings, db, identity, keys))
+    finally:
+        await asyncio.to_thread(keys.close)
+        await db.close()
 
 
 async def _identity_upkeep(settings: Settings, identity: IdentityService) -> None:

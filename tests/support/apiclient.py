@@ -18,11 +18,17 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from andromede.api.app import ManagementApi
+from andromede.app import tenant_closer
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityLimits, IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kms.customer_keys import CustomerKeyService
+from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.keys_store import MemoryCustomerKeyStore
+from andromede.kms.service import KeyService
+from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
 from andromede.settings import Settings
 
 __all__ = ["REGION", "ApiHarness", "HttpxSigV4", "RequestsSigV4", "api_harness", "sigv4_headers"]
@@ -107,6 +113,8 @@ class ApiHarness:
     operator: Credentials
     admin: Credentials
     admin_tenant_id: str
+    keys: KeyService
+    customer_keys: CustomerKeyService
 
     def client(self, auth: httpx.Auth | None = None, **kwargs: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -147,9 +155,18 @@ async def api_harness(
     assert boot is not None and operator is not None
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
+    keys = KeyService(LocalKeyFileProvider(data_dir / "keys"))
+    key_store = MemoryCustomerKeyStore()
+    customer_keys = CustomerKeyService(
+        key_store,
+        keys,
+        KmsAuthoriser(identity.policies_for, REGION, key_aliases=alias_names(key_store)),
+        region=REGION,
+    )
+    closer = tenant_closer(identity, keys, customer_keys)
     try:
         yield ApiHarness(
-            app=ManagementApi(identity, audit, settings),
+            app=ManagementApi(identity, audit, settings, close_tenant=closer),
             identity=identity,
             audit=audit,
             audit_store=audit_store,
@@ -157,6 +174,9 @@ async def api_harness(
             operator=Credentials(operator.access_key_id, operator.secret_access_key),
             admin=Credentials(boot.access_key_id, boot.secret_access_key),
             admin_tenant_id=boot.tenant.id,
+            keys=keys,
+            customer_keys=customer_keys,
         )
     finally:
         await audit.close()
+        keys.close()

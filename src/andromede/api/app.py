@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from andromede.api import routes_platform, routes_session, routes_tenants
 from andromede.api.auth import PRINCIPAL_SCOPE_KEY, SIGNING_SERVICE
-from andromede.api.context import REQUEST_ID_SCOPE_KEY, ApiContext
+from andromede.api.context import REQUEST_ID_SCOPE_KEY, ApiContext, TenantCloser
 from andromede.api.problems import (
     PROBLEM_JSON,
     ApiProblem,
@@ -74,7 +74,11 @@ class ManagementApi:
         audit: AuditService,
         settings: Settings,
         rate_limiter: RateLimiter | None = None,
+        *,
+        close_tenant: TenantCloser,
     ) -> None:
+        """``close_tenant``: closes a tenant for good, crypto-shredding it
+        (``andromede.app.tenant_closer``)."""
         self._settings = settings
         authenticator = Authenticator.for_settings(
             identity, settings, service=SIGNING_SERVICE, allow_operator=True
@@ -85,6 +89,7 @@ class ManagementApi:
             settings=settings,
             authenticator=authenticator,
             rate_limiter=rate_limiter or RateLimiter(settings.rate_limit_per_key),
+            close_tenant=close_tenant,
         )
         self.fastapi = build_fastapi(context)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -9,10 +10,15 @@ from starlette.requests import Request
 from andromede.audit.service import AuditService
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.authn import Authenticator
+from andromede.iam.model import Tenant
 from andromede.iam.service import IdentityService
 from andromede.settings import Settings
 
-__all__ = ["REQUEST_ID_SCOPE_KEY", "ApiContext"]
+__all__ = ["REQUEST_ID_SCOPE_KEY", "ApiContext", "TenantCloser"]
+
+# Closes a tenant (name or account id) for good, its keys crypto-shredded first: the
+# composition root's, which reaches the key services this package does not.
+TenantCloser = Callable[[str], Awaitable[Tenant]]
 
 REQUEST_ID_SCOPE_KEY = "andromede.request_id"  # set by the outer app on every request
 
@@ -24,6 +30,7 @@ class ApiContext:
     settings: Settings
     authenticator: Authenticator
     rate_limiter: RateLimiter
+    close_tenant: TenantCloser
 
     @staticmethod
     def request_id(request: Request) -> str:

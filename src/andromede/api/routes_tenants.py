@@ -110,7 +110,7 @@ async def _change_status(
     moves = {
         "SuspendTenant": ctx.identity.suspend_tenant,
         "ReactivateTenant": ctx.identity.reactivate_tenant,
-        "CloseTenant": ctx.identity.close_tenant,
+        "CloseTenant": ctx.close_tenant,
     }
     moved = await moves[action](found.id)
     _audit(ctx, request, who, action, moved.id)
@@ -146,7 +146,7 @@ async def reactivate_tenant(
 
 @router.post(
     "/{tenant}/close",
-    summary="Close for good: keys deactivated, sessions ended",
+    summary="Close for good: keys crypto-shredded, access keys deactivated, sessions ended",
     responses=_TRANSITION,
 )
 async def close_tenant(

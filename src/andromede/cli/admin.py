@@ -146,11 +146,11 @@ def _move(action: str) -> Callable[..., None]:
             moves = {
                 "suspend": identity.suspend_tenant,
                 "reactivate": identity.reactivate_tenant,
-                "close": identity.close_tenant,
             }
             return (await moves[action](tenant)).status.value
 
-        status = _run(_settings(config, data_dir), work)
+        settings = _settings(config, data_dir)
+        status = _close(settings, tenant) if action == "close" else _run(settings, work)
         err.print(f"tenant {tenant} is {status}")
 
     return command
@@ -161,8 +161,24 @@ tenant_app.command("suspend", help="Suspend a tenant: its keys stop working; not
 )
 tenant_app.command("reactivate", help="Make a suspended tenant active again.")(_move("reactivate"))
 tenant_app.command(
-    "close", help="Close a tenant for good: every key is deactivated, sessions end."
+    "close",
+    help="Close a tenant for good: its encryption keys are destroyed (every object of it "
+    "becomes unreadable, for good), its access keys deactivated, its sessions ended.",
 )(_move("close"))
+
+
+def _close(settings: Settings, tenant: str) -> str:
+    from andromede.app import open_tenant_closer  # late: the application stack is heavy
+
+    async def main() -> str:
+        async with open_tenant_closer(settings) as close:
+            return (await close(tenant)).status.value
+
+    try:
+        return asyncio.run(main())
+    except IamError as exc:
+        err.print(f"[red]{type(exc).__name__}:[/red] {exc}")
+        raise typer.Exit(1) from exc
 
 
 @tenant_app.command("regions")

@@ -1478,6 +1478,18 @@ class CustomerKeyService:
         key = self._encrypting(await self._resolve(caller, key_ref, action, context))
         return SseKey(key_id=key.key_id, arn=key.arn, key_ring_id=key.key_id)
 
+    async def destroy_account_keys(self, account_id: str) -> tuple[str, ...]:
+        """Crypto-shred every KMS key of a closed account at once, its AWS-managed ones
+        included: each ring is destroyed in the root-key provider, then the key forgotten. No
+        waiting period: closing an account is final (the operator's act, not the tenant's)."""
+        destroyed: list[str] = []
+        while keys := await self._store.list_keys(account_id, after=None, limit=_UPKEEP_BATCH):
+            for key in keys:
+                await asyncio.to_thread(self._keys.destroy_tenant_key, key.key_id)
+                await self._store.delete_key(key.key_id)
+                destroyed.append(key.key_id)
+        return tuple(destroyed)
+
     # --- deletion and rotation upkeep ----------------------------------------------------
 
     async def upkeep(self) -> UpkeepReport:

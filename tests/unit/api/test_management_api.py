@@ -16,8 +16,11 @@ from botocore.credentials import Credentials
 
 from andromede.db.errors import DatabaseUnavailable
 from andromede.iam import totp
+from andromede.kms.errors import KeyDestroyed
+from andromede.kms.keys_errors import CmkNotFound
 from support.apiclient import ApiHarness, HttpxSigV4, api_harness
 from support.clock import Clock
+from support.kmskit import root
 
 PASSWORD = "Correct-Horse-42"
 
@@ -150,6 +153,29 @@ async def test_tenant_lifecycle_and_its_effect_on_keys(api: ApiHarness) -> None:
         assert_problem(again, 409, "invalid-tenant-transition")
         assert_problem(await admin.get("/api/v1/whoami"), 401, "not-authenticated")
         assert_problem(await operator.post("/api/v1/tenants/nobody/close"), 404, "no-such-tenant")
+
+
+async def test_closing_a_tenant_crypto_shreds_it(api: ApiHarness) -> None:
+    # Its own key ring (SSE-S3, SSE-C, volumes) and every KMS key of its account go from the
+    # root-key provider before it is closed: a database copy restored later opens nothing.
+    tenant = api.admin_tenant_id
+    api.keys.create_tenant_key(tenant)
+    sse_s3 = api.keys.new_data_key(tenant)
+    owner = root(tenant)
+    kms_key = await api.customer_keys.create_key(owner)
+    blob, _ = await api.customer_keys.encrypt(owner, kms_key.key_id, b"ledger", {})
+    other = (await api.identity.create_tenant("bystander")).tenant
+    api.keys.create_tenant_key(other.id)
+    kept = api.keys.new_data_key(other.id)
+    async with api.as_operator() as operator:
+        assert (await operator.post("/api/v1/tenants/admin/close")).json()["status"] == "closed"
+    with pytest.raises(KeyDestroyed):
+        api.keys.unwrap_data_key(tenant, sse_s3.wrapped)
+    with pytest.raises(KeyDestroyed):
+        api.keys.tenant_key_ring(kms_key.key_id)
+    with pytest.raises(CmkNotFound):
+        await api.customer_keys.decrypt(owner, blob, {})
+    assert api.keys.unwrap_data_key(other.id, kept.wrapped)  # other tenants keep theirs
 
 
 async def test_quota_set_and_read(api: ApiHarness) -> None:

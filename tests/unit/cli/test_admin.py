@@ -15,6 +15,9 @@ from typer.testing import CliRunner
 from andromede.app import open_identity, prepare
 from andromede.cli.main import app
 from andromede.iam.model import PrincipalKind
+from andromede.kms.errors import KeyDestroyed
+from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.service import KeyService
 from andromede.settings import load_settings
 
 
@@ -121,3 +124,25 @@ def test_first_start_writes_tenant_and_operator_credentials(data_dir: Path) -> N
     admin.read(settings.credentials_path)
     _, kind, _ = resolve(data_dir, admin["andromede"]["aws_access_key_id"])
     assert kind is PrincipalKind.ROOT  # the first tenant stays an ordinary tenant
+
+
+def test_tenant_close_crypto_shreds_its_keys(data_dir: Path) -> None:
+    created = json.loads(run(data_dir, "tenant", "create", "gamma", "--json")[0])
+    kept = json.loads(run(data_dir, "tenant", "create", "delta", "--json")[0])
+    keys = KeyService(LocalKeyFileProvider(data_dir / "keys"))
+    try:
+        keys.create_tenant_key(created["tenant_id"])
+        keys.create_tenant_key(kept["tenant_id"])
+        shredded = keys.new_data_key(created["tenant_id"]).wrapped
+        untouched = keys.new_data_key(kept["tenant_id"]).wrapped
+    finally:
+        keys.close()
+    _, stderr = run(data_dir, "tenant", "close", "gamma")
+    assert "closed" in stderr
+    after = KeyService(LocalKeyFileProvider(data_dir / "keys"))
+    try:
+        with pytest.raises(KeyDestroyed):
+            after.unwrap_data_key(created["tenant_id"], shredded)
+        assert after.unwrap_data_key(kept["tenant_id"], untouched)
+    finally:
+        after.close()

@@ -529,3 +529,25 @@ async def test_description_and_tags(kit: Kit) -> None:
         await kit.service.update_key_description(A, key.key_id, "late")
     with pytest.raises(CmkInvalidState):
         await kit.service.tag_resource(A, key.key_id, [("d", "4")])
+
+
+async def test_closing_an_account_destroys_every_key_of_it_at_once(kit: Kit) -> None:
+    keys = [await kit.service.create_key(A) for _ in range(3)]
+    signing = await kit.service.create_key(A, key_usage="SIGN_VERIFY", key_spec="ECC_NIST_P256")
+    managed, _ = await kit.service.aws_managed_key(ACCOUNT_A, "s3")
+    pending = await kit.service.create_key(A)
+    await kit.service.schedule_key_deletion(A, pending.key_id, 30)
+    theirs = await kit.service.create_key(B)
+    blob, _ = await kit.service.encrypt(A, keys[0].key_id, b"gone", {})
+    records = [await kit.store.get_key(k.key_id) for k in keys]
+    destroyed = await kit.service.destroy_account_keys(ACCOUNT_A)
+    assert set(destroyed) == {k.key_id for k in [*keys, signing, managed, pending]}
+    assert await kit.store.list_keys(ACCOUNT_A, after=None, limit=100) == []
+    for record in records:  # a database copy taken before brings records, not rings, back
+        assert record is not None
+        await kit.store.insert_key(record)
+    with pytest.raises(CmkNotFound, match="destroyed"):
+        await kit.service.decrypt(A, blob, {})
+    await kit.service.encrypt(B, theirs.key_id, b"kept", {})  # other accounts keep theirs
+    # Restored records are forgotten again by a second pass (each destruction is idempotent).
+    assert set(await kit.service.destroy_account_keys(ACCOUNT_A)) == {k.key_id for k in keys}
