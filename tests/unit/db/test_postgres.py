@@ -82,10 +82,11 @@ async def test_reads_run_outside_a_transaction(db: Database) -> None:
     assert len(await db.write(transaction_starts)) == 1
 
 
-# Wait (10 s at most) until two sessions hold row locks on buckets.
+# Wait (25 s at most: on a loaded CI host the other write's connection has come late) until
+# two sessions hold row locks on buckets.
 _BOTH_HOLD_A_ROW = """
 DO $$
-DECLARE deadline timestamptz := clock_timestamp() + interval '10 seconds';
+DECLARE deadline timestamptz := clock_timestamp() + interval '25 seconds';
 BEGIN
   WHILE (SELECT count(DISTINCT pid) FROM pg_locks
          WHERE relation = 'buckets'::regclass AND mode = 'RowExclusiveLock') < 2
@@ -99,7 +100,7 @@ END $$
 async def test_a_deadlock_is_retried(postgres_url: str) -> None:
     # Two writes lock two rows in opposite orders: PostgreSQL kills one with deadlock_detected;
     # it ran in a transaction that was rolled back, so the database runs it again, and both land.
-    database = open_database(postgres_url, pool_size=4, timeout=10)
+    database = open_database(postgres_url, pool_size=4, timeout=30)  # above the wait's 25 s
     try:
         await database.write(insert_bucket("a"))
         await database.write(insert_bucket("b"))
