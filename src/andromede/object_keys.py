@@ -123,7 +123,12 @@ def root_key_provider(settings: Settings) -> RootKeyProvider:
     if settings.pkcs11_library is None or settings.pkcs11_pin_file is None:
         raise ConfigurationError("key_provider = pkcs11 needs pkcs11_library and pkcs11_pin_file")
     pin = Path(settings.pkcs11_pin_file).read_text().strip()
-    return Pkcs11Provider(str(settings.pkcs11_library), settings.pkcs11_token_label, pin)
+    return Pkcs11Provider(
+        str(settings.pkcs11_library),
+        settings.pkcs11_token_label,
+        pin,
+        keygen_timeout_seconds=settings.pkcs11_keygen_timeout,
+    )
 
 
 def key_service(settings: Settings) -> KeyService:

@@ -445,6 +445,14 @@ class Settings(BaseSettings):
     pkcs11_pin_file: Path | None = Field(
         default=None, description="File holding the PKCS#11 user PIN (never the PIN itself here)."
     )
+    pkcs11_keygen_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "Seconds an RSA KMS key's generation in the HSM (a helper process with its own"
+            " session) may take before CreateKey fails."
+        ),
+    )
     data_key_cache_ttl: float = Field(
         default=300.0,
         ge=0,
