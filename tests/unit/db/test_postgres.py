@@ -83,13 +83,18 @@ async def test_reads_run_outside_a_transaction(db: Database) -> None:
 
 
 # Wait (25 s at most: on a loaded CI host the other write's connection has come late) until
-# two sessions hold row locks on buckets.
+# two sessions hold row locks on this database's buckets. pg_locks covers every database of
+# the cluster, and every test database is a copy of one template, so another test's table has
+# the same OID: without the database's own OID, a concurrent test's write elsewhere counted as
+# the second session, the wait ended early and no deadlock happened (the CI failures).
 _BOTH_HOLD_A_ROW = """
 DO $$
 DECLARE deadline timestamptz := clock_timestamp() + interval '25 seconds';
 BEGIN
   WHILE (SELECT count(DISTINCT pid) FROM pg_locks
-         WHERE relation = 'buckets'::regclass AND mode = 'RowExclusiveLock') < 2
+         WHERE locktype = 'relation'
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND relation = 'buckets'::regclass AND mode = 'RowExclusiveLock') < 2
         AND clock_timestamp() < deadline LOOP
     PERFORM pg_sleep(0.01);
   END LOOP;
