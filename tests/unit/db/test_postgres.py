@@ -239,6 +239,8 @@ async def test_connections_the_server_closed_while_idle_are_not_used(db: Databas
         lambda c: c.exec_driver_sql(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE application_name = 'andromede' AND pid <> pg_backend_pid()"
+            # This test's database only: the view spans the cluster, shared with other tests.
+            " AND datname = current_database()"
         ).all()
     )
     await asyncio.sleep(0.5)  # the driver sees the end of each stream
@@ -268,6 +270,8 @@ async def test_read_row_goes_to_the_driver_and_recovers_from_a_dead_connection(
         lambda c: c.exec_driver_sql(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE application_name = 'andromede' AND pid <> pg_backend_pid()"
+            # This test's database only: the view spans the cluster, shared with other tests.
+            " AND datname = current_database()"
         ).all()
     )
     # Taken as alive (the driver may not have read the end of the stream yet): the statement
