@@ -489,6 +489,34 @@ async def test_the_bucket_default_turns_bucket_keys_on(kit: Kit) -> None:
     assert put.headers[_KEY_ID] == key.arn and _BUCKET_KEY not in put.headers
 
 
+async def test_dual_layer_sse_kms_is_refused_not_taken_for_one_layer(kit: Kit) -> None:
+    # aws:kms:dsse asks for two layers of encryption; this service offers one (decision 0052),
+    # so it says no rather than write one layer and report two.
+    key = await kit.keys.create_key(kit.caller)
+    config = (
+        "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>"
+        f"<SSEAlgorithm>aws:kms:dsse</SSEAlgorithm><KMSMasterKeyID>{key.arn}</KMSMasterKeyID>"
+        "</ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
+    ).encode()
+    md5 = base64.b64encode(hashlib.md5(config, usedforsecurity=False).digest()).decode()
+    refused = await kit.client.request("PUT", "/vault?encryption", config, {"Content-MD5": md5})
+    assert (refused.status, refused.error_code()) == (400, "InvalidArgument")
+    assert b"aws:kms:dsse" in refused.body and b"not supported" in refused.body
+    got = await kit.client.request("GET", "/vault?encryption")
+    assert b"<SSEAlgorithm>AES256</SSEAlgorithm>" in got.body  # unchanged
+    dual = {_SSE: "aws:kms:dsse", _KEY_ID: key.arn}
+    put = await kit.client.request("PUT", "/vault/k", b"x", dual)
+    assert (put.status, put.error_code()) == (400, "InvalidArgument")
+    assert (await kit.client.request("HEAD", "/vault/k")).status == 404
+    await kit.client.request("PUT", "/vault/source", b"s")
+    copy = await kit.client.request(
+        "PUT", "/vault/copy", b"", {"x-amz-copy-source": "/vault/source", **dual}
+    )
+    assert (copy.status, copy.error_code()) == (400, "InvalidArgument")
+    upload = await kit.client.request("POST", "/vault/mp?uploads", b"", dual)
+    assert (upload.status, upload.error_code()) == (400, "InvalidArgument")
+
+
 def _upload_id(body: bytes) -> str:
     root = ElementTree.fromstring(body)
     found = [child.text for child in root if child.tag.endswith("UploadId")]

@@ -65,6 +65,11 @@ _KMS_HEADERS = (_KMS_KEY_ID, _KMS_CONTEXT)
 _S3_ARN = "aws:s3:arn"
 _AES256 = EncryptionMode.SSE_S3.value
 _KMS = "aws:kms"
+_DUAL_LAYER_KMS = "aws:kms:dsse"  # DSSE-KMS: two layers under one KMS key, not offered
+_DUAL_LAYER_REFUSED = (
+    "Dual-layer server-side encryption with AWS KMS keys (aws:kms:dsse) is not supported; "
+    "use aws:kms"
+)
 _KMS_NOT_YET = "SSE-KMS needs the KMS service, which this server was started without."
 
 
@@ -204,11 +209,7 @@ def _bucket_key_wanted(ctx: S3Context, bucket: Bucket) -> bool:
     raw = ctx.headers.get(_BUCKET_KEY)
     if raw is None:
         default = bucket.encryption
-        return (
-            default is not None
-            and default.algorithm in (_KMS, "aws:kms:dsse")
-            and default.bucket_key_enabled
-        )
+        return default is not None and default.algorithm == _KMS and default.bucket_key_enabled
     value = raw.strip().lower()
     if value not in ("true", "false"):
         raise S3Error(
@@ -290,6 +291,10 @@ async def write_encryption(
                 default.kms_key_id if default is not None else None,
                 owner=bucket.tenant_id,
             )
+        if requested == _DUAL_LAYER_KMS:
+            raise S3Error(
+                "InvalidArgument", _DUAL_LAYER_REFUSED, ArgumentName=_SSE, ArgumentValue=requested
+            )
         if requested != _AES256:
             raise S3Error(
                 "InvalidArgument",
@@ -306,7 +311,7 @@ async def write_encryption(
                 ArgumentName=header,
             )
     if requested is None and customer is None and bucket.encryption is not None:
-        if bucket.encryption.algorithm in (_KMS, "aws:kms:dsse"):
+        if bucket.encryption.algorithm == _KMS:
             return await _kms_encryption(
                 ctx, svc, bucket, bucket.encryption.kms_key_id, owner=bucket.tenant_id
             )
@@ -424,7 +429,7 @@ async def put_bucket_encryption(ctx: S3Context, svc: S3Services) -> Response:
                 "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms",
             )
         config = BucketEncryption(_AES256, None, raw_bucket_key == "true")
-    elif algorithm in (_KMS, "aws:kms:dsse"):
+    elif algorithm == _KMS:
         resolver = _kms_resolver(svc)
         key_ref = key_id.strip() if key_id is not None and key_id.strip() else None
         if key_ref is not None:
@@ -435,6 +440,10 @@ async def put_bucket_encryption(ctx: S3Context, svc: S3Services) -> Response:
                 ctx, key_ref, {}, action="kms:DescribeKey", owner=bucket.tenant_id
             )
         config = BucketEncryption(algorithm, key_ref, raw_bucket_key == "true")
+    elif algorithm == _DUAL_LAYER_KMS:
+        # Refused, not taken for aws:kms: a customer who asks for two layers must not be told
+        # the bucket has them (decision 0052).
+        raise S3Error("InvalidArgument", _DUAL_LAYER_REFUSED, ArgumentName="SSEAlgorithm")
     else:
         raise S3Error("MalformedXML")
     await svc.objects.set_bucket_encryption(ctx.bucket, config)
