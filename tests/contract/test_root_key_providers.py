@@ -6,9 +6,10 @@ read after the tenant's key is destroyed, even when that copy is restored.
 
 And the private keys a ring holds (KMS signing, RSA decryption and HMAC keys, decision 0048):
 what they sign verifies with ``cryptography`` from the public key alone, what they decrypt is
-what RSAES-OAEP encrypted, and they go with their ring. A private key or HMAC secret imported
-by the customer (made here with ``cryptography``, so its public key and MACs are known) works
-as a generated one, and material that does not fit its spec is refused.
+what RSAES-OAEP encrypted, the secret a key-agreement key derives by ECDH is the one the other
+party derives with ``cryptography``, and they go with their ring. A private key or HMAC secret
+imported by the customer (made here with ``cryptography``, so its public key and MACs are
+known) works as a generated one, and material that does not fit its spec is refused.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from andromede.kms import asymmetric, mac
 from andromede.kms.asymmetric import (
     DigestLengthMismatch,
     EncryptionAlgorithmMismatch,
+    KeyAgreementMismatch,
+    PeerPublicKeyInvalid,
     SignatureMismatch,
     SigningAlgorithmMismatch,
 )
@@ -1246,5 +1249,143 @@ def test_pkcs11_imported_private_keys_are_token_objects_like_generated_ones(
             provider.withdraw_tenant_key("imported-signing")
             found = session.get_objects({Attribute.ID: b"andromede-kek:imported-signing"})
             assert list(found) == []
+    finally:
+        provider.close()
+
+
+# --- key agreement (KMS KeyUsage KEY_AGREEMENT, DeriveSharedSecret) ---------------------------
+
+
+def ecdh_with_cryptography(private: ec.EllipticCurvePrivateKey, peer_der: bytes) -> bytes:
+    """The other party's side of ECDH, with ``cryptography`` alone."""
+    peer = serialization.load_der_public_key(peer_der)
+    assert isinstance(peer, ec.EllipticCurvePublicKey)
+    return private.exchange(ec.ECDH(), peer)
+
+
+@pytest.mark.parametrize("spec", sorted(asymmetric.KEY_AGREEMENT_KEY_SPECS))
+def test_a_key_agreement_key_derives_what_the_other_party_derives(
+    provider: RootKeyProvider, spec: str
+) -> None:
+    provider.create_tenant_key("kms-key")
+    public_der = provider.create_private_key("kms-key", spec, key_agreement=True)
+    other = ec.generate_private_key(_CURVE_OBJECTS[spec])
+    secret = provider.derive_shared_secret("kms-key", "ECDH", spki(other))
+    assert secret == ecdh_with_cryptography(other, public_der)
+    assert len(secret) == (_CURVE_OBJECTS[spec].key_size + 7) // 8  # the raw x coordinate
+    # Another party, another secret; the same party, the same.
+    assert provider.derive_shared_secret("kms-key", "ECDH", spki(other)) == secret
+    third = ec.generate_private_key(_CURVE_OBJECTS[spec])
+    assert provider.derive_shared_secret("kms-key", "ECDH", spki(third)) != secret
+    # A key agreement key does nothing else.
+    with pytest.raises(SigningAlgorithmMismatch):
+        provider.sign("kms-key", asymmetric.signing_algorithms(spec)[0], MESSAGE, digest=False)
+    with pytest.raises(EncryptionAlgorithmMismatch):
+        provider.decrypt_private("kms-key", "RSAES_OAEP_SHA_1", b"\x00" * 256)
+    with pytest.raises(MacAlgorithmMismatch):
+        provider.mac("kms-key", "HMAC_SHA_256", MESSAGE)
+
+
+def test_a_key_agreement_key_refuses_other_algorithms_and_public_keys(
+    provider: RootKeyProvider,
+) -> None:
+    provider.create_tenant_key("kms-key")
+    provider.create_private_key("kms-key", "ECC_NIST_P384", key_agreement=True)
+    with pytest.raises(KeyAgreementMismatch):
+        provider.derive_shared_secret(
+            "kms-key", "ECDH_COFACTOR", spki(customer_key("ECC_NIST_P384"))
+        )
+    wrong_curve = spki(customer_key("ECC_NIST_P256"))
+    rsa_key = spki(customer_key("RSA_2048"))
+    truncated = spki(customer_key("ECC_NIST_P384"))[:-5]
+    for peer in (wrong_curve, rsa_key, truncated, b"\x30\x00", b"not DER"):
+        with pytest.raises(PeerPublicKeyInvalid):
+            provider.derive_shared_secret("kms-key", "ECDH", peer)
+
+
+def test_only_nist_curve_keys_agree_keys_and_other_keys_do_not(provider: RootKeyProvider) -> None:
+    provider.create_tenant_key("kms-key")
+    for spec in ("ECC_SECG_P256K1", "RSA_2048", "HMAC_256"):
+        with pytest.raises(ValueError, match="does not agree keys"):
+            provider.create_private_key("kms-key", spec, key_agreement=True)
+    with pytest.raises(ValueError, match="does not"):
+        provider.create_private_key("kms-key", "RSA_2048", rsa_decrypt=True, key_agreement=True)
+    provider.create_private_key("kms-key", "ECC_NIST_P256")  # a signing key
+    with pytest.raises(KeyAgreementMismatch):
+        provider.derive_shared_secret("kms-key", "ECDH", spki(customer_key("ECC_NIST_P256")))
+
+
+@pytest.mark.parametrize("spec", sorted(asymmetric.KEY_AGREEMENT_KEY_SPECS))
+def test_an_imported_key_agreement_key_derives_as_a_generated_one(
+    provider: RootKeyProvider, spec: str
+) -> None:
+    private = customer_key(spec)
+    provider.create_tenant_key("kms-key")
+    public_der = provider.import_private_key("kms-key", spec, pkcs8(private), key_agreement=True)
+    assert public_der == spki(private)
+    other = ec.generate_private_key(_CURVE_OBJECTS[spec])
+    expected = private.exchange(ec.ECDH(), other.public_key())  # type: ignore[union-attr]
+    assert provider.derive_shared_secret("kms-key", "ECDH", spki(other)) == expected
+    with pytest.raises(SigningAlgorithmMismatch):
+        provider.sign("kms-key", asymmetric.signing_algorithms(spec)[0], MESSAGE, digest=False)
+
+
+def test_key_agreement_keys_survive_a_restart_and_are_seen_by_another_instance(
+    open_provider: OpenProvider,
+) -> None:
+    first = open_provider()
+    try:
+        first.create_tenant_key("kms-key")
+        public_der = first.create_private_key("kms-key", "ECC_NIST_P521", key_agreement=True)
+    finally:
+        first.close()
+    other = ec.generate_private_key(ec.SECP521R1())
+    second = open_provider()
+    try:
+        secret = second.derive_shared_secret("kms-key", "ECDH", spki(other))
+        assert secret == ecdh_with_cryptography(other, public_der)
+        with pytest.raises(SigningAlgorithmMismatch):
+            second.sign("kms-key", "ECDSA_SHA_512", MESSAGE, digest=False)
+    finally:
+        second.close()
+
+
+def test_pkcs11_a_key_agreement_key_derives_in_the_token_and_leaves_no_secret_there(
+    softhsm: SoftHsm,
+) -> None:
+    import pkcs11
+    from pkcs11 import Attribute
+    from pkcs11.exceptions import AttributeSensitive
+
+    token = softhsm.new_token()
+    provider = Pkcs11Provider(token.library, token.label, token.pin)
+    try:
+        provider.create_tenant_key("agreeing")
+        provider.create_private_key("agreeing", "ECC_NIST_P256", key_agreement=True)
+        provider.derive_shared_secret("agreeing", "ECDH", spki(customer_key("ECC_NIST_P256")))
+        with pkcs11.lib(token.library).get_token(token_label=token.label).open() as session:
+            found = list(session.get_objects({Attribute.ID: b"andromede-kek:agreeing"}))
+            labels = sorted(str(one[Attribute.LABEL]) for one in found)
+            assert labels == [
+                "andromede-kek:agreeing:v1",
+                "andromede-private:agreeing:ECC_NIST_P256:derive",
+            ]
+            [key] = [one for one in found if str(one[Attribute.LABEL]).endswith(":derive")]
+            assert key[Attribute.DERIVE] and not key[Attribute.SIGN]
+            assert key[Attribute.SENSITIVE] and not key[Attribute.EXTRACTABLE]
+            assert key[Attribute.NEVER_EXTRACTABLE]
+            with pytest.raises(AttributeSensitive):
+                key[Attribute.VALUE]
+            # The derived secret was a session object of the provider's session, gone at once:
+            # no generic secret is left on the token.
+            from pkcs11 import KeyType, ObjectClass
+
+            secrets_left = session.get_objects(
+                {
+                    Attribute.CLASS: ObjectClass.SECRET_KEY,
+                    Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+                }
+            )
+            assert list(secrets_left) == []
     finally:
         provider.close()

@@ -720,6 +720,115 @@ def test_rsa_encryption_keys_with_openssl(kms: Any, tmp_path: Path) -> None:
         kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
 
 
+def test_key_agreement_with_openssl_and_the_aws_cli(
+    server: ServerProcess, kms: Any, raw_kms: Any, tmp_path: Path
+) -> None:
+    """AWS's DeriveSharedSecret workflow: Alice's key pair is a KMS KEY_AGREEMENT key, Bob's an
+    OpenSSL one; each derives from the other's public key, through the aws CLI and through
+    ``openssl pkeyutl -derive``, and both get the same raw ECDH secret."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl not installed")
+    alice = kms.create_key(KeySpec="ECC_NIST_P384", KeyUsage="KEY_AGREEMENT")["KeyMetadata"]
+    signing = kms.create_key(KeySpec="ECC_NIST_P384", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    try:
+        assert alice["KeyAgreementAlgorithms"] == ["ECDH"]
+        assert "SigningAlgorithms" not in alice and "EncryptionAlgorithms" not in alice
+        public = kms.get_public_key(KeyId=alice["KeyId"])
+        assert (public["KeyUsage"], public["KeyAgreementAlgorithms"]) == ("KEY_AGREEMENT", ["ECDH"])
+        alice_public = tmp_path / "alice.der"
+        alice_public.write_bytes(public["PublicKey"])
+        bob_private, bob_public = tmp_path / "bob.pem", tmp_path / "bob.der"
+        subprocess.run(
+            [openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384",
+             "-out", str(bob_private)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        subprocess.run(
+            [openssl, "pkey", "-in", str(bob_private), "-pubout", "-outform", "DER",
+             "-out", str(bob_public)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        bobs_secret = subprocess.run(
+            [openssl, "pkeyutl", "-derive", "-inkey", str(bob_private),
+             "-peerkey", str(alice_public), "-peerform", "DER"],
+            check=True, capture_output=True,
+        ).stdout  # fmt: skip
+        aws = aws_cli(server, tmp_path)
+        answer = json.loads(
+            aws(
+                "kms", "derive-shared-secret", "--key-id", alice["Arn"],
+                "--key-agreement-algorithm", "ECDH", "--public-key", f"fileb://{bob_public}",
+            ).stdout
+        )  # fmt: skip
+        assert len(bobs_secret) == 48
+        assert base64.b64decode(answer["SharedSecret"]) == bobs_secret
+        assert (answer["KeyId"], answer["KeyAgreementAlgorithm"]) == (alice["Arn"], "ECDH")
+        assert answer["KeyOrigin"] == "AWS_KMS"
+        derived = kms.derive_shared_secret(
+            KeyId=alice["KeyId"], KeyAgreementAlgorithm="ECDH", PublicKey=bob_public.read_bytes()
+        )
+        assert derived["SharedSecret"] == bobs_secret
+        # Bad input: AWS's error types, never a 500.
+        other_curve = ec.generate_private_key(ec.SECP256R1()).public_key()
+        other_der = other_curve.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        expect(
+            "ValidationException",
+            kms.derive_shared_secret,
+            KeyId=alice["KeyId"],
+            KeyAgreementAlgorithm="ECDH",
+            PublicKey=other_der,
+        )
+        expect(
+            "ValidationException",
+            raw_kms.derive_shared_secret,
+            KeyId=alice["KeyId"],
+            KeyAgreementAlgorithm="ECDH_PLUS",
+            PublicKey=other_der,
+        )
+        expect(
+            "InvalidKeyUsageException",
+            kms.derive_shared_secret,
+            KeyId=signing["KeyId"],
+            KeyAgreementAlgorithm="ECDH",
+            PublicKey=bob_public.read_bytes(),
+        )
+        expect(
+            "InvalidKeyUsageException",
+            kms.sign,
+            KeyId=alice["KeyId"],
+            Message=b"x",
+            SigningAlgorithm="ECDSA_SHA_384",
+        )
+        expect(
+            "DryRunOperationException",
+            kms.derive_shared_secret,
+            KeyId=alice["KeyId"],
+            KeyAgreementAlgorithm="ECDH",
+            PublicKey=bob_public.read_bytes(),
+            DryRun=True,
+        )
+        expect(
+            "ValidationException",
+            kms.create_key,
+            KeySpec="ECC_SECG_P256K1",
+            KeyUsage="KEY_AGREEMENT",
+        )
+        kms.disable_key(KeyId=alice["KeyId"])
+        expect(
+            "DisabledException",
+            kms.derive_shared_secret,
+            KeyId=alice["KeyId"],
+            KeyAgreementAlgorithm="ECDH",
+            PublicKey=bob_public.read_bytes(),
+        )
+    finally:
+        for made in (alice, signing):
+            kms.schedule_key_deletion(KeyId=made["KeyId"], PendingWindowInDays=7)
+
+
 def test_hmac_keys_through_boto3_and_the_aws_cli(
     server: ServerProcess, kms: Any, tmp_path: Path
 ) -> None:

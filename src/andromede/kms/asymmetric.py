@@ -1,6 +1,8 @@
 """Asymmetric keys: AWS KMS's key specs; signing keys (KeyUsage ``SIGN_VERIFY``) with their
-signing algorithms; RSA encryption keys (KeyUsage ``ENCRYPT_DECRYPT``) with RSAES-OAEP; key pair
-generation, signing, verification, encryption and decryption, on ``cryptography``.
+signing algorithms; RSA encryption keys (KeyUsage ``ENCRYPT_DECRYPT``) with RSAES-OAEP; NIST
+curve keys for key agreement (KeyUsage ``KEY_AGREEMENT``) with ECDH; key pair generation,
+signing, verification, encryption, decryption and the other party's public key checked for a
+key agreement, on ``cryptography``.
 
 Pure functions over DER bytes: the private key reaches this module only as the PKCS#8 DER the
 key service has just unsealed (it is stored sealed under the key's own ring in the root-key
@@ -13,22 +15,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 __all__ = [
     "ASYMMETRIC_KEY_SPECS",
+    "KEY_AGREEMENT_ALGORITHMS",
+    "KEY_AGREEMENT_KEY_SPECS",
     "MAX_MESSAGE_SIZE",
+    "MAX_PEER_PUBLIC_KEY_SIZE",
     "RSA_ENCRYPTION_ALGORITHMS",
     "RSA_KEY_SPECS",
     "DecryptionFailed",
     "DigestLengthMismatch",
     "EncryptionAlgorithmMismatch",
+    "KeyAgreementMismatch",
+    "PeerPublicKeyInvalid",
     "SignatureMismatch",
     "SigningAlgorithmMismatch",
+    "check_key_agreement",
+    "derive_shared_secret",
     "ec_curve",
     "generate_key_pair",
+    "peer_public_key",
     "public_key_info",
     "rsa_bits",
     "rsa_decrypt",
@@ -61,6 +71,15 @@ class DecryptionFailed(ValueError):
     """The ciphertext is not one this key and algorithm made."""
 
 
+class KeyAgreementMismatch(ValueError):
+    """Not the ECDH of a key-agreement key, or the key does not agree keys at all."""
+
+
+class PeerPublicKeyInvalid(ValueError):
+    """The other party's public key of a key agreement is not an EC SubjectPublicKeyInfo on
+    the key's curve."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Spec:
     curve: ec.EllipticCurve | None  # None: RSA
@@ -88,6 +107,11 @@ _SPECS: Final[dict[str, _Spec]] = {
 ASYMMETRIC_KEY_SPECS: Final = frozenset(_SPECS)
 RSA_KEY_SPECS: Final = frozenset(spec for spec, made in _SPECS.items() if made.curve is None)
 RSA_ENCRYPTION_ALGORITHMS: Final = ("RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256")
+# KeyUsage KEY_AGREEMENT: AWS offers it on the NIST curves (and SM2, China only), not on
+# secp256k1.
+KEY_AGREEMENT_KEY_SPECS: Final = frozenset({"ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521"})
+KEY_AGREEMENT_ALGORITHMS: Final = ("ECDH",)
+MAX_PEER_PUBLIC_KEY_SIZE: Final = 8192  # DeriveSharedSecret's PublicKey, as AWS
 _OAEP_HASHES: Final[dict[str, type[hashes.HashAlgorithm]]] = {
     "RSAES_OAEP_SHA_1": hashes.SHA1,
     "RSAES_OAEP_SHA_256": hashes.SHA256,
@@ -141,6 +165,45 @@ def generate_key_pair(key_spec: str) -> tuple[bytes, bytes]:
         serialization.NoEncryption(),
     )
     return der, public_key_info(private)
+
+
+def check_key_agreement(key_spec: str, algorithm: str) -> None:
+    """Nothing if a ``key_spec`` key agrees keys with ``algorithm``, else
+    ``KeyAgreementMismatch``."""
+    if key_spec not in KEY_AGREEMENT_KEY_SPECS:
+        raise KeyAgreementMismatch(f"a {key_spec} key does not agree keys")
+    if algorithm not in KEY_AGREEMENT_ALGORITHMS:
+        raise KeyAgreementMismatch(f"{algorithm} is not a key agreement algorithm")
+
+
+def peer_public_key(key_spec: str, der: bytes) -> ec.EllipticCurvePublicKey:
+    """The other party's public key, from its SubjectPublicKeyInfo DER, once it is an EC key on
+    ``key_spec``'s curve (``cryptography`` checks that its point is on the curve); else
+    ``PeerPublicKeyInvalid``, whose message never quotes the input."""
+    curve = ec_curve(key_spec)
+    if not 1 <= len(der) <= MAX_PEER_PUBLIC_KEY_SIZE:
+        raise PeerPublicKeyInvalid(f"PublicKey must be 1 to {MAX_PEER_PUBLIC_KEY_SIZE} bytes")
+    try:
+        public = serialization.load_der_public_key(der)
+    except (ValueError, UnsupportedAlgorithm):
+        raise PeerPublicKeyInvalid("PublicKey is not a DER-encoded SubjectPublicKeyInfo") from None
+    if not isinstance(public, ec.EllipticCurvePublicKey) or public.curve.name != curve.name:
+        raise PeerPublicKeyInvalid(f"PublicKey is not an EC public key on curve {curve.name}")
+    return public
+
+
+def derive_shared_secret(
+    key_spec: str, private_der: bytes, algorithm: str, peer_der: bytes
+) -> bytes:
+    """The raw ECDH shared secret (the x coordinate of the shared point, as long as the curve's
+    field) of the private key and the other party's public key: what AWS KMS returns, and what
+    ``openssl pkeyutl -derive`` computes."""
+    check_key_agreement(key_spec, algorithm)
+    peer = peer_public_key(key_spec, peer_der)
+    private = serialization.load_der_private_key(private_der, password=None)
+    if not isinstance(private, ec.EllipticCurvePrivateKey):
+        raise KeyAgreementMismatch("not a key agreement key")
+    return private.exchange(ec.ECDH(), peer)
 
 
 def _hash_for(key_spec: str, algorithm: str, message: bytes, digest: bool) -> hashes.HashAlgorithm:

@@ -82,6 +82,7 @@ from andromede.kms.keys_model import (
     KEY_SPEC_SYMMETRIC_DEFAULT,
     KEY_USAGE_ENCRYPT_DECRYPT,
     KEY_USAGE_GENERATE_VERIFY_MAC,
+    KEY_USAGE_KEY_AGREEMENT,
     KEY_USAGE_SIGN_VERIFY,
     MAX_DESCRIPTION_LENGTH,
     MAX_MATERIAL_VALIDITY_DAYS,
@@ -166,6 +167,8 @@ def _usages_of(key_spec: str) -> tuple[str, ...]:
         return (KEY_USAGE_ENCRYPT_DECRYPT,)
     if key_spec in asymmetric.RSA_KEY_SPECS:
         return (KEY_USAGE_SIGN_VERIFY, KEY_USAGE_ENCRYPT_DECRYPT)
+    if key_spec in asymmetric.KEY_AGREEMENT_KEY_SPECS:
+        return (KEY_USAGE_SIGN_VERIFY, KEY_USAGE_KEY_AGREEMENT)
     if key_spec in asymmetric.ASYMMETRIC_KEY_SPECS:
         return (KEY_USAGE_SIGN_VERIFY,)
     if key_spec in mac.MAC_KEY_SPECS:
@@ -194,6 +197,10 @@ def _crypto_errors() -> Iterator[None]:
         raise InvalidMac("the MAC does not verify") from None
     except asymmetric.DecryptionFailed:
         raise InvalidCiphertext("the ciphertext is not valid") from None
+    except asymmetric.KeyAgreementMismatch as exc:
+        raise InvalidKeyUsage(str(exc)) from None
+    except asymmetric.PeerPublicKeyInvalid as exc:
+        raise InvalidKeyParameter(str(exc)) from None
 
 
 def _algorithm_keys(algorithm: str) -> RequestKeys:
@@ -375,7 +382,7 @@ class CustomerKeyService:
             raise InvalidKeyParameter(
                 f"KeySpec {key_spec[:64]} with KeyUsage {key_usage[:64]} is not offered: "
                 f"{KEY_SPEC_SYMMETRIC_DEFAULT} keys encrypt, RSA keys encrypt or sign, ECC keys "
-                "sign, HMAC keys make MACs"
+                "sign (NIST-curve keys may agree keys instead), HMAC keys make MACs"
             )
         if origin not in (ORIGIN_AWS_KMS, ORIGIN_EXTERNAL):
             raise UnsupportedKeyOperation(f"Origin {origin[:64]} is not offered")
@@ -713,7 +720,10 @@ class CustomerKeyService:
             return None
         try:
             private = check_private_key_material(
-                key.key_spec, material, rsa_decrypt=key.key_usage == KEY_USAGE_ENCRYPT_DECRYPT
+                key.key_spec,
+                material,
+                rsa_decrypt=key.key_usage == KEY_USAGE_ENCRYPT_DECRYPT,
+                key_agreement=key.key_usage == KEY_USAGE_KEY_AGREEMENT,
             )
         except MaterialMismatch as exc:
             raise IncorrectKeyMaterial(f"The key material does not fit {key.arn}: {exc}") from None
@@ -735,6 +745,7 @@ class CustomerKeyService:
                 key.key_spec,
                 material,
                 rsa_decrypt=key.key_usage == KEY_USAGE_ENCRYPT_DECRYPT,
+                key_agreement=key.key_usage == KEY_USAGE_KEY_AGREEMENT,
             )
         except KeyAlreadyExists:
             pass
@@ -1264,6 +1275,7 @@ class CustomerKeyService:
             key.key_id,
             key.key_spec,
             rsa_decrypt=key.key_usage == KEY_USAGE_ENCRYPT_DECRYPT,
+            key_agreement=key.key_usage == KEY_USAGE_KEY_AGREEMENT,
         )
         return replace(key, public_key=public_der or None)
 
@@ -1364,6 +1376,32 @@ class CustomerKeyService:
         return await self._open(
             key, CiphertextBlob.decode(key.sealed_private_key), _private_key_context(key)
         )
+
+    async def derive_shared_secret(
+        self, caller: Caller, key_ref: str, algorithm: str, peer_public_key: bytes
+    ) -> tuple[bytes, CustomerKey]:
+        """The raw ECDH shared secret of the key's private key and the other party's public key
+        (SubjectPublicKeyInfo DER, on the key's curve), computed by the root-key provider
+        (inside the token with PKCS#11). The key must be a usable ``KEY_AGREEMENT`` key."""
+        key = self._usable(
+            await self._resolve(
+                caller,
+                key_ref,
+                "kms:DeriveSharedSecret",
+                request={"kms:KeyAgreementAlgorithm": algorithm},
+            )
+        )
+        if key.key_usage != KEY_USAGE_KEY_AGREEMENT or key.public_key is None:
+            raise InvalidKeyUsage(
+                f"{key.arn} key usage is {key.key_usage}: it is not valid for DeriveSharedSecret"
+            )
+        with _crypto_errors():
+            asymmetric.check_key_agreement(key.key_spec, algorithm)
+            asymmetric.peer_public_key(key.key_spec, peer_public_key)
+            secret = await self._provider(
+                self._keys.derive_shared_secret, key.key_id, algorithm, peer_public_key
+            )
+        return secret, key
 
     async def get_public_key(self, caller: Caller, key_ref: str) -> CustomerKey:
         key = self._usable(await self._resolve(caller, key_ref, "kms:GetPublicKey"))

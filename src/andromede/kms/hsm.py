@@ -10,13 +10,14 @@ Owns the Andromède objects of one token (python-pkcs11; SoftHSM2 in tests):
   ``CKA_ID`` and the attributes of a KEK (token, private, sensitive, not extractable): the
   private half of an RSA or EC key pair made by ``C_GenerateKeyPair``
   (``CKA_LABEL = "andromede-private:<tenant>:<spec>"``, ``...:decrypt`` for an RSA key that
-  decrypts, and then cannot sign: a key pair does one or the other), or an HMAC secret, a
-  ``CKK_GENERIC_SECRET`` key of the digest's length made by ``C_GenerateKey``
+  decrypts, ``...:derive`` for an EC key that agrees keys by ECDH: a key pair does one thing),
+  or an HMAC secret, a ``CKK_GENERIC_SECRET`` key of the digest's length made by ``C_GenerateKey``
   (``CKA_LABEL = "andromede-secret:<tenant>:<spec>"``). A private key or secret the customer
   imports (``import_private_key``) is the same object, made by ``C_CreateObject`` from the
   key's numbers or the secret's bytes. Signing (RSASSA-PKCS1-v1_5 and PSS,
   over a message or a digest; ECDSA over a digest hashed here, the message not being secret),
-  RSAES-OAEP decryption and HMAC run inside the token (``C_Sign``, ``C_Decrypt``). The public
+  RSAES-OAEP decryption, HMAC and ECDH run inside the token (``C_Sign``, ``C_Decrypt``,
+  ``C_DeriveKey``: the shared secret, the one thing ECDH is for, comes out). The public
   half is a session object, read once for its SubjectPublicKeyInfo and destroyed: the KMS key
   keeps the public key in its record. A ring's objects are told apart by their labels, so an
   HMAC secret (a secret key too) is never taken for a KEK version. An RSA key pair is
@@ -66,7 +67,7 @@ import pkcs11
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from pkcs11 import MGF, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+from pkcs11 import KDF, MGF, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11.exceptions import (
     ArgumentsBad,
     KeyHandleInvalid,
@@ -79,11 +80,11 @@ from pkcs11.exceptions import (
     UserAlreadyLoggedIn,
 )
 from pkcs11.mechanisms import GCMParams
-from pkcs11.types import DecryptMixin, EncryptMixin, SignMixin
+from pkcs11.types import DecryptMixin, DeriveMixin, EncryptMixin, SignMixin
 from pkcs11.util import biginteger
 from pkcs11.util.ec import encode_named_curve_parameters
 
-from andromede.kms import mac
+from andromede.kms import asymmetric, mac
 from andromede.kms.asymmetric import RSA_KEY_SPECS, ec_curve, public_key_info, rsa_bits
 from andromede.kms.errors import (
     AlgorithmNotOffered,
@@ -99,6 +100,7 @@ from andromede.kms.model import KEK_SIZE, NONCE_SIZE, TAG_SIZE, TenantKeyRing, c
 from andromede.kms.providers import (
     DIGEST_SIZES,
     PRIVATE_KEY_SPECS,
+    check_agreement_key,
     check_decryption_key,
     check_mac_key,
     check_private_key_material,
@@ -114,6 +116,7 @@ _PRIVATE_LABEL_PREFIX = "andromede-private:"
 _HMAC_KEY_LABEL_PREFIX = "andromede-secret:"
 _PUBLIC_LABEL_PREFIX = "andromede-public:"
 _DECRYPT_SUFFIX = ":decrypt"
+_DERIVE_SUFFIX = ":derive"
 _TOMBSTONE_PREFIX = "andromede-destroyed:"
 _APPLICATION = "andromede-kms"
 # A key handle gone stale (its object destroyed, by any process): an attribute read answers
@@ -320,7 +323,12 @@ class Pkcs11Provider:
         return bytearray(plaintext)
 
     def create_private_key(
-        self, tenant_id: str, key_spec: str, *, rsa_decrypt: bool = False
+        self,
+        tenant_id: str,
+        key_spec: str,
+        *,
+        rsa_decrypt: bool = False,
+        key_agreement: bool = False,
     ) -> bytes:
         """Generate the ring's private key (or HMAC secret) inside the token.
 
@@ -331,7 +339,7 @@ class Pkcs11Provider:
         opening every other tenant's data keys meanwhile. EC keys and HMAC secrets take
         milliseconds and are made here, under the lock."""
         check_tenant_id(tenant_id)
-        check_private_key_spec(key_spec, rsa_decrypt=rsa_decrypt)
+        check_private_key_spec(key_spec, rsa_decrypt=rsa_decrypt, key_agreement=key_agreement)
         with self._lock, _provider_errors():
             known = self._lookup(tenant_id, fresh=True)
             _check_live(tenant_id, known)
@@ -342,7 +350,9 @@ class Pkcs11Provider:
                     if key_spec in MAC_KEY_SPECS:
                         self._generate_secret(tenant_id, key_spec)
                         return b""
-                    return generate_key_pair(self._session, tenant_id, key_spec, rsa_decrypt)
+                    return generate_key_pair(
+                        self._session, tenant_id, key_spec, rsa_decrypt, key_agreement
+                    )
                 finally:
                     self._known.pop(tenant_id, None)
             self._generating.add(tenant_id)
@@ -411,7 +421,13 @@ class Pkcs11Provider:
                 self._known.pop(tenant_id, None)
 
     def import_private_key(
-        self, tenant_id: str, key_spec: str, material: bytes, *, rsa_decrypt: bool = False
+        self,
+        tenant_id: str,
+        key_spec: str,
+        material: bytes,
+        *,
+        rsa_decrypt: bool = False,
+        key_agreement: bool = False,
     ) -> bytes:
         """The ring's private key is the customer's ``material``, once checked, entered in the
         token by ``C_CreateObject`` as an object with the attributes and label of a generated
@@ -426,13 +442,15 @@ class Pkcs11Provider:
         (SoftHSM2 marks such an object neither ``CKA_ALWAYS_SENSITIVE`` nor
         ``CKA_NEVER_EXTRACTABLE``: its value was known outside the token.)"""
         check_tenant_id(tenant_id)
-        private = check_private_key_material(key_spec, material, rsa_decrypt=rsa_decrypt)
+        private = check_private_key_material(
+            key_spec, material, rsa_decrypt=rsa_decrypt, key_agreement=key_agreement
+        )
         if private is None:
             template = {**_secret_template(tenant_id, key_spec), Attribute.VALUE: material}
             public = b""
         else:
             template = {
-                **_key_pair_private_template(tenant_id, key_spec, rsa_decrypt),
+                **_key_pair_private_template(tenant_id, key_spec, rsa_decrypt, key_agreement),
                 Attribute.CLASS: ObjectClass.PRIVATE_KEY,
                 **_private_numbers(key_spec, private),
             }
@@ -451,7 +469,12 @@ class Pkcs11Provider:
     def sign(self, tenant_id: str, algorithm: str, message: bytes, *, digest: bool) -> bytes:
         def sign(held: _PrivateObject) -> bytes:
             hash_name = check_signing_key(
-                held.key_spec, held.rsa_decrypt, algorithm, message, digest=digest
+                held.key_spec,
+                held.rsa_decrypt,
+                algorithm,
+                message,
+                digest=digest,
+                key_agreement=held.key_agreement,
             )
             key = _capable(held, SignMixin)
             hashing = _HASHES[hash_name]
@@ -496,6 +519,37 @@ class Pkcs11Provider:
             return plaintext
 
         return self._with_private_key(tenant_id, decrypt)
+
+    def derive_shared_secret(self, tenant_id: str, algorithm: str, peer_public_key: bytes) -> bytes:
+        """ECDH inside the token (``C_DeriveKey`` with ``CKM_ECDH1_DERIVE``, no KDF): the
+        shared secret is derived as a session object, the one secret the token must hand
+        out (it is DeriveSharedSecret's answer), read and destroyed at once. The private key
+        stays as it is: sensitive and never extractable."""
+
+        def derive(held: _PrivateObject) -> bytes:
+            check_agreement_key(held.key_spec, held.key_agreement, algorithm)
+            peer = asymmetric.peer_public_key(held.key_spec, peer_public_key)
+            point = peer.public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+            )
+            field_bytes = (ec_curve(held.key_spec).key_size + 7) // 8
+            shared = _capable(held, DeriveMixin).derive_key(
+                KeyType.GENERIC_SECRET,
+                field_bytes * 8,  # the whole x coordinate: the raw secret, as AWS returns it
+                mechanism=Mechanism.ECDH1_DERIVE,
+                mechanism_param=(KDF.NULL, None, point),
+                template={
+                    Attribute.TOKEN: False,
+                    Attribute.SENSITIVE: False,
+                    Attribute.EXTRACTABLE: True,
+                },
+            )
+            try:
+                return bytes(shared[Attribute.VALUE])
+            finally:
+                shared.destroy()
+
+        return self._with_private_key(tenant_id, derive)
 
     def mac(self, tenant_id: str, algorithm: str, message: bytes) -> bytes:
         def make_mac(held: _PrivateObject) -> bytes:
@@ -629,12 +683,16 @@ class Pkcs11Provider:
 
 
 def generate_key_pair(
-    session: pkcs11.Session, tenant_id: str, key_spec: str, rsa_decrypt: bool
+    session: pkcs11.Session,
+    tenant_id: str,
+    key_spec: str,
+    rsa_decrypt: bool,
+    key_agreement: bool = False,
 ) -> bytes:
     """Generate the ring's key pair in the token (``C_GenerateKeyPair``): the private half stays
     there as a token object, the public half, a session object, answers as SPKI DER and goes.
     The provider calls it on its session; ``hsm_keygen`` on its own, for RSA."""
-    private_template = _key_pair_private_template(tenant_id, key_spec, rsa_decrypt)
+    private_template = _key_pair_private_template(tenant_id, key_spec, rsa_decrypt, key_agreement)
     public_template: dict[Attribute, Any] = {
         Attribute.ID: _ring_id(tenant_id),
         Attribute.LABEL: f"{_PUBLIC_LABEL_PREFIX}{tenant_id}",
@@ -644,6 +702,8 @@ def generate_key_pair(
     usage = (
         MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT
         if rsa_decrypt
+        else MechanismFlag.DERIVE
+        if key_agreement
         else MechanismFlag.SIGN | MechanismFlag.VERIFY
     )
     if key_spec in RSA_KEY_SPECS:
@@ -716,16 +776,19 @@ def _private_template(tenant_id: str, label: str) -> dict[Attribute, Any]:
 
 
 def _key_pair_private_template(
-    tenant_id: str, key_spec: str, rsa_decrypt: bool
+    tenant_id: str, key_spec: str, rsa_decrypt: bool, key_agreement: bool = False
 ) -> dict[Attribute, Any]:
     """The attributes of a ring's RSA or EC private key, generated or imported: to sign, or
-    (an RSA key that ``rsa_decrypt``) to decrypt."""
+    (an RSA key that ``rsa_decrypt``) to decrypt, or (an EC key for ``key_agreement``) to
+    derive by ECDH."""
     label = f"{_PRIVATE_LABEL_PREFIX}{tenant_id}:{key_spec}"
+    suffix = _DECRYPT_SUFFIX if rsa_decrypt else _DERIVE_SUFFIX if key_agreement else ""
     return {
-        **_private_template(tenant_id, label + _DECRYPT_SUFFIX if rsa_decrypt else label),
-        Attribute.SIGN: not rsa_decrypt,
+        **_private_template(tenant_id, label + suffix),
+        Attribute.SIGN: not (rsa_decrypt or key_agreement),
         Attribute.SIGN_RECOVER: False,
         Attribute.DECRYPT: rsa_decrypt,
+        Attribute.DERIVE: key_agreement,
     }
 
 
@@ -781,13 +844,19 @@ def _private_object(tenant_id: str, label: str, found: pkcs11.Object) -> _Privat
         if label.startswith(ring_prefix) and isinstance(found, kind):
             key_spec = label[len(ring_prefix) :]
             rsa_decrypt = key_spec.endswith(_DECRYPT_SUFFIX)
-            key_spec = key_spec.removesuffix(_DECRYPT_SUFFIX)
+            key_agreement = key_spec.endswith(_DERIVE_SUFFIX)
+            key_spec = key_spec.removesuffix(_DECRYPT_SUFFIX).removesuffix(_DERIVE_SUFFIX)
             if key_spec in PRIVATE_KEY_SPECS:
-                return _PrivateObject(key_spec=key_spec, rsa_decrypt=rsa_decrypt, key=found)
+                return _PrivateObject(
+                    key_spec=key_spec,
+                    rsa_decrypt=rsa_decrypt,
+                    key=found,
+                    key_agreement=key_agreement,
+                )
     return None
 
 
-_Capability = TypeVar("_Capability", SignMixin, DecryptMixin)
+_Capability = TypeVar("_Capability", SignMixin, DecryptMixin, DeriveMixin)
 
 
 def _capable(held: _PrivateObject, capability: type[_Capability]) -> _Capability:
@@ -857,6 +926,7 @@ class _PrivateObject(NamedTuple):
     key_spec: str
     rsa_decrypt: bool
     key: pkcs11.Object
+    key_agreement: bool = False
 
 
 class _Hash(NamedTuple):

@@ -95,6 +95,7 @@ from andromede.kms.model import (
 )
 from andromede.kms.providers import (
     PRIVATE_KEY_SPECS,
+    check_agreement_key,
     check_decryption_key,
     check_mac_key,
     check_private_key_material,
@@ -121,6 +122,7 @@ class _SealedPrivateKey(NamedTuple):
     key_spec: str
     rsa_decrypt: bool
     sealed: bytes
+    key_agreement: bool = False
 
 
 class _Keystore:
@@ -182,6 +184,9 @@ class _Keystore:
                 tenant: {
                     "spec": entry.key_spec,
                     "decrypt": entry.rsa_decrypt,
+                    # Only for a key-agreement key: the entries of other keys stay as written
+                    # before key agreement existed.
+                    **({"derive": True} if entry.key_agreement else {}),
                     "sealed": base64.b64encode(entry.sealed).decode(),
                 }
                 for tenant, entry in sorted(self.private.items())
@@ -213,16 +218,25 @@ class _Keystore:
 
 def _parse_private_key(entry: Any) -> _SealedPrivateKey:
     key_spec, rsa_decrypt = entry["spec"], entry["decrypt"]
-    if key_spec not in PRIVATE_KEY_SPECS or not isinstance(rsa_decrypt, bool):
+    key_agreement = entry.get("derive", False)
+    if (
+        key_spec not in PRIVATE_KEY_SPECS
+        or not isinstance(rsa_decrypt, bool)
+        or not isinstance(key_agreement, bool)
+    ):
         raise ValueError("a private key entry is not valid")
     return _SealedPrivateKey(
-        key_spec, rsa_decrypt, base64.b64decode(entry["sealed"], validate=True)
+        key_spec, rsa_decrypt, base64.b64decode(entry["sealed"], validate=True), key_agreement
     )
 
 
-def _private_key_aad(tenant_id: str, key_spec: str, rsa_decrypt: bool) -> bytes:
+def _private_key_aad(
+    tenant_id: str, key_spec: str, rsa_decrypt: bool, key_agreement: bool = False
+) -> bytes:
     """What sealing a ring's private key binds: a label no KEK entry's AAD starts with (see
-    ``kek_aad``), the ring, the spec and the usage."""
+    ``kek_aad``), the ring, the spec and the usage (one byte: 0 sign, 1 decrypt, 2 derive, the
+    first two as before key agreement existed). An entry whose usage is changed in the file
+    no longer opens."""
     owner, spec = tenant_id.encode("ascii"), key_spec.encode("ascii")
     return (
         b"andromede/kms private key v1"
@@ -230,7 +244,7 @@ def _private_key_aad(tenant_id: str, key_spec: str, rsa_decrypt: bool) -> bytes:
         + owner
         + bytes([len(spec)])
         + spec
-        + bytes([rsa_decrypt])
+        + bytes([rsa_decrypt | key_agreement << 1])
     )
 
 
@@ -389,21 +403,32 @@ class LocalKeyFileProvider:
         return plaintext
 
     def create_private_key(
-        self, tenant_id: str, key_spec: str, *, rsa_decrypt: bool = False
+        self,
+        tenant_id: str,
+        key_spec: str,
+        *,
+        rsa_decrypt: bool = False,
+        key_agreement: bool = False,
     ) -> bytes:
         check_tenant_id(tenant_id)
-        check_private_key_spec(key_spec, rsa_decrypt=rsa_decrypt)
+        check_private_key_spec(key_spec, rsa_decrypt=rsa_decrypt, key_agreement=key_agreement)
         # Refused before the generation (seconds for RSA 4096), and again under the lock.
         self._current(force=True).check_can_hold_private_key(tenant_id)
         if key_spec in mac.MAC_KEY_SPECS:
             secret, public = mac.generate_mac_key(key_spec), b""
         else:
             secret, public = asymmetric.generate_key_pair(key_spec)
-        self._add_private_key(tenant_id, key_spec, rsa_decrypt, secret)
+        self._add_private_key(tenant_id, key_spec, rsa_decrypt, secret, key_agreement)
         return public
 
     def import_private_key(
-        self, tenant_id: str, key_spec: str, material: bytes, *, rsa_decrypt: bool = False
+        self,
+        tenant_id: str,
+        key_spec: str,
+        material: bytes,
+        *,
+        rsa_decrypt: bool = False,
+        key_agreement: bool = False,
     ) -> bytes:
         """The ring's private key is the customer's ``material``, once checked: kept as a
         generated one is (a key pair as the PKCS#8 DER ``cryptography`` writes of it, which is
@@ -412,7 +437,9 @@ class LocalKeyFileProvider:
         and the parsed key, which Python cannot erase), and afterwards exists only sealed, as
         a generated key does: opened for the length of one call."""
         check_tenant_id(tenant_id)
-        private = check_private_key_material(key_spec, material, rsa_decrypt=rsa_decrypt)
+        private = check_private_key_material(
+            key_spec, material, rsa_decrypt=rsa_decrypt, key_agreement=key_agreement
+        )
         if private is None:
             self._add_private_key(tenant_id, key_spec, rsa_decrypt, material)
             return b""
@@ -421,12 +448,19 @@ class LocalKeyFileProvider:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        self._add_private_key(tenant_id, key_spec, rsa_decrypt, der)
+        self._add_private_key(tenant_id, key_spec, rsa_decrypt, der, key_agreement)
         return asymmetric.public_key_info(private)
 
     def sign(self, tenant_id: str, algorithm: str, message: bytes, *, digest: bool) -> bytes:
         entry = self._sealed_private_key(tenant_id)
-        check_signing_key(entry.key_spec, entry.rsa_decrypt, algorithm, message, digest=digest)
+        check_signing_key(
+            entry.key_spec,
+            entry.rsa_decrypt,
+            algorithm,
+            message,
+            digest=digest,
+            key_agreement=entry.key_agreement,
+        )
         private_der = self._open_private_key(tenant_id, entry)
         return asymmetric.sign(entry.key_spec, private_der, algorithm, message, digest=digest)
 
@@ -438,6 +472,15 @@ class LocalKeyFileProvider:
             return asymmetric.rsa_decrypt(private_der, algorithm, ciphertext)
         except asymmetric.DecryptionFailed:
             raise InvalidWrappedKey("the ciphertext does not decrypt with this key") from None
+
+    def derive_shared_secret(self, tenant_id: str, algorithm: str, peer_public_key: bytes) -> bytes:
+        entry = self._sealed_private_key(tenant_id)
+        check_agreement_key(entry.key_spec, entry.key_agreement, algorithm)
+        asymmetric.peer_public_key(entry.key_spec, peer_public_key)  # before the key is opened
+        private_der = self._open_private_key(tenant_id, entry)
+        return asymmetric.derive_shared_secret(
+            entry.key_spec, private_der, algorithm, peer_public_key
+        )
 
     def mac(self, tenant_id: str, algorithm: str, message: bytes) -> bytes:
         entry = self._sealed_private_key(tenant_id)
@@ -469,18 +512,25 @@ class LocalKeyFileProvider:
         return self._change(create).ring(tenant_id)
 
     def _add_private_key(
-        self, tenant_id: str, key_spec: str, rsa_decrypt: bool, secret: bytes
+        self,
+        tenant_id: str,
+        key_spec: str,
+        rsa_decrypt: bool,
+        secret: bytes,
+        key_agreement: bool = False,
     ) -> None:
         """Seal ``secret`` (PKCS#8 DER or HMAC secret) as the ring's private key, unless the
         ring cannot hold one (``KeyDestroyed``, ``KeyWithdrawn``, ``KeyAlreadyExists``)."""
         nonce = os.urandom(NONCE_SIZE)
         sealed = nonce + self._root.encrypt(
-            nonce, secret, _private_key_aad(tenant_id, key_spec, rsa_decrypt)
+            nonce, secret, _private_key_aad(tenant_id, key_spec, rsa_decrypt, key_agreement)
         )
 
         def add(keystore: _Keystore) -> None:
             keystore.check_can_hold_private_key(tenant_id)
-            keystore.private[tenant_id] = _SealedPrivateKey(key_spec, rsa_decrypt, sealed)
+            keystore.private[tenant_id] = _SealedPrivateKey(
+                key_spec, rsa_decrypt, sealed, key_agreement
+            )
 
         self._change(add)
 
@@ -554,7 +604,7 @@ class LocalKeyFileProvider:
 
     def _open_private_key(self, tenant_id: str, entry: _SealedPrivateKey) -> bytes:
         """The PKCS#8 DER or secret, for the caller's one operation."""
-        aad = _private_key_aad(tenant_id, entry.key_spec, entry.rsa_decrypt)
+        aad = _private_key_aad(tenant_id, entry.key_spec, entry.rsa_decrypt, entry.key_agreement)
         try:
             return self._root.decrypt(entry.sealed[:NONCE_SIZE], entry.sealed[NONCE_SIZE:], aad)
         except (InvalidTag, ValueError):  # ValueError: too short to hold a nonce

@@ -49,11 +49,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from andromede.kms.asymmetric import (
     ASYMMETRIC_KEY_SPECS,
+    KEY_AGREEMENT_KEY_SPECS,
     RSA_ENCRYPTION_ALGORITHMS,
     RSA_KEY_SPECS,
     DigestLengthMismatch,
     EncryptionAlgorithmMismatch,
+    KeyAgreementMismatch,
     SigningAlgorithmMismatch,
+    check_key_agreement,
     ec_curve,
     rsa_bits,
     signing_algorithms,
@@ -67,6 +70,7 @@ __all__ = [
     "PRIVATE_KEY_SPECS",
     "MaterialMismatch",
     "RootKeyProvider",
+    "check_agreement_key",
     "check_decryption_key",
     "check_mac_key",
     "check_private_key_material",
@@ -145,21 +149,33 @@ class RootKeyProvider(Protocol):
         ...
 
     def create_private_key(
-        self, tenant_id: str, key_spec: str, *, rsa_decrypt: bool = False
+        self,
+        tenant_id: str,
+        key_spec: str,
+        *,
+        rsa_decrypt: bool = False,
+        key_agreement: bool = False,
     ) -> bytes:
         """Make the ring's private key inside the provider and answer its public key
         (SubjectPublicKeyInfo DER), or make its secret for an HMAC spec and answer ``b""``.
 
         ``key_spec``: one of :data:`PRIVATE_KEY_SPECS` (AWS's names), else ``ValueError``.
         ``rsa_decrypt``: an RSA key for RSAES-OAEP decryption (KMS KeyUsage
-        ``ENCRYPT_DECRYPT``) instead of signing; a key does one or the other, never both.
+        ``ENCRYPT_DECRYPT``) instead of signing; ``key_agreement``: a NIST-curve key for ECDH
+        (KMS KeyUsage ``KEY_AGREEMENT``) instead of signing. A key does one thing only.
         The ring must hold a KEK (``KeyNotFound``, ``KeyWithdrawn`` for none; made by
         ``create_tenant_key`` or ``import_tenant_key``); ``KeyDestroyed`` if it was destroyed,
         ``KeyAlreadyExists`` if it holds a private key already."""
         ...
 
     def import_private_key(
-        self, tenant_id: str, key_spec: str, material: bytes, *, rsa_decrypt: bool = False
+        self,
+        tenant_id: str,
+        key_spec: str,
+        material: bytes,
+        *,
+        rsa_decrypt: bool = False,
+        key_agreement: bool = False,
     ) -> bytes:
         """Make the ring's private key from the customer's ``material`` instead of generating
         it, and answer its public key (SubjectPublicKeyInfo DER; ``b""`` for HMAC), as
@@ -191,6 +207,14 @@ class RootKeyProvider(Protocol):
         algorithm does not fit."""
         ...
 
+    def derive_shared_secret(self, tenant_id: str, algorithm: str, peer_public_key: bytes) -> bytes:
+        """The raw ECDH shared secret of the ring's key-agreement private key and the other
+        party's public key (SubjectPublicKeyInfo DER): what :func:`asymmetric.derive_shared_secret
+        <andromede.kms.asymmetric.derive_shared_secret>` computes with the same key.
+        :func:`check_agreement_key`'s errors when the key or algorithm does not fit,
+        ``PeerPublicKeyInvalid`` for a public key that is not on the key's curve."""
+        ...
+
     def mac(self, tenant_id: str, algorithm: str, message: bytes) -> bytes:
         """HMAC of ``message`` under the ring's secret: :func:`mac.make_mac
         <andromede.kms.mac.make_mac>` of it; :func:`check_mac_key`'s errors when ``algorithm``
@@ -217,17 +241,19 @@ class RootKeyProvider(Protocol):
         ...
 
 
-def check_private_key_spec(key_spec: str, *, rsa_decrypt: bool) -> str:
+def check_private_key_spec(key_spec: str, *, rsa_decrypt: bool, key_agreement: bool = False) -> str:
     """``key_spec`` if ``create_private_key`` makes such a key, else ``ValueError``."""
     if key_spec not in PRIVATE_KEY_SPECS:
         raise ValueError(f"{key_spec!r} is not an asymmetric or HMAC key spec")
     if rsa_decrypt and key_spec not in RSA_KEY_SPECS:
         raise ValueError(f"a {key_spec} key does not decrypt (only RSA keys do)")
+    if key_agreement and (rsa_decrypt or key_spec not in KEY_AGREEMENT_KEY_SPECS):
+        raise ValueError(f"a {key_spec} key does not agree keys (only NIST-curve keys do)")
     return key_spec
 
 
 def check_private_key_material(
-    key_spec: str, material: bytes, *, rsa_decrypt: bool
+    key_spec: str, material: bytes, *, rsa_decrypt: bool, key_agreement: bool = False
 ) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None:
     """The private key ``material`` holds for an RSA or ECC ``key_spec``, or None for an HMAC
     spec (whose material is the secret itself), once checked to fit the spec; else
@@ -239,7 +265,7 @@ def check_private_key_material(
     with whatever public exponent ``cryptography`` accepts; an EC key on the spec's curve),
     and consistent (``cryptography`` checks an RSA key's numbers and an EC key's scalar). An
     HMAC secret is as long as :data:`HMAC_MATERIAL_SIZES` allows."""
-    check_private_key_spec(key_spec, rsa_decrypt=rsa_decrypt)
+    check_private_key_spec(key_spec, rsa_decrypt=rsa_decrypt, key_agreement=key_agreement)
     if key_spec in MAC_KEY_SPECS:
         shortest, longest = HMAC_MATERIAL_SIZES[key_spec]
         if not shortest <= len(material) <= longest:
@@ -283,13 +309,19 @@ def _is_private_key_info(der: bytes) -> bool:
 
 
 def check_signing_key(
-    key_spec: str, rsa_decrypt: bool, algorithm: str, message: bytes, *, digest: bool
+    key_spec: str,
+    rsa_decrypt: bool,
+    algorithm: str,
+    message: bytes,
+    *,
+    digest: bool,
+    key_agreement: bool = False,
 ) -> str:
     """The hash (hashlib's name) of ``algorithm`` when a ``key_spec`` private key signs with
     it, and ``message`` is as long as that hash if it is one (``digest``); else
     ``SigningAlgorithmMismatch`` or ``DigestLengthMismatch``."""
-    if key_spec not in ASYMMETRIC_KEY_SPECS or rsa_decrypt:
-        usage = "decryption" if rsa_decrypt else key_spec
+    if key_spec not in ASYMMETRIC_KEY_SPECS or rsa_decrypt or key_agreement:
+        usage = "decryption" if rsa_decrypt else "key agreement" if key_agreement else key_spec
         raise SigningAlgorithmMismatch(f"a {usage} key does not sign")
     if algorithm not in signing_algorithms(key_spec):
         raise SigningAlgorithmMismatch(
@@ -312,6 +344,14 @@ def check_decryption_key(key_spec: str, rsa_decrypt: bool, algorithm: str) -> st
     if algorithm not in RSA_ENCRYPTION_ALGORITHMS:
         raise EncryptionAlgorithmMismatch(f"{algorithm} is not an RSA encryption algorithm")
     return "sha" + algorithm.rsplit("_", 1)[1]
+
+
+def check_agreement_key(key_spec: str, key_agreement: bool, algorithm: str) -> None:
+    """Nothing when the private key agrees keys with ``algorithm`` (ECDH), else
+    ``KeyAgreementMismatch``."""
+    if not key_agreement:
+        raise KeyAgreementMismatch(f"a {key_spec} signing, decryption or MAC key agrees no keys")
+    check_key_agreement(key_spec, algorithm)
 
 
 def check_mac_key(key_spec: str, algorithm: str) -> str:

@@ -268,22 +268,40 @@ class KeyService:
     # --- private keys held by the provider (KMS asymmetric and HMAC keys) --------------------
 
     def create_private_key(
-        self, tenant_id: str, key_spec: str, *, rsa_decrypt: bool = False
+        self,
+        tenant_id: str,
+        key_spec: str,
+        *,
+        rsa_decrypt: bool = False,
+        key_agreement: bool = False,
     ) -> bytes:
         """Make the ring's private key (or HMAC secret) inside the provider; its public key
         (SubjectPublicKeyInfo DER), ``b""`` for HMAC. See ``RootKeyProvider``."""
         return self._provider.create_private_key(
-            check_tenant_id(tenant_id), key_spec, rsa_decrypt=rsa_decrypt
+            check_tenant_id(tenant_id),
+            key_spec,
+            rsa_decrypt=rsa_decrypt,
+            key_agreement=key_agreement,
         )
 
     def import_private_key(
-        self, tenant_id: str, key_spec: str, material: bytes, *, rsa_decrypt: bool = False
+        self,
+        tenant_id: str,
+        key_spec: str,
+        material: bytes,
+        *,
+        rsa_decrypt: bool = False,
+        key_agreement: bool = False,
     ) -> bytes:
         """Make the ring's private key (or HMAC secret) from the customer's ``material``
         (PKCS#8 DER, or the secret); its public key, ``b""`` for HMAC; ``MaterialMismatch``
         when the material does not fit ``key_spec``. See ``RootKeyProvider``."""
         return self._provider.import_private_key(
-            check_tenant_id(tenant_id), key_spec, material, rsa_decrypt=rsa_decrypt
+            check_tenant_id(tenant_id),
+            key_spec,
+            material,
+            rsa_decrypt=rsa_decrypt,
+            key_agreement=key_agreement,
         )
 
     def sign(self, tenant_id: str, algorithm: str, message: bytes, *, digest: bool) -> bytes:
@@ -294,6 +312,11 @@ class KeyService:
 
     def mac(self, tenant_id: str, algorithm: str, message: bytes) -> bytes:
         return self._provider.mac(check_tenant_id(tenant_id), algorithm, message)
+
+    def derive_shared_secret(self, tenant_id: str, algorithm: str, peer_public_key: bytes) -> bytes:
+        return self._provider.derive_shared_secret(
+            check_tenant_id(tenant_id), algorithm, peer_public_key
+        )
 
     # --- data keys ---------------------------------------------------------------------------
 

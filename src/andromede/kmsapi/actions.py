@@ -16,6 +16,8 @@ from typing import Any, Final
 
 from andromede.kms.asymmetric import (
     ASYMMETRIC_KEY_SPECS,
+    KEY_AGREEMENT_ALGORITHMS,
+    MAX_PEER_PUBLIC_KEY_SIZE,
     RSA_ENCRYPTION_ALGORITHMS,
     signing_algorithms,
 )
@@ -28,6 +30,7 @@ from andromede.kms.keys_model import (
     EXPIRATION_KEY_MATERIAL_EXPIRES,
     KEY_SPEC_SYMMETRIC_DEFAULT,
     KEY_USAGE_ENCRYPT_DECRYPT,
+    KEY_USAGE_KEY_AGREEMENT,
     ORIGIN_AWS_KMS,
     ORIGIN_EXTERNAL,
     Alias,
@@ -208,6 +211,8 @@ def key_metadata(key: CustomerKey) -> dict[str, Any]:
         metadata["EncryptionAlgorithms"] = list(RSA_ENCRYPTION_ALGORITHMS)
     elif key.key_spec in MAC_KEY_SPECS:
         metadata["MacAlgorithms"] = list(mac_algorithms(key.key_spec))
+    elif key.key_usage == KEY_USAGE_KEY_AGREEMENT:
+        metadata["KeyAgreementAlgorithms"] = list(KEY_AGREEMENT_ALGORITHMS)
     else:
         metadata["SigningAlgorithms"] = list(signing_algorithms(key.key_spec))
     if key.deletion_date is not None:
@@ -611,9 +616,31 @@ async def get_public_key(call: KmsCall) -> dict[str, Any]:
     }
     if key.key_usage == KEY_USAGE_ENCRYPT_DECRYPT:
         answer["EncryptionAlgorithms"] = list(RSA_ENCRYPTION_ALGORITHMS)
+    elif key.key_usage == KEY_USAGE_KEY_AGREEMENT:
+        answer["KeyAgreementAlgorithms"] = list(KEY_AGREEMENT_ALGORITHMS)
     else:
         answer["SigningAlgorithms"] = list(signing_algorithms(key.key_spec))
     return answer
+
+
+async def derive_shared_secret(call: KmsCall) -> dict[str, Any]:
+    _grant_tokens(call)
+    if call.params.get("Recipient") is not None:
+        raise KmsWireError("UnsupportedOperationException", "Nitro Enclaves are not offered")
+    algorithm = call.enum("KeyAgreementAlgorithm", KEY_AGREEMENT_ALGORITHMS, required=True)
+    assert algorithm is not None  # noqa: S101 (enum(required=True) never returns None)
+    secret, key = await call.keys.derive_shared_secret(
+        call.caller,
+        call.required("KeyId"),
+        algorithm,
+        call.blob("PublicKey", max_size=MAX_PEER_PUBLIC_KEY_SIZE),
+    )
+    return {
+        "KeyId": key.arn,
+        "SharedSecret": _b64(secret),
+        "KeyAgreementAlgorithm": algorithm,
+        "KeyOrigin": key.origin,
+    }
 
 
 # --- HMAC keys ---------------------------------------------------------------------------------
@@ -900,6 +927,7 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "Decrypt": _dry_runnable(decrypt),
     "DeleteAlias": delete_alias,
     "DeleteImportedKeyMaterial": delete_imported_key_material,
+    "DeriveSharedSecret": _dry_runnable(derive_shared_secret),
     "DescribeKey": describe_key,
     "DisableKey": disable_key,
     "DisableKeyRotation": disable_key_rotation,

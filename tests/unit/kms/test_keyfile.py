@@ -546,3 +546,35 @@ def pkcs8(private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+
+
+def test_a_key_agreement_entry_says_derive_and_its_usage_is_bound(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    provider = LocalKeyFileProvider(keys)
+    for ring in ("agreeing", "signing"):
+        provider.create_tenant_key(ring)
+    provider.create_private_key("agreeing", "ECC_NIST_P256", key_agreement=True)
+    provider.create_private_key("signing", "ECC_NIST_P256")
+    document = json.loads((keys / KEYSTORE_FILE).read_text())
+    # Only a key agreement entry carries the flag: the other entries are written as before.
+    assert document["private"]["agreeing"]["derive"] is True
+    assert "derive" not in document["private"]["signing"]
+    peer = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    assert len(provider.derive_shared_secret("agreeing", "ECDH", peer)) == 32
+    # Its usage changed in the file: the entry no longer opens, whatever it is then asked.
+    del document["private"]["agreeing"]["derive"]
+    document["private"]["signing"]["derive"] = True
+    (keys / KEYSTORE_FILE).write_text(json.dumps(document))
+    tampered = LocalKeyFileProvider(keys)
+    with pytest.raises(ProviderError, match="failed authentication"):
+        tampered.sign("agreeing", "ECDSA_SHA_256", MESSAGE, digest=False)
+    with pytest.raises(ProviderError, match="failed authentication"):
+        tampered.derive_shared_secret("signing", "ECDH", peer)
+    document["private"]["signing"]["derive"] = "yes"
+    (keys / KEYSTORE_FILE).write_text(json.dumps(document))
+    with pytest.raises(ProviderError, match="not valid"):
+        LocalKeyFileProvider(keys).list_tenants()

@@ -48,6 +48,15 @@ RECIPES: dict[str, dict[str, Any]] = {
     "Decrypt": {"CiphertextBlob": CIPHERTEXT},
     "DeleteAlias": {"AliasName": ALIAS},
     "DeleteImportedKeyMaterial": {"KeyId": KEY},
+    "DeriveSharedSecret": {
+        "KeyId": KEY,
+        "KeyAgreementAlgorithm": "ECDH",
+        # An EC P-256 SubjectPublicKeyInfo (the generator point): well-formed, anyone's.
+        "PublicKey": (
+            "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEaxfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpZP40Li"
+            "/hp/m47n60p8D54WK84zV2sxXs7LtkBoN79R9Q=="
+        ),
+    },
     "DescribeKey": {"KeyId": KEY},
     "DisableKey": {"KeyId": KEY},
     "DisableKeyRotation": {"KeyId": KEY},
