@@ -84,6 +84,12 @@ resource "aws_kms_key" "signing" {
     }]
   })
 }
+resource "aws_kms_key" "agreement" {
+  description              = "end-to-end channel"
+  customer_master_key_spec = "ECC_NIST_P384"
+  key_usage                = "KEY_AGREEMENT"
+  deletion_window_in_days  = 7
+}
 resource "aws_kms_grant" "reader" {
   name              = "reader"
   key_id            = aws_kms_key.data.key_id
@@ -138,6 +144,11 @@ data "aws_kms_secrets" "opened" {
 data "aws_kms_alias" "data" {
   name = aws_kms_alias.data.name
 }
+data "aws_kms_public_key" "agreement" {
+  key_id = aws_kms_key.agreement.arn
+}
+output "agreement_key_id" { value = aws_kms_key.agreement.key_id }
+output "agreement_public_key" { value = data.aws_kms_public_key.agreement.public_key }
 output "byok_arn" { value = aws_kms_external_key.byok.arn }
 output "signing_public_key_pem" { value = data.aws_kms_public_key.signing.public_key_pem }
 output "signing_key_id" { value = aws_kms_key.signing.key_id }
@@ -231,6 +242,13 @@ def test_terraform_applies_converges_and_destroys(
         == public
     )
     assert outputs["alias_target"].endswith(outputs["data_key_id"])
+    agreement = kms.describe_key(KeyId=outputs["agreement_key_id"])["KeyMetadata"]
+    assert (agreement["KeyUsage"], agreement["KeyAgreementAlgorithms"]) == (
+        "KEY_AGREEMENT",
+        ["ECDH"],
+    )
+    agreement_public = kms.get_public_key(KeyId=outputs["agreement_key_id"])["PublicKey"]
+    assert base64.b64decode(outputs["agreement_public_key"]) == agreement_public
     blob = base64.b64decode(outputs["ciphertext"])
     opened = kms.decrypt(CiphertextBlob=blob, EncryptionContext={"app": "terraform"})
     assert opened["Plaintext"] == b"the launch codes"
