@@ -42,6 +42,7 @@ from andromede.kms.errors import (
 )
 from andromede.kms.grants import (
     caller_identities,
+    check_grant_operations_fit,
     check_grant_principal,
     is_grant_id,
     new_grant_id,
@@ -860,6 +861,9 @@ class CustomerKeyService:
         if decision is not Decision.ALLOW:
             self._refuse(caller, key, key_ref, "kms:CreateGrant")
         self._not_pending(key)
+        # After the authorisation: what the key can do is not told to a caller who may not
+        # grant on it.
+        check_grant_operations_fit(ops, key.key_spec, key.key_usage)
         if dry_run:
             raise DryRunSucceeded()
         if name is not None:

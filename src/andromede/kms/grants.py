@@ -16,11 +16,20 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from andromede.kms.keys_errors import InvalidKeyParameter
-from andromede.kms.keys_model import GRANT_OPERATIONS, GrantConstraints
+from andromede.kms.keys_model import (
+    GRANT_OPERATIONS,
+    KEY_SPEC_SYMMETRIC_DEFAULT,
+    KEY_USAGE_ENCRYPT_DECRYPT,
+    KEY_USAGE_GENERATE_VERIFY_MAC,
+    KEY_USAGE_KEY_AGREEMENT,
+    KEY_USAGE_SIGN_VERIFY,
+    GrantConstraints,
+)
 
 __all__ = [
     "MAX_GRANT_TOKENS",
     "caller_identities",
+    "check_grant_operations_fit",
     "check_grant_principal",
     "is_grant_id",
     "new_grant_id",
@@ -37,6 +46,29 @@ _PRINCIPAL: Final = re.compile(
 _SESSION: Final = re.compile(r"arn:aws:sts::(\d{12}):assumed-role/([\w+=,.@-]{1,64})/")
 _NAME: Final = re.compile(r"[a-zA-Z0-9:/_-]{1,256}")
 _GRANT_ID: Final = re.compile(r"[0-9a-f]{64}")
+# The operations a grant may allow, by the key's kind, as AWS checks them: a grant for an
+# operation the key cannot do is refused rather than kept as a dead letter.
+_ANY_KEY: Final = frozenset({"CreateGrant", "RetireGrant", "DescribeKey"})
+_SYMMETRIC: Final = frozenset(
+    {
+        "Decrypt",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "ReEncryptFrom",
+        "ReEncryptTo",
+    }
+)
+_BY_USAGE: Final[Mapping[str, frozenset[str]]] = {
+    KEY_USAGE_ENCRYPT_DECRYPT: frozenset(
+        {"Decrypt", "Encrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey"}
+    ),
+    KEY_USAGE_SIGN_VERIFY: frozenset({"Sign", "Verify", "GetPublicKey"}),
+    KEY_USAGE_GENERATE_VERIFY_MAC: frozenset({"GenerateMac", "VerifyMac"}),
+    KEY_USAGE_KEY_AGREEMENT: frozenset({"DeriveSharedSecret", "GetPublicKey"}),
+}
 
 
 def check_grant_principal(field: str, value: str) -> str:
@@ -66,6 +98,20 @@ def is_grant_id(text: str) -> bool:
     return _GRANT_ID.fullmatch(text) is not None
 
 
+def check_grant_operations_fit(operations: Sequence[str], key_spec: str, key_usage: str) -> None:
+    """Nothing when a key of ``key_spec`` and ``key_usage`` can do every one of ``operations``;
+    else ``InvalidKeyParameter`` (ValidationException), naming the ones it cannot."""
+    if key_spec == KEY_SPEC_SYMMETRIC_DEFAULT:
+        allowed = _ANY_KEY | _SYMMETRIC
+    else:
+        allowed = _ANY_KEY | _BY_USAGE.get(key_usage, frozenset())
+    unfit = sorted(set(operations) - allowed)
+    if unfit:
+        raise InvalidKeyParameter(
+            f"Operations {unfit[:5]} are not valid for a {key_spec} key with KeyUsage {key_usage}"
+        )
+
+
 def new_grant_terms(
     operations: Sequence[str],
     subset: Mapping[str, str] | None,
@@ -73,14 +119,14 @@ def new_grant_terms(
     name: str | None,
 ) -> tuple[tuple[str, ...], GrantConstraints]:
     """A new grant's operations (sorted, no duplicates) and constraints, checked as AWS does:
-    at least one operation, each one a symmetric key's; one kind of constraint at most."""
+    at least one operation, each one a grant operation (which of them the key can do is
+    :func:`check_grant_operations_fit`'s, once the key is known); one kind of constraint at
+    most."""
     if not operations:
         raise InvalidKeyParameter("Operations must name at least one operation")
     unknown = sorted(set(operations) - GRANT_OPERATIONS)
     if unknown:
-        raise InvalidKeyParameter(
-            f"Operations {unknown[:5]} are not grant operations of a symmetric encryption key"
-        )
+        raise InvalidKeyParameter(f"Operations {unknown[:5]} are not grant operations")
     # An empty map is no constraint, as on AWS, which counts only non-empty ones: Terraform's
     # provider sends the constraint it was not given as {}.
     subset, equals = subset or None, equals or None

@@ -97,6 +97,7 @@ GRANT_OPERATIONS: Final = frozenset(
         "VerifyMac",
         "GenerateDataKeyPair",
         "GenerateDataKeyPairWithoutPlaintext",
+        "DeriveSharedSecret",
     }
 )
 # The operations an encryption-context constraint applies to (those that take a context).

@@ -223,7 +223,9 @@ async def test_grant_checks_quota_and_key_state(kit: Kit) -> None:
     for bad in (
         {"grantee": "alice", "operations": ["Decrypt"]},
         {"grantee": ALICE_ARN, "operations": []},
-        {"grantee": ALICE_ARN, "operations": ["DeriveSharedSecret"]},
+        {"grantee": ALICE_ARN, "operations": ["Fly"]},
+        {"grantee": ALICE_ARN, "operations": ["DeriveSharedSecret"]},  # not a symmetric key's
+        {"grantee": ALICE_ARN, "operations": ["Decrypt", "Sign"]},
         {"grantee": ALICE_ARN, "operations": ["Decrypt"], "name": "spaces are not allowed"},
         {"grantee": ALICE_ARN, "operations": ["Decrypt"], "retiring": "arn:aws:s3:::bucket"},
     ):
@@ -283,3 +285,48 @@ async def test_a_grant_to_an_account_reaches_its_users_through_their_iam_policie
     # The grant names account B: account A's users get nothing from it.
     with pytest.raises(CmkAccessDenied):
         await kit.service.decrypt(ALICE, blob, {})
+
+
+async def test_a_grant_lets_another_account_derive_a_shared_secret(kit: Kit) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = await kit.service.create_key(A, key_spec="ECC_NIST_P256", key_usage="KEY_AGREEMENT")
+    peer = ec.generate_private_key(ec.SECP256R1())
+    peer_der = peer.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    with pytest.raises(CmkNotFound):
+        await kit.service.derive_shared_secret(B, key.arn, "ECDH", peer_der)
+    await kit.service.create_grant(A, key.key_id, grantee=B_ROOT, operations=["DeriveSharedSecret"])
+    secret, used = await kit.service.derive_shared_secret(B, key.arn, "ECDH", peer_der)
+    assert used.key_id == key.key_id
+    assert key.public_key is not None
+    own = serialization.load_der_public_key(key.public_key)
+    assert isinstance(own, ec.EllipticCurvePublicKey)
+    assert secret == peer.exchange(ec.ECDH(), own)
+    with pytest.raises(CmkNotFound):  # the grant covers this one operation
+        await kit.service.get_public_key(B, key.arn)
+
+
+@pytest.mark.parametrize(
+    ("spec", "usage", "fits", "unfit"),
+    [
+        ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", ["GenerateDataKeyPair", "ReEncryptTo"], ["Sign"]),
+        ("RSA_2048", "ENCRYPT_DECRYPT", ["Decrypt", "GetPublicKey"], ["GenerateDataKey"]),
+        ("RSA_2048", "SIGN_VERIFY", ["Sign", "Verify", "GetPublicKey"], ["Decrypt"]),
+        ("HMAC_256", "GENERATE_VERIFY_MAC", ["GenerateMac", "VerifyMac"], ["GetPublicKey"]),
+        ("ECC_NIST_P256", "KEY_AGREEMENT", ["DeriveSharedSecret", "GetPublicKey"], ["Sign"]),
+    ],
+)
+async def test_a_grant_allows_only_what_its_key_can_do(
+    kit: Kit, spec: str, usage: str, fits: list[str], unfit: list[str]
+) -> None:
+    key = await kit.service.create_key(A, key_spec=spec, key_usage=usage)
+    every_key = ["CreateGrant", "RetireGrant", "DescribeKey"]
+    await kit.service.create_grant(A, key.key_id, grantee=ALICE_ARN, operations=fits + every_key)
+    with pytest.raises(InvalidKeyParameter, match=unfit[0]):
+        await kit.service.create_grant(A, key.key_id, grantee=ALICE_ARN, operations=fits + unfit)
+    # Not told to a caller who may not grant on the key.
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.create_grant(ALICE, key.key_id, grantee=ALICE_ARN, operations=unfit)
