@@ -1165,6 +1165,49 @@ class CustomerKeyService:
         key = await self._encryption_key(caller, key_ref, "kms:Decrypt", context, algorithm)
         return await self._rsa_open(key, algorithm, blob), key
 
+    async def check_decrypt_permission(
+        self,
+        caller: Caller,
+        key_ref: str,
+        context: Mapping[str, str],
+        algorithm: str = SYMMETRIC_DEFAULT,
+    ) -> CustomerKey:
+        """Decrypt's authorisation and key checks without a ciphertext (``DryRun`` with the
+        ``IGNORE_CIPHERTEXT`` modifier): the key ``key_ref`` must be one the caller may decrypt
+        with under ``context``, usable, and able to decrypt with ``algorithm``."""
+        return await self._encryption_key(caller, key_ref, "kms:Decrypt", context, algorithm)
+
+    async def check_re_encrypt_permission(
+        self,
+        caller: Caller,
+        source_ref: str,
+        source_context: Mapping[str, str],
+        destination_ref: str,
+        destination_context: Mapping[str, str],
+        source_algorithm: str = SYMMETRIC_DEFAULT,
+        destination_algorithm: str = SYMMETRIC_DEFAULT,
+    ) -> tuple[CustomerKey, CustomerKey]:
+        """ReEncrypt's authorisation and key checks without a ciphertext (``DryRun`` with
+        ``IGNORE_CIPHERTEXT``): the source named by ``source_ref``, the destination, and
+        ``kms:ReEncryptOnSameKey`` as the real call sees it."""
+        source_id = await self._peek_key_id(caller, source_ref)
+        destination_id = await self._peek_key_id(caller, destination_ref)
+        same: RequestKeys = {
+            "kms:ReEncryptOnSameKey": source_id is not None and source_id == destination_id
+        }
+        source = await self._encryption_key(
+            caller, source_ref, "kms:ReEncryptFrom", source_context, source_algorithm, same
+        )
+        destination = await self._encryption_key(
+            caller,
+            destination_ref,
+            "kms:ReEncryptTo",
+            destination_context,
+            destination_algorithm,
+            same,
+        )
+        return source, destination
+
     async def re_encrypt(
         self,
         caller: Caller,

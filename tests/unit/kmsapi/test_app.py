@@ -309,3 +309,90 @@ async def test_dry_run_checks_everything_and_does_nothing(kms: Harness) -> None:
     assert reply.error_type == "DisabledException"
     reply = await kms.call("RevokeGrant", {"KeyId": key, "GrantId": "0" * 64, "DryRun": True})
     assert reply.error_type == "NotFoundException"  # no such grant
+
+
+async def test_dry_run_ignoring_the_ciphertext_checks_permissions_and_keys_only(
+    kms: Harness,
+) -> None:
+    key = (await kms.call("CreateKey", {})).json()["KeyMetadata"]["Arn"]
+    other = (await kms.call("CreateKey", {})).json()["KeyMetadata"]["Arn"]
+    garbage = base64.b64encode(b"not a ciphertext at all").decode()
+    ignoring = {"DryRun": True, "DryRunModifiers": ["IGNORE_CIPHERTEXT"]}
+    reply = await kms.call("Decrypt", {"CiphertextBlob": garbage, "KeyId": key, **ignoring})
+    assert reply.error_type == "DryRunOperationException"
+    reply = await kms.call(
+        "ReEncrypt",
+        {"CiphertextBlob": garbage, "SourceKeyId": key, "DestinationKeyId": other, **ignoring},
+    )
+    assert reply.error_type == "DryRunOperationException"
+    # The key must be named; the modifier does nothing without DryRun.
+    reply = await kms.call("Decrypt", {"CiphertextBlob": garbage, **ignoring})
+    assert reply.error_type == "ValidationException"
+    reply = await kms.call(
+        "ReEncrypt", {"CiphertextBlob": garbage, "DestinationKeyId": other, **ignoring}
+    )
+    assert reply.error_type == "ValidationException"
+    reply = await kms.call(
+        "Decrypt",
+        {"CiphertextBlob": garbage, "KeyId": key, "DryRunModifiers": ["IGNORE_CIPHERTEXT"]},
+    )
+    assert reply.error_type == "InvalidCiphertextException"
+    for modifiers in (["IGNORE_EVERYTHING"], [], ["IGNORE_CIPHERTEXT", "IGNORE_CIPHERTEXT"]):
+        reply = await kms.call(
+            "Decrypt",
+            {"CiphertextBlob": garbage, "KeyId": key, "DryRun": True, "DryRunModifiers": modifiers},
+        )
+        assert reply.error_type == "ValidationException", modifiers
+    # What the real call would refuse, the dry run refuses: a disabled key, another tenant.
+    intruder = await kms.other_tenant("intruder")
+    reply = await intruder.call("Decrypt", {"CiphertextBlob": garbage, "KeyId": key, **ignoring})
+    assert reply.error_type in ("NotFoundException", "AccessDeniedException")
+    await kms.call("DisableKey", {"KeyId": other})
+    reply = await kms.call(
+        "ReEncrypt",
+        {"CiphertextBlob": garbage, "SourceKeyId": key, "DestinationKeyId": other, **ignoring},
+    )
+    assert reply.error_type == "DisabledException"
+
+
+async def test_parameters_for_what_is_not_here_get_a_clear_answer(kms: Harness) -> None:
+    key = (await kms.call("CreateKey", {})).json()["KeyMetadata"]
+    root = f"arn:aws:iam::{kms.tenant_id}:root"
+    # ListKeys: there is no RAM, so nothing is shared through it.
+    own = [k["KeyId"] for k in (await kms.call("ListKeys", {})).json()["Keys"]]
+    assert own == [key["KeyId"]]
+    for owners, listed in (
+        (["SELF"], own),
+        (["OTHER_ACCOUNTS_VIA_RAM", "SELF"], own),
+        (["OTHER_ACCOUNTS_VIA_RAM"], []),
+    ):
+        reply = await kms.call("ListKeys", {"ResourceOwners": owners})
+        assert [k["KeyId"] for k in reply.json()["Keys"]] == listed, owners
+    for owners in ([], ["EVERYONE"], ["SELF", "SELF"], "SELF"):
+        reply = await kms.call("ListKeys", {"ResourceOwners": owners})
+        assert reply.status == 400 and reply.error_type, owners
+    # Grants for AWS service principals: refused, never taken for another principal.
+    for action, params in (
+        ("CreateGrant", {"KeyId": key["Arn"], "GranteePrincipal": root, "Operations": ["Decrypt"],
+                         "GranteeServicePrincipal": "s3.amazonaws.com"}),
+        ("CreateGrant", {"KeyId": key["Arn"], "GranteePrincipal": root, "Operations": ["Decrypt"],
+                         "RetiringServicePrincipal": "s3.amazonaws.com"}),
+        ("ListGrants", {"KeyId": key["Arn"], "GranteeServicePrincipal": "s3.amazonaws.com"}),
+        ("ListRetirableGrants", {"RetiringPrincipal": root,
+                                 "RetiringServicePrincipal": "s3.amazonaws.com"}),
+    ):  # fmt: skip
+        reply = await kms.call(action, params)
+        assert reply.error_type == "UnsupportedOperationException", action
+    assert (await kms.call("ListGrants", {"KeyId": key["Arn"]})).json()["Grants"] == []
+    # ListKeyRotations: the rotations are what it lists; every material is not offered.
+    await kms.call("RotateKeyOnDemand", {"KeyId": key["Arn"]})
+    reply = await kms.call(
+        "ListKeyRotations", {"KeyId": key["Arn"], "IncludeKeyMaterial": "ROTATIONS_ONLY"}
+    )
+    assert len(reply.json()["Rotations"]) == 1
+    reply = await kms.call(
+        "ListKeyRotations", {"KeyId": key["Arn"], "IncludeKeyMaterial": "ALL_KEY_MATERIAL"}
+    )
+    assert reply.error_type == "UnsupportedOperationException"
+    reply = await kms.call("ListKeyRotations", {"KeyId": key["Arn"], "IncludeKeyMaterial": "SOME"})
+    assert reply.error_type == "ValidationException"
