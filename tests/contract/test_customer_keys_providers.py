@@ -42,6 +42,7 @@ class Service:
     keys: CustomerKeyService
     store: MemoryCustomerKeyStore
     clock: ManualClock
+    provider: RootKeyProvider
 
 
 @pytest.fixture(params=["keyfile", "pkcs11"])
@@ -62,7 +63,7 @@ async def service(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         region=REGION,
         clock=clock,
     )
-    yield Service(made, store, clock)
+    yield Service(made, store, clock, provider)
     keys.close()
 
 
@@ -134,3 +135,17 @@ async def shred(service: Service, key_id: str) -> None:
     service.clock.advance(days=8)
     assert (await service.keys.upkeep()).destroyed == (key_id,)
     await service.store.insert_key(record)
+
+
+async def test_an_ml_dsa_key_is_made_where_the_provider_offers_it(service: Service) -> None:
+    provider = service.provider
+    if isinstance(provider, Pkcs11Provider):
+        # A PKCS#11 2.40 token has no ML-DSA mechanism: CreateKey says so, and leaves nothing.
+        with pytest.raises(UnsupportedKeyOperation, match="ML_DSA_65"):
+            await service.keys.create_key(A, key_usage="SIGN_VERIFY", key_spec="ML_DSA_65")
+        assert await service.store.list_keys(ACCOUNT_A, after=None, limit=10) == []
+        assert provider.list_tenants() == []
+        return
+    key = await service.keys.create_key(A, key_usage="SIGN_VERIFY", key_spec="ML_DSA_65")
+    signature, _ = await service.keys.sign(A, key.key_id, MESSAGE, "ML_DSA_SHAKE_256", digest=False)
+    await service.keys.verify(A, key.key_id, MESSAGE, signature, "ML_DSA_SHAKE_256", digest=False)

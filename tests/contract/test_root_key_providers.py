@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, mldsa, padding, rsa, utils
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from andromede.kms import asymmetric, mac
@@ -55,6 +55,8 @@ from andromede.kms.providers import MaterialMismatch, RootKeyProvider
 from andromede.kms.service import KeyService
 from support.softhsm import SoftHsm
 
+# RSA and ECDSA signing keys; ML-DSA (no DIGEST, μ instead) has tests of its own.
+CLASSICAL_SPECS = asymmetric.ASYMMETRIC_KEY_SPECS - asymmetric.ML_DSA_KEY_SPECS
 OpenProvider = Callable[[], RootKeyProvider]
 AAD = data_key_aad("tenant-a", 1)
 
@@ -491,7 +493,7 @@ def offers_oaep_sha256(provider: RootKeyProvider) -> bool:
     return not isinstance(provider, Pkcs11Provider)
 
 
-@pytest.mark.parametrize("spec", sorted(asymmetric.ASYMMETRIC_KEY_SPECS))
+@pytest.mark.parametrize("spec", sorted(CLASSICAL_SPECS))
 def test_a_private_key_signs_with_each_of_its_algorithms(
     provider: RootKeyProvider, spec: str
 ) -> None:
@@ -762,7 +764,7 @@ def spki(private: CustomerKey) -> bytes:
     )
 
 
-@pytest.mark.parametrize("spec", sorted(asymmetric.ASYMMETRIC_KEY_SPECS))
+@pytest.mark.parametrize("spec", sorted(CLASSICAL_SPECS))
 def test_an_imported_private_key_signs_as_a_generated_one(
     provider: RootKeyProvider, spec: str
 ) -> None:
@@ -1389,3 +1391,84 @@ def test_pkcs11_a_key_agreement_key_derives_in_the_token_and_leaves_no_secret_th
             assert list(secrets_left) == []
     finally:
         provider.close()
+
+
+# --- ML-DSA (FIPS 204): the key file signs, a PKCS#11 2.40 token does not offer it ----------
+
+
+def ml_dsa_mu(public_der: bytes, message: bytes) -> bytes:
+    """μ of ``message`` for the key, computed by the signer's side with ``cryptography``."""
+    public = serialization.load_der_public_key(public_der)
+    assert isinstance(public, asymmetric.MlDsaPublicKey)
+    hasher = mldsa.MLDSAMuHasher(public)
+    hasher.update(message)
+    return hasher.finalize()
+
+
+def verify_ml_dsa(public_der: bytes, message: bytes, signature: bytes) -> None:
+    public = serialization.load_der_public_key(public_der)
+    assert isinstance(public, asymmetric.MlDsaPublicKey)
+    public.verify(signature, message)
+
+
+@pytest.mark.parametrize("spec", sorted(asymmetric.ML_DSA_KEY_SPECS))
+def test_an_ml_dsa_key_signs_raw_and_external_mu_messages(
+    provider: RootKeyProvider, spec: str
+) -> None:
+    provider.create_tenant_key("kms-key")
+    if isinstance(provider, Pkcs11Provider):
+        with pytest.raises(AlgorithmNotOffered, match=spec):
+            provider.create_private_key("kms-key", spec)
+        with pytest.raises(KeyNotFound):  # the ring holds no private key, and still seals
+            provider.sign("kms-key", "ML_DSA_SHAKE_256", MESSAGE, digest=False)
+        provider.seal("kms-key", 1, b"k" * 32, data_key_aad("kms-key", 1))
+        return
+    public_der = provider.create_private_key("kms-key", spec)
+    sizes = {"ML_DSA_44": 2420, "ML_DSA_65": 3309, "ML_DSA_87": 4627}  # FIPS 204, table 2
+    signature = provider.sign("kms-key", "ML_DSA_SHAKE_256", MESSAGE, digest=False)
+    assert len(signature) == sizes[spec]
+    verify_ml_dsa(public_der, MESSAGE, signature)
+    asymmetric.verify(spec, public_der, "ML_DSA_SHAKE_256", MESSAGE, signature, digest=False)
+    # EXTERNAL_MU: the caller computed μ; the signature is one over the message itself.
+    mu = ml_dsa_mu(public_der, MESSAGE)
+    by_mu = provider.sign("kms-key", "ML_DSA_SHAKE_256", mu, digest=True)
+    verify_ml_dsa(public_der, MESSAGE, by_mu)
+    with pytest.raises(SignatureMismatch):
+        asymmetric.verify(spec, public_der, "ML_DSA_SHAKE_256", MESSAGE + b"!", by_mu, digest=False)
+    with pytest.raises(DigestLengthMismatch):
+        provider.sign("kms-key", "ML_DSA_SHAKE_256", mu[:32], digest=True)
+    for other in ("ECDSA_SHA_256", "RSASSA_PSS_SHA_256"):
+        with pytest.raises(SigningAlgorithmMismatch):
+            provider.sign("kms-key", other, MESSAGE, digest=False)
+    with pytest.raises(EncryptionAlgorithmMismatch):
+        provider.decrypt_private("kms-key", "RSAES_OAEP_SHA_1", b"\x00" * 256)
+
+
+@pytest.mark.parametrize("spec", sorted(asymmetric.ML_DSA_KEY_SPECS))
+def test_imported_ml_dsa_material_signs_as_a_generated_key(
+    provider: RootKeyProvider, spec: str
+) -> None:
+    classes = {
+        "ML_DSA_44": mldsa.MLDSA44PrivateKey,
+        "ML_DSA_65": mldsa.MLDSA65PrivateKey,
+        "ML_DSA_87": mldsa.MLDSA87PrivateKey,
+    }
+    private = classes[spec].generate()
+    material = private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    provider.create_tenant_key("kms-key")
+    if isinstance(provider, Pkcs11Provider):
+        with pytest.raises(AlgorithmNotOffered):
+            provider.import_private_key("kms-key", spec, material)
+        return
+    other_set = next(name for name in classes if name != spec)
+    with pytest.raises(MaterialMismatch):  # another parameter set
+        provider.import_private_key("kms-key", other_set, material)
+    public_der = provider.import_private_key("kms-key", spec, material)
+    assert public_der == private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    verify_ml_dsa(
+        public_der, MESSAGE, provider.sign("kms-key", "ML_DSA_SHAKE_256", MESSAGE, digest=False)
+    )

@@ -829,6 +829,72 @@ def test_key_agreement_with_openssl_and_the_aws_cli(
             kms.schedule_key_deletion(KeyId=made["KeyId"], PendingWindowInDays=7)
 
 
+def test_ml_dsa_signing_keys_through_boto3_and_the_aws_cli(
+    server: ServerProcess, kms: Any, raw_kms: Any, tmp_path: Path
+) -> None:
+    """Post-quantum signatures (FIPS 204): a key signs a RAW message through the aws CLI and
+    an EXTERNAL_MU one through boto3, and each verifies from GetPublicKey alone."""
+    from cryptography.hazmat.primitives.asymmetric import mldsa
+
+    key = kms.create_key(KeySpec="ML_DSA_65", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    try:
+        assert key["SigningAlgorithms"] == ["ML_DSA_SHAKE_256"]
+        public = serialization.load_der_public_key(
+            kms.get_public_key(KeyId=key["KeyId"])["PublicKey"]
+        )
+        assert isinstance(public, mldsa.MLDSA65PublicKey)
+        message = tmp_path / "release.txt"
+        message.write_bytes(b"release 2.0, post-quantum signed")
+        aws = aws_cli(server, tmp_path)
+        signed = json.loads(
+            aws(
+                "kms", "sign", "--key-id", key["Arn"], "--message", f"fileb://{message}",
+                "--message-type", "RAW", "--signing-algorithm", "ML_DSA_SHAKE_256",
+            ).stdout
+        )  # fmt: skip
+        signature = base64.b64decode(signed["Signature"])
+        assert len(signature) == 3309
+        public.verify(signature, message.read_bytes())
+        hasher = mldsa.MLDSAMuHasher(public)
+        hasher.update(message.read_bytes())
+        mu = hasher.finalize()
+        by_mu = kms.sign(
+            KeyId=key["KeyId"], Message=mu, MessageType="EXTERNAL_MU",
+            SigningAlgorithm="ML_DSA_SHAKE_256",
+        )["Signature"]  # fmt: skip
+        public.verify(by_mu, message.read_bytes())
+        checked = kms.verify(
+            KeyId=key["KeyId"], Message=message.read_bytes(), Signature=by_mu,
+            SigningAlgorithm="ML_DSA_SHAKE_256",
+        )  # fmt: skip
+        assert checked["SignatureValid"] is True
+        expect(
+            "KMSInvalidSignatureException",
+            kms.verify,
+            KeyId=key["KeyId"],
+            Message=b"another release",
+            Signature=by_mu,
+            SigningAlgorithm="ML_DSA_SHAKE_256",
+        )
+        # MessageType and algorithm must go together; no ML-DSA data key pairs.
+        expect(
+            "ValidationException",
+            kms.sign,
+            KeyId=key["KeyId"],
+            Message=mu,
+            MessageType="DIGEST",
+            SigningAlgorithm="ML_DSA_SHAKE_256",
+        )
+        expect(
+            "ValidationException",
+            raw_kms.generate_data_key_pair,
+            KeyId=key["KeyId"],
+            KeyPairSpec="ML_DSA_65",
+        )
+    finally:
+        kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+
+
 def test_hmac_keys_through_boto3_and_the_aws_cli(
     server: ServerProcess, kms: Any, tmp_path: Path
 ) -> None:

@@ -1,13 +1,14 @@
 """Asymmetric keys: AWS KMS's key specs; signing keys (KeyUsage ``SIGN_VERIFY``) with their
-signing algorithms; RSA encryption keys (KeyUsage ``ENCRYPT_DECRYPT``) with RSAES-OAEP; NIST
-curve keys for key agreement (KeyUsage ``KEY_AGREEMENT``) with ECDH; key pair generation,
-signing, verification, encryption, decryption and the other party's public key checked for a
-key agreement, on ``cryptography``.
+signing algorithms, ML-DSA (FIPS 204, post-quantum) among them; RSA encryption keys (KeyUsage
+``ENCRYPT_DECRYPT``) with RSAES-OAEP; NIST curve keys for key agreement (KeyUsage
+``KEY_AGREEMENT``) with ECDH; key pair generation, signing, verification, encryption,
+decryption and the other party's public key checked for a key agreement, on ``cryptography``.
 
 Pure functions over DER bytes: the private key reaches this module only as the PKCS#8 DER the
 key service has just unsealed (it is stored sealed under the key's own ring in the root-key
 provider, never in clear), and leaves it as a signature. ``MessageType`` ``RAW`` messages are
-hashed here; ``DIGEST`` messages are the hash already, and must have its length.
+hashed here; ``DIGEST`` messages are the hash already, and must have its length; an ML-DSA
+``EXTERNAL_MU`` message is the 64-byte μ already (the ``digest`` flag says either).
 """
 
 from __future__ import annotations
@@ -17,14 +18,18 @@ from typing import Final
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, mldsa, padding, rsa, utils
 
 __all__ = [
     "ASYMMETRIC_KEY_SPECS",
+    "DATA_KEY_PAIR_SPECS",
     "KEY_AGREEMENT_ALGORITHMS",
     "KEY_AGREEMENT_KEY_SPECS",
     "MAX_MESSAGE_SIZE",
     "MAX_PEER_PUBLIC_KEY_SIZE",
+    "ML_DSA_ALGORITHM",
+    "ML_DSA_KEY_SPECS",
+    "MU_SIZE",
     "RSA_ENCRYPTION_ALGORITHMS",
     "RSA_KEY_SPECS",
     "DecryptionFailed",
@@ -32,12 +37,15 @@ __all__ = [
     "EncryptionAlgorithmMismatch",
     "KeyAgreementMismatch",
     "PeerPublicKeyInvalid",
+    "PrivateKey",
     "SignatureMismatch",
     "SigningAlgorithmMismatch",
     "check_key_agreement",
     "derive_shared_secret",
     "ec_curve",
     "generate_key_pair",
+    "is_ml_dsa",
+    "message_type",
     "peer_public_key",
     "public_key_info",
     "rsa_bits",
@@ -49,6 +57,11 @@ __all__ = [
 ]
 
 MAX_MESSAGE_SIZE: Final = 4096  # Sign and Verify's Message, as AWS
+ML_DSA_ALGORITHM: Final = "ML_DSA_SHAKE_256"  # pure ML-DSA, empty context; μ by SHAKE256
+MlDsaPrivateKey = mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
+MlDsaPublicKey = mldsa.MLDSA44PublicKey | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey
+# The private keys a KMS key pair may have here.
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | MlDsaPrivateKey
 
 
 class SigningAlgorithmMismatch(ValueError):
@@ -82,8 +95,9 @@ class PeerPublicKeyInvalid(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class _Spec:
-    curve: ec.EllipticCurve | None  # None: RSA
-    rsa_bits: int
+    kind: str  # "rsa", "ec" or "ml-dsa"
+    curve: ec.EllipticCurve | None  # an EC key's
+    rsa_bits: int  # an RSA key's
     algorithms: tuple[str, ...]
 
 
@@ -96,16 +110,28 @@ _RSA_ALGORITHMS: Final = (
     "RSASSA_PKCS1_V1_5_SHA_512",
 )
 _SPECS: Final[dict[str, _Spec]] = {
-    "RSA_2048": _Spec(None, 2048, _RSA_ALGORITHMS),
-    "RSA_3072": _Spec(None, 3072, _RSA_ALGORITHMS),
-    "RSA_4096": _Spec(None, 4096, _RSA_ALGORITHMS),
-    "ECC_NIST_P256": _Spec(ec.SECP256R1(), 0, ("ECDSA_SHA_256",)),
-    "ECC_NIST_P384": _Spec(ec.SECP384R1(), 0, ("ECDSA_SHA_384",)),
-    "ECC_NIST_P521": _Spec(ec.SECP521R1(), 0, ("ECDSA_SHA_512",)),
-    "ECC_SECG_P256K1": _Spec(ec.SECP256K1(), 0, ("ECDSA_SHA_256",)),
+    "RSA_2048": _Spec("rsa", None, 2048, _RSA_ALGORITHMS),
+    "RSA_3072": _Spec("rsa", None, 3072, _RSA_ALGORITHMS),
+    "RSA_4096": _Spec("rsa", None, 4096, _RSA_ALGORITHMS),
+    "ECC_NIST_P256": _Spec("ec", ec.SECP256R1(), 0, ("ECDSA_SHA_256",)),
+    "ECC_NIST_P384": _Spec("ec", ec.SECP384R1(), 0, ("ECDSA_SHA_384",)),
+    "ECC_NIST_P521": _Spec("ec", ec.SECP521R1(), 0, ("ECDSA_SHA_512",)),
+    "ECC_SECG_P256K1": _Spec("ec", ec.SECP256K1(), 0, ("ECDSA_SHA_256",)),
+    "ML_DSA_44": _Spec("ml-dsa", None, 0, (ML_DSA_ALGORITHM,)),
+    "ML_DSA_65": _Spec("ml-dsa", None, 0, (ML_DSA_ALGORITHM,)),
+    "ML_DSA_87": _Spec("ml-dsa", None, 0, (ML_DSA_ALGORITHM,)),
 }
 ASYMMETRIC_KEY_SPECS: Final = frozenset(_SPECS)
-RSA_KEY_SPECS: Final = frozenset(spec for spec, made in _SPECS.items() if made.curve is None)
+RSA_KEY_SPECS: Final = frozenset(spec for spec, made in _SPECS.items() if made.kind == "rsa")
+ML_DSA_KEY_SPECS: Final = frozenset(spec for spec, made in _SPECS.items() if made.kind == "ml-dsa")
+# GenerateDataKeyPair's KeyPairSpec: AWS offers no ML-DSA data key pairs.
+DATA_KEY_PAIR_SPECS: Final = ASYMMETRIC_KEY_SPECS - ML_DSA_KEY_SPECS
+_ML_DSA_CLASSES: Final[dict[str, type[MlDsaPrivateKey]]] = {
+    "ML_DSA_44": mldsa.MLDSA44PrivateKey,
+    "ML_DSA_65": mldsa.MLDSA65PrivateKey,
+    "ML_DSA_87": mldsa.MLDSA87PrivateKey,
+}
+MU_SIZE: Final = 64  # ML-DSA's μ, what an EXTERNAL_MU message is (FIPS 204, 512 bits)
 RSA_ENCRYPTION_ALGORITHMS: Final = ("RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256")
 # KeyUsage KEY_AGREEMENT: AWS offers it on the NIST curves (and SM2, China only), not on
 # secp256k1.
@@ -143,7 +169,21 @@ def ec_curve(key_spec: str) -> ec.EllipticCurve:
     return curve
 
 
-def public_key_info(private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+def is_ml_dsa(private: object, key_spec: str) -> bool:
+    """Whether ``private`` is an ML-DSA private key of ``key_spec``'s parameter set."""
+    wanted = _ML_DSA_CLASSES.get(key_spec)
+    return wanted is not None and isinstance(private, wanted)
+
+
+def message_type(algorithm: str, digest: bool) -> str:
+    """AWS's MessageType of a Sign or Verify whose message is precomputed (``digest``) or not:
+    ``DIGEST`` (a hash) for RSA and ECDSA, ``EXTERNAL_MU`` (μ) for ML-DSA; ``RAW`` otherwise."""
+    if not digest:
+        return "RAW"
+    return "EXTERNAL_MU" if algorithm == ML_DSA_ALGORITHM else "DIGEST"
+
+
+def public_key_info(private: PrivateKey) -> bytes:
     """The SubjectPublicKeyInfo DER of ``private``'s public key (what a KMS key's record
     keeps, GetPublicKey answers, and GetParametersForImport hands out)."""
     return private.public_key().public_bytes(
@@ -154,8 +194,10 @@ def public_key_info(private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> 
 def generate_key_pair(key_spec: str) -> tuple[bytes, bytes]:
     """A new key pair of ``key_spec``: (PKCS#8 DER private key, SubjectPublicKeyInfo DER)."""
     spec = _SPECS[key_spec]
-    private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-    if spec.curve is None:
+    private: PrivateKey
+    if spec.kind == "ml-dsa":
+        private = _ML_DSA_CLASSES[key_spec].generate()
+    elif spec.curve is None:
         private = rsa.generate_private_key(public_exponent=65537, key_size=spec.rsa_bits)
     else:
         private = ec.generate_private_key(spec.curve)
@@ -206,11 +248,21 @@ def derive_shared_secret(
     return private.exchange(ec.ECDH(), peer)
 
 
-def _hash_for(key_spec: str, algorithm: str, message: bytes, digest: bool) -> hashes.HashAlgorithm:
+def _check_algorithm(key_spec: str, algorithm: str) -> None:
     if algorithm not in _SPECS[key_spec].algorithms:
         raise SigningAlgorithmMismatch(
             f"{algorithm} is not a signing algorithm of a {key_spec} key"
         )
+
+
+def _check_mu(message: bytes, digest: bool) -> None:
+    """An ML-DSA message: any, or (``EXTERNAL_MU``) exactly a μ."""
+    if digest and len(message) != MU_SIZE:
+        raise DigestLengthMismatch(f"an EXTERNAL_MU message is {MU_SIZE} bytes, not {len(message)}")
+
+
+def _hash_for(key_spec: str, algorithm: str, message: bytes, digest: bool) -> hashes.HashAlgorithm:
+    _check_algorithm(key_spec, algorithm)
     chosen = _HASHES[algorithm.rsplit("_", 1)[1]]()
     if digest and len(message) != chosen.digest_size:
         raise DigestLengthMismatch(
@@ -229,8 +281,16 @@ def _rsa_padding(algorithm: str, chosen: hashes.HashAlgorithm) -> padding.Asymme
 def sign(
     key_spec: str, private_der: bytes, algorithm: str, message: bytes, *, digest: bool
 ) -> bytes:
-    """The signature of ``message`` (the hash itself when ``digest``); ECDSA signatures are
-    DER-encoded, as AWS KMS returns them."""
+    """The signature of ``message`` (the hash itself when ``digest``, or for ML-DSA the μ);
+    ECDSA signatures are DER-encoded, as AWS KMS returns them; ML-DSA signs with an empty
+    context, hedged (randomised) as FIPS 204 recommends."""
+    if key_spec in ML_DSA_KEY_SPECS:
+        _check_algorithm(key_spec, algorithm)
+        _check_mu(message, digest)
+        signer = serialization.load_der_private_key(private_der, password=None)
+        if not isinstance(signer, MlDsaPrivateKey) or not is_ml_dsa(signer, key_spec):
+            raise SigningAlgorithmMismatch("not a signing key")
+        return signer.sign_mu(message) if digest else signer.sign(message)
     chosen = _hash_for(key_spec, algorithm, message, digest)
     prehashed: hashes.HashAlgorithm | utils.Prehashed = (
         utils.Prehashed(chosen) if digest else chosen
@@ -253,6 +313,20 @@ def verify(
     digest: bool,
 ) -> None:
     """Nothing if ``signature`` is the key's over ``message``; ``SignatureMismatch`` if not."""
+    if key_spec in ML_DSA_KEY_SPECS:
+        _check_algorithm(key_spec, algorithm)
+        _check_mu(message, digest)
+        verifier = serialization.load_der_public_key(public_der)
+        if not isinstance(verifier, MlDsaPublicKey):
+            raise SigningAlgorithmMismatch("not an ML-DSA public key")
+        try:
+            if digest:
+                verifier.verify_mu(signature, message)
+            else:
+                verifier.verify(signature, message)
+        except InvalidSignature:
+            raise SignatureMismatch("the signature does not verify") from None
+        return
     chosen = _hash_for(key_spec, algorithm, message, digest)
     prehashed: hashes.HashAlgorithm | utils.Prehashed = (
         utils.Prehashed(chosen) if digest else chosen

@@ -209,7 +209,10 @@ def _algorithm_keys(algorithm: str) -> RequestKeys:
 
 
 def _signing_keys(algorithm: str, digest: bool) -> RequestKeys:
-    return {"kms:SigningAlgorithm": algorithm, "kms:MessageType": "DIGEST" if digest else "RAW"}
+    return {
+        "kms:SigningAlgorithm": algorithm,
+        "kms:MessageType": asymmetric.message_type(algorithm, digest),
+    }
 
 
 def _constraint_type(constraints: GrantConstraints) -> dict[str, str]:
@@ -752,6 +755,8 @@ class CustomerKeyService:
             pass
         except KeyDestroyed as exc:
             raise CmkNotFound("the key material of this key was destroyed") from exc
+        except AlgorithmNotOffered as exc:  # a token's limit: ML-DSA in a PKCS#11 2.40 HSM
+            raise UnsupportedKeyOperation(str(exc)) from None
 
     def _check_expiration(self, model: str, valid_to: datetime | None) -> datetime | None:
         if model == EXPIRATION_KEY_MATERIAL_DOES_NOT_EXPIRE:
@@ -1294,7 +1299,7 @@ class CustomerKeyService:
             if with_plaintext
             else "kms:GenerateDataKeyPairWithoutPlaintext"
         )
-        if pair_spec not in asymmetric.ASYMMETRIC_KEY_SPECS:
+        if pair_spec not in asymmetric.DATA_KEY_PAIR_SPECS:
             raise InvalidKeyParameter(f"KeyPairSpec {pair_spec[:64]} is not offered")
         key = self._encrypting(
             await self._resolve(
@@ -1317,13 +1322,16 @@ class CustomerKeyService:
         """``key`` with its private key (or HMAC secret) made inside the root-key provider, in
         the key's own ring, which it never leaves (decision 0048); the record keeps the public
         key (none for HMAC)."""
-        public_der = await self._provider(
-            self._keys.create_private_key,
-            key.key_id,
-            key.key_spec,
-            rsa_decrypt=key.key_usage == KEY_USAGE_ENCRYPT_DECRYPT,
-            key_agreement=key.key_usage == KEY_USAGE_KEY_AGREEMENT,
-        )
+        try:
+            public_der = await self._provider(
+                self._keys.create_private_key,
+                key.key_id,
+                key.key_spec,
+                rsa_decrypt=key.key_usage == KEY_USAGE_ENCRYPT_DECRYPT,
+                key_agreement=key.key_usage == KEY_USAGE_KEY_AGREEMENT,
+            )
+        except AlgorithmNotOffered as exc:  # a token's limit: ML-DSA in a PKCS#11 2.40 HSM
+            raise UnsupportedKeyOperation(str(exc)) from None
         return replace(key, public_key=public_der or None)
 
     async def sign(

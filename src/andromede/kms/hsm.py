@@ -340,6 +340,8 @@ class Pkcs11Provider:
         milliseconds and are made here, under the lock."""
         check_tenant_id(tenant_id)
         check_private_key_spec(key_spec, rsa_decrypt=rsa_decrypt, key_agreement=key_agreement)
+        if key_spec in asymmetric.ML_DSA_KEY_SPECS:
+            raise _not_offered(key_spec)
         with self._lock, _provider_errors():
             known = self._lookup(tenant_id, fresh=True)
             _check_live(tenant_id, known)
@@ -448,6 +450,8 @@ class Pkcs11Provider:
         if private is None:
             template = {**_secret_template(tenant_id, key_spec), Attribute.VALUE: material}
             public = b""
+        elif not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise _not_offered(key_spec)
         else:
             template = {
                 **_key_pair_private_template(tenant_id, key_spec, rsa_decrypt, key_agreement),
@@ -732,6 +736,12 @@ def generate_key_pair(
         return _public_key_info(key_spec, public)
     finally:
         public.destroy()
+
+
+def _not_offered(key_spec: str) -> AlgorithmNotOffered:
+    """A key spec PKCS#11 2.40 tokens (SoftHSM2 2.6 among them) have no mechanism for:
+    ML-DSA, which PKCS#11 3.2 adds. Refused before anything reaches the token."""
+    return AlgorithmNotOffered(f"the PKCS#11 token does not offer {key_spec} keys")
 
 
 def _ring_id(tenant_id: str) -> bytes:

@@ -50,14 +50,19 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from andromede.kms.asymmetric import (
     ASYMMETRIC_KEY_SPECS,
     KEY_AGREEMENT_KEY_SPECS,
+    ML_DSA_KEY_SPECS,
+    MU_SIZE,
     RSA_ENCRYPTION_ALGORITHMS,
     RSA_KEY_SPECS,
     DigestLengthMismatch,
     EncryptionAlgorithmMismatch,
     KeyAgreementMismatch,
+    MlDsaPrivateKey,
+    PrivateKey,
     SigningAlgorithmMismatch,
     check_key_agreement,
     ec_curve,
+    is_ml_dsa,
     rsa_bits,
     signing_algorithms,
 )
@@ -254,7 +259,7 @@ def check_private_key_spec(key_spec: str, *, rsa_decrypt: bool, key_agreement: b
 
 def check_private_key_material(
     key_spec: str, material: bytes, *, rsa_decrypt: bool, key_agreement: bool = False
-) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None:
+) -> PrivateKey | None:
     """The private key ``material`` holds for an RSA or ECC ``key_spec``, or None for an HMAC
     spec (whose material is the secret itself), once checked to fit the spec; else
     :class:`MaterialMismatch` (or ``ValueError`` for the spec itself, as
@@ -289,6 +294,10 @@ def check_private_key_material(
         bits = rsa_bits(key_spec)
         if not isinstance(private, rsa.RSAPrivateKey) or private.key_size != bits:
             raise MaterialMismatch(f"the key material is not an RSA key of {bits} bits")
+        return private
+    if key_spec in ML_DSA_KEY_SPECS:
+        if not isinstance(private, MlDsaPrivateKey) or not is_ml_dsa(private, key_spec):
+            raise MaterialMismatch(f"the key material is not an {key_spec} key")
         return private
     curve = ec_curve(key_spec)
     if not isinstance(private, ec.EllipticCurvePrivateKey) or private.curve.name != curve.name:
@@ -327,6 +336,12 @@ def check_signing_key(
         raise SigningAlgorithmMismatch(
             f"{algorithm} is not a signing algorithm of a {key_spec} key"
         )
+    if key_spec in ML_DSA_KEY_SPECS:
+        if digest and len(message) != MU_SIZE:
+            raise DigestLengthMismatch(
+                f"an EXTERNAL_MU message is {MU_SIZE} bytes, not {len(message)}"
+            )
+        return "shake256"
     hash_name = "sha" + algorithm.rsplit("_", 1)[1]
     if digest and len(message) != DIGEST_SIZES[hash_name]:
         raise DigestLengthMismatch(

@@ -16,11 +16,13 @@ from typing import Any, Final
 
 from andromede.kms.asymmetric import (
     ASYMMETRIC_KEY_SPECS,
+    DATA_KEY_PAIR_SPECS,
     KEY_AGREEMENT_ALGORITHMS,
     MAX_PEER_PUBLIC_KEY_SIZE,
     RSA_ENCRYPTION_ALGORITHMS,
     signing_algorithms,
 )
+from andromede.kms.asymmetric import message_type as asymmetric_message_type
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.grants import MAX_GRANT_TOKENS, is_grant_id, principal_account
 from andromede.kms.importing import WRAPPING_ALGORITHMS, WRAPPING_KEY_SPECS
@@ -599,15 +601,23 @@ MAX_SIGNATURE_SIZE: Final = 6144
 
 
 def _signing_request(call: KmsCall) -> tuple[str, bytes, str, bool]:
-    """KeyId, Message, SigningAlgorithm and whether MessageType is DIGEST."""
+    """KeyId, Message, SigningAlgorithm and whether the message is precomputed: MessageType
+    DIGEST (a hash, for RSA and ECDSA) or EXTERNAL_MU (ML-DSA's μ)."""
     algorithm = call.required("SigningAlgorithm", max_length=64)
     if algorithm not in _SIGNING_ALGORITHMS:
         raise _invalid("SigningAlgorithm", algorithm, "Member must satisfy enum value set")
     message_type = call.string("MessageType", max_length=16) or "RAW"
-    if message_type not in ("RAW", "DIGEST"):
+    if message_type not in ("RAW", "DIGEST", "EXTERNAL_MU"):
         raise _invalid("MessageType", message_type, "Member must satisfy enum value set")
+    precomputed = message_type != "RAW"
+    if precomputed and asymmetric_message_type(algorithm, precomputed) != message_type:
+        raise KmsWireError(
+            "ValidationException",
+            f"MessageType {message_type} does not go with SigningAlgorithm {algorithm}: "
+            "DIGEST is for RSA and ECDSA, EXTERNAL_MU for ML-DSA",
+        )
     message = call.blob("Message", max_size=4096)
-    return call.required("KeyId"), message, algorithm, message_type == "DIGEST"
+    return call.required("KeyId"), message, algorithm, precomputed
 
 
 async def sign(call: KmsCall) -> dict[str, Any]:
@@ -938,7 +948,7 @@ async def _generate_data_key_pair(call: KmsCall, *, with_plaintext: bool) -> dic
     if call.params.get("Recipient") is not None:
         raise KmsWireError("UnsupportedOperationException", "Nitro Enclaves are not offered")
     pair_spec = call.required("KeyPairSpec", max_length=64)
-    if pair_spec not in ASYMMETRIC_KEY_SPECS:
+    if pair_spec not in DATA_KEY_PAIR_SPECS:
         raise _invalid("KeyPairSpec", pair_spec, "Member must satisfy enum value set")
     made = await call.keys.generate_data_key_pair(
         call.caller,

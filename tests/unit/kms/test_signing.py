@@ -26,11 +26,13 @@ from andromede.kms.keys_errors import (
 )
 from support.kmskit import ACCOUNT_A, Kit, independently_verify, root, user
 
+# RSA and ECDSA signing keys; ML-DSA (no DIGEST, μ instead) has tests of its own.
+CLASSICAL_SPECS = asymmetric.ASYMMETRIC_KEY_SPECS - asymmetric.ML_DSA_KEY_SPECS
 A = root(ACCOUNT_A)
 MESSAGE = b"release v1.2.3, sha256 of the tarball"
 
 
-@pytest.mark.parametrize("spec", sorted(asymmetric.ASYMMETRIC_KEY_SPECS))
+@pytest.mark.parametrize("spec", sorted(CLASSICAL_SPECS))
 async def test_every_spec_signs_with_each_of_its_algorithms(kit: Kit, spec: str) -> None:
     key = await kit.service.create_key(A, key_usage="SIGN_VERIFY", key_spec=spec)
     assert (key.key_spec, key.key_usage) == (spec, "SIGN_VERIFY")
@@ -246,3 +248,60 @@ async def test_re_encrypt_between_symmetric_and_rsa_keys(kit: Kit) -> None:
         await kit.service.re_encrypt(
             A, blob, {"a": "1"}, symmetric.key_id, {}, destination_algorithm="RSAES_OAEP_SHA_1"
         )
+
+
+@pytest.mark.parametrize("spec", sorted(asymmetric.ML_DSA_KEY_SPECS))
+async def test_ml_dsa_keys_sign_raw_and_external_mu_messages(kit: Kit, spec: str) -> None:
+    from cryptography.hazmat.primitives.asymmetric import mldsa
+
+    key = await kit.service.create_key(A, key_usage="SIGN_VERIFY", key_spec=spec)
+    public_der = (await kit.service.get_public_key(A, key.key_id)).public_key
+    assert public_der is not None
+    public = serialization.load_der_public_key(public_der)
+    assert isinstance(public, asymmetric.MlDsaPublicKey)
+    signature, _ = await kit.service.sign(A, key.key_id, MESSAGE, "ML_DSA_SHAKE_256", digest=False)
+    public.verify(signature, MESSAGE)  # what any FIPS 204 verifier checks, from the public key
+    await kit.service.verify(A, key.key_id, MESSAGE, signature, "ML_DSA_SHAKE_256", digest=False)
+    hasher = mldsa.MLDSAMuHasher(public)
+    hasher.update(MESSAGE)
+    mu = hasher.finalize()
+    by_mu, _ = await kit.service.sign(A, key.key_id, mu, "ML_DSA_SHAKE_256", digest=True)
+    public.verify(by_mu, MESSAGE)
+    await kit.service.verify(A, key.key_id, mu, signature, "ML_DSA_SHAKE_256", digest=True)
+    with pytest.raises(InvalidSignature):
+        await kit.service.verify(
+            A, key.key_id, b"other", signature, "ML_DSA_SHAKE_256", digest=False
+        )
+    with pytest.raises(InvalidKeyParameter):  # μ is 64 bytes
+        await kit.service.sign(A, key.key_id, mu + b"!", "ML_DSA_SHAKE_256", digest=True)
+    with pytest.raises(InvalidKeyUsage):
+        await kit.service.sign(A, key.key_id, MESSAGE, "ECDSA_SHA_256", digest=False)
+    with pytest.raises(InvalidKeyParameter):  # no ML-DSA data key pairs, as on AWS
+        await kit.service.generate_data_key_pair(
+            A, (await kit.service.create_key(A)).key_id, spec, {}
+        )
+
+
+async def test_the_message_type_condition_sees_external_mu(kit: Kit) -> None:
+    import json
+
+    key = await kit.service.create_key(A, key_usage="SIGN_VERIFY", key_spec="ML_DSA_44")
+    alice = user(ACCOUNT_A, "alice")
+    kit.policies.by_user["AIDAALICE"] = [
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "kms:Sign",
+                        "Resource": key.arn,
+                        "Condition": {"StringEquals": {"kms:MessageType": "EXTERNAL_MU"}},
+                    }
+                ],
+            }
+        )
+    ]
+    await kit.service.sign(alice, key.key_id, b"\x00" * 64, "ML_DSA_SHAKE_256", digest=True)
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.sign(alice, key.key_id, MESSAGE, "ML_DSA_SHAKE_256", digest=False)
