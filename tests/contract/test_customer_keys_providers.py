@@ -149,3 +149,19 @@ async def test_an_ml_dsa_key_is_made_where_the_provider_offers_it(service: Servi
     key = await service.keys.create_key(A, key_usage="SIGN_VERIFY", key_spec="ML_DSA_65")
     signature, _ = await service.keys.sign(A, key.key_id, MESSAGE, "ML_DSA_SHAKE_256", digest=False)
     await service.keys.verify(A, key.key_id, MESSAGE, signature, "ML_DSA_SHAKE_256", digest=False)
+
+
+async def test_an_ml_kem_key_is_made_where_the_provider_offers_it(service: Service) -> None:
+    if isinstance(service.provider, Pkcs11Provider):
+        with pytest.raises(UnsupportedKeyOperation, match="ML_KEM_768"):
+            await service.keys.create_key(
+                A, key_usage="ENCAPSULATE_DECAPSULATE", key_spec="ML_KEM_768"
+            )
+        assert await service.store.list_keys(ACCOUNT_A, after=None, limit=10) == []
+        assert service.provider.list_tenants() == []
+        return
+    key = await service.keys.create_key(
+        A, key_usage="ENCAPSULATE_DECAPSULATE", key_spec="ML_KEM_768"
+    )
+    secret, ciphertext, _ = await service.keys.encapsulate(A, key.key_id, "ML_KEM")
+    assert (await service.keys.decapsulate(A, key.key_id, ciphertext, "ML_KEM"))[0] == secret

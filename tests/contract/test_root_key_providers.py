@@ -25,12 +25,14 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, mldsa, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, mldsa, mlkem, padding, rsa, utils
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from andromede.kms import asymmetric, mac
 from andromede.kms.asymmetric import (
+    DecapsulationFailed,
     DigestLengthMismatch,
+    EncapsulationMismatch,
     EncryptionAlgorithmMismatch,
     KeyAgreementMismatch,
     PeerPublicKeyInvalid,
@@ -55,8 +57,11 @@ from andromede.kms.providers import MaterialMismatch, RootKeyProvider
 from andromede.kms.service import KeyService
 from support.softhsm import SoftHsm
 
-# RSA and ECDSA signing keys; ML-DSA (no DIGEST, μ instead) has tests of its own.
-CLASSICAL_SPECS = asymmetric.ASYMMETRIC_KEY_SPECS - asymmetric.ML_DSA_KEY_SPECS
+# RSA and ECDSA signing keys; ML-DSA (no DIGEST, μ instead) and ML-KEM (no signing) have tests
+# of their own.
+CLASSICAL_SPECS = (
+    asymmetric.ASYMMETRIC_KEY_SPECS - asymmetric.ML_DSA_KEY_SPECS - asymmetric.ML_KEM_KEY_SPECS
+)
 OpenProvider = Callable[[], RootKeyProvider]
 AAD = data_key_aad("tenant-a", 1)
 
@@ -1472,3 +1477,66 @@ def test_imported_ml_dsa_material_signs_as_a_generated_key(
     verify_ml_dsa(
         public_der, MESSAGE, provider.sign("kms-key", "ML_DSA_SHAKE_256", MESSAGE, digest=False)
     )
+
+
+# --- ML-KEM (FIPS 203): the key file decapsulates, a PKCS#11 2.40 token does not offer it ---
+
+_ML_KEM_CLASSES = {"ML_KEM_768": mlkem.MLKEM768PrivateKey, "ML_KEM_1024": mlkem.MLKEM1024PrivateKey}
+
+
+@pytest.mark.parametrize("spec", sorted(asymmetric.ML_KEM_KEY_SPECS))
+def test_an_ml_kem_key_decapsulates_what_its_public_key_encapsulated(
+    provider: RootKeyProvider, spec: str
+) -> None:
+    provider.create_tenant_key("kms-key")
+    if isinstance(provider, Pkcs11Provider):
+        with pytest.raises(AlgorithmNotOffered, match=spec):
+            provider.create_private_key("kms-key", spec)
+        with pytest.raises(KeyNotFound):
+            provider.decapsulate("kms-key", "ML_KEM", b"\x00" * 1088)
+        return
+    public_der = provider.create_private_key("kms-key", spec)
+    public = serialization.load_der_public_key(public_der)
+    assert isinstance(public, asymmetric.MlKemPublicKey)
+    secret, ciphertext = public.encapsulate()  # the other party, with the public key alone
+    assert provider.decapsulate("kms-key", "ML_KEM", ciphertext) == secret
+    # Implicit rejection: an altered ciphertext gives another 32 bytes, never an error.
+    altered = bytes([ciphertext[0] ^ 1]) + ciphertext[1:]
+    rejected = provider.decapsulate("kms-key", "ML_KEM", altered)
+    assert len(rejected) == 32 and rejected != secret
+    with pytest.raises(DecapsulationFailed):
+        provider.decapsulate("kms-key", "ML_KEM", ciphertext[:-1])
+    with pytest.raises(EncapsulationMismatch):
+        provider.decapsulate("kms-key", "RSAES_OAEP_SHA_256", ciphertext)
+    with pytest.raises(SigningAlgorithmMismatch):
+        provider.sign("kms-key", "ML_DSA_SHAKE_256", MESSAGE, digest=False)
+    with pytest.raises(EncryptionAlgorithmMismatch):
+        provider.decrypt_private("kms-key", "RSAES_OAEP_SHA_1", ciphertext)
+
+
+def test_other_keys_do_not_decapsulate(provider: RootKeyProvider) -> None:
+    provider.create_tenant_key("kms-key")
+    provider.create_private_key("kms-key", "ECC_NIST_P256")
+    with pytest.raises(EncapsulationMismatch):
+        provider.decapsulate("kms-key", "ML_KEM", b"\x00" * 1088)
+
+
+@pytest.mark.parametrize("spec", sorted(asymmetric.ML_KEM_KEY_SPECS))
+def test_imported_ml_kem_material_decapsulates_as_a_generated_key(
+    provider: RootKeyProvider, spec: str
+) -> None:
+    private = _ML_KEM_CLASSES[spec].generate()
+    material = private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    provider.create_tenant_key("kms-key")
+    if isinstance(provider, Pkcs11Provider):
+        with pytest.raises(AlgorithmNotOffered):
+            provider.import_private_key("kms-key", spec, material)
+        return
+    other = next(name for name in _ML_KEM_CLASSES if name != spec)
+    with pytest.raises(MaterialMismatch):
+        provider.import_private_key("kms-key", other, material)
+    provider.import_private_key("kms-key", spec, material)
+    secret, ciphertext = private.public_key().encapsulate()
+    assert provider.decapsulate("kms-key", "ML_KEM", ciphertext) == secret

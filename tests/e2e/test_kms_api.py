@@ -895,6 +895,54 @@ def test_ml_dsa_signing_keys_through_boto3_and_the_aws_cli(
         kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
 
 
+def test_ml_kem_keys_through_boto3_and_the_aws_cli(
+    server: ServerProcess, kms: Any, raw_kms: Any, tmp_path: Path
+) -> None:
+    """Post-quantum key establishment (FIPS 203): Bob takes Alice's public key through the aws
+    CLI and encapsulates a secret to it with ``cryptography`` alone, and Alice's KMS key
+    decapsulates it through boto3; then KMS encapsulates and decapsulates. (The aws CLI here
+    ships a botocore that predates Encapsulate and Decapsulate.)"""
+    from cryptography.hazmat.primitives.asymmetric import mlkem
+
+    key = kms.create_key(KeySpec="ML_KEM_768", KeyUsage="ENCAPSULATE_DECAPSULATE")["KeyMetadata"]
+    try:
+        assert key["EncapsulationAlgorithms"] == ["ML_KEM"]
+        aws = aws_cli(server, tmp_path)
+        answer = json.loads(aws("kms", "get-public-key", "--key-id", key["Arn"]).stdout)
+        public = serialization.load_der_public_key(base64.b64decode(answer["PublicKey"]))
+        assert isinstance(public, mlkem.MLKEM768PublicKey)
+        assert kms.get_public_key(KeyId=key["KeyId"])["EncapsulationAlgorithms"] == ["ML_KEM"]
+        bobs_secret, ciphertext = public.encapsulate()
+        opened = kms.decapsulate(
+            KeyId=key["Arn"], SharedSecretCiphertextBlob=ciphertext, EncapsulationAlgorithm="ML_KEM"
+        )
+        assert opened["SharedSecret"] == bobs_secret
+        made = kms.encapsulate(KeyId=key["KeyId"], EncapsulationAlgorithm="ML_KEM")
+        assert len(made["SharedSecretCiphertextBlob"]) == 1088
+        back = kms.decapsulate(
+            KeyId=key["KeyId"],
+            SharedSecretCiphertextBlob=made["SharedSecretCiphertextBlob"],
+            EncapsulationAlgorithm="ML_KEM",
+        )
+        assert back["SharedSecret"] == made["SharedSecret"]
+        expect(
+            "InvalidCiphertextException",
+            kms.decapsulate,
+            KeyId=key["KeyId"],
+            SharedSecretCiphertextBlob=ciphertext[:-1],
+            EncapsulationAlgorithm="ML_KEM",
+        )
+        expect(
+            "ValidationException",
+            raw_kms.encapsulate,
+            KeyId=key["KeyId"],
+            EncapsulationAlgorithm="RSA",
+        )
+        expect("InvalidKeyUsageException", kms.encrypt, KeyId=key["KeyId"], Plaintext=b"x")
+    finally:
+        kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+
+
 def test_hmac_keys_through_boto3_and_the_aws_cli(
     server: ServerProcess, kms: Any, tmp_path: Path
 ) -> None:

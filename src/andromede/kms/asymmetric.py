@@ -1,8 +1,10 @@
 """Asymmetric keys: AWS KMS's key specs; signing keys (KeyUsage ``SIGN_VERIFY``) with their
 signing algorithms, ML-DSA (FIPS 204, post-quantum) among them; RSA encryption keys (KeyUsage
 ``ENCRYPT_DECRYPT``) with RSAES-OAEP; NIST curve keys for key agreement (KeyUsage
-``KEY_AGREEMENT``) with ECDH; key pair generation, signing, verification, encryption,
-decryption and the other party's public key checked for a key agreement, on ``cryptography``.
+``KEY_AGREEMENT``) with ECDH; ML-KEM keys (FIPS 203, KeyUsage ``ENCAPSULATE_DECAPSULATE``)
+with their encapsulation; key pair generation, signing, verification, encryption, decryption,
+encapsulation and decapsulation, and the other party's public key checked for a key
+agreement, on ``cryptography``.
 
 Pure functions over DER bytes: the private key reaches this module only as the PKCS#8 DER the
 key service has just unsealed (it is stored sealed under the key's own ring in the root-key
@@ -18,33 +20,41 @@ from typing import Final
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, mldsa, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, mldsa, mlkem, padding, rsa, utils
 
 __all__ = [
     "ASYMMETRIC_KEY_SPECS",
     "DATA_KEY_PAIR_SPECS",
+    "ENCAPSULATION_ALGORITHMS",
     "KEY_AGREEMENT_ALGORITHMS",
     "KEY_AGREEMENT_KEY_SPECS",
     "MAX_MESSAGE_SIZE",
     "MAX_PEER_PUBLIC_KEY_SIZE",
     "ML_DSA_ALGORITHM",
     "ML_DSA_KEY_SPECS",
+    "ML_KEM_KEY_SPECS",
     "MU_SIZE",
     "RSA_ENCRYPTION_ALGORITHMS",
     "RSA_KEY_SPECS",
+    "DecapsulationFailed",
     "DecryptionFailed",
     "DigestLengthMismatch",
+    "EncapsulationMismatch",
     "EncryptionAlgorithmMismatch",
     "KeyAgreementMismatch",
     "PeerPublicKeyInvalid",
     "PrivateKey",
     "SignatureMismatch",
     "SigningAlgorithmMismatch",
+    "check_encapsulation",
     "check_key_agreement",
+    "decapsulate",
     "derive_shared_secret",
     "ec_curve",
+    "encapsulate",
     "generate_key_pair",
     "is_ml_dsa",
+    "is_ml_kem",
     "message_type",
     "peer_public_key",
     "public_key_info",
@@ -60,8 +70,10 @@ MAX_MESSAGE_SIZE: Final = 4096  # Sign and Verify's Message, as AWS
 ML_DSA_ALGORITHM: Final = "ML_DSA_SHAKE_256"  # pure ML-DSA, empty context; μ by SHAKE256
 MlDsaPrivateKey = mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
 MlDsaPublicKey = mldsa.MLDSA44PublicKey | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey
+MlKemPrivateKey = mlkem.MLKEM768PrivateKey | mlkem.MLKEM1024PrivateKey
+MlKemPublicKey = mlkem.MLKEM768PublicKey | mlkem.MLKEM1024PublicKey
 # The private keys a KMS key pair may have here.
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | MlDsaPrivateKey
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | MlDsaPrivateKey | MlKemPrivateKey
 
 
 class SigningAlgorithmMismatch(ValueError):
@@ -88,6 +100,15 @@ class KeyAgreementMismatch(ValueError):
     """Not the ECDH of a key-agreement key, or the key does not agree keys at all."""
 
 
+class EncapsulationMismatch(ValueError):
+    """Not ML_KEM, or the key is not an ML-KEM key."""
+
+
+class DecapsulationFailed(ValueError):
+    """The ciphertext is not as long as the key's parameter set makes them (any ciphertext of
+    that length decapsulates: ML-KEM rejects implicitly, with a pseudo-random secret)."""
+
+
 class PeerPublicKeyInvalid(ValueError):
     """The other party's public key of a key agreement is not an EC SubjectPublicKeyInfo on
     the key's curve."""
@@ -95,7 +116,7 @@ class PeerPublicKeyInvalid(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class _Spec:
-    kind: str  # "rsa", "ec" or "ml-dsa"
+    kind: str  # "rsa", "ec", "ml-dsa" or "ml-kem"
     curve: ec.EllipticCurve | None  # an EC key's
     rsa_bits: int  # an RSA key's
     algorithms: tuple[str, ...]
@@ -120,11 +141,22 @@ _SPECS: Final[dict[str, _Spec]] = {
     "ML_DSA_44": _Spec("ml-dsa", None, 0, (ML_DSA_ALGORITHM,)),
     "ML_DSA_65": _Spec("ml-dsa", None, 0, (ML_DSA_ALGORITHM,)),
     "ML_DSA_87": _Spec("ml-dsa", None, 0, (ML_DSA_ALGORITHM,)),
+    # No signing algorithm: they encapsulate. (ML_KEM_512 is not offered: cryptography has
+    # ML-KEM-768 and ML-KEM-1024, the parameter sets CNSA 2.0 and ANSSI recommend.)
+    "ML_KEM_768": _Spec("ml-kem", None, 0, ()),
+    "ML_KEM_1024": _Spec("ml-kem", None, 0, ()),
 }
 ASYMMETRIC_KEY_SPECS: Final = frozenset(_SPECS)
 RSA_KEY_SPECS: Final = frozenset(spec for spec, made in _SPECS.items() if made.kind == "rsa")
 ML_DSA_KEY_SPECS: Final = frozenset(spec for spec, made in _SPECS.items() if made.kind == "ml-dsa")
-# GenerateDataKeyPair's KeyPairSpec: AWS offers no ML-DSA data key pairs.
+ML_KEM_KEY_SPECS: Final = frozenset(spec for spec, made in _SPECS.items() if made.kind == "ml-kem")
+ENCAPSULATION_ALGORITHMS: Final = ("ML_KEM",)
+_ML_KEM_CLASSES: Final[dict[str, type[MlKemPrivateKey]]] = {
+    "ML_KEM_768": mlkem.MLKEM768PrivateKey,
+    "ML_KEM_1024": mlkem.MLKEM1024PrivateKey,
+}
+_ML_KEM_CIPHERTEXT_SIZES: Final = {"ML_KEM_768": 1088, "ML_KEM_1024": 1568}  # FIPS 203
+# GenerateDataKeyPair's KeyPairSpec: AWS offers no ML-DSA data key pairs (ML-KEM ones, yes).
 DATA_KEY_PAIR_SPECS: Final = ASYMMETRIC_KEY_SPECS - ML_DSA_KEY_SPECS
 _ML_DSA_CLASSES: Final[dict[str, type[MlDsaPrivateKey]]] = {
     "ML_DSA_44": mldsa.MLDSA44PrivateKey,
@@ -169,6 +201,46 @@ def ec_curve(key_spec: str) -> ec.EllipticCurve:
     return curve
 
 
+def is_ml_kem(private: object, key_spec: str) -> bool:
+    """Whether ``private`` is an ML-KEM private key of ``key_spec``'s parameter set."""
+    wanted = _ML_KEM_CLASSES.get(key_spec)
+    return wanted is not None and isinstance(private, wanted)
+
+
+def check_encapsulation(key_spec: str, algorithm: str) -> None:
+    """Nothing if a ``key_spec`` key encapsulates with ``algorithm``, else
+    ``EncapsulationMismatch``."""
+    if key_spec not in ML_KEM_KEY_SPECS:
+        raise EncapsulationMismatch(f"a {key_spec} key does not encapsulate")
+    if algorithm not in ENCAPSULATION_ALGORITHMS:
+        raise EncapsulationMismatch(f"{algorithm} is not an encapsulation algorithm")
+
+
+def encapsulate(key_spec: str, public_der: bytes, algorithm: str) -> tuple[bytes, bytes]:
+    """A fresh 32-byte shared secret and its ciphertext under the public key (FIPS 203
+    ML-KEM.Encaps): what anyone holding the public key can make."""
+    check_encapsulation(key_spec, algorithm)
+    public = serialization.load_der_public_key(public_der)
+    if not isinstance(public, MlKemPublicKey):
+        raise EncapsulationMismatch("not an ML-KEM public key")
+    return public.encapsulate()
+
+
+def decapsulate(key_spec: str, private_der: bytes, algorithm: str, ciphertext: bytes) -> bytes:
+    """The shared secret ``ciphertext`` encapsulates (FIPS 203 ML-KEM.Decaps): 32 bytes; for a
+    ciphertext altered or made for another key, a pseudo-random 32 bytes (implicit rejection);
+    ``DecapsulationFailed`` for one of the wrong length."""
+    check_encapsulation(key_spec, algorithm)
+    if len(ciphertext) != _ML_KEM_CIPHERTEXT_SIZES[key_spec]:
+        raise DecapsulationFailed(
+            f"an {key_spec} ciphertext is {_ML_KEM_CIPHERTEXT_SIZES[key_spec]} bytes"
+        )
+    private = serialization.load_der_private_key(private_der, password=None)
+    if not isinstance(private, MlKemPrivateKey) or not is_ml_kem(private, key_spec):
+        raise EncapsulationMismatch("not an ML-KEM private key")
+    return private.decapsulate(ciphertext)
+
+
 def is_ml_dsa(private: object, key_spec: str) -> bool:
     """Whether ``private`` is an ML-DSA private key of ``key_spec``'s parameter set."""
     wanted = _ML_DSA_CLASSES.get(key_spec)
@@ -197,6 +269,8 @@ def generate_key_pair(key_spec: str) -> tuple[bytes, bytes]:
     private: PrivateKey
     if spec.kind == "ml-dsa":
         private = _ML_DSA_CLASSES[key_spec].generate()
+    elif spec.kind == "ml-kem":
+        private = _ML_KEM_CLASSES[key_spec].generate()
     elif spec.curve is None:
         private = rsa.generate_private_key(public_exponent=65537, key_size=spec.rsa_bits)
     else:

@@ -81,6 +81,7 @@ from andromede.kms.keys_model import (
     GRANT_OPERATIONS,
     KEY_MANAGER_AWS,
     KEY_SPEC_SYMMETRIC_DEFAULT,
+    KEY_USAGE_ENCAPSULATE_DECAPSULATE,
     KEY_USAGE_ENCRYPT_DECRYPT,
     KEY_USAGE_GENERATE_VERIFY_MAC,
     KEY_USAGE_KEY_AGREEMENT,
@@ -170,6 +171,8 @@ def _usages_of(key_spec: str) -> tuple[str, ...]:
         return (KEY_USAGE_SIGN_VERIFY, KEY_USAGE_ENCRYPT_DECRYPT)
     if key_spec in asymmetric.KEY_AGREEMENT_KEY_SPECS:
         return (KEY_USAGE_SIGN_VERIFY, KEY_USAGE_KEY_AGREEMENT)
+    if key_spec in asymmetric.ML_KEM_KEY_SPECS:
+        return (KEY_USAGE_ENCAPSULATE_DECAPSULATE,)
     if key_spec in asymmetric.ASYMMETRIC_KEY_SPECS:
         return (KEY_USAGE_SIGN_VERIFY,)
     if key_spec in mac.MAC_KEY_SPECS:
@@ -198,8 +201,10 @@ def _crypto_errors() -> Iterator[None]:
         raise InvalidMac("the MAC does not verify") from None
     except asymmetric.DecryptionFailed:
         raise InvalidCiphertext("the ciphertext is not valid") from None
-    except asymmetric.KeyAgreementMismatch as exc:
+    except (asymmetric.KeyAgreementMismatch, asymmetric.EncapsulationMismatch) as exc:
         raise InvalidKeyUsage(str(exc)) from None
+    except asymmetric.DecapsulationFailed as exc:
+        raise InvalidCiphertext(str(exc)) from None
     except asymmetric.PeerPublicKeyInvalid as exc:
         raise InvalidKeyParameter(str(exc)) from None
 
@@ -386,7 +391,8 @@ class CustomerKeyService:
             raise InvalidKeyParameter(
                 f"KeySpec {key_spec[:64]} with KeyUsage {key_usage[:64]} is not offered: "
                 f"{KEY_SPEC_SYMMETRIC_DEFAULT} keys encrypt, RSA keys encrypt or sign, ECC keys "
-                "sign (NIST-curve keys may agree keys instead), HMAC keys make MACs"
+                "sign (NIST-curve keys may agree keys instead), ML-DSA keys sign, ML-KEM keys "
+                "encapsulate, HMAC keys make MACs"
             )
         if origin not in (ORIGIN_AWS_KMS, ORIGIN_EXTERNAL):
             raise UnsupportedKeyOperation(f"Origin {origin[:64]} is not offered")
@@ -1457,6 +1463,42 @@ class CustomerKeyService:
                 self._keys.derive_shared_secret, key.key_id, algorithm, peer_public_key
             )
         return secret, key
+
+    async def encapsulate(
+        self, caller: Caller, key_ref: str, algorithm: str
+    ) -> tuple[bytes, bytes, CustomerKey]:
+        """A fresh 32-byte shared secret and its ciphertext under the key's ML-KEM public key
+        (which any holder of the public key could make; the key must still be usable and the
+        caller allowed ``kms:Encapsulate``)."""
+        key = self._encapsulating(await self._resolve(caller, key_ref, "kms:Encapsulate"))
+        assert key.public_key is not None  # noqa: S101 (_encapsulating checks it)
+        with _crypto_errors():
+            secret, ciphertext = await asyncio.to_thread(
+                asymmetric.encapsulate, key.key_spec, key.public_key, algorithm
+            )
+        return secret, ciphertext, key
+
+    async def decapsulate(
+        self, caller: Caller, key_ref: str, ciphertext: bytes, algorithm: str
+    ) -> tuple[bytes, CustomerKey]:
+        """The shared secret ``ciphertext`` encapsulates, by the root-key provider with the
+        key's ML-KEM private key: 32 bytes, pseudo-random for a ciphertext altered or made for
+        another key (implicit rejection, FIPS 203); InvalidCiphertext for one of the wrong
+        length."""
+        key = self._encapsulating(await self._resolve(caller, key_ref, "kms:Decapsulate"))
+        with _crypto_errors():
+            asymmetric.check_encapsulation(key.key_spec, algorithm)
+            secret = await self._provider(self._keys.decapsulate, key.key_id, algorithm, ciphertext)
+        return secret, key
+
+    def _encapsulating(self, key: CustomerKey) -> CustomerKey:
+        """A usable ML-KEM key, or ``InvalidKeyUsage``."""
+        self._usable(key)
+        if key.key_usage != KEY_USAGE_ENCAPSULATE_DECAPSULATE or key.public_key is None:
+            raise InvalidKeyUsage(
+                f"{key.arn} key usage is {key.key_usage}: it does not encapsulate"
+            )
+        return key
 
     async def get_public_key(self, caller: Caller, key_ref: str) -> CustomerKey:
         key = self._usable(await self._resolve(caller, key_ref, "kms:GetPublicKey"))

@@ -19,6 +19,7 @@ from andromede.kms.keys_errors import InvalidKeyParameter
 from andromede.kms.keys_model import (
     GRANT_OPERATIONS,
     KEY_SPEC_SYMMETRIC_DEFAULT,
+    KEY_USAGE_ENCAPSULATE_DECAPSULATE,
     KEY_USAGE_ENCRYPT_DECRYPT,
     KEY_USAGE_GENERATE_VERIFY_MAC,
     KEY_USAGE_KEY_AGREEMENT,
@@ -68,6 +69,7 @@ _BY_USAGE: Final[Mapping[str, frozenset[str]]] = {
     KEY_USAGE_SIGN_VERIFY: frozenset({"Sign", "Verify", "GetPublicKey"}),
     KEY_USAGE_GENERATE_VERIFY_MAC: frozenset({"GenerateMac", "VerifyMac"}),
     KEY_USAGE_KEY_AGREEMENT: frozenset({"DeriveSharedSecret", "GetPublicKey"}),
+    KEY_USAGE_ENCAPSULATE_DECAPSULATE: frozenset({"Encapsulate", "Decapsulate", "GetPublicKey"}),
 }
 
 

@@ -61,7 +61,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 import pkcs11
 from cryptography.hazmat.primitives import serialization
@@ -101,6 +101,7 @@ from andromede.kms.providers import (
     DIGEST_SIZES,
     PRIVATE_KEY_SPECS,
     check_agreement_key,
+    check_decapsulation_key,
     check_decryption_key,
     check_mac_key,
     check_private_key_material,
@@ -125,6 +126,9 @@ _STALE_HANDLE = (ObjectHandleInvalid, KeyHandleInvalid)
 DEFAULT_LOOKUP_TTL_SECONDS = 5.0
 DEFAULT_KEYGEN_TIMEOUT_SECONDS = 300.0
 _MAX_KNOWN_TENANTS = 100_000
+# Key specs PKCS#11 2.40 tokens (SoftHSM2 2.6 among them) have no mechanism for: ML-DSA and
+# ML-KEM, which PKCS#11 3.2 adds.
+_NOT_OFFERED: Final = asymmetric.ML_DSA_KEY_SPECS | asymmetric.ML_KEM_KEY_SPECS
 
 
 class Pkcs11Provider:
@@ -340,7 +344,7 @@ class Pkcs11Provider:
         milliseconds and are made here, under the lock."""
         check_tenant_id(tenant_id)
         check_private_key_spec(key_spec, rsa_decrypt=rsa_decrypt, key_agreement=key_agreement)
-        if key_spec in asymmetric.ML_DSA_KEY_SPECS:
+        if key_spec in _NOT_OFFERED:
             raise _not_offered(key_spec)
         with self._lock, _provider_errors():
             known = self._lookup(tenant_id, fresh=True)
@@ -555,6 +559,16 @@ class Pkcs11Provider:
 
         return self._with_private_key(tenant_id, derive)
 
+    def decapsulate(self, tenant_id: str, algorithm: str, ciphertext: bytes) -> bytes:
+        """No ring here holds an ML-KEM key (``_NOT_OFFERED``): the ring's key, if any, is
+        told apart as ``check_decapsulation_key`` does, and a missing one as KeyNotFound."""
+
+        def refuse(held: _PrivateObject) -> bytes:
+            check_decapsulation_key(held.key_spec, algorithm)
+            raise _not_offered(held.key_spec)
+
+        return self._with_private_key(tenant_id, refuse)
+
     def mac(self, tenant_id: str, algorithm: str, message: bytes) -> bytes:
         def make_mac(held: _PrivateObject) -> bytes:
             hashing = _HASHES[check_mac_key(held.key_spec, algorithm)]
@@ -739,8 +753,7 @@ def generate_key_pair(
 
 
 def _not_offered(key_spec: str) -> AlgorithmNotOffered:
-    """A key spec PKCS#11 2.40 tokens (SoftHSM2 2.6 among them) have no mechanism for:
-    ML-DSA, which PKCS#11 3.2 adds. Refused before anything reaches the token."""
+    """A key spec of ``_NOT_OFFERED``, refused before anything reaches the token."""
     return AlgorithmNotOffered(f"the PKCS#11 token does not offer {key_spec} keys")
 
 

@@ -96,6 +96,7 @@ from andromede.kms.model import (
 from andromede.kms.providers import (
     PRIVATE_KEY_SPECS,
     check_agreement_key,
+    check_decapsulation_key,
     check_decryption_key,
     check_mac_key,
     check_private_key_material,
@@ -481,6 +482,12 @@ class LocalKeyFileProvider:
         return asymmetric.derive_shared_secret(
             entry.key_spec, private_der, algorithm, peer_public_key
         )
+
+    def decapsulate(self, tenant_id: str, algorithm: str, ciphertext: bytes) -> bytes:
+        entry = self._sealed_private_key(tenant_id)
+        check_decapsulation_key(entry.key_spec, algorithm)
+        private_der = self._open_private_key(tenant_id, entry)
+        return asymmetric.decapsulate(entry.key_spec, private_der, algorithm, ciphertext)
 
     def mac(self, tenant_id: str, algorithm: str, message: bytes) -> bytes:
         entry = self._sealed_private_key(tenant_id)

@@ -98,6 +98,8 @@ GRANT_OPERATIONS: Final = frozenset(
         "GenerateDataKeyPair",
         "GenerateDataKeyPairWithoutPlaintext",
         "DeriveSharedSecret",
+        "Encapsulate",
+        "Decapsulate",
     }
 )
 # The operations an encryption-context constraint applies to (those that take a context).
@@ -119,6 +121,7 @@ KEY_USAGE_ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
 KEY_USAGE_SIGN_VERIFY = "SIGN_VERIFY"
 KEY_USAGE_GENERATE_VERIFY_MAC = "GENERATE_VERIFY_MAC"
 KEY_USAGE_KEY_AGREEMENT = "KEY_AGREEMENT"
+KEY_USAGE_ENCAPSULATE_DECAPSULATE = "ENCAPSULATE_DECAPSULATE"
 KEY_SPEC_SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 ORIGIN_AWS_KMS = "AWS_KMS"
 ORIGIN_EXTERNAL = "EXTERNAL"  # imported key material (decision 0046)

@@ -51,6 +51,7 @@ from andromede.kms.asymmetric import (
     ASYMMETRIC_KEY_SPECS,
     KEY_AGREEMENT_KEY_SPECS,
     ML_DSA_KEY_SPECS,
+    ML_KEM_KEY_SPECS,
     MU_SIZE,
     RSA_ENCRYPTION_ALGORITHMS,
     RSA_KEY_SPECS,
@@ -58,11 +59,14 @@ from andromede.kms.asymmetric import (
     EncryptionAlgorithmMismatch,
     KeyAgreementMismatch,
     MlDsaPrivateKey,
+    MlKemPrivateKey,
     PrivateKey,
     SigningAlgorithmMismatch,
+    check_encapsulation,
     check_key_agreement,
     ec_curve,
     is_ml_dsa,
+    is_ml_kem,
     rsa_bits,
     signing_algorithms,
 )
@@ -76,6 +80,7 @@ __all__ = [
     "MaterialMismatch",
     "RootKeyProvider",
     "check_agreement_key",
+    "check_decapsulation_key",
     "check_decryption_key",
     "check_mac_key",
     "check_private_key_material",
@@ -220,6 +225,14 @@ class RootKeyProvider(Protocol):
         ``PeerPublicKeyInvalid`` for a public key that is not on the key's curve."""
         ...
 
+    def decapsulate(self, tenant_id: str, algorithm: str, ciphertext: bytes) -> bytes:
+        """The 32-byte shared secret ``ciphertext`` encapsulates under the ring's ML-KEM
+        private key: what :func:`asymmetric.decapsulate <andromede.kms.asymmetric.decapsulate>`
+        computes with the same key (implicit rejection included);
+        :func:`check_decapsulation_key`'s errors when the key or algorithm does not fit,
+        ``DecapsulationFailed`` for a ciphertext of the wrong length."""
+        ...
+
     def mac(self, tenant_id: str, algorithm: str, message: bytes) -> bytes:
         """HMAC of ``message`` under the ring's secret: :func:`mac.make_mac
         <andromede.kms.mac.make_mac>` of it; :func:`check_mac_key`'s errors when ``algorithm``
@@ -299,6 +312,10 @@ def check_private_key_material(
         if not isinstance(private, MlDsaPrivateKey) or not is_ml_dsa(private, key_spec):
             raise MaterialMismatch(f"the key material is not an {key_spec} key")
         return private
+    if key_spec in ML_KEM_KEY_SPECS:
+        if not isinstance(private, MlKemPrivateKey) or not is_ml_kem(private, key_spec):
+            raise MaterialMismatch(f"the key material is not an {key_spec} key")
+        return private
     curve = ec_curve(key_spec)
     if not isinstance(private, ec.EllipticCurvePrivateKey) or private.curve.name != curve.name:
         raise MaterialMismatch(f"the key material is not an EC key on curve {curve.name}")
@@ -367,6 +384,12 @@ def check_agreement_key(key_spec: str, key_agreement: bool, algorithm: str) -> N
     if not key_agreement:
         raise KeyAgreementMismatch(f"a {key_spec} signing, decryption or MAC key agrees no keys")
     check_key_agreement(key_spec, algorithm)
+
+
+def check_decapsulation_key(key_spec: str, algorithm: str) -> None:
+    """Nothing when the private key decapsulates with ``algorithm`` (an ML-KEM key, ML_KEM),
+    else ``EncapsulationMismatch``."""
+    check_encapsulation(key_spec, algorithm)
 
 
 def check_mac_key(key_spec: str, algorithm: str) -> str:

@@ -313,6 +313,9 @@ class KeyService:
     def mac(self, tenant_id: str, algorithm: str, message: bytes) -> bytes:
         return self._provider.mac(check_tenant_id(tenant_id), algorithm, message)
 
+    def decapsulate(self, tenant_id: str, algorithm: str, ciphertext: bytes) -> bytes:
+        return self._provider.decapsulate(check_tenant_id(tenant_id), algorithm, ciphertext)
+
     def derive_shared_secret(self, tenant_id: str, algorithm: str, peer_public_key: bytes) -> bytes:
         return self._provider.derive_shared_secret(
             check_tenant_id(tenant_id), algorithm, peer_public_key

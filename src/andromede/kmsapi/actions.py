@@ -17,6 +17,7 @@ from typing import Any, Final
 from andromede.kms.asymmetric import (
     ASYMMETRIC_KEY_SPECS,
     DATA_KEY_PAIR_SPECS,
+    ENCAPSULATION_ALGORITHMS,
     KEY_AGREEMENT_ALGORITHMS,
     MAX_PEER_PUBLIC_KEY_SIZE,
     RSA_ENCRYPTION_ALGORITHMS,
@@ -31,6 +32,7 @@ from andromede.kms.keys_model import (
     EXPIRATION_KEY_MATERIAL_DOES_NOT_EXPIRE,
     EXPIRATION_KEY_MATERIAL_EXPIRES,
     KEY_SPEC_SYMMETRIC_DEFAULT,
+    KEY_USAGE_ENCAPSULATE_DECAPSULATE,
     KEY_USAGE_ENCRYPT_DECRYPT,
     KEY_USAGE_KEY_AGREEMENT,
     ORIGIN_AWS_KMS,
@@ -229,6 +231,8 @@ def key_metadata(key: CustomerKey) -> dict[str, Any]:
         metadata["MacAlgorithms"] = list(mac_algorithms(key.key_spec))
     elif key.key_usage == KEY_USAGE_KEY_AGREEMENT:
         metadata["KeyAgreementAlgorithms"] = list(KEY_AGREEMENT_ALGORITHMS)
+    elif key.key_usage == KEY_USAGE_ENCAPSULATE_DECAPSULATE:
+        metadata["EncapsulationAlgorithms"] = list(ENCAPSULATION_ALGORITHMS)
     else:
         metadata["SigningAlgorithms"] = list(signing_algorithms(key.key_spec))
     if key.deletion_date is not None:
@@ -650,9 +654,43 @@ async def get_public_key(call: KmsCall) -> dict[str, Any]:
         answer["EncryptionAlgorithms"] = list(RSA_ENCRYPTION_ALGORITHMS)
     elif key.key_usage == KEY_USAGE_KEY_AGREEMENT:
         answer["KeyAgreementAlgorithms"] = list(KEY_AGREEMENT_ALGORITHMS)
+    elif key.key_usage == KEY_USAGE_ENCAPSULATE_DECAPSULATE:
+        answer["EncapsulationAlgorithms"] = list(ENCAPSULATION_ALGORITHMS)
     else:
         answer["SigningAlgorithms"] = list(signing_algorithms(key.key_spec))
     return answer
+
+
+def _encapsulation_algorithm(call: KmsCall) -> str:
+    algorithm = call.enum("EncapsulationAlgorithm", ENCAPSULATION_ALGORITHMS, required=True)
+    assert algorithm is not None  # noqa: S101 (enum(required=True) never returns None)
+    return algorithm
+
+
+async def encapsulate(call: KmsCall) -> dict[str, Any]:
+    _grant_tokens(call)
+    algorithm = _encapsulation_algorithm(call)
+    secret, ciphertext, key = await call.keys.encapsulate(
+        call.caller, call.required("KeyId"), algorithm
+    )
+    return {
+        "KeyId": key.arn,
+        "SharedSecret": _b64(secret),
+        "SharedSecretCiphertextBlob": _b64(ciphertext),
+        "EncapsulationAlgorithm": algorithm,
+    }
+
+
+async def decapsulate(call: KmsCall) -> dict[str, Any]:
+    _grant_tokens(call)
+    algorithm = _encapsulation_algorithm(call)
+    secret, key = await call.keys.decapsulate(
+        call.caller,
+        call.required("KeyId"),
+        call.blob("SharedSecretCiphertextBlob", max_size=6144),
+        algorithm,
+    )
+    return {"KeyId": key.arn, "SharedSecret": _b64(secret), "EncapsulationAlgorithm": algorithm}
 
 
 async def derive_shared_secret(call: KmsCall) -> dict[str, Any]:
@@ -1011,12 +1049,14 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "Decrypt": _dry_runnable(decrypt),
     "DeleteAlias": delete_alias,
     "DeleteImportedKeyMaterial": delete_imported_key_material,
+    "Decapsulate": _dry_runnable(decapsulate),
     "DeriveSharedSecret": _dry_runnable(derive_shared_secret),
     "DescribeKey": describe_key,
     "DisableKey": disable_key,
     "DisableKeyRotation": disable_key_rotation,
     "EnableKey": enable_key,
     "EnableKeyRotation": enable_key_rotation,
+    "Encapsulate": _dry_runnable(encapsulate),
     "Encrypt": _dry_runnable(encrypt),
     "GenerateDataKey": _dry_runnable(generate_data_key),
     "GenerateDataKeyPair": _dry_runnable(generate_data_key_pair),

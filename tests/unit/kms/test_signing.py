@@ -26,8 +26,11 @@ from andromede.kms.keys_errors import (
 )
 from support.kmskit import ACCOUNT_A, Kit, independently_verify, root, user
 
-# RSA and ECDSA signing keys; ML-DSA (no DIGEST, μ instead) has tests of its own.
-CLASSICAL_SPECS = asymmetric.ASYMMETRIC_KEY_SPECS - asymmetric.ML_DSA_KEY_SPECS
+# RSA and ECDSA signing keys; ML-DSA (no DIGEST, μ instead) and ML-KEM (no signing) have tests
+# of their own.
+CLASSICAL_SPECS = (
+    asymmetric.ASYMMETRIC_KEY_SPECS - asymmetric.ML_DSA_KEY_SPECS - asymmetric.ML_KEM_KEY_SPECS
+)
 A = root(ACCOUNT_A)
 MESSAGE = b"release v1.2.3, sha256 of the tarball"
 

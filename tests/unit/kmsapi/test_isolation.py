@@ -47,6 +47,11 @@ RECIPES: dict[str, dict[str, Any]] = {
     "CreateKey": {"Description": "mine"},
     "Decrypt": {"CiphertextBlob": CIPHERTEXT},
     "DeleteAlias": {"AliasName": ALIAS},
+    "Decapsulate": {
+        "KeyId": KEY,
+        "SharedSecretCiphertextBlob": base64.b64encode(bytes(1088)).decode(),
+        "EncapsulationAlgorithm": "ML_KEM",
+    },
     "DeleteImportedKeyMaterial": {"KeyId": KEY},
     "DeriveSharedSecret": {
         "KeyId": KEY,
@@ -62,6 +67,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DisableKeyRotation": {"KeyId": KEY},
     "EnableKey": {"KeyId": KEY},
     "EnableKeyRotation": {"KeyId": KEY},
+    "Encapsulate": {"KeyId": KEY, "EncapsulationAlgorithm": "ML_KEM"},
     "Encrypt": {"KeyId": KEY, "Plaintext": base64.b64encode(b"x").decode()},
     "GenerateDataKey": {"KeyId": KEY, "KeySpec": "AES_256"},
     "GenerateDataKeyPair": {"KeyId": KEY, "KeyPairSpec": "ECC_NIST_P256"},
