@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, mldsa, mlkem, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, padding, rsa, utils
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from andromede.kms import asymmetric, mac
@@ -57,10 +57,13 @@ from andromede.kms.providers import MaterialMismatch, RootKeyProvider
 from andromede.kms.service import KeyService
 from support.softhsm import SoftHsm
 
-# RSA and ECDSA signing keys; ML-DSA (no DIGEST, μ instead) and ML-KEM (no signing) have tests
-# of their own.
+# RSA and ECDSA signing keys; Ed25519 and ML-DSA (no DIGEST) and ML-KEM (no signing) have
+# tests of their own.
 CLASSICAL_SPECS = (
-    asymmetric.ASYMMETRIC_KEY_SPECS - asymmetric.ML_DSA_KEY_SPECS - asymmetric.ML_KEM_KEY_SPECS
+    asymmetric.ASYMMETRIC_KEY_SPECS
+    - asymmetric.ML_DSA_KEY_SPECS
+    - asymmetric.ML_KEM_KEY_SPECS
+    - {"ECC_NIST_EDWARDS25519"}
 )
 OpenProvider = Callable[[], RootKeyProvider]
 AAD = data_key_aad("tenant-a", 1)
@@ -1540,3 +1543,43 @@ def test_imported_ml_kem_material_decapsulates_as_a_generated_key(
     provider.import_private_key("kms-key", spec, material)
     secret, ciphertext = private.public_key().encapsulate()
     assert provider.decapsulate("kms-key", "ML_KEM", ciphertext) == secret
+
+
+# --- Ed25519: the key file signs, SoftHSM2 2.6 as Debian builds it has no EdDSA --------------
+
+
+def test_an_ed25519_key_signs_raw_messages(provider: RootKeyProvider) -> None:
+    provider.create_tenant_key("kms-key")
+    if isinstance(provider, Pkcs11Provider):
+        with pytest.raises(AlgorithmNotOffered, match="ECC_NIST_EDWARDS25519"):
+            provider.create_private_key("kms-key", "ECC_NIST_EDWARDS25519")
+        return
+    public_der = provider.create_private_key("kms-key", "ECC_NIST_EDWARDS25519")
+    public = serialization.load_der_public_key(public_der)
+    assert isinstance(public, ed25519.Ed25519PublicKey)
+    signature = provider.sign("kms-key", "ED25519_SHA_512", MESSAGE, digest=False)
+    assert len(signature) == 64
+    public.verify(signature, MESSAGE)
+    # RFC 8032 signatures are deterministic: the same message, the same signature.
+    assert provider.sign("kms-key", "ED25519_SHA_512", MESSAGE, digest=False) == signature
+    with pytest.raises(DigestLengthMismatch):  # pure Ed25519 takes no DIGEST
+        provider.sign("kms-key", "ED25519_SHA_512", hashlib.sha512(MESSAGE).digest(), digest=True)
+    with pytest.raises(SigningAlgorithmMismatch):
+        provider.sign("kms-key", "ECDSA_SHA_256", MESSAGE, digest=False)
+
+
+def test_imported_ed25519_material_signs_as_a_generated_key(provider: RootKeyProvider) -> None:
+    private = ed25519.Ed25519PrivateKey.generate()
+    material = private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    provider.create_tenant_key("kms-key")
+    if isinstance(provider, Pkcs11Provider):
+        with pytest.raises(AlgorithmNotOffered):
+            provider.import_private_key("kms-key", "ECC_NIST_EDWARDS25519", material)
+        return
+    with pytest.raises(MaterialMismatch):
+        provider.import_private_key("kms-key", "ECC_NIST_P256", material)
+    provider.import_private_key("kms-key", "ECC_NIST_EDWARDS25519", material)
+    signature = provider.sign("kms-key", "ED25519_SHA_512", MESSAGE, digest=False)
+    assert signature == private.sign(MESSAGE)  # deterministic: the customer's own key's

@@ -943,6 +943,51 @@ def test_ml_kem_keys_through_boto3_and_the_aws_cli(
         kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
 
 
+def test_ed25519_signatures_verified_by_openssl(
+    server: ServerProcess, kms: Any, tmp_path: Path
+) -> None:
+    """An Ed25519 key signs through the aws CLI; OpenSSL verifies with GetPublicKey's key."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl not installed")
+    key = kms.create_key(KeySpec="ECC_NIST_EDWARDS25519", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    try:
+        assert key["SigningAlgorithms"] == ["ED25519_SHA_512"]
+        public = tmp_path / "public.der"
+        public.write_bytes(kms.get_public_key(KeyId=key["KeyId"])["PublicKey"])
+        message = tmp_path / "commit.txt"
+        message.write_bytes(b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904")
+        aws = aws_cli(server, tmp_path)
+        signed = json.loads(
+            aws(
+                "kms", "sign", "--key-id", key["Arn"], "--message", f"fileb://{message}",
+                "--message-type", "RAW", "--signing-algorithm", "ED25519_SHA_512",
+            ).stdout
+        )  # fmt: skip
+        signature = tmp_path / "commit.sig"
+        signature.write_bytes(base64.b64decode(signed["Signature"]))
+        verify = [
+            openssl, "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", str(public),
+            "-rawin", "-in", str(message), "-sigfile", str(signature),
+        ]  # fmt: skip
+        assert (
+            b"Signature Verified Successfully"
+            in subprocess.run(verify, check=True, capture_output=True).stdout
+        )
+        message.write_bytes(b"tree 0000000000000000000000000000000000000000")
+        assert subprocess.run(verify, capture_output=True).returncode != 0
+        expect(
+            "ValidationException",
+            kms.sign,
+            KeyId=key["KeyId"],
+            Message=b"\x00" * 64,
+            MessageType="DIGEST",
+            SigningAlgorithm="ED25519_SHA_512",
+        )
+    finally:
+        kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+
+
 def test_hmac_keys_through_boto3_and_the_aws_cli(
     server: ServerProcess, kms: Any, tmp_path: Path
 ) -> None:

@@ -1,6 +1,6 @@
 """Asymmetric keys: AWS KMS's key specs; signing keys (KeyUsage ``SIGN_VERIFY``) with their
-signing algorithms, ML-DSA (FIPS 204, post-quantum) among them; RSA encryption keys (KeyUsage
-``ENCRYPT_DECRYPT``) with RSAES-OAEP; NIST curve keys for key agreement (KeyUsage
+signing algorithms, Ed25519 and ML-DSA (FIPS 204, post-quantum) among them; RSA encryption
+keys (KeyUsage ``ENCRYPT_DECRYPT``) with RSAES-OAEP; NIST curve keys for key agreement (KeyUsage
 ``KEY_AGREEMENT``) with ECDH; ML-KEM keys (FIPS 203, KeyUsage ``ENCAPSULATE_DECAPSULATE``)
 with their encapsulation; key pair generation, signing, verification, encryption, decryption,
 encapsulation and decapsulation, and the other party's public key checked for a key
@@ -20,7 +20,15 @@ from typing import Final
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, mldsa, mlkem, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import (
+    ec,
+    ed25519,
+    mldsa,
+    mlkem,
+    padding,
+    rsa,
+    utils,
+)
 
 __all__ = [
     "ASYMMETRIC_KEY_SPECS",
@@ -68,12 +76,19 @@ __all__ = [
 
 MAX_MESSAGE_SIZE: Final = 4096  # Sign and Verify's Message, as AWS
 ML_DSA_ALGORITHM: Final = "ML_DSA_SHAKE_256"  # pure ML-DSA, empty context; μ by SHAKE256
+ED25519_ALGORITHM: Final = "ED25519_SHA_512"  # pure Ed25519 (RFC 8032), RAW messages
 MlDsaPrivateKey = mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
 MlDsaPublicKey = mldsa.MLDSA44PublicKey | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey
 MlKemPrivateKey = mlkem.MLKEM768PrivateKey | mlkem.MLKEM1024PrivateKey
 MlKemPublicKey = mlkem.MLKEM768PublicKey | mlkem.MLKEM1024PublicKey
 # The private keys a KMS key pair may have here.
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | MlDsaPrivateKey | MlKemPrivateKey
+PrivateKey = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | MlDsaPrivateKey
+    | MlKemPrivateKey
+)
 
 
 class SigningAlgorithmMismatch(ValueError):
@@ -116,7 +131,7 @@ class PeerPublicKeyInvalid(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class _Spec:
-    kind: str  # "rsa", "ec", "ml-dsa" or "ml-kem"
+    kind: str  # "rsa", "ec", "ed25519", "ml-dsa" or "ml-kem"
     curve: ec.EllipticCurve | None  # an EC key's
     rsa_bits: int  # an RSA key's
     algorithms: tuple[str, ...]
@@ -138,6 +153,9 @@ _SPECS: Final[dict[str, _Spec]] = {
     "ECC_NIST_P384": _Spec("ec", ec.SECP384R1(), 0, ("ECDSA_SHA_384",)),
     "ECC_NIST_P521": _Spec("ec", ec.SECP521R1(), 0, ("ECDSA_SHA_512",)),
     "ECC_SECG_P256K1": _Spec("ec", ec.SECP256K1(), 0, ("ECDSA_SHA_256",)),
+    # Pure Ed25519 (RFC 8032) over RAW messages. AWS's ED25519_PH_SHA_512 (Ed25519ph, over a
+    # SHA-512 DIGEST) is not offered: cryptography has no Ed25519ph.
+    "ECC_NIST_EDWARDS25519": _Spec("ed25519", None, 0, (ED25519_ALGORITHM,)),
     "ML_DSA_44": _Spec("ml-dsa", None, 0, (ML_DSA_ALGORITHM,)),
     "ML_DSA_65": _Spec("ml-dsa", None, 0, (ML_DSA_ALGORITHM,)),
     "ML_DSA_87": _Spec("ml-dsa", None, 0, (ML_DSA_ALGORITHM,)),
@@ -271,6 +289,8 @@ def generate_key_pair(key_spec: str) -> tuple[bytes, bytes]:
         private = _ML_DSA_CLASSES[key_spec].generate()
     elif spec.kind == "ml-kem":
         private = _ML_KEM_CLASSES[key_spec].generate()
+    elif spec.kind == "ed25519":
+        private = ed25519.Ed25519PrivateKey.generate()
     elif spec.curve is None:
         private = rsa.generate_private_key(public_exponent=65537, key_size=spec.rsa_bits)
     else:
@@ -329,6 +349,13 @@ def _check_algorithm(key_spec: str, algorithm: str) -> None:
         )
 
 
+def _check_raw(algorithm: str, digest: bool) -> None:
+    """Pure Ed25519 signs the message itself: a DIGEST is refused as a digest of the wrong
+    length is."""
+    if digest:
+        raise DigestLengthMismatch(f"{algorithm} signs RAW messages only")
+
+
 def _check_mu(message: bytes, digest: bool) -> None:
     """An ML-DSA message: any, or (``EXTERNAL_MU``) exactly a μ."""
     if digest and len(message) != MU_SIZE:
@@ -358,6 +385,13 @@ def sign(
     """The signature of ``message`` (the hash itself when ``digest``, or for ML-DSA the μ);
     ECDSA signatures are DER-encoded, as AWS KMS returns them; ML-DSA signs with an empty
     context, hedged (randomised) as FIPS 204 recommends."""
+    if key_spec == "ECC_NIST_EDWARDS25519":
+        _check_algorithm(key_spec, algorithm)
+        _check_raw(algorithm, digest)
+        ed_signer = serialization.load_der_private_key(private_der, password=None)
+        if not isinstance(ed_signer, ed25519.Ed25519PrivateKey):
+            raise SigningAlgorithmMismatch("not an Ed25519 key")
+        return ed_signer.sign(message)
     if key_spec in ML_DSA_KEY_SPECS:
         _check_algorithm(key_spec, algorithm)
         _check_mu(message, digest)
@@ -387,6 +421,17 @@ def verify(
     digest: bool,
 ) -> None:
     """Nothing if ``signature`` is the key's over ``message``; ``SignatureMismatch`` if not."""
+    if key_spec == "ECC_NIST_EDWARDS25519":
+        _check_algorithm(key_spec, algorithm)
+        _check_raw(algorithm, digest)
+        ed_verifier = serialization.load_der_public_key(public_der)
+        if not isinstance(ed_verifier, ed25519.Ed25519PublicKey):
+            raise SigningAlgorithmMismatch("not an Ed25519 public key")
+        try:
+            ed_verifier.verify(signature, message)
+        except InvalidSignature:
+            raise SignatureMismatch("the signature does not verify") from None
+        return
     if key_spec in ML_DSA_KEY_SPECS:
         _check_algorithm(key_spec, algorithm)
         _check_mu(message, digest)

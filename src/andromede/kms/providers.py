@@ -45,7 +45,7 @@ from typing import Final, Protocol
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from andromede.kms.asymmetric import (
     ASYMMETRIC_KEY_SPECS,
@@ -316,6 +316,10 @@ def check_private_key_material(
         if not isinstance(private, MlKemPrivateKey) or not is_ml_kem(private, key_spec):
             raise MaterialMismatch(f"the key material is not an {key_spec} key")
         return private
+    if key_spec == "ECC_NIST_EDWARDS25519":
+        if not isinstance(private, ed25519.Ed25519PrivateKey):
+            raise MaterialMismatch("the key material is not an Ed25519 key")
+        return private
     curve = ec_curve(key_spec)
     if not isinstance(private, ec.EllipticCurvePrivateKey) or private.curve.name != curve.name:
         raise MaterialMismatch(f"the key material is not an EC key on curve {curve.name}")
@@ -353,6 +357,10 @@ def check_signing_key(
         raise SigningAlgorithmMismatch(
             f"{algorithm} is not a signing algorithm of a {key_spec} key"
         )
+    if key_spec == "ECC_NIST_EDWARDS25519":
+        if digest:
+            raise DigestLengthMismatch(f"{algorithm} signs RAW messages only")
+        return "sha512"
     if key_spec in ML_DSA_KEY_SPECS:
         if digest and len(message) != MU_SIZE:
             raise DigestLengthMismatch(

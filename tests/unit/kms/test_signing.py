@@ -26,10 +26,13 @@ from andromede.kms.keys_errors import (
 )
 from support.kmskit import ACCOUNT_A, Kit, independently_verify, root, user
 
-# RSA and ECDSA signing keys; ML-DSA (no DIGEST, μ instead) and ML-KEM (no signing) have tests
-# of their own.
+# RSA and ECDSA signing keys; Ed25519 and ML-DSA (no DIGEST) and ML-KEM (no signing) have
+# tests of their own.
 CLASSICAL_SPECS = (
-    asymmetric.ASYMMETRIC_KEY_SPECS - asymmetric.ML_DSA_KEY_SPECS - asymmetric.ML_KEM_KEY_SPECS
+    asymmetric.ASYMMETRIC_KEY_SPECS
+    - asymmetric.ML_DSA_KEY_SPECS
+    - asymmetric.ML_KEM_KEY_SPECS
+    - {"ECC_NIST_EDWARDS25519"}
 )
 A = root(ACCOUNT_A)
 MESSAGE = b"release v1.2.3, sha256 of the tarball"
@@ -308,3 +311,31 @@ async def test_the_message_type_condition_sees_external_mu(kit: Kit) -> None:
     await kit.service.sign(alice, key.key_id, b"\x00" * 64, "ML_DSA_SHAKE_256", digest=True)
     with pytest.raises(CmkAccessDenied):
         await kit.service.sign(alice, key.key_id, MESSAGE, "ML_DSA_SHAKE_256", digest=False)
+
+
+async def test_ed25519_keys_sign_raw_messages_and_make_data_key_pairs(kit: Kit) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = await kit.service.create_key(A, key_usage="SIGN_VERIFY", key_spec="ECC_NIST_EDWARDS25519")
+    public_der = (await kit.service.get_public_key(A, key.key_id)).public_key
+    assert public_der is not None
+    public = serialization.load_der_public_key(public_der)
+    assert isinstance(public, ed25519.Ed25519PublicKey)
+    signature, _ = await kit.service.sign(A, key.key_id, MESSAGE, "ED25519_SHA_512", digest=False)
+    public.verify(signature, MESSAGE)
+    await kit.service.verify(A, key.key_id, MESSAGE, signature, "ED25519_SHA_512", digest=False)
+    with pytest.raises(InvalidSignature):
+        await kit.service.verify(
+            A, key.key_id, b"other", signature, "ED25519_SHA_512", digest=False
+        )
+    with pytest.raises(InvalidKeyParameter):  # no DIGEST for pure Ed25519
+        await kit.service.sign(
+            A, key.key_id, hashlib.sha512(MESSAGE).digest(), "ED25519_SHA_512", digest=True
+        )
+    with pytest.raises(InvalidKeyParameter):  # signing only
+        await kit.service.create_key(A, key_usage="KEY_AGREEMENT", key_spec="ECC_NIST_EDWARDS25519")
+    wrapping = await kit.service.create_key(A)
+    pair = await kit.service.generate_data_key_pair(A, wrapping.key_id, "ECC_NIST_EDWARDS25519", {})
+    assert pair.private_plaintext is not None
+    private = serialization.load_der_private_key(pair.private_plaintext, None)
+    assert isinstance(private, ed25519.Ed25519PrivateKey)
