@@ -984,6 +984,14 @@ def test_ed25519_signatures_verified_by_openssl(
             MessageType="DIGEST",
             SigningAlgorithm="ED25519_SHA_512",
         )
+        expect(
+            "UnsupportedOperationException",
+            kms.sign,
+            KeyId=key["KeyId"],
+            Message=b"\x00" * 64,
+            MessageType="DIGEST",
+            SigningAlgorithm="ED25519_PH_SHA_512",
+        )
     finally:
         kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
 

@@ -601,6 +601,8 @@ async def revoke_grant(call: KmsCall) -> dict[str, Any]:
 _SIGNING_ALGORITHMS: Final = frozenset(
     algorithm for spec in ASYMMETRIC_KEY_SPECS for algorithm in signing_algorithms(spec)
 )
+# AWS's, but not here: Ed25519ph (no cryptography API, decision 0057) and SM2 (China only).
+_SIGNING_ALGORITHMS_NOT_OFFERED: Final = frozenset({"ED25519_PH_SHA_512", "SM2DSA"})
 MAX_SIGNATURE_SIZE: Final = 6144
 
 
@@ -608,6 +610,10 @@ def _signing_request(call: KmsCall) -> tuple[str, bytes, str, bool]:
     """KeyId, Message, SigningAlgorithm and whether the message is precomputed: MessageType
     DIGEST (a hash, for RSA and ECDSA) or EXTERNAL_MU (ML-DSA's μ)."""
     algorithm = call.required("SigningAlgorithm", max_length=64)
+    if algorithm in _SIGNING_ALGORITHMS_NOT_OFFERED:
+        raise KmsWireError(
+            "UnsupportedOperationException", f"SigningAlgorithm {algorithm} is not offered"
+        )
     if algorithm not in _SIGNING_ALGORITHMS:
         raise _invalid("SigningAlgorithm", algorithm, "Member must satisfy enum value set")
     message_type = call.string("MessageType", max_length=16) or "RAW"
