@@ -992,6 +992,10 @@ async def _generate_data_key_pair(call: KmsCall, *, with_plaintext: bool) -> dic
     if call.params.get("Recipient") is not None:
         raise KmsWireError("UnsupportedOperationException", "Nitro Enclaves are not offered")
     pair_spec = call.required("KeyPairSpec", max_length=64)
+    if pair_spec in ("SM2", "ML_KEM_512"):  # AWS's, not offered here (decision 0056)
+        raise KmsWireError(
+            "UnsupportedOperationException", f"KeyPairSpec {pair_spec} is not offered"
+        )
     if pair_spec not in DATA_KEY_PAIR_SPECS:
         raise _invalid("KeyPairSpec", pair_spec, "Member must satisfy enum value set")
     made = await call.keys.generate_data_key_pair(

@@ -396,3 +396,20 @@ async def test_parameters_for_what_is_not_here_get_a_clear_answer(kms: Harness) 
     assert reply.error_type == "UnsupportedOperationException"
     reply = await kms.call("ListKeyRotations", {"KeyId": key["Arn"], "IncludeKeyMaterial": "SOME"})
     assert reply.error_type == "ValidationException"
+
+
+async def test_aws_algorithms_and_specs_not_offered_here_say_so(kms: Harness) -> None:
+    key = (await kms.call("CreateKey", {})).json()["KeyMetadata"]["Arn"]
+    for action, params in (
+        ("GenerateDataKeyPair", {"KeyId": key, "KeyPairSpec": "ML_KEM_512"}),
+        ("GenerateDataKeyPair", {"KeyId": key, "KeyPairSpec": "SM2"}),
+        ("Sign", {"KeyId": key, "Message": "aGk=", "SigningAlgorithm": "ED25519_PH_SHA_512"}),
+        ("Sign", {"KeyId": key, "Message": "aGk=", "SigningAlgorithm": "SM2DSA"}),
+    ):
+        reply = await kms.call(action, params)
+        assert reply.error_type == "UnsupportedOperationException", (action, params)
+    for spec in ("ML_KEM_512", "SM2"):
+        usage = "ENCAPSULATE_DECAPSULATE" if spec.startswith("ML_KEM") else "SIGN_VERIFY"
+        reply = await kms.call("CreateKey", {"KeySpec": spec, "KeyUsage": usage})
+        assert reply.error_type == "ValidationException"
+        assert "not offered" in reply.json()["message"]
