@@ -1201,11 +1201,9 @@ class CustomerKeyService:
         """ReEncrypt's authorisation and key checks without a ciphertext (``DryRun`` with
         ``IGNORE_CIPHERTEXT``): the source named by ``source_ref``, the destination, and
         ``kms:ReEncryptOnSameKey`` as the real call sees it."""
-        source_id = await self._peek_key_id(caller, source_ref)
-        destination_id = await self._peek_key_id(caller, destination_ref)
-        same: RequestKeys = {
-            "kms:ReEncryptOnSameKey": source_id is not None and source_id == destination_id
-        }
+        same = await self._same_key(
+            caller, await self._peek_key_id(caller, source_ref), destination_ref
+        )
         source = await self._encryption_key(
             caller, source_ref, "kms:ReEncryptFrom", source_context, source_algorithm, same
         )
@@ -1241,10 +1239,7 @@ class CustomerKeyService:
             if source_algorithm == SYMMETRIC_DEFAULT
             else await self._peek_key_id(caller, source_ref)
         )
-        destination_id = await self._peek_key_id(caller, destination_ref)
-        same: RequestKeys = {
-            "kms:ReEncryptOnSameKey": source_id is not None and source_id == destination_id
-        }
+        same = await self._same_key(caller, source_id, destination_ref)
         if source_algorithm == SYMMETRIC_DEFAULT:
             parsed, source = await self._blob_key(
                 caller, blob, source_ref, "kms:ReEncryptFrom", source_context, same
@@ -1743,6 +1738,14 @@ class CustomerKeyService:
         if await self._authoriser.identity_allows(caller, action, key, context, request):
             return grants
         return []
+
+    async def _same_key(
+        self, caller: Caller, source_id: str | None, destination_ref: str
+    ) -> RequestKeys:
+        """``kms:ReEncryptOnSameKey`` of a ReEncrypt from the key ``source_id`` to the one
+        ``destination_ref`` names, for both of its decisions."""
+        destination_id = await self._peek_key_id(caller, destination_ref)
+        return {"kms:ReEncryptOnSameKey": source_id is not None and source_id == destination_id}
 
     async def _peek_key_id(self, caller: Caller, key_ref: str | None) -> str | None:
         """The id of the key ``key_ref`` names, unchecked (to compare two references before

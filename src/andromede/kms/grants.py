@@ -17,6 +17,7 @@ from typing import Final
 
 from andromede.kms.keys_errors import InvalidKeyParameter
 from andromede.kms.keys_model import (
+    CONTEXT_OPERATIONS,
     GRANT_OPERATIONS,
     KEY_SPEC_SYMMETRIC_DEFAULT,
     KEY_USAGE_ENCAPSULATE_DECAPSULATE,
@@ -50,18 +51,8 @@ _GRANT_ID: Final = re.compile(r"[0-9a-f]{64}")
 # The operations a grant may allow, by the key's kind, as AWS checks them: a grant for an
 # operation the key cannot do is refused rather than kept as a dead letter.
 _ANY_KEY: Final = frozenset({"CreateGrant", "RetireGrant", "DescribeKey"})
-_SYMMETRIC: Final = frozenset(
-    {
-        "Decrypt",
-        "Encrypt",
-        "GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-        "ReEncryptFrom",
-        "ReEncryptTo",
-    }
-)
+# A symmetric key's operations are exactly those that take an encryption context.
+_SYMMETRIC: Final = CONTEXT_OPERATIONS
 _BY_USAGE: Final[Mapping[str, frozenset[str]]] = {
     KEY_USAGE_ENCRYPT_DECRYPT: frozenset(
         {"Decrypt", "Encrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey"}
