@@ -99,6 +99,10 @@ def request_condition_keys(
         "x-amz-server-side-encryption-aws-kms-key-id",
         "x-amz-copy-source",
         "x-amz-metadata-directive",
+        # s3:if-match / s3:if-none-match: a policy may require conditional writes and deletes
+        # (a Null condition on them), as AWS documents.
+        "if-match",
+        "if-none-match",
     ):
         value = headers.get(header)
         if value is not None:

@@ -17,6 +17,9 @@ on a missing key is 404 ``NoSuchKey`` on AWS, not 412 (aws s3api output quoted i
 minio/minio#21526). Other forms, and both headers together, are refused by AWS with 501
 ``NotImplemented`` (LocalStack's AWS-validated provider); :class:`UnsupportedCondition` says so.
 
+Deletes (DeleteObject, and each key of DeleteObjects) take ``If-Match`` alone, as AWS does since
+September 2025: an ETag, or ``*`` for "if it exists"; a missing key is 404 ``NoSuchKey``.
+
 Comparisons: If-Match is strong (a ``W/`` tag never matches), If-None-Match weak; ETags are
 accepted quoted or bare, alone, in lists, or as ``*``. Dates that do not parse are ignored, as are
 If-Modified-Since dates in the future (RFC 9110 13.1.3), and an object's time is compared at
@@ -36,6 +39,7 @@ __all__ = [
     "ConditionOutcome",
     "UnsupportedCondition",
     "evaluate_copy_source_conditions",
+    "evaluate_delete_condition",
     "evaluate_get_conditions",
     "evaluate_put_conditions",
 ]
@@ -215,4 +219,16 @@ def evaluate_put_conditions(
             return ConditionOutcome.NO_SUCH_KEY
         if not _strong_match(if_match, _bare(current_etag)):
             return ConditionOutcome.PRECONDITION_FAILED
+    return ConditionOutcome.PROCEED
+
+
+def evaluate_delete_condition(if_match: str, current_etag: str | None) -> ConditionOutcome:
+    """Decide a conditional delete (DeleteObject's ``If-Match``, a DeleteObjects entry's
+    ``ETag``) against the key's current object (None: there is none): NO_SUCH_KEY without an
+    object, PRECONDITION_FAILED when its ETag is not the one given (``*`` matches any object,
+    a ``W/`` tag none), PROCEED otherwise."""
+    if current_etag is None:
+        return ConditionOutcome.NO_SUCH_KEY
+    if not _strong_match(if_match, _bare(current_etag)):
+        return ConditionOutcome.PRECONDITION_FAILED
     return ConditionOutcome.PROCEED

@@ -191,6 +191,7 @@ _DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
     storage_errors.InvalidPartOrder: "InvalidPartOrder",
     storage_errors.InvalidPartNumber: "InvalidArgument",
     storage_errors.TooManyParts: "InvalidArgument",
+    storage_errors.ObjectSizeMismatch: "InvalidRequest",
     iam_errors.ExpiredToken: "ExpiredToken",
     iam_errors.InvalidClientTokenId: "InvalidToken",
     iam_errors.InvalidAccessKeyId: "InvalidAccessKeyId",

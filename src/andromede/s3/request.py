@@ -13,7 +13,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 from andromede.http.response import Receive
@@ -37,6 +37,27 @@ _STREAMING_MODES = frozenset(
     }
 )
 _ALGORITHMS_BY_HEADER = {alg.header: alg for alg in ChecksumAlgorithm}
+# x-amz-checksum-* headers that name no checksum value.
+_CHECKSUM_CONTROL_HEADERS = frozenset(
+    {"x-amz-checksum-algorithm", "x-amz-checksum-type", "x-amz-checksum-mode"}
+)
+
+
+def reject_unknown_checksums(headers: Mapping[str, str]) -> None:
+    """InvalidRequest for an ``x-amz-checksum-<algorithm>`` value of an algorithm not offered
+    here (S3's SHA512, MD5 and XXHASH ones): it would otherwise go unchecked, and the client
+    would believe its bytes were verified."""
+    for name in headers:
+        if (
+            name.startswith("x-amz-checksum-")
+            and name not in _ALGORITHMS_BY_HEADER
+            and name not in _CHECKSUM_CONTROL_HEADERS
+        ):
+            raise S3Error(
+                "InvalidRequest",
+                f"The checksum algorithm of {name[:64]} is not supported: use CRC32, CRC32C, "
+                "CRC64NVME, SHA1 or SHA256",
+            )
 
 
 class ClientDisconnected(Exception):
@@ -179,6 +200,7 @@ class S3Context:
             if len(digest) != 16:
                 raise S3Error("InvalidDigest")
             result.content_md5 = digest
+        reject_unknown_checksums(self.headers)
         present = [alg for header, alg in _ALGORITHMS_BY_HEADER.items() if header in self.headers]
         if len(present) > 1:
             raise S3Error("InvalidRequest", "Expecting a single x-amz-checksum- header")

@@ -29,7 +29,8 @@ AndromedeError
     ├── UploadError
     │   ├── NoSuchUpload
     │   ├── InvalidPart / InvalidPartOrder / InvalidPartNumber
-    │   └── TooManyParts
+    │   ├── TooManyParts
+    │   └── ObjectSizeMismatch           the parts do not add up to the size the client expects
     └── BlobError                        the backend failed to store or read bytes
         └── BlobStoreUnavailable         the backend cannot be reached (cluster down, timeout)
 """
@@ -166,6 +167,10 @@ class InvalidPartOrder(UploadError):
 
 class InvalidPartNumber(UploadError):
     pass
+
+
+class ObjectSizeMismatch(UploadError):
+    """CompleteMultipartUpload's parts do not add up to the size the client said to expect."""
 
 
 class TooManyParts(UploadError):

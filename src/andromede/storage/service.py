@@ -52,6 +52,7 @@ from andromede.storage.errors import (
     NoSuchKey,
     NoSuchUpload,
     ObjectCorrupted,
+    ObjectSizeMismatch,
     RegionNotServed,
 )
 from andromede.storage.integrity import (
@@ -622,10 +623,13 @@ class ObjectService:
         parts: Sequence[CompletedPart],
         *,
         expected_checksum: Checksum | None = None,
+        expected_size: int | None = None,
     ) -> ObjectRecord:
         """InvalidPartOrder (not ascending), InvalidPart (missing or ETag/checksum mismatch),
-        EntityTooSmall (a part other than the last below min_part_size), NoSuchUpload.
-        ETag is md5-of-md5s-N; checksum composite or full-object as the upload declared."""
+        EntityTooSmall (a part other than the last below min_part_size), NoSuchUpload,
+        ObjectSizeMismatch (the parts do not add up to ``expected_size``), all before anything
+        is written. ETag is md5-of-md5s-N; checksum composite or full-object as the upload
+        declared."""
         upload = await self._upload(bucket, key, upload_id)
         if not parts:
             raise InvalidPart("a multipart upload needs at least one part")
@@ -655,6 +659,10 @@ class ObjectService:
                     raise InvalidPart(f"part {wanted.part_number}: its checksum differs")
             chosen.append(part)
 
+        if expected_size is not None and expected_size != sum(p.size for p in chosen):
+            raise ObjectSizeMismatch(
+                f"the parts add up to {sum(p.size for p in chosen)} bytes, not {expected_size}"
+            )
         etag_md5 = hashlib.md5(usedforsecurity=False)  # S3's ETag, not a security primitive
         for part in chosen:
             etag_md5.update(bytes.fromhex(part.etag))

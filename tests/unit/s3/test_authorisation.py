@@ -256,3 +256,16 @@ def test_parsed_bucket_policies_are_bounded_and_the_oldest_goes_first() -> None:
     assert len(authorise._bucket_policies) == size
     assert buckets[9].policy not in authorise._bucket_policies
     assert buckets[10].policy in authorise._bucket_policies
+
+
+def test_conditional_headers_are_condition_keys() -> None:
+    # A bucket policy may require conditional deletes and writes with a Null condition on
+    # s3:if-match / s3:if-none-match, as AWS documents.
+    from andromede.s3.authorise import request_condition_keys
+    from andromede.s3.operations import S3Operation
+
+    keys = request_condition_keys(S3Operation.DeleteObject, {}, {"if-match": ' "abc" '})
+    assert keys == {"s3:if-match": '"abc"'}
+    keys = request_condition_keys(S3Operation.PutObject, {}, {"if-none-match": "*"})
+    assert keys == {"s3:if-none-match": "*"}
+    assert request_condition_keys(S3Operation.DeleteObject, {}, {}) == {}

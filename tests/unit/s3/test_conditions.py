@@ -10,6 +10,7 @@ from andromede.s3.conditions import (
     ConditionOutcome,
     UnsupportedCondition,
     evaluate_copy_source_conditions,
+    evaluate_delete_condition,
     evaluate_get_conditions,
     evaluate_put_conditions,
 )
@@ -198,3 +199,20 @@ def test_put_conditions_aws_does_not_implement(
 
 def test_outcomes_carry_their_status() -> None:
     assert [o.value for o in ConditionOutcome] == [200, 304, 412, 404]
+
+
+@pytest.mark.parametrize(
+    ("if_match", "current", "expected"),
+    [
+        (QUOTED, ETAG, PROCEED),
+        (ETAG, QUOTED, PROCEED),
+        ("*", ETAG, PROCEED),
+        (OTHER, ETAG, FAILED),
+        (f"W/{QUOTED}", ETAG, FAILED),  # strong comparison: a weak tag never matches
+        (f"{OTHER}, {QUOTED}", ETAG, PROCEED),
+        (QUOTED, None, NO_SUCH_KEY),
+        ("*", None, NO_SUCH_KEY),
+    ],
+)
+def test_delete_conditions(if_match: str, current: str | None, expected: ConditionOutcome) -> None:
+    assert evaluate_delete_condition(if_match, current) is expected

@@ -88,6 +88,10 @@ async def create_bucket(ctx: S3Context, svc: S3Services) -> Response:
     region = await _bucket_region(ctx, svc, tenant_id, constraint or None)
     if ctx.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":
         raise S3Error("NotImplemented", "Object Lock is not implemented yet")
+    namespace = ctx.headers.get("x-amz-bucket-namespace")
+    if namespace is not None and namespace.strip() != "global":
+        # Account-regional namespaces: bucket names only one account may take. Not here.
+        raise S3Error("NotImplemented", Header="x-amz-bucket-namespace")
     raw_ownership = ctx.headers.get("x-amz-object-ownership")
     ownership = (
         ObjectOwnership.BUCKET_OWNER_ENFORCED

@@ -181,6 +181,7 @@ _UNSUPPORTED_HEADER_PREFIXES = (
     "x-amz-object-lock-",  # Object Lock
     "x-amz-tagging",  # object tags
     "x-amz-website-redirect-location",
+    "x-amz-write-offset-bytes",  # appending to an object (S3 Express directory buckets)
 )
 _ACCEPTED_STORAGE_CLASSES = frozenset({"STANDARD"})
 

@@ -24,7 +24,7 @@ from andromede.s3.handlers.encryption import (
 )
 from andromede.s3.handlers.objects import load_copy_source
 from andromede.s3.ranges import InvalidCopySourceRange, parse_copy_source_range
-from andromede.s3.request import S3Context, parse_checksum_algorithm
+from andromede.s3.request import S3Context, parse_checksum_algorithm, reject_unknown_checksums
 from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
 from andromede.storage.checksums import InvalidChecksumValue, validate_checksum_type
 from andromede.storage.encryption import ObjectEncryption
@@ -203,6 +203,8 @@ def _parse_completed_parts(body: bytes) -> list[CompletedPart]:
 
 async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
     parts = _parse_completed_parts(await ctx.read_xml_body())
+    reject_unknown_checksums(ctx.headers)
+    expected_size = _expected_object_size(ctx)
     expected: Checksum | None = None
     present = [a for a in ChecksumAlgorithm if a.header in ctx.headers]
     if present:
@@ -217,7 +219,12 @@ async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response
         expected = Checksum(algorithm, value, kind)
     try:
         record = await svc.objects.complete_multipart_upload(
-            ctx.bucket, ctx.key, ctx.query["uploadId"], parts, expected_checksum=expected
+            ctx.bucket,
+            ctx.key,
+            ctx.query["uploadId"],
+            parts,
+            expected_checksum=expected,
+            expected_size=expected_size,
         )
     except InvalidChecksumValue as exc:
         raise S3Error("InvalidRequest", "The checksum provided is invalid.") from exc
@@ -241,6 +248,25 @@ async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response
     return response
 
 
+def _expected_object_size(ctx: S3Context) -> int | None:
+    """``x-amz-mp-object-size``: the size the client expects the parts to add up to."""
+    raw = ctx.headers.get("x-amz-mp-object-size")
+    if raw is None:
+        return None
+    value = raw.strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 19:
+        raise S3Error(
+            "InvalidArgument",
+            "x-amz-mp-object-size must be a size in bytes",
+            ArgumentName="x-amz-mp-object-size",
+        )
+    return int(value)
+
+
 async def abort_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
+    if "x-amz-if-match-initiated-time" in ctx.headers:
+        # A conditional abort, which AWS offers in directory buckets only: refused rather than
+        # aborting whatever the condition was meant to protect.
+        raise S3Error("NotImplemented", Header="x-amz-if-match-initiated-time")
     await svc.objects.abort_multipart_upload(ctx.bucket, ctx.key, ctx.query["uploadId"])
     return Response(status=204)

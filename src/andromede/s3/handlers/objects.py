@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from andromede.http.dates import iso8601_ms
@@ -10,6 +11,7 @@ from andromede.s3.conditions import (
     ConditionOutcome,
     UnsupportedCondition,
     evaluate_copy_source_conditions,
+    evaluate_delete_condition,
     evaluate_get_conditions,
     evaluate_put_conditions,
 )
@@ -201,8 +203,44 @@ async def head_object(ctx: S3Context, svc: S3Services) -> Response:
 
 
 async def delete_object(ctx: S3Context, svc: S3Services) -> Response:
+    for header in (
+        "if-none-match",
+        "x-amz-if-match-last-modified-time",  # AWS: directory buckets only
+        "x-amz-if-match-size",  # AWS: directory buckets only
+    ):
+        if header in ctx.headers:
+            # A condition not evaluated here must not become an unconditional delete.
+            raise S3Error("NotImplemented", Header=header)
+    if_match = ctx.headers.get("if-match")
+    if if_match is not None:
+        await _check_delete_condition(ctx, svc, if_match)
     await svc.objects.delete_object(ctx.bucket, ctx.key)
     return Response(status=204)
+
+
+async def _check_delete_condition(ctx: S3Context, svc: S3Services, if_match: str) -> None:
+    """A conditional delete (``If-Match``, AWS since September 2025): 404 NoSuchKey when there
+    is no object, 412 when its ETag is not the one given (``*``: any). Matching an ETag reads
+    the object's, so it needs ``s3:GetObject`` too, as AWS requires."""
+    condition = if_match.strip()
+    if condition != "*":
+        bucket = await addressed_bucket(ctx, svc)
+        await authorise_object(ctx, svc, S3Operation.GetObject, bucket, ctx.key)
+    outcome = await _delete_condition_outcome(svc, ctx.bucket, ctx.key, condition)
+    if outcome is ConditionOutcome.NO_SUCH_KEY:
+        raise S3Error("NoSuchKey", Key=ctx.key)
+    if outcome is ConditionOutcome.PRECONDITION_FAILED:
+        raise S3Error("PreconditionFailed", Condition="If-Match")
+
+
+async def _delete_condition_outcome(
+    svc: S3Services, bucket: str, key: str, condition: str
+) -> ConditionOutcome:
+    try:
+        current = await svc.objects.head_object(bucket, key)
+    except storage_errors.NoSuchKey:
+        return ConditionOutcome.NO_SUCH_KEY
+    return evaluate_delete_condition(condition, current.etag)
 
 
 async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
@@ -216,22 +254,37 @@ async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
     if not entries or len(entries) > svc.settings.max_delete_objects:
         raise S3Error("MalformedXML")
     bucket = await addressed_bucket(ctx, svc)
-    requested: list[tuple[str, str | None]] = []
+    requested: list[_DeleteEntry] = []
     for entry in entries:
         key = child_text(entry, "Key")
         if key is None:
             raise S3Error("MalformedXML")
-        requested.append((key, child_text(entry, "VersionId")))
+        requested.append(
+            _DeleteEntry(
+                key,
+                child_text(entry, "VersionId"),
+                child_text(entry, "ETag"),
+                # Conditions AWS offers in directory buckets only: refused per key, never
+                # taken for an unconditional delete.
+                next(
+                    (name for name in ("LastModifiedTime", "Size") if children(entry, name)),
+                    None,
+                ),
+            )
+        )
     denied: set[str] = set()
-    for key, _ in requested:
+    for wanted in requested:
         try:
-            await authorise_object(ctx, svc, S3Operation.DeleteObject, bucket, key)
+            await authorise_object(ctx, svc, S3Operation.DeleteObject, bucket, wanted.key)
+            if wanted.etag is not None and wanted.etag.strip() != "*":
+                # Matching an ETag reads the object's: s3:GetObject too, as AWS requires.
+                await authorise_object(ctx, svc, S3Operation.GetObject, bucket, wanted.key)
         except S3Error:
-            denied.add(key)
-    if denied and len(denied) == len({key for key, _ in requested}):
+            denied.add(wanted.key)
+    if denied and len(denied) == len({wanted.key for wanted in requested}):
         raise S3Error("AccessDenied")
     xml = XmlWriter("DeleteResult")
-    for key, version in requested:
+    for key, version, etag, unsupported in requested:
         try:
             if key in denied:
                 raise S3Error("AccessDenied")
@@ -239,6 +292,14 @@ async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
                 raise S3Error("InvalidArgument", "Invalid version id specified")
             if len(key.encode()) > svc.settings.max_key_length:
                 raise S3Error("KeyTooLongError")
+            if unsupported is not None:
+                raise S3Error("NotImplemented", f"A {unsupported} condition is not implemented")
+            if etag is not None:
+                outcome = await _delete_condition_outcome(svc, ctx.bucket, key, etag)
+                if outcome is ConditionOutcome.NO_SUCH_KEY:
+                    raise S3Error("NoSuchKey", Key=key)
+                if outcome is ConditionOutcome.PRECONDITION_FAILED:
+                    raise S3Error("PreconditionFailed", Condition="ETag")
             await svc.objects.delete_object(ctx.bucket, key)
         except (S3Error, storage_errors.ObjectError) as exc:
             wire = to_s3_error(exc) or S3Error("InternalError")
@@ -253,6 +314,15 @@ async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
             xml.element("Key", key)
             xml.close("Deleted")
     return xml_response(xml)
+
+
+class _DeleteEntry(NamedTuple):
+    """One ``<Object>`` of a DeleteObjects request."""
+
+    key: str
+    version: str | None
+    etag: str | None  # a conditional delete: the ETag the object must have, or "*"
+    unsupported: str | None  # a condition element not implemented here
 
 
 def resolve_copy_source(ctx: S3Context) -> tuple[str, str]:
@@ -277,6 +347,9 @@ async def load_copy_source(ctx: S3Context, svc: S3Services) -> ObjectRecord:
     bucket_name, key = resolve_copy_source(ctx)
     bucket = await svc.objects.get_bucket(bucket_name)
     await authorise_object(ctx, svc, S3Operation.GetObject, bucket, key)
+    expected_owner = ctx.headers.get("x-amz-source-expected-bucket-owner")
+    if expected_owner is not None and expected_owner.strip() != bucket.tenant_id:
+        raise S3Error("AccessDenied")
     source = await svc.objects.head_object(bucket_name, key)
     await svc.objects.check_customer_key(source, copy_source_customer_key(ctx))
     await check_kms_read(ctx, svc, source)
