@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.credentials import Credentials
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from andromede.audit.model import Outcome
 from andromede.kms.keys_model import CustomerKey
@@ -413,3 +413,49 @@ async def test_aws_algorithms_and_specs_not_offered_here_say_so(kms: Harness) ->
         reply = await kms.call("CreateKey", {"KeySpec": spec, "KeyUsage": usage})
         assert reply.error_type == "ValidationException"
         assert "not offered" in reply.json()["message"]
+
+
+async def test_key_agreement_and_encapsulation_are_audited_with_the_key_arn(kms: Harness) -> None:
+    agreeing = await kms.call(
+        "CreateKey", {"KeySpec": "ECC_NIST_P256", "KeyUsage": "KEY_AGREEMENT"}
+    )
+    agreeing_arn = agreeing.json()["KeyMetadata"]["Arn"]
+    kem = await kms.call(
+        "CreateKey", {"KeySpec": "ML_KEM_768", "KeyUsage": "ENCAPSULATE_DECAPSULATE"}
+    )
+    kem_arn = kem.json()["KeyMetadata"]["Arn"]
+    peer = base64.b64encode(
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    ).decode()
+    derived = await kms.call(
+        "DeriveSharedSecret",
+        {"KeyId": agreeing_arn, "KeyAgreementAlgorithm": "ECDH", "PublicKey": peer},
+    )
+    assert derived.status == 200, derived.body
+    made = await kms.call("Encapsulate", {"KeyId": kem_arn, "EncapsulationAlgorithm": "ML_KEM"})
+    assert made.status == 200, made.body
+    opened = await kms.call(
+        "Decapsulate",
+        {
+            "KeyId": kem_arn,
+            "EncapsulationAlgorithm": "ML_KEM",
+            "SharedSecretCiphertextBlob": made.json()["SharedSecretCiphertextBlob"],
+        },
+    )
+    assert opened.json()["SharedSecret"] == made.json()["SharedSecret"]
+    await kms.audit.flush()
+    events = {
+        (e.action, e.resource, e.outcome)
+        for _, e in await kms.audit_store.list_events(None, after_id=0, limit=100)
+    }
+    for action, arn in (
+        ("kms:DeriveSharedSecret", agreeing_arn),
+        ("kms:Encapsulate", kem_arn),
+        ("kms:Decapsulate", kem_arn),
+    ):
+        assert (action, arn, Outcome.SUCCESS) in events, action
+    # The secrets are answers, not audit data.
+    texts = repr(await kms.audit_store.list_events(None, after_id=0, limit=100))
+    assert made.json()["SharedSecret"] not in texts and derived.json()["SharedSecret"] not in texts
