@@ -22,6 +22,7 @@ from andromede.storage.errors import (
     BucketNotEmpty,
     NoSuchBucket,
     NoSuchUpload,
+    ObjectChanged,
 )
 from andromede.storage.model import (
     RECORD_FORMAT_VERSION,
@@ -166,6 +167,21 @@ async def test_object_put_replace_get_delete(store: MetadataStore) -> None:
     assert await store.delete_object("b1", "k") == second
     assert await store.get_object("b1", "k") is None
     assert await store.delete_object("b1", "k") is None
+
+
+async def test_a_conditional_delete_takes_only_the_object_it_names(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    first = record("k", blob="blob1")
+    await store.put_object(first)
+    second = dataclasses.replace(record("k", blob="blob2", size=7), etag="1" * 32)
+    await store.put_object(second)  # a write after the condition was checked on ``first``
+    with pytest.raises(ObjectChanged):
+        await store.delete_object("b1", "k", if_etag=first.etag)
+    assert await store.get_object("b1", "k") == second  # untouched
+    with pytest.raises(ObjectChanged):
+        await store.delete_object("b1", "missing", if_etag=first.etag)
+    assert await store.delete_object("b1", "k", if_etag=second.etag) == second
+    assert await store.get_object("b1", "k") is None
 
 
 async def test_bucket_and_object_in_one_read(store: MetadataStore) -> None:

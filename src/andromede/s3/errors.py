@@ -61,6 +61,12 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         "Your previous request to create the named bucket succeeded and you already own it.",
     ),
     "BucketNotEmpty": (409, "The bucket you tried to delete is not empty"),
+    "ConditionalRequestConflict": (
+        409,
+        "A conflicting operation occurred. If using PutObject you can retry the request. If "
+        "using multipart upload you should initiate another CreateMultipartUpload request and "
+        "re-upload each part.",
+    ),
     "EntityTooLarge": (400, "Your proposed upload exceeds the maximum allowed size"),
     "EntityTooSmall": (400, "Your proposed upload is smaller than the minimum allowed size"),
     "IllegalLocationConstraintException": (
@@ -192,6 +198,8 @@ _DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
     storage_errors.InvalidPartNumber: "InvalidArgument",
     storage_errors.TooManyParts: "InvalidArgument",
     storage_errors.ObjectSizeMismatch: "InvalidRequest",
+    # A conditional delete raced by a write or delete of the key: the client may retry.
+    storage_errors.ObjectChanged: "ConditionalRequestConflict",
     iam_errors.ExpiredToken: "ExpiredToken",
     iam_errors.InvalidClientTokenId: "InvalidToken",
     iam_errors.InvalidAccessKeyId: "InvalidAccessKeyId",

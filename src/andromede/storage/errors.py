@@ -19,6 +19,7 @@ AndromedeError
     │   ├── ChecksumMismatch             x-amz-checksum-* mismatch
     │   ├── InvalidChecksumRequest       a checksum algorithm/type combination S3 refuses
     │   ├── InvalidRange
+    │   ├── ObjectChanged                a conditional delete met another version than checked
     │   ├── EncryptionError
     │   │   ├── EncryptionKeyUnavailable   the tenant key was destroyed (crypto-shredded)
     │   │   ├── KeyServiceUnavailable      the root-key provider cannot be reached (HSM down)
@@ -115,6 +116,11 @@ class ChecksumMismatch(ObjectError):
 
 class InvalidChecksumRequest(ObjectError):
     pass
+
+
+class ObjectChanged(ObjectError):
+    """A conditional delete found the key holding another object (or none) than the one its
+    condition was checked against: a write or delete came in between."""
 
 
 class InvalidRange(ObjectError):

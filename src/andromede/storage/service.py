@@ -385,9 +385,13 @@ class ObjectService:
             ):
                 yield chunk
 
-    async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
-        """Delete if present (S3 answers 204 either way). NoSuchBucket."""
-        removed = await self._store.delete_object(bucket, key)
+    async def delete_object(
+        self, bucket: str, key: str, *, if_etag: str | None = None
+    ) -> ObjectRecord | None:
+        """Delete if present (S3 answers 204 either way). NoSuchBucket. ``if_etag``: delete only
+        the object with that ETag, atomically (ObjectChanged otherwise): the last step of a
+        conditional delete whose condition was checked against that object."""
+        removed = await self._store.delete_object(bucket, key, if_etag=if_etag)
         if removed is None:
             await self.get_bucket(bucket)
             return None

@@ -86,8 +86,11 @@ class MetadataStore(Protocol):
     ) -> ObjectRecord | None:
         """Replace the object's ACL (None: the owner's private ACL); None if no such object."""
 
-    async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
-        """Remove and return the record, None if there was none."""
+    async def delete_object(
+        self, bucket: str, key: str, *, if_etag: str | None = None
+    ) -> ObjectRecord | None:
+        """Remove and return the record, None if there was none. ``if_etag``: only the object
+        with that ETag, in the same step (``ObjectChanged`` if the key holds another or none)."""
 
     async def list_objects(
         self, bucket: str, *, prefix: str, after: str | None, limit: int

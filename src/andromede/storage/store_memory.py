@@ -20,6 +20,7 @@ from andromede.storage.errors import (
     BucketNotEmpty,
     NoSuchBucket,
     NoSuchUpload,
+    ObjectChanged,
 )
 from andromede.storage.model import (
     BUCKET_ACCESS_FIELDS,
@@ -156,11 +157,17 @@ class MemoryMetadataStore:
         state.objects[encoded] = record
         return record
 
-    async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
+    async def delete_object(
+        self, bucket: str, key: str, *, if_etag: str | None = None
+    ) -> ObjectRecord | None:
         state = self._buckets.get(bucket)
         if state is None:
             return None
         encoded = key.encode()
+        if if_etag is not None:
+            current = state.objects.get(encoded)
+            if current is None or current.etag != if_etag:
+                raise ObjectChanged(f"{key} is not the object the condition was checked on")
         record = state.objects.pop(encoded, None)
         if record is not None:
             del state.keys[bisect.bisect_left(state.keys, encoded)]

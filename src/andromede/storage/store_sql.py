@@ -48,6 +48,7 @@ from andromede.storage.errors import (
     BucketNotEmpty,
     NoSuchBucket,
     NoSuchUpload,
+    ObjectChanged,
 )
 from andromede.storage.model import (
     BUCKET_ACCESS_FIELDS,
@@ -844,11 +845,16 @@ class SqlMetadataStore:
 
         return await self._db.write(work)
 
-    async def delete_object(self, bucket: str, key: str) -> ObjectRecord | None:
+    async def delete_object(
+        self, bucket: str, key: str, *, if_etag: str | None = None
+    ) -> ObjectRecord | None:
         def work(conn: Connection) -> ObjectRecord | None:
             # FOR UPDATE: of two deletes (or a delete and an overwrite) of the same key, only one
-            # reports the record, so its blobs are released once.
+            # reports the record, so its blobs are released once; and a conditional delete
+            # compares the ETag of the row it holds locked, the one it deletes.
             row = conn.execute(_LOCK_OBJECT, {"bucket": bucket, "key": key}).first()
+            if if_etag is not None and (row is None or _object_from_row(row).etag != if_etag):
+                raise ObjectChanged(f"{key} is not the object the condition was checked on")
             if row is None:
                 return None
             conn.execute(_O.delete().where(_O.c.bucket == bucket, _O.c.key == key))

@@ -216,3 +216,14 @@ def test_outcomes_carry_their_status() -> None:
 )
 def test_delete_conditions(if_match: str, current: str | None, expected: ConditionOutcome) -> None:
     assert evaluate_delete_condition(if_match, current) is expected
+
+
+def test_a_raced_conditional_delete_is_a_conflict_the_client_may_retry() -> None:
+    # The store refuses to delete another object than the one the condition was checked on
+    # (tests/contract/test_metadata_store.py); the client hears AWS's 409.
+    from andromede.s3.errors import to_s3_error
+    from andromede.storage.errors import ObjectChanged
+
+    wire = to_s3_error(ObjectChanged("k changed"))
+    assert wire is not None
+    assert (wire.status, wire.code) == (409, "ConditionalRequestConflict")

@@ -211,36 +211,43 @@ async def delete_object(ctx: S3Context, svc: S3Services) -> Response:
         if header in ctx.headers:
             # A condition not evaluated here must not become an unconditional delete.
             raise S3Error("NotImplemented", Header=header)
+    checked_etag = None
     if_match = ctx.headers.get("if-match")
     if if_match is not None:
-        await _check_delete_condition(ctx, svc, if_match)
-    await svc.objects.delete_object(ctx.bucket, ctx.key)
+        checked_etag = await _check_delete_condition(ctx, svc, if_match)
+    # The delete takes only the object the condition was checked on: a write or delete that
+    # came in between makes it 409 ConditionalRequestConflict, as on AWS.
+    await svc.objects.delete_object(ctx.bucket, ctx.key, if_etag=checked_etag)
     return Response(status=204)
 
 
-async def _check_delete_condition(ctx: S3Context, svc: S3Services, if_match: str) -> None:
+async def _check_delete_condition(ctx: S3Context, svc: S3Services, if_match: str) -> str:
     """A conditional delete (``If-Match``, AWS since September 2025): 404 NoSuchKey when there
-    is no object, 412 when its ETag is not the one given (``*``: any). Matching an ETag reads
-    the object's, so it needs ``s3:GetObject`` too, as AWS requires."""
+    is no object, 412 when its ETag is not the one given (``*``: any); else the ETag of the
+    object it was checked on. Matching an ETag reads the object's, so it needs
+    ``s3:GetObject`` too, as AWS requires."""
     condition = if_match.strip()
     if condition != "*":
         bucket = await addressed_bucket(ctx, svc)
         await authorise_object(ctx, svc, S3Operation.GetObject, bucket, ctx.key)
-    outcome = await _delete_condition_outcome(svc, ctx.bucket, ctx.key, condition)
+    outcome, etag = await _delete_condition_outcome(svc, ctx.bucket, ctx.key, condition)
     if outcome is ConditionOutcome.NO_SUCH_KEY:
         raise S3Error("NoSuchKey", Key=ctx.key)
     if outcome is ConditionOutcome.PRECONDITION_FAILED:
         raise S3Error("PreconditionFailed", Condition="If-Match")
+    assert etag is not None  # noqa: S101 (an object was found)
+    return etag
 
 
 async def _delete_condition_outcome(
     svc: S3Services, bucket: str, key: str, condition: str
-) -> ConditionOutcome:
+) -> tuple[ConditionOutcome, str | None]:
+    """The condition's outcome, and the ETag of the object it was evaluated on (None: none)."""
     try:
         current = await svc.objects.head_object(bucket, key)
     except storage_errors.NoSuchKey:
-        return ConditionOutcome.NO_SUCH_KEY
-    return evaluate_delete_condition(condition, current.etag)
+        return ConditionOutcome.NO_SUCH_KEY, None
+    return evaluate_delete_condition(condition, current.etag), current.etag
 
 
 async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
@@ -294,13 +301,14 @@ async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
                 raise S3Error("KeyTooLongError")
             if unsupported is not None:
                 raise S3Error("NotImplemented", f"A {unsupported} condition is not implemented")
+            checked_etag = None
             if etag is not None:
-                outcome = await _delete_condition_outcome(svc, ctx.bucket, key, etag)
+                outcome, checked_etag = await _delete_condition_outcome(svc, ctx.bucket, key, etag)
                 if outcome is ConditionOutcome.NO_SUCH_KEY:
                     raise S3Error("NoSuchKey", Key=key)
                 if outcome is ConditionOutcome.PRECONDITION_FAILED:
                     raise S3Error("PreconditionFailed", Condition="ETag")
-            await svc.objects.delete_object(ctx.bucket, key)
+            await svc.objects.delete_object(ctx.bucket, key, if_etag=checked_etag)
         except (S3Error, storage_errors.ObjectError) as exc:
             wire = to_s3_error(exc) or S3Error("InternalError")
             xml.open("Error")
