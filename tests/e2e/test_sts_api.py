@@ -219,3 +219,83 @@ def test_cross_tenant_assume_role_needs_trust_and_identity_policy(
     assert error(caught) == (403, "AccessDenied")
     owner_s3.delete_object(Bucket=bucket, Key="shared.txt")
     owner_s3.delete_bucket(Bucket=bucket)
+
+
+def test_a_third_party_role_needs_its_external_id(server: ServerProcess, tenant: Tenant) -> None:
+    # AWS's confused-deputy guard: the trust policy names the partner's account and the
+    # external id agreed with it; the partner's calls must carry that id.
+    owner_iam = root_client(server, tenant, "iam")
+    partner = new_tenant(server, "vendor")
+    document = policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": partner.account},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": "customer-4711"}},
+        }
+    )
+    role = owner_iam.create_role(RoleName="vendor-audit", AssumeRolePolicyDocument=document)["Role"]
+    may_assume = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role["Arn"]})
+    vendor_sts = client_for(
+        server, "sts", *user_keys(root_client(server, partner, "iam"), "bot", may_assume)
+    )
+    for external_id in (None, "customer-0815"):
+        kwargs = {} if external_id is None else {"ExternalId": external_id}
+        with pytest.raises(ClientError) as caught:
+            vendor_sts.assume_role(RoleArn=role["Arn"], RoleSessionName="audit", **kwargs)
+        assert error(caught) == (403, "AccessDenied"), external_id
+    answer = vendor_sts.assume_role(
+        RoleArn=role["Arn"], RoleSessionName="audit", ExternalId="customer-4711"
+    )
+    assert answer["AssumedRoleUser"]["Arn"].endswith(":assumed-role/vendor-audit/audit")
+    with pytest.raises(ClientError) as caught:  # not an external id AWS would take
+        vendor_sts.assume_role(
+            RoleArn=role["Arn"], RoleSessionName="audit", ExternalId="has a space"
+        )
+    assert error(caught) == (400, "ValidationError")
+
+
+def test_what_is_not_offered_is_refused_not_dropped(server: ServerProcess, tenant: Tenant) -> None:
+    iam = root_client(server, tenant, "iam")
+    boundary = iam.create_policy(
+        PolicyName="boundary",
+        PolicyDocument=policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}),
+    )["Policy"]["Arn"]
+    tags = [{"Key": "team", "Value": "storage"}]
+    refused: list[tuple[Any, dict[str, Any]]] = [
+        (iam.create_user, {"UserName": "bounded", "PermissionsBoundary": boundary}),
+        (iam.create_user, {"UserName": "tagged", "Tags": tags}),
+        (
+            iam.create_role,
+            {"RoleName": "bounded", "AssumeRolePolicyDocument": trust(tenant.account),
+             "PermissionsBoundary": boundary},
+        ),
+        (iam.create_policy, {"PolicyName": "tagged", "PolicyDocument": policy(
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}), "Tags": tags}),
+        (iam.create_instance_profile, {"InstanceProfileName": "tagged", "Tags": tags}),
+    ]  # fmt: skip
+    for call, params in refused:
+        with pytest.raises(ClientError) as caught:
+            call(**params)
+        assert error(caught) == (400, "InvalidParameterValue"), params
+    assert [u["UserName"] for u in iam.list_users()["Users"]] == []  # nothing made without them
+    assert iam.list_roles()["Roles"] == []
+    # No entity here has a permissions boundary.
+    iam.create_user(UserName="plain")
+    iam.attach_user_policy(UserName="plain", PolicyArn=boundary)
+    used = iam.list_entities_for_policy(PolicyArn=boundary, PolicyUsageFilter="PermissionsPolicy")
+    assert [u["UserName"] for u in used["PolicyUsers"]] == ["plain"]
+    as_boundary = iam.list_entities_for_policy(
+        PolicyArn=boundary, PolicyUsageFilter="PermissionsBoundary"
+    )
+    assert as_boundary["PolicyUsers"] == []
+    listed = iam.list_policies(Scope="Local", PolicyUsageFilter="PermissionsBoundary")
+    assert listed["Policies"] == []
+    # Session tags and source identities on AssumeRole.
+    role = iam.create_role(RoleName="plain", AssumeRolePolicyDocument=trust(tenant.account))["Role"]
+    may_assume = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role["Arn"]})
+    sts = client_for(server, "sts", *user_keys(iam, "caller", may_assume))
+    for extra in ({"Tags": tags}, {"SourceIdentity": "alice"}, {"TransitiveTagKeys": ["team"]}):
+        with pytest.raises(ClientError) as caught:
+            sts.assume_role(RoleArn=role["Arn"], RoleSessionName="ss", **extra)
+        assert error(caught) == (400, "InvalidParameterValue"), extra

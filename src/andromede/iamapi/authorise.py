@@ -66,8 +66,10 @@ class QueryAuthoriser:
         *,
         source_ip: str | None,
         secure: bool,
+        keys: Mapping[str, ContextValue] | None = None,
     ) -> None:
-        """sts:AssumeRole on ``role``: its trust policy is the resource policy. Within the role's
+        """sts:AssumeRole on ``role``: its trust policy is the resource policy. ``keys``: the
+        request's own condition keys (``sts:ExternalId``). Within the role's
         account a trust statement naming the caller (or its role) suffices, and one naming the
         account delegates to the caller's identity policies; from another account both must
         allow. AWS refuses root users outright."""
@@ -83,6 +85,7 @@ class QueryAuthoriser:
             source_ip=source_ip,
             secure=secure,
             region=self._region,
+            keys=keys,
         )
         identity = [
             load_policy(text, kind=PolicyKind.IDENTITY)

@@ -40,6 +40,7 @@ __all__ = [
     "mfa_resource",
     "page",
     "policy_resource",
+    "refuse_unsupported",
     "role_resource",
     "target_user",
     "user_resource",
@@ -229,3 +230,15 @@ def write_version(
     xml.element("IsDefaultVersion", version.is_default)
     xml.element("CreateDate", iso8601(version.created_at))
     xml.close(tag)
+
+
+def refuse_unsupported(call: Call, *names: str) -> None:
+    """InvalidParameterValue for a request parameter of a feature not offered here (tags,
+    permissions boundaries, console sign-in session lengths): taken silently, it would leave
+    an entity without the tags, boundary or limit its creator set. A list parameter is named
+    by its prefix (``Tags`` covers ``Tags.member.1.Key``)."""
+    for name in names:
+        if any(param == name or param.startswith(name + ".") for param in call.params):
+            raise QueryError(
+                "InvalidParameterValue", f"{name} is not supported here yet: leave it out"
+            )

@@ -16,6 +16,7 @@ from andromede.iamapi.errors import QueryError
 from andromede.iamapi.iam_common import (
     already_exists_as,
     page,
+    refuse_unsupported,
     target_user,
     write_truncation,
     write_user,
@@ -131,6 +132,7 @@ async def _write_login_profile(call: Call, user_name: str) -> None:
 
 
 async def create_login_profile(call: Call) -> None:
+    refuse_unsupported(call, "MaxSigninSessionDuration")
     _no_reset(call)
     user = await target_user(call)
     await call.identity.create_login_profile(call.tenant_id, user.name, call.required("Password"))
@@ -143,6 +145,7 @@ async def get_login_profile(call: Call) -> None:
 
 
 async def update_login_profile(call: Call) -> None:
+    refuse_unsupported(call, "MaxSigninSessionDuration", "ResetMaxSigninSessionDuration")
     _no_reset(call)
     user = await target_user(call)
     await call.identity.update_login_profile(call.tenant_id, user.name, call.required("Password"))
@@ -155,6 +158,7 @@ async def delete_login_profile(call: Call) -> None:
 
 # -- MFA ------------------------------------------------------------------------------------
 async def create_virtual_mfa_device(call: Call) -> None:
+    refuse_unsupported(call, "Tags")
     with already_exists_as("MFADevice entity at the same path and name already exists."):
         created = await call.identity.create_virtual_mfa_device(
             call.tenant_id, call.required("VirtualMFADeviceName"), call.get("Path") or "/"

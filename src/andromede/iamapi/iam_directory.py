@@ -12,6 +12,7 @@ from andromede.iamapi.iam_common import (
     MAX_ITEMS,
     already_exists_as,
     page,
+    refuse_unsupported,
     target_user,
     write_group,
     write_role,
@@ -48,6 +49,7 @@ def _max_items(call: Call) -> int:
 
 # -- users ----------------------------------------------------------------------------------
 async def create_user(call: Call) -> None:
+    refuse_unsupported(call, "PermissionsBoundary", "Tags")
     name = call.required("UserName")
     with already_exists_as(f"User with name {name} already exists."):
         user = await call.identity.create_user(call.tenant_id, name, call.get("Path") or "/")
@@ -141,6 +143,7 @@ async def list_groups_for_user(call: Call) -> None:
 
 # -- roles ----------------------------------------------------------------------------------
 async def create_role(call: Call) -> None:
+    refuse_unsupported(call, "PermissionsBoundary", "Tags", "MaxSigninSessionDuration")
     name = call.required("RoleName")
     with already_exists_as(f"Role with name {name} already exists."):
         role = await _create_role(call, name)
@@ -176,6 +179,7 @@ async def list_roles(call: Call) -> None:
 
 
 async def update_role(call: Call) -> None:
+    refuse_unsupported(call, "MaxSigninSessionDuration", "ResetMaxSigninSessionDuration")
     raw_duration = call.get("MaxSessionDuration")
     await call.identity.update_role(
         call.tenant_id,

@@ -15,6 +15,7 @@ from andromede.iamapi.iam_common import (
     already_exists_as,
     encoded,
     page,
+    refuse_unsupported,
     target_user,
     write_policy,
     write_truncation,
@@ -43,6 +44,7 @@ _ENTITY_FILTERS = ("User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPol
 
 # -- managed policies -----------------------------------------------------------------------
 async def create_policy(call: Call) -> None:
+    refuse_unsupported(call, "Tags")
     name = call.required("PolicyName")
     with already_exists_as(
         f"A policy called {name} already exists. Duplicate names are not allowed."
@@ -67,10 +69,11 @@ async def list_policies(call: Call) -> None:
     scope = call.get("Scope") or "All"
     if scope not in _SCOPES:
         raise QueryError("ValidationError", f"Scope must be one of {', '.join(_SCOPES)}")
+    as_boundaries = _as_boundaries(call)
     xml = call.result
     xml.open("Policies")
     marker = None
-    if scope != "AWS":  # no AWS-managed policies here
+    if scope != "AWS" and not as_boundaries:  # no AWS-managed policies, no boundaries here
         found = await call.identity.list_policies(
             call.tenant_id,
             call.get("PathPrefix") or "/",
@@ -141,6 +144,8 @@ async def list_entities_for_policy(call: Call) -> None:
         )
     tenant = call.tenant_id
     names = await call.identity.list_entities_for_policy(tenant, call.required("PolicyArn"))
+    if _as_boundaries(call):  # no entity here has a permissions boundary
+        names = {kind: [] for kind in names}
     prefix = call.get("PathPrefix") or "/"
     xml = call.result
     if wanted in (None, "Group"):
@@ -165,6 +170,18 @@ async def list_entities_for_policy(call: Call) -> None:
                 _entity(call, "RoleName", role.name, "RoleId", role.id)
         xml.close("PolicyRoles")
     write_truncation(xml, None)
+
+
+def _as_boundaries(call: Call) -> bool:
+    """``PolicyUsageFilter``: whether the listing is of policies used as permissions
+    boundaries, which no entity here has (``PermissionsPolicy`` is what is listed anyway)."""
+    usage = call.get("PolicyUsageFilter")
+    if usage is not None and usage not in ("PermissionsPolicy", "PermissionsBoundary"):
+        raise QueryError(
+            "ValidationError",
+            "PolicyUsageFilter must be one of PermissionsPolicy, PermissionsBoundary",
+        )
+    return usage == "PermissionsBoundary"
 
 
 def _entity(call: Call, name_tag: str, name: str, id_tag: str, entity_id: str) -> None:

@@ -15,6 +15,7 @@ from andromede.iamapi.iam_common import (
     DEFAULT_ITEMS,
     MAX_ITEMS,
     already_exists_as,
+    refuse_unsupported,
     write_role,
     write_truncation,
 )
@@ -63,6 +64,7 @@ def write_instance_profile(
 
 
 async def create_instance_profile(call: Call) -> None:
+    refuse_unsupported(call, "Tags")
     name = call.required("InstanceProfileName")
     with already_exists_as(f"Instance Profile {name} already exists."):
         profile = await call.identity.create_instance_profile(

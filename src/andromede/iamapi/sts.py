@@ -9,12 +9,14 @@ meant to narrow a session would grant more than its caller asked for.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Final
 
 from andromede.iam.errors import NoSuchEntity
 from andromede.iam.service import IssuedCredentials
 from andromede.iamapi.errors import QueryError
+from andromede.iamapi.iam_common import refuse_unsupported
 from andromede.iamapi.protocol import Action, Call, ServiceSpec, iso8601
 
 __all__ = ["STS"]
@@ -48,6 +50,8 @@ async def assume_role(call: Call) -> None:
             "Session policies (Policy, PolicyArns) are not supported here: attach the policy "
             "to the role, or create a narrower role",
         )
+    refuse_unsupported(call, "Tags", "TransitiveTagKeys", "SourceIdentity", "ProvidedContexts")
+    external_id = _external_id(call)
     role_arn = call.required("RoleArn")
     call.context["resource"] = role_arn  # for the audit record
     try:
@@ -61,7 +65,13 @@ async def assume_role(call: Call) -> None:
             f"resource: {role_arn}",
         ) from exc
     await call.authoriser.authorise_assume_role(
-        call.principal, role, source_ip=call.source_ip or None, secure=call.secure
+        call.principal,
+        role,
+        source_ip=call.source_ip or None,
+        secure=call.secure,
+        # A trust policy's condition on sts:ExternalId (the confused-deputy guard of roles
+        # third parties assume) sees what the caller sent; without one, the key is absent.
+        keys={} if external_id is None else {"sts:ExternalId": external_id},
     )
     issued = await call.identity.assume_role(
         call.principal,
@@ -77,6 +87,21 @@ async def assume_role(call: Call) -> None:
     xml.element("AssumedRoleId", issued.principal.aws_user_id)
     xml.element("Arn", issued.principal.arn)
     xml.close("AssumedRoleUser")
+
+
+_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
+
+
+def _external_id(call: Call) -> str | None:
+    """AssumeRole's ``ExternalId``: 2 to 1,224 of AWS's characters."""
+    value = call.get("ExternalId")
+    if value is not None and not _EXTERNAL_ID.fullmatch(value):
+        raise QueryError(
+            "ValidationError",
+            "1 validation error detected: Value at 'externalId' failed to satisfy constraint: "
+            "Member must be 2 to 1224 characters of [\\w+=,.@:/-]",
+        )
+    return value
 
 
 def _duration(call: Call, minimum: int, maximum: int) -> int | None:
