@@ -100,6 +100,12 @@ async def register_image(call: Call) -> None:
 
 
 async def deregister_image(call: Call) -> None:
+    # Deleting the image's snapshots with it: not done here, so not taken as done.
+    call.params.refuse_unhandled(
+        "DeregisterImage",
+        frozenset({"ImageId"}),
+        {"DeleteAssociatedSnapshots": frozenset({"false"})},
+    )
     await call.compute.deregister_image(call.tenant_id, call.params.required("ImageId"))
     write_return(call.result)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from andromede.compute.model import (
     Instance,
@@ -164,8 +165,35 @@ def _write_reservations(
 # -- RunInstances ----------------------------------------------------------------------------
 
 
+# RunInstances: what it acts on, and what it takes as asked because the value is what is done
+# anyway. Everything else (block device mappings, launch templates, metadata options other
+# than IMDSv2, termination protection, spot, network interfaces, IPv6, CPU options…) is
+# refused, so that no instance is started differently from what was asked (decision 0060).
+_RUN_HANDLED: Final = frozenset(
+    {
+        "MinCount", "MaxCount", "ImageId", "InstanceType", "KeyName", "UserData",
+        "SecurityGroupId", "SecurityGroup", "TagSpecification", "SubnetId", "IamInstanceProfile",
+        "Placement.AvailabilityZone",
+        # Accepted, with no effect that a client could miss: idempotency tokens (botocore
+        # always sends one; see decision 0060), EBS optimisation, CPU credit modes, notes.
+        "ClientToken", "EbsOptimized", "CreditSpecification", "AdditionalInfo",
+    }
+)  # fmt: skip
+_RUN_HARMLESS: Final = {
+    "MetadataOptions.HttpTokens": frozenset({"required"}),  # IMDSv2 is the only one here
+    "MetadataOptions.HttpEndpoint": frozenset({"enabled"}),
+    "DisableApiTermination": frozenset({"false"}),
+    "DisableApiStop": frozenset({"false"}),
+    "InstanceInitiatedShutdownBehavior": frozenset({"stop"}),
+    "HibernationOptions.Configured": frozenset({"false"}),
+    "Monitoring.Enabled": frozenset({"false"}),
+    "EnablePrimaryIpv6": frozenset({"false"}),
+}
+
+
 async def run_instances(call: Call) -> None:
     p = call.params
+    p.refuse_unhandled("RunInstances", _RUN_HANDLED, _RUN_HARMLESS)
     min_count = p.integer("MinCount", minimum=1, maximum=_MAX_RUN)
     max_count = p.integer("MaxCount", minimum=1, maximum=_MAX_RUN)
     if min_count is None or max_count is None:
@@ -305,6 +333,13 @@ async def start_instances(call: Call) -> None:
 
 
 async def stop_instances(call: Call) -> None:
+    # Hibernation would keep the memory; a plain stop loses it. SkipOsShutdown only asks for
+    # less care than a stop here takes.
+    call.params.refuse_unhandled(
+        "StopInstances",
+        frozenset({"InstanceId", "Force", "SkipOsShutdown"}),
+        {"Hibernate": frozenset({"false"})},
+    )
     force = call.params.boolean("Force", default=False)
     changes = await call.compute.stop_instances(call.tenant_id, _required_ids(call), force=force)
     _write_changes(call.result, changes)

@@ -33,6 +33,9 @@ def iso8601(moment: datetime) -> str:
     )
 
 
+_PROTOCOL_PARAMETERS = frozenset({"Action", "Version", "DryRun"})
+
+
 class Params:
     """The parameters under one prefix (the whole request, or one ``Filter.1.``)."""
 
@@ -91,6 +94,30 @@ class Params:
         """The parameter names under this view's prefix, the prefix removed."""
         cut = len(self._prefix)
         return [key[cut:] for key in self._params if key.startswith(self._prefix)]
+
+    def refuse_unhandled(
+        self,
+        action: str,
+        handled: frozenset[str],
+        harmless: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
+        """UnsupportedOperation for a parameter the action does not act on: one whose name is
+        not ``handled`` (as a top-level name, or as its whole ``Struct.Member`` path) and is
+        not a ``harmless`` path holding one of the values listed there
+        (``DisableApiTermination``: ``false``), so that nothing asked of an instance or volume
+        is dropped on the way."""
+        harmless = harmless or {}
+        for name in self.names():
+            top = name.split(".", 1)[0]
+            if top in _PROTOCOL_PARAMETERS or top in handled or name in handled:
+                continue
+            allowed = harmless.get(name)
+            if allowed is not None and (self.get(name) or "").lower() in allowed:
+                continue
+            raise Ec2Error(
+                "UnsupportedOperation",
+                f"{action}: the parameter {name[:64]} is not supported here yet; leave it out",
+            )
 
     def values(self, name: str) -> list[str]:
         """``Name.1``, ``Name.2``… in order (EC2's flattened list of strings)."""

@@ -314,3 +314,64 @@ async def test_unsigned_and_unauthorised_calls(world: World) -> None:
     with pytest.raises(ApiError) as raised:
         await bob.call("RunInstances", ImageId=world.image.image_id, MinCount=1, MaxCount=1)
     assert raised.value.code == "UnauthorizedOperation"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 100}}]},
+        {"BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"KmsKeyId": "alias/mine"}}]},
+        {"LaunchTemplate": {"LaunchTemplateId": "lt-0123456789abcdef0"}},
+        {"MetadataOptions": {"HttpEndpoint": "disabled"}},
+        {"MetadataOptions": {"HttpTokens": "optional"}},
+        {"MetadataOptions": {"HttpPutResponseHopLimit": 2}},
+        {"DisableApiTermination": True},
+        {"DisableApiStop": True},
+        {"InstanceInitiatedShutdownBehavior": "terminate"},
+        {"InstanceMarketOptions": {"MarketType": "spot"}},
+        {"Placement": {"Tenancy": "dedicated"}},
+        {"NetworkInterfaces": [{"DeviceIndex": 0, "AssociatePublicIpAddress": False}]},
+        {"Ipv6AddressCount": 1},
+        {"HibernationOptions": {"Configured": True}},
+        {"CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 1}},
+    ],
+)
+async def test_run_instances_refuses_what_it_would_not_do(
+    world: World, extra: dict[str, object]
+) -> None:
+    # Each of these would start an instance other than the one asked for: refused, and no
+    # instance is started (decision 0060).
+    request = {"ImageId": world.image.image_id, "InstanceType": "t3.nano", "MinCount": 1,
+               "MaxCount": 1, **extra}  # fmt: skip
+    with pytest.raises(ApiError) as raised:
+        await world.root.call("RunInstances", **request)
+    assert (raised.value.status, raised.value.code) == (400, "UnsupportedOperation")
+    assert (await world.root.call("DescribeInstances"))["Reservations"] == []
+
+
+async def test_what_is_done_anyway_is_taken_as_asked(world: World) -> None:
+    run = await world.root.call(
+        "RunInstances",
+        ImageId=world.image.image_id,
+        InstanceType="t3.nano",
+        MinCount=1,
+        MaxCount=1,
+        MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
+        DisableApiTermination=False,
+        InstanceInitiatedShutdownBehavior="stop",
+        Placement={"AvailabilityZone": "eu-fr-1a"},
+        EbsOptimized=True,
+    )
+    instance_id = run["Instances"][0]["InstanceId"]
+    with pytest.raises(ApiError) as raised:  # a stop that would keep the memory
+        await world.root.call("StopInstances", InstanceIds=[instance_id], Hibernate=True)
+    assert raised.value.code == "UnsupportedOperation"
+    for extra in ({"KmsKeyId": "alias/mine"}, {"Iops": 3000}, {"VolumeType": "io2"},
+                  {"MultiAttachEnabled": True}):  # fmt: skip
+        with pytest.raises(ApiError) as raised:
+            await world.root.call("CreateVolume", Size=1, AvailabilityZone="eu-fr-1a", **extra)
+        assert raised.value.code == "UnsupportedOperation", extra
+    volume = await world.root.call(
+        "CreateVolume", Size=1, AvailabilityZone="eu-fr-1a", VolumeType="gp3", Encrypted=True
+    )
+    assert volume["Encrypted"] is True
