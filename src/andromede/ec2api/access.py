@@ -231,6 +231,13 @@ async def _rules(call: Call) -> list[Rule]:
             )
         rules.extend(parse_rule(protocol, low, high, cidr, text) for cidr, text in ranges)
     source_group = p.get("SourceSecurityGroupName")
+    owner = p.get("SourceSecurityGroupOwnerId")
+    if owner is not None and owner != call.tenant_id:
+        # Taken for the caller's own group of that name, the rule would open the group to
+        # another peer than the one named (decision 0060).
+        raise Ec2Error(
+            "InvalidParameterValue", "Rules may name only security groups of your own account"
+        )
     if source_group is not None:
         group = await call.compute.security_group(call.tenant_id, group_id=None, name=source_group)
         rules.append(

@@ -375,3 +375,37 @@ async def test_what_is_done_anyway_is_taken_as_asked(world: World) -> None:
         "CreateVolume", Size=1, AvailabilityZone="eu-fr-1a", VolumeType="gp3", Encrypted=True
     )
     assert volume["Encrypted"] is True
+
+
+async def test_a_rule_naming_another_accounts_group_is_refused(world: World) -> None:
+    # SourceSecurityGroupOwnerId names the account of SourceSecurityGroupName: taken for the
+    # caller's own group of that name, the rule would let another peer in.
+    c = world.root
+    web = (await c.call("CreateSecurityGroup", GroupName="web", Description="web"))["GroupId"]
+    await c.call("CreateSecurityGroup", GroupName="admins", Description="admins")
+    for owner in ("999999999999", None):
+        extra = {} if owner is None else {"SourceSecurityGroupOwnerId": owner}
+        call = c.call(
+            "AuthorizeSecurityGroupIngress",
+            GroupId=web,
+            SourceSecurityGroupName="admins",
+            **extra,
+        )
+        if owner is not None:
+            with pytest.raises(ApiError) as raised:
+                await call
+            assert raised.value.code == "InvalidParameterValue"
+            [group] = (await c.call("DescribeSecurityGroups", GroupIds=[web]))["SecurityGroups"]
+            assert group["IpPermissions"] == []  # nothing was opened
+        else:
+            await call  # the caller's own group, named without an owner: as before
+    own = await c.call(
+        "AuthorizeSecurityGroupIngress",
+        GroupId=web,
+        SourceSecurityGroupName="admins",
+        SourceSecurityGroupOwnerId=world.tenant_id,
+        IpProtocol="tcp",
+        FromPort=443,
+        ToPort=443,
+    )
+    assert own["Return"] is True
