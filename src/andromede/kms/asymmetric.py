@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import (
 __all__ = [
     "ASYMMETRIC_KEY_SPECS",
     "DATA_KEY_PAIR_SPECS",
+    "ED25519_KEY_SPEC",
     "ENCAPSULATION_ALGORITHMS",
     "KEY_AGREEMENT_ALGORITHMS",
     "KEY_AGREEMENT_KEY_SPECS",
@@ -76,6 +77,7 @@ __all__ = [
 
 MAX_MESSAGE_SIZE: Final = 4096  # Sign and Verify's Message, as AWS
 ML_DSA_ALGORITHM: Final = "ML_DSA_SHAKE_256"  # pure ML-DSA, empty context; μ by SHAKE256
+ED25519_KEY_SPEC: Final = "ECC_NIST_EDWARDS25519"
 ED25519_ALGORITHM: Final = "ED25519_SHA_512"  # pure Ed25519 (RFC 8032), RAW messages
 MlDsaPrivateKey = mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
 MlDsaPublicKey = mldsa.MLDSA44PublicKey | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey
@@ -155,7 +157,7 @@ _SPECS: Final[dict[str, _Spec]] = {
     "ECC_SECG_P256K1": _Spec("ec", ec.SECP256K1(), 0, ("ECDSA_SHA_256",)),
     # Pure Ed25519 (RFC 8032) over RAW messages. AWS's ED25519_PH_SHA_512 (Ed25519ph, over a
     # SHA-512 DIGEST) is not offered: cryptography has no Ed25519ph.
-    "ECC_NIST_EDWARDS25519": _Spec("ed25519", None, 0, (ED25519_ALGORITHM,)),
+    ED25519_KEY_SPEC: _Spec("ed25519", None, 0, (ED25519_ALGORITHM,)),
     "ML_DSA_44": _Spec("ml-dsa", None, 0, (ML_DSA_ALGORITHM,)),
     "ML_DSA_65": _Spec("ml-dsa", None, 0, (ML_DSA_ALGORITHM,)),
     "ML_DSA_87": _Spec("ml-dsa", None, 0, (ML_DSA_ALGORITHM,)),
@@ -385,7 +387,7 @@ def sign(
     """The signature of ``message`` (the hash itself when ``digest``, or for ML-DSA the μ);
     ECDSA signatures are DER-encoded, as AWS KMS returns them; ML-DSA signs with an empty
     context, hedged (randomised) as FIPS 204 recommends."""
-    if key_spec == "ECC_NIST_EDWARDS25519":
+    if key_spec == ED25519_KEY_SPEC:
         _check_algorithm(key_spec, algorithm)
         _check_raw(algorithm, digest)
         ed_signer = serialization.load_der_private_key(private_der, password=None)
@@ -421,7 +423,7 @@ def verify(
     digest: bool,
 ) -> None:
     """Nothing if ``signature`` is the key's over ``message``; ``SignatureMismatch`` if not."""
-    if key_spec == "ECC_NIST_EDWARDS25519":
+    if key_spec == ED25519_KEY_SPEC:
         _check_algorithm(key_spec, algorithm)
         _check_raw(algorithm, digest)
         ed_verifier = serialization.load_der_public_key(public_der)

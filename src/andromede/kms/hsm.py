@@ -101,7 +101,6 @@ from andromede.kms.providers import (
     DIGEST_SIZES,
     PRIVATE_KEY_SPECS,
     check_agreement_key,
-    check_decapsulation_key,
     check_decryption_key,
     check_mac_key,
     check_private_key_material,
@@ -130,7 +129,7 @@ _MAX_KNOWN_TENANTS = 100_000
 # adds; and Ed25519, which PKCS#11 3.0 adds (CKM_EDDSA) and SoftHSM2 2.6 has only when built
 # with it, which Debian's is not, so it could not be tested here.
 _NOT_OFFERED: Final = (
-    asymmetric.ML_DSA_KEY_SPECS | asymmetric.ML_KEM_KEY_SPECS | {"ECC_NIST_EDWARDS25519"}
+    asymmetric.ML_DSA_KEY_SPECS | asymmetric.ML_KEM_KEY_SPECS | {asymmetric.ED25519_KEY_SPEC}
 )
 
 
@@ -564,10 +563,10 @@ class Pkcs11Provider:
 
     def decapsulate(self, tenant_id: str, algorithm: str, ciphertext: bytes) -> bytes:
         """No ring here holds an ML-KEM key (``_NOT_OFFERED``): the ring's key, if any, is
-        told apart as ``check_decapsulation_key`` does, and a missing one as KeyNotFound."""
+        told apart as ``asymmetric.check_encapsulation`` does, and a missing one as KeyNotFound."""
 
         def refuse(held: _PrivateObject) -> bytes:
-            check_decapsulation_key(held.key_spec, algorithm)
+            asymmetric.check_encapsulation(held.key_spec, algorithm)
             raise _not_offered(held.key_spec)
 
         return self._with_private_key(tenant_id, refuse)

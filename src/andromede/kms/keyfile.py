@@ -96,7 +96,6 @@ from andromede.kms.model import (
 from andromede.kms.providers import (
     PRIVATE_KEY_SPECS,
     check_agreement_key,
-    check_decapsulation_key,
     check_decryption_key,
     check_mac_key,
     check_private_key_material,
@@ -485,7 +484,7 @@ class LocalKeyFileProvider:
 
     def decapsulate(self, tenant_id: str, algorithm: str, ciphertext: bytes) -> bytes:
         entry = self._sealed_private_key(tenant_id)
-        check_decapsulation_key(entry.key_spec, algorithm)
+        asymmetric.check_encapsulation(entry.key_spec, algorithm)
         private_der = self._open_private_key(tenant_id, entry)
         return asymmetric.decapsulate(entry.key_spec, private_der, algorithm, ciphertext)
 

@@ -49,6 +49,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from andromede.kms.asymmetric import (
     ASYMMETRIC_KEY_SPECS,
+    ED25519_KEY_SPEC,
     KEY_AGREEMENT_KEY_SPECS,
     ML_DSA_KEY_SPECS,
     ML_KEM_KEY_SPECS,
@@ -62,7 +63,6 @@ from andromede.kms.asymmetric import (
     MlKemPrivateKey,
     PrivateKey,
     SigningAlgorithmMismatch,
-    check_encapsulation,
     check_key_agreement,
     ec_curve,
     is_ml_dsa,
@@ -80,7 +80,6 @@ __all__ = [
     "MaterialMismatch",
     "RootKeyProvider",
     "check_agreement_key",
-    "check_decapsulation_key",
     "check_decryption_key",
     "check_mac_key",
     "check_private_key_material",
@@ -229,7 +228,7 @@ class RootKeyProvider(Protocol):
         """The 32-byte shared secret ``ciphertext`` encapsulates under the ring's ML-KEM
         private key: what :func:`asymmetric.decapsulate <andromede.kms.asymmetric.decapsulate>`
         computes with the same key (implicit rejection included);
-        :func:`check_decapsulation_key`'s errors when the key or algorithm does not fit,
+        :func:`asymmetric.check_encapsulation`'s errors when the key or algorithm does not fit,
         ``DecapsulationFailed`` for a ciphertext of the wrong length."""
         ...
 
@@ -316,7 +315,7 @@ def check_private_key_material(
         if not isinstance(private, MlKemPrivateKey) or not is_ml_kem(private, key_spec):
             raise MaterialMismatch(f"the key material is not an {key_spec} key")
         return private
-    if key_spec == "ECC_NIST_EDWARDS25519":
+    if key_spec == ED25519_KEY_SPEC:
         if not isinstance(private, ed25519.Ed25519PrivateKey):
             raise MaterialMismatch("the key material is not an Ed25519 key")
         return private
@@ -357,7 +356,7 @@ def check_signing_key(
         raise SigningAlgorithmMismatch(
             f"{algorithm} is not a signing algorithm of a {key_spec} key"
         )
-    if key_spec == "ECC_NIST_EDWARDS25519":
+    if key_spec == ED25519_KEY_SPEC:
         if digest:
             raise DigestLengthMismatch(f"{algorithm} signs RAW messages only")
         return "sha512"
@@ -392,12 +391,6 @@ def check_agreement_key(key_spec: str, key_agreement: bool, algorithm: str) -> N
     if not key_agreement:
         raise KeyAgreementMismatch(f"a {key_spec} signing, decryption or MAC key agrees no keys")
     check_key_agreement(key_spec, algorithm)
-
-
-def check_decapsulation_key(key_spec: str, algorithm: str) -> None:
-    """Nothing when the private key decapsulates with ``algorithm`` (an ML-KEM key, ML_KEM),
-    else ``EncapsulationMismatch``."""
-    check_encapsulation(key_spec, algorithm)
 
 
 def check_mac_key(key_spec: str, algorithm: str) -> str:

@@ -164,6 +164,11 @@ class KmsCall:
             raise KmsWireError("SerializationException", f"{name} must be a list of strings")
         return raw
 
+    def required_enum(self, name: str, values: tuple[str, ...] | frozenset[str]) -> str:
+        value = self.enum(name, values, required=True)
+        assert value is not None  # noqa: S101 (enum(required=True) never returns None)
+        return value
+
     def enum_list(self, name: str, values: tuple[str, ...]) -> list[str]:
         """A list member of enum values (none given: empty), each once at most."""
         raw = self.params.get(name)
@@ -388,9 +393,8 @@ _MATERIAL_ID_LENGTH: Final = 64
 
 
 async def get_parameters_for_import(call: KmsCall) -> dict[str, Any]:
-    algorithm = call.enum("WrappingAlgorithm", WRAPPING_ALGORITHMS, required=True)
-    key_spec = call.enum("WrappingKeySpec", WRAPPING_KEY_SPECS, required=True)
-    assert algorithm is not None and key_spec is not None  # noqa: S101 (required)
+    algorithm = call.required_enum("WrappingAlgorithm", WRAPPING_ALGORITHMS)
+    key_spec = call.required_enum("WrappingKeySpec", WRAPPING_KEY_SPECS)
     made = await call.keys.get_parameters_for_import(
         call.caller, call.required("KeyId"), algorithm, key_spec
     )
@@ -667,15 +671,9 @@ async def get_public_key(call: KmsCall) -> dict[str, Any]:
     return answer
 
 
-def _encapsulation_algorithm(call: KmsCall) -> str:
-    algorithm = call.enum("EncapsulationAlgorithm", ENCAPSULATION_ALGORITHMS, required=True)
-    assert algorithm is not None  # noqa: S101 (enum(required=True) never returns None)
-    return algorithm
-
-
 async def encapsulate(call: KmsCall) -> dict[str, Any]:
     _grant_tokens(call)
-    algorithm = _encapsulation_algorithm(call)
+    algorithm = call.required_enum("EncapsulationAlgorithm", ENCAPSULATION_ALGORITHMS)
     secret, ciphertext, key = await call.keys.encapsulate(
         call.caller, call.required("KeyId"), algorithm
     )
@@ -689,7 +687,7 @@ async def encapsulate(call: KmsCall) -> dict[str, Any]:
 
 async def decapsulate(call: KmsCall) -> dict[str, Any]:
     _grant_tokens(call)
-    algorithm = _encapsulation_algorithm(call)
+    algorithm = call.required_enum("EncapsulationAlgorithm", ENCAPSULATION_ALGORITHMS)
     secret, key = await call.keys.decapsulate(
         call.caller,
         call.required("KeyId"),
@@ -703,8 +701,7 @@ async def derive_shared_secret(call: KmsCall) -> dict[str, Any]:
     _grant_tokens(call)
     if call.params.get("Recipient") is not None:
         raise KmsWireError("UnsupportedOperationException", "Nitro Enclaves are not offered")
-    algorithm = call.enum("KeyAgreementAlgorithm", KEY_AGREEMENT_ALGORITHMS, required=True)
-    assert algorithm is not None  # noqa: S101 (enum(required=True) never returns None)
+    algorithm = call.required_enum("KeyAgreementAlgorithm", KEY_AGREEMENT_ALGORITHMS)
     secret, key = await call.keys.derive_shared_secret(
         call.caller,
         call.required("KeyId"),
