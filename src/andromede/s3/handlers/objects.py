@@ -230,24 +230,21 @@ async def _check_delete_condition(ctx: S3Context, svc: S3Services, if_match: str
     if condition != "*":
         bucket = await addressed_bucket(ctx, svc)
         await authorise_object(ctx, svc, S3Operation.GetObject, bucket, ctx.key)
-    outcome, etag = await _delete_condition_outcome(svc, ctx.bucket, ctx.key, condition)
-    if outcome is ConditionOutcome.NO_SUCH_KEY:
-        raise S3Error("NoSuchKey", Key=ctx.key)
-    if outcome is ConditionOutcome.PRECONDITION_FAILED:
-        raise S3Error("PreconditionFailed", Condition="If-Match")
-    assert etag is not None  # noqa: S101 (an object was found)
-    return etag
+    return await _checked_etag(svc, ctx.bucket, ctx.key, condition, label="If-Match")
 
 
-async def _delete_condition_outcome(
-    svc: S3Services, bucket: str, key: str, condition: str
-) -> tuple[ConditionOutcome, str | None]:
-    """The condition's outcome, and the ETag of the object it was evaluated on (None: none)."""
+async def _checked_etag(
+    svc: S3Services, bucket: str, key: str, condition: str, *, label: str
+) -> str:
+    """The ETag of the object a delete condition holds for: NoSuchKey without an object,
+    PreconditionFailed (its ``Condition`` the request's ``label``) when it does not hold."""
     try:
         current = await svc.objects.head_object(bucket, key)
     except storage_errors.NoSuchKey:
-        return ConditionOutcome.NO_SUCH_KEY, None
-    return evaluate_delete_condition(condition, current.etag), current.etag
+        raise S3Error("NoSuchKey", Key=key) from None
+    if evaluate_delete_condition(condition, current.etag) is ConditionOutcome.PRECONDITION_FAILED:
+        raise S3Error("PreconditionFailed", Condition=label)
+    return current.etag
 
 
 async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
@@ -301,13 +298,11 @@ async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
                 raise S3Error("KeyTooLongError")
             if unsupported is not None:
                 raise S3Error("NotImplemented", f"A {unsupported} condition is not implemented")
-            checked_etag = None
-            if etag is not None:
-                outcome, checked_etag = await _delete_condition_outcome(svc, ctx.bucket, key, etag)
-                if outcome is ConditionOutcome.NO_SUCH_KEY:
-                    raise S3Error("NoSuchKey", Key=key)
-                if outcome is ConditionOutcome.PRECONDITION_FAILED:
-                    raise S3Error("PreconditionFailed", Condition="ETag")
+            checked_etag = (
+                None
+                if etag is None
+                else await _checked_etag(svc, ctx.bucket, key, etag, label="ETag")
+            )
             await svc.objects.delete_object(ctx.bucket, key, if_etag=checked_etag)
         except (S3Error, storage_errors.ObjectError) as exc:
             wire = to_s3_error(exc) or S3Error("InternalError")
