@@ -33,6 +33,7 @@ from andromede.storage.model import (
     ChecksumType,
     ContentHeaders,
     EncryptionMode,
+    ExpectedObject,
     MultipartUpload,
     ObjectOwnership,
     ObjectRecord,
@@ -182,6 +183,67 @@ async def test_a_conditional_delete_takes_only_the_object_it_names(store: Metada
         await store.delete_object("b1", "missing", if_etag=first.etag)
     assert await store.delete_object("b1", "k", if_etag=second.etag) == second
     assert await store.get_object("b1", "k") is None
+
+
+async def test_a_conditional_write_commits_only_over_what_it_expects(
+    store: MetadataStore,
+) -> None:
+    await store.create_bucket(bucket())
+    first = record("k", blob="blob1")
+    assert await store.put_object(first, expected=ExpectedObject(None)) is None
+    # If-None-Match: * after another writer created the key: nothing is written.
+    with pytest.raises(ObjectChanged):
+        await store.put_object(record("k", blob="late"), expected=ExpectedObject(None))
+    assert await store.get_object("b1", "k") == first
+    assert await store.referenced_blob_ids(["late"]) == set()
+    # If-Match on the ETag the condition was checked on, after a write changed it.
+    second = dataclasses.replace(record("k", blob="blob2"), etag="2" * 32)
+    assert await store.put_object(second, expected=ExpectedObject(first.etag)) == first
+    with pytest.raises(ObjectChanged):
+        await store.put_object(record("k", blob="stale"), expected=ExpectedObject(first.etag))
+    assert await store.get_object("b1", "k") == second
+    # If-Match after a delete came in between.
+    with pytest.raises(ObjectChanged):
+        await store.put_object(record("gone", blob="g"), expected=ExpectedObject(first.etag))
+    assert await store.get_object("b1", "gone") is None
+
+
+async def test_concurrent_creates_have_one_winner(store: MetadataStore) -> None:
+    """Many ``If-None-Match: *`` writes of one key at once (on PostgreSQL, each on its own
+    connection): exactly one commits, and every other finds its object and writes nothing."""
+    await store.create_bucket(bucket())
+    writers = [record("lock", blob=f"writer-{i}") for i in range(8)]
+    results = await asyncio.gather(
+        *(store.put_object(w, expected=ExpectedObject(None)) for w in writers),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, ObjectChanged) for r in results) == len(writers) - 1
+    assert [r for r in results if not isinstance(r, ObjectChanged)] == [None]
+    winner = writers[results.index(None)]
+    assert await store.get_object("b1", "lock") == winner
+    blobs = [w.segments[0].blob_id for w in writers]
+    assert await store.referenced_blob_ids(blobs) == {winner.segments[0].blob_id}
+
+
+async def test_a_conditional_complete_leaves_the_upload_when_it_fails(
+    store: MetadataStore,
+) -> None:
+    await store.create_bucket(bucket())
+    await store.create_upload(upload("u1"))
+    await store.put_part(part("u1", 1))
+    existing = record("k", blob="other")
+    await store.put_object(existing)
+    assembled = record("k", blob="u1-p1")
+    with pytest.raises(ObjectChanged):
+        await store.complete_upload("u1", assembled, expected=ExpectedObject(None))
+    assert await store.get_object("b1", "k") == existing
+    assert await store.get_upload("b1", "u1") == upload("u1")
+    assert await store.get_parts("u1", [1]) == [part("u1", 1)]
+    replaced, _ = await store.complete_upload(
+        "u1", assembled, expected=ExpectedObject(existing.etag)
+    )
+    assert replaced == existing
+    assert await store.get_object("b1", "k") == assembled
 
 
 async def test_bucket_and_object_in_one_read(store: MetadataStore) -> None:

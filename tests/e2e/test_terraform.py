@@ -3,7 +3,8 @@ with a key policy, imported material), an alias, a grant with a constraint, a ci
 bucket whose default encryption names the alias, an object under the imported key, and the
 data sources that read them back (public key, secrets, alias). The
 configuration must apply, then plan with no change (what Terraform users check first), and
-destroy.
+destroy. And the S3 backend keeping its state here, locked by a lock file written with
+``If-None-Match: *``.
 
 Terraform is not a Debian package: the test takes ``terraform`` from PATH and the
 ``hashicorp/aws`` provider from a filesystem mirror (``ANDROMEDE_TEST_TERRAFORM_MIRROR``,
@@ -275,3 +276,74 @@ def test_terraform_applies_converges_and_destroys(
     for key_arn in (outputs["byok_arn"], outputs["data_key_id"]):
         state = kms.describe_key(KeyId=key_arn)["KeyMetadata"]["KeyState"]
         assert state == "PendingDeletion"
+
+
+BACKEND = """
+terraform {
+  backend "s3" {
+    bucket                      = "%(bucket)s"
+    key                         = "team/network.tfstate"
+    region                      = "%(region)s"
+    shared_credentials_files    = ["%(credentials)s"]
+    profile                     = "andromede"
+    endpoints                   = { s3 = "%(endpoint)s" }
+    use_path_style              = true
+    use_lockfile                = true
+    encrypt                     = true
+    skip_credentials_validation = true
+    skip_requesting_account_id  = true
+    skip_metadata_api_check     = true
+    skip_region_validation      = true
+  }
+}
+resource "terraform_data" "marker" {
+  input = "%(marker)s"
+}
+"""
+
+
+def test_the_s3_backend_locks_state_with_conditional_writes(
+    server: ServerProcess, s3: S3Client, terraform: Terraform
+) -> None:
+    """Terraform's S3 backend with ``use_lockfile`` (1.10+, no DynamoDB table): the lock is a
+    ``.tflock`` object written with ``If-None-Match: *``, so a run finding it held must stop,
+    and must not have overwritten the holder's lock (decision 0061)."""
+    bucket = unique_bucket("tfstate")
+    s3.create_bucket(Bucket=bucket)
+    main = terraform.work / "main.tf"
+    values = {
+        "region": REGION,
+        "credentials": server.credentials_file,
+        "endpoint": server.endpoint,
+        "bucket": bucket,
+    }
+
+    def stored_marker() -> object:
+        body = s3.get_object(Bucket=bucket, Key="team/network.tfstate")["Body"].read()
+        return json.loads(body)["resources"][0]["instances"][0]["attributes"]["input"]["value"]
+
+    main.write_text(BACKEND % {**values, "marker": "v1"})
+    terraform("init", "-input=false")
+    terraform("apply", "-auto-approve", "-input=false")
+    assert stored_marker() == "v1"
+    lock_key = "team/network.tfstate.tflock"
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=lock_key)  # released
+
+    # Another run holds the lock: this one must stop, leaving both the lock and the state.
+    holder = json.dumps({"ID": "another-run", "Operation": "OperationTypeApply", "Who": "ci@x"})
+    s3.put_object(Bucket=bucket, Key=lock_key, Body=holder.encode(), IfNoneMatch="*")
+    main.write_text(BACKEND % {**values, "marker": "v2"})
+    blocked = terraform("apply", "-auto-approve", "-input=false", "-lock-timeout=0s", check=False)
+    assert blocked.returncode != 0
+    assert "Error acquiring the state lock" in blocked.stderr, blocked.stderr[-3000:]
+    assert s3.get_object(Bucket=bucket, Key=lock_key)["Body"].read().decode() == holder
+    assert stored_marker() == "v1"
+
+    # Released by its holder, the lock is taken and the change lands.
+    s3.delete_object(Bucket=bucket, Key=lock_key)
+    terraform("apply", "-auto-approve", "-input=false", "-lock-timeout=0s")
+    assert stored_marker() == "v2"
+    terraform("destroy", "-auto-approve", "-input=false")
+    for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=item["Key"])
+    s3.delete_bucket(Bucket=bucket)

@@ -19,7 +19,7 @@ AndromedeError
     │   ├── ChecksumMismatch             x-amz-checksum-* mismatch
     │   ├── InvalidChecksumRequest       a checksum algorithm/type combination S3 refuses
     │   ├── InvalidRange
-    │   ├── ObjectChanged                a conditional delete met another version than checked
+    │   ├── ObjectChanged                a conditional write or delete met another object
     │   ├── EncryptionError
     │   │   ├── EncryptionKeyUnavailable   the tenant key was destroyed (crypto-shredded)
     │   │   ├── KeyServiceUnavailable      the root-key provider cannot be reached (HSM down)
@@ -119,8 +119,8 @@ class InvalidChecksumRequest(ObjectError):
 
 
 class ObjectChanged(ObjectError):
-    """A conditional delete found the key holding another object (or none) than the one its
-    condition was checked against: a write or delete came in between."""
+    """A conditional delete or write found the key holding another object (or none) than the
+    one its condition was checked against: a write or delete came in between."""
 
 
 class InvalidRange(ObjectError):

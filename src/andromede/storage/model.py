@@ -27,6 +27,7 @@ __all__ = [
     "ChecksumType",
     "ContentHeaders",
     "EncryptionMode",
+    "ExpectedObject",
     "ListPage",
     "MultipartUpload",
     "ObjectLookup",
@@ -465,6 +466,22 @@ class ObjectLookup:
 
     bucket: Bucket
     record: ObjectRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedObject:
+    """What a conditional write needs the key to hold when its row commits: no object
+    (``etag`` None, S3's ``If-None-Match: *``) or the object with this ETag (``If-Match``, the
+    ETag of the object the condition was checked on). The store checks it in the commit itself,
+    so a write or delete that landed after the request's check fails the write (ObjectChanged)
+    instead of being overwritten."""
+
+    etag: str | None
+
+    def holds_for(self, current: ObjectRecord | None) -> bool:
+        if current is None:
+            return self.etag is None
+        return self.etag is not None and current.etag == self.etag
 
 
 # Positional constructors of what the request path builds on every request (``slots_builder``):

@@ -51,6 +51,7 @@ from andromede.storage.errors import (
     NoSuchBucket,
     NoSuchKey,
     NoSuchUpload,
+    ObjectChanged,
     ObjectCorrupted,
     ObjectSizeMismatch,
     RegionNotServed,
@@ -72,6 +73,7 @@ from andromede.storage.model import (
     ChecksumAlgorithm,
     ChecksumType,
     ContentHeaders,
+    ExpectedObject,
     MultipartUpload,
     ObjectLookup,
     ObjectOwnership,
@@ -251,6 +253,7 @@ class ObjectService:
         integrity: BodyIntegrity,
         encryption: ObjectEncryption | None = None,
         acl: AccessControlList | None = None,
+        expected: ExpectedObject | None = None,
     ) -> ObjectRecord:
         """Store a whole object, encrypted as ``encryption`` says. ``size`` is the decoded
         length the client announced: EntityTooLarge above the limit, IncompleteBody if the body
@@ -258,7 +261,8 @@ class ObjectService:
         nothing behind.
 
         ``bucket`` by name, or as the caller read it during this request: the commit checks
-        again that it still exists in that region, so it is not read twice."""
+        again that it still exists in that region, so it is not read twice. ``expected``: a
+        conditional write, checked when the row commits (ObjectChanged, nothing left behind)."""
         self._check_key(key)
         self._check_metadata(headers)
         if size > self._limits.max_object_size:
@@ -296,7 +300,7 @@ class ObjectService:
             )
         finally:
             keys.forget()
-        return await self._commit_record(record)
+        return await self._commit_record(record, expected)
 
     async def set_object_acl(
         self, bucket: str, key: str, acl: AccessControlList | None
@@ -410,11 +414,13 @@ class ObjectService:
         encryption: ObjectEncryption | None = None,
         source_customer_key: CustomerKey | None = None,
         acl: AccessControlList | None = None,
+        expected: ExpectedObject | None = None,
     ) -> ObjectRecord:
         """Copy ``source`` (already fetched and checked by the caller, its SSE-C key too) to
         bucket/key, re-encrypted as ``encryption`` says. ``headers`` None keeps the source's
         (COPY directive). The copy has a single segment; its checksum is recomputed with
-        ``checksum_algorithm`` or the source's algorithm."""
+        ``checksum_algorithm`` or the source's algorithm. ``expected`` as for
+        :meth:`put_object`, about the destination."""
         self._check_key(key)
         if headers is not None:
             self._check_metadata(headers)
@@ -459,7 +465,7 @@ class ObjectService:
             )
         finally:
             keys.forget()
-        return await self._commit_record(record)
+        return await self._commit_record(record, expected)
 
     async def list_objects(
         self,
@@ -628,12 +634,14 @@ class ObjectService:
         *,
         expected_checksum: Checksum | None = None,
         expected_size: int | None = None,
+        expected: ExpectedObject | None = None,
     ) -> ObjectRecord:
         """InvalidPartOrder (not ascending), InvalidPart (missing or ETag/checksum mismatch),
         EntityTooSmall (a part other than the last below min_part_size), NoSuchUpload,
         ObjectSizeMismatch (the parts do not add up to ``expected_size``), all before anything
         is written. ETag is md5-of-md5s-N; checksum composite or full-object as the upload
-        declared."""
+        declared. ``expected``: a conditional completion, checked in the commit
+        (ObjectChanged, the upload left as it was)."""
         upload = await self._upload(bucket, key, upload_id)
         if not parts:
             raise InvalidPart("a multipart upload needs at least one part")
@@ -703,7 +711,7 @@ class ObjectService:
         # Shielded: once the transaction runs, a client disconnect must not leave us unsure
         # whether the object exists while its replaced blobs are still unqueued.
         replaced, unused = await asyncio.shield(
-            self._store.complete_upload(upload_id, stored_form(record))
+            self._store.complete_upload(upload_id, stored_form(record), expected=expected)
         )
         await self._queue_deletion([*unused, *(replaced.segments if replaced is not None else ())])
         return record
@@ -932,14 +940,18 @@ class ObjectService:
             return 0
         return self._limits.inline_object_max_bytes
 
-    async def _commit_record(self, record: ObjectRecord) -> ObjectRecord:
+    async def _commit_record(
+        self, record: ObjectRecord, expected: ExpectedObject | None = None
+    ) -> ObjectRecord:
         """Commit the metadata row of a freshly committed blob (or inline bytes); queue what
         it replaced."""
         try:
             # Shielded: a disconnect must not cut the transaction (and the queueing of the
             # replaced blobs) in the middle; the client simply does not hear the answer.
-            replaced = await asyncio.shield(self._store.put_object(stored_form(record)))
-        except (NoSuchBucket, NoSuchUpload):
+            replaced = await asyncio.shield(
+                self._store.put_object(stored_form(record), expected=expected)
+            )
+        except (NoSuchBucket, NoSuchUpload, ObjectChanged):
             # The row was certainly not written: the blob is nobody's.
             segment = record.segments[0]
             if segment.inline is None:

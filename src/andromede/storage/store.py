@@ -19,6 +19,7 @@ from andromede.storage.acl import AccessControlList
 from andromede.storage.model import (
     Bucket,
     BucketUsage,
+    ExpectedObject,
     ListPage,
     MultipartUpload,
     ObjectRecord,
@@ -57,10 +58,14 @@ class MetadataStore(Protocol):
         """
 
     # -- objects --------------------------------------------------------------------------
-    async def put_object(self, record: ObjectRecord) -> ObjectRecord | None:
+    async def put_object(
+        self, record: ObjectRecord, *, expected: ExpectedObject | None = None
+    ) -> ObjectRecord | None:
         """Insert or replace ``(bucket, key)``; returns the replaced record. NoSuchBucket, also
         when the bucket's region is not the one the record's blobs were written in (the bucket
-        was deleted and made again in another region while they were being written)."""
+        was deleted and made again in another region while they were being written).
+        ``expected``: write only if the key holds what it says, checked in the same step
+        (``ObjectChanged`` otherwise, nothing written)."""
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None: ...
 
@@ -124,12 +129,14 @@ class MetadataStore(Protocol):
         """Uploads ordered by (key, initiated, upload_id), strictly after the markers."""
 
     async def complete_upload(
-        self, upload_id: str, record: ObjectRecord
+        self, upload_id: str, record: ObjectRecord, *, expected: ExpectedObject | None = None
     ) -> tuple[ObjectRecord | None, list[Part]]:
         """Atomically drop the upload and its parts and put ``record``.
 
         Returns the replaced object and the parts that ``record`` does not use. NoSuchUpload if
         the upload was completed or aborted meanwhile (the caller lost the race).
+        ``expected`` as for :meth:`put_object`: on ``ObjectChanged`` the upload is left as it
+        was, so the client may complete it again or abort it.
         """
 
     async def abort_upload(self, upload_id: str) -> list[Part]:

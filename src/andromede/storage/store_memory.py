@@ -26,6 +26,7 @@ from andromede.storage.model import (
     BUCKET_ACCESS_FIELDS,
     Bucket,
     BucketUsage,
+    ExpectedObject,
     ListPage,
     MultipartUpload,
     ObjectRecord,
@@ -103,12 +104,16 @@ class MemoryMetadataStore:
         return dropped
 
     # -- objects --------------------------------------------------------------------------
-    async def put_object(self, record: ObjectRecord) -> ObjectRecord | None:
+    async def put_object(
+        self, record: ObjectRecord, *, expected: ExpectedObject | None = None
+    ) -> ObjectRecord | None:
         state = self._state(record.bucket)
         if not record.stored_in(state.bucket.region):
             raise NoSuchBucket(record.bucket)
         encoded = record.key.encode()
         replaced = state.objects.get(encoded)
+        if expected is not None and not expected.holds_for(replaced):
+            raise ObjectChanged(f"{record.key} is not the object the condition was checked on")
         if replaced is None:
             bisect.insort(state.keys, encoded)
         state.objects[encoded] = record
@@ -248,11 +253,13 @@ class MemoryMetadataStore:
         return ListPage(tuple(candidates[:limit]), len(candidates) > limit)
 
     async def complete_upload(
-        self, upload_id: str, record: ObjectRecord
+        self, upload_id: str, record: ObjectRecord, *, expected: ExpectedObject | None = None
     ) -> tuple[ObjectRecord | None, list[Part]]:
         if upload_id not in self._uploads:
             raise NoSuchUpload(upload_id)
-        self._state(record.bucket)
+        state = self._state(record.bucket)
+        if expected is not None and not expected.holds_for(state.objects.get(record.key.encode())):
+            raise ObjectChanged(f"{record.key} is not the object the condition was checked on")
         used = {s.blob_id for s in record.segments}
         unused = [p for p in self._drop_upload(upload_id) if p.blob_id not in used]
         replaced = await self.put_object(record)

@@ -19,7 +19,9 @@ cycle:
   completes one wins and the other finds no upload, so parts are released once;
 - an overwrite holds the old object row ``FOR UPDATE`` and a first write inserts with
   ``ON CONFLICT DO NOTHING`` (retrying as an overwrite when another insert won), so each
-  replaced record is reported to exactly one writer, whose blobs then get deleted once.
+  replaced record is reported to exactly one writer, whose blobs then get deleted once. A
+  conditional write or delete checks its condition on that locked row (or on the insert that
+  found a row another writer made), so no other write slips between the check and the commit.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from andromede.storage.model import (
     ChecksumAlgorithm,
     ChecksumType,
     ContentHeaders,
+    ExpectedObject,
     ListPage,
     MultipartUpload,
     ObjectOwnership,
@@ -776,10 +779,15 @@ class SqlMetadataStore:
         return await self._db.write(work)
 
     # -- objects --------------------------------------------------------------------------
-    async def put_object(self, record: ObjectRecord) -> ObjectRecord | None:
-        if self._postgresql:
+    async def put_object(
+        self, record: ObjectRecord, *, expected: ExpectedObject | None = None
+    ) -> ObjectRecord | None:
+        if self._postgresql and expected is None:
             return await _put_object_in_one_statement(self._db, record)
-        return await self._db.write(lambda conn: _put_object(conn, record))
+        # A conditional write takes the transaction: its condition is checked on the row it
+        # holds locked (or, for "no object", on the insert that fails if one was made), which
+        # the one-statement PUT, seeing only its snapshot, cannot do.
+        return await self._db.write(lambda conn: _put_object(conn, record, expected))
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
         row = await self._db.read_row(_READ_OBJECT, {"bucket": bucket, "key": key})
@@ -1020,7 +1028,7 @@ class SqlMetadataStore:
         return await self._db.read(work)
 
     async def complete_upload(
-        self, upload_id: str, record: ObjectRecord
+        self, upload_id: str, record: ObjectRecord, *, expected: ExpectedObject | None = None
     ) -> tuple[ObjectRecord | None, list[Part]]:
         def work(conn: Connection) -> tuple[ObjectRecord | None, list[Part]]:
             # The upload FOR UPDATE (the writer's turn on SQLite): of two racing completes, or a
@@ -1030,8 +1038,9 @@ class SqlMetadataStore:
                 raise NoSuchUpload(upload_id)
             if not _upload_exists(conn, upload_id, lock=_EXCLUSIVE):
                 raise NoSuchUpload(upload_id)
-            parts = _drop_upload(conn, upload_id)
-            return _put_object(conn, record), parts
+            # The object first: a failed condition rolls back before the upload is touched.
+            replaced = _put_object(conn, record, expected)
+            return replaced, _drop_upload(conn, upload_id)
 
         replaced, parts = await self._db.write(work)
         used = {s.blob_id for s in record.segments}
@@ -1158,7 +1167,9 @@ def _upload_exists(conn: Connection, upload_id: str, *, lock: str) -> bool:
     return conn.execute(query).first() is not None
 
 
-def _put_object(conn: Connection, record: ObjectRecord) -> ObjectRecord | None:
+def _put_object(
+    conn: Connection, record: ObjectRecord, expected: ExpectedObject | None = None
+) -> ObjectRecord | None:
     held = conn.execute(_HOLD_BUCKET, {"name": record.bucket}).first()
     # A bucket made again in another region while the blobs were written is not theirs.
     if held is None or not record.stored_in(held.region):
@@ -1167,6 +1178,10 @@ def _put_object(conn: Connection, record: ObjectRecord) -> ObjectRecord | None:
     values = _object_values(record)
     while True:
         old = conn.execute(_LOCK_OBJECT, names).first()
+        if expected is not None and not expected.holds_for(
+            None if old is None else _object_from_row(old)
+        ):
+            raise ObjectChanged(f"{record.key} is not the object the condition was checked on")
         if old is not None:
             conn.execute(_UPDATE_OBJECT, {**values, "b_bucket": record.bucket, "b_key": record.key})
             conn.execute(_DELETE_OBJECT_BLOBS, names)

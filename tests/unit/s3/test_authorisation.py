@@ -118,6 +118,27 @@ async def test_a_policy_naming_another_account_lets_its_root_in(world: World) ->
     assert (await world.anonymous.request("GET", K, sign=False)).status == 403
 
 
+async def test_matching_an_etag_needs_read_permission_too(world: World) -> None:
+    # AWS: If-Match on a write or delete needs s3:GetObject beside s3:PutObject/DeleteObject
+    # (the answer tells whether the object has that ETag); If-None-Match needs the write alone.
+    other_root = f"arn:aws:iam::{world.other.tenant_id}:root"
+    writes = ["s3:PutObject", "s3:DeleteObject"]
+    objects = "arn:aws:s3:::shared-data/*"
+    await put_policy(world.owner, policy(allow({"AWS": other_root}, writes, objects)))
+    match = {"If-Match": (await world.owner.request("HEAD", K)).headers["etag"]}
+    assert (await world.other.request("PUT", K, b"changed", match)).status == 403
+    assert (await world.other.request("DELETE", K, headers=match)).status == 403
+    assert (await world.owner.request("GET", K)).body == b"hello"
+    created = await world.other.request("PUT", f"{B}/new", b"n", {"If-None-Match": "*"})
+    assert created.status == 200
+    await put_policy(
+        world.owner,
+        policy(allow({"AWS": other_root}, [*writes, "s3:GetObject"], objects)),
+    )
+    assert (await world.other.request("PUT", K, b"changed", match)).status == 200
+    assert (await world.owner.request("GET", K)).body == b"changed"
+
+
 async def test_conditions_are_evaluated_on_request_keys(world: World) -> None:
     other_root = f"arn:aws:iam::{world.other.tenant_id}:root"
     await put_policy(

@@ -31,8 +31,15 @@ from andromede.storage.errors import (
     NoSuchBucket,
     NoSuchKey,
     NoSuchUpload,
+    ObjectChanged,
 )
-from andromede.storage.model import Checksum, ChecksumAlgorithm, ChecksumType, ContentHeaders
+from andromede.storage.model import (
+    Checksum,
+    ChecksumAlgorithm,
+    ChecksumType,
+    ContentHeaders,
+    ExpectedObject,
+)
 from andromede.storage.service import BodyIntegrity, CompletedPart, ObjectService, StorageLimits
 from support.keys import cipher_in
 
@@ -321,6 +328,29 @@ async def test_put_into_missing_bucket_leaves_nothing(service: ObjectService, st
             integrity=BodyIntegrity(),
         )
     assert await nothing_left(stack)
+
+
+async def test_a_conditional_write_that_lost_leaves_nothing(
+    service: ObjectService, stack: Stack
+) -> None:
+    """The condition was checked before the body was read; another write landed meanwhile. The
+    losing write's blob is deleted at once, and the winner's object is untouched."""
+    await put(service, "k", os.urandom(20_000))
+    winner = await service.head_object("bucket", "k")
+    for expected in (ExpectedObject(None), ExpectedObject("0" * 32)):
+        with pytest.raises(ObjectChanged):
+            await service.put_object(
+                "bucket",
+                "k",
+                chunked(os.urandom(20_000)),
+                size=20_000,
+                headers=ContentHeaders(),
+                owner_id="o1",
+                integrity=BodyIntegrity(),
+                expected=expected,
+            )
+    assert await service.head_object("bucket", "k") == winner
+    assert await nothing_left(stack, keep={s.blob_id for s in winner.segments})
 
 
 async def test_a_bucket_read_by_the_caller_is_not_read_again(

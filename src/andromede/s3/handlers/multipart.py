@@ -22,7 +22,7 @@ from andromede.s3.handlers.encryption import (
     write_encryption,
     write_encryption_headers,
 )
-from andromede.s3.handlers.objects import load_copy_source
+from andromede.s3.handlers.objects import check_write_conditions, load_copy_source
 from andromede.s3.ranges import InvalidCopySourceRange, parse_copy_source_range
 from andromede.s3.request import S3Context, parse_checksum_algorithm, reject_unknown_checksums
 from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
@@ -205,6 +205,7 @@ async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response
     parts = _parse_completed_parts(await ctx.read_xml_body())
     reject_unknown_checksums(ctx.headers)
     expected_size = _expected_object_size(ctx)
+    expected_object = await check_write_conditions(ctx, svc)
     expected: Checksum | None = None
     present = [a for a in ChecksumAlgorithm if a.header in ctx.headers]
     if present:
@@ -225,6 +226,7 @@ async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response
             parts,
             expected_checksum=expected,
             expected_size=expected_size,
+            expected=expected_object,
         )
     except InvalidChecksumValue as exc:
         raise S3Error("InvalidRequest", "The checksum provided is invalid.") from exc

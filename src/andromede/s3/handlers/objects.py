@@ -42,9 +42,10 @@ from andromede.s3.ranges import ByteRange, RangeNotSatisfiable, parse_range
 from andromede.s3.request import S3Context, parse_checksum_algorithm
 from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
 from andromede.storage import errors as storage_errors
-from andromede.storage.model import ChecksumAlgorithm, ObjectRecord
+from andromede.storage.model import ChecksumAlgorithm, ExpectedObject, ObjectRecord
 
 __all__ = [
+    "check_write_conditions",
     "copy_object",
     "delete_object",
     "delete_objects",
@@ -66,9 +67,20 @@ _OVERRIDES = {
 _COPY_SOURCE_MAX = 5 * 1024**3
 
 
-async def _check_write_conditions(ctx: S3Context, svc: S3Services) -> None:
+async def check_write_conditions(ctx: S3Context, svc: S3Services) -> ExpectedObject | None:
+    """A conditional write (PutObject, CopyObject, CompleteMultipartUpload): 412
+    PreconditionFailed when ``If-None-Match: *`` finds an object or ``If-Match`` another ETag,
+    404 NoSuchKey when ``If-Match`` finds none; else what the key must still hold when the
+    write commits, which the store checks in the commit (409 ConditionalRequestConflict when a
+    write or delete came in between, as on AWS). None for an unconditional write.
+
+    Matching an ETag reads the object's, so ``If-Match`` needs ``s3:GetObject`` too, as on
+    AWS; ``If-None-Match`` needs only the write's own permission."""
     if "if-match" not in ctx.headers and "if-none-match" not in ctx.headers:
-        return
+        return None
+    if "if-match" in ctx.headers:
+        bucket = await addressed_bucket(ctx, svc)
+        await authorise_object(ctx, svc, S3Operation.GetObject, bucket, ctx.key)
     try:
         current: ObjectRecord | None = await svc.objects.head_object(ctx.bucket, ctx.key)
     except storage_errors.NoSuchKey:
@@ -86,6 +98,7 @@ async def _check_write_conditions(ctx: S3Context, svc: S3Services) -> None:
         )
     if outcome is ConditionOutcome.NO_SUCH_KEY:
         raise S3Error("NoSuchKey", Key=ctx.key)
+    return ExpectedObject(None if current is None else current.etag)
 
 
 async def put_object(ctx: S3Context, svc: S3Services) -> Response:
@@ -97,7 +110,7 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
     owner_id = object_owner_id(ctx, bucket)
     acl = acl_from_request(ctx, bucket, owner_id=owner_id)
     encryption = await write_encryption(ctx, svc, bucket)
-    await _check_write_conditions(ctx, svc)
+    expected = await check_write_conditions(ctx, svc)
     integrity = ctx.integrity(default_algorithm=ChecksumAlgorithm.CRC64NVME)
     record = await svc.objects.put_object(
         bucket,  # as read for authorisation: the commit checks it again, no second read
@@ -109,6 +122,7 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
         integrity=integrity,
         encryption=encryption,
         acl=acl,
+        expected=expected,
     )
     response = Response(headers=[("ETag", f'"{record.etag}"')])
     if record.checksum is not None:
@@ -393,7 +407,7 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
             "changing the object's metadata, storage class, website redirect location or "
             "encryption attributes.",
         )
-    await _check_write_conditions(ctx, svc)
+    expected = await check_write_conditions(ctx, svc)
     record = await svc.objects.copy_object(
         source,
         ctx.bucket,
@@ -404,6 +418,7 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
         encryption=encryption,
         source_customer_key=copy_source_customer_key(ctx),
         acl=acl,
+        expected=expected,
     )
     xml = XmlWriter("CopyObjectResult")
     xml.element("LastModified", iso8601_ms(record.last_modified))
