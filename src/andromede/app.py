@@ -261,7 +261,9 @@ class Application:
             for spec in (IAM, STS)
         }
         apis[KmsApp.name] = KmsApp(customer_keys, identity, audit, settings, rate_limiter)
-        compute = await start_compute(settings, db, keys, objects, identity)
+        compute = await start_compute(
+            settings, db, keys, objects, identity, customer_keys=customer_keys, audit=audit
+        )
         apis[Ec2App.name] = Ec2App(compute, identity, audit, settings, rate_limiter)
         background.append(
             asyncio.create_task(_compute_upkeep(settings, compute), name="compute-upkeep")
@@ -320,6 +322,9 @@ async def start_compute(
     keys: KeyService,
     objects: ObjectService,
     identity: IdentityService,
+    *,
+    customer_keys: CustomerKeyService | None = None,
+    audit: AuditService | None = None,
 ) -> ComputeService:
     """The compute service over the hypervisor the settings name, reconciled with what the
     hosts run (a failed reconciliation is logged: the API still serves, and the next start
@@ -327,7 +332,12 @@ async def start_compute(
     compute = ComputeService(
         SqlComputeStore(db),
         hypervisor_drivers(settings),
-        KmsDiskKeys(keys, inline=settings.key_provider == "file"),
+        KmsDiskKeys(
+            keys,
+            inline=settings.key_provider == "file",
+            customer_keys=customer_keys,
+            audit=audit,
+        ),
         compute_limits(settings),
         ImageFiles(settings.data_dir / "compute" / "images", settings.max_image_size),
         BucketImageSource(objects, S3Authoriser(identity.policies_for, settings.region)),

@@ -2,8 +2,15 @@
 
 - :class:`KmsDiskKeys`: volume data keys from ``kms.KeyService`` — a fresh data key wrapped
   under the tenant's key-encryption key (created on first use, as for objects), so destroying
-  the tenant key makes its disks unreadable too (crypto-shredding covers compute). Provider calls
-  block: inline with the local key file, in a thread with a PKCS#11 token (see object_keys).
+  the tenant key makes its disks unreadable too (crypto-shredding covers compute). A volume
+  made with a customer-managed KMS key (``KmsKeyId``) has its data key wrapped under that key's
+  ring instead, bound to the volume's id (``aws:ebs:id``, as EBS): the caller is authorised
+  once, at creation (``kms:GenerateDataKeyWithoutPlaintext`` through the key policy and IAM,
+  ``kms:ViaService`` ``ec2.<region>.amazonaws.com``); each later use (attach, boot, snapshot)
+  is the platform's, as EBS uses its grant, and needs only the key to be usable — disabling it
+  stops them, deleting it shreds the volume (decision 0062). Every use of a KMS key is
+  audited. Provider calls block: inline with the local key file, in a thread with a PKCS#11
+  token (see object_keys).
 - :class:`BucketImageSource`: ImportImage's read of an object in one of the tenant's buckets,
   authorised as the caller (``s3:GetObject`` through the S3 authoriser: identity and bucket
   policies), decrypted by the storage service; any refusal is the import task's failure.
@@ -18,14 +25,24 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
 from andromede.compute.driver import HypervisorDriver
 from andromede.compute.driver_memory import MemoryDriver
-from andromede.compute.errors import ImportFailed, IncorrectState
-from andromede.compute.model import InstanceType
+from andromede.compute.errors import (
+    ComputeError,
+    ImportFailed,
+    IncorrectState,
+    InvalidParameterValue,
+    KeyAccessDenied,
+    KeyUnusable,
+)
+from andromede.compute.model import InstanceType, Snapshot, Volume
 from andromede.compute.service_core import ComputeLimits
 from andromede.errors import AndromedeError
 from andromede.hypervisor.agent_tls import agent_client_context
@@ -36,7 +53,16 @@ from andromede.hypervisor.remote import RemoteDriver
 from andromede.hypervisor.tenant_network import NetworkLayout
 from andromede.hypervisor.volumes import VolumeBackend
 from andromede.iam.model import Principal
-from andromede.kms.errors import KeyDestroyed, KmsError
+from andromede.kms.customer_keys import Caller, CustomerKeyService
+from andromede.kms.errors import KeyDestroyed, KeyWithdrawn, KmsError
+from andromede.kms.keys_errors import (
+    CmkAccessDenied,
+    CmkDisabled,
+    CmkInvalidState,
+    CustomerKeyError,
+    InvalidKeyUsage,
+)
+from andromede.kms.model import context_digest
 from andromede.kms.service import KeyService
 from andromede.s3.authorise import S3Authoriser
 from andromede.s3.operations import S3Operation
@@ -56,30 +82,143 @@ _T = TypeVar("_T")
 
 
 class KmsDiskKeys:
-    def __init__(self, keys: KeyService, *, inline: bool) -> None:
+    def __init__(
+        self,
+        keys: KeyService,
+        *,
+        inline: bool,
+        customer_keys: CustomerKeyService | None = None,
+        audit: AuditService | None = None,
+    ) -> None:
         self._keys = keys
         self._inline = inline
+        self._customer_keys = customer_keys
+        self._audit = audit
         self._tenants_with_keys: set[str] = set()
 
     async def _call(self, work: Callable[[], _T]) -> _T:
         try:
             return work() if self._inline else await asyncio.to_thread(work)
-        except KeyDestroyed:
-            raise IncorrectState("The tenant's encryption key has been destroyed") from None
+        except (KeyDestroyed, KeyWithdrawn):
+            # Destroyed, or imported material deleted: the customer's act, as EC2 reports it.
+            raise KeyUnusable("The encryption key of this volume is not available") from None
         except KmsError as exc:
             raise IncorrectState("The encryption key service is unavailable") from exc
 
-    async def new_key(self, tenant_id: str) -> tuple[bytes, bytes]:
+    async def customer_key(
+        self, caller: object, tenant_id: str, key_ref: str, resource_id: str
+    ) -> str:
+        customer_keys = self._with_customer_keys()
+        if not isinstance(caller, Principal) or caller.tenant_id != tenant_id:
+            raise KeyAccessDenied("Volumes under a KMS key are made by a principal of the account")
+        asking = Caller(
+            account_id=tenant_id,
+            arn=caller.arn,
+            principal=caller,
+            secure=True,
+            via_service=f"ec2.{customer_keys.region}.amazonaws.com",
+        )
+        action = "kms:GenerateDataKeyWithoutPlaintext"
+        try:
+            found = await customer_keys.key_for_sse(
+                asking, key_ref, _ebs_context(resource_id), action=action
+            )
+        except CustomerKeyError as exc:
+            self._record(tenant_id, caller.arn, action, asking.resources, resource_id, exc)
+            raise _compute_error(exc, key_ref) from None
+        self._record(tenant_id, caller.arn, action, [found.arn], resource_id, None)
+        return found.arn
+
+    async def new_key(
+        self, tenant_id: str, *, kms_key_arn: str | None = None, resource_id: str = ""
+    ) -> tuple[bytes, bytes]:
         keys = self._keys
+        if kms_key_arn is not None:
+            ring = await self._usable_ring(tenant_id, kms_key_arn, resource_id, "GenerateDataKey")
+            bound = context_digest(_ebs_context(resource_id))
+            new = await self._call(lambda: keys.new_data_key(ring, bound))
+            return bytes(new.plaintext), new.wrapped
         if tenant_id not in self._tenants_with_keys:
             await self._call(lambda: keys.ensure_tenant_key(tenant_id))
             self._tenants_with_keys.add(tenant_id)
         new = await self._call(lambda: keys.new_data_key(tenant_id))
         return bytes(new.plaintext), new.wrapped
 
-    async def open_key(self, tenant_id: str, wrapped: bytes) -> bytes:
-        keys = self._keys
-        return bytes(await self._call(lambda: keys.unwrap_data_key(tenant_id, wrapped)))
+    async def open_key(self, owner: Volume | Snapshot) -> bytes:
+        keys, wrapped = self._keys, owner.wrapped_key
+        if owner.kms_key_arn is None:
+            tenant_id = owner.tenant_id
+            return bytes(await self._call(lambda: keys.unwrap_data_key(tenant_id, wrapped)))
+        ring = await self._usable_ring(
+            owner.tenant_id, owner.kms_key_arn, owner.resource_id, "Decrypt"
+        )
+        bound = context_digest(_ebs_context(owner.resource_id))
+        return bytes(await self._call(lambda: keys.unwrap_data_key(ring, wrapped, bound)))
+
+    async def _usable_ring(
+        self, tenant_id: str, kms_key_arn: str, resource_id: str, operation: str
+    ) -> str:
+        """The ring of a volume's KMS key, for a use the platform makes on the volume's behalf
+        (audited as EC2's, for the account): KeyUnusable when the customer disabled, scheduled
+        for deletion or deleted it."""
+        action = f"kms:{operation}"
+        try:
+            found = await self._with_customer_keys().key_for_service_use(kms_key_arn)
+        except CustomerKeyError as exc:
+            self._record(tenant_id, _EC2_SERVICE, action, [kms_key_arn], resource_id, exc)
+            raise KeyUnusable("The KMS key provided is in an incorrect state") from None
+        self._record(tenant_id, _EC2_SERVICE, action, [found.arn], resource_id, None)
+        return found.key_ring_id
+
+    def _with_customer_keys(self) -> CustomerKeyService:
+        if self._customer_keys is None:
+            raise InvalidParameterValue("Customer-managed KMS keys are not served here")
+        return self._customer_keys
+
+    def _record(
+        self,
+        tenant_id: str,
+        principal: str,
+        action: str,
+        resources: list[str],
+        resource_id: str,
+        error: CustomerKeyError | None,
+    ) -> None:
+        if self._audit is None:
+            return
+        details = {"via": "ec2", "aws:ebs:id": resource_id}
+        if error is not None:
+            details["error"] = type(error).__name__
+        for resource in resources or ["*"]:
+            self._audit.record(
+                request_id=uuid.uuid4().hex.upper()[:16],
+                tenant_id=tenant_id,
+                principal=principal,
+                action=action,
+                resource=resource,
+                outcome=Outcome.FAILURE if error is not None else Outcome.SUCCESS,
+                details=details,
+            )
+
+
+_EC2_SERVICE = "ec2.amazonaws.com"
+
+
+def _ebs_context(resource_id: str) -> dict[str, str]:
+    """EBS's encryption context: the volume's or snapshot's id."""
+    return {"aws:ebs:id": resource_id}
+
+
+def _compute_error(exc: CustomerKeyError, key_ref: str) -> ComputeError:
+    if isinstance(exc, CmkAccessDenied):
+        return KeyAccessDenied(str(exc))
+    if isinstance(exc, CmkDisabled | CmkInvalidState):
+        return KeyUnusable(f"The KMS key provided is in an incorrect state: {exc}")
+    if isinstance(exc, InvalidKeyUsage):
+        return InvalidParameterValue(
+            f"The KMS key '{key_ref[:256]}' is not a symmetric encryption key"
+        )
+    return InvalidParameterValue(f"The KMS key '{key_ref[:256]}' does not exist")
 
 
 class BucketImageSource:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import subprocess
 import time
@@ -23,6 +24,7 @@ from typing import Any
 import boto3
 import pytest
 
+from e2e.test_kms_api import kms_client
 from support.guest_images import (
     INIT_MARKER,
     USER_DATA_EXIT_MARKER,
@@ -102,9 +104,15 @@ def test_a_real_guest_runs_stops_starts_and_terminates_through_boto3(
     key_name = f"k-{uuid.uuid4().hex[:8]}"
     ec2.create_key_pair(KeyName=key_name, KeyType="ed25519")
 
+    # The root disk under a customer-managed KMS key (decision 0062): LUKS in the real QEMU
+    # opens with the data key that key wraps.
+    kms = kms_client(server, *server.credentials())
+    disk_key = kms.create_key(Description="guest root disks")["KeyMetadata"]
     run = ec2.run_instances(
         ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
         KeyName=key_name, UserData=USER_DATA,
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
+                              "Ebs": {"Encrypted": True, "KmsKeyId": disk_key["Arn"]}}],
     )  # fmt: skip
     (instance_id,) = [i["InstanceId"] for i in run["Instances"]]
     ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
@@ -112,15 +120,38 @@ def test_a_real_guest_runs_stops_starts_and_terminates_through_boto3(
     assert "user data ran: wrote canary" in console
     assert f"{USER_DATA_EXIT_MARKER}0" in console
     assert len(qemu_processes(state_dir)) == 1
+    [root] = ec2.describe_volumes(
+        Filters=[{"Name": "attachment.instance-id", "Values": [instance_id]}]
+    )["Volumes"]
+    assert root["KmsKeyId"] == disk_key["Arn"]
 
     # Stop (ACPI power-down), start again: the disk kept what the first boot wrote.
     ec2.stop_instances(InstanceIds=[instance_id])
     ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
     assert qemu_processes(state_dir) == []
+    # With the key disabled the guest does not boot: it stops again, saying why as EC2 does.
+    kms.disable_key(KeyId=disk_key["KeyId"])
+    ec2.start_instances(InstanceIds=[instance_id])
+    deadline = time.monotonic() + 60
+    while True:
+        [reservation] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        instance = reservation["Instances"][0]
+        if instance["State"]["Name"] == "stopped" and "StateReason" in instance:
+            break
+        assert time.monotonic() < deadline, instance["State"]
+        time.sleep(0.5)
+    assert instance["StateReason"]["Code"] == "Client.InvalidKMSKey.InvalidState"
+    assert qemu_processes(state_dir) == []
+    kms.enable_key(KeyId=disk_key["KeyId"])
     ec2.start_instances(InstanceIds=[instance_id])
     ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
     console = _wait_console(ec2, instance_id, boots=2)
-    assert "persisted: andromede-e2e-" in console
+    persisted = re.search(r"persisted: (andromede-e2e-[0-9a-f-]{16,})", console)
+    assert persisted is not None, console
+    # Only ciphertext of what the guest wrote is on the host's disk.
+    stored = [path for path in state_dir.glob("volumes/**/*") if path.is_file()]
+    canary = persisted.group(1).encode()
+    assert stored and not any(canary in path.read_bytes() for path in stored)
 
     # Terminate frees everything: no QEMU process, no volume file, no instance directory.
     ec2.terminate_instances(InstanceIds=[instance_id])

@@ -7,7 +7,8 @@ import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from andromede.compute.model import InstanceType
+from andromede.compute.errors import InvalidParameterValue, KeyUnusable
+from andromede.compute.model import InstanceType, Snapshot, Volume
 from andromede.compute.service_core import ComputeLimits
 
 __all__ = ["OTHER", "TENANT", "TYPES", "MemoryDiskKeys", "limits"]
@@ -22,20 +23,55 @@ TYPES = (
 
 
 class MemoryDiskKeys:
-    """Data keys wrapped with AES-GCM under one key per tenant (the tenant id is the AAD)."""
+    """Data keys wrapped with AES-GCM under one key per tenant (the tenant id is the AAD), or
+    under one key per customer-managed KMS key ARN (the resource id is the AAD), the KMS keys
+    those :meth:`add_kms_key` made, usable until :meth:`disable_kms_key`."""
 
     def __init__(self) -> None:
         self._keks: dict[str, bytes] = {}
+        self._kms_keys: dict[str, bytes] = {}
+        self._disabled: set[str] = set()
 
-    async def new_key(self, tenant_id: str) -> tuple[bytes, bytes]:
-        kek = self._keks.setdefault(tenant_id, AESGCM.generate_key(256))
+    def add_kms_key(self, arn: str) -> None:
+        self._kms_keys[arn] = AESGCM.generate_key(256)
+
+    def disable_kms_key(self, arn: str) -> None:
+        self._disabled.add(arn)
+
+    def _kms_kek(self, arn: str) -> bytes:
+        if arn not in self._kms_keys:
+            raise InvalidParameterValue(f"The KMS key '{arn}' does not exist")
+        if arn in self._disabled:
+            raise KeyUnusable("The KMS key provided is in an incorrect state")
+        return self._kms_keys[arn]
+
+    async def customer_key(
+        self, caller: object, tenant_id: str, key_ref: str, resource_id: str
+    ) -> str:
+        self._kms_kek(key_ref)
+        return key_ref
+
+    async def new_key(
+        self, tenant_id: str, *, kms_key_arn: str | None = None, resource_id: str = ""
+    ) -> tuple[bytes, bytes]:
+        if kms_key_arn is not None:
+            kek, aad = self._kms_kek(kms_key_arn), resource_id.encode()
+        else:
+            kek, aad = (
+                self._keks.setdefault(tenant_id, AESGCM.generate_key(256)),
+                tenant_id.encode(),
+            )
         plain = os.urandom(32)
         nonce = os.urandom(12)
-        return plain, nonce + AESGCM(kek).encrypt(nonce, plain, tenant_id.encode())
+        return plain, nonce + AESGCM(kek).encrypt(nonce, plain, aad)
 
-    async def open_key(self, tenant_id: str, wrapped: bytes) -> bytes:
-        kek = self._keks[tenant_id]
-        return AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], tenant_id.encode())
+    async def open_key(self, owner: Volume | Snapshot) -> bytes:
+        if owner.kms_key_arn is not None:
+            kek, aad = self._kms_kek(owner.kms_key_arn), owner.resource_id.encode()
+        else:
+            kek, aad = self._keks[owner.tenant_id], owner.tenant_id.encode()
+        wrapped = owner.wrapped_key
+        return AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], aad)
 
 
 def limits(**changes: object) -> ComputeLimits:

@@ -10,6 +10,8 @@
     ├── Duplicate                    a name already taken (key pair, security group)
     ├── IncorrectInstanceState       the lifecycle refuses the event
     ├── IncorrectState               a volume or snapshot in the wrong state for the call
+    │   └── KeyUnusable              its KMS key is disabled, pending deletion or deleted
+    ├── KeyAccessDenied              the caller may not encrypt volumes under that KMS key
     ├── ResourceInUse                deleting what something still uses
     ├── ReservedName                 a name the platform keeps (the "default" security group)
     ├── CannotDelete                 deleting what exists as long as its parent (default group)
@@ -38,6 +40,8 @@ __all__ = [
     "InsufficientCapacity",
     "InvalidId",
     "InvalidParameterValue",
+    "KeyAccessDenied",
+    "KeyUnusable",
     "MissingParameter",
     "NotFound",
     "OperationNotPermitted",
@@ -95,6 +99,15 @@ class IncorrectInstanceState(ComputeError):
 
 class IncorrectState(ComputeError):
     pass
+
+
+class KeyUnusable(IncorrectState):
+    """A volume's or snapshot's KMS key cannot be used now (disabled, pending deletion, its
+    material expired or destroyed): EC2's ``Client.InvalidKMSKey.InvalidState``."""
+
+
+class KeyAccessDenied(ComputeError):
+    """The caller is not allowed to make volumes under the KMS key it named."""
 
 
 class ResourceInUse(ComputeError):

@@ -467,8 +467,9 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class Volume:
-    """A block volume, encrypted at rest; its data key is stored wrapped under the tenant's
-    key (``wrapped_key``) and unwrapped only to hand it to the hypervisor."""
+    """A block volume, encrypted at rest; its data key is stored wrapped (``wrapped_key``)
+    under the tenant's key, or under the customer-managed KMS key ``kms_key_arn`` bound to the
+    volume's id, and unwrapped only to hand it to the hypervisor."""
 
     volume_id: str
     tenant_id: str
@@ -482,6 +483,7 @@ class Volume:
     image_id: str | None = None  # a root volume's image (its backing file)
     attachment: Attachment | None = None
     tags: Tags = ()
+    kms_key_arn: str | None = None
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -505,6 +507,9 @@ class Snapshot:
     # The hosts that can open it (HostCapacity.storage_domain of ``host`` when it was taken);
     # empty in records older than storage domains: ``host`` alone.
     storage_domain: str = ""
+    # The customer-managed KMS key its data key is wrapped under (its volume's), bound to the
+    # snapshot's id; None: the tenant's key.
+    kms_key_arn: str | None = None
     format_version: int = FORMAT_VERSION
     revision: int = 0
 

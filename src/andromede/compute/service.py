@@ -49,6 +49,7 @@ from andromede.compute.errors import (
     InstanceLimitExceeded,
     InsufficientCapacity,
     InvalidParameterValue,
+    KeyUnusable,
     NotFound,
 )
 from andromede.compute.image_library import ImagesMixin
@@ -76,7 +77,7 @@ from andromede.compute.networks import NetworksMixin, with_wiring
 from andromede.compute.scheduler import free_room, in_storage_domain, place
 from andromede.compute.seed import build_seed
 from andromede.compute.tags import TagsMixin
-from andromede.compute.volumes import VolumesMixin
+from andromede.compute.volumes import MAX_VOLUME_GIB, VolumesMixin
 
 __all__ = ["ComputeService", "RunRequest", "StateChange"]
 
@@ -84,6 +85,8 @@ log = logging.getLogger(__name__)
 
 ROOT_DEVICE = "/dev/xvda"
 _LAUNCH_FAILED = "Server.InternalError: Internal error on launch"
+# A volume's KMS key disabled, pending deletion or deleted: EC2's reason, word for word.
+_KEY_UNUSABLE = "Client.InvalidKMSKey.InvalidState: The KMS key provided is in an incorrect state"
 SSH_PORT = 22
 # Attempts at RunInstances' one insert when another gateway took an address first.
 _ADDRESS_ATTEMPTS = 8
@@ -104,6 +107,13 @@ class RunRequest:
     subnet_id: str | None = None
     # Resolved by the caller, which checked iam:PassRole on its role (compute knows no IAM).
     iam_instance_profile: InstanceProfileRef | None = None
+    # The root volume, as a block device mapping of the image's root device asks: its size
+    # (at least the image's) and the KMS key its data key is wrapped under, which ``caller``
+    # (the wire layer's principal) must be allowed to use.
+    root_device_name: str | None = None
+    root_volume_size_gib: int | None = None
+    root_kms_key_id: str | None = None
+    caller: object = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +153,7 @@ class ComputeService(
             raise InvalidParameterValue("MinCount must be at least 1 and at most MaxCount")
         check_tags(request.instance_tags)
         check_tags(request.volume_tags)
-        root_size = max(itype.root_disk_gib, image.virtual_size_gib)
+        root_size = self._root_size(request, image, itype.root_disk_gib)
         async with self._placement:
             everyone = await self.store.list(Instance, None)
             live = [i for i in everyone if i.state is not InstanceState.TERMINATED]
@@ -158,11 +168,15 @@ class ComputeService(
                     f"You requested at least {request.min_count}"
                 )
             capacities = await self._answering_capacities()
+            # The root volumes' KMS key: the one asked for, else the image snapshot's (a copy
+            # of a snapshot stays under its key unless another is named, as on EBS).
+            root_key_ref = request.root_kms_key_id
             if image.snapshot_id is not None:
                 # The root volume is a copy of the image's snapshot: only the hosts that open
                 # the snapshot (its storage domain) can make it.
                 snapshot = await self._snapshot_record(image.snapshot_id)
                 capacities = in_storage_domain(capacities, snapshot.storage_domain or snapshot.host)
+                root_key_ref = root_key_ref or snapshot.kms_key_arn
             hosts = place(
                 free_room(capacities, live),
                 itype.vcpus,
@@ -180,9 +194,19 @@ class ComputeService(
             volumes: list[Volume] = []
             for index, host in enumerate(hosts):
                 instance_id = new_id("i")
-                _, wrapped = await self.disk_keys.new_key(tenant_id)
+                volume_id = new_id("vol")
+                root_key_arn = (
+                    await self.disk_keys.customer_key(
+                        request.caller, tenant_id, root_key_ref, volume_id
+                    )
+                    if root_key_ref
+                    else None
+                )
+                _, wrapped = await self.disk_keys.new_key(
+                    tenant_id, kms_key_arn=root_key_arn, resource_id=volume_id
+                )
                 volume = Volume(
-                    volume_id=new_id("vol"),
+                    volume_id=volume_id,
                     tenant_id=tenant_id,
                     size_gib=root_size,
                     availability_zone=self.limits.availability_zone,
@@ -193,6 +217,7 @@ class ComputeService(
                     image_id=image.image_id,
                     attachment=Attachment(instance_id, ROOT_DEVICE, now, True),
                     tags=request.volume_tags,
+                    kms_key_arn=root_key_arn,
                 )
                 volumes.append(volume)
                 instances.append(
@@ -228,6 +253,25 @@ class ComputeService(
         for instance, volume in zip(instances, volumes, strict=True):
             self._spawn(self._launch(instance, volume, image, key_pair, create=True))
         return instances
+
+    @staticmethod
+    def _root_size(request: RunRequest, image: Image, type_default_gib: int) -> int:
+        """The root volume's size: the mapping's, at least the image's; else the larger of
+        the instance type's default and the image's."""
+        if request.root_device_name not in (None, image.root_device_name, ROOT_DEVICE):
+            raise InvalidParameterValue(
+                f"Invalid device name {request.root_device_name[:32]}: a mapping here names the "
+                f"image's root device, {image.root_device_name}"
+            )
+        asked = request.root_volume_size_gib
+        if asked is None:
+            return max(type_default_gib, image.virtual_size_gib)
+        if not image.virtual_size_gib <= asked <= MAX_VOLUME_GIB:
+            raise InvalidParameterValue(
+                f"Volume of size {asked}GB is smaller than the image '{image.image_id}' or "
+                f"larger than {MAX_VOLUME_GIB}GB; expect a size >= {image.virtual_size_gib}GB"
+            )
+        return asked
 
     async def _insert_with_addresses(
         self, subnet: Subnet, instances: list[Instance], volumes: list[Volume]
@@ -301,7 +345,7 @@ class ComputeService(
         try:
             if driver is None:
                 raise ComputeError(f"host {instance.host} is not driven by this gateway")
-            key = bytes(await self.disk_keys.open_key(instance.tenant_id, root.wrapped_key))
+            key = bytes(await self.disk_keys.open_key(root))
             if create and image is not None:
                 await self._ensure_image_on(driver, image)
                 await driver.create_volume(await self._root_spec(root, image, key))
@@ -309,7 +353,7 @@ class ComputeService(
                 AttachedVolume(
                     v.volume_id,
                     v.attachment.device,
-                    bytes(await self.disk_keys.open_key(v.tenant_id, v.wrapped_key)),
+                    bytes(await self.disk_keys.open_key(v)),
                 )
                 for v in await self.store.list(Volume, instance.tenant_id)
                 if v.attachment is not None
@@ -335,18 +379,24 @@ class ComputeService(
                     firewall=(firewall := await self.firewall_of(instance)),
                 )
             )
-        except Exception:
-            log.exception("instance %s: launch on %s failed", instance.instance_id, instance.host)
+        except Exception as exc:
+            if isinstance(exc, KeyUnusable):
+                # The customer's decision, not a fault: said as EC2 says it, no traceback.
+                log.info("instance %s: not launched: %s", instance.instance_id, exc)
+                reason = _KEY_UNUSABLE
+            else:
+                log.exception(
+                    "instance %s: launch on %s failed", instance.instance_id, instance.host
+                )
+                reason = _LAUNCH_FAILED
             if create:
                 changed = await self._apply(
-                    instance.instance_id, Event.LAUNCH_FAILED, reason=_LAUNCH_FAILED, quiet=True
+                    instance.instance_id, Event.LAUNCH_FAILED, reason=reason, quiet=True
                 )
                 if changed is not None:
                     await self._terminate_on_host(changed)
             else:
-                await self._apply(
-                    instance.instance_id, Event.STOPPED, reason=_LAUNCH_FAILED, quiet=True
-                )
+                await self._apply(instance.instance_id, Event.STOPPED, reason=reason, quiet=True)
             return
         launched = await self._apply(instance.instance_id, Event.LAUNCHED, quiet=True, wired=wired)
         if launched is not None:
@@ -374,9 +424,7 @@ class ComputeService(
     async def _root_spec(self, root: Volume, image: Image, key: bytes) -> VolumeSpec:
         if image.snapshot_id is not None:
             snapshot = await self._snapshot_record(image.snapshot_id)
-            snapshot_key = bytes(
-                await self.disk_keys.open_key(snapshot.tenant_id, snapshot.wrapped_key)
-            )
+            snapshot_key = bytes(await self.disk_keys.open_key(snapshot))
             backing: ImageBacking | SnapshotBacking = SnapshotBacking(
                 image.snapshot_id, snapshot_key
             )

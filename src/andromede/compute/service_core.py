@@ -31,6 +31,7 @@ from andromede.compute.model import (
     ImageState,
     InstanceType,
     Snapshot,
+    Volume,
     check_id,
 )
 from andromede.compute.store import ComputeStore, RecordT
@@ -52,13 +53,29 @@ NAME_MAX = 255  # names and descriptions, as EC2 limits them
 
 
 class DiskKeys(Protocol):
-    """Data keys of volumes, wrapped under the tenant's key-encryption key."""
+    """Data keys of volumes and snapshots: wrapped under the tenant's key-encryption key, or,
+    when the resource names a customer-managed KMS key (``kms_key_arn``), under that key and
+    bound to the resource's id (EBS's encryption context ``aws:ebs:id``), so that disabling
+    the KMS key stops every attach and boot, and deleting it shreds the volume."""
 
-    async def new_key(self, tenant_id: str) -> tuple[bytes, bytes]:
-        """A fresh key: (plaintext, wrapped)."""
+    async def customer_key(
+        self, caller: object, tenant_id: str, key_ref: str, resource_id: str
+    ) -> str:
+        """The ARN of the KMS key ``key_ref`` names (id, ARN, alias name or ARN), once
+        ``caller`` (the wire layer's principal) is allowed to encrypt ``resource_id`` under it
+        and it is usable. InvalidParameterValue (no such key, not a symmetric encryption key),
+        KeyAccessDenied, KeyUnusable."""
         ...
 
-    async def open_key(self, tenant_id: str, wrapped: bytes) -> bytes: ...
+    async def new_key(
+        self, tenant_id: str, *, kms_key_arn: str | None = None, resource_id: str = ""
+    ) -> tuple[bytes, bytes]:
+        """A fresh key: (plaintext, wrapped). KeyUnusable."""
+        ...
+
+    async def open_key(self, owner: Volume | Snapshot) -> bytes:
+        """The plaintext data key of a volume or snapshot. KeyUnusable."""
+        ...
 
 
 class ImageSource(Protocol):

@@ -33,11 +33,11 @@ from andromede.compute.model import (
 from andromede.compute.scheduler import storage_domain_of, volume_host
 from andromede.compute.service_core import NAME_MAX, ServiceCore
 
-__all__ = ["VolumesMixin"]
+__all__ = ["MAX_VOLUME_GIB", "VolumesMixin"]
 
 log = logging.getLogger(__name__)
 
-_MAX_VOLUME_GIB = 16384  # EC2's gp3 limit
+MAX_VOLUME_GIB = 16384  # EC2's gp3 limit
 
 
 class VolumesMixin(ServiceCore):
@@ -51,7 +51,12 @@ class VolumesMixin(ServiceCore):
         snapshot_id: str | None,
         availability_zone: str,
         tags: Tags = (),
+        kms_key_id: str | None = None,
+        caller: object = None,
     ) -> Volume:
+        """A new volume, blank or a copy of a snapshot, under the tenant's key or the KMS key
+        ``kms_key_id`` names (a copy of a snapshot under a KMS key stays under it unless
+        another is named), which ``caller`` must be allowed to use."""
         if availability_zone != self.limits.availability_zone:
             raise InvalidParameterValue(f"Invalid availability zone: [{availability_zone[:64]}]")
         check_tags(tags)
@@ -61,12 +66,21 @@ class VolumesMixin(ServiceCore):
         if snapshot is not None and snapshot.state != "completed":
             raise IncorrectState(f"Snapshot '{snapshot.snapshot_id}' is not completed")
         size = size_gib if size_gib is not None else (snapshot.volume_size_gib if snapshot else 0)
-        if not 1 <= size <= _MAX_VOLUME_GIB or (snapshot and size < snapshot.volume_size_gib):
+        if not 1 <= size <= MAX_VOLUME_GIB or (snapshot and size < snapshot.volume_size_gib):
             raise InvalidParameterValue(f"Invalid volume size: {size}")
         host = await self._host_for_snapshot(snapshot) if snapshot else self._default_host()
-        plain, wrapped = await self.disk_keys.new_key(tenant_id)
+        volume_id = new_id("vol")
+        kms_key_ref = kms_key_id or (snapshot.kms_key_arn if snapshot else None)
+        kms_key_arn = (
+            await self.disk_keys.customer_key(caller, tenant_id, kms_key_ref, volume_id)
+            if kms_key_ref
+            else None
+        )
+        plain, wrapped = await self.disk_keys.new_key(
+            tenant_id, kms_key_arn=kms_key_arn, resource_id=volume_id
+        )
         volume = Volume(
-            volume_id=new_id("vol"),
+            volume_id=volume_id,
             tenant_id=tenant_id,
             size_gib=size,
             availability_zone=availability_zone,
@@ -76,11 +90,12 @@ class VolumesMixin(ServiceCore):
             wrapped_key=wrapped,
             snapshot_id=snapshot.snapshot_id if snapshot else None,
             tags=tags,
+            kms_key_arn=kms_key_arn,
         )
         driver = self._driver(host)
         spec = VolumeSpec(volume.volume_id, size, bytes(plain))
         if snapshot is not None:
-            snapshot_key = await self.disk_keys.open_key(tenant_id, snapshot.wrapped_key)
+            snapshot_key = await self.disk_keys.open_key(snapshot)
             backing = SnapshotBacking(snapshot.snapshot_id, bytes(snapshot_key))
             spec = VolumeSpec(volume.volume_id, size, bytes(plain), backing)
         await self._on_host("create the volume", driver.create_volume(spec))
@@ -140,7 +155,7 @@ class VolumesMixin(ServiceCore):
             if attached and attached.instance_id == instance_id and attached.device == device:
                 raise InvalidParameterValue(f"Attachment point {device} is already in use")
         if instance.state is InstanceState.RUNNING:
-            key = await self.disk_keys.open_key(tenant_id, volume.wrapped_key)
+            key = await self.disk_keys.open_key(volume)
             plugged = AttachedVolume(volume_id, device, bytes(key))
             driver = self._driver(instance.host)
             await self._on_host("attach the volume", driver.attach_volume(instance_id, plugged))
@@ -181,10 +196,15 @@ class VolumesMixin(ServiceCore):
             raise InvalidParameterValue("The description is at most 255 characters")
         driver = self._driver(volume.host)
         domain = storage_domain_of(await self._on_host("report its storage", driver.capacity()))
-        key = await self.disk_keys.open_key(tenant_id, volume.wrapped_key)
-        snapshot_key, wrapped = await self.disk_keys.new_key(tenant_id)
+        key = await self.disk_keys.open_key(volume)
+        # Under the volume's KMS key, as on EBS: who can no longer use the key can no longer
+        # restore its snapshots either.
+        snapshot_id = new_id("snap")
+        snapshot_key, wrapped = await self.disk_keys.new_key(
+            tenant_id, kms_key_arn=volume.kms_key_arn, resource_id=snapshot_id
+        )
         snapshot = Snapshot(
-            snapshot_id=new_id("snap"),
+            snapshot_id=snapshot_id,
             tenant_id=tenant_id,
             volume_id=volume_id,
             volume_size_gib=volume.size_gib,
@@ -195,6 +215,7 @@ class VolumesMixin(ServiceCore):
             description=description,
             tags=tags,
             storage_domain=domain,
+            kms_key_arn=volume.kms_key_arn,
         )
         await self._on_host(
             "snapshot the volume",

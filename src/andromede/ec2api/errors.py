@@ -131,6 +131,7 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.MissingParameter, "MissingParameter"),
     (compute.IncorrectInstanceState, "IncorrectInstanceState"),
     (compute.IncorrectState, "IncorrectState"),
+    (compute.KeyAccessDenied, "UnauthorizedOperation"),
     (compute.OperationNotPermitted, "OperationNotPermitted"),
     (compute.ReservedName, "InvalidGroup.Reserved"),
     (compute.CannotDelete, "CannotDelete"),

@@ -21,7 +21,7 @@ from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
 from andromede.ec2api.networks import public_ip_of, system_tags, write_interface
 from andromede.ec2api.profiles import instance_profile
-from andromede.ec2api.protocol import Action, Call, iso8601
+from andromede.ec2api.protocol import Action, Call, Params, iso8601
 from andromede.ec2api.xml import write_tags
 from andromede.http.xml import XmlWriter
 
@@ -173,7 +173,7 @@ _RUN_HANDLED: Final = frozenset(
     {
         "MinCount", "MaxCount", "ImageId", "InstanceType", "KeyName", "UserData",
         "SecurityGroupId", "SecurityGroup", "TagSpecification", "SubnetId", "IamInstanceProfile",
-        "Placement.AvailabilityZone",
+        "Placement.AvailabilityZone", "BlockDeviceMapping",
         # Accepted, with no effect that a client could miss: idempotency tokens (botocore
         # always sends one; see decision 0060), EBS optimisation, CPU credit modes, notes.
         "ClientToken", "EbsOptimized", "CreditSpecification", "AdditionalInfo",
@@ -191,9 +191,45 @@ _RUN_HARMLESS: Final = {
 }
 
 
+# The root device's mapping (decision 0062): its size and KMS key. Every volume is encrypted and
+# general purpose, and a root volume goes with its instance; anything else a mapping asks
+# (another device, a snapshot, IOPS, keeping the volume) is refused, not dropped.
+_ROOT_MAPPING_HANDLED: Final = frozenset({"DeviceName", "Ebs.VolumeSize", "Ebs.KmsKeyId"})
+_ROOT_MAPPING_HARMLESS: Final = {
+    "Ebs.Encrypted": frozenset({"true", "false"}),  # encrypted either way, as with encryption
+    # by default on EC2
+    "Ebs.DeleteOnTermination": frozenset({"true"}),
+    "Ebs.VolumeType": frozenset({"gp2", "gp3", "standard"}),
+}
+
+
+def _root_mapping(p: Params) -> tuple[str | None, int | None, str | None]:
+    """(device name, size in GiB, KMS key) of the one block device mapping RunInstances takes
+    here, the image's root device's; all None without one."""
+    mappings = p.structs("BlockDeviceMapping")
+    if not mappings:
+        return None, None, None
+    if len(mappings) > 1:
+        raise Ec2Error(
+            "UnsupportedOperation",
+            "RunInstances: only the root device's block device mapping is supported here yet; "
+            "attach further volumes with AttachVolume",
+        )
+    (mapping,) = mappings
+    mapping.refuse_unhandled(
+        "RunInstances BlockDeviceMapping", _ROOT_MAPPING_HANDLED, _ROOT_MAPPING_HARMLESS
+    )
+    return (
+        mapping.required("DeviceName"),
+        mapping.integer("Ebs.VolumeSize", minimum=1, maximum=16384),
+        mapping.get("Ebs.KmsKeyId"),
+    )
+
+
 async def run_instances(call: Call) -> None:
     p = call.params
     p.refuse_unhandled("RunInstances", _RUN_HANDLED, _RUN_HARMLESS)
+    root_device, root_size, root_key = _root_mapping(p)
     min_count = p.integer("MinCount", minimum=1, maximum=_MAX_RUN)
     max_count = p.integer("MaxCount", minimum=1, maximum=_MAX_RUN)
     if min_count is None or max_count is None:
@@ -220,6 +256,10 @@ async def run_instances(call: Call) -> None:
         availability_zone=placement_zone,
         subnet_id=p.get("SubnetId"),
         iam_instance_profile=profile,
+        root_device_name=root_device,
+        root_volume_size_gib=root_size,
+        root_kms_key_id=root_key,
+        caller=call.principal,
     )
     instances = await call.compute.run_instances(call.tenant_id, request)
     call.context["resources"] = [call.arn("instance", i.instance_id) for i in instances]

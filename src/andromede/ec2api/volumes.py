@@ -43,20 +43,22 @@ def _write_volume(xml: XmlWriter, volume: Volume) -> None:
     xml.close("attachmentSet")
     xml.element("volumeType", "gp3")
     xml.element("encrypted", True)
+    if volume.kms_key_arn is not None:
+        xml.element("kmsKeyId", volume.kms_key_arn)
     xml.element("multiAttachEnabled", False)
     write_tags(xml, volume.tags)
 
 
 async def create_volume(call: Call) -> None:
     p = call.params
-    # A customer-managed KMS key (volumes are sealed under the tenant's key ring here),
-    # provisioned IOPS or throughput, multi-attach, Outposts: refused rather than a volume
+    # Provisioned IOPS or throughput, multi-attach, Outposts: refused rather than a volume
     # unlike the one asked for (decision 0060). Every volume is encrypted, so Encrypted is
-    # taken either way; the general-purpose types are what every volume here is.
+    # taken either way; the general-purpose types are what every volume here is. KmsKeyId: the
+    # volume's data key under that customer-managed key (decision 0062).
     p.refuse_unhandled(
         "CreateVolume",
         frozenset({"Size", "SnapshotId", "AvailabilityZone", "TagSpecification", "ClientToken",
-                   "Encrypted"}),
+                   "Encrypted", "KmsKeyId"}),
         {"VolumeType": frozenset({"gp2", "gp3", "standard"})},
     )  # fmt: skip
     volume = await call.compute.create_volume(
@@ -65,6 +67,8 @@ async def create_volume(call: Call) -> None:
         snapshot_id=p.get("SnapshotId"),
         availability_zone=p.required("AvailabilityZone"),
         tags=p.tag_specifications("volume"),
+        kms_key_id=p.get("KmsKeyId"),
+        caller=call.principal,
     )
     _write_volume(call.result, volume)
 
@@ -133,6 +137,8 @@ def _write_snapshot(xml: XmlWriter, snapshot: Snapshot, owner: str) -> None:
     xml.element("volumeSize", snapshot.volume_size_gib)
     xml.element("description", snapshot.description)
     xml.element("encrypted", True)
+    if snapshot.kms_key_arn is not None:
+        xml.element("kmsKeyId", snapshot.kms_key_arn)
     write_tags(xml, snapshot.tags)
 
 

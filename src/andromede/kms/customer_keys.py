@@ -1608,6 +1608,23 @@ class CustomerKeyService:
         key = self._encrypting(await self._resolve(caller, key_ref, action, context))
         return SseKey(key_id=key.key_id, arn=key.arn, key_ring_id=key.key_id)
 
+    async def key_for_service_use(self, key_arn: str) -> SseKey:
+        """The key ``key_arn`` for a use the platform makes on a resource's behalf, under the
+        authorisation its caller was checked for when the resource was made — as AWS EBS uses
+        the grant it takes on a volume's key: opening a volume's data key at each attach or
+        boot. No caller, so no policy: the key must exist and be usable (Enabled, material
+        not expired), which is what the customer controls by disabling or deleting it.
+
+        Raises ``CmkNotFound`` (deleted, or not a key ARN), ``CmkDisabled``, ``CmkInvalidState``."""
+        reference = parse_key_reference(key_arn)
+        if reference is None or reference.kind is not ReferenceKind.KEY_ARN:
+            raise CmkNotFound(f"Key '{key_arn[:256]}' does not exist")
+        key = await self._store.get_key(reference.value)
+        if key is None or key.tenant_id != reference.account or key.region != reference.region:
+            raise CmkNotFound(f"Key '{key_arn[:256]}' does not exist")
+        key = self._encrypting(key)
+        return SseKey(key_id=key.key_id, arn=key.arn, key_ring_id=key.key_id)
+
     async def destroy_account_keys(self, account_id: str) -> tuple[str, ...]:
         """Crypto-shred every KMS key of a closed account at once, its AWS-managed ones
         included: each ring is destroyed in the root-key provider, then the key forgotten. No

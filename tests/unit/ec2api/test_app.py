@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 
 import pytest
 from botocore.credentials import Credentials
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from support.computekit import MemoryDiskKeys
 from support.ec2app import ApiError, Client, World
 
 
@@ -319,8 +321,20 @@ async def test_unsigned_and_unauthorised_calls(world: World) -> None:
 @pytest.mark.parametrize(
     "extra",
     [
-        {"BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 100}}]},
-        {"BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"KmsKeyId": "alias/mine"}}]},
+        {"BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"Iops": 3000}}]},
+        {"BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": "snap-1"}}]},
+        {
+            "BlockDeviceMappings": [
+                {"DeviceName": "/dev/xvda", "Ebs": {"DeleteOnTermination": False}}
+            ]
+        },
+        {
+            "BlockDeviceMappings": [
+                {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 9}},
+                {"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 9}},
+            ]
+        },
+        {"BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "NoDevice": ""}]},
         {"LaunchTemplate": {"LaunchTemplateId": "lt-0123456789abcdef0"}},
         {"MetadataOptions": {"HttpEndpoint": "disabled"}},
         {"MetadataOptions": {"HttpTokens": "optional"}},
@@ -349,6 +363,59 @@ async def test_run_instances_refuses_what_it_would_not_do(
     assert (await world.root.call("DescribeInstances"))["Reservations"] == []
 
 
+async def test_the_root_device_mapping_sizes_and_keys_the_root_volumes(world: World) -> None:
+    # Decision 0062: the root device's mapping gives the root volumes' size and KMS key.
+    keys = world.compute.disk_keys
+    assert isinstance(keys, MemoryDiskKeys)
+    arn = f"arn:aws:kms:eu-fr-1:{world.tenant_id}:key/{uuid.uuid4()}"
+    keys.add_kms_key(arn)
+    base = {"ImageId": world.image.image_id, "InstanceType": "t3.nano"}
+    ebs = {"VolumeSize": 30, "KmsKeyId": arn, "Encrypted": True, "DeleteOnTermination": True,
+           "VolumeType": "gp3"}  # fmt: skip
+    run = await world.root.call(
+        "RunInstances", **base, MinCount=2, MaxCount=2,
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": ebs}],
+    )  # fmt: skip
+    ids = [i["InstanceId"] for i in run["Instances"]]
+    await world.compute.settle()
+    volumes = (await world.root.call("DescribeVolumes"))["Volumes"]
+    roots = {v["Attachments"][0]["InstanceId"]: v for v in volumes}
+    assert set(roots) == set(ids)
+    assert {(v["Size"], v["KmsKeyId"]) for v in roots.values()} == {(30, arn)}
+    described = await world.root.call("DescribeInstances", InstanceIds=ids)
+    assert {i["State"]["Name"] for i in described["Reservations"][0]["Instances"]} == {"running"}
+
+    for mapping, code in (
+        ({"DeviceName": "/dev/xvda", "Ebs": {"KmsKeyId": "alias/none-such"}},
+         "InvalidParameterValue"),
+        ({"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 30}}, "InvalidParameterValue"),
+        ({"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 0}}, "InvalidParameterValue"),
+    ):  # fmt: skip
+        with pytest.raises(ApiError) as raised:
+            await world.root.call(
+                "RunInstances", **base, MinCount=1, MaxCount=1, BlockDeviceMappings=[mapping]
+            )
+        assert raised.value.code == code, mapping
+    keys.disable_kms_key(arn)
+    with pytest.raises(ApiError) as raised:
+        await world.root.call(
+            "RunInstances", **base, MinCount=1, MaxCount=1,
+            BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"KmsKeyId": arn}}],
+        )  # fmt: skip
+    assert raised.value.code == "IncorrectState"
+    running = await world.root.call("DescribeInstances")
+    assert {i["InstanceId"] for r in running["Reservations"] for i in r["Instances"]} == set(ids)
+    # Stopped, an instance whose root volume's key is disabled does not boot again.
+    await world.root.call("StopInstances", InstanceIds=ids[:1])
+    await world.compute.settle()
+    await world.root.call("StartInstances", InstanceIds=ids[:1])
+    await world.compute.settle()
+    [stopped] = (await world.root.call("DescribeInstances", InstanceIds=ids[:1]))["Reservations"]
+    instance = stopped["Instances"][0]
+    assert instance["State"]["Name"] == "stopped"
+    assert instance["StateReason"]["Code"] == "Client.InvalidKMSKey.InvalidState"
+
+
 async def test_what_is_done_anyway_is_taken_as_asked(world: World) -> None:
     run = await world.root.call(
         "RunInstances",
@@ -366,8 +433,7 @@ async def test_what_is_done_anyway_is_taken_as_asked(world: World) -> None:
     with pytest.raises(ApiError) as raised:  # a stop that would keep the memory
         await world.root.call("StopInstances", InstanceIds=[instance_id], Hibernate=True)
     assert raised.value.code == "UnsupportedOperation"
-    for extra in ({"KmsKeyId": "alias/mine"}, {"Iops": 3000}, {"VolumeType": "io2"},
-                  {"MultiAttachEnabled": True}):  # fmt: skip
+    for extra in ({"Iops": 3000}, {"VolumeType": "io2"}, {"MultiAttachEnabled": True}):
         with pytest.raises(ApiError) as raised:
             await world.root.call("CreateVolume", Size=1, AvailabilityZone="eu-fr-1a", **extra)
         assert raised.value.code == "UnsupportedOperation", extra

@@ -104,6 +104,28 @@ async def test_default_window_is_30_days(kit: Kit) -> None:
 # --- deletion and crypto-shredding ---------------------------------------------------------
 
 
+async def test_a_service_use_needs_the_key_usable_and_named_by_its_arn(kit: Kit) -> None:
+    """The platform's uses on a resource's behalf (an EBS-style volume key opened at each boot)
+    check no policy, only what the customer controls: the key exists and is usable."""
+    key = await kit.service.create_key(A)
+    found = await kit.service.key_for_service_use(key.arn)
+    assert (found.arn, found.key_ring_id) == (key.arn, key.key_id)
+    for reference in (key.key_id, "alias/any", key.arn.replace(REGION, "elsewhere-1")):
+        with pytest.raises(CmkNotFound):
+            await kit.service.key_for_service_use(reference)
+    await kit.service.disable_key(A, key.key_id)
+    with pytest.raises(CmkDisabled):
+        await kit.service.key_for_service_use(key.arn)
+    await kit.service.enable_key(A, key.key_id)
+    await kit.service.schedule_key_deletion(A, key.key_id, 7)
+    with pytest.raises(CmkInvalidState):
+        await kit.service.key_for_service_use(key.arn)
+    kit.clock.now += timedelta(days=8)
+    await kit.service.upkeep()
+    with pytest.raises(CmkNotFound):  # deleted: the volumes under it are shredded
+        await kit.service.key_for_service_use(key.arn)
+
+
 async def test_key_is_destroyed_only_once_its_deletion_date_passes(kit: Kit) -> None:
     key = await kit.service.create_key(A)
     blob, _ = await kit.service.encrypt(A, key.key_id, b"secret", {})
