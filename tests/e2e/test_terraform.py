@@ -4,7 +4,7 @@ bucket whose default encryption names the alias, an object under the imported ke
 data sources that read them back (public key, secrets, alias). The
 configuration must apply, then plan with no change (what Terraform users check first), and
 destroy. And the S3 backend keeping its state here, locked by a lock file written with
-``If-None-Match: *``.
+``If-None-Match: *``; and an EBS volume under a KMS key (``aws_ebs_volume`` ``kms_key_id``).
 
 Terraform is not a Debian package: the test takes ``terraform`` from PATH and the
 ``hashicorp/aws`` provider from a filesystem mirror (``ANDROMEDE_TEST_TERRAFORM_MIRROR``,
@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,8 +27,9 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 
 from e2e.helpers import client_binary, unique_bucket
+from e2e.iam_helpers import client_for
 from e2e.test_kms_api import kms_client
-from support.server import REGION, ServerProcess
+from support.server import REGION, ServerProcess, running_server
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -347,3 +349,73 @@ def test_the_s3_backend_locks_state_with_conditional_writes(
     for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
         s3.delete_object(Bucket=bucket, Key=item["Key"])
     s3.delete_bucket(Bucket=bucket)
+
+
+VOLUMES = """
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = ">= 5.0" }
+  }
+}
+provider "aws" {
+  region                      = "%(region)s"
+  shared_credentials_files    = ["%(credentials)s"]
+  profile                     = "andromede"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  endpoints {
+    ec2 = "%(endpoint)s"
+    kms = "%(endpoint)s"
+  }
+}
+resource "aws_kms_key" "disks" {
+  description             = "volumes of the data team"
+  deletion_window_in_days = 7
+}
+resource "aws_ebs_volume" "data" {
+  availability_zone = "%(region)sa"
+  size              = 2
+  type              = "gp3"
+  encrypted         = true
+  kms_key_id        = aws_kms_key.disks.arn
+  tags              = { Name = "data" }
+}
+output "volume_id" { value = aws_ebs_volume.data.id }
+output "key_arn" { value = aws_kms_key.disks.arn }
+"""
+
+
+@pytest.fixture(scope="module")
+def ec2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    env = {"ANDROMEDE_WORKERS": "1", "ANDROMEDE_HYPERVISOR": "memory"}
+    with running_server(tmp_path_factory.mktemp("tf-ec2") / "data", extra_env=env) as server:
+        yield server
+
+
+def test_terraform_makes_a_volume_under_its_kms_key(
+    ec2_server: ServerProcess, terraform: Terraform
+) -> None:
+    """``aws_ebs_volume`` with ``kms_key_id`` (decision 0062): applies, converges, destroys."""
+    (terraform.work / "main.tf").write_text(
+        VOLUMES
+        % {
+            "region": REGION,
+            "credentials": ec2_server.credentials_file,
+            "endpoint": ec2_server.endpoint,
+        }
+    )
+    terraform("init", "-input=false")
+    terraform("apply", "-auto-approve", "-input=false")
+    outputs = {
+        name: value["value"]
+        for name, value in json.loads(terraform("output", "-json").stdout).items()
+    }
+    ec2 = client_for(ec2_server, "ec2", *ec2_server.credentials())
+    [volume] = ec2.describe_volumes(VolumeIds=[outputs["volume_id"]])["Volumes"]
+    assert (volume["Size"], volume["KmsKeyId"]) == (2, outputs["key_arn"])
+    plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
+    assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
+    terraform("destroy", "-auto-approve", "-input=false")
+    assert ec2.describe_volumes()["Volumes"] == []
