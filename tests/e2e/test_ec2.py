@@ -509,3 +509,40 @@ def test_instance_profiles_need_pass_role(
         assert "iam:PassRole" in raised.value.response["Error"]["Message"]
     finally:
         _terminate_everything(mine)
+
+
+def test_a_client_token_launches_once(ec2: Any, image_id: str) -> None:
+    """A retry of RunInstances with the same ClientToken (what botocore sends again after a
+    lost answer) returns the first reservation instead of launching another."""
+    token = f"deploy-{uuid.uuid4().hex}"
+    first = ec2.run_instances(
+        ImageId=image_id, InstanceType="t3.nano", MinCount=2, MaxCount=2, ClientToken=token
+    )
+    again = ec2.run_instances(
+        ImageId=image_id, InstanceType="t3.nano", MinCount=2, MaxCount=2, ClientToken=token
+    )
+    ids = [i["InstanceId"] for i in first["Instances"]]
+    assert [i["InstanceId"] for i in again["Instances"]] == ids
+    assert again["ReservationId"] == first["ReservationId"]
+    found = ec2.describe_instances(Filters=[{"Name": "client-token", "Values": [token]}])
+    [reservation] = found["Reservations"]
+    assert sorted(i["InstanceId"] for i in reservation["Instances"]) == sorted(ids)
+    assert {i["ClientToken"] for i in reservation["Instances"]} == {token}
+    with pytest.raises(ClientError) as raised:
+        ec2.run_instances(
+            ImageId=image_id, InstanceType="t3.micro", MinCount=2, MaxCount=2, ClientToken=token
+        )
+    assert _code(raised) == "IdempotentParameterMismatch"
+
+
+def test_a_client_token_makes_one_volume(ec2: Any) -> None:
+    token = f"disk-{uuid.uuid4().hex}"
+    first = ec2.create_volume(Size=3, AvailabilityZone=f"{REGION}a", ClientToken=token)
+    again = ec2.create_volume(Size=3, AvailabilityZone=f"{REGION}a", ClientToken=token)
+    assert again["VolumeId"] == first["VolumeId"]
+    with pytest.raises(ClientError) as raised:
+        ec2.create_volume(Size=4, AvailabilityZone=f"{REGION}a", ClientToken=token)
+    assert _code(raised) == "IdempotentParameterMismatch"
+    mine = [v for v in ec2.describe_volumes()["Volumes"] if v["VolumeId"] == first["VolumeId"]]
+    assert len(mine) == 1
+    ec2.delete_volume(VolumeId=first["VolumeId"])

@@ -8,6 +8,7 @@
     ├── InvalidId                    a malformed id (i-…, ami-…)
     ├── NotFound                     no such resource visible to the caller
     ├── Duplicate                    a name already taken (key pair, security group)
+    ├── IdempotentParameterMismatch  a client token reused with other parameters
     ├── IncorrectInstanceState       the lifecycle refuses the event
     ├── IncorrectState               a volume or snapshot in the wrong state for the call
     │   └── KeyUnusable              its KMS key is disabled, pending deletion or deleted
@@ -33,6 +34,7 @@ __all__ = [
     "Duplicate",
     "HostUnreachable",
     "HypervisorFailed",
+    "IdempotentParameterMismatch",
     "ImportFailed",
     "IncorrectInstanceState",
     "IncorrectState",
@@ -85,6 +87,10 @@ class Duplicate(ComputeError):
         self.kind = kind
         self.value = value
         super().__init__(f"The {_NOUNS.get(kind, 'resource')} '{value[:128]}' already exists")
+
+
+class IdempotentParameterMismatch(ComputeError):
+    """A client token already used for a request with other parameters."""
 
 
 class IncorrectInstanceState(ComputeError):

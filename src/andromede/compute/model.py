@@ -10,9 +10,12 @@ not in the table for the current state is refused with :class:`IncorrectInstance
 from __future__ import annotations
 
 import enum
+import hashlib
 import ipaddress
+import json
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
@@ -70,6 +73,35 @@ def new_id(prefix: str) -> str:
     if prefix not in ID_PREFIXES:
         raise ValueError(f"unknown id prefix {prefix!r}")
     return f"{prefix}-{secrets.token_hex(9)[:17]}"
+
+
+CLIENT_TOKEN_MAX = 64  # EC2's limit on an idempotency token
+
+
+def check_client_token(token: str) -> str:
+    """``token`` if EC2 takes it as a client token (1 to 64 ASCII characters)."""
+    if not 1 <= len(token) <= CLIENT_TOKEN_MAX or not token.isascii():
+        raise InvalidParameterValue(
+            f"The client token must be 1 to {CLIENT_TOKEN_MAX} ASCII characters"
+        )
+    return token
+
+
+def request_digest(asked: Mapping[str, object]) -> str:
+    """A digest of what an idempotent request asked for: the same client token with another
+    digest is IdempotentParameterMismatch."""
+    text = json.dumps(dict(asked), sort_keys=True, default=repr, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def token_id(prefix: str, *parts: str) -> str:
+    """An id derived from ``parts`` (an account, a client token, an index): the same parts,
+    the same id, so that two gateways acting on one idempotent request write the same row and
+    the database keeps one. 68 bits of SHA-256, as many as a fresh id has."""
+    if prefix not in ID_PREFIXES:
+        raise ValueError(f"unknown id prefix {prefix!r}")
+    digest = hashlib.sha256("\0".join((prefix, *parts)).encode()).hexdigest()
+    return f"{prefix}-{digest[:17]}"
 
 
 def check_id(value: str, prefix: str) -> str:
@@ -248,6 +280,10 @@ class Instance:
     public_ip: str | None = None
     forwards: tuple[tuple[str, int, int], ...] = ()
     iam_instance_profile: InstanceProfileRef | None = None
+    # RunInstances' ClientToken, and a digest of the request it came with: the same token
+    # again returns this reservation, with other parameters IdempotentParameterMismatch.
+    client_token: str | None = None
+    request_digest: str = ""
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -484,6 +520,9 @@ class Volume:
     attachment: Attachment | None = None
     tags: Tags = ()
     kms_key_arn: str | None = None
+    # CreateVolume's ClientToken and a digest of its request, as for instances.
+    client_token: str | None = None
+    request_digest: str = ""
     format_version: int = FORMAT_VERSION
     revision: int = 0
 

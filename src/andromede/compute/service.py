@@ -23,7 +23,7 @@ import base64
 import binascii
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 
 from andromede.compute.access import AccessMixin
@@ -45,6 +45,7 @@ from andromede.compute.errors import (
     ComputeError,
     Duplicate,
     HostUnreachable,
+    IdempotentParameterMismatch,
     IncorrectInstanceState,
     InstanceLimitExceeded,
     InsufficientCapacity,
@@ -67,10 +68,13 @@ from andromede.compute.model import (
     Tags,
     Volume,
     VolumeState,
+    check_client_token,
     check_id,
     check_tags,
     new_id,
     next_state,
+    request_digest,
+    token_id,
 )
 from andromede.compute.network import Subnet
 from andromede.compute.networks import NetworksMixin, with_wiring
@@ -114,6 +118,21 @@ class RunRequest:
     root_volume_size_gib: int | None = None
     root_kms_key_id: str | None = None
     caller: object = None
+    # The idempotency token: the same token again, within the account, returns the first
+    # reservation instead of launching another (a retry after a lost answer).
+    client_token: str | None = None
+
+
+def _request_digest(request: RunRequest) -> str:
+    """What a RunInstances request asked for; the caller is left out (any principal of the
+    account may retry)."""
+    return request_digest(
+        {
+            f.name: getattr(request, f.name)
+            for f in fields(request)
+            if f.name not in ("caller", "client_token")
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +151,48 @@ class ComputeService(
     # -- RunInstances ----------------------------------------------------------------------
 
     async def run_instances(self, tenant_id: str, request: RunRequest) -> list[Instance]:
+        """Launch a reservation; with a client token, at most once per account and token.
+
+        The instances of a tokened request get ids derived from the account and the token
+        (:func:`token_id`): the same request arriving twice at once (on two workers or
+        gateways: a retry that overtook a slow first attempt) writes the same rows, of which
+        the database keeps one reservation, and the loser answers with it."""
+        token = request.client_token
+        if token is None:
+            return await self._run_instances(tenant_id, request)
+        check_client_token(token)
+        earlier = await self._reservation_of(tenant_id, request)
+        if earlier is not None:
+            return earlier
+        try:
+            return await self._run_instances(tenant_id, request)
+        except Duplicate as exc:
+            if (
+                exc.kind != "i"
+                or (earlier := await self._reservation_of(tenant_id, request)) is None
+            ):
+                raise
+            return earlier
+
+    async def _reservation_of(self, tenant_id: str, request: RunRequest) -> list[Instance] | None:
+        """The instances an earlier request with this client token launched (None: none);
+        IdempotentParameterMismatch when that request asked for something else."""
+        token = request.client_token or ""
+        found = []
+        for index in range(request.max_count):
+            instance = await self.store.get(Instance, token_id("i", tenant_id, token, str(index)))
+            if instance is not None and instance.tenant_id == tenant_id:
+                found.append(instance)
+        if not found:
+            return None
+        if any(i.request_digest != _request_digest(request) for i in found):
+            raise IdempotentParameterMismatch(
+                f"The client token '{token[:64]}' was already used for another request"
+            )
+        return found
+
+    async def _run_instances(self, tenant_id: str, request: RunRequest) -> list[Instance]:
+        token = request.client_token
         image = await self._usable_image(tenant_id, request.image_id)
         itype = self.instance_type(request.instance_type)
         user_data = self._user_data(request.user_data_base64)
@@ -188,12 +249,13 @@ class ComputeService(
                     f"We currently do not have sufficient {itype.name} capacity in the "
                     f"Availability Zone you requested ({self.limits.availability_zone})."
                 )
-            reservation_id = new_id("r")
+            reservation_id = token_id("r", tenant_id, token) if token else new_id("r")
+            digest = _request_digest(request) if token else ""
             now = self.clock()
             instances: list[Instance] = []
             volumes: list[Volume] = []
             for index, host in enumerate(hosts):
-                instance_id = new_id("i")
+                instance_id = token_id("i", tenant_id, token, str(index)) if token else new_id("i")
                 volume_id = new_id("vol")
                 root_key_arn = (
                     await self.disk_keys.customer_key(
@@ -246,6 +308,8 @@ class ComputeService(
                             if (profile := request.iam_instance_profile) is not None
                             else None
                         ),
+                        client_token=token,
+                        request_digest=digest,
                     )
                 )
             instances = await self._insert_with_addresses(subnet, instances, volumes)

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 from andromede.compute.driver import AttachedVolume, SnapshotBacking, VolumeSpec
 from andromede.compute.errors import (
+    Duplicate,
+    IdempotentParameterMismatch,
     IncorrectState,
     InsufficientCapacity,
     InvalidParameterValue,
+    NotFound,
     OperationNotPermitted,
     ResourceInUse,
 )
@@ -27,8 +31,11 @@ from andromede.compute.model import (
     Tags,
     Volume,
     VolumeState,
+    check_client_token,
     check_tags,
     new_id,
+    request_digest,
+    token_id,
 )
 from andromede.compute.scheduler import storage_domain_of, volume_host
 from andromede.compute.service_core import NAME_MAX, ServiceCore
@@ -53,10 +60,33 @@ class VolumesMixin(ServiceCore):
         tags: Tags = (),
         kms_key_id: str | None = None,
         caller: object = None,
+        client_token: str | None = None,
     ) -> Volume:
         """A new volume, blank or a copy of a snapshot, under the tenant's key or the KMS key
         ``kms_key_id`` names (a copy of a snapshot under a KMS key stays under it unless
-        another is named), which ``caller`` must be allowed to use."""
+        another is named), which ``caller`` must be allowed to use.
+
+        With a client token, at most once per account and token: the volume's id is derived
+        from them, and its record is written ("creating") before the host makes its disk, so
+        that of two requests racing with one token only the one whose record was written
+        touches the host, and the other answers with that volume."""
+        digest = ""
+        if client_token is not None:
+            check_client_token(client_token)
+            volume_id = token_id("vol", tenant_id, client_token)
+            asked = {
+                "size_gib": size_gib,
+                "snapshot_id": snapshot_id,
+                "availability_zone": availability_zone,
+                "tags": tags,
+                "kms_key_id": kms_key_id,
+            }
+            digest = request_digest(asked)
+            earlier = await self._volume_of_token(tenant_id, volume_id, digest)
+            if earlier is not None:
+                return earlier
+        else:
+            volume_id = new_id("vol")
         if availability_zone != self.limits.availability_zone:
             raise InvalidParameterValue(f"Invalid availability zone: [{availability_zone[:64]}]")
         check_tags(tags)
@@ -69,7 +99,6 @@ class VolumesMixin(ServiceCore):
         if not 1 <= size <= MAX_VOLUME_GIB or (snapshot and size < snapshot.volume_size_gib):
             raise InvalidParameterValue(f"Invalid volume size: {size}")
         host = await self._host_for_snapshot(snapshot) if snapshot else self._default_host()
-        volume_id = new_id("vol")
         kms_key_ref = kms_key_id or (snapshot.kms_key_arn if snapshot else None)
         kms_key_arn = (
             await self.disk_keys.customer_key(caller, tenant_id, kms_key_ref, volume_id)
@@ -84,27 +113,64 @@ class VolumesMixin(ServiceCore):
             tenant_id=tenant_id,
             size_gib=size,
             availability_zone=availability_zone,
-            state=VolumeState.AVAILABLE,
+            state=VolumeState.CREATING,
             host=host,
             created_at=self.clock(),
             wrapped_key=wrapped,
             snapshot_id=snapshot.snapshot_id if snapshot else None,
             tags=tags,
             kms_key_arn=kms_key_arn,
+            client_token=client_token,
+            request_digest=digest,
         )
-        driver = self._driver(host)
-        spec = VolumeSpec(volume.volume_id, size, bytes(plain))
-        if snapshot is not None:
-            snapshot_key = await self.disk_keys.open_key(snapshot)
-            backing = SnapshotBacking(snapshot.snapshot_id, bytes(snapshot_key))
-            spec = VolumeSpec(volume.volume_id, size, bytes(plain), backing)
-        await self._on_host("create the volume", driver.create_volume(spec))
         try:
             await self.store.insert(volume)
+        except Duplicate:
+            if client_token is None:
+                raise
+            # The same request, come another way first: its volume is the answer.
+            earlier = await self._volume_of_token(tenant_id, volume_id, digest)
+            if earlier is None:
+                raise
+            return earlier
+        driver = self._driver(host)
+        spec = VolumeSpec(volume.volume_id, size, bytes(plain))
+        try:
+            if snapshot is not None:
+                snapshot_key = await self.disk_keys.open_key(snapshot)
+                backing = SnapshotBacking(snapshot.snapshot_id, bytes(snapshot_key))
+                spec = VolumeSpec(volume.volume_id, size, bytes(plain), backing)
+            await self._on_host("create the volume", driver.create_volume(spec))
         except BaseException:
-            await driver.delete_volume(volume.volume_id)
+            await self.store.delete(Volume, volume_id)
             raise
-        return volume
+        return await self._made(volume)
+
+    async def _volume_of_token(self, tenant_id: str, volume_id: str, digest: str) -> Volume | None:
+        """The volume an earlier CreateVolume with this client token made (None: none);
+        IdempotentParameterMismatch when that request asked for something else."""
+        earlier = await self.store.get(Volume, volume_id)
+        if earlier is None or earlier.tenant_id != tenant_id:
+            return None
+        if earlier.request_digest != digest:
+            raise IdempotentParameterMismatch(
+                "The client token was already used for a volume with other parameters"
+            )
+        return earlier
+
+    async def _made(self, volume: Volume) -> Volume:
+        """Record the volume ``available`` now that its host made it (read again if it was
+        tagged meanwhile). Deleted meanwhile — DeleteVolume takes a volume being created, so
+        that one whose gateway stopped half-way can go — its disk is removed here too, since
+        the deletion may have reached the host before the disk did, and the deletion stands."""
+        current: Volume | None = volume
+        while current is not None and current.state is VolumeState.CREATING:
+            made = replace(current, state=VolumeState.AVAILABLE)
+            if await self.store.replace(made):
+                return replace(made, revision=made.revision + 1)
+            current = await self.store.get(Volume, volume.volume_id)
+        await self._driver(volume.host).delete_volume(volume.volume_id)
+        raise NotFound("vol", volume.volume_id)
 
     async def _host_for_snapshot(self, snapshot: Snapshot) -> str:
         """A host that opens the snapshot: its own when it can, else one of its domain."""
@@ -124,14 +190,15 @@ class VolumesMixin(ServiceCore):
 
     async def delete_volume(self, tenant_id: str, volume_id: str) -> None:
         volume = await self._owned(Volume, tenant_id, volume_id, "vol")
-        # A deletion the host failed half-way (state "deleting") may be asked again.
-        if volume.state not in (VolumeState.AVAILABLE, VolumeState.DELETING):
+        # A deletion the host failed half-way (state "deleting") may be asked again, and a
+        # volume whose creation was cut short (its gateway stopped) may be deleted.
+        if volume.state not in (VolumeState.AVAILABLE, VolumeState.DELETING, VolumeState.CREATING):
             raise ResourceInUse(
                 "vol",
                 f"Volume {volume_id} is currently attached to "
                 f"{volume.attachment.instance_id if volume.attachment else '?'}",
             )
-        if volume.state is VolumeState.AVAILABLE:
+        if volume.state is not VolumeState.DELETING:
             await self._update(volume, state=VolumeState.DELETING)
         driver = self._driver(volume.host)
         await self._on_host("delete the volume", driver.delete_volume(volume_id))

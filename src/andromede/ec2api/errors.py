@@ -27,6 +27,10 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "AuthFailure": (401, "AWS was not able to validate the provided access credentials"),
     "DependencyViolation": (400, "The resource has a dependent object."),
     "DryRunOperation": (412, "Request would have succeeded, but DryRun flag is set."),
+    "IdempotentParameterMismatch": (
+        400,
+        "The client token was already used for a request with other parameters.",
+    ),
     "IncompleteSignature": (400, "The request signature does not conform to AWS standards."),
     "IncorrectInstanceState": (400, "The instance is not in a state that allows this call."),
     "IncorrectState": (400, "The resource is in an incorrect state for the request."),
@@ -131,6 +135,7 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.MissingParameter, "MissingParameter"),
     (compute.IncorrectInstanceState, "IncorrectInstanceState"),
     (compute.IncorrectState, "IncorrectState"),
+    (compute.IdempotentParameterMismatch, "IdempotentParameterMismatch"),
     (compute.KeyAccessDenied, "UnauthorizedOperation"),
     (compute.OperationNotPermitted, "OperationNotPermitted"),
     (compute.ReservedName, "InvalidGroup.Reserved"),

@@ -81,6 +81,7 @@ def _write_instance(
     xml.element("amiLaunchIndex", instance.launch_index)
     xml.element("instanceType", instance.instance_type)
     xml.element("launchTime", iso8601(instance.launch_time))
+    xml.element("clientToken", instance.client_token)
     xml.open("placement")
     xml.element("availabilityZone", instance.availability_zone)
     xml.element("tenancy", "default")
@@ -173,10 +174,10 @@ _RUN_HANDLED: Final = frozenset(
     {
         "MinCount", "MaxCount", "ImageId", "InstanceType", "KeyName", "UserData",
         "SecurityGroupId", "SecurityGroup", "TagSpecification", "SubnetId", "IamInstanceProfile",
-        "Placement.AvailabilityZone", "BlockDeviceMapping",
-        # Accepted, with no effect that a client could miss: idempotency tokens (botocore
-        # always sends one; see decision 0060), EBS optimisation, CPU credit modes, notes.
-        "ClientToken", "EbsOptimized", "CreditSpecification", "AdditionalInfo",
+        "Placement.AvailabilityZone", "BlockDeviceMapping", "ClientToken",
+        # Accepted, with no effect that a client could miss: EBS optimisation, CPU credit
+        # modes, notes.
+        "EbsOptimized", "CreditSpecification", "AdditionalInfo",
     }
 )  # fmt: skip
 _RUN_HARMLESS: Final = {
@@ -260,6 +261,7 @@ async def run_instances(call: Call) -> None:
         root_volume_size_gib=root_size,
         root_kms_key_id=root_key,
         caller=call.principal,
+        client_token=p.get("ClientToken"),
     )
     instances = await call.compute.run_instances(call.tenant_id, request)
     call.context["resources"] = [call.arn("instance", i.instance_id) for i in instances]
@@ -288,6 +290,7 @@ def _instance_filter(name: str) -> Callable[[Instance], list[str]] | None:
         "key-name": lambda i: [i.key_name or ""],
         "availability-zone": lambda i: [i.availability_zone],
         "reservation-id": lambda i: [i.reservation_id],
+        "client-token": lambda i: [i.client_token] if i.client_token else [],
         "instance.group-id": lambda i: list(i.security_group_ids),
         "group-id": lambda i: list(i.security_group_ids),
         "private-ip-address": lambda i: [i.private_ip] if i.private_ip else [],

@@ -69,6 +69,7 @@ async def create_volume(call: Call) -> None:
         tags=p.tag_specifications("volume"),
         kms_key_id=p.get("KmsKeyId"),
         caller=call.principal,
+        client_token=p.get("ClientToken"),
     )
     _write_volume(call.result, volume)
 

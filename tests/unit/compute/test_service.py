@@ -3,13 +3,14 @@ input, reconciliation, volumes and snapshots."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from dataclasses import replace
 
 import pytest
 
-from andromede.compute.driver import RuntimeState
+from andromede.compute.driver import RuntimeState, VolumeSpec
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.errors import (
     HypervisorFailed,
@@ -22,7 +23,7 @@ from andromede.compute.errors import (
     OperationNotPermitted,
     ResourceInUse,
 )
-from andromede.compute.model import Image, InstanceState, Volume, parse_rule
+from andromede.compute.model import Image, InstanceState, Volume, VolumeState, parse_rule
 from andromede.compute.service import ComputeService, RunRequest
 from support.computekit import OTHER, TENANT, limits
 
@@ -316,3 +317,34 @@ async def test_a_host_failure_is_hypervisor_failed_and_a_deletion_can_be_retried
     driver.delete_volume = healthy  # type: ignore[method-assign]
     await compute.delete_volume(TENANT, volume.volume_id)
     assert volume.volume_id not in driver.volumes
+
+
+async def test_a_volume_deleted_while_its_host_makes_it_leaves_no_disk(
+    compute: ComputeService, driver: MemoryDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its record is written ("creating") before the host makes the disk, so DeleteVolume can
+    take it then (a creation cut short by a stopped gateway must be deletable); the creation
+    then removes the disk it made, and the deletion stands."""
+    creating, release = asyncio.Event(), asyncio.Event()
+    real_create = driver.create_volume
+
+    async def slow_create(spec: VolumeSpec) -> None:
+        creating.set()
+        await release.wait()
+        await real_create(spec)
+
+    monkeypatch.setattr(driver, "create_volume", slow_create)
+    made = asyncio.create_task(
+        compute.create_volume(
+            TENANT, size_gib=1, snapshot_id=None, availability_zone="eu-fr-1a", client_token="t"
+        )
+    )
+    await creating.wait()
+    [pending] = await compute.describe_volumes(TENANT, [])
+    assert pending.state is VolumeState.CREATING
+    await compute.delete_volume(TENANT, pending.volume_id)
+    release.set()
+    with pytest.raises(NotFound):
+        await made
+    assert driver.volumes == {}
+    assert await compute.describe_volumes(TENANT, []) == []
