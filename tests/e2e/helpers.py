@@ -104,6 +104,19 @@ def raw_checksum(algorithm: str, data: bytes) -> bytes:
         return hashlib.sha1(data).digest()  # noqa: S324 - the S3 checksum, not a security use
     if algorithm == "SHA256":
         return hashlib.sha256(data).digest()
+    if algorithm == "SHA512":
+        return hashlib.sha512(data).digest()
+    if algorithm == "MD5":
+        return hashlib.md5(data, usedforsecurity=False).digest()
+    xxhash = {
+        "XXHASH64": awscrt.checksums.XXHash.new_xxhash64,
+        "XXHASH3": awscrt.checksums.XXHash.new_xxhash3_64,
+        "XXHASH128": awscrt.checksums.XXHash.new_xxhash3_128,
+    }.get(algorithm)
+    if xxhash is not None:
+        state = xxhash()
+        state.update(data)
+        return bytes(state.finalize())
     raise ValueError(algorithm)
 
 

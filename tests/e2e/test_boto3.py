@@ -245,7 +245,12 @@ def test_conditional_get(s3: S3Client, bucket: str) -> None:
     assert changed["Body"].read() == data
 
 
-@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"])
+# SHA512 and the xxHashes: S3's algorithms since 2025, computed by botocore (decision 0064).
+@pytest.mark.parametrize(
+    "algorithm",
+    ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256", "SHA512", "XXHASH64", "XXHASH3",
+     "XXHASH128"],
+)  # fmt: skip
 def test_put_object_checksum_stored_and_returned(s3: S3Client, bucket: str, algorithm: str) -> None:
     data = os.urandom(100_000)
     s3.put_object(Bucket=bucket, Key="summed", Body=data, ChecksumAlgorithm=algorithm)  # type: ignore[arg-type]
@@ -284,6 +289,8 @@ def test_put_object_wrong_checksum_is_refused(s3: S3Client, bucket: str) -> None
         ("CRC32", "COMPOSITE"),
         ("CRC32C", "COMPOSITE"),
         ("SHA256", "COMPOSITE"),
+        ("SHA512", "COMPOSITE"),
+        ("XXHASH128", "COMPOSITE"),
         ("CRC64NVME", "FULL_OBJECT"),
         ("CRC32", "FULL_OBJECT"),
     ],

@@ -4,7 +4,8 @@
 A delete with ``If-Match`` (an ETag, or ``*``) happens only when the condition holds, as on AWS
 since September 2025, one key or many. A header asking for something not done here (a
 checksum algorithm not offered, an append, a directory bucket's conditions, an account-regional
-namespace) is refused, so that nothing a client believes was checked or kept goes unchecked. A
+namespace) is refused, so that nothing a client believes was checked or kept goes unchecked.
+(S3's SHA512, MD5 and xxHash checksums, refused here at first, are now verified: decision 0064.) A
 copy names the source bucket's expected owner, and a multipart upload its expected size.
 """
 
@@ -113,16 +114,16 @@ def test_headers_asking_for_what_is_not_done_here_are_refused(
     client: S3Client, raw: RawClient, bkt: str
 ) -> None:
     body = b"checked bytes"
-    sha512 = base64.b64encode(hashlib.sha512(body).digest()).decode()
-    reply = raw.request(
-        "PUT", f"/{bkt}/sha512", headers={"x-amz-checksum-sha512": sha512}, body=body
+    blake = base64.b64encode(hashlib.blake2b(body).digest()).decode()
+    reply = raw.request(  # an algorithm S3 does not have
+        "PUT", f"/{bkt}/blake2b", headers={"x-amz-checksum-blake2b": blake}, body=body
     )
     assert (reply.status, reply.error().code) == (400, "InvalidRequest")
     reply = raw.request(
         "PUT", f"/{bkt}/append", headers={"x-amz-write-offset-bytes": "0"}, body=body
     )
     assert (reply.status, reply.error().code) == (501, "NotImplemented")
-    assert not exists(client, bkt, "sha512") and not exists(client, bkt, "append")
+    assert not exists(client, bkt, "blake2b") and not exists(client, bkt, "append")
     client.put_object(Bucket=bkt, Key="sized", Body=body)
     for header, value in (
         ("x-amz-if-match-size", str(len(body))),
@@ -184,3 +185,22 @@ def test_complete_multipart_upload_checks_the_expected_size(client: S3Client, bk
         Bucket=bkt, Key="mp", UploadId=upload, MultipartUpload=parts, MpuObjectSize=3
     )
     assert client.get_object(Bucket=bkt, Key="mp")["Body"].read() == b"abc"
+
+
+def test_the_newer_checksum_algorithms_are_verified(raw: RawClient, bkt: str) -> None:
+    """SHA512, MD5 and the xxHashes (decision 0064) as raw headers: a right value is stored and
+    returned, a wrong one refused with nothing stored."""
+    body = b"bytes checked end to end"
+    for header, digest in (
+        ("x-amz-checksum-md5", hashlib.md5(body, usedforsecurity=False).digest()),
+        ("x-amz-checksum-sha512", hashlib.sha512(body).digest()),
+    ):
+        value = base64.b64encode(digest).decode()
+        key = header.rsplit("-", 1)[1]
+        assert raw.request("PUT", f"/{bkt}/{key}", headers={header: value}, body=body).status == 200
+        head = raw.request("HEAD", f"/{bkt}/{key}", headers={"x-amz-checksum-mode": "ENABLED"})
+        assert head.header(header) == value
+        wrong = base64.b64encode(bytes(len(digest))).decode()
+        refused = raw.request("PUT", f"/{bkt}/{key}-bad", headers={header: wrong}, body=body)
+        assert refused.status == 400
+        assert raw.request("HEAD", f"/{bkt}/{key}-bad").status == 404

@@ -44,9 +44,9 @@ _CHECKSUM_CONTROL_HEADERS = frozenset(
 
 
 def reject_unknown_checksums(headers: Mapping[str, str]) -> None:
-    """InvalidRequest for an ``x-amz-checksum-<algorithm>`` value of an algorithm not offered
-    here (S3's SHA512, MD5 and XXHASH ones): it would otherwise go unchecked, and the client
-    would believe its bytes were verified."""
+    """InvalidRequest for an ``x-amz-checksum-<algorithm>`` value of an algorithm S3 does not
+    have: it would otherwise go unchecked, and the client would believe its bytes were
+    verified."""
     for name in headers:
         if (
             name.startswith("x-amz-checksum-")
@@ -55,8 +55,8 @@ def reject_unknown_checksums(headers: Mapping[str, str]) -> None:
         ):
             raise S3Error(
                 "InvalidRequest",
-                f"The checksum algorithm of {name[:64]} is not supported: use CRC32, CRC32C, "
-                "CRC64NVME, SHA1 or SHA256",
+                f"The checksum algorithm of {name[:64]} is not supported: use one of "
+                + ", ".join(ChecksumAlgorithm),
             )
 
 

@@ -7,7 +7,9 @@ the part digests), and :class:`BodyHasher`, the one-pass hasher that every PUT s
 
 CRC32 comes from :mod:`zlib` (faster than awscrt's on this platform); CRC32C and CRC64NVME from
 ``awscrt.checksums``, the same C library the AWS SDKs use, which also provides the CRC combination
-functions.
+functions; SHA1, SHA256, SHA512 and MD5 from :mod:`hashlib`; XXHASH64 (XXH64), XXHASH3 (XXH3,
+64 bits) and XXHASH128 (XXH3, 128 bits) from awscrt's ``XXHash``, as botocore computes them.
+Only the CRCs combine, so only they give a ``FULL_OBJECT`` multipart checksum.
 """
 
 from __future__ import annotations
@@ -68,6 +70,18 @@ _DIGEST_SIZES: dict[ChecksumAlgorithm, int] = {
     ChecksumAlgorithm.CRC64NVME: 8,
     ChecksumAlgorithm.SHA1: 20,
     ChecksumAlgorithm.SHA256: 32,
+    ChecksumAlgorithm.SHA512: 64,
+    ChecksumAlgorithm.MD5: 16,
+    ChecksumAlgorithm.XXHASH64: 8,
+    ChecksumAlgorithm.XXHASH3: 8,
+    ChecksumAlgorithm.XXHASH128: 16,
+}
+
+# The xxHash family, from awscrt (seed 0, digests big-endian as the SDKs send them).
+_XXHASHES: dict[ChecksumAlgorithm, Callable[[], _crt.XXHash]] = {
+    ChecksumAlgorithm.XXHASH64: _crt.XXHash.new_xxhash64,
+    ChecksumAlgorithm.XXHASH3: _crt.XXHash.new_xxhash3_64,
+    ChecksumAlgorithm.XXHASH128: _crt.XXHash.new_xxhash3_128,
 }
 
 _CRC_FUNCTIONS: dict[ChecksumAlgorithm, _CrcFunction] = {
@@ -101,6 +115,23 @@ class _CrcHasher:
         return self._crc.to_bytes(self._size, "big")
 
 
+class _XxHasher:
+    """awscrt's xxHash behind :class:`Hasher` (its digest is ``finalize``)."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: _crt.XXHash) -> None:
+        self._state = state
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        # awscrt takes bytes only (not a memoryview): a copy, on the path of a client that
+        # chose xxHash only.
+        self._state.update(data if isinstance(data, bytes) else bytes(data))
+
+    def digest(self) -> bytes:
+        return bytes(self._state.finalize())
+
+
 def digest_size(algorithm: ChecksumAlgorithm) -> int:
     """Size in bytes of a digest of ``algorithm`` (4 for CRC32, 32 for SHA256…)."""
     return _DIGEST_SIZES[algorithm]
@@ -113,6 +144,12 @@ def new_hasher(algorithm: ChecksumAlgorithm) -> Hasher:
         return hashlib.sha1(usedforsecurity=False)
     if algorithm is ChecksumAlgorithm.SHA256:
         return hashlib.sha256()
+    if algorithm is ChecksumAlgorithm.SHA512:
+        return hashlib.sha512()
+    if algorithm is ChecksumAlgorithm.MD5:
+        return hashlib.md5(usedforsecurity=False)  # the client's integrity check
+    if (xxhash := _XXHASHES.get(algorithm)) is not None:
+        return _XxHasher(xxhash())
     return _CrcHasher(_CRC_FUNCTIONS[algorithm], _DIGEST_SIZES[algorithm])
 
 
@@ -140,8 +177,8 @@ def combine_full_object(algorithm: ChecksumAlgorithm, parts: Sequence[tuple[byte
     """The CRC of the concatenated parts, from each part's CRC digest and byte length.
 
     This is how a ``FULL_OBJECT`` multipart checksum is obtained without re-reading the data.
-    Raises ``ValueError`` for SHA algorithms: hashes cannot be combined, and AWS allows
-    ``FULL_OBJECT`` on multipart uploads only for the CRC family.
+    Raises ``ValueError`` for the hashes (SHA, MD5, xxHash): they cannot be combined, and AWS
+    allows ``FULL_OBJECT`` on multipart uploads only for the CRC family.
     """
     combine = _CRC_COMBINES.get(algorithm)
     if combine is None:
@@ -176,10 +213,10 @@ def default_checksum_type(algorithm: ChecksumAlgorithm) -> ChecksumType:
 def validate_checksum_type(algorithm: ChecksumAlgorithm, checksum_type: ChecksumType) -> None:
     """Refuse the combinations AWS refuses, with AWS's message (an ``InvalidRequest``).
 
-    SHA digests cannot be combined, so no ``FULL_OBJECT``; CRC64NVME is ``FULL_OBJECT`` only.
+    Hash digests (SHA, MD5, xxHash) cannot be combined, so no ``FULL_OBJECT``; CRC64NVME is
+    ``FULL_OBJECT`` only.
     """
-    sha = algorithm in (ChecksumAlgorithm.SHA1, ChecksumAlgorithm.SHA256)
-    if (sha and checksum_type is ChecksumType.FULL_OBJECT) or (
+    if (not algorithm.is_crc and checksum_type is ChecksumType.FULL_OBJECT) or (
         algorithm is ChecksumAlgorithm.CRC64NVME and checksum_type is ChecksumType.COMPOSITE
     ):
         raise ValueError(

@@ -58,6 +58,11 @@ class ChecksumAlgorithm(enum.StrEnum):
     CRC64NVME = "CRC64NVME"
     SHA1 = "SHA1"
     SHA256 = "SHA256"
+    SHA512 = "SHA512"
+    MD5 = "MD5"
+    XXHASH64 = "XXHASH64"
+    XXHASH3 = "XXHASH3"  # XXH3, 64 bits
+    XXHASH128 = "XXHASH128"  # XXH3, 128 bits
 
     @property
     def header(self) -> str:

@@ -63,7 +63,25 @@ def _botocore(algorithm: ChecksumAlgorithm) -> httpchecksum.BaseChecksum:
         ChecksumAlgorithm.CRC64NVME: httpchecksum.CrtCrc64NvmeChecksum,
         ChecksumAlgorithm.SHA1: httpchecksum.Sha1Checksum,
         ChecksumAlgorithm.SHA256: httpchecksum.Sha256Checksum,
+        ChecksumAlgorithm.SHA512: httpchecksum.Sha512Checksum,
+        ChecksumAlgorithm.MD5: _Md5Checksum,
+        ChecksumAlgorithm.XXHASH64: httpchecksum.CrtXxhash64Checksum,
+        ChecksumAlgorithm.XXHASH3: httpchecksum.CrtXxhash3Checksum,
+        ChecksumAlgorithm.XXHASH128: httpchecksum.CrtXxhash128Checksum,
     }[algorithm]()
+
+
+class _Md5Checksum(httpchecksum.BaseChecksum):
+    """botocore sends MD5 checksums only as Content-MD5: the same digest, from hashlib."""
+
+    def __init__(self) -> None:
+        self._md5 = hashlib.md5(usedforsecurity=False)
+
+    def update(self, chunk: bytes) -> None:
+        self._md5.update(chunk)
+
+    def digest(self) -> bytes:
+        return self._md5.digest()
 
 
 # The "check" values of the CRC catalogue (CRC of b"123456789") and FIPS 180 test vectors.
@@ -84,6 +102,26 @@ def test_check_value_of_123456789(algorithm: ChecksumAlgorithm, expected_hex: st
     assert _digest(algorithm, b"123456789").hex() == expected_hex
 
 
+# Published vectors of "abc": FIPS 180-4 (SHA-512), RFC 1321 (MD5), and the xxHash
+# reference implementation's (XXH64, XXH3 64 and 128 bits, seed 0), big-endian as S3 sends them.
+@pytest.mark.parametrize(
+    ("algorithm", "expected_hex"),
+    [
+        (
+            ChecksumAlgorithm.SHA512,
+            "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+            "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+        ),
+        (ChecksumAlgorithm.MD5, "900150983cd24fb0d6963f7d28e17f72"),
+        (ChecksumAlgorithm.XXHASH64, "44bc2cf5ad770999"),
+        (ChecksumAlgorithm.XXHASH3, "78af5f94892f3950"),
+        (ChecksumAlgorithm.XXHASH128, "06b05ab6733a618578af5f94892f3950"),
+    ],
+)
+def test_published_vectors_of_abc(algorithm: ChecksumAlgorithm, expected_hex: str) -> None:
+    assert _digest(algorithm, b"abc").hex() == expected_hex
+
+
 def test_known_crc32_of_hello_world() -> None:
     # zlib.crc32(b"hello world") == 0x0D4A1185; S3 shows it base64 encoded.
     digest = _digest(ChecksumAlgorithm.CRC32, b"hello world")
@@ -99,6 +137,11 @@ def test_empty_input_digests(algorithm: ChecksumAlgorithm) -> None:
         ChecksumAlgorithm.CRC64NVME: bytes(8),
         ChecksumAlgorithm.SHA1: hashlib.sha1(b"", usedforsecurity=False).digest(),
         ChecksumAlgorithm.SHA256: hashlib.sha256(b"").digest(),
+        ChecksumAlgorithm.SHA512: hashlib.sha512(b"").digest(),
+        ChecksumAlgorithm.MD5: hashlib.md5(b"", usedforsecurity=False).digest(),
+        ChecksumAlgorithm.XXHASH64: bytes.fromhex("ef46db3751d8e999"),
+        ChecksumAlgorithm.XXHASH3: bytes.fromhex("2d06800538d394c2"),
+        ChecksumAlgorithm.XXHASH128: bytes.fromhex("99aa06d3014798d86001c324468d497f"),
     }[algorithm]
     assert _digest(algorithm, b"") == expected
     assert len(expected) == digest_size(algorithm)
@@ -153,8 +196,8 @@ def test_combine_of_no_parts_is_the_empty_crc(algorithm: ChecksumAlgorithm) -> N
     assert combine_full_object(algorithm, []) == _digest(algorithm, b"")
 
 
-@pytest.mark.parametrize("algorithm", [ChecksumAlgorithm.SHA1, ChecksumAlgorithm.SHA256])
-def test_combine_refuses_sha(algorithm: ChecksumAlgorithm) -> None:
+@pytest.mark.parametrize("algorithm", [a for a in ChecksumAlgorithm if not a.is_crc])
+def test_combine_refuses_hashes(algorithm: ChecksumAlgorithm) -> None:
     with pytest.raises(ValueError, match="FULL_OBJECT checksum type cannot be used"):
         combine_full_object(algorithm, [(_digest(algorithm, b"a"), 1)])
 
@@ -225,13 +268,9 @@ def test_body_hasher(algorithm: ChecksumAlgorithm | None, chunks: list[bytes]) -
 
 def test_default_checksum_types() -> None:
     assert default_checksum_type(ChecksumAlgorithm.CRC64NVME) is ChecksumType.FULL_OBJECT
-    for algorithm in (
-        ChecksumAlgorithm.CRC32,
-        ChecksumAlgorithm.CRC32C,
-        ChecksumAlgorithm.SHA1,
-        ChecksumAlgorithm.SHA256,
-    ):
-        assert default_checksum_type(algorithm) is ChecksumType.COMPOSITE
+    for algorithm in ChecksumAlgorithm:
+        if algorithm is not ChecksumAlgorithm.CRC64NVME:
+            assert default_checksum_type(algorithm) is ChecksumType.COMPOSITE
 
 
 @pytest.mark.parametrize(
@@ -258,6 +297,18 @@ def test_default_checksum_types() -> None:
             ChecksumAlgorithm.SHA256,
             ChecksumType.FULL_OBJECT,
             "The FULL_OBJECT checksum type cannot be used with the sha256 checksum algorithm.",
+        ),
+        (ChecksumAlgorithm.XXHASH3, ChecksumType.COMPOSITE, None),
+        (
+            ChecksumAlgorithm.XXHASH3,
+            ChecksumType.FULL_OBJECT,
+            "The FULL_OBJECT checksum type cannot be used with the xxhash3 checksum algorithm.",
+        ),
+        (ChecksumAlgorithm.MD5, ChecksumType.COMPOSITE, None),
+        (
+            ChecksumAlgorithm.MD5,
+            ChecksumType.FULL_OBJECT,
+            "The FULL_OBJECT checksum type cannot be used with the md5 checksum algorithm.",
         ),
     ],
 )
