@@ -287,6 +287,23 @@ async def test_update_entity_renames_and_refuses_clashes(identity: IdentityStore
     )
 
 
+async def test_a_permissions_boundary_is_kept_and_cleared(identity: IdentityStore) -> None:
+    tenant, _ = await seeded(identity)
+    boundary = f"arn:aws:iam::{tenant.id}:policy/boundary"
+    bounded = replace(iam_user(tenant, "dev"), permissions_boundary=boundary)
+    await identity.create_entity(bounded)
+    assert await identity.get_entity(User, tenant.id, "dev") == bounded
+    await identity.update_entity(replace(bounded, permissions_boundary=None))
+    assert (await identity.get_entity_by_id(User, bounded.id)) == replace(
+        bounded, permissions_boundary=None
+    )
+    role = Role("AROA2", tenant.id, "ci", "/", T0, DOC, permissions_boundary=boundary)
+    await identity.create_entity(role)
+    assert await identity.get_entity_by_id(Role, "AROA2") == role
+    listed = await identity.list_entities(Role, tenant.id, "/", None, 10)
+    assert [r.permissions_boundary for r in listed] == [boundary]
+
+
 async def test_group_membership(identity: IdentityStore) -> None:
     tenant, _ = await seeded(identity)
     alice, bob = iam_user(tenant, "alice"), iam_user(tenant, "bob")

@@ -263,12 +263,11 @@ def test_what_is_not_offered_is_refused_not_dropped(server: ServerProcess, tenan
     )["Policy"]["Arn"]
     tags = [{"Key": "team", "Value": "storage"}]
     refused: list[tuple[Any, dict[str, Any]]] = [
-        (iam.create_user, {"UserName": "bounded", "PermissionsBoundary": boundary}),
         (iam.create_user, {"UserName": "tagged", "Tags": tags}),
         (
             iam.create_role,
-            {"RoleName": "bounded", "AssumeRolePolicyDocument": trust(tenant.account),
-             "PermissionsBoundary": boundary},
+            {"RoleName": "tagged", "AssumeRolePolicyDocument": trust(tenant.account),
+             "Tags": tags},
         ),
         (iam.create_policy, {"PolicyName": "tagged", "PolicyDocument": policy(
             {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}), "Tags": tags}),
@@ -280,7 +279,7 @@ def test_what_is_not_offered_is_refused_not_dropped(server: ServerProcess, tenan
         assert error(caught) == (400, "InvalidParameterValue"), params
     assert [u["UserName"] for u in iam.list_users()["Users"]] == []  # nothing made without them
     assert iam.list_roles()["Roles"] == []
-    # No entity here has a permissions boundary.
+    # A policy attached, not used as a boundary: listed by usage accordingly.
     iam.create_user(UserName="plain")
     iam.attach_user_policy(UserName="plain", PolicyArn=boundary)
     used = iam.list_entities_for_policy(PolicyArn=boundary, PolicyUsageFilter="PermissionsPolicy")

@@ -120,6 +120,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DeletePolicyVersion": {"PolicyArn": POLICY_ARN, "VersionId": "v1"},
     "SetDefaultPolicyVersion": {"PolicyArn": POLICY_ARN, "VersionId": "v1"},
     "ListEntitiesForPolicy": {"PolicyArn": POLICY_ARN},
+    "PutUserPermissionsBoundary": {"UserName": "victim-user", "PermissionsBoundary": POLICY_ARN},
+    "DeleteUserPermissionsBoundary": {"UserName": "victim-user"},
+    "PutRolePermissionsBoundary": {"RoleName": "victim-role", "PermissionsBoundary": POLICY_ARN},
+    "DeleteRolePermissionsBoundary": {"RoleName": "victim-role"},
 }
 STS_RECIPES: dict[str, dict[str, Any]] = {
     "AssumeRole": {

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from andromede.iam.model import Principal, PrincipalKind
+from andromede.iam.model import Principal, PrincipalKind, PrincipalPolicies
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
@@ -38,9 +38,11 @@ class IdentityPolicies:
     """Identity policies by user id: what ``IdentityService.policies_for`` would return."""
 
     by_user: dict[str, list[str]] = field(default_factory=dict)
+    boundaries: dict[str, str] = field(default_factory=dict)
 
-    async def __call__(self, principal: Principal) -> list[str]:
-        return list(self.by_user.get(principal.user_id or "", []))
+    async def __call__(self, principal: Principal) -> PrincipalPolicies:
+        user_id = principal.user_id or ""
+        return PrincipalPolicies(tuple(self.by_user.get(user_id, [])), self.boundaries.get(user_id))
 
 
 def root(account: str) -> Caller:

@@ -102,6 +102,7 @@ users = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("path", sa.Text, nullable=False, server_default="/"),
     sa.Column("name_key", sa.Text, nullable=False),  # lower(name): unique regardless of case
+    sa.Column("permissions_boundary", sa.Text, nullable=True),  # a managed policy's ARN
     sa.UniqueConstraint("tenant_id", "name"),
     sa.UniqueConstraint("tenant_id", "name_key"),
 )
@@ -168,6 +169,7 @@ iam_roles = sa.Table(
     sa.Column("assume_role_policy", sa.Text, nullable=False),  # JSON
     sa.Column("max_session_duration", sa.Integer, nullable=False),
     sa.Column("description", sa.Text, nullable=False),
+    sa.Column("permissions_boundary", sa.Text, nullable=True),  # a managed policy's ARN
     sa.UniqueConstraint("tenant_id", "name_key"),
 )
 

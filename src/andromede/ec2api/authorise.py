@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from andromede.ec2api.errors import Ec2Error
-from andromede.iam.model import Principal
-from andromede.iam.policy import PolicyKind, evaluate, load_policy
-from andromede.iam.policy_context import principal_context
+from andromede.iam.model import Principal, PrincipalPolicies
+from andromede.iam.policy import evaluate
+from andromede.iam.policy_context import loaded_policies, principal_context
 
 __all__ = ["Ec2Authoriser"]
 
-IdentityPolicies = Callable[[Principal], Awaitable[Sequence[str]]]
+IdentityPolicies = Callable[[Principal], Awaitable[PrincipalPolicies]]
 
 
 class Ec2Authoriser:
@@ -39,10 +39,7 @@ class Ec2Authoriser:
         """UnauthorizedOperation unless the policies allow ``action`` on every resource."""
         if principal.is_anonymous or principal.is_operator or principal.tenant_id is None:
             raise _denied(principal, action, resources[0] if resources else "*")
-        identity = [
-            load_policy(text, kind=PolicyKind.IDENTITY)
-            for text in await self._identity_policies(principal)
-        ]
+        identity, boundary = loaded_policies(await self._identity_policies(principal))
         for resource in resources:
             context = principal_context(
                 principal,
@@ -52,7 +49,8 @@ class Ec2Authoriser:
                 secure=secure,
                 region=self._region,
             )
-            if not evaluate(context, identity_policies=identity).allowed:
+            decision = evaluate(context, identity_policies=identity, permissions_boundary=boundary)
+            if not decision.allowed:
                 raise _denied(principal, action, resource)
 
 

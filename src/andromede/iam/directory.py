@@ -42,7 +42,16 @@ class DirectoryMixin(ServiceCore):
         return Page(items, truncated, items[-1].name.lower() if truncated else None)
 
     # -- users --------------------------------------------------------------------------------
-    async def create_user(self, tenant_id: str, user_name: str, path: str = "/") -> User:
+    async def create_user(
+        self,
+        tenant_id: str,
+        user_name: str,
+        path: str = "/",
+        *,
+        permissions_boundary: str | None = None,
+    ) -> User:
+        """``permissions_boundary``: a managed policy's ARN, as ``boundary_policy`` returned
+        it."""
         user = User(
             id=new_entity_id("AIDA"),
             tenant_id=tenant_id,
@@ -50,6 +59,7 @@ class DirectoryMixin(ServiceCore):
             is_root=False,
             created_at=self._now(),
             path=check_path(path),
+            permissions_boundary=permissions_boundary,
         )
         await self._store.create_entity(user)
         return user
@@ -180,6 +190,7 @@ class DirectoryMixin(ServiceCore):
         path: str = "/",
         description: str = "",
         max_session_duration: int = ROLE_SESSION_MIN,
+        permissions_boundary: str | None = None,
     ) -> Role:
         role = Role(
             id=new_entity_id("AROA"),
@@ -192,6 +203,7 @@ class DirectoryMixin(ServiceCore):
             ),
             max_session_duration=_session_duration(max_session_duration),
             description=_description(description),
+            permissions_boundary=permissions_boundary,
         )
         await self._store.create_entity(role)
         return role

@@ -143,12 +143,23 @@ class User:
     is_root: bool
     created_at: datetime
     path: str = "/"
+    # The managed policy (ARN) capping what its identity policies can allow, if any.
+    permissions_boundary: str | None = None
 
     @property
     def arn(self) -> str:
         if self.is_root:
             return f"arn:aws:iam::{self.tenant_id}:root"
         return user_arn(self.tenant_id, self.path, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalPolicies:
+    """What bounds a principal's requests: the documents of its identity policies (its own and
+    its groups', or its role's) and of its permissions boundary, if it has one."""
+
+    documents: tuple[str, ...] = ()
+    boundary: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +185,7 @@ class Role:
     assume_role_policy_document: str
     max_session_duration: int = 3600
     description: str = ""
+    permissions_boundary: str | None = None  # as for users
 
     @property
     def arn(self) -> str:

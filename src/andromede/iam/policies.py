@@ -10,9 +10,10 @@ on this worker whenever something here changes.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from andromede.iam import policy as policy_engine
-from andromede.iam.errors import NoSuchEntity
+from andromede.iam.errors import DeleteConflict, NoSuchEntity
 from andromede.iam.model import (
     POLICY_VERSIONS_MAX,
     EntityType,
@@ -23,6 +24,7 @@ from andromede.iam.model import (
     PolicyVersion,
     Principal,
     PrincipalKind,
+    PrincipalPolicies,
     Role,
     User,
     new_entity_id,
@@ -36,6 +38,9 @@ from andromede.iam.service_core import (
 )
 
 __all__ = ["PoliciesMixin"]
+
+_NO_POLICIES = PrincipalPolicies()
+_ALLOWS_NOTHING = '{"Version": "2012-10-17", "Statement": []}'
 
 # AWS's character quotas of inline policies, by the entity they belong to.
 _INLINE_MAX = {
@@ -108,9 +113,99 @@ class PoliciesMixin(ServiceCore):
         return Page(page, truncated, page[-1].name.lower() if truncated else None)
 
     async def delete_policy(self, tenant_id: str, policy_arn: str) -> None:
-        """DeleteConflict while attached or while versions other than the default remain."""
+        """DeleteConflict while attached, while it is a user's or a role's permissions
+        boundary, or while versions other than the default remain."""
         policy = await self._policy(tenant_id, policy_arn)
+        if any((await self.boundary_users(tenant_id, policy.arn)).values()):
+            raise DeleteConflict("Cannot delete a policy attached to entities.")
         await self._store.delete_entity(ManagedPolicy, policy.id)
+
+    # -- permissions boundaries -----------------------------------------------------------------
+    async def boundary_policy(self, tenant_id: str, policy_arn: str) -> str:
+        """The ARN of a managed policy of the account that may be a permissions boundary
+        (NoSuchEntity otherwise: AWS-managed policies do not exist here)."""
+        return (await self._policy(tenant_id, policy_arn)).arn
+
+    async def put_user_permissions_boundary(
+        self, tenant_id: str, user_name: str, policy_arn: str
+    ) -> None:
+        user = await self._store.get_entity(User, tenant_id, user_name)
+        if user is None or user.is_root:
+            raise NoSuchEntity(f"The user with name {user_name} cannot be found.")
+        boundary = await self.boundary_policy(tenant_id, policy_arn)
+        await self._store.update_entity(replace(user, permissions_boundary=boundary))
+        self._policy_cache.clear()
+
+    async def delete_user_permissions_boundary(self, tenant_id: str, user_name: str) -> None:
+        user = await self._store.get_entity(User, tenant_id, user_name)
+        if user is None or user.is_root:
+            raise NoSuchEntity(f"The user with name {user_name} cannot be found.")
+        await self._store.update_entity(replace(user, permissions_boundary=None))
+        self._policy_cache.clear()
+
+    async def put_role_permissions_boundary(
+        self, tenant_id: str, role_name: str, policy_arn: str
+    ) -> None:
+        role = await self._store.get_entity(Role, tenant_id, role_name)
+        if role is None:
+            raise NoSuchEntity(f"The role with name {role_name} cannot be found.")
+        boundary = await self.boundary_policy(tenant_id, policy_arn)
+        await self._store.update_entity(replace(role, permissions_boundary=boundary))
+        self._policy_cache.clear()
+
+    async def delete_role_permissions_boundary(self, tenant_id: str, role_name: str) -> None:
+        role = await self._store.get_entity(Role, tenant_id, role_name)
+        if role is None:
+            raise NoSuchEntity(f"The role with name {role_name} cannot be found.")
+        await self._store.update_entity(replace(role, permissions_boundary=None))
+        self._policy_cache.clear()
+
+    async def user_permissions_boundary(self, tenant_id: str, user_name: str) -> str | None:
+        """The permissions boundary of a user (None: none, or no such user)."""
+        user = await self._store.get_entity(User, tenant_id, user_name)
+        return None if user is None else user.permissions_boundary
+
+    async def role_permissions_boundary(self, tenant_id: str, role_name: str) -> str | None:
+        """The permissions boundary of a role (None: none, or no such role)."""
+        role = await self._store.get_entity(Role, tenant_id, role_name)
+        return None if role is None else role.permissions_boundary
+
+    async def boundary_users(self, tenant_id: str, policy_arn: str) -> dict[EntityType, list[str]]:
+        """The names of the users and roles whose permissions boundary is ``policy_arn``."""
+        found: dict[EntityType, list[str]] = {EntityType.USER: [], EntityType.ROLE: []}
+        for entity_type, name, boundary in await self._bounded_entities(tenant_id):
+            if boundary == policy_arn:
+                found[entity_type].append(name)
+        return found
+
+    async def boundary_usage(self, tenant_id: str) -> dict[str, int]:
+        """How many users and roles each managed policy of the account bounds, by ARN."""
+        usage: dict[str, int] = {}
+        for _, _, boundary in await self._bounded_entities(tenant_id):
+            usage[boundary] = usage.get(boundary, 0) + 1
+        return usage
+
+    async def _bounded_entities(self, tenant_id: str) -> list[tuple[EntityType, str, str]]:
+        """(type, name, boundary ARN) of every user and role of the account with a boundary,
+        users first, each kind by name."""
+        found: list[tuple[EntityType, str, str]] = []
+        after: str | None = None
+        while users := await self._store.list_entities(User, tenant_id, "/", after, 1000):
+            found += [
+                (EntityType.USER, u.name, u.permissions_boundary)
+                for u in users
+                if u.permissions_boundary is not None
+            ]
+            after = users[-1].name.lower()
+        after = None
+        while roles := await self._store.list_entities(Role, tenant_id, "/", after, 1000):
+            found += [
+                (EntityType.ROLE, r.name, r.permissions_boundary)
+                for r in roles
+                if r.permissions_boundary is not None
+            ]
+            after = roles[-1].name.lower()
+        return found
 
     # -- versions -----------------------------------------------------------------------------
     async def create_policy_version(
@@ -314,28 +409,46 @@ class PoliciesMixin(ServiceCore):
         await self._delete_inline(tenant_id, EntityType.ROLE, role_name, policy_name)
 
     # -- what applies to a principal ----------------------------------------------------------
-    async def policies_for(self, principal: Principal) -> list[str]:
-        """The identity-policy documents of a principal: a user's inline and attached policies
-        and those of its groups; a role session's role's. Root, operators and anonymous callers
-        have none (root is not bound by identity policies; the authoriser knows that)."""
+    async def policies_for(self, principal: Principal) -> PrincipalPolicies:
+        """The identity-policy documents of a principal — a user's inline and attached policies
+        and those of its groups; a role session's role's — and its permissions boundary's (the
+        user's, or the role's for its sessions). Root, operators and anonymous callers have
+        none (root is not bound by identity policies; the authoriser knows that)."""
         if principal.user_id is None or principal.kind not in (
             PrincipalKind.USER,
             PrincipalKind.ROLE_SESSION,
         ):
-            return []
+            return _NO_POLICIES
         cache_key = (principal.kind, principal.user_id)
         now = time.monotonic()
         cached = self._policy_cache.get(cache_key)
         if cached is not None and cached[0] > now:
             return cached[1]
+        holder: User | Role | None
         if principal.kind is PrincipalKind.ROLE_SESSION:
             entities = [(EntityType.ROLE, principal.user_id)]
+            holder = await self._store.get_entity_by_id(Role, principal.user_id)
         else:
             groups = await self._store.list_groups_for_user(principal.user_id)
             entities = [(EntityType.USER, principal.user_id)]
             entities += [(EntityType.GROUP, g.id) for g in groups]
+            holder = await self._store.get_entity_by_id(User, principal.user_id)
         documents = await self._store.policy_documents_for(entities)
+        boundary = None
+        if holder is not None and holder.permissions_boundary is not None:
+            boundary = await self._default_document(holder.tenant_id, holder.permissions_boundary)
+        policies = PrincipalPolicies(tuple(documents), boundary)
         if len(self._policy_cache) > 10_000:
             self._policy_cache.clear()
-        self._policy_cache[cache_key] = (now + self._limits.cache_ttl, documents)
-        return documents
+        self._policy_cache[cache_key] = (now + self._limits.cache_ttl, policies)
+        return policies
+
+    async def _default_document(self, tenant_id: str, policy_arn: str) -> str:
+        """The default version's document of a boundary policy. One that vanished (it cannot
+        be deleted while it is a boundary) allows nothing: a boundary never lapses open."""
+        try:
+            policy = await self._policy(tenant_id, policy_arn)
+        except NoSuchEntity:
+            return _ALLOWS_NOTHING
+        version = await self._store.get_policy_version(policy.id, policy.default_version_id)
+        return _ALLOWS_NOTHING if version is None else version.document

@@ -12,10 +12,17 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Final
 
-from andromede.iam.model import Principal, PrincipalKind
-from andromede.iam.policy import ContextValue, PrincipalType, RequestContext
+from andromede.iam.model import Principal, PrincipalKind, PrincipalPolicies
+from andromede.iam.policy import (
+    ContextValue,
+    PolicyDocument,
+    PolicyKind,
+    PrincipalType,
+    RequestContext,
+    load_policy,
+)
 
-__all__ = ["principal_context", "session_role_arn"]
+__all__ = ["loaded_policies", "principal_context", "session_role_arn"]
 
 _PRINCIPAL_TYPES: Final[Mapping[PrincipalKind, PrincipalType]] = {
     PrincipalKind.ROOT: PrincipalType.ROOT,
@@ -24,6 +31,16 @@ _PRINCIPAL_TYPES: Final[Mapping[PrincipalKind, PrincipalType]] = {
     PrincipalKind.ANONYMOUS: PrincipalType.ANONYMOUS,
     PrincipalKind.OPERATOR: PrincipalType.ANONYMOUS,  # never reaches the engine
 }
+
+
+def loaded_policies(
+    policies: PrincipalPolicies,
+) -> tuple[list[PolicyDocument], PolicyDocument | None]:
+    """The engine's documents of a principal's identity policies and of its permissions
+    boundary (memoised by text: see :func:`~andromede.iam.policy.load_policy`)."""
+    identity = [load_policy(text, kind=PolicyKind.IDENTITY) for text in policies.documents]
+    boundary = policies.boundary
+    return identity, None if boundary is None else load_policy(boundary, kind=PolicyKind.IDENTITY)
 
 
 def session_role_arn(principal: Principal) -> str | None:

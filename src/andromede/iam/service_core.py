@@ -21,7 +21,7 @@ from typing import Any
 
 from andromede.iam import policy as policy_engine
 from andromede.iam.errors import InvalidInput, NoSuchEntity
-from andromede.iam.model import Principal, PrincipalKind, User, valid_path
+from andromede.iam.model import Principal, PrincipalKind, PrincipalPolicies, User, valid_path
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.store import IdentityStore
 
@@ -104,7 +104,7 @@ class ServiceCore(ABC):
         self._clock = clock
         # Per worker: access key id -> resolution; (kind, id) -> policy documents.
         self._key_cache: dict[str, Any] = {}
-        self._policy_cache: dict[tuple[PrincipalKind, str], tuple[float, list[str]]] = {}
+        self._policy_cache: dict[tuple[PrincipalKind, str], tuple[float, PrincipalPolicies]] = {}
         # Access key id -> (unix time, service, region) of its last use, not yet written.
         self._pending_uses: dict[str, tuple[float, str, str]] = {}
 

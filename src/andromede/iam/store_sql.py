@@ -88,6 +88,7 @@ def _build(kind: type[Any], row: Any) -> Any:
             is_root=bool(row.is_root),
             created_at=row.created_at,
             path=row.path,
+            permissions_boundary=row.permissions_boundary,
         )
     if kind is Group:
         return Group(
@@ -107,6 +108,7 @@ def _build(kind: type[Any], row: Any) -> Any:
             assume_role_policy_document=row.assume_role_policy,
             max_session_duration=row.max_session_duration,
             description=row.description,
+            permissions_boundary=row.permissions_boundary,
         )
     return ManagedPolicy(
         id=row.id,
@@ -132,10 +134,12 @@ def _values(entity: User | Group | Role) -> dict[str, Any]:
     }
     if isinstance(entity, User):
         values["is_root"] = entity.is_root
+        values["permissions_boundary"] = entity.permissions_boundary
     elif isinstance(entity, Role):
         values["assume_role_policy"] = entity.assume_role_policy_document
         values["max_session_duration"] = entity.max_session_duration
         values["description"] = entity.description
+        values["permissions_boundary"] = entity.permissions_boundary
     return values
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
@@ -215,7 +215,7 @@ class QueryApp:
         if action.authorised:
             resource = "*" if action.resource is None else await action.resource(call)
             call.context["resource"] = resource
-            keys = _condition_keys(action_name, params)
+            keys = await self._condition_keys(call)
             await call.allow(f"{self._spec.name}:{action_name}", resource, keys)
         await action.handler(call)
         if action.has_result:
@@ -277,11 +277,41 @@ class QueryApp:
                 (time.perf_counter() - started) * 1000,
             )
 
+    async def _condition_keys(self, call: Call) -> dict[str, ContextValue]:
+        """The service-specific condition keys a call carries, as AWS sets them:
+        ``iam:PolicyARN`` on attaching and detaching a managed policy; ``iam:PermissionsBoundary``
+        on setting a boundary (the one asked for) and on changing the policies or the boundary
+        of a user or role that has one (its boundary), so that a delegated administrator can be
+        allowed to manage only what stays within a boundary (decision 0065)."""
+        keys: dict[str, ContextValue] = {}
+        action_name, params = call.action, call.params
+        policy_arn = params.get("PolicyArn")
+        if policy_arn is not None and action_name.startswith(("Attach", "Detach")):
+            keys["iam:PolicyARN"] = policy_arn
+        asked = params.get("PermissionsBoundary")
+        if asked is not None and action_name in _SETTING_BOUNDARY:
+            keys["iam:PermissionsBoundary"] = asked
+        elif action_name in _ON_A_BOUNDED_USER and (name := params.get("UserName")):
+            held = await self._identity.user_permissions_boundary(call.tenant_id, name)
+            if held is not None:
+                keys["iam:PermissionsBoundary"] = held
+        elif action_name in _ON_A_BOUNDED_ROLE and (name := params.get("RoleName")):
+            held = await self._identity.role_permissions_boundary(call.tenant_id, name)
+            if held is not None:
+                keys["iam:PermissionsBoundary"] = held
+        return keys
 
-def _condition_keys(action_name: str, params: Mapping[str, str]) -> dict[str, ContextValue]:
-    """The service-specific condition keys a call carries: ``iam:PolicyARN`` on attaching and
-    detaching a managed policy, as AWS sets it."""
-    policy_arn = params.get("PolicyArn")
-    if policy_arn is not None and action_name.startswith(("Attach", "Detach")):
-        return {"iam:PolicyARN": policy_arn}
-    return {}
+
+# The actions whose iam:PermissionsBoundary is the boundary the request sets, and those whose is
+# the boundary the user or role they change already has (AWS's condition key table for IAM).
+_SETTING_BOUNDARY: Final = frozenset(
+    {"CreateUser", "CreateRole", "PutUserPermissionsBoundary", "PutRolePermissionsBoundary"}
+)
+_ON_A_BOUNDED_USER: Final = frozenset(
+    {"AttachUserPolicy", "DetachUserPolicy", "PutUserPolicy", "DeleteUserPolicy",
+     "DeleteUserPermissionsBoundary"}
+)  # fmt: skip
+_ON_A_BOUNDED_ROLE: Final = frozenset(
+    {"AttachRolePolicy", "DetachRolePolicy", "PutRolePolicy", "DeleteRolePolicy",
+     "DeleteRolePermissionsBoundary"}
+)  # fmt: skip

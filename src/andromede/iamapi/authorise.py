@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from andromede.iam.model import Principal, Role
 from andromede.iam.policy import ContextValue, PolicyKind, evaluate, load_policy
-from andromede.iam.policy_context import principal_context
+from andromede.iam.policy_context import loaded_policies, principal_context
 from andromede.iam.service import IdentityService
 from andromede.iamapi.errors import QueryError
 
@@ -52,11 +52,8 @@ class QueryAuthoriser:
             region=self._region,
             keys=keys,
         )
-        identity = [
-            load_policy(text, kind=PolicyKind.IDENTITY)
-            for text in await self._identity.policies_for(principal)
-        ]
-        if not evaluate(context, identity_policies=identity).allowed:
+        identity, boundary = loaded_policies(await self._identity.policies_for(principal))
+        if not evaluate(context, identity_policies=identity, permissions_boundary=boundary).allowed:
             raise _denied(principal, action, resource)
 
     async def authorise_assume_role(
@@ -87,14 +84,12 @@ class QueryAuthoriser:
             region=self._region,
             keys=keys,
         )
-        identity = [
-            load_policy(text, kind=PolicyKind.IDENTITY)
-            for text in await self._identity.policies_for(principal)
-        ]
+        identity, boundary = loaded_policies(await self._identity.policies_for(principal))
         trust = load_policy(role.assume_role_policy_document, kind=PolicyKind.TRUST)
         decision = evaluate(
             context,
             identity_policies=identity,
+            permissions_boundary=boundary,
             resource_policy=trust,
             resource_account=role.tenant_id,
         )

@@ -69,6 +69,18 @@ ACTIONS: Final[Mapping[str, Action]] = {
         has_result=False,
     ),
     "DeleteRole": Action(d.delete_role, True, resource=role_resource, has_result=False),
+    "PutUserPermissionsBoundary": Action(
+        d.put_user_permissions_boundary, True, resource=user_resource, has_result=False
+    ),
+    "DeleteUserPermissionsBoundary": Action(
+        d.delete_user_permissions_boundary, True, resource=user_resource, has_result=False
+    ),
+    "PutRolePermissionsBoundary": Action(
+        d.put_role_permissions_boundary, True, resource=role_resource, has_result=False
+    ),
+    "DeleteRolePermissionsBoundary": Action(
+        d.delete_role_permissions_boundary, True, resource=role_resource, has_result=False
+    ),
     "CreateInstanceProfile": Action(
         ip.create_instance_profile, True, resource=ip.instance_profile_resource
     ),

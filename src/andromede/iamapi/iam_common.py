@@ -176,7 +176,18 @@ def write_user(xml: XmlWriter, user: User, tag: str = "User") -> None:
         xml.element("UserId", user.id)
     xml.element("Arn", user.arn)
     xml.element("CreateDate", iso8601(user.created_at))
+    write_boundary(xml, user.permissions_boundary)
     xml.close(tag)
+
+
+def write_boundary(xml: XmlWriter, policy_arn: str | None) -> None:
+    """A user's or role's ``PermissionsBoundary`` element, when it has one."""
+    if policy_arn is None:
+        return
+    xml.open("PermissionsBoundary")
+    xml.element("PermissionsBoundaryType", "Policy")
+    xml.element("PermissionsBoundaryArn", policy_arn)
+    xml.close("PermissionsBoundary")
 
 
 def write_group(xml: XmlWriter, group: Group, tag: str = "Group") -> None:
@@ -200,10 +211,13 @@ def write_role(xml: XmlWriter, role: Role, tag: str = "Role") -> None:
     if role.description:
         xml.element("Description", role.description)
     xml.element("MaxSessionDuration", role.max_session_duration)
+    write_boundary(xml, role.permissions_boundary)
     xml.close(tag)
 
 
-def write_policy(xml: XmlWriter, policy: ManagedPolicy, tag: str = "Policy") -> None:
+def write_policy(
+    xml: XmlWriter, policy: ManagedPolicy, tag: str = "Policy", *, boundary_usage: int = 0
+) -> None:
     xml.open(tag)
     xml.element("PolicyName", policy.name)
     xml.element("PolicyId", policy.id)
@@ -211,7 +225,7 @@ def write_policy(xml: XmlWriter, policy: ManagedPolicy, tag: str = "Policy") -> 
     xml.element("Path", policy.path)
     xml.element("DefaultVersionId", policy.default_version_id)
     xml.element("AttachmentCount", policy.attachment_count)
-    xml.element("PermissionsBoundaryUsageCount", 0)
+    xml.element("PermissionsBoundaryUsageCount", boundary_usage)
     xml.element("IsAttachable", True)
     if policy.description:
         xml.element("Description", policy.description)

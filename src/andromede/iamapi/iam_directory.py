@@ -28,7 +28,9 @@ __all__ = [
     "create_user",
     "delete_group",
     "delete_role",
+    "delete_role_permissions_boundary",
     "delete_user",
+    "delete_user_permissions_boundary",
     "get_group",
     "get_role",
     "get_user",
@@ -36,6 +38,8 @@ __all__ = [
     "list_groups_for_user",
     "list_roles",
     "list_users",
+    "put_role_permissions_boundary",
+    "put_user_permissions_boundary",
     "remove_user_from_group",
     "update_assume_role_policy",
     "update_role",
@@ -49,11 +53,41 @@ def _max_items(call: Call) -> int:
 
 # -- users ----------------------------------------------------------------------------------
 async def create_user(call: Call) -> None:
-    refuse_unsupported(call, "PermissionsBoundary", "Tags")
+    refuse_unsupported(call, "Tags")
     name = call.required("UserName")
+    boundary = await _boundary(call)
     with already_exists_as(f"User with name {name} already exists."):
-        user = await call.identity.create_user(call.tenant_id, name, call.get("Path") or "/")
+        user = await call.identity.create_user(
+            call.tenant_id, name, call.get("Path") or "/", permissions_boundary=boundary
+        )
     write_user(call.result, user)
+
+
+async def _boundary(call: Call) -> str | None:
+    """The ``PermissionsBoundary`` a Create call names, checked to be a managed policy of the
+    account before anything is made (NoSuchEntity otherwise)."""
+    asked = call.get("PermissionsBoundary")
+    return None if asked is None else await call.identity.boundary_policy(call.tenant_id, asked)
+
+
+async def put_user_permissions_boundary(call: Call) -> None:
+    await call.identity.put_user_permissions_boundary(
+        call.tenant_id, call.required("UserName"), call.required("PermissionsBoundary")
+    )
+
+
+async def delete_user_permissions_boundary(call: Call) -> None:
+    await call.identity.delete_user_permissions_boundary(call.tenant_id, call.required("UserName"))
+
+
+async def put_role_permissions_boundary(call: Call) -> None:
+    await call.identity.put_role_permissions_boundary(
+        call.tenant_id, call.required("RoleName"), call.required("PermissionsBoundary")
+    )
+
+
+async def delete_role_permissions_boundary(call: Call) -> None:
+    await call.identity.delete_role_permissions_boundary(call.tenant_id, call.required("RoleName"))
 
 
 async def get_user(call: Call) -> None:
@@ -143,14 +177,15 @@ async def list_groups_for_user(call: Call) -> None:
 
 # -- roles ----------------------------------------------------------------------------------
 async def create_role(call: Call) -> None:
-    refuse_unsupported(call, "PermissionsBoundary", "Tags", "MaxSigninSessionDuration")
+    refuse_unsupported(call, "Tags", "MaxSigninSessionDuration")
     name = call.required("RoleName")
+    boundary = await _boundary(call)
     with already_exists_as(f"Role with name {name} already exists."):
-        role = await _create_role(call, name)
+        role = await _create_role(call, name, boundary)
     write_role(call.result, role)
 
 
-async def _create_role(call: Call, name: str) -> Role:
+async def _create_role(call: Call, name: str, boundary: str | None) -> Role:
     return await call.identity.create_role(
         call.tenant_id,
         name,
@@ -160,6 +195,7 @@ async def _create_role(call: Call, name: str) -> Role:
         max_session_duration=call.integer(
             "MaxSessionDuration", minimum=3600, maximum=43200, default=3600
         ),
+        permissions_boundary=boundary,
     )
 
 

@@ -60,9 +60,9 @@ async def create_policy(call: Call) -> None:
 
 
 async def get_policy(call: Call) -> None:
-    write_policy(
-        call.result, await call.identity.get_policy(call.tenant_id, call.required("PolicyArn"))
-    )
+    policy = await call.identity.get_policy(call.tenant_id, call.required("PolicyArn"))
+    usage = await call.identity.boundary_usage(call.tenant_id)
+    write_policy(call.result, policy, boundary_usage=usage.get(policy.arn, 0))
 
 
 async def list_policies(call: Call) -> None:
@@ -73,7 +73,7 @@ async def list_policies(call: Call) -> None:
     xml = call.result
     xml.open("Policies")
     marker = None
-    if scope != "AWS" and not as_boundaries:  # no AWS-managed policies, no boundaries here
+    if scope != "AWS":  # no AWS-managed policies here
         found = await call.identity.list_policies(
             call.tenant_id,
             call.get("PathPrefix") or "/",
@@ -81,8 +81,12 @@ async def list_policies(call: Call) -> None:
             call.integer("MaxItems", minimum=1, maximum=1000, default=100),
             only_attached=call.boolean("OnlyAttached", default=False),
         )
+        usage = await call.identity.boundary_usage(call.tenant_id)
         for policy in found.items:
-            write_policy(xml, policy, "member")
+            # PermissionsBoundary: only the policies some user or role has as its boundary (a
+            # page may then hold fewer than MaxItems, as AWS's may).
+            if not as_boundaries or usage.get(policy.arn):
+                write_policy(xml, policy, "member", boundary_usage=usage.get(policy.arn, 0))
         marker = found.marker
     xml.close("Policies")
     write_truncation(xml, marker)
@@ -143,9 +147,14 @@ async def list_entities_for_policy(call: Call) -> None:
             "ValidationError", f"EntityFilter must be one of {', '.join(_ENTITY_FILTERS)}"
         )
     tenant = call.tenant_id
-    names = await call.identity.list_entities_for_policy(tenant, call.required("PolicyArn"))
-    if _as_boundaries(call):  # no entity here has a permissions boundary
-        names = {kind: [] for kind in names}
+    if _as_boundaries(call):  # the users and roles it bounds, no group has a boundary
+        policy = await call.identity.get_policy(tenant, call.required("PolicyArn"))
+        names = {
+            EntityType.GROUP: [],
+            **await call.identity.boundary_users(tenant, policy.arn),
+        }
+    else:
+        names = await call.identity.list_entities_for_policy(tenant, call.required("PolicyArn"))
     prefix = call.get("PathPrefix") or "/"
     xml = call.result
     if wanted in (None, "Group"):
@@ -174,7 +183,7 @@ async def list_entities_for_policy(call: Call) -> None:
 
 def _as_boundaries(call: Call) -> bool:
     """``PolicyUsageFilter``: whether the listing is of policies used as permissions
-    boundaries, which no entity here has (``PermissionsPolicy`` is what is listed anyway)."""
+    boundaries (``PermissionsPolicy``, as attached policies, is what is listed anyway)."""
     usage = call.get("PolicyUsageFilter")
     if usage is not None and usage not in ("PermissionsPolicy", "PermissionsBoundary"):
         raise QueryError(

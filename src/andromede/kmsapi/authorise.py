@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from andromede.iam.model import Principal, PrincipalKind
+from andromede.iam.model import Principal, PrincipalKind, PrincipalPolicies
 from andromede.iam.policy import (
     ContextValue,
     MalformedPolicy,
@@ -37,6 +37,7 @@ from andromede.iam.policy import (
     load_policy,
     parse_policy,
 )
+from andromede.iam.policy_context import loaded_policies
 from andromede.kms.customer_keys import Caller, Decision, RequestKeys
 from andromede.kms.keys_errors import MalformedKeyPolicy
 from andromede.kms.keys_model import CustomerKey
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 # The identity-policy documents of a principal (JSON texts), from the identity service.
-IdentityPolicies = Callable[[Principal], Awaitable[Sequence[str]]]
+IdentityPolicies = Callable[[Principal], Awaitable[PrincipalPolicies]]
 # The names of the aliases that point at a key (``kms:ResourceAliases``), from the key store.
 KeyAliases = Callable[[CustomerKey], Awaitable[Sequence[str]]]
 # AWS evaluates kms:ResourceAliases over at most this many aliases of a key.
@@ -143,17 +144,20 @@ class KmsAuthoriser:
         if not isinstance(principal, Principal) or principal.kind not in _PRINCIPAL_TYPES:
             # Anonymous callers and platform operators use no tenant key, nor any grant.
             return Decision.EXPLICIT_DENY
-        context, identity = await self._prepared(
+        context, identity, boundary = await self._prepared(
             caller, principal, action, key, encryption_context, request
         )
         if key is None:
-            return _DECISIONS[evaluate(context, identity_policies=identity).outcome]
+            return _DECISIONS[
+                evaluate(context, identity_policies=identity, permissions_boundary=boundary).outcome
+            ]
         key_policy = load_policy(key.policy, kind=PolicyKind.RESOURCE)
         if key.tenant_id != principal.tenant_id:
             return _DECISIONS[
                 evaluate(
                     context,
                     identity_policies=identity,
+                    permissions_boundary=boundary,
                     resource_policy=key_policy,
                     resource_account=key.tenant_id,
                 ).outcome
@@ -161,6 +165,7 @@ class KmsAuthoriser:
         both = evaluate(
             context,
             identity_policies=identity,
+            permissions_boundary=boundary,
             resource_policy=key_policy,
             resource_account=_FOREIGN,
         )
@@ -168,9 +173,15 @@ class KmsAuthoriser:
             return _DECISIONS[both.outcome]  # allowed by key policy and IAM, or denied
         if principal.kind is PrincipalKind.ROOT:
             return Decision.DENY
-        # A key-policy statement naming the user or role grants without IAM (within the account).
+        # A key-policy statement naming the user grants without IAM (within the account); one
+        # naming a role, only within the role's permissions boundary.
         return _DECISIONS[
-            evaluate(context, resource_policy=key_policy, resource_account=key.tenant_id).outcome
+            evaluate(
+                context,
+                permissions_boundary=boundary,
+                resource_policy=key_policy,
+                resource_account=key.tenant_id,
+            ).outcome
         ]
 
     async def identity_allows(
@@ -186,10 +197,11 @@ class KmsAuthoriser:
             return False
         if principal.kind is PrincipalKind.ROOT:
             return False  # the account itself: a grant naming it matches it directly
-        context, identity = await self._prepared(
+        context, identity, boundary = await self._prepared(
             caller, principal, action, key, encryption_context, request
         )
-        return evaluate(context, identity_policies=identity).outcome is Outcome.ALLOW
+        decision = evaluate(context, identity_policies=identity, permissions_boundary=boundary)
+        return decision.outcome is Outcome.ALLOW
 
     async def _prepared(
         self,
@@ -199,9 +211,11 @@ class KmsAuthoriser:
         key: CustomerKey | None,
         encryption_context: Mapping[str, str],
         request: RequestKeys,
-    ) -> tuple[RequestContext, list[PolicyDocument]]:
-        """The request's context and the caller's identity policies, parsed."""
-        texts = await self._identity_policies(principal)
+    ) -> tuple[RequestContext, list[PolicyDocument], PolicyDocument | None]:
+        """The request's context, and the caller's identity policies and permissions boundary,
+        parsed."""
+        policies = await self._identity_policies(principal)
+        texts = [*policies.documents, *([policies.boundary] if policies.boundary else [])]
         if (
             key is not None
             and self._key_aliases is not None
@@ -210,7 +224,8 @@ class KmsAuthoriser:
             names = list(await self._key_aliases(key))[:MAX_RESOURCE_ALIASES]
             request = {**request, "kms:ResourceAliases": names}
         context = self._context(caller, principal, action, key, encryption_context, request)
-        return context, [load_policy(text, kind=PolicyKind.IDENTITY) for text in texts]
+        identity, boundary = loaded_policies(policies)
+        return context, identity, boundary
 
     def _context(
         self,

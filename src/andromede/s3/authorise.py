@@ -22,10 +22,10 @@ longer grant.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
-from andromede.iam.model import Principal, canonical_id
+from andromede.iam.model import Principal, PrincipalPolicies, canonical_id
 from andromede.iam.policy import (
     ContextValue,
     Effect,
@@ -36,7 +36,7 @@ from andromede.iam.policy import (
     is_public,
     load_policy,
 )
-from andromede.iam.policy_context import principal_context
+from andromede.iam.policy_context import loaded_policies, principal_context
 from andromede.s3.errors import S3Error
 from andromede.s3.operations import S3Operation
 from andromede.storage.acl import AccessControlList, Permission
@@ -44,8 +44,9 @@ from andromede.storage.model import Bucket, ObjectRecord
 
 __all__ = ["IdentityPolicies", "S3Authoriser", "request_condition_keys"]
 
-# The identity-policy documents of a principal (JSON texts), from the identity service.
-IdentityPolicies = Callable[[Principal], Awaitable[Sequence[str]]]
+# The identity-policy and permissions-boundary documents of a principal, from the identity
+# service.
+IdentityPolicies = Callable[[Principal], Awaitable[PrincipalPolicies]]
 
 _O = S3Operation
 # Which ACL permission stands for an operation, and on what (AWS's "ACL permission mapping").
@@ -152,13 +153,10 @@ class S3Authoriser:
         context = self._context(
             principal, operation, bucket_name, key, keys, source_ip, secure, region
         )
-        identity = [
-            load_policy(text, kind=PolicyKind.IDENTITY)
-            for text in await self._identity_policies(principal)
-        ]
+        identity, boundary = loaded_policies(await self._identity_policies(principal))
         if bucket is None:
             # A root user acts for its own account: the engine allows it with no policy.
-            decision = evaluate(context, identity_policies=identity)
+            decision = evaluate(context, identity_policies=identity, permissions_boundary=boundary)
             if not decision.allowed:
                 raise S3Error("AccessDenied")
             return
@@ -185,6 +183,7 @@ class S3Authoriser:
         decision = evaluate(
             context,
             identity_policies=identity,
+            permissions_boundary=boundary,
             resource_policy=resource_policy,
             resource_account=resource_account,
             acl_allows=acl_allows,

@@ -20,7 +20,7 @@ from andromede.iam.errors import (
     NoSuchTenant,
     TenantAlreadyExists,
 )
-from andromede.iam.model import AccessKeyStatus, PrincipalKind, TenantStatus
+from andromede.iam.model import AccessKeyStatus, PrincipalKind, PrincipalPolicies, TenantStatus
 from andromede.iam.service import BootstrapResult, IdentityService
 from support.clock import START, Clock
 
@@ -103,7 +103,7 @@ async def test_operator_belongs_to_no_tenant(identity: IdentityService) -> None:
     assert principal.kind is PrincipalKind.OPERATOR and principal.is_operator
     assert principal.tenant_id is None and not principal.is_anonymous and not principal.is_root
     assert principal.arn == "arn:andromede:platform::operator/operator"
-    assert await identity.policies_for(principal) == []
+    assert await identity.policies_for(principal) == PrincipalPolicies()
     assert [o.name for o in await identity.list_operators()] == ["operator"]
     with pytest.raises(InvalidAccessKeyId):  # cached, and still refused without the flag
         await identity.resolve_access_key(created.access_key_id)
@@ -252,7 +252,7 @@ async def test_assume_role(
     assert session.tenant_id == acct and session.session_name == "ci-run-1"
     _, resolved = await identity.resolve_access_key(issued.access_key_id, issued.session_token)
     assert resolved == session
-    assert await identity.policies_for(session) == [ROLE_POLICY]
+    assert (await identity.policies_for(session)).documents == (ROLE_POLICY,)
     with pytest.raises(InvalidInput):
         await identity.assume_role(root, role, "x")  # session names are 2 to 64 characters
     with pytest.raises(InvalidInput):

@@ -150,8 +150,8 @@ async def test_policies_for_a_user_include_its_groups(
     key = await identity.create_access_key(acct, "alice")
     _, alice = await identity.resolve_access_key(key.key.access_key_id)
     _, root = await identity.resolve_access_key(tenant.access_key_id)
-    assert await identity.policies_for(alice) == []
-    assert await identity.policies_for(root) == []
+    assert (await identity.policies_for(alice)).documents == ()
+    assert (await identity.policies_for(root)).documents == ()
     await identity.create_group(acct, "devs")
     await identity.add_user_to_group(acct, "devs", "alice")
     managed = await identity.create_policy(acct, "m", doc(1))
@@ -159,12 +159,14 @@ async def test_policies_for_a_user_include_its_groups(
     await identity.attach_group_policy(acct, "devs", managed.arn)
     await identity.put_user_policy(acct, "alice", "own", doc(3))
     await identity.put_group_policy(acct, "devs", "team", doc(4))
-    assert sorted(await identity.policies_for(alice)) == sorted([doc(2), doc(3), doc(4)])
+    assert sorted((await identity.policies_for(alice)).documents) == sorted(
+        [doc(2), doc(3), doc(4)]
+    )
     # Cached: a change made by another gateway shows after the cache time.
     await identity._store.delete_inline_policy(EntityType.USER, alice.user_id or "", "own")
-    assert len(await identity.policies_for(alice)) == 3
+    assert len((await identity.policies_for(alice)).documents) == 3
     identity.invalidate_caches()
-    assert sorted(await identity.policies_for(alice)) == sorted([doc(2), doc(4)])
+    assert sorted((await identity.policies_for(alice)).documents) == sorted([doc(2), doc(4)])
     # A change made through this service shows at once.
     await identity.remove_user_from_group(acct, "devs", "alice")
-    assert await identity.policies_for(alice) == []
+    assert (await identity.policies_for(alice)).documents == ()

@@ -235,3 +235,74 @@ def test_render_missing_variable() -> None:
     assert parsed.render(lambda key: None, as_pattern=False) is None
     assert parsed.render(lambda key: "p*", as_pattern=False) == "p*x"
     assert parsed.render(lambda key: "p*", as_pattern=True) == f"p{LITERAL_STAR}x"
+
+
+# -- permissions boundaries ("Permissions boundaries for IAM entities", evaluation logic) ------
+PUT = {**GET, "Action": "s3:PutObject"}
+ROLE_SESSION: dict[str, Any] = dict(
+    principal_type=PrincipalType.ASSUMED_ROLE,
+    principal_arn=f"arn:aws:sts::{A}:assumed-role/ci/build",
+    role_arn=f"arn:aws:iam::{A}:role/ci",
+    principal_account=A,
+)
+
+
+@pytest.mark.parametrize(
+    ("caller", "identity_allows", "boundary", "resource_names", "expected", "reason"),
+    [
+        # Identity-based allows need the boundary too.
+        (ALICE, True, GET, None, Outcome.ALLOW, "allowed by an identity policy"),
+        (ALICE, True, PUT, None, Outcome.IMPLICIT_DENY,
+         "the permissions boundary does not allow the request"),
+        (ALICE, True, {**GET, "Effect": "Deny"}, None, Outcome.EXPLICIT_DENY, "explicit deny"),
+        (ALICE, False, GET, None, Outcome.IMPLICIT_DENY, "no statement allows the request"),
+        # A same-account resource policy naming the user is not capped by its boundary...
+        (ALICE, False, PUT, f"arn:aws:iam::{A}:user/alice", Outcome.ALLOW,
+         "allowed by the resource policy"),
+        # ... one naming the role is, one naming the role session is not.
+        (ROLE_SESSION, False, PUT, f"arn:aws:iam::{A}:role/ci", Outcome.IMPLICIT_DENY,
+         "no statement allows the request"),
+        (ROLE_SESSION, False, GET, f"arn:aws:iam::{A}:role/ci", Outcome.ALLOW,
+         "allowed by the resource policy"),
+        (ROLE_SESSION, False, PUT, f"arn:aws:sts::{A}:assumed-role/ci/build", Outcome.ALLOW,
+         "allowed by the resource policy"),
+        # Naming the account delegates to the identity policies, so to the boundary too.
+        (ALICE, True, PUT, f"arn:aws:iam::{A}:root", Outcome.IMPLICIT_DENY,
+         "the permissions boundary does not allow the request"),
+    ],
+)  # fmt: skip
+def test_a_permissions_boundary_caps_identity_allows(
+    caller: dict[str, Any],
+    identity_allows: bool,
+    boundary: dict[str, Any],
+    resource_names: str | None,
+    expected: Outcome,
+    reason: str,
+) -> None:
+    decision = evaluate(
+        RequestContext(**REQUEST, **caller),
+        identity_policies=[identity(GET)] if identity_allows else [],
+        permissions_boundary=identity(boundary),
+        resource_policy=(
+            None
+            if resource_names is None
+            else resource({**GET, "Principal": {"AWS": resource_names}})
+        ),
+        resource_account=A,
+    )
+    assert (decision.outcome, decision.reason) == (expected, reason)
+    if expected is Outcome.EXPLICIT_DENY:
+        assert decision.statement is not None
+        assert decision.statement.source is PolicySource.BOUNDARY
+
+
+def test_across_accounts_the_callers_boundary_caps_its_side() -> None:
+    both = dict(
+        identity_policies=[identity(GET)],
+        resource_policy=resource({**GET, "Principal": {"AWS": BOB["principal_arn"]}}),
+        resource_account=A,
+    )
+    allowed = evaluate(RequestContext(**REQUEST, **BOB), **both, permissions_boundary=identity(GET))
+    assert allowed.allowed
+    capped = evaluate(RequestContext(**REQUEST, **BOB), **both, permissions_boundary=identity(PUT))
+    assert capped.reason == "the permissions boundary does not allow the request"

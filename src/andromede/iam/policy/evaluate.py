@@ -17,11 +17,16 @@ denied within an account", "Cross-account policy evaluation logic" and "Session 
    itself; one that names the user or role (or ``"*"``) grants directly. And a session policy
    intersects: the identity allow counts only if the session policy allows too, and so does a
    resource-policy allow naming the role — only one naming the session ARN itself is not
-   limited by the session policy. An ACL grant never suffices for an IAM principal (S3 checks
-   the "user context" first: the parent account must have granted the user the permission).
+   limited by the session policy. A permissions boundary (the user's or the role's) intersects
+   the same way ("Permissions boundaries for IAM entities"): an identity allow counts only if
+   the boundary allows too, and so does a resource-policy allow naming a role; one naming the
+   IAM user or the role session is not limited by it. An ACL grant never suffices for an IAM
+   principal (S3 checks the "user context" first: the parent account must have granted the
+   user the permission).
 5. When the resource belongs to another account, both sides must allow: the identity policies
-   (intersected with the session policy) in the caller's account, and the resource policy
-   (naming the caller, its role or its account, or ``"*"``) or an ACL grant in the owner's.
+   (intersected with the session policy and the boundary) in the caller's account, and the
+   resource policy (naming the caller, its role or its account, or ``"*"``) or an ACL grant in
+   the owner's.
 6. Otherwise: implicit deny.
 
 The caller computes ``acl_allows`` (whether the bucket/object ACL grants the requester's account,
@@ -50,13 +55,14 @@ class Outcome(enum.Enum):
 class PolicySource(enum.Enum):
     IDENTITY = "identity"
     SESSION = "session"
+    BOUNDARY = "boundary"
     RESOURCE = "resource"
 
 
 @dataclass(frozen=True, slots=True)
 class StatementRef:
     """Which statement took part in a decision: ``policy_index`` indexes ``identity_policies``
-    for the identity source and is 0 for the session and resource policies."""
+    for the identity source and is 0 for the session, boundary and resource policies."""
 
     source: PolicySource
     policy_index: int
@@ -102,6 +108,7 @@ REASON_IDENTITY = "allowed by an identity policy"
 REASON_CROSS_ACCOUNT = "allowed by both accounts"
 REASON_NO_ALLOW = "no statement allows the request"
 REASON_SESSION_LIMIT = "the session policy does not allow the request"
+REASON_BOUNDARY_LIMIT = "the permissions boundary does not allow the request"
 REASON_NO_RESOURCE_GRANT = "the resource owner's account does not allow the request"
 REASON_NO_IDENTITY_GRANT = "the caller's account does not allow the request"
 
@@ -110,6 +117,7 @@ _IMPLICIT = {
     for reason in (
         REASON_NO_ALLOW,
         REASON_SESSION_LIMIT,
+        REASON_BOUNDARY_LIMIT,
         REASON_NO_RESOURCE_GRANT,
         REASON_NO_IDENTITY_GRANT,
     )
@@ -205,6 +213,7 @@ def evaluate(
     resource_policy: PolicyDocument | None = None,
     resource_account: str | None = None,
     session_policy: PolicyDocument | None = None,
+    permissions_boundary: PolicyDocument | None = None,
     acl_allows: bool = False,
 ) -> Decision:
     """Decide one request.
@@ -213,13 +222,15 @@ def evaluate(
     included); they are ignored for the root user, anonymous callers and service principals.
     ``resource_policy`` is the resource's policy (bucket policy, key policy, trust policy) and
     ``resource_account`` the account owning the resource. ``session_policy`` is the policy passed
-    to AssumeRole/GetFederationToken, if any. ``acl_allows`` says whether an ACL grants the
+    to AssumeRole/GetFederationToken, if any; ``permissions_boundary`` the managed policy set as
+    the user's or the role's boundary, if any. ``acl_allows`` says whether an ACL grants the
     caller's account (or everyone) the permission.
     """
     action = context.action_key
     kind = context.principal_type
     identity_allow: StatementRef | None = None
     session_allow: StatementRef | None = None
+    boundary_allows = False
     is_iam_principal = kind in _IAM_PRINCIPALS
     if is_iam_principal:
         for policy_index, policy in enumerate(identity_policies):
@@ -236,6 +247,13 @@ def evaluate(
                         return _deny(PolicySource.SESSION, 0, statement)
                     if session_allow is None:
                         session_allow = _ref(PolicySource.SESSION, 0, statement)
+        if permissions_boundary is not None:
+            for statement in permissions_boundary.candidates(action):
+                if statement.applies(context):
+                    if statement.effect is Effect.DENY:
+                        return _deny(PolicySource.BOUNDARY, 0, statement)
+                    boundary_allows = True
+                    break
 
     best = _Grant.NONE
     resource_allow: StatementRef | None = None
@@ -267,15 +285,25 @@ def evaluate(
         return _IMPLICIT[REASON_NO_ALLOW]
 
     session_ok = session_policy is None or session_allow is not None
+    boundary_ok = permissions_boundary is None or boundary_allows
     same_account = resource_account is None or resource_account == context.principal_account
     if same_account:
+        # A resource policy naming the user itself is limited by neither; naming a role (or
+        # everyone, for a role session), by both the session policy and the role's boundary.
         if resource_allow is not None and (
-            best is _Grant.SESSION or (best is _Grant.PRINCIPAL and session_ok)
+            best is _Grant.SESSION
+            or (
+                best is _Grant.PRINCIPAL
+                and session_ok
+                and (boundary_ok or kind is PrincipalType.USER)
+            )
         ):
             return Decision(Outcome.ALLOW, REASON_RESOURCE, (resource_allow,))
         if identity_allow is not None:
             if not session_ok:
                 return _IMPLICIT[REASON_SESSION_LIMIT]
+            if not boundary_ok:
+                return _IMPLICIT[REASON_BOUNDARY_LIMIT]
             return Decision(Outcome.ALLOW, REASON_IDENTITY, (identity_allow,))
         return _IMPLICIT[REASON_NO_ALLOW]
 
@@ -283,6 +311,8 @@ def evaluate(
         return _IMPLICIT[REASON_NO_IDENTITY_GRANT]
     if not session_ok:
         return _IMPLICIT[REASON_SESSION_LIMIT]
+    if not boundary_ok:
+        return _IMPLICIT[REASON_BOUNDARY_LIMIT]
     if resource_allow is not None:
         return Decision(Outcome.ALLOW, REASON_CROSS_ACCOUNT, (identity_allow, resource_allow))
     if acl_allows:
