@@ -4,7 +4,8 @@ bucket whose default encryption names the alias, an object under the imported ke
 data sources that read them back (public key, secrets, alias). The
 configuration must apply, then plan with no change (what Terraform users check first), and
 destroy. And the S3 backend keeping its state here, locked by a lock file written with
-``If-None-Match: *``; and an EBS volume under a KMS key (``aws_ebs_volume`` ``kms_key_id``).
+``If-None-Match: *``; an EBS volume under a KMS key (``aws_ebs_volume`` ``kms_key_id``); and
+IAM users and roles with a ``permissions_boundary``.
 
 Terraform is not a Debian package: the test takes ``terraform`` from PATH and the
 ``hashicorp/aws`` provider from a filesystem mirror (``ANDROMEDE_TEST_TERRAFORM_MIRROR``,
@@ -419,3 +420,77 @@ def test_terraform_makes_a_volume_under_its_kms_key(
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform("destroy", "-auto-approve", "-input=false")
     assert ec2.describe_volumes()["Volumes"] == []
+
+
+BOUNDARIES = """
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = ">= 5.0" }
+  }
+}
+provider "aws" {
+  region                      = "%(region)s"
+  shared_credentials_files    = ["%(credentials)s"]
+  profile                     = "andromede"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  endpoints {
+    iam = "%(endpoint)s"
+    sts = "%(endpoint)s"
+  }
+}
+data "aws_caller_identity" "me" {}
+resource "aws_iam_policy" "boundary" {
+  name   = "%(prefix)s-boundary"
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = ["s3:GetObject"], Resource = "*" }]
+  })
+}
+resource "aws_iam_role" "ci" {
+  name                 = "%(prefix)s-ci"
+  permissions_boundary = aws_iam_policy.boundary.arn
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.me.account_id}:root" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+resource "aws_iam_user" "dev" {
+  name                 = "%(prefix)s-dev"
+  permissions_boundary = aws_iam_policy.boundary.arn
+}
+"""
+
+
+def test_terraform_sets_permissions_boundaries(server: ServerProcess, terraform: Terraform) -> None:
+    """``permissions_boundary`` on ``aws_iam_role`` and ``aws_iam_user`` (decision 0065):
+    applies, converges and destroys."""
+    prefix = unique_bucket("tf")
+    (terraform.work / "main.tf").write_text(
+        BOUNDARIES
+        % {
+            "region": REGION,
+            "credentials": server.credentials_file,
+            "endpoint": server.endpoint,
+            "prefix": prefix,
+        }
+    )
+    terraform("init", "-input=false")
+    terraform("apply", "-auto-approve", "-input=false")
+    iam = client_for(server, "iam", *server.credentials())
+    role = iam.get_role(RoleName=f"{prefix}-ci")["Role"]
+    user = iam.get_user(UserName=f"{prefix}-dev")["User"]
+    boundary = role["PermissionsBoundary"]["PermissionsBoundaryArn"]
+    assert boundary.endswith(f":policy/{prefix}-boundary")
+    assert user["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+    plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
+    assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
+    terraform("destroy", "-auto-approve", "-input=false")
+    names = [u["UserName"] for u in iam.list_users()["Users"]]
+    assert f"{prefix}-dev" not in names
