@@ -154,6 +154,26 @@ async def test_delete_bucket_aborts_its_uploads(store: MetadataStore) -> None:
         await store.put_part(part("u1", 3))
 
 
+async def test_bucket_tags_are_kept_replaced_and_go_with_the_bucket(store: MetadataStore) -> None:
+    with pytest.raises(NoSuchBucket):
+        await store.get_bucket_tags("b1")
+    with pytest.raises(NoSuchBucket):
+        await store.put_bucket_tags("b1", (("team", "storage"),))
+    await store.create_bucket(bucket())
+    assert await store.get_bucket_tags("b1") is None
+    tags = (("team", "storage"), ("coût", "élevé"), ("empty", ""))
+    await store.put_bucket_tags("b1", tags)
+    assert await store.get_bucket_tags("b1") == tags
+    await store.put_bucket_tags("b1", (("only", "one"),))
+    assert await store.get_bucket_tags("b1") == (("only", "one"),)
+    await store.put_bucket_tags("b1", None)
+    assert await store.get_bucket_tags("b1") is None
+    await store.put_bucket_tags("b1", tags)
+    await store.delete_bucket("b1")
+    await store.create_bucket(bucket())  # made again: none of the old bucket's tags
+    assert await store.get_bucket_tags("b1") is None
+
+
 # -- objects ----------------------------------------------------------------------------------
 
 

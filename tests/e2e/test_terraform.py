@@ -117,6 +117,7 @@ resource "aws_kms_ciphertext" "secret" {
 }
 resource "aws_s3_bucket" "data" {
   bucket = "%(bucket)s"
+  tags   = { team = "storage", "cost-centre" = "4711" }
 }
 resource "aws_s3_bucket_server_side_encryption_configuration" "data" {
   bucket = aws_s3_bucket.data.id
@@ -260,6 +261,11 @@ def test_terraform_applies_converges_and_destroys(
     report = s3.get_object(Bucket=bucket, Key="report.txt")
     assert report["Body"].read() == b"quarterly figures"
     assert report["SSEKMSKeyId"] == outputs["byok_arn"]
+    tag_set = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    assert sorted((t["Key"], t["Value"]) for t in tag_set) == [
+        ("cost-centre", "4711"),
+        ("team", "storage"),
+    ]
     rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == f"alias/{bucket}"
     byok = kms.describe_key(KeyId=outputs["byok_arn"])["KeyMetadata"]

@@ -31,6 +31,8 @@ __all__ = [
     "access_keys",
     "audit_events",
     "blob_deletions",
+    "bucket_policies",
+    "bucket_tags",
     "buckets",
     "compute_images",
     "compute_import_tasks",
@@ -366,6 +368,15 @@ bucket_policies = sa.Table(
     metadata,
     sa.Column("bucket", sa.Text, sa.ForeignKey("buckets.name"), primary_key=True),
     sa.Column("policy", sa.Text, nullable=False),
+)
+
+# A bucket's tag set (migration 0024), out of the bucket row every request reads: only
+# Get/PutBucketTagging read or write it. JSON: [[key, value], …] in the order given.
+bucket_tags = sa.Table(
+    "bucket_tags",
+    metadata,
+    sa.Column("bucket", sa.Text, sa.ForeignKey("buckets.name"), primary_key=True),
+    sa.Column("tags", sa.Text, nullable=False),
 )
 
 objects = sa.Table(

@@ -36,7 +36,7 @@ from andromede.iam.service import IdentityService
 from andromede.s3.auth import Authenticated, Authenticator
 from andromede.s3.authorise import request_condition_keys
 from andromede.s3.errors import S3Error, to_s3_error
-from andromede.s3.handlers import access, bucket, encryption, listing, multipart, objects
+from andromede.s3.handlers import access, bucket, encryption, listing, multipart, objects, tagging
 from andromede.s3.handlers.common import Handler, S3Services
 from andromede.s3.operations import S3Operation
 from andromede.s3.operations import Scope as OpScope
@@ -74,6 +74,9 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.GetBucketEncryption: encryption.get_bucket_encryption,
     _O.PutBucketEncryption: encryption.put_bucket_encryption,
     _O.DeleteBucketEncryption: encryption.delete_bucket_encryption,
+    _O.GetBucketTagging: tagging.get_bucket_tagging,
+    _O.PutBucketTagging: tagging.put_bucket_tagging,
+    _O.DeleteBucketTagging: tagging.delete_bucket_tagging,
     _O.ListObjects: listing.list_objects,
     _O.ListObjectsV2: listing.list_objects_v2,
     _O.ListMultipartUploads: listing.list_multipart_uploads,

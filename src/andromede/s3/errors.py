@@ -41,6 +41,8 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     ),
     "MalformedPolicy": (400, "Policies must be valid JSON and the first byte must be '{'"),
     "NoSuchBucketPolicy": (404, "The bucket policy does not exist"),
+    "NoSuchTagSet": (404, "The TagSet does not exist"),
+    "InvalidTag": (400, "The tag provided was not a valid tag."),
     "NoSuchPublicAccessBlockConfiguration": (
         404,
         "The public access block configuration was not found",

@@ -81,9 +81,9 @@ class S3Operation(enum.Enum):
         Scope.BUCKET,
         False,
     )
-    GetBucketTagging = ("GetBucketTagging", "s3:GetBucketTagging", Scope.BUCKET, False)
-    PutBucketTagging = ("PutBucketTagging", "s3:PutBucketTagging", Scope.BUCKET, False)
-    DeleteBucketTagging = ("DeleteBucketTagging", "s3:PutBucketTagging", Scope.BUCKET, False)
+    GetBucketTagging = ("GetBucketTagging", "s3:GetBucketTagging", Scope.BUCKET, True)
+    PutBucketTagging = ("PutBucketTagging", "s3:PutBucketTagging", Scope.BUCKET, True)
+    DeleteBucketTagging = ("DeleteBucketTagging", "s3:PutBucketTagging", Scope.BUCKET, True)
     GetBucketEncryption = (
         "GetBucketEncryption",
         "s3:GetEncryptionConfiguration",

@@ -231,6 +231,14 @@ class ObjectService:
     async def set_public_access_block(self, name: str, block: PublicAccessBlock | None) -> Bucket:
         return await self._store.update_bucket_access(name, public_access_block=block)
 
+    async def get_bucket_tags(self, name: str) -> tuple[tuple[str, str], ...] | None:
+        """The bucket's tag set, None when it has none. NoSuchBucket."""
+        return await self._store.get_bucket_tags(name)
+
+    async def set_bucket_tags(self, name: str, tags: tuple[tuple[str, str], ...] | None) -> None:
+        """Replace (None: remove) the bucket's tag set, validated by the caller. NoSuchBucket."""
+        await self._store.put_bucket_tags(name, tags)
+
     async def set_bucket_encryption(self, name: str, encryption: BucketEncryption | None) -> Bucket:
         """Store (or, with None, remove) the bucket's default encryption. NoSuchBucket."""
         return await self._store.update_bucket_access(name, encryption=encryption)

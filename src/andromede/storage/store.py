@@ -50,6 +50,12 @@ class MetadataStore(Protocol):
         """Set access fields (``BUCKET_ACCESS_FIELDS``: object_ownership, policy,
         public_access_block; None clears the last two); returns the bucket. NoSuchBucket."""
 
+    async def get_bucket_tags(self, name: str) -> tuple[tuple[str, str], ...] | None:
+        """The bucket's tag set (None: it has none). NoSuchBucket."""
+
+    async def put_bucket_tags(self, name: str, tags: tuple[tuple[str, str], ...] | None) -> None:
+        """Replace the bucket's tag set (None: remove it). NoSuchBucket."""
+
     async def delete_bucket(self, name: str) -> list[Part]:
         """Delete an empty bucket, aborting its pending uploads (their parts are returned).
 

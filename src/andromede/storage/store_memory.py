@@ -42,6 +42,7 @@ class _BucketState:
     bucket: Bucket
     keys: list[bytes] = field(default_factory=list)  # sorted UTF-8 encodings
     objects: dict[bytes, ObjectRecord] = field(default_factory=dict)
+    tags: tuple[tuple[str, str], ...] | None = None
 
 
 class MemoryMetadataStore:
@@ -92,6 +93,12 @@ class MemoryMetadataStore:
             raise ValueError(f"not bucket access fields: {sorted(unknown)}")
         state.bucket = dataclasses.replace(state.bucket, **changes)  # type: ignore[arg-type]
         return state.bucket
+
+    async def get_bucket_tags(self, name: str) -> tuple[tuple[str, str], ...] | None:
+        return self._state(name).tags
+
+    async def put_bucket_tags(self, name: str, tags: tuple[tuple[str, str], ...] | None) -> None:
+        self._state(name).tags = tags
 
     async def delete_bucket(self, name: str) -> list[Part]:
         state = self._state(name)

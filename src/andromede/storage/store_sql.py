@@ -81,6 +81,7 @@ __all__ = ["SqlMetadataStore", "prefix_upper_bound"]
 
 _B = tables.buckets
 _BP = tables.bucket_policies
+_BT = tables.bucket_tags
 _O = tables.objects
 _OB = tables.object_blobs
 _U = tables.multipart_uploads
@@ -753,6 +754,28 @@ class SqlMetadataStore:
 
         return await self._db.write(work)
 
+    async def get_bucket_tags(self, name: str) -> tuple[tuple[str, str], ...] | None:
+        def work(conn: Connection) -> tuple[tuple[str, str], ...] | None:
+            if conn.execute(_GET_BUCKET, {"name": name}).first() is None:
+                raise NoSuchBucket(name)
+            text = conn.scalar(sa.select(_BT.c.tags).where(_BT.c.bucket == name))
+            return None if text is None else tuple((k, v) for k, v in json.loads(text))
+
+        return await self._db.read(work)
+
+    async def put_bucket_tags(self, name: str, tags: tuple[tuple[str, str], ...] | None) -> None:
+        def work(conn: Connection) -> None:
+            # The bucket held as a PUT holds it: a DeleteBucket waits, or this finds no bucket.
+            if conn.execute(_HOLD_BUCKET, {"name": name}).first() is None:
+                raise NoSuchBucket(name)
+            conn.execute(_BT.delete().where(_BT.c.bucket == name))
+            if tags is not None:
+                conn.execute(
+                    _BT.insert().values(bucket=name, tags=json.dumps([list(t) for t in tags]))
+                )
+
+        await self._db.write(work)
+
     async def delete_bucket(self, name: str) -> list[Part]:
         def work(conn: Connection) -> list[Part]:
             # FOR UPDATE: waits for the PUTs and uploads landing in the bucket (they hold it FOR
@@ -773,6 +796,7 @@ class SqlMetadataStore:
             for upload_id in upload_ids:
                 dropped.extend(_drop_upload(conn, upload_id))
             conn.execute(_BP.delete().where(_BP.c.bucket == name))
+            conn.execute(_BT.delete().where(_BT.c.bucket == name))
             conn.execute(_B.delete().where(_B.c.name == name))
             return dropped
 

@@ -33,6 +33,7 @@ OWNERSHIP_XML = (
     b"</OwnershipControls>"
 )
 PAB_XML = b"<PublicAccessBlockConfiguration/>"
+TAGS_XML = b"<Tagging><TagSet><Tag><Key>owner</Key><Value>intruder</Value></Tag></TagSet></Tagging>"
 SSE_XML = (
     b"<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>"
     b"<SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>"
@@ -105,6 +106,9 @@ RECIPES: dict[O, Recipe] = {
     O.GetBucketEncryption: Recipe("GET", f"{B}?encryption"),
     O.PutBucketEncryption: Recipe("PUT", f"{B}?encryption", SSE_XML, tuple(md5(SSE_XML).items())),
     O.DeleteBucketEncryption: Recipe("DELETE", f"{B}?encryption"),
+    O.GetBucketTagging: Recipe("GET", f"{B}?tagging"),
+    O.PutBucketTagging: Recipe("PUT", f"{B}?tagging", TAGS_XML, tuple(md5(TAGS_XML).items())),
+    O.DeleteBucketTagging: Recipe("DELETE", f"{B}?tagging"),
 }
 # Not bucket-addressed: covered by their own tests below.
 SERVICE_LEVEL = {O.ListBuckets, O.CreateBucket}
