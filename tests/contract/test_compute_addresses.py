@@ -37,18 +37,29 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         await db.close()
 
 
-async def test_two_gateways_never_share_an_address(database: Database, tmp_path: Path) -> None:
+def gateways_over(
+    database: Database, tmp_path: Path, drivers: list[MemoryDriver], **limit_changes: int
+) -> list[ComputeService]:
+    """One compute service per driver (a gateway each, with its own placement lock), over one
+    database, sharing the disk keys and the image library."""
     keys = MemoryDiskKeys()
-    gateways = [
+    return [
         ComputeService(
             SqlComputeStore(database),
-            [MemoryDriver(f"host-{n}", vcpus=64, memory_mib=65536)],
+            [driver],
             keys,
-            limits(max_instances_per_tenant=200, max_vcpus_per_tenant=400),
+            limits(**limit_changes),
             ImageFiles(tmp_path / "images", max_size=1024**3),
         )
-        for n in range(2)
+        for driver in drivers
     ]
+
+
+async def test_two_gateways_never_share_an_address(database: Database, tmp_path: Path) -> None:
+    drivers = [MemoryDriver(f"host-{n}", vcpus=64, memory_mib=65536) for n in range(2)]
+    gateways = gateways_over(
+        database, tmp_path, drivers, max_instances_per_tenant=200, max_vcpus_per_tenant=400
+    )
     source = tmp_path / "disk.raw"
     source.write_bytes(b"\0" * 4096)
     image = await gateways[0].import_image_file(source, name="debian", owner_id=None)
@@ -80,17 +91,8 @@ async def test_a_client_token_launches_once_whichever_gateway_gets_it(
     """The same tokened RunInstances on two gateways at once (a retry overtaking a slow first
     attempt): one reservation, which both answer with; reused with other parameters, the
     token is a mismatch; another account's same token is its own."""
-    keys = MemoryDiskKeys()
-    gateways = [
-        ComputeService(
-            SqlComputeStore(database),
-            [MemoryDriver(f"host-{n}", vcpus=64, memory_mib=65536)],
-            keys,
-            limits(),
-            ImageFiles(tmp_path / "images", max_size=1024**3),
-        )
-        for n in range(2)
-    ]
+    drivers = [MemoryDriver(f"host-{n}", vcpus=64, memory_mib=65536) for n in range(2)]
+    gateways = gateways_over(database, tmp_path, drivers)
     source = tmp_path / "disk.raw"
     source.write_bytes(b"\0" * 4096)
     image = await gateways[0].import_image_file(source, name="debian", owner_id=None)
@@ -123,18 +125,8 @@ async def test_a_client_token_makes_one_volume_whichever_gateway_gets_it(
 ) -> None:
     """CreateVolume with one token on two gateways at once: one record and one disk, on one
     host; the loser never touched its host."""
-    keys = MemoryDiskKeys()
     drivers = [MemoryDriver(f"host-{n}", vcpus=8, memory_mib=8192) for n in range(2)]
-    gateways = [
-        ComputeService(
-            SqlComputeStore(database),
-            [driver],
-            keys,
-            limits(),
-            ImageFiles(tmp_path / f"images-{n}", max_size=1024**3),
-        )
-        for n, driver in enumerate(drivers)
-    ]
+    gateways = gateways_over(database, tmp_path, drivers)
 
     async def create(gateway: ComputeService, size: int = 4) -> Volume:
         return await gateway.create_volume(

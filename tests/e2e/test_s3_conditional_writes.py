@@ -13,48 +13,21 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
 from botocore.exceptions import ClientError
 
-from support.rawclient import RawClient, boto3_client_for, raw_client_for
-from support.server import ServerProcess
+from e2e.test_s3_conditional_deletes import bkt, client, code, raw
+from support.rawclient import RawClient
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 pytestmark = pytest.mark.e2e
 
-
-@pytest.fixture(scope="module")
-def client(server: ServerProcess) -> S3Client:
-    return boto3_client_for(server)
-
-
-@pytest.fixture(scope="module")
-def raw(server: ServerProcess) -> RawClient:
-    return raw_client_for(server)
-
-
-@pytest.fixture
-def bkt(client: S3Client) -> Iterator[str]:
-    name = f"cw-{uuid.uuid4().hex[:16]}"
-    client.create_bucket(Bucket=name)
-    yield name
-    for upload in client.list_multipart_uploads(Bucket=name).get("Uploads", []):
-        client.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for item in page.get("Contents", []):
-            client.delete_object(Bucket=name, Key=item["Key"])
-    client.delete_bucket(Bucket=name)
-
-
-def code(caught: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
-    response = caught.value.response
-    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]
+__all__ = ["bkt", "client", "raw"]  # the fixtures this module shares with the deletes' tests
 
 
 def body_of(client: S3Client, bucket: str, key: str) -> bytes:

@@ -40,7 +40,16 @@ pytestmark = pytest.mark.e2e
 MIRROR = Path(os.environ.get("ANDROMEDE_TEST_TERRAFORM_MIRROR", "/opt/tf-plugins"))
 MATERIAL = base64.b64encode(b"thirty-two bytes of our own key!").decode()
 
-CONFIGURATION = """
+
+def aws_provider(*services: str) -> str:
+    """The ``terraform`` and ``provider "aws"`` blocks of a configuration, ``services`` reached
+    at the server, path-style for S3 (``%(region)s``, ``%(credentials)s`` and
+    ``%(endpoint)s`` are substituted with the rest of the configuration)."""
+    endpoints = "\n".join(f'    {service} = "%(endpoint)s"' for service in services)
+    return _PROVIDER.replace("ENDPOINTS", endpoints)
+
+
+_PROVIDER = """
 terraform {
   required_providers {
     aws = { source = "hashicorp/aws", version = ">= 5.0" }
@@ -56,11 +65,14 @@ provider "aws" {
   skip_region_validation      = true
   s3_use_path_style           = true
   endpoints {
-    kms = "%(endpoint)s"
-    s3  = "%(endpoint)s"
-    sts = "%(endpoint)s"
+ENDPOINTS
   }
 }
+"""
+
+CONFIGURATION = (
+    aws_provider("kms", "s3", "sts")
+    + """
 data "aws_caller_identity" "me" {}
 resource "aws_kms_key" "data" {
   description             = "terraform data key"
@@ -165,6 +177,7 @@ output "alias_target" { value = data.aws_kms_alias.data.target_key_arn }
 output "data_key_id" { value = aws_kms_key.data.key_id }
 output "ciphertext" { value = aws_kms_ciphertext.secret.ciphertext_blob }
 """
+)
 
 
 class Terraform:
@@ -358,25 +371,9 @@ def test_the_s3_backend_locks_state_with_conditional_writes(
     s3.delete_bucket(Bucket=bucket)
 
 
-VOLUMES = """
-terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws", version = ">= 5.0" }
-  }
-}
-provider "aws" {
-  region                      = "%(region)s"
-  shared_credentials_files    = ["%(credentials)s"]
-  profile                     = "andromede"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  endpoints {
-    ec2 = "%(endpoint)s"
-    kms = "%(endpoint)s"
-  }
-}
+VOLUMES = (
+    aws_provider("ec2", "kms")
+    + """
 resource "aws_kms_key" "disks" {
   description             = "volumes of the data team"
   deletion_window_in_days = 7
@@ -392,6 +389,7 @@ resource "aws_ebs_volume" "data" {
 output "volume_id" { value = aws_ebs_volume.data.id }
 output "key_arn" { value = aws_kms_key.disks.arn }
 """
+)
 
 
 @pytest.fixture(scope="module")
@@ -428,25 +426,9 @@ def test_terraform_makes_a_volume_under_its_kms_key(
     assert ec2.describe_volumes()["Volumes"] == []
 
 
-BOUNDARIES = """
-terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws", version = ">= 5.0" }
-  }
-}
-provider "aws" {
-  region                      = "%(region)s"
-  shared_credentials_files    = ["%(credentials)s"]
-  profile                     = "andromede"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  endpoints {
-    iam = "%(endpoint)s"
-    sts = "%(endpoint)s"
-  }
-}
+BOUNDARIES = (
+    aws_provider("iam", "sts")
+    + """
 data "aws_caller_identity" "me" {}
 resource "aws_iam_policy" "boundary" {
   name   = "%(prefix)s-boundary"
@@ -472,6 +454,7 @@ resource "aws_iam_user" "dev" {
   permissions_boundary = aws_iam_policy.boundary.arn
 }
 """
+)
 
 
 def test_terraform_sets_permissions_boundaries(server: ServerProcess, terraform: Terraform) -> None:

@@ -129,35 +129,34 @@ class PoliciesMixin(ServiceCore):
     async def put_user_permissions_boundary(
         self, tenant_id: str, user_name: str, policy_arn: str
     ) -> None:
-        user = await self._store.get_entity(User, tenant_id, user_name)
-        if user is None or user.is_root:
-            raise NoSuchEntity(f"The user with name {user_name} cannot be found.")
-        boundary = await self.boundary_policy(tenant_id, policy_arn)
-        await self._store.update_entity(replace(user, permissions_boundary=boundary))
-        self._policy_cache.clear()
+        await self._set_boundary(User, tenant_id, user_name, policy_arn)
 
     async def delete_user_permissions_boundary(self, tenant_id: str, user_name: str) -> None:
-        user = await self._store.get_entity(User, tenant_id, user_name)
-        if user is None or user.is_root:
-            raise NoSuchEntity(f"The user with name {user_name} cannot be found.")
-        await self._store.update_entity(replace(user, permissions_boundary=None))
-        self._policy_cache.clear()
+        await self._set_boundary(User, tenant_id, user_name, None)
 
     async def put_role_permissions_boundary(
         self, tenant_id: str, role_name: str, policy_arn: str
     ) -> None:
-        role = await self._store.get_entity(Role, tenant_id, role_name)
-        if role is None:
-            raise NoSuchEntity(f"The role with name {role_name} cannot be found.")
-        boundary = await self.boundary_policy(tenant_id, policy_arn)
-        await self._store.update_entity(replace(role, permissions_boundary=boundary))
-        self._policy_cache.clear()
+        await self._set_boundary(Role, tenant_id, role_name, policy_arn)
 
     async def delete_role_permissions_boundary(self, tenant_id: str, role_name: str) -> None:
-        role = await self._store.get_entity(Role, tenant_id, role_name)
-        if role is None:
-            raise NoSuchEntity(f"The role with name {role_name} cannot be found.")
-        await self._store.update_entity(replace(role, permissions_boundary=None))
+        await self._set_boundary(Role, tenant_id, role_name, None)
+
+    async def _set_boundary(
+        self, kind: type[User] | type[Role], tenant_id: str, name: str, policy_arn: str | None
+    ) -> None:
+        """Set (None: remove) a user's or role's boundary. NoSuchEntity for no such user or
+        role (the root user has none) or no such policy."""
+        entity: User | Role | None = (
+            await self._store.get_entity(User, tenant_id, name)
+            if kind is User
+            else await self._store.get_entity(Role, tenant_id, name)
+        )
+        if entity is None or (isinstance(entity, User) and entity.is_root):
+            noun = "user" if kind is User else "role"
+            raise NoSuchEntity(f"The {noun} with name {name} cannot be found.")
+        boundary = None if policy_arn is None else await self.boundary_policy(tenant_id, policy_arn)
+        await self._store.update_entity(replace(entity, permissions_boundary=boundary))
         self._policy_cache.clear()
 
     async def user_permissions_boundary(self, tenant_id: str, user_name: str) -> str | None:
