@@ -108,7 +108,17 @@ def request_condition_keys(
         value = headers.get(header)
         if value is not None:
             keys[f"s3:{header}"] = value.strip()
+    # Whether the write creates the object (false for the steps of a multipart upload, which
+    # take no conditional header): a policy requiring conditional writes exempts those by it.
+    if operation in _CREATES_OBJECT:
+        keys["s3:ObjectCreationOperation"] = True
+    elif operation in _UPLOAD_STEPS:
+        keys["s3:ObjectCreationOperation"] = False
     return keys
+
+
+_CREATES_OBJECT: Final = frozenset({_O.PutObject, _O.CopyObject, _O.CompleteMultipartUpload})
+_UPLOAD_STEPS: Final = frozenset({_O.CreateMultipartUpload, _O.UploadPart, _O.UploadPartCopy})
 
 
 # Parsed bucket policies by text, for the one look-up every request of a bucket with a policy

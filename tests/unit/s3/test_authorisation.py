@@ -288,5 +288,49 @@ def test_conditional_headers_are_condition_keys() -> None:
     keys = request_condition_keys(S3Operation.DeleteObject, {}, {"if-match": ' "abc" '})
     assert keys == {"s3:if-match": '"abc"'}
     keys = request_condition_keys(S3Operation.PutObject, {}, {"if-none-match": "*"})
-    assert keys == {"s3:if-none-match": "*"}
+    assert keys == {"s3:if-none-match": "*", "s3:ObjectCreationOperation": True}
+    keys = request_condition_keys(S3Operation.UploadPart, {}, {})
+    assert keys == {"s3:ObjectCreationOperation": False}
     assert request_condition_keys(S3Operation.DeleteObject, {}, {}) == {}
+
+
+async def test_a_bucket_policy_can_require_conditional_writes(world: World) -> None:
+    # AWS's "Enforce conditional writes" example: the partner may write only with If-None-Match,
+    # the steps of a multipart upload exempted by s3:ObjectCreationOperation (decision 0061).
+    other_root = f"arn:aws:iam::{world.other.tenant_id}:root"
+    objects = "arn:aws:s3:::shared-data/*"
+    await put_policy(
+        world.owner,
+        policy(
+            allow(
+                {"AWS": other_root},
+                "s3:PutObject",
+                objects,
+                Condition={"Null": {"s3:if-none-match": "false"}},
+            ),
+            allow(
+                {"AWS": other_root},
+                "s3:PutObject",
+                objects,
+                Condition={"Bool": {"s3:ObjectCreationOperation": "false"}},
+            ),
+        ),
+    )
+    partner = world.other
+    assert (await partner.request("PUT", f"{B}/plain", b"x")).status == 403
+    created = await partner.request("PUT", f"{B}/created", b"x", {"If-None-Match": "*"})
+    assert created.status == 200
+    started = await partner.request("POST", f"{B}/big?uploads")
+    assert started.status == 200, started.body
+    upload_id = started.body.split(b"<UploadId>")[1].split(b"</UploadId>")[0].decode()
+    part = await partner.request("PUT", f"{B}/big?partNumber=1&uploadId={upload_id}", b"part")
+    assert part.status == 200
+    etag = part.headers["etag"]
+    body = (
+        f"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part>"
+        "</CompleteMultipartUpload>"
+    ).encode()
+    complete = f"{B}/big?uploadId={upload_id}"
+    assert (await partner.request("POST", complete, body)).status == 403
+    done = await partner.request("POST", complete, body, {"If-None-Match": "*"})
+    assert done.status == 200, done.body
