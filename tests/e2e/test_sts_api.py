@@ -263,12 +263,6 @@ def test_what_is_not_offered_is_refused_not_dropped(server: ServerProcess, tenan
     )["Policy"]["Arn"]
     tags = [{"Key": "team", "Value": "storage"}]
     refused: list[tuple[Any, dict[str, Any]]] = [
-        (iam.create_user, {"UserName": "tagged", "Tags": tags}),
-        (
-            iam.create_role,
-            {"RoleName": "tagged", "AssumeRolePolicyDocument": trust(tenant.account),
-             "Tags": tags},
-        ),
         (iam.create_policy, {"PolicyName": "tagged", "PolicyDocument": policy(
             {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}), "Tags": tags}),
         (iam.create_instance_profile, {"InstanceProfileName": "tagged", "Tags": tags}),

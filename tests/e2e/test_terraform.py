@@ -440,6 +440,7 @@ resource "aws_iam_policy" "boundary" {
 resource "aws_iam_role" "ci" {
   name                 = "%(prefix)s-ci"
   permissions_boundary = aws_iam_policy.boundary.arn
+  tags                 = { team = "platform", env = "prod" }
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -452,6 +453,7 @@ resource "aws_iam_role" "ci" {
 resource "aws_iam_user" "dev" {
   name                 = "%(prefix)s-dev"
   permissions_boundary = aws_iam_policy.boundary.arn
+  tags                 = { team = "platform" }
 }
 """
 )
@@ -478,6 +480,11 @@ def test_terraform_sets_permissions_boundaries(server: ServerProcess, terraform:
     boundary = role["PermissionsBoundary"]["PermissionsBoundaryArn"]
     assert boundary.endswith(f":policy/{prefix}-boundary")
     assert user["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+    assert sorted((t["Key"], t["Value"]) for t in role["Tags"]) == [
+        ("env", "prod"),
+        ("team", "platform"),
+    ]
+    assert user["Tags"] == [{"Key": "team", "Value": "platform"}]
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform("destroy", "-auto-approve", "-input=false")

@@ -124,6 +124,12 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DeleteUserPermissionsBoundary": {"UserName": "victim-user"},
     "PutRolePermissionsBoundary": {"RoleName": "victim-role", "PermissionsBoundary": POLICY_ARN},
     "DeleteRolePermissionsBoundary": {"RoleName": "victim-role"},
+    "TagUser": {"UserName": "victim-user", "Tags": [{"Key": "owner", "Value": "intruder"}]},
+    "UntagUser": {"UserName": "victim-user", "TagKeys": ["team"]},
+    "ListUserTags": {"UserName": "victim-user"},
+    "TagRole": {"RoleName": "victim-role", "Tags": [{"Key": "owner", "Value": "intruder"}]},
+    "UntagRole": {"RoleName": "victim-role", "TagKeys": ["team"]},
+    "ListRoleTags": {"RoleName": "victim-role"},
 }
 STS_RECIPES: dict[str, dict[str, Any]] = {
     "AssumeRole": {
@@ -179,6 +185,9 @@ async def victim_account(call: Call, account: str) -> dict[str, str]:
     await call(
         "AddRoleToInstanceProfile", InstanceProfileName="victim-profile", RoleName="victim-role"
     )
+    team = [{"Key": "team", "Value": "victim"}]
+    await call("TagUser", UserName="victim-user", Tags=team)
+    await call("TagRole", RoleName="victim-role", Tags=team)
     await call("CreateVirtualMFADevice", VirtualMFADeviceName="victim-mfa")
     await call("CreateLoginProfile", UserName="victim-user", Password="Victim-Password-42")
     return {
@@ -202,6 +211,7 @@ def snapshot_reads(account: str) -> list[tuple[str, dict[str, Any]]]:
         ("ListGroups", {}),
         ("GetGroup", {"GroupName": "victim-group"}),
         ("ListRoles", {}),
+        ("GetRole", {"RoleName": "victim-role"}),
         ("ListInstanceProfiles", {}),
         ("ListPolicies", {}),
         ("ListPolicyVersions", {"PolicyArn": arn}),

@@ -105,6 +105,7 @@ users = sa.Table(
     sa.Column("path", sa.Text, nullable=False, server_default="/"),
     sa.Column("name_key", sa.Text, nullable=False),  # lower(name): unique regardless of case
     sa.Column("permissions_boundary", sa.Text, nullable=True),  # a managed policy's ARN
+    sa.Column("tags", sa.Text, nullable=True),  # JSON [[key, value], …]; NULL: none
     sa.UniqueConstraint("tenant_id", "name"),
     sa.UniqueConstraint("tenant_id", "name_key"),
 )
@@ -172,6 +173,7 @@ iam_roles = sa.Table(
     sa.Column("max_session_duration", sa.Integer, nullable=False),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("permissions_boundary", sa.Text, nullable=True),  # a managed policy's ARN
+    sa.Column("tags", sa.Text, nullable=True),  # as for users
     sa.UniqueConstraint("tenant_id", "name_key"),
 )
 

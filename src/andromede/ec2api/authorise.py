@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from andromede.ec2api.errors import Ec2Error
 from andromede.iam.model import Principal, PrincipalPolicies
 from andromede.iam.policy import evaluate
-from andromede.iam.policy_context import loaded_policies, principal_context
+from andromede.iam.policy_context import loaded_policies, principal_context, principal_tag_keys
 
 __all__ = ["Ec2Authoriser"]
 
@@ -39,7 +39,8 @@ class Ec2Authoriser:
         """UnauthorizedOperation unless the policies allow ``action`` on every resource."""
         if principal.is_anonymous or principal.is_operator or principal.tenant_id is None:
             raise _denied(principal, action, resources[0] if resources else "*")
-        identity, boundary = loaded_policies(await self._identity_policies(principal))
+        policies = await self._identity_policies(principal)
+        identity, boundary = loaded_policies(policies)
         for resource in resources:
             context = principal_context(
                 principal,
@@ -48,6 +49,7 @@ class Ec2Authoriser:
                 source_ip=source_ip,
                 secure=secure,
                 region=self._region,
+                keys=principal_tag_keys(policies),
             )
             decision = evaluate(context, identity_policies=identity, permissions_boundary=boundary)
             if not decision.allowed:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from andromede.iam.errors import InvalidInput, NoSuchEntity
-from andromede.iam.model import Group, Page, Role, User, new_entity_id
+from andromede.iam.model import Group, Page, Role, Tags, User, new_entity_id
 from andromede.iam.service_core import (
     PolicyKind,
     ServiceCore,
@@ -17,6 +17,7 @@ from andromede.iam.service_core import (
     check_path,
 )
 from andromede.iam.store import Entity
+from andromede.iam.tags import check_tags
 
 __all__ = ["DirectoryMixin"]
 
@@ -49,9 +50,10 @@ class DirectoryMixin(ServiceCore):
         path: str = "/",
         *,
         permissions_boundary: str | None = None,
+        tags: Tags = (),
     ) -> User:
         """``permissions_boundary``: a managed policy's ARN, as ``boundary_policy`` returned
-        it."""
+        it. ``tags``: checked as TagUser checks them."""
         user = User(
             id=new_entity_id("AIDA"),
             tenant_id=tenant_id,
@@ -60,6 +62,7 @@ class DirectoryMixin(ServiceCore):
             created_at=self._now(),
             path=check_path(path),
             permissions_boundary=permissions_boundary,
+            tags=check_tags(tags),
         )
         await self._store.create_entity(user)
         return user
@@ -191,6 +194,7 @@ class DirectoryMixin(ServiceCore):
         description: str = "",
         max_session_duration: int = ROLE_SESSION_MIN,
         permissions_boundary: str | None = None,
+        tags: Tags = (),
     ) -> Role:
         role = Role(
             id=new_entity_id("AROA"),
@@ -204,6 +208,7 @@ class DirectoryMixin(ServiceCore):
             max_session_duration=_session_duration(max_session_duration),
             description=_description(description),
             permissions_boundary=permissions_boundary,
+            tags=check_tags(tags),
         )
         await self._store.create_entity(role)
         return role

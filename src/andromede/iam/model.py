@@ -47,6 +47,7 @@ __all__ = [
     "Role",
     "SessionCredentials",
     "SessionSource",
+    "Tags",
     "Tenant",
     "TenantQuota",
     "TenantStatus",
@@ -135,6 +136,10 @@ class TenantQuota:
     max_bytes: int | None = None
 
 
+# An IAM user's or role's tags: (key, value) pairs, keys unique regardless of case.
+Tags = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: str
@@ -145,6 +150,7 @@ class User:
     path: str = "/"
     # The managed policy (ARN) capping what its identity policies can allow, if any.
     permissions_boundary: str | None = None
+    tags: Tags = ()  # (key, value) in the order set; aws:PrincipalTag/<key> of its requests
 
     @property
     def arn(self) -> str:
@@ -156,10 +162,12 @@ class User:
 @dataclass(frozen=True, slots=True)
 class PrincipalPolicies:
     """What bounds a principal's requests: the documents of its identity policies (its own and
-    its groups', or its role's) and of its permissions boundary, if it has one."""
+    its groups', or its role's) and of its permissions boundary, if it has one; and its tags
+    (the user's, or the role's for its sessions), its requests' ``aws:PrincipalTag/<key>``."""
 
     documents: tuple[str, ...] = ()
     boundary: str | None = None
+    tags: Tags = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +194,7 @@ class Role:
     max_session_duration: int = 3600
     description: str = ""
     permissions_boundary: str | None = None  # as for users
+    tags: Tags = ()  # as for users; aws:PrincipalTag/<key> of its sessions
 
     @property
     def arn(self) -> str:

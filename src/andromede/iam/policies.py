@@ -147,14 +147,7 @@ class PoliciesMixin(ServiceCore):
     ) -> None:
         """Set (None: remove) a user's or role's boundary. NoSuchEntity for no such user or
         role (the root user has none) or no such policy."""
-        entity: User | Role | None = (
-            await self._store.get_entity(User, tenant_id, name)
-            if kind is User
-            else await self._store.get_entity(Role, tenant_id, name)
-        )
-        if entity is None or (isinstance(entity, User) and entity.is_root):
-            noun = "user" if kind is User else "role"
-            raise NoSuchEntity(f"The {noun} with name {name} cannot be found.")
+        entity = await self._user_or_role(kind, tenant_id, name)
         boundary = None if policy_arn is None else await self.boundary_policy(tenant_id, policy_arn)
         await self._store.update_entity(replace(entity, permissions_boundary=boundary))
         self._policy_cache.clear()
@@ -436,7 +429,9 @@ class PoliciesMixin(ServiceCore):
         boundary = None
         if holder is not None and holder.permissions_boundary is not None:
             boundary = await self._default_document(holder.tenant_id, holder.permissions_boundary)
-        policies = PrincipalPolicies(tuple(documents), boundary)
+        policies = PrincipalPolicies(
+            tuple(documents), boundary, () if holder is None else holder.tags
+        )
         if len(self._policy_cache) > 10_000:
             self._policy_cache.clear()
         self._policy_cache[cache_key] = (now + self._limits.cache_ttl, policies)

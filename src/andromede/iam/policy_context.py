@@ -22,7 +22,7 @@ from andromede.iam.policy import (
     load_policy,
 )
 
-__all__ = ["loaded_policies", "principal_context", "session_role_arn"]
+__all__ = ["loaded_policies", "principal_context", "principal_tag_keys", "session_role_arn"]
 
 _PRINCIPAL_TYPES: Final[Mapping[PrincipalKind, PrincipalType]] = {
     PrincipalKind.ROOT: PrincipalType.ROOT,
@@ -41,6 +41,11 @@ def loaded_policies(
     identity = [load_policy(text, kind=PolicyKind.IDENTITY) for text in policies.documents]
     boundary = policies.boundary
     return identity, None if boundary is None else load_policy(boundary, kind=PolicyKind.IDENTITY)
+
+
+def principal_tag_keys(policies: PrincipalPolicies) -> dict[str, str]:
+    """``aws:PrincipalTag/<key>`` for each tag of the principal (its own, or its role's)."""
+    return {f"aws:PrincipalTag/{key}": value for key, value in policies.tags}
 
 
 def session_role_arn(principal: Principal) -> str | None:

@@ -26,6 +26,7 @@ from andromede.iam.login import ConsoleLogin, LoginMixin
 from andromede.iam.mfa import CreatedMfaDevice, MfaMixin
 from andromede.iam.policies import PoliciesMixin
 from andromede.iam.service_core import IdentityLimits, PolicyKind
+from andromede.iam.tags import TagsMixin
 
 __all__ = [
     "AccessKeyLastUsed",
@@ -79,6 +80,7 @@ class IdentityService(
     PoliciesMixin,
     MfaMixin,
     LoginMixin,
+    TagsMixin,
 ):
     def _validate_policy(
         self, text: str, kind: PolicyKind, max_size: policy_engine.SizeLimit | int | None = None

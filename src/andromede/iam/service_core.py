@@ -21,7 +21,14 @@ from typing import Any
 
 from andromede.iam import policy as policy_engine
 from andromede.iam.errors import InvalidInput, NoSuchEntity
-from andromede.iam.model import Principal, PrincipalKind, PrincipalPolicies, User, valid_path
+from andromede.iam.model import (
+    Principal,
+    PrincipalKind,
+    PrincipalPolicies,
+    Role,
+    User,
+    valid_path,
+)
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.store import IdentityStore
 
@@ -134,3 +141,17 @@ class ServiceCore(ABC):
         if user is None:
             raise NoSuchEntity(f"The user with name {user_name} cannot be found.")
         return user
+
+    async def _user_or_role(
+        self, kind: type[User] | type[Role], tenant_id: str, name: str
+    ) -> User | Role:
+        """The IAM user (never the root user) or the role ``name``: NoSuchEntity otherwise."""
+        entity: User | Role | None = (
+            await self._store.get_entity(User, tenant_id, name)
+            if kind is User
+            else await self._store.get_entity(Role, tenant_id, name)
+        )
+        if entity is None or (isinstance(entity, User) and entity.is_root):
+            noun = "user" if kind is User else "role"
+            raise NoSuchEntity(f"The {noun} with name {name} cannot be found.")
+        return entity

@@ -9,6 +9,7 @@ that write's transaction, on the single writer.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,6 +33,7 @@ from andromede.iam.model import (
     ManagedPolicy,
     Operator,
     Role,
+    Tags,
     Tenant,
     TenantQuota,
     TenantStatus,
@@ -89,6 +91,7 @@ def _build(kind: type[Any], row: Any) -> Any:
             created_at=row.created_at,
             path=row.path,
             permissions_boundary=row.permissions_boundary,
+            tags=_tags(row.tags),
         )
     if kind is Group:
         return Group(
@@ -109,6 +112,7 @@ def _build(kind: type[Any], row: Any) -> Any:
             max_session_duration=row.max_session_duration,
             description=row.description,
             permissions_boundary=row.permissions_boundary,
+            tags=_tags(row.tags),
         )
     return ManagedPolicy(
         id=row.id,
@@ -123,6 +127,14 @@ def _build(kind: type[Any], row: Any) -> Any:
     )
 
 
+def _tags(text: str | None) -> Tags:
+    return () if text is None else tuple((key, value) for key, value in json.loads(text))
+
+
+def _tags_text(tags: Tags) -> str | None:
+    return json.dumps([list(tag) for tag in tags]) if tags else None
+
+
 def _values(entity: User | Group | Role) -> dict[str, Any]:
     values: dict[str, Any] = {
         "id": entity.id,
@@ -135,11 +147,13 @@ def _values(entity: User | Group | Role) -> dict[str, Any]:
     if isinstance(entity, User):
         values["is_root"] = entity.is_root
         values["permissions_boundary"] = entity.permissions_boundary
+        values["tags"] = _tags_text(entity.tags)
     elif isinstance(entity, Role):
         values["assume_role_policy"] = entity.assume_role_policy_document
         values["max_session_duration"] = entity.max_session_duration
         values["description"] = entity.description
         values["permissions_boundary"] = entity.permissions_boundary
+        values["tags"] = _tags_text(entity.tags)
     return values
 
 

@@ -40,6 +40,7 @@ from andromede.iam.policy import ContextValue
 from andromede.iam.service import IdentityService
 from andromede.iamapi.authorise import QueryAuthoriser
 from andromede.iamapi.errors import QueryError, to_query_error
+from andromede.iamapi.iam_directory import request_tags
 from andromede.iamapi.protocol import Call, ServiceSpec, parse_parameters
 from andromede.settings import Settings
 
@@ -288,6 +289,13 @@ class QueryApp:
         policy_arn = params.get("PolicyArn")
         if policy_arn is not None and action_name.startswith(("Attach", "Detach")):
             keys["iam:PolicyARN"] = policy_arn
+        if action_name in _TAGGING:
+            # aws:RequestTag/<key> and aws:TagKeys: a policy may govern which tags are set.
+            tags = request_tags(call)
+            keys.update({f"aws:RequestTag/{key}": value for key, value in tags})
+            tag_keys = [key for key, _ in tags] or call.members("TagKeys")
+            if tag_keys:
+                keys["aws:TagKeys"] = tag_keys
         asked = params.get("PermissionsBoundary")
         if asked is not None and action_name in _SETTING_BOUNDARY:
             keys["iam:PermissionsBoundary"] = asked
@@ -302,6 +310,10 @@ class QueryApp:
         return keys
 
 
+# The actions that set or remove tags: aws:RequestTag/<key> and aws:TagKeys (decision 0067).
+_TAGGING: Final = frozenset(
+    {"CreateUser", "CreateRole", "TagUser", "TagRole", "UntagUser", "UntagRole"}
+)
 # The actions whose iam:PermissionsBoundary is the boundary the request sets, and those whose is
 # the boundary the user or role they change already has (AWS's condition key table for IAM).
 _SETTING_BOUNDARY: Final = frozenset(

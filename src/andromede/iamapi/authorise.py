@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from andromede.iam.model import Principal, Role
 from andromede.iam.policy import ContextValue, PolicyKind, evaluate, load_policy
-from andromede.iam.policy_context import loaded_policies, principal_context
+from andromede.iam.policy_context import loaded_policies, principal_context, principal_tag_keys
 from andromede.iam.service import IdentityService
 from andromede.iamapi.errors import QueryError
 
@@ -43,6 +43,7 @@ class QueryAuthoriser:
         """AccessDenied unless ``principal``'s policies allow ``action`` on ``resource``."""
         if principal.is_anonymous or principal.is_operator or principal.tenant_id is None:
             raise _denied(principal, action, resource)
+        policies = await self._identity.policies_for(principal)
         context = principal_context(
             principal,
             action=action,
@@ -50,9 +51,9 @@ class QueryAuthoriser:
             source_ip=source_ip,
             secure=secure,
             region=self._region,
-            keys=keys,
+            keys={**(keys or {}), **principal_tag_keys(policies)},
         )
-        identity, boundary = loaded_policies(await self._identity.policies_for(principal))
+        identity, boundary = loaded_policies(policies)
         if not evaluate(context, identity_policies=identity, permissions_boundary=boundary).allowed:
             raise _denied(principal, action, resource)
 
@@ -75,6 +76,7 @@ class QueryAuthoriser:
             raise QueryError("AccessDenied", "Roles may not be assumed by root accounts.")
         if principal.is_anonymous or principal.is_operator or principal.tenant_id is None:
             raise _denied(principal, action, role.arn)
+        policies = await self._identity.policies_for(principal)
         context = principal_context(
             principal,
             action=action,
@@ -82,9 +84,9 @@ class QueryAuthoriser:
             source_ip=source_ip,
             secure=secure,
             region=self._region,
-            keys=keys,
+            keys={**(keys or {}), **principal_tag_keys(policies)},
         )
-        identity, boundary = loaded_policies(await self._identity.policies_for(principal))
+        identity, boundary = loaded_policies(policies)
         trust = load_policy(role.assume_role_policy_document, kind=PolicyKind.TRUST)
         decision = evaluate(
             context,

@@ -69,6 +69,12 @@ ACTIONS: Final[Mapping[str, Action]] = {
         has_result=False,
     ),
     "DeleteRole": Action(d.delete_role, True, resource=role_resource, has_result=False),
+    "TagUser": Action(d.tag_user, True, resource=user_resource, has_result=False),
+    "UntagUser": Action(d.untag_user, True, resource=user_resource, has_result=False),
+    "ListUserTags": Action(d.list_user_tags, False, resource=user_resource),
+    "TagRole": Action(d.tag_role, True, resource=role_resource, has_result=False),
+    "UntagRole": Action(d.untag_role, True, resource=role_resource, has_result=False),
+    "ListRoleTags": Action(d.list_role_tags, False, resource=role_resource),
     "PutUserPermissionsBoundary": Action(
         d.put_user_permissions_boundary, True, resource=user_resource, has_result=False
     ),

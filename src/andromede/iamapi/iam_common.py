@@ -24,6 +24,7 @@ from andromede.iam.model import (
     PolicyVersion,
     PrincipalKind,
     Role,
+    Tags,
     User,
     policy_arn,
     role_arn,
@@ -166,7 +167,7 @@ def write_truncation(xml: XmlWriter, next_marker: str | None) -> None:
 
 
 # -- shapes ---------------------------------------------------------------------------------
-def write_user(xml: XmlWriter, user: User, tag: str = "User") -> None:
+def write_user(xml: XmlWriter, user: User, tag: str = "User", *, with_tags: bool = False) -> None:
     xml.open(tag)
     if user.is_root:  # AWS answers the root user by its account id and ARN only
         xml.element("UserId", user.tenant_id)
@@ -177,7 +178,22 @@ def write_user(xml: XmlWriter, user: User, tag: str = "User") -> None:
     xml.element("Arn", user.arn)
     xml.element("CreateDate", iso8601(user.created_at))
     write_boundary(xml, user.permissions_boundary)
+    if with_tags:
+        write_entity_tags(xml, user.tags)
     xml.close(tag)
+
+
+def write_entity_tags(xml: XmlWriter, tags: Tags) -> None:
+    """A user's or role's ``Tags``, as GetUser and GetRole show them (none: no element)."""
+    if not tags:
+        return
+    xml.open("Tags")
+    for key, value in tags:
+        xml.open("member")
+        xml.element("Key", key)
+        xml.element("Value", value)
+        xml.close("member")
+    xml.close("Tags")
 
 
 def write_boundary(xml: XmlWriter, policy_arn: str | None) -> None:
@@ -200,7 +216,7 @@ def write_group(xml: XmlWriter, group: Group, tag: str = "Group") -> None:
     xml.close(tag)
 
 
-def write_role(xml: XmlWriter, role: Role, tag: str = "Role") -> None:
+def write_role(xml: XmlWriter, role: Role, tag: str = "Role", *, with_tags: bool = False) -> None:
     xml.open(tag)
     xml.element("Path", role.path)
     xml.element("RoleName", role.name)
@@ -212,6 +228,8 @@ def write_role(xml: XmlWriter, role: Role, tag: str = "Role") -> None:
         xml.element("Description", role.description)
     xml.element("MaxSessionDuration", role.max_session_duration)
     write_boundary(xml, role.permissions_boundary)
+    if with_tags:
+        write_entity_tags(xml, role.tags)
     xml.close(tag)
 
 

@@ -6,7 +6,8 @@ botocore's result shape; authorisation happened before (see ``iam.py``'s table).
 
 from __future__ import annotations
 
-from andromede.iam.model import Role
+from andromede.iam.model import Role, Tags
+from andromede.iamapi.errors import QueryError
 from andromede.iamapi.iam_common import (
     DEFAULT_ITEMS,
     MAX_ITEMS,
@@ -36,11 +37,18 @@ __all__ = [
     "get_user",
     "list_groups",
     "list_groups_for_user",
+    "list_role_tags",
     "list_roles",
+    "list_user_tags",
     "list_users",
     "put_role_permissions_boundary",
     "put_user_permissions_boundary",
     "remove_user_from_group",
+    "request_tags",
+    "tag_role",
+    "tag_user",
+    "untag_role",
+    "untag_user",
     "update_assume_role_policy",
     "update_role",
     "update_user",
@@ -53,14 +61,65 @@ def _max_items(call: Call) -> int:
 
 # -- users ----------------------------------------------------------------------------------
 async def create_user(call: Call) -> None:
-    refuse_unsupported(call, "Tags")
     name = call.required("UserName")
     boundary = await _boundary(call)
     with already_exists_as(f"User with name {name} already exists."):
         user = await call.identity.create_user(
-            call.tenant_id, name, call.get("Path") or "/", permissions_boundary=boundary
+            call.tenant_id,
+            name,
+            call.get("Path") or "/",
+            permissions_boundary=boundary,
+            tags=request_tags(call),
         )
-    write_user(call.result, user)
+    write_user(call.result, user, with_tags=True)
+
+
+def request_tags(call: Call) -> Tags:
+    """The ``Tags`` of a request (``Tags.member.N.Key``/``.Value``); InvalidInput when a tag
+    lacks its key or its value."""
+    keys, values = call.members("Tags", "Key"), call.members("Tags", "Value")
+    if len(keys) != len(values):
+        raise QueryError("InvalidInput", "Each tag needs a Key and a Value")
+    return tuple(zip(keys, values, strict=True))
+
+
+def _write_tags(call: Call, tags: Tags, marker: str | None = None) -> None:
+    call.result.open("Tags")
+    for key, value in tags:
+        call.result.open("member")
+        call.result.element("Key", key)
+        call.result.element("Value", value)
+        call.result.close("member")
+    call.result.close("Tags")
+    write_truncation(call.result, marker)
+
+
+async def tag_user(call: Call) -> None:
+    await call.identity.tag_user(call.tenant_id, call.required("UserName"), request_tags(call))
+
+
+async def untag_user(call: Call) -> None:
+    await call.identity.untag_user(
+        call.tenant_id, call.required("UserName"), call.members("TagKeys")
+    )
+
+
+async def list_user_tags(call: Call) -> None:
+    _write_tags(call, await call.identity.list_user_tags(call.tenant_id, call.required("UserName")))
+
+
+async def tag_role(call: Call) -> None:
+    await call.identity.tag_role(call.tenant_id, call.required("RoleName"), request_tags(call))
+
+
+async def untag_role(call: Call) -> None:
+    await call.identity.untag_role(
+        call.tenant_id, call.required("RoleName"), call.members("TagKeys")
+    )
+
+
+async def list_role_tags(call: Call) -> None:
+    _write_tags(call, await call.identity.list_role_tags(call.tenant_id, call.required("RoleName")))
 
 
 async def _boundary(call: Call) -> str | None:
@@ -91,7 +150,7 @@ async def delete_role_permissions_boundary(call: Call) -> None:
 
 
 async def get_user(call: Call) -> None:
-    write_user(call.result, await target_user(call))
+    write_user(call.result, await target_user(call), with_tags=True)
 
 
 async def list_users(call: Call) -> None:
@@ -177,12 +236,12 @@ async def list_groups_for_user(call: Call) -> None:
 
 # -- roles ----------------------------------------------------------------------------------
 async def create_role(call: Call) -> None:
-    refuse_unsupported(call, "Tags", "MaxSigninSessionDuration")
+    refuse_unsupported(call, "MaxSigninSessionDuration")
     name = call.required("RoleName")
     boundary = await _boundary(call)
     with already_exists_as(f"Role with name {name} already exists."):
         role = await _create_role(call, name, boundary)
-    write_role(call.result, role)
+    write_role(call.result, role, with_tags=True)
 
 
 async def _create_role(call: Call, name: str, boundary: str | None) -> Role:
@@ -196,11 +255,13 @@ async def _create_role(call: Call, name: str, boundary: str | None) -> Role:
             "MaxSessionDuration", minimum=3600, maximum=43200, default=3600
         ),
         permissions_boundary=boundary,
+        tags=request_tags(call),
     )
 
 
 async def get_role(call: Call) -> None:
-    write_role(call.result, await call.identity.get_role(call.tenant_id, call.required("RoleName")))
+    role = await call.identity.get_role(call.tenant_id, call.required("RoleName"))
+    write_role(call.result, role, with_tags=True)
 
 
 async def list_roles(call: Call) -> None:

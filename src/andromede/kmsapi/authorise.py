@@ -37,7 +37,7 @@ from andromede.iam.policy import (
     load_policy,
     parse_policy,
 )
-from andromede.iam.policy_context import loaded_policies
+from andromede.iam.policy_context import loaded_policies, principal_tag_keys
 from andromede.kms.customer_keys import Caller, Decision, RequestKeys
 from andromede.kms.keys_errors import MalformedKeyPolicy
 from andromede.kms.keys_model import CustomerKey
@@ -223,6 +223,8 @@ class KmsAuthoriser:
         ):
             names = list(await self._key_aliases(key))[:MAX_RESOURCE_ALIASES]
             request = {**request, "kms:ResourceAliases": names}
+        if policies.tags:  # aws:PrincipalTag/<key>, for attribute-based policies
+            request = {**request, **principal_tag_keys(policies)}
         context = self._context(caller, principal, action, key, encryption_context, request)
         identity, boundary = loaded_policies(policies)
         return context, identity, boundary

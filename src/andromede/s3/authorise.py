@@ -36,7 +36,7 @@ from andromede.iam.policy import (
     is_public,
     load_policy,
 )
-from andromede.iam.policy_context import loaded_policies, principal_context
+from andromede.iam.policy_context import loaded_policies, principal_context, principal_tag_keys
 from andromede.s3.errors import S3Error
 from andromede.s3.operations import S3Operation
 from andromede.storage.acl import AccessControlList, Permission
@@ -160,10 +160,13 @@ class S3Authoriser:
             raise S3Error("AccessDenied")
         # aws:RequestedRegion: a bucket's requests are signed for its region (s3/app.py checks).
         region = bucket.region if bucket is not None else self._region
+        policies = await self._identity_policies(principal)
+        if policies.tags:  # aws:PrincipalTag/<key>, for attribute-based policies
+            keys = {**keys, **principal_tag_keys(policies)}
         context = self._context(
             principal, operation, bucket_name, key, keys, source_ip, secure, region
         )
-        identity, boundary = loaded_policies(await self._identity_policies(principal))
+        identity, boundary = loaded_policies(policies)
         if bucket is None:
             # A root user acts for its own account: the engine allows it with no policy.
             decision = evaluate(context, identity_policies=identity, permissions_boundary=boundary)

@@ -1,0 +1,141 @@
+"""IAM tags and attribute-based access control with boto3 against a real ``andromede serve``
+(decision 0067): users and roles are tagged, their requests carry ``aws:PrincipalTag/<key>``,
+and a policy can govern which tags are set (``aws:RequestTag``, ``aws:TagKeys``).
+
+Each principal is tagged before its first request, so that no worker of the server holds a
+cached answer older than its tags.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from e2e.iam_helpers import Tenant, client_for, new_tenant
+from support.server import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def policy(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def code(caught: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(caught.value.response["Error"]["Code"])
+
+
+@pytest.fixture
+def tenant(server: ServerProcess) -> Tenant:
+    return new_tenant(server, "tag")
+
+
+def test_tags_are_managed_as_on_aws(server: ServerProcess, tenant: Tenant) -> None:
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    user = iam.create_user(UserName="alice", Tags=[{"Key": "team", "Value": "blue"}])["User"]
+    assert user["Tags"] == [{"Key": "team", "Value": "blue"}]
+    iam.tag_user(
+        UserName="alice", Tags=[{"Key": "Team", "Value": "red"}, {"Key": "cost", "Value": "1"}]
+    )
+    assert iam.list_user_tags(UserName="alice")["Tags"] == [
+        {"Key": "Team", "Value": "red"},
+        {"Key": "cost", "Value": "1"},
+    ]
+    assert iam.get_user(UserName="alice")["User"]["Tags"][0] == {"Key": "Team", "Value": "red"}
+    iam.untag_user(UserName="alice", TagKeys=["team"])
+    assert iam.list_user_tags(UserName="alice")["Tags"] == [{"Key": "cost", "Value": "1"}]
+    trust = policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{tenant.account}:root"},
+            "Action": "sts:AssumeRole",
+        }
+    )
+    iam.create_role(
+        RoleName="ci", AssumeRolePolicyDocument=trust, Tags=[{"Key": "env", "Value": "prod"}]
+    )
+    assert iam.get_role(RoleName="ci")["Role"]["Tags"] == [{"Key": "env", "Value": "prod"}]
+    iam.untag_role(RoleName="ci", TagKeys=["env"])
+    assert iam.list_role_tags(RoleName="ci")["Tags"] == []
+    with pytest.raises(ClientError) as caught:
+        iam.tag_role(RoleName="ci", Tags=[{"Key": "aws:reserved", "Value": "x"}])
+    assert code(caught) == "InvalidInput"
+
+
+def test_a_policy_can_follow_the_callers_tags(server: ServerProcess, tenant: Tenant) -> None:
+    """AWS's attribute-based pattern: one policy for every team, each member reading only the
+    prefix named by its own ``team`` tag."""
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    s3 = client_for(server, "s3", tenant.access_key_id, tenant.secret_access_key)
+    bucket = f"abac-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    for team in ("blue", "red"):
+        s3.put_object(Bucket=bucket, Key=f"{team}/plan", Body=team.encode())
+    by_team = policy(
+        {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{bucket}/${{aws:PrincipalTag/team}}/*",
+        },
+        {
+            "Effect": "Deny",
+            "Action": "s3:GetObject",
+            "Resource": "*",
+            "Condition": {"StringNotEquals": {"aws:PrincipalTag/clearance": "granted"}},
+        },
+    )
+    iam.create_user(
+        UserName="bea",
+        Tags=[{"Key": "team", "Value": "blue"}, {"Key": "clearance", "Value": "granted"}],
+    )
+    iam.put_user_policy(UserName="bea", PolicyName="by-team", PolicyDocument=by_team)
+    iam.create_user(UserName="bob", Tags=[{"Key": "team", "Value": "blue"}])  # no clearance
+    iam.put_user_policy(UserName="bob", PolicyName="by-team", PolicyDocument=by_team)
+    keys = {}
+    for name in ("bea", "bob"):
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        keys[name] = client_for(server, "s3", key["AccessKeyId"], key["SecretAccessKey"])
+    bea, bob = keys["bea"], keys["bob"]
+    assert bea.get_object(Bucket=bucket, Key="blue/plan")["Body"].read() == b"blue"
+    with pytest.raises(ClientError) as caught:  # not her team's prefix
+        bea.get_object(Bucket=bucket, Key="red/plan")
+    assert code(caught) == "AccessDenied"
+    with pytest.raises(ClientError) as caught:  # the deny on a tag he lacks
+        bob.get_object(Bucket=bucket, Key="blue/plan")
+    assert code(caught) == "AccessDenied"
+    for team in ("blue", "red"):
+        s3.delete_object(Bucket=bucket, Key=f"{team}/plan")
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_a_policy_can_govern_which_tags_are_set(server: ServerProcess, tenant: Tenant) -> None:
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    onboarding = policy(
+        {
+            "Effect": "Allow",
+            "Action": ["iam:CreateUser", "iam:TagUser"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:RequestTag/team": "blue"},
+                "ForAllValues:StringEquals": {"aws:TagKeys": ["team"]},
+            },
+        }
+    )
+    iam.create_user(UserName="onboarder")
+    iam.put_user_policy(UserName="onboarder", PolicyName="onboarding", PolicyDocument=onboarding)
+    key = iam.create_access_key(UserName="onboarder")["AccessKey"]
+    onboarder = client_for(server, "iam", key["AccessKeyId"], key["SecretAccessKey"])
+    onboarder.create_user(UserName="newcomer", Tags=[{"Key": "team", "Value": "blue"}])
+    for tags in (
+        [{"Key": "team", "Value": "red"}],
+        [{"Key": "team", "Value": "blue"}, {"Key": "admin", "Value": "yes"}],
+        [],
+    ):
+        with pytest.raises(ClientError) as caught:
+            onboarder.create_user(UserName=f"u-{uuid.uuid4().hex[:6]}", Tags=tags)
+        assert code(caught) == "AccessDenied", tags
+    assert iam.list_user_tags(UserName="newcomer")["Tags"] == [{"Key": "team", "Value": "blue"}]
