@@ -45,6 +45,8 @@ __all__ = [
     "role_resource",
     "target_user",
     "user_resource",
+    "write_boundary",
+    "write_entity_tags",
     "write_group",
     "write_policy",
     "write_role",
@@ -183,9 +185,10 @@ def write_user(xml: XmlWriter, user: User, tag: str = "User", *, with_tags: bool
     xml.close(tag)
 
 
-def write_entity_tags(xml: XmlWriter, tags: Tags) -> None:
-    """A user's or role's ``Tags``, as GetUser and GetRole show them (none: no element)."""
-    if not tags:
+def write_entity_tags(xml: XmlWriter, tags: Tags, *, always: bool = False) -> None:
+    """A user's or role's ``Tags``: as GetUser and GetRole show them (none: no element), or
+    ``always`` as List*Tags does (none: an empty list)."""
+    if not tags and not always:
         return
     xml.open("Tags")
     for key, value in tags:

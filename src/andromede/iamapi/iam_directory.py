@@ -15,6 +15,7 @@ from andromede.iamapi.iam_common import (
     page,
     refuse_unsupported,
     target_user,
+    write_entity_tags,
     write_group,
     write_role,
     write_truncation,
@@ -83,15 +84,9 @@ def request_tags(call: Call) -> Tags:
     return tuple(zip(keys, values, strict=True))
 
 
-def _write_tags(call: Call, tags: Tags, marker: str | None = None) -> None:
-    call.result.open("Tags")
-    for key, value in tags:
-        call.result.open("member")
-        call.result.element("Key", key)
-        call.result.element("Value", value)
-        call.result.close("member")
-    call.result.close("Tags")
-    write_truncation(call.result, marker)
+def _write_tags(call: Call, tags: Tags) -> None:
+    write_entity_tags(call.result, tags, always=True)
+    write_truncation(call.result, None)  # every tag in one answer: at most 50
 
 
 async def tag_user(call: Call) -> None:
