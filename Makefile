@@ -40,7 +40,7 @@ test-fast: $(STAMP)
 ## test: everything — lint, unit, contract, e2e with real clients, probes
 test: system-deps $(STAMP) lint
 	@bash scripts/venv-link-rados.sh $(VENV)  # python3-rados may have come with system-deps
-	bash scripts/run-tests.sh -n $(PYTEST_WORKERS) tests bench/tests
+	bash scripts/run-tests.sh -n $(PYTEST_WORKERS) --durations=25 tests bench/tests
 
 ## bench: andromede against its peers, side by side (see bench/README.md)
 bench: system-deps $(STAMP)
