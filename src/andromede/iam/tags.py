@@ -61,30 +61,37 @@ def merged(current: Tags, added: Tags) -> Tags:
 
 
 class TagsMixin(ServiceCore):
-    async def _retag(self, entity: User | Role, tags: Tags) -> None:
-        await self._store.update_entity(replace(entity, tags=tags))
-        self._policy_cache.clear()
-
     async def tag_user(self, tenant_id: str, user_name: str, tags: Tags) -> None:
-        user = await self._user_or_role(User, tenant_id, user_name)
-        await self._retag(user, merged(user.tags, tags))
+        await self._tag(User, tenant_id, user_name, tags)
 
     async def untag_user(self, tenant_id: str, user_name: str, keys: list[str]) -> None:
-        user = await self._user_or_role(User, tenant_id, user_name)
-        gone = {key.lower() for key in keys}
-        await self._retag(user, tuple(t for t in user.tags if t[0].lower() not in gone))
+        await self._untag(User, tenant_id, user_name, keys)
 
     async def list_user_tags(self, tenant_id: str, user_name: str) -> Tags:
         return (await self._user_or_role(User, tenant_id, user_name)).tags
 
     async def tag_role(self, tenant_id: str, role_name: str, tags: Tags) -> None:
-        role = await self._user_or_role(Role, tenant_id, role_name)
-        await self._retag(role, merged(role.tags, tags))
+        await self._tag(Role, tenant_id, role_name, tags)
 
     async def untag_role(self, tenant_id: str, role_name: str, keys: list[str]) -> None:
-        role = await self._user_or_role(Role, tenant_id, role_name)
-        gone = {key.lower() for key in keys}
-        await self._retag(role, tuple(t for t in role.tags if t[0].lower() not in gone))
+        await self._untag(Role, tenant_id, role_name, keys)
 
     async def list_role_tags(self, tenant_id: str, role_name: str) -> Tags:
         return (await self._user_or_role(Role, tenant_id, role_name)).tags
+
+    async def _tag(
+        self, kind: type[User] | type[Role], tenant_id: str, name: str, tags: Tags
+    ) -> None:
+        entity = await self._user_or_role(kind, tenant_id, name)
+        await self._retag(entity, merged(entity.tags, tags))
+
+    async def _untag(
+        self, kind: type[User] | type[Role], tenant_id: str, name: str, keys: list[str]
+    ) -> None:
+        entity = await self._user_or_role(kind, tenant_id, name)
+        gone = {key.lower() for key in keys}
+        await self._retag(entity, tuple(t for t in entity.tags if t[0].lower() not in gone))
+
+    async def _retag(self, entity: User | Role, tags: Tags) -> None:
+        await self._store.update_entity(replace(entity, tags=tags))
+        self._policy_cache.clear()
