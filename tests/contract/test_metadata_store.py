@@ -16,6 +16,7 @@ import pytest
 from andromede.db.database import open_database
 from andromede.db.migrate import upgrade
 from andromede.storage import store_sql
+from andromede.storage.acl import AccessControlList
 from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -653,6 +654,29 @@ async def test_legacy_rows_are_listed_and_swapped_only_if_unchanged(store: Metad
     still = await store.get_object("b1", "y")
     assert still is not None and still.segments[0].blob_id == "overwritten"
     assert [(r.bucket, r.key) for r in await store.legacy_objects(None, 10, 2)] == [("b2", "a")]
+
+
+async def test_replacing_headers_changes_them_alone_and_loses_to_a_write(
+    store: MetadataStore,
+) -> None:
+    # PutObjectTagging's step: the headers column, and only while the object is the one read.
+    await store.create_bucket(bucket())
+    acl = AccessControlList.private("o1")
+    await store.put_object(dataclasses.replace(record("k"), acl=acl))
+    read = await store.get_object("b1", "k")
+    assert read is not None
+    tagged = dataclasses.replace(
+        read, headers=dataclasses.replace(read.headers, tags=(("team", "blue"),))
+    )
+    assert await store.replace_object_headers(read, tagged)
+    stored = await store.get_object("b1", "k")
+    assert stored is not None and stored.headers.tags == (("team", "blue"),)
+    assert stored == tagged  # everything else as it was (the ACL included)
+    await store.put_object(record("k", blob="overwritten"))  # a client's write meanwhile
+    assert not await store.replace_object_headers(read, tagged)
+    still = await store.get_object("b1", "k")
+    assert still is not None and still.headers.tags == ()
+    assert not await store.replace_object_headers(dataclasses.replace(read, key="none"), tagged)
 
 
 # -- regions ----------------------------------------------------------------------------------

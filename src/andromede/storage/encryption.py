@@ -314,7 +314,10 @@ def seal_headers(
 ) -> SealedHeaders:
     """``headers`` sealed under the data key whose AES-GCM object is ``aead`` (its wrapped
     form ``wrapped`` is stored with them)."""
-    plain = _COMPACT_JSON(headers.field_values()).encode()
+    values = headers.field_values()
+    if not headers.tags:
+        values.pop()  # no tags: the seven fields sealed before tags existed, byte for byte
+    plain = _COMPACT_JSON(values).encode()
     nonce = _sealed_nonce()
     sealed = aead.encrypt(nonce, plain, _headers_aad(bucket, key))
     return build_sealed_headers(wrapped, nonce + sealed)  # every encrypted PUT
@@ -330,10 +333,13 @@ def open_headers(aead: AESGCM, sealed: SealedHeaders, bucket: str, key: str) -> 
     except (InvalidTag, ValueError):
         raise ObjectCorrupted("the object's stored headers failed authentication") from None
     # str, not bytes: json.loads would sniff the encoding of bytes first.
-    ctype, encoding, disposition, language, cache, expires, metadata = json.loads(plain.decode())
+    ctype, encoding, disposition, language, cache, expires, metadata, *tagged = json.loads(
+        plain.decode()
+    )
+    tags = tuple((tag_key, value) for tag_key, value in tagged[0]) if tagged else ()
     # Positionally, in the field order (an object's first read: see slots_builder).
     return build_content_headers(
-        ctype, encoding, disposition, language, cache, expires, dict(metadata)
+        ctype, encoding, disposition, language, cache, expires, dict(metadata), tags
     )
 
 

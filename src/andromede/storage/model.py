@@ -127,6 +127,9 @@ class ContentHeaders:
     cache_control: str | None = None
     expires: str | None = None
     user_metadata: Mapping[str, str] = field(default_factory=dict)  # names lower-case, no prefix
+    # The object's tag set, in the order it was given (decision 0068): sealed with the headers,
+    # as it is the customer's data as much as its metadata is.
+    tags: tuple[tuple[str, str], ...] = ()
 
     def field_values(self) -> list[object]:
         """The fields in order, the metadata as a new dict: what sealing serialises, and what
@@ -139,7 +142,14 @@ class ContentHeaders:
             self.cache_control,
             self.expires,
             dict(self.user_metadata),
+            self.tags,
         ]
+
+    def with_tags(self, tags: tuple[tuple[str, str], ...]) -> ContentHeaders:
+        """These headers with another tag set (PutObjectTagging, a copy's tagging directive)."""
+        values = self.field_values()
+        values[-1] = tags
+        return build_content_headers(*values)
 
 
 @dataclass(frozen=True, slots=True)

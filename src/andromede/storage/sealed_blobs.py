@@ -487,6 +487,17 @@ class SealedBlobs:
         self._remember(remembered, headers)
         return headers, checked
 
+    async def reseal_headers(
+        self, sealed: SealedHeaders, bucket: str, key: str, headers: ContentHeaders
+    ) -> SealedHeaders:
+        """``headers`` sealed in place of ``sealed``, under the same data key (its wrapped form
+        is kept): a change of the object's tags. A fresh random nonce, as on every sealing:
+        a key of one object sees a handful of sealings, far within what random nonces allow."""
+        aead, _ = await self._cipher.data_key_cipher(sealed.wrapped)
+        resealed = seal_headers(aead, sealed.wrapped, bucket, key, headers)
+        self.remember_headers(resealed, bucket, key, headers)
+        return resealed
+
     def remember_headers(
         self, sealed: SealedHeaders, bucket: str, key: str, headers: ContentHeaders
     ) -> None:
@@ -548,7 +559,7 @@ def stored_form(record: _StoredT) -> _StoredT:
             return record.rebuilt(
                 record.headers, record.kms_context, record.key_check, _PLAINTEXT_FORMAT_VERSION
             )
-        empty = build_content_headers(_DEFAULT_CONTENT_TYPE, None, None, None, None, None, {})
+        empty = build_content_headers(_DEFAULT_CONTENT_TYPE, None, None, None, None, None, {}, ())
         return record.rebuilt(empty, None, record.key_check, record.format_version)
     if record.sealed_headers is None:
         return dataclasses.replace(record, format_version=_PLAINTEXT_FORMAT_VERSION)

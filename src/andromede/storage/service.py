@@ -119,6 +119,11 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# How often a tagging retries when the object is replaced under it before giving up with 409
+# ConditionalRequestConflict (each retry means another client wrote the key meanwhile).
+_TAGGING_ATTEMPTS = 3
+
+
 @dataclass(frozen=True, slots=True)
 class StorageLimits:
     max_object_size: int
@@ -319,6 +324,25 @@ class ObjectService:
             await self.get_bucket(bucket)
             raise NoSuchKey(key)
         return await self._open_record(record)
+
+    async def set_object_tags(
+        self, bucket: str, key: str, tags: tuple[tuple[str, str], ...]
+    ) -> ObjectRecord:
+        """Replace the object's tag set (empty: remove it), resealed with its headers; the
+        object's bytes, ETag and Last-Modified stay as they are, as on S3. NoSuchBucket,
+        NoSuchKey. A write of the key that lands between the read and the update wins, and the
+        tags go to the object it wrote (tried again: tags never land on a replaced record)."""
+        for _ in range(_TAGGING_ATTEMPTS):
+            record = await self.head_object(bucket, key)
+            headers = record.headers.with_tags(tags)
+            sealed = record.sealed_headers
+            if sealed is not None:
+                sealed = await self._sealed.reseal_headers(sealed, bucket, key, headers)
+            changed = record.rebuilt(headers, None, None, record.format_version)
+            stored = stored_form(dataclasses.replace(changed, sealed_headers=sealed))
+            if await self._store.replace_object_headers(record, stored):
+                return changed
+        raise ObjectChanged(f"{key} kept changing while its tags were being set")
 
     async def look_up_object(self, bucket: str, key: str) -> ObjectLookup:
         """The bucket and its object ``key`` in one read, for :meth:`head_object`. NoSuchBucket."""

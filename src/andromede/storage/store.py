@@ -86,6 +86,11 @@ class MetadataStore(Protocol):
         still has ``expected``'s blobs: whether it did. For the re-encryption of legacy rows,
         which must lose to any write that came meanwhile."""
 
+    async def replace_object_headers(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
+        """Store ``record``'s headers (sealed or clear) in place of ``expected``'s, nothing else
+        of the row, only if the stored object still has ``expected``'s segments (no write came
+        in between): whether it did. For PutObjectTagging and DeleteObjectTagging."""
+
     async def legacy_objects(
         self, after: tuple[str, str] | None, limit: int, format_version: int
     ) -> list[ObjectRecord]:

@@ -134,6 +134,16 @@ class MemoryMetadataStore:
         state.objects[record.key.encode()] = record
         return True
 
+    async def replace_object_headers(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
+        state = self._buckets.get(record.bucket)
+        current = None if state is None else state.objects.get(record.key.encode())
+        if state is None or current is None or current.segments != expected.segments:
+            return False
+        state.objects[record.key.encode()] = dataclasses.replace(
+            current, headers=record.headers, sealed_headers=record.sealed_headers
+        )
+        return True
+
     async def legacy_objects(
         self, after: tuple[str, str] | None, limit: int, format_version: int
     ) -> list[ObjectRecord]:

@@ -257,6 +257,7 @@ def _headers_json(headers: ContentHeaders) -> str:
             "cache_control": headers.cache_control,
             "expires": headers.expires,
             "user_metadata": dict(headers.user_metadata),
+            **({"tags": headers.tags} if headers.tags else {}),
         },
         separators=(",", ":"),
     )
@@ -272,6 +273,7 @@ def _headers_from_json(text: str) -> ContentHeaders:
         cache_control=data["cache_control"],
         expires=data["expires"],
         user_metadata=dict(data["user_metadata"]),
+        tags=tuple((key, value) for key, value in data.get("tags", ())),
     )
 
 
@@ -844,6 +846,24 @@ class SqlMetadataStore:
             rows = [{"blob_id": blob_id, **names} for blob_id in _blob_ids(record.segments)]
             if rows:
                 conn.execute(_INSERT_OBJECT_BLOB, rows)
+            return True
+
+        return await self._db.write(work)
+
+    async def replace_object_headers(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
+        names = {"bucket": record.bucket, "key": record.key}
+        text = _stored_headers_json(record.headers, record.sealed_headers)
+
+        def work(conn: Connection) -> bool:
+            # Locked, so that a PUT or copy landing meanwhile either commits first (and the
+            # segments differ) or waits for this update and replaces it whole.
+            old = conn.execute(_LOCK_OBJECT, names).first()
+            if old is None or _object_from_row(old).segments != expected.segments:
+                return False
+            conn.execute(
+                _O.update().where(_O.c.bucket == record.bucket, _O.c.key == record.key),
+                {"headers": text},
+            )
             return True
 
         return await self._db.write(work)

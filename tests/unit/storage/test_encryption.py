@@ -537,8 +537,9 @@ async def test_headers_filed_as_sealed_are_those_opening_gives_every_field_set(
 ) -> None:
     # Every field of ContentHeaders set (a field added later included): the copy filed when
     # sealing must equal what another process opens from the row.
+    special: dict[str, object] = {"user_metadata": {"k": "v"}, "tags": (("team", "blue"),)}
     values: dict[str, object] = {
-        f.name: {"k": "v"} if f.name == "user_metadata" else f"value of {f.name}"
+        f.name: special.get(f.name, f"value of {f.name}")
         for f in dataclasses.fields(ContentHeaders)
     }
     headers = ContentHeaders(**values)  # type: ignore[arg-type]
@@ -809,3 +810,54 @@ async def test_headers_sealed_by_a_put_are_remembered_for_the_reads_after_it(
     world.keys.destroy_tenant_key("t1")  # remembered headers follow the key's fate
     with pytest.raises(EncryptionKeyUnavailable):
         await world.svc.head_object("bkt", "w")
+
+
+async def test_tags_are_resealed_with_the_headers_and_another_process_opens_them(
+    world: World,
+) -> None:
+    # SSE-C's key is not needed: the headers are sealed under the tenant's data key, as S3
+    # tags an SSE-C object without its key.
+    customer = customer_key()
+    await put(world.svc, "tagged", b"payload", customer, metadata={"colour": "blue"})
+    before = await world.svc.head_object("bkt", "tagged")
+    changed = await world.svc.set_object_tags("bkt", "tagged", (("team", "blue"),))
+    assert changed.headers.tags == (("team", "blue"),)
+    other = ObjectService(
+        world.stack.store, world.stack.blobs, LIMITS, KmsObjectCipher(world.keys, inline=True)
+    )
+    opened = await other.head_object("bkt", "tagged")
+    assert opened.headers == before.headers.with_tags((("team", "blue"),))
+    assert (opened.etag, opened.last_modified, opened.segments) == (
+        before.etag,
+        before.last_modified,
+        before.segments,
+    )
+    assert opened.sealed_headers is not None and before.sealed_headers is not None
+    assert opened.sealed_headers.wrapped == before.sealed_headers.wrapped  # the same data key
+    assert opened.sealed_headers.ciphertext != before.sealed_headers.ciphertext
+    assert await read(other, opened, 0, 6, customer_key=customer) == b"payload"
+    await world.svc.set_object_tags("bkt", "tagged", ())
+    assert (await other.head_object("bkt", "tagged")).headers == before.headers
+
+
+async def test_tags_set_while_the_object_is_replaced_go_to_the_new_object(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await put(world.svc, "raced", b"old")
+    store = world.stack.store
+    original = store.replace_object_headers
+    calls = 0
+
+    async def write_comes_first(expected: ObjectRecord, record: ObjectRecord) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await put(world.svc, "raced", b"new")
+        return await original(expected, record)
+
+    monkeypatch.setattr(store, "replace_object_headers", write_comes_first)
+    await world.svc.set_object_tags("bkt", "raced", (("a", "1"),))
+    assert calls == 2
+    current = await world.svc.head_object("bkt", "raced")
+    assert current.headers.tags == (("a", "1"),)
+    assert await read(world.svc, current, 0, 2) == b"new"
