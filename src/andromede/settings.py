@@ -276,6 +276,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest x-amz-server-side-encryption-context header (base64 bytes).",
     )
+    max_object_tags: int = Field(
+        default=10,
+        gt=0,
+        description="Most tags on one object (x-amz-tagging, PutObjectTagging); S3's is 10.",
+    )
     max_delete_objects: int = Field(
         default=1000, gt=0, description="Most keys in one DeleteObjects request."
     )

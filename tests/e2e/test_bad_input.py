@@ -396,15 +396,55 @@ CASES: list[Case] = [
         lambda w: w.raw.request("GET", w.path(), "versioning"),
     ),
     _row(
-        "put-object-tagging",
+        "get-object-legal-hold",
         501,
         "NotImplemented",
+        lambda w: w.raw.request("GET", w.path("ten"), "legal-hold"),
+    ),
+    # -- object tags (decision 0068) ------------------------------------------------------------
+    _row(
+        "object-tags-eleven",
+        400,
+        "BadRequest",
+        lambda w: w.raw.request(
+            "PUT",
+            w.path("tagged"),
+            body=b"x",
+            headers={"x-amz-tagging": "&".join(f"k{i}=v" for i in range(11))},
+        ),
+    ),
+    _row(
+        "object-tags-duplicate-key",
+        400,
+        "InvalidArgument",
+        lambda w: w.raw.request(
+            "PUT", w.path("tagged"), body=b"x", headers={"x-amz-tagging": "a=1&a=2"}
+        ),
+    ),
+    _row(
+        "object-tags-not-utf8",
+        400,
+        "InvalidArgument",
+        lambda w: w.raw.request(
+            "PUT", w.path("tagged"), body=b"x", headers={"x-amz-tagging": "a=%C3%28"}
+        ),
+    ),
+    _row(
+        "object-tagging-without-md5",
+        400,
+        "InvalidRequest",
         lambda w: w.raw.request(
             "PUT",
             w.path("ten"),
             "tagging",
             body=b"<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>",
         ),
+    ),
+    _row(
+        "object-tagging-missing-key",
+        404,
+        "NoSuchKey",
+        lambda w: w.raw.request("GET", w.path("no-such-object"), "tagging"),
     ),
     _row(
         "select-object-content",

@@ -147,6 +147,7 @@ resource "aws_s3_object" "report" {
   content                = "quarterly figures"
   server_side_encryption = "aws:kms"
   kms_key_id             = aws_kms_external_key.byok.arn
+  tags                   = { classification = "internal", owner = "finance" }
 }
 data "aws_kms_public_key" "signing" {
   key_id = aws_kms_key.signing.arn
@@ -274,6 +275,12 @@ def test_terraform_applies_converges_and_destroys(
     report = s3.get_object(Bucket=bucket, Key="report.txt")
     assert report["Body"].read() == b"quarterly figures"
     assert report["SSEKMSKeyId"] == outputs["byok_arn"]
+    assert report["TagCount"] == 2
+    report_tags = s3.get_object_tagging(Bucket=bucket, Key="report.txt")["TagSet"]
+    assert sorted((t["Key"], t["Value"]) for t in report_tags) == [
+        ("classification", "internal"),
+        ("owner", "finance"),
+    ]
     tag_set = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
     assert sorted((t["Key"], t["Value"]) for t in tag_set) == [
         ("cost-centre", "4711"),

@@ -70,6 +70,7 @@ def test_no_plaintext_at_rest(tmp_path: Path) -> None:
             Body=body,
             Metadata=metadata,
             ContentDisposition=f'attachment; filename="{canary.decode()}.bin"',
+            Tagging=f"secret={canary.decode()}",
         )
         s3.put_object(
             Bucket="canary",
@@ -99,7 +100,9 @@ def test_no_plaintext_at_rest(tmp_path: Path) -> None:
                 "Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, start=1)]
             },
         )
-        pending = s3.create_multipart_upload(Bucket="canary", Key="pending", Metadata=metadata)
+        pending = s3.create_multipart_upload(
+            Bucket="canary", Key="pending", Metadata=metadata, Tagging=f"secret={canary.decode()}"
+        )
         s3.upload_part(
             Bucket="canary",
             Key="pending",
@@ -127,6 +130,15 @@ def test_no_plaintext_at_rest(tmp_path: Path) -> None:
             ServerSideEncryption="aws:kms",
             SSEKMSEncryptionContext=context,
         )
+        # Tags set afterwards are resealed with the headers (decision 0068).
+        s3.put_object_tagging(
+            Bucket="canary",
+            Key="customer",
+            Tagging={"TagSet": [{"Key": "secret", "Value": canary.decode()}]},
+        )
+        assert s3.get_object_tagging(Bucket="canary", Key="single")["TagSet"] == [
+            {"Key": "secret", "Value": canary.decode()}
+        ]
         got = s3.get_object(Bucket="canary", Key="single")
         assert got["Body"].read() == body and got["Metadata"] == metadata
         assert got["ServerSideEncryption"] == "AES256"

@@ -77,6 +77,9 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.GetBucketTagging: tagging.get_bucket_tagging,
     _O.PutBucketTagging: tagging.put_bucket_tagging,
     _O.DeleteBucketTagging: tagging.delete_bucket_tagging,
+    _O.GetObjectTagging: tagging.get_object_tagging,
+    _O.PutObjectTagging: tagging.put_object_tagging,
+    _O.DeleteObjectTagging: tagging.delete_object_tagging,
     _O.ListObjects: listing.list_objects,
     _O.ListObjectsV2: listing.list_objects_v2,
     _O.ListMultipartUploads: listing.list_multipart_uploads,
@@ -317,7 +320,9 @@ class S3App:
         if addressed is None:
             raise NoSuchBucket(bucket_name)
         found = addressed
-        if operation is not _O.DeleteObjects:  # authorised key by key, as S3 does
+        # DeleteObjects is authorised key by key, as S3 does; PutObjectTagging once its body
+        # names the tags a policy may test (handlers/tagging.py).
+        if operation is not _O.DeleteObjects and operation is not _O.PutObjectTagging:
             object_key = route.key if operation.scope is OpScope.OBJECT else None
             objects = self._services.objects
 

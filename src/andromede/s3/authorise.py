@@ -5,7 +5,8 @@ policy, and — where Object Ownership lets them count — the bucket's or objec
 bucket's Block Public Access switches. Explicit deny wins; within the bucket owner's account an
 identity allow or a policy/ACL allow suffices; another account needs both sides; otherwise
 implicit deny (``andromede.iam.policy.evaluate``). A denial is ``AccessDenied`` and names no
-policy, as on AWS.
+policy, as on AWS. An object's tags (``s3:ExistingObjectTag/<key>``) are opened for the engine
+only when a policy of the request tests them (decision 0068).
 
 Four AWS rules sit outside the engine and are applied here: the bucket owner's root user may
 always read, replace and delete the bucket policy (so a policy cannot lock its owner out), and
@@ -21,9 +22,11 @@ longer grant.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final
+from urllib.parse import parse_qsl
 
 from andromede.iam.model import Principal, PrincipalPolicies, canonical_id
 from andromede.iam.policy import (
@@ -42,7 +45,12 @@ from andromede.s3.operations import S3Operation
 from andromede.storage.acl import AccessControlList, Permission
 from andromede.storage.model import Bucket, ObjectRecord
 
-__all__ = ["IdentityPolicies", "S3Authoriser", "request_condition_keys"]
+__all__ = [
+    "IdentityPolicies",
+    "S3Authoriser",
+    "request_condition_keys",
+    "request_object_tag_keys",
+]
 
 # The identity-policy and permissions-boundary documents of a principal, from the identity
 # service.
@@ -108,6 +116,10 @@ def request_condition_keys(
         value = headers.get(header)
         if value is not None:
             keys[f"s3:{header}"] = value.strip()
+    tagging = headers.get("x-amz-tagging")
+    if tagging is not None and operation in _TAGS_ON_WRITE:
+        # Read leniently here: a malformed header is refused by the handler, with its reason.
+        keys.update(request_object_tag_keys(parse_qsl(tagging, keep_blank_values=True)))
     # Whether the write creates the object (false for the steps of a multipart upload, which
     # take no conditional header): a policy requiring conditional writes exempts those by it.
     if operation in _CREATES_OBJECT:
@@ -117,6 +129,49 @@ def request_condition_keys(
     return keys
 
 
+def request_object_tag_keys(tags: Sequence[tuple[str, str]]) -> dict[str, ContextValue]:
+    """``s3:RequestObjectTag/<key>`` and ``s3:RequestObjectTagKeys``: the tags a write sets, for
+    policies that govern them (S3's names for IAM's aws:RequestTag and aws:TagKeys)."""
+    keys: dict[str, ContextValue] = {f"s3:RequestObjectTag/{key}": value for key, value in tags}
+    keys["s3:RequestObjectTagKeys"] = [key for key, _ in tags]
+    return keys
+
+
+def _existing_object_tag_keys(record: ObjectRecord | None) -> dict[str, ContextValue]:
+    if record is None:
+        return {}
+    return {f"s3:ExistingObjectTag/{key}": value for key, value in record.headers.tags}
+
+
+def _mentions_existing_tags(policy: PolicyDocument) -> bool:
+    def scan() -> bool:
+        return any(
+            clause.key.lower().startswith(_EXISTING_TAG_PREFIX)
+            for statement in policy.statements
+            for clause in statement.conditions
+        )
+
+    return policy.memoised("andromede.s3.mentions-existing-object-tag", scan)
+
+
+_EXISTING_TAG_PREFIX: Final = "s3:existingobjecttag/"
+# The operations whose request may carry x-amz-tagging.
+_TAGS_ON_WRITE: Final = frozenset(
+    {_O.PutObject, _O.CopyObject, _O.CreateMultipartUpload, _O.PutObjectTagging}
+)
+# The operations on an existing object for which AWS sets s3:ExistingObjectTag/<key> (the
+# Service Authorization Reference's list, as far as they are implemented here).
+_EXISTING_TAG_OPERATIONS: Final = frozenset(
+    {
+        _O.GetObject,
+        _O.HeadObject,
+        _O.GetObjectAcl,
+        _O.PutObjectAcl,
+        _O.GetObjectTagging,
+        _O.PutObjectTagging,
+        _O.DeleteObjectTagging,
+    }
+)
 _CREATES_OBJECT: Final = frozenset({_O.PutObject, _O.CopyObject, _O.CompleteMultipartUpload})
 _UPLOAD_STEPS: Final = frozenset({_O.CreateMultipartUpload, _O.UploadPart, _O.UploadPartCopy})
 
@@ -179,8 +234,26 @@ class S3Authoriser:
             return  # the owner's root can always manage the bucket policy (no lock-out)
         resource_policy = self._bucket_policy(bucket, caller_account)
         record = None
+        loaded = False
         if operation in _OBJECT_ACL and bucket.acls_enabled and load_object is not None:
-            record = await load_object()
+            record, loaded = await load_object(), True
+        if (
+            operation in _EXISTING_TAG_OPERATIONS
+            and load_object is not None
+            and (identity or boundary is not None or resource_policy is not None)
+            and any(
+                _mentions_existing_tags(policy)
+                for policy in (*identity, boundary, resource_policy)
+                if policy is not None
+            )
+        ):
+            # s3:ExistingObjectTag/<key>: the object's tags, opened only when a policy tests
+            # them (a Deny keyed on a tag must not find the key missing and fail open).
+            if not loaded:
+                record = await load_object()
+            existing = _existing_object_tag_keys(record)
+            if existing:
+                context = dataclasses.replace(context, keys={**context.keys, **existing})
         resource_account: str | None = owner
         if record is not None and record.owner_id != bucket.owner_id:
             # Object context: the object's owner, not the bucket's, holds it.

@@ -109,6 +109,9 @@ RECIPES: dict[O, Recipe] = {
     O.GetBucketTagging: Recipe("GET", f"{B}?tagging"),
     O.PutBucketTagging: Recipe("PUT", f"{B}?tagging", TAGS_XML, tuple(md5(TAGS_XML).items())),
     O.DeleteBucketTagging: Recipe("DELETE", f"{B}?tagging"),
+    O.GetObjectTagging: Recipe("GET", f"{K}?tagging"),
+    O.PutObjectTagging: Recipe("PUT", f"{K}?tagging", TAGS_XML, tuple(md5(TAGS_XML).items())),
+    O.DeleteObjectTagging: Recipe("DELETE", f"{K}?tagging"),
 }
 # Not bucket-addressed: covered by their own tests below.
 SERVICE_LEVEL = {O.ListBuckets, O.CreateBucket}
@@ -144,6 +147,7 @@ async def snapshot(victim: Client, upload_id: str) -> list[tuple[int, bytes]]:
         ("GET", K),
         ("GET", f"{B}?acl"),
         ("GET", f"{K}?acl"),
+        ("GET", f"{K}?tagging"),
         ("GET", f"{B}?ownershipControls"),
         ("GET", f"{B}?publicAccessBlock"),
         ("GET", f"{B}?policy"),
@@ -163,7 +167,8 @@ async def snapshot(victim: Client, upload_id: str) -> list[tuple[int, bytes]]:
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     async with in_process_client(tmp_path) as victim:
         assert (await victim.request("PUT", B)).status == 200
-        assert (await victim.request("PUT", K, SECRET)).status == 200
+        tagged = {"x-amz-tagging": "classification=secret"}
+        assert (await victim.request("PUT", K, SECRET, tagged)).status == 200
         created = await victim.request("POST", f"{K}?uploads")
         upload_id = created.body.split(b"<UploadId>")[1].split(b"<")[0].decode()
         intruder = await victim.other_tenant("intruder")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote_plus
 
 from andromede.http.dates import http_date
 from andromede.http.response import Response
 from andromede.iam.model import canonical_id
+from andromede.iam.policy import ContextValue
 from andromede.s3.authorise import S3Authoriser, request_condition_keys
 from andromede.s3.errors import S3Error
 from andromede.s3.handlers.encryption import KmsKeyResolver
@@ -61,7 +62,9 @@ Handler = Callable[[S3Context, S3Services], Awaitable[Response]]
 _META_PREFIX = "x-amz-meta-"
 
 
-def content_headers_from_request(ctx: S3Context) -> ContentHeaders:
+def content_headers_from_request(
+    ctx: S3Context, tags: tuple[tuple[str, str], ...] = ()
+) -> ContentHeaders:
     h = ctx.headers
     metadata = {
         name[len(_META_PREFIX) :]: value
@@ -81,6 +84,7 @@ def content_headers_from_request(ctx: S3Context) -> ContentHeaders:
         cache_control=h.get("cache-control"),
         expires=h.get("expires"),
         user_metadata=metadata,
+        tags=tags,
     )
 
 
@@ -100,6 +104,8 @@ def object_response_headers(
     response.header("Expires", headers.expires)
     for name, value in headers.user_metadata.items():
         response.header(_META_PREFIX + name, value)
+    if headers.tags:
+        response.header("x-amz-tagging-count", str(len(headers.tags)))
     if record.parts_count is not None:
         response.header("x-amz-mp-parts-count", str(record.parts_count))
     if with_checksum and record.checksum is not None:
@@ -175,11 +181,10 @@ def tenant_owner_id(ctx: S3Context) -> str:
 
 
 # Request headers that ask for something this server does not do yet. Accepting them silently
-# would claim encryption, retention or tags that do not exist; S3's answer is NotImplemented
+# would claim retention or redirects that do not exist; S3's answer is NotImplemented
 # ("A header you provided implies functionality that is not implemented").
 _UNSUPPORTED_HEADER_PREFIXES = (
     "x-amz-object-lock-",  # Object Lock
-    "x-amz-tagging",  # object tags
     "x-amz-website-redirect-location",
     "x-amz-write-offset-bytes",  # appending to an object (S3 Express directory buckets)
 )
@@ -205,10 +210,18 @@ async def addressed_bucket(ctx: S3Context, svc: S3Services) -> Bucket:
 
 
 async def authorise_object(
-    ctx: S3Context, svc: S3Services, operation: S3Operation, bucket: Bucket, key: str
+    ctx: S3Context,
+    svc: S3Services,
+    operation: S3Operation,
+    bucket: Bucket,
+    key: str,
+    *,
+    extra_keys: Mapping[str, ContextValue] | None = None,
 ) -> None:
     """AccessDenied unless ``operation`` on ``bucket/key`` is allowed to the caller: for the
-    operations whose objects are not the request's own (DeleteObjects' keys, copy sources)."""
+    operations whose objects are not the request's own (DeleteObjects' keys, copy sources), a
+    second permission a request needs (tags on a PUT), and those authorised once their body is
+    read (``extra_keys``: the condition keys it carries)."""
     objects = svc.objects
 
     async def load_object() -> ObjectRecord | None:
@@ -223,7 +236,7 @@ async def authorise_object(
         bucket=bucket,
         bucket_name=bucket.name,
         key=key,
-        keys=request_condition_keys(operation, ctx.query, ctx.headers),
+        keys={**request_condition_keys(operation, ctx.query, ctx.headers), **(extra_keys or {})},
         source_ip=ctx.source_ip,
         secure=ctx.secure,
         load_object=load_object,

@@ -23,6 +23,7 @@ from andromede.s3.handlers.encryption import (
     write_encryption_headers,
 )
 from andromede.s3.handlers.objects import check_write_conditions, load_copy_source
+from andromede.s3.handlers.tagging import tags_from_request
 from andromede.s3.ranges import InvalidCopySourceRange, parse_copy_source_range
 from andromede.s3.request import S3Context, parse_checksum_algorithm, reject_unknown_checksums
 from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
@@ -79,10 +80,11 @@ async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
             validate_checksum_type(algorithm, checksum_type)
         except ValueError as exc:
             raise S3Error("InvalidRequest", str(exc)) from exc
+    tags = await tags_from_request(ctx, svc, bucket)
     upload = await svc.objects.create_multipart_upload(
         ctx.bucket,
         ctx.key,
-        headers=content_headers_from_request(ctx),
+        headers=content_headers_from_request(ctx, tags),
         owner_id=owner_id,
         checksum_algorithm=algorithm,
         checksum_type=checksum_type,

@@ -37,12 +37,19 @@ from andromede.s3.handlers.encryption import (
     write_encryption,
     write_encryption_headers,
 )
+from andromede.s3.handlers.tagging import tags_from_request
 from andromede.s3.operations import S3Operation
 from andromede.s3.ranges import ByteRange, RangeNotSatisfiable, parse_range
 from andromede.s3.request import S3Context, parse_checksum_algorithm
 from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
 from andromede.storage import errors as storage_errors
-from andromede.storage.model import ChecksumAlgorithm, ExpectedObject, ObjectRecord
+from andromede.storage.model import (
+    Bucket,
+    ChecksumAlgorithm,
+    ContentHeaders,
+    ExpectedObject,
+    ObjectRecord,
+)
 
 __all__ = [
     "check_write_conditions",
@@ -110,6 +117,7 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
     owner_id = object_owner_id(ctx, bucket)
     acl = acl_from_request(ctx, bucket, owner_id=owner_id)
     encryption = await write_encryption(ctx, svc, bucket)
+    tags = await tags_from_request(ctx, svc, bucket)
     expected = await check_write_conditions(ctx, svc)
     integrity = ctx.integrity(default_algorithm=ChecksumAlgorithm.CRC64NVME)
     record = await svc.objects.put_object(
@@ -117,7 +125,7 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
         ctx.key,
         ctx.body(integrity),
         size=size,
-        headers=content_headers_from_request(ctx),
+        headers=content_headers_from_request(ctx, tags),
         owner_id=owner_id,
         integrity=integrity,
         encryption=encryption,
@@ -394,25 +402,35 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
     directive = ctx.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error("InvalidArgument", "Unknown metadata directive.")
+    tagging_directive = ctx.headers.get("x-amz-tagging-directive", "COPY").strip().upper()
+    if tagging_directive not in ("COPY", "REPLACE"):
+        raise S3Error("InvalidArgument", "Unknown tagging directive.")
     algorithm_header = ctx.headers.get("x-amz-checksum-algorithm")
     algorithm = parse_checksum_algorithm(algorithm_header) if algorithm_header else None
     same = (source.bucket, source.key) == (ctx.bucket, ctx.key)
     changes_encryption = encryption.customer_key is not None or any(
         name.startswith("x-amz-server-side-encryption") for name in ctx.headers
     )
-    if same and directive == "COPY" and algorithm is None and not changes_encryption:
+    if (
+        same
+        and directive == "COPY"
+        and tagging_directive == "COPY"
+        and algorithm is None
+        and not changes_encryption
+    ):
         raise S3Error(
             "InvalidRequest",
             "This copy request is illegal because it is trying to copy an object to itself without "
             "changing the object's metadata, storage class, website redirect location or "
             "encryption attributes.",
         )
+    headers = await _copy_headers(ctx, svc, bucket, source, directive, tagging_directive)
     expected = await check_write_conditions(ctx, svc)
     record = await svc.objects.copy_object(
         source,
         ctx.bucket,
         ctx.key,
-        headers=content_headers_from_request(ctx) if directive == "REPLACE" else None,
+        headers=headers,
         owner_id=owner_id,
         checksum_algorithm=algorithm,
         encryption=encryption,
@@ -427,3 +445,32 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
     response = xml_response(xml)
     write_encryption_headers(ctx, response, encryption)
     return response
+
+
+async def _copy_headers(
+    ctx: S3Context,
+    svc: S3Services,
+    bucket: Bucket,
+    source: ObjectRecord,
+    directive: str,
+    tagging_directive: str,
+) -> ContentHeaders | None:
+    """The copy's headers (None: the source's, tags included). Metadata and tags each come
+    from the request or the source, by their own directive. The source's tags need
+    ``s3:GetObjectTagging`` on it to be read, and tags set on the copy need
+    ``s3:PutObjectTagging`` (``tags_from_request``), as on AWS."""
+    if tagging_directive == "COPY":
+        if source.headers.tags:
+            source_bucket = await svc.objects.get_bucket(source.bucket)
+            await authorise_object(
+                ctx, svc, S3Operation.GetObjectTagging, source_bucket, source.key
+            )
+            await authorise_object(ctx, svc, S3Operation.PutObjectTagging, bucket, ctx.key)
+        if directive == "COPY":
+            return None
+        tags = source.headers.tags
+    else:
+        tags = await tags_from_request(ctx, svc, bucket)
+    if directive == "REPLACE":
+        return content_headers_from_request(ctx, tags)
+    return source.headers.with_tags(tags)

@@ -1,4 +1,5 @@
-"""Bucket tagging: Get/Put/DeleteBucketTagging (decision 0066).
+"""Bucket and object tagging: Get/Put/DeleteBucketTagging (decision 0066) and
+Get/Put/DeleteObjectTagging with the ``x-amz-tagging`` header of object writes (decision 0068).
 
 A tag set is validated as S3 validates it: at most 50 tags, keys of 1 to 128 characters and
 values of at most 256, letters, digits, white space and ``_ . : / = + - @`` only, no ``aws:``
@@ -6,20 +7,43 @@ prefix and no key twice (``InvalidTag``). An empty ``TagSet`` removes the tags. 
 none answers GetBucketTagging with 404 ``NoSuchTagSet``, which is what Terraform and the SDKs
 expect. Tags are kept beside the bucket row, not in it, and in clear: they are labels for cost
 allocation and policies, read by the operator's billing as on AWS (see the decision).
+
+An object holds at most ``max_object_tags`` tags (10, as on S3; more is 400 BadRequest), under
+the same rules. Unlike a bucket's, an object's tags are the customer's data: they are sealed
+with its headers and user metadata, under the tenant's key.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from typing import Final
+from urllib.parse import parse_qsl
 
 from andromede.http.response import Response
+from andromede.s3.authorise import request_object_tag_keys
 from andromede.s3.errors import S3Error
-from andromede.s3.handlers.common import S3Services, xml_response
+from andromede.s3.handlers.common import (
+    S3Services,
+    addressed_bucket,
+    authorise_object,
+    xml_response,
+)
+from andromede.s3.operations import S3Operation
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
+from andromede.storage.model import Bucket
 
-__all__ = ["delete_bucket_tagging", "get_bucket_tagging", "parse_tag_set", "put_bucket_tagging"]
+__all__ = [
+    "delete_bucket_tagging",
+    "delete_object_tagging",
+    "get_bucket_tagging",
+    "get_object_tagging",
+    "parse_tag_set",
+    "parse_tagging_header",
+    "put_bucket_tagging",
+    "put_object_tagging",
+    "tags_from_request",
+]
 
 BUCKET_TAGS_MAX: Final = 50
 _KEY_MAX: Final = 128
@@ -33,8 +57,9 @@ def _allowed(text: str) -> bool:
     return all(ch in _PUNCTUATION or unicodedata.category(ch)[0] in ("L", "N", "Z") for ch in text)
 
 
-def parse_tag_set(body: bytes, limit: int) -> tuple[tuple[str, str], ...]:
-    """The tags of a ``<Tagging><TagSet>`` document, in order; InvalidTag or MalformedXML."""
+def parse_tag_set(body: bytes, limit: int, *, objects: bool = False) -> tuple[tuple[str, str], ...]:
+    """The tags of a ``<Tagging><TagSet>`` document, in order; InvalidTag or MalformedXML
+    (BadRequest for too many tags on an object, as S3 answers it)."""
     root = parse_xml(body, "Tagging")
     sets = children(root, "TagSet")
     if len(sets) != 1:
@@ -44,24 +69,61 @@ def parse_tag_set(body: bytes, limit: int) -> tuple[tuple[str, str], ...]:
         key, value = child_text(tag, "Key"), child_text(tag, "Value")
         if key is None or value is None:
             raise S3Error("MalformedXML")
+        tags.append((key, value))
+    if len({key for key, _ in tags}) != len(tags):
+        raise S3Error("InvalidTag", "Cannot provide multiple Tags with the same key")
+    return _checked(tags, limit, objects=objects)
+
+
+def parse_tagging_header(value: str, limit: int) -> tuple[tuple[str, str], ...]:
+    """The tags of an ``x-amz-tagging`` header (PutObject, CopyObject, CreateMultipartUpload):
+    URL query parameters, ``key1=value1&key2=value2``, each key at most once."""
+    try:
+        pairs = parse_qsl(value, keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        pairs = None
+    if pairs is None or len({key for key, _ in pairs}) != len(pairs):
+        raise S3Error(
+            "InvalidArgument",
+            "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query "
+            "parameters without tag name duplicates.",
+            ArgumentName="x-amz-tagging",
+        )
+    return _checked(pairs, limit, objects=True)
+
+
+async def tags_from_request(
+    ctx: S3Context, svc: S3Services, bucket: Bucket
+) -> tuple[tuple[str, str], ...]:
+    """The tag set an object write asks for in ``x-amz-tagging`` (none without the header).
+    Setting tags takes ``s3:PutObjectTagging`` besides the write's own permission, as on AWS."""
+    value = ctx.headers.get("x-amz-tagging")
+    if value is None:
+        return ()
+    tags = parse_tagging_header(value, ctx.settings.max_object_tags)
+    if tags:
+        await authorise_object(ctx, svc, S3Operation.PutObjectTagging, bucket, ctx.key)
+    return tags
+
+
+def _checked(
+    tags: list[tuple[str, str]], limit: int, *, objects: bool
+) -> tuple[tuple[str, str], ...]:
+    for key, value in tags:
         if not 1 <= len(key) <= _KEY_MAX or len(value) > _VALUE_MAX:
             raise S3Error("InvalidTag", "The TagKey or TagValue you have provided is too long")
         if not _allowed(key) or not _allowed(value):
             raise S3Error("InvalidTag", "The TagKey or TagValue you have provided is invalid")
         if key.lower().startswith("aws:"):
             raise S3Error("InvalidTag", "Your TagKey cannot be prefixed with aws:")
-        tags.append((key, value))
-    if len({key for key, _ in tags}) != len(tags):
-        raise S3Error("InvalidTag", "Cannot provide multiple Tags with the same key")
     if len(tags) > limit:
+        if objects:
+            raise S3Error("BadRequest", f"Object tags cannot be greater than {limit}")
         raise S3Error("InvalidTag", f"A tag set holds at most {limit} tags")
     return tuple(tags)
 
 
-async def get_bucket_tagging(ctx: S3Context, svc: S3Services) -> Response:
-    tags = await svc.objects.get_bucket_tags(ctx.bucket)
-    if tags is None:
-        raise S3Error("NoSuchTagSet", BucketName=ctx.bucket)
+def _write_tag_set(tags: tuple[tuple[str, str], ...]) -> Response:
     xml = XmlWriter("Tagging")
     xml.open("TagSet")
     for key, value in tags:
@@ -73,6 +135,13 @@ async def get_bucket_tagging(ctx: S3Context, svc: S3Services) -> Response:
     return xml_response(xml)
 
 
+async def get_bucket_tagging(ctx: S3Context, svc: S3Services) -> Response:
+    tags = await svc.objects.get_bucket_tags(ctx.bucket)
+    if tags is None:
+        raise S3Error("NoSuchTagSet", BucketName=ctx.bucket)
+    return _write_tag_set(tags)
+
+
 async def put_bucket_tagging(ctx: S3Context, svc: S3Services) -> Response:
     body = await ctx.read_xml_body(integrity_required=True)
     tags = parse_tag_set(body, BUCKET_TAGS_MAX)
@@ -82,4 +151,27 @@ async def put_bucket_tagging(ctx: S3Context, svc: S3Services) -> Response:
 
 async def delete_bucket_tagging(ctx: S3Context, svc: S3Services) -> Response:
     await svc.objects.set_bucket_tags(ctx.bucket, None)
+    return Response(status=204)
+
+
+async def get_object_tagging(ctx: S3Context, svc: S3Services) -> Response:
+    """The object's tag set; an empty TagSet when it has none (not an error, unlike buckets)."""
+    record = await svc.objects.head_object(ctx.bucket, ctx.key)
+    return _write_tag_set(record.headers.tags)
+
+
+async def put_object_tagging(ctx: S3Context, svc: S3Services) -> Response:
+    """Authorised here, once the body is read: a policy may test the tags it sets
+    (``s3:RequestObjectTag/<key>``, ``s3:RequestObjectTagKeys``)."""
+    body = await ctx.read_xml_body(integrity_required=True)
+    tags = parse_tag_set(body, ctx.settings.max_object_tags, objects=True)
+    bucket = await addressed_bucket(ctx, svc)
+    keys = request_object_tag_keys(tags)
+    await authorise_object(ctx, svc, S3Operation.PutObjectTagging, bucket, ctx.key, extra_keys=keys)
+    await svc.objects.set_object_tags(ctx.bucket, ctx.key, tags)
+    return Response(status=200)
+
+
+async def delete_object_tagging(ctx: S3Context, svc: S3Services) -> Response:
+    await svc.objects.set_object_tags(ctx.bucket, ctx.key, ())
     return Response(status=204)
