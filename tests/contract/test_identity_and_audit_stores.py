@@ -531,7 +531,19 @@ async def test_instance_profiles_hold_one_role_and_guard_deletes(identity: Ident
     ]
     assert len(await identity.list_instance_profiles(a.id, "/", None, 1)) == 1
 
-    role = Role("AROA1", a.id, "reader", "/", T0, DOC, 7200, "d")
+    # Whole, tags and boundary included: PassRole's aws:ResourceTag keys come from them.
+    role = Role(
+        "AROA1",
+        a.id,
+        "reader",
+        "/",
+        T0,
+        DOC,
+        7200,
+        "d",
+        permissions_boundary="arn:aws:iam::aws:policy/ReadOnlyAccess",
+        tags=(("team", "blue"),),
+    )
     other = Role("AROA2", a.id, "writer", "/", T0, DOC)
     for entity in (role, other):
         await identity.create_entity(entity)

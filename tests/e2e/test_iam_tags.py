@@ -139,3 +139,78 @@ def test_a_policy_can_govern_which_tags_are_set(server: ServerProcess, tenant: T
             onboarder.create_user(UserName=f"u-{uuid.uuid4().hex[:6]}", Tags=tags)
         assert code(caught) == "AccessDenied", tags
     assert iam.list_user_tags(UserName="newcomer")["Tags"] == [{"Key": "team", "Value": "blue"}]
+
+
+def test_a_policy_can_follow_the_tags_of_the_user_or_role_acted_on(
+    server: ServerProcess, tenant: Tenant
+) -> None:
+    """``aws:ResourceTag/<key>`` (and ``iam:ResourceTag/<key>``) on IAM calls and AssumeRole
+    (decision 0069): a team lead manages only its team's users and assumes only its team's
+    roles, and a Deny on a ``protected`` tag holds even under ``iam:*``."""
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    lead_policy = policy(
+        {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
+        {
+            "Effect": "Deny",
+            "Action": ["iam:PutUserPolicy", "iam:GetUser"],
+            "Resource": "*",
+            "Condition": {"StringNotEquals": {"aws:ResourceTag/team": "blue"}},
+        },
+        {
+            "Effect": "Deny",
+            "Action": ["iam:DeleteUser", "iam:UntagUser", "iam:DeleteRole"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"iam:ResourceTag/protected": "true"}},
+        },
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}},
+        },
+    )
+    iam.create_user(UserName="lead", Tags=[{"Key": "team", "Value": "blue"}])
+    iam.put_user_policy(UserName="lead", PolicyName="lead", PolicyDocument=lead_policy)
+    key = iam.create_access_key(UserName="lead")["AccessKey"]
+    lead = client_for(server, "iam", key["AccessKeyId"], key["SecretAccessKey"])
+    sts = client_for(server, "sts", key["AccessKeyId"], key["SecretAccessKey"])
+    iam.create_user(UserName="blue-dev", Tags=[{"Key": "team", "Value": "blue"}])
+    iam.create_user(UserName="red-dev", Tags=[{"Key": "team", "Value": "red"}])
+    iam.create_user(UserName="auditor", Tags=[{"Key": "protected", "Value": "true"}])
+    iam.create_user(UserName="intern")
+    read_only = policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"})
+
+    assert lead.get_user(UserName="blue-dev")["User"]["UserName"] == "blue-dev"
+    lead.put_user_policy(UserName="blue-dev", PolicyName="ro", PolicyDocument=read_only)
+    for call in (
+        lambda: lead.get_user(UserName="red-dev"),
+        lambda: lead.put_user_policy(UserName="red-dev", PolicyName="ro", PolicyDocument=read_only),
+        lambda: lead.delete_user(UserName="auditor"),
+        lambda: lead.untag_user(UserName="auditor", TagKeys=["protected"]),
+    ):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert code(caught) == "AccessDenied"
+    assert iam.list_user_policies(UserName="red-dev")["PolicyNames"] == []
+    assert iam.list_user_tags(UserName="auditor")["Tags"] == [{"Key": "protected", "Value": "true"}]
+    lead.delete_user(UserName="intern")  # no protected tag: the Allow on iam:* stands
+
+    trust = policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{tenant.account}:root"},
+            "Action": "sts:AssumeRole",
+        }
+    )
+    for team in ("blue", "red"):
+        iam.create_role(
+            RoleName=f"{team}-deploy",
+            AssumeRolePolicyDocument=trust,
+            Tags=[{"Key": "team", "Value": team}],
+        )
+    arn = f"arn:aws:iam::{tenant.account}:role/"
+    assumed = sts.assume_role(RoleArn=f"{arn}blue-deploy", RoleSessionName="lead")
+    assert assumed["AssumedRoleUser"]["Arn"].endswith("assumed-role/blue-deploy/lead")
+    with pytest.raises(ClientError) as caught:
+        sts.assume_role(RoleArn=f"{arn}red-deploy", RoleSessionName="lead")
+    assert code(caught) == "AccessDenied"

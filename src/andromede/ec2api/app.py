@@ -50,6 +50,7 @@ from andromede.iam.authn import (
     headers_with_body_hash,
 )
 from andromede.iam.model import ANONYMOUS, Principal
+from andromede.iam.policy import ContextValue
 from andromede.iam.service import IdentityService
 from andromede.settings import Settings
 
@@ -208,9 +209,11 @@ class Ec2App:
         source_ip = client[0] if client else None
         secure = scope.get("scheme") == "https"
 
-        async def allow(action: str, resources: list[str]) -> None:
+        async def allow(
+            action: str, resources: list[str], keys: Mapping[str, ContextValue] | None = None
+        ) -> None:
             await self._authoriser.authorise(
-                principal, action, resources, source_ip=source_ip, secure=secure
+                principal, action, resources, source_ip=source_ip, secure=secure, keys=keys
             )
 
         call = Call(

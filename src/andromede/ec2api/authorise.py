@@ -10,11 +10,11 @@ root acts unopposed in its account; an explicit deny wins.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from andromede.ec2api.errors import Ec2Error
 from andromede.iam.model import Principal, PrincipalPolicies
-from andromede.iam.policy import evaluate
+from andromede.iam.policy import ContextValue, evaluate
 from andromede.iam.policy_context import loaded_policies, principal_context, principal_tag_keys
 
 __all__ = ["Ec2Authoriser"]
@@ -35,8 +35,10 @@ class Ec2Authoriser:
         *,
         source_ip: str | None,
         secure: bool,
+        keys: Mapping[str, ContextValue] | None = None,
     ) -> None:
-        """UnauthorizedOperation unless the policies allow ``action`` on every resource."""
+        """UnauthorizedOperation unless the policies allow ``action`` on every resource.
+        ``keys``: the request's condition keys besides the caller's own."""
         if principal.is_anonymous or principal.is_operator or principal.tenant_id is None:
             raise _denied(principal, action, resources[0] if resources else "*")
         policies = await self._identity_policies(principal)
@@ -49,7 +51,7 @@ class Ec2Authoriser:
                 source_ip=source_ip,
                 secure=secure,
                 region=self._region,
-                keys=principal_tag_keys(policies),
+                keys={**(keys or {}), **principal_tag_keys(policies)},
             )
             decision = evaluate(context, identity_policies=identity, permissions_boundary=boundary)
             if not decision.allowed:

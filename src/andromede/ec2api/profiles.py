@@ -17,6 +17,7 @@ from andromede.ec2api.xml import write_return
 from andromede.http.xml import XmlWriter
 from andromede.iam.errors import NoSuchEntity
 from andromede.iam.model import InstanceProfile
+from andromede.iam.policy_context import iam_resource_tag_keys
 
 __all__ = ["PROFILE_ACTIONS", "instance_profile"]
 
@@ -49,7 +50,10 @@ async def instance_profile(
             "Invalid IAM Instance Profile",
         ) from None
     for role in found.roles:
-        await call.allow("iam:PassRole", [role.arn])
+        # As AWS sets them: the service the role goes to, and the role's tags, so that a
+        # policy can allow passing only roles of a label, or only to EC2 (decision 0069).
+        keys = {"iam:PassedToService": "ec2.amazonaws.com", **iam_resource_tag_keys(role.tags)}
+        await call.allow("iam:PassRole", [role.arn], keys)
     return InstanceProfileRef(found.arn, found.id)
 
 

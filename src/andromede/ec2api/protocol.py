@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from andromede.compute.model import Tags
 from andromede.compute.service import ComputeService
 from andromede.ec2api.errors import Ec2Error
 from andromede.http.xml import XmlWriter
 from andromede.iam.model import Principal
+from andromede.iam.policy import ContextValue
 from andromede.iam.service import IdentityService
 
 __all__ = ["NAMESPACE", "VERSION", "Action", "Call", "Handler", "Params", "arn_of", "iso8601"]
@@ -152,6 +153,18 @@ class Params:
         return {f.required("Name"): f.values("Value") for f in self.structs("Filter")}
 
 
+class Allow(Protocol):
+    """Authorises ``action`` on every one of ``resources`` for the caller, with the request
+    condition keys ``keys`` besides the caller's own."""
+
+    def __call__(
+        self,
+        action: str,
+        resources: list[str],
+        keys: Mapping[str, ContextValue] | None = None,
+    ) -> Awaitable[None]: ...
+
+
 @dataclass(slots=True)
 class Call:
     """One action call: who, with what parameters, and the writer for its answer."""
@@ -167,7 +180,7 @@ class Call:
     identity: IdentityService
     # Authorises a further action on resources for this caller (UnauthorizedOperation if
     # denied): what a call needs beyond its own ``ec2:`` action, as ``iam:PassRole``.
-    allow: Callable[[str, list[str]], Awaitable[None]]
+    allow: Allow
     # The resources authorised, for the audit record.
     context: dict[str, Any] = field(default_factory=dict)
 

@@ -8,7 +8,7 @@ whichever API is called.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
@@ -22,7 +22,13 @@ from andromede.iam.policy import (
     load_policy,
 )
 
-__all__ = ["loaded_policies", "principal_context", "principal_tag_keys", "session_role_arn"]
+__all__ = [
+    "iam_resource_tag_keys",
+    "loaded_policies",
+    "principal_context",
+    "principal_tag_keys",
+    "session_role_arn",
+]
 
 _PRINCIPAL_TYPES: Final[Mapping[PrincipalKind, PrincipalType]] = {
     PrincipalKind.ROOT: PrincipalType.ROOT,
@@ -46,6 +52,16 @@ def loaded_policies(
 def principal_tag_keys(policies: PrincipalPolicies) -> dict[str, str]:
     """``aws:PrincipalTag/<key>`` for each tag of the principal (its own, or its role's)."""
     return {f"aws:PrincipalTag/{key}": value for key, value in policies.tags}
+
+
+def iam_resource_tag_keys(tags: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """``aws:ResourceTag/<key>`` and its IAM spelling ``iam:ResourceTag/<key>`` for each tag of
+    the user or role a call acts on: IAM calls, AssumeRole, PassRole (decision 0069)."""
+    keys: dict[str, str] = {}
+    for key, value in tags:
+        keys[f"aws:ResourceTag/{key}"] = value
+        keys[f"iam:ResourceTag/{key}"] = value
+    return keys
 
 
 def session_role_arn(principal: Principal) -> str | None:

@@ -41,7 +41,7 @@ from andromede.iam.model import (
 )
 from andromede.iam.store import Entity
 from andromede.iam.store_sql_grants import SqlGrantsMixin
-from andromede.iam.store_sql_profiles import SqlInstanceProfilesMixin
+from andromede.iam.store_sql_profiles import SqlInstanceProfilesMixin, stored_tags
 
 __all__ = ["SqlIdentityStore"]
 
@@ -91,7 +91,7 @@ def _build(kind: type[Any], row: Any) -> Any:
             created_at=row.created_at,
             path=row.path,
             permissions_boundary=row.permissions_boundary,
-            tags=_tags(row.tags),
+            tags=stored_tags(row.tags),
         )
     if kind is Group:
         return Group(
@@ -112,7 +112,7 @@ def _build(kind: type[Any], row: Any) -> Any:
             max_session_duration=row.max_session_duration,
             description=row.description,
             permissions_boundary=row.permissions_boundary,
-            tags=_tags(row.tags),
+            tags=stored_tags(row.tags),
         )
     return ManagedPolicy(
         id=row.id,
@@ -125,10 +125,6 @@ def _build(kind: type[Any], row: Any) -> Any:
         attachment_count=int(row.attachment_count),
         updated_at=row.updated_at,
     )
-
-
-def _tags(text: str | None) -> Tags:
-    return () if text is None else tuple((key, value) for key, value in json.loads(text))
 
 
 def _tags_text(tags: Tags) -> str | None:

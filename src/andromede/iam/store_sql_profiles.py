@@ -7,6 +7,7 @@ two gateways adding a role at once cannot both succeed, whatever the isolation l
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,14 +16,20 @@ from sqlalchemy.engine import Connection
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.iam.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
-from andromede.iam.model import ROLES_PER_INSTANCE_PROFILE, InstanceProfile, Role
+from andromede.iam.model import ROLES_PER_INSTANCE_PROFILE, InstanceProfile, Role, Tags
 
-__all__ = ["SqlInstanceProfilesMixin"]
+__all__ = ["SqlInstanceProfilesMixin", "stored_tags"]
 
 _LIMIT = f"Cannot exceed quota for InstanceSessionsPerInstanceProfile: {ROLES_PER_INSTANCE_PROFILE}"
 
 
+def stored_tags(text: str | None) -> Tags:
+    """A user's or role's tags from their column (JSON ``[[key, value], …]``; NULL: none)."""
+    return () if text is None else tuple((key, value) for key, value in json.loads(text))
+
+
 def _role(row: Any) -> Role:
+    """The profile's role, whole: its tags answer aws:ResourceTag on iam:PassRole."""
     return Role(
         id=row.role_id,
         tenant_id=row.role_tenant_id,
@@ -32,6 +39,8 @@ def _role(row: Any) -> Role:
         assume_role_policy_document=row.role_trust,
         max_session_duration=row.role_max_session_duration,
         description=row.role_description,
+        permissions_boundary=row.role_permissions_boundary,
+        tags=stored_tags(row.role_tags),
     )
 
 
@@ -49,6 +58,8 @@ def _select() -> sa.Select[Any]:
             r.c.assume_role_policy.label("role_trust"),
             r.c.max_session_duration.label("role_max_session_duration"),
             r.c.description.label("role_description"),
+            r.c.permissions_boundary.label("role_permissions_boundary"),
+            r.c.tags.label("role_tags"),
         )
         .select_from(p)
         .outerjoin(pr, pr.c.profile_id == p.c.id)

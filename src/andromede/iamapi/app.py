@@ -37,9 +37,11 @@ from andromede.iam.authn import (
 )
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy import ContextValue
+from andromede.iam.policy_context import iam_resource_tag_keys
 from andromede.iam.service import IdentityService
 from andromede.iamapi.authorise import QueryAuthoriser
 from andromede.iamapi.errors import QueryError, to_query_error
+from andromede.iamapi.iam_common import RESOURCE_TAGS
 from andromede.iamapi.iam_directory import request_tags
 from andromede.iamapi.protocol import Call, ServiceSpec, parse_parameters
 from andromede.settings import Settings
@@ -283,7 +285,8 @@ class QueryApp:
         ``iam:PolicyARN`` on attaching and detaching a managed policy; ``iam:PermissionsBoundary``
         on setting a boundary (the one asked for) and on changing the policies or the boundary
         of a user or role that has one (its boundary), so that a delegated administrator can be
-        allowed to manage only what stays within a boundary (decision 0065)."""
+        allowed to manage only what stays within a boundary (decision 0065); the tags of the
+        user or role acted on, ``aws:ResourceTag/<key>`` (decision 0069)."""
         keys: dict[str, ContextValue] = {}
         action_name, params = call.action, call.params
         policy_arn = params.get("PolicyArn")
@@ -296,6 +299,11 @@ class QueryApp:
             tag_keys = [key for key, _ in tags] or call.members("TagKeys")
             if tag_keys:
                 keys["aws:TagKeys"] = tag_keys
+        # aws:ResourceTag/<key>: the tags of the user or role acted on, as its resource
+        # function found it (none for one being created).
+        resource_tags = call.context.get(RESOURCE_TAGS)
+        if resource_tags:
+            keys.update(iam_resource_tag_keys(resource_tags))
         asked = params.get("PermissionsBoundary")
         if asked is not None and action_name in _SETTING_BOUNDARY:
             keys["iam:PermissionsBoundary"] = asked

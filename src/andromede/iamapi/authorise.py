@@ -18,7 +18,12 @@ from collections.abc import Mapping
 
 from andromede.iam.model import Principal, Role
 from andromede.iam.policy import ContextValue, PolicyKind, evaluate, load_policy
-from andromede.iam.policy_context import loaded_policies, principal_context, principal_tag_keys
+from andromede.iam.policy_context import (
+    iam_resource_tag_keys,
+    loaded_policies,
+    principal_context,
+    principal_tag_keys,
+)
 from andromede.iam.service import IdentityService
 from andromede.iamapi.errors import QueryError
 
@@ -84,7 +89,12 @@ class QueryAuthoriser:
             source_ip=source_ip,
             secure=secure,
             region=self._region,
-            keys={**(keys or {}), **principal_tag_keys(policies)},
+            # The role's tags, aws:ResourceTag/<key>: who may assume which roles by label.
+            keys={
+                **(keys or {}),
+                **principal_tag_keys(policies),
+                **iam_resource_tag_keys(role.tags),
+            },
         )
         identity, boundary = loaded_policies(policies)
         trust = load_policy(role.assume_role_policy_document, kind=PolicyKind.TRUST)

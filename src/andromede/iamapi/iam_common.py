@@ -100,12 +100,19 @@ async def target_user(call: Call) -> User:
 
 
 # -- the resource each action is authorised on ----------------------------------------------
+# Each resource function also files the tags of the user or role it found, under this name in
+# the call's context: the aws:ResourceTag/<key> keys the call is authorised with (decision 0069).
+RESOURCE_TAGS = "resource_tags"
+
+
 async def user_resource(call: Call) -> str:
     """The target user's ARN; for a user that does not exist (yet), the ARN it would have."""
     try:
-        return (await target_user(call)).arn
+        user = await target_user(call)
     except NoSuchEntity:
         return user_arn(call.tenant_id, call.get("Path") or "/", call.get("UserName") or "")
+    call.context[RESOURCE_TAGS] = user.tags
+    return user.arn
 
 
 async def group_resource(call: Call) -> str:
@@ -120,9 +127,11 @@ async def group_resource(call: Call) -> str:
 async def role_resource(call: Call) -> str:
     name = call.required("RoleName")
     try:
-        return (await call.identity.get_role(call.tenant_id, name)).arn
+        role = await call.identity.get_role(call.tenant_id, name)
     except NoSuchEntity:
         return role_arn(call.tenant_id, call.get("Path") or "/", name)
+    call.context[RESOURCE_TAGS] = role.tags
+    return role.arn
 
 
 async def policy_resource(call: Call) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from andromede.http.xml import XmlWriter
 from andromede.iam.errors import NoSuchEntity
 from andromede.iam.model import InstanceProfile, instance_profile_arn
+from andromede.iam.policy_context import iam_resource_tag_keys
 from andromede.iamapi.iam_common import (
     DEFAULT_ITEMS,
     MAX_ITEMS,
@@ -100,7 +101,7 @@ async def delete_instance_profile(call: Call) -> None:
 async def add_role_to_instance_profile(call: Call) -> None:
     profile_name, role_name = call.required("InstanceProfileName"), call.required("RoleName")
     role = await call.identity.get_role(call.tenant_id, role_name)
-    await call.allow("iam:PassRole", role.arn)
+    await call.allow("iam:PassRole", role.arn, iam_resource_tag_keys(role.tags))
     await call.identity.add_role_to_instance_profile(call.tenant_id, profile_name, role.name)
 
 

@@ -259,6 +259,43 @@ async def test_instance_profile_needs_pass_role(world: World) -> None:
     assert await run(world, bob)
 
 
+async def test_pass_role_sees_the_roles_tags_and_the_service(world: World) -> None:
+    # AWS's pattern for delegated launches: pass only roles of one label, and only to EC2. A
+    # Deny keyed on a role tag must hold, not find the key missing and fail open (0069).
+    tenant, identity = world.tenant_id, world.identity
+    for name, tier in (("app-role", "app"), ("admin-role", "admin")):
+        await identity.create_role(tenant, name, TRUST_EC2, tags=(("tier", tier),))
+        await identity.create_instance_profile(tenant, name)
+        await identity.add_role_to_instance_profile(tenant, name, name)
+    await identity.create_user(tenant, "carol")
+    created = await identity.create_access_key(tenant, "carol")
+    carol = Client(world.app, Credentials(created.key.access_key_id, created.secret_access_key))
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "ec2:*", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+            },
+            {
+                "Effect": "Deny",
+                "Action": "iam:PassRole",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/tier": "admin"}},
+            },
+        ],
+    }
+    await identity.put_user_policy(tenant, "carol", "launch", json.dumps(policy))
+    assert await run(world, carol, IamInstanceProfile={"Name": "app-role"})
+    with pytest.raises(ApiError) as raised:
+        await run(world, carol, IamInstanceProfile={"Name": "admin-role"})
+    assert (raised.value.status, raised.value.code) == (403, "UnauthorizedOperation")
+    assert "iam:PassRole" in str(raised.value)
+
+
 class UserModeHost(MemoryDriver):
     """A host that cannot create bridges: it falls back to user-mode networking."""
 
