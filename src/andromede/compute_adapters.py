@@ -356,5 +356,6 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         availability_zone=settings.availability_zone,
         max_image_size=settings.max_image_size,
         terminated_retention=settings.terminated_instance_retention,
+        max_volumes_per_instance=settings.max_volumes_per_instance,
         forward_address=str(settings.instance_forward_address),
     )

@@ -686,6 +686,15 @@ class Settings(BaseSettings):
     max_user_data_size: int = Field(
         default=16 * KIB, gt=0, le=64 * KIB, description="Largest instance user data, decoded."
     )
+    max_volumes_per_instance: int = Field(
+        default=24,
+        ge=1,
+        le=64,
+        description=(
+            "Most volumes attached to one instance, its root volume included (RunInstances "
+            "block device mappings, AttachVolume)."
+        ),
+    )
     instance_stop_timeout: float = Field(
         default=60.0,
         gt=0,

@@ -82,6 +82,7 @@ def _wait_console(ec2: Any, instance_id: str, boots: int) -> str:
         time.sleep(1)
 
 
+DATA_VOLUME_SECTORS = 2097152  # the 1 GiB volume the launch's mapping adds
 USER_DATA = f"""#!/bin/sh
 found=$(dd if="$ROOT_DISK" bs=512 skip={CANARY_SECTOR} count=1 2>/dev/null | head -c 40 |
   tr -d '\\000')
@@ -91,6 +92,18 @@ case "$found" in
        dd of="$ROOT_DISK" bs=512 seek={CANARY_SECTOR} conv=notrunc 2>/dev/null
      sync
      echo "user data ran: wrote canary" ;;
+esac
+for disk in /sys/block/vd*; do
+  [ "$(cat "$disk/size")" = {DATA_VOLUME_SECTORS} ] && data="/dev/${{disk##*/}}"
+done
+[ -n "$data" ] || exit 3
+found=$(dd if="$data" bs=512 skip=8 count=1 2>/dev/null | head -c 40 | tr -d '\\000')
+case "$found" in
+  andromede-data-*) echo "data persisted: $found" ;;
+  *) printf 'andromede-data-%s' "$(cat /proc/sys/kernel/random/uuid)" |
+       dd of="$data" bs=512 seek=8 conv=notrunc 2>/dev/null
+     sync
+     echo "user data ran: wrote data canary" ;;
 esac
 """
 
@@ -112,18 +125,27 @@ def test_a_real_guest_runs_stops_starts_and_terminates_through_boto3(
         ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
         KeyName=key_name, UserData=USER_DATA,
         BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
-                              "Ebs": {"Encrypted": True, "KmsKeyId": disk_key["Arn"]}}],
+                              "Ebs": {"Encrypted": True, "KmsKeyId": disk_key["Arn"]}},
+                             # A further volume made at launch, kept after it (decision 0070).
+                             {"DeviceName": "/dev/sdb",
+                              "Ebs": {"VolumeSize": 1, "DeleteOnTermination": False}}],
     )  # fmt: skip
     (instance_id,) = [i["InstanceId"] for i in run["Instances"]]
     ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
     console = _wait_console(ec2, instance_id, boots=1)
     assert "user data ran: wrote canary" in console
+    assert "user data ran: wrote data canary" in console
     assert f"{USER_DATA_EXIT_MARKER}0" in console
     assert len(qemu_processes(state_dir)) == 1
-    [root] = ec2.describe_volumes(
+    attached = ec2.describe_volumes(
         Filters=[{"Name": "attachment.instance-id", "Values": [instance_id]}]
     )["Volumes"]
+    by_device = {v["Attachments"][0]["Device"]: v for v in attached}
+    root, data = by_device["/dev/xvda"], by_device["/dev/sdb"]
     assert root["KmsKeyId"] == disk_key["Arn"]
+    assert data["Size"] == 1 and data["Attachments"][0]["DeleteOnTermination"] is False
+    serial = data["VolumeId"].replace("-", "")[:20]
+    assert f"serial={serial} sectors={DATA_VOLUME_SECTORS}" in console
 
     # Stop (ACPI power-down), start again: the disk kept what the first boot wrote.
     ec2.stop_instances(InstanceIds=[instance_id])
@@ -148,22 +170,30 @@ def test_a_real_guest_runs_stops_starts_and_terminates_through_boto3(
     console = _wait_console(ec2, instance_id, boots=2)
     persisted = re.search(r"persisted: (andromede-e2e-[0-9a-f-]{16,})", console)
     assert persisted is not None, console
+    data_persisted = re.search(r"data persisted: (andromede-data-[0-9a-f-]{16,})", console)
+    assert data_persisted is not None, console
     # Only ciphertext of what the guest wrote is on the host's disk.
     stored = [path for path in state_dir.glob("volumes/**/*") if path.is_file()]
-    canary = persisted.group(1).encode()
-    assert stored and not any(canary in path.read_bytes() for path in stored)
+    assert len(stored) == 2
+    for canary in (persisted.group(1).encode(), data_persisted.group(1).encode()):
+        assert not any(canary in path.read_bytes() for path in stored)
 
-    # Terminate frees everything: no QEMU process, no volume file, no instance directory.
+    # Terminate frees everything but the volume asked to be kept: no QEMU process, no
+    # instance directory, the root volume's file gone; the kept one goes when deleted.
     ec2.terminate_instances(InstanceIds=[instance_id])
     ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
     deadline = time.monotonic() + 60
-    while (qemu_processes(state_dir) or list(state_dir.glob("volumes/*"))) and (
+    while (qemu_processes(state_dir) or len(list(state_dir.glob("volumes/*"))) > 1) and (
         time.monotonic() < deadline
     ):
         time.sleep(0.5)
     assert qemu_processes(state_dir) == []
-    assert list(state_dir.glob("volumes/*")) == []
+    assert [p.name for p in state_dir.glob("volumes/*")] == [f"{data['VolumeId']}.qcow2"]
     assert not (state_dir / "instances" / instance_id).exists()
+    [kept] = ec2.describe_volumes(VolumeIds=[data["VolumeId"]])["Volumes"]
+    assert (kept["State"], kept["Attachments"]) == ("available", [])
+    ec2.delete_volume(VolumeId=data["VolumeId"])
+    assert list(state_dir.glob("volumes/*")) == []
 
 
 def test_guests_outlive_a_restart_of_serve(

@@ -4,8 +4,9 @@ bucket whose default encryption names the alias, an object under the imported ke
 data sources that read them back (public key, secrets, alias). The
 configuration must apply, then plan with no change (what Terraform users check first), and
 destroy. And the S3 backend keeping its state here, locked by a lock file written with
-``If-None-Match: *``; an EBS volume under a KMS key (``aws_ebs_volume`` ``kms_key_id``); and
-IAM users and roles with a ``permissions_boundary``.
+``If-None-Match: *``; an EBS volume under a KMS key (``aws_ebs_volume`` ``kms_key_id``) and an
+instance with block devices (``aws_instance``); and IAM users and roles with a
+``permissions_boundary``.
 
 Terraform is not a Debian package: the test takes ``terraform`` from PATH and the
 ``hashicorp/aws`` provider from a filesystem mirror (``ANDROMEDE_TEST_TERRAFORM_MIRROR``,
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from e2e.helpers import client_binary, unique_bucket
 from e2e.iam_helpers import client_for
 from e2e.test_kms_api import kms_client
+from support.qemu_host import import_image
 from support.server import REGION, ServerProcess, running_server
 
 if TYPE_CHECKING:
@@ -393,8 +395,26 @@ resource "aws_ebs_volume" "data" {
   kms_key_id        = aws_kms_key.disks.arn
   tags              = { Name = "data" }
 }
+resource "aws_instance" "db" {
+  ami           = "%(image)s"
+  instance_type = "t3.nano"
+  root_block_device {
+    volume_size           = 3
+    delete_on_termination = %(keep_root)s
+    encrypted             = true
+  }
+  ebs_block_device {
+    device_name = "/dev/sdb"
+    volume_size = 2
+    volume_type = "gp3"
+    kms_key_id  = aws_kms_key.disks.arn
+    encrypted   = true
+  }
+  tags = { Name = "db" }
+}
 output "volume_id" { value = aws_ebs_volume.data.id }
 output "key_arn" { value = aws_kms_key.disks.arn }
+output "instance_id" { value = aws_instance.db.id }
 """
 )
 
@@ -406,18 +426,24 @@ def ec2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
         yield server
 
 
-def test_terraform_makes_a_volume_under_its_kms_key(
-    ec2_server: ServerProcess, terraform: Terraform
+def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
+    ec2_server: ServerProcess, terraform: Terraform, tmp_path: Path
 ) -> None:
-    """``aws_ebs_volume`` with ``kms_key_id`` (decision 0062): applies, converges, destroys."""
-    (terraform.work / "main.tf").write_text(
-        VOLUMES
-        % {
-            "region": REGION,
-            "credentials": ec2_server.credentials_file,
-            "endpoint": ec2_server.endpoint,
-        }
-    )
+    """``aws_ebs_volume`` with ``kms_key_id`` (decision 0062), and ``aws_instance`` with a
+    ``root_block_device`` kept after termination and an ``ebs_block_device`` under the key
+    (decision 0070): applies, converges, changes ``delete_on_termination`` in place
+    (ModifyInstanceAttribute), destroys."""
+    disk = tmp_path / "disk.raw"
+    disk.write_bytes(b"\0" * 1024 * 1024)
+    image_id = import_image(ec2_server, disk, "tf")
+    values = {
+        "region": REGION,
+        "credentials": ec2_server.credentials_file,
+        "endpoint": ec2_server.endpoint,
+        "image": image_id,
+        "keep_root": "false",
+    }
+    (terraform.work / "main.tf").write_text(VOLUMES % values)
     terraform("init", "-input=false")
     terraform("apply", "-auto-approve", "-input=false")
     outputs = {
@@ -427,8 +453,28 @@ def test_terraform_makes_a_volume_under_its_kms_key(
     ec2 = client_for(ec2_server, "ec2", *ec2_server.credentials())
     [volume] = ec2.describe_volumes(VolumeIds=[outputs["volume_id"]])["Volumes"]
     assert (volume["Size"], volume["KmsKeyId"]) == (2, outputs["key_arn"])
+
+    def mappings() -> dict[str, tuple[bool, int, str | None]]:
+        [reservation] = ec2.describe_instances(InstanceIds=[outputs["instance_id"]])["Reservations"]
+        found = {}
+        for mapping in reservation["Instances"][0]["BlockDeviceMappings"]:
+            [attached] = ec2.describe_volumes(VolumeIds=[mapping["Ebs"]["VolumeId"]])["Volumes"]
+            found[mapping["DeviceName"]] = (
+                mapping["Ebs"]["DeleteOnTermination"],
+                attached["Size"],
+                attached.get("KmsKeyId"),
+            )
+        return found
+
+    assert mappings() == {
+        "/dev/xvda": (False, 3, None),
+        "/dev/sdb": (True, 2, outputs["key_arn"]),
+    }
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
+    (terraform.work / "main.tf").write_text(VOLUMES % {**values, "keep_root": "true"})
+    terraform("apply", "-auto-approve", "-input=false")
+    assert mappings()["/dev/xvda"][0] is True
     terraform("destroy", "-auto-approve", "-input=false")
     assert ec2.describe_volumes()["Volumes"] == []
 

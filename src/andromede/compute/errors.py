@@ -142,6 +142,19 @@ class InstanceLimitExceeded(ComputeError):
     pass
 
 
+class InvalidBlockDeviceMapping(ComputeError):
+    """A RunInstances block device mapping EC2 would refuse (a device twice, the root device's
+    name on a further volume)."""
+
+
+class InvalidInstanceAttributeValue(ComputeError):
+    """An instance attribute change naming what the instance does not have (a device)."""
+
+
+class AttachmentLimitExceeded(ComputeError):
+    """More volumes on one instance than ``max_volumes_per_instance``."""
+
+
 class ImportFailed(ComputeError):
     pass
 

@@ -1,5 +1,6 @@
-"""What may change on an instance after launch: its security groups (ModifyInstanceAttribute)
-and its IAM instance profile (Associate/Disassociate/DescribeIamInstanceProfileAssociations).
+"""What may change on an instance after launch: its security groups and whether its volumes
+go with it (ModifyInstanceAttribute) and its IAM instance profile
+(Associate/Disassociate/DescribeIamInstanceProfileAssociations).
 
 A change of groups is recorded, then the firewall of the instance — and of every running
 instance whose rules name a group it left or joined — is pushed to the hosts. A profile is
@@ -13,12 +14,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from andromede.compute.errors import IncorrectState, InvalidParameterValue, NotFound
+from andromede.compute.errors import (
+    IncorrectState,
+    InvalidInstanceAttributeValue,
+    InvalidParameterValue,
+    NotFound,
+)
 from andromede.compute.model import (
     Instance,
     InstanceProfileRef,
     InstanceState,
     SecurityGroup,
+    Volume,
     check_id,
     new_id,
 )
@@ -45,6 +52,31 @@ class InstanceAttributesMixin(NetworksMixin):
         if instance.state in _GONE:
             raise IncorrectState(f"The instance '{instance_id}' is terminated")
         return instance
+
+    async def set_delete_on_termination(
+        self, tenant_id: str, instance_id: str, changes: Sequence[tuple[str, bool]]
+    ) -> None:
+        """Whether the volume at each device goes with the instance when it terminates
+        (ModifyInstanceAttribute's BlockDeviceMapping). Every device is checked before any
+        changes: InvalidInstanceAttributeValue for one nothing is attached at."""
+        instance = await self._owned(Instance, tenant_id, instance_id, "i")
+        if instance.state in _GONE:
+            raise IncorrectState(f"The instance '{instance_id}' is terminating or terminated")
+        attached = {
+            volume.attachment.device: volume
+            for volume in await self.store.list(Volume, tenant_id)
+            if volume.attachment is not None and volume.attachment.instance_id == instance_id
+        }
+        for device, _ in changes:
+            if device not in attached:
+                raise InvalidInstanceAttributeValue(
+                    f"No device is currently mapped at {device[:32]}"
+                )
+        for device, keep_or_delete in changes:
+            volume = attached[device]
+            if volume.attachment is not None:
+                changed = replace(volume.attachment, delete_on_termination=keep_or_delete)
+                await self._update(volume, attachment=changed)
 
     async def set_security_groups(
         self, tenant_id: str, instance_id: str, group_ids: Sequence[str]

@@ -22,9 +22,9 @@ import asyncio
 import base64
 import binascii
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from andromede.compute.access import AccessMixin
 from andromede.compute.driver import (
@@ -47,10 +47,13 @@ from andromede.compute.errors import (
     HostUnreachable,
     IdempotentParameterMismatch,
     IncorrectInstanceState,
+    IncorrectState,
     InstanceLimitExceeded,
     InsufficientCapacity,
+    InvalidBlockDeviceMapping,
     InvalidParameterValue,
     KeyUnusable,
+    MissingParameter,
     NotFound,
 )
 from andromede.compute.image_library import ImagesMixin
@@ -65,6 +68,7 @@ from andromede.compute.model import (
     InstanceState,
     KeyPair,
     SecurityGroup,
+    Snapshot,
     Tags,
     Volume,
     VolumeState,
@@ -97,6 +101,18 @@ _ADDRESS_ATTEMPTS = 8
 
 
 @dataclass(frozen=True, slots=True)
+class LaunchVolume:
+    """A further volume a RunInstances block device mapping asks for: made when the instance
+    launches (blank, or a copy of ``snapshot_id``) and attached at ``device``."""
+
+    device: str
+    size_gib: int | None = None
+    snapshot_id: str | None = None
+    kms_key_id: str | None = None
+    delete_on_termination: bool = True  # EC2's default for a mapping's volume
+
+
+@dataclass(frozen=True, slots=True)
 class RunRequest:
     image_id: str
     instance_type: str
@@ -117,10 +133,54 @@ class RunRequest:
     root_device_name: str | None = None
     root_volume_size_gib: int | None = None
     root_kms_key_id: str | None = None
+    # Whether the root volume goes with the instance (EC2's default) or stays, "available".
+    root_delete_on_termination: bool = True
+    data_volumes: tuple[LaunchVolume, ...] = ()
     caller: object = None
     # The idempotency token: the same token again, within the account, returns the first
     # reservation instead of launching another (a retry after a lost answer).
     client_token: str | None = None
+
+
+def _root_mapping_taken(request: RunRequest, image: Image) -> RunRequest:
+    """The request with the mapping that names the image's root device (or EC2's usual
+    ``/dev/xvda``) taken from its further volumes into its root volume's fields: its size,
+    KMS key and DeleteOnTermination. Its snapshot is the image's; another is refused."""
+    root_names = (image.root_device_name, ROOT_DEVICE)
+    roots = [m for m in request.data_volumes if m.device in root_names]
+    if not roots:
+        return request
+    (root, *others) = roots
+    if others or request.root_device_name is not None:
+        raise InvalidBlockDeviceMapping(f"The device {root.device} is mapped more than once")
+    if root.snapshot_id is not None and root.snapshot_id != image.snapshot_id:
+        raise InvalidBlockDeviceMapping(
+            f"The root device {root.device} is made from the image, not from another snapshot"
+        )
+    return replace(
+        request,
+        root_device_name=root.device,
+        root_volume_size_gib=root.size_gib,
+        root_kms_key_id=root.kms_key_id,
+        root_delete_on_termination=root.delete_on_termination,
+        data_volumes=tuple(m for m in request.data_volumes if m is not root),
+    )
+
+
+def _launch_volume_size(mapping: LaunchVolume, snapshot: Snapshot | None) -> int:
+    """A mapping's volume size: the one asked for, at least its snapshot's; else the
+    snapshot's. MissingParameter without either, as CreateVolume."""
+    size = mapping.size_gib
+    if size is None:
+        if snapshot is None:
+            raise MissingParameter(
+                f"The block device mapping of {mapping.device[:32]} must contain the parameter "
+                "size or snapshotId"
+            )
+        size = snapshot.volume_size_gib
+    if not 1 <= size <= MAX_VOLUME_GIB or (snapshot and size < snapshot.volume_size_gib):
+        raise InvalidParameterValue(f"Invalid volume size: {size}")
+    return size
 
 
 def _request_digest(request: RunRequest) -> str:
@@ -191,9 +251,10 @@ class ComputeService(
             )
         return found
 
-    async def _run_instances(self, tenant_id: str, request: RunRequest) -> list[Instance]:
-        token = request.client_token
-        image = await self._usable_image(tenant_id, request.image_id)
+    async def _run_instances(self, tenant_id: str, asked: RunRequest) -> list[Instance]:
+        token = asked.client_token
+        image = await self._usable_image(tenant_id, asked.image_id)
+        request = _root_mapping_taken(asked, image)
         itype = self.instance_type(request.instance_type)
         user_data = self._user_data(request.user_data_base64)
         key_pair = (
@@ -215,6 +276,7 @@ class ComputeService(
         check_tags(request.instance_tags)
         check_tags(request.volume_tags)
         root_size = self._root_size(request, image, itype.root_disk_gib)
+        launch_snapshots = await self._launch_volume_snapshots(tenant_id, request, image)
         async with self._placement:
             everyone = await self.store.list(Instance, None)
             live = [i for i in everyone if i.state is not InstanceState.TERMINATED]
@@ -238,6 +300,9 @@ class ComputeService(
                 snapshot = await self._snapshot_record(image.snapshot_id)
                 capacities = in_storage_domain(capacities, snapshot.storage_domain or snapshot.host)
                 root_key_ref = root_key_ref or snapshot.kms_key_arn
+            for snapshot in launch_snapshots.values():
+                # Likewise for the further volumes copied from snapshots.
+                capacities = in_storage_domain(capacities, snapshot.storage_domain or snapshot.host)
             hosts = place(
                 free_room(capacities, live),
                 itype.vcpus,
@@ -250,10 +315,11 @@ class ComputeService(
                     f"Availability Zone you requested ({self.limits.availability_zone})."
                 )
             reservation_id = token_id("r", tenant_id, token) if token else new_id("r")
-            digest = _request_digest(request) if token else ""
+            digest = _request_digest(asked) if token else ""
             now = self.clock()
             instances: list[Instance] = []
             volumes: list[Volume] = []
+            further: dict[str, list[Volume]] = {}  # by instance: the mappings' volumes
             for index, host in enumerate(hosts):
                 instance_id = token_id("i", tenant_id, token, str(index)) if token else new_id("i")
                 volume_id = new_id("vol")
@@ -277,11 +343,19 @@ class ComputeService(
                     created_at=now,
                     wrapped_key=wrapped,
                     image_id=image.image_id,
-                    attachment=Attachment(instance_id, ROOT_DEVICE, now, True),
+                    attachment=Attachment(
+                        instance_id, ROOT_DEVICE, now, request.root_delete_on_termination
+                    ),
                     tags=request.volume_tags,
                     kms_key_arn=root_key_arn,
                 )
                 volumes.append(volume)
+                further[instance_id] = [
+                    await self._launch_volume(
+                        request, tenant_id, instance_id, host, now, mapping, launch_snapshots
+                    )
+                    for mapping in request.data_volumes
+                ]
                 instances.append(
                     Instance(
                         instance_id=instance_id,
@@ -312,11 +386,95 @@ class ComputeService(
                         request_digest=digest,
                     )
                 )
-            instances = await self._insert_with_addresses(subnet, instances, volumes)
+            made = [v for instance in instances for v in further[instance.instance_id]]
+            instances = await self._insert_with_addresses(subnet, instances, volumes, made)
         self._push_later(tenant_id, group_ids)
         for instance, volume in zip(instances, volumes, strict=True):
-            self._spawn(self._launch(instance, volume, image, key_pair, create=True))
+            self._spawn(
+                self._launch(
+                    instance,
+                    volume,
+                    image,
+                    key_pair,
+                    create=True,
+                    new_volumes=further[instance.instance_id],
+                )
+            )
         return instances
+
+    async def _launch_volume_snapshots(
+        self, tenant_id: str, request: RunRequest, image: Image
+    ) -> dict[str, Snapshot]:
+        """Check the further volumes the block device mappings ask for, as EC2 does; the
+        snapshots they copy, by id."""
+        if 1 + len(request.data_volumes) > self.limits.max_volumes_per_instance:
+            raise InvalidBlockDeviceMapping(
+                f"An instance here takes at most {self.limits.max_volumes_per_instance} volumes, "
+                "its root volume included"
+            )
+        root_names = {ROOT_DEVICE, image.root_device_name, request.root_device_name}
+        seen: set[str] = set()
+        snapshots: dict[str, Snapshot] = {}
+        for mapping in request.data_volumes:
+            device = mapping.device
+            if not device.startswith("/dev/") or len(device) > 32:
+                raise InvalidParameterValue(f"Invalid device name {device[:32]}")
+            if device in root_names:
+                raise InvalidBlockDeviceMapping(
+                    f"The device {device} is the root device's; map it once, with its size"
+                )
+            if device in seen:
+                raise InvalidBlockDeviceMapping(f"The device {device} is mapped more than once")
+            seen.add(device)
+            snapshot = None
+            if mapping.snapshot_id is not None:
+                snapshot = snapshots.get(mapping.snapshot_id) or await self._owned(
+                    Snapshot, tenant_id, mapping.snapshot_id, "snap"
+                )
+                if snapshot.state != "completed":
+                    raise IncorrectState(f"Snapshot '{snapshot.snapshot_id}' is not completed")
+                snapshots[snapshot.snapshot_id] = snapshot
+            _launch_volume_size(mapping, snapshot)
+        return snapshots
+
+    async def _launch_volume(
+        self,
+        request: RunRequest,
+        tenant_id: str,
+        instance_id: str,
+        host: str,
+        now: datetime,
+        mapping: LaunchVolume,
+        snapshots: Mapping[str, Snapshot],
+    ) -> Volume:
+        """The record of a mapping's volume, attached from the start (made on the host when
+        the instance launches). Its key as CreateVolume chooses it: the mapping's KMS key, else
+        its snapshot's, else the tenant's."""
+        volume_id = new_id("vol")
+        snapshot = snapshots[mapping.snapshot_id] if mapping.snapshot_id else None
+        key_ref = mapping.kms_key_id or (snapshot.kms_key_arn if snapshot else None)
+        key_arn = (
+            await self.disk_keys.customer_key(request.caller, tenant_id, key_ref, volume_id)
+            if key_ref
+            else None
+        )
+        _, wrapped = await self.disk_keys.new_key(
+            tenant_id, kms_key_arn=key_arn, resource_id=volume_id
+        )
+        return Volume(
+            volume_id=volume_id,
+            tenant_id=tenant_id,
+            size_gib=_launch_volume_size(mapping, snapshot),
+            availability_zone=self.limits.availability_zone,
+            state=VolumeState.IN_USE,
+            host=host,
+            created_at=now,
+            wrapped_key=wrapped,
+            snapshot_id=snapshot.snapshot_id if snapshot else None,
+            attachment=Attachment(instance_id, mapping.device, now, mapping.delete_on_termination),
+            tags=request.volume_tags,
+            kms_key_arn=key_arn,
+        )
 
     @staticmethod
     def _root_size(request: RunRequest, image: Image, type_default_gib: int) -> int:
@@ -337,8 +495,32 @@ class ComputeService(
             )
         return asked
 
+    async def _launch_volume_spec(self, volume: Volume) -> VolumeSpec:
+        """What the host makes for a mapping's volume: blank, or a copy of its snapshot."""
+        key = bytes(await self.disk_keys.open_key(volume))
+        if volume.snapshot_id is None:
+            return VolumeSpec(volume.volume_id, volume.size_gib, key)
+        snapshot = await self._snapshot_record(volume.snapshot_id)
+        backing = SnapshotBacking(
+            snapshot.snapshot_id, bytes(await self.disk_keys.open_key(snapshot))
+        )
+        return VolumeSpec(volume.volume_id, volume.size_gib, key, backing)
+
+    async def _delete_on_termination(self, volumes: Sequence[Volume]) -> None:
+        for volume in volumes:
+            current = await self.store.get(Volume, volume.volume_id)
+            attachment = current.attachment if current is not None else None
+            if current is not None and attachment is not None:
+                if not attachment.delete_on_termination:
+                    kept = replace(attachment, delete_on_termination=True)
+                    await self._update(current, attachment=kept)
+
     async def _insert_with_addresses(
-        self, subnet: Subnet, instances: list[Instance], volumes: list[Volume]
+        self,
+        subnet: Subnet,
+        instances: list[Instance],
+        volumes: list[Volume],
+        further: list[Volume],
     ) -> list[Instance]:
         """Insert the reservation's records with an interface each, in one transaction; when
         another gateway took one of the addresses (or MACs) first, again on fresh ones."""
@@ -354,7 +536,7 @@ class ComputeService(
                 for instance, nic in zip(instances, interfaces, strict=True)
             ]
             try:
-                await self.store.insert(*volumes, *interfaces, *placed)
+                await self.store.insert(*volumes, *further, *interfaces, *placed)
             except Duplicate as exc:
                 if exc.kind != "address":
                     raise
@@ -404,7 +586,10 @@ class ComputeService(
         key_pair: KeyPair | None,
         *,
         create: bool,
+        new_volumes: Sequence[Volume] = (),
     ) -> None:
+        """Start ``instance`` on its host; ``create``: its first start, which makes its root
+        volume and the further volumes its mappings asked for (``new_volumes``)."""
         driver = self.drivers.get(instance.host)
         try:
             if driver is None:
@@ -413,6 +598,8 @@ class ComputeService(
             if create and image is not None:
                 await self._ensure_image_on(driver, image)
                 await driver.create_volume(await self._root_spec(root, image, key))
+            for volume in new_volumes:
+                await driver.create_volume(await self._launch_volume_spec(volume))
             extra = [
                 AttachedVolume(
                     v.volume_id,
@@ -458,6 +645,9 @@ class ComputeService(
                     instance.instance_id, Event.LAUNCH_FAILED, reason=reason, quiet=True
                 )
                 if changed is not None:
+                    # Volumes of a launch that never ran hold nothing: they go, whatever
+                    # DeleteOnTermination said (it keeps data the instance wrote).
+                    await self._delete_on_termination((root, *new_volumes))
                     await self._terminate_on_host(changed)
             else:
                 await self._apply(instance.instance_id, Event.STOPPED, reason=reason, quiet=True)

@@ -96,6 +96,9 @@ class ComputeLimits:
     availability_zone: str
     max_image_size: int
     terminated_retention: float = 3600.0
+    # Most volumes attached to one instance, its root volume included (EC2's Nitro limit is 28
+    # attachments, interfaces included).
+    max_volumes_per_instance: int = 24
     # The host address of the port forwards that reach guests in user-mode networking.
     forward_address: str = "127.0.0.1"
 

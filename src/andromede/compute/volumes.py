@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from andromede.compute.driver import AttachedVolume, SnapshotBacking, VolumeSpec
 from andromede.compute.errors import (
+    AttachmentLimitExceeded,
     Duplicate,
     IdempotentParameterMismatch,
     IncorrectState,
@@ -217,10 +218,18 @@ class VolumesMixin(ServiceCore):
             raise InvalidParameterValue(f"Volume {volume_id} is not on the host of {instance_id}")
         if not device.startswith("/dev/") or len(device) > 32:
             raise InvalidParameterValue(f"Value ({device[:32]}) for parameter device is invalid.")
-        for other in await self.store.list(Volume, tenant_id):
-            attached = other.attachment
-            if attached and attached.instance_id == instance_id and attached.device == device:
-                raise InvalidParameterValue(f"Attachment point {device} is already in use")
+        on_instance = [
+            other.attachment
+            for other in await self.store.list(Volume, tenant_id)
+            if other.attachment is not None and other.attachment.instance_id == instance_id
+        ]
+        if any(attached.device == device for attached in on_instance):
+            raise InvalidParameterValue(f"Attachment point {device} is already in use")
+        if len(on_instance) >= self.limits.max_volumes_per_instance:
+            raise AttachmentLimitExceeded(
+                f"The instance {instance_id} has the {self.limits.max_volumes_per_instance} "
+                "volumes an instance takes here"
+            )
         if instance.state is InstanceState.RUNNING:
             key = await self.disk_keys.open_key(volume)
             plugged = AttachedVolume(volume_id, device, bytes(key))

@@ -24,6 +24,7 @@ __all__ = ["Ec2Error", "to_ec2_error"]
 
 # code → (status, default message)
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    "AttachmentLimitExceeded": (400, "The instance cannot take more volumes."),
     "AuthFailure": (401, "AWS was not able to validate the provided access credentials"),
     "DependencyViolation": (400, "The resource has a dependent object."),
     "DryRunOperation": (412, "Request would have succeeded, but DryRun flag is set."),
@@ -42,6 +43,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidAMIID.NotFound": (400, "The image ID does not exist."),
     "InvalidAMIName.Duplicate": (400, "An image with this name already exists."),
     "InvalidAssociationID.NotFound": (400, "The association ID does not exist."),
+    "InvalidBlockDeviceMapping": (400, "The block device mapping is not valid."),
     "InvalidGroup.Duplicate": (400, "The security group already exists."),
     "InvalidGroup.NotFound": (400, "The security group does not exist."),
     "InvalidGroup.Reserved": (400, "The security group name is reserved."),
@@ -54,6 +56,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidVpcID.NotFound": (400, "The VPC ID does not exist."),
     "InvalidGroupId.Malformed": (400, "The security group ID is malformed."),
     "InvalidID": (400, "The ID is not valid."),
+    "InvalidInstanceAttributeValue": (400, "The instance attribute value is not valid."),
     "InvalidInstanceID.Malformed": (400, "The instance ID is malformed."),
     "InvalidInstanceID.NotFound": (400, "The instance ID does not exist."),
     "InvalidKeyPair.Duplicate": (400, "The key pair already exists."),
@@ -142,6 +145,9 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.CannotDelete, "CannotDelete"),
     (compute.InsufficientCapacity, "InsufficientInstanceCapacity"),
     (compute.InstanceLimitExceeded, "InstanceLimitExceeded"),
+    (compute.InvalidBlockDeviceMapping, "InvalidBlockDeviceMapping"),
+    (compute.AttachmentLimitExceeded, "AttachmentLimitExceeded"),
+    (compute.InvalidInstanceAttributeValue, "InvalidInstanceAttributeValue"),
     (compute.ImportFailed, "InvalidParameterValue"),
     # The host failed (logged by the service with its cause): a server error, said plainly.
     (compute.HypervisorFailed, "InternalError"),

@@ -7,16 +7,19 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from andromede.compute.model import (
+    Attachment,
     Instance,
     InstanceState,
     InstanceType,
     SecurityGroup,
+    Volume,
 )
 from andromede.compute.network import private_dns_name
-from andromede.compute.service import RunRequest, StateChange
+from andromede.compute.service import ROOT_DEVICE, LaunchVolume, RunRequest, StateChange
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
 from andromede.ec2api.networks import public_ip_of, system_tags, write_interface
@@ -56,20 +59,51 @@ def _state(xml: XmlWriter, name: str, state: InstanceState) -> None:
     xml.close(name)
 
 
-async def _group_names(call: Call, instances: Sequence[Instance]) -> dict[str, str]:
-    if not any(i.security_group_ids for i in instances):
-        return {}
-    groups = await call.compute.store.list(SecurityGroup, call.tenant_id)
-    return {g.group_id: g.name for g in groups}
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What the instances of one answer show besides their own records, read once per call:
+    their groups' names and the volumes attached to them (their block device mappings)."""
+
+    group_names: dict[str, str]
+    volumes: dict[str, list[tuple[Attachment, Volume]]]  # by instance, by device
+
+
+async def _known(call: Call, instances: Sequence[Instance]) -> _Known:
+    names: dict[str, str] = {}
+    if any(i.security_group_ids for i in instances):
+        groups = await call.compute.store.list(SecurityGroup, call.tenant_id)
+        names = {g.group_id: g.name for g in groups}
+    volumes: dict[str, list[tuple[Attachment, Volume]]] = {}
+    if instances:
+        for volume in await call.compute.describe_volumes(call.tenant_id, []):
+            if (attachment := volume.attachment) is not None:
+                volumes.setdefault(attachment.instance_id, []).append((attachment, volume))
+    for attached in volumes.values():
+        attached.sort(key=lambda pair: (pair[0].device, pair[1].volume_id))
+    return _Known(names, volumes)
 
 
 def _private_dns(call: Call, instance: Instance) -> str:
     return private_dns_name(instance.private_ip, call.region) if instance.private_ip else ""
 
 
-def _write_instance(
-    xml: XmlWriter, call: Call, instance: Instance, group_names: dict[str, str]
-) -> None:
+def _write_mappings(xml: XmlWriter, attached: Sequence[tuple[Attachment, Volume]]) -> None:
+    xml.open("blockDeviceMapping")
+    for attachment, volume in attached:
+        xml.open("item")
+        xml.element("deviceName", attachment.device)
+        xml.open("ebs")
+        xml.element("volumeId", volume.volume_id)
+        xml.element("status", "attached")
+        xml.element("attachTime", iso8601(attachment.attached_at))
+        xml.element("deleteOnTermination", attachment.delete_on_termination)
+        xml.close("ebs")
+        xml.close("item")
+    xml.close("blockDeviceMapping")
+
+
+def _write_instance(xml: XmlWriter, call: Call, instance: Instance, known: _Known) -> None:
+    group_names = known.group_names
     xml.open("item")
     xml.element("instanceId", instance.instance_id)
     xml.element("imageId", instance.image_id)
@@ -110,19 +144,8 @@ def _write_instance(
         xml.element("sourceDestCheck", True if instance.private_ip else None)
     xml.element("architecture", "x86_64")
     xml.element("rootDeviceType", "ebs")
-    xml.element("rootDeviceName", "/dev/xvda")
-    xml.open("blockDeviceMapping")
-    if instance.state is not InstanceState.TERMINATED:
-        xml.open("item")
-        xml.element("deviceName", "/dev/xvda")
-        xml.open("ebs")
-        xml.element("volumeId", instance.root_volume_id)
-        xml.element("status", "attached")
-        xml.element("attachTime", iso8601(instance.launch_time))
-        xml.element("deleteOnTermination", True)
-        xml.close("ebs")
-        xml.close("item")
-    xml.close("blockDeviceMapping")
+    xml.element("rootDeviceName", ROOT_DEVICE)
+    _write_mappings(xml, known.volumes.get(instance.instance_id, ()))
     xml.element("virtualizationType", "hvm")
     xml.element("hypervisor", "xen")  # botocore's enum has no "kvm"; "xen" is what SDKs expect
     if instance.iam_instance_profile is not None:
@@ -143,7 +166,7 @@ def _write_instance(
 
 
 def _write_reservations(
-    xml: XmlWriter, call: Call, instances: Sequence[Instance], names: dict[str, str]
+    xml: XmlWriter, call: Call, instances: Sequence[Instance], known: _Known
 ) -> None:
     reservations: dict[str, list[Instance]] = {}
     for instance in instances:
@@ -157,7 +180,7 @@ def _write_reservations(
         xml.close("groupSet")
         xml.open("instancesSet")
         for instance in members:
-            _write_instance(xml, call, instance, names)
+            _write_instance(xml, call, instance, known)
         xml.close("instancesSet")
         xml.close("item")
     xml.close("reservationSet")
@@ -192,50 +215,52 @@ _RUN_HARMLESS: Final = {
 }
 
 
-# The root device's mapping (decision 0062): its size and KMS key. Every volume is encrypted and
-# general purpose, and a root volume goes with its instance; anything else a mapping asks
-# (another device, a snapshot, IOPS, keeping the volume) is refused, not dropped.
-_ROOT_MAPPING_HANDLED: Final = frozenset({"DeviceName", "Ebs.VolumeSize", "Ebs.KmsKeyId"})
-_ROOT_MAPPING_HARMLESS: Final = {
+# Block device mappings (decisions 0062, 0070): the root device's size, KMS key and whether it
+# goes with the instance, and further volumes, blank or copies of snapshots. Every volume is
+# encrypted and general purpose; anything else a mapping asks (IOPS, throughput, instance-store
+# or suppressed devices) is refused, not dropped.
+_MAPPING_HANDLED: Final = frozenset(
+    {
+        "DeviceName", "Ebs.VolumeSize", "Ebs.KmsKeyId", "Ebs.SnapshotId",
+        "Ebs.DeleteOnTermination",
+    }
+)  # fmt: skip
+_MAPPING_HARMLESS: Final = {
     "Ebs.Encrypted": frozenset({"true", "false"}),  # encrypted either way, as with encryption
     # by default on EC2
-    "Ebs.DeleteOnTermination": frozenset({"true"}),
     "Ebs.VolumeType": frozenset({"gp2", "gp3", "standard"}),
 }
 
 
-def _root_mapping(p: Params) -> tuple[str | None, int | None, str | None]:
-    """(device name, size in GiB, KMS key) of the one block device mapping RunInstances takes
-    here, the image's root device's; all None without one."""
-    mappings = p.structs("BlockDeviceMapping")
-    if not mappings:
-        return None, None, None
-    if len(mappings) > 1:
-        raise Ec2Error(
-            "UnsupportedOperation",
-            "RunInstances: only the root device's block device mapping is supported here yet; "
-            "attach further volumes with AttachVolume",
+def _mappings(p: Params) -> tuple[LaunchVolume, ...]:
+    """The block device mappings of a RunInstances request, in order; compute tells the root
+    device's (the image's root device name) from the further volumes'."""
+    found = []
+    for mapping in p.structs("BlockDeviceMapping"):
+        mapping.refuse_unhandled(
+            "RunInstances BlockDeviceMapping", _MAPPING_HANDLED, _MAPPING_HARMLESS
         )
-    (mapping,) = mappings
-    mapping.refuse_unhandled(
-        "RunInstances BlockDeviceMapping", _ROOT_MAPPING_HANDLED, _ROOT_MAPPING_HARMLESS
-    )
-    return (
-        mapping.required("DeviceName"),
-        mapping.integer("Ebs.VolumeSize", minimum=1, maximum=16384),
-        mapping.get("Ebs.KmsKeyId"),
-    )
+        found.append(
+            LaunchVolume(
+                device=mapping.required("DeviceName"),
+                size_gib=mapping.integer("Ebs.VolumeSize", minimum=1, maximum=16384),
+                snapshot_id=mapping.get("Ebs.SnapshotId"),
+                kms_key_id=mapping.get("Ebs.KmsKeyId"),
+                delete_on_termination=mapping.boolean("Ebs.DeleteOnTermination", default=True),
+            )
+        )
+    return tuple(found)
 
 
 async def run_instances(call: Call) -> None:
     p = call.params
     p.refuse_unhandled("RunInstances", _RUN_HANDLED, _RUN_HARMLESS)
-    root_device, root_size, root_key = _root_mapping(p)
+    mappings = _mappings(p)
     min_count = p.integer("MinCount", minimum=1, maximum=_MAX_RUN)
     max_count = p.integer("MaxCount", minimum=1, maximum=_MAX_RUN)
     if min_count is None or max_count is None:
         raise Ec2Error("MissingParameter", "The request must contain MinCount and MaxCount")
-    placement_zone = p.get("Placement.AvailabilityZone")
+    placement_zone = p.get("Placement.AvailabilityZone") or None  # Terraform sends ""
     group_ids = p.values("SecurityGroupId")
     by_name = p.values("SecurityGroup")
     for name in by_name:
@@ -257,9 +282,7 @@ async def run_instances(call: Call) -> None:
         availability_zone=placement_zone,
         subnet_id=p.get("SubnetId"),
         iam_instance_profile=profile,
-        root_device_name=root_device,
-        root_volume_size_gib=root_size,
-        root_kms_key_id=root_key,
+        data_volumes=mappings,
         caller=call.principal,
         client_token=p.get("ClientToken"),
     )
@@ -271,9 +294,9 @@ async def run_instances(call: Call) -> None:
     xml.open("groupSet")
     xml.close("groupSet")
     xml.open("instancesSet")
-    names = await _group_names(call, instances)
+    known = await _known(call, instances)
     for instance in instances:
-        _write_instance(xml, call, instance, names)
+        _write_instance(xml, call, instance, known)
     xml.close("instancesSet")
 
 
@@ -351,7 +374,7 @@ async def describe_instances(call: Call) -> None:
     if max_results is not None and len(chosen) > max_results:
         chosen = chosen[:max_results]
         next_token = _page_token(chosen[-1].instance_id)
-    _write_reservations(call.result, call, chosen, await _group_names(call, chosen))
+    _write_reservations(call.result, call, chosen, await _known(call, chosen))
     call.result.element("nextToken", next_token)
 
 
@@ -523,9 +546,79 @@ async def describe_availability_zones(call: Call) -> None:
     xml.close("availabilityZoneInfo")
 
 
+# -- DescribeInstanceAttribute -----------------------------------------------------------------
+
+# Each attribute's answer where it is the same for every instance here: launched as it is
+# done anyway (RunInstances refuses any other value: decision 0060).
+_FIXED_ATTRIBUTES: Final[dict[str, str | bool]] = {
+    "disableApiTermination": False,
+    "disableApiStop": False,
+    "instanceInitiatedShutdownBehavior": "stop",
+    "ebsOptimized": False,
+    "enaSupport": True,
+    "sourceDestCheck": True,
+}
+
+
+async def describe_instance_attribute(call: Call) -> None:
+    """One attribute of an instance, as EC2 answers it: ``<attribute><value>…</value>``, or a
+    list for the groups, mappings and product codes. Terraform's ``aws_instance`` reads
+    several after every launch and refresh."""
+    p = call.params
+    instance_id = p.required("InstanceId")
+    attribute = p.required("Attribute")
+    [instance] = await call.compute.describe_instances(call.tenant_id, [instance_id])
+    xml = call.result
+    xml.element("instanceId", instance.instance_id)
+    if attribute in _FIXED_ATTRIBUTES:
+        _attribute_value(xml, attribute, _FIXED_ATTRIBUTES[attribute])
+    elif attribute == "instanceType":
+        _attribute_value(xml, attribute, instance.instance_type)
+    elif attribute == "rootDeviceName":
+        _attribute_value(xml, attribute, ROOT_DEVICE)
+    elif attribute == "userData":
+        data = instance.user_data
+        _attribute_value(xml, attribute, base64.b64encode(data).decode() if data else None)
+    elif attribute in ("kernel", "ramdisk"):
+        _attribute_value(xml, attribute, None)
+    elif attribute == "groupSet":
+        xml.open("groupSet")
+        for group_id in instance.security_group_ids:
+            xml.open("item")
+            xml.element("groupId", group_id)
+            xml.close("item")
+        xml.close("groupSet")
+    elif attribute == "blockDeviceMapping":
+        known = await _known(call, [instance])
+        _write_mappings(xml, known.volumes.get(instance.instance_id, ()))
+    elif attribute == "productCodes":
+        xml.open("productCodes")
+        xml.close("productCodes")
+    elif attribute == "enclaveOptions":
+        xml.open("enclaveOptions")
+        xml.element("enabled", False)
+        xml.close("enclaveOptions")
+    else:
+        raise Ec2Error(
+            "InvalidParameterValue",
+            f"Value ({attribute[:64]}) for parameter attribute is invalid. Unknown attribute.",
+        )
+
+
+def _attribute_value(xml: XmlWriter, name: str, value: str | bool | None) -> None:
+    xml.open(name)
+    xml.element("value", value)
+    xml.close(name)
+
+
 INSTANCE_ACTIONS: dict[str, Action] = {
     "RunInstances": Action(run_instances, mutating=True, resources=lambda c: [c.arn("instance")]),
     "DescribeInstances": Action(describe_instances, mutating=False),
+    "DescribeInstanceAttribute": Action(
+        describe_instance_attribute,
+        mutating=False,
+        resources=lambda c: [c.arn("instance", c.params.get("InstanceId") or "*")],
+    ),
     "StartInstances": Action(start_instances, mutating=True, resources=_instance_arns),
     "StopInstances": Action(stop_instances, mutating=True, resources=_instance_arns),
     "RebootInstances": Action(reboot_instances, mutating=True, resources=_instance_arns),

@@ -8,6 +8,8 @@ caller needs ``iam:PassRole`` on the role, beside the EC2 action itself.
 
 from __future__ import annotations
 
+from typing import Final
+
 from andromede.compute.instance_attributes import ProfileAssociation
 from andromede.compute.model import InstanceProfileRef
 from andromede.ec2api.errors import Ec2Error
@@ -120,21 +122,44 @@ async def describe_iam_instance_profile_associations(call: Call) -> None:
     xml.element("nextToken", next_token)
 
 
+_MAPPING_CHANGE: Final = frozenset({"DeviceName", "Ebs.DeleteOnTermination"})
+
+
 async def modify_instance_attribute(call: Call) -> None:
-    """Only the security groups may change here; the other attributes answer so."""
+    """The security groups (GroupId.N), or whether volumes go with the instance
+    (BlockDeviceMapping.N.Ebs.DeleteOnTermination), one attribute per call as on EC2; the
+    other attributes answer that they do not change here."""
     p = call.params
     instance_id = p.required("InstanceId")
     group_ids = p.values("GroupId")
+    mappings = p.structs("BlockDeviceMapping")
     others = {key.split(".", 1)[0] for key in p.names()} - {
-        "Action", "Version", "InstanceId", "GroupId", "DryRun",
+        "Action", "Version", "InstanceId", "GroupId", "BlockDeviceMapping", "DryRun",
     }  # fmt: skip
     attribute = p.get("Attribute")
-    if others or (attribute is not None and attribute != "groupSet") or not group_ids:
+    if (
+        others
+        or (attribute is not None and attribute not in ("groupSet", "blockDeviceMapping"))
+        or bool(group_ids) == bool(mappings)
+    ):
         raise Ec2Error(
             "UnsupportedOperation",
-            "ModifyInstanceAttribute changes only the security groups (GroupId.N)",
+            "ModifyInstanceAttribute changes the security groups (GroupId.N) or the volumes' "
+            "DeleteOnTermination (BlockDeviceMapping.N), one of them per call",
         )
-    await call.compute.set_security_groups(call.tenant_id, instance_id, group_ids)
+    if group_ids:
+        await call.compute.set_security_groups(call.tenant_id, instance_id, group_ids)
+    else:
+        changes = []
+        for mapping in mappings:
+            mapping.refuse_unhandled("ModifyInstanceAttribute BlockDeviceMapping", _MAPPING_CHANGE)
+            changes.append(
+                (
+                    mapping.required("DeviceName"),
+                    mapping.boolean("Ebs.DeleteOnTermination", default=True),
+                )
+            )
+        await call.compute.set_delete_on_termination(call.tenant_id, instance_id, changes)
     write_return(call.result)
 
 

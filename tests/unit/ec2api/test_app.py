@@ -322,19 +322,10 @@ async def test_unsigned_and_unauthorised_calls(world: World) -> None:
     "extra",
     [
         {"BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"Iops": 3000}}]},
-        {"BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": "snap-1"}}]},
-        {
-            "BlockDeviceMappings": [
-                {"DeviceName": "/dev/xvda", "Ebs": {"DeleteOnTermination": False}}
-            ]
-        },
-        {
-            "BlockDeviceMappings": [
-                {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 9}},
-                {"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 9}},
-            ]
-        },
+        {"BlockDeviceMappings": [{"DeviceName": "/dev/sdb", "Ebs": {"Throughput": 250}}]},
+        {"BlockDeviceMappings": [{"DeviceName": "/dev/sdb", "Ebs": {"VolumeType": "io2"}}]},
         {"BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "NoDevice": ""}]},
+        {"BlockDeviceMappings": [{"DeviceName": "/dev/sdb", "VirtualName": "ephemeral0"}]},
         {"LaunchTemplate": {"LaunchTemplateId": "lt-0123456789abcdef0"}},
         {"MetadataOptions": {"HttpEndpoint": "disabled"}},
         {"MetadataOptions": {"HttpTokens": "optional"}},
@@ -388,8 +379,10 @@ async def test_the_root_device_mapping_sizes_and_keys_the_root_volumes(world: Wo
     for mapping, code in (
         ({"DeviceName": "/dev/xvda", "Ebs": {"KmsKeyId": "alias/none-such"}},
          "InvalidParameterValue"),
-        ({"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 30}}, "InvalidParameterValue"),
         ({"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 0}}, "InvalidParameterValue"),
+        # The root volume is made from the image; another snapshot cannot stand in for it.
+        ({"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": "snap-0123456789abcdef0"}},
+         "InvalidBlockDeviceMapping"),
     ):  # fmt: skip
         with pytest.raises(ApiError) as raised:
             await world.root.call(

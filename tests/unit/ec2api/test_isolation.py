@@ -70,6 +70,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DescribeInstanceStatus": {"InstanceIds": [INSTANCE]},
     "DescribeInstanceTypes": {},
     "DescribeInstances": {"InstanceIds": [INSTANCE]},
+    # The victim's user data is what an intruder would want.
+    "DescribeInstanceAttribute": {"InstanceId": INSTANCE, "Attribute": "userData"},
     "DescribeKeyPairs": {"KeyNames": [KEY_NAME]},
     "DescribeNetworkInterfaces": {},
     "DescribeRegions": {},
