@@ -42,20 +42,37 @@ class QemuProcess:
         self._attached = directory / "volumes.json"
         self._network = directory / "network.json"
         self._requested = directory / "requested-forwards.json"
+        self._seen_pid: int | None = None  # the last pid found alive (see pid)
 
     def pid(self) -> int | None:
-        """The pid of this instance's live QEMU, or None."""
+        """The pid of this instance's live QEMU, or None.
+
+        Read from the pidfile, and followed once seen: QEMU unlinks its pidfile as it begins to
+        exit, then closes its disks and sockets, so a process without a pidfile may still be
+        running for a moment. Taking it for gone then let a stop report the instance shut off
+        while its QEMU still held its files (seen as a flake of the hypervisor contract test)."""
         try:
-            pid = int(self.pidfile.read_text().strip())
+            pid: int | None = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            pid = self._seen_pid
+        if pid is None:
+            return None
+        try:
             stat = Path(f"/proc/{pid}/stat").read_text()
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, ValueError):
+        except OSError:
+            self._seen_pid = None
             return None
         # The state letter follows the command name in parentheses; Z is a dead process
-        # its parent has not reaped yet.
-        if stat.rpartition(")")[2].split()[:1] == ["Z"]:
+        # its parent has not reaped yet. The command line naming this instance's socket tells
+        # a reused pid apart.
+        if stat.rpartition(")")[2].split()[:1] == ["Z"] or (
+            os.fsencode(option_path(self.socket)) not in cmdline
+        ):
+            self._seen_pid = None
             return None
-        return pid if os.fsencode(option_path(self.socket)) in cmdline else None
+        self._seen_pid = pid
+        return pid
 
     def alive(self) -> bool:
         return self.pid() is not None

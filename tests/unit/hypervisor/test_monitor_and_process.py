@@ -101,6 +101,30 @@ def test_a_pidfile_counts_only_for_a_process_naming_the_socket(tmp_path: Path) -
     assert not process.pidfile.exists()
 
 
+def test_a_qemu_that_removed_its_pidfile_is_alive_until_it_is_gone(tmp_path: Path) -> None:
+    # QEMU unlinks its pidfile as it begins to exit; the process lives on for a moment, and
+    # a stop must not report it gone while it still holds the instance's files.
+    process = QemuProcess(tmp_path / "i-1")
+    process.prepare()
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)", str(process.socket)]
+    )
+    try:
+        process.pidfile.write_text(str(child.pid))
+        deadline = time.monotonic() + 10
+        while process.pid() != child.pid and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process.pid() == child.pid
+        process.pidfile.unlink()
+        assert process.alive()  # still running: followed without its pidfile
+        assert QemuProcess(tmp_path / "i-1").pid() is None  # a fresh look has only the file
+    finally:
+        child.kill()
+        child.wait()
+    assert not process.alive()
+    assert process.pid() is None
+
+
 def test_the_state_directory_must_leave_room_for_socket_paths(tmp_path: Path) -> None:
     with pytest.raises(HypervisorError, match="too long"):
         QemuDriver(tmp_path / ("d" * 90))
