@@ -41,6 +41,7 @@ from andromede.iam.model import (
     PolicyVersion,
     Role,
     SessionCredentials,
+    SessionPolicy,
     SessionSource,
     Tenant,
     TenantQuota,
@@ -625,6 +626,8 @@ async def test_session_credentials(identity: IdentityStore) -> None:
         None,
         role.id,
         "s",
+        # Kept whole with the session (decision 0071).
+        SessionPolicy(DOC, ("arn:aws:iam::1:policy/p",)),
     )
     await identity.create_session(mine, "v1:1")
     await identity.create_session(assumed, "v1:2")

@@ -292,3 +292,79 @@ def test_what_is_not_offered_is_refused_not_dropped(server: ServerProcess, tenan
         with pytest.raises(ClientError) as caught:
             sts.assume_role(RoleArn=role["Arn"], RoleSessionName="ss", **extra)
         assert error(caught) == (400, "InvalidParameterValue"), extra
+
+
+def test_session_policies_narrow_the_session_in_every_service(
+    server: ServerProcess, tenant: Tenant
+) -> None:
+    """AssumeRole ``Policy`` and ``PolicyArns`` (decision 0071): the session can do only what
+    its role's policies and its session policies both allow, in S3, KMS and IAM alike; an
+    inline and a managed session policy add up; a Deny in either holds."""
+    iam = root_client(server, tenant, "iam")
+    s3 = root_client(server, tenant, "s3")
+    bucket = unique_bucket("sess")
+    create_bucket(s3, bucket)
+    for key in ("reports/q1.csv", "payroll/march.csv"):
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    role = iam.create_role(RoleName="broad", AssumeRolePolicyDocument=trust(tenant.account))["Role"]
+    everything = policy({"Effect": "Allow", "Action": ["s3:*", "kms:*", "iam:*"], "Resource": "*"})
+    iam.put_role_policy(RoleName="broad", PolicyName="all", PolicyDocument=everything)
+    listing = iam.create_policy(
+        PolicyName="listing",
+        PolicyDocument=policy(
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"}
+        ),
+    )["Policy"]["Arn"]
+    may_assume = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role["Arn"]})
+    sts = client_for(server, "sts", *user_keys(iam, "analyst", may_assume))
+    inline = policy(
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"},
+        {
+            "Effect": "Deny",
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{bucket}/payroll/*",
+        },
+    )
+    answer = sts.assume_role(
+        RoleArn=role["Arn"],
+        RoleSessionName="narrow",
+        Policy=inline,
+        PolicyArns=[{"arn": listing}],
+    )
+    assert 1 <= answer["PackedPolicySize"] <= 100
+    narrow_s3 = session(server, "s3", answer)
+    assert narrow_s3.get_object(Bucket=bucket, Key="reports/q1.csv")["Body"].read() == (
+        b"reports/q1.csv"
+    )
+    keys = [o["Key"] for o in narrow_s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert sorted(keys) == ["payroll/march.csv", "reports/q1.csv"]  # the managed one's
+    denied = [
+        lambda: narrow_s3.get_object(Bucket=bucket, Key="payroll/march.csv"),  # the Deny
+        lambda: narrow_s3.put_object(Bucket=bucket, Key="reports/q2.csv", Body=b"x"),
+        lambda: narrow_s3.delete_bucket(Bucket=bucket),
+        lambda: session(server, "kms", answer).create_key(),
+        lambda: session(server, "iam", answer).list_users(),
+    ]
+    for call in denied:
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert error(caught)[1] in ("AccessDenied", "AccessDeniedException")
+    # Without session policies the same role does all its policy allows.
+    broad = session(server, "s3", sts.assume_role(RoleArn=role["Arn"], RoleSessionName="wide"))
+    assert broad.get_object(Bucket=bucket, Key="payroll/march.csv")["Body"].read()
+    # What STS refuses, as it refuses it.
+    for params, expected in (
+        ({"Policy": "{not json"}, (400, "MalformedPolicyDocument")),
+        ({"Policy": policy(*[{"Effect": "Allow", "Action": "s3:GetObject",
+                              "Resource": f"arn:aws:s3:::{bucket}/{'x' * 40}{n}"}
+                             for n in range(40)])}, (400, "PackedPolicyTooLarge")),
+        ({"PolicyArns": [{"arn": f"arn:aws:iam::{tenant.account}:policy/none-such"}]},
+         (404, "NoSuchEntity")),
+        ({"PolicyArns": [{"arn": listing}] * 11}, (400, "ValidationError")),
+    ):  # fmt: skip
+        with pytest.raises(ClientError) as caught:
+            sts.assume_role(RoleArn=role["Arn"], RoleSessionName="bad", **params)
+        assert error(caught) == expected, params
+    for key in ("reports/q1.csv", "payroll/march.csv"):
+        s3.delete_object(Bucket=bucket, Key=key)
+    s3.delete_bucket(Bucket=bucket)

@@ -273,6 +273,8 @@ session_credentials = sa.Table(
     sa.Column("user_id", sa.Text, nullable=True),
     sa.Column("role_id", sa.Text, nullable=True),
     sa.Column("role_session_name", sa.Text, nullable=True),
+    # AssumeRole's session policies: JSON {"inline": …, "arns": […]}; NULL: none (0071).
+    sa.Column("session_policy", sa.Text, nullable=True),
     sa.Index(None, "expires_at"),
     sa.Index(None, "tenant_id"),
 )

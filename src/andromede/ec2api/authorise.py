@@ -42,7 +42,7 @@ class Ec2Authoriser:
         if principal.is_anonymous or principal.is_operator or principal.tenant_id is None:
             raise _denied(principal, action, resources[0] if resources else "*")
         policies = await self._identity_policies(principal)
-        identity, boundary = loaded_policies(policies)
+        identity, boundary, session = loaded_policies(policies)
         for resource in resources:
             context = principal_context(
                 principal,
@@ -53,7 +53,12 @@ class Ec2Authoriser:
                 region=self._region,
                 keys={**(keys or {}), **principal_tag_keys(policies)},
             )
-            decision = evaluate(context, identity_policies=identity, permissions_boundary=boundary)
+            decision = evaluate(
+                context,
+                identity_policies=identity,
+                permissions_boundary=boundary,
+                session_policy=session,
+            )
             if not decision.allowed:
                 raise _denied(principal, action, resource)
 

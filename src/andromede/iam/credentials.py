@@ -38,6 +38,7 @@ from andromede.iam.model import (
     PrincipalKind,
     Role,
     SessionCredentials,
+    SessionPolicy,
     SessionSource,
     TenantStatus,
     User,
@@ -304,9 +305,11 @@ class CredentialsMixin(ServiceCore):
         duration_seconds: int | None = None,
         serial_number: str | None = None,
         token_code: str | None = None,
+        session_policy: SessionPolicy | None = None,
     ) -> IssuedCredentials:
         """Issue credentials for ``role``. The caller has checked the role's trust policy (and
-        the caller's permission to sts:AssumeRole) with the policy engine before calling."""
+        the caller's permission to sts:AssumeRole) with the policy engine before calling, and
+        ``session_policy`` with ``check_session_policy``."""
         if caller.is_anonymous or caller.is_operator:
             raise AccessDenied("only a tenant's principals can assume its roles")
         check_session_name(role_session_name)
@@ -321,6 +324,7 @@ class CredentialsMixin(ServiceCore):
             mfa,
             role=role,
             role_session_name=role_session_name,
+            session_policy=session_policy,
         )
 
     async def _mfa_given(
@@ -345,6 +349,7 @@ class CredentialsMixin(ServiceCore):
         user_id: str | None = None,
         role: Role | None = None,
         role_session_name: str | None = None,
+        session_policy: SessionPolicy | None = None,
     ) -> IssuedCredentials:
         now = self._now()
         key_id, secret = new_session_access_key_id(), new_secret_access_key()
@@ -360,6 +365,7 @@ class CredentialsMixin(ServiceCore):
             user_id=user_id,
             role_id=role.id if role else None,
             role_session_name=role_session_name,
+            session_policy=session_policy,
         )
         await self._store.create_session(session, self._sealer.seal(key_id, secret))
         _, principal = await self.resolve_access_key(key_id, token)
@@ -385,6 +391,7 @@ def _role_principal(role: Role, session: SessionCredentials) -> Principal:
         mfa_present=session.mfa_present,
         session_expires_at=session.expires_at,
         session_name=name,
+        session_policy=session.session_policy,
     )
 
 

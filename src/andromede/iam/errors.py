@@ -85,6 +85,10 @@ class MalformedPolicyDocument(IamError):
     pass
 
 
+class PackedPolicyTooLarge(IamError):
+    """AssumeRole's session policies exceed what a session carries (STS's own code)."""
+
+
 class InvalidAuthenticationCode(IamError):
     pass
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
 import secrets
 import string
 from dataclasses import dataclass
@@ -168,6 +169,9 @@ class PrincipalPolicies:
     documents: tuple[str, ...] = ()
     boundary: str | None = None
     tags: Tags = ()
+    # A role session's session policies' documents (None: it was given none), which every
+    # request of the session must also be allowed by (decision 0071).
+    session: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +290,26 @@ class MfaDevice:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    """The session policies an AssumeRole passed (decision 0071): an inline document and
+    managed policies' ARNs, read at each request. The session can do only what its role's
+    policies and these both allow."""
+
+    inline: str | None = None
+    arns: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps({"inline": self.inline, "arns": list(self.arns)}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> SessionPolicy | None:
+        if text is None:
+            return None
+        data = json.loads(text)
+        return cls(data.get("inline"), tuple(data.get("arns", ())))
+
+
+@dataclass(frozen=True, slots=True)
 class SessionCredentials:
     """Temporary credentials (STS). The token is stored only as its SHA-256."""
 
@@ -299,6 +323,7 @@ class SessionCredentials:
     user_id: str | None = None  # GetSessionToken: the user (root included) it acts as
     role_id: str | None = None  # AssumeRole: the role it acts as
     role_session_name: str | None = None
+    session_policy: SessionPolicy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +386,7 @@ class Principal:
     mfa_present: bool = False
     session_expires_at: datetime | None = None
     session_name: str | None = None  # role sessions only
+    session_policy: SessionPolicy | None = None  # role sessions that were given one
 
     @property
     def is_anonymous(self) -> bool:

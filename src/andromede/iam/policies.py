@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 
 from andromede.iam import policy as policy_engine
-from andromede.iam.errors import DeleteConflict, NoSuchEntity
+from andromede.iam.errors import DeleteConflict, InvalidInput, NoSuchEntity, PackedPolicyTooLarge
 from andromede.iam.model import (
     POLICY_VERSIONS_MAX,
     EntityType,
@@ -26,6 +26,7 @@ from andromede.iam.model import (
     PrincipalKind,
     PrincipalPolicies,
     Role,
+    SessionPolicy,
     User,
     new_entity_id,
 )
@@ -40,6 +41,10 @@ from andromede.iam.service_core import (
 __all__ = ["PoliciesMixin"]
 
 _NO_POLICIES = PrincipalPolicies()
+# AssumeRole's session policies: STS's limits (the plaintext of the inline policy and the ARNs
+# together; ten managed policies).
+SESSION_POLICY_MAX_CHARS = 2048
+SESSION_POLICY_ARNS_MAX = 10
 _ALLOWS_NOTHING = '{"Version": "2012-10-17", "Statement": []}'
 
 # AWS's character quotas of inline policies, by the entity they belong to.
@@ -411,20 +416,29 @@ class PoliciesMixin(ServiceCore):
             PrincipalKind.ROLE_SESSION,
         ):
             return _NO_POLICIES
-        cache_key = (principal.kind, principal.user_id)
+        policies = await self._entity_policies(principal.kind, principal.user_id)
+        if principal.session_policy is not None and principal.tenant_id is not None:
+            # The session's own, beside its role's (which are cached by role).
+            session = await self._session_documents(principal.tenant_id, principal.session_policy)
+            policies = replace(policies, session=session)
+        return policies
+
+    async def _entity_policies(self, kind: PrincipalKind, entity_id: str) -> PrincipalPolicies:
+        """A user's or a role's policies, boundary and tags, remembered ``cache_ttl``."""
+        cache_key = (kind, entity_id)
         now = time.monotonic()
         cached = self._policy_cache.get(cache_key)
         if cached is not None and cached[0] > now:
             return cached[1]
         holder: User | Role | None
-        if principal.kind is PrincipalKind.ROLE_SESSION:
-            entities = [(EntityType.ROLE, principal.user_id)]
-            holder = await self._store.get_entity_by_id(Role, principal.user_id)
+        if kind is PrincipalKind.ROLE_SESSION:
+            entities = [(EntityType.ROLE, entity_id)]
+            holder = await self._store.get_entity_by_id(Role, entity_id)
         else:
-            groups = await self._store.list_groups_for_user(principal.user_id)
-            entities = [(EntityType.USER, principal.user_id)]
+            groups = await self._store.list_groups_for_user(entity_id)
+            entities = [(EntityType.USER, entity_id)]
             entities += [(EntityType.GROUP, g.id) for g in groups]
-            holder = await self._store.get_entity_by_id(User, principal.user_id)
+            holder = await self._store.get_entity_by_id(User, entity_id)
         documents = await self._store.policy_documents_for(entities)
         boundary = None
         if holder is not None and holder.permissions_boundary is not None:
@@ -436,6 +450,39 @@ class PoliciesMixin(ServiceCore):
             self._policy_cache.clear()
         self._policy_cache[cache_key] = (now + self._limits.cache_ttl, policies)
         return policies
+
+    async def check_session_policy(self, tenant_id: str, session_policy: SessionPolicy) -> int:
+        """Validate AssumeRole's session policies for a role of ``tenant_id``, as STS does: the
+        inline document an identity policy (MalformedPolicyDocument), at most
+        ``SESSION_POLICY_ARNS_MAX`` managed policies of the role's account (NoSuchEntity), and
+        the inline text and the ARNs within ``SESSION_POLICY_MAX_CHARS``
+        (PackedPolicyTooLarge). Returns ``PackedPolicySize``: the percentage of that used."""
+        if len(session_policy.arns) > SESSION_POLICY_ARNS_MAX:
+            raise InvalidInput(
+                f"PolicyArns: at most {SESSION_POLICY_ARNS_MAX} managed session policies"
+            )
+        used = len(session_policy.inline or "") + sum(len(arn) for arn in session_policy.arns)
+        if used > SESSION_POLICY_MAX_CHARS:
+            raise PackedPolicyTooLarge(
+                f"The session policies take {used} characters; at most "
+                f"{SESSION_POLICY_MAX_CHARS} may be passed"
+            )
+        if session_policy.inline is not None:
+            self._validate_policy(session_policy.inline, PolicyKind.IDENTITY)
+        for arn in session_policy.arns:
+            await self._policy(tenant_id, arn)
+        return max(1, -(-100 * used // SESSION_POLICY_MAX_CHARS))
+
+    async def _session_documents(
+        self, tenant_id: str, session_policy: SessionPolicy
+    ) -> tuple[str, ...]:
+        """The documents of a session's policies, read now: the inline one and each managed
+        policy's default version. A managed policy deleted since allows nothing, so the session
+        narrows, never widens."""
+        documents = [] if session_policy.inline is None else [session_policy.inline]
+        for arn in session_policy.arns:
+            documents.append(await self._default_document(tenant_id, arn))
+        return tuple(documents)
 
     async def _default_document(self, tenant_id: str, policy_arn: str) -> str:
         """The default version's document of a boundary policy. One that vanished (it cannot

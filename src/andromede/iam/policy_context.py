@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 from andromede.iam.model import Principal, PrincipalKind, PrincipalPolicies
 from andromede.iam.policy import (
@@ -23,6 +23,7 @@ from andromede.iam.policy import (
 )
 
 __all__ = [
+    "LoadedPolicies",
     "iam_resource_tag_keys",
     "loaded_policies",
     "principal_context",
@@ -39,14 +40,38 @@ _PRINCIPAL_TYPES: Final[Mapping[PrincipalKind, PrincipalType]] = {
 }
 
 
-def loaded_policies(
-    policies: PrincipalPolicies,
-) -> tuple[list[PolicyDocument], PolicyDocument | None]:
-    """The engine's documents of a principal's identity policies and of its permissions
-    boundary (memoised by text: see :func:`~andromede.iam.policy.load_policy`)."""
+class LoadedPolicies(NamedTuple):
+    """A principal's policies as the engine takes them: every authoriser passes all three to
+    ``evaluate``, so that none can be left out (a session policy dropped would widen the
+    session to its role's permissions)."""
+
+    identity: list[PolicyDocument]
+    boundary: PolicyDocument | None
+    session: PolicyDocument | None
+
+
+def loaded_policies(policies: PrincipalPolicies) -> LoadedPolicies:
+    """The engine's documents of a principal's identity policies, of its permissions boundary
+    and of its session policies, merged into one (memoised by text: see
+    :func:`~andromede.iam.policy.load_policy`)."""
     identity = [load_policy(text, kind=PolicyKind.IDENTITY) for text in policies.documents]
     boundary = policies.boundary
-    return identity, None if boundary is None else load_policy(boundary, kind=PolicyKind.IDENTITY)
+    return LoadedPolicies(
+        identity,
+        None if boundary is None else load_policy(boundary, kind=PolicyKind.IDENTITY),
+        None if policies.session is None else _session_policy(policies.session),
+    )
+
+
+def _session_policy(documents: tuple[str, ...]) -> PolicyDocument:
+    """A session's inline and managed session policies as one document: the statements of
+    all, so that a request is allowed if any of them allows it and denied if any denies it,
+    as AWS combines session policies (decision 0071)."""
+    loaded = [load_policy(text, kind=PolicyKind.IDENTITY) for text in documents]
+    if len(loaded) == 1:
+        return loaded[0]
+    statements = tuple(statement for policy in loaded for statement in policy.statements)
+    return PolicyDocument("2012-10-17", None, PolicyKind.IDENTITY, statements)
 
 
 def principal_tag_keys(policies: PrincipalPolicies) -> dict[str, str]:

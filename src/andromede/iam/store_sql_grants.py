@@ -24,6 +24,7 @@ from andromede.iam.model import (
     MfaDevice,
     PolicyVersion,
     SessionCredentials,
+    SessionPolicy,
     SessionSource,
 )
 
@@ -448,6 +449,9 @@ class SqlGrantsMixin:
                     user_id=session.user_id,
                     role_id=session.role_id,
                     role_session_name=session.role_session_name,
+                    session_policy=(
+                        None if session.session_policy is None else session.session_policy.to_json()
+                    ),
                 )
             )
         )
@@ -468,6 +472,7 @@ class SqlGrantsMixin:
             user_id=row.user_id,
             role_id=row.role_id,
             role_session_name=row.role_session_name,
+            session_policy=SessionPolicy.from_json(row.session_policy),
         )
         return session, str(row.secret_sealed)
 

@@ -58,8 +58,13 @@ class QueryAuthoriser:
             region=self._region,
             keys={**(keys or {}), **principal_tag_keys(policies)},
         )
-        identity, boundary = loaded_policies(policies)
-        if not evaluate(context, identity_policies=identity, permissions_boundary=boundary).allowed:
+        identity, boundary, session = loaded_policies(policies)
+        if not evaluate(
+            context,
+            identity_policies=identity,
+            permissions_boundary=boundary,
+            session_policy=session,
+        ).allowed:
             raise _denied(principal, action, resource)
 
     async def authorise_assume_role(
@@ -96,12 +101,13 @@ class QueryAuthoriser:
                 **iam_resource_tag_keys(role.tags),
             },
         )
-        identity, boundary = loaded_policies(policies)
+        identity, boundary, session = loaded_policies(policies)
         trust = load_policy(role.assume_role_policy_document, kind=PolicyKind.TRUST)
         decision = evaluate(
             context,
             identity_policies=identity,
             permissions_boundary=boundary,
+            session_policy=session,
             resource_policy=trust,
             resource_account=role.tenant_id,
         )

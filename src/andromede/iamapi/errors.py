@@ -39,6 +39,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         "Request is missing Authentication Token",
     ),
     "PasswordPolicyViolation": (400, "The provided password does not meet the requirements."),
+    "PackedPolicyTooLarge": (400, "The session policies are larger than a session carries."),
     "MissingParameter": (400, "A required parameter for the specified action is not supplied."),
     "NoSuchEntity": (404, "The request was rejected because it referenced an entity that does "
                      "not exist."),
@@ -90,6 +91,7 @@ _FROM_IDENTITY: Final[tuple[tuple[type[iam_errors.IamError], str], ...]] = (
     (iam_errors.LimitExceeded, "LimitExceeded"),
     (iam_errors.InvalidInput, "InvalidInput"),
     (iam_errors.MalformedPolicyDocument, "MalformedPolicyDocument"),
+    (iam_errors.PackedPolicyTooLarge, "PackedPolicyTooLarge"),
     (iam_errors.InvalidAuthenticationCode, "InvalidAuthenticationCode"),
     (iam_errors.PasswordPolicyViolation, "PasswordPolicyViolation"),
 )

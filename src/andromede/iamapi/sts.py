@@ -3,8 +3,8 @@
 GetCallerIdentity and GetSessionToken need no permission (as on AWS: the caller acts as itself).
 AssumeRole authorises itself: the role's trust policy is the resource policy of ``sts:AssumeRole``
 on the role (see :meth:`QueryAuthoriser.authorise_assume_role`). Session policies (``Policy``,
-``PolicyArns``) are refused: issued sessions do not record one, and silently ignoring a policy
-meant to narrow a session would grant more than its caller asked for.
+``PolicyArns``) are kept with the session, and every request of the session must be allowed by
+them as well as by the role's policies (decision 0071).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from andromede.iam.errors import NoSuchEntity
+from andromede.iam.model import SessionPolicy
 from andromede.iam.service import IssuedCredentials
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.iam_common import refuse_unsupported
@@ -44,13 +45,9 @@ async def get_session_token(call: Call) -> None:
 
 
 async def assume_role(call: Call) -> None:
-    if call.get("Policy") is not None or call.get("PolicyArns.member.1.arn") is not None:
-        raise QueryError(
-            "InvalidParameterValue",
-            "Session policies (Policy, PolicyArns) are not supported here: attach the policy "
-            "to the role, or create a narrower role",
-        )
     refuse_unsupported(call, "Tags", "TransitiveTagKeys", "SourceIdentity", "ProvidedContexts")
+    inline, arns = call.get("Policy"), tuple(call.members("PolicyArns", "arn"))
+    session_policy = SessionPolicy(inline, arns) if inline is not None or arns else None
     external_id = _external_id(call)
     role_arn = call.required("RoleArn")
     call.context["resource"] = role_arn  # for the audit record
@@ -73,6 +70,9 @@ async def assume_role(call: Call) -> None:
         # third parties assume) sees what the caller sent; without one, the key is absent.
         keys={} if external_id is None else {"sts:ExternalId": external_id},
     )
+    packed = None
+    if session_policy is not None:
+        packed = await call.identity.check_session_policy(role.tenant_id, session_policy)
     issued = await call.identity.assume_role(
         call.principal,
         role,
@@ -80,6 +80,7 @@ async def assume_role(call: Call) -> None:
         _duration(call, ROLE_SESSION_MIN, ROLE_SESSION_MAX),
         call.get("SerialNumber"),
         call.get("TokenCode"),
+        session_policy=session_policy,
     )
     _write_credentials(call, issued)
     xml = call.result
@@ -87,6 +88,7 @@ async def assume_role(call: Call) -> None:
     xml.element("AssumedRoleId", issued.principal.aws_user_id)
     xml.element("Arn", issued.principal.arn)
     xml.close("AssumedRoleUser")
+    xml.element("PackedPolicySize", packed)
 
 
 _EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")

@@ -27,7 +27,6 @@ from andromede.iam.policy import (
     ContextValue,
     MalformedPolicy,
     Outcome,
-    PolicyDocument,
     PolicyKind,
     PrincipalType,
     RequestContext,
@@ -37,7 +36,7 @@ from andromede.iam.policy import (
     load_policy,
     parse_policy,
 )
-from andromede.iam.policy_context import loaded_policies, principal_tag_keys
+from andromede.iam.policy_context import LoadedPolicies, loaded_policies, principal_tag_keys
 from andromede.kms.customer_keys import Caller, Decision, RequestKeys
 from andromede.kms.keys_errors import MalformedKeyPolicy
 from andromede.kms.keys_model import CustomerKey
@@ -144,12 +143,17 @@ class KmsAuthoriser:
         if not isinstance(principal, Principal) or principal.kind not in _PRINCIPAL_TYPES:
             # Anonymous callers and platform operators use no tenant key, nor any grant.
             return Decision.EXPLICIT_DENY
-        context, identity, boundary = await self._prepared(
+        context, (identity, boundary, session) = await self._prepared(
             caller, principal, action, key, encryption_context, request
         )
         if key is None:
             return _DECISIONS[
-                evaluate(context, identity_policies=identity, permissions_boundary=boundary).outcome
+                evaluate(
+                    context,
+                    identity_policies=identity,
+                    permissions_boundary=boundary,
+                    session_policy=session,
+                ).outcome
             ]
         key_policy = load_policy(key.policy, kind=PolicyKind.RESOURCE)
         if key.tenant_id != principal.tenant_id:
@@ -158,6 +162,7 @@ class KmsAuthoriser:
                     context,
                     identity_policies=identity,
                     permissions_boundary=boundary,
+                    session_policy=session,
                     resource_policy=key_policy,
                     resource_account=key.tenant_id,
                 ).outcome
@@ -166,6 +171,7 @@ class KmsAuthoriser:
             context,
             identity_policies=identity,
             permissions_boundary=boundary,
+            session_policy=session,
             resource_policy=key_policy,
             resource_account=_FOREIGN,
         )
@@ -179,6 +185,7 @@ class KmsAuthoriser:
             evaluate(
                 context,
                 permissions_boundary=boundary,
+                session_policy=session,
                 resource_policy=key_policy,
                 resource_account=key.tenant_id,
             ).outcome
@@ -197,10 +204,15 @@ class KmsAuthoriser:
             return False
         if principal.kind is PrincipalKind.ROOT:
             return False  # the account itself: a grant naming it matches it directly
-        context, identity, boundary = await self._prepared(
+        context, (identity, boundary, session) = await self._prepared(
             caller, principal, action, key, encryption_context, request
         )
-        decision = evaluate(context, identity_policies=identity, permissions_boundary=boundary)
+        decision = evaluate(
+            context,
+            identity_policies=identity,
+            permissions_boundary=boundary,
+            session_policy=session,
+        )
         return decision.outcome is Outcome.ALLOW
 
     async def _prepared(
@@ -211,11 +223,15 @@ class KmsAuthoriser:
         key: CustomerKey | None,
         encryption_context: Mapping[str, str],
         request: RequestKeys,
-    ) -> tuple[RequestContext, list[PolicyDocument], PolicyDocument | None]:
-        """The request's context, and the caller's identity policies and permissions boundary,
-        parsed."""
+    ) -> tuple[RequestContext, LoadedPolicies]:
+        """The request's context, and the caller's identity policies, permissions boundary and
+        session policies, parsed."""
         policies = await self._identity_policies(principal)
-        texts = [*policies.documents, *([policies.boundary] if policies.boundary else [])]
+        texts = [
+            *policies.documents,
+            *([policies.boundary] if policies.boundary else []),
+            *(policies.session or ()),
+        ]
         if (
             key is not None
             and self._key_aliases is not None
@@ -226,8 +242,7 @@ class KmsAuthoriser:
         if policies.tags:  # aws:PrincipalTag/<key>, for attribute-based policies
             request = {**request, **principal_tag_keys(policies)}
         context = self._context(caller, principal, action, key, encryption_context, request)
-        identity, boundary = loaded_policies(policies)
-        return context, identity, boundary
+        return context, loaded_policies(policies)
 
     def _context(
         self,

@@ -221,10 +221,15 @@ class S3Authoriser:
         context = self._context(
             principal, operation, bucket_name, key, keys, source_ip, secure, region
         )
-        identity, boundary = loaded_policies(policies)
+        identity, boundary, session = loaded_policies(policies)
         if bucket is None:
             # A root user acts for its own account: the engine allows it with no policy.
-            decision = evaluate(context, identity_policies=identity, permissions_boundary=boundary)
+            decision = evaluate(
+                context,
+                identity_policies=identity,
+                permissions_boundary=boundary,
+                session_policy=session,
+            )
             if not decision.allowed:
                 raise S3Error("AccessDenied")
             return
@@ -240,10 +245,10 @@ class S3Authoriser:
         if (
             operation in _EXISTING_TAG_OPERATIONS
             and load_object is not None
-            and (identity or boundary is not None or resource_policy is not None)
+            and (identity or boundary or session or resource_policy)
             and any(
                 _mentions_existing_tags(policy)
-                for policy in (*identity, boundary, resource_policy)
+                for policy in (*identity, boundary, session, resource_policy)
                 if policy is not None
             )
         ):
@@ -270,6 +275,7 @@ class S3Authoriser:
             context,
             identity_policies=identity,
             permissions_boundary=boundary,
+            session_policy=session,
             resource_policy=resource_policy,
             resource_account=resource_account,
             acl_allows=acl_allows,

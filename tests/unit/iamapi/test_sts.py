@@ -273,15 +273,20 @@ async def test_assume_role_refusals(root: Client, world: World) -> None:
             "iam", "CreateRole", RoleName="r", AssumeRolePolicyDocument=trust(world.tenant_id)
         )
     )["Role"]
+    # Session policies are taken (decision 0071), once valid.
     with pytest.raises(ApiError) as caught:
         await bob.call(
-            "sts",
-            "AssumeRole",
-            RoleArn=role["Arn"],
-            RoleSessionName="s",
-            Policy=policy(allow("s3:GetObject")),
+            "sts", "AssumeRole", RoleArn=role["Arn"], RoleSessionName="s", Policy='{"Version": 1}'
         )
-    assert caught.value.code == "InvalidParameterValue"
+    assert caught.value.code == "MalformedPolicyDocument"
+    taken = await bob.call(
+        "sts",
+        "AssumeRole",
+        RoleArn=role["Arn"],
+        RoleSessionName="narrow",
+        Policy=policy(allow("s3:GetObject")),
+    )
+    assert taken["PackedPolicySize"] >= 1
     with pytest.raises(ApiError) as caught:
         await bob.call(
             "sts", "AssumeRole", RoleArn=role["Arn"], RoleSessionName="s", DurationSeconds=7200
