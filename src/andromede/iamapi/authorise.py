@@ -8,8 +8,10 @@ IAM action names is in the caller's own account (the handlers never address anot
 root's freedom never reaches another tenant.
 
 AssumeRole is the cross-account case: the role's trust policy is the resource policy, the role's
-account the resource's. A denial is ``AccessDenied`` naming the action and the resource, as AWS
-words it — never which policy decided.
+account the resource's. Unlike other resource policies it must let the caller in within its
+own account too: an identity allow alone never reaches a role (decision 0073). A denial is
+``AccessDenied`` naming the action and the resource, as AWS words it — never which policy
+decided.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from andromede.iam.model import Principal, Role
-from andromede.iam.policy import ContextValue, PolicyKind, evaluate, load_policy
+from andromede.iam.policy import ContextValue, Outcome, PolicyKind, evaluate, load_policy
 from andromede.iam.policy_context import (
     iam_resource_tag_keys,
     loaded_policies,
@@ -75,13 +77,14 @@ class QueryAuthoriser:
         source_ip: str | None,
         secure: bool,
         keys: Mapping[str, ContextValue] | None = None,
+        action: str = "sts:AssumeRole",
     ) -> None:
         """sts:AssumeRole on ``role``: its trust policy is the resource policy. ``keys``: the
         request's own condition keys (``sts:ExternalId``). Within the role's
         account a trust statement naming the caller (or its role) suffices, and one naming the
         account delegates to the caller's identity policies; from another account both must
-        allow. AWS refuses root users outright."""
-        action = "sts:AssumeRole"
+        allow. AWS refuses root users outright. ``action``: ``sts:TagSession`` too, decided
+        the same way, when the session gets tags (decision 0072)."""
         if principal.is_root:
             raise QueryError("AccessDenied", "Roles may not be assumed by root accounts.")
         if principal.is_anonymous or principal.is_operator or principal.tenant_id is None:
@@ -103,16 +106,38 @@ class QueryAuthoriser:
         )
         identity, boundary, session = loaded_policies(policies)
         trust = load_policy(role.assume_role_policy_document, kind=PolicyKind.TRUST)
-        decision = evaluate(
+        # The trust policy must let the caller in, in its own account too: an identity allow
+        # alone never reaches a role (a user allowed sts:AssumeRole on "*" assumes only the
+        # roles that trust it or its account). So the trust is decided as another account's
+        # resource policy: a statement naming the caller's account counts together with an
+        # identity allow; then, within the role's account, a statement naming the caller
+        # itself counts alone, without identity policies (as KMS decides key policies).
+        both = evaluate(
             context,
             identity_policies=identity,
             permissions_boundary=boundary,
             session_policy=session,
             resource_policy=trust,
-            resource_account=role.tenant_id,
+            resource_account=_TRUSTED_ELSEWHERE,
         )
-        if not decision.allowed:
-            raise _denied(principal, action, role.arn)
+        if both.outcome is Outcome.ALLOW:
+            return
+        if both.outcome is Outcome.IMPLICIT_DENY and principal.tenant_id == role.tenant_id:
+            direct = evaluate(
+                context,
+                permissions_boundary=boundary,
+                session_policy=session,
+                resource_policy=trust,
+                resource_account=role.tenant_id,
+            )
+            if direct.allowed:
+                return
+        raise _denied(principal, action, role.arn)
+
+
+# An account no caller has: deciding a trust policy as if the role were elsewhere makes the
+# engine ask both sides, the trust and the caller's identity policies.
+_TRUSTED_ELSEWHERE = "000000000000-trust"
 
 
 def _denied(principal: Principal, action: str, resource: str) -> QueryError:

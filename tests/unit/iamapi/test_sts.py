@@ -222,6 +222,53 @@ async def test_trust_naming_the_account_delegates_to_identity_policies(
     await dave.call("sts", "AssumeRole", RoleArn=role["Arn"], RoleSessionName="s2")
 
 
+async def test_an_identity_allow_alone_never_reaches_a_role_that_does_not_trust_the_caller(
+    root: Client, world: World
+) -> None:
+    # Within the account too: sts:AssumeRole on "*" in a user's policy is common, and must not
+    # open the roles meant for a service or for someone else (a privilege escalation).
+    ec2_only = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "ec2.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+    admin_trust = trust(f"arn:aws:iam::{world.tenant_id}:user/admin")
+    roles = []
+    for name, document in (("instances", ec2_only), ("break-glass", admin_trust)):
+        roles.append(
+            (
+                await root.call(
+                    "iam", "CreateRole", RoleName=name, AssumeRolePolicyDocument=document
+                )
+            )["Role"]
+        )
+    eve = await new_user(root, world, "eve", policy(allow("sts:AssumeRole", "*")))
+    for role in roles:
+        with pytest.raises(ApiError) as caught:
+            await eve.call("sts", "AssumeRole", RoleArn=role["Arn"], RoleSessionName="s1")
+        assert (caught.value.status, caught.value.code) == (403, "AccessDenied"), role["Arn"]
+    # The user the trust names needs no identity policy; an explicit deny still stops it.
+    admin = await new_user(root, world, "admin")
+    await admin.call("sts", "AssumeRole", RoleArn=roles[1]["Arn"], RoleSessionName="s1")
+    await root.call(
+        "iam",
+        "PutUserPolicy",
+        UserName="admin",
+        PolicyName="no-roles",
+        PolicyDocument=policy({"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"}),
+    )
+    with pytest.raises(ApiError) as caught:
+        await admin.call("sts", "AssumeRole", RoleArn=roles[1]["Arn"], RoleSessionName="s2")
+    assert caught.value.code == "AccessDenied"
+
+
 async def test_cross_tenant_assume_role_needs_both_sides(root: Client, world: World) -> None:
     other_account, other_root_credentials = await world.new_tenant("partner")
     other_root = world.client(other_root_credentials)
