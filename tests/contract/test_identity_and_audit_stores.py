@@ -43,6 +43,7 @@ from andromede.iam.model import (
     SessionCredentials,
     SessionPolicy,
     SessionSource,
+    SessionTags,
     Tenant,
     TenantQuota,
     TenantStatus,
@@ -626,8 +627,9 @@ async def test_session_credentials(identity: IdentityStore) -> None:
         None,
         role.id,
         "s",
-        # Kept whole with the session (decision 0071).
+        # Kept whole with the session (decisions 0071, 0072).
         SessionPolicy(DOC, ("arn:aws:iam::1:policy/p",)),
+        SessionTags((("team", "blue"), ("Project", "été")), ("team",)),
     )
     await identity.create_session(mine, "v1:1")
     await identity.create_session(assumed, "v1:2")

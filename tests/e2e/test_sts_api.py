@@ -284,11 +284,15 @@ def test_what_is_not_offered_is_refused_not_dropped(server: ServerProcess, tenan
     assert as_boundary["PolicyUsers"] == []
     listed = iam.list_policies(Scope="Local", PolicyUsageFilter="PermissionsBoundary")
     assert listed["Policies"] == []
-    # Session tags and source identities on AssumeRole.
+    # Source identities and provided contexts on AssumeRole.
     role = iam.create_role(RoleName="plain", AssumeRolePolicyDocument=trust(tenant.account))["Role"]
     may_assume = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role["Arn"]})
     sts = client_for(server, "sts", *user_keys(iam, "caller", may_assume))
-    for extra in ({"Tags": tags}, {"SourceIdentity": "alice"}, {"TransitiveTagKeys": ["team"]}):
+    for extra in (
+        {"SourceIdentity": "alice"},
+        {"ProvidedContexts": [{"ProviderArn": "arn:aws:iam::aws:contextProvider/IdentityCenter",
+                               "ContextAssertion": "x" * 8}]},
+    ):  # fmt: skip
         with pytest.raises(ClientError) as caught:
             sts.assume_role(RoleArn=role["Arn"], RoleSessionName="ss", **extra)
         assert error(caught) == (400, "InvalidParameterValue"), extra
@@ -367,4 +371,84 @@ def test_session_policies_narrow_the_session_in_every_service(
         assert error(caught) == expected, params
     for key in ("reports/q1.csv", "payroll/march.csv"):
         s3.delete_object(Bucket=bucket, Key=key)
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_session_tags_are_the_sessions_principal_tags_and_pass_on_when_transitive(
+    server: ServerProcess, tenant: Tenant
+) -> None:
+    """AssumeRole ``Tags`` and ``TransitiveTagKeys`` (decision 0072): the trust policy must
+    allow ``sts:TagSession``; a session's tags stand over its role's as
+    ``aws:PrincipalTag/<key>``; a transitive tag passes on to the role the session assumes next
+    and cannot be overridden there."""
+    iam = root_client(server, tenant, "iam")
+    s3 = root_client(server, tenant, "s3")
+    bucket = unique_bucket("tags")
+    create_bucket(s3, bucket)
+    for team in ("blue", "red"):
+        s3.put_object(Bucket=bucket, Key=f"{team}/plan", Body=team.encode())
+    by_team = policy(
+        {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{bucket}/${{aws:PrincipalTag/team}}/*",
+        },
+        # A session of either role may assume the other (role chaining).
+        {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": "*"},
+    )
+    tagging_trust = policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": tenant.account},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }
+    )
+    for name in ("first", "second"):
+        iam.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument=tagging_trust,
+            Tags=[{"Key": "team", "Value": "red"}],  # the role's own: the session's stand over
+        )
+        iam.put_role_policy(RoleName=name, PolicyName="team", PolicyDocument=by_team)
+    iam.create_role(RoleName="untagging", AssumeRolePolicyDocument=trust(tenant.account))
+    arn = f"arn:aws:iam::{tenant.account}:role/"
+    may_assume = policy(
+        {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": "*"}
+    )
+    sts = client_for(server, "sts", *user_keys(iam, "launcher", may_assume))
+    blue = [{"Key": "team", "Value": "blue"}]
+    answer = sts.assume_role(
+        RoleArn=f"{arn}first", RoleSessionName="one", Tags=blue, TransitiveTagKeys=["team"]
+    )
+    assert 1 <= answer["PackedPolicySize"] <= 100
+    first = session(server, "s3", answer)
+    assert first.get_object(Bucket=bucket, Key="blue/plan")["Body"].read() == b"blue"
+    with pytest.raises(ClientError) as caught:  # the role's own tag no longer counts
+        first.get_object(Bucket=bucket, Key="red/plan")
+    assert error(caught) == (403, "AccessDenied")
+    # Chained: the transitive tag goes on, and may not be set again.
+    chained_sts = session(server, "sts", answer)
+    second = session(
+        server, "s3", chained_sts.assume_role(RoleArn=f"{arn}second", RoleSessionName="two")
+    )
+    assert second.get_object(Bucket=bucket, Key="blue/plan")["Body"].read() == b"blue"
+    with pytest.raises(ClientError) as caught:
+        chained_sts.assume_role(
+            RoleArn=f"{arn}second", RoleSessionName="two", Tags=[{"Key": "team", "Value": "red"}]
+        )
+    assert error(caught) == (400, "InvalidParameterValue")
+    # A trust policy without sts:TagSession takes no tags.
+    with pytest.raises(ClientError) as caught:
+        sts.assume_role(RoleArn=f"{arn}untagging", RoleSessionName="one", Tags=blue)
+    assert error(caught) == (403, "AccessDenied")
+    assert sts.assume_role(RoleArn=f"{arn}untagging", RoleSessionName="one")["Credentials"]
+    for params in (
+        {"Tags": [{"Key": "aws:team", "Value": "x"}]},
+        {"Tags": blue, "TransitiveTagKeys": ["other"]},
+    ):
+        with pytest.raises(ClientError) as caught:
+            sts.assume_role(RoleArn=f"{arn}first", RoleSessionName="bad", **params)
+        assert error(caught)[0] == 400, params
+    for team in ("blue", "red"):
+        s3.delete_object(Bucket=bucket, Key=f"{team}/plan")
     s3.delete_bucket(Bucket=bucket)

@@ -275,6 +275,8 @@ session_credentials = sa.Table(
     sa.Column("role_session_name", sa.Text, nullable=True),
     # AssumeRole's session policies: JSON {"inline": …, "arns": […]}; NULL: none (0071).
     sa.Column("session_policy", sa.Text, nullable=True),
+    # AssumeRole's session tags: JSON {"tags": [[k, v], …], "transitive": […]}; NULL: none.
+    sa.Column("session_tags", sa.Text, nullable=True),
     sa.Index(None, "expires_at"),
     sa.Index(None, "tenant_id"),
 )

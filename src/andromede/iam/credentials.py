@@ -40,6 +40,7 @@ from andromede.iam.model import (
     SessionCredentials,
     SessionPolicy,
     SessionSource,
+    SessionTags,
     TenantStatus,
     User,
     new_access_key_id,
@@ -306,10 +307,11 @@ class CredentialsMixin(ServiceCore):
         serial_number: str | None = None,
         token_code: str | None = None,
         session_policy: SessionPolicy | None = None,
+        session_tags: SessionTags | None = None,
     ) -> IssuedCredentials:
         """Issue credentials for ``role``. The caller has checked the role's trust policy (and
         the caller's permission to sts:AssumeRole) with the policy engine before calling, and
-        ``session_policy`` with ``check_session_policy``."""
+        ``session_policy`` with ``check_session``."""
         if caller.is_anonymous or caller.is_operator:
             raise AccessDenied("only a tenant's principals can assume its roles")
         check_session_name(role_session_name)
@@ -325,6 +327,7 @@ class CredentialsMixin(ServiceCore):
             role=role,
             role_session_name=role_session_name,
             session_policy=session_policy,
+            session_tags=session_tags,
         )
 
     async def _mfa_given(
@@ -350,6 +353,7 @@ class CredentialsMixin(ServiceCore):
         role: Role | None = None,
         role_session_name: str | None = None,
         session_policy: SessionPolicy | None = None,
+        session_tags: SessionTags | None = None,
     ) -> IssuedCredentials:
         now = self._now()
         key_id, secret = new_session_access_key_id(), new_secret_access_key()
@@ -366,6 +370,7 @@ class CredentialsMixin(ServiceCore):
             role_id=role.id if role else None,
             role_session_name=role_session_name,
             session_policy=session_policy,
+            session_tags=session_tags,
         )
         await self._store.create_session(session, self._sealer.seal(key_id, secret))
         _, principal = await self.resolve_access_key(key_id, token)
@@ -392,6 +397,7 @@ def _role_principal(role: Role, session: SessionCredentials) -> Principal:
         session_expires_at=session.expires_at,
         session_name=name,
         session_policy=session.session_policy,
+        session_tags=session.session_tags,
     )
 
 

@@ -310,6 +310,28 @@ class SessionPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionTags:
+    """The session tags of a role session (decision 0072): its requests'
+    ``aws:PrincipalTag/<key>`` over its role's tags, and the keys that pass on to the sessions
+    it assumes in turn (role chaining)."""
+
+    tags: Tags = ()
+    transitive: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        data = {"tags": [list(tag) for tag in self.tags], "transitive": list(self.transitive)}
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> SessionTags | None:
+        if text is None:
+            return None
+        data = json.loads(text)
+        tags = tuple((key, value) for key, value in data.get("tags", ()))
+        return cls(tags, tuple(data.get("transitive", ())))
+
+
+@dataclass(frozen=True, slots=True)
 class SessionCredentials:
     """Temporary credentials (STS). The token is stored only as its SHA-256."""
 
@@ -324,6 +346,7 @@ class SessionCredentials:
     role_id: str | None = None  # AssumeRole: the role it acts as
     role_session_name: str | None = None
     session_policy: SessionPolicy | None = None
+    session_tags: SessionTags | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +410,7 @@ class Principal:
     session_expires_at: datetime | None = None
     session_name: str | None = None  # role sessions only
     session_policy: SessionPolicy | None = None  # role sessions that were given one
+    session_tags: SessionTags | None = None  # role sessions that were given some
 
     @property
     def is_anonymous(self) -> bool:

@@ -27,6 +27,7 @@ from andromede.iam.model import (
     PrincipalPolicies,
     Role,
     SessionPolicy,
+    SessionTags,
     User,
     new_entity_id,
 )
@@ -37,12 +38,13 @@ from andromede.iam.service_core import (
     check_name,
     check_path,
 )
+from andromede.iam.tags import over
 
 __all__ = ["PoliciesMixin"]
 
 _NO_POLICIES = PrincipalPolicies()
-# AssumeRole's session policies: STS's limits (the plaintext of the inline policy and the ARNs
-# together; ten managed policies).
+# AssumeRole's session policies and tags: STS's limits (the plaintext of the inline policy, the
+# ARNs and the tags together; ten managed policies).
 SESSION_POLICY_MAX_CHARS = 2048
 SESSION_POLICY_ARNS_MAX = 10
 _ALLOWS_NOTHING = '{"Version": "2012-10-17", "Statement": []}'
@@ -421,6 +423,9 @@ class PoliciesMixin(ServiceCore):
             # The session's own, beside its role's (which are cached by role).
             session = await self._session_documents(principal.tenant_id, principal.session_policy)
             policies = replace(policies, session=session)
+        if principal.session_tags is not None and principal.session_tags.tags:
+            # Session tags stand over the role's tags of the same key, as on AWS.
+            policies = replace(policies, tags=over(policies.tags, principal.session_tags.tags))
         return policies
 
     async def _entity_policies(self, kind: PrincipalKind, entity_id: str) -> PrincipalPolicies:
@@ -451,25 +456,38 @@ class PoliciesMixin(ServiceCore):
         self._policy_cache[cache_key] = (now + self._limits.cache_ttl, policies)
         return policies
 
-    async def check_session_policy(self, tenant_id: str, session_policy: SessionPolicy) -> int:
-        """Validate AssumeRole's session policies for a role of ``tenant_id``, as STS does: the
-        inline document an identity policy (MalformedPolicyDocument), at most
-        ``SESSION_POLICY_ARNS_MAX`` managed policies of the role's account (NoSuchEntity), and
-        the inline text and the ARNs within ``SESSION_POLICY_MAX_CHARS``
-        (PackedPolicyTooLarge). Returns ``PackedPolicySize``: the percentage of that used."""
-        if len(session_policy.arns) > SESSION_POLICY_ARNS_MAX:
+    async def check_session(
+        self,
+        tenant_id: str,
+        session_policy: SessionPolicy | None,
+        session_tags: SessionTags | None = None,
+    ) -> int:
+        """Validate AssumeRole's session policies (and the size of its session tags) for a
+        role of ``tenant_id``, as STS does: the inline document an identity policy
+        (MalformedPolicyDocument), at most ``SESSION_POLICY_ARNS_MAX`` managed policies of the
+        role's account (NoSuchEntity), and the inline text, the ARNs and the tags within
+        ``SESSION_POLICY_MAX_CHARS`` together (PackedPolicyTooLarge). Returns
+        ``PackedPolicySize``: the percentage of that used."""
+        arns = () if session_policy is None else session_policy.arns
+        inline = None if session_policy is None else session_policy.inline
+        if len(arns) > SESSION_POLICY_ARNS_MAX:
             raise InvalidInput(
                 f"PolicyArns: at most {SESSION_POLICY_ARNS_MAX} managed session policies"
             )
-        used = len(session_policy.inline or "") + sum(len(arn) for arn in session_policy.arns)
+        tags = () if session_tags is None else session_tags.tags
+        used = (
+            len(inline or "")
+            + sum(len(arn) for arn in arns)
+            + sum(len(key) + len(value) for key, value in tags)
+        )
         if used > SESSION_POLICY_MAX_CHARS:
             raise PackedPolicyTooLarge(
-                f"The session policies take {used} characters; at most "
+                f"The session policies and tags take {used} characters; at most "
                 f"{SESSION_POLICY_MAX_CHARS} may be passed"
             )
-        if session_policy.inline is not None:
-            self._validate_policy(session_policy.inline, PolicyKind.IDENTITY)
-        for arn in session_policy.arns:
+        if inline is not None:
+            self._validate_policy(inline, PolicyKind.IDENTITY)
+        for arn in arns:
             await self._policy(tenant_id, arn)
         return max(1, -(-100 * used // SESSION_POLICY_MAX_CHARS))
 

@@ -26,6 +26,7 @@ from andromede.iam.model import (
     SessionCredentials,
     SessionPolicy,
     SessionSource,
+    SessionTags,
 )
 
 __all__ = ["SqlGrantsMixin"]
@@ -452,6 +453,9 @@ class SqlGrantsMixin:
                     session_policy=(
                         None if session.session_policy is None else session.session_policy.to_json()
                     ),
+                    session_tags=(
+                        None if session.session_tags is None else session.session_tags.to_json()
+                    ),
                 )
             )
         )
@@ -473,6 +477,7 @@ class SqlGrantsMixin:
             role_id=row.role_id,
             role_session_name=row.role_session_name,
             session_policy=SessionPolicy.from_json(row.session_policy),
+            session_tags=SessionTags.from_json(row.session_tags),
         )
         return session, str(row.secret_sealed)
 

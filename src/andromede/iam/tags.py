@@ -17,7 +17,7 @@ from andromede.iam.errors import InvalidInput, LimitExceeded
 from andromede.iam.model import Role, Tags, User
 from andromede.iam.service_core import ServiceCore
 
-__all__ = ["TAGS_PER_ENTITY", "TagsMixin", "check_tags"]
+__all__ = ["TAGS_PER_ENTITY", "TagsMixin", "check_tags", "merged", "over"]
 
 TAGS_PER_ENTITY: Final = 50
 _KEY_MAX: Final = 128
@@ -47,6 +47,13 @@ def check_tags(tags: Tags) -> Tags:
     if len(tags) > TAGS_PER_ENTITY:
         raise LimitExceeded(f"Cannot exceed quota for TagsPerUser/Role: {TAGS_PER_ENTITY}")
     return tags
+
+
+def over(current: Tags, added: Tags) -> Tags:
+    """``current`` with ``added`` standing over the same keys (in any case): session tags over
+    their role's, with no quota (each side was checked on its own)."""
+    replaced = {key.lower() for key, _ in added}
+    return tuple(t for t in current if t[0].lower() not in replaced) + tuple(added)
 
 
 def merged(current: Tags, added: Tags) -> Tags:

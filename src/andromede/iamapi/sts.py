@@ -4,7 +4,10 @@ GetCallerIdentity and GetSessionToken need no permission (as on AWS: the caller 
 AssumeRole authorises itself: the role's trust policy is the resource policy of ``sts:AssumeRole``
 on the role (see :meth:`QueryAuthoriser.authorise_assume_role`). Session policies (``Policy``,
 ``PolicyArns``) are kept with the session, and every request of the session must be allowed by
-them as well as by the role's policies (decision 0071).
+them as well as by the role's policies (decision 0071). Session tags (``Tags``,
+``TransitiveTagKeys``) stand over the role's tags as the session's ``aws:PrincipalTag/<key>``,
+need ``sts:TagSession`` as well as ``sts:AssumeRole``, and pass on through role chaining when
+transitive (decision 0072).
 """
 
 from __future__ import annotations
@@ -14,10 +17,13 @@ from collections.abc import Mapping
 from typing import Final
 
 from andromede.iam.errors import NoSuchEntity
-from andromede.iam.model import SessionPolicy
+from andromede.iam.model import SessionPolicy, SessionTags, Tags
+from andromede.iam.policy import ContextValue
 from andromede.iam.service import IssuedCredentials
+from andromede.iam.tags import check_tags
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.iam_common import refuse_unsupported
+from andromede.iamapi.iam_directory import request_tags
 from andromede.iamapi.protocol import Action, Call, ServiceSpec, iso8601
 
 __all__ = ["STS"]
@@ -45,9 +51,11 @@ async def get_session_token(call: Call) -> None:
 
 
 async def assume_role(call: Call) -> None:
-    refuse_unsupported(call, "Tags", "TransitiveTagKeys", "SourceIdentity", "ProvidedContexts")
+    refuse_unsupported(call, "SourceIdentity", "ProvidedContexts")
     inline, arns = call.get("Policy"), tuple(call.members("PolicyArns", "arn"))
     session_policy = SessionPolicy(inline, arns) if inline is not None or arns else None
+    asked_tags = check_tags(request_tags(call))
+    session_tags = _session_tags(call, asked_tags)
     external_id = _external_id(call)
     role_arn = call.required("RoleArn")
     call.context["resource"] = role_arn  # for the audit record
@@ -61,18 +69,25 @@ async def assume_role(call: Call) -> None:
             f"User: {call.principal.arn} is not authorized to perform: sts:AssumeRole on "
             f"resource: {role_arn}",
         ) from exc
-    await call.authoriser.authorise_assume_role(
-        call.principal,
-        role,
-        source_ip=call.source_ip or None,
-        secure=call.secure,
-        # A trust policy's condition on sts:ExternalId (the confused-deputy guard of roles
-        # third parties assume) sees what the caller sent; without one, the key is absent.
-        keys={} if external_id is None else {"sts:ExternalId": external_id},
-    )
+    # A trust policy's condition on sts:ExternalId (the confused-deputy guard of roles third
+    # parties assume) sees what the caller sent; without one, the key is absent. The tags the
+    # request sets are aws:RequestTag/<key> and aws:TagKeys, as for IAM's tagging calls.
+    keys: dict[str, ContextValue] = {} if external_id is None else {"sts:ExternalId": external_id}
+    keys.update({f"aws:RequestTag/{key}": value for key, value in asked_tags})
+    if asked_tags:
+        keys["aws:TagKeys"] = [key for key, _ in asked_tags]
+    for action in ("sts:AssumeRole", "sts:TagSession") if session_tags else ("sts:AssumeRole",):
+        await call.authoriser.authorise_assume_role(
+            call.principal,
+            role,
+            source_ip=call.source_ip or None,
+            secure=call.secure,
+            keys=keys,
+            action=action,
+        )
     packed = None
-    if session_policy is not None:
-        packed = await call.identity.check_session_policy(role.tenant_id, session_policy)
+    if session_policy is not None or session_tags is not None:
+        packed = await call.identity.check_session(role.tenant_id, session_policy, session_tags)
     issued = await call.identity.assume_role(
         call.principal,
         role,
@@ -81,6 +96,7 @@ async def assume_role(call: Call) -> None:
         call.get("SerialNumber"),
         call.get("TokenCode"),
         session_policy=session_policy,
+        session_tags=session_tags,
     )
     _write_credentials(call, issued)
     xml = call.result
@@ -89,6 +105,33 @@ async def assume_role(call: Call) -> None:
     xml.element("Arn", issued.principal.arn)
     xml.close("AssumedRoleUser")
     xml.element("PackedPolicySize", packed)
+
+
+def _session_tags(call: Call, asked: Tags) -> SessionTags | None:
+    """The session tags of the new session: those the caller's session passes on
+    (transitive, in role chaining), then those asked for, which may not set a key passed on;
+    ``TransitiveTagKeys`` must name tags asked for. None: no tags."""
+    transitive = tuple(call.members("TransitiveTagKeys"))
+    asked_keys = {key.lower() for key, _ in asked}
+    if any(key.lower() not in asked_keys for key in transitive):
+        raise QueryError(
+            "InvalidParameterValue", "TransitiveTagKeys must name tags of the request's Tags"
+        )
+    inherited: Tags = ()
+    carried = call.principal.session_tags
+    if carried is not None and carried.transitive:
+        passed = {key.lower() for key in carried.transitive}
+        inherited = tuple(t for t in carried.tags if t[0].lower() in passed)
+    if any(key.lower() in asked_keys for key, _ in inherited):
+        raise QueryError(
+            "InvalidParameterValue",
+            "One or more of the specified transitive tag keys can't be set because it "
+            "conflicts with a transitive tag key from the calling session",
+        )
+    tags = check_tags(inherited + asked)
+    if not tags:
+        return None
+    return SessionTags(tags, tuple(key for key, _ in inherited) + transitive)
 
 
 _EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
