@@ -512,6 +512,27 @@ async def test_deleting_a_user_or_group_with_things_attached_conflicts(
     assert await identity.get_entity_by_id(User, alice.id) is None
 
 
+async def test_policies_and_instance_profiles_keep_their_tags(identity: IdentityStore) -> None:
+    # Decision 0074: set at creation, replaced by set_tags, nothing else of them touched.
+    tenant, _ = await seeded(identity)
+    team = (("team", "blue"), ("Projet", "été"))
+    policy = replace(managed(tenant, "tagged"), tags=team)
+    await identity.create_policy(policy, PolicyVersion(policy.id, "v1", DOC, T0, True))
+    stored = await identity.get_entity(ManagedPolicy, tenant.id, "tagged")
+    assert stored is not None and stored.tags == team
+    await identity.set_tags(ManagedPolicy, policy.id, (("only", "this"),))
+    stored = await identity.get_entity(ManagedPolicy, tenant.id, "tagged")
+    assert stored == replace(policy, tags=(("only", "this"),), updated_at=stored.updated_at)
+    profile = InstanceProfile("AIPA9", tenant.id, "web", "/", T0, tags=team)
+    await identity.create_instance_profile(profile)
+    assert await identity.get_instance_profile(tenant.id, "web") == profile
+    await identity.set_tags(InstanceProfile, profile.id, ())
+    assert await identity.get_instance_profile(tenant.id, "web") == replace(profile, tags=())
+    for kind in (ManagedPolicy, InstanceProfile):
+        with pytest.raises(NoSuchEntity):
+            await identity.set_tags(kind, "none-such", team)
+
+
 async def test_instance_profiles_hold_one_role_and_guard_deletes(identity: IdentityStore) -> None:
     a, _ = await seeded(identity, 1)
     b, _ = await seeded(identity, 2)

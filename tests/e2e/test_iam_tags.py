@@ -214,3 +214,59 @@ def test_a_policy_can_follow_the_tags_of_the_user_or_role_acted_on(
     with pytest.raises(ClientError) as caught:
         sts.assume_role(RoleArn=f"{arn}red-deploy", RoleSessionName="lead")
     assert code(caught) == "AccessDenied"
+
+
+def test_policies_and_instance_profiles_take_tags_too(
+    server: ServerProcess, tenant: Tenant
+) -> None:
+    """Tags on managed policies and instance profiles (decision 0074): set at creation, shown
+    by Get, merged, removed and listed as for users; ``aws:ResourceTag`` on their calls."""
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    document = policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"})
+    team = [{"Key": "team", "Value": "blue"}]
+    created = iam.create_policy(PolicyName="reader", PolicyDocument=document, Tags=team)["Policy"]
+    assert created["Tags"] == team
+    arn = created["Arn"]
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["Tags"] == team
+    iam.tag_policy(PolicyArn=arn, Tags=[{"Key": "Team", "Value": "red"}, {"Key": "x", "Value": ""}])
+    assert iam.list_policy_tags(PolicyArn=arn)["Tags"] == [
+        {"Key": "Team", "Value": "red"},
+        {"Key": "x", "Value": ""},
+    ]
+    iam.untag_policy(PolicyArn=arn, TagKeys=["x"])
+    assert iam.list_policy_tags(PolicyArn=arn)["Tags"] == [{"Key": "Team", "Value": "red"}]
+    profile = iam.create_instance_profile(InstanceProfileName="web", Tags=team)
+    assert profile["InstanceProfile"]["Tags"] == team
+    iam.tag_instance_profile(
+        InstanceProfileName="web", Tags=[{"Key": "protected", "Value": "true"}]
+    )
+    got = iam.get_instance_profile(InstanceProfileName="web")["InstanceProfile"]
+    assert got["Tags"] == [*team, {"Key": "protected", "Value": "true"}]
+    with pytest.raises(ClientError) as caught:
+        iam.tag_instance_profile(InstanceProfileName="web", Tags=[{"Key": "aws:x", "Value": "y"}])
+    assert code(caught) == "InvalidInput"
+
+    # A delegated administrator may do anything but delete what is marked protected.
+    guard = policy(
+        {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
+        {
+            "Effect": "Deny",
+            "Action": ["iam:DeletePolicy", "iam:DeleteInstanceProfile", "iam:UntagInstanceProfile"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:ResourceTag/protected": "true"}},
+        },
+    )
+    iam.create_user(UserName="delegate")
+    iam.put_user_policy(UserName="delegate", PolicyName="guard", PolicyDocument=guard)
+    key = iam.create_access_key(UserName="delegate")["AccessKey"]
+    delegate = client_for(server, "iam", key["AccessKeyId"], key["SecretAccessKey"])
+    for call in (
+        lambda: delegate.delete_instance_profile(InstanceProfileName="web"),
+        lambda: delegate.untag_instance_profile(InstanceProfileName="web", TagKeys=["protected"]),
+    ):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert code(caught) == "AccessDenied"
+    delegate.delete_policy(PolicyArn=arn)  # not protected
+    iam.untag_instance_profile(InstanceProfileName="web", TagKeys=["protected"])
+    delegate.delete_instance_profile(InstanceProfileName="web")

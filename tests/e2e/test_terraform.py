@@ -485,6 +485,7 @@ BOUNDARIES = (
 data "aws_caller_identity" "me" {}
 resource "aws_iam_policy" "boundary" {
   name   = "%(prefix)s-boundary"
+  tags   = { team = "platform", purpose = "boundary" }
   policy = jsonencode({
     Version   = "2012-10-17"
     Statement = [{ Effect = "Allow", Action = ["s3:GetObject"], Resource = "*" }]
@@ -508,13 +509,19 @@ resource "aws_iam_user" "dev" {
   permissions_boundary = aws_iam_policy.boundary.arn
   tags                 = { team = "platform" }
 }
+resource "aws_iam_instance_profile" "ci" {
+  name = "%(prefix)s-ci"
+  role = aws_iam_role.ci.name
+  tags = { team = "platform" }
+}
 """
 )
 
 
 def test_terraform_sets_permissions_boundaries(server: ServerProcess, terraform: Terraform) -> None:
-    """``permissions_boundary`` on ``aws_iam_role`` and ``aws_iam_user`` (decision 0065):
-    applies, converges and destroys."""
+    """``permissions_boundary`` on ``aws_iam_role`` and ``aws_iam_user`` (decision 0065), and
+    ``tags`` on them, on ``aws_iam_policy`` and on ``aws_iam_instance_profile`` (decisions
+    0067, 0074): applies, converges and destroys."""
     prefix = unique_bucket("tf")
     (terraform.work / "main.tf").write_text(
         BOUNDARIES
@@ -538,6 +545,15 @@ def test_terraform_sets_permissions_boundaries(server: ServerProcess, terraform:
         ("team", "platform"),
     ]
     assert user["Tags"] == [{"Key": "team", "Value": "platform"}]
+    # Tags on the policy and the instance profile (decision 0074).
+    policy_tags = iam.list_policy_tags(PolicyArn=boundary)["Tags"]
+    assert sorted((t["Key"], t["Value"]) for t in policy_tags) == [
+        ("purpose", "boundary"),
+        ("team", "platform"),
+    ]
+    profile = iam.get_instance_profile(InstanceProfileName=f"{prefix}-ci")["InstanceProfile"]
+    assert profile["Tags"] == [{"Key": "team", "Value": "platform"}]
+    assert [r["RoleName"] for r in profile["Roles"]] == [f"{prefix}-ci"]
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform("destroy", "-auto-approve", "-input=false")

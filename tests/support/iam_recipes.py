@@ -130,6 +130,15 @@ RECIPES: dict[str, dict[str, Any]] = {
     "TagRole": {"RoleName": "victim-role", "Tags": [{"Key": "owner", "Value": "intruder"}]},
     "UntagRole": {"RoleName": "victim-role", "TagKeys": ["team"]},
     "ListRoleTags": {"RoleName": "victim-role"},
+    "TagPolicy": {"PolicyArn": POLICY_ARN, "Tags": [{"Key": "owner", "Value": "intruder"}]},
+    "UntagPolicy": {"PolicyArn": POLICY_ARN, "TagKeys": ["team"]},
+    "ListPolicyTags": {"PolicyArn": POLICY_ARN},
+    "TagInstanceProfile": {
+        "InstanceProfileName": "victim-profile",
+        "Tags": [{"Key": "owner", "Value": "intruder"}],
+    },
+    "UntagInstanceProfile": {"InstanceProfileName": "victim-profile", "TagKeys": ["team"]},
+    "ListInstanceProfileTags": {"InstanceProfileName": "victim-profile"},
 }
 STS_RECIPES: dict[str, dict[str, Any]] = {
     "AssumeRole": {
@@ -188,6 +197,8 @@ async def victim_account(call: Call, account: str) -> dict[str, str]:
     team = [{"Key": "team", "Value": "victim"}]
     await call("TagUser", UserName="victim-user", Tags=team)
     await call("TagRole", RoleName="victim-role", Tags=team)
+    await call("TagPolicy", PolicyArn=policy["Arn"], Tags=team)
+    await call("TagInstanceProfile", InstanceProfileName="victim-profile", Tags=team)
     await call("CreateVirtualMFADevice", VirtualMFADeviceName="victim-mfa")
     await call("CreateLoginProfile", UserName="victim-user", Password="Victim-Password-42")
     return {

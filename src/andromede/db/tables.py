@@ -186,6 +186,7 @@ instance_profiles = sa.Table(
     sa.Column("name_key", sa.Text, nullable=False),
     sa.Column("path", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("tags", sa.Text, nullable=True),  # as for users (0074)
     sa.UniqueConstraint("tenant_id", "name_key"),
 )
 
@@ -212,6 +213,7 @@ managed_policies = sa.Table(
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("default_version", sa.Text, nullable=False),
     sa.Column("next_version", sa.Integer, nullable=False),  # version ids are never reused
+    sa.Column("tags", sa.Text, nullable=True),  # as for users (0074)
     sa.UniqueConstraint("tenant_id", "name_key"),
 )
 

@@ -27,9 +27,11 @@ from andromede.iam.model import (
     Page,
     Role,
     SessionSource,
+    Tags,
     new_entity_id,
 )
 from andromede.iam.service_core import check_max_items, check_name, check_path
+from andromede.iam.tags import check_tags, merged, without
 
 __all__ = ["EC2_SERVICE_PRINCIPAL", "InstanceCredentials", "InstanceProfilesMixin"]
 
@@ -50,13 +52,14 @@ class InstanceCredentials:
 class InstanceProfilesMixin(CredentialsMixin):
     # -- the IAM actions -----------------------------------------------------------------------
     async def create_instance_profile(
-        self, tenant_id: str, instance_profile_name: str, path: str = "/"
+        self, tenant_id: str, instance_profile_name: str, path: str = "/", tags: Tags = ()
     ) -> InstanceProfile:
         profile = InstanceProfile(
             id=new_entity_id("AIPA"),
             tenant_id=tenant_id,
             name=check_name("instanceProfileName", instance_profile_name, 128),
             path=check_path(path),
+            tags=check_tags(tags),
             created_at=self._now(),
         )
         await self._store.create_instance_profile(profile)
@@ -69,6 +72,18 @@ class InstanceProfilesMixin(CredentialsMixin):
         if profile is None:
             raise NoSuchEntity(f"Instance Profile {instance_profile_name} cannot be found.")
         return profile
+
+    async def tag_instance_profile(self, tenant_id: str, name: str, tags: Tags) -> None:
+        """As TagUser (decision 0074)."""
+        profile = await self.get_instance_profile(tenant_id, name)
+        await self._store.set_tags(InstanceProfile, profile.id, merged(profile.tags, tags))
+
+    async def untag_instance_profile(self, tenant_id: str, name: str, keys: list[str]) -> None:
+        profile = await self.get_instance_profile(tenant_id, name)
+        await self._store.set_tags(InstanceProfile, profile.id, without(profile.tags, keys))
+
+    async def list_instance_profile_tags(self, tenant_id: str, name: str) -> Tags:
+        return (await self.get_instance_profile(tenant_id, name)).tags
 
     async def get_instance_profile_by_arn(self, tenant_id: str, arn: str) -> InstanceProfile:
         """The tenant's profile an ``arn:aws:iam::<account>:instance-profile/<path><name>``

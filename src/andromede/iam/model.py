@@ -216,6 +216,7 @@ class InstanceProfile:
     path: str
     created_at: datetime
     roles: tuple[Role, ...] = ()
+    tags: Tags = ()  # as for users (decision 0074)
 
     @property
     def arn(self) -> str:
@@ -233,6 +234,7 @@ class ManagedPolicy:
     description: str = ""
     attachment_count: int = 0
     updated_at: datetime | None = None
+    tags: Tags = ()  # as for users (decision 0074)
 
     @property
     def arn(self) -> str:

@@ -28,6 +28,7 @@ from andromede.iam.model import (
     Role,
     SessionPolicy,
     SessionTags,
+    Tags,
     User,
     new_entity_id,
 )
@@ -38,7 +39,7 @@ from andromede.iam.service_core import (
     check_name,
     check_path,
 )
-from andromede.iam.tags import over
+from andromede.iam.tags import check_tags, merged, over, without
 
 __all__ = ["PoliciesMixin"]
 
@@ -66,6 +67,7 @@ class PoliciesMixin(ServiceCore):
         policy_document: str,
         path: str = "/",
         description: str = "",
+        tags: Tags = (),
     ) -> ManagedPolicy:
         now = self._now()
         policy = ManagedPolicy(
@@ -76,6 +78,7 @@ class PoliciesMixin(ServiceCore):
             created_at=now,
             description=description[:1000],
             updated_at=now,
+            tags=check_tags(tags),
         )
         document = self._validate_policy(
             policy_document, PolicyKind.IDENTITY, policy_engine.IAM_MANAGED_POLICY_MAX
@@ -94,6 +97,18 @@ class PoliciesMixin(ServiceCore):
 
     async def get_policy(self, tenant_id: str, policy_arn: str) -> ManagedPolicy:
         return await self._policy(tenant_id, policy_arn)
+
+    async def tag_policy(self, tenant_id: str, policy_arn: str, tags: Tags) -> None:
+        """As TagUser (decision 0074): merged, keys regardless of case, 50 at most."""
+        policy = await self._policy(tenant_id, policy_arn)
+        await self._store.set_tags(ManagedPolicy, policy.id, merged(policy.tags, tags))
+
+    async def untag_policy(self, tenant_id: str, policy_arn: str, keys: list[str]) -> None:
+        policy = await self._policy(tenant_id, policy_arn)
+        await self._store.set_tags(ManagedPolicy, policy.id, without(policy.tags, keys))
+
+    async def list_policy_tags(self, tenant_id: str, policy_arn: str) -> Tags:
+        return (await self._policy(tenant_id, policy_arn)).tags
 
     async def list_policies(
         self,

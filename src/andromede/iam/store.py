@@ -31,6 +31,7 @@ from andromede.iam.model import (
     PolicyVersion,
     Role,
     SessionCredentials,
+    Tags,
     Tenant,
     TenantQuota,
     TenantStatus,
@@ -96,6 +97,12 @@ class IdentityStore(Protocol):
     async def update_entity(self, entity: User | Group | Role) -> None:
         """Replace the entity of that id (name, path, a role's trust policy, duration,
         description). EntityAlreadyExists on a rename onto a taken name; NoSuchEntity."""
+
+    async def set_tags(
+        self, kind: type[ManagedPolicy] | type[InstanceProfile], resource_id: str, tags: Tags
+    ) -> None:
+        """Replace the tags of a managed policy or an instance profile (users' and roles' go
+        with ``update_entity``). NoSuchEntity."""
 
     async def delete_entity(
         self, kind: type[User] | type[Group] | type[Role] | type[ManagedPolicy], entity_id: str

@@ -34,6 +34,7 @@ from andromede.iam.model import (
     PolicyVersion,
     Role,
     SessionCredentials,
+    Tags,
     Tenant,
     TenantQuota,
     TenantStatus,
@@ -194,6 +195,20 @@ class MemoryIdentityStore:
         ]
         found.sort(key=lambda e: e.name.lower())
         return [cast(Entity, self._fresh(e)) for e in found[:limit]]
+
+    async def set_tags(
+        self, kind: type[ManagedPolicy] | type[InstanceProfile], resource_id: str, tags: Tags
+    ) -> None:
+        if kind is InstanceProfile:
+            profile = self._profiles.get(resource_id)
+            if profile is None:
+                raise NoSuchEntity(resource_id)
+            self._profiles[resource_id] = replace(profile, tags=tags)
+            return
+        policy = self._entities[ManagedPolicy].get(resource_id)
+        if not isinstance(policy, ManagedPolicy):
+            raise NoSuchEntity(resource_id)
+        self._entities[ManagedPolicy][resource_id] = replace(policy, tags=tags)
 
     async def update_entity(self, entity: User | Group | Role) -> None:
         if entity.id not in self._entities[type(entity)]:

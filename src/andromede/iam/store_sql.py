@@ -9,7 +9,6 @@ that write's transaction, on the single writer.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,7 +32,6 @@ from andromede.iam.model import (
     ManagedPolicy,
     Operator,
     Role,
-    Tags,
     Tenant,
     TenantQuota,
     TenantStatus,
@@ -41,7 +39,7 @@ from andromede.iam.model import (
 )
 from andromede.iam.store import Entity
 from andromede.iam.store_sql_grants import SqlGrantsMixin
-from andromede.iam.store_sql_profiles import SqlInstanceProfilesMixin, stored_tags
+from andromede.iam.store_sql_profiles import SqlInstanceProfilesMixin, stored_tags, tags_text
 
 __all__ = ["SqlIdentityStore"]
 
@@ -124,11 +122,8 @@ def _build(kind: type[Any], row: Any) -> Any:
         description=row.description,
         attachment_count=int(row.attachment_count),
         updated_at=row.updated_at,
+        tags=stored_tags(row.tags),
     )
-
-
-def _tags_text(tags: Tags) -> str | None:
-    return json.dumps([list(tag) for tag in tags]) if tags else None
 
 
 def _values(entity: User | Group | Role) -> dict[str, Any]:
@@ -143,13 +138,13 @@ def _values(entity: User | Group | Role) -> dict[str, Any]:
     if isinstance(entity, User):
         values["is_root"] = entity.is_root
         values["permissions_boundary"] = entity.permissions_boundary
-        values["tags"] = _tags_text(entity.tags)
+        values["tags"] = tags_text(entity.tags)
     elif isinstance(entity, Role):
         values["assume_role_policy"] = entity.assume_role_policy_document
         values["max_session_duration"] = entity.max_session_duration
         values["description"] = entity.description
         values["permissions_boundary"] = entity.permissions_boundary
-        values["tags"] = _tags_text(entity.tags)
+        values["tags"] = tags_text(entity.tags)
     return values
 
 

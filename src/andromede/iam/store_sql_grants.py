@@ -28,6 +28,7 @@ from andromede.iam.model import (
     SessionSource,
     SessionTags,
 )
+from andromede.iam.store_sql_profiles import tags_text
 
 __all__ = ["SqlGrantsMixin"]
 
@@ -91,6 +92,7 @@ class SqlGrantsMixin:
                     description=policy.description,
                     default_version=first.version_id,
                     next_version=2,
+                    tags=tags_text(policy.tags),
                 )
             )
             conn.execute(

@@ -16,11 +16,22 @@ from sqlalchemy.engine import Connection
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.iam.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
-from andromede.iam.model import ROLES_PER_INSTANCE_PROFILE, InstanceProfile, Role, Tags
+from andromede.iam.model import (
+    ROLES_PER_INSTANCE_PROFILE,
+    InstanceProfile,
+    ManagedPolicy,
+    Role,
+    Tags,
+)
 
-__all__ = ["SqlInstanceProfilesMixin", "stored_tags"]
+__all__ = ["SqlInstanceProfilesMixin", "stored_tags", "tags_text"]
 
 _LIMIT = f"Cannot exceed quota for InstanceSessionsPerInstanceProfile: {ROLES_PER_INSTANCE_PROFILE}"
+
+
+def tags_text(tags: Tags) -> str | None:
+    """The column form of tags (NULL for none)."""
+    return json.dumps([list(tag) for tag in tags]) if tags else None
 
 
 def stored_tags(text: str | None) -> Tags:
@@ -75,6 +86,7 @@ def _profile(row: Any) -> InstanceProfile:
         path=row.path,
         created_at=row.created_at,
         roles=() if row.role_id is None else (_role(row),),
+        tags=stored_tags(row.tags),
     )
 
 
@@ -94,11 +106,25 @@ class SqlInstanceProfilesMixin:
             name_key=profile.name.lower(),
             path=profile.path,
             created_at=profile.created_at,
+            tags=tags_text(profile.tags),
         )
         try:
             await self._db.write(lambda conn: conn.execute(statement))
         except sa.exc.IntegrityError as exc:
             raise EntityAlreadyExists(profile.name) from exc
+
+    async def set_tags(
+        self, kind: type[ManagedPolicy] | type[InstanceProfile], resource_id: str, tags: Tags
+    ) -> None:
+        """Replace the tags of a managed policy or an instance profile. NoSuchEntity."""
+        table = tables.managed_policies if kind is ManagedPolicy else tables.instance_profiles
+        statement = table.update().where(table.c.id == resource_id).values(tags=tags_text(tags))
+
+        def work(conn: Connection) -> None:
+            if conn.execute(statement).rowcount == 0:
+                raise NoSuchEntity(resource_id)
+
+        await self._db.write(work)
 
     async def get_instance_profile(self, tenant_id: str, name: str) -> InstanceProfile | None:
         p = tables.instance_profiles

@@ -1,4 +1,5 @@
-"""IAM users' and roles' tags (part of IdentityService; decision 0067).
+"""IAM users' and roles' tags (part of IdentityService; decision 0067), and the rules managed
+policies' and instance profiles' tags follow too (decision 0074).
 
 Validated as IAM validates them: at most 50 per user or role; keys of 1 to 128 and values of at
 most 256 characters, letters, digits and white space of any script and ``_ . : / = + - @``; no
@@ -17,7 +18,7 @@ from andromede.iam.errors import InvalidInput, LimitExceeded
 from andromede.iam.model import Role, Tags, User
 from andromede.iam.service_core import ServiceCore
 
-__all__ = ["TAGS_PER_ENTITY", "TagsMixin", "check_tags", "merged", "over"]
+__all__ = ["TAGS_PER_ENTITY", "TagsMixin", "check_tags", "merged", "over", "without"]
 
 TAGS_PER_ENTITY: Final = 50
 _KEY_MAX: Final = 128
@@ -54,6 +55,12 @@ def over(current: Tags, added: Tags) -> Tags:
     their role's, with no quota (each side was checked on its own)."""
     replaced = {key.lower() for key, _ in added}
     return tuple(t for t in current if t[0].lower() not in replaced) + tuple(added)
+
+
+def without(current: Tags, keys: list[str]) -> Tags:
+    """``current`` without the tags of ``keys`` (in any case): an Untag call."""
+    gone = {key.lower() for key in keys}
+    return tuple(t for t in current if t[0].lower() not in gone)
 
 
 def merged(current: Tags, added: Tags) -> Tags:
@@ -96,8 +103,7 @@ class TagsMixin(ServiceCore):
         self, kind: type[User] | type[Role], tenant_id: str, name: str, keys: list[str]
     ) -> None:
         entity = await self._user_or_role(kind, tenant_id, name)
-        gone = {key.lower() for key in keys}
-        await self._retag(entity, tuple(t for t in entity.tags if t[0].lower() not in gone))
+        await self._retag(entity, without(entity.tags, keys))
 
     async def _retag(self, entity: User | Role, tags: Tags) -> None:
         await self._store.update_entity(replace(entity, tags=tags))

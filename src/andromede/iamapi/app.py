@@ -41,8 +41,7 @@ from andromede.iam.policy_context import iam_resource_tag_keys
 from andromede.iam.service import IdentityService
 from andromede.iamapi.authorise import QueryAuthoriser
 from andromede.iamapi.errors import QueryError, to_query_error
-from andromede.iamapi.iam_common import RESOURCE_TAGS
-from andromede.iamapi.iam_directory import request_tags
+from andromede.iamapi.iam_common import RESOURCE_TAGS, request_tags
 from andromede.iamapi.protocol import Call, ServiceSpec, parse_parameters
 from andromede.settings import Settings
 
@@ -320,8 +319,13 @@ class QueryApp:
 
 # The actions that set or remove tags: aws:RequestTag/<key> and aws:TagKeys (decision 0067).
 _TAGGING: Final = frozenset(
-    {"CreateUser", "CreateRole", "TagUser", "TagRole", "UntagUser", "UntagRole"}
-)
+    {
+        "CreateUser", "CreateRole", "TagUser", "TagRole", "UntagUser", "UntagRole",
+        # decision 0074
+        "CreatePolicy", "TagPolicy", "UntagPolicy",
+        "CreateInstanceProfile", "TagInstanceProfile", "UntagInstanceProfile",
+    }
+)  # fmt: skip
 # The actions whose iam:PermissionsBoundary is the boundary the request sets, and those whose is
 # the boundary the user or role they change already has (AWS's condition key table for IAM).
 _SETTING_BOUNDARY: Final = frozenset(

@@ -117,6 +117,15 @@ ACTIONS: Final[Mapping[str, Action]] = {
     "ListInstanceProfilesForRole": Action(
         ip.list_instance_profiles_for_role, False, resource=role_resource
     ),
+    "TagInstanceProfile": Action(
+        ip.tag_instance_profile, True, resource=ip.instance_profile_resource, has_result=False
+    ),
+    "UntagInstanceProfile": Action(
+        ip.untag_instance_profile, True, resource=ip.instance_profile_resource, has_result=False
+    ),
+    "ListInstanceProfileTags": Action(
+        ip.list_instance_profile_tags, False, resource=ip.instance_profile_resource
+    ),
     "PutUserPolicy": Action(
         INLINE["Put", EntityType.USER],
         True,
@@ -295,6 +304,9 @@ ACTIONS: Final[Mapping[str, Action]] = {
     "GetAccountSummary": Action(c.get_account_summary, False, resource=None),
     "CreatePolicy": Action(p.create_policy, True, resource=policy_resource),
     "GetPolicy": Action(p.get_policy, False, resource=policy_resource),
+    "TagPolicy": Action(p.tag_policy, True, resource=policy_resource, has_result=False),
+    "UntagPolicy": Action(p.untag_policy, True, resource=policy_resource, has_result=False),
+    "ListPolicyTags": Action(p.list_policy_tags, False, resource=policy_resource),
     "ListPolicies": Action(p.list_policies, False, resource=list_resource("policy")),
     "DeletePolicy": Action(
         p.delete_policy,

@@ -11,6 +11,7 @@ Policy documents go out URL-encoded, as AWS sends them; botocore decodes them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
@@ -42,6 +43,7 @@ __all__ = [
     "page",
     "policy_resource",
     "refuse_unsupported",
+    "request_tags",
     "role_resource",
     "target_user",
     "user_resource",
@@ -50,6 +52,7 @@ __all__ = [
     "write_group",
     "write_policy",
     "write_role",
+    "write_tag_list",
     "write_truncation",
     "write_user",
     "write_version",
@@ -138,9 +141,11 @@ async def policy_resource(call: Call) -> str:
     """``PolicyArn`` as given (another account's ARN is then NoSuchEntity), or for
     CreatePolicy the ARN the new policy will have."""
     arn = call.get("PolicyArn")
-    if arn is not None:
-        return arn
-    return policy_arn(call.tenant_id, call.get("Path") or "/", call.required("PolicyName"))
+    if arn is None:
+        return policy_arn(call.tenant_id, call.get("Path") or "/", call.required("PolicyName"))
+    with contextlib.suppress(NoSuchEntity):
+        call.context[RESOURCE_TAGS] = (await call.identity.get_policy(call.tenant_id, arn)).tags
+    return arn
 
 
 async def mfa_resource(call: Call) -> str:
@@ -192,6 +197,21 @@ def write_user(xml: XmlWriter, user: User, tag: str = "User", *, with_tags: bool
     if with_tags:
         write_entity_tags(xml, user.tags)
     xml.close(tag)
+
+
+def request_tags(call: Call) -> Tags:
+    """The ``Tags`` of a request (``Tags.member.N.Key``/``.Value``); InvalidInput when a tag
+    lacks its key or its value."""
+    keys, values = call.members("Tags", "Key"), call.members("Tags", "Value")
+    if len(keys) != len(values):
+        raise QueryError("InvalidInput", "Each tag needs a Key and a Value")
+    return tuple(zip(keys, values, strict=True))
+
+
+def write_tag_list(call: Call, tags: Tags) -> None:
+    """A List*Tags answer: every tag in one answer (at most 50), none an empty list."""
+    write_entity_tags(call.result, tags, always=True)
+    write_truncation(call.result, None)
 
 
 def write_entity_tags(xml: XmlWriter, tags: Tags, *, always: bool = False) -> None:
@@ -246,7 +266,12 @@ def write_role(xml: XmlWriter, role: Role, tag: str = "Role", *, with_tags: bool
 
 
 def write_policy(
-    xml: XmlWriter, policy: ManagedPolicy, tag: str = "Policy", *, boundary_usage: int = 0
+    xml: XmlWriter,
+    policy: ManagedPolicy,
+    tag: str = "Policy",
+    *,
+    boundary_usage: int = 0,
+    with_tags: bool = False,
 ) -> None:
     xml.open(tag)
     xml.element("PolicyName", policy.name)
@@ -261,6 +286,8 @@ def write_policy(
         xml.element("Description", policy.description)
     xml.element("CreateDate", iso8601(policy.created_at))
     xml.element("UpdateDate", iso8601(policy.updated_at or policy.created_at))
+    if with_tags:  # CreatePolicy and GetPolicy show them, ListPolicies does not
+        write_entity_tags(xml, policy.tags)
     xml.close(tag)
 
 

@@ -6,18 +6,18 @@ botocore's result shape; authorisation happened before (see ``iam.py``'s table).
 
 from __future__ import annotations
 
-from andromede.iam.model import Role, Tags
-from andromede.iamapi.errors import QueryError
+from andromede.iam.model import Role
 from andromede.iamapi.iam_common import (
     DEFAULT_ITEMS,
     MAX_ITEMS,
     already_exists_as,
     page,
     refuse_unsupported,
+    request_tags,
     target_user,
-    write_entity_tags,
     write_group,
     write_role,
+    write_tag_list,
     write_truncation,
     write_user,
 )
@@ -75,20 +75,6 @@ async def create_user(call: Call) -> None:
     write_user(call.result, user, with_tags=True)
 
 
-def request_tags(call: Call) -> Tags:
-    """The ``Tags`` of a request (``Tags.member.N.Key``/``.Value``); InvalidInput when a tag
-    lacks its key or its value."""
-    keys, values = call.members("Tags", "Key"), call.members("Tags", "Value")
-    if len(keys) != len(values):
-        raise QueryError("InvalidInput", "Each tag needs a Key and a Value")
-    return tuple(zip(keys, values, strict=True))
-
-
-def _write_tags(call: Call, tags: Tags) -> None:
-    write_entity_tags(call.result, tags, always=True)
-    write_truncation(call.result, None)  # every tag in one answer: at most 50
-
-
 async def tag_user(call: Call) -> None:
     await call.identity.tag_user(call.tenant_id, call.required("UserName"), request_tags(call))
 
@@ -100,7 +86,9 @@ async def untag_user(call: Call) -> None:
 
 
 async def list_user_tags(call: Call) -> None:
-    _write_tags(call, await call.identity.list_user_tags(call.tenant_id, call.required("UserName")))
+    write_tag_list(
+        call, await call.identity.list_user_tags(call.tenant_id, call.required("UserName"))
+    )
 
 
 async def tag_role(call: Call) -> None:
@@ -114,7 +102,9 @@ async def untag_role(call: Call) -> None:
 
 
 async def list_role_tags(call: Call) -> None:
-    _write_tags(call, await call.identity.list_role_tags(call.tenant_id, call.required("RoleName")))
+    write_tag_list(
+        call, await call.identity.list_role_tags(call.tenant_id, call.required("RoleName"))
+    )
 
 
 async def _boundary(call: Call) -> str | None:

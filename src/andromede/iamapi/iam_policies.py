@@ -15,9 +15,10 @@ from andromede.iamapi.iam_common import (
     already_exists_as,
     encoded,
     page,
-    refuse_unsupported,
+    request_tags,
     target_user,
     write_policy,
+    write_tag_list,
     write_truncation,
     write_version,
 )
@@ -34,8 +35,11 @@ __all__ = [
     "get_policy_version",
     "list_entities_for_policy",
     "list_policies",
+    "list_policy_tags",
     "list_policy_versions",
     "set_default_policy_version",
+    "tag_policy",
+    "untag_policy",
 ]
 
 _SCOPES = ("All", "Local", "AWS")
@@ -44,7 +48,6 @@ _ENTITY_FILTERS = ("User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPol
 
 # -- managed policies -----------------------------------------------------------------------
 async def create_policy(call: Call) -> None:
-    refuse_unsupported(call, "Tags")
     name = call.required("PolicyName")
     with already_exists_as(
         f"A policy called {name} already exists. Duplicate names are not allowed."
@@ -55,14 +58,30 @@ async def create_policy(call: Call) -> None:
             call.required("PolicyDocument"),
             path=call.get("Path") or "/",
             description=call.get("Description") or "",
+            tags=request_tags(call),
         )
-    write_policy(call.result, policy)
+    write_policy(call.result, policy, with_tags=True)
 
 
 async def get_policy(call: Call) -> None:
     policy = await call.identity.get_policy(call.tenant_id, call.required("PolicyArn"))
     usage = await call.identity.boundary_usage(call.tenant_id)
-    write_policy(call.result, policy, boundary_usage=usage.get(policy.arn, 0))
+    write_policy(call.result, policy, boundary_usage=usage.get(policy.arn, 0), with_tags=True)
+
+
+async def tag_policy(call: Call) -> None:
+    await call.identity.tag_policy(call.tenant_id, call.required("PolicyArn"), request_tags(call))
+
+
+async def untag_policy(call: Call) -> None:
+    await call.identity.untag_policy(
+        call.tenant_id, call.required("PolicyArn"), call.members("TagKeys")
+    )
+
+
+async def list_policy_tags(call: Call) -> None:
+    tags = await call.identity.list_policy_tags(call.tenant_id, call.required("PolicyArn"))
+    write_tag_list(call, tags)
 
 
 async def list_policies(call: Call) -> None:

@@ -15,9 +15,12 @@ from andromede.iam.policy_context import iam_resource_tag_keys
 from andromede.iamapi.iam_common import (
     DEFAULT_ITEMS,
     MAX_ITEMS,
+    RESOURCE_TAGS,
     already_exists_as,
-    refuse_unsupported,
+    request_tags,
+    write_entity_tags,
     write_role,
+    write_tag_list,
     write_truncation,
 )
 from andromede.iamapi.protocol import Call, iso8601
@@ -43,13 +46,19 @@ async def instance_profile_resource(call: Call) -> str:
     would have."""
     name = call.required("InstanceProfileName")
     try:
-        return (await call.identity.get_instance_profile(call.tenant_id, name)).arn
+        profile = await call.identity.get_instance_profile(call.tenant_id, name)
     except NoSuchEntity:
         return instance_profile_arn(call.tenant_id, call.get("Path") or "/", name)
+    call.context[RESOURCE_TAGS] = profile.tags  # aws:ResourceTag/<key> (decision 0074)
+    return profile.arn
 
 
 def write_instance_profile(
-    xml: XmlWriter, profile: InstanceProfile, tag: str = "InstanceProfile"
+    xml: XmlWriter,
+    profile: InstanceProfile,
+    tag: str = "InstanceProfile",
+    *,
+    with_tags: bool = False,
 ) -> None:
     xml.open(tag)
     xml.element("Path", profile.path)
@@ -61,24 +70,44 @@ def write_instance_profile(
     for role in profile.roles:
         write_role(xml, role, "member")
     xml.close("Roles")
+    if with_tags:  # Create and GetInstanceProfile show them, the lists do not
+        write_entity_tags(xml, profile.tags)
     xml.close(tag)
 
 
 async def create_instance_profile(call: Call) -> None:
-    refuse_unsupported(call, "Tags")
     name = call.required("InstanceProfileName")
     with already_exists_as(f"Instance Profile {name} already exists."):
         profile = await call.identity.create_instance_profile(
-            call.tenant_id, name, call.get("Path") or "/"
+            call.tenant_id, name, call.get("Path") or "/", request_tags(call)
         )
-    write_instance_profile(call.result, profile)
+    write_instance_profile(call.result, profile, with_tags=True)
+
+
+async def tag_instance_profile(call: Call) -> None:
+    await call.identity.tag_instance_profile(
+        call.tenant_id, call.required("InstanceProfileName"), request_tags(call)
+    )
+
+
+async def untag_instance_profile(call: Call) -> None:
+    await call.identity.untag_instance_profile(
+        call.tenant_id, call.required("InstanceProfileName"), call.members("TagKeys")
+    )
+
+
+async def list_instance_profile_tags(call: Call) -> None:
+    tags = await call.identity.list_instance_profile_tags(
+        call.tenant_id, call.required("InstanceProfileName")
+    )
+    write_tag_list(call, tags)
 
 
 async def get_instance_profile(call: Call) -> None:
     profile = await call.identity.get_instance_profile(
         call.tenant_id, call.required("InstanceProfileName")
     )
-    write_instance_profile(call.result, profile)
+    write_instance_profile(call.result, profile, with_tags=True)
 
 
 async def list_instance_profiles(call: Call) -> None:

@@ -22,8 +22,7 @@ from andromede.iam.policy import ContextValue
 from andromede.iam.service import IssuedCredentials
 from andromede.iam.tags import check_tags
 from andromede.iamapi.errors import QueryError
-from andromede.iamapi.iam_common import refuse_unsupported
-from andromede.iamapi.iam_directory import request_tags
+from andromede.iamapi.iam_common import refuse_unsupported, request_tags
 from andromede.iamapi.protocol import Action, Call, ServiceSpec, iso8601
 
 __all__ = ["STS"]
