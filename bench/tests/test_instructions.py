@@ -88,6 +88,7 @@ def test_every_event_shown_is_read_and_a_dot_is_no_count() -> None:
     assert "call.c:_PyFunction_Vectorcall" not in costs["DLmw"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
 def test_two_servers_are_counted_and_only_the_encrypted_one_runs_aes_gcm(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

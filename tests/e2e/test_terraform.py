@@ -37,18 +37,25 @@ from support.server import REGION, ServerProcess, running_server
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 MIRROR = Path(os.environ.get("ANDROMEDE_TEST_TERRAFORM_MIRROR", "/opt/tf-plugins"))
 MATERIAL = base64.b64encode(b"thirty-two bytes of our own key!").decode()
 
 
-def aws_provider(*services: str) -> str:
+def aws_provider(*services: str, default_tags: dict[str, str] | None = None) -> str:
     """The ``terraform`` and ``provider "aws"`` blocks of a configuration, ``services`` reached
     at the server, path-style for S3 (``%(region)s``, ``%(credentials)s`` and
-    ``%(endpoint)s`` are substituted with the rest of the configuration)."""
+    ``%(endpoint)s`` are substituted with the rest of the configuration). ``default_tags``:
+    the provider's, which it puts on every resource that takes tags, as organisations do."""
     endpoints = "\n".join(f'    {service} = "%(endpoint)s"' for service in services)
-    return _PROVIDER.replace("ENDPOINTS", endpoints)
+    block = _PROVIDER.replace("ENDPOINTS", endpoints)
+    if default_tags:
+        tags = ", ".join(f'{key} = "{value}"' for key, value in default_tags.items())
+        block = block.replace(
+            "  endpoints {", f"  default_tags {{\n    tags = {{ {tags} }}\n  }}\n  endpoints {{", 1
+        )
+    return block
 
 
 _PROVIDER = """
@@ -380,8 +387,11 @@ def test_the_s3_backend_locks_state_with_conditional_writes(
     s3.delete_bucket(Bucket=bucket)
 
 
+# Every resource also gets the provider's default tags (ownership, as most organisations set).
+DEFAULT_TAGS = {"owner": "platform"}
+
 VOLUMES = (
-    aws_provider("ec2", "kms")
+    aws_provider("ec2", "kms", default_tags=DEFAULT_TAGS)
     + """
 resource "aws_kms_key" "disks" {
   description             = "volumes of the data team"
@@ -470,6 +480,14 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
         "/dev/xvda": (False, 3, None),
         "/dev/sdb": (True, 2, outputs["key_arn"]),
     }
+    # The provider's default tags on the instance, the volume and the key.
+    [reservation] = ec2.describe_instances(InstanceIds=[outputs["instance_id"]])["Reservations"]
+    instance_tags = {t["Key"]: t["Value"] for t in reservation["Instances"][0]["Tags"]}
+    assert instance_tags == {"Name": "db", **DEFAULT_TAGS}
+    assert {t["Key"]: t["Value"] for t in volume["Tags"]} == {"Name": "data", **DEFAULT_TAGS}
+    kms = kms_client(ec2_server, *ec2_server.credentials())
+    key_tags = kms.list_resource_tags(KeyId=outputs["key_arn"])["Tags"]
+    assert {t["TagKey"]: t["TagValue"] for t in key_tags} == DEFAULT_TAGS
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     (terraform.work / "main.tf").write_text(VOLUMES % {**values, "keep_root": "true"})
@@ -480,7 +498,7 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
 
 
 BOUNDARIES = (
-    aws_provider("iam", "sts")
+    aws_provider("iam", "sts", default_tags=DEFAULT_TAGS)
     + """
 data "aws_caller_identity" "me" {}
 resource "aws_iam_policy" "boundary" {
@@ -542,17 +560,25 @@ def test_terraform_sets_permissions_boundaries(server: ServerProcess, terraform:
     assert user["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
     assert sorted((t["Key"], t["Value"]) for t in role["Tags"]) == [
         ("env", "prod"),
+        ("owner", "platform"),  # the provider's default tags, on every resource
         ("team", "platform"),
     ]
-    assert user["Tags"] == [{"Key": "team", "Value": "platform"}]
+    assert sorted((t["Key"], t["Value"]) for t in user["Tags"]) == [
+        ("owner", "platform"),
+        ("team", "platform"),
+    ]
     # Tags on the policy and the instance profile (decision 0074).
     policy_tags = iam.list_policy_tags(PolicyArn=boundary)["Tags"]
     assert sorted((t["Key"], t["Value"]) for t in policy_tags) == [
+        ("owner", "platform"),
         ("purpose", "boundary"),
         ("team", "platform"),
     ]
     profile = iam.get_instance_profile(InstanceProfileName=f"{prefix}-ci")["InstanceProfile"]
-    assert profile["Tags"] == [{"Key": "team", "Value": "platform"}]
+    assert sorted((t["Key"], t["Value"]) for t in profile["Tags"]) == [
+        ("owner", "platform"),
+        ("team", "platform"),
+    ]
     assert [r["RoleName"] for r in profile["Roles"]] == [f"{prefix}-ci"]
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
