@@ -528,7 +528,13 @@ async def test_policies_and_instance_profiles_keep_their_tags(identity: Identity
     assert await identity.get_instance_profile(tenant.id, "web") == profile
     await identity.set_tags(InstanceProfile, profile.id, ())
     assert await identity.get_instance_profile(tenant.id, "web") == replace(profile, tags=())
-    for kind in (ManagedPolicy, InstanceProfile):
+    device = MfaDevice("arn:aws:iam::1:mfa/t", tenant.id, "t", "/", "v1:s", T0, tags=team)
+    await identity.create_mfa_device(device)
+    assert await identity.get_mfa_device(device.serial) == device
+    await identity.set_tags(MfaDevice, device.serial, (("site", "paris"),))
+    stored_device = await identity.get_mfa_device(device.serial)
+    assert stored_device == replace(device, tags=(("site", "paris"),))
+    for kind in (ManagedPolicy, InstanceProfile, MfaDevice):
         with pytest.raises(NoSuchEntity):
             await identity.set_tags(kind, "none-such", team)
 

@@ -219,8 +219,9 @@ def test_a_policy_can_follow_the_tags_of_the_user_or_role_acted_on(
 def test_policies_and_instance_profiles_take_tags_too(
     server: ServerProcess, tenant: Tenant
 ) -> None:
-    """Tags on managed policies and instance profiles (decision 0074): set at creation, shown
-    by Get, merged, removed and listed as for users; ``aws:ResourceTag`` on their calls."""
+    """Tags on managed policies, instance profiles and MFA devices (decision 0074): set at
+    creation, shown by Get, merged, removed and listed as for users; ``aws:ResourceTag`` on
+    their calls."""
     iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
     document = policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"})
     team = [{"Key": "team", "Value": "blue"}]
@@ -235,6 +236,15 @@ def test_policies_and_instance_profiles_take_tags_too(
     ]
     iam.untag_policy(PolicyArn=arn, TagKeys=["x"])
     assert iam.list_policy_tags(PolicyArn=arn)["Tags"] == [{"Key": "Team", "Value": "red"}]
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName="token", Tags=team)
+    serial = device["VirtualMFADevice"]["SerialNumber"]
+    assert device["VirtualMFADevice"]["Tags"] == team
+    iam.tag_mfa_device(SerialNumber=serial, Tags=[{"Key": "site", "Value": "paris"}])
+    iam.untag_mfa_device(SerialNumber=serial, TagKeys=["TEAM"])
+    assert iam.list_mfa_device_tags(SerialNumber=serial)["Tags"] == [
+        {"Key": "site", "Value": "paris"}
+    ]
+    iam.delete_virtual_mfa_device(SerialNumber=serial)
     profile = iam.create_instance_profile(InstanceProfileName="web", Tags=team)
     assert profile["InstanceProfile"]["Tags"] == team
     iam.tag_instance_profile(

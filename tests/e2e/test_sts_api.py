@@ -261,17 +261,21 @@ def test_what_is_not_offered_is_refused_not_dropped(server: ServerProcess, tenan
         PolicyName="boundary",
         PolicyDocument=policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}),
     )["Policy"]["Arn"]
-    tags = [{"Key": "team", "Value": "storage"}]
-    # Tags on policies and instance profiles are taken since decision 0074; an MFA device's
-    # are not yet.
+    # Tags on policies, instance profiles and MFA devices are taken since decision 0074; a
+    # console session length is not yet.
+    iam.create_user(UserName="console")
     refused: list[tuple[Any, dict[str, Any]]] = [
-        (iam.create_virtual_mfa_device, {"VirtualMFADeviceName": "tagged", "Tags": tags}),
-    ]
+        (iam.create_login_profile, {"UserName": "console", "Password": "Console-Pass-42",
+                                    "MaxSigninSessionDuration": 3600}),
+    ]  # fmt: skip
     for call, params in refused:
         with pytest.raises(ClientError) as caught:
             call(**params)
         assert error(caught) == (400, "InvalidParameterValue"), params
-    assert [u["UserName"] for u in iam.list_users()["Users"]] == []  # nothing made without them
+    assert [u["UserName"] for u in iam.list_users()["Users"]] == ["console"]
+    with pytest.raises(ClientError) as caught:  # no login profile made without it
+        iam.get_login_profile(UserName="console")
+    assert error(caught) == (404, "NoSuchEntity")
     assert iam.list_roles()["Roles"] == []
     # A policy attached, not used as a boundary: listed by usage accordingly.
     iam.create_user(UserName="plain")

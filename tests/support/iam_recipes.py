@@ -139,6 +139,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     "UntagInstanceProfile": {"InstanceProfileName": "victim-profile", "TagKeys": ["team"]},
     "ListInstanceProfileTags": {"InstanceProfileName": "victim-profile"},
+    "TagMFADevice": {"SerialNumber": SERIAL, "Tags": [{"Key": "owner", "Value": "intruder"}]},
+    "UntagMFADevice": {"SerialNumber": SERIAL, "TagKeys": ["team"]},
+    "ListMFADeviceTags": {"SerialNumber": SERIAL},
 }
 STS_RECIPES: dict[str, dict[str, Any]] = {
     "AssumeRole": {
@@ -199,7 +202,7 @@ async def victim_account(call: Call, account: str) -> dict[str, str]:
     await call("TagRole", RoleName="victim-role", Tags=team)
     await call("TagPolicy", PolicyArn=policy["Arn"], Tags=team)
     await call("TagInstanceProfile", InstanceProfileName="victim-profile", Tags=team)
-    await call("CreateVirtualMFADevice", VirtualMFADeviceName="victim-mfa")
+    await call("CreateVirtualMFADevice", VirtualMFADeviceName="victim-mfa", Tags=team)
     await call("CreateLoginProfile", UserName="victim-user", Password="Victim-Password-42")
     return {
         "account": account,

@@ -257,6 +257,7 @@ mfa_devices = sa.Table(
     sa.Column("user_id", sa.Text, sa.ForeignKey("users.id"), nullable=True),
     sa.Column("enabled_at", UtcDateTime, nullable=True),
     sa.Column("last_step", sa.BigInteger, nullable=True),
+    sa.Column("tags", sa.Text, nullable=True),  # as for users (0074)
     sa.Index(None, "tenant_id", "serial"),
     sa.Index(None, "user_id"),
 )

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from andromede.iam import totp
 from andromede.iam.errors import InvalidAuthenticationCode, InvalidInput, NoSuchEntity
-from andromede.iam.model import MfaDevice
+from andromede.iam.model import MfaDevice, Tags
 from andromede.iam.service_core import ServiceCore, check_name, check_path
+from andromede.iam.tags import check_tags, merged, without
 
 __all__ = ["CreatedMfaDevice", "MfaMixin"]
 
@@ -31,7 +32,7 @@ class CreatedMfaDevice:
 
 class MfaMixin(ServiceCore):
     async def create_virtual_mfa_device(
-        self, tenant_id: str, virtual_mfa_device_name: str, path: str = "/"
+        self, tenant_id: str, virtual_mfa_device_name: str, path: str = "/", tags: Tags = ()
     ) -> CreatedMfaDevice:
         name = check_name("virtualMFADeviceName", virtual_mfa_device_name, 226)
         check_path(path)
@@ -44,10 +45,23 @@ class MfaMixin(ServiceCore):
             path=path,
             seed_sealed=self._sealer.seal(serial, totp.seed_to_base32(seed)),
             created_at=self._now(),
+            tags=check_tags(tags),
         )
         await self._store.create_mfa_device(device)
         uri = totp.otpauth_uri(seed, f"{name}@{tenant_id}", self._limits.mfa_issuer)
         return CreatedMfaDevice(device, totp.seed_to_base32(seed), uri)
+
+    async def tag_mfa_device(self, tenant_id: str, serial_number: str, tags: Tags) -> None:
+        """As TagUser (decision 0074)."""
+        device = await self._device(tenant_id, serial_number)
+        await self._store.set_tags(MfaDevice, device.serial, merged(device.tags, tags))
+
+    async def untag_mfa_device(self, tenant_id: str, serial_number: str, keys: list[str]) -> None:
+        device = await self._device(tenant_id, serial_number)
+        await self._store.set_tags(MfaDevice, device.serial, without(device.tags, keys))
+
+    async def list_mfa_device_tags(self, tenant_id: str, serial_number: str) -> Tags:
+        return (await self._device(tenant_id, serial_number)).tags
 
     async def _device(self, tenant_id: str, serial_number: str) -> MfaDevice:
         device = await self._store.get_mfa_device(serial_number)

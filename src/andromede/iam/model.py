@@ -289,6 +289,7 @@ class MfaDevice:
     user_id: str | None = None
     enabled_at: datetime | None = None
     last_step: int | None = None  # the last accepted TOTP time step; never accepted again
+    tags: Tags = ()  # as for users (decision 0074)
 
 
 @dataclass(frozen=True, slots=True)

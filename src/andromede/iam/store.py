@@ -99,10 +99,13 @@ class IdentityStore(Protocol):
         description). EntityAlreadyExists on a rename onto a taken name; NoSuchEntity."""
 
     async def set_tags(
-        self, kind: type[ManagedPolicy] | type[InstanceProfile], resource_id: str, tags: Tags
+        self,
+        kind: type[ManagedPolicy] | type[InstanceProfile] | type[MfaDevice],
+        resource_id: str,
+        tags: Tags,
     ) -> None:
-        """Replace the tags of a managed policy or an instance profile (users' and roles' go
-        with ``update_entity``). NoSuchEntity."""
+        """Replace the tags of a managed policy, an instance profile or an MFA device (by its
+        serial; users' and roles' go with ``update_entity``). NoSuchEntity."""
 
     async def delete_entity(
         self, kind: type[User] | type[Group] | type[Role] | type[ManagedPolicy], entity_id: str

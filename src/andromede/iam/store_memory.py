@@ -197,8 +197,17 @@ class MemoryIdentityStore:
         return [cast(Entity, self._fresh(e)) for e in found[:limit]]
 
     async def set_tags(
-        self, kind: type[ManagedPolicy] | type[InstanceProfile], resource_id: str, tags: Tags
+        self,
+        kind: type[ManagedPolicy] | type[InstanceProfile] | type[MfaDevice],
+        resource_id: str,
+        tags: Tags,
     ) -> None:
+        if kind is MfaDevice:
+            device = self._mfa.get(resource_id)
+            if device is None:
+                raise NoSuchEntity(resource_id)
+            self._mfa[resource_id] = replace(device, tags=tags)
+            return
         if kind is InstanceProfile:
             profile = self._profiles.get(resource_id)
             if profile is None:

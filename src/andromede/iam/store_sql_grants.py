@@ -28,7 +28,7 @@ from andromede.iam.model import (
     SessionSource,
     SessionTags,
 )
-from andromede.iam.store_sql_profiles import tags_text
+from andromede.iam.store_sql_profiles import stored_tags, tags_text
 
 __all__ = ["SqlGrantsMixin"]
 
@@ -54,6 +54,7 @@ def _device(row: Any) -> MfaDevice:
         user_id=row.user_id,
         enabled_at=row.enabled_at,
         last_step=row.last_step,
+        tags=stored_tags(row.tags),
     )
 
 
@@ -365,6 +366,7 @@ class SqlGrantsMixin:
                         user_id=device.user_id,
                         enabled_at=device.enabled_at,
                         last_step=device.last_step,
+                        tags=tags_text(device.tags),
                     )
                 )
             )

@@ -20,6 +20,7 @@ from andromede.iam.model import (
     ROLES_PER_INSTANCE_PROFILE,
     InstanceProfile,
     ManagedPolicy,
+    MfaDevice,
     Role,
     Tags,
 )
@@ -114,11 +115,19 @@ class SqlInstanceProfilesMixin:
             raise EntityAlreadyExists(profile.name) from exc
 
     async def set_tags(
-        self, kind: type[ManagedPolicy] | type[InstanceProfile], resource_id: str, tags: Tags
+        self,
+        kind: type[ManagedPolicy] | type[InstanceProfile] | type[MfaDevice],
+        resource_id: str,
+        tags: Tags,
     ) -> None:
-        """Replace the tags of a managed policy or an instance profile. NoSuchEntity."""
-        table = tables.managed_policies if kind is ManagedPolicy else tables.instance_profiles
-        statement = table.update().where(table.c.id == resource_id).values(tags=tags_text(tags))
+        """Replace the tags of a managed policy, an instance profile or an MFA device (by its
+        serial). NoSuchEntity."""
+        if kind is MfaDevice:
+            key = tables.mfa_devices.c.serial
+        else:
+            table = tables.managed_policies if kind is ManagedPolicy else tables.instance_profiles
+            key = table.c.id
+        statement = key.table.update().where(key == resource_id).values(tags=tags_text(tags))
 
         def work(conn: Connection) -> None:
             if conn.execute(statement).rowcount == 0:

@@ -324,6 +324,7 @@ _TAGGING: Final = frozenset(
         # decision 0074
         "CreatePolicy", "TagPolicy", "UntagPolicy",
         "CreateInstanceProfile", "TagInstanceProfile", "UntagInstanceProfile",
+        "CreateVirtualMFADevice", "TagMFADevice", "UntagMFADevice",
     }
 )  # fmt: skip
 # The actions whose iam:PermissionsBoundary is the boundary the request sets, and those whose is

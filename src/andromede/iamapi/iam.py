@@ -295,6 +295,9 @@ ACTIONS: Final[Mapping[str, Action]] = {
         resource=user_resource,
         has_result=False,
     ),
+    "TagMFADevice": Action(c.tag_mfa_device, True, resource=mfa_resource, has_result=False),
+    "UntagMFADevice": Action(c.untag_mfa_device, True, resource=mfa_resource, has_result=False),
+    "ListMFADeviceTags": Action(c.list_mfa_device_tags, False, resource=mfa_resource),
     "DeleteVirtualMFADevice": Action(
         c.delete_virtual_mfa_device,
         True,

@@ -151,6 +151,9 @@ async def policy_resource(call: Call) -> str:
 async def mfa_resource(call: Call) -> str:
     serial = call.get("SerialNumber")
     if serial is not None:
+        with contextlib.suppress(NoSuchEntity):  # aws:ResourceTag/<key> (decision 0074)
+            tags = await call.identity.list_mfa_device_tags(call.tenant_id, serial)
+            call.context[RESOURCE_TAGS] = tags
         return serial
     name = call.required("VirtualMFADeviceName")
     return f"arn:aws:iam::{call.tenant_id}:mfa{call.get('Path') or '/'}{name}"

@@ -17,7 +17,10 @@ from andromede.iamapi.iam_common import (
     already_exists_as,
     page,
     refuse_unsupported,
+    request_tags,
     target_user,
+    write_entity_tags,
+    write_tag_list,
     write_truncation,
     write_user,
 )
@@ -158,10 +161,12 @@ async def delete_login_profile(call: Call) -> None:
 
 # -- MFA ------------------------------------------------------------------------------------
 async def create_virtual_mfa_device(call: Call) -> None:
-    refuse_unsupported(call, "Tags")
     with already_exists_as("MFADevice entity at the same path and name already exists."):
         created = await call.identity.create_virtual_mfa_device(
-            call.tenant_id, call.required("VirtualMFADeviceName"), call.get("Path") or "/"
+            call.tenant_id,
+            call.required("VirtualMFADeviceName"),
+            call.get("Path") or "/",
+            request_tags(call),
         )
     xml = call.result
     xml.open("VirtualMFADevice")
@@ -170,7 +175,25 @@ async def create_virtual_mfa_device(call: Call) -> None:
     # code (QRCodePNG, optional) is not drawn; the seed is all an authenticator app needs.
     seed = created.base32_string_seed.encode("ascii")
     xml.element("Base32StringSeed", base64.b64encode(seed).decode("ascii"))
+    write_entity_tags(xml, created.device.tags)
     xml.close("VirtualMFADevice")
+
+
+async def tag_mfa_device(call: Call) -> None:
+    await call.identity.tag_mfa_device(
+        call.tenant_id, call.required("SerialNumber"), request_tags(call)
+    )
+
+
+async def untag_mfa_device(call: Call) -> None:
+    await call.identity.untag_mfa_device(
+        call.tenant_id, call.required("SerialNumber"), call.members("TagKeys")
+    )
+
+
+async def list_mfa_device_tags(call: Call) -> None:
+    tags = await call.identity.list_mfa_device_tags(call.tenant_id, call.required("SerialNumber"))
+    write_tag_list(call, tags)
 
 
 async def enable_mfa_device(call: Call) -> None:
