@@ -18,7 +18,7 @@ from support.computekit import MemoryDiskKeys
 from support.ec2app import ApiError, World, ec2_world
 
 
-async def _run(world: World, *mappings: dict[str, Any]) -> str:
+async def _run(world: World, *mappings: dict[str, Any], **extra: Any) -> str:
     run = await world.root.call(
         "RunInstances",
         ImageId=world.image.image_id,
@@ -26,6 +26,7 @@ async def _run(world: World, *mappings: dict[str, Any]) -> str:
         MinCount=1,
         MaxCount=1,
         BlockDeviceMappings=list(mappings),
+        **extra,
     )
     await world.compute.settle()
     return str(run["Instances"][0]["InstanceId"])
@@ -256,17 +257,11 @@ def _limit(compute: ComputeService, most: int) -> None:
 
 
 async def test_describe_instance_attribute_answers_what_terraform_reads(world: World) -> None:
-    run = await world.root.call(
-        "RunInstances",
-        ImageId=world.image.image_id,
-        InstanceType="t3.nano",
-        MinCount=1,
-        MaxCount=1,
+    instance_id = await _run(
+        world,
+        {"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 1}},
         UserData=base64.b64encode(b"#!/bin/sh\necho hi\n").decode(),  # as boto3 sends it
-        BlockDeviceMappings=[{"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 1}}],
     )
-    instance_id = run["Instances"][0]["InstanceId"]
-    await world.compute.settle()
 
     async def attribute(name: str) -> dict[str, Any]:
         answer = await world.root.call(

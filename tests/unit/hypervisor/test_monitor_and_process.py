@@ -77,21 +77,28 @@ def test_forwards_and_attached_volumes_are_kept_beside_the_process(tmp_path: Pat
     assert QemuProcess(tmp_path / "i-absent").forwards() == ()
 
 
+def _stand_in_qemu(process: QemuProcess) -> subprocess.Popen[bytes]:
+    """A process whose command line names ``process``'s socket, filed in its pidfile, once
+    ``process`` sees it."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)", str(process.socket)]
+    )
+    process.pidfile.write_text(str(child.pid))
+    # A process just spawned on a loaded machine may not show its final command line at once
+    # (seen in CI): give it a moment.
+    deadline = time.monotonic() + 10
+    while process.pid() != child.pid and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return child
+
+
 def test_a_pidfile_counts_only_for_a_process_naming_the_socket(tmp_path: Path) -> None:
     process = QemuProcess(tmp_path / "i-1")
     process.prepare()
     process.pidfile.write_text(str(os.getpid()))  # alive, but not this instance's QEMU
     assert not process.alive()
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(30)", str(process.socket)]
-    )
+    child = _stand_in_qemu(process)
     try:
-        process.pidfile.write_text(str(child.pid))
-        # A process just spawned on a loaded machine may not show its final command line at
-        # once (seen in CI): give it a moment.
-        deadline = time.monotonic() + 10
-        while process.pid() != child.pid and time.monotonic() < deadline:
-            time.sleep(0.05)
         assert process.pid() == child.pid
     finally:
         child.kill()
@@ -106,14 +113,8 @@ def test_a_qemu_that_removed_its_pidfile_is_alive_until_it_is_gone(tmp_path: Pat
     # a stop must not report it gone while it still holds the instance's files.
     process = QemuProcess(tmp_path / "i-1")
     process.prepare()
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(30)", str(process.socket)]
-    )
+    child = _stand_in_qemu(process)
     try:
-        process.pidfile.write_text(str(child.pid))
-        deadline = time.monotonic() + 10
-        while process.pid() != child.pid and time.monotonic() < deadline:
-            time.sleep(0.05)
         assert process.pid() == child.pid
         process.pidfile.unlink()
         assert process.alive()  # still running: followed without its pidfile
