@@ -166,6 +166,25 @@ def test_aws_cli_sse_kms_alias_bucket_default_and_key_states(
         small = make_file("small.txt", 1000)
         aws("s3", "cp", str(small.path), f"s3://{bucket}/by-default.txt", "--only-show-errors")
         assert s3.head_object(Bucket=bucket, Key="by-default.txt")["SSEKMSKeyId"] == first["Arn"]
+        # Two layers (DSSE-KMS): the CLI's ``s3`` commands do not offer it, ``s3api`` does.
+        aws(
+            "s3api",
+            "put-object",
+            "--bucket",
+            bucket,
+            "--key",
+            "dual.txt",
+            "--body",
+            str(small.path),
+            "--server-side-encryption",
+            "aws:kms:dsse",
+            "--ssekms-key-id",
+            alias,
+        )
+        dual = _json(aws("s3api", "head-object", "--bucket", bucket, "--key", "dual.txt"))
+        assert (dual["ServerSideEncryption"], dual["SSEKMSKeyId"]) == ("aws:kms:dsse", first["Arn"])
+        aws("s3", "cp", f"s3://{bucket}/dual.txt", str(tmp_path / "dual.txt"), "--only-show-errors")
+        assert sha256_file(tmp_path / "dual.txt") == small.sha256
         # Re-pointed, the alias takes the next write to the other key; older objects keep theirs.
         aws("kms", "update-alias", "--alias-name", alias, "--target-key-id", second["KeyId"])
         aws("s3", "cp", str(small.path), f"s3://{bucket}/after.txt", "--only-show-errors")

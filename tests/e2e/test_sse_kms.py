@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -435,6 +438,82 @@ def test_bucket_keys_on_objects_uploads_and_bucket_defaults(
     )
     assert "BucketKeyEnabled" not in copied
     assert s3.get_object(Bucket=bucket, Key="c")["Body"].read() == b"bucket key"
+
+
+def test_dual_layer_objects_uploads_copies_and_bucket_defaults(
+    s3: S3Client, bucket: str, key: dict[str, Any], tmp_path: Path
+) -> None:
+    """DSSE-KMS (``aws:kms:dsse``) as boto3 sends it: single PUTs, the transfer manager's
+    parts, ranges, copies to and from it, and a bucket default (decision 0075)."""
+    dsse = {"ServerSideEncryption": "aws:kms:dsse", "SSEKMSKeyId": key["Arn"]}
+    data = os.urandom(300_000)
+    put = s3.put_object(
+        Bucket=bucket,
+        Key="d",
+        Body=data,
+        ServerSideEncryption="aws:kms:dsse",
+        SSEKMSKeyId=key["Arn"],
+    )
+    assert (put["ServerSideEncryption"], put["SSEKMSKeyId"]) == ("aws:kms:dsse", key["Arn"])
+    for read in (s3.head_object(Bucket=bucket, Key="d"), s3.get_object(Bucket=bucket, Key="d")):
+        assert (read["ServerSideEncryption"], read["SSEKMSKeyId"]) == ("aws:kms:dsse", key["Arn"])
+        assert "BucketKeyEnabled" not in read
+    assert s3.get_object(Bucket=bucket, Key="d")["Body"].read() == data
+    ranged = s3.get_object(Bucket=bucket, Key="d", Range="bytes=131000-200000")
+    assert ranged["Body"].read() == data[131_000:200_001]
+
+    # The transfer manager: 5 MiB parts, each sealed in two layers, then read in ranges.
+    source = tmp_path / "large.bin"
+    source.write_bytes(os.urandom(12 * MIB + 123))
+    transfer = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+    s3.upload_file(str(source), bucket, "large", ExtraArgs=dsse, Config=transfer)
+    head = s3.head_object(Bucket=bucket, Key="large")
+    assert (head["ServerSideEncryption"], head["PartsCount"]) == ("aws:kms:dsse", 3)
+    back = tmp_path / "back.bin"
+    s3.download_file(bucket, "large", str(back), Config=transfer)
+    assert back.read_bytes() == source.read_bytes()
+
+    one_layer = s3.copy_object(
+        Bucket=bucket,
+        Key="one",
+        CopySource={"Bucket": bucket, "Key": "d"},
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key["Arn"],
+    )
+    assert one_layer["ServerSideEncryption"] == "aws:kms"
+    two_layers = s3.copy_object(
+        Bucket=bucket,
+        Key="two",
+        CopySource={"Bucket": bucket, "Key": "one"},
+        ServerSideEncryption="aws:kms:dsse",
+        SSEKMSKeyId=key["Arn"],
+    )
+    assert two_layers["ServerSideEncryption"] == "aws:kms:dsse"
+    assert s3.get_object(Bucket=bucket, Key="two")["Body"].read() == data
+
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms:dsse",
+                        "KMSMasterKeyID": key["KeyId"],
+                    }
+                }
+            ]
+        },
+    )
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms:dsse",
+        "KMSMasterKeyID": key["KeyId"],
+    }
+    default = s3.put_object(Bucket=bucket, Key="by-default", Body=b"default")
+    assert (default["ServerSideEncryption"], default["SSEKMSKeyId"]) == (
+        "aws:kms:dsse",
+        key["Arn"],
+    )
 
 
 def _tenant_s3(server: ServerProcess) -> S3Client:

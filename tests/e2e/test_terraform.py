@@ -158,6 +158,13 @@ resource "aws_s3_object" "report" {
   kms_key_id             = aws_kms_external_key.byok.arn
   tags                   = { classification = "internal", owner = "finance" }
 }
+resource "aws_s3_object" "classified" {
+  bucket                 = aws_s3_bucket.data.id
+  key                    = "classified.txt"
+  content                = "two layers"
+  server_side_encryption = "aws:kms:dsse"
+  kms_key_id             = aws_kms_key.data.arn
+}
 data "aws_kms_public_key" "signing" {
   key_id = aws_kms_key.signing.arn
 }
@@ -285,6 +292,9 @@ def test_terraform_applies_converges_and_destroys(
     assert report["Body"].read() == b"quarterly figures"
     assert report["SSEKMSKeyId"] == outputs["byok_arn"]
     assert report["TagCount"] == 2
+    classified = s3.get_object(Bucket=bucket, Key="classified.txt")
+    assert classified["Body"].read() == b"two layers"
+    assert classified["ServerSideEncryption"] == "aws:kms:dsse"
     report_tags = s3.get_object_tagging(Bucket=bucket, Key="report.txt")["TagSet"]
     assert sorted((t["Key"], t["Value"]) for t in report_tags) == [
         ("classification", "internal"),

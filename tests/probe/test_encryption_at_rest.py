@@ -124,6 +124,17 @@ def test_no_plaintext_at_rest(tmp_path: Path) -> None:
                 BucketKeyEnabled=bucket_key,
             )
             assert s3.get_object(Bucket="canary", Key=f"kms-{bucket_key}")["Body"].read() == body
+        # Two layers, a small object kept in its row and a large one in a blob.
+        for dual_key, dual_body in (("dsse-small", canary * 100), ("dsse", body)):
+            s3.put_object(
+                Bucket="canary",
+                Key=dual_key,
+                Body=dual_body,
+                Metadata=metadata,
+                ServerSideEncryption="aws:kms:dsse",
+                SSEKMSEncryptionContext=context,
+            )
+            assert s3.get_object(Bucket="canary", Key=dual_key)["Body"].read() == dual_body
         s3.create_multipart_upload(
             Bucket="canary",
             Key="kms-pending",

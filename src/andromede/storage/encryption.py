@@ -25,6 +25,9 @@ Two things are decided here, because they are about objects rather than keys:
 - **SSE-KMS contexts.** An SSE-KMS blob's data key is bound to the encryption context (it
   unwraps only with it), so the context is stored sealed under a *tenant* data key, which also
   seals the object's headers; reads open the context first, then the blob's key with it.
+- **DSSE-KMS.** Two layers, each the chunked format under a data key of its own drawn from the
+  KMS key (decision 0075): the inner layer seals the plaintext, the outer one seals the inner
+  layer's bytes. ``sealed_blobs`` composes them from the cipher's sealers and openers.
 """
 
 from __future__ import annotations
@@ -378,7 +381,8 @@ class ObjectEncryption:
     """How a write is encrypted: under the tenant's keys, plus the customer's key for SSE-C;
     for SSE-KMS under the key ring of a KMS key (``kms_key_ring`` names it, ``kms_key_arn`` is
     what the segments remember so that reads can check the key again), bound to
-    ``kms_context``, and under an S3 Bucket Key when ``bucket_key``."""
+    ``kms_context``, and under an S3 Bucket Key when ``bucket_key``; in two layers, each under
+    a data key of its own, when ``dual_layer`` (DSSE-KMS, never with a bucket key)."""
 
     tenant_id: str
     customer_key: CustomerKey | None = None
@@ -386,6 +390,7 @@ class ObjectEncryption:
     kms_key_ring: str | None = None
     kms_context: Mapping[str, str] = field(default_factory=dict)
     bucket_key: bool = False
+    dual_layer: bool = False
 
     @property
     def key_ring(self) -> str:

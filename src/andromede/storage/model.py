@@ -244,6 +244,8 @@ class EncryptionMode(enum.StrEnum):
     SSE_S3 = "AES256"  # a data key wrapped under the tenant KEK (every object, by default)
     SSE_C = "SSE-C"  # the same, with the customer's key mixed in; answered as AES256 + key MD5
     SSE_KMS = "aws:kms"  # a data key wrapped under a customer-managed KMS key's ring
+    # DSSE-KMS: two layers, each under a data key of its own wrapped under the KMS key's ring
+    SSE_KMS_DSSE = "aws:kms:dsse"
     NONE = "none"  # legacy rows before encryption at rest, and the benchmark-only switch
 
 
@@ -264,17 +266,24 @@ class SegmentKey:
 
     SSE-KMS: ``context`` is the encryption context the data key is bound to, sealed; with an
     S3 Bucket Key, ``wrapped`` is under the bucket key and ``bucket_key`` is that key wrapped
-    under the KMS key's ring."""
+    under the KMS key's ring.
+
+    DSSE-KMS (decision 0075): ``inner_wrapped`` is the data key of the inner layer, bound to the
+    same context under the same KMS key; ``wrapped`` seals the outer layer, whose plaintext is
+    the inner layer's sealed bytes."""
 
     wrapped: bytes
     customer_key_check: bytes | None = None
     kms_key_arn: str | None = None
     context: SealedContext | None = None
     bucket_key: bytes | None = None
+    inner_wrapped: bytes | None = None
 
     @property
     def mode(self) -> EncryptionMode:
         if self.kms_key_arn is not None:
+            if self.inner_wrapped is not None:
+                return EncryptionMode.SSE_KMS_DSSE
             return EncryptionMode.SSE_KMS
         return EncryptionMode.SSE_C if self.customer_key_check else EncryptionMode.SSE_S3
 
@@ -450,6 +459,7 @@ class MultipartUpload:
     sealed_kms_context: SealedContext | None = None
     kms_context: dict[str, str] | None = None
     bucket_key: bool = False
+    dual_layer: bool = False  # DSSE-KMS: every part sealed in two layers
 
 
 @dataclass(frozen=True, slots=True)

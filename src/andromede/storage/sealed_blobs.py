@@ -4,6 +4,12 @@ out through the decryption of only the chunks a range touches.
 The object service orchestrates objects, parts and rows; this module owns what happens to the
 bytes of one blob and to the keys that open it (see ``encryption.py`` for the interface to key
 management and docs/decisions/0011-encryption-in-the-object-path.md).
+
+DSSE-KMS blobs are two layers of the cipher's one format (decision 0075): the inner layer seals
+the plaintext under one data key, with the blob's id and ``/inner`` in every chunk's AAD; the
+outer layer seals the inner layer's bytes under a second data key, with the blob's id. Both keys
+are the KMS key's, bound to the object's context. A read is the outer layer read as an SSE-KMS
+blob whose plaintext is the inner layer, piped through the inner layer's opener.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import TYPE_CHECKING, TypeVar
 from andromede.storage.blobs import BlobStore, BlobWriter
 from andromede.storage.checksums import BodyHasher
 from andromede.storage.encryption import (
+    BlobOpener,
     BlobSealer,
     CustomerKey,
     KeyCheck,
@@ -56,7 +63,7 @@ from andromede.storage.model import (
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["BlobKeys", "SealedBlobs", "forget", "stored_form"]
+__all__ = ["BlobKeys", "SealedBlobs", "forget", "inner_layer_id", "stored_form"]
 
 _THREADED_HASH_MIN = 1024 * 1024
 # Entries, by default (the setting opened_headers_cache_size); user metadata is at most a few
@@ -105,6 +112,8 @@ class SealedBlobs:
             return BlobKeys(bytearray(), b"", None, bytearray(), None, None)
         context = encryption.kms_context
         if encryption.kms_key_arn is not None and context:
+            if encryption.dual_layer:
+                return await self._two_layer_keys(encryption, bucket, key)
             # SSE-KMS: the blob's key is bound to the context; a tenant key seals the context
             # and the headers (opening them must not need the context).
             bucket_key = None
@@ -144,7 +153,7 @@ class SealedBlobs:
                 data_cipher,
                 data_key,
                 data_cipher,
-                build_segment_key(wrapped, None, encryption.kms_key_arn, None, None),
+                build_segment_key(wrapped, None, encryption.kms_key_arn, None, None, None),
             )
         check = customer_key_check(data_key, customer)
         blob_key = customer_blob_key(data_key, customer)
@@ -155,6 +164,49 @@ class SealedBlobs:
             blob_key,
             cipher.key_cipher(blob_key),
             SegmentKey(wrapped, check),
+        )
+
+    async def _two_layer_keys(
+        self, encryption: ObjectEncryption, bucket: str, key: str
+    ) -> BlobKeys:
+        """DSSE-KMS: two data keys of the KMS key, both bound to the context (the outer layer's
+        and the inner layer's), and a tenant key for the context and the headers."""
+        if encryption.bucket_key:
+            raise ValueError("DSSE-KMS does not use an S3 Bucket Key")
+        cipher = self._cipher
+        context = encryption.kms_context
+        drawn: list[bytearray] = []
+        try:
+            outer_key, outer_wrapped, outer_cipher = await cipher.new_data_key(
+                encryption.key_ring, context
+            )
+            drawn.append(outer_key)
+            inner_key, inner_wrapped, inner_cipher = await cipher.new_data_key(
+                encryption.key_ring, context
+            )
+            drawn.append(inner_key)
+            tenant_key, tenant_wrapped, tenant_cipher = await cipher.new_data_key(
+                encryption.tenant_id
+            )
+        except BaseException:
+            for drawn_key in drawn:
+                forget(drawn_key)
+            raise
+        segment_key = SegmentKey(
+            outer_wrapped,
+            kms_key_arn=encryption.kms_key_arn,
+            context=seal_context(tenant_cipher, tenant_wrapped, bucket, key, context),
+            inner_wrapped=inner_wrapped,
+        )
+        return BlobKeys(
+            tenant_key,
+            tenant_wrapped,
+            tenant_cipher,
+            outer_key,
+            outer_cipher,
+            segment_key,
+            inner_key=inner_key,
+            inner_cipher=inner_cipher,
         )
 
     async def open_context(self, sealed: SealedContext, bucket: str, key: str) -> dict[str, str]:
@@ -219,6 +271,10 @@ class SealedBlobs:
             return
         cipher = self._cipher
         segment_key = segment.key
+        if segment_key.inner_wrapped is not None:
+            async for opened in self._read_two_layers(segment, segment_key, start, stop, context):
+                yield opened
+            return
         blob_key: bytearray | None = None
         if segment_key.customer_key_check is not None or segment_key.bucket_key is not None:
             # SSE-C mixes the customer's key into the data key, a bucket key wraps it: these
@@ -313,6 +369,66 @@ class SealedBlobs:
             if stream is not None:
                 await _close(stream)
 
+    async def _read_two_layers(
+        self,
+        segment: Segment,
+        segment_key: SegmentKey,
+        start: int,
+        stop: int,
+        context: Mapping[str, str] | None,
+    ) -> AsyncIterator[bytes]:
+        """Plaintext ``[start, stop)`` of a DSSE-KMS segment: the inner layer's chunks that hold
+        it (and its header), read through the outer layer, opened with the inner key."""
+        cipher = self._cipher
+        inner_wrapped = segment_key.inner_wrapped
+        if inner_wrapped is None:
+            raise ValueError("not a two-layer segment")
+        inner_plan = cipher.plan(segment.size, start, stop)
+        # The outer layer: an SSE-KMS blob whose plaintext is the inner layer's sealed bytes.
+        outer = dataclasses.replace(
+            segment,
+            size=cipher.stored_size(segment.size),
+            key=dataclasses.replace(segment_key, inner_wrapped=None),
+        )
+        header_size = cipher.header_size
+        header = bytearray()
+        first = 0
+        if inner_plan.ciphertext_start != header_size:
+            # The range starts past the first chunk: the inner header is read on its own.
+            first = inner_plan.ciphertext_start
+            async for header_piece in self.read_segment(outer, 0, header_size, None, context):
+                header += header_piece
+            if len(header) != header_size:
+                raise ObjectCorrupted("the object's stored bytes are truncated")
+        stream = self.read_segment(outer, first, inner_plan.ciphertext_end, None, context)
+        opener: BlobOpener | None = None
+        try:
+            async for block in stream:
+                piece: memoryview = memoryview(block)
+                if opener is None:
+                    if len(header) < header_size:
+                        taken = header_size - len(header)
+                        header += piece[:taken]
+                        piece = piece[taken:]
+                        if len(header) < header_size:
+                            continue
+                    opener = await cipher.blob_opener(
+                        inner_wrapped,
+                        inner_layer_id(segment.blob_id),
+                        bytes(header),
+                        inner_plan,
+                        context=context,
+                    )
+                if piece:
+                    out = opener.update(piece)
+                    if out:
+                        yield out  # type: ignore[misc]
+            if opener is None:
+                raise ObjectCorrupted("the object's stored bytes are truncated")
+            opener.finish()
+        finally:
+            await _close(stream)
+
     async def _blob_key(
         self,
         segment_key: SegmentKey,
@@ -373,11 +489,18 @@ class SealedBlobs:
         """
         keys.spend_on_blob()
         blob_id = uuid.uuid4().hex
-        if size <= self._cipher.whole_seal_max:
-            return await self._write_whole(
-                body, size, algorithm, integrity, keys, blob_id, inline=size <= inline_max
+        sealer: BlobSealer
+        if keys.inner_cipher is None:
+            if size <= self._cipher.whole_seal_max:
+                return await self._write_whole(
+                    body, size, algorithm, integrity, keys, blob_id, inline=size <= inline_max
+                )
+            sealer = self._cipher.sealer(keys.blob_cipher, blob_id)
+        else:
+            sealer = _TwoLayerSealer(
+                self._cipher.sealer(keys.inner_cipher, inner_layer_id(blob_id)),
+                self._cipher.sealer(keys.blob_cipher, blob_id),
             )
-        sealer = self._cipher.sealer(keys.blob_cipher, blob_id)
         inline = _InlineWriter() if size <= inline_max else None
         writer = inline or await self._blobs.create(blob_id)
         # Large bodies are hashed in a worker thread a block at a time (hashlib releases the
@@ -530,6 +653,9 @@ class BlobKeys:
     blob_cipher: AESGCM | None  # ... as an AES-GCM object; None only with encryption off
     segment_key: SegmentKey | None  # what the segment stores; None only with encryption off
     blob_sealed: bool = False  # spent by a write
+    # DSSE-KMS: the inner layer's data key (``blob_key`` then seals the outer layer).
+    inner_key: bytearray | None = None
+    inner_cipher: AESGCM | None = None
 
     def seal(self, bucket: str, key: str, headers: ContentHeaders) -> SealedHeaders | None:
         if self.data_key_cipher is None:
@@ -544,6 +670,8 @@ class BlobKeys:
     def forget(self) -> None:
         forget(self.data_key)
         forget(self.blob_key)
+        if self.inner_key is not None:
+            forget(self.inner_key)
 
 
 _StoredT = TypeVar("_StoredT", ObjectRecord, MultipartUpload)
@@ -564,6 +692,36 @@ def stored_form(record: _StoredT) -> _StoredT:
     if record.sealed_headers is None:
         return dataclasses.replace(record, format_version=_PLAINTEXT_FORMAT_VERSION)
     return dataclasses.replace(record, headers=ContentHeaders(), kms_context=None)
+
+
+_INNER_LAYER_SUFFIX = "/inner"
+
+
+def inner_layer_id(blob_id: str) -> str:
+    """What a DSSE-KMS blob's inner layer binds in its chunks' AAD: not the outer layer's id,
+    so that no chunk of one layer can pass for a chunk of the other."""
+    return blob_id + _INNER_LAYER_SUFFIX
+
+
+class _TwoLayerSealer:
+    """DSSE-KMS's sealer: the inner layer's sealed bytes, sealed again by the outer layer.
+    Each layer holds back at most one chunk, so memory stays bounded."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, inner: BlobSealer, outer: BlobSealer) -> None:
+        self._inner = inner
+        self._outer = outer
+
+    def update(self, data: bytes) -> bytes | bytearray:
+        # The inner layer's output is a fresh buffer each call: the outer one may read it
+        # in place (it copies what it holds back).
+        sealed = self._inner.update(data)
+        return self._outer.update(sealed) if sealed else b""  # type: ignore[arg-type]
+
+    def finish(self) -> bytes | bytearray:
+        tail = self._outer.update(self._inner.finish())  # type: ignore[arg-type]
+        return tail + self._outer.finish()
 
 
 class _InlineWriter:

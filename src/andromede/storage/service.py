@@ -571,6 +571,7 @@ class ObjectService:
                 sealed_kms_context=keys.segment_key.context if keys.segment_key else None,
                 kms_context=dict(encryption.kms_context) if encryption else None,
                 bucket_key=bool(keys.segment_key and keys.segment_key.bucket_key),
+                dual_layer=bool(keys.segment_key and keys.segment_key.inner_wrapped),
             )
         finally:
             keys.forget()
@@ -750,14 +751,19 @@ class ObjectService:
 
     async def upload_kms_key(
         self, bucket: str, key: str, upload_id: str
-    ) -> tuple[str, dict[str, str], bool] | None:
-        """The KMS key (ARN) an SSE-KMS upload's parts are encrypted under, the encryption
-        context they are bound to and whether they use a bucket key; None if the upload is
-        not SSE-KMS. NoSuchUpload."""
+    ) -> tuple[str, dict[str, str], bool, bool] | None:
+        """The KMS key (ARN) an SSE-KMS or DSSE-KMS upload's parts are encrypted under, the
+        encryption context they are bound to, whether they use a bucket key and whether they
+        are sealed in two layers; None if the upload is neither. NoSuchUpload."""
         upload = await self._upload(bucket, key, upload_id)
         if upload.kms_key_arn is None:
             return None
-        return upload.kms_key_arn, dict(upload.kms_context or {}), upload.bucket_key
+        return (
+            upload.kms_key_arn,
+            dict(upload.kms_context or {}),
+            upload.bucket_key,
+            upload.dual_layer,
+        )
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         """NoSuchUpload."""
@@ -927,11 +933,15 @@ class ObjectService:
     def _part_encryption(
         upload: MultipartUpload, encryption: ObjectEncryption | None
     ) -> ObjectEncryption | None:
-        """A part of an SSE-KMS upload is bound to the upload's context and bucket-key choice."""
+        """A part of an SSE-KMS upload is bound to the upload's context, bucket-key choice and
+        layers."""
         if encryption is None or upload.kms_key_arn is None:
             return encryption
         return dataclasses.replace(
-            encryption, kms_context=dict(upload.kms_context or {}), bucket_key=upload.bucket_key
+            encryption,
+            kms_context=dict(upload.kms_context or {}),
+            bucket_key=upload.bucket_key,
+            dual_layer=upload.dual_layer,
         )
 
     async def _check_upload_customer(

@@ -147,6 +147,8 @@ def _stored_headers_json(
         data["kms_context"] = [_b64(context.wrapped), _b64(context.ciphertext)]
     if upload.bucket_key:
         data["bucket_key"] = True
+    if upload.dual_layer:
+        data["dual_layer"] = True
     return json.dumps(data, separators=(",", ":"))
 
 
@@ -205,13 +207,15 @@ def _upload_keys_from_json(text: str) -> dict[str, Any]:
         if context is None
         else SealedContext(_unb64(context[0]), _unb64(context[1])),
         "bucket_key": bool(data.get("bucket_key", False)),
+        "dual_layer": bool(data.get("dual_layer", False)),
     }
 
 
 def _segment_key_json(key: SegmentKey | None) -> list[str] | None:
     """``[wrapped]``, ``[wrapped, check]`` (SSE-C) or ``[wrapped, "", key ARN]`` (SSE-KMS),
-    then for SSE-KMS with a context ``[..., context wrapped, context sealed, bucket key]``:
-    the shorter forms are the rows written before, read unchanged."""
+    then for SSE-KMS with a context ``[..., context wrapped, context sealed, bucket key]``,
+    and for DSSE-KMS ``[..., inner layer's wrapped key]``: the shorter forms are the rows
+    written before, read unchanged."""
     if key is None:
         return None
     check = key.customer_key_check
@@ -224,6 +228,8 @@ def _segment_key_json(key: SegmentKey | None) -> list[str] | None:
                 _b64(key.context.ciphertext),
                 "" if key.bucket_key is None else _b64(key.bucket_key),
             ]
+            if key.inner_wrapped is not None:
+                data.append(_b64(key.inner_wrapped))
     return data
 
 
@@ -239,11 +245,18 @@ def _segment_key_from_json(data: list[str] | None) -> SegmentKey | None:
     check = _unb64(data[1]) if len(data) > 1 and data[1] else None
     context = None
     bucket_key = None
+    inner_wrapped = None
     if len(data) > 5:
         context = SealedContext(_unb64(data[3]), _unb64(data[4]))
         bucket_key = _unb64(data[5]) if data[5] else None
+        inner_wrapped = _unb64(data[6]) if len(data) > 6 else None
     return SegmentKey(
-        _unb64(data[0]), check, data[2] if len(data) > 2 else None, context, bucket_key
+        _unb64(data[0]),
+        check,
+        data[2] if len(data) > 2 else None,
+        context,
+        bucket_key,
+        inner_wrapped,
     )
 
 

@@ -9,42 +9,27 @@ import hashlib
 import json
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import defusedxml.ElementTree as ElementTree
 import pytest
-from botocore.credentials import Credentials
 
-from andromede.app import s3_services, storage_limits
 from andromede.audit.model import Outcome
-from andromede.audit.service import AuditService
-from andromede.audit.store import MemoryAuditStore
 from andromede.iam.model import Principal, PrincipalKind
-from andromede.iam.secrets import SecretSealer
-from andromede.iam.service import IdentityService
-from andromede.iam.store_memory import MemoryIdentityStore
-from andromede.kms.customer_keys import Caller, CustomerKeyService
+from andromede.kms.customer_keys import Caller
 from andromede.kms.errors import IntegrityError
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_errors import CmkAccessDenied, InvalidKeyParameter
 from andromede.kms.keys_model import default_key_policy
-from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.model import WrappedDataKey
 from andromede.kms.service import KeyService
-from andromede.kmsapi.authorise import KmsAuthoriser
-from andromede.object_keys import AWS_MANAGED_S3_KEY_ALIAS, KmsObjectCipher, S3KmsKeys
-from andromede.s3.app import S3App
-from andromede.settings import Settings
-from andromede.storage.blob_memory import MemoryBlobStore
+from andromede.object_keys import AWS_MANAGED_S3_KEY_ALIAS
 from andromede.storage.errors import ObjectCorrupted
 from andromede.storage.model import SealedContext, SegmentKey
 from andromede.storage.sealed_blobs import stored_form
-from andromede.storage.service import ObjectService
-from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.storage.store_sql import _segment_key_from_json, _segment_key_json
 from support.s3app import Client
-from support.server import REGION
+from support.sse_kms_kit import Kit, make_kit
 
 _SSE = "x-amz-server-side-encryption"
 _KEY_ID = "x-amz-server-side-encryption-aws-kms-key-id"
@@ -56,61 +41,11 @@ def _b64json(value: dict[str, str]) -> str:
     return base64.b64encode(json.dumps(value).encode()).decode()
 
 
-@dataclasses.dataclass
-class Kit:
-    client: Client
-    keys: CustomerKeyService
-    caller: Caller
-    objects: ObjectService
-    key_service: KeyService
-    cipher: KmsObjectCipher
-
-
 @pytest.fixture
 async def kit(tmp_path: Path) -> AsyncIterator[Kit]:
     # The in-process client has no peer address (not loopback) and no TLS.
     async with make_kit(tmp_path, allow_insecure_sse=True) as made:
         yield made
-
-
-@asynccontextmanager
-async def make_kit(tmp_path: Path, *, allow_insecure_sse: bool) -> AsyncIterator[Kit]:
-    settings = Settings(data_dir=tmp_path, region=REGION, allow_insecure_sse=allow_insecure_sse)
-    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
-    boot = await identity.bootstrap()
-    assert boot is not None
-    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
-    customer_keys = CustomerKeyService(
-        MemoryCustomerKeyStore(), keys, KmsAuthoriser(identity.policies_for, REGION), region=REGION
-    )
-    cipher = KmsObjectCipher(keys, inline=True)
-    objects = ObjectService(
-        MemoryMetadataStore(),
-        MemoryBlobStore(),
-        dataclasses.replace(storage_limits(settings), deletion_grace=0),
-        cipher,
-    )
-    audit_store = MemoryAuditStore()
-    audit = AuditService(audit_store)
-    services = s3_services(settings, objects, identity, S3KmsKeys(customer_keys, audit))
-    app = S3App(services, identity, audit)
-    client = Client(
-        app,
-        Credentials(boot.access_key_id, boot.secret_access_key),
-        audit_store,
-        audit,
-        boot.tenant.id,
-        identity,
-    )
-    account = boot.tenant.id
-    root = Principal(account, None, None, PrincipalKind.ROOT, f"arn:aws:iam::{account}:root")
-    caller = Caller(account, root.arn, root)
-    assert (await client.request("PUT", "/vault")).status == 200
-    try:
-        yield Kit(client, customer_keys, caller, objects, keys, cipher)
-    finally:
-        await audit.close()
-        keys.close()
 
 
 async def test_put_get_head_report_the_key_and_audit_its_use(kit: Kit) -> None:
@@ -487,34 +422,6 @@ async def test_the_bucket_default_turns_bucket_keys_on(kit: Kit) -> None:
     # A request may still turn it off for its object.
     put = await kit.client.request("PUT", "/vault/own", b"o", {_BUCKET_KEY: "false"})
     assert put.headers[_KEY_ID] == key.arn and _BUCKET_KEY not in put.headers
-
-
-async def test_dual_layer_sse_kms_is_refused_not_taken_for_one_layer(kit: Kit) -> None:
-    # aws:kms:dsse asks for two layers of encryption; this service offers one (decision 0052),
-    # so it says no rather than write one layer and report two.
-    key = await kit.keys.create_key(kit.caller)
-    config = (
-        "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>"
-        f"<SSEAlgorithm>aws:kms:dsse</SSEAlgorithm><KMSMasterKeyID>{key.arn}</KMSMasterKeyID>"
-        "</ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
-    ).encode()
-    md5 = base64.b64encode(hashlib.md5(config, usedforsecurity=False).digest()).decode()
-    refused = await kit.client.request("PUT", "/vault?encryption", config, {"Content-MD5": md5})
-    assert (refused.status, refused.error_code()) == (400, "InvalidArgument")
-    assert b"aws:kms:dsse" in refused.body and b"not supported" in refused.body
-    got = await kit.client.request("GET", "/vault?encryption")
-    assert b"<SSEAlgorithm>AES256</SSEAlgorithm>" in got.body  # unchanged
-    dual = {_SSE: "aws:kms:dsse", _KEY_ID: key.arn}
-    put = await kit.client.request("PUT", "/vault/k", b"x", dual)
-    assert (put.status, put.error_code()) == (400, "InvalidArgument")
-    assert (await kit.client.request("HEAD", "/vault/k")).status == 404
-    await kit.client.request("PUT", "/vault/source", b"s")
-    copy = await kit.client.request(
-        "PUT", "/vault/copy", b"", {"x-amz-copy-source": "/vault/source", **dual}
-    )
-    assert (copy.status, copy.error_code()) == (400, "InvalidArgument")
-    upload = await kit.client.request("POST", "/vault/mp?uploads", b"", dual)
-    assert (upload.status, upload.error_code()) == (400, "InvalidArgument")
 
 
 def _upload_id(body: bytes) -> str:

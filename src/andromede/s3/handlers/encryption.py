@@ -15,6 +15,10 @@ context from the client and the key's policy conditions see the stored one. With
 (``x-amz-server-side-encryption-bucket-key-enabled`` or the bucket default's
 ``BucketKeyEnabled``) the resolver may answer from its bounded-lifetime cache. Like SSE-C,
 SSE-KMS needs TLS (or a loopback client, or ``allow_insecure_sse``).
+DSSE-KMS (``aws:kms:dsse``) is SSE-KMS in two layers, each under a data key of its own from the
+same KMS key (decision 0075): as on AWS, it takes the same key, context and checks, and never an
+S3 Bucket Key (a request or bucket default that asks for one gets none, and is not told it has
+one).
 Put/Get/DeleteBucketEncryption handle the bucket default (one rule; AES256 when none is set,
 as AWS answers since every bucket has SSE-S3).
 """
@@ -65,11 +69,8 @@ _KMS_HEADERS = (_KMS_KEY_ID, _KMS_CONTEXT)
 _S3_ARN = "aws:s3:arn"
 _AES256 = EncryptionMode.SSE_S3.value
 _KMS = "aws:kms"
-_DUAL_LAYER_KMS = "aws:kms:dsse"  # DSSE-KMS: two layers under one KMS key, not offered
-_DUAL_LAYER_REFUSED = (
-    "Dual-layer server-side encryption with AWS KMS keys (aws:kms:dsse) is not supported; "
-    "use aws:kms"
-)
+_DUAL_LAYER_KMS = EncryptionMode.SSE_KMS_DSSE.value  # DSSE-KMS: two layers under one KMS key
+_KMS_ALGORITHMS = (_KMS, _DUAL_LAYER_KMS)
 _KMS_NOT_YET = "SSE-KMS needs the KMS service, which this server was started without."
 
 
@@ -204,8 +205,9 @@ def _request_context(ctx: S3Context, s3_arn: str) -> dict[str, str]:
     return parsed
 
 
-def _bucket_key_wanted(ctx: S3Context, bucket: Bucket) -> bool:
-    """``x-amz-server-side-encryption-bucket-key-enabled``, else the bucket default's."""
+def _bucket_key_wanted(ctx: S3Context, bucket: Bucket, *, dual_layer: bool) -> bool:
+    """``x-amz-server-side-encryption-bucket-key-enabled``, else the bucket default's. DSSE-KMS
+    never uses one: the header is checked, then set aside, as AWS does."""
     raw = ctx.headers.get(_BUCKET_KEY)
     if raw is None:
         default = bucket.encryption
@@ -217,7 +219,7 @@ def _bucket_key_wanted(ctx: S3Context, bucket: Bucket) -> bool:
             "The header 'x-amz-server-side-encryption-bucket-key-enabled' must be true or false",
             ArgumentName=_BUCKET_KEY,
         )
-    return value == "true"
+    return value == "true" and not dual_layer
 
 
 def _kms_resolver(svc: S3Services) -> KmsKeyResolver:
@@ -234,15 +236,17 @@ async def _kms_encryption(
     upload: UploadKms | None = None,
     *,
     owner: str | None = None,
+    dual_layer: bool = False,
 ) -> ObjectEncryption:
     """``owner``: the account the key reference belongs to when it is not an ARN (the bucket
-    owner's for a bucket default; None: the caller's, for a request's own header)."""
+    owner's for a bucket default; None: the caller's, for a request's own header);
+    ``dual_layer``: DSSE-KMS."""
     resolver = _kms_resolver(svc)
     _require_secure(ctx, kms=True)
     if upload is not None:
-        key_ref, context, bucket_key = upload
+        key_ref, context, bucket_key, dual_layer = upload
     else:
-        bucket_key = _bucket_key_wanted(ctx, bucket)
+        bucket_key = _bucket_key_wanted(ctx, bucket, dual_layer=dual_layer)
         s3_arn = _bucket_arn(bucket.name) if bucket_key else _object_arn(bucket.name, ctx.key)
         context = _request_context(ctx, s3_arn)
     key = await resolver.key_for_sse(
@@ -254,11 +258,13 @@ async def _kms_encryption(
         kms_key_ring=key.key_ring_id,
         kms_context=context,
         bucket_key=bucket_key,
+        dual_layer=dual_layer,
     )
 
 
-# An SSE-KMS upload's key (ARN), encryption context and bucket-key choice, which its parts take.
-UploadKms = tuple[str, dict[str, str], bool]
+# An SSE-KMS upload's key (ARN), encryption context, bucket-key choice and whether it is
+# DSSE-KMS, which its parts take.
+UploadKms = tuple[str, dict[str, str], bool, bool]
 
 
 async def write_encryption(
@@ -279,10 +285,13 @@ async def write_encryption(
                 "encryption method specified",
                 ArgumentName=_SSE,
             )
-        if requested == _KMS:
+        if requested in _KMS_ALGORITHMS:
+            dual_layer = requested == _DUAL_LAYER_KMS
             key_id = ctx.headers.get(_KMS_KEY_ID)
             if key_id is not None:
-                return await _kms_encryption(ctx, svc, bucket, key_id.strip() or None)
+                return await _kms_encryption(
+                    ctx, svc, bucket, key_id.strip() or None, dual_layer=dual_layer
+                )
             default = bucket.encryption
             return await _kms_encryption(
                 ctx,
@@ -290,10 +299,7 @@ async def write_encryption(
                 bucket,
                 default.kms_key_id if default is not None else None,
                 owner=bucket.tenant_id,
-            )
-        if requested == _DUAL_LAYER_KMS:
-            raise S3Error(
-                "InvalidArgument", _DUAL_LAYER_REFUSED, ArgumentName=_SSE, ArgumentValue=requested
+                dual_layer=dual_layer,
             )
         if requested != _AES256:
             raise S3Error(
@@ -310,10 +316,16 @@ async def write_encryption(
                 "x-amz-server-side-encryption : aws:kms",
                 ArgumentName=header,
             )
-    if requested is None and customer is None and bucket.encryption is not None:
-        if bucket.encryption.algorithm == _KMS:
+    default = bucket.encryption
+    if requested is None and customer is None and default is not None:
+        if default.algorithm in _KMS_ALGORITHMS:
             return await _kms_encryption(
-                ctx, svc, bucket, bucket.encryption.kms_key_id, owner=bucket.tenant_id
+                ctx,
+                svc,
+                bucket,
+                default.kms_key_id,
+                owner=bucket.tenant_id,
+                dual_layer=default.algorithm == _DUAL_LAYER_KMS,
             )
     return ObjectEncryption(tenant_id=bucket.tenant_id, customer_key=customer)
 
@@ -344,8 +356,10 @@ def encryption_response_headers(
     """What AWS answers about an object's encryption: the algorithm, SSE-C's key MD5, or the
     KMS key's ARN (and whether an S3 Bucket Key is used). AWS does not echo the encryption
     context on reads: only PUT, copy and CreateMultipartUpload answer it."""
-    if mode is EncryptionMode.SSE_KMS and kms_key_arn is not None:
-        response.header(_SSE, _KMS)
+    if (
+        mode is EncryptionMode.SSE_KMS or mode is EncryptionMode.SSE_KMS_DSSE
+    ) and kms_key_arn is not None:
+        response.header(_SSE, mode.value)
         response.header(_KMS_KEY_ID, kms_key_arn)
         if bucket_key:
             response.header(_BUCKET_KEY, "true")
@@ -376,7 +390,7 @@ def write_encryption_headers(
     if encryption.kms_key_arn is not None:
         encryption_response_headers(
             response,
-            EncryptionMode.SSE_KMS,
+            EncryptionMode.SSE_KMS_DSSE if encryption.dual_layer else EncryptionMode.SSE_KMS,
             None,
             encryption.kms_key_arn,
             bucket_key=encryption.bucket_key,
@@ -429,7 +443,7 @@ async def put_bucket_encryption(ctx: S3Context, svc: S3Services) -> Response:
                 "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms",
             )
         config = BucketEncryption(_AES256, None, raw_bucket_key == "true")
-    elif algorithm == _KMS:
+    elif algorithm in _KMS_ALGORITHMS:
         resolver = _kms_resolver(svc)
         key_ref = key_id.strip() if key_id is not None and key_id.strip() else None
         if key_ref is not None:
@@ -440,10 +454,6 @@ async def put_bucket_encryption(ctx: S3Context, svc: S3Services) -> Response:
                 ctx, key_ref, {}, action="kms:DescribeKey", owner=bucket.tenant_id
             )
         config = BucketEncryption(algorithm, key_ref, raw_bucket_key == "true")
-    elif algorithm == _DUAL_LAYER_KMS:
-        # Refused, not taken for aws:kms: a customer who asks for two layers must not be told
-        # the bucket has them (decision 0052).
-        raise S3Error("InvalidArgument", _DUAL_LAYER_REFUSED, ArgumentName="SSEAlgorithm")
     else:
         raise S3Error("MalformedXML")
     await svc.objects.set_bucket_encryption(ctx.bucket, config)

@@ -1,0 +1,88 @@
+"""An in-process S3 app over a real CustomerKeyService (memory store, local key file), for the
+SSE-KMS and DSSE-KMS tests: key policies, key states, the stored key ARN and the audit trail
+are the real ones."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from botocore.credentials import Credentials
+
+from andromede.app import s3_services, storage_limits
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.iam.model import Principal, PrincipalKind
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kms.customer_keys import Caller, CustomerKeyService
+from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.keys_store import MemoryCustomerKeyStore
+from andromede.kms.service import KeyService
+from andromede.kmsapi.authorise import KmsAuthoriser
+from andromede.object_keys import KmsObjectCipher, S3KmsKeys
+from andromede.s3.app import S3App
+from andromede.settings import Settings
+from andromede.storage.blob_memory import MemoryBlobStore
+from andromede.storage.service import ObjectService
+from andromede.storage.store_memory import MemoryMetadataStore
+from support.s3app import Client
+from support.server import REGION
+
+__all__ = ["Kit", "make_kit"]
+
+
+@dataclasses.dataclass
+class Kit:
+    client: Client
+    keys: CustomerKeyService
+    caller: Caller
+    objects: ObjectService
+    key_service: KeyService
+    cipher: KmsObjectCipher
+    blobs: MemoryBlobStore  # what the object service stores blobs in
+
+
+@asynccontextmanager
+async def make_kit(tmp_path: Path, *, allow_insecure_sse: bool) -> AsyncIterator[Kit]:
+    settings = Settings(data_dir=tmp_path, region=REGION, allow_insecure_sse=allow_insecure_sse)
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
+    customer_keys = CustomerKeyService(
+        MemoryCustomerKeyStore(), keys, KmsAuthoriser(identity.policies_for, REGION), region=REGION
+    )
+    cipher = KmsObjectCipher(keys, inline=True)
+    blobs = MemoryBlobStore()
+    objects = ObjectService(
+        MemoryMetadataStore(),
+        blobs,
+        dataclasses.replace(storage_limits(settings), deletion_grace=0),
+        cipher,
+    )
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    services = s3_services(settings, objects, identity, S3KmsKeys(customer_keys, audit))
+    app = S3App(services, identity, audit)
+    client = Client(
+        app,
+        Credentials(boot.access_key_id, boot.secret_access_key),
+        audit_store,
+        audit,
+        boot.tenant.id,
+        identity,
+    )
+    account = boot.tenant.id
+    root = Principal(account, None, None, PrincipalKind.ROOT, f"arn:aws:iam::{account}:root")
+    caller = Caller(account, root.arn, root)
+    assert (await client.request("PUT", "/vault")).status == 200
+    try:
+        yield Kit(client, customer_keys, caller, objects, keys, cipher, blobs)
+    finally:
+        await audit.close()
+        keys.close()
