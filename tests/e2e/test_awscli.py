@@ -189,6 +189,22 @@ def test_s3api_multipart_upload(aws: Aws, bucket: str, make_file: MakeFile, tmp_
         f"file://{manifest}",
     )
     assert complete["ETag"].endswith('-2"')
+    attributes = api(
+        aws,
+        "get-object-attributes",
+        "--bucket",
+        bucket,
+        "--key",
+        "mpu",
+        "--object-attributes",
+        "ETag",
+        "ObjectSize",
+        "ObjectParts",
+    )
+    assert attributes["ETag"] == complete["ETag"].strip('"')
+    assert attributes["ObjectSize"] == 5 * MIB + 700_000
+    assert attributes["ObjectParts"]["TotalPartsCount"] == 2
+    assert attributes["LastModified"]
 
     out = tmp_path / "mpu-out.bin"
     api(aws, "get-object", "--bucket", bucket, "--key", "mpu", str(out))

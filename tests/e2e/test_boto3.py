@@ -349,6 +349,34 @@ def test_multipart_upload_checksums(
     assert got.get(field) == expected
     assert sha256_bytes(got["Body"].read()) == sha256_bytes(whole)
 
+    # GetObjectAttributes: the checksum without its part count; a composite object's parts,
+    # paged as ListParts pages them.
+    attributes = s3.get_object_attributes(
+        Bucket=bucket,
+        Key="mpu",
+        ObjectAttributes=["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"],
+    )
+    assert attributes["ETag"] == complete["ETag"].strip('"')
+    assert attributes["ObjectSize"] == len(whole)
+    assert attributes["StorageClass"] == "STANDARD"
+    assert attributes["Checksum"].get(field) == expected.split("-")[0]  # type: ignore[misc]
+    assert attributes["Checksum"].get("ChecksumType") == checksum_type
+    object_parts = attributes["ObjectParts"]
+    assert object_parts["TotalPartsCount"] == 3
+    if checksum_type == "COMPOSITE":
+        assert [(part["PartNumber"], part["Size"]) for part in object_parts["Parts"]] == [
+            (n, len(body)) for n, body in enumerate(parts, start=1)
+        ]
+        assert [part.get(field) for part in object_parts["Parts"]] == [  # type: ignore[misc]
+            checksum(algorithm, body) for body in parts
+        ]
+        page = s3.get_object_attributes(
+            Bucket=bucket, Key="mpu", ObjectAttributes=["ObjectParts"], MaxParts=2
+        )["ObjectParts"]
+        assert (page["IsTruncated"], page["NextPartNumberMarker"]) == (True, 2)
+    else:
+        assert "Parts" not in object_parts
+
 
 def test_abort_multipart_upload(s3: S3Client, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="aborted")["UploadId"]

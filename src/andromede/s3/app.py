@@ -36,7 +36,16 @@ from andromede.iam.service import IdentityService
 from andromede.s3.auth import Authenticated, Authenticator
 from andromede.s3.authorise import request_condition_keys
 from andromede.s3.errors import S3Error, to_s3_error
-from andromede.s3.handlers import access, bucket, encryption, listing, multipart, objects, tagging
+from andromede.s3.handlers import (
+    access,
+    attributes,
+    bucket,
+    encryption,
+    listing,
+    multipart,
+    objects,
+    tagging,
+)
 from andromede.s3.handlers.common import Handler, S3Services
 from andromede.s3.operations import S3Operation
 from andromede.s3.operations import Scope as OpScope
@@ -80,6 +89,7 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.GetObjectTagging: tagging.get_object_tagging,
     _O.PutObjectTagging: tagging.put_object_tagging,
     _O.DeleteObjectTagging: tagging.delete_object_tagging,
+    _O.GetObjectAttributes: attributes.get_object_attributes,
     _O.ListObjects: listing.list_objects,
     _O.ListObjectsV2: listing.list_objects_v2,
     _O.ListMultipartUploads: listing.list_multipart_uploads,

@@ -227,7 +227,7 @@ class S3Operation(enum.Enum):
     GetObjectTagging = ("GetObjectTagging", "s3:GetObjectTagging", Scope.OBJECT, True)
     PutObjectTagging = ("PutObjectTagging", "s3:PutObjectTagging", Scope.OBJECT, True)
     DeleteObjectTagging = ("DeleteObjectTagging", "s3:DeleteObjectTagging", Scope.OBJECT, True)
-    GetObjectAttributes = ("GetObjectAttributes", "s3:GetObjectAttributes", Scope.OBJECT, False)
+    GetObjectAttributes = ("GetObjectAttributes", "s3:GetObjectAttributes", Scope.OBJECT, True)
     GetObjectRetention = ("GetObjectRetention", "s3:GetObjectRetention", Scope.OBJECT, False)
     PutObjectRetention = ("PutObjectRetention", "s3:PutObjectRetention", Scope.OBJECT, False)
     GetObjectLegalHold = ("GetObjectLegalHold", "s3:GetObjectLegalHold", Scope.OBJECT, False)

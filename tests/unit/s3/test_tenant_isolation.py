@@ -112,6 +112,9 @@ RECIPES: dict[O, Recipe] = {
     O.GetObjectTagging: Recipe("GET", f"{K}?tagging"),
     O.PutObjectTagging: Recipe("PUT", f"{K}?tagging", TAGS_XML, tuple(md5(TAGS_XML).items())),
     O.DeleteObjectTagging: Recipe("DELETE", f"{K}?tagging"),
+    O.GetObjectAttributes: Recipe(
+        "GET", f"{K}?attributes", headers=(("x-amz-object-attributes", "ETag,ObjectSize"),)
+    ),
 }
 # Not bucket-addressed: covered by their own tests below.
 SERVICE_LEVEL = {O.ListBuckets, O.CreateBucket}
