@@ -281,6 +281,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Most tags on one object (x-amz-tagging, PutObjectTagging); S3's is 10.",
     )
+    max_cors_rules: int = Field(
+        default=100,
+        gt=0,
+        description="Most rules in one bucket's CORS configuration (PutBucketCors); S3's is 100.",
+    )
     max_delete_objects: int = Field(
         default=1000, gt=0, description="Most keys in one DeleteObjects request."
     )

@@ -17,6 +17,7 @@ from andromede.db.database import open_database
 from andromede.db.migrate import upgrade
 from andromede.storage import store_sql
 from andromede.storage.acl import AccessControlList
+from andromede.storage.cors import CorsConfiguration, CorsRule
 from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -173,6 +174,34 @@ async def test_bucket_tags_are_kept_replaced_and_go_with_the_bucket(store: Metad
     await store.delete_bucket("b1")
     await store.create_bucket(bucket())  # made again: none of the old bucket's tags
     assert await store.get_bucket_tags("b1") is None
+
+
+async def test_bucket_cors_rules_are_kept_replaced_and_go_with_the_bucket(
+    store: MetadataStore,
+) -> None:
+    with pytest.raises(NoSuchBucket):
+        await store.get_bucket_cors("b1")
+    with pytest.raises(NoSuchBucket):
+        await store.put_bucket_cors("b1", None)
+    await store.create_bucket(bucket())
+    assert await store.get_bucket_cors("b1") is None
+    rules = CorsConfiguration(
+        (
+            CorsRule(("GET", "HEAD"), ("https://*.example.org",), ("*",), ("ETag",), 3000, "web"),
+            CorsRule(("PUT",), ("https://upload.example.org", "http://localhost:*")),
+        )
+    )
+    await store.put_bucket_cors("b1", rules)
+    assert await store.get_bucket_cors("b1") == rules
+    only = CorsConfiguration((CorsRule(("DELETE",), ("*",)),))
+    await store.put_bucket_cors("b1", only)
+    assert await store.get_bucket_cors("b1") == only
+    await store.put_bucket_cors("b1", None)
+    assert await store.get_bucket_cors("b1") is None
+    await store.put_bucket_cors("b1", rules)
+    await store.delete_bucket("b1")
+    await store.create_bucket(bucket())  # made again: none of the old bucket's rules
+    assert await store.get_bucket_cors("b1") is None
 
 
 # -- objects ----------------------------------------------------------------------------------

@@ -158,6 +158,20 @@ resource "aws_s3_object" "report" {
   kms_key_id             = aws_kms_external_key.byok.arn
   tags                   = { classification = "internal", owner = "finance" }
 }
+resource "aws_s3_bucket_cors_configuration" "data" {
+  bucket = aws_s3_bucket.data.id
+  cors_rule {
+    allowed_headers = ["*"]
+    allowed_methods = ["GET", "PUT"]
+    allowed_origins = ["https://app.example.org"]
+    expose_headers  = ["ETag"]
+    max_age_seconds = 3000
+  }
+  cors_rule {
+    allowed_methods = ["GET"]
+    allowed_origins = ["*"]
+  }
+}
 resource "aws_s3_object" "classified" {
   bucket                 = aws_s3_bucket.data.id
   key                    = "classified.txt"
@@ -292,6 +306,12 @@ def test_terraform_applies_converges_and_destroys(
     assert report["Body"].read() == b"quarterly figures"
     assert report["SSEKMSKeyId"] == outputs["byok_arn"]
     assert report["TagCount"] == 2
+    cors_rules = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+    # A set in the provider: its rules come in no order of the configuration's.
+    assert sorted(rule["AllowedOrigins"][0] for rule in cors_rules) == [
+        "*",
+        "https://app.example.org",
+    ]
     classified = s3.get_object(Bucket=bucket, Key="classified.txt")
     assert classified["Body"].read() == b"two layers"
     assert classified["ServerSideEncryption"] == "aws:kms:dsse"

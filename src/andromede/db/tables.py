@@ -31,6 +31,7 @@ __all__ = [
     "access_keys",
     "audit_events",
     "blob_deletions",
+    "bucket_cors",
     "bucket_policies",
     "bucket_tags",
     "buckets",
@@ -386,6 +387,15 @@ bucket_tags = sa.Table(
     metadata,
     sa.Column("bucket", sa.Text, sa.ForeignKey("buckets.name"), primary_key=True),
     sa.Column("tags", sa.Text, nullable=False),
+)
+
+# A bucket's CORS rules (migration 0030), beside its row as its tags are: read only for
+# requests that carry an Origin, and by the CORS calls. JSON, storage/cors.py's form.
+bucket_cors = sa.Table(
+    "bucket_cors",
+    metadata,
+    sa.Column("bucket", sa.Text, sa.ForeignKey("buckets.name"), primary_key=True),
+    sa.Column("rules", sa.Text, nullable=False),
 )
 
 objects = sa.Table(

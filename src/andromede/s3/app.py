@@ -40,6 +40,7 @@ from andromede.s3.handlers import (
     access,
     attributes,
     bucket,
+    cors,
     encryption,
     listing,
     multipart,
@@ -90,6 +91,9 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.PutObjectTagging: tagging.put_object_tagging,
     _O.DeleteObjectTagging: tagging.delete_object_tagging,
     _O.GetObjectAttributes: attributes.get_object_attributes,
+    _O.GetBucketCors: cors.get_bucket_cors,
+    _O.PutBucketCors: cors.put_bucket_cors,
+    _O.DeleteBucketCors: cors.delete_bucket_cors,
     _O.ListObjects: listing.list_objects,
     _O.ListObjectsV2: listing.list_objects_v2,
     _O.ListMultipartUploads: listing.list_multipart_uploads,
@@ -146,6 +150,9 @@ class S3App:
         authenticated: Authenticated | None = None
         response: Response
         body_state = _BodyState(finished=not _declares_body(headers))
+        if method == "OPTIONS":
+            await self._preflight(send, headers, raw_path, request_id, started, body_state)
+            return
         try:
             # The HTTP parser accepts any header size; S3 answers a bounded one.
             if sum(len(n) + len(v) for n, v in raw_headers) > self._settings.max_header_size:
@@ -204,6 +211,10 @@ class S3App:
                 # on their way, or never come (a client waiting for 100-continue), and either
                 # would be parsed as the next request on this connection. Close it, as S3 does.
                 response.headers.append(("Connection", "close"))
+        origin = headers.get("origin")
+        if origin and route is not None and route.bucket is not None:
+            # A browser's cross-origin request: the bucket's CORS rules say what it may read.
+            await cors.add_cors_headers(self._services, route.bucket, method, origin, response)
         response.head = response.head or method == "HEAD"
         status = response.status
         sent = 0
@@ -225,6 +236,41 @@ class S3App:
                 raw_path,
                 status,
                 ctx,
+                sent,
+                started,
+            )
+
+    async def _preflight(
+        self,
+        send: Send,
+        headers: dict[str, str],
+        raw_path: str,
+        request_id: str,
+        started: float,
+        body_state: _BodyState,
+    ) -> None:
+        """A browser's CORS preflight: unsigned, answered from the bucket's CORS rules alone
+        (``handlers/cors.py``), never audited as an action (it is none)."""
+        try:
+            bucket, _, _ = self._router.bucket_and_key(headers.get("host", ""), raw_path)
+            response = await cors.preflight(self._services, bucket, headers)
+        except Exception as exc:
+            response = self._error_response(exc, None, raw_path, request_id, "OPTIONS")
+        if not body_state.finished:
+            response.headers.append(("Connection", "close"))  # a body was announced, never read
+        sent = 0
+        try:
+            sent = await send_response(send, response, _common_headers(request_id))
+        finally:
+            self._finish(
+                None,
+                ANONYMOUS,
+                None,
+                request_id,
+                "OPTIONS",
+                raw_path,
+                response.status,
+                None,
                 sent,
                 started,
             )

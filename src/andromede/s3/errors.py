@@ -42,6 +42,8 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "MalformedPolicy": (400, "Policies must be valid JSON and the first byte must be '{'"),
     "NoSuchBucketPolicy": (404, "The bucket policy does not exist"),
     "NoSuchTagSet": (404, "The TagSet does not exist"),
+    "NoSuchCORSConfiguration": (404, "The CORS configuration does not exist"),
+    "AccessForbidden": (403, "CORSResponse: This CORS request is not allowed."),
     "InvalidTag": (400, "The tag provided was not a valid tag."),
     "NoSuchPublicAccessBlockConfiguration": (
         404,

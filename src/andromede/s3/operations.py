@@ -60,9 +60,9 @@ class S3Operation(enum.Enum):
     )
     GetBucketVersioning = ("GetBucketVersioning", "s3:GetBucketVersioning", Scope.BUCKET, False)
     PutBucketVersioning = ("PutBucketVersioning", "s3:PutBucketVersioning", Scope.BUCKET, False)
-    GetBucketCors = ("GetBucketCors", "s3:GetBucketCORS", Scope.BUCKET, False)
-    PutBucketCors = ("PutBucketCors", "s3:PutBucketCORS", Scope.BUCKET, False)
-    DeleteBucketCors = ("DeleteBucketCors", "s3:PutBucketCORS", Scope.BUCKET, False)
+    GetBucketCors = ("GetBucketCors", "s3:GetBucketCORS", Scope.BUCKET, True)
+    PutBucketCors = ("PutBucketCors", "s3:PutBucketCORS", Scope.BUCKET, True)
+    DeleteBucketCors = ("DeleteBucketCors", "s3:PutBucketCORS", Scope.BUCKET, True)
     GetBucketLifecycleConfiguration = (
         "GetBucketLifecycleConfiguration",
         "s3:GetLifecycleConfiguration",

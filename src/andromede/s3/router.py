@@ -147,6 +147,17 @@ class Router:
             return name[: -len(self._suffix)]
         return None
 
+    def bucket_and_key(self, host: str, raw_path: str) -> tuple[str | None, str, bool]:
+        """The bucket and key a request names, host-style or path-style, and whether the
+        host named the bucket (InvalidURI for a path that is not UTF-8)."""
+        path = _decode_path(raw_path)
+        host_bucket = self.bucket_from_host(host)
+        if host_bucket is not None:
+            return host_bucket, path[1:] if path.startswith("/") else path, True
+        stripped = path[1:] if path.startswith("/") else path
+        bucket_part, sep, key = stripped.partition("/")
+        return bucket_part or None, key if sep else "", False
+
     def route(
         self,
         method: str,
@@ -155,17 +166,7 @@ class Router:
         query: Mapping[str, str],
         headers: Mapping[str, str],
     ) -> Route:
-        path = _decode_path(raw_path)
-        host_bucket = self.bucket_from_host(host)
-        if host_bucket is not None:
-            bucket: str | None = host_bucket
-            key = path[1:] if path.startswith("/") else path
-        else:
-            stripped = path[1:] if path.startswith("/") else path
-            bucket_part, sep, key = stripped.partition("/")
-            bucket = bucket_part or None
-            if not sep:
-                key = ""
+        bucket, key, virtual_host = self.bucket_and_key(host, raw_path)
         scope = Scope.SERVICE if bucket is None else Scope.OBJECT if key else Scope.BUCKET
         entry = _SUBRESOURCES.get((method, scope))
         if entry is None:
@@ -186,12 +187,7 @@ class Router:
                 operation = _O.CopyObject
             elif operation is _O.UploadPart:
                 operation = _O.UploadPartCopy
-        return Route(
-            operation=operation,
-            bucket=bucket,
-            key=key or None,
-            virtual_host=host_bucket is not None,
-        )
+        return Route(operation=operation, bucket=bucket, key=key or None, virtual_host=virtual_host)
 
 
 def _decode_path(raw_path: str) -> str:

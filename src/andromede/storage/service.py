@@ -30,6 +30,7 @@ from andromede.storage.checksums import (
     default_checksum_type,
     validate_checksum_type,
 )
+from andromede.storage.cors import CorsConfiguration
 from andromede.storage.encryption import (
     CustomerKey,
     ObjectCipher,
@@ -243,6 +244,15 @@ class ObjectService:
     async def set_bucket_tags(self, name: str, tags: tuple[tuple[str, str], ...] | None) -> None:
         """Replace (None: remove) the bucket's tag set, validated by the caller. NoSuchBucket."""
         await self._store.put_bucket_tags(name, tags)
+
+    async def get_bucket_cors(self, name: str) -> CorsConfiguration | None:
+        """The bucket's CORS configuration, None when it has none. NoSuchBucket."""
+        return await self._store.get_bucket_cors(name)
+
+    async def set_bucket_cors(self, name: str, cors: CorsConfiguration | None) -> None:
+        """Replace (None: remove) the bucket's CORS rules, validated by the caller.
+        NoSuchBucket."""
+        await self._store.put_bucket_cors(name, cors)
 
     async def set_bucket_encryption(self, name: str, encryption: BucketEncryption | None) -> Bucket:
         """Store (or, with None, remove) the bucket's default encryption. NoSuchBucket."""

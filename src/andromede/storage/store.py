@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Protocol
 
 from andromede.storage.acl import AccessControlList
+from andromede.storage.cors import CorsConfiguration
 from andromede.storage.model import (
     Bucket,
     BucketUsage,
@@ -55,6 +56,12 @@ class MetadataStore(Protocol):
 
     async def put_bucket_tags(self, name: str, tags: tuple[tuple[str, str], ...] | None) -> None:
         """Replace the bucket's tag set (None: remove it). NoSuchBucket."""
+
+    async def get_bucket_cors(self, name: str) -> CorsConfiguration | None:
+        """The bucket's CORS configuration (None: it has none). NoSuchBucket."""
+
+    async def put_bucket_cors(self, name: str, cors: CorsConfiguration | None) -> None:
+        """Replace the bucket's CORS configuration (None: remove it). NoSuchBucket."""
 
     async def delete_bucket(self, name: str) -> list[Part]:
         """Delete an empty bucket, aborting its pending uploads (their parts are returned).

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from andromede.storage.acl import AccessControlList
+from andromede.storage.cors import CorsConfiguration
 from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -43,6 +44,7 @@ class _BucketState:
     keys: list[bytes] = field(default_factory=list)  # sorted UTF-8 encodings
     objects: dict[bytes, ObjectRecord] = field(default_factory=dict)
     tags: tuple[tuple[str, str], ...] | None = None
+    cors: CorsConfiguration | None = None
 
 
 class MemoryMetadataStore:
@@ -99,6 +101,12 @@ class MemoryMetadataStore:
 
     async def put_bucket_tags(self, name: str, tags: tuple[tuple[str, str], ...] | None) -> None:
         self._state(name).tags = tags
+
+    async def get_bucket_cors(self, name: str) -> CorsConfiguration | None:
+        return self._state(name).cors
+
+    async def put_bucket_cors(self, name: str, cors: CorsConfiguration | None) -> None:
+        self._state(name).cors = cors
 
     async def delete_bucket(self, name: str) -> list[Part]:
         state = self._state(name)

@@ -44,6 +44,7 @@ from andromede.db.database import Database
 from andromede.db.statements import InsertIgnoringConflict, RowQuery, RowStatement
 from andromede.db.types import utc_from_stored
 from andromede.storage.acl import AccessControlList
+from andromede.storage.cors import CorsConfiguration
 from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -82,6 +83,7 @@ __all__ = ["SqlMetadataStore", "prefix_upper_bound"]
 _B = tables.buckets
 _BP = tables.bucket_policies
 _BT = tables.bucket_tags
+_BC = tables.bucket_cors
 _O = tables.objects
 _OB = tables.object_blobs
 _U = tables.multipart_uploads
@@ -791,6 +793,26 @@ class SqlMetadataStore:
 
         await self._db.write(work)
 
+    async def get_bucket_cors(self, name: str) -> CorsConfiguration | None:
+        def work(conn: Connection) -> CorsConfiguration | None:
+            if conn.execute(_GET_BUCKET, {"name": name}).first() is None:
+                raise NoSuchBucket(name)
+            text = conn.scalar(sa.select(_BC.c.rules).where(_BC.c.bucket == name))
+            return None if text is None else CorsConfiguration.from_text(text)
+
+        return await self._db.read(work)
+
+    async def put_bucket_cors(self, name: str, cors: CorsConfiguration | None) -> None:
+        def work(conn: Connection) -> None:
+            # Held as PutBucketTagging holds it: a racing DeleteBucket waits, or this fails.
+            if conn.execute(_HOLD_BUCKET, {"name": name}).first() is None:
+                raise NoSuchBucket(name)
+            conn.execute(_BC.delete().where(_BC.c.bucket == name))
+            if cors is not None:
+                conn.execute(_BC.insert().values(bucket=name, rules=cors.to_text()))
+
+        await self._db.write(work)
+
     async def delete_bucket(self, name: str) -> list[Part]:
         def work(conn: Connection) -> list[Part]:
             # FOR UPDATE: waits for the PUTs and uploads landing in the bucket (they hold it FOR
@@ -812,6 +834,7 @@ class SqlMetadataStore:
                 dropped.extend(_drop_upload(conn, upload_id))
             conn.execute(_BP.delete().where(_BP.c.bucket == name))
             conn.execute(_BT.delete().where(_BT.c.bucket == name))
+            conn.execute(_BC.delete().where(_BC.c.bucket == name))
             conn.execute(_B.delete().where(_B.c.name == name))
             return dropped
 

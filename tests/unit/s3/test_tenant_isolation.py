@@ -39,6 +39,10 @@ SSE_XML = (
     b"<SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>"
     b"</ServerSideEncryptionConfiguration>"
 )
+CORS_XML = (
+    b"<CORSConfiguration><CORSRule><AllowedMethod>GET</AllowedMethod>"
+    b"<AllowedOrigin>*</AllowedOrigin></CORSRule></CORSConfiguration>"
+)
 POLICY = (
     b'{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",'
     b'"Action":"s3:GetObject","Resource":"arn:aws:s3:::victim-data/*"}]}'
@@ -112,6 +116,9 @@ RECIPES: dict[O, Recipe] = {
     O.GetObjectTagging: Recipe("GET", f"{K}?tagging"),
     O.PutObjectTagging: Recipe("PUT", f"{K}?tagging", TAGS_XML, tuple(md5(TAGS_XML).items())),
     O.DeleteObjectTagging: Recipe("DELETE", f"{K}?tagging"),
+    O.GetBucketCors: Recipe("GET", f"{B}?cors"),
+    O.PutBucketCors: Recipe("PUT", f"{B}?cors", CORS_XML, tuple(md5(CORS_XML).items())),
+    O.DeleteBucketCors: Recipe("DELETE", f"{B}?cors"),
     O.GetObjectAttributes: Recipe(
         "GET", f"{K}?attributes", headers=(("x-amz-object-attributes", "ETag,ObjectSize"),)
     ),
@@ -154,6 +161,7 @@ async def snapshot(victim: Client, upload_id: str) -> list[tuple[int, bytes]]:
         ("GET", f"{B}?ownershipControls"),
         ("GET", f"{B}?publicAccessBlock"),
         ("GET", f"{B}?policy"),
+        ("GET", f"{B}?cors"),
         ("GET", f"{B}?uploads"),
         ("GET", f"{K}?uploadId={upload_id}"),
     ]
