@@ -129,6 +129,12 @@ def _factories(names: Sequence[str], cluster: LazyCluster) -> dict[str, TargetFa
         # The cost of encryption at rest: the same server with the bench-only switch off.
         "andromede-uvicorn-plain": andromede_target("uvicorn", encrypted=False),
         "andromede-granian-plain": andromede_target("granian", encrypted=False),
+        # SSE-KMS and DSSE-KMS (two layers, decision 0075) as the buckets' default, under the
+        # account's AWS-managed S3 key: against andromede-uvicorn's SSE-S3.
+        "andromede-uvicorn-kms": andromede_target("uvicorn", default_encryption="aws:kms"),
+        "andromede-uvicorn-kms-dsse": andromede_target(
+            "uvicorn", default_encryption="aws:kms:dsse"
+        ),
         # Ceph RGW and andromede on PostgreSQL + RADOS, on one shared cluster; -x2: two
         # gateway processes each, the load spread over both.
         "rgw": rgw_target(cluster, gateways=1),
@@ -173,6 +179,10 @@ class TargetBench:
         try:
             for bucket in ("bench", "bench-list"):
                 await session.create_bucket(conn, bucket)
+                if self.endpoint.default_encryption is not None:
+                    await session.put_bucket_encryption(
+                        conn, bucket, self.endpoint.default_encryption
+                    )
         finally:
             conn.close()
 

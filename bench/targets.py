@@ -165,6 +165,9 @@ class Endpoint:
     credentials: Credentials
     probe: ProcessTree
     parts: Mapping[str, ProcessTree] = field(default_factory=dict)
+    # The buckets' default encryption set before the runs (``aws:kms``, ``aws:kms:dsse``);
+    # None: the server's own default (SSE-S3 for andromede).
+    default_encryption: str | None = None
 
     def session(self) -> S3Session:
         """A session on the first gateway."""
@@ -261,7 +264,11 @@ def read_admin_credentials(
 
 
 def andromede_target(
-    server: str, *, encrypted: bool = True, launcher: Sequence[str] = ()
+    server: str,
+    *,
+    encrypted: bool = True,
+    launcher: Sequence[str] = (),
+    default_encryption: str | None = None,
 ) -> TargetFactory:
     """`andromede serve` on a fresh data dir, with the given ASGI server.
 
@@ -269,8 +276,12 @@ def andromede_target(
     in clear): the reference that the cost of encryption at rest is measured against. Never a
     production setting. ``launcher`` is put before the command (``valgrind --tool=callgrind
     ...`` for ``bench.instructions``), which must run it in the same process.
+    ``default_encryption``: the buckets' default (``aws:kms``, ``aws:kms:dsse``), to measure
+    SSE-KMS and DSSE-KMS against the SSE-S3 default.
     """
     suffix = "" if encrypted else "-plain"
+    if default_encryption is not None:
+        suffix += "-" + default_encryption.removeprefix("aws:").replace(":", "-")
 
     @contextlib.contextmanager
     def target(workdir: Path) -> Iterator[Endpoint]:
@@ -294,11 +305,18 @@ def andromede_target(
             endpoint = Endpoint(
                 name=f"andromede-{server}{suffix}",
                 description=f"andromede serve --server {server}, local disk, fsync, "
-                + ("encrypted at rest" if encrypted else "UNENCRYPTED (bench switch)"),
+                + (
+                    f"bucket default {default_encryption}"
+                    if default_encryption
+                    else "encrypted at rest"
+                    if encrypted
+                    else "UNENCRYPTED (bench switch)"
+                ),
                 fsync=True,
                 ports=(port,),
                 credentials=credentials,
                 probe=ProcessTree([pid]),
+                default_encryption=default_encryption,
             )
             wait_ready(endpoint, processes)
             yield endpoint

@@ -9,6 +9,7 @@ counted by kind, never silently dropped.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import math
 import os
@@ -150,6 +151,23 @@ class S3Session:
         response = await conn.request(self.head("PUT", f"/{bucket}", length=len(body)), body)
         if response.status != 200:
             raise RuntimeError(f"CreateBucket {bucket}: {_describe(response)}")
+
+    async def put_bucket_encryption(self, conn: Connection, bucket: str, algorithm: str) -> None:
+        """The bucket's default encryption (``aws:kms``, ``aws:kms:dsse``: the account's
+        AWS-managed S3 key), so that the workloads' plain PUTs take it."""
+        body = (
+            "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>"
+            f"<SSEAlgorithm>{algorithm}</SSEAlgorithm></ApplyServerSideEncryptionByDefault>"
+            "</Rule></ServerSideEncryptionConfiguration>"
+        ).encode()
+        md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
+        # The canonical query of a valueless parameter is "name=": sent as signed.
+        head = self.head("PUT", f"/{bucket}", "encryption=", length=len(body))
+        # Content-MD5 is not a signed header: it goes after the signed ones.
+        head = head[:-2] + f"Content-MD5: {md5}\r\n\r\n".encode()
+        response = await conn.request(head, body)
+        if response.status != 200:
+            raise RuntimeError(f"PutBucketEncryption {bucket}: {_describe(response)}")
 
 
 def _describe(response: Response) -> str:
