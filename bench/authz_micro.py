@@ -35,14 +35,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from andromede.db.database import open_database
 from andromede.db.migrate import upgrade
-from andromede.iam.model import Principal, PrincipalKind, canonical_id
+from andromede.iam.model import Principal, PrincipalKind, PrincipalPolicies, canonical_id
 from andromede.s3.authorise import S3Authoriser
 from andromede.s3.operations import S3Operation
 from andromede.storage.model import Bucket, PublicAccessBlock
@@ -55,8 +55,8 @@ SOURCE_IP = "127.0.0.1"
 REGION = "eu-west-1"
 
 
-async def _no_identity_policies(principal: Principal) -> Sequence[str]:
-    return ()
+async def _no_identity_policies(principal: Principal) -> PrincipalPolicies:
+    return PrincipalPolicies()
 
 
 def _bucket(name: str, policy: str | None) -> Bucket:
