@@ -137,8 +137,9 @@ resource "aws_kms_ciphertext" "secret" {
   context   = { app = "terraform" }
 }
 resource "aws_s3_bucket" "data" {
-  bucket = "%(bucket)s"
-  tags   = { team = "storage", "cost-centre" = "4711" }
+  bucket        = "%(bucket)s"
+  tags          = { team = "storage", "cost-centre" = "4711" }
+  force_destroy = true # destroy empties it by ListObjectVersions and DeleteObjects
 }
 resource "aws_s3_bucket_server_side_encryption_configuration" "data" {
   bucket = aws_s3_bucket.data.id

@@ -46,6 +46,7 @@ from andromede.s3.handlers import (
     multipart,
     objects,
     tagging,
+    versions,
 )
 from andromede.s3.handlers.common import Handler, S3Services
 from andromede.s3.operations import S3Operation
@@ -94,6 +95,8 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.GetBucketCors: cors.get_bucket_cors,
     _O.PutBucketCors: cors.put_bucket_cors,
     _O.DeleteBucketCors: cors.delete_bucket_cors,
+    _O.GetBucketVersioning: versions.get_bucket_versioning,
+    _O.ListObjectVersions: versions.list_object_versions,
     _O.ListObjects: listing.list_objects,
     _O.ListObjectsV2: listing.list_objects_v2,
     _O.ListMultipartUploads: listing.list_multipart_uploads,

@@ -46,7 +46,7 @@ class S3Operation(enum.Enum):
         True,
     )
     DeleteObjects = ("DeleteObjects", "s3:DeleteObject", Scope.BUCKET, True)
-    ListObjectVersions = ("ListObjectVersions", "s3:ListBucketVersions", Scope.BUCKET, False)
+    ListObjectVersions = ("ListObjectVersions", "s3:ListBucketVersions", Scope.BUCKET, True)
     GetBucketAcl = ("GetBucketAcl", "s3:GetBucketAcl", Scope.BUCKET, True)
     PutBucketAcl = ("PutBucketAcl", "s3:PutBucketAcl", Scope.BUCKET, True)
     GetBucketPolicy = ("GetBucketPolicy", "s3:GetBucketPolicy", Scope.BUCKET, True)
@@ -58,7 +58,7 @@ class S3Operation(enum.Enum):
         Scope.BUCKET,
         True,
     )
-    GetBucketVersioning = ("GetBucketVersioning", "s3:GetBucketVersioning", Scope.BUCKET, False)
+    GetBucketVersioning = ("GetBucketVersioning", "s3:GetBucketVersioning", Scope.BUCKET, True)
     PutBucketVersioning = ("PutBucketVersioning", "s3:PutBucketVersioning", Scope.BUCKET, False)
     GetBucketCors = ("GetBucketCors", "s3:GetBucketCORS", Scope.BUCKET, True)
     PutBucketCors = ("PutBucketCors", "s3:PutBucketCORS", Scope.BUCKET, True)

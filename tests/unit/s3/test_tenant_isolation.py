@@ -116,6 +116,8 @@ RECIPES: dict[O, Recipe] = {
     O.GetObjectTagging: Recipe("GET", f"{K}?tagging"),
     O.PutObjectTagging: Recipe("PUT", f"{K}?tagging", TAGS_XML, tuple(md5(TAGS_XML).items())),
     O.DeleteObjectTagging: Recipe("DELETE", f"{K}?tagging"),
+    O.GetBucketVersioning: Recipe("GET", f"{B}?versioning"),
+    O.ListObjectVersions: Recipe("GET", f"{B}?versions"),
     O.GetBucketCors: Recipe("GET", f"{B}?cors"),
     O.PutBucketCors: Recipe("PUT", f"{B}?cors", CORS_XML, tuple(md5(CORS_XML).items())),
     O.DeleteBucketCors: Recipe("DELETE", f"{B}?cors"),
