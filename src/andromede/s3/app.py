@@ -154,7 +154,9 @@ class S3App:
         response: Response
         body_state = _BodyState(finished=not _declares_body(headers))
         if method == "OPTIONS":
-            await self._preflight(send, headers, raw_path, request_id, started, body_state)
+            await self._preflight(
+                send, raw_headers, headers, raw_path, request_id, started, body_state
+            )
             return
         try:
             # The HTTP parser accepts any header size; S3 answers a bounded one.
@@ -246,6 +248,7 @@ class S3App:
     async def _preflight(
         self,
         send: Send,
+        raw_headers: list[tuple[bytes, bytes]],
         headers: dict[str, str],
         raw_path: str,
         request_id: str,
@@ -255,6 +258,8 @@ class S3App:
         """A browser's CORS preflight: unsigned, answered from the bucket's CORS rules alone
         (``handlers/cors.py``), never audited as an action (it is none)."""
         try:
+            if sum(len(n) + len(v) for n, v in raw_headers) > self._settings.max_header_size:
+                raise S3Error("RequestHeaderSectionTooLarge")
             bucket, _, _ = self._router.bucket_and_key(headers.get("host", ""), raw_path)
             response = await cors.preflight(self._services, bucket, headers)
         except Exception as exc:

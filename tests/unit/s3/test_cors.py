@@ -212,6 +212,12 @@ async def test_an_incomplete_preflight_is_a_bad_request(
     assert message in reply.body
 
 
+async def test_a_preflights_headers_are_bounded_as_any_requests(client: Client) -> None:
+    await put_cors(client, rule(["GET"], ["*"]))
+    reply = await preflight(client, "https://a.example", "GET", "x-long," * 3000)
+    assert (reply.status, reply.error_code()) == (400, "RequestHeaderSectionTooLarge")
+
+
 async def test_a_preflight_of_a_missing_bucket(client: Client) -> None:
     reply = await client.request(
         "OPTIONS",
