@@ -371,6 +371,7 @@ def s3_services(
         authoriser=authoriser,
         kms_keys=kms_keys,
         allowed_regions=allowed_regions,
+        access_keys=identity,
     )
 
 

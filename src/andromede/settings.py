@@ -281,6 +281,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Most tags on one object (x-amz-tagging, PutObjectTagging); S3's is 10.",
     )
+    max_post_form_fields_size: int = Field(
+        default=20 * KIB,
+        gt=0,
+        description="Largest size of a PostObject form's fields before its file (policy included).",
+    )
     max_cors_rules: int = Field(
         default=100,
         gt=0,

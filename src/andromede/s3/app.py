@@ -45,6 +45,7 @@ from andromede.s3.handlers import (
     listing,
     multipart,
     objects,
+    post,
     tagging,
     versions,
 )
@@ -97,6 +98,7 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.DeleteBucketCors: cors.delete_bucket_cors,
     _O.GetBucketVersioning: versions.get_bucket_versioning,
     _O.ListObjectVersions: versions.list_object_versions,
+    _O.PostObject: post.post_object,
     _O.ListObjects: listing.list_objects,
     _O.ListObjectsV2: listing.list_objects_v2,
     _O.ListMultipartUploads: listing.list_multipart_uploads,
@@ -114,6 +116,7 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.AbortMultipartUpload: multipart.abort_multipart_upload,
 }
 _READ_PREFIXES = ("Get", "Head", "List")
+_AUTHORISED_BY_HANDLER = frozenset({_O.DeleteObjects, _O.PutObjectTagging, _O.PostObject})
 # Object reads: their object is read with their bucket, in one query (_addressed_bucket).
 _READS_OBJECT = frozenset({_O.GetObject, _O.HeadObject})
 
@@ -385,8 +388,9 @@ class S3App:
             raise NoSuchBucket(bucket_name)
         found = addressed
         # DeleteObjects is authorised key by key, as S3 does; PutObjectTagging once its body
-        # names the tags a policy may test (handlers/tagging.py).
-        if operation is not _O.DeleteObjects and operation is not _O.PutObjectTagging:
+        # names the tags a policy may test (handlers/tagging.py); PostObject once its form
+        # names its signer and key (handlers/post.py).
+        if operation not in _AUTHORISED_BY_HANDLER:
             object_key = route.key if operation.scope is OpScope.OBJECT else None
             objects = self._services.objects
 
@@ -469,6 +473,8 @@ class S3App:
         started: float,
     ) -> None:
         operation = route.operation if route is not None else None
+        if ctx is not None:
+            principal = ctx.principal  # a PostObject's is its form's signer (handlers/post.py)
         # Every mutating operation of an authenticated (or anonymous) caller is audited, denied
         # ones included; a failed authentication was recorded where it failed.
         if (

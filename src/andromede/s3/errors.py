@@ -43,6 +43,19 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "NoSuchBucketPolicy": (404, "The bucket policy does not exist"),
     "NoSuchTagSet": (404, "The TagSet does not exist"),
     "NoSuchCORSConfiguration": (404, "The CORS configuration does not exist"),
+    # PostObject (HTML form uploads).
+    "InvalidPolicyDocument": (
+        400,
+        "The content of the form does not meet the conditions specified in the policy document.",
+    ),
+    "MalformedPOSTRequest": (
+        400,
+        "The body of your POST request is not well-formed multipart/form-data.",
+    ),
+    "MaxPostPreDataLengthExceeded": (
+        400,
+        "Your POST request fields preceding the upload file were too large.",
+    ),
     "AccessForbidden": (403, "CORSResponse: This CORS request is not allowed."),
     "InvalidTag": (400, "The tag provided was not a valid tag."),
     "NoSuchPublicAccessBlockConfiguration": (

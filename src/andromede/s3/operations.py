@@ -209,7 +209,7 @@ class S3Operation(enum.Enum):
         Scope.BUCKET,
         False,
     )
-    PostObject = ("PostObject", "s3:PutObject", Scope.BUCKET, False)
+    PostObject = ("PostObject", "s3:PutObject", Scope.BUCKET, True)
     # -- objects -------------------------------------------------------------------------------
     PutObject = ("PutObject", "s3:PutObject", Scope.OBJECT, True)
     CopyObject = ("CopyObject", "s3:PutObject", Scope.OBJECT, True)

@@ -477,12 +477,16 @@ class SealedBlobs:
         keys: BlobKeys,
         *,
         inline_max: int = 0,
+        exact_size: bool = True,
     ) -> tuple[str, BodyHasher, bytes | None]:
         """Stream ``body`` through the hashes and the encryption into a new blob, check it,
         commit it (durable). The hashes are of the plaintext: ETag and checksums are the
         object's, as S3 shows them for SSE-S3. Returns the blob's id, the hashes, and, when
         ``size`` is at most ``inline_max``, the sealed bytes themselves instead of a blob (the
         caller keeps them in the metadata row; the id still binds the chunks).
+
+        ``exact_size`` False: ``size`` is only a bound the body never exceeds (a form upload,
+        whose file's length is known at its end), so a shorter body is the whole object.
 
         On any failure, cancellation included, the writer is aborted and nothing is left.
         ``keys`` seal this one blob and are spent by it (a second write with them is refused).
@@ -493,7 +497,14 @@ class SealedBlobs:
         if keys.inner_cipher is None:
             if size <= self._cipher.whole_seal_max:
                 return await self._write_whole(
-                    body, size, algorithm, integrity, keys, blob_id, inline=size <= inline_max
+                    body,
+                    size,
+                    algorithm,
+                    integrity,
+                    keys,
+                    blob_id,
+                    inline=size <= inline_max,
+                    exact_size=exact_size,
                 )
             sealer = self._cipher.sealer(keys.blob_cipher, blob_id)
         else:
@@ -532,7 +543,7 @@ class SealedBlobs:
                     batch, batch_size = [], 0
             if batch:
                 await self._hash_and_write(hasher, sealer, writer, batch)
-            if hasher.size < size:
+            if hasher.size < size and exact_size:
                 raise IncompleteBody(f"{hasher.size} bytes received, {size} announced")
             verify_body(hasher, integrity)  # after the body: a trailer may carry the checksum
             await writer.write(sealer.finish())
@@ -552,6 +563,7 @@ class SealedBlobs:
         blob_id: str,
         *,
         inline: bool,
+        exact_size: bool = True,
     ) -> tuple[str, BodyHasher, bytes | None]:
         """:meth:`write` for a body of at most one chunk (a small object): received whole (it
         is bounded by ``size``), checked, then sealed in one call, not streamed through a
@@ -567,7 +579,7 @@ class SealedBlobs:
                 raise IncompleteBody(f"the body is longer than the announced {size} bytes")
             hasher.update(chunk)
             pieces.append(chunk)
-        if received < size:
+        if received < size and exact_size:
             raise IncompleteBody(f"{received} bytes received, {size} announced")
         verify_body(hasher, integrity)  # after the body: a trailer may carry the checksum
         plaintext = pieces[0] if len(pieces) == 1 else b"".join(pieces)

@@ -277,11 +277,13 @@ class ObjectService:
         encryption: ObjectEncryption | None = None,
         acl: AccessControlList | None = None,
         expected: ExpectedObject | None = None,
+        exact_size: bool = True,
     ) -> ObjectRecord:
         """Store a whole object, encrypted as ``encryption`` says. ``size`` is the decoded
         length the client announced: EntityTooLarge above the limit, IncompleteBody if the body
         ends short of it, and the stream is not read past it. BadDigest / ChecksumMismatch leave
-        nothing behind.
+        nothing behind. ``exact_size`` False: ``size`` only bounds the body (PostObject's file,
+        whose length its form's end tells), and a shorter body is the object.
 
         ``bucket`` by name, or as the caller read it during this request: the commit checks
         again that it still exists in that region, so it is not read twice. ``expected``: a
@@ -297,7 +299,13 @@ class ObjectService:
         keys = await self._blob_keys(target, key, encryption)
         try:
             blob_id, hasher, inline = await sealed.write(
-                body, size, algorithm, integrity, keys, inline_max=self._inline_max(target)
+                body,
+                size,
+                algorithm,
+                integrity,
+                keys,
+                inline_max=self._inline_max(target),
+                exact_size=exact_size,
             )
             record = ObjectRecord(
                 bucket=bucket,

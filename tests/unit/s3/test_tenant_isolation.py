@@ -43,6 +43,12 @@ CORS_XML = (
     b"<CORSConfiguration><CORSRule><AllowedMethod>GET</AllowedMethod>"
     b"<AllowedOrigin>*</AllowedOrigin></CORSRule></CORSConfiguration>"
 )
+POST_BOUNDARY = "isolation-form"
+POST_FORM = (
+    f'--{POST_BOUNDARY}\r\nContent-Disposition: form-data; name="key"\r\n\r\nsecret.txt\r\n'
+    f'--{POST_BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'
+    f"overwritten\r\n--{POST_BOUNDARY}--\r\n"
+).encode()
 POLICY = (
     b'{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",'
     b'"Action":"s3:GetObject","Resource":"arn:aws:s3:::victim-data/*"}]}'
@@ -121,6 +127,12 @@ RECIPES: dict[O, Recipe] = {
     O.GetBucketCors: Recipe("GET", f"{B}?cors"),
     O.PutBucketCors: Recipe("PUT", f"{B}?cors", CORS_XML, tuple(md5(CORS_XML).items())),
     O.DeleteBucketCors: Recipe("DELETE", f"{B}?cors"),
+    O.PostObject: Recipe(
+        "POST",
+        B,
+        POST_FORM,
+        (("Content-Type", f"multipart/form-data; boundary={POST_BOUNDARY}"),),
+    ),
     O.GetObjectAttributes: Recipe(
         "GET", f"{K}?attributes", headers=(("x-amz-object-attributes", "ETag,ObjectSize"),)
     ),

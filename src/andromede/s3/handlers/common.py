@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import quote_plus
 
 from andromede.http.dates import http_date
 from andromede.http.response import Response
-from andromede.iam.model import canonical_id
+from andromede.iam.model import Principal, canonical_id
 from andromede.iam.policy import ContextValue
 from andromede.s3.authorise import S3Authoriser, request_condition_keys
 from andromede.s3.errors import S3Error
@@ -45,6 +46,16 @@ __all__ = [
 ]
 
 
+class AccessKeys(Protocol):
+    """The identity service's access keys, as PostObject's signature check needs them."""
+
+    async def resolve_access_key(
+        self, access_key_id: str, session_token: str | None = None, *, allow_operator: bool = False
+    ) -> tuple[str, Principal]: ...
+
+    def note_access_key_use(self, access_key_id: str, service: str, region: str) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class S3Services:
     objects: ObjectService
@@ -55,6 +66,9 @@ class S3Services:
     # The regions a tenant (by account id) may create buckets in; empty: every region.
     # None: no allow-lists (tests that build the app without identity).
     allowed_regions: Callable[[str], Awaitable[frozenset[str]]] | None = None
+    # PostObject's signature check: the identity service's access keys (None: anonymous
+    # forms only, for apps built without identity).
+    access_keys: AccessKeys | None = None
 
 
 Handler = Callable[[S3Context, S3Services], Awaitable[Response]]
