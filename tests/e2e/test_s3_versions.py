@@ -5,7 +5,6 @@ and the aws CLI's ``s3api list-object-versions`` and ``get-bucket-versioning``."
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +12,6 @@ import boto3
 import pytest
 
 from e2e.clients import aws_cli
-from support.rawclient import boto3_client_for
 from support.server import REGION, ServerProcess
 
 if TYPE_CHECKING:
@@ -22,21 +20,15 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def client(server: ServerProcess) -> S3Client:
-    return boto3_client_for(server)
-
-
 def test_boto3_lists_pages_and_empties_a_bucket_by_versions(
-    server: ServerProcess, client: S3Client
+    server: ServerProcess, s3: S3Client, bucket: str
 ) -> None:
-    name = f"versions-{uuid.uuid4().hex[:16]}"
-    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})  # type: ignore[typeddict-item]
+    name = bucket
     keys = [f"k{n:03d}" for n in range(25)]
     for key in keys:
-        client.put_object(Bucket=name, Key=key, Body=key.encode())
-    assert "Status" not in client.get_bucket_versioning(Bucket=name)
-    pages = client.get_paginator("list_object_versions").paginate(
+        s3.put_object(Bucket=name, Key=key, Body=key.encode())
+    assert "Status" not in s3.get_bucket_versioning(Bucket=name)
+    pages = s3.get_paginator("list_object_versions").paginate(
         Bucket=name, PaginationConfig={"PageSize": 10}
     )
     listed = [version for page in pages for version in page.get("Versions", [])]
@@ -49,20 +41,18 @@ def test_boto3_lists_pages_and_empties_a_bucket_by_versions(
     ).resource("s3", endpoint_url=server.endpoint)
     bucket = resource.Bucket(name)
     bucket.object_versions.delete()  # DeleteObjects naming each key's "null" version
-    assert client.list_objects_v2(Bucket=name)["KeyCount"] == 0
-    client.delete_bucket(Bucket=name)
+    assert s3.list_objects_v2(Bucket=name)["KeyCount"] == 0
 
 
 def test_aws_cli_reads_versioning_and_versions(
-    server: ServerProcess, client: S3Client, tmp_path: Path
+    server: ServerProcess, s3: S3Client, bucket: str, tmp_path: Path
 ) -> None:
-    name = f"versions-{uuid.uuid4().hex[:16]}"
-    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})  # type: ignore[typeddict-item]
-    client.put_object(Bucket=name, Key="only", Body=b"one")
+    name = bucket
+    s3.put_object(Bucket=name, Key="only", Body=b"one")
     aws = aws_cli(server, tmp_path)
     versioning = aws("s3api", "get-bucket-versioning", "--bucket", name)
     assert versioning.stdout.strip() == ""  # nothing to say: never versioned
     listed = json.loads(aws("s3api", "list-object-versions", "--bucket", name).stdout)
     assert [(v["Key"], v["VersionId"]) for v in listed["Versions"]] == [("only", "null")]
     aws("s3api", "delete-object", "--bucket", name, "--key", "only", "--version-id", "null")
-    client.delete_bucket(Bucket=name)
+    assert s3.list_objects_v2(Bucket=name)["KeyCount"] == 0

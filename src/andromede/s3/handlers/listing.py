@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 
 from andromede.http.dates import iso8601_ms
 from andromede.http.response import Response
@@ -20,28 +21,48 @@ from andromede.s3.handlers.common import (
 )
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, escape
+from andromede.storage.model import ObjectSummary
 from andromede.storage.service import ObjectListing
 
-__all__ = ["list_multipart_uploads", "list_objects", "list_objects_v2", "list_parts"]
+__all__ = [
+    "checksum_elements",
+    "list_multipart_uploads",
+    "list_objects",
+    "list_objects_v2",
+    "list_parts",
+    "owner_elements",
+]
 
 _TOKEN_PREFIX = b"v1:"
+
+
+def checksum_elements(entry: ObjectSummary) -> str:
+    """A listed object's ``ChecksumAlgorithm`` and ``ChecksumType`` elements, as text."""
+    if entry.checksum_algorithm is None:
+        return ""
+    checksum = f"<ChecksumAlgorithm>{entry.checksum_algorithm.value}</ChecksumAlgorithm>"
+    if entry.checksum_type is not None:
+        checksum += f"<ChecksumType>{entry.checksum_type.value}</ChecksumType>"
+    return checksum
+
+
+def owner_elements() -> Callable[[str], str]:
+    """A listing's ``Owner`` element by owner id, each made once per listing."""
+    owners: dict[str, str] = {}
+
+    def owner(owner_id: str) -> str:
+        return owners.get(owner_id) or owners.setdefault(owner_id, owner_element(owner_id))
+
+    return owner
 
 
 def _write_contents(xml: XmlWriter, listing: ObjectListing, *, url: bool, with_owner: bool) -> None:
     # The hot part of LIST: one formatted string per key. Only the key needs escaping; every
     # other value is generated here (hex ETags and ids, digits, ISO dates, enum names).
-    owners: dict[str, str] = {}
+    owner_of = owner_elements()
     for entry in listing.objects:
-        checksum = ""
-        if entry.checksum_algorithm is not None:
-            checksum = f"<ChecksumAlgorithm>{entry.checksum_algorithm.value}</ChecksumAlgorithm>"
-            if entry.checksum_type is not None:
-                checksum += f"<ChecksumType>{entry.checksum_type.value}</ChecksumType>"
-        owner = ""
-        if with_owner:
-            owner = owners.get(entry.owner_id) or owners.setdefault(
-                entry.owner_id, owner_element(entry.owner_id)
-            )
+        checksum = checksum_elements(entry)
+        owner = owner_of(entry.owner_id) if with_owner else ""
         xml.raw(
             f"<Contents><Key>{escape(encode_if(url, entry.key) or '')}</Key>"
             f"<LastModified>{iso8601_ms(entry.last_modified)}</LastModified>"

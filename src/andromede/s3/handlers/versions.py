@@ -24,10 +24,10 @@ from andromede.s3.handlers.common import (
     S3Services,
     encode_if,
     encoding_type,
-    owner_element,
     parse_max,
     xml_response,
 )
+from andromede.s3.handlers.listing import checksum_elements, owner_elements
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, escape
 
@@ -72,22 +72,15 @@ async def list_object_versions(ctx: S3Context, svc: S3Services) -> Response:
     xml.element("IsTruncated", listing.truncated)
     if url:
         xml.element("EncodingType", "url")
-    owners: dict[str, str] = {}
+    owner_of = owner_elements()
     for entry in listing.objects:
-        checksum = ""
-        if entry.checksum_algorithm is not None:
-            checksum = f"<ChecksumAlgorithm>{entry.checksum_algorithm.value}</ChecksumAlgorithm>"
-            if entry.checksum_type is not None:
-                checksum += f"<ChecksumType>{entry.checksum_type.value}</ChecksumType>"
-        owner = owners.get(entry.owner_id) or owners.setdefault(
-            entry.owner_id, owner_element(entry.owner_id)
-        )
         xml.raw(
             f"<Version><Key>{escape(encode_if(url, entry.key) or '')}</Key>"
             f"<VersionId>{_NULL_VERSION}</VersionId><IsLatest>true</IsLatest>"
             f"<LastModified>{iso8601_ms(entry.last_modified)}</LastModified>"
-            f"<ETag>&quot;{entry.etag}&quot;</ETag>{checksum}<Size>{entry.size}</Size>"
-            f"{owner}<StorageClass>STANDARD</StorageClass></Version>"
+            f"<ETag>&quot;{entry.etag}&quot;</ETag>{checksum_elements(entry)}"
+            f"<Size>{entry.size}</Size>{owner_of(entry.owner_id)}"
+            "<StorageClass>STANDARD</StorageClass></Version>"
         )
     for common in listing.common_prefixes:
         xml.open("CommonPrefixes")
