@@ -56,6 +56,12 @@ def content_md5(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data).digest()).decode()  # noqa: S324 - S3's Content-MD5
 
 
+_CORS_TRACE = (
+    b"<CORSConfiguration><CORSRule><AllowedMethod>TRACE</AllowedMethod>"
+    b"<AllowedOrigin>*</AllowedOrigin></CORSRule></CORSConfiguration>"
+)
+
+
 @dataclass(frozen=True)
 class World:
     """A bucket holding a sentinel and a few fixtures, and its listing when the table starts."""
@@ -390,10 +396,70 @@ CASES: list[Case] = [
     ),
     # -- operations not implemented ---------------------------------------------------------------
     _row(
-        "get-bucket-versioning",
+        "put-bucket-versioning",
         501,
         "NotImplemented",
-        lambda w: w.raw.request("GET", w.path(), "versioning"),
+        lambda w: w.raw.request(
+            "PUT",
+            w.path(),
+            "versioning",
+            body=b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
+        ),
+    ),
+    # -- CORS, PostObject, attributes, versions (decisions 0076 to 0079) -----------------------
+    _row(
+        "cors-unsupported-method",
+        400,
+        "InvalidRequest",
+        lambda w: w.raw.request(
+            "PUT",
+            w.path(),
+            "cors",
+            headers={"Content-MD5": content_md5(_CORS_TRACE)},
+            body=_CORS_TRACE,
+        ),
+    ),
+    _row(
+        "cors-preflight-without-method",
+        400,
+        "BadRequest",
+        lambda w: w.raw.request(
+            "OPTIONS", w.path("ten"), headers={"Origin": "https://a.example"}, sign=False
+        ),
+    ),
+    _row(
+        "post-object-not-a-form",
+        412,
+        "PreconditionFailed",
+        lambda w: w.raw.request(
+            "POST", w.path(), headers={"Content-Type": "text/plain"}, body=b"key=x", sign=False
+        ),
+    ),
+    _row(
+        "post-object-garbled-form",
+        400,
+        "MalformedPOSTRequest",
+        lambda w: w.raw.request(
+            "POST",
+            w.path(),
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
+            body=b"--b\r\nnot a header line at all\r\n\r\nx\r\n--b--\r\n",
+            sign=False,
+        ),
+    ),
+    _row(
+        "object-attributes-unknown",
+        400,
+        "InvalidArgument",
+        lambda w: w.raw.request(
+            "GET", w.path("ten"), "attributes", headers={"x-amz-object-attributes": "Owner"}
+        ),
+    ),
+    _row(
+        "versions-marker-without-key",
+        400,
+        "InvalidArgument",
+        lambda w: w.raw.request("GET", w.path(), "versions&version-id-marker=null"),
     ),
     _row(
         "get-object-legal-hold",
