@@ -98,8 +98,18 @@ BEGIN
         AND clock_timestamp() < deadline LOOP
     PERFORM pg_sleep(0.01);
   END LOOP;
+  IF clock_timestamp() >= deadline THEN
+    -- Said, not passed over: the write would go on alone and no deadlock would happen.
+    RAISE EXCEPTION 'the other write never took its row lock';
+  END IF;
 END $$
 """
+
+
+def _short_deadlock_timeout(conn: Connection) -> None:
+    """Held open a moment, so that two of these run on two connections at once."""
+    conn.exec_driver_sql("SET deadlock_timeout = '100ms'")
+    conn.exec_driver_sql("SELECT pg_sleep(0.3)")
 
 
 async def test_a_deadlock_is_retried(postgres_url: str) -> None:
@@ -124,7 +134,10 @@ async def test_a_deadlock_is_retried(postgres_url: str) -> None:
 
             return work
 
-        await database.write(lambda c: c.exec_driver_sql("SET deadlock_timeout = '100ms'"))
+        # Two connections open and idle before the race, each with a short deadlock timeout:
+        # on a loaded CI host, opening the second write's connection once took the whole
+        # rendezvous (25 s), the first write then finished alone and no deadlock happened.
+        await asyncio.gather(*(database.write(_short_deadlock_timeout) for _ in range(2)))
         await asyncio.gather(database.write(touch("a", "b")), database.write(touch("b", "a")))
         assert len(attempts) == 3  # one of the two ran twice
     finally:
