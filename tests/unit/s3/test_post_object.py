@@ -237,6 +237,10 @@ async def test_a_cut_form_and_oversized_fields(tmp_path: Path) -> None:
         )
         reply = await post(small, *encode(fields, b"."))
         assert (reply.status, reply.error_code()) == (400, "MaxPostPreDataLengthExceeded")
+        # Parts with short names and no values count by their headers as well.
+        many = [(f"x{n}", "") for n in range(200)]
+        reply = await post(small, *encode([*many, ("key", "k")], b"."))
+        assert (reply.status, reply.error_code()) == (400, "MaxPostPreDataLengthExceeded")
         fields = presigned(small, "cut")
         body, kind = encode(fields, b"0123456789" * 100)
         reply = await post(small, body[:-40], kind)

@@ -148,9 +148,21 @@ class _Form:
         self._header_value += data[start:end]
 
     def _header_end(self) -> None:
+        if not self.file_done:
+            # Part headers count toward the fields' bound too: parts with empty names and
+            # values would otherwise come without end before the file.
+            self._count(len(self._header_name) + len(self._header_value))
         self._headers[bytes(self._header_name).lower()] = bytes(self._header_value)
         self._header_name = bytearray()
         self._header_value = bytearray()
+
+    def _count(self, size: int) -> None:
+        self._fields_size += size
+        if self._fields_size > self._fields_limit:
+            raise S3Error(
+                "MaxPostPreDataLengthExceeded",
+                "Your POST request fields preceding the upload file were too large.",
+            )
 
     def _headers_finished(self) -> None:
         if self.file_done:
@@ -177,12 +189,7 @@ class _Form:
         if self._part_is_file:
             self.pending.append(data[start:end])
             return
-        self._fields_size += end - start
-        if self._fields_size > self._fields_limit:
-            raise S3Error(
-                "MaxPostPreDataLengthExceeded",
-                "Your POST request fields preceding the upload file were too large.",
-            )
+        self._count(end - start)
         self._value += data[start:end]
 
     def _part_end(self) -> None:
@@ -192,7 +199,6 @@ class _Form:
             self.file_done = True
             return
         name = self._name or ""
-        self._fields_size += len(name)
         try:
             value = self._value.decode()
         except UnicodeDecodeError:
@@ -342,10 +348,8 @@ def _check_policy(
     return size_range
 
 
-async def _signer(
-    svc: S3Services, fields: dict[str, str], region: str
-) -> tuple[Principal, str] | None:
-    """Who signed the form's policy (and the access key), None for an anonymous form."""
+async def _signer(svc: S3Services, fields: dict[str, str], region: str) -> Principal | None:
+    """Who signed the form's policy, None for an anonymous form."""
     if "awsaccesskeyid" in fields or "signature" in fields:
         raise S3Error(
             "InvalidArgument", "Signature Version 2 form fields are not supported; sign with SigV4."
@@ -396,7 +400,7 @@ async def _signer(
             "Check your key and signing method.",
         )
     svc.access_keys.note_access_key_use(access_key_id, "s3", credential_region)
-    return principal, access_key_id
+    return principal
 
 
 def _as_headers(ctx: S3Context, fields: dict[str, str]) -> dict[str, str]:
@@ -455,7 +459,7 @@ async def post_object(ctx: S3Context, svc: S3Services) -> Response:
         raise S3Error("KeyTooLongError", MaxSizeAllowed=str(svc.settings.max_key_length))
     # The form's signer acts from here on: the authorisation, the object's owner, the audit.
     if signed is not None:
-        ctx.principal = signed[0]
+        ctx.principal = signed
     upload = dataclasses.replace(
         ctx,
         headers=_as_headers(ctx, fields),
