@@ -269,6 +269,14 @@ def _policy_refused(detail: str) -> S3Error:
     return S3Error("AccessDenied", f"Invalid according to Policy: {detail}")
 
 
+def _condition_failed(operator: str, target: str, expected: object) -> S3Error:
+    return _policy_refused(f'Policy Condition failed: ["{operator}", "{target}", "{expected}"]')
+
+
+def _invalid_policy(detail: str) -> S3Error:
+    return S3Error("InvalidPolicyDocument", f"Invalid Policy: {detail}")
+
+
 def _field_value(fields: dict[str, str], name: str, bucket: str) -> str:
     return bucket if name == "bucket" else fields.get(name, "")
 
@@ -280,53 +288,45 @@ def _check_policy(
     try:
         policy = json.loads(base64.b64decode(policy_b64, validate=True))
     except (binascii.Error, ValueError):
-        raise S3Error("InvalidPolicyDocument", "Invalid Policy: Invalid JSON.") from None
+        raise _invalid_policy("Invalid JSON.") from None
     if not isinstance(policy, dict):
-        raise S3Error("InvalidPolicyDocument", "Invalid Policy: Invalid JSON.")
+        raise _invalid_policy("Invalid JSON.")
     expiration = policy.get("expiration")
     try:
         expires = datetime.fromisoformat(str(expiration).replace("Z", "+00:00"))
     except ValueError:
-        raise S3Error(
-            "InvalidPolicyDocument", "Invalid Policy: Invalid 'expiration' value."
-        ) from None
+        raise _invalid_policy("Invalid 'expiration' value.") from None
     if expires.tzinfo is None:
         expires = expires.replace(tzinfo=UTC)
     if now > expires:
         raise _policy_refused("Policy expired.")
     conditions = policy.get("conditions")
     if not isinstance(conditions, list):
-        raise S3Error("InvalidPolicyDocument", "Invalid Policy: Invalid 'conditions' value.")
+        raise _invalid_policy("Invalid 'conditions' value.")
     covered: set[str] = set()
     size_range: tuple[int, int] | None = None
     for condition in conditions:
         if isinstance(condition, dict):
             if len(condition) != 1:
-                raise S3Error(
-                    "InvalidPolicyDocument", "Invalid Policy: a condition names one field."
-                )
+                raise _invalid_policy("a condition names one field.")
             ((raw_name, expected),) = condition.items()
             name = str(raw_name).lower()
             covered.add(name)
             if _field_value(fields, name, bucket) != str(expected):
-                raise _policy_refused(
-                    f'Policy Condition failed: ["eq", "${raw_name}", "{expected}"]'
-                )
+                raise _condition_failed("eq", f"${raw_name}", expected)
             continue
         if not isinstance(condition, list) or len(condition) != 3:
-            raise S3Error("InvalidPolicyDocument", "Invalid Policy: Invalid Condition.")
+            raise _invalid_policy("Invalid Condition.")
         operator = str(condition[0]).lower()
         if operator == "content-length-range":
             try:
                 size_range = (int(condition[1]), int(condition[2]))
             except (TypeError, ValueError):
-                raise S3Error(
-                    "InvalidPolicyDocument", "Invalid Policy: Invalid content-length-range."
-                ) from None
+                raise _invalid_policy("Invalid content-length-range.") from None
             continue
         target, expected = str(condition[1]), str(condition[2])
         if not target.startswith("$") or operator not in ("eq", "starts-with"):
-            raise S3Error("InvalidPolicyDocument", "Invalid Policy: Invalid Condition.")
+            raise _invalid_policy("Invalid Condition.")
         name = target[1:].lower()
         covered.add(name)
         value = _field_value(fields, name, bucket)
@@ -335,9 +335,7 @@ def _check_policy(
             value == expected if operator == "eq" else all(v.startswith(expected) for v in values)
         )
         if not holds:
-            raise _policy_refused(
-                f'Policy Condition failed: ["{operator}", "{target}", "{expected}"]'
-            )
+            raise _condition_failed(operator, target, expected)
     extra = sorted(
         name
         for name in fields
