@@ -119,6 +119,8 @@ _READ_PREFIXES = ("Get", "Head", "List")
 _AUTHORISED_BY_HANDLER = frozenset({_O.DeleteObjects, _O.PutObjectTagging, _O.PostObject})
 # Object reads: their object is read with their bucket, in one query (_addressed_bucket).
 _READS_OBJECT = frozenset({_O.GetObject, _O.HeadObject})
+# Reads that tell a missing key apart only to a caller who may list the bucket (decision 0080).
+_MISSING_KEY_NEEDS_LIST = frozenset({_O.GetObject, _O.HeadObject, _O.GetObjectAttributes})
 
 
 class S3App:
@@ -213,6 +215,8 @@ class S3App:
             )
             return
         except Exception as exc:
+            if ctx is not None and ctx.route.operation in _MISSING_KEY_NEEDS_LIST:
+                exc = await self._missing_key_unless_listable(ctx, exc)
             response = self._error_response(exc, route, raw_path, request_id, method)
             if not body_state.finished:
                 # Answered before the body was read (or while it was): bytes of it may still be
@@ -415,6 +419,29 @@ class S3App:
         if expected_owner is not None and expected_owner != found.tenant_id:
             raise S3Error("AccessDenied")
         return found
+
+    async def _missing_key_unless_listable(self, ctx: S3Context, exc: Exception) -> Exception:
+        """``exc`` unless it says the key does not exist to a caller who may not list the
+        bucket: as S3 does, such a caller learns only AccessDenied (403), so that reading rights
+        on keys, anonymous ones included, do not reveal which other keys exist."""
+        wire = to_s3_error(exc) if isinstance(exc, AndromedeError) else None
+        bucket = ctx.bucket_record
+        if wire is None or wire.code != "NoSuchKey" or bucket is None:
+            return exc
+        try:
+            await self._authoriser.authorise(
+                ctx.principal,
+                _O.ListObjects,
+                bucket=bucket,
+                bucket_name=bucket.name,
+                key=None,
+                keys=request_condition_keys(_O.ListObjects, {}, {}),
+                source_ip=ctx.source_ip,
+                secure=ctx.secure,
+            )
+        except S3Error as denied:
+            return denied
+        return exc
 
     def _timed_receive(self, receive: Receive, body_state: _BodyState) -> Receive:
         timeout = self._settings.body_read_timeout

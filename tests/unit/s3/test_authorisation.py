@@ -85,6 +85,37 @@ async def test_a_public_read_policy_opens_objects_to_anonymous_callers(world: Wo
     assert (await world.anonymous.request("PUT", K, b"x", sign=False)).status == 403
 
 
+async def test_a_missing_key_is_told_only_to_callers_who_may_list_the_bucket(
+    world: World,
+) -> None:
+    # S3: without s3:ListBucket, GET, HEAD and GetObjectAttributes of a missing key answer
+    # 403, so that reading rights do not reveal which keys exist.
+    await set_block(world.owner, NO_BLOCK)
+    read_only = allow("*", "s3:GetObject", "arn:aws:s3:::shared-data/*")
+    await put_policy(world.owner, policy(read_only))
+    missing = f"{B}/no-such-page.html"
+    attributes = {"x-amz-object-attributes": "ETag"}
+    for caller in (world.anonymous, world.other):
+        signed = caller is not world.anonymous
+        got = await caller.request("GET", missing, sign=signed)
+        assert got.status == 403 and b"<Code>AccessDenied</Code>" in got.body, got.body
+        assert (await caller.request("HEAD", missing, sign=signed)).status == 403
+        got = await caller.request("GET", f"{missing}?attributes", headers=attributes, sign=signed)
+        assert got.status == 403, got.body
+        assert (await caller.request("GET", K, sign=signed)).status == 200
+    # The owner may list: it is told the truth.
+    got = await world.owner.request("GET", missing)
+    assert got.status == 404 and b"<Code>NoSuchKey</Code>" in got.body
+    # Once the policy lets them list, they are told too.
+    await put_policy(
+        world.owner,
+        policy(read_only, allow("*", "s3:ListBucket", "arn:aws:s3:::shared-data")),
+    )
+    got = await world.anonymous.request("GET", missing, sign=False)
+    assert got.status == 404 and b"<Code>NoSuchKey</Code>" in got.body
+    assert (await world.other.request("HEAD", missing)).status == 404
+
+
 async def test_restrict_public_buckets_limits_a_public_policy_to_the_owner(world: World) -> None:
     await set_block(
         world.owner,
