@@ -35,12 +35,12 @@ lint: $(STAMP)
 
 ## test-fast: unit and contract tests on the embedded stores, for the edit-run loop
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) tests/unit tests/contract
+	$(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist worksteal tests/unit tests/contract
 
 ## test: everything — lint, unit, contract, e2e with real clients, probes
 test: system-deps $(STAMP) lint
 	@bash scripts/venv-link-rados.sh $(VENV)  # python3-rados may have come with system-deps
-	bash scripts/run-tests.sh -n $(PYTEST_WORKERS) --durations=25 tests bench/tests
+	bash scripts/run-tests.sh -n $(PYTEST_WORKERS) --dist worksteal --durations=25 tests bench/tests
 
 ## bench: andromede against its peers, side by side (see bench/README.md)
 bench: system-deps $(STAMP)

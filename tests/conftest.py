@@ -32,9 +32,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests marked ``slow`` first, in their order, the rest after in theirs: xdist then
-    hands the long ones (real guests, Terraform, Ceph) to both workers early, and the run
-    ends on short tests instead of one worker finishing a two-minute test alone."""
+    """The tests marked ``slow`` first, in their order, the rest after in theirs: the long
+    ones (real guests, Terraform, Ceph) start early, and with xdist's ``worksteal`` (the
+    Makefile's) an idle worker takes short tests from the other's queue, so the run ends on
+    short tests instead of one worker finishing a two-minute test alone."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
