@@ -177,6 +177,12 @@ class Settings(BaseSettings):
         default="s3.localhost",
         description="Base domain for virtual-host-style requests (BUCKET.<s3_domain>).",
     )
+    website_domain: str = Field(
+        default="s3-website.localhost",
+        description="Base domain of the static-website endpoint on the S3 port: BUCKET."
+        "<website_domain> serves the bucket's website (anonymous GET and HEAD, HTML errors);"
+        " empty turns website endpoints off.",
+    )
     region: str = Field(
         default="eu-fr-1",
         pattern=_REGION_NAME,
@@ -290,6 +296,12 @@ class Settings(BaseSettings):
         default=100,
         gt=0,
         description="Most rules in one bucket's CORS configuration (PutBucketCors); S3's is 100.",
+    )
+    max_website_routing_rules: int = Field(
+        default=50,
+        gt=0,
+        description="Most routing rules in one bucket's website configuration"
+        " (PutBucketWebsite); S3's is 50.",
     )
     max_delete_objects: int = Field(
         default=1000, gt=0, description="Most keys in one DeleteObjects request."

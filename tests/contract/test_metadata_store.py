@@ -204,6 +204,31 @@ async def test_bucket_cors_rules_are_kept_replaced_and_go_with_the_bucket(
     assert await store.get_bucket_cors("b1") is None
 
 
+async def test_bucket_documents_are_kept_by_kind_replaced_and_go_with_the_bucket(
+    store: MetadataStore,
+) -> None:
+    with pytest.raises(NoSuchBucket):
+        await store.get_bucket_document("b1", "website")
+    with pytest.raises(NoSuchBucket):
+        await store.put_bucket_document("b1", "website", None)
+    await store.create_bucket(bucket())
+    assert await store.get_bucket_document("b1", "website") is None
+    await store.put_bucket_document("b1", "website", '{"index":"index.html"}')
+    await store.put_bucket_document("b1", "lifecycle", "[]")
+    assert await store.get_bucket_document("b1", "website") == '{"index":"index.html"}'
+    await store.put_bucket_document("b1", "website", '{"index":"home.html"}')
+    assert await store.get_bucket_document("b1", "website") == '{"index":"home.html"}'
+    assert await store.get_bucket_document("b1", "lifecycle") == "[]"
+    await store.put_bucket_document("b1", "website", None)
+    assert await store.get_bucket_document("b1", "website") is None
+    assert await store.get_bucket_document("b1", "lifecycle") == "[]"
+    await store.put_bucket_document("b1", "website", "{}")
+    await store.delete_bucket("b1")
+    await store.create_bucket(bucket())  # made again: none of the old bucket's documents
+    assert await store.get_bucket_document("b1", "website") is None
+    assert await store.get_bucket_document("b1", "lifecycle") is None
+
+
 # -- objects ----------------------------------------------------------------------------------
 
 

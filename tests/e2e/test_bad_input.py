@@ -56,6 +56,9 @@ def content_md5(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data).digest()).decode()  # noqa: S324 - S3's Content-MD5
 
 
+_WEBSITE_NO_INDEX = (
+    b"<WebsiteConfiguration><ErrorDocument><Key>e.html</Key></ErrorDocument></WebsiteConfiguration>"
+)
 _CORS_TRACE = (
     b"<CORSConfiguration><CORSRule><AllowedMethod>TRACE</AllowedMethod>"
     b"<AllowedOrigin>*</AllowedOrigin></CORSRule></CORSConfiguration>"
@@ -460,6 +463,30 @@ CASES: list[Case] = [
         400,
         "InvalidArgument",
         lambda w: w.raw.request("GET", w.path(), "versions&version-id-marker=null"),
+    ),
+    # -- static websites (decision 0081) ---------------------------------------------------------
+    _row(
+        "website-without-index-document",
+        400,
+        "InvalidArgument",
+        lambda w: w.raw.request(
+            "PUT",
+            w.path(),
+            "website",
+            headers={"Content-MD5": content_md5(_WEBSITE_NO_INDEX)},
+            body=_WEBSITE_NO_INDEX,
+        ),
+    ),
+    _row(
+        "website-redirect-not-a-path",
+        400,
+        "InvalidRedirectLocation",
+        lambda w: w.raw.request(
+            "PUT",
+            w.path("redirected"),
+            headers={"x-amz-website-redirect-location": "elsewhere.html"},
+            body=b"x",
+        ),
     ),
     _row(
         "get-object-legal-hold",

@@ -173,6 +173,29 @@ resource "aws_s3_bucket_cors_configuration" "data" {
     allowed_origins = ["*"]
   }
 }
+resource "aws_s3_bucket_website_configuration" "data" {
+  bucket = aws_s3_bucket.data.id
+  index_document {
+    suffix = "index.html"
+  }
+  error_document {
+    key = "error.html"
+  }
+  routing_rule {
+    condition {
+      key_prefix_equals = "old/"
+    }
+    redirect {
+      replace_key_prefix_with = "new/"
+    }
+  }
+}
+resource "aws_s3_object" "moved" {
+  bucket           = aws_s3_bucket.data.id
+  key              = "moved.html"
+  content          = ""
+  website_redirect = "/new/home.html"
+}
 resource "aws_s3_object" "classified" {
   bucket                 = aws_s3_bucket.data.id
   key                    = "classified.txt"
@@ -313,6 +336,19 @@ def test_terraform_applies_converges_and_destroys(
         "*",
         "https://app.example.org",
     ]
+    website = s3.get_bucket_website(Bucket=bucket)
+    assert (website["IndexDocument"], website["ErrorDocument"]) == (
+        {"Suffix": "index.html"},
+        {"Key": "error.html"},
+    )
+    assert website["RoutingRules"] == [
+        {
+            "Condition": {"KeyPrefixEquals": "old/"},
+            "Redirect": {"ReplaceKeyPrefixWith": "new/"},
+        }
+    ]
+    moved = s3.head_object(Bucket=bucket, Key="moved.html")
+    assert moved["WebsiteRedirectLocation"] == "/new/home.html"
     classified = s3.get_object(Bucket=bucket, Key="classified.txt")
     assert classified["Body"].read() == b"two layers"
     assert classified["ServerSideEncryption"] == "aws:kms:dsse"

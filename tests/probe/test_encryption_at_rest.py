@@ -1,9 +1,10 @@
 """Encryption at rest, seen from the disk of a real server.
 
-- No plaintext at rest: objects and metadata carrying a random canary are stored (single PUT,
-  multipart, copy, SSE-C, SSE-KMS with the canary in the encryption context), then every
-  byte under the data folder (SQLite database, WAL, blobs, keystore) is searched for the
-  canary and its hex and base64 forms, while the server runs and after it stopped: zero hits.
+- No plaintext at rest: objects, metadata, tags and website redirects carrying a random canary
+  are stored (single PUT, multipart, copy, SSE-C, SSE-KMS with the canary in the encryption
+  context), then every byte under the data folder (SQLite database, WAL, blobs, keystore) is
+  searched for the canary and its hex and base64 forms, while the server runs and after it
+  stopped: zero hits.
 - Objects a release before encryption at rest stored in clear are encrypted at the next start.
 - Crypto-shredding through the server: a copy of the database taken before the tenant key is
   destroyed, restored afterwards, gives clients AccessDenied on every object, never bytes.
@@ -71,6 +72,7 @@ def test_no_plaintext_at_rest(tmp_path: Path) -> None:
             Metadata=metadata,
             ContentDisposition=f'attachment; filename="{canary.decode()}.bin"',
             Tagging=f"secret={canary.decode()}",
+            WebsiteRedirectLocation=f"/moved/{canary.decode()}.html",
         )
         s3.put_object(
             Bucket="canary",
@@ -101,7 +103,11 @@ def test_no_plaintext_at_rest(tmp_path: Path) -> None:
             },
         )
         pending = s3.create_multipart_upload(
-            Bucket="canary", Key="pending", Metadata=metadata, Tagging=f"secret={canary.decode()}"
+            Bucket="canary",
+            Key="pending",
+            Metadata=metadata,
+            Tagging=f"secret={canary.decode()}",
+            WebsiteRedirectLocation=f"https://{canary.decode()}.example/",
         )
         s3.upload_part(
             Bucket="canary",

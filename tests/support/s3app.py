@@ -102,10 +102,12 @@ class Client:
         sign: bool = True,
         stall: bool = False,
         source_ip: str | None = None,
+        host: str = "127.0.0.1:9000",
     ) -> Reply:
         """Send one request; ``sign=False`` sends ``headers`` as given (pre-signed by the
         caller, or anonymous); ``stall`` announces the body but never sends it; ``source_ip``
-        is the client address the server sees (none by default)."""
+        is the client address the server sees (none by default); ``host`` the Host header sent
+        (a website endpoint's, say), not the one signed."""
         url = f"http://127.0.0.1:9000{path}"
         request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
         if "x-amz-content-sha256" not in {k.lower() for k in request.headers}:
@@ -121,7 +123,7 @@ class Client:
             "raw_path": raw_path.encode(),
             "query_string": query.encode(),
             "scheme": "http",
-            "headers": [(b"host", b"127.0.0.1:9000")]
+            "headers": [(b"host", host.encode())]
             + [
                 (k.lower().encode(), str(v).encode())
                 for k, v in prepared.headers.items()

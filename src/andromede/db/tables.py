@@ -32,6 +32,7 @@ __all__ = [
     "audit_events",
     "blob_deletions",
     "bucket_cors",
+    "bucket_documents",
     "bucket_policies",
     "bucket_tags",
     "buckets",
@@ -396,6 +397,18 @@ bucket_cors = sa.Table(
     metadata,
     sa.Column("bucket", sa.Text, sa.ForeignKey("buckets.name"), primary_key=True),
     sa.Column("rules", sa.Text, nullable=False),
+)
+
+# A bucket's configuration documents, one per kind (migration 0031): its static website's now
+# (storage/website.py), and the lifecycle, logging, notification and replication
+# configurations to come. Each is read whole, by its calls and the requests it shapes; none is
+# read on the common request path.
+bucket_documents = sa.Table(
+    "bucket_documents",
+    metadata,
+    sa.Column("bucket", sa.Text, sa.ForeignKey("buckets.name"), primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
 )
 
 objects = sa.Table(

@@ -48,12 +48,15 @@ from andromede.s3.handlers import (
     post,
     tagging,
     versions,
+    website,
 )
 from andromede.s3.handlers.common import Handler, S3Services
 from andromede.s3.operations import S3Operation
 from andromede.s3.operations import Scope as OpScope
 from andromede.s3.request import ClientDisconnected, S3Context
 from andromede.s3.router import Route, Router
+from andromede.s3.website import ReadFailed, WebsiteEndpoint
+from andromede.s3.website import error_page as website_error_page
 from andromede.s3.xml import XmlWriter
 from andromede.storage.errors import NoSuchBucket, NoSuchKey
 from andromede.storage.model import Bucket, ObjectLookup, ObjectRecord
@@ -96,6 +99,9 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.GetBucketCors: cors.get_bucket_cors,
     _O.PutBucketCors: cors.put_bucket_cors,
     _O.DeleteBucketCors: cors.delete_bucket_cors,
+    _O.GetBucketWebsite: website.get_bucket_website,
+    _O.PutBucketWebsite: website.put_bucket_website,
+    _O.DeleteBucketWebsite: website.delete_bucket_website,
     _O.GetBucketVersioning: versions.get_bucket_versioning,
     _O.ListObjectVersions: versions.list_object_versions,
     _O.PostObject: post.post_object,
@@ -139,6 +145,8 @@ class S3App:
         self._audit = audit
         self._rate_limiter = rate_limiter or RateLimiter(services.settings.rate_limit_per_key)
         self._served = services.settings.served_region_names
+        domain = services.settings.website_domain
+        self._website = WebsiteEndpoint(services, domain) if domain.strip(".") else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -158,6 +166,21 @@ class S3App:
         authenticated: Authenticated | None = None
         response: Response
         body_state = _BodyState(finished=not _declares_body(headers))
+        endpoint = self._website
+        if endpoint is not None and (site := endpoint.bucket_from_host(headers.get("host", ""))):
+            await self._serve_website(
+                endpoint,
+                site,
+                scope,
+                send,
+                raw_headers,
+                headers,
+                raw_path,
+                request_id,
+                body_state,
+                started,
+            )
+            return
         if method == "OPTIONS":
             await self._preflight(
                 send, raw_headers, headers, raw_path, request_id, started, body_state
@@ -251,6 +274,120 @@ class S3App:
                 sent,
                 started,
             )
+
+    async def _serve_website(
+        self,
+        endpoint: WebsiteEndpoint,
+        site: str,
+        scope: Scope,
+        send: Send,
+        raw_headers: list[tuple[bytes, bytes]],
+        headers: dict[str, str],
+        raw_path: str,
+        request_id: str,
+        body_state: _BodyState,
+        started: float,
+    ) -> None:
+        """A request to ``site``'s website endpoint (``s3/website.py``): anonymous, its
+        objects read as the S3 API reads them for an anonymous caller."""
+        method: str = scope["method"]
+        secure = scope.get("scheme") == "https"
+        source_ip = client[0] if (client := scope.get("client")) else None
+
+        async def read(
+            bucket: Bucket, key: str, read_method: str, passed: Mapping[str, str]
+        ) -> Response:
+            return await self._read_anonymously(
+                bucket, key, read_method, dict(passed), request_id, secure, source_ip, scope
+            )
+
+        try:
+            if sum(len(n) + len(v) for n, v in raw_headers) > self._settings.max_header_size:
+                raise S3Error("RequestHeaderSectionTooLarge")
+            response = await endpoint.answer(
+                site, method, raw_path, headers, "https" if secure else "http", request_id, read
+            )
+        except Exception as exc:
+            wire = to_s3_error(exc) if isinstance(exc, AndromedeError) else None
+            if wire is None:
+                log.error("request %s: unexpected error", request_id, exc_info=exc)
+                wire = S3Error("InternalError")
+            response = website_error_page(wire, request_id, bucket=site, method=method)
+        if not body_state.finished:
+            response.headers.append(("Connection", "close"))  # a body was announced, never read
+        response.head = response.head or method == "HEAD"
+        sent = 0
+        route = Route(
+            operation=_O.HeadObject if method == "HEAD" else _O.GetObject,
+            bucket=site,
+            key=None,
+            virtual_host=True,
+        )
+        try:
+            sent = await send_response(send, response, _common_headers(request_id))
+        finally:
+            self._finish(
+                route,
+                ANONYMOUS,
+                None,
+                request_id,
+                method,
+                raw_path,
+                response.status,
+                None,
+                sent,
+                started,
+            )
+
+    async def _read_anonymously(
+        self,
+        bucket: Bucket,
+        key: str,
+        method: str,
+        headers: dict[str, str],
+        request_id: str,
+        secure: bool,
+        source_ip: str | None,
+        scope: Scope,
+    ) -> Response:
+        """A website's read of ``key``: GetObject (HeadObject) as the anonymous caller, through
+        the same authorisation and handler as on the S3 API; ``ReadFailed`` on an error."""
+        operation = _O.HeadObject if method == "HEAD" else _O.GetObject
+        route = Route(operation=operation, bucket=bucket.name, key=key, virtual_host=True)
+        ctx: S3Context | None = None
+        try:
+            lookup = await self._services.objects.look_up_object(bucket.name, key)
+            found = await self._authorise(
+                route, ANONYMOUS, headers, {}, scope, lookup.bucket, lookup
+            )
+            ctx = S3Context(
+                request_id=request_id,
+                query={},
+                headers=headers,
+                route=route,
+                principal=ANONYMOUS,
+                payload_hash=None,
+                signing=None,
+                receive=_no_body,
+                settings=self._settings,
+                secure=secure,
+                bucket_record=found,
+                object_lookup=lookup,
+                source_ip=source_ip,
+            )
+            response = await HANDLERS[operation](ctx, self._services)
+            if response.stream is not None and method != "HEAD":
+                await response.prime()
+            return response
+        except AndromedeError as exc:
+            wire = to_s3_error(exc)
+            if wire is None:
+                raise
+            told = wire
+            if ctx is not None and wire.code == "NoSuchKey":
+                hidden = await self._missing_key_unless_listable(ctx, exc)
+                told = hidden if isinstance(hidden, S3Error) else wire
+            raise ReadFailed(told, missing=wire.code == "NoSuchKey") from exc
 
     async def _preflight(
         self,
@@ -533,6 +670,10 @@ class S3App:
                 sent,
                 (time.perf_counter() - started) * 1000,
             )
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 @dataclass(slots=True)

@@ -43,6 +43,15 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "NoSuchBucketPolicy": (404, "The bucket policy does not exist"),
     "NoSuchTagSet": (404, "The TagSet does not exist"),
     "NoSuchCORSConfiguration": (404, "The CORS configuration does not exist"),
+    # Static websites (decision 0081).
+    "NoSuchWebsiteConfiguration": (
+        404,
+        "The specified bucket does not have a website configuration",
+    ),
+    "InvalidRedirectLocation": (
+        400,
+        "The website redirect location must have a prefix of 'http://' or 'https://' or '/'.",
+    ),
     # PostObject (HTML form uploads).
     "InvalidPolicyDocument": (
         400,

@@ -102,9 +102,9 @@ class S3Operation(enum.Enum):
         Scope.BUCKET,
         True,
     )
-    GetBucketWebsite = ("GetBucketWebsite", "s3:GetBucketWebsite", Scope.BUCKET, False)
-    PutBucketWebsite = ("PutBucketWebsite", "s3:PutBucketWebsite", Scope.BUCKET, False)
-    DeleteBucketWebsite = ("DeleteBucketWebsite", "s3:DeleteBucketWebsite", Scope.BUCKET, False)
+    GetBucketWebsite = ("GetBucketWebsite", "s3:GetBucketWebsite", Scope.BUCKET, True)
+    PutBucketWebsite = ("PutBucketWebsite", "s3:PutBucketWebsite", Scope.BUCKET, True)
+    DeleteBucketWebsite = ("DeleteBucketWebsite", "s3:DeleteBucketWebsite", Scope.BUCKET, True)
     GetBucketLogging = ("GetBucketLogging", "s3:GetBucketLogging", Scope.BUCKET, False)
     PutBucketLogging = ("PutBucketLogging", "s3:PutBucketLogging", Scope.BUCKET, False)
     GetBucketNotificationConfiguration = (

@@ -318,8 +318,12 @@ def seal_headers(
     """``headers`` sealed under the data key whose AES-GCM object is ``aead`` (its wrapped
     form ``wrapped`` is stored with them)."""
     values = headers.field_values()
-    if not headers.tags:
-        values.pop()  # no tags: the seven fields sealed before tags existed, byte for byte
+    # Trailing fields only when set: an object without tags or a website redirect is sealed
+    # as its seven fields were before those existed, byte for byte.
+    if headers.website_redirect_location is None:
+        values.pop()
+        if not headers.tags:
+            values.pop()
     plain = _COMPACT_JSON(values).encode()
     nonce = _sealed_nonce()
     sealed = aead.encrypt(nonce, plain, _headers_aad(bucket, key))
@@ -336,13 +340,14 @@ def open_headers(aead: AESGCM, sealed: SealedHeaders, bucket: str, key: str) -> 
     except (InvalidTag, ValueError):
         raise ObjectCorrupted("the object's stored headers failed authentication") from None
     # str, not bytes: json.loads would sniff the encoding of bytes first.
-    ctype, encoding, disposition, language, cache, expires, metadata, *tagged = json.loads(
+    ctype, encoding, disposition, language, cache, expires, metadata, *later = json.loads(
         plain.decode()
     )
-    tags = tuple((tag_key, value) for tag_key, value in tagged[0]) if tagged else ()
+    tags = tuple((tag_key, value) for tag_key, value in later[0]) if later else ()
+    redirect = later[1] if len(later) > 1 else None
     # Positionally, in the field order (an object's first read: see slots_builder).
     return build_content_headers(
-        ctype, encoding, disposition, language, cache, expires, dict(metadata), tags
+        ctype, encoding, disposition, language, cache, expires, dict(metadata), tags, redirect
     )
 
 

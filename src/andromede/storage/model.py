@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 from andromede.storage.acl import AccessControlList
 
@@ -130,6 +130,9 @@ class ContentHeaders:
     # The object's tag set, in the order it was given (decision 0068): sealed with the headers,
     # as it is the customer's data as much as its metadata is.
     tags: tuple[tuple[str, str], ...] = ()
+    # x-amz-website-redirect-location: where a website endpoint sends a reader of this object
+    # (decision 0081). Not copied by CopyObject, as on AWS.
+    website_redirect_location: str | None = None
 
     def field_values(self) -> list[object]:
         """The fields in order, the metadata as a new dict: what sealing serialises, and what
@@ -143,13 +146,24 @@ class ContentHeaders:
             self.expires,
             dict(self.user_metadata),
             self.tags,
+            self.website_redirect_location,
         ]
 
     def with_tags(self, tags: tuple[tuple[str, str], ...]) -> ContentHeaders:
         """These headers with another tag set (PutObjectTagging, a copy's tagging directive)."""
         values = self.field_values()
-        values[-1] = tags
+        values[_TAGS_FIELD] = tags
         return build_content_headers(*values)
+
+    def with_website_redirect(self, location: str | None) -> ContentHeaders:
+        """These headers with another website redirect (a copy's: never the source's)."""
+        values = self.field_values()
+        values[_REDIRECT_FIELD] = location
+        return build_content_headers(*values)
+
+
+_TAGS_FIELD: Final = 7
+_REDIRECT_FIELD: Final = 8
 
 
 @dataclass(frozen=True, slots=True)

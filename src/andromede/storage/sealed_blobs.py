@@ -699,7 +699,9 @@ def stored_form(record: _StoredT) -> _StoredT:
             return record.rebuilt(
                 record.headers, record.kms_context, record.key_check, _PLAINTEXT_FORMAT_VERSION
             )
-        empty = build_content_headers(_DEFAULT_CONTENT_TYPE, None, None, None, None, None, {}, ())
+        empty = build_content_headers(
+            _DEFAULT_CONTENT_TYPE, None, None, None, None, None, {}, (), None
+        )
         return record.rebuilt(empty, None, record.key_check, record.format_version)
     if record.sealed_headers is None:
         return dataclasses.replace(record, format_version=_PLAINTEXT_FORMAT_VERSION)

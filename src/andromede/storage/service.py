@@ -92,6 +92,7 @@ from andromede.storage.sealed_blobs import (
     stored_form,
 )
 from andromede.storage.store import MetadataStore
+from andromede.storage.website import WEBSITE_DOCUMENT, WebsiteConfiguration
 
 __all__ = [
     "BodyIntegrity",
@@ -253,6 +254,17 @@ class ObjectService:
         """Replace (None: remove) the bucket's CORS rules, validated by the caller.
         NoSuchBucket."""
         await self._store.put_bucket_cors(name, cors)
+
+    async def get_bucket_website(self, name: str) -> WebsiteConfiguration | None:
+        """The bucket's static-website configuration, None when it has none. NoSuchBucket."""
+        text = await self._store.get_bucket_document(name, WEBSITE_DOCUMENT)
+        return None if text is None else WebsiteConfiguration.from_text(text)
+
+    async def set_bucket_website(self, name: str, website: WebsiteConfiguration | None) -> None:
+        """Replace (None: remove) the bucket's website configuration, validated by the caller.
+        NoSuchBucket."""
+        text = None if website is None else website.to_text()
+        await self._store.put_bucket_document(name, WEBSITE_DOCUMENT, text)
 
     async def set_bucket_encryption(self, name: str, encryption: BucketEncryption | None) -> Bucket:
         """Store (or, with None, remove) the bucket's default encryption. NoSuchBucket."""

@@ -63,6 +63,12 @@ class MetadataStore(Protocol):
     async def put_bucket_cors(self, name: str, cors: CorsConfiguration | None) -> None:
         """Replace the bucket's CORS configuration (None: remove it). NoSuchBucket."""
 
+    async def get_bucket_document(self, name: str, kind: str) -> str | None:
+        """The bucket's configuration document of ``kind`` (None: it has none). NoSuchBucket."""
+
+    async def put_bucket_document(self, name: str, kind: str, document: str | None) -> None:
+        """Replace the bucket's document of ``kind`` (None: remove it). NoSuchBucket."""
+
     async def delete_bucket(self, name: str) -> list[Part]:
         """Delete an empty bucket, aborting its pending uploads (their parts are returned).
 

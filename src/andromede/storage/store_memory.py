@@ -45,6 +45,7 @@ class _BucketState:
     objects: dict[bytes, ObjectRecord] = field(default_factory=dict)
     tags: tuple[tuple[str, str], ...] | None = None
     cors: CorsConfiguration | None = None
+    documents: dict[str, str] = field(default_factory=dict)
 
 
 class MemoryMetadataStore:
@@ -107,6 +108,16 @@ class MemoryMetadataStore:
 
     async def put_bucket_cors(self, name: str, cors: CorsConfiguration | None) -> None:
         self._state(name).cors = cors
+
+    async def get_bucket_document(self, name: str, kind: str) -> str | None:
+        return self._state(name).documents.get(kind)
+
+    async def put_bucket_document(self, name: str, kind: str, document: str | None) -> None:
+        documents = self._state(name).documents
+        if document is None:
+            documents.pop(kind, None)
+        else:
+            documents[kind] = document
 
     async def delete_bucket(self, name: str) -> list[Part]:
         state = self._state(name)

@@ -84,6 +84,7 @@ _B = tables.buckets
 _BP = tables.bucket_policies
 _BT = tables.bucket_tags
 _BC = tables.bucket_cors
+_BD = tables.bucket_documents
 _O = tables.objects
 _OB = tables.object_blobs
 _U = tables.multipart_uploads
@@ -273,6 +274,11 @@ def _headers_json(headers: ContentHeaders) -> str:
             "expires": headers.expires,
             "user_metadata": dict(headers.user_metadata),
             **({"tags": headers.tags} if headers.tags else {}),
+            **(
+                {"website_redirect_location": headers.website_redirect_location}
+                if headers.website_redirect_location is not None
+                else {}
+            ),
         },
         separators=(",", ":"),
     )
@@ -289,6 +295,7 @@ def _headers_from_json(text: str) -> ContentHeaders:
         expires=data["expires"],
         user_metadata=dict(data["user_metadata"]),
         tags=tuple((key, value) for key, value in data.get("tags", ())),
+        website_redirect_location=data.get("website_redirect_location"),
     )
 
 
@@ -813,6 +820,27 @@ class SqlMetadataStore:
 
         await self._db.write(work)
 
+    async def get_bucket_document(self, name: str, kind: str) -> str | None:
+        def work(conn: Connection) -> str | None:
+            if conn.execute(_GET_BUCKET, {"name": name}).first() is None:
+                raise NoSuchBucket(name)
+            return conn.scalar(
+                sa.select(_BD.c.document).where(_BD.c.bucket == name, _BD.c.kind == kind)
+            )
+
+        return await self._db.read(work)
+
+    async def put_bucket_document(self, name: str, kind: str, document: str | None) -> None:
+        def work(conn: Connection) -> None:
+            # Held as PutBucketTagging holds it: a racing DeleteBucket waits, or this fails.
+            if conn.execute(_HOLD_BUCKET, {"name": name}).first() is None:
+                raise NoSuchBucket(name)
+            conn.execute(_BD.delete().where(_BD.c.bucket == name, _BD.c.kind == kind))
+            if document is not None:
+                conn.execute(_BD.insert().values(bucket=name, kind=kind, document=document))
+
+        await self._db.write(work)
+
     async def delete_bucket(self, name: str) -> list[Part]:
         def work(conn: Connection) -> list[Part]:
             # FOR UPDATE: waits for the PUTs and uploads landing in the bucket (they hold it FOR
@@ -835,6 +863,7 @@ class SqlMetadataStore:
             conn.execute(_BP.delete().where(_BP.c.bucket == name))
             conn.execute(_BT.delete().where(_BT.c.bucket == name))
             conn.execute(_BC.delete().where(_BC.c.bucket == name))
+            conn.execute(_BD.delete().where(_BD.c.bucket == name))
             conn.execute(_B.delete().where(_B.c.name == name))
             return dropped
 

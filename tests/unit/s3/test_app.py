@@ -208,14 +208,14 @@ async def test_a_tampered_chunk_is_refused_and_nothing_stored(client: Client) ->
 
 
 async def test_writes_asking_for_unimplemented_features_are_refused(client: Client) -> None:
-    # Accepting them silently would claim encryption, retention or redirects that do not exist.
+    # Accepting them silently would claim encryption, retention or appends that do not exist.
     await client.request("PUT", "/photos")
     cases = [
         ({"x-amz-server-side-encryption": "aws:kms"}, 501, "NotImplemented"),
         # A KMS key without aws:kms is a bad request, as on AWS (tests/unit/s3/test_sse_kms.py).
         ({"x-amz-server-side-encryption-aws-kms-key-id": "k"}, 400, "InvalidArgument"),
         ({"x-amz-object-lock-mode": "GOVERNANCE"}, 501, "NotImplemented"),
-        ({"x-amz-website-redirect-location": "/elsewhere"}, 501, "NotImplemented"),
+        ({"x-amz-write-offset-bytes": "0"}, 501, "NotImplemented"),
         ({"x-amz-acl": "public-read"}, 400, "AccessControlListNotSupported"),
         ({"x-amz-grant-read": "uri=http://acs.amazonaws.com/groups/global/AllUsers"}, 400,
          "AccessControlListNotSupported"),

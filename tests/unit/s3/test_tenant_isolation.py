@@ -39,6 +39,10 @@ SSE_XML = (
     b"<SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>"
     b"</ServerSideEncryptionConfiguration>"
 )
+WEBSITE_XML = (
+    b"<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix></IndexDocument>"
+    b"</WebsiteConfiguration>"
+)
 CORS_XML = (
     b"<CORSConfiguration><CORSRule><AllowedMethod>GET</AllowedMethod>"
     b"<AllowedOrigin>*</AllowedOrigin></CORSRule></CORSConfiguration>"
@@ -127,6 +131,9 @@ RECIPES: dict[O, Recipe] = {
     O.GetBucketCors: Recipe("GET", f"{B}?cors"),
     O.PutBucketCors: Recipe("PUT", f"{B}?cors", CORS_XML, tuple(md5(CORS_XML).items())),
     O.DeleteBucketCors: Recipe("DELETE", f"{B}?cors"),
+    O.GetBucketWebsite: Recipe("GET", f"{B}?website"),
+    O.PutBucketWebsite: Recipe("PUT", f"{B}?website", WEBSITE_XML, tuple(md5(WEBSITE_XML).items())),
+    O.DeleteBucketWebsite: Recipe("DELETE", f"{B}?website"),
     O.PostObject: Recipe(
         "POST",
         B,
@@ -176,6 +183,7 @@ async def snapshot(victim: Client, upload_id: str) -> list[tuple[int, bytes]]:
         ("GET", f"{B}?publicAccessBlock"),
         ("GET", f"{B}?policy"),
         ("GET", f"{B}?cors"),
+        ("GET", f"{B}?website"),
         ("GET", f"{B}?uploads"),
         ("GET", f"{K}?uploadId={upload_id}"),
     ]

@@ -40,6 +40,7 @@ __all__ = [
     "parse_max",
     "reject_unsupported_headers",
     "tenant_owner_id",
+    "website_redirect_from_request",
     "write_checksum_elements",
     "write_owner",
     "xml_response",
@@ -99,7 +100,24 @@ def content_headers_from_request(
         expires=h.get("expires"),
         user_metadata=metadata,
         tags=tags,
+        website_redirect_location=website_redirect_from_request(ctx),
     )
+
+
+# S3's bound on x-amz-website-redirect-location, and the forms it takes.
+_REDIRECT_MAX_BYTES = 2048
+_REDIRECT_PREFIXES = ("/", "http://", "https://")
+
+
+def website_redirect_from_request(ctx: S3Context) -> str | None:
+    """The object's website redirect (``x-amz-website-redirect-location``): a path in the
+    bucket's website or an http(s) URL, at most 2 KiB (``InvalidRedirectLocation``)."""
+    location = ctx.headers.get("x-amz-website-redirect-location")
+    if location is None:
+        return None
+    if not location.startswith(_REDIRECT_PREFIXES) or len(location.encode()) > _REDIRECT_MAX_BYTES:
+        raise S3Error("InvalidRedirectLocation")
+    return location
 
 
 def object_response_headers(
@@ -120,6 +138,7 @@ def object_response_headers(
         response.header(_META_PREFIX + name, value)
     if headers.tags:
         response.header("x-amz-tagging-count", str(len(headers.tags)))
+    response.header("x-amz-website-redirect-location", headers.website_redirect_location)
     if record.parts_count is not None:
         response.header("x-amz-mp-parts-count", str(record.parts_count))
     if with_checksum and record.checksum is not None:
@@ -195,11 +214,10 @@ def tenant_owner_id(ctx: S3Context) -> str:
 
 
 # Request headers that ask for something this server does not do yet. Accepting them silently
-# would claim retention or redirects that do not exist; S3's answer is NotImplemented
+# would claim retention or appends that do not exist; S3's answer is NotImplemented
 # ("A header you provided implies functionality that is not implemented").
 _UNSUPPORTED_HEADER_PREFIXES = (
     "x-amz-object-lock-",  # Object Lock
-    "x-amz-website-redirect-location",
     "x-amz-write-offset-bytes",  # appending to an object (S3 Express directory buckets)
 )
 _ACCEPTED_STORAGE_CLASSES = frozenset({"STANDARD"})

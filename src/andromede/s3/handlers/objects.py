@@ -26,6 +26,7 @@ from andromede.s3.handlers.common import (
     object_owner_id,
     object_response_headers,
     reject_unsupported_headers,
+    website_redirect_from_request,
     write_checksum_elements,
     xml_response,
 )
@@ -417,6 +418,7 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
         and tagging_directive == "COPY"
         and algorithm is None
         and not changes_encryption
+        and "x-amz-website-redirect-location" not in ctx.headers
     ):
         raise S3Error(
             "InvalidRequest",
@@ -458,7 +460,9 @@ async def _copy_headers(
     """The copy's headers (None: the source's, tags included). Metadata and tags each come
     from the request or the source, by their own directive. The source's tags need
     ``s3:GetObjectTagging`` on it to be read, and tags set on the copy need
-    ``s3:PutObjectTagging`` (``tags_from_request``), as on AWS."""
+    ``s3:PutObjectTagging`` (``tags_from_request``), as on AWS. The website redirect is the
+    request's alone, whatever the directive: S3 never copies it."""
+    redirect = website_redirect_from_request(ctx)
     if tagging_directive == "COPY":
         if source.headers.tags:
             source_bucket = await svc.objects.get_bucket(source.bucket)
@@ -467,10 +471,12 @@ async def _copy_headers(
             )
             await authorise_object(ctx, svc, S3Operation.PutObjectTagging, bucket, ctx.key)
         if directive == "COPY":
-            return None
+            if redirect == source.headers.website_redirect_location:
+                return None
+            return source.headers.with_website_redirect(redirect)
         tags = source.headers.tags
     else:
         tags = await tags_from_request(ctx, svc, bucket)
     if directive == "REPLACE":
         return content_headers_from_request(ctx, tags)
-    return source.headers.with_tags(tags)
+    return source.headers.with_tags(tags).with_website_redirect(redirect)
