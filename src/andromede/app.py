@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from andromede.api.app import ManagementApi
+from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.audit.store import SqlAuditStore
 from andromede.compute.driver import HypervisorDriver
@@ -40,6 +41,7 @@ from andromede.db.database import Database, describe_url, open_database
 from andromede.db.migrate import upgrade
 from andromede.ec2api.app import Ec2App
 from andromede.errors import ConfigurationError
+from andromede.http.asgi import new_request_id
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.http.sigv4 import credential_service
@@ -68,6 +70,7 @@ from andromede.s3.handlers.encryption import KmsKeyResolver
 from andromede.settings import Settings, load_settings
 from andromede.storage.blob_local import LocalBlobStore
 from andromede.storage.blobs import BlobStore
+from andromede.storage.lifecycle_runner import LifecycleAction, LifecycleRunner
 from andromede.storage.regions import RegionalBlobs
 from andromede.storage.service import ObjectService, StorageLimits
 from andromede.storage.store_sql import SqlMetadataStore
@@ -242,6 +245,16 @@ class Application:
             ),
             asyncio.create_task(_identity_upkeep(settings, identity), name="identity-upkeep"),
             asyncio.create_task(_kms_upkeep(settings, customer_keys), name="kms-upkeep"),
+            asyncio.create_task(
+                LifecycleRunner(
+                    objects,
+                    store,
+                    interval=settings.lifecycle_interval,
+                    on_action=lifecycle_auditor(audit),
+                    regions=settings.served_region_names,
+                ).run_forever(),
+                name="lifecycle",
+            ),
         ]
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
         s3 = S3App(
@@ -550,6 +563,35 @@ async def _compute_upkeep(settings: Settings, compute: ComputeService) -> None:
                 await compute.resync_hosts()
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("compute upkeep failed")
+
+
+# Who the audit names for lifecycle actions: the platform's service, acting on the bucket
+# owner's rule (AWS's is the S3 service principal).
+LIFECYCLE_PRINCIPAL = "s3.lifecycle"
+
+
+def lifecycle_auditor(audit: AuditService) -> Callable[[LifecycleAction], None]:
+    """Each lifecycle expiry and abort as an audit event of the bucket owner's account: the
+    platform acting on the customer's data, under the customer's rule, is an access like any
+    other (decision 0082)."""
+
+    def record(action: LifecycleAction) -> None:
+        expired = action.upload_id is None
+        audit.record(
+            request_id=new_request_id(),
+            tenant_id=action.tenant_id,
+            principal=LIFECYCLE_PRINCIPAL,
+            action="s3:DeleteObject" if expired else "s3:AbortMultipartUpload",
+            resource=f"arn:aws:s3:::{action.bucket}/{action.key}",
+            outcome=Outcome.SUCCESS,
+            details={
+                "operation": "LifecycleExpiration" if expired else "LifecycleAbort",
+                "rule": action.rule_id or "",
+                **({} if expired else {"upload_id": action.upload_id or ""}),
+            },
+        )
+
+    return record
 
 
 async def _kms_upkeep(settings: Settings, customer_keys: CustomerKeyService) -> None:

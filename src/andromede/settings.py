@@ -303,6 +303,12 @@ class Settings(BaseSettings):
         description="Most routing rules in one bucket's website configuration"
         " (PutBucketWebsite); S3's is 50.",
     )
+    max_lifecycle_rules: int = Field(
+        default=1000,
+        gt=0,
+        description="Most rules in one bucket's lifecycle configuration"
+        " (PutBucketLifecycleConfiguration); S3's is 1,000.",
+    )
     max_delete_objects: int = Field(
         default=1000, gt=0, description="Most keys in one DeleteObjects request."
     )
@@ -417,6 +423,12 @@ class Settings(BaseSettings):
     )
     sweeper_interval: float = Field(
         default=300.0, gt=0, description="Seconds between two runs of the orphan-blob sweeper."
+    )
+    lifecycle_interval: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds between two passes applying buckets' lifecycle rules (expiring"
+        " objects, aborting old multipart uploads); rules count whole days.",
     )
     compute_resync_interval: float = Field(
         default=60.0,

@@ -260,6 +260,44 @@ async def test_a_conditional_delete_takes_only_the_object_it_names(store: Metada
     assert await store.get_object("b1", "k") is None
 
 
+async def test_an_expiry_deletes_only_the_very_object_its_listing_showed(
+    store: MetadataStore,
+) -> None:
+    # Lifecycle's delete: the same ETag is not enough, the object written again since (the
+    # same bytes) has another last modification and stays.
+    await store.create_bucket(bucket())
+    listed = record("k", blob="blob1")
+    await store.put_object(listed)
+    again = dataclasses.replace(record("k", blob="blob2"), last_modified=T0 + timedelta(seconds=1))
+    await store.put_object(again)
+    with pytest.raises(ObjectChanged):
+        await store.delete_object(
+            "b1", "k", if_etag=listed.etag, if_last_modified=listed.last_modified
+        )
+    assert await store.get_object("b1", "k") == again
+    assert (
+        await store.delete_object(
+            "b1", "k", if_etag=again.etag, if_last_modified=T0 + timedelta(seconds=1)
+        )
+        == again
+    )
+
+
+async def test_buckets_are_found_by_the_documents_they_have(store: MetadataStore) -> None:
+    for name in ("b3", "b1", "b2", "b4"):
+        await store.create_bucket(bucket(name))
+    for name in ("b3", "b1", "b4"):
+        await store.put_bucket_document(name, "lifecycle", f"rules of {name}")
+    await store.put_bucket_document("b2", "website", "{}")
+    assert await store.list_bucket_documents("lifecycle", None, 2) == [
+        ("b1", "rules of b1"),
+        ("b3", "rules of b3"),
+    ]
+    assert await store.list_bucket_documents("lifecycle", "b3", 2) == [("b4", "rules of b4")]
+    assert await store.list_bucket_documents("lifecycle", "b4", 2) == []
+    assert await store.list_bucket_documents("website", None, 10) == [("b2", "{}")]
+
+
 async def test_a_conditional_write_commits_only_over_what_it_expects(
     store: MetadataStore,
 ) -> None:

@@ -56,6 +56,14 @@ def content_md5(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data).digest()).decode()  # noqa: S324 - S3's Content-MD5
 
 
+_LIFECYCLE_ZERO_DAYS = (
+    b"<LifecycleConfiguration><Rule><Filter/><Status>Enabled</Status><Expiration><Days>0"
+    b"</Days></Expiration></Rule></LifecycleConfiguration>"
+)
+_LIFECYCLE_TRANSITION = (
+    b"<LifecycleConfiguration><Rule><Filter/><Status>Enabled</Status><Transition><Days>30"
+    b"</Days><StorageClass>GLACIER</StorageClass></Transition></Rule></LifecycleConfiguration>"
+)
 _WEBSITE_NO_INDEX = (
     b"<WebsiteConfiguration><ErrorDocument><Key>e.html</Key></ErrorDocument></WebsiteConfiguration>"
 )
@@ -486,6 +494,31 @@ CASES: list[Case] = [
             w.path("redirected"),
             headers={"x-amz-website-redirect-location": "elsewhere.html"},
             body=b"x",
+        ),
+    ),
+    # -- lifecycle (decision 0082) ----------------------------------------------------------------
+    _row(
+        "lifecycle-days-not-positive",
+        400,
+        "InvalidArgument",
+        lambda w: w.raw.request(
+            "PUT",
+            w.path(),
+            "lifecycle",
+            headers={"Content-MD5": content_md5(_LIFECYCLE_ZERO_DAYS)},
+            body=_LIFECYCLE_ZERO_DAYS,
+        ),
+    ),
+    _row(
+        "lifecycle-transition",
+        501,
+        "NotImplemented",
+        lambda w: w.raw.request(
+            "PUT",
+            w.path(),
+            "lifecycle",
+            headers={"Content-MD5": content_md5(_LIFECYCLE_TRANSITION)},
+            body=_LIFECYCLE_TRANSITION,
         ),
     ),
     _row(

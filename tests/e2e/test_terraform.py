@@ -190,6 +190,27 @@ resource "aws_s3_bucket_website_configuration" "data" {
     }
   }
 }
+resource "aws_s3_bucket_lifecycle_configuration" "data" {
+  bucket = aws_s3_bucket.data.id
+  rule {
+    id     = "scratch"
+    status = "Enabled"
+    filter {
+      prefix = "scratch/"
+    }
+    expiration {
+      days = 7
+    }
+  }
+  rule {
+    id     = "uploads"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 2
+    }
+  }
+}
 resource "aws_s3_object" "moved" {
   bucket           = aws_s3_bucket.data.id
   key              = "moved.html"
@@ -346,6 +367,11 @@ def test_terraform_applies_converges_and_destroys(
             "Condition": {"KeyPrefixEquals": "old/"},
             "Redirect": {"ReplaceKeyPrefixWith": "new/"},
         }
+    ]
+    lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert sorted((rule["ID"], rule["Status"]) for rule in lifecycle) == [
+        ("scratch", "Enabled"),
+        ("uploads", "Enabled"),
     ]
     moved = s3.head_object(Bucket=bucket, Key="moved.html")
     assert moved["WebsiteRedirectLocation"] == "/new/home.html"

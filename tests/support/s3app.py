@@ -61,6 +61,9 @@ class Client:
     audit: AuditService
     tenant_id: str = ""
     identity: IdentityService | None = None
+    # The app's object service and metadata store, for tests that drive them beside it.
+    objects: ObjectService | None = None
+    store: MemoryMetadataStore | None = None
 
     def as_anonymous(self) -> Client:
         return dataclasses.replace(self, credentials=None, tenant_id="")
@@ -160,8 +163,9 @@ async def in_process_client(data_dir: Path, **overrides: Any) -> AsyncIterator[C
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     boot = await identity.bootstrap()
     assert boot is not None
+    store = MemoryMetadataStore()
     objects = ObjectService(
-        MemoryMetadataStore(),
+        store,
         MemoryBlobStore(),
         dataclasses.replace(storage_limits(settings), deletion_grace=0),
         cipher_in(data_dir / "keys"),
@@ -177,6 +181,8 @@ async def in_process_client(data_dir: Path, **overrides: Any) -> AsyncIterator[C
             audit,
             boot.tenant.id,
             identity,
+            objects,
+            store,
         )
     finally:
         await audit.close()

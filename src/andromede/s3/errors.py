@@ -43,6 +43,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "NoSuchBucketPolicy": (404, "The bucket policy does not exist"),
     "NoSuchTagSet": (404, "The TagSet does not exist"),
     "NoSuchCORSConfiguration": (404, "The CORS configuration does not exist"),
+    "NoSuchLifecycleConfiguration": (404, "The lifecycle configuration does not exist"),
     # Static websites (decision 0081).
     "NoSuchWebsiteConfiguration": (
         404,

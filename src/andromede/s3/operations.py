@@ -67,19 +67,19 @@ class S3Operation(enum.Enum):
         "GetBucketLifecycleConfiguration",
         "s3:GetLifecycleConfiguration",
         Scope.BUCKET,
-        False,
+        True,
     )
     PutBucketLifecycleConfiguration = (
         "PutBucketLifecycleConfiguration",
         "s3:PutLifecycleConfiguration",
         Scope.BUCKET,
-        False,
+        True,
     )
     DeleteBucketLifecycle = (
         "DeleteBucketLifecycle",
         "s3:PutLifecycleConfiguration",
         Scope.BUCKET,
-        False,
+        True,
     )
     GetBucketTagging = ("GetBucketTagging", "s3:GetBucketTagging", Scope.BUCKET, True)
     PutBucketTagging = ("PutBucketTagging", "s3:PutBucketTagging", Scope.BUCKET, True)

@@ -65,6 +65,7 @@ from andromede.storage.integrity import (
     normal_etag,
     source_integrity,
 )
+from andromede.storage.lifecycle import LIFECYCLE_DOCUMENT, LifecycleConfiguration
 from andromede.storage.listing import ObjectListing, UploadListing, page_objects, page_uploads
 from andromede.storage.model import (
     RECORD_FORMAT_VERSION,
@@ -266,6 +267,19 @@ class ObjectService:
         text = None if website is None else website.to_text()
         await self._store.put_bucket_document(name, WEBSITE_DOCUMENT, text)
 
+    async def get_bucket_lifecycle(self, name: str) -> LifecycleConfiguration | None:
+        """The bucket's lifecycle configuration, None when it has none. NoSuchBucket."""
+        text = await self._store.get_bucket_document(name, LIFECYCLE_DOCUMENT)
+        return None if text is None else LifecycleConfiguration.from_text(text)
+
+    async def set_bucket_lifecycle(
+        self, name: str, lifecycle: LifecycleConfiguration | None
+    ) -> None:
+        """Replace (None: remove) the bucket's lifecycle configuration, validated by the
+        caller. NoSuchBucket."""
+        text = None if lifecycle is None else lifecycle.to_text()
+        await self._store.put_bucket_document(name, LIFECYCLE_DOCUMENT, text)
+
     async def set_bucket_encryption(self, name: str, encryption: BucketEncryption | None) -> Bucket:
         """Store (or, with None, remove) the bucket's default encryption. NoSuchBucket."""
         return await self._store.update_bucket_access(name, encryption=encryption)
@@ -452,12 +466,20 @@ class ObjectService:
                 yield chunk
 
     async def delete_object(
-        self, bucket: str, key: str, *, if_etag: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        *,
+        if_etag: str | None = None,
+        if_last_modified: datetime | None = None,
     ) -> ObjectRecord | None:
         """Delete if present (S3 answers 204 either way). NoSuchBucket. ``if_etag``: delete only
         the object with that ETag, atomically (ObjectChanged otherwise): the last step of a
-        conditional delete whose condition was checked against that object."""
-        removed = await self._store.delete_object(bucket, key, if_etag=if_etag)
+        conditional delete whose condition was checked against that object. With
+        ``if_last_modified`` too, only the very object a listing showed (a lifecycle expiry)."""
+        removed = await self._store.delete_object(
+            bucket, key, if_etag=if_etag, if_last_modified=if_last_modified
+        )
         if removed is None:
             await self.get_bucket(bucket)
             return None

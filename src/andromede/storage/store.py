@@ -69,6 +69,12 @@ class MetadataStore(Protocol):
     async def put_bucket_document(self, name: str, kind: str, document: str | None) -> None:
         """Replace the bucket's document of ``kind`` (None: remove it). NoSuchBucket."""
 
+    async def list_bucket_documents(
+        self, kind: str, after: str | None, limit: int
+    ) -> list[tuple[str, str]]:
+        """(bucket name, document) of the buckets that have a document of ``kind``, by name,
+        strictly after ``after``, at most ``limit``."""
+
     async def delete_bucket(self, name: str) -> list[Part]:
         """Delete an empty bucket, aborting its pending uploads (their parts are returned).
 
@@ -116,10 +122,16 @@ class MetadataStore(Protocol):
         """Replace the object's ACL (None: the owner's private ACL); None if no such object."""
 
     async def delete_object(
-        self, bucket: str, key: str, *, if_etag: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        *,
+        if_etag: str | None = None,
+        if_last_modified: datetime | None = None,
     ) -> ObjectRecord | None:
-        """Remove and return the record, None if there was none. ``if_etag``: only the object
-        with that ETag, in the same step (``ObjectChanged`` if the key holds another or none)."""
+        """Remove and return the record, None if there was none. ``if_etag`` (and
+        ``if_last_modified``): only the object with that ETag (and last modification), in the
+        same step (``ObjectChanged`` if the key holds another or none)."""
 
     async def list_objects(
         self, bucket: str, *, prefix: str, after: str | None, limit: int

@@ -119,6 +119,16 @@ class MemoryMetadataStore:
         else:
             documents[kind] = document
 
+    async def list_bucket_documents(
+        self, kind: str, after: str | None, limit: int
+    ) -> list[tuple[str, str]]:
+        found = sorted(
+            (name, state.documents[kind])
+            for name, state in self._buckets.items()
+            if kind in state.documents and (after is None or name > after)
+        )
+        return found[:limit]
+
     async def delete_bucket(self, name: str) -> list[Part]:
         state = self._state(name)
         if state.keys:
@@ -199,7 +209,12 @@ class MemoryMetadataStore:
         return record
 
     async def delete_object(
-        self, bucket: str, key: str, *, if_etag: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        *,
+        if_etag: str | None = None,
+        if_last_modified: datetime | None = None,
     ) -> ObjectRecord | None:
         state = self._buckets.get(bucket)
         if state is None:
@@ -207,7 +222,11 @@ class MemoryMetadataStore:
         encoded = key.encode()
         if if_etag is not None:
             current = state.objects.get(encoded)
-            if current is None or current.etag != if_etag:
+            if (
+                current is None
+                or current.etag != if_etag
+                or (if_last_modified is not None and current.last_modified != if_last_modified)
+            ):
                 raise ObjectChanged(f"{key} is not the object the condition was checked on")
         record = state.objects.pop(encoded, None)
         if record is not None:

@@ -841,6 +841,24 @@ class SqlMetadataStore:
 
         await self._db.write(work)
 
+    async def list_bucket_documents(
+        self, kind: str, after: str | None, limit: int
+    ) -> list[tuple[str, str]]:
+        conditions = [_BD.c.kind == kind]
+        if after is not None:
+            conditions.append(_BD.c.bucket > after)
+        query = (
+            sa.select(_BD.c.bucket, _BD.c.document)
+            .where(*conditions)
+            .order_by(_BD.c.bucket)
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> list[tuple[str, str]]:
+            return [(row.bucket, row.document) for row in conn.execute(query)]
+
+        return await self._db.read(work)
+
     async def delete_bucket(self, name: str) -> list[Part]:
         def work(conn: Connection) -> list[Part]:
             # FOR UPDATE: waits for the PUTs and uploads landing in the bucket (they hold it FOR
@@ -963,15 +981,26 @@ class SqlMetadataStore:
         return await self._db.write(work)
 
     async def delete_object(
-        self, bucket: str, key: str, *, if_etag: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        *,
+        if_etag: str | None = None,
+        if_last_modified: datetime | None = None,
     ) -> ObjectRecord | None:
         def work(conn: Connection) -> ObjectRecord | None:
             # FOR UPDATE: of two deletes (or a delete and an overwrite) of the same key, only one
             # reports the record, so its blobs are released once; and a conditional delete
             # compares the ETag of the row it holds locked, the one it deletes.
             row = conn.execute(_LOCK_OBJECT, {"bucket": bucket, "key": key}).first()
-            if if_etag is not None and (row is None or _object_from_row(row).etag != if_etag):
-                raise ObjectChanged(f"{key} is not the object the condition was checked on")
+            if if_etag is not None:
+                current = None if row is None else _object_from_row(row)
+                if (
+                    current is None
+                    or current.etag != if_etag
+                    or (if_last_modified is not None and current.last_modified != if_last_modified)
+                ):
+                    raise ObjectChanged(f"{key} is not the object the condition was checked on")
             if row is None:
                 return None
             conn.execute(_O.delete().where(_O.c.bucket == bucket, _O.c.key == key))

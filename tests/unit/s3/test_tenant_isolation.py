@@ -39,6 +39,10 @@ SSE_XML = (
     b"<SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>"
     b"</ServerSideEncryptionConfiguration>"
 )
+LIFECYCLE_XML = (
+    b"<LifecycleConfiguration><Rule><ID>r</ID><Filter/><Status>Enabled</Status>"
+    b"<Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>"
+)
 WEBSITE_XML = (
     b"<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix></IndexDocument>"
     b"</WebsiteConfiguration>"
@@ -131,6 +135,11 @@ RECIPES: dict[O, Recipe] = {
     O.GetBucketCors: Recipe("GET", f"{B}?cors"),
     O.PutBucketCors: Recipe("PUT", f"{B}?cors", CORS_XML, tuple(md5(CORS_XML).items())),
     O.DeleteBucketCors: Recipe("DELETE", f"{B}?cors"),
+    O.GetBucketLifecycleConfiguration: Recipe("GET", f"{B}?lifecycle"),
+    O.PutBucketLifecycleConfiguration: Recipe(
+        "PUT", f"{B}?lifecycle", LIFECYCLE_XML, tuple(md5(LIFECYCLE_XML).items())
+    ),
+    O.DeleteBucketLifecycle: Recipe("DELETE", f"{B}?lifecycle"),
     O.GetBucketWebsite: Recipe("GET", f"{B}?website"),
     O.PutBucketWebsite: Recipe("PUT", f"{B}?website", WEBSITE_XML, tuple(md5(WEBSITE_XML).items())),
     O.DeleteBucketWebsite: Recipe("DELETE", f"{B}?website"),
@@ -184,6 +193,7 @@ async def snapshot(victim: Client, upload_id: str) -> list[tuple[int, bytes]]:
         ("GET", f"{B}?policy"),
         ("GET", f"{B}?cors"),
         ("GET", f"{B}?website"),
+        ("GET", f"{B}?lifecycle"),
         ("GET", f"{B}?uploads"),
         ("GET", f"{K}?uploadId={upload_id}"),
     ]

@@ -1,0 +1,202 @@
+"""The lifecycle pass: applies every bucket's lifecycle rules (``storage/lifecycle.py``), once
+per ``lifecycle_interval`` (decision 0082).
+
+Each pass reads the buckets that have a lifecycle configuration, in the regions this gateway
+serves, and for each enabled rule:
+- expires the objects it selects that are due, each deleted only if it is still the object the
+  listing showed (same ETag and last modification, checked in the delete's own transaction):
+  an object written again meanwhile is never deleted for its predecessor's age;
+- aborts the multipart uploads it selects that were started long enough ago.
+
+Tags are sealed with an object's headers, so a rule with a tag filter opens the headers of the
+objects its prefix, size and age already select, and only those. Each expiry and abort is
+reported to ``on_action`` (the audit, in ``app.py``). Several gateways may run passes at once:
+deleting or aborting what another pass removed first is a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from andromede.errors import AndromedeError
+from andromede.storage.errors import NoSuchBucket, NoSuchUpload, ObjectChanged
+from andromede.storage.lifecycle import (
+    LIFECYCLE_DOCUMENT,
+    LifecycleConfiguration,
+    LifecycleRule,
+    due_at,
+)
+from andromede.storage.model import Bucket
+from andromede.storage.service import ObjectService
+from andromede.storage.store import MetadataStore
+
+__all__ = ["LifecycleAction", "LifecycleReport", "LifecycleRunner"]
+
+_BUCKETS_PER_READ = 100
+_PAGE = 1000
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleAction:
+    """One thing a pass did: an object expired or an upload aborted, under which rule."""
+
+    bucket: str
+    tenant_id: str
+    key: str
+    rule_id: str | None
+    upload_id: str | None = None  # set for an aborted upload
+
+
+@dataclass(slots=True)
+class LifecycleReport:
+    expired: int = 0
+    aborted: int = 0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class LifecycleRunner:
+    def __init__(
+        self,
+        objects: ObjectService,
+        store: MetadataStore,
+        *,
+        interval: float,
+        on_action: Callable[[LifecycleAction], None],
+        regions: Collection[str] | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        """``regions``: those whose buckets this gateway serves (None: every region)."""
+        self._objects = objects
+        self._store = store
+        self._interval = interval
+        self._on_action = on_action
+        self._regions = regions
+        self._clock = clock
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except AndromedeError:
+                # The database or a blob store away: the next pass tries again.
+                _log.warning("lifecycle pass failed; the next one retries", exc_info=True)
+            await asyncio.sleep(self._interval)
+
+    async def run_once(self) -> LifecycleReport:
+        report = LifecycleReport()
+        now = self._clock()
+        after: str | None = None
+        while page := await self._store.list_bucket_documents(
+            LIFECYCLE_DOCUMENT, after, _BUCKETS_PER_READ
+        ):
+            for name, text in page:
+                try:
+                    bucket = await self._objects.get_bucket(name)
+                    if self._regions is None or bucket.region in self._regions:
+                        await self._apply(
+                            bucket, LifecycleConfiguration.from_text(text), now, report
+                        )
+                except NoSuchBucket:
+                    continue  # deleted meanwhile
+            after = page[-1][0]
+        return report
+
+    async def _apply(
+        self, bucket: Bucket, config: LifecycleConfiguration, now: datetime, report: LifecycleReport
+    ) -> None:
+        for rule in config.rules:
+            if not rule.enabled:
+                continue
+            if rule.expires:
+                await self._expire(bucket, rule, now, report)
+            if rule.abort_after_days is not None:
+                await self._abort(bucket, rule, rule.abort_after_days, now, report)
+
+    async def _expire(
+        self, bucket: Bucket, rule: LifecycleRule, now: datetime, report: LifecycleReport
+    ) -> None:
+        after: str | None = None
+        while True:
+            listing = await self._objects.list_objects(
+                bucket.name, prefix=rule.prefix, after=after, max_keys=_PAGE
+            )
+            for summary in listing.objects:
+                expiry = rule.expiry(summary.last_modified)
+                if expiry is None or expiry > now or not rule.selects(summary.key, summary.size):
+                    continue
+                if rule.tags and not await self._tags_hold(bucket, summary.key, rule):
+                    continue
+                try:
+                    removed = await self._objects.delete_object(
+                        bucket.name,
+                        summary.key,
+                        if_etag=summary.etag,
+                        if_last_modified=summary.last_modified,
+                    )
+                except ObjectChanged:
+                    continue  # written again, or deleted, since the listing
+                if removed is not None:
+                    report.expired += 1
+                    self._on_action(
+                        LifecycleAction(bucket.name, bucket.tenant_id, summary.key, rule.rule_id)
+                    )
+            if not listing.truncated or not listing.objects:
+                return
+            after = listing.objects[-1].key
+            await asyncio.sleep(0)  # a large bucket's pass leaves room for requests
+
+    async def _tags_hold(self, bucket: Bucket, key: str, rule: LifecycleRule) -> bool:
+        try:
+            record = await self._objects.head_object(bucket.name, key)
+        except AndromedeError:
+            return False  # gone, or its headers cannot be opened (its key destroyed)
+        return rule.tags_hold(record.headers.tags)
+
+    async def _abort(
+        self,
+        bucket: Bucket,
+        rule: LifecycleRule,
+        days: int,
+        now: datetime,
+        report: LifecycleReport,
+    ) -> None:
+        key_marker: str | None = None
+        upload_marker: str | None = None
+        while True:
+            listing = await self._objects.list_multipart_uploads(
+                bucket.name,
+                prefix=rule.prefix,
+                key_marker=key_marker,
+                upload_id_marker=upload_marker,
+                max_uploads=_PAGE,
+            )
+            for upload in listing.uploads:
+                # An upload's size is not known until it completes: only the prefix selects it.
+                if due_at(upload.initiated, days) > now or not upload.key.startswith(rule.prefix):
+                    continue
+                try:
+                    await self._objects.abort_multipart_upload(
+                        bucket.name, upload.key, upload.upload_id
+                    )
+                except NoSuchUpload:
+                    continue  # completed or aborted meanwhile
+                report.aborted += 1
+                self._on_action(
+                    LifecycleAction(
+                        bucket.name, bucket.tenant_id, upload.key, rule.rule_id, upload.upload_id
+                    )
+                )
+            if not listing.truncated or not listing.uploads:
+                return
+            key_marker = listing.uploads[-1].key
+            upload_marker = listing.uploads[-1].upload_id
+            await asyncio.sleep(0)
