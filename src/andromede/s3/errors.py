@@ -43,6 +43,13 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "NoSuchBucketPolicy": (404, "The bucket policy does not exist"),
     "NoSuchTagSet": (404, "The TagSet does not exist"),
     "NoSuchCORSConfiguration": (404, "The CORS configuration does not exist"),
+    # Configurations no bucket here has (decision 0083).
+    "ReplicationConfigurationNotFoundError": (404, "The replication configuration was not found"),
+    "ObjectLockConfigurationNotFoundError": (
+        404,
+        "Object Lock configuration does not exist for this bucket",
+    ),
+    "InvalidBucketState": (409, "The request is not valid with the current state of the bucket."),
     "NoSuchLifecycleConfiguration": (404, "The lifecycle configuration does not exist"),
     # Static websites (decision 0081).
     "NoSuchWebsiteConfiguration": (

@@ -105,37 +105,37 @@ class S3Operation(enum.Enum):
     GetBucketWebsite = ("GetBucketWebsite", "s3:GetBucketWebsite", Scope.BUCKET, True)
     PutBucketWebsite = ("PutBucketWebsite", "s3:PutBucketWebsite", Scope.BUCKET, True)
     DeleteBucketWebsite = ("DeleteBucketWebsite", "s3:DeleteBucketWebsite", Scope.BUCKET, True)
-    GetBucketLogging = ("GetBucketLogging", "s3:GetBucketLogging", Scope.BUCKET, False)
-    PutBucketLogging = ("PutBucketLogging", "s3:PutBucketLogging", Scope.BUCKET, False)
+    GetBucketLogging = ("GetBucketLogging", "s3:GetBucketLogging", Scope.BUCKET, True)
+    PutBucketLogging = ("PutBucketLogging", "s3:PutBucketLogging", Scope.BUCKET, True)
     GetBucketNotificationConfiguration = (
         "GetBucketNotificationConfiguration",
         "s3:GetBucketNotification",
         Scope.BUCKET,
-        False,
+        True,
     )
     PutBucketNotificationConfiguration = (
         "PutBucketNotificationConfiguration",
         "s3:PutBucketNotification",
         Scope.BUCKET,
-        False,
+        True,
     )
     GetBucketReplication = (
         "GetBucketReplication",
         "s3:GetReplicationConfiguration",
         Scope.BUCKET,
-        False,
+        True,
     )
     PutBucketReplication = (
         "PutBucketReplication",
         "s3:PutReplicationConfiguration",
         Scope.BUCKET,
-        False,
+        True,
     )
     DeleteBucketReplication = (
         "DeleteBucketReplication",
         "s3:PutReplicationConfiguration",
         Scope.BUCKET,
-        False,
+        True,
     )
     GetBucketOwnershipControls = (
         "GetBucketOwnershipControls",
@@ -177,19 +177,19 @@ class S3Operation(enum.Enum):
         "GetObjectLockConfiguration",
         "s3:GetBucketObjectLockConfiguration",
         Scope.BUCKET,
-        False,
+        True,
     )
     PutObjectLockConfiguration = (
         "PutObjectLockConfiguration",
         "s3:PutBucketObjectLockConfiguration",
         Scope.BUCKET,
-        False,
+        True,
     )
     GetBucketAccelerateConfiguration = (
         "GetBucketAccelerateConfiguration",
         "s3:GetAccelerateConfiguration",
         Scope.BUCKET,
-        False,
+        True,
     )
     PutBucketAccelerateConfiguration = (
         "PutBucketAccelerateConfiguration",
@@ -201,13 +201,13 @@ class S3Operation(enum.Enum):
         "GetBucketRequestPayment",
         "s3:GetBucketRequestPayment",
         Scope.BUCKET,
-        False,
+        True,
     )
     PutBucketRequestPayment = (
         "PutBucketRequestPayment",
         "s3:PutBucketRequestPayment",
         Scope.BUCKET,
-        False,
+        True,
     )
     PostObject = ("PostObject", "s3:PutObject", Scope.BUCKET, True)
     # -- objects -------------------------------------------------------------------------------

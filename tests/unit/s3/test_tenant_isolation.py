@@ -39,6 +39,15 @@ SSE_XML = (
     b"<SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>"
     b"</ServerSideEncryptionConfiguration>"
 )
+REPLICATION_XML = (
+    b"<ReplicationConfiguration><Role>arn:aws:iam::1:role/r</Role><Rule><Status>Enabled"
+    b"</Status><Destination><Bucket>arn:aws:s3:::x</Bucket></Destination></Rule>"
+    b"</ReplicationConfiguration>"
+)
+OBJECT_LOCK_XML = (
+    b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>"
+    b"</ObjectLockConfiguration>"
+)
 LIFECYCLE_XML = (
     b"<LifecycleConfiguration><Rule><ID>r</ID><Filter/><Status>Enabled</Status>"
     b"<Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>"
@@ -140,6 +149,28 @@ RECIPES: dict[O, Recipe] = {
         "PUT", f"{B}?lifecycle", LIFECYCLE_XML, tuple(md5(LIFECYCLE_XML).items())
     ),
     O.DeleteBucketLifecycle: Recipe("DELETE", f"{B}?lifecycle"),
+    O.GetBucketLogging: Recipe("GET", f"{B}?logging"),
+    O.PutBucketLogging: Recipe("PUT", f"{B}?logging", b"<BucketLoggingStatus/>"),
+    O.GetBucketNotificationConfiguration: Recipe("GET", f"{B}?notification"),
+    O.PutBucketNotificationConfiguration: Recipe(
+        "PUT", f"{B}?notification", b"<NotificationConfiguration/>"
+    ),
+    O.GetBucketReplication: Recipe("GET", f"{B}?replication"),
+    O.PutBucketReplication: Recipe(
+        "PUT", f"{B}?replication", REPLICATION_XML, tuple(md5(REPLICATION_XML).items())
+    ),
+    O.DeleteBucketReplication: Recipe("DELETE", f"{B}?replication"),
+    O.GetObjectLockConfiguration: Recipe("GET", f"{B}?object-lock"),
+    O.PutObjectLockConfiguration: Recipe(
+        "PUT", f"{B}?object-lock", OBJECT_LOCK_XML, tuple(md5(OBJECT_LOCK_XML).items())
+    ),
+    O.GetBucketAccelerateConfiguration: Recipe("GET", f"{B}?accelerate"),
+    O.GetBucketRequestPayment: Recipe("GET", f"{B}?requestPayment"),
+    O.PutBucketRequestPayment: Recipe(
+        "PUT",
+        f"{B}?requestPayment",
+        b"<RequestPaymentConfiguration><Payer>BucketOwner</Payer></RequestPaymentConfiguration>",
+    ),
     O.GetBucketWebsite: Recipe("GET", f"{B}?website"),
     O.PutBucketWebsite: Recipe("PUT", f"{B}?website", WEBSITE_XML, tuple(md5(WEBSITE_XML).items())),
     O.DeleteBucketWebsite: Recipe("DELETE", f"{B}?website"),

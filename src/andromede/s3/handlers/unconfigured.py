@@ -1,0 +1,117 @@
+"""What S3 answers about the bucket configurations no bucket here has (decision 0083): server
+access logging, event notifications, replication, Object Lock, Transfer Acceleration and
+Requester Pays.
+
+A bucket that never had one of them has a definite answer on S3, and the tools that read
+every configuration of a bucket (Terraform's refresh, inventory scripts, `aws s3api`, backup
+tools) expect it rather than a 501:
+- GetBucketLogging: an empty ``BucketLoggingStatus`` (logging off);
+- GetBucketNotificationConfiguration: an empty ``NotificationConfiguration``;
+- GetBucketReplication: ``ReplicationConfigurationNotFoundError``;
+- GetObjectLockConfiguration: ``ObjectLockConfigurationNotFoundError``;
+- GetBucketAccelerateConfiguration: an empty ``AccelerateConfiguration`` (never enabled);
+- GetBucketRequestPayment: ``BucketOwner`` pays.
+
+Writes that ask for the state the bucket is in are taken (logging off, no notification, the
+owner paying; deleting a replication configuration there is none of). Writes that would turn
+a feature on are refused, never silently kept: replication and Object Lock with S3's own answer
+for a bucket whose versioning is not enabled, which every bucket here is; logging,
+notifications and requester-pays with ``NotImplemented``.
+"""
+
+from __future__ import annotations
+
+from andromede.http.response import Response
+from andromede.s3.errors import S3Error
+from andromede.s3.handlers.common import S3Services, xml_response
+from andromede.s3.request import S3Context
+from andromede.s3.xml import XmlWriter, child_text, children, local_name, parse_xml
+
+__all__ = [
+    "delete_bucket_replication",
+    "get_bucket_accelerate_configuration",
+    "get_bucket_logging",
+    "get_bucket_notification_configuration",
+    "get_bucket_replication",
+    "get_bucket_request_payment",
+    "get_object_lock_configuration",
+    "put_bucket_logging",
+    "put_bucket_notification_configuration",
+    "put_bucket_replication",
+    "put_bucket_request_payment",
+    "put_object_lock_configuration",
+]
+
+
+async def get_bucket_logging(ctx: S3Context, svc: S3Services) -> Response:
+    return xml_response(XmlWriter("BucketLoggingStatus"))
+
+
+async def put_bucket_logging(ctx: S3Context, svc: S3Services) -> Response:
+    root = parse_xml(await ctx.read_xml_body(), "BucketLoggingStatus")
+    if children(root, "LoggingEnabled"):
+        raise S3Error("NotImplemented", "Server access logging is not implemented")
+    return Response()
+
+
+async def get_bucket_notification_configuration(ctx: S3Context, svc: S3Services) -> Response:
+    return xml_response(XmlWriter("NotificationConfiguration"))
+
+
+async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services) -> Response:
+    root = parse_xml(await ctx.read_xml_body(), "NotificationConfiguration")
+    configured = sorted({local_name(child) for child in root})
+    if configured:
+        raise S3Error(
+            "NotImplemented",
+            "Event notifications are not implemented: " + ", ".join(configured)[:256],
+        )
+    return Response()
+
+
+async def get_bucket_replication(ctx: S3Context, svc: S3Services) -> Response:
+    raise S3Error("ReplicationConfigurationNotFoundError", BucketName=ctx.bucket)
+
+
+async def put_bucket_replication(ctx: S3Context, svc: S3Services) -> Response:
+    parse_xml(await ctx.read_xml_body(integrity_required=True), "ReplicationConfiguration")
+    raise S3Error(
+        "InvalidRequest",
+        "Versioning must be 'Enabled' on the bucket to apply a replication configuration",
+    )
+
+
+async def delete_bucket_replication(ctx: S3Context, svc: S3Services) -> Response:
+    return Response(status=204)
+
+
+async def get_object_lock_configuration(ctx: S3Context, svc: S3Services) -> Response:
+    raise S3Error("ObjectLockConfigurationNotFoundError", BucketName=ctx.bucket)
+
+
+async def put_object_lock_configuration(ctx: S3Context, svc: S3Services) -> Response:
+    parse_xml(await ctx.read_xml_body(integrity_required=True), "ObjectLockConfiguration")
+    raise S3Error(
+        "InvalidBucketState",
+        "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration",
+    )
+
+
+async def get_bucket_accelerate_configuration(ctx: S3Context, svc: S3Services) -> Response:
+    return xml_response(XmlWriter("AccelerateConfiguration"))
+
+
+async def get_bucket_request_payment(ctx: S3Context, svc: S3Services) -> Response:
+    xml = XmlWriter("RequestPaymentConfiguration")
+    xml.element("Payer", "BucketOwner")
+    return xml_response(xml)
+
+
+async def put_bucket_request_payment(ctx: S3Context, svc: S3Services) -> Response:
+    root = parse_xml(await ctx.read_xml_body(), "RequestPaymentConfiguration")
+    payer = child_text(root, "Payer")
+    if payer is None or payer.strip() not in ("BucketOwner", "Requester"):
+        raise S3Error("MalformedXML")
+    if payer.strip() == "Requester":
+        raise S3Error("NotImplemented", "Requester Pays buckets are not implemented")
+    return Response()
