@@ -380,6 +380,28 @@ async def test_old_multipart_uploads_are_aborted(client: Client) -> None:
     assert "big/file" not in uploads and "elsewhere/file" in uploads
 
 
+async def test_a_new_upload_is_told_when_a_rule_will_abort_it(client: Client) -> None:
+    plain = await client.request("POST", f"{B}/big/file?uploads")
+    assert "x-amz-abort-date" not in plain.headers
+    abort = (
+        "<AbortIncompleteMultipartUpload><DaysAfterInitiation>{days}</DaysAfterInitiation>"
+        "</AbortIncompleteMultipartUpload>"
+    )
+    await put_lifecycle(
+        client,
+        rule("<Filter><Prefix>big/</Prefix></Filter>" + abort.format(days=7), rule_id="week"),
+        rule("<Filter/>" + abort.format(days=2), rule_id="two-days"),
+        rule("<Filter/>" + abort.format(days=1), rule_id="off", status="Disabled"),
+    )
+    before = datetime.now(UTC)
+    created = await client.request("POST", f"{B}/big/file?uploads")
+    after = datetime.now(UTC)
+    # The earliest of the enabled rules that select the key.
+    assert created.headers["x-amz-abort-rule-id"] == "two-days"
+    due = datetime.strptime(created.headers["x-amz-abort-date"], "%a, %d %b %Y %H:%M:%S GMT")
+    assert due.replace(tzinfo=UTC) in {due_at(before, 2), due_at(after, 2)}
+
+
 async def test_a_pass_skips_buckets_of_regions_it_does_not_serve(client: Client) -> None:
     assert (await client.request("PUT", f"{B}/tmp/a", b"x")).status == 200
     await put_lifecycle(client, rule("<Filter/>" + EXPIRE_1))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from andromede.http.dates import iso8601_ms
+from datetime import datetime
+
+from andromede.http.dates import http_date, iso8601_ms
 from andromede.http.response import Response
 from andromede.s3.errors import S3Error
 from andromede.s3.handlers.access import acl_from_request
@@ -29,6 +31,7 @@ from andromede.s3.request import S3Context, parse_checksum_algorithm, reject_unk
 from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
 from andromede.storage.checksums import InvalidChecksumValue, validate_checksum_type
 from andromede.storage.encryption import ObjectEncryption
+from andromede.storage.lifecycle import due_at
 from andromede.storage.model import Checksum, ChecksumAlgorithm, ChecksumType
 from andromede.storage.service import CompletedPart
 
@@ -101,7 +104,27 @@ async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
     if upload.checksum_type is not None:
         response.header("x-amz-checksum-type", upload.checksum_type.value)
     write_encryption_headers(ctx, response, encryption)
+    await _abort_date_headers(ctx, svc, response, upload.initiated)
     return response
+
+
+async def _abort_date_headers(
+    ctx: S3Context, svc: S3Services, response: Response, initiated: datetime
+) -> None:
+    """``x-amz-abort-date`` and ``x-amz-abort-rule-id``: when the bucket's lifecycle rules
+    will abort this upload, if one does (the earliest, as S3 answers; decision 0082)."""
+    lifecycle = await svc.objects.get_bucket_lifecycle(ctx.bucket)
+    if lifecycle is None:
+        return
+    due = [
+        (due_at(initiated, rule.abort_after_days), rule.rule_id or "")
+        for rule in lifecycle.rules
+        if rule.enabled and rule.abort_after_days is not None and ctx.key.startswith(rule.prefix)
+    ]
+    if due:
+        date, rule_id = min(due)
+        response.header("x-amz-abort-date", http_date(date))
+        response.header("x-amz-abort-rule-id", rule_id)
 
 
 _SSE = "x-amz-server-side-encryption"
