@@ -24,7 +24,9 @@ __all__ = [
     "children",
     "escape",
     "local_name",
+    "only_child",
     "parse_xml",
+    "stripped_child_text",
 ]
 
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -66,3 +68,18 @@ def child_text(element: Element, name: str) -> str | None:
         if local_name(child) == name:
             return child.text or ""
     return None
+
+
+def only_child(element: Element, name: str) -> Element | None:
+    """The child ``name`` of a document where it may appear once (None without it):
+    MalformedXML for two or more."""
+    found = children(element, name)
+    if len(found) > 1:
+        raise S3Error("MalformedXML")
+    return found[0] if found else None
+
+
+def stripped_child_text(element: Element, name: str) -> str | None:
+    """``child_text`` without the whitespace around it."""
+    value = child_text(element, name)
+    return None if value is None else value.strip()

@@ -20,7 +20,14 @@ from andromede.http.response import Response
 from andromede.s3.errors import S3Error
 from andromede.s3.handlers.common import S3Services, xml_response
 from andromede.s3.request import S3Context
-from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
+from andromede.s3.xml import (
+    XmlWriter,
+    child_text,
+    children,
+    only_child,
+    parse_xml,
+    stripped_child_text,
+)
 from andromede.storage.lifecycle import LifecycleConfiguration, LifecycleRule
 
 __all__ = [
@@ -143,14 +150,14 @@ def _parse_rule(element: Element) -> LifecycleRule:
                 "NotImplemented",
                 f"{transition} is not implemented: this server has one storage class, STANDARD",
             )
-    rule_id = _text(element, "ID")
+    rule_id = stripped_child_text(element, "ID")
     if rule_id is not None and len(rule_id) > _MAX_ID:
         raise S3Error("InvalidArgument", "ID length should not exceed allowed limit of 255")
-    status = _text(element, "Status")
+    status = stripped_child_text(element, "Status")
     if status not in ("Enabled", "Disabled"):
         raise S3Error("MalformedXML")
-    legacy = _only_child(element, "Prefix")
-    filter_element = _only_child(element, "Filter")
+    legacy = only_child(element, "Prefix")
+    filter_element = only_child(element, "Filter")
     # Exactly one of them, as S3 requires.
     if legacy is not None and filter_element is not None:
         raise S3Error("MalformedXML")
@@ -160,9 +167,9 @@ def _parse_rule(element: Element) -> LifecycleRule:
         selection = _Selection(prefix=legacy.text or "")
     else:
         raise S3Error("MalformedXML")
-    expiration = _only_child(element, "Expiration")
-    noncurrent = _only_child(element, "NoncurrentVersionExpiration")
-    abort = _only_child(element, "AbortIncompleteMultipartUpload")
+    expiration = only_child(element, "Expiration")
+    noncurrent = only_child(element, "NoncurrentVersionExpiration")
+    abort = only_child(element, "AbortIncompleteMultipartUpload")
     if expiration is None and noncurrent is None and abort is None:
         raise S3Error("InvalidRequest", "At least one action needs to be specified in a rule")
     days = date = marker = None
@@ -226,7 +233,7 @@ _CONDITIONS = ("Prefix", "Tag", "ObjectSizeGreaterThan", "ObjectSizeLessThan")
 
 
 def _parse_filter(element: Element) -> _Selection:
-    combined = _only_child(element, "And")
+    combined = only_child(element, "And")
     present = [name for name in _CONDITIONS if children(element, name)]
     if combined is not None:
         if present:
@@ -238,7 +245,7 @@ def _parse_filter(element: Element) -> _Selection:
 
 
 def _conditions(element: Element, *, combined: bool) -> _Selection:
-    prefix_element = _only_child(element, "Prefix")
+    prefix_element = only_child(element, "Prefix")
     tags: list[tuple[str, str]] = []
     for tag in children(element, "Tag"):
         key = child_text(tag, "Key")
@@ -265,9 +272,13 @@ def _conditions(element: Element, *, combined: bool) -> _Selection:
 
 
 def _parse_expiration(element: Element) -> tuple[int | None, datetime | None, bool | None]:
-    raw_date = _text(element, "Date")
-    raw_marker = _text(element, "ExpiredObjectDeleteMarker")
-    given = [raw for raw in (_text(element, "Days"), raw_date, raw_marker) if raw is not None]
+    raw_date = stripped_child_text(element, "Date")
+    raw_marker = stripped_child_text(element, "ExpiredObjectDeleteMarker")
+    given = [
+        raw
+        for raw in (stripped_child_text(element, "Days"), raw_date, raw_marker)
+        if raw is not None
+    ]
     if len(given) != 1:
         raise S3Error("MalformedXML")  # one of Days, Date and ExpiredObjectDeleteMarker
     days = _positive(element, "Days", "Expiration")
@@ -295,7 +306,7 @@ def _midnight(raw: str) -> datetime:
 
 
 def _positive(element: Element, name: str, action: str) -> int | None:
-    raw = _text(element, name)
+    raw = stripped_child_text(element, name)
     if raw is None:
         return None
     if not raw.lstrip("-").isdigit():
@@ -307,21 +318,9 @@ def _positive(element: Element, name: str, action: str) -> int | None:
 
 
 def _size(element: Element, name: str) -> int | None:
-    raw = _text(element, name)
+    raw = stripped_child_text(element, name)
     if raw is None:
         return None
     if not raw.isdigit():
         raise S3Error("InvalidArgument", f"'{name}' must be a non-negative integer")
     return int(raw)
-
-
-def _only_child(element: Element, name: str) -> Element | None:
-    found = children(element, name)
-    if len(found) > 1:
-        raise S3Error("MalformedXML")
-    return found[0] if found else None
-
-
-def _text(element: Element, name: str) -> str | None:
-    value = child_text(element, name)
-    return None if value is None else value.strip()

@@ -16,7 +16,14 @@ from andromede.http.response import Response
 from andromede.s3.errors import S3Error
 from andromede.s3.handlers.common import S3Services, xml_response
 from andromede.s3.request import S3Context
-from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
+from andromede.s3.xml import (
+    XmlWriter,
+    child_text,
+    children,
+    only_child,
+    parse_xml,
+    stripped_child_text,
+)
 from andromede.storage.website import Redirect, RedirectAll, RoutingRule, WebsiteConfiguration
 
 __all__ = [
@@ -89,17 +96,17 @@ async def delete_bucket_website(ctx: S3Context, svc: S3Services) -> Response:
 def parse_website(body: bytes, max_rules: int) -> WebsiteConfiguration:
     """A ``WebsiteConfiguration`` document, checked as S3 checks it."""
     root = parse_xml(body, "WebsiteConfiguration")
-    redirect_all_element = _only_child(root, "RedirectAllRequestsTo")
-    index_element = _only_child(root, "IndexDocument")
-    error_element = _only_child(root, "ErrorDocument")
-    rules_element = _only_child(root, "RoutingRules")
+    redirect_all_element = only_child(root, "RedirectAllRequestsTo")
+    index_element = only_child(root, "IndexDocument")
+    error_element = only_child(root, "ErrorDocument")
+    rules_element = only_child(root, "RoutingRules")
     if redirect_all_element is not None:
         if index_element is not None or error_element is not None or rules_element is not None:
             raise S3Error(
                 "InvalidArgument",
                 "RedirectAllRequestsTo cannot be provided in conjunction with other Routing Rules.",
             )
-        host = _text(redirect_all_element, "HostName")
+        host = stripped_child_text(redirect_all_element, "HostName")
         if not host:
             raise S3Error("MalformedXML")
         protocol = _protocol(redirect_all_element)
@@ -109,12 +116,12 @@ def parse_website(body: bytes, max_rules: int) -> WebsiteConfiguration:
             "InvalidArgument",
             "A value for IndexDocument Suffix must be provided if RedirectAllRequestsTo is empty",
         )
-    suffix = _text(index_element, "Suffix")
+    suffix = stripped_child_text(index_element, "Suffix")
     if not suffix or "/" in suffix:
         raise S3Error("InvalidArgument", "The IndexDocument Suffix is not well formed")
     error_key = None
     if error_element is not None:
-        error_key = _text(error_element, "Key")
+        error_key = stripped_child_text(error_element, "Key")
         if not error_key:
             raise S3Error("InvalidArgument", "The ErrorDocument Key is not well formed")
     rules: tuple[RoutingRule, ...] = ()
@@ -132,15 +139,15 @@ def parse_website(body: bytes, max_rules: int) -> WebsiteConfiguration:
 
 
 def _parse_rule(element: Element) -> RoutingRule:
-    redirect_element = _only_child(element, "Redirect")
+    redirect_element = only_child(element, "Redirect")
     if redirect_element is None:
         raise S3Error("MalformedXML")
     prefix = None
     error_code = None
-    condition = _only_child(element, "Condition")
+    condition = only_child(element, "Condition")
     if condition is not None:
         prefix = child_text(condition, "KeyPrefixEquals")
-        raw_code = _text(condition, "HttpErrorCodeReturnedEquals")
+        raw_code = stripped_child_text(condition, "HttpErrorCodeReturnedEquals")
         if prefix is None and raw_code is None:
             raise S3Error(
                 "InvalidArgument",
@@ -162,7 +169,7 @@ def _parse_rule(element: Element) -> RoutingRule:
             "InvalidArgument",
             "You can only define ReplaceKeyPrefix or ReplaceKey but not both.",
         )
-    raw_redirect_code = _text(redirect_element, "HttpRedirectCode")
+    raw_redirect_code = stripped_child_text(redirect_element, "HttpRedirectCode")
     redirect_code = None
     if raw_redirect_code is not None:
         redirect_code = _status(raw_redirect_code)
@@ -173,7 +180,7 @@ def _parse_rule(element: Element) -> RoutingRule:
                 "codes are 3XX except 300.",
             )
     redirect = Redirect(
-        host_name=_text(redirect_element, "HostName") or None,
+        host_name=stripped_child_text(redirect_element, "HostName") or None,
         protocol=_protocol(redirect_element),
         replace_key_prefix_with=replace_prefix,
         replace_key_with=replace_key,
@@ -186,20 +193,8 @@ def _parse_rule(element: Element) -> RoutingRule:
     )
 
 
-def _only_child(element: Element, name: str) -> Element | None:
-    found = children(element, name)
-    if len(found) > 1:
-        raise S3Error("MalformedXML")
-    return found[0] if found else None
-
-
-def _text(element: Element, name: str) -> str | None:
-    value = child_text(element, name)
-    return None if value is None else value.strip()
-
-
 def _protocol(element: Element) -> str | None:
-    protocol = _text(element, "Protocol")
+    protocol = stripped_child_text(element, "Protocol")
     if protocol is None:
         return None
     if protocol not in _PROTOCOLS:
