@@ -835,6 +835,16 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _website_domain_apart(self) -> Settings:
+        # The website endpoint is chosen by Host before the S3 API: a website domain that is
+        # the S3 domain or holds it would turn virtual-host S3 requests into website reads.
+        website = self.website_domain.lower().strip(".")
+        s3 = self.s3_domain.lower().strip(".")
+        if website and (s3 == website or s3.endswith("." + website)):
+            raise ValueError("website_domain must not be s3_domain nor a domain above it")
+        return self
+
+    @model_validator(mode="after")
     def _imds_refreshes_before_expiry(self) -> Settings:
         if self.imds_credentials_refresh_margin >= self.imds_credentials_duration:
             raise ValueError(

@@ -86,6 +86,22 @@ def test_tls_needs_both_halves(tmp_path: Path) -> None:
         load_settings(tls_cert=tmp_path / "cert.pem")
 
 
+@pytest.mark.parametrize(
+    ("s3_domain", "website_domain"),
+    [("s3.example.org", "s3.example.org"), ("s3.example.org", "example.org.")],
+)
+def test_the_website_domain_never_swallows_the_s3_domain(
+    s3_domain: str, website_domain: str
+) -> None:
+    # BUCKET.s3.example.org would be read as the website of "BUCKET.s3", not the S3 API.
+    with pytest.raises(ConfigurationError, match="website_domain"):
+        load_settings(s3_domain=s3_domain, website_domain=website_domain)
+    apart = load_settings(s3_domain=s3_domain, website_domain="s3-website.example.org")
+    assert apart.website_domain == "s3-website.example.org"
+    off = load_settings(s3_domain=s3_domain, website_domain="")
+    assert off.website_domain == ""
+
+
 def test_settings_are_frozen() -> None:
     settings = load_settings()
     with pytest.raises(ValueError, match="frozen"):
