@@ -523,8 +523,8 @@ CASES: list[Case] = [
     ),
     _row(
         "get-object-legal-hold",
-        501,
-        "NotImplemented",
+        400,
+        "InvalidRequest",
         lambda w: w.raw.request("GET", w.path("ten"), "legal-hold"),
     ),
     # -- object tags (decision 0068) ------------------------------------------------------------

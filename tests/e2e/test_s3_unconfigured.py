@@ -48,6 +48,21 @@ def test_boto3_reads_and_writes_the_state_every_bucket_is_in(s3: S3Client, bucke
             Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"}
         )
     assert unversioned.value.response["Error"]["Code"] == "InvalidBucketState"
+    s3.put_object(Bucket=bucket, Key="report", Body=b"figures")
+    for lock_call in (
+        lambda: s3.get_object_retention(Bucket=bucket, Key="report"),
+        lambda: s3.put_object_legal_hold(Bucket=bucket, Key="report", LegalHold={"Status": "ON"}),
+        lambda: s3.put_object(
+            Bucket=bucket, Key="locked", Body=b"x", ObjectLockLegalHoldStatus="ON"
+        ),
+    ):
+        with pytest.raises(ClientError) as no_lock:
+            lock_call()
+        error = no_lock.value.response["Error"]
+        assert (error["Code"], error["Message"]) == (
+            "InvalidRequest",
+            "Bucket is missing Object Lock Configuration",
+        )
 
 
 def test_aws_cli_reads_them(server: ServerProcess, bucket: str, tmp_path: Path) -> None:

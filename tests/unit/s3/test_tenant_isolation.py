@@ -39,6 +39,11 @@ SSE_XML = (
     b"<SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>"
     b"</ServerSideEncryptionConfiguration>"
 )
+RETENTION_XML = (
+    b"<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>2030-01-01T00:00:00Z</RetainUntilDate>"
+    b"</Retention>"
+)
+LEGAL_HOLD_XML = b"<LegalHold><Status>ON</Status></LegalHold>"
 REPLICATION_XML = (
     b"<ReplicationConfiguration><Role>arn:aws:iam::1:role/r</Role><Rule><Status>Enabled"
     b"</Status><Destination><Bucket>arn:aws:s3:::x</Bucket></Destination></Rule>"
@@ -164,6 +169,10 @@ RECIPES: dict[O, Recipe] = {
     O.PutObjectLockConfiguration: Recipe(
         "PUT", f"{B}?object-lock", OBJECT_LOCK_XML, tuple(md5(OBJECT_LOCK_XML).items())
     ),
+    O.GetObjectRetention: Recipe("GET", f"{K}?retention"),
+    O.PutObjectRetention: Recipe("PUT", f"{K}?retention", RETENTION_XML),
+    O.GetObjectLegalHold: Recipe("GET", f"{K}?legal-hold"),
+    O.PutObjectLegalHold: Recipe("PUT", f"{K}?legal-hold", LEGAL_HOLD_XML),
     O.GetBucketAccelerateConfiguration: Recipe("GET", f"{B}?accelerate"),
     O.GetBucketRequestPayment: Recipe("GET", f"{B}?requestPayment"),
     O.PutBucketRequestPayment: Recipe(

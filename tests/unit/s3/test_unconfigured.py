@@ -145,3 +145,39 @@ async def test_another_tenant_reads_none_of_them(client: Client) -> None:
     for query in ("logging", "notification", "accelerate", "requestPayment", "replication"):
         reply = await other.request("GET", f"{B}?{query}")
         assert (reply.status, reply.error_code()) == (403, "AccessDenied"), query
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "body"),
+    [
+        ("GET", "retention", b""),
+        (
+            "PUT",
+            "retention",
+            b"<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>2030-01-01T00:00:00Z"
+            b"</RetainUntilDate></Retention>",
+        ),
+        ("GET", "legal-hold", b""),
+        ("PUT", "legal-hold", b"<LegalHold><Status>ON</Status></LegalHold>"),
+    ],
+)
+async def test_an_objects_retention_and_legal_hold_need_an_object_lock_configuration(
+    client: Client, method: str, query: str, body: bytes
+) -> None:
+    assert (await client.request("PUT", f"{B}/kept", b"data")).status == 200
+    reply = await client.request(method, f"{B}/kept?{query}", body, md5_header(body))
+    assert (reply.status, reply.error_code()) == (400, "InvalidRequest")
+    assert b"Bucket is missing Object Lock Configuration" in reply.body
+    # Nothing holds the object: it is deleted as any other.
+    assert (await client.request("DELETE", f"{B}/kept")).status == 204
+
+
+async def test_object_lock_headers_on_writes_get_the_same_answer(client: Client) -> None:
+    lock = {
+        "x-amz-object-lock-mode": "COMPLIANCE",
+        "x-amz-object-lock-retain-until-date": "2030-01-01T00:00:00Z",
+    }
+    for method, path in (("PUT", f"{B}/locked"), ("POST", f"{B}/locked?uploads")):
+        reply = await client.request(method, path, b"x" if method == "PUT" else b"", lock)
+        assert (reply.status, reply.error_code()) == (400, "InvalidRequest")
+    assert (await client.request("HEAD", f"{B}/locked")).status == 404

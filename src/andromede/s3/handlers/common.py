@@ -29,6 +29,7 @@ from andromede.storage.model import (
 from andromede.storage.service import ObjectService
 
 __all__ = [
+    "NO_OBJECT_LOCK",
     "Handler",
     "S3Services",
     "checksum_headers",
@@ -214,12 +215,15 @@ def tenant_owner_id(ctx: S3Context) -> str:
 
 
 # Request headers that ask for something this server does not do yet. Accepting them silently
-# would claim retention or appends that do not exist; S3's answer is NotImplemented
-# ("A header you provided implies functionality that is not implemented").
+# would claim appends that do not exist; S3's answer is NotImplemented ("A header you provided
+# implies functionality that is not implemented").
 _UNSUPPORTED_HEADER_PREFIXES = (
-    "x-amz-object-lock-",  # Object Lock
     "x-amz-write-offset-bytes",  # appending to an object (S3 Express directory buckets)
 )
+# Object Lock's headers: no bucket here has an Object Lock configuration, and S3's answer to
+# them in such a bucket is this (decision 0083).
+_OBJECT_LOCK_PREFIX = "x-amz-object-lock-"
+NO_OBJECT_LOCK = "Bucket is missing Object Lock Configuration"
 _ACCEPTED_STORAGE_CLASSES = frozenset({"STANDARD"})
 
 
@@ -229,6 +233,8 @@ def reject_unsupported_headers(ctx: S3Context) -> None:
     for name in ctx.headers:
         if name.startswith(_UNSUPPORTED_HEADER_PREFIXES):
             raise S3Error("NotImplemented", Header=name)
+        if name.startswith(_OBJECT_LOCK_PREFIX):
+            raise S3Error("InvalidRequest", NO_OBJECT_LOCK)
     storage_class = ctx.headers.get("x-amz-storage-class")
     if storage_class is not None and storage_class.strip() not in _ACCEPTED_STORAGE_CLASSES:
         raise S3Error("InvalidStorageClass")

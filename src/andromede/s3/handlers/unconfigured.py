@@ -8,7 +8,9 @@ tools) expect it rather than a 501:
 - GetBucketLogging: an empty ``BucketLoggingStatus`` (logging off);
 - GetBucketNotificationConfiguration: an empty ``NotificationConfiguration``;
 - GetBucketReplication: ``ReplicationConfigurationNotFoundError``;
-- GetObjectLockConfiguration: ``ObjectLockConfigurationNotFoundError``;
+- GetObjectLockConfiguration: ``ObjectLockConfigurationNotFoundError``; an object's retention
+  and legal hold, read or set (and Object Lock's headers on writes): ``InvalidRequest``,
+  "Bucket is missing Object Lock Configuration";
 - GetBucketAccelerateConfiguration: an empty ``AccelerateConfiguration`` (never enabled);
 - GetBucketRequestPayment: ``BucketOwner`` pays.
 
@@ -23,7 +25,8 @@ from __future__ import annotations
 
 from andromede.http.response import Response
 from andromede.s3.errors import S3Error
-from andromede.s3.handlers.common import S3Services, xml_response
+from andromede.s3.handlers.common import NO_OBJECT_LOCK, S3Services, xml_response
+from andromede.s3.operations import S3Operation
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, child_text, children, local_name, parse_xml
 
@@ -35,12 +38,15 @@ __all__ = [
     "get_bucket_replication",
     "get_bucket_request_payment",
     "get_object_lock_configuration",
+    "object_lock_of_an_object",
     "put_bucket_logging",
     "put_bucket_notification_configuration",
     "put_bucket_replication",
     "put_bucket_request_payment",
     "put_object_lock_configuration",
 ]
+
+_OBJECT_LOCK_WRITES = frozenset({S3Operation.PutObjectRetention, S3Operation.PutObjectLegalHold})
 
 
 async def get_bucket_logging(ctx: S3Context, svc: S3Services) -> Response:
@@ -95,6 +101,14 @@ async def put_object_lock_configuration(ctx: S3Context, svc: S3Services) -> Resp
         "InvalidBucketState",
         "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration",
     )
+
+
+async def object_lock_of_an_object(ctx: S3Context, svc: S3Services) -> Response:
+    """Get/PutObjectRetention and Get/PutObjectLegalHold: S3's answer in a bucket without an
+    Object Lock configuration, which every bucket here is."""
+    if ctx.route.operation in _OBJECT_LOCK_WRITES:
+        await ctx.read_xml_body()  # read, so that the connection stays usable
+    raise S3Error("InvalidRequest", NO_OBJECT_LOCK)
 
 
 async def get_bucket_accelerate_configuration(ctx: S3Context, svc: S3Services) -> Response:
