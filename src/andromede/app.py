@@ -68,6 +68,7 @@ from andromede.s3.authorise import S3Authoriser
 from andromede.s3.handlers.common import S3Services
 from andromede.s3.handlers.encryption import KmsKeyResolver
 from andromede.settings import Settings, load_settings
+from andromede.storage.access_log_delivery import AccessLogDelivery
 from andromede.storage.blob_local import LocalBlobStore
 from andromede.storage.blobs import BlobStore
 from andromede.storage.lifecycle_runner import LifecycleAction, LifecycleRunner
@@ -256,6 +257,13 @@ class Application:
                 name="lifecycle",
             ),
         ]
+        access_logs = AccessLogDelivery(
+            objects,
+            store,
+            interval=settings.server_access_log_interval,
+            max_buffered_lines=settings.server_access_log_buffer,
+        )
+        background.append(asyncio.create_task(access_logs.run_forever(), name="access-logs"))
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
         s3 = S3App(
             s3_services(
@@ -264,6 +272,7 @@ class Application:
                 identity,
                 S3KmsKeys(customer_keys, audit, bucket_key_ttl=settings.data_key_cache_ttl),
                 allowed_regions=identity.allowed_regions,
+                access_logs=access_logs,
             ),
             identity,
             audit,
@@ -376,6 +385,7 @@ def s3_services(
     kms_keys: KmsKeyResolver | None = None,
     *,
     allowed_regions: Callable[[str], Awaitable[frozenset[str]]] | None = None,
+    access_logs: AccessLogDelivery | None = None,
 ) -> S3Services:
     authoriser = S3Authoriser(identity.policies_for, settings.region)
     return S3Services(
@@ -385,6 +395,7 @@ def s3_services(
         kms_keys=kms_keys,
         allowed_regions=allowed_regions,
         access_keys=identity,
+        access_logs=access_logs,
     )
 
 

@@ -424,6 +424,18 @@ class Settings(BaseSettings):
     sweeper_interval: float = Field(
         default=300.0, gt=0, description="Seconds between two runs of the orphan-blob sweeper."
     )
+    server_access_log_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between two deliveries of server access records into logging"
+        " buckets' targets (and re-reads of which buckets log where).",
+    )
+    server_access_log_buffer: int = Field(
+        default=100_000,
+        gt=0,
+        description="Most access records of one bucket held between two deliveries; more are"
+        " dropped and counted in the log, never held without bound.",
+    )
     lifecycle_interval: float = Field(
         default=3600.0,
         gt=0,

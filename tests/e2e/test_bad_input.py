@@ -496,6 +496,20 @@ CASES: list[Case] = [
             body=b"x",
         ),
     ),
+    # -- server access logging (decision 0084) ---------------------------------------------------
+    _row(
+        "logging-target-missing",
+        400,
+        "InvalidTargetBucketForLogging",
+        lambda w: w.raw.request(
+            "PUT",
+            w.path(),
+            "logging",
+            body=b"<BucketLoggingStatus><LoggingEnabled><TargetBucket>no-such-target-bucket"
+            b"</TargetBucket><TargetPrefix>l/</TargetPrefix></LoggingEnabled>"
+            b"</BucketLoggingStatus>",
+        ),
+    ),
     # -- lifecycle (decision 0082) ----------------------------------------------------------------
     _row(
         "lifecycle-days-not-positive",

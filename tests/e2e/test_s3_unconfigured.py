@@ -20,7 +20,6 @@ pytestmark = pytest.mark.e2e
 
 
 def test_boto3_reads_and_writes_the_state_every_bucket_is_in(s3: S3Client, bucket: str) -> None:
-    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket)
     notification = s3.get_bucket_notification_configuration(Bucket=bucket)
     assert not any(key.endswith("Configurations") for key in notification)
     assert "Status" not in s3.get_bucket_accelerate_configuration(Bucket=bucket)
@@ -32,7 +31,6 @@ def test_boto3_reads_and_writes_the_state_every_bucket_is_in(s3: S3Client, bucke
         with pytest.raises(ClientError) as missing:
             read(Bucket=bucket)
         assert missing.value.response["Error"]["Code"] == code
-    s3.put_bucket_logging(Bucket=bucket, BucketLoggingStatus={})
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
     s3.put_bucket_request_payment(
         Bucket=bucket, RequestPaymentConfiguration={"Payer": "BucketOwner"}
@@ -67,7 +65,6 @@ def test_boto3_reads_and_writes_the_state_every_bucket_is_in(s3: S3Client, bucke
 
 def test_aws_cli_reads_them(server: ServerProcess, bucket: str, tmp_path: Path) -> None:
     aws = aws_cli(server, tmp_path)
-    assert aws("s3api", "get-bucket-logging", "--bucket", bucket).stdout.strip() == ""
     payment = json.loads(aws("s3api", "get-bucket-request-payment", "--bucket", bucket).stdout)
     assert payment == {"Payer": "BucketOwner"}
     missing = aws("s3api", "get-bucket-replication", "--bucket", bucket, check=False)

@@ -27,6 +27,7 @@ from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.s3.app import S3App
 from andromede.settings import Settings
+from andromede.storage.access_log_delivery import AccessLogDelivery
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
@@ -64,6 +65,7 @@ class Client:
     # The app's object service and metadata store, for tests that drive them beside it.
     objects: ObjectService | None = None
     store: MemoryMetadataStore | None = None
+    access_logs: AccessLogDelivery | None = None
 
     def as_anonymous(self) -> Client:
         return dataclasses.replace(self, credentials=None, tenant_id="")
@@ -172,7 +174,13 @@ async def in_process_client(data_dir: Path, **overrides: Any) -> AsyncIterator[C
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
-    app = S3App(s3_services(settings, objects, identity), identity, audit)
+    access_logs = AccessLogDelivery(
+        objects,
+        store,
+        interval=settings.server_access_log_interval,
+        max_buffered_lines=settings.server_access_log_buffer,
+    )
+    app = S3App(s3_services(settings, objects, identity, access_logs=access_logs), identity, audit)
     try:
         yield Client(
             app,
@@ -183,6 +191,7 @@ async def in_process_client(data_dir: Path, **overrides: Any) -> AsyncIterator[C
             identity,
             objects,
             store,
+            access_logs,
         )
     finally:
         await audit.close()

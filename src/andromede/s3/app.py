@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import parse_qsl, urlsplit
 
@@ -33,11 +35,13 @@ from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Message, Receive, Response, Scope, Send, send_response
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.service import IdentityService
+from andromede.s3.access_log import access_record, log_operation
 from andromede.s3.auth import Authenticated, Authenticator
 from andromede.s3.authorise import request_condition_keys
 from andromede.s3.errors import S3Error, to_s3_error
 from andromede.s3.handlers import (
     access,
+    access_logging,
     attributes,
     bucket,
     cors,
@@ -104,8 +108,8 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.GetBucketLifecycleConfiguration: lifecycle.get_bucket_lifecycle_configuration,
     _O.PutBucketLifecycleConfiguration: lifecycle.put_bucket_lifecycle_configuration,
     _O.DeleteBucketLifecycle: lifecycle.delete_bucket_lifecycle,
-    _O.GetBucketLogging: unconfigured.get_bucket_logging,
-    _O.PutBucketLogging: unconfigured.put_bucket_logging,
+    _O.GetBucketLogging: access_logging.get_bucket_logging,
+    _O.PutBucketLogging: access_logging.put_bucket_logging,
     _O.GetBucketNotificationConfiguration: unconfigured.get_bucket_notification_configuration,
     _O.PutBucketNotificationConfiguration: unconfigured.put_bucket_notification_configuration,
     _O.GetBucketReplication: unconfigured.get_bucket_replication,
@@ -143,6 +147,7 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.AbortMultipartUpload: multipart.abort_multipart_upload,
 }
 _READ_PREFIXES = ("Get", "Head", "List")
+_SECRET_QUERY_VALUES = re.compile(r"(X-Amz-Signature|X-Amz-Security-Token)=[^&]*", re.IGNORECASE)
 _AUTHORISED_BY_HANDLER = frozenset({_O.DeleteObjects, _O.PutObjectTagging, _O.PostObject})
 # Object reads: their object is read with their bucket, in one query (_addressed_bucket).
 _READS_OBJECT = frozenset({_O.GetObject, _O.HeadObject})
@@ -166,6 +171,7 @@ class S3App:
         self._audit = audit
         self._rate_limiter = rate_limiter or RateLimiter(services.settings.rate_limit_per_key)
         self._served = services.settings.served_region_names
+        self._access_logs = services.access_logs
         domain = services.settings.website_domain
         self._website = WebsiteEndpoint(services, domain) if domain.strip(".") else None
 
@@ -182,6 +188,8 @@ class S3App:
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         headers = decode_headers(raw_headers)
         route: Route | None = None
+        addressed: Bucket | None = None
+        error_code: str | None = None
         principal: Principal = ANONYMOUS
         ctx: S3Context | None = None
         authenticated: Authenticated | None = None
@@ -262,6 +270,8 @@ class S3App:
             if ctx is not None and ctx.route.operation in _MISSING_KEY_NEEDS_LIST:
                 exc = await self._missing_key_unless_listable(ctx, exc)
             response = self._error_response(exc, route, raw_path, request_id, method)
+            wire = to_s3_error(exc) if isinstance(exc, AndromedeError) else None
+            error_code = wire.code if wire is not None else "InternalError"
             if not body_state.finished:
                 # Answered before the body was read (or while it was): bytes of it may still be
                 # on their way, or never come (a client waiting for 100-continue), and either
@@ -295,6 +305,76 @@ class S3App:
                 sent,
                 started,
             )
+            if self._access_logs is not None and addressed is not None and route is not None:
+                self._record_access(
+                    addressed,
+                    route,
+                    ctx.principal if ctx is not None else principal,
+                    authenticated,
+                    scope,
+                    headers,
+                    request_id,
+                    raw_query,
+                    status,
+                    error_code,
+                    sent,
+                    started,
+                )
+
+    def _record_access(
+        self,
+        bucket: Bucket,
+        route: Route,
+        principal: Principal,
+        authenticated: Authenticated | None,
+        scope: Scope,
+        headers: Mapping[str, str],
+        request_id: str,
+        raw_query: str,
+        status: int,
+        error_code: str | None,
+        sent: int,
+        started: float,
+    ) -> None:
+        """A request to a logging bucket: its access record, in S3's format (decision 0084)."""
+        logs = self._access_logs
+        if logs is None or not logs.logs(bucket.name):
+            return
+        method: str = scope["method"]
+        raw_path = raw_target(scope)[0]
+        client = scope.get("client")
+        # A presigned URL is a bearer credential until it expires, a session token a secret:
+        # neither goes into a log that others may read.
+        query = _SECRET_QUERY_VALUES.sub(r"\1=-", raw_query)
+        target = f"{raw_path}?{query}" if query else raw_path
+        signed = authenticated is not None and authenticated.signed is not None
+        if "authorization" in headers:
+            authentication = "AuthHeader"
+        elif "X-Amz-Signature=" in raw_query:
+            authentication = "QueryString"
+        else:
+            authentication = None
+        record = access_record(
+            bucket_owner=bucket.owner_id,
+            bucket=bucket.name,
+            at=datetime.now(UTC),
+            remote_ip=client[0] if client else None,
+            requester=None if principal.is_anonymous else principal.arn,
+            request_id=request_id,
+            operation=log_operation(
+                route.operation, method, dict(parse_qsl(raw_query, keep_blank_values=True))
+            ),
+            key=route.key,
+            request_line=f"{method} {target} HTTP/{scope.get('http_version', '1.1')}",
+            status=status,
+            error_code=error_code,
+            bytes_sent=sent,
+            total_ms=(time.perf_counter() - started) * 1000,
+            headers=headers,
+            signature_version="SigV4" if signed else None,
+            authentication_type=authentication,
+        )
+        logs.record(bucket.name, record)
 
     async def _serve_website(
         self,

@@ -43,6 +43,9 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "NoSuchBucketPolicy": (404, "The bucket policy does not exist"),
     "NoSuchTagSet": (404, "The TagSet does not exist"),
     "NoSuchCORSConfiguration": (404, "The CORS configuration does not exist"),
+    # Server access logging (decision 0084).
+    "InvalidTargetBucketForLogging": (400, "The target bucket for logging is not valid."),
+    "CrossLocationLoggingProhibitted": (403, "Cross S3 location logging not allowed."),
     # Configurations no bucket here has (decision 0083).
     "ReplicationConfigurationNotFoundError": (404, "The replication configuration was not found"),
     "ObjectLockConfigurationNotFoundError": (

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Se
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from andromede.storage.access_logging import LOGGING_DOCUMENT, LoggingTarget
 from andromede.storage.acl import AccessControlList
 from andromede.storage.blobs import BlobStore
 from andromede.storage.bucket_names import validate_bucket_name
@@ -266,6 +267,17 @@ class ObjectService:
         NoSuchBucket."""
         text = None if website is None else website.to_text()
         await self._store.put_bucket_document(name, WEBSITE_DOCUMENT, text)
+
+    async def get_bucket_logging(self, name: str) -> LoggingTarget | None:
+        """Where the bucket's access records go, None when it does not log. NoSuchBucket."""
+        text = await self._store.get_bucket_document(name, LOGGING_DOCUMENT)
+        return None if text is None else LoggingTarget.from_text(text)
+
+    async def set_bucket_logging(self, name: str, target: LoggingTarget | None) -> None:
+        """Start (or, with None, stop) logging the bucket's access, the target checked by the
+        caller. NoSuchBucket."""
+        text = None if target is None else target.to_text()
+        await self._store.put_bucket_document(name, LOGGING_DOCUMENT, text)
 
     async def get_bucket_lifecycle(self, name: str) -> LifecycleConfiguration | None:
         """The bucket's lifecycle configuration, None when it has none. NoSuchBucket."""

@@ -1,6 +1,6 @@
 """The configurations no bucket here has, answered as S3 answers them for a bucket that never
-had one (decision 0083): logging, notifications, replication, Object Lock, Transfer
-Acceleration and Requester Pays — the state they are in is taken, turning one on is refused."""
+had one (decision 0083): notifications, replication, Object Lock, Transfer Acceleration and
+Requester Pays — the state they are in is taken, turning one on is refused."""
 
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ async def client(tmp_path: Path) -> AsyncIterator[Client]:
 @pytest.mark.parametrize(
     ("query", "document"),
     [
-        ("logging", b"<BucketLoggingStatus"),
         ("notification", b"<NotificationConfiguration"),
         ("accelerate", b"<AccelerateConfiguration"),
         ("requestPayment", b"<Payer>BucketOwner</Payer>"),
@@ -63,7 +62,6 @@ async def test_absent_configurations_are_not_found(client: Client, query: str, c
 @pytest.mark.parametrize(
     ("query", "body", "status"),
     [
-        ("logging", b"<BucketLoggingStatus/>", 200),
         ("notification", b"<NotificationConfiguration></NotificationConfiguration>", 200),
         (
             "requestPayment",
@@ -85,13 +83,6 @@ async def test_writes_of_the_state_the_bucket_is_in_are_taken(
 @pytest.mark.parametrize(
     ("query", "body", "status", "code"),
     [
-        (
-            "logging",
-            b"<BucketLoggingStatus><LoggingEnabled><TargetBucket>quiet</TargetBucket>"
-            b"<TargetPrefix>logs/</TargetPrefix></LoggingEnabled></BucketLoggingStatus>",
-            501,
-            "NotImplemented",
-        ),
         (
             "notification",
             b"<NotificationConfiguration><QueueConfiguration><Queue>arn:aws:sqs:eu:1:q</Queue>"
@@ -126,7 +117,7 @@ async def test_writes_of_the_state_the_bucket_is_in_are_taken(
             409,
             "InvalidBucketState",
         ),
-        ("logging", b"<NotLogging/>", 400, "MalformedXML"),
+        ("requestPayment", b"<NotAPayment/>", 400, "MalformedXML"),
     ],
 )
 async def test_turning_a_feature_on_is_refused_and_changes_nothing(

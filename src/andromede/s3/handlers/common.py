@@ -18,6 +18,7 @@ from andromede.s3.operations import S3Operation
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, escape
 from andromede.settings import Settings
+from andromede.storage.access_log_delivery import AccessLogDelivery
 from andromede.storage.errors import NoSuchKey
 from andromede.storage.model import (
     Bucket,
@@ -71,6 +72,9 @@ class S3Services:
     # PostObject's signature check: the identity service's access keys (None: anonymous
     # forms only, for apps built without identity).
     access_keys: AccessKeys | None = None
+    # Server access logging's delivery, told at once of PutBucketLogging (None: apps built
+    # without it, whose logging configurations take effect at no delivery).
+    access_logs: AccessLogDelivery | None = None
 
 
 Handler = Callable[[S3Context, S3Services], Awaitable[Response]]

@@ -1,11 +1,10 @@
-"""What S3 answers about the bucket configurations no bucket here has (decision 0083): server
-access logging, event notifications, replication, Object Lock, Transfer Acceleration and
-Requester Pays.
+"""What S3 answers about the bucket configurations no bucket here has (decision 0083): event
+notifications, replication, Object Lock, Transfer Acceleration and Requester Pays (server
+access logging was among them until decision 0084).
 
 A bucket that never had one of them has a definite answer on S3, and the tools that read
 every configuration of a bucket (Terraform's refresh, inventory scripts, `aws s3api`, backup
 tools) expect it rather than a 501:
-- GetBucketLogging: an empty ``BucketLoggingStatus`` (logging off);
 - GetBucketNotificationConfiguration: an empty ``NotificationConfiguration``;
 - GetBucketReplication: ``ReplicationConfigurationNotFoundError``;
 - GetObjectLockConfiguration: ``ObjectLockConfigurationNotFoundError``; an object's retention
@@ -14,11 +13,11 @@ tools) expect it rather than a 501:
 - GetBucketAccelerateConfiguration: an empty ``AccelerateConfiguration`` (never enabled);
 - GetBucketRequestPayment: ``BucketOwner`` pays.
 
-Writes that ask for the state the bucket is in are taken (logging off, no notification, the
-owner paying; deleting a replication configuration there is none of). Writes that would turn
+Writes that ask for the state the bucket is in are taken (no notification, the owner paying;
+deleting a replication configuration there is none of). Writes that would turn
 a feature on are refused, never silently kept: replication and Object Lock with S3's own answer
-for a bucket whose versioning is not enabled, which every bucket here is; logging,
-notifications and requester-pays with ``NotImplemented``.
+for a bucket whose versioning is not enabled, which every bucket here is; notifications and
+requester-pays with ``NotImplemented``.
 """
 
 from __future__ import annotations
@@ -28,18 +27,16 @@ from andromede.s3.errors import S3Error
 from andromede.s3.handlers.common import NO_OBJECT_LOCK, S3Services, xml_response
 from andromede.s3.operations import S3Operation
 from andromede.s3.request import S3Context
-from andromede.s3.xml import XmlWriter, child_text, children, local_name, parse_xml
+from andromede.s3.xml import XmlWriter, child_text, local_name, parse_xml
 
 __all__ = [
     "delete_bucket_replication",
     "get_bucket_accelerate_configuration",
-    "get_bucket_logging",
     "get_bucket_notification_configuration",
     "get_bucket_replication",
     "get_bucket_request_payment",
     "get_object_lock_configuration",
     "object_lock_of_an_object",
-    "put_bucket_logging",
     "put_bucket_notification_configuration",
     "put_bucket_replication",
     "put_bucket_request_payment",
@@ -47,17 +44,6 @@ __all__ = [
 ]
 
 _OBJECT_LOCK_WRITES = frozenset({S3Operation.PutObjectRetention, S3Operation.PutObjectLegalHold})
-
-
-async def get_bucket_logging(ctx: S3Context, svc: S3Services) -> Response:
-    return xml_response(XmlWriter("BucketLoggingStatus"))
-
-
-async def put_bucket_logging(ctx: S3Context, svc: S3Services) -> Response:
-    root = parse_xml(await ctx.read_xml_body(), "BucketLoggingStatus")
-    if children(root, "LoggingEnabled"):
-        raise S3Error("NotImplemented", "Server access logging is not implemented")
-    return Response()
 
 
 async def get_bucket_notification_configuration(ctx: S3Context, svc: S3Services) -> Response:
