@@ -17,6 +17,7 @@ the request id and answered ``InternalError`` without detail.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -64,6 +65,7 @@ from andromede.s3.router import Route, Router
 from andromede.s3.website import ReadFailed, WebsiteEndpoint
 from andromede.s3.website import error_page as website_error_page
 from andromede.s3.xml import XmlWriter
+from andromede.storage.access_log_delivery import AccessLogDelivery
 from andromede.storage.errors import NoSuchBucket, NoSuchKey
 from andromede.storage.model import Bucket, ObjectLookup, ObjectRecord
 
@@ -305,8 +307,15 @@ class S3App:
                 sent,
                 started,
             )
-            if self._access_logs is not None and addressed is not None and route is not None:
+            logs = self._access_logs
+            if (
+                logs is not None
+                and addressed is not None
+                and route is not None
+                and logs.logs(addressed.name)
+            ):
                 self._record_access(
+                    logs,
                     addressed,
                     route,
                     ctx.principal if ctx is not None else principal,
@@ -323,6 +332,7 @@ class S3App:
 
     def _record_access(
         self,
+        logs: AccessLogDelivery,
         bucket: Bucket,
         route: Route,
         principal: Principal,
@@ -335,11 +345,11 @@ class S3App:
         error_code: str | None,
         sent: int,
         started: float,
+        *,
+        operation: str | None = None,
     ) -> None:
-        """A request to a logging bucket: its access record, in S3's format (decision 0084)."""
-        logs = self._access_logs
-        if logs is None or not logs.logs(bucket.name):
-            return
+        """A request to a logging bucket: its access record, in S3's format (decision 0084).
+        ``operation``: S3's name for it, when not the route's (a website read)."""
         method: str = scope["method"]
         raw_path = raw_target(scope)[0]
         client = scope.get("client")
@@ -361,7 +371,8 @@ class S3App:
             remote_ip=client[0] if client else None,
             requester=None if principal.is_anonymous else principal.arn,
             request_id=request_id,
-            operation=log_operation(
+            operation=operation
+            or log_operation(
                 route.operation, method, dict(parse_qsl(raw_query, keep_blank_values=True))
             ),
             key=route.key,
@@ -439,6 +450,27 @@ class S3App:
                 sent,
                 started,
             )
+            logs = self._access_logs
+            if logs is not None and logs.logs(site):
+                # A website's readers are accesses too: S3 logs them as WEBSITE.<method>.
+                with contextlib.suppress(AndromedeError):
+                    bucket = await self._services.objects.get_bucket(site)
+                    self._record_access(
+                        logs,
+                        bucket,
+                        route,
+                        ANONYMOUS,
+                        None,
+                        scope,
+                        headers,
+                        request_id,
+                        raw_target(scope)[1],
+                        response.status,
+                        None,
+                        sent,
+                        started,
+                        operation=f"WEBSITE.{method}.OBJECT",
+                    )
 
     async def _read_anonymously(
         self,

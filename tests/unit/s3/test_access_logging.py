@@ -3,6 +3,8 @@ the records delivered into the target bucket — one line per request, in S3's f
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import shlex
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +15,11 @@ from support.s3app import Client, Reply, in_process_client
 
 SOURCE = "/shop"
 TARGET = "/shop-logs"
+
+
+def md5(body: bytes) -> dict[str, str]:
+    digest = hashlib.md5(body, usedforsecurity=False).digest()
+    return {"Content-MD5": base64.b64encode(digest).decode()}
 
 
 def status(target: str = "shop-logs", prefix: str = "access/", extra: str = "") -> bytes:
@@ -182,3 +189,17 @@ async def test_presigned_signatures_and_session_tokens_are_not_logged(client: Cl
     assert presigned[21] == "QueryString"
     assert signature not in presigned[8] and "X-Amz-Signature=-" in presigned[8]
     assert "X-Amz-Credential=" in presigned[8]  # the key id is no secret, and says who
+
+
+async def test_a_websites_readers_are_logged_too(client: Client) -> None:
+    await put_logging(client, status())
+    index = b"<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix></IndexDocument>"
+    index += b"</WebsiteConfiguration>"
+    assert (await client.request("PUT", f"{SOURCE}?website", index, md5(index))).status == 200
+    site = "shop.s3-website.localhost:9000"
+    reply = await client.request("GET", "/", sign=False, host=site)
+    assert reply.status == 403  # not public: still an access, and logged
+    website = [record for record in await delivered(client) if record[6].startswith("WEBSITE")]
+    assert [(r[6], r[8], r[9], r[4]) for r in website] == [
+        ("WEBSITE.GET.OBJECT", "GET / HTTP/1.1", "403", "-")
+    ]
