@@ -16,7 +16,7 @@ from urllib.parse import unquote_to_bytes
 from andromede.s3.errors import S3Error
 from andromede.s3.operations import S3Operation, Scope
 
-__all__ = ["Route", "Router"]
+__all__ = ["Route", "Router", "bucket_under"]
 
 _O = S3Operation
 
@@ -135,17 +135,23 @@ class Route:
     virtual_host: bool
 
 
+def bucket_under(host: str, suffix: str) -> str | None:
+    """The bucket a Host header names under a domain (``suffix``: ``.<domain>``, lower case):
+    ``BUCKET.<domain>``, with or without a port; None for any other host."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.lower().rstrip(".")
+    if name.endswith(suffix) and len(name) > len(suffix):
+        return name[: -len(suffix)]
+    return None
+
+
 class Router:
     def __init__(self, domain: str) -> None:
         self._suffix = "." + domain.lower().strip(".")
 
     def bucket_from_host(self, host: str) -> str | None:
         """``BUCKET.<domain>`` names a bucket; any other host is path-style."""
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        name = name.lower().rstrip(".")
-        if name.endswith(self._suffix) and len(name) > len(self._suffix):
-            return name[: -len(self._suffix)]
-        return None
+        return bucket_under(host, self._suffix)
 
     def bucket_and_key(self, host: str, raw_path: str) -> tuple[str | None, str, bool]:
         """The bucket and key a request names, host-style or path-style, and whether the

@@ -30,6 +30,7 @@ from andromede.errors import AndromedeError
 from andromede.http.response import Response
 from andromede.s3.errors import S3Error, to_s3_error
 from andromede.s3.handlers.common import S3Services
+from andromede.s3.router import bucket_under
 from andromede.settings import Settings
 from andromede.storage.errors import NoSuchBucket
 from andromede.storage.model import Bucket
@@ -83,11 +84,7 @@ class WebsiteEndpoint:
 
     def bucket_from_host(self, host: str) -> str | None:
         """``BUCKET.<website_domain>`` names a website; any other host is the S3 API's."""
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        name = name.lower().rstrip(".")
-        if name.endswith(self._suffix) and len(name) > len(self._suffix):
-            return name[: -len(self._suffix)]
-        return None
+        return bucket_under(host, self._suffix)
 
     async def answer(
         self,
