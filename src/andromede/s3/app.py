@@ -218,9 +218,7 @@ class S3App:
             )
             return
         try:
-            # The HTTP parser accepts any header size; S3 answers a bounded one.
-            if sum(len(n) + len(v) for n, v in raw_headers) > self._settings.max_header_size:
-                raise S3Error("RequestHeaderSectionTooLarge")
+            self._check_header_size(raw_headers)
             query = dict(parse_qsl(raw_query, keep_blank_values=True))
             route = self._router.route(method, headers.get("host", ""), raw_path, query, headers)
             addressed, lookup = await self._addressed_bucket(route)
@@ -414,8 +412,7 @@ class S3App:
             )
 
         try:
-            if sum(len(n) + len(v) for n, v in raw_headers) > self._settings.max_header_size:
-                raise S3Error("RequestHeaderSectionTooLarge")
+            self._check_header_size(raw_headers)
             response = await endpoint.answer(
                 site, method, raw_path, headers, "https" if secure else "http", request_id, read
             )
@@ -535,8 +532,7 @@ class S3App:
         """A browser's CORS preflight: unsigned, answered from the bucket's CORS rules alone
         (``handlers/cors.py``), never audited as an action (it is none)."""
         try:
-            if sum(len(n) + len(v) for n, v in raw_headers) > self._settings.max_header_size:
-                raise S3Error("RequestHeaderSectionTooLarge")
+            self._check_header_size(raw_headers)
             bucket, _, _ = self._router.bucket_and_key(headers.get("host", ""), raw_path)
             response = await cors.preflight(self._services, bucket, headers)
         except Exception as exc:
@@ -712,6 +708,12 @@ class S3App:
         except S3Error as denied:
             return denied
         return exc
+
+    def _check_header_size(self, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        """The HTTP parser accepts any header size; S3 answers a bounded one, on every path
+        (API, preflight, website)."""
+        if sum(len(n) + len(v) for n, v in raw_headers) > self._settings.max_header_size:
+            raise S3Error("RequestHeaderSectionTooLarge")
 
     def _timed_receive(self, receive: Receive, body_state: _BodyState) -> Receive:
         timeout = self._settings.body_read_timeout
