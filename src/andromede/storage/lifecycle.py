@@ -10,16 +10,28 @@ S3's rules for a bucket that is not versioned, which is what every bucket here i
   started, rounded the same way;
 - the noncurrent-version actions and ``ExpiredObjectDeleteMarker`` are kept and shown, and
   find nothing to act on: an unversioned bucket has no noncurrent version and no delete marker.
+
+When a rule expires an object is ``LifecycleRule.expiry_of`` (with ``tags_hold`` for its tags),
+and the earliest of a bucket's rules ``earliest_expiry``: the pass deletes by the one, and the
+``x-amz-expiration`` header (decision 0086) answers the other, so the two cannot disagree.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-__all__ = ["LIFECYCLE_DOCUMENT", "LifecycleConfiguration", "LifecycleRule", "due_at"]
+__all__ = [
+    "LIFECYCLE_DOCUMENT",
+    "Expiry",
+    "LifecycleConfiguration",
+    "LifecycleRule",
+    "due_at",
+    "earliest_expiry",
+]
 
 # The kind under which the configuration is stored among the bucket's documents.
 LIFECYCLE_DOCUMENT: Final = "lifecycle"
@@ -75,6 +87,15 @@ class LifecycleRule:
             return due_at(last_modified, self.expiration_days)
         return None
 
+    def expiry_of(self, key: str, size: int, last_modified: datetime) -> datetime | None:
+        """When this rule expires the object of this key, size and last modification, its
+        tags aside (``tags_hold``): None when it never does (the rule disabled, without an
+        ``Expiration`` by ``Days`` or ``Date``, or its prefix or size bounds leaving the object
+        out). What both the pass and the ``x-amz-expiration`` header ask."""
+        if not self.enabled or not self.selects(key, size):
+            return None
+        return self.expiry(last_modified)
+
     def to_json(self) -> dict[str, object]:
         return {
             "id": self.rule_id,
@@ -124,6 +145,34 @@ class LifecycleRule:
 
 
 @dataclass(frozen=True, slots=True)
+class Expiry:
+    """When an object is due to expire, and the rule that expires it."""
+
+    at: datetime
+    rule_id: str | None
+
+
+def earliest_expiry(
+    rules: Iterable[LifecycleRule],
+    key: str,
+    size: int,
+    last_modified: datetime,
+    tags: tuple[tuple[str, str], ...],
+) -> Expiry | None:
+    """The earliest expiry of an object under ``rules`` (None: no rule expires it). Among
+    rules due at the same time, the first in the configuration: the one the pass, going
+    through the rules in order, deletes the object under."""
+    earliest: Expiry | None = None
+    for rule in rules:
+        at = rule.expiry_of(key, size, last_modified)
+        if at is None or (earliest is not None and at >= earliest.at):
+            continue
+        if rule.tags_hold(tags):
+            earliest = Expiry(at, rule.rule_id)
+    return earliest
+
+
+@dataclass(frozen=True, slots=True)
 class LifecycleConfiguration:
     rules: tuple[LifecycleRule, ...]
     # x-amz-transition-default-minimum-object-size, as put (shown back on GET).
@@ -137,6 +186,12 @@ class LifecycleConfiguration:
             },
             separators=(",", ":"),
         )
+
+    @property
+    def expirations(self) -> tuple[LifecycleRule, ...]:
+        """The rules that can expire an object: enabled, with an ``Expiration`` by ``Days`` or
+        ``Date`` (not ``ExpiredObjectDeleteMarker`` alone, nor a noncurrent or abort action)."""
+        return tuple(rule for rule in self.rules if rule.enabled and rule.expires)
 
     @classmethod
     def from_text(cls, text: str) -> LifecycleConfiguration:

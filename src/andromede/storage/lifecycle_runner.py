@@ -8,7 +8,9 @@ serves, and for each enabled rule:
   an object written again meanwhile is never deleted for its predecessor's age;
 - aborts the multipart uploads it selects that were started long enough ago.
 
-Tags are sealed with an object's headers, so a rule with a tag filter opens the headers of the
+Which objects a rule selects and when they are due is ``LifecycleRule.expiry_of`` and
+``tags_hold``, the very code the ``x-amz-expiration`` header answers by (decision 0086). Tags
+are sealed with an object's headers, so a rule with a tag filter opens the headers of the
 objects its prefix, size and age already select, and only those. Each expiry and abort is
 reported to ``on_action`` (the audit, in ``app.py``). Several gateways may run passes at once:
 deleting or aborting what another pass removed first is a no-op.
@@ -130,8 +132,8 @@ class LifecycleRunner:
                 bucket.name, prefix=rule.prefix, after=after, max_keys=_PAGE
             )
             for summary in listing.objects:
-                expiry = rule.expiry(summary.last_modified)
-                if expiry is None or expiry > now or not rule.selects(summary.key, summary.size):
+                expiry = rule.expiry_of(summary.key, summary.size, summary.last_modified)
+                if expiry is None or expiry > now:
                     continue
                 if rule.tags and not await self._tags_hold(bucket, summary.key, rule):
                     continue
