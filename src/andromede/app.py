@@ -71,6 +71,7 @@ from andromede.settings import Settings, load_settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
 from andromede.storage.blob_local import LocalBlobStore
 from andromede.storage.blobs import BlobStore
+from andromede.storage.expiration_view import MAX_REFRESH_PERIOD, ExpirationView
 from andromede.storage.lifecycle_runner import LifecycleAction, LifecycleRunner
 from andromede.storage.regions import RegionalBlobs
 from andromede.storage.service import ObjectService, StorageLimits
@@ -264,6 +265,13 @@ class Application:
             max_buffered_lines=settings.server_access_log_buffer,
         )
         background.append(asyncio.create_task(access_logs.run_forever(), name="access-logs"))
+        # The x-amz-expiration header's view of the rules: never staler than the pass's own
+        # reading of them, and at most a minute behind another gateway's changes (0086).
+        expirations = ExpirationView(
+            store, period=min(settings.lifecycle_interval, MAX_REFRESH_PERIOD)
+        )
+        await expirations.refresh()
+        background.append(asyncio.create_task(expirations.run_forever(), name="expirations"))
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
         s3 = S3App(
             s3_services(
@@ -273,6 +281,7 @@ class Application:
                 S3KmsKeys(customer_keys, audit, bucket_key_ttl=settings.data_key_cache_ttl),
                 allowed_regions=identity.allowed_regions,
                 access_logs=access_logs,
+                expirations=expirations,
             ),
             identity,
             audit,
@@ -386,6 +395,7 @@ def s3_services(
     *,
     allowed_regions: Callable[[str], Awaitable[frozenset[str]]] | None = None,
     access_logs: AccessLogDelivery | None = None,
+    expirations: ExpirationView | None = None,
 ) -> S3Services:
     authoriser = S3Authoriser(identity.policies_for, settings.region)
     return S3Services(
@@ -396,6 +406,7 @@ def s3_services(
         allowed_regions=allowed_regions,
         access_keys=identity,
         access_logs=access_logs,
+        expirations=expirations,
     )
 
 

@@ -29,6 +29,7 @@ from andromede.s3.app import S3App
 from andromede.settings import Settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
 from andromede.storage.blob_memory import MemoryBlobStore
+from andromede.storage.expiration_view import ExpirationView
 from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
 from support.keys import cipher_in
@@ -66,6 +67,7 @@ class Client:
     objects: ObjectService | None = None
     store: MemoryMetadataStore | None = None
     access_logs: AccessLogDelivery | None = None
+    expirations: ExpirationView | None = None
 
     def as_anonymous(self) -> Client:
         return dataclasses.replace(self, credentials=None, tenant_id="")
@@ -180,7 +182,13 @@ async def in_process_client(data_dir: Path, **overrides: Any) -> AsyncIterator[C
         interval=settings.server_access_log_interval,
         max_buffered_lines=settings.server_access_log_buffer,
     )
-    app = S3App(s3_services(settings, objects, identity, access_logs=access_logs), identity, audit)
+    # Refreshed by the tests that need it (a change made by another process), not on a timer.
+    expirations = ExpirationView(store, period=settings.lifecycle_interval)
+    app = S3App(
+        s3_services(settings, objects, identity, access_logs=access_logs, expirations=expirations),
+        identity,
+        audit,
+    )
     try:
         yield Client(
             app,
@@ -192,6 +200,7 @@ async def in_process_client(data_dir: Path, **overrides: Any) -> AsyncIterator[C
             objects,
             store,
             access_logs,
+            expirations,
         )
     finally:
         await audit.close()

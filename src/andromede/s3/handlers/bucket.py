@@ -168,6 +168,9 @@ async def head_bucket(ctx: S3Context, svc: S3Services) -> Response:
 
 async def delete_bucket(ctx: S3Context, svc: S3Services) -> Response:
     await svc.objects.delete_bucket(ctx.bucket)
+    if svc.expirations is not None:
+        # Its rules went with it: a bucket created again under the name has none (0086).
+        svc.expirations.configured(ctx.bucket, None)
     return Response(status=204)
 
 

@@ -20,6 +20,7 @@ from andromede.s3.xml import XmlWriter, escape
 from andromede.settings import Settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
 from andromede.storage.errors import NoSuchKey
+from andromede.storage.expiration_view import ExpirationView
 from andromede.storage.model import (
     Bucket,
     Checksum,
@@ -75,6 +76,10 @@ class S3Services:
     # Server access logging's delivery, told at once of PutBucketLogging (None: apps built
     # without it, whose logging configurations take effect at no delivery).
     access_logs: AccessLogDelivery | None = None
+    # Which buckets' lifecycle rules expire objects, for x-amz-expiration, told at once of
+    # Put/DeleteBucketLifecycleConfiguration and DeleteBucket (None: apps built without it,
+    # which answer no x-amz-expiration).
+    expirations: ExpirationView | None = None
 
 
 Handler = Callable[[S3Context, S3Services], Awaitable[Response]]

@@ -8,14 +8,19 @@ an ``<And>`` of several, at least one action, positive day counts, dates at midn
 tag filter beside ``AbortIncompleteMultipartUpload`` or ``ExpiredObjectDeleteMarker``.
 Transitions are refused (``NotImplemented``): there is one storage class here, and a rule
 that claimed to move objects to another would not be kept.
+
+``write_expiration`` answers ``x-amz-expiration`` for the object handlers (decision 0086), from
+the process's view of the rules (``storage/expiration_view.py``), which Put and Delete here
+update at once.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
-from andromede.http.dates import iso8601_ms
+from andromede.http.dates import http_date, iso8601_ms
 from andromede.http.response import Response
 from andromede.s3.errors import S3Error
 from andromede.s3.handlers.common import S3Services, xml_response
@@ -28,13 +33,16 @@ from andromede.s3.xml import (
     parse_xml,
     stripped_child_text,
 )
-from andromede.storage.lifecycle import LifecycleConfiguration, LifecycleRule
+from andromede.storage.lifecycle import Expiry, LifecycleConfiguration, LifecycleRule
+from andromede.storage.model import ObjectRecord
 
 __all__ = [
     "delete_bucket_lifecycle",
+    "expiration_header",
     "get_bucket_lifecycle_configuration",
     "parse_lifecycle",
     "put_bucket_lifecycle_configuration",
+    "write_expiration",
 ]
 
 _MAX_ID = 255
@@ -113,7 +121,10 @@ async def put_bucket_lifecycle_configuration(ctx: S3Context, svc: S3Services) ->
         )
     body = await ctx.read_xml_body(integrity_required=True)
     rules = parse_lifecycle(body, ctx.settings.max_lifecycle_rules)
-    await svc.objects.set_bucket_lifecycle(ctx.bucket, LifecycleConfiguration(rules, minimum))
+    config = LifecycleConfiguration(rules, minimum)
+    await svc.objects.set_bucket_lifecycle(ctx.bucket, config)
+    if svc.expirations is not None:
+        svc.expirations.configured(ctx.bucket, config)
     response = Response()
     response.header(_MINIMUM_SIZE_HEADER, minimum or _DEFAULT_MINIMUM_SIZE)
     return response
@@ -121,7 +132,29 @@ async def put_bucket_lifecycle_configuration(ctx: S3Context, svc: S3Services) ->
 
 async def delete_bucket_lifecycle(ctx: S3Context, svc: S3Services) -> Response:
     await svc.objects.set_bucket_lifecycle(ctx.bucket, None)
+    if svc.expirations is not None:
+        svc.expirations.configured(ctx.bucket, None)
     return Response(status=204)
+
+
+def write_expiration(response: Response, svc: S3Services, record: ObjectRecord) -> None:
+    """``x-amz-expiration`` on an object's PUT, GET, HEAD, copy or completion, when an enabled
+    rule will expire it: the earliest such rule, as the pass would apply it (decision 0086).
+    ``record``'s headers are opened: a tag filter reads its tags. A bucket without such rules
+    costs one dictionary look-up."""
+    if svc.expirations is None:
+        return
+    expiry = svc.expirations.expiry(record)
+    if expiry is not None:
+        response.header("x-amz-expiration", expiration_header(expiry))
+
+
+def expiration_header(expiry: Expiry) -> str:
+    """S3's form: ``expiry-date="Fri, 23 Dec 2012 00:00:00 GMT", rule-id="<id>"``, the rule's
+    ID URL-encoded (as S3 documents it; SDKs decode it), which also keeps a quote in an ID
+    from ending the value early."""
+    rule_id = quote(expiry.rule_id or "", safe="")
+    return f'expiry-date="{http_date(expiry.at)}", rule-id="{rule_id}"'
 
 
 def parse_lifecycle(body: bytes, max_rules: int) -> tuple[LifecycleRule, ...]:

@@ -24,6 +24,7 @@ from andromede.s3.handlers.encryption import (
     write_encryption,
     write_encryption_headers,
 )
+from andromede.s3.handlers.lifecycle import write_expiration
 from andromede.s3.handlers.objects import check_write_conditions, load_copy_source
 from andromede.s3.handlers.tagging import tags_from_request
 from andromede.s3.ranges import InvalidCopySourceRange, parse_copy_source_range
@@ -272,6 +273,7 @@ async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response
     if record.checksum is not None:
         checksum_headers(response, record.checksum)
     record_encryption_headers(response, record, None)
+    write_expiration(response, svc, record)
     return response
 
 

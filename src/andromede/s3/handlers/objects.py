@@ -38,6 +38,7 @@ from andromede.s3.handlers.encryption import (
     write_encryption,
     write_encryption_headers,
 )
+from andromede.s3.handlers.lifecycle import write_expiration
 from andromede.s3.handlers.tagging import tags_from_request
 from andromede.s3.operations import S3Operation
 from andromede.s3.ranges import ByteRange, RangeNotSatisfiable, parse_range
@@ -137,6 +138,7 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
     if record.checksum is not None:
         checksum_headers(response, record.checksum)
     write_encryption_headers(ctx, response, encryption)
+    write_expiration(response, svc, record)
     return response
 
 
@@ -191,6 +193,7 @@ async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
     response = Response(head=head)
     object_response_headers(response, record, with_checksum=whole and checksum_wanted)
     record_encryption_headers(response, record, customer)
+    write_expiration(response, svc, record)
     if byte_range is not None:
         response.status = 206
         response.header("Content-Range", f"bytes {byte_range.start}-{byte_range.end}/{record.size}")
@@ -446,6 +449,7 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
     write_checksum_elements(xml, record.checksum, with_type=True)
     response = xml_response(xml)
     write_encryption_headers(ctx, response, encryption)
+    write_expiration(response, svc, record)
     return response
 
 
