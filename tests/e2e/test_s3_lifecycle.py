@@ -1,6 +1,7 @@
 """Lifecycle against a real ``andromede serve`` (decision 0082): boto3 and the aws CLI put and
 read rules, and a server whose passes run every half second expires what a rule selects and
-aborts old uploads, each recorded in the audit log."""
+aborts old uploads, each recorded in the audit log; objects are told when a rule expires them
+(``x-amz-expiration``, decision 0086)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from botocore.exceptions import ClientError
 
+from andromede.http.dates import http_date
+from andromede.storage.lifecycle import due_at
 from e2e.clients import aws_cli
 from e2e.helpers import boto3_client
 from support.server import ServerProcess, running_server
@@ -155,3 +159,63 @@ def test_a_server_expires_what_its_rules_select_and_audits_it(eager: ServerProce
         ("s3.lifecycle", "s3:DeleteObject", f"arn:aws:s3:::expiring/tmp/{name}", "success")
         for name in ("a", "b")
     ]
+
+
+def test_objects_are_told_when_a_rule_expires_them(eager: ServerProcess) -> None:
+    """boto3's ``Expiration`` on the five answers that carry it (decision 0086)."""
+    s3 = boto3_client(eager)
+    s3.create_bucket(Bucket="told")
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="told",
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "dated",
+                    "Filter": {"Prefix": "dated/"},
+                    "Status": "Enabled",
+                    "Expiration": {"Date": "2031-01-01T00:00:00Z"},  # type: ignore[typeddict-item]
+                },
+                {
+                    "ID": "a month",
+                    "Filter": {"Prefix": "month/"},
+                    "Status": "Enabled",
+                    "Expiration": {"Days": 30},
+                },
+            ]
+        },
+    )
+    # The worker that took the PUT knows at once; the others re-read the rules every
+    # lifecycle_interval (half a second here).
+    time.sleep(1.5)
+    dated = 'expiry-date="Wed, 01 Jan 2031 00:00:00 GMT", rule-id="dated"'
+    assert s3.put_object(Bucket="told", Key="dated/a", Body=b"x")["Expiration"] == dated
+    assert s3.head_object(Bucket="told", Key="dated/a")["Expiration"] == dated
+    got = s3.get_object(Bucket="told", Key="dated/a")
+    assert got["Body"].read() == b"x"
+    assert got["Expiration"] == dated
+    copied = s3.copy_object(Bucket="told", Key="dated/b", CopySource="told/dated/a")
+    assert copied["Expiration"] == dated
+    upload = s3.create_multipart_upload(Bucket="told", Key="dated/c")
+    part = s3.upload_part(
+        Bucket="told", Key="dated/c", UploadId=upload["UploadId"], PartNumber=1, Body=b"y"
+    )
+    completed = s3.complete_multipart_upload(
+        Bucket="told",
+        Key="dated/c",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    assert completed["Expiration"] == dated
+    # Days count from the last modification, up to the next midnight UTC; the ID URL-encoded.
+    s3.put_object(Bucket="told", Key="month/a", Body=b"x")
+    head = s3.head_object(Bucket="told", Key="month/a")
+    modified = head["LastModified"]  # to the second: the object's own time is within it
+    assert head["Expiration"] in {
+        f'expiry-date="{http_date(due_at(moment, 30))}", rule-id="a%20month"'
+        for moment in (modified, modified + timedelta(seconds=1))
+    }
+    assert "Expiration" not in s3.put_object(Bucket="told", Key="other/a", Body=b"x")
+    assert "Expiration" not in s3.head_object(Bucket="told", Key="other/a")
+    s3.delete_bucket_lifecycle(Bucket="told")
+    time.sleep(1.5)
+    assert "Expiration" not in s3.head_object(Bucket="told", Key="dated/a")
