@@ -440,7 +440,8 @@ class Settings(BaseSettings):
         default=3600.0,
         gt=0,
         description="Seconds between two passes applying buckets' lifecycle rules (expiring"
-        " objects, aborting old multipart uploads); rules count whole days.",
+        " objects, aborting old multipart uploads); rules count whole days. The rules"
+        " x-amz-expiration answers from are re-read at this interval, at most a minute apart.",
     )
     compute_resync_interval: float = Field(
         default=60.0,
