@@ -453,6 +453,290 @@ def test_imported_material_survives_a_restart(open_provider: OpenProvider) -> No
     assert open_provider().open("tenant-a", 1, sealed, AAD) == data_key
 
 
+# --- several imported materials per ring, one staged (pending) ---------------------------------
+
+
+def sealed_by(material: bytes, data_key: bytes, aad: bytes) -> bytes:
+    """What a provider's seal under KEK ``material`` gives (``nonce | ciphertext | tag``),
+    made outside it."""
+    nonce = os.urandom(12)
+    return nonce + AESGCM(material).encrypt(nonce, data_key, aad)
+
+
+def opens_under(material: bytes, sealed: bytes, aad: bytes) -> bytes:
+    return AESGCM(material).decrypt(sealed[:12], sealed[12:], aad)
+
+
+def refused_as_unknown(call: Callable[[], object]) -> None:
+    """``call`` fails as a version the ring does not hold does: ``KeyNotFound``, not
+    ``KeyWithdrawn`` (the ring has live versions)."""
+    with pytest.raises(KeyNotFound) as missing:
+        call()
+    assert not isinstance(missing.value, KeyWithdrawn)
+
+
+def test_a_pending_version_is_staged_and_used_for_nothing(provider: RootKeyProvider) -> None:
+    first, second, data_key = os.urandom(32), os.urandom(32), os.urandom(32)
+    aad_2 = data_key_aad("tenant-a", 2)
+    provider.import_tenant_key("tenant-a", first)
+    sealed = provider.seal("tenant-a", 1, data_key, AAD)
+    assert provider.import_tenant_key("tenant-a", second, version=2, pending=True).versions == (1,)
+    assert provider.tenant_key_ring("tenant-a").versions == (1,)
+    assert provider.current_version("tenant-a") == 1
+    assert provider.list_tenants() == ["tenant-a"]
+    provider.check_usable("tenant-a")
+    refused_as_unknown(lambda: provider.seal("tenant-a", 2, data_key, aad_2))
+    refused_as_unknown(lambda: provider.seal_many("tenant-a", 2, [data_key], aad_2))
+    refused_as_unknown(
+        lambda: provider.open("tenant-a", 2, sealed_by(second, data_key, aad_2), aad_2)
+    )
+    # Version 1 works on as before.
+    assert provider.open("tenant-a", 1, sealed, AAD) == data_key
+    assert opens_under(first, provider.seal("tenant-a", 1, data_key, AAD), AAD) == data_key
+
+
+def test_staging_is_refused_where_it_cannot_be_promoted(provider: RootKeyProvider) -> None:
+    provider.import_tenant_key("tenant-a", os.urandom(32))
+    provider.import_tenant_key("tenant-a", os.urandom(32), version=2, pending=True)
+    # A version number is held once, live or pending.
+    for version, pending in ((2, True), (1, True), (2, False), (1, False)):
+        with pytest.raises(KeyAlreadyExists):
+            provider.import_tenant_key("tenant-a", os.urandom(32), version=version, pending=pending)
+    # Below a live version: it would not be current once promoted.
+    provider.import_tenant_key("tenant-a", os.urandom(32), version=5)
+    for version in (3, 4):
+        with pytest.raises(ValueError, match="not above"):
+            provider.import_tenant_key("tenant-a", os.urandom(32), version=version, pending=True)
+    with pytest.raises(ValueError, match="not above"):
+        provider.promote_tenant_key("tenant-a", 2)  # staged before version 5 was imported
+    # A ring without a live version: never made, or every live version withdrawn.
+    with pytest.raises(KeyWithdrawn):
+        provider.import_tenant_key("tenant-b", os.urandom(32), version=2, pending=True)
+    provider.import_tenant_key("tenant-b", os.urandom(32))
+    provider.withdraw_tenant_key("tenant-b", 1)
+    with pytest.raises(KeyWithdrawn):
+        provider.import_tenant_key("tenant-b", os.urandom(32), version=2, pending=True)
+    for version in (0, -1, 2**32):
+        with pytest.raises(ValueError, match="version"):
+            provider.import_tenant_key("tenant-c", os.urandom(32), version=version)
+        with pytest.raises(ValueError, match="version"):
+            provider.import_tenant_key("tenant-a", os.urandom(32), version=version, pending=True)
+    with pytest.raises(ValueError, match="32 bytes"):
+        provider.import_tenant_key("tenant-a", os.urandom(31), version=6, pending=True)
+    assert provider.tenant_key_ring("tenant-a").versions == (1, 5)
+    with pytest.raises(KeyNotFound):
+        provider.tenant_key_ring("tenant-c")
+
+
+def test_promoting_makes_the_pending_version_current(provider: RootKeyProvider) -> None:
+    first, second, old_key, new_key = (os.urandom(32) for _ in range(4))
+    aad_2 = data_key_aad("tenant-a", 2)
+    provider.import_tenant_key("tenant-a", first)
+    old = provider.seal("tenant-a", 1, old_key, AAD)
+    provider.import_tenant_key("tenant-a", second, version=2, pending=True)
+    ring = provider.promote_tenant_key("tenant-a", 2)
+    assert ring.versions == (1, 2) and ring.current == 2
+    assert provider.tenant_key_ring("tenant-a") == ring
+    assert provider.current_version("tenant-a") == 2
+    # The new current version is the material staged, and the older one opens what it sealed.
+    assert opens_under(second, provider.seal("tenant-a", 2, new_key, aad_2), aad_2) == new_key
+    assert provider.open("tenant-a", 2, sealed_by(second, new_key, aad_2), aad_2) == new_key
+    assert provider.open("tenant-a", 1, old, AAD) == old_key
+    with pytest.raises(InvalidWrappedKey):
+        provider.open("tenant-a", 2, old, AAD)
+    # Promoting again (a retry), or a live version, changes nothing.
+    assert provider.promote_tenant_key("tenant-a", 2) == ring
+    assert provider.promote_tenant_key("tenant-a", 1) == ring
+    assert provider.open("tenant-a", 2, sealed_by(second, new_key, aad_2), aad_2) == new_key
+    for unknown in (3, 0):
+        with pytest.raises(KeyWithdrawn):
+            provider.promote_tenant_key("tenant-a", unknown)
+    with pytest.raises(KeyWithdrawn):
+        provider.promote_tenant_key("nobody", 1)
+    with pytest.raises(ValueError, match="tenant id"):
+        provider.promote_tenant_key("a/b", 2)
+    # A third material, the same way.
+    third = os.urandom(32)
+    provider.import_tenant_key("tenant-a", third, version=3, pending=True)
+    assert provider.promote_tenant_key("tenant-a", 3).versions == (1, 2, 3)
+    aad_3 = data_key_aad("tenant-a", 3)
+    assert opens_under(third, provider.seal("tenant-a", 3, new_key, aad_3), aad_3) == new_key
+
+
+def test_withdrawing_one_version_leaves_the_others(provider: RootKeyProvider) -> None:
+    first, second, key_1, key_2 = (os.urandom(32) for _ in range(4))
+    aad_2 = data_key_aad("tenant-a", 2)
+    provider.import_tenant_key("tenant-a", first)
+    provider.import_tenant_key("tenant-a", second, version=2, pending=True)
+    provider.promote_tenant_key("tenant-a", 2)
+    sealed_1 = provider.seal("tenant-a", 1, key_1, AAD)
+    sealed_2 = provider.seal("tenant-a", 2, key_2, aad_2)
+
+    provider.withdraw_tenant_key("tenant-a", 1)
+    provider.withdraw_tenant_key("tenant-a", 1)  # idempotent
+    provider.withdraw_tenant_key("tenant-a", 7)  # never made: nothing to do
+    assert provider.tenant_key_ring("tenant-a").versions == (2,)
+    assert provider.current_version("tenant-a") == 2
+    provider.check_usable("tenant-a")
+    refused_as_unknown(lambda: provider.open("tenant-a", 1, sealed_1, AAD))
+    refused_as_unknown(lambda: provider.seal("tenant-a", 1, key_1, AAD))
+    assert provider.open("tenant-a", 2, sealed_2, aad_2) == key_2
+    assert opens_under(second, provider.seal("tenant-a", 2, key_2, aad_2), aad_2) == key_2
+
+    # Imported again below the current version: it opens what it sealed, and 2 stays current.
+    assert provider.import_tenant_key("tenant-a", first).versions == (1, 2)
+    assert provider.current_version("tenant-a") == 2
+    assert provider.open("tenant-a", 1, sealed_1, AAD) == key_1
+
+    # Withdrawing the current version makes the next live one below it current...
+    provider.withdraw_tenant_key("tenant-a", 2)
+    assert provider.tenant_key_ring("tenant-a").versions == (1,)
+    assert provider.current_version("tenant-a") == 1
+    refused_as_unknown(lambda: provider.open("tenant-a", 2, sealed_2, aad_2))
+    assert provider.open("tenant-a", 1, sealed_1, AAD) == key_1
+    # ... and importing it again (live) makes it current again.
+    assert provider.import_tenant_key("tenant-a", second, version=2).current == 2
+    assert provider.current_version("tenant-a") == 2
+    assert provider.open("tenant-a", 2, sealed_2, aad_2) == key_2
+
+
+def test_a_withdrawn_pending_version_is_gone(provider: RootKeyProvider) -> None:
+    provider.import_tenant_key("tenant-a", os.urandom(32))
+    provider.import_tenant_key("tenant-a", os.urandom(32), version=2, pending=True)
+    provider.withdraw_tenant_key("tenant-a", 2)
+    with pytest.raises(KeyWithdrawn):
+        provider.promote_tenant_key("tenant-a", 2)
+    assert provider.tenant_key_ring("tenant-a").versions == (1,)
+    # Staged again, with other material: that is the one promoted.
+    material = os.urandom(32)
+    provider.import_tenant_key("tenant-a", material, version=2, pending=True)
+    provider.promote_tenant_key("tenant-a", 2)
+    aad_2 = data_key_aad("tenant-a", 2)
+    assert opens_under(material, provider.seal("tenant-a", 2, b"k" * 32, aad_2), aad_2) == b"k" * 32
+
+
+def test_withdrawing_the_last_live_version_keeps_pending_ones_staged(
+    provider: RootKeyProvider,
+) -> None:
+    first, second, data_key = os.urandom(32), os.urandom(32), os.urandom(32)
+    aad_2 = data_key_aad("tenant-a", 2)
+    provider.import_tenant_key("tenant-a", first)
+    provider.create_tenant_key("tenant-b")
+    sealed = provider.seal("tenant-a", 1, data_key, AAD)
+    provider.import_tenant_key("tenant-a", second, version=2, pending=True)
+    provider.withdraw_tenant_key("tenant-a", 1)
+    # No live version: the ring is withdrawn, its pending version or not.
+    assert provider.list_tenants() == ["tenant-b"]
+    for call in (
+        lambda: provider.check_usable("tenant-a"),
+        lambda: provider.tenant_key_ring("tenant-a"),
+        lambda: provider.current_version("tenant-a"),
+        lambda: provider.open("tenant-a", 1, sealed, AAD),
+        lambda: provider.seal("tenant-a", 2, data_key, aad_2),
+        lambda: provider.promote_tenant_key("tenant-a", 2),
+        lambda: provider.import_tenant_key("tenant-a", os.urandom(32), version=3, pending=True),
+    ):
+        with pytest.raises(KeyWithdrawn):
+            call()
+    with pytest.raises(KeyAlreadyExists):  # still staged
+        provider.import_tenant_key("tenant-a", second, version=2, pending=True)
+    # A live version imported again makes the ring usable, and the staged one promotable.
+    assert provider.import_tenant_key("tenant-a", first).versions == (1,)
+    provider.check_usable("tenant-a")
+    assert provider.open("tenant-a", 1, sealed, AAD) == data_key
+    assert provider.promote_tenant_key("tenant-a", 2).current == 2
+    assert opens_under(second, provider.seal("tenant-a", 2, data_key, aad_2), aad_2) == data_key
+
+
+def test_withdrawing_the_ring_takes_its_pending_versions(provider: RootKeyProvider) -> None:
+    provider.import_tenant_key("tenant-a", material := os.urandom(32))
+    provider.import_tenant_key("tenant-a", os.urandom(32), version=2, pending=True)
+    provider.withdraw_tenant_key("tenant-a")
+    with pytest.raises(KeyWithdrawn):
+        provider.check_usable("tenant-a")
+    provider.import_tenant_key("tenant-a", material)
+    with pytest.raises(KeyWithdrawn):
+        provider.promote_tenant_key("tenant-a", 2)  # gone with its ring
+    provider.import_tenant_key("tenant-a", os.urandom(32), version=2, pending=True)
+
+
+def test_a_rotation_goes_above_a_pending_version(provider: RootKeyProvider) -> None:
+    provider.create_tenant_key("tenant-a")
+    provider.import_tenant_key("tenant-a", os.urandom(32), version=2, pending=True)
+    assert provider.rotate_tenant_key("tenant-a").versions == (1, 3)  # 2 keeps its number
+    with pytest.raises(ValueError, match="not above"):
+        provider.promote_tenant_key("tenant-a", 2)
+
+
+def test_a_destroyed_ring_refuses_every_version_call(provider: RootKeyProvider) -> None:
+    material = os.urandom(32)
+    provider.import_tenant_key("tenant-a", material)
+    provider.import_tenant_key("tenant-a", os.urandom(32), version=2, pending=True)
+    provider.destroy_tenant_key("tenant-a")
+    for call in (
+        lambda: provider.import_tenant_key("tenant-a", material),
+        lambda: provider.import_tenant_key("tenant-a", material, version=3),
+        lambda: provider.import_tenant_key("tenant-a", material, version=3, pending=True),
+        lambda: provider.promote_tenant_key("tenant-a", 2),
+        lambda: provider.promote_tenant_key("tenant-a", 1),
+        lambda: provider.seal("tenant-a", 2, material, data_key_aad("tenant-a", 2)),
+    ):
+        with pytest.raises(KeyDestroyed):
+            call()
+    provider.withdraw_tenant_key("tenant-a", 2)  # nothing to withdraw: the tombstone stays
+    provider.withdraw_tenant_key("tenant-a", 1)
+    with pytest.raises(KeyDestroyed):
+        provider.check_usable("tenant-a")
+
+
+def test_another_instance_sees_each_change_of_versions(open_provider: OpenProvider) -> None:
+    here, there = open_provider(), open_provider()
+    first, second, key_1, key_2 = (os.urandom(32) for _ in range(4))
+    aad_2 = data_key_aad("tenant-a", 2)
+    here.import_tenant_key("tenant-a", first)
+    sealed_1 = here.seal("tenant-a", 1, key_1, AAD)  # KEK opened, handle cached
+    # Staged over there: nothing changes here, and version 2 is not usable.
+    there.import_tenant_key("tenant-a", second, version=2, pending=True)
+    assert here.tenant_key_ring("tenant-a").versions == (1,)
+    refused_as_unknown(lambda: here.seal("tenant-a", 2, key_2, aad_2))
+    with pytest.raises(KeyAlreadyExists):
+        here.import_tenant_key("tenant-a", second, version=2, pending=True)
+    # Promoted over there: version 2 seals and opens here at once (a version not found is
+    # looked up again; the ring's current version may show up later, within the PKCS#11
+    # provider's lookup TTL), and promoting it here is a retry.
+    there.promote_tenant_key("tenant-a", 2)
+    sealed_2 = here.seal("tenant-a", 2, key_2, aad_2)
+    assert there.open("tenant-a", 2, sealed_2, aad_2) == key_2
+    assert here.promote_tenant_key("tenant-a", 2).versions == (1, 2)
+    # Version 1 withdrawn over there: it stops opening here, version 2 goes on.
+    there.withdraw_tenant_key("tenant-a", 1)
+    refused_as_unknown(lambda: here.open("tenant-a", 1, sealed_1, AAD))
+    here.check_usable("tenant-a")
+    assert here.open("tenant-a", 2, sealed_2, aad_2) == key_2
+    # Imported again over there: it opens here at once.
+    there.import_tenant_key("tenant-a", first)
+    assert here.open("tenant-a", 1, sealed_1, AAD) == key_1
+    # Every live version withdrawn over there: the ring is withdrawn here too.
+    there.withdraw_tenant_key("tenant-a", 2)
+    there.withdraw_tenant_key("tenant-a", 1)
+    with pytest.raises(KeyWithdrawn):
+        here.check_usable("tenant-a")
+    with pytest.raises(KeyWithdrawn):
+        here.open("tenant-a", 2, sealed_2, aad_2)
+
+
+def test_pending_versions_survive_a_restart(open_provider: OpenProvider) -> None:
+    first = open_provider()
+    first.import_tenant_key("tenant-a", os.urandom(32))
+    first.import_tenant_key("tenant-a", material := os.urandom(32), version=2, pending=True)
+    first.close()
+    later = open_provider()
+    assert later.tenant_key_ring("tenant-a").versions == (1,)
+    assert later.promote_tenant_key("tenant-a", 2).current == 2
+    aad_2 = data_key_aad("tenant-a", 2)
+    assert opens_under(material, later.seal("tenant-a", 2, b"k" * 32, aad_2), aad_2) == b"k" * 32
+
+
 # --- private keys held in a ring (KMS asymmetric and HMAC keys) ------------------------------
 
 MESSAGE = b"the message a KMS key signs"
@@ -1102,6 +1386,104 @@ def test_pkcs11_sees_another_instance_withdraw_and_import_within_its_lookup_ttl(
         fresh.import_tenant_key("tenant-a", material)
         assert slow.open("tenant-a", 1, sealed, AAD) == data_key
         slow.check_usable("tenant-a")
+    finally:
+        slow.close()
+        fresh.close()
+
+
+def test_pkcs11_a_pending_version_is_a_kek_object_under_a_label_of_its_own(
+    softhsm: SoftHsm,
+) -> None:
+    import pkcs11
+    from pkcs11 import Attribute, ObjectClass
+    from pkcs11.exceptions import AttributeSensitive
+
+    token = softhsm.new_token()
+    provider = Pkcs11Provider(token.library, token.label, token.pin)
+    compared = (
+        Attribute.CLASS, Attribute.KEY_TYPE, Attribute.VALUE_LEN, Attribute.TOKEN,
+        Attribute.PRIVATE, Attribute.SENSITIVE, Attribute.EXTRACTABLE, Attribute.ENCRYPT,
+        Attribute.DECRYPT, Attribute.WRAP, Attribute.UNWRAP, Attribute.SIGN, Attribute.VERIFY,
+        Attribute.DERIVE, Attribute.MODIFIABLE, Attribute.ID,
+    )  # fmt: skip
+    try:
+        provider.import_tenant_key("kms-key", os.urandom(32))
+        provider.import_tenant_key("kms-key", os.urandom(32), version=2, pending=True)
+        with pkcs11.lib(token.library).get_token(token_label=token.label).open() as session:
+
+            def keks() -> dict[str, pkcs11.Object]:
+                template = {
+                    Attribute.CLASS: ObjectClass.SECRET_KEY,
+                    Attribute.ID: b"andromede-kek:kms-key",
+                }
+                return {str(key[Attribute.LABEL]): key for key in session.get_objects(template)}
+
+            found = keks()
+            assert sorted(found) == ["andromede-kek-pending:kms-key:v2", "andromede-kek:kms-key:v1"]
+            live, staged = (
+                found["andromede-kek:kms-key:v1"],
+                found["andromede-kek-pending:kms-key:v2"],
+            )
+            assert {a: staged[a] for a in compared} == {a: live[a] for a in compared}
+            assert staged[Attribute.SENSITIVE] and not staged[Attribute.EXTRACTABLE]
+            with pytest.raises(AttributeSensitive):
+                staged[Attribute.VALUE]
+            # Promotion renames that very object: no copy of the material is made.
+            provider.promote_tenant_key("kms-key", 2)
+            found = keks()
+            assert sorted(found) == ["andromede-kek:kms-key:v1", "andromede-kek:kms-key:v2"]
+            promoted = found["andromede-kek:kms-key:v2"]
+            assert promoted.handle == staged.handle
+            assert {a: promoted[a] for a in compared} == {a: live[a] for a in compared}
+            # Withdrawing a version destroys its object alone, and leaves no tombstone.
+            provider.import_tenant_key("kms-key", os.urandom(32), version=3, pending=True)
+            provider.withdraw_tenant_key("kms-key", 1)
+            assert sorted(keks()) == [
+                "andromede-kek-pending:kms-key:v3",
+                "andromede-kek:kms-key:v2",
+            ]
+            provider.withdraw_tenant_key("kms-key", 3)
+            assert sorted(keks()) == ["andromede-kek:kms-key:v2"]
+            tombstones = session.get_objects({Attribute.CLASS: ObjectClass.DATA})
+            assert [t for t in tombstones if "kms-key" in str(t[Attribute.LABEL])] == []
+            # A ring holding a pending version only is not listed as live.
+            provider.import_tenant_key("kms-key", os.urandom(32), version=4, pending=True)
+            provider.withdraw_tenant_key("kms-key", 2)
+            assert sorted(keks()) == ["andromede-kek-pending:kms-key:v4"]
+            assert provider.list_tenants() == []
+    finally:
+        provider.close()
+
+
+def test_pkcs11_sees_another_instance_change_versions_within_its_lookup_ttl(
+    softhsm: SoftHsm,
+) -> None:
+    token = softhsm.new_token()
+    slow = Pkcs11Provider(token.library, token.label, token.pin, lookup_ttl_seconds=3600)
+    fresh = Pkcs11Provider(token.library, token.label, token.pin, lookup_ttl_seconds=0)
+    aad_2 = data_key_aad("tenant-a", 2)
+    try:
+        slow.import_tenant_key("tenant-a", os.urandom(32))
+        sealed_1 = slow.seal("tenant-a", 1, os.urandom(32), AAD)  # handle of version 1 cached
+        fresh.import_tenant_key("tenant-a", os.urandom(32), version=2, pending=True)
+        fresh.promote_tenant_key("tenant-a", 2)
+        # The current version shows up within the TTL, as a rotation's does...
+        assert slow.tenant_key_ring("tenant-a").current == 1
+        assert fresh.tenant_key_ring("tenant-a").current == 2
+        # ... but version 2 seals and opens at once: a version not found is looked up again.
+        sealed_2 = slow.seal("tenant-a", 2, b"k" * 32, aad_2)
+        # A withdrawal is never delayed: the cached handle of version 1 is invalid now.
+        fresh.withdraw_tenant_key("tenant-a", 1)
+        with pytest.raises(KeyNotFound) as missing:
+            slow.open("tenant-a", 1, sealed_1, AAD)
+        assert not isinstance(missing.value, KeyWithdrawn)
+        slow.check_usable("tenant-a")
+        assert slow.open("tenant-a", 2, sealed_2, aad_2) == b"k" * 32
+        fresh.withdraw_tenant_key("tenant-a", 2)  # the last live version
+        with pytest.raises(KeyWithdrawn):
+            slow.check_usable("tenant-a")
+        with pytest.raises(KeyWithdrawn):
+            slow.open("tenant-a", 2, sealed_2, aad_2)
     finally:
         slow.close()
         fresh.close()

@@ -14,7 +14,8 @@ AndromedeError
     │   │   └── KeyWithdrawn            its imported material was deleted; it may be imported again
     │   ├── KeyDestroyed                the tenant's keys were destroyed (crypto-shredded)
     │   └── KeyAlreadyExists            create_tenant_key on a tenant that has one (or
-    │                                   create_private_key on a ring that has one)
+    │                                   create_private_key on a ring that has one, or an
+    │                                   import of a version the ring holds, live or pending)
     └── ProviderError                   the root-key provider failed (I/O, token, login)
         └── AlgorithmNotOffered         the provider cannot do this algorithm (a token's limit)
 """
@@ -84,10 +85,19 @@ class KeyWithdrawn(KeyNotFound):
 
     @classmethod
     def for_tenant(cls, tenant_id: str, version: int | None = None) -> KeyWithdrawn:
-        # ``version``: KeyNotFound's signature; a withdrawal takes the whole ring.
+        # ``version``: KeyNotFound's signature; this says the ring holds no live version.
         return cls(
             f"the key material of tenant {tenant_id} was withdrawn (or never made); "
             "it may be imported again",
+            tenant_id=tenant_id,
+        )
+
+    @classmethod
+    def for_version(cls, tenant_id: str, version: int) -> KeyWithdrawn:
+        """A version to promote that the ring holds neither pending nor live."""
+        return cls(
+            f"key ring {tenant_id} holds no key version {version}, pending or live: withdrawn "
+            "(or never made); it may be imported again",
             tenant_id=tenant_id,
         )
 
@@ -106,6 +116,13 @@ class KeyAlreadyExists(TenantKeyError):
     @classmethod
     def for_tenant(cls, tenant_id: str) -> KeyAlreadyExists:
         return cls(f"tenant {tenant_id} already has a key", tenant_id=tenant_id)
+
+    @classmethod
+    def for_version(cls, tenant_id: str, version: int) -> KeyAlreadyExists:
+        return cls(
+            f"key ring {tenant_id} already holds key version {version} (live or pending)",
+            tenant_id=tenant_id,
+        )
 
     @classmethod
     def holding_private_key(cls, tenant_id: str) -> KeyAlreadyExists:

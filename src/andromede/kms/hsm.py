@@ -27,8 +27,16 @@ Owns the Andromède objects of one token (python-pkcs11; SoftHSM2 in tests):
   tombstone that turns "not found" into "destroyed" and forbids reusing the tenant id.
 
 An imported KEK (``import_tenant_key``: a KMS key's customer material) is the same object with
-the customer's bytes as ``CKA_VALUE`` (``C_CreateObject``); withdrawing it calls
-``C_DestroyObject`` and leaves no tombstone, so that the same material may be imported again.
+the customer's bytes as ``CKA_VALUE`` (``C_CreateObject``); withdrawing it (one version, or the
+ring) calls ``C_DestroyObject`` and leaves no tombstone, so that the same material may be
+imported again. A version imported *pending* (staged for a later ``promote_tenant_key``) is
+such an object too, with the same attributes and the ring's ``CKA_ID``, but
+``CKA_LABEL = "andromede-kek-pending:<tenant>:v<version>"``: the ring's searches tell KEK
+versions by their ``andromede-kek:`` label, so a pending object is never taken for a live
+one (nor for the ring's private key). Promotion renames it to the live label
+(``C_SetAttributeValue`` of ``CKA_LABEL`` alone: the KEK template leaves ``CKA_MODIFIABLE`` at
+its default, true, and a label is modifiable in a modifiable object), so the material stays
+in the one object it was imported into, never copied, never out of the token.
 
 The root of trust is the token itself: it generates the KEKs, keeps them under its own master
 key and PIN, and seals and opens data keys inside it (``C_Encrypt``/``C_Decrypt`` with
@@ -102,6 +110,7 @@ from andromede.kms.providers import (
     PRIVATE_KEY_SPECS,
     check_agreement_key,
     check_decryption_key,
+    check_imported_kek,
     check_mac_key,
     check_private_key_material,
     check_private_key_spec,
@@ -112,6 +121,7 @@ __all__ = ["Pkcs11Provider"]
 
 _KEK_ID_PREFIX = b"andromede-kek:"
 _KEK_LABEL_PREFIX = "andromede-kek:"
+_PENDING_KEK_LABEL_PREFIX = "andromede-kek-pending:"
 _PRIVATE_LABEL_PREFIX = "andromede-private:"
 _HMAC_KEY_LABEL_PREFIX = "andromede-secret:"
 _PUBLIC_LABEL_PREFIX = "andromede-public:"
@@ -186,39 +196,78 @@ class Pkcs11Provider:
             self._generate_kek(tenant_id, 1)
             return self._lookup(tenant_id, fresh=True).ring(tenant_id)
 
-    def import_tenant_key(self, tenant_id: str, material: bytes) -> TenantKeyRing:
-        """Version 1 of the ring is a token object holding ``material``, with the attributes
-        of a generated KEK (sensitive, not extractable, AES-GCM encrypt/decrypt only).
+    def import_tenant_key(
+        self, tenant_id: str, material: bytes, *, version: int = 1, pending: bool = False
+    ) -> TenantKeyRing:
+        """``version`` of the ring is a token object holding ``material``, with the
+        attributes of a generated KEK (sensitive, not extractable, AES-GCM encrypt/decrypt
+        only), and the live label or the pending one.
 
         The material passes through this process's memory once, here: the caller's ``bytes``
         (which Python cannot erase) and python-pkcs11's copy of the template, freed once
         ``C_CreateObject`` returns. Afterwards it lives only in the token, which never hands
         it back (``CKA_VALUE`` of a sensitive key cannot be read)."""
         check_tenant_id(tenant_id)
-        if len(material) != KEK_SIZE:
-            raise ValueError(f"imported key material must be {KEK_SIZE} bytes")
+        check_imported_kek(material, version)
         with self._lock, _provider_errors():
             known = self._lookup(tenant_id, fresh=True)
             if known.destroyed:
                 raise KeyDestroyed.for_tenant(tenant_id)
-            if known.keys:
-                raise KeyAlreadyExists.for_tenant(tenant_id)
-            self._session.create_object({**_kek_template(tenant_id, 1), Attribute.VALUE: material})
+            if version in known.keys or version in known.pending:
+                raise KeyAlreadyExists.for_version(tenant_id, version)
+            if pending:
+                if not known.keys:
+                    raise KeyWithdrawn.for_tenant(tenant_id)
+                _check_above(tenant_id, version, known)
+            template = _kek_template(tenant_id, version, pending=pending)
+            try:
+                self._session.create_object({**template, Attribute.VALUE: material})
+            finally:
+                self._known.pop(tenant_id, None)
             return self._lookup(tenant_id, fresh=True).ring(tenant_id)
 
-    def withdraw_tenant_key(self, tenant_id: str) -> None:
+    def promote_tenant_key(self, tenant_id: str, version: int) -> TenantKeyRing:
+        """The pending object's label becomes the live one (``C_SetAttributeValue``): the same
+        object, its material never out of the token."""
+        check_tenant_id(tenant_id)
+        with self._lock, _provider_errors():
+            known = self._lookup(tenant_id, fresh=True)
+            _check_live(tenant_id, known)
+            staged = known.pending.get(version)
+            if staged is None:
+                if version in known.keys:
+                    return known.ring(tenant_id)  # promoted already: a retry
+                raise KeyWithdrawn.for_version(tenant_id, version)
+            _check_above(tenant_id, version, known)
+            try:
+                staged[Attribute.LABEL] = _kek_label(tenant_id, version)
+            finally:
+                self._known.pop(tenant_id, None)
+            return self._lookup(tenant_id, fresh=True).ring(tenant_id)
+
+    def withdraw_tenant_key(self, tenant_id: str, version: int | None = None) -> None:
         check_tenant_id(tenant_id)
         with self._lock, _provider_errors():
             # No tombstone. A destroyed ring has no objects left (but those an interrupted
             # destroy left behind, which may go too).
-            self._destroy_ring_objects(tenant_id)
+            if version is None:
+                self._destroy_ring_objects(tenant_id)
+            else:
+                for label in (
+                    _kek_label(tenant_id, version),
+                    _kek_label(tenant_id, version, pending=True),
+                ):
+                    template = {Attribute.ID: _ring_id(tenant_id), Attribute.LABEL: label}
+                    for found in list(self._session.get_objects(template)):
+                        found.destroy()
             self._known.pop(tenant_id, None)
 
     def rotate_tenant_key(self, tenant_id: str) -> TenantKeyRing:
         check_tenant_id(tenant_id)
         with self._lock, _provider_errors():
-            current = self._lookup(tenant_id, fresh=True).ring(tenant_id).current
-            self._generate_kek(tenant_id, current + 1)
+            known = self._lookup(tenant_id, fresh=True)
+            # Above every version the ring holds: a pending one keeps its number.
+            self._generate_kek(tenant_id, max([known.ring(tenant_id).current, *known.pending]) + 1)
             return self._lookup(tenant_id, fresh=True).ring(tenant_id)
 
     def destroy_tenant_key(self, tenant_id: str) -> None:
@@ -272,7 +321,9 @@ class Pkcs11Provider:
             kek_objects = {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.KEY_TYPE: KeyType.AES}
             for key in self._session.get_objects(kek_objects):
                 key_id = bytes(key[Attribute.ID])
-                if key_id.startswith(_KEK_ID_PREFIX):
+                # A pending version's object does not make its ring live.
+                live = str(key[Attribute.LABEL]).startswith(_KEK_LABEL_PREFIX)
+                if key_id.startswith(_KEK_ID_PREFIX) and live:
                     tenants.add(key_id[len(_KEK_ID_PREFIX) :].decode("ascii"))
             for data in self._session.get_objects({Attribute.CLASS: ObjectClass.DATA}):
                 label = str(data[Attribute.LABEL])
@@ -625,8 +676,10 @@ class Pkcs11Provider:
         known = self._known.get(tenant_id)
         if fresh or known is None or now - known.looked_up >= self._lookup_ttl:
             destroyed = self._tombstone(tenant_id) is not None
-            keys, private = ({}, None) if destroyed else self._ring_objects(tenant_id)
-            known = _TenantObjects(looked_up=now, destroyed=destroyed, keys=keys, private=private)
+            keys, pending, private = ({}, {}, None) if destroyed else self._ring_objects(tenant_id)
+            known = _TenantObjects(
+                looked_up=now, destroyed=destroyed, keys=keys, private=private, pending=pending
+            )
             if len(self._known) >= _MAX_KNOWN_TENANTS:
                 self._known.clear()
             self._known[tenant_id] = known
@@ -643,23 +696,31 @@ class Pkcs11Provider:
 
     def _ring_objects(
         self, tenant_id: str
-    ) -> tuple[dict[int, EncryptMixin], _PrivateObject | None]:
-        """The ring's KEK versions and private key, told apart by their labels (one search)."""
+    ) -> tuple[dict[int, EncryptMixin], dict[int, pkcs11.Object], _PrivateObject | None]:
+        """The ring's live and pending KEK versions and private key, told apart by their
+        labels (one search)."""
         versions: dict[int, EncryptMixin] = {}
+        pending: dict[int, pkcs11.Object] = {}
         private = None
         kek_label = f"{_KEK_LABEL_PREFIX}{tenant_id}:v"
+        pending_label = f"{_PENDING_KEK_LABEL_PREFIX}{tenant_id}:v"
         for found in self._session.get_objects({Attribute.ID: _ring_id(tenant_id)}):
             label = str(found[Attribute.LABEL])
             if label.startswith(kek_label):
                 version = label[len(kek_label) :]
                 if isinstance(found, EncryptMixin) and version.isdigit():
                     versions[int(version)] = found
+            elif label.startswith(pending_label):
+                version = label[len(pending_label) :]
+                if isinstance(found, pkcs11.SecretKey) and version.isdigit():
+                    pending[int(version)] = found
             elif (held := _private_object(tenant_id, label, found)) is not None:
                 private = held
-        return versions, private
+        return versions, pending, private
 
     def _destroy_ring_objects(self, tenant_id: str) -> None:
-        """``C_DestroyObject`` of every object of the ring: KEK versions, private key."""
+        """``C_DestroyObject`` of every object of the ring: KEK versions (live and pending),
+        private key."""
         for found in list(self._session.get_objects({Attribute.ID: _ring_id(tenant_id)})):
             found.destroy()
 
@@ -764,13 +825,20 @@ def _ring_id(tenant_id: str) -> bytes:
     return _KEK_ID_PREFIX + tenant_id.encode("ascii")
 
 
-def _kek_template(tenant_id: str, version: int) -> dict[Attribute, Any]:
-    """The attributes of every KEK object, generated or imported."""
+def _kek_label(tenant_id: str, version: int, *, pending: bool = False) -> str:
+    """The ``CKA_LABEL`` of a KEK version's object, live or pending."""
+    prefix = _PENDING_KEK_LABEL_PREFIX if pending else _KEK_LABEL_PREFIX
+    return f"{prefix}{tenant_id}:v{version}"
+
+
+def _kek_template(tenant_id: str, version: int, *, pending: bool = False) -> dict[Attribute, Any]:
+    """The attributes of every KEK object, generated or imported, live or pending (they differ
+    in their label alone, which promotion changes: ``CKA_MODIFIABLE`` is left true)."""
     return {
         Attribute.CLASS: ObjectClass.SECRET_KEY,
         Attribute.KEY_TYPE: KeyType.AES,
         Attribute.ID: _ring_id(tenant_id),
-        Attribute.LABEL: f"{_KEK_LABEL_PREFIX}{tenant_id}:v{version}",
+        Attribute.LABEL: _kek_label(tenant_id, version, pending=pending),
         Attribute.TOKEN: True,
         Attribute.PRIVATE: True,
         Attribute.SENSITIVE: True,
@@ -921,6 +989,17 @@ def _uncompressed_point(ec_point: bytes, curve: ec.EllipticCurve) -> bytes:
     return ec_point[len(header) :]
 
 
+def _check_above(tenant_id: str, version: int, known: _TenantObjects) -> None:
+    """``ValueError`` unless ``version`` is above every live version: a pending version is
+    current once promoted."""
+    current = known.ring(tenant_id).current
+    if version <= current:
+        raise ValueError(
+            f"pending version {version} of key ring {tenant_id} is not above its current"
+            f" version {current}"
+        )
+
+
 def _check_live(tenant_id: str, known: _TenantObjects) -> None:
     """``KeyDestroyed`` for a tombstone, ``KeyWithdrawn`` for a ring without keys."""
     if known.destroyed:
@@ -934,8 +1013,9 @@ class _TenantObjects(NamedTuple):
 
     looked_up: float
     destroyed: bool
-    keys: dict[int, EncryptMixin]
+    keys: dict[int, EncryptMixin]  # the live versions
     private: _PrivateObject | None
+    pending: dict[int, pkcs11.Object]  # the pending versions (never sealed or opened with)
 
     def ring(self, tenant_id: str) -> TenantKeyRing:
         if self.destroyed:

@@ -7,10 +7,19 @@ Owns two files under ``<data_dir>/keys/`` (a 0700 directory):
 - ``keystore.json`` (0600): every tenant KEK version, each sealed under the root key with
   AES-256-GCM and bound (AAD) to its tenant id and version, plus tombstones of destroyed
   tenants (no key material). A KEK imported by the customer (``import_tenant_key``) is sealed
-  and kept as a generated one is; withdrawing it removes the tenant's entry and leaves no
-  tombstone, so the same material may be imported again. Rewritten whole on every change:
-  temporary file, fsync, rename, fsync of the directory, so a crash leaves the old keystore or
-  the new one.
+  and kept as a generated one is; withdrawing it (one version, or the ring) removes the entry
+  and leaves no tombstone, so the same material may be imported again. Rewritten whole on
+  every change: temporary file, fsync, rename, fsync of the directory, so a crash leaves the
+  old keystore or the new one.
+
+A version imported *pending* (staged for a later ``promote_tenant_key``) is kept in the
+keystore's ``pending`` section, ``ring -> {version: sealed}``, beside the live ones: sealed
+under the root key as a KEK is, but bound (AAD) to a "pending KEK" label of its own besides
+the ring and version. Promotion opens it and seals it again as a live KEK (a fresh nonce, the
+KEK's AAD), in the one rewrite that moves it. So an entry copied by hand between the two
+sections does not open (``ProviderError``): editing the file cannot make a staged material
+wrap data keys, nor stage a live one, without the root key. Moving the sealed bytes as they
+are would save one AES-GCM opening per promotion (a rare act), and give up that binding.
 
 A ring's private key (``create_private_key``: a KMS signing or RSA decryption key's PKCS#8 DER,
 or an HMAC key's secret, made here with :mod:`~andromede.kms.asymmetric` and
@@ -25,12 +34,15 @@ rechecked (as a KEK is: below), and not cached: unlike KEKs it is not used on th
 and the operation's own cost (loading the key) dwarfs the unsealing. Destroying or withdrawing
 the ring removes it with the KEKs.
 
-Keystore format: 1 holds KEKs and tombstones; 2 adds the ``private`` section. Code that knows
-only format 1 reads the keys it knows and rewrites the whole file on its next change, which
-would silently drop a section it does not know, and with it every private key: so a keystore
-that holds private keys is written as format 2, which such code refuses to read (it accepts 1
-only), and one that holds none is still written as format 1, byte for byte what that code
-writes, so that rolling back to it stays possible until the first private key is made.
+Keystore format: 1 holds KEKs and tombstones; 2 adds the ``private`` section; 3 adds the
+``pending`` section (and always has a ``private`` one, empty or not). Code that knows fewer
+formats reads the keys it knows and rewrites the whole file on its next change, which would
+silently drop a section it does not know, and with it every private key or staged material:
+so a keystore is written in the lowest format that holds what it holds. One with pending
+versions is format 3, which code that knows 1 and 2 refuses to read; one without is still
+format 2 with private keys and format 1 without, byte for byte what that code writes, so
+that rolling back to it stays possible until the first material is staged (and once every
+staged one is promoted or withdrawn).
 
 The keystore is the only place a KEK exists — not the database — so destroying a tenant's KEK
 here makes every data key it wrapped unopenable even after a database backup is restored
@@ -97,6 +109,7 @@ from andromede.kms.providers import (
     PRIVATE_KEY_SPECS,
     check_agreement_key,
     check_decryption_key,
+    check_imported_kek,
     check_mac_key,
     check_private_key_material,
     check_private_key_spec,
@@ -108,7 +121,8 @@ __all__ = ["KEYSTORE_FILE", "ROOT_KEY_FILE", "LocalKeyFileProvider"]
 ROOT_KEY_FILE = "root.key"
 KEYSTORE_FILE = "keystore.json"
 LOCK_FILE = "keystore.lock"
-KEYSTORE_FORMAT = 2  # with private keys; see the module docstring
+KEYSTORE_FORMAT = 3  # with pending versions; see the module docstring
+KEYSTORE_FORMAT_WITH_PRIVATE_KEYS = 2
 KEYSTORE_FORMAT_WITHOUT_PRIVATE_KEYS = 1
 _ROOT_KEY_PREFIX = b"andromede-root-key-v1:"
 _ROOT_KEY_SIZE = 32
@@ -126,35 +140,39 @@ class _SealedPrivateKey(NamedTuple):
 
 
 class _Keystore:
-    """The decoded keystore: sealed KEK versions per tenant, sealed private keys per ring, and
-    tombstones."""
+    """The decoded keystore: sealed live and pending KEK versions per tenant, sealed private
+    keys per ring, and tombstones."""
 
     def __init__(
         self,
         tenants: dict[str, dict[int, bytes]],
         destroyed: dict[str, str],
         private: dict[str, _SealedPrivateKey],
+        pending: dict[str, dict[int, bytes]],
     ) -> None:
         self.tenants = tenants
         self.destroyed = destroyed
         self.private = private
+        self.pending = pending
+
+    @classmethod
+    def empty(cls) -> _Keystore:
+        return cls({}, {}, {}, {})
 
     @classmethod
     def parse(cls, raw: bytes) -> _Keystore:
         try:
             document: Any = json.loads(raw)
             keystore_format = document.get("format")
-            if keystore_format not in (KEYSTORE_FORMAT_WITHOUT_PRIVATE_KEYS, KEYSTORE_FORMAT):
+            if keystore_format not in (
+                KEYSTORE_FORMAT_WITHOUT_PRIVATE_KEYS,
+                KEYSTORE_FORMAT_WITH_PRIVATE_KEYS,
+                KEYSTORE_FORMAT,
+            ):
                 raise ProviderError(f"keystore format {keystore_format!r} is not supported")
-            tenants = {
-                tenant: {
-                    int(v): base64.b64decode(sealed, validate=True)
-                    for v, sealed in versions.items()
-                }
-                for tenant, versions in document["tenants"].items()
-            }
+            tenants = _parse_versions(document["tenants"])
             destroyed = {str(tenant): str(when) for tenant, when in document["destroyed"].items()}
-            if keystore_format == KEYSTORE_FORMAT:
+            if keystore_format >= KEYSTORE_FORMAT_WITH_PRIVATE_KEYS:
                 private = {
                     str(tenant): _parse_private_key(entry)
                     for tenant, entry in document["private"].items()
@@ -163,23 +181,29 @@ class _Keystore:
                 raise ValueError("a format 1 keystore holds no private keys")
             else:
                 private = {}
+            if keystore_format == KEYSTORE_FORMAT:
+                pending = _parse_versions(document["pending"])
+            elif "pending" in document:  # written by no version of this code
+                raise ValueError(f"a format {keystore_format} keystore holds no pending versions")
+            else:
+                pending = {}
         except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
             raise ProviderError("keystore file is not valid") from exc
-        return cls(tenants, destroyed, private)
+        return cls(tenants, destroyed, private, pending)
 
     def serialise(self) -> bytes:
+        if self.pending:
+            keystore_format = KEYSTORE_FORMAT
+        elif self.private:
+            keystore_format = KEYSTORE_FORMAT_WITH_PRIVATE_KEYS
+        else:
+            keystore_format = KEYSTORE_FORMAT_WITHOUT_PRIVATE_KEYS
         document: dict[str, Any] = {
-            "format": KEYSTORE_FORMAT if self.private else KEYSTORE_FORMAT_WITHOUT_PRIVATE_KEYS,
-            "tenants": {
-                tenant: {
-                    str(v): base64.b64encode(sealed).decode()
-                    for v, sealed in sorted(versions.items())
-                }
-                for tenant, versions in sorted(self.tenants.items())
-            },
+            "format": keystore_format,
+            "tenants": _serialise_versions(self.tenants),
             "destroyed": dict(sorted(self.destroyed.items())),
         }
-        if self.private:
+        if keystore_format >= KEYSTORE_FORMAT_WITH_PRIVATE_KEYS:
             document["private"] = {
                 tenant: {
                     "spec": entry.key_spec,
@@ -191,6 +215,8 @@ class _Keystore:
                 }
                 for tenant, entry in sorted(self.private.items())
             }
+        if keystore_format == KEYSTORE_FORMAT:
+            document["pending"] = _serialise_versions(self.pending)
         return json.dumps(document, indent=1).encode() + b"\n"
 
     def private_key(self, tenant_id: str) -> _SealedPrivateKey:
@@ -216,6 +242,23 @@ class _Keystore:
         return TenantKeyRing(tenant_id=tenant_id, versions=tuple(sorted(versions)))
 
 
+def _parse_versions(section: Any) -> dict[str, dict[int, bytes]]:
+    """A ``tenants`` or ``pending`` section: ring -> {version: sealed KEK}."""
+    return {
+        tenant: {int(v): base64.b64decode(sealed, validate=True) for v, sealed in versions.items()}
+        for tenant, versions in section.items()
+    }
+
+
+def _serialise_versions(section: dict[str, dict[int, bytes]]) -> dict[str, dict[str, str]]:
+    return {
+        tenant: {
+            str(v): base64.b64encode(sealed).decode() for v, sealed in sorted(versions.items())
+        }
+        for tenant, versions in sorted(section.items())
+    }
+
+
 def _parse_private_key(entry: Any) -> _SealedPrivateKey:
     key_spec, rsa_decrypt = entry["spec"], entry["decrypt"]
     key_agreement = entry.get("derive", False)
@@ -228,6 +271,13 @@ def _parse_private_key(entry: Any) -> _SealedPrivateKey:
     return _SealedPrivateKey(
         key_spec, rsa_decrypt, base64.b64decode(entry["sealed"], validate=True), key_agreement
     )
+
+
+def _pending_kek_aad(tenant_id: str, version: int) -> bytes:
+    """What sealing a pending KEK version binds: a label no live KEK entry's AAD (``kek_aad``)
+    or private key entry's starts with, the ring and the version."""
+    owner = tenant_id.encode("ascii")
+    return b"andromede/kms pending kek v1" + bytes([len(owner)]) + owner + version.to_bytes(4)
 
 
 def _private_key_aad(
@@ -246,6 +296,36 @@ def _private_key_aad(
         + spec
         + bytes([rsa_decrypt | key_agreement << 1])
     )
+
+
+def _check_above(tenant_id: str, version: int, live: dict[int, bytes]) -> None:
+    """``ValueError`` unless ``version`` is above every live version: a pending version is
+    current once promoted."""
+    if version <= max(live):
+        raise ValueError(
+            f"pending version {version} of key ring {tenant_id} is not above its current"
+            f" version {max(live)}"
+        )
+
+
+def _holds(keystore: _Keystore, tenant_id: str, version: int) -> bool:
+    """Whether the ring holds ``version``, live or pending."""
+    return version in keystore.tenants.get(tenant_id, {}) or version in keystore.pending.get(
+        tenant_id, {}
+    )
+
+
+def _promoted(keystore: _Keystore, tenant_id: str, version: int) -> bool:
+    """True when ``version`` is live (and not pending): a promotion done. False when it is
+    pending and may be promoted. Else the error a promotion of it meets."""
+    keystore.ring(tenant_id)  # KeyDestroyed, or KeyWithdrawn for no live version
+    live = keystore.tenants[tenant_id]
+    if version not in keystore.pending.get(tenant_id, {}):
+        if version in live:
+            return True
+        raise KeyWithdrawn.for_version(tenant_id, version)
+    _check_above(tenant_id, version, live)
+    return False
 
 
 class LocalKeyFileProvider:
@@ -269,7 +349,7 @@ class LocalKeyFileProvider:
         self._lock = threading.Lock()
         with self._file_lock():
             self._root = AESGCM(self._load_or_create_root_key())
-        self._keystore = _Keystore({}, {}, {})
+        self._keystore = _Keystore.empty()
         self._signature: tuple[int, int, int] | None = None
         self._kek_cache_seconds = kek_cache_seconds
         self._recheck_seconds = recheck_seconds
@@ -295,32 +375,93 @@ class LocalKeyFileProvider:
     # --- RootKeyProvider ---------------------------------------------------------------------
 
     def create_tenant_key(self, tenant_id: str) -> TenantKeyRing:
-        return self._create_ring(check_tenant_id(tenant_id), None)
-
-    def import_tenant_key(self, tenant_id: str, material: bytes) -> TenantKeyRing:
-        """Version 1 of the ring is ``material``, sealed under the root key as a generated KEK
-        is. The material passes through this process's memory once, here (the caller's
-        ``bytes``, which Python cannot erase); afterwards it exists only sealed in the
-        keystore, and opened in the KEK cache for ``kek_cache_seconds`` as any KEK."""
         check_tenant_id(tenant_id)
-        if len(material) != KEK_SIZE:
-            raise ValueError(f"imported key material must be {KEK_SIZE} bytes")
-        return self._create_ring(tenant_id, material)
 
-    def withdraw_tenant_key(self, tenant_id: str) -> None:
+        def create(keystore: _Keystore) -> None:
+            if tenant_id in keystore.destroyed:
+                raise KeyDestroyed.for_tenant(tenant_id)
+            if keystore.tenants.get(tenant_id):
+                raise KeyAlreadyExists.for_tenant(tenant_id)
+            keystore.tenants[tenant_id] = {1: self._seal_new_kek(tenant_id, 1)}
+
+        return self._change(create).ring(tenant_id)
+
+    def import_tenant_key(
+        self, tenant_id: str, material: bytes, *, version: int = 1, pending: bool = False
+    ) -> TenantKeyRing:
+        """``version`` of the ring is ``material``, sealed under the root key as a generated
+        KEK is: in the live section, or in the pending one (with the pending AAD, see the
+        module docstring). The material passes through this process's memory once, here (the
+        caller's ``bytes``, which Python cannot erase); afterwards it exists only sealed in the
+        keystore, and opened in the KEK cache for ``kek_cache_seconds`` as any KEK (a pending
+        one is never opened but to be promoted)."""
+        check_tenant_id(tenant_id)
+        check_imported_kek(material, version)
+        nonce = os.urandom(NONCE_SIZE)
+        aad = _pending_kek_aad(tenant_id, version) if pending else kek_aad(tenant_id, version)
+        sealed = nonce + self._root.encrypt(nonce, material, aad)
+
+        def add(keystore: _Keystore) -> None:
+            if tenant_id in keystore.destroyed:
+                raise KeyDestroyed.for_tenant(tenant_id)
+            live = keystore.tenants.get(tenant_id, {})
+            if version in live or version in keystore.pending.get(tenant_id, {}):
+                raise KeyAlreadyExists.for_version(tenant_id, version)
+            if not pending:
+                keystore.tenants.setdefault(tenant_id, {})[version] = sealed
+                return
+            if not live:
+                raise KeyWithdrawn.for_tenant(tenant_id)
+            _check_above(tenant_id, version, live)
+            keystore.pending.setdefault(tenant_id, {})[version] = sealed
+
+        return self._change(add).ring(tenant_id)
+
+    def promote_tenant_key(self, tenant_id: str, version: int) -> TenantKeyRing:
+        """The pending entry is opened and sealed again as a live KEK (see the module
+        docstring), in one rewrite of the keystore."""
+        check_tenant_id(tenant_id)
+
+        def promote(keystore: _Keystore) -> None:
+            if _promoted(keystore, tenant_id, version):
+                return  # by another worker since the check below
+            staged = keystore.pending[tenant_id]
+            kek = self._open_sealed(staged.pop(version), _pending_kek_aad(tenant_id, version))
+            if not staged:
+                del keystore.pending[tenant_id]
+            keystore.tenants[tenant_id][version] = self._seal_kek(tenant_id, version, kek)
+
+        keystore = self._current(force=True)
+        if not _promoted(keystore, tenant_id, version):  # a retry rewrites nothing
+            keystore = self._change(promote)
+        return keystore.ring(tenant_id)
+
+    def withdraw_tenant_key(self, tenant_id: str, version: int | None = None) -> None:
         check_tenant_id(tenant_id)
 
         def withdraw(keystore: _Keystore) -> None:
-            keystore.tenants.pop(tenant_id, None)  # and no tombstone: it may be imported again
-            keystore.private.pop(tenant_id, None)
+            # And no tombstone: it may be imported again.
+            if version is None:
+                keystore.tenants.pop(tenant_id, None)
+                keystore.pending.pop(tenant_id, None)
+                keystore.private.pop(tenant_id, None)
+                return
+            for section in (keystore.tenants, keystore.pending):
+                versions = section.get(tenant_id, {})
+                versions.pop(version, None)
+                if not versions:
+                    section.pop(tenant_id, None)
 
-        self._change(withdraw)
+        if version is None or _holds(self._current(force=True), tenant_id, version):
+            self._change(withdraw)
 
     def rotate_tenant_key(self, tenant_id: str) -> TenantKeyRing:
         check_tenant_id(tenant_id)
 
         def rotate(keystore: _Keystore) -> None:
-            version = keystore.ring(tenant_id).current + 1
+            # Above every version the ring holds: a pending one keeps its number.
+            staged = keystore.pending.get(tenant_id, {})
+            version = max([keystore.ring(tenant_id).current, *staged]) + 1
             keystore.tenants[tenant_id][version] = self._seal_new_kek(tenant_id, version)
 
         return self._change(rotate).ring(tenant_id)
@@ -330,6 +471,7 @@ class LocalKeyFileProvider:
 
         def destroy(keystore: _Keystore) -> None:
             keystore.tenants.pop(tenant_id, None)
+            keystore.pending.pop(tenant_id, None)
             keystore.private.pop(tenant_id, None)
             keystore.destroyed.setdefault(
                 tenant_id, datetime.now(UTC).isoformat(timespec="seconds")
@@ -501,22 +643,6 @@ class LocalKeyFileProvider:
 
     # --- keys --------------------------------------------------------------------------------
 
-    def _create_ring(self, tenant_id: str, material: bytes | None) -> TenantKeyRing:
-        """Version 1 of a ring that has none: a fresh KEK, or ``material`` imported."""
-
-        def create(keystore: _Keystore) -> None:
-            if tenant_id in keystore.destroyed:
-                raise KeyDestroyed.for_tenant(tenant_id)
-            if keystore.tenants.get(tenant_id):
-                raise KeyAlreadyExists.for_tenant(tenant_id)
-            keystore.tenants[tenant_id] = {
-                1: self._seal_new_kek(tenant_id, 1)
-                if material is None
-                else self._seal_kek(tenant_id, 1, material)
-            }
-
-        return self._change(create).ring(tenant_id)
-
     def _add_private_key(
         self,
         tenant_id: str,
@@ -590,10 +716,12 @@ class LocalKeyFileProvider:
         return keystore.tenants.get(tenant_id, {}).get(version)
 
     def _open_kek(self, tenant_id: str, version: int, sealed: bytes) -> bytes:
+        return self._open_sealed(sealed, kek_aad(tenant_id, version))
+
+    def _open_sealed(self, sealed: bytes, aad: bytes) -> bytes:
+        """A KEK entry of the keystore, live or pending, opened under the root key."""
         try:
-            return self._root.decrypt(
-                sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], kek_aad(tenant_id, version)
-            )
+            return self._root.decrypt(sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], aad)
         except InvalidTag:
             raise ProviderError(
                 "a keystore entry failed authentication: wrong root key or altered keystore"
@@ -666,6 +794,7 @@ class LocalKeyFileProvider:
                 {tenant: dict(versions) for tenant, versions in self._keystore.tenants.items()},
                 dict(self._keystore.destroyed),
                 dict(self._keystore.private),
+                {tenant: dict(versions) for tenant, versions in self._keystore.pending.items()},
             )
             change(keystore)
             self._write_atomically(self._keystore_path, keystore.serialise())
@@ -682,7 +811,7 @@ class LocalKeyFileProvider:
         if signature == self._signature:
             return
         if signature is None:
-            self._keystore = _Keystore({}, {}, {})
+            self._keystore = _Keystore.empty()
         else:
             self._keystore = _Keystore.parse(self._keystore_path.read_bytes())
         self._signature = signature

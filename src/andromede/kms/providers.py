@@ -11,14 +11,26 @@ later calls say :class:`~andromede.kms.errors.KeyDestroyed` rather than "not fou
 refuses to create keys for that tenant id again.
 
 Imported material (KMS keys with Origin EXTERNAL, AWS ImportKeyMaterial) is the one exception
-to "the provider makes its KEKs": the ring's only version, 1, is the customer's 256-bit key,
-used as the AES-256-GCM KEK exactly as a generated one is. Withdrawing it (AWS
-DeleteImportedKeyMaterial) destroys the version *without* a tombstone, so the same material
-imported again opens what it sealed before; until then every call that needs a key of the
-ring, ``check_usable`` included, says :class:`~andromede.kms.errors.KeyWithdrawn` (a
-``KeyNotFound``). The provider keeps no trace of a withdrawal: a withdrawn ring is a ring never
-made (whether a ring is generated or imported, and so whether ``create_tenant_key`` or
-``import_tenant_key`` is the call to make, is the KMS key's record).
+to "the provider makes its KEKs": each version of such a ring is a customer's 256-bit key
+(version 1 the first), used as the AES-256-GCM KEK exactly as a generated one is. A ring may
+hold several (AWS's multi-material imports, ``ImportType=NEW_KEY_MATERIAL``):
+
+- a version imported *pending* is staged, not live: no ring, current version, ``seal`` or
+  ``open`` sees it, until :meth:`~RootKeyProvider.promote_tenant_key` makes it live (AWS
+  RotateKeyOnDemand). A pending version is above every live one, so once live it is current;
+  the versions below keep opening what they sealed;
+- withdrawing one version (AWS DeleteImportedKeyMaterial with a ``KeyMaterialId``) destroys it
+  alone, live or pending, *without* a tombstone, so the same material imported again as that
+  version opens what it sealed before; withdrawing the ring destroys every version.
+
+A version number is held once in a ring, live or pending. A ring with no live version (every
+one withdrawn, or never made) is withdrawn, pending versions or not: every call that needs a
+key of the ring, ``check_usable`` included, says :class:`~andromede.kms.errors.KeyWithdrawn` (a
+``KeyNotFound``), until a live version is imported again; a version missing from a ring that
+has live ones is plain ``KeyNotFound``, as a version never made is. The provider keeps no trace
+of a withdrawal: a withdrawn version is a version never made, a withdrawn ring a ring never
+made (whether a ring is generated or imported, which versions it should hold, and so which
+call to make, is the KMS key's record).
 
 A ring may also hold one *private key* (decision 0048): the private key of a KMS signing or
 RSA encryption key, or the secret of an HMAC key, made by the provider in the KMS key's ring
@@ -71,16 +83,18 @@ from andromede.kms.asymmetric import (
     signing_algorithms,
 )
 from andromede.kms.mac import MAC_KEY_SPECS, MacAlgorithmMismatch, mac_algorithms
-from andromede.kms.model import TenantKeyRing
+from andromede.kms.model import KEK_SIZE, TenantKeyRing
 
 __all__ = [
     "DIGEST_SIZES",
     "HMAC_MATERIAL_SIZES",
+    "MAX_KEK_VERSION",
     "PRIVATE_KEY_SPECS",
     "MaterialMismatch",
     "RootKeyProvider",
     "check_agreement_key",
     "check_decryption_key",
+    "check_imported_kek",
     "check_mac_key",
     "check_private_key_material",
     "check_private_key_spec",
@@ -88,6 +102,8 @@ __all__ = [
 ]
 
 PRIVATE_KEY_SPECS: Final = ASYMMETRIC_KEY_SPECS | MAC_KEY_SPECS
+# The highest KEK version: a wrapped data key names its version in 4 bytes.
+MAX_KEK_VERSION: Final = 0xFFFF_FFFF
 # hashlib's names of the hashes the algorithms name, and their digests' lengths.
 DIGEST_SIZES: Final = {"sha1": 20, "sha224": 28, "sha256": 32, "sha384": 48, "sha512": 64}
 # HMAC spec -> the shortest and longest secret it may be imported with, in bytes (AWS's
@@ -112,31 +128,58 @@ class RootKeyProvider(Protocol):
         """Create version 1; ``KeyAlreadyExists`` if it has keys, ``KeyDestroyed`` if it had."""
         ...
 
-    def import_tenant_key(self, tenant_id: str, material: bytes) -> TenantKeyRing:
-        """Create version 1 with ``material`` (``KEK_SIZE`` bytes, else ``ValueError``) as its
-        KEK; ``KeyAlreadyExists`` if the ring has keys, ``KeyDestroyed`` if it had. The
-        material passes through this process once, here, and is then kept only as the
-        provider keeps its generated KEKs."""
+    def import_tenant_key(
+        self, tenant_id: str, material: bytes, *, version: int = 1, pending: bool = False
+    ) -> TenantKeyRing:
+        """Make ``version`` of the ring with ``material`` as its KEK, and answer the ring's
+        live versions.
+
+        Live (not ``pending``): the version is live at once, the ring's other live versions
+        untouched, so it is current only when it is the highest (a version imported again
+        below the current one leaves the current one current). Pending: the version is staged
+        for :meth:`promote_tenant_key` and used for nothing until then; it must be above every
+        live version (else ``ValueError``), and the ring must have one (else
+        ``KeyWithdrawn``); the ring answered is unchanged.
+
+        ``ValueError`` (:func:`check_imported_kek`) for material that is not ``KEK_SIZE``
+        bytes or a version outside 1 to :data:`MAX_KEK_VERSION`;
+        ``KeyAlreadyExists`` if the ring holds ``version`` already, live or pending;
+        ``KeyDestroyed`` if the ring was destroyed. The material passes through this process
+        once, here, and is then kept only as the provider keeps its generated KEKs."""
         ...
 
-    def withdraw_tenant_key(self, tenant_id: str) -> None:
-        """Destroy every version of the ring (and its private key) and leave *no* tombstone, so that
-        :meth:`import_tenant_key` may make it again. Idempotent; nothing to do for a ring
-        never made or already destroyed."""
+    def promote_tenant_key(self, tenant_id: str, version: int) -> TenantKeyRing:
+        """Make the pending ``version`` live, and so current, and answer the ring's live
+        versions: new data keys are wrapped under it from then on, and the versions below keep
+        opening what they sealed. ``ValueError`` if it is not above every live version (a
+        live version imported since it was staged), ``KeyWithdrawn`` if the ring has no live
+        version or holds no such version, ``KeyDestroyed`` for a destroyed ring. A version
+        already live (and not pending) is a retry: the ring is answered, nothing changes."""
+        ...
+
+    def withdraw_tenant_key(self, tenant_id: str, version: int | None = None) -> None:
+        """Destroy ``version`` of the ring, live or pending, or with None every version (and
+        the ring's private key), and leave *no* tombstone, so that :meth:`import_tenant_key`
+        may make it again. The other versions keep working; once no live version is left the
+        ring is withdrawn (``KeyWithdrawn``) while its pending versions (and private key), if
+        any, stay until a live version is imported again. Idempotent; nothing to do for a
+        version or ring never made or already destroyed."""
         ...
 
     def rotate_tenant_key(self, tenant_id: str) -> TenantKeyRing:
-        """Add a version that becomes current; older versions keep opening what they sealed."""
+        """Add a generated version that becomes current (above every version the ring holds,
+        live or pending); older versions keep opening what they sealed."""
         ...
 
     def destroy_tenant_key(self, tenant_id: str) -> None:
-        """Destroy every version of the tenant's KEK, and the ring's private key, and leave a
-        tombstone. Idempotent."""
+        """Destroy every version of the tenant's KEK, live or pending, and the ring's private
+        key, and leave a tombstone. Idempotent."""
         ...
 
     def tenant_key_ring(self, tenant_id: str) -> TenantKeyRing:
-        """The tenant's live versions; ``KeyWithdrawn`` (a ``KeyNotFound``: none, withdrawn or
-        never made) or ``KeyDestroyed`` otherwise."""
+        """The tenant's live versions (never its pending ones); ``KeyWithdrawn`` (a
+        ``KeyNotFound``: no live version, withdrawn or never made) or ``KeyDestroyed``
+        otherwise."""
         ...
 
     def current_version(self, tenant_id: str) -> int:
@@ -145,16 +188,19 @@ class RootKeyProvider(Protocol):
         ...
 
     def list_tenants(self) -> list[str]:
-        """Tenant ids that hold live KEKs, sorted."""
+        """Tenant ids that hold live KEKs, sorted (a ring with pending versions only is not
+        listed)."""
         ...
 
     def check_usable(self, tenant_id: str) -> None:
         """``KeyDestroyed`` if the tenant's KEKs were destroyed, ``KeyWithdrawn`` if the ring
-        holds none (withdrawn, or never made), by this instance or another process. Cheap (it
-        runs on every data-key cache hit): the key file answers from its keystore as last
-        rechecked (``key_file_recheck_interval``), a token from the handles it holds, which a
-        destruction or withdrawal anywhere invalidates at once. A ring found empty is looked
-        up again at once (another process may have made or imported it since)."""
+        holds no live one (withdrawn, or never made; pending versions do not count), by this
+        instance or another process. Cheap (it runs on every data-key cache hit): the key file
+        answers from its keystore as last rechecked (``key_file_recheck_interval``), a token
+        from the handles it holds, which a destruction or withdrawal anywhere invalidates at
+        once. A ring found empty is looked up again at once (another process may have made or
+        imported it since). It asks about the ring, not a version: a ring that lost one
+        version and keeps others passes."""
         ...
 
     def create_private_key(
@@ -239,7 +285,10 @@ class RootKeyProvider(Protocol):
         ...
 
     def seal(self, tenant_id: str, kek_version: int, plaintext: bytes, aad: bytes) -> bytes:
-        """AES-256-GCM under the KEK version with a fresh nonce: ``nonce | ciphertext | tag``."""
+        """AES-256-GCM under the KEK version with a fresh nonce: ``nonce | ciphertext | tag``.
+        The version must be live: a pending, withdrawn or unknown one is ``KeyNotFound``
+        (``KeyWithdrawn`` when the ring has no live version), here and in :meth:`open`; one
+        withdrawn by another instance is refused within the provider's freshness rules."""
         ...
 
     def seal_many(
@@ -256,6 +305,15 @@ class RootKeyProvider(Protocol):
     def close(self) -> None:
         """Release files, sessions and library handles."""
         ...
+
+
+def check_imported_kek(material: bytes, version: int) -> None:
+    """Nothing when ``material`` may be imported as KEK ``version`` of a ring, else
+    ``ValueError`` (its message never quotes the material)."""
+    if len(material) != KEK_SIZE:
+        raise ValueError(f"imported key material must be {KEK_SIZE} bytes")
+    if not 1 <= version <= MAX_KEK_VERSION:
+        raise ValueError(f"a KEK version is 1 to {MAX_KEK_VERSION}, not {version}")
 
 
 def check_private_key_spec(key_spec: str, *, rsa_decrypt: bool, key_agreement: bool = False) -> str:

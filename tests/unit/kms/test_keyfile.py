@@ -17,7 +17,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from andromede.kms import asymmetric, mac
-from andromede.kms.errors import KeyDestroyed, KeyNotFound, KeyWithdrawn, ProviderError
+from andromede.kms.errors import (
+    KeyAlreadyExists,
+    KeyDestroyed,
+    KeyNotFound,
+    KeyWithdrawn,
+    ProviderError,
+)
 from andromede.kms.keyfile import KEYSTORE_FILE, ROOT_KEY_FILE, LocalKeyFileProvider
 from andromede.kms.model import data_key_aad
 
@@ -449,7 +455,8 @@ def test_a_keystore_format_is_refused_when_it_is_not_what_it_says(tmp_path: Path
 
     refused({**good, "format": 1}, "not valid")  # format 1 has no private keys
     refused({key: value for key, value in good.items() if key != "private"}, "not valid")
-    refused({**good, "format": 3}, "format 3 is not supported")
+    refused({**good, "format": 3}, "not valid")  # format 3 has a pending section
+    refused({**good, "format": 4}, "format 4 is not supported")
     for damage in ({"spec": "RSA_1024"}, {"decrypt": "yes"}, {"sealed": "not base64!"}):
         entry = {**good["private"]["hmac"], **damage}
         refused({**good, "private": {**good["private"], "hmac": entry}}, "not valid")
@@ -578,3 +585,205 @@ def test_a_key_agreement_entry_says_derive_and_its_usage_is_bound(tmp_path: Path
     (keys / KEYSTORE_FILE).write_text(json.dumps(document))
     with pytest.raises(ProviderError, match="not valid"):
         LocalKeyFileProvider(keys).list_tenants()
+
+
+# --- pending (staged) imported material --------------------------------------------------------
+
+
+def staged(keys: Path) -> tuple[LocalKeyFileProvider, bytes]:
+    """A provider whose ring ``tenant-a`` has version 1 live and version 2 pending, and the
+    pending version's material."""
+    provider = LocalKeyFileProvider(keys)
+    provider.import_tenant_key("tenant-a", os.urandom(32))
+    material = os.urandom(32)
+    provider.import_tenant_key("tenant-a", material, version=2, pending=True)
+    return provider, material
+
+
+def test_pending_material_is_never_in_the_key_files_in_clear(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    provider, material = staged(keys)
+    document = json.loads((keys / KEYSTORE_FILE).read_text())
+    pending = document["pending"]["tenant-a"]["2"]
+    assert len(base64.b64decode(pending)) == 12 + 32 + 16  # nonce | KEK | tag, as a live one
+    assert list(document["tenants"]["tenant-a"]) == ["1"]
+
+    def nowhere_in_clear() -> None:
+        for path in keys.iterdir():
+            content = path.read_bytes()
+            assert not any(form in content for form in clear_forms(material)), path.name
+
+    nowhere_in_clear()
+    provider.promote_tenant_key("tenant-a", 2)
+    provider.seal("tenant-a", 2, os.urandom(32), data_key_aad("tenant-a", 2))  # opened, cached
+    document = json.loads((keys / KEYSTORE_FILE).read_text())
+    # Sealed again as a live KEK: a new entry, not the pending one moved.
+    live = document["tenants"]["tenant-a"]["2"]
+    assert live != pending and len(base64.b64decode(live)) == 12 + 32 + 16
+    assert "pending" not in document
+    nowhere_in_clear()
+
+
+def test_the_keystore_format_says_whether_it_holds_pending_versions(tmp_path: Path) -> None:
+    # Code that knows formats 1 and 2 only refuses any other, and would drop the pending
+    # section on its next rewrite: so a keystore with pending versions is format 3, and one
+    # without is written byte for byte as before they existed.
+    keys = tmp_path / "keys"
+    provider = LocalKeyFileProvider(keys)
+    provider.import_tenant_key("tenant-a", os.urandom(32))
+    before = (keys / KEYSTORE_FILE).read_bytes()
+    assert json.loads(before)["format"] == 1
+    LocalKeyFileProvider(keys).import_tenant_key(  # a format 1 file read
+        "tenant-a", os.urandom(32), version=2, pending=True
+    )
+    document = json.loads((keys / KEYSTORE_FILE).read_text())
+    assert document["format"] == 3
+    assert list(document) == ["format", "tenants", "destroyed", "private", "pending"]
+    assert document["private"] == {} and list(document["pending"]) == ["tenant-a"]
+    provider.withdraw_tenant_key("tenant-a", 2)
+    assert (keys / KEYSTORE_FILE).read_bytes() == before  # format 1 again, every byte
+
+    # With private keys: format 2, then 3 with them kept, then 2 again, byte for byte.
+    provider.create_tenant_key("kms-key")
+    provider.create_private_key("kms-key", "HMAC_256")
+    before = (keys / KEYSTORE_FILE).read_bytes()
+    assert json.loads(before)["format"] == 2
+    provider.import_tenant_key("kms-key", os.urandom(32), version=2, pending=True)
+    document = json.loads((keys / KEYSTORE_FILE).read_text())
+    assert document["format"] == 3 and list(document["private"]) == ["kms-key"]
+    tag = LocalKeyFileProvider(keys).mac("kms-key", "HMAC_SHA_256", MESSAGE)  # a format 3 file read
+    assert provider.mac("kms-key", "HMAC_SHA_256", MESSAGE) == tag
+    provider.withdraw_tenant_key("kms-key", 2)
+    assert (keys / KEYSTORE_FILE).read_bytes() == before
+    # Promoted, a pending version leaves the file as any live version would.
+    provider.import_tenant_key("kms-key", os.urandom(32), version=2, pending=True)
+    provider.promote_tenant_key("kms-key", 2)
+    document = json.loads((keys / KEYSTORE_FILE).read_text())
+    assert document["format"] == 2 and list(document) == [
+        "format",
+        "tenants",
+        "destroyed",
+        "private",
+    ]
+    assert list(document["tenants"]["kms-key"]) == ["1", "2"]
+
+
+def test_a_keystore_with_pending_versions_is_refused_when_it_is_not_what_it_says(
+    tmp_path: Path,
+) -> None:
+    keys = tmp_path / "keys"
+    staged(keys)
+    good = json.loads((keys / KEYSTORE_FILE).read_text())
+
+    def refused(document: dict[str, Any], match: str) -> None:
+        (keys / KEYSTORE_FILE).write_text(json.dumps(document))
+        with pytest.raises(ProviderError, match=match):
+            LocalKeyFileProvider(keys).list_tenants()
+
+    # Formats 1 and 2 have no pending versions; format 3 has both sections.
+    without_private = {key: value for key, value in good.items() if key != "private"}
+    refused({**without_private, "format": 1}, "not valid")
+    refused({**good, "format": 2}, "not valid")
+    refused({key: value for key, value in good.items() if key != "pending"}, "not valid")
+    refused(without_private, "not valid")
+    refused({**good, "format": 4}, "format 4 is not supported")
+    for damage in ({"2": "not base64!"}, {"two": good["pending"]["tenant-a"]["2"]}):
+        refused({**good, "pending": {"tenant-a": damage}}, "not valid")
+
+
+@pytest.mark.parametrize(
+    "swap",
+    [
+        "pending entry made live",
+        "live entry made pending",
+        "pending entry of another version",
+        "pending entry of another ring",
+    ],
+)
+def test_a_pending_entry_opens_only_where_it_was_sealed(tmp_path: Path, swap: str) -> None:
+    # Bound to the ring, the version and being pending: editing the file cannot make a staged
+    # material wrap data keys, or stage a live one, without the root key.
+    keys = tmp_path / "keys"
+    staged(keys)
+    provider = LocalKeyFileProvider(keys)
+    provider.import_tenant_key("tenant-b", os.urandom(32))
+    provider.import_tenant_key("tenant-b", os.urandom(32), version=2, pending=True)
+    document = json.loads((keys / KEYSTORE_FILE).read_text())
+    live, pending = document["tenants"], document["pending"]
+    if swap == "pending entry made live":
+        live["tenant-a"]["2"] = pending["tenant-a"].pop("2")
+        del pending["tenant-a"]
+    elif swap == "live entry made pending":
+        pending["tenant-a"]["2"] = live["tenant-a"]["1"]
+    elif swap == "pending entry of another version":
+        pending["tenant-a"]["3"] = pending["tenant-a"].pop("2")
+    else:
+        pending["tenant-a"]["2"] = pending["tenant-b"]["2"]
+    (keys / KEYSTORE_FILE).write_text(json.dumps(document))
+    provider = LocalKeyFileProvider(keys)
+    aad_2 = data_key_aad("tenant-a", 2)
+    with pytest.raises(ProviderError, match="failed authentication"):
+        if swap == "pending entry made live":
+            provider.seal("tenant-a", 2, os.urandom(32), aad_2)
+        else:
+            provider.promote_tenant_key("tenant-a", 3 if "another version" in swap else 2)
+    assert json.loads((keys / KEYSTORE_FILE).read_text()) == document  # nothing was written
+
+
+def test_a_promotion_retried_rewrites_nothing(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    provider, _ = staged(keys)
+    ring = provider.promote_tenant_key("tenant-a", 2)
+    written = (keys / KEYSTORE_FILE).stat()
+    assert LocalKeyFileProvider(keys).promote_tenant_key("tenant-a", 2) == ring
+    provider.withdraw_tenant_key("tenant-a", 3)  # held neither live nor pending
+    after = (keys / KEYSTORE_FILE).stat()
+    assert (after.st_ino, after.st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
+
+
+def test_another_workers_version_withdrawal_arrives_within_the_recheck_interval(
+    tmp_path: Path,
+) -> None:
+    keys, clock = tmp_path / "keys", Clock()
+    here = LocalKeyFileProvider(keys, recheck_seconds=1, clock=clock)
+    there = LocalKeyFileProvider(keys)  # another worker process sharing the files
+    aad_2 = data_key_aad("tenant-a", 2)
+    here.import_tenant_key("tenant-a", os.urandom(32))
+    here.import_tenant_key("tenant-a", os.urandom(32), version=2)
+    sealed_1 = here.seal("tenant-a", 1, os.urandom(32), AAD)  # both KEKs opened and cached
+    sealed_2 = here.seal("tenant-a", 2, b"k" * 32, aad_2)
+    there.withdraw_tenant_key("tenant-a", 1)
+    clock.now += 0.5
+    here.open("tenant-a", 1, sealed_1, AAD)  # not rechecked yet: the documented window
+    clock.now += 0.5
+    with pytest.raises(KeyNotFound) as missing:
+        here.open("tenant-a", 1, sealed_1, AAD)
+    assert not isinstance(missing.value, KeyWithdrawn)  # version 2 is live
+    here.check_usable("tenant-a")
+    assert here.open("tenant-a", 2, sealed_2, aad_2) == b"k" * 32
+    # The current version withdrawn over there: within the interval, version 1 is current.
+    there.import_tenant_key("tenant-a", os.urandom(32), version=1)
+    there.withdraw_tenant_key("tenant-a", 2)
+    assert here.current_version("tenant-a") == 2  # the documented window
+    clock.now += 1
+    assert here.current_version("tenant-a") == 1
+    with pytest.raises(KeyNotFound):
+        here.open("tenant-a", 2, sealed_2, aad_2)
+
+
+def test_a_version_another_worker_staged_or_promoted_is_found_at_once(tmp_path: Path) -> None:
+    keys, clock = tmp_path / "keys", Clock()
+    here = LocalKeyFileProvider(keys, recheck_seconds=60, clock=clock)
+    there = LocalKeyFileProvider(keys)
+    aad_2 = data_key_aad("tenant-a", 2)
+    here.import_tenant_key("tenant-a", os.urandom(32))
+    there.import_tenant_key("tenant-a", material := os.urandom(32), version=2, pending=True)
+    with pytest.raises(KeyAlreadyExists):  # the check before a change reads the file at once
+        here.import_tenant_key("tenant-a", material, version=2, pending=True)
+    with pytest.raises(KeyNotFound):
+        here.seal("tenant-a", 2, b"k" * 32, aad_2)  # looked up at once: still pending
+    assert here.promote_tenant_key("tenant-a", 2).current == 2  # promoted here, from there
+    there.withdraw_tenant_key("tenant-a", 2)
+    there.import_tenant_key("tenant-a", material, version=2)  # live over there at once
+    sealed = there.seal("tenant-a", 2, b"k" * 32, aad_2)
+    assert here.open("tenant-a", 2, sealed, aad_2) == b"k" * 32
