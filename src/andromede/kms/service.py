@@ -218,16 +218,42 @@ class KeyService:
         except KeyAlreadyExists:  # another worker created it in between
             return self._provider.tenant_key_ring(tenant_id)
 
-    def import_tenant_key(self, tenant_id: str, material: bytes) -> TenantKeyRing:
-        """Version 1 of the ring is ``material`` (imported key material, 32 bytes): what it
-        sealed before a withdrawal opens again."""
-        return self._provider.import_tenant_key(check_tenant_id(tenant_id), material)
+    def import_tenant_key(
+        self, tenant_id: str, material: bytes, *, version: int = 1, pending: bool = False
+    ) -> TenantKeyRing:
+        """``version`` of the ring is ``material`` (imported key material, 32 bytes): live, so
+        that what it sealed before a withdrawal opens again, or ``pending`` until
+        :meth:`promote_tenant_key`. See ``RootKeyProvider.import_tenant_key``."""
+        return self._provider.import_tenant_key(
+            check_tenant_id(tenant_id), material, version=version, pending=pending
+        )
 
-    def withdraw_tenant_key(self, tenant_id: str) -> None:
-        """Delete the ring's imported material (no tombstone: it may be imported again); its
-        cached keys go at once, as a destroyed ring's do."""
-        self._provider.withdraw_tenant_key(check_tenant_id(tenant_id))
-        self._forget_ring(tenant_id)
+    def promote_tenant_key(self, tenant_id: str, version: int) -> TenantKeyRing:
+        """Make the pending ``version`` live and current (AWS RotateKeyOnDemand of imported
+        material). The ring's fresh and cached keys go at once: fresh keys were wrapped under
+        the version that was current, and the new one must wrap every key made from now on."""
+        check_tenant_id(tenant_id)
+        try:
+            return self._provider.promote_tenant_key(tenant_id, version)
+        finally:  # a failure half-way (a token call) may have changed the ring too
+            self._forget_ring(tenant_id)
+
+    def withdraw_tenant_key(self, tenant_id: str, version: int | None = None) -> None:
+        """Delete the ring's imported material, ``version`` alone or (None) every version (no
+        tombstone: it may be imported again); the ring's cached keys go at once, as a
+        destroyed ring's do (all of them: the cache does not file keys by KEK version).
+
+        Limit: another process checks its cached keys with ``check_usable``, which asks about
+        the ring, not a version. A whole ring withdrawn there is seen as a destruction is; one
+        version withdrawn while others stay live is not, and that process's cached keys of
+        that version serve until the cache lifetime ends (its provider refuses to open the
+        version again at once with a token, within ``key_file_recheck_interval`` with the
+        key file)."""
+        check_tenant_id(tenant_id)
+        try:
+            self._provider.withdraw_tenant_key(tenant_id, version)
+        finally:  # a failure half-way (a token call) may have withdrawn some of it
+            self._forget_ring(tenant_id)
 
     def rotate_tenant_key(self, tenant_id: str) -> TenantKeyRing:
         return self._provider.rotate_tenant_key(check_tenant_id(tenant_id))
@@ -238,7 +264,8 @@ class KeyService:
         self._forget_ring(tenant_id)
 
     def _forget_ring(self, tenant_id: str) -> None:
-        """Zero and drop every cached key of a destroyed or withdrawn ring, and its fresh keys."""
+        """Zero and drop every cached key of a ring destroyed, withdrawn (in whole or in part)
+        or promoted to a new version, and its fresh keys."""
         self._drop_fresh_keys(tenant_id)
         self._cache.drop_tenant(tenant_id)
         with self._bucket_lock:

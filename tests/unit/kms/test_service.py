@@ -217,6 +217,49 @@ def test_withdrawing_drops_cached_keys_until_the_material_comes_back(keys: KeySe
     )
 
 
+def test_promoting_or_withdrawing_a_version_drops_the_rings_cached_keys(
+    keys: KeyService, provider: CountingProvider
+) -> None:
+    first, second = os.urandom(32), os.urandom(32)
+    keys.import_tenant_key("ext", first)
+    data_key_1, wrapped_1, _ = keys.new_data_key("ext")  # a batch of fresh keys is held
+    assert keys.unwrap_data_key("ext", wrapped_1) == data_key_1  # cached from here on
+    _, kept, _ = keys.new_data_key("tenant-a")
+    # Staged: nothing changes, new keys are still wrapped under version 1.
+    assert keys.import_tenant_key("ext", second, version=2, pending=True).versions == (1,)
+    assert WrappedDataKey.decode(keys.new_data_key("ext").wrapped).kek_version == 1
+    # Promoted: the fresh keys of version 1 go, and so do the cached keys.
+    assert keys.promote_tenant_key("ext", 2).current == 2
+    assert "ext" not in keys._fresh_keys
+    opens = provider.opens
+    assert keys.unwrap_data_key("ext", wrapped_1) == data_key_1  # opened again, and cached
+    assert provider.opens == opens + 1
+    data_key_2, wrapped_2, _ = keys.new_data_key("ext")
+    assert WrappedDataKey.decode(wrapped_2).kek_version == 2
+    # Version 1 withdrawn: its cached key goes with the others (check_usable asks about the
+    # ring, which is still usable, so a cached key of version 1 would otherwise be used).
+    keys.withdraw_tenant_key("ext", 1)
+    assert "ext" not in keys._fresh_keys
+    with pytest.raises(KeyNotFound) as missing:
+        keys.unwrap_data_key("ext", wrapped_1)
+    assert not isinstance(missing.value, KeyWithdrawn)
+    opens = provider.opens
+    assert keys.unwrap_data_key("ext", wrapped_2) == data_key_2
+    assert provider.opens == opens + 1
+    assert keys.unwrap_data_key("tenant-a", kept)  # other rings are untouched
+    # The same material imported again as version 1 opens what it wrapped.
+    keys.import_tenant_key("ext", first)
+    assert keys.unwrap_data_key("ext", wrapped_1) == data_key_1
+    assert WrappedDataKey.decode(keys.new_data_key("ext").wrapped).kek_version == 2
+    for call in (
+        partial(keys.promote_tenant_key, "a/b", 2),
+        partial(keys.withdraw_tenant_key, "a/b", 2),
+        partial(keys.import_tenant_key, "a/b", first, version=2, pending=True),
+    ):
+        with pytest.raises(ValueError, match="tenant id"):
+            call()
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
