@@ -19,7 +19,9 @@ from andromede.kms.keys_model import (
     CustomerKey,
     Grant,
     GrantConstraints,
+    KeyMaterial,
     KeyState,
+    MaterialState,
     RotationType,
     default_key_policy,
 )
@@ -186,6 +188,49 @@ async def test_imported_material_round_trips_and_expires(store: CustomerKeyStore
         None,
         material_id,
     )
+
+
+async def test_several_materials_round_trip_and_each_expires(store: CustomerKeyStore) -> None:
+    """Decision 0085: a symmetric EXTERNAL key's materials by version; upkeep finds a key by
+    the first expiry of any material its ring holds, pending material included."""
+    current = KeyMaterial("01" * 32, 1, MaterialState.NON_CURRENT, imported=True)
+    rotated = KeyMaterial(
+        "02" * 32,
+        2,
+        MaterialState.CURRENT,
+        imported=True,
+        expiration_model="KEY_MATERIAL_EXPIRES",
+        valid_to=T0 + timedelta(days=40),
+        description="the 2027 material: é",
+        rotated_at=T0,
+    )
+    pending = KeyMaterial(
+        "03" * 32,
+        3,
+        MaterialState.PENDING_ROTATION,
+        imported=True,
+        expiration_model="KEY_MATERIAL_EXPIRES",
+        valid_to=T0 + timedelta(days=10),
+    )
+    base = key(kid(1), origin="EXTERNAL", state=KeyState.PENDING_IMPORT, has_material=False)
+    stored = base.with_materials([pending, rotated, current])
+    assert (stored.state, stored.key_material_id, stored.valid_to) == (
+        KeyState.ENABLED,
+        "02" * 32,
+        T0 + timedelta(days=40),
+    )
+    await store.insert_key(stored)
+    assert await store.get_key(kid(1)) == stored
+    assert await store.keys_with_expired_material(T0 + timedelta(days=9), 10) == []
+    (due,) = await store.keys_with_expired_material(T0 + timedelta(days=10), 10)
+    lapsed = due.with_materials(
+        [replace(m, imported=False, valid_to=None) if m.version == 3 else m for m in due.materials]
+    )
+    assert lapsed.state is KeyState.ENABLED  # pending material: the key goes on
+    assert await store.replace_key(lapsed)
+    assert await store.keys_with_expired_material(T0 + timedelta(days=39), 10) == []
+    (due,) = await store.keys_with_expired_material(T0 + timedelta(days=40), 10)
+    assert due.material_expired(T0 + timedelta(days=40))
 
 
 async def test_aliases(store: CustomerKeyStore) -> None:

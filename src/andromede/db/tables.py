@@ -528,10 +528,16 @@ kms_keys = sa.Table(
     sa.Column("valid_to", UtcDateTime, nullable=True),
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Column("revision", sa.BigInteger, nullable=False),  # optimistic concurrency
+    # A symmetric EXTERNAL key's materials by ring version, JSON (migration 0032; NULL for a
+    # key imported before: its one material is the columns above), and the first expiry of
+    # any material its ring holds, which upkeep looks for.
+    sa.Column("materials", sa.Text, nullable=True),
+    sa.Column("material_expiry", UtcDateTime, nullable=True),
     sa.Index(None, "tenant_id", "key_id"),
     sa.Index(None, "deletion_date"),
     sa.Index(None, "next_rotation_date"),
     sa.Index(None, "valid_to"),
+    sa.Index(None, "material_expiry"),
 )
 
 # Completed rotations of a key's material (ListKeyRotations, migration 0018), oldest first;

@@ -54,6 +54,7 @@ __all__ = [
     "ImportToken",
     "MaterialUnwrapError",
     "TokenFormatError",
+    "generated_material_id",
     "material_id",
     "token_context",
     "unwrap_material",
@@ -78,6 +79,7 @@ IMPORT_TOKEN_RING: Final = str(uuid.uuid5(uuid.NAMESPACE_URL, "urn:andromede:kms
 TOKEN_FORMAT: Final = 1
 _TOKEN_HEADER: Final = struct.Struct(">BQBB")
 _MATERIAL_ID_LABEL: Final = b"andromede/kms key material id v1:"
+_GENERATED_MATERIAL_ID_LABEL: Final = b"andromede/kms generated key material id v1:"
 
 
 class TokenFormatError(ValueError):
@@ -179,3 +181,12 @@ def unwrap_material(private_der: bytes, algorithm: str, encrypted: bytes) -> byt
 def material_id(key_id: str, material: bytes) -> str:
     """The material's id for ``key_id`` (64 hex digits, AWS's KeyMaterialId form)."""
     return hmac.new(material, _MATERIAL_ID_LABEL + key_id.encode(), hashlib.sha256).hexdigest()
+
+
+def generated_material_id(key_id: str, version: int) -> str:
+    """The id of the material version ``version`` of an AWS_KMS key's ring holds (64 hex
+    digits, AWS's KeyMaterialId form). Generated material never leaves the root-key provider
+    (inside an HSM it cannot), so its id is a digest of the key id and version, not of the
+    material; it names, it proves nothing."""
+    label = _GENERATED_MATERIAL_ID_LABEL + key_id.encode() + b":" + str(version).encode()
+    return hashlib.sha256(label).hexdigest()

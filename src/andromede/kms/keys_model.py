@@ -20,11 +20,23 @@ which the same material may be imported again (decision 0046)::
     PendingImport ──import──▶ Enabled ──delete material / expiry──▶ PendingImport
     Enabled | Disabled ──import again (the same material)──▶ unchanged
     PendingImport ──schedule deletion──▶ PendingDeletion ──cancel──▶ PendingImport
+
+A symmetric key of origin EXTERNAL may hold several imported materials (decision 0085), each in
+its own version of the key's ring: the first, current from its import; then, one at a time,
+new material imported as PENDING_ROTATION (staged in the ring, used for nothing) until
+RotateKeyOnDemand makes it CURRENT and the one before NON_CURRENT (it still decrypts). The key
+is usable only while every material associated with it (current and non-current: pending
+material is not associated yet) is imported: deleting any of them, or its expiry, takes the key
+to PendingImport until that same material is imported again::
+
+    first import ─▶ CURRENT ─▶ (new import) PENDING_ROTATION ─▶ (rotation) CURRENT,
+                                                               the one before NON_CURRENT
 """
 
 from __future__ import annotations
 
 import enum
+import hmac
 import json
 import re
 import uuid
@@ -49,10 +61,13 @@ __all__ = [
     "GrantConstraints",
     "InvalidKeyTransition",
     "KeyEvent",
+    "KeyMaterial",
     "KeyReference",
     "KeyRotation",
     "KeyState",
+    "MaterialState",
     "ReferenceKind",
+    "RotationEntry",
     "RotationType",
     "alias_arn",
     "aws_managed_key_policy",
@@ -127,6 +142,8 @@ ORIGIN_AWS_KMS = "AWS_KMS"
 ORIGIN_EXTERNAL = "EXTERNAL"  # imported key material (decision 0046)
 EXPIRATION_KEY_MATERIAL_EXPIRES = "KEY_MATERIAL_EXPIRES"
 EXPIRATION_KEY_MATERIAL_DOES_NOT_EXPIRE = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+IMPORT_NEW_KEY_MATERIAL = "NEW_KEY_MATERIAL"  # decision 0085
+IMPORT_EXISTING_KEY_MATERIAL = "EXISTING_KEY_MATERIAL"
 # AWS KMS's: imported material may be set to expire at most this far ahead.
 MAX_MATERIAL_VALIDITY_DAYS = 365
 MAX_DESCRIPTION_LENGTH = 8192
@@ -159,6 +176,14 @@ class KeyState(enum.Enum):
 class RotationType(enum.Enum):
     AUTOMATIC = "AUTOMATIC"
     ON_DEMAND = "ON_DEMAND"
+
+
+class MaterialState(enum.Enum):
+    """Where one imported material of a symmetric EXTERNAL key stands (AWS KeyMaterialState)."""
+
+    CURRENT = "CURRENT"  # wraps new data keys, and decrypts
+    NON_CURRENT = "NON_CURRENT"  # decrypts what it wrapped before a rotation
+    PENDING_ROTATION = "PENDING_ROTATION"  # imported, not yet associated: used for nothing
 
 
 class KeyEvent(enum.Enum):
@@ -347,6 +372,66 @@ def parse_key_reference(text: str) -> KeyReference | None:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyMaterial:
+    """One imported material of a symmetric EXTERNAL key (decision 0085): the version of the
+    key's ring that holds it, its id (a keyed digest of it: only the same material comes back
+    under it), whether the ring holds it now (AWS ImportState IMPORTED / PENDING_IMPORT), when
+    it expires, the customer's description, and when a rotation made it current (None for the
+    first material, and for one still pending)."""
+
+    material_id: str
+    version: int
+    state: MaterialState
+    imported: bool
+    expiration_model: str | None = None
+    valid_to: datetime | None = None
+    description: str | None = None
+    rotated_at: datetime | None = None
+
+    @property
+    def associated(self) -> bool:
+        """Whether the key needs it (current or non-current): pending material it does not."""
+        return self.state is not MaterialState.PENDING_ROTATION
+
+    def expired(self, now: datetime) -> bool:
+        return self.imported and self.valid_to is not None and self.valid_to <= now
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.material_id,
+            "version": self.version,
+            "state": self.state.value,
+            "imported": self.imported,
+            "model": self.expiration_model,
+            "valid_to": None if self.valid_to is None else self.valid_to.isoformat(),
+            "description": self.description,
+            "rotated_at": None if self.rotated_at is None else self.rotated_at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, object]) -> KeyMaterial:
+        def moment(name: str) -> datetime | None:
+            value = entry.get(name)
+            return None if value is None else datetime.fromisoformat(str(value))
+
+        model = entry.get("model")
+        description = entry.get("description")
+        version = entry["version"]
+        if not isinstance(version, int):
+            raise ValueError("a key material's version is an integer")
+        return cls(
+            material_id=str(entry["id"]),
+            version=version,
+            state=MaterialState(entry["state"]),
+            imported=bool(entry["imported"]),
+            expiration_model=None if model is None else str(model),
+            valid_to=moment("valid_to"),
+            description=None if description is None else str(description),
+            rotated_at=moment("rotated_at"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerKey:
     """The metadata of one CMK (its material is the provider's key ring named ``key_id``)."""
 
@@ -378,6 +463,9 @@ class CustomerKey:
     key_material_id: str | None = None
     expiration_model: str | None = None
     valid_to: datetime | None = None
+    # A symmetric EXTERNAL key's materials, by ring version (decision 0085); the fields above
+    # then describe its current one. Empty for every other key, and for one never imported.
+    materials: tuple[KeyMaterial, ...] = ()
     format_version: int = KEY_RECORD_FORMAT
     # Bumped by every stored change: a write based on an older read is refused and retried.
     revision: int = 0
@@ -420,8 +508,76 @@ class CustomerKey:
         moved = replace(self.moved(KeyEvent.DELETE_MATERIAL), has_material=False)
         return replace(moved, expiration_model=None, valid_to=None)
 
+    @property
+    def imported_materials(self) -> tuple[KeyMaterial, ...]:
+        """A symmetric EXTERNAL key's materials by ring version. A key imported before they
+        were kept (decision 0085) has its one material in the fields above: version 1,
+        current. Empty for other keys, and for one never imported."""
+        if self.materials or not (self.external and self.symmetric):
+            return self.materials
+        if self.key_material_id is None:
+            return ()
+        first = KeyMaterial(
+            material_id=self.key_material_id,
+            version=1,
+            state=MaterialState.CURRENT,
+            imported=self.has_material,
+            expiration_model=self.expiration_model,
+            valid_to=self.valid_to,
+        )
+        return (first,)
+
     def material_expired(self, now: datetime) -> bool:
+        """Whether material the key needs has expired (upkeep then deletes it)."""
+        if self.imported_materials:
+            return any(m.associated and m.expired(now) for m in self.imported_materials)
         return self.has_material and self.valid_to is not None and self.valid_to <= now
+
+    @property
+    def material_expiry(self) -> datetime | None:
+        """The first expiry of material the ring holds, pending material included: when
+        upkeep has something to delete."""
+        held = self.imported_materials
+        if not held:
+            return self.valid_to if self.has_material else None
+        dates = [m.valid_to for m in held if m.imported and m.valid_to is not None]
+        return min(dates, default=None)
+
+    def material(self, material_id: str) -> KeyMaterial | None:
+        """The material with this id (compared in constant time: ids are keyed digests)."""
+        found = None
+        for held in self.imported_materials:
+            if hmac.compare_digest(held.material_id, material_id):
+                found = held
+        return found
+
+    @property
+    def pending_material(self) -> KeyMaterial | None:
+        return next(
+            (m for m in self.imported_materials if m.state is MaterialState.PENDING_ROTATION),
+            None,
+        )
+
+    def with_materials(self, materials: Sequence[KeyMaterial]) -> CustomerKey:
+        """The key with these materials: the current one's id and expiry shown as the key's,
+        and its state moved as they require (an import that completes the associated
+        materials enables it; a missing one takes it to PendingImport)."""
+        ordered = tuple(sorted(materials, key=lambda m: m.version))
+        current = next((m for m in ordered if m.state is MaterialState.CURRENT), None)
+        associated = [m for m in ordered if m.associated]
+        complete = bool(associated) and all(m.imported for m in associated)
+        changed = replace(
+            self,
+            materials=ordered,
+            key_material_id=None if current is None else current.material_id,
+            expiration_model=current.expiration_model if current and current.imported else None,
+            valid_to=current.valid_to if current and current.imported else None,
+        )
+        if complete and not self.has_material:
+            return replace(changed, has_material=True).moved(KeyEvent.IMPORT_MATERIAL)
+        if not complete and self.has_material:
+            return replace(changed.moved(KeyEvent.DELETE_MATERIAL), has_material=False)
+        return changed
 
     def scheduled_for_deletion(self, now: datetime, window_days: int) -> CustomerKey:
         if not MIN_PENDING_WINDOW_DAYS <= window_days <= MAX_PENDING_WINDOW_DAYS:
@@ -474,6 +630,21 @@ class KeyRotation:
     key_id: str
     rotated_at: datetime
     rotation_type: RotationType
+
+
+@dataclass(frozen=True, slots=True)
+class RotationEntry:
+    """One line of ListKeyRotations: a key's material, with when and how a rotation made it
+    current (None for the first material, and for one pending rotation). ``marker`` orders the
+    lines and is the listing's marker; ``material`` is set for imported material only."""
+
+    marker: int
+    key_id: str
+    material_id: str
+    material_state: MaterialState
+    rotated_at: datetime | None
+    rotation_type: RotationType | None
+    material: KeyMaterial | None = None
 
 
 @dataclass(frozen=True, slots=True)

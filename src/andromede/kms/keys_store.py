@@ -58,7 +58,8 @@ class CustomerKeyStore(Protocol):
         """Enabled keys with automatic rotation whose next rotation date is past, any tenant."""
 
     async def keys_with_expired_material(self, now: datetime, limit: int) -> list[CustomerKey]:
-        """Keys holding imported material whose ``valid_to`` is past, any tenant."""
+        """Keys whose ring holds imported material past its expiry (``material_expiry``,
+        pending material included), any tenant."""
 
     async def add_rotation(
         self,
@@ -201,7 +202,9 @@ class MemoryCustomerKeyStore:
         return sorted(due, key=lambda k: k.key_id)[:limit]
 
     async def keys_with_expired_material(self, now: datetime, limit: int) -> list[CustomerKey]:
-        expired = [k for k in self._keys.values() if k.material_expired(now)]
+        expired = [
+            k for k in self._keys.values() if (e := k.material_expiry) is not None and e <= now
+        ]
         return sorted(expired, key=lambda k: k.key_id)[:limit]
 
     async def add_rotation(

@@ -30,6 +30,7 @@ from andromede.kms.keys_model import (
     CustomerKey,
     Grant,
     GrantConstraints,
+    KeyMaterial,
     KeyRotation,
     KeyState,
     RotationType,
@@ -68,6 +69,8 @@ def _key_row(key: CustomerKey) -> dict[str, Any]:
         "key_material_id": key.key_material_id,
         "expiration_model": key.expiration_model,
         "valid_to": key.valid_to,
+        "materials": (json.dumps([m.to_json() for m in key.materials]) if key.materials else None),
+        "material_expiry": key.material_expiry,
         "format_version": key.format_version,
         "revision": key.revision,
     }
@@ -109,9 +112,19 @@ def _key(row: Any) -> CustomerKey:
         key_material_id=row.key_material_id,
         expiration_model=row.expiration_model,
         valid_to=_optional_time(row.valid_to),
+        materials=_materials(row),
         format_version=int(row.format_version),
         revision=int(row.revision),
     )
+
+
+def _materials(row: Any) -> tuple[KeyMaterial, ...]:
+    """A symmetric EXTERNAL key's materials (migration 0032; NULL before it, and for other
+    keys: ``CustomerKey.imported_materials`` reads an older key's one material from the
+    columns of 0021)."""
+    if row.materials is None:
+        return ()
+    return tuple(KeyMaterial.from_json(entry) for entry in json.loads(row.materials))
 
 
 def _alias(row: Any) -> Alias:
@@ -286,12 +299,7 @@ class SqlCustomerKeyStore:
         return [_key(r) for r in rows]
 
     async def keys_with_expired_material(self, now: datetime, limit: int) -> list[CustomerKey]:
-        query = (
-            sa.select(_K)
-            .where(_K.c.has_material.is_(True), _K.c.valid_to <= now)
-            .order_by(_K.c.key_id)
-            .limit(limit)
-        )
+        query = sa.select(_K).where(_K.c.material_expiry <= now).order_by(_K.c.key_id).limit(limit)
         rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
         return [_key(r) for r in rows]
 
