@@ -79,6 +79,7 @@ from andromede.kms.keys_model import (
     EXPIRATION_KEY_MATERIAL_DOES_NOT_EXPIRE,
     EXPIRATION_KEY_MATERIAL_EXPIRES,
     GRANT_OPERATIONS,
+    IMPORT_NEW_KEY_MATERIAL,
     KEY_MANAGER_AWS,
     KEY_SPEC_SYMMETRIC_DEFAULT,
     KEY_USAGE_ENCAPSULATE_DECAPSULATE,
@@ -97,10 +98,12 @@ from andromede.kms.keys_model import (
     Grant,
     GrantConstraints,
     KeyEvent,
+    KeyMaterial,
     KeyReference,
-    KeyRotation,
     KeyState,
+    MaterialState,
     ReferenceKind,
+    RotationEntry,
     RotationType,
     aws_managed_key_policy,
     check_alias_name,
@@ -122,6 +125,7 @@ __all__ = [
     "DataKeyPair",
     "Decision",
     "ImportParameters",
+    "ImportedMaterial",
     "KeyAuthoriser",
     "RequestKeys",
     "SseKey",
@@ -314,6 +318,14 @@ class ImportParameters(NamedTuple):
     public_key: bytes
     import_token: bytes
     valid_to: datetime
+
+
+class ImportedMaterial(NamedTuple):
+    """ImportKeyMaterial's answer: the key after the import, and the id of the material
+    imported (not always the key's current one: new material waits for a rotation)."""
+
+    key: CustomerKey
+    material_id: str
 
 
 class SseKey(NamedTuple):
@@ -587,6 +599,8 @@ class CustomerKeyService:
         rotated on demand at most ``on_demand_rotations`` times (``KeyLimitExceeded``): the
         rotation is recorded first, within that quota, and forgotten if the provider fails."""
         key = self._usable(await self._resolve(caller, key_ref, "kms:RotateKeyOnDemand"))
+        if key.external and key.symmetric:
+            return await self._rotate_to_imported(caller, key_ref, key)
         self._rotatable(key)
         rotation = await self._store.add_rotation(
             key.key_id, self._clock(), RotationType.ON_DEMAND, limit=self._on_demand_rotations
@@ -603,16 +617,135 @@ class CustomerKeyService:
             raise
         return key
 
+    async def _rotate_to_imported(
+        self, caller: Caller, key_ref: str, key: CustomerKey
+    ) -> CustomerKey:
+        """A symmetric EXTERNAL key's on-demand rotation (decision 0085): its material in
+        PENDING_ROTATION becomes current, in the ring and then in the record; the one before
+        becomes NON_CURRENT and still decrypts. Counted against the on-demand quota."""
+        pending = key.pending_material
+        now = self._clock()
+        if pending is None or not pending.imported:
+            raise CmkInvalidState(
+                f"{key.arn} has no imported key material in PENDING_ROTATION state: import new "
+                "key material (ImportType NEW_KEY_MATERIAL) before rotating it"
+            )
+        if pending.expired(now):
+            raise CmkInvalidState(
+                f"Key material {pending.material_id} of {key.arn} has expired: import it again"
+            )
+        rotation = await self._store.add_rotation(
+            key.key_id, now, RotationType.ON_DEMAND, limit=self._on_demand_rotations
+        )
+        if rotation is None:
+            raise KeyLimitExceeded(
+                f"{key.arn} has been rotated on demand {self._on_demand_rotations} times, "
+                "the most a key may be"
+            )
+        try:
+            await self._provider(self._keys.promote_tenant_key, key.key_id, pending.version)
+        except BaseException:
+            await self._store.delete_rotation(rotation.rotation_id)
+            raise
+
+        def rotated(current: CustomerKey) -> CustomerKey:
+            held = current.material(pending.material_id)
+            if held is None or held.state is not MaterialState.PENDING_ROTATION:
+                return current
+            materials = [
+                replace(m, state=MaterialState.NON_CURRENT)
+                if m.state is MaterialState.CURRENT
+                else m
+                for m in current.imported_materials
+                if m.version != held.version
+            ]
+            materials.append(replace(held, state=MaterialState.CURRENT, rotated_at=now))
+            return current.with_materials(materials)
+
+        return await self._change(caller, key_ref, "kms:RotateKeyOnDemand", rotated)
+
     async def list_key_rotations(
-        self, caller: Caller, key_ref: str, *, limit: int, after: int | None
-    ) -> tuple[list[KeyRotation], int | None]:
-        """The key's completed rotations, oldest first, after the rotation id ``after``; and
-        the last id listed when there are more (the next page's ``after``)."""
+        self,
+        caller: Caller,
+        key_ref: str,
+        *,
+        limit: int,
+        after: int | None,
+        all_material: bool = False,
+    ) -> tuple[list[RotationEntry], int | None]:
+        """The key's materials, oldest first, after the marker ``after``; and the last marker
+        listed when there are more (the next page's ``after``). Without ``all_material``,
+        only those a completed rotation made (AWS ROTATIONS_ONLY); with it, the first material
+        and a pending one too. A symmetric EXTERNAL key's entries are its materials, marked by
+        ring version; another key's are its rotations, marked by rotation id."""
         key = await self._own_key(caller, key_ref, "kms:ListKeyRotations")
-        rotations = await self._store.list_rotations(key.key_id, after=after, limit=limit + 1)
-        more = len(rotations) > limit
-        rotations = rotations[:limit]
-        return rotations, rotations[-1].rotation_id if more else None
+        if key.imported_materials:
+            entries = [
+                RotationEntry(
+                    marker=m.version,
+                    key_id=key.key_id,
+                    material_id=m.material_id,
+                    material_state=m.state,
+                    rotated_at=m.rotated_at,
+                    rotation_type=None if m.rotated_at is None else RotationType.ON_DEMAND,
+                    material=m,
+                )
+                for m in key.imported_materials
+                if (all_material or m.rotated_at is not None)
+                and (after is None or m.version > after)
+            ]
+        else:
+            entries = await self._generated_materials(key, all_material, after, limit)
+        more = len(entries) > limit
+        entries = entries[:limit]
+        return entries, entries[-1].marker if more else None
+
+    async def _generated_materials(
+        self, key: CustomerKey, all_material: bool, after: int | None, limit: int
+    ) -> list[RotationEntry]:
+        """An AWS_KMS key's materials: the first (version 1, marker 0) and one per rotation,
+        each the version after the last (markers: rotation ids). Their ids are derived from
+        the key id and version: generated material never leaves the provider to be digested."""
+        rotations = await self._store.list_rotations(key.key_id, after=None, limit=2**31)
+        current_version = len(rotations) + 1
+        entries: list[RotationEntry] = []
+        if all_material and after is None:
+            entries.append(self._generated_entry(key, 1, current_version, 0, None, None))
+        for version, rotation in enumerate(rotations, start=2):
+            if after is not None and rotation.rotation_id <= after:
+                continue
+            entries.append(
+                self._generated_entry(
+                    key,
+                    version,
+                    current_version,
+                    rotation.rotation_id,
+                    rotation.rotated_at,
+                    rotation.rotation_type,
+                )
+            )
+            if len(entries) > limit:
+                break
+        return entries
+
+    @staticmethod
+    def _generated_entry(
+        key: CustomerKey,
+        version: int,
+        current_version: int,
+        marker: int,
+        rotated_at: datetime | None,
+        rotation_type: RotationType | None,
+    ) -> RotationEntry:
+        state = MaterialState.CURRENT if version == current_version else MaterialState.NON_CURRENT
+        return RotationEntry(
+            marker=marker,
+            key_id=key.key_id,
+            material_id=importing.generated_material_id(key.key_id, version),
+            material_state=state,
+            rotated_at=rotated_at,
+            rotation_type=rotation_type,
+        )
 
     # --- grants ------------------------------------------------------------------------------
 
@@ -675,11 +808,42 @@ class CustomerKeyService:
         expiration_model: str = EXPIRATION_KEY_MATERIAL_EXPIRES,
         valid_to: datetime | None = None,
         expected_material_id: str | None = None,
+        import_type: str | None = None,
+        material_description: str | None = None,
     ) -> CustomerKey:
+        """``import_material``'s key."""
+        imported = await self.import_material(
+            caller,
+            key_ref,
+            import_token,
+            encrypted_material,
+            expiration_model=expiration_model,
+            valid_to=valid_to,
+            expected_material_id=expected_material_id,
+            import_type=import_type,
+            material_description=material_description,
+        )
+        return imported.key
+
+    async def import_material(
+        self,
+        caller: Caller,
+        key_ref: str,
+        import_token: bytes,
+        encrypted_material: bytes,
+        *,
+        expiration_model: str = EXPIRATION_KEY_MATERIAL_EXPIRES,
+        valid_to: datetime | None = None,
+        expected_material_id: str | None = None,
+        import_type: str | None = None,
+        material_description: str | None = None,
+    ) -> ImportedMaterial:
         """Open ``encrypted_material`` with the token's wrapping key and make it the key's
         material: the first import fixes which material the key has (its id), and later
         imports — after a deletion, or to change the expiry — must bring the same (and the
-        material ``expected_material_id`` names, when given)."""
+        material ``expected_material_id`` names, when given). A symmetric key also takes new
+        material (``import_type`` NEW_KEY_MATERIAL), staged until RotateKeyOnDemand makes it
+        current (decision 0085)."""
         request: dict[str, str | int | bool | Sequence[str]] = {
             "kms:ExpirationModel": expiration_model
         }
@@ -689,12 +853,36 @@ class CustomerKeyService:
             await self._resolve(caller, key_ref, "kms:ImportKeyMaterial", request=request)
         )
         self._not_pending(key)
+        if not key.symmetric and (import_type is not None or material_description is not None):
+            raise UnsupportedKeyOperation(
+                f"{key.arn} is not a symmetric encryption key: its one material takes no "
+                "ImportType or KeyMaterialDescription"
+            )
+        if import_type == IMPORT_NEW_KEY_MATERIAL and expected_material_id is not None:
+            raise InvalidKeyParameter(
+                "KeyMaterialId names material imported before: it is not given with ImportType "
+                "NEW_KEY_MATERIAL"
+            )
         valid_to = self._check_expiration(expiration_model, valid_to)
         material = await self._open_import(key, import_token, encrypted_material)
         public_key = self._material_public_key(key, material)  # before any claim: it fits
         material_id = importing.material_id(key.key_id, material)
         if expected_material_id is not None and expected_material_id != material_id:
             raise IncorrectKeyMaterial(f"The key material is not {expected_material_id}")
+        if key.symmetric:
+            terms = KeyMaterial(
+                material_id,
+                0,  # the version is the record's, claimed below
+                MaterialState.CURRENT,
+                imported=True,
+                expiration_model=expiration_model,
+                valid_to=valid_to,
+                description=material_description,
+            )
+            imported_key = await self._import_symmetric(
+                caller, key_ref, material, terms, import_type, request
+            )
+            return ImportedMaterial(imported_key, material_id)
 
         def claim(current: CustomerKey) -> CustomerKey:
             # The first import decides which material the key has, before any reaches the
@@ -715,6 +903,116 @@ class CustomerKeyService:
         action = "kms:ImportKeyMaterial"
         await self._change(caller, key_ref, action, claim, request=request)
         await self._install_material(key, material)
+        imported_key = await self._change(caller, key_ref, action, imported, request=request)
+        return ImportedMaterial(imported_key, material_id)
+
+    async def _import_symmetric(
+        self,
+        caller: Caller,
+        key_ref: str,
+        material: bytes,
+        terms: KeyMaterial,
+        import_type: str | None,
+        request: RequestKeys,
+    ) -> CustomerKey:
+        """Import a symmetric key's material (decision 0085): the first, current at once; new
+        material, staged as PENDING_ROTATION in the next version of the ring; or material
+        imported before, back into its own version (after its deletion or expiry, or for
+        another expiry or description). The record claims the material (and its version)
+        before any of it reaches the provider, so two imports cannot both get in; then the
+        ring takes it; then the record says it is there."""
+        material_id = terms.material_id
+        action = "kms:ImportKeyMaterial"
+
+        def claim(current: CustomerKey) -> CustomerKey:
+            held = current.material(material_id)
+            new = (
+                import_type == IMPORT_NEW_KEY_MATERIAL
+                if import_type is not None
+                else not current.imported_materials
+            )
+            if not new:
+                if held is None:
+                    raise IncorrectKeyMaterial(
+                        f"The key material is not material previously imported into "
+                        f"{current.arn}"
+                        + (
+                            ": import new material with ImportType NEW_KEY_MATERIAL"
+                            if current.imported_materials
+                            else ""
+                        )
+                    )
+                return current
+            if held is not None:
+                if held.imported:
+                    raise IncorrectKeyMaterial(
+                        f"The key material is already imported into {current.arn}: import it "
+                        "again with ImportType EXISTING_KEY_MATERIAL"
+                    )
+                return current  # a claim whose import did not finish: finish it
+            if not current.imported_materials:
+                first = replace(terms, version=1, imported=False, valid_to=None)
+                return current.with_materials([first])
+            pending = current.pending_material
+            if pending is not None:
+                raise CmkInvalidState(
+                    f"{current.arn} already has key material {pending.material_id} in "
+                    "PENDING_ROTATION state: rotate the key to it (RotateKeyOnDemand), or "
+                    "delete it, before importing other new material"
+                )
+            if current.state is KeyState.PENDING_IMPORT:
+                raise CmkInvalidState(
+                    f"{current.arn} is pending import: import its missing material again "
+                    "before new material"
+                )
+            staged = replace(
+                terms,
+                version=max(m.version for m in current.imported_materials) + 1,
+                state=MaterialState.PENDING_ROTATION,
+                imported=False,
+                valid_to=None,
+            )
+            return current.with_materials([*current.imported_materials, staged])
+
+        def imported(current: CustomerKey) -> CustomerKey:
+            held = current.material(material_id)
+            if held is None:  # a staged material deleted meanwhile
+                raise CmkInvalidState(
+                    f"The key material was deleted from {current.arn} during its import"
+                )
+            entry = replace(
+                held,
+                imported=True,
+                expiration_model=terms.expiration_model,
+                valid_to=terms.valid_to,
+                description=(held.description if terms.description is None else terms.description),
+            )
+            return current.with_materials(
+                [entry if m.version == held.version else m for m in current.imported_materials]
+            )
+
+        claimed = await self._change(caller, key_ref, action, claim, request=request)
+        held = claimed.material(material_id)
+        if held is None:  # claim() always leaves it there
+            raise CmkInvalidState(f"The key material is not claimed in {claimed.arn}")
+        try:
+            await asyncio.to_thread(
+                self._keys.import_tenant_key,
+                claimed.key_id,
+                material,
+                version=held.version,
+                pending=held.state is MaterialState.PENDING_ROTATION,
+            )
+        except KeyAlreadyExists:
+            pass  # there already: a new expiry or description, or a retry
+        except KeyDestroyed as exc:
+            raise CmkNotFound("the key material of this key was destroyed") from exc
+        except (KeyNotFound, ValueError) as exc:
+            # The ring and the record disagree (material staged into a ring holding none, or
+            # below a version it holds): refused, never guessed at.
+            raise CmkInvalidState(
+                f"The key material of {claimed.arn} cannot be imported into its key ring now"
+            ) from exc
         return await self._change(caller, key_ref, action, imported, request=request)
 
     @staticmethod
@@ -740,13 +1038,11 @@ class CustomerKeyService:
         return None if private is None else asymmetric.public_key_info(private)
 
     async def _install_material(self, key: CustomerKey, material: bytes) -> None:
-        """Put the claimed material in the key's ring: a symmetric key's KEK, or a private key
-        (or HMAC secret) beside a KEK. A ring that holds it already (an import that did not
-        finish) is left as it is: only the claimed material ever gets in."""
+        """Put the claimed material of an asymmetric or HMAC key in its ring: a private key
+        (or HMAC secret) beside a KEK (a symmetric key's: ``_import_symmetric``). A ring that
+        holds it already (an import that did not finish) is left as it is: only the claimed
+        material ever gets in."""
         try:
-            if key.symmetric:
-                await asyncio.to_thread(self._keys.import_tenant_key, key.key_id, material)
-                return
             with contextlib.suppress(KeyAlreadyExists):
                 await asyncio.to_thread(self._keys.create_tenant_key, key.key_id)
             await asyncio.to_thread(
@@ -823,12 +1119,47 @@ class CustomerKeyService:
         back to PendingImport (a key pending deletion stays so)."""
         action = "kms:DeleteImportedKeyMaterial"
         key = self._external(await self._resolve(caller, key_ref, action))
+        if key.imported_materials:
+            return await self._delete_symmetric_material(caller, key_ref, key, material_id)
         if material_id is not None and material_id != key.key_material_id:
             raise CmkNotFound(f"{key.arn} has no key material {material_id[:64]}")
         # The material first: a failure after it leaves a key that refuses its uses, never
         # a key that says it has no material while the provider still holds it.
         await self._provider(self._keys.withdraw_tenant_key, key.key_id)
         return await self._change(caller, key_ref, action, lambda k: k.without_material())
+
+    async def _delete_symmetric_material(
+        self, caller: Caller, key_ref: str, key: CustomerKey, material_id: str | None
+    ) -> CustomerKey:
+        """Delete one material of a symmetric key (its current one when none is named) from
+        its version of the ring, at once. Material the key needs takes it to PendingImport
+        until the same material is imported again; pending material is simply gone (it was
+        never associated with the key), and the key stays as it was."""
+        if material_id is None:
+            target = next(m for m in key.imported_materials if m.state is MaterialState.CURRENT)
+        else:
+            found = key.material(material_id)
+            if found is None:
+                raise CmkNotFound(f"{key.arn} has no key material {material_id[:64]}")
+            target = found
+        if not target.imported:
+            raise CmkInvalidState(
+                f"Key material {target.material_id} of {key.arn} is not imported (PENDING_IMPORT)"
+            )
+        # The material first, as for a whole ring: a failure after it leaves a record that
+        # still shows material the ring no longer holds, whose uses then fail.
+        await self._provider(self._keys.withdraw_tenant_key, key.key_id, target.version)
+
+        def deleted(current: CustomerKey) -> CustomerKey:
+            kept: list[KeyMaterial] = []
+            for held in current.imported_materials:
+                if held.version != target.version:
+                    kept.append(held)
+                elif held.associated:
+                    kept.append(replace(held, imported=False, valid_to=None))
+            return current.with_materials(kept)
+
+        return await self._change(caller, key_ref, "kms:DeleteImportedKeyMaterial", deleted)
 
     async def create_grant(
         self,
@@ -1673,8 +2004,22 @@ class CustomerKeyService:
             # As DeleteImportedKeyMaterial: the material first, then the record (a record
             # changed meanwhile is still expired at the next pass, and withdrawing is
             # idempotent).
-            await asyncio.to_thread(self._keys.withdraw_tenant_key, key.key_id)
-            if await self._store.replace_key(key.without_material()):
+            if not key.imported_materials:
+                await asyncio.to_thread(self._keys.withdraw_tenant_key, key.key_id)
+                changed = key.without_material()
+            else:
+                for held in key.imported_materials:
+                    if held.expired(now):
+                        await asyncio.to_thread(
+                            self._keys.withdraw_tenant_key, key.key_id, held.version
+                        )
+                changed = key.with_materials(
+                    [
+                        replace(m, imported=False, valid_to=None) if m.expired(now) else m
+                        for m in key.imported_materials
+                    ]
+                )
+            if await self._store.replace_key(changed):
                 expired.append(key.key_id)
         return UpkeepReport(tuple(destroyed), tuple(rotated), tuple(expired))
 

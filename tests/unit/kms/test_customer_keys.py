@@ -13,6 +13,7 @@ import pytest
 from andromede.kms.ciphertext import CiphertextBlob
 from andromede.kms.customer_keys import MAX_PLAINTEXT_SIZE
 from andromede.kms.errors import ProviderError
+from andromede.kms.importing import generated_material_id
 from andromede.kms.keys_errors import (
     AliasAlreadyExists,
     CmkDisabled,
@@ -30,6 +31,7 @@ from andromede.kms.keys_model import (
     InvalidKeyTransition,
     KeyEvent,
     KeyState,
+    MaterialState,
     ReferenceKind,
     RotationType,
     next_state,
@@ -228,10 +230,36 @@ async def test_rotations_are_listed_oldest_first_with_their_kind(kit: Kit) -> No
         (RotationType.ON_DEMAND, kit.clock.now),
     ]
     assert kit.keys.tenant_key_ring(key.key_id).current == 4
+    # Each names the material it made current: the last one is current.
+    assert [(r.material_id, r.material_state) for r in rotations] == [
+        (generated_material_id(key.key_id, 2), MaterialState.NON_CURRENT),
+        (generated_material_id(key.key_id, 3), MaterialState.NON_CURRENT),
+        (generated_material_id(key.key_id, 4), MaterialState.CURRENT),
+    ]
     page, last = await kit.service.list_key_rotations(A, key.key_id, limit=2, after=None)
-    assert page == rotations[:2] and last == rotations[1].rotation_id
+    assert page == rotations[:2] and last == rotations[1].marker
     rest, end = await kit.service.list_key_rotations(A, key.key_id, limit=2, after=last)
     assert rest == rotations[2:] and end is None
+    # Every material: the first one too, without a rotation.
+    everything, _ = await kit.service.list_key_rotations(
+        A, key.key_id, limit=10, after=None, all_material=True
+    )
+    assert everything[1:] == rotations
+    first = everything[0]
+    assert (first.material_id, first.material_state, first.rotated_at, first.rotation_type) == (
+        generated_material_id(key.key_id, 1),
+        MaterialState.NON_CURRENT,
+        None,
+        None,
+    )
+    page, last = await kit.service.list_key_rotations(
+        A, key.key_id, limit=2, after=None, all_material=True
+    )
+    assert page == everything[:2] and last == everything[1].marker
+    rest, end = await kit.service.list_key_rotations(
+        A, key.key_id, limit=2, after=last, all_material=True
+    )
+    assert rest == everything[2:] and end is None
     # Another account cannot list them: ListKeyRotations has no cross-account use.
     with pytest.raises(CmkNotFound):
         await kit.service.list_key_rotations(B, key.arn, limit=10, after=None)

@@ -24,6 +24,7 @@ from andromede.kms.errors import KeyNotFound
 from andromede.kms.importing import IMPORT_TOKEN_RING, ImportToken, material_id
 from andromede.kms.keys_errors import (
     CmkAccessDenied,
+    CmkDisabled,
     CmkInvalidState,
     CmkNotFound,
     ExpiredImportToken,
@@ -33,7 +34,7 @@ from andromede.kms.keys_errors import (
     InvalidKeyParameter,
     UnsupportedKeyOperation,
 )
-from andromede.kms.keys_model import CustomerKey, KeyState
+from andromede.kms.keys_model import CustomerKey, KeyState, MaterialState, RotationType
 from support.kmskit import ACCOUNT_A, ACCOUNT_B, Kit, root, user
 
 A = root(ACCOUNT_A)
@@ -76,6 +77,9 @@ async def import_material(
     algorithm: str = "RSAES_OAEP_SHA_256",
     model: str = DOES_NOT_EXPIRE,
     days: float | None = None,
+    import_type: str | None = None,
+    description: str | None = None,
+    material_id: str | None = None,
 ) -> CustomerKey:
     params = await parameters(kit, key, algorithm)
     return await kit.service.import_key_material(
@@ -85,6 +89,9 @@ async def import_material(
         wrap(params.public_key, algorithm, material),
         expiration_model=model,
         valid_to=None if days is None else kit.clock() + timedelta(days=days),
+        import_type=import_type,
+        material_description=description,
+        expected_material_id=material_id,
     )
 
 
@@ -284,7 +291,7 @@ async def test_states_without_material(kit: Kit) -> None:
         await kit.service.describe_key(A, key.key_id)
 
 
-async def test_keys_of_origin_aws_kms_take_no_material_and_external_keys_do_not_rotate(
+async def test_keys_of_origin_aws_kms_take_no_material_and_external_keys_rotate_only_on_demand(
     kit: Kit,
 ) -> None:
     generated = await kit.service.create_key(A)
@@ -296,9 +303,9 @@ async def test_keys_of_origin_aws_kms_take_no_material_and_external_keys_do_not_
         await kit.service.create_key(A, origin="AWS_CLOUDHSM")
     key = await external_key(kit)
     await import_material(kit, key, os.urandom(32))
-    with pytest.raises(UnsupportedKeyOperation):
+    with pytest.raises(UnsupportedKeyOperation):  # automatic rotation: generated material
         await kit.service.enable_key_rotation(A, key.key_id, None)
-    with pytest.raises(UnsupportedKeyOperation):
+    with pytest.raises(CmkInvalidState):  # on demand, to new material imported first
         await kit.service.rotate_key_on_demand(A, key.key_id)
 
 
@@ -466,3 +473,261 @@ async def test_hmac_key_material_is_imported(kit: Kit) -> None:
     tag, _ = await kit.service.generate_mac(A, key.key_id, b"token", "HMAC_SHA_256")
     assert tag == hmac.new(secret, b"token", hashlib.sha256).digest()
     await kit.service.verify_mac(A, key.key_id, b"token", tag, "HMAC_SHA_256")
+
+
+# --- several materials per key, rotated on demand (decision 0085) -------------------------------
+
+NEW = "NEW_KEY_MATERIAL"
+EXISTING = "EXISTING_KEY_MATERIAL"
+
+
+def kek_version(blob: bytes) -> int:
+    return CiphertextBlob.decode(blob).kek_version
+
+
+async def test_new_material_waits_for_a_rotation_then_wraps_while_the_old_still_decrypts(
+    kit: Kit,
+) -> None:
+    key = await external_key(kit)
+    first, second = os.urandom(32), os.urandom(32)
+    await import_material(kit, key, first)
+    before, _ = await kit.service.encrypt(A, key.key_id, b"before", {})
+    staged = await import_material(kit, key, second, import_type=NEW, description="2027 key")
+    pending = staged.pending_material
+    assert pending is not None
+    assert (pending.material_id, pending.version, pending.imported, pending.description) == (
+        material_id(key.key_id, second),
+        2,
+        True,
+        "2027 key",
+    )
+    # Staged, used for nothing: the current material still wraps.
+    assert staged.key_material_id == material_id(key.key_id, first)
+    assert kit.keys.tenant_key_ring(key.key_id).current == 1
+    meanwhile, _ = await kit.service.encrypt(A, key.key_id, b"meanwhile", {})
+    assert kek_version(meanwhile) == 1
+    await kit.service.rotate_key_on_demand(A, key.key_id)
+    rotated = await kit.service.describe_key(A, key.key_id)
+    assert rotated.key_material_id == material_id(key.key_id, second)
+    assert rotated.pending_material is None
+    assert [(m.version, m.state) for m in rotated.imported_materials] == [
+        (1, MaterialState.NON_CURRENT),
+        (2, MaterialState.CURRENT),
+    ]
+    after, _ = await kit.service.encrypt(A, key.key_id, b"after", {})
+    assert kek_version(after) == 2
+    for blob, plaintext in ((before, b"before"), (meanwhile, b"meanwhile"), (after, b"after")):
+        assert (await kit.service.decrypt(A, blob, {}, None))[0] == plaintext
+    rotations, last = await kit.service.list_key_rotations(A, key.key_id, limit=10, after=None)
+    assert last is None
+    assert [
+        (r.material_id, r.material_state, r.rotation_type, r.rotated_at) for r in rotations
+    ] == [
+        (
+            material_id(key.key_id, second),
+            MaterialState.CURRENT,
+            RotationType.ON_DEMAND,
+            kit.clock(),
+        )
+    ]
+    everything, _ = await kit.service.list_key_rotations(
+        A, key.key_id, limit=10, after=None, all_material=True
+    )
+    assert [(r.marker, r.material_state, r.rotated_at) for r in everything] == [
+        (1, MaterialState.NON_CURRENT, None),
+        (2, MaterialState.CURRENT, kit.clock()),
+    ]
+    page, marker = await kit.service.list_key_rotations(
+        A, key.key_id, limit=1, after=None, all_material=True
+    )
+    assert (page, marker) == (everything[:1], 1)
+    rest, end = await kit.service.list_key_rotations(
+        A, key.key_id, limit=1, after=marker, all_material=True
+    )
+    assert (rest, end) == (everything[1:], None)
+
+
+async def test_what_new_material_and_its_rotation_refuse(kit: Kit) -> None:
+    key = await external_key(kit)
+    first = os.urandom(32)
+    await import_material(kit, key, first)
+    with pytest.raises(CmkInvalidState):  # nothing pending to rotate to
+        await kit.service.rotate_key_on_demand(A, key.key_id)
+    with pytest.raises(IncorrectKeyMaterial):  # the key's own material is not new
+        await import_material(kit, key, first, import_type=NEW)
+    with pytest.raises(IncorrectKeyMaterial):  # other material without NEW_KEY_MATERIAL
+        await import_material(kit, key, os.urandom(32))
+    with pytest.raises(IncorrectKeyMaterial):
+        await import_material(kit, key, os.urandom(32), import_type=EXISTING)
+    with pytest.raises(InvalidKeyParameter):  # a material id names material imported before
+        await import_material(
+            kit, key, os.urandom(32), import_type=NEW, material_id=material_id(key.key_id, first)
+        )
+    await import_material(kit, key, os.urandom(32), import_type=NEW)
+    with pytest.raises(CmkInvalidState):  # one pending material at a time
+        await import_material(kit, key, os.urandom(32), import_type=NEW)
+    await kit.service.disable_key(A, key.key_id)
+    with pytest.raises(CmkDisabled):
+        await kit.service.rotate_key_on_demand(A, key.key_id)
+    await kit.service.enable_key(A, key.key_id)
+    await kit.service.rotate_key_on_demand(A, key.key_id)
+    with pytest.raises(CmkInvalidState):  # the pending material was used
+        await kit.service.rotate_key_on_demand(A, key.key_id)
+
+
+async def test_asymmetric_and_hmac_keys_take_one_material(kit: Kit) -> None:
+    for spec, usage in (("HMAC_256", "GENERATE_VERIFY_MAC"), ("RSA_2048", "SIGN_VERIFY")):
+        key = await kit.service.create_key(A, origin="EXTERNAL", key_spec=spec, key_usage=usage)
+        params = await parameters(kit, key, "RSA_AES_KEY_WRAP_SHA_256", "RSA_4096")
+        wrapped = wrap(params.public_key, "RSA_AES_KEY_WRAP_SHA_256", os.urandom(32))
+        for extra in ({"import_type": NEW}, {"material_description": "mine"}):
+            with pytest.raises(UnsupportedKeyOperation):
+                await kit.service.import_key_material(
+                    A,
+                    key.key_id,
+                    params.import_token,
+                    wrapped,
+                    expiration_model=DOES_NOT_EXPIRE,
+                    **extra,  # type: ignore[arg-type]
+                )
+
+
+async def test_deleting_any_material_the_key_needs_suspends_it_until_that_material_returns(
+    kit: Kit,
+) -> None:
+    key = await external_key(kit)
+    first, second = os.urandom(32), os.urandom(32)
+    first_id, second_id = material_id(key.key_id, first), material_id(key.key_id, second)
+    await import_material(kit, key, first)
+    old, _ = await kit.service.encrypt(A, key.key_id, b"old", {})
+    await import_material(kit, key, second, import_type=NEW)
+    await kit.service.rotate_key_on_demand(A, key.key_id)
+    new, _ = await kit.service.encrypt(A, key.key_id, b"new", {})
+    # The non-current material: gone from the ring at once, and the key with it.
+    deleted = await kit.service.delete_imported_key_material(A, key.key_id, first_id)
+    assert (deleted.state, deleted.has_material, deleted.key_material_id) == (
+        KeyState.PENDING_IMPORT,
+        False,
+        second_id,
+    )
+    assert [(m.version, m.imported) for m in deleted.imported_materials] == [(1, False), (2, True)]
+    assert kit.keys.tenant_key_ring(key.key_id).versions == (2,)
+    for blob in (old, new):
+        with pytest.raises(CmkInvalidState):
+            await kit.service.decrypt(A, blob, {}, None)
+    with pytest.raises(CmkInvalidState):  # already deleted
+        await kit.service.delete_imported_key_material(A, key.key_id, first_id)
+    again = await import_material(kit, key, second)  # the other one: still incomplete
+    assert again.state is KeyState.PENDING_IMPORT
+    back = await import_material(kit, key, first, material_id=first_id)
+    assert (back.state, back.key_material_id) == (KeyState.ENABLED, second_id)
+    assert kit.keys.tenant_key_ring(key.key_id).current == 2
+    for blob, plaintext in ((old, b"old"), (new, b"new")):
+        assert (await kit.service.decrypt(A, blob, {}, None))[0] == plaintext
+    # Without an id, the current material goes; the same comes back under it.
+    current_gone = await kit.service.delete_imported_key_material(A, key.key_id)
+    assert current_gone.state is KeyState.PENDING_IMPORT
+    with pytest.raises(CmkNotFound):
+        await kit.service.delete_imported_key_material(A, key.key_id, "cd" * 32)
+    await import_material(kit, key, second)
+    latest, _ = await kit.service.encrypt(A, key.key_id, b"latest", {})
+    assert kek_version(latest) == 2
+
+
+async def test_deleted_pending_material_leaves_the_key_as_it_was(kit: Kit) -> None:
+    key = await external_key(kit)
+    first, dropped, third = os.urandom(32), os.urandom(32), os.urandom(32)
+    await import_material(kit, key, first)
+    await import_material(kit, key, dropped, import_type=NEW)
+    left = await kit.service.delete_imported_key_material(
+        A, key.key_id, material_id(key.key_id, dropped)
+    )
+    assert (left.state, left.pending_material, len(left.imported_materials)) == (
+        KeyState.ENABLED,
+        None,
+        1,
+    )
+    with pytest.raises(IncorrectKeyMaterial):  # never associated: it cannot come back
+        await import_material(kit, key, dropped, import_type=EXISTING)
+    staged = await import_material(kit, key, third, import_type=NEW)
+    assert staged.pending_material is not None and staged.pending_material.version == 2
+    await kit.service.rotate_key_on_demand(A, key.key_id)
+    blob, _ = await kit.service.encrypt(A, key.key_id, b"third", {})
+    assert kek_version(blob) == 2
+    assert (await kit.service.decrypt(A, blob, {}, None))[0] == b"third"
+
+
+async def test_each_material_expires_on_its_own(kit: Kit) -> None:
+    key = await external_key(kit)
+    first, second, third = os.urandom(32), os.urandom(32), os.urandom(32)
+    await import_material(kit, key, first)
+    await import_material(kit, key, second, import_type=NEW, model=EXPIRES, days=2)
+    await kit.service.rotate_key_on_demand(A, key.key_id)
+    blob, _ = await kit.service.encrypt(A, key.key_id, b"two days", {})
+    kit.clock.advance(days=2)
+    with pytest.raises(CmkInvalidState):  # refused at once, before upkeep has run
+        await kit.service.decrypt(A, blob, {}, None)
+    assert (await kit.service.upkeep()).expired == (key.key_id,)
+    expired = await kit.service.describe_key(A, key.key_id)
+    assert expired.state is KeyState.PENDING_IMPORT
+    assert [(m.version, m.imported) for m in expired.imported_materials] == [(1, True), (2, False)]
+    assert kit.keys.tenant_key_ring(key.key_id).versions == (1,)
+    assert (await kit.service.upkeep()).expired == ()
+    await import_material(kit, key, second)  # back, now without expiry
+    assert (await kit.service.decrypt(A, blob, {}, None))[0] == b"two days"
+    # Pending material that expires is deleted, and the key goes on under its current one.
+    await import_material(kit, key, third, import_type=NEW, model=EXPIRES, days=1)
+    kit.clock.advance(days=1)
+    with pytest.raises(CmkInvalidState):
+        await kit.service.rotate_key_on_demand(A, key.key_id)
+    assert (await kit.service.upkeep()).expired == (key.key_id,)
+    still = await kit.service.describe_key(A, key.key_id)
+    assert still.state is KeyState.ENABLED
+    assert still.pending_material is not None and not still.pending_material.imported
+    assert (await kit.service.decrypt(A, blob, {}, None))[0] == b"two days"
+    await import_material(kit, key, third)  # the staged material, back for its rotation
+    await kit.service.rotate_key_on_demand(A, key.key_id)
+    assert kit.keys.tenant_key_ring(key.key_id).current == 3
+
+
+async def test_two_new_materials_at_once_stage_one(kit: Kit) -> None:
+    key = await external_key(kit)
+    await import_material(kit, key, os.urandom(32))
+    one, two = await parameters(kit, key), await parameters(kit, key)
+    results = await asyncio.gather(
+        *(
+            kit.service.import_key_material(
+                A,
+                key.key_id,
+                params.import_token,
+                wrap(params.public_key, "RSAES_OAEP_SHA_256", os.urandom(32)),
+                expiration_model=DOES_NOT_EXPIRE,
+                import_type=NEW,
+            )
+            for params in (one, two)
+        ),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["CmkInvalidState", "CustomerKey"], results
+    key_now = await kit.service.describe_key(A, key.key_id)
+    assert [m.state for m in key_now.imported_materials] == [
+        MaterialState.CURRENT,
+        MaterialState.PENDING_ROTATION,
+    ]
+
+
+async def test_a_key_imported_before_materials_were_kept_rotates_too(kit: Kit) -> None:
+    """A record as decision 0046 wrote it (the one material in the key's own fields)."""
+    key = await external_key(kit)
+    first = os.urandom(32)
+    imported = await import_material(kit, key, first)
+    assert await kit.store.replace_key(replace(imported, materials=()))
+    assert (await kit.service.describe_key(A, key.key_id)).imported_materials[0].version == 1
+    blob, _ = await kit.service.encrypt(A, key.key_id, b"legacy", {})
+    await import_material(kit, key, os.urandom(32), import_type=NEW)
+    await kit.service.rotate_key_on_demand(A, key.key_id)
+    assert (await kit.service.decrypt(A, blob, {}, None))[0] == b"legacy"
+    assert [m.state for m in (await kit.service.describe_key(A, key.key_id)).materials] == [
+        MaterialState.NON_CURRENT,
+        MaterialState.CURRENT,
+    ]
