@@ -167,6 +167,77 @@ def test_bring_your_own_key_with_the_aws_cli_and_openssl(
     assert "ValidTo" not in kms.describe_key(KeyId=key_id)["KeyMetadata"]
 
 
+def test_imported_material_rotates_on_demand_with_the_aws_cli_and_openssl(
+    server: ServerProcess, s3: S3Client, bucket: str, tmp_path: Path
+) -> None:
+    """AWS's procedure for rotating an imported key (decision 0085): new material imported as
+    NEW_KEY_MATERIAL waits in PENDING_ROTATION, RotateKeyOnDemand makes it current, what the
+    first material encrypted still decrypts; deleting the older material suspends the key
+    until that same material is imported again."""
+    importer = Importer(server, tmp_path)
+    kms = kms_client(server, *server.credentials())
+    key_id = importer.cli_json("kms", "create-key", "--origin", "EXTERNAL")["KeyMetadata"]["KeyId"]
+    first, second = tmp_path / "first.bin", tmp_path / "second.bin"
+    for material in (first, second):
+        openssl("rand", "-out", str(material), "32")
+    first_id = importer.import_material(key_id, first, "RSAES_OAEP_SHA_256")["KeyMaterialId"]
+    s3.put_object(
+        Bucket=bucket, Key="before", Body=b"first material", ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key_id,
+    )  # fmt: skip
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"direct")["CiphertextBlob"]
+
+    second_id = importer.import_material(
+        key_id, second, "RSA_AES_KEY_WRAP_SHA_256",
+        "--import-type", "NEW_KEY_MATERIAL", "--key-material-description", "2027 rotation",
+        "--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    )["KeyMaterialId"]  # fmt: skip
+    assert second_id != first_id
+    listed = importer.cli_json(
+        "kms", "list-key-rotations", "--key-id", key_id, "--include-key-material",
+        "ALL_KEY_MATERIAL",
+    )["Rotations"]  # fmt: skip
+    assert [(r["KeyMaterialId"], r["KeyMaterialState"], r["ImportState"]) for r in listed] == [
+        (first_id, "CURRENT", "IMPORTED"),
+        (second_id, "PENDING_ROTATION", "IMPORTED"),
+    ]
+    assert listed[1]["KeyMaterialDescription"] == "2027 rotation"
+    assert kms.list_key_rotations(KeyId=key_id)["Rotations"] == []  # none completed yet
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == first_id
+
+    assert kms.rotate_key_on_demand(KeyId=key_id)["KeyId"] == key_id
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == second_id
+    (rotation,) = kms.list_key_rotations(KeyId=key_id)["Rotations"]
+    assert (rotation["KeyMaterialId"], rotation["KeyMaterialState"], rotation["RotationType"]) == (
+        second_id,
+        "CURRENT",
+        "ON_DEMAND",
+    )
+    s3.put_object(
+        Bucket=bucket, Key="after", Body=b"second material", ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key_id,
+    )  # fmt: skip
+    assert s3.get_object(Bucket=bucket, Key="before")["Body"].read() == b"first material"
+    assert s3.get_object(Bucket=bucket, Key="after")["Body"].read() == b"second material"
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"direct"
+
+    deleted = kms.delete_imported_key_material(KeyId=key_id, KeyMaterialId=first_id)
+    assert deleted["KeyMaterialId"] == first_id
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+    for object_key in ("before", "after"):
+        with pytest.raises(ClientError) as refused:
+            s3.get_object(Bucket=bucket, Key=object_key)
+        assert refused.value.response["Error"]["Code"] == "KMS.KMSInvalidStateException"
+    back = importer.import_material(
+        key_id, first, "RSAES_OAEP_SHA_256", "--key-material-id", first_id,
+        "--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    )  # fmt: skip
+    assert back["KeyMaterialId"] == first_id
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert s3.get_object(Bucket=bucket, Key="before")["Body"].read() == b"first material"
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"direct"
+
+
 def test_import_errors_are_kms_errors(server: ServerProcess, tmp_path: Path) -> None:
     kms = kms_client(server, *server.credentials())
     generated = kms.create_key()["KeyMetadata"]["KeyId"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,8 @@ from andromede.kms.keys_errors import DryRunSucceeded
 from andromede.kms.keys_model import (
     EXPIRATION_KEY_MATERIAL_DOES_NOT_EXPIRE,
     EXPIRATION_KEY_MATERIAL_EXPIRES,
+    IMPORT_EXISTING_KEY_MATERIAL,
+    IMPORT_NEW_KEY_MATERIAL,
     KEY_SPEC_SYMMETRIC_DEFAULT,
     KEY_USAGE_ENCAPSULATE_DECAPSULATE,
     KEY_USAGE_ENCRYPT_DECRYPT,
@@ -41,6 +44,7 @@ from andromede.kms.keys_model import (
     CustomerKey,
     Grant,
     KeyState,
+    RotationEntry,
     canonical_key_id,
 )
 from andromede.kms.mac import MAC_KEY_SPECS, mac_algorithms
@@ -390,6 +394,8 @@ async def rotate_key_on_demand(call: KmsCall) -> dict[str, Any]:
 
 _IMPORT_TOKEN_MAX_SIZE: Final = 6144  # AWS's CiphertextType
 _MATERIAL_ID_LENGTH: Final = 64
+_MATERIAL_DESCRIPTION_LENGTH: Final = 256
+_MATERIAL_DESCRIPTION: Final = re.compile(r"[a-zA-Z0-9:/_\s.-]+")
 
 
 async def get_parameters_for_import(call: KmsCall) -> dict[str, Any]:
@@ -420,20 +426,29 @@ def _material_id(call: KmsCall) -> str | None:
     return material_id
 
 
-async def import_key_material(call: KmsCall) -> dict[str, Any]:
-    if call.string("ImportType", max_length=64) not in (None, "EXISTING_KEY_MATERIAL"):
-        raise KmsWireError(
-            "UnsupportedOperationException",
-            "Imported key material is not rotated in place: import into a new key",
+def _material_description(call: KmsCall) -> str | None:
+    description = call.string("KeyMaterialDescription", max_length=_MATERIAL_DESCRIPTION_LENGTH)
+    if description is not None and not _MATERIAL_DESCRIPTION.fullmatch(description):
+        raise _invalid(
+            "KeyMaterialDescription",
+            description,
+            "Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_\\s.-]+$",
         )
-    call.string("KeyMaterialDescription", max_length=256)
+    return description
+
+
+async def import_key_material(call: KmsCall) -> dict[str, Any]:
+    import_type = call.enum(
+        "ImportType", (IMPORT_NEW_KEY_MATERIAL, IMPORT_EXISTING_KEY_MATERIAL), required=False
+    )
+    description = _material_description(call)
     model = call.enum(
         "ExpirationModel",
         (EXPIRATION_KEY_MATERIAL_EXPIRES, EXPIRATION_KEY_MATERIAL_DOES_NOT_EXPIRE),
         required=False,
     )
     material_id = _material_id(call)
-    key = await call.keys.import_key_material(
+    imported = await call.keys.import_material(
         call.caller,
         call.required("KeyId"),
         call.blob("ImportToken", max_size=_IMPORT_TOKEN_MAX_SIZE),
@@ -441,8 +456,10 @@ async def import_key_material(call: KmsCall) -> dict[str, Any]:
         expiration_model=model or EXPIRATION_KEY_MATERIAL_EXPIRES,
         valid_to=call.timestamp("ValidTo"),
         expected_material_id=material_id,
+        import_type=import_type,
+        material_description=description,
     )
-    return {"KeyId": key.arn, "KeyMaterialId": key.key_material_id}
+    return {"KeyId": imported.key.arn, "KeyMaterialId": imported.material_id}
 
 
 async def delete_imported_key_material(call: KmsCall) -> dict[str, Any]:
@@ -450,8 +467,9 @@ async def delete_imported_key_material(call: KmsCall) -> dict[str, Any]:
     material_id = _material_id(call)
     key = await call.keys.delete_imported_key_material(call.caller, key_ref, material_id)
     answer: dict[str, Any] = {"KeyId": key.arn}
-    if key.key_material_id is not None:
-        answer["KeyMaterialId"] = key.key_material_id
+    deleted = material_id if material_id is not None else key.key_material_id  # the current
+    if deleted is not None:
+        answer["KeyMaterialId"] = deleted
     return answer
 
 
@@ -750,36 +768,45 @@ async def list_key_rotations(call: KmsCall) -> dict[str, Any]:
     included = call.enum(
         "IncludeKeyMaterial", ("ALL_KEY_MATERIAL", "ROTATIONS_ONLY"), required=False
     )
-    if included == "ALL_KEY_MATERIAL":
-        # The first material and pending imported material, with their material ids and
-        # states: not kept per version yet (imported material rotates by a new key here).
-        raise KmsWireError(
-            "UnsupportedOperationException", "IncludeKeyMaterial ALL_KEY_MATERIAL is not offered"
-        )
     marker = call.string("Marker", max_length=1024)
-    # Markers are the decimal rotation ids this service gave out.
+    # Markers are the decimal rotation ids (or ring versions) this service gave out.
     if marker is not None and not (marker.isascii() and marker.isdigit() and len(marker) <= 18):
         raise KmsWireError("InvalidMarkerException")
-    rotations, last = await call.keys.list_key_rotations(
+    entries, last = await call.keys.list_key_rotations(
         call.caller,
         call.required("KeyId"),
         limit=call.limit(),
         after=None if marker is None else int(marker),
+        all_material=included == "ALL_KEY_MATERIAL",
     )
     answer: dict[str, Any] = {
-        "Rotations": [
-            {
-                "KeyId": rotation.key_id,
-                "RotationDate": _epoch(rotation.rotated_at),
-                "RotationType": rotation.rotation_type.value,
-            }
-            for rotation in rotations
-        ],
+        "Rotations": [_rotation_entry(entry) for entry in entries],
         "Truncated": last is not None,
     }
     if last is not None:
         answer["NextMarker"] = str(last)
     return answer
+
+
+def _rotation_entry(entry: RotationEntry) -> dict[str, Any]:
+    line: dict[str, Any] = {
+        "KeyId": entry.key_id,
+        "KeyMaterialId": entry.material_id,
+        "KeyMaterialState": entry.material_state.value,
+    }
+    if entry.rotated_at is not None and entry.rotation_type is not None:
+        line["RotationDate"] = _epoch(entry.rotated_at)
+        line["RotationType"] = entry.rotation_type.value
+    material = entry.material
+    if material is not None:  # imported material: its import's terms
+        line["ImportState"] = "IMPORTED" if material.imported else "PENDING_IMPORT"
+        if material.description is not None:
+            line["KeyMaterialDescription"] = material.description
+        if material.imported and material.expiration_model is not None:
+            line["ExpirationModel"] = material.expiration_model
+        if material.imported and material.valid_to is not None:
+            line["ValidTo"] = _epoch(material.valid_to)
+    return line
 
 
 # --- aliases -----------------------------------------------------------------------------------

@@ -112,8 +112,14 @@ async def test_round_trip_and_answer_shapes(kms: Harness) -> None:
                                "EncryptedKeyMaterial": "aGk=", "ValidTo": "tomorrow"},
          CONTENT_TYPE, "SerializationException"),
         ("ImportKeyMaterial", {"KeyId": "a", "ImportToken": "aGk=",
-                               "EncryptedKeyMaterial": "aGk=", "ImportType": "NEW_KEY_MATERIAL"},
-         CONTENT_TYPE, "UnsupportedOperationException"),
+                               "EncryptedKeyMaterial": "aGk=", "ImportType": "ROTATE"},
+         CONTENT_TYPE, "ValidationException"),
+        ("ImportKeyMaterial", {"KeyId": "a", "ImportToken": "aGk=",
+                               "EncryptedKeyMaterial": "aGk=", "KeyMaterialDescription": "a;b"},
+         CONTENT_TYPE, "ValidationException"),
+        ("ImportKeyMaterial", {"KeyId": "a", "ImportToken": "aGk=",
+                               "EncryptedKeyMaterial": "aGk=", "KeyMaterialDescription": "x" * 257},
+         CONTENT_TYPE, "ValidationException"),
         ("CreateKey", {"Tags": [{"TagKey": 1}]}, CONTENT_TYPE, "SerializationException"),
         ("ScheduleKeyDeletion", {"KeyId": "a", "PendingWindowInDays": True}, CONTENT_TYPE,
          "SerializationException"),
@@ -384,7 +390,7 @@ async def test_parameters_for_what_is_not_here_get_a_clear_answer(kms: Harness) 
         reply = await kms.call(action, params)
         assert reply.error_type == "UnsupportedOperationException", action
     assert (await kms.call("ListGrants", {"KeyId": key["Arn"]})).json()["Grants"] == []
-    # ListKeyRotations: the rotations are what it lists; every material is not offered.
+    # ListKeyRotations: the rotations by default; every material, the first one too.
     await kms.call("RotateKeyOnDemand", {"KeyId": key["Arn"]})
     reply = await kms.call(
         "ListKeyRotations", {"KeyId": key["Arn"], "IncludeKeyMaterial": "ROTATIONS_ONLY"}
@@ -393,7 +399,9 @@ async def test_parameters_for_what_is_not_here_get_a_clear_answer(kms: Harness) 
     reply = await kms.call(
         "ListKeyRotations", {"KeyId": key["Arn"], "IncludeKeyMaterial": "ALL_KEY_MATERIAL"}
     )
-    assert reply.error_type == "UnsupportedOperationException"
+    first, rotated = reply.json()["Rotations"]
+    assert "RotationDate" not in first and first["KeyMaterialState"] == "NON_CURRENT"
+    assert (rotated["KeyMaterialState"], rotated["RotationType"]) == ("CURRENT", "ON_DEMAND")
     reply = await kms.call("ListKeyRotations", {"KeyId": key["Arn"], "IncludeKeyMaterial": "SOME"})
     assert reply.error_type == "ValidationException"
 
