@@ -23,14 +23,19 @@ pytestmark = pytest.mark.e2e
 
 
 def browse(
-    server: ServerProcess, bucket: str, path: str, method: str = "GET"
+    server: ServerProcess,
+    bucket: str,
+    path: str,
+    method: str = "GET",
+    extra: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     """What a browser gets from the bucket's website (the name resolves to this server)."""
     parts = urlsplit(server.endpoint)
     connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     try:
         host = f"{bucket}.s3-website.localhost:{parts.port}"
-        connection.request(method, path, headers={"Host": host, "User-Agent": "Mozilla/5.0"})
+        headers = {"Host": host, "User-Agent": "Mozilla/5.0", **(extra or {})}
+        connection.request(method, path, headers=headers)
         response = connection.getresponse()
         return (
             response.status,
@@ -109,6 +114,19 @@ def test_boto3_configures_a_website_that_a_browser_reads(
     assert (status, headers["location"], body) == (301, "/guide/", b"")
     # Only GET and HEAD: a website is read-only whatever its bucket allows.
     assert browse(server, bucket, "/index.html", "DELETE")[0] == 405
+    # Another origin's page using the site's files: the bucket's CORS rules answer for it.
+    origin = {"Origin": "https://app.example"}
+    s3.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [{"AllowedOrigins": ["https://app.example"], "AllowedMethods": ["GET"]}]
+        },
+    )
+    preflight = {**origin, "Access-Control-Request-Method": "GET"}
+    status, headers, _ = browse(server, bucket, "/guide/", "OPTIONS", preflight)
+    assert (status, headers["access-control-allow-origin"]) == (200, "https://app.example")
+    status, headers, _ = browse(server, bucket, "/guide/", extra=origin)
+    assert (status, headers["access-control-allow-origin"]) == (200, "https://app.example")
     assert s3.get_object(Bucket=bucket, Key="index.html")["Body"].read() == b"<h1>welcome</h1>"
     s3.delete_bucket_website(Bucket=bucket)
     status, headers, body = browse(server, bucket, "/")

@@ -411,11 +411,19 @@ class S3App:
                 bucket, key, read_method, dict(passed), request_id, secure, source_ip, scope
             )
 
+        origin = headers.get("origin")
         try:
             self._check_header_size(raw_headers)
-            response = await endpoint.answer(
-                site, method, raw_path, headers, "https" if secure else "http", request_id, read
-            )
+            if method == "OPTIONS":
+                # A site's scripts and fonts fetched from another origin: the bucket's CORS
+                # rules answer the preflight, as on S3's website endpoints.
+                response = await cors.preflight(self._services, site, headers)
+            else:
+                response = await endpoint.answer(
+                    site, method, raw_path, headers, "https" if secure else "http", request_id, read
+                )
+                if origin:
+                    await cors.add_cors_headers(self._services, site, method, origin, response)
         except Exception as exc:
             wire = to_s3_error(exc) if isinstance(exc, AndromedeError) else None
             if wire is None:

@@ -443,3 +443,49 @@ async def test_the_website_domain_is_a_setting_and_empty_turns_it_off(tmp_path: 
     async with in_process_client(tmp_path / "off", website_domain="") as off:
         reply = await off.request("GET", "/", sign=False, host=SITE)
         assert reply.headers["content-type"] == "application/xml"
+
+
+CORS = (
+    b"<CORSConfiguration><CORSRule><AllowedOrigin>https://app.example</AllowedOrigin>"
+    b"<AllowedMethod>GET</AllowedMethod><AllowedHeader>x-requested-with</AllowedHeader>"
+    b"<MaxAgeSeconds>600</MaxAgeSeconds></CORSRule></CORSConfiguration>"
+)
+
+
+async def test_a_site_answers_cors_from_the_buckets_rules(client: Client) -> None:
+    """A page on another origin fetching the site's files: the bucket's CORS rules answer
+    the preflight and the reads on the website endpoint, as on S3's."""
+    await make_public(client)
+    await put_website(client, INDEX + ERROR)
+    ask = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+    # No CORS rules yet: the preflight is refused, the read carries no CORS headers.
+    refused = await visit(client, "/docs/page.html", "OPTIONS", **ask)
+    assert (refused.status, html_code(refused)) == (403, "AccessForbidden")
+    plain = await visit(client, "/docs/page.html", Origin="https://app.example")
+    assert plain.status == 200 and "access-control-allow-origin" not in plain.headers
+    reply = await client.request("PUT", f"{B}?cors", CORS, md5_header(CORS))
+    assert reply.status == 200, reply.body
+    allowed = await visit(
+        client,
+        "/docs/page.html",
+        "OPTIONS",
+        **ask,
+        **{"Access-Control-Request-Headers": "X-Requested-With"},
+    )
+    assert allowed.status == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert allowed.headers["access-control-allow-methods"] == "GET"
+    assert allowed.headers["access-control-max-age"] == "600"
+    read = await visit(client, "/docs/", Origin="https://app.example")
+    assert (read.status, read.body) == (200, b"<h1>docs</h1>")
+    assert read.headers["access-control-allow-origin"] == "https://app.example"
+    # Another origin, or a method the rules do not name: refused, and no headers on reads.
+    other = await visit(client, "/", "OPTIONS", **{**ask, "Origin": "https://evil.example"})
+    assert (other.status, html_code(other)) == (403, "AccessForbidden")
+    put = await visit(client, "/", "OPTIONS", **{**ask, "Access-Control-Request-Method": "PUT"})
+    assert put.status == 403
+    foreign = await visit(client, "/", Origin="https://evil.example")
+    assert foreign.status == 200 and "access-control-allow-origin" not in foreign.headers
+    # A preflight without its request method is a bad request, in HTML.
+    bare = await visit(client, "/", "OPTIONS", Origin="https://app.example")
+    assert (bare.status, html_code(bare)) == (400, "BadRequest")
