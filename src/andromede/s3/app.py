@@ -474,7 +474,11 @@ class S3App:
                         None,
                         sent,
                         started,
-                        operation=f"WEBSITE.{method}.OBJECT",
+                        operation=(
+                            "WEBSITE.OPTIONS.PREFLIGHT"
+                            if method == "OPTIONS"
+                            else f"WEBSITE.{method}.OBJECT"
+                        ),
                     )
 
     async def _read_anonymously(
