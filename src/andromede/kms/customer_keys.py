@@ -810,33 +810,6 @@ class CustomerKeyService:
         expected_material_id: str | None = None,
         import_type: str | None = None,
         material_description: str | None = None,
-    ) -> CustomerKey:
-        """``import_material``'s key."""
-        imported = await self.import_material(
-            caller,
-            key_ref,
-            import_token,
-            encrypted_material,
-            expiration_model=expiration_model,
-            valid_to=valid_to,
-            expected_material_id=expected_material_id,
-            import_type=import_type,
-            material_description=material_description,
-        )
-        return imported.key
-
-    async def import_material(
-        self,
-        caller: Caller,
-        key_ref: str,
-        import_token: bytes,
-        encrypted_material: bytes,
-        *,
-        expiration_model: str = EXPIRATION_KEY_MATERIAL_EXPIRES,
-        valid_to: datetime | None = None,
-        expected_material_id: str | None = None,
-        import_type: str | None = None,
-        material_description: str | None = None,
     ) -> ImportedMaterial:
         """Open ``encrypted_material`` with the token's wrapping key and make it the key's
         material: the first import fixes which material the key has (its id), and later

@@ -448,7 +448,7 @@ async def import_key_material(call: KmsCall) -> dict[str, Any]:
         required=False,
     )
     material_id = _material_id(call)
-    imported = await call.keys.import_material(
+    imported = await call.keys.import_key_material(
         call.caller,
         call.required("KeyId"),
         call.blob("ImportToken", max_size=_IMPORT_TOKEN_MAX_SIZE),

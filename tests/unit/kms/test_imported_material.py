@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
 from andromede.kms.ciphertext import CiphertextBlob
-from andromede.kms.customer_keys import ImportParameters
+from andromede.kms.customer_keys import ImportedMaterial, ImportParameters
 from andromede.kms.errors import KeyNotFound
 from andromede.kms.importing import IMPORT_TOKEN_RING, ImportToken, material_id
 from andromede.kms.keys_errors import (
@@ -82,7 +82,7 @@ async def import_material(
     material_id: str | None = None,
 ) -> CustomerKey:
     params = await parameters(kit, key, algorithm)
-    return await kit.service.import_key_material(
+    imported = await kit.service.import_key_material(
         A,
         key.key_id,
         params.import_token,
@@ -93,6 +93,7 @@ async def import_material(
         material_description=description,
         expected_material_id=material_id,
     )
+    return imported.key
 
 
 @pytest.mark.parametrize(
@@ -330,7 +331,7 @@ async def test_the_first_import_decides_the_material_under_concurrency(kit: Kit)
         ),
         return_exceptions=True,
     )
-    won = [r for r in results if isinstance(r, CustomerKey)]
+    won = [r.key for r in results if isinstance(r, ImportedMaterial)]
     lost = [r for r in results if isinstance(r, IncorrectKeyMaterial)]
     assert len(won) == 1 and len(lost) == 1, results
     winner = first if won[0].key_material_id == material_id(key.key_id, first) else second
@@ -409,7 +410,7 @@ async def test_policies_see_the_import_condition_keys(kit: Kit) -> None:
         expiration_model=EXPIRES,
         valid_to=kit.clock() + timedelta(days=30),
     )
-    assert imported.state is KeyState.ENABLED
+    assert imported.key.state is KeyState.ENABLED
 
 
 def pkcs8(private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
@@ -708,7 +709,9 @@ async def test_two_new_materials_at_once_stage_one(kit: Kit) -> None:
         ),
         return_exceptions=True,
     )
-    assert sorted(type(r).__name__ for r in results) == ["CmkInvalidState", "CustomerKey"], results
+    assert sorted(type(r).__name__ for r in results) == ["CmkInvalidState", "ImportedMaterial"], (
+        results
+    )
     key_now = await kit.service.describe_key(A, key.key_id)
     assert [m.state for m in key_now.imported_materials] == [
         MaterialState.CURRENT,
