@@ -1,11 +1,12 @@
 """The port between the compute service and a hypervisor: what a host must do to run instances.
 
 The compute service (:mod:`andromede.compute.service`) decides *what* runs where and keeps the
-EC2 model in the database; a :class:`HypervisorDriver` makes it so on one host: it creates and
-deletes encrypted volumes, starts QEMU for an instance, stops, reboots and kills it, hot-plugs
-volumes, reports what actually runs (so the service can reconcile after a restart) and returns the
-serial console. Implementations: the QEMU/QMP driver (:mod:`andromede.hypervisor`) and an
-in-memory twin for fast tests; both pass one contract suite (``tests/contract/test_hypervisor.py``).
+EC2 model in the database; a :class:`HypervisorDriver` makes it so on one host: it creates,
+grows and deletes encrypted volumes, starts QEMU for an instance, stops, reboots and kills it,
+hot-plugs volumes, reports what actually runs (so the service can reconcile after a restart)
+and returns the serial console. Implementations: the QEMU/QMP driver
+(:mod:`andromede.hypervisor`) and an in-memory twin for fast tests; both pass one contract suite
+(``tests/contract/test_hypervisor.py``).
 
 Everything here is plain data: no database, no HTTP, no KMS. Key material arrives as bytes in a
 spec and is handed to QEMU as a secret object; a driver never logs or stores it.
@@ -253,6 +254,13 @@ class HypervisorDriver(Protocol):
     async def create_volume(self, spec: VolumeSpec) -> None: ...
 
     async def delete_volume(self, volume_id: str) -> None: ...
+
+    async def grow_volume(self, volume_id: str, key: bytes, size_gib: int) -> None:
+        """Grow a volume to ``size_gib`` GiB, opened with ``key``: offline when no guest runs
+        with it, else under the running guest, which sees the new size at once. Never shrinks:
+        a volume already that big or bigger is left as is (so a retry is harmless). A volume
+        that is absent or does not open with ``key`` raises, unchanged."""
+        ...
 
     async def snapshot_volume(
         self, volume_id: str, key: bytes, snapshot_id: str, snapshot_key: bytes

@@ -144,6 +144,11 @@ class MemoryDriver:
     async def delete_volume(self, volume_id: str) -> None:
         self.volumes.pop(volume_id, None)
 
+    async def grow_volume(self, volume_id: str, key: bytes, size_gib: int) -> None:
+        volume = self._open(volume_id, key)
+        # One record whether a guest runs with it or not: the guest would see it at once.
+        volume.size_gib = max(volume.size_gib, size_gib)
+
     async def snapshot_volume(
         self, volume_id: str, key: bytes, snapshot_id: str, snapshot_key: bytes
     ) -> None:

@@ -85,7 +85,7 @@ from andromede.hypervisor.user_network import (
     nic_device,
     user_netdev,
 )
-from andromede.hypervisor.volumes import FileVolumes, VolumeBackend, safe_id
+from andromede.hypervisor.volumes import GIB, FileVolumes, VolumeBackend, safe_id
 
 __all__ = ["QemuDriver", "QemuDriverConfig"]
 
@@ -314,6 +314,29 @@ class QemuDriver:
             if self._process(instance_id).alive():
                 raise InstanceBusy(f"volume {volume_id} is attached to running {instance_id}")
         await self._volumes.delete(volume_id)
+
+    async def grow_volume(self, volume_id: str, key: bytes, size_gib: int) -> None:
+        """Offline, the backend grows the image (qemu-img); under a running guest, QEMU does
+        (QMP ``block_resize`` on the volume's node), and virtio-blk tells the guest its new
+        capacity at once. The instance's lock keeps a start or a stop from crossing either."""
+        if not await self._volumes.exists(volume_id):
+            raise VolumeNotFound(f"volume {volume_id} not found on {self._host}")
+        size = size_gib * GIB
+        async with contextlib.AsyncExitStack() as held:
+            users = self._users_of(volume_id)
+            for instance_id in users:
+                await held.enter_async_context(self._lock(instance_id))
+            running = [i for i in users if self._process(i).alive()]
+            if not running:
+                await self._volumes.grow(volume_id, key, size)
+                return
+            # Read with the key: a wrong key is refused here as offline, and the size tells
+            # whether there is anything to do (block_resize would shrink as readily as grow).
+            if await self._volumes.virtual_size(volume_id, key) >= size:
+                return
+            async with self._monitor(running[0]) as qmp:
+                await qmp.execute("block_resize", {"node-name": _node(volume_id), "size": size})
+        logger.info("volume %s grown to %d GiB under %s", volume_id, size_gib, running[0])
 
     async def snapshot_volume(
         self, volume_id: str, key: bytes, snapshot_id: str, snapshot_key: bytes

@@ -323,6 +323,22 @@ class RbdVolumes:
     async def virtual_size(self, volume_id: str, key: bytes) -> int:
         return await self._virtual_size(safe_id(volume_id), key)
 
+    async def grow(self, volume_id: str, key: bytes, size: int) -> None:
+        """The qcow2 inside the RBD image grows (``qemu-img resize`` over librbd), not the RBD
+        image: its size is the qcow2 container's, which QEMU's rbd driver extends as clusters
+        are written. An ``rbd resize`` would leave the disk the guest sees as it was."""
+        name = safe_id(volume_id)
+        if not await self._exists(name):
+            raise VolumeNotFound(f"volume {volume_id} not found in the RBD pool")
+        if await self._virtual_size(name, key) >= size:
+            return
+        options = self._qcow2(name, "source", None)  # backing None: growing does not read it
+        await self._img.run(
+            ["resize", "-q", self._json(options), str(size)],
+            {"source": key},
+            raw_secrets={CEPHX_SECRET: self._cephx_key.encode()},
+        )
+
     # -- snapshots ------------------------------------------------------------------------------
 
     async def copy_to_snapshot(

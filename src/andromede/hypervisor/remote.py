@@ -162,6 +162,9 @@ class RemoteDriver:
     async def delete_volume(self, volume_id: str) -> None:
         await self._call("delete_volume", volume_id)
 
+    async def grow_volume(self, volume_id: str, key: bytes, size_gib: int) -> None:
+        await self._call("grow_volume", volume_id, key, size_gib)
+
     async def snapshot_volume(
         self, volume_id: str, key: bytes, snapshot_id: str, snapshot_key: bytes
     ) -> None:

@@ -59,6 +59,11 @@ class VolumeBackend(Protocol):
 
     async def virtual_size(self, volume_id: str, key: bytes) -> int: ...
 
+    async def grow(self, volume_id: str, key: bytes, size: int) -> None:
+        """Grow a volume no QEMU has open to ``size`` bytes (its qcow2's virtual size, which
+        ``key`` must open); one already that big is left as is. VolumeNotFound if absent."""
+        ...
+
     async def copy_to_snapshot(
         self, volume_id: str, key: bytes, snapshot_id: str, snapshot_key: bytes
     ) -> None:
@@ -176,6 +181,12 @@ class FileVolumes:
         if not isinstance(size, int):
             raise HypervisorError(f"cannot size volume {volume_id}")
         return size
+
+    async def grow(self, volume_id: str, key: bytes, size: int) -> None:
+        path = self.volume_path(volume_id)
+        if not path.exists():
+            raise VolumeNotFound(f"volume {volume_id} not found on {self._host}")
+        await self._img.grow(path, key, size)
 
     async def copy_to_snapshot(
         self, volume_id: str, key: bytes, snapshot_id: str, snapshot_key: bytes

@@ -67,6 +67,7 @@ CALLS: dict[str, Call] = {
     "capacity": Call((), HostCapacity),
     "create_volume": Call((("spec", VolumeSpec),)),
     "delete_volume": Call((("volume_id", str),)),
+    "grow_volume": Call((("volume_id", str), ("key", bytes), ("size_gib", int))),
     "snapshot_volume": Call(
         (("volume_id", str), ("key", bytes), ("snapshot_id", str), ("snapshot_key", bytes))
     ),

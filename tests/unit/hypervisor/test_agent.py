@@ -146,6 +146,8 @@ async def test_a_remote_driver_runs_an_instance_through_the_agent(
         await remote.reboot(spec.instance_id)
         await remote.stop(spec.instance_id, timeout=1.0)
         assert await remote.state(spec.instance_id) is RuntimeState.SHUT_OFF
+        await remote.grow_volume("vol-data", KEY[::-1], 3)
+        assert _driver.volumes["vol-data"].size_gib == 3
         await remote.snapshot_volume("vol-root", KEY, "snap-1", KEY[::-1])
         await remote.delete_snapshot("snap-1")
         await remote.kill(spec.instance_id)
