@@ -22,6 +22,8 @@ from andromede.compute.model import (
     Rule,
     SecurityGroup,
     Volume,
+    VolumeModification,
+    VolumeModificationState,
     VolumeState,
     parse_rule,
 )
@@ -108,9 +110,13 @@ async def test_round_trip_of_every_kind(store: ComputeStore) -> None:
         iam_instance_profile=InstanceProfileRef("arn:aws:iam::1:instance-profile/p", "AIPA1"),
     )
     pair = parse_rule("tcp", 1, 2, "", group_id="sg-0123456789abcdef0")
+    grown = VolumeModification(
+        VolumeModificationState.FAILED, 8, 9, T0, T0, status_message="The host could not"
+    )
     records = [
         instance(1),
         volume(1),
+        replace(volume(2), modification=grown),
         group,
         replace(group, group_id="sg-0123456789abcdef1", name="g", ingress=(pair,)),
         key_pair,

@@ -7,11 +7,13 @@
     ├── MissingParameter
     ├── InvalidId                    a malformed id (i-…, ami-…)
     ├── NotFound                     no such resource visible to the caller
+    │   └── NoModification           a volume named that was never modified
     ├── Duplicate                    a name already taken (key pair, security group)
     ├── IdempotentParameterMismatch  a client token reused with other parameters
     ├── IncorrectInstanceState       the lifecycle refuses the event
     ├── IncorrectState               a volume or snapshot in the wrong state for the call
     │   └── KeyUnusable              its KMS key is disabled, pending deletion or deleted
+    ├── IncorrectModificationState   a volume whose last modification has not completed
     ├── KeyAccessDenied              the caller may not encrypt volumes under that KMS key
     ├── ResourceInUse                deleting what something still uses
     ├── ReservedName                 a name the platform keeps (the "default" security group)
@@ -37,6 +39,7 @@ __all__ = [
     "IdempotentParameterMismatch",
     "ImportFailed",
     "IncorrectInstanceState",
+    "IncorrectModificationState",
     "IncorrectState",
     "InstanceLimitExceeded",
     "InsufficientCapacity",
@@ -45,6 +48,7 @@ __all__ = [
     "KeyAccessDenied",
     "KeyUnusable",
     "MissingParameter",
+    "NoModification",
     "NotFound",
     "OperationNotPermitted",
     "ReservedName",
@@ -82,6 +86,14 @@ class NotFound(ComputeError):
         super().__init__(f"The {_NOUNS.get(kind, 'resource')} '{value[:128]}' does not exist")
 
 
+class NoModification(NotFound):
+    """DescribeVolumesModifications naming a volume of the caller's that was never modified."""
+
+    def __init__(self, volume_id: str) -> None:
+        super().__init__("volume-modification", volume_id)
+        self.args = (f"Modification for volume '{volume_id[:128]}' does not exist.",)
+
+
 class Duplicate(ComputeError):
     def __init__(self, kind: str, value: str) -> None:
         self.kind = kind
@@ -105,6 +117,10 @@ class IncorrectInstanceState(ComputeError):
 
 class IncorrectState(ComputeError):
     pass
+
+
+class IncorrectModificationState(ComputeError):
+    """ModifyVolume on a volume whose previous modification is still under way."""
 
 
 class KeyUnusable(IncorrectState):

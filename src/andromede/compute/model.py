@@ -16,8 +16,8 @@ import json
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Final
 
 from andromede.compute.errors import (
@@ -27,7 +27,9 @@ from andromede.compute.errors import (
 )
 
 __all__ = [
+    "ABANDONED_AFTER",
     "FORMAT_VERSION",
+    "MODIFICATION_TRANSITIONS",
     "TRANSITIONS",
     "Attachment",
     "Event",
@@ -44,6 +46,8 @@ __all__ = [
     "Snapshot",
     "Tags",
     "Volume",
+    "VolumeModification",
+    "VolumeModificationState",
     "VolumeState",
     "check_id",
     "check_tags",
@@ -501,6 +505,77 @@ class Attachment:
     delete_on_termination: bool = False
 
 
+class VolumeModificationState(enum.StrEnum):
+    """EC2's states of a volume modification. ``optimizing`` is AWS's phase where the volume
+    already has its new size while EBS moves its data; nothing moves here, so a growth goes from
+    ``modifying`` to ``completed`` (or ``failed``) directly (docs/decisions/0088)."""
+
+    MODIFYING = "modifying"
+    OPTIMIZING = "optimizing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+_M = VolumeModificationState
+# What may follow what. A new modification may start once the last one is completed or failed
+# (:attr:`VolumeModification.settled`); a modifying one is finished by its own call only.
+MODIFICATION_TRANSITIONS: Final = frozenset(
+    {
+        (_M.MODIFYING, _M.OPTIMIZING),
+        (_M.MODIFYING, _M.COMPLETED),
+        (_M.MODIFYING, _M.FAILED),
+        (_M.OPTIMIZING, _M.COMPLETED),
+        (_M.OPTIMIZING, _M.FAILED),
+    }
+)
+
+
+# A modification still "modifying" this long after it started was abandoned: the gateway that ran
+# it stopped before writing its outcome (the host's calls time out long before). It is reported
+# failed, and another may start; growing is idempotent, so that one finishes the work.
+ABANDONED_AFTER: Final = timedelta(minutes=30)
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeModification:
+    """The last ModifyVolume of a volume, as DescribeVolumesModifications reports it (EC2
+    reports only the most recent one per volume). Only the size changes here: the type stays
+    gp3 and multi-attach stays off, which is what the ``original``/``target`` pairs say."""
+
+    state: VolumeModificationState
+    original_size_gib: int
+    target_size_gib: int
+    started_at: datetime
+    ended_at: datetime | None = None
+    status_message: str = ""
+    volume_type: str = "gp3"
+
+    @property
+    def settled(self) -> bool:
+        """Whether another modification may start (EC2: the last one completed; here a failed
+        one too, since it left the volume as it was)."""
+        return self.state in (_M.COMPLETED, _M.FAILED)
+
+    @property
+    def progress(self) -> int:
+        return 100 if self.state is _M.COMPLETED else 0
+
+    def seen_at(self, now: datetime) -> VolumeModification:
+        """This modification as it stands at ``now``: failed if it was abandoned."""
+        if self.settled or now - self.started_at < ABANDONED_AFTER:
+            return self
+        return self.moved_to(_M.FAILED, now, "The modification was interrupted; try again")
+
+    def moved_to(
+        self, state: VolumeModificationState, at: datetime, message: str = ""
+    ) -> VolumeModification:
+        """This modification in ``state``; ValueError for a move the table does not allow."""
+        if (self.state, state) not in MODIFICATION_TRANSITIONS:
+            raise ValueError(f"a volume modification cannot go from {self.state} to {state}")
+        settled = state in (_M.COMPLETED, _M.FAILED)
+        return replace(self, state=state, ended_at=at if settled else None, status_message=message)
+
+
 @dataclass(frozen=True, slots=True)
 class Volume:
     """A block volume, encrypted at rest; its data key is stored wrapped (``wrapped_key``)
@@ -523,6 +598,9 @@ class Volume:
     # CreateVolume's ClientToken and a digest of its request, as for instances.
     client_token: str | None = None
     request_digest: str = ""
+    # The last ModifyVolume (None: never modified). Kept in the volume's JSON document: records
+    # written before it read as never modified, so no migration.
+    modification: VolumeModification | None = None
     format_version: int = FORMAT_VERSION
     revision: int = 0
 

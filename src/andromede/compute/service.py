@@ -85,6 +85,7 @@ from andromede.compute.networks import NetworksMixin, with_wiring
 from andromede.compute.scheduler import free_room, in_storage_domain, place
 from andromede.compute.seed import build_seed
 from andromede.compute.tags import TagsMixin
+from andromede.compute.volume_modifications import VolumeModificationsMixin
 from andromede.compute.volumes import MAX_VOLUME_GIB, VolumesMixin
 
 __all__ = ["ComputeService", "RunRequest", "StateChange"]
@@ -203,7 +204,13 @@ class StateChange:
 
 
 class ComputeService(
-    VolumesMixin, ImagesMixin, AccessMixin, TagsMixin, InstanceAttributesMixin, NetworksMixin
+    VolumesMixin,
+    VolumeModificationsMixin,
+    ImagesMixin,
+    AccessMixin,
+    TagsMixin,
+    InstanceAttributesMixin,
+    NetworksMixin,
 ):
     """Instances and their lifecycle; volumes, snapshots, images, key pairs, security groups and
     tags through the mixins over :class:`~andromede.compute.service_core.ServiceCore`."""

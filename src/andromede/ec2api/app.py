@@ -27,6 +27,7 @@ from andromede.ec2api.networks import NETWORK_ACTIONS
 from andromede.ec2api.profiles import PROFILE_ACTIONS
 from andromede.ec2api.protocol import NAMESPACE, VERSION, Action, Call, Params
 from andromede.ec2api.tags import TAG_ACTIONS
+from andromede.ec2api.volume_modifications import MODIFICATION_ACTIONS
 from andromede.ec2api.volumes import VOLUME_ACTIONS
 from andromede.errors import AndromedeError
 from andromede.http.access import log_access
@@ -65,6 +66,7 @@ ACTIONS: dict[str, Action] = {
     **ACCESS_ACTIONS,
     **TAG_ACTIONS,
     **VOLUME_ACTIONS,
+    **MODIFICATION_ACTIONS,
     **NETWORK_ACTIONS,
     **PROFILE_ACTIONS,
 }

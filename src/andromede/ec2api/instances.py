@@ -5,7 +5,6 @@ DescribeAvailabilityZones."""
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -24,7 +23,7 @@ from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
 from andromede.ec2api.networks import public_ip_of, system_tags, write_interface
 from andromede.ec2api.profiles import instance_profile
-from andromede.ec2api.protocol import Action, Call, Params, iso8601
+from andromede.ec2api.protocol import Action, Call, Params, iso8601, page_after, page_token
 from andromede.ec2api.xml import write_tags
 from andromede.http.xml import XmlWriter
 
@@ -342,19 +341,6 @@ def _instance_filter(name: str) -> Callable[[Instance], list[str]] | None:
     return simple.get(name)
 
 
-def _page_token(last_id: str) -> str:
-    return base64.urlsafe_b64encode(last_id.encode()).decode()
-
-
-def _after(token: str | None) -> str | None:
-    if token is None:
-        return None
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise Ec2Error("InvalidParameterValue", "Invalid NextToken") from None
-
-
 async def describe_instances(call: Call) -> None:
     p = call.params
     ids = _instance_ids(call)
@@ -367,13 +353,13 @@ async def describe_instances(call: Call) -> None:
     filters = Filters(p.filters(), _instance_filter)
     instances = await call.compute.describe_instances(call.tenant_id, ids)
     chosen = [i for i in instances if matches(filters, i)]
-    after = _after(p.get("NextToken"))
+    after = page_after(p.get("NextToken"))
     if after is not None:
         chosen = [i for i in chosen if i.instance_id > after]
     next_token = None
     if max_results is not None and len(chosen) > max_results:
         chosen = chosen[:max_results]
-        next_token = _page_token(chosen[-1].instance_id)
+        next_token = page_token(chosen[-1].instance_id)
     _write_reservations(call.result, call, chosen, await _known(call, chosen))
     call.result.element("nextToken", next_token)
 

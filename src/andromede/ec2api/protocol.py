@@ -8,6 +8,8 @@ An answer is the action's elements directly under ``<ActionResponse xmlns=…>``
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +23,18 @@ from andromede.iam.model import Principal
 from andromede.iam.policy import ContextValue
 from andromede.iam.service import IdentityService
 
-__all__ = ["NAMESPACE", "VERSION", "Action", "Call", "Handler", "Params", "arn_of", "iso8601"]
+__all__ = [
+    "NAMESPACE",
+    "VERSION",
+    "Action",
+    "Call",
+    "Handler",
+    "Params",
+    "arn_of",
+    "iso8601",
+    "page_after",
+    "page_token",
+]
 
 NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/"
 VERSION = "2016-11-15"
@@ -32,6 +45,21 @@ def iso8601(moment: datetime) -> str:
     return (
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     )
+
+
+def page_token(last_id: str) -> str:
+    """The NextToken of a page of records listed in id order: after the last id given."""
+    return base64.urlsafe_b64encode(last_id.encode()).decode()
+
+
+def page_after(token: str | None) -> str | None:
+    """The id a NextToken resumes after (None: from the start)."""
+    if token is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise Ec2Error("InvalidParameterValue", "Invalid NextToken") from None
 
 
 _PROTOCOL_PARAMETERS = frozenset({"Action", "Version", "DryRun"})

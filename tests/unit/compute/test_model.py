@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -14,9 +15,12 @@ from hypothesis import strategies as st
 from andromede.compute import keypairs
 from andromede.compute.errors import IncorrectInstanceState, InvalidId, InvalidParameterValue
 from andromede.compute.model import (
+    ABANDONED_AFTER,
     TRANSITIONS,
     Event,
     InstanceState,
+    VolumeModification,
+    VolumeModificationState,
     check_id,
     check_tags,
     merge_tags,
@@ -161,3 +165,25 @@ def test_ed25519_fingerprint_is_base64_sha256_of_the_blob() -> None:
 def test_bad_public_keys_are_refused(material: bytes) -> None:
     with pytest.raises(InvalidParameterValue):
         keypairs.import_public_key(material)
+
+
+def test_a_volume_modification_moves_only_as_its_table_allows() -> None:
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    modifying = VolumeModification(VolumeModificationState.MODIFYING, 1, 2, started)
+    assert not modifying.settled and modifying.progress == 0 and modifying.ended_at is None
+    later = started + timedelta(seconds=3)
+    done = modifying.moved_to(VolumeModificationState.COMPLETED, later)
+    assert done.settled and done.progress == 100 and done.ended_at == later
+    failed = modifying.moved_to(VolumeModificationState.FAILED, later, "no")
+    assert failed.settled and failed.status_message == "no" and failed.progress == 0
+    for settled in (done, failed):
+        for state in VolumeModificationState:
+            with pytest.raises(ValueError, match="cannot go from"):
+                settled.moved_to(state, later)
+    with pytest.raises(ValueError, match="cannot go from"):
+        modifying.moved_to(VolumeModificationState.MODIFYING, later)
+    # Abandoned by its gateway: failed once ABANDONED_AFTER has passed, not before.
+    assert modifying.seen_at(started + ABANDONED_AFTER - timedelta(seconds=1)) == modifying
+    abandoned = modifying.seen_at(started + ABANDONED_AFTER)
+    assert abandoned.state is VolumeModificationState.FAILED and abandoned.settled
+    assert done.seen_at(started + 10 * ABANDONED_AFTER) == done

@@ -80,6 +80,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DescribeSubnets": {},
     "DescribeTags": {},
     "DescribeVolumes": {"VolumeIds": [VOL]},
+    "DescribeVolumesModifications": {"VolumeIds": [VOL]},
     "DescribeVpcs": {},
     "DetachVolume": {"VolumeId": VOL},
     "DisassociateIamInstanceProfile": {"AssociationId": ASSOC},
@@ -89,6 +90,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     "ImportKeyPair": {"KeyName": KEY_NAME, "PublicKeyMaterial": PUBLIC_KEY},
     "ModifyInstanceAttribute": {"InstanceId": INSTANCE, "Groups": [SG]},
+    "ModifyVolume": {"VolumeId": VOL, "Size": 3},
     "RebootInstances": {"InstanceIds": [INSTANCE]},
     "RegisterImage": {
         "Name": IMAGE_NAME,
@@ -135,6 +137,7 @@ class Victim:
             ("DescribeKeyPairs", {}),
             ("DescribeSecurityGroups", {}),
             ("DescribeVolumes", {}),
+            ("DescribeVolumesModifications", {}),
             ("DescribeSnapshots", {"OwnerIds": ["self"]}),
             ("DescribeImages", {"Owners": ["self"]}),
             ("DescribeTags", {}),
@@ -168,6 +171,8 @@ async def victim(world: World) -> Victim:
     instance = run["Instances"][0]["InstanceId"]
     await world.compute.settle()
     volume = (await c.call("CreateVolume", Size=1, AvailabilityZone="eu-fr-1a"))["VolumeId"]
+    # Grown once: its modification is the victim's to describe, and nobody else's.
+    await c.call("ModifyVolume", VolumeId=volume, Size=2)
     snapshot = (await c.call("CreateSnapshot", VolumeId=volume))["SnapshotId"]
     image = await c.call(
         "RegisterImage",
