@@ -51,6 +51,8 @@ from andromede.compute.errors import HypervisorFailed
 from andromede.hypervisor import HypervisorError, QemuDriver, QemuDriverConfig
 from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.images import QemuImg
+from andromede.hypervisor.monitor import Monitor
+from andromede.hypervisor.process import QemuProcess
 from andromede.hypervisor.rbd_volumes import RbdVolumes
 from andromede.hypervisor.remote import RemoteDriver
 from support.guest_images import (
@@ -418,6 +420,56 @@ async def test_an_image_a_volume_reads_is_not_forgotten(image_host: Host) -> Non
     image_host.assert_no_volume_left()
 
 
+GIB = 1024**3
+
+
+async def virtual_size(host: Host, volume_id: str, key: bytes) -> int:
+    """The size of the disk a guest would see, read as the host opens it: with its key (a
+    wrong key raises), from the volume's qcow2 header (a file or the RBD image)."""
+    driver = host.driver
+    if isinstance(driver, MemoryDriver):
+        volume = driver.volumes[volume_id]
+        assert volume.key == key
+        return volume.size_gib * GIB
+    img = QemuImg("qemu-img", iter_time_ms=10, timeout=60)
+    if host.rbd is not None:
+        volumes = RbdVolumes(host.rbd.config, img)
+        try:
+            return await volumes.virtual_size(volume_id, key)
+        finally:
+            await volumes.close()
+    size = (await img.info(host.state_dir / "volumes" / f"{volume_id}.qcow2", key))["virtual-size"]
+    assert isinstance(size, int)
+    return size
+
+
+async def test_a_volume_grows_offline_and_still_opens_with_its_key(image_host: Host) -> None:
+    driver = image_host.driver
+    blank_id, blank_key = new_id("vol"), secrets.token_bytes(32)
+    await driver.create_volume(VolumeSpec(blank_id, 1, blank_key))
+    await driver.grow_volume(blank_id, blank_key, 2)
+    assert await virtual_size(image_host, blank_id, blank_key) == 2 * GIB
+    await driver.grow_volume(blank_id, blank_key, 2)  # a retry: nothing to do
+    await driver.grow_volume(blank_id, blank_key, 1)  # never shrinks
+    assert await virtual_size(image_host, blank_id, blank_key) == 2 * GIB
+    with pytest.raises(image_host.error):
+        await driver.grow_volume(blank_id, secrets.token_bytes(32), 3)
+    assert await virtual_size(image_host, blank_id, blank_key) == 2 * GIB
+    with pytest.raises(image_host.error):
+        await driver.grow_volume(new_id("vol"), blank_key, 3)
+
+    # An overlay over an image (a root volume) grows too, its image untouched.
+    backing = await put_file_image(driver, image_host.image, "raw", new_id("ami"))
+    overlay_id, overlay_key = new_id("vol"), secrets.token_bytes(32)
+    await driver.create_volume(VolumeSpec(overlay_id, 1, overlay_key, backing))
+    await driver.grow_volume(overlay_id, overlay_key, 3)
+    assert await virtual_size(image_host, overlay_id, overlay_key) == 3 * GIB
+    for volume_id in (blank_id, overlay_id):
+        await driver.delete_volume(volume_id)
+    await driver.forget_image(backing.image_id)
+    image_host.assert_no_volume_left()
+
+
 # -- real guests ----------------------------------------------------------------------------
 
 
@@ -705,3 +757,58 @@ async def test_an_rbd_disk_outlives_its_host(
                     os.kill(pid, 9)
             await driver.close()
             shutil.rmtree(state_dir, ignore_errors=True)
+
+
+SIZE_REPORTER = b"""#!/bin/sh
+# Each disk's size in 512-byte sectors, said again whenever it changes (the guest's own view).
+(while :; do
+  for d in /sys/block/vd*; do
+    now="$(cat "$d/serial" 2>/dev/null) $(cat "$d/size")"
+    case " $seen " in *" $now "*) ;; *) echo "andromede-size $now"; seen="$seen $now" ;; esac
+  done
+  sleep 1
+done) &
+"""
+
+
+async def test_a_volume_grows_under_its_running_guest(volume_host: Host) -> None:
+    """QMP block_resize: QEMU's node and the guest's disk both see the new size, no reboot."""
+    driver = volume_host.driver
+    root = await make_root(volume_host)
+    data_id, data_key = new_id("vol"), secrets.token_bytes(32)
+    await driver.create_volume(VolumeSpec(data_id, 1, data_key))
+    instance_id = new_id("i")
+    await driver.start(
+        replace(
+            instance_spec(instance_id, root, SIZE_REPORTER),
+            volumes=(AttachedVolume(data_id, "/dev/sdf", data_key),),
+        )
+    )
+    await wait_console(driver, instance_id, booted(instance_id))
+
+    await driver.grow_volume(data_id, data_key, 2)
+    await driver.grow_volume(root.volume_id, root.key, 3)
+    await driver.grow_volume(data_id, data_key, 1)  # never shrinks under a guest either
+    for volume_id, gib in ((data_id, 2), (root.volume_id, 3)):
+        sectors = gib * GIB // 512
+        line = f"andromede-size {volume_id.replace('-', '')} {sectors}"
+        await wait_console(driver, instance_id, lambda console, line=line: line in console, 30)
+    monitor = Monitor(QemuProcess(volume_host.state_dir / "instances" / instance_id).socket, 10)
+    async with monitor as qmp:
+        devices = await qmp.execute("query-block")
+    sizes = {
+        d["inserted"]["node-name"]: d["inserted"]["image"]["virtual-size"]
+        for d in devices
+        if "inserted" in d
+    }
+    # The driver names each volume's node after its id.
+    assert sizes[data_id] == 2 * GIB and sizes[root.volume_id] == 3 * GIB
+
+    await driver.kill(instance_id)
+    # Written in the volume itself: the next boot, or another host, opens it at its new size.
+    assert await virtual_size(volume_host, data_id, data_key) == 2 * GIB
+    assert await virtual_size(volume_host, root.volume_id, root.key) == 3 * GIB
+    await driver.release(instance_id)
+    for volume_id in (data_id, root.volume_id):
+        await driver.delete_volume(volume_id)
+    volume_host.assert_no_volume_left()

@@ -256,10 +256,10 @@ class HypervisorDriver(Protocol):
     async def delete_volume(self, volume_id: str) -> None: ...
 
     async def grow_volume(self, volume_id: str, key: bytes, size_gib: int) -> None:
-        """Grow a volume to ``size_gib`` GiB, opened with ``key``: offline when no guest runs
-        with it, else under the running guest, which sees the new size at once. Never shrinks:
-        a volume already that big or bigger is left as is (so a retry is harmless). A volume
-        that is absent or does not open with ``key`` raises, unchanged."""
+        """Grow a volume to ``size_gib`` GiB: offline when no guest runs with it (``key``
+        opens it; a wrong key raises), else under the running guest, which holds it open and
+        sees the new size at once. Never shrinks: a volume already that big or bigger is left
+        as is (so a retry is harmless). An absent volume raises."""
         ...
 
     async def snapshot_volume(

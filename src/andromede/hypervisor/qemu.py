@@ -316,9 +316,10 @@ class QemuDriver:
         await self._volumes.delete(volume_id)
 
     async def grow_volume(self, volume_id: str, key: bytes, size_gib: int) -> None:
-        """Offline, the backend grows the image (qemu-img); under a running guest, QEMU does
-        (QMP ``block_resize`` on the volume's node), and virtio-blk tells the guest its new
-        capacity at once. The instance's lock keeps a start or a stop from crossing either."""
+        """Offline, the backend grows the image (qemu-img, with ``key``); under a running
+        guest, QEMU does (QMP ``block_resize`` on the volume's node, which it opened with the
+        key at attach or boot), and virtio-blk tells the guest its new capacity at once. The
+        instance's lock keeps a start or a stop from crossing either."""
         if not await self._volumes.exists(volume_id):
             raise VolumeNotFound(f"volume {volume_id} not found on {self._host}")
         size = size_gib * GIB
@@ -330,12 +331,13 @@ class QemuDriver:
             if not running:
                 await self._volumes.grow(volume_id, key, size)
                 return
-            # Read with the key: a wrong key is refused here as offline, and the size tells
-            # whether there is anything to do (block_resize would shrink as readily as grow).
-            if await self._volumes.virtual_size(volume_id, key) >= size:
-                return
+            node = _node(volume_id)
             async with self._monitor(running[0]) as qmp:
-                await qmp.execute("block_resize", {"node-name": _node(volume_id), "size": size})
+                # QEMU holds the volume open (its key was checked then): the size is its node's.
+                # block_resize would shrink as readily as grow, so it is asked only to grow.
+                if await _node_size(qmp, node) >= size:
+                    return
+                await qmp.execute("block_resize", {"node-name": node, "size": size})
         logger.info("volume %s grown to %d GiB under %s", volume_id, size_gib, running[0])
 
     async def snapshot_volume(
@@ -747,6 +749,17 @@ async def _add_backend_secrets(qmp: Monitor, volumes: VolumeBackend) -> None:
     for arguments in volumes.qmp_secrets():
         with contextlib.suppress(HypervisorError):  # already there: added for another volume
             await qmp.execute("object-add", arguments)
+
+
+async def _node_size(qmp: Monitor, node: str) -> int:
+    """The virtual size of a plugged volume's node (QMP ``query-block``)."""
+    for device in await qmp.execute("query-block") or []:
+        inserted = device.get("inserted") or {}
+        if inserted.get("node-name") == node:
+            size = (inserted.get("image") or {}).get("virtual-size")
+            if isinstance(size, int):
+                return size
+    raise HypervisorError(f"volume node {node} is not plugged into its instance")
 
 
 def _node(volume_id: str) -> str:
