@@ -23,6 +23,8 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
+from botocore.waiter import WaiterModel, create_waiter_with_client
 
 from e2e.test_kms_api import kms_client
 from support.guest_images import (
@@ -269,3 +271,82 @@ def test_the_host_keeps_a_verified_copy_of_an_image_until_it_is_deregistered_and
         time.sleep(0.5)
     assert not copy.exists()
     assert list(state_dir.glob(f"images/*{image_id}*")) == []
+
+
+# The guest's own view of its disks: each one's serial and size in 512-byte sectors, said again
+# whenever it changes.
+SIZE_REPORTER = """#!/bin/sh
+(while :; do
+  for d in /sys/block/vd*; do
+    now="$(cat "$d/serial" 2>/dev/null) $(cat "$d/size")"
+    case " $seen " in *" $now "*) ;; *) echo "andromede-size $now"; seen="$seen $now" ;; esac
+  done
+  sleep 1
+done) &
+"""
+# What Terraform's aws_ebs_volume waits for after ModifyVolume, through botocore's own waiter.
+VOLUME_MODIFIED = WaiterModel(
+    {
+        "version": 2,
+        "waiters": {
+            "VolumeModified": {
+                "operation": "DescribeVolumesModifications",
+                "delay": 1,
+                "maxAttempts": 60,
+                "acceptors": [
+                    {"state": "success", "matcher": "pathAll", "expected": state,
+                     "argument": "VolumesModifications[].ModificationState"}
+                    for state in ("completed", "optimizing")
+                ] + [
+                    {"state": "failure", "matcher": "pathAny", "expected": "failed",
+                     "argument": "VolumesModifications[].ModificationState"}
+                ],
+            }
+        },
+    }
+)  # fmt: skip
+
+
+def test_a_volume_grows_under_its_running_guest_through_boto3(
+    qemu_server: tuple[ServerProcess, Path], guest_image: GuestImage
+) -> None:
+    """ModifyVolume on a volume attached to a running guest (decision 0088): the guest sees the
+    bigger disk at once, without a reboot."""
+    server, _state_dir = qemu_server
+    image_id = import_image(server, guest_image.disk, "busybox")
+    ec2 = ec2_client(server)
+    run = ec2.run_instances(
+        ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1, UserData=SIZE_REPORTER
+    )
+    (instance_id,) = [i["InstanceId"] for i in run["Instances"]]
+    volume_id = ec2.create_volume(Size=1, AvailabilityZone=f"{REGION}a")["VolumeId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
+    _wait_console(ec2, instance_id, boots=1)
+    ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device="/dev/sdf")
+    serial = volume_id.replace("-", "")[:20]
+    _wait_for(ec2, instance_id, f"andromede-size {serial} {1024**3 // 512}")
+
+    asked = ec2.modify_volume(VolumeId=volume_id, Size=2)["VolumeModification"]
+    assert (asked["VolumeId"], asked["OriginalSize"], asked["TargetSize"]) == (volume_id, 1, 2)
+    create_waiter_with_client("VolumeModified", VOLUME_MODIFIED, ec2).wait(VolumeIds=[volume_id])
+    [modification] = ec2.describe_volumes_modifications(VolumeIds=[volume_id])[
+        "VolumesModifications"
+    ]
+    assert (modification["ModificationState"], modification["Progress"]) == ("completed", 100)
+    [volume] = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"]
+    assert (volume["Size"], volume["State"]) == (2, "in-use")
+    _wait_for(ec2, instance_id, f"andromede-size {serial} {2 * 1024**3 // 512}")
+    with pytest.raises(ClientError) as raised:
+        ec2.modify_volume(VolumeId=volume_id, Size=1)
+    assert raised.value.response["Error"]["Code"] == "InvalidParameterValue"
+
+    ec2.terminate_instances(InstanceIds=[instance_id])
+    ec2.get_waiter("volume_available").wait(VolumeIds=[volume_id], WaiterConfig=WAIT)
+    ec2.delete_volume(VolumeId=volume_id)
+
+
+def _wait_for(ec2: Any, instance_id: str, line: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while line not in (console := _console(ec2, instance_id)):
+        assert time.monotonic() < deadline, f"no {line!r} on the console:\n{console}"
+        time.sleep(0.5)
