@@ -55,9 +55,7 @@ class VolumeModificationsMixin(ServiceCore):
             )
         last = volume.modification
         if last is not None and not last.seen_at(self.clock()).settled:
-            raise IncorrectModificationState(
-                f"Volume {volume_id} cannot be modified in modification state {last.state.upper()}"
-            )
+            raise _under_way(volume_id, last)
         if size_gib < volume.size_gib:
             raise InvalidParameterValue("New size cannot be smaller than existing size")
         if size_gib == volume.size_gib:
@@ -85,7 +83,15 @@ class VolumeModificationsMixin(ServiceCore):
         started = VolumeModification(
             VolumeModificationState.MODIFYING, volume.size_gib, size_gib, self.clock()
         )
-        volume = await self._update(volume, modification=started)
+        try:
+            volume = await self._update(volume, modification=started)
+        except IncorrectState:
+            # Another call wrote first: when it started a modification, that is the refusal.
+            current = await self.store.get(Volume, volume_id)
+            if current is not None and current.modification is not None:
+                if not current.modification.settled:
+                    raise _under_way(volume_id, current.modification) from None
+            raise
         try:
             await self._on_host(
                 "grow the volume",
@@ -139,3 +145,9 @@ class VolumeModificationsMixin(ServiceCore):
             for volume in volumes
             if volume.modification is not None
         ]
+
+
+def _under_way(volume_id: str, modification: VolumeModification) -> IncorrectModificationState:
+    return IncorrectModificationState(
+        f"Volume {volume_id} cannot be modified in modification state {modification.state.upper()}"
+    )
