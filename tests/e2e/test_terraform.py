@@ -492,7 +492,7 @@ resource "aws_kms_key" "disks" {
 }
 resource "aws_ebs_volume" "data" {
   availability_zone = "%(region)sa"
-  size              = 2
+  size              = %(data_size)s
   type              = "gp3"
   encrypted         = true
   kms_key_id        = aws_kms_key.disks.arn
@@ -502,7 +502,7 @@ resource "aws_instance" "db" {
   ami           = "%(image)s"
   instance_type = "t3.nano"
   root_block_device {
-    volume_size           = 3
+    volume_size           = %(root_size)s
     delete_on_termination = %(keep_root)s
     encrypted             = true
   }
@@ -535,7 +535,8 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
     """``aws_ebs_volume`` with ``kms_key_id`` (decision 0062), and ``aws_instance`` with a
     ``root_block_device`` kept after termination and an ``ebs_block_device`` under the key
     (decision 0070): applies, converges, changes ``delete_on_termination`` in place
-    (ModifyInstanceAttribute), destroys."""
+    (ModifyInstanceAttribute) and grows both volumes in place (ModifyVolume, decision 0088),
+    destroys."""
     disk = tmp_path / "disk.raw"
     disk.write_bytes(b"\0" * 1024 * 1024)
     image_id = import_image(ec2_server, disk, "tf")
@@ -545,6 +546,8 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
         "endpoint": ec2_server.endpoint,
         "image": image_id,
         "keep_root": "false",
+        "data_size": 2,
+        "root_size": 3,
     }
     (terraform.work / "main.tf").write_text(VOLUMES % values)
     terraform("init", "-input=false")
@@ -583,9 +586,18 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
     assert {t["TagKey"]: t["TagValue"] for t in key_tags} == DEFAULT_TAGS
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
-    (terraform.work / "main.tf").write_text(VOLUMES % {**values, "keep_root": "true"})
+    # The second apply also grows the volume and the root volume in place: ModifyVolume, then
+    # the provider waits on DescribeVolumesModifications (decision 0088).
+    grown = {**values, "keep_root": "true", "data_size": 3, "root_size": 4}
+    (terraform.work / "main.tf").write_text(VOLUMES % grown)
     terraform("apply", "-auto-approve", "-input=false")
-    assert mappings()["/dev/xvda"][0] is True
+    assert mappings()["/dev/xvda"][:2] == (True, 4)
+    [volume] = ec2.describe_volumes(VolumeIds=[outputs["volume_id"]])["Volumes"]
+    assert volume["Size"] == 3
+    modified = ec2.describe_volumes_modifications()["VolumesModifications"]
+    assert {m["ModificationState"] for m in modified} == {"completed"} and len(modified) == 2
+    plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
+    assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform("destroy", "-auto-approve", "-input=false")
     assert ec2.describe_volumes()["Volumes"] == []
 
