@@ -37,6 +37,7 @@ from andromede.iam.model import (
     LoginProfile,
     ManagedPolicy,
     MfaDevice,
+    OidcProvider,
     Operator,
     PolicyVersion,
     Role,
@@ -510,6 +511,40 @@ async def test_deleting_a_user_or_group_with_things_attached_conflicts(
         with pytest.raises(NoSuchEntity):
             await identity.delete_entity(kind, entity_id)
     assert await identity.get_entity_by_id(User, alice.id) is None
+
+
+async def test_oidc_providers_are_kept_per_account_and_url(identity: IdentityStore) -> None:
+    # Decision 0087: one provider per URL per account; ids, thumbprints and tags kept whole.
+    tenant, _ = await seeded(identity, 1)
+    other, _ = await seeded(identity, 2)
+    provider = OidcProvider(
+        tenant.id,
+        "idp.example/realms/ops",
+        ("sts.amazonaws.com", "cli"),
+        ("9e99a48a9960b14926bb7f3b02e22da2b0ab7280",),
+        T0,
+        (("team", "blue"), ("Projet", "été")),
+    )
+    await identity.create_oidc_provider(provider)
+    with pytest.raises(EntityAlreadyExists):
+        await identity.create_oidc_provider(replace(provider, client_ids=()))
+    same_url_elsewhere = replace(provider, tenant_id=other.id, client_ids=("theirs",), tags=())
+    await identity.create_oidc_provider(same_url_elsewhere)
+    assert await identity.get_oidc_provider(tenant.id, provider.url) == provider
+    assert await identity.get_oidc_provider(other.id, provider.url) == same_url_elsewhere
+    assert await identity.get_oidc_provider(tenant.id, "idp.example") is None
+    second = replace(provider, url="accounts.example", client_ids=(), thumbprints=(), tags=())
+    await identity.create_oidc_provider(second)
+    assert await identity.list_oidc_providers(tenant.id) == [second, provider]
+    changed = replace(provider, client_ids=("cli",), thumbprints=(), tags=(("only", "this"),))
+    await identity.update_oidc_provider(replace(changed, created_at=T0 + timedelta(days=1)))
+    assert await identity.get_oidc_provider(tenant.id, provider.url) == changed
+    with pytest.raises(NoSuchEntity):
+        await identity.update_oidc_provider(replace(provider, url="none.example"))
+    assert await identity.delete_oidc_provider(tenant.id, provider.url)
+    assert not await identity.delete_oidc_provider(tenant.id, provider.url)
+    assert await identity.list_oidc_providers(tenant.id) == [second]
+    assert await identity.list_oidc_providers(other.id) == [same_url_elsewhere]
 
 
 async def test_policies_and_instance_profiles_keep_their_tags(identity: IdentityStore) -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "console_sessions",
     "group_members",
     "iam_groups",
+    "iam_oidc_providers",
     "iam_roles",
     "inline_policies",
     "instance_profile_roles",
@@ -262,6 +263,18 @@ mfa_devices = sa.Table(
     sa.Column("tags", sa.Text, nullable=True),  # as for users (0074)
     sa.Index(None, "tenant_id", "serial"),
     sa.Index(None, "user_id"),
+)
+
+# OpenID Connect providers (decision 0087): one per issuer URL per account, the key.
+iam_oidc_providers = sa.Table(
+    "iam_oidc_providers",
+    metadata,
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("url", sa.Text, primary_key=True),  # the issuer without https://
+    sa.Column("client_ids", sa.Text, nullable=False),  # JSON list, in the order added
+    sa.Column("thumbprints", sa.Text, nullable=False),  # JSON list of 40-hex SHA-1s
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("tags", sa.Text, nullable=True),  # as for users (0074)
 )
 
 session_credentials = sa.Table(

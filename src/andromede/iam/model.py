@@ -40,6 +40,7 @@ __all__ = [
     "LoginProfile",
     "ManagedPolicy",
     "MfaDevice",
+    "OidcProvider",
     "Operator",
     "Page",
     "PolicyVersion",
@@ -61,6 +62,7 @@ __all__ = [
     "new_session_access_key_id",
     "new_tenant_id",
     "new_user_id",
+    "oidc_provider_arn",
     "policy_arn",
     "role_arn",
     "user_arn",
@@ -118,6 +120,9 @@ class SessionSource(enum.StrEnum):
     # The EC2 service assuming an instance profile's role for an instance (the session's name
     # is the instance id); the credentials act as the role like AssumeRole's.
     INSTANCE_PROFILE = "InstanceProfile"
+    # An OpenID Connect identity provider's token for a role whose trust policy names the
+    # provider (decision 0087); the credentials act as the role like AssumeRole's.
+    WEB_IDENTITY = "AssumeRoleWithWebIdentity"
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +226,32 @@ class InstanceProfile:
     @property
     def arn(self) -> str:
         return instance_profile_arn(self.tenant_id, self.path, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class OidcProvider:
+    """An OpenID Connect identity provider the account trusts (decision 0087): tokens its
+    issuer signs may assume the account's roles whose trust policies name it.
+
+    ``url`` is the issuer without its ``https://`` (``token.actions.githubusercontent.com``,
+    ``keycloak.example/realms/ops``), as AWS answers it and as the ARN and the trust policy's
+    condition keys (``<url>:sub``) name it. One provider per URL per account."""
+
+    tenant_id: str
+    url: str
+    client_ids: tuple[str, ...]
+    thumbprints: tuple[str, ...]
+    created_at: datetime
+    tags: Tags = ()
+
+    @property
+    def arn(self) -> str:
+        return oidc_provider_arn(self.tenant_id, self.url)
+
+    @property
+    def issuer(self) -> str:
+        """The ``iss`` its tokens carry."""
+        return "https://" + self.url
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,6 +495,10 @@ def role_arn(tenant_id: str, path: str, name: str) -> str:
 
 def instance_profile_arn(tenant_id: str, path: str, name: str) -> str:
     return f"arn:aws:iam::{tenant_id}:instance-profile{path}{name}"
+
+
+def oidc_provider_arn(tenant_id: str, url: str) -> str:
+    return f"arn:aws:iam::{tenant_id}:oidc-provider/{url}"
 
 
 def policy_arn(tenant_id: str, path: str, name: str) -> str:

@@ -27,6 +27,7 @@ from andromede.iam.model import (
     LoginProfile,
     ManagedPolicy,
     MfaDevice,
+    OidcProvider,
     Operator,
     PolicyVersion,
     Role,
@@ -140,6 +141,22 @@ class IdentityStore(Protocol):
 
     async def remove_role_from_instance_profile(self, profile_id: str, role_id: str) -> bool:
         """False when the profile did not hold the role."""
+
+    # -- OpenID Connect providers (decision 0087) ---------------------------------------------
+    async def create_oidc_provider(self, provider: OidcProvider) -> None:
+        """EntityAlreadyExists if the tenant has a provider of that URL."""
+
+    async def get_oidc_provider(self, tenant_id: str, url: str) -> OidcProvider | None: ...
+
+    async def list_oidc_providers(self, tenant_id: str) -> list[OidcProvider]:
+        """The tenant's providers, by URL."""
+
+    async def update_oidc_provider(self, provider: OidcProvider) -> None:
+        """Replace the client ids, thumbprints and tags of the provider of that tenant and URL.
+        NoSuchEntity."""
+
+    async def delete_oidc_provider(self, tenant_id: str, url: str) -> bool:
+        """False when there was none."""
 
     # -- group membership ----------------------------------------------------------------------
     async def add_group_member(self, group_id: str, user_id: str) -> None:

@@ -30,6 +30,7 @@ from andromede.iam.model import (
     LoginProfile,
     ManagedPolicy,
     MfaDevice,
+    OidcProvider,
     Operator,
     PolicyVersion,
     Role,
@@ -69,6 +70,7 @@ class MemoryIdentityStore:
         # Profiles are stored without their roles; ``_profile_roles`` holds who holds which.
         self._profiles: dict[str, InstanceProfile] = {}
         self._profile_roles: set[tuple[str, str]] = set()  # (profile id, role id)
+        self._oidc: dict[tuple[str, str], OidcProvider] = {}  # (tenant, url) -> provider
 
     # -- tenants --------------------------------------------------------------------------------
     async def count_tenants(self) -> int:
@@ -269,6 +271,37 @@ class MemoryIdentityStore:
             cast(Role, self._entities[Role][r]) for p, r in self._profile_roles if p == profile.id
         ]
         return replace(profile, roles=tuple(sorted(roles, key=lambda r: r.name.lower())))
+
+    # -- OpenID Connect providers ----------------------------------------------------------
+    async def create_oidc_provider(self, provider: OidcProvider) -> None:
+        key = (provider.tenant_id, provider.url)
+        if key in self._oidc:
+            raise EntityAlreadyExists(provider.url)
+        self._oidc[key] = provider
+
+    async def get_oidc_provider(self, tenant_id: str, url: str) -> OidcProvider | None:
+        return self._oidc.get((tenant_id, url))
+
+    async def list_oidc_providers(self, tenant_id: str) -> list[OidcProvider]:
+        return sorted(
+            (p for (tenant, _), p in self._oidc.items() if tenant == tenant_id),
+            key=lambda p: p.url,
+        )
+
+    async def update_oidc_provider(self, provider: OidcProvider) -> None:
+        key = (provider.tenant_id, provider.url)
+        held = self._oidc.get(key)
+        if held is None:
+            raise NoSuchEntity(provider.url)
+        self._oidc[key] = replace(
+            held,
+            client_ids=provider.client_ids,
+            thumbprints=provider.thumbprints,
+            tags=provider.tags,
+        )
+
+    async def delete_oidc_provider(self, tenant_id: str, url: str) -> bool:
+        return self._oidc.pop((tenant_id, url), None) is not None
 
     async def create_instance_profile(self, profile: InstanceProfile) -> None:
         if profile.id in self._profiles or any(

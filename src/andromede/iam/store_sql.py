@@ -39,6 +39,7 @@ from andromede.iam.model import (
 )
 from andromede.iam.store import Entity
 from andromede.iam.store_sql_grants import SqlGrantsMixin
+from andromede.iam.store_sql_oidc import SqlOidcProvidersMixin
 from andromede.iam.store_sql_profiles import SqlInstanceProfilesMixin, stored_tags, tags_text
 
 __all__ = ["SqlIdentityStore"]
@@ -162,7 +163,7 @@ def _select(kind: type[Any]) -> sa.Select[Any]:
     return sa.select(table, count)
 
 
-class SqlIdentityStore(SqlGrantsMixin, SqlInstanceProfilesMixin):
+class SqlIdentityStore(SqlGrantsMixin, SqlInstanceProfilesMixin, SqlOidcProvidersMixin):
     def __init__(self, db: Database) -> None:
         self._db = db
 
