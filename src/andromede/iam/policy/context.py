@@ -38,6 +38,9 @@ class PrincipalType(enum.Enum):
     USER = "User"
     ASSUMED_ROLE = "AssumedRole"
     FEDERATED_USER = "FederatedUser"
+    # The bearer of an OpenID Connect token asking to assume a role (AssumeRoleWithWebIdentity):
+    # ``principal_arn`` is the provider's ARN, which the trust policy's ``Federated`` names.
+    WEB_IDENTITY = "WebIdentityUser"
     SERVICE = "Service"
 
 
@@ -166,7 +169,11 @@ _LISTS = (list, tuple)
 def _principal_arn(context: RequestContext) -> str | None:
     if context.principal_type is PrincipalType.ASSUMED_ROLE and context.role_arn:
         return context.role_arn  # aws:PrincipalArn names the role, not the session
-    if context.principal_type in (PrincipalType.ANONYMOUS, PrincipalType.SERVICE):
+    if context.principal_type in (
+        PrincipalType.ANONYMOUS,
+        PrincipalType.SERVICE,
+        PrincipalType.WEB_IDENTITY,
+    ):
         return None
     return context.principal_arn
 

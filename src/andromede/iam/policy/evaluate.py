@@ -144,6 +144,8 @@ def _named(principal: Principal, context: RequestContext) -> _Grant:
         return _Grant.NONE
     if kind is PrincipalType.SERVICE:
         return _Grant.PRINCIPAL if context.principal_arn in principal.service else _Grant.NONE
+    if kind is PrincipalType.WEB_IDENTITY:
+        return _Grant.PRINCIPAL if context.principal_arn in principal.federated else _Grant.NONE
     aws = principal.aws
     if aws:
         if context.principal_arn in aws:
@@ -171,6 +173,8 @@ def _excluded(principal: Principal, context: RequestContext) -> bool:
         return False
     if kind is PrincipalType.SERVICE:
         return context.principal_arn in principal.service
+    if kind is PrincipalType.WEB_IDENTITY:
+        return context.principal_arn in principal.federated
     aws = principal.aws
     account_listed = context.account_arn in aws or (
         context.canonical_user_id is not None
