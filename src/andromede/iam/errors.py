@@ -17,6 +17,10 @@ AndromedeError
     ├── LimitExceeded            a quota: two keys per user, five versions, attached policies
     ├── InvalidInput             a malformed name, path, duration, status…
     ├── MalformedPolicyDocument  a policy document that is not a JSON object
+    ├── InvalidIdentityToken     a web identity token that cannot be validated (decision 0087)
+    ├── ExpiredIdentityToken     a web identity token past its ``exp``
+    ├── IdpCommunicationError    the token's issuer could not be reached for its keys
+    ├── IdpRejectedClaim         a token whose claims are unusable (no ``sub``)
     ├── InvalidAuthenticationCode  a wrong, stale or replayed MFA code
     ├── PasswordPolicyViolation  a password the policy refuses
     ├── LoginFailed              wrong user, password or code (one error: no oracle)
@@ -87,6 +91,22 @@ class MalformedPolicyDocument(IamError):
 
 class PackedPolicyTooLarge(IamError):
     """AssumeRole's session policies exceed what a session carries (STS's own code)."""
+
+
+class InvalidIdentityToken(IamError):
+    pass
+
+
+class ExpiredIdentityToken(IamError):
+    pass
+
+
+class IdpCommunicationError(IamError):
+    pass
+
+
+class IdpRejectedClaim(IamError):
+    pass
 
 
 class InvalidAuthenticationCode(IamError):
