@@ -24,6 +24,7 @@ from andromede.iam.errors import LimitExceeded, MalformedPolicyDocument
 from andromede.iam.instance_profiles import InstanceCredentials, InstanceProfilesMixin
 from andromede.iam.login import ConsoleLogin, LoginMixin
 from andromede.iam.mfa import CreatedMfaDevice, MfaMixin
+from andromede.iam.oidc_providers import OidcProvidersMixin
 from andromede.iam.policies import PoliciesMixin
 from andromede.iam.service_core import IdentityLimits, PolicyKind
 from andromede.iam.tags import TagsMixin
@@ -76,6 +77,7 @@ class IdentityService(
     AccountsMixin,
     DirectoryMixin,
     InstanceProfilesMixin,
+    OidcProvidersMixin,
     CredentialsMixin,
     PoliciesMixin,
     MfaMixin,

@@ -3,9 +3,9 @@
 The service is one class (the one public entry of identity) assembled from parts that each own
 a family of IAM actions: ``accounts.py`` (tenants, operators, quotas), ``directory.py`` (users,
 groups, roles), ``instance_profiles.py``, ``credentials.py`` (access keys, key resolution, STS),
-``policies.py``, ``mfa.py`` and ``login.py``. This module holds their common state — the store,
-the sealer, the clock, the limits and the per-worker caches — and the input checks AWS defines
-for names and paging.
+``policies.py``, ``mfa.py``, ``login.py`` and ``oidc_providers.py``. This module holds their
+common state — the store, the sealer, the clock, the limits and the per-worker caches, the OIDC
+issuers' keys among them — and the input checks AWS defines for names and paging.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from andromede.iam import policy as policy_engine
@@ -31,6 +32,7 @@ from andromede.iam.model import (
 )
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.store import IdentityStore
+from andromede.iam.web_identity import JwksCache
 
 __all__ = ["IdentityLimits", "PolicyKind", "ServiceCore"]
 
@@ -60,6 +62,11 @@ class IdentityLimits:
     console_session_idle_timeout: float = 1800.0
     console_session_lifetime: float = 43200.0
     mfa_issuer: str = "Andromede"
+    # OpenID Connect identity providers' keys (decision 0087).
+    oidc_ca_bundle: Path | None = None
+    oidc_timeout: float = 5.0
+    oidc_jwks_cache_ttl: float = 900.0
+    oidc_max_document_size: int = 1 << 20
 
 
 def check_name(kind: str, name: str, max_length: int) -> str:
@@ -104,6 +111,7 @@ class ServiceCore(ABC):
         *,
         limits: IdentityLimits | None = None,
         clock: Callable[[], float] = time.time,
+        web_identity_keys: JwksCache | None = None,
     ) -> None:
         self._store = store
         self._sealer = sealer
@@ -114,6 +122,16 @@ class ServiceCore(ABC):
         self._policy_cache: dict[tuple[PrincipalKind, str], tuple[float, PrincipalPolicies]] = {}
         # Access key id -> (unix time, service, region) of its last use, not yet written.
         self._pending_uses: dict[str, tuple[float, str, str]] = {}
+        # Per worker: the OIDC issuers' signing keys (decision 0087).
+        limits = self._limits
+        self._web_identity_keys = web_identity_keys or JwksCache(
+            JwksCache.https_fetcher(
+                ca_bundle=limits.oidc_ca_bundle,
+                timeout=limits.oidc_timeout,
+                max_document_size=limits.oidc_max_document_size,
+            ),
+            ttl=limits.oidc_jwks_cache_ttl,
+        )
 
     # -- shared helpers ------------------------------------------------------------------------
     def _now(self) -> datetime:

@@ -14,6 +14,7 @@ from typing import Final
 from andromede.iam.model import EntityType
 from andromede.iamapi import iam_credentials as c
 from andromede.iamapi import iam_directory as d
+from andromede.iamapi import iam_oidc as o
 from andromede.iamapi import iam_policies as p
 from andromede.iamapi import iam_profiles as ip
 from andromede.iamapi.iam_common import (
@@ -305,6 +306,53 @@ ACTIONS: Final[Mapping[str, Action]] = {
         has_result=False,
     ),
     "GetAccountSummary": Action(c.get_account_summary, False, resource=None),
+    # OpenID Connect providers (decision 0087)
+    "CreateOpenIDConnectProvider": Action(
+        o.create_open_id_connect_provider, True, resource=o.oidc_provider_resource
+    ),
+    "GetOpenIDConnectProvider": Action(
+        o.get_open_id_connect_provider, False, resource=o.oidc_provider_resource
+    ),
+    "ListOpenIDConnectProviders": Action(o.list_open_id_connect_providers, False, resource=None),
+    "DeleteOpenIDConnectProvider": Action(
+        o.delete_open_id_connect_provider,
+        True,
+        resource=o.oidc_provider_resource,
+        has_result=False,
+    ),
+    "AddClientIDToOpenIDConnectProvider": Action(
+        o.add_client_id_to_open_id_connect_provider,
+        True,
+        resource=o.oidc_provider_resource,
+        has_result=False,
+    ),
+    "RemoveClientIDFromOpenIDConnectProvider": Action(
+        o.remove_client_id_from_open_id_connect_provider,
+        True,
+        resource=o.oidc_provider_resource,
+        has_result=False,
+    ),
+    "UpdateOpenIDConnectProviderThumbprint": Action(
+        o.update_open_id_connect_provider_thumbprint,
+        True,
+        resource=o.oidc_provider_resource,
+        has_result=False,
+    ),
+    "TagOpenIDConnectProvider": Action(
+        o.tag_open_id_connect_provider,
+        True,
+        resource=o.oidc_provider_resource,
+        has_result=False,
+    ),
+    "UntagOpenIDConnectProvider": Action(
+        o.untag_open_id_connect_provider,
+        True,
+        resource=o.oidc_provider_resource,
+        has_result=False,
+    ),
+    "ListOpenIDConnectProviderTags": Action(
+        o.list_open_id_connect_provider_tags, False, resource=o.oidc_provider_resource
+    ),
     "CreatePolicy": Action(p.create_policy, True, resource=policy_resource),
     "GetPolicy": Action(p.get_policy, False, resource=policy_resource),
     "TagPolicy": Action(p.tag_policy, True, resource=policy_resource, has_result=False),
