@@ -184,6 +184,8 @@ class Application:
             service = credential_service(scope.get("query_string", b""), scope["headers"])
             if service is None and _kms_target(scope["headers"]):
                 service = "kms"
+            elif service is None and _unsigned_sts(scope):
+                service = "sts"
             if service is not None and service != "s3":
                 api = running.apis.get(service)
                 if api is not None:
@@ -340,6 +342,25 @@ class Application:
         await asyncio.to_thread(running.keys.close)
 
 
+def _unsigned_sts(scope: Scope) -> bool:
+    """Whether an unsigned request is a Query call on the service root, which STS takes: the
+    one STS action that needs no signature, AssumeRoleWithWebIdentity, is sent that way (boto3,
+    the aws CLI, Kubernetes' IRSA); STS refuses any other unsigned action. S3 has no operation
+    there: a form-encoded POST on ``/`` is no PostObject (multipart), and an unsigned GET naming
+    the action is no ListBuckets a client would send (decision 0087)."""
+    if scope.get("path") != "/":
+        return False
+    if scope["method"] == "GET":
+        return b"Action=AssumeRoleWithWebIdentity" in scope.get("query_string", b"")
+    if scope["method"] != "POST":
+        return False
+    return any(
+        name.lower() == b"content-type"
+        and value.split(b";", 1)[0].strip().lower() == b"application/x-www-form-urlencoded"
+        for name, value in scope["headers"]
+    )
+
+
 def _kms_target(raw_headers: list[tuple[bytes, bytes]]) -> bool:
     return any(
         name.lower() == b"x-amz-target" and value.startswith(b"TrentService.")
@@ -488,6 +509,10 @@ def identity_service(settings: Settings, db: Database) -> IdentityService:
         login_backoff_max=settings.login_backoff_max,
         console_session_idle_timeout=settings.console_session_idle_timeout,
         console_session_lifetime=settings.console_session_lifetime,
+        oidc_ca_bundle=settings.oidc_ca_bundle,
+        oidc_timeout=settings.oidc_timeout,
+        oidc_jwks_cache_ttl=settings.oidc_jwks_cache_ttl,
+        oidc_max_document_size=settings.oidc_max_document_size,
     )
     return IdentityService(
         SqlIdentityStore(db),

@@ -820,6 +820,30 @@ class Settings(BaseSettings):
         description="Seconds after login at which a console session ends, active or not.",
     )
 
+    # -- web identity federation (OpenID Connect providers, decision 0087) ---------------------
+    oidc_ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM CA certificates trusted for OIDC identity providers' HTTPS, beside "
+        "the system store.",
+    )
+    oidc_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Seconds allowed to fetch an OIDC issuer's discovery document or keys.",
+    )
+    oidc_jwks_cache_ttl: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds an OIDC issuer's signing keys (JWKS) stay cached per worker.",
+    )
+    oidc_max_document_size: int = Field(
+        default=1 << 20,
+        ge=1024,
+        le=16 << 20,
+        description="Largest OIDC discovery document or JWKS read, bytes.",
+    )
+
     # -- instance metadata service (169.254.169.254 in the guests) ------------------------------
     imds_token_ttl_max: int = Field(
         default=21600,

@@ -34,6 +34,7 @@ ACCOUNT = "{account}"  # the victim's account id, filled in per test
 POLICY_ARN = "arn:aws:iam::{account}:policy/victim-policy"
 SERIAL = "arn:aws:iam::{account}:mfa/victim-mfa"
 KEY = "{key}"  # the victim user's access key id
+OIDC_ARN = "arn:aws:iam::{account}:oidc-provider/idp.victim.example"
 
 # action -> the parameters naming the victim's things
 RECIPES: dict[str, dict[str, Any]] = {
@@ -142,6 +143,31 @@ RECIPES: dict[str, dict[str, Any]] = {
     "TagMFADevice": {"SerialNumber": SERIAL, "Tags": [{"Key": "owner", "Value": "intruder"}]},
     "UntagMFADevice": {"SerialNumber": SERIAL, "TagKeys": ["team"]},
     "ListMFADeviceTags": {"SerialNumber": SERIAL},
+    "CreateOpenIDConnectProvider": {
+        "Url": "https://idp.victim.example",
+        "ClientIDList": ["intruder-client"],
+    },
+    "GetOpenIDConnectProvider": {"OpenIDConnectProviderArn": OIDC_ARN},
+    "ListOpenIDConnectProviders": {},
+    "DeleteOpenIDConnectProvider": {"OpenIDConnectProviderArn": OIDC_ARN},
+    "AddClientIDToOpenIDConnectProvider": {
+        "OpenIDConnectProviderArn": OIDC_ARN,
+        "ClientID": "intruder-client",
+    },
+    "RemoveClientIDFromOpenIDConnectProvider": {
+        "OpenIDConnectProviderArn": OIDC_ARN,
+        "ClientID": "victim-client",
+    },
+    "UpdateOpenIDConnectProviderThumbprint": {
+        "OpenIDConnectProviderArn": OIDC_ARN,
+        "ThumbprintList": ["0" * 40],
+    },
+    "TagOpenIDConnectProvider": {
+        "OpenIDConnectProviderArn": OIDC_ARN,
+        "Tags": [{"Key": "owner", "Value": "intruder"}],
+    },
+    "UntagOpenIDConnectProvider": {"OpenIDConnectProviderArn": OIDC_ARN, "TagKeys": ["team"]},
+    "ListOpenIDConnectProviderTags": {"OpenIDConnectProviderArn": OIDC_ARN},
 }
 STS_RECIPES: dict[str, dict[str, Any]] = {
     "AssumeRole": {
@@ -150,6 +176,13 @@ STS_RECIPES: dict[str, dict[str, Any]] = {
     },
     "GetSessionToken": {},
     "GetCallerIdentity": {},
+    # Unsigned; the token is no provider's of the victim (see test_web_identity_federation.py
+    # for one of another tenant's provider, which must be refused too).
+    "AssumeRoleWithWebIdentity": {
+        "RoleArn": "arn:aws:iam::{account}:role/victim-role",
+        "RoleSessionName": "intruder",
+        "WebIdentityToken": "not-a-token",
+    },
 }
 # STS actions any authenticated caller may make about itself (AWS: no permission needed).
 SELF_SERVICE = {"GetSessionToken", "GetCallerIdentity"}
@@ -204,6 +237,13 @@ async def victim_account(call: Call, account: str) -> dict[str, str]:
     await call("TagInstanceProfile", InstanceProfileName="victim-profile", Tags=team)
     await call("CreateVirtualMFADevice", VirtualMFADeviceName="victim-mfa", Tags=team)
     await call("CreateLoginProfile", UserName="victim-user", Password="Victim-Password-42")
+    await call(
+        "CreateOpenIDConnectProvider",
+        Url="https://idp.victim.example",
+        ClientIDList=["victim-client"],
+        ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"],
+        Tags=team,
+    )
     return {
         "account": account,
         "key": key["AccessKeyId"],
@@ -237,4 +277,9 @@ def snapshot_reads(account: str) -> list[tuple[str, dict[str, Any]]]:
         ("ListVirtualMFADevices", {}),
         ("GetLoginProfile", {"UserName": "victim-user"}),
         ("GetAccountSummary", {}),
+        ("ListOpenIDConnectProviders", {}),
+        (
+            "GetOpenIDConnectProvider",
+            {"OpenIDConnectProviderArn": OIDC_ARN.replace("{account}", account)},
+        ),
     ]

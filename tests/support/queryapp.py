@@ -26,6 +26,7 @@ from andromede.audit.store import MemoryAuditStore
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityLimits, IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.iam.web_identity import JwksCache
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.iam import IAM
 from andromede.iamapi.sts import STS
@@ -116,13 +117,17 @@ class Client:
 
 
 @asynccontextmanager
-async def query_world(clock: Clock, data_dir: Path) -> AsyncIterator[World]:
-    """IAM and STS apps over one in-memory identity service, with a first tenant ("acme")."""
+async def query_world(
+    clock: Clock, data_dir: Path, web_identity_keys: JwksCache | None = None
+) -> AsyncIterator[World]:
+    """IAM and STS apps over one in-memory identity service, with a first tenant ("acme");
+    ``web_identity_keys``: where OIDC issuers' keys come from (a test IdP's, in process)."""
     identity = IdentityService(
         MemoryIdentityStore(),
         SecretSealer(os.urandom(32)),
         limits=IdentityLimits(cache_ttl=30.0),
         clock=clock,
+        web_identity_keys=web_identity_keys,
     )
     settings = Settings(data_dir=data_dir, region=REGION)
     audit_store = MemoryAuditStore()

@@ -42,7 +42,14 @@ from andromede.iam.service import IdentityService
 from andromede.iamapi.authorise import QueryAuthoriser
 from andromede.iamapi.errors import QueryError, to_query_error
 from andromede.iamapi.iam_common import RESOURCE_TAGS, request_tags
-from andromede.iamapi.protocol import Call, ServiceSpec, parse_parameters
+from andromede.iamapi.protocol import (
+    UNSIGNED_DETAILS,
+    UNSIGNED_PRINCIPAL,
+    UNSIGNED_TENANT,
+    Call,
+    ServiceSpec,
+    parse_parameters,
+)
 from andromede.settings import Settings
 
 __all__ = ["QueryApp"]
@@ -115,7 +122,8 @@ class QueryApp:
                 method, raw_path, raw_query, headers, body, request_id, action_name
             )
             principal = authenticated.principal
-            if principal.is_anonymous:
+            action = self._spec.actions.get(action_name)
+            if principal.is_anonymous and (action is None or not action.unsigned):
                 raise QueryError("MissingAuthenticationToken")
             if authenticated.signed is not None and not self._rate_limiter.allow(
                 authenticated.signed.access_key_id
@@ -255,7 +263,9 @@ class QueryApp:
         facts: Mapping[str, Any],
     ) -> None:
         action = self._spec.actions.get(action_name)
-        if action is not None and action.mutating and authenticated is not None:
+        if action is not None and action.unsigned:
+            self._audit_unsigned(action_name, request_id, status, facts)
+        elif action is not None and action.mutating and authenticated is not None:
             self._audit.record(
                 request_id=request_id,
                 tenant_id=principal.tenant_id,
@@ -278,6 +288,25 @@ class QueryApp:
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+
+    def _audit_unsigned(
+        self, action_name: str, request_id: str, status: int, facts: Mapping[str, Any]
+    ) -> None:
+        """An unsigned call (AssumeRoleWithWebIdentity), success or failure: in the role's
+        account once the token's issuer was found to be one of its providers, else the
+        platform's; the principal is the provider, the details its subject and issuer — never
+        the token (decision 0087)."""
+        details = {"operation": action_name, "status": str(status)}
+        details.update(facts.get(UNSIGNED_DETAILS, {}))
+        self._audit.record(
+            request_id=request_id,
+            tenant_id=facts.get(UNSIGNED_TENANT),
+            principal=facts.get(UNSIGNED_PRINCIPAL),
+            action=f"{self._spec.name}:{action_name}",
+            resource=str(facts["resource"]),
+            outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
+            details=details,
+        )
 
     async def _condition_keys(self, call: Call) -> dict[str, ContextValue]:
         """The service-specific condition keys a call carries, as AWS sets them:
@@ -325,6 +354,8 @@ _TAGGING: Final = frozenset(
         "CreatePolicy", "TagPolicy", "UntagPolicy",
         "CreateInstanceProfile", "TagInstanceProfile", "UntagInstanceProfile",
         "CreateVirtualMFADevice", "TagMFADevice", "UntagMFADevice",
+        # decision 0087
+        "CreateOpenIDConnectProvider", "TagOpenIDConnectProvider", "UntagOpenIDConnectProvider",
     }
 )  # fmt: skip
 # The actions whose iam:PermissionsBoundary is the boundary the request sets, and those whose is

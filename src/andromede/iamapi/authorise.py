@@ -19,7 +19,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from andromede.iam.model import Principal, Role
-from andromede.iam.policy import ContextValue, Outcome, PolicyKind, evaluate, load_policy
+from andromede.iam.policy import (
+    ContextValue,
+    Outcome,
+    PolicyKind,
+    PrincipalType,
+    RequestContext,
+    evaluate,
+    load_policy,
+)
 from andromede.iam.policy_context import (
     iam_resource_tag_keys,
     loaded_policies,
@@ -27,6 +35,7 @@ from andromede.iam.policy_context import (
     principal_tag_keys,
 )
 from andromede.iam.service import IdentityService
+from andromede.iam.web_identity import VerifiedWebIdentity
 from andromede.iamapi.errors import QueryError
 
 __all__ = ["QueryAuthoriser"]
@@ -133,6 +142,43 @@ class QueryAuthoriser:
             if direct.allowed:
                 return
         raise _denied(principal, action, role.arn)
+
+    def authorise_web_identity(
+        self, identity: VerifiedWebIdentity, role: Role, *, source_ip: str | None, secure: bool
+    ) -> None:
+        """sts:AssumeRoleWithWebIdentity on ``role`` by the bearer of a token ``identity``'s
+        provider vouched for: the trust policy alone decides (a web identity has no identity
+        policies), naming the provider as ``Federated``, with the token's ``<url>:aud``,
+        ``<url>:sub`` and ``<url>:amr`` keys, ``aws:FederatedProvider`` and the role's tags
+        as ``aws:ResourceTag/<key>``. The provider is always of the role's own account."""
+        action = "sts:AssumeRoleWithWebIdentity"
+        provider = identity.provider
+        if provider.tenant_id != role.tenant_id:
+            raise _web_identity_denied(role.arn)
+        context = RequestContext(
+            action=action,
+            resource=role.arn,
+            principal_type=PrincipalType.WEB_IDENTITY,
+            principal_arn=provider.arn,
+            source_ip=source_ip,
+            secure_transport=secure,
+            requested_region=self._region,
+            keys={
+                **identity.condition_keys(),
+                "aws:FederatedProvider": provider.arn,
+                **iam_resource_tag_keys(role.tags),
+            },
+        )
+        trust = load_policy(role.assume_role_policy_document, kind=PolicyKind.TRUST)
+        if not evaluate(context, resource_policy=trust, resource_account=role.tenant_id).allowed:
+            raise _web_identity_denied(role.arn)
+
+
+def _web_identity_denied(role_arn: str) -> QueryError:
+    # AWS's words, which name neither the subject nor which condition failed.
+    return QueryError(
+        "AccessDenied", f"Not authorized to perform sts:AssumeRoleWithWebIdentity on {role_arn}"
+    )
 
 
 # An account no caller has: deciding a trust policy as if the role were elsewhere makes the

@@ -24,6 +24,12 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "DeleteConflict": (409, "The entity cannot be deleted while it is in use."),
     "EntityAlreadyExists": (409, "The entity already exists."),
     "ExpiredToken": (403, "The security token included in the request is expired"),
+    # AssumeRoleWithWebIdentity's (decision 0087): STS's codes, statuses as botocore's model.
+    "ExpiredTokenException": (400, "The web identity token that was passed is expired."),
+    "IDPCommunicationError": (400, "The identity provider could not be reached."),
+    "IDPRejectedClaim": (403, "The identity provider's token carries an unusable claim."),
+    "InvalidIdentityToken": (400, "The web identity token that was passed could not be "
+                             "validated."),
     "IncompleteSignature": (400, "The request signature does not conform to AWS standards."),
     "InvalidAction": (400, "The action or operation requested is invalid."),
     "InvalidAuthenticationCode": (403, "The authentication code is not valid."),
@@ -92,6 +98,10 @@ _FROM_IDENTITY: Final[tuple[tuple[type[iam_errors.IamError], str], ...]] = (
     (iam_errors.InvalidInput, "InvalidInput"),
     (iam_errors.MalformedPolicyDocument, "MalformedPolicyDocument"),
     (iam_errors.PackedPolicyTooLarge, "PackedPolicyTooLarge"),
+    (iam_errors.InvalidIdentityToken, "InvalidIdentityToken"),
+    (iam_errors.ExpiredIdentityToken, "ExpiredTokenException"),
+    (iam_errors.IdpCommunicationError, "IDPCommunicationError"),
+    (iam_errors.IdpRejectedClaim, "IDPRejectedClaim"),
     (iam_errors.InvalidAuthenticationCode, "InvalidAuthenticationCode"),
     (iam_errors.PasswordPolicyViolation, "PasswordPolicyViolation"),
 )

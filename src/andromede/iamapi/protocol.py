@@ -26,6 +26,9 @@ from andromede.iamapi.authorise import QueryAuthoriser
 from andromede.iamapi.errors import QueryError
 
 __all__ = [
+    "UNSIGNED_DETAILS",
+    "UNSIGNED_PRINCIPAL",
+    "UNSIGNED_TENANT",
     "Action",
     "Call",
     "Resource",
@@ -138,6 +141,12 @@ class Call:
             index += 1
 
 
+# What an unsigned call files in its context for its audit record: the account, the principal
+# and the details (str -> str) it is recorded with.
+UNSIGNED_TENANT = "unsigned_tenant"
+UNSIGNED_PRINCIPAL = "unsigned_principal"
+UNSIGNED_DETAILS = "unsigned_details"
+
 Handler = Callable[[Call], Awaitable[None]]
 # The ARN of the resource a call acts on, from its parameters (looked up where the ARN
 # carries a path the parameters do not).
@@ -155,6 +164,9 @@ class Action:
     # (sts:GetCallerIdentity) or that authorise themselves (sts:AssumeRole reads the trust policy).
     authorised: bool = True
     resource: Resource | None = None
+    # Whether the action is served without a signature: only STS AssumeRoleWithWebIdentity,
+    # whose token is the credential (decision 0087). Every other unsigned call is refused.
+    unsigned: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,10 @@ them as well as by the role's policies (decision 0071). Session tags (``Tags``,
 ``TransitiveTagKeys``) stand over the role's tags as the session's ``aws:PrincipalTag/<key>``,
 need ``sts:TagSession`` as well as ``sts:AssumeRole``, and pass on through role chaining when
 transitive (decision 0072).
+
+AssumeRoleWithWebIdentity is the one action served unsigned: the OpenID Connect token is the
+credential. The token is checked against the provider of its issuer in the role's account, then
+the role's trust policy alone decides, naming the provider (decision 0087).
 """
 
 from __future__ import annotations
@@ -16,14 +20,22 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
-from andromede.iam.errors import NoSuchEntity
-from andromede.iam.model import SessionPolicy, SessionTags, Tags
+from andromede.iam.errors import InvalidInput, NoSuchEntity
+from andromede.iam.model import Role, SessionPolicy, SessionTags, Tags
 from andromede.iam.policy import ContextValue
 from andromede.iam.service import IssuedCredentials
 from andromede.iam.tags import check_tags
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.iam_common import refuse_unsupported, request_tags
-from andromede.iamapi.protocol import Action, Call, ServiceSpec, iso8601
+from andromede.iamapi.protocol import (
+    UNSIGNED_DETAILS,
+    UNSIGNED_PRINCIPAL,
+    UNSIGNED_TENANT,
+    Action,
+    Call,
+    ServiceSpec,
+    iso8601,
+)
 
 __all__ = ["STS"]
 
@@ -106,6 +118,100 @@ async def assume_role(call: Call) -> None:
     xml.element("PackedPolicySize", packed)
 
 
+_ROLE_ARN = re.compile(r"arn:aws:iam::(\d{12}):role/(?:[!-~]*/)?([\w+=,.@-]{1,64})")
+_TOKEN_MIN, _TOKEN_MAX = 4, 20_000  # STS's model: clientTokenType
+
+
+async def assume_role_with_web_identity(call: Call) -> None:
+    """Unsigned: the token vouches for the caller. In order, so that nothing about an account
+    is told to one who holds no valid token of one of its providers: the parameters' shapes;
+    the token against the provider of its issuer in the role's account; the role and its trust
+    policy (AccessDenied, the same for a role that does not exist); the session policies."""
+    if call.get("ProviderId") is not None:
+        # AWS takes ProviderId only with OAuth 2.0 access tokens (Login with Amazon,
+        # Facebook), never with an OpenID Connect ID token.
+        raise QueryError(
+            "InvalidParameterValue",
+            "ProviderId is for OAuth 2.0 access tokens, which are not supported: leave it out "
+            "for an OpenID Connect ID token",
+        )
+    role_arn = call.required("RoleArn")
+    call.context["resource"] = role_arn
+    session_name = call.required("RoleSessionName")
+    if not _SESSION_NAME.fullmatch(session_name):
+        raise QueryError(
+            "ValidationError",
+            "1 validation error detected: Value at 'roleSessionName' failed to satisfy "
+            "constraint: Member must be 2 to 64 characters of [\\w+=,.@-]",
+        )
+    token = call.required("WebIdentityToken")
+    if not _TOKEN_MIN <= len(token) <= _TOKEN_MAX:
+        raise QueryError(
+            "ValidationError",
+            "1 validation error detected: Value at 'webIdentityToken' failed to satisfy "
+            f"constraint: Member must have length between {_TOKEN_MIN} and {_TOKEN_MAX}",
+        )
+    duration = _duration(call, ROLE_SESSION_MIN, ROLE_SESSION_MAX)
+    inline, arns = call.get("Policy"), tuple(call.members("PolicyArns", "arn"))
+    session_policy = SessionPolicy(inline, arns) if inline is not None or arns else None
+    matched = _ROLE_ARN.fullmatch(role_arn)
+    if matched is None:
+        raise QueryError("ValidationError", f"{role_arn} is not a valid role ARN")
+    account = matched.group(1)
+    identity = await call.identity.verify_web_identity(account, token)
+    provider = identity.provider
+    # From here the issuer is known to be a provider of the account: its audit trail gets it.
+    call.context[UNSIGNED_TENANT] = account
+    call.context[UNSIGNED_PRINCIPAL] = provider.arn
+    call.context[UNSIGNED_DETAILS] = {
+        "issuer": provider.issuer,
+        "subject": identity.subject,
+        "audience": identity.audience,
+    }
+    role = await _role(call, role_arn)
+    call.authoriser.authorise_web_identity(
+        identity, role, source_ip=call.source_ip or None, secure=call.secure
+    )
+    packed = None
+    if session_policy is not None:
+        packed = await call.identity.check_session(role.tenant_id, session_policy)
+    if duration is not None and duration > role.max_session_duration:
+        raise QueryError(
+            "ValidationError",
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        )
+    issued = await call.identity.assume_role_with_web_identity(
+        identity, role, session_name, duration, session_policy
+    )
+    call.context[UNSIGNED_DETAILS]["session"] = issued.principal.arn
+    _write_credentials(call, issued)
+    xml = call.result
+    xml.element("SubjectFromWebIdentityToken", identity.subject)
+    xml.open("AssumedRoleUser")
+    xml.element("AssumedRoleId", issued.principal.aws_user_id)
+    xml.element("Arn", issued.principal.arn)
+    xml.close("AssumedRoleUser")
+    xml.element("PackedPolicySize", packed)
+    xml.element("Provider", provider.url)
+    xml.element("Audience", identity.audience)
+
+
+async def _role(call: Call, role_arn: str) -> Role:
+    """The role ``role_arn`` names, AccessDenied when there is none (as when its trust policy
+    refuses), so roles cannot be told apart from outside."""
+    try:
+        role = await call.identity.get_role_by_arn(role_arn)
+    except (NoSuchEntity, InvalidInput) as exc:
+        raise QueryError(
+            "AccessDenied",
+            f"Not authorized to perform sts:AssumeRoleWithWebIdentity on {role_arn}",
+        ) from exc
+    return role
+
+
+_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}")
+
+
 def _session_tags(call: Call, asked: Tags) -> SessionTags | None:
     """The session tags of the new session: those the caller's session passes on
     (transitive, in role chaining), then those asked for, which may not set a key passed on;
@@ -168,6 +274,9 @@ ACTIONS: Final[Mapping[str, Action]] = {
     "GetCallerIdentity": Action(get_caller_identity, mutating=False, authorised=False),
     "GetSessionToken": Action(get_session_token, mutating=True, authorised=False),
     "AssumeRole": Action(assume_role, mutating=True, authorised=False),
+    "AssumeRoleWithWebIdentity": Action(
+        assume_role_with_web_identity, mutating=True, authorised=False, unsigned=True
+    ),
 }
 
 STS = ServiceSpec(
