@@ -637,6 +637,11 @@ resource "aws_iam_instance_profile" "ci" {
   role = aws_iam_role.ci.name
   tags = { team = "platform" }
 }
+resource "aws_iam_openid_connect_provider" "ci" {
+  url            = "https://%(prefix)s.idp.example/realms/ops"
+  client_id_list = ["sts.amazonaws.com"]
+  tags           = { team = "platform" }
+}
 """
 )
 
@@ -644,7 +649,8 @@ resource "aws_iam_instance_profile" "ci" {
 def test_terraform_sets_permissions_boundaries(server: ServerProcess, terraform: Terraform) -> None:
     """``permissions_boundary`` on ``aws_iam_role`` and ``aws_iam_user`` (decision 0065), and
     ``tags`` on them, on ``aws_iam_policy`` and on ``aws_iam_instance_profile`` (decisions
-    0067, 0074): applies, converges and destroys."""
+    0067, 0074), and an ``aws_iam_openid_connect_provider`` (decision 0087): applies, converges
+    and destroys."""
     prefix = unique_bucket("tf")
     (terraform.work / "main.tf").write_text(
         BOUNDARIES
@@ -685,8 +691,16 @@ def test_terraform_sets_permissions_boundaries(server: ServerProcess, terraform:
         ("team", "platform"),
     ]
     assert [r["RoleName"] for r in profile["Roles"]] == [f"{prefix}-ci"]
+    # An OpenID Connect provider, without thumbprints (decision 0087).
+    account = role["Arn"].split(":")[4]
+    oidc_arn = f"arn:aws:iam::{account}:oidc-provider/{prefix}.idp.example/realms/ops"
+    oidc = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=oidc_arn)
+    assert oidc["ClientIDList"] == ["sts.amazonaws.com"]
+    assert ("team", "platform") in [(t["Key"], t["Value"]) for t in oidc["Tags"]]
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform("destroy", "-auto-approve", "-input=false")
     names = [u["UserName"] for u in iam.list_users()["Users"]]
     assert f"{prefix}-dev" not in names
+    listed = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    assert oidc_arn not in [p["Arn"] for p in listed]
