@@ -1,9 +1,9 @@
 """IAM OpenID Connect providers: the identity providers whose tokens may assume an account's
 roles through STS AssumeRoleWithWebIdentity (decision 0087).
 
-Revision ID: 0032
-Revises: 0031
-Create Date: 2026-12-05
+Revision ID: 0033
+Revises: 0032
+Create Date: 2026-12-02
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from alembic import op
 
 from andromede.db.types import UtcDateTime
 
-revision: str = "0032"
-down_revision: str | None = "0031"
+revision: str = "0033"
+down_revision: str | None = "0032"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
