@@ -511,6 +511,7 @@ def identity_service(settings: Settings, db: Database) -> IdentityService:
         console_session_lifetime=settings.console_session_lifetime,
         oidc_ca_bundle=settings.oidc_ca_bundle,
         oidc_timeout=settings.oidc_timeout,
+        oidc_allowed_networks=settings.oidc_allowed_networks,
         oidc_jwks_cache_ttl=settings.oidc_jwks_cache_ttl,
         oidc_max_document_size=settings.oidc_max_document_size,
     )

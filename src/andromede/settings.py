@@ -832,6 +832,12 @@ class Settings(BaseSettings):
         le=60,
         description="Seconds allowed to fetch an OIDC issuer's discovery document or keys.",
     )
+    oidc_allowed_networks: tuple[str, ...] = Field(
+        default=(),
+        description="Networks (CIDR) of OIDC identity providers the gateway may reach beside "
+        "public addresses: a tenant's provider URL never makes the gateway call an internal "
+        "address (loopback, private, link-local) unless it is in one of these.",
+    )
     oidc_jwks_cache_ttl: float = Field(
         default=900.0,
         gt=0,
@@ -864,6 +870,16 @@ class Settings(BaseSettings):
         description="Seconds before expiry at which the metadata service hands an instance "
         "new role credentials (SDKs refresh from 10 to 20 minutes before).",
     )
+
+    @field_validator("oidc_allowed_networks")
+    @classmethod
+    def _oidc_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"oidc_allowed_networks: {network!r} is no CIDR network") from exc
+        return value
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

@@ -53,7 +53,13 @@ def oidc_server(
     """A server of its own: it trusts the IdP's CA, and gives an IdP two seconds."""
     base = tmp_path_factory.mktemp("oidc")
     bundle = write_ca(idp_ca, base / "idp-ca.pem")
-    env = {"ANDROMEDE_OIDC_CA_BUNDLE": str(bundle), "ANDROMEDE_OIDC_TIMEOUT": str(OIDC_TIMEOUT)}
+    env = {
+        "ANDROMEDE_OIDC_CA_BUNDLE": str(bundle),
+        "ANDROMEDE_OIDC_TIMEOUT": str(OIDC_TIMEOUT),
+        # The test's IdP listens on loopback, an internal address a tenant's provider may not
+        # make the gateway reach unless the operator allows it (decision 0087).
+        "ANDROMEDE_OIDC_ALLOWED_NETWORKS": json.dumps(["127.0.0.0/8"]),
+    }
     with running_server(base / "data", extra_env=env) as process:
         yield process
 

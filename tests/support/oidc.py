@@ -112,11 +112,13 @@ class IdentityProvider:
 
 
 @contextmanager
-def https_idp(ca: trustme.CA, *, path: str = "") -> Iterator[IdentityProvider]:
-    """An issuer served over HTTPS on 127.0.0.1 (a trustme certificate of ``ca``), in a thread:
-    ``https://127.0.0.1:<port><path>``."""
+def https_idp(
+    ca: trustme.CA, *, path: str = "", host: str = "127.0.0.1"
+) -> Iterator[IdentityProvider]:
+    """An issuer served over HTTPS on 127.0.0.1 (a trustme certificate of ``ca`` for ``host``),
+    in a thread: ``https://<host>:<port><path>``; ``host`` must resolve to 127.0.0.1."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca.issue_cert(host).configure_cert(context)
     holder: dict[str, IdentityProvider] = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -141,7 +143,7 @@ def https_idp(ca: trustme.CA, *, path: str = "") -> Iterator[IdentityProvider]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     port = server.server_address[1]
-    holder["idp"] = IdentityProvider(f"https://127.0.0.1:{port}{path}")
+    holder["idp"] = IdentityProvider(f"https://{host}:{port}{path}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -65,6 +65,7 @@ class IdentityLimits:
     # OpenID Connect identity providers' keys (decision 0087).
     oidc_ca_bundle: Path | None = None
     oidc_timeout: float = 5.0
+    oidc_allowed_networks: tuple[str, ...] = ()
     oidc_jwks_cache_ttl: float = 900.0
     oidc_max_document_size: int = 1 << 20
 
@@ -128,6 +129,7 @@ class ServiceCore(ABC):
             JwksCache.https_fetcher(
                 ca_bundle=limits.oidc_ca_bundle,
                 timeout=limits.oidc_timeout,
+                allowed_networks=limits.oidc_allowed_networks,
                 max_document_size=limits.oidc_max_document_size,
             ),
             ttl=limits.oidc_jwks_cache_ttl,

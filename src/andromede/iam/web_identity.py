@@ -25,13 +25,17 @@ CA store and the operator's extra bundle; failures are IdpCommunicationError.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import json
+import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import jwt
@@ -263,6 +267,10 @@ class JwksCache:
             await self._fetch(issuer.rstrip("/") + "/.well-known/openid-configuration"),
             "discovery document",
         )
+        named = discovery.get("issuer")
+        if not isinstance(named, str) or named.rstrip("/") != issuer.rstrip("/"):
+            # OpenID Connect Discovery 1.0, section 4.3: the document is the issuer's own.
+            raise IdpCommunicationError("The issuer's discovery document names another issuer")
         jwks_uri = discovery.get("jwks_uri")
         if not isinstance(jwks_uri, str) or not jwks_uri.startswith("https://"):
             raise IdpCommunicationError("The issuer's discovery document names no HTTPS jwks_uri")
@@ -277,40 +285,100 @@ class JwksCache:
         return keys
 
     @staticmethod
-    def https_fetcher(*, ca_bundle: Path | None, timeout: float, max_document_size: int) -> Fetch:
+    def https_fetcher(
+        *,
+        ca_bundle: Path | None,
+        timeout: float,
+        max_document_size: int,
+        allowed_networks: Sequence[str] = (),
+    ) -> Fetch:
         """GET over HTTPS only, TLS checked against the system CA store plus ``ca_bundle``,
-        no redirects, all within ``timeout`` seconds, at most ``max_document_size`` bytes."""
+        no redirects, all within ``timeout`` seconds, at most ``max_document_size`` bytes.
+
+        The URL is a tenant's (its provider's, or the ``jwks_uri`` its IdP names), so the
+        gateway must not become the tenant's way into the operator's network: the host's
+        addresses are resolved here, and every one must be public or in ``allowed_networks``
+        (where the operator's own IdP lives), else IdpCommunicationError. The connection then
+        goes to the address that was checked — never a second resolution, which a rebinding
+        DNS server could answer otherwise — with the URL's host name for TLS (SNI and
+        certificate check) and the Host header."""
         context = ssl.create_default_context()
         if ca_bundle is not None:
             context.load_verify_locations(cafile=str(ca_bundle))
+        allowed = tuple(ipaddress.ip_network(n, strict=False) for n in allowed_networks)
 
         async def fetch(url: str) -> bytes:
             if not url.startswith("https://"):
                 raise IdpCommunicationError("The identity provider must be reached over HTTPS")
             try:
                 async with asyncio.timeout(timeout):
-                    async with (
-                        httpx.AsyncClient(verify=context, timeout=timeout) as client,
-                        client.stream("GET", url, headers={"Accept": "application/json"}) as got,
-                    ):
-                        if got.status_code != 200:
-                            raise IdpCommunicationError(
-                                f"The identity provider answered {got.status_code}"
-                            )
-                        body = bytearray()
-                        async for chunk in got.aiter_bytes():
-                            body += chunk
-                            if len(body) > max_document_size:
-                                raise IdpCommunicationError(
-                                    "The identity provider's document is too large"
-                                )
-                        return bytes(body)
+                    targets, host = await _pinned(url, allowed)
+                    async with httpx.AsyncClient(verify=context, timeout=timeout) as client:
+                        for target in targets[:-1]:
+                            with contextlib.suppress(httpx.ConnectError):
+                                return await _get(client, target, host, url, max_document_size)
+                        return await _get(client, targets[-1], host, url, max_document_size)
             except TimeoutError as exc:
                 raise IdpCommunicationError("The identity provider did not answer in time") from exc
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, OSError, ValueError) as exc:
                 raise IdpCommunicationError("The identity provider could not be reached") from exc
 
         return fetch
+
+
+async def _get(
+    client: httpx.AsyncClient, target: str, host: str, url: str, max_document_size: int
+) -> bytes:
+    """One GET of ``url`` at the checked address ``target``, its own host name for TLS."""
+    async with client.stream(
+        "GET",
+        target,
+        headers={"Accept": "application/json", "Host": host},
+        extensions={"sni_hostname": urlsplit(url).hostname or ""},
+    ) as got:
+        if got.status_code != 200:
+            raise IdpCommunicationError(f"The identity provider answered {got.status_code}")
+        body = bytearray()
+        async for chunk in got.aiter_bytes():
+            body += chunk
+            if len(body) > max_document_size:
+                raise IdpCommunicationError("The identity provider's document is too large")
+        return bytes(body)
+
+
+async def _pinned(
+    url: str, allowed: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> tuple[list[str], str]:
+    """``url`` at each of its host's addresses, in the resolver's order, and the Host header:
+    the addresses are resolved once, and every one must be public or in ``allowed``."""
+    parts = urlsplit(url)
+    name = parts.hostname
+    if not name:
+        raise IdpCommunicationError("The identity provider's URL names no host")
+    port = parts.port or 443
+    infos = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+    if not addresses:
+        raise IdpCommunicationError("The identity provider's host has no address")
+    for address in addresses:
+        if not (address.is_global or any(address in network for network in allowed)):
+            raise IdpCommunicationError(
+                "The identity provider's host is not on a network the gateway may reach "
+                "(an internal address; setting oidc_allowed_networks)"
+            )
+    targets = [
+        urlunsplit(
+            (
+                "https",
+                f"[{a}]:{port}" if a.version == 6 else f"{a}:{port}",
+                parts.path,
+                parts.query,
+                "",
+            )
+        )
+        for a in addresses
+    ]
+    return targets, parts.netloc.rsplit("@", 1)[-1]
 
 
 def _pick(held: _KeySet, kid: str | None) -> dict[str, Any] | None:

@@ -9,9 +9,11 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import jwt
 import pytest
+import trustme
 
 from andromede.iam.errors import (
     ExpiredIdentityToken,
@@ -29,7 +31,7 @@ from andromede.iam.web_identity import (
     verify_token,
 )
 from support.clock import Clock
-from support.oidc import IdentityProvider, SigningKey
+from support.oidc import IdentityProvider, SigningKey, https_idp, write_ca
 
 ISSUER = "https://idp.example/realms/ops"
 
@@ -237,7 +239,7 @@ async def test_a_discovery_document_naming_a_plain_http_jwks_is_refused(
     keys: JwksCache, idp: IdentityProvider
 ) -> None:
     async def fetch(url: str) -> bytes:
-        return json.dumps({"jwks_uri": "http://idp.example/keys"}).encode()
+        return json.dumps({"issuer": ISSUER, "jwks_uri": "http://idp.example/keys"}).encode()
 
     cache = JwksCache(fetch)
     with pytest.raises(IdpCommunicationError, match="HTTPS"):
@@ -250,3 +252,69 @@ async def test_the_https_fetcher_refuses_plain_http_and_bounds_documents() -> No
         await fetch("http://127.0.0.1:1/.well-known/openid-configuration")
     with pytest.raises(IdpCommunicationError):
         await fetch("https://127.0.0.1:1/.well-known/openid-configuration")  # nothing listens
+
+
+async def test_a_discovery_document_of_another_issuer_is_refused(idp: IdentityProvider) -> None:
+    """OpenID Connect Discovery: the document must be the issuer's own."""
+
+    async def fetch(url: str) -> bytes:
+        if url.endswith("openid-configuration"):
+            document = {"issuer": "https://elsewhere.example", "jwks_uri": ISSUER + "/keys"}
+            return json.dumps(document).encode()
+        return await idp.fetch(url)
+
+    with pytest.raises(IdpCommunicationError, match="another issuer"):
+        await verify_token(idp.token(), provider(), JwksCache(fetch))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/.well-known/openid-configuration",
+        "https://[::1]:8443/keys",
+        "https://10.1.2.3/keys",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://192.168.0.10/keys",
+        "https://localhost:8443/keys",
+    ],
+)
+async def test_a_tenants_idp_url_never_reaches_an_internal_address(url: str) -> None:
+    """A provider's URL is a tenant's: the gateway refuses to connect to an internal address
+    (loopback, private, link-local — the metadata service's) before any connection is made."""
+    fetch = JwksCache.https_fetcher(ca_bundle=None, timeout=2.0, max_document_size=1024)
+    with pytest.raises(IdpCommunicationError, match="oidc_allowed_networks"):
+        await fetch(url)
+
+
+async def test_the_operators_networks_are_reached_at_the_address_checked(
+    tmp_path: Path,
+) -> None:
+    """An IdP inside ``oidc_allowed_networks`` is reached, over TLS checked against its
+    name, at the address that was checked; one outside them is not, even by name."""
+    ca = trustme.CA()
+    bundle = write_ca(ca, tmp_path / "ca.pem")
+    with https_idp(ca, host="localhost") as served:
+        discovery = served.issuer + "/.well-known/openid-configuration"
+        refused = JwksCache.https_fetcher(ca_bundle=bundle, timeout=5.0, max_document_size=1 << 16)
+        with pytest.raises(IdpCommunicationError, match="oidc_allowed_networks"):
+            await refused(discovery)
+        assert served.fetched == []  # refused before connecting
+        allowed = JwksCache.https_fetcher(
+            ca_bundle=bundle,
+            timeout=5.0,
+            max_document_size=1 << 16,
+            allowed_networks=("127.0.0.0/8", "::1/128"),
+        )
+        document = json.loads(await allowed(discovery))
+        assert document["issuer"] == served.issuer
+        # The certificate is checked against the URL's name, not the address connected to.
+        with pytest.raises(IdpCommunicationError):
+            await allowed(discovery.replace("localhost", "127.0.0.1"))
+        untrusted = JwksCache.https_fetcher(
+            ca_bundle=None,
+            timeout=5.0,
+            max_document_size=1 << 16,
+            allowed_networks=("::/0", "0.0.0.0/0"),
+        )
+        with pytest.raises(IdpCommunicationError):
+            await untrusted(discovery)
