@@ -335,6 +335,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Requests per second one access key may make per worker (0: no limit).",
     )
+    rate_limit_unsigned_per_address: float = Field(
+        default=20.0,
+        ge=0,
+        description="Requests per second one client address may make per worker to the one "
+        "unsigned STS action, AssumeRoleWithWebIdentity (each checks a token signature and may "
+        "fetch an IdP's keys); past it, Throttling (0: no limit).",
+    )
     presign_max_expiry: int = Field(
         default=7 * 24 * 3600, gt=0, description="Longest validity of a presigned URL, seconds."
     )

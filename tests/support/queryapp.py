@@ -118,10 +118,14 @@ class Client:
 
 @asynccontextmanager
 async def query_world(
-    clock: Clock, data_dir: Path, web_identity_keys: JwksCache | None = None
+    clock: Clock,
+    data_dir: Path,
+    web_identity_keys: JwksCache | None = None,
+    **settings: Any,
 ) -> AsyncIterator[World]:
     """IAM and STS apps over one in-memory identity service, with a first tenant ("acme");
-    ``web_identity_keys``: where OIDC issuers' keys come from (a test IdP's, in process)."""
+    ``web_identity_keys``: where OIDC issuers' keys come from (a test IdP's, in process);
+    ``settings``: others than the defaults."""
     identity = IdentityService(
         MemoryIdentityStore(),
         SecretSealer(os.urandom(32)),
@@ -129,10 +133,10 @@ async def query_world(
         clock=clock,
         web_identity_keys=web_identity_keys,
     )
-    settings = Settings(data_dir=data_dir, region=REGION)
+    configured = Settings(data_dir=data_dir, region=REGION, **settings)
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
-    apps = {spec.name: QueryApp(spec, identity, audit, settings) for spec in (IAM, STS)}
+    apps = {spec.name: QueryApp(spec, identity, audit, configured) for spec in (IAM, STS)}
     created = await identity.create_tenant("acme")
     try:
         yield World(

@@ -80,6 +80,8 @@ class QueryApp:
             also_accepted_regions=spec.also_accepted_regions,
         )
         self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
+        # Unsigned calls have no access key to count by: their client address instead.
+        self._unsigned_limiter = RateLimiter(settings.rate_limit_unsigned_per_address)
         self._identity = identity
         self._authoriser = QueryAuthoriser(identity, settings.region)
 
@@ -125,6 +127,10 @@ class QueryApp:
             action = self._spec.actions.get(action_name)
             if principal.is_anonymous and (action is None or not action.unsigned):
                 raise QueryError("MissingAuthenticationToken")
+            if principal.is_anonymous and not self._unsigned_limiter.allow(
+                client[0] if (client := scope.get("client")) else "-"
+            ):
+                raise QueryError("Throttling")
             if authenticated.signed is not None and not self._rate_limiter.allow(
                 authenticated.signed.access_key_id
             ):

@@ -317,3 +317,34 @@ async def test_every_call_is_audited_with_subject_and_issuer_never_the_token(
     assert garbage.tenant_id is None and garbage.principal is None
     for event in events:
         assert all(good not in v and bad not in v for v in event.details.values())
+
+
+async def test_unsigned_calls_are_throttled_per_client_address(
+    clock: Clock, tmp_path: Path
+) -> None:
+    """The unsigned action has no access key to count by: each client address gets
+    ``rate_limit_unsigned_per_address`` calls a second per worker, then Throttling, before any
+    token is looked at. Signed calls are not counted against it."""
+
+    async def unreachable(url: str) -> bytes:
+        raise IdpCommunicationError(url)
+
+    async with query_world(
+        clock, tmp_path / "data", JwksCache(unreachable), rate_limit_unsigned_per_address=2.0
+    ) as world:
+        anonymous = world.client(None)
+        codes = []
+        for _ in range(3):
+            with pytest.raises(ApiError) as caught:
+                await anonymous.call(
+                    "sts",
+                    "AssumeRoleWithWebIdentity",
+                    RoleArn=f"arn:aws:iam::{world.tenant_id}:role/none",
+                    RoleSessionName="session",
+                    WebIdentityToken="not-a-token",
+                )
+            codes.append(caught.value.code)
+        assert codes == ["InvalidIdentityToken", "InvalidIdentityToken", "Throttling"]
+        signed = world.client(world.root)
+        for _ in range(3):
+            await signed.call("sts", "GetCallerIdentity")
