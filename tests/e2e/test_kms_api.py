@@ -230,6 +230,9 @@ def test_rotation(kms: Any, raw_kms: Any, key: dict[str, Any]) -> None:
     assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is False
     (rotation,) = kms.list_key_rotations(KeyId=key_id)["Rotations"]
     assert (rotation["KeyId"], rotation["RotationType"]) == (key_id, "ON_DEMAND")
+    # The rotation's material is the key's current one, as DescribeKey names it.
+    current = kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
+    assert (rotation["KeyMaterialId"], rotation["KeyMaterialState"]) == (current, "CURRENT")
 
 
 def test_on_demand_rotations_are_listed_and_stop_at_the_quota(

@@ -700,6 +700,18 @@ class CustomerKeyService:
         entries = entries[:limit]
         return entries, entries[-1].marker if more else None
 
+    async def generated_material_id(self, key: CustomerKey) -> str | None:
+        """The id of a symmetric AWS_KMS key's current material (DescribeKey's
+        ``CurrentKeyMaterialId``): the version its ring wraps new data keys with. None for other
+        keys (an imported key's is its record's), and for a ring no longer there."""
+        if key.origin != ORIGIN_AWS_KMS or not key.symmetric:
+            return None
+        try:
+            ring = await asyncio.to_thread(self._keys.tenant_key_ring, key.key_id)
+        except (KeyNotFound, KeyDestroyed):  # gone, or a record restored from elsewhere
+            return None
+        return importing.generated_material_id(key.key_id, ring.current)
+
     async def _generated_materials(
         self, key: CustomerKey, all_material: bool, after: int | None, limit: int
     ) -> list[RotationEntry]:

@@ -291,7 +291,11 @@ async def create_key(call: KmsCall) -> dict[str, Any]:
 
 async def describe_key(call: KmsCall) -> dict[str, Any]:
     key = await call.keys.describe_key(call.caller, call.required("KeyId"))
-    return {"KeyMetadata": key_metadata(key)}
+    metadata = key_metadata(key)
+    generated = await call.keys.generated_material_id(key)
+    if generated is not None:
+        metadata["CurrentKeyMaterialId"] = generated
+    return {"KeyMetadata": metadata}
 
 
 async def list_keys(call: KmsCall) -> dict[str, Any]:

@@ -230,6 +230,10 @@ async def test_rotations_are_listed_oldest_first_with_their_kind(kit: Kit) -> No
         (RotationType.ON_DEMAND, kit.clock.now),
     ]
     assert kit.keys.tenant_key_ring(key.key_id).current == 4
+    described = await kit.service.describe_key(A, key.key_id)
+    assert await kit.service.generated_material_id(described) == generated_material_id(
+        key.key_id, 4
+    )
     # Each names the material it made current: the last one is current.
     assert [(r.material_id, r.material_state) for r in rotations] == [
         (generated_material_id(key.key_id, 2), MaterialState.NON_CURRENT),
