@@ -689,9 +689,10 @@ async def test_session_credentials(identity: IdentityStore) -> None:
         None,
         role.id,
         "s",
-        # Kept whole with the session (decisions 0071, 0072).
+        # Kept whole with the session (decisions 0071, 0072, 0089).
         SessionPolicy(DOC, ("arn:aws:iam::1:policy/p",)),
         SessionTags((("team", "blue"), ("Project", "été")), ("team",)),
+        "alice@example.com",
     )
     await identity.create_session(mine, "v1:1")
     await identity.create_session(assumed, "v1:2")

@@ -295,6 +295,8 @@ session_credentials = sa.Table(
     sa.Column("session_policy", sa.Text, nullable=True),
     # AssumeRole's session tags: JSON {"tags": [[k, v], …], "transitive": […]}; NULL: none.
     sa.Column("session_tags", sa.Text, nullable=True),
+    # The session's source identity, fixed for it and its chain (0089); NULL: none.
+    sa.Column("source_identity", sa.Text, nullable=True),
     sa.Index(None, "expires_at"),
     sa.Index(None, "tenant_id"),
 )

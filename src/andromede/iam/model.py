@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import re
 import secrets
 import string
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ __all__ = [
     "role_arn",
     "user_arn",
     "valid_path",
+    "valid_source_identity",
 ]
 
 _T = TypeVar("_T")
@@ -177,6 +179,8 @@ class PrincipalPolicies:
     # A role session's session policies' documents (None: it was given none), which every
     # request of the session must also be allowed by (decision 0071).
     session: tuple[str, ...] | None = None
+    # A role session's source identity, its requests' ``aws:SourceIdentity`` (decision 0089).
+    source_identity: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +369,16 @@ class SessionTags:
         return cls(tags, tuple(data.get("transitive", ())))
 
 
+# A session's source identity, as STS takes it: 2 to 64 of these, never ``aws:``-prefixed
+# (decision 0089).
+_SOURCE_IDENTITY = re.compile(r"[\w+=,.@-]{2,64}")
+
+
+def valid_source_identity(value: str) -> bool:
+    """Whether STS takes ``value`` as a session's source identity."""
+    return bool(_SOURCE_IDENTITY.fullmatch(value)) and not value.lower().startswith("aws:")
+
+
 @dataclass(frozen=True, slots=True)
 class SessionCredentials:
     """Temporary credentials (STS). The token is stored only as its SHA-256."""
@@ -381,6 +395,7 @@ class SessionCredentials:
     role_session_name: str | None = None
     session_policy: SessionPolicy | None = None
     session_tags: SessionTags | None = None
+    source_identity: str | None = None  # fixed for the session and its chain (decision 0089)
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,6 +460,7 @@ class Principal:
     session_name: str | None = None  # role sessions only
     session_policy: SessionPolicy | None = None  # role sessions that were given one
     session_tags: SessionTags | None = None  # role sessions that were given some
+    source_identity: str | None = None  # role sessions that were given one (decision 0089)
 
     @property
     def is_anonymous(self) -> bool:
@@ -470,6 +486,14 @@ class Principal:
         if self.kind is PrincipalKind.ROLE_SESSION:
             return f"{self.user_id}:{self.session_name}"
         return self.user_id or ""
+
+    @property
+    def audit_details(self) -> dict[str, str]:
+        """What an audit record of this principal's requests says of its session beyond its
+        ARN: the source identity, which names who is behind a shared role (decision 0089)."""
+        if self.source_identity is None:
+            return {}
+        return {"source_identity": self.source_identity}
 
     @property
     def canonical_id(self) -> str:

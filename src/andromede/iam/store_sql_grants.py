@@ -460,6 +460,7 @@ class SqlGrantsMixin:
                     session_tags=(
                         None if session.session_tags is None else session.session_tags.to_json()
                     ),
+                    source_identity=session.source_identity,
                 )
             )
         )
@@ -482,6 +483,7 @@ class SqlGrantsMixin:
             role_session_name=row.role_session_name,
             session_policy=SessionPolicy.from_json(row.session_policy),
             session_tags=SessionTags.from_json(row.session_tags),
+            source_identity=row.source_identity,
         )
         return session, str(row.secret_sealed)
 
