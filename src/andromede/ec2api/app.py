@@ -283,7 +283,11 @@ class Ec2App:
                 action=f"ec2:{action_name}",
                 resource=",".join(facts["resources"]),
                 outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
-                details={"operation": action_name, "status": str(status)},
+                details={
+                    "operation": action_name,
+                    "status": str(status),
+                    **principal.audit_details,
+                },
             )
         if self._settings.access_log:
             level = logging.WARNING if status >= 500 else logging.INFO

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from andromede.ec2api.errors import Ec2Error
 from andromede.iam.model import Principal, PrincipalPolicies
 from andromede.iam.policy import ContextValue, evaluate
-from andromede.iam.policy_context import loaded_policies, principal_context, principal_tag_keys
+from andromede.iam.policy_context import loaded_policies, principal_context, principal_keys
 
 __all__ = ["Ec2Authoriser"]
 
@@ -51,7 +51,7 @@ class Ec2Authoriser:
                 source_ip=source_ip,
                 secure=secure,
                 region=self._region,
-                keys={**(keys or {}), **principal_tag_keys(policies)},
+                keys={**(keys or {}), **principal_keys(policies)},
             )
             decision = evaluate(
                 context,

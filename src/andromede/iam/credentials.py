@@ -308,6 +308,7 @@ class CredentialsMixin(ServiceCore):
         token_code: str | None = None,
         session_policy: SessionPolicy | None = None,
         session_tags: SessionTags | None = None,
+        source_identity: str | None = None,
     ) -> IssuedCredentials:
         """Issue credentials for ``role``. The caller has checked the role's trust policy (and
         the caller's permission to sts:AssumeRole) with the policy engine before calling, and
@@ -328,6 +329,7 @@ class CredentialsMixin(ServiceCore):
             role_session_name=role_session_name,
             session_policy=session_policy,
             session_tags=session_tags,
+            source_identity=source_identity,
         )
 
     async def _mfa_given(
@@ -354,6 +356,7 @@ class CredentialsMixin(ServiceCore):
         role_session_name: str | None = None,
         session_policy: SessionPolicy | None = None,
         session_tags: SessionTags | None = None,
+        source_identity: str | None = None,
     ) -> IssuedCredentials:
         now = self._now()
         key_id, secret = new_session_access_key_id(), new_secret_access_key()
@@ -371,6 +374,7 @@ class CredentialsMixin(ServiceCore):
             role_session_name=role_session_name,
             session_policy=session_policy,
             session_tags=session_tags,
+            source_identity=source_identity,
         )
         await self._store.create_session(session, self._sealer.seal(key_id, secret))
         _, principal = await self.resolve_access_key(key_id, token)
@@ -398,6 +402,7 @@ def _role_principal(role: Role, session: SessionCredentials) -> Principal:
         session_name=name,
         session_policy=session.session_policy,
         session_tags=session.session_tags,
+        source_identity=session.source_identity,
     )
 
 

@@ -35,7 +35,14 @@ from andromede.iam.errors import (
     LimitExceeded,
     NoSuchEntity,
 )
-from andromede.iam.model import OidcProvider, Role, SessionPolicy, SessionSource, Tags
+from andromede.iam.model import (
+    OidcProvider,
+    Role,
+    SessionPolicy,
+    SessionSource,
+    SessionTags,
+    Tags,
+)
 from andromede.iam.tags import check_tags, merged, without
 from andromede.iam.web_identity import (
     VerifiedWebIdentity,
@@ -197,9 +204,13 @@ class OidcProvidersMixin(CredentialsMixin):
         role_session_name: str,
         duration_seconds: int | None = None,
         session_policy: SessionPolicy | None = None,
+        session_tags: SessionTags | None = None,
+        source_identity: str | None = None,
     ) -> IssuedCredentials:
         """Issue credentials for ``role`` to ``identity``. The caller has decided the role's
-        trust policy with the policy engine, and ``session_policy`` with ``check_session``."""
+        trust policy with the policy engine (``sts:TagSession`` and ``sts:SetSourceIdentity``
+        too, when the session gets tags or a source identity), and ``session_policy`` and
+        ``session_tags`` with ``check_session``."""
         if role.tenant_id != identity.provider.tenant_id:
             raise AccessDenied("a web identity assumes only roles of its provider's account")
         check_session_name(role_session_name)
@@ -214,4 +225,6 @@ class OidcProvidersMixin(CredentialsMixin):
             role=role,
             role_session_name=role_session_name,
             session_policy=session_policy,
+            session_tags=session_tags,
+            source_identity=source_identity,
         )

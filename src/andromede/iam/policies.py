@@ -441,6 +441,8 @@ class PoliciesMixin(ServiceCore):
         if principal.session_tags is not None and principal.session_tags.tags:
             # Session tags stand over the role's tags of the same key, as on AWS.
             policies = replace(policies, tags=over(policies.tags, principal.session_tags.tags))
+        if principal.source_identity is not None:
+            policies = replace(policies, source_identity=principal.source_identity)
         return policies
 
     async def _entity_policies(self, kind: PrincipalKind, entity_id: str) -> PrincipalPolicies:

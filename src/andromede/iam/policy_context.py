@@ -27,7 +27,7 @@ __all__ = [
     "iam_resource_tag_keys",
     "loaded_policies",
     "principal_context",
-    "principal_tag_keys",
+    "principal_keys",
     "session_role_arn",
 ]
 
@@ -74,9 +74,14 @@ def _session_policy(documents: tuple[str, ...]) -> PolicyDocument:
     return PolicyDocument("2012-10-17", None, PolicyKind.IDENTITY, statements)
 
 
-def principal_tag_keys(policies: PrincipalPolicies) -> dict[str, str]:
-    """``aws:PrincipalTag/<key>`` for each tag of the principal (its own, or its role's)."""
-    return {f"aws:PrincipalTag/{key}": value for key, value in policies.tags}
+def principal_keys(policies: PrincipalPolicies) -> dict[str, str]:
+    """The caller's own keys that ``policies_for`` gathers: ``aws:PrincipalTag/<key>`` for each
+    tag of the principal (its own, or its role's under its session tags), and a role session's
+    ``aws:SourceIdentity`` (decision 0089). Every authoriser adds these, so none can forget one."""
+    keys = {f"aws:PrincipalTag/{key}": value for key, value in policies.tags}
+    if policies.source_identity is not None:
+        keys["aws:SourceIdentity"] = policies.source_identity
+    return keys
 
 
 def iam_resource_tag_keys(tags: Sequence[tuple[str, str]]) -> dict[str, str]:

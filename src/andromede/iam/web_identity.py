@@ -15,7 +15,11 @@ A token is accepted only when, in this order:
 4. ``exp`` (required), ``nbf`` and ``iat`` hold within ``CLOCK_SKEW`` seconds
    (ExpiredIdentityToken when expired, InvalidIdentityToken when not yet valid);
 5. its audience — ``aud``, or ``azp`` when ``aud`` is a list of several, as AWS reads it — is a
-   client id of the provider; its ``sub`` is a non-empty string (IdpRejectedClaim otherwise).
+   client id of the provider; its ``sub`` is a non-empty string (IdpRejectedClaim otherwise);
+6. AWS's session claims, when present, have AWS's shapes (InvalidIdentityToken otherwise):
+   ``https://aws.amazon.com/tags`` (``principal_tags``, each value a list of one string, and
+   ``transitive_tag_keys`` naming some of them) and ``https://aws.amazon.com/source_identity``
+   (decision 0089).
 
 Nothing here logs or keeps the token. The keys are fetched with httpx under an overall
 ``timeout``, documents bounded to ``max_document_size`` bytes, TLS verified against the system
@@ -46,12 +50,14 @@ from andromede.iam.errors import (
     IdpRejectedClaim,
     InvalidIdentityToken,
 )
-from andromede.iam.model import OidcProvider
+from andromede.iam.model import OidcProvider, Tags, valid_source_identity
 
 __all__ = [
     "ALGORITHMS",
     "CLOCK_SKEW",
     "REFETCH_MIN_INTERVAL",
+    "SOURCE_IDENTITY_CLAIM",
+    "TAGS_CLAIM",
     "TOKEN_MAX",
     "JwksCache",
     "VerifiedWebIdentity",
@@ -73,6 +79,9 @@ CLOCK_SKEW: Final = 60  # seconds of leeway on exp, nbf and iat
 REFETCH_MIN_INTERVAL: Final = 10.0  # seconds between two fetches of one issuer's keys
 KEYS_PER_SET_MAX: Final = 100  # keys taken from one JWKS
 ISSUERS_CACHED_MAX: Final = 1_000
+# The claims AWS reads for the session: its tags, and its source identity (decision 0089).
+TAGS_CLAIM: Final = "https://aws.amazon.com/tags"
+SOURCE_IDENTITY_CLAIM: Final = "https://aws.amazon.com/source_identity"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +92,10 @@ class VerifiedWebIdentity:
     subject: str
     audience: str
     amr: tuple[str, ...] | None  # the ``amr`` claim, when present
+    # The session tags and source identity the IdP set for the session (decision 0089).
+    tags: Tags = ()
+    transitive_tag_keys: tuple[str, ...] = ()
+    source_identity: str | None = None
 
     def condition_keys(self) -> dict[str, str | list[str]]:
         """The trust policy's ``<url>:aud``, ``<url>:sub`` (and ``<url>:amr``) keys, as AWS
@@ -179,12 +192,52 @@ async def verify_token(
     amr = claims.get("amr")
     if isinstance(amr, str):
         amr = [amr]
+    tags, transitive = _session_tags(claims.get(TAGS_CLAIM))
     return VerifiedWebIdentity(
         provider,
         subject,
         audience,
         tuple(str(a) for a in amr) if isinstance(amr, list) else None,
+        tags,
+        transitive,
+        _source_identity(claims.get(SOURCE_IDENTITY_CLAIM)),
     )
+
+
+def _session_tags(claim: object) -> tuple[Tags, tuple[str, ...]]:
+    """The session tags of AWS's tags claim: ``principal_tags``, each key's value a list of one
+    string, and ``transitive_tag_keys``, a list naming some of them. InvalidIdentityToken for
+    any other shape (IAM's rules on the tags themselves are STS's, as for AssumeRole)."""
+    if claim is None:
+        return (), ()
+    if not isinstance(claim, dict):
+        raise _invalid(f"The {TAGS_CLAIM} claim is not an object")
+    principal_tags = claim.get("principal_tags", {})
+    transitive = claim.get("transitive_tag_keys", [])
+    if not isinstance(principal_tags, dict):
+        raise _invalid(f"principal_tags of the {TAGS_CLAIM} claim is not an object")
+    tags: list[tuple[str, str]] = []
+    for key, values in principal_tags.items():
+        if not (isinstance(values, list) and len(values) == 1 and isinstance(values[0], str)):
+            raise _invalid(f"The session tag {key!r} of the token is not a list of one string")
+        tags.append((key, values[0]))
+    if not isinstance(transitive, list) or not all(isinstance(k, str) for k in transitive):
+        raise _invalid(f"transitive_tag_keys of the {TAGS_CLAIM} claim is not a list of strings")
+    keys = {key.lower() for key, _ in tags}
+    if any(key.lower() not in keys for key in transitive):
+        raise _invalid("transitive_tag_keys of the token must name tags of its principal_tags")
+    return tuple(tags), tuple(transitive)
+
+
+def _source_identity(claim: object) -> str | None:
+    """AWS's source identity claim: 2 to 64 of ``[\\w+=,.@-]``, not ``aws:``-prefixed."""
+    if claim is None:
+        return None
+    if not isinstance(claim, str) or not valid_source_identity(claim):
+        raise _invalid(
+            f"The {SOURCE_IDENTITY_CLAIM} claim must be 2 to 64 characters of [\\w+=,.@-]"
+        )
+    return claim
 
 
 def _signing_key(jwk: Mapping[str, Any], algorithm: str) -> jwt.PyJWK:

@@ -279,7 +279,11 @@ class QueryApp:
                 action=f"{self._spec.name}:{action_name}",
                 resource=str(facts["resource"]),
                 outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
-                details={"operation": action_name, "status": str(status)},
+                details={
+                    "operation": action_name,
+                    "status": str(status),
+                    **principal.audit_details,
+                },
             )
         if self._settings.access_log:
             level = logging.WARNING if status >= 500 else logging.INFO

@@ -32,7 +32,7 @@ from andromede.iam.policy_context import (
     iam_resource_tag_keys,
     loaded_policies,
     principal_context,
-    principal_tag_keys,
+    principal_keys,
 )
 from andromede.iam.service import IdentityService
 from andromede.iam.web_identity import VerifiedWebIdentity
@@ -67,7 +67,7 @@ class QueryAuthoriser:
             source_ip=source_ip,
             secure=secure,
             region=self._region,
-            keys={**(keys or {}), **principal_tag_keys(policies)},
+            keys={**(keys or {}), **principal_keys(policies)},
         )
         identity, boundary, session = loaded_policies(policies)
         if not evaluate(
@@ -109,7 +109,7 @@ class QueryAuthoriser:
             # The role's tags, aws:ResourceTag/<key>: who may assume which roles by label.
             keys={
                 **(keys or {}),
-                **principal_tag_keys(policies),
+                **principal_keys(policies),
                 **iam_resource_tag_keys(role.tags),
             },
         )
@@ -144,14 +144,23 @@ class QueryAuthoriser:
         raise _denied(principal, action, role.arn)
 
     def authorise_web_identity(
-        self, identity: VerifiedWebIdentity, role: Role, *, source_ip: str | None, secure: bool
+        self,
+        identity: VerifiedWebIdentity,
+        role: Role,
+        *,
+        source_ip: str | None,
+        secure: bool,
+        keys: Mapping[str, ContextValue] | None = None,
+        action: str = "sts:AssumeRoleWithWebIdentity",
     ) -> None:
         """sts:AssumeRoleWithWebIdentity on ``role`` by the bearer of a token ``identity``'s
         provider vouched for: the trust policy alone decides (a web identity has no identity
         policies), naming the provider as ``Federated``, with the token's ``<url>:aud``,
         ``<url>:sub`` and ``<url>:amr`` keys, ``aws:FederatedProvider`` and the role's tags
-        as ``aws:ResourceTag/<key>``. The provider is always of the role's own account."""
-        action = "sts:AssumeRoleWithWebIdentity"
+        as ``aws:ResourceTag/<key>``. The provider is always of the role's own account.
+        ``keys``: the request's own (the token's tags as ``aws:RequestTag/<key>``,
+        ``sts:SourceIdentity``); ``action``: ``sts:TagSession`` and ``sts:SetSourceIdentity``
+        too, decided the same way, when the token sets them (decision 0089)."""
         provider = identity.provider
         if provider.tenant_id != role.tenant_id:
             raise _web_identity_denied(role.arn)
@@ -164,6 +173,7 @@ class QueryAuthoriser:
             secure_transport=secure,
             requested_region=self._region,
             keys={
+                **(keys or {}),
                 **identity.condition_keys(),
                 "aws:FederatedProvider": provider.arn,
                 **iam_resource_tag_keys(role.tags),
@@ -171,14 +181,14 @@ class QueryAuthoriser:
         )
         trust = load_policy(role.assume_role_policy_document, kind=PolicyKind.TRUST)
         if not evaluate(context, resource_policy=trust, resource_account=role.tenant_id).allowed:
-            raise _web_identity_denied(role.arn)
+            raise _web_identity_denied(role.arn, action)
 
 
-def _web_identity_denied(role_arn: str) -> QueryError:
+def _web_identity_denied(
+    role_arn: str, action: str = "sts:AssumeRoleWithWebIdentity"
+) -> QueryError:
     # AWS's words, which name neither the subject nor which condition failed.
-    return QueryError(
-        "AccessDenied", f"Not authorized to perform sts:AssumeRoleWithWebIdentity on {role_arn}"
-    )
+    return QueryError("AccessDenied", f"Not authorized to perform {action} on {role_arn}")
 
 
 # An account no caller has: deciding a trust policy as if the role were elsewhere makes the

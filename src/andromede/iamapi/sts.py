@@ -7,11 +7,16 @@ on the role (see :meth:`QueryAuthoriser.authorise_assume_role`). Session policie
 them as well as by the role's policies (decision 0071). Session tags (``Tags``,
 ``TransitiveTagKeys``) stand over the role's tags as the session's ``aws:PrincipalTag/<key>``,
 need ``sts:TagSession`` as well as ``sts:AssumeRole``, and pass on through role chaining when
-transitive (decision 0072).
+transitive (decision 0072). A ``SourceIdentity`` needs ``sts:SetSourceIdentity``, is the trust
+policy's ``sts:SourceIdentity`` and every later request's ``aws:SourceIdentity``, and is fixed for
+the session and those it assumes in turn (decision 0089).
 
 AssumeRoleWithWebIdentity is the one action served unsigned: the OpenID Connect token is the
 credential. The token is checked against the provider of its issuer in the role's account, then
-the role's trust policy alone decides, naming the provider (decision 0087).
+the role's trust policy alone decides, naming the provider (decision 0087). The token's
+``https://aws.amazon.com/tags`` claim gives the session its tags, and its
+``https://aws.amazon.com/source_identity`` claim its source identity, as AssumeRole's parameters
+do (decision 0089).
 """
 
 from __future__ import annotations
@@ -21,7 +26,14 @@ from collections.abc import Mapping
 from typing import Final
 
 from andromede.iam.errors import InvalidInput, NoSuchEntity
-from andromede.iam.model import Role, SessionPolicy, SessionTags, Tags
+from andromede.iam.model import (
+    Principal,
+    Role,
+    SessionPolicy,
+    SessionTags,
+    Tags,
+    valid_source_identity,
+)
 from andromede.iam.policy import ContextValue
 from andromede.iam.service import IssuedCredentials
 from andromede.iam.tags import check_tags
@@ -62,7 +74,7 @@ async def get_session_token(call: Call) -> None:
 
 
 async def assume_role(call: Call) -> None:
-    refuse_unsupported(call, "SourceIdentity", "ProvidedContexts")
+    refuse_unsupported(call, "ProvidedContexts")
     inline, arns = call.get("Policy"), tuple(call.members("PolicyArns", "arn"))
     session_policy = SessionPolicy(inline, arns) if inline is not None or arns else None
     asked_tags = check_tags(request_tags(call))
@@ -70,6 +82,7 @@ async def assume_role(call: Call) -> None:
     external_id = _external_id(call)
     role_arn = call.required("RoleArn")
     call.context["resource"] = role_arn  # for the audit record
+    source_identity = _chained_source_identity(call.principal, _source_identity(call), role_arn)
     try:
         role = await call.identity.get_role_by_arn(role_arn)
     except NoSuchEntity as exc:
@@ -87,7 +100,9 @@ async def assume_role(call: Call) -> None:
     keys.update({f"aws:RequestTag/{key}": value for key, value in asked_tags})
     if asked_tags:
         keys["aws:TagKeys"] = [key for key, _ in asked_tags]
-    for action in ("sts:AssumeRole", "sts:TagSession") if session_tags else ("sts:AssumeRole",):
+    if source_identity is not None:
+        keys["sts:SourceIdentity"] = source_identity
+    for action in _actions("sts:AssumeRole", session_tags, source_identity):
         await call.authoriser.authorise_assume_role(
             call.principal,
             role,
@@ -108,6 +123,7 @@ async def assume_role(call: Call) -> None:
         call.get("TokenCode"),
         session_policy=session_policy,
         session_tags=session_tags,
+        source_identity=source_identity,
     )
     _write_credentials(call, issued)
     xml = call.result
@@ -116,6 +132,7 @@ async def assume_role(call: Call) -> None:
     xml.element("Arn", issued.principal.arn)
     xml.close("AssumedRoleUser")
     xml.element("PackedPolicySize", packed)
+    xml.element("SourceIdentity", source_identity)
 
 
 _ROLE_ARN = re.compile(r"arn:aws:iam::(\d{12}):role/(?:[!-~]*/)?([\w+=,.@-]{1,64})")
@@ -154,6 +171,7 @@ async def assume_role_with_web_identity(call: Call) -> None:
     duration = _duration(call, ROLE_SESSION_MIN, ROLE_SESSION_MAX)
     inline, arns = call.get("Policy"), tuple(call.members("PolicyArns", "arn"))
     session_policy = SessionPolicy(inline, arns) if inline is not None or arns else None
+    asked_identity = _source_identity(call)
     matched = _ROLE_ARN.fullmatch(role_arn)
     if matched is None:
         raise QueryError("ValidationError", f"{role_arn} is not a valid role ARN")
@@ -168,22 +186,48 @@ async def assume_role_with_web_identity(call: Call) -> None:
         "subject": identity.subject,
         "audience": identity.audience,
     }
-    role = await _role(call, role_arn)
-    call.authoriser.authorise_web_identity(
-        identity, role, source_ip=call.source_ip or None, secure=call.secure
+    source_identity = _token_source_identity(identity.source_identity, asked_identity)
+    # The token's tags follow IAM's rules as AssumeRole's do; a claim of the wrong shape was
+    # refused with the token.
+    session_tags = (
+        SessionTags(check_tags(identity.tags), identity.transitive_tag_keys)
+        if identity.tags
+        else None
     )
+    role = await _role(call, role_arn)
+    keys: dict[str, ContextValue] = {f"aws:RequestTag/{k}": v for k, v in identity.tags}
+    if identity.tags:
+        keys["aws:TagKeys"] = [key for key, _ in identity.tags]
+    if source_identity is not None:
+        keys["sts:SourceIdentity"] = source_identity
+    for action in _actions("sts:AssumeRoleWithWebIdentity", session_tags, source_identity):
+        call.authoriser.authorise_web_identity(
+            identity,
+            role,
+            source_ip=call.source_ip or None,
+            secure=call.secure,
+            keys=keys,
+            action=action,
+        )
     packed = None
-    if session_policy is not None:
-        packed = await call.identity.check_session(role.tenant_id, session_policy)
+    if session_policy is not None or session_tags is not None:
+        packed = await call.identity.check_session(role.tenant_id, session_policy, session_tags)
     if duration is not None and duration > role.max_session_duration:
         raise QueryError(
             "ValidationError",
             "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
         )
     issued = await call.identity.assume_role_with_web_identity(
-        identity, role, session_name, duration, session_policy
+        identity,
+        role,
+        session_name,
+        duration,
+        session_policy,
+        session_tags=session_tags,
+        source_identity=source_identity,
     )
     call.context[UNSIGNED_DETAILS]["session"] = issued.principal.arn
+    call.context[UNSIGNED_DETAILS].update(issued.principal.audit_details)
     _write_credentials(call, issued)
     xml = call.result
     xml.element("SubjectFromWebIdentityToken", identity.subject)
@@ -194,6 +238,59 @@ async def assume_role_with_web_identity(call: Call) -> None:
     xml.element("PackedPolicySize", packed)
     xml.element("Provider", provider.url)
     xml.element("Audience", identity.audience)
+    xml.element("SourceIdentity", source_identity)
+
+
+def _actions(
+    assume: str, session_tags: SessionTags | None, source_identity: str | None
+) -> tuple[str, ...]:
+    """What the trust policy must allow: the assume action, ``sts:TagSession`` for a session
+    with tags (given or inherited), ``sts:SetSourceIdentity`` for one with a source identity
+    (set now or carried through the chain), as AWS asks."""
+    actions = [assume]
+    if session_tags is not None:
+        actions.append("sts:TagSession")
+    if source_identity is not None:
+        actions.append("sts:SetSourceIdentity")
+    return tuple(actions)
+
+
+def _source_identity(call: Call) -> str | None:
+    """The request's ``SourceIdentity``: 2 to 64 of ``[\\w+=,.@-]``, not ``aws:``-prefixed."""
+    value = call.get("SourceIdentity")
+    if value is not None and not valid_source_identity(value):
+        raise QueryError(
+            "ValidationError",
+            "1 validation error detected: Value at 'sourceIdentity' failed to satisfy "
+            "constraint: Member must be 2 to 64 characters of [\\w+=,.@-], not starting "
+            "with aws:",
+        )
+    return value
+
+
+def _chained_source_identity(caller: Principal, asked: str | None, role_arn: str) -> str | None:
+    """The new session's source identity: the calling session's, which no request changes
+    (AccessDenied for another value, as AWS), or the one asked for."""
+    carried = caller.source_identity
+    if carried is None or asked is None or asked == carried:
+        return carried if carried is not None else asked
+    raise QueryError(
+        "AccessDenied",
+        f"User: {caller.arn} is not authorized to perform: sts:SetSourceIdentity on resource: "
+        f"{role_arn}: the source identity of a session cannot be changed",
+    )
+
+
+def _token_source_identity(claimed: str | None, asked: str | None) -> str | None:
+    """A web identity session's source identity: the token's claim, which the IdP vouches for;
+    the request's ``SourceIdentity`` only without one, or the same (a caller never overrides
+    what its IdP set)."""
+    if claimed is not None and asked is not None and asked != claimed:
+        raise QueryError(
+            "InvalidParameterValue",
+            "SourceIdentity differs from the source identity of the web identity token",
+        )
+    return claimed if claimed is not None else asked
 
 
 async def _role(call: Call, role_arn: str) -> Role:

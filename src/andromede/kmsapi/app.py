@@ -204,6 +204,7 @@ class KmsApp:
     ) -> None:
         if caller is not None and action_name in ACTIONS:
             details = {"operation": action_name, "status": str(status)}
+            details.update(principal.audit_details)
             if error_type is not None:
                 details["error"] = error_type
             self._audit.record(

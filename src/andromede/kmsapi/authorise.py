@@ -36,7 +36,7 @@ from andromede.iam.policy import (
     load_policy,
     parse_policy,
 )
-from andromede.iam.policy_context import LoadedPolicies, loaded_policies, principal_tag_keys
+from andromede.iam.policy_context import LoadedPolicies, loaded_policies, principal_keys
 from andromede.kms.customer_keys import Caller, Decision, RequestKeys
 from andromede.kms.keys_errors import MalformedKeyPolicy
 from andromede.kms.keys_model import CustomerKey
@@ -239,8 +239,8 @@ class KmsAuthoriser:
         ):
             names = list(await self._key_aliases(key))[:MAX_RESOURCE_ALIASES]
             request = {**request, "kms:ResourceAliases": names}
-        if policies.tags:  # aws:PrincipalTag/<key>, for attribute-based policies
-            request = {**request, **principal_tag_keys(policies)}
+        if policies.tags or policies.source_identity:  # aws:PrincipalTag, aws:SourceIdentity
+            request = {**request, **principal_keys(policies)}
         context = self._context(caller, principal, action, key, encryption_context, request)
         return context, loaded_policies(policies)
 

@@ -800,7 +800,11 @@ class S3App:
                 action=operation.action,
                 resource=_resource_arn(route),
                 outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
-                details={"operation": operation.name, "status": str(status)},
+                details={
+                    "operation": operation.name,
+                    "status": str(status),
+                    **principal.audit_details,
+                },
             )
         if self._settings.access_log:
             level = logging.WARNING if status >= 500 else logging.INFO

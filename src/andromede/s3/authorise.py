@@ -39,7 +39,7 @@ from andromede.iam.policy import (
     is_public,
     load_policy,
 )
-from andromede.iam.policy_context import loaded_policies, principal_context, principal_tag_keys
+from andromede.iam.policy_context import loaded_policies, principal_context, principal_keys
 from andromede.s3.errors import S3Error
 from andromede.s3.operations import S3Operation
 from andromede.storage.acl import AccessControlList, Permission
@@ -216,8 +216,8 @@ class S3Authoriser:
         # aws:RequestedRegion: a bucket's requests are signed for its region (s3/app.py checks).
         region = bucket.region if bucket is not None else self._region
         policies = await self._identity_policies(principal)
-        if policies.tags:  # aws:PrincipalTag/<key>, for attribute-based policies
-            keys = {**keys, **principal_tag_keys(policies)}
+        if policies.tags or policies.source_identity:  # aws:PrincipalTag, aws:SourceIdentity
+            keys = {**keys, **principal_keys(policies)}
         context = self._context(
             principal, operation, bucket_name, key, keys, source_ip, secure, region
         )

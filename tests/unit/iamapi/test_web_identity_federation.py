@@ -8,12 +8,14 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from botocore.credentials import Credentials
 
 from andromede.iam.errors import IdpCommunicationError
 from andromede.iam.web_identity import JwksCache
+from support.asgi import post
 from support.clock import Clock
 from support.oidc import IdentityProvider
 from support.queryapp import ApiError, Client, World, query_world
@@ -348,3 +350,268 @@ async def test_unsigned_calls_are_throttled_per_client_address(
         signed = world.client(world.root)
         for _ in range(3):
             await signed.call("sts", "GetCallerIdentity")
+
+
+# -- session tags and source identity from the token (decision 0089) -------------------------
+
+TAGS = "https://aws.amazon.com/tags"
+SOURCE = "https://aws.amazon.com/source_identity"
+
+
+def tags_claim(tags: dict[str, str], transitive: list[str] | None = None) -> dict[str, Any]:
+    claim: dict[str, Any] = {"principal_tags": {key: [value] for key, value in tags.items()}}
+    if transitive is not None:
+        claim["transitive_tag_keys"] = transitive
+    return claim
+
+
+async def tagging_role(
+    root: Client,
+    idp: IdentityProvider,
+    actions: list[str],
+    condition: dict[str, Any] | None = None,
+    *documents: dict[str, Any],
+) -> str:
+    """A role trusting ``idp``'s provider for ``actions``, with ``documents`` as its policies."""
+    provider_arn, role_arn = await setup_role(root, idp)
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Federated": provider_arn},
+        "Action": actions,
+    }
+    if condition:
+        statement["Condition"] = condition
+    await root.call(
+        "iam",
+        "UpdateAssumeRolePolicy",
+        RoleName="deploy",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    for index, document in enumerate(documents):
+        await root.call(
+            "iam",
+            "PutRolePolicy",
+            RoleName="deploy",
+            PolicyName=f"p{index}",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [document]}),
+        )
+    return role_arn
+
+
+def acting_as(world: World, answer: dict[str, Any]) -> Client:
+    credentials = answer["Credentials"]
+    return world.client(
+        Credentials(credentials["AccessKeyId"], credentials["SecretAccessKey"]),
+        credentials["SessionToken"],
+    )
+
+
+WEB_AND_TAGS = ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"]
+LIST_USERS_AS_BLUE = {
+    "Effect": "Allow",
+    "Action": "iam:ListUsers",
+    "Resource": "*",
+    "Condition": {"StringEquals": {"aws:PrincipalTag/team": "blue"}},
+}
+
+
+async def test_the_tokens_tags_are_the_sessions_tags_and_pass_on_when_transitive(
+    world: World, root: Client, idps: dict[str, IdentityProvider]
+) -> None:
+    ops = idps["ops"]
+    assume_any = {
+        "Effect": "Allow",
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Resource": "*",
+    }
+    role_arn = await tagging_role(root, ops, WEB_AND_TAGS, None, LIST_USERS_AS_BLUE, assume_any)
+    blue = await assume(world, role_arn, ops.token(**{TAGS: tags_claim({"team": "blue"})}))
+    assert 0 < blue["PackedPolicySize"] < 100  # the tags count, as AssumeRole's do
+    await acting_as(world, blue).call("iam", "ListUsers")
+    red = await assume(world, role_arn, ops.token(**{TAGS: tags_claim({"team": "red"})}))
+    with pytest.raises(ApiError) as caught:
+        await acting_as(world, red).call("iam", "ListUsers")
+    assert caught.value.code == "AccessDenied"
+    # Chained into another role, the transitive tag goes along, and may not be set again.
+    account = f"arn:aws:iam::{world.tenant_id}:root"
+    await root.call(
+        "iam",
+        "CreateRole",
+        RoleName="next",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": account},
+                        "Action": ["sts:AssumeRole", "sts:TagSession"],
+                    }
+                ],
+            }
+        ),
+    )
+    await root.call(
+        "iam",
+        "PutRolePolicy",
+        RoleName="next",
+        PolicyName="blue",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [LIST_USERS_AS_BLUE]}),
+    )
+    next_arn = f"arn:aws:iam::{world.tenant_id}:role/next"
+    token = ops.token(**{TAGS: tags_claim({"team": "blue", "cost": "42"}, ["team"])})
+    carrying = acting_as(world, await assume(world, role_arn, token))
+    chained = await carrying.call("sts", "AssumeRole", RoleArn=next_arn, RoleSessionName="n1")
+    await acting_as(world, chained).call("iam", "ListUsers")
+    with pytest.raises(ApiError) as caught:
+        await carrying.call(
+            "sts",
+            "AssumeRole",
+            RoleArn=next_arn,
+            RoleSessionName="n1",
+            Tags=[{"Key": "team", "Value": "red"}],
+        )
+    assert caught.value.code == "InvalidParameterValue"
+
+
+async def test_token_tags_need_sts_tag_session_and_meet_the_trust_policys_conditions(
+    world: World, root: Client, idps: dict[str, IdentityProvider]
+) -> None:
+    ops = idps["ops"]
+    tagged = ops.token(**{TAGS: tags_claim({"team": "blue"})})
+    role_arn = await tagging_role(root, ops, ["sts:AssumeRoleWithWebIdentity"])
+    error = await refused(world, role_arn, tagged)
+    assert (error.code, error.message) == (
+        "AccessDenied",
+        f"Not authorized to perform sts:TagSession on {role_arn}",
+    )
+    assert await assume(world, role_arn, ops.token())  # untagged, as before
+    only_blue = {
+        "StringEquals": {"aws:RequestTag/team": "blue"},
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["team"]},
+    }
+    await root.call("iam", "DeleteRole", RoleName="deploy")
+    await root.call(
+        "iam",
+        "DeleteOpenIDConnectProvider",
+        OpenIDConnectProviderArn=f"arn:aws:iam::{world.tenant_id}:oidc-provider/{ops.url}",
+    )
+    role_arn = await tagging_role(root, ops, WEB_AND_TAGS, only_blue)
+    assert await assume(world, role_arn, tagged)
+    for tags in ({"team": "red"}, {"team": "blue", "cost": "42"}):
+        error = await refused(world, role_arn, ops.token(**{TAGS: tags_claim(tags)}))
+        assert error.code == "AccessDenied", tags
+
+
+async def test_token_tags_are_held_to_assume_roles_limits(
+    world: World, root: Client, idps: dict[str, IdentityProvider]
+) -> None:
+    ops = idps["ops"]
+    role_arn = await tagging_role(root, ops, WEB_AND_TAGS)
+    for tags, code in [
+        ({f"k{i}": "v" for i in range(51)}, "LimitExceeded"),
+        ({"k" * 129: "v"}, "ValidationError"),
+        ({"team": "v" * 257}, "ValidationError"),
+        ({"aws:team": "blue"}, "ValidationError"),
+        ({"team": "blue", "TEAM": "red"}, "ValidationError"),
+        ({f"k{i}": "v" * 250 for i in range(10)}, "PackedPolicyTooLarge"),
+    ]:
+        error = await refused(world, role_arn, ops.token(**{TAGS: tags_claim(tags)}))
+        assert error.code == code, list(tags)[:2]
+
+
+async def test_a_malformed_tags_claim_is_an_invalid_token(
+    world: World, root: Client, idps: dict[str, IdentityProvider]
+) -> None:
+    ops = idps["ops"]
+    role_arn = await tagging_role(root, ops, WEB_AND_TAGS)
+    for claim in (
+        "team=blue",
+        {"principal_tags": ["team", "blue"]},
+        {"principal_tags": {"team": "blue"}},  # a string, not a list of one
+        {"principal_tags": {"team": ["blue", "red"]}},
+        {"principal_tags": {"team": [7]}},
+        {"principal_tags": {"team": ["blue"]}, "transitive_tag_keys": "team"},
+        {"principal_tags": {"team": ["blue"]}, "transitive_tag_keys": ["cost"]},
+    ):
+        error = await refused(world, role_arn, ops.token(**{TAGS: claim}))
+        assert (error.status, error.code) == (400, "InvalidIdentityToken"), claim
+
+
+WEB_AND_SOURCE = ["sts:AssumeRoleWithWebIdentity", "sts:SetSourceIdentity"]
+
+
+async def test_the_tokens_source_identity_is_the_sessions(
+    world: World, root: Client, idps: dict[str, IdentityProvider]
+) -> None:
+    ops = idps["ops"]
+    only_alice = {
+        "Effect": "Allow",
+        "Action": "iam:ListUsers",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceIdentity": "alice"}},
+    }
+    role_arn = await tagging_role(
+        root, ops, WEB_AND_SOURCE, {"StringLike": {"sts:SourceIdentity": "*"}}, only_alice
+    )
+    answer = await assume(world, role_arn, ops.token(**{SOURCE: "alice"}))
+    assert answer["SourceIdentity"] == "alice"
+    await acting_as(world, answer).call("iam", "ListUsers")
+    carol = await assume(world, role_arn, ops.token(**{SOURCE: "carol"}))
+    with pytest.raises(ApiError) as caught:
+        await acting_as(world, carol).call("iam", "ListUsers")
+    assert caught.value.code == "AccessDenied"
+    # The trust policy asks for one: a token without is refused.
+    assert (await refused(world, role_arn, ops.token())).code == "AccessDenied"
+    for bad in ("a", "x" * 65, "alice smith", "aws:alice", 42):
+        error = await refused(world, role_arn, ops.token(**{SOURCE: bad}))
+        assert error.code == "InvalidIdentityToken", bad
+    await world.audit.flush()
+    events = [
+        e
+        for _, e in await world.audit_store.list_events(None, after_id=0, limit=100)
+        if e.action == "sts:AssumeRoleWithWebIdentity" and e.outcome.value == "success"
+    ]
+    assert [e.details.get("source_identity") for e in events] == ["alice", "carol"]
+
+
+async def test_setting_a_source_identity_needs_sts_set_source_identity(
+    world: World, root: Client, idps: dict[str, IdentityProvider]
+) -> None:
+    ops = idps["ops"]
+    role_arn = await tagging_role(root, ops, ["sts:AssumeRoleWithWebIdentity"])
+    error = await refused(world, role_arn, ops.token(**{SOURCE: "alice"}))
+    assert error.message == f"Not authorized to perform sts:SetSourceIdentity on {role_arn}"
+
+
+async def post_sts(world: World, **params: str) -> tuple[int, bytes]:
+    """AssumeRoleWithWebIdentity as a raw form, for what botocore's model does not send."""
+    body = urlencode(
+        {"Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15", **params}
+    ).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    status, _, answer = await post(world.apps["sts"], headers, body, ("192.0.2.10", 40000))
+    return status, answer
+
+
+async def test_a_source_identity_parameter_never_overrides_the_tokens(
+    world: World, root: Client, idps: dict[str, IdentityProvider]
+) -> None:
+    ops = idps["ops"]
+    role_arn = await tagging_role(root, ops, WEB_AND_SOURCE)
+    common = {"RoleArn": role_arn, "RoleSessionName": "s1"}
+    status, answer = await post_sts(
+        world, WebIdentityToken=ops.token(), SourceIdentity="bob", **common
+    )
+    assert status == 200 and b"<SourceIdentity>bob</SourceIdentity>" in answer
+    claimed = ops.token(**{SOURCE: "alice"})
+    status, answer = await post_sts(
+        world, WebIdentityToken=claimed, SourceIdentity="alice", **common
+    )
+    assert status == 200 and b"<SourceIdentity>alice</SourceIdentity>" in answer
+    status, answer = await post_sts(world, WebIdentityToken=claimed, SourceIdentity="bob", **common)
+    assert status == 400 and b"<Code>InvalidParameterValue</Code>" in answer
+    status, answer = await post_sts(
+        world, WebIdentityToken=ops.token(), SourceIdentity="a b", **common
+    )
+    assert status == 400 and b"<Code>ValidationError</Code>" in answer
