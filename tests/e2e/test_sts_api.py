@@ -171,6 +171,80 @@ def test_assume_role_in_the_account_then_use_s3(server: ServerProcess, tenant: T
     s3.delete_bucket(Bucket=bucket)
 
 
+def test_a_source_identity_opens_only_what_a_bucket_policy_keeps_for_it(
+    server: ServerProcess, tenant: Tenant
+) -> None:
+    """Decision 0089: one shared role, and a bucket that lets its sessions read only when the
+    source identity the caller set is alice's; the role trusts bob with
+    ``sts:SetSourceIdentity``, and the source identity cannot be changed down the chain."""
+    iam = root_client(server, tenant, "iam")
+    s3 = root_client(server, tenant, "s3")
+    bucket = unique_bucket("source")
+    create_bucket(s3, bucket)
+    s3.put_object(Bucket=bucket, Key="payroll.csv", Body=b"alice,42\n")
+    key = user_keys(iam, "bob")
+    bob_arn = f"arn:aws:iam::{tenant.account}:user/bob"
+    role = iam.create_role(
+        RoleName="shared",
+        AssumeRolePolicyDocument=policy(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": [bob_arn, tenant.account]},
+                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+            }
+        ),
+    )["Role"]
+    iam.put_role_policy(
+        RoleName="shared",
+        PolicyName="assume",
+        # The trust names the account for the chained hop: the session's own policy must
+        # allow both actions too (decision 0073).
+        PolicyDocument=policy(
+            {
+                "Effect": "Allow",
+                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+                "Resource": "*",
+            }
+        ),
+    )
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=policy(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": role["Arn"]},
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+                "Condition": {"StringEquals": {"aws:SourceIdentity": "alice"}},
+            }
+        ),
+    )
+    sts = client_for(server, "sts", *key)
+    alice = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="a1", SourceIdentity="alice")
+    assert alice["SourceIdentity"] == "alice"
+    got = session(server, "s3", alice).get_object(Bucket=bucket, Key="payroll.csv")
+    assert got["Body"].read() == b"alice,42\n"
+    for others in ({"SourceIdentity": "carol"}, {}):
+        answer = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="c1", **others)
+        with pytest.raises(ClientError) as caught:
+            session(server, "s3", answer).get_object(Bucket=bucket, Key="payroll.csv")
+        assert error(caught) == (403, "AccessDenied"), others
+    # Chained, alice's session stays alice's, and cannot become carol's.
+    chained_sts = session(server, "sts", alice)
+    chained = chained_sts.assume_role(RoleArn=role["Arn"], RoleSessionName="a2")
+    assert chained["SourceIdentity"] == "alice"
+    assert session(server, "s3", chained).get_object(Bucket=bucket, Key="payroll.csv")
+    with pytest.raises(ClientError) as caught:
+        chained_sts.assume_role(RoleArn=role["Arn"], RoleSessionName="a3", SourceIdentity="carol")
+    assert error(caught) == (403, "AccessDenied")
+    with pytest.raises(ClientError) as caught:
+        sts.assume_role(RoleArn=role["Arn"], RoleSessionName="x1", SourceIdentity="not valid")
+    assert error(caught) == (400, "ValidationError")
+    s3.delete_bucket_policy(Bucket=bucket)
+    s3.delete_object(Bucket=bucket, Key="payroll.csv")
+    s3.delete_bucket(Bucket=bucket)
+
+
 def test_cross_tenant_assume_role_needs_trust_and_identity_policy(
     server: ServerProcess, tenant: Tenant
 ) -> None:
@@ -288,12 +362,11 @@ def test_what_is_not_offered_is_refused_not_dropped(server: ServerProcess, tenan
     assert as_boundary["PolicyUsers"] == []
     listed = iam.list_policies(Scope="Local", PolicyUsageFilter="PermissionsBoundary")
     assert listed["Policies"] == []
-    # Source identities and provided contexts on AssumeRole.
+    # Provided contexts on AssumeRole (source identities are taken since decision 0089).
     role = iam.create_role(RoleName="plain", AssumeRolePolicyDocument=trust(tenant.account))["Role"]
     may_assume = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role["Arn"]})
     sts = client_for(server, "sts", *user_keys(iam, "caller", may_assume))
     for extra in (
-        {"SourceIdentity": "alice"},
         {"ProvidedContexts": [{"ProviderArn": "arn:aws:iam::aws:contextProvider/IdentityCenter",
                                "ContextAssertion": "x" * 8}]},
     ):  # fmt: skip

@@ -301,3 +301,90 @@ def test_providers_through_boto3_and_other_unsigned_sts_calls_refused(
     with pytest.raises(ClientError) as refused:
         unsigned_sts(oidc_server).get_caller_identity()
     assert refused.value.response["Error"]["Code"] == "MissingAuthenticationToken"
+
+
+def test_the_tokens_tags_and_source_identity_shape_the_session(
+    oidc_server: ServerProcess, tenant: Tenant, idp: IdentityProvider
+) -> None:
+    """Decision 0089: the IdP's ``https://aws.amazon.com/tags`` claim gives the session its
+    ``aws:PrincipalTag/team``, and its source identity claim the session's source identity;
+    the trust policy allows ``sts:TagSession`` and ``sts:SetSourceIdentity`` too."""
+    iam = root(oidc_server, tenant, "iam")
+    provider = iam.create_open_id_connect_provider(
+        Url=idp.issuer, ClientIDList=["sts.amazonaws.com"]
+    )["OpenIDConnectProviderArn"]
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Federated": provider},
+        "Action": [
+            "sts:AssumeRoleWithWebIdentity",
+            "sts:TagSession",
+            "sts:SetSourceIdentity",
+        ],
+        "Condition": {"StringEquals": {f"{idp.url}:sub": SUB}},
+    }
+    iam.create_role(
+        RoleName="teams",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    bucket = unique_bucket("teams")
+    s3 = root(oidc_server, tenant, "s3")
+    create_bucket(s3, bucket)
+    s3.put_object(Bucket=bucket, Key="blue/a", Body=b"blue")
+    s3.put_object(Bucket=bucket, Key="red/b", Body=b"red")
+    iam.put_role_policy(
+        RoleName="teams",
+        PolicyName="own-team",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{bucket}/${{aws:PrincipalTag/team}}/*",
+                        "Condition": {"StringEquals": {"aws:SourceIdentity": "alice"}},
+                    }
+                ],
+            }
+        ),
+    )
+    token = idp.token(
+        sub=SUB,
+        **{
+            "https://aws.amazon.com/tags": {
+                "principal_tags": {"team": ["blue"]},
+                "transitive_tag_keys": ["team"],
+            },
+            "https://aws.amazon.com/source_identity": "alice",
+        },
+    )
+    answer = unsigned_sts(oidc_server).assume_role_with_web_identity(
+        RoleArn=f"arn:aws:iam::{tenant.account}:role/teams",
+        RoleSessionName="ci-42",
+        WebIdentityToken=token,
+    )
+    assert answer["SourceIdentity"] == "alice"
+    assert 0 < answer["PackedPolicySize"] < 100
+    credentials = answer["Credentials"]
+    session_s3 = client_for(
+        oidc_server,
+        "s3",
+        credentials["AccessKeyId"],
+        credentials["SecretAccessKey"],
+        credentials["SessionToken"],
+    )
+    assert session_s3.get_object(Bucket=bucket, Key="blue/a")["Body"].read() == b"blue"
+    with pytest.raises(ClientError) as caught:
+        session_s3.get_object(Bucket=bucket, Key="red/b")
+    assert caught.value.response["Error"]["Code"] == "AccessDenied"
+    malformed = idp.token(
+        sub=SUB, **{"https://aws.amazon.com/tags": {"principal_tags": {"team": "blue"}}}
+    )
+    with pytest.raises(ClientError) as caught:
+        unsigned_sts(oidc_server).assume_role_with_web_identity(
+            RoleArn=f"arn:aws:iam::{tenant.account}:role/teams",
+            RoleSessionName="ci-42",
+            WebIdentityToken=malformed,
+        )
+    assert caught.value.response["Error"]["Code"] == "InvalidIdentityToken"
