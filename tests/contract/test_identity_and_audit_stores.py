@@ -537,10 +537,20 @@ async def test_oidc_providers_are_kept_per_account_and_url(identity: IdentitySto
     await identity.create_oidc_provider(second)
     assert await identity.list_oidc_providers(tenant.id) == [second, provider]
     changed = replace(provider, client_ids=("cli",), thumbprints=(), tags=(("only", "this"),))
-    await identity.update_oidc_provider(replace(changed, created_at=T0 + timedelta(days=1)))
+    later = replace(changed, created_at=T0 + timedelta(days=1))
+    assert await identity.update_oidc_provider(later, provider)
     assert await identity.get_oidc_provider(tenant.id, provider.url) == changed
+    # A write based on a read another write has changed since is refused, and changes nothing.
+    assert not await identity.update_oidc_provider(replace(provider, client_ids=("x",)), provider)
+    assert await identity.get_oidc_provider(tenant.id, provider.url) == changed
+    untagged = replace(changed, tags=())
+    assert await identity.update_oidc_provider(untagged, changed)
+    assert await identity.update_oidc_provider(replace(untagged, client_ids=("y",)), untagged)
+    assert not await identity.update_oidc_provider(changed, untagged)
     with pytest.raises(NoSuchEntity):
-        await identity.update_oidc_provider(replace(provider, url="none.example"))
+        await identity.update_oidc_provider(
+            replace(provider, url="none.example"), replace(provider, url="none.example")
+        )
     assert await identity.delete_oidc_provider(tenant.id, provider.url)
     assert not await identity.delete_oidc_provider(tenant.id, provider.url)
     assert await identity.list_oidc_providers(tenant.id) == [second]

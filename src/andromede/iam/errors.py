@@ -73,6 +73,11 @@ class NoSuchEntity(IamError):
     pass
 
 
+class ConcurrentModification(IamError):
+    """Another request changed the entity between this one's read and its write, again and
+    again (IAM's ConcurrentModification): the caller tries again."""
+
+
 class DeleteConflict(IamError):
     pass
 

@@ -17,6 +17,7 @@ an IdP's TLS is trusted through the CA store (see ``web_identity.py``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Final
 
@@ -29,6 +30,7 @@ from andromede.iam.credentials import (
 )
 from andromede.iam.errors import (
     AccessDenied,
+    ConcurrentModification,
     EntityAlreadyExists,
     InvalidIdentityToken,
     InvalidInput,
@@ -59,6 +61,7 @@ CLIENT_IDS_MAX: Final = 100
 THUMBPRINTS_MAX: Final = 5
 OIDC_PROVIDERS_MAX: Final = 100  # AWS's quota of OIDC providers per account
 _THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
+_CHANGE_ATTEMPTS: Final = 5
 _ARN = re.compile(r"arn:aws:iam::(\d{12}):oidc-provider/(.+)")
 
 
@@ -155,36 +158,52 @@ class OidcProvidersMixin(CredentialsMixin):
         self, tenant_id: str, arn: str, client_id: str
     ) -> None:
         """Adding a client id already there changes nothing (as IAM)."""
-        provider = await self.get_open_id_connect_provider(tenant_id, arn)
-        ids = check_client_ids([*provider.client_ids, client_id])
-        await self._store.update_oidc_provider(replace(provider, client_ids=ids))
+        await self._change_provider(
+            tenant_id,
+            arn,
+            lambda p: replace(p, client_ids=check_client_ids([*p.client_ids, client_id])),
+        )
 
     async def remove_client_id_from_open_id_connect_provider(
         self, tenant_id: str, arn: str, client_id: str
     ) -> None:
         """Removing one not there changes nothing (IAM: the action is idempotent)."""
-        provider = await self.get_open_id_connect_provider(tenant_id, arn)
-        ids = tuple(c for c in provider.client_ids if c != client_id)
-        await self._store.update_oidc_provider(replace(provider, client_ids=ids))
+        await self._change_provider(
+            tenant_id,
+            arn,
+            lambda p: replace(p, client_ids=tuple(c for c in p.client_ids if c != client_id)),
+        )
 
     async def update_open_id_connect_provider_thumbprint(
         self, tenant_id: str, arn: str, thumbprints: list[str]
     ) -> None:
-        provider = await self.get_open_id_connect_provider(tenant_id, arn)
         checked = check_thumbprints(thumbprints)
-        await self._store.update_oidc_provider(replace(provider, thumbprints=checked))
+        await self._change_provider(tenant_id, arn, lambda p: replace(p, thumbprints=checked))
 
     async def tag_open_id_connect_provider(self, tenant_id: str, arn: str, tags: Tags) -> None:
-        provider = await self.get_open_id_connect_provider(tenant_id, arn)
-        new = merged(provider.tags, tags)
-        await self._store.update_oidc_provider(replace(provider, tags=new))
+        await self._change_provider(tenant_id, arn, lambda p: replace(p, tags=merged(p.tags, tags)))
 
     async def untag_open_id_connect_provider(
         self, tenant_id: str, arn: str, keys: list[str]
     ) -> None:
-        provider = await self.get_open_id_connect_provider(tenant_id, arn)
-        new = without(provider.tags, keys)
-        await self._store.update_oidc_provider(replace(provider, tags=new))
+        await self._change_provider(
+            tenant_id, arn, lambda p: replace(p, tags=without(p.tags, keys))
+        )
+
+    async def _change_provider(
+        self, tenant_id: str, arn: str, change: Callable[[OidcProvider], OidcProvider]
+    ) -> None:
+        """Read the provider, apply ``change``, and write it only if nobody changed it since
+        (two gateways adding client ids at once both get theirs in): read again and retry a
+        few times, then ConcurrentModification, as IAM answers."""
+        for _ in range(_CHANGE_ATTEMPTS):
+            provider = await self.get_open_id_connect_provider(tenant_id, arn)
+            changed = change(provider)
+            if changed == provider or await self._store.update_oidc_provider(changed, provider):
+                return
+        raise ConcurrentModification(
+            "The provider was changed by another request meanwhile; try again"
+        )
 
     # -- web identities (STS AssumeRoleWithWebIdentity) --------------------------------------
     async def verify_web_identity(self, account_id: str, token: str) -> VerifiedWebIdentity:

@@ -151,8 +151,9 @@ class IdentityStore(Protocol):
     async def list_oidc_providers(self, tenant_id: str) -> list[OidcProvider]:
         """The tenant's providers, by URL."""
 
-    async def update_oidc_provider(self, provider: OidcProvider) -> None:
-        """Replace the client ids, thumbprints and tags of the provider of that tenant and URL.
+    async def update_oidc_provider(self, provider: OidcProvider, read: OidcProvider) -> bool:
+        """Replace the client ids, thumbprints and tags of the provider of that tenant and URL,
+        if they are still those of ``read`` (False: another request changed them since).
         NoSuchEntity."""
 
     async def delete_oidc_provider(self, tenant_id: str, url: str) -> bool:

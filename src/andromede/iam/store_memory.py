@@ -288,17 +288,24 @@ class MemoryIdentityStore:
             key=lambda p: p.url,
         )
 
-    async def update_oidc_provider(self, provider: OidcProvider) -> None:
+    async def update_oidc_provider(self, provider: OidcProvider, read: OidcProvider) -> bool:
         key = (provider.tenant_id, provider.url)
         held = self._oidc.get(key)
         if held is None:
             raise NoSuchEntity(provider.url)
+        if (held.client_ids, held.thumbprints, held.tags) != (
+            read.client_ids,
+            read.thumbprints,
+            read.tags,
+        ):
+            return False
         self._oidc[key] = replace(
             held,
             client_ids=provider.client_ids,
             thumbprints=provider.thumbprints,
             tags=provider.tags,
         )
+        return True
 
     async def delete_oidc_provider(self, tenant_id: str, url: str) -> bool:
         return self._oidc.pop((tenant_id, url), None) is not None

@@ -63,11 +63,20 @@ class SqlOidcProvidersMixin:
         rows = await self._db.read(lambda conn: list(conn.execute(query)))
         return [_provider(row) for row in rows]
 
-    async def update_oidc_provider(self, provider: OidcProvider) -> None:
+    async def update_oidc_provider(self, provider: OidcProvider, read: OidcProvider) -> bool:
         o = tables.iam_oidc_providers
+        where = (o.c.tenant_id == provider.tenant_id, o.c.url == provider.url)
+        # Compare-and-set on what was read (the stored texts are what these functions wrote).
+        unchanged = (
+            o.c.client_ids == json.dumps(list(read.client_ids)),
+            o.c.thumbprints == json.dumps(list(read.thumbprints)),
+            o.c.tags.is_(None)
+            if tags_text(read.tags) is None
+            else o.c.tags == tags_text(read.tags),
+        )
         statement = (
             o.update()
-            .where(o.c.tenant_id == provider.tenant_id, o.c.url == provider.url)
+            .where(*where, *unchanged)
             .values(
                 client_ids=json.dumps(list(provider.client_ids)),
                 thumbprints=json.dumps(list(provider.thumbprints)),
@@ -75,11 +84,16 @@ class SqlOidcProvidersMixin:
             )
         )
 
-        def work(conn: Connection) -> None:
-            if conn.execute(statement).rowcount == 0:
-                raise NoSuchEntity(provider.url)
+        exists = sa.select(o.c.url).where(*where)
 
-        await self._db.write(work)
+        def work(conn: Connection) -> bool:
+            if conn.execute(statement).rowcount == 1:
+                return True
+            if conn.execute(exists).first() is None:
+                raise NoSuchEntity(provider.url)
+            return False
+
+        return bool(await self._db.write(work))
 
     async def delete_oidc_provider(self, tenant_id: str, url: str) -> bool:
         o = tables.iam_oidc_providers

@@ -23,6 +23,11 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "AccessDenied": (403, "User is not authorized to perform this action."),
     "DeleteConflict": (409, "The entity cannot be deleted while it is in use."),
     "EntityAlreadyExists": (409, "The entity already exists."),
+    "ConcurrentModification": (
+        409,
+        "The request was rejected because multiple requests to change this object were "
+        "submitted simultaneously.",
+    ),
     "ExpiredToken": (403, "The security token included in the request is expired"),
     # AssumeRoleWithWebIdentity's (decision 0087): STS's codes, statuses as botocore's model.
     "ExpiredTokenException": (400, "The web identity token that was passed is expired."),
@@ -92,6 +97,7 @@ _FROM_SIGV4: Final[dict[str, str]] = {
 # Identity's domain errors carry AWS's IAM codes; the table is in the order of ``iam/errors.py``.
 _FROM_IDENTITY: Final[tuple[tuple[type[iam_errors.IamError], str], ...]] = (
     (iam_errors.EntityAlreadyExists, "EntityAlreadyExists"),
+    (iam_errors.ConcurrentModification, "ConcurrentModification"),
     (iam_errors.NoSuchEntity, "NoSuchEntity"),
     (iam_errors.DeleteConflict, "DeleteConflict"),
     (iam_errors.LimitExceeded, "LimitExceeded"),

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from botocore.credentials import Credentials
 
+from andromede.iam.model import OidcProvider
 from support.queryapp import ApiError, Client, World
 
 URL = "https://idp.example/realms/ops"
@@ -192,3 +194,35 @@ async def test_changes_are_audited(world: World, root: Client) -> None:
     actions = [(e.action, e.resource) for e in events]
     assert ("iam:CreateOpenIDConnectProvider", arn) in actions
     assert ("iam:DeleteOpenIDConnectProvider", arn) in actions
+
+
+async def test_edits_made_at_once_are_all_kept_or_refused_in_iams_words(
+    world: World, root: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two gateways editing one provider at once: a write based on a read another write has
+    changed since is retried from a fresh read, so both client ids get in; one that keeps
+    losing gets IAM's ConcurrentModification, and changes nothing."""
+    arn = await create(root)
+    store = world.identity._store  # the store both "gateways" share
+    update = store.update_oidc_provider
+    races = {"won": 0, "limit": 1}
+
+    async def another_gateway_first(provider: OidcProvider, read: OidcProvider) -> bool:
+        # Between this request's read and its write, another gateway adds a client id.
+        if races["won"] < races["limit"]:
+            races["won"] += 1
+            theirs = await store.get_oidc_provider(read.tenant_id, read.url)
+            assert theirs is not None
+            added = (*theirs.client_ids, f"theirs-{races['won']}")
+            assert await update(replace(theirs, client_ids=added), theirs)
+        return await update(provider, read)
+
+    monkeypatch.setattr(store, "update_oidc_provider", another_gateway_first)
+    add = "AddClientIDToOpenIDConnectProvider"
+    await root.call("iam", add, OpenIDConnectProviderArn=arn, ClientID="ours")
+    got = await root.call("iam", "GetOpenIDConnectProvider", OpenIDConnectProviderArn=arn)
+    assert got["ClientIDList"] == ["sts.amazonaws.com", "theirs-1", "ours"]
+    races.update(won=0, limit=100)  # it loses every time
+    await expect("ConcurrentModification", root, add, OpenIDConnectProviderArn=arn, ClientID="x")
+    got = await root.call("iam", "GetOpenIDConnectProvider", OpenIDConnectProviderArn=arn)
+    assert "x" not in got["ClientIDList"]
