@@ -264,8 +264,13 @@ class Token:
             key_spec = f"PKCS11_KEY_TYPE_{int(key_type):#x}"
         else:
             key_spec = f"AES_{int(length) * 8}"
-        disabled = self._disabled_marker(session, key_id) is not None
-        return KeyInfo(key_id, key_spec, usage, disabled, protected)
+        marker = self._disabled_marker(session, key_id)
+        if marker is not None:
+            # A disabled key shows the usages it will have again once enabled.
+            saved = _saved_usages(marker)
+            kept = tuple(name for name in usage if name not in ("ENCRYPT", "DECRYPT"))
+            usage = tuple(name for name in ("ENCRYPT", "DECRYPT") if saved.get(name)) + kept
+        return KeyInfo(key_id, key_spec, usage, marker is not None, protected)
 
     def _disabled_marker(self, session: Any, key_id: str) -> Any:
         found = list(
@@ -359,7 +364,7 @@ class Token:
             key = self._find(session, key_id)
             marker = self._disabled_marker(session, key_id)
             if enabled and marker is not None:
-                saved = json.loads(bytes(marker[Attribute.VALUE]))
+                saved = _saved_usages(marker)
                 key[Attribute.ENCRYPT] = bool(saved.get("ENCRYPT", False))
                 key[Attribute.DECRYPT] = bool(saved.get("DECRYPT", False))
                 marker.destroy()  # last: a crash before this leaves the key disabled
@@ -411,6 +416,14 @@ def _gcm(iv: bytes, aad: bytes) -> GCMParams:
     params = GCMParams.__new__(GCMParams)
     params.nonce, params.aad, params.tag_bits = iv, aad, TAG_SIZE * 8
     return params
+
+
+def _saved_usages(marker: Any) -> dict[str, bool]:
+    try:
+        saved = json.loads(bytes(marker[Attribute.VALUE]))
+    except (ValueError, PKCS11Error):
+        return {}
+    return {name: saved.get(name) is True for name in ("ENCRYPT", "DECRYPT")}
 
 
 def _flag(key: Any, attribute: Attribute) -> bool:
