@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from andromede.errors import ConfigurationError
-from andromede.xks.errors import AccessDeniedException
+from andromede.xks.errors import AccessDeniedException, ValidationException
 from andromede.xks.model import Operation, RequestMetadata, check_key_id
 
 __all__ = ["KeyRule", "Policy", "load_policy"]
@@ -102,7 +102,7 @@ def load_policy(path: Path) -> Policy:
     for key_id, entry in keys_table.items():
         try:
             check_key_id(key_id)
-        except Exception:
+        except ValidationException:
             raise ConfigurationError(f"{key_id[:130]!r} of {path} is no externalKeyId") from None
         keys[key_id] = _rule(f"keys.{key_id}", entry, path)
     default = document.get("default")
