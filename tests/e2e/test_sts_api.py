@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from e2e.clients import aws_cli
 from e2e.helpers import create_bucket, unique_bucket
 from e2e.iam_helpers import Tenant, client_for, new_tenant, totp_code
 from support.server import ServerProcess
@@ -529,3 +532,66 @@ def test_session_tags_are_the_sessions_principal_tags_and_pass_on_when_transitiv
     for team in ("blue", "red"):
         s3.delete_object(Bucket=bucket, Key=f"{team}/plan")
     s3.delete_bucket(Bucket=bucket)
+
+
+def test_a_federated_user_acts_within_its_users_and_session_policies(
+    server: ServerProcess, tenant: Tenant
+) -> None:
+    """GetFederationToken (decision 0093) with boto3: the federated user can do what both its
+    user's and its session's policies allow, in S3 and KMS alike, and no IAM at all."""
+    iam = root_client(server, tenant, "iam")
+    s3 = root_client(server, tenant, "s3")
+    bucket = unique_bucket("fed")
+    create_bucket(s3, bucket)
+    s3.put_object(Bucket=bucket, Key="doc", Body=b"for the broker's clients")
+    broker = policy(
+        {"Effect": "Allow", "Action": ["s3:*", "kms:*", "iam:*"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "sts:GetFederationToken", "Resource": "*"},
+    )
+    sts = client_for(server, "sts", *user_keys(iam, "broker", broker))
+    read_only = policy(
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+    )
+    answer = sts.get_federation_token(Name="client-42", Policy=read_only, DurationSeconds=900)
+    arn = f"arn:aws:sts::{tenant.account}:federated-user/client-42"
+    assert answer["FederatedUser"] == {
+        "FederatedUserId": f"{tenant.account}:client-42",
+        "Arn": arn,
+    }
+    assert session(server, "sts", answer).get_caller_identity()["Arn"] == arn
+    federated_s3 = session(server, "s3", answer)
+    assert federated_s3.get_object(Bucket=bucket, Key="doc")["Body"].read() == (
+        b"for the broker's clients"
+    )
+    denied = [
+        lambda: federated_s3.put_object(Bucket=bucket, Key="other", Body=b"x"),
+        lambda: session(server, "kms", answer).create_key(),
+        lambda: session(server, "iam", answer).list_users(),
+        lambda: session(server, "sts", answer).get_session_token(),
+    ]
+    for call in denied:
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert error(caught)[1] in ("AccessDenied", "AccessDeniedException")
+    with pytest.raises(ClientError) as caught:  # a session never federates
+        session(server, "sts", answer).get_federation_token(Name="again")
+    assert error(caught) == (403, "AccessDenied")
+    s3.delete_object(Bucket=bucket, Key="doc")
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_the_aws_cli_federates_the_root_user_for_an_hour(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    aws = aws_cli(server, tmp_path)
+    only_list = policy({"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"})
+    answer = json.loads(
+        aws("sts", "get-federation-token", "--name", "ops-cli", "--policy", only_list).stdout
+    )
+    assert answer["FederatedUser"]["Arn"].endswith(":federated-user/ops-cli")
+    expiration = datetime.fromisoformat(answer["Credentials"]["Expiration"])
+    assert 3500 < (expiration - datetime.now(UTC)).total_seconds() <= 3600
+    for wrong in (["--name", "ops cli"], ["--name", "ops", "--duration-seconds", "7200"]):
+        refused = aws("sts", "get-federation-token", *wrong, check=False)
+        assert refused.returncode != 0
+        assert "ValidationError" in refused.stderr, wrong

@@ -175,6 +175,8 @@ STS_RECIPES: dict[str, dict[str, Any]] = {
         "RoleSessionName": "intruder",
     },
     "GetSessionToken": {},
+    # The federated user is always of the caller's own account: no parameter names another.
+    "GetFederationToken": {"Name": "intruder"},
     "GetCallerIdentity": {},
     # Unsigned; the token is no provider's of the victim (see test_web_identity_federation.py
     # for one of another tenant's provider, which must be refused too).

@@ -67,7 +67,7 @@ class Login(_Request):
 
 
 class WhoAmI(BaseModel):
-    kind: Literal["root", "user", "role-session", "operator"]
+    kind: Literal["root", "user", "role-session", "federated-user", "operator"]
     arn: str
     tenant_id: str | None
     user_name: str | None

@@ -43,6 +43,7 @@ from andromede.iam.model import (
     SessionTags,
     TenantStatus,
     User,
+    federated_user_arn,
     new_access_key_id,
     new_secret_access_key,
     new_session_access_key_id,
@@ -55,12 +56,14 @@ __all__ = [
     "CredentialsMixin",
     "IssuedCredentials",
     "check_duration",
+    "check_federated_name",
     "check_session_name",
 ]
 
 _UNKNOWN_KEY = "The AWS Access Key Id you provided does not exist in our records."
 _BAD_TOKEN = "The security token included in the request is invalid."  # noqa: S105
 _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
+_FEDERATED_NAME = re.compile(r"[\w+=,.@-]{2,32}", re.ASCII)
 SESSION_TOKEN_MIN, SESSION_TOKEN_MAX, SESSION_TOKEN_DEFAULT = 900, 129600, 43200
 ROOT_SESSION_MAX = 3600  # AWS: root's GetSessionToken lasts an hour at most
 ROLE_SESSION_DEFAULT = 3600
@@ -258,6 +261,10 @@ class CredentialsMixin(ServiceCore):
             role = await self._store.get_entity_by_id(Role, session.role_id)
             if role is not None:
                 principal = _role_principal(role, session)
+        elif session.source is SessionSource.GET_FEDERATION_TOKEN:
+            user = await self._store.get_entity_by_id(User, session.user_id or "")
+            if user is not None:
+                principal = _federated_principal(user, session)
         elif session.user_id is not None:
             user = await self._store.get_entity_by_id(User, session.user_id)
             if user is not None:
@@ -296,6 +303,35 @@ class CredentialsMixin(ServiceCore):
             duration,
             mfa,
             user_id=caller.user_id,
+        )
+
+    async def get_federation_token(
+        self,
+        caller: Principal,
+        name: str,
+        duration_seconds: int | None = None,
+        *,
+        session_policy: SessionPolicy | None = None,
+        session_tags: SessionTags | None = None,
+    ) -> IssuedCredentials:
+        """Credentials of ``arn:aws:sts::ACCOUNT:federated-user/<name>`` for a user (or root)
+        calling with its long-term key: the user's permissions limited by ``session_policy``
+        (without one, none at all), for 15 minutes to 36 hours (an hour for root). The caller
+        has checked ``sts:GetFederationToken`` and the session policies (``check_session``)."""
+        if caller.kind not in (PrincipalKind.USER, PrincipalKind.ROOT) or caller.session_expires_at:
+            raise AccessDenied("GetFederationToken needs the long-term credentials of a user")
+        check_federated_name(name)
+        upper = ROOT_SESSION_MAX if caller.is_root else SESSION_TOKEN_MAX
+        duration = check_duration(duration_seconds, SESSION_TOKEN_DEFAULT, SESSION_TOKEN_MIN, upper)
+        return await self._issue(
+            caller.tenant_id or "",
+            SessionSource.GET_FEDERATION_TOKEN,
+            duration,
+            False,  # AWS: a federated user's session never counts as MFA-authenticated
+            user_id=caller.user_id,
+            role_session_name=name,
+            session_policy=session_policy,
+            session_tags=session_tags,
         )
 
     async def assume_role(
@@ -404,6 +440,30 @@ def _role_principal(role: Role, session: SessionCredentials) -> Principal:
         session_tags=session.session_tags,
         source_identity=session.source_identity,
     )
+
+
+def _federated_principal(user: User, session: SessionCredentials) -> Principal:
+    """A GetFederationToken session: its own ARN and name, the user's id (whose policies it
+    is limited to) and name."""
+    name = session.role_session_name or ""
+    return Principal(
+        tenant_id=user.tenant_id,
+        user_id=user.id,
+        user_name=user.name,
+        kind=PrincipalKind.FEDERATED_USER,
+        arn=federated_user_arn(user.tenant_id, name),
+        session_expires_at=session.expires_at,
+        session_name=name,
+        session_policy=session.session_policy,
+        session_tags=session.session_tags,
+    )
+
+
+def check_federated_name(name: str) -> str:
+    """GetFederationToken's ``Name``: 2 to 32 of the characters of a session name."""
+    if not _FEDERATED_NAME.fullmatch(name):
+        raise InvalidInput("Name must be 2 to 32 characters of [\\w+=,.@-]")
+    return name
 
 
 def check_session_name(name: str) -> str:

@@ -56,6 +56,7 @@ __all__ = [
     "TenantStatus",
     "User",
     "canonical_id",
+    "federated_user_arn",
     "instance_profile_arn",
     "new_access_key_id",
     "new_entity_id",
@@ -113,6 +114,9 @@ class PrincipalKind(enum.StrEnum):
     ROOT = "root"
     USER = "user"
     ROLE_SESSION = "role-session"
+    # GetFederationToken's session: a user (or root) federated under a name of its choosing,
+    # the user's policies limited by the session's (decision 0093).
+    FEDERATED_USER = "federated-user"
     OPERATOR = "operator"
 
 
@@ -125,6 +129,9 @@ class SessionSource(enum.StrEnum):
     # An OpenID Connect identity provider's token for a role whose trust policy names the
     # provider (decision 0087); the credentials act as the role like AssumeRole's.
     WEB_IDENTITY = "AssumeRoleWithWebIdentity"
+    # A user's GetFederationToken: the credentials act as the user under its session policies
+    # alone (none: no identity permission at all), as ``arn:aws:sts::ACCOUNT:federated-user/NAME``.
+    GET_FEDERATION_TOKEN = "GetFederationToken"  # noqa: S105 (an STS action name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,9 +464,9 @@ class Principal:
     arn: str
     mfa_present: bool = False
     session_expires_at: datetime | None = None
-    session_name: str | None = None  # role sessions only
-    session_policy: SessionPolicy | None = None  # role sessions that were given one
-    session_tags: SessionTags | None = None  # role sessions that were given some
+    session_name: str | None = None  # role sessions; a federated user's name
+    session_policy: SessionPolicy | None = None  # sessions that were given one
+    session_tags: SessionTags | None = None  # sessions that were given some
     source_identity: str | None = None  # role sessions that were given one (decision 0089)
 
     @property
@@ -480,20 +487,29 @@ class Principal:
 
     @property
     def aws_user_id(self) -> str:
-        """``aws:userid`` as AWS defines it: the account for root, ``ROLEID:session`` for roles."""
+        """``aws:userid`` as AWS defines it: the account for root, ``ROLEID:session`` for roles,
+        ``ACCOUNT:name`` for a federated user."""
         if self.kind is PrincipalKind.ROOT:
             return self.tenant_id or ""
         if self.kind is PrincipalKind.ROLE_SESSION:
             return f"{self.user_id}:{self.session_name}"
+        if self.kind is PrincipalKind.FEDERATED_USER:
+            return f"{self.tenant_id}:{self.session_name}"
         return self.user_id or ""
 
     @property
     def audit_details(self) -> dict[str, str]:
         """What an audit record of this principal's requests says of its session beyond its
-        ARN: the source identity, which names who is behind a shared role (decision 0089)."""
-        if self.source_identity is None:
-            return {}
-        return {"source_identity": self.source_identity}
+        ARN: the source identity, which names who is behind a shared role (decision 0089); the
+        IAM user a federated user acts for (decision 0093)."""
+        if self.source_identity is None and self.kind is not PrincipalKind.FEDERATED_USER:
+            return {}  # nearly every request: no dictionary to fill
+        details: dict[str, str] = {}
+        if self.source_identity is not None:
+            details["source_identity"] = self.source_identity
+        if self.kind is PrincipalKind.FEDERATED_USER and self.user_id is not None:
+            details["federated_by"] = self.user_id
+        return details
 
     @property
     def canonical_id(self) -> str:
@@ -511,6 +527,11 @@ ANONYMOUS = Principal(
 
 def user_arn(tenant_id: str, path: str, name: str) -> str:
     return f"arn:aws:iam::{tenant_id}:user{path}{name}"
+
+
+def federated_user_arn(account_id: str, name: str) -> str:
+    """A GetFederationToken session's ARN."""
+    return f"arn:aws:sts::{account_id}:federated-user/{name}"
 
 
 def role_arn(tenant_id: str, path: str, name: str) -> str:

@@ -10,6 +10,7 @@ on this worker whenever something here changes.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 
 from andromede.iam import policy as policy_engine
@@ -44,6 +45,9 @@ from andromede.iam.tags import check_tags, merged, over, without
 __all__ = ["PoliciesMixin"]
 
 _NO_POLICIES = PrincipalPolicies()
+_ROOT_FEDERATION_POLICY = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+)
 # AssumeRole's session policies and tags: STS's limits (the plaintext of the inline policy, the
 # ARNs and the tags together; ten managed policies).
 SESSION_POLICY_MAX_CHARS = 2048
@@ -431,13 +435,21 @@ class PoliciesMixin(ServiceCore):
         if principal.user_id is None or principal.kind not in (
             PrincipalKind.USER,
             PrincipalKind.ROLE_SESSION,
+            PrincipalKind.FEDERATED_USER,
         ):
             return _NO_POLICIES
-        policies = await self._entity_policies(principal.kind, principal.user_id)
+        federated = principal.kind is PrincipalKind.FEDERATED_USER
+        policies = await self._entity_policies(
+            PrincipalKind.USER if federated else principal.kind, principal.user_id
+        )
         if principal.session_policy is not None and principal.tenant_id is not None:
             # The session's own, beside its role's (which are cached by role).
             session = await self._session_documents(principal.tenant_id, principal.session_policy)
             policies = replace(policies, session=session)
+        elif federated:
+            # AWS: a federated user given no session policy has no identity permission at all
+            # (a resource policy naming its session may still let it in). No statement allows.
+            policies = replace(policies, session=())
         if principal.session_tags is not None and principal.session_tags.tags:
             # Session tags stand over the role's tags of the same key, as on AWS.
             policies = replace(policies, tags=over(policies.tags, principal.session_tags.tags))
@@ -461,7 +473,12 @@ class PoliciesMixin(ServiceCore):
             entities = [(EntityType.USER, entity_id)]
             entities += [(EntityType.GROUP, g.id) for g in groups]
             holder = await self._store.get_entity_by_id(User, entity_id)
-        documents = await self._store.policy_documents_for(entities)
+        documents: Sequence[str] = await self._store.policy_documents_for(entities)
+        if isinstance(holder, User) and holder.is_root:
+            # Only a federated user of root's own gets here (root itself has no identity
+            # policies to read): it may do what root may in its account, within its session
+            # policies, which the session always has (empty if none was passed).
+            documents = (_ROOT_FEDERATION_POLICY,)
         boundary = None
         if holder is not None and holder.permissions_boundary is not None:
             boundary = await self._default_document(holder.tenant_id, holder.permissions_boundary)

@@ -28,6 +28,7 @@ __all__ = [
     "loaded_policies",
     "principal_context",
     "principal_keys",
+    "principal_type",
     "session_role_arn",
 ]
 
@@ -35,6 +36,7 @@ _PRINCIPAL_TYPES: Final[Mapping[PrincipalKind, PrincipalType]] = {
     PrincipalKind.ROOT: PrincipalType.ROOT,
     PrincipalKind.USER: PrincipalType.USER,
     PrincipalKind.ROLE_SESSION: PrincipalType.ASSUMED_ROLE,
+    PrincipalKind.FEDERATED_USER: PrincipalType.FEDERATED_USER,
     PrincipalKind.ANONYMOUS: PrincipalType.ANONYMOUS,
     PrincipalKind.OPERATOR: PrincipalType.ANONYMOUS,  # never reaches the engine
 }
@@ -94,13 +96,22 @@ def iam_resource_tag_keys(tags: Sequence[tuple[str, str]]) -> dict[str, str]:
     return keys
 
 
+def principal_type(kind: PrincipalKind) -> PrincipalType:
+    """The engine's kind of caller for a principal's kind."""
+    return _PRINCIPAL_TYPES[kind]
+
+
 def session_role_arn(principal: Principal) -> str | None:
-    """The role a role session acts for: ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``
-    names the role without its path, as ``aws:PrincipalArn`` does on AWS."""
-    if principal.kind is not PrincipalKind.ROLE_SESSION:
-        return None
-    role_name = principal.arn.split("/")[1]
-    return f"arn:aws:iam::{principal.tenant_id}:role/{role_name}"
+    """The identity a session acts for, which a resource policy may name instead of the
+    session: a role session's role (``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`` names
+    the role without its path, as ``aws:PrincipalArn`` does on AWS), a federated user's IAM
+    user (likewise without its path, the session's ARN naming only itself)."""
+    if principal.kind is PrincipalKind.ROLE_SESSION:
+        role_name = principal.arn.split("/")[1]
+        return f"arn:aws:iam::{principal.tenant_id}:role/{role_name}"
+    if principal.kind is PrincipalKind.FEDERATED_USER:
+        return f"arn:aws:iam::{principal.tenant_id}:user/{principal.user_name}"
+    return None
 
 
 def principal_context(

@@ -35,7 +35,7 @@ from andromede.iam.authn import (
     BodyHashMismatch,
     headers_with_body_hash,
 )
-from andromede.iam.model import ANONYMOUS, Principal
+from andromede.iam.model import ANONYMOUS, Principal, PrincipalKind
 from andromede.iam.policy import ContextValue
 from andromede.iam.policy_context import iam_resource_tag_keys
 from andromede.iam.service import IdentityService
@@ -210,6 +210,15 @@ class QueryApp:
             raise QueryError(
                 "InvalidAction",
                 f"Could not find operation {action_name} for version {version}",
+            )
+        if principal.kind is PrincipalKind.FEDERATED_USER and not action.federated_user_may:
+            # AWS: a GetFederationToken session calls no IAM action and no STS action but
+            # GetCallerIdentity, whatever its policies say.
+            raise QueryError(
+                "AccessDenied",
+                f"User: {principal.arn} is not authorized to perform: "
+                f"{self._spec.name}:{action_name}: a federated user calls no IAM action and no "
+                "STS action but sts:GetCallerIdentity",
             )
         xml = XmlWriter(f"{action_name}Response", namespace=self._spec.namespace)
         if action.has_result:

@@ -167,6 +167,8 @@ class Action:
     # Whether the action is served without a signature: only STS AssumeRoleWithWebIdentity,
     # whose token is the credential (decision 0087). Every other unsigned call is refused.
     unsigned: bool = False
+    # Whether a GetFederationToken session may call it: only sts:GetCallerIdentity (AWS).
+    federated_user_may: bool = False
 
 
 @dataclass(frozen=True, slots=True)

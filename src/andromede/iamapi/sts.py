@@ -1,6 +1,9 @@
 """STS actions: who am I, and temporary credentials.
 
 GetCallerIdentity and GetSessionToken need no permission (as on AWS: the caller acts as itself).
+GetFederationToken needs ``sts:GetFederationToken`` on the federated user it makes, whose
+permissions are the calling user's within the session policies it passes: none without any
+(decision 0093).
 AssumeRole authorises itself: the role's trust policy is the resource policy of ``sts:AssumeRole``
 on the role (see :meth:`QueryAuthoriser.authorise_assume_role`). Session policies (``Policy``,
 ``PolicyArns``) are kept with the session, and every request of the session must be allowed by
@@ -28,10 +31,12 @@ from typing import Final
 from andromede.iam.errors import InvalidInput, NoSuchEntity
 from andromede.iam.model import (
     Principal,
+    PrincipalKind,
     Role,
     SessionPolicy,
     SessionTags,
     Tags,
+    federated_user_arn,
     valid_source_identity,
 )
 from andromede.iam.policy import ContextValue
@@ -58,8 +63,9 @@ ROLE_SESSION_MIN, ROLE_SESSION_MAX = 900, 43200
 async def get_caller_identity(call: Call) -> None:
     principal = call.principal
     call.result.element("Arn", principal.arn)
-    # AWS answers the account id as the root user's UserId.
-    call.result.element("UserId", principal.tenant_id if principal.is_root else principal.user_id)
+    # AWS answers aws:userid: the account id for root, ROLEID:session for a role session,
+    # ACCOUNT:name for a federated user.
+    call.result.element("UserId", principal.aws_user_id)
     call.result.element("Account", principal.tenant_id)
 
 
@@ -71,6 +77,59 @@ async def get_session_token(call: Call) -> None:
         call.get("TokenCode"),
     )
     _write_credentials(call, issued)
+
+
+_FEDERATED_NAME = re.compile(r"[\w+=,.@-]{2,32}")
+
+
+async def get_federation_token(call: Call) -> None:
+    """Credentials of a federated user (``arn:aws:sts::ACCOUNT:federated-user/<Name>``) for
+    a user calling with its long-term key: the user's permissions within the session policies
+    (none without any), its tags under the session's. Needs ``sts:GetFederationToken`` on the
+    federated user's ARN, and ``sts:TagSession`` too to pass tags (decision 0093)."""
+    name = call.required("Name")
+    if not _FEDERATED_NAME.fullmatch(name):
+        raise QueryError(
+            "ValidationError",
+            "1 validation error detected: Value at 'name' failed to satisfy constraint: "
+            "Member must be 2 to 32 characters of [\\w+=,.@-]",
+        )
+    duration = _duration(call, SESSION_TOKEN_MIN, SESSION_TOKEN_MAX)
+    inline, arns = call.get("Policy"), tuple(call.members("PolicyArns", "arn"))
+    session_policy = SessionPolicy(inline, arns) if inline is not None or arns else None
+    asked_tags = check_tags(request_tags(call))
+    principal = call.principal
+    if principal.session_expires_at is not None or principal.kind not in (
+        PrincipalKind.USER,
+        PrincipalKind.ROOT,
+    ):
+        # AWS: only an IAM user's (or root's) own access key federates; a session never does.
+        raise QueryError("AccessDenied", "Cannot call GetFederationToken with session credentials")
+    federated_arn = federated_user_arn(call.tenant_id, name)
+    call.context["resource"] = federated_arn
+    keys: dict[str, ContextValue] = {f"aws:RequestTag/{k}": v for k, v in asked_tags}
+    if asked_tags:
+        keys["aws:TagKeys"] = [key for key, _ in asked_tags]
+    session_tags = SessionTags(asked_tags, ()) if asked_tags else None
+    for action in _actions("sts:GetFederationToken", session_tags, None):
+        await call.allow(action, federated_arn, keys)
+    packed = None
+    if session_policy is not None or session_tags is not None:
+        packed = await call.identity.check_session(call.tenant_id, session_policy, session_tags)
+    issued = await call.identity.get_federation_token(
+        principal,
+        name,
+        duration,
+        session_policy=session_policy,
+        session_tags=session_tags,
+    )
+    _write_credentials(call, issued)
+    xml = call.result
+    xml.open("FederatedUser")
+    xml.element("FederatedUserId", issued.principal.aws_user_id)
+    xml.element("Arn", issued.principal.arn)
+    xml.close("FederatedUser")
+    xml.element("PackedPolicySize", packed)
 
 
 async def assume_role(call: Call) -> None:
@@ -368,8 +427,11 @@ def _write_credentials(call: Call, issued: IssuedCredentials) -> None:
 
 
 ACTIONS: Final[Mapping[str, Action]] = {
-    "GetCallerIdentity": Action(get_caller_identity, mutating=False, authorised=False),
+    "GetCallerIdentity": Action(
+        get_caller_identity, mutating=False, authorised=False, federated_user_may=True
+    ),
     "GetSessionToken": Action(get_session_token, mutating=True, authorised=False),
+    "GetFederationToken": Action(get_federation_token, mutating=True, authorised=False),
     "AssumeRole": Action(assume_role, mutating=True, authorised=False),
     "AssumeRoleWithWebIdentity": Action(
         assume_role_with_web_identity, mutating=True, authorised=False, unsigned=True

@@ -28,7 +28,6 @@ from andromede.iam.policy import (
     MalformedPolicy,
     Outcome,
     PolicyKind,
-    PrincipalType,
     RequestContext,
     SizeLimit,
     SizeMeasure,
@@ -36,7 +35,13 @@ from andromede.iam.policy import (
     load_policy,
     parse_policy,
 )
-from andromede.iam.policy_context import LoadedPolicies, loaded_policies, principal_keys
+from andromede.iam.policy_context import (
+    LoadedPolicies,
+    loaded_policies,
+    principal_keys,
+    principal_type,
+    session_role_arn,
+)
 from andromede.kms.customer_keys import Caller, Decision, RequestKeys
 from andromede.kms.keys_errors import MalformedKeyPolicy
 from andromede.kms.keys_model import CustomerKey
@@ -68,12 +73,15 @@ _DECISIONS = {
 }
 # An account id no tenant has: evaluating as if the key were foreign makes both sides count.
 _FOREIGN = "000000000000-kms"
-
-_PRINCIPAL_TYPES = {
-    PrincipalKind.ROOT: PrincipalType.ROOT,
-    PrincipalKind.USER: PrincipalType.USER,
-    PrincipalKind.ROLE_SESSION: PrincipalType.ASSUMED_ROLE,
-}
+# Who may use a tenant's keys at all: anonymous callers and platform operators never do.
+_TENANT_PRINCIPALS = frozenset(
+    {
+        PrincipalKind.ROOT,
+        PrincipalKind.USER,
+        PrincipalKind.ROLE_SESSION,
+        PrincipalKind.FEDERATED_USER,
+    }
+)
 
 
 def alias_names(store: CustomerKeyStore) -> KeyAliases:
@@ -140,7 +148,7 @@ class KmsAuthoriser:
         request: RequestKeys = _NO_REQUEST_KEYS,
     ) -> Decision:
         principal = caller.principal
-        if not isinstance(principal, Principal) or principal.kind not in _PRINCIPAL_TYPES:
+        if not isinstance(principal, Principal) or principal.kind not in _TENANT_PRINCIPALS:
             # Anonymous callers and platform operators use no tenant key, nor any grant.
             return Decision.EXPLICIT_DENY
         context, (identity, boundary, session) = await self._prepared(
@@ -200,7 +208,7 @@ class KmsAuthoriser:
         request: RequestKeys = _NO_REQUEST_KEYS,
     ) -> bool:
         principal = caller.principal
-        if not isinstance(principal, Principal) or principal.kind not in _PRINCIPAL_TYPES:
+        if not isinstance(principal, Principal) or principal.kind not in _TENANT_PRINCIPALS:
             return False
         if principal.kind is PrincipalKind.ROOT:
             return False  # the account itself: a grant naming it matches it directly
@@ -269,17 +277,13 @@ class KmsAuthoriser:
             keys["kms:KeyOrigin"] = key.origin
             keys["kms:MultiRegion"] = False
         keys.update(request)
-        role_arn = None
-        if principal.kind is PrincipalKind.ROLE_SESSION:
-            role_name = principal.arn.split("/")[1]
-            role_arn = f"arn:aws:iam::{principal.tenant_id}:role/{role_name}"
         return RequestContext(
             action=action,
             resource=key.arn if key is not None else "*",
-            principal_type=_PRINCIPAL_TYPES[principal.kind],
+            principal_type=principal_type(principal.kind),
             principal_arn=principal.arn,
             principal_account=principal.tenant_id,
-            role_arn=role_arn,
+            role_arn=session_role_arn(principal),
             user_id=principal.aws_user_id,
             username=principal.user_name if principal.kind is PrincipalKind.USER else None,
             mfa_present=principal.mfa_present,

@@ -110,6 +110,21 @@ async def test_assume_role_of_the_victim_is_denied(
     assert caught.value.code == "AccessDenied"
 
 
+async def test_get_federation_token_federates_only_into_the_callers_account(
+    world: World, root: Client, intruder: Client, powerless: Client
+) -> None:
+    ids = await victim_world(world, root)
+    before = await snapshot(root, ids["account"])
+    params = STS_RECIPES["GetFederationToken"]
+    answer = await intruder.call("sts", "GetFederationToken", **params)
+    assert ids["account"] not in intruder.last_body.decode()
+    assert answer["FederatedUser"]["Arn"].endswith(":federated-user/intruder")
+    with pytest.raises(ApiError) as caught:
+        await powerless.call("sts", "GetFederationToken", **params)
+    assert (caught.value.status, caught.value.code) == (403, "AccessDenied")
+    assert await snapshot(root, ids["account"]) == before
+
+
 @pytest.mark.parametrize("action", sorted(SELF_SERVICE))
 async def test_self_service_sts_actions_answer_for_the_caller_only(
     world: World, root: Client, intruder: Client, action: str

@@ -193,7 +193,8 @@ async def test_assume_role_trusting_the_user_needs_no_identity_policy(
     assert assumed["Arn"] == f"arn:aws:sts::{world.tenant_id}:assumed-role/lister/work"
     assert assumed["AssumedRoleId"] == f"{role['RoleId']}:work"
     session = session_client(world, answer)
-    assert (await session.call("sts", "GetCallerIdentity"))["Arn"] == assumed["Arn"]
+    me = await session.call("sts", "GetCallerIdentity")
+    assert (me["Arn"], me["UserId"]) == (assumed["Arn"], assumed["AssumedRoleId"])
     await session.call("iam", "ListUsers")  # the role's policy
     with pytest.raises(ApiError) as caught:
         await session.call("iam", "GetAccountSummary")  # not in the role's policy

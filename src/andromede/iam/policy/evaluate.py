@@ -93,7 +93,13 @@ class _Grant(enum.IntEnum):
     NONE = 0
     ACCOUNT = 1  # names the caller's account: delegation to its identity policies
     PRINCIPAL = 2  # names the user, the role or everyone: limited by a session policy
-    SESSION = 3  # names the role session itself: not limited by its session policy
+    SESSION = 3  # names the session itself: not limited by its session policy
+
+
+# Callers that are a session of another identity, which a resource policy may name instead:
+# a role session's role, a federated user's IAM user (``RequestContext.role_arn``).
+_SESSIONS = frozenset({PrincipalType.ASSUMED_ROLE, PrincipalType.FEDERATED_USER})
+_USER_IDENTITIES = frozenset({PrincipalType.USER, PrincipalType.FEDERATED_USER})
 
 
 _IAM_PRINCIPALS = frozenset(
@@ -149,8 +155,8 @@ def _named(principal: Principal, context: RequestContext) -> _Grant:
     aws = principal.aws
     if aws:
         if context.principal_arn in aws:
-            return _Grant.SESSION if kind is PrincipalType.ASSUMED_ROLE else _Grant.PRINCIPAL
-        if kind is PrincipalType.ASSUMED_ROLE and context.role_arn in aws:
+            return _Grant.SESSION if kind in _SESSIONS else _Grant.PRINCIPAL
+        if kind in _SESSIONS and context.role_arn in aws:
             return _Grant.PRINCIPAL
         if context.account_arn in aws:
             return _Grant.PRINCIPAL if kind is PrincipalType.ROOT else _Grant.ACCOUNT
@@ -184,7 +190,7 @@ def _excluded(principal: Principal, context: RequestContext) -> bool:
         return False
     if kind is PrincipalType.ROOT:
         return True
-    if kind is PrincipalType.ASSUMED_ROLE and context.role_arn not in aws:
+    if kind in _SESSIONS and context.role_arn not in aws:
         return False
     return context.principal_arn in aws
 
@@ -293,13 +299,15 @@ def evaluate(
     same_account = resource_account is None or resource_account == context.principal_account
     if same_account:
         # A resource policy naming the user itself is limited by neither; naming a role (or
-        # everyone, for a role session), by both the session policy and the role's boundary.
+        # everyone, for a role session), by both the session policy and the role's boundary;
+        # naming a federated user's IAM user, by the session policy (AWS adds it to the user's
+        # permissions, which the session policy limits) and, as for the user, not the boundary.
         if resource_allow is not None and (
             best is _Grant.SESSION
             or (
                 best is _Grant.PRINCIPAL
                 and session_ok
-                and (boundary_ok or kind is PrincipalType.USER)
+                and (boundary_ok or kind in _USER_IDENTITIES)
             )
         ):
             return Decision(Outcome.ALLOW, REASON_RESOURCE, (resource_allow,))
