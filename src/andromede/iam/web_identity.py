@@ -30,20 +30,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
-import socket
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import jwt
 
+from andromede.http import outbound
 from andromede.iam.errors import (
     ExpiredIdentityToken,
     IdpCommunicationError,
@@ -355,22 +352,20 @@ class JwksCache:
         goes to the address that was checked — never a second resolution, which a rebinding
         DNS server could answer otherwise — with the URL's host name for TLS (SNI and
         certificate check) and the Host header."""
-        context = ssl.create_default_context()
-        if ca_bundle is not None:
-            context.load_verify_locations(cafile=str(ca_bundle))
-        allowed = tuple(ipaddress.ip_network(n, strict=False) for n in allowed_networks)
+        context = outbound.tls_context(ca_bundle)
+        allowed = outbound.networks(allowed_networks)
 
         async def fetch(url: str) -> bytes:
             if not url.startswith("https://"):
                 raise IdpCommunicationError("The identity provider must be reached over HTTPS")
             try:
                 async with asyncio.timeout(timeout):
-                    targets, host = await _pinned(url, allowed)
+                    pinned = await _pinned(url, allowed)
                     async with httpx.AsyncClient(verify=context, timeout=timeout) as client:
-                        for target in targets[:-1]:
+                        for target in pinned.targets[:-1]:
                             with contextlib.suppress(httpx.ConnectError):
-                                return await _get(client, target, host, url, max_document_size)
-                        return await _get(client, targets[-1], host, url, max_document_size)
+                                return await _get(client, target, pinned, max_document_size)
+                        return await _get(client, pinned.targets[-1], pinned, max_document_size)
             except TimeoutError as exc:
                 raise IdpCommunicationError("The identity provider did not answer in time") from exc
             except (httpx.HTTPError, OSError, ValueError) as exc:
@@ -380,14 +375,14 @@ class JwksCache:
 
 
 async def _get(
-    client: httpx.AsyncClient, target: str, host: str, url: str, max_document_size: int
+    client: httpx.AsyncClient, target: str, pinned: outbound.PinnedUrl, max_document_size: int
 ) -> bytes:
-    """One GET of ``url`` at the checked address ``target``, its own host name for TLS."""
+    """One GET at the checked address ``target``, the URL's own host name for TLS."""
     async with client.stream(
         "GET",
         target,
-        headers={"Accept": "application/json", "Host": host},
-        extensions={"sni_hostname": urlsplit(url).hostname or ""},
+        headers={"Accept": "application/json", "Host": pinned.host},
+        extensions=pinned.extensions,
     ) as got:
         if got.status_code != 200:
             raise IdpCommunicationError(f"The identity provider answered {got.status_code}")
@@ -399,39 +394,18 @@ async def _get(
         return bytes(body)
 
 
-async def _pinned(
-    url: str, allowed: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
-) -> tuple[list[str], str]:
-    """``url`` at each of its host's addresses, in the resolver's order, and the Host header:
-    the addresses are resolved once, and every one must be public or in ``allowed``."""
-    parts = urlsplit(url)
-    name = parts.hostname
-    if not name:
-        raise IdpCommunicationError("The identity provider's URL names no host")
-    port = parts.port or 443
-    infos = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM)
-    addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
-    if not addresses:
-        raise IdpCommunicationError("The identity provider's host has no address")
-    for address in addresses:
-        if not (address.is_global or any(address in network for network in allowed)):
-            raise IdpCommunicationError(
-                "The identity provider's host is not on a network the gateway may reach "
-                "(an internal address; setting oidc_allowed_networks)"
-            )
-    targets = [
-        urlunsplit(
-            (
-                "https",
-                f"[{a}]:{port}" if a.version == 6 else f"{a}:{port}",
-                parts.path,
-                parts.query,
-                "",
-            )
-        )
-        for a in addresses
-    ]
-    return targets, parts.netloc.rsplit("@", 1)[-1]
+async def _pinned(url: str, allowed: Sequence[outbound.Network]) -> outbound.PinnedUrl:
+    """``url`` at its host's addresses, resolved once and each public or in ``allowed``
+    (:mod:`andromede.http.outbound`)."""
+    try:
+        return await outbound.pin(url, allowed, "oidc_allowed_networks")
+    except outbound.AddressRefused as exc:
+        raise IdpCommunicationError(
+            "The identity provider's host is not on a network the gateway may reach "
+            "(an internal address; setting oidc_allowed_networks)"
+        ) from exc
+    except outbound.NoAddress as exc:
+        raise IdpCommunicationError(f"The identity provider could not be reached: {exc}") from exc
 
 
 def _pick(held: _KeySet, kid: str | None) -> dict[str, Any] | None:
