@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     IPvAnyAddress,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -857,6 +858,27 @@ class Settings(BaseSettings):
         description="Largest OIDC discovery document or JWKS read, bytes.",
     )
 
+    # -- KMS external key stores (XKS proxies, decision 0090) -----------------------------------
+    xks_ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM CA certificates trusted for external key store proxies' HTTPS, beside "
+        "the system store.",
+    )
+    xks_timeout: float = Field(
+        default=2.0,
+        ge=0.05,
+        le=30,
+        description="Seconds allowed for one call to an external key store proxy: address, "
+        "connection, TLS and answer (AWS KMS waits 250 ms on a kept connection; here each call "
+        "opens its own).",
+    )
+    xks_allowed_networks: tuple[str, ...] = Field(
+        default=(),
+        description="Networks (CIDR) of external key store proxies the gateway may reach beside "
+        "public addresses: a tenant's XksProxyUriEndpoint never makes the gateway call an "
+        "internal address (loopback, private, link-local) unless it is in one of these.",
+    )
+
     # -- instance metadata service (169.254.169.254 in the guests) ------------------------------
     imds_token_ttl_max: int = Field(
         default=21600,
@@ -878,14 +900,14 @@ class Settings(BaseSettings):
         "new role credentials (SDKs refresh from 10 to 20 minutes before).",
     )
 
-    @field_validator("oidc_allowed_networks")
+    @field_validator("oidc_allowed_networks", "xks_allowed_networks")
     @classmethod
-    def _oidc_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _allowed_networks(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         for network in value:
             try:
                 ipaddress.ip_network(network, strict=False)
             except ValueError as exc:
-                raise ValueError(f"oidc_allowed_networks: {network!r} is no CIDR network") from exc
+                raise ValueError(f"{info.field_name}: {network!r} is no CIDR network") from exc
         return value
 
     @model_validator(mode="after")

@@ -23,14 +23,18 @@ from andromede.audit.store import MemoryAuditStore
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kms.custom_key_stores import CustomKeyStoreService
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
+from andromede.kms.xks_client import XksCall, XksClient
+from andromede.kms.xks_store import MemoryCustomKeyStoreStore
 from andromede.kmsapi.app import CONTENT_TYPE, KmsApp
 from andromede.kmsapi.authorise import KmsAuthoriser
 from andromede.settings import Settings
 from support.asgi import post
+from support.xks_fake import FakeXksProxy
 
 __all__ = ["REGION", "Harness", "Reply", "kms_harness"]
 
@@ -64,6 +68,8 @@ class Harness:
     credentials: Credentials | None
     tenant_id: str
     identity: IdentityService
+    xks: FakeXksProxy
+    xks_calls: list[XksCall]
 
     async def other_tenant(self, name: str) -> Harness:
         """The same app, signing as the root user of a new tenant."""
@@ -117,9 +123,24 @@ async def kms_harness(tmp_path: Path, store: MemoryCustomerKeyStore) -> AsyncIte
     boot = await identity.bootstrap()
     assert boot is not None
     keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
-    service = CustomerKeyService(
-        store, keys, KmsAuthoriser(identity.policies_for, REGION), region=REGION
+    authoriser = KmsAuthoriser(identity.policies_for, REGION)
+    proxy = FakeXksProxy(REGION)
+    xks_calls: list[XksCall] = []
+    client = XksClient(
+        region=REGION,
+        timeout=2.0,
+        on_call=xks_calls.append,
+        transport=proxy.transport(),
+        resolver=proxy.resolver,
     )
+    stores = CustomKeyStoreService(
+        MemoryCustomKeyStoreStore(),
+        store,
+        authoriser,
+        client,
+        SecretSealer(os.urandom(32)),
+    )
+    service = CustomerKeyService(store, keys, authoriser, region=REGION, external_stores=stores)
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
     app = KmsApp(service, identity, audit, settings)
@@ -132,6 +153,8 @@ async def kms_harness(tmp_path: Path, store: MemoryCustomerKeyStore) -> AsyncIte
             Credentials(boot.access_key_id, boot.secret_access_key),
             boot.tenant.id,
             identity,
+            proxy,
+            xks_calls,
         )
     finally:
         await audit.close()

@@ -55,6 +55,7 @@ __all__ = [
     "instance_profile_roles",
     "instance_profiles",
     "kms_aliases",
+    "kms_custom_key_stores",
     "kms_keys",
     "login_profiles",
     "managed_policies",
@@ -548,11 +549,41 @@ kms_keys = sa.Table(
     # any material its ring holds, which upkeep looks for.
     sa.Column("materials", sa.Text, nullable=True),
     sa.Column("material_expiry", UtcDateTime, nullable=True),
+    # A key of an external key store (origin EXTERNAL_KEY_STORE, migration 0035): the store,
+    # and the external key's id at its proxy; one KMS key per external key per store.
+    sa.Column("custom_key_store_id", sa.Text, nullable=True),
+    sa.Column("xks_key_id", sa.Text, nullable=True),
     sa.Index(None, "tenant_id", "key_id"),
     sa.Index(None, "deletion_date"),
     sa.Index(None, "next_rotation_date"),
     sa.Index(None, "valid_to"),
     sa.Index(None, "material_expiry"),
+    sa.Index(None, "custom_key_store_id", "xks_key_id", unique=True),
+)
+
+# External key stores (CreateCustomKeyStore, migration 0035, decision 0090): a tenant's XKS
+# proxy and the credential KMS signs its requests with, the secret sealed (never in clear).
+# Names, and proxy URIs (endpoint + path), are unique in an account.
+kms_custom_key_stores = sa.Table(
+    "kms_custom_key_stores",
+    metadata,
+    sa.Column("store_id", key_text(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("store_type", sa.Text, nullable=False),
+    sa.Column("connectivity", sa.Text, nullable=False),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("uri_path", sa.Text, nullable=False),
+    sa.Column("access_key_id", sa.Text, nullable=False),
+    sa.Column("sealed_secret", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("error_code", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("tenant_id", "name"),
+    sa.UniqueConstraint("tenant_id", "endpoint", "uri_path"),
+    sa.Index(None, "tenant_id", "store_id"),
 )
 
 # Completed rotations of a key's material (ListKeyRotations, migration 0018), oldest first;

@@ -28,10 +28,15 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Final, NamedTuple, NoReturn, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, NamedTuple, NoReturn, ParamSpec, Protocol, TypeVar
 
 from andromede.kms import asymmetric, importing, mac
-from andromede.kms.ciphertext import CiphertextBlob, open_blob, seal_blob
+from andromede.kms.ciphertext import (
+    CiphertextBlob,
+    open_blob,
+    seal_blob,
+    seal_external_blob,
+)
 from andromede.kms.errors import (
     AlgorithmNotOffered,
     InvalidWrappedKey,
@@ -92,6 +97,7 @@ from andromede.kms.keys_model import (
     MAX_TAGS,
     ORIGIN_AWS_KMS,
     ORIGIN_EXTERNAL,
+    ORIGIN_EXTERNAL_KEY_STORE,
     RESERVED_ALIAS_PREFIX,
     Alias,
     CustomerKey,
@@ -116,6 +122,9 @@ from andromede.kms.keys_store import CustomerKeyStore
 from andromede.kms.model import DATA_KEY_SIZE, NONCE_SIZE, WrappedDataKey
 from andromede.kms.providers import MaterialMismatch, check_private_key_material
 from andromede.kms.service import KeyService
+
+if TYPE_CHECKING:  # custom_key_stores imports this module's Caller and KeyAuthoriser
+    from andromede.kms.custom_key_stores import CustomKeyStoreService
 
 __all__ = [
     "MAX_PLAINTEXT_SIZE",
@@ -157,6 +166,10 @@ class Caller:
     resources: list[str] = field(default_factory=list)
     # The service the call comes through (``kms:ViaService``): ``s3.<region>.amazonaws.com``.
     via_service: str | None = None
+    # The KMS operation and its request id, which an external key store's proxy is told
+    # (its requestMetadata: kmsOperation, kmsRequestId).
+    operation: str = ""
+    request_id: str = ""
 
 
 # The condition keys a request brings to its own authorisation, beside the encryption context
@@ -359,9 +372,11 @@ class CustomerKeyService:
         clock: Callable[[], datetime] = _utc_now,
         on_demand_rotations: int = DEFAULT_ON_DEMAND_ROTATIONS,
         grants_per_key: int = DEFAULT_GRANTS_PER_KEY,
+        external_stores: CustomKeyStoreService | None = None,
     ) -> None:
         """``on_demand_rotations``: how many times one key may be rotated on demand;
-        ``grants_per_key``: how many grants one key may have at once."""
+        ``grants_per_key``: how many grants one key may have at once; ``external_stores``:
+        the external key stores (None: keys of origin EXTERNAL_KEY_STORE are not offered)."""
         self._store = store
         self._keys = keys
         self._authoriser = authoriser
@@ -369,6 +384,11 @@ class CustomerKeyService:
         self._clock = clock
         self._on_demand_rotations = on_demand_rotations
         self._grants_per_key = grants_per_key
+        self._xks = external_stores
+
+    @property
+    def external_stores(self) -> CustomKeyStoreService | None:
+        return self._xks
 
     # --- life cycle ----------------------------------------------------------------------------
 
@@ -383,8 +403,12 @@ class CustomerKeyService:
         tags: Sequence[tuple[str, str]] = (),
         bypass_lockout_check: bool = False,
         origin: str = ORIGIN_AWS_KMS,
+        custom_key_store_id: str | None = None,
+        xks_key_id: str | None = None,
     ) -> CustomerKey:
-        """A new key; with ``origin=EXTERNAL`` it has no material until ImportKeyMaterial."""
+        """A new key; with ``origin=EXTERNAL`` it has no material until ImportKeyMaterial; with
+        ``origin=EXTERNAL_KEY_STORE`` it is the external key ``xks_key_id`` of the connected
+        store ``custom_key_store_id``, over a ring of its own all the same (decision 0090)."""
         await self._allow_identity(
             caller,
             "kms:CreateKey",
@@ -406,11 +430,22 @@ class CustomerKeyService:
                 "sign (NIST-curve keys may agree keys instead), ML-DSA keys sign, ML-KEM keys "
                 "encapsulate, HMAC keys make MACs"
             )
-        if origin not in (ORIGIN_AWS_KMS, ORIGIN_EXTERNAL):
+        if origin not in (ORIGIN_AWS_KMS, ORIGIN_EXTERNAL, ORIGIN_EXTERNAL_KEY_STORE):
             raise UnsupportedKeyOperation(f"Origin {origin[:64]} is not offered")
+        if origin == ORIGIN_EXTERNAL_KEY_STORE and (
+            key_spec != KEY_SPEC_SYMMETRIC_DEFAULT or key_usage != KEY_USAGE_ENCRYPT_DECRYPT
+        ):
+            raise UnsupportedKeyOperation(
+                "A KMS key in an external key store is a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key"
+            )
         if policy is not None:
             self._authoriser.check_policy(policy)
         check_tags(tags)
+        if origin == ORIGIN_EXTERNAL_KEY_STORE:
+            if self._xks is None or custom_key_store_id is None or xks_key_id is None:
+                raise UnsupportedKeyOperation("External key stores are not offered")
+            # The store is the caller's and connected, the external key fit (or AWS's error).
+            await self._xks.check_external_key(caller, custom_key_store_id, xks_key_id)
         external = origin == ORIGIN_EXTERNAL
         key = CustomerKey(
             key_id=str(uuid.uuid4()),
@@ -425,6 +460,8 @@ class CustomerKeyService:
             origin=origin,
             tags=tuple(sorted(dict(tags).items())),
             has_material=not external,
+            custom_key_store_id=custom_key_store_id,
+            xks_key_id=xks_key_id,
         )
         caller.resources.append(key.arn)
         if policy is not None and not bypass_lockout_check:
@@ -1426,7 +1463,7 @@ class CustomerKeyService:
         if not 1 <= len(plaintext) <= MAX_PLAINTEXT_SIZE:
             raise InvalidKeyParameter("Plaintext must be 1 to 4096 bytes")
         key = await self._encryption_key(caller, key_ref, "kms:Encrypt", context, algorithm)
-        return await self._encrypt_with(key, algorithm, plaintext, context), key
+        return await self._encrypt_with(key, algorithm, plaintext, context, caller), key
 
     async def _encryption_key(
         self,
@@ -1447,10 +1484,15 @@ class CustomerKeyService:
         return self._rsa_encrypting(key, context)
 
     async def _encrypt_with(
-        self, key: CustomerKey, algorithm: str, plaintext: bytes, context: Mapping[str, str]
+        self,
+        key: CustomerKey,
+        algorithm: str,
+        plaintext: bytes,
+        context: Mapping[str, str],
+        caller: Caller | None = None,
     ) -> bytes:
         if algorithm == SYMMETRIC_DEFAULT:
-            return await self._seal(key, plaintext, context)
+            return await self._seal(key, plaintext, context, caller)
         assert key.public_key is not None  # noqa: S101 (_rsa_encrypting checked it)
         with _crypto_errors():
             return asymmetric.rsa_encrypt(key.public_key, algorithm, plaintext)
@@ -1486,7 +1528,7 @@ class CustomerKeyService:
         ciphertext, which names no key: ``key_ref`` is then required, as on AWS."""
         if algorithm == SYMMETRIC_DEFAULT:
             parsed, key = await self._blob_key(caller, blob, key_ref, "kms:Decrypt", context)
-            return await self._open(key, parsed, context), key
+            return await self._open(key, parsed, context, caller), key
         if key_ref is None:
             raise InvalidKeyParameter("KeyId is required to decrypt with an asymmetric key")
         key = await self._encryption_key(caller, key_ref, "kms:Decrypt", context, algorithm)
@@ -1574,11 +1616,11 @@ class CustomerKeyService:
             same,
         )
         if source_algorithm == SYMMETRIC_DEFAULT:
-            plaintext = await self._open(source, parsed, source_context)
+            plaintext = await self._open(source, parsed, source_context, caller)
         else:
             plaintext = await self._rsa_open(source, source_algorithm, blob)
         sealed = await self._encrypt_with(
-            destination, destination_algorithm, plaintext, destination_context
+            destination, destination_algorithm, plaintext, destination_context, caller
         )
         return sealed, source, destination
 
@@ -1596,7 +1638,7 @@ class CustomerKeyService:
             raise InvalidKeyParameter("NumberOfBytes must be 1 to 1024")
         key = self._encrypting(await self._resolve(caller, key_ref, action, context))
         material = secrets.token_bytes(size)
-        blob = await self._seal(key, material, context)
+        blob = await self._seal(key, material, context, caller)
         return DataKey(material if with_plaintext else None, blob, key)
 
     async def generate_data_key_pair(
@@ -1624,7 +1666,7 @@ class CustomerKeyService:
             )
         )
         private_der, public_der = await asyncio.to_thread(asymmetric.generate_key_pair, pair_spec)
-        blob = await self._seal(key, private_der, context)
+        blob = await self._seal(key, private_der, context, caller)
         return DataKeyPair(private_der if with_plaintext else None, blob, public_der, key)
 
     async def generate_random(self, caller: Caller, size: int) -> bytes:
@@ -1854,6 +1896,11 @@ class CustomerKeyService:
 
     @staticmethod
     def _rotatable(key: CustomerKey) -> None:
+        if key.in_external_key_store:
+            raise UnsupportedKeyOperation(
+                f"{key.arn} is in a custom key store: its material is the external key, which "
+                "the external key manager rotates, never KMS"
+            )
         if key.external:
             raise UnsupportedKeyOperation(
                 f"{key.arn} has imported key material: it rotates by a new key, not in place"
@@ -1921,7 +1968,9 @@ class CustomerKeyService:
         object's data keys. Pass ``action="kms:Decrypt"`` on the read path.
 
         Raises ``CmkNotFound``, ``CmkAccessDenied``, ``CmkDisabled``, ``CmkInvalidState``."""
-        key = self._encrypting(await self._resolve(caller, key_ref, action, context))
+        key = self._one_layer(
+            self._encrypting(await self._resolve(caller, key_ref, action, context))
+        )
         return SseKey(key_id=key.key_id, arn=key.arn, key_ring_id=key.key_id)
 
     async def key_for_service_use(self, key_arn: str) -> SseKey:
@@ -1938,8 +1987,20 @@ class CustomerKeyService:
         key = await self._store.get_key(reference.value)
         if key is None or key.tenant_id != reference.account or key.region != reference.region:
             raise CmkNotFound(f"Key '{key_arn[:256]}' does not exist")
-        key = self._encrypting(key)
+        key = self._one_layer(self._encrypting(key))
         return SseKey(key_id=key.key_id, arn=key.arn, key_ring_id=key.key_id)
+
+    @staticmethod
+    def _one_layer(key: CustomerKey) -> CustomerKey:
+        """Refuse a key of an external key store to the paths that wrap data keys under the
+        ring alone (S3 objects, EBS volumes): what they stored would not need the customer's
+        external key, whatever the key promises (decision 0090)."""
+        if key.in_external_key_store:
+            raise CmkInvalidState(
+                f"{key.arn} is in an external key store: objects and volumes cannot be "
+                "encrypted under such a key yet; use a key of origin AWS_KMS or EXTERNAL"
+            )
+        return key
 
     async def destroy_account_keys(self, account_id: str) -> tuple[str, ...]:
         """Crypto-shred every KMS key of a closed account at once, its AWS-managed ones
@@ -2155,8 +2216,43 @@ class CustomerKeyService:
             raise CmkInvalidState(f"{key.arn}'s imported key material has expired.")
         return key
 
-    async def _seal(self, key: CustomerKey, plaintext: bytes, context: Mapping[str, str]) -> bytes:
+    async def _seal(
+        self,
+        key: CustomerKey,
+        plaintext: bytes,
+        context: Mapping[str, str],
+        caller: Caller | None = None,
+    ) -> bytes:
+        if key.in_external_key_store:
+            return await self._seal_external(key, plaintext, context, caller)
         return await self._seal_in(key.key_id, plaintext, context)
+
+    async def _seal_external(
+        self,
+        key: CustomerKey,
+        plaintext: bytes,
+        context: Mapping[str, str],
+        caller: Caller | None,
+    ) -> bytes:
+        """A format 2 blob: the data key sealed under the key's ring, that sealed form
+        encrypted by the customer's proxy under the external key (decision 0090)."""
+        if self._xks is None:
+            raise CmkInvalidState(f"{key.arn} is in an external key store, not offered here")
+        fresh = await self._provider(self._keys.new_data_key, key.key_id)
+        try:
+            wrapped = WrappedDataKey.decode(fresh.wrapped)
+            layer = await self._xks.wrap(caller, key, wrapped.kek_version, wrapped.sealed, context)
+            return seal_external_blob(
+                key.key_id,
+                wrapped.kek_version,
+                layer,
+                fresh.plaintext,
+                plaintext,
+                context,
+                secrets.token_bytes(NONCE_SIZE),
+            )
+        finally:
+            fresh.plaintext[:] = bytes(len(fresh.plaintext))
 
     async def _seal_in(self, ring: str, plaintext: bytes, context: Mapping[str, str]) -> bytes:
         """A ciphertext blob of ``plaintext`` under a fresh data key of the ring ``ring``."""
@@ -2176,9 +2272,20 @@ class CustomerKeyService:
             fresh.plaintext[:] = bytes(len(fresh.plaintext))
 
     async def _open(
-        self, key: CustomerKey, blob: CiphertextBlob, context: Mapping[str, str]
+        self,
+        key: CustomerKey,
+        blob: CiphertextBlob,
+        context: Mapping[str, str],
+        caller: Caller | None = None,
     ) -> bytes:
-        return await self._open_in(key.key_id, blob, context)
+        if blob.external is None and not key.in_external_key_store:
+            return await self._open_in(key.key_id, blob, context)
+        # Both layers or neither: a one-layer blob naming a key of an external key store would
+        # open with the operator's ring alone, which is exactly what such a key forbids.
+        if blob.external is None or not key.in_external_key_store or self._xks is None:
+            raise InvalidCiphertext("the ciphertext is not valid")
+        sealed = await self._xks.unwrap(caller, key, blob.kek_version, blob.external, context)
+        return await self._open_in(key.key_id, replace(blob, sealed_key=sealed), context)
 
     async def _open_in(self, ring: str, blob: CiphertextBlob, context: Mapping[str, str]) -> bytes:
         """The plaintext of a blob ``_seal_in`` made in ``ring``."""

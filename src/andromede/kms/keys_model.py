@@ -140,6 +140,7 @@ KEY_USAGE_ENCAPSULATE_DECAPSULATE = "ENCAPSULATE_DECAPSULATE"
 KEY_SPEC_SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 ORIGIN_AWS_KMS = "AWS_KMS"
 ORIGIN_EXTERNAL = "EXTERNAL"  # imported key material (decision 0046)
+ORIGIN_EXTERNAL_KEY_STORE = "EXTERNAL_KEY_STORE"  # an XKS proxy's key, over a ring (0090)
 EXPIRATION_KEY_MATERIAL_EXPIRES = "KEY_MATERIAL_EXPIRES"
 EXPIRATION_KEY_MATERIAL_DOES_NOT_EXPIRE = "KEY_MATERIAL_DOES_NOT_EXPIRE"
 IMPORT_NEW_KEY_MATERIAL = "NEW_KEY_MATERIAL"  # decision 0085
@@ -466,6 +467,10 @@ class CustomerKey:
     # A symmetric EXTERNAL key's materials, by ring version (decision 0085); the fields above
     # then describe its current one. Empty for every other key, and for one never imported.
     materials: tuple[KeyMaterial, ...] = ()
+    # Origin EXTERNAL_KEY_STORE (decision 0090): the custom key store and the external key's
+    # id at its proxy. Such a key also has a ring of its own: both layers are needed.
+    custom_key_store_id: str | None = None
+    xks_key_id: str | None = None
     format_version: int = KEY_RECORD_FORMAT
     # Bumped by every stored change: a write based on an older read is refused and retried.
     revision: int = 0
@@ -481,6 +486,10 @@ class CustomerKey:
     @property
     def external(self) -> bool:
         return self.origin == ORIGIN_EXTERNAL
+
+    @property
+    def in_external_key_store(self) -> bool:
+        return self.origin == ORIGIN_EXTERNAL_KEY_STORE
 
     def moved(self, event: KeyEvent) -> CustomerKey:
         """This key after ``event`` (``InvalidKeyTransition`` if its state refuses it)."""

@@ -23,13 +23,18 @@ from andromede.kms.keys_model import (
     KeyState,
     RotationType,
 )
+from andromede.kms.xks_errors import XksKeyAlreadyInUse
 
 __all__ = ["CustomerKeyStore", "MemoryCustomerKeyStore"]
 
 
 class CustomerKeyStore(Protocol):
     async def insert_key(self, key: CustomerKey) -> None:
-        """Add a new key (its id is fresh)."""
+        """Add a new key (its id is fresh); ``XksKeyAlreadyInUse`` if the key is in an
+        external key store whose other key has the same external key."""
+
+    async def keys_in_store(self, custom_key_store_id: str) -> int:
+        """How many keys (pending deletion included) the custom key store holds."""
 
     async def get_key(self, key_id: str) -> CustomerKey | None: ...
 
@@ -147,7 +152,18 @@ class MemoryCustomerKeyStore:
     async def insert_key(self, key: CustomerKey) -> None:
         if key.key_id in self._keys:
             raise ValueError("duplicate key id")
+        if key.xks_key_id is not None and any(
+            (k.custom_key_store_id, k.xks_key_id) == (key.custom_key_store_id, key.xks_key_id)
+            for k in self._keys.values()
+        ):
+            raise XksKeyAlreadyInUse(
+                f"External key {key.xks_key_id} is already associated with a KMS key in "
+                f"custom key store {key.custom_key_store_id}"
+            )
         self._keys[key.key_id] = key
+
+    async def keys_in_store(self, custom_key_store_id: str) -> int:
+        return sum(k.custom_key_store_id == custom_key_store_id for k in self._keys.values())
 
     async def get_key(self, key_id: str) -> CustomerKey | None:
         return self._keys.get(key_id)

@@ -35,6 +35,7 @@ from andromede.kms.keys_model import (
     KeyState,
     RotationType,
 )
+from andromede.kms.xks_errors import XksKeyAlreadyInUse
 
 __all__ = ["SqlCustomerKeyStore"]
 
@@ -71,6 +72,8 @@ def _key_row(key: CustomerKey) -> dict[str, Any]:
         "valid_to": key.valid_to,
         "materials": (json.dumps([m.to_json() for m in key.materials]) if key.materials else None),
         "material_expiry": key.material_expiry,
+        "custom_key_store_id": key.custom_key_store_id,
+        "xks_key_id": key.xks_key_id,
         "format_version": key.format_version,
         "revision": key.revision,
     }
@@ -113,6 +116,8 @@ def _key(row: Any) -> CustomerKey:
         expiration_model=row.expiration_model,
         valid_to=_optional_time(row.valid_to),
         materials=_materials(row),
+        custom_key_store_id=row.custom_key_store_id,
+        xks_key_id=row.xks_key_id,
         format_version=int(row.format_version),
         revision=int(row.revision),
     )
@@ -210,7 +215,23 @@ class SqlCustomerKeyStore:
 
     async def insert_key(self, key: CustomerKey) -> None:
         row = _key_row(key)
-        await self._db.write(lambda conn: conn.execute(_K.insert().values(**row)))
+        try:
+            await self._db.write(lambda conn: conn.execute(_K.insert().values(**row)))
+        except sa.exc.IntegrityError as exc:
+            if key.xks_key_id is None:
+                raise
+            raise XksKeyAlreadyInUse(
+                f"External key {key.xks_key_id} is already associated with a KMS key in "
+                f"custom key store {key.custom_key_store_id}"
+            ) from exc
+
+    async def keys_in_store(self, custom_key_store_id: str) -> int:
+        query = (
+            sa.select(sa.func.count())
+            .select_from(_K)
+            .where(_K.c.custom_key_store_id == custom_key_store_id)
+        )
+        return int(await self._db.read(lambda conn: conn.execute(query).scalar_one()))
 
     async def get_key(self, key_id: str) -> CustomerKey | None:
         query = sa.select(_K).where(_K.c.key_id == key_id)

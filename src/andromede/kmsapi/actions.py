@@ -8,11 +8,9 @@ the service re-checks what it owns (sizes, windows, periods).
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from andromede.kms.asymmetric import (
@@ -25,7 +23,6 @@ from andromede.kms.asymmetric import (
     signing_algorithms,
 )
 from andromede.kms.asymmetric import message_type as asymmetric_message_type
-from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.grants import MAX_GRANT_TOKENS, is_grant_id, principal_account
 from andromede.kms.importing import WRAPPING_ALGORITHMS, WRAPPING_KEY_SPECS
 from andromede.kms.keys_errors import DryRunSucceeded
@@ -40,6 +37,7 @@ from andromede.kms.keys_model import (
     KEY_USAGE_KEY_AGREEMENT,
     ORIGIN_AWS_KMS,
     ORIGIN_EXTERNAL,
+    ORIGIN_EXTERNAL_KEY_STORE,
     Alias,
     CustomerKey,
     Grant,
@@ -48,168 +46,16 @@ from andromede.kms.keys_model import (
     canonical_key_id,
 )
 from andromede.kms.mac import MAC_KEY_SPECS, mac_algorithms
+from andromede.kms.xks_model import is_store_id
+from andromede.kmsapi.call import SYMMETRIC_DEFAULT, KmsCall, invalid
+from andromede.kmsapi.custom_key_stores import CUSTOM_KEY_STORE_ACTIONS, external_key_metadata
 from andromede.kmsapi.errors import KmsWireError
 
 __all__ = ["ACTIONS", "KmsCall"]
 
 MAX_CIPHERTEXT_SIZE: Final = 6144
-MAX_LIST_LIMIT: Final = 1000
-DEFAULT_LIST_LIMIT: Final = 100
-SYMMETRIC_DEFAULT: Final = "SYMMETRIC_DEFAULT"
+_invalid = invalid
 _DATA_KEY_SPECS: Final = {"AES_256": 32, "AES_128": 16}
-
-
-def _camel(name: str) -> str:
-    return name[:1].lower() + name[1:]
-
-
-def _invalid(name: str, value: object, constraint: str) -> KmsWireError:
-    return KmsWireError(
-        "ValidationException",
-        f"1 validation error detected: Value '{value}' at '{_camel(name)}' failed to satisfy "
-        f"constraint: {constraint}",
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class KmsCall:
-    """One action call: its JSON parameters, who calls, and the key service."""
-
-    params: Mapping[str, Any]
-    caller: Caller
-    keys: CustomerKeyService
-
-    def string(self, name: str, *, required: bool = False, max_length: int = 8192) -> str | None:
-        value = self.params.get(name)
-        if value is None:
-            if required:
-                raise _invalid(name, "null", "Member must not be null")
-            return None
-        if not isinstance(value, str):
-            raise KmsWireError("SerializationException", f"{name} must be a string")
-        if required and not value:
-            raise _invalid(name, value, "Member must have length greater than or equal to 1")
-        if len(value) > max_length:
-            raise _invalid(name, "…", f"Member must have length less than or equal to {max_length}")
-        return value
-
-    def required(self, name: str, *, max_length: int = 2048) -> str:
-        value = self.string(name, required=True, max_length=max_length)
-        assert value is not None  # noqa: S101 (string(required=True) never returns None)
-        return value
-
-    def integer(self, name: str, *, minimum: int, maximum: int) -> int | None:
-        value = self.params.get(name)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise KmsWireError("SerializationException", f"{name} must be an integer")
-        if value < minimum:
-            raise _invalid(
-                name, value, f"Member must have value greater than or equal to {minimum}"
-            )
-        if value > maximum:
-            raise _invalid(name, value, f"Member must have value less than or equal to {maximum}")
-        return value
-
-    def boolean(self, name: str) -> bool | None:
-        value = self.params.get(name)
-        if value is not None and not isinstance(value, bool):
-            raise KmsWireError("SerializationException", f"{name} must be a boolean")
-        return value
-
-    def blob(self, name: str, *, max_size: int) -> bytes:
-        value = self.required(name, max_length=4 * max_size)
-        try:
-            data = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise KmsWireError("SerializationException", f"{name} is not valid base64") from exc
-        if not 1 <= len(data) <= max_size:
-            raise _invalid(name, "…", f"Member must have length between 1 and {max_size} bytes")
-        return data
-
-    def context(self, name: str = "EncryptionContext") -> dict[str, str]:
-        value = self.params.get(name)
-        if value is None:
-            return {}
-        if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-        ):
-            raise KmsWireError("SerializationException", f"{name} must map strings to strings")
-        return value
-
-    def encryption_algorithm(self, name: str = "EncryptionAlgorithm") -> str:
-        """``SYMMETRIC_DEFAULT`` when absent, or an RSAES-OAEP algorithm."""
-        value = self.string(name, max_length=64)
-        if value is None:
-            return SYMMETRIC_DEFAULT
-        if value == SYMMETRIC_DEFAULT or value in RSA_ENCRYPTION_ALGORITHMS:
-            return value
-        if value == "SM2PKE":  # AWS's China regions' SM2 keys
-            raise KmsWireError("InvalidKeyUsageException", f"{value} is not offered")
-        raise _invalid(name, value, "Member must satisfy enum value set")
-
-    def tags(self) -> list[tuple[str, str]]:
-        raw = self.params.get("Tags") or []
-        if not isinstance(raw, list) or not all(
-            isinstance(t, dict)
-            and isinstance(t.get("TagKey"), str)
-            and isinstance(t.get("TagValue"), str)
-            for t in raw
-        ):
-            raise KmsWireError("SerializationException", "Tags must be a list of TagKey/TagValue")
-        return [(t["TagKey"], t["TagValue"]) for t in raw]
-
-    def strings(self, name: str) -> list[str]:
-        raw = self.params.get(name)
-        if raw is None:
-            raise _invalid(name, "null", "Member must not be null")
-        if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
-            raise KmsWireError("SerializationException", f"{name} must be a list of strings")
-        return raw
-
-    def required_enum(self, name: str, values: tuple[str, ...] | frozenset[str]) -> str:
-        value = self.enum(name, values, required=True)
-        assert value is not None  # noqa: S101 (enum(required=True) never returns None)
-        return value
-
-    def enum_list(self, name: str, values: tuple[str, ...]) -> list[str]:
-        """A list member of enum values (none given: empty), each once at most."""
-        raw = self.params.get(name)
-        if raw is None:
-            return []
-        if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
-            raise KmsWireError("SerializationException", f"{name} must be a list of strings")
-        if not 1 <= len(raw) <= len(values) or len(set(raw)) != len(raw):
-            raise _invalid(name, "…", f"Member must have 1 to {len(values)} distinct values")
-        for value in raw:
-            if value not in values:
-                raise _invalid(name, value[:64], "Member must satisfy enum value set")
-        return raw
-
-    def enum(
-        self, name: str, values: tuple[str, ...] | frozenset[str], *, required: bool
-    ) -> str | None:
-        value = self.string(name, required=required, max_length=64)
-        if value is not None and value not in values:
-            raise _invalid(name, value, "Member must satisfy enum value set")
-        return value
-
-    def timestamp(self, name: str) -> datetime | None:
-        """A timestamp member: epoch seconds, as botocore sends them in the JSON protocol."""
-        value = self.params.get(name)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise KmsWireError("SerializationException", f"{name} must be a timestamp")
-        try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):
-            raise _invalid(name, value, "Member must be a valid timestamp") from None
-
-    def limit(self) -> int:
-        limit = self.integer("Limit", minimum=1, maximum=MAX_LIST_LIMIT)
-        return DEFAULT_LIST_LIMIT if limit is None else limit
 
 
 def _epoch(moment: datetime | None) -> float | None:
@@ -264,15 +110,33 @@ def _b64(data: bytes) -> str:
 
 
 async def create_key(call: KmsCall) -> dict[str, Any]:
-    if call.string("CustomKeyStoreId") is not None or call.params.get("XksKeyId") is not None:
-        raise KmsWireError("UnsupportedOperationException", "Custom key stores are not offered")
     origin = call.enum(
         "Origin",
-        (ORIGIN_AWS_KMS, ORIGIN_EXTERNAL, "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"),
+        (ORIGIN_AWS_KMS, ORIGIN_EXTERNAL, "AWS_CLOUDHSM", ORIGIN_EXTERNAL_KEY_STORE),
         required=False,
     )
-    if origin not in (None, ORIGIN_AWS_KMS, ORIGIN_EXTERNAL):
-        raise KmsWireError("UnsupportedOperationException", "Custom key stores are not offered")
+    store_id = call.string("CustomKeyStoreId", max_length=64)
+    xks_key_id = call.string("XksKeyId", max_length=128)
+    if origin == "AWS_CLOUDHSM":
+        raise KmsWireError(
+            "UnsupportedOperationException", "AWS CloudHSM key stores are not offered"
+        )
+    if origin == ORIGIN_EXTERNAL_KEY_STORE and (store_id is None or xks_key_id is None):
+        raise _invalid(
+            "CustomKeyStoreId" if store_id is None else "XksKeyId",
+            "null",
+            "Member must not be null with Origin EXTERNAL_KEY_STORE",
+        )
+    if origin != ORIGIN_EXTERNAL_KEY_STORE and (store_id is not None or xks_key_id is not None):
+        raise _invalid(
+            "Origin",
+            origin or ORIGIN_AWS_KMS,
+            "CustomKeyStoreId and XksKeyId need Origin EXTERNAL_KEY_STORE",
+        )
+    if store_id is not None and not is_store_id(store_id):
+        raise KmsWireError(
+            "CustomKeyStoreNotFoundException", f"Custom key store {store_id} does not exist"
+        )
     if call.boolean("MultiRegion"):
         raise KmsWireError("UnsupportedOperationException", "Multi-Region keys are not offered")
     spec = call.string("KeySpec") or call.string("CustomerMasterKeySpec")
@@ -285,8 +149,10 @@ async def create_key(call: KmsCall) -> dict[str, Any]:
         tags=call.tags(),
         bypass_lockout_check=bool(call.boolean("BypassPolicyLockoutSafetyCheck")),
         origin=origin or ORIGIN_AWS_KMS,
+        custom_key_store_id=store_id,
+        xks_key_id=xks_key_id,
     )
-    return {"KeyMetadata": key_metadata(key)}
+    return {"KeyMetadata": await external_key_metadata(call, key, key_metadata(key))}
 
 
 async def describe_key(call: KmsCall) -> dict[str, Any]:
@@ -295,7 +161,7 @@ async def describe_key(call: KmsCall) -> dict[str, Any]:
     generated = await call.keys.generated_material_id(key)
     if generated is not None:
         metadata["CurrentKeyMaterialId"] = generated
-    return {"KeyMetadata": metadata}
+    return {"KeyMetadata": await external_key_metadata(call, key, metadata)}
 
 
 async def list_keys(call: KmsCall) -> dict[str, Any]:
@@ -1080,6 +946,7 @@ def _dry_runnable(handler: Handler) -> Handler:
 
 
 ACTIONS: Final[Mapping[str, Handler]] = {
+    **CUSTOM_KEY_STORE_ACTIONS,
     "CancelKeyDeletion": cancel_key_deletion,
     "CreateAlias": create_alias,
     "CreateGrant": create_grant,

@@ -92,7 +92,7 @@ class KmsApp:
                 authenticated.signed.access_key_id
             ):
                 raise KmsWireError("ThrottlingException")
-            caller = self._caller(principal, scope)
+            caller = self._caller(principal, scope, action_name, request_id)
             response = await self._dispatch(action_name, target, headers, body, caller)
         except ClientGone:
             self._finish(action_name, principal, caller, request_id, 499, "ClientGone", started)
@@ -147,7 +147,7 @@ class KmsApp:
             raise
 
     @staticmethod
-    def _caller(principal: Principal, scope: Scope) -> Caller:
+    def _caller(principal: Principal, scope: Scope, action_name: str, request_id: str) -> Caller:
         if principal.tenant_id is None:  # platform operators hold no tenant keys
             raise KmsWireError("AccessDeniedException", "Operators do not use tenant keys")
         client = scope.get("client")
@@ -157,6 +157,8 @@ class KmsApp:
             principal=principal,
             source_ip=client[0] if client else None,
             secure=scope.get("scheme") == "https",
+            operation=action_name,
+            request_id=request_id,
         )
 
     async def _dispatch(

@@ -13,6 +13,7 @@ from andromede.errors import AndromedeError
 from andromede.http.sigv4 import SigV4Error
 from andromede.iam import errors as iam_errors
 from andromede.kms import keys_errors as k
+from andromede.kms import xks_errors as x
 from andromede.kms.errors import IntegrityError, ProviderError
 
 __all__ = ["KmsWireError", "to_kms_error"]
@@ -21,6 +22,13 @@ __all__ = ["KmsWireError", "to_kms_error"]
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
     "AlreadyExistsException": (400, "The resource already exists."),
+    "CloudHsmClusterNotFoundException": (400, "The AWS CloudHSM cluster was not found."),
+    "CustomKeyStoreHasCMKsException": (400, "The custom key store still holds KMS keys."),
+    "CustomKeyStoreInvalidStateException": (400, "The custom key store's connection state "
+                                            "does not allow this operation."),
+    "CustomKeyStoreNameInUseException": (400, "The custom key store name is already used "
+                                         "in this account."),
+    "CustomKeyStoreNotFoundException": (400, "The custom key store was not found."),
     "DisabledException": (400, "The key is disabled."),
     "DryRunOperationException": (400, "The request would have succeeded, but the DryRun "
                                  "option is set."),
@@ -59,6 +67,25 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "UnsupportedOperationException": (400, "The operation is not supported."),
     "ValidationException": (400, "The input fails to satisfy the constraints of the "
                             "operation."),
+    "XksKeyAlreadyInUseException": (400, "The external key is already associated with a KMS "
+                                    "key in this external key store."),
+    "XksKeyInvalidConfigurationException": (400, "The external key must be an enabled "
+                                            "AES-256 key that encrypts and decrypts."),
+    "XksKeyNotFoundException": (400, "The external key store proxy could not find the "
+                                "external key."),
+    "XksProxyIncorrectAuthenticationCredentialException": (400, "The proxy credentials failed "
+                                                           "to authenticate to the external "
+                                                           "key store proxy."),
+    "XksProxyInvalidConfigurationException": (400, "The external key store proxy is not "
+                                              "configured correctly."),
+    "XksProxyInvalidResponseException": (400, "KMS cannot interpret the response it received "
+                                         "from the external key store proxy."),
+    "XksProxyUriInUseException": (400, "The proxy URI is already associated with another "
+                                  "external key store."),
+    "XksProxyUriUnreachableException": (400, "KMS was unable to reach the external key store "
+                                        "proxy."),
+    "XksProxyVpcEndpointServiceNotFoundException": (400, "The VPC endpoint service was not "
+                                                    "found."),
 }  # fmt: skip
 
 
@@ -92,6 +119,25 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (k.ExpiredImportToken, "ExpiredImportTokenException"),
     (k.IncorrectKeyMaterial, "IncorrectKeyMaterialException"),
     (k.DryRunSucceeded, "DryRunOperationException"),
+    (x.CustomKeyStoreNotFound, "CustomKeyStoreNotFoundException"),
+    (x.CustomKeyStoreNameInUse, "CustomKeyStoreNameInUseException"),
+    (x.CustomKeyStoreInvalidState, "CustomKeyStoreInvalidStateException"),
+    (x.CustomKeyStoreHasKeys, "CustomKeyStoreHasCMKsException"),
+    (x.CustomKeyStoreLimitExceeded, "LimitExceededException"),
+    (x.InvalidCustomKeyStoreParameter, "ValidationException"),
+    (x.CloudHsmClusterNotFound, "CloudHsmClusterNotFoundException"),
+    (x.XksProxyVpcEndpointServiceNotFound, "XksProxyVpcEndpointServiceNotFoundException"),
+    (x.XksProxyUriInUse, "XksProxyUriInUseException"),
+    (x.XksProxyUriUnreachable, "XksProxyUriUnreachableException"),
+    (
+        x.XksProxyIncorrectAuthenticationCredential,
+        "XksProxyIncorrectAuthenticationCredentialException",
+    ),
+    (x.XksProxyInvalidResponse, "XksProxyInvalidResponseException"),
+    (x.XksProxyInvalidConfiguration, "XksProxyInvalidConfigurationException"),
+    (x.XksKeyNotFound, "XksKeyNotFoundException"),
+    (x.XksKeyInvalidConfiguration, "XksKeyInvalidConfigurationException"),
+    (x.XksKeyAlreadyInUse, "XksKeyAlreadyInUseException"),
 )
 
 _FROM_SIGV4: Final[dict[str, str]] = {

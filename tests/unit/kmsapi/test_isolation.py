@@ -24,12 +24,14 @@ import pytest
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kmsapi.actions import ACTIONS
 from support.kmsapp import Harness, kms_harness
+from support.xks_fake import ACCESS_KEY_ID, ENDPOINT, SECRET, URI_PATH
 
 PLAINTEXT = b"the victim's secret"
 KEY = "{key}"  # the victim key's ARN
 CIPHERTEXT = "{ciphertext}"  # a ciphertext under the victim's key
 GRANT = "{grant}"  # the id of a grant on the victim's key
 VICTIM_ROOT = "{root}"  # the ARN of the victim account's root user
+STORE = "{store}"  # the id of the victim's external key store
 ALIAS = "alias/victim"
 OPEN_POLICY = json.dumps(
     {
@@ -40,8 +42,25 @@ OPEN_POLICY = json.dumps(
     }
 )
 
+XKS_STORE = {
+    "CustomKeyStoreType": "EXTERNAL_KEY_STORE",
+    "XksProxyUriEndpoint": ENDPOINT,
+    "XksProxyUriPath": URI_PATH,
+    "XksProxyAuthenticationCredential": {
+        "AccessKeyId": ACCESS_KEY_ID,
+        "RawSecretAccessKey": SECRET,
+    },
+    "XksProxyConnectivity": "PUBLIC_ENDPOINT",
+}
+
 RECIPES: dict[str, dict[str, Any]] = {
     "CancelKeyDeletion": {"KeyId": KEY},
+    "ConnectCustomKeyStore": {"CustomKeyStoreId": STORE},
+    "CreateCustomKeyStore": {"CustomKeyStoreName": "victim-store", **XKS_STORE},
+    "DeleteCustomKeyStore": {"CustomKeyStoreId": STORE},
+    "DescribeCustomKeyStores": {"CustomKeyStoreId": STORE},
+    "DisconnectCustomKeyStore": {"CustomKeyStoreId": STORE},
+    "UpdateCustomKeyStore": {"CustomKeyStoreId": STORE, "NewCustomKeyStoreName": "defaced"},
     "CreateAlias": {"AliasName": "alias/stolen", "TargetKeyId": KEY},
     "CreateGrant": {"KeyId": KEY, "GranteePrincipal": VICTIM_ROOT, "Operations": ["Decrypt"]},
     "CreateKey": {"Description": "mine"},
@@ -128,6 +147,7 @@ class Victim:
     arn: str
     ciphertext: str
     grant_id: str
+    store_id: str
 
     def fill(self, recipe: dict[str, Any]) -> dict[str, Any]:
         values = {
@@ -135,6 +155,7 @@ class Victim:
             CIPHERTEXT: self.ciphertext,
             GRANT: self.grant_id,
             VICTIM_ROOT: f"arn:aws:iam::{self.root.tenant_id}:root",
+            STORE: self.store_id,
         }
         return {
             name: values.get(value, value) if isinstance(value, str) else value
@@ -151,6 +172,7 @@ class Victim:
             ("ListGrants", {"KeyId": self.key_id}),
             ("ListAliases", {}),
             ("ListKeys", {}),
+            ("DescribeCustomKeyStores", {}),
         ]
         state = []
         for action, params in reads:
@@ -187,12 +209,20 @@ async def victim(tmp_path: Path) -> AsyncIterator[Victim]:
             },
         )
         assert granted.status == 200, granted.body
+        store = await root.call(
+            "CreateCustomKeyStore", {"CustomKeyStoreName": "victim-store", **XKS_STORE}
+        )
+        assert store.status == 200, store.body
+        store_id = store.json()["CustomKeyStoreId"]
+        connected = await root.call("ConnectCustomKeyStore", {"CustomKeyStoreId": store_id})
+        assert connected.status == 200, connected.body
         yield Victim(
             root,
             metadata["KeyId"],
             metadata["Arn"],
             encrypted.json()["CiphertextBlob"],
             granted.json()["GrantId"],
+            store_id,
         )
 
 
@@ -210,7 +240,13 @@ async def test_another_tenants_root_only_reaches_its_own_account(
         body = body.replace(str(value), "")
     if CIPHERTEXT in RECIPES[action].values():
         body = body.replace(victim.arn, "")  # a ciphertext names its key, as AWS's do
-    for secret in (victim.key_id, victim.arn, base64.b64encode(PLAINTEXT).decode(), "victim"):
+    for secret in (
+        victim.key_id,
+        victim.arn,
+        base64.b64encode(PLAINTEXT).decode(),
+        "victim",
+        SECRET,
+    ):
         assert secret not in body, (action, body)
     assert await victim.snapshot() == before
 
