@@ -868,9 +868,9 @@ class Settings(BaseSettings):
         default=2.0,
         ge=0.05,
         le=30,
-        description="Seconds allowed for one call to an external key store proxy: address, "
-        "connection, TLS and answer (AWS KMS waits 250 ms on a kept connection; here each call "
-        "opens its own).",
+        description="Seconds allowed for each phase of a call to an external key store proxy "
+        "(connection with TLS, request, answer), a whole call at most twice as long (AWS KMS "
+        "waits 250 ms on a kept connection; here each call opens its own).",
     )
     xks_allowed_networks: tuple[str, ...] = Field(
         default=(),

@@ -128,7 +128,7 @@ async def kms_harness(tmp_path: Path, store: MemoryCustomerKeyStore) -> AsyncIte
     xks_calls: list[XksCall] = []
     client = XksClient(
         region=REGION,
-        timeout=2.0,
+        timeout=0.5,
         on_call=xks_calls.append,
         transport=proxy.transport(),
         resolver=proxy.resolver,

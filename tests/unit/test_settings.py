@@ -130,3 +130,22 @@ def test_database_url_is_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_audit_flush_interval_is_bounded(seconds: float) -> None:
     with pytest.raises(ValidationError, match="audit_flush_interval"):
         Settings(audit_flush_interval=seconds)
+
+
+def test_the_xks_settings_and_their_limits(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        xks_timeout=0.25,
+        xks_allowed_networks=("10.0.0.0/8", "fd00::/8"),
+        xks_ca_bundle=tmp_path / "ca.pem",
+    )
+    assert settings.xks_timeout == 0.25
+    assert settings.xks_allowed_networks == ("10.0.0.0/8", "fd00::/8")
+    assert Settings(data_dir=tmp_path).xks_timeout == 2.0
+    for timeout in (0.0, 0.01, 31.0):
+        with pytest.raises(ValidationError, match="xks_timeout"):
+            Settings(data_dir=tmp_path, xks_timeout=timeout)
+    with pytest.raises(ValidationError, match="xks_allowed_networks"):
+        Settings(data_dir=tmp_path, xks_allowed_networks=("not-a-network",))
+    with pytest.raises(ValidationError, match="oidc_allowed_networks"):
+        Settings(data_dir=tmp_path, oidc_allowed_networks=("300.0.0.0/8",))

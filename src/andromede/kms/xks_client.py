@@ -61,6 +61,7 @@ _TAG_SIZE: Final = 16
 _IV_SIZES: Final = (12, 16)
 _ALGORITHM: Final = "AWS4-HMAC-SHA256"
 _AMZ_DATE: Final = "%Y%m%dT%H%M%SZ"
+_OUTER_BOUND: Final = 2.0  # times xks_timeout: resolution and each phase together
 
 
 class XksFailure(enum.Enum):
@@ -341,7 +342,9 @@ class XksClient:
         url = endpoint.base_url + suffix
         body = json.dumps(payload, separators=(",", ":")).encode()
         try:
-            async with asyncio.timeout(self._timeout):
+            # httpx's own timeouts end each phase cleanly (a cancelled TLS handshake would
+            # leave its socket behind); the outer bound caps the phases together.
+            async with asyncio.timeout(self._timeout * _OUTER_BOUND):
                 pinned = await self._resolve(url, self._allowed, "xks_allowed_networks")
                 headers = self._signed_headers(endpoint, url, pinned.host, body)
                 async with httpx.AsyncClient(
