@@ -36,9 +36,7 @@ async def failure_of(client: XksClient, url: str) -> XksProxyFailure:
     return caught.value
 
 
-@pytest.mark.parametrize(
-    "url", ["https://localhost:9", "https://localhost"]
-)
+@pytest.mark.parametrize("url", ["https://localhost:9", "https://localhost"])
 async def test_an_internal_proxy_address_is_refused_before_any_connection(url: str) -> None:
     client = XksClient(region="eu-fr-1", timeout=2.0)
     refused = await failure_of(client, url)
