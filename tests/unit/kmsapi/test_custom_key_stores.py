@@ -145,7 +145,7 @@ async def test_describe_pages_in_id_order(kms: Harness) -> None:
         (
             {"CustomKeyStoreType": "AWS_CLOUDHSM", "CloudHsmClusterId": "cluster-234567abcdef"},
             "CloudHsmClusterNotFoundException",
-        ),  # fmt: skip
+        ),
         ({"CustomKeyStoreType": "AWS_CLOUDHSM"}, "ValidationException"),
         (
             {
@@ -443,7 +443,7 @@ async def test_deleting_the_external_key_shreds_and_so_does_deleting_the_kms_key
 async def test_sse_kms_and_ebs_refuse_a_key_of_an_external_key_store(kms: Harness) -> None:
     store_id = await connected_store(kms)
     metadata = await xks_key(kms, store_id)
-    service = kms.app._keys  # noqa: SLF001 (the service the S3 and EC2 paths call)
+    service = kms.app._keys  # the service the S3 and EC2 paths call
     arn = f"arn:aws:iam::{kms.tenant_id}:root"
     caller = Caller(
         kms.tenant_id, arn, Principal(kms.tenant_id, None, None, PrincipalKind.ROOT, arn)
