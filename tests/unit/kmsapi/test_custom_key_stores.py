@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from andromede.compute.errors import KeyUnusable
+from andromede.compute_adapters import KmsDiskKeys
 from andromede.iam.model import Principal, PrincipalKind
 from andromede.kms.customer_keys import Caller
 from andromede.kms.keys_errors import CmkInvalidState
@@ -465,3 +467,21 @@ async def test_a_one_layer_blob_naming_an_xks_key_is_refused(kms: Harness) -> No
     assert await error(
         kms, "Decrypt", {"CiphertextBlob": base64.b64encode(one_layer).decode()}
     ) in ("InvalidCiphertextException",)
+
+
+async def test_ebs_volumes_refuse_a_key_of_an_external_key_store(kms: Harness) -> None:
+    """EC2's path (compute_adapters.KmsDiskKeys): CreateVolume or a RunInstances mapping
+    naming such a key gets EC2's error for an unusable key, not a volume under the ring
+    alone."""
+    store_id = await connected_store(kms)
+    metadata = await xks_key(kms, store_id)
+    service = kms.app._keys  # the service EC2's disk keys call
+    disk_keys = KmsDiskKeys(service._keys, inline=True, customer_keys=service)
+    arn = f"arn:aws:iam::{kms.tenant_id}:root"
+    root = Principal(kms.tenant_id, None, None, PrincipalKind.ROOT, arn)
+    with pytest.raises(KeyUnusable, match="external key store"):
+        await disk_keys.customer_key(root, kms.tenant_id, metadata["Arn"], "vol-0123456789abcdef0")
+    with pytest.raises(KeyUnusable):
+        await disk_keys.new_key(
+            kms.tenant_id, kms_key_arn=metadata["Arn"], resource_id="vol-0123456789abcdef0"
+        )
