@@ -21,6 +21,7 @@
     ├── OperationNotPermitted        a call no state allows (detaching a root volume…)
     ├── InsufficientCapacity         no host has room
     ├── InstanceLimitExceeded        the tenant's quota is reached
+    ├── ResourceLimitExceeded        too many launch templates, or versions of one
     ├── ImportFailed                 an image could not be read from the tenant's bucket
     └── HypervisorFailed             the host refused or failed an operation
         └── HostUnreachable          the host did not answer (its instances stay as recorded)
@@ -53,6 +54,7 @@ __all__ = [
     "OperationNotPermitted",
     "ReservedName",
     "ResourceInUse",
+    "ResourceLimitExceeded",
 ]
 
 
@@ -158,6 +160,10 @@ class InstanceLimitExceeded(ComputeError):
     pass
 
 
+class ResourceLimitExceeded(ComputeError):
+    pass
+
+
 class InvalidBlockDeviceMapping(ComputeError):
     """A RunInstances block device mapping EC2 would refuse (a device twice, the root device's
     name on a further volume)."""
@@ -200,6 +206,9 @@ _NOUNS = {
     "address": "address",
     "instance-profile": "instance profile",
     "iip-assoc": "association",
+    "lt": "launch template",
+    "lt-name": "launch template name",
+    "lt-version": "launch template version",
 }
 _PAST = {
     "start": "started",

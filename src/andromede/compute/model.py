@@ -63,10 +63,9 @@ Tags = tuple[tuple[str, str], ...]
 # EC2 resource id prefixes (AWS's long form: prefix + 17 lowercase hex digits).
 ID_PREFIXES: Final = (
     "i", "ami", "vol", "snap", "sg", "key", "r", "import-ami", "vpc", "subnet", "eni", "iip-assoc",
+    "lt",
 )  # fmt: skip
-_ID = re.compile(
-    r"^(i|ami|vol|snap|sg|key|r|import-ami|vpc|subnet|eni|iip-assoc)-[0-9a-f]{8}(?:[0-9a-f]{9})?$"
-)
+_ID = re.compile(rf"^({'|'.join(map(re.escape, ID_PREFIXES))})-[0-9a-f]{{8}}(?:[0-9a-f]{{9}})?$")
 MAX_TAGS: Final = 50  # EC2's limit per resource
 _TAG_KEY_MAX = 128
 _TAG_VALUE_MAX = 256
@@ -288,12 +287,26 @@ class Instance:
     # again returns this reservation, with other parameters IdempotentParameterMismatch.
     client_token: str | None = None
     request_digest: str = ""
+    # The launch template and version it was launched from (decision 0092), shown as EC2's
+    # ``aws:ec2launchtemplate:id`` and ``:version`` tags, which no tenant call changes.
+    launch_template_id: str | None = None
+    launch_template_version: int | None = None
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
     @property
     def resource_id(self) -> str:
         return self.instance_id
+
+    @property
+    def platform_tags(self) -> Tags:
+        """The ``aws:`` tags EC2 puts on an instance launched from a template."""
+        if self.launch_template_id is None:
+            return ()
+        return (
+            ("aws:ec2launchtemplate:id", self.launch_template_id),
+            ("aws:ec2launchtemplate:version", str(self.launch_template_version)),
+        )
 
 
 # -- images ------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from andromede.compute.errors import (
 )
 from andromede.compute.image_library import ImagesMixin
 from andromede.compute.instance_attributes import InstanceAttributesMixin
+from andromede.compute.launch_templates import LaunchTemplatesMixin
 from andromede.compute.model import (
     Attachment,
     Event,
@@ -141,6 +142,10 @@ class RunRequest:
     # The idempotency token: the same token again, within the account, returns the first
     # reservation instead of launching another (a retry after a lost answer).
     client_token: str | None = None
+    # The launch template and version the request's parameters came from, recorded on the
+    # instances (decision 0092).
+    launch_template_id: str | None = None
+    launch_template_version: int | None = None
 
 
 def _root_mapping_taken(request: RunRequest, image: Image) -> RunRequest:
@@ -211,6 +216,7 @@ class ComputeService(
     TagsMixin,
     InstanceAttributesMixin,
     NetworksMixin,
+    LaunchTemplatesMixin,
 ):
     """Instances and their lifecycle; volumes, snapshots, images, key pairs, security groups and
     tags through the mixins over :class:`~andromede.compute.service_core.ServiceCore`."""
@@ -391,6 +397,8 @@ class ComputeService(
                         ),
                         client_token=token,
                         request_digest=digest,
+                        launch_template_id=request.launch_template_id,
+                        launch_template_version=request.launch_template_version,
                     )
                 )
             made = [v for instance in instances for v in further[instance.instance_id]]

@@ -101,6 +101,9 @@ class ComputeLimits:
     max_volumes_per_instance: int = 24
     # The host address of the port forwards that reach guests in user-mode networking.
     forward_address: str = "127.0.0.1"
+    # EC2's quotas: launch templates per account (region), versions per template.
+    max_launch_templates: int = 5000
+    max_launch_template_versions: int = 10000
 
 
 @dataclass(frozen=True, slots=True)

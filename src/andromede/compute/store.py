@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
+from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion
 from andromede.compute.model import (
     Image,
     ImportTask,
@@ -41,6 +42,8 @@ Record = (
     | Vpc
     | Subnet
     | NetworkInterface
+    | LaunchTemplate
+    | LaunchTemplateVersion
 )
 RecordT = TypeVar("RecordT", bound=Record)
 
@@ -55,13 +58,37 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     Vpc,
     Subnet,
     NetworkInterface,
+    LaunchTemplate,
+    LaunchTemplateVersion,
 )
 
 
 class ComputeStore(Protocol):
     async def insert(self, *records: Record) -> None:
         """Add new records, all or none; Duplicate if an id is taken, or — for network
-        interfaces — if their (subnet, private address) or their MAC is."""
+        interfaces — if their (subnet, private address) or their MAC is, or — for launch
+        templates — if the tenant has one of that name (``lt-name``)."""
+        ...
+
+    async def change(
+        self,
+        record: Record,
+        *,
+        insert: Sequence[Record] = (),
+        delete: Sequence[tuple[type[Record], str]] = (),
+    ) -> bool:
+        """:meth:`replace` ``record`` and, in the same transaction, insert and delete others:
+        all or nothing. False, changing nothing, when ``record``'s revision moved on;
+        Duplicate when an id to insert is taken. ``record`` itself may be among those
+        deleted (then only its revision is checked)."""
+        ...
+
+    async def launch_templates_named(self, tenant_id: str, name: str) -> Sequence[LaunchTemplate]:
+        """The tenant's launch template called ``name`` (one, or none), indexed."""
+        ...
+
+    async def launch_template_versions(self, template_id: str) -> list[LaunchTemplateVersion]:
+        """The versions of a launch template in number order, indexed."""
         ...
 
     async def get(self, kind: type[RecordT], resource_id: str) -> RecordT | None: ...

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from andromede.compute.errors import Duplicate
+from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion
 from andromede.compute.model import Image, Instance, InstanceState, KeyPair
 from andromede.compute.network import NetworkInterface, Subnet
 from andromede.compute.store import Record, RecordT
@@ -24,10 +25,56 @@ class MemoryComputeStore:
             taken = next(key for key in ids if key in self._records or ids.count(key) > 1)
             raise Duplicate(taken[1].split("-")[0], taken[1])
         self._check_unique_addresses(records)
+        self._check_unique_names(records)
         for key, record in zip(ids, records, strict=True):
             self._records[key] = record
 
-    def _check_unique_addresses(self, records: tuple[Record, ...]) -> None:
+    def _check_unique_names(self, records: Sequence[Record]) -> None:
+        """What the SQL store's unique constraint checks: a launch template's name in its
+        tenant."""
+        held = {
+            (r.tenant_id, r.name) for r in self._records.values() if isinstance(r, LaunchTemplate)
+        }
+        for record in records:
+            if isinstance(record, LaunchTemplate):
+                if (record.tenant_id, record.name) in held:
+                    raise Duplicate("lt-name", record.name)
+                held.add((record.tenant_id, record.name))
+
+    async def change(
+        self,
+        record: Record,
+        *,
+        insert: Sequence[Record] = (),
+        delete: Sequence[tuple[type[Record], str]] = (),
+    ) -> bool:
+        key = (type(record), record.resource_id)
+        current = self._records.get(key)
+        if current is None or current.revision != record.revision:
+            return False
+        keys = [(type(r), r.resource_id) for r in insert]
+        if len(set(keys)) != len(keys) or any(k in self._records for k in keys):
+            taken = next(k for k in keys if k in self._records or keys.count(k) > 1)
+            raise Duplicate(taken[1].split("-")[0], taken[1])
+        self._records[key] = dataclasses.replace(record, revision=record.revision + 1)
+        for inserted_key, inserted in zip(keys, insert, strict=True):
+            self._records[inserted_key] = inserted
+        for kind, resource_id in delete:
+            self._records.pop((kind, resource_id), None)
+        return True
+
+    async def launch_templates_named(self, tenant_id: str, name: str) -> Sequence[LaunchTemplate]:
+        return [t for t in await self.list(LaunchTemplate, tenant_id) if t.name == name]
+
+    async def launch_template_versions(self, template_id: str) -> list[LaunchTemplateVersion]:
+        found = [
+            r
+            for r in self._records.values()
+            if isinstance(r, LaunchTemplateVersion) and r.template_id == template_id
+        ]
+        return sorted(found, key=lambda version: version.number)
+
+    def _check_unique_addresses(self, records: Sequence[Record]) -> None:
         """What the SQL store's unique constraints check: (subnet, address), MAC, and a
         subnet's VXLAN id."""
         vnis = [r.vni for r in self._records.values() if isinstance(r, Subnet)]

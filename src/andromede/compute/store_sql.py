@@ -17,6 +17,7 @@ from pydantic import ConfigDict, TypeAdapter
 from sqlalchemy.engine import Connection
 
 from andromede.compute.errors import Duplicate
+from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion
 from andromede.compute.model import (
     Image,
     ImportTask,
@@ -47,6 +48,8 @@ _TABLES: dict[type[Any], sa.Table] = {
     Vpc: tables.compute_vpcs,
     Subnet: tables.compute_subnets,
     NetworkInterface: tables.compute_network_interfaces,
+    LaunchTemplate: tables.compute_launch_templates,
+    LaunchTemplateVersion: tables.compute_launch_template_versions,
 }
 
 
@@ -79,6 +82,10 @@ def _row(record: Record, revision: int) -> dict[str, Any]:
         row.update(name=record.name)
     elif isinstance(record, Subnet):
         row.update(vni=record.vni)
+    elif isinstance(record, LaunchTemplate):
+        row.update(name=record.name)
+    elif isinstance(record, LaunchTemplateVersion):
+        row.update(template_id=record.template_id, number=record.number)
     return row
 
 
@@ -93,6 +100,15 @@ def _record(kind: type[RecordT], row: Any) -> RecordT:
     return record
 
 
+def _insert_rows(conn: Connection, rows: Sequence[tuple[sa.Table, dict[str, Any]]]) -> None:
+    for table, row in rows:
+        taken = conn.execute(sa.select(table.c.id).where(table.c.id == row["id"])).first()
+        if taken is not None:
+            # Raised inside the transaction: nothing of this write is committed.
+            raise Duplicate(row["id"].split("-")[0], row["id"])
+        conn.execute(table.insert().values(**row))
+
+
 class SqlComputeStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -104,19 +120,59 @@ class SqlComputeStore:
             raise Duplicate("id", ids[0][1])
 
         def work(conn: Connection) -> None:
-            for table, row in rows:
-                taken = conn.execute(sa.select(table.c.id).where(table.c.id == row["id"])).first()
-                if taken is not None:
-                    # Raised inside the transaction: nothing of this insert is committed.
-                    raise Duplicate(row["id"].split("-")[0], row["id"])
-                conn.execute(table.insert().values(**row))
+            _insert_rows(conn, rows)
 
         try:
             await self._db.write(work)
         except sa.exc.IntegrityError:
-            # Another gateway took an address, a MAC or a VXLAN id (or an id) first: nothing
-            # was written.
+            # Another gateway took a template's name, an address, a MAC or a VXLAN id (or an
+            # id) first: nothing was written.
+            named = next((r for r in records if isinstance(r, LaunchTemplate)), None)
+            if named is not None:
+                raise Duplicate("lt-name", named.name) from None
             raise Duplicate("address", "a network address") from None
+
+    async def change(
+        self,
+        record: Record,
+        *,
+        insert: Sequence[Record] = (),
+        delete: Sequence[tuple[type[Record], str]] = (),
+    ) -> bool:
+        table = _TABLES[type(record)]
+        update = (
+            table.update()
+            .where(table.c.id == record.resource_id, table.c.revision == record.revision)
+            .values(**_row(record, record.revision + 1))
+        )
+        rows = [(_TABLES[type(r)], _row(r, r.revision)) for r in insert]
+
+        def work(conn: Connection) -> bool:
+            if not conn.execute(update).rowcount:
+                return False
+            _insert_rows(conn, rows)
+            for kind, resource_id in delete:
+                gone = _TABLES[kind]
+                conn.execute(gone.delete().where(gone.c.id == resource_id))
+            return True
+
+        try:
+            return bool(await self._db.write(work))
+        except sa.exc.IntegrityError:
+            # A version number taken by another gateway between its read and this write.
+            raise Duplicate("id", rows[0][1]["id"] if rows else record.resource_id) from None
+
+    async def launch_templates_named(self, tenant_id: str, name: str) -> Sequence[LaunchTemplate]:
+        table = tables.compute_launch_templates
+        query = sa.select(table).where(table.c.tenant_id == tenant_id, table.c.name == name)
+        rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
+        return [_record(LaunchTemplate, row) for row in rows]
+
+    async def launch_template_versions(self, template_id: str) -> list[LaunchTemplateVersion]:
+        table = tables.compute_launch_template_versions
+        query = sa.select(table).where(table.c.template_id == template_id).order_by(table.c.number)
+        rows = await self._db.read(lambda conn: list(conn.execute(query).all()))
+        return [_record(LaunchTemplateVersion, row) for row in rows]
 
     async def get(self, kind: type[RecordT], resource_id: str) -> RecordT | None:
         table = _TABLES[kind]

@@ -9,6 +9,7 @@ from andromede.compute.errors import (
     IncorrectState,
     InvalidParameterValue,
 )
+from andromede.compute.launch_template import LaunchTemplate
 from andromede.compute.model import (
     Image,
     ImportTask,
@@ -25,7 +26,6 @@ from andromede.compute.model import (
 )
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.service_core import ServiceCore, TagEntry
-from andromede.compute.store import Record
 
 __all__ = ["RESOURCE_TYPES", "TagsMixin"]
 
@@ -40,6 +40,7 @@ _KINDS: dict[str, type[Any]] = {
     "vpc": Vpc,
     "subnet": Subnet,
     "eni": NetworkInterface,
+    "lt": LaunchTemplate,
 }
 RESOURCE_TYPES = {
     "i": "instance",
@@ -52,7 +53,24 @@ RESOURCE_TYPES = {
     "vpc": "vpc",
     "subnet": "subnet",
     "eni": "network-interface",
+    "lt": "launch-template",
 }
+
+
+# Every record but a launch template's versions, which carry no tags of their own.
+Taggable = (
+    Instance
+    | Volume
+    | Snapshot
+    | Image
+    | KeyPair
+    | SecurityGroup
+    | ImportTask
+    | Vpc
+    | Subnet
+    | NetworkInterface
+    | LaunchTemplate
+)
 
 
 def _prefix(resource_id: str) -> str:
@@ -62,12 +80,12 @@ def _prefix(resource_id: str) -> str:
 class TagsMixin(ServiceCore):
     # -- tags --------------------------------------------------------------------------------
 
-    async def _taggable(self, tenant_id: str, resource_id: str) -> Record:
+    async def _taggable(self, tenant_id: str, resource_id: str) -> Taggable:
         prefix = _prefix(resource_id)
         kind = _KINDS.get(prefix)
         if kind is None:
             raise InvalidParameterValue(f'Invalid id: "{resource_id[:64]}"')
-        record: Record = await self._owned(kind, tenant_id, resource_id, prefix)
+        record: Taggable = await self._owned(kind, tenant_id, resource_id, prefix)
         return record
 
     async def create_tags(self, tenant_id: str, resource_ids: Sequence[str], tags: Tags) -> None:
@@ -102,6 +120,7 @@ class TagsMixin(ServiceCore):
                     continue  # public images are the operator's
                 if isinstance(record, Instance) and record.state is InstanceState.TERMINATED:
                     continue
-                for key, value in record.tags:
+                system = record.platform_tags if isinstance(record, Instance) else ()
+                for key, value in (*record.tags, *system):
                     entries.append(TagEntry(record.resource_id, RESOURCE_TYPES[prefix], key, value))
         return entries

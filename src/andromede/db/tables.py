@@ -40,6 +40,8 @@ __all__ = [
     "compute_import_tasks",
     "compute_instances",
     "compute_key_pairs",
+    "compute_launch_template_versions",
+    "compute_launch_templates",
     "compute_network_interfaces",
     "compute_security_groups",
     "compute_snapshots",
@@ -635,7 +637,9 @@ kms_aliases = sa.Table(
 # filters are many and small in number of rows per tenant); nothing joins across these tables.
 
 
-def _compute_table(name: str, *looked_up: sa.Column[str] | sa.Index) -> sa.Table:
+def _compute_table(
+    name: str, *looked_up: sa.Column[str] | sa.Column[int] | sa.Index | sa.UniqueConstraint
+) -> sa.Table:
     return sa.Table(
         name,
         metadata,
@@ -666,6 +670,19 @@ compute_key_pairs = _compute_table(
     "compute_key_pairs",
     sa.Column("name", key_text(), nullable=True),
     sa.Index(None, "tenant_id", "name"),
+)
+# Launch templates (decision 0092): a name unique in its tenant, which the database keeps so that
+# two gateways creating one name at once cannot both succeed; their versions found by template.
+compute_launch_templates = _compute_table(
+    "compute_launch_templates",
+    sa.Column("name", key_text(), nullable=False),
+    sa.UniqueConstraint("tenant_id", "name"),
+)
+compute_launch_template_versions = _compute_table(
+    "compute_launch_template_versions",
+    sa.Column("template_id", key_text(), nullable=False),
+    sa.Column("number", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("template_id", "number"),
 )
 compute_security_groups = _compute_table("compute_security_groups")
 compute_import_tasks = _compute_table("compute_import_tasks")

@@ -23,6 +23,7 @@ from andromede.ec2api.authorise import Ec2Authoriser
 from andromede.ec2api.errors import Ec2Error, to_ec2_error
 from andromede.ec2api.images import IMAGE_ACTIONS
 from andromede.ec2api.instances import INSTANCE_ACTIONS
+from andromede.ec2api.launch_templates import LAUNCH_TEMPLATE_ACTIONS
 from andromede.ec2api.networks import NETWORK_ACTIONS
 from andromede.ec2api.profiles import PROFILE_ACTIONS
 from andromede.ec2api.protocol import NAMESPACE, VERSION, Action, Call, Params
@@ -69,6 +70,7 @@ ACTIONS: dict[str, Action] = {
     **MODIFICATION_ACTIONS,
     **NETWORK_ACTIONS,
     **PROFILE_ACTIONS,
+    **LAUNCH_TEMPLATE_ACTIONS,
 }
 
 
@@ -232,8 +234,12 @@ class Ec2App:
             context=facts,
         )
         resources = action.resources(call) if action.resources is not None else ["*"]
+        keys: Mapping[str, ContextValue] = {}
+        if action.conditions is not None:
+            further, keys = await action.conditions(call)
+            resources = [*resources, *further]
         facts["resources"] = resources
-        await allow(f"ec2:{action_name}", resources)
+        await allow(f"ec2:{action_name}", resources, keys)
         if params.get("DryRun", "").lower() == "true":
             # EC2 answers an allowed dry run with this error code, by design.
             raise Ec2Error(

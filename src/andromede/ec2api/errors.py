@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Final
 
 from andromede.compute import errors as compute
+from andromede.compute.launch_template import MalformedTemplateName
 from andromede.errors import AndromedeError
 from andromede.http.query import MalformedQuery
 from andromede.http.sigv4 import SigV4Error
@@ -64,6 +65,24 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidInstanceID.Malformed": (400, "The instance ID is malformed."),
     "InvalidInstanceID.NotFound": (400, "The instance ID does not exist."),
     "InvalidKeyPair.Duplicate": (400, "The key pair already exists."),
+    "InvalidLaunchTemplateId.Malformed": (400, "The launch template ID is malformed."),
+    "InvalidLaunchTemplateId.NotFound": (400, "The launch template does not exist."),
+    "InvalidLaunchTemplateId.VersionNotFound": (
+        400,
+        "The launch template version does not exist.",
+    ),
+    "InvalidLaunchTemplateName.AlreadyExistsException": (
+        400,
+        "Launch template name already in use.",
+    ),
+    "InvalidLaunchTemplateName.MalformedException": (
+        400,
+        "The launch template name is malformed.",
+    ),
+    "InvalidLaunchTemplateName.NotFoundException": (
+        400,
+        "At least one of the launch templates specified in the request does not exist.",
+    ),
     "InvalidKeyPair.NotFound": (400, "The key pair does not exist."),
     "InvalidParameterCombination": (400, "Indicates an incorrect combination of parameters."),
     "InvalidParameterValue": (400, "A value specified in a parameter is not valid."),
@@ -80,6 +99,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "OperationNotPermitted": (400, "The operation is not permitted."),
     "RequestExpired": (400, "The request reached the service too late."),
     "RequestLimitExceeded": (503, "Request limit exceeded."),
+    "ResourceLimitExceeded": (400, "You have exceeded an Amazon EC2 resource limit."),
     "SignatureDoesNotMatch": (
         403,
         "The request signature we calculated does not match the signature you provided. Check "
@@ -116,6 +136,9 @@ _NOT_FOUND: Final = {
     "subnet": "InvalidSubnetID.NotFound",
     "eni": "InvalidNetworkInterfaceID.NotFound",
     "iip-assoc": "InvalidAssociationID.NotFound",
+    "lt": "InvalidLaunchTemplateId.NotFound",
+    "lt-name": "InvalidLaunchTemplateName.NotFoundException",
+    "lt-version": "InvalidLaunchTemplateId.VersionNotFound",
 }
 _MALFORMED: Final = {
     "i": "InvalidInstanceID.Malformed",
@@ -127,12 +150,14 @@ _MALFORMED: Final = {
     "subnet": "InvalidSubnetID.Malformed",
     "eni": "InvalidNetworkInterfaceID.Malformed",
     "iip-assoc": "InvalidAssociationID.NotFound",
+    "lt": "InvalidLaunchTemplateId.Malformed",
 }
 _DUPLICATE: Final = {
     "keyname": "InvalidKeyPair.Duplicate",
     "groupname": "InvalidGroup.Duplicate",
     "permission": "InvalidPermission.Duplicate",
     "ami-name": "InvalidAMIName.Duplicate",
+    "lt-name": "InvalidLaunchTemplateName.AlreadyExistsException",
 }
 _IN_USE: Final = {
     "vol": "VolumeInUse",
@@ -140,6 +165,8 @@ _IN_USE: Final = {
     "sg": "DependencyViolation",
 }
 _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
+    # Before InvalidParameterValue, of which it is a case.
+    (MalformedTemplateName, "InvalidLaunchTemplateName.MalformedException"),
     (compute.InvalidParameterValue, "InvalidParameterValue"),
     (compute.MissingParameter, "MissingParameter"),
     (compute.IncorrectInstanceState, "IncorrectInstanceState"),
@@ -152,6 +179,7 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.CannotDelete, "CannotDelete"),
     (compute.InsufficientCapacity, "InsufficientInstanceCapacity"),
     (compute.InstanceLimitExceeded, "InstanceLimitExceeded"),
+    (compute.ResourceLimitExceeded, "ResourceLimitExceeded"),
     (compute.InvalidBlockDeviceMapping, "InvalidBlockDeviceMapping"),
     (compute.AttachmentLimitExceeded, "AttachmentLimitExceeded"),
     (compute.InvalidInstanceAttributeValue, "InvalidInstanceAttributeValue"),

@@ -18,9 +18,11 @@ from andromede.compute.model import (
     Volume,
 )
 from andromede.compute.network import private_dns_name
-from andromede.compute.service import ROOT_DEVICE, LaunchVolume, RunRequest, StateChange
+from andromede.compute.service import ROOT_DEVICE, RunRequest, StateChange
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
+from andromede.ec2api.launch_parameters import RUN_HANDLED, RUN_HARMLESS, launch_mappings, merged
+from andromede.ec2api.launch_templates import launch_template_of, launch_template_resources
 from andromede.ec2api.networks import public_ip_of, system_tags, write_interface
 from andromede.ec2api.profiles import instance_profile
 from andromede.ec2api.protocol import Action, Call, Params, iso8601, page_after, page_token
@@ -188,73 +190,19 @@ def _write_reservations(
 # -- RunInstances ----------------------------------------------------------------------------
 
 
-# RunInstances: what it acts on, and what it takes as asked because the value is what is done
-# anyway. Everything else (block device mappings, launch templates, metadata options other
-# than IMDSv2, termination protection, spot, network interfaces, IPv6, CPU options…) is
-# refused, so that no instance is started differently from what was asked (decision 0060).
-_RUN_HANDLED: Final = frozenset(
-    {
-        "MinCount", "MaxCount", "ImageId", "InstanceType", "KeyName", "UserData",
-        "SecurityGroupId", "SecurityGroup", "TagSpecification", "SubnetId", "IamInstanceProfile",
-        "Placement.AvailabilityZone", "BlockDeviceMapping", "ClientToken",
-        # Accepted, with no effect that a client could miss: EBS optimisation, CPU credit
-        # modes, notes.
-        "EbsOptimized", "CreditSpecification", "AdditionalInfo",
-    }
-)  # fmt: skip
-_RUN_HARMLESS: Final = {
-    "MetadataOptions.HttpTokens": frozenset({"required"}),  # IMDSv2 is the only one here
-    "MetadataOptions.HttpEndpoint": frozenset({"enabled"}),
-    "DisableApiTermination": frozenset({"false"}),
-    "DisableApiStop": frozenset({"false"}),
-    "InstanceInitiatedShutdownBehavior": frozenset({"stop"}),
-    "HibernationOptions.Configured": frozenset({"false"}),
-    "Monitoring.Enabled": frozenset({"false"}),
-    "EnablePrimaryIpv6": frozenset({"false"}),
-}
-
-
-# Block device mappings (decisions 0062, 0070): the root device's size, KMS key and whether it
-# goes with the instance, and further volumes, blank or copies of snapshots. Every volume is
-# encrypted and general purpose; anything else a mapping asks (IOPS, throughput, instance-store
-# or suppressed devices) is refused, not dropped.
-_MAPPING_HANDLED: Final = frozenset(
-    {
-        "DeviceName", "Ebs.VolumeSize", "Ebs.KmsKeyId", "Ebs.SnapshotId",
-        "Ebs.DeleteOnTermination",
-    }
-)  # fmt: skip
-_MAPPING_HARMLESS: Final = {
-    "Ebs.Encrypted": frozenset({"true", "false"}),  # encrypted either way, as with encryption
-    # by default on EC2
-    "Ebs.VolumeType": frozenset({"gp2", "gp3", "standard"}),
-}
-
-
-def _mappings(p: Params) -> tuple[LaunchVolume, ...]:
-    """The block device mappings of a RunInstances request, in order; compute tells the root
-    device's (the image's root device name) from the further volumes'."""
-    found = []
-    for mapping in p.structs("BlockDeviceMapping"):
-        mapping.refuse_unhandled(
-            "RunInstances BlockDeviceMapping", _MAPPING_HANDLED, _MAPPING_HARMLESS
-        )
-        found.append(
-            LaunchVolume(
-                device=mapping.required("DeviceName"),
-                size_gib=mapping.integer("Ebs.VolumeSize", minimum=1, maximum=16384),
-                snapshot_id=mapping.get("Ebs.SnapshotId"),
-                kms_key_id=mapping.get("Ebs.KmsKeyId"),
-                delete_on_termination=mapping.boolean("Ebs.DeleteOnTermination", default=True),
-            )
-        )
-    return tuple(found)
-
-
 async def run_instances(call: Call) -> None:
     p = call.params
-    p.refuse_unhandled("RunInstances", _RUN_HANDLED, _RUN_HARMLESS)
-    mappings = _mappings(p)
+    p.refuse_unhandled("RunInstances", RUN_HANDLED, RUN_HARMLESS)
+    template = launch_template_of(call)
+    if template is not None:
+        # The template's parameters under the request's, checked as the request's are: a
+        # template made before a rule here changed is held to the rule of the day.
+        own = {
+            name: p.get(name) or "" for name in p.names() if not name.startswith("LaunchTemplate.")
+        }
+        p = Params(merged(template[1].parameters, own, merge_lists=True))
+        p.refuse_unhandled("RunInstances", RUN_HANDLED, RUN_HARMLESS)
+    mappings = launch_mappings(p)
     min_count = p.integer("MinCount", minimum=1, maximum=_MAX_RUN)
     max_count = p.integer("MaxCount", minimum=1, maximum=_MAX_RUN)
     if min_count is None or max_count is None:
@@ -284,6 +232,8 @@ async def run_instances(call: Call) -> None:
         data_volumes=mappings,
         caller=call.principal,
         client_token=p.get("ClientToken"),
+        launch_template_id=template[0].template_id if template else None,
+        launch_template_version=template[1].number if template else None,
     )
     instances = await call.compute.run_instances(call.tenant_id, request)
     call.context["resources"] = [call.arn("instance", i.instance_id) for i in instances]
@@ -332,12 +282,12 @@ def _instance_filter(name: str) -> Callable[[Instance], list[str]] | None:
         "iam-instance-profile.arn": lambda i: (
             [i.iam_instance_profile.arn] if i.iam_instance_profile else []
         ),
-        "tag-key": lambda i: [k for k, _ in i.tags],
-        "tag-value": lambda i: [v for _, v in i.tags],
+        "tag-key": lambda i: [k for k, _ in (*i.tags, *i.platform_tags)],
+        "tag-value": lambda i: [v for _, v in (*i.tags, *i.platform_tags)],
     }
     if name.startswith("tag:"):
         key = name[4:]
-        return lambda i: [v for k, v in i.tags if k == key]
+        return lambda i: [v for k, v in (*i.tags, *i.platform_tags) if k == key]
     return simple.get(name)
 
 
@@ -598,7 +548,12 @@ def _attribute_value(xml: XmlWriter, name: str, value: str | bool | None) -> Non
 
 
 INSTANCE_ACTIONS: dict[str, Action] = {
-    "RunInstances": Action(run_instances, mutating=True, resources=lambda c: [c.arn("instance")]),
+    "RunInstances": Action(
+        run_instances,
+        mutating=True,
+        resources=lambda c: [c.arn("instance")],
+        conditions=launch_template_resources,
+    ),
     "DescribeInstances": Action(describe_instances, mutating=False),
     "DescribeInstanceAttribute": Action(
         describe_instance_attribute,

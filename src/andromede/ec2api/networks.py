@@ -63,7 +63,7 @@ def system_tags(instance: Instance) -> tuple[tuple[str, str], ...]:
         (f"{FORWARD_TAG_PREFIX}{guest}", f"{host}:{port}")
         for host, port, guest in _user_mode_forwards(instance)
     )
-    return (*instance.tags, *forwards)
+    return (*instance.tags, *instance.platform_tags, *forwards)
 
 
 def _association(xml: XmlWriter, public_ip: str | None) -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "VERSION",
     "Action",
     "Call",
+    "Conditions",
     "Handler",
     "Params",
     "arn_of",
@@ -118,6 +119,10 @@ class Params:
         if raw.lower() not in ("true", "false"):
             raise Ec2Error("InvalidParameterValue", f"Invalid boolean '{raw[:16]}' for {name}")
         return raw.lower() == "true"
+
+    def view(self, prefix: str) -> Params:
+        """The parameters under ``prefix`` within this view (``LaunchTemplateData.``)."""
+        return Params(self._params, self._prefix + prefix)
 
     def names(self) -> list[str]:
         """The parameter names under this view's prefix, the prefix removed."""
@@ -219,6 +224,9 @@ class Call:
 Handler = Callable[[Call], Awaitable[None]]
 # The ARNs of the resources a call acts on, from its parameters.
 Resources = Callable[[Call], list[str]]
+# Further resources a call acts on that only the store can name (a launch template named by
+# its name), and the request's condition keys that come with them (``ec2:LaunchTemplate``).
+Conditions = Callable[[Call], Awaitable[tuple[list[str], Mapping[str, ContextValue]]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +234,7 @@ class Action:
     handler: Handler
     mutating: bool
     resources: Resources | None = None  # None: "*"
+    conditions: Conditions | None = None
 
 
 def arn_of(kind: str, param: str) -> Resources:

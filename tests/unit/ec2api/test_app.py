@@ -326,7 +326,6 @@ async def test_unsigned_and_unauthorised_calls(world: World) -> None:
         {"BlockDeviceMappings": [{"DeviceName": "/dev/sdb", "Ebs": {"VolumeType": "io2"}}]},
         {"BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "NoDevice": ""}]},
         {"BlockDeviceMappings": [{"DeviceName": "/dev/sdb", "VirtualName": "ephemeral0"}]},
-        {"LaunchTemplate": {"LaunchTemplateId": "lt-0123456789abcdef0"}},
         {"MetadataOptions": {"HttpEndpoint": "disabled"}},
         {"MetadataOptions": {"HttpTokens": "optional"}},
         {"MetadataOptions": {"HttpPutResponseHopLimit": 2}},

@@ -1,0 +1,163 @@
+"""What RunInstances acts on, in its own parameter names, and how a launch template's
+parameters meet a request's (decision 0092).
+
+A launch template's data (``LaunchTemplateData.*``) names its fields as RunInstances does
+(``ImageId``, ``BlockDeviceMapping.1.Ebs.VolumeSize``, ``TagSpecification.1.Tag.1.Key``…), so a
+template is kept as those parameters, checked against the tables here, and a launch from it is
+the same RunInstances call with the template's parameters merged under the request's:
+
+- a parameter the request gives replaces the template's, a structure as a whole
+  (``IamInstanceProfile``, ``MetadataOptions``…) and the security groups as one list (ids and
+  names alike);
+- block device mappings merge by device name, the request's mapping winning;
+- tag specifications merge by resource type, then by tag key, the request's value winning.
+
+A new version made from a ``SourceVersion`` takes the source's parameters under the new
+ones in the same way, except that a list given (mappings, tags) replaces the source's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+from andromede.compute.service import LaunchVolume
+from andromede.ec2api.protocol import Params
+
+__all__ = [
+    "MAPPING_HANDLED",
+    "MAPPING_HARMLESS",
+    "RUN_HANDLED",
+    "RUN_HARMLESS",
+    "TEMPLATE_HANDLED",
+    "launch_mappings",
+    "merged",
+]
+
+# RunInstances: what it acts on, and what it takes as asked because the value is what is done
+# anyway. Everything else (metadata options other than IMDSv2, termination protection, spot,
+# network interfaces, IPv6, CPU options…) is refused, so that no instance is started
+# differently from what was asked (decision 0060).
+RUN_HANDLED: Final = frozenset(
+    {
+        "MinCount", "MaxCount", "ImageId", "InstanceType", "KeyName", "UserData",
+        "SecurityGroupId", "SecurityGroup", "TagSpecification", "SubnetId", "IamInstanceProfile",
+        "Placement.AvailabilityZone", "BlockDeviceMapping", "ClientToken", "LaunchTemplate",
+        # Accepted, with no effect that a client could miss: EBS optimisation, CPU credit
+        # modes, notes.
+        "EbsOptimized", "CreditSpecification", "AdditionalInfo",
+    }
+)  # fmt: skip
+RUN_HARMLESS: Final = {
+    "MetadataOptions.HttpTokens": frozenset({"required"}),  # IMDSv2 is the only one here
+    "MetadataOptions.HttpEndpoint": frozenset({"enabled"}),
+    "DisableApiTermination": frozenset({"false"}),
+    "DisableApiStop": frozenset({"false"}),
+    "InstanceInitiatedShutdownBehavior": frozenset({"stop"}),
+    "HibernationOptions.Configured": frozenset({"false"}),
+    "Monitoring.Enabled": frozenset({"false"}),
+    "EnablePrimaryIpv6": frozenset({"false"}),
+}
+# What a launch template's data may hold: what RunInstances acts on, less what belongs to one
+# launch only (counts, token, notes) and what a template's data has no field for (a subnet
+# outside a network interface, which RunInstances here does not take).
+TEMPLATE_HANDLED: Final = RUN_HANDLED - {
+    "MinCount", "MaxCount", "ClientToken", "AdditionalInfo", "SubnetId", "LaunchTemplate",
+}  # fmt: skip
+
+# Block device mappings (decisions 0062, 0070): the root device's size, KMS key and whether it
+# goes with the instance, and further volumes, blank or copies of snapshots. Every volume is
+# encrypted and general purpose; anything else a mapping asks (IOPS, throughput, instance-store
+# or suppressed devices) is refused, not dropped.
+MAPPING_HANDLED: Final = frozenset(
+    {
+        "DeviceName", "Ebs.VolumeSize", "Ebs.KmsKeyId", "Ebs.SnapshotId",
+        "Ebs.DeleteOnTermination",
+    }
+)  # fmt: skip
+MAPPING_HARMLESS: Final = {
+    "Ebs.Encrypted": frozenset({"true", "false"}),  # encrypted either way, as with encryption
+    # by default on EC2
+    "Ebs.VolumeType": frozenset({"gp2", "gp3", "standard"}),
+}
+
+
+def launch_mappings(p: Params, action: str = "RunInstances") -> tuple[LaunchVolume, ...]:
+    """The block device mappings of a RunInstances request (or a template's data), in order;
+    compute tells the root device's (the image's root device name) from the further
+    volumes'."""
+    found = []
+    for mapping in p.structs("BlockDeviceMapping"):
+        mapping.refuse_unhandled(f"{action} BlockDeviceMapping", MAPPING_HANDLED, MAPPING_HARMLESS)
+        found.append(
+            LaunchVolume(
+                device=mapping.required("DeviceName"),
+                size_gib=mapping.integer("Ebs.VolumeSize", minimum=1, maximum=16384),
+                snapshot_id=mapping.get("Ebs.SnapshotId"),
+                kms_key_id=mapping.get("Ebs.KmsKeyId"),
+                delete_on_termination=mapping.boolean("Ebs.DeleteOnTermination", default=True),
+            )
+        )
+    return tuple(found)
+
+
+_LISTS: Final = ("BlockDeviceMapping", "TagSpecification")
+# Parameters that are one setting between them: the request's replace all of the template's.
+_GROUPS: Final = {"SecurityGroupId": "groups", "SecurityGroup": "groups"}
+
+
+def _group(name: str) -> str:
+    top = name.split(".", 1)[0]
+    return _GROUPS.get(top, top)
+
+
+def merged(
+    base: Iterable[tuple[str, str]], over: Mapping[str, str], *, merge_lists: bool
+) -> dict[str, str]:
+    """``over``'s parameters over ``base``'s (see the module's docstring); with
+    ``merge_lists`` (a launch), mappings and tag specifications merge, else (a new version
+    from a source) a list given replaces the base's."""
+    under = dict(base)
+    given = {_group(name) for name in over}
+    result = {k: v for k, v in under.items() if _group(k) not in given or _group(k) in _LISTS}
+    result.update({k: v for k, v in over.items() if _group(k) not in _LISTS})
+    for name in _LISTS:
+        if name not in given:
+            continue
+        for key in [k for k in result if _group(k) == name]:
+            del result[key]
+        if not merge_lists:
+            result.update({k: v for k, v in over.items() if _group(k) == name})
+        elif name == "BlockDeviceMapping":
+            result.update(_merged_mappings(Params(under), Params(over)))
+        else:
+            result.update(_merged_tags(Params(under), Params(over)))
+    return result
+
+
+def _merged_mappings(base: Params, over: Params) -> dict[str, str]:
+    by_device: dict[str, dict[str, str]] = {}
+    for source in (base, over):
+        for mapping in source.structs("BlockDeviceMapping"):
+            fields = {name: mapping.get(name) or "" for name in mapping.names()}
+            by_device[fields.get("DeviceName", "")] = fields
+    return {
+        f"BlockDeviceMapping.{n}.{name}": value
+        for n, fields in enumerate(by_device.values(), start=1)
+        for name, value in fields.items()
+    }
+
+
+def _merged_tags(base: Params, over: Params) -> dict[str, str]:
+    by_type: dict[str, dict[str, str]] = {}
+    for source in (base, over):
+        for spec in source.structs("TagSpecification"):
+            tags = by_type.setdefault(spec.get("ResourceType") or "", {})
+            tags.update(spec.tags())
+    result: dict[str, str] = {}
+    for n, (kind, tags) in enumerate(by_type.items(), start=1):
+        result[f"TagSpecification.{n}.ResourceType"] = kind
+        for m, (key, value) in enumerate(tags.items(), start=1):
+            result[f"TagSpecification.{n}.Tag.{m}.Key"] = key
+            result[f"TagSpecification.{n}.Tag.{m}.Value"] = value
+    return result
