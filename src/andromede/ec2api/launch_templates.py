@@ -576,9 +576,12 @@ async def _instance_parameters(call: Call, instance: Instance) -> LaunchParamete
         ]
     )
     attached = sorted(
-        (v.attachment, v)
-        for v in await call.compute.describe_volumes(call.tenant_id, [])
-        if v.attachment is not None and v.attachment.instance_id == instance.instance_id
+        (
+            (v.attachment, v)
+            for v in await call.compute.describe_volumes(call.tenant_id, [])
+            if v.attachment is not None and v.attachment.instance_id == instance.instance_id
+        ),
+        key=lambda pair: pair[0].device,
     )
     for n, (attachment, volume) in enumerate(attached, start=1):
         prefix = f"BlockDeviceMapping.{n}."

@@ -1,6 +1,7 @@
 """The tenant-isolation matrix for EC2: every action, aimed at a victim tenant's instance, key
-pair, security group, volume, snapshot, image and profile association by another tenant's root
-user, by an IAM user of the victim's own account that has no policy, and by an unsigned caller.
+pair, security group, volume, snapshot, image, profile association and launch template by
+another tenant's root user, by an IAM user of the victim's own account that has no policy, and
+by an unsigned caller.
 
 Another tenant's root acts only on its own account: it gets an error (the victim's ids are not
 found) or an answer about its own account, never the victim's resources. The user without
@@ -25,7 +26,9 @@ from andromede.ec2api.app import ACTIONS
 from support.ec2app import ApiError, Client, World
 
 INSTANCE, SG, VOL, SNAP, AMI, ASSOC = "{i}", "{sg}", "{vol}", "{snap}", "{ami}", "{assoc}"
+LT = "{lt}"
 KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
+TEMPLATE_NAME = "victim-template"
 RULE = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
 ROOT_DEVICE = [{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": SNAP}}]
 PUBLIC_KEY = (
@@ -52,11 +55,22 @@ RECIPES: dict[str, dict[str, Any]] = {
     "AuthorizeSecurityGroupEgress": {"GroupId": SG, "IpPermissions": RULE},
     "AuthorizeSecurityGroupIngress": {"GroupId": SG, "IpPermissions": RULE},
     "CreateKeyPair": {"KeyName": KEY_NAME},
+    "CreateLaunchTemplate": {
+        "LaunchTemplateName": TEMPLATE_NAME,
+        "LaunchTemplateData": {"ImageId": AMI, "KeyName": KEY_NAME},
+    },
+    "CreateLaunchTemplateVersion": {
+        "LaunchTemplateId": LT,
+        "SourceVersion": "1",
+        "LaunchTemplateData": {"InstanceType": "t3.micro"},
+    },
     "CreateSecurityGroup": {"GroupName": GROUP_NAME, "Description": "mine"},
     "CreateSnapshot": {"VolumeId": VOL},
     "CreateTags": {"Resources": [INSTANCE, VOL], "Tags": [{"Key": "owner", "Value": "intruder"}]},
     "CreateVolume": {"Size": 1, "AvailabilityZone": "eu-fr-1a"},
     "DeleteKeyPair": {"KeyName": KEY_NAME},
+    "DeleteLaunchTemplate": {"LaunchTemplateId": LT},
+    "DeleteLaunchTemplateVersions": {"LaunchTemplateId": LT, "Versions": ["2"]},
     "DeleteSecurityGroup": {"GroupId": SG},
     "DeleteSnapshot": {"SnapshotId": SNAP},
     "DeleteTags": {"Resources": [INSTANCE], "Tags": [{"Key": "team"}]},
@@ -73,6 +87,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     # The victim's user data is what an intruder would want.
     "DescribeInstanceAttribute": {"InstanceId": INSTANCE, "Attribute": "userData"},
     "DescribeKeyPairs": {"KeyNames": [KEY_NAME]},
+    "DescribeLaunchTemplates": {"LaunchTemplateIds": [LT]},
+    # The victim's template data (user data, keys) is what an intruder would want.
+    "DescribeLaunchTemplateVersions": {"LaunchTemplateId": LT},
     "DescribeNetworkInterfaces": {},
     "DescribeRegions": {},
     "DescribeSecurityGroups": {"GroupIds": [SG]},
@@ -85,11 +102,13 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DetachVolume": {"VolumeId": VOL},
     "DisassociateIamInstanceProfile": {"AssociationId": ASSOC},
     "GetConsoleOutput": {"InstanceId": INSTANCE},
+    "GetLaunchTemplateData": {"InstanceId": INSTANCE},
     "ImportImage": {
         "DiskContainers": [{"UserBucket": {"S3Bucket": "victim-bucket", "S3Key": "disk.raw"}}]
     },
     "ImportKeyPair": {"KeyName": KEY_NAME, "PublicKeyMaterial": PUBLIC_KEY},
     "ModifyInstanceAttribute": {"InstanceId": INSTANCE, "Groups": [SG]},
+    "ModifyLaunchTemplate": {"LaunchTemplateId": LT, "DefaultVersion": "2"},
     "ModifyVolume": {"VolumeId": VOL, "Size": 3},
     "RebootInstances": {"InstanceIds": [INSTANCE]},
     "RegisterImage": {
@@ -142,6 +161,8 @@ class Victim:
             ("DescribeImages", {"Owners": ["self"]}),
             ("DescribeTags", {}),
             ("DescribeIamInstanceProfileAssociations", {}),
+            ("DescribeLaunchTemplates", {}),
+            ("DescribeLaunchTemplateVersions", {"Versions": ["$Latest", "$Default"]}),
         ]
         state = []
         for action, params in reads:
@@ -183,6 +204,22 @@ async def victim(world: World) -> Victim:
     [association] = (await c.call("DescribeIamInstanceProfileAssociations"))[
         "IamInstanceProfileAssociations"
     ]
+    # A template of two versions, its default the first: each may be changed or deleted.
+    template = await c.call(
+        "CreateLaunchTemplate",
+        LaunchTemplateName=TEMPLATE_NAME,
+        LaunchTemplateData={
+            "ImageId": world.image.image_id,
+            "KeyName": KEY_NAME,
+            "UserData": "c2VjcmV0",
+        },
+    )
+    template_id = template["LaunchTemplate"]["LaunchTemplateId"]
+    await c.call(
+        "CreateLaunchTemplateVersion",
+        LaunchTemplateId=template_id,
+        LaunchTemplateData={"InstanceType": "t3.micro"},
+    )
     ids = {
         INSTANCE: instance,
         SG: group["GroupId"],
@@ -190,6 +227,7 @@ async def victim(world: World) -> Victim:
         SNAP: snapshot,
         AMI: image["ImageId"],
         ASSOC: association["AssociationId"],
+        LT: template_id,
     }
     return Victim(world, ids)
 
