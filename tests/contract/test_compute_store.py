@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from andromede.compute.errors import Duplicate
+from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion, version_key
 from andromede.compute.model import (
     Attachment,
     Image,
@@ -28,7 +29,7 @@ from andromede.compute.model import (
     parse_rule,
 )
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
-from andromede.compute.store import ComputeStore
+from andromede.compute.store import ComputeStore, Record
 from andromede.compute.store_memory import MemoryComputeStore
 from andromede.compute.store_sql import SqlComputeStore
 from andromede.db.database import open_database
@@ -271,3 +272,104 @@ async def test_key_pairs_by_tenant_and_name(store: ComputeStore) -> None:
     assert await store.key_pairs_named(TENANT, "missing") == []
     await store.delete(KeyPair, key_pair(1, "deploy").key_pair_id)
     assert await store.key_pairs_named(TENANT, "deploy") == []
+
+
+# -- launch templates (decision 0092) ----------------------------------------------------------
+
+
+def template(n: int, name: str = "web", tenant: str = TENANT) -> LaunchTemplate:
+    return LaunchTemplate(
+        template_id=f"lt-{n:017x}",
+        tenant_id=tenant,
+        name=name,
+        created_at=T0,
+        created_by=f"arn:aws:iam::{tenant}:root",
+        tags=(("team", "é"),),
+        client_token="tok",
+        request_digest="d",
+    )
+
+
+def template_version(template_id: str, number: int, tenant: str = TENANT) -> LaunchTemplateVersion:
+    return LaunchTemplateVersion(
+        template_id=template_id,
+        tenant_id=tenant,
+        number=number,
+        created_at=T0,
+        created_by=f"arn:aws:iam::{tenant}:root",
+        parameters=(
+            ("ImageId", "ami-0123456789abcdef0"),
+            ("UserData", "aGk="),
+            ("TagSpecification.1.Tag.1.Value", "é"),
+        ),
+        description=f"v{number}",
+    )
+
+
+async def test_launch_templates_round_trip_with_names_unique_per_tenant(
+    store: ComputeStore,
+) -> None:
+    first = template(1)
+    await store.insert(first, template_version(first.template_id, 1))
+    assert await store.get(LaunchTemplate, first.template_id) == first
+    [version] = await store.launch_template_versions(first.template_id)
+    assert version == template_version(first.template_id, 1)
+    assert await store.launch_templates_named(TENANT, "web") == [first]
+    assert await store.launch_templates_named(TENANT, "api") == []
+    assert await store.launch_templates_named(OTHER, "web") == []
+    # The name is taken in its tenant: nothing of the second insert is written.
+    with pytest.raises(Duplicate) as raised:
+        await store.insert(template(2), template_version(template(2).template_id, 1))
+    assert raised.value.kind == "lt-name"
+    assert await store.get(LaunchTemplate, template(2).template_id) is None
+    assert await store.launch_template_versions(template(2).template_id) == []
+    # Another tenant may use it.
+    await store.insert(template(3, tenant=OTHER))
+    assert [t.template_id for t in await store.list(LaunchTemplate, OTHER)] == [
+        template(3).template_id
+    ]
+
+
+async def test_change_writes_a_template_with_its_versions_or_nothing(store: ComputeStore) -> None:
+    lt = template(1)
+    await store.insert(lt, template_version(lt.template_id, 1))
+    read = await store.get(LaunchTemplate, lt.template_id)
+    assert read is not None
+    # Versions in number order, 10 after 9 (not after 1).
+    for number in range(2, 12):
+        current = await store.get(LaunchTemplate, lt.template_id)
+        assert current is not None
+        moved = replace(current, latest_version=number, last_version=number)
+        assert await store.change(moved, insert=[template_version(lt.template_id, number)])
+    numbers = [v.number for v in await store.launch_template_versions(lt.template_id)]
+    assert numbers == list(range(1, 12))
+    # A change computed from a stale read writes nothing, its versions neither.
+    assert not await store.change(
+        replace(read, latest_version=99), insert=[template_version(lt.template_id, 99)]
+    )
+    assert 99 not in [v.number for v in await store.launch_template_versions(lt.template_id)]
+    current = await store.get(LaunchTemplate, lt.template_id)
+    assert current is not None and (current.latest_version, current.revision) == (11, 10)
+    # A version number already taken: Duplicate, and the template is not moved either.
+    with pytest.raises(Duplicate):
+        await store.change(
+            replace(current, default_version=5), insert=[template_version(lt.template_id, 3)]
+        )
+    again = await store.get(LaunchTemplate, lt.template_id)
+    assert again is not None and (again.default_version, again.revision) == (1, 10)
+    # Deleting versions with the template's change; then the template with all of them.
+    gone = [(LaunchTemplateVersion, version_key(lt.template_id, n)) for n in (10, 11)]
+    assert await store.change(replace(again, latest_version=9), delete=gone)
+    assert len(await store.launch_template_versions(lt.template_id)) == 9
+    last = await store.get(LaunchTemplate, lt.template_id)
+    assert last is not None and last.latest_version == 9
+    everything: list[tuple[type[Record], str]] = [
+        (LaunchTemplateVersion, v.resource_id)
+        for v in await store.launch_template_versions(lt.template_id)
+    ]
+    everything.append((LaunchTemplate, lt.template_id))
+    assert await store.change(last, delete=everything)
+    assert await store.get(LaunchTemplate, lt.template_id) is None
+    assert await store.launch_template_versions(lt.template_id) == []
+    assert await store.launch_templates_named(TENANT, "web") == []
+    assert not await store.change(last)  # gone: nothing to change
