@@ -602,6 +602,91 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
     assert ec2.describe_volumes()["Volumes"] == []
 
 
+LAUNCH_TEMPLATE = (
+    aws_provider("ec2", default_tags=DEFAULT_TAGS)
+    + """
+resource "aws_launch_template" "web" {
+  name                   = "%(name)s"
+  description            = "web servers"
+  image_id               = "%(image)s"
+  instance_type          = "t3.nano"
+  update_default_version = true
+  metadata_options {
+    http_tokens   = "required"
+    http_endpoint = "enabled"
+  }
+  block_device_mappings {
+    device_name = "/dev/sdb"
+    ebs {
+      volume_size           = 2
+      volume_type           = "gp3"
+      delete_on_termination = true
+    }
+  }
+  tags = { Name = "web" }
+}
+resource "aws_instance" "web" {
+  instance_type = "t3.micro"
+  launch_template {
+    id      = aws_launch_template.web.id
+    version = "$Latest"
+  }
+  tags = { Name = "from-template" }
+}
+output "template_id" { value = aws_launch_template.web.id }
+output "instance_id" { value = aws_instance.web.id }
+"""
+)
+
+
+def test_terraform_launches_an_instance_from_a_launch_template(
+    ec2_server: ServerProcess, terraform: Terraform, tmp_path: Path
+) -> None:
+    """``aws_launch_template`` and an ``aws_instance`` launched from it (decision 0092): the
+    template's data reaches the instance, the instance's own ``instance_type`` and tags win,
+    and a second plan shows no change. The template has no user data and no instance tags:
+    with them the provider (5.100) plans a change to the instance after every apply, the
+    answers being EC2's (it hashes again the hash of the user data it read back, and takes
+    the template's tags for tags the configuration dropped); the other e2e tests check
+    both."""
+    disk = tmp_path / "disk.raw"
+    disk.write_bytes(b"\0" * 1024 * 1024)
+    values = {
+        "region": REGION,
+        "credentials": ec2_server.credentials_file,
+        "endpoint": ec2_server.endpoint,
+        "image": import_image(ec2_server, disk, "tf-lt"),
+        "name": f"tf-web-{os.urandom(4).hex()}",
+    }
+    (terraform.work / "main.tf").write_text(LAUNCH_TEMPLATE % values)
+    terraform("init", "-input=false")
+    terraform("apply", "-auto-approve", "-input=false")
+    outputs = {
+        name: value["value"]
+        for name, value in json.loads(terraform("output", "-json").stdout).items()
+    }
+    ec2 = client_for(ec2_server, "ec2", *ec2_server.credentials())
+    [reservation] = ec2.describe_instances(InstanceIds=[outputs["instance_id"]])["Reservations"]
+    instance = reservation["Instances"][0]
+    assert (instance["ImageId"], instance["InstanceType"]) == (values["image"], "t3.micro")
+    assert {t["Key"]: t["Value"] for t in instance["Tags"]} == {
+        "Name": "from-template",
+        **DEFAULT_TAGS,
+        "aws:ec2launchtemplate:id": outputs["template_id"],
+        "aws:ec2launchtemplate:version": "1",
+    }
+    devices = {m["DeviceName"] for m in instance["BlockDeviceMappings"]}
+    assert devices == {"/dev/xvda", "/dev/sdb"}
+    [version] = ec2.describe_launch_template_versions(LaunchTemplateId=outputs["template_id"])[
+        "LaunchTemplateVersions"
+    ]
+    assert version["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"] == "required"
+    plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
+    assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
+    terraform("destroy", "-auto-approve", "-input=false")
+    assert ec2.describe_launch_templates()["LaunchTemplates"] == []
+
+
 BOUNDARIES = (
     aws_provider("iam", "sts", default_tags=DEFAULT_TAGS)
     + """
