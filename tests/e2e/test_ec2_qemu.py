@@ -9,6 +9,7 @@ power-down. Guests run under TCG where KVM cannot run them (CI).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -350,3 +351,57 @@ def _wait_for(ec2: Any, instance_id: str, line: str, timeout: float = 30.0) -> N
     while line not in (console := _console(ec2, instance_id)):
         assert time.monotonic() < deadline, f"no {line!r} on the console:\n{console}"
         time.sleep(0.5)
+
+
+def test_a_real_guest_launched_from_a_launch_template(
+    qemu_server: tuple[ServerProcess, Path], guest_image: GuestImage
+) -> None:
+    """Decision 0092: the image, user data and tags come from the template, the request's
+    instance type and tag win, and the guest runs with the request's memory."""
+    server, state_dir = qemu_server
+    image_id = import_image(server, guest_image.disk, "busybox-lt")
+    ec2 = ec2_client(server)
+    script = b"#!/bin/sh\necho launched-from-template\ngrep MemTotal /proc/meminfo\n"
+    template_id = ec2.create_launch_template(
+        LaunchTemplateName=f"guest-{uuid.uuid4().hex[:8]}",
+        LaunchTemplateData={
+            "ImageId": image_id,
+            "InstanceType": "t3.nano",  # 512 MiB
+            "UserData": base64.b64encode(script).decode(),
+            "TagSpecifications": [
+                {
+                    "ResourceType": "instance",
+                    "Tags": [{"Key": "team", "Value": "web"}, {"Key": "tier", "Value": "lt"}],
+                }
+            ],
+        },
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    run = ec2.run_instances(
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="t3.micro",  # 1 GiB
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "tier", "Value": "run"}]}],
+        LaunchTemplate={"LaunchTemplateId": template_id, "Version": "$Latest"},
+    )
+    (instance_id,) = [i["InstanceId"] for i in run["Instances"]]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
+    console = _wait_console(ec2, instance_id, boots=1)
+    assert "launched-from-template" in console and f"{USER_DATA_EXIT_MARKER}0" in console
+    memory = re.search(r"MemTotal:\s+(\d+) kB", console)
+    assert memory is not None and 700_000 < int(memory.group(1)) <= 1024 * 1024, console
+    [reservation] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    instance = reservation["Instances"][0]
+    assert (instance["ImageId"], instance["InstanceType"]) == (image_id, "t3.micro")
+    assert {t["Key"]: t["Value"] for t in instance["Tags"]} == {
+        "team": "web",
+        "tier": "run",
+        "aws:ec2launchtemplate:id": template_id,
+        "aws:ec2launchtemplate:version": "1",
+    }
+    ec2.terminate_instances(InstanceIds=[instance_id])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
+    deadline = time.monotonic() + 60
+    while qemu_processes(state_dir) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert qemu_processes(state_dir) == []
+    ec2.delete_launch_template(LaunchTemplateId=template_id)
