@@ -12,8 +12,9 @@ lock per process, and RunInstances writes all its records in one transaction: it
 MinCount instances or none. At start-up :meth:`ComputeService.reconcile` compares the database
 with what the hosts actually run.
 
-Volumes, snapshots, images, key pairs, security groups and tags are mixins of their own
-(``volumes``, ``image_library``, ``access``, ``tags``) over one ``service_core``.
+Volumes, snapshots, images, key pairs, security groups, tags and launch templates are mixins of
+their own (``volumes``, ``image_library``, ``access``, ``tags``, ``launch_templates``) over one
+``service_core``.
 """
 
 from __future__ import annotations

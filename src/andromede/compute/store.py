@@ -1,8 +1,9 @@
 """Persistence of the compute records: the :class:`ComputeStore` protocol.
 
 One store for every kind of record (instances, volumes, snapshots, images, key pairs, security
-groups, import tasks), addressed by the record's class and id: the records share one shape
-(an id, an owning tenant, a revision, a format version) and the service never needs a join.
+groups, import tasks, launch templates and their versions), addressed by the record's class and
+id: the records share one shape (an id, an owning tenant, a revision, a format version) and the
+service never needs a join.
 Implementations: :class:`andromede.compute.store_memory.MemoryComputeStore` (tests) and
 :class:`andromede.compute.store_sql.SqlComputeStore` (SQLite, PostgreSQL), held to one contract
 suite (``tests/contract/test_compute_store.py``).
