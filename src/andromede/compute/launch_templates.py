@@ -33,7 +33,6 @@ from andromede.compute.launch_template import (
 )
 from andromede.compute.model import (
     Tags,
-    check_client_token,
     check_id,
     check_tags,
     new_id,
@@ -104,7 +103,7 @@ class LaunchTemplatesMixin(ServiceCore):
         digest = ""
         template_id = new_id("lt")
         if client_token is not None:
-            check_client_token(client_token)
+            _check_token(client_token)
             digest = request_digest(
                 {"name": name, "parameters": parameters, "description": description, "tags": tags}
             )
@@ -179,7 +178,7 @@ class LaunchTemplatesMixin(ServiceCore):
         _check_description(description)
         digest = ""
         if client_token is not None:
-            check_client_token(client_token)
+            _check_token(client_token)
             digest = request_digest({"parameters": parameters, "description": description})
         for _ in range(_ATTEMPTS):
             template = await self._owned(LaunchTemplate, tenant_id, template_id, "lt")
@@ -321,6 +320,14 @@ class LaunchTemplatesMixin(ServiceCore):
                 found[template.template_id] = template
             return [found[key] for key in sorted(found)]
         return await self.store.list(LaunchTemplate, tenant_id)
+
+
+_TOKEN_MAX = 128  # a launch template's client token may be longer than an instance's
+
+
+def _check_token(token: str) -> None:
+    if not 1 <= len(token) <= _TOKEN_MAX or not token.isascii():
+        raise InvalidParameterValue(f"The client token must be 1 to {_TOKEN_MAX} ASCII characters")
 
 
 def _check_description(description: str) -> None:

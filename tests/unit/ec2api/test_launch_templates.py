@@ -240,6 +240,17 @@ async def test_names_are_unique_per_account_and_client_tokens_make_create_idempo
         **{**request, "VersionDescription": "x"},
     )
     assert len((await c.call("DescribeLaunchTemplates"))["LaunchTemplates"]) == 2
+    # EC2 takes up to 128 ASCII characters here (64 for RunInstances).
+    await c.call(
+        "CreateLaunchTemplate",
+        **{**request, "LaunchTemplateName": "long", "ClientToken": "t" * 128},
+    )
+    await _refused(
+        c,
+        "CreateLaunchTemplate",
+        "InvalidParameterValue",
+        **{**request, "LaunchTemplateName": "longer", "ClientToken": "t" * 129},
+    )
 
 
 async def test_what_only_a_launch_checks_is_a_warning_and_the_launch_refuses_it(
