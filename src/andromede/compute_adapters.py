@@ -358,4 +358,6 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         terminated_retention=settings.terminated_instance_retention,
         max_volumes_per_instance=settings.max_volumes_per_instance,
         forward_address=str(settings.instance_forward_address),
+        max_launch_templates=settings.max_launch_templates_per_tenant,
+        max_launch_template_versions=settings.max_launch_template_versions,
     )

@@ -750,6 +750,16 @@ class Settings(BaseSettings):
             "block device mappings, AttachVolume)."
         ),
     )
+    max_launch_templates_per_tenant: int = Field(
+        default=5000,
+        ge=1,
+        description="Most EC2 launch templates one tenant may hold (EC2's quota: 5,000).",
+    )
+    max_launch_template_versions: int = Field(
+        default=10000,
+        ge=1,
+        description="Most versions one launch template may hold (EC2's quota: 10,000).",
+    )
     instance_stop_timeout: float = Field(
         default=60.0,
         gt=0,

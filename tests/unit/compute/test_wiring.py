@@ -51,3 +51,22 @@ def test_the_memory_hypervisor_has_the_configured_capacity(tmp_path: Path) -> No
 def test_unknown_hypervisors_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         load_settings(data_dir=tmp_path, hypervisor="vmware")
+
+
+def test_the_launch_template_quotas_are_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    defaults = compute_limits(load_settings(data_dir=tmp_path))
+    assert (defaults.max_launch_templates, defaults.max_launch_template_versions) == (5000, 10000)
+    monkeypatch.setenv("ANDROMEDE_MAX_LAUNCH_TEMPLATES_PER_TENANT", "3")
+    monkeypatch.setenv("ANDROMEDE_MAX_LAUNCH_TEMPLATE_VERSIONS", "7")
+    limits = compute_limits(load_settings(data_dir=tmp_path))
+    assert (limits.max_launch_templates, limits.max_launch_template_versions) == (3, 7)
+    for name in (
+        "ANDROMEDE_MAX_LAUNCH_TEMPLATES_PER_TENANT",
+        "ANDROMEDE_MAX_LAUNCH_TEMPLATE_VERSIONS",
+    ):
+        monkeypatch.setenv(name, "0")
+        with pytest.raises(ConfigurationError):
+            load_settings(data_dir=tmp_path)
+        monkeypatch.setenv(name, "3")
