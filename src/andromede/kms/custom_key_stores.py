@@ -24,7 +24,7 @@ KMS key, not KMSInvalidStateException (the decision says why).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
@@ -179,62 +179,35 @@ class SecretBox(Protocol):
     def unseal(self, access_key_id: str, sealed: str) -> str: ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoreDefinition:
-    """CreateCustomKeyStore's parameters, as the wire gives them (each checked here)."""
+    """CreateCustomKeyStore's parameters, as the wire gives them (each checked here). The
+    proxy's secret stays out of the repr."""
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        store_type: str = STORE_TYPE_CLOUDHSM,
-        endpoint: str | None = None,
-        uri_path: str | None = None,
-        access_key_id: str | None = None,
-        secret: str | None = None,
-        connectivity: str | None = None,
-        vpc_endpoint_service: str | None = None,
-        cloudhsm_cluster_id: str | None = None,
-    ) -> None:
-        self.name = name
-        self.store_type = store_type
-        self.endpoint = endpoint
-        self.uri_path = uri_path
-        self.access_key_id = access_key_id
-        self.secret = secret
-        self.connectivity = connectivity
-        self.vpc_endpoint_service = vpc_endpoint_service
-        self.cloudhsm_cluster_id = cloudhsm_cluster_id
-
-    def __repr__(self) -> str:
-        return f"StoreDefinition({self.name!r}, {self.store_type!r})"
+    name: str
+    store_type: str = STORE_TYPE_CLOUDHSM
+    endpoint: str | None = None
+    uri_path: str | None = None
+    access_key_id: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    connectivity: str | None = None
+    vpc_endpoint_service: str | None = None
+    cloudhsm_cluster_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoreChanges:
-    """UpdateCustomKeyStore's parameters (None: unchanged)."""
+    """UpdateCustomKeyStore's parameters (None: unchanged). The new secret stays out of the
+    repr."""
 
-    def __init__(
-        self,
-        *,
-        name: str | None = None,
-        endpoint: str | None = None,
-        uri_path: str | None = None,
-        access_key_id: str | None = None,
-        secret: str | None = None,
-        connectivity: str | None = None,
-        vpc_endpoint_service: str | None = None,
-        cloudhsm: bool = False,
-    ) -> None:
-        self.name = name
-        self.endpoint = endpoint
-        self.uri_path = uri_path
-        self.access_key_id = access_key_id
-        self.secret = secret
-        self.connectivity = connectivity
-        self.vpc_endpoint_service = vpc_endpoint_service
-        self.cloudhsm = cloudhsm
-
-    def __repr__(self) -> str:
-        return "StoreChanges(…)"
+    name: str | None = None
+    endpoint: str | None = None
+    uri_path: str | None = None
+    access_key_id: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    connectivity: str | None = None
+    vpc_endpoint_service: str | None = None
+    cloudhsm: bool = False
 
     @property
     def credential(self) -> bool:

@@ -39,7 +39,7 @@ from typing import Any, Final
 
 import httpx
 
-from andromede.http import outbound
+from andromede.http import outbound, sigv4
 from andromede.kms.errors import KmsError
 
 __all__ = [
@@ -59,7 +59,6 @@ _MAX_ANSWER: Final = 64 * 1024
 _MAX_METADATA: Final = 20  # bytes of ciphertextMetadata a proxy may add
 _TAG_SIZE: Final = 16
 _IV_SIZES: Final = (12, 16)
-_ALGORITHM: Final = "AWS4-HMAC-SHA256"
 _AMZ_DATE: Final = "%Y%m%dT%H%M%SZ"
 _OUTER_BOUND: Final = 2.0  # times xks_timeout: resolution and each phase together
 
@@ -376,28 +375,29 @@ class XksClient:
     def _signed_headers(
         self, endpoint: XksEndpoint, url: str, host: str, body: bytes
     ) -> dict[str, str]:
-        """Appendix A: ``host;x-amz-date`` signed, scope ``<date>/<region>/kms-xks-proxy``."""
-        now = self._clock()
-        amz_date = now.strftime(_AMZ_DATE)
+        """Appendix A: ``host;x-amz-date`` signed, scope ``<date>/<region>/kms-xks-proxy``,
+        by the SigV4 code the gateway verifies its own requests with."""
+        amz_date = self._clock().strftime(_AMZ_DATE)
         day = amz_date[:8]
         path = "/" + url.split("://", 1)[1].split("/", 1)[1]
-        payload_hash = hashlib.sha256(body).hexdigest()
-        canonical = (
-            f"POST\n{path}\n\nhost:{host}\nx-amz-date:{amz_date}\n\nhost;x-amz-date\n{payload_hash}"
+        signed = {"host": host, "x-amz-date": amz_date}
+        canonical = sigv4.canonical_request(
+            "POST",
+            path,
+            "",
+            signed,
+            tuple(signed),
+            hashlib.sha256(body).hexdigest(),
+            presigned=False,
         )
         scope = f"{day}/{self._region}/{XKS_SERVICE}/aws4_request"
-        to_sign = (
-            f"{_ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        )
-        key = f"AWS4{endpoint.secret_access_key}".encode()
-        for part in (day, self._region, XKS_SERVICE, "aws4_request"):
-            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-        signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        key = sigv4.derive_signing_key(endpoint.secret_access_key, day, self._region, XKS_SERVICE)
+        signature = sigv4.sign(key, sigv4.string_to_sign(amz_date, scope, canonical))
         return {
             "Host": host,
             "X-Amz-Date": amz_date,
             "Content-Type": "application/json",
-            "Authorization": f"{_ALGORITHM} Credential={endpoint.access_key_id}/{scope}, "
+            "Authorization": f"{sigv4.ALGORITHM} Credential={endpoint.access_key_id}/{scope}, "
             f"SignedHeaders=host;x-amz-date, Signature={signature}",
         }
 

@@ -91,7 +91,7 @@ def _vpc_parameters(call: KmsCall) -> str | None:
 async def create_custom_key_store(call: KmsCall) -> dict[str, Any]:
     access_key_id, secret = _credential(call)
     definition = StoreDefinition(
-        call.required("CustomKeyStoreName", max_length=256),
+        name=call.required("CustomKeyStoreName", max_length=256),
         store_type=call.enum("CustomKeyStoreType", _STORE_TYPES, required=False)
         or STORE_TYPE_CLOUDHSM,
         endpoint=call.string("XksProxyUriEndpoint", max_length=128),
