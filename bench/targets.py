@@ -300,7 +300,7 @@ def andromede_target(
                 env["ANDROMEDE_BENCH_UNENCRYPTED"] = "1"
             pid = processes.start("andromede", argv, workdir / "andromede.log", env=env)
             credentials = read_admin_credentials(
-                data_dir / "admin-credentials", region, 60.0, processes
+                data_dir / "admin-credentials", region, 180.0, processes
             )
             endpoint = Endpoint(
                 name=f"andromede-{server}{suffix}",

@@ -37,7 +37,10 @@ from support.server import REGION, ServerProcess, running_server
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# Terraform's AWS provider polls with its own delays (55 s of lifecycle re-reads, volume
+# modifications, a guest's boot): 100 to 140 s a test on a quick machine, over 300 s on a slow
+# one.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 MIRROR = Path(os.environ.get("ANDROMEDE_TEST_TERRAFORM_MIRROR", "/opt/tf-plugins"))
 MATERIAL = base64.b64encode(b"thirty-two bytes of our own key!").decode()

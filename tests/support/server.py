@@ -65,7 +65,10 @@ class ServerProcess:
         section = parser["andromede-operator"]
         return section["aws_access_key_id"], section["aws_secret_access_key"]
 
-    def start(self, timeout: float = 30.0) -> None:
+    # Ready is waited for, not assumed: the bound only says when to give up. Each of the two
+    # workers imports the whole application (about 1.5 s on a quick core), and on a slow or
+    # loaded CI machine that was seen to take over 20 s; 120 s costs nothing when it is quick.
+    def start(self, timeout: float = 120.0) -> None:
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         env = {**os.environ, "ANDROMEDE_LOG_LEVEL": "info", **self.extra_env}
         # The child keeps its own copy of the descriptor; the parent's is closed at once, or it
