@@ -77,7 +77,9 @@ def unsigned_sts(server: ServerProcess) -> Any:
     return boto3.session.Session(region_name=REGION).client(
         "sts",
         endpoint_url=server.endpoint,
-        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}),
+        # One attempt: botocore retries IDPCommunicationError (its STS special case), and
+        # "max_attempts" counts retries, so a timed-out IdP would be waited for twice.
+        config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}),
     )
 
 
