@@ -180,13 +180,19 @@ async def _create_bucket(session: S3Session) -> None:
 
 def _worker_pids(endpoint: Endpoint) -> list[int]:
     """The processes that serve requests: the gateway itself with one worker, else its
-    worker processes (multiprocessing's spawned children), in pid order."""
+    worker processes, in pid order — multiprocessing's children: spawned (``spawn_main``) or
+    forked by the fork server (a fork server's child, with its command line)."""
     pids = endpoint.probe.pids()
     workers = []
     for pid in pids:
         with contextlib.suppress(OSError):
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"spawn_main" in command:
                 workers.append(pid)
+            elif b"multiprocessing.forkserver" in command:
+                parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+                if Path(f"/proc/{parent}/cmdline").read_bytes() == command:
+                    workers.append(pid)
     return sorted(workers) or pids[-1:]
 
 

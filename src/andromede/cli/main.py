@@ -95,6 +95,10 @@ def serve(
     except ConfigurationError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    if not migrate_only and settings.server == "uvicorn" and settings.workers > 1:
+        from andromede.cli.workers import start_worker_template
+
+        start_worker_template()  # it imports the application while this process does too
     from andromede.cli import serve as serving  # imported late: the server stack is heavy
 
     if migrate_only:

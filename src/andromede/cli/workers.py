@@ -18,17 +18,28 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import multiprocessing
+import os
+import select
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import uvicorn
 
-__all__ = ["bind_listener", "bind_reuseport", "run_workers", "serve", "serve_sockets"]
+__all__ = [
+    "bind_listener",
+    "bind_reuseport",
+    "run_workers",
+    "serve",
+    "serve_sockets",
+    "start_worker_template",
+]
 
 
 def bind_listener(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
@@ -79,8 +90,40 @@ async def serve(
     await serving
 
 
-def serve_sockets(sockets: list[socket.socket], options: dict[str, Any]) -> None:
-    """A worker process's body: uvicorn running the application on ``sockets``."""
+def start_worker_template() -> None:
+    """Start the process the workers are forked from, importing the application meanwhile.
+
+    Spawned, each worker imported the whole application itself (4 s on a slow core, and two
+    workers on two cores doubled a start). The fork server (``multiprocessing``'s
+    ``forkserver``) is a fresh, single-threaded process: it imports the application once, in
+    parallel with the parent's own import and preparation, and each worker is a fork of it
+    that only builds its application. Nothing of the parent is inherited — not its threads,
+    its database connections or an HSM session, which PKCS#11 forbids sharing across a fork.
+    It stays, idle, while the workers run: it reports their exits to the parent
+    (``cli.worker_template`` says why it ignores SIGTERM)."""
+    from multiprocessing import forkserver
+
+    forkserver.set_forkserver_preload([_WORKER_TEMPLATE])
+    forkserver.ensure_running()
+
+
+_WORKER_TEMPLATE = "andromede.cli.worker_template"
+
+
+def serve_sockets(
+    sockets: list[socket.socket],
+    options: dict[str, Any],
+    environment: dict[str, str] | None = None,
+    serving_pid: int | None = None,
+) -> None:
+    """A worker process's body: uvicorn running the application on ``sockets``.
+
+    ``environment`` is the parent's at the time it started the worker: a fork server's child
+    has the fork server's, from before the parent exported its settings and bound its ports.
+    With ``serving_pid`` the worker stops when that process ends, however it ends."""
+    if environment is not None:
+        os.environ.clear()
+        os.environ.update(environment)
     import uvicorn
 
     config = uvicorn.Config("andromede.app:create_app", factory=True, **options)
@@ -90,8 +133,42 @@ def serve_sockets(sockets: list[socket.socket], options: dict[str, Any]) -> None
     # A Python handler rather than SIG_IGN, which the programs a worker runs would inherit.
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, _ignore)
-    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        runner.run(serve(uvicorn.Server(config), sockets))
+    if serving_pid is not None:
+        _stop_when_ended(serving_pid)
+    try:
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(serve(uvicorn.Server(config), sockets))
+    finally:
+        # A forked worker leaves through os._exit (multiprocessing's), which runs no atexit
+        # handler: the last batch of log lines is written here.
+        logging.shutdown()
+
+
+def _stop_when_ended(pid: int) -> None:
+    """SIGTERM this worker when process ``pid`` (the serving process) has ended — a ``kill -9``
+    included, which leaves it no chance to stop its workers.
+
+    The kernel's parent-death signal (``app._end_with_parent``) names the fork server here, not
+    the serving process; and the fork server lives as long as any worker does (each holds its
+    end of the pipe that keeps it alive), so neither would end. The process's pidfd becomes
+    readable when it ends. The signal is sent again every few seconds: one that arrives before
+    uvicorn has put in its handlers is ignored, and uvicorn takes a second one as "now"."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+
+    def watch() -> None:
+        select.select([pidfd], [], [])
+        while True:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(_RESIGNAL_INTERVAL)
+
+    threading.Thread(target=watch, name="andromede-serving-watch", daemon=True).start()
+
+
+_RESIGNAL_INTERVAL = 5.0
 
 
 def run_workers(
@@ -115,9 +192,14 @@ def run_workers(
         [bind_reuseport(host, port) for host, port in bound] for _ in range(count - 1)
     ]
     sockets = [sock for group in per_worker for sock in group]
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    environment = dict(os.environ)
     processes = [
-        context.Process(target=serve_sockets, args=(group, options), name=f"andromede-worker-{n}")
+        context.Process(
+            target=serve_sockets,
+            args=(group, options, environment, os.getpid()),
+            name=f"andromede-worker-{n}",
+        )
         for n, group in enumerate(per_worker)
     ]
     stop = threading.Event()
