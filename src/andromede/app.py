@@ -65,7 +65,7 @@ from andromede.kms.xks_store_sql import SqlCustomKeyStoreStore
 from andromede.kmsapi.app import KmsApp
 from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
 from andromede.logconfig import configure_logging
-from andromede.object_keys import S3KmsKeys, key_service, object_cipher
+from andromede.object_keys import KmsObjectCipher, S3KmsKeys, key_service, object_cipher
 from andromede.s3.app import S3App
 from andromede.s3.authorise import S3Authoriser
 from andromede.s3.handlers.common import S3Services
@@ -228,11 +228,13 @@ class Application:
         store = SqlMetadataStore(db, row_memo_size=settings.opened_headers_cache_size)
         blobs, close_blobs = await open_blob_stores(settings)
         keys = await asyncio.to_thread(key_service, settings)
-        objects = ObjectService(
-            store, blobs, storage_limits(settings), object_cipher(settings, keys)
-        )
+        cipher = object_cipher(settings, keys)
+        objects = ObjectService(store, blobs, storage_limits(settings), cipher)
         self.bootstrap = await _bootstrap(settings, identity)
         customer_keys = customer_key_service(settings, db, identity, keys, audit)
+        if isinstance(cipher, KmsObjectCipher):
+            # SSE-KMS under keys of external key stores: data keys through the customer's proxy.
+            cipher.attach_external(customer_keys, region=settings.region)
         # One sweeper per served region, each deleting only in its own region's store.
         sweepers = {
             region: Sweeper(

@@ -8,9 +8,12 @@
   once, at creation (``kms:GenerateDataKeyWithoutPlaintext`` through the key policy and IAM,
   ``kms:ViaService`` ``ec2.<region>.amazonaws.com``); each later use (attach, boot, snapshot)
   is the platform's, as EBS uses its grant, and needs only the key to be usable — disabling it
-  stops them, deleting it shreds the volume (decision 0062). Every use of a KMS key is
-  audited. Provider calls block: inline with the local key file, in a thread with a PKCS#11
-  token (see object_keys).
+  stops them, deleting it shreds the volume (decision 0062). A KMS key of an external key
+  store wraps the disk key in two layers (decision 0094): its ring, then the customer's XKS
+  proxy (GenerateDataKeyWithoutPlaintext at creation, Decrypt at each attach, boot or
+  snapshot), so disabling the external key in the customer's HSM, or stopping the proxy,
+  stops them too. Every use of a KMS key is audited. Provider calls block: inline with the
+  local key file, in a thread with a PKCS#11 token (see object_keys).
 - :class:`BucketImageSource`: ImportImage's read of an object in one of the tenant's buckets,
   authorised as the caller (``s3:GetObject`` through the S3 authoriser: identity and bucket
   policies), decrypted by the storage service; any refusal is the import task's failure.
@@ -54,7 +57,8 @@ from andromede.hypervisor.tenant_network import NetworkLayout
 from andromede.hypervisor.volumes import VolumeBackend
 from andromede.iam.model import Principal
 from andromede.kms.customer_keys import Caller, CustomerKeyService
-from andromede.kms.errors import KeyDestroyed, KeyWithdrawn, KmsError
+from andromede.kms.errors import ExternalLayerNeeded, KeyDestroyed, KeyWithdrawn, KmsError
+from andromede.kms.external_keys import ExternalWrappedKey
 from andromede.kms.keys_errors import (
     CmkAccessDenied,
     CmkDisabled,
@@ -99,6 +103,8 @@ class KmsDiskKeys:
     async def _call(self, work: Callable[[], _T]) -> _T:
         try:
             return work() if self._inline else await asyncio.to_thread(work)
+        except ExternalLayerNeeded:  # for the caller: a key of an external key store
+            raise
         except (KeyDestroyed, KeyWithdrawn):
             # Destroyed, or imported material deleted: the customer's act, as EC2 reports it.
             raise KeyUnusable("The encryption key of this volume is not available") from None
@@ -136,7 +142,10 @@ class KmsDiskKeys:
         if kms_key_arn is not None:
             ring = await self._usable_ring(tenant_id, kms_key_arn, resource_id, "GenerateDataKey")
             bound = context_digest(_ebs_context(resource_id))
-            new = await self._call(lambda: keys.new_data_key(ring, bound))
+            try:
+                new = await self._call(lambda: keys.new_data_key(ring, bound))
+            except ExternalLayerNeeded:
+                return await self._new_external(ring, bound)
             return bytes(new.plaintext), new.wrapped
         if tenant_id not in self._tenants_with_keys:
             await self._call(lambda: keys.ensure_tenant_key(tenant_id))
@@ -153,7 +162,63 @@ class KmsDiskKeys:
             owner.tenant_id, owner.kms_key_arn, owner.resource_id, "Decrypt"
         )
         bound = context_digest(_ebs_context(owner.resource_id))
-        return bytes(await self._call(lambda: keys.unwrap_data_key(ring, wrapped, bound)))
+        try:
+            return bytes(await self._call(lambda: keys.unwrap_data_key(ring, wrapped, bound)))
+        except ExternalLayerNeeded as need:
+            await self._open_external(need)
+        try:
+            return bytes(await self._call(lambda: keys.unwrap_data_key(ring, wrapped, bound)))
+        except ExternalLayerNeeded:  # opened, yet not found: as the key service down
+            raise IncorrectState("The encryption key service is unavailable") from None
+
+    async def _new_external(self, ring: str, bound: bytes) -> tuple[bytes, bytes]:
+        """A disk key of an external key store's KMS key: sealed under the ring, then by the
+        customer's proxy (decision 0094)."""
+        keys, proxy = self._keys, self._with_customer_keys()
+        plaintext, version, inner = await self._call(
+            lambda: keys.new_external_data_key(ring, bound)
+        )
+        try:
+            layer = await proxy.wrap_data_key(
+                ring,
+                version,
+                inner,
+                bound,
+                operation="GenerateDataKeyWithoutPlaintext",
+                via_service=f"ec2.{proxy.region}.amazonaws.com",
+            )
+            return bytes(plaintext), ExternalWrappedKey(ring, version, layer).encode()
+        except CustomerKeyError as exc:
+            raise KeyUnusable(f"The KMS key provided is in an incorrect state: {exc}") from None
+        finally:
+            plaintext[:] = bytes(len(plaintext))
+
+    async def _open_external(self, need: ExternalLayerNeeded) -> None:
+        """The proxy's Decrypt of a two-layer disk key, opened by the key service (and kept
+        for the cache lifetime)."""
+        keys, proxy = self._keys, self._with_customer_keys()
+        try:
+            parsed = ExternalWrappedKey.decode(need.wrapped)
+        except KmsError:
+            raise IncorrectState("The volume's wrapped key is damaged") from None
+        if parsed.ring != need.ring:
+            raise IncorrectState("The volume's wrapped key is damaged")
+        try:
+            inner = await proxy.unwrap_data_key(
+                parsed.ring,
+                parsed.kek_version,
+                parsed.layer,
+                need.bound_context,
+                operation="Decrypt",
+                via_service=f"ec2.{proxy.region}.amazonaws.com",
+            )
+        except CustomerKeyError as exc:
+            raise KeyUnusable(f"The KMS key provided is in an incorrect state: {exc}") from None
+        await self._call(
+            lambda: keys.open_external_data_key(
+                parsed.ring, need.wrapped, need.bound_context, inner
+            )
+        )
 
     async def _usable_ring(
         self, tenant_id: str, kms_key_arn: str, resource_id: str, operation: str

@@ -15,6 +15,16 @@ root, is where they meet. It owns three choices:
   deleted (until it is imported again); a damaged blob or wrapped key is
   ``ObjectCorrupted``. Never a plaintext byte that failed authentication.
 
+- **Two layers for external key stores** (decision 0094). A KMS key of an external key store
+  wraps each data key (an object's, a part's, a bucket key) under its ring and then through the
+  customer's XKS proxy (``kms.external_keys``). The key service is synchronous and never calls
+  the proxy: it answers ``ExternalLayerNeeded`` for such a key it does not hold, and the
+  cipher asks the proxy (the event loop never blocks on it), hands the inner form back and
+  tries again. The data key then stays in the key service's bounded cache, so later reads of
+  the object call no proxy until the cache lifetime ends. Other keys pay nothing for it (an
+  exception handler that never runs). The proxy's failures are the KMS key's errors
+  (``KmsKeyUnusable``: S3 answers ``KMS.KMSInvalidStateException``).
+
 ``S3KmsKeys`` is SSE-KMS's view of the customer-managed keys (``kms.CustomerKeyService``): it
 checks the caller's right to use a key through the key policy and IAM, maps the key errors to
 S3's (``KMS.NotFoundException``, ``KMS.DisabledException``, ``KMS.KMSInvalidStateException``,
@@ -35,7 +45,7 @@ import functools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
@@ -57,12 +67,14 @@ from andromede.kms.chunks import (
 )
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.errors import (
+    ExternalLayerNeeded,
     IntegrityError,
     KeyDestroyed,
     KeyNotFound,
     KeyWithdrawn,
     KmsError,
 )
+from andromede.kms.external_keys import ExternalDataKeys, ExternalWrappedKey
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_errors import (
     CmkAccessDenied,
@@ -70,10 +82,11 @@ from andromede.kms.keys_errors import (
     CmkInvalidState,
     CmkNotFound,
     CustomerKeyError,
+    InvalidCiphertext,
     InvalidKeyArn,
 )
 from andromede.kms.keys_model import ALIAS_PREFIX, alias_arn, key_arn
-from andromede.kms.model import context_digest, parse_wrapped_key
+from andromede.kms.model import context_digest, wrapped_key_ring
 from andromede.kms.providers import RootKeyProvider
 from andromede.kms.service import KeyService
 from andromede.s3.errors import S3Error
@@ -90,6 +103,8 @@ from andromede.storage.encryption import (
 from andromede.storage.errors import (
     EncryptionKeyUnavailable,
     KeyServiceUnavailable,
+    KmsKeyDisabled,
+    KmsKeyUnusable,
     ObjectCorrupted,
 )
 
@@ -107,6 +122,7 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _TENANT_MEMO_SIZE = 10_000
+_EXTERNAL_ATTEMPTS = 2
 AWS_MANAGED_S3_KEY_ALIAS = "alias/aws/s3"
 
 
@@ -208,9 +224,18 @@ class KmsObjectCipher:
 
     encrypts = True
 
-    def __init__(self, keys: KeyService, *, inline: bool) -> None:
+    def __init__(
+        self,
+        keys: KeyService,
+        *,
+        inline: bool,
+        external: ExternalDataKeys | None = None,
+        via_service: str = "s3.amazonaws.com",
+    ) -> None:
         self._keys = keys
         self._inline = inline
+        self._external = external
+        self._via_service = via_service
         self._tenants_with_keys: set[str] = set()
         # Wrapped key -> its tenant: parsing it again on every read of a hot object showed up
         # on small GETs. Filled when a key is made too (an object's first GET follows its PUT
@@ -224,6 +249,12 @@ class KmsObjectCipher:
         # A format-2 blob's header with this chunk size: most reads compare, none parse.
         self._fresh_header = fresh_blob_header(keys.chunk_size)
 
+    def attach_external(self, external: ExternalDataKeys, *, region: str) -> None:
+        """The customer's proxies, for the keys of external key stores (the composition root
+        builds the KMS service after the object service that holds this cipher)."""
+        self._external = external
+        self._via_service = f"s3.{region}.amazonaws.com"
+
     async def _call(self, work: Callable[[], _T]) -> _T:
         try:
             if self._inline:
@@ -231,6 +262,80 @@ class KmsObjectCipher:
             return await asyncio.to_thread(work)
         except KmsError as exc:
             _raise_storage_error(exc)
+
+    # --- two-layer keys (decision 0094) ------------------------------------------------------
+
+    def _proxy(self) -> ExternalDataKeys:
+        if self._external is None:
+            raise KmsKeyUnusable(
+                "The KMS key is in an external key store, which this server does not reach."
+            )
+        return self._external
+
+    async def _new_external(self, ring: str, bound: bytes) -> tuple[bytearray, bytes, AESGCM]:
+        """A fresh data key of the external key store's KMS key ``ring``, in two layers: sealed
+        under the ring, then by the proxy (its GenerateDataKey); filed in the key cache."""
+        keys, proxy = self._keys, self._proxy()
+        plaintext, version, inner = await self._call(
+            lambda: keys.new_external_data_key(ring, bound)
+        )
+        try:
+            layer = await proxy.wrap_data_key(
+                ring,
+                version,
+                inner,
+                bound,
+                operation="GenerateDataKey",
+                via_service=self._via_service,
+            )
+        except CustomerKeyError as exc:
+            plaintext[:] = bytes(len(plaintext))
+            _raise_key_error(exc)
+        wrapped = ExternalWrappedKey(ring, version, layer).encode()
+        aead = keys.file_external_data_key(ring, wrapped, bound, plaintext)
+        self._remember_tenant(wrapped, ring)
+        return plaintext, wrapped, aead
+
+    async def _open_external(self, need: ExternalLayerNeeded) -> None:
+        """Have the proxy take the outer layer off ``need.wrapped`` (its Decrypt), and the key
+        service open the inner form and keep the data key."""
+        keys, proxy = self._keys, self._proxy()
+        try:
+            parsed = ExternalWrappedKey.decode(need.wrapped)
+        except KmsError:
+            raise ObjectCorrupted("the object's wrapped data key is malformed") from None
+        if parsed.ring != need.ring:
+            raise ObjectCorrupted("the object's wrapped data key is malformed")
+        try:
+            inner = await proxy.unwrap_data_key(
+                parsed.ring,
+                parsed.kek_version,
+                parsed.layer,
+                need.bound_context,
+                operation="Decrypt",
+                via_service=self._via_service,
+            )
+        except CustomerKeyError as exc:
+            _raise_key_error(exc)
+        await self._call(
+            lambda: keys.open_external_data_key(
+                parsed.ring, need.wrapped, need.bound_context, inner
+            )
+        )
+
+    async def _after_external(
+        self, need: ExternalLayerNeeded, attempt: Callable[[], Awaitable[_T]]
+    ) -> _T:
+        """``attempt`` again once the proxy has opened what ``need`` asks for; a bucket key's
+        object asks twice (the bucket key, then nothing: its own key is wrapped locally)."""
+        for _ in range(_EXTERNAL_ATTEMPTS):
+            await self._open_external(need)
+            try:
+                return await attempt()
+            except ExternalLayerNeeded as again:
+                need = again
+        log.warning("a two-layer data key was opened but not found again")
+        raise KeyServiceUnavailable("The encryption key service is unavailable.")
 
     async def new_data_key(
         self, tenant_id: str, context: Mapping[str, str] | None = None
@@ -243,13 +348,16 @@ class KmsObjectCipher:
             await self._call(lambda: keys.ensure_tenant_key(tenant_id))
             self._tenants_with_keys.add(tenant_id)
         bound = context_digest(context) if context else b""
-        if self._inline:  # every PUT: no closure, no coroutine hop
-            try:
-                new = keys.new_data_key(tenant_id, bound)
-            except KmsError as exc:
-                _raise_storage_error(exc)
-        else:
-            new = await self._call(lambda: keys.new_data_key(tenant_id, bound))
+        try:
+            if self._inline:  # every PUT: no closure, no coroutine hop
+                try:
+                    new = keys.new_data_key(tenant_id, bound)
+                except KmsError as exc:
+                    _raise_storage_error(exc)
+            else:
+                new = await self._call(lambda: keys.new_data_key(tenant_id, bound))
+        except ExternalLayerNeeded as need:  # a KMS key of an external key store
+            return await self._new_external(need.ring, need.bound_context)
         self._remember_tenant(new.wrapped, tenant_id)
         return new
 
@@ -258,7 +366,17 @@ class KmsObjectCipher:
     ) -> tuple[bytearray, bytes, bytes]:
         keys = self._keys
         bucket, bound = _bucket_context(context), context_digest(context)
-        new = await self._call(lambda: keys.new_bucket_data_key(key_ring, bucket, bound))
+        try:
+            new = await self._call(lambda: keys.new_bucket_data_key(key_ring, bucket, bound))
+        except ExternalLayerNeeded as need:
+            # No current bucket key of an external key store's KMS key: one is made through
+            # the proxy (one proxy call per bucket key and lifetime, not per object).
+            plaintext, wrapped, _ = await self._new_external(need.ring, need.bound_context)
+            try:
+                keys.install_bucket_key(key_ring, bucket, plaintext, wrapped)
+            finally:
+                plaintext[:] = bytes(len(plaintext))
+            new = await self._call(lambda: keys.new_bucket_data_key(key_ring, bucket, bound))
         return new.plaintext, new.wrapped, new.bucket_key
 
     async def open_data_key(
@@ -270,14 +388,25 @@ class KmsObjectCipher:
     ) -> bytearray:
         keys = self._keys
         bound = context_digest(context)
+        attempt: Callable[[], Awaitable[bytearray]]
         if bucket_key is not None:
             ring = self._owner(bucket_key)
             bucket = _bucket_context(context or {})
-            return await self._call(
-                lambda: keys.unwrap_bucket_data_key(ring, bucket_key, bucket, wrapped, bound)
-            )
-        tenant_id = self._owner(wrapped)
-        return await self._call(lambda: keys.unwrap_data_key(tenant_id, wrapped, bound))
+
+            def attempt() -> Awaitable[bytearray]:
+                return self._call(
+                    lambda: keys.unwrap_bucket_data_key(ring, bucket_key, bucket, wrapped, bound)
+                )
+        else:
+            tenant_id = self._owner(wrapped)
+
+            def attempt() -> Awaitable[bytearray]:
+                return self._call(lambda: keys.unwrap_data_key(tenant_id, wrapped, bound))
+
+        try:
+            return await attempt()
+        except ExternalLayerNeeded as need:
+            return await self._after_external(need, attempt)
 
     async def data_key_cipher(self, wrapped: bytes) -> tuple[AESGCM, RingCheck]:
         keys = self._keys
@@ -351,9 +480,14 @@ class KmsObjectCipher:
         view = memoryview(stored)
         if self._inline:  # a small object's GET: no coroutine for its key
             ring = self._tenant_of.get(wrapped) or self._owner(wrapped)
-            aead, version = self._chunk_key_now(
-                ring, wrapped, view[:header_size], plan.chunk_size, context, checked
-            )
+            try:
+                aead, version = self._chunk_key_now(
+                    ring, wrapped, view[:header_size], plan.chunk_size, context, checked
+                )
+            except ExternalLayerNeeded:  # a key of an external key store, not cached
+                aead, version = await self._chunk_key(
+                    wrapped, view[:header_size], plan.chunk_size, context, None
+                )
         else:
             aead, version = await self._chunk_key(
                 wrapped, view[:header_size], plan.chunk_size, context, checked
@@ -374,11 +508,19 @@ class KmsObjectCipher:
         """The chunk key of the blob with ``header`` and the blob's format version, its data
         key staying in the key cache; the provider called inline or in a thread (one hop)."""
         ring = self._tenant_of.get(wrapped) or self._owner(wrapped)  # on the loop: the memo
-        if self._inline:
-            return self._chunk_key_now(ring, wrapped, header, chunk_size, context, checked)
-        return await asyncio.to_thread(
-            self._chunk_key_now, ring, wrapped, header, chunk_size, context, checked
-        )
+        try:
+            if self._inline:
+                return self._chunk_key_now(ring, wrapped, header, chunk_size, context, checked)
+            return await asyncio.to_thread(
+                self._chunk_key_now, ring, wrapped, header, chunk_size, context, checked
+            )
+        except ExternalLayerNeeded as need:
+            return await self._after_external(
+                need,
+                lambda: self._call(
+                    lambda: self._chunk_key_now(ring, wrapped, header, chunk_size, context, None)
+                ),
+            )
 
     def _chunk_key_now(
         self,
@@ -415,8 +557,9 @@ class KmsObjectCipher:
         if tenant_id is None:
             try:
                 # The wrapped key names its tenant, and that name is bound in the KEK's AAD: a
-                # key relabelled for another tenant does not open.
-                tenant_id = parse_wrapped_key(wrapped)[0]
+                # key relabelled for another tenant does not open. (A two-layer key names its
+                # KMS key's ring the same way.)
+                tenant_id = wrapped_key_ring(wrapped)
             except KmsError:
                 raise ObjectCorrupted("the object's wrapped data key is malformed") from None
             self._remember_tenant(wrapped, tenant_id)
@@ -464,8 +607,25 @@ class KmsObjectCipher:
             raise ObjectCorrupted("the object's stored header failed authentication") from None
 
 
+def _raise_key_error(exc: CustomerKeyError) -> NoReturn:
+    """Raise the storage error a KMS key's refusal of a two-layer key is (its proxy's answer:
+    AWS's messages, passed on)."""
+    if isinstance(exc, CmkDisabled):
+        raise KmsKeyDisabled(str(exc)) from None
+    if isinstance(exc, InvalidCiphertext):
+        raise ObjectCorrupted("the object's wrapped data key cannot be opened") from None
+    if isinstance(exc, CmkNotFound):
+        raise EncryptionKeyUnavailable(
+            "The object's KMS key no longer exists; its data cannot be read."
+        ) from None
+    raise KmsKeyUnusable(str(exc)) from None
+
+
 def _raise_storage_error(exc: KmsError) -> NoReturn:
-    """Raise the storage error a key-management error is, for the object path."""
+    """Raise the storage error a key-management error is, for the object path (a two-layer
+    key to open through the proxy is passed on, for the async caller)."""
+    if isinstance(exc, ExternalLayerNeeded):
+        raise exc
     if isinstance(exc, KeyDestroyed):
         raise EncryptionKeyUnavailable(
             "The object's encryption key has been destroyed; its data cannot be read."

@@ -19,10 +19,13 @@ from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kms.custom_key_stores import CustomKeyStoreService
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
+from andromede.kms.xks_client import XksCall, XksClient
+from andromede.kms.xks_store import MemoryCustomKeyStoreStore
 from andromede.kmsapi.authorise import KmsAuthoriser
 from andromede.object_keys import KmsObjectCipher, S3KmsKeys
 from andromede.s3.app import S3App
@@ -32,6 +35,7 @@ from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
 from support.s3app import Client
 from support.server import REGION
+from support.xks_fake import FakeXksProxy
 
 __all__ = ["Kit", "make_kit"]
 
@@ -45,19 +49,43 @@ class Kit:
     key_service: KeyService
     cipher: KmsObjectCipher
     blobs: MemoryBlobStore  # what the object service stores blobs in
+    # With ``xks=True``: the in-process XKS proxy the KMS keys of external key stores use, and
+    # the gateway's record of each call to it.
+    xks: FakeXksProxy | None = None
+    xks_calls: list[XksCall] = dataclasses.field(default_factory=list)
 
 
 @asynccontextmanager
-async def make_kit(tmp_path: Path, *, allow_insecure_sse: bool) -> AsyncIterator[Kit]:
+async def make_kit(
+    tmp_path: Path, *, allow_insecure_sse: bool, xks: bool = False
+) -> AsyncIterator[Kit]:
     settings = Settings(data_dir=tmp_path, region=REGION, allow_insecure_sse=allow_insecure_sse)
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     boot = await identity.bootstrap()
     assert boot is not None
     keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
+    key_store = MemoryCustomerKeyStore()
+    authoriser = KmsAuthoriser(identity.policies_for, REGION)
+    proxy = FakeXksProxy(REGION) if xks else None
+    xks_calls: list[XksCall] = []
+    stores = None
+    if proxy is not None:
+        client = XksClient(
+            region=REGION,
+            timeout=0.5,
+            on_call=xks_calls.append,
+            transport=proxy.transport(),
+            resolver=proxy.resolver,
+        )
+        stores = CustomKeyStoreService(
+            MemoryCustomKeyStoreStore(), key_store, authoriser, client, SecretSealer(os.urandom(32))
+        )
     customer_keys = CustomerKeyService(
-        MemoryCustomerKeyStore(), keys, KmsAuthoriser(identity.policies_for, REGION), region=REGION
+        key_store, keys, authoriser, region=REGION, external_stores=stores
     )
     cipher = KmsObjectCipher(keys, inline=True)
+    if stores is not None:
+        cipher.attach_external(customer_keys, region=REGION)
     blobs = MemoryBlobStore()
     objects = ObjectService(
         MemoryMetadataStore(),
@@ -82,7 +110,7 @@ async def make_kit(tmp_path: Path, *, allow_insecure_sse: bool) -> AsyncIterator
     caller = Caller(account, root.arn, root)
     assert (await client.request("PUT", "/vault")).status == 200
     try:
-        yield Kit(client, customer_keys, caller, objects, keys, cipher, blobs)
+        yield Kit(client, customer_keys, caller, objects, keys, cipher, blobs, proxy, xks_calls)
     finally:
         await audit.close()
         keys.close()

@@ -14,7 +14,9 @@ credential (AWS's table of editable properties); the endpoint and connectivity n
 Delete needs DISCONNECTED and no key left in the store.
 
 A key in a store is used through :meth:`wrap` and :meth:`unwrap`: the proxy's Encrypt and
-Decrypt of the data key's internally sealed form under the external key. Each failure becomes
+Decrypt of the data key's internally sealed form under the external key (KMS ciphertext blobs);
+:meth:`wrap_data_key` and :meth:`unwrap_data_key` do the same for the data keys of S3 objects
+and EBS volumes, under their own AAD (decision 0094). Each failure becomes
 the error the calling KMS operation answers on AWS — the tables of the XKS proxy API spec,
 "KMS Considerations" of its error codes — with one deliberate difference: a ciphertext or
 encryption context the proxy finds corrupted is InvalidCiphertextException, as for every other
@@ -30,6 +32,7 @@ from typing import Final, Protocol
 
 from andromede.kms.ciphertext import ExternalLayer, external_aad
 from andromede.kms.customer_keys import Caller, KeyAuthoriser
+from andromede.kms.external_keys import data_key_aad
 from andromede.kms.keys_errors import CmkAccessDenied, CmkInvalidState, InvalidCiphertext
 from andromede.kms.keys_model import CustomerKey
 from andromede.kms.keys_store import CustomerKeyStore
@@ -505,6 +508,52 @@ class CustomKeyStoreService:
                 self._metadata(caller, None, key),
                 XksCiphertext(layer.ciphertext, layer.iv, layer.tag, layer.metadata),
                 external_aad(key.key_id, kek_version, context),
+            )
+        except XksProxyFailure as exc:
+            raise _crypto_error(exc.failure) from None
+
+    async def wrap_data_key(
+        self,
+        key: CustomerKey,
+        kek_version: int,
+        sealed_key: bytes,
+        bound_context: bytes,
+        metadata: XksRequestMetadata,
+    ) -> ExternalLayer:
+        """The proxy's Encrypt of a data key's inner form for S3 or EBS (decision 0094), under
+        the data-key AAD (``external_keys.data_key_aad``)."""
+        store = await self._usable_store(key)
+        assert key.xks_key_id is not None  # noqa: S101 (a key in a store has one)
+        try:
+            sealed = await self._client.encrypt(
+                self._endpoint(store),
+                key.xks_key_id,
+                metadata,
+                sealed_key,
+                data_key_aad(key.key_id, kek_version, bound_context),
+            )
+        except XksProxyFailure as exc:
+            raise _crypto_error(exc.failure) from None
+        return ExternalLayer(sealed.iv, sealed.tag, sealed.metadata, sealed.ciphertext)
+
+    async def unwrap_data_key(
+        self,
+        key: CustomerKey,
+        kek_version: int,
+        layer: ExternalLayer,
+        bound_context: bytes,
+        metadata: XksRequestMetadata,
+    ) -> bytes:
+        """The inner form inside a two-layer data key, from the proxy's Decrypt."""
+        store = await self._usable_store(key)
+        assert key.xks_key_id is not None  # noqa: S101 (a key in a store has one)
+        try:
+            return await self._client.decrypt(
+                self._endpoint(store),
+                key.xks_key_id,
+                metadata,
+                XksCiphertext(layer.ciphertext, layer.iv, layer.tag, layer.metadata),
+                data_key_aad(key.key_id, kek_version, bound_context),
             )
         except XksProxyFailure as exc:
             raise _crypto_error(exc.failure) from None

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple, NoReturn, ParamSpec, Protoc
 from andromede.kms import asymmetric, importing, mac
 from andromede.kms.ciphertext import (
     CiphertextBlob,
+    ExternalLayer,
     open_blob,
     seal_blob,
     seal_external_blob,
@@ -122,6 +123,7 @@ from andromede.kms.keys_store import CustomerKeyStore
 from andromede.kms.model import DATA_KEY_SIZE, NONCE_SIZE, WrappedDataKey
 from andromede.kms.providers import MaterialMismatch, check_private_key_material
 from andromede.kms.service import KeyService
+from andromede.kms.xks_client import XksRequestMetadata
 
 if TYPE_CHECKING:  # custom_key_stores imports this module's Caller and KeyAuthoriser
     from andromede.kms.custom_key_stores import CustomKeyStoreService
@@ -355,6 +357,20 @@ class UpkeepReport:
     destroyed: tuple[str, ...]
     rotated: tuple[str, ...]
     expired: tuple[str, ...] = ()  # keys whose imported material expired and was deleted
+
+
+def _service_metadata(key: CustomerKey, operation: str, via_service: str) -> XksRequestMetadata:
+    """What the proxy is told of a use S3 or EBS makes of a key (the spec's Appendix B): the
+    platform's own use (``AWS Internal``), the operation, a request id of its own (the S3 or
+    EC2 request's is not known this deep), the key's ARN and the service."""
+    return XksRequestMetadata(
+        kms_operation=operation,
+        kms_request_id=str(uuid.uuid4()),
+        aws_principal_arn="AWS Internal",
+        kms_key_arn=key.arn,
+        kms_via_service=via_service,
+        account_id=key.tenant_id,
+    )
 
 
 def _utc_now() -> datetime:
@@ -1990,17 +2006,60 @@ class CustomerKeyService:
         key = self._one_layer(self._encrypting(key))
         return SseKey(key_id=key.key_id, arn=key.arn, key_ring_id=key.key_id)
 
-    @staticmethod
-    def _one_layer(key: CustomerKey) -> CustomerKey:
-        """Refuse a key of an external key store to the paths that wrap data keys under the
-        ring alone (S3 objects, EBS volumes): what they stored would not need the customer's
-        external key, whatever the key promises (decision 0090)."""
+    def _one_layer(self, key: CustomerKey) -> CustomerKey:
+        """A key of an external key store wraps the data keys of S3 objects and EBS volumes in
+        two layers (decision 0094): its ring is marked so in the key service, which from then
+        on neither makes nor opens a one-layer key of it bound to a context. Refused where no
+        external key stores are offered (nothing could add the customer's layer)."""
         if key.in_external_key_store:
-            raise CmkInvalidState(
-                f"{key.arn} is in an external key store: objects and volumes cannot be "
-                "encrypted under such a key yet; use a key of origin AWS_KMS or EXTERNAL"
-            )
+            if self._xks is None:
+                raise CmkInvalidState(f"{key.arn} is in an external key store, not offered here")
+            self._keys.mark_external(key.key_id)
         return key
+
+    # --- the external layer of S3's and EBS's data keys (kms.external_keys.ExternalDataKeys) --
+
+    async def wrap_data_key(
+        self,
+        ring: str,
+        kek_version: int,
+        sealed: bytes,
+        bound_context: bytes,
+        *,
+        operation: str,
+        via_service: str,
+    ) -> ExternalLayer:
+        """The proxy's Encrypt of the inner form of a data key of the KMS key ``ring``."""
+        key, xks = await self._external_key(ring)
+        return await xks.wrap_data_key(
+            key, kek_version, sealed, bound_context, _service_metadata(key, operation, via_service)
+        )
+
+    async def unwrap_data_key(
+        self,
+        ring: str,
+        kek_version: int,
+        layer: ExternalLayer,
+        bound_context: bytes,
+        *,
+        operation: str,
+        via_service: str,
+    ) -> bytes:
+        """The inner form of a two-layer data key of the KMS key ``ring``, from the proxy."""
+        key, xks = await self._external_key(ring)
+        return await xks.unwrap_data_key(
+            key, kek_version, layer, bound_context, _service_metadata(key, operation, via_service)
+        )
+
+    async def _external_key(self, ring: str) -> tuple[CustomerKey, CustomKeyStoreService]:
+        """The usable KMS key of an external key store whose ring is ``ring``: read again for
+        each proxy call (its state may have changed since the request's check)."""
+        key = await self._store.get_key(ring)
+        if key is None:
+            raise CmkNotFound("the key of this data key does not exist")
+        if not key.in_external_key_store or self._xks is None:
+            raise CmkInvalidState(f"{key.arn} is not in an external key store")
+        return self._usable(key), self._xks
 
     async def destroy_account_keys(self, account_id: str) -> tuple[str, ...]:
         """Crypto-shred every KMS key of a closed account at once, its AWS-managed ones

@@ -8,6 +8,8 @@ AndromedeError
     ├── IntegrityError                  stored bytes are not what was written: never wrong bytes
     │   ├── UnsupportedFormatVersion    a format version this code does not read
     │   └── InvalidWrappedKey           a wrapped data key that is malformed or fails to unwrap
+    ├── ExternalLayerNeeded             a data key in two layers (an external key store's) that
+    │                                   is not cached: its outer layer needs the customer's proxy
     ├── TenantKeyError
     │   ├── KeyNotFound                 no key-encryption key (or no such version, or no private
     │   │                               key) for the tenant
@@ -26,6 +28,7 @@ from andromede.errors import AndromedeError
 
 __all__ = [
     "AlgorithmNotOffered",
+    "ExternalLayerNeeded",
     "IntegrityError",
     "InvalidWrappedKey",
     "KeyAlreadyExists",
@@ -53,6 +56,20 @@ class UnsupportedFormatVersion(IntegrityError):
 
 class InvalidWrappedKey(IntegrityError):
     """A wrapped data key is malformed, names another tenant, or fails authentication."""
+
+
+class ExternalLayerNeeded(KmsError):
+    """The key service was asked for the data key inside a two-layer wrapped form
+    (``kms.external_keys``) that it does not hold: only the customer's XKS proxy can take the
+    outer layer off, and the key service never calls it (it is synchronous, the proxy is a
+    network call). The async caller asks the proxy, hands the inner form back
+    (``KeyService.open_external_data_key``), and tries again."""
+
+    def __init__(self, ring: str, wrapped: bytes, bound_context: bytes) -> None:
+        super().__init__(f"the data key of ring {ring} needs its external key store's proxy")
+        self.ring = ring
+        self.wrapped = wrapped
+        self.bound_context = bound_context
 
 
 class TenantKeyError(KmsError):

@@ -40,6 +40,7 @@ __all__ = [
     "encode_wrapped_key",
     "kek_aad",
     "parse_wrapped_key",
+    "wrapped_key_ring",
 ]
 
 DATA_KEY_SIZE = 32
@@ -148,6 +149,22 @@ def parse_wrapped_key(blob: bytes) -> tuple[str, int, bytes]:
     if tenant_id is None:
         tenant_id = _valid_owner(owner)
     return tenant_id, kek_version, bytes(blob[owner_end:])
+
+
+def wrapped_key_ring(blob: bytes) -> str:
+    """The ring a wrapped key of either form names (format 1, or the two-layer format 2 of
+    ``kms.external_keys``, which shares its first bytes), checked; ``InvalidWrappedKey``."""
+    if len(blob) < _WRAP_HEADER.size:
+        raise InvalidWrappedKey("wrapped data key is truncated")
+    version, _, owner_length = _WRAP_HEADER.unpack_from(blob)
+    if version not in (WRAPPED_KEY_FORMAT, 2):
+        raise InvalidWrappedKey(f"unsupported wrapped data key format {version}")
+    owner_end = _WRAP_HEADER.size + owner_length
+    if len(blob) < owner_end:
+        raise InvalidWrappedKey("wrapped data key is truncated")
+    owner = bytes(blob[_WRAP_HEADER.size : owner_end])
+    tenant_id = _valid_owners.get(owner)
+    return tenant_id if tenant_id is not None else _valid_owner(owner)
 
 
 def _valid_owner(owner: bytes) -> str:

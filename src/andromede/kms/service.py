@@ -32,6 +32,15 @@ that is itself a data key of the ring, bound to the bucket's context and made at
 ``bucket_key_ttl_seconds`` per process: the ring (the HSM, the KMS key) is used once per bucket
 and lifetime instead of once per object.
 
+A KMS key in an external key store (decision 0094) wraps S3's and EBS's data keys in two
+layers (``kms.external_keys``): this service makes and opens the inner form, under the ring,
+and never calls the customer's proxy, which is a network call. Asked for a two-layer key it
+does not hold, it raises ``ExternalLayerNeeded``; the async caller asks the proxy, hands the
+inner form to :meth:`open_external_data_key` (which files the key in the cache, under the
+two-layer form) and asks again. Such a ring, once :meth:`mark_external` (the KMS key was found
+to be in an external key store), neither makes nor opens a one-layer key bound to a context:
+only ciphertext blobs (no bound context here; their format checks their layers) use it so.
+
 Provider calls block (file I/O, HSM); a cache hit does not. Async callers run ``new_data_key``
 and cache misses in a thread. ``provider_calls`` counts the seal and open operations of the
 root-key provider by ring (the uses of a tenant's or a KMS key's ring).
@@ -67,6 +76,7 @@ from andromede.kms.chunks import (
     seal_single_chunk,
 )
 from andromede.kms.errors import (
+    ExternalLayerNeeded,
     IntegrityError,
     InvalidWrappedKey,
     KeyAlreadyExists,
@@ -77,6 +87,7 @@ from andromede.kms.errors import (
     ProviderError,
     UnsupportedFormatVersion,
 )
+from andromede.kms.external_keys import ExternalWrappedKey, inner_bound, is_external_form
 from andromede.kms.model import (
     DATA_KEY_SIZE,
     NONCE_SIZE,
@@ -122,6 +133,9 @@ DEFAULT_CACHE_MAX_ENTRIES = 10_000
 FRESH_KEY_BATCH = 16
 _BUCKET_WRAP_AAD = b"andromede/kms bucket-key data key v1\x00"
 _BUCKET_WRAPPED_SIZE = NONCE_SIZE + DATA_KEY_SIZE + 16
+# With the cache switched off, two-layer keys just opened are kept for the one retry that
+# follows, which takes them. Bounded: emptied when full.
+_HANDOFF_SIZE = 1024
 
 
 class NewDataKey(NamedTuple):
@@ -195,12 +209,17 @@ class KeyService:
         # Tenant -> (KEK version, when they go, fresh keys not yet handed out): made
         # FRESH_KEY_BATCH at a time, kept no longer than cached keys, none without a cache.
         cached = cache_ttl_seconds > 0 and cache_max_entries > 0
+        self._caching = cached
         self._fresh_batch = FRESH_KEY_BATCH if cached else 1
         self._fresh_ttl = cache_ttl_seconds
         self._fresh_lock = threading.Lock()
         self._fresh_keys: dict[str, tuple[int, float, list[NewDataKey]]] = {}
         _services.add(self)
         self.provider_calls: Counter[str] = Counter()
+        # Rings of KMS keys in external key stores met by this process (never forgotten: a
+        # key does not leave its store). Few: one per such key used here.
+        self._external_rings: set[str] = set()
+        self._handoff: dict[tuple[str, bytes], bytearray] = {}
 
     # --- tenant keys -------------------------------------------------------------------------
 
@@ -367,6 +386,8 @@ class KeyService:
             self._forget_ring(tenant_id)
             raise
         if bound_context or self._fresh_batch == 1:
+            if bound_context and tenant_id in self._external_rings:
+                raise ExternalLayerNeeded(tenant_id, b"", bound_context)
             return self._make_data_keys(tenant_id, version, bound_context, 1)[0]
         with self._fresh_lock:
             held = self._fresh_keys.get(tenant_id)
@@ -421,6 +442,17 @@ class KeyService:
                 cached[:] = bytes(len(cached))
                 raise
             return cached
+        if is_external_form(wrapped):
+            handed = self._handoff.pop((tenant_id, wrapped + bound_context), None)
+            if handed is None:
+                if ExternalWrappedKey.decode(wrapped).ring != tenant_id:  # its shape, checked
+                    raise InvalidWrappedKey("wrapped data key belongs to another tenant")
+                raise ExternalLayerNeeded(tenant_id, wrapped, bound_context)
+            self.check_usable(tenant_id)
+            return handed
+        if bound_context and tenant_id in self._external_rings:
+            # A one-layer key bound to a context under a ring that must have two layers.
+            raise InvalidWrappedKey("a key of an external key store is wrapped in two layers")
         parsed = self._parse(tenant_id, wrapped)
         self.provider_calls[tenant_id] += 1
         plaintext = self._provider.open(
@@ -581,6 +613,24 @@ class KeyService:
                 raise
             return found
         made = self.new_data_key(key_ring, bound_context=bucket_context)
+        return self._keep_bucket_key(key_ring, bucket_context, made.plaintext, made.wrapped, now)
+
+    def install_bucket_key(
+        self, key_ring: str, bucket_context: bytes, plaintext: bytearray, wrapped: bytes
+    ) -> None:
+        """Make ``wrapped`` (a two-layer key the caller made through the proxy, on
+        ``ExternalLayerNeeded`` from :meth:`new_bucket_data_key`) the current bucket key of
+        ``key_ring`` for ``bucket_context``, for the bucket-key lifetime."""
+        self._keep_bucket_key(key_ring, bucket_context, plaintext, wrapped, self._clock())
+
+    def _keep_bucket_key(
+        self,
+        key_ring: str,
+        bucket_context: bytes,
+        plaintext: bytearray,
+        wrapped: bytes,
+        now: float,
+    ) -> tuple[bytearray, bytes]:
         with self._bucket_lock:
             if len(self._bucket_keys) >= self._bucket_keys_max:
                 self._drop_bucket_keys(lambda _: True)
@@ -589,15 +639,78 @@ class KeyService:
                 previous[1][:] = bytes(len(previous[1]))
             self._bucket_keys[(key_ring, bucket_context)] = (
                 now + self._bucket_key_ttl,
-                bytearray(made.plaintext),
-                made.wrapped,
+                bytearray(plaintext),
+                wrapped,
             )
-        return made.plaintext, made.wrapped
+        return plaintext, wrapped
 
     def _drop_bucket_keys(self, dropped: Callable[[str], bool]) -> None:
         for entry_key in [k for k in self._bucket_keys if dropped(k[0])]:
             key = self._bucket_keys.pop(entry_key)[1]
             key[:] = bytes(len(key))
+
+    # --- two-layer keys (external key stores) ------------------------------------------------
+
+    def mark_external(self, ring: str) -> None:
+        """``ring`` is a KMS key's of an external key store: from now on its keys bound to a
+        context are two-layer only (made and opened through the proxy by the caller)."""
+        self._external_rings.add(ring)
+
+    def new_external_data_key(
+        self, ring: str, bound_context: bytes
+    ) -> tuple[bytearray, int, bytes]:
+        """A fresh data key sealed under the ring's current KEK with the inner AAD: the
+        plaintext (the caller zeroes it), the KEK version and the sealed inner form (60 bytes),
+        which the caller has the proxy encrypt, then files with :meth:`file_external_data_key`."""
+        try:
+            version = self._provider.current_version(ring)
+        except (KeyDestroyed, KeyWithdrawn):
+            self._forget_ring(ring)
+            raise
+        key = os.urandom(DATA_KEY_SIZE)
+        self.provider_calls[ring] += 1
+        sealed = self._provider.seal(
+            ring, version, key, data_key_aad(ring, version, inner_bound(bound_context))
+        )
+        return bytearray(key), version, sealed
+
+    def file_external_data_key(
+        self, ring: str, wrapped: bytes, bound_context: bytes, plaintext: bytearray
+    ) -> AESGCM:
+        """Cache the new data key ``plaintext`` under its two-layer form ``wrapped`` (a GET soon
+        after the PUT needs no proxy call); its AES-GCM object, filed with it."""
+        aead = AESGCM(bytes(plaintext))
+        self._cache.put_many(ring, [(wrapped + bound_context, plaintext, aead)])
+        return aead
+
+    def open_external_data_key(
+        self, ring: str, wrapped: bytes, bound_context: bytes, inner: bytes
+    ) -> None:
+        """Open ``inner`` (the sealed form the proxy took out of the two-layer ``wrapped``)
+        under the ring and file the data key under ``wrapped``, for the retry that follows
+        ``ExternalLayerNeeded`` and, for the cache lifetime, for later uses."""
+        parsed = ExternalWrappedKey.decode(wrapped)
+        if parsed.ring != ring:
+            raise InvalidWrappedKey("wrapped data key belongs to another ring")
+        self.provider_calls[ring] += 1
+        plaintext = self._provider.open(
+            ring,
+            parsed.kek_version,
+            inner,
+            data_key_aad(ring, parsed.kek_version, inner_bound(bound_context)),
+        )
+        try:
+            if len(plaintext) != DATA_KEY_SIZE:
+                raise InvalidWrappedKey("wrapped data key does not hold a 256-bit key")
+            cache_key = wrapped + bound_context
+            if self._caching:
+                self._cache.put(ring, cache_key, plaintext)
+            else:  # no cache: held for the retry alone, which takes it
+                if len(self._handoff) >= _HANDOFF_SIZE:
+                    self._handoff.clear()
+                self._handoff[(ring, cache_key)] = bytearray(plaintext)
+        finally:
+            plaintext[:] = bytes(len(plaintext))
 
     def rewrap_data_key(self, tenant_id: str, wrapped: bytes) -> bytes:
         """``wrapped`` re-sealed under the tenant's current KEK version (after a rotation)."""

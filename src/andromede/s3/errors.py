@@ -229,6 +229,10 @@ _DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
     storage_errors.CustomerKeyMismatch: "AccessDenied",
     # The HSM or key file cannot be used right now: clients retry a 503.
     storage_errors.KeyServiceUnavailable: "ServiceUnavailable",
+    # The KMS key's external key store refused or could not be reached (decision 0094): KMS's
+    # error, as S3 passes it on.
+    storage_errors.KmsKeyUnusable: "KMS.KMSInvalidStateException",
+    storage_errors.KmsKeyDisabled: "KMS.DisabledException",
     storage_errors.CustomerKeyRequired: "InvalidRequest",
     storage_errors.CustomerKeyNotApplicable: "InvalidRequest",
     storage_errors.InvalidPart: "InvalidPart",

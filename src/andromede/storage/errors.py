@@ -23,6 +23,9 @@ AndromedeError
     │   ├── EncryptionError
     │   │   ├── EncryptionKeyUnavailable   the tenant key was destroyed (crypto-shredded)
     │   │   ├── KeyServiceUnavailable      the root-key provider cannot be reached (HSM down)
+    │   │   ├── KmsKeyUnusable             the object's KMS key refuses the use now (its
+    │   │   │   │                          external key store's proxy: unreachable, key disabled)
+    │   │   │   └── KmsKeyDisabled         ... because the KMS key itself is disabled
     │   │   ├── CustomerKeyRequired        an SSE-C object read without its key
     │   │   ├── CustomerKeyMismatch        an SSE-C object read with another key
     │   │   └── CustomerKeyNotApplicable   a customer key for an object that has none
@@ -136,6 +139,16 @@ class EncryptionKeyUnavailable(EncryptionError):
 
 
 class KeyServiceUnavailable(EncryptionError):
+    pass
+
+
+class KmsKeyUnusable(EncryptionError):
+    """The object's KMS key cannot open its data key now: the key's external key store's
+    proxy failed or refused (the customer disabled or deleted the external key, or the proxy
+    is down), or the key is pending deletion. The message is AWS's, safe for clients."""
+
+
+class KmsKeyDisabled(KmsKeyUnusable):
     pass
 
 

@@ -13,12 +13,11 @@ from typing import Any
 
 import pytest
 
-from andromede.compute.errors import KeyUnusable
-from andromede.compute_adapters import KmsDiskKeys
 from andromede.iam.model import Principal, PrincipalKind
 from andromede.kms.customer_keys import Caller
-from andromede.kms.keys_errors import CmkInvalidState
+from andromede.kms.errors import ExternalLayerNeeded, InvalidWrappedKey
 from andromede.kms.keys_store import MemoryCustomerKeyStore
+from andromede.kms.model import context_digest
 from support.kmsapp import Harness, kms_harness
 from support.xks_fake import ACCESS_KEY_ID, ENDPOINT, SECRET, URI_PATH
 
@@ -442,7 +441,12 @@ async def test_deleting_the_external_key_shreds_and_so_does_deleting_the_kms_key
     await ok(kms, "Decrypt", {"CiphertextBlob": sealed["CiphertextBlob"]})
 
 
-async def test_sse_kms_and_ebs_refuse_a_key_of_an_external_key_store(kms: Harness) -> None:
+async def test_sse_kms_and_ebs_take_a_key_of_an_external_key_store_in_two_layers(
+    kms: Harness,
+) -> None:
+    """S3's and EC2's checks accept the key (decision 0094) and mark its ring in the key
+    service, which from then on makes and opens its context-bound keys in two layers only
+    (tests/unit/s3/test_sse_kms_xks.py covers the objects and volumes themselves)."""
     store_id = await connected_store(kms)
     metadata = await xks_key(kms, store_id)
     service = kms.app._keys  # the service the S3 and EC2 paths call
@@ -450,10 +454,17 @@ async def test_sse_kms_and_ebs_refuse_a_key_of_an_external_key_store(kms: Harnes
     caller = Caller(
         kms.tenant_id, arn, Principal(kms.tenant_id, None, None, PrincipalKind.ROOT, arn)
     )
-    with pytest.raises(CmkInvalidState, match="external key store"):
-        await service.key_for_sse(caller, metadata["Arn"], {"aws:s3:arn": "arn:aws:s3:::b/k"})
-    with pytest.raises(CmkInvalidState, match="external key store"):
-        await service.key_for_service_use(metadata["Arn"])
+    bound = context_digest({"aws:s3:arn": "arn:aws:s3:::b/k"})
+    fresh = service._keys.new_data_key(metadata["KeyId"], bound)  # not yet known as external
+    assert fresh.wrapped[0] == 1
+    found = await service.key_for_sse(caller, metadata["Arn"], {"aws:s3:arn": "arn:aws:s3:::b/k"})
+    assert found.key_ring_id == metadata["KeyId"]
+    assert (await service.key_for_service_use(metadata["Arn"])).arn == metadata["Arn"]
+    with pytest.raises(ExternalLayerNeeded):
+        service._keys.new_data_key(metadata["KeyId"], bound)
+    service._keys._forget_ring(metadata["KeyId"])
+    with pytest.raises(InvalidWrappedKey, match="two layers"):
+        service._keys.unwrap_data_key(metadata["KeyId"], fresh.wrapped, bound)
 
 
 async def test_a_one_layer_blob_naming_an_xks_key_is_refused(kms: Harness) -> None:
@@ -467,21 +478,3 @@ async def test_a_one_layer_blob_naming_an_xks_key_is_refused(kms: Harness) -> No
     assert await error(
         kms, "Decrypt", {"CiphertextBlob": base64.b64encode(one_layer).decode()}
     ) in ("InvalidCiphertextException",)
-
-
-async def test_ebs_volumes_refuse_a_key_of_an_external_key_store(kms: Harness) -> None:
-    """EC2's path (compute_adapters.KmsDiskKeys): CreateVolume or a RunInstances mapping
-    naming such a key gets EC2's error for an unusable key, not a volume under the ring
-    alone."""
-    store_id = await connected_store(kms)
-    metadata = await xks_key(kms, store_id)
-    service = kms.app._keys  # the service EC2's disk keys call
-    disk_keys = KmsDiskKeys(service._keys, inline=True, customer_keys=service)
-    arn = f"arn:aws:iam::{kms.tenant_id}:root"
-    root = Principal(kms.tenant_id, None, None, PrincipalKind.ROOT, arn)
-    with pytest.raises(KeyUnusable, match="external key store"):
-        await disk_keys.customer_key(root, kms.tenant_id, metadata["Arn"], "vol-0123456789abcdef0")
-    with pytest.raises(KeyUnusable):
-        await disk_keys.new_key(
-            kms.tenant_id, kms_key_arn=metadata["Arn"], resource_id="vol-0123456789abcdef0"
-        )

@@ -1,0 +1,316 @@
+"""SSE-KMS and EBS disk keys under KMS keys of external key stores (decision 0094), in
+process: the S3 app over a real CustomerKeyService whose store's proxy is the in-process XKS
+proxy of tests/support/xks_fake.py (it checks every signature with botocore, and keeps the
+external keys, which it can disable or lose). What is stored has two layers; reads need the
+proxy once per data key and cache lifetime; the customer's kill switch stops reads."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from andromede.compute.errors import KeyUnusable
+from andromede.compute.model import Volume, VolumeState
+from andromede.compute_adapters import KmsDiskKeys
+from andromede.iam.model import Principal, PrincipalKind
+from andromede.kms.custom_key_stores import StoreDefinition
+from andromede.kms.errors import ExternalLayerNeeded, InvalidWrappedKey
+from andromede.kms.external_keys import ExternalWrappedKey, is_external_form
+from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.keys_model import CustomerKey
+from andromede.kms.model import context_digest, encode_wrapped_key
+from andromede.kms.service import KeyService
+from support.server import REGION
+from support.sse_kms_kit import Kit, make_kit
+from support.xks_fake import ACCESS_KEY_ID, ENDPOINT, SECRET, URI_PATH
+
+_SSE = "x-amz-server-side-encryption"
+_KEY_ID = "x-amz-server-side-encryption-aws-kms-key-id"
+_BUCKET_KEY = "x-amz-server-side-encryption-bucket-key-enabled"
+
+
+@pytest.fixture
+async def kit(tmp_path: Path) -> AsyncIterator[Kit]:
+    async with make_kit(tmp_path, allow_insecure_sse=True, xks=True) as made:
+        yield made
+
+
+async def xks_key(kit: Kit, external: str = "key-1") -> CustomerKey:
+    stores = kit.keys.external_stores
+    assert stores is not None and kit.xks is not None
+    existing, _ = await stores.describe(kit.caller, store_id=None, name=None, after=None, limit=10)
+    if existing:
+        store_id = existing[0].store_id
+    else:
+        store = await stores.create(
+            kit.caller,
+            StoreDefinition(
+                name="hsm",
+                store_type="EXTERNAL_KEY_STORE",
+                endpoint=ENDPOINT,
+                uri_path=URI_PATH,
+                access_key_id=ACCESS_KEY_ID,
+                secret=SECRET,
+                connectivity="PUBLIC_ENDPOINT",
+            ),
+        )
+        store_id = store.store_id
+        await stores.connect(kit.caller, store_id)
+    kit.xks.create_key(external)
+    return await kit.keys.create_key(
+        kit.caller, origin="EXTERNAL_KEY_STORE", custom_key_store_id=store_id, xks_key_id=external
+    )
+
+
+def proxy_uses(kit: Kit, api: str) -> list[tuple[str, str]]:
+    assert kit.xks is not None
+    return [(c["kmsOperation"], c.get("kmsKeyArn", "")) for c in kit.xks.calls(api)]
+
+
+def forget_cached_keys(kit: Kit, key: CustomerKey) -> None:
+    """What another gateway process, or the end of the cache lifetime, sees: no key cached."""
+    kit.key_service._forget_ring(key.key_id)
+
+
+def a_volume(volume_id: str, tenant_id: str, wrapped: bytes, arn: str) -> Volume:
+    return Volume(
+        volume_id=volume_id,
+        tenant_id=tenant_id,
+        size_gib=1,
+        availability_zone="eu-west-3a",
+        state=VolumeState.AVAILABLE,
+        host="local",
+        created_at=datetime.now(UTC),
+        wrapped_key=wrapped,
+        kms_key_arn=arn,
+    )
+
+
+async def wrapped_of(kit: Kit, name: str) -> bytes:
+    record = await kit.objects.head_object("vault", name)
+    segment_key = record.segments[0].key
+    assert segment_key is not None
+    return segment_key.wrapped
+
+
+async def test_put_and_get_under_an_xks_key_need_both_layers(kit: Kit) -> None:
+    key = await xks_key(kit)
+    data = os.urandom(200_000)
+    put = await kit.client.request("PUT", "/vault/o", data, {_SSE: "aws:kms", _KEY_ID: key.key_id})
+    assert put.status == 200, put.body
+    assert (put.headers[_SSE], put.headers[_KEY_ID]) == ("aws:kms", key.arn)
+    wrapped = await wrapped_of(kit, "o")
+    assert is_external_form(wrapped)
+    assert ExternalWrappedKey.decode(wrapped).ring == key.key_id
+    assert proxy_uses(kit, "Encrypt") == [("GenerateDataKey", key.arn)]
+    # The key made for the PUT is cached: the GET after it calls no proxy.
+    got = await kit.client.request("GET", "/vault/o")
+    assert (got.status, got.body) == (200, data)
+    assert (got.headers[_SSE], got.headers[_KEY_ID]) == ("aws:kms", key.arn)
+    assert proxy_uses(kit, "Decrypt") == []
+    forget_cached_keys(kit, key)
+    ranged = await kit.client.request("GET", "/vault/o", headers={"Range": "bytes=70000-70009"})
+    assert (ranged.status, ranged.body) == (206, data[70000:70010])
+    head = await kit.client.request("HEAD", "/vault/o")
+    assert head.headers[_KEY_ID] == key.arn
+    assert (await kit.client.request("GET", "/vault/o")).body == data
+    # One proxy Decrypt for the key, then the cache: not one per GET.
+    assert proxy_uses(kit, "Decrypt") == [("Decrypt", key.arn)]
+    uses = [c for c in kit.xks_calls if c.operation in ("Encrypt", "Decrypt")]
+    assert len(uses) == 2
+    assert all(c.metadata.kms_via_service == f"s3.{REGION}.amazonaws.com" for c in uses)
+    assert all(c.metadata.kms_request_id and c.failure is None for c in uses)
+
+
+async def test_small_objects_and_multipart_parts_each_have_their_two_layer_key(kit: Kit) -> None:
+    key = await xks_key(kit)
+    small = await kit.client.request(
+        "PUT", "/vault/s", b"tiny", {_SSE: "aws:kms", _KEY_ID: key.arn}
+    )
+    assert small.status == 200
+    created = await kit.client.request(
+        "POST", "/vault/mp?uploads", b"", {_SSE: "aws:kms", _KEY_ID: key.arn}
+    )
+    upload_id = created.body.split(b"<UploadId>")[1].split(b"</UploadId>")[0].decode()
+    parts = [os.urandom(5 * 1024 * 1024), b"last part"]
+    etags = []
+    for number, body in enumerate(parts, start=1):
+        reply = await kit.client.request(
+            "PUT", f"/vault/mp?partNumber={number}&uploadId={upload_id}", body
+        )
+        assert reply.status == 200 and reply.headers[_KEY_ID] == key.arn
+        etags.append(reply.headers["etag"])
+    listing = "".join(
+        f"<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
+        for n, etag in enumerate(etags, start=1)
+    )
+    done = await kit.client.request(
+        "POST",
+        f"/vault/mp?uploadId={upload_id}",
+        f"<CompleteMultipartUpload>{listing}</CompleteMultipartUpload>".encode(),
+    )
+    assert done.status == 200, done.body
+    record = await kit.objects.head_object("vault", "mp")
+    wrapped = [segment.key.wrapped for segment in record.segments if segment.key is not None]
+    assert len(wrapped) == 2 and len(set(wrapped)) == 2
+    assert all(is_external_form(w) for w in wrapped)
+    # The small object, the upload (CreateMultipartUpload's key, as on AWS) and each part.
+    assert len(proxy_uses(kit, "Encrypt")) == 4
+    forget_cached_keys(kit, key)
+    assert (await kit.client.request("GET", "/vault/s")).body == b"tiny"
+    whole = b"".join(parts)
+    across = await kit.client.request(
+        "GET", "/vault/mp", headers={"Range": f"bytes={len(parts[0]) - 4}-{len(whole) - 1}"}
+    )
+    assert across.body == whole[len(parts[0]) - 4 :]
+    assert len(proxy_uses(kit, "Decrypt")) == 3
+
+
+async def test_copies_between_an_xks_key_and_an_aws_kms_key(kit: Kit) -> None:
+    xks = await xks_key(kit)
+    plain_key = await kit.keys.create_key(kit.caller)
+    data = os.urandom(70_000)
+    await kit.client.request("PUT", "/vault/src", data, {_SSE: "aws:kms", _KEY_ID: plain_key.arn})
+    into = await kit.client.request(
+        "PUT",
+        "/vault/into-xks",
+        b"",
+        {"x-amz-copy-source": "/vault/src", _SSE: "aws:kms", _KEY_ID: xks.arn},
+    )
+    assert into.status == 200, into.body
+    assert is_external_form(await wrapped_of(kit, "into-xks"))
+    forget_cached_keys(kit, xks)
+    out = await kit.client.request(
+        "PUT",
+        "/vault/out-of-xks",
+        b"",
+        {"x-amz-copy-source": "/vault/into-xks", _SSE: "aws:kms", _KEY_ID: plain_key.arn},
+    )
+    assert out.status == 200, out.body
+    assert not is_external_form(await wrapped_of(kit, "out-of-xks"))
+    assert (await kit.client.request("GET", "/vault/out-of-xks")).body == data
+    assert proxy_uses(kit, "Decrypt") == [("Decrypt", xks.arn)]
+
+
+async def test_bucket_default_and_bucket_key_call_the_proxy_once_per_bucket_key(
+    kit: Kit,
+) -> None:
+    key = await xks_key(kit)
+    config = (
+        "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>"
+        f"<SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>{key.arn}</KMSMasterKeyID>"
+        "</ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled>"
+        "</Rule></ServerSideEncryptionConfiguration>"
+    ).encode()
+    md5 = base64.b64encode(hashlib.md5(config).digest()).decode()  # noqa: S324 (S3's header)
+    put_config = await kit.client.request("PUT", "/vault?encryption", config, {"Content-MD5": md5})
+    assert put_config.status == 200, put_config.body
+    bodies = {f"o{n}": os.urandom(1000 + n) for n in range(5)}
+    for name, body in bodies.items():
+        reply = await kit.client.request("PUT", f"/vault/{name}", body)
+        assert reply.status == 200
+        assert (reply.headers[_KEY_ID], reply.headers[_BUCKET_KEY]) == (key.arn, "true")
+    assert proxy_uses(kit, "Encrypt") == [("GenerateDataKey", key.arn)]
+    record = await kit.objects.head_object("vault", "o3")
+    segment_key = record.segments[0].key
+    assert segment_key is not None and segment_key.bucket_key is not None
+    assert is_external_form(segment_key.bucket_key)
+    forget_cached_keys(kit, key)
+    for name, body in bodies.items():
+        assert (await kit.client.request("GET", f"/vault/{name}")).body == body
+    assert proxy_uses(kit, "Decrypt") == [("Decrypt", key.arn)]
+
+
+async def test_the_customers_kill_switch_stops_reads_not_in_the_cache(kit: Kit) -> None:
+    assert kit.xks is not None
+    key = await xks_key(kit)
+    await kit.client.request("PUT", "/vault/o", b"secret", {_SSE: "aws:kms", _KEY_ID: key.arn})
+    kit.xks.disabled.add("key-1")
+    # Cached (the PUT made it): served until the cache lifetime ends, as AWS documents.
+    assert (await kit.client.request("GET", "/vault/o")).body == b"secret"
+    forget_cached_keys(kit, key)
+    refused = await kit.client.request("GET", "/vault/o")
+    assert (refused.status, refused.error_code()) == (400, "KMS.KMSInvalidStateException")
+    assert b"secret" not in refused.body
+    put = await kit.client.request("PUT", "/vault/p", b"new", {_SSE: "aws:kms", _KEY_ID: key.arn})
+    assert (put.status, put.error_code()) == (400, "KMS.KMSInvalidStateException")
+    kit.xks.disabled.discard("key-1")
+    assert (await kit.client.request("GET", "/vault/o")).body == b"secret"
+    forget_cached_keys(kit, key)
+    del kit.xks.keys["key-1"]  # destroyed in the customer's HSM
+    gone = await kit.client.request("GET", "/vault/o")
+    assert (gone.status, gone.error_code()) == (400, "KMS.KMSInvalidStateException")
+    kit.xks.fail_with = "KeyNotFoundException"
+    assert (await kit.client.request("GET", "/vault/o")).status == 400
+
+
+async def test_a_one_layer_key_of_an_xks_ring_is_neither_made_nor_opened(
+    kit: Kit, tmp_path: Path
+) -> None:
+    key = await xks_key(kit)
+    await kit.client.request("PUT", "/vault/o", b"x", {_SSE: "aws:kms", _KEY_ID: key.arn})
+    bound = context_digest({"aws:s3:arn": "arn:aws:s3:::vault/o"})
+    with pytest.raises(ExternalLayerNeeded):
+        kit.key_service.new_data_key(key.key_id, bound)
+    # Made by a key service that has not met the key (the ring alone): refused once it has.
+    unaware = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
+    one_layer = unaware.new_data_key(key.key_id, bound).wrapped
+    unaware.close()
+    with pytest.raises(InvalidWrappedKey, match="two layers"):
+        kit.key_service.unwrap_data_key(key.key_id, one_layer, bound)
+    # The inner form the proxy gives back never passes for a one-layer key either.
+    plaintext, version, inner = kit.key_service.new_external_data_key(key.key_id, bound)
+    relabelled = ExternalWrappedKey.decode(await wrapped_of(kit, "o"))
+    fresh = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
+    with pytest.raises(InvalidWrappedKey):
+        fresh.unwrap_data_key(key.key_id, encode_wrapped_key(key.key_id, version, inner), bound)
+    fresh.close()
+    assert relabelled.kek_version == version and len(plaintext) == 32
+
+
+async def test_another_tenant_cannot_use_the_xks_key(kit: Kit) -> None:
+    key = await xks_key(kit)
+    await kit.client.request("PUT", "/vault/o", b"x", {_SSE: "aws:kms", _KEY_ID: key.arn})
+    other = await kit.client.other_tenant("other")
+    assert (await other.request("PUT", "/theirs")).status == 200
+    reply = await other.request("PUT", "/theirs/o", b"y", {_SSE: "aws:kms", _KEY_ID: key.arn})
+    assert reply.status in (400, 403)
+    assert reply.error_code() in ("KMS.NotFoundException", "AccessDenied")
+    assert proxy_uses(kit, "Encrypt") == [("GenerateDataKey", key.arn)]
+
+
+async def test_ebs_disk_keys_under_an_xks_key(kit: Kit) -> None:
+    assert kit.xks is not None
+    key = await xks_key(kit)
+    disk_keys = KmsDiskKeys(kit.key_service, inline=True, customer_keys=kit.keys)
+    root = kit.caller.principal
+    assert isinstance(root, Principal) and root.kind is PrincipalKind.ROOT
+    volume_id = "vol-0123456789abcdef0"
+    arn = await disk_keys.customer_key(root, kit.caller.account_id, key.arn, volume_id)
+    plaintext, wrapped = await disk_keys.new_key(
+        kit.caller.account_id, kms_key_arn=arn, resource_id=volume_id
+    )
+    assert is_external_form(wrapped)
+    assert proxy_uses(kit, "Encrypt") == [("GenerateDataKeyWithoutPlaintext", key.arn)]
+    volume = a_volume(volume_id, kit.caller.account_id, wrapped, arn)
+    assert await disk_keys.open_key(volume) == plaintext
+    assert await disk_keys.open_key(volume) == plaintext
+    assert proxy_uses(kit, "Decrypt") == [("Decrypt", key.arn)]  # then cached
+    forget_cached_keys(kit, key)
+    kit.xks.disabled.add("key-1")
+    with pytest.raises(KeyUnusable):
+        await disk_keys.open_key(volume)
+    kit.xks.disabled.discard("key-1")
+    assert await disk_keys.open_key(volume) == plaintext
+    # Another volume's id is another context: the proxy refuses the layer.
+    forget_cached_keys(kit, key)
+    moved = a_volume("vol-0fedcba9876543210", kit.caller.account_id, wrapped, arn)
+    with pytest.raises(Exception) as caught:
+        await disk_keys.open_key(moved)
+    assert type(caught.value).__name__ in ("IncorrectState", "KeyUnusable")
