@@ -5,7 +5,8 @@ The customer's HSM holds the external key; the gateway reaches the proxy on loca
 the operator allows 127.0.0.0/8 (``xks_allowed_networks``) and trusts the proxy's CA
 (``xks_ca_bundle``). Every use shows in the proxy's audit log; disabling or deleting the key in
 the HSM, or stopping the proxy, makes KMS refuse with AWS's error at once; deleting the KMS key
-destroys its ring on the operator's side, so a restored database copy decrypts nothing."""
+destroys its ring on the operator's side, so a restored database copy decrypts nothing. S3
+objects and EBS volumes under such keys: tests/e2e/test_s3_ebs_xks.py (decision 0094)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from e2e.clients import aws_cli
@@ -204,48 +203,6 @@ def test_another_tenant_sees_and_uses_nothing(
     assert code(refused(intruder.encrypt, KeyId=arn, Plaintext=b"x")) == "NotFoundException"
     (entry,) = kms.describe_custom_key_stores(CustomKeyStoreId=store_id)["CustomKeyStores"]
     assert entry["ConnectionState"] == "CONNECTED"
-
-
-def test_s3_refuses_an_xks_key_until_objects_carry_the_external_layer(
-    kms: Any, proxy: RunningXksProxy, xks_server: ServerProcess, store_id: str
-) -> None:
-    key_id, _, _ = xks_key(kms, proxy, store_id, "s3")
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=xks_server.endpoint,
-        region_name=REGION,
-        aws_access_key_id=xks_server.credentials()[0],
-        aws_secret_access_key=xks_server.credentials()[1],
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
-    )
-    s3.create_bucket(Bucket="xks-refused", CreateBucketConfiguration={"LocationConstraint": REGION})
-    error = refused(
-        s3.put_object,
-        Bucket="xks-refused",
-        Key="k",
-        Body=b"data",
-        ServerSideEncryption="aws:kms",
-        SSEKMSKeyId=key_id,
-    )
-    assert code(error) == "KMS.KMSInvalidStateException"
-    # The bucket default is refused too, when it is set (this S3 checks the key then).
-    error = refused(
-        s3.put_bucket_encryption,
-        Bucket="xks-refused",
-        ServerSideEncryptionConfiguration={
-            "Rules": [
-                {
-                    "ApplyServerSideEncryptionByDefault": {
-                        "SSEAlgorithm": "aws:kms",
-                        "KMSMasterKeyID": key_id,
-                    }
-                }
-            ]
-        },
-    )
-    assert code(error) == "KMS.KMSInvalidStateException"
-    assert "external key store" in error.response["Error"]["Message"]
-    assert "Contents" not in s3.list_objects_v2(Bucket="xks-refused")
 
 
 def test_deleting_the_kms_key_destroys_its_ring(tmp_path: Path, proxy: RunningXksProxy) -> None:
