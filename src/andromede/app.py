@@ -48,6 +48,7 @@ from andromede.http.sigv4 import credential_service
 from andromede.hypervisor.agent import serve_agent
 from andromede.hypervisor.agent_tls import agent_server_context
 from andromede.iam.model import Tenant, TenantStatus
+from andromede.iam.saml import accepted_endpoints
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import BootstrapResult, IdentityLimits, IdentityService
 from andromede.iam.store_sql import SqlIdentityStore
@@ -349,14 +350,16 @@ class Application:
 
 def _unsigned_sts(scope: Scope) -> bool:
     """Whether an unsigned request is a Query call on the service root, which STS takes: the
-    one STS action that needs no signature, AssumeRoleWithWebIdentity, is sent that way (boto3,
-    the aws CLI, Kubernetes' IRSA); STS refuses any other unsigned action. S3 has no operation
+    STS actions that need no signature, AssumeRoleWithWebIdentity and AssumeRoleWithSAML, are
+    sent that way (boto3, the aws CLI, Kubernetes' IRSA, saml2aws); STS refuses any other
+    unsigned action. S3 has no operation
     there: a form-encoded POST on ``/`` is no PostObject (multipart), and an unsigned GET naming
     the action is no ListBuckets a client would send (decision 0087)."""
     if scope.get("path") != "/":
         return False
     if scope["method"] == "GET":
-        return b"Action=AssumeRoleWithWebIdentity" in scope.get("query_string", b"")
+        query = scope.get("query_string", b"")
+        return b"Action=AssumeRoleWithWebIdentity" in query or b"Action=AssumeRoleWithSAML" in query
     if scope["method"] != "POST":
         return False
     return any(
@@ -505,6 +508,9 @@ async def migrate(settings: Settings) -> str:
 
 def identity_service(settings: Settings, db: Database) -> IdentityService:
     """The identity service over ``db``, with the secrets key of the data folder."""
+    recipients, audiences = accepted_endpoints(
+        settings.saml_endpoints, settings.saml_accept_aws_endpoints, settings.region
+    )
     limits = IdentityLimits(
         cache_ttl=settings.identity_cache_ttl,
         key_usage_flush_interval=settings.key_usage_flush_interval,
@@ -519,6 +525,10 @@ def identity_service(settings: Settings, db: Database) -> IdentityService:
         oidc_allowed_networks=settings.oidc_allowed_networks,
         oidc_jwks_cache_ttl=settings.oidc_jwks_cache_ttl,
         oidc_max_document_size=settings.oidc_max_document_size,
+        saml_recipients=recipients,
+        saml_audiences=audiences,
+        saml_clock_skew=settings.saml_clock_skew,
+        saml_max_metadata_size=settings.saml_max_metadata_size,
     )
     return IdentityService(
         SqlIdentityStore(db),

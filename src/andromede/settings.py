@@ -339,9 +339,9 @@ class Settings(BaseSettings):
     rate_limit_unsigned_per_address: float = Field(
         default=20.0,
         ge=0,
-        description="Requests per second one client address may make per worker to the one "
-        "unsigned STS action, AssumeRoleWithWebIdentity (each checks a token signature and may "
-        "fetch an IdP's keys); past it, Throttling (0: no limit).",
+        description="Requests per second one client address may make per worker to the "
+        "unsigned STS actions, AssumeRoleWithWebIdentity and AssumeRoleWithSAML (each checks a "
+        "signature, and the first may fetch an IdP's keys); past it, Throttling (0: no limit).",
     )
     presign_max_expiry: int = Field(
         default=7 * 24 * 3600, gt=0, description="Longest validity of a presigned URL, seconds."
@@ -868,6 +868,33 @@ class Settings(BaseSettings):
         description="Largest OIDC discovery document or JWKS read, bytes.",
     )
 
+    # -- SAML federation (SAML providers, AssumeRoleWithSAML, decision 0095) ---------------------
+    saml_endpoints: tuple[str, ...] = Field(
+        default=(),
+        description="This deployment's own SAML endpoint URLs (https://…), which an assertion's "
+        "Recipient and Audience may name, beside AWS's when saml_accept_aws_endpoints.",
+    )
+    saml_accept_aws_endpoints: bool = Field(
+        default=True,
+        description="Whether assertions addressed to AWS (Recipient "
+        "https://signin.aws.amazon.com/saml or the region's, Audience urn:amazon:webservices) "
+        "are accepted, as IdPs set up for AWS send them.",
+    )
+    saml_clock_skew: int = Field(
+        default=60,
+        ge=0,
+        le=600,
+        description="Seconds of clock skew allowed on a SAML assertion's NotBefore and "
+        "NotOnOrAfter.",
+    )
+    saml_max_metadata_size: int = Field(
+        default=256 * KIB,
+        ge=1000,
+        le=10_000_000,
+        description="Largest SAML provider metadata document, bytes (the request body limit, "
+        "max_api_body_size, applies too).",
+    )
+
     # -- KMS external key stores (XKS proxies, decision 0090) -----------------------------------
     xks_ca_bundle: Path | None = Field(
         default=None,
@@ -918,6 +945,14 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(network, strict=False)
             except ValueError as exc:
                 raise ValueError(f"{info.field_name}: {network!r} is no CIDR network") from exc
+        return value
+
+    @field_validator("saml_endpoints")
+    @classmethod
+    def _saml_endpoints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            if not url.startswith("https://") or len(url) <= len("https://") or " " in url:
+                raise ValueError(f"saml_endpoints: {url!r} is no https:// URL")
         return value
 
     @model_validator(mode="after")

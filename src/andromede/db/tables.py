@@ -53,6 +53,8 @@ __all__ = [
     "iam_groups",
     "iam_oidc_providers",
     "iam_roles",
+    "iam_saml_assertions",
+    "iam_saml_providers",
     "inline_policies",
     "instance_profile_roles",
     "instance_profiles",
@@ -278,6 +280,33 @@ iam_oidc_providers = sa.Table(
     sa.Column("thumbprints", sa.Text, nullable=False),  # JSON list of 40-hex SHA-1s
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("tags", sa.Text, nullable=True),  # as for users (0074)
+)
+
+# SAML 2.0 providers (decision 0095): one per name per account, the key. The metadata is kept
+# as given; the entity id and signing certificates read from it beside it.
+iam_saml_providers = sa.Table(
+    "iam_saml_providers",
+    metadata,
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("uuid", sa.Text, nullable=False),
+    sa.Column("metadata", sa.Text, nullable=False),
+    sa.Column("entity_id", sa.Text, nullable=False),
+    sa.Column("certificates", sa.Text, nullable=False),  # JSON list of base64 DER
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("valid_until", UtcDateTime, nullable=True),
+    sa.Column("tags", sa.Text, nullable=True),  # as for users (0074)
+)
+
+# The SAML assertions already used (decision 0095): each is taken once, across every gateway,
+# and remembered until it expires. The key is a SHA-256 of the issuer and the assertion's ID.
+iam_saml_assertions = sa.Table(
+    "iam_saml_assertions",
+    metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True),
+    sa.Column("assertion_key", sa.Text, primary_key=True),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Index(None, "expires_at"),
 )
 
 session_credentials = sa.Table(

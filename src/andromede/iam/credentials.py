@@ -167,6 +167,22 @@ class CredentialsMixin(ServiceCore):
             key.last_used_region or "N/A",
         )
 
+    async def access_key_account(self, tenant_id: str, access_key_id: str) -> str:
+        """STS GetAccessKeyInfo for a caller of ``tenant_id``: the account of a long-term or
+        session key **of that account** (decision 0095). Another tenant's key and a key that
+        does not exist are one NoSuchEntity, so nobody learns of another tenant's keys."""
+        account = None
+        found = await self._store.get_access_key(access_key_id)
+        if found is not None:
+            user = await self._store.get_entity_by_id(User, found[0].user_id)
+            account = user.tenant_id if user is not None else None
+        else:
+            session = await self._store.get_session(access_key_id)
+            account = session[0].tenant_id if session is not None else None
+        if account is None or account != tenant_id:
+            raise NoSuchEntity(f"The access key {access_key_id} is not one of your account's")
+        return account
+
     def note_access_key_use(self, access_key_id: str, service: str, region: str) -> None:
         """Remember a successful use (no I/O, on every request: a tuple, no datetime yet);
         ``flush_key_usage`` writes it later."""

@@ -48,6 +48,7 @@ __all__ = [
     "Principal",
     "PrincipalKind",
     "Role",
+    "SamlProvider",
     "SessionCredentials",
     "SessionSource",
     "Tags",
@@ -67,6 +68,7 @@ __all__ = [
     "oidc_provider_arn",
     "policy_arn",
     "role_arn",
+    "saml_provider_arn",
     "user_arn",
     "valid_path",
     "valid_source_identity",
@@ -129,6 +131,9 @@ class SessionSource(enum.StrEnum):
     # An OpenID Connect identity provider's token for a role whose trust policy names the
     # provider (decision 0087); the credentials act as the role like AssumeRole's.
     WEB_IDENTITY = "AssumeRoleWithWebIdentity"
+    # A SAML 2.0 identity provider's signed assertion for a role whose trust policy names the
+    # provider (decision 0095); the credentials act as the role like AssumeRole's.
+    SAML = "AssumeRoleWithSAML"
     # A user's GetFederationToken: the credentials act as the user under its session policies
     # alone (none: no identity permission at all), as ``arn:aws:sts::ACCOUNT:federated-user/NAME``.
     GET_FEDERATION_TOKEN = "GetFederationToken"  # noqa: S105 (an STS action name)
@@ -263,6 +268,32 @@ class OidcProvider:
     def issuer(self) -> str:
         """The ``iss`` its tokens carry."""
         return "https://" + self.url
+
+
+@dataclass(frozen=True, slots=True)
+class SamlProvider:
+    """A SAML 2.0 identity provider the account trusts (decision 0095): assertions signed by
+    one of its certificates, issued by its entity id, may assume the account's roles whose
+    trust policies name it.
+
+    ``metadata`` is the IdP's metadata document as given (answered by GetSAMLProvider);
+    ``entity_id`` and ``certificates`` (DER, base64 as in the metadata) are what was read from
+    it, kept so that no assertion check parses the metadata again. ``uuid`` is AWS's
+    ``SAMLProviderUUID``."""
+
+    tenant_id: str
+    name: str
+    uuid: str
+    metadata: str
+    entity_id: str
+    certificates: tuple[str, ...]
+    created_at: datetime
+    valid_until: datetime | None = None
+    tags: Tags = ()
+
+    @property
+    def arn(self) -> str:
+        return saml_provider_arn(self.tenant_id, self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -544,6 +575,10 @@ def instance_profile_arn(tenant_id: str, path: str, name: str) -> str:
 
 def oidc_provider_arn(tenant_id: str, url: str) -> str:
     return f"arn:aws:iam::{tenant_id}:oidc-provider/{url}"
+
+
+def saml_provider_arn(tenant_id: str, name: str) -> str:
+    return f"arn:aws:iam::{tenant_id}:saml-provider/{name}"
 
 
 def policy_arn(tenant_id: str, path: str, name: str) -> str:

@@ -26,6 +26,7 @@ from andromede.iam.login import ConsoleLogin, LoginMixin
 from andromede.iam.mfa import CreatedMfaDevice, MfaMixin
 from andromede.iam.oidc_providers import OidcProvidersMixin
 from andromede.iam.policies import PoliciesMixin
+from andromede.iam.saml_providers import SamlProvidersMixin
 from andromede.iam.service_core import IdentityLimits, PolicyKind
 from andromede.iam.tags import TagsMixin
 
@@ -78,6 +79,7 @@ class IdentityService(
     DirectoryMixin,
     InstanceProfilesMixin,
     OidcProvidersMixin,
+    SamlProvidersMixin,
     CredentialsMixin,
     PoliciesMixin,
     MfaMixin,

@@ -68,6 +68,15 @@ class IdentityLimits:
     oidc_allowed_networks: tuple[str, ...] = ()
     oidc_jwks_cache_ttl: float = 900.0
     oidc_max_document_size: int = 1 << 20
+    # SAML providers and assertions (decision 0095): the Recipients and Audiences accepted
+    # (see ``saml.accepted_endpoints``), the clock skew, the largest metadata document.
+    saml_recipients: tuple[str, ...] = ("https://signin.aws.amazon.com/saml",)
+    saml_audiences: tuple[str, ...] = (
+        "https://signin.aws.amazon.com/saml",
+        "urn:amazon:webservices",
+    )
+    saml_clock_skew: float = 60.0
+    saml_max_metadata_size: int = 256 << 10
 
 
 def check_name(kind: str, name: str, max_length: int) -> str:

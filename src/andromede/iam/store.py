@@ -31,6 +31,7 @@ from andromede.iam.model import (
     Operator,
     PolicyVersion,
     Role,
+    SamlProvider,
     SessionCredentials,
     Tags,
     Tenant,
@@ -158,6 +159,30 @@ class IdentityStore(Protocol):
 
     async def delete_oidc_provider(self, tenant_id: str, url: str) -> bool:
         """False when there was none."""
+
+    # -- SAML providers (decision 0095) ---------------------------------------------------------
+    async def create_saml_provider(self, provider: SamlProvider) -> None:
+        """EntityAlreadyExists if the tenant has a provider of that name."""
+
+    async def get_saml_provider(self, tenant_id: str, name: str) -> SamlProvider | None: ...
+
+    async def list_saml_providers(self, tenant_id: str) -> list[SamlProvider]:
+        """The tenant's providers, by name."""
+
+    async def update_saml_provider(self, provider: SamlProvider, read: SamlProvider) -> bool:
+        """Replace the metadata (and what was read from it) and the tags of the provider of
+        that tenant and name, if they are still those of ``read`` (False: another request
+        changed them since). NoSuchEntity."""
+
+    async def delete_saml_provider(self, tenant_id: str, name: str) -> bool:
+        """False when there was none."""
+
+    async def use_saml_assertion(
+        self, tenant_id: str, assertion_key: str, expires_at: datetime, now: datetime
+    ) -> bool:
+        """Remember that an assertion was used, until ``expires_at``: False when it already
+        was (a replay), across every gateway sharing the store. Forgets those expired by
+        ``now`` on the way."""
 
     # -- group membership ----------------------------------------------------------------------
     async def add_group_member(self, group_id: str, user_id: str) -> None:

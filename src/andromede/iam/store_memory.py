@@ -34,6 +34,7 @@ from andromede.iam.model import (
     Operator,
     PolicyVersion,
     Role,
+    SamlProvider,
     SessionCredentials,
     Tags,
     Tenant,
@@ -71,6 +72,9 @@ class MemoryIdentityStore:
         self._profiles: dict[str, InstanceProfile] = {}
         self._profile_roles: set[tuple[str, str]] = set()  # (profile id, role id)
         self._oidc: dict[tuple[str, str], OidcProvider] = {}  # (tenant, url) -> provider
+        self._saml: dict[tuple[str, str], SamlProvider] = {}  # (tenant, name) -> provider
+        # (tenant, assertion key) -> until when a used SAML assertion is remembered
+        self._saml_used: dict[tuple[str, str], datetime] = {}
 
     # -- tenants --------------------------------------------------------------------------------
     async def count_tenants(self) -> int:
@@ -309,6 +313,52 @@ class MemoryIdentityStore:
 
     async def delete_oidc_provider(self, tenant_id: str, url: str) -> bool:
         return self._oidc.pop((tenant_id, url), None) is not None
+
+    # -- SAML providers --------------------------------------------------------------------------
+    async def create_saml_provider(self, provider: SamlProvider) -> None:
+        key = (provider.tenant_id, provider.name)
+        if key in self._saml:
+            raise EntityAlreadyExists(provider.name)
+        self._saml[key] = provider
+
+    async def get_saml_provider(self, tenant_id: str, name: str) -> SamlProvider | None:
+        return self._saml.get((tenant_id, name))
+
+    async def list_saml_providers(self, tenant_id: str) -> list[SamlProvider]:
+        return sorted(
+            (p for (tenant, _), p in self._saml.items() if tenant == tenant_id),
+            key=lambda p: p.name,
+        )
+
+    async def update_saml_provider(self, provider: SamlProvider, read: SamlProvider) -> bool:
+        key = (provider.tenant_id, provider.name)
+        held = self._saml.get(key)
+        if held is None:
+            raise NoSuchEntity(provider.name)
+        if (held.metadata, held.tags) != (read.metadata, read.tags):
+            return False
+        self._saml[key] = replace(
+            held,
+            metadata=provider.metadata,
+            entity_id=provider.entity_id,
+            certificates=provider.certificates,
+            valid_until=provider.valid_until,
+            tags=provider.tags,
+        )
+        return True
+
+    async def delete_saml_provider(self, tenant_id: str, name: str) -> bool:
+        return self._saml.pop((tenant_id, name), None) is not None
+
+    async def use_saml_assertion(
+        self, tenant_id: str, assertion_key: str, expires_at: datetime, now: datetime
+    ) -> bool:
+        for key in [k for k, until in self._saml_used.items() if until <= now]:
+            del self._saml_used[key]
+        if (tenant_id, assertion_key) in self._saml_used:
+            return False
+        self._saml_used[(tenant_id, assertion_key)] = expires_at
+        return True
 
     async def create_instance_profile(self, profile: InstanceProfile) -> None:
         if profile.id in self._profiles or any(

@@ -41,6 +41,7 @@ from andromede.iam.store import Entity
 from andromede.iam.store_sql_grants import SqlGrantsMixin
 from andromede.iam.store_sql_oidc import SqlOidcProvidersMixin
 from andromede.iam.store_sql_profiles import SqlInstanceProfilesMixin, stored_tags, tags_text
+from andromede.iam.store_sql_saml import SqlSamlProvidersMixin
 
 __all__ = ["SqlIdentityStore"]
 
@@ -163,7 +164,9 @@ def _select(kind: type[Any]) -> sa.Select[Any]:
     return sa.select(table, count)
 
 
-class SqlIdentityStore(SqlGrantsMixin, SqlInstanceProfilesMixin, SqlOidcProvidersMixin):
+class SqlIdentityStore(
+    SqlGrantsMixin, SqlInstanceProfilesMixin, SqlOidcProvidersMixin, SqlSamlProvidersMixin
+):
     def __init__(self, db: Database) -> None:
         self._db = db
 

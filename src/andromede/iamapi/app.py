@@ -311,10 +311,11 @@ class QueryApp:
     def _audit_unsigned(
         self, action_name: str, request_id: str, status: int, facts: Mapping[str, Any]
     ) -> None:
-        """An unsigned call (AssumeRoleWithWebIdentity), success or failure: in the role's
-        account once the token's issuer was found to be one of its providers, else the
-        platform's; the principal is the provider, the details its subject and issuer — never
-        the token (decision 0087)."""
+        """An unsigned call (AssumeRoleWithWebIdentity, AssumeRoleWithSAML), success or
+        failure: in the role's account once the token's issuer (the assertion's provider) was
+        found to be one of its providers, else the platform's; the principal is the provider,
+        the details its subject and issuer — never the token or the assertion (decisions 0087,
+        0095)."""
         details = {"operation": action_name, "status": str(status)}
         details.update(facts.get(UNSIGNED_DETAILS, {}))
         self._audit.record(
@@ -375,6 +376,8 @@ _TAGGING: Final = frozenset(
         "CreateVirtualMFADevice", "TagMFADevice", "UntagMFADevice",
         # decision 0087
         "CreateOpenIDConnectProvider", "TagOpenIDConnectProvider", "UntagOpenIDConnectProvider",
+        # decision 0095
+        "CreateSAMLProvider", "TagSAMLProvider", "UntagSAMLProvider",
     }
 )  # fmt: skip
 # The actions whose iam:PermissionsBoundary is the boundary the request sets, and those whose is

@@ -34,6 +34,7 @@ from andromede.iam.policy_context import (
     principal_context,
     principal_keys,
 )
+from andromede.iam.saml import VerifiedSamlAssertion
 from andromede.iam.service import IdentityService
 from andromede.iam.web_identity import VerifiedWebIdentity
 from andromede.iamapi.errors import QueryError
@@ -168,6 +169,43 @@ class QueryAuthoriser:
             action=action,
             resource=role.arn,
             principal_type=PrincipalType.WEB_IDENTITY,
+            principal_arn=provider.arn,
+            source_ip=source_ip,
+            secure_transport=secure,
+            requested_region=self._region,
+            keys={
+                **(keys or {}),
+                **identity.condition_keys(),
+                "aws:FederatedProvider": provider.arn,
+                **iam_resource_tag_keys(role.tags),
+            },
+        )
+        trust = load_policy(role.assume_role_policy_document, kind=PolicyKind.TRUST)
+        if not evaluate(context, resource_policy=trust, resource_account=role.tenant_id).allowed:
+            raise _web_identity_denied(role.arn, action)
+
+    def authorise_saml(
+        self,
+        identity: VerifiedSamlAssertion,
+        role: Role,
+        *,
+        source_ip: str | None,
+        secure: bool,
+        keys: Mapping[str, ContextValue] | None = None,
+        action: str = "sts:AssumeRoleWithSAML",
+    ) -> None:
+        """sts:AssumeRoleWithSAML on ``role`` by the bearer of an assertion ``identity``'s
+        provider signed: as for a web identity, the trust policy alone decides, naming the
+        provider as ``Federated``, with the ``saml:`` keys (``saml:aud``, ``saml:iss``,
+        ``saml:sub``, ``saml:sub_type``, ``saml:namequalifier``, ``saml:doc`` and the mapped
+        attributes), ``aws:FederatedProvider`` and the role's tags (decision 0095)."""
+        provider = identity.provider
+        if provider.tenant_id != role.tenant_id:
+            raise _web_identity_denied(role.arn, action)
+        context = RequestContext(
+            action=action,
+            resource=role.arn,
+            principal_type=PrincipalType.SAML_USER,
             principal_arn=provider.arn,
             source_ip=source_ip,
             secure_transport=secure,

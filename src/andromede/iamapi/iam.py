@@ -17,6 +17,7 @@ from andromede.iamapi import iam_directory as d
 from andromede.iamapi import iam_oidc as o
 from andromede.iamapi import iam_policies as p
 from andromede.iamapi import iam_profiles as ip
+from andromede.iamapi import iam_saml as saml
 from andromede.iamapi.iam_common import (
     group_resource,
     list_resource,
@@ -352,6 +353,30 @@ ACTIONS: Final[Mapping[str, Action]] = {
     ),
     "ListOpenIDConnectProviderTags": Action(
         o.list_open_id_connect_provider_tags, False, resource=o.oidc_provider_resource
+    ),
+    # SAML providers (decision 0095)
+    "CreateSAMLProvider": Action(
+        saml.create_saml_provider, True, resource=saml.saml_provider_resource
+    ),
+    "GetSAMLProvider": Action(saml.get_saml_provider, False, resource=saml.saml_provider_resource),
+    "ListSAMLProviders": Action(saml.list_saml_providers, False, resource=None),
+    "UpdateSAMLProvider": Action(
+        saml.update_saml_provider, True, resource=saml.saml_provider_resource
+    ),
+    "DeleteSAMLProvider": Action(
+        saml.delete_saml_provider,
+        True,
+        resource=saml.saml_provider_resource,
+        has_result=False,
+    ),
+    "TagSAMLProvider": Action(
+        saml.tag_saml_provider, True, resource=saml.saml_provider_resource, has_result=False
+    ),
+    "UntagSAMLProvider": Action(
+        saml.untag_saml_provider, True, resource=saml.saml_provider_resource, has_result=False
+    ),
+    "ListSAMLProviderTags": Action(
+        saml.list_saml_provider_tags, False, resource=saml.saml_provider_resource
     ),
     "CreatePolicy": Action(p.create_policy, True, resource=policy_resource),
     "GetPolicy": Action(p.get_policy, False, resource=policy_resource),

@@ -20,6 +20,12 @@ the role's trust policy alone decides, naming the provider (decision 0087). The 
 ``https://aws.amazon.com/tags`` claim gives the session its tags, and its
 ``https://aws.amazon.com/source_identity`` claim its source identity, as AssumeRole's parameters
 do (decision 0089).
+
+AssumeRoleWithSAML is served unsigned too: the IdP's signed SAML assertion is the credential. It
+is checked against the provider its ``PrincipalArn`` names in the role's account, must list the
+(role, provider) pair among its ``Role`` attribute's, is taken once, and the trust policy
+decides with the ``saml:`` keys (decision 0095). GetAccessKeyInfo answers the account of the
+caller's own keys only (decision 0095).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ from andromede.iam.model import (
     valid_source_identity,
 )
 from andromede.iam.policy import ContextValue
+from andromede.iam.saml import VerifiedSamlAssertion
+from andromede.iam.saml_providers import parse_saml_provider_arn
 from andromede.iam.service import IssuedCredentials
 from andromede.iam.tags import check_tags
 from andromede.iamapi.errors import QueryError
@@ -300,6 +308,128 @@ async def assume_role_with_web_identity(call: Call) -> None:
     xml.element("SourceIdentity", source_identity)
 
 
+async def assume_role_with_saml(call: Call) -> None:
+    """Unsigned: the assertion vouches for the caller. In order, so that nothing about an
+    account is told to one who holds no valid assertion of one of its providers: the
+    parameters' shapes; the assertion against the provider ``PrincipalArn`` names in the role's
+    account; the (role, provider) pair among the assertion's; the role and its trust policy
+    (AccessDenied, the same for a role that does not exist); the session policies; the
+    assertion taken (once); the credentials."""
+    refuse_unsupported(call, "MinimumSessionTokenSize")
+    role_arn = call.required("RoleArn")
+    call.context["resource"] = role_arn
+    principal_arn = call.required("PrincipalArn")
+    assertion = call.required("SAMLAssertion")
+    duration = _duration(call, ROLE_SESSION_MIN, ROLE_SESSION_MAX)
+    inline, arns = call.get("Policy"), tuple(call.members("PolicyArns", "arn"))
+    session_policy = SessionPolicy(inline, arns) if inline is not None or arns else None
+    matched = _ROLE_ARN.fullmatch(role_arn)
+    if matched is None:
+        raise QueryError("ValidationError", f"{role_arn} is not a valid role ARN")
+    provider = parse_saml_provider_arn(principal_arn)
+    if provider is None:
+        raise QueryError("ValidationError", f"{principal_arn} is not a valid SAML provider ARN")
+    account = matched.group(1)
+    if provider[0] != account:
+        # A provider is trusted only by the roles of its own account.
+        raise QueryError(
+            "AccessDenied", f"Not authorized to perform sts:AssumeRoleWithSAML on {role_arn}"
+        )
+    identity = await call.identity.verify_saml_assertion(account, provider[1], assertion)
+    # From here the assertion is known to be signed by a provider of the account: its audit
+    # trail gets it.
+    call.context[UNSIGNED_TENANT] = account
+    call.context[UNSIGNED_PRINCIPAL] = identity.provider.arn
+    call.context[UNSIGNED_DETAILS] = {
+        "issuer": identity.issuer,
+        "subject": identity.subject,
+        "audience": identity.recipient,
+    }
+    if not _pair_asserted(identity, role_arn, identity.provider.arn):
+        raise QueryError(
+            "AccessDenied",
+            f"Not authorized to perform sts:AssumeRoleWithSAML on {role_arn}: the assertion's "
+            "Role attribute does not name this role and provider",
+        )
+    source_identity = identity.source_identity
+    session_tags = (
+        SessionTags(check_tags(identity.tags), identity.transitive_tag_keys)
+        if identity.tags
+        else None
+    )
+    role = await _role(call, role_arn, "sts:AssumeRoleWithSAML")
+    keys: dict[str, ContextValue] = {f"aws:RequestTag/{k}": v for k, v in identity.tags}
+    if identity.tags:
+        keys["aws:TagKeys"] = [key for key, _ in identity.tags]
+    if source_identity is not None:
+        keys["sts:SourceIdentity"] = source_identity
+    for action in _actions("sts:AssumeRoleWithSAML", session_tags, source_identity):
+        call.authoriser.authorise_saml(
+            identity,
+            role,
+            source_ip=call.source_ip or None,
+            secure=call.secure,
+            keys=keys,
+            action=action,
+        )
+    packed = None
+    if session_policy is not None or session_tags is not None:
+        packed = await call.identity.check_session(role.tenant_id, session_policy, session_tags)
+    if duration is not None and duration > role.max_session_duration:
+        raise QueryError(
+            "ValidationError",
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        )
+    issued = await call.identity.assume_role_with_saml(
+        identity,
+        role,
+        duration,
+        session_policy,
+        session_tags=session_tags,
+        source_identity=source_identity,
+    )
+    call.context[UNSIGNED_DETAILS]["session"] = issued.principal.arn
+    call.context[UNSIGNED_DETAILS].update(issued.principal.audit_details)
+    _write_credentials(call, issued)
+    xml = call.result
+    xml.open("AssumedRoleUser")
+    xml.element("AssumedRoleId", issued.principal.aws_user_id)
+    xml.element("Arn", issued.principal.arn)
+    xml.close("AssumedRoleUser")
+    xml.element("PackedPolicySize", packed)
+    xml.element("Subject", identity.subject)
+    xml.element("SubjectType", identity.subject_type)
+    xml.element("Issuer", identity.issuer)
+    xml.element("Audience", identity.recipient)
+    xml.element("NameQualifier", identity.name_qualifier)
+    xml.element("SourceIdentity", source_identity)
+
+
+def _pair_asserted(identity: VerifiedSamlAssertion, role_arn: str, provider_arn: str) -> bool:
+    """Whether the assertion's Role attribute holds the pair, in either order (AWS takes
+    both)."""
+    return any({first, second} == {role_arn, provider_arn} for first, second in identity.roles)
+
+
+_ACCESS_KEY_ID = re.compile(r"\w{16,128}")
+
+
+async def get_access_key_info(call: Call) -> None:
+    """The account of one of the caller's account's keys, long-term or temporary. AWS
+    answers it for any well-formed key id, which names its account on AWS; here another
+    tenant's key and one that does not exist get the same NoSuchEntity, so a caller learns
+    nothing about keys not of its own account (decision 0095)."""
+    key_id = call.required("AccessKeyId")
+    if not _ACCESS_KEY_ID.fullmatch(key_id):
+        raise QueryError(
+            "ValidationError",
+            "1 validation error detected: Value at 'accessKeyId' failed to satisfy constraint: "
+            "Member must be 16 to 128 of [\\w]",
+        )
+    await call.allow("sts:GetAccessKeyInfo", "*")
+    call.result.element("Account", await call.identity.access_key_account(call.tenant_id, key_id))
+
+
 def _actions(
     assume: str, session_tags: SessionTags | None, source_identity: str | None
 ) -> tuple[str, ...]:
@@ -352,15 +482,14 @@ def _token_source_identity(claimed: str | None, asked: str | None) -> str | None
     return claimed if claimed is not None else asked
 
 
-async def _role(call: Call, role_arn: str) -> Role:
+async def _role(call: Call, role_arn: str, action: str = "sts:AssumeRoleWithWebIdentity") -> Role:
     """The role ``role_arn`` names, AccessDenied when there is none (as when its trust policy
     refuses), so roles cannot be told apart from outside."""
     try:
         role = await call.identity.get_role_by_arn(role_arn)
     except (NoSuchEntity, InvalidInput) as exc:
         raise QueryError(
-            "AccessDenied",
-            f"Not authorized to perform sts:AssumeRoleWithWebIdentity on {role_arn}",
+            "AccessDenied", f"Not authorized to perform {action} on {role_arn}"
         ) from exc
     return role
 
@@ -436,6 +565,11 @@ ACTIONS: Final[Mapping[str, Action]] = {
     "AssumeRoleWithWebIdentity": Action(
         assume_role_with_web_identity, mutating=True, authorised=False, unsigned=True
     ),
+    "AssumeRoleWithSAML": Action(
+        assume_role_with_saml, mutating=True, authorised=False, unsigned=True
+    ),
+    # Authorises itself: sts:GetAccessKeyInfo, then only the caller's account's keys.
+    "GetAccessKeyInfo": Action(get_access_key_info, mutating=False, authorised=False),
 }
 
 STS = ServiceSpec(

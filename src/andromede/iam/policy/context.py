@@ -41,6 +41,9 @@ class PrincipalType(enum.Enum):
     # The bearer of an OpenID Connect token asking to assume a role (AssumeRoleWithWebIdentity):
     # ``principal_arn`` is the provider's ARN, which the trust policy's ``Federated`` names.
     WEB_IDENTITY = "WebIdentityUser"
+    # The bearer of a SAML assertion asking to assume a role (AssumeRoleWithSAML, decision
+    # 0095): ``principal_arn`` is the SAML provider's ARN, which ``Federated`` names.
+    SAML_USER = "SAMLUser"
     SERVICE = "Service"
 
 
@@ -173,6 +176,7 @@ def _principal_arn(context: RequestContext) -> str | None:
         PrincipalType.ANONYMOUS,
         PrincipalType.SERVICE,
         PrincipalType.WEB_IDENTITY,
+        PrincipalType.SAML_USER,
     ):
         return None
     return context.principal_arn

@@ -142,6 +142,10 @@ def _deny(source: PolicySource, policy_index: int, statement: Statement) -> Deci
     )
 
 
+# The bearers of an IdP's token or assertion: ``Federated`` names their provider.
+_FEDERATED = (PrincipalType.WEB_IDENTITY, PrincipalType.SAML_USER)
+
+
 def _named(principal: Principal, context: RequestContext) -> _Grant:
     if principal.wildcard:
         return _Grant.PRINCIPAL
@@ -150,7 +154,7 @@ def _named(principal: Principal, context: RequestContext) -> _Grant:
         return _Grant.NONE
     if kind is PrincipalType.SERVICE:
         return _Grant.PRINCIPAL if context.principal_arn in principal.service else _Grant.NONE
-    if kind is PrincipalType.WEB_IDENTITY:
+    if kind in _FEDERATED:
         return _Grant.PRINCIPAL if context.principal_arn in principal.federated else _Grant.NONE
     aws = principal.aws
     if aws:
@@ -179,7 +183,7 @@ def _excluded(principal: Principal, context: RequestContext) -> bool:
         return False
     if kind is PrincipalType.SERVICE:
         return context.principal_arn in principal.service
-    if kind is PrincipalType.WEB_IDENTITY:
+    if kind in _FEDERATED:
         return context.principal_arn in principal.federated
     aws = principal.aws
     account_listed = context.account_arn in aws or (
