@@ -124,7 +124,9 @@ def test_name_qualifier_is_awss_formula() -> None:
     import hashlib
 
     expected = base64.b64encode(
-        hashlib.sha1(b"https://example.com/saml123456789012/MySAMLIdP").digest()
+        hashlib.sha1(
+            b"https://example.com/saml123456789012/MySAMLIdP", usedforsecurity=False
+        ).digest()
     ).decode()
     assert name_qualifier("https://example.com/saml", ACCOUNT, "MySAMLIdP") == expected
 
