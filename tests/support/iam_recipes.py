@@ -5,9 +5,12 @@ suite, which drive them through botocore's serializer and through boto3."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from support.saml import IdentityProvider
 
 __all__ = [
     "RECIPES",
@@ -35,6 +38,17 @@ POLICY_ARN = "arn:aws:iam::{account}:policy/victim-policy"
 SERIAL = "arn:aws:iam::{account}:mfa/victim-mfa"
 KEY = "{key}"  # the victim user's access key id
 OIDC_ARN = "arn:aws:iam::{account}:oidc-provider/idp.victim.example"
+SAML_ARN = "arn:aws:iam::{account}:saml-provider/victim-idp"
+
+
+@functools.cache
+def saml_metadata() -> str:
+    """A SAML IdP's metadata (one per test process: a key pair is slow to make)."""
+    return IdentityProvider("https://idp.victim.example/saml").metadata()
+
+
+# Filled in where the recipes are used: a SAML metadata document (1,000 characters at least).
+METADATA = "{saml-metadata}"
 
 # action -> the parameters naming the victim's things
 RECIPES: dict[str, dict[str, Any]] = {
@@ -168,6 +182,14 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     "UntagOpenIDConnectProvider": {"OpenIDConnectProviderArn": OIDC_ARN, "TagKeys": ["team"]},
     "ListOpenIDConnectProviderTags": {"OpenIDConnectProviderArn": OIDC_ARN},
+    "CreateSAMLProvider": {"Name": "victim-idp", "SAMLMetadataDocument": METADATA},
+    "GetSAMLProvider": {"SAMLProviderArn": SAML_ARN},
+    "ListSAMLProviders": {},
+    "UpdateSAMLProvider": {"SAMLProviderArn": SAML_ARN, "SAMLMetadataDocument": METADATA},
+    "DeleteSAMLProvider": {"SAMLProviderArn": SAML_ARN},
+    "TagSAMLProvider": {"SAMLProviderArn": SAML_ARN, "Tags": [{"Key": "owner", "Value": "x"}]},
+    "UntagSAMLProvider": {"SAMLProviderArn": SAML_ARN, "TagKeys": ["team"]},
+    "ListSAMLProviderTags": {"SAMLProviderArn": SAML_ARN},
 }
 STS_RECIPES: dict[str, dict[str, Any]] = {
     "AssumeRole": {
@@ -185,6 +207,15 @@ STS_RECIPES: dict[str, dict[str, Any]] = {
         "RoleSessionName": "intruder",
         "WebIdentityToken": "not-a-token",
     },
+    # Unsigned; no assertion of the victim's IdP (see test_saml_federation.py for one of
+    # another tenant's provider, which must be refused too).
+    "AssumeRoleWithSAML": {
+        "RoleArn": "arn:aws:iam::{account}:role/victim-role",
+        "PrincipalArn": SAML_ARN,
+        "SAMLAssertion": "bm90LWFuLWFzc2VydGlvbg==",
+    },
+    # The victim's key: its account is never told to another tenant (decision 0095).
+    "GetAccessKeyInfo": {"AccessKeyId": KEY},
 }
 # STS actions any authenticated caller may make about itself (AWS: no permission needed).
 SELF_SERVICE = {"GetSessionToken", "GetCallerIdentity"}
@@ -195,6 +226,7 @@ def fill(params: dict[str, Any], account: str, key: str) -> dict[str, Any]:
         name: value.replace("{account}", account)
         .replace("{key}", key)
         .replace('"ACCOUNT"', f'"{account}"')
+        .replace(METADATA, saml_metadata())
         if isinstance(value, str)
         else value
         for name, value in params.items()
@@ -246,6 +278,9 @@ async def victim_account(call: Call, account: str) -> dict[str, str]:
         ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"],
         Tags=team,
     )
+    await call(
+        "CreateSAMLProvider", Name="victim-idp", SAMLMetadataDocument=saml_metadata(), Tags=team
+    )
     return {
         "account": account,
         "key": key["AccessKeyId"],
@@ -284,4 +319,6 @@ def snapshot_reads(account: str) -> list[tuple[str, dict[str, Any]]]:
             "GetOpenIDConnectProvider",
             {"OpenIDConnectProviderArn": OIDC_ARN.replace("{account}", account)},
         ),
+        ("ListSAMLProviders", {}),
+        ("GetSAMLProvider", {"SAMLProviderArn": SAML_ARN.replace("{account}", account)}),
     ]

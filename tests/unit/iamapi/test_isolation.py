@@ -125,6 +125,37 @@ async def test_get_federation_token_federates_only_into_the_callers_account(
     assert await snapshot(root, ids["account"]) == before
 
 
+@pytest.mark.parametrize("caller", ["intruder", "powerless"])
+async def test_get_access_key_info_never_names_the_victims_account(
+    world: World, root: Client, intruder: Client, powerless: Client, caller: str
+) -> None:
+    """Another tenant learns nothing of the victim's key; a user of the victim's account
+    without policy is refused sts:GetAccessKeyInfo (decision 0095)."""
+    ids = await victim_world(world, root)
+    client = intruder if caller == "intruder" else powerless
+    params = fill(STS_RECIPES["GetAccessKeyInfo"], ids["account"], ids["key"])
+    with pytest.raises(ApiError) as caught:
+        await client.call("sts", "GetAccessKeyInfo", **params)
+    if caller == "powerless":  # of the victim's own account: its ARN names it
+        assert (caught.value.status, caught.value.code) == (403, "AccessDenied")
+    else:
+        assert 400 <= caught.value.status < 500
+        assert ids["account"] not in client.last_body.decode()
+
+
+@pytest.mark.parametrize("action", ["AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"])
+async def test_unsigned_federation_into_the_victim_is_refused(
+    world: World, root: Client, action: str
+) -> None:
+    ids = await victim_world(world, root)
+    before = await snapshot(root, ids["account"])
+    params = fill(STS_RECIPES[action], ids["account"], ids["key"])
+    with pytest.raises(ApiError) as caught:
+        await world.client(None).call("sts", action, **params)
+    assert caught.value.code == "InvalidIdentityToken"
+    assert await snapshot(root, ids["account"]) == before
+
+
 @pytest.mark.parametrize("action", sorted(SELF_SERVICE))
 async def test_self_service_sts_actions_answer_for_the_caller_only(
     world: World, root: Client, intruder: Client, action: str
