@@ -104,7 +104,9 @@ async def test_saml_provider_crud_as_iam_answers_it(
     assert updated["SAMLProviderArn"] == arn
     got = await root.call("iam", "GetSAMLProvider", SAMLProviderArn=arn)
     assert got["SAMLMetadataDocument"] == rotated
-    await root.call("iam", "TagSAMLProvider", SAMLProviderArn=arn, Tags=[{"Key": "a", "Value": "b"}])
+    await root.call(
+        "iam", "TagSAMLProvider", SAMLProviderArn=arn, Tags=[{"Key": "a", "Value": "b"}]
+    )
     await root.call("iam", "UntagSAMLProvider", SAMLProviderArn=arn, TagKeys=["team"])
     tags = await root.call("iam", "ListSAMLProviderTags", SAMLProviderArn=arn)
     assert tags["Tags"] == [{"Key": "a", "Value": "b"}]
@@ -242,7 +244,7 @@ async def test_another_tenants_provider_never_opens_a_role(
     """The intruder registers the same IdP in its own account; the victim's role trusts its
     own provider. Neither the intruder's provider ARN nor the victim's with the intruder's
     registration opens it."""
-    provider, role = await setup_role(root, idp)
+    _, role = await setup_role(root, idp)
     _, intruder_credentials = await world.new_tenant("intruder")
     intruder = world.client(intruder_credentials)
     theirs = (
