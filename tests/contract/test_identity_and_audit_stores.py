@@ -41,6 +41,7 @@ from andromede.iam.model import (
     Operator,
     PolicyVersion,
     Role,
+    SamlProvider,
     SessionCredentials,
     SessionPolicy,
     SessionSource,
@@ -555,6 +556,65 @@ async def test_oidc_providers_are_kept_per_account_and_url(identity: IdentitySto
     assert not await identity.delete_oidc_provider(tenant.id, provider.url)
     assert await identity.list_oidc_providers(tenant.id) == [second]
     assert await identity.list_oidc_providers(other.id) == [same_url_elsewhere]
+
+
+async def test_saml_providers_are_kept_per_account_and_name(identity: IdentityStore) -> None:
+    # Decision 0095: one provider per name per account; metadata, certificates, dates and tags
+    # kept whole; updates compare-and-set on what was read.
+    tenant, _ = await seeded(identity, 1)
+    other, _ = await seeded(identity, 2)
+    provider = SamlProvider(
+        tenant_id=tenant.id,
+        name="adfs",
+        uuid="a" * 26,
+        metadata="<EntityDescriptor entityID='https://adfs.example/'/>",
+        entity_id="https://adfs.example/",
+        certificates=("MIIBcert1", "MIIBcert2"),
+        created_at=T0,
+        valid_until=T0 + timedelta(days=365),
+        tags=(("team", "blue"), ("Projet", "été")),
+    )
+    await identity.create_saml_provider(provider)
+    with pytest.raises(EntityAlreadyExists):
+        await identity.create_saml_provider(replace(provider, uuid="b" * 26))
+    elsewhere = replace(provider, tenant_id=other.id, uuid="c" * 26, tags=(), valid_until=None)
+    await identity.create_saml_provider(elsewhere)
+    assert await identity.get_saml_provider(tenant.id, "adfs") == provider
+    assert await identity.get_saml_provider(other.id, "adfs") == elsewhere
+    assert await identity.get_saml_provider(tenant.id, "ADFS") is None
+    second = replace(provider, name="Keycloak", uuid="d" * 26, tags=())
+    await identity.create_saml_provider(second)
+    assert await identity.list_saml_providers(tenant.id) == [second, provider]
+    rotated = replace(provider, certificates=("MIIBcert2",), metadata="<new/>", tags=())
+    assert await identity.update_saml_provider(rotated, provider)
+    assert await identity.get_saml_provider(tenant.id, "adfs") == rotated
+    # A write based on a read another write has changed since is refused, and changes nothing.
+    assert not await identity.update_saml_provider(replace(provider, metadata="<x/>"), provider)
+    assert await identity.get_saml_provider(tenant.id, "adfs") == rotated
+    with pytest.raises(NoSuchEntity):
+        gone = replace(provider, name="gone")
+        await identity.update_saml_provider(gone, gone)
+    assert await identity.delete_saml_provider(tenant.id, "adfs")
+    assert not await identity.delete_saml_provider(tenant.id, "adfs")
+    assert await identity.list_saml_providers(tenant.id) == [second]
+    assert await identity.list_saml_providers(other.id) == [elsewhere]
+
+
+async def test_a_saml_assertion_is_used_once_per_account_until_it_expires(
+    identity: IdentityStore,
+) -> None:
+    # Decision 0095's replay guard: the first use wins, on every gateway sharing the store.
+    tenant, _ = await seeded(identity, 1)
+    other, _ = await seeded(identity, 2)
+    until = T0 + timedelta(minutes=5)
+    assert await identity.use_saml_assertion(tenant.id, "id-1", until, T0)
+    assert not await identity.use_saml_assertion(tenant.id, "id-1", until, T0)
+    assert await identity.use_saml_assertion(tenant.id, "id-2", until, T0)
+    assert await identity.use_saml_assertion(other.id, "id-1", until, T0)
+    # Remembered no longer than it could be accepted: past its expiry it is forgotten.
+    later = until + timedelta(seconds=1)
+    assert await identity.use_saml_assertion(tenant.id, "id-1", later + timedelta(minutes=5), later)
+    assert not await identity.use_saml_assertion(tenant.id, "id-1", later, later)
 
 
 async def test_policies_and_instance_profiles_keep_their_tags(identity: IdentityStore) -> None:
