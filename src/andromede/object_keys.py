@@ -54,6 +54,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import ConfigurationError
+from andromede.http.requester import act_for
 from andromede.kms.chunks import (
     FORMAT_FRESH_KEY,
     NO_SALT,
@@ -123,6 +124,7 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _TENANT_MEMO_SIZE = 10_000
 _EXTERNAL_ATTEMPTS = 2
+_BUCKET_KEY_ATTEMPTS = 3
 AWS_MANAGED_S3_KEY_ALIAS = "alias/aws/s3"
 
 
@@ -241,6 +243,9 @@ class KmsObjectCipher:
         # on small GETs. Filled when a key is made too (an object's first GET follows its PUT
         # closely). Bounded: the oldest entries go first (keys are tiny; cheap refill).
         self._tenant_of: OrderedDict[bytes, str] = OrderedDict()
+        # Bucket keys of external key stores being made, by (ring, bucket): one proxy call
+        # for concurrent first PUTs into a bucket. Bounded by the PUTs in progress.
+        self._bucket_keys_making: dict[tuple[str, bytes], asyncio.Future[None]] = {}
         # Constants of the key service's format, read on every GET: attributes, not properties.
         self.header_size = keys.header_size
         self.read_block_size = keys.read_block_size
@@ -366,18 +371,46 @@ class KmsObjectCipher:
     ) -> tuple[bytearray, bytes, bytes]:
         keys = self._keys
         bucket, bound = _bucket_context(context), context_digest(context)
+        # At most: a wait for another PUT's making that failed, a making of its own, a draw.
+        for attempt in range(_BUCKET_KEY_ATTEMPTS):
+            try:
+                new = await self._call(lambda: keys.new_bucket_data_key(key_ring, bucket, bound))
+            except ExternalLayerNeeded as need:
+                # No current bucket key of an external key store's KMS key: one is made
+                # through the proxy (one proxy call per bucket key and lifetime, not per
+                # object), then the object's key is drawn under it.
+                if attempt + 1 < _BUCKET_KEY_ATTEMPTS:
+                    await self._make_external_bucket_key(key_ring, bucket, need)
+                continue
+            return new.plaintext, new.wrapped, new.bucket_key
+        log.warning("a bucket key was made through the proxy but not found again")
+        raise KeyServiceUnavailable("The encryption key service is unavailable.")
+
+    async def _make_external_bucket_key(
+        self, ring: str, bucket: bytes, need: ExternalLayerNeeded
+    ) -> None:
+        """Make and install the bucket key of ``ring`` for ``bucket`` through the proxy, once
+        however many PUTs ask at the same time: the first makes it, the others wait for it
+        and draw their keys under the one it installed (each would otherwise make one, and
+        call the proxy). The others do not share a failure: each tries again itself."""
+        slot = (ring, bucket)
+        making = self._bucket_keys_making.get(slot)
+        if making is not None:
+            await asyncio.shield(making)
+            return
+        making = asyncio.get_running_loop().create_future()
+        self._bucket_keys_making[slot] = making
         try:
-            new = await self._call(lambda: keys.new_bucket_data_key(key_ring, bucket, bound))
-        except ExternalLayerNeeded as need:
-            # No current bucket key of an external key store's KMS key: one is made through
-            # the proxy (one proxy call per bucket key and lifetime, not per object).
             plaintext, wrapped, _ = await self._new_external(need.ring, need.bound_context)
             try:
-                keys.install_bucket_key(key_ring, bucket, plaintext, wrapped)
+                self._keys.install_bucket_key(ring, bucket, plaintext, wrapped)
             finally:
                 plaintext[:] = bytes(len(plaintext))
-            new = await self._call(lambda: keys.new_bucket_data_key(key_ring, bucket, bound))
-        return new.plaintext, new.wrapped, new.bucket_key
+        finally:
+            # Every exit, a cancellation included, lets the waiters go on, and frees the slot:
+            # the dict holds only the makings in progress.
+            del self._bucket_keys_making[slot]
+            making.set_result(None)
 
     async def open_data_key(
         self,
@@ -757,7 +790,7 @@ class S3KmsKeys:
         self._bucket_key_ttl = bucket_key_ttl
         self._max_remembered = max_remembered
         self._clock = clock
-        self._bucket_key_checks: dict[tuple[object, ...], tuple[float, KmsKey]] = {}
+        self._bucket_key_checks: dict[tuple[object, ...], tuple[float, KmsKey, bool]] = {}
 
     async def key_for_sse(
         self,
@@ -783,12 +816,18 @@ class S3KmsKeys:
             )
             hit = self._bucket_key_checks.get(remembered)
             if hit is not None and hit[0] > self._clock():
+                if hit[2]:
+                    act_for(ctx.principal.arn, ctx.request_id)
                 return hit[1]
-        found = await self._check(ctx, key_ref, context, action=action)
+        found, external = await self._check(ctx, key_ref, context, action=action)
         if remembered is not None:
             if len(self._bucket_key_checks) >= self._max_remembered:
                 self._bucket_key_checks.clear()
-            self._bucket_key_checks[remembered] = (self._clock() + self._bucket_key_ttl, found)
+            self._bucket_key_checks[remembered] = (
+                self._clock() + self._bucket_key_ttl,
+                found,
+                external,
+            )
         return found
 
     def _owner_qualified(self, key_ref: str, owner: str) -> str:
@@ -806,7 +845,10 @@ class S3KmsKeys:
 
     async def _check(
         self, ctx: S3Context, key_ref: str | None, context: Mapping[str, str], *, action: str
-    ) -> KmsKey:
+    ) -> tuple[KmsKey, bool]:
+        """The key, and whether it is in an external key store: then the rest of the request
+        acts for its caller (``http.requester``), whom the customer's proxy is told of at each
+        use of the key's data keys. Only then: requests under other keys set nothing."""
         caller = self._caller(ctx)
         try:
             if key_ref is None or self._names_aws_s3(key_ref, caller.account_id):
@@ -816,7 +858,9 @@ class S3KmsKeys:
             self._record(ctx, action, caller, Outcome.FAILURE, type(exc).__name__)
             raise _s3_error(exc, key_ref) from None
         self._record(ctx, action, caller, Outcome.SUCCESS, None)
-        return KmsKey(arn=found.arn, key_ring_id=found.key_ring_id)
+        if found.external:
+            act_for(ctx.principal.arn, ctx.request_id)
+        return KmsKey(arn=found.arn, key_ring_id=found.key_ring_id), found.external
 
     async def _aws_managed_key(self, ctx: S3Context, caller: Caller) -> str:
         """The ARN of the account's ``aws/s3`` key; its making is audited (by the platform, on

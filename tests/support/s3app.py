@@ -151,7 +151,9 @@ class Client:
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
 
-        await self.app(scope, receive, send)
+        # In a task of its own, as an ASGI server runs each request: what the request sets in
+        # its context (``http.requester``) ends with it.
+        await asyncio.create_task(self.app(scope, receive, send))
         start = sent[0]
         return Reply(
             status=start["status"],

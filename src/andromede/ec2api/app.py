@@ -43,6 +43,7 @@ from andromede.http.asgi import (
 )
 from andromede.http.query import parse_query_parameters
 from andromede.http.ratelimit import RateLimiter
+from andromede.http.requester import act_for
 from andromede.http.response import Receive, Response, Scope, Send, send_response
 from andromede.http.xml import XmlWriter
 from andromede.iam.authn import (
@@ -124,6 +125,9 @@ class Ec2App:
                 authenticated.signed.access_key_id
             ):
                 raise Ec2Error("RequestLimitExceeded")
+            # What EC2 does for this request (a volume's key opened through the customer's
+            # XKS proxy, an instance started) is on the caller's behalf, and said so.
+            act_for(principal.arn, request_id)
             response = await self._dispatch(
                 action_name, params, principal, request_id, scope, facts
             )

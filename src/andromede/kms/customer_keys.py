@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, NamedTuple, NoReturn, ParamSpec, Protocol, TypeVar
 
+from andromede.http.requester import requester
 from andromede.kms import asymmetric, importing, mac
 from andromede.kms.ciphertext import (
     CiphertextBlob,
@@ -350,6 +351,9 @@ class SseKey(NamedTuple):
     key_id: str
     arn: str
     key_ring_id: str
+    # A key of an external key store: each use of its data keys goes through the customer's
+    # proxy, which is told who asked (``http.requester``, decision 0094).
+    external: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,13 +364,17 @@ class UpkeepReport:
 
 
 def _service_metadata(key: CustomerKey, operation: str, via_service: str) -> XksRequestMetadata:
-    """What the proxy is told of a use S3 or EBS makes of a key (the spec's Appendix B): the
-    platform's own use (``AWS Internal``), the operation, a request id of its own (the S3 or
-    EC2 request's is not known this deep), the key's ARN and the service."""
+    """What the proxy is told of a use S3 or EBS makes of a key (the spec's Appendix B): who
+    asked — the principal of the S3 or EC2 request being served and that request's id, which
+    the key use's audit record carries too (the spec's kmsRequestId is the id the customer
+    finds in the audit trail) — or, for work no caller asked for, the platform's own use
+    (``AWS Internal``) with a request id of its own; the operation, the key's ARN and the
+    service."""
+    asking = requester()
     return XksRequestMetadata(
         kms_operation=operation,
-        kms_request_id=str(uuid.uuid4()),
-        aws_principal_arn="AWS Internal",
+        kms_request_id=str(uuid.uuid4()) if asking is None else asking.request_id,
+        aws_principal_arn="AWS Internal" if asking is None else asking.principal_arn,
         kms_key_arn=key.arn,
         kms_via_service=via_service,
         account_id=key.tenant_id,
@@ -1987,7 +1995,7 @@ class CustomerKeyService:
         key = self._one_layer(
             self._encrypting(await self._resolve(caller, key_ref, action, context))
         )
-        return SseKey(key_id=key.key_id, arn=key.arn, key_ring_id=key.key_id)
+        return SseKey(key.key_id, key.arn, key.key_id, key.in_external_key_store)
 
     async def key_for_service_use(self, key_arn: str) -> SseKey:
         """The key ``key_arn`` for a use the platform makes on a resource's behalf, under the
@@ -2004,7 +2012,7 @@ class CustomerKeyService:
         if key is None or key.tenant_id != reference.account or key.region != reference.region:
             raise CmkNotFound(f"Key '{key_arn[:256]}' does not exist")
         key = self._one_layer(self._encrypting(key))
-        return SseKey(key_id=key.key_id, arn=key.arn, key_ring_id=key.key_id)
+        return SseKey(key.key_id, key.arn, key.key_id, key.in_external_key_store)
 
     def _one_layer(self, key: CustomerKey) -> CustomerKey:
         """A key of an external key store wraps the data keys of S3 objects and EBS volumes in

@@ -6,22 +6,27 @@ proxy once per data key and cache lifetime; the customer's kill switch stops rea
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import json
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from andromede.compute.errors import KeyUnusable
 from andromede.compute.model import Volume, VolumeState
 from andromede.compute_adapters import KmsDiskKeys
+from andromede.http.requester import requester
 from andromede.iam.model import Principal, PrincipalKind
+from andromede.kms.ciphertext import ExternalLayer
 from andromede.kms.custom_key_stores import StoreDefinition
 from andromede.kms.errors import ExternalLayerNeeded, InvalidWrappedKey
-from andromede.kms.external_keys import ExternalWrappedKey, is_external_form
+from andromede.kms.external_keys import ExternalDataKeys, ExternalWrappedKey, is_external_form
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_model import CustomerKey
 from andromede.kms.model import context_digest, encode_wrapped_key
@@ -314,3 +319,143 @@ async def test_ebs_disk_keys_under_an_xks_key(kit: Kit) -> None:
     with pytest.raises(Exception) as caught:
         await disk_keys.open_key(moved)
     assert type(caught.value).__name__ in ("IncorrectState", "KeyUnusable")
+
+
+def bucket_default_with_a_bucket_key(arn: str) -> tuple[bytes, dict[str, str]]:
+    config = (
+        "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>"
+        f"<SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>{arn}</KMSMasterKeyID>"
+        "</ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled>"
+        "</Rule></ServerSideEncryptionConfiguration>"
+    ).encode()
+    md5 = base64.b64encode(hashlib.md5(config).digest()).decode()  # noqa: S324 (S3's header)
+    return config, {"Content-MD5": md5}
+
+
+async def test_the_proxy_is_told_who_asked_and_for_which_request(kit: Kit) -> None:
+    assert kit.xks is not None and kit.client.identity is not None
+    key = await xks_key(kit)
+    put = await kit.client.request(
+        "PUT", "/vault/o", b"x" * 5000, {_SSE: "aws:kms", _KEY_ID: key.arn}
+    )
+    assert put.status == 200
+    [made] = kit.xks.calls("Encrypt")
+    assert made["awsPrincipalArn"] == kit.caller.arn  # the tenant's root, who PUT it
+    assert made["kmsRequestId"] == put.headers["x-amz-request-id"]
+    # An IAM user of the account reads it: the proxy's Decrypt names that user.
+    reader = await kit.client.iam_user("reader")
+    allow = {"Effect": "Allow", "Action": ["s3:GetObject", "kms:Decrypt"], "Resource": "*"}
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+    await kit.client.identity.put_user_policy(kit.client.tenant_id, "reader", "p", policy)
+    forget_cached_keys(kit, key)
+    got = await reader.request("GET", "/vault/o")
+    assert (got.status, got.body) == (200, b"x" * 5000)
+    [opened] = kit.xks.calls("Decrypt")
+    assert opened["awsPrincipalArn"] == f"arn:aws:iam::{kit.client.tenant_id}:user/reader"
+    assert opened["kmsRequestId"] == got.headers["x-amz-request-id"]
+    # The gateway's own record of the call says the same (its audit trail's request id).
+    last = kit.xks_calls[-1].metadata
+    assert (last.aws_principal_arn, last.kms_request_id) == (
+        opened["awsPrincipalArn"],
+        opened["kmsRequestId"],
+    )
+    # Work no request asked for (a background pass): the platform's own, as on AWS; what the
+    # requests set ended with them.
+    forget_cached_keys(kit, key)
+    record = await kit.objects.head_object("vault", "o")
+    assert b"".join([c async for c in kit.objects.read_object(record, 0, 99)]) == b"x" * 100
+    background = kit.xks.calls("Decrypt")[-1]
+    assert background["awsPrincipalArn"] == "AWS Internal"
+    assert background["kmsRequestId"] not in (
+        put.headers["x-amz-request-id"],
+        opened["kmsRequestId"],
+    )
+    # An ordinary KMS key's request sets nothing for later work either.
+    plain = await kit.keys.create_key(kit.caller)
+    assert (await reader.request("GET", "/vault/none")).status in (403, 404)
+    await kit.client.request("PUT", "/vault/p", b"y", {_SSE: "aws:kms", _KEY_ID: plain.arn})
+    assert requester() is None
+
+
+class GatedProxy:
+    """The customer's proxy as the object path calls it, counting the Encrypts (bucket keys
+    made) and holding the first until the test lets it go."""
+
+    def __init__(self, inner: ExternalDataKeys) -> None:
+        self._inner = inner
+        self.wraps = 0
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def wrap_data_key(self, *args: Any, **kwargs: Any) -> ExternalLayer:
+        self.wraps += 1
+        self.entered.set()
+        await self.release.wait()
+        return await self._inner.wrap_data_key(*args, **kwargs)
+
+    async def unwrap_data_key(self, *args: Any, **kwargs: Any) -> bytes:
+        return await self._inner.unwrap_data_key(*args, **kwargs)
+
+
+async def test_concurrent_first_puts_into_a_bucket_make_one_bucket_key(kit: Kit) -> None:
+    key = await xks_key(kit)
+    config, headers = bucket_default_with_a_bucket_key(key.arn)
+    assert (await kit.client.request("PUT", "/vault?encryption", config, headers)).status == 200
+    gated = GatedProxy(kit.keys)
+    kit.cipher.attach_external(gated, region=REGION)
+    bodies = {f"c{n}": os.urandom(3000 + n) for n in range(8)}
+    puts = [
+        asyncio.create_task(kit.client.request("PUT", f"/vault/{name}", body))
+        for name, body in bodies.items()
+    ]
+    await gated.entered.wait()
+    # Every other PUT runs until it blocks (a scheduler turn each, no time involved): without
+    # the single flight, each would be in the proxy by now.
+    for _ in range(500):
+        await asyncio.sleep(0)
+    gated.release.set()
+    replies = await asyncio.gather(*puts)
+    assert [r.status for r in replies] == [200] * len(bodies)
+    assert gated.wraps == 1
+    bucket_keys = set()
+    for name in bodies:
+        segment_key = (await kit.objects.head_object("vault", name)).segments[0].key
+        assert segment_key is not None
+        bucket_keys.add(segment_key.bucket_key)
+    assert len(bucket_keys) == 1
+    for name, body in bodies.items():
+        assert (await kit.client.request("GET", f"/vault/{name}")).body == body
+
+
+async def test_a_failed_making_lets_each_waiting_put_try_itself(kit: Kit) -> None:
+    assert kit.xks is not None
+    key = await xks_key(kit)
+    config, headers = bucket_default_with_a_bucket_key(key.arn)
+    assert (await kit.client.request("PUT", "/vault?encryption", config, headers)).status == 200
+    kit.xks.disabled.add("key-1")
+    replies = await asyncio.gather(
+        *(kit.client.request("PUT", f"/vault/f{n}", b"z") for n in range(3))
+    )
+    assert {(r.status, r.error_code()) for r in replies} == {(400, "KMS.KMSInvalidStateException")}
+    kit.xks.disabled.discard("key-1")
+    assert (await kit.client.request("PUT", "/vault/ok", b"z")).status == 200
+
+
+async def test_dsse_kms_under_an_xks_key(kit: Kit) -> None:
+    key = await xks_key(kit)
+    data = os.urandom(150_000)
+    put = await kit.client.request(
+        "PUT", "/vault/d", data, {_SSE: "aws:kms:dsse", _KEY_ID: key.arn}
+    )
+    assert put.status == 200, put.body
+    assert (put.headers[_SSE], put.headers[_KEY_ID]) == ("aws:kms:dsse", key.arn)
+    segment_key = (await kit.objects.head_object("vault", "d")).segments[0].key
+    assert segment_key is not None and segment_key.inner_wrapped is not None
+    assert is_external_form(segment_key.wrapped) and is_external_form(segment_key.inner_wrapped)
+    assert proxy_uses(kit, "Encrypt") == [("GenerateDataKey", key.arn)] * 2
+    forget_cached_keys(kit, key)
+    got = await kit.client.request("GET", "/vault/d")
+    assert (got.status, got.body, got.headers[_SSE]) == (200, data, "aws:kms:dsse")
+    ranged = await kit.client.request("GET", "/vault/d", headers={"Range": "bytes=70000-70009"})
+    assert ranged.body == data[70000:70010]
+    assert proxy_uses(kit, "Decrypt") == [("Decrypt", key.arn)] * 2
