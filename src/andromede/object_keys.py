@@ -23,7 +23,10 @@ root, is where they meet. It owns three choices:
   tries again. The data key then stays in the key service's bounded cache, so later reads of
   the object call no proxy until the cache lifetime ends. Other keys pay nothing for it (an
   exception handler that never runs). The proxy's failures are the KMS key's errors
-  (``KmsKeyUnusable``: S3 answers ``KMS.KMSInvalidStateException``).
+  (``KmsKeyUnusable``: S3 answers ``KMS.KMSInvalidStateException``). A bucket key is made
+  once however many first PUTs ask for it at the same time. The proxy is told who asked:
+  :class:`S3KmsKeys` names the S3 caller and request (``http.requester``) when it resolves
+  such a key, and only then.
 
 ``S3KmsKeys`` is SSE-KMS's view of the customer-managed keys (``kms.CustomerKeyService``): it
 checks the caller's right to use a key through the key policy and IAM, maps the key errors to

@@ -2,14 +2,18 @@
 end: a real ``andromede serve`` (one worker, memory hypervisor), a real ``andromede
 xks-proxy`` on SoftHSM2 (tests/support/xks.py), boto3.
 
-Every data key (object, part, bucket key, volume) is wrapped under the key's ring and then by
-the proxy; the proxy's audit log shows each use with its ``kmsOperation`` and ``kmsKeyArn``.
-Two servers: one with the data-key cache (a GET after a PUT, or a second GET, calls no proxy;
-one proxy call per bucket key), one without (each use reaches the proxy, so the customer's
+Every data key (object, part, DSSE layer, bucket key, volume) is wrapped under the key's ring
+and then by the proxy; the proxy's audit log shows each use with its ``kmsOperation``,
+``kmsKeyArn`` and who asked (``awsPrincipalArn``, ``kmsRequestId``: the S3 or EC2 caller and
+their request). A canary stored under an XKS key is nowhere on either side's disk. Two servers
+shared by the module, and one of the canary test's own (searched after it stopped too). Of
+the two: one with the data-key cache (a GET after a PUT, or a second GET, calls no proxy; one
+proxy call per bucket key), one without (each use reaches the proxy, so the customer's
 kill switch — disabling or deleting the key in the HSM, stopping the proxy — shows at once)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -24,9 +28,11 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from e2e.iam_helpers import client_for
 from e2e.test_ec2 import ec2_client
 from e2e.test_kms_api import kms_client, new_tenant
 from e2e.test_kms_xks import connected_store, server_env, xks_key
+from probe.test_encryption_at_rest import encodings, hits
 from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 from support.xks import RunningXksProxy, running_xks_proxy
 
@@ -267,11 +273,26 @@ def test_volumes_under_an_xks_key_need_the_proxy_to_attach(
     volume = ec2.create_volume(Size=1, AvailabilityZone=zone, KmsKeyId=arn)
     assert (volume["Encrypted"], volume["KmsKeyId"]) == (True, arn)
     assert proxy_uses(proxy, external) == [("Encrypt", "GenerateDataKeyWithoutPlaintext", arn)]
+    # Made on the EC2 caller's behalf, in their request: the proxy is told so.
+    who = caller_arn(uncached, uncached.credentials())
+    [made] = proxy_records(proxy, external, "Encrypt")
+    assert (made["awsPrincipalArn"], made["kmsRequestId"]) == (
+        who,
+        volume["ResponseMetadata"]["RequestId"],
+    )
+    assert made["kmsViaService"] == f"ec2.{REGION}.amazonaws.com"
     run = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
     instance_id = run["Instances"][0]["InstanceId"]
     ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=FAST)
-    ec2.attach_volume(VolumeId=volume["VolumeId"], InstanceId=instance_id, Device="/dev/sdf")
+    attached = ec2.attach_volume(
+        VolumeId=volume["VolumeId"], InstanceId=instance_id, Device="/dev/sdf"
+    )
     assert proxy_uses(proxy, external)[-1] == ("Decrypt", "Decrypt", arn)
+    opened = proxy_records(proxy, external, "Decrypt")[-1]
+    assert (opened["awsPrincipalArn"], opened["kmsRequestId"]) == (
+        who,
+        attached["ResponseMetadata"]["RequestId"],
+    )
     ec2.detach_volume(VolumeId=volume["VolumeId"])
     ec2.get_waiter("volume_available").wait(VolumeIds=[volume["VolumeId"]], WaiterConfig=FAST)
     proxy.disable_key(external)
@@ -282,3 +303,159 @@ def test_volumes_under_an_xks_key_need_the_proxy_to_attach(
     proxy.enable_key(external)
     ec2.attach_volume(VolumeId=volume["VolumeId"], InstanceId=instance_id, Device="/dev/sdg")
     ec2.terminate_instances(InstanceIds=[instance_id])
+
+
+def caller_arn(server: ServerProcess, credentials: tuple[str, str]) -> str:
+    return str(client_for(server, "sts", *credentials).get_caller_identity()["Arn"])
+
+
+def proxy_records(proxy: RunningXksProxy, external: str, operation: str) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in proxy.audit_records()
+        if r.get("externalKeyId") == external and r["operation"] == operation
+    ]
+
+
+def test_the_proxys_log_names_who_asked(uncached: ServerProcess, proxy: RunningXksProxy) -> None:
+    _, arn, external = new_key(uncached, proxy, "who")
+    root = uncached.credentials()
+    s3 = s3_client(uncached)
+    s3.create_bucket(Bucket="xks-who")
+    put = s3.put_object(Bucket="xks-who", Key="k", Body=b"ledger", **sse(arn))
+    [made] = proxy_records(proxy, external, "Encrypt")
+    assert made["awsPrincipalArn"] == caller_arn(uncached, root)
+    assert made["kmsRequestId"] == put["ResponseMetadata"]["RequestId"]
+    # An IAM user of the account, allowed to read, GETs it: the proxy's Decrypt names them.
+    iam = client_for(uncached, "iam", *root)
+    name = f"reader-{uuid.uuid4().hex[:6]}"
+    user_arn = iam.create_user(UserName=name)["User"]["Arn"]
+    reads = {"Effect": "Allow", "Action": ["s3:GetObject", "kms:Decrypt"], "Resource": "*"}
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="read",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [reads]}),
+    )
+    access = iam.create_access_key(UserName=name)["AccessKey"]
+    reader = s3_client(uncached, (access["AccessKeyId"], access["SecretAccessKey"]))
+    deadline = time.monotonic() + 30
+    while True:  # the new access key reaches the server's identity cache
+        try:
+            got = reader.get_object(Bucket="xks-who", Key="k")
+            break
+        except ClientError:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+    assert got["Body"].read() == b"ledger"
+    opened = proxy_records(proxy, external, "Decrypt")[-1]
+    assert opened["awsPrincipalArn"] == user_arn
+    assert opened["kmsRequestId"] == got["ResponseMetadata"]["RequestId"]
+    assert opened["kmsViaService"] == f"s3.{REGION}.amazonaws.com"
+
+
+def test_dsse_kms_under_an_xks_key(cached: ServerProcess, proxy: RunningXksProxy) -> None:
+    _, arn, external = new_key(cached, proxy, "dsse")
+    s3 = s3_client(cached)
+    s3.create_bucket(Bucket="xks-dsse")
+    for name, body in (("small", b"two layers"), ("large", os.urandom(400_000))):
+        put = s3.put_object(
+            Bucket="xks-dsse",
+            Key=name,
+            Body=body,
+            ServerSideEncryption="aws:kms:dsse",
+            SSEKMSKeyId=arn,
+        )
+        assert (put["ServerSideEncryption"], put["SSEKMSKeyId"]) == ("aws:kms:dsse", arn)
+        got = s3.get_object(Bucket="xks-dsse", Key=name)
+        assert (got["Body"].read(), got["ServerSideEncryption"]) == (body, "aws:kms:dsse")
+    ranged = s3.get_object(Bucket="xks-dsse", Key="large", Range="bytes=200000-200009")
+    assert ranged["ContentLength"] == 10
+    # Each layer's data key is two-layer: two proxy Encrypts per object.
+    assert proxy_uses(proxy, external) == [("Encrypt", "GenerateDataKey", arn)] * 4
+
+
+def test_no_plaintext_at_rest_under_an_xks_key(tmp_path: Path, proxy: RunningXksProxy) -> None:
+    """A canary in objects (single PUT, small and large, multipart, under a bucket key, DSSE)
+    and in their user metadata under an XKS key: no byte of it, raw, hex or base64, in the
+    server's data folder (database, WAL, blobs, keys) and log, nor in the proxy's folder (its
+    audit log, its token), while the server runs and after it stopped."""
+    canary = os.urandom(12).hex().encode()
+    needles = encodings(canary)
+    body = os.urandom(100_000) + canary + os.urandom(200_000)
+    metadata = {"secret": canary.decode()}
+    data_dir = tmp_path / "data"
+    env = {**server_env(proxy), "ANDROMEDE_WORKERS": "1"}
+    with running_server(data_dir, extra_env=env) as server:
+        _, arn, _ = new_key(server, proxy, "canary")
+        s3 = s3_client(server)
+        s3.create_bucket(Bucket="xks-canary")
+        stored = {"single": body, "small": canary * 10, "dsse": body}
+        for name in ("single", "small"):
+            s3.put_object(
+                Bucket="xks-canary", Key=name, Body=stored[name], Metadata=metadata, **sse(arn)
+            )
+        s3.put_object(
+            Bucket="xks-canary",
+            Key="dsse",
+            Body=body,
+            Metadata=metadata,
+            ServerSideEncryption="aws:kms:dsse",
+            SSEKMSKeyId=arn,
+        )
+        upload = s3.create_multipart_upload(
+            Bucket="xks-canary", Key="multi", Metadata=metadata, **sse(arn)
+        )
+        parts = [canary * (5 * MIB // len(canary) + 1), body]
+        etags = [
+            s3.upload_part(
+                Bucket="xks-canary",
+                Key="multi",
+                UploadId=upload["UploadId"],
+                PartNumber=n,
+                Body=p,
+            )["ETag"]
+            for n, p in enumerate(parts, start=1)
+        ]
+        s3.complete_multipart_upload(
+            Bucket="xks-canary",
+            Key="multi",
+            UploadId=upload["UploadId"],
+            MultipartUpload={
+                "Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, 1)]
+            },
+        )
+        stored["multi"] = b"".join(parts)
+        s3.create_bucket(Bucket="xks-canary-bk")
+        s3.put_bucket_encryption(
+            Bucket="xks-canary-bk",
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": arn,
+                        },
+                        "BucketKeyEnabled": True,
+                    }
+                ]
+            },
+        )
+        for name in ("bk-single", "bk-small"):
+            content = body if name == "bk-single" else canary * 10
+            put = s3.put_object(Bucket="xks-canary-bk", Key=name, Body=content, Metadata=metadata)
+            assert put["BucketKeyEnabled"] is True
+            got = s3.get_object(Bucket="xks-canary-bk", Key=name)
+            assert (got["Body"].read(), got["Metadata"]) == (content, metadata)
+        for name, content in stored.items():
+            got = s3.get_object(Bucket="xks-canary", Key=name)
+            assert (got["Body"].read(), got["Metadata"]) == (content, metadata)
+            assert got["SSEKMSKeyId"] == arn
+        assert hits(data_dir, needles) == []  # the WAL still holds the latest writes here
+        assert hits(proxy.audit_log.parent, needles) == []
+        log_path = server.log_path
+    assert hits(data_dir, needles) == []
+    assert log_path is not None and canary not in log_path.read_bytes()
+    assert hits(proxy.audit_log.parent, needles) == []
+    # The check can fail: the canary is found where it is written in clear.
+    (data_dir / "control").write_bytes(b"x" + base64.b64encode(b"\0" + canary) + b"x")
+    assert hits(data_dir, needles) != []
