@@ -53,7 +53,7 @@ from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.images import QemuImg
 from andromede.hypervisor.monitor import Monitor
 from andromede.hypervisor.process import QemuProcess
-from andromede.hypervisor.rbd_volumes import RbdVolumes
+from andromede.hypervisor.rbd_volumes import CEPHX_SECRET, RbdVolumes
 from andromede.hypervisor.remote import RemoteDriver
 from support.guest_images import (
     INIT_MARKER,
@@ -466,6 +466,91 @@ async def test_a_volume_grows_offline_and_still_opens_with_its_key(image_host: H
     assert await virtual_size(image_host, overlay_id, overlay_key) == 3 * GIB
     for volume_id in (blank_id, overlay_id):
         await driver.delete_volume(volume_id)
+    await driver.forget_image(backing.image_id)
+    image_host.assert_no_volume_left()
+
+
+async def plain_prefix(host: Host, kind: str, resource_id: str, key: bytes, length: int) -> bytes:
+    """The first ``length`` bytes of a volume's or snapshot's disk as a guest would read them,
+    decrypted with ``key`` the way the host opens it (a wrong key raises)."""
+    img = QemuImg("qemu-img", iter_time_ms=10, timeout=60)
+    with tempfile.TemporaryDirectory(prefix="andromede-plain-") as scratch:
+        out = Path(scratch) / "plain.raw"
+        if host.rbd is not None:
+            volumes = RbdVolumes(host.rbd.config, img)
+            try:
+                options = volumes._qcow2(resource_id, "source", None)
+                options.pop("backing", None)
+                await img.run(
+                    ["convert", "-q", "-O", "raw", volumes._json(options), str(out)],
+                    {"source": key},
+                    raw_secrets={CEPHX_SECRET: volumes._cephx_key.encode()},
+                )
+            finally:
+                await volumes.close()
+        else:
+            path = host.state_dir / kind / f"{resource_id}.qcow2"
+            opts = f"driver=qcow2,file.filename={path},encrypt.key-secret=source"
+            await img.run(
+                ["convert", "-q", "-U", "--image-opts", opts, "-O", "raw", str(out)],
+                {"source": key},
+            )
+        with out.open("rb") as plain:
+            return plain.read(length)
+
+
+async def test_a_snapshot_copies_under_a_new_key_and_outlives_its_source(
+    image_host: Host,
+) -> None:
+    """CopySnapshot's part on the host: the copy holds the source's bytes under its own key,
+    opens with that key only, and needs nothing of the source once made."""
+    driver, memory = image_host.driver, isinstance(image_host.driver, MemoryDriver)
+    content = image_host.image.read_bytes()
+    backing = await put_file_image(driver, image_host.image, "raw", new_id("ami"))
+    volume_id, volume_key = new_id("vol"), secrets.token_bytes(32)
+    await driver.create_volume(VolumeSpec(volume_id, 1, volume_key, backing))
+    source_id, source_key = new_id("snap"), secrets.token_bytes(32)
+    await driver.snapshot_volume(volume_id, volume_key, source_id, source_key)
+    await driver.delete_volume(volume_id)
+
+    def snapshot_exists(snapshot_id: str) -> bool:
+        if isinstance(driver, MemoryDriver):
+            return snapshot_id in driver.snapshots
+        return image_host.stored("snapshots", snapshot_id) is not None
+
+    copy_id, copy_key = new_id("snap"), secrets.token_bytes(32)
+    with pytest.raises(image_host.error):  # the source's key is needed to read it
+        await driver.copy_snapshot(source_id, secrets.token_bytes(32), copy_id, copy_key)
+    with pytest.raises(image_host.error):
+        await driver.copy_snapshot(new_id("snap"), source_key, copy_id, copy_key)
+    assert not snapshot_exists(copy_id)  # a refused copy leaves nothing
+    await driver.copy_snapshot(source_id, source_key, copy_id, copy_key)
+    with pytest.raises(image_host.error):  # an id is never overwritten
+        await driver.copy_snapshot(source_id, source_key, copy_id, source_key)
+    if not memory:
+        stored = image_host.stored("snapshots", copy_id)
+        assert stored is not None and int.from_bytes(stored[32:36], "big") == 2  # LUKS
+        assert b"andromede-test-image" not in stored
+        assert await plain_prefix(image_host, "snapshots", copy_id, copy_key, 64) == content[:64]
+        with pytest.raises(HypervisorError):  # re-encrypted: the source's key does not open it
+            await plain_prefix(image_host, "snapshots", copy_id, source_key, 64)
+
+    # The source goes; a volume made from the copy reads the image's bytes.
+    await driver.delete_snapshot(source_id)
+    restored_id, restored_key = new_id("vol"), secrets.token_bytes(32)
+    with pytest.raises(image_host.error):
+        await driver.create_volume(
+            VolumeSpec(restored_id, 1, restored_key, SnapshotBacking(copy_id, source_key))
+        )
+    await driver.create_volume(
+        VolumeSpec(restored_id, 1, restored_key, SnapshotBacking(copy_id, copy_key))
+    )
+    if not memory:
+        read = await plain_prefix(image_host, "volumes", restored_id, restored_key, len(content))
+        assert read == content
+    await driver.delete_volume(restored_id)
+    await driver.delete_snapshot(copy_id)
+    assert not snapshot_exists(copy_id)
     await driver.forget_image(backing.image_id)
     image_host.assert_no_volume_left()
 

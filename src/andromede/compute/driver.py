@@ -2,11 +2,11 @@
 
 The compute service (:mod:`andromede.compute.service`) decides *what* runs where and keeps the
 EC2 model in the database; a :class:`HypervisorDriver` makes it so on one host: it creates,
-grows and deletes encrypted volumes, starts QEMU for an instance, stops, reboots and kills it,
-hot-plugs volumes, reports what actually runs (so the service can reconcile after a restart)
-and returns the serial console. Implementations: the QEMU/QMP driver
-(:mod:`andromede.hypervisor`) and an in-memory twin for fast tests; both pass one contract suite
-(``tests/contract/test_hypervisor.py``).
+grows and deletes encrypted volumes, snapshots them and copies snapshots under new keys, starts
+QEMU for an instance, stops, reboots and kills it, hot-plugs volumes, reports what actually
+runs (so the service can reconcile after a restart) and returns the serial console.
+Implementations: the QEMU/QMP driver (:mod:`andromede.hypervisor`) and an in-memory twin for
+fast tests; both pass one contract suite (``tests/contract/test_hypervisor.py``).
 
 Everything here is plain data: no database, no HTTP, no KMS. Key material arrives as bytes in a
 spec and is handed to QEMU as a secret object; a driver never logs or stores it.
@@ -266,6 +266,16 @@ class HypervisorDriver(Protocol):
         self, volume_id: str, key: bytes, snapshot_id: str, snapshot_key: bytes
     ) -> None:
         """A point-in-time, self-contained encrypted copy of a volume (no backing chain)."""
+        ...
+
+    async def copy_snapshot(
+        self, source_id: str, source_key: bytes, snapshot_id: str, snapshot_key: bytes
+    ) -> None:
+        """A new snapshot ``snapshot_id`` of this host's storage domain with the bytes of
+        ``source_id``, re-encrypted from ``source_key`` (which must open it; a wrong key
+        raises) to ``snapshot_key``. Self-contained: deleting the source, or destroying its
+        key, leaves the copy whole. An absent source, or a ``snapshot_id`` already taken,
+        raises, and leaves nothing."""
         ...
 
     async def delete_snapshot(self, snapshot_id: str) -> None: ...

@@ -155,6 +155,19 @@ class MemoryDriver:
         volume = self._open(volume_id, key)
         self.snapshots[snapshot_id] = _Volume(volume.size_gib, snapshot_key, None)
 
+    async def copy_snapshot(
+        self, source_id: str, source_key: bytes, snapshot_id: str, snapshot_key: bytes
+    ) -> None:
+        source = self.snapshots.get(source_id)
+        if source is None:
+            raise HypervisorFailed(f"snapshot {source_id} does not exist on {self._host}")
+        if not hmac.compare_digest(source.key, source_key):
+            raise HypervisorFailed(f"snapshot {source_id}: the key does not open it")
+        if snapshot_id in self.snapshots:
+            raise HypervisorFailed(f"snapshot {snapshot_id} already exists on {self._host}")
+        # Its own record under its own key: nothing of the source is shared.
+        self.snapshots[snapshot_id] = _Volume(source.size_gib, snapshot_key, None)
+
     async def delete_snapshot(self, snapshot_id: str) -> None:
         self.snapshots.pop(snapshot_id, None)
 

@@ -362,6 +362,29 @@ class RbdVolumes:
             await self.abort_snapshot(snapshot_id)
             raise
 
+    async def copy_snapshot(
+        self, source_id: str, source_key: bytes, snapshot_id: str, snapshot_key: bytes
+    ) -> None:
+        """qemu-img reads the source's qcow2 through librbd with its key and writes a new one
+        under the copy's key: RBD's own clone or copy would keep the source's LUKS header,
+        so the copy would open with the source's key only."""
+        source = safe_id(source_id)
+        if not await self._exists(source):
+            raise VolumeNotFound(f"snapshot {source_id} not found in the RBD pool")
+        size = await self._virtual_size(source, source_key)
+        await self.new_snapshot_target(snapshot_id, size, snapshot_key)
+        try:
+            await self._convert(
+                self._qcow2(source, "source", None),
+                safe_id(snapshot_id) + _PARTIAL,
+                snapshot_key,
+                source_key=source_key,
+            )
+            await self.commit_snapshot(snapshot_id)
+        except BaseException:
+            await self.abort_snapshot(snapshot_id)
+            raise
+
     async def new_snapshot_target(self, snapshot_id: str, size: int, key: bytes) -> None:
         name = safe_id(snapshot_id)
         if await self._exists(name):

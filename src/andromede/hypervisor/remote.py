@@ -170,6 +170,11 @@ class RemoteDriver:
     ) -> None:
         await self._call("snapshot_volume", volume_id, key, snapshot_id, snapshot_key)
 
+    async def copy_snapshot(
+        self, source_id: str, source_key: bytes, snapshot_id: str, snapshot_key: bytes
+    ) -> None:
+        await self._call("copy_snapshot", source_id, source_key, snapshot_id, snapshot_key)
+
     async def delete_snapshot(self, snapshot_id: str) -> None:
         await self._call("delete_snapshot", snapshot_id)
 

@@ -70,6 +70,13 @@ class VolumeBackend(Protocol):
         """A self-contained copy of a volume no QEMU has open (qemu-img reads it)."""
         ...
 
+    async def copy_snapshot(
+        self, source_id: str, source_key: bytes, snapshot_id: str, snapshot_key: bytes
+    ) -> None:
+        """A self-contained copy of a snapshot of this backend, re-encrypted from
+        ``source_key`` to ``snapshot_key``; whole or absent. VolumeNotFound if the source is."""
+        ...
+
     async def new_snapshot_target(self, snapshot_id: str, size: int, key: bytes) -> None:
         """A blank encrypted snapshot not yet visible, that a live backup job fills."""
         ...
@@ -196,6 +203,20 @@ class FileVolumes:
             raise VolumeNotFound(f"volume {volume_id} not found on {self._host}")
         partial = self._new_partial_snapshot(snapshot_id)
         await self._img.copy_encrypted(source, key, partial, snapshot_key)
+        partial.rename(self.snapshot_path(snapshot_id))
+
+    async def copy_snapshot(
+        self, source_id: str, source_key: bytes, snapshot_id: str, snapshot_key: bytes
+    ) -> None:
+        source = self.snapshot_path(source_id)
+        if not source.is_file():
+            raise VolumeNotFound(f"snapshot {source_id} not found on {self._host}")
+        partial = self._new_partial_snapshot(snapshot_id)
+        try:
+            await self._img.copy_encrypted(source, source_key, partial, snapshot_key)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         partial.rename(self.snapshot_path(snapshot_id))
 
     async def new_snapshot_target(self, snapshot_id: str, size: int, key: bytes) -> None:

@@ -71,6 +71,9 @@ CALLS: dict[str, Call] = {
     "snapshot_volume": Call(
         (("volume_id", str), ("key", bytes), ("snapshot_id", str), ("snapshot_key", bytes))
     ),
+    "copy_snapshot": Call(
+        (("source_id", str), ("source_key", bytes), ("snapshot_id", str), ("snapshot_key", bytes))
+    ),
     "delete_snapshot": Call((("snapshot_id", str),)),
     "has_image": Call((("image_id", str), ("sha256", str)), bool),
     "forget_image": Call((("image_id", str),)),

@@ -149,7 +149,10 @@ async def test_a_remote_driver_runs_an_instance_through_the_agent(
         await remote.grow_volume("vol-data", KEY[::-1], 3)
         assert _driver.volumes["vol-data"].size_gib == 3
         await remote.snapshot_volume("vol-root", KEY, "snap-1", KEY[::-1])
+        await remote.copy_snapshot("snap-1", KEY[::-1], "snap-2", KEY)
+        assert _driver.snapshots["snap-2"].key == KEY
         await remote.delete_snapshot("snap-1")
+        await remote.delete_snapshot("snap-2")
         await remote.kill(spec.instance_id)
         await remote.kill(spec.instance_id)  # idempotent through the wire too
         await remote.release(spec.instance_id)
