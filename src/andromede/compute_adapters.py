@@ -112,7 +112,13 @@ class KmsDiskKeys:
             raise IncorrectState("The encryption key service is unavailable") from exc
 
     async def customer_key(
-        self, caller: object, tenant_id: str, key_ref: str, resource_id: str
+        self,
+        caller: object,
+        tenant_id: str,
+        key_ref: str,
+        resource_id: str,
+        *,
+        action: str = "kms:GenerateDataKeyWithoutPlaintext",
     ) -> str:
         customer_keys = self._with_customer_keys()
         if not isinstance(caller, Principal) or caller.tenant_id != tenant_id:
@@ -124,7 +130,6 @@ class KmsDiskKeys:
             secure=True,
             via_service=f"ec2.{customer_keys.region}.amazonaws.com",
         )
-        action = "kms:GenerateDataKeyWithoutPlaintext"
         try:
             found = await customer_keys.key_for_sse(
                 asking, key_ref, _ebs_context(resource_id), action=action

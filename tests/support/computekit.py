@@ -7,7 +7,7 @@ import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from andromede.compute.errors import InvalidParameterValue, KeyUnusable
+from andromede.compute.errors import InvalidParameterValue, KeyAccessDenied, KeyUnusable
 from andromede.compute.model import InstanceType, Snapshot, Volume
 from andromede.compute.service_core import ComputeLimits
 
@@ -31,11 +31,20 @@ class MemoryDiskKeys:
         self._keks: dict[str, bytes] = {}
         self._kms_keys: dict[str, bytes] = {}
         self._disabled: set[str] = set()
+        # What callers are refused, as (key ARN, action) — a key policy that does not allow it.
+        self.denied: set[tuple[str, str]] = set()
+        # Every permission checked, as (key ARN, action, resource id), in order.
+        self.checked: list[tuple[str, str, str]] = []
 
     def add_kms_key(self, arn: str) -> None:
         self._kms_keys[arn] = AESGCM.generate_key(256)
 
     def disable_kms_key(self, arn: str) -> None:
+        self._disabled.add(arn)
+
+    def destroy_kms_key(self, arn: str) -> None:
+        """Its material gone: what it wrapped is shredded (KeyUnusable, as KMS's deletion)."""
+        self._kms_keys[arn] = AESGCM.generate_key(256)
         self._disabled.add(arn)
 
     def _kms_kek(self, arn: str) -> bytes:
@@ -46,9 +55,18 @@ class MemoryDiskKeys:
         return self._kms_keys[arn]
 
     async def customer_key(
-        self, caller: object, tenant_id: str, key_ref: str, resource_id: str
+        self,
+        caller: object,
+        tenant_id: str,
+        key_ref: str,
+        resource_id: str,
+        *,
+        action: str = "kms:GenerateDataKeyWithoutPlaintext",
     ) -> str:
         self._kms_kek(key_ref)
+        if (key_ref, action) in self.denied:
+            raise KeyAccessDenied(f"The caller may not {action} with {key_ref}")
+        self.checked.append((key_ref, action, resource_id))
         return key_ref
 
     async def new_key(

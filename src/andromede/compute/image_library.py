@@ -86,13 +86,7 @@ class ImagesMixin(ServiceCore):
     ) -> Image:
         self._check_image_name(name)
         snapshot = await self._owned(Snapshot, tenant_id, root_snapshot_id, "snap")
-        for image in await self.store.list(Image, tenant_id):
-            if (
-                image.owner_id == tenant_id
-                and image.name == name
-                and image.state is not ImageState.DEREGISTERED
-            ):
-                raise Duplicate("ami-name", name)
+        await self._check_unique_image_name(tenant_id, name)
         image = Image(
             image_id=new_id("ami"),
             name=name,
@@ -109,6 +103,16 @@ class ImagesMixin(ServiceCore):
         )
         await self.store.insert(image)
         return image
+
+    async def _check_unique_image_name(self, tenant_id: str, name: str) -> None:
+        """An account's image names are unique (deregistered ones free theirs)."""
+        for image in await self.store.list(Image, tenant_id):
+            if (
+                image.owner_id == tenant_id
+                and image.name == name
+                and image.state is not ImageState.DEREGISTERED
+            ):
+                raise Duplicate("ami-name", name)
 
     @staticmethod
     def _check_image_name(name: str) -> None:

@@ -339,6 +339,10 @@ class Image:
     root_device_name: str = "/dev/xvda"
     architecture: str = "x86_64"
     tags: Tags = ()
+    # CopyImage's ClientToken and a digest of its request, as for instances and volumes. In
+    # the image's JSON document: records written before read as made without one.
+    client_token: str | None = None
+    request_digest: str = ""
     format_version: int = FORMAT_VERSION
     revision: int = 0
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 
 from andromede.compute.access import AccessMixin
+from andromede.compute.copies import CopiesMixin
 from andromede.compute.driver import (
     AttachedVolume,
     HypervisorDriver,
@@ -210,6 +211,7 @@ class StateChange:
 
 
 class ComputeService(
+    CopiesMixin,
     VolumesMixin,
     VolumeModificationsMixin,
     ImagesMixin,

@@ -59,12 +59,19 @@ class DiskKeys(Protocol):
     the KMS key stops every attach and boot, and deleting it shreds the volume."""
 
     async def customer_key(
-        self, caller: object, tenant_id: str, key_ref: str, resource_id: str
+        self,
+        caller: object,
+        tenant_id: str,
+        key_ref: str,
+        resource_id: str,
+        *,
+        action: str = "kms:GenerateDataKeyWithoutPlaintext",
     ) -> str:
         """The ARN of the KMS key ``key_ref`` names (id, ARN, alias name or ARN), once
-        ``caller`` (the wire layer's principal) is allowed to encrypt ``resource_id`` under it
-        and it is usable. InvalidParameterValue (no such key, not a symmetric encryption key),
-        KeyAccessDenied, KeyUnusable."""
+        ``caller`` (the wire layer's principal) is allowed ``action`` on it for
+        ``resource_id`` — to encrypt it under the key by default, ``kms:Decrypt`` to read a
+        snapshot it already wraps (CopySnapshot) — and it is usable. InvalidParameterValue
+        (no such key, not a symmetric encryption key), KeyAccessDenied, KeyUnusable."""
         ...
 
     async def new_key(

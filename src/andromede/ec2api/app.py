@@ -20,6 +20,7 @@ from andromede.audit.service import AuditService
 from andromede.compute.service import ComputeService
 from andromede.ec2api.access import ACCESS_ACTIONS
 from andromede.ec2api.authorise import Ec2Authoriser
+from andromede.ec2api.copies import COPY_ACTIONS
 from andromede.ec2api.errors import Ec2Error, to_ec2_error
 from andromede.ec2api.images import IMAGE_ACTIONS
 from andromede.ec2api.instances import INSTANCE_ACTIONS
@@ -72,6 +73,7 @@ ACTIONS: dict[str, Action] = {
     **NETWORK_ACTIONS,
     **PROFILE_ACTIONS,
     **LAUNCH_TEMPLATE_ACTIONS,
+    **COPY_ACTIONS,
 }
 
 

@@ -53,6 +53,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidGroup.NotFound": (400, "The security group does not exist."),
     "InvalidGroup.Reserved": (400, "The security group name is reserved."),
     "CannotDelete": (400, "You cannot delete the 'default' security group."),
+    "InvalidParameterDependency": (400, "A parameter needs another that is missing."),
     "InvalidNetworkInterfaceID.Malformed": (400, "The network interface ID is malformed."),
     "InvalidNetworkInterfaceID.NotFound": (400, "The network interface does not exist."),
     "InvalidSubnetID.Malformed": (400, "The subnet ID is malformed."),

@@ -54,6 +54,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     "AttachVolume": {"VolumeId": VOL, "InstanceId": INSTANCE, "Device": "/dev/sdf"},
     "AuthorizeSecurityGroupEgress": {"GroupId": SG, "IpPermissions": RULE},
     "AuthorizeSecurityGroupIngress": {"GroupId": SG, "IpPermissions": RULE},
+    # The intruder's copy would be its own; the victim's source must not be found.
+    "CopyImage": {"SourceImageId": AMI, "SourceRegion": "eu-fr-1", "Name": IMAGE_NAME},
+    "CopySnapshot": {"SourceSnapshotId": SNAP, "SourceRegion": "eu-fr-1"},
     "CreateKeyPair": {"KeyName": KEY_NAME},
     "CreateLaunchTemplate": {
         "LaunchTemplateName": TEMPLATE_NAME,
