@@ -6,7 +6,8 @@
   made with a customer-managed KMS key (``KmsKeyId``) has its data key wrapped under that key's
   ring instead, bound to the volume's id (``aws:ebs:id``, as EBS): the caller is authorised
   once, at creation (``kms:GenerateDataKeyWithoutPlaintext`` through the key policy and IAM,
-  ``kms:ViaService`` ``ec2.<region>.amazonaws.com``); each later use (attach, boot, snapshot)
+  ``kms:ViaService`` ``ec2.<region>.amazonaws.com``; ``kms:Decrypt`` on a snapshot's key to copy
+  it, decision 0098); each later use (attach, boot, snapshot)
   is the platform's, as EBS uses its grant, and needs only the key to be usable — disabling it
   stops them, deleting it shreds the volume (decision 0062). A KMS key of an external key
   store wraps the disk key in two layers (decision 0094): its ring, then the customer's XKS
