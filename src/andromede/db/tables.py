@@ -67,6 +67,8 @@ __all__ = [
     "mfa_devices",
     "multipart_uploads",
     "object_blobs",
+    "object_version_blobs",
+    "object_versions",
     "objects",
     "operator_access_keys",
     "operators",
@@ -417,6 +419,10 @@ buckets = sa.Table(
     # Default encryption (migration 0004), JSON; NULL: SSE-S3, the default of every bucket.
     sa.Column("encryption", sa.Text, nullable=True),
     sa.Index(None, "tenant_id", "name"),
+    # Versioning (migration 0038, decision 0097): NULL never versioned, else "Enabled" or
+    # "Suspended". In the row every request reads, so a PUT or DELETE knows which path to take
+    # without another query; a NULL at the end of the row is all a bucket never versioned pays.
+    sa.Column("versioning", sa.Text, nullable=True),
 )
 
 # A bucket's policy text (migration 0017), read only when a gateway does not hold the text of
@@ -474,9 +480,53 @@ objects = sa.Table(
     sa.Column("segments", sa.Text, nullable=False),  # JSON
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Column("acl", sa.Text, nullable=True),  # JSON; NULL: the owner's private ACL
-    # A small object's sealed bytes (migration 0016), instead of a blob; NULL: in blobs. Last,
-    # so that a listing, which reads the columns before it, never reads its overflow pages.
+    # A small object's sealed bytes (migration 0016), instead of a blob; NULL: in blobs. After
+    # every column a listing reads, so that a listing never reads its overflow pages.
     sa.Column("inline_data", sa.LargeBinary, nullable=True),
+    # The current version's id in a versioned bucket (migration 0038, decision 0097); NULL:
+    # S3's "null" version, every object of a bucket never versioned. Added last, as SQLite and
+    # PostgreSQL add columns: only a GET reads it (with the inline bytes it reads anyway) and
+    # ListObjectVersions; ListObjects does not.
+    sa.Column("version_id", sa.Text, nullable=True),
+)
+
+# The versions of a versioned bucket's keys that are not a current object (migration 0038,
+# decision 0097): noncurrent versions, and every delete marker (a current one too: a key whose
+# newest version is a marker has no row in ``objects``, so ListObjects is as it was). Written
+# only in versioned buckets. ``version_id`` orders a key's versions newest first; the null
+# version has one too (its place), with ``is_null`` saying it is shown as "null".
+object_versions = sa.Table(
+    "object_versions",
+    metadata,
+    sa.Column("bucket", sa.Text, sa.ForeignKey("buckets.name"), primary_key=True),
+    sa.Column("key", key_text(), primary_key=True),
+    sa.Column("version_id", sa.Text, primary_key=True),
+    sa.Column("is_null", sa.Boolean, nullable=False),
+    sa.Column("delete_marker", sa.Boolean, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("etag", sa.Text, nullable=False),
+    sa.Column("last_modified", UtcDateTime, nullable=False),
+    sa.Column("owner_id", sa.Text, nullable=False),
+    sa.Column("checksum_algorithm", sa.Text, nullable=True),
+    sa.Column("checksum_type", sa.Text, nullable=True),
+    sa.Column("checksum_value", sa.Text, nullable=True),
+    sa.Column("headers", sa.Text, nullable=True),  # JSON, as in objects; NULL: a marker
+    sa.Column("segments", sa.Text, nullable=True),  # JSON, as in objects; NULL: a marker
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("acl", sa.Text, nullable=True),
+    sa.Column("inline_data", sa.LargeBinary, nullable=True),
+)
+
+# The blobs of noncurrent versions (migration 0038), apart from ``object_blobs`` (those of
+# current objects): the unversioned paths drop a key's object_blobs rows when they replace its
+# object, and must never drop a noncurrent version's. The sweeper deletes no blob named here.
+object_version_blobs = sa.Table(
+    "object_version_blobs",
+    metadata,
+    sa.Column("blob_id", sa.Text, primary_key=True),
+    sa.Column("bucket", sa.Text, nullable=False),
+    sa.Column("key", key_text(), nullable=False),
+    sa.Column("version_id", sa.Text, nullable=False),
 )
 
 object_blobs = sa.Table(

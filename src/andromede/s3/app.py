@@ -68,6 +68,7 @@ from andromede.s3.xml import XmlWriter
 from andromede.storage.access_log_delivery import AccessLogDelivery
 from andromede.storage.errors import NoSuchBucket, NoSuchKey
 from andromede.storage.model import Bucket, ObjectLookup, ObjectRecord
+from andromede.storage.versioning import is_version_id
 
 __all__ = ["S3App"]
 
@@ -130,6 +131,7 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.PutBucketWebsite: website.put_bucket_website,
     _O.DeleteBucketWebsite: website.delete_bucket_website,
     _O.GetBucketVersioning: versions.get_bucket_versioning,
+    _O.PutBucketVersioning: versions.put_bucket_versioning,
     _O.ListObjectVersions: versions.list_object_versions,
     _O.PostObject: post.post_object,
     _O.ListObjects: listing.list_objects,
@@ -153,6 +155,8 @@ _SECRET_QUERY_VALUES = re.compile(r"(X-Amz-Signature|X-Amz-Security-Token)=[^&]*
 _AUTHORISED_BY_HANDLER = frozenset({_O.DeleteObjects, _O.PutObjectTagging, _O.PostObject})
 # Object reads: their object is read with their bucket, in one query (_addressed_bucket).
 _READS_OBJECT = frozenset({_O.GetObject, _O.HeadObject})
+# The object calls that take a version id in a versioned bucket (decision 0097).
+_VERSION_ADDRESSED = frozenset({_O.GetObject, _O.HeadObject, _O.DeleteObject})
 # Reads that tell a missing key apart only to a caller who may list the bucket (decision 0080).
 _MISSING_KEY_NEEDS_LIST = frozenset({_O.GetObject, _O.HeadObject, _O.GetObjectAttributes})
 
@@ -640,8 +644,16 @@ class S3App:
         if operation.scope is OpScope.OBJECT and route.key is not None:
             if len(route.key.encode()) > self._settings.max_key_length:
                 raise S3Error("KeyTooLongError", MaxSizeAllowed=str(self._settings.max_key_length))
-            # Buckets are unversioned: the only version there is is "null".
-            if query.get("versionId", "null") != "null":
+            # The only version of a bucket never versioned is "null"; in a versioned bucket,
+            # GET, HEAD and DELETE take any well-formed id, and the other object calls are
+            # refused one rather than made on the current version (decision 0097).
+            version_id = query.get("versionId", "null")
+            if version_id != "null" and not (
+                operation in _VERSION_ADDRESSED
+                and addressed is not None
+                and addressed.versioning is not None
+                and is_version_id(version_id)
+            ):
                 raise S3Error("InvalidArgument", "Invalid version id specified")
         client = scope.get("client")
         source_ip = client[0] if client else None

@@ -149,6 +149,10 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "MissingRequestBodyError": (400, "Request Body is empty"),
     "NoSuchBucket": (404, "The specified bucket does not exist"),
     "NoSuchKey": (404, "The specified key does not exist."),
+    "NoSuchVersion": (
+        404,
+        "The specified version does not exist.",
+    ),
     "NoSuchUpload": (
         404,
         "The specified upload does not exist. The upload ID may be invalid, or the upload may "
@@ -214,6 +218,8 @@ _DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
     # A copy source in a region this gateway does not serve (its bytes are out of reach here).
     storage_errors.RegionNotServed: "InvalidRequest",
     storage_errors.NoSuchKey: "NoSuchKey",
+    storage_errors.NoSuchVersion: "NoSuchVersion",
+    storage_errors.DeleteMarkerFound: "MethodNotAllowed",
     storage_errors.KeyTooLong: "KeyTooLongError",
     storage_errors.EntityTooLarge: "EntityTooLarge",
     storage_errors.EntityTooSmall: "EntityTooSmall",

@@ -59,7 +59,7 @@ class S3Operation(enum.Enum):
         True,
     )
     GetBucketVersioning = ("GetBucketVersioning", "s3:GetBucketVersioning", Scope.BUCKET, True)
-    PutBucketVersioning = ("PutBucketVersioning", "s3:PutBucketVersioning", Scope.BUCKET, False)
+    PutBucketVersioning = ("PutBucketVersioning", "s3:PutBucketVersioning", Scope.BUCKET, True)
     GetBucketCors = ("GetBucketCors", "s3:GetBucketCORS", Scope.BUCKET, True)
     PutBucketCors = ("PutBucketCors", "s3:PutBucketCORS", Scope.BUCKET, True)
     DeleteBucketCors = ("DeleteBucketCors", "s3:PutBucketCORS", Scope.BUCKET, True)

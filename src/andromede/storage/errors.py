@@ -7,6 +7,7 @@ AndromedeError
     │   ├── BucketAlreadyExists          another tenant owns the name
     │   ├── BucketAlreadyOwnedByYou
     │   ├── BucketNotEmpty
+    │   ├── BucketVersioned              versioning came on since the caller read the bucket
     │   ├── InvalidBucketName
     │   └── RegionNotServed              the bucket's region's data is not reachable from here
     ├── ObjectError
@@ -20,6 +21,8 @@ AndromedeError
     │   ├── InvalidChecksumRequest       a checksum algorithm/type combination S3 refuses
     │   ├── InvalidRange
     │   ├── ObjectChanged                a conditional write or delete met another object
+    │   ├── NoSuchVersion                no version of the key has that id
+    │   ├── DeleteMarkerFound            the version asked for is a delete marker
     │   ├── EncryptionError
     │   │   ├── EncryptionKeyUnavailable   the tenant key was destroyed (crypto-shredded)
     │   │   ├── KeyServiceUnavailable      the root-key provider cannot be reached (HSM down)
@@ -41,7 +44,12 @@ AndromedeError
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from andromede.errors import AndromedeError
+
+if TYPE_CHECKING:
+    from andromede.storage.versioning import DeleteMarker
 
 
 class StorageError(AndromedeError):
@@ -75,6 +83,11 @@ class RegionNotServed(BucketError):
 
 class BucketNotEmpty(BucketError):
     pass
+
+
+class BucketVersioned(BucketError):
+    """An unversioned write found the bucket versioned (PutBucketVersioning committed since
+    the bucket was read): the service writes again as a versioned write. Never on the wire."""
 
 
 class InvalidBucketName(BucketError):
@@ -124,6 +137,19 @@ class InvalidChecksumRequest(ObjectError):
 class ObjectChanged(ObjectError):
     """A conditional delete or write found the key holding another object (or none) than the
     one its condition was checked against: a write or delete came in between."""
+
+
+class NoSuchVersion(ObjectError):
+    pass
+
+
+class DeleteMarkerFound(ObjectError):
+    """The version a read asked for is a delete marker (S3: 405 MethodNotAllowed, with the
+    marker's headers). ``marker`` is the :class:`~andromede.storage.versioning.DeleteMarker`."""
+
+    def __init__(self, marker: DeleteMarker) -> None:
+        super().__init__("the version is a delete marker")
+        self.marker = marker
 
 
 class InvalidRange(ObjectError):

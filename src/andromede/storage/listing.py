@@ -11,8 +11,16 @@ from dataclasses import dataclass
 
 from andromede.storage.model import MultipartUpload, ObjectSummary
 from andromede.storage.store import MetadataStore
+from andromede.storage.versioning import VersionEntry, shown_version_id
 
-__all__ = ["ObjectListing", "UploadListing", "page_objects", "page_uploads"]
+__all__ = [
+    "ObjectListing",
+    "UploadListing",
+    "VersionListing",
+    "page_objects",
+    "page_uploads",
+    "page_versions",
+]
 
 # Sorts after any character a key can continue with: seeking to ``common_prefix + _SENTINEL``
 # skips every key under a common prefix already returned (a key continuing with U+10FFFF itself
@@ -35,6 +43,15 @@ class UploadListing:
     truncated: bool
     next_key_marker: str | None
     next_upload_id_marker: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionListing:
+    versions: tuple[VersionEntry, ...]  # versions and delete markers, in S3's order
+    common_prefixes: tuple[str, ...]
+    truncated: bool
+    next_key_marker: str | None
+    next_version_marker: str | None  # as shown ("null" for the null version)
 
 
 async def page_objects(
@@ -149,6 +166,66 @@ async def page_uploads(
             break
     next_key, next_id = last if truncated and last is not None else (None, None)
     return UploadListing(tuple(uploads), tuple(prefixes), truncated, next_key, next_id)
+
+
+async def page_versions(
+    store: MetadataStore,
+    bucket: str,
+    *,
+    prefix: str = "",
+    delimiter: str | None = None,
+    key_marker: str | None = None,
+    version_marker: str | None = None,
+    max_keys: int = 1000,
+) -> VersionListing:
+    """A versioned bucket's versions by (key, newest first) after the markers; with
+    ``delimiter``, keys rolled up into common prefixes as in :func:`page_uploads`."""
+    if max_keys <= 0:
+        return VersionListing((), (), False, None, None)
+    versions: list[VersionEntry] = []
+    prefixes: list[str] = []
+    cursor_key = key_marker
+    cursor_version = version_marker if key_marker is not None else None
+    skip: str | None = None
+    if delimiter and key_marker is not None:
+        seek = _seek_past_prefix(key_marker, prefix, delimiter)
+        if seek != key_marker:
+            cursor_key, cursor_version, skip = seek, None, key_marker
+    last: tuple[str, str | None] | None = None
+    truncated = False
+    while not truncated:
+        remaining = max_keys - len(versions) - len(prefixes)
+        page = await store.list_object_versions(
+            bucket,
+            prefix=prefix,
+            after_key=cursor_key,
+            after_version=cursor_version,
+            limit=remaining + 1,
+        )
+        seek_ahead = False
+        for entry in page.items:
+            common = _common_prefix(entry.key, prefix, delimiter) if delimiter else None
+            if common is not None and common == skip:
+                cursor_key, cursor_version = entry.key, entry.sort_id
+                continue
+            if len(versions) + len(prefixes) == max_keys:
+                truncated = True
+                break
+            if common is None:
+                versions.append(entry)
+                cursor_key, cursor_version = entry.key, entry.sort_id
+                last = (entry.key, shown_version_id(entry.version_id))
+            else:
+                prefixes.append(common)
+                skip = common
+                last = (common, None)
+                cursor_key, cursor_version = common + _SENTINEL, None
+                seek_ahead = True
+                break
+        if not seek_ahead and not page.truncated:
+            break
+    next_key, next_version = last if truncated and last is not None else (None, None)
+    return VersionListing(tuple(versions), tuple(prefixes), truncated, next_key, next_version)
 
 
 def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:

@@ -40,6 +40,7 @@ __all__ = [
     "SealedHeaders",
     "Segment",
     "SegmentKey",
+    "VersioningStatus",
 ]
 
 # 1: segments without keys (plaintext blobs, before encryption at rest);
@@ -182,6 +183,9 @@ class Bucket:
     public_access_block: PublicAccessBlock | None = None
     acl: AccessControlList | None = None  # None: the owner's private ACL
     encryption: BucketEncryption | None = None  # None: the SSE-S3 default every bucket has
+    # None: never versioned, the state every bucket starts in and never goes back to
+    # (decision 0097).
+    versioning: VersioningStatus | None = None
 
     @property
     def acls_enabled(self) -> bool:
@@ -194,6 +198,14 @@ class BucketUsage:
 
     objects: int = 0
     bytes: int = 0
+
+
+class VersioningStatus(enum.StrEnum):
+    """A versioned bucket's state (``Status`` of a VersioningConfiguration, decision 0097).
+    Either goes to the other; neither goes back to never versioned (``None``), as on S3."""
+
+    ENABLED = "Enabled"
+    SUSPENDED = "Suspended"
 
 
 class ObjectOwnership(enum.StrEnum):
@@ -366,6 +378,9 @@ class ObjectRecord:
     # the body's read of the same request may spend instead of checking again (never stored;
     # not part of the record's value).
     key_check: object | None = field(default=None, compare=False, repr=False)
+    # The version's id in a versioned bucket (decision 0097); None: S3's "null" version, the
+    # only one a bucket never versioned has.
+    version_id: str | None = None
 
     def opened(
         self,
@@ -407,6 +422,7 @@ class ObjectRecord:
             self.sealed_headers,
             kms_context,
             key_check,
+            self.version_id,
         )
 
     @property

@@ -39,7 +39,9 @@ from andromede.storage.encryption import (
 )
 from andromede.storage.errors import (
     BlobError,
+    BucketVersioned,
     ChecksumMismatch,
+    DeleteMarkerFound,
     EncryptionError,
     EntityTooLarge,
     EntityTooSmall,
@@ -53,6 +55,7 @@ from andromede.storage.errors import (
     NoSuchBucket,
     NoSuchKey,
     NoSuchUpload,
+    NoSuchVersion,
     ObjectChanged,
     ObjectCorrupted,
     ObjectSizeMismatch,
@@ -67,7 +70,14 @@ from andromede.storage.integrity import (
     source_integrity,
 )
 from andromede.storage.lifecycle import LIFECYCLE_DOCUMENT, LifecycleConfiguration
-from andromede.storage.listing import ObjectListing, UploadListing, page_objects, page_uploads
+from andromede.storage.listing import (
+    ObjectListing,
+    UploadListing,
+    VersionListing,
+    page_objects,
+    page_uploads,
+    page_versions,
+)
 from andromede.storage.model import (
     RECORD_FORMAT_VERSION,
     Bucket,
@@ -85,6 +95,7 @@ from andromede.storage.model import (
     PublicAccessBlock,
     Segment,
     SegmentKey,
+    VersioningStatus,
 )
 from andromede.storage.regions import RegionalBlobs
 from andromede.storage.sealed_blobs import (
@@ -94,6 +105,11 @@ from andromede.storage.sealed_blobs import (
     stored_form,
 )
 from andromede.storage.store import MetadataStore
+from andromede.storage.versioning import (
+    NULL_VERSION_ID,
+    DeleteMarker,
+    VersionedWrite,
+)
 from andromede.storage.website import WEBSITE_DOCUMENT, WebsiteConfiguration
 
 __all__ = [
@@ -292,6 +308,10 @@ class ObjectService:
         text = None if lifecycle is None else lifecycle.to_text()
         await self._store.put_bucket_document(name, LIFECYCLE_DOCUMENT, text)
 
+    async def set_bucket_versioning(self, name: str, status: VersioningStatus) -> None:
+        """Enabled or Suspended; a bucket never goes back to never versioned. NoSuchBucket."""
+        await self._store.set_bucket_versioning(name, status)
+
     async def set_bucket_encryption(self, name: str, encryption: BucketEncryption | None) -> Bucket:
         """Store (or, with None, remove) the bucket's default encryption. NoSuchBucket."""
         return await self._store.update_bucket_access(name, encryption=encryption)
@@ -369,7 +389,7 @@ class ObjectService:
             )
         finally:
             keys.forget()
-        return await self._commit_record(record, expected)
+        return await self._commit_record(record, expected, versioned=target.versioning is not None)
 
     async def set_object_acl(
         self, bucket: str, key: str, acl: AccessControlList | None
@@ -498,6 +518,66 @@ class ObjectService:
         await self._queue_deletion(removed.segments)
         return removed
 
+    async def get_version(self, bucket: str, key: str, version_id: str) -> ObjectRecord:
+        """The version ``version_id`` of the key, opened. NoSuchBucket; NoSuchVersion (or
+        NoSuchKey for "null") when there is none; a delete marker is raised as
+        :class:`DeleteMarkerFound` (GET answers 405 for it, DELETE removes it)."""
+        found = await self._store.get_object_version(bucket, key, version_id)
+        if found is None:
+            await self.get_bucket(bucket)
+            if version_id == NULL_VERSION_ID:
+                raise NoSuchKey(key)
+            raise NoSuchVersion(version_id)
+        if isinstance(found, DeleteMarker):
+            raise DeleteMarkerFound(found)
+        return await self._open_record(found)
+
+    async def current_delete_marker(self, bucket: str, key: str) -> DeleteMarker | None:
+        """The key's newest version when it is a delete marker (its GET answers 404 with it)."""
+        return await self._store.get_current_delete_marker(bucket, key)
+
+    async def delete_versioned(
+        self, bucket: Bucket, key: str, version_id: str | None, *, owner_id: str
+    ) -> tuple[str | None, bool]:
+        """A delete in a versioned bucket: without ``version_id``, a delete marker; with it,
+        that version removed for good (nothing if there is none). Returns the version id to
+        answer (None: the null version; of the marker made or the version removed) and
+        whether it is a delete marker."""
+        if version_id is None:
+            written = await self._store.put_delete_marker(
+                bucket.name, key, owner_id=owner_id, now=self._clock()
+            )
+            await self._queue_deletion(written.released)
+            return written.version_id, True
+        removed = await self._store.delete_object_version(bucket.name, key, version_id)
+        if removed is None:
+            return (None if version_id == NULL_VERSION_ID else version_id), False
+        if isinstance(removed, DeleteMarker):
+            return removed.version_id, True
+        await self._queue_deletion(removed.segments)
+        return removed.version_id, False
+
+    async def list_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        key_marker: str | None = None,
+        version_marker: str | None = None,
+        max_keys: int = 1000,
+    ) -> VersionListing:
+        """A versioned bucket's versions and delete markers, by key then newest first."""
+        return await page_versions(
+            self._store,
+            bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            version_marker=version_marker,
+            max_keys=max_keys,
+        )
+
     async def copy_object(
         self,
         source: ObjectRecord,
@@ -561,7 +641,7 @@ class ObjectService:
             )
         finally:
             keys.forget()
-        return await self._commit_record(record, expected)
+        return await self._commit_record(record, expected, versioned=target.versioning is not None)
 
     async def list_objects(
         self,
@@ -810,6 +890,9 @@ class ObjectService:
         replaced, unused = await asyncio.shield(
             self._store.complete_upload(upload_id, stored_form(record), expected=expected)
         )
+        if isinstance(replaced, VersionedWrite):  # a versioned bucket (decision 0097)
+            await self._queue_deletion([*unused, *replaced.released])
+            return dataclasses.replace(record, version_id=replaced.version_id)
         await self._queue_deletion([*unused, *(replaced.segments if replaced is not None else ())])
         return record
 
@@ -1047,16 +1130,27 @@ class ObjectService:
         return self._limits.inline_object_max_bytes
 
     async def _commit_record(
-        self, record: ObjectRecord, expected: ExpectedObject | None = None
+        self,
+        record: ObjectRecord,
+        expected: ExpectedObject | None = None,
+        *,
+        versioned: bool = False,
     ) -> ObjectRecord:
         """Commit the metadata row of a freshly committed blob (or inline bytes); queue what
-        it replaced."""
+        it replaced. ``versioned``: the bucket was versioned when read (decision 0097); the
+        record returned then carries its version id."""
         try:
             # Shielded: a disconnect must not cut the transaction (and the queueing of the
             # replaced blobs) in the middle; the client simply does not hear the answer.
-            replaced = await asyncio.shield(
-                self._store.put_object(stored_form(record), expected=expected)
-            )
+            if versioned:
+                return await self._commit_version(record, expected)
+            try:
+                replaced = await asyncio.shield(
+                    self._store.put_object(stored_form(record), expected=expected)
+                )
+            except BucketVersioned:
+                # Turned on since the bucket was read: the previous version must be kept.
+                return await self._commit_version(record, expected)
         except (NoSuchBucket, NoSuchUpload, ObjectChanged):
             # The row was certainly not written: the blob is nobody's.
             segment = record.segments[0]
@@ -1072,6 +1166,20 @@ class ObjectService:
                 record.sealed_headers, record.bucket, record.key, record.headers
             )
         return record
+
+    async def _commit_version(
+        self, record: ObjectRecord, expected: ExpectedObject | None
+    ) -> ObjectRecord:
+        """The commit of a write in a versioned bucket; what it released is queued."""
+        written = await asyncio.shield(
+            self._store.put_object_version(stored_form(record), expected=expected)
+        )
+        await self._queue_deletion(written.released)
+        if record.sealed_headers is not None:
+            self._sealed.remember_headers(
+                record.sealed_headers, record.bucket, record.key, record.headers
+            )
+        return dataclasses.replace(record, version_id=written.version_id)
 
     async def _commit_part(
         self,

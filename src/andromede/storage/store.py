@@ -26,7 +26,9 @@ from andromede.storage.model import (
     ObjectRecord,
     ObjectSummary,
     Part,
+    VersioningStatus,
 )
+from andromede.storage.versioning import DeleteMarker, VersionedWrite, VersionEntry
 
 __all__ = ["MetadataStore"]
 
@@ -138,6 +140,53 @@ class MetadataStore(Protocol):
     ) -> ListPage[ObjectSummary]:
         """Objects whose key starts with ``prefix`` and sorts strictly after ``after``."""
 
+    # -- versioned buckets (decision 0097) ----------------------------------------------------
+    # Only for buckets whose ``versioning`` is set: a bucket never versioned goes through the
+    # methods above alone. ``put_object`` refuses a versioned bucket (BucketVersioned).
+    async def set_bucket_versioning(self, name: str, status: VersioningStatus) -> None:
+        """Set the bucket's versioning state. NoSuchBucket."""
+
+    async def put_object_version(
+        self, record: ObjectRecord, *, expected: ExpectedObject | None = None
+    ) -> VersionedWrite:
+        """Make ``record`` the key's current version, as the bucket's state says: Enabled, a
+        new version id, the current object kept as a noncurrent version; Suspended, the null
+        version, replacing the key's null version wherever it is (released). NoSuchBucket and
+        ``expected`` as for :meth:`put_object` (the current object; a delete marker is none)."""
+
+    async def put_delete_marker(
+        self, bucket: str, key: str, *, owner_id: str, now: datetime
+    ) -> VersionedWrite:
+        """A delete without a version id: a delete marker becomes the key's newest version
+        (the null one when Suspended, replacing the null version). NoSuchBucket."""
+
+    async def get_object_version(
+        self, bucket: str, key: str, version_id: str
+    ) -> ObjectRecord | DeleteMarker | None:
+        """The version ``version_id`` ("null": the null version), current or not."""
+
+    async def get_current_delete_marker(self, bucket: str, key: str) -> DeleteMarker | None:
+        """The key's newest version if it is a delete marker."""
+
+    async def delete_object_version(
+        self, bucket: str, key: str, version_id: str
+    ) -> ObjectRecord | DeleteMarker | None:
+        """Remove a version for good (the removed one, None if none had that id); the next
+        newest becomes current. NoSuchBucket."""
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str,
+        after_key: str | None,
+        after_version: str | None,
+        limit: int,
+    ) -> ListPage[VersionEntry]:
+        """Versions and markers by key, newest first, strictly after (``after_key``,
+        ``after_version``: an entry's ``sort_id``, or "null"); no ``after_version``: after
+        every version of ``after_key``."""
+
     # -- multipart uploads ------------------------------------------------------------------
     async def create_upload(self, upload: MultipartUpload) -> None: ...
 
@@ -166,10 +215,11 @@ class MetadataStore(Protocol):
 
     async def complete_upload(
         self, upload_id: str, record: ObjectRecord, *, expected: ExpectedObject | None = None
-    ) -> tuple[ObjectRecord | None, list[Part]]:
+    ) -> tuple[ObjectRecord | VersionedWrite | None, list[Part]]:
         """Atomically drop the upload and its parts and put ``record``.
 
-        Returns the replaced object and the parts that ``record`` does not use. NoSuchUpload if
+        Returns the replaced object (in a versioned bucket, the :meth:`put_object_version`
+        answer) and the parts that ``record`` does not use. NoSuchUpload if
         the upload was completed or aborted meanwhile (the caller lost the race).
         ``expected`` as for :meth:`put_object`: on ``ObjectChanged`` the upload is left as it
         was, so the client may complete it again or abort it.

@@ -19,6 +19,7 @@ from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
+    BucketVersioned,
     NoSuchBucket,
     NoSuchUpload,
     ObjectChanged,
@@ -33,6 +34,15 @@ from andromede.storage.model import (
     ObjectRecord,
     ObjectSummary,
     Part,
+    Segment,
+    VersioningStatus,
+)
+from andromede.storage.versioning import (
+    NULL_VERSION_ID,
+    DeleteMarker,
+    VersionedWrite,
+    VersionEntry,
+    next_version_id,
 )
 
 __all__ = ["MemoryMetadataStore"]
@@ -46,6 +56,16 @@ class _BucketState:
     tags: tuple[tuple[str, str], ...] | None = None
     cors: CorsConfiguration | None = None
     documents: dict[str, str] = field(default_factory=dict)
+    # Versioned buckets (decision 0097): each key's noncurrent versions and delete markers,
+    # newest first, as (sort id, null version?, version).
+    versions: dict[bytes, list[_Kept]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Kept:
+    sort_id: str
+    is_null: bool
+    version: ObjectRecord | DeleteMarker
 
 
 class MemoryMetadataStore:
@@ -131,7 +151,7 @@ class MemoryMetadataStore:
 
     async def delete_bucket(self, name: str) -> list[Part]:
         state = self._state(name)
-        if state.keys:
+        if state.keys or state.versions:
             raise BucketNotEmpty(name)
         dropped: list[Part] = []
         for upload_id in [u.upload_id for u in self._uploads.values() if u.bucket == name]:
@@ -146,6 +166,8 @@ class MemoryMetadataStore:
         state = self._state(record.bucket)
         if not record.stored_in(state.bucket.region):
             raise NoSuchBucket(record.bucket)
+        if state.bucket.versioning is not None:
+            raise BucketVersioned(record.bucket)
         encoded = record.key.encode()
         replaced = state.objects.get(encoded)
         if expected is not None and not expected.holds_for(replaced):
@@ -252,6 +274,134 @@ class MemoryMetadataStore:
             items.append(state.objects[encoded].summary)
         return ListPage(tuple(items), False)
 
+    # -- versioned buckets (decision 0097) ----------------------------------------------------
+    async def set_bucket_versioning(self, name: str, status: VersioningStatus) -> None:
+        state = self._state(name)
+        state.bucket = dataclasses.replace(state.bucket, versioning=status)
+
+    async def put_object_version(
+        self, record: ObjectRecord, *, expected: ExpectedObject | None = None
+    ) -> VersionedWrite:
+        state = self._state(record.bucket)
+        if not record.stored_in(state.bucket.region):
+            raise NoSuchBucket(record.bucket)
+        status = _status(state)
+        encoded = record.key.encode()
+        current = state.objects.get(encoded)
+        if expected is not None and not expected.holds_for(current):
+            raise ObjectChanged(f"{record.key} is not the object the condition was checked on")
+        newest, released = _make_room(state, status, encoded)
+        version_id = (
+            None
+            if status is VersioningStatus.SUSPENDED
+            else next_version_id(record.last_modified, newest)
+        )
+        if encoded not in state.objects:
+            bisect.insort(state.keys, encoded)
+        state.objects[encoded] = dataclasses.replace(record, version_id=version_id)
+        return VersionedWrite(version_id, tuple(released))
+
+    async def put_delete_marker(
+        self, bucket: str, key: str, *, owner_id: str, now: datetime
+    ) -> VersionedWrite:
+        state = self._state(bucket)
+        status = _status(state)
+        encoded = key.encode()
+        newest, released = _make_room(state, status, encoded)
+        sort_id = next_version_id(now, newest)
+        suspended = status is VersioningStatus.SUSPENDED
+        marker = DeleteMarker(bucket, key, None if suspended else sort_id, now, owner_id)
+        state.versions.setdefault(encoded, []).insert(0, _Kept(sort_id, suspended, marker))
+        return VersionedWrite(marker.version_id, tuple(released))
+
+    async def get_object_version(
+        self, bucket: str, key: str, version_id: str
+    ) -> ObjectRecord | DeleteMarker | None:
+        state = self._buckets.get(bucket)
+        if state is None:
+            return None
+        encoded = key.encode()
+        current = state.objects.get(encoded)
+        if current is not None and (current.version_id or NULL_VERSION_ID) == version_id:
+            return current
+        kept = _find(state, encoded, version_id)
+        return None if kept is None else kept.version
+
+    async def get_current_delete_marker(self, bucket: str, key: str) -> DeleteMarker | None:
+        state = self._buckets.get(bucket)
+        encoded = key.encode()
+        if state is None or encoded in state.objects or not state.versions.get(encoded):
+            return None
+        newest = state.versions[encoded][0].version
+        return newest if isinstance(newest, DeleteMarker) else None
+
+    async def delete_object_version(
+        self, bucket: str, key: str, version_id: str
+    ) -> ObjectRecord | DeleteMarker | None:
+        state = self._state(bucket)
+        encoded = key.encode()
+        current = state.objects.get(encoded)
+        if current is not None and (current.version_id or NULL_VERSION_ID) == version_id:
+            del state.objects[encoded]
+            del state.keys[bisect.bisect_left(state.keys, encoded)]
+            _promote(state, encoded)
+            return current
+        kept = _find(state, encoded, version_id)
+        if kept is None:
+            return None
+        _forget(state, encoded, kept)
+        _promote(state, encoded)
+        return kept.version
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str,
+        after_key: str | None,
+        after_version: str | None,
+        limit: int,
+    ) -> ListPage[VersionEntry]:
+        state = self._buckets.get(bucket)
+        if state is None:
+            return ListPage((), False)
+        encoded_prefix = prefix.encode()
+        marker: tuple[bytes, str] | None = None
+        if after_key is not None:
+            after = after_key.encode()
+            sort = after_version
+            if sort == NULL_VERSION_ID:
+                null = _find(state, after, NULL_VERSION_ID)
+                sort = "" if null is None else null.sort_id  # "": the current one
+            marker = (after, "\U0010ffff" * 2 if sort is None else sort)
+        entries: list[tuple[bytes, str, VersionEntry]] = []
+        for encoded in sorted(set(state.keys) | set(state.versions)):
+            if not encoded.startswith(encoded_prefix):
+                continue
+            current = state.objects.get(encoded)
+            kept = state.versions.get(encoded, [])
+            if current is not None:
+                sort = current.version_id or ""
+                entries.append(
+                    (encoded, sort, VersionEntry.of_record(current, sort, is_latest=True))
+                )
+            for index, entry in enumerate(kept):
+                version = entry.version
+                latest = current is None and index == 0
+                entries.append(
+                    (
+                        encoded,
+                        entry.sort_id,
+                        VersionEntry.of_marker(version, entry.sort_id, is_latest=latest)
+                        if isinstance(version, DeleteMarker)
+                        else VersionEntry.of_record(version, entry.sort_id, is_latest=False),
+                    )
+                )
+        if marker is not None:
+            entries = [e for e in entries if (e[0], e[1]) > marker]
+        page = [entry for _, _, entry in entries[: limit + 1]]
+        return ListPage(tuple(page[:limit]), len(page) > limit)
+
     # -- multipart uploads ------------------------------------------------------------------
     async def create_upload(self, upload: MultipartUpload) -> None:
         self._state(upload.bucket)
@@ -309,7 +459,7 @@ class MemoryMetadataStore:
 
     async def complete_upload(
         self, upload_id: str, record: ObjectRecord, *, expected: ExpectedObject | None = None
-    ) -> tuple[ObjectRecord | None, list[Part]]:
+    ) -> tuple[ObjectRecord | VersionedWrite | None, list[Part]]:
         if upload_id not in self._uploads:
             raise NoSuchUpload(upload_id)
         state = self._state(record.bucket)
@@ -317,6 +467,8 @@ class MemoryMetadataStore:
             raise ObjectChanged(f"{record.key} is not the object the condition was checked on")
         used = {s.blob_id for s in record.segments}
         unused = [p for p in self._drop_upload(upload_id) if p.blob_id not in used]
+        if state.bucket.versioning is not None:
+            return await self.put_object_version(record), unused
         replaced = await self.put_object(record)
         return replaced, unused
 
@@ -355,6 +507,14 @@ class MemoryMetadataStore:
                 found.update(
                     s.blob_id for s in record.segments if s.inline is None and s.blob_id in wanted
                 )
+            for kept in state.versions.values():
+                for entry in kept:
+                    if isinstance(entry.version, ObjectRecord):
+                        found.update(
+                            s.blob_id
+                            for s in entry.version.segments
+                            if s.inline is None and s.blob_id in wanted
+                        )
         for parts in self._parts.values():
             found.update(p.blob_id for p in parts.values() if p.blob_id in wanted)
         found.update(entry[2] for entry in self._deletions if entry[2] in wanted)
@@ -371,3 +531,71 @@ class MemoryMetadataStore:
         del self._uploads[upload_id]
         parts = self._parts.pop(upload_id, {})
         return [parts[n] for n in sorted(parts)]
+
+
+# -- versioned buckets' rules, as store_sql_versions.py keeps them ----------------------------
+
+
+def _status(state: _BucketState) -> VersioningStatus:
+    if state.bucket.versioning is None:
+        raise ValueError(f"bucket {state.bucket.name} is not versioned")
+    return state.bucket.versioning
+
+
+def _find(state: _BucketState, encoded: bytes, version_id: str) -> _Kept | None:
+    for kept in state.versions.get(encoded, []):
+        if (kept.is_null and version_id == NULL_VERSION_ID) or (
+            not kept.is_null and kept.sort_id == version_id
+        ):
+            return kept
+    return None
+
+
+def _forget(state: _BucketState, encoded: bytes, kept: _Kept) -> None:
+    versions = state.versions[encoded]
+    versions.remove(kept)
+    if not versions:
+        del state.versions[encoded]
+
+
+def _promote(state: _BucketState, encoded: bytes) -> None:
+    """A newest version that is an object becomes the current object again."""
+    versions = state.versions.get(encoded)
+    if encoded in state.objects or not versions:
+        return
+    newest = versions[0]
+    if isinstance(newest.version, DeleteMarker):
+        return
+    _forget(state, encoded, newest)
+    bisect.insort(state.keys, encoded)
+    state.objects[encoded] = newest.version
+
+
+def _make_room(
+    state: _BucketState, status: VersioningStatus, encoded: bytes
+) -> tuple[str | None, list[Segment]]:
+    """As store_sql_versions._make_room: keep or release the current object (and, Suspended,
+    the noncurrent null version); the newest id the key then keeps, and what was released."""
+    released: list[Segment] = []
+    current = state.objects.get(encoded)
+    versions = state.versions.setdefault(encoded, [])
+    if current is not None:
+        del state.objects[encoded]
+        del state.keys[bisect.bisect_left(state.keys, encoded)]
+        if current.version_id is None and status is VersioningStatus.SUSPENDED:
+            released.extend(current.segments)
+        else:
+            sort_id = current.version_id or next_version_id(
+                current.last_modified, versions[0].sort_id if versions else None
+            )
+            versions.insert(0, _Kept(sort_id, current.version_id is None, current))
+    if status is VersioningStatus.SUSPENDED:
+        null = next((k for k in versions if k.is_null), None)
+        if null is not None:
+            versions.remove(null)
+            if isinstance(null.version, ObjectRecord):
+                released.extend(null.version.segments)
+    if not versions:
+        del state.versions[encoded]
+        return None, released
+    return versions[0].sort_id, released

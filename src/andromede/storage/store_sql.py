@@ -49,6 +49,7 @@ from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
+    BucketVersioned,
     NoSuchBucket,
     NoSuchUpload,
     ObjectChanged,
@@ -74,9 +75,11 @@ from andromede.storage.model import (
     SealedHeaders,
     Segment,
     SegmentKey,
+    VersioningStatus,
     build_bucket,
     build_object_record,
 )
+from andromede.storage.versioning import DeleteMarker, VersionedWrite, VersionEntry
 
 __all__ = ["SqlMetadataStore", "prefix_upper_bound"]
 
@@ -90,6 +93,7 @@ _OB = tables.object_blobs
 _U = tables.multipart_uploads
 _P = tables.parts
 _D = tables.blob_deletions
+_VB = tables.object_version_blobs
 
 _MAX_CODE_POINT = 0x10FFFF
 # Bound the number of bound parameters per statement (SQLite's limit is 32766 nowadays, but
@@ -379,6 +383,7 @@ def _object_values(record: ObjectRecord) -> dict[str, Any]:
         "format_version": record.format_version,
         "acl": None if record.acl is None else record.acl.to_json(),
         "inline_data": _inline_data(record.segments),
+        "version_id": record.version_id,
         **_checksum_columns(record.checksum),
     }
 
@@ -413,6 +418,7 @@ _OBJECT_COLUMNS = (
     "format_version",
     "acl",
     "inline_data",
+    "version_id",
 )
 _BUCKET_COLUMNS = (
     "name",
@@ -425,10 +431,12 @@ _BUCKET_COLUMNS = (
     "public_access_block",
     "acl",
     "encryption",
+    "versioning",
 )
 _ALGORITHMS = {a.value: a for a in ChecksumAlgorithm}
 _TYPES = {t.value: t for t in ChecksumType}
 _OWNERSHIPS = {o.value: o for o in ObjectOwnership}
+_VERSIONING = {v.value: v for v in VersioningStatus}
 
 
 def _object_from_row(row: Sequence[Any]) -> ObjectRecord:
@@ -448,6 +456,7 @@ def _object_from_row(row: Sequence[Any]) -> ObjectRecord:
         format_version,
         acl,
         inline_data,
+        version_id,
     ) = row
     headers, sealed = _stored_headers_from_json(headers_json)
     # bytes, whatever the driver hands out (asyncpg: bytes; sqlite3: bytes or memoryview)
@@ -470,6 +479,7 @@ def _object_from_row(row: Sequence[Any]) -> ObjectRecord:
         sealed,
         None,  # kms_context: opened by the service
         None,  # key_check: made by the service
+        version_id,
     )
 
 
@@ -519,6 +529,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         block,
         acl,
         encryption,
+        versioning,
     ) = row
     # Positionally, in the bucket's field order (every request: see slots_builder).
     return build_bucket(
@@ -532,6 +543,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         None if block is None else _public_access_block(block),
         None if acl is None else AccessControlList.from_json(acl),
         None if encryption is None else _bucket_encryption(encryption),
+        None if versioning is None else _VERSIONING[versioning],
     )
 
 
@@ -868,7 +880,7 @@ class SqlMetadataStore:
             has_object = conn.execute(
                 sa.select(_O.c.key).where(_O.c.bucket == name).limit(1)
             ).first()
-            if has_object is not None:
+            if has_object is not None or _versions.has_versions(conn, name):
                 raise BucketNotEmpty(name)
             upload_ids = list(
                 conn.scalars(
@@ -1023,6 +1035,59 @@ class SqlMetadataStore:
 
         return await self._db.read(work)
 
+    # -- versioned buckets (decision 0097; store_sql_versions.py) ----------------------------
+    async def set_bucket_versioning(self, name: str, status: VersioningStatus) -> None:
+        await self._db.write(lambda conn: _versions.set_versioning(conn, name, status))
+
+    async def put_object_version(
+        self, record: ObjectRecord, *, expected: ExpectedObject | None = None
+    ) -> VersionedWrite:
+        return await self._db.write(lambda conn: _versions.put_version(conn, record, expected))
+
+    async def put_delete_marker(
+        self, bucket: str, key: str, *, owner_id: str, now: datetime
+    ) -> VersionedWrite:
+        return await self._db.write(
+            lambda conn: _versions.put_marker(conn, bucket, key, owner_id, now)
+        )
+
+    async def get_object_version(
+        self, bucket: str, key: str, version_id: str
+    ) -> ObjectRecord | DeleteMarker | None:
+        return await self._db.read(
+            lambda conn: _versions.get_version(conn, bucket, key, version_id)
+        )
+
+    async def get_current_delete_marker(self, bucket: str, key: str) -> DeleteMarker | None:
+        return await self._db.read(lambda conn: _versions.current_marker(conn, bucket, key))
+
+    async def delete_object_version(
+        self, bucket: str, key: str, version_id: str
+    ) -> ObjectRecord | DeleteMarker | None:
+        return await self._db.write(
+            lambda conn: _versions.delete_version(conn, bucket, key, version_id)
+        )
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str,
+        after_key: str | None,
+        after_version: str | None,
+        limit: int,
+    ) -> ListPage[VersionEntry]:
+        return await self._db.read(
+            lambda conn: _versions.list_versions(
+                conn,
+                bucket,
+                prefix=prefix,
+                after_key=after_key,
+                after_version=after_version,
+                limit=limit,
+            )
+        )
+
     # -- multipart uploads ------------------------------------------------------------------
     async def create_upload(self, upload: MultipartUpload) -> None:
         def work(conn: Connection) -> None:
@@ -1167,17 +1232,22 @@ class SqlMetadataStore:
 
     async def complete_upload(
         self, upload_id: str, record: ObjectRecord, *, expected: ExpectedObject | None = None
-    ) -> tuple[ObjectRecord | None, list[Part]]:
-        def work(conn: Connection) -> tuple[ObjectRecord | None, list[Part]]:
+    ) -> tuple[ObjectRecord | VersionedWrite | None, list[Part]]:
+        def work(conn: Connection) -> tuple[ObjectRecord | VersionedWrite | None, list[Part]]:
             # The upload FOR UPDATE (the writer's turn on SQLite): of two racing completes, or a
             # complete and an abort, one wins and the other finds no upload. The bucket comes
             # first, as in every job (see the module docstring).
-            if not _hold_bucket(conn, record.bucket):  # no bucket, so no upload either
+            held = conn.execute(_HOLD_BUCKET, {"name": record.bucket}).first()
+            if held is None:  # no bucket, so no upload either
                 raise NoSuchUpload(upload_id)
             if not _upload_exists(conn, upload_id, lock=_EXCLUSIVE):
                 raise NoSuchUpload(upload_id)
             # The object first: a failed condition rolls back before the upload is touched.
-            replaced = _put_object(conn, record, expected)
+            replaced: ObjectRecord | VersionedWrite | None
+            if held.versioning is not None:
+                replaced = _versions.put_version(conn, record, expected)
+            else:
+                replaced = _put_object(conn, record, expected)
             return replaced, _drop_upload(conn, upload_id)
 
         replaced, parts = await self._db.write(work)
@@ -1242,6 +1312,7 @@ class SqlMetadataStore:
                     sa.select(_OB.c.blob_id).where(_OB.c.blob_id.in_(batch)),
                     sa.select(_P.c.blob_id).where(_P.c.blob_id.in_(batch)),
                     sa.select(_D.c.blob_id).where(_D.c.blob_id.in_(batch)),
+                    sa.select(_VB.c.blob_id).where(_VB.c.blob_id.in_(batch)),
                 )
                 found.update(conn.scalars(query).all())
             return found
@@ -1256,7 +1327,7 @@ _IS_OBJECT = (_O.c.bucket == sa.bindparam("bucket")) & (_O.c.key == sa.bindparam
 _IS_OBJECT_BLOB = (_OB.c.bucket == sa.bindparam("bucket")) & (_OB.c.key == sa.bindparam("key"))
 _GET_BUCKET = sa.select(_B).where(_B.c.name == sa.bindparam("name"))
 _HOLD_BUCKET = (
-    sa.select(_B.c.name, _B.c.region)
+    sa.select(_B.c.name, _B.c.region, _B.c.versioning)
     .where(_B.c.name == sa.bindparam("name"))
     .with_for_update(read=True, key_share=True)
 )
@@ -1312,6 +1383,10 @@ def _put_object(
     # A bucket made again in another region while the blobs were written is not theirs.
     if held is None or not record.stored_in(held.region):
         raise NoSuchBucket(record.bucket)
+    if held.versioning is not None:
+        # Versioning was turned on since the caller read the bucket: replacing the object
+        # here would lose the version it must keep.
+        raise BucketVersioned(record.bucket)
     names = {"bucket": record.bucket, "key": record.key}
     values = _object_values(record)
     while True:
@@ -1349,10 +1424,11 @@ _PUT_OBJECT_STATEMENT = RowStatement(
     sa.text(
         """
 WITH bucket AS (
-    SELECT region FROM buckets WHERE name = :bucket FOR KEY SHARE
+    SELECT region, versioning FROM buckets WHERE name = :bucket FOR KEY SHARE
 ), target AS (
     SELECT 1 FROM bucket
-    WHERE CAST(:region AS text) IS NULL OR bucket.region = CAST(:region AS text)
+    WHERE (CAST(:region AS text) IS NULL OR bucket.region = CAST(:region AS text))
+        AND bucket.versioning IS NULL
 ), previous AS (
     SELECT o.*, o.xmin AS version FROM objects AS o
     WHERE o.bucket = :bucket AND o.key = :key AND EXISTS (SELECT 1 FROM target)
@@ -1388,6 +1464,7 @@ WITH bucket AS (
 )
 SELECT
     EXISTS (SELECT 1 FROM target) AS bucket_held,
+    EXISTS (SELECT 1 FROM bucket WHERE versioning IS NOT NULL) AS versioned,
     EXISTS (SELECT 1 FROM inserted) AS inserted,
     (SELECT version FROM seen) IS DISTINCT FROM updated.version AS raced,
     updated.*
@@ -1413,6 +1490,8 @@ async def _put_object_in_one_statement(db: Database, record: ObjectRecord) -> Ob
         if row is None:  # the statement always answers one row
             raise RuntimeError("the PUT statement returned no row")
         if not row["bucket_held"]:
+            if row["versioned"]:  # turned on since the caller read the bucket (_put_object)
+                raise BucketVersioned(record.bucket)
             raise NoSuchBucket(record.bucket)
         if row["inserted"]:
             return None
@@ -1434,3 +1513,7 @@ def _drop_upload(conn: Connection, upload_id: str) -> list[Part]:
     conn.execute(_P.delete().where(_P.c.upload_id == upload_id))
     conn.execute(_U.delete().where(_U.c.upload_id == upload_id))
     return [_part_from_row(r) for r in rows]
+
+
+# Last: it uses this module's helpers, and this module calls it only from inside jobs.
+from andromede.storage import store_sql_versions as _versions  # noqa: E402

@@ -1,6 +1,6 @@
 """An unversioned bucket's versions in process (decision 0078): GetBucketVersioning's empty
 configuration, ListObjectVersions' one ``null`` version per key with S3's paging, and the
-``null`` version ids that tools send back."""
+``null`` version ids that tools send back. Versioned buckets: tests/unit/s3/test_versioning.py."""
 
 from __future__ import annotations
 
@@ -52,13 +52,6 @@ async def test_a_bucket_never_versioned_says_so(client: Client) -> None:
     assert root.tag.endswith("VersioningConfiguration") and len(root) == 0
     missing = await client.request("GET", "/nowhere?versioning")
     assert (missing.status, missing.error_code()) == (404, "NoSuchBucket")
-    # It cannot be turned on here: refused, never taken.
-    enable = await client.request(
-        "PUT",
-        f"{B}?versioning",
-        b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
-    )
-    assert (enable.status, enable.error_code()) == (501, "NotImplemented")
 
 
 async def test_every_object_is_its_keys_one_null_version(client: Client) -> None:

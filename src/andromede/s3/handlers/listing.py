@@ -23,6 +23,7 @@ from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, escape
 from andromede.storage.model import ObjectSummary
 from andromede.storage.service import ObjectListing
+from andromede.storage.versioning import VersionEntry
 
 __all__ = [
     "checksum_elements",
@@ -36,7 +37,7 @@ __all__ = [
 _TOKEN_PREFIX = b"v1:"
 
 
-def checksum_elements(entry: ObjectSummary) -> str:
+def checksum_elements(entry: ObjectSummary | VersionEntry) -> str:
     """A listed object's ``ChecksumAlgorithm`` and ``ChecksumType`` elements, as text."""
     if entry.checksum_algorithm is None:
         return ""

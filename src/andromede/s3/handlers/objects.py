@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 from urllib.parse import unquote
 
-from andromede.http.dates import iso8601_ms
+from andromede.http.dates import http_date, iso8601_ms
 from andromede.http.response import Response
 from andromede.s3.conditions import (
     ConditionOutcome,
@@ -52,6 +52,7 @@ from andromede.storage.model import (
     ExpectedObject,
     ObjectRecord,
 )
+from andromede.storage.versioning import DeleteMarker, shown_version_id
 
 __all__ = [
     "check_write_conditions",
@@ -137,6 +138,8 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
     response = Response(headers=[("ETag", f'"{record.etag}"')])
     if record.checksum is not None:
         checksum_headers(response, record.checksum)
+    if bucket.versioning is not None:
+        response.header("x-amz-version-id", shown_version_id(record.version_id))
     write_encryption_headers(ctx, response, encryption)
     write_expiration(response, svc, record)
     return response
@@ -156,7 +159,7 @@ def _part_range(record: ObjectRecord, part_number: int) -> ByteRange | None:
 
 async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
     customer = read_customer_key(ctx)
-    record = await svc.objects.head_object(ctx.bucket, ctx.key, lookup=ctx.object_lookup)
+    record = await _version_read(ctx, svc)
     await svc.objects.check_customer_key(record, customer)
     await check_kms_read(ctx, svc, record)
     outcome = evaluate_get_conditions(
@@ -189,9 +192,13 @@ async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
         except RangeNotSatisfiable as exc:
             raise S3Error("InvalidRange", ActualObjectSize=str(record.size)) from exc
     whole = byte_range is None
+    bucket = ctx.object_lookup.bucket if ctx.object_lookup is not None else ctx.bucket_record
+    versioned = bucket is not None and bucket.versioning is not None
     checksum_wanted = ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
     response = Response(head=head)
     object_response_headers(response, record, with_checksum=whole and checksum_wanted)
+    if versioned:
+        response.header("x-amz-version-id", shown_version_id(record.version_id))
     record_encryption_headers(response, record, customer)
     write_expiration(response, svc, record)
     if byte_range is not None:
@@ -203,6 +210,48 @@ async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
     if not head and response.content_length > 0:
         response.stream = svc.objects.read_object(record, start, end, customer_key=customer)
     return response
+
+
+async def _version_read(ctx: S3Context, svc: S3Services) -> ObjectRecord:
+    """The record a GET or HEAD reads: the current object, or (``versionId``) that version.
+    In a versioned bucket, a current delete marker is 404 NoSuchKey and a version that is a
+    marker 405 MethodNotAllowed, both with the marker's headers, as on S3 (decision 0097)."""
+    lookup = ctx.object_lookup
+    bucket = lookup.bucket if lookup is not None else ctx.bucket_record
+    version_id = ctx.query.get("versionId")
+    if (
+        bucket is None
+        or bucket.versioning is None
+        or (version_id is None and (lookup is None or lookup.record is not None))
+    ):
+        # Never versioned (the only version is "null": checked by the app), or a current
+        # object already read with the bucket: the one query of a small GET, nothing more.
+        return await svc.objects.head_object(ctx.bucket, ctx.key, lookup=lookup)
+    if version_id is None:
+        marker = await svc.objects.current_delete_marker(ctx.bucket, ctx.key)
+        if marker is None:
+            return await svc.objects.head_object(ctx.bucket, ctx.key)
+        error = S3Error("NoSuchKey", Key=ctx.key)
+        error.response_headers = _marker_headers(marker)
+        raise error
+    try:
+        return await svc.objects.get_version(ctx.bucket, ctx.key, version_id)
+    except storage_errors.DeleteMarkerFound as found:
+        method = "HEAD" if ctx.route.operation is S3Operation.HeadObject else "GET"
+        error = S3Error("MethodNotAllowed", Method=method, ResourceType="DeleteMarker")
+        error.response_headers = (
+            *_marker_headers(found.marker),
+            ("Last-Modified", http_date(found.marker.last_modified)),
+            ("Allow", "DELETE"),
+        )
+        raise error from None
+
+
+def _marker_headers(marker: DeleteMarker) -> tuple[tuple[str, str], ...]:
+    return (
+        ("x-amz-delete-marker", "true"),
+        ("x-amz-version-id", shown_version_id(marker.version_id)),
+    )
 
 
 def _apply_overrides(ctx: S3Context, response: Response) -> None:
@@ -241,6 +290,19 @@ async def delete_object(ctx: S3Context, svc: S3Services) -> Response:
     if_match = ctx.headers.get("if-match")
     if if_match is not None:
         checked_etag = await _check_delete_condition(ctx, svc, if_match)
+    bucket = await addressed_bucket(ctx, svc)
+    if bucket.versioning is not None:
+        if checked_etag is not None:
+            # Not yet for versions: refused rather than taken for an unconditional delete.
+            raise S3Error("NotImplemented", Header="If-Match")
+        version_id, is_marker = await svc.objects.delete_versioned(
+            bucket, ctx.key, ctx.query.get("versionId"), owner_id=object_owner_id(ctx, bucket)
+        )
+        response = Response(status=204)
+        response.header("x-amz-version-id", shown_version_id(version_id))
+        if is_marker:
+            response.header("x-amz-delete-marker", "true")
+        return response
     # The delete takes only the object the condition was checked on: a write or delete that
     # came in between makes it 409 ConditionalRequestConflict, as on AWS.
     await svc.objects.delete_object(ctx.bucket, ctx.key, if_etag=checked_etag)

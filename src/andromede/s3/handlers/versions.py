@@ -1,9 +1,7 @@
-"""Versions of an unversioned bucket: GetBucketVersioning and ListObjectVersions as S3 answers
-them for a bucket whose versioning was never enabled (decision 0078).
+"""Bucket versioning: Get/PutBucketVersioning and ListObjectVersions (decisions 0078, 0097).
 
-Every bucket here is such a bucket: PutBucketVersioning is not implemented (501), so no bucket
-ever holds more than one version of a key. S3's answer for such a bucket is exact, not an
-approximation:
+A versioned bucket (Enabled or Suspended) lists its versions and delete markers from the
+version store. A bucket never versioned keeps 0078's answer, S3's own for such a bucket:
 - GetBucketVersioning is an empty ``VersioningConfiguration``: no ``Status``, the state of a
   bucket never versioned;
 - every object is its key's one version, with the version id ``null``, and is the latest;
@@ -29,16 +27,40 @@ from andromede.s3.handlers.common import (
 )
 from andromede.s3.handlers.listing import checksum_elements, owner_elements
 from andromede.s3.request import S3Context
-from andromede.s3.xml import XmlWriter, escape
+from andromede.s3.xml import XmlWriter, child_text, children, escape, parse_xml
+from andromede.storage.model import VersioningStatus
+from andromede.storage.versioning import is_version_id, shown_version_id
 
-__all__ = ["get_bucket_versioning", "list_object_versions"]
+__all__ = ["get_bucket_versioning", "list_object_versions", "put_bucket_versioning"]
 
 _NULL_VERSION = "null"
+_STATUSES = {status.value: status for status in VersioningStatus}
 
 
 async def get_bucket_versioning(ctx: S3Context, svc: S3Services) -> Response:
-    await svc.objects.get_bucket(ctx.bucket)  # NoSuchBucket
-    return xml_response(XmlWriter("VersioningConfiguration"))
+    bucket = await svc.objects.get_bucket(ctx.bucket)  # NoSuchBucket
+    xml = XmlWriter("VersioningConfiguration")
+    if bucket.versioning is not None:
+        xml.element("Status", bucket.versioning.value)
+    return xml_response(xml)
+
+
+async def put_bucket_versioning(ctx: S3Context, svc: S3Services) -> Response:
+    """Enabled or Suspended. MFA Delete is not implemented: asking for it is refused, never
+    dropped; ``Disabled``, the truth here, is accepted."""
+    root = parse_xml(await ctx.read_xml_body(), "VersioningConfiguration")
+    if len(children(root, "Status")) > 1 or len(children(root, "MfaDelete")) > 1:
+        raise S3Error("MalformedXML")
+    status = _STATUSES.get((child_text(root, "Status") or "").strip())
+    mfa_delete = child_text(root, "MfaDelete")
+    if mfa_delete is not None and mfa_delete.strip() not in ("Enabled", "Disabled"):
+        raise S3Error("MalformedXML")
+    if "x-amz-mfa" in ctx.headers or (mfa_delete or "").strip() == "Enabled":
+        raise S3Error("NotImplemented", "MFA Delete is not implemented", Header="MfaDelete")
+    if status is None:
+        raise S3Error("MalformedXML")
+    await svc.objects.set_bucket_versioning(ctx.bucket, status)
+    return Response(status=200)
 
 
 async def list_object_versions(ctx: S3Context, svc: S3Services) -> Response:
@@ -52,9 +74,16 @@ async def list_object_versions(ctx: S3Context, svc: S3Services) -> Response:
             raise S3Error(
                 "InvalidArgument", "A version-id marker cannot be specified without a key marker."
             )
-        if version_marker != _NULL_VERSION:
+        if version_marker != _NULL_VERSION and not is_version_id(version_marker):
             raise S3Error("InvalidArgument", "Invalid version id specified")
     max_keys = parse_max(ctx, "max-keys", default=1000, cap=svc.settings.max_list_keys)
+    bucket = ctx.bucket_record or await svc.objects.get_bucket(ctx.bucket)
+    if bucket.versioning is not None:
+        return await _list_versioned(
+            ctx, svc, url, prefix, delimiter, key_marker, version_marker, max_keys
+        )
+    if version_marker is not None and version_marker != _NULL_VERSION:
+        raise S3Error("InvalidArgument", "Invalid version id specified")
     # A key has one version: the versions after (key, "null") are those of the keys after it.
     listing = await svc.objects.list_objects(
         ctx.bucket, prefix=prefix, delimiter=delimiter, after=key_marker, max_keys=max_keys
@@ -79,6 +108,60 @@ async def list_object_versions(ctx: S3Context, svc: S3Services) -> Response:
             f"<VersionId>{_NULL_VERSION}</VersionId><IsLatest>true</IsLatest>"
             f"<LastModified>{iso8601_ms(entry.last_modified)}</LastModified>"
             f"<ETag>&quot;{entry.etag}&quot;</ETag>{checksum_elements(entry)}"
+            f"<Size>{entry.size}</Size>{owner_of(entry.owner_id)}"
+            "<StorageClass>STANDARD</StorageClass></Version>"
+        )
+    for common in listing.common_prefixes:
+        xml.open("CommonPrefixes")
+        xml.element("Prefix", encode_if(url, common))
+        xml.close("CommonPrefixes")
+    return xml_response(xml)
+
+
+async def _list_versioned(
+    ctx: S3Context,
+    svc: S3Services,
+    url: bool,
+    prefix: str,
+    delimiter: str | None,
+    key_marker: str | None,
+    version_marker: str | None,
+    max_keys: int,
+) -> Response:
+    listing = await svc.objects.list_versions(
+        ctx.bucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        key_marker=key_marker,
+        version_marker=version_marker,
+        max_keys=max_keys,
+    )
+    xml = XmlWriter("ListVersionsResult")
+    xml.element("Name", ctx.bucket)
+    xml.element("Prefix", encode_if(url, prefix))
+    xml.element("KeyMarker", encode_if(url, key_marker or ""))
+    xml.element("VersionIdMarker", version_marker or "")
+    if listing.truncated and listing.next_key_marker is not None:
+        xml.element("NextKeyMarker", encode_if(url, listing.next_key_marker))
+        xml.element("NextVersionIdMarker", listing.next_version_marker or "")
+    xml.element("MaxKeys", max_keys)
+    xml.element("Delimiter", encode_if(url, delimiter))
+    xml.element("IsTruncated", listing.truncated)
+    if url:
+        xml.element("EncodingType", "url")
+    owner_of = owner_elements()
+    for entry in listing.versions:
+        head = (
+            f"<Key>{escape(encode_if(url, entry.key) or '')}</Key>"
+            f"<VersionId>{escape(shown_version_id(entry.version_id))}</VersionId>"
+            f"<IsLatest>{'true' if entry.is_latest else 'false'}</IsLatest>"
+            f"<LastModified>{iso8601_ms(entry.last_modified)}</LastModified>"
+        )
+        if entry.delete_marker:
+            xml.raw(f"<DeleteMarker>{owner_of(entry.owner_id)}{head}</DeleteMarker>")
+            continue
+        xml.raw(
+            f"<Version>{head}<ETag>&quot;{entry.etag}&quot;</ETag>{checksum_elements(entry)}"
             f"<Size>{entry.size}</Size>{owner_of(entry.owner_id)}"
             "<StorageClass>STANDARD</StorageClass></Version>"
         )

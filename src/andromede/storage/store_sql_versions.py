@@ -1,0 +1,414 @@
+"""The versioned half of the SQL metadata store: what ``SqlMetadataStore`` does in versioned
+buckets only (decision 0097), each function run inside one of its jobs.
+
+``objects`` keeps the current version of a key when it is an object (its ``version_id`` NULL
+for the null version); ``object_versions`` keeps every other version and every delete marker;
+``object_version_blobs`` names the blobs of the versions ``object_versions`` keeps, so the
+sweeper never deletes them. Invariant, kept by every function here: when a key's newest
+version is an object, it is in ``objects``; so a key without a row in ``objects`` either has
+no version or has a delete marker as its newest.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from andromede.db import tables
+from andromede.db.types import utc_from_stored
+from andromede.storage import store_sql as _sql
+from andromede.storage.errors import NoSuchBucket, ObjectChanged
+from andromede.storage.model import (
+    ExpectedObject,
+    ListPage,
+    ObjectRecord,
+    Segment,
+    VersioningStatus,
+)
+from andromede.storage.versioning import (
+    NULL_VERSION_ID,
+    DeleteMarker,
+    VersionedWrite,
+    VersionEntry,
+    next_version_id,
+)
+
+__all__ = [
+    "current_marker",
+    "delete_version",
+    "get_version",
+    "has_versions",
+    "list_versions",
+    "put_marker",
+    "put_version",
+    "set_versioning",
+]
+
+_B = tables.buckets
+_O = tables.objects
+_OB = tables.object_blobs
+_V = tables.object_versions
+_VB = tables.object_version_blobs
+
+_VERSION_COLUMNS = tuple(c.name for c in _V.c)
+_OF_KEY = (_V.c.bucket == sa.bindparam("bucket")) & (_V.c.key == sa.bindparam("key"))
+_NEWEST = sa.select(_V).where(_OF_KEY).order_by(_V.c.version_id).limit(1)
+_NULL_ROW = sa.select(_V).where(_OF_KEY & _V.c.is_null)
+_BY_ID = sa.select(_V).where(_OF_KEY & (_V.c.version_id == sa.bindparam("version_id")))
+_HOLD = (
+    sa.select(_B.c.region, _B.c.versioning)
+    .where(_B.c.name == sa.bindparam("bucket"))
+    .with_for_update(read=True, key_share=True)
+)
+_CURRENT = (
+    sa.select(_O)
+    .where((_O.c.bucket == sa.bindparam("bucket")) & (_O.c.key == sa.bindparam("key")))
+    .with_for_update()
+)
+
+
+def has_versions(conn: Connection, bucket: str) -> bool:
+    """Whether the bucket keeps any version or marker (then it is not empty)."""
+    return (
+        conn.execute(sa.select(_V.c.key).where(_V.c.bucket == bucket).limit(1)).first() is not None
+    )
+
+
+def set_versioning(conn: Connection, name: str, status: VersioningStatus) -> None:
+    updated = conn.execute(_B.update().where(_B.c.name == name).values(versioning=status.value))
+    if updated.rowcount == 0:
+        raise NoSuchBucket(name)
+
+
+def _status(conn: Connection, bucket: str, record: ObjectRecord | None = None) -> VersioningStatus:
+    held = conn.execute(_HOLD, {"bucket": bucket}).first()
+    if held is None or (record is not None and not record.stored_in(held.region)):
+        raise NoSuchBucket(bucket)
+    if held.versioning is None:
+        raise ValueError(f"bucket {bucket} is not versioned")
+    return VersioningStatus(held.versioning)
+
+
+def _record_of(row: Any) -> ObjectRecord:
+    """The record of an ``object_versions`` row of an object (not a marker)."""
+    m = row._mapping
+    values = [m[name] for name in _sql._OBJECT_COLUMNS[:-1]]
+    values.append(None if m["is_null"] else m["version_id"])
+    return _sql._object_from_row(values)
+
+
+def _marker_of(row: Any) -> DeleteMarker:
+    m = row._mapping
+    return DeleteMarker(
+        m["bucket"],
+        m["key"],
+        None if m["is_null"] else m["version_id"],
+        utc_from_stored(m["last_modified"]),
+        m["owner_id"],
+    )
+
+
+def _version_of(row: Any) -> ObjectRecord | DeleteMarker:
+    return _marker_of(row) if row._mapping["delete_marker"] else _record_of(row)
+
+
+def _newest_id(conn: Connection, names: dict[str, str]) -> str | None:
+    return conn.scalar(
+        sa.select(_V.c.version_id).where(_OF_KEY).order_by(_V.c.version_id).limit(1), names
+    )
+
+
+def _retire(conn: Connection, current: ObjectRecord, sort_id: str) -> None:
+    """Move the current object to ``object_versions`` under ``sort_id``, with its blobs."""
+    names = {"bucket": current.bucket, "key": current.key}
+    values = _sql._object_values(current)
+    values.pop("version_id")
+    conn.execute(
+        _V.insert(),
+        {
+            **values,
+            "version_id": sort_id,
+            "is_null": current.version_id is None,
+            "delete_marker": False,
+        },
+    )
+    blob_ids = conn.scalars(sa.select(_OB.c.blob_id).where(_sql._IS_OBJECT_BLOB), names).all()
+    if blob_ids:
+        conn.execute(
+            _VB.insert(), [{"blob_id": b, **names, "version_id": sort_id} for b in blob_ids]
+        )
+    conn.execute(_sql._DELETE_OBJECT_BLOBS, names)
+    conn.execute(_O.delete().where(_sql._IS_OBJECT), names)
+
+
+def _drop_current(conn: Connection, current: ObjectRecord) -> None:
+    names = {"bucket": current.bucket, "key": current.key}
+    conn.execute(_sql._DELETE_OBJECT_BLOBS, names)
+    conn.execute(_O.delete().where(_sql._IS_OBJECT), names)
+
+
+def _drop_version(conn: Connection, row: Any) -> ObjectRecord | DeleteMarker:
+    m = row._mapping
+    conn.execute(
+        _V.delete().where(
+            (_V.c.bucket == m["bucket"])
+            & (_V.c.key == m["key"])
+            & (_V.c.version_id == m["version_id"])
+        )
+    )
+    conn.execute(
+        _VB.delete().where(
+            (_VB.c.bucket == m["bucket"])
+            & (_VB.c.key == m["key"])
+            & (_VB.c.version_id == m["version_id"])
+        )
+    )
+    return _version_of(row)
+
+
+def _promote(conn: Connection, bucket: str, key: str) -> None:
+    """Keep the invariant after a version was removed: a newest version that is an object
+    becomes the current object again."""
+    names = {"bucket": bucket, "key": key}
+    if conn.execute(sa.select(_O.c.key).where(_sql._IS_OBJECT), names).first() is not None:
+        return
+    newest = conn.execute(_NEWEST, names).first()
+    if newest is None or newest._mapping["delete_marker"]:
+        return
+    record = _record_of(newest)
+    conn.execute(_O.insert(), _sql._object_values(record))
+    sort_id = newest._mapping["version_id"]
+    is_version = (_VB.c.bucket == bucket) & (_VB.c.key == key) & (_VB.c.version_id == sort_id)
+    blob_ids = conn.scalars(sa.select(_VB.c.blob_id).where(is_version)).all()
+    conn.execute(_VB.delete().where(is_version))
+    if blob_ids:
+        conn.execute(_OB.insert(), [{"blob_id": b, **names} for b in blob_ids])
+    conn.execute(_V.delete().where(_OF_KEY & (_V.c.version_id == sort_id)), names)
+
+
+def _make_room(
+    conn: Connection,
+    status: VersioningStatus,
+    current: ObjectRecord | None,
+    names: dict[str, str],
+) -> tuple[str | None, list[Segment]]:
+    """Before a new version of the key: keep the current object as a noncurrent version, or
+    (Suspended) release it if it is the null version, and the noncurrent null version too.
+    Returns the newest version id the key then keeps, and the segments released."""
+    released: list[Segment] = []
+    if current is not None:
+        if current.version_id is None and status is VersioningStatus.SUSPENDED:
+            _drop_current(conn, current)
+            released.extend(current.segments)
+        elif current.version_id is None:
+            _retire(conn, current, next_version_id(current.last_modified, _newest_id(conn, names)))
+        else:
+            _retire(conn, current, current.version_id)
+    if status is VersioningStatus.SUSPENDED:
+        null_row = conn.execute(_NULL_ROW, names).first()
+        if null_row is not None:
+            dropped = _drop_version(conn, null_row)
+            if isinstance(dropped, ObjectRecord):
+                released.extend(dropped.segments)
+    return _newest_id(conn, names), released
+
+
+def put_version(
+    conn: Connection, record: ObjectRecord, expected: ExpectedObject | None
+) -> VersionedWrite:
+    status = _status(conn, record.bucket, record)
+    names = {"bucket": record.bucket, "key": record.key}
+    row = conn.execute(_CURRENT, names).first()
+    current = None if row is None else _sql._object_from_row(row)
+    if expected is not None and not expected.holds_for(current):
+        raise ObjectChanged(f"{record.key} is not the object the condition was checked on")
+    newest, released = _make_room(conn, status, current, names)
+    version_id = (
+        None
+        if status is VersioningStatus.SUSPENDED
+        else next_version_id(record.last_modified, newest)
+    )
+    values = _sql._object_values(record)
+    values["version_id"] = version_id
+    conn.execute(_O.insert(), values)
+    blob_rows = [{"blob_id": b, **names} for b in _sql._blob_ids(record.segments)]
+    if blob_rows:
+        conn.execute(_OB.insert(), blob_rows)
+    return VersionedWrite(version_id, tuple(released))
+
+
+def put_marker(
+    conn: Connection, bucket: str, key: str, owner_id: str, now: datetime
+) -> VersionedWrite:
+    status = _status(conn, bucket)
+    names = {"bucket": bucket, "key": key}
+    row = conn.execute(_CURRENT, names).first()
+    current = None if row is None else _sql._object_from_row(row)
+    newest, released = _make_room(conn, status, current, names)
+    sort_id = next_version_id(now, newest)
+    suspended = status is VersioningStatus.SUSPENDED
+    conn.execute(
+        _V.insert(),
+        {
+            **names,
+            "version_id": sort_id,
+            "is_null": suspended,
+            "delete_marker": True,
+            "size": 0,
+            "etag": "",
+            "last_modified": now,
+            "owner_id": owner_id,
+            "format_version": 0,
+        },
+    )
+    return VersionedWrite(None if suspended else sort_id, tuple(released))
+
+
+def get_version(
+    conn: Connection, bucket: str, key: str, version_id: str
+) -> ObjectRecord | DeleteMarker | None:
+    """The version ``version_id`` ("null": the null version) of the key, wherever it is."""
+    names = {"bucket": bucket, "key": key}
+    is_current = (
+        _O.c.version_id.is_(None)
+        if version_id == NULL_VERSION_ID
+        else (_O.c.version_id == version_id)
+    )
+    row = conn.execute(sa.select(_O).where(_sql._IS_OBJECT & is_current), names).first()
+    if row is not None:
+        return _sql._object_from_row(row)
+    if version_id == NULL_VERSION_ID:
+        found = conn.execute(_NULL_ROW, names).first()
+    else:
+        found = conn.execute(_BY_ID, {**names, "version_id": version_id}).first()
+    return None if found is None else _version_of(found)
+
+
+def current_marker(conn: Connection, bucket: str, key: str) -> DeleteMarker | None:
+    """The key's newest version when it is a delete marker (the key has no current object)."""
+    names = {"bucket": bucket, "key": key}
+    if conn.execute(sa.select(_O.c.key).where(_sql._IS_OBJECT), names).first() is not None:
+        return None
+    newest = conn.execute(_NEWEST, names).first()
+    if newest is None or not newest._mapping["delete_marker"]:
+        return None
+    return _marker_of(newest)
+
+
+def delete_version(
+    conn: Connection, bucket: str, key: str, version_id: str
+) -> ObjectRecord | DeleteMarker | None:
+    """Remove the version for good; the next newest becomes current. None if there is none."""
+    if conn.execute(_HOLD, {"bucket": bucket}).first() is None:
+        raise NoSuchBucket(bucket)
+    names = {"bucket": bucket, "key": key}
+    row = conn.execute(_CURRENT, names).first()
+    if row is not None:
+        current = _sql._object_from_row(row)
+        shown = current.version_id or NULL_VERSION_ID
+        if shown == version_id:
+            _drop_current(conn, current)
+            _promote(conn, bucket, key)
+            return current
+    if version_id == NULL_VERSION_ID:
+        found = conn.execute(_NULL_ROW, names).first()
+    else:
+        found = conn.execute(_BY_ID, {**names, "version_id": version_id}).first()
+    if found is None:
+        return None
+    removed = _drop_version(conn, found)
+    _promote(conn, bucket, key)
+    return removed
+
+
+def list_versions(
+    conn: Connection,
+    bucket: str,
+    *,
+    prefix: str,
+    after_key: str | None,
+    after_version: str | None,
+    limit: int,
+) -> ListPage[VersionEntry]:
+    """Versions by key, newest first, strictly after (``after_key``, ``after_version``): a
+    sort id, "" (after the current object) or "null" (after the null version); without
+    ``after_version``, after every version of ``after_key``."""
+    after_sort = after_version
+    if after_key is not None and after_version == NULL_VERSION_ID:
+        after_sort = _null_sort_id(conn, bucket, after_key)
+    current_where = [_O.c.bucket == bucket, *_sql._key_range(_O.c.key, prefix)]
+    version_where = [_V.c.bucket == bucket, *_sql._key_range(_V.c.key, prefix)]
+    if after_key is not None:
+        current_where.append(_O.c.key > after_key)
+        if after_sort is None:
+            version_where.append(_V.c.key > after_key)
+        else:
+            version_where.append(
+                (_V.c.key > after_key) | ((_V.c.key == after_key) & (_V.c.version_id > after_sort))
+            )
+    currents = conn.execute(
+        sa.select(*_sql._SUMMARY, _O.c.version_id)
+        .where(*current_where)
+        .order_by(_O.c.key)
+        .limit(limit + 1)
+    ).all()
+    others = _V.alias("newer")
+    latest = ~sa.exists().where((_O.c.bucket == _V.c.bucket) & (_O.c.key == _V.c.key)) & ~(
+        sa.exists().where(
+            (others.c.bucket == _V.c.bucket)
+            & (others.c.key == _V.c.key)
+            & (others.c.version_id < _V.c.version_id)
+        )
+    )
+    versions = conn.execute(
+        sa.select(_V, (_V.c.delete_marker & latest).label("is_latest"))
+        .where(*version_where)
+        .order_by(_V.c.key, _V.c.version_id)
+        .limit(limit + 1)
+    ).all()
+    entries: list[tuple[bytes, str, VersionEntry]] = []
+    for row in currents:
+        summary = _sql._summary_from_row(row[:-1])
+        version_id = row[-1]
+        entries.append(
+            (
+                summary.key.encode(),
+                version_id or "",
+                VersionEntry(
+                    summary.key,
+                    version_id,
+                    version_id or "",
+                    True,
+                    False,
+                    summary.last_modified,
+                    summary.owner_id,
+                    summary.size,
+                    summary.etag,
+                    summary.checksum_algorithm,
+                    summary.checksum_type,
+                ),
+            )
+        )
+    for row in versions:
+        sort_id = row._mapping["version_id"]
+        is_latest = bool(row._mapping["is_latest"])
+        version = _version_of(row)
+        entry = (
+            VersionEntry.of_marker(version, sort_id, is_latest=is_latest)
+            if isinstance(version, DeleteMarker)
+            else VersionEntry.of_record(version, sort_id, is_latest=False)
+        )
+        entries.append((version.key.encode(), sort_id, entry))
+    entries.sort(key=lambda e: (e[0], e[1]))
+    page = [entry for _, _, entry in entries[: limit + 1]]
+    return ListPage(tuple(page[:limit]), len(page) > limit)
+
+
+def _null_sort_id(conn: Connection, bucket: str, key: str) -> str:
+    """Where the key's null version sorts: "" when it is the current object."""
+    names = {"bucket": bucket, "key": key}
+    found = conn.scalar(sa.select(_V.c.version_id).where(_OF_KEY & _V.c.is_null), names)
+    return "" if found is None else str(found)

@@ -1,0 +1,206 @@
+"""Versioned buckets in process (decision 0097): PutBucketVersioning and its refusals, versions
+kept by overwrites and deletes, GET and HEAD by version, delete markers, permanent deletes,
+ListObjectVersions and its markers, and the null version of a Suspended bucket."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import defusedxml.ElementTree as ElementTree
+import pytest
+
+from support.s3app import Client, Reply, in_process_client
+
+B = "/versioned"
+ENABLED = b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"
+SUSPENDED = b"<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>"
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[Client]:
+    async with in_process_client(tmp_path) as made:
+        assert (await made.request("PUT", B)).status == 200
+        yield made
+
+
+async def _enable(client: Client, body: bytes = ENABLED) -> None:
+    reply = await client.request("PUT", f"{B}?versioning", body)
+    assert reply.status == 200, reply.body
+
+
+def _entries(reply: Reply) -> tuple[dict[str, str], list[tuple[str, dict[str, str]]]]:
+    assert reply.status == 200, reply.body
+    root = ElementTree.fromstring(reply.body)
+    fields: dict[str, str] = {}
+    entries: list[tuple[str, dict[str, str]]] = []
+    for child in root:
+        name = child.tag.split("}")[-1]
+        if name in ("Version", "DeleteMarker"):
+            entries.append((name, {item.tag.split("}")[-1]: item.text or "" for item in child}))
+        else:
+            fields[name] = child.text or ""
+    return fields, entries
+
+
+async def _status(client: Client) -> str | None:
+    root = ElementTree.fromstring((await client.request("GET", f"{B}?versioning")).body)
+    found = [c.text for c in root if c.tag.endswith("Status")]
+    return found[0] if found else None
+
+
+async def test_versioning_is_enabled_and_suspended_never_undone(client: Client) -> None:
+    assert await _status(client) is None
+    await _enable(client)
+    assert await _status(client) == "Enabled"
+    await _enable(client, SUSPENDED)
+    assert await _status(client) == "Suspended"
+    await _enable(client)
+    assert await _status(client) == "Enabled"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (
+            b"<VersioningConfiguration><Status>Disabled</Status></VersioningConfiguration>",
+            400,
+            "MalformedXML",
+        ),
+        (b"<VersioningConfiguration/>", 400, "MalformedXML"),
+        (b"<VersioningConfiguration><Status>Enabled", 400, "MalformedXML"),
+        (b"<Other><Status>Enabled</Status></Other>", 400, "MalformedXML"),
+        (
+            b"<VersioningConfiguration><Status>Enabled</Status><MfaDelete>Enabled</MfaDelete>"
+            b"</VersioningConfiguration>",
+            501,
+            "NotImplemented",
+        ),
+    ],
+)
+async def test_bad_configurations_are_refused(
+    client: Client, body: bytes, status: int, code: str
+) -> None:
+    reply = await client.request("PUT", f"{B}?versioning", body)
+    assert (reply.status, reply.error_code()) == (status, code)
+    assert await _status(client) is None  # nothing taken
+    # MfaDelete Disabled is the truth here: accepted.
+    await _enable(
+        client,
+        b"<VersioningConfiguration><Status>Enabled</Status><MfaDelete>Disabled</MfaDelete>"
+        b"</VersioningConfiguration>",
+    )
+
+
+async def test_overwrites_and_deletes_keep_every_version(client: Client) -> None:
+    await _enable(client)
+    first = await client.request("PUT", f"{B}/k", b"one")
+    second = await client.request("PUT", f"{B}/k", b"two")
+    v1, v2 = first.headers["x-amz-version-id"], second.headers["x-amz-version-id"]
+    assert v1 != v2 and len(v1) == 38
+    current = await client.request("GET", f"{B}/k")
+    assert current.body == b"two" and current.headers["x-amz-version-id"] == v2
+    old = await client.request("GET", f"{B}/k?versionId={v1}")
+    assert old.body == b"one" and old.headers["x-amz-version-id"] == v1
+    head = await client.request("HEAD", f"{B}/k?versionId={v1}")
+    assert head.status == 200 and head.headers["content-length"] == "3"
+
+    deleted = await client.request("DELETE", f"{B}/k")
+    assert deleted.status == 204 and deleted.headers["x-amz-delete-marker"] == "true"
+    marker = deleted.headers["x-amz-version-id"]
+    gone = await client.request("GET", f"{B}/k")
+    assert (gone.status, gone.error_code()) == (404, "NoSuchKey")
+    assert gone.headers["x-amz-delete-marker"] == "true"
+    assert gone.headers["x-amz-version-id"] == marker
+    by_marker = await client.request("GET", f"{B}/k?versionId={marker}")
+    assert (by_marker.status, by_marker.error_code()) == (405, "MethodNotAllowed")
+    assert by_marker.headers["x-amz-delete-marker"] == "true"
+    listed = await client.request("GET", f"{B}?list-type=2")
+    assert b"<Key>k</Key>" not in listed.body
+
+    _, entries = _entries(await client.request("GET", f"{B}?versions"))
+    assert [(kind, e["VersionId"], e["IsLatest"]) for kind, e in entries] == [
+        ("DeleteMarker", marker, "true"),
+        ("Version", v2, "false"),
+        ("Version", v1, "false"),
+    ]
+
+    # Deleting the marker brings the object back.
+    undeleted = await client.request("DELETE", f"{B}/k?versionId={marker}")
+    assert undeleted.headers["x-amz-delete-marker"] == "true"
+    assert (await client.request("GET", f"{B}/k")).body == b"two"
+    # Deleting a version removes it for good; the next one becomes current.
+    removed = await client.request("DELETE", f"{B}/k?versionId={v2}")
+    assert removed.status == 204 and removed.headers["x-amz-version-id"] == v2
+    assert "x-amz-delete-marker" not in removed.headers
+    assert (await client.request("GET", f"{B}/k")).body == b"one"
+    missing = await client.request("GET", f"{B}/k?versionId={v2}")
+    assert (missing.status, missing.error_code()) == (404, "NoSuchVersion")
+    bad = await client.request("GET", f"{B}/k?versionId=not-an-id")
+    assert (bad.status, bad.error_code()) == (400, "InvalidArgument")
+    # Other object calls refuse a version id rather than act on the current version.
+    tagging = await client.request("GET", f"{B}/k?tagging&versionId={v1}")
+    assert (tagging.status, tagging.error_code()) == (400, "InvalidArgument")
+
+
+async def test_a_versioned_bucket_is_empty_only_without_versions(client: Client) -> None:
+    await _enable(client)
+    put = await client.request("PUT", f"{B}/k", b"x")
+    marker = (await client.request("DELETE", f"{B}/k")).headers["x-amz-version-id"]
+    refused = await client.request("DELETE", B)
+    assert (refused.status, refused.error_code()) == (409, "BucketNotEmpty")
+    for version in (put.headers["x-amz-version-id"], marker):
+        assert (await client.request("DELETE", f"{B}/k?versionId={version}")).status == 204
+    assert (await client.request("DELETE", B)).status == 204
+
+
+async def test_listing_pages_by_key_and_version_markers(client: Client) -> None:
+    await _enable(client)
+    made: list[tuple[str, str]] = []
+    for key in ("a", "b", "a", "c", "a"):
+        reply = await client.request("PUT", f"{B}/{key}", key.encode())
+        made.append((key, reply.headers["x-amz-version-id"]))
+    expected = sorted(made, key=lambda kv: (kv[0], -made.index(kv)))
+    seen: list[tuple[str, str]] = []
+    query = f"{B}?versions&max-keys=2"
+    while True:
+        fields, entries = _entries(await client.request("GET", query))
+        seen.extend((e["Key"], e["VersionId"]) for _, e in entries)
+        if fields["IsTruncated"] == "false":
+            break
+        query = (
+            f"{B}?versions&max-keys=2&key-marker={fields['NextKeyMarker']}"
+            f"&version-id-marker={fields['NextVersionIdMarker']}"
+        )
+    assert seen == expected
+    latest = [e["IsLatest"] for _, e in _entries(await client.request("GET", f"{B}?versions"))[1]]
+    assert latest == ["true", "false", "false", "true", "true"]
+
+
+async def test_suspended_buckets_replace_the_null_version(client: Client) -> None:
+    before = await client.request("PUT", f"{B}/k", b"before")  # the null version
+    assert "x-amz-version-id" not in before.headers
+    await _enable(client)
+    kept = (await client.request("PUT", f"{B}/k", b"kept")).headers["x-amz-version-id"]
+    null = await client.request("GET", f"{B}/k?versionId=null")
+    assert null.body == b"before"
+    await _enable(client, SUSPENDED)
+    put = await client.request("PUT", f"{B}/k", b"after")
+    assert put.headers["x-amz-version-id"] == "null"
+    again = await client.request("PUT", f"{B}/k", b"again")
+    assert again.headers["x-amz-version-id"] == "null"
+    _, entries = _entries(await client.request("GET", f"{B}?versions"))
+    assert [(e["VersionId"], e["IsLatest"]) for _, e in entries] == [
+        ("null", "true"),
+        (kept, "false"),
+    ]
+    assert (await client.request("GET", f"{B}/k?versionId=null")).body == b"again"
+    deleted = await client.request("DELETE", f"{B}/k")
+    assert deleted.headers["x-amz-version-id"] == "null"
+    assert deleted.headers["x-amz-delete-marker"] == "true"
+    _, entries = _entries(await client.request("GET", f"{B}?versions"))
+    assert [(kind, e["VersionId"]) for kind, e in entries] == [
+        ("DeleteMarker", "null"),
+        ("Version", kept),
+    ]
+    assert (await client.request("GET", f"{B}/k?versionId={kept}")).body == b"kept"
