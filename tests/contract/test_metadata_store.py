@@ -22,6 +22,7 @@ from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
+    BucketVersioned,
     NoSuchBucket,
     NoSuchUpload,
     ObjectChanged,
@@ -44,10 +45,12 @@ from andromede.storage.model import (
     SealedHeaders,
     Segment,
     SegmentKey,
+    VersioningStatus,
 )
 from andromede.storage.store import MetadataStore
 from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.storage.store_sql import SqlMetadataStore, prefix_upper_bound
+from andromede.storage.versioning import DeleteMarker
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 
@@ -889,3 +892,101 @@ async def test_inline_legacy_rows_swap_with_their_bytes(store: MetadataStore) ->
     assert await store.replace_object_segments(old, converted)
     assert await store.get_object("b1", "k") == converted
     assert await store.referenced_blob_ids(["p", "s"]) == set()
+
+
+# -- versioned buckets (decision 0097) ---------------------------------------------------------
+
+
+async def test_enabled_keeps_every_version_and_its_blobs(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    await store.put_object(record("k", blob="null-blob"))  # before versioning: the null one
+    await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    assert (await store.get_bucket("b1")).versioning is VersioningStatus.ENABLED  # type: ignore[union-attr]
+    first = await store.put_object_version(record("k", blob="blob-1"))
+    later = dataclasses.replace(record("k", blob="blob-2"), last_modified=T0 + timedelta(1))
+    second = await store.put_object_version(later)
+    assert first.version_id and second.version_id and first.released == ()
+    assert second.version_id < first.version_id  # newest first
+    current = await store.get_object("b1", "k")
+    assert current is not None and current.version_id == second.version_id
+    ids = {"null-blob", "blob-1", "blob-2"}
+    assert await store.referenced_blob_ids(ids) == ids  # none may be swept
+    old = await store.get_object_version("b1", "k", first.version_id)
+    assert old is not None and not isinstance(old, DeleteMarker)
+    assert old.segments[0].blob_id == "blob-1"
+    null = await store.get_object_version("b1", "k", "null")
+    assert null is not None and not isinstance(null, DeleteMarker)
+    assert null.segments[0].blob_id == "null-blob"
+
+    marker = await store.put_delete_marker("b1", "k", owner_id="o-t1", now=T0 + timedelta(2))
+    assert await store.get_object("b1", "k") is None
+    assert (await store.list_objects("b1", prefix="", after=None, limit=10)).items == ()
+    found = await store.get_current_delete_marker("b1", "k")
+    assert found is not None and found.version_id == marker.version_id
+    page = await store.list_object_versions(
+        "b1", prefix="", after_key=None, after_version=None, limit=10
+    )
+    assert [(e.version_id, e.is_latest, e.delete_marker) for e in page.items] == [
+        (marker.version_id, True, True),
+        (second.version_id, False, False),
+        (first.version_id, False, False),
+        (None, False, False),
+    ]
+    after = await store.list_object_versions(
+        "b1", prefix="", after_key="k", after_version=page.items[1].sort_id, limit=10
+    )
+    assert [e.version_id for e in after.items] == [first.version_id, None]
+    with_null = await store.list_object_versions(
+        "b1", prefix="", after_key="k", after_version="null", limit=10
+    )
+    assert with_null.items == ()
+    try:
+        await store.delete_bucket("b1")
+        raise AssertionError("a bucket with versions is not empty")
+    except BucketNotEmpty:
+        pass
+
+    # The marker removed: the newest version is current again, with its blob referenced.
+    assert marker.version_id is not None
+    removed = await store.delete_object_version("b1", "k", marker.version_id)
+    assert isinstance(removed, DeleteMarker)
+    current = await store.get_object("b1", "k")
+    assert current is not None and current.version_id == second.version_id
+    gone = await store.delete_object_version("b1", "k", second.version_id)
+    assert gone is not None and not isinstance(gone, DeleteMarker)
+    current = await store.get_object("b1", "k")
+    assert current is not None and current.segments[0].blob_id == "blob-1"
+    assert await store.referenced_blob_ids(ids) == {"null-blob", "blob-1"}
+
+
+async def test_suspended_replaces_the_null_version(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    kept = await store.put_object_version(record("k", blob="kept"))
+    await store.set_bucket_versioning("b1", VersioningStatus.SUSPENDED)
+    null = await store.put_object_version(record("k", blob="null-1"))
+    assert null.version_id is None and null.released == ()
+    again = await store.put_object_version(record("k", blob="null-2"))
+    assert [s.blob_id for s in again.released] == ["null-1"]
+    marker = await store.put_delete_marker("b1", "k", owner_id="o-t1", now=T0)
+    assert marker.version_id is None and [s.blob_id for s in marker.released] == ["null-2"]
+    page = await store.list_object_versions(
+        "b1", prefix="", after_key=None, after_version=None, limit=10
+    )
+    assert [(e.version_id, e.delete_marker) for e in page.items] == [
+        (None, True),
+        (kept.version_id, False),
+    ]
+    assert await store.referenced_blob_ids({"kept", "null-1", "null-2"}) == {"kept"}
+
+
+async def test_an_unversioned_put_never_replaces_a_version(store: MetadataStore) -> None:
+    """A PUT that read the bucket before versioning came on is refused, not taken."""
+    await store.create_bucket(bucket())
+    await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    try:
+        await store.put_object(record("k"))
+        raise AssertionError("taken")
+    except BucketVersioned:
+        pass
+    assert await store.get_object("b1", "k") is None

@@ -204,3 +204,17 @@ async def test_suspended_buckets_replace_the_null_version(client: Client) -> Non
         ("Version", kept),
     ]
     assert (await client.request("GET", f"{B}/k?versionId={kept}")).body == b"kept"
+
+
+async def test_delete_objects_makes_markers_in_a_versioned_bucket(client: Client) -> None:
+    await _enable(client)
+    version = (await client.request("PUT", f"{B}/k", b"x")).headers["x-amz-version-id"]
+    body = b"<Delete><Object><Key>k</Key></Object></Delete>"
+    import base64
+    import hashlib
+
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()  # noqa: S324 - Content-MD5
+    reply = await client.request("POST", f"{B}?delete", body, {"content-md5": md5})
+    assert reply.status == 200, reply.body
+    assert (await client.request("GET", f"{B}/k")).status == 404
+    assert (await client.request("GET", f"{B}/k?versionId={version}")).body == b"x"

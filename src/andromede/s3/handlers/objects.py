@@ -391,7 +391,15 @@ async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
                 if etag is None
                 else await _checked_etag(svc, ctx.bucket, key, etag, label="ETag")
             )
-            await svc.objects.delete_object(ctx.bucket, key, if_etag=checked_etag)
+            if bucket.versioning is not None:
+                if checked_etag is not None:
+                    raise S3Error("NotImplemented", Header="ETag")
+                # A delete marker, as DeleteObject makes (decision 0097): never the version.
+                await svc.objects.delete_versioned(
+                    bucket, key, None, owner_id=object_owner_id(ctx, bucket)
+                )
+            else:
+                await svc.objects.delete_object(ctx.bucket, key, if_etag=checked_etag)
         except (S3Error, storage_errors.ObjectError) as exc:
             wire = to_s3_error(exc) or S3Error("InternalError")
             xml.open("Error")
