@@ -51,7 +51,7 @@ async def test_bucket_and_object_round_trip(client: Client) -> None:
         ("GET", "/missing-bucket/k", "NoSuchBucket", 404),
         ("GET", "/photos/missing", "NoSuchKey", 404),
         ("PUT", "/Bad_Name", "InvalidBucketName", 400),
-        ("PUT", "/photos?versioning", "NotImplemented", 501),
+        ("PUT", "/photos?versioning", "MalformedXML", 400),
         ("GET", "/photos/k?torrent", "NotImplemented", 501),
         ("PATCH", "/photos/k", "MethodNotAllowed", 405),
         ("GET", "/photos/%FF", "InvalidURI", 400),

@@ -90,6 +90,7 @@ class Recipe:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+VERSIONING_XML = b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"
 B = f"/{VICTIM_BUCKET}"
 K = f"{B}/{SECRET_KEY}"
 UPLOAD = "{upload}"  # replaced by the victim's pending upload id
@@ -145,6 +146,7 @@ RECIPES: dict[O, Recipe] = {
     O.PutObjectTagging: Recipe("PUT", f"{K}?tagging", TAGS_XML, tuple(md5(TAGS_XML).items())),
     O.DeleteObjectTagging: Recipe("DELETE", f"{K}?tagging"),
     O.GetBucketVersioning: Recipe("GET", f"{B}?versioning"),
+    O.PutBucketVersioning: Recipe("PUT", f"{B}?versioning", VERSIONING_XML),
     O.ListObjectVersions: Recipe("GET", f"{B}?versions"),
     O.GetBucketCors: Recipe("GET", f"{B}?cors"),
     O.PutBucketCors: Recipe("PUT", f"{B}?cors", CORS_XML, tuple(md5(CORS_XML).items())),
