@@ -38,7 +38,7 @@ from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.service import IdentityService
 from andromede.s3.access_log import access_record, log_operation
 from andromede.s3.auth import Authenticated, Authenticator
-from andromede.s3.authorise import request_condition_keys
+from andromede.s3.authorise import request_condition_keys, version_action
 from andromede.s3.errors import S3Error, to_s3_error
 from andromede.s3.handlers import (
     access,
@@ -704,6 +704,7 @@ class S3App:
                 source_ip=source_ip,
                 secure=secure,
                 load_object=load_object if object_key is not None else None,
+                action=version_action(operation, query),
             )
         expected_owner = headers.get("x-amz-expected-bucket-owner")
         if expected_owner is not None and expected_owner != found.tenant_id:

@@ -50,6 +50,7 @@ __all__ = [
     "S3Authoriser",
     "request_condition_keys",
     "request_object_tag_keys",
+    "version_action",
 ]
 
 # The identity-policy and permissions-boundary documents of a principal, from the identity
@@ -91,6 +92,30 @@ _LIST_KEYS: Final = (("prefix", "s3:prefix"), ("delimiter", "s3:delimiter"))
 _FOREIGN_OWNER: Final = "another-account"
 
 
+# The action a request naming a version (``?versionId=``, "null" included) needs instead of
+# its operation's: AWS's "if you include a versionId ... you must have s3:GetObjectVersion ...
+# s3:GetObject is not required" (GetObject's reference), and alike for the others. So the right
+# to read or delete the current object is not the right to read or destroy its history.
+_VERSION_ACTIONS: Final[Mapping[S3Operation, str]] = {
+    _O.GetObject: "s3:GetObjectVersion",
+    _O.HeadObject: "s3:GetObjectVersion",
+    _O.DeleteObject: "s3:DeleteObjectVersion",
+    _O.GetObjectAcl: "s3:GetObjectVersionAcl",
+    _O.PutObjectAcl: "s3:PutObjectVersionAcl",
+    _O.GetObjectTagging: "s3:GetObjectVersionTagging",
+    _O.PutObjectTagging: "s3:PutObjectVersionTagging",
+    _O.DeleteObjectTagging: "s3:DeleteObjectVersionTagging",
+    _O.GetObjectAttributes: "s3:GetObjectVersionAttributes",
+}
+
+
+def version_action(operation: S3Operation, query: Mapping[str, str]) -> str | None:
+    """The IAM action ``operation`` needs when the request names a version, else None."""
+    if "versionId" not in query:
+        return None
+    return _VERSION_ACTIONS.get(operation)
+
+
 def request_condition_keys(
     operation: S3Operation, query: Mapping[str, str], headers: Mapping[str, str]
 ) -> dict[str, ContextValue]:
@@ -116,6 +141,9 @@ def request_condition_keys(
         value = headers.get(header)
         if value is not None:
             keys[f"s3:{header}"] = value.strip()
+    version_id = query.get("versionId")
+    if version_id is not None:
+        keys["s3:versionid"] = version_id
     tagging = headers.get("x-amz-tagging")
     if tagging is not None and operation in _TAGS_ON_WRITE:
         # Read leniently here: a malformed header is refused by the handler, with its reason.
@@ -203,8 +231,10 @@ class S3Authoriser:
         source_ip: str | None,
         secure: bool,
         load_object: Callable[[], Awaitable[ObjectRecord | None]] | None = None,
+        action: str | None = None,
     ) -> None:
-        """AccessDenied unless the policies allow ``operation`` (its IAM action) on the resource.
+        """AccessDenied unless the policies allow ``operation`` (its IAM action, or ``action``
+        when the request names a version: :func:`version_action`) on the resource.
 
         ``bucket`` is None for ListBuckets and CreateBucket, whose only policies are the
         caller's. ``load_object`` fetches the object when its ACL may count.
@@ -219,7 +249,7 @@ class S3Authoriser:
         if policies.tags or policies.source_identity:  # aws:PrincipalTag, aws:SourceIdentity
             keys = {**keys, **principal_keys(policies)}
         context = self._context(
-            principal, operation, bucket_name, key, keys, source_ip, secure, region
+            principal, action or operation.action, bucket_name, key, keys, source_ip, secure, region
         )
         identity, boundary, session = loaded_policies(policies)
         if bucket is None:
@@ -288,7 +318,7 @@ class S3Authoriser:
     def _context(
         self,
         principal: Principal,
-        operation: S3Operation,
+        action: str,
         bucket_name: str | None,
         key: str | None,
         keys: Mapping[str, ContextValue],
@@ -304,7 +334,7 @@ class S3Authoriser:
             resource = f"arn:aws:s3:::{bucket_name}/{key}"
         return principal_context(
             principal,
-            action=operation.action,
+            action=action,
             resource=resource,
             source_ip=source_ip,
             secure=secure,

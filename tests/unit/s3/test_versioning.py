@@ -4,6 +4,7 @@ ListObjectVersions and its markers, and the null version of a Suspended bucket."
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -218,3 +219,65 @@ async def test_delete_objects_makes_markers_in_a_versioned_bucket(client: Client
     assert reply.status == 200, reply.body
     assert (await client.request("GET", f"{B}/k")).status == 404
     assert (await client.request("GET", f"{B}/k?versionId={version}")).body == b"x"
+
+
+async def _user(client: Client, name: str, *actions: str) -> Client:
+    """An IAM user of the bucket's tenant allowed ``actions`` on the bucket's objects only."""
+    user = await client.iam_user(name)
+    assert client.identity is not None
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": list(actions), "Resource": "arn:aws:s3:::versioned/*"}
+        ],
+    }
+    await client.identity.put_user_policy(client.tenant_id, name, "p", json.dumps(document))
+    return user
+
+
+async def test_a_version_is_read_and_destroyed_only_with_the_version_actions(
+    client: Client,
+) -> None:
+    # AWS: with a versionId, GET and HEAD need s3:GetObjectVersion (s3:GetObject is not
+    # required), DELETE needs s3:DeleteObjectVersion. The right to read or delete the current
+    # object is not the right to read or destroy its history.
+    await _enable(client)
+    first = (await client.request("PUT", f"{B}/doc", b"first")).headers["x-amz-version-id"]
+    assert (await client.request("PUT", f"{B}/doc", b"second")).status == 200
+    current = await _user(client, "current", "s3:GetObject", "s3:DeleteObject")
+    history = await _user(client, "history", "s3:GetObjectVersion", "s3:DeleteObjectVersion")
+    assert (await current.request("GET", f"{B}/doc")).body == b"second"
+    for method in ("GET", "HEAD", "DELETE"):
+        denied = await current.request(method, f"{B}/doc?versionId={first}")
+        assert denied.status == 403, (method, denied.body)
+    assert (await history.request("GET", f"{B}/doc")).status == 403
+    assert (await history.request("GET", f"{B}/doc?versionId={first}")).body == b"first"
+    assert (await history.request("HEAD", f"{B}/doc?versionId={first}")).status == 200
+    # The refused DELETE destroyed nothing; the allowed one does.
+    assert (await client.request("GET", f"{B}/doc?versionId={first}")).body == b"first"
+    assert (await history.request("DELETE", f"{B}/doc?versionId={first}")).status == 204
+    assert (await client.request("GET", f"{B}/doc?versionId={first}")).status == 404
+    # A plain DELETE only makes a delete marker: s3:DeleteObject is enough for it.
+    assert (await current.request("DELETE", f"{B}/doc")).status == 204
+
+
+async def test_a_policy_may_condition_a_version_on_its_id(client: Client) -> None:
+    await _enable(client)
+    first = (await client.request("PUT", f"{B}/doc", b"first")).headers["x-amz-version-id"]
+    second = (await client.request("PUT", f"{B}/doc", b"second")).headers["x-amz-version-id"]
+    user = await client.iam_user("pinned")
+    assert client.identity is not None
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObjectVersion",
+                "Resource": "arn:aws:s3:::versioned/*",
+                "Condition": {"StringEquals": {"s3:versionid": first}},
+            }
+        ],
+    }
+    await client.identity.put_user_policy(client.tenant_id, "pinned", "p", json.dumps(document))
+    assert (await user.request("GET", f"{B}/doc?versionId={first}")).body == b"first"
+    assert (await user.request("GET", f"{B}/doc?versionId={second}")).status == 403

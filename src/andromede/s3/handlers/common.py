@@ -11,7 +11,7 @@ from andromede.http.dates import http_date
 from andromede.http.response import Response
 from andromede.iam.model import Principal, canonical_id
 from andromede.iam.policy import ContextValue
-from andromede.s3.authorise import S3Authoriser, request_condition_keys
+from andromede.s3.authorise import S3Authoriser, request_condition_keys, version_action
 from andromede.s3.errors import S3Error
 from andromede.s3.handlers.encryption import KmsKeyResolver
 from andromede.s3.operations import S3Operation
@@ -287,6 +287,7 @@ async def authorise_object(
         source_ip=ctx.source_ip,
         secure=ctx.secure,
         load_object=load_object,
+        action=version_action(operation, ctx.query),
     )
 
 
