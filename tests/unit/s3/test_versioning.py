@@ -4,6 +4,8 @@ ListObjectVersions and its markers, and the null version of a Suspended bucket."
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -281,3 +283,63 @@ async def test_a_policy_may_condition_a_version_on_its_id(client: Client) -> Non
     await client.identity.put_user_policy(client.tenant_id, "pinned", "p", json.dumps(document))
     assert (await user.request("GET", f"{B}/doc?versionId={first}")).body == b"first"
     assert (await user.request("GET", f"{B}/doc?versionId={second}")).status == 403
+
+
+def _delete_body(*entries: tuple[str, str | None]) -> tuple[bytes, dict[str, str]]:
+    objects = "".join(
+        f"<Object><Key>{key}</Key>"
+        + (f"<VersionId>{version}</VersionId>" if version is not None else "")
+        + "</Object>"
+        for key, version in entries
+    )
+    body = f"<Delete>{objects}</Delete>".encode()
+    digest = hashlib.md5(body, usedforsecurity=False).digest()
+    return body, {"Content-MD5": base64.b64encode(digest).decode()}
+
+
+async def test_delete_objects_removes_named_versions_and_marks_the_others(
+    client: Client,
+) -> None:
+    # What boto3's bucket.object_versions.delete() and Terraform's force_destroy send.
+    await _enable(client)
+    first = (await client.request("PUT", f"{B}/a", b"1")).headers["x-amz-version-id"]
+    second = (await client.request("PUT", f"{B}/a", b"2")).headers["x-amz-version-id"]
+    assert (await client.request("PUT", f"{B}/b", b"b")).status == 200
+    body, headers = _delete_body(("a", first), ("b", None), ("c", "not-a-version-id"))
+    reply = await client.request("POST", f"{B}?delete", body, headers)
+    assert reply.status == 200, reply.body
+    root = ElementTree.fromstring(reply.body)
+    answered = {
+        (child.tag.split("}")[-1], child.findtext("{*}Key")): {
+            item.tag.split("}")[-1]: item.text for item in child
+        }
+        for child in root
+    }
+    assert answered[("Deleted", "a")] == {"Key": "a", "VersionId": first}
+    marker = answered[("Deleted", "b")]
+    assert marker["DeleteMarker"] == "true" and marker["DeleteMarkerVersionId"]
+    assert answered[("Error", "c")]["Code"] == "InvalidArgument"
+    assert (await client.request("GET", f"{B}/a?versionId={first}")).status == 404
+    assert (await client.request("GET", f"{B}/a")).body == b"2"
+    assert (await client.request("GET", f"{B}/b")).status == 404
+    # Removing the marker by its version id brings b back, and says it was a marker.
+    body, headers = _delete_body(("b", marker["DeleteMarkerVersionId"]), ("a", second))
+    reply = await client.request("POST", f"{B}?delete", body, headers)
+    assert b"<DeleteMarker>true</DeleteMarker>" in reply.body, reply.body
+    assert (await client.request("GET", f"{B}/b")).body == b"b"
+    assert (await client.request("GET", f"{B}/a")).status == 404
+
+
+async def test_delete_objects_needs_the_version_action_for_a_named_version(
+    client: Client,
+) -> None:
+    await _enable(client)
+    first = (await client.request("PUT", f"{B}/a", b"1")).headers["x-amz-version-id"]
+    current = await _user(client, "current", "s3:DeleteObject")
+    body, headers = _delete_body(("a", first))
+    assert (await current.request("POST", f"{B}?delete", body, headers)).status == 403
+    assert (await client.request("GET", f"{B}/a?versionId={first}")).body == b"1"
+    history = await _user(client, "history", "s3:DeleteObjectVersion")
+    reply = await history.request("POST", f"{B}?delete", body, headers)
+    assert reply.status == 200 and b"<Deleted>" in reply.body, reply.body
+    assert (await client.request("GET", f"{B}/a?versionId={first}")).status == 404

@@ -264,11 +264,13 @@ async def authorise_object(
     key: str,
     *,
     extra_keys: Mapping[str, ContextValue] | None = None,
+    action: str | None = None,
 ) -> None:
     """AccessDenied unless ``operation`` on ``bucket/key`` is allowed to the caller: for the
     operations whose objects are not the request's own (DeleteObjects' keys, copy sources), a
     second permission a request needs (tags on a PUT), and those authorised once their body is
-    read (``extra_keys``: the condition keys it carries)."""
+    read (``extra_keys``: the condition keys it carries). ``action``: the IAM action when it is
+    not the operation's, for a version named in the body (DeleteObjects' ``VersionId``)."""
     objects = svc.objects
 
     async def load_object() -> ObjectRecord | None:
@@ -287,7 +289,7 @@ async def authorise_object(
         source_ip=ctx.source_ip,
         secure=ctx.secure,
         load_object=load_object,
-        action=version_action(operation, ctx.query),
+        action=action or version_action(operation, ctx.query),
     )
 
 

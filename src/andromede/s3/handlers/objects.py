@@ -52,7 +52,7 @@ from andromede.storage.model import (
     ExpectedObject,
     ObjectRecord,
 )
-from andromede.storage.versioning import DeleteMarker, shown_version_id
+from andromede.storage.versioning import DeleteMarker, is_version_id, shown_version_id
 
 __all__ = [
     "check_write_conditions",
@@ -364,23 +364,32 @@ async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
                 ),
             )
         )
-    denied: set[str] = set()
+    # A version named (its VersionId, "null" included) is a permanent delete: it needs
+    # s3:DeleteObjectVersion, as AWS requires, and s3:DeleteObject is not enough.
+    denied: set[tuple[str, str | None]] = set()
     for wanted in requested:
+        action = "s3:DeleteObjectVersion" if wanted.version else None
         try:
-            await authorise_object(ctx, svc, S3Operation.DeleteObject, bucket, wanted.key)
+            await authorise_object(
+                ctx, svc, S3Operation.DeleteObject, bucket, wanted.key, action=action
+            )
             if wanted.etag is not None and wanted.etag.strip() != "*":
                 # Matching an ETag reads the object's: s3:GetObject too, as AWS requires.
                 await authorise_object(ctx, svc, S3Operation.GetObject, bucket, wanted.key)
         except S3Error:
-            denied.add(wanted.key)
-    if denied and len(denied) == len({wanted.key for wanted in requested}):
+            denied.add((wanted.key, wanted.version))
+    if denied and len(denied) == len({(wanted.key, wanted.version) for wanted in requested}):
         raise S3Error("AccessDenied")
     xml = XmlWriter("DeleteResult")
     for key, version, etag, unsupported in requested:
+        answered: tuple[str | None, bool] | None = None
         try:
-            if key in denied:
+            if (key, version) in denied:
                 raise S3Error("AccessDenied")
-            if version not in (None, "", "null"):
+            named_version = version or None
+            if named_version not in (None, "null") and not (
+                bucket.versioning is not None and is_version_id(named_version)
+            ):
                 raise S3Error("InvalidArgument", "Invalid version id specified")
             if len(key.encode()) > svc.settings.max_key_length:
                 raise S3Error("KeyTooLongError")
@@ -394,9 +403,10 @@ async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
             if bucket.versioning is not None:
                 if checked_etag is not None:
                     raise S3Error("NotImplemented", Header="ETag")
-                # A delete marker, as DeleteObject makes (decision 0097): never the version.
-                await svc.objects.delete_versioned(
-                    bucket, key, None, owner_id=object_owner_id(ctx, bucket)
+                # Without a version, a delete marker, as DeleteObject makes; with one, that
+                # version removed for good (decision 0097).
+                answered = await svc.objects.delete_versioned(
+                    bucket, key, named_version, owner_id=object_owner_id(ctx, bucket)
                 )
             else:
                 await svc.objects.delete_object(ctx.bucket, key, if_etag=checked_etag)
@@ -404,6 +414,8 @@ async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
             wire = to_s3_error(exc) or S3Error("InternalError")
             xml.open("Error")
             xml.element("Key", key)
+            if version:
+                xml.element("VersionId", version)
             xml.element("Code", wire.code)
             xml.element("Message", wire.message)
             xml.close("Error")
@@ -411,6 +423,12 @@ async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
         if not quiet:
             xml.open("Deleted")
             xml.element("Key", key)
+            if version:
+                xml.element("VersionId", version)
+            if answered is not None and answered[1]:
+                # A marker made (no version named) or a marker removed (named): S3 says so.
+                xml.element("DeleteMarker", "true")
+                xml.element("DeleteMarkerVersionId", shown_version_id(answered[0]))
             xml.close("Deleted")
     return xml_response(xml)
 
