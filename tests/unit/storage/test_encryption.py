@@ -754,6 +754,7 @@ def test_an_opened_record_keeps_every_other_field() -> None:
         format_version=7,
         acl=AccessControlList.private("o"),
         kms_context={"old": "x"},
+        version_id="a-version",
     )
     headers = ContentHeaders(content_type="text/plain")
     expected = dataclasses.replace(record, headers=headers, kms_context={"a": "b"})
@@ -769,6 +770,7 @@ def test_an_opened_record_keeps_every_other_field() -> None:
     assert {f.name for f in dataclasses.fields(ObjectRecord)} == {
         "bucket", "key", "size", "etag", "last_modified", "headers", "segments", "owner_id",
         "checksum", "format_version", "acl", "sealed_headers", "kms_context", "key_check",
+        "version_id",
     }  # fmt: skip
 
 

@@ -66,7 +66,7 @@ def downgrade() -> None:
         raise RuntimeError("versioned objects are stored: delete their versions first")
     op.drop_table("object_version_blobs")
     op.drop_table("object_versions")
-    with op.batch_alter_table("objects") as batch:
-        batch.drop_column("version_id")
-    with op.batch_alter_table("buckets") as batch:
-        batch.drop_column("versioning")
+    # Plain ALTER TABLE on both databases (SQLite has it since 3.35), as 0017: a batch rebuild
+    # would drop and recreate tables that others refer to.
+    op.execute("ALTER TABLE objects DROP COLUMN version_id")
+    op.execute("ALTER TABLE buckets DROP COLUMN versioning")
