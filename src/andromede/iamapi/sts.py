@@ -256,17 +256,10 @@ async def assume_role_with_web_identity(call: Call) -> None:
     source_identity = _token_source_identity(identity.source_identity, asked_identity)
     # The token's tags follow IAM's rules as AssumeRole's do; a claim of the wrong shape was
     # refused with the token.
-    session_tags = (
-        SessionTags(check_tags(identity.tags), identity.transitive_tag_keys)
-        if identity.tags
-        else None
+    session_tags, keys = _federated_session(
+        identity.tags, identity.transitive_tag_keys, source_identity
     )
     role = await _role(call, role_arn)
-    keys: dict[str, ContextValue] = {f"aws:RequestTag/{k}": v for k, v in identity.tags}
-    if identity.tags:
-        keys["aws:TagKeys"] = [key for key, _ in identity.tags]
-    if source_identity is not None:
-        keys["sts:SourceIdentity"] = source_identity
     for action in _actions("sts:AssumeRoleWithWebIdentity", session_tags, source_identity):
         call.authoriser.authorise_web_identity(
             identity,
@@ -276,14 +269,7 @@ async def assume_role_with_web_identity(call: Call) -> None:
             keys=keys,
             action=action,
         )
-    packed = None
-    if session_policy is not None or session_tags is not None:
-        packed = await call.identity.check_session(role.tenant_id, session_policy, session_tags)
-    if duration is not None and duration > role.max_session_duration:
-        raise QueryError(
-            "ValidationError",
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-        )
+    packed = await _checked_session(call, role, duration, session_policy, session_tags)
     issued = await call.identity.assume_role_with_web_identity(
         identity,
         role,
@@ -352,17 +338,10 @@ async def assume_role_with_saml(call: Call) -> None:
             "Role attribute does not name this role and provider",
         )
     source_identity = identity.source_identity
-    session_tags = (
-        SessionTags(check_tags(identity.tags), identity.transitive_tag_keys)
-        if identity.tags
-        else None
+    session_tags, keys = _federated_session(
+        identity.tags, identity.transitive_tag_keys, source_identity
     )
     role = await _role(call, role_arn, "sts:AssumeRoleWithSAML")
-    keys: dict[str, ContextValue] = {f"aws:RequestTag/{k}": v for k, v in identity.tags}
-    if identity.tags:
-        keys["aws:TagKeys"] = [key for key, _ in identity.tags]
-    if source_identity is not None:
-        keys["sts:SourceIdentity"] = source_identity
     for action in _actions("sts:AssumeRoleWithSAML", session_tags, source_identity):
         call.authoriser.authorise_saml(
             identity,
@@ -372,14 +351,7 @@ async def assume_role_with_saml(call: Call) -> None:
             keys=keys,
             action=action,
         )
-    packed = None
-    if session_policy is not None or session_tags is not None:
-        packed = await call.identity.check_session(role.tenant_id, session_policy, session_tags)
-    if duration is not None and duration > role.max_session_duration:
-        raise QueryError(
-            "ValidationError",
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-        )
+    packed = await _checked_session(call, role, duration, session_policy, session_tags)
     issued = await call.identity.assume_role_with_saml(
         identity,
         role,
@@ -403,6 +375,41 @@ async def assume_role_with_saml(call: Call) -> None:
     xml.element("Audience", identity.recipient)
     xml.element("NameQualifier", identity.name_qualifier)
     xml.element("SourceIdentity", source_identity)
+
+
+def _federated_session(
+    tags: Tags, transitive_tag_keys: tuple[str, ...], source_identity: str | None
+) -> tuple[SessionTags | None, dict[str, ContextValue]]:
+    """The session tags a federated identity brings (an OIDC token's or a SAML assertion's,
+    checked by IAM's rules as AssumeRole's are), and the request keys the role's trust policy
+    sees for them and for the source identity."""
+    session_tags = SessionTags(check_tags(tags), transitive_tag_keys) if tags else None
+    keys: dict[str, ContextValue] = {f"aws:RequestTag/{k}": v for k, v in tags}
+    if tags:
+        keys["aws:TagKeys"] = [key for key, _ in tags]
+    if source_identity is not None:
+        keys["sts:SourceIdentity"] = source_identity
+    return session_tags, keys
+
+
+async def _checked_session(
+    call: Call,
+    role: Role,
+    duration: int | None,
+    session_policy: SessionPolicy | None,
+    session_tags: SessionTags | None,
+) -> int | None:
+    """The packed size of the session's policy and tags (checked, or None without either),
+    and the duration checked against the role's maximum, for a federated session."""
+    packed = None
+    if session_policy is not None or session_tags is not None:
+        packed = await call.identity.check_session(role.tenant_id, session_policy, session_tags)
+    if duration is not None and duration > role.max_session_duration:
+        raise QueryError(
+            "ValidationError",
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        )
+    return packed
 
 
 def _pair_asserted(identity: VerifiedSamlAssertion, role_arn: str, provider_arn: str) -> bool:
