@@ -28,6 +28,7 @@ from andromede.s3.handlers.common import NO_OBJECT_LOCK, S3Services, xml_respons
 from andromede.s3.operations import S3Operation
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, child_text, local_name, parse_xml
+from andromede.storage.versioning import VersioningStatus
 
 __all__ = [
     "delete_bucket_replication",
@@ -67,6 +68,8 @@ async def get_bucket_replication(ctx: S3Context, svc: S3Services) -> Response:
 
 async def put_bucket_replication(ctx: S3Context, svc: S3Services) -> Response:
     parse_xml(await ctx.read_xml_body(integrity_required=True), "ReplicationConfiguration")
+    if _versioning_enabled(ctx):
+        raise S3Error("NotImplemented", "Replication is not implemented by this server")
     raise S3Error(
         "InvalidRequest",
         "Versioning must be 'Enabled' on the bucket to apply a replication configuration",
@@ -83,10 +86,19 @@ async def get_object_lock_configuration(ctx: S3Context, svc: S3Services) -> Resp
 
 async def put_object_lock_configuration(ctx: S3Context, svc: S3Services) -> Response:
     parse_xml(await ctx.read_xml_body(integrity_required=True), "ObjectLockConfiguration")
+    if _versioning_enabled(ctx):
+        raise S3Error("NotImplemented", "Object Lock is not implemented by this server")
     raise S3Error(
         "InvalidBucketState",
         "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration",
     )
+
+
+def _versioning_enabled(ctx: S3Context) -> bool:
+    """Whether S3's refusal for an unversioned bucket would be untrue (decision 0097): a
+    bucket with versioning Enabled is refused the feature itself, as not implemented."""
+    bucket = ctx.bucket_record
+    return bucket is not None and bucket.versioning is VersioningStatus.ENABLED
 
 
 async def object_lock_of_an_object(ctx: S3Context, svc: S3Services) -> Response:
