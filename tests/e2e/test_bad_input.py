@@ -405,16 +405,24 @@ CASES: list[Case] = [
         "AccessDenied",
         lambda w: w.raw.request("GET", w.path("sentinel"), sign=False),
     ),
-    # -- operations not implemented ---------------------------------------------------------------
+    # -- operations not implemented, and versioning (decision 0097) -----------------------------
     _row(
-        "put-bucket-versioning",
+        "get-object-torrent",
         501,
         "NotImplemented",
+        lambda w: w.raw.request("GET", w.path("ten"), "torrent"),
+    ),
+    _row(
+        # Implemented since decision 0097: a status S3 does not know is malformed, and the
+        # bucket stays never versioned (the cases after this one share it).
+        "put-bucket-versioning-unknown-status",
+        400,
+        "MalformedXML",
         lambda w: w.raw.request(
             "PUT",
             w.path(),
             "versioning",
-            body=b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
+            body=b"<VersioningConfiguration><Status>Maybe</Status></VersioningConfiguration>",
         ),
     ),
     # -- CORS, PostObject, attributes, versions (decisions 0076 to 0079) -----------------------

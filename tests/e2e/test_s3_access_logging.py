@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from e2e.clients import aws_cli
 from e2e.helpers import boto3_client, unique_bucket
@@ -82,5 +83,18 @@ def test_aws_cli_turns_logging_on_and_off(server: ServerProcess, tmp_path: Path)
     assert shown["LoggingEnabled"]["TargetBucket"] == target
     aws("s3api", "put-bucket-logging", "--bucket", source, "--bucket-logging-status", "{}")
     assert aws("s3api", "get-bucket-logging", "--bucket", source).stdout.strip() == ""
-    for name in (source, target):
-        s3.delete_bucket(Bucket=name)
+    s3.delete_bucket(Bucket=source)
+    # The requests made while logging was on (the get-bucket-logging above) are delivered to
+    # the target by a pass every half second, which may come after this line: empty it until
+    # the deliveries have stopped, as a user deleting a log bucket would.
+    deadline = time.monotonic() + 30
+    while True:
+        for item in s3.list_objects_v2(Bucket=target).get("Contents", []):
+            s3.delete_object(Bucket=target, Key=item["Key"])
+        try:
+            s3.delete_bucket(Bucket=target)
+            break
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "BucketNotEmpty" or time.monotonic() > deadline:
+                raise
+        time.sleep(0.3)
