@@ -59,7 +59,7 @@ from andromede.hypervisor.volumes import VolumeBackend
 from andromede.iam.model import Principal
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.errors import ExternalLayerNeeded, KeyDestroyed, KeyWithdrawn, KmsError
-from andromede.kms.external_keys import ExternalWrappedKey
+from andromede.kms.external_keys import ExternalWrappedKey, take_outer_layer
 from andromede.kms.keys_errors import (
     CmkAccessDenied,
     CmkDisabled,
@@ -203,28 +203,27 @@ class KmsDiskKeys:
         """The proxy's Decrypt of a two-layer disk key, opened by the key service (and kept
         for the cache lifetime)."""
         keys, proxy = self._keys, self._with_customer_keys()
+
+        async def open_inner(parsed: ExternalWrappedKey, inner: bytes) -> None:
+            await self._call(
+                lambda: keys.open_external_data_key(
+                    parsed.ring, need.wrapped, need.bound_context, inner
+                )
+            )
+
         try:
-            parsed = ExternalWrappedKey.decode(need.wrapped)
-        except KmsError:
-            raise IncorrectState("The volume's wrapped key is damaged") from None
-        if parsed.ring != need.ring:
-            raise IncorrectState("The volume's wrapped key is damaged")
-        try:
-            inner = await proxy.unwrap_data_key(
-                parsed.ring,
-                parsed.kek_version,
-                parsed.layer,
+            await take_outer_layer(
+                proxy,
+                need.wrapped,
+                need.ring,
                 need.bound_context,
-                operation="Decrypt",
-                via_service=f"ec2.{proxy.region}.amazonaws.com",
+                f"ec2.{proxy.region}.amazonaws.com",
+                open_inner,
             )
-        except CustomerKeyError as exc:
+        except CustomerKeyError as exc:  # the proxy's answer: the KMS key's error
             raise KeyUnusable(f"The KMS key provided is in an incorrect state: {exc}") from None
-        await self._call(
-            lambda: keys.open_external_data_key(
-                parsed.ring, need.wrapped, need.bound_context, inner
-            )
-        )
+        except KmsError:  # the key service's own were mapped by _call: the form is bad
+            raise IncorrectState("The volume's wrapped key is damaged") from None
 
     async def _usable_ring(
         self, tenant_id: str, kms_key_arn: str, resource_id: str, operation: str

@@ -78,7 +78,7 @@ from andromede.kms.errors import (
     KeyWithdrawn,
     KmsError,
 )
-from andromede.kms.external_keys import ExternalDataKeys, ExternalWrappedKey
+from andromede.kms.external_keys import ExternalDataKeys, ExternalWrappedKey, take_outer_layer
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_errors import (
     CmkAccessDenied,
@@ -307,29 +307,28 @@ class KmsObjectCipher:
     async def _open_external(self, need: ExternalLayerNeeded) -> None:
         """Have the proxy take the outer layer off ``need.wrapped`` (its Decrypt), and the key
         service open the inner form and keep the data key."""
-        keys, proxy = self._keys, self._proxy()
+        keys = self._keys
+
+        async def open_inner(parsed: ExternalWrappedKey, inner: bytes) -> None:
+            await self._call(
+                lambda: keys.open_external_data_key(
+                    parsed.ring, need.wrapped, need.bound_context, inner
+                )
+            )
+
         try:
-            parsed = ExternalWrappedKey.decode(need.wrapped)
-        except KmsError:
-            raise ObjectCorrupted("the object's wrapped data key is malformed") from None
-        if parsed.ring != need.ring:
-            raise ObjectCorrupted("the object's wrapped data key is malformed")
-        try:
-            inner = await proxy.unwrap_data_key(
-                parsed.ring,
-                parsed.kek_version,
-                parsed.layer,
+            await take_outer_layer(
+                self._proxy(),
+                need.wrapped,
+                need.ring,
                 need.bound_context,
-                operation="Decrypt",
-                via_service=self._via_service,
+                self._via_service,
+                open_inner,
             )
-        except CustomerKeyError as exc:
+        except CustomerKeyError as exc:  # the proxy's answer: the KMS key's error
             _raise_key_error(exc)
-        await self._call(
-            lambda: keys.open_external_data_key(
-                parsed.ring, need.wrapped, need.bound_context, inner
-            )
-        )
+        except KmsError:  # the key service's own were mapped by _call: the form is bad
+            raise ObjectCorrupted("the object's wrapped data key is malformed") from None
 
     async def _after_external(
         self, need: ExternalLayerNeeded, attempt: Callable[[], Awaitable[_T]]

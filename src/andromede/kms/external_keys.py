@@ -20,14 +20,15 @@ of the stored form is authenticated by one of the two layers: the header by the 
 (the ring id is the key id, the KEK version), the IV, metadata, ciphertext and tag by the
 proxy's AES-GCM, the inner form by the ring's. The inner ring AAD differs from a one-layer
 key's, so the inner form, once the proxy has opened it, never passes for a format 1 key.
-No I/O here: the port the object and disk paths call the proxy through is
-:class:`ExternalDataKeys`.
+No I/O here but through the port the object and disk paths call the proxy by,
+:class:`ExternalDataKeys`, in :func:`take_outer_layer`.
 """
 
 from __future__ import annotations
 
 import struct
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -42,6 +43,7 @@ __all__ = [
     "data_key_aad",
     "inner_bound",
     "is_external_form",
+    "take_outer_layer",
 ]
 
 EXTERNAL_WRAPPED_KEY_FORMAT: Final = 2
@@ -149,3 +151,30 @@ class ExternalDataKeys(Protocol):
         operation: str,
         via_service: str,
     ) -> bytes: ...
+
+
+async def take_outer_layer(
+    proxy: ExternalDataKeys,
+    wrapped: bytes,
+    ring: str,
+    bound_context: bytes,
+    via_service: str,
+    open_inner: Callable[[ExternalWrappedKey, bytes], Awaitable[None]],
+) -> None:
+    """Have the proxy take the outer layer off the two-layer key ``wrapped`` of ``ring`` (its
+    Decrypt), then ``open_inner`` the parsed key and the inner form it gave (the key service
+    opens it and keeps the data key). ``InvalidWrappedKey`` for a malformed key or one of
+    another ring; the proxy's refusals as the KMS key's errors (``CustomerKeyError``). The
+    object and disk paths share it and map the errors to their own."""
+    parsed = ExternalWrappedKey.decode(wrapped)
+    if parsed.ring != ring:
+        raise InvalidWrappedKey("wrapped data key belongs to another ring")
+    inner = await proxy.unwrap_data_key(
+        parsed.ring,
+        parsed.kek_version,
+        parsed.layer,
+        bound_context,
+        operation="Decrypt",
+        via_service=via_service,
+    )
+    await open_inner(parsed, inner)
