@@ -158,6 +158,8 @@ class _Running:
     # Closes what the blob store holds open (the RADOS connection), after the requests end.
     close_blobs: Callable[[], Awaitable[None]] | None = None
     compute: ComputeService | None = None
+    # Closes the connections kept to external key store proxies (decision 0101).
+    customer_keys: CustomerKeyService | None = None
 
 
 class Application:
@@ -325,6 +327,7 @@ class Application:
             close_blobs=close_blobs,
             keys=keys,
             compute=compute,
+            customer_keys=customer_keys,
         )
 
     async def stop(self) -> None:
@@ -340,6 +343,8 @@ class Application:
             # Work on the hosts still running is cut short; reconcile finishes it next start.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(running.compute.close(), self.settings.shutdown_timeout)
+        if running.customer_keys is not None:
+            await running.customer_keys.aclose()
         await running.identity.flush_key_usage()
         await running.audit.close()
         await running.db.close()
@@ -556,6 +561,12 @@ def customer_key_service(
         timeout=settings.xks_timeout,
         allowed_networks=settings.xks_allowed_networks,
         ca_bundle=settings.xks_ca_bundle,
+        client_certificate=(
+            None
+            if settings.xks_client_cert is None or settings.xks_client_key is None
+            else (settings.xks_client_cert, settings.xks_client_key)
+        ),
+        max_connections=settings.xks_max_connections,
         on_call=None if audit is None else xks_auditor(audit),
     )
     external_stores = CustomKeyStoreService(

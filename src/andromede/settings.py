@@ -906,8 +906,22 @@ class Settings(BaseSettings):
         ge=0.05,
         le=30,
         description="Seconds allowed for each phase of a call to an external key store proxy "
-        "(connection with TLS, request, answer), a whole call at most twice as long (AWS KMS "
-        "waits 250 ms on a kept connection; here each call opens its own).",
+        "(connection with TLS, request, answer), a whole call at most twice as long.",
+    )
+    xks_max_connections: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Kept-alive connections to one external key store proxy endpoint, per "
+        "gateway process (calls beyond wait for one, within xks_timeout).",
+    )
+    xks_client_cert: Path | None = Field(
+        default=None,
+        description="PEM client certificate (chain) the gateway presents to external key store "
+        "proxies that ask for one (mutual TLS); with xks_client_key.",
+    )
+    xks_client_key: Path | None = Field(
+        default=None, description="PEM private key of xks_client_cert (unencrypted)."
     )
     xks_allowed_networks: tuple[str, ...] = Field(
         default=(),
@@ -959,6 +973,12 @@ class Settings(BaseSettings):
     def _tls_pair(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together: give both or neither")
+        return self
+
+    @model_validator(mode="after")
+    def _xks_client_pair(self) -> Settings:
+        if (self.xks_client_cert is None) != (self.xks_client_key is None):
+            raise ValueError("xks_client_cert and xks_client_key go together: give both or neither")
         return self
 
     @model_validator(mode="after")

@@ -82,13 +82,17 @@ class _Process:
     ca_bundle: Path
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    # Mutual TLS: what serve is started with, and the client certificate the readiness probe
+    # presents (certificate file, key file).
+    client_args: list[str] = field(default_factory=list)
+    probe_identity: tuple[Path, Path] | None = None
 
     def start(self, timeout: float = 30.0) -> None:
         if self.process is not None and self.process.poll() is None:
             return
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(ANDROMEDE), "xks-proxy", "serve", *self.serve_args],
+                [str(ANDROMEDE), "xks-proxy", "serve", *self.serve_args, *self.client_args],
                 stdout=log,
                 stderr=log,
                 env=self.env,
@@ -96,6 +100,8 @@ class _Process:
             )
         deadline = time.monotonic() + timeout
         context = ssl.create_default_context(cafile=str(self.ca_bundle))
+        if self.probe_identity is not None:
+            context.load_cert_chain(*(str(path) for path in self.probe_identity))
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"xks-proxy serve exited early:\n{self.log_path.read_text()}")
@@ -165,6 +171,21 @@ class RunningXksProxy:
 
     def start(self) -> None:
         """Start it again on the same port, with the same token, credentials and audit log."""
+        self._process.start()
+
+    def require_client_certificates(
+        self, client_ca: Path | None, subject: str | None, probe: tuple[Path, Path] | None
+    ) -> None:
+        """Restart the proxy requiring client certificates chained to ``client_ca`` with the
+        subject CN ``subject`` (mutual TLS; ``None``: not required); ``probe`` is a client
+        certificate and key it accepts, for the readiness check."""
+        self._process.stop()
+        self._process.client_args = (
+            []
+            if client_ca is None or subject is None
+            else ["--tls-client-ca", str(client_ca), "--tls-client-subject", subject]
+        )
+        self._process.probe_identity = probe
         self._process.start()
 
     def add_credential(self) -> tuple[str, str]:

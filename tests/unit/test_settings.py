@@ -149,3 +149,23 @@ def test_the_xks_settings_and_their_limits(tmp_path: Path) -> None:
         Settings(data_dir=tmp_path, xks_allowed_networks=("not-a-network",))
     with pytest.raises(ValidationError, match="oidc_allowed_networks"):
         Settings(data_dir=tmp_path, oidc_allowed_networks=("300.0.0.0/8",))
+
+
+def test_the_xks_connection_and_client_certificate_settings_and_their_limits(
+    tmp_path: Path,
+) -> None:
+    assert Settings(data_dir=tmp_path).xks_max_connections == 10
+    assert Settings(data_dir=tmp_path, xks_max_connections=1).xks_max_connections == 1
+    assert Settings(data_dir=tmp_path, xks_max_connections=1000).xks_max_connections == 1000
+    for count in (0, -1, 1001):
+        with pytest.raises(ValidationError, match="xks_max_connections"):
+            Settings(data_dir=tmp_path, xks_max_connections=count)
+    both = Settings(
+        data_dir=tmp_path,
+        xks_client_cert=tmp_path / "gateway.pem",
+        xks_client_key=tmp_path / "gateway-key.pem",
+    )
+    assert both.xks_client_key == tmp_path / "gateway-key.pem"
+    for alone in ({"xks_client_cert": tmp_path / "c.pem"}, {"xks_client_key": tmp_path / "k"}):
+        with pytest.raises(ValidationError, match="xks_client_cert and xks_client_key"):
+            Settings(data_dir=tmp_path, **alone)

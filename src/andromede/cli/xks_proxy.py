@@ -281,6 +281,8 @@ def serve(
     uri_path_prefix: Annotated[str, _setting("uri_path_prefix")] = _default("uri_path_prefix"),
     region: Annotated[str, _setting("region")] = _default("region"),
     authorization_file: Annotated[Path | None, _setting("authorization_file")] = None,
+    tls_client_ca: Annotated[Path | None, _setting("tls_client_ca")] = None,
+    tls_client_subject: Annotated[str | None, _setting("tls_client_subject")] = None,
     max_body_size: Annotated[int, _setting("max_body_size")] = _default("max_body_size"),
     body_read_timeout: Annotated[float, _setting("body_read_timeout")] = _default(
         "body_read_timeout"
@@ -295,6 +297,7 @@ def serve(
     try:
         settings = XksProxySettings(
             host=host, port=port, tls_cert=tls_cert, tls_key=tls_key,
+            tls_client_ca=tls_client_ca, tls_client_subject=tls_client_subject,
             uri_path_prefix=uri_path_prefix, region=region, credentials_file=credentials_file,
             pkcs11_module=pkcs11_module, token_label=token_label, pin_file=pin_file,
             audit_log=audit_log, authorization_file=authorization_file,
@@ -330,9 +333,9 @@ def _run(settings: XksProxySettings) -> int:
 
     from andromede.cli.workers import bind_listener
     from andromede.cli.workers import serve as serve_on
-    from andromede.xks.assembly import open_proxy, tls_context
+    from andromede.xks.assembly import open_proxy, subject_checked, tls_context
 
-    context = tls_context(settings.tls_cert, settings.tls_key)
+    context = tls_context(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
     with open_proxy(settings) as proxy:
         sock = bind_listener(settings.host, settings.port)
         try:
@@ -352,6 +355,10 @@ def _run(settings: XksProxySettings) -> int:
             # uvicorn builds its own context from file names; the proxy's (TLS 1.2 at least,
             # forward-secret AEAD suites only) replaces it before the server starts.
             config.ssl = context
+            if settings.tls_client_subject is not None:
+                config.http_protocol_class = subject_checked(
+                    config.http_protocol_class, settings.tls_client_subject
+                )
             server = uvicorn.Server(config)
             port = sock.getsockname()[1]
 

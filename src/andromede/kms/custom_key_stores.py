@@ -241,6 +241,10 @@ class CustomKeyStoreService:
         self._clock = clock
         self._max_stores = max_stores
 
+    async def aclose(self) -> None:
+        """Close the connections kept to the proxies (at shutdown)."""
+        await self._client.aclose()
+
     # --- the six actions ------------------------------------------------------------------
 
     async def create(self, caller: Caller, definition: StoreDefinition) -> CustomKeyStore:

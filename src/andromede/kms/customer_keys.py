@@ -410,6 +410,11 @@ class CustomerKeyService:
         self._grants_per_key = grants_per_key
         self._xks = external_stores
 
+    async def aclose(self) -> None:
+        """Close the connections kept to external key store proxies (at shutdown)."""
+        if self._xks is not None:
+            await self._xks.aclose()
+
     @property
     def external_stores(self) -> CustomKeyStoreService | None:
         return self._xks

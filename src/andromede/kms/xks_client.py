@@ -9,9 +9,21 @@ and request id, the KMS key's ARN where it applies, ``kmsViaService`` for a serv
 The endpoint is a tenant's, so every call goes through :mod:`andromede.http.outbound`: the host
 resolved once, every address public or inside ``xks_allowed_networks``, the connection pinned
 to a checked address with TLS checked against the host's name (system store plus
-``xks_ca_bundle``). The whole call — resolution, connection, TLS, answer — has ``xks_timeout``
-seconds. Encrypt asks for the Ciphertext Data Integrity Value (Appendix C) and checks it, so a
-wrapped data key corrupted on its way back is caught before anything is stored under it.
+``xks_ca_bundle``), the gateway's client certificate presented when the proxy asks for one
+(``xks_client_cert``, mutual TLS, decision 0101). Each phase — connection with TLS, request,
+answer — has ``xks_timeout`` seconds, the whole call twice that.
+
+**Kept connections** (decision 0101). Each proxy endpoint — the name its certificate was
+checked for, and the port — has a pool of its own of at most ``xks_max_connections`` kept-alive
+connections, so a connection is only ever reused for the name it was checked against (two
+tenants naming one address with two names never share one). Pools are made lazily, by the
+process and event loop that use them: a pool inherited across a fork, or made in another loop,
+is set aside, never used nor closed (its sockets are the parent's). :meth:`XksClient.aclose`
+closes them at shutdown. At most ``_MAX_PROXIES`` endpoints have a pool at once, the least
+recently used closing first.
+
+Encrypt asks for the Ciphertext Data Integrity Value (Appendix C) and checks it, so a wrapped
+data key corrupted on its way back is caught before anything is stored under it.
 
 Every failure is one :class:`XksProxyFailure` whose ``failure`` says what went wrong, in the
 terms of the spec's error table (the proxy's ``errorName``, or what the gateway saw: no TCP
@@ -29,9 +41,12 @@ import enum
 import hashlib
 import hmac
 import json
+import os
 import ssl
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +76,16 @@ _TAG_SIZE: Final = 16
 _IV_SIZES: Final = (12, 16)
 _AMZ_DATE: Final = "%Y%m%dT%H%M%SZ"
 _OUTER_BOUND: Final = 2.0  # times xks_timeout: resolution and each phase together
+# An idle kept connection is closed after this: shorter than the keep-alive of the proxies
+# met so far (``andromede xks-proxy``: 60 s; AWS's sample proxy: 60 s), so the proxy rarely
+# closes one the gateway is about to reuse (when it does, the call is sent once more).
+_KEEPALIVE_EXPIRY: Final = 30.0
+_MAX_PROXIES: Final = 256  # proxy endpoints with a pool at once, per process
+# Pools of another process (a fork) or event loop: kept referenced, never used nor closed.
+_SET_ASIDE: list[httpx.AsyncClient] = []
+# Set by a connection's TLS handshake for the call that opened it (the handshake runs in the
+# calling task, so in its context).
+_OPENED_HERE: ContextVar[list[bool] | None] = ContextVar("xks_opened_here", default=None)
 
 
 class XksFailure(enum.Enum):
@@ -167,6 +192,35 @@ class XksCall:
 Resolver = Callable[[str, Sequence[outbound.Network], str], Awaitable[outbound.PinnedUrl]]
 
 
+@dataclass(slots=True)
+class _Pool:
+    """One proxy endpoint's kept connections, and how many calls are using them."""
+
+    client: httpx.AsyncClient
+    users: int = 0
+    evicted: bool = False
+
+
+class _Handshakes:
+    """TLS handshakes completed by a client's connections (its pools' statistics)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def counting(self) -> type[ssl.SSLObject]:
+        handshakes = self
+
+        class Counted(ssl.SSLObject):
+            def do_handshake(self) -> None:
+                super().do_handshake()
+                handshakes.count += 1
+                opened = _OPENED_HERE.get()
+                if opened is not None:  # the connection was opened for the call in progress
+                    opened[0] = True
+
+        return Counted
+
+
 class XksClient:
     def __init__(
         self,
@@ -175,24 +229,51 @@ class XksClient:
         timeout: float,
         allowed_networks: Sequence[str] = (),
         ca_bundle: Path | None = None,
+        client_certificate: tuple[Path, Path] | None = None,
+        max_connections: int = 10,
         on_call: Callable[[XksCall], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         resolver: Resolver = outbound.pin,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        """``transport`` and ``resolver`` stand in for the network in unit tests."""
+        """``client_certificate``: PEM certificate (chain) and key files presented to a proxy
+        that asks for one. ``transport`` and ``resolver`` stand in for the network in unit
+        tests."""
         self._region = region
         self._timeout = timeout
         self._allowed = outbound.networks(allowed_networks)
         self._tls: ssl.SSLContext = outbound.tls_context(ca_bundle)
+        if client_certificate is not None:
+            certificate, key = client_certificate
+            # Loaded once, here: the key stays in OpenSSL, never in a Python value or a repr.
+            self._tls.load_cert_chain(str(certificate), str(key))
+        self._handshakes = _Handshakes()
+        self._tls.sslobject_class = self._handshakes.counting()
+        self._max_connections = max_connections
         self._on_call = on_call
         self._transport = transport
         self._resolve = resolver
         self._clock = clock
+        self._pools: OrderedDict[str, _Pool] = OrderedDict()
+        self._owner: tuple[int, asyncio.AbstractEventLoop] | None = None
 
     @property
     def timeout(self) -> float:
         return self._timeout
+
+    @property
+    def handshakes(self) -> int:
+        """TLS handshakes this client completed (in this process): one per new connection."""
+        return self._handshakes.count
+
+    async def aclose(self) -> None:
+        """Close every kept connection (at shutdown)."""
+        pools, self._pools = list(self._pools.values()), OrderedDict()
+        if self._owner is None or self._owner[0] != os.getpid():
+            _SET_ASIDE.extend(pool.client for pool in pools)
+            return
+        for pool in pools:
+            await pool.client.aclose()
 
     # --- the four APIs -------------------------------------------------------------------
 
@@ -346,17 +427,11 @@ class XksClient:
             async with asyncio.timeout(self._timeout * _OUTER_BOUND):
                 pinned = await self._resolve(url, self._allowed, "xks_allowed_networks")
                 headers = self._signed_headers(endpoint, url, pinned.host, body)
-                async with httpx.AsyncClient(
-                    verify=self._tls, timeout=self._timeout, transport=self._transport
-                ) as client:
-                    last: Exception | None = None
-                    for target in pinned.targets:
-                        try:
-                            return await _exchange(client, target, headers, body, pinned)
-                        except httpx.ConnectError as exc:  # the next address, if any
-                            last = exc
-                    assert last is not None  # noqa: S101 (pin returns one target at least)
-                    raise last
+                pool = await self._acquire(pinned)
+                try:
+                    return await _send_once_more_if_stale(pool.client, headers, body, pinned)
+                finally:
+                    await self._release(pool)
         except XksProxyFailure:
             raise
         except outbound.AddressRefused as exc:
@@ -371,6 +446,47 @@ class XksClient:
             raise XksProxyFailure(XksFailure.UNREACHABLE) from None
         except OSError:
             raise XksProxyFailure(XksFailure.UNREACHABLE) from None
+
+    async def _acquire(self, pinned: outbound.PinnedUrl) -> _Pool:
+        """The pool of the endpoint ``pinned`` names (made on first use), held for one call."""
+        owner = (os.getpid(), asyncio.get_running_loop())
+        if self._owner != owner:
+            # A fork, or another event loop: those connections are not this one's to use.
+            _SET_ASIDE.extend(pool.client for pool in self._pools.values())
+            self._pools.clear()
+            self._owner = owner
+        key = pinned.host.lower()  # host[:port]: the name TLS checked, and the port
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = _Pool(self._new_client())
+            while len(self._pools) > _MAX_PROXIES:
+                _, oldest = self._pools.popitem(last=False)
+                oldest.evicted = True
+                if oldest.users == 0:
+                    await oldest.client.aclose()
+        else:
+            self._pools.move_to_end(key)
+        pool.users += 1
+        return pool
+
+    async def _release(self, pool: _Pool) -> None:
+        pool.users -= 1
+        if pool.evicted and pool.users == 0:
+            await pool.client.aclose()
+
+    def _new_client(self) -> httpx.AsyncClient:
+        transport = self._transport or httpx.AsyncHTTPTransport(
+            verify=self._tls,
+            http1=True,
+            http2=False,
+            limits=httpx.Limits(
+                max_connections=self._max_connections,
+                max_keepalive_connections=self._max_connections,
+                keepalive_expiry=_KEEPALIVE_EXPIRY,
+            ),
+            trust_env=False,
+        )
+        return httpx.AsyncClient(transport=transport, timeout=self._timeout, trust_env=False)
 
     def _signed_headers(
         self, endpoint: XksEndpoint, url: str, host: str, body: bytes
@@ -400,6 +516,50 @@ class XksClient:
             "Authorization": f"{sigv4.ALGORITHM} Credential={endpoint.access_key_id}/{scope}, "
             f"SignedHeaders=host;x-amz-date, Signature={signature}",
         }
+
+
+async def _send_once_more_if_stale(
+    client: httpx.AsyncClient,
+    headers: Mapping[str, str],
+    body: bytes,
+    pinned: outbound.PinnedUrl,
+) -> dict[str, Any]:
+    """One exchange; sent once more when a kept connection turns out closed by the proxy (the
+    four APIs change nothing at the proxy). A connection opened by this very call that breaks
+    before any answer is the proxy refusing it as the TLS handshake ended: with TLS 1.3 the
+    client's handshake is over before the server has checked the client's certificate, and
+    a refusal (another CA, another subject, none) shows as a closed connection."""
+    for attempt in (1, 2):
+        opened = [False]
+        token = _OPENED_HERE.set(opened)
+        try:
+            return await _send(client, headers, body, pinned)
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            if _tls_failure(exc) or opened[0]:
+                raise XksProxyFailure(
+                    XksFailure.TLS, "the connection ended as its TLS handshake completed"
+                ) from None
+            if attempt == 2:
+                raise
+        finally:
+            _OPENED_HERE.reset(token)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _send(
+    client: httpx.AsyncClient,
+    headers: Mapping[str, str],
+    body: bytes,
+    pinned: outbound.PinnedUrl,
+) -> dict[str, Any]:
+    last: Exception | None = None
+    for target in pinned.targets:
+        try:
+            return await _exchange(client, target, headers, body, pinned)
+        except httpx.ConnectError as exc:  # the next address, if any
+            last = exc
+    assert last is not None  # noqa: S101 (pin returns one target at least)
+    raise last
 
 
 async def _exchange(

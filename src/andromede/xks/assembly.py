@@ -3,18 +3,23 @@
 
 Owns the reading of secret files (the PIN, through :func:`read_pin`), the TLS context
 (:func:`tls_context`: TLS 1.2 at least, forward-secret AEAD suites only, the four the spec
-lists among them; HTTP/1.1) and the assembly of token, service, audit log, watched files and
+lists among them; HTTP/1.1; client certificates required and chained to ``tls_client_ca``
+when it is set), the client certificate's subject check (:func:`subject_checked`, mutual TLS,
+decision 0101) and the assembly of token, service, audit log, watched files and
 ASGI application (:func:`open_proxy`). The server loop itself is the CLI's
 (``cli/xks_proxy.py``), as ``cli/serve.py`` runs ``andromede serve``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from andromede.errors import ConfigurationError
 from andromede.xks.app import XksApp, XksAppConfig
@@ -26,7 +31,9 @@ from andromede.xks.settings import XksProxySettings
 from andromede.xks.token import Token
 from andromede.xks.watched import WatchedFile
 
-__all__ = ["Proxy", "open_proxy", "open_token", "read_pin", "tls_context"]
+__all__ = ["Proxy", "open_proxy", "open_token", "read_pin", "subject_checked", "tls_context"]
+
+log = logging.getLogger(__name__)
 
 # TLS 1.2 suites: ECDHE (forward secrecy) with AES-GCM or ChaCha20-Poly1305 only; the spec's
 # two TLS 1.2 suites are the first two. TLS 1.3's suites are all AEAD and OpenSSL's default
@@ -52,7 +59,10 @@ def read_pin(path: Path) -> str:
     return pin
 
 
-def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+def tls_context(cert: Path, key: Path, client_ca: Path | None = None) -> ssl.SSLContext:
+    """The proxy's server context; with ``client_ca``, a client certificate chained to one of
+    its certificates (and to nothing else: no system store) is required in the handshake,
+    which OpenSSL ends with an alert otherwise."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers(_TLS12_CIPHERS)
@@ -62,7 +72,46 @@ def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
         context.load_cert_chain(str(cert), str(key))
     except (OSError, ssl.SSLError) as exc:
         raise ConfigurationError(f"cannot load the TLS certificate or key: {exc}") from None
+    if client_ca is not None:
+        try:
+            context.load_verify_locations(cafile=str(client_ca))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(f"cannot load tls_client_ca: {exc}") from None
+        context.verify_mode = ssl.CERT_REQUIRED
     return context
+
+
+def certificate_common_names(peer: Any) -> list[str]:
+    """The subject CNs of ``ssl``'s decoded certificate (``getpeercert()``)."""
+    if not isinstance(peer, dict):
+        return []
+    return [
+        str(value) for rdn in peer.get("subject", ()) for name, value in rdn if name == "commonName"
+    ]
+
+
+def subject_checked(protocol: type[asyncio.Protocol], subject: str) -> type[asyncio.Protocol]:
+    """``protocol`` (uvicorn's HTTP protocol class) refusing a connection whose client
+    certificate's subject CN is not ``subject``: closed as soon as the handshake ends, before a
+    byte of HTTP is read or answered. The CA was checked by OpenSSL during the handshake;
+    Python's ``ssl`` has no hook for the subject inside it (decision 0101)."""
+
+    class SubjectChecked(protocol):  # type: ignore[valid-type,misc]
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            names = certificate_common_names(transport.get_extra_info("peercert"))
+            if names != [subject]:
+                peer = transport.get_extra_info("peername")
+                log.warning(
+                    "connection from %s refused: client certificate subject CN %s, not %r",
+                    peer[0] if isinstance(peer, tuple) else "?",
+                    [name[:64] for name in names] or "absent",
+                    subject,
+                )
+                transport.abort()  # type: ignore[attr-defined]
+
+    SubjectChecked.__name__ = f"SubjectChecked{protocol.__name__}"
+    return SubjectChecked
 
 
 def open_token(module: Path, token_label: str, pin_file: Path) -> Token:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from andromede.xks.model import check_uri_path_prefix
 
@@ -42,6 +42,20 @@ class XksProxySettings(BaseModel):
         description="PEM certificate chain of the proxy's name (HTTPS is required: TLS 1.2+)."
     )
     tls_key: Path = Field(description="PEM private key of tls_cert.")
+    tls_client_ca: Path | None = Field(
+        default=None,
+        description="Optional PEM CA certificates a client certificate must chain to (mutual "
+        "TLS, with tls_client_subject): a client without one, or with another's, is refused "
+        "in the TLS handshake.",
+    )
+    tls_client_subject: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9.*_-]+$",
+        description="The subject common name (CN) a client certificate must bear (with "
+        "tls_client_ca); AWS KMS presents cks.kms.<region>.amazonaws.com.",
+    )
     uri_path_prefix: str = Field(
         default="",
         description="Optional path before /kms/xks/v1 (the XksProxyUriPath is "
@@ -96,6 +110,15 @@ class XksProxySettings(BaseModel):
         le=3600,
         description="Seconds an idle HTTP connection stays open (KMS reuses its connections).",
     )
+
+    @model_validator(mode="after")
+    def _client_pair(self) -> XksProxySettings:
+        if (self.tls_client_ca is None) != (self.tls_client_subject is None):
+            raise ValueError(
+                "tls_client_ca and tls_client_subject go together: the spec wants both the "
+                "CA and the subject name of the client certificate configured"
+            )
+        return self
 
     @field_validator("uri_path_prefix")
     @classmethod

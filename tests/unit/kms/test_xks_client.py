@@ -1,18 +1,32 @@
 """The XKS client's network rules (decision 0090): a tenant's proxy endpoint never makes the
 gateway reach an internal address unless ``xks_allowed_networks`` allows it, TLS is checked
 against the system store and ``xks_ca_bundle`` with the endpoint's name, and ``xks_timeout``
-bounds a call that gets no answer. Over real sockets and a real TLS server on 127.0.0.1."""
+bounds a call that gets no answer. Its kept connections (decision 0101): one handshake for many
+calls, a pool per endpoint name, none shared across a fork or an event loop, closed by
+``aclose``; and its client certificate for proxies that ask for one. Over real sockets and a
+real TLS server on 127.0.0.1."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import socket
+import ssl
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
 
+from andromede.http import outbound
+from andromede.kms import xks_client
 from andromede.kms.xks_client import (
     XksClient,
     XksEndpoint,
@@ -33,7 +47,70 @@ def endpoint(url: str) -> XksEndpoint:
 async def failure_of(client: XksClient, url: str) -> XksProxyFailure:
     with pytest.raises(XksProxyFailure) as caught:
         await client.health(endpoint(url), METADATA)
+    await client.aclose()
     return caught.value
+
+
+HEALTH = json.dumps(
+    {"xksProxyFleetSize": 1, "xksProxyVendor": "test", "xksProxyModel": "test",
+     "ekmVendor": "test", "ekmFleetDetails": [{"id": "1", "model": "t", "healthStatus": "ACTIVE"}]}
+).encode()  # fmt: skip
+
+
+@dataclass
+class TlsProxy:
+    """A GetHealthStatus answerer over HTTPS with HTTP/1.1 keep-alive, counting connections."""
+
+    port: int
+    connections: list[tuple[str, int]] = field(default_factory=list)
+    peer_certificates: list[dict[str, Any] | None] = field(default_factory=list)
+
+    def url(self, host: str = "localhost") -> str:
+        return f"https://{host}:{self.port}"
+
+
+@contextmanager
+def tls_proxy(
+    ca: trustme.CA, *names: str, client_ca: trustme.CA | None = None
+) -> Iterator[TlsProxy]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*(names or ("localhost",))).configure_cert(context)
+    if client_ca is not None:
+        context.verify_mode = ssl.CERT_REQUIRED
+        client_ca.configure_trust(context)
+    holder: dict[str, TlsProxy] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            holder["proxy"].connections.append(self.client_address)
+            holder["proxy"].peer_certificates.append(self.request.getpeercert() or None)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(HEALTH)))
+            self.end_headers()
+            self.wfile.write(HEALTH)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    holder["proxy"] = TlsProxy(server.server_address[1])
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield holder["proxy"]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 @pytest.mark.parametrize("url", ["https://localhost:9", "https://localhost"])
@@ -97,3 +174,127 @@ async def test_a_silent_proxy_times_out_within_xks_timeout() -> None:
 
 def test_the_secret_stays_out_of_reprs() -> None:
     assert "s" * 43 not in repr(endpoint("https://xks.example.com"))
+
+
+async def test_calls_to_a_proxy_reuse_one_connection_and_one_handshake(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    bundle = write_ca(ca, tmp_path / "ca.pem")
+    with tls_proxy(ca) as proxy:
+        client = XksClient(region="eu-fr-1", timeout=5.0, ca_bundle=bundle, allowed_networks=LOCAL)
+        try:
+            for _ in range(20):
+                await client.health(endpoint(proxy.url()), METADATA)
+            assert client.handshakes == 1
+            assert len(proxy.connections) == 1
+        finally:
+            await client.aclose()
+
+
+async def test_concurrent_calls_open_at_most_xks_max_connections(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    bundle = write_ca(ca, tmp_path / "ca.pem")
+    with tls_proxy(ca) as proxy:
+        client = XksClient(
+            region="eu-fr-1", timeout=5.0, ca_bundle=bundle, allowed_networks=LOCAL,
+            max_connections=2,
+        )  # fmt: skip
+        try:
+            for _ in range(3):
+                await asyncio.gather(
+                    *(client.health(endpoint(proxy.url()), METADATA) for _ in range(8))
+                )
+            assert 1 <= client.handshakes <= 2
+            assert len(proxy.connections) == client.handshakes
+        finally:
+            await client.aclose()
+
+
+async def test_two_names_of_one_address_never_share_a_connection(tmp_path: Path) -> None:
+    """A connection is kept for the name its certificate was checked for: another tenant's
+    name for the same address gets a connection (and a certificate check) of its own."""
+    ca = trustme.CA()
+    bundle = write_ca(ca, tmp_path / "ca.pem")
+
+    async def both_local(url: str, allowed: object, setting: str) -> outbound.PinnedUrl:
+        pinned = await outbound.pin(url.replace("://other.test", "://localhost"), LOCAL_NETS, "")
+        host = url.split("://", 1)[1].split("/", 1)[0]
+        return outbound.PinnedUrl(pinned.targets, host, host.split(":", 1)[0])
+
+    with tls_proxy(ca, "localhost", "other.test") as proxy:
+        client = XksClient(
+            region="eu-fr-1", timeout=5.0, ca_bundle=bundle, allowed_networks=LOCAL,
+            resolver=both_local,
+        )  # fmt: skip
+        try:
+            for _ in range(3):
+                await client.health(endpoint(proxy.url("localhost")), METADATA)
+                await client.health(endpoint(proxy.url("other.test")), METADATA)
+            assert client.handshakes == 2
+            assert len(proxy.connections) == 2
+        finally:
+            await client.aclose()
+
+
+LOCAL_NETS = outbound.networks(LOCAL)
+
+
+async def test_a_pool_is_never_used_across_a_fork(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In another process (as a worker forked from a parent that had called a proxy) the
+    connections are the parent's: set aside, never used nor closed; the child opens its own."""
+    ca = trustme.CA()
+    bundle = write_ca(ca, tmp_path / "ca.pem")
+    with tls_proxy(ca) as proxy:
+        client = XksClient(region="eu-fr-1", timeout=5.0, ca_bundle=bundle, allowed_networks=LOCAL)
+        await client.health(endpoint(proxy.url()), METADATA)
+        parent = os.getpid()
+        set_aside = len(xks_client._SET_ASIDE)
+        monkeypatch.setattr(xks_client.os, "getpid", lambda: parent + 1)
+        try:
+            await client.health(endpoint(proxy.url()), METADATA)
+            assert (client.handshakes, len(proxy.connections)) == (2, 2)
+            assert len(xks_client._SET_ASIDE) == set_aside + 1
+        finally:
+            await client.aclose()
+            monkeypatch.undo()
+            inherited = xks_client._SET_ASIDE.pop()
+            await inherited.aclose()  # the test's own "parent" connection
+
+
+async def test_aclose_closes_the_kept_connections(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    bundle = write_ca(ca, tmp_path / "ca.pem")
+    with tls_proxy(ca) as proxy:
+        client = XksClient(region="eu-fr-1", timeout=5.0, ca_bundle=bundle, allowed_networks=LOCAL)
+        await client.health(endpoint(proxy.url()), METADATA)
+        await client.aclose()
+        await client.health(endpoint(proxy.url()), METADATA)  # a new pool after a close
+        assert (client.handshakes, len(proxy.connections)) == (2, 2)
+        await client.aclose()
+
+
+async def test_a_proxy_asking_for_a_client_certificate_gets_the_gateways(tmp_path: Path) -> None:
+    ca, client_ca = trustme.CA(), trustme.CA()
+    bundle = write_ca(ca, tmp_path / "ca.pem")
+    issued = client_ca.issue_cert("cks.kms.eu-fr-1.example.com")
+    certificate, key = tmp_path / "gateway.pem", tmp_path / "gateway-key.pem"
+    issued.cert_chain_pems[0].write_to_path(str(certificate))
+    issued.private_key_pem.write_to_path(str(key))
+    with tls_proxy(ca, client_ca=client_ca) as proxy:
+        without = XksClient(region="eu-fr-1", timeout=5.0, ca_bundle=bundle, allowed_networks=LOCAL)
+        assert (await failure_of(without, proxy.url())).failure is XksFailure.TLS
+        with_certificate = XksClient(
+            region="eu-fr-1", timeout=5.0, ca_bundle=bundle, allowed_networks=LOCAL,
+            client_certificate=(certificate, key),
+        )  # fmt: skip
+        try:
+            await with_certificate.health(endpoint(proxy.url()), METADATA)
+        finally:
+            await with_certificate.aclose()
+        presented = proxy.peer_certificates[-1]
+        assert presented is not None
+        assert (("commonName", "cks.kms.eu-fr-1.example.com"),) in presented["subject"] or any(
+            "cks.kms.eu-fr-1.example.com" in str(v) for v in presented.values()
+        )
+    assert key.read_text() not in repr(with_certificate)
