@@ -95,3 +95,23 @@ def test_limits_are_inclusive(name: str, value: Any) -> None:
 def test_unknown_settings_are_refused() -> None:
     with pytest.raises(ValidationError):
         XksProxySettings(**REQUIRED, pin="1234")
+
+
+def test_mutual_tls_needs_both_the_ca_and_the_subject() -> None:
+    both = XksProxySettings(
+        **REQUIRED, tls_client_ca=Path("ca.pem"), tls_client_subject="cks.kms.eu-fr-1.example"
+    )
+    assert both.tls_client_subject == "cks.kms.eu-fr-1.example"
+    assert XksProxySettings(**REQUIRED).tls_client_ca is None
+    for alone in ({"tls_client_ca": Path("ca.pem")}, {"tls_client_subject": "a.example"}):
+        with pytest.raises(ValidationError, match="tls_client_ca and tls_client_subject"):
+            XksProxySettings(**REQUIRED, **alone)
+    for subject in ("", "a" * 65, "CN=a,O=b", "a b"):
+        with pytest.raises(ValidationError, match="tls_client_subject"):
+            XksProxySettings(**REQUIRED, tls_client_ca=Path("ca.pem"), tls_client_subject=subject)
+    assert (
+        XksProxySettings(
+            **REQUIRED, tls_client_ca=Path("ca.pem"), tls_client_subject="a" * 64
+        ).tls_client_subject
+        == "a" * 64
+    )
