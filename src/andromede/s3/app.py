@@ -66,7 +66,7 @@ from andromede.s3.website import ReadFailed, WebsiteEndpoint
 from andromede.s3.website import error_page as website_error_page
 from andromede.s3.xml import XmlWriter
 from andromede.storage.access_log_delivery import AccessLogDelivery
-from andromede.storage.errors import NoSuchBucket, NoSuchKey
+from andromede.storage.errors import DeleteMarkerFound, NoSuchBucket, NoSuchKey, NoSuchVersion
 from andromede.storage.model import Bucket, ObjectLookup, ObjectRecord
 from andromede.storage.versioning import is_version_id
 
@@ -156,7 +156,19 @@ _AUTHORISED_BY_HANDLER = frozenset({_O.DeleteObjects, _O.PutObjectTagging, _O.Po
 # Object reads: their object is read with their bucket, in one query (_addressed_bucket).
 _READS_OBJECT = frozenset({_O.GetObject, _O.HeadObject})
 # The object calls that take a version id in a versioned bucket (decision 0097).
-_VERSION_ADDRESSED = frozenset({_O.GetObject, _O.HeadObject, _O.DeleteObject})
+_VERSION_ADDRESSED = frozenset(
+    {
+        _O.GetObject,
+        _O.HeadObject,
+        _O.DeleteObject,
+        _O.GetObjectTagging,
+        _O.PutObjectTagging,
+        _O.DeleteObjectTagging,
+        _O.GetObjectAcl,
+        _O.PutObjectAcl,
+        _O.GetObjectAttributes,
+    }
+)
 # Reads that tell a missing key apart only to a caller who may list the bucket (decision 0080).
 _MISSING_KEY_NEEDS_LIST = frozenset({_O.GetObject, _O.HeadObject, _O.GetObjectAttributes})
 
@@ -645,8 +657,9 @@ class S3App:
             if len(route.key.encode()) > self._settings.max_key_length:
                 raise S3Error("KeyTooLongError", MaxSizeAllowed=str(self._settings.max_key_length))
             # The only version of a bucket never versioned is "null"; in a versioned bucket,
-            # GET, HEAD and DELETE take any well-formed id, and the other object calls are
-            # refused one rather than made on the current version (decision 0097).
+            # GET, HEAD, DELETE, tagging, ACL and attributes take any well-formed id (0097,
+            # 0099), and the other object calls are refused one rather than made on the
+            # current version.
             version_id = query.get("versionId", "null")
             if version_id != "null" and not (
                 operation in _VERSION_ADDRESSED
@@ -688,11 +701,16 @@ class S3App:
             object_key = route.key if operation.scope is OpScope.OBJECT else None
             objects = self._services.objects
 
+            # The ACL grants of the version named count, not the current object's (0099).
+            named = query.get("versionId") if found.versioning is not None else None
+
             async def load_object() -> ObjectRecord | None:
                 try:
+                    if named is not None:
+                        return await objects.get_version(bucket_name, object_key or "", named)
                     return await objects.head_object(bucket_name, object_key or "", lookup=lookup)
-                except NoSuchKey:
-                    return None
+                except (NoSuchKey, NoSuchVersion, DeleteMarkerFound):
+                    return None  # no grant: a delete marker has no ACL
 
             await self._authoriser.authorise(
                 principal,

@@ -392,9 +392,23 @@ class ObjectService:
         return await self._commit_record(record, expected, versioned=target.versioning is not None)
 
     async def set_object_acl(
-        self, bucket: str, key: str, acl: AccessControlList | None
+        self,
+        bucket: str,
+        key: str,
+        acl: AccessControlList | None,
+        *,
+        version_id: str | None = None,
     ) -> ObjectRecord:
-        """NoSuchBucket, NoSuchKey."""
+        """NoSuchBucket, NoSuchKey. ``version_id`` (a versioned bucket): that version's ACL,
+        current or not (NoSuchVersion; DeleteMarkerFound: a marker has none)."""
+        if version_id is not None:
+            found = await self._store.set_version_acl(bucket, key, version_id, acl)
+            if isinstance(found, DeleteMarker):
+                raise DeleteMarkerFound(found)
+            if found is None:
+                await self.get_version(bucket, key, version_id)  # its own error
+                raise NoSuchVersion(version_id)
+            return await self._open_record(found)
         record = await self._store.set_object_acl(bucket, key, acl)
         if record is None:
             await self.get_bucket(bucket)
@@ -402,21 +416,34 @@ class ObjectService:
         return await self._open_record(record)
 
     async def set_object_tags(
-        self, bucket: str, key: str, tags: tuple[tuple[str, str], ...]
+        self,
+        bucket: str,
+        key: str,
+        tags: tuple[tuple[str, str], ...],
+        *,
+        version_id: str | None = None,
     ) -> ObjectRecord:
         """Replace the object's tag set (empty: remove it), resealed with its headers; the
         object's bytes, ETag and Last-Modified stay as they are, as on S3. NoSuchBucket,
         NoSuchKey. A write of the key that lands between the read and the update wins, and the
-        tags go to the object it wrote (tried again: tags never land on a replaced record)."""
+        tags go to the object it wrote (tried again: tags never land on a replaced record).
+        ``version_id`` (a versioned bucket): that version's tags, current or not, with
+        :meth:`get_version`'s errors."""
         for _ in range(_TAGGING_ATTEMPTS):
-            record = await self.head_object(bucket, key)
+            if version_id is not None:
+                record = await self.get_version(bucket, key, version_id)
+            else:
+                record = await self.head_object(bucket, key)
             headers = record.headers.with_tags(tags)
             sealed = record.sealed_headers
             if sealed is not None:
                 sealed = await self._sealed.reseal_headers(sealed, bucket, key, headers)
             changed = record.rebuilt(headers, None, None, record.format_version)
             stored = stored_form(dataclasses.replace(changed, sealed_headers=sealed))
-            if await self._store.replace_object_headers(record, stored):
+            if version_id is not None:
+                if await self._store.replace_version_headers(record, stored):
+                    return changed
+            elif await self._store.replace_object_headers(record, stored):
                 return changed
         raise ObjectChanged(f"{key} kept changing while its tags were being set")
 

@@ -174,6 +174,18 @@ class MetadataStore(Protocol):
         """Remove a version for good (the removed one, None if none had that id); the next
         newest becomes current. NoSuchBucket."""
 
+    async def replace_version_headers(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
+        """:meth:`replace_object_headers` for the version ``expected.version_id`` (None: the
+        null version), current or noncurrent: whether it still had ``expected``'s segments
+        and took ``record``'s headers. False for a delete marker or no such version."""
+
+    async def set_version_acl(
+        self, bucket: str, key: str, version_id: str, acl: AccessControlList | None
+    ) -> ObjectRecord | DeleteMarker | None:
+        """Replace the ACL of version ``version_id`` ("null": the null version), current or
+        not; the version as it now is (a delete marker, which has no ACL, left as it is), None
+        if the key has no such version."""
+
     async def list_object_versions(
         self,
         bucket: str,

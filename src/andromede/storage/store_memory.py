@@ -353,6 +353,42 @@ class MemoryMetadataStore:
         _promote(state, encoded)
         return kept.version
 
+    async def replace_version_headers(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
+        state = self._buckets.get(expected.bucket)
+        if state is None:
+            return False
+        encoded = expected.key.encode()
+        wanted = expected.version_id or NULL_VERSION_ID
+        current = state.objects.get(encoded)
+        if current is not None and (current.version_id or NULL_VERSION_ID) == wanted:
+            return await self.replace_object_headers(expected, record)
+        kept = _find(state, encoded, wanted)
+        if kept is None or not isinstance(kept.version, ObjectRecord):
+            return False
+        if kept.version.segments != expected.segments:
+            return False
+        kept.version = dataclasses.replace(
+            kept.version, headers=record.headers, sealed_headers=record.sealed_headers
+        )
+        return True
+
+    async def set_version_acl(
+        self, bucket: str, key: str, version_id: str, acl: AccessControlList | None
+    ) -> ObjectRecord | DeleteMarker | None:
+        state = self._buckets.get(bucket)
+        if state is None:
+            return None
+        encoded = key.encode()
+        current = state.objects.get(encoded)
+        if current is not None and (current.version_id or NULL_VERSION_ID) == version_id:
+            return await self.set_object_acl(bucket, key, acl)
+        kept = _find(state, encoded, version_id)
+        if kept is None:
+            return None
+        if isinstance(kept.version, ObjectRecord):
+            kept.version = dataclasses.replace(kept.version, acl=acl)
+        return kept.version
+
     async def list_object_versions(
         self,
         bucket: str,

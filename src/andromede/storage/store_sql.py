@@ -1068,6 +1068,18 @@ class SqlMetadataStore:
             lambda conn: _versions.delete_version(conn, bucket, key, version_id)
         )
 
+    async def replace_version_headers(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
+        text = _stored_headers_json(record.headers, record.sealed_headers)
+        return await self._db.write(lambda conn: _versions.replace_headers(conn, expected, text))
+
+    async def set_version_acl(
+        self, bucket: str, key: str, version_id: str, acl: AccessControlList | None
+    ) -> ObjectRecord | DeleteMarker | None:
+        text = None if acl is None else acl.to_json()
+        return await self._db.write(
+            lambda conn: _versions.set_acl(conn, bucket, key, version_id, text)
+        )
+
     async def list_object_versions(
         self,
         bucket: str,

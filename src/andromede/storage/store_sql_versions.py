@@ -44,6 +44,8 @@ __all__ = [
     "list_versions",
     "put_marker",
     "put_version",
+    "replace_headers",
+    "set_acl",
     "set_versioning",
 ]
 
@@ -322,6 +324,67 @@ def delete_version(
     removed = _drop_version(conn, found)
     _promote(conn, bucket, key)
     return removed
+
+
+def _locked_version(
+    conn: Connection, bucket: str, key: str, version_id: str | None
+) -> tuple[bool, Any]:
+    """The row of version ``version_id`` (None or "null": the null version), locked: (True,
+    its ``objects`` row) when it is the current object, (False, its ``object_versions`` row),
+    or (False, None)."""
+    names = {"bucket": bucket, "key": key}
+    wanted = version_id or NULL_VERSION_ID
+    row = conn.execute(_CURRENT, names).first()
+    if row is not None and (row._mapping["version_id"] or NULL_VERSION_ID) == wanted:
+        return True, row
+    if wanted == NULL_VERSION_ID:
+        found = conn.execute(_NULL_ROW.with_for_update(), names).first()
+    else:
+        found = conn.execute(_BY_ID.with_for_update(), {**names, "version_id": wanted}).first()
+    return False, found
+
+
+def _where_version(row: Any) -> sa.ColumnElement[bool]:
+    m = row._mapping
+    return sa.and_(
+        _V.c.bucket == m["bucket"], _V.c.key == m["key"], _V.c.version_id == m["version_id"]
+    )
+
+
+def replace_headers(conn: Connection, expected: ObjectRecord, headers_text: str | None) -> bool:
+    """Store ``headers_text`` as the headers of version ``expected.version_id`` if it still
+    has ``expected``'s segments (a tagging write that lost to nothing)."""
+    current, row = _locked_version(conn, expected.bucket, expected.key, expected.version_id)
+    if row is None:
+        return False
+    if current:
+        if _sql._object_from_row(row).segments != expected.segments:
+            return False
+        conn.execute(
+            _O.update().where(_O.c.bucket == expected.bucket, _O.c.key == expected.key),
+            {"headers": headers_text},
+        )
+        return True
+    if row._mapping["delete_marker"] or _record_of(row).segments != expected.segments:
+        return False
+    conn.execute(_V.update().where(_where_version(row)), {"headers": headers_text})
+    return True
+
+
+def set_acl(
+    conn: Connection, bucket: str, key: str, version_id: str, acl_text: str | None
+) -> ObjectRecord | DeleteMarker | None:
+    """Replace the ACL of the version; the version as it now is (a marker is left alone)."""
+    current, row = _locked_version(conn, bucket, key, version_id)
+    if row is None:
+        return None
+    if current:
+        conn.execute(_O.update().where(_O.c.bucket == bucket, _O.c.key == key), {"acl": acl_text})
+        return _sql._object_from_row(conn.execute(_CURRENT, {"bucket": bucket, "key": key}).one())
+    if row._mapping["delete_marker"]:
+        return _marker_of(row)
+    conn.execute(_V.update().where(_where_version(row)), {"acl": acl_text})
+    return _version_of(conn.execute(sa.select(_V).where(_where_version(row))).one())
 
 
 def list_versions(

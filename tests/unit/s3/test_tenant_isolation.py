@@ -346,3 +346,45 @@ async def test_the_user_without_policy_is_refused_for_want_of_a_policy(world: Wo
     )
     reply = await world.powerless.request("GET", K)
     assert (reply.status, reply.body) == (200, SECRET)
+
+
+async def test_versions_of_another_tenants_objects_are_out_of_reach(world: World) -> None:
+    """Decision 0099: the calls that name a version (tagging, ACL, attributes, a copy source
+    ``?versionId=``) are denied to other tenants, anonymous callers and users without policy,
+    and change nothing of the victim's noncurrent version."""
+    victim = world.victim
+    assert (await victim.request("PUT", f"{B}?versioning", VERSIONING_XML)).status == 200
+    old = (await victim.request("PUT", K, b"old secret")).headers["x-amz-version-id"]
+    assert (await victim.request("PUT", K, SECRET)).status == 200
+    V = f"{K}?versionId={old}"
+    source = (("x-amz-copy-source", f"{K}?versionId={old}"),)
+    recipes = [
+        Recipe("GET", f"{K}?tagging&versionId={old}"),
+        Recipe("PUT", f"{K}?tagging&versionId={old}", TAGS_XML, tuple(md5(TAGS_XML).items())),
+        Recipe("DELETE", f"{K}?tagging&versionId={old}"),
+        Recipe("GET", f"{K}?acl&versionId={old}"),
+        Recipe("PUT", f"{K}?acl&versionId={old}", ACL_XML),
+        Recipe(
+            "GET", f"{K}?attributes&versionId={old}", headers=(("x-amz-object-attributes", "ETag"),)
+        ),
+        Recipe("GET", V),
+        Recipe("DELETE", V),
+        Recipe("PUT", f"{B}/copy", headers=source),
+    ]
+
+    async def version_state() -> list[tuple[int, bytes]]:
+        found = []
+        for path in (V, f"{K}?tagging&versionId={old}", f"{K}?acl&versionId={old}"):
+            reply = await victim.request("GET", path)
+            found.append((reply.status, reply.body.split(b"<RequestId>")[0]))
+        return found
+
+    before = await version_state()
+    for caller in ("intruder", "anonymous", "powerless"):
+        client = world.caller(caller)
+        for recipe in recipes:
+            reply = await attempt(client, recipe, world.upload_id)
+            assert reply.status == 403, (caller, recipe, reply.status, reply.body[:300])
+    exfiltrate = await world.intruder.request("PUT", "/intruder-own/stolen", headers=dict(source))
+    assert (exfiltrate.status, exfiltrate.error_code()) == (403, "AccessDenied")
+    assert await version_state() == before

@@ -26,8 +26,14 @@ from andromede.iam.policy import (
 )
 from andromede.s3.errors import S3Error
 from andromede.s3.handlers.common import S3Services, write_owner, xml_response
+from andromede.s3.handlers.version_reads import (
+    delete_marker_not_allowed,
+    named_version_id,
+    read_version,
+)
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
+from andromede.storage import errors as storage_errors
 from andromede.storage.acl import (
     CANNED_ACLS,
     AccessControlList,
@@ -316,19 +322,24 @@ async def put_bucket_acl(ctx: S3Context, svc: S3Services) -> Response:
 
 
 async def get_object_acl(ctx: S3Context, svc: S3Services) -> Response:
+    """The ACL of the object, or of the version named (decision 0099)."""
     bucket = await svc.objects.get_bucket(ctx.bucket)
-    record = await svc.objects.head_object(ctx.bucket, ctx.key)
+    record = await read_version(ctx, svc)
     acl = record.acl if bucket.acls_enabled and record.acl is not None else None
     return _acl_response(acl or AccessControlList.private(record.owner_id))
 
 
 async def put_object_acl(ctx: S3Context, svc: S3Services) -> Response:
     bucket = await svc.objects.get_bucket(ctx.bucket)
-    record = await svc.objects.head_object(ctx.bucket, ctx.key)
+    record = await read_version(ctx, svc)
     body = await ctx.read_xml_body()
     acl = acl_from_request(ctx, bucket, owner_id=record.owner_id, body=body)
     _require_acl_input(ctx, body)
-    await svc.objects.set_object_acl(ctx.bucket, ctx.key, acl)
+    version_id = named_version_id(ctx, bucket)
+    try:
+        await svc.objects.set_object_acl(ctx.bucket, ctx.key, acl, version_id=version_id)
+    except storage_errors.DeleteMarkerFound as found:
+        raise delete_marker_not_allowed(ctx, found.marker) from None
     return Response()
 
 

@@ -29,10 +29,12 @@ from andromede.s3.handlers.common import (
     xml_response,
 )
 from andromede.s3.handlers.encryption import check_kms_read, read_customer_key
+from andromede.s3.handlers.version_reads import named_version_id, read_version
 from andromede.s3.operations import S3Operation
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter
 from andromede.storage.model import Checksum, ChecksumType, ObjectRecord
+from andromede.storage.versioning import shown_version_id
 
 __all__ = ["get_object_attributes"]
 
@@ -84,9 +86,10 @@ async def get_object_attributes(ctx: S3Context, svc: S3Services) -> Response:
     marker = _header_number(ctx, "x-amz-part-number-marker", default=0)
     # s3:GetObjectAttributes is the operation's own; AWS asks for s3:GetObject too.
     bucket = await addressed_bucket(ctx, svc)
-    await authorise_object(ctx, svc, S3Operation.GetObject, bucket, ctx.key)
+    version_id = named_version_id(ctx, bucket)
+    await authorise_object(ctx, svc, S3Operation.GetObject, bucket, ctx.key, version_id=version_id)
     customer = read_customer_key(ctx)
-    record = await svc.objects.head_object(ctx.bucket, ctx.key)
+    record = await read_version(ctx, svc)  # the version named, if any (decision 0099)
     await svc.objects.check_customer_key(record, customer)
     await check_kms_read(ctx, svc, record)
     outcome = evaluate_get_conditions(
@@ -114,6 +117,8 @@ async def get_object_attributes(ctx: S3Context, svc: S3Services) -> Response:
         xml.element("ObjectSize", record.size)
     response = xml_response(xml)
     response.header("Last-Modified", http_date(record.last_modified))
+    if bucket.versioning is not None:
+        response.header("x-amz-version-id", shown_version_id(record.version_id))
     return response
 
 

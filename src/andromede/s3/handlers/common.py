@@ -19,7 +19,7 @@ from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, escape
 from andromede.settings import Settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
-from andromede.storage.errors import NoSuchKey
+from andromede.storage.errors import DeleteMarkerFound, NoSuchKey, NoSuchVersion
 from andromede.storage.expiration_view import ExpirationView
 from andromede.storage.model import (
     Bucket,
@@ -265,19 +265,23 @@ async def authorise_object(
     *,
     extra_keys: Mapping[str, ContextValue] | None = None,
     action: str | None = None,
+    version_id: str | None = None,
 ) -> None:
     """AccessDenied unless ``operation`` on ``bucket/key`` is allowed to the caller: for the
     operations whose objects are not the request's own (DeleteObjects' keys, copy sources), a
     second permission a request needs (tags on a PUT), and those authorised once their body is
     read (``extra_keys``: the condition keys it carries). ``action``: the IAM action when it is
-    not the operation's, for a version named in the body (DeleteObjects' ``VersionId``)."""
+    not the operation's, for a version named in the body (DeleteObjects' ``VersionId``).
+    ``version_id``: the version whose ACL grants count (None: the current object's)."""
     objects = svc.objects
 
     async def load_object() -> ObjectRecord | None:
         try:
+            if version_id is not None:
+                return await objects.get_version(bucket.name, key, version_id)
             return await objects.head_object(bucket.name, key)
-        except NoSuchKey:
-            return None
+        except (NoSuchKey, NoSuchVersion, DeleteMarkerFound):
+            return None  # no grant: a delete marker has no ACL
 
     await svc.authoriser.authorise(
         ctx.principal,

@@ -25,7 +25,11 @@ from andromede.s3.handlers.encryption import (
     write_encryption_headers,
 )
 from andromede.s3.handlers.lifecycle import write_expiration
-from andromede.s3.handlers.objects import check_write_conditions, load_copy_source
+from andromede.s3.handlers.objects import (
+    check_write_conditions,
+    copy_source_version_header,
+    load_copy_source,
+)
 from andromede.s3.handlers.tagging import tags_from_request
 from andromede.s3.ranges import InvalidCopySourceRange, parse_copy_source_range
 from andromede.s3.request import S3Context, parse_checksum_algorithm, reject_unknown_checksums
@@ -174,7 +178,8 @@ async def upload_part(ctx: S3Context, svc: S3Services) -> Response:
 async def upload_part_copy(ctx: S3Context, svc: S3Services) -> Response:
     part_number = _part_number(ctx, svc)
     encryption = await _part_encryption(ctx, svc)
-    source = await load_copy_source(ctx, svc)
+    copied = await load_copy_source(ctx, svc)
+    source = copied.record
     raw_range = ctx.headers.get("x-amz-copy-source-range")
     if raw_range is None:
         start, end = 0, source.size - 1
@@ -205,6 +210,7 @@ async def upload_part_copy(ctx: S3Context, svc: S3Services) -> Response:
     write_checksum_elements(xml, part.checksum, with_type=False)
     response = xml_response(xml)
     write_encryption_headers(ctx, response, encryption, with_context=False)
+    copy_source_version_header(response, copied)
     return response
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 from urllib.parse import unquote
 
-from andromede.http.dates import http_date, iso8601_ms
+from andromede.http.dates import iso8601_ms
 from andromede.http.response import Response
 from andromede.s3.conditions import (
     ConditionOutcome,
@@ -40,6 +40,7 @@ from andromede.s3.handlers.encryption import (
 )
 from andromede.s3.handlers.lifecycle import write_expiration
 from andromede.s3.handlers.tagging import tags_from_request
+from andromede.s3.handlers.version_reads import read_version
 from andromede.s3.operations import S3Operation
 from andromede.s3.ranges import ByteRange, RangeNotSatisfiable, parse_range
 from andromede.s3.request import S3Context, parse_checksum_algorithm
@@ -52,15 +53,18 @@ from andromede.storage.model import (
     ExpectedObject,
     ObjectRecord,
 )
-from andromede.storage.versioning import DeleteMarker, is_version_id, shown_version_id
+from andromede.storage.versioning import is_version_id, shown_version_id
 
 __all__ = [
+    "CopySource",
     "check_write_conditions",
     "copy_object",
+    "copy_source_version_header",
     "delete_object",
     "delete_objects",
     "get_object",
     "head_object",
+    "load_copy_source",
     "put_object",
     "resolve_copy_source",
 ]
@@ -159,7 +163,7 @@ def _part_range(record: ObjectRecord, part_number: int) -> ByteRange | None:
 
 async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
     customer = read_customer_key(ctx)
-    record = await _version_read(ctx, svc)
+    record = await read_version(ctx, svc)
     await svc.objects.check_customer_key(record, customer)
     await check_kms_read(ctx, svc, record)
     outcome = evaluate_get_conditions(
@@ -210,48 +214,6 @@ async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
     if not head and response.content_length > 0:
         response.stream = svc.objects.read_object(record, start, end, customer_key=customer)
     return response
-
-
-async def _version_read(ctx: S3Context, svc: S3Services) -> ObjectRecord:
-    """The record a GET or HEAD reads: the current object, or (``versionId``) that version.
-    In a versioned bucket, a current delete marker is 404 NoSuchKey and a version that is a
-    marker 405 MethodNotAllowed, both with the marker's headers, as on S3 (decision 0097)."""
-    lookup = ctx.object_lookup
-    bucket = lookup.bucket if lookup is not None else ctx.bucket_record
-    version_id = ctx.query.get("versionId")
-    if (
-        bucket is None
-        or bucket.versioning is None
-        or (version_id is None and (lookup is None or lookup.record is not None))
-    ):
-        # Never versioned (the only version is "null": checked by the app), or a current
-        # object already read with the bucket: the one query of a small GET, nothing more.
-        return await svc.objects.head_object(ctx.bucket, ctx.key, lookup=lookup)
-    if version_id is None:
-        marker = await svc.objects.current_delete_marker(ctx.bucket, ctx.key)
-        if marker is None:
-            return await svc.objects.head_object(ctx.bucket, ctx.key)
-        error = S3Error("NoSuchKey", Key=ctx.key)
-        error.response_headers = _marker_headers(marker)
-        raise error
-    try:
-        return await svc.objects.get_version(ctx.bucket, ctx.key, version_id)
-    except storage_errors.DeleteMarkerFound as found:
-        method = "HEAD" if ctx.route.operation is S3Operation.HeadObject else "GET"
-        error = S3Error("MethodNotAllowed", Method=method, ResourceType="DeleteMarker")
-        error.response_headers = (
-            *_marker_headers(found.marker),
-            ("Last-Modified", http_date(found.marker.last_modified)),
-            ("Allow", "DELETE"),
-        )
-        raise error from None
-
-
-def _marker_headers(marker: DeleteMarker) -> tuple[tuple[str, str], ...]:
-    return (
-        ("x-amz-delete-marker", "true"),
-        ("x-amz-version-id", shown_version_id(marker.version_id)),
-    )
 
 
 def _apply_overrides(ctx: S3Context, response: Response) -> None:
@@ -442,14 +404,25 @@ class _DeleteEntry(NamedTuple):
     unsupported: str | None  # a condition element not implemented here
 
 
-def resolve_copy_source(ctx: S3Context) -> tuple[str, str]:
-    """Bucket and key of ``x-amz-copy-source`` (``[/]bucket/key[?versionId=…]``, URL-encoded)."""
+class CopySource(NamedTuple):
+    """The object a copy reads, and the version the request named (None: the current one)."""
+
+    record: ObjectRecord
+    bucket: Bucket
+    version_id: str | None
+
+
+def resolve_copy_source(ctx: S3Context) -> tuple[str, str, str | None]:
+    """Bucket, key and version id (None: the current version) of ``x-amz-copy-source``
+    (``[/]bucket/key[?versionId=…]``, URL-encoded)."""
     raw = ctx.headers["x-amz-copy-source"]
     path, _, query = raw.partition("?")
+    version_id = None
     if query:
         name, _, value = query.partition("=")
-        if name != "versionId" or value not in ("", "null"):
+        if name != "versionId" or (value not in ("", "null") and not is_version_id(value)):
             raise S3Error("InvalidArgument", "Invalid version id specified")
+        version_id = value or None
     decoded = unquote(path).lstrip("/")
     bucket, sep, key = decoded.partition("/")
     if not bucket or not sep or not key:
@@ -457,17 +430,42 @@ def resolve_copy_source(ctx: S3Context) -> tuple[str, str]:
             "InvalidArgument",
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
         )
-    return bucket, key
+    return bucket, key, version_id
 
 
-async def load_copy_source(ctx: S3Context, svc: S3Services) -> ObjectRecord:
-    bucket_name, key = resolve_copy_source(ctx)
+async def load_copy_source(ctx: S3Context, svc: S3Services) -> CopySource:
+    """The source of CopyObject or UploadPartCopy. A version named (decision 0099) needs
+    ``s3:GetObjectVersion`` rather than ``s3:GetObject``, as on AWS; a delete marker named is
+    400 InvalidRequest (AWS: a delete marker may not be a copy source), a current one a
+    missing key."""
+    bucket_name, key, version_id = resolve_copy_source(ctx)
     bucket = await svc.objects.get_bucket(bucket_name)
-    await authorise_object(ctx, svc, S3Operation.GetObject, bucket, key)
+    if version_id is not None and version_id != "null" and bucket.versioning is None:
+        raise S3Error("InvalidArgument", "Invalid version id specified")
+    named = version_id if bucket.versioning is not None else None
+    await authorise_object(
+        ctx,
+        svc,
+        S3Operation.GetObject,
+        bucket,
+        key,
+        action="s3:GetObjectVersion" if version_id is not None else None,
+        version_id=named,
+    )
     expected_owner = ctx.headers.get("x-amz-source-expected-bucket-owner")
     if expected_owner is not None and expected_owner.strip() != bucket.tenant_id:
         raise S3Error("AccessDenied")
-    source = await svc.objects.head_object(bucket_name, key)
+    if named is None:
+        source = await svc.objects.head_object(bucket_name, key)
+    else:
+        try:
+            source = await svc.objects.get_version(bucket_name, key, named)
+        except storage_errors.DeleteMarkerFound:
+            raise S3Error(
+                "InvalidRequest",
+                "The source of a copy request may not specifically refer to a delete marker "
+                "by version id.",
+            ) from None
     await svc.objects.check_customer_key(source, copy_source_customer_key(ctx))
     await check_kms_read(ctx, svc, source)
     outcome = evaluate_copy_source_conditions(
@@ -475,7 +473,13 @@ async def load_copy_source(ctx: S3Context, svc: S3Services) -> ObjectRecord:
     )
     if outcome is not ConditionOutcome.PROCEED:
         raise S3Error("PreconditionFailed", Condition="x-amz-copy-source-If-Match")
-    return source
+    return CopySource(source, bucket, named)
+
+
+def copy_source_version_header(response: Response, source: CopySource) -> None:
+    """``x-amz-copy-source-version-id``: the version copied, when its bucket is versioned."""
+    if source.bucket.versioning is not None:
+        response.header("x-amz-copy-source-version-id", shown_version_id(source.record.version_id))
 
 
 async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
@@ -484,7 +488,8 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
     owner_id = object_owner_id(ctx, bucket)
     acl = acl_from_request(ctx, bucket, owner_id=owner_id)
     encryption = await write_encryption(ctx, svc, bucket)
-    source = await load_copy_source(ctx, svc)
+    copied = await load_copy_source(ctx, svc)
+    source = copied.record
     if source.size > _COPY_SOURCE_MAX:
         raise S3Error(
             "InvalidRequest",
@@ -499,7 +504,8 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
         raise S3Error("InvalidArgument", "Unknown tagging directive.")
     algorithm_header = ctx.headers.get("x-amz-checksum-algorithm")
     algorithm = parse_checksum_algorithm(algorithm_header) if algorithm_header else None
-    same = (source.bucket, source.key) == (ctx.bucket, ctx.key)
+    # Copying an older version onto its key restores it: not a copy onto itself.
+    same = (source.bucket, source.key) == (ctx.bucket, ctx.key) and copied.version_id is None
     changes_encryption = encryption.customer_key is not None or any(
         name.startswith("x-amz-server-side-encryption") for name in ctx.headers
     )
@@ -517,7 +523,7 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
             "changing the object's metadata, storage class, website redirect location or "
             "encryption attributes.",
         )
-    headers = await _copy_headers(ctx, svc, bucket, source, directive, tagging_directive)
+    headers = await _copy_headers(ctx, svc, bucket, copied, directive, tagging_directive)
     expected = await check_write_conditions(ctx, svc)
     record = await svc.objects.copy_object(
         source,
@@ -538,6 +544,9 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
     response = xml_response(xml)
     write_encryption_headers(ctx, response, encryption)
     write_expiration(response, svc, record)
+    copy_source_version_header(response, copied)
+    if bucket.versioning is not None:
+        response.header("x-amz-version-id", shown_version_id(record.version_id))
     return response
 
 
@@ -545,7 +554,7 @@ async def _copy_headers(
     ctx: S3Context,
     svc: S3Services,
     bucket: Bucket,
-    source: ObjectRecord,
+    copied: CopySource,
     directive: str,
     tagging_directive: str,
 ) -> ContentHeaders | None:
@@ -555,11 +564,17 @@ async def _copy_headers(
     ``s3:PutObjectTagging`` (``tags_from_request``), as on AWS. The website redirect is the
     request's alone, whatever the directive: S3 never copies it."""
     redirect = website_redirect_from_request(ctx)
+    source = copied.record
     if tagging_directive == "COPY":
         if source.headers.tags:
-            source_bucket = await svc.objects.get_bucket(source.bucket)
             await authorise_object(
-                ctx, svc, S3Operation.GetObjectTagging, source_bucket, source.key
+                ctx,
+                svc,
+                S3Operation.GetObjectTagging,
+                copied.bucket,
+                source.key,
+                action=None if copied.version_id is None else "s3:GetObjectVersionTagging",
+                version_id=copied.version_id,
             )
             await authorise_object(ctx, svc, S3Operation.PutObjectTagging, bucket, ctx.key)
         if directive == "COPY":

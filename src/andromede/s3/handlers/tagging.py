@@ -28,10 +28,17 @@ from andromede.s3.handlers.common import (
     authorise_object,
     xml_response,
 )
+from andromede.s3.handlers.version_reads import (
+    delete_marker_not_allowed,
+    named_version_id,
+    read_version,
+)
 from andromede.s3.operations import S3Operation
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
-from andromede.storage.model import Bucket
+from andromede.storage import errors as storage_errors
+from andromede.storage.model import Bucket, ObjectRecord
+from andromede.storage.versioning import shown_version_id
 
 __all__ = [
     "delete_bucket_tagging",
@@ -154,10 +161,19 @@ async def delete_bucket_tagging(ctx: S3Context, svc: S3Services) -> Response:
     return Response(status=204)
 
 
+def _with_version(response: Response, bucket: Bucket, record: ObjectRecord) -> Response:
+    """The version a versioned bucket's tagging call read or changed, as S3 answers it."""
+    if bucket.versioning is not None:
+        response.header("x-amz-version-id", shown_version_id(record.version_id))
+    return response
+
+
 async def get_object_tagging(ctx: S3Context, svc: S3Services) -> Response:
-    """The object's tag set; an empty TagSet when it has none (not an error, unlike buckets)."""
-    record = await svc.objects.head_object(ctx.bucket, ctx.key)
-    return _write_tag_set(record.headers.tags)
+    """The tag set of the object, or of the version named (decision 0099); an empty TagSet
+    when it has none (not an error, unlike buckets)."""
+    bucket = await addressed_bucket(ctx, svc)
+    record = await read_version(ctx, svc)
+    return _with_version(_write_tag_set(record.headers.tags), bucket, record)
 
 
 async def put_object_tagging(ctx: S3Context, svc: S3Services) -> Response:
@@ -167,11 +183,35 @@ async def put_object_tagging(ctx: S3Context, svc: S3Services) -> Response:
     tags = parse_tag_set(body, ctx.settings.max_object_tags, objects=True)
     bucket = await addressed_bucket(ctx, svc)
     keys = request_object_tag_keys(tags)
-    await authorise_object(ctx, svc, S3Operation.PutObjectTagging, bucket, ctx.key, extra_keys=keys)
-    await svc.objects.set_object_tags(ctx.bucket, ctx.key, tags)
-    return Response(status=200)
+    version_id = named_version_id(ctx, bucket)
+    await authorise_object(
+        ctx,
+        svc,
+        S3Operation.PutObjectTagging,
+        bucket,
+        ctx.key,
+        extra_keys=keys,
+        version_id=version_id,
+    )
+    record = await _set_tags(ctx, svc, bucket, tags)
+    return _with_version(Response(status=200), bucket, record)
 
 
 async def delete_object_tagging(ctx: S3Context, svc: S3Services) -> Response:
-    await svc.objects.set_object_tags(ctx.bucket, ctx.key, ())
-    return Response(status=204)
+    bucket = await addressed_bucket(ctx, svc)
+    record = await _set_tags(ctx, svc, bucket, ())
+    return _with_version(Response(status=204), bucket, record)
+
+
+async def _set_tags(
+    ctx: S3Context, svc: S3Services, bucket: Bucket, tags: tuple[tuple[str, str], ...]
+) -> ObjectRecord:
+    version_id = named_version_id(ctx, bucket)
+    try:
+        return await svc.objects.set_object_tags(ctx.bucket, ctx.key, tags, version_id=version_id)
+    except storage_errors.DeleteMarkerFound as found:
+        raise delete_marker_not_allowed(ctx, found.marker) from None
+    except storage_errors.NoSuchKey:
+        if bucket.versioning is not None and version_id is None:
+            await read_version(ctx, svc)  # 404 with the current delete marker's headers
+        raise
