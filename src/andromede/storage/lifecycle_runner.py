@@ -8,6 +8,10 @@ serves, and for each enabled rule:
   an object written again meanwhile is never deleted for its predecessor's age;
 - aborts the multipart uploads it selects that were started long enough ago.
 
+In a versioned bucket (decision 0099) an expiry makes a delete marker instead, and the
+noncurrent actions (``NoncurrentDays``, ``NewerNoncurrentVersions``) and
+``ExpiredObjectDeleteMarker`` remove versions and markers for good.
+
 Which objects a rule selects and when they are due is ``LifecycleRule.expiry_of`` and
 ``tags_hold``, the very code the ``x-amz-expiration`` header answers by (decision 0086). Tags
 are sealed with an object's headers, so a rule with a tag filter opens the headers of the
@@ -19,6 +23,7 @@ deleting or aborting what another pass removed first is a no-op.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -35,6 +40,7 @@ from andromede.storage.lifecycle import (
 from andromede.storage.model import Bucket
 from andromede.storage.service import ObjectService
 from andromede.storage.store import MetadataStore
+from andromede.storage.versioning import NULL_VERSION_ID, VersionEntry
 
 __all__ = ["LifecycleAction", "LifecycleReport", "LifecycleRunner"]
 
@@ -103,15 +109,12 @@ class LifecycleRunner:
             for name, text in page:
                 try:
                     bucket = await self._objects.get_bucket(name)
-                    # A versioned bucket's expiry makes a delete marker and its noncurrent
-                    # actions act on versions: not yet (decision 0097). Skipped rather than
-                    # deleting a version S3 would keep.
-                    if bucket.versioning is not None:
-                        continue
                     if self._regions is None or bucket.region in self._regions:
-                        await self._apply(
-                            bucket, LifecycleConfiguration.from_text(text), now, report
-                        )
+                        config = LifecycleConfiguration.from_text(text)
+                        if bucket.versioning is None:
+                            await self._apply(bucket, config, now, report)
+                        else:
+                            await self._apply_versioned(bucket, config, now, report)
                 except NoSuchBucket:
                     continue  # deleted meanwhile
             after = page[-1][0]
@@ -160,6 +163,136 @@ class LifecycleRunner:
                 return
             after = listing.objects[-1].key
             await asyncio.sleep(0)  # a large bucket's pass leaves room for requests
+
+    async def _apply_versioned(
+        self, bucket: Bucket, config: LifecycleConfiguration, now: datetime, report: LifecycleReport
+    ) -> None:
+        """A versioned bucket (decision 0099): an expiry makes a delete marker; the noncurrent
+        versions and the expired delete markers go for good."""
+        for rule in config.rules:
+            if not rule.enabled:
+                continue
+            if rule.expires:
+                await self._mark_expired(bucket, rule, now, report)
+            if rule.noncurrent_days is not None or rule.expired_object_delete_marker:
+                await self._expire_versions(bucket, rule, now, report)
+            if rule.abort_after_days is not None:
+                await self._abort(bucket, rule, rule.abort_after_days, now, report)
+
+    async def _mark_expired(
+        self, bucket: Bucket, rule: LifecycleRule, now: datetime, report: LifecycleReport
+    ) -> None:
+        """``Expiration`` in a versioned bucket: the current version becomes noncurrent under
+        a delete marker, as AWS does; nothing is deleted. A version written after the listing
+        is kept too (under the marker): nothing is lost in that race."""
+        after: str | None = None
+        while True:
+            listing = await self._objects.list_objects(
+                bucket.name, prefix=rule.prefix, after=after, max_keys=_PAGE
+            )
+            for summary in listing.objects:
+                expiry = rule.expiry_of(summary.key, summary.size, summary.last_modified)
+                if expiry is None or expiry > now:
+                    continue
+                if rule.tags and not await self._tags_hold(bucket, summary.key, rule):
+                    continue
+                await self._objects.delete_versioned(
+                    bucket, summary.key, None, owner_id=bucket.owner_id
+                )
+                report.expired += 1
+                self._on_action(
+                    LifecycleAction(bucket.name, bucket.tenant_id, summary.key, rule.rule_id)
+                )
+            if not listing.truncated or not listing.objects:
+                return
+            after = listing.objects[-1].key
+            await asyncio.sleep(0)
+
+    async def _expire_versions(
+        self, bucket: Bucket, rule: LifecycleRule, now: datetime, report: LifecycleReport
+    ) -> None:
+        """``NoncurrentVersionExpiration`` and ``ExpiredObjectDeleteMarker``, key by key.
+        The listing gives each key's versions newest first; a version became noncurrent when
+        the next newer one was made, so that one's last modification is where its
+        ``NoncurrentDays`` count from (what AWS counts from), without storing anything."""
+        key_marker: str | None = None
+        version_marker: str | None = None
+        pending: list[VersionEntry] = []
+        while True:
+            listing = await self._objects.list_versions(
+                bucket.name,
+                prefix=rule.prefix,
+                key_marker=key_marker,
+                version_marker=version_marker,
+                max_keys=_PAGE,
+            )
+            for entry in listing.versions:
+                if pending and pending[0].key != entry.key:
+                    await self._expire_key(bucket, rule, pending, now, report)
+                    pending = []
+                pending.append(entry)
+            if not listing.truncated or listing.next_key_marker is None:
+                break
+            key_marker = listing.next_key_marker
+            version_marker = listing.next_version_marker
+            await asyncio.sleep(0)
+        if pending:
+            await self._expire_key(bucket, rule, pending, now, report)
+
+    async def _expire_key(
+        self,
+        bucket: Bucket,
+        rule: LifecycleRule,
+        versions: list[VersionEntry],
+        now: datetime,
+        report: LifecycleReport,
+    ) -> None:
+        kept = list(versions)
+        if rule.noncurrent_days is not None:
+            newer_noncurrent = 0
+            for newer, entry in itertools.pairwise(versions):
+                if entry.delete_marker:
+                    continue
+                newer_noncurrent += 1
+                # NewerNoncurrentVersions: that many of the newest noncurrent versions stay.
+                if newer_noncurrent <= (rule.newer_noncurrent_versions or 0):
+                    continue
+                if due_at(newer.last_modified, rule.noncurrent_days) > now:
+                    continue
+                if not rule.selects(entry.key, entry.size):
+                    continue
+                if rule.tags and not await self._version_tags_hold(bucket, entry, rule):
+                    continue
+                await self._remove_version(bucket, entry, rule, report)
+                kept.remove(entry)
+        if (
+            rule.expired_object_delete_marker
+            and len(kept) == 1
+            and kept[0].delete_marker
+            and kept[0].is_latest
+        ):
+            # The key's only version is a delete marker: it hides nothing any more.
+            await self._remove_version(bucket, kept[0], rule, report)
+
+    async def _remove_version(
+        self, bucket: Bucket, entry: VersionEntry, rule: LifecycleRule, report: LifecycleReport
+    ) -> None:
+        version_id = NULL_VERSION_ID if entry.version_id is None else entry.version_id
+        await self._objects.delete_versioned(
+            bucket, entry.key, version_id, owner_id=bucket.owner_id
+        )
+        report.expired += 1
+        self._on_action(LifecycleAction(bucket.name, bucket.tenant_id, entry.key, rule.rule_id))
+
+    async def _version_tags_hold(
+        self, bucket: Bucket, entry: VersionEntry, rule: LifecycleRule
+    ) -> bool:
+        version_id = NULL_VERSION_ID if entry.version_id is None else entry.version_id
+        try:
+            record = await self._objects.get_version(bucket.name, entry.key, version_id)
+        except AndromedeError:
+            return False  # gone, or its headers cannot be opened (its key destroyed)
+        return rule.tags_hold(record.headers.tags)
 
     async def _tags_hold(self, bucket: Bucket, key: str, rule: LifecycleRule) -> bool:
         try:

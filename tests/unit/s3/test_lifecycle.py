@@ -409,3 +409,88 @@ async def test_a_pass_skips_buckets_of_regions_it_does_not_serve(client: Client)
     clock.now += timedelta(days=2)
     assert (await runner(client, clock, [], regions={"eu-de-1"}).run_once()).expired == 0
     assert (await runner(client, clock, []).run_once()).expired == 1
+
+
+# -- versioned buckets (decision 0099) ------------------------------------------------------------
+
+VERSIONING = b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"
+
+
+async def versions(client: Client) -> list[tuple[str, str, str]]:
+    """(kind, key, version id) of every version and marker, in S3's order."""
+    body = (await client.request("GET", f"{B}?versions")).body.decode()
+    found = []
+    for kind in ("Version", "DeleteMarker"):
+        for part in body.split(f"<{kind}>")[1:]:
+            entry = part.split(f"</{kind}>")[0]
+            key = entry.split("<Key>")[1].split("</Key>")[0]
+            version = entry.split("<VersionId>")[1].split("</VersionId>")[0]
+            found.append((kind, key, version))
+    return sorted(found, key=lambda e: (e[1], e[2]))
+
+
+async def test_an_expiry_in_a_versioned_bucket_makes_a_delete_marker(client: Client) -> None:
+    assert (await client.request("PUT", f"{B}?versioning", VERSIONING)).status == 200
+    put = await client.request("PUT", f"{B}/old", b"kept as a version")
+    assert (await put_lifecycle(client, rule("<Filter/>" + EXPIRE_1))).status == 200
+    clock = Clock()
+    clock.now += timedelta(days=2)
+    actions: list[LifecycleAction] = []
+    assert (await runner(client, clock, actions).run_once()).expired == 1
+    assert await keys(client) == []
+    # Nothing was deleted: the object is a noncurrent version under a delete marker.
+    kept = await client.request("GET", f"{B}/old?versionId={put.headers['x-amz-version-id']}")
+    assert kept.body == b"kept as a version"
+    assert [kind for kind, _, _ in await versions(client)] == ["DeleteMarker", "Version"]
+    assert [a.key for a in actions] == ["old"]
+    # A marker is no object: the next pass makes no second one.
+    assert (await runner(client, clock, []).run_once()).expired == 0
+
+
+async def test_noncurrent_versions_expire_by_age_keeping_the_newest(client: Client) -> None:
+    assert (await client.request("PUT", f"{B}?versioning", VERSIONING)).status == 200
+    ids = []
+    for body in (b"v1", b"v2", b"v3", b"v4"):
+        reply = await client.request("PUT", f"{B}/k", body)
+        ids.append(reply.headers["x-amz-version-id"])
+    await put_lifecycle(
+        client,
+        rule(
+            "<Filter><Prefix>k</Prefix></Filter><NoncurrentVersionExpiration>"
+            "<NoncurrentDays>1</NoncurrentDays><NewerNoncurrentVersions>1"
+            "</NewerNoncurrentVersions></NoncurrentVersionExpiration>"
+        ),
+    )
+    clock = Clock()
+    run = runner(client, clock, [])
+    assert (await run.run_once()).expired == 0  # noncurrent for less than a day
+    clock.now += timedelta(days=2)
+    assert (await run.run_once()).expired == 2
+    # v4 is current, v3 the one newest noncurrent version kept; v1 and v2 are gone for good.
+    assert {version for _, _, version in await versions(client)} == {ids[2], ids[3]}
+    gone = await client.request("GET", f"{B}/k?versionId={ids[0]}")
+    assert (gone.status, gone.error_code()) == (404, "NoSuchVersion")
+    assert (await client.request("GET", f"{B}/k")).body == b"v4"
+
+
+async def test_an_expired_delete_marker_alone_is_removed(client: Client) -> None:
+    assert (await client.request("PUT", f"{B}?versioning", VERSIONING)).status == 200
+    version = (await client.request("PUT", f"{B}/k", b"v")).headers["x-amz-version-id"]
+    assert (await client.request("DELETE", f"{B}/k")).status == 204
+    assert (await client.request("PUT", f"{B}/other", b"o")).status == 200
+    assert (await client.request("DELETE", f"{B}/other")).status == 204
+    await put_lifecycle(
+        client,
+        rule(
+            "<Filter><Prefix>k</Prefix></Filter>"
+            "<Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration>"
+        ),
+    )
+    clock = Clock()
+    run = runner(client, clock, [])
+    # The marker still hides a version: it stays.
+    assert (await run.run_once()).expired == 0
+    assert (await client.request("DELETE", f"{B}/k?versionId={version}")).status == 204
+    assert (await run.run_once()).expired == 1
+    # k has no version left; "other", outside the prefix, keeps its marker and version.
+    assert [key for _, key, _ in await versions(client)] == ["other", "other"]
