@@ -990,3 +990,61 @@ async def test_an_unversioned_put_never_replaces_a_version(store: MetadataStore)
     except BucketVersioned:
         pass
     assert await store.get_object("b1", "k") is None
+
+
+# -- one version addressed, and usage of versioned buckets (decision 0099) ---------------------
+
+
+async def test_a_noncurrent_version_takes_its_own_headers_and_acl(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    first = await store.put_object_version(record("k", blob="blob-1"))
+    later = dataclasses.replace(record("k", blob="blob-2"), last_modified=T0 + timedelta(1))
+    second = await store.put_object_version(later)
+    assert first.version_id is not None and second.version_id is not None
+    old = await store.get_object_version("b1", "k", first.version_id)
+    assert isinstance(old, ObjectRecord)
+    tagged = dataclasses.replace(old, headers=old.headers.with_tags((("a", "1"),)))
+    assert await store.replace_version_headers(old, tagged)
+    again = await store.get_object_version("b1", "k", first.version_id)
+    assert isinstance(again, ObjectRecord) and again.headers.tags == (("a", "1"),)
+    current = await store.get_object("b1", "k")
+    assert current is not None and current.headers.tags == ()
+    # Only while the version still has the segments it was read with.
+    stale = dataclasses.replace(old, segments=(Segment("other", 3),))
+    assert not await store.replace_version_headers(stale, tagged)
+    # The current version by its id goes to the current object.
+    assert current.version_id == second.version_id
+    assert await store.replace_version_headers(
+        current,
+        tagged_current := dataclasses.replace(
+            current, headers=current.headers.with_tags((("b", "2"),))
+        ),
+    )
+    assert (await store.get_object("b1", "k")).headers.tags == tagged_current.headers.tags  # type: ignore[union-attr]
+
+    acl = AccessControlList.private("o-t1")
+    changed = await store.set_version_acl("b1", "k", first.version_id, acl)
+    assert isinstance(changed, ObjectRecord) and changed.acl == acl
+    assert (await store.get_object("b1", "k")).acl is None  # type: ignore[union-attr]
+    marker = await store.put_delete_marker("b1", "k", owner_id="o-t1", now=T0 + timedelta(2))
+    assert marker.version_id is not None
+    assert isinstance(await store.set_version_acl("b1", "k", marker.version_id, acl), DeleteMarker)
+    assert not await store.replace_version_headers(
+        dataclasses.replace(old, version_id=marker.version_id), tagged
+    )
+    assert await store.set_version_acl("b1", "k", "null", acl) is None
+
+
+async def test_usage_counts_noncurrent_versions(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    await store.put_object_version(record("k", size=10))
+    later = dataclasses.replace(record("k", blob="blob-2", size=5), last_modified=T0 + timedelta(1))
+    await store.put_object_version(later)
+    await store.put_object_version(record("gone", size=7))
+    await store.put_delete_marker("b1", "gone", owner_id="o-t1", now=T0 + timedelta(2))
+    usage = (await store.usage_by_bucket())["b1"]
+    assert (usage.objects, usage.bytes) == (1, 5)
+    assert (usage.noncurrent_versions, usage.noncurrent_bytes) == (2, 17)
+    assert usage.stored_bytes == 22

@@ -91,7 +91,7 @@ async def residency_report(settings: Settings) -> list[BucketResidency]:
                 location=region_location(settings, bucket.region),
                 inline_max_bytes=region_inline_max(settings, bucket.region),
                 objects=used.objects if used else 0,
-                bytes=used.bytes if used else 0,
+                bytes=used.stored_bytes if used else 0,  # noncurrent versions too (0099)
             )
         )
     return sorted(rows, key=lambda row: (row.tenant, row.tenant_id, row.bucket))

@@ -194,10 +194,19 @@ class Bucket:
 
 @dataclass(frozen=True, slots=True)
 class BucketUsage:
-    """What a bucket holds: its objects and their plaintext bytes."""
+    """What a bucket holds: its current objects and their plaintext bytes, and (a versioned
+    bucket, decision 0099) its noncurrent versions and theirs, which are stored data too
+    (AWS bills them; delete markers hold no bytes and are not counted)."""
 
     objects: int = 0
     bytes: int = 0
+    noncurrent_versions: int = 0
+    noncurrent_bytes: int = 0
+
+    @property
+    def stored_bytes(self) -> int:
+        """Every byte the bucket keeps, noncurrent versions included."""
+        return self.bytes + self.noncurrent_bytes
 
 
 class VersioningStatus(enum.StrEnum):

@@ -101,11 +101,22 @@ class MemoryMetadataStore:
         )
 
     async def usage_by_bucket(self) -> dict[str, BucketUsage]:
-        return {
-            name: BucketUsage(len(s.objects), sum(r.size for r in s.objects.values()))
-            for name, s in self._buckets.items()
-            if s.objects
-        }
+        usage = {}
+        for name, state in self._buckets.items():
+            noncurrent = [
+                kept.version
+                for versions in state.versions.values()
+                for kept in versions
+                if isinstance(kept.version, ObjectRecord)
+            ]
+            if state.objects or noncurrent:
+                usage[name] = BucketUsage(
+                    len(state.objects),
+                    sum(r.size for r in state.objects.values()),
+                    len(noncurrent),
+                    sum(r.size for r in noncurrent),
+                )
+        return usage
 
     async def update_bucket_access(self, name: str, **changes: object) -> Bucket:
         state = self._buckets.get(name)

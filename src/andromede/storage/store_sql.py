@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import functools
 import hashlib
 import json
@@ -761,12 +762,25 @@ class SqlMetadataStore:
         query = sa.select(_O.c.bucket, sa.func.count(), sa.func.sum(_O.c.size)).group_by(
             _O.c.bucket
         )
+        versions = tables.object_versions
+        noncurrent = (
+            sa.select(versions.c.bucket, sa.func.count(), sa.func.sum(versions.c.size))
+            .where(~versions.c.delete_marker)
+            .group_by(versions.c.bucket)
+        )
 
         def work(conn: Connection) -> dict[str, BucketUsage]:
-            return {
+            usage = {
                 bucket: BucketUsage(int(count), int(total or 0))
                 for bucket, count, total in conn.execute(query).all()
             }
+            for bucket, count, total in conn.execute(noncurrent).all():
+                usage[bucket] = dataclasses.replace(
+                    usage.get(bucket, BucketUsage()),
+                    noncurrent_versions=int(count),
+                    noncurrent_bytes=int(total or 0),
+                )
+            return usage
 
         return await self._db.read(work)
 
