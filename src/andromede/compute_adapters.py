@@ -430,4 +430,7 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         forward_address=str(settings.instance_forward_address),
         max_launch_templates=settings.max_launch_templates_per_tenant,
         max_launch_template_versions=settings.max_launch_template_versions,
+        max_vpcs=settings.max_vpcs_per_tenant,
+        max_subnets_per_vpc=settings.max_subnets_per_vpc,
+        reserved_cidrs=(settings.hypervisor_transit_cidr, settings.hypervisor_public_cidr),
     )

@@ -760,6 +760,18 @@ class Settings(BaseSettings):
         ge=1,
         description="Most versions one launch template may hold (EC2's quota: 10,000).",
     )
+    max_vpcs_per_tenant: int = Field(
+        default=5,
+        ge=1,
+        le=10000,
+        description="Most VPCs one tenant may hold, its default VPC included (EC2's quota: 5).",
+    )
+    max_subnets_per_vpc: int = Field(
+        default=200,
+        ge=1,
+        le=10000,
+        description="Most subnets one VPC may hold, a default subnet included (EC2's quota: 200).",
+    )
     instance_stop_timeout: float = Field(
         default=60.0,
         gt=0,

@@ -26,14 +26,14 @@ from andromede.compute.model import (
     check_tags,
     new_id,
 )
-from andromede.compute.network import DEFAULT_GROUP_NAME
-from andromede.compute.networks import NetworksMixin
+from andromede.compute.network import DEFAULT_GROUP_NAME, Vpc
 from andromede.compute.service_core import NAME_MAX
+from andromede.compute.vpcs import VpcsMixin
 
 __all__ = ["AccessMixin"]
 
 
-class AccessMixin(NetworksMixin):
+class AccessMixin(VpcsMixin):
     # -- key pairs ---------------------------------------------------------------------------
 
     async def create_key_pair(
@@ -117,54 +117,69 @@ class AccessMixin(NetworksMixin):
         tags: Tags = (),
         vpc_id: str | None = None,
     ) -> SecurityGroup:
+        """A group of ``vpc_id`` (the default VPC without one); names are unique per VPC. It
+        is inserted by a change of its VPC, so a VPC being deleted meanwhile either counts
+        it or is gone first (vpcs.py)."""
         if not 1 <= len(name) <= NAME_MAX or name.startswith("sg-"):
             raise InvalidParameterValue(f"Invalid security group name '{name[:64]}'")
         if name == DEFAULT_GROUP_NAME:
             raise ReservedName(
                 "The security group 'default' is reserved and is created with its VPC"
             )
-        network = await self.default_network(tenant_id)
-        if vpc_id is not None and vpc_id != network.vpc.vpc_id:
-            check_id(vpc_id, "vpc")
-            raise NotFound("vpc", vpc_id)
+        if vpc_id is None:
+            vpc_id = (await self.default_network(tenant_id)).vpc.vpc_id
+        await self.owned_vpc(tenant_id, vpc_id)
         if not 1 <= len(description) <= NAME_MAX:
             raise InvalidParameterValue("The group description is 1 to 255 characters")
         check_tags(tags)
+        group = SecurityGroup(new_id("sg"), tenant_id, name, description, tags=tags, vpc_id=vpc_id)
         async with self._placement:
-            if any(g.name == name for g in await self.store.list(SecurityGroup, tenant_id)):
-                raise Duplicate("groupname", name)
-            group = SecurityGroup(
-                new_id("sg"), tenant_id, name, description, tags=tags, vpc_id=network.vpc.vpc_id
-            )
-            await self.store.insert(group)
-        return group
+            for _ in range(10):
+                vpc = await self._owned(Vpc, tenant_id, vpc_id, "vpc")
+                for other in await self.store.list(SecurityGroup, tenant_id):
+                    if other.name == name and await self.vpc_of_group(other) == vpc_id:
+                        raise Duplicate("groupname", name)
+                if await self.store.change(vpc, insert=[group]):
+                    return group
+        raise IncorrectState(f"{vpc_id} changed concurrently; retry")
+
+    async def _default_vpc_groups(self, tenant_id: str) -> list[SecurityGroup]:
+        """The groups a name can designate: EC2 takes names for the default VPC's only (a
+        nondefault VPC's groups are named by id, or found with the group-name filter)."""
+        default_vpc = (await self.default_network(tenant_id)).vpc.vpc_id
+        return [
+            g
+            for g in await self.store.list(SecurityGroup, tenant_id)
+            if g.vpc_id in (None, default_vpc)
+        ]
 
     async def describe_security_groups(
         self, tenant_id: str, ids: Sequence[str], names: Sequence[str]
     ) -> list[SecurityGroup]:
         await self.default_network(tenant_id)  # EC2 always shows the default group
         mine = await self.store.list(SecurityGroup, tenant_id)
+        named = await self._default_vpc_groups(tenant_id) if names else []
         for group_id in ids:
             check_id(group_id, "sg")
             if not any(g.group_id == group_id for g in mine):
                 raise NotFound("sg", group_id)
         for name in names:
-            if not any(g.name == name for g in mine):
+            if not any(g.name == name for g in named):
                 raise NotFound("groupname", name)
         if ids or names:
-            return [g for g in mine if g.group_id in ids or g.name in names]
+            chosen = {g.group_id for g in named if g.name in names} | set(ids)
+            return [g for g in mine if g.group_id in chosen]
         return mine
 
     async def security_group(
         self, tenant_id: str, *, group_id: str | None, name: str | None
     ) -> SecurityGroup:
+        """The group of that id, or of that name in the default VPC."""
         if group_id:
             return await self._owned(SecurityGroup, tenant_id, group_id, "sg")
-        if name == DEFAULT_GROUP_NAME:
-            # As on EC2, the default group exists before anything shows it: a first
-            # AuthorizeSecurityGroupIngress --group-name default works.
-            await self.default_network(tenant_id)
-        for group in await self.store.list(SecurityGroup, tenant_id):
+        # As on EC2, the default group exists before anything shows it: a first
+        # AuthorizeSecurityGroupIngress --group-name default works.
+        for group in await self._default_vpc_groups(tenant_id):
             if group.name == name:
                 return group
         raise NotFound("groupname", name or "")

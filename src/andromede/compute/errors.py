@@ -22,6 +22,11 @@
     ├── InsufficientCapacity         no host has room
     ├── InstanceLimitExceeded        the tenant's quota is reached
     ├── ResourceLimitExceeded        too many launch templates, or versions of one
+    ├── NetworkLimitExceeded         too many VPCs, or subnets in one VPC
+    ├── InvalidRange                 a VPC's or subnet's CIDR of a size or place refused
+    ├── CidrConflict                 a subnet's CIDR overlapping another of its VPC
+    ├── DifferentNetworks            a security group of another VPC than the subnet's
+    ├── Unsupported                  a call this platform does not do yet (default VPC deletion)
     ├── ImportFailed                 an image could not be read from the tenant's bucket
     └── HypervisorFailed             the host refused or failed an operation
         └── HostUnreachable          the host did not answer (its instances stay as recorded)
@@ -33,7 +38,9 @@ from andromede.errors import AndromedeError
 
 __all__ = [
     "CannotDelete",
+    "CidrConflict",
     "ComputeError",
+    "DifferentNetworks",
     "Duplicate",
     "HostUnreachable",
     "HypervisorFailed",
@@ -46,15 +53,18 @@ __all__ = [
     "InsufficientCapacity",
     "InvalidId",
     "InvalidParameterValue",
+    "InvalidRange",
     "KeyAccessDenied",
     "KeyUnusable",
     "MissingParameter",
+    "NetworkLimitExceeded",
     "NoModification",
     "NotFound",
     "OperationNotPermitted",
     "ReservedName",
     "ResourceInUse",
     "ResourceLimitExceeded",
+    "Unsupported",
 ]
 
 
@@ -162,6 +172,37 @@ class InstanceLimitExceeded(ComputeError):
 
 class ResourceLimitExceeded(ComputeError):
     pass
+
+
+class NetworkLimitExceeded(ComputeError):
+    """The tenant's VPC quota, or a VPC's subnet quota, is reached; ``kind`` is ``vpc`` or
+    ``subnet``."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        super().__init__(message)
+
+
+class InvalidRange(ComputeError):
+    """A CIDR block a VPC (``kind`` ``vpc``) or subnet (``subnet``) cannot have: out of the
+    sizes EC2 allows, outside its VPC, or in a range the platform keeps."""
+
+    def __init__(self, kind: str, cidr: str) -> None:
+        self.kind = kind
+        super().__init__(f"The CIDR '{cidr[:64]}' is invalid.")
+
+
+class CidrConflict(ComputeError):
+    def __init__(self, cidr: str) -> None:
+        super().__init__(f"The CIDR '{cidr[:64]}' conflicts with another subnet")
+
+
+class DifferentNetworks(ComputeError):
+    """A security group and a subnet (or an instance) of two different VPCs."""
+
+
+class Unsupported(ComputeError):
+    """What EC2 does and this platform does not yet: refused, never half done."""
 
 
 class InvalidBlockDeviceMapping(ComputeError):

@@ -24,12 +24,11 @@ from andromede.compute.model import (
     Instance,
     InstanceProfileRef,
     InstanceState,
-    SecurityGroup,
     Volume,
     check_id,
     new_id,
 )
-from andromede.compute.networks import NetworksMixin
+from andromede.compute.vpcs import VpcsMixin
 
 __all__ = ["MAX_GROUPS_PER_INSTANCE", "InstanceAttributesMixin", "ProfileAssociation"]
 
@@ -46,7 +45,7 @@ class ProfileAssociation:
         self.state = state
 
 
-class InstanceAttributesMixin(NetworksMixin):
+class InstanceAttributesMixin(VpcsMixin):
     async def _changeable(self, tenant_id: str, instance_id: str) -> Instance:
         instance = await self._owned(Instance, tenant_id, instance_id, "i")
         if instance.state in _GONE:
@@ -86,10 +85,10 @@ class InstanceAttributesMixin(NetworksMixin):
             raise InvalidParameterValue(
                 f"An instance has 1 to {MAX_GROUPS_PER_INSTANCE} security groups"
             )
-        for group_id in wanted:
-            await self._owned(SecurityGroup, tenant_id, group_id, "sg")
         for _ in range(10):
             instance = await self._changeable(tenant_id, instance_id)
+            vpc_id = instance.vpc_id or (await self.default_network(tenant_id)).vpc.vpc_id
+            await self.check_groups_in(tenant_id, vpc_id, wanted, f"instance {instance_id}")
             try:
                 changed = await self._update(instance, security_group_ids=wanted)
             except IncorrectState:

@@ -6,6 +6,11 @@ availability zone (``172.31.0.0/20``) and a default security group, as on EC2, s
 looks the default VPC up finds it. Their ids are derived from the tenant id: two gateways that
 create them at once write the same records and one insert simply loses.
 
+A tenant may make VPCs of its own (CidrBlock /16 to /28, as EC2) and subnets in them (inside
+their VPC's block, never overlapping a sibling): :func:`vpc_cidr` and :func:`subnet_cidr` say
+which blocks are taken, in their canonical form (EC2 turns ``100.68.0.18/18`` into
+``100.68.0.0/18``).
+
 A subnet's addresses are given out as AWS does: the network address and the next three (router,
 DNS, reserved) and the broadcast address are never given; the rest, lowest first. An address
 belongs to a network interface (``eni-…``, one per instance, deleted when the instance is
@@ -24,6 +29,7 @@ from datetime import datetime
 from typing import Final
 
 from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkPeer
+from andromede.compute.errors import CidrConflict, InvalidParameterValue, InvalidRange
 from andromede.compute.model import FORMAT_VERSION, Rule, SecurityGroup, Tags
 
 __all__ = [
@@ -40,8 +46,10 @@ __all__ = [
     "network_peers",
     "new_mac",
     "private_dns_name",
+    "subnet_cidr",
     "subnet_vni",
     "usable_addresses",
+    "vpc_cidr",
 ]
 
 DEFAULT_VPC_CIDR: Final = "172.31.0.0/16"
@@ -49,6 +57,15 @@ DEFAULT_SUBNET_CIDR: Final = "172.31.0.0/20"
 DEFAULT_GROUP_NAME: Final = "default"
 # AWS reserves the network address, the VPC router, the DNS server and one for future use.
 _RESERVED_AT_START: Final = 4
+# EC2's sizes of a VPC's and a subnet's IPv4 block.
+SMALLEST_PREFIX: Final = 28
+LARGEST_PREFIX: Final = 16
+# Blocks no tenant network can hold: "this network", loopback, link-local (the metadata
+# address lives there), multicast and reserved. EC2 refuses them too.
+_NEVER_IN_A_VPC: Final = tuple(
+    ipaddress.IPv4Network(block)
+    for block in ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4")
+)
 # VXLAN network identifiers are 24 bits; 0 stands for "no overlay".
 VNI_MAX: Final = 2**24 - 1
 
@@ -153,6 +170,42 @@ def subnet_vni(subnet_id: str, taken: Collection[int]) -> int:
         if candidate not in taken:
             return candidate
     raise ValueError("every VXLAN id is taken")
+
+
+def _block(cidr: str) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(cidr, strict=False)
+    except ValueError:
+        raise InvalidParameterValue(
+            f"Value ({cidr[:64]}) for parameter cidrBlock is invalid. "
+            "This is not a valid CIDR block."
+        ) from None
+
+
+def vpc_cidr(cidr: str, reserved: Iterable[str] = ()) -> str:
+    """``cidr`` in canonical form if a VPC may have it: /16 to /28, and outside the blocks no
+    network may hold and the host ranges ``reserved`` (the hypervisors' transit and public
+    ranges: a guest network over them would shadow its own way out)."""
+    block = _block(cidr)
+    kept = (*_NEVER_IN_A_VPC, *(ipaddress.IPv4Network(r) for r in reserved))
+    if not LARGEST_PREFIX <= block.prefixlen <= SMALLEST_PREFIX or any(
+        block.overlaps(other) for other in kept
+    ):
+        raise InvalidRange("vpc", cidr)
+    return str(block)
+
+
+def subnet_cidr(cidr: str, vpc: str, siblings: Iterable[str]) -> str:
+    """``cidr`` in canonical form if a subnet of the VPC whose block is ``vpc`` may have it:
+    /16 to /28, inside ``vpc``, and overlapping none of the VPC's other subnets."""
+    block = _block(cidr)
+    if not LARGEST_PREFIX <= block.prefixlen <= SMALLEST_PREFIX or not block.subnet_of(
+        ipaddress.IPv4Network(vpc)
+    ):
+        raise InvalidRange("subnet", cidr)
+    if any(block.overlaps(ipaddress.IPv4Network(other)) for other in siblings):
+        raise CidrConflict(cidr)
+    return str(block)
 
 
 def network_peers(

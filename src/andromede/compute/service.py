@@ -70,7 +70,6 @@ from andromede.compute.model import (
     InstanceProfileRef,
     InstanceState,
     KeyPair,
-    SecurityGroup,
     Snapshot,
     Tags,
     Volume,
@@ -278,12 +277,13 @@ class ComputeService(
             if request.key_name is not None
             else None
         )
-        for group_id in request.security_group_ids:
-            await self._owned(SecurityGroup, tenant_id, group_id, "sg")
         subnet = await self.subnet_for_launch(tenant_id, request.subnet_id)
+        await self.check_groups_in(
+            tenant_id, subnet.vpc_id, request.security_group_ids, f"subnet {subnet.subnet_id}"
+        )
         # EC2 puts an instance launched with no group in its VPC's default group.
         group_ids = request.security_group_ids or (
-            (await self.default_network(tenant_id)).group.group_id,
+            (await self.default_group_of(tenant_id, subnet.vpc_id)).group_id,
         )
         if request.availability_zone not in (None, self.limits.availability_zone):
             raise InvalidParameterValue(f"Invalid availability zone: [{request.availability_zone}]")
@@ -540,8 +540,11 @@ class ComputeService(
         volumes: list[Volume],
         further: list[Volume],
     ) -> list[Instance]:
-        """Insert the reservation's records with an interface each, in one transaction; when
-        another gateway took one of the addresses (or MACs) first, again on fresh ones."""
+        """Insert the reservation's records with an interface each, in one transaction that
+        moves the subnet's revision on (so a DeleteSubnet counting its interfaces meanwhile
+        fails, and retries: vpcs.py); when another gateway took one of the addresses (or
+        MACs), or changed the subnet, first: again on fresh ones. NotFound when the subnet
+        was deleted meanwhile."""
         for _ in range(_ADDRESS_ATTEMPTS):
             interfaces = await self._new_interfaces(subnet, [i.instance_id for i in instances])
             placed = [
@@ -554,13 +557,18 @@ class ComputeService(
                 for instance, nic in zip(instances, interfaces, strict=True)
             ]
             try:
-                await self.store.insert(*volumes, *further, *interfaces, *placed)
+                if await self.store.change(
+                    subnet, insert=[*volumes, *further, *interfaces, *placed]
+                ):
+                    return placed
             except Duplicate as exc:
                 if exc.kind != "address":
                     raise
-                log.info("subnet %s: an address was taken concurrently; retrying", subnet.cidr)
-                continue
-            return placed
+            log.info("subnet %s: an address was taken concurrently; retrying", subnet.cidr)
+            current = await self.store.get(Subnet, subnet.subnet_id)
+            if current is None:
+                raise NotFound("subnet", subnet.subnet_id)
+            subnet = current
         raise InsufficientCapacity(
             f"Could not reserve private addresses in subnet '{subnet.subnet_id}'; try again"
         )

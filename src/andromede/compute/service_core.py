@@ -111,6 +111,11 @@ class ComputeLimits:
     # EC2's quotas: launch templates per account (region), versions per template.
     max_launch_templates: int = 5000
     max_launch_template_versions: int = 10000
+    # EC2's quotas: VPCs per account (region), the default VPC counted; subnets per VPC.
+    max_vpcs: int = 5
+    max_subnets_per_vpc: int = 200
+    # The hosts' own ranges (transit links, public addresses): no VPC may overlap them.
+    reserved_cidrs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,7 +80,8 @@ class ComputeStore(Protocol):
     ) -> bool:
         """:meth:`replace` ``record`` and, in the same transaction, insert and delete others:
         all or nothing. False, changing nothing, when ``record``'s revision moved on;
-        Duplicate when an id to insert is taken. ``record`` itself may be among those
+        Duplicate when an id to insert is taken, or (kind ``address``) an interface's address
+        or MAC, or a subnet's VXLAN id. ``record`` itself may be among those
         deleted (then only its revision is checked)."""
         ...
 

@@ -56,6 +56,8 @@ class MemoryComputeStore:
         if len(set(keys)) != len(keys) or any(k in self._records for k in keys):
             taken = next(k for k in keys if k in self._records or keys.count(k) > 1)
             raise Duplicate(taken[1].split("-")[0], taken[1])
+        self._check_unique_addresses(insert)
+        self._check_unique_names(insert)
         self._records[key] = dataclasses.replace(record, revision=record.revision + 1)
         for inserted_key, inserted in zip(keys, insert, strict=True):
             self._records[inserted_key] = inserted

@@ -159,7 +159,10 @@ class SqlComputeStore:
         try:
             return bool(await self._db.write(work))
         except sa.exc.IntegrityError:
-            # A version number taken by another gateway between its read and this write.
+            # An address, a MAC or a VXLAN id taken by another gateway (a launch, a new
+            # subnet), or a version number, between its read and this write.
+            if any(isinstance(r, NetworkInterface | Subnet) for r in insert):
+                raise Duplicate("address", "a network address") from None
             raise Duplicate("id", rows[0][1]["id"] if rows else record.resource_id) from None
 
     async def launch_templates_named(self, tenant_id: str, name: str) -> Sequence[LaunchTemplate]:

@@ -31,6 +31,7 @@ from andromede.ec2api.protocol import NAMESPACE, VERSION, Action, Call, Params
 from andromede.ec2api.tags import TAG_ACTIONS
 from andromede.ec2api.volume_modifications import MODIFICATION_ACTIONS
 from andromede.ec2api.volumes import VOLUME_ACTIONS
+from andromede.ec2api.vpcs import VPC_ACTIONS
 from andromede.errors import AndromedeError
 from andromede.http.access import log_access
 from andromede.http.asgi import (
@@ -71,6 +72,7 @@ ACTIONS: dict[str, Action] = {
     **VOLUME_ACTIONS,
     **MODIFICATION_ACTIONS,
     **NETWORK_ACTIONS,
+    **VPC_ACTIONS,
     **PROFILE_ACTIONS,
     **LAUNCH_TEMPLATE_ACTIONS,
     **COPY_ACTIONS,

@@ -53,11 +53,15 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidGroup.NotFound": (400, "The security group does not exist."),
     "InvalidGroup.Reserved": (400, "The security group name is reserved."),
     "CannotDelete": (400, "You cannot delete the 'default' security group."),
+    "InvalidParameter": (400, "A parameter specified in a request is not valid."),
     "InvalidParameterDependency": (400, "A parameter needs another that is missing."),
     "InvalidNetworkInterfaceID.Malformed": (400, "The network interface ID is malformed."),
     "InvalidNetworkInterfaceID.NotFound": (400, "The network interface does not exist."),
+    "InvalidSubnet.Conflict": (400, "The subnet's CIDR block conflicts with another subnet."),
+    "InvalidSubnet.Range": (400, "The CIDR block is not valid for the subnet."),
     "InvalidSubnetID.Malformed": (400, "The subnet ID is malformed."),
     "InvalidSubnetID.NotFound": (400, "The subnet ID does not exist."),
+    "InvalidVpc.Range": (400, "The CIDR block is not valid for a VPC."),
     "InvalidVpcID.Malformed": (400, "The VPC ID is malformed."),
     "InvalidVpcID.NotFound": (400, "The VPC ID does not exist."),
     "InvalidGroupId.Malformed": (400, "The security group ID is malformed."),
@@ -101,6 +105,8 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "RequestExpired": (400, "The request reached the service too late."),
     "RequestLimitExceeded": (503, "Request limit exceeded."),
     "ResourceLimitExceeded": (400, "You have exceeded an Amazon EC2 resource limit."),
+    "SubnetLimitExceeded": (400, "You have reached the limit on subnets in this VPC."),
+    "VpcLimitExceeded": (400, "You have reached the limit on VPCs."),
     "SignatureDoesNotMatch": (
         403,
         "The request signature we calculated does not match the signature you provided. Check "
@@ -164,7 +170,11 @@ _IN_USE: Final = {
     "vol": "VolumeInUse",
     "snap": "InvalidSnapshot.InUse",
     "sg": "DependencyViolation",
+    "vpc": "DependencyViolation",
+    "subnet": "DependencyViolation",
 }
+_RANGE: Final = {"vpc": "InvalidVpc.Range", "subnet": "InvalidSubnet.Range"}
+_LIMIT: Final = {"vpc": "VpcLimitExceeded", "subnet": "SubnetLimitExceeded"}
 _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     # Before InvalidParameterValue, of which it is a case.
     (MalformedTemplateName, "InvalidLaunchTemplateName.MalformedException"),
@@ -182,6 +192,9 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.InstanceLimitExceeded, "InstanceLimitExceeded"),
     (compute.ResourceLimitExceeded, "ResourceLimitExceeded"),
     (compute.InvalidBlockDeviceMapping, "InvalidBlockDeviceMapping"),
+    (compute.CidrConflict, "InvalidSubnet.Conflict"),
+    (compute.DifferentNetworks, "InvalidParameter"),
+    (compute.Unsupported, "UnsupportedOperation"),
     (compute.AttachmentLimitExceeded, "AttachmentLimitExceeded"),
     (compute.InvalidInstanceAttributeValue, "InvalidInstanceAttributeValue"),
     (compute.ImportFailed, "InvalidParameterValue"),
@@ -209,6 +222,10 @@ def to_ec2_error(exc: AndromedeError) -> Ec2Error | None:
         return Ec2Error(_DUPLICATE.get(exc.kind, "InvalidParameterValue"), message)
     if isinstance(exc, compute.ResourceInUse):
         return Ec2Error(_IN_USE.get(exc.kind, "IncorrectState"), message)
+    if isinstance(exc, compute.InvalidRange):
+        return Ec2Error(_RANGE[exc.kind], message)
+    if isinstance(exc, compute.NetworkLimitExceeded):
+        return Ec2Error(_LIMIT[exc.kind], message)
     for domain, code in _PLAIN:
         if isinstance(exc, domain):
             return Ec2Error(code, message)

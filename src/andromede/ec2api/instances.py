@@ -210,6 +210,16 @@ async def run_instances(call: Call) -> None:
     placement_zone = p.get("Placement.AvailabilityZone") or None  # Terraform sends ""
     group_ids = p.values("SecurityGroupId")
     by_name = p.values("SecurityGroup")
+    subnet_id = p.get("SubnetId")
+    if by_name and subnet_id is not None:
+        # Names designate the default VPC's groups; EC2 refuses them with a subnet (as here,
+        # for any subnet but the default one, which older launches here named with them).
+        subnet = await call.compute.subnet_for_launch(call.tenant_id, subnet_id)
+        if not subnet.default_for_az:
+            raise Ec2Error(
+                "InvalidParameterCombination",
+                "The parameter groupName cannot be used with the parameter subnet",
+            )
     for name in by_name:
         group = await call.compute.security_group(call.tenant_id, group_id=None, name=name)
         group_ids.append(group.group_id)
@@ -227,7 +237,7 @@ async def run_instances(call: Call) -> None:
         instance_tags=p.tag_specifications("instance"),
         volume_tags=p.tag_specifications("volume"),
         availability_zone=placement_zone,
-        subnet_id=p.get("SubnetId"),
+        subnet_id=subnet_id,
         iam_instance_profile=profile,
         data_volumes=mappings,
         caller=call.principal,

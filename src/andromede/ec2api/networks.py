@@ -1,9 +1,8 @@
-"""EC2 network actions: DescribeVpcs, DescribeSubnets, DescribeNetworkInterfaces, and the
-network interface as DescribeInstances nests it (one per instance, its primary).
+"""EC2 network actions: DescribeNetworkInterfaces, DescribeAccountAttributes, and the network
+interface as DescribeInstances nests it (one per instance, its primary). VPCs and subnets are
+``vpcs.py``'s.
 
-Every tenant has its default VPC and subnet (created on first need by the service), so code that
-looks the default VPC up — ``describe_vpcs(Filters=[{"Name": "is-default", …}])``, Terraform's
-``aws_default_vpc`` — finds it. How a host reaches an instance when it fell back to user-mode
+How a host reaches an instance when it fell back to user-mode
 networking (no bridge): the public address is the forward's host address and the host port of
 each forward is shown as a tag the platform sets, ``aws:andromede:forward:<guest port>`` =
 ``<host address>:<host port>`` (the ``aws:`` prefix is refused for tenants' tags, so it cannot
@@ -18,13 +17,10 @@ from andromede.compute.instance_attributes import MAX_GROUPS_PER_INSTANCE
 from andromede.compute.model import Instance
 from andromede.compute.network import (
     NetworkInterface,
-    Subnet,
-    Vpc,
     private_dns_name,
-    usable_addresses,
 )
 from andromede.ec2api.errors import Ec2Error
-from andromede.ec2api.filters import Filters, matches, with_tags
+from andromede.ec2api.filters import Filters, matches
 from andromede.ec2api.protocol import Action, Call, iso8601
 from andromede.ec2api.xml import write_tags
 from andromede.http.xml import XmlWriter
@@ -141,109 +137,6 @@ def write_interface(
     xml.close("item")
 
 
-# -- DescribeVpcs ----------------------------------------------------------------------------
-
-_VPC_FILTERS = with_tags(
-    {
-        "vpc-id": lambda v: [v.vpc_id] if isinstance(v, Vpc) else [],
-        "is-default": lambda v: [str(v.is_default).lower()] if isinstance(v, Vpc) else [],
-        # The spelling Terraform's aws_default_vpc and aws_vpc (default = true) send.
-        "isDefault": lambda v: [str(v.is_default).lower()] if isinstance(v, Vpc) else [],
-        "cidr": lambda v: [v.cidr] if isinstance(v, Vpc) else [],
-        "cidr-block-association.cidr-block": lambda v: [v.cidr] if isinstance(v, Vpc) else [],
-        "state": lambda v: ["available"],
-        "owner-id": lambda v: [v.tenant_id] if isinstance(v, Vpc) else [],
-        "dhcp-options-id": lambda v: [v.dhcp_options_id] if isinstance(v, Vpc) else [],
-    }
-)
-
-
-async def describe_vpcs(call: Call) -> None:
-    p = call.params
-    vpcs = await call.compute.describe_vpcs(call.tenant_id, p.values("VpcId"))
-    filters = Filters(p.filters(), _VPC_FILTERS)
-    xml = call.result
-    xml.open("vpcSet")
-    for vpc in vpcs:
-        if not matches(filters, vpc):
-            continue
-        xml.open("item")
-        xml.element("vpcId", vpc.vpc_id)
-        xml.element("ownerId", vpc.tenant_id)
-        xml.element("state", "available")
-        xml.element("cidrBlock", vpc.cidr)
-        xml.open("cidrBlockAssociationSet")
-        xml.open("item")
-        xml.element("cidrBlock", vpc.cidr)
-        xml.element("associationId", "vpc-cidr-assoc-" + vpc.vpc_id[4:])
-        xml.open("cidrBlockState")
-        xml.element("state", "associated")
-        xml.close("cidrBlockState")
-        xml.close("item")
-        xml.close("cidrBlockAssociationSet")
-        xml.element("dhcpOptionsId", vpc.dhcp_options_id)
-        xml.element("instanceTenancy", "default")
-        xml.element("isDefault", vpc.is_default)
-        write_tags(xml, vpc.tags)
-        xml.close("item")
-    xml.close("vpcSet")
-
-
-# -- DescribeSubnets -------------------------------------------------------------------------
-
-
-def _subnet_filter(name: str) -> Callable[[object], list[str]] | None:
-    def of(get: Callable[[Subnet], str]) -> Callable[[object], list[str]]:
-        return lambda s: [get(s)] if isinstance(s, Subnet) else []
-
-    fields = {
-        "subnet-id": of(lambda s: s.subnet_id),
-        "vpc-id": of(lambda s: s.vpc_id),
-        "cidr-block": of(lambda s: s.cidr),
-        "cidr": of(lambda s: s.cidr),
-        "cidrBlock": of(lambda s: s.cidr),
-        "availability-zone": of(lambda s: s.availability_zone),
-        # Terraform's aws_default_subnet spells these two the API's older way.
-        "availabilityZone": of(lambda s: s.availability_zone),
-        "default-for-az": of(lambda s: str(s.default_for_az).lower()),
-        "defaultForAz": of(lambda s: str(s.default_for_az).lower()),
-        "state": of(lambda s: "available"),
-        "owner-id": of(lambda s: s.tenant_id),
-    }
-    return with_tags(fields)(name)
-
-
-async def describe_subnets(call: Call) -> None:
-    p = call.params
-    subnets = await call.compute.describe_subnets(call.tenant_id, p.values("SubnetId"))
-    filters = Filters(p.filters(), _subnet_filter)
-    interfaces = await call.compute.describe_network_interfaces(call.tenant_id, [])
-    xml = call.result
-    xml.open("subnetSet")
-    for subnet in subnets:
-        if not matches(filters, subnet):
-            continue
-        used = sum(1 for i in interfaces if i.subnet_id == subnet.subnet_id)
-        xml.open("item")
-        xml.element("subnetId", subnet.subnet_id)
-        xml.element("subnetArn", call.arn("subnet", subnet.subnet_id))
-        xml.element("state", "available")
-        xml.element("ownerId", subnet.tenant_id)
-        xml.element("vpcId", subnet.vpc_id)
-        xml.element("cidrBlock", subnet.cidr)
-        xml.element("availableIpAddressCount", sum(1 for _ in usable_addresses(subnet.cidr)) - used)
-        xml.element("availabilityZone", subnet.availability_zone)
-        xml.element("availabilityZoneId", f"{call.region}-az1")
-        xml.element("defaultForAz", subnet.default_for_az)
-        xml.element("mapPublicIpOnLaunch", True)
-        xml.element("assignIpv6AddressOnCreation", False)
-        xml.open("ipv6CidrBlockAssociationSet")
-        xml.close("ipv6CidrBlockAssociationSet")
-        write_tags(xml, subnet.tags)
-        xml.close("item")
-    xml.close("subnetSet")
-
-
 # -- DescribeNetworkInterfaces ---------------------------------------------------------------
 
 
@@ -324,7 +217,5 @@ async def describe_account_attributes(call: Call) -> None:
 
 NETWORK_ACTIONS: dict[str, Action] = {
     "DescribeAccountAttributes": Action(describe_account_attributes, mutating=False),
-    "DescribeVpcs": Action(describe_vpcs, mutating=False),
-    "DescribeSubnets": Action(describe_subnets, mutating=False),
     "DescribeNetworkInterfaces": Action(describe_network_interfaces, mutating=False),
 }

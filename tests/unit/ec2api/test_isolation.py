@@ -1,7 +1,7 @@
 """The tenant-isolation matrix for EC2: every action, aimed at a victim tenant's instance, key
-pair, security group, volume, snapshot, image, profile association and launch template by
-another tenant's root user, by an IAM user of the victim's own account that has no policy, and
-by an unsigned caller.
+pair, security group, volume, snapshot, image, profile association, launch template, VPC and
+subnet by another tenant's root user, by an IAM user of the victim's own account that has no
+policy, and by an unsigned caller.
 
 Another tenant's root acts only on its own account: it gets an error (the victim's ids are not
 found) or an answer about its own account, never the victim's resources. The user without
@@ -27,6 +27,7 @@ from support.ec2app import ApiError, Client, World
 
 INSTANCE, SG, VOL, SNAP, AMI, ASSOC = "{i}", "{sg}", "{vol}", "{snap}", "{ami}", "{assoc}"
 LT = "{lt}"
+VPC, SUBNET = "{vpc}", "{subnet}"
 KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
 TEMPLATE_NAME = "victim-template"
 RULE = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
@@ -69,15 +70,20 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     "CreateSecurityGroup": {"GroupName": GROUP_NAME, "Description": "mine"},
     "CreateSnapshot": {"VolumeId": VOL},
+    # The intruder's own VPC; the victim's must not take a subnet of it.
+    "CreateSubnet": {"VpcId": VPC, "CidrBlock": "10.9.1.0/24"},
     "CreateTags": {"Resources": [INSTANCE, VOL], "Tags": [{"Key": "owner", "Value": "intruder"}]},
     "CreateVolume": {"Size": 1, "AvailabilityZone": "eu-fr-1a"},
+    "CreateVpc": {"CidrBlock": "10.9.0.0/16"},
     "DeleteKeyPair": {"KeyName": KEY_NAME},
     "DeleteLaunchTemplate": {"LaunchTemplateId": LT},
     "DeleteLaunchTemplateVersions": {"LaunchTemplateId": LT, "Versions": ["2"]},
     "DeleteSecurityGroup": {"GroupId": SG},
     "DeleteSnapshot": {"SnapshotId": SNAP},
+    "DeleteSubnet": {"SubnetId": SUBNET},
     "DeleteTags": {"Resources": [INSTANCE], "Tags": [{"Key": "team"}]},
     "DeleteVolume": {"VolumeId": VOL},
+    "DeleteVpc": {"VpcId": VPC},
     "DeregisterImage": {"ImageId": AMI},
     "DescribeAccountAttributes": {},
     "DescribeAvailabilityZones": {},
@@ -97,11 +103,11 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DescribeRegions": {},
     "DescribeSecurityGroups": {"GroupIds": [SG]},
     "DescribeSnapshots": {"SnapshotIds": [SNAP]},
-    "DescribeSubnets": {},
+    "DescribeSubnets": {"SubnetIds": [SUBNET]},
     "DescribeTags": {},
     "DescribeVolumes": {"VolumeIds": [VOL]},
     "DescribeVolumesModifications": {"VolumeIds": [VOL]},
-    "DescribeVpcs": {},
+    "DescribeVpcs": {"VpcIds": [VPC]},
     "DetachVolume": {"VolumeId": VOL},
     "DisassociateIamInstanceProfile": {"AssociationId": ASSOC},
     "GetConsoleOutput": {"InstanceId": INSTANCE},
@@ -165,6 +171,8 @@ class Victim:
             ("DescribeTags", {}),
             ("DescribeIamInstanceProfileAssociations", {}),
             ("DescribeLaunchTemplates", {}),
+            ("DescribeVpcs", {}),
+            ("DescribeSubnets", {}),
             ("DescribeLaunchTemplateVersions", {"Versions": ["$Latest", "$Default"]}),
         ]
         state = []
@@ -223,7 +231,12 @@ async def victim(world: World) -> Victim:
         LaunchTemplateId=template_id,
         LaunchTemplateData={"InstanceType": "t3.micro"},
     )
+    # A VPC of its own with one subnet, holding nothing: either could be deleted.
+    vpc = (await c.call("CreateVpc", CidrBlock="10.9.0.0/16"))["Vpc"]["VpcId"]
+    subnet = await c.call("CreateSubnet", VpcId=vpc, CidrBlock="10.9.0.0/24")
     ids = {
+        VPC: vpc,
+        SUBNET: subnet["Subnet"]["SubnetId"],
         INSTANCE: instance,
         SG: group["GroupId"],
         VOL: volume,

@@ -1,0 +1,194 @@
+"""A tenant's own VPCs and subnets: CreateVpc (with the VPC's ``default`` security group, as
+EC2 makes it), DeleteVpc, CreateSubnet, DeleteSubnet, and which VPC a security group belongs
+to.
+
+Writes that must not cross are serialised on the parent record's revision, across gateways:
+a subnet is inserted, and a security group of a VPC made, by :meth:`ComputeStore.change` of
+the VPC (its revision moves on), and a VPC is deleted by the same call conditional on the
+revision its dependencies were counted at. So a subnet made while its VPC is deleted either
+lands first (the deletion sees it: DependencyViolation) or finds the VPC gone; two subnets
+made at once in one VPC never overlap. A launch inserts its interfaces by a change of its
+subnet (``service._insert_with_addresses``), and DeleteSubnet deletes by one, likewise.
+
+The default VPC and subnet are made on first need (``networks.default_network``) and
+cannot be deleted here (EC2 allows it, and then has no default VPC until
+CreateDefaultVpc): refused as unsupported rather than deleted and silently made again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from andromede.compute.errors import (
+    DifferentNetworks,
+    Duplicate,
+    IncorrectState,
+    InvalidParameterValue,
+    NetworkLimitExceeded,
+    NotFound,
+    ResourceInUse,
+    Unsupported,
+)
+from andromede.compute.model import Instance, InstanceState, SecurityGroup, Tags, check_tags, new_id
+from andromede.compute.network import (
+    DEFAULT_GROUP_NAME,
+    NetworkInterface,
+    Subnet,
+    Vpc,
+    default_group,
+    subnet_cidr,
+    subnet_vni,
+    vpc_cidr,
+)
+from andromede.compute.networks import NetworksMixin
+
+__all__ = ["VpcsMixin"]
+
+_ATTEMPTS = 8
+
+
+class VpcsMixin(NetworksMixin):
+    async def create_vpc(self, tenant_id: str, cidr: str, tags: Tags = ()) -> Vpc:
+        """A new VPC and its ``default`` security group. The tenant's default VPC counts
+        towards ``max_vpcs``, as on EC2."""
+        check_tags(tags)
+        block = vpc_cidr(cidr, self.limits.reserved_cidrs)
+        await self.default_network(tenant_id)
+        async with self._placement:
+            held = await self.store.list(Vpc, tenant_id)
+            if len(held) >= self.limits.max_vpcs:
+                raise NetworkLimitExceeded("vpc", "The maximum number of VPCs has been reached.")
+            vpc = Vpc(new_id("vpc"), tenant_id, block, is_default=False, tags=tags)
+            await self.store.insert(vpc, default_group(tenant_id, vpc.vpc_id, new_id("sg")))
+        return vpc
+
+    async def vpc_of_group(self, group: SecurityGroup) -> str:
+        """The VPC a security group belongs to (records made before custom VPCs name none:
+        theirs is the tenant's default)."""
+        if group.vpc_id is not None:
+            return group.vpc_id
+        return (await self.default_network(group.tenant_id)).vpc.vpc_id
+
+    async def default_group_of(self, tenant_id: str, vpc_id: str) -> SecurityGroup:
+        """The ``default`` security group of the tenant's VPC ``vpc_id``."""
+        network = await self.default_network(tenant_id)
+        if vpc_id == network.vpc.vpc_id:
+            return network.group
+        for group in await self.store.list(SecurityGroup, tenant_id):
+            if group.vpc_id == vpc_id and group.name == DEFAULT_GROUP_NAME:
+                return group
+        raise NotFound("groupname", DEFAULT_GROUP_NAME)
+
+    async def owned_vpc(self, tenant_id: str, vpc_id: str) -> Vpc:
+        await self.default_network(tenant_id)
+        return await self._owned(Vpc, tenant_id, vpc_id, "vpc")
+
+    async def delete_vpc(self, tenant_id: str, vpc_id: str) -> None:
+        """DependencyViolation while the VPC holds subnets, interfaces, instances or security
+        groups other than its default one; that one goes with it."""
+        for _ in range(_ATTEMPTS):
+            vpc = await self.owned_vpc(tenant_id, vpc_id)
+            if vpc.is_default:
+                raise Unsupported(
+                    "Deleting the default VPC is not supported here: it is made again on first need"
+                )
+            groups = [
+                g for g in await self.store.list(SecurityGroup, tenant_id) if g.vpc_id == vpc_id
+            ]
+            held = [
+                *(s for s in await self.store.list(Subnet, tenant_id) if s.vpc_id == vpc_id),
+                *(
+                    i
+                    for i in await self.store.list(NetworkInterface, tenant_id)
+                    if i.vpc_id == vpc_id
+                ),
+                *(
+                    i
+                    for i in await self.store.list(Instance, tenant_id)
+                    if i.vpc_id == vpc_id and i.state is not InstanceState.TERMINATED
+                ),
+                *(g for g in groups if g.name != DEFAULT_GROUP_NAME),
+            ]
+            if held:
+                raise ResourceInUse(
+                    "vpc", f"The vpc '{vpc_id}' has dependencies and cannot be deleted."
+                )
+            gone = [(Vpc, vpc_id), *((SecurityGroup, g.group_id) for g in groups)]
+            if await self.store.change(vpc, delete=gone):
+                return
+        raise IncorrectState(f"{vpc_id} changed concurrently; retry")
+
+    async def create_subnet(
+        self,
+        tenant_id: str,
+        vpc_id: str,
+        cidr: str,
+        availability_zone: str | None = None,
+        tags: Tags = (),
+    ) -> Subnet:
+        """A subnet of the tenant's VPC, its block inside the VPC's and overlapping none of
+        its siblings', in this region's zone; it gets a VXLAN id like the default one."""
+        check_tags(tags)
+        zone = self.limits.availability_zone
+        if availability_zone not in (None, zone):
+            raise InvalidParameterValue(
+                f"Value ({availability_zone[:64]}) for parameter availabilityZone is invalid. "
+                f"Subnets can currently only be created in the following availability zones: "
+                f"{zone}."
+            )
+        for _ in range(_ATTEMPTS):
+            vpc = await self.owned_vpc(tenant_id, vpc_id)
+            siblings = [s for s in await self.store.list(Subnet, tenant_id) if s.vpc_id == vpc_id]
+            block = subnet_cidr(cidr, vpc.cidr, [s.cidr for s in siblings])
+            if len(siblings) >= self.limits.max_subnets_per_vpc:
+                raise NetworkLimitExceeded(
+                    "subnet", "The maximum number of subnets has been reached for this VPC."
+                )
+            subnet_id = new_id("subnet")
+            taken = {s.vni for s in await self.store.list(Subnet, None)}
+            subnet = Subnet(
+                subnet_id,
+                tenant_id,
+                vpc_id,
+                block,
+                zone,
+                default_for_az=False,
+                vni=subnet_vni(subnet_id, taken),
+                tags=tags,
+            )
+            try:
+                if await self.store.change(vpc, insert=[subnet]):
+                    return subnet
+            except Duplicate:
+                continue  # its VXLAN id was taken at once by another subnet: another one
+        raise IncorrectState(f"{vpc_id} changed concurrently; retry")
+
+    async def delete_subnet(self, tenant_id: str, subnet_id: str) -> None:
+        """DependencyViolation while an interface (an instance not terminated) is in it."""
+        for _ in range(_ATTEMPTS):
+            subnet = await self._owned(Subnet, tenant_id, subnet_id, "subnet")
+            if subnet.default_for_az:
+                raise Unsupported(
+                    "Deleting the default subnet is not supported here: it is made again on "
+                    "first need"
+                )
+            interfaces = await self.store.list(NetworkInterface, tenant_id)
+            if any(i.subnet_id == subnet_id for i in interfaces):
+                raise ResourceInUse(
+                    "subnet", f"The subnet '{subnet_id}' has dependencies and cannot be deleted."
+                )
+            if await self.store.change(subnet, delete=[(Subnet, subnet_id)]):
+                return
+        raise IncorrectState(f"{subnet_id} changed concurrently; retry")
+
+    async def check_groups_in(
+        self, tenant_id: str, vpc_id: str, group_ids: Sequence[str], holder: str
+    ) -> None:
+        """Every group is the tenant's and of ``vpc_id``, the VPC of ``holder`` (the subnet
+        launched into, or the instance): EC2's InvalidParameter otherwise."""
+        for group_id in group_ids:
+            group = await self._owned(SecurityGroup, tenant_id, group_id, "sg")
+            if await self.vpc_of_group(group) != vpc_id:
+                raise DifferentNetworks(
+                    f"Security group {group_id} and {holder} belong to different networks."
+                )

@@ -1,0 +1,224 @@
+"""EC2 VPC and subnet actions: CreateVpc, DeleteVpc, DescribeVpcs, CreateSubnet, DeleteSubnet,
+DescribeSubnets (decisions 0021, 0100).
+
+Every tenant has its default VPC and subnet (created on first need by the service), so code that
+looks the default VPC up — ``describe_vpcs(Filters=[{"Name": "is-default", …}])``, Terraform's
+``aws_default_vpc`` — finds it; VPCs and subnets of its own sit beside them. What a VPC could be
+asked for and is not done here (IPv6 blocks, IPAM pools, dedicated tenancy, a subnet's IPv6 or
+Outpost) is refused with UnsupportedOperation, never dropped (decision 0060).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from andromede.compute.model import Tags
+from andromede.compute.network import Subnet, Vpc, usable_addresses
+from andromede.ec2api.errors import Ec2Error
+from andromede.ec2api.filters import Filters, matches, with_tags
+from andromede.ec2api.protocol import Action, Call, Params
+from andromede.ec2api.xml import write_return, write_tags
+from andromede.http.xml import XmlWriter
+
+__all__ = ["VPC_ACTIONS"]
+
+_CREATE_VPC_HANDLED = frozenset({"CidrBlock", "TagSpecification"})
+_CREATE_VPC_HARMLESS = {
+    "InstanceTenancy": frozenset({"default"}),
+    "AmazonProvidedIpv6CidrBlock": frozenset({"false"}),
+}
+_CREATE_SUBNET_HANDLED = frozenset(
+    {"VpcId", "CidrBlock", "AvailabilityZone", "AvailabilityZoneId", "TagSpecification"}
+)
+_CREATE_SUBNET_HARMLESS = {"Ipv6Native": frozenset({"false"})}
+
+
+def _tags(p: Params, resource_type: str) -> Tags:
+    """The tags for ``resource_type``; a specification of another type is refused (EC2
+    does), not dropped."""
+    for spec in p.structs("TagSpecification"):
+        kind = spec.required("ResourceType")
+        if kind != resource_type:
+            raise Ec2Error(
+                "InvalidParameterValue",
+                f"'{kind[:32]}' is not a valid taggable resource type for this operation.",
+            )
+    return p.tag_specifications(resource_type)
+
+
+# -- VPCs ------------------------------------------------------------------------------------
+
+
+def _write_vpc(xml: XmlWriter, vpc: Vpc, element: str = "item") -> None:
+    xml.open(element)
+    xml.element("vpcId", vpc.vpc_id)
+    xml.element("ownerId", vpc.tenant_id)
+    xml.element("state", "available")
+    xml.element("cidrBlock", vpc.cidr)
+    xml.open("cidrBlockAssociationSet")
+    xml.open("item")
+    xml.element("cidrBlock", vpc.cidr)
+    xml.element("associationId", "vpc-cidr-assoc-" + vpc.vpc_id[4:])
+    xml.open("cidrBlockState")
+    xml.element("state", "associated")
+    xml.close("cidrBlockState")
+    xml.close("item")
+    xml.close("cidrBlockAssociationSet")
+    xml.open("ipv6CidrBlockAssociationSet")
+    xml.close("ipv6CidrBlockAssociationSet")
+    xml.element("dhcpOptionsId", vpc.dhcp_options_id)
+    xml.element("instanceTenancy", "default")
+    xml.element("isDefault", vpc.is_default)
+    write_tags(xml, vpc.tags)
+    xml.close(element)
+
+
+async def create_vpc(call: Call) -> None:
+    p = call.params
+    p.refuse_unhandled("CreateVpc", _CREATE_VPC_HANDLED, _CREATE_VPC_HARMLESS)
+    vpc = await call.compute.create_vpc(call.tenant_id, p.required("CidrBlock"), _tags(p, "vpc"))
+    _write_vpc(call.result, vpc, "vpc")
+
+
+async def delete_vpc(call: Call) -> None:
+    await call.compute.delete_vpc(call.tenant_id, call.params.required("VpcId"))
+    write_return(call.result)
+
+
+_VPC_FILTERS = with_tags(
+    {
+        "vpc-id": lambda v: [v.vpc_id] if isinstance(v, Vpc) else [],
+        "is-default": lambda v: [str(v.is_default).lower()] if isinstance(v, Vpc) else [],
+        # The spelling Terraform's aws_default_vpc and aws_vpc (default = true) send.
+        "isDefault": lambda v: [str(v.is_default).lower()] if isinstance(v, Vpc) else [],
+        "cidr": lambda v: [v.cidr] if isinstance(v, Vpc) else [],
+        "cidr-block-association.cidr-block": lambda v: [v.cidr] if isinstance(v, Vpc) else [],
+        "state": lambda v: ["available"],
+        "owner-id": lambda v: [v.tenant_id] if isinstance(v, Vpc) else [],
+        "dhcp-options-id": lambda v: [v.dhcp_options_id] if isinstance(v, Vpc) else [],
+    }
+)
+
+
+async def describe_vpcs(call: Call) -> None:
+    p = call.params
+    vpcs = await call.compute.describe_vpcs(call.tenant_id, p.values("VpcId"))
+    filters = Filters(p.filters(), _VPC_FILTERS)
+    xml = call.result
+    xml.open("vpcSet")
+    for vpc in vpcs:
+        if matches(filters, vpc):
+            _write_vpc(xml, vpc)
+    xml.close("vpcSet")
+
+
+# -- subnets ---------------------------------------------------------------------------------
+
+
+def _write_subnet(xml: XmlWriter, call: Call, subnet: Subnet, used: int, element: str) -> None:
+    xml.open(element)
+    xml.element("subnetId", subnet.subnet_id)
+    xml.element("subnetArn", call.arn("subnet", subnet.subnet_id))
+    xml.element("state", "available")
+    xml.element("ownerId", subnet.tenant_id)
+    xml.element("vpcId", subnet.vpc_id)
+    xml.element("cidrBlock", subnet.cidr)
+    # AWS keeps the network address, the next three and the broadcast address.
+    xml.element("availableIpAddressCount", sum(1 for _ in usable_addresses(subnet.cidr)) - used)
+    xml.element("availabilityZone", subnet.availability_zone)
+    xml.element("availabilityZoneId", f"{call.region}-az1")
+    xml.element("defaultForAz", subnet.default_for_az)
+    # Every instance here gets a (host-only) public address, whatever its subnet.
+    xml.element("mapPublicIpOnLaunch", True)
+    xml.element("assignIpv6AddressOnCreation", False)
+    xml.open("ipv6CidrBlockAssociationSet")
+    xml.close("ipv6CidrBlockAssociationSet")
+    write_tags(xml, subnet.tags)
+    xml.close(element)
+
+
+async def create_subnet(call: Call) -> None:
+    p = call.params
+    p.refuse_unhandled("CreateSubnet", _CREATE_SUBNET_HANDLED, _CREATE_SUBNET_HARMLESS)
+    zone = p.get("AvailabilityZone")
+    zone_id = p.get("AvailabilityZoneId")
+    if zone_id is not None:
+        if zone_id != f"{call.region}-az1":
+            raise Ec2Error(
+                "InvalidParameterValue",
+                f"Value ({zone_id[:64]}) for parameter availabilityZoneId is invalid.",
+            )
+        if zone is not None:
+            raise Ec2Error(
+                "InvalidParameterCombination",
+                "AvailabilityZone and AvailabilityZoneId cannot be given together.",
+            )
+    subnet = await call.compute.create_subnet(
+        call.tenant_id,
+        p.required("VpcId"),
+        p.required("CidrBlock"),
+        zone,
+        _tags(p, "subnet"),
+    )
+    _write_subnet(call.result, call, subnet, 0, "subnet")
+
+
+async def delete_subnet(call: Call) -> None:
+    await call.compute.delete_subnet(call.tenant_id, call.params.required("SubnetId"))
+    write_return(call.result)
+
+
+def _subnet_filter(name: str) -> Callable[[object], list[str]] | None:
+    def of(get: Callable[[Subnet], str]) -> Callable[[object], list[str]]:
+        return lambda s: [get(s)] if isinstance(s, Subnet) else []
+
+    fields = {
+        "subnet-id": of(lambda s: s.subnet_id),
+        "vpc-id": of(lambda s: s.vpc_id),
+        "cidr-block": of(lambda s: s.cidr),
+        "cidr": of(lambda s: s.cidr),
+        "cidrBlock": of(lambda s: s.cidr),
+        "availability-zone": of(lambda s: s.availability_zone),
+        # Terraform's aws_default_subnet spells these two the API's older way.
+        "availabilityZone": of(lambda s: s.availability_zone),
+        "default-for-az": of(lambda s: str(s.default_for_az).lower()),
+        "defaultForAz": of(lambda s: str(s.default_for_az).lower()),
+        "state": of(lambda s: "available"),
+        "owner-id": of(lambda s: s.tenant_id),
+    }
+    return with_tags(fields)(name)
+
+
+async def describe_subnets(call: Call) -> None:
+    p = call.params
+    subnets = await call.compute.describe_subnets(call.tenant_id, p.values("SubnetId"))
+    filters = Filters(p.filters(), _subnet_filter)
+    interfaces = await call.compute.describe_network_interfaces(call.tenant_id, [])
+    xml = call.result
+    xml.open("subnetSet")
+    for subnet in subnets:
+        if matches(filters, subnet):
+            used = sum(1 for i in interfaces if i.subnet_id == subnet.subnet_id)
+            _write_subnet(xml, call, subnet, used, "item")
+    xml.close("subnetSet")
+
+
+def _create_subnet_resources(call: Call) -> list[str]:
+    # EC2 authorises CreateSubnet on the new subnet and on the VPC it goes in.
+    return [call.arn("subnet"), call.arn("vpc", call.params.get("VpcId") or "*")]
+
+
+VPC_ACTIONS: dict[str, Action] = {
+    "CreateVpc": Action(create_vpc, mutating=True, resources=lambda c: [c.arn("vpc")]),
+    "DeleteVpc": Action(
+        delete_vpc, mutating=True, resources=lambda c: [c.arn("vpc", c.params.get("VpcId") or "*")]
+    ),
+    "DescribeVpcs": Action(describe_vpcs, mutating=False),
+    "CreateSubnet": Action(create_subnet, mutating=True, resources=_create_subnet_resources),
+    "DeleteSubnet": Action(
+        delete_subnet,
+        mutating=True,
+        resources=lambda c: [c.arn("subnet", c.params.get("SubnetId") or "*")],
+    ),
+    "DescribeSubnets": Action(describe_subnets, mutating=False),
+}
