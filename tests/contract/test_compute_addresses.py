@@ -1,6 +1,8 @@
 """Two gateways (two compute services, each with its own placement lock) launching into one
 tenant's subnet at once, over one database (SQLite, PostgreSQL): no address and no MAC is ever
-given twice; the loser of a race retries on fresh addresses; a client token launches once."""
+given twice; the loser of a race retries on fresh addresses; a client token launches once.
+Subnets made at once in one VPC never overlap, and a VPC deleted while a subnet is made keeps
+no orphan subnet (decision 0100)."""
 
 from __future__ import annotations
 
@@ -8,14 +10,19 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from andromede.compute.driver_memory import MemoryDriver
-from andromede.compute.errors import IdempotentParameterMismatch
+from andromede.compute.errors import (
+    IdempotentParameterMismatch,
+    NotFound,
+    ResourceInUse,
+)
 from andromede.compute.images import ImageFiles
 from andromede.compute.model import Instance, Volume, VolumeState
-from andromede.compute.network import NetworkInterface
+from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.service import ComputeService, RunRequest
 from andromede.compute.store_sql import SqlComputeStore
 from andromede.db.database import Database, open_database
@@ -150,3 +157,86 @@ async def test_a_client_token_makes_one_volume_whichever_gateway_gets_it(
     finally:
         for gateway in gateways:
             await gateway.close()
+
+
+class _MeetingStore(SqlComputeStore):
+    """The SQL store, whose first listing of subnets waits until every gateway has made its
+    own: both have then read the VPC's subnets before either writes, the race's worst order."""
+
+    def __init__(self, database: Database, barrier: asyncio.Barrier) -> None:
+        super().__init__(database)
+        self._barrier: asyncio.Barrier | None = barrier
+
+    async def list(self, kind: Any, tenant_id: str | None) -> Any:
+        found = await super().list(kind, tenant_id)
+        if kind is Subnet and tenant_id is not None and self._barrier is not None:
+            barrier, self._barrier = self._barrier, None
+            await barrier.wait()
+        return found
+
+
+async def test_two_gateways_never_make_overlapping_subnets(
+    database: Database, tmp_path: Path
+) -> None:
+    """Each subnet is inserted by a change of its VPC (decision 0100): of two overlapping
+    subnets made at once on two gateways, both having seen none, one is made and the other
+    sees it."""
+    barrier = asyncio.Barrier(2)
+    gateways = [
+        ComputeService(
+            _MeetingStore(database, barrier),
+            [MemoryDriver(f"host-{n}")],
+            MemoryDiskKeys(),
+            limits(),
+            ImageFiles(tmp_path / "images", max_size=1024**3),
+        )
+        for n in range(2)
+    ]
+    vpc = await SqlComputeStore(database).get(Vpc, (await _vpc(database, tmp_path)).vpc_id)
+    assert vpc is not None
+    results = await asyncio.gather(
+        gateways[0].create_subnet(TENANT, vpc.vpc_id, "10.9.0.0/24"),
+        gateways[1].create_subnet(TENANT, vpc.vpc_id, "10.9.0.0/25"),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["CidrConflict", "Subnet"], results
+    held = [s for s in await gateways[0].store.list(Subnet, TENANT) if s.vpc_id == vpc.vpc_id]
+    assert [s.subnet_id for s in held] == [r.subnet_id for r in results if isinstance(r, Subnet)]
+
+
+async def _vpc(database: Database, tmp_path: Path) -> Vpc:
+    plain = ComputeService(
+        SqlComputeStore(database),
+        [],
+        MemoryDiskKeys(),
+        limits(),
+        ImageFiles(tmp_path / "images", max_size=1024**3),
+    )
+    return await plain.create_vpc(TENANT, "10.9.0.0/16")
+
+
+async def test_a_vpc_deleted_while_a_subnet_is_made_keeps_no_orphan(
+    database: Database, tmp_path: Path
+) -> None:
+    drivers = [MemoryDriver(f"host-{n}") for n in range(2)]
+    gateways = gateways_over(database, tmp_path, drivers)
+    for _ in range(3):
+        vpc = await gateways[0].create_vpc(TENANT, "10.9.0.0/16")
+        results = await asyncio.gather(
+            gateways[0].delete_vpc(TENANT, vpc.vpc_id),
+            gateways[1].create_subnet(TENANT, vpc.vpc_id, "10.9.1.0/24"),
+            return_exceptions=True,
+        )
+        deleted, subnet = results
+        subnets = await gateways[0].store.list(Subnet, TENANT)
+        if isinstance(subnet, Subnet):
+            # The subnet came first: the deletion saw it.
+            assert isinstance(deleted, ResourceInUse), results
+            assert subnet.subnet_id in {s.subnet_id for s in subnets}
+            await gateways[0].delete_subnet(TENANT, subnet.subnet_id)
+            await gateways[0].delete_vpc(TENANT, vpc.vpc_id)
+        else:
+            # The VPC went first: no subnet of it was made.
+            assert deleted is None and isinstance(subnet, NotFound), results
+            assert not [s for s in subnets if s.vpc_id == vpc.vpc_id]
+        assert await gateways[0].store.get(Vpc, vpc.vpc_id) is None

@@ -2,8 +2,9 @@
 ``hypervisor = qemu`` on a host that can build bridges (root; skipped otherwise).
 
 - two instances of one tenant reach each other (the default security group lets members in);
-- another tenant's instance, on the same private range, cannot reach the first tenant's
-  instance at the public address the host reaches it at, even with its port open to all;
+- another tenant's instance, on the same private range (a VPC and subnet of its own: its DHCP
+  lease comes from that subnet), cannot reach the first tenant's instance at the public
+  address the host reaches it at, even with its port open to all;
 - an instance launched with an instance profile reads its role's credentials from
   169.254.169.254 (IMDSv2: a token first), and those credentials read the tenant's bucket.
 
@@ -222,9 +223,16 @@ def _check_networks(
     )  # fmt: skip
     other_tenant = new_tenant(server, "net")
     other = ec2_client(server, (other_tenant.access_key_id, other_tenant.secret_access_key))
-    stranger = _run(other, image_id, prober(listener["PublicIpAddress"]))
+    # The other tenant launches into a VPC and subnet of its own, over the very range of the
+    # first tenant's default subnet (decision 0100).
+    vpc_id = other.create_vpc(CidrBlock="172.31.0.0/16")["Vpc"]["VpcId"]
+    subnet = other.create_subnet(VpcId=vpc_id, CidrBlock="172.31.5.0/24")["Subnet"]
+    stranger = _run(
+        other, image_id, prober(listener["PublicIpAddress"]), SubnetId=subnet["SubnetId"]
+    )
     launched.append((other, stranger["InstanceId"]))
-    assert stranger["PrivateIpAddress"].startswith("172.31.0.")  # the same range, its own
+    assert stranger["PrivateIpAddress"] == "172.31.5.4"  # the same range, its own network
+    assert (stranger["SubnetId"], stranger["VpcId"]) == (subnet["SubnetId"], vpc_id)
     # The host reaches the listener at its public address.
     assert _host_reads(listener["PublicIpAddress"], 8000).startswith(b"hello-from-listener")
 
@@ -246,3 +254,5 @@ def _check_networks(
     # The other tenant's instance, probing the public address the host reaches, never does.
     console = _console_until(other, stranger["InstanceId"], r"(andromede-probe got=.*\n){5}")
     assert "hello-from-listener" not in console
+    # Its lease came from its own subnet's DHCP server.
+    assert "andromede-dhcp ip=172.31.5.4" in console

@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 from botocore.credentials import Credentials
+from pydantic import ValidationError
 
 from andromede.compute.network import default_ids
+from andromede.compute_adapters import compute_limits
+from andromede.settings import Settings
 from support.ec2app import ApiError, Client, World
 
 
@@ -154,6 +157,17 @@ async def test_the_vpc_quota_is_the_setting(world: World, monkeypatch: pytest.Mo
     await _refused(world.root, "CreateVpc", "VpcLimitExceeded", CidrBlock="10.8.0.0/16")
     await world.root.call("DeleteVpc", VpcId=vpc["VpcId"])
     await _vpc(world, "10.8.0.0/16")
+
+
+def test_the_quotas_come_from_their_settings_within_bounds() -> None:
+    limits = compute_limits(Settings(max_vpcs_per_tenant=2, max_subnets_per_vpc=3))
+    assert (limits.max_vpcs, limits.max_subnets_per_vpc) == (2, 3)
+    # The hosts' ranges are what no VPC may take.
+    assert limits.reserved_cidrs == ("100.64.0.0/16", "100.65.0.0/16")
+    for name in ("max_vpcs_per_tenant", "max_subnets_per_vpc"):
+        for value in (0, 10001):
+            with pytest.raises(ValidationError):
+                Settings(**{name: value})  # type: ignore[arg-type]
 
 
 # -- DeleteVpc -------------------------------------------------------------------------------
