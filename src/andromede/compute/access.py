@@ -9,6 +9,7 @@ from andromede.compute import keypairs
 from andromede.compute.errors import (
     CannotDelete,
     Duplicate,
+    GroupInAnotherNetwork,
     IncorrectState,
     InvalidParameterValue,
     NotFound,
@@ -209,9 +210,14 @@ class AccessMixin(VpcsMixin):
     async def authorize(
         self, tenant_id: str, group_id: str, rules: Sequence[Rule], *, ingress: bool
     ) -> SecurityGroup:
+        target = await self._owned(SecurityGroup, tenant_id, group_id, "sg")
+        network = await self.vpc_of_group(target)
         for rule in rules:
             if rule.group_id is not None:  # a group named in a rule must be the tenant's
-                await self._owned(SecurityGroup, tenant_id, rule.group_id, "sg")
+                named = await self._owned(SecurityGroup, tenant_id, rule.group_id, "sg")
+                # ... and of the same VPC: there is no peering for its members to come from.
+                if await self.vpc_of_group(named) != network:
+                    raise GroupInAnotherNetwork(rule.group_id)
         for _ in range(10):
             group = await self._owned(SecurityGroup, tenant_id, group_id, "sg")
             current = group.ingress if ingress else group.egress

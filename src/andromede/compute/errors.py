@@ -7,7 +7,8 @@
     ├── MissingParameter
     ├── InvalidId                    a malformed id (i-…, ami-…)
     ├── NotFound                     no such resource visible to the caller
-    │   └── NoModification           a volume named that was never modified
+    │   ├── NoModification           a volume named that was never modified
+    │   └── GroupInAnotherNetwork    a rule naming a group of another VPC than its own
     ├── Duplicate                    a name already taken (key pair, security group)
     ├── IdempotentParameterMismatch  a client token reused with other parameters
     ├── IncorrectInstanceState       the lifecycle refuses the event
@@ -42,6 +43,7 @@ __all__ = [
     "ComputeError",
     "DifferentNetworks",
     "Duplicate",
+    "GroupInAnotherNetwork",
     "HostUnreachable",
     "HypervisorFailed",
     "IdempotentParameterMismatch",
@@ -104,6 +106,15 @@ class NoModification(NotFound):
     def __init__(self, volume_id: str) -> None:
         super().__init__("volume-modification", volume_id)
         self.args = (f"Modification for volume '{volume_id[:128]}' does not exist.",)
+
+
+class GroupInAnotherNetwork(NotFound):
+    """A rule naming a security group of another VPC than the group it is added to: EC2
+    answers InvalidGroup.NotFound, in its own words."""
+
+    def __init__(self, group_id: str) -> None:
+        super().__init__("sg", group_id)
+        self.args = ("You have specified two resources that belong to different networks.",)
 
 
 class Duplicate(ComputeError):

@@ -425,6 +425,23 @@ async def test_security_groups_must_be_of_the_subnets_vpc(world: World) -> None:
         InstanceId=instance["InstanceId"],
         Groups=[elsewhere["GroupId"]],
     )
+    # A rule may name a group of its own VPC only (EC2: no peering here).
+    message = await _refused(
+        world.root,
+        "AuthorizeSecurityGroupIngress",
+        "InvalidGroup.NotFound",
+        GroupId=web["GroupId"],
+        IpPermissions=[
+            {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": elsewhere["GroupId"]}]}
+        ],
+    )
+    assert "belong to different networks" in message
+    [default] = [g for g in await _groups_of(world, vpc_id) if g["GroupName"] == "default"]
+    await world.root.call(
+        "AuthorizeSecurityGroupIngress",
+        GroupId=web["GroupId"],
+        IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": default["GroupId"]}]}],
+    )
     await _refused(
         world.root,
         "CreateSecurityGroup",
