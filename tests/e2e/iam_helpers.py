@@ -1,20 +1,21 @@
-"""Helpers for the IAM/STS end-to-end tests: a fresh tenant per test (made with ``andromede
-admin tenant create`` against the running server's data directory), boto3 clients for it, and
-TOTP codes computed the RFC 6238 way."""
+"""Helpers for the IAM/STS end-to-end tests: a fresh tenant per test (made by the operator
+through the running server's management API), boto3 clients for it, and TOTP codes computed the
+RFC 6238 way."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import requests
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 from andromede.iam import totp
-from support.server import ANDROMEDE, REGION, ServerProcess
+from support.apiclient import RequestsSigV4
+from support.server import REGION, ServerProcess
 
 __all__ = ["Tenant", "client_for", "new_tenant", "totp_code"]
 
@@ -27,18 +28,22 @@ class Tenant:
 
 
 def new_tenant(server: ServerProcess, prefix: str = "t") -> Tenant:
+    # Through the API, not `andromede admin tenant create`: a CLI process imports the whole
+    # application (seconds on a loaded CI machine) for each of these tests' fresh tenants. The CLI
+    # itself is tested in tests/unit/cli and, against a running server, in test_policies.py.
     name = f"{prefix}-{uuid.uuid4().hex[:12]}"
-    data_dir = str(server.data_dir)
-    completed = subprocess.run(
-        [str(ANDROMEDE), "admin", "tenant", "create", name, "--json", "--data-dir", data_dir],
-        capture_output=True,
-        text=True,
+    response = requests.post(
+        f"{server.api_endpoint}/api/v1/tenants",
+        json={"name": name},
+        auth=RequestsSigV4(Credentials(*server.operator_credentials())),
         timeout=60,
-        check=True,
     )
-    created = json.loads(completed.stdout)
+    assert response.status_code == 201, response.text
+    created = response.json()
     return Tenant(
-        created["tenant_id"], created["aws_access_key_id"], created["aws_secret_access_key"]
+        created["tenant"]["id"],
+        created["credentials"]["access_key_id"],
+        created["credentials"]["secret_access_key"],
     )
 
 
