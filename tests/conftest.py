@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from support.logs import logging_restored
+from support.passwords import CHEAP_HASHER
 from support.server import ServerProcess, running_server
 
 # postgres_cluster, postgres_url, postgres_empty_url: a private PostgreSQL (tests/support);
@@ -44,6 +45,14 @@ def _logging_restored() -> Iterator[None]:
     """A test that configures logging (create_app, the CLI) leaves no batched handler, whose
     flusher would write after the session (tests/support/logs.py)."""
     with logging_restored():
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """Console passwords hashed in process cost 1 ms, not 120 (tests/support/passwords.py)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("andromede.iam.login._HASHER", CHEAP_HASHER)
         yield
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from argon2 import Type
+from argon2.profiles import RFC_9106_LOW_MEMORY
 
 from andromede.iam import totp
 from andromede.iam.errors import (
@@ -19,6 +21,7 @@ from andromede.iam.login import check_password_policy
 from andromede.iam.model import PrincipalKind
 from andromede.iam.service import BootstrapResult, IdentityService
 from support.clock import Clock
+from support.passwords import PRODUCTION_HASHER
 
 GOOD = "Correct-Horse-42"
 
@@ -188,3 +191,17 @@ async def test_suspended_tenant_cannot_log_in(
         await identity.console_login("acme", "root", GOOD)
     with pytest.raises(InvalidConsoleSession):
         await identity.resolve_console_session(login.token)
+
+
+def test_the_products_password_hasher_is_rfc_9106s_low_memory_argon2id() -> None:
+    """In-process tests hash with cheaper parameters (tests/support/passwords.py); the product
+    keeps RFC 9106's second recommended profile."""
+    profile = RFC_9106_LOW_MEMORY
+    hasher = PRODUCTION_HASHER
+    assert (hasher.type, hasher.time_cost, hasher.memory_cost, hasher.parallelism) == (
+        Type.ID,
+        profile.time_cost,
+        profile.memory_cost,
+        profile.parallelism,
+    )
+    assert hasher.hash("Correct-Horse-42").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
