@@ -352,7 +352,7 @@ class JwksCache:
         goes to the address that was checked — never a second resolution, which a rebinding
         DNS server could answer otherwise — with the URL's host name for TLS (SNI and
         certificate check) and the Host header."""
-        context = outbound.tls_context(ca_bundle)
+        context = outbound.TlsContextOnDemand(ca_bundle)
         allowed = outbound.networks(allowed_networks)
 
         async def fetch(url: str) -> bytes:
@@ -361,7 +361,7 @@ class JwksCache:
             try:
                 async with asyncio.timeout(timeout):
                     pinned = await _pinned(url, allowed)
-                    async with httpx.AsyncClient(verify=context, timeout=timeout) as client:
+                    async with httpx.AsyncClient(verify=context.get(), timeout=timeout) as client:
                         for target in pinned.targets[:-1]:
                             with contextlib.suppress(httpx.ConnectError):
                                 return await _get(client, target, pinned, max_document_size)

@@ -242,13 +242,19 @@ class XksClient:
         self._region = region
         self._timeout = timeout
         self._allowed = outbound.networks(allowed_networks)
-        self._tls: ssl.SSLContext = outbound.tls_context(ca_bundle)
-        if client_certificate is not None:
-            certificate, key = client_certificate
-            # Loaded once, here: the key stays in OpenSSL, never in a Python value or a repr.
-            self._tls.load_cert_chain(str(certificate), str(key))
         self._handshakes = _Handshakes()
-        self._tls.sslobject_class = self._handshakes.counting()
+        counted = self._handshakes.counting()
+
+        def prepare(context: ssl.SSLContext) -> None:
+            if client_certificate is not None:
+                certificate, key = client_certificate
+                # Loaded once: the key stays in OpenSSL, never in a Python value or a repr.
+                context.load_cert_chain(str(certificate), str(key))
+            context.sslobject_class = counted
+
+        self._tls = outbound.TlsContextOnDemand(
+            ca_bundle, prepare, operator_files=client_certificate is not None
+        )
         self._max_connections = max_connections
         self._on_call = on_call
         self._transport = transport
@@ -476,7 +482,7 @@ class XksClient:
 
     def _new_client(self) -> httpx.AsyncClient:
         transport = self._transport or httpx.AsyncHTTPTransport(
-            verify=self._tls,
+            verify=self._tls.get(),
             http1=True,
             http2=False,
             limits=httpx.Limits(
