@@ -261,6 +261,8 @@ _NOUNS = {
     "lt": "launch template",
     "lt-name": "launch template name",
     "lt-version": "launch template version",
+    "rtb": "routeTable ID",
+    "acl": "networkAcl ID",
 }
 _PAST = {
     "start": "started",

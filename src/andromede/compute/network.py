@@ -80,10 +80,20 @@ class Vpc:
     tags: Tags = ()
     format_version: int = FORMAT_VERSION
     revision: int = 0
+    # ModifyVpcAttribute's three (decision 0100). None for the DNS hostnames: EC2's default for
+    # the kind of VPC (on for a default VPC, off for one's own), so records written before the
+    # attribute existed read as EC2 shows them.
+    enable_dns_support: bool = True
+    enable_dns_hostnames: bool | None = None
+    enable_network_address_usage_metrics: bool = False
 
     @property
     def resource_id(self) -> str:
         return self.vpc_id
+
+    @property
+    def dns_hostnames(self) -> bool:
+        return self.is_default if self.enable_dns_hostnames is None else self.enable_dns_hostnames
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +109,19 @@ class Subnet:
     tags: Tags = ()
     format_version: int = FORMAT_VERSION
     revision: int = 0
+    # ModifySubnetAttribute's MapPublicIpOnLaunch; None: EC2's default (on for a default
+    # subnet, off for one's own), as for records written before it existed.
+    map_public_ip_on_launch: bool | None = None
 
     @property
     def resource_id(self) -> str:
         return self.subnet_id
+
+    @property
+    def maps_public_ip(self) -> bool:
+        if self.map_public_ip_on_launch is None:
+            return self.default_for_az
+        return self.map_public_ip_on_launch
 
 
 @dataclass(frozen=True, slots=True)

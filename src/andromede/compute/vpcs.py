@@ -17,7 +17,9 @@ CreateDefaultVpc): refused as unsupported rather than deleted and silently made 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TypeVar
 
 from andromede.compute.errors import (
     DifferentNetworks,
@@ -29,7 +31,15 @@ from andromede.compute.errors import (
     ResourceInUse,
     Unsupported,
 )
-from andromede.compute.model import Instance, InstanceState, SecurityGroup, Tags, check_tags, new_id
+from andromede.compute.model import (
+    Instance,
+    InstanceState,
+    SecurityGroup,
+    Tags,
+    check_id,
+    check_tags,
+    new_id,
+)
 from andromede.compute.network import (
     DEFAULT_GROUP_NAME,
     NetworkInterface,
@@ -41,6 +51,12 @@ from andromede.compute.network import (
     vpc_cidr,
 )
 from andromede.compute.networks import NetworksMixin
+from andromede.compute.routing import (
+    NetworkAcl,
+    RouteTable,
+    default_network_acl,
+    main_route_table,
+)
 
 __all__ = ["VpcsMixin"]
 
@@ -181,6 +197,56 @@ class VpcsMixin(NetworksMixin):
                 return
         raise IncorrectState(f"{subnet_id} changed concurrently; retry")
 
+    async def modify_vpc_attribute(
+        self,
+        tenant_id: str,
+        vpc_id: str,
+        *,
+        dns_support: bool | None = None,
+        dns_hostnames: bool | None = None,
+        address_usage_metrics: bool | None = None,
+    ) -> Vpc:
+        """Set the attributes given (None: left alone), stored with the VPC; they change
+        nothing the hosts do (decision 0100 says why)."""
+        for _ in range(_ATTEMPTS):
+            vpc = await self.owned_vpc(tenant_id, vpc_id)
+            changed = replace(
+                vpc,
+                enable_dns_support=vpc.enable_dns_support if dns_support is None else dns_support,
+                enable_dns_hostnames=(
+                    vpc.enable_dns_hostnames if dns_hostnames is None else dns_hostnames
+                ),
+                enable_network_address_usage_metrics=(
+                    vpc.enable_network_address_usage_metrics
+                    if address_usage_metrics is None
+                    else address_usage_metrics
+                ),
+            )
+            if await self.store.replace(changed):
+                return changed
+        raise IncorrectState(f"{vpc_id} changed concurrently; retry")
+
+    async def modify_subnet_attribute(
+        self, tenant_id: str, subnet_id: str, *, map_public_ip_on_launch: bool
+    ) -> Subnet:
+        for _ in range(_ATTEMPTS):
+            subnet = await self._owned(Subnet, tenant_id, subnet_id, "subnet")
+            changed = replace(subnet, map_public_ip_on_launch=map_public_ip_on_launch)
+            if await self.store.replace(changed):
+                return changed
+        raise IncorrectState(f"{subnet_id} changed concurrently; retry")
+
+    async def describe_route_tables(self, tenant_id: str, ids: Sequence[str]) -> list[RouteTable]:
+        """The main route table of each of the tenant's VPCs; ``ids`` must each be one."""
+        tables = [main_route_table(v) for v in await self.describe_vpcs(tenant_id, [])]
+        return _chosen(tables, ids, lambda t: t.route_table_id, "rtb")
+
+    async def describe_network_acls(self, tenant_id: str, ids: Sequence[str]) -> list[NetworkAcl]:
+        """The default network ACL of each of the tenant's VPCs; ``ids`` must each be one."""
+        subnets = await self.store.list(Subnet, tenant_id)
+        acls = [default_network_acl(v, subnets) for v in await self.describe_vpcs(tenant_id, [])]
+        return _chosen(acls, ids, lambda a: a.network_acl_id, "acl")
+
     async def check_groups_in(
         self, tenant_id: str, vpc_id: str, group_ids: Sequence[str], holder: str
     ) -> None:
@@ -192,3 +258,23 @@ class VpcsMixin(NetworksMixin):
                 raise DifferentNetworks(
                     f"Security group {group_id} and {holder} belong to different networks."
                 )
+
+
+_T = TypeVar("_T")
+
+
+def _chosen(
+    found: list[_T], ids: Sequence[str], id_of: Callable[[_T], str], prefix: str
+) -> list[_T]:
+    """``found`` in id order, or those named by ``ids`` (each must be there: NotFound, also
+    for another tenant's)."""
+    by_id = {id_of(item): item for item in found}
+    if not ids:
+        return [by_id[key] for key in sorted(by_id)]
+    chosen = []
+    for wanted in dict.fromkeys(ids):
+        check_id(wanted, prefix)
+        if wanted not in by_id:
+            raise NotFound(prefix, wanted)
+        chosen.append(by_id[wanted])
+    return chosen

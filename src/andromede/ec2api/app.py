@@ -28,6 +28,7 @@ from andromede.ec2api.launch_templates import LAUNCH_TEMPLATE_ACTIONS
 from andromede.ec2api.networks import NETWORK_ACTIONS
 from andromede.ec2api.profiles import PROFILE_ACTIONS
 from andromede.ec2api.protocol import NAMESPACE, VERSION, Action, Call, Params
+from andromede.ec2api.routing import ROUTING_ACTIONS
 from andromede.ec2api.tags import TAG_ACTIONS
 from andromede.ec2api.volume_modifications import MODIFICATION_ACTIONS
 from andromede.ec2api.volumes import VOLUME_ACTIONS
@@ -73,6 +74,7 @@ ACTIONS: dict[str, Action] = {
     **MODIFICATION_ACTIONS,
     **NETWORK_ACTIONS,
     **VPC_ACTIONS,
+    **ROUTING_ACTIONS,
     **PROFILE_ACTIONS,
     **LAUNCH_TEMPLATE_ACTIONS,
     **COPY_ACTIONS,

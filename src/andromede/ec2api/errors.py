@@ -61,6 +61,9 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidSubnet.Range": (400, "The CIDR block is not valid for the subnet."),
     "InvalidSubnetID.Malformed": (400, "The subnet ID is malformed."),
     "InvalidSubnetID.NotFound": (400, "The subnet ID does not exist."),
+    "InvalidRouteTableID.NotFound": (400, "The route table ID does not exist."),
+    "InvalidRouteTableId.Malformed": (400, "The route table ID is malformed."),
+    "InvalidNetworkAclID.NotFound": (400, "The network ACL ID does not exist."),
     "InvalidVpc.Range": (400, "The CIDR block is not valid for a VPC."),
     "InvalidVpcID.Malformed": (400, "The VPC ID is malformed."),
     "InvalidVpcID.NotFound": (400, "The VPC ID does not exist."),
@@ -146,6 +149,8 @@ _NOT_FOUND: Final = {
     "lt": "InvalidLaunchTemplateId.NotFound",
     "lt-name": "InvalidLaunchTemplateName.NotFoundException",
     "lt-version": "InvalidLaunchTemplateId.VersionNotFound",
+    "rtb": "InvalidRouteTableID.NotFound",
+    "acl": "InvalidNetworkAclID.NotFound",
 }
 _MALFORMED: Final = {
     "i": "InvalidInstanceID.Malformed",
@@ -158,6 +163,9 @@ _MALFORMED: Final = {
     "eni": "InvalidNetworkInterfaceID.Malformed",
     "iip-assoc": "InvalidAssociationID.NotFound",
     "lt": "InvalidLaunchTemplateId.Malformed",
+    "rtb": "InvalidRouteTableId.Malformed",
+    # EC2 has no Malformed code of its own for an ACL id.
+    "acl": "InvalidNetworkAclID.NotFound",
 }
 _DUPLICATE: Final = {
     "keyname": "InvalidKeyPair.Duplicate",

@@ -1,5 +1,5 @@
-"""EC2 VPC and subnet actions: CreateVpc, DeleteVpc, DescribeVpcs, CreateSubnet, DeleteSubnet,
-DescribeSubnets (decisions 0021, 0100).
+"""EC2 VPC and subnet actions: CreateVpc, DeleteVpc, DescribeVpcs, Describe/ModifyVpcAttribute,
+CreateSubnet, DeleteSubnet, DescribeSubnets, ModifySubnetAttribute (decisions 0021, 0100).
 
 Every tenant has its default VPC and subnet (created on first need by the service), so code that
 looks the default VPC up — ``describe_vpcs(Filters=[{"Name": "is-default", …}])``, Terraform's
@@ -112,6 +112,69 @@ async def describe_vpcs(call: Call) -> None:
     xml.close("vpcSet")
 
 
+# -- VPC attributes --------------------------------------------------------------------------
+
+# EC2's attribute name → ModifyVpcAttribute's parameter and the service's keyword.
+_VPC_ATTRIBUTES = {
+    "enableDnsSupport": ("EnableDnsSupport", "dns_support"),
+    "enableDnsHostnames": ("EnableDnsHostnames", "dns_hostnames"),
+    "enableNetworkAddressUsageMetrics": (
+        "EnableNetworkAddressUsageMetrics",
+        "address_usage_metrics",
+    ),
+}
+
+
+def _vpc_attribute(vpc: Vpc, name: str) -> bool:
+    if name == "enableDnsSupport":
+        return vpc.enable_dns_support
+    if name == "enableDnsHostnames":
+        return vpc.dns_hostnames
+    return vpc.enable_network_address_usage_metrics
+
+
+async def describe_vpc_attribute(call: Call) -> None:
+    p = call.params
+    name = p.required("Attribute")
+    vpc_id = p.required("VpcId")
+    if name not in _VPC_ATTRIBUTES:
+        raise Ec2Error(
+            "InvalidParameterValue",
+            f"Value ({name[:64]}) for parameter attribute is invalid. Unknown attribute.",
+        )
+    [vpc] = await call.compute.describe_vpcs(call.tenant_id, [vpc_id])
+    xml = call.result
+    xml.element("vpcId", vpc.vpc_id)
+    xml.open(name)
+    xml.element("value", _vpc_attribute(vpc, name))
+    xml.close(name)
+
+
+async def modify_vpc_attribute(call: Call) -> None:
+    p = call.params
+    p.refuse_unhandled(
+        "ModifyVpcAttribute", frozenset({"VpcId", *(v[0] for v in _VPC_ATTRIBUTES.values())})
+    )
+    vpc_id = p.required("VpcId")
+    given = {
+        keyword: p.boolean(f"{param}.Value", default=False)
+        for param, keyword in _VPC_ATTRIBUTES.values()
+        if any(n.startswith(f"{param}.") for n in p.names())
+    }
+    if not given:
+        raise Ec2Error(
+            "MissingParameter",
+            "The request must contain one of EnableDnsSupport, EnableDnsHostnames or "
+            "EnableNetworkAddressUsageMetrics",
+        )
+    if len(given) > 1:  # EC2 takes one attribute per request
+        raise Ec2Error(
+            "InvalidParameterCombination", "Only one attribute can be modified at a time."
+        )
+    await call.compute.modify_vpc_attribute(call.tenant_id, vpc_id, **given)
+    write_return(call.result)
+
+
 # -- subnets ---------------------------------------------------------------------------------
 
 
@@ -128,11 +191,19 @@ def _write_subnet(xml: XmlWriter, call: Call, subnet: Subnet, used: int, element
     xml.element("availabilityZone", subnet.availability_zone)
     xml.element("availabilityZoneId", f"{call.region}-az1")
     xml.element("defaultForAz", subnet.default_for_az)
-    # Every instance here gets a (host-only) public address, whatever its subnet.
-    xml.element("mapPublicIpOnLaunch", True)
+    xml.element("mapPublicIpOnLaunch", subnet.maps_public_ip)
+    xml.element("mapCustomerOwnedIpOnLaunch", False)
     xml.element("assignIpv6AddressOnCreation", False)
     xml.open("ipv6CidrBlockAssociationSet")
     xml.close("ipv6CidrBlockAssociationSet")
+    xml.element("enableDns64", False)
+    xml.element("ipv6Native", False)
+    # What EC2 shows for a subnet nobody changed: instances named after their address.
+    xml.open("privateDnsNameOptionsOnLaunch")
+    xml.element("hostnameType", "ip-name")
+    xml.element("enableResourceNameDnsARecord", False)
+    xml.element("enableResourceNameDnsAAAARecord", False)
+    xml.close("privateDnsNameOptionsOnLaunch")
     write_tags(xml, subnet.tags)
     xml.close(element)
 
@@ -168,6 +239,36 @@ async def delete_subnet(call: Call) -> None:
     write_return(call.result)
 
 
+_MODIFY_SUBNET_HARMLESS = {
+    # What is done anyway: no IPv6, no Outpost, instances named after their address.
+    "AssignIpv6AddressOnCreation.Value": frozenset({"false"}),
+    "EnableDns64.Value": frozenset({"false"}),
+    "EnableResourceNameDnsARecordOnLaunch.Value": frozenset({"false"}),
+    "EnableResourceNameDnsAAAARecordOnLaunch.Value": frozenset({"false"}),
+    "MapCustomerOwnedIpOnLaunch.Value": frozenset({"false"}),
+    "PrivateDnsHostnameTypeOnLaunch": frozenset({"ip-name"}),
+}
+
+
+async def modify_subnet_attribute(call: Call) -> None:
+    p = call.params
+    p.refuse_unhandled(
+        "ModifySubnetAttribute",
+        frozenset({"SubnetId", "MapPublicIpOnLaunch"}),
+        _MODIFY_SUBNET_HARMLESS,
+    )
+    subnet_id = p.required("SubnetId")
+    if p.get("MapPublicIpOnLaunch.Value") is not None:
+        await call.compute.modify_subnet_attribute(
+            call.tenant_id,
+            subnet_id,
+            map_public_ip_on_launch=p.boolean("MapPublicIpOnLaunch.Value", default=False),
+        )
+    else:  # only what is done anyway: the subnet must still be the caller's
+        await call.compute.describe_subnets(call.tenant_id, [subnet_id])
+    write_return(call.result)
+
+
 def _subnet_filter(name: str) -> Callable[[object], list[str]] | None:
     def of(get: Callable[[Subnet], str]) -> Callable[[object], list[str]]:
         return lambda s: [get(s)] if isinstance(s, Subnet) else []
@@ -185,6 +286,7 @@ def _subnet_filter(name: str) -> Callable[[object], list[str]] | None:
         "defaultForAz": of(lambda s: str(s.default_for_az).lower()),
         "state": of(lambda s: "available"),
         "owner-id": of(lambda s: s.tenant_id),
+        "map-public-ip-on-launch": of(lambda s: str(s.maps_public_ip).lower()),
     }
     return with_tags(fields)(name)
 
@@ -208,12 +310,16 @@ def _create_subnet_resources(call: Call) -> list[str]:
     return [call.arn("subnet"), call.arn("vpc", call.params.get("VpcId") or "*")]
 
 
+def _vpc_arn(call: Call) -> list[str]:
+    return [call.arn("vpc", call.params.get("VpcId") or "*")]
+
+
 VPC_ACTIONS: dict[str, Action] = {
     "CreateVpc": Action(create_vpc, mutating=True, resources=lambda c: [c.arn("vpc")]),
-    "DeleteVpc": Action(
-        delete_vpc, mutating=True, resources=lambda c: [c.arn("vpc", c.params.get("VpcId") or "*")]
-    ),
+    "DeleteVpc": Action(delete_vpc, mutating=True, resources=_vpc_arn),
     "DescribeVpcs": Action(describe_vpcs, mutating=False),
+    "DescribeVpcAttribute": Action(describe_vpc_attribute, mutating=False),
+    "ModifyVpcAttribute": Action(modify_vpc_attribute, mutating=True, resources=_vpc_arn),
     "CreateSubnet": Action(create_subnet, mutating=True, resources=_create_subnet_resources),
     "DeleteSubnet": Action(
         delete_subnet,
@@ -221,4 +327,9 @@ VPC_ACTIONS: dict[str, Action] = {
         resources=lambda c: [c.arn("subnet", c.params.get("SubnetId") or "*")],
     ),
     "DescribeSubnets": Action(describe_subnets, mutating=False),
+    "ModifySubnetAttribute": Action(
+        modify_subnet_attribute,
+        mutating=True,
+        resources=lambda c: [c.arn("subnet", c.params.get("SubnetId") or "*")],
+    ),
 }

@@ -27,7 +27,7 @@ from support.ec2app import ApiError, Client, World
 
 INSTANCE, SG, VOL, SNAP, AMI, ASSOC = "{i}", "{sg}", "{vol}", "{snap}", "{ami}", "{assoc}"
 LT = "{lt}"
-VPC, SUBNET = "{vpc}", "{subnet}"
+VPC, SUBNET, RTB, ACL = "{vpc}", "{subnet}", "{rtb}", "{acl}"
 KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
 TEMPLATE_NAME = "victim-template"
 RULE = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
@@ -84,6 +84,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DeleteTags": {"Resources": [INSTANCE], "Tags": [{"Key": "team"}]},
     "DeleteVolume": {"VolumeId": VOL},
     "DeleteVpc": {"VpcId": VPC},
+    "DescribeNetworkAcls": {"NetworkAclIds": [ACL]},
+    "DescribeRouteTables": {"RouteTableIds": [RTB]},
+    "DescribeVpcAttribute": {"VpcId": VPC, "Attribute": "enableDnsHostnames"},
     "DeregisterImage": {"ImageId": AMI},
     "DescribeAccountAttributes": {},
     "DescribeAvailabilityZones": {},
@@ -118,7 +121,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     "ImportKeyPair": {"KeyName": KEY_NAME, "PublicKeyMaterial": PUBLIC_KEY},
     "ModifyInstanceAttribute": {"InstanceId": INSTANCE, "Groups": [SG]},
     "ModifyLaunchTemplate": {"LaunchTemplateId": LT, "DefaultVersion": "2"},
+    "ModifySubnetAttribute": {"SubnetId": SUBNET, "MapPublicIpOnLaunch": {"Value": True}},
     "ModifyVolume": {"VolumeId": VOL, "Size": 3},
+    "ModifyVpcAttribute": {"VpcId": VPC, "EnableDnsHostnames": {"Value": True}},
     "RebootInstances": {"InstanceIds": [INSTANCE]},
     "RegisterImage": {
         "Name": IMAGE_NAME,
@@ -173,6 +178,9 @@ class Victim:
             ("DescribeLaunchTemplates", {}),
             ("DescribeVpcs", {}),
             ("DescribeSubnets", {}),
+            ("DescribeRouteTables", {}),
+            ("DescribeNetworkAcls", {}),
+            ("DescribeVpcAttribute", {"VpcId": self.ids[VPC], "Attribute": "enableDnsHostnames"}),
             ("DescribeLaunchTemplateVersions", {"Versions": ["$Latest", "$Default"]}),
         ]
         state = []
@@ -235,8 +243,13 @@ async def victim(world: World) -> Victim:
     # A VPC of its own with one subnet, holding nothing: either could be deleted.
     vpc = (await c.call("CreateVpc", CidrBlock="10.9.0.0/16"))["Vpc"]["VpcId"]
     subnet = await c.call("CreateSubnet", VpcId=vpc, CidrBlock="10.9.0.0/24")
+    vpc_only = [{"Name": "vpc-id", "Values": [vpc]}]
+    [table] = (await c.call("DescribeRouteTables", Filters=vpc_only))["RouteTables"]
+    [acl] = (await c.call("DescribeNetworkAcls", Filters=vpc_only))["NetworkAcls"]
     ids = {
         VPC: vpc,
+        RTB: table["RouteTableId"],
+        ACL: acl["NetworkAclId"],
         SUBNET: subnet["Subnet"]["SubnetId"],
         INSTANCE: instance,
         SG: group["GroupId"],
