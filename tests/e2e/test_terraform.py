@@ -628,8 +628,18 @@ resource "aws_launch_template" "web" {
   }
   tags = { Name = "web" }
 }
+resource "aws_vpc" "lab" {
+  cidr_block = "10.42.0.0/16"
+  tags       = { Name = "lab" }
+}
+resource "aws_subnet" "web" {
+  vpc_id     = aws_vpc.lab.id
+  cidr_block = "10.42.1.0/24"
+  tags       = { Name = "web" }
+}
 resource "aws_instance" "web" {
   instance_type = "t3.micro"
+  subnet_id     = aws_subnet.web.id
   launch_template {
     id      = aws_launch_template.web.id
     version = "$Latest"
@@ -638,6 +648,8 @@ resource "aws_instance" "web" {
 }
 output "template_id" { value = aws_launch_template.web.id }
 output "instance_id" { value = aws_instance.web.id }
+output "vpc" { value = aws_vpc.lab }
+output "subnet_id" { value = aws_subnet.web.id }
 """
 )
 
@@ -645,9 +657,11 @@ output "instance_id" { value = aws_instance.web.id }
 def test_terraform_launches_an_instance_from_a_launch_template(
     ec2_server: ServerProcess, terraform: Terraform, tmp_path: Path
 ) -> None:
-    """``aws_launch_template`` and an ``aws_instance`` launched from it (decision 0092): the
-    template's data reaches the instance, the instance's own ``instance_type`` and tags win,
-    and a second plan shows no change. The template has no user data and no instance tags:
+    """``aws_launch_template`` and an ``aws_instance`` launched from it (decision 0092) into an
+    ``aws_subnet`` of an ``aws_vpc`` (decision 0100): the template's data reaches the
+    instance, the instance's own ``instance_type`` and tags win, the VPC's main route table,
+    default ACL and group are found, and a second plan shows no change. The template has no
+    user data and no instance tags:
     with them the provider (5.100) plans a change to the instance after every apply, the
     answers being EC2's (it hashes again the hash of the user data it read back, and takes
     the template's tags for tags the configuration dropped); the other e2e tests check
@@ -684,10 +698,36 @@ def test_terraform_launches_an_instance_from_a_launch_template(
         "LaunchTemplateVersions"
     ]
     assert version["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"] == "required"
+    # aws_vpc and aws_subnet (decision 0100): the instance is in that subnet, and the VPC's
+    # main route table, default ACL and default group are the ones EC2 describes.
+    vpc = outputs["vpc"]
+    assert (instance["SubnetId"], instance["VpcId"]) == (outputs["subnet_id"], vpc["id"])
+    assert instance["PrivateIpAddress"] == "10.42.1.4"
+    [table] = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc["id"]]}])[
+        "RouteTables"
+    ]
+    [acl] = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc["id"]]}])[
+        "NetworkAcls"
+    ]
+    [group] = ec2.describe_security_groups(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc["id"]]},
+            {"Name": "group-name", "Values": ["default"]},
+        ]
+    )["SecurityGroups"]
+    assert (vpc["main_route_table_id"], vpc["default_network_acl_id"]) == (
+        table["RouteTableId"],
+        acl["NetworkAclId"],
+    )
+    assert vpc["default_security_group_id"] == group["GroupId"]
+    assert (vpc["enable_dns_support"], vpc["enable_dns_hostnames"]) == (True, False)
+    [subnet] = ec2.describe_subnets(SubnetIds=[outputs["subnet_id"]])["Subnets"]
+    assert subnet["MapPublicIpOnLaunch"] is False  # the provider's default, set after creation
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform("destroy", "-auto-approve", "-input=false")
     assert ec2.describe_launch_templates()["LaunchTemplates"] == []
+    assert [v["IsDefault"] for v in ec2.describe_vpcs()["Vpcs"]] == [True]
 
 
 BOUNDARIES = (

@@ -152,6 +152,12 @@ def _interface_filter(name: str) -> Callable[[tuple[NetworkInterface, Instance]]
         "attachment.instance-id": lambda p: [p[0].instance_id],
         "group-id": lambda p: list(p[1].security_group_ids),
         "status": lambda p: ["in-use"],
+        # An instance's interface has no description; Terraform's aws_subnet and
+        # aws_security_group look for other services' lingering interfaces by it.
+        "description": lambda p: [""],
+        "interface-type": lambda p: ["interface"],
+        "requester-managed": lambda p: ["false"],
+        "owner-id": lambda p: [p[0].tenant_id],
         "association.public-ip": lambda p: [ip] if (ip := public_ip_of(p[1])) else [],
     }
     return fields.get(name)

@@ -331,3 +331,26 @@ async def test_another_tenant_cannot_change_a_subnets_attributes(world: World) -
         MapPublicIpOnLaunch={"Value": True},
     )  # fmt: skip
     assert (await _described_subnet(world.root, subnet_id))["MapPublicIpOnLaunch"] is False
+
+
+async def test_the_lingering_interface_sweep_finds_only_what_it_looks_for(world: World) -> None:
+    """What ``aws_subnet`` asks before deleting a subnet: its interfaces by ``subnet-id`` and,
+    in older provider releases, by other services' ``description``."""
+    vpc_id = await _vpc(world)
+    subnet_id = await _subnet(world, vpc_id, "10.9.1.0/24")
+    await world.root.call(
+        "RunInstances", ImageId=world.image.image_id, InstanceType="t3.nano", MinCount=1,
+        MaxCount=1, SubnetId=subnet_id,
+    )  # fmt: skip
+    await world.compute.settle()
+
+    async def found(**given: str) -> int:
+        answer = await world.root.call(
+            "DescribeNetworkInterfaces", Filters=_filters(**{"subnet-id": subnet_id}, **given)
+        )
+        return len(answer["NetworkInterfaces"])
+
+    assert await found() == 1
+    assert await found(description="AWS Lambda VPC ENI*") == 0
+    assert await found(**{"interface-type": "interface", "requester-managed": "false"}) == 1
+    assert await found(**{"owner-id": world.tenant_id}) == 1
