@@ -343,3 +343,32 @@ async def test_delete_objects_needs_the_version_action_for_a_named_version(
     reply = await history.request("POST", f"{B}?delete", body, headers)
     assert reply.status == 200 and b"<Deleted>" in reply.body, reply.body
     assert (await client.request("GET", f"{B}/a?versionId={first}")).status == 404
+
+
+async def _multipart(client: Client, key: str, body: bytes) -> Reply:
+    started = await client.request("POST", f"{B}/{key}?uploads")
+    upload = ElementTree.fromstring(started.body).findtext("{*}UploadId")
+    part = await client.request("PUT", f"{B}/{key}?partNumber=1&uploadId={upload}", body)
+    etag = part.headers["etag"]
+    completion = (
+        f"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part>"
+        "</CompleteMultipartUpload>"
+    )
+    return await client.request("POST", f"{B}/{key}?uploadId={upload}", completion.encode())
+
+
+async def test_a_completed_upload_answers_its_version_id(client: Client) -> None:
+    """CompleteMultipartUpload answers ``x-amz-version-id`` as PutObject does (boto3 reads
+    ``VersionId`` from it); a bucket never versioned answers none."""
+    plain = await _multipart(client, "k", b"plain")
+    assert plain.status == 200, plain.body
+    assert "x-amz-version-id" not in plain.headers
+    await _enable(client)
+    done = await _multipart(client, "k", b"versioned")
+    assert done.status == 200, done.body
+    version = done.headers["x-amz-version-id"]
+    assert version != "null"
+    assert (await client.request("GET", f"{B}/k?versionId={version}")).body == b"versioned"
+    await _enable(client, SUSPENDED)
+    suspended = await _multipart(client, "k", b"suspended")
+    assert suspended.headers["x-amz-version-id"] == "null"

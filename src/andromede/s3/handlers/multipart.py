@@ -39,6 +39,7 @@ from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.lifecycle import due_at
 from andromede.storage.model import Checksum, ChecksumAlgorithm, ChecksumType
 from andromede.storage.service import CompletedPart
+from andromede.storage.versioning import shown_version_id
 
 __all__ = [
     "abort_multipart_upload",
@@ -280,6 +281,10 @@ async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response
         checksum_headers(response, record.checksum)
     record_encryption_headers(response, record, None)
     write_expiration(response, svc, record)
+    # A versioned bucket's completion made a version (decision 0097): its id, "null" in a
+    # Suspended bucket, as PutObject answers it.
+    if record.version_id is not None or (await addressed_bucket(ctx, svc)).versioning is not None:
+        response.header("x-amz-version-id", shown_version_id(record.version_id))
     return response
 
 
