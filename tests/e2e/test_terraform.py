@@ -227,6 +227,24 @@ resource "aws_s3_object" "classified" {
   server_side_encryption = "aws:kms:dsse"
   kms_key_id             = aws_kms_key.data.arn
 }
+resource "aws_s3_bucket" "versioned" {
+  bucket        = "%(bucket)s-versions"
+  force_destroy = true # destroy removes every version and delete marker (decision 0097)
+}
+resource "aws_s3_bucket_versioning" "versioned" {
+  bucket = aws_s3_bucket.versioned.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+resource "aws_s3_object" "versioned" {
+  # After the versioning resource, so the object is a version with an id, not the null one.
+  depends_on = [aws_s3_bucket_versioning.versioned]
+  bucket     = aws_s3_bucket.versioned.id
+  key        = "state.json"
+  content    = "serial 1"
+}
+output "versioned_object_version" { value = aws_s3_object.versioned.version_id }
 data "aws_kms_public_key" "signing" {
   key_id = aws_kms_key.signing.arn
 }
@@ -400,13 +418,31 @@ def test_terraform_applies_converges_and_destroys(
         {"EncryptionContextSubset": {"department": "finance"}}
     ]
 
+    # aws_s3_bucket_versioning (decision 0097): Enabled, and the object written after it is
+    # a version with its own id, the one the provider recorded.
+    versioned = f"{bucket}-versions"
+    assert s3.get_bucket_versioning(Bucket=versioned)["Status"] == "Enabled"
+    state = s3.head_object(Bucket=versioned, Key="state.json")
+    assert state["VersionId"] == outputs["versioned_object_version"] != "null"
+
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
 
+    # History Terraform does not manage: noncurrent versions and a delete marker, which
+    # force_destroy must remove (ListObjectVersions, DeleteObjects with VersionId) before
+    # DeleteBucket can succeed.
+    for body in (b"one", b"two"):
+        s3.put_object(Bucket=versioned, Key="outside", Body=body)
+    s3.delete_object(Bucket=versioned, Key="outside")
+    listed = s3.list_object_versions(Bucket=versioned)
+    assert (len(listed["Versions"]), len(listed["DeleteMarkers"])) == (3, 1)
+
     terraform("destroy", "-auto-approve", "-input=false")
-    with pytest.raises(ClientError):
-        s3.head_bucket(Bucket=bucket)
+    for gone in (bucket, versioned):
+        with pytest.raises(ClientError) as missing:
+            s3.head_bucket(Bucket=gone)
+        assert missing.value.response["Error"]["Code"] == "404"
     for key_arn in (outputs["byok_arn"], outputs["data_key_id"]):
         state = kms.describe_key(KeyId=key_arn)["KeyMetadata"]["KeyState"]
         assert state == "PendingDeletion"
