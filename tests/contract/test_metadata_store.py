@@ -50,7 +50,7 @@ from andromede.storage.model import (
 from andromede.storage.store import MetadataStore
 from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.storage.store_sql import SqlMetadataStore, prefix_upper_bound
-from andromede.storage.versioning import DeleteMarker
+from andromede.storage.versioning import DeleteMarker, RemovalCondition
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 
@@ -1048,3 +1048,65 @@ async def test_usage_counts_noncurrent_versions(store: MetadataStore) -> None:
     assert (usage.objects, usage.bytes) == (1, 5)
     assert (usage.noncurrent_versions, usage.noncurrent_bytes) == (2, 17)
     assert usage.stored_bytes == 22
+
+
+# -- lifecycle's conditional removals (decision 0099) ------------------------------------------
+
+
+async def test_a_conditional_removal_takes_only_what_is_still_noncurrent(
+    store: MetadataStore,
+) -> None:
+    """Lifecycle removes a version it listed as noncurrent only if it still is: a client that
+    removed the newer version meanwhile made it current again, and it must stay (with its
+    blob referenced). A delete marker goes as an expired one only while it is alone."""
+    await store.create_bucket(bucket())
+    await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    first = await store.put_object_version(record("k", blob="blob-1"))
+    second = await store.put_object_version(record("k", blob="blob-2"))
+    assert first.version_id is not None and second.version_id is not None
+    noncurrent = RemovalCondition.NONCURRENT
+    # The current object is never taken as noncurrent, nor as a marker.
+    assert (
+        await store.delete_object_version("b1", "k", second.version_id, only_if=noncurrent) is None
+    )
+    sole = RemovalCondition.SOLE_MARKER
+    assert await store.delete_object_version("b1", "k", second.version_id, only_if=sole) is None
+    # The race: listed noncurrent, then the newer version removed by a client.
+    assert await store.delete_object_version("b1", "k", second.version_id) is not None
+    assert (
+        await store.delete_object_version("b1", "k", first.version_id, only_if=noncurrent) is None
+    )
+    current = await store.get_object("b1", "k")
+    assert current is not None and current.version_id == first.version_id
+    assert await store.referenced_blob_ids(["blob-1"]) == {"blob-1"}
+    # Still noncurrent: removed, current object untouched.
+    third = await store.put_object_version(record("k", blob="blob-3"))
+    removed = await store.delete_object_version("b1", "k", first.version_id, only_if=noncurrent)
+    assert removed is not None and not isinstance(removed, DeleteMarker)
+    current = await store.get_object("b1", "k")
+    assert current is not None and current.version_id == third.version_id
+
+    # Markers: a current marker is not noncurrent, and not alone while it hides a version.
+    marker = await store.put_delete_marker("b1", "k", owner_id="o-t1", now=T0)
+    assert marker.version_id is not None
+    assert (
+        await store.delete_object_version("b1", "k", marker.version_id, only_if=noncurrent) is None
+    )
+    assert await store.delete_object_version("b1", "k", marker.version_id, only_if=sole) is None
+    # A marker made noncurrent by a newer one goes as noncurrent.
+    newer = await store.put_delete_marker("b1", "k", owner_id="o-t1", now=T0)
+    assert newer.version_id is not None
+    gone = await store.delete_object_version("b1", "k", marker.version_id, only_if=noncurrent)
+    assert isinstance(gone, DeleteMarker)
+    # Alone at last (its version removed by a client): an expired object delete marker.
+    assert third.version_id is not None
+    assert await store.delete_object_version("b1", "k", third.version_id) is not None
+    assert (
+        await store.delete_object_version("b1", "k", newer.version_id, only_if=noncurrent) is None
+    )
+    alone = await store.delete_object_version("b1", "k", newer.version_id, only_if=sole)
+    assert isinstance(alone, DeleteMarker)
+    page = await store.list_object_versions(
+        "b1", prefix="", after_key=None, after_version=None, limit=10
+    )
+    assert page.items == ()

@@ -10,7 +10,12 @@ serves, and for each enabled rule:
 
 In a versioned bucket (decision 0099) an expiry makes a delete marker instead, and the
 noncurrent actions (``NoncurrentDays``, ``NewerNoncurrentVersions``) and
-``ExpiredObjectDeleteMarker`` remove versions and markers for good.
+``ExpiredObjectDeleteMarker`` remove versions and markers for good: noncurrent delete markers
+with the noncurrent versions, and an expired object delete marker (a key's only version)
+under ``ExpiredObjectDeleteMarker`` or, once it is ``Days`` old, under ``Expiration`` ``Days``,
+as AWS does. Each such removal is conditional, checked in its own transaction (a version
+still noncurrent, a marker still alone): a version that became current again because a
+client removed the newer one since the listing is never removed for its old state.
 
 Which objects a rule selects and when they are due is ``LifecycleRule.expiry_of`` and
 ``tags_hold``, the very code the ``x-amz-expiration`` header answers by (decision 0086). Tags
@@ -40,7 +45,7 @@ from andromede.storage.lifecycle import (
 from andromede.storage.model import Bucket
 from andromede.storage.service import ObjectService
 from andromede.storage.store import MetadataStore
-from andromede.storage.versioning import NULL_VERSION_ID, VersionEntry
+from andromede.storage.versioning import NULL_VERSION_ID, RemovalCondition, VersionEntry
 
 __all__ = ["LifecycleAction", "LifecycleReport", "LifecycleRunner"]
 
@@ -69,6 +74,18 @@ class LifecycleReport:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _selects_marker(rule: LifecycleRule, key: str) -> bool:
+    """Whether the rule's filter takes a delete marker of ``key``: by its prefix only. A
+    marker has no size and no tags, so a rule filtering on either leaves it (AWS refuses
+    ``ExpiredObjectDeleteMarker`` beside a tag or size filter for the same reason)."""
+    return (
+        key.startswith(rule.prefix)
+        and not rule.tags
+        and rule.size_greater_than is None
+        and rule.size_less_than is None
+    )
 
 
 class LifecycleRunner:
@@ -174,7 +191,11 @@ class LifecycleRunner:
                 continue
             if rule.expires:
                 await self._mark_expired(bucket, rule, now, report)
-            if rule.noncurrent_days is not None or rule.expired_object_delete_marker:
+            if (
+                rule.noncurrent_days is not None
+                or rule.expired_object_delete_marker
+                or rule.expiration_days is not None
+            ):
                 await self._expire_versions(bucket, rule, now, report)
             if rule.abort_after_days is not None:
                 await self._abort(bucket, rule, rule.abort_after_days, now, report)
@@ -251,38 +272,58 @@ class LifecycleRunner:
         if rule.noncurrent_days is not None:
             newer_noncurrent = 0
             for newer, entry in itertools.pairwise(versions):
+                due = due_at(newer.last_modified, rule.noncurrent_days) <= now
                 if entry.delete_marker:
+                    # A noncurrent marker goes when due, as AWS's noncurrent expiry takes
+                    # it; it holds no data, so it is not one of the versions to keep.
+                    if (
+                        due
+                        and _selects_marker(rule, entry.key)
+                        and await self._remove_version(
+                            bucket, entry, rule, RemovalCondition.NONCURRENT, report
+                        )
+                    ):
+                        kept.remove(entry)
                     continue
                 newer_noncurrent += 1
                 # NewerNoncurrentVersions: that many of the newest noncurrent versions stay.
-                if newer_noncurrent <= (rule.newer_noncurrent_versions or 0):
-                    continue
-                if due_at(newer.last_modified, rule.noncurrent_days) > now:
+                if newer_noncurrent <= (rule.newer_noncurrent_versions or 0) or not due:
                     continue
                 if not rule.selects(entry.key, entry.size):
                     continue
                 if rule.tags and not await self._version_tags_hold(bucket, entry, rule):
                     continue
-                await self._remove_version(bucket, entry, rule, report)
-                kept.remove(entry)
-        if (
-            rule.expired_object_delete_marker
-            and len(kept) == 1
-            and kept[0].delete_marker
-            and kept[0].is_latest
+                if await self._remove_version(
+                    bucket, entry, rule, RemovalCondition.NONCURRENT, report
+                ):
+                    kept.remove(entry)
+        if len(kept) != 1 or not kept[0].delete_marker or not _selects_marker(rule, kept[0].key):
+            return
+        # The key's only version is a delete marker (an expired object delete marker): it
+        # hides nothing any more. ExpiredObjectDeleteMarker removes it at once; Expiration
+        # Days once the marker is that old, as AWS does.
+        marker = kept[0]
+        if rule.expired_object_delete_marker or (
+            rule.expiration_days is not None
+            and due_at(marker.last_modified, rule.expiration_days) <= now
         ):
-            # The key's only version is a delete marker: it hides nothing any more.
-            await self._remove_version(bucket, kept[0], rule, report)
+            await self._remove_version(bucket, marker, rule, RemovalCondition.SOLE_MARKER, report)
 
     async def _remove_version(
-        self, bucket: Bucket, entry: VersionEntry, rule: LifecycleRule, report: LifecycleReport
-    ) -> None:
+        self,
+        bucket: Bucket,
+        entry: VersionEntry,
+        rule: LifecycleRule,
+        condition: RemovalCondition,
+        report: LifecycleReport,
+    ) -> bool:
+        """Remove the version for good if ``condition`` still holds; whether it did."""
         version_id = NULL_VERSION_ID if entry.version_id is None else entry.version_id
-        await self._objects.delete_versioned(
-            bucket, entry.key, version_id, owner_id=bucket.owner_id
-        )
+        if not await self._objects.expire_version(bucket.name, entry.key, version_id, condition):
+            return False  # changed since the listing: current again, or no longer alone
         report.expired += 1
         self._on_action(LifecycleAction(bucket.name, bucket.tenant_id, entry.key, rule.rule_id))
+        return True
 
     async def _version_tags_hold(
         self, bucket: Bucket, entry: VersionEntry, rule: LifecycleRule

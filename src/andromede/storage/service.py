@@ -108,6 +108,7 @@ from andromede.storage.store import MetadataStore
 from andromede.storage.versioning import (
     NULL_VERSION_ID,
     DeleteMarker,
+    RemovalCondition,
     VersionedWrite,
 )
 from andromede.storage.website import WEBSITE_DOCUMENT, WebsiteConfiguration
@@ -583,6 +584,18 @@ class ObjectService:
             return removed.version_id, True
         await self._queue_deletion(removed.segments)
         return removed.version_id, False
+
+    async def expire_version(
+        self, bucket: str, key: str, version_id: str, condition: RemovalCondition
+    ) -> bool:
+        """Lifecycle's removal of a version or marker for good (decision 0099), only if
+        ``condition`` still holds in the removal's transaction; whether it was removed."""
+        removed = await self._store.delete_object_version(
+            bucket, key, version_id, only_if=condition
+        )
+        if isinstance(removed, ObjectRecord):
+            await self._queue_deletion(removed.segments)
+        return removed is not None
 
     async def list_versions(
         self,

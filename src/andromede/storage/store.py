@@ -28,7 +28,12 @@ from andromede.storage.model import (
     Part,
     VersioningStatus,
 )
-from andromede.storage.versioning import DeleteMarker, VersionedWrite, VersionEntry
+from andromede.storage.versioning import (
+    DeleteMarker,
+    RemovalCondition,
+    VersionedWrite,
+    VersionEntry,
+)
 
 __all__ = ["MetadataStore"]
 
@@ -169,10 +174,16 @@ class MetadataStore(Protocol):
         """The key's newest version if it is a delete marker."""
 
     async def delete_object_version(
-        self, bucket: str, key: str, version_id: str
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        *,
+        only_if: RemovalCondition | None = None,
     ) -> ObjectRecord | DeleteMarker | None:
         """Remove a version for good (the removed one, None if none had that id); the next
-        newest becomes current. NoSuchBucket."""
+        newest becomes current. ``only_if``: removed only if that still holds, checked in the
+        removal's own transaction (None returned otherwise). NoSuchBucket."""
 
     async def replace_version_headers(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
         """:meth:`replace_object_headers` for the version ``expected.version_id`` (None: the

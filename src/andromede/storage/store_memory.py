@@ -40,6 +40,7 @@ from andromede.storage.model import (
 from andromede.storage.versioning import (
     NULL_VERSION_ID,
     DeleteMarker,
+    RemovalCondition,
     VersionedWrite,
     VersionEntry,
     next_version_id,
@@ -347,18 +348,27 @@ class MemoryMetadataStore:
         return newest if isinstance(newest, DeleteMarker) else None
 
     async def delete_object_version(
-        self, bucket: str, key: str, version_id: str
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        *,
+        only_if: RemovalCondition | None = None,
     ) -> ObjectRecord | DeleteMarker | None:
         state = self._state(bucket)
         encoded = key.encode()
         current = state.objects.get(encoded)
         if current is not None and (current.version_id or NULL_VERSION_ID) == version_id:
+            if only_if is not None:
+                return None  # the current object is neither noncurrent nor a marker
             del state.objects[encoded]
             del state.keys[bisect.bisect_left(state.keys, encoded)]
             _promote(state, encoded)
             return current
         kept = _find(state, encoded, version_id)
         if kept is None:
+            return None
+        if only_if is not None and not _holds(only_if, state, encoded, kept):
             return None
         _forget(state, encoded, kept)
         _promote(state, encoded)
@@ -596,6 +606,18 @@ def _find(state: _BucketState, encoded: bytes, version_id: str) -> _Kept | None:
         ):
             return kept
     return None
+
+
+def _holds(condition: RemovalCondition, state: _BucketState, encoded: bytes, kept: _Kept) -> bool:
+    """Whether ``kept``, one of the key's ``object_versions`` twin, may go under ``condition``."""
+    versions = state.versions[encoded]
+    if condition is RemovalCondition.NONCURRENT:
+        return encoded in state.objects or versions[0] is not kept
+    return (
+        isinstance(kept.version, DeleteMarker)
+        and encoded not in state.objects
+        and versions == [kept]
+    )
 
 
 def _forget(state: _BucketState, encoded: bytes, kept: _Kept) -> None:

@@ -80,7 +80,12 @@ from andromede.storage.model import (
     build_bucket,
     build_object_record,
 )
-from andromede.storage.versioning import DeleteMarker, VersionedWrite, VersionEntry
+from andromede.storage.versioning import (
+    DeleteMarker,
+    RemovalCondition,
+    VersionedWrite,
+    VersionEntry,
+)
 
 __all__ = ["SqlMetadataStore", "prefix_upper_bound"]
 
@@ -1076,10 +1081,15 @@ class SqlMetadataStore:
         return await self._db.read(lambda conn: _versions.current_marker(conn, bucket, key))
 
     async def delete_object_version(
-        self, bucket: str, key: str, version_id: str
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        *,
+        only_if: RemovalCondition | None = None,
     ) -> ObjectRecord | DeleteMarker | None:
         return await self._db.write(
-            lambda conn: _versions.delete_version(conn, bucket, key, version_id)
+            lambda conn: _versions.delete_version(conn, bucket, key, version_id, only_if)
         )
 
     async def replace_version_headers(self, expected: ObjectRecord, record: ObjectRecord) -> bool:

@@ -31,6 +31,7 @@ from andromede.storage.model import (
 from andromede.storage.versioning import (
     NULL_VERSION_ID,
     DeleteMarker,
+    RemovalCondition,
     VersionedWrite,
     VersionEntry,
     next_version_id,
@@ -177,7 +178,12 @@ def _promote(conn: Connection, bucket: str, key: str) -> None:
     names = {"bucket": bucket, "key": key}
     if conn.execute(sa.select(_O.c.key).where(_sql._IS_OBJECT), names).first() is not None:
         return
-    newest = conn.execute(_NEWEST, names).first()
+    # Locked, so that a conditional removal of this very row (lifecycle) and this promotion
+    # wait for each other. A row removed while we waited is skipped by the lock, with the
+    # LIMIT leaving nothing; read again then, until the newest row is locked or none is left.
+    newest = conn.execute(_NEWEST.with_for_update(), names).first()
+    while newest is None and conn.execute(_NEWEST, names).first() is not None:
+        newest = conn.execute(_NEWEST.with_for_update(), names).first()
     if newest is None or newest._mapping["delete_marker"]:
         return
     record = _record_of(newest)
@@ -301,9 +307,19 @@ def current_marker(conn: Connection, bucket: str, key: str) -> DeleteMarker | No
 
 
 def delete_version(
-    conn: Connection, bucket: str, key: str, version_id: str
+    conn: Connection,
+    bucket: str,
+    key: str,
+    version_id: str,
+    only_if: RemovalCondition | None = None,
 ) -> ObjectRecord | DeleteMarker | None:
-    """Remove the version for good; the next newest becomes current. None if there is none."""
+    """Remove the version for good; the next newest becomes current. None if there is none,
+    or if ``only_if`` no longer holds.
+
+    The version's row is locked before it is dropped, as ``_promote`` locks the row it moves:
+    a removal and a promotion of the same version (a client deleting the newer one) wait for
+    each other, and the second finds the row gone rather than acting on what it read before
+    (under PostgreSQL's READ COMMITTED, each statement sees what committed before it)."""
     if conn.execute(_HOLD, {"bucket": bucket}).first() is None:
         raise NoSuchBucket(bucket)
     names = {"bucket": bucket, "key": key}
@@ -312,18 +328,40 @@ def delete_version(
         current = _sql._object_from_row(row)
         shown = current.version_id or NULL_VERSION_ID
         if shown == version_id:
+            if only_if is not None:
+                return None  # the current object is neither noncurrent nor a marker
             _drop_current(conn, current)
             _promote(conn, bucket, key)
             return current
     if version_id == NULL_VERSION_ID:
-        found = conn.execute(_NULL_ROW, names).first()
+        found = conn.execute(_NULL_ROW.with_for_update(), names).first()
     else:
-        found = conn.execute(_BY_ID, {**names, "version_id": version_id}).first()
+        found = conn.execute(_BY_ID.with_for_update(), {**names, "version_id": version_id}).first()
     if found is None:
+        return None
+    if only_if is not None and not _holds(conn, only_if, names, found):
         return None
     removed = _drop_version(conn, found)
     _promote(conn, bucket, key)
     return removed
+
+
+def _holds(conn: Connection, condition: RemovalCondition, names: dict[str, str], row: Any) -> bool:
+    """Whether the locked ``object_versions`` row may go under ``condition``, read now."""
+    has_object = conn.execute(sa.select(_O.c.key).where(_sql._IS_OBJECT), names).first()
+    sort_id = row._mapping["version_id"]
+    if condition is RemovalCondition.NONCURRENT:
+        # Ids sort newest first: a smaller one is a newer version of the key.
+        newer = conn.execute(
+            sa.select(_V.c.version_id).where(_OF_KEY & (_V.c.version_id < sort_id)).limit(1),
+            names,
+        ).first()
+        return has_object is not None or newer is not None
+    other = conn.execute(
+        sa.select(_V.c.version_id).where(_OF_KEY & (_V.c.version_id != sort_id)).limit(1),
+        names,
+    ).first()
+    return bool(row._mapping["delete_marker"]) and has_object is None and other is None
 
 
 def _locked_version(

@@ -19,6 +19,7 @@ import base64
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Final
 
 from andromede.storage.model import (
@@ -32,6 +33,7 @@ from andromede.storage.model import (
 __all__ = [
     "NULL_VERSION_ID",
     "DeleteMarker",
+    "RemovalCondition",
     "VersionEntry",
     "VersionedWrite",
     "VersioningStatus",
@@ -44,6 +46,16 @@ NULL_VERSION_ID: Final = "null"  # what S3 calls the version a key gets while un
 _TIME_DIGITS: Final = 16
 _MAX_TIME: Final = 2**64 - 1
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class RemovalCondition(Enum):
+    """What must still hold, in the removal's own transaction, for a version to be removed
+    (lifecycle, decision 0099): a version seen noncurrent in a listing may have become
+    current again since (a client removed the newer one), and a delete marker seen alone may
+    now hide a new version."""
+
+    NONCURRENT = "noncurrent"  # a newer version of the key (object or marker) exists
+    SOLE_MARKER = "sole-marker"  # a delete marker, and the key's only version
 
 
 def next_version_id(now: datetime, newer_than: str | None = None) -> str:

@@ -494,3 +494,60 @@ async def test_an_expired_delete_marker_alone_is_removed(client: Client) -> None
     assert (await run.run_once()).expired == 1
     # k has no version left; "other", outside the prefix, keeps its marker and version.
     assert [key for _, key, _ in await versions(client)] == ["other", "other"]
+
+
+async def test_expiration_days_also_removes_an_expired_object_delete_marker(
+    client: Client,
+) -> None:
+    """AWS: with ``Days``, a delete marker that is its key's only version goes once it is
+    that old, as ``ExpiredObjectDeleteMarker`` would; one that still hides a version stays."""
+    assert (await client.request("PUT", f"{B}?versioning", VERSIONING)).status == 200
+    version = (await client.request("PUT", f"{B}/alone", b"v")).headers["x-amz-version-id"]
+    assert (await client.request("DELETE", f"{B}/alone")).status == 204
+    assert (await client.request("DELETE", f"{B}/alone?versionId={version}")).status == 204
+    assert (await client.request("PUT", f"{B}/hiding", b"h")).status == 200
+    assert (await client.request("DELETE", f"{B}/hiding")).status == 204
+    assert (await put_lifecycle(client, rule("<Filter/>" + EXPIRE_1))).status == 200
+    clock = Clock()
+    run = runner(client, clock, [])
+    assert (await run.run_once()).expired == 0  # the marker is not a day old yet
+    clock.now += timedelta(days=2)
+    assert (await run.run_once()).expired == 1
+    assert [(kind, key) for kind, key, _ in await versions(client)] == [
+        ("DeleteMarker", "hiding"),
+        ("Version", "hiding"),
+    ]
+
+
+async def test_noncurrent_expiration_removes_noncurrent_delete_markers(client: Client) -> None:
+    """AWS's noncurrent expiry takes noncurrent delete markers too; they hold no data, so
+    they are not among the ``NewerNoncurrentVersions`` kept."""
+    assert (await client.request("PUT", f"{B}?versioning", VERSIONING)).status == 200
+    ids: dict[str, list[str]] = {}
+    for key in ("a", "b"):
+        first = await client.request("PUT", f"{B}/{key}", b"1")
+        marker = await client.request("DELETE", f"{B}/{key}")
+        last = await client.request("PUT", f"{B}/{key}", b"2")
+        ids[key] = [h.headers["x-amz-version-id"] for h in (last, marker, first)]
+    noncurrent = "<NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays>{}" + (
+        "</NoncurrentVersionExpiration>"
+    )
+    await put_lifecycle(
+        client,
+        rule("<Filter><Prefix>a</Prefix></Filter>" + noncurrent.format(""), rule_id="a"),
+        rule(
+            "<Filter><Prefix>b</Prefix></Filter>"
+            + noncurrent.format("<NewerNoncurrentVersions>1</NewerNoncurrentVersions>"),
+            rule_id="b",
+        ),
+    )
+    clock = Clock()
+    run = runner(client, clock, [])
+    assert (await run.run_once()).expired == 0
+    clock.now += timedelta(days=2)
+    assert (await run.run_once()).expired == 3
+    left = {(key, version) for _, key, version in await versions(client)}
+    # a: only its current version; b: its current version and the one noncurrent version
+    # kept, its marker gone.
+    assert left == {("a", ids["a"][0]), ("b", ids["b"][0]), ("b", ids["b"][2])}
+    assert (await client.request("GET", f"{B}/b")).body == b"2"
