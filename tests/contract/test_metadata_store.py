@@ -1110,3 +1110,21 @@ async def test_a_conditional_removal_takes_only_what_is_still_noncurrent(
         "b1", prefix="", after_key=None, after_version=None, limit=10
     )
     assert page.items == ()
+
+
+async def test_a_conditional_delete_marker_needs_the_object_checked(store: MetadataStore) -> None:
+    """A conditional DELETE in a versioned bucket: the marker goes over the current object
+    only if it still has the ETag the condition held for, in the same transaction."""
+    await store.create_bucket(bucket())
+    await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    written = await store.put_object_version(record("k", blob="blob-1"))
+    current = await store.get_object("b1", "k")
+    assert current is not None
+    with pytest.raises(ObjectChanged):
+        await store.put_delete_marker("b1", "k", owner_id="o-t1", now=T0, if_etag="another")
+    assert (await store.get_object("b1", "k")) == current
+    marker = await store.put_delete_marker("b1", "k", owner_id="o-t1", now=T0, if_etag=current.etag)
+    assert marker.version_id is not None and marker.version_id != written.version_id
+    assert await store.get_object("b1", "k") is None
+    with pytest.raises(ObjectChanged):  # a current marker is no object to hold a condition
+        await store.put_delete_marker("b1", "k", owner_id="o-t1", now=T0, if_etag=current.etag)

@@ -565,15 +565,22 @@ class ObjectService:
         return await self._store.get_current_delete_marker(bucket, key)
 
     async def delete_versioned(
-        self, bucket: Bucket, key: str, version_id: str | None, *, owner_id: str
+        self,
+        bucket: Bucket,
+        key: str,
+        version_id: str | None,
+        *,
+        owner_id: str,
+        if_etag: str | None = None,
     ) -> tuple[str | None, bool]:
         """A delete in a versioned bucket: without ``version_id``, a delete marker; with it,
         that version removed for good (nothing if there is none). Returns the version id to
         answer (None: the null version; of the marker made or the version removed) and
-        whether it is a delete marker."""
+        whether it is a delete marker. ``if_etag`` (no ``version_id`` only): the marker is
+        put only over a current object with that ETag (ObjectChanged otherwise)."""
         if version_id is None:
             written = await self._store.put_delete_marker(
-                bucket.name, key, owner_id=owner_id, now=self._clock()
+                bucket.name, key, owner_id=owner_id, now=self._clock(), if_etag=if_etag
             )
             await self._queue_deletion(written.released)
             return written.version_id, True

@@ -160,10 +160,12 @@ class MetadataStore(Protocol):
         ``expected`` as for :meth:`put_object` (the current object; a delete marker is none)."""
 
     async def put_delete_marker(
-        self, bucket: str, key: str, *, owner_id: str, now: datetime
+        self, bucket: str, key: str, *, owner_id: str, now: datetime, if_etag: str | None = None
     ) -> VersionedWrite:
         """A delete without a version id: a delete marker becomes the key's newest version
-        (the null one when Suspended, replacing the null version). NoSuchBucket."""
+        (the null one when Suspended, replacing the null version). NoSuchBucket. ``if_etag``:
+        only over a current object with that ETag, checked in the same transaction
+        (ObjectChanged otherwise: a conditional delete, decision 0058)."""
 
     async def get_object_version(
         self, bucket: str, key: str, version_id: str

@@ -314,11 +314,15 @@ class MemoryMetadataStore:
         return VersionedWrite(version_id, tuple(released))
 
     async def put_delete_marker(
-        self, bucket: str, key: str, *, owner_id: str, now: datetime
+        self, bucket: str, key: str, *, owner_id: str, now: datetime, if_etag: str | None = None
     ) -> VersionedWrite:
         state = self._state(bucket)
         status = _status(state)
         encoded = key.encode()
+        if if_etag is not None:
+            current = state.objects.get(encoded)
+            if current is None or current.etag != if_etag:
+                raise ObjectChanged(f"{key} is not the object the condition was checked on")
         newest, released = _make_room(state, status, encoded)
         sort_id = next_version_id(now, newest)
         suspended = status is VersioningStatus.SUSPENDED

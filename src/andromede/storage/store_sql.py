@@ -1064,10 +1064,10 @@ class SqlMetadataStore:
         return await self._db.write(lambda conn: _versions.put_version(conn, record, expected))
 
     async def put_delete_marker(
-        self, bucket: str, key: str, *, owner_id: str, now: datetime
+        self, bucket: str, key: str, *, owner_id: str, now: datetime, if_etag: str | None = None
     ) -> VersionedWrite:
         return await self._db.write(
-            lambda conn: _versions.put_marker(conn, bucket, key, owner_id, now)
+            lambda conn: _versions.put_marker(conn, bucket, key, owner_id, now, if_etag)
         )
 
     async def get_object_version(

@@ -249,12 +249,21 @@ def put_version(
 
 
 def put_marker(
-    conn: Connection, bucket: str, key: str, owner_id: str, now: datetime
+    conn: Connection,
+    bucket: str,
+    key: str,
+    owner_id: str,
+    now: datetime,
+    if_etag: str | None = None,
 ) -> VersionedWrite:
     status = _status(conn, bucket)
     names = {"bucket": bucket, "key": key}
     row = conn.execute(_CURRENT, names).first()
     current = None if row is None else _sql._object_from_row(row)
+    if if_etag is not None and (current is None or current.etag != if_etag):
+        # Checked under the current row's lock: a conditional delete (decision 0058) whose
+        # object was replaced or deleted since its condition was evaluated.
+        raise ObjectChanged(f"{key} is not the object the condition was checked on")
     newest, released = _make_room(conn, status, current, names)
     sort_id = next_version_id(now, newest)
     suspended = status is VersioningStatus.SUSPENDED

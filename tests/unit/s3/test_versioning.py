@@ -372,3 +372,29 @@ async def test_a_completed_upload_answers_its_version_id(client: Client) -> None
     await _enable(client, SUSPENDED)
     suspended = await _multipart(client, "k", b"suspended")
     assert suspended.headers["x-amz-version-id"] == "null"
+
+
+async def test_a_conditional_delete_marks_only_the_object_it_was_checked_on(
+    client: Client,
+) -> None:
+    """If-Match on DELETE in a versioned bucket (AWS: evaluated on the current version): 412
+    when the ETag differs, 404 NoSuchKey when a delete marker is current, a marker over the
+    object when it holds; with a versionId it is still refused, never dropped."""
+    await _enable(client)
+    put = await client.request("PUT", f"{B}/k", b"one")
+    version, etag = put.headers["x-amz-version-id"], put.headers["etag"]
+    wrong = await client.request("DELETE", f"{B}/k", headers={"If-Match": '"0" '})
+    assert (wrong.status, wrong.error_code()) == (412, "PreconditionFailed")
+    named = await client.request("DELETE", f"{B}/k?versionId={version}", headers={"If-Match": "*"})
+    assert (named.status, named.error_code()) == (501, "NotImplemented")
+    assert (await client.request("GET", f"{B}/k")).body == b"one"  # nothing was deleted
+    deleted = await client.request("DELETE", f"{B}/k", headers={"If-Match": etag})
+    assert deleted.status == 204, deleted.body
+    assert deleted.headers["x-amz-delete-marker"] == "true"
+    # The object is kept as a noncurrent version under the marker.
+    assert (await client.request("GET", f"{B}/k?versionId={version}")).body == b"one"
+    for condition in ("*", etag):
+        again = await client.request("DELETE", f"{B}/k", headers={"If-Match": condition})
+        assert (again.status, again.error_code()) == (404, "NoSuchKey")
+    _, entries = _entries(await client.request("GET", f"{B}?versions"))
+    assert [kind for kind, _ in entries] == ["DeleteMarker", "Version"]  # no second marker

@@ -250,15 +250,24 @@ async def delete_object(ctx: S3Context, svc: S3Services) -> Response:
             raise S3Error("NotImplemented", Header=header)
     checked_etag = None
     if_match = ctx.headers.get("if-match")
+    bucket = await addressed_bucket(ctx, svc)
+    named_version = ctx.query.get("versionId") if bucket.versioning is not None else None
+    if if_match is not None and named_version is not None:
+        # AWS evaluates a delete condition on the current version only; a condition on a
+        # named version is refused rather than dropped into an unconditional delete.
+        raise S3Error("NotImplemented", Header="If-Match")
     if if_match is not None:
         checked_etag = await _check_delete_condition(ctx, svc, if_match)
-    bucket = await addressed_bucket(ctx, svc)
     if bucket.versioning is not None:
-        if checked_etag is not None:
-            # Not yet for versions: refused rather than taken for an unconditional delete.
-            raise S3Error("NotImplemented", Header="If-Match")
+        # With If-Match, the marker goes only over the object the condition held for (409
+        # ConditionalRequestConflict if another write or delete came in between), as the
+        # unversioned delete below takes only that object.
         version_id, is_marker = await svc.objects.delete_versioned(
-            bucket, ctx.key, ctx.query.get("versionId"), owner_id=object_owner_id(ctx, bucket)
+            bucket,
+            ctx.key,
+            named_version,
+            owner_id=object_owner_id(ctx, bucket),
+            if_etag=checked_etag,
         )
         response = Response(status=204)
         response.header("x-amz-version-id", shown_version_id(version_id))
