@@ -398,3 +398,25 @@ async def test_a_conditional_delete_marks_only_the_object_it_was_checked_on(
         assert (again.status, again.error_code()) == (404, "NoSuchKey")
     _, entries = _entries(await client.request("GET", f"{B}?versions"))
     assert [kind for kind, _ in entries] == ["DeleteMarker", "Version"]  # no second marker
+
+
+async def test_delete_objects_with_an_etag_marks_only_the_object_checked(client: Client) -> None:
+    await _enable(client)
+    put = await client.request("PUT", f"{B}/a", b"1")
+    version, etag = put.headers["x-amz-version-id"], put.headers["etag"].strip('"')
+    assert (await client.request("PUT", f"{B}/b", b"2")).status == 200
+    body = (
+        f"<Delete><Object><Key>a</Key><ETag>{etag}</ETag></Object>"
+        "<Object><Key>b</Key><ETag>0123</ETag></Object>"
+        f"<Object><Key>a</Key><VersionId>{version}</VersionId><ETag>{etag}</ETag></Object>"
+        "</Delete>"
+    ).encode()
+    digest = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
+    reply = await client.request("POST", f"{B}?delete", body, {"Content-MD5": digest})
+    assert reply.status == 200, reply.body
+    text = reply.body.decode()
+    assert "<DeleteMarker>true</DeleteMarker>" in text
+    assert "<Code>PreconditionFailed</Code>" in text and "<Code>NotImplemented</Code>" in text
+    assert (await client.request("GET", f"{B}/a")).status == 404  # under a marker
+    assert (await client.request("GET", f"{B}/a?versionId={version}")).body == b"1"
+    assert (await client.request("GET", f"{B}/b")).body == b"2"

@@ -366,18 +366,24 @@ async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
                 raise S3Error("KeyTooLongError")
             if unsupported is not None:
                 raise S3Error("NotImplemented", f"A {unsupported} condition is not implemented")
+            if etag is not None and bucket.versioning is not None and named_version is not None:
+                # A condition is evaluated on the current version only (as DeleteObject).
+                raise S3Error("NotImplemented", Header="ETag")
             checked_etag = (
                 None
                 if etag is None
                 else await _checked_etag(svc, ctx.bucket, key, etag, label="ETag")
             )
             if bucket.versioning is not None:
-                if checked_etag is not None:
-                    raise S3Error("NotImplemented", Header="ETag")
-                # Without a version, a delete marker, as DeleteObject makes; with one, that
-                # version removed for good (decision 0097).
+                # Without a version, a delete marker, as DeleteObject makes (over the object
+                # the ETag was checked on only); with one, that version removed for good
+                # (decisions 0097, 0099).
                 answered = await svc.objects.delete_versioned(
-                    bucket, key, named_version, owner_id=object_owner_id(ctx, bucket)
+                    bucket,
+                    key,
+                    named_version,
+                    owner_id=object_owner_id(ctx, bucket),
+                    if_etag=checked_etag,
                 )
             else:
                 await svc.objects.delete_object(ctx.bucket, key, if_etag=checked_etag)
