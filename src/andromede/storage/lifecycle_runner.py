@@ -204,8 +204,9 @@ class LifecycleRunner:
         self, bucket: Bucket, rule: LifecycleRule, now: datetime, report: LifecycleReport
     ) -> None:
         """``Expiration`` in a versioned bucket: the current version becomes noncurrent under
-        a delete marker, as AWS does; nothing is deleted. A version written after the listing
-        is kept too (under the marker): nothing is lost in that race."""
+        a delete marker, as AWS does; nothing is deleted. The marker goes only over the
+        version the pass listed (its ETag, checked in the marker's transaction): one written
+        since stays current, as in an unversioned bucket."""
         after: str | None = None
         while True:
             listing = await self._objects.list_objects(
@@ -217,9 +218,12 @@ class LifecycleRunner:
                     continue
                 if rule.tags and not await self._tags_hold(bucket, summary.key, rule):
                     continue
-                await self._objects.delete_versioned(
-                    bucket, summary.key, None, owner_id=bucket.owner_id
-                )
+                try:
+                    await self._objects.delete_versioned(
+                        bucket, summary.key, None, owner_id=bucket.owner_id, if_etag=summary.etag
+                    )
+                except ObjectChanged:
+                    continue  # written again, or deleted, since the listing
                 report.expired += 1
                 self._on_action(
                     LifecycleAction(bucket.name, bucket.tenant_id, summary.key, rule.rule_id)

@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -445,6 +446,30 @@ async def test_an_expiry_in_a_versioned_bucket_makes_a_delete_marker(client: Cli
     assert [a.key for a in actions] == ["old"]
     # A marker is no object: the next pass makes no second one.
     assert (await runner(client, clock, []).run_once()).expired == 0
+
+
+async def test_a_version_written_after_the_listing_is_not_put_under_a_marker(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (await client.request("PUT", f"{B}?versioning", VERSIONING)).status == 200
+    assert (await client.request("PUT", f"{B}/report", b"last year's")).status == 200
+    assert (await put_lifecycle(client, rule("<Filter/>" + EXPIRE_1))).status == 200
+    objects = client.objects
+    assert objects is not None
+    listed = objects.list_objects
+
+    async def list_then_a_client_writes(*args: Any, **kwargs: Any) -> Any:
+        listing = await listed(*args, **kwargs)
+        if listing.objects:
+            assert (await client.request("PUT", f"{B}/report", b"this year's")).status == 200
+        return listing
+
+    monkeypatch.setattr(objects, "list_objects", list_then_a_client_writes)
+    clock = Clock()
+    clock.now += timedelta(days=2)
+    assert (await runner(client, clock, []).run_once()).expired == 0
+    assert (await client.request("GET", f"{B}/report")).body == b"this year's"
+    assert [kind for kind, _, _ in await versions(client)] == ["Version", "Version"]
 
 
 async def test_noncurrent_versions_expire_by_age_keeping_the_newest(client: Client) -> None:
