@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -42,7 +42,7 @@ from andromede.storage.lifecycle import (
     LifecycleRule,
     due_at,
 )
-from andromede.storage.model import Bucket
+from andromede.storage.model import Bucket, ObjectSummary
 from andromede.storage.service import ObjectService
 from andromede.storage.store import MetadataStore
 from andromede.storage.versioning import NULL_VERSION_ID, RemovalCondition, VersionEntry
@@ -148,9 +148,10 @@ class LifecycleRunner:
             if rule.abort_after_days is not None:
                 await self._abort(bucket, rule, rule.abort_after_days, now, report)
 
-    async def _expire(
-        self, bucket: Bucket, rule: LifecycleRule, now: datetime, report: LifecycleReport
-    ) -> None:
+    async def _due_objects(
+        self, bucket: Bucket, rule: LifecycleRule, now: datetime
+    ) -> AsyncIterator[ObjectSummary]:
+        """The current objects ``rule``'s expiry selects and has made due, page by page."""
         after: str | None = None
         while True:
             listing = await self._objects.list_objects(
@@ -162,24 +163,33 @@ class LifecycleRunner:
                     continue
                 if rule.tags and not await self._tags_hold(bucket, summary.key, rule):
                     continue
-                try:
-                    removed = await self._objects.delete_object(
-                        bucket.name,
-                        summary.key,
-                        if_etag=summary.etag,
-                        if_last_modified=summary.last_modified,
-                    )
-                except ObjectChanged:
-                    continue  # written again, or deleted, since the listing
-                if removed is not None:
-                    report.expired += 1
-                    self._on_action(
-                        LifecycleAction(bucket.name, bucket.tenant_id, summary.key, rule.rule_id)
-                    )
+                yield summary
             if not listing.truncated or not listing.objects:
                 return
             after = listing.objects[-1].key
             await asyncio.sleep(0)  # a large bucket's pass leaves room for requests
+
+    async def _expire(
+        self, bucket: Bucket, rule: LifecycleRule, now: datetime, report: LifecycleReport
+    ) -> None:
+        async for summary in self._due_objects(bucket, rule, now):
+            try:
+                removed = await self._objects.delete_object(
+                    bucket.name,
+                    summary.key,
+                    if_etag=summary.etag,
+                    if_last_modified=summary.last_modified,
+                )
+            except ObjectChanged:
+                continue  # written again, or deleted, since the listing
+            if removed is not None:
+                self._expired(bucket, rule, summary.key, report)
+
+    def _expired(
+        self, bucket: Bucket, rule: LifecycleRule, key: str, report: LifecycleReport
+    ) -> None:
+        report.expired += 1
+        self._on_action(LifecycleAction(bucket.name, bucket.tenant_id, key, rule.rule_id))
 
     async def _apply_versioned(
         self, bucket: Bucket, config: LifecycleConfiguration, now: datetime, report: LifecycleReport
@@ -207,31 +217,14 @@ class LifecycleRunner:
         a delete marker, as AWS does; nothing is deleted. The marker goes only over the
         version the pass listed (its ETag, checked in the marker's transaction): one written
         since stays current, as in an unversioned bucket."""
-        after: str | None = None
-        while True:
-            listing = await self._objects.list_objects(
-                bucket.name, prefix=rule.prefix, after=after, max_keys=_PAGE
-            )
-            for summary in listing.objects:
-                expiry = rule.expiry_of(summary.key, summary.size, summary.last_modified)
-                if expiry is None or expiry > now:
-                    continue
-                if rule.tags and not await self._tags_hold(bucket, summary.key, rule):
-                    continue
-                try:
-                    await self._objects.delete_versioned(
-                        bucket, summary.key, None, owner_id=bucket.owner_id, if_etag=summary.etag
-                    )
-                except ObjectChanged:
-                    continue  # written again, or deleted, since the listing
-                report.expired += 1
-                self._on_action(
-                    LifecycleAction(bucket.name, bucket.tenant_id, summary.key, rule.rule_id)
+        async for summary in self._due_objects(bucket, rule, now):
+            try:
+                await self._objects.delete_versioned(
+                    bucket, summary.key, None, owner_id=bucket.owner_id, if_etag=summary.etag
                 )
-            if not listing.truncated or not listing.objects:
-                return
-            after = listing.objects[-1].key
-            await asyncio.sleep(0)
+            except ObjectChanged:
+                continue  # written again, or deleted, since the listing
+            self._expired(bucket, rule, summary.key, report)
 
     async def _expire_versions(
         self, bucket: Bucket, rule: LifecycleRule, now: datetime, report: LifecycleReport
@@ -325,8 +318,7 @@ class LifecycleRunner:
         version_id = NULL_VERSION_ID if entry.version_id is None else entry.version_id
         if not await self._objects.expire_version(bucket.name, entry.key, version_id, condition):
             return False  # changed since the listing: current again, or no longer alone
-        report.expired += 1
-        self._on_action(LifecycleAction(bucket.name, bucket.tenant_id, entry.key, rule.rule_id))
+        self._expired(bucket, rule, entry.key, report)
         return True
 
     async def _version_tags_hold(
