@@ -26,8 +26,8 @@ from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.service import ComputeService, RunRequest
 from andromede.compute.store_sql import SqlComputeStore
 from andromede.db.database import Database, open_database
-from andromede.db.migrate import upgrade
 from support.computekit import OTHER, TENANT, MemoryDiskKeys, limits
+from support.schema import migrated_sqlite
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -35,8 +35,7 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_url")
     else:
-        url = f"sqlite:///{tmp_path / 'meta.db'}"
-        upgrade(url)
+        url = migrated_sqlite(tmp_path / "meta.db")
     db = open_database(url)
     try:
         yield db

@@ -33,7 +33,7 @@ from andromede.compute.store import ComputeStore, Record
 from andromede.compute.store_memory import MemoryComputeStore
 from andromede.compute.store_sql import SqlComputeStore
 from andromede.db.database import open_database
-from andromede.db.migrate import upgrade
+from support.schema import migrated_sqlite
 
 T0 = datetime(2027, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 TENANT = "111111111111"
@@ -48,8 +48,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_url")
     else:
-        url = f"sqlite:///{tmp_path / 'meta.db'}"
-        upgrade(url)
+        url = migrated_sqlite(tmp_path / "meta.db")
     db = open_database(url)
     try:
         yield SqlComputeStore(db)

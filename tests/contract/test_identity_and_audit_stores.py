@@ -17,7 +17,6 @@ import pytest
 from andromede.audit.model import AuditEvent, Outcome
 from andromede.audit.store import AuditStore, MemoryAuditStore, SqlAuditStore
 from andromede.db.database import Database, open_database
-from andromede.db.migrate import upgrade
 from andromede.iam.errors import (
     DeleteConflict,
     EntityAlreadyExists,
@@ -54,6 +53,7 @@ from andromede.iam.model import (
 from andromede.iam.store import IdentityStore
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.iam.store_sql import SqlIdentityStore
+from support.schema import migrated_sqlite
 
 T0 = datetime(2026, 11, 29, 10, 0, 0, 250000, tzinfo=UTC)
 
@@ -69,8 +69,7 @@ async def database(
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_url")
     else:
-        url = f"sqlite:///{tmp_path / 'meta.db'}"
-        upgrade(url)
+        url = migrated_sqlite(tmp_path / "meta.db")
     db = open_database(url)
     yield db
     await db.close()

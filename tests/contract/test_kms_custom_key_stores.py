@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from andromede.db.database import open_database
-from andromede.db.migrate import upgrade
 from andromede.kms.keys_model import (
     ORIGIN_EXTERNAL_KEY_STORE,
     CustomerKey,
@@ -37,6 +36,7 @@ from andromede.kms.xks_model import (
 )
 from andromede.kms.xks_store import CustomKeyStoreStore, MemoryCustomKeyStoreStore
 from andromede.kms.xks_store_sql import SqlCustomKeyStoreStore
+from support.schema import migrated_sqlite
 
 T0 = datetime(2027, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 TENANT = "111111111111"
@@ -57,8 +57,7 @@ async def both(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_url")
     else:
-        url = f"sqlite:///{tmp_path / 'meta.db'}"
-        upgrade(url)
+        url = migrated_sqlite(tmp_path / "meta.db")
     db = open_database(url)
     try:
         yield Stores(SqlCustomKeyStoreStore(db), SqlCustomerKeyStore(db))

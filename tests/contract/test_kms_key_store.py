@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from andromede.db.database import open_database
-from andromede.db.migrate import upgrade
 from andromede.kms.keys_errors import AliasAlreadyExists, CmkNotFound
 from andromede.kms.keys_model import (
     Alias,
@@ -27,6 +26,7 @@ from andromede.kms.keys_model import (
 )
 from andromede.kms.keys_store import CustomerKeyStore, MemoryCustomerKeyStore
 from andromede.kms.keys_store_sql import SqlCustomerKeyStore
+from support.schema import migrated_sqlite
 
 T0 = datetime(2027, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 TENANT = "111111111111"
@@ -40,8 +40,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_url")
     else:
-        url = f"sqlite:///{tmp_path / 'meta.db'}"
-        upgrade(url)
+        url = migrated_sqlite(tmp_path / "meta.db")
     db = open_database(url)
     try:
         yield SqlCustomerKeyStore(db)

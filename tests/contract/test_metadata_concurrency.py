@@ -20,10 +20,10 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database, open_database
-from andromede.db.migrate import upgrade
 from andromede.storage.errors import BucketNotEmpty, NoSuchBucket, NoSuchUpload
 from andromede.storage.model import ObjectRecord, Part, Segment
 from andromede.storage.store_sql import SqlMetadataStore, _put_object
+from support.schema import migrated_sqlite
 
 from .test_metadata_store import bucket, part, record, upload
 
@@ -37,8 +37,7 @@ async def gateways(
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_url")
     else:
-        url = f"sqlite:///{tmp_path / 'meta.db'}"
-        upgrade(url)
+        url = migrated_sqlite(tmp_path / "meta.db")
     first, second = open_database(url), open_database(url)
     try:
         yield SqlMetadataStore(first), SqlMetadataStore(second), first

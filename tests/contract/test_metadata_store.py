@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from andromede.db.database import open_database
-from andromede.db.migrate import upgrade
 from andromede.storage import store_sql
 from andromede.storage.acl import AccessControlList
 from andromede.storage.cors import CorsConfiguration, CorsRule
@@ -51,6 +50,7 @@ from andromede.storage.store import MetadataStore
 from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.storage.store_sql import SqlMetadataStore, prefix_upper_bound
 from andromede.storage.versioning import DeleteMarker, RemovalCondition
+from support.schema import migrated_sqlite
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 
@@ -63,8 +63,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_url")
     else:
-        url = f"sqlite:///{tmp_path / 'meta.db'}"
-        upgrade(url)
+        url = migrated_sqlite(tmp_path / "meta.db")
     db = open_database(url)
     try:
         yield SqlMetadataStore(db)

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from andromede.db.database import open_database
-from andromede.db.migrate import upgrade
 from andromede.storage.blob_local import LocalBlobStore
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.encryption import CustomerKey
 from andromede.storage.store import MetadataStore
 from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.storage.store_sql import SqlMetadataStore
+from support.schema import migrated_sqlite
 
 
 @dataclass
@@ -32,8 +32,7 @@ async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "memory":
         yield Stack(MemoryMetadataStore(), MemoryBlobStore())
         return
-    url = f"sqlite:///{tmp_path / 'meta.db'}"
-    upgrade(url)
+    url = migrated_sqlite(tmp_path / "meta.db")
     db = open_database(url)
     try:
         yield Stack(SqlMetadataStore(db), LocalBlobStore(tmp_path / "data", fsync=False))

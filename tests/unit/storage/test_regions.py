@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from andromede.db.database import open_database
-from andromede.db.migrate import upgrade
 from andromede.storage.blob_local import LocalBlobStore
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.errors import RegionNotServed
@@ -23,6 +22,7 @@ from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.storage.store_sql import SqlMetadataStore
 from andromede.storage.sweeper import Sweeper
 from support.keys import cipher_in
+from support.schema import migrated_sqlite
 
 LIMITS = StorageLimits(
     max_object_size=1 << 24,
@@ -57,8 +57,7 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "memory":
         store, paris, berlin = MemoryMetadataStore(), MemoryBlobStore(), MemoryBlobStore()
     else:
-        url = f"sqlite:///{tmp_path / 'meta.db'}"
-        upgrade(url)
+        url = migrated_sqlite(tmp_path / "meta.db")
         db = open_database(url)
         store = SqlMetadataStore(db)
         paris = LocalBlobStore(tmp_path / "objects", fsync=False)
