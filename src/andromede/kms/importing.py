@@ -41,9 +41,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap_with_padding
+
+from andromede.kms.asymmetric import load_own_private_key
 
 __all__ = [
     "IMPORT_PARAMETERS_LIFETIME",
@@ -153,7 +155,8 @@ def _oaep(algorithm: str) -> padding.OAEP:
 def unwrap_material(private_der: bytes, algorithm: str, encrypted: bytes) -> bytes:
     """The material ``encrypted`` holds, or ``MaterialUnwrapError``."""
     try:
-        private = serialization.load_der_private_key(private_der, password=None)
+        # The token's own wrapping key, made by this service and unsealed from its ring.
+        private = load_own_private_key(private_der)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         raise MaterialUnwrapError("the import token's wrapping key is not valid") from None
     if not isinstance(private, rsa.RSAPrivateKey):

@@ -463,6 +463,21 @@ async def test_signing_key_material_is_imported_and_shredded(
     await kit.service.verify(A, key.key_id, b"release", resigned, algorithm, digest=False)
 
 
+async def test_an_inconsistent_rsa_key_is_refused_at_import(kit: Kit) -> None:
+    """Signing and decrypting load the stored key without RSA's consistency check
+    (``asymmetric.load_own_private_key``): import is where it is checked, once."""
+    key = await kit.service.create_key(
+        A, origin="EXTERNAL", key_spec="RSA_2048", key_usage="SIGN_VERIFY"
+    )
+    good = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_numbers()
+    broken = rsa.RSAPrivateNumbers(
+        good.p, good.q, good.d + 2, good.dmp1, good.dmq1, good.iqmp, good.public_numbers
+    ).private_key(unsafe_skip_rsa_key_validation=True)
+    with pytest.raises(IncorrectKeyMaterial):
+        await import_material(kit, key, pkcs8(broken), algorithm="RSA_AES_KEY_WRAP_SHA_256")
+    assert (await kit.service.describe_key(A, key.key_id)).key_material_id is None
+
+
 async def test_hmac_key_material_is_imported(kit: Kit) -> None:
     key = await kit.service.create_key(
         A, origin="EXTERNAL", key_spec="HMAC_256", key_usage="GENERATE_VERIFY_MAC"
