@@ -25,6 +25,7 @@ from andromede.storage.errors import (
     NoSuchBucket,
     NoSuchUpload,
     ObjectChanged,
+    ObjectLocked,
 )
 from andromede.storage.model import (
     RECORD_FORMAT_VERSION,
@@ -45,6 +46,13 @@ from andromede.storage.model import (
     Segment,
     SegmentKey,
     VersioningStatus,
+)
+from andromede.storage.object_lock import (
+    DefaultRetention,
+    LockChange,
+    LockMode,
+    ObjectLock,
+    ObjectLockConfiguration,
 )
 from andromede.storage.store import MetadataStore
 from andromede.storage.store_memory import MemoryMetadataStore
@@ -1127,3 +1135,113 @@ async def test_a_conditional_delete_marker_needs_the_object_checked(store: Metad
     assert await store.get_object("b1", "k") is None
     with pytest.raises(ObjectChanged):  # a current marker is no object to hold a condition
         await store.put_delete_marker("b1", "k", owner_id="o-t1", now=T0, if_etag=current.etag)
+
+
+# -- Object Lock (decision 0102) -----------------------------------------------------------------
+
+
+async def test_a_bucket_made_with_object_lock_is_versioned_and_keeps_its_configuration(
+    store: MetadataStore,
+) -> None:
+    config = ObjectLockConfiguration(DefaultRetention(LockMode.GOVERNANCE, days=3))
+    await store.create_bucket(
+        dataclasses.replace(
+            bucket(), versioning=VersioningStatus.ENABLED, object_lock=ObjectLockConfiguration()
+        )
+    )
+    made = await store.get_bucket("b1")
+    assert made is not None and made.versioning is VersioningStatus.ENABLED
+    assert made.object_lock == ObjectLockConfiguration()
+    changed = await store.update_bucket_access("b1", object_lock=config)
+    assert changed.object_lock == config
+    fetched = await store.get_bucket("b1")
+    assert fetched is not None and fetched.object_lock == config
+    found, _ = await store.get_bucket_and_object("b1", "k")
+    assert found is not None and found.object_lock == config
+
+
+async def test_a_locked_version_is_not_removed_until_its_lock_allows(store: MetadataStore) -> None:
+    """Retention and legal hold are read in the removal's own transaction: COMPLIANCE holds
+    against a bypass, GOVERNANCE yields to one, a hold holds whatever the date, and a lock
+    set after the write (PutObjectRetention) counts the same. Kept with the lock, on the
+    current object and on a noncurrent version."""
+    await store.create_bucket(bucket())
+    await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    until = T0 + timedelta(days=2)
+    compliance = ObjectLock(LockMode.COMPLIANCE, until)
+    first = await store.put_object_version(dataclasses.replace(record("k"), lock=compliance))
+    second = await store.put_object_version(record("k", blob="blob-2"))
+    assert first.version_id is not None and second.version_id is not None
+    kept = await store.get_object_version("b1", "k", first.version_id)
+    assert isinstance(kept, ObjectRecord) and kept.lock == compliance
+    with pytest.raises(ObjectLocked):
+        await store.delete_object_version(
+            "b1", "k", first.version_id, now=T0, bypass_governance=True
+        )
+    assert await store.get_object_version("b1", "k", first.version_id) is not None
+    # Once its date has passed, it goes.
+    assert await store.delete_object_version("b1", "k", first.version_id, now=until) is not None
+
+    # A GOVERNANCE retention set on the current object after its write.
+    governance = LockChange.retention(LockMode.GOVERNANCE, until, bypass_governance=False)
+    changed = await store.update_version_lock("b1", "k", second.version_id, governance, T0)
+    assert isinstance(changed, ObjectRecord)
+    assert changed.lock == ObjectLock(LockMode.GOVERNANCE, until)
+    current = await store.get_object("b1", "k")
+    assert current is not None and current.lock == changed.lock
+    with pytest.raises(ObjectLocked):
+        await store.delete_object_version("b1", "k", second.version_id, now=T0)
+    # A legal hold on top: even a bypass does not remove it until the hold is lifted.
+    await store.update_version_lock("b1", "k", second.version_id, LockChange.hold(True), T0)
+    with pytest.raises(ObjectLocked):
+        await store.delete_object_version(
+            "b1", "k", second.version_id, now=T0, bypass_governance=True
+        )
+    lifted = await store.update_version_lock(
+        "b1", "k", second.version_id, LockChange.hold(False), T0
+    )
+    assert isinstance(lifted, ObjectRecord) and lifted.lock == ObjectLock(
+        LockMode.GOVERNANCE, until
+    )
+    removed = await store.delete_object_version(
+        "b1", "k", second.version_id, now=T0, bypass_governance=True
+    )
+    assert removed is not None and await store.get_object("b1", "k") is None
+
+
+async def test_a_compliance_retention_is_only_ever_extended(store: MetadataStore) -> None:
+    await store.create_bucket(bucket())
+    await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    until = T0 + timedelta(days=2)
+    written = await store.put_object_version(
+        dataclasses.replace(record("k"), lock=ObjectLock(LockMode.COMPLIANCE, until))
+    )
+    assert written.version_id is not None
+    vid = written.version_id
+    for weaker in (
+        LockChange.retention(
+            LockMode.COMPLIANCE, until - timedelta(hours=1), bypass_governance=True
+        ),
+        LockChange.retention(LockMode.GOVERNANCE, until, bypass_governance=True),
+        LockChange.retention(None, None, bypass_governance=True),
+    ):
+        with pytest.raises(ObjectLocked):
+            await store.update_version_lock("b1", "k", vid, weaker, T0)
+    later = until + timedelta(days=1)
+    extended = await store.update_version_lock(
+        "b1",
+        "k",
+        vid,
+        LockChange.retention(LockMode.COMPLIANCE, later, bypass_governance=False),
+        T0,
+    )
+    assert isinstance(extended, ObjectRecord)
+    assert extended.lock == ObjectLock(LockMode.COMPLIANCE, later)
+    # A version the key no longer has, and a marker, which has no lock.
+    marker = await store.put_delete_marker("b1", "k", owner_id="o-t1", now=T0)
+    assert marker.version_id is not None
+    hold = LockChange.hold(True)
+    assert isinstance(
+        await store.update_version_lock("b1", "k", marker.version_id, hold, T0), DeleteMarker
+    )
+    assert await store.update_version_lock("b1", "k", "0" * 38, hold, T0) is None

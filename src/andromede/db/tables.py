@@ -423,6 +423,9 @@ buckets = sa.Table(
     # "Suspended". In the row every request reads, so a PUT or DELETE knows which path to take
     # without another query; a NULL at the end of the row is all a bucket never versioned pays.
     sa.Column("versioning", sa.Text, nullable=True),
+    # Object Lock (migration 0039, decision 0102), JSON; NULL: none. In the row every request
+    # reads, as versioning is: a PUT needs the default retention without another query.
+    sa.Column("object_lock", sa.Text, nullable=True),
 )
 
 # A bucket's policy text (migration 0017), read only when a gateway does not hold the text of
@@ -488,6 +491,9 @@ objects = sa.Table(
     # PostgreSQL add columns: only a GET reads it (with the inline bytes it reads anyway) and
     # ListObjectVersions; ListObjects does not.
     sa.Column("version_id", sa.Text, nullable=True),
+    # The version's Object Lock retention and legal hold, JSON (migration 0039, decision
+    # 0102); NULL: neither. Last, as it was added.
+    sa.Column("object_lock", sa.Text, nullable=True),
 )
 
 # The versions of a versioned bucket's keys that are not a current object (migration 0038,
@@ -515,6 +521,7 @@ object_versions = sa.Table(
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Column("acl", sa.Text, nullable=True),
     sa.Column("inline_data", sa.LargeBinary, nullable=True),
+    sa.Column("object_lock", sa.Text, nullable=True),  # as in objects (migration 0039)
 )
 
 # The blobs of noncurrent versions (migration 0038), apart from ``object_blobs`` (those of

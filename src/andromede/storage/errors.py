@@ -23,6 +23,7 @@ AndromedeError
     │   ├── ObjectChanged                a conditional write or delete met another object
     │   ├── NoSuchVersion                no version of the key has that id
     │   ├── DeleteMarkerFound            the version asked for is a delete marker
+    │   ├── ObjectLocked                 a retention or legal hold forbids it (decision 0102)
     │   ├── EncryptionError
     │   │   ├── EncryptionKeyUnavailable   the tenant key was destroyed (crypto-shredded)
     │   │   ├── KeyServiceUnavailable      the root-key provider cannot be reached (HSM down)
@@ -141,6 +142,11 @@ class ObjectChanged(ObjectError):
 
 class NoSuchVersion(ObjectError):
     pass
+
+
+class ObjectLocked(ObjectError):
+    """The version is under a retention or legal hold that forbids the removal or the change
+    asked for (S3 answers AccessDenied)."""
 
 
 class DeleteMarkerFound(ObjectError):

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Final, Generic, TypeVar
 
 from andromede.storage.acl import AccessControlList
+from andromede.storage.object_lock import ObjectLock, ObjectLockConfiguration
 
 __all__ = [
     "BUCKET_ACCESS_FIELDS",
@@ -186,6 +187,9 @@ class Bucket:
     # None: never versioned, the state every bucket starts in and never goes back to
     # (decision 0097).
     versioning: VersioningStatus | None = None
+    # None: no Object Lock; set once, for good (decision 0102), and the bucket is then
+    # versioned Enabled for good too.
+    object_lock: ObjectLockConfiguration | None = None
 
     @property
     def acls_enabled(self) -> bool:
@@ -269,7 +273,7 @@ class BucketEncryption:
 
 # The bucket configuration updated in place (``MetadataStore.update_bucket_access``).
 BUCKET_ACCESS_FIELDS = frozenset(
-    {"object_ownership", "policy", "public_access_block", "acl", "encryption"}
+    {"object_ownership", "policy", "public_access_block", "acl", "encryption", "object_lock"}
 )
 
 
@@ -390,6 +394,8 @@ class ObjectRecord:
     # The version's id in a versioned bucket (decision 0097); None: S3's "null" version, the
     # only one a bucket never versioned has.
     version_id: str | None = None
+    # The version's retention and legal hold (decision 0102); None: neither.
+    lock: ObjectLock | None = None
 
     def opened(
         self,
@@ -432,6 +438,7 @@ class ObjectRecord:
             kms_context,
             key_check,
             self.version_id,
+            self.lock,
         )
 
     @property

@@ -58,6 +58,7 @@ from andromede.storage.errors import (
     NoSuchVersion,
     ObjectChanged,
     ObjectCorrupted,
+    ObjectLocked,
     ObjectSizeMismatch,
     RegionNotServed,
 )
@@ -97,6 +98,7 @@ from andromede.storage.model import (
     SegmentKey,
     VersioningStatus,
 )
+from andromede.storage.object_lock import LockChange, ObjectLock, ObjectLockConfiguration
 from andromede.storage.regions import RegionalBlobs
 from andromede.storage.sealed_blobs import (
     DEFAULT_OPENED_HEADERS_MEMO_SIZE,
@@ -211,10 +213,13 @@ class ObjectService:
         region: str,
         object_ownership: ObjectOwnership = ObjectOwnership.BUCKET_OWNER_ENFORCED,
         acl: AccessControlList | None = None,
+        object_lock: ObjectLockConfiguration | None = None,
     ) -> Bucket:
         """Validate the name (S3 rules: InvalidBucketName) and create the bucket.
 
-        New buckets have Block Public Access fully on, as on AWS since April 2023.
+        New buckets have Block Public Access fully on, as on AWS since April 2023. With
+        ``object_lock``, the bucket is versioned (Enabled) from its first moment and has
+        Object Lock for good (decision 0102).
         """
         validate_bucket_name(name)
         bucket = Bucket(
@@ -226,6 +231,8 @@ class ObjectService:
             object_ownership=object_ownership,
             public_access_block=PublicAccessBlock(),
             acl=acl,
+            versioning=None if object_lock is None else VersioningStatus.ENABLED,
+            object_lock=object_lock,
         )
         await self._store.create_bucket(bucket)
         return bucket
@@ -313,6 +320,24 @@ class ObjectService:
         """Enabled or Suspended; a bucket never goes back to never versioned. NoSuchBucket."""
         await self._store.set_bucket_versioning(name, status)
 
+    async def set_bucket_object_lock(self, name: str, config: ObjectLockConfiguration) -> Bucket:
+        """Turn Object Lock on (for good), or change its default retention (decision 0102);
+        the caller checked that versioning is Enabled. NoSuchBucket."""
+        return await self._store.update_bucket_access(name, object_lock=config)
+
+    async def set_version_lock(
+        self, bucket: str, key: str, version_id: str, change: LockChange
+    ) -> ObjectRecord | DeleteMarker:
+        """PutObjectRetention / PutObjectLegalHold on one version ("null": the null one):
+        the version as it now is. NoSuchVersion; ObjectLocked when the change would weaken a
+        retention it may not (checked against the version as stored, in the write)."""
+        changed = await self._store.update_version_lock(
+            bucket, key, version_id, change, self._clock()
+        )
+        if changed is None:
+            raise NoSuchVersion(version_id)
+        return changed
+
     async def set_bucket_encryption(self, name: str, encryption: BucketEncryption | None) -> Bucket:
         """Store (or, with None, remove) the bucket's default encryption. NoSuchBucket."""
         return await self._store.update_bucket_access(name, encryption=encryption)
@@ -337,6 +362,7 @@ class ObjectService:
         acl: AccessControlList | None = None,
         expected: ExpectedObject | None = None,
         exact_size: bool = True,
+        lock: ObjectLock | None = None,
     ) -> ObjectRecord:
         """Store a whole object, encrypted as ``encryption`` says. ``size`` is the decoded
         length the client announced: EntityTooLarge above the limit, IncompleteBody if the body
@@ -387,6 +413,7 @@ class ObjectService:
                 checksum=full_checksum(algorithm, hasher),
                 acl=acl,
                 sealed_headers=keys.seal(bucket, key, headers),
+                lock=lock,
             )
         finally:
             keys.forget()
@@ -572,19 +599,24 @@ class ObjectService:
         *,
         owner_id: str,
         if_etag: str | None = None,
+        bypass_governance: bool = False,
     ) -> tuple[str | None, bool]:
         """A delete in a versioned bucket: without ``version_id``, a delete marker; with it,
         that version removed for good (nothing if there is none). Returns the version id to
         answer (None: the null version; of the marker made or the version removed) and
         whether it is a delete marker. ``if_etag`` (no ``version_id`` only): the marker is
-        put only over a current object with that ETag (ObjectChanged otherwise)."""
+        put only over a current object with that ETag (ObjectChanged otherwise). A version
+        under retention or legal hold is not removed (ObjectLocked, decision 0102);
+        ``bypass_governance``: a GOVERNANCE retention does not count."""
         if version_id is None:
             written = await self._store.put_delete_marker(
                 bucket.name, key, owner_id=owner_id, now=self._clock(), if_etag=if_etag
             )
             await self._queue_deletion(written.released)
             return written.version_id, True
-        removed = await self._store.delete_object_version(bucket.name, key, version_id)
+        removed = await self._store.delete_object_version(
+            bucket.name, key, version_id, now=self._clock(), bypass_governance=bypass_governance
+        )
         if removed is None:
             return (None if version_id == NULL_VERSION_ID else version_id), False
         if isinstance(removed, DeleteMarker):
@@ -596,10 +628,15 @@ class ObjectService:
         self, bucket: str, key: str, version_id: str, condition: RemovalCondition
     ) -> bool:
         """Lifecycle's removal of a version or marker for good (decision 0099), only if
-        ``condition`` still holds in the removal's transaction; whether it was removed."""
-        removed = await self._store.delete_object_version(
-            bucket, key, version_id, only_if=condition
-        )
+        ``condition`` still holds in the removal's transaction; whether it was removed. A
+        version under retention or legal hold stays (decision 0102): lifecycle never bypasses
+        a lock, as on AWS."""
+        try:
+            removed = await self._store.delete_object_version(
+                bucket, key, version_id, only_if=condition, now=self._clock()
+            )
+        except ObjectLocked:
+            return False
         if isinstance(removed, ObjectRecord):
             await self._queue_deletion(removed.segments)
         return removed is not None
@@ -638,6 +675,7 @@ class ObjectService:
         source_customer_key: CustomerKey | None = None,
         acl: AccessControlList | None = None,
         expected: ExpectedObject | None = None,
+        lock: ObjectLock | None = None,
     ) -> ObjectRecord:
         """Copy ``source`` (already fetched and checked by the caller, its SSE-C key too) to
         bucket/key, re-encrypted as ``encryption`` says. ``headers`` None keeps the source's
@@ -685,6 +723,7 @@ class ObjectService:
                 acl=acl,
                 checksum=full_checksum(algorithm, hasher),
                 sealed_headers=keys.seal(bucket, key, new_headers),
+                lock=lock,
             )
         finally:
             keys.forget()
@@ -859,6 +898,7 @@ class ObjectService:
         expected_checksum: Checksum | None = None,
         expected_size: int | None = None,
         expected: ExpectedObject | None = None,
+        lock: ObjectLock | None = None,
     ) -> ObjectRecord:
         """InvalidPartOrder (not ascending), InvalidPart (missing or ETag/checksum mismatch),
         EntityTooSmall (a part other than the last below min_part_size), NoSuchUpload,
@@ -931,6 +971,7 @@ class ObjectService:
             owner_id=upload.owner_id,
             checksum=checksum,
             sealed_headers=upload.sealed_headers,
+            lock=lock,
         )
         # Shielded: once the transaction runs, a client disconnect must not leave us unsure
         # whether the object exists while its replaced blobs are still unqueued.

@@ -28,6 +28,7 @@ from andromede.storage.model import (
     Part,
     VersioningStatus,
 )
+from andromede.storage.object_lock import LockChange
 from andromede.storage.versioning import (
     DeleteMarker,
     RemovalCondition,
@@ -182,10 +183,27 @@ class MetadataStore(Protocol):
         version_id: str,
         *,
         only_if: RemovalCondition | None = None,
+        now: datetime | None = None,
+        bypass_governance: bool = False,
     ) -> ObjectRecord | DeleteMarker | None:
         """Remove a version for good (the removed one, None if none had that id); the next
         newest becomes current. ``only_if``: removed only if that still holds, checked in the
-        removal's own transaction (None returned otherwise). NoSuchBucket."""
+        removal's own transaction (None returned otherwise). NoSuchBucket.
+
+        ObjectLocked, nothing removed, when the version's lock forbids it at ``now`` (None:
+        the clock's now), read in the same transaction (decision 0102): every caller goes
+        through this check, the lifecycle runner and operator paths too.
+        ``bypass_governance``: a GOVERNANCE retention does not count (the caller checked
+        ``s3:BypassGovernanceRetention``); COMPLIANCE and legal holds always do."""
+
+    async def update_version_lock(
+        self, bucket: str, key: str, version_id: str, change: LockChange, now: datetime
+    ) -> ObjectRecord | DeleteMarker | None:
+        """Apply ``change`` to the lock of version ``version_id`` ("null": the null version),
+        current or not, as the version is in this transaction (ObjectLocked, nothing written,
+        when the change would weaken a retention it may not); the version as it now is (a
+        delete marker, which has no lock, left as it is), None if the key has no such
+        version."""
 
     async def replace_version_headers(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
         """:meth:`replace_object_headers` for the version ``expected.version_id`` (None: the

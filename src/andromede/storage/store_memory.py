@@ -11,7 +11,7 @@ import bisect
 import dataclasses
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from andromede.storage.acl import AccessControlList
 from andromede.storage.cors import CorsConfiguration
@@ -37,6 +37,7 @@ from andromede.storage.model import (
     Segment,
     VersioningStatus,
 )
+from andromede.storage.object_lock import LockChange, check_removal
 from andromede.storage.versioning import (
     NULL_VERSION_ID,
     DeleteMarker,
@@ -358,13 +359,17 @@ class MemoryMetadataStore:
         version_id: str,
         *,
         only_if: RemovalCondition | None = None,
+        now: datetime | None = None,
+        bypass_governance: bool = False,
     ) -> ObjectRecord | DeleteMarker | None:
         state = self._state(bucket)
         encoded = key.encode()
         current = state.objects.get(encoded)
+        moment = now or datetime.now(UTC)
         if current is not None and (current.version_id or NULL_VERSION_ID) == version_id:
             if only_if is not None:
                 return None  # the current object is neither noncurrent nor a marker
+            check_removal(current.lock, moment, bypass_governance=bypass_governance)
             del state.objects[encoded]
             del state.keys[bisect.bisect_left(state.keys, encoded)]
             _promote(state, encoded)
@@ -374,6 +379,8 @@ class MemoryMetadataStore:
             return None
         if only_if is not None and not _holds(only_if, state, encoded, kept):
             return None
+        if isinstance(kept.version, ObjectRecord):
+            check_removal(kept.version.lock, moment, bypass_governance=bypass_governance)
         _forget(state, encoded, kept)
         _promote(state, encoded)
         return kept.version
@@ -412,6 +419,26 @@ class MemoryMetadataStore:
             return None
         if isinstance(kept.version, ObjectRecord):
             kept.version = dataclasses.replace(kept.version, acl=acl)
+        return kept.version
+
+    async def update_version_lock(
+        self, bucket: str, key: str, version_id: str, change: LockChange, now: datetime
+    ) -> ObjectRecord | DeleteMarker | None:
+        state = self._buckets.get(bucket)
+        if state is None:
+            return None
+        encoded = key.encode()
+        current = state.objects.get(encoded)
+        if current is not None and (current.version_id or NULL_VERSION_ID) == version_id:
+            updated = dataclasses.replace(current, lock=change.apply(current.lock, now))
+            state.objects[encoded] = updated
+            return updated
+        kept = _find(state, encoded, version_id)
+        if kept is None:
+            return None
+        if isinstance(kept.version, ObjectRecord):
+            version = kept.version
+            kept.version = dataclasses.replace(version, lock=change.apply(version.lock, now))
         return kept.version
 
     async def list_object_versions(

@@ -34,7 +34,7 @@ import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -80,6 +80,7 @@ from andromede.storage.model import (
     build_bucket,
     build_object_record,
 )
+from andromede.storage.object_lock import LockChange, ObjectLock, ObjectLockConfiguration
 from andromede.storage.versioning import (
     DeleteMarker,
     RemovalCondition,
@@ -390,6 +391,7 @@ def _object_values(record: ObjectRecord) -> dict[str, Any]:
         "acl": None if record.acl is None else record.acl.to_json(),
         "inline_data": _inline_data(record.segments),
         "version_id": record.version_id,
+        "object_lock": None if record.lock is None else record.lock.to_json(),
         **_checksum_columns(record.checksum),
     }
 
@@ -425,6 +427,7 @@ _OBJECT_COLUMNS = (
     "acl",
     "inline_data",
     "version_id",
+    "object_lock",
 )
 _BUCKET_COLUMNS = (
     "name",
@@ -438,6 +441,7 @@ _BUCKET_COLUMNS = (
     "acl",
     "encryption",
     "versioning",
+    "object_lock",
 )
 _ALGORITHMS = {a.value: a for a in ChecksumAlgorithm}
 _TYPES = {t.value: t for t in ChecksumType}
@@ -463,6 +467,7 @@ def _object_from_row(row: Sequence[Any]) -> ObjectRecord:
         acl,
         inline_data,
         version_id,
+        object_lock,
     ) = row
     headers, sealed = _stored_headers_from_json(headers_json)
     # bytes, whatever the driver hands out (asyncpg: bytes; sqlite3: bytes or memoryview)
@@ -486,6 +491,7 @@ def _object_from_row(row: Sequence[Any]) -> ObjectRecord:
         None,  # kms_context: opened by the service
         None,  # key_check: made by the service
         version_id,
+        None if object_lock is None else _object_lock(object_lock),
     )
 
 
@@ -536,6 +542,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         acl,
         encryption,
         versioning,
+        object_lock,
     ) = row
     # Positionally, in the bucket's field order (every request: see slots_builder).
     return build_bucket(
@@ -550,6 +557,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         None if acl is None else AccessControlList.from_json(acl),
         None if encryption is None else _bucket_encryption(encryption),
         None if versioning is None else _VERSIONING[versioning],
+        None if object_lock is None else _lock_configuration(object_lock),
     )
 
 
@@ -617,6 +625,16 @@ def _bucket_encryption(text: str) -> BucketEncryption:
     return BucketEncryption.from_json(text)
 
 
+@functools.lru_cache(maxsize=64)
+def _lock_configuration(text: str) -> ObjectLockConfiguration:
+    return ObjectLockConfiguration.from_json(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _object_lock(text: str) -> ObjectLock:
+    return ObjectLock.from_json(text)
+
+
 def _check_column_order() -> None:
     """The positional decoders above match the tables (checked once, at import)."""
     for table, expected in ((_O, _OBJECT_COLUMNS), (_B, _BUCKET_COLUMNS)):
@@ -634,7 +652,10 @@ def _bucket_access_values(changes: Mapping[str, object]) -> dict[str, object]:
         raise ValueError(f"not bucket access fields: {sorted(unknown)}")
     values: dict[str, object] = {}
     for name, value in changes.items():
-        if isinstance(value, PublicAccessBlock | AccessControlList | BucketEncryption):
+        if isinstance(
+            value,
+            PublicAccessBlock | AccessControlList | BucketEncryption | ObjectLockConfiguration,
+        ):
             value = value.to_json()
         elif isinstance(value, ObjectOwnership):
             value = value.value
@@ -715,8 +736,11 @@ class SqlMetadataStore:
                     "object_ownership": bucket.object_ownership,
                     "public_access_block": bucket.public_access_block,
                     "acl": bucket.acl,
+                    "object_lock": bucket.object_lock,
                 }
             ),
+            # A bucket made with Object Lock is versioned from its first moment (decision 0102).
+            "versioning": None if bucket.versioning is None else bucket.versioning.value,
             "policy_digest": None if bucket.policy is None else policy_digest(bucket.policy),
         }
 
@@ -1087,9 +1111,14 @@ class SqlMetadataStore:
         version_id: str,
         *,
         only_if: RemovalCondition | None = None,
+        now: datetime | None = None,
+        bypass_governance: bool = False,
     ) -> ObjectRecord | DeleteMarker | None:
+        moment = now or datetime.now(UTC)
         return await self._db.write(
-            lambda conn: _versions.delete_version(conn, bucket, key, version_id, only_if)
+            lambda conn: _versions.delete_version(
+                conn, bucket, key, version_id, only_if, moment, bypass_governance
+            )
         )
 
     async def replace_version_headers(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
@@ -1102,6 +1131,13 @@ class SqlMetadataStore:
         text = None if acl is None else acl.to_json()
         return await self._db.write(
             lambda conn: _versions.set_acl(conn, bucket, key, version_id, text)
+        )
+
+    async def update_version_lock(
+        self, bucket: str, key: str, version_id: str, change: LockChange, now: datetime
+    ) -> ObjectRecord | DeleteMarker | None:
+        return await self._db.write(
+            lambda conn: _versions.update_lock(conn, bucket, key, version_id, change, now)
         )
 
     async def list_object_versions(

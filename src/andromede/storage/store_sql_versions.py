@@ -11,7 +11,7 @@ no version or has a delete marker as its newest.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +28,7 @@ from andromede.storage.model import (
     Segment,
     VersioningStatus,
 )
+from andromede.storage.object_lock import LockChange, check_removal
 from andromede.storage.versioning import (
     NULL_VERSION_ID,
     DeleteMarker,
@@ -48,6 +49,7 @@ __all__ = [
     "replace_headers",
     "set_acl",
     "set_versioning",
+    "update_lock",
 ]
 
 _B = tables.buckets
@@ -98,8 +100,8 @@ def _status(conn: Connection, bucket: str, record: ObjectRecord | None = None) -
 def _record_of(row: Any) -> ObjectRecord:
     """The record of an ``object_versions`` row of an object (not a marker)."""
     m = row._mapping
-    values = [m[name] for name in _sql._OBJECT_COLUMNS[:-1]]
-    values.append(None if m["is_null"] else m["version_id"])
+    shown = None if m["is_null"] else m["version_id"]
+    values = [shown if name == "version_id" else m[name] for name in _sql._OBJECT_COLUMNS]
     return _sql._object_from_row(values)
 
 
@@ -321,6 +323,8 @@ def delete_version(
     key: str,
     version_id: str,
     only_if: RemovalCondition | None = None,
+    now: datetime | None = None,
+    bypass_governance: bool = False,
 ) -> ObjectRecord | DeleteMarker | None:
     """Remove the version for good; the next newest becomes current. None if there is none,
     or if ``only_if`` no longer holds.
@@ -328,7 +332,10 @@ def delete_version(
     The version's row is locked before it is dropped, as ``_promote`` locks the row it moves:
     a removal and a promotion of the same version (a client deleting the newer one) wait for
     each other, and the second finds the row gone rather than acting on what it read before
-    (under PostgreSQL's READ COMMITTED, each statement sees what committed before it)."""
+    (under PostgreSQL's READ COMMITTED, each statement sees what committed before it).
+    The version's lock is read from that locked row too (ObjectLocked, decision 0102): a
+    retention or hold set meanwhile is waited for and seen."""
+    moment = now or datetime.now(UTC)
     if conn.execute(_HOLD, {"bucket": bucket}).first() is None:
         raise NoSuchBucket(bucket)
     names = {"bucket": bucket, "key": key}
@@ -339,6 +346,7 @@ def delete_version(
         if shown == version_id:
             if only_if is not None:
                 return None  # the current object is neither noncurrent nor a marker
+            check_removal(current.lock, moment, bypass_governance=bypass_governance)
             _drop_current(conn, current)
             _promote(conn, bucket, key)
             return current
@@ -350,6 +358,9 @@ def delete_version(
         return None
     if only_if is not None and not _holds(conn, only_if, names, found):
         return None
+    lock_text = found._mapping["object_lock"]
+    if lock_text is not None:
+        check_removal(_sql._object_lock(lock_text), moment, bypass_governance=bypass_governance)
     removed = _drop_version(conn, found)
     _promote(conn, bucket, key)
     return removed
@@ -431,6 +442,31 @@ def set_acl(
     if row._mapping["delete_marker"]:
         return _marker_of(row)
     conn.execute(_V.update().where(_where_version(row)), {"acl": acl_text})
+    return _version_of(conn.execute(sa.select(_V).where(_where_version(row))).one())
+
+
+def update_lock(
+    conn: Connection, bucket: str, key: str, version_id: str, change: LockChange, now: datetime
+) -> ObjectRecord | DeleteMarker | None:
+    """Apply ``change`` to the version's lock, read from its locked row (decision 0102)."""
+    current, row = _locked_version(conn, bucket, key, version_id)
+    if row is None:
+        return None
+    if current:
+        record = _sql._object_from_row(row)
+        lock = change.apply(record.lock, now)
+        conn.execute(
+            _O.update().where(_O.c.bucket == bucket, _O.c.key == key),
+            {"object_lock": None if lock is None else lock.to_json()},
+        )
+        return _sql._object_from_row(conn.execute(_CURRENT, {"bucket": bucket, "key": key}).one())
+    if row._mapping["delete_marker"]:
+        return _marker_of(row)
+    lock = change.apply(_record_of(row).lock, now)
+    conn.execute(
+        _V.update().where(_where_version(row)),
+        {"object_lock": None if lock is None else lock.to_json()},
+    )
     return _version_of(conn.execute(sa.select(_V).where(_where_version(row))).one())
 
 
