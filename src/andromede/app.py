@@ -47,6 +47,7 @@ from andromede.http.response import Receive, Scope, Send
 from andromede.http.sigv4 import credential_service
 from andromede.hypervisor.agent import serve_agent
 from andromede.hypervisor.agent_tls import agent_server_context
+from andromede.iam.errors import InvalidTenantTransition
 from andromede.iam.model import Tenant, TenantStatus
 from andromede.iam.saml import accepted_endpoints
 from andromede.iam.secrets import SecretSealer
@@ -77,6 +78,7 @@ from andromede.storage.blob_local import LocalBlobStore
 from andromede.storage.blobs import BlobStore
 from andromede.storage.expiration_view import MAX_REFRESH_PERIOD, ExpirationView
 from andromede.storage.lifecycle_runner import LifecycleAction, LifecycleRunner
+from andromede.storage.model import Bucket
 from andromede.storage.regions import RegionalBlobs
 from andromede.storage.service import ObjectService, StorageLimits
 from andromede.storage.store_sql import SqlMetadataStore
@@ -314,7 +316,7 @@ class Application:
             audit,
             settings,
             rate_limiter,
-            close_tenant=tenant_closer(identity, keys, customer_keys),
+            close_tenant=tenant_closer(identity, keys, customer_keys, buckets=objects.list_buckets),
         )
         self._running = _Running(
             db=db,
@@ -617,18 +619,33 @@ def xks_auditor(audit: AuditService) -> Callable[[XksCall], None]:
 
 
 def tenant_closer(
-    identity: IdentityService, keys: KeyService, customer_keys: CustomerKeyService
+    identity: IdentityService,
+    keys: KeyService,
+    customer_keys: CustomerKeyService,
+    *,
+    buckets: Callable[[str], Awaitable[list[Bucket]]],
 ) -> Callable[[str], Awaitable[Tenant]]:
-    """What closing a tenant does, from the management API and the command line alike."""
+    """What closing a tenant does, from the management API and the command line alike.
+    ``buckets``: the tenant's buckets (the object service's ``list_buckets``)."""
 
     async def close(reference: str) -> Tenant:
         """Close the tenant for good, crypto-shredding it first (issue 5, decision 0050):
         every KMS key of its account and its own key ring are destroyed in the root-key
         provider, so no object, volume or ciphertext of it can be read again, whatever
         database copy is restored later. Shredding comes first: if it fails the tenant is
-        not closed, and closing again retries it (each destruction is idempotent)."""
+        not closed, and closing again retries it (each destruction is idempotent).
+
+        Refused while the tenant has a bucket with Object Lock (decision 0102): shredding
+        would destroy versions that a retention or legal hold promises to keep. The bucket
+        goes once its versions may (deleting it needs it empty), then the tenant closes."""
         tenant = await identity.get_tenant(reference)
         if tenant.status is not TenantStatus.CLOSED:
+            locked = sorted(b.name for b in await buckets(tenant.id) if b.object_lock is not None)
+            if locked:
+                raise InvalidTenantTransition(
+                    "the tenant has buckets with Object Lock, whose versions closing would "
+                    "destroy: " + ", ".join(locked[:10])
+                )
             destroyed = await customer_keys.destroy_account_keys(tenant.id)
             await asyncio.to_thread(keys.destroy_tenant_key, tenant.id)
             log.warning(
@@ -652,7 +669,13 @@ async def open_tenant_closer(
     keys = await asyncio.to_thread(key_service, settings)
     try:
         identity = identity_service(settings, db)
-        yield tenant_closer(identity, keys, customer_key_service(settings, db, identity, keys))
+        store = SqlMetadataStore(db, row_memo_size=settings.opened_headers_cache_size)
+        yield tenant_closer(
+            identity,
+            keys,
+            customer_key_service(settings, db, identity, keys),
+            buckets=store.list_buckets,
+        )
     finally:
         await asyncio.to_thread(keys.close)
         await db.close()

@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
 from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
 from andromede.settings import Settings
+from andromede.storage.model import Bucket
 
 __all__ = ["REGION", "ApiHarness", "HttpxSigV4", "RequestsSigV4", "api_harness", "sigv4_headers"]
 
@@ -115,6 +116,8 @@ class ApiHarness:
     admin_tenant_id: str
     keys: KeyService
     customer_keys: CustomerKeyService
+    # The buckets the tenant closer finds (the harness has no object service): tests add some.
+    buckets: list[Bucket] = field(default_factory=list)
 
     def client(self, auth: httpx.Auth | None = None, **kwargs: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -163,7 +166,14 @@ async def api_harness(
         KmsAuthoriser(identity.policies_for, REGION, key_aliases=alias_names(key_store)),
         region=REGION,
     )
-    closer = tenant_closer(identity, keys, customer_keys)
+    # No object service in this harness: a test puts in ``buckets`` the buckets closing a
+    # tenant would find (Object Lock's refusal, decision 0102).
+    buckets: list[Bucket] = []
+
+    async def buckets_of(tenant_id: str) -> list[Bucket]:
+        return [b for b in buckets if b.tenant_id == tenant_id]
+
+    closer = tenant_closer(identity, keys, customer_keys, buckets=buckets_of)
     try:
         yield ApiHarness(
             app=ManagementApi(identity, audit, settings, close_tenant=closer),
@@ -176,6 +186,7 @@ async def api_harness(
             admin_tenant_id=boot.tenant.id,
             keys=keys,
             customer_keys=customer_keys,
+            buckets=buckets,
         )
     finally:
         await audit.close()

@@ -52,6 +52,10 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         404,
         "Object Lock configuration does not exist for this bucket",
     ),
+    "NoSuchObjectLockConfiguration": (
+        404,
+        "The specified object does not have a ObjectLock configuration",
+    ),
     "InvalidBucketState": (409, "The request is not valid with the current state of the bucket."),
     "NoSuchLifecycleConfiguration": (404, "The lifecycle configuration does not exist"),
     # Static websites (decision 0081).
@@ -248,6 +252,8 @@ _DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
     storage_errors.ObjectSizeMismatch: "InvalidRequest",
     # A conditional delete raced by a write or delete of the key: the client may retry.
     storage_errors.ObjectChanged: "ConditionalRequestConflict",
+    # A retention or legal hold (decision 0102): AWS answers 403 AccessDenied.
+    storage_errors.ObjectLocked: "AccessDenied",
     iam_errors.ExpiredToken: "ExpiredToken",
     iam_errors.InvalidClientTokenId: "InvalidToken",
     iam_errors.InvalidAccessKeyId: "InvalidAccessKeyId",

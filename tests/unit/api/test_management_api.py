@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from andromede.db.errors import DatabaseUnavailable
 from andromede.iam import totp
 from andromede.kms.errors import KeyDestroyed
 from andromede.kms.keys_errors import CmkNotFound
-from support.apiclient import ApiHarness, HttpxSigV4, api_harness
+from andromede.storage.model import Bucket
+from andromede.storage.object_lock import ObjectLockConfiguration
+from support.apiclient import REGION, ApiHarness, HttpxSigV4, api_harness
 from support.clock import Clock
 from support.kmskit import root
 
@@ -176,6 +179,28 @@ async def test_closing_a_tenant_crypto_shreds_it(api: ApiHarness) -> None:
     with pytest.raises(CmkNotFound):
         await api.customer_keys.decrypt(owner, blob, {})
     assert api.keys.unwrap_data_key(other.id, kept.wrapped)  # other tenants keep theirs
+
+
+async def test_a_tenant_with_object_lock_buckets_is_not_closed(api: ApiHarness) -> None:
+    """Crypto-shredding would destroy versions a retention promises to keep (decision
+    0102): the close is refused, nothing is shredded, and it goes through once the bucket
+    is gone."""
+    tenant = api.admin_tenant_id
+    api.keys.create_tenant_key(tenant)
+    sse_s3 = api.keys.new_data_key(tenant)
+    api.buckets.append(
+        Bucket(
+            "vault", tenant, "o", REGION, datetime.now(UTC), object_lock=ObjectLockConfiguration()
+        )
+    )
+    async with api.as_operator() as operator:
+        refused = assert_problem(
+            await operator.post("/api/v1/tenants/admin/close"), 409, "invalid-tenant-transition"
+        )
+        assert "vault" in refused["detail"]
+        api.keys.unwrap_data_key(tenant, sse_s3.wrapped)  # not shredded: it still opens
+        api.buckets.clear()
+        assert (await operator.post("/api/v1/tenants/admin/close")).json()["status"] == "closed"
 
 
 async def test_quota_set_and_read(api: ApiHarness) -> None:

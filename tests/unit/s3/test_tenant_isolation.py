@@ -388,3 +388,51 @@ async def test_versions_of_another_tenants_objects_are_out_of_reach(world: World
     exfiltrate = await world.intruder.request("PUT", "/intruder-own/stolen", headers=dict(source))
     assert (exfiltrate.status, exfiltrate.error_code()) == (403, "AccessDenied")
     assert await version_state() == before
+
+
+@pytest.mark.parametrize("caller", ["intruder", "anonymous", "powerless"])
+async def test_nobody_else_lifts_or_bypasses_a_lock(world: World, caller: str) -> None:
+    """Object Lock (decision 0102) in a bucket of the victim's that has it: every lock call,
+    and a delete of the version with the bypass header, is 403 for another tenant, anonymous
+    and a user without policy, and the version keeps its retention and hold."""
+    victim = world.victim
+    locked = "/victim-locked"
+    assert (
+        await victim.request("PUT", locked, headers={"x-amz-bucket-object-lock-enabled": "true"})
+    ).status == 200
+    headers = {
+        **md5(SECRET),
+        "x-amz-object-lock-mode": "GOVERNANCE",
+        "x-amz-object-lock-retain-until-date": "2099-01-01T00:00:00Z",
+        "x-amz-object-lock-legal-hold": "ON",
+    }
+    written = await victim.request("PUT", f"{locked}/k", SECRET, headers)
+    assert written.status == 200, written.body
+    vid = written.headers["x-amz-version-id"]
+    no_retention = b"<Retention/>"
+    no_hold = b"<LegalHold><Status>OFF</Status></LegalHold>"
+    bypass = {"x-amz-bypass-governance-retention": "true"}
+    attempts = [
+        ("GET", f"{locked}?object-lock", b"", {}),
+        ("PUT", f"{locked}?object-lock", OBJECT_LOCK_XML, md5(OBJECT_LOCK_XML)),
+        ("GET", f"{locked}/k?retention&versionId={vid}", b"", {}),
+        (
+            "PUT",
+            f"{locked}/k?retention&versionId={vid}",
+            no_retention,
+            {**md5(no_retention), **bypass},
+        ),
+        ("GET", f"{locked}/k?legal-hold&versionId={vid}", b"", {}),
+        ("PUT", f"{locked}/k?legal-hold&versionId={vid}", no_hold, md5(no_hold)),
+        ("DELETE", f"{locked}/k?versionId={vid}", b"", bypass),
+    ]
+    client = world.caller(caller)
+    for method, path, body, extra in attempts:
+        reply = await client.request(
+            method, path, body, dict(extra), sign=client.credentials is not None
+        )
+        assert (reply.status, reply.error_code()) == (403, "AccessDenied"), (method, path)
+    head = await victim.request("HEAD", f"{locked}/k?versionId={vid}")
+    assert head.status == 200
+    assert head.headers["x-amz-object-lock-mode"] == "GOVERNANCE"
+    assert head.headers["x-amz-object-lock-legal-hold"] == "ON"

@@ -131,10 +131,11 @@ async def test_turning_a_feature_on_is_refused_and_changes_nothing(
         assert turned_on not in after.body
 
 
-async def test_a_versioned_bucket_is_refused_replication_and_object_lock_as_not_implemented(
+async def test_a_versioned_bucket_is_refused_replication_as_not_implemented(
     client: Client,
 ) -> None:
-    # "Versioning must be 'Enabled'" would be untrue once it is (decision 0097).
+    # "Versioning must be 'Enabled'" would be untrue once it is (decision 0097). Object Lock
+    # is taken there since decision 0102 (tests/unit/s3/test_object_lock.py).
     enabled = b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"
     assert (await client.request("PUT", f"{B}?versioning", enabled)).status == 200
     for query, body in (
@@ -143,11 +144,6 @@ async def test_a_versioned_bucket_is_refused_replication_and_object_lock_as_not_
             b"<ReplicationConfiguration><Role>arn:aws:iam::1:role/r</Role><Rule>"
             b"<Status>Enabled</Status><Destination><Bucket>arn:aws:s3:::elsewhere</Bucket>"
             b"</Destination></Rule></ReplicationConfiguration>",
-        ),
-        (
-            "object-lock",
-            b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>"
-            b"</ObjectLockConfiguration>",
         ),
     ):
         reply = await client.request("PUT", f"{B}?{query}", body, md5_header(body))

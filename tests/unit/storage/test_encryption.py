@@ -50,6 +50,7 @@ from andromede.storage.model import (
     SealedHeaders,
     Segment,
 )
+from andromede.storage.object_lock import LockMode, ObjectLock
 from andromede.storage.service import BodyIntegrity, CompletedPart, ObjectService, StorageLimits
 from support.keys import key_service_in
 
@@ -755,6 +756,7 @@ def test_an_opened_record_keeps_every_other_field() -> None:
         acl=AccessControlList.private("o"),
         kms_context={"old": "x"},
         version_id="a-version",
+        lock=ObjectLock(LockMode.COMPLIANCE, datetime(2030, 1, 1, tzinfo=UTC), legal_hold=True),
     )
     headers = ContentHeaders(content_type="text/plain")
     expected = dataclasses.replace(record, headers=headers, kms_context={"a": "b"})
@@ -770,7 +772,7 @@ def test_an_opened_record_keeps_every_other_field() -> None:
     assert {f.name for f in dataclasses.fields(ObjectRecord)} == {
         "bucket", "key", "size", "etag", "last_modified", "headers", "segments", "owner_id",
         "checksum", "format_version", "acl", "sealed_headers", "kms_context", "key_check",
-        "version_id",
+        "version_id", "lock",
     }  # fmt: skip
 
 

@@ -30,6 +30,7 @@ from andromede.s3.handlers.common import (
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, child_text, parse_xml
 from andromede.storage.model import Bucket, ObjectOwnership, PublicAccessBlock
+from andromede.storage.object_lock import ObjectLockConfiguration
 
 __all__ = [
     "create_bucket",
@@ -86,8 +87,9 @@ async def create_bucket(ctx: S3Context, svc: S3Services) -> Response:
         root = parse_xml(body, "CreateBucketConfiguration")
         constraint = child_text(root, "LocationConstraint")
     region = await _bucket_region(ctx, svc, tenant_id, constraint or None)
-    if ctx.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":
-        raise S3Error("NotImplemented", "Object Lock is not implemented yet")
+    # Object Lock from the start (decision 0102): versioned Enabled, and locked, for good.
+    lock_header = ctx.headers.get("x-amz-bucket-object-lock-enabled", "").strip().lower()
+    object_lock = ObjectLockConfiguration() if lock_header == "true" else None
     namespace = ctx.headers.get("x-amz-bucket-namespace")
     if namespace is not None and namespace.strip() != "global":
         # Account-regional namespaces: bucket names only one account may take. Not here.
@@ -117,6 +119,7 @@ async def create_bucket(ctx: S3Context, svc: S3Services) -> Response:
         region=region,
         object_ownership=ownership,
         acl=acl,
+        object_lock=object_lock,
     )
     return Response(headers=[("Location", f"/{ctx.bucket}")])
 

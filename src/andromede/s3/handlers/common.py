@@ -229,20 +229,26 @@ def tenant_owner_id(ctx: S3Context) -> str:
 _UNSUPPORTED_HEADER_PREFIXES = (
     "x-amz-write-offset-bytes",  # appending to an object (S3 Express directory buckets)
 )
-# Object Lock's headers: no bucket here has an Object Lock configuration, and S3's answer to
-# them in such a bucket is this (decision 0083).
+# Object Lock's headers: S3's answer to them in a bucket without Object Lock is this (decision
+# 0083); the writes that take them (PutObject, CopyObject: handlers/object_lock.py) say so.
 _OBJECT_LOCK_PREFIX = "x-amz-object-lock-"
 NO_OBJECT_LOCK = "Bucket is missing Object Lock Configuration"
 _ACCEPTED_STORAGE_CLASSES = frozenset({"STANDARD"})
 
 
-def reject_unsupported_headers(ctx: S3Context) -> None:
+def reject_unsupported_headers(ctx: S3Context, *, object_lock: bool = False) -> None:
     """Refuse a write whose headers ask for a feature not implemented here (ACL headers are
-    the handlers' business: ``access.acl_from_request``)."""
+    the handlers' business: ``access.acl_from_request``). ``object_lock``: the handler
+    takes Object Lock's headers itself (decision 0102); the others refuse them, with
+    NotImplemented in a bucket with Object Lock (CreateMultipartUpload, PostObject: not yet),
+    never taking the write without the lock asked for."""
+    bucket = ctx.bucket_record
     for name in ctx.headers:
         if name.startswith(_UNSUPPORTED_HEADER_PREFIXES):
             raise S3Error("NotImplemented", Header=name)
-        if name.startswith(_OBJECT_LOCK_PREFIX):
+        if name.startswith(_OBJECT_LOCK_PREFIX) and not object_lock:
+            if bucket is not None and bucket.object_lock is not None:
+                raise S3Error("NotImplemented", Header=name)
             raise S3Error("InvalidRequest", NO_OBJECT_LOCK)
     storage_class = ctx.headers.get("x-amz-storage-class")
     if storage_class is not None and storage_class.strip() not in _ACCEPTED_STORAGE_CLASSES:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from andromede.http.dates import http_date, iso8601_ms
 from andromede.http.response import Response
@@ -25,6 +25,7 @@ from andromede.s3.handlers.encryption import (
     write_encryption_headers,
 )
 from andromede.s3.handlers.lifecycle import write_expiration
+from andromede.s3.handlers.object_lock import default_lock
 from andromede.s3.handlers.objects import (
     check_write_conditions,
     copy_source_version_header,
@@ -260,6 +261,9 @@ async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response
             expected_checksum=expected,
             expected_size=expected_size,
             expected=expected_object,
+            # The bucket's default retention, counted from the completion (the lock headers
+            # of CreateMultipartUpload are refused for now: decision 0102).
+            lock=default_lock(await addressed_bucket(ctx, svc), datetime.now(UTC)),
         )
     except InvalidChecksumValue as exc:
         raise S3Error("InvalidRequest", "The checksum provided is invalid.") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import NamedTuple
 from urllib.parse import unquote
 
@@ -39,6 +40,11 @@ from andromede.s3.handlers.encryption import (
     write_encryption_headers,
 )
 from andromede.s3.handlers.lifecycle import write_expiration
+from andromede.s3.handlers.object_lock import (
+    bypass_governance,
+    lock_for_write,
+    lock_response_headers,
+)
 from andromede.s3.handlers.tagging import tags_from_request
 from andromede.s3.handlers.version_reads import read_version
 from andromede.s3.operations import S3Operation
@@ -119,10 +125,11 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
     size = ctx.declared_size()
     if size > svc.settings.max_object_size:
         raise S3Error("EntityTooLarge", MaxSizeAllowed=str(svc.settings.max_object_size))
-    reject_unsupported_headers(ctx)
+    reject_unsupported_headers(ctx, object_lock=True)
     bucket = await addressed_bucket(ctx, svc)
     owner_id = object_owner_id(ctx, bucket)
     acl = acl_from_request(ctx, bucket, owner_id=owner_id)
+    lock = await lock_for_write(ctx, svc, bucket, datetime.now(UTC))
     encryption = await write_encryption(ctx, svc, bucket)
     tags = await tags_from_request(ctx, svc, bucket)
     expected = await check_write_conditions(ctx, svc)
@@ -138,6 +145,7 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
         encryption=encryption,
         acl=acl,
         expected=expected,
+        lock=lock,
     )
     response = Response(headers=[("ETag", f'"{record.etag}"')])
     if record.checksum is not None:
@@ -205,6 +213,7 @@ async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
         response.header("x-amz-version-id", shown_version_id(record.version_id))
     record_encryption_headers(response, record, customer)
     write_expiration(response, svc, record)
+    await lock_response_headers(ctx, svc, response, record)
     if byte_range is not None:
         response.status = 206
         response.header("Content-Range", f"bytes {byte_range.start}-{byte_range.end}/{record.size}")
@@ -258,6 +267,7 @@ async def delete_object(ctx: S3Context, svc: S3Services) -> Response:
         raise S3Error("NotImplemented", Header="If-Match")
     if if_match is not None:
         checked_etag = await _check_delete_condition(ctx, svc, if_match)
+    bypass = named_version is not None and await bypass_governance(ctx, svc, bucket, ctx.key)
     if bucket.versioning is not None:
         # With If-Match, the marker goes only over the object the condition held for (409
         # ConditionalRequestConflict if another write or delete came in between), as the
@@ -268,6 +278,7 @@ async def delete_object(ctx: S3Context, svc: S3Services) -> Response:
             named_version,
             owner_id=object_owner_id(ctx, bucket),
             if_etag=checked_etag,
+            bypass_governance=bypass,
         )
         response = Response(status=204)
         response.header("x-amz-version-id", shown_version_id(version_id))
@@ -338,6 +349,7 @@ async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
     # A version named (its VersionId, "null" included) is a permanent delete: it needs
     # s3:DeleteObjectVersion, as AWS requires, and s3:DeleteObject is not enough.
     denied: set[tuple[str, str | None]] = set()
+    bypassing: set[str] = set()  # keys whose GOVERNANCE retentions the request may bypass
     for wanted in requested:
         action = "s3:DeleteObjectVersion" if wanted.version else None
         try:
@@ -349,6 +361,13 @@ async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
                 await authorise_object(ctx, svc, S3Operation.GetObject, bucket, wanted.key)
         except S3Error:
             denied.add((wanted.key, wanted.version))
+            continue
+        if wanted.version and wanted.key not in bypassing:
+            try:
+                if await bypass_governance(ctx, svc, bucket, wanted.key):
+                    bypassing.add(wanted.key)
+            except S3Error:
+                pass  # not allowed to bypass: the retention counts, the entry may still go
     if denied and len(denied) == len({(wanted.key, wanted.version) for wanted in requested}):
         raise S3Error("AccessDenied")
     xml = XmlWriter("DeleteResult")
@@ -384,6 +403,7 @@ async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
                     named_version,
                     owner_id=object_owner_id(ctx, bucket),
                     if_etag=checked_etag,
+                    bypass_governance=key in bypassing,
                 )
             else:
                 await svc.objects.delete_object(ctx.bucket, key, if_etag=checked_etag)
@@ -498,10 +518,12 @@ def copy_source_version_header(response: Response, source: CopySource) -> None:
 
 
 async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
-    reject_unsupported_headers(ctx)
+    reject_unsupported_headers(ctx, object_lock=True)
     bucket = await addressed_bucket(ctx, svc)
     owner_id = object_owner_id(ctx, bucket)
     acl = acl_from_request(ctx, bucket, owner_id=owner_id)
+    # The copy's own lock (headers or the bucket's default), never the source's, as on AWS.
+    lock = await lock_for_write(ctx, svc, bucket, datetime.now(UTC))
     encryption = await write_encryption(ctx, svc, bucket)
     copied = await load_copy_source(ctx, svc)
     source = copied.record
@@ -551,6 +573,7 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
         source_customer_key=copy_source_customer_key(ctx),
         acl=acl,
         expected=expected,
+        lock=lock,
     )
     xml = XmlWriter("CopyObjectResult")
     xml.element("LastModified", iso8601_ms(record.last_modified))

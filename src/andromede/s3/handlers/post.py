@@ -60,6 +60,7 @@ from andromede.s3.handlers.common import (
     reject_unsupported_headers,
 )
 from andromede.s3.handlers.encryption import write_encryption, write_encryption_headers
+from andromede.s3.handlers.object_lock import default_lock
 from andromede.s3.handlers.tagging import parse_tag_set
 from andromede.s3.operations import S3Operation
 from andromede.s3.request import S3Context
@@ -485,6 +486,8 @@ async def post_object(ctx: S3Context, svc: S3Services) -> Response:
         encryption=encryption,
         acl=acl,
         exact_size=False,
+        # The bucket's default retention (lock fields are refused above: decision 0102).
+        lock=default_lock(bucket, now),
     )
     etag = f'"{record.etag}"'
     location = _object_url(ctx, bucket.name, key)
