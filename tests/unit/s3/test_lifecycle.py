@@ -498,6 +498,31 @@ async def test_noncurrent_versions_expire_by_age_keeping_the_newest(client: Clie
     assert (await client.request("GET", f"{B}/k")).body == b"v4"
 
 
+async def test_noncurrent_expiry_keeps_a_locked_version(client: Client) -> None:
+    """Lifecycle never removes a version under legal hold or retention (decision 0102): the
+    store refuses in the removal's transaction, the runner keeps it and counts it not."""
+    assert (await client.request("PUT", f"{B}?versioning", VERSIONING)).status == 200
+    lock = b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>"
+    lock += b"</ObjectLockConfiguration>"
+    assert (await client.request("PUT", f"{B}?object-lock", lock, md5_header(lock))).status == 200
+    held = {**md5_header(b"v1"), "x-amz-object-lock-legal-hold": "ON"}
+    ids = [(await client.request("PUT", f"{B}/k", b"v1", held)).headers["x-amz-version-id"]]
+    for body in (b"v2", b"v3"):
+        ids.append((await client.request("PUT", f"{B}/k", body)).headers["x-amz-version-id"])
+    await put_lifecycle(
+        client,
+        rule(
+            "<Filter><Prefix>k</Prefix></Filter><NoncurrentVersionExpiration>"
+            "<NoncurrentDays>1</NoncurrentDays></NoncurrentVersionExpiration>"
+        ),
+    )
+    clock = Clock()
+    clock.now += timedelta(days=2)
+    assert (await runner(client, clock, []).run_once()).expired == 1
+    assert {version for _, _, version in await versions(client)} == {ids[0], ids[2]}
+    assert (await client.request("GET", f"{B}/k?versionId={ids[0]}")).body == b"v1"
+
+
 async def test_an_expired_delete_marker_alone_is_removed(client: Client) -> None:
     assert (await client.request("PUT", f"{B}?versioning", VERSIONING)).status == 200
     version = (await client.request("PUT", f"{B}/k", b"v")).headers["x-amz-version-id"]
