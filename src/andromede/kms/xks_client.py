@@ -446,11 +446,12 @@ class XksClient:
             raise XksProxyFailure(XksFailure.UNREACHABLE, "the host does not resolve") from None
         except (TimeoutError, httpx.TimeoutException):
             raise XksProxyFailure(XksFailure.TIMEOUT) from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError) as exc:
+            # ssl.SSLError is an OSError, and not every one reaches here wrapped by httpx: a
+            # proxy's alert refusing the gateway's certificate, read while the request is
+            # written, came as the bare SSLError (most of the time with the CPU loaded).
             if _tls_failure(exc):
                 raise XksProxyFailure(XksFailure.TLS) from None
-            raise XksProxyFailure(XksFailure.UNREACHABLE) from None
-        except OSError:
             raise XksProxyFailure(XksFailure.UNREACHABLE) from None
 
     async def _acquire(self, pinned: outbound.PinnedUrl) -> _Pool:
