@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from support.logs import logging_restored
 from support.passwords import CHEAP_HASHER
-from support.server import ServerProcess, running_server
+from support.server import ServerProcess, running_server, server_logs
 
 # postgres_cluster, postgres_url, postgres_empty_url: a private PostgreSQL (tests/support);
 # ceph_cluster, rados_client, rados_blob_store: a private Ceph cluster (tests/support/ceph.py);
@@ -38,6 +38,41 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     Makefile's) an idle worker takes short tests from the other's queue, so the run ends on
     short tests instead of one worker finishing a two-minute test alone."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+LOG_TAIL = 12_000
+_LOG_MARKS = pytest.StashKey[dict[Path, int]]()
+
+
+@pytest.fixture(autouse=True)
+def _mark_server_logs(request: pytest.FixtureRequest) -> None:
+    """Remember where each server's log stood when the test started (see the report hook)."""
+    request.node.stash[_LOG_MARKS] = {
+        log: log.stat().st_size for log in server_logs() if log.exists()
+    }
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Add to a failed test's report what every ``andromede serve`` wrote while it ran: the
+    session's server and the test's own (a server started by the test's fixtures is shown from
+    its start). Done here rather than in a fixture's teardown because xdist ships the report to
+    the controller as soon as it exists."""
+    report = yield
+    marks = item.stash.get(_LOG_MARKS, None)
+    if not report.failed or marks is None:
+        return report
+    for log in server_logs():
+        offset = marks.get(log, 0)
+        if not log.exists() or log.stat().st_size <= offset:
+            continue
+        with log.open("rb") as stream:
+            stream.seek(offset)
+            tail = stream.read()[-LOG_TAIL:].decode("utf-8", "replace")
+        report.sections.append((f"andromede serve log {log.name} ({call.when})", tail))
+    return report
 
 
 @pytest.fixture(autouse=True)

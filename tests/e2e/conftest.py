@@ -3,12 +3,12 @@ session's real ``andromede serve``.
 
 Every test gets its own bucket (a uuid name) so the suite runs in any order and in parallel under
 pytest-xdist; each xdist worker has its own server (the ``server`` session fixture). A failing
-test's report carries the part of the server log written while it ran.
+test's report carries the part of every server's log written while it ran (tests/conftest.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,33 +29,6 @@ from support.server import ServerProcess, running_server
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-LOG_TAIL = 12_000
-_LOG_MARK = pytest.StashKey[tuple[Path | None, int]]()
-
-
-@pytest.fixture(autouse=True)
-def _mark_server_log(request: pytest.FixtureRequest, server: ServerProcess) -> None:
-    """Remember where the server log stood when the test started (see the report hook)."""
-    log = server.log_path
-    offset = log.stat().st_size if log is not None and log.exists() else 0
-    request.node.stash[_LOG_MARK] = (log, offset)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Add the server log written during a failed test to its report; done here rather than in
-    a fixture's teardown because xdist ships the report to the controller as soon as it exists."""
-    report = yield
-    log, offset = item.stash.get(_LOG_MARK, (None, 0))
-    if report.failed and log is not None and log.exists():
-        with log.open("rb") as stream:
-            stream.seek(offset)
-            tail = stream.read()[-LOG_TAIL:].decode("utf-8", "replace")
-        report.sections.append((f"andromede serve log ({call.when})", tail))
-    return report
 
 
 @pytest.fixture

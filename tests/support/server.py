@@ -17,10 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-__all__ = ["REGION", "ServerProcess", "free_port", "running_server"]
+__all__ = ["REGION", "ServerProcess", "free_port", "running_server", "server_logs"]
 
 REGION = "eu-fr-1"
 ANDROMEDE = Path(sys.executable).with_name("andromede")
+
+# The log of every server this process started, in order: a failed test's report carries what
+# each wrote while it ran (tests/conftest.py), the test's own servers as well as the session's.
+_STARTED_LOGS: list[Path] = []
+
+
+def server_logs() -> list[Path]:
+    """The logs of the servers this process started."""
+    return list(_STARTED_LOGS)
 
 
 def free_port() -> int:
@@ -70,6 +79,8 @@ class ServerProcess:
     # loaded CI machine that was seen to take over 20 s; 120 s costs nothing when it is quick.
     def start(self, timeout: float = 120.0) -> None:
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
+        if self.log_path not in _STARTED_LOGS:
+            _STARTED_LOGS.append(self.log_path)
         env = {**os.environ, "ANDROMEDE_LOG_LEVEL": "info", **self.extra_env}
         # The child keeps its own copy of the descriptor; the parent's is closed at once, or it
         # leaks (a ResourceWarning, an error under filterwarnings=error).
