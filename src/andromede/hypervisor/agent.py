@@ -56,6 +56,7 @@ from andromede.hypervisor.wire import (
     IMAGE_FORMAT,
     IMAGE_SHA256,
     IMAGES_PATH,
+    KEEP_ALIVE_SECONDS,
     WireError,
     decode,
     encode,
@@ -327,6 +328,7 @@ def _quiet_server(app: AgentApp, *, ssl_context: ssl.SSLContext | None = None, *
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         **where,
     )
     if ssl_context is not None:

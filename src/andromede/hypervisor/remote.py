@@ -38,6 +38,7 @@ from andromede.hypervisor.wire import (
     IMAGE_FORMAT,
     IMAGE_SHA256,
     IMAGES_PATH,
+    KEEP_ALIVE_SECONDS,
     decode,
     encode,
 )
@@ -55,6 +56,9 @@ log = logging.getLogger(__name__)
 # The agent's answer header naming its host (andromede.hypervisor.agent.HOST_HEADER: the agent
 # module is the server's, this one the client's; the wire's name is the contract).
 _HOST_HEADER = "x-andromede-host"
+# An idle kept connection is dropped after this, well before the agent would close it
+# (KEEP_ALIVE_SECONDS): a call never races the agent's own close of the connection it reuses.
+_KEEPALIVE_EXPIRY = KEEP_ALIVE_SECONDS / 2
 # The port's calls that only read the host's state.
 _QUERIES = frozenset({"capacity", "running", "state", "network", "console_output"})
 
@@ -107,6 +111,7 @@ class RemoteDriver:
         self._client = httpx.AsyncClient(
             transport=transport,
             base_url=base_url,
+            limits=httpx.Limits(keepalive_expiry=_KEEPALIVE_EXPIRY),
             # Stopping a guest waits for its ACPI timeout on the host: the timeout must exceed
             # it. Connecting is quick or the host is away: a short wait, then AgentUnreachable.
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
@@ -122,9 +127,7 @@ class RemoteDriver:
         document |= {n: encode(keywords[n]) for n, _ in call.keywords}
         try:
             if name in _QUERIES:
-                response = await self._client.post(
-                    f"/v1/{name}", json=document, timeout=self._query_timeout
-                )
+                response = await self._ask(name, document)
             else:
                 response = await self._client.post(f"/v1/{name}", json=document)
         except httpx.TransportError as exc:  # timeouts included
@@ -138,6 +141,24 @@ class RemoteDriver:
                 f"{name} on {self._host}: {answer.get('error')}: {answer.get('message')}"
             )
         return None if call.result is None else decode(call.result, answer["result"])
+
+    async def _ask(self, name: str, document: dict[str, Any]) -> httpx.Response:
+        """A query, sent once more when the connection it went out on broke before any answer:
+        a kept connection the agent closed meanwhile (a restarted agent, a network that cut
+        idle connections) is no reason to call the host unreachable and place nothing on it,
+        and a query changes nothing on the host. Calls that act are sent once."""
+        for attempt in (1, 2):
+            try:
+                return await self._client.post(
+                    f"/v1/{name}", json=document, timeout=self._query_timeout
+                )
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                if attempt == 2:
+                    raise
+                log.info(
+                    "agent of %s: %s broke on a kept connection; asking again", self._host, name
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _check_host(self, response: httpx.Response) -> None:
         """Refuse an answer from an agent that names another host than the one declared."""

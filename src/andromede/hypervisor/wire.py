@@ -39,6 +39,7 @@ __all__ = [
     "IMAGES_PATH",
     "IMAGE_FORMAT",
     "IMAGE_SHA256",
+    "KEEP_ALIVE_SECONDS",
     "Call",
     "WireError",
     "decode",
@@ -48,6 +49,10 @@ __all__ = [
 IMAGES_PATH = "/v1/images/"
 IMAGE_SHA256 = "x-andromede-image-sha256"
 IMAGE_FORMAT = "x-andromede-image-format"
+# How long the agent keeps an idle connection open. A client drops its idle connections well
+# before (remote.py): were both 5 s (uvicorn's and httpx's defaults), a gateway could send a
+# call on a connection the agent was closing that instant, and lose it as "unreachable".
+KEEP_ALIVE_SECONDS = 60
 
 
 class WireError(ValueError):

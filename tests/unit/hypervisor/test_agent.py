@@ -33,9 +33,19 @@ from andromede.compute.driver import (
     VolumeSpec,
 )
 from andromede.compute.driver_memory import MemoryDriver
-from andromede.hypervisor.agent import AgentAlreadyRunning, agent_ready, serve_agent
-from andromede.hypervisor.remote import AgentCallFailed, AgentUnreachable, RemoteDriver
-from andromede.hypervisor.wire import CALLS, WireError, decode, encode
+from andromede.hypervisor.agent import (
+    AgentAlreadyRunning,
+    _quiet_server,
+    agent_ready,
+    serve_agent,
+)
+from andromede.hypervisor.remote import (
+    _KEEPALIVE_EXPIRY,
+    AgentCallFailed,
+    AgentUnreachable,
+    RemoteDriver,
+)
+from andromede.hypervisor.wire import CALLS, KEEP_ALIVE_SECONDS, WireError, decode, encode
 
 KEY = bytes(range(32))
 
@@ -323,3 +333,88 @@ async def test_an_image_put_without_its_checksum_is_refused(
         )
         assert unknown.status_code == 500 and "format" in unknown.json()["message"]
     assert driver.images == {}
+
+
+class _CuttingProxy:
+    """A unix-socket relay in front of the agent that drops a connection, without an answer,
+    when the second request arrives on it: what a gateway sees when the agent closes a kept
+    connection at the moment the gateway sends on it."""
+
+    def __init__(self, upstream: Path, path: Path) -> None:
+        self.upstream = upstream
+        self.path = path
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> _CuttingProxy:
+        self._server = await asyncio.start_unix_server(self._relay, path=str(self.path))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        up_reader, up_writer = await asyncio.open_unix_connection(str(self.upstream))
+        requests = 0
+
+        async def answers() -> None:
+            while data := await up_reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+
+        relay_back = asyncio.create_task(answers())
+        try:
+            while data := await reader.read(65536):
+                requests += data.count(b"POST /v1/")
+                if requests >= 2:
+                    break  # the kept connection dies under the second request
+                up_writer.write(data)
+                await up_writer.drain()
+        finally:
+            relay_back.cancel()
+            up_writer.close()
+            writer.close()
+
+
+async def test_a_query_on_a_kept_connection_that_broke_is_asked_again(
+    agent: tuple[Path, MemoryDriver], tmp_path: Path
+) -> None:
+    socket_path, _driver = agent
+    async with _CuttingProxy(socket_path, tmp_path / "proxy.sock") as proxy:
+        remote = _remote(proxy.path)
+        try:
+            first = await remote.capacity()
+            # The second query goes out on the kept connection, which breaks: asked again on
+            # a new one, it is answered — not a host taken for unreachable.
+            assert await remote.capacity() == first
+            assert proxy.connections == 2
+        finally:
+            await remote.close()
+
+
+async def test_a_call_that_acts_is_sent_once(
+    agent: tuple[Path, MemoryDriver], tmp_path: Path
+) -> None:
+    socket_path, driver = agent
+    async with _CuttingProxy(socket_path, tmp_path / "proxy.sock") as proxy:
+        remote = _remote(proxy.path)
+        try:
+            await remote.capacity()
+            with pytest.raises(AgentUnreachable):
+                await remote.create_volume(VolumeSpec("vol-once", 1, KEY))
+            assert proxy.connections == 1
+            assert "vol-once" not in driver.volumes
+        finally:
+            await remote.close()
+
+
+def test_the_agent_keeps_idle_connections_longer_than_gateways_do() -> None:
+    """A gateway drops an idle connection before the agent closes it, so it never sends a call
+    on a connection being closed (both at 5 s, httpx's and uvicorn's defaults, raced)."""
+    app = object()
+    server = _quiet_server(app, uds="/nonexistent/agent.sock")  # type: ignore[arg-type]
+    assert server.config.timeout_keep_alive == KEEP_ALIVE_SECONDS
+    assert _KEEPALIVE_EXPIRY < KEEP_ALIVE_SECONDS
