@@ -25,7 +25,7 @@ from pathlib import Path
 from andromede.api.app import ManagementApi
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
-from andromede.audit.store import SqlAuditStore
+from andromede.audit.store_sql import SqlAuditStore
 from andromede.compute.driver import HypervisorDriver
 from andromede.compute.images import ImageFiles
 from andromede.compute.service import ComputeService

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from andromede.audit.model import AuditEvent, Outcome
-from andromede.audit.store import AuditStore, MemoryAuditStore, SqlAuditStore
+from andromede.audit.store import AuditStore, MemoryAuditStore
+from andromede.audit.store_sql import SqlAuditStore
 from andromede.db.database import Database, open_database
 from andromede.iam.errors import (
     DeleteConflict,

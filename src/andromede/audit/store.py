@@ -1,36 +1,70 @@
-"""The audit store interface and its implementations (SQL table, in-memory twin)."""
+"""The audit store interface and its in-memory twin (the SQL store is ``store_sql``).
+
+A store keeps the transparency logs (decision 0105): each event is appended, as its canonical
+entry, to its tenant's log or to the platform's, and the log's Merkle tree advances in the same
+transaction (``append``). Besides the leaves it keeps the head of every perfect subtree, so a
+tree head at any size and any proof are folds of O(log n) stored hashes (``node_hashes``; the
+arithmetic is :mod:`andromede.audit.merkle`'s, the assembling :mod:`andromede.audit.trail`'s).
+Stored nodes never change once written, so they may be read outside the append's transaction.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from andromede.audit.merkle import EMPTY_ROOT, Node, append_leaves, fold, leaf_hash
+from andromede.audit.model import AuditEvent, TreeHead, entry_text, log_of, parse_entry
 
-from andromede.audit.model import AuditEvent, Outcome
-from andromede.db import tables
-from andromede.db.database import Database
+__all__ = ["AuditStore", "MemoryAuditStore", "NodeKey"]
 
-__all__ = ["AuditStore", "MemoryAuditStore", "SqlAuditStore"]
+NodeKey = tuple[int, int]  # (level, index) of a perfect subtree
 
 
 class AuditStore(Protocol):
     async def append(self, events: Sequence[AuditEvent]) -> None:
-        """Append in order, in one transaction."""
+        """Append in order, each to its log, advancing each log's tree, in one transaction."""
 
     async def list_events(
         self, tenant_id: str | None, *, after_id: int, limit: int
-    ) -> list[tuple[int, AuditEvent]]: ...
+    ) -> list[tuple[int, AuditEvent]]:
+        """Events in the order appended, every log's (``tenant_id`` None) or one tenant's,
+        numbered by an id that grows across logs."""
+
+    async def tree_head(self, log: str) -> TreeHead:
+        """The log's latest tree (size 0 and the empty root for a log never written)."""
+
+    async def entries(self, log: str, start: int, end: int) -> list[str]:
+        """The entries at indexes ``[start, end)`` of the log (fewer past its end)."""
+
+    async def node_hashes(self, log: str, nodes: Collection[NodeKey]) -> dict[NodeKey, bytes]:
+        """The heads of the perfect subtrees asked for that exist."""
+
+
+@dataclass(slots=True)
+class _Log:
+    entries: list[str] = field(default_factory=list)
+    nodes: dict[NodeKey, bytes] = field(default_factory=dict)
+    frontier: list[Node] = field(default_factory=list)
 
 
 class MemoryAuditStore:
     def __init__(self) -> None:
         self._events: list[AuditEvent] = []
+        self._logs: dict[str, _Log] = {}
 
     async def append(self, events: Sequence[AuditEvent]) -> None:
-        self._events.extend(events)
+        for event in events:
+            log = self._logs.setdefault(log_of(event.tenant_id), _Log())
+            text = entry_text(event)
+            made, log.frontier = append_leaves(
+                log.frontier, len(log.entries), [leaf_hash(text.encode())]
+            )
+            log.entries.append(text)
+            log.nodes.update({(n.level, n.index): n.hash for n in made})
+            # Kept as read back from its entry, as the SQL store lists it.
+            self._events.append(parse_entry(text))
 
     async def list_events(
         self, tenant_id: str | None, *, after_id: int, limit: int
@@ -42,54 +76,18 @@ class MemoryAuditStore:
             if i > after_id and (tenant_id is None or e.tenant_id == tenant_id)
         ][:limit]
 
+    async def tree_head(self, log: str) -> TreeHead:
+        found = self._logs.get(log)
+        if found is None:
+            return TreeHead(0, EMPTY_ROOT)
+        return TreeHead(len(found.entries), fold([n.hash for n in found.frontier]))
 
-class SqlAuditStore:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    async def entries(self, log: str, start: int, end: int) -> list[str]:
+        found = self._logs.get(log)
+        return [] if found is None else found.entries[start:end]
 
-    async def append(self, events: Sequence[AuditEvent]) -> None:
-        if not events:
-            return
-        rows = [
-            {
-                "occurred_at": e.occurred_at,
-                "request_id": e.request_id,
-                "tenant_id": e.tenant_id,
-                "principal": e.principal,
-                "action": e.action,
-                "resource": e.resource,
-                "outcome": e.outcome.value,
-                "details": json.dumps(dict(e.details), sort_keys=True),
-            }
-            for e in events
-        ]
-        await self._db.write(lambda conn: conn.execute(tables.audit_events.insert(), rows))
-
-    async def list_events(
-        self, tenant_id: str | None, *, after_id: int, limit: int
-    ) -> list[tuple[int, AuditEvent]]:
-        t = tables.audit_events
-        query = sa.select(t).where(t.c.id > after_id).order_by(t.c.id).limit(limit)
-        if tenant_id is not None:
-            query = query.where(t.c.tenant_id == tenant_id)
-
-        def work(conn: Connection) -> list[Any]:
-            return list(conn.execute(query).all())
-
-        rows = await self._db.read(work)
-        return [
-            (
-                int(r.id),
-                AuditEvent(
-                    occurred_at=r.occurred_at,
-                    request_id=r.request_id,
-                    tenant_id=r.tenant_id,
-                    principal=r.principal,
-                    action=r.action,
-                    resource=r.resource,
-                    outcome=Outcome(r.outcome),
-                    details=json.loads(r.details),
-                ),
-            )
-            for r in rows
-        ]
+    async def node_hashes(self, log: str, nodes: Collection[NodeKey]) -> dict[NodeKey, bytes]:
+        found = self._logs.get(log)
+        if found is None:
+            return {}
+        return {key: found.nodes[key] for key in nodes if key in found.nodes}

@@ -1,9 +1,10 @@
 """Every table of Andromède, in one ``MetaData`` that the migrations must reproduce exactly.
 
 Identity (``tenants``, ``users``, ``access_keys``, groups, roles, instance profiles, policies,
-MFA devices, temporary credentials, operators, console logins), audit (``audit_events``,
-append-only) and object storage (``buckets``, ``objects``, ``object_blobs``,
-``multipart_uploads``, ``parts``, ``blob_deletions``) and customer-managed KMS keys
+MFA devices, temporary credentials, operators, console logins), audit (``audit_events``, the
+events from before the transparency log; ``audit_logs`` with their leaves and nodes) and object
+storage (``buckets``, ``objects``, ``object_blobs``, ``multipart_uploads``, ``parts``,
+``blob_deletions``) and customer-managed KMS keys
 (``kms_keys``, ``kms_aliases``: metadata only, the key material lives in the root-key provider).
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
 difference.
@@ -30,6 +31,10 @@ from andromede.db.types import UtcDateTime, big_id, key_text
 __all__ = [
     "access_keys",
     "audit_events",
+    "audit_log_entries",
+    "audit_log_nodes",
+    "audit_logs",
+    "audit_signing_keys",
     "blob_deletions",
     "bucket_cors",
     "bucket_documents",
@@ -394,6 +399,56 @@ audit_events = sa.Table(
     sa.Index(None, "tenant_id", "id"),
     # Append-only log: ids are never reused, even after retention drops the oldest rows.
     sqlite_autoincrement=True,
+)
+
+# The transparency log (migration 0040, decision 0105): one Merkle tree per tenant plus the
+# platform's. ``audit_events`` above holds the events written before it, unsigned, untouched.
+
+# One row per log: its tree head, and the row every append locks (FOR UPDATE) so that
+# gateways appending at once extend the tree one after the other instead of forking it.
+audit_logs = sa.Table(
+    "audit_logs",
+    metadata,
+    sa.Column("log_id", sa.Text, primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("root_hash", sa.LargeBinary, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# The leaves: each event's canonical entry (audit.model.entry_text) at its index in its log.
+# ``id`` orders every log's entries together, as they were appended (the platform's listing).
+audit_log_entries = sa.Table(
+    "audit_log_entries",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("log_id", sa.Text, nullable=False),
+    sa.Column("leaf_index", sa.BigInteger, nullable=False),
+    sa.Column("entry", sa.Text, nullable=False),
+    sa.UniqueConstraint("log_id", "leaf_index"),
+    sa.Index(None, "log_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# The head of every perfect subtree of every log, leaves (level 0) included, written once when
+# it completes and never changed: any tree head or proof is a fold of O(log n) of them.
+audit_log_nodes = sa.Table(
+    "audit_log_nodes",
+    metadata,
+    sa.Column("log_id", sa.Text, primary_key=True),
+    sa.Column("level", sa.SmallInteger, primary_key=True),
+    sa.Column("node_index", sa.BigInteger, primary_key=True),
+    sa.Column("hash", sa.LargeBinary, nullable=False),
+)
+
+# The public half of each region's log signing key, registered by the first gateway that
+# signs: a gateway holding another private key refuses to start rather than sign checkpoints
+# no verifier would accept. The private key is never in the database.
+audit_signing_keys = sa.Table(
+    "audit_signing_keys",
+    metadata,
+    sa.Column("key_name", sa.Text, primary_key=True),
+    sa.Column("public_key", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
 # -- object storage -------------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""The region's log signing key: an Ed25519 key kept beside the platform's other secrets.
+
+``<data-dir>/keys/audit-log.key`` (0600, in the 0700 ``keys`` folder that holds
+``secrets.key``): ``andromede-audit-log-key-v1:<base64 of the 32-byte seed>``. Made at the first
+start, atomically (written to a temporary file, then hard-linked into place, so two workers
+starting together end up with the one key the link made first). Never in the database, never
+logged: the database holds the public half only (``audit_signing_keys``), which the first
+gateway registers and every later one must match (:class:`SigningKeyMismatch` otherwise), so a
+gateway with another key file refuses to start rather than sign checkpoints that no verifier
+would accept. Every gateway of a region needs the same file, as it needs ``secrets.key``.
+
+The public key is published as a note verifier key (``<name>+<key id>+<base64>``) by the API
+and in ``<data-dir>/audit-log.pub``, beside the admin credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from andromede.audit.note import format_verifier_key, public_key_bytes, sign_note
+from andromede.errors import ConfigurationError
+
+__all__ = ["KEY_FILE_NAME", "PUBLIC_KEY_FILE_NAME", "LogSigningKey"]
+
+KEY_FILE_NAME = "audit-log.key"
+PUBLIC_KEY_FILE_NAME = "audit-log.pub"
+_FORMAT = "andromede-audit-log-key-v1:"
+
+
+@dataclass(frozen=True, slots=True)
+class LogSigningKey:
+    """The region's key; ``name`` is the key name of the region (each log signs under its own
+    origin, ``<name>/<log>``)."""
+
+    name: str
+    _private: Ed25519PrivateKey = field(repr=False)
+
+    @property
+    def public_key(self) -> bytes:
+        return public_key_bytes(self._private.public_key())
+
+    @property
+    def verifier_key(self) -> str:
+        return format_verifier_key(self.name, self.public_key)
+
+    def sign(self, text: str, name: str) -> str:
+        return sign_note(text, name, self._private)
+
+    @classmethod
+    def load_or_create(cls, path: Path, name: str) -> LogSigningKey:
+        if not path.exists():
+            _create(path)
+        try:
+            content = path.read_text().strip()
+            if not content.startswith(_FORMAT):
+                raise ValueError("unknown format")
+            seed = base64.b64decode(content[len(_FORMAT) :], validate=True)
+            private = Ed25519PrivateKey.from_private_bytes(seed)
+        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+            # The message names the file, never its content.
+            raise ConfigurationError(f"{path} is not an audit log signing key") from exc
+        return cls(name, private)
+
+    def publish(self, path: Path) -> None:
+        """Write the verifier key to ``path`` (readable by all: it is public), atomically."""
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(self.verifier_key + "\n")
+        temporary.chmod(0o644)
+        os.replace(temporary, path)
+
+
+def _create(path: Path) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    seed = Ed25519PrivateKey.generate().private_bytes_raw()
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, (_FORMAT + base64.b64encode(seed).decode() + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(temporary, path)  # fails if another process made the key first: theirs wins
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()

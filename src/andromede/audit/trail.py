@@ -1,0 +1,101 @@
+"""AuditTrail: the read side of the transparency logs — signed checkpoints, entries, proofs.
+
+What the management API serves and ``andromede audit download`` fetches: a log's latest tree
+head signed as a C2SP checkpoint (origin ``<key name>/<log>``, key name the log's origin), its
+entries by index range, the inclusion proof of a leaf in the tree of a given size and the
+consistency proof between two sizes, each assembled from the stored perfect subtrees
+(:mod:`andromede.audit.merkle`). Ed25519 signatures are deterministic, so the checkpoint of a
+given tree is the same note whenever it is asked for; none is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from andromede.audit.errors import InvalidTreeRange
+from andromede.audit.merkle import (
+    consistency_ranges,
+    fold,
+    inclusion_ranges,
+    perfect_subtrees,
+)
+from andromede.audit.note import Checkpoint
+from andromede.audit.signing import LogSigningKey
+from andromede.audit.store import AuditStore
+
+__all__ = ["AuditTrail", "SignedCheckpoint"]
+
+
+@dataclass(frozen=True, slots=True)
+class SignedCheckpoint:
+    origin: str
+    size: int
+    root_hash: bytes
+    note: str
+
+
+class AuditTrail:
+    def __init__(self, store: AuditStore, key: LogSigningKey, *, max_entries: int) -> None:
+        self._store = store
+        self._key = key
+        self._max_entries = max_entries
+
+    @property
+    def key_name(self) -> str:
+        return self._key.name
+
+    @property
+    def verifier_key(self) -> str:
+        return self._key.verifier_key
+
+    @property
+    def public_key(self) -> bytes:
+        return self._key.public_key
+
+    @property
+    def max_entries(self) -> int:
+        return self._max_entries
+
+    def origin(self, log: str) -> str:
+        return f"{self._key.name}/{log}"
+
+    async def checkpoint(self, log: str) -> SignedCheckpoint:
+        head = await self._store.tree_head(log)
+        origin = self.origin(log)
+        note = self._key.sign(Checkpoint(origin, head.size, head.root_hash).text(), origin)
+        return SignedCheckpoint(origin, head.size, head.root_hash, note)
+
+    async def entries(self, log: str, start: int, end: int) -> list[str]:
+        if not 0 <= start < end:
+            raise InvalidTreeRange("the range of entries is empty or inverted")
+        if end - start > self._max_entries:
+            raise InvalidTreeRange(
+                f"at most {self._max_entries} entries are read at once (audit_max_entries)"
+            )
+        await self._within(log, end)
+        return await self._store.entries(log, start, end)
+
+    async def inclusion_proof(self, log: str, index: int, size: int) -> list[bytes]:
+        if not 0 <= index < size:
+            raise InvalidTreeRange("the leaf index is not below the tree size")
+        await self._within(log, size)
+        return await self._heads(log, inclusion_ranges(index, size))
+
+    async def consistency_proof(self, log: str, first: int, second: int) -> list[bytes]:
+        if not 0 <= first <= second:
+            raise InvalidTreeRange("the first tree size is above the second")
+        await self._within(log, second)
+        return await self._heads(log, consistency_ranges(first, second))
+
+    async def _within(self, log: str, size: int) -> None:
+        head = await self._store.tree_head(log)
+        if size > head.size:
+            raise InvalidTreeRange(f"the log has {head.size} entries, fewer than {size}")
+
+    async def _heads(self, log: str, ranges: list[tuple[int, int]]) -> list[bytes]:
+        parts = [perfect_subtrees(start, end) for start, end in ranges]
+        stored = await self._store.node_hashes(log, {key for part in parts for key in part})
+        missing = {key for part in parts for key in part} - stored.keys()
+        if missing:
+            raise RuntimeError(f"audit log {log}: stored nodes are missing")
+        return [fold([stored[key] for key in part]) for part in parts]

@@ -1,0 +1,177 @@
+"""One suite over every AuditStore's transparency logs: the in-memory twin, SQLite and
+PostgreSQL — entries routed to their tenant's log or the platform's, tree heads equal to the
+RFC 6962 reference over the entries, proofs from stored nodes that verify, and two gateways
+appending at once that extend one tree instead of forking it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from andromede.audit.errors import InvalidTreeRange, SigningKeyMismatch
+from andromede.audit.merkle import (
+    EMPTY_ROOT,
+    leaf_hash,
+    root_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from andromede.audit.model import (
+    PLATFORM_LOG,
+    AuditEvent,
+    Outcome,
+    TreeHead,
+    entry_text,
+    parse_entry,
+)
+from andromede.audit.note import Checkpoint, open_note
+from andromede.audit.signing import LogSigningKey
+from andromede.audit.store import AuditStore, MemoryAuditStore
+from andromede.audit.store_sql import SqlAuditStore, register_signing_key
+from andromede.audit.trail import AuditTrail
+from andromede.db.database import Database, open_database
+from support.schema import migrated_sqlite
+
+T0 = datetime(2026, 12, 4, 9, 30, 0, 123456, tzinfo=UTC)
+KEY = LogSigningKey("s3.test/eu-test-1/audit", Ed25519PrivateKey.generate())
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+async def database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Database | None]:
+    if request.param == "memory":
+        yield None
+        return
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = migrated_sqlite(tmp_path / "meta.db")
+    db = open_database(url)
+    yield db
+    await db.close()
+
+
+@pytest.fixture
+def store(database: Database | None) -> AuditStore:
+    return MemoryAuditStore() if database is None else SqlAuditStore(database)
+
+
+def event(n: int, tenant: str | None) -> AuditEvent:
+    return AuditEvent(
+        occurred_at=T0,
+        request_id=f"R{n}",
+        tenant_id=tenant,
+        principal=None if tenant is None else f"arn:aws:iam::{tenant}:root",
+        action="s3:PutObject",
+        resource=f"arn:aws:s3:::b/k{n}",
+        outcome=Outcome.SUCCESS,
+        details={"status": "200", "note": "é ✓"},
+    )
+
+
+async def test_each_event_goes_to_its_log_and_the_head_is_the_reference_root(
+    store: AuditStore,
+) -> None:
+    assert await store.tree_head("111111111111") == TreeHead(0, EMPTY_ROOT)
+    await store.append([event(1, "111111111111"), event(2, "222222222222"), event(3, None)])
+    await store.append([event(n, "111111111111") for n in range(4, 40)])
+    mine = await store.entries("111111111111", 0, 100)
+    assert [parse_entry(e).request_id for e in mine] == ["R1", *(f"R{n}" for n in range(4, 40))]
+    assert mine[0] == entry_text(event(1, "111111111111"))
+    assert await store.entries("222222222222", 0, 10) == [entry_text(event(2, "222222222222"))]
+    assert await store.entries(PLATFORM_LOG, 0, 10) == [entry_text(event(3, None))]
+    head = await store.tree_head("111111111111")
+    assert head.size == 37
+    assert head.root_hash == root_hash([leaf_hash(e.encode()) for e in mine])
+    assert await store.entries("111111111111", 30, 33) == mine[30:33]
+
+
+async def test_proofs_from_stored_nodes_verify_against_signed_checkpoints(
+    store: AuditStore,
+) -> None:
+    trail = AuditTrail(store, KEY, max_entries=10)
+    tenant = "333333333333"
+    heads = []
+    for batch in range(6):
+        await store.append([event(batch * 10 + i, tenant) for i in range(batch + 1)])
+        heads.append(await trail.checkpoint(tenant))
+    entries = await store.entries(tenant, 0, 100)
+    leaves = [leaf_hash(e.encode()) for e in entries]
+    last = heads[-1]
+    assert last.size == len(entries) == 21
+    opened = Checkpoint.parse(open_note(last.note, trail.origin(tenant), KEY.public_key))
+    assert opened == Checkpoint(f"{KEY.name}/{tenant}", 21, root_hash(leaves))
+    for index in range(last.size):
+        proof = await trail.inclusion_proof(tenant, index, last.size)
+        assert verify_inclusion(index, last.size, leaves[index], proof, last.root_hash)
+    for old in heads:
+        proof = await trail.consistency_proof(tenant, old.size, last.size)
+        assert verify_consistency(old.size, last.size, proof, old.root_hash, last.root_hash)
+    with pytest.raises(InvalidTreeRange):
+        await trail.inclusion_proof(tenant, 0, 22)
+    with pytest.raises(InvalidTreeRange):
+        await trail.consistency_proof(tenant, 5, 4)
+    with pytest.raises(InvalidTreeRange, match="at most 10"):
+        await trail.entries(tenant, 0, 11)
+    with pytest.raises(InvalidTreeRange):
+        await trail.entries(tenant, 15, 22)
+    assert len(await trail.entries(tenant, 11, 21)) == 10
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def two_gateways(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[SqlAuditStore, SqlAuditStore, Database]]:
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = migrated_sqlite(tmp_path / "meta.db")
+    first, second = open_database(url), open_database(url)
+    try:
+        yield SqlAuditStore(first), SqlAuditStore(second), first
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_two_gateways_appending_at_once_extend_one_tree(
+    two_gateways: tuple[SqlAuditStore, SqlAuditStore, Database],
+) -> None:
+    one, two, _ = two_gateways
+    tenants = ["444444444444", "555555555555"]
+
+    async def gateway(store: SqlAuditStore, name: str) -> None:
+        for batch in range(15):
+            # Both logs in each batch, in opposite orders on the two gateways.
+            order = tenants if name == "a" else tenants[::-1]
+            await store.append([event(batch * 100 + i, order[i % 2]) for i in range(7)])
+
+    await asyncio.gather(gateway(one, "a"), gateway(two, "b"))
+    for tenant in tenants:
+        head = await one.tree_head(tenant)
+        entries = await two.entries(tenant, 0, 1000)
+        # 7 events a batch, alternating logs: 4 + 3, so 7 per batch pair, 15 rounds each.
+        assert head.size == len(entries) == 105
+        assert head.root_hash == root_hash([leaf_hash(e.encode()) for e in entries])
+        trail = AuditTrail(two, KEY, max_entries=10)
+        for index in (0, 50, 104):
+            proof = await trail.inclusion_proof(tenant, index, head.size)
+            leaf = leaf_hash(entries[index].encode())
+            assert verify_inclusion(index, head.size, leaf, proof, head.root_hash)
+
+
+async def test_a_second_signing_key_for_the_region_is_refused(
+    two_gateways: tuple[SqlAuditStore, SqlAuditStore, Database],
+) -> None:
+    _, _, db = two_gateways
+    await register_signing_key(db, KEY.name, KEY.public_key)
+    await register_signing_key(db, KEY.name, KEY.public_key)  # the same key: fine
+    other = LogSigningKey(KEY.name, Ed25519PrivateKey.generate())
+    with pytest.raises(SigningKeyMismatch, match=r"keys/audit-log\.key"):
+        await register_signing_key(db, KEY.name, other.public_key)
