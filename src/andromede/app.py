@@ -25,7 +25,10 @@ from pathlib import Path
 from andromede.api.app import ManagementApi
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
-from andromede.audit.store_sql import SqlAuditStore
+from andromede.audit.signing import KEY_FILE_NAME, PUBLIC_KEY_FILE_NAME, LogSigningKey
+from andromede.audit.store import AuditStore
+from andromede.audit.store_sql import SqlAuditStore, register_signing_key
+from andromede.audit.trail import AuditTrail
 from andromede.compute.driver import HypervisorDriver
 from andromede.compute.images import ImageFiles
 from andromede.compute.service import ComputeService
@@ -86,12 +89,14 @@ from andromede.storage.sweeper import Sweeper
 
 __all__ = [
     "Application",
+    "audit_key_name",
     "create_app",
     "credentials_ini",
     "database_url",
     "identity_service",
     "key_service",
     "migrate",
+    "open_audit_trail",
     "open_blob_stores",
     "open_identity",
     "open_image_library",
@@ -229,7 +234,9 @@ class Application:
         url = await migrate(settings)
         db = _open_database(settings, url)
         identity = identity_service(settings, db)
-        audit = AuditService(SqlAuditStore(db), flush_interval=settings.audit_flush_interval)
+        audit_store = SqlAuditStore(db)
+        audit = AuditService(audit_store, flush_interval=settings.audit_flush_interval)
+        trail = await open_audit_trail(settings, db, audit_store)
         store = SqlMetadataStore(db, row_memo_size=settings.opened_headers_cache_size)
         blobs, close_blobs = await open_blob_stores(settings)
         keys = await asyncio.to_thread(key_service, settings)
@@ -317,6 +324,7 @@ class Application:
             settings,
             rate_limiter,
             close_tenant=tenant_closer(identity, keys, customer_keys, buckets=objects.list_buckets),
+            trail=trail,
         )
         self._running = _Running(
             db=db,
@@ -511,6 +519,25 @@ async def migrate(settings: Settings) -> str:
     log.info("metadata database %s: migrating to the latest schema", describe_url(url))
     await asyncio.to_thread(upgrade, url)
     return url
+
+
+def audit_key_name(settings: Settings) -> str:
+    """The region's log signing key name; each log's origin is ``<name>/<log>`` (0105)."""
+    return f"{settings.s3_domain.strip('.').lower()}/{settings.region}/audit"
+
+
+async def open_audit_trail(settings: Settings, db: Database, store: AuditStore) -> AuditTrail:
+    """The region's signing key (made on first start, checked against the one the database
+    registered) and the trail served over ``store``; the verifier key is published beside the
+    admin credentials."""
+    key = await asyncio.to_thread(
+        LogSigningKey.load_or_create,
+        settings.data_dir / "keys" / KEY_FILE_NAME,
+        audit_key_name(settings),
+    )
+    await register_signing_key(db, key.name, key.public_key)
+    await asyncio.to_thread(key.publish, settings.data_dir / PUBLIC_KEY_FILE_NAME)
+    return AuditTrail(store, key, max_entries=settings.audit_max_entries)
 
 
 def identity_service(settings: Settings, db: Database) -> IdentityService:

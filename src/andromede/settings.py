@@ -252,6 +252,13 @@ class Settings(BaseSettings):
         description="Seconds an audit event may wait to be written to the audit log with others"
         " (a full batch is written at once; a crash loses at most this much).",
     )
+    audit_max_entries: int = Field(
+        default=1000,
+        gt=0,
+        le=100_000,
+        description="Most audit log entries one management API request returns "
+        "(GET /api/v1/audit/logs/{log}/entries); a download reads a trail in pages of this size.",
+    )
     log_buffer_lines: int = Field(
         default=512,
         ge=1,

@@ -18,9 +18,11 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from andromede.api.app import ManagementApi
-from andromede.app import tenant_closer
+from andromede.app import audit_key_name, tenant_closer
 from andromede.audit.service import AuditService
+from andromede.audit.signing import KEY_FILE_NAME, LogSigningKey
 from andromede.audit.store import MemoryAuditStore
+from andromede.audit.trail import AuditTrail
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityLimits, IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
@@ -110,6 +112,7 @@ class ApiHarness:
     identity: IdentityService
     audit: AuditService
     audit_store: MemoryAuditStore
+    trail: AuditTrail
     settings: Settings
     operator: Credentials
     admin: Credentials
@@ -158,6 +161,12 @@ async def api_harness(
     assert boot is not None and operator is not None
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
+    # The signing key as a server keeps it (keys/audit-log.key), without the database check.
+    trail = AuditTrail(
+        audit_store,
+        LogSigningKey.load_or_create(data_dir / "keys" / KEY_FILE_NAME, audit_key_name(settings)),
+        max_entries=settings.audit_max_entries,
+    )
     keys = KeyService(LocalKeyFileProvider(data_dir / "keys"))
     key_store = MemoryCustomerKeyStore()
     customer_keys = CustomerKeyService(
@@ -176,10 +185,11 @@ async def api_harness(
     closer = tenant_closer(identity, keys, customer_keys, buckets=buckets_of)
     try:
         yield ApiHarness(
-            app=ManagementApi(identity, audit, settings, close_tenant=closer),
+            app=ManagementApi(identity, audit, settings, close_tenant=closer, trail=trail),
             identity=identity,
             audit=audit,
             audit_store=audit_store,
+            trail=trail,
             settings=settings,
             operator=Credentials(operator.access_key_id, operator.secret_access_key),
             admin=Credentials(boot.access_key_id, boot.secret_access_key),

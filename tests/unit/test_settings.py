@@ -132,6 +132,12 @@ def test_the_audit_flush_interval_is_bounded(seconds: float) -> None:
         Settings(audit_flush_interval=seconds)
 
 
+@pytest.mark.parametrize("entries", [0, -1, 100_001])
+def test_the_audit_entries_per_request_are_bounded(entries: int) -> None:
+    with pytest.raises(ValidationError, match="audit_max_entries"):
+        Settings(audit_max_entries=entries)
+
+
 def test_the_xks_settings_and_their_limits(tmp_path: Path) -> None:
     settings = Settings(
         data_dir=tmp_path,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from andromede.audit.service import AuditService
+from andromede.audit.trail import AuditTrail
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.authn import Authenticator
 from andromede.iam.model import Tenant
@@ -31,6 +32,7 @@ class ApiContext:
     authenticator: Authenticator
     rate_limiter: RateLimiter
     close_tenant: TenantCloser
+    trail: AuditTrail | None = None  # None: a server that serves no audit trail (tests)
 
     @staticmethod
     def request_id(request: Request) -> str:

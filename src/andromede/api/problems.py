@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from andromede.audit.errors import InvalidTreeRange
 from andromede.db.errors import DatabaseUnavailable
 from andromede.http.sigv4 import SigV4Error
 from andromede.iam import errors as iam
@@ -83,6 +84,7 @@ _TABLE: Sequence[tuple[type[Exception], _Mapped]] = (
         _Mapped(_Kind("invalid-tenant-transition", 409, "Tenant status cannot change so")),
     ),
     (iam.InvalidInput, _Mapped(_Kind("invalid-input", 400, "Invalid input"))),
+    (InvalidTreeRange, _Mapped(_Kind("invalid-tree-range", 400, "Invalid tree range"))),
     (iam.AccessDenied, _Mapped(_Kind("access-denied", 403, "Access denied"))),
     (iam.LoginFailed, _Mapped(_Kind("login-failed", 401, "Login failed"), _CHALLENGE)),
     (iam.InvalidConsoleSession, _Mapped(_NOT_AUTHENTICATED, _CHALLENGE)),

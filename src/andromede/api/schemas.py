@@ -16,6 +16,10 @@ from andromede.iam.model import Principal, Tenant, TenantQuota
 
 __all__ = [
     "TENANT_REFERENCE",
+    "AuditCheckpoint",
+    "AuditEntries",
+    "AuditProof",
+    "AuditPublicKey",
     "CreateTenant",
     "Credentials",
     "Health",
@@ -182,3 +186,36 @@ class RegionList(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
+
+
+# -- the audit trail (decision 0105) ---------------------------------------------------------
+
+
+class AuditPublicKey(BaseModel):
+    key_name: str = Field(
+        description="The region's log key name; each log's origin is "
+        "<key_name>/<log> and its checkpoints are signed under that origin."
+    )
+    verifier_key: str = Field(description="The C2SP note verifier key: name+keyid+base64.")
+    public_key: str = Field(description="The Ed25519 public key, base64 (32 bytes).")
+
+
+class AuditCheckpoint(BaseModel):
+    log: str
+    origin: str
+    size: int
+    root_hash: str = Field(description="base64 of the RFC 6962 tree head")
+    checkpoint: str = Field(description="The C2SP signed note, as signed.")
+
+
+class AuditEntries(BaseModel):
+    log: str
+    start: int
+    entries: list[str] = Field(
+        description="The canonical entries from index start on; each leaf hashes its UTF-8 bytes."
+    )
+
+
+class AuditProof(BaseModel):
+    log: str
+    hashes: list[str] = Field(description="base64 hashes, bottom-up (RFC 9162 §2.1.3, §2.1.4)")

@@ -69,7 +69,7 @@ class LogSigningKey:
 
     def publish(self, path: Path) -> None:
         """Write the verifier key to ``path`` (readable by all: it is public), atomically."""
-        temporary = path.with_suffix(".tmp")
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # workers write it too
         temporary.write_text(self.verifier_key + "\n")
         temporary.chmod(0o644)
         os.replace(temporary, path)

@@ -1,0 +1,158 @@
+"""The audit trail: signed checkpoints, entries and proofs of the transparency logs (0105).
+
+A log is named ``platform`` or by its tenant (account id or name). A tenant's root user reads
+its tenant's log; platform operators read the platform log. Anyone else, and a log the caller
+may not read, gets 404 as for a log that does not exist (a name's existence does not leak);
+a tenant's other users get 403 (their own tenant's trail is root's in this version). The
+region's public key is public: it is what a verifier must already trust.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from andromede.api.auth import Caller, caller, context
+from andromede.api.context import ApiContext
+from andromede.api.problems import ApiProblem
+from andromede.api.schemas import (
+    TENANT_REFERENCE,
+    AuditCheckpoint,
+    AuditEntries,
+    AuditProof,
+    AuditPublicKey,
+)
+from andromede.audit.model import PLATFORM_LOG
+from andromede.audit.trail import AuditTrail
+from andromede.iam.errors import NoSuchTenant
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+LogRef = Annotated[
+    str,
+    Path(pattern=TENANT_REFERENCE, description="'platform', or the tenant's account id or name."),
+]
+Responses = dict[int | str, dict[str, Any]]
+_HIDDEN: Responses = {
+    400: {"description": "A range, index or size the log cannot answer for"},
+    403: {"description": "A tenant user other than root"},
+    404: {"description": "No such log, or not one the caller may read"},
+}
+_SIZE = Query(ge=0, le=2**62, description="A tree size")
+
+
+def _trail(ctx: ApiContext) -> AuditTrail:
+    if ctx.trail is None:
+        raise ApiProblem("not-found", 404, "Not found", "This server keeps no audit trail.")
+    return ctx.trail
+
+
+async def _readable_log(ctx: ApiContext, who: Caller, reference: str) -> str:
+    """The log id named by ``reference`` if the caller may read it."""
+    principal = who.principal
+    hidden = ApiProblem("no-such-log", 404, "No such log", f"No audit log {reference}.")
+    if reference == PLATFORM_LOG:
+        if not principal.is_operator:
+            raise hidden
+        return PLATFORM_LOG
+    if principal.is_operator or principal.tenant_id is None:
+        raise hidden
+    try:
+        tenant = await ctx.identity.get_tenant(reference)
+    except NoSuchTenant:
+        raise hidden from None
+    if tenant is None or tenant.id != principal.tenant_id:
+        raise hidden
+    if not principal.is_root:
+        raise ApiProblem(
+            "root-only",
+            403,
+            "Access denied",
+            "Only the tenant's root user reads its audit trail.",
+        )
+    return tenant.id
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@router.get("/public-key", summary="The region's log signing key (no authentication)")
+async def public_key(ctx: Annotated[ApiContext, Depends(context)]) -> AuditPublicKey:
+    trail = _trail(ctx)
+    return AuditPublicKey(
+        key_name=trail.key_name, verifier_key=trail.verifier_key, public_key=_b64(trail.public_key)
+    )
+
+
+@router.get(
+    "/logs/{log}/checkpoint", summary="The log's latest signed checkpoint", responses=_HIDDEN
+)
+async def checkpoint(
+    log: LogRef,
+    who: Annotated[Caller, Depends(caller)],
+    ctx: Annotated[ApiContext, Depends(context)],
+) -> AuditCheckpoint:
+    trail = _trail(ctx)
+    log_id = await _readable_log(ctx, who, log)
+    signed = await trail.checkpoint(log_id)
+    return AuditCheckpoint(
+        log=log_id,
+        origin=signed.origin,
+        size=signed.size,
+        root_hash=_b64(signed.root_hash),
+        checkpoint=signed.note,
+    )
+
+
+@router.get("/logs/{log}/entries", summary="The log's entries [start, end)", responses=_HIDDEN)
+async def entries(
+    log: LogRef,
+    who: Annotated[Caller, Depends(caller)],
+    ctx: Annotated[ApiContext, Depends(context)],
+    start: Annotated[int, _SIZE],
+    end: Annotated[int, _SIZE],
+) -> AuditEntries:
+    trail = _trail(ctx)
+    log_id = await _readable_log(ctx, who, log)
+    return AuditEntries(log=log_id, start=start, entries=await trail.entries(log_id, start, end))
+
+
+@router.get(
+    "/logs/{log}/proofs/inclusion",
+    summary="The inclusion proof of a leaf in the tree of a given size",
+    responses=_HIDDEN,
+)
+async def inclusion_proof(
+    log: LogRef,
+    who: Annotated[Caller, Depends(caller)],
+    ctx: Annotated[ApiContext, Depends(context)],
+    index: Annotated[int, _SIZE],
+    size: Annotated[int, _SIZE],
+) -> AuditProof:
+    trail = _trail(ctx)
+    log_id = await _readable_log(ctx, who, log)
+    proof = await trail.inclusion_proof(log_id, index, size)
+    return AuditProof(log=log_id, hashes=[_b64(h) for h in proof])
+
+
+@router.get(
+    "/logs/{log}/proofs/consistency",
+    summary="The consistency proof between two tree sizes",
+    responses=_HIDDEN,
+)
+async def consistency_proof(
+    log: LogRef,
+    who: Annotated[Caller, Depends(caller)],
+    ctx: Annotated[ApiContext, Depends(context)],
+    first: Annotated[int, _SIZE],
+    second: Annotated[int, _SIZE],
+) -> AuditProof:
+    trail = _trail(ctx)
+    log_id = await _readable_log(ctx, who, log)
+    proof = await trail.consistency_proof(log_id, first, second)
+    return AuditProof(log=log_id, hashes=[_b64(h) for h in proof])
