@@ -1,5 +1,6 @@
 """``andromede`` command line: ``serve`` starts the S3 endpoint on the embedded default;
-``admin`` holds the platform operator's commands (tenants, users, operators); ``xks-proxy``
+``admin`` holds the platform operator's commands (tenants, users, operators); ``audit``
+downloads and verifies the audit trail; ``xks-proxy``
 is the External Key Store proxy a customer runs beside their own HSM."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from rich.console import Console
 
 from andromede import __version__
 from andromede.cli.admin import admin
+from andromede.cli.audit import audit
 from andromede.cli.xks_proxy import xks_proxy
 from andromede.errors import ConfigurationError
 from andromede.settings import load_settings
@@ -22,6 +24,7 @@ __all__ = ["app"]
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Andromède sovereign cloud.")
 console = Console(stderr=True)
 app.add_typer(admin, name="admin")
+app.add_typer(audit, name="audit")
 app.add_typer(xks_proxy, name="xks-proxy")
 
 

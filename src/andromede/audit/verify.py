@@ -1,0 +1,136 @@
+"""Offline verification of a downloaded audit trail: pure, trusting only the public key given.
+
+A trail (``andromede audit download``) is JSON: ``format`` (``andromede-audit-trail/1``), the
+``log``, its ``checkpoint`` (the signed note as served) and every ``entries`` of the log from
+index 0 up to the checkpoint's size; optionally the ``consistency`` proof from a previously
+trusted size. :func:`verify_trail` checks, in order, and stops at the first failure with a
+message that says what is wrong:
+
+1. the checkpoint is signed by the region's key under the log's origin (``<key name>/<log>``);
+2. the trail holds exactly as many entries as the checkpoint's tree size (none dropped, none
+   added);
+3. the entries' RFC 6962 tree head is the checkpoint's root (none changed, none reordered);
+4. every entry is a well-formed audit entry of this log's tenant (or of none, for the platform);
+5. with a trusted checkpoint (one kept from an earlier download): it is signed by the same key
+   for the same log, not larger, and the entries' tree head at its size is its root — the log
+   was only appended to since; and a consistency proof, if the trail carries one, verifies.
+
+A tenant thus sees its whole log and can tell that nothing of its was dropped, without seeing
+any other tenant's event (decision 0105).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from andromede.audit.errors import AuditError
+from andromede.audit.merkle import append_leaves, fold, leaf_hash, verify_consistency
+from andromede.audit.model import PLATFORM_LOG, parse_entry
+from andromede.audit.note import Checkpoint, NoteError, open_note, parse_verifier_key
+
+__all__ = ["TRAIL_FORMAT", "TrailInvalid", "VerifiedTrail", "verify_trail"]
+
+TRAIL_FORMAT = "andromede-audit-trail/1"
+
+
+class TrailInvalid(AuditError):
+    """The trail does not verify; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedTrail:
+    log: str
+    origin: str
+    size: int
+    root_hash: bytes
+    trusted_size: int | None
+
+
+def _checkpoint(note: object, origin: str, public_key: bytes, what: str) -> Checkpoint:
+    if not isinstance(note, str):
+        raise TrailInvalid(f"the {what} is not a signed note")
+    try:
+        checkpoint = Checkpoint.parse(open_note(note, origin, public_key))
+    except NoteError as exc:
+        raise TrailInvalid(f"the {what} does not verify with the public key: {exc}") from exc
+    if checkpoint.origin != origin:
+        raise TrailInvalid(f"the {what} is for {checkpoint.origin}, not {origin}")
+    return checkpoint
+
+
+def verify_trail(
+    trail: Mapping[str, Any], verifier_key: str, *, trusted: str | None = None
+) -> VerifiedTrail:
+    try:
+        name, public_key = parse_verifier_key(verifier_key)
+    except NoteError as exc:
+        raise TrailInvalid(f"the public key is not usable: {exc}") from exc
+    if trail.get("format") != TRAIL_FORMAT:
+        raise TrailInvalid(f"not an audit trail of format {TRAIL_FORMAT}")
+    log, entries = trail.get("log"), trail.get("entries")
+    if not isinstance(log, str) or not log or "/" in log:
+        raise TrailInvalid("the trail names no log")
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        raise TrailInvalid("the trail's entries are not a list of texts")
+    origin = f"{name}/{log}"
+    checkpoint = _checkpoint(trail.get("checkpoint"), origin, public_key, "checkpoint")
+    if len(entries) != checkpoint.size:
+        raise TrailInvalid(
+            f"the checkpoint covers {checkpoint.size} entries but the trail has {len(entries)}:"
+            " entries were dropped or added"
+        )
+    old = (
+        None if trusted is None else _checkpoint(trusted, origin, public_key, "trusted checkpoint")
+    )
+    if old is not None and old.size > checkpoint.size:
+        raise TrailInvalid(
+            f"the trusted checkpoint has {old.size} entries, more than this trail's"
+            f" {checkpoint.size}: the log lost entries"
+        )
+    frontier: list[Any] = []
+    root_at_old: bytes | None = None
+    for index, entry in enumerate(entries):
+        if old is not None and index == old.size:
+            root_at_old = fold([n.hash for n in frontier])
+        _, frontier = append_leaves(frontier, index, [leaf_hash(entry.encode("utf-8"))])
+    root = fold([n.hash for n in frontier])
+    if old is not None and root_at_old is None:
+        root_at_old = root
+    if root != checkpoint.root_hash:
+        raise TrailInvalid(
+            "the entries do not hash to the checkpoint's root: an entry was changed, reordered,"
+            " dropped or added"
+        )
+    owner = None if log == PLATFORM_LOG else log
+    for index, entry in enumerate(entries):
+        try:
+            event = parse_entry(entry)
+        except ValueError as exc:
+            raise TrailInvalid(f"entry {index} is not an audit entry: {exc}") from exc
+        if event.tenant_id != owner:
+            raise TrailInvalid(f"entry {index} belongs to another log than {log}")
+    if old is not None:
+        if root_at_old != old.root_hash:
+            raise TrailInvalid(
+                f"the log is not an extension of the trusted checkpoint (size {old.size}): its"
+                " first entries were rewritten since"
+            )
+        _check_proof(trail.get("consistency"), old, checkpoint)
+    return VerifiedTrail(log, origin, checkpoint.size, root, None if old is None else old.size)
+
+
+def _check_proof(proof: object, old: Checkpoint, new: Checkpoint) -> None:
+    if proof is None:
+        return
+    if not isinstance(proof, Mapping) or proof.get("first") != old.size:
+        raise TrailInvalid("the trail's consistency proof is not from the trusted size")
+    try:
+        hashes = [base64.b64decode(h, validate=True) for h in proof.get("hashes", [])]
+    except (TypeError, ValueError, binascii.Error) as exc:
+        raise TrailInvalid("the trail's consistency proof is not base64") from exc
+    if not verify_consistency(old.size, new.size, hashes, old.root_hash, new.root_hash):
+        raise TrailInvalid("the consistency proof from the trusted checkpoint does not verify")

@@ -1,0 +1,182 @@
+"""``andromede audit``: download a transparency log's trail and verify it offline (0105).
+
+``download`` fetches, from the management API and signed with SigV4 (service ``andromede``)
+by the key of an aws-style credentials file, a log's latest checkpoint and every entry up to
+it, in pages; with ``--trusted`` (a checkpoint or an earlier trail) it adds the consistency
+proof from that checkpoint's size. ``verify`` needs nothing but the trail and the region's
+public key (``<data-dir>/audit-log.pub``, or ``GET /api/v1/audit/public-key``): it exits 0
+when everything verifies and 1 with the reason otherwise (:mod:`andromede.audit.verify`).
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+import typer
+from rich.console import Console
+
+from andromede.audit.verify import TRAIL_FORMAT, TrailInvalid, verify_trail
+from andromede.http import sigv4
+
+__all__ = ["audit"]
+
+audit = typer.Typer(no_args_is_help=True, help="The audit trail: download and verify it.")
+err = Console(stderr=True)
+_SERVICE = "andromede"
+_TIMEOUT = 30.0
+
+
+def _credentials(path: Path, profile: str) -> tuple[str, str]:
+    parser = configparser.ConfigParser()
+    if not parser.read(path):
+        raise typer.BadParameter(f"cannot read {path}")
+    if profile not in parser:
+        raise typer.BadParameter(f"no profile [{profile}] in {path}")
+    section = parser[profile]
+    return section["aws_access_key_id"], section["aws_secret_access_key"]
+
+
+class _Api:
+    def __init__(self, endpoint: str, region: str, keys: tuple[str, str]) -> None:
+        self._endpoint = endpoint.rstrip("/")
+        self._region = region
+        self._keys = keys
+        self._client = httpx.Client(timeout=_TIMEOUT, trust_env=False)
+
+    def get(self, path: str, **params: int) -> Any:
+        query = urlencode(sorted(params.items()))
+        url = f"{self._endpoint}/api/v1/audit{path}" + (f"?{query}" if query else "")
+        response = self._client.get(url, headers=self._signed(url, query))
+        if response.status_code != 200:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise typer.BadParameter(f"{response.status_code} from {url}: {detail}")
+        return response.json()
+
+    def _signed(self, url: str, query: str) -> dict[str, str]:
+        parts = urlsplit(url)
+        amz_date = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        day = amz_date[:8]
+        signed = {"host": parts.netloc, "x-amz-date": amz_date}
+        canonical = sigv4.canonical_request(
+            "GET", parts.path, query, signed, tuple(signed),
+            hashlib.sha256(b"").hexdigest(), presigned=False,
+        )  # fmt: skip
+        scope = f"{day}/{self._region}/{_SERVICE}/aws4_request"
+        key = sigv4.derive_signing_key(self._keys[1], day, self._region, _SERVICE)
+        signature = sigv4.sign(key, sigv4.string_to_sign(amz_date, scope, canonical))
+        return {
+            "X-Amz-Date": amz_date,
+            "Authorization": f"{sigv4.ALGORITHM} Credential={self._keys[0]}/{scope}, "
+            f"SignedHeaders=host;x-amz-date, Signature={signature}",
+        }
+
+
+def _trusted_note(path: Path) -> str:
+    """A checkpoint note, from its own file or from an earlier trail's."""
+    text = path.read_text()
+    if text.lstrip().startswith("{"):
+        try:
+            note = json.loads(text)["checkpoint"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise typer.BadParameter(f"{path} is not a trail with a checkpoint") from exc
+        if not isinstance(note, str):
+            raise typer.BadParameter(f"{path} is not a trail with a checkpoint")
+        return note
+    return text
+
+
+def _trusted_size(note: str) -> int:
+    lines = note.split("\n")
+    if len(lines) < 2 or not lines[1].isdigit():
+        raise typer.BadParameter("the trusted checkpoint has no tree size")
+    return int(lines[1])
+
+
+@audit.command()
+def download(
+    log: Annotated[str, typer.Argument(help="'platform', or the tenant's account id or name.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the trail.")],
+    endpoint: Annotated[
+        str, typer.Option(envvar="ANDROMEDE_API_ENDPOINT", help="The management API's URL.")
+    ] = "http://127.0.0.1:9001",
+    credentials_file: Annotated[
+        Path, typer.Option(help="aws-style credentials file (the tenant root's, or operator's).")
+    ] = Path("admin-credentials"),
+    profile: Annotated[str, typer.Option(help="Profile in the credentials file.")] = "andromede",
+    region: Annotated[
+        str, typer.Option(envvar="ANDROMEDE_REGION", help="The deployment's region (SigV4).")
+    ] = "eu-fr-1",
+    page_size: Annotated[
+        int, typer.Option(min=1, help="Entries per request (at most audit_max_entries).")
+    ] = 1000,
+    trusted: Annotated[
+        Path | None,
+        typer.Option(help="A checkpoint or trail kept from before: add the consistency proof."),
+    ] = None,
+) -> None:
+    """Download a log's latest checkpoint and all its entries into one JSON trail."""
+    api = _Api(endpoint, region, _credentials(credentials_file, profile))
+    checkpoint = api.get(f"/logs/{log}/checkpoint")
+    size: int = checkpoint["size"]
+    entries: list[str] = []
+    while len(entries) < size:
+        page = api.get(
+            f"/logs/{log}/entries", start=len(entries), end=min(size, len(entries) + page_size)
+        )
+        entries.extend(page["entries"])
+    trail: dict[str, Any] = {
+        "format": TRAIL_FORMAT,
+        "log": checkpoint["log"],
+        "checkpoint": checkpoint["checkpoint"],
+        "entries": entries,
+    }
+    if trusted is not None:
+        first = _trusted_size(_trusted_note(trusted))
+        if first <= size:
+            proof = api.get(f"/logs/{log}/proofs/consistency", first=first, second=size)
+            trail["consistency"] = {"first": first, "hashes": proof["hashes"]}
+    output.write_text(json.dumps(trail, indent=1) + "\n")
+    err.print(f"{size} entries of log {checkpoint['log']} written to {output}")
+
+
+@audit.command()
+def verify(
+    trail: Annotated[Path, typer.Argument(help="A trail written by 'andromede audit download'.")],
+    public_key: Annotated[
+        Path, typer.Option(help="The region's verifier key (<data-dir>/audit-log.pub).")
+    ],
+    trusted: Annotated[
+        Path | None,
+        typer.Option(help="A checkpoint or trail verified before: the log must extend it."),
+    ] = None,
+) -> None:
+    """Verify a trail offline: signature, every entry, and (with --trusted) append-only."""
+    try:
+        content = json.loads(trail.read_text())
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]FAILED[/red]: {trail} is not a readable JSON trail")
+        raise typer.Exit(1) from exc
+    if not isinstance(content, dict):
+        err.print(f"[red]FAILED[/red]: {trail} is not a trail")
+        raise typer.Exit(1)
+    try:
+        verified = verify_trail(
+            content,
+            public_key.read_text(),
+            trusted=None if trusted is None else _trusted_note(trusted),
+        )
+    except TrailInvalid as exc:
+        err.print(f"[red]FAILED[/red]: {exc}")
+        raise typer.Exit(1) from exc
+    since = "" if verified.trusted_size is None else f", extending {verified.trusted_size}"
+    typer.echo(f"OK: {verified.origin}, {verified.size} entries{since}")
