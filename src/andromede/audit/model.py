@@ -64,12 +64,18 @@ def log_of(tenant_id: str | None) -> str:
     return PLATFORM_LOG if tenant_id is None else tenant_id
 
 
+# One encoder for every entry: ``json.dumps`` with options builds a new one per call, which
+# was a third of a 1000-event flush.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def entry_text(event: AuditEvent) -> str:
-    occurred = event.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return json.dumps(
+    # isoformat (C) rather than strftime: the same text, several times faster.
+    occurred = event.occurred_at.astimezone(UTC).replace(tzinfo=None)
+    return _ENCODER.encode(
         {
             "v": ENTRY_FORMAT,
-            "occurred_at": occurred,
+            "occurred_at": occurred.isoformat(timespec="microseconds") + "Z",
             "request_id": event.request_id,
             "tenant_id": event.tenant_id,
             "principal": event.principal,
@@ -77,10 +83,7 @@ def entry_text(event: AuditEvent) -> str:
             "resource": event.resource,
             "outcome": event.outcome.value,
             "details": dict(event.details),
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=True,
+        }
     )
 
 

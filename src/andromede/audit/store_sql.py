@@ -96,9 +96,17 @@ class SqlAuditStore:
 
 
 def _read_nodes(conn: Connection, log: str, wanted: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
+    """Leaf hashes (level 0) from the entries, the other heads from the nodes."""
     found: dict[NodeKey, bytes] = {}
-    for offset in range(0, len(wanted), _NODES_PER_QUERY):
-        chunk = wanted[offset : offset + _NODES_PER_QUERY]
+    leaves = [index for level, index in wanted if level == 0]
+    inner = [key for key in wanted if key[0] > 0]
+    for offset in range(0, len(leaves), _NODES_PER_QUERY):
+        query = sa.select(_E.c.leaf_index, _E.c.leaf_hash).where(
+            _E.c.log_id == log, _E.c.leaf_index.in_(leaves[offset : offset + _NODES_PER_QUERY])
+        )
+        found.update({(0, int(r.leaf_index)): r.leaf_hash for r in conn.execute(query)})
+    for offset in range(0, len(inner), _NODES_PER_QUERY):
+        chunk = inner[offset : offset + _NODES_PER_QUERY]
         query = sa.select(_N.c.level, _N.c.node_index, _N.c.hash).where(
             _N.c.log_id == log, sa.tuple_(_N.c.level, _N.c.node_index).in_(chunk)
         )
@@ -116,9 +124,12 @@ def _append(conn: Connection, texts: Sequence[str], logs: Sequence[str], now: da
     leaves: dict[str, list[bytes]] = {log: [] for log in sizes}
     next_index = dict(sizes)
     for text, log in zip(texts, logs, strict=True):
-        rows.append({"log_id": log, "leaf_index": next_index[log], "entry": text})
+        value = leaf_hash(text.encode())
+        rows.append(
+            {"log_id": log, "leaf_index": next_index[log], "entry": text, "leaf_hash": value}
+        )
         next_index[log] += 1
-        leaves[log].append(leaf_hash(text.encode()))
+        leaves[log].append(value)
     conn.execute(_E.insert(), rows)  # in the events' order: ids follow it across logs
     nodes: list[dict[str, Any]] = []
     for log, size in sizes.items():
@@ -129,7 +140,9 @@ def _append(conn: Connection, texts: Sequence[str], logs: Sequence[str], now: da
         frontier = [Node(level, index, stored[(level, index)]) for level, index in keys]
         made, frontier = append_leaves(frontier, size, leaves[log])
         nodes.extend(
-            {"log_id": log, "level": n.level, "node_index": n.index, "hash": n.hash} for n in made
+            {"log_id": log, "level": n.level, "node_index": n.index, "hash": n.hash}
+            for n in made
+            if n.level > 0  # leaves are in their entries' rows
         )
         conn.execute(
             _L.update()
@@ -140,7 +153,8 @@ def _append(conn: Connection, texts: Sequence[str], logs: Sequence[str], now: da
                 updated_at=now,
             )
         )
-    conn.execute(_N.insert(), nodes)
+    if nodes:
+        conn.execute(_N.insert(), nodes)
 
 
 async def register_signing_key(db: Database, name: str, public_key: bytes) -> None:

@@ -415,7 +415,8 @@ audit_logs = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
-# The leaves: each event's canonical entry (audit.model.entry_text) at its index in its log.
+# The leaves: each event's canonical entry (audit.model.entry_text) at its index in its log,
+# with its leaf hash (the level-0 node: a row of its own per leaf cost a third of a flush).
 # ``id`` orders every log's entries together, as they were appended (the platform's listing).
 audit_log_entries = sa.Table(
     "audit_log_entries",
@@ -424,13 +425,15 @@ audit_log_entries = sa.Table(
     sa.Column("log_id", sa.Text, nullable=False),
     sa.Column("leaf_index", sa.BigInteger, nullable=False),
     sa.Column("entry", sa.Text, nullable=False),
+    sa.Column("leaf_hash", sa.LargeBinary, nullable=False),
     sa.UniqueConstraint("log_id", "leaf_index"),
     sa.Index(None, "log_id", "id"),
     sqlite_autoincrement=True,
 )
 
-# The head of every perfect subtree of every log, leaves (level 0) included, written once when
-# it completes and never changed: any tree head or proof is a fold of O(log n) of them.
+# The head of every perfect subtree of two leaves or more (level >= 1) of every log, written
+# once when it completes and never changed: any tree head or proof is a fold of O(log n) of
+# them and of leaf hashes.
 audit_log_nodes = sa.Table(
     "audit_log_nodes",
     metadata,

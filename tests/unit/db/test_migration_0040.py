@@ -57,7 +57,12 @@ def _check(url: str) -> None:
     _execute(url, old_event)
     _migrate(url, "0040")
     assert LOG_TABLES <= _tables(url)
-    _execute(url, tables.audit_log_entries.insert().values(log_id="t", leaf_index=0, entry="{}"))
+    _execute(
+        url,
+        tables.audit_log_entries.insert().values(
+            log_id="t", leaf_index=0, entry="{}", leaf_hash=b"h"
+        ),
+    )
     with pytest.raises(RuntimeError, match="transparency log has entries"):
         _migrate(url, "0039", down=True)
     assert LOG_TABLES <= _tables(url)

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("log_id", sa.Text(), nullable=False),
         sa.Column("leaf_index", sa.BigInteger(), nullable=False),
         sa.Column("entry", sa.Text(), nullable=False),
+        sa.Column("leaf_hash", sa.LargeBinary(), nullable=False),
         sa.UniqueConstraint("log_id", "leaf_index", name="uq_audit_log_entries_log_id_leaf_index"),
         sqlite_autoincrement=True,
     )
