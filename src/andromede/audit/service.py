@@ -2,8 +2,9 @@
 
 Events are appended to the store in batches by a background task (one transaction per batch
 instead of one per request, which on SQLite would double the fsyncs of every PUT). ``close()``
-flushes what is pending; a crash can lose at most the last ``flush_interval`` of events. The
-transparency-log issue replaces the table with the Merkle log and ties each event to its commit.
+flushes what is pending; a crash can lose at most the last ``flush_interval`` of events. Each
+batch goes to the transparency logs (decision 0105): the store appends every event to its
+tenant's log and advances the Merkle trees in the batch's one transaction.
 """
 
 from __future__ import annotations
