@@ -1200,8 +1200,9 @@ async def test_a_locked_version_is_not_removed_until_its_lock_allows(store: Meta
     lifted = await store.update_version_lock(
         "b1", "k", second.version_id, LockChange.hold(False), T0
     )
+    # Lifted, the hold is OFF, not never set (decision 0104).
     assert isinstance(lifted, ObjectRecord) and lifted.lock == ObjectLock(
-        LockMode.GOVERNANCE, until
+        LockMode.GOVERNANCE, until, legal_hold=False
     )
     removed = await store.delete_object_version(
         "b1", "k", second.version_id, now=T0, bypass_governance=True
@@ -1245,3 +1246,22 @@ async def test_a_compliance_retention_is_only_ever_extended(store: MetadataStore
         await store.update_version_lock("b1", "k", marker.version_id, hold, T0), DeleteMarker
     )
     assert await store.update_version_lock("b1", "k", "0" * 38, hold, T0) is None
+
+
+async def test_an_upload_keeps_the_lock_its_creation_asked(store: MetadataStore) -> None:
+    """Decision 0104: in the upload row's per-upload settings, sealed headers or clear."""
+    await store.create_bucket(bucket())
+    until = T0 + timedelta(days=2)
+    asked = ObjectLock(LockMode.COMPLIANCE, until, legal_hold=False)
+    clear = dataclasses.replace(upload("u1"), lock=asked)
+    sealed = dataclasses.replace(
+        upload("u2"),
+        lock=ObjectLock(legal_hold=True),
+        sealed_headers=SealedHeaders(b"w" * 40, b"c" * 60),
+        kms_key_arn="arn:aws:kms:eu:t1:key/k",
+    )
+    for made in (clear, sealed, upload("u3")):
+        await store.create_upload(made)
+        assert await store.get_upload("b1", made.upload_id) == made
+    page = await store.list_uploads("b1", prefix="", after_key=None, after_upload_id=None, limit=5)
+    assert [u.lock for u in page.items] == [asked, ObjectLock(legal_hold=True), None]

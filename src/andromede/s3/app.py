@@ -153,7 +153,16 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
 }
 _READ_PREFIXES = ("Get", "Head", "List")
 _SECRET_QUERY_VALUES = re.compile(r"(X-Amz-Signature|X-Amz-Security-Token)=[^&]*", re.IGNORECASE)
-_AUTHORISED_BY_HANDLER = frozenset({_O.DeleteObjects, _O.PutObjectTagging, _O.PostObject})
+_AUTHORISED_BY_HANDLER = frozenset(
+    {
+        _O.DeleteObjects,
+        _O.PutObjectTagging,
+        _O.PostObject,
+        # Once their body names the retention or hold a policy may test (decision 0104).
+        _O.PutObjectRetention,
+        _O.PutObjectLegalHold,
+    }
+)
 # Object reads: their object is read with their bucket, in one query (_addressed_bucket).
 _READS_OBJECT = frozenset({_O.GetObject, _O.HeadObject})
 # The object calls that take a version id in a versioned bucket (decision 0097).
@@ -700,7 +709,8 @@ class S3App:
             raise NoSuchBucket(bucket_name)
         found = addressed
         # DeleteObjects is authorised key by key, as S3 does; PutObjectTagging once its body
-        # names the tags a policy may test (handlers/tagging.py); PostObject once its form
+        # names the tags a policy may test (handlers/tagging.py), PutObjectRetention and
+        # PutObjectLegalHold the lock (handlers/object_lock.py); PostObject once its form
         # names its signer and key (handlers/post.py).
         if operation not in _AUTHORISED_BY_HANDLER:
             object_key = route.key if operation.scope is OpScope.OBJECT else None

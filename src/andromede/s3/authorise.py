@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import parse_qsl
 
@@ -41,6 +42,7 @@ from andromede.iam.policy import (
 )
 from andromede.iam.policy_context import loaded_policies, principal_context, principal_keys
 from andromede.s3.errors import S3Error
+from andromede.s3.lock_keys import ALL_KEYS, HOLD_KEYS, RETENTION_KEYS, header_lock_keys
 from andromede.s3.operations import S3Operation
 from andromede.storage.acl import AccessControlList, Permission
 from andromede.storage.model import Bucket, ObjectRecord
@@ -154,6 +156,13 @@ def request_condition_keys(
         keys["s3:ObjectCreationOperation"] = True
     elif operation in _UPLOAD_STEPS:
         keys["s3:ObjectCreationOperation"] = False
+    lock_keys = _LOCK_KEYS_OF.get(operation)
+    if lock_keys is not None and (
+        "x-amz-object-lock-mode" in headers
+        or "x-amz-object-lock-retain-until-date" in headers
+        or "x-amz-object-lock-legal-hold" in headers
+    ):
+        keys.update(header_lock_keys(headers, datetime.now(UTC), lock_keys))
     return keys
 
 
@@ -200,6 +209,17 @@ _EXISTING_TAG_OPERATIONS: Final = frozenset(
         _O.DeleteObjectTagging,
     }
 )
+# The Object Lock keys each operation's lock headers give (s3/lock_keys.py, decision 0104):
+# the writes' (s3:PutObject) all four; the permissions a write's lock headers need besides,
+# checked as PutObjectRetention / PutObjectLegalHold, theirs. Those two calls' own bodies give
+# theirs in their handlers.
+_LOCK_KEYS_OF: Final[Mapping[S3Operation, frozenset[str]]] = {
+    _O.PutObject: ALL_KEYS,
+    _O.CopyObject: ALL_KEYS,
+    _O.CreateMultipartUpload: ALL_KEYS,
+    _O.PutObjectRetention: RETENTION_KEYS,
+    _O.PutObjectLegalHold: HOLD_KEYS,
+}
 _CREATES_OBJECT: Final = frozenset({_O.PutObject, _O.CopyObject, _O.CompleteMultipartUpload})
 _UPLOAD_STEPS: Final = frozenset({_O.CreateMultipartUpload, _O.UploadPart, _O.UploadPartCopy})
 

@@ -506,6 +506,10 @@ class MultipartUpload:
     kms_context: dict[str, str] | None = None
     bucket_key: bool = False
     dual_layer: bool = False  # DSSE-KMS: every part sealed in two layers
+    # The Object Lock settings CreateMultipartUpload's headers asked for (decision 0104), as
+    # asked: the completed version gets them, the bucket's default retention at completion
+    # filling in a retention they do not give. None: none asked.
+    lock: ObjectLock | None = None
 
 
 @dataclass(frozen=True, slots=True)

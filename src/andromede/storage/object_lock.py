@@ -99,11 +99,13 @@ class ObjectLockConfiguration:
 @dataclass(frozen=True, slots=True)
 class ObjectLock:
     """One version's lock: a retention (``mode`` and ``retain_until`` both set, or neither)
-    and a legal hold."""
+    and a legal hold: ON (True), OFF (False), or never set (None). AWS tells the last two
+    apart: GetObjectLegalHold answers ``OFF`` for a hold set and lifted (or written OFF), and
+    NoSuchObjectLockConfiguration for a version that never had one (decision 0104)."""
 
     mode: LockMode | None = None
     retain_until: datetime | None = None
-    legal_hold: bool = False
+    legal_hold: bool | None = None
 
     def __post_init__(self) -> None:
         if (self.mode is None) != (self.retain_until is None):
@@ -111,7 +113,12 @@ class ObjectLock:
 
     @property
     def is_empty(self) -> bool:
-        return self.mode is None and not self.legal_hold
+        """Neither a retention nor a legal hold ever set: the version has no lock."""
+        return self.mode is None and self.legal_hold is None
+
+    @property
+    def has_retention(self) -> bool:
+        return self.mode is not None and self.retain_until is not None
 
     def retained_at(self, now: datetime) -> bool:
         return self.retain_until is not None and self.retain_until > now
@@ -123,12 +130,22 @@ class ObjectLock:
 
     @classmethod
     def from_json(cls, text: str) -> ObjectLock:
+        # Rows written before decision 0104 say false for a hold never set: read as OFF.
         mode, until, hold = json.loads(text)
         return cls(
             None if mode is None else LockMode(mode),
             None if until is None else datetime.fromisoformat(until).astimezone(UTC),
-            bool(hold),
+            None if hold is None else bool(hold),
         )
+
+    def with_default(self, default: ObjectLock | None) -> ObjectLock | None:
+        """This lock, asked for by a write, completed by the bucket's default retention when
+        it asks for no retention of its own (explicit settings win, as on AWS); None when
+        neither gives anything."""
+        if self.has_retention or default is None:
+            return None if self.is_empty else self
+        merged = ObjectLock(default.mode, default.retain_until, self.legal_hold)
+        return None if merged.is_empty else merged
 
 
 def check_removal(lock: ObjectLock | None, now: datetime, *, bypass_governance: bool) -> None:
@@ -141,7 +158,7 @@ def removal_refused(lock: ObjectLock | None, now: datetime, *, bypass_governance
     """Whether a version with ``lock`` may not be removed at ``now``."""
     if lock is None:
         return False
-    if lock.legal_hold:
+    if lock.legal_hold is True:
         return True
     if not lock.retained_at(now):
         return False

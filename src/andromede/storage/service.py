@@ -762,9 +762,12 @@ class ObjectService:
         checksum_type: ChecksumType | None,
         encryption: ObjectEncryption | None = None,
         acl: AccessControlList | None = None,
+        lock: ObjectLock | None = None,
     ) -> MultipartUpload:
         """NoSuchBucket; InvalidChecksumRequest for a checksum type the algorithm
-        cannot have (FULL_OBJECT with SHA, COMPOSITE with CRC64NVME) or a type without one."""
+        cannot have (FULL_OBJECT with SHA, COMPOSITE with CRC64NVME) or a type without one.
+        ``lock``: the Object Lock settings the completed version gets (checked by the
+        caller), the bucket's default completing them at completion."""
         self._check_key(key)
         self._check_metadata(headers)
         if checksum_algorithm is not None:
@@ -802,6 +805,7 @@ class ObjectService:
                 kms_context=dict(encryption.kms_context) if encryption else None,
                 bucket_key=bool(keys.segment_key and keys.segment_key.bucket_key),
                 dual_layer=bool(keys.segment_key and keys.segment_key.inner_wrapped),
+                lock=None if lock is None or lock.is_empty else lock,
             )
         finally:
             keys.forget()
@@ -898,14 +902,15 @@ class ObjectService:
         expected_checksum: Checksum | None = None,
         expected_size: int | None = None,
         expected: ExpectedObject | None = None,
-        lock: ObjectLock | None = None,
+        default_lock: ObjectLock | None = None,
     ) -> ObjectRecord:
         """InvalidPartOrder (not ascending), InvalidPart (missing or ETag/checksum mismatch),
         EntityTooSmall (a part other than the last below min_part_size), NoSuchUpload,
         ObjectSizeMismatch (the parts do not add up to ``expected_size``), all before anything
         is written. ETag is md5-of-md5s-N; checksum composite or full-object as the upload
         declared. ``expected``: a conditional completion, checked in the commit
-        (ObjectChanged, the upload left as it was)."""
+        (ObjectChanged, the upload left as it was). ``default_lock``: the bucket's default
+        retention counted from now; the upload's own lock settings win over it."""
         upload = await self._upload(bucket, key, upload_id)
         if not parts:
             raise InvalidPart("a multipart upload needs at least one part")
@@ -971,7 +976,7 @@ class ObjectService:
             owner_id=upload.owner_id,
             checksum=checksum,
             sealed_headers=upload.sealed_headers,
-            lock=lock,
+            lock=default_lock if upload.lock is None else upload.lock.with_default(default_lock),
         )
         # Shielded: once the transaction runs, a client disconnect must not leave us unsure
         # whether the object exists while its replaced blobs are still unqueued.

@@ -144,25 +144,33 @@ def _stored_headers_json(
     upload: MultipartUpload | None = None,
 ) -> str:
     """Sealed headers (format 2) when there are some; clear ones for the benchmark switch.
-    An upload's row also keeps its SSE-C check value and SSE-KMS key, context and bucket key."""
+    An upload's row also keeps its SSE-C check value and SSE-KMS key, context and bucket key,
+    and the Object Lock settings its completion gives (decision 0104: no column of its own,
+    as the upload's other per-upload settings)."""
+    data: dict[str, Any]
     if sealed is None:
-        return _headers_json(headers)
-    if upload is None:
+        if upload is None or upload.lock is None:
+            return _headers_json(headers)
+        data = json.loads(_headers_json(headers))
+    elif upload is None:
         # Every encrypted PUT: what json.dumps gives for {"sealed": [...]}, without its scan
         # for characters to escape over two base64 texts, which have none.
         return _SEALED_OPEN + _b64(sealed.wrapped) + _SEALED_SEP + _b64(sealed.ciphertext) + '"]}'
-    data: dict[str, Any] = {"sealed": [_b64(sealed.wrapped), _b64(sealed.ciphertext)]}
-    if upload.customer_key_check is not None:
-        data["customer_key_check"] = _b64(upload.customer_key_check)
-    if upload.kms_key_arn is not None:
-        data["kms_key_arn"] = upload.kms_key_arn
-    context = upload.sealed_kms_context
-    if context is not None:
-        data["kms_context"] = [_b64(context.wrapped), _b64(context.ciphertext)]
-    if upload.bucket_key:
-        data["bucket_key"] = True
-    if upload.dual_layer:
-        data["dual_layer"] = True
+    else:
+        data = {"sealed": [_b64(sealed.wrapped), _b64(sealed.ciphertext)]}
+        if upload.customer_key_check is not None:
+            data["customer_key_check"] = _b64(upload.customer_key_check)
+        if upload.kms_key_arn is not None:
+            data["kms_key_arn"] = upload.kms_key_arn
+        context = upload.sealed_kms_context
+        if context is not None:
+            data["kms_context"] = [_b64(context.wrapped), _b64(context.ciphertext)]
+        if upload.bucket_key:
+            data["bucket_key"] = True
+        if upload.dual_layer:
+            data["dual_layer"] = True
+    if upload.lock is not None:
+        data["object_lock"] = upload.lock.to_json()
     return json.dumps(data, separators=(",", ":"))
 
 
@@ -210,11 +218,14 @@ def _remember(memo: OrderedDict[str, _T], text: str, value: _T, bound: int) -> N
 
 
 def _upload_keys_from_json(text: str) -> dict[str, Any]:
-    """The SSE fields of an upload row (``MultipartUpload`` keyword arguments)."""
+    """The SSE fields and Object Lock settings of an upload row (``MultipartUpload`` keyword
+    arguments)."""
     data = json.loads(text)
     check = data.get("customer_key_check")
     context = data.get("kms_context")
+    lock = data.get("object_lock")
     return {
+        "lock": None if lock is None else ObjectLock.from_json(lock),
         "customer_key_check": None if check is None else _unb64(check),
         "kms_key_arn": data.get("kms_key_arn"),
         "sealed_kms_context": None

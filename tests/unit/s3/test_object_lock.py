@@ -153,7 +153,10 @@ async def test_a_compliance_version_stays_whoever_asks(client: Client) -> None:
     )
     head = await client.request("HEAD", f"{B}/k?versionId={vid}")
     assert head.headers["x-amz-object-lock-mode"] == "COMPLIANCE"
-    assert head.headers["x-amz-object-lock-legal-hold"] == "OFF"
+    # No hold was ever set: no hold header, and GetObjectLegalHold has none to show (0104).
+    assert "x-amz-object-lock-legal-hold" not in head.headers
+    reply = await client.request("GET", f"{B}/k?legal-hold&versionId={vid}")
+    assert (reply.status, reply.error_code()) == (404, "NoSuchObjectLockConfiguration")
     retention = _fields(await client.request("GET", f"{B}/k?retention&versionId={vid}"))
     assert retention["Mode"] == "COMPLIANCE"
     # The root user, with the bypass header too: 403, and the version is still there.
@@ -267,9 +270,9 @@ async def test_lock_headers_are_checked(client: Client) -> None:
     ):
         reply = await client.request("PUT", f"{B}/k", body, {**_md5(body), **headers})
         assert (reply.status, reply.error_code()) == (400, "InvalidArgument"), headers
-    # Not yet on multipart uploads: refused, never dropped.
-    reply = await client.request("POST", f"{B}/k?uploads", headers=hold)
-    assert (reply.status, reply.error_code()) == (501, "NotImplemented")
+    # On a multipart upload in a bucket without Object Lock: refused, as on PutObject.
+    reply = await client.request("POST", "/plain/k?uploads", headers=hold)
+    assert (reply.status, reply.error_code()) == (400, "InvalidRequest")
     # Retention calls in a bucket without Object Lock.
     reply = await client.request("GET", "/plain/k?retention")
     assert (reply.status, reply.error_code()) == (400, "InvalidRequest")

@@ -230,7 +230,8 @@ _UNSUPPORTED_HEADER_PREFIXES = (
     "x-amz-write-offset-bytes",  # appending to an object (S3 Express directory buckets)
 )
 # Object Lock's headers: S3's answer to them in a bucket without Object Lock is this (decision
-# 0083); the writes that take them (PutObject, CopyObject: handlers/object_lock.py) say so.
+# 0083); the writes that take them (PutObject, CopyObject, CreateMultipartUpload, PostObject:
+# handlers/object_lock.py) say so.
 _OBJECT_LOCK_PREFIX = "x-amz-object-lock-"
 NO_OBJECT_LOCK = "Bucket is missing Object Lock Configuration"
 _ACCEPTED_STORAGE_CLASSES = frozenset({"STANDARD"})
@@ -239,9 +240,9 @@ _ACCEPTED_STORAGE_CLASSES = frozenset({"STANDARD"})
 def reject_unsupported_headers(ctx: S3Context, *, object_lock: bool = False) -> None:
     """Refuse a write whose headers ask for a feature not implemented here (ACL headers are
     the handlers' business: ``access.acl_from_request``). ``object_lock``: the handler
-    takes Object Lock's headers itself (decision 0102); the others refuse them, with
-    NotImplemented in a bucket with Object Lock (CreateMultipartUpload, PostObject: not yet),
-    never taking the write without the lock asked for."""
+    takes Object Lock's headers itself (decisions 0102, 0104); the others refuse them, with
+    NotImplemented in a bucket with Object Lock, never taking a write without the lock
+    asked for."""
     bucket = ctx.bucket_record
     for name in ctx.headers:
         if name.startswith(_UNSUPPORTED_HEADER_PREFIXES):

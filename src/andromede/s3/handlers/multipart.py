@@ -25,7 +25,7 @@ from andromede.s3.handlers.encryption import (
     write_encryption_headers,
 )
 from andromede.s3.handlers.lifecycle import write_expiration
-from andromede.s3.handlers.object_lock import default_lock
+from andromede.s3.handlers.object_lock import default_lock, requested_lock
 from andromede.s3.handlers.objects import (
     check_write_conditions,
     copy_source_version_header,
@@ -63,7 +63,7 @@ def _part_number(ctx: S3Context, svc: S3Services) -> int:
 
 
 async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
-    reject_unsupported_headers(ctx)
+    reject_unsupported_headers(ctx, object_lock=True)
     bucket = await addressed_bucket(ctx, svc)
     owner_id = object_owner_id(ctx, bucket)
     acl = acl_from_request(ctx, bucket, owner_id=owner_id)
@@ -91,6 +91,9 @@ async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
         except ValueError as exc:
             raise S3Error("InvalidRequest", str(exc)) from exc
     tags = await tags_from_request(ctx, svc, bucket)
+    # The lock headers are checked now, as PutObject's (no Content-MD5 here: the request has
+    # no body), and kept with the upload for the version its completion makes (decision 0104).
+    lock = await requested_lock(ctx, svc, bucket, datetime.now(UTC), integrity=False)
     upload = await svc.objects.create_multipart_upload(
         ctx.bucket,
         ctx.key,
@@ -100,6 +103,7 @@ async def create_multipart_upload(ctx: S3Context, svc: S3Services) -> Response:
         checksum_type=checksum_type,
         encryption=encryption,
         acl=acl,
+        lock=lock,
     )
     xml = XmlWriter("InitiateMultipartUploadResult")
     xml.element("Bucket", ctx.bucket)
@@ -261,9 +265,9 @@ async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response
             expected_checksum=expected,
             expected_size=expected_size,
             expected=expected_object,
-            # The bucket's default retention, counted from the completion (the lock headers
-            # of CreateMultipartUpload are refused for now: decision 0102).
-            lock=default_lock(await addressed_bucket(ctx, svc), datetime.now(UTC)),
+            # The bucket's default retention, counted from the completion: what the upload's
+            # lock headers asked for wins over it (decision 0104).
+            default_lock=default_lock(await addressed_bucket(ctx, svc), datetime.now(UTC)),
         )
     except InvalidChecksumValue as exc:
         raise S3Error("InvalidRequest", "The checksum provided is invalid.") from exc

@@ -11,10 +11,13 @@ lock headers on a write, ``s3:BypassGovernanceRetention`` for the bypass header,
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from xml.etree.ElementTree import Element
 
 from andromede.http.dates import iso8601_ms
 from andromede.http.response import Response
+from andromede.iam.policy import ContextValue
 from andromede.s3.errors import S3Error
 from andromede.s3.handlers.common import (
     NO_OBJECT_LOCK,
@@ -23,7 +26,8 @@ from andromede.s3.handlers.common import (
     authorise_object,
     xml_response,
 )
-from andromede.s3.handlers.version_reads import read_version
+from andromede.s3.handlers.version_reads import named_version_id, read_version
+from andromede.s3.lock_keys import HOLD_KEYS, RETENTION_KEYS, lock_condition_keys, parse_lock_date
 from andromede.s3.operations import S3Operation
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, child_text, only_child, parse_xml
@@ -48,6 +52,7 @@ __all__ = [
     "put_object_legal_hold",
     "put_object_lock_configuration",
     "put_object_retention",
+    "requested_lock",
 ]
 
 _MODE = "x-amz-object-lock-mode"
@@ -136,23 +141,35 @@ def default_lock(bucket: Bucket, now: datetime) -> ObjectLock | None:
 
 
 async def lock_for_write(
-    ctx: S3Context, svc: S3Services, bucket: Bucket, now: datetime
+    ctx: S3Context, svc: S3Services, bucket: Bucket, now: datetime, *, integrity: bool = True
 ) -> ObjectLock | None:
-    """The lock a new version gets: the request's lock headers, else the bucket's default
-    retention; None without either. InvalidRequest for lock headers in a bucket without
-    Object Lock, or without Content-MD5 or a checksum (AWS requires one with them);
-    AccessDenied without ``s3:PutObjectRetention`` / ``s3:PutObjectLegalHold``."""
+    """The lock a new version written at ``now`` gets: the request's lock headers, completed
+    by the bucket's default retention (explicit settings win); None without either. The
+    checks of :func:`requested_lock`."""
+    asked = await requested_lock(ctx, svc, bucket, now, integrity=integrity)
+    default = default_lock(bucket, now)
+    return default if asked is None else asked.with_default(default)
+
+
+async def requested_lock(
+    ctx: S3Context, svc: S3Services, bucket: Bucket, now: datetime, *, integrity: bool = True
+) -> ObjectLock | None:
+    """What the request's lock headers ask for, as they are (no default merged: a multipart
+    upload keeps this and merges the default at its completion); None without lock headers.
+    InvalidRequest for lock headers in a bucket without Object Lock, or (``integrity``: a
+    write with a body) without Content-MD5 or a checksum, which AWS requires with them;
+    InvalidArgument for a mode without a date or the reverse, a date not in the future, an
+    unknown mode or status; AccessDenied without ``s3:PutObjectRetention`` /
+    ``s3:PutObjectLegalHold``."""
     mode = ctx.headers.get(_MODE)
     until = ctx.headers.get(_UNTIL)
     hold = ctx.headers.get(_HOLD)
-    asked = mode is not None or until is not None or hold is not None
-    config = bucket.object_lock
-    if not asked:
-        return default_lock(bucket, now)
-    if config is None:
+    if mode is None and until is None and hold is None:
+        return None
+    if bucket.object_lock is None:
         raise S3Error("InvalidRequest", NO_OBJECT_LOCK)
-    integrity = ctx.integrity()
-    if integrity.content_md5 is None and integrity.checksum_algorithm is None:
+    checked = ctx.integrity()
+    if integrity and checked.content_md5 is None and checked.checksum_algorithm is None:
         raise S3Error(
             "InvalidRequest",
             "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests "
@@ -163,7 +180,7 @@ async def lock_for_write(
             "InvalidArgument",
             "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied",
         )
-    legal_hold = False
+    legal_hold: bool | None = None
     if hold is not None:
         legal_hold = _hold_status(hold.strip(), "InvalidArgument")
         await authorise_object(
@@ -187,10 +204,7 @@ async def lock_for_write(
             ctx.key,
             action="s3:PutObjectRetention",
         )
-    elif config.default is not None:
-        lock_mode, retain_until = config.default.mode, config.default.retain_until(now)
-    lock = ObjectLock(lock_mode, retain_until, legal_hold)
-    return None if lock.is_empty else lock
+    return ObjectLock(lock_mode, retain_until, legal_hold)
 
 
 def _hold_status(text: str, code: str) -> bool:
@@ -206,21 +220,25 @@ def _mode(text: str, code: str) -> LockMode:
 
 
 def _future_date(text: str, now: datetime, code: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise S3Error(code, "The retain until date is not a valid date") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
+    moment = parse_lock_date(text)
+    if moment is None:
+        raise S3Error(code, "The retain until date is not a valid date")
     if moment <= now:
         raise S3Error(code, "The retain until date must be in the future!")
     return moment
 
 
-async def bypass_governance(ctx: S3Context, svc: S3Services, bucket: Bucket, key: str) -> bool:
+async def bypass_governance(
+    ctx: S3Context,
+    svc: S3Services,
+    bucket: Bucket,
+    key: str,
+    *,
+    extra_keys: Mapping[str, ContextValue] | None = None,
+) -> bool:
     """Whether the request bypasses GOVERNANCE retentions: it says so and the caller is
-    allowed ``s3:BypassGovernanceRetention`` on the object (AccessDenied otherwise, as AWS)."""
+    allowed ``s3:BypassGovernanceRetention`` on the object (AccessDenied otherwise, as AWS).
+    ``extra_keys``: the condition keys of a PutObjectRetention's body."""
     if ctx.headers.get(_BYPASS, "").strip().lower() != "true":
         return False
     await authorise_object(
@@ -230,6 +248,7 @@ async def bypass_governance(ctx: S3Context, svc: S3Services, bucket: Bucket, key
         bucket,
         key,
         action="s3:BypassGovernanceRetention",
+        extra_keys=extra_keys,
     )
     return True
 
@@ -239,8 +258,8 @@ async def lock_response_headers(
     ctx: S3Context, svc: S3Services, response: Response, record: ObjectRecord
 ) -> None:
     """The lock headers of a GET or HEAD, for a caller who may read them (AWS shows each
-    only with ``s3:GetObjectRetention`` / ``s3:GetObjectLegalHold``). Only a locked version
-    costs the checks."""
+    only with ``s3:GetObjectRetention`` / ``s3:GetObjectLegalHold``), and the hold's only if
+    one was ever set. Only a locked version costs the checks."""
     lock = record.lock
     if lock is None:
         return
@@ -249,8 +268,9 @@ async def lock_response_headers(
         if await _allowed(ctx, svc, bucket, S3Operation.GetObjectRetention):
             response.header(_MODE, lock.mode.value)
             response.header(_UNTIL, iso8601_ms(lock.retain_until))
-    if await _allowed(ctx, svc, bucket, S3Operation.GetObjectLegalHold):
-        response.header(_HOLD, "ON" if lock.legal_hold else "OFF")
+    if lock.legal_hold is not None:
+        if await _allowed(ctx, svc, bucket, S3Operation.GetObjectLegalHold):
+            response.header(_HOLD, "ON" if lock.legal_hold else "OFF")
 
 
 async def _allowed(ctx: S3Context, svc: S3Services, bucket: Bucket, op: S3Operation) -> bool:
@@ -280,9 +300,11 @@ async def get_object_retention(ctx: S3Context, svc: S3Services) -> Response:
 
 
 async def get_object_legal_hold(ctx: S3Context, svc: S3Services) -> Response:
+    """The version's hold, ON or OFF once one was set (lifted: OFF); a version that never
+    had one answers NoSuchObjectLockConfiguration, whatever its retention, as AWS does."""
     _require_lock(await addressed_bucket(ctx, svc))
     record = await read_version(ctx, svc)
-    if record.lock is None:
+    if record.lock is None or record.lock.legal_hold is None:
         raise S3Error("NoSuchObjectLockConfiguration", _NOT_FOUND)
     xml = XmlWriter("LegalHold")
     xml.element("Status", "ON" if record.lock.legal_hold else "OFF")
@@ -290,12 +312,27 @@ async def get_object_legal_hold(ctx: S3Context, svc: S3Services) -> Response:
 
 
 async def put_object_retention(ctx: S3Context, svc: S3Services) -> Response:
-    root = parse_xml(await ctx.read_xml_body(integrity_required=True), "Retention")
+    """Authorised here, once the body is read: a policy may test the retention asked for
+    (``s3:object-lock-mode``, ``-retain-until-date``, ``-remaining-retention-days``)."""
     bucket = await addressed_bucket(ctx, svc)
-    _require_lock(bucket)
+    now = datetime.now(UTC)
+
+    def keys_of(root: Element | None) -> dict[str, ContextValue]:
+        if root is None:
+            return {}
+        return lock_condition_keys(
+            mode=child_text(root, "Mode"),
+            retain_until=child_text(root, "RetainUntilDate"),
+            legal_hold=None,
+            now=now,
+            wanted=RETENTION_KEYS,
+        )
+
+    root, keys = await _authorised_body(
+        ctx, svc, S3Operation.PutObjectRetention, bucket, "Retention", keys_of
+    )
     mode_text = child_text(root, "Mode")
     until_text = child_text(root, "RetainUntilDate")
-    now = datetime.now(UTC)
     mode: LockMode | None = None
     until: datetime | None = None
     if mode_text is not None or until_text is not None:
@@ -303,18 +340,72 @@ async def put_object_retention(ctx: S3Context, svc: S3Services) -> Response:
             raise S3Error("MalformedXML")
         mode = _mode(mode_text.strip(), "MalformedXML")
         until = _future_date(until_text.strip(), now, "InvalidArgument")
-    bypass = await bypass_governance(ctx, svc, bucket, ctx.key)
+    bypass = await bypass_governance(ctx, svc, bucket, ctx.key, extra_keys=keys)
     change = LockChange.retention(mode, until, bypass_governance=bypass)
     return await _change(ctx, svc, change)
 
 
 async def put_object_legal_hold(ctx: S3Context, svc: S3Services) -> Response:
-    root = parse_xml(await ctx.read_xml_body(integrity_required=True), "LegalHold")
-    _require_lock(await addressed_bucket(ctx, svc))
+    """Authorised here, once the body is read (``s3:object-lock-legal-hold``)."""
+    bucket = await addressed_bucket(ctx, svc)
+    now = datetime.now(UTC)
+
+    def keys_of(root: Element | None) -> dict[str, ContextValue]:
+        if root is None:
+            return {}
+        return lock_condition_keys(
+            mode=None,
+            retain_until=None,
+            legal_hold=child_text(root, "Status"),
+            now=now,
+            wanted=HOLD_KEYS,
+        )
+
+    root, _ = await _authorised_body(
+        ctx, svc, S3Operation.PutObjectLegalHold, bucket, "LegalHold", keys_of
+    )
     status = child_text(root, "Status")
     if status is None:
         raise S3Error("MalformedXML")
     return await _change(ctx, svc, LockChange.hold(_hold_status(status.strip(), "MalformedXML")))
+
+
+async def _authorised_body(
+    ctx: S3Context,
+    svc: S3Services,
+    operation: S3Operation,
+    bucket: Bucket,
+    root_name: str,
+    keys_of: Callable[[Element | None], dict[str, ContextValue]],
+) -> tuple[Element, dict[str, ContextValue]]:
+    """The call's XML body and its condition keys, once the caller is allowed the call with
+    them. Only the body's size (and its Content-MD5 or checksum, when sent) is checked
+    before: a caller without the right learns AccessDenied, nothing of the bucket or of what
+    the body lacks. Then the bucket must have Object Lock (InvalidRequest), the request a
+    digest of its body (InvalidRequest, AWS's rule) and the body its form (MalformedXML)."""
+    body = await ctx.read_xml_body()
+    try:
+        parsed: Element | None = parse_xml(body, root_name)
+    except S3Error:
+        parsed = None
+    keys = keys_of(parsed)
+    await authorise_object(
+        ctx,
+        svc,
+        operation,
+        bucket,
+        ctx.key,
+        extra_keys=keys,
+        version_id=named_version_id(ctx, bucket),
+    )
+    _require_lock(bucket)
+    integrity = ctx.integrity()
+    if integrity.content_md5 is None and integrity.checksum_algorithm is None:
+        raise S3Error(
+            "InvalidRequest",
+            "Missing required header for this request: Content-MD5 or x-amz-checksum-*",
+        )
+    return (parsed if parsed is not None else parse_xml(body, root_name)), keys
 
 
 async def _change(ctx: S3Context, svc: S3Services, change: LockChange) -> Response:

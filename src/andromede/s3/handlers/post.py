@@ -26,8 +26,9 @@ The file is streamed into storage as it is parsed, never held whole. Its length 
 at its end: the request's length bounds it for the store (``exact_size=False``), and the
 ``content-length-range`` is checked as the bytes come, so a file out of range is refused and
 nothing is kept. Content-Type, Cache-Control, Content-Disposition, Content-Encoding, Expires,
-``x-amz-meta-*``, ``acl`` and the ``x-amz-server-side-encryption*`` fields are taken as the
-matching headers of a PutObject are.
+``x-amz-meta-*``, ``acl``, the ``x-amz-server-side-encryption*`` and the
+``x-amz-object-lock-*`` fields are taken as the matching headers of a PutObject are (the lock
+fields without the Content-MD5 a PutObject needs with them: decision 0104).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ from andromede.s3.handlers.common import (
     reject_unsupported_headers,
 )
 from andromede.s3.handlers.encryption import write_encryption, write_encryption_headers
-from andromede.s3.handlers.object_lock import default_lock
+from andromede.s3.handlers.object_lock import lock_for_write
 from andromede.s3.handlers.tagging import parse_tag_set
 from andromede.s3.operations import S3Operation
 from andromede.s3.request import S3Context
@@ -464,8 +465,11 @@ async def post_object(ctx: S3Context, svc: S3Services) -> Response:
         headers=_as_headers(ctx, fields),
         route=Route(S3Operation.PutObject, bucket.name, key, ctx.route.virtual_host),
     )
-    reject_unsupported_headers(upload)
+    reject_unsupported_headers(upload, object_lock=True)
     await authorise_object(upload, svc, S3Operation.PutObject, bucket, key)
+    # The lock fields, checked as PutObject's headers are, without Content-MD5 (a form has
+    # no field for it; the policy's signature covers the fields): decision 0104.
+    lock = await lock_for_write(upload, svc, bucket, now, integrity=False)
     tags: tuple[tuple[str, str], ...] = ()
     if "tagging" in fields:
         tags = parse_tag_set(fields["tagging"].encode(), svc.settings.max_object_tags, objects=True)
@@ -486,8 +490,7 @@ async def post_object(ctx: S3Context, svc: S3Services) -> Response:
         encryption=encryption,
         acl=acl,
         exact_size=False,
-        # The bucket's default retention (lock fields are refused above: decision 0102).
-        lock=default_lock(bucket, now),
+        lock=lock,
     )
     etag = f'"{record.etag}"'
     location = _object_url(ctx, bucket.name, key)
