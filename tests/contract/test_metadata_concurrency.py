@@ -20,8 +20,15 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database, open_database
-from andromede.storage.errors import BucketNotEmpty, NoSuchBucket, NoSuchUpload
-from andromede.storage.model import ObjectRecord, Part, Segment
+from andromede.storage import store_sql_versions
+from andromede.storage.errors import (
+    BucketNotEmpty,
+    InvalidBucketState,
+    NoSuchBucket,
+    NoSuchUpload,
+)
+from andromede.storage.model import ObjectRecord, Part, Segment, VersioningStatus
+from andromede.storage.object_lock import ObjectLockConfiguration
 from andromede.storage.store_sql import SqlMetadataStore, _put_object
 from support.schema import migrated_sqlite
 
@@ -252,3 +259,84 @@ async def test_concurrent_uploads_of_one_part_number(
         assert stored in mine
         replaced = [r.blob_id for r in results if r is not None]
         assert sorted(replaced) == sorted(p.blob_id for p in mine if p != stored)
+
+
+def _pause(conn: Connection) -> None:
+    """Keep the transaction (and the rows it wrote) open a while: the other gateway's write
+    of the same row waits for it."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_sleep(0.5)")
+    else:
+        time.sleep(0.5)  # the writer thread's own job: the other gateway waits on its lock
+
+
+async def test_a_suspend_waiting_for_object_lock_is_refused(
+    gateways: tuple[SqlMetadataStore, SqlMetadataStore, Database],
+) -> None:
+    """Decision 0104, deterministically: Object Lock's write holds the bucket row while the
+    other gateway suspends versioning; the suspend waits, then its own check sees the lock."""
+    one, two, db = gateways
+    await one.create_bucket(bucket())
+    await one.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+
+    def lock_on(conn: Connection) -> None:
+        store_sql_versions.set_object_lock(conn, "b1", ObjectLockConfiguration())
+        _pause(conn)
+
+    holder = asyncio.create_task(db.write(lock_on))
+    await asyncio.sleep(0.2)
+    with pytest.raises(InvalidBucketState):
+        await two.set_bucket_versioning("b1", VersioningStatus.SUSPENDED)
+    await holder
+    kept = await two.get_bucket("b1")
+    assert kept is not None and kept.object_lock is not None
+    assert kept.versioning is VersioningStatus.ENABLED
+
+
+async def test_object_lock_waiting_for_a_suspend_is_refused(
+    gateways: tuple[SqlMetadataStore, SqlMetadataStore, Database],
+) -> None:
+    one, two, db = gateways
+    await one.create_bucket(bucket())
+    await one.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+
+    def suspend(conn: Connection) -> None:
+        store_sql_versions.set_versioning(conn, "b1", VersioningStatus.SUSPENDED)
+        _pause(conn)
+
+    holder = asyncio.create_task(db.write(suspend))
+    await asyncio.sleep(0.2)
+    with pytest.raises(InvalidBucketState):
+        await two.set_bucket_object_lock("b1", ObjectLockConfiguration())
+    await holder
+    kept = await two.get_bucket("b1")
+    assert kept is not None and kept.object_lock is None
+    assert kept.versioning is VersioningStatus.SUSPENDED
+
+
+async def test_object_lock_racing_a_suspend_ends_one_way(
+    gateways: tuple[SqlMetadataStore, SqlMetadataStore, Database],
+) -> None:
+    one, two, _ = gateways
+    outcomes: Counter[str] = Counter()
+    for n in range(ROUNDS):
+        name = f"race{n}"
+        await one.create_bucket(bucket(name))
+        await one.set_bucket_versioning(name, VersioningStatus.ENABLED)
+        locked, suspended = await asyncio.gather(
+            one.set_bucket_object_lock(name, ObjectLockConfiguration()),
+            two.set_bucket_versioning(name, VersioningStatus.SUSPENDED),
+            return_exceptions=True,
+        )
+        kept = await one.get_bucket(name)
+        assert kept is not None
+        if isinstance(suspended, InvalidBucketState):  # the lock came first
+            assert kept.object_lock is not None
+            assert kept.versioning is VersioningStatus.ENABLED
+            outcomes["locked"] += 1
+        else:
+            assert suspended is None and isinstance(locked, InvalidBucketState), locked
+            assert kept.object_lock is None
+            assert kept.versioning is VersioningStatus.SUSPENDED
+            outcomes["suspended"] += 1
+    assert sum(outcomes.values()) == ROUNDS

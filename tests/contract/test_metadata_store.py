@@ -22,6 +22,7 @@ from andromede.storage.errors import (
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
     BucketVersioned,
+    InvalidBucketState,
     NoSuchBucket,
     NoSuchUpload,
     ObjectChanged,
@@ -1152,7 +1153,7 @@ async def test_a_bucket_made_with_object_lock_is_versioned_and_keeps_its_configu
     made = await store.get_bucket("b1")
     assert made is not None and made.versioning is VersioningStatus.ENABLED
     assert made.object_lock == ObjectLockConfiguration()
-    changed = await store.update_bucket_access("b1", object_lock=config)
+    changed = await store.set_bucket_object_lock("b1", config)
     assert changed.object_lock == config
     fetched = await store.get_bucket("b1")
     assert fetched is not None and fetched.object_lock == config
@@ -1265,3 +1266,37 @@ async def test_an_upload_keeps_the_lock_its_creation_asked(store: MetadataStore)
         assert await store.get_upload("b1", made.upload_id) == made
     page = await store.list_uploads("b1", prefix="", after_key=None, after_upload_id=None, limit=5)
     assert [u.lock for u in page.items] == [asked, ObjectLock(legal_hold=True), None]
+
+
+async def test_object_lock_and_a_suspended_versioning_never_meet(store: MetadataStore) -> None:
+    """Decision 0104: PutObjectLockConfiguration and PutBucketVersioning(Suspended) each read
+    the bucket Enabled and unlocked, then write: the second write is refused by its own
+    check, whichever it is, and the bucket is left as the first made it."""
+    for name in ("lock-first", "suspend-first", "never-versioned"):
+        await store.create_bucket(bucket(name))
+    for name in ("lock-first", "suspend-first"):
+        await store.set_bucket_versioning(name, VersioningStatus.ENABLED)
+    config = ObjectLockConfiguration(DefaultRetention(LockMode.COMPLIANCE, days=1))
+
+    locked = await store.set_bucket_object_lock("lock-first", config)
+    assert locked.object_lock == config
+    with pytest.raises(InvalidBucketState, match="versioning state cannot be changed"):
+        await store.set_bucket_versioning("lock-first", VersioningStatus.SUSPENDED)
+    await store.set_bucket_versioning("lock-first", VersioningStatus.ENABLED)  # no change
+    kept = await store.get_bucket("lock-first")
+    assert kept is not None and kept.versioning is VersioningStatus.ENABLED
+    assert kept.object_lock == config
+
+    await store.set_bucket_versioning("suspend-first", VersioningStatus.SUSPENDED)
+    with pytest.raises(InvalidBucketState, match="must be 'Enabled'"):
+        await store.set_bucket_object_lock("suspend-first", config)
+    kept = await store.get_bucket("suspend-first")
+    assert kept is not None and kept.object_lock is None
+    assert kept.versioning is VersioningStatus.SUSPENDED
+
+    with pytest.raises(InvalidBucketState):
+        await store.set_bucket_object_lock("never-versioned", ObjectLockConfiguration())
+    with pytest.raises(NoSuchBucket):
+        await store.set_bucket_object_lock("missing", ObjectLockConfiguration())
+    with pytest.raises(NoSuchBucket):
+        await store.set_bucket_versioning("missing", VersioningStatus.SUSPENDED)

@@ -254,6 +254,9 @@ _DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
     storage_errors.ObjectChanged: "ConditionalRequestConflict",
     # A retention or legal hold (decision 0102): AWS answers 403 AccessDenied.
     storage_errors.ObjectLocked: "AccessDenied",
+    # Object Lock on a bucket not versioned Enabled, or suspending a locked bucket's
+    # versioning (decision 0104): 409, AWS's message.
+    storage_errors.InvalidBucketState: "InvalidBucketState",
     iam_errors.ExpiredToken: "ExpiredToken",
     iam_errors.InvalidClientTokenId: "InvalidToken",
     iam_errors.InvalidAccessKeyId: "InvalidAccessKeyId",

@@ -8,6 +8,7 @@ AndromedeError
     │   ├── BucketAlreadyOwnedByYou
     │   ├── BucketNotEmpty
     │   ├── BucketVersioned              versioning came on since the caller read the bucket
+    │   ├── InvalidBucketState           Object Lock and versioning would disagree (0104)
     │   ├── InvalidBucketName
     │   └── RegionNotServed              the bucket's region's data is not reachable from here
     ├── ObjectError
@@ -93,6 +94,13 @@ class BucketVersioned(BucketError):
 
 class InvalidBucketName(BucketError):
     pass
+
+
+class InvalidBucketState(BucketError):
+    """A change that would leave a bucket with Object Lock not versioned Enabled (suspending
+    its versioning), or give Object Lock to a bucket not versioned Enabled: refused by the
+    store in the change's own statement, against the bucket as it is then (decision 0104).
+    The message is AWS's, for the client."""
 
 
 class ObjectError(StorageError):

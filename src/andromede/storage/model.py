@@ -271,9 +271,10 @@ class BucketEncryption:
         return cls(str(algorithm), key_id, bool(bucket_key))
 
 
-# The bucket configuration updated in place (``MetadataStore.update_bucket_access``).
+# The bucket configuration updated in place (``MetadataStore.update_bucket_access``). Not
+# Object Lock: ``set_bucket_object_lock`` checks the versioning state in its write (0104).
 BUCKET_ACCESS_FIELDS = frozenset(
-    {"object_ownership", "policy", "public_access_block", "acl", "encryption", "object_lock"}
+    {"object_ownership", "policy", "public_access_block", "acl", "encryption"}
 )
 
 

@@ -29,7 +29,9 @@ from andromede.storage.errors import ObjectLocked
 
 __all__ = [
     "LOCKED",
+    "LOCK_NEEDS_VERSIONING",
     "MAX_RETENTION_DAYS",
+    "VERSIONING_LOCKED",
     "DefaultRetention",
     "LockChange",
     "LockMode",
@@ -45,6 +47,16 @@ MAX_RETENTION_DAYS: Final = 36500
 _MAX_YEARS: Final = 100
 # AWS's message for a removal or change a lock forbids (its code is AccessDenied).
 LOCKED: Final = "Access Denied because object protected by object lock."
+# AWS's messages for the two changes a bucket's stores refuse, each checked in the change's
+# own statement so that the two cannot race past each other (decision 0104): suspending the
+# versioning of a bucket with Object Lock, and Object Lock on a bucket not versioned Enabled.
+VERSIONING_LOCKED: Final = (
+    "An Object Lock configuration is present on this bucket, so the versioning state "
+    "cannot be changed."
+)
+LOCK_NEEDS_VERSIONING: Final = (
+    "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration"
+)
 
 
 class LockMode(enum.StrEnum):

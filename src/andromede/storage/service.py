@@ -317,13 +317,16 @@ class ObjectService:
         await self._store.put_bucket_document(name, LIFECYCLE_DOCUMENT, text)
 
     async def set_bucket_versioning(self, name: str, status: VersioningStatus) -> None:
-        """Enabled or Suspended; a bucket never goes back to never versioned. NoSuchBucket."""
+        """Enabled or Suspended; a bucket never goes back to never versioned. NoSuchBucket;
+        InvalidBucketState for Suspended on a bucket with Object Lock (checked by the store in
+        the write: decision 0104)."""
         await self._store.set_bucket_versioning(name, status)
 
     async def set_bucket_object_lock(self, name: str, config: ObjectLockConfiguration) -> Bucket:
-        """Turn Object Lock on (for good), or change its default retention (decision 0102);
-        the caller checked that versioning is Enabled. NoSuchBucket."""
-        return await self._store.update_bucket_access(name, object_lock=config)
+        """Turn Object Lock on (for good), or change its default retention (decision 0102).
+        NoSuchBucket; InvalidBucketState unless the bucket is versioned Enabled or has Object
+        Lock already, checked by the store in the write (decision 0104)."""
+        return await self._store.set_bucket_object_lock(name, config)
 
     async def set_version_lock(
         self, bucket: str, key: str, version_id: str, change: LockChange

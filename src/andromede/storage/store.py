@@ -28,7 +28,7 @@ from andromede.storage.model import (
     Part,
     VersioningStatus,
 )
-from andromede.storage.object_lock import LockChange
+from andromede.storage.object_lock import LockChange, ObjectLockConfiguration
 from andromede.storage.versioning import (
     DeleteMarker,
     RemovalCondition,
@@ -150,7 +150,14 @@ class MetadataStore(Protocol):
     # Only for buckets whose ``versioning`` is set: a bucket never versioned goes through the
     # methods above alone. ``put_object`` refuses a versioned bucket (BucketVersioned).
     async def set_bucket_versioning(self, name: str, status: VersioningStatus) -> None:
-        """Set the bucket's versioning state. NoSuchBucket."""
+        """Set the bucket's versioning state. NoSuchBucket; InvalidBucketState for a state
+        other than Enabled on a bucket with Object Lock, checked in the same statement as the
+        write (a concurrent ``set_bucket_object_lock`` is either seen or sees this)."""
+
+    async def set_bucket_object_lock(self, name: str, config: ObjectLockConfiguration) -> Bucket:
+        """Give the bucket Object Lock or a new default retention; returns the bucket.
+        NoSuchBucket; InvalidBucketState unless the bucket has Object Lock already or is
+        versioned Enabled, checked in the same statement as the write (decision 0104)."""
 
     async def put_object_version(
         self, record: ObjectRecord, *, expected: ExpectedObject | None = None

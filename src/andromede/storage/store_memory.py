@@ -20,6 +20,7 @@ from andromede.storage.errors import (
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
     BucketVersioned,
+    InvalidBucketState,
     NoSuchBucket,
     NoSuchUpload,
     ObjectChanged,
@@ -37,7 +38,13 @@ from andromede.storage.model import (
     Segment,
     VersioningStatus,
 )
-from andromede.storage.object_lock import LockChange, check_removal
+from andromede.storage.object_lock import (
+    LOCK_NEEDS_VERSIONING,
+    VERSIONING_LOCKED,
+    LockChange,
+    ObjectLockConfiguration,
+    check_removal,
+)
 from andromede.storage.versioning import (
     NULL_VERSION_ID,
     DeleteMarker,
@@ -289,8 +296,19 @@ class MemoryMetadataStore:
 
     # -- versioned buckets (decision 0097) ----------------------------------------------------
     async def set_bucket_versioning(self, name: str, status: VersioningStatus) -> None:
+        # Checked and written with no await between: one step, as the SQL statement is.
         state = self._state(name)
+        if state.bucket.object_lock is not None and status is not VersioningStatus.ENABLED:
+            raise InvalidBucketState(VERSIONING_LOCKED)
         state.bucket = dataclasses.replace(state.bucket, versioning=status)
+
+    async def set_bucket_object_lock(self, name: str, config: ObjectLockConfiguration) -> Bucket:
+        state = self._state(name)
+        bucket = state.bucket
+        if bucket.object_lock is None and bucket.versioning is not VersioningStatus.ENABLED:
+            raise InvalidBucketState(LOCK_NEEDS_VERSIONING)
+        state.bucket = dataclasses.replace(bucket, object_lock=config)
+        return state.bucket
 
     async def put_object_version(
         self, record: ObjectRecord, *, expected: ExpectedObject | None = None

@@ -665,7 +665,7 @@ def _bucket_access_values(changes: Mapping[str, object]) -> dict[str, object]:
     for name, value in changes.items():
         if isinstance(
             value,
-            PublicAccessBlock | AccessControlList | BucketEncryption | ObjectLockConfiguration,
+            PublicAccessBlock | AccessControlList | BucketEncryption,
         ):
             value = value.to_json()
         elif isinstance(value, ObjectOwnership):
@@ -747,9 +747,9 @@ class SqlMetadataStore:
                     "object_ownership": bucket.object_ownership,
                     "public_access_block": bucket.public_access_block,
                     "acl": bucket.acl,
-                    "object_lock": bucket.object_lock,
                 }
             ),
+            "object_lock": None if bucket.object_lock is None else bucket.object_lock.to_json(),
             # A bucket made with Object Lock is versioned from its first moment (decision 0102).
             "versioning": None if bucket.versioning is None else bucket.versioning.value,
             "policy_digest": None if bucket.policy is None else policy_digest(bucket.policy),
@@ -1092,6 +1092,14 @@ class SqlMetadataStore:
     # -- versioned buckets (decision 0097; store_sql_versions.py) ----------------------------
     async def set_bucket_versioning(self, name: str, status: VersioningStatus) -> None:
         await self._db.write(lambda conn: _versions.set_versioning(conn, name, status))
+
+    async def set_bucket_object_lock(self, name: str, config: ObjectLockConfiguration) -> Bucket:
+        def work(conn: Connection) -> Bucket:
+            _versions.set_object_lock(conn, name, config)
+            row = conn.execute(_GET_BUCKET, {"name": name}).one()
+            return _bucket_from_row(row, _policy_in(conn, row))
+
+        return await self._db.write(work)
 
     async def put_object_version(
         self, record: ObjectRecord, *, expected: ExpectedObject | None = None

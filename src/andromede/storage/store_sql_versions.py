@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from andromede.db import tables
 from andromede.db.types import utc_from_stored
 from andromede.storage import store_sql as _sql
-from andromede.storage.errors import NoSuchBucket, ObjectChanged
+from andromede.storage.errors import InvalidBucketState, NoSuchBucket, ObjectChanged
 from andromede.storage.model import (
     ExpectedObject,
     ListPage,
@@ -28,7 +28,13 @@ from andromede.storage.model import (
     Segment,
     VersioningStatus,
 )
-from andromede.storage.object_lock import LockChange, check_removal
+from andromede.storage.object_lock import (
+    LOCK_NEEDS_VERSIONING,
+    VERSIONING_LOCKED,
+    LockChange,
+    ObjectLockConfiguration,
+    check_removal,
+)
 from andromede.storage.versioning import (
     NULL_VERSION_ID,
     DeleteMarker,
@@ -83,9 +89,40 @@ def has_versions(conn: Connection, bucket: str) -> bool:
 
 
 def set_versioning(conn: Connection, name: str, status: VersioningStatus) -> None:
-    updated = conn.execute(_B.update().where(_B.c.name == name).values(versioning=status.value))
-    if updated.rowcount == 0:
+    """One UPDATE whose WHERE is the check: a bucket with Object Lock stays Enabled. Against
+    a concurrent ``set_object_lock`` (whose WHERE wants Enabled), SQLite runs one writer at a
+    time and PostgreSQL re-reads the row its UPDATE waited for before writing it, so one of
+    the two sees the other's write and changes nothing (decision 0104)."""
+    update = _B.update().where(_B.c.name == name)
+    if status is not VersioningStatus.ENABLED:
+        update = update.where(_B.c.object_lock.is_(None))
+    if conn.execute(update.values(versioning=status.value)).rowcount == 0:
+        _refused(conn, name, VERSIONING_LOCKED)
+
+
+def set_object_lock(conn: Connection, name: str, config: ObjectLockConfiguration) -> None:
+    """Object Lock on, or its default changed, only on a bucket locked already or versioned
+    Enabled: checked by the UPDATE's WHERE, as ``set_versioning`` checks its own."""
+    update = (
+        _B.update()
+        .where(
+            _B.c.name == name,
+            sa.or_(
+                _B.c.object_lock.is_not(None),
+                _B.c.versioning == VersioningStatus.ENABLED.value,
+            ),
+        )
+        .values(object_lock=config.to_json())
+    )
+    if conn.execute(update).rowcount == 0:
+        _refused(conn, name, LOCK_NEEDS_VERSIONING)
+
+
+def _refused(conn: Connection, name: str, message: str) -> None:
+    """Why an UPDATE of the bucket row changed nothing: no bucket, or its state."""
+    if conn.execute(sa.select(_B.c.name).where(_B.c.name == name)).first() is None:
         raise NoSuchBucket(name)
+    raise InvalidBucketState(message)
 
 
 def _status(conn: Connection, bucket: str, record: ObjectRecord | None = None) -> VersioningStatus:

@@ -31,7 +31,7 @@ from andromede.s3.lock_keys import HOLD_KEYS, RETENTION_KEYS, lock_condition_key
 from andromede.s3.operations import S3Operation
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, child_text, only_child, parse_xml
-from andromede.storage.model import Bucket, ObjectRecord, VersioningStatus
+from andromede.storage.model import Bucket, ObjectRecord
 from andromede.storage.object_lock import (
     DefaultRetention,
     LockChange,
@@ -104,12 +104,9 @@ async def put_object_lock_configuration(ctx: S3Context, svc: S3Services) -> Resp
             child_text(retention, "Days"),
             child_text(retention, "Years"),
         )
-    if bucket.object_lock is None and bucket.versioning is not VersioningStatus.ENABLED:
-        raise S3Error(
-            "InvalidBucketState",
-            "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration",
-        )
-    await svc.objects.set_bucket_object_lock(ctx.bucket, ObjectLockConfiguration(default))
+    # On a bucket versioned Enabled (or locked already) only: the store checks it in its
+    # write, where a concurrent PutBucketVersioning cannot slip past (decision 0104).
+    await svc.objects.set_bucket_object_lock(bucket.name, ObjectLockConfiguration(default))
     return Response()
 
 

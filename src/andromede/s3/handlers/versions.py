@@ -59,14 +59,9 @@ async def put_bucket_versioning(ctx: S3Context, svc: S3Services) -> Response:
         raise S3Error("NotImplemented", "MFA Delete is not implemented", Header="MfaDelete")
     if status is None:
         raise S3Error("MalformedXML")
-    bucket = await svc.objects.get_bucket(ctx.bucket)
-    if bucket.object_lock is not None and status is not VersioningStatus.ENABLED:
-        # Object Lock keeps every version: a Suspended bucket would overwrite the null one.
-        raise S3Error(
-            "InvalidBucketState",
-            "An Object Lock configuration is present on this bucket, so the versioning state "
-            "cannot be changed.",
-        )
+    # Object Lock keeps every version, and a Suspended bucket would overwrite the null one:
+    # the store refuses that (409 InvalidBucketState) in its write, where a concurrent
+    # PutObjectLockConfiguration cannot slip past the check (decision 0104).
     await svc.objects.set_bucket_versioning(ctx.bucket, status)
     return Response(status=200)
 
