@@ -5,6 +5,7 @@ versioning, deleting the bucket)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -293,3 +294,47 @@ async def test_retention_calls_need_their_permissions(client: Client) -> None:
         assert (reply.status, reply.error_code()) == (403, "AccessDenied")
     reply = await client.request("GET", f"{B}/k?legal-hold&versionId={vid}")
     assert (reply.status, reply.error_code()) == (404, "NoSuchObjectLockConfiguration")
+
+
+_LOCK_ON = (
+    b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>"
+    b"</ObjectLockConfiguration>"
+)
+_SUSPEND = b"<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>"
+
+
+@pytest.mark.parametrize("held", ["set_bucket_object_lock", "set_bucket_versioning"])
+async def test_lock_on_and_suspend_at_once_leave_one_of_them(client: Client, held: str) -> None:
+    """Decision 0104, interleaved deterministically: one request has read the bucket
+    (Enabled, no lock) and is held before its write while the other runs to its end; when it
+    writes, its own check sees the other's write and it answers 409."""
+    assert client.store is not None
+    enabled = b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"
+    assert (await client.request("PUT", "/plain")).status == 200
+    assert (await client.request("PUT", "/plain?versioning", enabled)).status == 200
+    store = client.store
+    write = getattr(store, held)
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def held_write(*args: object) -> object:
+        reached.set()
+        await release.wait()
+        return await write(*args)
+
+    setattr(store, held, held_write)
+    lock_on = ("PUT", "/plain?object-lock", _LOCK_ON, _md5(_LOCK_ON))
+    suspend = ("PUT", "/plain?versioning", _SUSPEND, None)
+    first, second = (lock_on, suspend) if held == "set_bucket_object_lock" else (suspend, lock_on)
+    waiting = asyncio.create_task(client.request(*first))
+    await reached.wait()
+    setattr(store, held, write)  # the second request writes at once
+    assert (await client.request(*second)).status == 200
+    release.set()
+    reply = await waiting
+    assert (reply.status, reply.error_code()) == (409, "InvalidBucketState")
+    versioning = _fields(await client.request("GET", "/plain?versioning"))["Status"]
+    configured = await client.request("GET", "/plain?object-lock")
+    if held == "set_bucket_object_lock":  # the suspend won
+        assert versioning == "Suspended" and configured.status == 404
+    else:
+        assert versioning == "Enabled" and configured.status == 200
