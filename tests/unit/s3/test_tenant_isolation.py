@@ -425,6 +425,11 @@ async def test_nobody_else_lifts_or_bypasses_a_lock(world: World, caller: str) -
         ("GET", f"{locked}/k?legal-hold&versionId={vid}", b"", {}),
         ("PUT", f"{locked}/k?legal-hold&versionId={vid}", no_hold, md5(no_hold)),
         ("DELETE", f"{locked}/k?versionId={vid}", b"", bypass),
+        # Decision 0104: a multipart upload asking for a lock, and the same retention asked
+        # without Content-MD5 or with a malformed body (refused before the body is judged).
+        ("POST", f"{locked}/k?uploads", b"", {k: v for k, v in headers.items() if "lock" in k}),
+        ("PUT", f"{locked}/k?retention&versionId={vid}", no_retention, bypass),
+        ("PUT", f"{locked}/k?legal-hold&versionId={vid}", b"<LegalHold>", {}),
     ]
     client = world.caller(caller)
     for method, path, body, extra in attempts:
@@ -436,3 +441,5 @@ async def test_nobody_else_lifts_or_bypasses_a_lock(world: World, caller: str) -
     assert head.status == 200
     assert head.headers["x-amz-object-lock-mode"] == "GOVERNANCE"
     assert head.headers["x-amz-object-lock-legal-hold"] == "ON"
+    uploads = await victim.request("GET", f"{locked}?uploads")
+    assert uploads.status == 200 and b"<Upload>" not in uploads.body
