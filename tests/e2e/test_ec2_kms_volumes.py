@@ -10,7 +10,6 @@ the volume unreadable by deleting its material. Snapshots and their copies stay 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
 from typing import Any
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from e2e.iam_helpers import client_for, new_tenant
 from e2e.test_ec2 import FAST, _code, ec2, ec2_client, ec2_server, image_id
 from e2e.test_kms_api import kms_client
+from support.audit_events import recorded_events
 from support.server import REGION, ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -237,14 +237,10 @@ def _key_uses(server: ServerProcess, key_arn: str) -> set[tuple[str, str, str]]:
     deadline = time.monotonic() + 15
     uses: set[tuple[str, str, str]] = set()
     while time.monotonic() < deadline:
-        with sqlite3.connect(server.data_dir / "metadata.sqlite3") as conn:
-            rows = conn.execute(
-                "SELECT action, outcome, details FROM audit_events WHERE resource = ?", (key_arn,)
-            ).fetchall()
         uses = {
-            (action, outcome, json.loads(details).get("aws:ebs:id", ""))
-            for action, outcome, details in rows
-            if json.loads(details or "{}").get("via") == "ec2"
+            (event.action, event.outcome.value, event.details.get("aws:ebs:id", ""))
+            for event in recorded_events(server.data_dir / "metadata.sqlite3")
+            if event.resource == key_arn and event.details.get("via") == "ec2"
         }
         if any(outcome == "failure" for _, outcome, _ in uses):
             break

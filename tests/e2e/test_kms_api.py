@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from andromede.app import open_identity
 from andromede.settings import load_settings
 from e2e.clients import aws_cli
+from support.audit_events import recorded_events
 from support.server import REGION, ServerProcess, free_port
 
 pytestmark = pytest.mark.e2e
@@ -1109,10 +1110,11 @@ def test_key_use_is_audited(server: ServerProcess, kms: Any, key: dict[str, Any]
     deadline = time.monotonic() + 15
     rows: list[tuple[str, str, str]] = []
     while time.monotonic() < deadline:
-        with sqlite3.connect(database) as conn:
-            rows = conn.execute(
-                "SELECT action, resource, outcome FROM audit_events WHERE action LIKE 'kms:%'"
-            ).fetchall()
+        rows = [
+            (e.action, e.resource, e.outcome.value)
+            for e in recorded_events(database)
+            if e.action.startswith("kms:")
+        ]
         if ("kms:Encrypt", key["Arn"], "success") in rows and any(
             a == "kms:DescribeKey" and o == "failure" for a, _, o in rows
         ):

@@ -6,7 +6,6 @@ aborts old uploads, each recorded in the audit log; objects are told when a rule
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,6 +19,7 @@ from andromede.http.dates import http_date
 from andromede.storage.lifecycle import due_at
 from e2e.clients import aws_cli
 from e2e.helpers import boto3_client
+from support.audit_events import recorded_events
 from support.server import ServerProcess, running_server
 
 if TYPE_CHECKING:
@@ -147,11 +147,11 @@ def test_a_server_expires_what_its_rules_select_and_audits_it(eager: ServerProce
     assert [u["UploadId"] for u in uploads] == [upload["UploadId"]]
     rows: list[tuple[str, str, str, str]] = []
     while time.monotonic() < deadline:
-        with sqlite3.connect(eager.data_dir / "metadata.sqlite3") as conn:
-            rows = conn.execute(
-                "SELECT principal, action, resource, outcome FROM audit_events"
-                " WHERE principal = 's3.lifecycle'"
-            ).fetchall()
+        rows = [
+            (e.principal, e.action, e.resource, e.outcome.value)
+            for e in recorded_events(eager.data_dir / "metadata.sqlite3")
+            if e.principal == "s3.lifecycle"
+        ]
         if len(rows) == 2:
             break
         time.sleep(0.2)
