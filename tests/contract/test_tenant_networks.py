@@ -465,3 +465,137 @@ async def test_one_dhcp_server_per_network_and_none_after_its_last_release(
     assert len(_dhcp_servers(networks, network.network_id)) == 1
     await networks.release("i-two")
     assert _dhcp_servers(networks, network.network_id) == []
+
+
+# -- VPC routing (decision 0106) -------------------------------------------------------------
+
+
+def _subnet(vpc_id: str, tenant: str, third: int, vpc_cidr: str = "10.9.0.0/16") -> NetworkSpec:
+    return NetworkSpec(
+        network_id="subnet-" + secrets.token_hex(4),
+        tenant_id=tenant,
+        cidr=f"10.9.{third}.0/24",
+        vpc_id=vpc_id,
+        vpc_cidr=vpc_cidr,
+    )
+
+
+def _links_of(netns: str) -> str:
+    return subprocess.run(
+        ["ip", "-n", netns, "-o", "link"], capture_output=True, text=True, check=False
+    ).stdout
+
+
+async def test_subnets_of_one_vpc_reach_each_other_and_nobody_else(
+    networks: TenantNetworks,
+) -> None:
+    vpc = "vpc-" + secrets.token_hex(4)
+    first, second = _subnet(vpc, "111111111111", 1), _subnet(vpc, "111111111111", 2)
+    # The same tenant's other VPC, on the very same block, and another tenant's, likewise.
+    other_vpc = _subnet("vpc-" + secrets.token_hex(4), "111111111111", 2)
+    theirs = _subnet("vpc-" + secrets.token_hex(4), "222222222222", 2)
+    a_nic, b_nic = _nic(first, 5), _nic(second, 6)
+    c_nic, d_nic = _nic(other_vpc, 7), _nic(theirs, 8)
+    everything = InstanceFirewall(ingress=(FirewallRule("-1", 0, 0, "0.0.0.0/0"),))
+    async with (
+        guest(networks, "i-a", a_nic) as a,
+        guest(networks, "i-b", b_nic) as b,
+        guest(networks, "i-c", c_nic) as c,
+        guest(networks, "i-d", d_nic) as d,
+    ):
+        # One namespace for the VPC, a bridge per subnet; the other VPCs have their own.
+        plugged = {i: networks.plugged(i) for i in ("i-a", "i-b", "i-c", "i-d")}
+        assert plugged["i-a"] is not None and plugged["i-b"] is not None
+        assert plugged["i-a"].netns == plugged["i-b"].netns == networks.netns(vpc)
+        assert len({p.netns for p in plugged.values() if p is not None}) == 3
+        links = _links_of(networks.netns(vpc))
+        assert " br0:" in links and " br1:" in links
+        with serving(b.netns, "", 8080), serving(a.netns, "", 8080):
+            # b's groups let nothing in yet: the VPC routes, the security groups decide.
+            assert a.connect(b_nic.private_ip, 8080) == ""
+            await networks.set_instance_firewall(
+                "i-b",
+                InstanceFirewall(ingress=(FirewallRule("tcp", 8000, 8100, "10.9.1.0/24"),)),
+            )
+            # Routed, not NATed: b sees a's own address.
+            assert a.connect(b_nic.private_ip, 8080) == f"peer {a_nic.private_ip}"
+            # Stateful: the reply came back, but b cannot open a connection to a.
+            assert b.connect(a_nic.private_ip, 8080) == ""
+            # a's egress binds across subnets too.
+            await networks.set_instance_firewall(
+                "i-a", InstanceFirewall(egress=(FirewallRule("tcp", 443, 443, "0.0.0.0/0"),))
+            )
+            assert a.connect(b_nic.private_ip, 8080) == ""
+            await networks.set_instance_firewall("i-a", InstanceFirewall())
+            # Everyone else is open to all, and still never hears from a, nor a from them.
+            for other, nic in ((c, c_nic), (d, d_nic)):
+                owner = "i-c" if other is c else "i-d"
+                assert await networks.set_instance_firewall(owner, everything)
+                with serving(other.netns, "", 9000):
+                    assert a.connect(nic.private_ip, 9000) == ""
+                    assert other.connect(a_nic.private_ip, 8080) == ""
+                    # b's address in their own VPC's block is nobody there.
+                    assert other.connect(b_nic.private_ip, 8080) == ""
+        # An address of the VPC's block that no subnet routes never leaves for the host.
+        routes = subprocess.run(
+            ["ip", "-n", networks.netns(vpc), "route"], capture_output=True, text=True, check=True
+        ).stdout
+        assert "unreachable 10.9.0.0/16" in routes
+        # The last instance of a subnet takes its bridge and DHCP away, not the VPC's.
+        await networks.release("i-b")
+        assert " br1:" not in _links_of(networks.netns(vpc))
+        assert _dhcp_servers(networks, second.network_id) == []
+        assert _dhcp_servers(networks, first.network_id) != []
+        with serving(a.netns, "", 8080):
+            await networks.set_instance_firewall("i-a", everything)
+            assert _host_connect(plugged["i-a"].public_ip, 8080).startswith("peer ")
+        await networks.release("i-a")
+        assert (
+            networks.netns(vpc)
+            not in subprocess.run(
+                ["ip", "netns"], capture_output=True, text=True, check=True
+            ).stdout
+        )
+
+
+async def test_an_instance_without_a_public_address_reaches_only_its_metadata_through_the_host(
+    networks: TenantNetworks, layout: NetworkLayout
+) -> None:
+    vpc = "vpc-" + secrets.token_hex(4)
+    subnet = _subnet(vpc, "111111111111", 1)
+    mapped_nic = _nic(subnet, 5)
+    unmapped_nic = replace(_nic(subnet, 6), public_address=False)
+    everything = InstanceFirewall(ingress=(FirewallRule("-1", 0, 0, "0.0.0.0/0"),))
+    # An address of the host's own that is neither transit nor public: the LAN, the Internet.
+    outside = f"198.51.100.{1 + secrets.randbelow(250)}"
+    subprocess.run(["ip", "addr", "add", f"{outside}/32", "dev", "lo"], check=True)
+    try:
+        async with (
+            guest(networks, "i-pub", mapped_nic) as pub,
+            guest(networks, "i-priv", unmapped_nic) as priv,
+        ):
+            mapped, unmapped = networks.plugged("i-pub"), networks.plugged("i-priv")
+            assert mapped is not None and unmapped is not None
+            assert mapped.mapped and not unmapped.mapped
+            await networks.set_firewall(
+                subnet.network_id,
+                {mapped_nic.private_ip: everything, unmapped_nic.private_ip: everything},
+            )
+            with serving(pub.netns, "", 22), serving(priv.netns, "", 22):
+                # The host reaches the one with a public address, never the other.
+                assert _host_connect(mapped.public_ip, 22).startswith("peer ")
+                assert _host_connect(unmapped.public_ip, 22) == ""
+                # Its subnet's neighbours still reach it.
+                assert pub.connect(unmapped_nic.private_ip, 22) == f"peer {mapped_nic.private_ip}"
+            with serving(None, outside, 8443):
+                assert pub.connect(outside, 8443) == f"peer {mapped.public_ip}"
+                assert priv.connect(outside, 8443) == ""
+            # The metadata service still hears it, by its host-facing address.
+            with serving(None, networks.host_transit_ip(subnet.network_id), layout.imds_port):
+                assert priv.connect("169.254.169.254", 80) == f"peer {unmapped.public_ip}"
+            # Started again with a public address (a NIC asking for one): the host reaches it.
+            await networks.plug("i-priv", replace(unmapped_nic, public_address=True))
+            with serving(priv.netns, "", 22):
+                assert _host_connect(unmapped.public_ip, 22).startswith("peer ")
+    finally:
+        subprocess.run(["ip", "addr", "del", f"{outside}/32", "dev", "lo"], check=False)

@@ -1,9 +1,11 @@
 """A "guest" without a VM for the tenant-network tests: a network namespace whose ``eth0`` is one
 end of a veth pair, the other end an isolated port of the tenant's bridge with the instance's MAC
-and address — what a QEMU tap gives a VM (the QEMU tests boot real guests)."""
+and address — what a QEMU tap gives a VM (the QEMU tests boot real guests). The port goes on
+the bridge the instance's tap is on: its subnet's, in its VPC's namespace."""
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import subprocess
 from collections.abc import AsyncIterator
@@ -21,15 +23,21 @@ async def namespace_guest(
 ) -> AsyncIterator[str]:
     """Plug ``nic`` and wire a namespace on it; yields the namespace's name, deleted after."""
     plugged = await networks.plug(instance_id, nic)
+    # The bridge of the instance's subnet in its VPC's namespace: where its tap was put.
+    shown = subprocess.run(
+        ["ip", "-n", plugged.netns, "-o", "link", "show", plugged.tap],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    bridge = shown.split(" master ", 1)[1].split()[0]
     name = "g" + secrets.token_hex(4)
     port = "p" + secrets.token_hex(4)
     cidr = nic.network.cidr.split("/")[1]
-    gateway = nic.network.cidr.rsplit(".", 1)[0] + ".1"
+    gateway = str(next(ipaddress.IPv4Network(nic.network.cidr).hosts()))
     commands = [
         ["ip", "netns", "add", name],
         ["ip", "link", "add", port, "netns", plugged.netns, "type", "veth", "peer", "name",
          "eth0", "netns", name],
-        ["ip", "-n", plugged.netns, "link", "set", port, "master", "br0"],
+        ["ip", "-n", plugged.netns, "link", "set", port, "master", bridge],
         ["ip", "netns", "exec", plugged.netns, "bridge", "link", "set", "dev", port,
          "isolated", "on"],
         ["ip", "-n", plugged.netns, "link", "set", port, "up"],

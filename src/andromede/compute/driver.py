@@ -154,7 +154,8 @@ class PortForward:
 
 @dataclass(frozen=True, slots=True)
 class NetworkSpec:
-    """A tenant's private network (one bridge in one network namespace on this host)."""
+    """A tenant's private network — a subnet: one bridge in its VPC's network namespace on
+    this host, where the VPC's subnets are routed to each other (decision 0106)."""
 
     network_id: str
     tenant_id: str
@@ -162,6 +163,16 @@ class NetworkSpec:
     # The network's VXLAN id, unique across the region (the database allocates it); 0 = none,
     # the network stays on each host alone.
     vni: int = 0
+    # The VPC the subnet belongs to, and its block: every subnet of one VPC on a host is a
+    # bridge of one namespace (the VPC's router). "" = a network of its own (a VPC of one
+    # subnet), as every network was before VPC routing.
+    vpc_id: str = ""
+    vpc_cidr: str = ""
+
+    @property
+    def router_id(self) -> str:
+        """What names the namespace the network is a bridge of: its VPC, else itself."""
+        return self.vpc_id or self.network_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +192,10 @@ class NicSpec:
     network: NetworkSpec
     mac: str
     private_ip: str
+    # Whether the host maps a public address to the instance (EC2's MapPublicIpOnLaunch, or
+    # the launch's AssociatePublicIpAddress): without one, nothing from the host reaches the
+    # guest and the guest reaches nothing through its host but the metadata service.
+    public_address: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,10 +231,15 @@ class InstanceNetwork:
 
     mode: NetworkMode
     private_ip: str | None = None
-    # Bridge mode: the host-only address that reaches the instance from its host.
+    # Bridge mode: the host-only address that reaches the instance from its host (None when
+    # the instance was launched without a public address).
     public_ip: str | None = None
     # User mode (or published ports): host ports that reach guest ports.
     forwards: tuple[PortForward, ...] = ()
+    # Bridge mode: the address the guest's connections to its host (the metadata service)
+    # come from, unique on the host — its public address when it has one, else one kept for
+    # that alone, which reaches nothing. None: the public address (or no metadata service).
+    host_facing_ip: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,10 +327,17 @@ class HypervisorDriver(Protocol):
         across stop/start (a later :meth:`start` brings its own). No-op when nothing runs."""
         ...
 
-    async def set_network_peers(self, network_id: str, peers: tuple[NetworkPeer, ...]) -> None:
+    async def set_network_peers(
+        self,
+        network_id: str,
+        peers: tuple[NetworkPeer, ...],
+        *,
+        network: NetworkSpec | None = None,
+    ) -> None:
         """Replace the other hosts holding instances of a tenant network (its overlay): traffic
         to their instances' addresses crosses to them. Kept when the network is not built here
-        yet; no-op on a host without an overlay."""
+        yet; no-op on a host without an overlay. ``network``, the subnet itself, lets a host
+        holding instances of its VPC but none of it route to those peers (decision 0106)."""
         ...
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:

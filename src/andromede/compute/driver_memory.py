@@ -3,13 +3,14 @@ every transition immediate. For service tests and for ``hypervisor = "memory"`` 
 without virtual machines, e.g. CI of the EC2 API); it keeps the port's semantics exactly:
 deletes and kills are idempotent, a released instance is ABSENT, a volume opens only with the
 key it was created with, the console is bytes (the last 64 KiB). An instance with a NIC is
-wired in bridge mode with a host-only public address from 100.65.0.0/16, one without in user
-mode with its forwards, and the firewall of each is kept for the service tests to read.
+wired in bridge mode with a host-facing address from 100.65.0.0/16, which is its public
+address unless the NIC asks for none, one without in user mode with its forwards, and the
+firewall of each is kept for the service tests to read.
 Images are kept as their checksum, format and size (the bytes are hashed and dropped): a put
 whose bytes do not match is refused, a volume over an image needs the host to hold it, and an
 image that a volume reads cannot be forgotten, as with the QEMU driver's files;
-the overlay peers of each network (``peers``) are kept when the host is given an underlay
-address.
+the overlay peers of each network (``peers``), and the network they were told with
+(``peer_networks``), are kept when the host is given an underlay address.
 
 It lives in one process: a deployment running several gateway workers must use a real driver.
 """
@@ -33,6 +34,7 @@ from andromede.compute.driver import (
     InstanceSpec,
     NetworkMode,
     NetworkPeer,
+    NetworkSpec,
     PortForward,
     RuntimeState,
     SnapshotBacking,
@@ -112,6 +114,7 @@ class MemoryDriver:
         self._next_public = 0
         # network id → the other hosts holding its instances, as last told (none: never told).
         self.peers: dict[str, tuple[NetworkPeer, ...]] = {}
+        self.peer_networks: dict[str, NetworkSpec | None] = {}
 
     @property
     def host(self) -> str:
@@ -223,9 +226,14 @@ class MemoryDriver:
         if spec.nic is None:
             instance.network = InstanceNetwork(NetworkMode.USER, forwards=forwards)
         else:
-            public_ip = instance.network.public_ip or self._public_ip()
+            # Kept across stop and start, as a host keeps the tap and its addresses.
+            host_facing = instance.network.host_facing_ip or self._public_ip()
             instance.network = InstanceNetwork(
-                NetworkMode.BRIDGE, spec.nic.private_ip, public_ip, forwards
+                NetworkMode.BRIDGE,
+                spec.nic.private_ip,
+                host_facing if spec.nic.public_address else None,
+                forwards,
+                host_facing_ip=host_facing,
             )
         instance.attached = {v.volume_id: v for v in spec.volumes}
         instance.console += f"[memory] {spec.instance_id} booted\n".encode()
@@ -243,9 +251,16 @@ class MemoryDriver:
         if instance is not None and instance.state is RuntimeState.RUNNING:
             instance.firewall = firewall
 
-    async def set_network_peers(self, network_id: str, peers: tuple[NetworkPeer, ...]) -> None:
+    async def set_network_peers(
+        self,
+        network_id: str,
+        peers: tuple[NetworkPeer, ...],
+        *,
+        network: NetworkSpec | None = None,
+    ) -> None:
         if self._capacity.underlay_address:
             self.peers[network_id] = peers
+            self.peer_networks[network_id] = network
 
     def _forward(self, forward: PortForward) -> PortForward:
         if forward.host_port:

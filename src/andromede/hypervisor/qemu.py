@@ -23,13 +23,14 @@ as EC2 does), the seed a read-only disk, and ``cont`` lets the guest run. Keys l
 memory only. The guest boots its root volume through the firmware, like any EC2 image.
 
 Networking (``QemuDriverConfig.networking``): in *bridge* mode an instance with a tenant NIC is
-plugged into its tenant network (:mod:`~andromede.hypervisor.tenant_network`: a namespace and a
-bridge per network, nftables security groups, a host-only public address) and QEMU runs inside
-that network's namespace with a tap device; the network is built with its first instance and
-removed with its last. In *user* mode — the declared fallback where the host cannot build
-networks, chosen by ``auto`` after a probe and said in the log and in :class:`HostCapacity` —
-QEMU's user-mode networking gives the guest its private address by DHCP and host port forwards
-reach it. An instance without a NIC gets user-mode networking in either mode.
+plugged into its tenant network (:mod:`~andromede.hypervisor.tenant_network`: a bridge per
+subnet in its VPC's namespace, nftables security groups, a host-only public address unless the
+NIC asks for none) and QEMU joins through a tap device opened in that namespace; the network is
+built with its first instance and removed with its last. In *user* mode — the declared
+fallback where the host cannot build networks, chosen by ``auto`` after a probe and said in
+the log and in :class:`HostCapacity` — QEMU's user-mode networking gives the guest its private
+address by DHCP and host port forwards reach it (none when the NIC has no public address).
+An instance without a NIC gets user-mode networking in either mode.
 
 Security groups in user mode: see :mod:`~andromede.hypervisor.user_network`.
 """
@@ -57,6 +58,7 @@ from andromede.compute.driver import (
     InstanceSpec,
     NetworkMode,
     NetworkPeer,
+    NetworkSpec,
     NicSpec,
     PortForward,
     RuntimeState,
@@ -211,9 +213,15 @@ class QemuDriver:
             vxlan_port=layout.vxlan_port if underlay else 0,
         )
 
-    async def set_network_peers(self, network_id: str, peers: tuple[NetworkPeer, ...]) -> None:
+    async def set_network_peers(
+        self,
+        network_id: str,
+        peers: tuple[NetworkPeer, ...],
+        *,
+        network: NetworkSpec | None = None,
+    ) -> None:
         if await self.networking() is NetworkMode.BRIDGE:
-            await self._networks.set_peers(network_id, peers)
+            await self._networks.set_peers(network_id, peers, network)
 
     async def networking(self) -> NetworkMode:
         """How this host wires instances with a NIC: decided once (a probe for ``auto``)."""
@@ -431,7 +439,7 @@ class QemuDriver:
                 await asyncio.gather(seed, return_exceptions=True)
                 raise
             # Written before the guest runs: a service that dies now finds them on restart.
-            process.write_requested_forwards(spec.forwards)
+            process.write_requested_forwards(_requested_forwards(spec))
             process.write_forwards(forwards)
             process.write_network(network)
             process.write_attached([v.volume_id for v in volumes])
@@ -480,19 +488,25 @@ class QemuDriver:
             await process.spawn(argv, timeout=self._config.qmp_timeout, pass_fds=(tap,))
         finally:
             os.close(tap)  # QEMU holds its own copy
-        return InstanceNetwork(NetworkMode.BRIDGE, plugged.private_ip, plugged.public_ip)
+        return InstanceNetwork(
+            NetworkMode.BRIDGE,
+            plugged.private_ip,
+            plugged.public_ip if plugged.mapped else None,
+            host_facing_ip=plugged.public_ip,
+        )
 
     async def _spawn_user(
         self, spec: InstanceSpec, process: QemuProcess, accelerator: str
     ) -> InstanceNetwork:
         """QEMU with user-mode networking: the forwards the ingress rules allow, on host
         ports picked free (again when QEMU finds one taken)."""
-        allowed = tuple(f for f in spec.forwards if ingress_allows_tcp(spec.firewall, f))
+        requested = _requested_forwards(spec)
+        allowed = tuple(f for f in requested if ingress_allows_tcp(spec.firewall, f))
         for attempt in range(_FORWARD_ATTEMPTS):
             forwards = tuple(self._bind_forward(forward) for forward in allowed)
             argv = self._command(spec, process, accelerator)
             # A NIC even when the rules open no forward yet: set_firewall may open one live.
-            if spec.nic is not None or spec.forwards:
+            if spec.nic is not None or requested:
                 netdev = user_netdev(spec, forwards, restrict=not spec.firewall.egress)
                 argv += ["-netdev", netdev, "-device", nic_device(spec)]
             try:
@@ -785,3 +799,11 @@ def _memory_total_mib() -> int:
             if line.startswith("MemTotal:"):
                 return int(line.split()[1]) // 1024
     return 0
+
+
+def _requested_forwards(spec: InstanceSpec) -> tuple[PortForward, ...]:
+    """The host port forwards asked for the instance: none when its NIC has no public address
+    (nothing from the host reaches it, as in bridge mode)."""
+    if spec.nic is not None and not spec.nic.public_address:
+        return ()
+    return spec.forwards

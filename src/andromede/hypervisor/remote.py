@@ -28,6 +28,7 @@ from andromede.compute.driver import (
     InstanceNetwork,
     InstanceSpec,
     NetworkPeer,
+    NetworkSpec,
     RuntimeState,
     VolumeSpec,
 )
@@ -236,8 +237,14 @@ class RemoteDriver:
     async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
         await self._call("set_firewall", instance_id, firewall)
 
-    async def set_network_peers(self, network_id: str, peers: tuple[NetworkPeer, ...]) -> None:
-        await self._call("set_network_peers", network_id, peers)
+    async def set_network_peers(
+        self,
+        network_id: str,
+        peers: tuple[NetworkPeer, ...],
+        *,
+        network: NetworkSpec | None = None,
+    ) -> None:
+        await self._call("set_network_peers", network_id, peers, network=network)
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:
         await self._call("stop", instance_id, timeout=timeout)

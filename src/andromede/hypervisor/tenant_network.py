@@ -62,6 +62,7 @@ import ctypes
 import fcntl
 import hashlib
 import ipaddress
+import itertools
 import json
 import logging
 import os
@@ -72,7 +73,7 @@ import struct
 import threading
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -88,6 +89,7 @@ __all__ = [
     "NetworkCommandError",
     "NetworkLayout",
     "NetworkWatcher",
+    "OverlayPort",
     "PluggedNic",
     "TenantNetworks",
     "foreign_metadata_guards",
@@ -104,9 +106,7 @@ METADATA_ADDRESS = "169.254.169.254"
 # Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) headers.
 VXLAN_OVERHEAD = 50
 _MIN_UNDERLAY_MTU = 576 + VXLAN_OVERHEAD  # IPv4's minimum datagram, inside
-_BRIDGE = "br0"
 _TRANSIT = "transit"
-_VXLAN = "vxlan0"
 _DHCP_EXIT_TIMEOUT = 5.0  # seconds for dnsmasq to exit on SIGTERM, then SIGKILL
 _NETNS_DIR = Path("/run/netns")  # where ``ip netns`` keeps the namespaces it names
 _CLONE_NEWNET = 0x40000000
@@ -174,7 +174,10 @@ class NetworkWatcher(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PluggedNic:
-    """An instance's interface once plugged: the tap QEMU opens inside ``netns``."""
+    """An instance's interface once plugged: the tap QEMU opens inside ``netns``.
+    ``public_ip`` is its host-facing address, the source of its connections to the host (the
+    metadata service); ``mapped``: that address is also its public one, which the host
+    reaches it at (else nothing from the host reaches it)."""
 
     instance_id: str
     network_id: str
@@ -183,15 +186,38 @@ class PluggedNic:
     mac: str
     private_ip: str
     public_ip: str
+    mapped: bool = True
 
 
 @dataclass(slots=True)
 class _NetworkRecord:
+    """A subnet on this host: bridge ``br<slot>`` (and ``vxlan<slot>``) of its router's
+    namespace. Every subnet of a router shares the router's transit link (``index``)."""
+
     network_id: str
     tenant_id: str
     cidr: str
     index: int
     vni: int = 0  # 0: no overlay (and state files from before overlays)
+    # The VPC whose namespace holds the bridge; "" = the network's own (state files from
+    # before VPC routing, and networks given without a VPC).
+    router_id: str = ""
+    slot: int = 0
+    vpc_cidr: str = ""
+    # Built for the subnet's instances on other hosts only, none here: removed with them.
+    stub: bool = False
+
+    @property
+    def router(self) -> str:
+        return self.router_id or self.network_id
+
+    @property
+    def bridge(self) -> str:
+        return f"br{self.slot}"
+
+    @property
+    def vxlan(self) -> str:
+        return f"vxlan{self.slot}"
 
 
 @dataclass(slots=True)
@@ -201,6 +227,9 @@ class _State:
     firewalls: dict[str, dict[str, InstanceFirewall]] = field(default_factory=dict)
     # network id → the other hosts holding its instances (kept before the network is built).
     peers: dict[str, tuple[NetworkPeer, ...]] = field(default_factory=dict)
+    # network id → the subnet as its peers were told with: how a host that holds instances of
+    # its VPC but none of it builds the bridge that reaches those peers.
+    specs: dict[str, NetworkSpec] = field(default_factory=dict)
 
 
 def router_mac(network_id: str, address: str, port: int) -> str:
@@ -211,46 +240,61 @@ def router_mac(network_id: str, address: str, port: int) -> str:
     return ":".join(f"{octet:02x}" for octet in (0x02, *digest[:5]))
 
 
-def render_overlay_filter(router: str, peer_routers: Collection[str]) -> str:
-    """The namespace's bridge-family rules on its VXLAN port, replaced atomically.
+@dataclass(frozen=True, slots=True)
+class OverlayPort:
+    """One subnet's VXLAN port in a router's namespace: its device, the MAC of this host's
+    router of that subnet (its bridge's), and the other hosts' routers of that subnet."""
 
-    Between hosts only routed IPv4 crosses: from this host's router (``router``, the bridge's
-    MAC) to another host's, and in the other direction. So ARP, broadcasts, DHCP and the
-    metadata address stay on each host — every host answers for the gateway and the metadata
-    service itself — and nothing is bridged between the VXLAN port and an instance's tap: a
-    packet from another host always crosses this namespace's IP stack, where the destination
-    instance's security groups apply."""
-    outbound = (
-        f'    oifname "{_VXLAN}" ether daddr != {{ {", ".join(sorted(peer_routers))} }} drop'
-        if peer_routers
-        else f'    oifname "{_VXLAN}" drop'
-    )
+    device: str
+    router: str
+    peer_routers: Collection[str] = ()
+
+
+def render_overlay_filter(ports: Sequence[OverlayPort]) -> str:
+    """The namespace's bridge-family rules on its VXLAN ports, replaced atomically.
+
+    Between hosts only routed IPv4 crosses: from this host's router of a subnet (that
+    subnet's bridge's MAC) to another host's router of the same subnet, and in the other
+    direction. So ARP, broadcasts, DHCP and the metadata address stay on each host — every
+    host answers for the gateways and the metadata service itself — and nothing is bridged
+    between a VXLAN port and an instance's tap: a packet from another host always crosses this
+    namespace's IP stack, where the destination instance's security groups apply."""
+    rules: dict[str, list[str]] = {"input": [], "forward": [], "output": []}
+    for port in sorted(ports, key=lambda p: p.device):
+        vxlan = port.device
+        outbound = (
+            f'    oifname "{vxlan}" ether daddr != {{ {", ".join(sorted(port.peer_routers))} }}'
+            " drop"
+            if port.peer_routers
+            else f'    oifname "{vxlan}" drop'
+        )
+        rules["input"] += [
+            f'    iifname "{vxlan}" ether daddr != {port.router} drop',
+            f'    iifname "{vxlan}" ether type != ip drop',
+            f'    iifname "{vxlan}" ip daddr {METADATA_ADDRESS} drop',
+            f'    iifname "{vxlan}" udp dport {{ 67, 68 }} drop',
+        ]
+        rules["forward"] += [f'    iifname "{vxlan}" drop', f'    oifname "{vxlan}" drop']
+        rules["output"] += [
+            f'    oifname "{vxlan}" ether saddr != {port.router} drop',
+            f'    oifname "{vxlan}" ether type != ip drop',
+            outbound,
+            f'    oifname "{vxlan}" ip daddr {METADATA_ADDRESS} drop',
+            f'    oifname "{vxlan}" udp dport {{ 67, 68 }} drop',
+        ]
     lines = [
         "table bridge andromede_overlay",
         "delete table bridge andromede_overlay",
         "table bridge andromede_overlay {",
-        "  chain input {",
-        "    type filter hook input priority filter; policy accept;",
-        f'    iifname "{_VXLAN}" ether daddr != {router} drop',
-        f'    iifname "{_VXLAN}" ether type != ip drop',
-        f'    iifname "{_VXLAN}" ip daddr {METADATA_ADDRESS} drop',
-        f'    iifname "{_VXLAN}" udp dport {{ 67, 68 }} drop',
-        "  }",
-        "  chain forward {",
-        "    type filter hook forward priority filter; policy accept;",
-        f'    iifname "{_VXLAN}" drop',
-        f'    oifname "{_VXLAN}" drop',
-        "  }",
-        "  chain output {",
-        "    type filter hook output priority filter; policy accept;",
-        f'    oifname "{_VXLAN}" ether saddr != {router} drop',
-        f'    oifname "{_VXLAN}" ether type != ip drop',
-        outbound,
-        f'    oifname "{_VXLAN}" ip daddr {METADATA_ADDRESS} drop',
-        f'    oifname "{_VXLAN}" udp dport {{ 67, 68 }} drop',
-        "  }",
-        "}",
     ]
+    for hook, chain in rules.items():
+        lines += [
+            f"  chain {hook} {{",
+            f"    type filter hook {hook} priority filter; policy accept;",
+            *chain,
+            "  }",
+        ]
+    lines.append("}")
     return "\n".join(lines) + "\n"
 
 
@@ -322,6 +366,14 @@ def _rule_line(rule: FirewallRule, peer: str, verdict: str) -> str:
     return "    " + " ".join([*parts, verdict])
 
 
+def _interfaces(names: Collection[str]) -> str:
+    """An nft interface-name match: one name, or a set of them."""
+    ordered = sorted(names)
+    if len(ordered) == 1:
+        return f'"{ordered[0]}"'
+    return "{ " + ", ".join(f'"{name}"' for name in ordered) + " }"
+
+
 def render_firewall(
     firewalls: Mapping[str, InstanceFirewall],
     *,
@@ -331,27 +383,36 @@ def render_firewall(
     host_transit_ip: str,
     imds_port: int,
     remote: Collection[str] = (),
+    bridges: Collection[str] = ("br0",),
+    unmapped: Collection[str] = (),
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
 
-    ``firewalls`` maps private address → rules; ``nat`` private → public address. An egress
+    ``firewalls`` maps private address → rules, for the instances of every subnet of the
+    namespace (``bridges``, one per subnet); ``nat`` private → host-facing address. An egress
     chain *returns* when a rule allows the packet (then the peer's ingress chain decides) and
     drops otherwise; an ingress chain accepts or drops. Replies of allowed connections pass by
-    conntrack, as security groups are stateful. ``remote`` are the private addresses of the
-    network's instances on other hosts: a packet to one leaves once its sender's egress allows
-    it, and the destination's ingress rules apply on the destination's host (a packet from one
-    meets the ingress chain of its local destination here)."""
+    conntrack, as security groups are stateful. So a packet between two subnets of the VPC
+    meets its sender's egress and its receiver's ingress rules, as one between two instances
+    of one subnet does. ``remote`` are the private addresses of the VPC's instances on other
+    hosts: a packet to one leaves once its sender's egress allows it, and the destination's
+    ingress rules apply on the destination's host (a packet from one meets the ingress chain
+    of its local destination here). ``unmapped``: private addresses without a public one —
+    nothing is DNAT'ed to them, and they reach nothing through the transit link but the
+    metadata service."""
+    ports = _interfaces(bridges)
     lines = [
         "table ip andromede_nat",
         "delete table ip andromede_nat",
         "table ip andromede_nat {",
         "  chain prerouting {",
         "    type nat hook prerouting priority dstnat; policy accept;",
-        f'    iifname "{_BRIDGE}" ip daddr {METADATA_ADDRESS} tcp dport 80'
+        f"    iifname {ports} ip daddr {METADATA_ADDRESS} tcp dport 80"
         f" dnat to {host_transit_ip}:{imds_port}",
     ]
     for private, public in sorted(nat.items()):
-        lines.append(f'    iifname "{_TRANSIT}" ip daddr {public} dnat to {private}')
+        if private not in unmapped:
+            lines.append(f'    iifname "{_TRANSIT}" ip daddr {public} dnat to {private}')
     lines += [
         "  }",
         "  chain postrouting {",
@@ -370,10 +431,13 @@ def render_firewall(
         "    ct state established,related accept",
         "    ct state invalid drop",
         # The metadata service, whatever the security groups say (as on EC2).
-        f'    iifname "{_BRIDGE}" ct original ip daddr {METADATA_ADDRESS} accept',
+        f"    iifname {ports} ct original ip daddr {METADATA_ADDRESS} accept",
         # Nothing else towards the host or the other networks' public addresses.
-        f'    iifname "{_BRIDGE}" ip daddr {{ {transit_cidr}, {public_cidr} }} drop',
+        f"    iifname {ports} ip daddr {{ {transit_cidr}, {public_cidr} }} drop",
     ]
+    if unmapped:
+        # Without a public address, nothing but the metadata service through the host.
+        lines.append(f'    oifname "{_TRANSIT}" ip saddr {{ {", ".join(sorted(unmapped))} }} drop')
     chains: list[str] = []
     for number, (private, firewall) in enumerate(sorted(firewalls.items())):
         lines.append(f"    ip saddr {private} jump egress_{number}")
@@ -392,7 +456,7 @@ def render_firewall(
         # that host's to apply. Never from one remote address to another (no transit here).
         local = ", ".join(sorted(firewalls))
         lines.append(
-            f'    oifname "{_BRIDGE}" ip saddr {{ {local} }}'
+            f"    oifname {ports} ip saddr {{ {local} }}"
             f" ip daddr {{ {', '.join(sorted(remote))} }} accept"
         )
     lines.append("  }")
@@ -403,8 +467,8 @@ def render_firewall(
         "    ct state established,related accept",
         '    iifname "lo" accept',
         # DHCP and ARP-level needs of the instances; nothing else of the namespace is a service.
-        f'    iifname "{_BRIDGE}" udp dport 67 accept',
-        f'    iifname "{_BRIDGE}" ip protocol icmp accept',
+        f"    iifname {ports} udp dport 67 accept",
+        f"    iifname {ports} ip protocol icmp accept",
         "  }",
         "}",
     ]
@@ -427,17 +491,19 @@ class TenantNetworks:
         self._watcher = watcher
 
     def host_transit_ips(self) -> list[str]:
-        """The host side of every recorded network's transit link."""
-        return [self._transit(r.index)[0] for r in self._state.networks.values()]
+        """The host side of every recorded router's transit link."""
+        return sorted({self._transit(r.index)[0] for r in self._state.networks.values()})
 
     # -- names and addresses ----------------------------------------------------------------
 
-    def netns(self, network_id: str) -> str:
-        return f"{self._layout.link_prefix}-{network_id}"
+    def netns(self, router_id: str) -> str:
+        """The namespace of a router: a VPC's, or a network's of its own (given no VPC)."""
+        return f"{self._layout.link_prefix}-{router_id}"
 
     def exec_prefix(self, network_id: str) -> list[str]:
         """The command prefix that runs a program inside the network's namespace."""
-        return ["ip", "netns", "exec", self.netns(network_id)]
+        record = self._state.networks.get(network_id)
+        return ["ip", "netns", "exec", self.netns(record.router if record else network_id)]
 
     async def open_tap(self, plugged: PluggedNic, *, timeout: float = 10.0) -> int:
         """A file descriptor on the instance's tap, opened inside its network's namespace (a
@@ -467,7 +533,7 @@ class TenantNetworks:
         return f"{self._layout.link_prefix}t{index}"
 
     def _transit(self, index: int) -> tuple[str, str]:
-        """(host side, namespace side) addresses of a network's /30 transit link."""
+        """(host side, namespace side) addresses of a router's /30 transit link."""
         # Computed, not listed: a /16 holds 16,384 links, and listing them took longer than
         # building a network.
         transit = ipaddress.IPv4Network(self._layout.transit_cidr)
@@ -477,7 +543,7 @@ class TenantNetworks:
         return str(ipaddress.IPv4Address(base + 1)), str(ipaddress.IPv4Address(base + 2))
 
     def host_transit_ip(self, network_id: str) -> str:
-        """Where the host meets the network: the metadata server listens here."""
+        """Where the host meets the network (its router): the metadata server listens here."""
         return self._transit(self._state.networks[network_id].index)[0]
 
     @staticmethod
@@ -487,20 +553,20 @@ class TenantNetworks:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def ensure(self, spec: NetworkSpec) -> None:
-        """Create the network's namespace, bridge, transit link and DHCP; idempotent."""
+        """Create the network's namespace (its router's), bridge, transit link and DHCP;
+        idempotent."""
         async with self._lock:
             await self._ensure_locked(spec, rebuild=True)
 
     async def _ensure_locked(
         self, spec: NetworkSpec, *, rebuild: bool, finish: bool = True
-    ) -> _NetworkRecord:
-        """The network's record; built when new, when its namespace is gone, or on ``rebuild``
-        (``finish``: see :meth:`_build`)."""
+    ) -> tuple[_NetworkRecord, list[_NetworkRecord]]:
+        """The network's record, and the subnets built now: the network when new, when its
+        namespace is gone (then every subnet of its router) or on ``rebuild`` (``finish``:
+        see :meth:`_build`)."""
         record = self._state.networks.get(spec.network_id)
         if record is None:
-            record = _NetworkRecord(
-                spec.network_id, spec.tenant_id, spec.cidr, self._free_index(), spec.vni
-            )
+            record = self._new_record(spec)
             self._state.networks[spec.network_id] = record
             self._save()
             rebuild = True
@@ -509,30 +575,53 @@ class TenantNetworks:
             record.vni = spec.vni
             self._save()
             rebuild = True
-        if rebuild or not _namespace_exists(self.netns(spec.network_id)):
-            await self._build(record, finish=finish)
-        return record
+        built: list[_NetworkRecord] = []
+        if rebuild or not _namespace_exists(self.netns(record.router)):
+            built = await self._build(record, finish=finish)
+        return record, built
 
-    async def _build(self, record: _NetworkRecord, *, finish: bool = True) -> None:
-        """Build (or repair) the network's namespace, bridge and transit link; with ``finish``
-        also its overlay entries, firewall and DHCP, which :meth:`plug` applies itself once its
-        tap is in (so a first instance does not load them twice).
+    def _new_record(self, spec: NetworkSpec, *, stub: bool = False) -> _NetworkRecord:
+        """A subnet joining its VPC's router on this host (the router's transit link, the
+        lowest free bridge slot), or starting it."""
+        members = self._members(spec.router_id)
+        if any(m.tenant_id != spec.tenant_id for m in members):
+            # VPC ids are the region's and a VPC is one tenant's: never one namespace for two.
+            raise NetworkCommandError(f"router {spec.router_id} belongs to another tenant")
+        used = {m.slot for m in members}
+        return _NetworkRecord(
+            spec.network_id,
+            spec.tenant_id,
+            spec.cidr,
+            members[0].index if members else self._free_index(),
+            spec.vni,
+            router_id=spec.vpc_id,
+            slot=next(slot for slot in itertools.count() if slot not in used),
+            vpc_cidr=spec.vpc_cidr,
+            stub=stub,
+        )
+
+    async def _build(self, record: _NetworkRecord, *, finish: bool = True) -> list[_NetworkRecord]:
+        """Build (or repair) the network's bridge in its router's namespace, with the
+        namespace and its transit link when they are missing (then every subnet of the router
+        is built into it); with ``finish`` also the overlay entries, firewall and DHCP, which
+        :meth:`plug` applies itself once its tap is in (so a first instance does not load them
+        twice). Returns the subnets built.
 
         Few processes: every ``ip`` change of one namespace goes in one ``ip -batch``, the
         sysctls are written from a thread inside the namespace, and the host's metadata guard
         loads meanwhile (an instance's first start waits on all of this)."""
-        ns = self.netns(record.network_id)
-        cidr = ipaddress.IPv4Network(record.cidr)
-        gateway = f"{next(cidr.hosts())}/{cidr.prefixlen}"
+        ns = self.netns(record.router)
+        fresh = not _namespace_exists(ns)
+        subnets = self._members(record.router) if fresh else [record]
         host_ip, ns_ip = self._transit(record.index)
         host_link = self._host_link(record.index)
         guard = asyncio.ensure_future(self._load_metadata_guard())
         try:
-            if _namespace_exists(ns):
-                links = await _links(ns)
-            else:
+            if fresh:
                 await _run("ip", "netns", "add", ns)
                 links = {"lo"}
+            else:
+                links = await _links(ns)
             if _TRANSIT not in links:
                 # A host-side end without its peer is left over from a namespace that is gone
                 # (or going: the kernel destroys a deleted namespace's links asynchronously).
@@ -546,47 +635,70 @@ class TenantNetworks:
                 None,
                 f"addr replace {host_ip}/30 dev {host_link}",
                 f"link set {host_link} up",
+                # Every host-facing address, mapped or not: the metadata service's replies.
                 *(
                     f"route replace {nic.public_ip}/32 via {ns_ip} dev {host_link}"
-                    for nic in self._nics_of(record.network_id)
+                    for nic in self._router_nics(record.router)
                 ),
             )
             inside = ["link set lo up"]
-            if _BRIDGE not in links:
-                inside.append(f"link add {_BRIDGE} type bridge")
-            inside.append(f"addr replace {gateway} dev {_BRIDGE}")
-            if self._overlay(record):
-                # Every host answers for the gateway itself, as its own router (a MAC of its
-                # own: the other hosts address their routed frames to it).
-                inside.append(
-                    f"link set {_BRIDGE} address {self._router(record.network_id)} "
-                    f"mtu {self._layout.overlay_mtu}"
-                )
+            for subnet in subnets:
+                inside += self._bridge_commands(subnet, links)
             inside += [
-                f"link set {_BRIDGE} up",
                 f"addr replace {ns_ip}/30 dev {_TRANSIT}",
                 f"link set {_TRANSIT} up",
                 f"route replace default via {host_ip}",
             ]
+            if record.vpc_cidr:
+                # The VPC's block is "local" (its main route table): an address of it that no
+                # subnet here routes is unreachable, never sent to the host.
+                inside.append(f"route replace unreachable {record.vpc_cidr}")
             await _ip_batch(ns, *inside)
-            await _write_sysctls(
-                ns,
-                {
-                    "net/ipv4/ip_forward": "1",
-                    f"net/ipv4/conf/{_BRIDGE}/proxy_arp": "1",
-                    f"net/ipv4/conf/{_BRIDGE}/proxy_arp_pvlan": "1",
-                },
-            )
+            sysctls = {
+                "net/ipv4/ip_forward": "1",
+                # Between subnets a reply may come back over another bridge than its request
+                # left by (the overlay routes each way through the destination's subnet).
+                "net/ipv4/conf/all/rp_filter": "0",
+            }
+            for subnet in subnets:
+                sysctls |= {
+                    f"net/ipv4/conf/{subnet.bridge}/proxy_arp": "1",
+                    f"net/ipv4/conf/{subnet.bridge}/proxy_arp_pvlan": "1",
+                    f"net/ipv4/conf/{subnet.bridge}/rp_filter": "0",
+                }
+            await _write_sysctls(ns, sysctls)
         finally:
             await asyncio.gather(guard, return_exceptions=True)
         guard.result()  # raises when the guard failed to load
-        if self._overlay(record):
-            await self._build_vxlan(record, links)
+        for subnet in subnets:
+            if self._overlay(subnet):
+                await self._build_vxlan(subnet, links)
         if finish:
-            await self._apply_overlay(record)
-            await _all(self._apply_firewall(record), self._restart_dhcp(record))
+            await self._apply_overlay(record.router)
+            await _all(
+                self._apply_firewall(record.router),
+                *(self._restart_dhcp(subnet) for subnet in subnets),
+            )
         if self._watcher is not None:
             await self._watcher.network_up(host_ip)
+        return subnets
+
+    def _bridge_commands(self, record: _NetworkRecord, links: Collection[str]) -> list[str]:
+        """The ``ip`` commands (inside the namespace) that make a subnet's bridge."""
+        cidr = ipaddress.IPv4Network(record.cidr)
+        commands = []
+        if record.bridge not in links:
+            commands.append(f"link add {record.bridge} type bridge")
+        commands.append(f"addr replace {next(cidr.hosts())}/{cidr.prefixlen} dev {record.bridge}")
+        if self._overlay(record):
+            # Every host answers for the gateway itself, as its own router (a MAC of its
+            # own: the other hosts address their routed frames to it).
+            commands.append(
+                f"link set {record.bridge} address {self._router(record.network_id)} "
+                f"mtu {self._layout.overlay_mtu}"
+            )
+        commands.append(f"link set {record.bridge} up")
+        return commands
 
     async def _load_metadata_guard(self) -> None:
         """Load this prefix's metadata guard; the first time, warn of another prefix's guard
@@ -609,12 +721,14 @@ class TenantNetworks:
             )
 
     async def _build_vxlan(self, record: _NetworkRecord, links: Collection[str]) -> None:
-        """The network's VXLAN port on its bridge. Created in the host's namespace, so its
-        UDP socket lives there (on the underlay), then moved into the network's: the tenant's
+        """The subnet's VXLAN port on its bridge. Created in the host's namespace, so its
+        UDP socket lives there (on the underlay), then moved into the router's: the tenant's
         namespace never sees the underlay, only the port."""
-        ns = self.netns(record.network_id)
-        if _VXLAN not in links:
-            staging = f"{self._layout.link_prefix}x{record.index}"
+        ns = self.netns(record.router)
+        vxlan = record.vxlan
+        if vxlan not in links:
+            # Named by the subnet's VXLAN id on the host: unique there, whatever the router.
+            staging = f"{self._layout.link_prefix}x{record.vni}"
             underlay = self._layout.underlay_netns
             ip = ["ip", "-n", underlay] if underlay else ["ip"]
             await _run(*ip, "link", "del", staging, check=False)
@@ -626,35 +740,41 @@ class TenantNetworks:
             await _run(
                 *ip, "link", "set", staging, "mtu", str(self._layout.overlay_mtu), "netns", ns
             )
-            await _run("ip", "-n", ns, "link", "set", staging, "name", _VXLAN)
+            await _run("ip", "-n", ns, "link", "set", staging, "name", vxlan)
         await _ip_batch(
             ns,
-            f"link set {_VXLAN} master {_BRIDGE}",
+            f"link set {vxlan} master {record.bridge}",
             # Forwarding entries are ours (one per peer router), never learnt from the wire.
-            f"link set dev {_VXLAN} type bridge_slave learning off",
-            f"link set {_VXLAN} up",
+            f"link set dev {vxlan} type bridge_slave learning off",
+            f"link set {vxlan} up",
         )
 
     async def plug(
         self, instance_id: str, nic: NicSpec, firewall: InstanceFirewall | None = None
     ) -> PluggedNic:
-        """Create the instance's tap in its network (isolated bridge port, the network built
-        first when needed), give it a public address, a DHCP lease and its firewall chains —
-        ``firewall``, else what it had, else deny all ingress; idempotent."""
+        """Create the instance's tap in its network (isolated port of the subnet's bridge, the
+        network built first when needed), give it a host-facing address (its public one when
+        ``nic.public_address``), a DHCP lease and its firewall chains — ``firewall``, else
+        what it had, else deny all ingress; idempotent."""
         async with self._lock:
-            record = await self._ensure_locked(nic.network, rebuild=False, finish=False)
+            record, built = await self._ensure_locked(nic.network, rebuild=False, finish=False)
+            if record.stub:
+                record.stub = False  # an instance of its own here now
             plugged = self._state.nics.get(instance_id)
             if plugged is None:
                 plugged = PluggedNic(
                     instance_id=instance_id,
                     network_id=nic.network.network_id,
-                    netns=self.netns(nic.network.network_id),
+                    netns=self.netns(record.router),
                     tap=self._tap(instance_id),
                     mac=nic.mac,
                     private_ip=nic.private_ip,
                     public_ip=self._free_public_ip(),
+                    mapped=nic.public_address,
                 )
-                self._state.nics[instance_id] = plugged
+            elif plugged.mapped != nic.public_address:
+                plugged = replace(plugged, mapped=nic.public_address)
+            self._state.nics[instance_id] = plugged
             rules = self._state.firewalls.setdefault(plugged.network_id, {})
             if firewall is not None:
                 rules[plugged.private_ip] = firewall
@@ -667,7 +787,7 @@ class TenantNetworks:
             if self._overlay(record):
                 inside.append(f"link set {tap} mtu {self._layout.overlay_mtu}")
             inside += [
-                f"link set {tap} master {_BRIDGE}",
+                f"link set {tap} master {record.bridge}",
                 f"link set dev {tap} type bridge_slave isolated on",
                 f"link set {tap} up",
             ]
@@ -679,8 +799,13 @@ class TenantNetworks:
                     "dev", self._host_link(record.index),
                 ),
             )  # fmt: skip
-            await self._apply_overlay(record)  # its address is no other host's any more
-            await _all(self._apply_firewall(record), self._restart_dhcp(record))
+            # A router built now gets the bridges of its VPC's subnets held by other hosts.
+            built += await self._settle_stubs(record.router)
+            await self._apply_overlay(record.router)  # its address is no other host's any more
+            await _all(
+                self._apply_firewall(record.router),
+                *(self._restart_dhcp(r) for r in {id(r): r for r in [*built, record]}.values()),
+            )
             return plugged
 
     async def unplug(self, instance_id: str) -> None:
@@ -689,16 +814,28 @@ class TenantNetworks:
             await self._unplug_locked(instance_id)
 
     async def release(self, instance_id: str) -> None:
-        """Unplug the instance, and remove its network when it was the network's last
-        instance (nothing of a network stays on the host without an instance); idempotent."""
+        """Unplug the instance; when it was its subnet's last instance here, remove the
+        subnet's bridge (kept when its VPC still has instances here and the subnet has some
+        on other hosts: they are reached through it), and when it was its router's last, the
+        whole namespace (nothing of a VPC stays on the host without an instance); idempotent."""
         async with self._lock:
             plugged = self._state.nics.get(instance_id)
             if plugged is None:
                 return
-            if any(n.instance_id != instance_id for n in self._nics_of(plugged.network_id)):
+            record = self._state.networks.get(plugged.network_id)
+            router = record.router if record is not None else plugged.network_id
+            others = [n for n in self._router_nics(router) if n.instance_id != instance_id]
+            if not others:  # its router's last instance: the namespace goes, all in it
+                await self._remove_router_locked(router)
+            elif record is not None and not any(n.network_id == record.network_id for n in others):
+                if self._remote(record.network_id):
+                    record.stub = True  # still the way to the subnet's other hosts
+                    await self._unplug_locked(instance_id)
+                else:
+                    self._state.nics.pop(instance_id)
+                    await self._remove_subnet_locked(record)
+            else:
                 await self._unplug_locked(instance_id)
-            else:  # its last instance: the namespace goes, its tap and rules with it
-                await self._remove_locked(plugged.network_id)
 
     async def _unplug_locked(self, instance_id: str) -> None:
         plugged = self._state.nics.pop(instance_id, None)
@@ -711,11 +848,11 @@ class TenantNetworks:
         if _namespace_exists(plugged.netns) and plugged.tap in await _links(plugged.netns):
             await _run("ip", "-n", plugged.netns, "link", "del", plugged.tap, check=False)
         if record is not None:
-            await self._apply_overlay(record)
-            await _all(self._apply_firewall(record), self._restart_dhcp(record))
+            await self._apply_overlay(record.router)
+            await _all(self._apply_firewall(record.router), self._restart_dhcp(record))
 
     async def set_instance_firewall(self, instance_id: str, firewall: InstanceFirewall) -> bool:
-        """Replace one plugged instance's rules (its network's ruleset is rewritten atomically,
+        """Replace one plugged instance's rules (its router's ruleset is rewritten atomically,
         the other instances' rules kept); False when the instance is not plugged."""
         async with self._lock:
             plugged = self._state.nics.get(instance_id)
@@ -727,7 +864,7 @@ class TenantNetworks:
                 return True  # the periodic resync's push of what is in force already
             held[plugged.private_ip] = firewall
             try:
-                await self._apply_firewall(self._state.networks[plugged.network_id])
+                await self._apply_firewall(self._state.networks[plugged.network_id].router)
             except BaseException:
                 # Not in force: the state must not say it is, or the next push would be
                 # skipped as already applied.
@@ -751,45 +888,123 @@ class TenantNetworks:
                 ip: rules for ip, rules in firewalls.items() if ip in plugged
             } | {ip: InstanceFirewall() for ip in plugged - set(firewalls)}
             self._save()
-            await self._apply_firewall(record)
+            await self._apply_firewall(record.router)
 
-    async def set_peers(self, network_id: str, peers: Sequence[NetworkPeer]) -> None:
+    async def set_peers(
+        self,
+        network_id: str,
+        peers: Sequence[NetworkPeer],
+        network: NetworkSpec | None = None,
+    ) -> None:
         """Replace the other hosts holding instances of the network (this host's own endpoint
         among them is ignored). Kept when the network is not built here yet: it will be with
-        them; applied at once otherwise. Without an overlay on this host: ignored."""
+        them; applied at once otherwise. ``network`` (the subnet) lets a host that holds
+        instances of its VPC but none of it build the subnet's bridge, through which those
+        peers are reached. Without an overlay on this host: ignored."""
         if not self._layout.underlay_address:
             return
         async with self._lock:
             record = self._state.networks.get(network_id)
             if peers:
                 self._state.peers[network_id] = tuple(peers)
+                if network is not None:
+                    self._state.specs[network_id] = network
             else:
                 self._state.peers.pop(network_id, None)
+                self._state.specs.pop(network_id, None)
             self._save()
-            if record is not None and _namespace_exists(self.netns(network_id)):
-                await self._apply_overlay(record)
-                await self._apply_firewall(record)
+            if record is not None:
+                router = record.router
+            elif network is not None:
+                router = network.router_id
+            else:
+                return
+            if not self._members(router) or not _namespace_exists(self.netns(router)):
+                return  # no instance of the VPC here: nothing to reach them from
+            built = await self._settle_stubs(router)
+            if self._members(router):
+                await self._apply_overlay(router)
+                await _all(self._apply_firewall(router), *(self._restart_dhcp(r) for r in built))
+
+    async def _settle_stubs(self, router: str) -> list[_NetworkRecord]:
+        """Give the router a bridge for each subnet of its VPC with instances on other hosts
+        only (as told with their peers), and take away those whose peers are gone. Returns
+        the bridges built."""
+        built: list[_NetworkRecord] = []
+        for network_id, spec in sorted(self._state.specs.items()):
+            if spec.router_id != router or network_id in self._state.networks:
+                continue
+            if spec.tenant_id != self._members(router)[0].tenant_id:
+                continue  # never another tenant's subnet in this namespace
+            record = self._new_record(spec, stub=True)
+            self._state.networks[network_id] = record
+            self._save()
+            if self._overlay(record) and self._remote(network_id):
+                built += await self._build(record, finish=False)
+            else:
+                del self._state.networks[network_id]
+                self._save()
+        for record in self._members(router):
+            if record.stub and not self._remote(record.network_id):
+                await self._remove_subnet_locked(record, apply=False)
+        return [r for r in built if r.network_id in self._state.networks]
 
     async def remove(self, network_id: str) -> None:
-        """Delete a network with everything in it; no-op when absent."""
+        """Delete a network with everything in it (its router's namespace too when no other
+        subnet of it has instances here); no-op when absent."""
         async with self._lock:
-            await self._remove_locked(network_id)
+            record = self._state.networks.get(network_id)
+            if record is None:
+                return
+            if any(n.network_id != network_id for n in self._router_nics(record.router)):
+                for nic in self._nics_of(network_id):
+                    self._state.nics.pop(nic.instance_id)
+                    await _run("ip", "route", "del", f"{nic.public_ip}/32", check=False)
+                await self._remove_subnet_locked(record)
+            else:
+                await self._remove_router_locked(record.router)
 
-    async def _remove_locked(self, network_id: str) -> None:
-        record = self._state.networks.pop(network_id, None)
-        for instance_id in [i for i, n in self._state.nics.items() if n.network_id == network_id]:
-            nic = self._state.nics.pop(instance_id)
-            await _run("ip", "route", "del", f"{nic.public_ip}/32", check=False)
+    async def _remove_subnet_locked(self, record: _NetworkRecord, *, apply: bool = True) -> None:
+        """Take one subnet's bridge, VXLAN port, DHCP and records out of a router that stays
+        (its instances already unplugged)."""
+        network_id = record.network_id
+        self._state.networks.pop(network_id, None)
         self._state.firewalls.pop(network_id, None)
         self._state.peers.pop(network_id, None)
         self._save()
-        if record is None:
-            return
-        if self._watcher is not None:
-            await self._watcher.network_down(self._transit(record.index)[0])
+        ns = self.netns(record.router)
         await self._stop_dhcp(network_id)
-        await _run("ip", "link", "del", self._host_link(record.index), check=False)
-        await _run("ip", "netns", "del", self.netns(network_id), check=False)
+        for nic in [n for n in self._state.nics.values() if n.network_id == network_id]:
+            self._state.nics.pop(nic.instance_id)
+            await _run("ip", "route", "del", f"{nic.public_ip}/32", check=False)
+        links = await _links(ns) if _namespace_exists(ns) else set()
+        for link in (record.vxlan, record.bridge):
+            if link in links:  # the bridge's taps and neighbours go with it
+                await _run("ip", "-n", ns, "link", "del", link, check=False)
+        if apply and self._members(record.router):
+            await self._apply_overlay(record.router)
+            await self._apply_firewall(record.router)
+
+    async def _remove_router_locked(self, router: str) -> None:
+        """Delete a router's namespace with every subnet in it; no-op when absent."""
+        members = self._members(router)
+        for record in members:
+            self._state.networks.pop(record.network_id, None)
+            self._state.firewalls.pop(record.network_id, None)
+            self._state.peers.pop(record.network_id, None)
+        for nic in self._router_nics(router):
+            self._state.nics.pop(nic.instance_id)
+            await _run("ip", "route", "del", f"{nic.public_ip}/32", check=False)
+        self._save()
+        if not members:
+            return
+        host_ip, _ = self._transit(members[0].index)
+        if self._watcher is not None:
+            await self._watcher.network_down(host_ip)
+        for record in members:
+            await self._stop_dhcp(record.network_id)
+        await _run("ip", "link", "del", self._host_link(members[0].index), check=False)
+        await _run("ip", "netns", "del", self.netns(router), check=False)
         if not self._state.networks:
             # The last network gone: no metadata listener is left to guard.
             table = f"andromede_imds_{self._layout.link_prefix}"
@@ -799,15 +1014,25 @@ class TenantNetworks:
         """Rebuild whatever a reboot or a crash removed of the recorded networks."""
         for record in list(self._state.networks.values()):
             async with self._lock:
-                await self._build(record)
+                if record.network_id in self._state.networks:
+                    await self._build(record)
 
     def plugged(self, instance_id: str) -> PluggedNic | None:
         return self._state.nics.get(instance_id)
 
     # -- pieces ----------------------------------------------------------------------------
 
+    def _members(self, router: str) -> list[_NetworkRecord]:
+        """The subnets of a router on this host, by bridge slot."""
+        found = [r for r in self._state.networks.values() if r.router == router]
+        return sorted(found, key=lambda r: r.slot)
+
     def _nics_of(self, network_id: str) -> list[PluggedNic]:
         return [nic for nic in self._state.nics.values() if nic.network_id == network_id]
+
+    def _router_nics(self, router: str) -> list[PluggedNic]:
+        ns = self.netns(router)
+        return [nic for nic in self._state.nics.values() if nic.netns == ns]
 
     def _free_index(self) -> int:
         used = {record.index for record in self._state.networks.values()}
@@ -843,63 +1068,79 @@ class TenantNetworks:
             remote.update({ip: mac for ip in peer.private_ips if ip not in local})
         return remote
 
-    async def _apply_overlay(self, record: _NetworkRecord) -> None:
-        """Point the network at its peers: one forwarding entry per peer router on the VXLAN
-        port, one permanent neighbour per remote instance (its host's router MAC, so the
-        packet is routed there, never bridged to the instance), and the bridge rules."""
-        if not self._overlay(record):
+    async def _apply_overlay(self, router: str) -> None:
+        """Point each subnet of the router at its peers: one forwarding entry per peer router
+        on the subnet's VXLAN port, one permanent neighbour per remote instance (its host's
+        router MAC, so the packet is routed there, never bridged to the instance), and the
+        bridge rules of every port."""
+        subnets = [record for record in self._members(router) if self._overlay(record)]
+        if not subnets:
             return
-        ns = self.netns(record.network_id)
+        ns = self.netns(router)
         me = (self._layout.underlay_address, self._layout.vxlan_port)
-        routers = {
-            router_mac(record.network_id, peer.address, peer.port): (peer.address, peer.port)
-            for peer in self._state.peers.get(record.network_id, ())
-            if (peer.address, peer.port) != me
-        }
         in_ns = ["ip", "netns", "exec", ns]
-        for line in (await _run(*in_ns, "bridge", "fdb", "show", "dev", _VXLAN)).splitlines():
-            fields = line.split()
-            if "dst" in fields:
-                mac, dst = fields[0], fields[fields.index("dst") + 1]
-                if mac not in routers or routers[mac][0] != dst:
-                    await _run(
-                        *in_ns, "bridge", "fdb", "del", mac, "dev", _VXLAN, "dst", dst,
-                        check=False,
-                    )  # fmt: skip
-        for mac, (address, port) in sorted(routers.items()):
-            await _run(
-                *in_ns, "bridge", "fdb", "replace", mac, "dev", _VXLAN,
-                "dst", address, "port", str(port), "self", "permanent",
-            )  # fmt: skip
-        remote = self._remote(record.network_id)
         nsx = ["ip", "-n", ns]
-        listed = await _run(*nsx, "neigh", "show", "dev", _BRIDGE, "nud", "permanent")
-        for line in listed.splitlines():
-            fields = line.split()
-            if fields and remote.get(fields[0]) != (fields[2] if len(fields) > 2 else None):
-                await _run(*nsx, "neigh", "del", fields[0], "dev", _BRIDGE, check=False)
-        for address, mac in sorted(remote.items()):
-            await _run(
-                *nsx, "neigh", "replace", address, "lladdr", mac, "dev", _BRIDGE,
-                "nud", "permanent",
-            )  # fmt: skip
-        ruleset = render_overlay_filter(self._router(record.network_id), routers)
-        await _run(*in_ns, "nft", "-f", "-", stdin=ruleset)
+        ports = []
+        for record in subnets:
+            routers = {
+                router_mac(record.network_id, peer.address, peer.port): (peer.address, peer.port)
+                for peer in self._state.peers.get(record.network_id, ())
+                if (peer.address, peer.port) != me
+            }
+            vxlan = record.vxlan
+            listed = await _run(*in_ns, "bridge", "fdb", "show", "dev", vxlan)
+            for line in listed.splitlines():
+                fields = line.split()
+                if "dst" in fields:
+                    mac, dst = fields[0], fields[fields.index("dst") + 1]
+                    if mac not in routers or routers[mac][0] != dst:
+                        await _run(
+                            *in_ns, "bridge", "fdb", "del", mac, "dev", vxlan, "dst", dst,
+                            check=False,
+                        )  # fmt: skip
+            for mac, (address, port) in sorted(routers.items()):
+                await _run(
+                    *in_ns, "bridge", "fdb", "replace", mac, "dev", vxlan,
+                    "dst", address, "port", str(port), "self", "permanent",
+                )  # fmt: skip
+            remote = self._remote(record.network_id)
+            bridge = record.bridge
+            listed = await _run(*nsx, "neigh", "show", "dev", bridge, "nud", "permanent")
+            for line in listed.splitlines():
+                fields = line.split()
+                if fields and remote.get(fields[0]) != (fields[2] if len(fields) > 2 else None):
+                    await _run(*nsx, "neigh", "del", fields[0], "dev", bridge, check=False)
+            for address, mac in sorted(remote.items()):
+                await _run(
+                    *nsx, "neigh", "replace", address, "lladdr", mac, "dev", bridge,
+                    "nud", "permanent",
+                )  # fmt: skip
+            ports.append(OverlayPort(vxlan, self._router(record.network_id), tuple(routers)))
+        await _run(*in_ns, "nft", "-f", "-", stdin=render_overlay_filter(ports))
 
-    async def _apply_firewall(self, record: _NetworkRecord) -> None:
-        host_ip, _ = self._transit(record.index)
+    async def _apply_firewall(self, router: str) -> None:
+        """The router's ruleset: the security groups of every instance of every subnet in it."""
+        subnets = self._members(router)
+        host_ip, _ = self._transit(subnets[0].index)
+        nics = self._router_nics(router)
+        firewalls: dict[str, InstanceFirewall] = {}
+        remote: dict[str, str] = {}
+        for record in subnets:
+            firewalls |= self._state.firewalls.get(record.network_id, {})
+            if self._overlay(record):
+                remote |= self._remote(record.network_id)
         ruleset = render_firewall(
-            self._state.firewalls.get(record.network_id, {}),
+            firewalls,
             transit_cidr=self._layout.transit_cidr,
             public_cidr=self._layout.public_cidr,
-            nat={nic.private_ip: nic.public_ip for nic in self._nics_of(record.network_id)},
+            nat={nic.private_ip: nic.public_ip for nic in nics},
             host_transit_ip=host_ip,
             imds_port=self._layout.imds_port,
-            remote=self._remote(record.network_id) if self._overlay(record) else (),
+            remote=remote,
+            bridges=[record.bridge for record in subnets],
+            unmapped=[nic.private_ip for nic in nics if not nic.mapped],
         )
-        await _run(
-            "ip", "netns", "exec", self.netns(record.network_id), "nft", "-f", "-", stdin=ruleset
-        )
+        await _run("ip", "netns", "exec", self.netns(router), "nft", "-f", "-", stdin=ruleset)
 
     def _dhcp_pidfile(self, network_id: str) -> Path:
         return self._dir / f"dnsmasq-{network_id}.pid"
@@ -920,13 +1161,14 @@ class TenantNetworks:
     async def _restart_dhcp(self, record: _NetworkRecord) -> None:
         # Restarted rather than reloaded: dnsmasq re-reads host files after dropping its
         # privileges, and the state directory is not for others to read. Static leases only,
-        # so a restart loses nothing.
+        # so a restart loses nothing. One per subnet, bound to its bridge (SO_BINDTODEVICE:
+        # several serve DHCP in one namespace).
         await self._stop_dhcp(record.network_id)
         cidr = ipaddress.IPv4Network(record.cidr)
         command = [
-            "ip", "netns", "exec", self.netns(record.network_id), "dnsmasq",
+            "ip", "netns", "exec", self.netns(record.router), "dnsmasq",
             f"--pid-file={self._dhcp_pidfile(record.network_id)}",
-            f"--interface={_BRIDGE}", "--bind-interfaces", "--except-interface=lo",
+            f"--interface={record.bridge}", "--bind-interfaces", "--except-interface=lo",
             "--port=0", "--leasefile-ro", "--dhcp-authoritative", "--no-hosts", "--no-resolv",
             f"--dhcp-range={cidr.network_address},static,{cidr.netmask},12h",
             f"--dhcp-option=option:router,{next(cidr.hosts())}",
@@ -957,6 +1199,8 @@ class TenantNetworks:
             state.peers[network_id] = tuple(
                 NetworkPeer(p["address"], p["port"], tuple(p["private_ips"])) for p in peers
             )
+        for network_id, spec in raw.get("specs", {}).items():
+            state.specs[network_id] = NetworkSpec(**spec)
         for network_id, rules in raw.get("firewalls", {}).items():
             state.firewalls[network_id] = {
                 ip: InstanceFirewall(
@@ -980,6 +1224,7 @@ class TenantNetworks:
                 network_id: [asdict(peer) for peer in peers]
                 for network_id, peers in self._state.peers.items()
             },
+            "specs": {network_id: asdict(spec) for network_id, spec in self._state.specs.items()},
         }
         temporary = self._state_file().with_suffix(".tmp")
         temporary.write_text(json.dumps(document, indent=1))

@@ -30,6 +30,7 @@ from andromede.compute.driver import (
     InstanceNetwork,
     InstanceSpec,
     NetworkPeer,
+    NetworkSpec,
     RuntimeState,
     VolumeSpec,
 )
@@ -84,7 +85,10 @@ CALLS: dict[str, Call] = {
     "forget_image": Call((("image_id", str),)),
     "start": Call((("spec", InstanceSpec),), InstanceNetwork),
     "set_firewall": Call((("instance_id", str), ("firewall", InstanceFirewall))),
-    "set_network_peers": Call((("network_id", str), ("peers", tuple[NetworkPeer, ...]))),
+    "set_network_peers": Call(
+        (("network_id", str), ("peers", tuple[NetworkPeer, ...])),
+        keywords=(("network", NetworkSpec | None),),
+    ),
     "stop": Call((("instance_id", str),), keywords=(("timeout", float),)),
     "reboot": Call((("instance_id", str),)),
     "kill": Call((("instance_id", str),)),

@@ -14,6 +14,7 @@ from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.remote import RemoteDriver
 from andromede.hypervisor.tenant_network import (
     NetworkLayout,
+    OverlayPort,
     foreign_metadata_guards,
     render_firewall,
     render_metadata_guard,
@@ -34,7 +35,9 @@ def test_a_router_mac_is_the_same_wherever_it_is_computed_and_differs_per_host()
 
 
 def test_only_routed_ipv4_between_routers_crosses_the_vxlan_port() -> None:
-    rules = render_overlay_filter("02:00:00:00:00:01", ["02:00:00:00:00:03", "02:00:00:00:00:02"])
+    rules = render_overlay_filter(
+        [OverlayPort("vxlan0", "02:00:00:00:00:01", ["02:00:00:00:00:03", "02:00:00:00:00:02"])]
+    )
     assert 'iifname "vxlan0" ether daddr != 02:00:00:00:00:01 drop' in rules
     assert 'oifname "vxlan0" ether daddr != { 02:00:00:00:00:02, 02:00:00:00:00:03 } drop' in rules
     assert 'oifname "vxlan0" ether saddr != 02:00:00:00:00:01 drop' in rules
@@ -50,9 +53,51 @@ def test_only_routed_ipv4_between_routers_crosses_the_vxlan_port() -> None:
 
 
 def test_with_no_peer_nothing_leaves_by_the_vxlan_port() -> None:
-    rules = render_overlay_filter("02:00:00:00:00:01", [])
+    rules = render_overlay_filter([OverlayPort("vxlan0", "02:00:00:00:00:01")])
     output = rules.split("chain output {")[1].split("}")[0]
     assert '    oifname "vxlan0" drop' in output.splitlines()
+
+
+def test_each_subnet_of_a_vpc_has_its_own_port_router_and_peers() -> None:
+    rules = render_overlay_filter(
+        [
+            OverlayPort("vxlan1", "02:00:00:00:01:01", ["02:00:00:00:01:02"]),
+            OverlayPort("vxlan0", "02:00:00:00:00:01", ["02:00:00:00:00:02"]),
+        ]
+    )
+    for port, router, peer in (("vxlan0", "00", "00"), ("vxlan1", "01", "01")):
+        assert f'iifname "{port}" ether daddr != 02:00:00:00:{router}:01 drop' in rules
+        assert f'oifname "{port}" ether saddr != 02:00:00:00:{router}:01 drop' in rules
+        assert f'oifname "{port}" ether daddr != {{ 02:00:00:00:{peer}:02 }} drop' in rules
+    forward = rules.split("chain forward {")[1].split("}")[0]
+    for port in ("vxlan0", "vxlan1"):
+        assert f'iifname "{port}" drop' in forward and f'oifname "{port}" drop' in forward
+
+
+def test_a_vpc_router_filters_every_subnet_bridge_and_keeps_unmapped_instances_in() -> None:
+    firewall = InstanceFirewall(ingress=(FirewallRule("tcp", 22, 22, "0.0.0.0/0"),))
+    rules = render_firewall(
+        {"10.9.1.4": firewall, "10.9.2.4": firewall},
+        transit_cidr="100.64.0.0/24",
+        public_cidr="100.65.0.0/24",
+        nat={"10.9.1.4": "100.65.0.1", "10.9.2.4": "100.65.0.2"},
+        host_transit_ip="100.64.0.1",
+        imds_port=16925,
+        bridges=["br1", "br0"],
+        unmapped=["10.9.2.4"],
+    )
+    assert 'iifname { "br0", "br1" } ip daddr 169.254.169.254 tcp dport 80' in rules
+    assert 'iifname { "br0", "br1" } ip daddr { 100.64.0.0/24, 100.65.0.0/24 } drop' in rules
+    assert 'iifname { "br0", "br1" } udp dport 67 accept' in rules
+    # The mapped instance is reached from the host; the unmapped one is not, and reaches
+    # nothing through it but the metadata service (accepted before, by its original address).
+    assert 'iifname "transit" ip daddr 100.65.0.1 dnat to 10.9.1.4' in rules
+    assert "dnat to 10.9.2.4" not in rules
+    assert 'oifname "transit" ip saddr 10.9.2.4 snat to 100.65.0.2' in rules
+    forward = rules.split("chain forward {")[1].split("\n  }")[0].splitlines()
+    drop = forward.index('    oifname "transit" ip saddr { 10.9.2.4 } drop')
+    metadata = next(n for n, text in enumerate(forward) if "169.254.169.254 accept" in text)
+    assert metadata < drop < forward.index('    oifname "transit" accept')
 
 
 def test_remote_instances_are_reached_from_local_ones_only() -> None:
