@@ -332,3 +332,83 @@ async def test_a_network_recorded_without_a_vxlan_id_gets_its_overlay_when_it_co
     await one.networks.plug("i-new", _nic(network, 6))
     links = subprocess.run(["ip", "-n", plugged.netns, "link"], capture_output=True, text=True)
     assert "vxlan0" in links.stdout
+
+
+async def test_subnets_of_one_vpc_on_two_hosts_reach_each_other_as_their_groups_allow(
+    hosts: tuple[Host, Host],
+) -> None:
+    """a (subnet 1) on host one, b (subnet 2) on host two, of one VPC: each host holds no
+    instance of the other's subnet, and is told of it with its peers, as the compute service
+    tells every host holding instances of the VPC (decision 0106)."""
+    one, two = hosts
+    vpc = "vpc-" + secrets.token_hex(4)
+    first, second = (
+        replace(_network("111111111111"), cidr=f"10.9.{n}.0/24", vpc_id=vpc, vpc_cidr="10.9.0.0/16")
+        for n in (1, 2)
+    )
+    a_nic = NicSpec(first, "02:00:00:00:01:05", "10.9.1.5")
+    b_nic = NicSpec(second, "02:00:00:00:02:06", "10.9.2.6")
+    async with guest(one.networks, "i-a", a_nic) as a, guest(two.networks, "i-b", b_nic) as b:
+        with serving(b.netns, "", 8000, 8001):
+            await one.networks.set_peers(second.network_id, [two.peer(b_nic.private_ip)], second)
+            await two.networks.set_peers(first.network_id, [one.peer(a_nic.private_ip)], first)
+            # Each host now has a bridge for the subnet it holds no instance of.
+            for host in (one, two):
+                links = subprocess.run(
+                    ["ip", "-n", host.networks.netns(vpc), "-o", "link"],
+                    capture_output=True, text=True, check=True,
+                ).stdout  # fmt: skip
+                assert " br1:" in links and " vxlan1" in links
+            assert a.connect(b_nic.private_ip, 8000) == ""  # b's groups let nothing in
+            await two.networks.set_instance_firewall("i-b", ONLY_8000_FROM_THE_VPC)
+            assert a.connect(b_nic.private_ip, 8000) == f"peer {a_nic.private_ip} port 8000"
+            assert a.connect(b_nic.private_ip, 8001) == ""  # b's host decides, port by port
+            # Stateful across hosts and subnets: b cannot open a connection back to a.
+            with serving(a.netns, "", 8000):
+                assert b.connect(a_nic.private_ip, 8000) == ""
+            # b's subnet gone from host two's peer sets: host one takes its bridge away.
+            await one.networks.set_peers(second.network_id, [], second)
+            assert a.connect(b_nic.private_ip, 8000) == ""
+            links = subprocess.run(
+                ["ip", "-n", one.networks.netns(vpc), "-o", "link"],
+                capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+            assert " br1:" not in links and " vxlan1" not in links
+            assert second.network_id not in one.networks._state.networks
+
+
+async def test_a_subnet_told_before_its_vpc_is_here_is_built_with_it(
+    hosts: tuple[Host, Host],
+) -> None:
+    one, two = hosts
+    vpc = "vpc-" + secrets.token_hex(4)
+    first, second = (
+        replace(_network("111111111111"), cidr=f"10.9.{n}.0/24", vpc_id=vpc, vpc_cidr="10.9.0.0/16")
+        for n in (1, 2)
+    )
+    # Another tenant's subnet told to host one with a peer, naming the same VPC id (a forged or
+    # mistaken push): never a bridge in this tenant's namespace.
+    forged = replace(_network("222222222222"), cidr="10.9.3.0/24", vpc_id=vpc)
+    a_nic = NicSpec(first, "02:00:00:00:01:05", "10.9.1.5")
+    b_nic = NicSpec(second, "02:00:00:00:02:06", "10.9.2.6")
+    await one.networks.set_peers(second.network_id, [two.peer(b_nic.private_ip)], second)
+    await one.networks.set_peers(forged.network_id, [two.peer("10.9.3.7")], forged)
+    assert not one.networks._state.networks  # nothing of the VPC here yet
+    async with guest(one.networks, "i-a", a_nic) as a, guest(two.networks, "i-b", b_nic) as b:
+        await two.networks.set_peers(first.network_id, [one.peer(a_nic.private_ip)], first)
+        await two.networks.set_instance_firewall("i-b", ONLY_8000_FROM_THE_VPC)
+        assert forged.network_id not in one.networks._state.networks
+        with serving(b.netns, "", 8000):
+            assert a.connect(b_nic.private_ip, 8000) == f"peer {a_nic.private_ip} port 8000"
+        # Its last instance released, host one drops the VPC whole, the told subnet included.
+        await one.networks.release("i-a")
+        assert not one.networks._state.networks
+        assert (
+            one.networks.netns(vpc)
+            not in subprocess.run(
+                ["ip", "netns"], capture_output=True, text=True, check=True
+            ).stdout
+        )
+
+
+ONLY_8000_FROM_THE_VPC = InstanceFirewall(ingress=(FirewallRule("tcp", 8000, 8000, "10.9.0.0/16"),))
