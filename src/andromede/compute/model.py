@@ -282,6 +282,13 @@ class Instance:
     network_mode: str | None = None
     public_ip: str | None = None
     forwards: tuple[tuple[str, int, int], ...] = ()
+    # Whether its host gives it a public address, fixed at launch (its subnet's
+    # MapPublicIpOnLaunch, or the launch's AssociatePublicIpAddress; records from before are
+    # True, as every instance had one); and, recorded with the wiring, the host-facing address
+    # its connections to its host come from (the metadata service knows it by it) — its public
+    # address when it has one.
+    associate_public_ip: bool = True
+    host_facing_ip: str | None = None
     iam_instance_profile: InstanceProfileRef | None = None
     # RunInstances' ClientToken, and a digest of the request it came with: the same token
     # again returns this reservation, with other parameters IdempotentParameterMismatch.

@@ -228,20 +228,24 @@ def subnet_cidr(cidr: str, vpc: str, siblings: Iterable[str]) -> str:
 
 
 def network_peers(
-    placed: Iterable[tuple[str, str]], endpoints: Mapping[str, tuple[str, int]]
+    placed: Iterable[tuple[str, str]],
+    endpoints: Mapping[str, tuple[str, int]],
+    vpc_hosts: Collection[str] = (),
 ) -> dict[str, tuple[NetworkPeer, ...]]:
     """What each host must be told of a subnet's overlay: for every host in ``endpoints``
     (host → its VXLAN endpoint, hosts without an overlay left out), the other hosts holding
     instances of the subnet, with their instances' private addresses. ``placed`` is
-    (host, private address) of each instance running in the subnet. A host holding none gets
-    no peer: it has nothing to send, and nothing stale stays there."""
+    (host, private address) of each instance running in the subnet; ``vpc_hosts`` the hosts
+    holding instances of any subnet of its VPC, which route to the subnet's instances too
+    (decision 0106). A host holding none of either gets no peer: it has nothing to send, and
+    nothing stale stays there."""
     held: dict[str, set[str]] = {}
     for host, address in placed:
         if host in endpoints:
             held.setdefault(host, set()).add(address)
     told: dict[str, tuple[NetworkPeer, ...]] = {}
     for host in endpoints:
-        if host not in held:
+        if host not in held and host not in vpc_hosts:
             told[host] = ()
             continue
         told[host] = tuple(

@@ -10,7 +10,9 @@ private addresses.
 A subnet whose instances run on several hypervisors spans them over VXLAN (decision 0024):
 whenever an instance of it starts, stops or is terminated, and at start-up, every host with an
 overlay is told which other hosts hold the subnet's instances, and their addresses
-(:func:`~andromede.compute.network.network_peers`).
+(:func:`~andromede.compute.network.network_peers`). The subnets of one VPC are routed to each
+other (decision 0106), so the hosts holding instances of any subnet of the VPC are told of
+every subnet of it that has instances, with the subnet itself (:meth:`_network_spec`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
-from andromede.compute.driver import InstanceFirewall, InstanceNetwork
+from andromede.compute.driver import InstanceFirewall, InstanceNetwork, NetworkSpec
 from andromede.compute.errors import Duplicate, InsufficientCapacity, NotFound
 from andromede.compute.model import Instance, InstanceState, SecurityGroup, check_id, new_id
 from andromede.compute.network import (
@@ -249,32 +251,65 @@ class NetworksMixin(ServiceCore):
                 known.pop(host, None)
         return dict(known)
 
+    async def _network_spec(self, subnet: Subnet) -> NetworkSpec:
+        """What a host is told of a subnet: its block and VXLAN id, and its VPC's, whose
+        subnets it routes to each other."""
+        vpc = await self.store.get(Vpc, subnet.vpc_id)
+        return NetworkSpec(
+            subnet.subnet_id,
+            subnet.tenant_id,
+            subnet.cidr,
+            subnet.vni,
+            vpc_id=subnet.vpc_id,
+            vpc_cidr=vpc.cidr if vpc is not None else "",
+        )
+
     async def _push_peers(self, *subnet_ids: str | None) -> None:
         """Tell every host with an overlay which other hosts hold instances of each subnet
-        (their addresses included). A push that fails is logged: the next change or start-up
-        carries the whole set again."""
+        (their addresses included), and of the other subnets of its VPC that have instances:
+        a host holding instances of the VPC reaches them all. A push that fails is logged: the
+        next change or start-up carries the whole set again."""
         wanted = {s for s in subnet_ids if s is not None}
         if not wanted:
             return
         endpoints = await self._current_endpoints()
         if len(endpoints) == 0:
             return
+        vpcs: dict[tuple[str, str], set[str]] = {}
         for subnet_id in sorted(wanted):
             subnet = await self.store.get(Subnet, subnet_id)
-            if subnet is None:
-                continue
-            placed = [
-                (i.host, i.private_ip)
-                for i in await self.store.list(Instance, subnet.tenant_id)
-                if i.subnet_id == subnet_id
-                and i.private_ip is not None
-                and i.state in _WIRED_ON_HOST
+            if subnet is not None:
+                vpcs.setdefault((subnet.tenant_id, subnet.vpc_id), set()).add(subnet_id)
+        for (tenant_id, vpc_id), asked in sorted(vpcs.items()):
+            wired = [
+                i
+                for i in await self.store.list(Instance, tenant_id)
+                if i.vpc_id == vpc_id and i.private_ip is not None and i.state in _WIRED_ON_HOST
             ]
-            for host, peers in network_peers(placed, endpoints).items():
-                try:
-                    await self.drivers[host].set_network_peers(subnet_id, peers)
-                except Exception:
-                    log.exception("host %s: the peers of %s could not be set", host, subnet_id)
+            vpc_hosts = {i.host for i in wired}
+            holding = {i.subnet_id for i in wired}
+            for subnet in await self.store.list(Subnet, tenant_id):
+                # The subnets asked for (a subnet's last instance gone is told as none), and
+                # the VPC's others that have instances somewhere.
+                if subnet.vpc_id != vpc_id or not (
+                    subnet.subnet_id in asked or subnet.subnet_id in holding
+                ):
+                    continue
+                spec = await self._network_spec(subnet)
+                placed = [
+                    (i.host, i.private_ip)
+                    for i in wired
+                    if i.subnet_id == subnet.subnet_id and i.private_ip is not None
+                ]
+                for host, peers in network_peers(placed, endpoints, vpc_hosts).items():
+                    try:
+                        await self.drivers[host].set_network_peers(
+                            subnet.subnet_id, peers, network=spec
+                        )
+                    except Exception:
+                        log.exception(
+                            "host %s: the peers of %s could not be set", host, subnet.subnet_id
+                        )
 
     async def resync_hosts(self) -> None:
         """Push every running instance's firewall and every subnet's peers again, from the
@@ -307,6 +342,7 @@ def with_wiring(instance: Instance, network: InstanceNetwork) -> Instance:
         instance,
         network_mode=network.mode.value,
         public_ip=network.public_ip,
+        host_facing_ip=network.host_facing_ip or network.public_ip,
         forwards=tuple((f.host_address, f.host_port, f.guest_port) for f in network.forwards),
     )
 

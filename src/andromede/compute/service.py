@@ -36,7 +36,6 @@ from andromede.compute.driver import (
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
-    NetworkSpec,
     NicSpec,
     PortForward,
     RuntimeState,
@@ -147,6 +146,9 @@ class RunRequest:
     # instances (decision 0092).
     launch_template_id: str | None = None
     launch_template_version: int | None = None
+    # RunInstances' NetworkInterface.1.AssociatePublicIpAddress: whether the instance gets a
+    # public address, whatever its subnet's MapPublicIpOnLaunch says; None: as the subnet says.
+    associate_public_ip: bool | None = None
 
 
 def _root_mapping_taken(request: RunRequest, image: Image) -> RunRequest:
@@ -198,6 +200,8 @@ def _request_digest(request: RunRequest) -> str:
             f.name: getattr(request, f.name)
             for f in fields(request)
             if f.name not in ("caller", "client_token")
+            # Left out when not asked, so a token's digest from before the field stays valid.
+            and not (f.name == "associate_public_ip" and request.associate_public_ip is None)
         }
     )
 
@@ -393,6 +397,11 @@ class ComputeService(
                         tags=request.instance_tags,
                         vpc_id=subnet.vpc_id,
                         subnet_id=subnet.subnet_id,
+                        associate_public_ip=(
+                            subnet.maps_public_ip
+                            if request.associate_public_ip is None
+                            else request.associate_public_ip
+                        ),
                         iam_instance_profile=(
                             replace(profile, association_id=new_id("iip-assoc"))
                             if (profile := request.iam_instance_profile) is not None
@@ -651,8 +660,12 @@ class ComputeService(
                     volumes=tuple(extra),
                     nic=await self._nic_of(instance),
                     # Where the host cannot bridge (user-mode networking), SSH is reached
-                    # through a host port the driver picks.
-                    forwards=(PortForward(self.limits.forward_address, 0, SSH_PORT),),
+                    # through a host port the driver picks — when it may be reached at all.
+                    forwards=(
+                        (PortForward(self.limits.forward_address, 0, SSH_PORT),)
+                        if instance.associate_public_ip
+                        else ()
+                    ),
                     firewall=(firewall := await self.firewall_of(instance)),
                 )
             )
@@ -718,8 +731,10 @@ class ComputeService(
         subnet = await self.store.get(Subnet, instance.subnet_id)
         if subnet is None:
             raise NotFound("subnet", instance.subnet_id)
-        network = NetworkSpec(subnet.subnet_id, instance.tenant_id, subnet.cidr, subnet.vni)
-        return NicSpec(network, instance.mac, instance.private_ip)
+        network = await self._network_spec(subnet)
+        return NicSpec(
+            network, instance.mac, instance.private_ip, public_address=instance.associate_public_ip
+        )
 
     async def _apply(
         self,
@@ -751,7 +766,9 @@ class ComputeService(
             if state in (InstanceState.STOPPED, InstanceState.TERMINATED):
                 # The host let go of its wiring: a stopped instance has no public address
                 # (EC2 gives a new one at the next start); its private address stays.
-                changed = replace(changed, network_mode=None, public_ip=None, forwards=())
+                changed = replace(
+                    changed, network_mode=None, public_ip=None, host_facing_ip=None, forwards=()
+                )
             if state is InstanceState.TERMINATED:
                 # Its interface is released with it (the address may go to another).
                 changed = replace(

@@ -102,10 +102,11 @@ class ComputeStore(Protocol):
         ...
 
     async def running_at_address(self, host: str, public_ip: str) -> Sequence[Instance]:
-        """The instances recorded as running on ``host`` with ``public_ip`` as their public
-        address, in id order: one, or none; more only when records disagree, which the
-        caller must not resolve by guessing. Indexed: the metadata service asks it at every
-        request of every guest, whatever the number of instances."""
+        """The instances recorded as running on ``host`` with ``public_ip`` as their host-facing
+        address (their public one, or the one an instance without a public address keeps for the
+        metadata service), in id order: one, or none; more only when records disagree, which the
+        caller must not resolve by guessing. Indexed: the metadata service asks it at every request
+        of every guest, whatever the number of instances."""
         ...
 
     async def key_pairs_named(self, tenant_id: str, name: str) -> Sequence[KeyPair]:

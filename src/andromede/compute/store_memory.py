@@ -119,7 +119,7 @@ class MemoryComputeStore:
         return [
             instance
             for instance in await self.list(Instance, None)
-            if (instance.host, instance.public_ip) == (host, public_ip)
+            if (instance.host, instance.host_facing_ip or instance.public_ip) == (host, public_ip)
             and instance.state is InstanceState.RUNNING
         ]
 

@@ -77,7 +77,9 @@ def _row(record: Record, revision: int) -> dict[str, Any]:
         row.update(subnet_id=record.subnet_id, private_ip=record.private_ip, mac=record.mac)
     elif isinstance(record, Instance):
         # Indexed copies for the metadata service's lookup (running_at_address).
-        row.update(host=record.host, public_ip=record.public_ip)
+        # The host-facing address: the public one, or the one kept for the metadata service
+        # alone by an instance without a public address.
+        row.update(host=record.host, public_ip=record.host_facing_ip or record.public_ip)
     elif isinstance(record, KeyPair):
         row.update(name=record.name)
     elif isinstance(record, Subnet):

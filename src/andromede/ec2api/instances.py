@@ -21,7 +21,13 @@ from andromede.compute.network import private_dns_name
 from andromede.compute.service import ROOT_DEVICE, RunRequest, StateChange
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
-from andromede.ec2api.launch_parameters import RUN_HANDLED, RUN_HARMLESS, launch_mappings, merged
+from andromede.ec2api.launch_parameters import (
+    RUN_HANDLED,
+    RUN_HARMLESS,
+    launch_interface,
+    launch_mappings,
+    merged,
+)
 from andromede.ec2api.launch_templates import launch_template_of, launch_template_resources
 from andromede.ec2api.networks import public_ip_of, system_tags, write_interface
 from andromede.ec2api.profiles import instance_profile
@@ -208,9 +214,10 @@ async def run_instances(call: Call) -> None:
     if min_count is None or max_count is None:
         raise Ec2Error("MissingParameter", "The request must contain MinCount and MaxCount")
     placement_zone = p.get("Placement.AvailabilityZone") or None  # Terraform sends ""
-    group_ids = p.values("SecurityGroupId")
+    interface = launch_interface(p)
+    group_ids = list(interface.group_ids) if interface else p.values("SecurityGroupId")
     by_name = p.values("SecurityGroup")
-    subnet_id = p.get("SubnetId")
+    subnet_id = interface.subnet_id if interface else p.get("SubnetId")
     if by_name and subnet_id is not None:
         # Names designate the default VPC's groups; EC2 refuses them with a subnet (as here,
         # for any subnet but the default one, which older launches here named with them).
@@ -244,6 +251,7 @@ async def run_instances(call: Call) -> None:
         client_token=p.get("ClientToken"),
         launch_template_id=template[0].template_id if template else None,
         launch_template_version=template[1].number if template else None,
+        associate_public_ip=interface.associate_public_ip if interface else None,
     )
     instances = await call.compute.run_instances(call.tenant_id, request)
     call.context["resources"] = [call.arn("instance", i.instance_id) for i in instances]

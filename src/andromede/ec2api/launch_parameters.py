@@ -19,9 +19,11 @@ ones in the same way, except that a list given (mappings, tags) replaces the sou
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from andromede.compute.service import LaunchVolume
+from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.protocol import Params
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "RUN_HANDLED",
     "RUN_HARMLESS",
     "TEMPLATE_HANDLED",
+    "LaunchInterface",
+    "launch_interface",
     "launch_mappings",
     "merged",
 ]
@@ -46,6 +50,8 @@ RUN_HANDLED: Final = frozenset(
         # Accepted, with no effect that a client could miss: EBS optimisation, CPU credit
         # modes, notes.
         "EbsOptimized", "CreditSpecification", "AdditionalInfo",
+        # The primary interface's subnet, groups and public address (launch_interface).
+        "NetworkInterface",
     }
 )  # fmt: skip
 RUN_HARMLESS: Final = {
@@ -63,7 +69,69 @@ RUN_HARMLESS: Final = {
 # outside a network interface, which RunInstances here does not take).
 TEMPLATE_HANDLED: Final = RUN_HANDLED - {
     "MinCount", "MaxCount", "ClientToken", "AdditionalInfo", "SubnetId", "LaunchTemplate",
+    # Not kept in a template yet (decision 0106): a template's data has no interface here.
+    "NetworkInterface",
 }  # fmt: skip
+
+# RunInstances' NetworkInterface.1: the instance's one interface, made with it.
+_INTERFACE_HANDLED: Final = frozenset(
+    {"DeviceIndex", "SubnetId", "AssociatePublicIpAddress", "SecurityGroupId"}
+)
+_INTERFACE_HARMLESS: Final = {"DeleteOnTermination": frozenset({"true"})}
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchInterface:
+    """What RunInstances' ``NetworkInterface.1`` asks of the instance's interface."""
+
+    subnet_id: str | None
+    group_ids: tuple[str, ...]
+    associate_public_ip: bool | None
+
+
+def launch_interface(p: Params) -> LaunchInterface | None:
+    """The primary network interface a RunInstances request describes (None: none). One
+    interface, made with the instance (device 0): attaching an existing one, more than one,
+    or its other fields are refused, not dropped. As on EC2, the subnet and groups then go
+    in the interface, never beside it."""
+    interfaces = p.structs("NetworkInterface")
+    if not interfaces:
+        return None
+    if len(interfaces) > 1:
+        raise Ec2Error(
+            "UnsupportedOperation",
+            "RunInstances: more than one network interface is not supported here yet",
+        )
+    [interface] = interfaces
+    interface.refuse_unhandled("RunInstances", _INTERFACE_HANDLED, _INTERFACE_HARMLESS)
+    if interface.required("DeviceIndex") != "0":
+        raise Ec2Error(
+            "InvalidParameterValue",
+            "Each network interface requires a unique device index; the primary is 0.",
+        )
+    if p.get("SubnetId") is not None:
+        raise Ec2Error(
+            "InvalidParameterCombination",
+            "Network interfaces and an instance-level subnet ID may not be specified on "
+            "the same request",
+        )
+    if p.values("SecurityGroupId") or p.values("SecurityGroup"):
+        raise Ec2Error(
+            "InvalidParameterCombination",
+            "Network interfaces and an instance-level security groups may not be specified "
+            "on the same request",
+        )
+    associate = interface.get("AssociatePublicIpAddress")
+    return LaunchInterface(
+        subnet_id=interface.get("SubnetId") or None,
+        group_ids=tuple(interface.values("SecurityGroupId")),
+        associate_public_ip=(
+            None
+            if associate is None
+            else interface.boolean("AssociatePublicIpAddress", default=False)
+        ),
+    )
+
 
 # Block device mappings (decisions 0062, 0070): the root device's size, KMS key and whether it
 # goes with the instance, and further volumes, blank or copies of snapshots. Every volume is

@@ -1,13 +1,15 @@
 """The instance directory over compute: which running instance of this host a guest's
 connection comes from, and what its guest may learn of it.
 
-A connection to the metadata service arrives from the instance's host-only public address (its
-tenant network SNATs the guest's packets to it, decision 0015). That address is unique among the
-instances running on one host, not across hosts, and is reused after an instance stops; so the
-directory answers only for an instance that the database records as running on *this* host with
-that address, and that the host's driver confirms is wired with it right now. A record not yet
-updated (an instance stopping, or one whose address was just given to another) answers nobody
-rather than the wrong instance: its role's credentials must never reach another guest.
+A connection to the metadata service arrives from the instance's host-facing address — its
+host-only public address, or for an instance without one an address kept for this alone (its
+tenant network SNATs the guest's packets to it, decisions 0015 and 0106). That address is unique
+among the instances running on one host, not across hosts, and is reused after an instance
+stops; so the directory answers only for an instance that the database records as running on
+*this* host with that address, and that the host's driver confirms is wired with it right now. A
+record not yet updated (an instance stopping, or one whose address was just given to another)
+answers nobody rather than the wrong instance: its role's credentials must never reach another
+guest.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class ComputeInstanceDirectory:
             return None
         [instance] = holders
         wired = await self._driver.network(instance.instance_id)
-        if wired is None or wired.public_ip != address:
+        if wired is None or (wired.host_facing_ip or wired.public_ip) != address:
             return None
         keys = (
             await self._store.key_pairs_named(instance.tenant_id, instance.key_name)

@@ -201,3 +201,67 @@ async def test_the_periodic_resync_undoes_stale_pushes(
         assert len(launched) == 2
     finally:
         await compute.close()
+
+
+def test_hosts_holding_the_vpc_are_told_of_a_subnet_they_hold_none_of() -> None:
+    placed = [("h2", "10.9.2.6")]
+    told = network_peers(placed, ENDPOINTS, vpc_hosts={"h1", "h2"})
+    assert told == {
+        "h1": (NetworkPeer("192.0.2.2", 4789, ("10.9.2.6",)),),  # routes to it from subnet 1
+        "h2": (),  # its only holder
+        "h3": (),  # holds nothing of the VPC
+    }
+
+
+async def test_each_host_of_a_vpc_is_told_of_every_subnet_of_it_with_the_subnet(
+    two_hosts: tuple[ComputeService, MemoryDriver, MemoryDriver], tmp_path: Path
+) -> None:
+    compute, one, two = two_hosts
+    source = tmp_path / "disk.raw"
+    source.write_bytes(b"\0" * 4096)
+    image = await compute.import_image_file(source, name="debian", owner_id=None)
+    vpc = await compute.create_vpc(TENANT, "10.9.0.0/16")
+    first = await compute.create_subnet(TENANT, vpc.vpc_id, "10.9.1.0/24")
+    second = await compute.create_subnet(TENANT, vpc.vpc_id, "10.9.2.0/24")
+    # Another VPC of the same tenant, with an instance too: never told to the first's hosts
+    # as part of it.
+    elsewhere = await compute.create_vpc(TENANT, "10.9.0.0/16")
+    lonely = await compute.create_subnet(TENANT, elsewhere.vpc_id, "10.9.2.0/24")
+    try:
+        placed = {}
+        for subnet in (first, second):
+            request = RunRequest(image.image_id, "t3.nano", subnet_id=subnet.subnet_id)
+            [instance] = await compute.run_instances(TENANT, request)
+            await compute.settle()
+            placed[subnet.subnet_id] = instance
+        a, b = placed[first.subnet_id], placed[second.subnet_id]
+        assert {a.host, b.host} == {"h1", "h2"}
+        a_host, b_host = (one, two) if a.host == "h1" else (two, one)
+        # The NIC names the VPC and its block.
+        nic = a_host.instances[a.instance_id].spec.nic
+        assert nic is not None
+        assert (nic.network.vpc_id, nic.network.vpc_cidr) == (vpc.vpc_id, "10.9.0.0/16")
+        # a's host holds nothing of b's subnet, and is told of it, with the subnet itself.
+        told = a_host.peers[second.subnet_id]
+        assert [p.private_ips for p in told] == [(b.private_ip,)]
+        spec = a_host.peer_networks[second.subnet_id]
+        assert spec is not None
+        assert (spec.network_id, spec.cidr, spec.vni, spec.vpc_id) == (
+            second.subnet_id, "10.9.2.0/24", second.vni, vpc.vpc_id,
+        )  # fmt: skip
+        assert [p.private_ips for p in b_host.peers[first.subnet_id]] == [(a.private_ip,)]
+        # An instance of the other VPC on a's host: nothing of it reaches b's host's peers.
+        request = RunRequest(image.image_id, "t3.nano", subnet_id=lonely.subnet_id)
+        [c] = await compute.run_instances(TENANT, request)
+        await compute.settle()
+        assert all(not host.peers.get(lonely.subnet_id) for host in (one, two))
+        # Its address is b's very address, in a VPC of its own: the VPC's sets are unchanged.
+        assert c.private_ip == b.private_ip
+        assert [p.private_ips for p in a_host.peers[second.subnet_id]] == [(b.private_ip,)]
+        assert [p.private_ips for p in b_host.peers[first.subnet_id]] == [(a.private_ip,)]
+        # b terminated: a's host no longer routes to b's subnet.
+        await compute.terminate_instances(TENANT, [b.instance_id])
+        await compute.settle()
+        assert a_host.peers[second.subnet_id] == ()
+    finally:
+        await compute.close()
