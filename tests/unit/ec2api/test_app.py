@@ -334,7 +334,8 @@ async def test_unsigned_and_unauthorised_calls(world: World) -> None:
         {"InstanceInitiatedShutdownBehavior": "terminate"},
         {"InstanceMarketOptions": {"MarketType": "spot"}},
         {"Placement": {"Tenancy": "dedicated"}},
-        {"NetworkInterfaces": [{"DeviceIndex": 0, "AssociatePublicIpAddress": False}]},
+        # Handled since decision 0106 with AssociatePublicIpAddress; a chosen address is not.
+        {"NetworkInterfaces": [{"DeviceIndex": 0, "PrivateIpAddress": "172.31.0.9"}]},
         {"Ipv6AddressCount": 1},
         {"HibernationOptions": {"Configured": True}},
         {"CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 1}},
