@@ -10,6 +10,9 @@ booted once for the whole story (each TCG boot costs seconds on a loaded machine
 - ``c`` on tenant 2's network — the same 10.0.0.0/24, ``a``'s very address — probes ``b`` by
   its private address (nobody in ``c``'s network) and by its public one.
 
+Then a VPC's router (decision 0106), three more guests: ``a`` and ``b`` in two subnets of one
+VPC, ``c`` in another VPC of the same tenant on the same block, without a public address.
+
 The agent serves a test ASGI app as the metadata service; it answers with the peer address it
 sees, which must be the asking instance's public address (decision 0016).
 
@@ -266,8 +269,14 @@ async def test_tenant_networks_isolate_tenants_and_apply_security_groups_to_real
     capacity = await driver.capacity()
     assert capacity.networking is NetworkMode.BRIDGE
 
-    first = NetworkSpec(f"vpc-{secrets.token_hex(4)}", "111111111111", "10.0.0.0/24")
-    second = NetworkSpec(f"vpc-{secrets.token_hex(4)}", "222222222222", "10.0.0.0/24")
+    # Two tenants' VPCs on the same block, each with a subnet on the same range.
+    first, second = (
+        NetworkSpec(
+            f"subnet-{secrets.token_hex(4)}", tenant, "10.0.0.0/24",
+            vpc_id=f"vpc-{secrets.token_hex(4)}", vpc_cidr="10.0.0.0/16",
+        )
+        for tenant in ("111111111111", "222222222222")
+    )  # fmt: skip
     b_nic = NicSpec(first, "02:00:0a:00:00:06", "10.0.0.6")
     a_nic = NicSpec(first, "02:00:0a:00:00:05", "10.0.0.5")
     c_nic = NicSpec(second, "02:00:0b:00:00:05", "10.0.0.5")  # a's address, other tenant
@@ -399,3 +408,95 @@ async def test_a_host_that_is_told_user_mode_does_not_probe_and_says_so(
 def test_instance_network_records_survive_the_wire() -> None:
     network = InstanceNetwork(NetworkMode.BRIDGE, "10.0.0.5", "100.65.0.1")
     assert decode(InstanceNetwork, json.loads(json.dumps(encode(network)))) == network
+
+
+async def test_a_vpcs_subnets_reach_each_other_and_nobody_else_with_real_guests(
+    bridged: BridgedHost,
+) -> None:
+    driver = bridged.driver
+    tenant = "111111111111"
+    vpc, other_vpc = f"vpc-{secrets.token_hex(4)}", f"vpc-{secrets.token_hex(4)}"
+
+    def subnet(vpc_id: str, cidr: str) -> NetworkSpec:
+        return NetworkSpec(
+            f"subnet-{secrets.token_hex(4)}", tenant, cidr, vpc_id=vpc_id, vpc_cidr="10.0.0.0/16"
+        )
+
+    a_nic = NicSpec(subnet(vpc, "10.0.0.0/24"), "02:00:0a:00:00:05", "10.0.0.5")
+    b_nic = NicSpec(subnet(vpc, "10.0.1.0/24"), "02:00:0a:00:01:06", "10.0.1.6")
+    # The same tenant's other VPC, on the same block, b's subnet's very range; no public address.
+    c_nic = NicSpec(
+        subnet(other_vpc, "10.0.1.0/24"), "02:00:0b:00:01:07", "10.0.1.7", public_address=False
+    )
+    listens_on_22 = "(while true; do echo ssh-from-c | nc -l -p 22; done) > /dev/null 2>&1 &\n"
+    b, a, c = await asyncio.gather(
+        spec(bridged, b_nic, SERVER, InstanceFirewall()),
+        spec(bridged, a_nic, prober({"b": ("10.0.1.6", 8000)}, metadata=False), InstanceFirewall()),
+        spec(
+            bridged,
+            c_nic,
+            prober({"b": ("10.0.1.6", 8000), "a": ("10.0.0.5", 8000)}, metadata=True)
+            + listens_on_22,
+            ALL_IN,
+        ),
+    )
+    b_network, _, c_network = await asyncio.gather(
+        driver.start(b), driver.start(a), driver.start(c)
+    )
+    assert c_network.public_ip is None and c_network.host_facing_ip is not None
+    assert b_network.public_ip is not None
+    for guest, nic in ((b, b_nic), (a, a_nic), (c, c_nic)):
+        text = await wait_for(
+            driver, guest.instance_id, lambda t: "andromede-dhcp" in t, BOOT_TIMEOUT
+        )
+        assert f"andromede-dhcp ip={nic.private_ip} mac={nic.mac}" in text
+    await wait_for(driver, b.instance_id, lambda t: "andromede-listening" in t, BOOT_TIMEOUT)
+
+    # b's groups let nothing in: a, in the VPC's other subnet, is routed there and dropped.
+    text = await wait_for(driver, a.instance_id, lambda t: len(probes(t, "b")) >= 2, PROBE_TIMEOUT)
+    assert set(probes(text, "b")) == {""}
+    # Open to a's subnet: a reaches b across subnets, on the running guests.
+    await driver.set_firewall(
+        b.instance_id,
+        InstanceFirewall(ingress=(FirewallRule("tcp", 8000, 8000, "10.0.0.0/24"),)),
+    )
+    await wait_for(driver, a.instance_id, lambda t: "hello-from-b" in probes(t, "b"), PROBE_TIMEOUT)
+    # Closed again: a's probes fail again.
+    await driver.set_firewall(b.instance_id, InstanceFirewall())
+    seen = len(probes(await console(driver, a.instance_id), "b"))
+    text = await wait_for(
+        driver, a.instance_id, lambda t: len(probes(t, "b")) >= seen + 3, PROBE_TIMEOUT
+    )
+    assert set(probes(text, "b")[seen + 1 :]) == {""}
+
+    # c, the same tenant's other VPC, reaches neither b (its address is nobody in c's subnet)
+    # nor a, even with b open to all.
+    await driver.set_firewall(b.instance_id, ALL_IN)
+    await driver.set_firewall(a.instance_id, ALL_IN)
+    seen = len(probes(await console(driver, c.instance_id), "b"))
+    text = await wait_for(
+        driver,
+        c.instance_id,
+        lambda t: len(probes(t, "b")) >= seen + 3 and len(probes(t, "a")) >= seen + 3,
+        PROBE_TIMEOUT,
+    )
+    assert set(probes(text, "b")) == {""} and set(probes(text, "a")) == {""}
+    # Without a public address: the host never reaches c (open to all), while it reaches b;
+    # c's metadata service still answers, knowing it by its host-facing address.
+    assert await host_reads(c_network.host_facing_ip, 22) == b""
+    assert await host_reads(b_network.public_ip, 22) == b"ssh-from-b\n"
+    text = await wait_for(
+        driver, c.instance_id, lambda t: "andromede-imds got=" in t, PROBE_TIMEOUT
+    )
+    assert f"andromede-imds got=metadata-for-{c_network.host_facing_ip}" in text
+
+    # One namespace for the VPC's two subnets, one for the other VPC.
+    prefix = bridged.layout.link_prefix
+    namespaces = command_output("ip", "netns", "list")
+    assert f"{prefix}-{vpc}" in namespaces and f"{prefix}-{other_vpc}" in namespaces
+    for guest in (a, b, c):
+        await driver.kill(guest.instance_id)
+        await driver.release(guest.instance_id)
+        await driver.delete_volume(guest.root.volume_id)
+    assert f"{prefix}-" not in command_output("ip", "netns", "list")
+    assert processes_mentioning(str(bridged.state_dir)) == []

@@ -233,6 +233,8 @@ def _check_networks(
     launched.append((other, stranger["InstanceId"]))
     assert stranger["PrivateIpAddress"] == "172.31.5.4"  # the same range, its own network
     assert (stranger["SubnetId"], stranger["VpcId"]) == (subnet["SubnetId"], vpc_id)
+    # A subnet of one's own maps no public address (decision 0106): the host never reaches it.
+    assert "PublicIpAddress" not in stranger
     # The host reaches the listener at its public address.
     assert _host_reads(listener["PublicIpAddress"], 8000).startswith(b"hello-from-listener")
 

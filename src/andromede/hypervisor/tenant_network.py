@@ -1,38 +1,50 @@
-"""Tenant private networks on a host: isolation, addressing, DHCP, NAT, security groups, and
-the overlay that joins a network's instances on several hosts.
+"""Tenant private networks on a host: isolation, addressing, DHCP, NAT, security groups, the
+router between a VPC's subnets, and the overlay that joins a network's instances on several
+hosts.
 
-Each tenant network is a Linux network namespace of its own, so two tenants' instances share no
-link, no route and no firewall table: they cannot reach each other by construction. Inside it:
+Each VPC is a Linux network namespace of its own on a host — its *router* (decision 0106) — so
+two VPCs' instances, the same tenant's or two tenants', share no link, no route and no firewall
+table: they cannot reach each other by construction. A network given without a VPC (and one
+recorded before VPC routing) is a namespace of its own, as every network was. Inside it:
 
-- a bridge ``br0`` holding the network's gateway address (the first host of its CIDR), with the
-  instances' tap devices as *isolated* ports: instances never talk to each other at layer 2. The
-  bridge answers every ARP request on their behalf (``proxy_arp_pvlan``) and routes their packets
-  back out, so all traffic between two instances crosses the namespace's IP stack — as in an AWS
-  VPC, where the router sits between any two instances — and there the security groups apply
-  with connection tracking (the bridge family of nftables has no conntrack on this kernel);
-- dnsmasq serving DHCP on the bridge with one static lease per instance (its MAC → its address);
+- per subnet (a tenant network), a bridge ``br<slot>`` holding the subnet's gateway address (the
+  first host of its CIDR), with the instances' tap devices as *isolated* ports; the kernel
+  routes between the bridges, so a VPC's subnets reach each other through the forward chain
+  where the security groups apply, and an address of the VPC's block no subnet routes is
+  unreachable. On each bridge: instances never talk to each other at layer 2. The bridge answers
+  every ARP request on their behalf (``proxy_arp_pvlan``) and routes their packets back out, so
+  all traffic between two instances crosses the namespace's IP stack — as in an AWS VPC, where
+  the router sits between any two instances — and there the security groups apply with
+  connection tracking (the bridge family of nftables has no conntrack on this kernel);
+- dnsmasq serving DHCP on each bridge with one static lease per instance (its MAC → its address);
   the NoCloud seed also carries a static network config, DHCP is for images that ignore it;
-- a veth pair to the host (a /30 "transit" link per network, from ``transit_cidr``), the host side
-  named ``<prefix>t<n>``;
-- one "public" address per instance (from ``public_cidr``, host-only: the host routes it over the
-  transit link, the namespace NATs it 1:1 to the private address), so the host reaches an
-  instance's SSH port at ``public_ip:22`` — the way EC2 public addresses work;
+- a veth pair to the host (a /30 "transit" link per namespace, from ``transit_cidr``), the host
+  side named ``<prefix>t<n>``;
+- one host-facing address per instance (from ``public_cidr``, host-only: the host routes it over
+  the transit link, the namespace SNATs the instance's packets to the host to it), which is its
+  "public" address unless its NIC asks for none: then the namespace NATs it 1:1 to the private
+  address, so the host reaches an instance's SSH port at ``public_ip:22`` — the way EC2 public
+  addresses work; without one, nothing from the host reaches the instance and it reaches
+  nothing through the host but the metadata service;
 - the instance metadata service: 169.254.169.254:80 is DNAT'ed to the host side of the transit
   link at ``imds_port``, where the metadata server listens; its replies return by conntrack. The
-  connection arrives from the instance's public address, which tells the server who asks.
+  connection arrives from the instance's host-facing address, which tells the server who asks.
 
 A network may span hosts (decision 0024) when the host has an underlay address
 (``NetworkLayout.underlay_address``) and the network a VXLAN id (``NetworkSpec.vni``): a VXLAN
-port on the bridge, created in the host's namespace so its socket lives on the underlay, then
-moved into the network's. Instances still never meet at layer 2, across hosts neither: each
-host's bridge is that host's *router*, with a MAC derived from the network and the host's
-endpoint (:func:`router_mac`), the same wherever computed. An instance on another host is a
-permanent neighbour at its host's router MAC, reached through one forwarding entry per peer
-host, so a packet between hosts is routed by both namespaces' IP stacks — the sender's egress
-rules on its host, the receiver's ingress rules on its own — and nothing needs ARP, flooding or
-learning across hosts. Bridge-family rules on the VXLAN port let only routed IPv4 between
-routers cross (:func:`render_overlay_filter`): every host answers for the gateway, DHCP and the
-metadata address itself. The peers come from the control plane (:meth:`TenantNetworks.set_peers`).
+port ``vxlan<slot>`` on its bridge, created in the host's namespace so its socket lives on the
+underlay, then moved into the router's. A host holding instances of a VPC also gets a bridge for
+each of the VPC's subnets that has instances on other hosts only (told with their peers,
+:meth:`TenantNetworks.set_peers`), so its router reaches them over that subnet's VXLAN id.
+Instances still never meet at layer 2, across hosts neither: each host's bridge is that host's
+*router*, with a MAC derived from the network and the host's endpoint (:func:`router_mac`), the
+same wherever computed. An instance on another host is a permanent neighbour at its host's
+router MAC, reached through one forwarding entry per peer host, so a packet between hosts is
+routed by both namespaces' IP stacks — the sender's egress rules on its host, the receiver's
+ingress rules on its own — and nothing needs ARP, flooding or learning across hosts.
+Bridge-family rules on the VXLAN port let only routed IPv4 between routers cross
+(:func:`render_overlay_filter`): every host answers for the gateway, DHCP and the metadata
+address itself. The peers come from the control plane (:meth:`TenantNetworks.set_peers`).
 
 The host itself keeps the metadata listeners to the tenant networks: one nft table per link
 prefix drops connections to ``imds_port`` on the transit range that arrive on any interface
