@@ -723,6 +723,28 @@ async def test_a_new_driver_on_the_same_directory_reattaches_to_running_guests(
     assert await restarted.running() == {}
 
 
+async def test_a_nic_without_a_public_address_gets_no_forward(host: Host) -> None:
+    """User mode (these hosts' networking): the SSH forward the compute service might ask is
+    not opened for a NIC that asks for no public address, not even when the rules allow it
+    (decision 0106). The guest need not boot: the forwards are QEMU's, made at its start."""
+    root = await make_root(host)
+    instance_id = new_id("i")
+    network = NetworkSpec("subnet-1", "tenant-1", "10.11.1.0/24", vpc_id="vpc-1")
+    nic = NicSpec(network, "52:54:00:0a:0b:0d", "10.11.1.5", public_address=False)
+    ssh = InstanceFirewall(ingress=(FirewallRule("tcp", 22, 22, "0.0.0.0/0"),))
+    spec = replace(instance_spec(instance_id, root, b"#!/bin/sh\ntrue\n", nic=nic), firewall=ssh)
+    started = await host.driver.start(spec)
+    try:
+        assert spec.forwards  # asked for, and not opened
+        assert started.forwards == () and started.public_ip is None
+        await host.driver.set_firewall(instance_id, ssh)
+        wired = await host.driver.network(instance_id)
+        assert wired is not None and wired.forwards == () and wired.public_ip is None
+    finally:
+        await host.driver.kill(instance_id)
+        await host.driver.release(instance_id)
+
+
 async def test_volumes_hot_plug_and_unplug(qemu_host: Host) -> None:
     driver = qemu_host.driver
     root = await make_root(qemu_host)

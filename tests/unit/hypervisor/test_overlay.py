@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkPeer
+from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkPeer, NetworkSpec
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.remote import RemoteDriver
@@ -210,6 +210,14 @@ async def test_a_remote_driver_tells_the_agents_host_its_peers(tmp_path: Path) -
         peers = (NetworkPeer("192.0.2.2", 4789, ("172.31.0.5",)),)
         await remote.set_network_peers("subnet-1", peers)
         assert driver.peers == {"subnet-1": peers}
+        assert driver.peer_networks == {"subnet-1": None}
+        # With the subnet, as a host holding instances of its VPC is told (decision 0106).
+        subnet = NetworkSpec(
+            "subnet-2", "111111111111", "10.9.2.0/24", 77, vpc_id="vpc-1", vpc_cidr="10.9.0.0/16"
+        )
+        await remote.set_network_peers("subnet-2", peers, network=subnet)
+        assert driver.peers["subnet-2"] == peers
+        assert driver.peer_networks["subnet-2"] == subnet
     finally:
         await remote.close()
         stop.set()
