@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from andromede.api.app import ManagementApi
+from andromede.audit.access_service import OperatorAccessService
+from andromede.audit.access_store import AccessRequestStore
+from andromede.audit.access_store_sql import SqlAccessRequestStore
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.audit.signing import KEY_FILE_NAME, PUBLIC_KEY_FILE_NAME, LogSigningKey
@@ -51,7 +54,7 @@ from andromede.http.sigv4 import credential_service
 from andromede.hypervisor.agent import serve_agent
 from andromede.hypervisor.agent_tls import agent_server_context
 from andromede.iam.errors import InvalidTenantTransition
-from andromede.iam.model import Tenant, TenantStatus
+from andromede.iam.model import Principal, Tenant, TenantStatus
 from andromede.iam.saml import accepted_endpoints
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import BootstrapResult, IdentityLimits, IdentityService
@@ -72,7 +75,7 @@ from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
 from andromede.logconfig import configure_logging
 from andromede.object_keys import KmsObjectCipher, S3KmsKeys, key_service, object_cipher
 from andromede.s3.app import S3App
-from andromede.s3.authorise import S3Authoriser
+from andromede.s3.authorise import OperatorAccessCheck, S3Authoriser
 from andromede.s3.handlers.common import S3Services
 from andromede.s3.handlers.encryption import KmsKeyResolver
 from andromede.settings import Settings, load_settings
@@ -237,6 +240,7 @@ class Application:
         audit_store = SqlAuditStore(db)
         audit = AuditService(audit_store, flush_interval=settings.audit_flush_interval)
         trail = await open_audit_trail(settings, db, audit_store)
+        operator_access = operator_access_service(settings, SqlAccessRequestStore(db), audit)
         store = SqlMetadataStore(db, row_memo_size=settings.opened_headers_cache_size)
         blobs, close_blobs = await open_blob_stores(settings)
         keys = await asyncio.to_thread(key_service, settings)
@@ -301,6 +305,7 @@ class Application:
                 allowed_regions=identity.allowed_regions,
                 access_logs=access_logs,
                 expirations=expirations,
+                operator_access=operator_access,
             ),
             identity,
             audit,
@@ -325,6 +330,7 @@ class Application:
             rate_limiter,
             close_tenant=tenant_closer(identity, keys, customer_keys, buckets=objects.list_buckets),
             trail=trail,
+            operator_access=operator_access,
         )
         self._running = _Running(
             db=db,
@@ -440,8 +446,13 @@ def s3_services(
     allowed_regions: Callable[[str], Awaitable[frozenset[str]]] | None = None,
     access_logs: AccessLogDelivery | None = None,
     expirations: ExpirationView | None = None,
+    operator_access: OperatorAccessService | None = None,
 ) -> S3Services:
-    authoriser = S3Authoriser(identity.policies_for, settings.region)
+    authoriser = S3Authoriser(
+        identity.policies_for,
+        settings.region,
+        None if operator_access is None else operator_access_check(operator_access),
+    )
     return S3Services(
         objects=objects,
         settings=settings,
@@ -451,6 +462,34 @@ def s3_services(
         access_keys=identity,
         access_logs=access_logs,
         expirations=expirations,
+    )
+
+
+def operator_access_check(service: OperatorAccessService) -> OperatorAccessCheck:
+    """S3's question to the access requests, for an operator's credentials (0107)."""
+
+    async def check(principal: Principal, action: str, bucket: str | None) -> bool:
+        if principal.session_name is None or principal.tenant_id is None:
+            return False
+        return await service.allows(
+            principal.session_name,
+            tenant_id=principal.tenant_id,
+            operator_id=principal.user_id or "",
+            action=action,
+            bucket=bucket,
+        )
+
+    return check
+
+
+def operator_access_service(
+    settings: Settings, store: AccessRequestStore, audit: AuditService
+) -> OperatorAccessService:
+    return OperatorAccessService(
+        store,
+        audit,
+        max_duration=settings.operator_access_max_duration,
+        reason_max_length=settings.operator_access_reason_max_length,
     )
 
 

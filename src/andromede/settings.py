@@ -259,6 +259,28 @@ class Settings(BaseSettings):
         description="Most audit log entries one management API request returns "
         "(GET /api/v1/audit/logs/{log}/entries); a download reads a trail in pages of this size.",
     )
+    audit_retention_days: int = Field(
+        default=183,
+        ge=183,
+        le=36_500,
+        description="Days an audit log entry's text is kept; older entries are pruned by the"
+        " sweeper, their hashes kept so that checkpoints and proofs still verify. Six months"
+        " at least, without exception (decision 0107).",
+    )
+    operator_access_max_duration: int = Field(
+        default=14_400,
+        ge=60,
+        le=7 * 86_400,
+        description="Longest an operator access request may grant once its tenant approves it,"
+        " in seconds (its S3 credentials end with it).",
+    )
+    operator_access_reason_max_length: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000,
+        description="Most characters of an operator access request's reason (shown to the"
+        " tenant and written in its audit log).",
+    )
     log_buffer_lines: int = Field(
         default=512,
         ge=1,

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from botocore.credentials import Credentials
 
 from andromede.api.app import ManagementApi
 from andromede.app import audit_key_name, tenant_closer
+from andromede.audit.access_service import OperatorAccessService
+from andromede.audit.access_store import MemoryAccessRequestStore
 from andromede.audit.service import AuditService
 from andromede.audit.signing import KEY_FILE_NAME, LogSigningKey
 from andromede.audit.store import MemoryAuditStore
@@ -119,6 +122,7 @@ class ApiHarness:
     admin_tenant_id: str
     keys: KeyService
     customer_keys: CustomerKeyService
+    operator_access: OperatorAccessService
     # The buckets the tenant closer finds (the harness has no object service): tests add some.
     buckets: list[Bucket] = field(default_factory=list)
 
@@ -139,11 +143,15 @@ class ApiHarness:
 
 @asynccontextmanager
 async def api_harness(
-    data_dir: Path, clock: Callable[[], float] = time.time, **overrides: Any
+    data_dir: Path,
+    clock: Callable[[], float] = time.time,
+    access_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    **overrides: Any,
 ) -> AsyncIterator[ApiHarness]:
     """The management API on memory twins, with a tenant (``admin``) and an operator.
 
-    ``clock`` is identity's (sessions, TOTP); SigV4 checks dates against the real time."""
+    ``clock`` is identity's (sessions, TOTP); ``access_clock`` the access requests' (their
+    expiry); SigV4 checks dates against the real time."""
     settings = Settings(data_dir=data_dir, region=REGION, **overrides)
     identity = IdentityService(
         MemoryIdentityStore(),
@@ -183,9 +191,23 @@ async def api_harness(
         return [b for b in buckets if b.tenant_id == tenant_id]
 
     closer = tenant_closer(identity, keys, customer_keys, buckets=buckets_of)
+    operator_access = OperatorAccessService(
+        MemoryAccessRequestStore(),
+        audit,
+        max_duration=settings.operator_access_max_duration,
+        reason_max_length=settings.operator_access_reason_max_length,
+        clock=access_clock,
+    )
     try:
         yield ApiHarness(
-            app=ManagementApi(identity, audit, settings, close_tenant=closer, trail=trail),
+            app=ManagementApi(
+                identity,
+                audit,
+                settings,
+                close_tenant=closer,
+                trail=trail,
+                operator_access=operator_access,
+            ),
             identity=identity,
             audit=audit,
             audit_store=audit_store,
@@ -196,6 +218,7 @@ async def api_harness(
             admin_tenant_id=boot.tenant.id,
             keys=keys,
             customer_keys=customer_keys,
+            operator_access=operator_access,
             buckets=buckets,
         )
     finally:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,9 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from andromede.app import s3_services, storage_limits
+from andromede.app import operator_access_service, s3_services, storage_limits
+from andromede.audit.access_service import OperatorAccessService
+from andromede.audit.access_store import MemoryAccessRequestStore
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.iam.secrets import SecretSealer
@@ -68,6 +71,8 @@ class Client:
     store: MemoryMetadataStore | None = None
     access_logs: AccessLogDelivery | None = None
     expirations: ExpirationView | None = None
+    # Operator access requests, which S3 asks on each request of an operator's credentials.
+    operator_access: OperatorAccessService | None = None
 
     def as_anonymous(self) -> Client:
         return dataclasses.replace(self, credentials=None, tenant_id="")
@@ -163,10 +168,15 @@ class Client:
 
 
 @asynccontextmanager
-async def in_process_client(data_dir: Path, **overrides: Any) -> AsyncIterator[Client]:
-    """An S3 app on memory twins with ``overrides`` applied to its settings, and its client."""
+async def in_process_client(
+    data_dir: Path, *, identity_clock: Callable[[], float] = time.time, **overrides: Any
+) -> AsyncIterator[Client]:
+    """An S3 app on memory twins with ``overrides`` applied to its settings, and its client;
+    ``identity_clock`` is identity's (temporary credentials' expiry)."""
     settings = Settings(data_dir=data_dir, region=REGION, **overrides)
-    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    identity = IdentityService(
+        MemoryIdentityStore(), SecretSealer(os.urandom(32)), clock=identity_clock
+    )
     boot = await identity.bootstrap()
     assert boot is not None
     store = MemoryMetadataStore()
@@ -186,8 +196,16 @@ async def in_process_client(data_dir: Path, **overrides: Any) -> AsyncIterator[C
     )
     # Refreshed by the tests that need it (a change made by another process), not on a timer.
     expirations = ExpirationView(store, period=settings.lifecycle_interval)
+    operator_access = operator_access_service(settings, MemoryAccessRequestStore(), audit)
     app = S3App(
-        s3_services(settings, objects, identity, access_logs=access_logs, expirations=expirations),
+        s3_services(
+            settings,
+            objects,
+            identity,
+            access_logs=access_logs,
+            expirations=expirations,
+            operator_access=operator_access,
+        ),
         identity,
         audit,
     )
@@ -203,6 +221,7 @@ async def in_process_client(data_dir: Path, **overrides: Any) -> AsyncIterator[C
             store,
             access_logs,
             expirations,
+            operator_access,
         )
     finally:
         await audit.close()

@@ -21,7 +21,13 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from andromede.api import routes_audit, routes_platform, routes_session, routes_tenants
+from andromede.api import (
+    routes_access,
+    routes_audit,
+    routes_platform,
+    routes_session,
+    routes_tenants,
+)
 from andromede.api.auth import PRINCIPAL_SCOPE_KEY, SIGNING_SERVICE
 from andromede.api.context import REQUEST_ID_SCOPE_KEY, ApiContext, TenantCloser
 from andromede.api.problems import (
@@ -34,6 +40,7 @@ from andromede.api.problems import (
     validation_problem,
 )
 from andromede.api.schemas import Problem
+from andromede.audit.access_service import OperatorAccessService
 from andromede.audit.service import AuditService
 from andromede.audit.trail import AuditTrail
 from andromede.errors import AndromedeError
@@ -58,7 +65,8 @@ access_log = logging.getLogger("andromede.access")
 API_PREFIX = "/api/v1"
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
 _DESCRIPTION = """\
-Manage what AWS has no API for: tenants, their quotas, regions, the audit trail.
+Manage what AWS has no API for: tenants, their quotas, regions, the audit trail, operators'
+access to tenants' data.
 
 Every error is `application/problem+json` (RFC 9457) with a `request_id`, also sent as the
 `x-request-id` header. Authenticate with `Authorization: Bearer <token>` (from `POST /login`)
@@ -78,10 +86,12 @@ class ManagementApi:
         *,
         close_tenant: TenantCloser,
         trail: AuditTrail | None = None,
+        operator_access: OperatorAccessService | None = None,
     ) -> None:
         """``close_tenant``: closes a tenant for good, crypto-shredding it
         (``andromede.app.tenant_closer``); ``trail``: the audit trail served under
-        ``/audit`` (decision 0105)."""
+        ``/audit`` (decision 0105); ``operator_access``: operator access requests, under
+        ``/access-requests`` (decision 0107)."""
         self._settings = settings
         authenticator = Authenticator.for_settings(
             identity, settings, service=SIGNING_SERVICE, allow_operator=True
@@ -94,6 +104,7 @@ class ManagementApi:
             rate_limiter=rate_limiter or RateLimiter(settings.rate_limit_per_key),
             close_tenant=close_tenant,
             trail=trail,
+            operator_access=operator_access,
         )
         self.fastapi = build_fastapi(context)
 
@@ -246,7 +257,7 @@ def build_fastapi(context: ApiContext) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     api.state.context = context
-    for module in (routes_session, routes_tenants, routes_platform, routes_audit):
+    for module in (routes_session, routes_tenants, routes_platform, routes_audit, routes_access):
         api.include_router(module.router, prefix=API_PREFIX)
     api.add_exception_handler(ApiProblem, _on_problem)
     api.add_exception_handler(AndromedeError, _on_problem)

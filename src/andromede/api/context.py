@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from andromede.audit.access_service import OperatorAccessService
 from andromede.audit.service import AuditService
 from andromede.audit.trail import AuditTrail
 from andromede.http.ratelimit import RateLimiter
@@ -33,6 +34,8 @@ class ApiContext:
     rate_limiter: RateLimiter
     close_tenant: TenantCloser
     trail: AuditTrail | None = None  # None: a server that serves no audit trail (tests)
+    # None: a server where operators cannot ask for access to tenants' data (tests).
+    operator_access: OperatorAccessService | None = None
 
     @staticmethod
     def request_id(request: Request) -> str:

@@ -17,7 +17,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from andromede.audit.errors import InvalidTreeRange
+from andromede.audit.errors import (
+    AccessDecisionForbidden,
+    AccessRequestNotGranting,
+    EntriesPruned,
+    InvalidAccessRequest,
+    InvalidAccessTransition,
+    InvalidTreeRange,
+    NoSuchAccessRequest,
+)
 from andromede.db.errors import DatabaseUnavailable
 from andromede.http.sigv4 import SigV4Error
 from andromede.iam import errors as iam
@@ -85,6 +93,27 @@ _TABLE: Sequence[tuple[type[Exception], _Mapped]] = (
     ),
     (iam.InvalidInput, _Mapped(_Kind("invalid-input", 400, "Invalid input"))),
     (InvalidTreeRange, _Mapped(_Kind("invalid-tree-range", 400, "Invalid tree range"))),
+    (EntriesPruned, _Mapped(_Kind("entries-pruned", 410, "Entries pruned"))),
+    (
+        NoSuchAccessRequest,
+        _Mapped(_Kind("no-such-access-request", 404, "No such access request")),
+    ),
+    (
+        InvalidAccessTransition,
+        _Mapped(_Kind("invalid-access-transition", 409, "Access request cannot change so")),
+    ),
+    (
+        AccessRequestNotGranting,
+        _Mapped(_Kind("access-not-granted", 409, "Access request grants nothing")),
+    ),
+    (
+        AccessDecisionForbidden,
+        _Mapped(_Kind("access-decision-forbidden", 403, "Access denied")),
+    ),
+    (
+        InvalidAccessRequest,
+        _Mapped(_Kind("invalid-access-request", 400, "Invalid access request")),
+    ),
     (iam.AccessDenied, _Mapped(_Kind("access-denied", 403, "Access denied"))),
     (iam.LoginFailed, _Mapped(_Kind("login-failed", 401, "Login failed"), _CHALLENGE)),
     (iam.InvalidConsoleSession, _Mapped(_NOT_AUTHENTICATED, _CHALLENGE)),

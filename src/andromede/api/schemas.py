@@ -12,10 +12,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from andromede.audit.access import AccessRequest
 from andromede.iam.model import Principal, Tenant, TenantQuota
 
 __all__ = [
     "TENANT_REFERENCE",
+    "AccessCredentials",
+    "AccessRequestList",
+    "AccessRequestView",
     "AuditCheckpoint",
     "AuditEntries",
     "AuditProof",
@@ -25,6 +29,7 @@ __all__ = [
     "Health",
     "Login",
     "LoginResult",
+    "OpenAccessRequest",
     "Problem",
     "Quota",
     "QuotaUpdate",
@@ -219,3 +224,73 @@ class AuditEntries(BaseModel):
 class AuditProof(BaseModel):
     log: str
     hashes: list[str] = Field(description="base64 hashes, bottom-up (RFC 9162 §2.1.3, §2.1.4)")
+
+
+# -- operator access requests (decision 0107) ------------------------------------------------
+
+AccessMode = Literal["read-only", "read-write"]
+BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+
+
+class OpenAccessRequest(_Request):
+    tenant: TenantName = Field(description="Account id or name of the tenant.")
+    buckets: list[BucketName] | None = Field(
+        default=None, max_length=100, description="The buckets; null: every bucket."
+    )
+    mode: AccessMode
+    reason: Annotated[str, Field(min_length=1, max_length=10_000)] = Field(
+        description="Why; at most operator_access_reason_max_length characters."
+    )
+    duration_seconds: Annotated[int, Field(ge=1, le=2**31 - 1)] = Field(
+        description="How long the access lasts once approved; at most operator_access_max_duration."
+    )
+
+
+class AccessRequestView(BaseModel):
+    id: str
+    tenant_id: str
+    operator: str = Field(description="The operator's name.")
+    operator_arn: str
+    buckets: list[str] | None = Field(description="null: every bucket.")
+    mode: AccessMode
+    reason: str
+    duration_seconds: int
+    state: Literal["pending", "approved", "refused", "revoked", "expired"]
+    created_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    expires_at: datetime | None = Field(description="Set at approval: approval + duration.")
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+    @classmethod
+    def of(cls, request: AccessRequest, now: datetime) -> AccessRequestView:
+        return cls(
+            id=request.id,
+            tenant_id=request.tenant_id,
+            operator=request.operator_name,
+            operator_arn=request.operator_arn,
+            buckets=None if request.buckets is None else list(request.buckets),
+            mode=request.mode.value,
+            reason=request.reason,
+            duration_seconds=request.duration_seconds,
+            state=request.state(now).value,
+            created_at=request.created_at,
+            decided_at=request.decided_at,
+            decided_by=request.decided_by,
+            expires_at=request.expires_at,
+            revoked_at=request.revoked_at,
+            revoked_by=request.revoked_by,
+        )
+
+
+class AccessRequestList(BaseModel):
+    access_requests: list[AccessRequestView]
+
+
+class AccessCredentials(BaseModel):
+    access_request: AccessRequestView
+    access_key_id: str
+    secret_access_key: str = Field(description="Shown once, in this answer only.")
+    session_token: str = Field(description="Shown once; send as x-amz-security-token.")
+    expiration: datetime = Field(description="The request's end: the credentials end with it.")

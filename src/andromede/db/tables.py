@@ -76,6 +76,7 @@ __all__ = [
     "object_versions",
     "objects",
     "operator_access_keys",
+    "operator_access_requests",
     "operators",
     "parts",
     "policy_attachments",
@@ -356,6 +357,31 @@ operator_access_keys = sa.Table(
     sa.Column("secret_sealed", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# An operator's request to touch a tenant's data (migration 0042, decision 0107): pending until
+# the tenant approves or refuses it; approved until ``expires_at`` unless revoked. ``buckets``:
+# JSON list of names, NULL for every bucket. Expiry is derived from the time, never written.
+operator_access_requests = sa.Table(
+    "operator_access_requests",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("operator_id", sa.Text, sa.ForeignKey("operators.id"), nullable=False),
+    sa.Column("operator_name", sa.Text, nullable=False),
+    sa.Column("buckets", sa.Text, nullable=True),
+    sa.Column("mode", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("duration_seconds", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("decided_at", UtcDateTime, nullable=True),
+    sa.Column("decided_by", sa.Text, nullable=True),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+    sa.Column("revoked_by", sa.Text, nullable=True),
+    sa.Index(None, "tenant_id", "created_at"),
+    sa.Index(None, "operator_id", "created_at"),
 )
 
 login_profiles = sa.Table(

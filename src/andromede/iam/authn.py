@@ -55,6 +55,7 @@ class Authenticator:
         presign_max_expiry: int,
         also_accepted_regions: Collection[str] = (),
         allow_operator: bool = False,
+        allow_operator_access: bool = False,
     ) -> None:
         self._identity = identity
         self._service = service
@@ -65,6 +66,8 @@ class Authenticator:
         self._also_accepted = frozenset(also_accepted_regions)
         # Only the management API accepts platform operators' keys (see resolve_access_key).
         self._allow_operator = allow_operator
+        # Only S3 accepts an operator's credentials for an approved access request (0107).
+        self._allow_operator_access = allow_operator_access
 
     @classmethod
     def for_settings(
@@ -75,6 +78,7 @@ class Authenticator:
         service: str,
         also_accepted_regions: Collection[str] = (),
         allow_operator: bool = False,
+        allow_operator_access: bool = False,
     ) -> Authenticator:
         """The authenticator of one API, with the endpoint's region and time limits."""
         return cls(
@@ -85,6 +89,7 @@ class Authenticator:
             presign_max_expiry=settings.presign_max_expiry,
             also_accepted_regions=also_accepted_regions,
             allow_operator=allow_operator,
+            allow_operator_access=allow_operator_access,
         )
 
     async def authenticate(
@@ -118,6 +123,7 @@ class Authenticator:
             signed.access_key_id,
             _session_token(raw_query, headers),
             allow_operator=self._allow_operator,
+            allow_operator_access=self._allow_operator_access,
         )
         if region is None:
             region = signed.region if signed.region in self._also_accepted else self._region

@@ -198,7 +198,12 @@ class CredentialsMixin(ServiceCore):
 
     # -- resolution (every signed request) ------------------------------------------------
     async def resolve_access_key(
-        self, access_key_id: str, session_token: str | None = None, *, allow_operator: bool = False
+        self,
+        access_key_id: str,
+        session_token: str | None = None,
+        *,
+        allow_operator: bool = False,
+        allow_operator_access: bool = False,
     ) -> tuple[str, Principal]:
         """The secret and principal of an active key of an active tenant.
 
@@ -209,7 +214,9 @@ class CredentialsMixin(ServiceCore):
 
         Operator keys resolve only with ``allow_operator`` (the management API): on the tenant
         APIs (S3, IAM, STS) they are unknown keys, so an operator can never act on tenant data
-        whatever an authoriser would make of a principal without a tenant.
+        whatever an authoriser would make of a principal without a tenant. An operator's
+        credentials for an approved access request resolve only with ``allow_operator_access``
+        (S3, decision 0107): on IAM, STS, KMS, EC2 and the management API they are unknown.
         """
         now = time.monotonic()
         cached = self._key_cache.get(access_key_id)
@@ -222,6 +229,8 @@ class CredentialsMixin(ServiceCore):
             self._check_session(cached, session_token)
         if cached.principal.is_operator and not allow_operator:
             raise InvalidAccessKeyId(_UNKNOWN_KEY)
+        if cached.principal.is_operator_access and not allow_operator_access:
+            raise InvalidClientTokenId(_BAD_TOKEN)
         return cached.secret, cached.principal
 
     def _check_session(self, resolved: _Resolved, session_token: str | None) -> None:
@@ -231,7 +240,9 @@ class CredentialsMixin(ServiceCore):
             raise InvalidClientTokenId(_BAD_TOKEN)
         expires = resolved.principal.session_expires_at
         if expires is not None and expires <= self._now():
-            raise ExpiredToken("The security token included in the request is expired")
+            raise ExpiredToken(
+                "The security token included in the request is expired", resolved.principal
+            )
 
     async def _resolve_uncached(self, access_key_id: str, now: float) -> _Resolved:
         valid_until = now + self._limits.cache_ttl
@@ -273,7 +284,19 @@ class CredentialsMixin(ServiceCore):
             raise InvalidClientTokenId(_BAD_TOKEN)
         session, sealed = found
         principal: Principal | None = None
-        if session.role_id is not None:
+        if session.source is SessionSource.OPERATOR_ACCESS:
+            operator = await self._store.get_operator(session.user_id or "")
+            if operator is not None:
+                principal = Principal(
+                    tenant_id=session.tenant_id,
+                    user_id=operator.id,
+                    user_name=operator.name,
+                    kind=PrincipalKind.OPERATOR_ACCESS,
+                    arn=operator.arn,
+                    session_expires_at=session.expires_at,
+                    session_name=session.role_session_name,
+                )
+        elif session.role_id is not None:
             role = await self._store.get_entity_by_id(Role, session.role_id)
             if role is not None:
                 principal = _role_principal(role, session)
@@ -384,6 +407,26 @@ class CredentialsMixin(ServiceCore):
             source_identity=source_identity,
         )
 
+    async def issue_operator_access_credentials(
+        self, tenant_id: str, operator_id: str, request_id: str, expires_at: datetime
+    ) -> IssuedCredentials:
+        """Temporary credentials of an operator in ``tenant_id``'s S3 data under the approved
+        access request ``request_id``, ending at ``expires_at`` (the request's end; decision
+        0107). The access service has checked the request; S3's authoriser checks its scope
+        and state again on every request."""
+        seconds = int((expires_at - self._now()).total_seconds())
+        if seconds <= 0:
+            raise AccessDenied("the access request has ended")
+        return await self._issue(
+            tenant_id,
+            SessionSource.OPERATOR_ACCESS,
+            seconds,
+            False,
+            user_id=operator_id,
+            role_session_name=request_id,
+            allow_operator_access=True,
+        )
+
     async def _mfa_given(
         self, caller: Principal, serial_number: str | None, token_code: str | None
     ) -> bool:
@@ -409,6 +452,7 @@ class CredentialsMixin(ServiceCore):
         session_policy: SessionPolicy | None = None,
         session_tags: SessionTags | None = None,
         source_identity: str | None = None,
+        allow_operator_access: bool = False,
     ) -> IssuedCredentials:
         now = self._now()
         key_id, secret = new_session_access_key_id(), new_secret_access_key()
@@ -429,7 +473,9 @@ class CredentialsMixin(ServiceCore):
             source_identity=source_identity,
         )
         await self._store.create_session(session, self._sealer.seal(key_id, secret))
-        _, principal = await self.resolve_access_key(key_id, token)
+        _, principal = await self.resolve_access_key(
+            key_id, token, allow_operator_access=allow_operator_access
+        )
         return IssuedCredentials(key_id, secret, token, session.expires_at, principal)
 
     async def purge_expired_sessions(self) -> int:

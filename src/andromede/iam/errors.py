@@ -30,7 +30,12 @@ AndromedeError
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from andromede.errors import AndromedeError
+
+if TYPE_CHECKING:
+    from andromede.iam.model import Principal
 
 
 class IamError(AndromedeError):
@@ -46,7 +51,12 @@ class InvalidClientTokenId(InvalidAccessKeyId):
 
 
 class ExpiredToken(InvalidAccessKeyId):
-    pass
+    """Temporary credentials used after their expiry. ``principal``: whom they acted as, so
+    that an operator's expired access is audited in its tenant's log (decision 0107)."""
+
+    def __init__(self, message: str, principal: Principal | None = None) -> None:
+        super().__init__(message)
+        self.principal = principal
 
 
 class AccessDenied(IamError):

@@ -120,6 +120,9 @@ class PrincipalKind(enum.StrEnum):
     # the user's policies limited by the session's (decision 0093).
     FEDERATED_USER = "federated-user"
     OPERATOR = "operator"
+    # A platform operator acting in a tenant's S3 data under an access request the tenant
+    # approved (decision 0107): its scope, not policies, bounds what it may do.
+    OPERATOR_ACCESS = "operator-access"
 
 
 class SessionSource(enum.StrEnum):
@@ -137,6 +140,9 @@ class SessionSource(enum.StrEnum):
     # A user's GetFederationToken: the credentials act as the user under its session policies
     # alone (none: no identity permission at all), as ``arn:aws:sts::ACCOUNT:federated-user/NAME``.
     GET_FEDERATION_TOKEN = "GetFederationToken"  # noqa: S105 (an STS action name)
+    # An operator's credentials for an approved access request (decision 0107): ``user_id``
+    # is the operator's id, ``role_session_name`` the request's id; S3 alone accepts them.
+    OPERATOR_ACCESS = "OperatorAccess"
 
 
 @dataclass(frozen=True, slots=True)
@@ -513,6 +519,11 @@ class Principal:
         return self.kind is PrincipalKind.OPERATOR
 
     @property
+    def is_operator_access(self) -> bool:
+        """An operator in a tenant's data under an approved request (``session_name``)."""
+        return self.kind is PrincipalKind.OPERATOR_ACCESS
+
+    @property
     def account_id(self) -> str | None:
         return self.tenant_id
 
@@ -533,9 +544,13 @@ class Principal:
         """What an audit record of this principal's requests says of its session beyond its
         ARN: the source identity, which names who is behind a shared role (decision 0089); the
         IAM user a federated user acts for (decision 0093)."""
-        if self.source_identity is None and self.kind is not PrincipalKind.FEDERATED_USER:
+        if self.source_identity is None and self.kind not in _DETAILED_KINDS:
             return {}  # nearly every request: no dictionary to fill
         details: dict[str, str] = {}
+        if self.kind is PrincipalKind.OPERATOR_ACCESS:
+            # The tenant's trail names who and under which approval (decision 0107).
+            details["operator"] = self.user_name or ""
+            details["access_request"] = self.session_name or ""
         if self.source_identity is not None:
             details["source_identity"] = self.source_identity
         if self.kind is PrincipalKind.FEDERATED_USER and self.user_id is not None:
@@ -550,6 +565,8 @@ class Principal:
     def display_name(self) -> str:
         return self.user_name or ""
 
+
+_DETAILED_KINDS = frozenset({PrincipalKind.FEDERATED_USER, PrincipalKind.OPERATOR_ACCESS})
 
 ANONYMOUS = Principal(
     tenant_id=None, user_id=None, user_name=None, kind=PrincipalKind.ANONYMOUS, arn="*"

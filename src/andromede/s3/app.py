@@ -34,6 +34,7 @@ from andromede.http.access import log_access
 from andromede.http.asgi import decode_headers, new_request_id, raw_target
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Message, Receive, Response, Scope, Send, send_response
+from andromede.iam.errors import ExpiredToken
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.service import IdentityService
 from andromede.s3.access_log import access_record, log_operation
@@ -615,6 +616,20 @@ class S3App:
             )
         except AndromedeError as exc:
             wire = to_s3_error(exc)
+            expired = exc.principal if isinstance(exc, ExpiredToken) else None
+            if expired is not None and expired.is_operator_access:
+                # An operator's credentials used after their request's end: the tenant's log
+                # shows the attempt (decision 0107), not only the platform's.
+                self._audit.record(
+                    request_id=request_id,
+                    tenant_id=expired.tenant_id,
+                    principal=expired.arn,
+                    action=route.operation.action,
+                    resource=_resource_arn(route),
+                    outcome=Outcome.FAILURE,
+                    details={"error": "ExpiredToken", **expired.audit_details},
+                )
+                raise
             self._audit.authentication_failed(
                 request_id=request_id,
                 action=route.operation.action,
@@ -833,11 +848,12 @@ class S3App:
         if ctx is not None:
             principal = ctx.principal  # a PostObject's is its form's signer (handlers/post.py)
         # Every mutating operation of an authenticated (or anonymous) caller is audited, denied
-        # ones included; a failed authentication was recorded where it failed.
+        # ones included, and every request of an operator under an access request, reads too
+        # (decision 0107); a failed authentication was recorded where it failed.
         if (
             operation is not None
-            and not operation.name.startswith(_READ_PREFIXES)
             and authenticated is not None
+            and (not operation.name.startswith(_READ_PREFIXES) or principal.is_operator_access)
         ):
             self._audit.record(
                 request_id=request_id,

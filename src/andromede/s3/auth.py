@@ -22,6 +22,8 @@ class Authenticator:
             settings,
             service="s3",
             also_accepted_regions=settings.served_region_names,
+            # An operator's credentials for an approved access request work here only (0107).
+            allow_operator_access=True,
         )
 
     async def authenticate(

@@ -49,6 +49,7 @@ from andromede.storage.model import Bucket, ObjectRecord
 
 __all__ = [
     "IdentityPolicies",
+    "OperatorAccessCheck",
     "S3Authoriser",
     "request_condition_keys",
     "request_object_tag_keys",
@@ -58,6 +59,9 @@ __all__ = [
 # The identity-policy and permissions-boundary documents of a principal, from the identity
 # service.
 IdentityPolicies = Callable[[Principal], Awaitable[PrincipalPolicies]]
+# Whether the approved access request behind an operator's credentials grants an action on a
+# bucket (None: no bucket) of the principal's tenant now (audit/access_service.py, 0107).
+OperatorAccessCheck = Callable[[Principal, str, str | None], Awaitable[bool]]
 
 _O = S3Operation
 # Which ACL permission stands for an operation, and on what (AWS's "ACL permission mapping").
@@ -235,9 +239,15 @@ _bucket_policies: OrderedDict[str, PolicyDocument] = OrderedDict()
 
 
 class S3Authoriser:
-    def __init__(self, identity_policies: IdentityPolicies, region: str) -> None:
+    def __init__(
+        self,
+        identity_policies: IdentityPolicies,
+        region: str,
+        operator_access: OperatorAccessCheck | None = None,
+    ) -> None:
         self._identity_policies = identity_policies
         self._region = region
+        self._operator_access = operator_access
 
     async def authorise(
         self,
@@ -261,8 +271,11 @@ class S3Authoriser:
         """
         if principal.is_operator:
             # Operators manage the platform and read no tenant data (operator access to tenant
-            # data is a separate, customer-approved path).
+            # data is the customer-approved path below).
             raise S3Error("AccessDenied")
+        if principal.is_operator_access:
+            await self._authorise_operator_access(principal, action or operation.action, bucket)
+            return
         # aws:RequestedRegion: a bucket's requests are signed for its region (s3/app.py checks).
         region = bucket.region if bucket is not None else self._region
         policies = await self._identity_policies(principal)
@@ -334,6 +347,22 @@ class S3Authoriser:
             raise S3Error("AccessDenied")
         if operation in _POLICY_OPERATIONS and caller_account != owner:
             raise S3Error("MethodNotAllowed")
+
+    async def _authorise_operator_access(
+        self, principal: Principal, action: str, bucket: Bucket | None
+    ) -> None:
+        """An operator under an approved request (decision 0107): the request's scope alone
+        decides — the tenant approved it explicitly — and only in the tenant's own buckets.
+        The tenant's policies and ACLs, written for its own principals, neither add nor
+        remove; the request's state is read again on every request (a revocation is
+        immediate)."""
+        if self._operator_access is None or (
+            bucket is not None and bucket.tenant_id != principal.tenant_id
+        ):
+            raise S3Error("AccessDenied")
+        name = bucket.name if bucket is not None else None
+        if not await self._operator_access(principal, action, name):
+            raise S3Error("AccessDenied")
 
     def _context(
         self,

@@ -1,0 +1,219 @@
+"""Operator access requests (decision 0107): an operator asks to touch a tenant's data, the
+tenant's root approves, refuses or revokes, and the operator gets S3 credentials bounded by
+the request's scope and end.
+
+- operators open requests (``POST``), list and read their own, and get credentials for their
+  own approved ones;
+- a tenant's root lists its tenant's requests and decides on them; the tenant's other users
+  get 403 (a policy action, ``andromede:ApproveOperatorAccess``, awaits identity policies on
+  this API); anyone else, and another tenant's or operator's request, 404.
+
+Every step is an event of the tenant's transparency log (``audit/access_service.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+
+from andromede.api.auth import Caller, caller, context, operator
+from andromede.api.context import ApiContext
+from andromede.api.problems import ApiProblem
+from andromede.api.schemas import (
+    AccessCredentials,
+    AccessRequestList,
+    AccessRequestView,
+    OpenAccessRequest,
+)
+from andromede.audit.access import AccessMode, Actor
+from andromede.audit.access_service import OperatorAccessService
+from andromede.iam.errors import NoSuchTenant
+from andromede.iam.model import Principal
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/access-requests", tags=["operator access"])
+
+RequestRef = Annotated[
+    str, Path(pattern=r"^oar-[0-9a-f]{20}$", description="The access request's id.")
+]
+Responses = dict[int | str, dict[str, Any]]
+_HIDDEN: Responses = {404: {"description": "No such request, or not one the caller may see"}}
+_DECISION: Responses = {
+    **_HIDDEN,
+    403: {"description": "Not the tenant's root user"},
+    409: {"description": "The request's state does not allow it"},
+}
+
+
+def actor(principal: Principal) -> Actor:
+    """The audit context's view of the caller."""
+    if principal.is_operator:
+        return Actor(
+            principal.arn, operator_id=principal.user_id, operator_name=principal.user_name
+        )
+    return Actor(principal.arn, tenant_id=principal.tenant_id, is_root=principal.is_root)
+
+
+def _service(ctx: ApiContext) -> OperatorAccessService:
+    if ctx.operator_access is None:
+        raise ApiProblem("not-found", 404, "Not found", "This server takes no access requests.")
+    return ctx.operator_access
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Open an access request on a tenant's data (operators only); it is pending",
+    responses={
+        400: {"description": "A duration or reason outside the settings' bounds"},
+        403: {"description": "Operators only"},
+        404: {"description": "No such tenant"},
+    },
+)
+async def open_request(
+    body: OpenAccessRequest,
+    request: Request,
+    who: Annotated[Caller, Depends(operator)],
+    ctx: Annotated[ApiContext, Depends(context)],
+) -> AccessRequestView:
+    service = _service(ctx)
+    tenant = await ctx.identity.get_tenant(body.tenant)
+    if tenant is None:
+        raise NoSuchTenant(f"no tenant {body.tenant}")
+    opened = await service.open(
+        actor(who.principal),
+        tenant.id,
+        buckets=body.buckets,
+        mode=AccessMode(body.mode),
+        reason=body.reason,
+        duration_seconds=body.duration_seconds,
+        request_id=ctx.request_id(request),
+    )
+    return AccessRequestView.of(opened, service.now())
+
+
+@router.get(
+    "",
+    summary="An operator's own requests; a tenant root's tenant's requests",
+    responses={403: {"description": "A tenant user other than root"}},
+)
+async def list_requests(
+    who: Annotated[Caller, Depends(caller)], ctx: Annotated[ApiContext, Depends(context)]
+) -> AccessRequestList:
+    service = _service(ctx)
+    principal = who.principal
+    if principal.is_operator:
+        found = await service.operator_requests(actor(principal))
+    else:
+        _root_only(principal)
+        found = await service.tenant_requests(principal.tenant_id or "")
+    now = service.now()
+    return AccessRequestList(access_requests=[AccessRequestView.of(r, now) for r in found])
+
+
+@router.get("/{access_request}", summary="One access request", responses=_HIDDEN)
+async def get_request(
+    access_request: RequestRef,
+    who: Annotated[Caller, Depends(caller)],
+    ctx: Annotated[ApiContext, Depends(context)],
+) -> AccessRequestView:
+    service = _service(ctx)
+    found = await service.get(actor(who.principal), access_request)
+    return AccessRequestView.of(found, service.now())
+
+
+@router.post(
+    "/{access_request}/approve",
+    summary="Approve a pending request (the tenant's root): it grants from now for its duration",
+    responses=_DECISION,
+)
+async def approve(
+    access_request: RequestRef,
+    request: Request,
+    who: Annotated[Caller, Depends(caller)],
+    ctx: Annotated[ApiContext, Depends(context)],
+) -> AccessRequestView:
+    service = _service(ctx)
+    decided = await service.approve(
+        actor(who.principal), access_request, request_id=ctx.request_id(request)
+    )
+    return AccessRequestView.of(decided, service.now())
+
+
+@router.post(
+    "/{access_request}/refuse", summary="Refuse a pending request (the tenant's root)",
+    responses=_DECISION,
+)  # fmt: skip
+async def refuse(
+    access_request: RequestRef,
+    request: Request,
+    who: Annotated[Caller, Depends(caller)],
+    ctx: Annotated[ApiContext, Depends(context)],
+) -> AccessRequestView:
+    service = _service(ctx)
+    decided = await service.refuse(
+        actor(who.principal), access_request, request_id=ctx.request_id(request)
+    )
+    return AccessRequestView.of(decided, service.now())
+
+
+@router.post(
+    "/{access_request}/revoke",
+    summary="Revoke an approved request now (the tenant's root): its credentials stop working",
+    responses=_DECISION,
+)
+async def revoke(
+    access_request: RequestRef,
+    request: Request,
+    who: Annotated[Caller, Depends(caller)],
+    ctx: Annotated[ApiContext, Depends(context)],
+) -> AccessRequestView:
+    service = _service(ctx)
+    decided = await service.revoke(
+        actor(who.principal), access_request, request_id=ctx.request_id(request)
+    )
+    return AccessRequestView.of(decided, service.now())
+
+
+@router.post(
+    "/{access_request}/credentials",
+    summary="S3 credentials for the operator's own approved request, ending with it",
+    responses={
+        **_HIDDEN,
+        403: {"description": "Operators only"},
+        409: {"description": "The request is pending, refused, revoked or expired"},
+    },
+)
+async def credentials(
+    access_request: RequestRef,
+    request: Request,
+    who: Annotated[Caller, Depends(operator)],
+    ctx: Annotated[ApiContext, Depends(context)],
+) -> AccessCredentials:
+    service = _service(ctx)
+    acting = actor(who.principal)
+    request_id = ctx.request_id(request)
+    granting = await service.granting(acting, access_request, request_id=request_id)
+    issued = await ctx.identity.issue_operator_access_credentials(
+        granting.tenant_id, granting.operator_id, granting.id, granting.expires_at or service.now()
+    )
+    service.credentials_issued(granting, acting, issued.access_key_id, request_id=request_id)
+    return AccessCredentials(
+        access_request=AccessRequestView.of(granting, service.now()),
+        access_key_id=issued.access_key_id,
+        secret_access_key=issued.secret_access_key,
+        session_token=issued.session_token,
+        expiration=issued.expiration,
+    )
+
+
+def _root_only(principal: Principal) -> None:
+    if not principal.is_root:
+        raise ApiProblem(
+            "root-only",
+            403,
+            "Access denied",
+            "Only the tenant's root user reads and decides on operator access requests.",
+        )

@@ -1,0 +1,293 @@
+"""OperatorAccessService: operator access requests, the tenant's decision on them, the
+credentials they give, and the check S3 makes on every request made with those (decision 0107).
+
+Every step is an event of the **tenant's** transparency log, naming the operator and the
+request: opened, approved, refused, revoked, credentials issued, credentials refused (the
+request pending, refused, revoked or expired). Each S3 request made with the credentials is
+audited by the S3 app in the same log (``s3/app.py``), whatever it is, reads included.
+
+Who may do what: an operator opens requests and asks for credentials for its own approved
+ones; the tenant's root user lists its tenant's requests and approves, refuses or revokes
+them. An operator has no tenant, so it can never approve a request, its own included; other
+IAM users of the tenant are refused until the management API evaluates identity policies
+(``andromede:ApproveOperatorAccess`` then). A request of another tenant, or another
+operator's, is :class:`NoSuchAccessRequest`, as one that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from andromede.audit.access import (
+    ACCESS_TRANSITIONS,
+    AccessMode,
+    AccessRequest,
+    AccessState,
+    Actor,
+    new_access_request_id,
+)
+from andromede.audit.access_store import AccessRequestStore
+from andromede.audit.errors import (
+    AccessDecisionForbidden,
+    AccessRequestNotGranting,
+    InvalidAccessRequest,
+    InvalidAccessTransition,
+    NoSuchAccessRequest,
+)
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
+
+__all__ = ["MIN_DURATION", "OperatorAccessService"]
+
+MIN_DURATION = 60  # seconds: shorter than a minute is no time to do anything
+_MAX_BUCKETS = 100  # a tenant's bucket quota is AWS's 100 by default; past it, ask for all
+
+
+class OperatorAccessService:
+    def __init__(
+        self,
+        store: AccessRequestStore,
+        audit: AuditService,
+        *,
+        max_duration: int,
+        reason_max_length: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._audit = audit
+        self._max_duration = max_duration
+        self._reason_max_length = reason_max_length
+        self._clock = clock
+
+    def now(self) -> datetime:
+        """The service's time, which says whether a request has expired."""
+        return self._clock()
+
+    # -- the operator's side ------------------------------------------------------------------
+    async def open(
+        self,
+        operator: Actor,
+        tenant_id: str,
+        *,
+        buckets: Sequence[str] | None,
+        mode: AccessMode,
+        reason: str,
+        duration_seconds: int,
+        request_id: str,
+    ) -> AccessRequest:
+        if operator.operator_id is None:
+            raise AccessDecisionForbidden("only platform operators open access requests")
+        if not MIN_DURATION <= duration_seconds <= self._max_duration:
+            raise InvalidAccessRequest(
+                f"the duration is {MIN_DURATION} to {self._max_duration} seconds "
+                "(operator_access_max_duration)"
+            )
+        reason = reason.strip()
+        if not reason or len(reason) > self._reason_max_length:
+            raise InvalidAccessRequest(
+                f"the reason is 1 to {self._reason_max_length} characters "
+                "(operator_access_reason_max_length)"
+            )
+        if buckets is not None and not 1 <= len(set(buckets)) <= _MAX_BUCKETS:
+            raise InvalidAccessRequest(
+                f"name 1 to {_MAX_BUCKETS} buckets, or none for every bucket"
+            )
+        request = AccessRequest(
+            id=new_access_request_id(),
+            tenant_id=tenant_id,
+            operator_id=operator.operator_id,
+            operator_name=operator.operator_name or "",
+            buckets=None if buckets is None else tuple(sorted(set(buckets))),
+            mode=mode,
+            reason=reason,
+            duration_seconds=duration_seconds,
+            status=AccessState.PENDING,
+            created_at=self._clock(),
+        )
+        await self._store.create(request)
+        self._record(
+            request,
+            "OpenOperatorAccess",
+            operator.arn,
+            request_id,
+            details={
+                "reason": request.reason,
+                "mode": request.mode.value,
+                "buckets": "*" if request.buckets is None else ",".join(request.buckets),
+                "duration_seconds": str(request.duration_seconds),
+            },
+        )
+        return request
+
+    async def operator_requests(self, operator: Actor) -> list[AccessRequest]:
+        return await self._store.list(operator_id=operator.operator_id or "")
+
+    async def granting(
+        self, operator: Actor, access_request_id: str, *, request_id: str
+    ) -> AccessRequest:
+        """The operator's own request, if it grants now: the caller then issues the S3
+        credentials (identity's, ending at ``expires_at``) and reports them
+        (:meth:`credentials_issued`). A request that grants nothing is refused and audited."""
+        request = await self._store.get(access_request_id)
+        if (
+            request is None
+            or operator.operator_id is None
+            or request.operator_id != operator.operator_id
+        ):
+            raise NoSuchAccessRequest(f"no access request {access_request_id}")
+        now = self._clock()
+        state = request.state(now)
+        if state is not AccessState.APPROVED or request.expires_at is None:
+            self._record(
+                request,
+                "GetOperatorAccessCredentials",
+                operator.arn,
+                request_id,
+                outcome=Outcome.FAILURE,
+                details={"state": state.value},
+            )
+            raise AccessRequestNotGranting(
+                f"the access request is {state.value}: it grants nothing"
+            )
+        return request
+
+    def credentials_issued(
+        self, request: AccessRequest, operator: Actor, access_key_id: str, *, request_id: str
+    ) -> None:
+        self._record(
+            request,
+            "GetOperatorAccessCredentials",
+            operator.arn,
+            request_id,
+            details={"access_key_id": access_key_id},
+        )
+
+    # -- the tenant's side --------------------------------------------------------------------
+    async def tenant_requests(self, tenant_id: str) -> list[AccessRequest]:
+        return await self._store.list(tenant_id=tenant_id)
+
+    async def get(self, caller: Actor, access_request_id: str) -> AccessRequest:
+        """The request, if the caller is its operator or of its tenant."""
+        request = await self._store.get(access_request_id)
+        if request is None or not (
+            (caller.operator_id is not None and request.operator_id == caller.operator_id)
+            or (caller.tenant_id is not None and caller.tenant_id == request.tenant_id)
+        ):
+            raise NoSuchAccessRequest(f"no access request {access_request_id}")
+        return request
+
+    async def approve(
+        self, caller: Actor, access_request_id: str, *, request_id: str
+    ) -> AccessRequest:
+        """Start the clock: the request grants for its duration from now."""
+        request = await self._decidable(caller, access_request_id)
+        now = self._clock()
+        approved = replace(
+            request,
+            status=AccessState.APPROVED,
+            decided_at=now,
+            decided_by=caller.arn,
+            expires_at=now + timedelta(seconds=request.duration_seconds),
+        )
+        await self._move(request, approved, now)
+        self._record(
+            approved,
+            "ApproveOperatorAccess",
+            caller.arn,
+            request_id,
+            details={"expires_at": _iso(approved.expires_at)},
+        )
+        return approved
+
+    async def refuse(
+        self, caller: Actor, access_request_id: str, *, request_id: str
+    ) -> AccessRequest:
+        request = await self._decidable(caller, access_request_id)
+        now = self._clock()
+        refused = replace(
+            request, status=AccessState.REFUSED, decided_at=now, decided_by=caller.arn
+        )
+        await self._move(request, refused, now)
+        self._record(refused, "RefuseOperatorAccess", caller.arn, request_id)
+        return refused
+
+    async def revoke(
+        self, caller: Actor, access_request_id: str, *, request_id: str
+    ) -> AccessRequest:
+        """End an approved request now; its credentials stop working at their next request."""
+        request = await self._decidable(caller, access_request_id)
+        now = self._clock()
+        revoked = replace(
+            request, status=AccessState.REVOKED, revoked_at=now, revoked_by=caller.arn
+        )
+        await self._move(request, revoked, now)
+        self._record(revoked, "RevokeOperatorAccess", caller.arn, request_id)
+        return revoked
+
+    # -- S3's check, on every request of the credentials ----------------------------------
+    async def allows(
+        self,
+        access_request_id: str,
+        *,
+        tenant_id: str,
+        operator_id: str,
+        action: str,
+        bucket: str | None,
+    ) -> bool:
+        """Whether the request behind an operator's credentials grants ``action`` on
+        ``bucket`` of ``tenant_id`` now: read on every request, so that a revocation takes
+        effect at once, on every gateway."""
+        request = await self._store.get(access_request_id)
+        return (
+            request is not None
+            and request.tenant_id == tenant_id
+            and request.operator_id == operator_id
+            and request.grants(self._clock())
+            and request.allows(action, bucket)
+        )
+
+    # -- internals ----------------------------------------------------------------------------
+    async def _decidable(self, caller: Actor, access_request_id: str) -> AccessRequest:
+        request = await self.get(caller, access_request_id)
+        if caller.operator_id is not None or not caller.is_root:
+            raise AccessDecisionForbidden("only the tenant's root user decides on operator access")
+        return request
+
+    async def _move(self, current: AccessRequest, new: AccessRequest, now: datetime) -> None:
+        state = current.state(now)
+        if new.status not in ACCESS_TRANSITIONS[state]:
+            raise InvalidAccessTransition(
+                f"the access request is {state.value}: it cannot become {new.status.value}"
+            )
+        if not await self._store.replace(new, current.status):
+            raise InvalidAccessTransition("the access request was decided meanwhile; read it again")
+
+    def _record(
+        self,
+        request: AccessRequest,
+        action: str,
+        principal: str,
+        request_id: str,
+        *,
+        outcome: Outcome = Outcome.SUCCESS,
+        details: dict[str, str] | None = None,
+    ) -> None:
+        self._audit.record(
+            request_id=request_id,
+            tenant_id=request.tenant_id,
+            principal=principal,
+            action=f"andromede:{action}",
+            resource=f"operator-access/{request.id}",
+            outcome=outcome,
+            details={
+                "access_request": request.id,
+                "operator": request.operator_name,
+                **(details or {}),
+            },
+        )
+
+
+def _iso(when: datetime | None) -> str:
+    return "" if when is None else when.astimezone(UTC).isoformat(timespec="seconds")
