@@ -20,6 +20,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from andromede.api.app import ManagementApi
@@ -269,6 +270,7 @@ class Application:
                 for region, sweeper in sweepers.items()
             ),
             asyncio.create_task(_identity_upkeep(settings, identity), name="identity-upkeep"),
+            asyncio.create_task(audit_retention(settings, audit_store), name="audit-retention"),
             asyncio.create_task(_kms_upkeep(settings, customer_keys), name="kms-upkeep"),
             asyncio.create_task(
                 LifecycleRunner(
@@ -760,6 +762,21 @@ async def _identity_upkeep(settings: Settings, identity: IdentityService) -> Non
                 next_purge = loop.time() + settings.sweeper_interval
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("identity upkeep failed")
+
+
+async def audit_retention(settings: Settings, store: AuditStore) -> None:
+    """Every ``sweeper_interval``: prune the audit entries older than ``audit_retention_days``
+    (their text; their hashes stay, decision 0107). Every gateway may run it: pruning twice
+    prunes nothing more."""
+    while True:
+        try:
+            cut = datetime.now(UTC) - timedelta(days=settings.audit_retention_days)
+            pruned = await store.prune(cut)
+            if pruned:
+                log.info("audit retention: %d entries older than %s pruned", pruned, cut)
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("audit retention failed")
+        await asyncio.sleep(settings.sweeper_interval)
 
 
 async def _compute_upkeep(settings: Settings, compute: ComputeService) -> None:

@@ -175,3 +175,48 @@ async def test_a_second_signing_key_for_the_region_is_refused(
     other = LogSigningKey(KEY.name, Ed25519PrivateKey.generate())
     with pytest.raises(SigningKeyMismatch, match=r"keys/audit-log\.key"):
         await register_signing_key(db, KEY.name, other.public_key)
+
+
+async def test_retention_prunes_old_text_and_keeps_every_hash(store: AuditStore) -> None:
+    """Entries older than the cut lose their text, in every log; heads, proofs and the
+    pruned prefix's subtree hashes stay, so the rest of the log still verifies (0107)."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from andromede.audit.errors import EntriesPruned
+    from andromede.audit.merkle import append_leaves, fold
+
+    days = [
+        replace(event(n, "111111111111"), occurred_at=T0 + timedelta(days=n)) for n in range(11)
+    ]
+    await store.append([*days, replace(event(99, None), occurred_at=T0)])
+    before = await store.tree_head("111111111111")
+    trail = AuditTrail(store, KEY, max_entries=100)
+    old_proof = await trail.consistency_proof("111111111111", 3, 11)
+
+    assert await store.prune(T0 + timedelta(days=7)) == 7 + 1  # and the platform's one
+    assert await store.pruned_size("111111111111") == 7
+    assert await store.pruned_size(PLATFORM_LOG) == 1
+    assert await store.tree_head("111111111111") == before
+    assert await store.prune(T0 + timedelta(days=7)) == 0  # twice: nothing more
+    with pytest.raises(EntriesPruned):
+        await trail.entries("111111111111", 6, 8)
+    kept = await trail.entries("111111111111", 7, 11)
+    assert [parse_entry(e).request_id for e in kept] == ["R7", "R8", "R9", "R10"]
+    listed = await store.list_events("111111111111", after_id=0, limit=100)
+    assert [e.request_id for _, e in listed] == ["R7", "R8", "R9", "R10"]
+    # The pruned prefix's subtree heads and the kept entries give the signed root.
+    size, hashes = await trail.pruned("111111111111")
+    assert size == 7 and len(hashes) == 3  # subtrees of 4, 2 and 1 leaves
+    from andromede.audit.merkle import Node, perfect_subtrees
+
+    frontier = [Node(lv, ix, h) for (lv, ix), h in zip(perfect_subtrees(0, 7), hashes, strict=True)]
+    _, frontier = append_leaves(frontier, 7, [leaf_hash(e.encode()) for e in kept])
+    assert fold([n.hash for n in frontier]) == before.root_hash
+    # Proofs are unchanged: every node stayed.
+    assert await trail.consistency_proof("111111111111", 3, 11) == old_proof
+    proof = await trail.inclusion_proof("111111111111", 2, 11)
+    assert verify_inclusion(2, 11, leaf_hash(entry_text(days[2]).encode()), proof, before.root_hash)
+    # The log grows on after a prune.
+    await store.append([replace(event(11, "111111111111"), occurred_at=T0 + timedelta(days=11))])
+    assert (await store.tree_head("111111111111")).size == 12

@@ -22,6 +22,7 @@ from andromede.api.schemas import (
     AuditCheckpoint,
     AuditEntries,
     AuditProof,
+    AuditPruned,
     AuditPublicKey,
 )
 from andromede.audit.model import PLATFORM_LOG
@@ -39,6 +40,7 @@ LogRef = Annotated[
 Responses = dict[int | str, dict[str, Any]]
 _HIDDEN: Responses = {
     400: {"description": "A range, index or size the log cannot answer for"},
+    410: {"description": "Entries past the retention: pruned, their hashes under /pruned"},
     403: {"description": "A tenant user other than root"},
     404: {"description": "No such log, or not one the caller may read"},
 }
@@ -120,6 +122,22 @@ async def entries(
     trail = _trail(ctx)
     log_id = await _readable_log(ctx, who, log)
     return AuditEntries(log=log_id, start=start, entries=await trail.entries(log_id, start, end))
+
+
+@router.get(
+    "/logs/{log}/pruned",
+    summary="The entries retention pruned: their count and the hashes that stand for them",
+    responses=_HIDDEN,
+)
+async def pruned(
+    log: LogRef,
+    who: Annotated[Caller, Depends(caller)],
+    ctx: Annotated[ApiContext, Depends(context)],
+) -> AuditPruned:
+    trail = _trail(ctx)
+    log_id = await _readable_log(ctx, who, log)
+    size, hashes = await trail.pruned(log_id)
+    return AuditPruned(log=log_id, size=size, hashes=[_b64(h) for h in hashes])
 
 
 @router.get(

@@ -23,6 +23,7 @@ __all__ = [
     "AuditCheckpoint",
     "AuditEntries",
     "AuditProof",
+    "AuditPruned",
     "AuditPublicKey",
     "CreateTenant",
     "Credentials",
@@ -218,6 +219,15 @@ class AuditEntries(BaseModel):
     start: int
     entries: list[str] = Field(
         description="The canonical entries from index start on; each leaf hashes its UTF-8 bytes."
+    )
+
+
+class AuditPruned(BaseModel):
+    log: str
+    size: int = Field(description="How many first entries retention pruned.")
+    hashes: list[str] = Field(
+        description="base64 heads of the perfect subtrees covering [0, size), left to right: "
+        "with the later entries they give the tree head (decision 0107)."
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,7 +28,7 @@ from andromede.audit.merkle import (
     perfect_subtrees,
 )
 from andromede.audit.model import AuditEvent, TreeHead, entry_text, log_of, parse_entry
-from andromede.audit.store import NodeKey
+from andromede.audit.store import NodeKey, first_not_before
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.db.statements import InsertIgnoringConflict
@@ -40,6 +41,8 @@ _N = tables.audit_log_nodes
 _NEW_LOG = InsertIgnoringConflict(_L, ["log_id"])
 # Node reads name at most a few dozen (level, index) pairs; chunked below this many.
 _NODES_PER_QUERY = 200
+# Entries pruned per transaction: a first prune of a long log never holds the writer long.
+_PRUNE_BATCH = 5000
 
 
 class SqlAuditStore:
@@ -57,7 +60,11 @@ class SqlAuditStore:
     async def list_events(
         self, tenant_id: str | None, *, after_id: int, limit: int
     ) -> list[tuple[int, AuditEvent]]:
-        query = sa.select(_E.c.id, _E.c.entry).where(_E.c.id > after_id).order_by(_E.c.id)
+        query = (
+            sa.select(_E.c.id, _E.c.entry)
+            .where(_E.c.id > after_id, _E.c.entry.is_not(None))
+            .order_by(_E.c.id)
+        )
         if tenant_id is not None:
             query = query.where(_E.c.log_id == tenant_id)
         query = query.limit(limit)
@@ -93,6 +100,51 @@ class SqlAuditStore:
         if not wanted:
             return {}
         return await self._db.read(lambda conn: _read_nodes(conn, log, wanted))
+
+    async def pruned_size(self, log: str) -> int:
+        query = sa.select(_L.c.pruned_size).where(_L.c.log_id == log)
+
+        def work(conn: Connection) -> int | None:
+            return conn.execute(query).scalar()
+
+        found = await self._db.read(work)
+        return 0 if found is None else int(found)
+
+    async def prune(self, before: datetime) -> int:
+        """Per log: bisect for the cut on the entries' times, then NULL the text below it in
+        transactions of ``_PRUNE_BATCH`` entries, each advancing ``pruned_size`` with them."""
+        query = sa.select(_L.c.log_id, _L.c.size, _L.c.pruned_size)
+
+        def logs(conn: Connection) -> list[Any]:
+            return list(conn.execute(query).all())
+
+        count = 0
+        for row in await self._db.read(logs):
+            log, pruned = str(row.log_id), int(row.pruned_size)
+
+            async def occurred(index: int, log: str = log) -> datetime:
+                (text,) = await self.entries(log, index, index + 1)
+                return parse_entry(text).occurred_at
+
+            cut = await first_not_before(pruned, int(row.size), occurred, before)
+            while pruned < cut:
+                upto = min(cut, pruned + _PRUNE_BATCH)
+                await self._db.write(partial(_prune, log=log, low=pruned, high=upto))
+                count += upto - pruned
+                pruned = upto
+        return count
+
+
+def _prune(conn: Connection, *, log: str, low: int, high: int) -> None:
+    conn.execute(
+        _E.update()
+        .where(_E.c.log_id == log, _E.c.leaf_index >= low, _E.c.leaf_index < high)
+        .values(entry=None)
+    )
+    # Never backwards: another gateway's prune of the same log may have gone further.
+    conn.execute(
+        _L.update().where(_L.c.log_id == log, _L.c.pruned_size < high).values(pruned_size=high)
+    )
 
 
 def _read_nodes(conn: Connection, log: str, wanted: Sequence[NodeKey]) -> dict[NodeKey, bytes]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from andromede.audit.errors import InvalidTreeRange
+from andromede.audit.errors import EntriesPruned, InvalidTreeRange
 from andromede.audit.merkle import (
     consistency_ranges,
     fold,
@@ -73,7 +73,23 @@ class AuditTrail:
                 f"at most {self._max_entries} entries are read at once (audit_max_entries)"
             )
         await self._within(log, end)
+        pruned = await self._store.pruned_size(log)
+        if start < pruned:
+            raise EntriesPruned(
+                f"the log's first {pruned} entries are past the retention (audit_retention_days):"
+                " their hashes are served under /pruned"
+            )
         return await self._store.entries(log, start, end)
+
+    async def pruned(self, log: str) -> tuple[int, list[bytes]]:
+        """How many first entries retention pruned, and the heads of the perfect subtrees
+        that cover them, left to right: what a trail carries instead of those entries."""
+        size = await self._store.pruned_size(log)
+        keys = perfect_subtrees(0, size)
+        stored = await self._store.node_hashes(log, keys)
+        if len(stored) != len(keys):
+            raise RuntimeError(f"audit log {log}: stored nodes are missing")
+        return size, [stored[key] for key in keys]
 
     async def inclusion_proof(self, log: str, index: int, size: int) -> list[bytes]:
         if not 0 <= index < size:

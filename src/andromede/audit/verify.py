@@ -8,7 +8,9 @@ message that says what is wrong:
 
 1. the checkpoint is signed by the region's key under the log's origin (``<key name>/<log>``);
 2. the trail holds exactly as many entries as the checkpoint's tree size (none dropped, none
-   added);
+   added) — counting, when retention pruned the log's first entries (decision 0107), the
+   ``pruned`` range: its ``size`` and the ``hashes`` of the perfect subtrees covering it, from
+   which the tree is continued with the entries that follow;
 3. the entries' RFC 6962 tree head is the checkpoint's root (none changed, none reordered);
 4. every entry is a well-formed audit entry of this log's tenant (or of none, for the platform);
 5. with a trusted checkpoint (one kept from an earlier download): it is signed by the same key
@@ -28,7 +30,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from andromede.audit.errors import AuditError
-from andromede.audit.merkle import append_leaves, fold, leaf_hash, verify_consistency
+from andromede.audit.merkle import (
+    Node,
+    append_leaves,
+    fold,
+    leaf_hash,
+    perfect_subtrees,
+    verify_consistency,
+)
 from andromede.audit.model import PLATFORM_LOG, parse_entry
 from andromede.audit.note import Checkpoint, NoteError, open_note, parse_verifier_key
 
@@ -78,10 +87,11 @@ def verify_trail(
         raise TrailInvalid("the trail's entries are not a list of texts")
     origin = f"{name}/{log}"
     checkpoint = _checkpoint(trail.get("checkpoint"), origin, public_key, "checkpoint")
-    if len(entries) != checkpoint.size:
+    pruned, frontier = _pruned(trail.get("pruned"))
+    if pruned + len(entries) != checkpoint.size:
         raise TrailInvalid(
-            f"the checkpoint covers {checkpoint.size} entries but the trail has {len(entries)}:"
-            " entries were dropped or added"
+            f"the checkpoint covers {checkpoint.size} entries but the trail has"
+            f" {pruned + len(entries)}: entries were dropped or added"
         )
     old = (
         None if trusted is None else _checkpoint(trusted, origin, public_key, "trusted checkpoint")
@@ -91,14 +101,21 @@ def verify_trail(
             f"the trusted checkpoint has {old.size} entries, more than this trail's"
             f" {checkpoint.size}: the log lost entries"
         )
-    frontier: list[Any] = []
+    if old is not None and old.size < pruned and trail.get("consistency") is None:
+        raise TrailInvalid(
+            f"the trusted checkpoint (size {old.size}) lies in the pruned entries: only a"
+            " consistency proof can show that the log extends it (download with --trusted)"
+        )
     root_at_old: bytes | None = None
-    for index, entry in enumerate(entries):
+    if old is not None and old.size == pruned:
+        root_at_old = fold([n.hash for n in frontier])
+    for offset, entry in enumerate(entries):
+        index = pruned + offset
         if old is not None and index == old.size:
             root_at_old = fold([n.hash for n in frontier])
         _, frontier = append_leaves(frontier, index, [leaf_hash(entry.encode("utf-8"))])
     root = fold([n.hash for n in frontier])
-    if old is not None and root_at_old is None:
+    if old is not None and root_at_old is None and old.size >= pruned:
         root_at_old = root
     if root != checkpoint.root_hash:
         raise TrailInvalid(
@@ -106,7 +123,7 @@ def verify_trail(
             " dropped or added"
         )
     owner = None if log == PLATFORM_LOG else log
-    for index, entry in enumerate(entries):
+    for index, entry in enumerate(entries, start=pruned):
         try:
             event = parse_entry(entry)
         except ValueError as exc:
@@ -114,13 +131,33 @@ def verify_trail(
         if event.tenant_id != owner:
             raise TrailInvalid(f"entry {index} belongs to another log than {log}")
     if old is not None:
-        if root_at_old != old.root_hash:
+        if root_at_old is not None and root_at_old != old.root_hash:
             raise TrailInvalid(
                 f"the log is not an extension of the trusted checkpoint (size {old.size}): its"
                 " first entries were rewritten since"
             )
         _check_proof(trail.get("consistency"), old, checkpoint)
     return VerifiedTrail(log, origin, checkpoint.size, root, None if old is None else old.size)
+
+
+def _pruned(pruned: object) -> tuple[int, list[Node]]:
+    """The pruned prefix's size and the perfect subtrees standing for it (a frontier)."""
+    if pruned is None:
+        return 0, []
+    if not isinstance(pruned, Mapping) or not isinstance(pruned.get("size"), int):
+        raise TrailInvalid("the trail's pruned range is malformed")
+    size: int = pruned["size"]
+    hashes = pruned.get("hashes")
+    keys = perfect_subtrees(0, size) if size >= 0 else []
+    if size < 0 or not isinstance(hashes, list) or len(hashes) != len(keys):
+        raise TrailInvalid("the trail's pruned range does not carry one hash per subtree")
+    try:
+        decoded = [base64.b64decode(h, validate=True) for h in hashes]
+    except (TypeError, ValueError, binascii.Error) as exc:
+        raise TrailInvalid("the trail's pruned hashes are not base64") from exc
+    if any(len(h) != 32 for h in decoded):
+        raise TrailInvalid("the trail's pruned hashes are not SHA-256 hashes")
+    return size, [Node(level, index, h) for (level, index), h in zip(keys, decoded, strict=True)]
 
 
 def _check_proof(proof: object, old: Checkpoint, new: Checkpoint) -> None:

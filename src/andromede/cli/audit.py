@@ -128,11 +128,13 @@ def download(
     api = _Api(endpoint, region, _credentials(credentials_file, profile))
     checkpoint = api.get(f"/logs/{log}/checkpoint")
     size: int = checkpoint["size"]
+    # Entries past the retention were pruned: the hashes standing for them come instead.
+    pruned = api.get(f"/logs/{log}/pruned")
+    first: int = pruned["size"]
     entries: list[str] = []
-    while len(entries) < size:
-        page = api.get(
-            f"/logs/{log}/entries", start=len(entries), end=min(size, len(entries) + page_size)
-        )
+    while first + len(entries) < size:
+        start = first + len(entries)
+        page = api.get(f"/logs/{log}/entries", start=start, end=min(size, start + page_size))
         entries.extend(page["entries"])
     trail: dict[str, Any] = {
         "format": TRAIL_FORMAT,
@@ -140,13 +142,15 @@ def download(
         "checkpoint": checkpoint["checkpoint"],
         "entries": entries,
     }
+    if first:
+        trail["pruned"] = {"size": first, "hashes": pruned["hashes"]}
     if trusted is not None:
-        first = _trusted_size(_trusted_note(trusted))
-        if first <= size:
-            proof = api.get(f"/logs/{log}/proofs/consistency", first=first, second=size)
-            trail["consistency"] = {"first": first, "hashes": proof["hashes"]}
+        old = _trusted_size(_trusted_note(trusted))
+        if old <= size:
+            proof = api.get(f"/logs/{log}/proofs/consistency", first=old, second=size)
+            trail["consistency"] = {"first": old, "hashes": proof["hashes"]}
     output.write_text(json.dumps(trail, indent=1) + "\n")
-    err.print(f"{size} entries of log {checkpoint['log']} written to {output}")
+    err.print(f"{size} entries of log {checkpoint['log']} written to {output} ({first} pruned)")
 
 
 @audit.command()

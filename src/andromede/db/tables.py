@@ -439,6 +439,9 @@ audit_logs = sa.Table(
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("root_hash", sa.LargeBinary, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # How many of the first entries retention pruned (migration 0042, decision 0107): their
+    # text is NULL, their leaf hashes and the nodes stay, so every proof still verifies.
+    sa.Column("pruned_size", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 # The leaves: each event's canonical entry (audit.model.entry_text) at its index in its log,
@@ -450,7 +453,7 @@ audit_log_entries = sa.Table(
     sa.Column("id", big_id(), primary_key=True, autoincrement=True),
     sa.Column("log_id", sa.Text, nullable=False),
     sa.Column("leaf_index", sa.BigInteger, nullable=False),
-    sa.Column("entry", sa.Text, nullable=False),
+    sa.Column("entry", sa.Text, nullable=True),  # NULL: pruned by retention (0042)
     sa.Column("leaf_hash", sa.LargeBinary, nullable=False),
     sa.UniqueConstraint("log_id", "leaf_index"),
     sa.Index(None, "log_id", "id"),

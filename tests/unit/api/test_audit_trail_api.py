@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,25 @@ async def test_each_reads_only_its_own_log(api: ApiHarness) -> None:
         assert [parse_entry(e).request_id for e in mine["entries"]] == ["R2"]
         platform = await get(operator, "/logs/platform/entries", start=0, end=1)
         assert [parse_entry(e).tenant_id for e in platform["entries"]] == [None]
+
+
+async def test_pruned_entries_are_gone_and_their_hashes_served(api: ApiHarness) -> None:
+    from datetime import timedelta
+
+    for n in range(3):
+        record(api, n, api.admin_tenant_id)
+    await api.audit.flush()
+    assert await api.audit_store.prune(datetime.now(UTC) + timedelta(seconds=1)) == 3
+    record(api, 3, api.admin_tenant_id)
+    await api.audit.flush()
+    async with api.as_admin() as admin:
+        base = "/api/v1/audit/logs/admin"
+        assert_problem(
+            await admin.get(f"{base}/entries", params={"start": 2, "end": 4}), 410, "entries-pruned"
+        )
+        kept = await get(admin, "/logs/admin/entries", start=3, end=4)
+        assert parse_entry(kept["entries"][0]).request_id == "R3"
+        pruned = await get(admin, "/logs/admin/pruned")
+    assert pruned["size"] == 3 and len(pruned["hashes"]) == 2  # subtrees of 2 and 1 leaves
+    async with api.as_operator() as operator:
+        assert_problem(await operator.get(f"{base}/pruned"), 404, "no-such-log")

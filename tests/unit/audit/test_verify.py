@@ -113,3 +113,72 @@ async def test_a_trusted_checkpoint_must_be_a_prefix_of_the_trail() -> None:
     assert verify_trail(rewritten, KEY.verifier_key).size == 12
     with pytest.raises(TrailInvalid, match="rewritten"):
         verify_trail(rewritten, KEY.verifier_key, trusted=old["checkpoint"])
+
+
+async def pruned_trail_of(store: MemoryAuditStore, log: str = TENANT) -> dict[str, Any]:
+    """A trail as ``audit download`` writes it once retention pruned the log's first entries."""
+    import base64
+
+    trail = AuditTrail(store, KEY, max_entries=1000)
+    signed = await trail.checkpoint(log)
+    size, hashes = await trail.pruned(log)
+    return {
+        "format": TRAIL_FORMAT,
+        "log": log,
+        "checkpoint": signed.note,
+        "entries": await trail.entries(log, size, signed.size),
+        "pruned": {"size": size, "hashes": [base64.b64encode(h).decode() for h in hashes]},
+    }
+
+
+async def test_a_trail_whose_first_entries_were_pruned_verifies_and_tampering_fails() -> None:
+    from dataclasses import replace
+    from datetime import timedelta
+
+    store = MemoryAuditStore()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    await store.append([replace(event(n), occurred_at=start + timedelta(days=n)) for n in range(4)])
+    old = await trail_of(store)  # kept by the tenant before the prune, of 4 entries
+    later = [replace(event(n), occurred_at=start + timedelta(days=n)) for n in range(4, 14)]
+    await store.append(later)
+    kept_whole = await trail_of(store)
+    assert await store.prune(start + timedelta(days=6)) == 6
+    good = await pruned_trail_of(store)
+    assert len(good["entries"]) == 8
+    assert verify_trail(good, KEY.verifier_key).size == 14
+
+    def changed(edit: Any) -> dict[str, Any]:
+        bad = copy.deepcopy(good)
+        edit(bad)
+        return bad
+
+    flipped = "A" * 43 + "="
+    cases = [
+        (lambda t: t["pruned"]["hashes"].__setitem__(0, flipped), "root"),
+        (lambda t: t["pruned"].__setitem__("size", 5), "dropped or added|one hash per subtree"),
+        (lambda t: t["pruned"]["hashes"].pop(), "one hash per subtree"),
+        (lambda t: t["pruned"]["hashes"].__setitem__(1, "!!"), "base64"),
+        (lambda t: t.__setitem__("pruned", None), "dropped or added"),
+        (lambda t: t["entries"].pop(0), "dropped or added"),
+    ]
+    for edit, reason in cases:
+        with pytest.raises(TrailInvalid, match=reason):
+            verify_trail(changed(edit), KEY.verifier_key)
+    # A trusted checkpoint inside the pruned range: only a consistency proof can link it.
+    with pytest.raises(TrailInvalid, match="consistency proof"):
+        verify_trail(good, KEY.verifier_key, trusted=old["checkpoint"])
+    import base64
+
+    trail = AuditTrail(store, KEY, max_entries=1000)
+    proof = await trail.consistency_proof(TENANT, 4, 14)
+    linked = {
+        **good,
+        "consistency": {"first": 4, "hashes": [base64.b64encode(h).decode() for h in proof]},
+    }
+    assert verify_trail(linked, KEY.verifier_key, trusted=old["checkpoint"]).trusted_size == 4
+    # A trusted checkpoint past the pruned range is checked against the kept entries.
+    assert verify_trail(good, KEY.verifier_key, trusted=kept_whole["checkpoint"]).size == 14
+    bad_proof = copy.deepcopy(linked)
+    bad_proof["consistency"]["hashes"][0] = flipped
+    with pytest.raises(TrailInvalid, match="consistency proof"):
+        verify_trail(bad_proof, KEY.verifier_key, trusted=old["checkpoint"])

@@ -1,5 +1,7 @@
-"""Operator access requests (decision 0107): an operator's request to touch a tenant's data,
-pending until the tenant approves or refuses it, granting until its end unless revoked.
+"""Operator access requests and audit retention (decision 0107): an operator's request to
+touch a tenant's data, pending until the tenant approves or refuses it, granting until its end
+unless revoked; and the audit logs' pruned prefix — an entry's text may become NULL once
+retention has passed, its leaf hash staying, and each log counts how many it pruned.
 
 Revises 0040 (main's head when it was written; 0041, Object Lock's, may be chained between
 them when both are merged).
@@ -63,9 +65,24 @@ def upgrade() -> None:
         "operator_access_requests",
         ["operator_id", "created_at"],
     )
+    with op.batch_alter_table("audit_logs") as batch:
+        batch.add_column(
+            sa.Column("pruned_size", sa.BigInteger(), nullable=False, server_default="0")
+        )
+    with op.batch_alter_table("audit_log_entries") as batch:
+        batch.alter_column("entry", existing_type=sa.Text(), nullable=True)
 
 
 def downgrade() -> None:
+    # Refused once entries were pruned: their text cannot come back, and NOT NULL would not hold.
+    bind = op.get_bind()
+    pruned = sa.text("SELECT 1 FROM audit_logs WHERE pruned_size > 0 LIMIT 1")
+    if bind.execute(pruned).first() is not None:
+        raise RuntimeError("audit log entries were pruned: the column cannot be NOT NULL again")
+    with op.batch_alter_table("audit_log_entries") as batch:
+        batch.alter_column("entry", existing_type=sa.Text(), nullable=False)
+    with op.batch_alter_table("audit_logs") as batch:
+        batch.drop_column("pruned_size")
     op.drop_index(
         "ix_operator_access_requests_operator_id_created_at",
         table_name="operator_access_requests",
