@@ -9,6 +9,7 @@ cannot ship without its isolation case.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -443,3 +444,49 @@ async def test_nobody_else_lifts_or_bypasses_a_lock(world: World, caller: str) -
     assert head.headers["x-amz-object-lock-legal-hold"] == "ON"
     uploads = await victim.request("GET", f"{locked}?uploads")
     assert uploads.status == 200 and b"<Upload>" not in uploads.body
+
+
+async def operator_of(tenant: Client) -> Client:
+    """A platform operator with read-write access to every bucket of ``tenant``, approved by
+    its root (decision 0107)."""
+    from botocore.credentials import Credentials
+
+    from andromede.audit.access import AccessMode, Actor
+
+    assert tenant.identity is not None and tenant.operator_access is not None
+    created = await tenant.identity.create_operator("support")
+    operator = created.operator
+    service = tenant.operator_access
+    opened = await service.open(
+        Actor(operator.arn, operator_id=operator.id, operator_name=operator.name),
+        tenant.tenant_id,
+        buckets=None,
+        mode=AccessMode.READ_WRITE,
+        reason="isolation",
+        duration_seconds=600,
+        request_id="R",
+    )
+    root = Actor(f"arn:aws:iam::{tenant.tenant_id}:root", tenant_id=tenant.tenant_id, is_root=True)
+    approved = await service.approve(root, opened.id, request_id="R")
+    assert approved.expires_at is not None
+    issued = await tenant.identity.issue_operator_access_credentials(
+        tenant.tenant_id, operator.id, approved.id, approved.expires_at
+    )
+    return dataclasses.replace(
+        tenant,
+        credentials=Credentials(
+            issued.access_key_id, issued.secret_access_key, issued.session_token
+        ),
+    )
+
+
+@pytest.mark.parametrize("operation", list(RECIPES), ids=lambda op: op.name)
+async def test_an_operator_approved_by_another_tenant_is_denied(world: World, operation: O) -> None:
+    """Operator access the intruder tenant approved reaches nothing of the victim's."""
+    before = await snapshot(world.victim, world.upload_id)
+    operator = await operator_of(world.intruder)
+    reply = await attempt(operator, RECIPES[operation], world.upload_id)
+    assert reply.status == 403, (operation, reply.status, reply.body[:300])
+    if reply.body:
+        assert reply.error_code() == "AccessDenied"
+    assert await snapshot(world.victim, world.upload_id) == before
