@@ -274,6 +274,16 @@ def build_fastapi(context: ApiContext) -> FastAPI:
     return api
 
 
+def _state_setting_bounds(schemas: dict[str, Any], settings: Settings) -> None:
+    """Bounds that are settings, stated in the document as this deployment has them: a client
+    (and schemathesis) learns the longest access request it may open here."""
+    request = schemas.get("OpenAccessRequest", {}).get("properties", {})
+    if "duration_seconds" in request:
+        request["duration_seconds"]["maximum"] = settings.operator_access_max_duration
+    if "reason" in request:
+        request["reason"]["maxLength"] = settings.operator_access_reason_max_length
+
+
 def _openapi_document(api: FastAPI) -> dict[str, Any]:
     """FastAPI's document, with every error answer described as the problem it really is."""
     document = get_openapi(
@@ -283,6 +293,7 @@ def _openapi_document(api: FastAPI) -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's, replaced by Problem
         schemas.pop(unused, None)
     schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    _state_setting_bounds(schemas, api.state.context.settings)
     problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():

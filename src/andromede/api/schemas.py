@@ -245,13 +245,15 @@ BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 class OpenAccessRequest(_Request):
     tenant: TenantName = Field(description="Account id or name of the tenant.")
     buckets: list[BucketName] | None = Field(
-        default=None, max_length=100, description="The buckets; null: every bucket."
+        default=None, min_length=1, max_length=100, description="The buckets; null: every bucket."
     )
     mode: AccessMode
-    reason: Annotated[str, Field(min_length=1, max_length=10_000)] = Field(
+    # The bounds below are the widest settings allow; the served OpenAPI document states this
+    # deployment's own (api/app.py), and the service checks them.
+    reason: Annotated[str, Field(min_length=1, max_length=10_000, pattern=r"\S")] = Field(
         description="Why; at most operator_access_reason_max_length characters."
     )
-    duration_seconds: Annotated[int, Field(ge=1, le=2**31 - 1)] = Field(
+    duration_seconds: Annotated[int, Field(ge=60, le=7 * 86_400)] = Field(
         description="How long the access lasts once approved; at most operator_access_max_duration."
     )
 

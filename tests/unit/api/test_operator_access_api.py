@@ -195,14 +195,14 @@ async def test_bounds_of_a_request_are_the_settings(api: ApiHarness) -> None:
         assert "operator_access_max_duration" in too_long.json()["detail"]
         assert_problem(
             await operator.post(base, json={**BODY, "duration_seconds": 59}),
-            400,
-            "invalid-access-request",
+            422,
+            "validation-failed",
         )
         wordy = await operator.post(base, json={**BODY, "reason": "x" * 51})
         assert_problem(wordy, 400, "invalid-access-request")
         assert "operator_access_reason_max_length" in wordy.json()["detail"]
         assert_problem(
-            await operator.post(base, json={**BODY, "reason": "   "}), 400, "invalid-access-request"
+            await operator.post(base, json={**BODY, "reason": "   "}), 422, "validation-failed"
         )
         assert_problem(
             await operator.post(base, json={**BODY, "tenant": "nobody"}), 404, "no-such-tenant"
@@ -217,5 +217,9 @@ async def test_bounds_of_a_request_are_the_settings(api: ApiHarness) -> None:
         )
         assert_problem(await operator.get(f"{base}/oar-nope"), 422, "validation-failed")
         assert_problem(await operator.get(f"{base}/oar-{'0' * 20}"), 404, "no-such-access-request")
+        document = (await operator.get("/api/v1/openapi.json")).json()
+        bounds = document["components"]["schemas"]["OpenAccessRequest"]["properties"]
+        assert bounds["duration_seconds"]["maximum"] == 7200
+        assert bounds["reason"]["maxLength"] == 50
         every = await operator.post(base, json={**BODY, "buckets": None, "mode": "read-write"})
         assert every.status_code == 201 and every.json()["buckets"] is None
