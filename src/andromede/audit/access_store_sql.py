@@ -1,4 +1,4 @@
-"""Operator access requests over the metadata database (table of migration 0042)."""
+"""Operator access requests over the metadata database (table of migration 0041)."""
 
 from __future__ import annotations
 

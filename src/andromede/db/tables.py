@@ -359,7 +359,7 @@ operator_access_keys = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
-# An operator's request to touch a tenant's data (migration 0042, decision 0107): pending until
+# An operator's request to touch a tenant's data (migration 0041, decision 0107): pending until
 # the tenant approves or refuses it; approved until ``expires_at`` unless revoked. ``buckets``:
 # JSON list of names, NULL for every bucket. Expiry is derived from the time, never written.
 operator_access_requests = sa.Table(
@@ -439,7 +439,7 @@ audit_logs = sa.Table(
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("root_hash", sa.LargeBinary, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
-    # How many of the first entries retention pruned (migration 0042, decision 0107): their
+    # How many of the first entries retention pruned (migration 0041, decision 0107): their
     # text is NULL, their leaf hashes and the nodes stay, so every proof still verifies.
     sa.Column("pruned_size", sa.BigInteger, nullable=False, server_default="0"),
 )
@@ -453,7 +453,7 @@ audit_log_entries = sa.Table(
     sa.Column("id", big_id(), primary_key=True, autoincrement=True),
     sa.Column("log_id", sa.Text, nullable=False),
     sa.Column("leaf_index", sa.BigInteger, nullable=False),
-    sa.Column("entry", sa.Text, nullable=True),  # NULL: pruned by retention (0042)
+    sa.Column("entry", sa.Text, nullable=True),  # NULL: pruned by retention (0041)
     sa.Column("leaf_hash", sa.LargeBinary, nullable=False),
     sa.UniqueConstraint("log_id", "leaf_index"),
     sa.Index(None, "log_id", "id"),

@@ -6,7 +6,7 @@ retention has passed, its leaf hash staying, and each log counts how many it pru
 Revises 0040 (main's head when it was written; 0041, Object Lock's, may be chained between
 them when both are merged).
 
-Revision ID: 0042
+Revision ID: 0041
 Revises: 0040
 Create Date: 2026-12-05
 """
@@ -20,7 +20,7 @@ from alembic import op
 
 from andromede.db.types import UtcDateTime
 
-revision: str = "0042"
+revision: str = "0041"
 down_revision: str | None = "0040"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

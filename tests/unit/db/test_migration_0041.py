@@ -1,4 +1,4 @@
-"""Migration 0042 (operator access requests and audit retention, decision 0107) on SQLite:
+"""Migration 0041 (operator access requests and audit retention, decision 0107) on SQLite:
 the requests' table comes and goes, an entry's text may become NULL and a log counts its
 pruned prefix (0 for logs of before), and going back is refused once entries were pruned."""
 
@@ -45,7 +45,7 @@ def test_up_and_down(tmp_path: Path) -> None:
         sa.column("updated_at"),
     )  # fmt: skip
     _execute(url, log.insert().values(log_id="t", size=1, root_hash=b"r" * 32, updated_at=NOW))
-    _migrate(url, "0042")
+    _migrate(url, "0041")
     assert _execute(url, sa.select(tables.audit_logs.c.pruned_size)) == [(0,)]
     _execute(
         url,
