@@ -8,7 +8,7 @@ them when both are merged).
 
 Revision ID: 0041
 Revises: 0040
-Create Date: 2026-12-05
+Create Date: 2026-12-03
 """
 
 from __future__ import annotations
