@@ -33,8 +33,12 @@ from andromede.audit.signing import KEY_FILE_NAME, PUBLIC_KEY_FILE_NAME, LogSign
 from andromede.audit.store import AuditStore
 from andromede.audit.store_sql import SqlAuditStore, register_signing_key
 from andromede.audit.trail import AuditTrail
+from andromede.billing.sampler import UsageSampler
+from andromede.billing.service import BillingService, RunningInstance
+from andromede.billing.store_sql import SqlBillingStore
 from andromede.compute.driver import HypervisorDriver
 from andromede.compute.images import ImageFiles
+from andromede.compute.model import Instance, InstanceState
 from andromede.compute.service import ComputeService
 from andromede.compute.store_sql import SqlComputeStore
 from andromede.compute_adapters import (
@@ -94,6 +98,7 @@ from andromede.storage.sweeper import Sweeper
 __all__ = [
     "Application",
     "audit_key_name",
+    "billing_service",
     "create_app",
     "credentials_ini",
     "database_url",
@@ -101,6 +106,7 @@ __all__ = [
     "key_service",
     "migrate",
     "open_audit_trail",
+    "open_billing",
     "open_blob_stores",
     "open_identity",
     "open_image_library",
@@ -158,6 +164,7 @@ def write_credentials(
 class _Running:
     db: Database
     audit: AuditService
+    billing: BillingService
     s3: S3App
     # The other AWS-style APIs on the same endpoint, by credential-scope service name.
     apis: dict[str, ASGIApp]
@@ -240,6 +247,7 @@ class Application:
         identity = identity_service(settings, db)
         audit_store = SqlAuditStore(db)
         audit = AuditService(audit_store, flush_interval=settings.audit_flush_interval)
+        billing = billing_service(settings, db)
         trail = await open_audit_trail(settings, db, audit_store)
         operator_access = operator_access_service(settings, SqlAccessRequestStore(db), audit)
         store = SqlMetadataStore(db, row_memo_size=settings.opened_headers_cache_size)
@@ -264,6 +272,7 @@ class Application:
             for region, region_blobs in blobs.regions.items()
         }
         audit.start()
+        billing.start()
         background = [
             *(
                 asyncio.create_task(sweeper.run_forever(), name=f"sweeper-{region}")
@@ -312,19 +321,31 @@ class Application:
             identity,
             audit,
             rate_limiter,
+            billing=billing,
         )
         apis: dict[str, ASGIApp] = {
             spec.name: QueryApp(spec, identity, audit, settings, rate_limiter)
             for spec in (IAM, STS)
         }
-        apis[KmsApp.name] = KmsApp(customer_keys, identity, audit, settings, rate_limiter)
+        apis[KmsApp.name] = KmsApp(
+            customer_keys, identity, audit, settings, rate_limiter, billing=billing
+        )
         compute = await start_compute(
-            settings, db, keys, objects, identity, customer_keys=customer_keys, audit=audit
+            settings,
+            db,
+            keys,
+            objects,
+            identity,
+            customer_keys=customer_keys,
+            audit=audit,
+            billing=billing,
         )
         apis[Ec2App.name] = Ec2App(compute, identity, audit, settings, rate_limiter)
         background.append(
             asyncio.create_task(_compute_upkeep(settings, compute), name="compute-upkeep")
         )
+        sampler = usage_sampler(settings, billing, objects, compute, customer_keys, identity)
+        background.append(asyncio.create_task(sampler.run_forever(), name="billing-sampler"))
         management = ManagementApi(
             identity,
             audit,
@@ -333,10 +354,12 @@ class Application:
             close_tenant=tenant_closer(identity, keys, customer_keys, buckets=objects.list_buckets),
             trail=trail,
             operator_access=operator_access,
+            billing=billing,
         )
         self._running = _Running(
             db=db,
             audit=audit,
+            billing=billing,
             s3=s3,
             apis=apis,
             management=management,
@@ -365,6 +388,7 @@ class Application:
             await running.customer_keys.aclose()
         await running.identity.flush_key_usage()
         await running.audit.close()
+        await running.billing.close()
         await running.db.close()
         if running.close_blobs is not None:
             await running.close_blobs()
@@ -408,6 +432,7 @@ async def start_compute(
     *,
     customer_keys: CustomerKeyService | None = None,
     audit: AuditService | None = None,
+    billing: BillingService | None = None,
 ) -> ComputeService:
     """The compute service over the hypervisor the settings name, reconciled with what the
     hosts run (a failed reconciliation is logged: the API still serves, and the next start
@@ -425,6 +450,8 @@ async def start_compute(
         ImageFiles(settings.data_dir / "compute" / "images", settings.max_image_size),
         BucketImageSource(objects, S3Authoriser(identity.policies_for, settings.region)),
     )
+    if billing is not None:
+        compute.on_transition = instance_meter(billing)
     if settings.hypervisor == "memory" and settings.workers > 1:
         log.warning(
             "hypervisor = memory keeps its instances in each worker process: with %d workers "
@@ -437,6 +464,73 @@ async def start_compute(
     except Exception:
         log.exception("compute: reconciliation with the hypervisor failed")
     return compute
+
+
+def billing_service(settings: Settings, db: Database) -> BillingService:
+    """Metering and the price catalogue over ``db`` (decision 0108)."""
+    return BillingService(
+        SqlBillingStore(db),
+        region=settings.region,
+        instance_types=settings.instance_types,
+        flush_interval=settings.billing_flush_interval,
+    )
+
+
+def instance_meter(
+    billing: BillingService,
+) -> Callable[[Instance, Instance, datetime], Awaitable[None]]:
+    """Compute's state changes as instance runs: entering running opens one, leaving it
+    closes it (billed to then, a minute at least)."""
+
+    async def on_transition(before: Instance, after: Instance, at: datetime) -> None:
+        if after.state is InstanceState.RUNNING:
+            await billing.instance_started(
+                after.instance_id, after.tenant_id, after.instance_type, at
+            )
+        elif before.state is InstanceState.RUNNING:
+            await billing.instance_stopped(after.instance_id, at)
+
+    return on_transition
+
+
+def usage_sampler(
+    settings: Settings,
+    billing: BillingService,
+    objects: ObjectService,
+    compute: ComputeService,
+    customer_keys: CustomerKeyService,
+    identity: IdentityService,
+) -> UsageSampler:
+    """What tenants hold, read through each context's service, sampled for billing."""
+    region = settings.region
+
+    async def stored_bytes() -> dict[tuple[str, str], int]:
+        return await objects.stored_bytes_by_tenant_and_region()
+
+    async def volume_gib() -> dict[tuple[str, str], int]:
+        return {(t, region): g for t, g in (await compute.volume_gib_by_tenant()).items()}
+
+    async def kms_keys() -> dict[tuple[str, str], int]:
+        held: dict[tuple[str, str], int] = {}
+        for tenant in await identity.list_tenants():
+            for key_region, count in (await customer_keys.billable_keys(tenant.id)).items():
+                held[(tenant.id, key_region)] = count
+        return held
+
+    async def running_instances() -> list[RunningInstance]:
+        return [
+            RunningInstance(i.instance_id, i.tenant_id, i.instance_type, i.launch_time)
+            for i in await compute.running_instances()
+        ]
+
+    return UsageSampler(
+        billing,
+        interval=settings.billing_sample_interval,
+        stored_bytes=stored_bytes,
+        volume_gib=volume_gib,
+        kms_keys=kms_keys,
+        running_instances=running_instances,
+    )
 
 
 def s3_services(
@@ -894,6 +988,18 @@ async def open_metadata(
             identity_service(settings, db),
             SqlMetadataStore(db, row_memo_size=settings.opened_headers_cache_size),
         )
+    finally:
+        await db.close()
+
+
+@contextlib.asynccontextmanager
+async def open_billing(settings: Settings) -> AsyncIterator[tuple[IdentityService, BillingService]]:
+    """Identity and billing over the data folder's database, migrated first: what
+    ``andromede admin usage`` reads."""
+    url = await migrate(settings)
+    db = _open_database(settings, url)
+    try:
+        yield identity_service(settings, db), billing_service(settings, db)
     finally:
         await db.close()
 

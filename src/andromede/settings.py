@@ -252,6 +252,20 @@ class Settings(BaseSettings):
         description="Seconds an audit event may wait to be written to the audit log with others"
         " (a full batch is written at once; a crash loses at most this much).",
     )
+    billing_flush_interval: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds request meters (S3, KMS) are counted in memory before being added"
+        " to the usage table in one write (a crash loses at most this much metering).",
+    )
+    billing_sample_interval: float = Field(
+        default=300.0,
+        ge=1,
+        le=3600,
+        description="Seconds between two samples of what tenants hold (stored bytes, volumes,"
+        " KMS keys) and two billings of running instances.",
+    )
     audit_max_entries: int = Field(
         default=1000,
         gt=0,

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from andromede.api import (
     routes_access,
     routes_audit,
+    routes_billing,
     routes_platform,
     routes_session,
     routes_tenants,
@@ -43,6 +44,7 @@ from andromede.api.schemas import Problem
 from andromede.audit.access_service import OperatorAccessService
 from andromede.audit.service import AuditService
 from andromede.audit.trail import AuditTrail
+from andromede.billing.service import BillingService
 from andromede.errors import AndromedeError
 from andromede.http.asgi import (
     BodyTimeout,
@@ -87,11 +89,13 @@ class ManagementApi:
         close_tenant: TenantCloser,
         trail: AuditTrail | None = None,
         operator_access: OperatorAccessService | None = None,
+        billing: BillingService | None = None,
     ) -> None:
         """``close_tenant``: closes a tenant for good, crypto-shredding it
         (``andromede.app.tenant_closer``); ``trail``: the audit trail served under
         ``/audit`` (decision 0105); ``operator_access``: operator access requests, under
-        ``/access-requests`` (decision 0107)."""
+        ``/access-requests`` (decision 0107); ``billing``: the meters, prices and usage
+        reports (0108)."""
         self._settings = settings
         authenticator = Authenticator.for_settings(
             identity, settings, service=SIGNING_SERVICE, allow_operator=True
@@ -105,6 +109,7 @@ class ManagementApi:
             close_tenant=close_tenant,
             trail=trail,
             operator_access=operator_access,
+            billing=billing,
         )
         self.fastapi = build_fastapi(context)
 
@@ -257,7 +262,14 @@ def build_fastapi(context: ApiContext) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     api.state.context = context
-    for module in (routes_session, routes_tenants, routes_platform, routes_audit, routes_access):
+    for module in (
+        routes_session,
+        routes_tenants,
+        routes_platform,
+        routes_audit,
+        routes_access,
+        routes_billing,
+    ):
         api.include_router(module.router, prefix=API_PREFIX)
     api.add_exception_handler(ApiProblem, _on_problem)
     api.add_exception_handler(AndromedeError, _on_problem)

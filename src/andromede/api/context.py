@@ -10,6 +10,7 @@ from starlette.requests import Request
 from andromede.audit.access_service import OperatorAccessService
 from andromede.audit.service import AuditService
 from andromede.audit.trail import AuditTrail
+from andromede.billing.service import BillingService
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.authn import Authenticator
 from andromede.iam.model import Tenant
@@ -36,6 +37,7 @@ class ApiContext:
     trail: AuditTrail | None = None  # None: a server that serves no audit trail (tests)
     # None: a server where operators cannot ask for access to tenants' data (tests).
     operator_access: OperatorAccessService | None = None
+    billing: BillingService | None = None  # None: a server that keeps no billing (tests)
 
     @staticmethod
     def request_id(request: Request) -> str:

@@ -26,6 +26,7 @@ from andromede.audit.errors import (
     InvalidTreeRange,
     NoSuchAccessRequest,
 )
+from andromede.billing import errors as billing
 from andromede.db.errors import DatabaseUnavailable
 from andromede.http.sigv4 import SigV4Error
 from andromede.iam import errors as iam
@@ -114,6 +115,9 @@ _TABLE: Sequence[tuple[type[Exception], _Mapped]] = (
         InvalidAccessRequest,
         _Mapped(_Kind("invalid-access-request", 400, "Invalid access request")),
     ),
+    (billing.UnknownMeter, _Mapped(_Kind("no-such-meter", 404, "No such meter"))),
+    (billing.InvalidPrice, _Mapped(_Kind("invalid-price", 400, "Invalid price"))),
+    (billing.InvalidPeriod, _Mapped(_Kind("invalid-period", 400, "Invalid period"))),
     (iam.AccessDenied, _Mapped(_Kind("access-denied", 403, "Access denied"))),
     (iam.LoginFailed, _Mapped(_Kind("login-failed", 401, "Login failed"), _CHALLENGE)),
     (iam.InvalidConsoleSession, _Mapped(_NOT_AUTHENTICATED, _CHALLENGE)),

@@ -1,5 +1,5 @@
 """``andromede admin``: the platform operator's commands (tenants, their users and regions,
-operators, the residency report).
+operators, the residency report, usage and cost).
 
 They work on the data folder and settings the way ``serve`` does (migrating the database first),
 beside a running server or not. A change made here reaches a running server's caches within
@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from andromede.cli.residency import residency_app
+from andromede.cli.usage import usage
 from andromede.errors import ConfigurationError
 from andromede.iam.errors import IamError, NoSuchEntity
 from andromede.iam.service import IdentityService
@@ -37,6 +38,7 @@ admin.add_typer(tenant_app, name="tenant")
 admin.add_typer(user_app, name="user")
 admin.add_typer(operator_app, name="operator")
 admin.add_typer(residency_app, name="residency")
+admin.command("usage")(usage)
 image_app = typer.Typer(no_args_is_help=True, help="Machine images for instances.")
 admin.add_typer(image_app, name="image")
 

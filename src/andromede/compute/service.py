@@ -779,6 +779,11 @@ class ComputeService(
                     mac=None,
                 )
             if await self.store.replace(changed):
+                if self.on_transition is not None and changed.state is not instance.state:
+                    try:
+                        await self.on_transition(instance, changed, self.clock())
+                    except Exception:
+                        log.exception("instance %s: transition listener failed", instance_id)
                 return replace(changed, revision=changed.revision + 1)
         raise ComputeError(f"instance {instance_id}: too many concurrent changes")
 
@@ -999,6 +1004,20 @@ class ComputeService(
                 await self.store.delete(Instance, instance.instance_id)
                 gone += 1
         return gone
+
+    async def running_instances(self) -> list[Instance]:
+        """Every tenant's instances in the running state (metering's reconciliation)."""
+        return [
+            i for i in await self.store.list(Instance, None) if i.state is InstanceState.RUNNING
+        ]
+
+    async def volume_gib_by_tenant(self) -> dict[str, int]:
+        """GiB of volumes each tenant holds (every volume not deleted), for metering."""
+        held: dict[str, int] = {}
+        for volume in await self.store.list(Volume, None):
+            if volume.state is not VolumeState.DELETED:
+                held[volume.tenant_id] = held.get(volume.tenant_id, 0) + volume.size_gib
+        return held
 
     async def settle(self) -> None:
         """Wait for the work on the hosts started so far (tests, shutdown)."""

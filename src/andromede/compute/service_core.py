@@ -29,6 +29,7 @@ from andromede.compute.images import ImageFiles
 from andromede.compute.model import (
     Image,
     ImageState,
+    Instance,
     InstanceType,
     Snapshot,
     Volume,
@@ -43,6 +44,7 @@ __all__ = [
     "ImageSource",
     "ServiceCore",
     "TagEntry",
+    "TransitionListener",
     "utc_now",
 ]
 
@@ -50,6 +52,9 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 NAME_MAX = 255  # names and descriptions, as EC2 limits them
+
+# An instance's record before and after a state change, and when it changed.
+TransitionListener = Callable[[Instance, Instance, datetime], Awaitable[None]]
 
 
 class DiskKeys(Protocol):
@@ -157,6 +162,9 @@ class ServiceCore:
         # host → its VXLAN endpoint as last reported (networks.py): a host that does not answer
         # once keeps its place in the other hosts' overlay peers.
         self._overlay_endpoints: dict[str, tuple[str, int]] = {}
+        # Told of every recorded state change (before, after, when): metering's instance runs
+        # (decision 0108). Set by the composition root; its failures are logged, never raised.
+        self.on_transition: TransitionListener | None = None
 
     # -- shared helpers ----------------------------------------------------------------------
 

@@ -35,6 +35,11 @@ __all__ = [
     "audit_log_nodes",
     "audit_logs",
     "audit_signing_keys",
+    "billing_prices",
+    "billing_runs",
+    "billing_samplers",
+    "billing_usage",
+    "billing_vat_rates",
     "blob_deletions",
     "bucket_cors",
     "bucket_documents",
@@ -481,6 +486,54 @@ audit_signing_keys = sa.Table(
     sa.Column("key_name", sa.Text, primary_key=True),
     sa.Column("public_key", sa.LargeBinary, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# -- billing (decision 0108) ---------------------------------------------------------------
+
+# Usage per tenant, hour, region and meter, in the meter's stored unit; only ever added to
+# (INSERT … ON CONFLICT DO UPDATE quantity = quantity + excluded), so gateways add up.
+billing_usage = sa.Table(
+    "billing_usage",
+    metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True),
+    sa.Column("hour", UtcDateTime, primary_key=True),
+    sa.Column("region", sa.Text, primary_key=True),
+    sa.Column("meter", sa.Text, primary_key=True),
+    sa.Column("quantity", sa.BigInteger, nullable=False),
+)
+# Each sampler's watermark: the interval before it has been billed.
+billing_samplers = sa.Table(
+    "billing_samplers",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("sampled_at", UtcDateTime, nullable=False),
+)
+# Instances running now, billed up to billed_until.
+billing_runs = sa.Table(
+    "billing_runs",
+    metadata,
+    sa.Column("resource_id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("region", sa.Text, nullable=False),
+    sa.Column("meter", sa.Text, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("billed_until", UtcDateTime, nullable=False),
+)
+# Prices and rates as decimal text: SQLite has no exact decimal type, and money is never float.
+billing_prices = sa.Table(
+    "billing_prices",
+    metadata,
+    sa.Column("region", sa.Text, primary_key=True),
+    sa.Column("meter", sa.Text, primary_key=True),
+    sa.Column("unit_price", sa.Text, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+billing_vat_rates = sa.Table(
+    "billing_vat_rates",
+    metadata,
+    sa.Column("region", sa.Text, primary_key=True),
+    sa.Column("rate", sa.Text, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
 # -- object storage -------------------------------------------------------------------------

@@ -88,6 +88,7 @@ from andromede.kms.keys_model import (
     GRANT_OPERATIONS,
     IMPORT_NEW_KEY_MATERIAL,
     KEY_MANAGER_AWS,
+    KEY_MANAGER_CUSTOMER,
     KEY_SPEC_SYMMETRIC_DEFAULT,
     KEY_USAGE_ENCAPSULATE_DECAPSULATE,
     KEY_USAGE_ENCRYPT_DECRYPT,
@@ -147,6 +148,7 @@ __all__ = [
 MAX_PLAINTEXT_SIZE: Final = 4096  # AWS KMS's Encrypt limit
 MAX_RANDOM_BYTES: Final = 1024  # GenerateRandom and GenerateDataKey's NumberOfBytes
 _UPKEEP_BATCH: Final = 100
+_BILLING_PAGE: Final = 500
 _CHANGE_ATTEMPTS: Final = 5
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -520,6 +522,23 @@ class CustomerKeyService:
         more = len(keys) > limit
         keys = keys[:limit]
         return keys, keys[-1].key_id if more else None
+
+    async def billable_keys(self, tenant_id: str) -> dict[str, int]:
+        """How many of the tenant's keys are billed, per region: every customer-managed key
+        but those pending deletion (metering, decision 0108)."""
+        counts: dict[str, int] = {}
+        after: str | None = None
+        while True:
+            page = await self._store.list_keys(tenant_id, after=after, limit=_BILLING_PAGE)
+            for key in page:
+                if (
+                    key.state is not KeyState.PENDING_DELETION
+                    and key.key_manager == KEY_MANAGER_CUSTOMER
+                ):
+                    counts[key.region] = counts.get(key.region, 0) + 1
+            if len(page) < _BILLING_PAGE:
+                return counts
+            after = page[-1].key_id
 
     async def enable_key(self, caller: Caller, key_ref: str) -> CustomerKey:
         return await self._move(caller, key_ref, "kms:EnableKey", KeyEvent.ENABLE)

@@ -17,6 +17,7 @@ from typing import Any
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
+from andromede.billing.service import BillingService
 from andromede.errors import AndromedeError
 from andromede.http.access import log_access
 from andromede.http.asgi import (
@@ -63,8 +64,11 @@ class KmsApp:
         audit: AuditService,
         settings: Settings,
         rate_limiter: RateLimiter | None = None,
+        *,
+        billing: BillingService | None = None,
     ) -> None:
         self._keys = keys
+        self._billing = billing
         self._settings = settings
         self._audit = audit
         self._auth = Authenticator.for_settings(identity, settings, service=self.name)
@@ -204,6 +208,15 @@ class KmsApp:
         error_type: str | None,
         started: float,
     ) -> None:
+        if (
+            self._billing is not None
+            and caller is not None
+            and action_name in ACTIONS
+            and status < 500
+            and status != 403
+        ):
+            # Billed to the caller's account, as AWS bills KMS requests (decision 0108).
+            self._billing.count(caller.account_id, self._settings.region, "kms.requests")
         if caller is not None and action_name in ACTIONS:
             details = {"operation": action_name, "status": str(status)}
             details.update(principal.audit_details)

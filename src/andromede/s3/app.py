@@ -29,6 +29,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
+from andromede.billing.model import s3_request_meter
+from andromede.billing.service import BillingService
 from andromede.errors import AndromedeError
 from andromede.http.access import log_access
 from andromede.http.asgi import decode_headers, new_request_id, raw_target
@@ -195,8 +197,11 @@ class S3App:
         identity: IdentityService,
         audit: AuditService,
         rate_limiter: RateLimiter | None = None,
+        *,
+        billing: BillingService | None = None,
     ) -> None:
         self._authoriser = services.authoriser
+        self._billing = billing
         self._services = services
         self._settings = services.settings
         self._router = Router(services.settings.s3_domain)
@@ -296,6 +301,7 @@ class S3App:
             self._finish(
                 route, principal, authenticated, request_id, method, raw_path, 499, ctx, 0, started
             )
+            self._meter(route, addressed, principal, ctx, method, 499, 0)
             return
         except Exception as exc:
             if ctx is not None and ctx.route.operation in _MISSING_KEY_NEEDS_LIST:
@@ -336,6 +342,7 @@ class S3App:
                 sent,
                 started,
             )
+            self._meter(route, addressed, principal, ctx, method, status, sent)
             logs = self._access_logs
             if (
                 logs is not None
@@ -830,6 +837,40 @@ class S3App:
         return Response(
             status=wire.status, headers=headers, body=xml.document(), head=method == "HEAD"
         )
+
+    def _meter(
+        self,
+        route: Route | None,
+        addressed: Bucket | None,
+        principal: Principal,
+        ctx: S3Context | None,
+        method: str,
+        status: int,
+        sent: int,
+    ) -> None:
+        """Count the request and its bytes for the bucket owner (the caller, for requests
+        on no existing bucket), in the bucket's region (decision 0108). Requests refused
+        (403), redirected to their region (301) or failed by the server (5xx) are not billed;
+        the bytes that moved are."""
+        billing = self._billing
+        if billing is None or route is None:
+            return
+        if ctx is not None:
+            principal = ctx.principal  # a PostObject's is its form's signer
+        if addressed is not None:
+            tenant_id, region = addressed.tenant_id, addressed.region
+        elif principal.tenant_id is not None:
+            tenant_id, region = principal.tenant_id, self._settings.region
+        else:
+            return  # an anonymous request that names no bucket: nobody to bill
+        if status < 500 and status not in (301, 403):
+            meter = s3_request_meter(route.operation.name, method)
+            if meter is not None:
+                billing.count(tenant_id, region, meter)
+        if ctx is not None and ctx.bytes_received:
+            billing.count(tenant_id, region, "s3.transfer.in", ctx.bytes_received)
+        if sent:
+            billing.count(tenant_id, region, "s3.transfer.out", sent)
 
     def _finish(
         self,

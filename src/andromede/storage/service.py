@@ -250,6 +250,17 @@ class ObjectService:
     async def list_buckets(self, tenant_id: str) -> list[Bucket]:
         return await self._store.list_buckets(tenant_id)
 
+    async def stored_bytes_by_tenant_and_region(self) -> dict[tuple[str, str], int]:
+        """Bytes each tenant stores in each region, noncurrent versions included (what
+        metering samples, decision 0108; the residency report's figures, summed)."""
+        usage = await self._store.usage_by_bucket()
+        held: dict[tuple[str, str], int] = {}
+        for bucket in await self._store.all_buckets():
+            used = usage.get(bucket.name)
+            key = (bucket.tenant_id, bucket.region)
+            held[key] = held.get(key, 0) + (used.stored_bytes if used else 0)
+        return held
+
     async def set_bucket_policy(self, name: str, policy: str | None) -> Bucket:
         """Store (or, with None, remove) the bucket policy; validating it is the caller's job,
         since the policy language belongs to identity. NoSuchBucket."""

@@ -1,0 +1,369 @@
+"""Billing's pure core: the meters, hour buckets, instance runs and the pricing arithmetic.
+
+Usage is kept as integers per tenant, region, meter and hour (the hour's start, UTC), in the
+meter's *stored unit* (requests, bytes, byte-hours, seconds, GiB-seconds, key-seconds); a
+price is in EUR per the meter's *price unit* (1,000 requests, GiB, GiB-month, hour…), and
+``divisor`` stored units make one price unit. Money is :class:`~decimal.Decimal`, never float:
+each report line's net amount and its VAT are rounded to the cent, half up (decision 0108).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
+from typing import Final
+
+from andromede.billing.errors import InvalidPeriod, InvalidPrice, UnknownMeter
+
+__all__ = [
+    "CENT",
+    "CURRENCY",
+    "FIXED_METERS",
+    "HOURS_PER_MONTH",
+    "INSTANCE_METER_PREFIX",
+    "MINIMUM_RUN_SECONDS",
+    "Meter",
+    "Period",
+    "Price",
+    "ReportLine",
+    "Run",
+    "UsageIncrement",
+    "UsageReport",
+    "UsageTotal",
+    "byte_hours_by_hour",
+    "catalogue",
+    "check_meter",
+    "hour_of",
+    "instance_meter",
+    "line_amounts",
+    "parse_month",
+    "parse_price",
+    "parse_vat_rate",
+    "report",
+    "run_increments",
+    "s3_request_meter",
+    "seconds_by_hour",
+]
+
+CURRENCY: Final = "EUR"
+CENT: Final = Decimal("0.01")
+HOURS_PER_MONTH: Final = 730  # AWS's month for GB-month and key-month prices (8,760 h / 12)
+MINIMUM_RUN_SECONDS: Final = 60  # an instance run is billed a minute at least (EC2 Linux)
+INSTANCE_METER_PREFIX: Final = "ec2.instance."
+_GIB: Final = 2**30
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+# Prices and rates: at most 9 decimals (a fraction of a cent per request), below a billion.
+_MAX_PRICE: Final = Decimal(10) ** 9
+_PRICE_EXPONENT: Final = -9
+_WIDE: Final = Context(prec=60)  # quantities reach 1e19: never round before the last step
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    name: str
+    unit: str  # what the stored quantity counts
+    price_unit: str  # what a price is per
+    divisor: int  # stored units in one price unit
+    description: str
+
+
+_PER_MONTH_SECONDS = HOURS_PER_MONTH * 3600
+FIXED_METERS: Final[tuple[Meter, ...]] = (
+    Meter("s3.requests.class-a", "requests", "1000 requests", 1000,
+          "S3 PUT, COPY, POST and LIST requests"),
+    Meter("s3.requests.class-b", "requests", "1000 requests", 1000,
+          "S3 GET, HEAD and other reads"),
+    Meter("s3.transfer.in", "bytes", "GiB", _GIB, "Bytes received by S3 (request bodies)"),
+    Meter("s3.transfer.out", "bytes", "GiB", _GIB, "Bytes sent by S3 (response bodies)"),
+    Meter("s3.storage", "byte-hours", "GiB-month", _GIB * HOURS_PER_MONTH,
+          "Bytes stored, noncurrent versions included, over time"),
+    Meter("ec2.volume", "GiB-seconds", "GiB-month", _PER_MONTH_SECONDS,
+          "EBS volume size over time"),
+    Meter("kms.keys", "key-seconds", "key-month", _PER_MONTH_SECONDS,
+          "Customer-managed KMS keys over time (pro rata)"),
+    Meter("kms.requests", "requests", "10000 requests", 10_000, "KMS API requests"),
+)  # fmt: skip
+
+
+def instance_meter(instance_type: str) -> Meter:
+    return Meter(
+        INSTANCE_METER_PREFIX + instance_type,
+        "seconds",
+        "hour",
+        3600,
+        f"Running time of {instance_type} instances (per second, a minute at least)",
+    )
+
+
+def catalogue(instance_types: Iterable[str]) -> dict[str, Meter]:
+    """Every meter of a deployment: the fixed ones and one per instance type offered."""
+    meters = {m.name: m for m in FIXED_METERS}
+    meters.update({m.name: m for m in map(instance_meter, sorted(instance_types))})
+    return meters
+
+
+# -- S3 request classes -------------------------------------------------------------------------
+
+_FREE_PREFIXES = ("Delete", "AbortMultipartUpload")
+
+
+def s3_request_meter(operation: str, method: str) -> str | None:
+    """The request meter of an S3 operation, as AWS's tiers: class A for writes (PUT, COPY,
+    POST) and listings (``List*``), class B for GET, HEAD and other reads; deletions and
+    aborts are free (None), as on AWS."""
+    if operation.startswith(_FREE_PREFIXES):
+        return None
+    if method in ("PUT", "POST") or operation.startswith("List"):
+        return "s3.requests.class-a"
+    return "s3.requests.class-b"
+
+
+# -- time ---------------------------------------------------------------------------------------
+
+
+def hour_of(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _whole_seconds(at: datetime) -> int:
+    return (at - _EPOCH) // timedelta(seconds=1)
+
+
+def seconds_by_hour(start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """``[start, end)`` cut at hour boundaries, in whole seconds per hour. Both ends are
+    truncated to the second, so consecutive intervals add up exactly, whatever their cuts."""
+    first, last = _whole_seconds(start), _whole_seconds(end)
+    pieces = []
+    while first < last:
+        hour_start = first - first % 3600
+        piece_end = min(last, hour_start + 3600)
+        pieces.append((_EPOCH + timedelta(seconds=hour_start), piece_end - first))
+        first = piece_end
+    return pieces
+
+
+def byte_hours_by_hour(amount: int, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """``amount`` held over ``[start, end)``, in amount-hours per hour (rounded half up)."""
+    return [
+        (hour, (amount * seconds * 2 + 3600) // 7200)
+        for hour, seconds in seconds_by_hour(start, end)
+        if amount
+    ]
+
+
+# -- usage --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UsageIncrement:
+    tenant_id: str
+    region: str
+    meter: str
+    hour: datetime  # the hour's start, UTC
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotal:
+    region: str
+    meter: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """An instance's time in the running state, billed up to ``billed_until`` so far."""
+
+    resource_id: str
+    tenant_id: str
+    region: str
+    meter: str
+    started_at: datetime
+    billed_until: datetime
+
+
+def run_increments(run: Run, until: datetime, *, ended: bool) -> list[UsageIncrement]:
+    """What ``run`` owes from ``billed_until`` to ``until``; if the run ``ended`` then, what a
+    run shorter than a minute owes more to make that minute (in the run's last hour)."""
+    until = max(until, run.billed_until)
+    pieces = dict(seconds_by_hour(run.billed_until, until))
+    if ended:
+        lasted = _whole_seconds(until) - _whole_seconds(run.started_at)
+        if lasted < MINIMUM_RUN_SECONDS:
+            last_hour = hour_of(until)
+            pieces[last_hour] = pieces.get(last_hour, 0) + MINIMUM_RUN_SECONDS - lasted
+    return [
+        UsageIncrement(run.tenant_id, run.region, run.meter, hour, seconds)
+        for hour, seconds in sorted(pieces.items())
+        if seconds
+    ]
+
+
+# -- periods ------------------------------------------------------------------------------------
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    start: datetime
+    end: datetime  # exclusive
+
+    @property
+    def label(self) -> str:
+        return self.start.strftime("%Y-%m")
+
+
+def parse_month(text: str) -> Period:
+    """``YYYY-MM`` as the month's period, UTC."""
+    match = _MONTH.match(text)
+    if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1970:
+        raise InvalidPeriod(f"a month is YYYY-MM (from 1970-01): {text[:16]!r}")
+    year, month = int(match[1]), int(match[2])
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return Period(start, end)
+
+
+# -- prices -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    region: str
+    meter: str
+    unit_price: Decimal  # EUR per the meter's price unit, VAT excluded
+
+
+def _decimal(value: object, what: str) -> Decimal:
+    # Floats are refused, not converted: 0.1 is not a tenth, and money must be exact.
+    if isinstance(value, bool) or not isinstance(value, str | Decimal | int):
+        raise InvalidPrice(f"{what} is a decimal number (in a string), never a float")
+    try:
+        number = Decimal(value)
+    except (InvalidOperation, ValueError) as exc:
+        raise InvalidPrice(f"{what} is not a decimal number") from exc
+    if not number.is_finite():
+        raise InvalidPrice(f"{what} must be a finite number")
+    if number < 0:
+        raise InvalidPrice(f"{what} must not be negative")
+    if number >= _MAX_PRICE:
+        raise InvalidPrice(f"{what} must be below {_MAX_PRICE}")
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < _PRICE_EXPONENT:
+        raise InvalidPrice(f"{what} has at most {-_PRICE_EXPONENT} decimals")
+    return number
+
+
+def parse_price(value: object) -> Decimal:
+    """A unit price in EUR: a decimal, at least 0, below a billion, 9 decimals at most."""
+    return _decimal(value, "a price")
+
+
+def parse_vat_rate(value: object) -> Decimal:
+    """A VAT rate as a fraction (0.20 for 20 %), from 0 to 1."""
+    rate = _decimal(value, "a VAT rate")
+    if rate > 1:
+        raise InvalidPrice("a VAT rate is a fraction from 0 to 1 (0.20 for 20 %)")
+    return rate
+
+
+def check_meter(name: str, meters: Mapping[str, Meter]) -> Meter:
+    meter = meters.get(name)
+    if meter is None:
+        raise UnknownMeter(f"no meter {name[:80]!r}; the catalogue lists the meters")
+    return meter
+
+
+def line_amounts(
+    quantity: int, meter: Meter, unit_price: Decimal, vat_rate: Decimal
+) -> tuple[Decimal, Decimal, Decimal]:
+    """(usage in price units, net, VAT) of one line: net = usage * price and VAT = net *
+    rate, each rounded to the cent half up (the usage itself is not rounded)."""
+    with localcontext(_WIDE):
+        usage = Decimal(quantity) / Decimal(meter.divisor)
+        net = (usage * unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
+        vat = (net * vat_rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    return usage, net, vat
+
+
+@dataclass(frozen=True, slots=True)
+class ReportLine:
+    region: str
+    meter: str
+    quantity: int  # in the meter's stored unit
+    unit: str
+    usage: Decimal  # in the price unit
+    price_unit: str
+    unit_price: Decimal | None  # None: the operator set no price (the line costs nothing)
+    net: Decimal
+    vat_rate: Decimal
+    vat: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.net + self.vat
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    tenant_id: str
+    period: Period
+    lines: tuple[ReportLine, ...]
+    currency: str = CURRENCY
+
+    @property
+    def net(self) -> Decimal:
+        return sum((line.net for line in self.lines), Decimal("0.00"))
+
+    @property
+    def vat(self) -> Decimal:
+        return sum((line.vat for line in self.lines), Decimal("0.00"))
+
+    @property
+    def total(self) -> Decimal:
+        return self.net + self.vat
+
+
+def report(
+    tenant_id: str,
+    period: Period,
+    totals: Sequence[UsageTotal],
+    meters: Mapping[str, Meter],
+    prices: Mapping[tuple[str, str], Decimal],
+    vat_rates: Mapping[str, Decimal],
+) -> UsageReport:
+    """One line per region and meter with usage; lines of meters no longer offered (an
+    instance type removed since) are kept, priced as the catalogue had them."""
+    lines = []
+    for total in sorted(totals, key=lambda t: (t.region, t.meter)):
+        if not total.quantity:
+            continue
+        meter = meters.get(total.meter) or _retired_meter(total.meter)
+        unit_price = prices.get((total.region, total.meter))
+        rate = vat_rates.get(total.region, Decimal(0))
+        usage, net, vat = line_amounts(total.quantity, meter, unit_price or Decimal(0), rate)
+        lines.append(
+            ReportLine(
+                region=total.region,
+                meter=total.meter,
+                quantity=total.quantity,
+                unit=meter.unit,
+                usage=usage,
+                price_unit=meter.price_unit,
+                unit_price=unit_price,
+                net=net,
+                vat_rate=rate,
+                vat=vat,
+            )
+        )
+    return UsageReport(tenant_id, period, tuple(lines))
+
+
+def _retired_meter(name: str) -> Meter:
+    if name.startswith(INSTANCE_METER_PREFIX):
+        return instance_meter(name.removeprefix(INSTANCE_METER_PREFIX))
+    return Meter(name, "units", "unit", 1, "a meter this release does not know")

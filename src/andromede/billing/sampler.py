@@ -1,0 +1,72 @@
+"""The periodic usage sampler: what is *held* rather than requested (decision 0108).
+
+Every ``interval`` it reads, through the other contexts' services, each tenant's stored bytes
+(noncurrent versions included), volume sizes and customer-managed KMS keys, and bills them as
+held since the last sample (the store's watermark: several gateways sampling bill each
+interval once); then it bills the running instances up to now. A failed reading skips its
+meter this round: the next sample covers the interval (the amount read then is taken as held
+over all of it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from andromede.billing.service import (
+    KMS_KEY_SAMPLER,
+    STORAGE_SAMPLER,
+    VOLUME_SAMPLER,
+    BillingService,
+    RunningInstance,
+)
+
+__all__ = ["Amounts", "UsageSampler"]
+
+log = logging.getLogger(__name__)
+
+# Per (tenant, region): bytes stored, GiB of volumes or keys held.
+Amounts = Callable[[], Awaitable[Mapping[tuple[str, str], int]]]
+
+
+class UsageSampler:
+    def __init__(
+        self,
+        billing: BillingService,
+        *,
+        interval: float,
+        stored_bytes: Amounts | None = None,
+        volume_gib: Amounts | None = None,
+        kms_keys: Amounts | None = None,
+        running_instances: Callable[[], Awaitable[Sequence[RunningInstance]]] | None = None,
+    ) -> None:
+        self._billing = billing
+        self._interval = interval
+        self._amounts = {
+            name: reading
+            for name, reading in (
+                (STORAGE_SAMPLER, stored_bytes),
+                (VOLUME_SAMPLER, volume_gib),
+                (KMS_KEY_SAMPLER, kms_keys),
+            )
+            if reading is not None
+        }
+        self._running_instances = running_instances
+
+    async def sample(self) -> None:
+        for name, reading in self._amounts.items():
+            try:
+                await self._billing.sample_amounts(name, await reading())
+            except Exception:  # one meter's failure must not stop the others
+                log.exception("billing sample %s failed; the next one covers its interval", name)
+        if self._running_instances is not None:
+            try:
+                await self._billing.bill_instances(await self._running_instances())
+            except Exception:
+                log.exception("billing instances failed; the next sample covers the interval")
+
+    async def run_forever(self) -> None:
+        while True:
+            await self.sample()
+            await asyncio.sleep(self._interval)

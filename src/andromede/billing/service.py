@@ -1,0 +1,226 @@
+"""BillingService: the one public entry of metering and billing (decision 0108).
+
+Request meters (S3, KMS) are counted in memory on the request path — a dictionary addition,
+no I/O — per tenant, region, meter and hour, and written by a background task every
+``flush_interval`` in one transaction that adds each total to its row (as the audit service
+batches its events). ``close()`` flushes what is pending; a crash loses at most the last
+interval's counts. Samplers (stored bytes, volume sizes, KMS keys) and instance runs are
+written through the store's watermarks instead, billed once whichever gateway samples.
+
+The catalogue: a unit price in EUR per region and meter, a VAT rate per region, set by the
+operator. A usage report prices a tenant's usage over a period (see ``model.report``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from andromede.billing.model import (
+    INSTANCE_METER_PREFIX,
+    Meter,
+    Period,
+    Price,
+    Run,
+    UsageIncrement,
+    UsageReport,
+    byte_hours_by_hour,
+    catalogue,
+    check_meter,
+    parse_price,
+    parse_vat_rate,
+    report,
+    seconds_by_hour,
+)
+from andromede.billing.store import BillingStore
+from andromede.db.errors import DatabaseUnavailable
+
+__all__ = ["BillingService", "RunningInstance"]
+
+log = logging.getLogger(__name__)
+
+_Key = tuple[str, str, str, int]  # tenant, region, meter, hour (epoch seconds)
+# Sampler names: each has its watermark in the store.
+STORAGE_SAMPLER = "s3.storage"
+VOLUME_SAMPLER = "ec2.volume"
+KMS_KEY_SAMPLER = "kms.keys"
+
+
+@dataclass(frozen=True, slots=True)
+class RunningInstance:
+    instance_id: str
+    tenant_id: str
+    instance_type: str
+    running_since: datetime
+
+
+class BillingService:
+    def __init__(
+        self,
+        store: BillingStore,
+        *,
+        region: str,
+        instance_types: Iterable[str],
+        flush_interval: float = 10.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self.region = region
+        self.meters: dict[str, Meter] = catalogue(instance_types)
+        self._flush_interval = flush_interval
+        self._clock = clock
+        self._pending: dict[_Key, int] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._unavailable = False
+
+    # -- request meters (the hot path) -----------------------------------------------------
+
+    def count(self, tenant_id: str, region: str, meter: str, quantity: int = 1) -> None:
+        """Add ``quantity`` to the meter's count of this hour; never blocks, never fails."""
+        if quantity <= 0:
+            return
+        now = int(time.time())
+        key = (tenant_id, region, meter, now - now % 3600)
+        pending = self._pending
+        pending[key] = pending.get(key, 0) + quantity
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="billing-flush")
+
+    async def flush(self) -> None:
+        """Write every count pending, in one transaction."""
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, {}
+        increments = [
+            UsageIncrement(t, r, m, datetime.fromtimestamp(h, UTC), q)
+            for (t, r, m, h), q in batch.items()
+        ]
+        try:
+            await self._store.add_usage(increments)
+        except BaseException:
+            # Put them back, with what came meanwhile: counts are kept until written.
+            for key, quantity in batch.items():
+                self._pending[key] = self._pending.get(key, 0) + quantity
+            raise
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_interval)
+            try:
+                await self.flush()
+            except DatabaseUnavailable:
+                if not self._unavailable:
+                    log.warning("billing flush: database unavailable; counts kept until it is back")
+                    self._unavailable = True
+                continue
+            except Exception:
+                log.exception("billing flush failed; counts kept for the next attempt")
+                continue
+            if self._unavailable:
+                log.warning("billing flush: database back; kept counts written")
+                self._unavailable = False
+
+    # -- samplers ----------------------------------------------------------------------------
+
+    async def sample_amounts(self, sampler: str, amounts: Mapping[tuple[str, str], int]) -> bool:
+        """Bill ``amounts`` (per tenant and region: bytes stored, GiB of volumes, keys held)
+        as held since the sampler's last sample; the first sample only starts the clock."""
+        meter = {
+            STORAGE_SAMPLER: "s3.storage",
+            VOLUME_SAMPLER: "ec2.volume",
+            KMS_KEY_SAMPLER: "kms.keys",
+        }[sampler]
+        per_seconds = meter != "s3.storage"  # storage is byte-hours, the others unit-seconds
+
+        def increments(previous: datetime, now: datetime) -> list[UsageIncrement]:
+            made: list[UsageIncrement] = []
+            for (tenant_id, region), amount in sorted(amounts.items()):
+                if per_seconds:
+                    pieces = [(h, amount * s) for h, s in seconds_by_hour(previous, now)]
+                else:
+                    pieces = byte_hours_by_hour(amount, previous, now)
+                made.extend(UsageIncrement(tenant_id, region, meter, h, q) for h, q in pieces)
+            return made
+
+        return await self._store.advance_sampler(sampler, self._clock(), increments)
+
+    # -- instance runs -------------------------------------------------------------------------
+
+    async def instance_started(
+        self, instance_id: str, tenant_id: str, instance_type: str, at: datetime
+    ) -> None:
+        meter = INSTANCE_METER_PREFIX + instance_type
+        await self._store.start_run(Run(instance_id, tenant_id, self.region, meter, at, at))
+
+    async def instance_stopped(self, instance_id: str, at: datetime) -> None:
+        """The instance left the running state at ``at``: bill it to then, a minute at least."""
+        await self._store.end_run(instance_id, at)
+
+    async def bill_instances(self, running: Iterable[RunningInstance]) -> None:
+        """Bill every open run up to now, after bringing the runs in line with what runs:
+        a run whose instance no longer runs ends now (its stop was missed), and an instance
+        running without a run (started before metering, or its start was missed) gets one
+        from its ``running_since``."""
+        now = self._clock()
+        running_by_id = {i.instance_id: i for i in running}
+        open_ids = {run.resource_id for run in await self._store.open_runs()}
+        for resource_id in sorted(open_ids - running_by_id.keys()):
+            await self._store.end_run(resource_id, now)
+        for instance_id in sorted(running_by_id.keys() - open_ids):
+            instance = running_by_id[instance_id]
+            await self.instance_started(
+                instance_id,
+                instance.tenant_id,
+                instance.instance_type,
+                min(instance.running_since, now),
+            )
+        await self._store.bill_runs(now)
+
+    # -- catalogue -----------------------------------------------------------------------------
+
+    async def set_price(self, region: str, meter: str, unit_price: object) -> Price:
+        check_meter(meter, self.meters)
+        price = Price(region, meter, parse_price(unit_price))
+        await self._store.set_price(price)
+        return price
+
+    async def delete_price(self, region: str, meter: str) -> bool:
+        return await self._store.delete_price(region, meter)
+
+    async def prices(self, region: str | None = None) -> list[Price]:
+        return [p for p in await self._store.prices() if region is None or p.region == region]
+
+    async def set_vat_rate(self, region: str, rate: object) -> Decimal:
+        parsed = parse_vat_rate(rate)
+        await self._store.set_vat_rate(region, parsed)
+        return parsed
+
+    async def vat_rates(self) -> dict[str, Decimal]:
+        return await self._store.vat_rates()
+
+    # -- reports -------------------------------------------------------------------------------
+
+    async def usage_report(self, tenant_id: str, period: Period) -> UsageReport:
+        totals = await self._store.usage(tenant_id, period.start, period.end)
+        prices = {(p.region, p.meter): p.unit_price for p in await self._store.prices()}
+        return report(tenant_id, period, totals, self.meters, prices, await self._store.vat_rates())
+
+    async def usage_by_hour(self, tenant_id: str, period: Period) -> list[UsageIncrement]:
+        return await self._store.usage_by_hour(tenant_id, period.start, period.end)
