@@ -175,3 +175,15 @@ def test_the_xks_connection_and_client_certificate_settings_and_their_limits(
     for alone in ({"xks_client_cert": tmp_path / "c.pem"}, {"xks_client_key": tmp_path / "k"}):
         with pytest.raises(ValidationError, match="xks_client_cert and xks_client_key"):
             Settings(data_dir=tmp_path, **alone)
+
+
+@pytest.mark.parametrize("seconds", [0, -1, 301])
+def test_the_billing_flush_interval_is_bounded(seconds: float) -> None:
+    with pytest.raises(ValidationError, match="billing_flush_interval"):
+        Settings(billing_flush_interval=seconds)
+
+
+@pytest.mark.parametrize("seconds", [0, 0.5, 3601])
+def test_the_billing_sample_interval_is_bounded(seconds: float) -> None:
+    with pytest.raises(ValidationError, match="billing_sample_interval"):
+        Settings(billing_sample_interval=seconds)
