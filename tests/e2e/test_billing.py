@@ -174,7 +174,8 @@ def test_boto3_traffic_is_metered_exactly_and_priced(metered: ServerProcess) -> 
     table = subprocess.run(
         [str(ANDROMEDE), "admin", "usage", "--tenant", name, "--month", month,
          "--data-dir", str(metered.data_dir)],
-        check=True, capture_output=True, timeout=60, text=True, env={**os.environ, "COLUMNS": "200"},
+        check=True, capture_output=True, timeout=60, text=True,
+        env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
     assert "s3.requests.class-a" in table.stdout and str(net_a + net_out) in table.stdout
 
@@ -182,12 +183,12 @@ def test_boto3_traffic_is_metered_exactly_and_priced(metered: ServerProcess) -> 
 def test_bad_prices_get_problem_details(metered: ServerProcess) -> None:
     operator = RequestsSigV4(Credentials(*metered.operator_credentials()))
     cases = [
-        (f"/billing/prices/{REGION}/s3.storage", {"unit_price": "-0.01"}, 400, "invalid-price"),
-        (f"/billing/prices/{REGION}/s3.storage", {"unit_price": "0.1e-20"}, 400, "invalid-price"),
-        (f"/billing/prices/{REGION}/no.such.meter", {"unit_price": "1"}, 404, "no-such-meter"),
-        ("/billing/prices/nowhere-1/s3.storage", {"unit_price": "1"}, 400, "unknown-region"),
+        (f"/billing/prices/{REGION}/s3.storage", {"unit_price": "-0.01"}, 422, "validation-failed"),
+        (f"/billing/prices/{REGION}/s3.storage", {"unit_price": "1e-20"}, 422, "validation-failed"),
         (f"/billing/prices/{REGION}/s3.storage", {"unit_price": 0.1}, 422, "validation-failed"),
-        (f"/billing/vat-rates/{REGION}", {"rate": "2"}, 400, "invalid-price"),
+        (f"/billing/prices/{REGION}/no.such.meter", {"unit_price": "1"}, 404, "no-such-meter"),
+        ("/billing/prices/nowhere-1/s3.storage", {"unit_price": "1"}, 404, "no-such-region"),
+        (f"/billing/vat-rates/{REGION}", {"rate": "1.5"}, 422, "validation-failed"),
     ]
     for path, body, status, slug in cases:
         answer = api(metered, "PUT", path, json=body, auth=operator)
@@ -204,5 +205,5 @@ def test_bad_prices_get_problem_details(metered: ServerProcess) -> None:
     )
     assert refused.status_code == 403
     bad_month = api(metered, "GET", "/tenants/admin/usage?month=2026-13", auth=operator)
-    assert bad_month.status_code == 400
-    assert bad_month.json()["type"] == "urn:andromede:problem:invalid-period"
+    assert bad_month.status_code == 422
+    assert bad_month.json()["type"] == "urn:andromede:problem:validation-failed"

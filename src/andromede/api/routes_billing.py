@@ -50,12 +50,15 @@ TenantRef = Annotated[
 ]
 Month = Annotated[
     str | None,
-    Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (UTC); the current month if absent."),
+    Query(
+        pattern=r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])$",
+        description="YYYY-MM (UTC, from 1970-01); the current month if absent.",
+    ),
 ]
 _SET: Responses = {
-    400: {"description": "Not a decimal, negative, too precise, or an unknown region"},
+    400: {"description": "Not a price or rate the catalogue takes"},
     403: {"description": "Operators only"},
-    404: {"description": "No such meter"},
+    404: {"description": "No such region or meter"},
 }
 _USAGE: Responses = {
     400: {"description": "Not a month"},
@@ -73,7 +76,7 @@ def _billing(ctx: ApiContext) -> BillingService:
 def _known_region(ctx: ApiContext, region: str) -> str:
     if ctx.settings.region_settings(region) is None:
         raise ApiProblem(
-            "unknown-region", 400, "Unknown region", "The deployment declares no such region."
+            "no-such-region", 404, "No such region", "The deployment declares no such region."
         )
     return region
 
@@ -155,7 +158,7 @@ async def list_vat_rates(
 @router.put(
     "/billing/vat-rates/{region}",
     summary="Set a region's VAT rate (operators only)",
-    responses={k: v for k, v in _SET.items() if k != 404},
+    responses=_SET,
 )
 async def set_vat_rate(
     region: RegionRef,

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from andromede.billing.model import Meter, Price, ReportLine, UsageReport
 
 __all__ = [
+    "PRICE_PATTERN",
+    "RATE_PATTERN",
     "MeterList",
     "MeterView",
     "PriceList",
@@ -21,6 +23,12 @@ __all__ = [
     "VatRateView",
     "VatRates",
 ]
+
+
+# What the domain accepts (billing.model.parse_price, parse_vat_rate), said in the schema too:
+# a price below a billion with 9 decimals at most, a rate from 0 to 1.
+PRICE_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,9})?$"
+RATE_PATTERN = r"^(0(\.[0-9]{1,9})?|1(\.0{1,9})?)$"
 
 
 class _Request(BaseModel):
@@ -49,8 +57,7 @@ class MeterList(BaseModel):
 
 class PriceUpdate(_Request):
     unit_price: str = Field(
-        min_length=1,
-        max_length=32,
+        pattern=PRICE_PATTERN,
         examples=["0.0050"],
         description="EUR per the meter's price unit, VAT excluded: a decimal string.",
     )
@@ -72,9 +79,7 @@ class PriceList(BaseModel):
 
 
 class VatRateUpdate(_Request):
-    rate: str = Field(
-        min_length=1, max_length=32, description='A fraction from 0 to 1 ("0.20" for 20 %).'
-    )
+    rate: str = Field(pattern=RATE_PATTERN, description='A fraction from 0 to 1 ("0.20" for 20 %).')
 
 
 class VatRateView(BaseModel):
