@@ -1,4 +1,4 @@
-"""The billing store over the metadata database (SQLite or PostgreSQL), tables of migration 0043.
+"""The billing store over the metadata database (SQLite or PostgreSQL), tables of migration 0042.
 
 Usage rows are only ever added to, with ``INSERT … ON CONFLICT DO UPDATE SET quantity =
 quantity + excluded.quantity``: two gateways flushing the same tenant's hour add up, neither

@@ -1,4 +1,4 @@
-"""Migration 0043 (metering and billing, decision 0108): its tables come and go on SQLite and
+"""Migration 0042 (metering and billing, decision 0108): its tables come and go on SQLite and
 on a real PostgreSQL, and going back is refused once usage is recorded, since invoices are
 made from it."""
 
@@ -55,7 +55,7 @@ def _execute(url: str, statement: sa.Executable) -> None:
 
 
 def _check(url: str) -> None:
-    _migrate(url, "0043")
+    _migrate(url, "0042")
     assert BILLING_TABLES <= _tables(url)
     _execute(
         url,
@@ -69,7 +69,7 @@ def _check(url: str) -> None:
     _execute(url, tables.billing_usage.delete())
     _migrate(url, "0040", down=True)
     assert not BILLING_TABLES & _tables(url)
-    _migrate(url, "0043")
+    _migrate(url, "0042")
     assert BILLING_TABLES <= _tables(url)
 
 

@@ -2,9 +2,9 @@
 samplers' watermarks, the open instance runs, and the price catalogue (prices per region and
 meter, a VAT rate per region, as decimal text).
 
-Revision ID: 0043
-Revises: 0040 (the lead chains it after 0041 and 0042 when merging)
-Create Date: 2026-12-05
+Revision ID: 0042
+Revises: 0041
+Create Date: 2026-12-03
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from alembic import op
 
 from andromede.db.types import UtcDateTime
 
-revision: str = "0043"
-down_revision: str | None = "0040"
+revision: str = "0042"
+down_revision: str | None = "0041"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
