@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import contextlib
 import os
+import random
 import signal
 import socket
 import ssl
@@ -33,9 +34,35 @@ def server_logs() -> list[Path]:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A loopback port nothing listens on, below the kernel's ephemeral range: a port the
+    kernel handed out (bind to 0) can be taken again, before the process it is meant for
+    binds it, by any outbound connection of the machine — under a loaded parallel run an
+    agent once met "Address already in use" so. Ports below the range are only ever taken
+    by an explicit bind, as this one picks them (at random, so parallel pickers rarely meet)."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = _PORTS.randrange(_LISTENER_PORTS_FROM, low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # every probe was taken: the kernel's choice, as before
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+_LISTENER_PORTS_FROM = 20_000
+_PORTS = random.SystemRandom()
+
+
+def _ephemeral_low() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32_768
+    return max(low, _LISTENER_PORTS_FROM + 1_000)
 
 
 @dataclass
