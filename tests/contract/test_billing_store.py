@@ -117,13 +117,15 @@ async def test_runs_are_billed_as_they_go_and_closed_with_the_minute_minimum(
     ]
     assert await store.end_run("i-1", H + timedelta(seconds=20))  # lasted 50 s: billed 60
     assert not await store.end_run("i-1", H + timedelta(seconds=30))
-    # i-2 starts again without its stop seen: the old run ends (15 s → a minute), a new opens.
+    # i-2 "starts" while its run is open (compute's start after the sampler opened it, or
+    # a missed stop): the open run is kept, not closed with a minute and opened again.
     await store.start_run(run("i-2", H + timedelta(seconds=15)))
     await store.bill_runs(H + timedelta(seconds=100))
+    assert [(r.resource_id, r.started_at) for r in await store.open_runs()] == [("i-2", H)]
     hourly = await store.usage_by_hour("t1", *DAY)
     assert [(i.hour, i.quantity) for i in hourly] == [
         (H - timedelta(hours=1), 30),
-        (H, 30 + 60 + 85),
+        (H, 30 + 100),
     ]
     assert [r.resource_id for r in await store.open_runs()] == ["i-2"]
 

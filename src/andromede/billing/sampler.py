@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 
 from andromede.billing.service import (
     KMS_KEY_SAMPLER,
     STORAGE_SAMPLER,
     VOLUME_SAMPLER,
     BillingService,
-    RunningInstance,
+    RunningInstances,
 )
 
 __all__ = ["Amounts", "UsageSampler"]
@@ -39,7 +39,7 @@ class UsageSampler:
         stored_bytes: Amounts | None = None,
         volume_gib: Amounts | None = None,
         kms_keys: Amounts | None = None,
-        running_instances: Callable[[], Awaitable[Sequence[RunningInstance]]] | None = None,
+        running_instances: RunningInstances | None = None,
     ) -> None:
         self._billing = billing
         self._interval = interval
@@ -62,7 +62,7 @@ class UsageSampler:
                 log.exception("billing sample %s failed; the next one covers its interval", name)
         if self._running_instances is not None:
             try:
-                await self._billing.bill_instances(await self._running_instances())
+                await self._billing.bill_instances(self._running_instances)
             except Exception:
                 log.exception("billing instances failed; the next sample covers the interval")
 

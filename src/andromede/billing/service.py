@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -40,7 +40,7 @@ from andromede.billing.model import (
 from andromede.billing.store import BillingStore
 from andromede.db.errors import DatabaseUnavailable
 
-__all__ = ["BillingService", "RunningInstance"]
+__all__ = ["BillingService", "RunningInstance", "RunningInstances"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,10 @@ class RunningInstance:
     tenant_id: str
     instance_type: str
     running_since: datetime
+
+
+# Reads the instances running now (compute's records).
+RunningInstances = Callable[[], Awaitable[Sequence[RunningInstance]]]
 
 
 class BillingService:
@@ -77,6 +81,7 @@ class BillingService:
         self._pending: dict[_Key, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._unavailable = False
+        self._reconciled_at: datetime | None = None  # the last bill_instances, this process
 
     # -- request meters (the hot path) -----------------------------------------------------
 
@@ -173,23 +178,33 @@ class BillingService:
         """The instance left the running state at ``at``: bill it to then, a minute at least."""
         await self._store.end_run(instance_id, at)
 
-    async def bill_instances(self, running: Iterable[RunningInstance]) -> None:
+    async def bill_instances(self, running: RunningInstances) -> None:
         """Bill every open run up to now, after bringing the runs in line with what runs:
         a run whose instance no longer runs ends now (its stop was missed), and an instance
         running without a run (started before metering, or its start was missed) gets one
-        from its ``running_since``."""
-        now = self._clock()
-        running_by_id = {i.instance_id: i for i in running}
+        from its ``running_since`` — but not before this service's previous reconciliation:
+        it had no run then either, so it was not running then (it would have got one), and
+        ``running_since`` may be long before (an instance's first launch, not its restart).
+
+        The open runs are read *before* what runs (``running`` is called after): an instance
+        stopped between the two readings then shows as a run to end (which compute's change
+        ended already, or which ends now, moments after its stop) rather than as an instance
+        running without a run, which would open a second run and bill its minute twice."""
         open_ids = {run.resource_id for run in await self._store.open_runs()}
+        running_by_id = {i.instance_id: i for i in await running()}
+        now = self._clock()
+        not_before, self._reconciled_at = self._reconciled_at, now
         for resource_id in sorted(open_ids - running_by_id.keys()):
             await self._store.end_run(resource_id, now)
         for instance_id in sorted(running_by_id.keys() - open_ids):
             instance = running_by_id[instance_id]
+            since = (
+                instance.running_since
+                if not_before is None
+                else max(instance.running_since, not_before)
+            )
             await self.instance_started(
-                instance_id,
-                instance.tenant_id,
-                instance.instance_type,
-                min(instance.running_since, now),
+                instance_id, instance.tenant_id, instance.instance_type, min(since, now)
             )
         await self._store.bill_runs(now)
 

@@ -35,8 +35,12 @@ class BillingStore(Protocol):
         False (nothing written) when the watermark is at ``now`` or later already."""
 
     async def start_run(self, run: Run) -> None:
-        """Open ``run``; a run still open for the same resource is closed at the new one's
-        start first (its stop was missed)."""
+        """Open ``run``, unless the resource has a run open already: that one is kept, as
+        the instance is running since then. Compute's start and the sampler's reconciliation
+        may both open the same running period, in either order; closing the first at the
+        second would bill that period's minute twice. (Kept after a missed stop, the old run
+        bills the stopped gap too: at most one sample interval, as the sampler ends a run
+        whose instance it sees stopped.)"""
 
     async def end_run(self, resource_id: str, ended_at: datetime) -> bool:
         """Bill the resource's open run up to ``ended_at``, the minute minimum included, and
@@ -93,9 +97,7 @@ class MemoryBillingStore:
         return True
 
     async def start_run(self, run: Run) -> None:
-        if run.resource_id in self._runs:
-            await self.end_run(run.resource_id, run.started_at)
-        self._runs[run.resource_id] = run
+        self._runs.setdefault(run.resource_id, run)
 
     async def end_run(self, resource_id: str, ended_at: datetime) -> bool:
         run = self._runs.pop(resource_id, None)

@@ -35,7 +35,7 @@ _V = tables.billing_vat_rates
 _NEW_WATERMARK = InsertIgnoringConflict(_S, ["name"])
 _SET_PRICE = Upsert(_P, ["region", "meter"])
 _SET_VAT = Upsert(_V, ["region"])
-_SET_RUN = Upsert(_R, ["resource_id"])
+_NEW_RUN = InsertIgnoringConflict(_R, ["resource_id"])
 
 
 def _increment_statements() -> dict[str, sa.Insert]:
@@ -109,21 +109,15 @@ class SqlBillingStore:
         return await self._db.write(work)
 
     async def start_run(self, run: Run) -> None:
-        def work(conn: Connection) -> None:
-            _end_run(conn, run.resource_id, run.started_at)
-            _SET_RUN(
-                conn,
-                {
-                    "resource_id": run.resource_id,
-                    "tenant_id": run.tenant_id,
-                    "region": run.region,
-                    "meter": run.meter,
-                    "started_at": run.started_at,
-                    "billed_until": run.billed_until,
-                },
-            )
-
-        await self._db.write(work)
+        values = {
+            "resource_id": run.resource_id,
+            "tenant_id": run.tenant_id,
+            "region": run.region,
+            "meter": run.meter,
+            "started_at": run.started_at,
+            "billed_until": run.billed_until,
+        }
+        await self._db.write(lambda conn: _NEW_RUN(conn, values))
 
     async def end_run(self, resource_id: str, ended_at: datetime) -> bool:
         return await self._db.write(lambda conn: _end_run(conn, resource_id, ended_at))

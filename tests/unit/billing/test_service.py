@@ -5,7 +5,7 @@ state changes (and from what runs, when a change was missed), and the catalogue'
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -175,8 +175,7 @@ async def test_instance_runs_from_state_changes(billing: BillingService, clock: 
     assert await usage(billing) == {meter: 60}  # a minute at least
     await billing.instance_started("i-1", "t1", "t3.micro", clock.now)
     clock.advance(minutes=40)  # 09:30:20 -> 10:10:20
-    running = [RunningInstance("i-1", "t1", "t3.micro", T0)]
-    await billing.bill_instances(running)
+    await billing.bill_instances(running([RunningInstance("i-1", "t1", "t3.micro", T0)]))
     assert await usage(billing) == {meter: 60 + 2400}
     clock.advance(seconds=5)
     await billing.instance_stopped("i-1", clock.now)
@@ -192,9 +191,62 @@ async def test_runs_are_brought_in_line_with_what_runs(
     await billing.instance_started("i-gone", "t1", "t3.micro", clock.now)
     clock.advance(seconds=300)
     # i-gone stopped unseen; i-new runs since two minutes and has no run yet.
-    running = [RunningInstance("i-new", "t1", "t3.micro", clock.now - timedelta(seconds=120))]
-    await billing.bill_instances(running)
+    since = clock.now - timedelta(seconds=120)
+    await billing.bill_instances(running([RunningInstance("i-new", "t1", "t3.micro", since)]))
     assert await usage(billing) == {meter: 300 + 120}
+
+
+async def test_a_stop_between_the_readings_bills_its_minute_once(
+    billing: BillingService, clock: Clock
+) -> None:
+    """The sampler reads what runs while compute records a stop: the run ended by the stop
+    must not be opened again for the instance it saw running."""
+    meter = ("eu-fr-1", "ec2.instance.t3.micro")
+    await billing.instance_started("i-1", "t1", "t3.micro", clock.now)
+    clock.advance(seconds=10)
+
+    async def read_while_it_stops() -> list[RunningInstance]:
+        seen = [RunningInstance("i-1", "t1", "t3.micro", T0)]
+        await billing.instance_stopped("i-1", clock.now)
+        return seen
+
+    await billing.bill_instances(read_while_it_stops)
+    clock.advance(seconds=300)
+    await billing.bill_instances(running([]))
+    assert await usage(billing) == {meter: 60}
+
+
+async def test_a_start_seen_by_the_sampler_first_bills_its_minute_once(
+    billing: BillingService, clock: Clock
+) -> None:
+    """The sampler opens a run for an instance just started before compute's start reaches
+    billing: that start keeps the run rather than closing it (a minute) and opening another."""
+    meter = ("eu-fr-1", "ec2.instance.t3.micro")
+    await billing.bill_instances(running([RunningInstance("i-1", "t1", "t3.micro", clock.now)]))
+    await billing.instance_started("i-1", "t1", "t3.micro", clock.now)
+    clock.advance(seconds=20)
+    await billing.instance_stopped("i-1", clock.now)
+    assert await usage(billing) == {meter: 60}
+
+
+async def test_a_missed_restart_is_billed_from_the_previous_reconciliation_at_most(
+    billing: BillingService, clock: Clock
+) -> None:
+    """An instance launched long ago, stopped, then started again unseen: its launch time is
+    its first launch, and billing from it would bill the hours it was stopped."""
+    meter = ("eu-fr-1", "ec2.instance.t3.micro")
+    clock.advance(hours=5)
+    await billing.bill_instances(running([]))  # stopped then
+    clock.advance(seconds=300)
+    await billing.bill_instances(running([RunningInstance("i-1", "t1", "t3.micro", T0)]))
+    assert await usage(billing) == {meter: 300}
+
+
+def running(instances: list[RunningInstance]) -> Callable[[], Awaitable[list[RunningInstance]]]:
+    async def read() -> list[RunningInstance]:
+        return instances
+
+    return read
 
 
 async def test_prices_are_checked_against_the_catalogue(billing: BillingService) -> None:
