@@ -7,9 +7,14 @@ import asyncio
 import base64
 import json
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from andromede.app import instance_meter
+from andromede.billing.model import UsageReport, parse_month
+from andromede.billing.service import BillingService
+from andromede.billing.store import MemoryBillingStore
 from andromede.compute.driver import RuntimeState, VolumeSpec
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.errors import (
@@ -348,3 +353,79 @@ async def test_a_volume_deleted_while_its_host_makes_it_leaves_no_disk(
         await made
     assert driver.volumes == {}
     assert await compute.describe_volumes(TENANT, []) == []
+
+
+# -- metering (decision 0108) -------------------------------------------------------------------
+
+
+async def test_state_changes_bill_runs_through_the_instance_meter(
+    compute: ComputeService, image: Image
+) -> None:
+    """Compute's transition listener as the server wires it: entering running opens a run,
+    leaving it (stop, terminate) bills it to then, a minute at least."""
+    clock = [datetime(2026, 12, 4, 9, 0, tzinfo=UTC)]
+    compute.clock = lambda: clock[0]
+    billing = BillingService(
+        MemoryBillingStore(), region="eu-fr-1", instance_types=["t3.nano"], clock=lambda: clock[0]
+    )
+    compute.on_transition = instance_meter(billing)
+
+    async def billed() -> dict[str, int]:
+        report = await billing.usage_report(TENANT, parse_month("2026-12"))
+        return {line.meter: line.quantity for line in report.lines}
+
+    [instance_id] = await run(compute, image)
+    await compute.settle()
+    assert [i.instance_id for i in await compute.running_instances()] == [instance_id]
+    clock[0] += timedelta(seconds=90)
+    await compute.stop_instances(TENANT, [instance_id])
+    await compute.settle()
+    assert await billed() == {"ec2.instance.t3.nano": 90}
+    assert await compute.running_instances() == []
+    clock[0] += timedelta(hours=2)  # stopped: not billed
+    await compute.start_instances(TENANT, [instance_id])
+    await compute.settle()
+    clock[0] += timedelta(seconds=10)
+    await compute.terminate_instances(TENANT, [instance_id])
+    await compute.settle()
+    assert await billed() == {"ec2.instance.t3.nano": 90 + 60}
+    assert await billing.usage_report(OTHER, parse_month("2026-12")) == UsageReport(
+        OTHER, parse_month("2026-12"), ()
+    )
+
+
+async def test_a_failing_transition_listener_does_not_stop_the_change(
+    compute: ComputeService, image: Image
+) -> None:
+    async def broken(before: object, after: object, at: object) -> None:
+        raise RuntimeError("billing down")
+
+    compute.on_transition = broken
+    [instance_id] = await run(compute, image)
+    await compute.settle()
+    assert await state(compute, instance_id) is S.RUNNING
+
+
+async def test_volume_gib_by_tenant_counts_every_volume_not_deleted(
+    compute: ComputeService, image: Image
+) -> None:
+    [instance_id] = await run(compute, image)  # an 8 GiB root volume (t3.nano)
+    await compute.settle()
+    mine = await compute.create_volume(
+        TENANT, size_gib=2, snapshot_id=None, availability_zone="eu-fr-1a"
+    )
+    await compute.create_volume(OTHER, size_gib=5, snapshot_id=None, availability_zone="eu-fr-1a")
+    gone = await compute.create_volume(
+        TENANT, size_gib=3, snapshot_id=None, availability_zone="eu-fr-1a"
+    )
+    await compute.settle()
+    await compute.delete_volume(TENANT, gone.volume_id)
+    await compute.settle()
+    assert await compute.volume_gib_by_tenant() == {TENANT: 8 + 2, OTHER: 5}
+    await compute.stop_instances(TENANT, [instance_id])  # a stopped instance keeps its root
+    await compute.settle()
+    assert await compute.volume_gib_by_tenant() == {TENANT: 8 + 2, OTHER: 5}
+    await compute.terminate_instances(TENANT, [instance_id])  # deleted on termination
+    await compute.delete_volume(TENANT, mine.volume_id)
+    await compute.settle()
+    assert await compute.volume_gib_by_tenant() == {OTHER: 5}
