@@ -33,6 +33,10 @@ pytestmark = pytest.mark.e2e
 TIMEOUT = 10
 FAST = {"Delay": 1, "MaxAttempts": 60}
 SAMPLE_INTERVAL = 1.0
+# How far a held resource's billed seconds may stray from the seconds that passed: a sample
+# late on a loaded machine, one at each end. Over the ten seconds measured, a wire that bills
+# nothing or twice still falls outside.
+SLACK = 3 * SAMPLE_INTERVAL + 2
 GIB = 2**30
 EC2_ENV = {
     "ANDROMEDE_WORKERS": "1",  # the memory hypervisor lives in one process
@@ -131,11 +135,11 @@ def test_kms_requests_and_customer_keys_are_metered(sampled: ServerProcess) -> N
     before = wait_for(sampled, holder, lambda u: u.get("kms.keys", 0) > 0).get("kms.keys", 0)
     leaver_before = usage(sampled, leaver).get("kms.keys", 0)
     started = time.monotonic()
-    time.sleep(5 * SAMPLE_INTERVAL)
+    time.sleep(10 * SAMPLE_INTERVAL)
     after = usage(sampled, holder)["kms.keys"]
     elapsed = time.monotonic() - started
-    assert elapsed - 2 * SAMPLE_INTERVAL - 1 <= after - before <= elapsed + 2 * SAMPLE_INTERVAL + 1
-    assert usage(sampled, leaver).get("kms.keys", 0) == leaver_before <= 2 * SAMPLE_INTERVAL + 1
+    assert elapsed - SLACK <= after - before <= elapsed + SLACK
+    assert usage(sampled, leaver).get("kms.keys", 0) == leaver_before <= SLACK
 
 
 # -- S3 stored bytes ----------------------------------------------------------------------------
@@ -157,12 +161,11 @@ def test_stored_bytes_are_sampled_as_byte_hours(sampled: ServerProcess) -> None:
     first = wait_for(sampled, tenant, lambda u: u.get("s3.storage", 0) >= 2 * per_second)
     first_at = time.monotonic()
     assert 2 * per_second <= first["s3.storage"] <= (first_at - put_at + 2) * per_second
-    time.sleep(5 * SAMPLE_INTERVAL)
+    time.sleep(10 * SAMPLE_INTERVAL)
     second = usage(sampled, tenant)["s3.storage"]
     elapsed = time.monotonic() - first_at
     grown = second - first["s3.storage"]
-    assert (elapsed - 2 * SAMPLE_INTERVAL) * per_second <= grown
-    assert grown <= (elapsed + 2 * SAMPLE_INTERVAL) * per_second
+    assert (elapsed - SLACK) * per_second <= grown <= (elapsed + SLACK) * per_second
 
 
 # -- EC2 -----------------------------------------------------------------------------------------
