@@ -240,6 +240,38 @@ async def test_bucket_documents_are_kept_by_kind_replaced_and_go_with_the_bucket
     assert await store.get_bucket_document("b1", "lifecycle") is None
 
 
+async def test_the_data_events_setting_comes_with_every_read_of_the_bucket(
+    store: MetadataStore,
+) -> None:
+    with pytest.raises(NoSuchBucket):
+        await store.set_bucket_data_reads_logged("b1", True)
+    await store.create_bucket(bucket())
+    assert not (await store.get_bucket("b1") or bucket()).data_reads_logged
+    changed = await store.set_bucket_data_reads_logged("b1", True)
+    assert changed.data_reads_logged
+    await store.put_object(record("k"))
+    for found in (
+        await store.get_bucket("b1"),
+        (await store.get_bucket_and_object("b1", "k"))[0],
+        (await store.get_bucket_and_object("b1", "missing"))[0],
+        *(await store.list_buckets("t1")),
+        *(await store.all_buckets()),
+    ):
+        assert found == changed
+    # Another configuration change keeps it; the website document is another kind.
+    await store.put_bucket_document("b1", "website", "{}")
+    updated = await store.update_bucket_access("b1", object_ownership=ObjectOwnership.OBJECT_WRITER)
+    assert updated.data_reads_logged
+    assert not (await store.set_bucket_data_reads_logged("b1", False)).data_reads_logged
+    assert await store.get_bucket("b1") == dataclasses.replace(updated, data_reads_logged=False)
+    await store.set_bucket_data_reads_logged("b1", True)
+    await store.delete_object("b1", "k")
+    await store.put_bucket_document("b1", "website", None)
+    await store.delete_bucket("b1")
+    await store.create_bucket(bucket())  # made again: off, as every new bucket
+    assert not (await store.get_bucket("b1") or changed).data_reads_logged
+
+
 # -- objects ----------------------------------------------------------------------------------
 
 

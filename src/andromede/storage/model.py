@@ -190,6 +190,9 @@ class Bucket:
     # None: no Object Lock; set once, for good (decision 0102), and the bucket is then
     # versioned Enabled for good too.
     object_lock: ObjectLockConfiguration | None = None
+    # Whether the tenant's own data reads (GET, HEAD, listings) become events of its
+    # transparency log (decision 0109); writes are, whatever this says. Off by default.
+    data_reads_logged: bool = False
 
     @property
     def acls_enabled(self) -> bool:

@@ -327,6 +327,11 @@ class ObjectService:
         text = None if lifecycle is None else lifecycle.to_text()
         await self._store.put_bucket_document(name, LIFECYCLE_DOCUMENT, text)
 
+    async def set_bucket_data_reads_logged(self, name: str, logged: bool) -> Bucket:
+        """Whether the tenant's own data reads of the bucket are audited (decision 0109);
+        its writes are, whatever this says. NoSuchBucket."""
+        return await self._store.set_bucket_data_reads_logged(name, logged)
+
     async def set_bucket_versioning(self, name: str, status: VersioningStatus) -> None:
         """Enabled or Suspended; a bucket never goes back to never versioned. NoSuchBucket;
         InvalidBucketState for Suspended on a bucket with Object Lock (checked by the store in

@@ -59,6 +59,10 @@ class MetadataStore(Protocol):
         """Set access fields (``BUCKET_ACCESS_FIELDS``: object_ownership, policy,
         public_access_block; None clears the last two); returns the bucket. NoSuchBucket."""
 
+    async def set_bucket_data_reads_logged(self, name: str, logged: bool) -> Bucket:
+        """Whether the bucket's data reads are audited (decision 0109); returns the bucket,
+        which carries it wherever a bucket is read. NoSuchBucket."""
+
     async def get_bucket_tags(self, name: str) -> tuple[tuple[str, str], ...] | None:
         """The bucket's tag set (None: it has none). NoSuchBucket."""
 

@@ -137,6 +137,13 @@ class MemoryMetadataStore:
         state.bucket = dataclasses.replace(state.bucket, **changes)  # type: ignore[arg-type]
         return state.bucket
 
+    async def set_bucket_data_reads_logged(self, name: str, logged: bool) -> Bucket:
+        state = self._buckets.get(name)
+        if state is None:
+            raise NoSuchBucket(name)
+        state.bucket = dataclasses.replace(state.bucket, data_reads_logged=logged)
+        return state.bucket
+
     async def get_bucket_tags(self, name: str) -> tuple[tuple[str, str], ...] | None:
         return self._state(name).tags
 

@@ -46,6 +46,7 @@ from andromede.db.statements import InsertIgnoringConflict, RowQuery, RowStateme
 from andromede.db.types import utc_from_stored
 from andromede.storage.acl import AccessControlList
 from andromede.storage.cors import CorsConfiguration
+from andromede.storage.data_events import DATA_EVENTS_DOCUMENT
 from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -538,8 +539,8 @@ def _summary_from_row(row: Any) -> ObjectSummary:
 
 
 def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
-    """The bucket of a row of ``select(buckets)`` (its columns in ``_BUCKET_COLUMNS`` order),
-    with the text of the policy its ``policy_digest`` names (``_known_policy``, else read by
+    """The bucket of a row of ``_BUCKETS`` (its columns in ``_BUCKET_COLUMNS`` order, then its
+    data-events document), with the text of the policy its ``policy_digest`` names (``_known_policy``, else read by
     ``_fetch_policy`` or ``_policy_in``)."""
     (
         name,
@@ -554,6 +555,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         encryption,
         versioning,
         object_lock,
+        data_events,
     ) = row
     # Positionally, in the bucket's field order (every request: see slots_builder).
     return build_bucket(
@@ -569,7 +571,15 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         None if encryption is None else _bucket_encryption(encryption),
         None if versioning is None else _VERSIONING[versioning],
         None if object_lock is None else _lock_configuration(object_lock),
+        data_events is not None and _data_reads_logged(data_events),
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _data_reads_logged(document: str) -> bool:
+    """A bucket's data-events document (decision 0109): ``{"read": true}``; no row is off."""
+    selected = json.loads(document)
+    return isinstance(selected, dict) and selected.get("read") is True
 
 
 # Bucket policy texts by their SHA-256 (``buckets.policy_digest``), as read from
@@ -783,7 +793,7 @@ class SqlMetadataStore:
         return _fetched_policy(None if found is None else found[0])
 
     async def list_buckets(self, tenant_id: str) -> list[Bucket]:
-        query = sa.select(_B).where(_B.c.tenant_id == tenant_id).order_by(_B.c.name)
+        query = _BUCKETS.where(_B.c.tenant_id == tenant_id).order_by(_B.c.name)
 
         def work(conn: Connection) -> list[Bucket]:
             return [_bucket_from_row(r, _policy_in(conn, r)) for r in conn.execute(query).all()]
@@ -791,7 +801,7 @@ class SqlMetadataStore:
         return await self._db.read(work)
 
     async def all_buckets(self) -> list[Bucket]:
-        query = sa.select(_B).order_by(_B.c.tenant_id, _B.c.name)
+        query = _BUCKETS.order_by(_B.c.tenant_id, _B.c.name)
 
         def work(conn: Connection) -> list[Bucket]:
             return [_bucket_from_row(r, _policy_in(conn, r)) for r in conn.execute(query).all()]
@@ -839,6 +849,27 @@ class SqlMetadataStore:
                 raise NoSuchBucket(name)
             if "policy" in changes:
                 _policy_rows(conn, name, new_policy)
+            row = conn.execute(_GET_BUCKET, {"name": name}).one()
+            return _bucket_from_row(row, _policy_in(conn, row))
+
+        return await self._db.write(work)
+
+    async def set_bucket_data_reads_logged(self, name: str, logged: bool) -> Bucket:
+        # A row only when on: the bucket read of every request joins this kind's row, and most
+        # buckets have none (decision 0109).
+        is_setting = (_BD.c.bucket == name) & (_BD.c.kind == DATA_EVENTS_DOCUMENT)
+
+        def work(conn: Connection) -> Bucket:
+            # Held as PutBucketTagging holds it: a racing DeleteBucket waits, or this fails.
+            if conn.execute(_HOLD_BUCKET, {"name": name}).first() is None:
+                raise NoSuchBucket(name)
+            conn.execute(_BD.delete().where(is_setting))
+            if logged:
+                conn.execute(
+                    _BD.insert().values(
+                        bucket=name, kind=DATA_EVENTS_DOCUMENT, document=_DATA_READS_ON
+                    )
+                )
             row = conn.execute(_GET_BUCKET, {"name": name}).one()
             return _bucket_from_row(row, _policy_in(conn, row))
 
@@ -1416,7 +1447,19 @@ class SqlMetadataStore:
 # per call was most of the writer's time on a 4 KiB PUT.
 _IS_OBJECT = (_O.c.bucket == sa.bindparam("bucket")) & (_O.c.key == sa.bindparam("key"))
 _IS_OBJECT_BLOB = (_OB.c.bucket == sa.bindparam("bucket")) & (_OB.c.key == sa.bindparam("key"))
-_GET_BUCKET = sa.select(_B).where(_B.c.name == sa.bindparam("name"))
+# A bucket is read with its data-events setting (decision 0109), a row of bucket_documents
+# found by its primary key in the same query: every GET knows whether to audit itself without
+# a second read.
+_DATA_EVENTS = _BD.alias("data_events")
+_BUCKET_WITH_SETTINGS = _B.outerjoin(
+    _DATA_EVENTS,
+    (_DATA_EVENTS.c.bucket == _B.c.name)
+    & (_DATA_EVENTS.c.kind == sa.literal_column(f"'{DATA_EVENTS_DOCUMENT}'")),
+)
+_BUCKET_ROW = (*_B.c, _DATA_EVENTS.c.document.label("data_events"))
+_BUCKETS = sa.select(*_BUCKET_ROW).select_from(_BUCKET_WITH_SETTINGS)
+_DATA_READS_ON = json.dumps({"read": True})
+_GET_BUCKET = _BUCKETS.where(_B.c.name == sa.bindparam("name"))
 _HOLD_BUCKET = (
     sa.select(_B.c.name, _B.c.region, _B.c.versioning)
     .where(_B.c.name == sa.bindparam("name"))
@@ -1429,13 +1472,15 @@ _GET_POLICY = sa.select(_BP.c.policy).where(_BP.c.bucket == sa.bindparam("bucket
 _READ_POLICY = RowQuery(_GET_POLICY)
 # A GET's one query: the bucket (authorisation) with its object, if any (the answer). The
 # object's columns are prefixed, since both tables have an ``acl``.
-_OBJECT_IN_BUCKET = _B.outerjoin(_O, (_O.c.bucket == _B.c.name) & (_O.c.key == sa.bindparam("key")))
+_OBJECT_IN_BUCKET = _BUCKET_WITH_SETTINGS.outerjoin(
+    _O, (_O.c.bucket == _B.c.name) & (_O.c.key == sa.bindparam("key"))
+)
 _READ_BUCKET_AND_OBJECT = RowQuery(
-    sa.select(_B, *(c.label(f"o_{c.name}") for c in _O.c))
+    sa.select(*_BUCKET_ROW, *(c.label(f"o_{c.name}") for c in _O.c))
     .select_from(_OBJECT_IN_BUCKET)
     .where(_B.c.name == sa.bindparam("name"))
 )
-_BUCKET_WIDTH = len(_BUCKET_COLUMNS)
+_BUCKET_WIDTH = len(_BUCKET_ROW)
 _OBJECT_KEY_AT = _BUCKET_WIDTH + _OBJECT_COLUMNS.index("key")
 _READ_BUCKET = RowQuery(_GET_BUCKET)
 _READ_OBJECT = RowQuery(_GET_OBJECT)
