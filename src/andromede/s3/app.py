@@ -155,6 +155,18 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.AbortMultipartUpload: multipart.abort_multipart_upload,
 }
 _READ_PREFIXES = ("Get", "Head", "List")
+# The reads of a bucket's data that its data-events setting audits (decision 0109): what an
+# object holds or says (content, tags, ACL, attributes, lock) and which objects, versions,
+# uploads and parts there are. Reads of the bucket's configuration are not data.
+_DATA_READS = frozenset(
+    {
+        *(op for op in _O if op.scope is OpScope.OBJECT and op.name.startswith(_READ_PREFIXES)),
+        _O.ListObjects,
+        _O.ListObjectsV2,
+        _O.ListObjectVersions,
+        _O.ListMultipartUploads,
+    }
+)
 _SECRET_QUERY_VALUES = re.compile(r"(X-Amz-Signature|X-Amz-Security-Token)=[^&]*", re.IGNORECASE)
 _AUTHORISED_BY_HANDLER = frozenset(
     {
@@ -299,7 +311,17 @@ class S3App:
                 await response.prime()
         except ClientDisconnected:
             self._finish(
-                route, principal, authenticated, request_id, method, raw_path, 499, ctx, 0, started
+                route,
+                principal,
+                authenticated,
+                request_id,
+                method,
+                raw_path,
+                499,
+                ctx,
+                0,
+                started,
+                addressed=addressed,
             )
             self._meter(route, addressed, principal, ctx, method, 499, 0)
             return
@@ -341,6 +363,7 @@ class S3App:
                 ctx,
                 sent,
                 started,
+                addressed=addressed,
             )
             self._meter(route, addressed, principal, ctx, method, status, sent)
             logs = self._access_logs
@@ -884,6 +907,8 @@ class S3App:
         ctx: S3Context | None,
         sent: int,
         started: float,
+        *,
+        addressed: Bucket | None = None,
     ) -> None:
         operation = route.operation if route is not None else None
         if ctx is not None:
@@ -891,24 +916,36 @@ class S3App:
         # Every mutating operation of an authenticated (or anonymous) caller is audited, denied
         # ones included, and every request of an operator under an access request, reads too
         # (decision 0107); a failed authentication was recorded where it failed.
-        if (
-            operation is not None
-            and authenticated is not None
-            and (not operation.name.startswith(_READ_PREFIXES) or principal.is_operator_access)
-        ):
-            self._audit.record(
-                request_id=request_id,
-                tenant_id=principal.tenant_id,
-                principal=principal.arn,
-                action=operation.action,
-                resource=_resource_arn(route),
-                outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
-                details={
+        if operation is not None and authenticated is not None:
+            if not operation.name.startswith(_READ_PREFIXES) or principal.is_operator_access:
+                tenant_id = principal.tenant_id
+                details = {"operation": operation.name, "status": str(status)}
+            elif (
+                addressed is not None
+                and addressed.data_reads_logged
+                and operation in _DATA_READS
+            ):
+                # A data read of a bucket whose owner asked for them (decision 0109): an event
+                # of the owner's log, whoever read, as the bucket's access records are.
+                tenant_id = addressed.tenant_id
+                details = {
                     "operation": operation.name,
                     "status": str(status),
-                    **principal.audit_details,
-                },
-            )
+                    "bytes_sent": str(sent),
+                }
+            else:
+                tenant_id = None
+                details = None
+            if details is not None:
+                self._audit.record(
+                    request_id=request_id,
+                    tenant_id=tenant_id,
+                    principal=principal.arn,
+                    action=operation.action,
+                    resource=_resource_arn(route),
+                    outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
+                    details={**details, **principal.audit_details},
+                )
         if self._settings.access_log:
             level = logging.WARNING if status >= 500 else logging.INFO
             log_access(
