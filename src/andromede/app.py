@@ -355,6 +355,7 @@ class Application:
             trail=trail,
             operator_access=operator_access,
             billing=billing,
+            buckets=objects,
         )
         self._running = _Running(
             db=db,

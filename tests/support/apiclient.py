@@ -19,7 +19,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from andromede.api.app import ManagementApi
-from andromede.app import audit_key_name, tenant_closer
+from andromede.app import audit_key_name, storage_limits, tenant_closer
 from andromede.audit.access_service import OperatorAccessService
 from andromede.audit.access_store import MemoryAccessRequestStore
 from andromede.audit.service import AuditService
@@ -35,7 +35,11 @@ from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
 from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
 from andromede.settings import Settings
+from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.model import Bucket
+from andromede.storage.service import ObjectService
+from andromede.storage.store_memory import MemoryMetadataStore
+from support.keys import cipher_in
 
 __all__ = ["REGION", "ApiHarness", "HttpxSigV4", "RequestsSigV4", "api_harness", "sigv4_headers"]
 
@@ -125,6 +129,9 @@ class ApiHarness:
     operator_access: OperatorAccessService
     # The buckets the tenant closer finds (the harness has no object service): tests add some.
     buckets: list[Bucket] = field(default_factory=list)
+    # The buckets whose settings the API changes (data events, decision 0109): tests make
+    # them in this store.
+    bucket_store: MemoryMetadataStore = field(default_factory=MemoryMetadataStore)
 
     def client(self, auth: httpx.Auth | None = None, **kwargs: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -198,6 +205,10 @@ async def api_harness(
         reason_max_length=settings.operator_access_reason_max_length,
         clock=access_clock,
     )
+    bucket_store = MemoryMetadataStore()
+    objects = ObjectService(
+        bucket_store, MemoryBlobStore(), storage_limits(settings), cipher_in(data_dir / "keys")
+    )
     try:
         yield ApiHarness(
             app=ManagementApi(
@@ -207,6 +218,7 @@ async def api_harness(
                 close_tenant=closer,
                 trail=trail,
                 operator_access=operator_access,
+                buckets=objects,
             ),
             identity=identity,
             audit=audit,
@@ -220,6 +232,7 @@ async def api_harness(
             customer_keys=customer_keys,
             operator_access=operator_access,
             buckets=buckets,
+            bucket_store=bucket_store,
         )
     finally:
         await audit.close()

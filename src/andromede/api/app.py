@@ -25,12 +25,13 @@ from andromede.api import (
     routes_access,
     routes_audit,
     routes_billing,
+    routes_data_events,
     routes_platform,
     routes_session,
     routes_tenants,
 )
 from andromede.api.auth import PRINCIPAL_SCOPE_KEY, SIGNING_SERVICE
-from andromede.api.context import REQUEST_ID_SCOPE_KEY, ApiContext, TenantCloser
+from andromede.api.context import REQUEST_ID_SCOPE_KEY, ApiContext, BucketSettings, TenantCloser
 from andromede.api.problems import (
     PROBLEM_JSON,
     ApiProblem,
@@ -90,12 +91,13 @@ class ManagementApi:
         trail: AuditTrail | None = None,
         operator_access: OperatorAccessService | None = None,
         billing: BillingService | None = None,
+        buckets: BucketSettings | None = None,
     ) -> None:
         """``close_tenant``: closes a tenant for good, crypto-shredding it
         (``andromede.app.tenant_closer``); ``trail``: the audit trail served under
         ``/audit`` (decision 0105); ``operator_access``: operator access requests, under
         ``/access-requests`` (decision 0107); ``billing``: the meters, prices and usage
-        reports (0108)."""
+        reports (0108); ``buckets``: the buckets' data-events settings (0109)."""
         self._settings = settings
         authenticator = Authenticator.for_settings(
             identity, settings, service=SIGNING_SERVICE, allow_operator=True
@@ -110,6 +112,7 @@ class ManagementApi:
             trail=trail,
             operator_access=operator_access,
             billing=billing,
+            buckets=buckets,
         )
         self.fastapi = build_fastapi(context)
 
@@ -269,6 +272,7 @@ def build_fastapi(context: ApiContext) -> FastAPI:
         routes_audit,
         routes_access,
         routes_billing,
+        routes_data_events,
     ):
         api.include_router(module.router, prefix=API_PREFIX)
     api.add_exception_handler(ApiProblem, _on_problem)

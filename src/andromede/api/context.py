@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from starlette.requests import Request
 
@@ -16,12 +17,24 @@ from andromede.iam.authn import Authenticator
 from andromede.iam.model import Tenant
 from andromede.iam.service import IdentityService
 from andromede.settings import Settings
+from andromede.storage.model import Bucket
 
-__all__ = ["REQUEST_ID_SCOPE_KEY", "ApiContext", "TenantCloser"]
+__all__ = ["REQUEST_ID_SCOPE_KEY", "ApiContext", "BucketSettings", "TenantCloser"]
 
 # Closes a tenant (name or account id) for good, its keys crypto-shredded first: the
 # composition root's, which reaches the key services this package does not.
 TenantCloser = Callable[[str], Awaitable[Tenant]]
+
+
+class BucketSettings(Protocol):
+    """The buckets' settings that are no S3 call's (the object service's)."""
+
+    async def get_bucket(self, name: str) -> Bucket:
+        """NoSuchBucket if absent."""
+
+    async def set_bucket_data_reads_logged(self, name: str, logged: bool) -> Bucket:
+        """Whether the bucket's data reads are audited (decision 0109). NoSuchBucket."""
+
 
 REQUEST_ID_SCOPE_KEY = "andromede.request_id"  # set by the outer app on every request
 
@@ -38,6 +51,7 @@ class ApiContext:
     # None: a server where operators cannot ask for access to tenants' data (tests).
     operator_access: OperatorAccessService | None = None
     billing: BillingService | None = None  # None: a server that keeps no billing (tests)
+    buckets: BucketSettings | None = None  # None: a server that stores no objects (tests)
 
     @staticmethod
     def request_id(request: Request) -> str:

@@ -25,6 +25,8 @@ __all__ = [
     "AuditProof",
     "AuditPruned",
     "AuditPublicKey",
+    "BucketDataEvents",
+    "BucketDataEventsUpdate",
     "CreateTenant",
     "Credentials",
     "Health",
@@ -155,6 +157,25 @@ class Quota(BaseModel):
 class QuotaUpdate(_Request):
     max_buckets: Annotated[int | None, Field(ge=0, le=2**53)] = None
     max_bytes: Annotated[int | None, Field(ge=0, le=2**63 - 1)] = None
+
+
+class BucketDataEvents(BaseModel):
+    """Which of a bucket's data events go to its tenant's transparency log (decision 0109)."""
+
+    bucket: str
+    read: bool = Field(
+        description="Object reads and listings (GetObject, HeadObject, ListObjectsV2…)."
+    )
+    write: Literal[True] = Field(
+        default=True, description="Writes and deletes: always logged, not a choice."
+    )
+
+
+class BucketDataEventsUpdate(_Request):
+    # Strict: "yes" or 1 is a mistake to report, not a switch to guess.
+    read: bool = Field(
+        strict=True, description="Log the bucket's data reads (off for a new bucket)."
+    )
 
 
 class TenantRegions(BaseModel):

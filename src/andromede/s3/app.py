@@ -920,11 +920,7 @@ class S3App:
             if not operation.name.startswith(_READ_PREFIXES) or principal.is_operator_access:
                 tenant_id = principal.tenant_id
                 details = {"operation": operation.name, "status": str(status)}
-            elif (
-                addressed is not None
-                and addressed.data_reads_logged
-                and operation in _DATA_READS
-            ):
+            elif addressed is not None and addressed.data_reads_logged and operation in _DATA_READS:
                 # A data read of a bucket whose owner asked for them (decision 0109): an event
                 # of the owner's log, whoever read, as the bucket's access records are.
                 tenant_id = addressed.tenant_id

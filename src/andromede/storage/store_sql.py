@@ -540,8 +540,8 @@ def _summary_from_row(row: Any) -> ObjectSummary:
 
 def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
     """The bucket of a row of ``_BUCKETS`` (its columns in ``_BUCKET_COLUMNS`` order, then its
-    data-events document), with the text of the policy its ``policy_digest`` names (``_known_policy``, else read by
-    ``_fetch_policy`` or ``_policy_in``)."""
+    data-events document), with the text of the policy its ``policy_digest`` names
+    (``_known_policy``, else read by ``_fetch_policy`` or ``_policy_in``)."""
     (
         name,
         tenant_id,
