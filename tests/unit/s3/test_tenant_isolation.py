@@ -303,6 +303,26 @@ async def test_copying_another_tenants_object_into_ones_own_bucket_is_denied(
     assert (await world.intruder.request("GET", "/intruder-own/stolen")).status == 404
 
 
+async def test_data_events_of_a_bucket_go_to_its_owner_alone(world: World) -> None:
+    """A bucket's data events (decision 0109): the intruder's reads are in the victim's log,
+    never in its own, and its own bucket's setting says nothing of the victim's."""
+    objects = world.victim.objects
+    assert objects is not None
+    await objects.set_bucket_data_reads_logged(VICTIM_BUCKET, True)
+    assert (await world.intruder.request("GET", K)).status == 403
+    assert (await world.intruder.request("GET", "/intruder-own")).status == 200  # off: no event
+    audit = world.victim.audit
+    await audit.flush()
+    store = world.victim.audit_store
+    theirs = [e for _, e in await store.list_events(world.intruder.tenant_id, after_id=0, limit=50)]
+    assert [e.action for e in theirs] == ["s3:CreateBucket"]
+    victims = [e for _, e in await store.list_events(world.victim.tenant_id, after_id=0, limit=50)]
+    assert [(e.action, e.outcome.value) for e in victims if e.action == "s3:GetObject"] == [
+        ("s3:GetObject", "failure")
+    ]
+    assert not (await objects.get_bucket("intruder-own")).data_reads_logged
+
+
 async def test_list_buckets_shows_only_ones_own(world: World) -> None:
     mine = await world.intruder.request("GET", "/")
     assert mine.status == 200
