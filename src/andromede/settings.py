@@ -353,6 +353,12 @@ class Settings(BaseSettings):
         description="Most rules in one bucket's lifecycle configuration"
         " (PutBucketLifecycleConfiguration); S3's is 1,000.",
     )
+    max_replication_rules: int = Field(
+        default=1000,
+        gt=0,
+        description="Most rules in one bucket's replication configuration"
+        " (PutBucketReplication); S3's is 1,000.",
+    )
     max_delete_objects: int = Field(
         default=1000, gt=0, description="Most keys in one DeleteObjects request."
     )

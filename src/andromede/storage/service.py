@@ -100,6 +100,7 @@ from andromede.storage.model import (
 )
 from andromede.storage.object_lock import LockChange, ObjectLock, ObjectLockConfiguration
 from andromede.storage.regions import RegionalBlobs
+from andromede.storage.replication import REPLICATION_DOCUMENT, ReplicationConfiguration
 from andromede.storage.sealed_blobs import (
     DEFAULT_OPENED_HEADERS_MEMO_SIZE,
     BlobKeys,
@@ -326,6 +327,19 @@ class ObjectService:
         caller. NoSuchBucket."""
         text = None if lifecycle is None else lifecycle.to_text()
         await self._store.put_bucket_document(name, LIFECYCLE_DOCUMENT, text)
+
+    async def get_bucket_replication(self, name: str) -> ReplicationConfiguration | None:
+        """The bucket's replication configuration, None when it has none. NoSuchBucket."""
+        text = await self._store.get_bucket_document(name, REPLICATION_DOCUMENT)
+        return None if text is None else ReplicationConfiguration.from_text(text)
+
+    async def set_bucket_replication(
+        self, name: str, replication: ReplicationConfiguration | None
+    ) -> None:
+        """Replace (None: remove) the bucket's replication configuration, validated by the
+        caller (decision 0112). NoSuchBucket."""
+        text = None if replication is None else replication.to_text()
+        await self._store.put_bucket_document(name, REPLICATION_DOCUMENT, text)
 
     async def set_bucket_data_reads_logged(self, name: str, logged: bool) -> Bucket:
         """Whether the tenant's own data reads of the bucket are audited (decision 0109);
