@@ -51,6 +51,7 @@ from andromede.storage.versioning import (
     RemovalCondition,
     VersionedWrite,
     VersionEntry,
+    check_replica,
     next_version_id,
 )
 
@@ -328,11 +329,21 @@ class MemoryMetadataStore:
         current = state.objects.get(encoded)
         if expected is not None and not expected.holds_for(current):
             raise ObjectChanged(f"{record.key} is not the object the condition was checked on")
+        if record.version_id is not None:
+            kept = state.versions.get(encoded, [])
+            newest_kept = next((k.sort_id for k in kept), None)
+            check_replica(
+                record.version_id,
+                status,
+                None if current is None else current.version_id,
+                newest_kept,
+                present=_find(state, encoded, record.version_id) is not None,
+            )
         newest, released = _make_room(state, status, encoded)
         version_id = (
             None
             if status is VersioningStatus.SUSPENDED
-            else next_version_id(record.last_modified, newest)
+            else record.version_id or next_version_id(record.last_modified, newest)
         )
         if encoded not in state.objects:
             bisect.insort(state.keys, encoded)

@@ -1,6 +1,9 @@
-"""Get/Put/DeleteBucketReplication in process (decision 0112): the document as S3 reads and
-shows it, the checks of the buckets it names, the tenant's region allow-list, the audit event
-naming the regions, and versioning held Enabled on a source."""
+"""Bucket replication in process (decision 0112): Get/Put/DeleteBucketReplication — the
+document as S3 reads and shows it, the checks of the buckets it names, the tenant's region
+allow-list, the audit event naming the regions, versioning held Enabled on a source — and the
+replication itself: versions queued PENDING as they are written, copied by the worker into the
+destination's region with their id, bytes, ETag and metadata, COMPLETED and REPLICA, retried
+and then FAILED, delete markers as the rule says, SSE-C and replicas never copied."""
 
 from __future__ import annotations
 
@@ -25,8 +28,11 @@ from andromede.s3.app import S3App
 from andromede.s3.handlers.replication import parse_replication
 from andromede.settings import Settings
 from andromede.storage.blob_memory import MemoryBlobStore
+from andromede.storage.errors import BlobError
 from andromede.storage.regions import RegionalBlobs
 from andromede.storage.replication import ReplicationConfiguration
+from andromede.storage.replication_queue import MemoryReplicationQueue
+from andromede.storage.replicator import Replicator
 from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
 from support.keys import cipher_in
@@ -74,10 +80,26 @@ def document(*rules: str, role: str = "<Role>arn:aws:iam::1:role/replication</Ro
     return f"<ReplicationConfiguration>{role}{''.join(rules)}</ReplicationConfiguration>".encode()
 
 
+class FlakyBlobStore(MemoryBlobStore):
+    """A region's store that refuses writes while ``down``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def create(self, blob_id: str):  # type: ignore[no-untyped-def]
+        if self.down:
+            raise BlobError("the region's store is away")
+        return await super().create(blob_id)
+
+
 @dataclasses.dataclass
 class World:
     client: Client
     identity: IdentityService
+    replicator: Replicator
+    queue: MemoryReplicationQueue
+    berlin: FlakyBlobStore
 
 
 @pytest.fixture
@@ -87,19 +109,29 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         region=PARIS,
         regions=({"name": PARIS, "jurisdiction": "FR"}, {"name": BERLIN, "jurisdiction": "DE"}),
         max_replication_rules=3,
+        allow_insecure_sse=True,
     )
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     boot = await identity.bootstrap()
     assert boot is not None
+    berlin = FlakyBlobStore()
     objects = ObjectService(
         MemoryMetadataStore(),
-        RegionalBlobs({PARIS: MemoryBlobStore(), BERLIN: MemoryBlobStore()}, PARIS),
-        dataclasses.replace(storage_limits(settings), deletion_grace=0),
+        RegionalBlobs({PARIS: MemoryBlobStore(), BERLIN: berlin}, PARIS),
+        dataclasses.replace(storage_limits(settings), deletion_grace=0, inline_object_max_bytes=0),
         cipher_in(tmp_path / "keys"),
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
-    services = s3_services(settings, objects, identity, allowed_regions=identity.allowed_regions)
+    queue = MemoryReplicationQueue()
+    replicator = Replicator(objects, queue, max_attempts=2, retry_base=0.000001)
+    services = s3_services(
+        settings,
+        objects,
+        identity,
+        allowed_regions=identity.allowed_regions,
+        replicator=replicator,
+    )
     client = Client(
         S3App(services, identity, audit),
         Credentials(boot.access_key_id, boot.secret_access_key),
@@ -114,7 +146,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         reply = await client.request("PUT", f"{path}?versioning", ENABLED, region=region)
         assert reply.status == 200
     try:
-        yield World(client, identity)
+        yield World(client, identity, replicator, queue, berlin)
     finally:
         await audit.close()
 
@@ -315,3 +347,165 @@ def test_the_rule_a_version_falls_under() -> None:
         10,
     )  # fmt: skip
     assert disabled.rule_for("docs/a", ()) is None
+
+
+async def replicate(world: World) -> None:
+    """Run the worker until no task is due (retries included)."""
+    for _ in range(10):
+        await world.replicator.run_once()
+        if await world.queue.pending() == 0:
+            return
+    raise AssertionError("replication tasks left")
+
+
+async def head(c: Client, bucket: str, key: str, version: str | None = None) -> Reply:
+    query = "" if version is None else f"?versionId={version}"
+    region = BERLIN if bucket == "backup" else PARIS
+    return await c.request("HEAD", f"/{bucket}/{key}{query}", region=region)
+
+
+async def test_new_versions_are_copied_with_their_id_bytes_and_metadata(world: World) -> None:
+    c = world.client
+    assert (
+        await put(c, document(v2_rule(filter_xml="<Filter><Prefix></Prefix></Filter>")))
+    ).status == 200
+    body = os.urandom(200_000)
+    written = await c.request(
+        "PUT",
+        "/source/docs/a.bin",
+        body,
+        {"x-amz-meta-colour": "blue", "Content-Type": "image/png", "x-amz-tagging": "k=v"},
+        region=PARIS,
+    )
+    assert written.status == 200
+    version = written.headers["x-amz-version-id"]
+    pending = await head(c, "source", "docs/a.bin")
+    assert pending.headers["x-amz-replication-status"] == "PENDING"
+    await replicate(world)
+    assert (await head(c, "source", "docs/a.bin")).headers[
+        "x-amz-replication-status"
+    ] == "COMPLETED"
+    replica = await c.request("GET", f"/backup/docs/a.bin?versionId={version}", region=BERLIN)
+    assert replica.status == 200
+    assert replica.body == body
+    assert replica.headers["x-amz-version-id"] == version
+    assert replica.headers["etag"] == written.headers["etag"]
+    assert replica.headers["x-amz-meta-colour"] == "blue"
+    assert replica.headers["content-type"] == "image/png"
+    assert replica.headers["x-amz-replication-status"] == "REPLICA"
+    assert world.berlin.blob_ids()  # the bytes went to the destination's region
+    tags = await c.request("GET", f"/backup/docs/a.bin?tagging&versionId={version}", region=BERLIN)
+    assert b"<Key>k</Key><Value>v</Value>" in tags.body
+
+
+async def test_a_completed_upload_is_copied_with_its_multipart_etag(world: World) -> None:
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+    started = await c.request("POST", "/source/docs/big?uploads", region=PARIS)
+    upload = started.body.split(b"<UploadId>")[1].split(b"<")[0].decode()
+    parts = [os.urandom(5 * 1024 * 1024), os.urandom(1000)]
+    etags = []
+    for number, part in enumerate(parts, 1):
+        reply = await c.request(
+            "PUT", f"/source/docs/big?partNumber={number}&uploadId={upload}", part, region=PARIS
+        )
+        etags.append(reply.headers["etag"])
+    completion = "".join(
+        f"<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
+        for n, etag in enumerate(etags, 1)
+    )
+    done = await c.request(
+        "POST",
+        f"/source/docs/big?uploadId={upload}",
+        f"<CompleteMultipartUpload>{completion}</CompleteMultipartUpload>".encode(),
+        region=PARIS,
+    )
+    assert done.status == 200
+    version = done.headers["x-amz-version-id"]
+    await replicate(world)
+    replica = await c.request("GET", f"/backup/docs/big?versionId={version}", region=BERLIN)
+    assert replica.body == b"".join(parts)
+    assert replica.headers["etag"].endswith('-2"')
+    assert replica.headers["etag"] == (await head(c, "source", "docs/big")).headers["etag"]
+
+
+async def test_keys_outside_the_rules_and_sse_c_objects_are_not_replicated(world: World) -> None:
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+    assert (await c.request("PUT", "/source/photos/x", b"x", region=PARIS)).status == 200
+    key = os.urandom(32)
+    sse_c = {
+        "x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
+        "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(
+            hashlib.md5(key, usedforsecurity=False).digest()
+        ).decode(),
+    }
+    assert (await c.request("PUT", "/source/docs/secret", b"s", sse_c, region=PARIS)).status == 200
+    assert await world.queue.pending() == 0
+    assert "x-amz-replication-status" not in (await head(c, "source", "photos/x")).headers
+
+
+async def test_delete_markers_go_when_the_rule_says_so(world: World) -> None:
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+    written = await c.request("PUT", "/source/docs/a", b"1", region=PARIS)
+    await replicate(world)
+    deleted = await c.request("DELETE", "/source/docs/a", region=PARIS)
+    assert deleted.headers["x-amz-delete-marker"] == "true"
+    await replicate(world)
+    gone = await c.request("GET", "/backup/docs/a", region=BERLIN)
+    assert (gone.status, gone.headers.get("x-amz-delete-marker")) == (404, "true")
+    # Deleting a version for good is not replicated (S3 neither).
+    version = written.headers["x-amz-version-id"]
+    removed = await c.request("DELETE", f"/source/docs/a?versionId={version}", region=PARIS)
+    assert removed.status == 204
+    assert await world.queue.pending() == 0
+    kept = await c.request("GET", f"/backup/docs/a?versionId={version}", region=BERLIN)
+    assert (kept.status, kept.body) == (200, b"1")
+    # DeleteMarkerReplication Disabled: the marker stays on the source.
+    assert (await put(c, document(v2_rule(markers="Disabled")))).status == 200
+    await c.request("PUT", "/source/docs/b", b"2", region=PARIS)
+    await replicate(world)
+    await c.request("DELETE", "/source/docs/b", region=PARIS)
+    assert await world.queue.pending() == 0
+    assert (await c.request("GET", "/backup/docs/b", region=BERLIN)).status == 200
+
+
+async def test_a_replica_is_never_replicated_again(world: World) -> None:
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+    back = document(v2_rule("source"))
+    reply = await c.request("PUT", "/backup?replication", back, md5(back), region=BERLIN)
+    assert reply.status == 200
+    assert (await c.request("PUT", "/source/docs/a", b"1", region=PARIS)).status == 200
+    await replicate(world)
+    await world.replicator.run_once()
+    assert await world.queue.pending() == 0
+    listed = await c.request("GET", "/source?versions", region=PARIS)
+    assert listed.body.count(b"<Version>") == 1
+
+
+async def test_a_copy_is_retried_then_failed(world: World) -> None:
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+    world.berlin.down = True
+    assert (await c.request("PUT", "/source/docs/a", b"1", region=PARIS)).status == 200
+    await world.replicator.run_once()
+    assert await world.queue.pending() == 1  # a retry is due after its backoff
+    assert (await head(c, "source", "docs/a")).headers["x-amz-replication-status"] == "PENDING"
+    await replicate(world)  # max_attempts=2: the second failure is the last
+    assert (await head(c, "source", "docs/a")).headers["x-amz-replication-status"] == "FAILED"
+    world.berlin.down = False
+    assert (await c.request("GET", "/backup/docs/a", region=BERLIN)).status == 404
+
+
+async def test_a_destination_whose_versioning_is_suspended_fails_the_copy(world: World) -> None:
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+    assert (await c.request("PUT", "/backup?versioning", SUSPENDED, region=BERLIN)).status == 200
+    assert (await c.request("PUT", "/source/docs/a", b"1", region=PARIS)).status == 200
+    await world.replicator.run_once()
+    assert await world.queue.pending() == 0
+    assert (await head(c, "source", "docs/a")).headers["x-amz-replication-status"] == "FAILED"
+    assert (await c.request("GET", "/backup/docs/a", region=BERLIN)).status == 404
