@@ -100,6 +100,7 @@ class World:
     replicator: Replicator
     queue: MemoryReplicationQueue
     berlin: FlakyBlobStore
+    objects: ObjectService
 
 
 @pytest.fixture
@@ -146,7 +147,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         reply = await client.request("PUT", f"{path}?versioning", ENABLED, region=region)
         assert reply.status == 200
     try:
-        yield World(client, identity, replicator, queue, berlin)
+        yield World(client, identity, replicator, queue, berlin, objects)
     finally:
         await audit.close()
 
@@ -394,6 +395,10 @@ async def test_new_versions_are_copied_with_their_id_bytes_and_metadata(world: W
     assert replica.headers["content-type"] == "image/png"
     assert replica.headers["x-amz-replication-status"] == "REPLICA"
     assert world.berlin.blob_ids()  # the bytes went to the destination's region
+    # Metering samples stored bytes by bucket region: the replica counts in Berlin.
+    stored = await world.objects.stored_bytes_by_tenant_and_region()
+    assert stored[(c.tenant_id, BERLIN)] == len(body)
+    assert stored[(c.tenant_id, PARIS)] == len(body)
     tags = await c.request("GET", f"/backup/docs/a.bin?tagging&versionId={version}", region=BERLIN)
     assert b"<Key>k</Key><Value>v</Value>" in tags.body
 
