@@ -1028,6 +1028,20 @@ async def test_a_replica_keeps_its_sources_version_id(store: MetadataStore) -> N
     current = await store.get_object("b1", "k")
     assert current is not None and current.version_id == newer
     assert await store.referenced_blob_ids({"replica", "late", "newest"}) == {"replica"}
+    # A replicated delete marker keeps its id too.
+    await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    marker_id = next_version_id(T0 + timedelta(3))
+    marked = await store.put_delete_marker(
+        "b1", "k", owner_id="o-t1", now=T0 + timedelta(3), version_id=marker_id
+    )
+    assert marked.version_id == marker_id
+    found = await store.get_current_delete_marker("b1", "k")
+    assert found is not None and found.version_id == marker_id
+    with pytest.raises(ReplicaRefused) as twice:
+        await store.put_delete_marker(
+            "b1", "k", owner_id="o-t1", now=T0 + timedelta(3), version_id=marker_id
+        )
+    assert twice.value.present
 
 
 async def test_suspended_replaces_the_null_version(store: MetadataStore) -> None:

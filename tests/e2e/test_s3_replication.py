@@ -137,7 +137,10 @@ def test_versions_are_replicated_to_another_region(server: ServerProcess) -> Non
         try:
             de.head_object(Bucket=backup, Key="small")
         except ClientError as exc:
-            assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+            answer = exc.response["ResponseMetadata"]
+            assert answer["HTTPStatusCode"] == 404
+            # The replicated marker keeps its source's id.
+            assert answer["HTTPHeaders"]["x-amz-version-id"] == marker["VersionId"]
             break
         assert time.monotonic() < deadline, "the delete marker was not replicated"
         time.sleep(0.2)

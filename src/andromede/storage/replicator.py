@@ -165,7 +165,7 @@ class Replicator:
             raise ReplicaRefused("the destination bucket's versioning is not Enabled")
         if task.delete_marker:
             await self._objects.replicate_marker(
-                task.destination_bucket, task.key, destination.owner_id
+                task.destination_bucket, task.key, task.version_id, destination.owner_id
             )
             return
         source = await self._objects.get_version(task.source_bucket, task.key, task.version_id)

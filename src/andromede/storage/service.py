@@ -815,11 +815,11 @@ class ObjectService:
                 await self._delete_quietly(blob_id, target.region)
             raise
 
-    async def replicate_marker(self, bucket: str, key: str, owner_id: str) -> None:
-        """A delete marker of a source replicated into ``bucket`` (decision 0112): a marker
-        with a new id there (S3 keeps the source's; this increment does not, decision 0112)."""
+    async def replicate_marker(self, bucket: str, key: str, version_id: str, owner_id: str) -> None:
+        """A delete marker of a source replicated into ``bucket`` with its source's id
+        (decision 0112). ReplicaRefused (``present``: it is there already), NoSuchBucket."""
         written = await self._store.put_delete_marker(
-            bucket, key, owner_id=owner_id, now=self._clock()
+            bucket, key, owner_id=owner_id, now=self._clock(), version_id=version_id
         )
         await self._queue_deletion(written.released)
 

@@ -304,6 +304,7 @@ def put_marker(
     owner_id: str,
     now: datetime,
     if_etag: str | None = None,
+    version_id: str | None = None,
 ) -> VersionedWrite:
     status = _status(conn, bucket)
     names = {"bucket": bucket, "key": key}
@@ -313,8 +314,17 @@ def put_marker(
         # Checked under the current row's lock: a conditional delete (decision 0058) whose
         # object was replaced or deleted since its condition was evaluated.
         raise ObjectChanged(f"{key} is not the object the condition was checked on")
+    if version_id is not None:
+        present = conn.execute(_BY_ID, {**names, "version_id": version_id}).first()
+        check_replica(
+            version_id,
+            status,
+            None if current is None else current.version_id,
+            _newest_id(conn, names),
+            present=present is not None,
+        )
     newest, released = _make_room(conn, status, current, names)
-    sort_id = next_version_id(now, newest)
+    sort_id = version_id or next_version_id(now, newest)
     suspended = status is VersioningStatus.SUSPENDED
     conn.execute(
         _V.insert(),

@@ -461,6 +461,8 @@ async def test_delete_markers_go_when_the_rule_says_so(world: World) -> None:
     await replicate(world)
     gone = await c.request("GET", "/backup/docs/a", region=BERLIN)
     assert (gone.status, gone.headers.get("x-amz-delete-marker")) == (404, "true")
+    # The replicated marker keeps its source's id, as on S3.
+    assert gone.headers["x-amz-version-id"] == deleted.headers["x-amz-version-id"]
     # Deleting a version for good is not replicated (S3 neither).
     version = written.headers["x-amz-version-id"]
     removed = await c.request("DELETE", f"/source/docs/a?versionId={version}", region=PARIS)
