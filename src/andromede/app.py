@@ -91,6 +91,9 @@ from andromede.storage.expiration_view import MAX_REFRESH_PERIOD, ExpirationView
 from andromede.storage.lifecycle_runner import LifecycleAction, LifecycleRunner
 from andromede.storage.model import Bucket
 from andromede.storage.regions import RegionalBlobs
+from andromede.storage.replication_queue import ReplicationQueue
+from andromede.storage.replication_queue_sql import SqlReplicationQueue
+from andromede.storage.replicator import Replicator
 from andromede.storage.service import ObjectService, StorageLimits
 from andromede.storage.store_sql import SqlMetadataStore
 from andromede.storage.sweeper import Sweeper
@@ -306,6 +309,8 @@ class Application:
         )
         await expirations.refresh()
         background.append(asyncio.create_task(expirations.run_forever(), name="expirations"))
+        replicator = replicator_for(settings, objects, SqlReplicationQueue(db))
+        background.append(asyncio.create_task(replicator.run_forever(), name="replication"))
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
         s3 = S3App(
             s3_services(
@@ -317,6 +322,7 @@ class Application:
                 access_logs=access_logs,
                 expirations=expirations,
                 operator_access=operator_access,
+                replicator=replicator,
             ),
             identity,
             audit,
@@ -544,6 +550,7 @@ def s3_services(
     access_logs: AccessLogDelivery | None = None,
     expirations: ExpirationView | None = None,
     operator_access: OperatorAccessService | None = None,
+    replicator: Replicator | None = None,
 ) -> S3Services:
     authoriser = S3Authoriser(
         identity.policies_for,
@@ -559,6 +566,24 @@ def s3_services(
         access_keys=identity,
         access_logs=access_logs,
         expirations=expirations,
+        replicator=replicator,
+    )
+
+
+def replicator_for(
+    settings: Settings, objects: ObjectService, queue: ReplicationQueue
+) -> Replicator:
+    """Bucket replication's queueing and worker (decision 0112), claiming only the tasks
+    whose two regions this gateway serves."""
+    return Replicator(
+        objects,
+        queue,
+        regions=settings.served_region_names,
+        interval=settings.replication_interval,
+        batch=settings.replication_batch,
+        lease=settings.replication_lease,
+        max_attempts=settings.replication_max_attempts,
+        retry_base=settings.replication_retry_base,
     )
 
 

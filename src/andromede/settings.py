@@ -353,6 +353,12 @@ class Settings(BaseSettings):
         description="Most rules in one bucket's lifecycle configuration"
         " (PutBucketLifecycleConfiguration); S3's is 1,000.",
     )
+    max_replication_rules: int = Field(
+        default=1000,
+        gt=0,
+        description="Most rules in one bucket's replication configuration"
+        " (PutBucketReplication); S3's is 1,000.",
+    )
     max_delete_objects: int = Field(
         default=1000, gt=0, description="Most keys in one DeleteObjects request."
     )
@@ -493,6 +499,34 @@ class Settings(BaseSettings):
         description="Seconds between two passes applying buckets' lifecycle rules (expiring"
         " objects, aborting old multipart uploads); rules count whole days. The rules"
         " x-amz-expiration answers from are re-read at this interval, at most a minute apart.",
+    )
+    replication_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds a gateway's replication worker waits, once the queue has no"
+        " due task it may claim, before looking again (decision 0112).",
+    )
+    replication_batch: int = Field(
+        default=16,
+        gt=0,
+        description="Replication tasks a gateway claims at once (decision 0112).",
+    )
+    replication_lease: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds a claimed replication task is its gateway's: a gateway that"
+        " dies leaves it to be claimed again after this (decision 0112).",
+    )
+    replication_max_attempts: int = Field(
+        default=5,
+        gt=0,
+        description="Copies of a version tried before its replication is FAILED (decision 0112).",
+    )
+    replication_retry_base: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds before a failed replication copy is tried again, doubled at"
+        " each further attempt (decision 0112).",
     )
     compute_resync_interval: float = Field(
         default=60.0,

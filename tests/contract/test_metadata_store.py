@@ -27,6 +27,7 @@ from andromede.storage.errors import (
     NoSuchUpload,
     ObjectChanged,
     ObjectLocked,
+    ReplicaRefused,
 )
 from andromede.storage.model import (
     RECORD_FORMAT_VERSION,
@@ -58,7 +59,7 @@ from andromede.storage.object_lock import (
 from andromede.storage.store import MetadataStore
 from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.storage.store_sql import SqlMetadataStore, prefix_upper_bound
-from andromede.storage.versioning import DeleteMarker, RemovalCondition
+from andromede.storage.versioning import DeleteMarker, RemovalCondition, next_version_id
 from support.schema import migrated_sqlite
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
@@ -997,6 +998,50 @@ async def test_enabled_keeps_every_version_and_its_blobs(store: MetadataStore) -
     current = await store.get_object("b1", "k")
     assert current is not None and current.segments[0].blob_id == "blob-1"
     assert await store.referenced_blob_ids(ids) == {"null-blob", "blob-1"}
+
+
+async def test_a_replica_keeps_its_sources_version_id(store: MetadataStore) -> None:
+    """Replication's writes (decision 0112): the id given is kept when it is newer than every
+    version of the key; the same id again is ``present``; an older one, or a bucket not
+    Enabled, is refused and changes nothing."""
+    await store.create_bucket(bucket())
+    await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    older, newer = next_version_id(T0), next_version_id(T0 + timedelta(1))
+    replica = dataclasses.replace(record("k", blob="replica"), version_id=newer)
+    written = await store.put_object_version(replica)
+    assert written.version_id == newer
+    current = await store.get_object("b1", "k")
+    assert current is not None and current.version_id == newer
+    with pytest.raises(ReplicaRefused) as again:
+        await store.put_object_version(dataclasses.replace(replica, segments=()))
+    assert again.value.present
+    late = dataclasses.replace(record("k", blob="late"), version_id=older)
+    with pytest.raises(ReplicaRefused) as refused:
+        await store.put_object_version(late)
+    assert not refused.value.present
+    newest = dataclasses.replace(
+        record("k", blob="newest"), version_id=next_version_id(T0 + timedelta(2))
+    )
+    await store.set_bucket_versioning("b1", VersioningStatus.SUSPENDED)
+    with pytest.raises(ReplicaRefused):
+        await store.put_object_version(newest)
+    current = await store.get_object("b1", "k")
+    assert current is not None and current.version_id == newer
+    assert await store.referenced_blob_ids({"replica", "late", "newest"}) == {"replica"}
+    # A replicated delete marker keeps its id too.
+    await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    marker_id = next_version_id(T0 + timedelta(3))
+    marked = await store.put_delete_marker(
+        "b1", "k", owner_id="o-t1", now=T0 + timedelta(3), version_id=marker_id
+    )
+    assert marked.version_id == marker_id
+    found = await store.get_current_delete_marker("b1", "k")
+    assert found is not None and found.version_id == marker_id
+    with pytest.raises(ReplicaRefused) as twice:
+        await store.put_delete_marker(
+            "b1", "k", owner_id="o-t1", now=T0 + timedelta(3), version_id=marker_id
+        )
+    assert twice.value.present
 
 
 async def test_suspended_replaces_the_null_version(store: MetadataStore) -> None:

@@ -86,6 +86,8 @@ __all__ = [
     "parts",
     "policy_attachments",
     "policy_versions",
+    "replication_statuses",
+    "replication_tasks",
     "session_credentials",
     "tenant_quotas",
     "tenant_regions",
@@ -732,6 +734,41 @@ blob_deletions = sa.Table(
     sa.Column("not_before", UtcDateTime, nullable=False, index=True),
     # The region whose store holds the blob (migration 0006); NULL: the default region.
     sa.Column("region", sa.Text, nullable=True),
+)
+
+# -- bucket replication (migration 0043, decision 0112) -----------------------------------------
+# One row per object version (or delete marker) waiting to be copied to a destination bucket:
+# a durable work queue that gateways claim with FOR UPDATE SKIP LOCKED, each only the tasks
+# whose two regions it serves, for a lease, retrying after a backoff (``not_before``).
+replication_tasks = sa.Table(
+    "replication_tasks",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("source_bucket", sa.Text, nullable=False),
+    sa.Column("key", key_text(), nullable=False),
+    sa.Column("version_id", sa.Text, nullable=False),
+    sa.Column("destination_bucket", sa.Text, nullable=False),
+    sa.Column("rule_id", sa.Text, nullable=False),
+    sa.Column("source_region", sa.Text, nullable=False),
+    sa.Column("destination_region", sa.Text, nullable=False),
+    sa.Column("delete_marker", sa.Boolean, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("not_before", UtcDateTime, nullable=False, index=True),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+)
+# x-amz-replication-status of a version: PENDING, COMPLETED or FAILED on a source, REPLICA on
+# a destination. Apart from ``objects`` and ``object_versions`` so that a bucket that never
+# replicates pays nothing for it; read only for buckets with a replication configuration or
+# a replica written into them.
+replication_statuses = sa.Table(
+    "replication_statuses",
+    metadata,
+    sa.Column("bucket", sa.Text, primary_key=True),
+    sa.Column("key", key_text(), primary_key=True),
+    sa.Column("version_id", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),
 )
 
 # -- customer-managed KMS keys ------------------------------------------------------------------

@@ -56,6 +56,7 @@ from andromede.s3.handlers import (
     object_lock,
     objects,
     post,
+    replication,
     tagging,
     unconfigured,
     versions,
@@ -119,9 +120,9 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.PutBucketLogging: access_logging.put_bucket_logging,
     _O.GetBucketNotificationConfiguration: unconfigured.get_bucket_notification_configuration,
     _O.PutBucketNotificationConfiguration: unconfigured.put_bucket_notification_configuration,
-    _O.GetBucketReplication: unconfigured.get_bucket_replication,
-    _O.PutBucketReplication: unconfigured.put_bucket_replication,
-    _O.DeleteBucketReplication: unconfigured.delete_bucket_replication,
+    _O.GetBucketReplication: replication.get_bucket_replication,
+    _O.PutBucketReplication: replication.put_bucket_replication,
+    _O.DeleteBucketReplication: replication.delete_bucket_replication,
     _O.GetObjectLockConfiguration: object_lock.get_object_lock_configuration,
     _O.PutObjectLockConfiguration: object_lock.put_object_lock_configuration,
     _O.GetObjectRetention: object_lock.get_object_retention,
@@ -920,6 +921,8 @@ class S3App:
             if not operation.name.startswith(_READ_PREFIXES) or principal.is_operator_access:
                 tenant_id = principal.tenant_id
                 details = {"operation": operation.name, "status": str(status)}
+                if ctx is not None and status < 400:
+                    details.update(ctx.audit_details)
             elif addressed is not None and addressed.data_reads_logged and operation in _DATA_READS:
                 # A data read of a bucket whose owner asked for them (decision 0109): an event
                 # of the owner's log, whoever read, as the bucket's access records are.

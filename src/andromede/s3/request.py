@@ -14,7 +14,7 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from andromede.http.response import Receive
 from andromede.http.sigv4 import SigningContext, SigV4Error
@@ -82,6 +82,8 @@ class S3Context:
     object_lookup: ObjectLookup | None = None
     source_ip: str | None = None
     bytes_received: int = 0
+    # What the handler adds to the request's audit event (PutBucketReplication's regions).
+    audit_details: dict[str, str] = field(default_factory=dict)
 
     @property
     def bucket(self) -> str:

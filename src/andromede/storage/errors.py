@@ -92,6 +92,17 @@ class BucketVersioned(BucketError):
     the bucket was read): the service writes again as a versioned write. Never on the wire."""
 
 
+class ReplicaRefused(BucketError):
+    """A replica (a version written with its source's id, decision 0112) cannot be written:
+    the destination's versioning is not Enabled, or the key already holds a newer version.
+    ``present``: that very version is already there (a copy made twice), which is success.
+    Never on the wire: the replication worker settles its task with it."""
+
+    def __init__(self, message: str, *, present: bool = False) -> None:
+        super().__init__(message)
+        self.present = present
+
+
 class InvalidBucketName(BucketError):
     pass
 

@@ -61,6 +61,7 @@ from andromede.storage.errors import (
     ObjectLocked,
     ObjectSizeMismatch,
     RegionNotServed,
+    ReplicaRefused,
 )
 from andromede.storage.integrity import (
     BodyIntegrity,
@@ -100,6 +101,7 @@ from andromede.storage.model import (
 )
 from andromede.storage.object_lock import LockChange, ObjectLock, ObjectLockConfiguration
 from andromede.storage.regions import RegionalBlobs
+from andromede.storage.replication import REPLICATION_DOCUMENT, ReplicationConfiguration
 from andromede.storage.sealed_blobs import (
     DEFAULT_OPENED_HEADERS_MEMO_SIZE,
     BlobKeys,
@@ -326,6 +328,19 @@ class ObjectService:
         caller. NoSuchBucket."""
         text = None if lifecycle is None else lifecycle.to_text()
         await self._store.put_bucket_document(name, LIFECYCLE_DOCUMENT, text)
+
+    async def get_bucket_replication(self, name: str) -> ReplicationConfiguration | None:
+        """The bucket's replication configuration, None when it has none. NoSuchBucket."""
+        text = await self._store.get_bucket_document(name, REPLICATION_DOCUMENT)
+        return None if text is None else ReplicationConfiguration.from_text(text)
+
+    async def set_bucket_replication(
+        self, name: str, replication: ReplicationConfiguration | None
+    ) -> None:
+        """Replace (None: remove) the bucket's replication configuration, validated by the
+        caller (decision 0112). NoSuchBucket."""
+        text = None if replication is None else replication.to_text()
+        await self._store.put_bucket_document(name, REPLICATION_DOCUMENT, text)
 
     async def set_bucket_data_reads_logged(self, name: str, logged: bool) -> Bucket:
         """Whether the tenant's own data reads of the bucket are audited (decision 0109);
@@ -747,6 +762,66 @@ class ObjectService:
         finally:
             keys.forget()
         return await self._commit_record(record, expected, versioned=target.versioning is not None)
+
+    async def replicate_version(self, source: ObjectRecord, destination: str) -> ObjectRecord:
+        """Write ``source`` (a version of a bucket with a replication configuration) into the
+        bucket ``destination`` as its replica (decision 0112): the same version id, headers,
+        tags, ETag, checksum, last modification and lock, the bytes streamed from the source's
+        region and sealed anew under the destination's keys in its region (the destination's
+        default encryption, its SSE-KMS key included). ReplicaRefused (``present``: it is
+        there already), NoSuchBucket, RegionNotServed; the blob written is removed on refusal."""
+        target = await self.get_bucket(destination)
+        body = self.read_object(source, 0, source.size - 1)
+        keys = await self._blob_keys(target, source.key, None)
+        algorithm = source.checksum.algorithm if source.checksum else None
+        try:
+            blob_id, hasher, inline = await self._sealed_in(target.region).write(
+                body,
+                source.size,
+                algorithm,
+                source_integrity(source, algorithm),
+                keys,
+                inline_max=self._inline_max(target),
+            )
+            record = ObjectRecord(
+                bucket=destination,
+                key=source.key,
+                size=hasher.size,
+                etag=source.etag,
+                last_modified=source.last_modified,
+                headers=source.headers,
+                segments=(
+                    Segment(
+                        blob_id=blob_id,
+                        size=hasher.size,
+                        etag=hasher.md5_hex(),
+                        key=keys.segment_key,
+                        region=target.region,
+                        inline=inline,
+                    ),
+                ),
+                owner_id=target.owner_id,
+                checksum=source.checksum,
+                sealed_headers=keys.seal(destination, source.key, source.headers),
+                lock=source.lock,
+                version_id=source.version_id,
+            )
+        finally:
+            keys.forget()
+        try:
+            return await self._commit_version(record, None)
+        except (ReplicaRefused, NoSuchBucket):
+            if inline is None:
+                await self._delete_quietly(blob_id, target.region)
+            raise
+
+    async def replicate_marker(self, bucket: str, key: str, version_id: str, owner_id: str) -> None:
+        """A delete marker of a source replicated into ``bucket`` with its source's id
+        (decision 0112). ReplicaRefused (``present``: it is there already), NoSuchBucket."""
+        written = await self._store.put_delete_marker(
+            bucket, key, owner_id=owner_id, now=self._clock(), version_id=version_id
+        )
+        await self._queue_deletion(written.released)
 
     async def list_objects(
         self,

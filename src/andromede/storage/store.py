@@ -172,12 +172,21 @@ class MetadataStore(Protocol):
         ``expected`` as for :meth:`put_object` (the current object; a delete marker is none)."""
 
     async def put_delete_marker(
-        self, bucket: str, key: str, *, owner_id: str, now: datetime, if_etag: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        *,
+        owner_id: str,
+        now: datetime,
+        if_etag: str | None = None,
+        version_id: str | None = None,
     ) -> VersionedWrite:
         """A delete without a version id: a delete marker becomes the key's newest version
         (the null one when Suspended, replacing the null version). NoSuchBucket. ``if_etag``:
         only over a current object with that ETag, checked in the same transaction
-        (ObjectChanged otherwise: a conditional delete, decision 0058)."""
+        (ObjectChanged otherwise: a conditional delete, decision 0058). ``version_id``: a
+        replicated marker keeping its source's id (decision 0112; ReplicaRefused as for a
+        replica's put_object_version)."""
 
     async def get_object_version(
         self, bucket: str, key: str, version_id: str

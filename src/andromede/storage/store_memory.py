@@ -51,6 +51,7 @@ from andromede.storage.versioning import (
     RemovalCondition,
     VersionedWrite,
     VersionEntry,
+    check_replica,
     next_version_id,
 )
 
@@ -328,11 +329,21 @@ class MemoryMetadataStore:
         current = state.objects.get(encoded)
         if expected is not None and not expected.holds_for(current):
             raise ObjectChanged(f"{record.key} is not the object the condition was checked on")
+        if record.version_id is not None:
+            kept = state.versions.get(encoded, [])
+            newest_kept = next((k.sort_id for k in kept), None)
+            check_replica(
+                record.version_id,
+                status,
+                None if current is None else current.version_id,
+                newest_kept,
+                present=_find(state, encoded, record.version_id) is not None,
+            )
         newest, released = _make_room(state, status, encoded)
         version_id = (
             None
             if status is VersioningStatus.SUSPENDED
-            else next_version_id(record.last_modified, newest)
+            else record.version_id or next_version_id(record.last_modified, newest)
         )
         if encoded not in state.objects:
             bisect.insort(state.keys, encoded)
@@ -340,7 +351,14 @@ class MemoryMetadataStore:
         return VersionedWrite(version_id, tuple(released))
 
     async def put_delete_marker(
-        self, bucket: str, key: str, *, owner_id: str, now: datetime, if_etag: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        *,
+        owner_id: str,
+        now: datetime,
+        if_etag: str | None = None,
+        version_id: str | None = None,
     ) -> VersionedWrite:
         state = self._state(bucket)
         status = _status(state)
@@ -349,8 +367,17 @@ class MemoryMetadataStore:
             current = state.objects.get(encoded)
             if current is None or current.etag != if_etag:
                 raise ObjectChanged(f"{key} is not the object the condition was checked on")
+        if version_id is not None:
+            current = state.objects.get(encoded)
+            check_replica(
+                version_id,
+                status,
+                None if current is None else current.version_id,
+                next((k.sort_id for k in state.versions.get(encoded, [])), None),
+                present=_find(state, encoded, version_id) is not None,
+            )
         newest, released = _make_room(state, status, encoded)
-        sort_id = next_version_id(now, newest)
+        sort_id = version_id or next_version_id(now, newest)
         suspended = status is VersioningStatus.SUSPENDED
         marker = DeleteMarker(bucket, key, None if suspended else sort_id, now, owner_id)
         state.versions.setdefault(encoded, []).insert(0, _Kept(sort_id, suspended, marker))

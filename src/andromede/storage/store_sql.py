@@ -1138,10 +1138,17 @@ class SqlMetadataStore:
         return await self._db.write(lambda conn: _versions.put_version(conn, record, expected))
 
     async def put_delete_marker(
-        self, bucket: str, key: str, *, owner_id: str, now: datetime, if_etag: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        *,
+        owner_id: str,
+        now: datetime,
+        if_etag: str | None = None,
+        version_id: str | None = None,
     ) -> VersionedWrite:
         return await self._db.write(
-            lambda conn: _versions.put_marker(conn, bucket, key, owner_id, now, if_etag)
+            lambda conn: _versions.put_marker(conn, bucket, key, owner_id, now, if_etag, version_id)
         )
 
     async def get_object_version(

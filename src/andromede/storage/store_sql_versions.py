@@ -41,6 +41,7 @@ from andromede.storage.versioning import (
     RemovalCondition,
     VersionedWrite,
     VersionEntry,
+    check_replica,
     next_version_id,
 )
 
@@ -272,11 +273,20 @@ def put_version(
     current = None if row is None else _sql._object_from_row(row)
     if expected is not None and not expected.holds_for(current):
         raise ObjectChanged(f"{record.key} is not the object the condition was checked on")
+    if record.version_id is not None:
+        present = conn.execute(_BY_ID, {**names, "version_id": record.version_id}).first()
+        check_replica(
+            record.version_id,
+            status,
+            None if current is None else current.version_id,
+            _newest_id(conn, names),
+            present=present is not None,
+        )
     newest, released = _make_room(conn, status, current, names)
     version_id = (
         None
         if status is VersioningStatus.SUSPENDED
-        else next_version_id(record.last_modified, newest)
+        else record.version_id or next_version_id(record.last_modified, newest)
     )
     values = _sql._object_values(record)
     values["version_id"] = version_id
@@ -294,6 +304,7 @@ def put_marker(
     owner_id: str,
     now: datetime,
     if_etag: str | None = None,
+    version_id: str | None = None,
 ) -> VersionedWrite:
     status = _status(conn, bucket)
     names = {"bucket": bucket, "key": key}
@@ -303,8 +314,17 @@ def put_marker(
         # Checked under the current row's lock: a conditional delete (decision 0058) whose
         # object was replaced or deleted since its condition was evaluated.
         raise ObjectChanged(f"{key} is not the object the condition was checked on")
+    if version_id is not None:
+        present = conn.execute(_BY_ID, {**names, "version_id": version_id}).first()
+        check_replica(
+            version_id,
+            status,
+            None if current is None else current.version_id,
+            _newest_id(conn, names),
+            present=present is not None,
+        )
     newest, released = _make_room(conn, status, current, names)
-    sort_id = next_version_id(now, newest)
+    sort_id = version_id or next_version_id(now, newest)
     suspended = status is VersioningStatus.SUSPENDED
     conn.execute(
         _V.insert(),

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Final
 
+from andromede.storage.errors import ReplicaRefused
 from andromede.storage.model import (
     ChecksumAlgorithm,
     ChecksumType,
@@ -37,6 +38,7 @@ __all__ = [
     "VersionEntry",
     "VersionedWrite",
     "VersioningStatus",
+    "check_replica",
     "is_version_id",
     "next_version_id",
     "shown_version_id",
@@ -162,3 +164,25 @@ class VersionEntry:
 
 
 _ONE_MICROSECOND: Final = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
+
+
+def check_replica(
+    version_id: str,
+    status: VersioningStatus,
+    current_id: str | None,
+    newest_kept_id: str | None,
+    *,
+    present: bool,
+) -> None:
+    """Whether a replica may be written with its source's ``version_id`` (decision 0112):
+    ReplicaRefused unless the bucket's versioning is Enabled and the id is newer than every
+    version the key holds (ids sort newest first), so the key's order stays its writes'.
+    ``present`` (that id is already held, in ``objects`` or among the versions): a copy made
+    twice, ReplicaRefused with ``present``, which its worker takes as done."""
+    if present or current_id == version_id:
+        raise ReplicaRefused(f"version {version_id} is already there", present=True)
+    if status is not VersioningStatus.ENABLED:
+        raise ReplicaRefused("the destination bucket's versioning is not Enabled")
+    for held in (current_id, newest_kept_id):
+        if held is not None and version_id >= held:
+            raise ReplicaRefused(f"the key holds a version newer than {version_id}")

@@ -237,6 +237,7 @@ async def snapshot(victim: Client, upload_id: str) -> list[tuple[int, bytes]]:
         ("GET", f"{B}?cors"),
         ("GET", f"{B}?website"),
         ("GET", f"{B}?lifecycle"),
+        ("GET", f"{B}?replication"),
         ("GET", f"{B}?uploads"),
         ("GET", f"{K}?uploadId={upload_id}"),
     ]
@@ -321,6 +322,19 @@ async def test_data_events_of_a_bucket_go_to_its_owner_alone(world: World) -> No
         ("s3:GetObject", "failure")
     ]
     assert not (await objects.get_bucket("intruder-own")).data_reads_logged
+
+
+async def test_another_tenants_bucket_is_no_replication_destination(world: World) -> None:
+    """Replication would copy into the victim's bucket what the intruder chose (0112)."""
+    enabled = b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"
+    victim_versioned = await world.victim.request("PUT", f"{B}?versioning", enabled)
+    assert victim_versioned.status == 200
+    own_versioned = await world.intruder.request("PUT", "/intruder-own?versioning", enabled)
+    assert own_versioned.status == 200
+    config = REPLICATION_XML.replace(b"arn:aws:s3:::x", f"arn:aws:s3:::{VICTIM_BUCKET}".encode())
+    reply = await world.intruder.request("PUT", "/intruder-own?replication", config, md5(config))
+    assert (reply.status, reply.error_code()) == (400, "InvalidRequest")
+    assert (await world.intruder.request("GET", "/intruder-own?replication")).status == 404
 
 
 async def test_list_buckets_shows_only_ones_own(world: World) -> None:

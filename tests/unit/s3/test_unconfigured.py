@@ -131,26 +131,6 @@ async def test_turning_a_feature_on_is_refused_and_changes_nothing(
         assert turned_on not in after.body
 
 
-async def test_a_versioned_bucket_is_refused_replication_as_not_implemented(
-    client: Client,
-) -> None:
-    # "Versioning must be 'Enabled'" would be untrue once it is (decision 0097). Object Lock
-    # is taken there since decision 0102 (tests/unit/s3/test_object_lock.py).
-    enabled = b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"
-    assert (await client.request("PUT", f"{B}?versioning", enabled)).status == 200
-    for query, body in (
-        (
-            "replication",
-            b"<ReplicationConfiguration><Role>arn:aws:iam::1:role/r</Role><Rule>"
-            b"<Status>Enabled</Status><Destination><Bucket>arn:aws:s3:::elsewhere</Bucket>"
-            b"</Destination></Rule></ReplicationConfiguration>",
-        ),
-    ):
-        reply = await client.request("PUT", f"{B}?{query}", body, md5_header(body))
-        assert (reply.status, reply.error_code()) == (501, "NotImplemented"), query
-        assert (await client.request("GET", f"{B}?{query}")).status == 404
-
-
 async def test_another_tenant_reads_none_of_them(client: Client) -> None:
     other = await client.other_tenant("nosy")
     for query in ("logging", "notification", "accelerate", "requestPayment", "replication"):

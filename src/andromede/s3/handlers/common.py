@@ -28,6 +28,7 @@ from andromede.storage.model import (
     ObjectOwnership,
     ObjectRecord,
 )
+from andromede.storage.replicator import Replicator
 from andromede.storage.service import ObjectService
 
 __all__ = [
@@ -41,11 +42,13 @@ __all__ = [
     "object_response_headers",
     "owner_element",
     "parse_max",
+    "queue_replication",
     "reject_unsupported_headers",
     "tenant_owner_id",
     "website_redirect_from_request",
     "write_checksum_elements",
     "write_owner",
+    "write_replication_status",
     "xml_response",
 ]
 
@@ -80,6 +83,9 @@ class S3Services:
     # Put/DeleteBucketLifecycleConfiguration and DeleteBucket (None: apps built without it,
     # which answer no x-amz-expiration).
     expirations: ExpirationView | None = None
+    # Bucket replication's queue and statuses (decision 0112), told of each new version and
+    # delete marker (None: apps built without it, which queue nothing).
+    replicator: Replicator | None = None
 
 
 Handler = Callable[[S3Context, S3Services], Awaitable[Response]]
@@ -316,3 +322,20 @@ def object_owner_id(ctx: S3Context, bucket: Bucket) -> str:
     ):
         return bucket.owner_id
     return tenant_owner_id(ctx)
+
+
+async def queue_replication(svc: S3Services, bucket: Bucket, record: ObjectRecord) -> None:
+    """Tell replication of a new version written by a client (decision 0112)."""
+    if svc.replicator is not None and record.version_id is not None:
+        await svc.replicator.version_written(bucket, record)
+
+
+async def write_replication_status(
+    response: Response, svc: S3Services, bucket: Bucket, record: ObjectRecord
+) -> None:
+    """``x-amz-replication-status`` of a version of a versioned bucket, if it has one."""
+    if svc.replicator is None or bucket.versioning is None or record.version_id is None:
+        return
+    status = await svc.replicator.status(bucket.name, record.key, record.version_id)
+    if status is not None:
+        response.header("x-amz-replication-status", status)

@@ -14,6 +14,7 @@ from andromede.s3.handlers.common import (
     checksum_headers,
     content_headers_from_request,
     object_owner_id,
+    queue_replication,
     reject_unsupported_headers,
     write_checksum_elements,
     xml_response,
@@ -289,6 +290,7 @@ async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response
         checksum_headers(response, record.checksum)
     record_encryption_headers(response, record, None)
     write_expiration(response, svc, record)
+    await queue_replication(svc, await addressed_bucket(ctx, svc), record)
     # A versioned bucket's completion made a version (decision 0097): its id, "null" in a
     # Suspended bucket, as PutObject answers it.
     if record.version_id is not None or (await addressed_bucket(ctx, svc)).versioning is not None:

@@ -1,19 +1,17 @@
 """What S3 answers about the bucket configurations no bucket here has (decision 0083): event
-notifications, replication, Transfer Acceleration and Requester Pays (server access logging
-was among them until decision 0084, Object Lock until decision 0102: handlers/object_lock.py).
+notifications, Transfer Acceleration and Requester Pays (server access logging was among them
+until decision 0084, Object Lock until decision 0102: handlers/object_lock.py, replication
+until decision 0112: handlers/replication.py).
 
 A bucket that never had one of them has a definite answer on S3, and the tools that read
 every configuration of a bucket (Terraform's refresh, inventory scripts, `aws s3api`, backup
 tools) expect it rather than a 501:
 - GetBucketNotificationConfiguration: an empty ``NotificationConfiguration``;
-- GetBucketReplication: ``ReplicationConfigurationNotFoundError``;
 - GetBucketAccelerateConfiguration: an empty ``AccelerateConfiguration`` (never enabled);
 - GetBucketRequestPayment: ``BucketOwner`` pays.
 
-Writes that ask for the state the bucket is in are taken (no notification, the owner paying;
-deleting a replication configuration there is none of). Writes that would turn
-a feature on are refused, never silently kept: replication with S3's own answer for a bucket
-whose versioning is not enabled, ``NotImplemented`` in one that is; notifications and
+Writes that ask for the state the bucket is in are taken (no notification, the owner paying).
+Writes that would turn a feature on are refused, never silently kept: notifications and
 requester-pays with ``NotImplemented``.
 """
 
@@ -24,16 +22,12 @@ from andromede.s3.errors import S3Error
 from andromede.s3.handlers.common import S3Services, xml_response
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, child_text, local_name, parse_xml
-from andromede.storage.versioning import VersioningStatus
 
 __all__ = [
-    "delete_bucket_replication",
     "get_bucket_accelerate_configuration",
     "get_bucket_notification_configuration",
-    "get_bucket_replication",
     "get_bucket_request_payment",
     "put_bucket_notification_configuration",
-    "put_bucket_replication",
     "put_bucket_request_payment",
 ]
 
@@ -51,31 +45,6 @@ async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
             "Event notifications are not implemented: " + ", ".join(configured)[:256],
         )
     return Response()
-
-
-async def get_bucket_replication(ctx: S3Context, svc: S3Services) -> Response:
-    raise S3Error("ReplicationConfigurationNotFoundError", BucketName=ctx.bucket)
-
-
-async def put_bucket_replication(ctx: S3Context, svc: S3Services) -> Response:
-    parse_xml(await ctx.read_xml_body(integrity_required=True), "ReplicationConfiguration")
-    if _versioning_enabled(ctx):
-        raise S3Error("NotImplemented", "Replication is not implemented by this server")
-    raise S3Error(
-        "InvalidRequest",
-        "Versioning must be 'Enabled' on the bucket to apply a replication configuration",
-    )
-
-
-async def delete_bucket_replication(ctx: S3Context, svc: S3Services) -> Response:
-    return Response(status=204)
-
-
-def _versioning_enabled(ctx: S3Context) -> bool:
-    """Whether S3's refusal for an unversioned bucket would be untrue (decision 0097): a
-    bucket with versioning Enabled is refused the feature itself, as not implemented."""
-    bucket = ctx.bucket_record
-    return bucket is not None and bucket.versioning is VersioningStatus.ENABLED
 
 
 async def get_bucket_accelerate_configuration(ctx: S3Context, svc: S3Services) -> Response:

@@ -59,6 +59,17 @@ async def put_bucket_versioning(ctx: S3Context, svc: S3Services) -> Response:
         raise S3Error("NotImplemented", "MFA Delete is not implemented", Header="MfaDelete")
     if status is None:
         raise S3Error("MalformedXML")
+    if (
+        status is VersioningStatus.SUSPENDED
+        and await svc.objects.get_bucket_replication(ctx.bucket) is not None
+    ):
+        # S3's answer: a source bucket's new versions must keep their ids (decision 0112).
+        # A destination may still be suspended: its pending replicas then fail, as on S3.
+        raise S3Error(
+            "InvalidBucketState",
+            "A replication configuration is present on this bucket, so the versioning state "
+            "cannot be changed.",
+        )
     # Object Lock keeps every version, and a Suspended bucket would overwrite the null one:
     # the store refuses that (409 InvalidBucketState) in its write, where a concurrent
     # PutObjectLockConfiguration cannot slip past the check (decision 0104).

@@ -1,0 +1,337 @@
+"""Get/Put/DeleteBucketReplication on the S3 API (decision 0112). The rules' meaning is
+``storage/replication.py``'s.
+
+The document is checked as S3 checks it, with S3's wording: 1 to ``max_replication_rules``
+rules; unique IDs of at most 255 characters (one is drawn when a rule has none, as S3 does);
+a ``Status`` of ``Enabled`` or ``Disabled``; the V1 schema (top-level ``<Prefix>``, or no
+filter) or the V2 one (``<Filter>`` with a prefix, a tag or an ``<And>``), not both in one
+configuration; in V2, ``DeleteMarkerReplication`` given, ``Disabled`` beside a tag filter, and
+priorities unique. Then the buckets: the source must have versioning Enabled; each destination
+must exist, be another bucket of the same tenant (cross-account replication needs the
+destination's bucket policy: a later increment), have versioning Enabled, and Object Lock when
+the source has it; its region must be one the tenant's allow-list admits (AccessDenied, as an
+SCP restricting regions answers). The regions a configuration moves data between are added to
+the request's audit event (residency: the tenant asked for that movement).
+
+Elements this server would not honour are refused with ``NotImplemented``, never kept silently:
+``SourceSelectionCriteria``, ``ExistingObjectReplication`` Enabled, Replication Time Control
+and metrics, ``AccessControlTranslation``, ``Account``, ``EncryptionConfiguration``, and a
+storage class other than ``STANDARD`` (the one class here).
+"""
+
+from __future__ import annotations
+
+import secrets
+from xml.etree.ElementTree import Element
+
+from andromede.http.response import Response
+from andromede.s3.errors import S3Error
+from andromede.s3.handlers.common import S3Services, addressed_bucket, xml_response
+from andromede.s3.request import S3Context
+from andromede.s3.xml import XmlWriter, child_text, children, only_child, parse_xml
+from andromede.s3.xml import stripped_child_text as text_of
+from andromede.storage.errors import NoSuchBucket
+from andromede.storage.model import Bucket
+from andromede.storage.replication import (
+    ReplicationConfiguration,
+    ReplicationRule,
+    bucket_from_arn,
+)
+from andromede.storage.versioning import VersioningStatus
+
+__all__ = [
+    "delete_bucket_replication",
+    "get_bucket_replication",
+    "parse_replication",
+    "put_bucket_replication",
+]
+
+_MAX_ID = 255
+_STATUSES = ("Enabled", "Disabled")
+# S3's storage classes; STANDARD is the one this server has.
+_STORAGE_CLASSES = frozenset(
+    {
+        "STANDARD",
+        "REDUCED_REDUNDANCY",
+        "STANDARD_IA",
+        "ONEZONE_IA",
+        "INTELLIGENT_TIERING",
+        "GLACIER",
+        "DEEP_ARCHIVE",
+        "OUTPOSTS",
+        "GLACIER_IR",
+        "SNOW",
+        "EXPRESS_ONEZONE",
+    }
+)
+_UNSUPPORTED_RULE_ELEMENTS = ("SourceSelectionCriteria",)
+_UNSUPPORTED_DESTINATION_ELEMENTS = (
+    "Account",
+    "AccessControlTranslation",
+    "EncryptionConfiguration",
+    "ReplicationTime",
+    "Metrics",
+)
+
+
+async def get_bucket_replication(ctx: S3Context, svc: S3Services) -> Response:
+    config = await svc.objects.get_bucket_replication(ctx.bucket)
+    if config is None:
+        raise S3Error("ReplicationConfigurationNotFoundError", BucketName=ctx.bucket)
+    xml = XmlWriter("ReplicationConfiguration")
+    xml.element("Role", config.role)
+    for rule in config.rules:
+        _write_rule(xml, rule)
+    return xml_response(xml)
+
+
+def _write_rule(xml: XmlWriter, rule: ReplicationRule) -> None:
+    xml.open("Rule")
+    xml.element("ID", rule.rule_id)
+    xml.element("Priority", rule.priority)
+    if rule.legacy_prefix:
+        xml.element("Prefix", rule.prefix)
+    elif rule.filtered:
+        xml.open("Filter")
+        if rule.filter_and:
+            xml.open("And")
+        if rule.prefix or not (rule.filter_and or rule.tags):
+            xml.element("Prefix", rule.prefix)
+        for key, value in rule.tags:
+            xml.open("Tag")
+            xml.element("Key", key)
+            xml.element("Value", value)
+            xml.close("Tag")
+        if rule.filter_and:
+            xml.close("And")
+        xml.close("Filter")
+    xml.element("Status", "Enabled" if rule.enabled else "Disabled")
+    xml.open("Destination")
+    xml.element("Bucket", f"arn:aws:s3:::{rule.destination_bucket}")
+    xml.element("StorageClass", rule.storage_class)
+    xml.close("Destination")
+    if rule.delete_marker_replication is not None:
+        xml.open("DeleteMarkerReplication")
+        xml.element("Status", "Enabled" if rule.delete_marker_replication else "Disabled")
+        xml.close("DeleteMarkerReplication")
+    xml.close("Rule")
+
+
+async def put_bucket_replication(ctx: S3Context, svc: S3Services) -> Response:
+    body = await ctx.read_xml_body(integrity_required=True)
+    config = parse_replication(body, ctx.settings.max_replication_rules)
+    source = await addressed_bucket(ctx, svc)
+    if source.versioning is not VersioningStatus.ENABLED:
+        raise S3Error(
+            "InvalidRequest",
+            "Versioning must be 'Enabled' on the bucket to apply a replication configuration",
+        )
+    regions = set()
+    for name in sorted(config.destinations):
+        destination = await _destination(ctx, svc, source, name)
+        regions.add(destination.region)
+    await svc.objects.set_bucket_replication(ctx.bucket, config)
+    # Residency: the tenant asked for its data to move to these regions (decision 0112).
+    ctx.audit_details["source_region"] = source.region
+    ctx.audit_details["destination_regions"] = ",".join(sorted(regions))
+    return Response()
+
+
+async def delete_bucket_replication(ctx: S3Context, svc: S3Services) -> Response:
+    await svc.objects.set_bucket_replication(ctx.bucket, None)
+    return Response(status=204)
+
+
+async def _destination(ctx: S3Context, svc: S3Services, source: Bucket, name: str) -> Bucket:
+    """The destination bucket ``name`` of ``source``'s rules, checked as S3 checks it."""
+    if name == source.name:
+        raise S3Error(
+            "InvalidRequest", "Destination bucket cannot be the same as the source bucket."
+        )
+    try:
+        destination = await svc.objects.get_bucket(name)
+    except NoSuchBucket:
+        raise S3Error("InvalidRequest", "Destination bucket must exist.") from None
+    if destination.tenant_id != source.tenant_id:
+        # S3 would read the destination's bucket policy; this server does not yet (0112).
+        raise S3Error(
+            "InvalidRequest",
+            "Destination bucket must be owned by the source bucket's owner: replication "
+            "to another account is not implemented.",
+        )
+    if destination.versioning is not VersioningStatus.ENABLED:
+        raise S3Error("InvalidRequest", "Destination bucket must have versioning enabled.")
+    if source.object_lock is not None and destination.object_lock is None:
+        raise S3Error(
+            "InvalidRequest",
+            "Destination bucket must have Object Lock enabled to replicate from a bucket "
+            "with Object Lock.",
+        )
+    if ctx.settings.region_settings(destination.region) is None:
+        raise S3Error(
+            "InvalidRequest",
+            f"Destination bucket is in a region no longer declared: {destination.region}",
+        )
+    if svc.allowed_regions is not None:
+        allowed = await svc.allowed_regions(source.tenant_id)
+        if allowed and destination.region not in allowed:
+            # The operator's guardrail for the tenant, as CreateBucket applies it (0013).
+            raise S3Error(
+                "AccessDenied", f"Your account may not replicate data to {destination.region}"
+            )
+    return destination
+
+
+def parse_replication(body: bytes, max_rules: int) -> ReplicationConfiguration:
+    """A ``ReplicationConfiguration`` document, checked as S3 checks it."""
+    root = parse_xml(body, "ReplicationConfiguration")
+    role = text_of(root, "Role")
+    elements = children(root, "Rule")
+    if not elements:
+        raise S3Error("MalformedXML")
+    if len(elements) > max_rules:
+        raise S3Error(
+            "InvalidRequest",
+            f"The replication configuration may have at most {max_rules} rules",
+        )
+    rules = tuple(_parse_rule(element) for element in elements)
+    ids = [rule.rule_id for rule in rules]
+    if len(ids) != len(set(ids)):
+        raise S3Error("InvalidRequest", "Rule Id must be unique.")
+    v2 = [rule for rule in rules if rule.is_v2]
+    if v2 and len(v2) != len(rules):
+        raise S3Error(
+            "InvalidRequest",
+            "A replication configuration may not mix rules with Filter and rules without.",
+        )
+    priorities = [rule.priority or 0 for rule in v2]
+    if len(priorities) != len(set(priorities)):
+        raise S3Error("InvalidRequest", "Found duplicate priority, priorities must be unique.")
+    return ReplicationConfiguration(rules=rules, role=role or None)
+
+
+def _parse_rule(element: Element) -> ReplicationRule:
+    for name in _UNSUPPORTED_RULE_ELEMENTS:
+        if children(element, name):
+            raise S3Error("NotImplemented", f"{name} is not implemented by this server")
+    existing = only_child(element, "ExistingObjectReplication")
+    if existing is not None:
+        status = text_of(existing, "Status")
+        if status not in _STATUSES:
+            raise S3Error("MalformedXML")
+        if status == "Enabled":
+            raise S3Error("NotImplemented", "Replication of existing objects is not implemented")
+    rule_id = text_of(element, "ID") or secrets.token_urlsafe(36)[:48]
+    if len(rule_id) > _MAX_ID:
+        raise S3Error("InvalidArgument", "ID length should not exceed allowed limit of 255")
+    status = text_of(element, "Status")
+    if status not in _STATUSES:
+        raise S3Error("MalformedXML")
+    priority = _priority(element)
+    legacy = only_child(element, "Prefix")
+    filter_element = only_child(element, "Filter")
+    if legacy is not None and filter_element is not None:
+        raise S3Error("MalformedXML")
+    prefix = "" if legacy is None else (legacy.text or "")
+    tags: tuple[tuple[str, str], ...] = ()
+    combined = False
+    if filter_element is not None:
+        prefix, tags, combined = _parse_filter(filter_element)
+    markers = _delete_markers(element)
+    if filter_element is not None:
+        if markers is None:
+            raise S3Error(
+                "InvalidRequest",
+                "DeleteMarkerReplication must be specified for this version of Cross Region "
+                "Replication configuration schema.",
+            )
+        if markers and tags:
+            raise S3Error(
+                "InvalidRequest",
+                "Delete marker replication is not supported if any Tag filter is specified.",
+            )
+    destination, storage_class = _parse_destination(only_child(element, "Destination"))
+    return ReplicationRule(
+        rule_id=rule_id,
+        enabled=status == "Enabled",
+        destination_bucket=destination,
+        prefix=prefix,
+        tags=tags,
+        legacy_prefix=legacy is not None,
+        filtered=filter_element is not None,
+        filter_and=combined,
+        priority=priority,
+        delete_marker_replication=markers,
+        storage_class=storage_class,
+    )
+
+
+def _priority(element: Element) -> int | None:
+    raw = text_of(element, "Priority")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise S3Error("MalformedXML")
+    return int(raw)
+
+
+def _delete_markers(element: Element) -> bool | None:
+    found = only_child(element, "DeleteMarkerReplication")
+    if found is None:
+        return None
+    status = text_of(found, "Status")
+    if status not in _STATUSES:
+        raise S3Error("MalformedXML")
+    return status == "Enabled"
+
+
+def _parse_filter(element: Element) -> tuple[str, tuple[tuple[str, str], ...], bool]:
+    combined = only_child(element, "And")
+    if combined is not None:
+        if children(element, "Prefix") or children(element, "Tag"):
+            raise S3Error("MalformedXML")
+        prefix, tags = _conditions(combined)
+        return prefix, tags, True
+    tag_count = len(children(element, "Tag"))
+    if tag_count > 1 or (tag_count and children(element, "Prefix")):
+        raise S3Error("MalformedXML")  # several conditions need an <And>
+    prefix, tags = _conditions(element)
+    return prefix, tags, False
+
+
+def _conditions(element: Element) -> tuple[str, tuple[tuple[str, str], ...]]:
+    prefix_element = only_child(element, "Prefix")
+    tags: list[tuple[str, str]] = []
+    for tag in children(element, "Tag"):
+        key = child_text(tag, "Key")
+        value = child_text(tag, "Value")
+        if key is None or value is None:
+            raise S3Error("MalformedXML")
+        tags.append((key, value))
+    if len({key for key, _ in tags}) != len(tags):
+        raise S3Error("InvalidRequest", "Duplicate Tag Keys are not allowed.")
+    return ("" if prefix_element is None else (prefix_element.text or "")), tuple(tags)
+
+
+def _parse_destination(element: Element | None) -> tuple[str, str | None]:
+    if element is None:
+        raise S3Error("MalformedXML")
+    for name in _UNSUPPORTED_DESTINATION_ELEMENTS:
+        if children(element, name):
+            raise S3Error("NotImplemented", f"Destination {name} is not implemented")
+    arn = text_of(element, "Bucket")
+    if not arn:
+        raise S3Error("MalformedXML")
+    bucket = bucket_from_arn(arn)
+    if bucket is None:
+        raise S3Error("InvalidArgument", "Invalid bucket ARN.", ArgumentName="Bucket")
+    storage_class = text_of(element, "StorageClass")
+    if storage_class is not None:
+        if storage_class not in _STORAGE_CLASSES:
+            raise S3Error("MalformedXML")
+        if storage_class != "STANDARD":
+            raise S3Error(
+                "NotImplemented",
+                f"Storage class {storage_class} is not implemented: this server has one, STANDARD",
+            )
+    return bucket, storage_class

@@ -1,0 +1,184 @@
+"""A bucket's replication configuration: its rules, and which rule (if any) a new version of a
+key falls under (decision 0112). The S3 wire form is ``s3/handlers/replication.py``'s.
+
+S3's rules, as the configuration's two schemas have them:
+- **V1** (a rule with the top-level ``<Prefix>``, or with no filter at all): the rule selects
+  keys by prefix; delete markers are replicated; there is no priority;
+- **V2** (a rule with ``<Filter>``): a prefix, tags (all of them) or an ``<And>`` of both;
+  a ``Priority`` (0 when absent) breaks ties between rules whose filters overlap, the highest
+  winning; ``DeleteMarkerReplication`` says whether delete markers go too (it must be
+  ``Disabled`` beside a tag filter: a marker has no tags).
+- A disabled rule is kept and shown, and selects nothing.
+
+A destination is a bucket of this deployment named by ARN (``arn:aws:s3:::name``); in this
+increment it is the source's owner's (decision 0112 says why).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "REPLICATION_DOCUMENT",
+    "ReplicationConfiguration",
+    "ReplicationRule",
+    "ReplicationStatus",
+    "bucket_from_arn",
+]
+
+# The kind under which the configuration is stored among the bucket's documents.
+REPLICATION_DOCUMENT: Final = "replication"
+_BUCKET_ARN_PREFIX: Final = "arn:aws:s3:::"
+
+
+class ReplicationStatus:
+    """The values of ``x-amz-replication-status`` (S3's words)."""
+
+    PENDING: Final = "PENDING"
+    COMPLETED: Final = "COMPLETED"
+    FAILED: Final = "FAILED"
+    REPLICA: Final = "REPLICA"
+
+
+def bucket_from_arn(arn: str) -> str | None:
+    """The bucket an S3 bucket ARN names (``arn:aws:s3:::name``); None when it is not one."""
+    if not arn.startswith(_BUCKET_ARN_PREFIX):
+        return None
+    name = arn[len(_BUCKET_ARN_PREFIX) :]
+    if not name or "/" in name or ":" in name:
+        return None
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationRule:
+    rule_id: str
+    enabled: bool
+    destination_bucket: str
+    prefix: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
+    # How the filter was written, to be shown back as it was put: the V1 top-level
+    # ``<Prefix>`` (``legacy_prefix``), no filter at all (neither), or ``<Filter>`` (V2), with
+    # ``<And>`` when it combined several conditions.
+    legacy_prefix: bool = False
+    filtered: bool = False
+    filter_and: bool = False
+    priority: int | None = None
+    # None: not given (V1, where markers are replicated).
+    delete_marker_replication: bool | None = None
+    storage_class: str | None = None
+
+    @property
+    def is_v2(self) -> bool:
+        return self.filtered
+
+    @property
+    def replicates_delete_markers(self) -> bool:
+        if self.delete_marker_replication is None:
+            return not self.is_v2
+        return self.delete_marker_replication
+
+    def selects(self, key: str, tags: Iterable[tuple[str, str]]) -> bool:
+        """Whether an enabled rule takes a new version of ``key`` carrying ``tags``."""
+        if not self.enabled or not key.startswith(self.prefix):
+            return False
+        held = set(tags)
+        return all(tag in held for tag in self.tags)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.rule_id,
+            "enabled": self.enabled,
+            "bucket": self.destination_bucket,
+            "prefix": self.prefix,
+            "tags": [list(tag) for tag in self.tags],
+            "legacy": self.legacy_prefix,
+            "filtered": self.filtered,
+            "and": self.filter_and,
+            "priority": self.priority,
+            "markers": self.delete_marker_replication,
+            "class": self.storage_class,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> ReplicationRule:
+        raw_tags = data.get("tags")
+        tags = tuple(
+            (str(pair[0]), str(pair[1]))
+            for pair in (raw_tags if isinstance(raw_tags, list) else [])
+            if isinstance(pair, list) and len(pair) == 2
+        )
+        priority = data.get("priority")
+        markers = data.get("markers")
+        storage_class = data.get("class")
+        return cls(
+            rule_id=str(data["id"]),
+            enabled=bool(data["enabled"]),
+            destination_bucket=str(data["bucket"]),
+            prefix=str(data.get("prefix") or ""),
+            tags=tags,
+            legacy_prefix=bool(data.get("legacy")),
+            filtered=bool(data.get("filtered")),
+            filter_and=bool(data.get("and")),
+            priority=priority if isinstance(priority, int) else None,
+            delete_marker_replication=markers if isinstance(markers, bool) else None,
+            storage_class=storage_class if isinstance(storage_class, str) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationConfiguration:
+    rules: tuple[ReplicationRule, ...]
+    # The IAM role S3 would assume to replicate: recorded and shown back; the gateway copies
+    # under the source owner's authority (decision 0112), so no role is assumed.
+    role: str | None = None
+    # The format of the stored document, for the readers of a later release.
+    version: int = 1
+
+    def rule_for(self, key: str, tags: Iterable[tuple[str, str]]) -> ReplicationRule | None:
+        """The rule a new object version of ``key`` with ``tags`` is replicated under: among
+        the enabled rules that select it, the one of highest priority (the first written
+        when priorities tie, as V1 rules, which have none, never overlap on S3)."""
+        held = tuple(tags)
+        chosen: ReplicationRule | None = None
+        for rule in self.rules:
+            if not rule.selects(key, held):
+                continue
+            if chosen is None or (rule.priority or 0) > (chosen.priority or 0):
+                chosen = rule
+        return chosen
+
+    def rule_for_marker(self, key: str) -> ReplicationRule | None:
+        """The rule a new delete marker of ``key`` is replicated under, if its rule replicates
+        markers. A marker has no tags: a rule with a tag filter never selects it."""
+        rule = self.rule_for(key, ())
+        if rule is None or rule.tags or not rule.replicates_delete_markers:
+            return None
+        return rule
+
+    @property
+    def destinations(self) -> frozenset[str]:
+        return frozenset(rule.destination_bucket for rule in self.rules)
+
+    def to_text(self) -> str:
+        return json.dumps(
+            {
+                "version": self.version,
+                "role": self.role,
+                "rules": [rule.to_json() for rule in self.rules],
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_text(cls, text: str) -> ReplicationConfiguration:
+        data = json.loads(text)
+        role = data.get("role")
+        return cls(
+            rules=tuple(ReplicationRule.from_json(rule) for rule in data.get("rules") or ()),
+            role=role if isinstance(role, str) else None,
+            version=int(data.get("version") or 1),
+        )

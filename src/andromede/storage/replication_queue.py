@@ -1,0 +1,151 @@
+"""The replication work queue and the versions' replication status (decision 0112): its
+interface, its values and its in-memory twin. The SQL store is ``replication_queue_sql.py``.
+
+A task is one object version (or delete marker) of a source bucket to copy to one destination
+bucket. It is written with the source version's status PENDING, and lives until a worker
+(``storage/replicator.py``) settles it:
+- ``claim``: the due tasks whose source and destination regions the claimer serves, each for
+  a lease (a claimer that dies leaves its tasks to be claimed again once the lease ends); on
+  PostgreSQL the rows are taken with ``FOR UPDATE SKIP LOCKED``, so two gateways never claim
+  one task; SQLite has one writer, hence one claimer at a time;
+- ``complete``: the task goes, the source version is COMPLETED and the replica REPLICA;
+- ``retry``: the task is due again at ``not_before`` (the worker's backoff);
+- ``fail``: the task goes and the source version is FAILED.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from andromede.storage.replication import ReplicationStatus
+
+__all__ = [
+    "MemoryReplicationQueue",
+    "ReplicationQueue",
+    "ReplicationTask",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationTask:
+    source_bucket: str
+    key: str
+    version_id: str
+    destination_bucket: str
+    rule_id: str
+    source_region: str
+    destination_region: str
+    delete_marker: bool = False
+    # Set by the queue: the task's id, and how many times it has been claimed.
+    task_id: int = 0
+    attempts: int = 0
+    last_error: str | None = None
+
+
+class ReplicationQueue(Protocol):
+    async def enqueue(self, tasks: Sequence[ReplicationTask], now: datetime) -> None:
+        """Queue ``tasks``, due at once; their source versions become PENDING."""
+
+    async def claim(
+        self,
+        now: datetime,
+        *,
+        lease: timedelta,
+        limit: int,
+        regions: Collection[str] | None = None,
+    ) -> list[ReplicationTask]:
+        """Up to ``limit`` due tasks, oldest first, whose source and destination regions are
+        both in ``regions`` (None: any), leased until ``now + lease``; their attempts count
+        this claim."""
+
+    async def complete(self, task: ReplicationTask) -> None:
+        """The copy is made: the task goes, the source COMPLETED, the replica REPLICA."""
+
+    async def retry(self, task: ReplicationTask, not_before: datetime, error: str) -> None:
+        """The copy failed this time: due again at ``not_before``."""
+
+    async def fail(self, task: ReplicationTask, error: str) -> None:
+        """The copy failed for good: the task goes, the source version FAILED."""
+
+    async def status(self, bucket: str, key: str, version_id: str) -> str | None:
+        """The version's ``x-amz-replication-status``, None when it has none."""
+
+    async def pending(self) -> int:
+        """How many tasks are queued (what a metric or a test watches)."""
+
+
+class MemoryReplicationQueue:
+    """The queue in one process's memory: the twin the unit tests and embedded apps use."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[int, tuple[ReplicationTask, datetime, datetime | None]] = {}
+        self._statuses: dict[tuple[str, str, str], str] = {}
+        self._next_id = 1
+
+    async def enqueue(self, tasks: Sequence[ReplicationTask], now: datetime) -> None:
+        for task in tasks:
+            stored = dataclasses.replace(task, task_id=self._next_id, attempts=0)
+            self._tasks[self._next_id] = (stored, now, None)
+            self._next_id += 1
+            self._statuses[(task.source_bucket, task.key, task.version_id)] = (
+                ReplicationStatus.PENDING
+            )
+
+    async def claim(
+        self,
+        now: datetime,
+        *,
+        lease: timedelta,
+        limit: int,
+        regions: Collection[str] | None = None,
+    ) -> list[ReplicationTask]:
+        claimed: list[ReplicationTask] = []
+        for task_id in sorted(self._tasks):
+            if len(claimed) >= limit:
+                break
+            task, not_before, lease_until = self._tasks[task_id]
+            if not_before > now or (lease_until is not None and lease_until > now):
+                continue
+            if regions is not None and (
+                task.source_region not in regions or task.destination_region not in regions
+            ):
+                continue
+            task = dataclasses.replace(task, attempts=task.attempts + 1)
+            self._tasks[task_id] = (task, not_before, now + lease)
+            claimed.append(task)
+        return claimed
+
+    async def complete(self, task: ReplicationTask) -> None:
+        if self._tasks.pop(task.task_id, None) is None:
+            return
+        self._statuses[(task.source_bucket, task.key, task.version_id)] = (
+            ReplicationStatus.COMPLETED
+        )
+        if not task.delete_marker:
+            self._statuses[(task.destination_bucket, task.key, task.version_id)] = (
+                ReplicationStatus.REPLICA
+            )
+
+    async def retry(self, task: ReplicationTask, not_before: datetime, error: str) -> None:
+        held = self._tasks.get(task.task_id)
+        if held is not None:
+            self._tasks[task.task_id] = (
+                dataclasses.replace(held[0], last_error=error),
+                not_before,
+                None,
+            )
+
+    async def fail(self, task: ReplicationTask, error: str) -> None:
+        if self._tasks.pop(task.task_id, None) is None:
+            return
+        self._statuses[(task.source_bucket, task.key, task.version_id)] = ReplicationStatus.FAILED
+
+    async def status(self, bucket: str, key: str, version_id: str) -> str | None:
+        return self._statuses.get((bucket, key, version_id))
+
+    async def pending(self) -> int:
+        return len(self._tasks)

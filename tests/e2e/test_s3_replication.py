@@ -1,0 +1,197 @@
+"""Bucket replication end to end (decision 0112): one ``andromede serve`` declaring two regions,
+driven with boto3. A versioned bucket in eu-fr-1 replicates to a versioned bucket in eu-de-1:
+small objects under SSE-S3 and SSE-KMS and a multipart upload above the chunk size become
+COMPLETED, and the replica, read from the German bucket by the same version id, is the same
+bytes with the same ETag and metadata (REPLICA); a delete marker follows; a destination whose
+versioning is suspended makes the copy FAILED; the configuration's audit event names both
+regions; and every replica's bytes are in the German region's folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from andromede.audit.model import parse_entry
+from support.apiclient import RequestsSigV4
+from support.server import REGION, ServerProcess, running_server
+
+FR, DE = REGION, "eu-de-1"
+MIB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("replication") / "data"
+    regions = [{"name": FR, "jurisdiction": "FR"}, {"name": DE, "jurisdiction": "DE"}]
+    env = {
+        "ANDROMEDE_REGIONS": json.dumps(regions),
+        "ANDROMEDE_WORKERS": "1",
+        "ANDROMEDE_REPLICATION_INTERVAL": "0.2",
+        "ANDROMEDE_REPLICATION_RETRY_BASE": "0.2",
+    }
+    with running_server(data_dir, extra_env=env) as started:
+        yield started
+
+
+def client(server: ServerProcess, region: str) -> Any:
+    access_key, secret_key = server.credentials()
+    return boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+def status_of(s3: Any, bucket: str, key: str, version: str, wanted: str) -> str | None:
+    """Wait until the version's replication status is ``wanted`` (or 30 s); the last seen."""
+    deadline = time.monotonic() + 30
+    while True:
+        seen = s3.head_object(Bucket=bucket, Key=key, VersionId=version).get("ReplicationStatus")
+        if seen == wanted or time.monotonic() > deadline:
+            return seen  # type: ignore[no-any-return]
+        time.sleep(0.2)
+
+
+def replication(destination: str, markers: str = "Enabled") -> dict[str, Any]:
+    return {
+        "Role": "arn:aws:iam::000000000000:role/replication",
+        "Rules": [
+            {
+                "ID": "everything",
+                "Priority": 1,
+                "Filter": {"Prefix": ""},
+                "Status": "Enabled",
+                "Destination": {"Bucket": f"arn:aws:s3:::{destination}"},
+                "DeleteMarkerReplication": {"Status": markers},
+            }
+        ],
+    }
+
+
+@pytest.mark.slow
+def test_versions_are_replicated_to_another_region(server: ServerProcess) -> None:
+    fr, de = client(server, FR), client(server, DE)
+    source, backup = f"src-{uuid.uuid4().hex[:8]}", f"dst-{uuid.uuid4().hex[:8]}"
+    fr.create_bucket(Bucket=source)
+    de.create_bucket(Bucket=backup, CreateBucketConfiguration={"LocationConstraint": DE})
+    for s3, name in ((fr, source), (de, backup)):
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    put = fr.put_bucket_replication(Bucket=source, ReplicationConfiguration=replication(backup))
+    shown = fr.get_bucket_replication(Bucket=source)["ReplicationConfiguration"]
+    assert shown["Rules"][0]["Destination"]["Bucket"] == f"arn:aws:s3:::{backup}"
+    assert shown["Role"] == "arn:aws:iam::000000000000:role/replication"
+
+    small = os.urandom(10_000)
+    written = {
+        "small": (
+            fr.put_object(Bucket=source, Key="small", Body=small, Metadata={"a": "1"}),
+            small,
+        ),
+    }
+    kms_body = os.urandom(70_000)
+    kms = fr.put_object(Bucket=source, Key="kms", Body=kms_body, ServerSideEncryption="aws:kms")
+    assert kms["ServerSideEncryption"] == "aws:kms"
+    written["kms"] = (kms, kms_body)
+    big = os.urandom(12 * MIB)
+    path = server.data_dir.parent / "big.bin"
+    path.write_bytes(big)
+    fr.upload_file(
+        str(path), source, "big",
+        Config=TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB),
+    )  # fmt: skip
+    big_head = fr.head_object(Bucket=source, Key="big")
+    written["big"] = (big_head, big)
+
+    for key, (answer, body) in written.items():
+        version = answer["VersionId"]
+        assert status_of(fr, source, key, version, "COMPLETED") == "COMPLETED", key
+        replica = de.get_object(Bucket=backup, Key=key, VersionId=version)
+        assert replica["Body"].read() == body, key
+        assert replica["ETag"] == answer["ETag"], key
+        assert replica["ReplicationStatus"] == "REPLICA", key
+    assert de.head_object(Bucket=backup, Key="small")["Metadata"] == {"a": "1"}
+    assert big_head["ETag"].endswith('-3"')
+    # The replicas' bytes are in the German region's folder.
+    assert any((server.data_dir / f"objects-{DE}").rglob("*"))
+
+    # A delete marker follows; deleting a version for good does not.
+    marker = fr.delete_object(Bucket=source, Key="small")
+    assert marker["DeleteMarker"] is True
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            de.head_object(Bucket=backup, Key="small")
+        except ClientError as exc:
+            answer = exc.response["ResponseMetadata"]
+            assert answer["HTTPStatusCode"] == 404
+            # The replicated marker keeps its source's id.
+            assert answer["HTTPHeaders"]["x-amz-version-id"] == marker["VersionId"]
+            break
+        assert time.monotonic() < deadline, "the delete marker was not replicated"
+        time.sleep(0.2)
+
+    # The configuration is a data movement the tenant asked for: its audit event names both
+    # regions.
+    request_id = put["ResponseMetadata"]["RequestId"]
+    assert _audit_details(server, request_id) == {"source_region": FR, "destination_regions": DE}
+
+
+@pytest.mark.slow
+def test_a_destination_with_versioning_suspended_fails_the_copy(server: ServerProcess) -> None:
+    fr, de = client(server, FR), client(server, DE)
+    source, backup = f"src-{uuid.uuid4().hex[:8]}", f"dst-{uuid.uuid4().hex[:8]}"
+    fr.create_bucket(Bucket=source)
+    de.create_bucket(Bucket=backup, CreateBucketConfiguration={"LocationConstraint": DE})
+    for s3, name in ((fr, source), (de, backup)):
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    fr.put_bucket_replication(Bucket=source, ReplicationConfiguration=replication(backup))
+    de.put_bucket_versioning(Bucket=backup, VersioningConfiguration={"Status": "Suspended"})
+    version = fr.put_object(Bucket=source, Key="k", Body=b"x")["VersionId"]
+    assert status_of(fr, source, "k", version, "FAILED") == "FAILED"
+    with pytest.raises(ClientError):
+        de.head_object(Bucket=backup, Key="k")
+    # The source keeps its versioning while it replicates (S3's InvalidBucketState).
+    with pytest.raises(ClientError) as refused:
+        fr.put_bucket_versioning(Bucket=source, VersioningConfiguration={"Status": "Suspended"})
+    assert refused.value.response["Error"]["Code"] == "InvalidBucketState"
+
+
+def _audit_details(server: ServerProcess, request_id: str) -> dict[str, str]:
+    """The replication regions of the admin tenant's audit entry of ``request_id``."""
+    auth = RequestsSigV4(Credentials(*server.credentials()))
+    base = f"{server.api_endpoint}/api/v1/audit/logs/admin"
+    deadline = time.monotonic() + 20
+    while True:
+        size = requests.get(f"{base}/checkpoint", auth=auth, timeout=10).json()["size"]
+        for start in range(max(0, size - 400), size, 100):
+            page = requests.get(
+                f"{base}/entries",
+                params={"start": start, "end": min(size, start + 100)},
+                auth=auth,
+                timeout=10,
+            ).json()
+            for raw in page["entries"]:
+                entry = parse_entry(raw)
+                if entry.request_id == request_id:
+                    return {
+                        name: entry.details[name]
+                        for name in ("source_region", "destination_regions")
+                        if name in entry.details
+                    }
+        assert time.monotonic() < deadline, "no audit entry for the replication configuration"
+        time.sleep(0.2)

@@ -1,0 +1,518 @@
+"""Bucket replication in process (decision 0112): Get/Put/DeleteBucketReplication — the
+document as S3 reads and shows it, the checks of the buckets it names, the tenant's region
+allow-list, the audit event naming the regions, versioning held Enabled on a source — and the
+replication itself: versions queued PENDING as they are written, copied by the worker into the
+destination's region with their id, bytes, ETag and metadata, COMPLETED and REPLICA, retried
+and then FAILED, delete markers as the rule says, SSE-C and replicas never copied."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from botocore.credentials import Credentials
+
+from andromede.app import s3_services, storage_limits
+from andromede.audit.model import AuditEvent
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.s3.app import S3App
+from andromede.s3.handlers.replication import parse_replication
+from andromede.settings import Settings
+from andromede.storage.blob_memory import MemoryBlobStore
+from andromede.storage.errors import BlobError
+from andromede.storage.regions import RegionalBlobs
+from andromede.storage.replication import ReplicationConfiguration
+from andromede.storage.replication_queue import MemoryReplicationQueue
+from andromede.storage.replicator import Replicator
+from andromede.storage.service import ObjectService
+from andromede.storage.store_memory import MemoryMetadataStore
+from support.keys import cipher_in
+from support.s3app import Client, Reply
+
+PARIS, BERLIN = "eu-paris-1", "eu-berlin-1"
+ENABLED = b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"
+SUSPENDED = b"<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>"
+
+
+def md5(body: bytes) -> dict[str, str]:
+    digest = hashlib.md5(body, usedforsecurity=False).digest()
+    return {"Content-MD5": base64.b64encode(digest).decode()}
+
+
+def location(region: str) -> bytes:
+    return (
+        f"<CreateBucketConfiguration><LocationConstraint>{region}</LocationConstraint>"
+        "</CreateBucketConfiguration>"
+    ).encode()
+
+
+def v2_rule(
+    destination: str = "backup",
+    *,
+    rule_id: str = "all",
+    priority: int = 1,
+    filter_xml: str = "<Filter><Prefix>docs/</Prefix></Filter>",
+    markers: str | None = "Enabled",
+    extra: str = "",
+) -> str:
+    marker_xml = (
+        ""
+        if markers is None
+        else f"<DeleteMarkerReplication><Status>{markers}</Status></DeleteMarkerReplication>"
+    )
+    return (
+        f"<Rule><ID>{rule_id}</ID><Priority>{priority}</Priority>{filter_xml}"
+        f"<Status>Enabled</Status><Destination><Bucket>arn:aws:s3:::{destination}</Bucket>"
+        f"{extra}</Destination>{marker_xml}</Rule>"
+    )
+
+
+def document(*rules: str, role: str = "<Role>arn:aws:iam::1:role/replication</Role>") -> bytes:
+    return f"<ReplicationConfiguration>{role}{''.join(rules)}</ReplicationConfiguration>".encode()
+
+
+class FlakyBlobStore(MemoryBlobStore):
+    """A region's store that refuses writes while ``down``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def create(self, blob_id: str):  # type: ignore[no-untyped-def]
+        if self.down:
+            raise BlobError("the region's store is away")
+        return await super().create(blob_id)
+
+
+@dataclasses.dataclass
+class World:
+    client: Client
+    identity: IdentityService
+    replicator: Replicator
+    queue: MemoryReplicationQueue
+    berlin: FlakyBlobStore
+    objects: ObjectService
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    settings = Settings(
+        data_dir=tmp_path,
+        region=PARIS,
+        regions=({"name": PARIS, "jurisdiction": "FR"}, {"name": BERLIN, "jurisdiction": "DE"}),
+        max_replication_rules=3,
+        allow_insecure_sse=True,
+    )
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    berlin = FlakyBlobStore()
+    objects = ObjectService(
+        MemoryMetadataStore(),
+        RegionalBlobs({PARIS: MemoryBlobStore(), BERLIN: berlin}, PARIS),
+        dataclasses.replace(storage_limits(settings), deletion_grace=0, inline_object_max_bytes=0),
+        cipher_in(tmp_path / "keys"),
+    )
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    queue = MemoryReplicationQueue()
+    replicator = Replicator(objects, queue, max_attempts=2, retry_base=0.000001)
+    services = s3_services(
+        settings,
+        objects,
+        identity,
+        allowed_regions=identity.allowed_regions,
+        replicator=replicator,
+    )
+    client = Client(
+        S3App(services, identity, audit),
+        Credentials(boot.access_key_id, boot.secret_access_key),
+        audit_store,
+        audit,
+        boot.tenant.id,
+        identity,
+    )
+    for path, body in (("/source", None), ("/backup", location(BERLIN))):
+        assert (await client.request("PUT", path, body, region=PARIS)).status == 200
+        region = BERLIN if body else PARIS
+        reply = await client.request("PUT", f"{path}?versioning", ENABLED, region=region)
+        assert reply.status == 200
+    try:
+        yield World(client, identity, replicator, queue, berlin, objects)
+    finally:
+        await audit.close()
+
+
+async def put(client: Client, body: bytes, bucket: str = "source") -> Reply:
+    return await client.request("PUT", f"/{bucket}?replication", body, md5(body), region=PARIS)
+
+
+async def get(client: Client, bucket: str = "source") -> Reply:
+    return await client.request("GET", f"/{bucket}?replication", region=PARIS)
+
+
+async def events(client: Client) -> list[AuditEvent]:
+    await client.audit.flush()
+    listed = await client.audit_store.list_events(client.tenant_id, after_id=0, limit=500)
+    return [event for _, event in listed]
+
+
+async def test_a_configuration_is_put_read_back_and_deleted(world: World) -> None:
+    c = world.client
+    missing = await get(c)
+    assert (missing.status, missing.error_code()) == (404, "ReplicationConfigurationNotFoundError")
+    tagged = (
+        "<Filter><And><Prefix>logs/</Prefix><Tag><Key>keep</Key><Value>yes</Value></Tag>"
+        "</And></Filter>"
+    )
+    body = document(
+        v2_rule(extra="<StorageClass>STANDARD</StorageClass>"),
+        v2_rule(rule_id="tagged", priority=2, filter_xml=tagged, markers="Disabled"),
+    )
+    assert (await put(c, body)).status == 200
+    shown = await get(c)
+    assert shown.status == 200
+    assert b"<Role>arn:aws:iam::1:role/replication</Role>" in shown.body
+    assert (
+        b"<Rule><ID>all</ID><Priority>1</Priority><Filter><Prefix>docs/</Prefix></Filter>"
+        b"<Status>Enabled</Status><Destination><Bucket>arn:aws:s3:::backup</Bucket>"
+        b"<StorageClass>STANDARD</StorageClass></Destination><DeleteMarkerReplication>"
+        b"<Status>Enabled</Status></DeleteMarkerReplication></Rule>"
+    ) in shown.body
+    assert (
+        b"<Filter><And><Prefix>logs/</Prefix><Tag><Key>keep</Key><Value>yes</Value></Tag>"
+        b"</And></Filter>"
+    ) in shown.body
+    deleted = await c.request("DELETE", "/source?replication", region=PARIS)
+    assert deleted.status == 204
+    assert (await get(c)).status == 404
+
+
+async def test_v1_rules_and_a_rule_without_id_get_one(world: World) -> None:
+    c = world.client
+    body = (
+        b"<ReplicationConfiguration><Rule><Prefix>a/</Prefix><Status>Enabled</Status>"
+        b"<Destination><Bucket>arn:aws:s3:::backup</Bucket></Destination></Rule>"
+        b"</ReplicationConfiguration>"
+    )
+    assert (await put(c, body)).status == 200
+    shown = (await get(c)).body
+    assert b"<Prefix>a/</Prefix><Status>Enabled</Status>" in shown
+    rule_id = shown.split(b"<ID>")[1].split(b"</ID>")[0]
+    assert len(rule_id) > 10
+    assert b"<Role>" not in shown
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "words"),
+    [
+        (b"<ReplicationConfiguration/>", 400, "MalformedXML", b""),
+        (b"<Replication/>", 400, "MalformedXML", b""),
+        (document(v2_rule(markers=None)), 400, "InvalidRequest", b"DeleteMarkerReplication"),
+        (
+            document(v2_rule(filter_xml="<Filter><Tag><Key>k</Key><Value>v</Value></Tag>"
+                                        "</Filter>")),
+            400, "InvalidRequest", b"Tag filter",
+        ),
+        (document(v2_rule(), v2_rule(rule_id="two")), 400, "InvalidRequest", b"priority"),
+        (document(v2_rule(), v2_rule(priority=2)), 400, "InvalidRequest", b"unique"),
+        (document(*(v2_rule(rule_id=f"r{n}", priority=n) for n in range(4))),
+         400, "InvalidRequest", b"at most 3 rules"),
+        (document(v2_rule(rule_id="x" * 256)), 400, "InvalidArgument", b"255"),
+        (document(v2_rule().replace("arn:aws:s3:::backup", "backup")),
+         400, "InvalidArgument", b"ARN"),
+        (document(v2_rule().replace("<Status>Enabled</Status><Destination>",
+                                    "<Status>On</Status><Destination>")),
+         400, "MalformedXML", b""),
+        (document(v2_rule(filter_xml="<Filter><Prefix>a</Prefix><Tag><Key>k</Key>"
+                                     "<Value>v</Value></Tag></Filter>", markers="Disabled")),
+         400, "MalformedXML", b""),
+        (document(v2_rule(extra="<StorageClass>GLACIER</StorageClass>")),
+         501, "NotImplemented", b"GLACIER"),
+        (document(v2_rule(extra="<StorageClass>COLD</StorageClass>")), 400, "MalformedXML", b""),
+        (document(v2_rule(extra="<ReplicationTime><Status>Enabled</Status></ReplicationTime>")),
+         501, "NotImplemented", b"ReplicationTime"),
+        (document(v2_rule().replace("<Status>Enabled</Status><Destination>",
+                                    "<Status>Enabled</Status><ExistingObjectReplication>"
+                                    "<Status>Enabled</Status></ExistingObjectReplication>"
+                                    "<Destination>")),
+         501, "NotImplemented", b"existing"),
+        (document(v2_rule("source")), 400, "InvalidRequest", b"same as the source"),
+        (document(v2_rule("no-such-bucket")), 400, "InvalidRequest", b"must exist"),
+        (document(v2_rule("plain")), 400, "InvalidRequest", b"must have versioning enabled"),
+    ],
+)  # fmt: skip
+async def test_bad_configurations_are_refused_and_change_nothing(
+    world: World, body: bytes, status: int, code: str, words: bytes
+) -> None:
+    c = world.client
+    assert (await c.request("PUT", "/plain", region=PARIS)).status == 200
+    reply = await put(c, body)
+    assert (reply.status, reply.error_code()) == (status, code), reply.body
+    assert words in reply.body
+    assert (await get(c)).status == 404
+
+
+async def test_a_source_without_versioning_enabled_is_refused(world: World) -> None:
+    c = world.client
+    assert (await c.request("PUT", "/unversioned", region=PARIS)).status == 200
+    reply = await put(c, document(v2_rule()), bucket="unversioned")
+    assert (reply.status, reply.error_code()) == (400, "InvalidRequest")
+    assert b"Versioning must be 'Enabled'" in reply.body
+    assert (await get(c, "unversioned")).status == 404
+
+
+async def test_another_tenants_bucket_is_no_destination(world: World) -> None:
+    other = await world.client.other_tenant("elsewhere")
+    assert (await other.request("PUT", "/their-copy", region=PARIS)).status == 200
+    assert (await other.request("PUT", "/their-copy?versioning", ENABLED, region=PARIS)).status
+    reply = await put(world.client, document(v2_rule("their-copy")))
+    assert (reply.status, reply.error_code()) == (400, "InvalidRequest")
+    assert b"another account" in reply.body
+    assert (await get(world.client)).status == 404
+
+
+async def test_the_tenants_region_allow_list_bounds_the_destinations(world: World) -> None:
+    c = world.client
+    await world.identity.set_tenant_regions(c.tenant_id, [PARIS])
+    refused = await put(c, document(v2_rule()))
+    assert (refused.status, refused.error_code()) == (403, "AccessDenied")
+    assert (await get(c)).status == 404
+    await world.identity.set_tenant_regions(c.tenant_id, [PARIS, BERLIN])
+    assert (await put(c, document(v2_rule()))).status == 200
+
+
+async def test_the_audit_event_names_the_regions_data_moves_between(world: World) -> None:
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+    put_events = [e for e in await events(c) if e.action == "s3:PutReplicationConfiguration"]
+    assert len(put_events) == 1
+    assert put_events[0].details["source_region"] == PARIS
+    assert put_events[0].details["destination_regions"] == BERLIN
+
+
+async def test_a_source_keeps_versioning_enabled_while_configured(world: World) -> None:
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+    refused = await c.request("PUT", "/source?versioning", SUSPENDED, region=PARIS)
+    assert (refused.status, refused.error_code()) == (409, "InvalidBucketState")
+    assert b"replication configuration is present" in refused.body
+    # The destination may be suspended: its replicas then fail, as on S3.
+    assert (await c.request("PUT", "/backup?versioning", SUSPENDED, region=BERLIN)).status == 200
+    assert (await c.request("DELETE", "/source?replication", region=PARIS)).status == 204
+    assert (await c.request("PUT", "/source?versioning", SUSPENDED, region=PARIS)).status == 200
+
+
+def test_the_rule_a_version_falls_under() -> None:
+    config = parse_replication(
+        document(
+            v2_rule(rule_id="docs", priority=1),
+            v2_rule(
+                rule_id="tagged",
+                priority=5,
+                filter_xml="<Filter><And><Prefix>docs/</Prefix><Tag><Key>k</Key>"
+                "<Value>v</Value></Tag></And></Filter>",
+                markers="Disabled",
+            ),
+        ),
+        10,
+    )
+    stored = ReplicationConfiguration.from_text(config.to_text())
+    assert stored == config
+    docs = stored.rule_for("docs/a", ())
+    assert docs is not None and docs.rule_id == "docs"
+    tagged = stored.rule_for("docs/a", (("k", "v"), ("other", "x")))
+    assert tagged is not None and tagged.rule_id == "tagged"
+    assert stored.rule_for("photos/a", ()) is None
+    marker_rule = stored.rule_for_marker("docs/a")
+    assert marker_rule is not None and marker_rule.rule_id == "docs"
+    v1 = parse_replication(
+        b"<ReplicationConfiguration><Rule><ID>v1</ID><Prefix></Prefix><Status>Enabled</Status>"
+        b"<Destination><Bucket>arn:aws:s3:::b</Bucket></Destination></Rule>"
+        b"</ReplicationConfiguration>",
+        10,
+    )
+    assert v1.rule_for_marker("anything") is not None  # V1 replicates markers
+    disabled = parse_replication(
+        document(v2_rule().replace("<Status>Enabled</Status><Destination>",
+                                   "<Status>Disabled</Status><Destination>")),
+        10,
+    )  # fmt: skip
+    assert disabled.rule_for("docs/a", ()) is None
+
+
+async def replicate(world: World) -> None:
+    """Run the worker until no task is due (retries included)."""
+    for _ in range(10):
+        await world.replicator.run_once()
+        if await world.queue.pending() == 0:
+            return
+    raise AssertionError("replication tasks left")
+
+
+async def head(c: Client, bucket: str, key: str, version: str | None = None) -> Reply:
+    query = "" if version is None else f"?versionId={version}"
+    region = BERLIN if bucket == "backup" else PARIS
+    return await c.request("HEAD", f"/{bucket}/{key}{query}", region=region)
+
+
+async def test_new_versions_are_copied_with_their_id_bytes_and_metadata(world: World) -> None:
+    c = world.client
+    assert (
+        await put(c, document(v2_rule(filter_xml="<Filter><Prefix></Prefix></Filter>")))
+    ).status == 200
+    body = os.urandom(200_000)
+    written = await c.request(
+        "PUT",
+        "/source/docs/a.bin",
+        body,
+        {"x-amz-meta-colour": "blue", "Content-Type": "image/png", "x-amz-tagging": "k=v"},
+        region=PARIS,
+    )
+    assert written.status == 200
+    version = written.headers["x-amz-version-id"]
+    pending = await head(c, "source", "docs/a.bin")
+    assert pending.headers["x-amz-replication-status"] == "PENDING"
+    await replicate(world)
+    assert (await head(c, "source", "docs/a.bin")).headers[
+        "x-amz-replication-status"
+    ] == "COMPLETED"
+    replica = await c.request("GET", f"/backup/docs/a.bin?versionId={version}", region=BERLIN)
+    assert replica.status == 200
+    assert replica.body == body
+    assert replica.headers["x-amz-version-id"] == version
+    assert replica.headers["etag"] == written.headers["etag"]
+    assert replica.headers["x-amz-meta-colour"] == "blue"
+    assert replica.headers["content-type"] == "image/png"
+    assert replica.headers["x-amz-replication-status"] == "REPLICA"
+    assert world.berlin.blob_ids()  # the bytes went to the destination's region
+    # Metering samples stored bytes by bucket region: the replica counts in Berlin.
+    stored = await world.objects.stored_bytes_by_tenant_and_region()
+    assert stored[(c.tenant_id, BERLIN)] == len(body)
+    assert stored[(c.tenant_id, PARIS)] == len(body)
+    tags = await c.request("GET", f"/backup/docs/a.bin?tagging&versionId={version}", region=BERLIN)
+    assert b"<Key>k</Key><Value>v</Value>" in tags.body
+
+
+async def test_a_completed_upload_is_copied_with_its_multipart_etag(world: World) -> None:
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+    started = await c.request("POST", "/source/docs/big?uploads", region=PARIS)
+    upload = started.body.split(b"<UploadId>")[1].split(b"<")[0].decode()
+    parts = [os.urandom(5 * 1024 * 1024), os.urandom(1000)]
+    etags = []
+    for number, part in enumerate(parts, 1):
+        reply = await c.request(
+            "PUT", f"/source/docs/big?partNumber={number}&uploadId={upload}", part, region=PARIS
+        )
+        etags.append(reply.headers["etag"])
+    completion = "".join(
+        f"<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
+        for n, etag in enumerate(etags, 1)
+    )
+    done = await c.request(
+        "POST",
+        f"/source/docs/big?uploadId={upload}",
+        f"<CompleteMultipartUpload>{completion}</CompleteMultipartUpload>".encode(),
+        region=PARIS,
+    )
+    assert done.status == 200
+    version = done.headers["x-amz-version-id"]
+    await replicate(world)
+    replica = await c.request("GET", f"/backup/docs/big?versionId={version}", region=BERLIN)
+    assert replica.body == b"".join(parts)
+    assert replica.headers["etag"].endswith('-2"')
+    assert replica.headers["etag"] == (await head(c, "source", "docs/big")).headers["etag"]
+
+
+async def test_keys_outside_the_rules_and_sse_c_objects_are_not_replicated(world: World) -> None:
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+    assert (await c.request("PUT", "/source/photos/x", b"x", region=PARIS)).status == 200
+    key = os.urandom(32)
+    sse_c = {
+        "x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
+        "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(
+            hashlib.md5(key, usedforsecurity=False).digest()
+        ).decode(),
+    }
+    assert (await c.request("PUT", "/source/docs/secret", b"s", sse_c, region=PARIS)).status == 200
+    assert await world.queue.pending() == 0
+    assert "x-amz-replication-status" not in (await head(c, "source", "photos/x")).headers
+
+
+async def test_delete_markers_go_when_the_rule_says_so(world: World) -> None:
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+    written = await c.request("PUT", "/source/docs/a", b"1", region=PARIS)
+    await replicate(world)
+    deleted = await c.request("DELETE", "/source/docs/a", region=PARIS)
+    assert deleted.headers["x-amz-delete-marker"] == "true"
+    await replicate(world)
+    gone = await c.request("GET", "/backup/docs/a", region=BERLIN)
+    assert (gone.status, gone.headers.get("x-amz-delete-marker")) == (404, "true")
+    # The replicated marker keeps its source's id, as on S3.
+    assert gone.headers["x-amz-version-id"] == deleted.headers["x-amz-version-id"]
+    # Deleting a version for good is not replicated (S3 neither).
+    version = written.headers["x-amz-version-id"]
+    removed = await c.request("DELETE", f"/source/docs/a?versionId={version}", region=PARIS)
+    assert removed.status == 204
+    assert await world.queue.pending() == 0
+    kept = await c.request("GET", f"/backup/docs/a?versionId={version}", region=BERLIN)
+    assert (kept.status, kept.body) == (200, b"1")
+    # DeleteMarkerReplication Disabled: the marker stays on the source.
+    assert (await put(c, document(v2_rule(markers="Disabled")))).status == 200
+    await c.request("PUT", "/source/docs/b", b"2", region=PARIS)
+    await replicate(world)
+    await c.request("DELETE", "/source/docs/b", region=PARIS)
+    assert await world.queue.pending() == 0
+    assert (await c.request("GET", "/backup/docs/b", region=BERLIN)).status == 200
+
+
+async def test_a_replica_is_never_replicated_again(world: World) -> None:
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+    back = document(v2_rule("source"))
+    reply = await c.request("PUT", "/backup?replication", back, md5(back), region=BERLIN)
+    assert reply.status == 200
+    assert (await c.request("PUT", "/source/docs/a", b"1", region=PARIS)).status == 200
+    await replicate(world)
+    await world.replicator.run_once()
+    assert await world.queue.pending() == 0
+    listed = await c.request("GET", "/source?versions", region=PARIS)
+    assert listed.body.count(b"<Version>") == 1
+
+
+async def test_a_copy_is_retried_then_failed(world: World) -> None:
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+    world.berlin.down = True
+    assert (await c.request("PUT", "/source/docs/a", b"1", region=PARIS)).status == 200
+    await world.replicator.run_once()
+    assert await world.queue.pending() == 1  # a retry is due after its backoff
+    assert (await head(c, "source", "docs/a")).headers["x-amz-replication-status"] == "PENDING"
+    await replicate(world)  # max_attempts=2: the second failure is the last
+    assert (await head(c, "source", "docs/a")).headers["x-amz-replication-status"] == "FAILED"
+    world.berlin.down = False
+    assert (await c.request("GET", "/backup/docs/a", region=BERLIN)).status == 404
+
+
+async def test_a_destination_whose_versioning_is_suspended_fails_the_copy(world: World) -> None:
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+    assert (await c.request("PUT", "/backup?versioning", SUSPENDED, region=BERLIN)).status == 200
+    assert (await c.request("PUT", "/source/docs/a", b"1", region=PARIS)).status == 200
+    await world.replicator.run_once()
+    assert await world.queue.pending() == 0
+    assert (await head(c, "source", "docs/a")).headers["x-amz-replication-status"] == "FAILED"
+    assert (await c.request("GET", "/backup/docs/a", region=BERLIN)).status == 404
