@@ -486,7 +486,11 @@ def instance_meter(
     async def on_transition(before: Instance, after: Instance, at: datetime) -> None:
         if after.state is InstanceState.RUNNING:
             await billing.instance_started(
-                after.instance_id, after.tenant_id, after.instance_type, at
+                after.instance_id,
+                after.tenant_id,
+                after.instance_type,
+                at,
+                previous_stop=after.stopped_at,
             )
         elif before.state is InstanceState.RUNNING:
             await billing.instance_stopped(after.instance_id, at)
@@ -520,7 +524,9 @@ def usage_sampler(
 
     async def running_instances() -> list[RunningInstance]:
         return [
-            RunningInstance(i.instance_id, i.tenant_id, i.instance_type, i.launch_time)
+            RunningInstance(
+                i.instance_id, i.tenant_id, i.instance_type, i.last_launch_time, i.stopped_at
+            )
             for i in await compute.running_instances()
         ]
 
