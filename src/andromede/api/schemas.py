@@ -295,9 +295,17 @@ class AccessRequestView(BaseModel):
     expires_at: datetime | None = Field(description="Set at approval: approval + duration.")
     revoked_at: datetime | None
     revoked_by: str | None
+    lapses_at: datetime | None = Field(
+        default=None,
+        description="While pending: when it expires undecided (operator_access_request_ttl"
+        " after it was opened). A lapsed request is expired, with decided_at its lapse and"
+        " decided_by null.",
+    )
 
     @classmethod
-    def of(cls, request: AccessRequest, now: datetime) -> AccessRequestView:
+    def of(
+        cls, request: AccessRequest, now: datetime, lapses_at: datetime | None = None
+    ) -> AccessRequestView:
         return cls(
             id=request.id,
             tenant_id=request.tenant_id,
@@ -314,6 +322,7 @@ class AccessRequestView(BaseModel):
             expires_at=request.expires_at,
             revoked_at=request.revoked_at,
             revoked_by=request.revoked_by,
+            lapses_at=lapses_at,
         )
 
 

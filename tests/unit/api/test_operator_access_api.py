@@ -14,6 +14,7 @@ import httpx
 import pytest
 from botocore.credentials import Credentials
 
+from andromede.audit.access_service import LAPSE_PRINCIPAL
 from andromede.audit.model import Outcome, parse_entry
 from support.apiclient import ApiHarness, HttpxSigV4, api_harness
 
@@ -127,6 +128,60 @@ async def test_an_approved_request_ends_by_itself(api: ApiHarness, clock: Clock)
         assert_problem(await root.post(f"{path}/revoke"), 409, "invalid-access-transition")
     last = (await tenant_log(api))[-1]
     assert last.outcome is Outcome.FAILURE and last.details["state"] == "expired"
+
+
+async def test_a_request_left_pending_lapses_and_cannot_be_approved(
+    api: ApiHarness, clock: Clock
+) -> None:
+    """Undecided for operator_access_request_ttl (7 days by default), a request expires: the
+    first read stores the lapse, the tenant's log records it once, and it can no longer be
+    approved or refused (decision 0114)."""
+    opened = await open_request(api)
+    lapses_at = datetime.fromisoformat(opened["lapses_at"])
+    assert lapses_at == datetime.fromisoformat(opened["created_at"]) + timedelta(days=7)
+    path = f"/api/v1/access-requests/{opened['id']}"
+    clock.shift = timedelta(days=7) - timedelta(minutes=1)
+    async with api.as_admin() as root, api.as_operator() as operator:
+        assert (await root.get(path)).json()["state"] == "pending"
+        clock.shift = timedelta(days=7, seconds=1)
+        view = (await root.get(path)).json()
+        assert (view["state"], view["decided_by"], view["lapses_at"]) == ("expired", None, None)
+        assert datetime.fromisoformat(view["decided_at"]) == lapses_at
+        approving = await root.post(f"{path}/approve")
+        assert_problem(approving, 409, "access-request-lapsed")
+        assert "operator_access_request_ttl" in approving.json()["detail"]
+        assert_problem(await root.post(f"{path}/refuse"), 409, "access-request-lapsed")
+        assert_problem(await operator.post(f"{path}/credentials"), 409, "access-not-granted")
+        listed = (await operator.get("/api/v1/access-requests")).json()["access_requests"]
+        assert [r["state"] for r in listed] == ["expired"]
+    events = [e for e in await tenant_log(api) if e.resource == f"operator-access/{opened['id']}"]
+    assert [(e.action, e.outcome) for e in events] == [
+        ("andromede:OpenOperatorAccess", Outcome.SUCCESS),
+        ("andromede:LapseOperatorAccess", Outcome.SUCCESS),
+        ("andromede:GetOperatorAccessCredentials", Outcome.FAILURE),
+    ]
+    assert events[1].principal == LAPSE_PRINCIPAL
+    assert events[1].details["operator"] == "operator"
+    assert events[1].details["ttl_seconds"] == str(7 * 86_400)
+
+
+async def test_the_sweeper_lapses_what_nobody_reads(api: ApiHarness, clock: Clock) -> None:
+    stale = await open_request(api)
+    clock.shift = timedelta(days=6)
+    fresh = await open_request(api)
+    clock.shift = timedelta(days=7, seconds=1)
+    assert await api.operator_access.lapse_due() == 1
+    assert await api.operator_access.lapse_due() == 0  # once
+    lapsed = [
+        e.resource for e in await tenant_log(api) if e.action == "andromede:LapseOperatorAccess"
+    ]
+    assert lapsed == [f"operator-access/{stale['id']}"]
+    async with api.as_admin() as root:
+        listed = (await root.get("/api/v1/access-requests")).json()["access_requests"]
+    assert [(r["id"], r["state"]) for r in listed] == [
+        (stale["id"], "expired"),
+        (fresh["id"], "pending"),
+    ]
 
 
 async def test_a_refused_request_grants_nothing_and_cannot_be_approved(api: ApiHarness) -> None:
