@@ -86,9 +86,20 @@ class WhoAmI(BaseModel):
     mfa_present: bool
     authenticated_by: Literal["sigv4", "bearer"]
     session_expires_at: datetime | None
+    pending_access_requests: int | None = Field(
+        default=None,
+        description="For a tenant's root user: how many operator access requests await its"
+        " decision (GET /access-requests lists them), so a console polling this call can"
+        " show them; null for anyone else (decision 0114).",
+    )
 
     @classmethod
-    def of(cls, principal: Principal, authenticated_by: Literal["sigv4", "bearer"]) -> WhoAmI:
+    def of(
+        cls,
+        principal: Principal,
+        authenticated_by: Literal["sigv4", "bearer"],
+        pending_access_requests: int | None = None,
+    ) -> WhoAmI:
         return cls(
             kind=principal.kind.value,  # never anonymous here
             arn=principal.arn,
@@ -97,6 +108,7 @@ class WhoAmI(BaseModel):
             mfa_present=principal.mfa_present,
             authenticated_by=authenticated_by,
             session_expires_at=principal.session_expires_at,
+            pending_access_requests=pending_access_requests,
         )
 
 

@@ -184,6 +184,36 @@ async def test_the_sweeper_lapses_what_nobody_reads(api: ApiHarness, clock: Cloc
     ]
 
 
+async def test_the_tenants_root_sees_its_pending_requests_in_whoami(
+    api: ApiHarness, clock: Clock
+) -> None:
+    """A console polls whoami: the root sees how many requests await it; nobody else does —
+    not its other users, the operator, or another tenant's root (decision 0114)."""
+    other = await api.identity.create_tenant("other")
+    stranger = api.client(HttpxSigV4(Credentials(other.access_key_id, other.secret_access_key)))
+    await api.identity.create_user(api.admin_tenant_id, "alice")
+    key = await api.identity.create_access_key(api.admin_tenant_id, "alice")
+    alice = api.client(HttpxSigV4(Credentials(key.key.access_key_id, key.secret_access_key)))
+
+    async def pending(client: httpx.AsyncClient) -> Any:
+        response = await client.get("/api/v1/whoami")
+        assert response.status_code == 200, response.text
+        return response.json()["pending_access_requests"]
+
+    async with api.as_admin() as root, api.as_operator() as operator, stranger, alice:
+        assert await pending(root) == 0
+        first = await open_request(api)
+        await open_request(api)
+        assert await pending(root) == 2
+        assert await pending(stranger) == 0
+        assert await pending(alice) is None
+        assert await pending(operator) is None
+        await root.post(f"/api/v1/access-requests/{first['id']}/refuse")
+        assert await pending(root) == 1
+        clock.shift = timedelta(days=8)  # the other lapsed: nothing awaits any more
+        assert await pending(root) == 0
+
+
 async def test_a_refused_request_grants_nothing_and_cannot_be_approved(api: ApiHarness) -> None:
     opened = await open_request(api)
     path = f"/api/v1/access-requests/{opened['id']}"
