@@ -64,6 +64,7 @@ def request(n: int, tenant: int, opened: datetime) -> AccessRequest:
         duration_seconds=3600,
         status=AccessState.PENDING,
         created_at=opened,
+        include_kms=n % 2 == 0,
     )
 
 

@@ -93,6 +93,7 @@ async def open_request(
         reason=body.reason,
         duration_seconds=body.duration_seconds,
         request_id=ctx.request_id(request),
+        include_kms=body.include_kms,
     )
     return _view(service, opened)
 

@@ -289,6 +289,11 @@ class OpenAccessRequest(_Request):
     duration_seconds: Annotated[int, Field(ge=60, le=7 * 86_400)] = Field(
         description="How long the access lasts once approved; at most operator_access_max_duration."
     )
+    include_kms: bool = Field(
+        default=False,
+        description="Ask to read the scope's SSE-KMS objects too: the tenant sees it when it"
+        " approves, and each KMS key's policy must allow it as well (decision 0114).",
+    )
 
 
 class AccessRequestView(BaseModel):
@@ -307,6 +312,11 @@ class AccessRequestView(BaseModel):
     expires_at: datetime | None = Field(description="Set at approval: approval + duration.")
     revoked_at: datetime | None
     revoked_by: str | None
+    include_kms: bool = Field(
+        default=False,
+        description="Whether the scope's SSE-KMS objects may be decrypted for the operator"
+        " (where each key's policy allows it too).",
+    )
     lapses_at: datetime | None = Field(
         default=None,
         description="While pending: when it expires undecided (operator_access_request_ttl"
@@ -334,6 +344,7 @@ class AccessRequestView(BaseModel):
             expires_at=request.expires_at,
             revoked_at=request.revoked_at,
             revoked_by=request.revoked_by,
+            include_kms=request.include_kms,
             lapses_at=lapses_at,
         )
 

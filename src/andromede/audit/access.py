@@ -12,7 +12,9 @@ the tenant's log — written once, so the state is.
 
 The transitions are a table; anything else is :class:`InvalidAccessTransition`. What the
 scope allows is a set of S3 actions (:data:`READ_ACTIONS`, :data:`WRITE_ACTIONS`): object data
-and listings, never a bucket's configuration, policy, ACL, lock or deletion.
+and listings, never a bucket's configuration, policy, ACL, lock or deletion. A request opened
+with ``include_kms`` also lets the gateway decrypt the scope's SSE-KMS objects
+(:data:`KMS_DECRYPT_ACTION`), where the KMS key's policy allows it too (decision 0114).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Final
 
 __all__ = [
     "ACCESS_TRANSITIONS",
+    "KMS_DECRYPT_ACTION",
     "LIST_BUCKETS_ACTION",
     "READ_ACTIONS",
     "WRITE_ACTIONS",
@@ -93,6 +96,9 @@ WRITE_ACTIONS: Final = frozenset(
 )
 # Listing the tenant's buckets names them all: only a request on all of them allows it.
 LIST_BUCKETS_ACTION: Final = "s3:ListAllMyBuckets"
+# Decrypting an SSE-KMS object of the scope on the S3 path: only with the tenant's consent of
+# ``include_kms``, shown to it when it approves; the key's policy must allow it as well.
+KMS_DECRYPT_ACTION: Final = "kms:Decrypt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +134,7 @@ class AccessRequest:
     expires_at: datetime | None = None  # approval + duration
     revoked_at: datetime | None = None
     revoked_by: str | None = None
+    include_kms: bool = False  # SSE-KMS objects of the scope may be decrypted (0114)
 
     @property
     def operator_arn(self) -> str:
@@ -162,6 +169,8 @@ class AccessRequest:
             return action == LIST_BUCKETS_ACTION and self.buckets is None
         if self.buckets is not None and bucket not in self.buckets:
             return False
+        if action == KMS_DECRYPT_ACTION:
+            return self.include_kms
         if action in READ_ACTIONS:
             return True
         return self.mode is AccessMode.READ_WRITE and action in WRITE_ACTIONS

@@ -88,6 +88,7 @@ class OperatorAccessService:
         reason: str,
         duration_seconds: int,
         request_id: str,
+        include_kms: bool = False,
     ) -> AccessRequest:
         if operator.operator_id is None:
             raise AccessDecisionForbidden("only platform operators open access requests")
@@ -117,6 +118,7 @@ class OperatorAccessService:
             duration_seconds=duration_seconds,
             status=AccessState.PENDING,
             created_at=self._clock(),
+            include_kms=include_kms,
         )
         await self._store.create(request)
         self._record(
@@ -129,6 +131,7 @@ class OperatorAccessService:
                 "mode": request.mode.value,
                 "buckets": "*" if request.buckets is None else ",".join(request.buckets),
                 "duration_seconds": str(request.duration_seconds),
+                "include_kms": str(request.include_kms).lower(),
             },
         )
         return request

@@ -91,6 +91,7 @@ def _row(request: AccessRequest) -> dict[str, Any]:
         "expires_at": request.expires_at,
         "revoked_at": request.revoked_at,
         "revoked_by": request.revoked_by,
+        "include_kms": request.include_kms,
     }
 
 
@@ -111,4 +112,5 @@ def _request(row: Any) -> AccessRequest:
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
         revoked_by=row.revoked_by,
+        include_kms=bool(row.include_kms),
     )

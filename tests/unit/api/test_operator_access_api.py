@@ -79,6 +79,7 @@ async def tenant_log(api: ApiHarness) -> list[Any]:
 async def test_open_approve_credentials_revoke_each_in_the_tenants_log(api: ApiHarness) -> None:
     opened = await open_request(api)
     assert opened["state"] == "pending" and opened["expires_at"] is None
+    assert opened["include_kms"] is False
     assert opened["tenant_id"] == api.admin_tenant_id and opened["buckets"] == ["photos"]
     path = f"/api/v1/access-requests/{opened['id']}"
     async with api.as_operator() as operator, api.as_admin() as root:
@@ -163,6 +164,17 @@ async def test_a_request_left_pending_lapses_and_cannot_be_approved(
     assert events[1].principal == LAPSE_PRINCIPAL
     assert events[1].details["operator"] == "operator"
     assert events[1].details["ttl_seconds"] == str(7 * 86_400)
+
+
+async def test_a_request_including_sse_kms_objects_says_so_to_the_tenant(
+    api: ApiHarness,
+) -> None:
+    opened = await open_request(api, include_kms=True)
+    async with api.as_admin() as root:
+        seen = (await root.get(f"/api/v1/access-requests/{opened['id']}")).json()
+    assert seen["include_kms"] is True
+    [event] = [e for e in await tenant_log(api) if e.action == "andromede:OpenOperatorAccess"]
+    assert event.details["include_kms"] == "true"
 
 
 async def test_the_sweeper_lapses_what_nobody_reads(api: ApiHarness, clock: Clock) -> None:
