@@ -283,6 +283,9 @@ class Application:
             ),
             asyncio.create_task(_identity_upkeep(settings, identity), name="identity-upkeep"),
             asyncio.create_task(audit_retention(settings, audit_store), name="audit-retention"),
+            asyncio.create_task(
+                lapse_access_requests(settings, operator_access), name="access-request-lapse"
+            ),
             asyncio.create_task(_kms_upkeep(settings, customer_keys), name="kms-upkeep"),
             asyncio.create_task(
                 LifecycleRunner(
@@ -492,7 +495,11 @@ def instance_meter(
     async def on_transition(before: Instance, after: Instance, at: datetime) -> None:
         if after.state is InstanceState.RUNNING:
             await billing.instance_started(
-                after.instance_id, after.tenant_id, after.instance_type, at
+                after.instance_id,
+                after.tenant_id,
+                after.instance_type,
+                at,
+                previous_stop=after.stopped_at,
             )
         elif before.state is InstanceState.RUNNING:
             await billing.instance_stopped(after.instance_id, at)
@@ -526,7 +533,9 @@ def usage_sampler(
 
     async def running_instances() -> list[RunningInstance]:
         return [
-            RunningInstance(i.instance_id, i.tenant_id, i.instance_type, i.launch_time)
+            RunningInstance(
+                i.instance_id, i.tenant_id, i.instance_type, i.last_launch_time, i.stopped_at
+            )
             for i in await compute.running_instances()
         ]
 
@@ -612,6 +621,7 @@ def operator_access_service(
         audit,
         max_duration=settings.operator_access_max_duration,
         reason_max_length=settings.operator_access_reason_max_length,
+        request_ttl=settings.operator_access_request_ttl,
     )
 
 
@@ -896,6 +906,20 @@ async def audit_retention(settings: Settings, store: AuditStore) -> None:
                 log.info("audit retention: %d entries older than %s pruned", pruned, cut)
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("audit retention failed")
+        await asyncio.sleep(settings.sweeper_interval)
+
+
+async def lapse_access_requests(settings: Settings, service: OperatorAccessService) -> None:
+    """Every ``sweeper_interval``: expire the operator access requests left pending past
+    ``operator_access_request_ttl``, each lapse an event of its tenant's log (decision 0114).
+    Reads lapse what they touch anyway; this puts the lapse in the log when nobody looks."""
+    while True:
+        try:
+            lapsed = await service.lapse_due()
+            if lapsed:
+                log.info("operator access: %d pending requests lapsed undecided", lapsed)
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("operator access lapse failed")
         await asyncio.sleep(settings.sweeper_interval)
 
 

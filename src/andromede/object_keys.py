@@ -807,7 +807,9 @@ class S3KmsKeys:
         if key_ref is not None and owner is not None:
             key_ref = self._owner_qualified(key_ref, owner)
         remembered: tuple[object, ...] | None = None
-        if bucket_key and self._bucket_key_ttl > 0:
+        # An operator's decrypts under an access request are each checked and audited: no
+        # bucket-key memo for them (decision 0114).
+        if bucket_key and self._bucket_key_ttl > 0 and not ctx.principal.is_operator_access:
             remembered = (
                 ctx.principal.arn,
                 ctx.source_ip,
@@ -898,6 +900,8 @@ class S3KmsKeys:
     ) -> None:
         resources = [resource_arn] if resource_arn else caller.resources or ["*"]
         details = {"via": "s3"}
+        if ctx.principal.is_operator_access:  # which operator, under which approval (0114)
+            details.update(ctx.principal.audit_details)
         if caller.arn != ctx.principal.arn:  # the aws/s3 key, made on behalf of the S3 caller
             details["on_behalf_of"] = ctx.principal.arn
         if error is not None:

@@ -288,6 +288,13 @@ class Settings(BaseSettings):
         description="Longest an operator access request may grant once its tenant approves it,"
         " in seconds (its S3 credentials end with it).",
     )
+    operator_access_request_ttl: int = Field(
+        default=604_800,
+        ge=3600,
+        le=2_592_000,
+        description="Seconds a tenant has to approve or refuse an operator access request;"
+        " undecided past it, the request expires and can no longer be approved (decision 0114).",
+    )
     operator_access_reason_max_length: int = Field(
         default=1000,
         ge=1,

@@ -130,6 +130,26 @@ async def test_runs_are_billed_as_they_go_and_closed_with_the_minute_minimum(
     assert [r.resource_id for r in await store.open_runs()] == ["i-2"]
 
 
+async def test_a_run_open_from_before_the_last_stop_ends_at_that_stop(
+    store: BillingStore,
+) -> None:
+    """A stop billing missed then a start: the old run is billed up to the stop compute
+    recorded and closed, the new one opened — the stopped gap is not billed (0114)."""
+    await store.start_run(run("i-1", H))
+    await store.bill_runs(H + timedelta(seconds=100))
+    stop = H + timedelta(seconds=200)
+    restart = H + timedelta(seconds=3000)
+    await store.start_run(run("i-1", restart), previous_stop=stop)
+    assert [(r.resource_id, r.started_at) for r in await store.open_runs()] == [("i-1", restart)]
+    # Again (the sampler's reconciliation after compute's start): this period's run is kept.
+    await store.start_run(run("i-1", restart + timedelta(seconds=5)), previous_stop=stop)
+    assert [(r.resource_id, r.started_at) for r in await store.open_runs()] == [("i-1", restart)]
+    await store.end_run("i-1", restart + timedelta(seconds=90))
+    assert await store.usage("t1", *DAY) == [
+        UsageTotal("eu-fr-1", "ec2.instance.t3.micro", 200 + 90)
+    ]
+
+
 async def test_the_catalogue_keeps_exact_decimals(store: BillingStore) -> None:
     await store.set_price(Price("eu-fr-1", "s3.storage", Decimal("0.000000001")))
     await store.set_price(Price("eu-fr-1", "kms.keys", Decimal("1.10")))

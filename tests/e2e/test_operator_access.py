@@ -153,3 +153,82 @@ def test_open_approve_read_in_the_verified_trail_revoke(
     assert the_read.resource == f"arn:aws:s3:::{bucket}/invoice.pdf"
     refused = [e for e in ours if e.action == "s3:GetObject" and e.outcome.value == "failure"]
     assert refused, "the use after revocation is in the trail"
+
+
+@pytest.mark.slow
+def test_an_sse_kms_object_is_read_only_with_include_kms_and_the_key_policys_allow(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """Decision 0114 on the real server: the tenant's SSE-KMS object is denied to an approval
+    without include_kms, and read by boto3 under one with it once the key's policy lets
+    PlatformOperator callers decrypt; the decrypt is a KMS event of the tenant's trail."""
+    root = server.credentials()
+    operator = server.operator_credentials()
+    bucket = f"kms-{uuid.uuid4().hex[:10]}"
+    tenant_s3 = boto3_client(server)
+    tenant_s3.create_bucket(Bucket=bucket)
+    kms = boto3.session.Session(
+        aws_access_key_id=root[0], aws_secret_access_key=root[1], region_name=REGION
+    ).client("kms", endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1}))
+    key = kms.create_key()["KeyMetadata"]
+    tenant_s3.put_object(
+        Bucket=bucket,
+        Key="ledger.csv",
+        Body=b"sealed",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key["KeyId"],
+    )
+
+    def approved(include_kms: bool) -> tuple[str, Any]:
+        body = {
+            "tenant": "admin",
+            "buckets": [bucket],
+            "mode": "read-only",
+            "reason": "ticket 99: a ledger that does not add up",
+            "duration_seconds": 900,
+            "include_kms": include_kms,
+        }
+        opened = api(server, operator, "POST", "/access-requests", body)
+        assert opened.status_code == 201, opened.text
+        assert opened.json()["include_kms"] is include_kms
+        path = f"/access-requests/{opened.json()['id']}"
+        assert api(server, root, "POST", f"{path}/approve").status_code == 200
+        issued = api(server, operator, "POST", f"{path}/credentials")
+        assert issued.status_code == 200, issued.text
+        return opened.json()["id"], s3_with(server, issued.json())
+
+    _, without = approved(False)
+    request_id, with_kms = approved(True)
+    assert denied(without.get_object, Bucket=bucket, Key="ledger.csv") == "AccessDenied"
+    # The default key policy names only the account: not enough.
+    assert denied(with_kms.get_object, Bucket=bucket, Key="ledger.csv") == "AccessDenied"
+    policy = json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+    policy["Statement"].append(
+        {
+            "Sid": "ApprovedOperatorAccess",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipalType": "PlatformOperator"}},
+        }
+    )
+    kms.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=json.dumps(policy))
+    read = with_kms.get_object(Bucket=bucket, Key="ledger.csv")
+    assert read["Body"].read() == b"sealed"
+    assert denied(without.get_object, Bucket=bucket, Key="ledger.csv") == "AccessDenied"
+
+    deadline = time.monotonic() + 20
+    while True:
+        trail = trail_of(server, tmp_path / "trail.json")
+        decrypts = [
+            e
+            for e in (parse_entry(entry) for entry in trail["entries"])
+            if e.action == "kms:Decrypt" and e.details.get("access_request") == request_id
+        ]
+        if any(e.outcome.value == "success" for e in decrypts):
+            break
+        assert time.monotonic() < deadline, decrypts
+        time.sleep(0.3)
+    assert {e.resource for e in decrypts} == {key["Arn"]}
+    assert {e.principal for e in decrypts} == {"arn:andromede:platform::operator/operator"}

@@ -203,6 +203,7 @@ async def api_harness(
         audit,
         max_duration=settings.operator_access_max_duration,
         reason_max_length=settings.operator_access_reason_max_length,
+        request_ttl=settings.operator_access_request_ttl,
         clock=access_clock,
     )
     bucket_store = MemoryMetadataStore()

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from botocore.credentials import Credentials
 
-from andromede.app import s3_services, storage_limits
+from andromede.app import operator_access_service, s3_services, storage_limits
+from andromede.audit.access_store import MemoryAccessRequestStore
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.iam.model import Principal, PrincipalKind
@@ -95,7 +96,15 @@ async def make_kit(
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
-    services = s3_services(settings, objects, identity, S3KmsKeys(customer_keys, audit))
+    # Operator access requests (decisions 0107, 0114): an operator's SSE-KMS reads.
+    operator_access = operator_access_service(settings, MemoryAccessRequestStore(), audit)
+    services = s3_services(
+        settings,
+        objects,
+        identity,
+        S3KmsKeys(customer_keys, audit),
+        operator_access=operator_access,
+    )
     app = S3App(services, identity, audit)
     client = Client(
         app,
@@ -104,6 +113,7 @@ async def make_kit(
         audit,
         boot.tenant.id,
         identity,
+        operator_access=operator_access,
     )
     account = boot.tenant.id
     root = Principal(account, None, None, PrincipalKind.ROOT, f"arn:aws:iam::{account}:root")

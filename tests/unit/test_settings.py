@@ -187,3 +187,11 @@ def test_the_billing_flush_interval_is_bounded(seconds: float) -> None:
 def test_the_billing_sample_interval_is_bounded(seconds: float) -> None:
     with pytest.raises(ValidationError, match="billing_sample_interval"):
         Settings(billing_sample_interval=seconds)
+
+
+@pytest.mark.parametrize("seconds", [0, 3599, 2_592_001])
+def test_the_operator_access_request_ttl_is_bounded(seconds: int) -> None:
+    with pytest.raises(ValidationError, match="operator_access_request_ttl"):
+        Settings(operator_access_request_ttl=seconds)
+    assert Settings().operator_access_request_ttl == 7 * 86_400
+    assert Settings(operator_access_request_ttl=3600).operator_access_request_ttl == 3600

@@ -19,6 +19,7 @@ from typing import Any
 
 from andromede.audit.errors import (
     AccessDecisionForbidden,
+    AccessRequestLapsed,
     AccessRequestNotGranting,
     EntriesPruned,
     InvalidAccessRequest,
@@ -98,6 +99,10 @@ _TABLE: Sequence[tuple[type[Exception], _Mapped]] = (
     (
         NoSuchAccessRequest,
         _Mapped(_Kind("no-such-access-request", 404, "No such access request")),
+    ),
+    (  # before its base class, InvalidAccessTransition
+        AccessRequestLapsed,
+        _Mapped(_Kind("access-request-lapsed", 409, "Access request lapsed undecided")),
     ),
     (
         InvalidAccessTransition,

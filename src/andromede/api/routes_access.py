@@ -26,7 +26,7 @@ from andromede.api.schemas import (
     AccessRequestView,
     OpenAccessRequest,
 )
-from andromede.audit.access import AccessMode, Actor
+from andromede.audit.access import AccessMode, AccessRequest, Actor
 from andromede.audit.access_service import OperatorAccessService
 from andromede.iam.errors import NoSuchTenant
 from andromede.iam.model import Principal
@@ -43,7 +43,10 @@ _HIDDEN: Responses = {404: {"description": "No such request, or not one the call
 _DECISION: Responses = {
     **_HIDDEN,
     403: {"description": "Not the tenant's root user"},
-    409: {"description": "The request's state does not allow it"},
+    409: {
+        "description": "The request's state does not allow it (access-request-lapsed: left"
+        " undecided past operator_access_request_ttl)"
+    },
 }
 
 
@@ -90,8 +93,9 @@ async def open_request(
         reason=body.reason,
         duration_seconds=body.duration_seconds,
         request_id=ctx.request_id(request),
+        include_kms=body.include_kms,
     )
-    return AccessRequestView.of(opened, service.now())
+    return _view(service, opened)
 
 
 @router.get(
@@ -109,8 +113,7 @@ async def list_requests(
     else:
         _root_only(principal)
         found = await service.tenant_requests(principal.tenant_id or "")
-    now = service.now()
-    return AccessRequestList(access_requests=[AccessRequestView.of(r, now) for r in found])
+    return AccessRequestList(access_requests=[_view(service, r) for r in found])
 
 
 @router.get("/{access_request}", summary="One access request", responses=_HIDDEN)
@@ -121,7 +124,7 @@ async def get_request(
 ) -> AccessRequestView:
     service = _service(ctx)
     found = await service.get(actor(who.principal), access_request)
-    return AccessRequestView.of(found, service.now())
+    return _view(service, found)
 
 
 @router.post(
@@ -139,7 +142,7 @@ async def approve(
     decided = await service.approve(
         actor(who.principal), access_request, request_id=ctx.request_id(request)
     )
-    return AccessRequestView.of(decided, service.now())
+    return _view(service, decided)
 
 
 @router.post(
@@ -156,7 +159,7 @@ async def refuse(
     decided = await service.refuse(
         actor(who.principal), access_request, request_id=ctx.request_id(request)
     )
-    return AccessRequestView.of(decided, service.now())
+    return _view(service, decided)
 
 
 @router.post(
@@ -174,7 +177,7 @@ async def revoke(
     decided = await service.revoke(
         actor(who.principal), access_request, request_id=ctx.request_id(request)
     )
-    return AccessRequestView.of(decided, service.now())
+    return _view(service, decided)
 
 
 @router.post(
@@ -201,12 +204,16 @@ async def credentials(
     )
     service.credentials_issued(granting, acting, issued.access_key_id, request_id=request_id)
     return AccessCredentials(
-        access_request=AccessRequestView.of(granting, service.now()),
+        access_request=_view(service, granting),
         access_key_id=issued.access_key_id,
         secret_access_key=issued.secret_access_key,
         session_token=issued.session_token,
         expiration=issued.expiration,
     )
+
+
+def _view(service: OperatorAccessService, request: AccessRequest) -> AccessRequestView:
+    return AccessRequestView.of(request, service.now(), service.lapses_at(request))
 
 
 def _root_only(principal: Principal) -> None:

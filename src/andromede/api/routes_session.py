@@ -92,6 +92,13 @@ async def logout(
     return Response(status_code=204)
 
 
-@router.get("/whoami", summary="The authenticated caller")
-async def whoami(who: Annotated[Caller, Depends(caller)]) -> WhoAmI:
-    return WhoAmI.of(who.principal, who.authenticated_by)
+@router.get("/whoami", summary="The authenticated caller (a tenant root: its pending requests)")
+async def whoami(
+    who: Annotated[Caller, Depends(caller)], ctx: Annotated[ApiContext, Depends(context)]
+) -> WhoAmI:
+    principal = who.principal
+    pending = None
+    if principal.is_root and principal.tenant_id is not None and ctx.operator_access is not None:
+        # Only the root decides, so only it is told; one indexed read of the tenant's requests.
+        pending = await ctx.operator_access.pending_count(principal.tenant_id)
+    return WhoAmI.of(principal, who.authenticated_by, pending)

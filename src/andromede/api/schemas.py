@@ -86,9 +86,20 @@ class WhoAmI(BaseModel):
     mfa_present: bool
     authenticated_by: Literal["sigv4", "bearer"]
     session_expires_at: datetime | None
+    pending_access_requests: int | None = Field(
+        default=None,
+        description="For a tenant's root user: how many operator access requests await its"
+        " decision (GET /access-requests lists them), so a console polling this call can"
+        " show them; null for anyone else (decision 0114).",
+    )
 
     @classmethod
-    def of(cls, principal: Principal, authenticated_by: Literal["sigv4", "bearer"]) -> WhoAmI:
+    def of(
+        cls,
+        principal: Principal,
+        authenticated_by: Literal["sigv4", "bearer"],
+        pending_access_requests: int | None = None,
+    ) -> WhoAmI:
         return cls(
             kind=principal.kind.value,  # never anonymous here
             arn=principal.arn,
@@ -97,6 +108,7 @@ class WhoAmI(BaseModel):
             mfa_present=principal.mfa_present,
             authenticated_by=authenticated_by,
             session_expires_at=principal.session_expires_at,
+            pending_access_requests=pending_access_requests,
         )
 
 
@@ -277,6 +289,11 @@ class OpenAccessRequest(_Request):
     duration_seconds: Annotated[int, Field(ge=60, le=7 * 86_400)] = Field(
         description="How long the access lasts once approved; at most operator_access_max_duration."
     )
+    include_kms: bool = Field(
+        default=False,
+        description="Ask to read the scope's SSE-KMS objects too: the tenant sees it when it"
+        " approves, and each KMS key's policy must allow it as well (decision 0114).",
+    )
 
 
 class AccessRequestView(BaseModel):
@@ -295,9 +312,22 @@ class AccessRequestView(BaseModel):
     expires_at: datetime | None = Field(description="Set at approval: approval + duration.")
     revoked_at: datetime | None
     revoked_by: str | None
+    include_kms: bool = Field(
+        default=False,
+        description="Whether the scope's SSE-KMS objects may be decrypted for the operator"
+        " (where each key's policy allows it too).",
+    )
+    lapses_at: datetime | None = Field(
+        default=None,
+        description="While pending: when it expires undecided (operator_access_request_ttl"
+        " after it was opened). A lapsed request is expired, with decided_at its lapse and"
+        " decided_by null.",
+    )
 
     @classmethod
-    def of(cls, request: AccessRequest, now: datetime) -> AccessRequestView:
+    def of(
+        cls, request: AccessRequest, now: datetime, lapses_at: datetime | None = None
+    ) -> AccessRequestView:
         return cls(
             id=request.id,
             tenant_id=request.tenant_id,
@@ -314,6 +344,8 @@ class AccessRequestView(BaseModel):
             expires_at=request.expires_at,
             revoked_at=request.revoked_at,
             revoked_by=request.revoked_by,
+            include_kms=request.include_kms,
+            lapses_at=lapses_at,
         )
 
 

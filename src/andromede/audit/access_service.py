@@ -2,8 +2,9 @@
 credentials they give, and the check S3 makes on every request made with those (decision 0107).
 
 Every step is an event of the **tenant's** transparency log, naming the operator and the
-request: opened, approved, refused, revoked, credentials issued, credentials refused (the
-request pending, refused, revoked or expired). Each S3 request made with the credentials is
+request: opened, approved, refused, revoked, lapsed (pending past ``request_ttl``, decision
+0114), credentials issued, credentials refused (the request pending, refused, revoked or
+expired). Each S3 request made with the credentials is
 audited by the S3 app in the same log (``s3/app.py``), whatever it is, reads included.
 
 Who may do what: an operator opens requests and asks for credentials for its own approved
@@ -16,6 +17,7 @@ operator's, is :class:`NoSuchAccessRequest`, as one that does not exist.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -31,6 +33,7 @@ from andromede.audit.access import (
 from andromede.audit.access_store import AccessRequestStore
 from andromede.audit.errors import (
     AccessDecisionForbidden,
+    AccessRequestLapsed,
     AccessRequestNotGranting,
     InvalidAccessRequest,
     InvalidAccessTransition,
@@ -39,9 +42,12 @@ from andromede.audit.errors import (
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 
-__all__ = ["MIN_DURATION", "OperatorAccessService"]
+__all__ = ["DEFAULT_REQUEST_TTL", "LAPSE_PRINCIPAL", "MIN_DURATION", "OperatorAccessService"]
 
 MIN_DURATION = 60  # seconds: shorter than a minute is no time to do anything
+DEFAULT_REQUEST_TTL = 7 * 86_400  # a week to decide: a support ticket outlives a weekend
+# Who the tenant's log names for a lapse: nobody decided; the platform's own rule did.
+LAPSE_PRINCIPAL = "andromede.operator-access"
 _MAX_BUCKETS = 100  # a tenant's bucket quota is AWS's 100 by default; past it, ask for all
 
 
@@ -53,17 +59,23 @@ class OperatorAccessService:
         *,
         max_duration: int,
         reason_max_length: int,
+        request_ttl: int = DEFAULT_REQUEST_TTL,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
         self._audit = audit
         self._max_duration = max_duration
         self._reason_max_length = reason_max_length
+        self._request_ttl = request_ttl
         self._clock = clock
 
     def now(self) -> datetime:
         """The service's time, which says whether a request has expired."""
         return self._clock()
+
+    def lapses_at(self, request: AccessRequest) -> datetime | None:
+        """When a pending request lapses undecided (None: it is not pending)."""
+        return request.lapses_at(self._request_ttl)
 
     # -- the operator's side ------------------------------------------------------------------
     async def open(
@@ -76,6 +88,7 @@ class OperatorAccessService:
         reason: str,
         duration_seconds: int,
         request_id: str,
+        include_kms: bool = False,
     ) -> AccessRequest:
         if operator.operator_id is None:
             raise AccessDecisionForbidden("only platform operators open access requests")
@@ -105,6 +118,7 @@ class OperatorAccessService:
             duration_seconds=duration_seconds,
             status=AccessState.PENDING,
             created_at=self._clock(),
+            include_kms=include_kms,
         )
         await self._store.create(request)
         self._record(
@@ -117,12 +131,15 @@ class OperatorAccessService:
                 "mode": request.mode.value,
                 "buckets": "*" if request.buckets is None else ",".join(request.buckets),
                 "duration_seconds": str(request.duration_seconds),
+                "include_kms": str(request.include_kms).lower(),
             },
         )
         return request
 
     async def operator_requests(self, operator: Actor) -> list[AccessRequest]:
-        return await self._store.list(operator_id=operator.operator_id or "")
+        return await self._current_all(
+            await self._store.list(operator_id=operator.operator_id or "")
+        )
 
     async def granting(
         self, operator: Actor, access_request_id: str, *, request_id: str
@@ -137,6 +154,7 @@ class OperatorAccessService:
             or request.operator_id != operator.operator_id
         ):
             raise NoSuchAccessRequest(f"no access request {access_request_id}")
+        request = await self._current(request)
         now = self._clock()
         state = request.state(now)
         if state is not AccessState.APPROVED or request.expires_at is None:
@@ -166,7 +184,12 @@ class OperatorAccessService:
 
     # -- the tenant's side --------------------------------------------------------------------
     async def tenant_requests(self, tenant_id: str) -> list[AccessRequest]:
-        return await self._store.list(tenant_id=tenant_id)
+        return await self._current_all(await self._store.list(tenant_id=tenant_id))
+
+    async def pending_count(self, tenant_id: str) -> int:
+        """How many requests await the tenant's decision (lapsed ones are not)."""
+        requests = await self.tenant_requests(tenant_id)
+        return sum(1 for r in requests if r.status is AccessState.PENDING)
 
     async def get(self, caller: Actor, access_request_id: str) -> AccessRequest:
         """The request, if the caller is its operator or of its tenant."""
@@ -176,7 +199,7 @@ class OperatorAccessService:
             or (caller.tenant_id is not None and caller.tenant_id == request.tenant_id)
         ):
             raise NoSuchAccessRequest(f"no access request {access_request_id}")
-        return request
+        return await self._current(request)
 
     async def approve(
         self, caller: Actor, access_request_id: str, *, request_id: str
@@ -248,6 +271,39 @@ class OperatorAccessService:
             and request.allows(action, bucket)
         )
 
+    # -- lapsing ----------------------------------------------------------------------------
+    async def lapse_due(self) -> int:
+        """Store as expired every pending request past its time to live, each lapse an event
+        of its tenant's log (the sweeper's round; reads lapse what they touch anyway). Every
+        gateway may run it: a request lapses once, whoever gets there first."""
+        cutoff = self._clock() - timedelta(seconds=self._request_ttl)
+        lapsed = 0
+        for request in await self._store.pending_before(cutoff):
+            if (await self._current(request)) is not request:
+                lapsed += 1
+        return lapsed
+
+    async def _current_all(self, requests: list[AccessRequest]) -> list[AccessRequest]:
+        return [await self._current(r) for r in requests]
+
+    async def _current(self, request: AccessRequest) -> AccessRequest:
+        """The request as it stands: a pending one past its time to live is first stored as
+        expired and its lapse recorded — once, by the gateway whose compare-and-set wins."""
+        if not request.lapsed(self._clock(), self._request_ttl):
+            return request
+        lapsed_at = request.lapses_at(self._request_ttl)
+        lapsed = replace(request, status=AccessState.EXPIRED, decided_at=lapsed_at)
+        if not await self._store.replace(lapsed, AccessState.PENDING):
+            return await self._store.get(request.id) or lapsed  # decided or lapsed meanwhile
+        self._record(
+            lapsed,
+            "LapseOperatorAccess",
+            LAPSE_PRINCIPAL,
+            secrets.token_hex(8).upper(),
+            details={"lapsed_at": _iso(lapsed_at), "ttl_seconds": str(self._request_ttl)},
+        )
+        return lapsed
+
     # -- internals ----------------------------------------------------------------------------
     async def _decidable(self, caller: Actor, access_request_id: str) -> AccessRequest:
         request = await self.get(caller, access_request_id)
@@ -257,6 +313,12 @@ class OperatorAccessService:
 
     async def _move(self, current: AccessRequest, new: AccessRequest, now: datetime) -> None:
         state = current.state(now)
+        if current.status is AccessState.EXPIRED:  # stored so only when it lapsed pending
+            raise AccessRequestLapsed(
+                f"the access request lapsed undecided at {_iso(current.decided_at)}: the tenant"
+                f" has {self._request_ttl} seconds to decide (operator_access_request_ttl);"
+                " the operator opens a new request if access is still needed"
+            )
         if new.status not in ACCESS_TRANSITIONS[state]:
             raise InvalidAccessTransition(
                 f"the access request is {state.value}: it cannot become {new.status.value}"

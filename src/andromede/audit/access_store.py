@@ -6,6 +6,7 @@ approving and revoking the same request at once cannot both win, and the loser i
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from andromede.audit.access import AccessRequest, AccessState
@@ -17,6 +18,10 @@ class AccessRequestStore(Protocol):
     async def create(self, request: AccessRequest) -> None: ...
 
     async def get(self, request_id: str) -> AccessRequest | None: ...
+
+    async def pending_before(self, created_before: datetime) -> list[AccessRequest]:
+        """Every tenant's requests still pending that were opened before ``created_before``
+        (the ones that have lapsed, for the sweeper), in the order opened."""
 
     async def list(
         self, *, tenant_id: str | None = None, operator_id: str | None = None
@@ -36,6 +41,13 @@ class MemoryAccessRequestStore:
 
     async def get(self, request_id: str) -> AccessRequest | None:
         return self._requests.get(request_id)
+
+    async def pending_before(self, created_before: datetime) -> list[AccessRequest]:
+        return [
+            r
+            for r in sorted(self._requests.values(), key=lambda r: (r.created_at, r.id))
+            if r.status is AccessState.PENDING and r.created_at < created_before
+        ]
 
     async def list(
         self, *, tenant_id: str | None = None, operator_id: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,6 +34,18 @@ class SqlAccessRequestStore:
 
         row = await self._db.read(work)
         return None if row is None else _request(row)
+
+    async def pending_before(self, created_before: datetime) -> list[AccessRequest]:
+        query = (
+            sa.select(_R)
+            .where(_R.c.status == AccessState.PENDING.value, _R.c.created_at < created_before)
+            .order_by(_R.c.created_at, _R.c.id)
+        )
+
+        def work(conn: Connection) -> list[Any]:
+            return list(conn.execute(query).all())
+
+        return [_request(row) for row in await self._db.read(work)]
 
     async def list(
         self, *, tenant_id: str | None = None, operator_id: str | None = None
@@ -78,6 +91,7 @@ def _row(request: AccessRequest) -> dict[str, Any]:
         "expires_at": request.expires_at,
         "revoked_at": request.revoked_at,
         "revoked_by": request.revoked_by,
+        "include_kms": request.include_kms,
     }
 
 
@@ -98,4 +112,5 @@ def _request(row: Any) -> AccessRequest:
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
         revoked_by=row.revoked_by,
+        include_kms=bool(row.include_kms),
     )

@@ -18,6 +18,7 @@ from andromede.errors import AndromedeError
 
 __all__ = [
     "AccessDecisionForbidden",
+    "AccessRequestLapsed",
     "AccessRequestNotGranting",
     "AuditError",
     "EntriesPruned",
@@ -51,6 +52,11 @@ class NoSuchAccessRequest(AuditError):
 
 class InvalidAccessTransition(AuditError):
     """The request's state does not allow it (decision 0107's transition table)."""
+
+
+class AccessRequestLapsed(InvalidAccessTransition):
+    """The tenant did not decide on the request within ``operator_access_request_ttl``: it
+    expired undecided and can no longer be approved or refused (decision 0114)."""
 
 
 class AccessDecisionForbidden(AuditError):

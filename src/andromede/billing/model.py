@@ -36,6 +36,7 @@ __all__ = [
     "byte_hours_by_hour",
     "catalogue",
     "check_meter",
+    "ended_before",
     "hour_of",
     "instance_meter",
     "line_amounts",
@@ -183,6 +184,12 @@ class Run:
     meter: str
     started_at: datetime
     billed_until: datetime
+
+
+def ended_before(run: Run, previous_stop: datetime) -> bool:
+    """Whether the open ``run`` began before the instance's last stop, so belongs to a running
+    period that ended then (billing missed that stop)."""
+    return run.started_at < previous_stop
 
 
 def run_increments(run: Run, until: datetime, *, ended: bool) -> list[UsageIncrement]:

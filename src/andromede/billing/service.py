@@ -32,6 +32,7 @@ from andromede.billing.model import (
     byte_hours_by_hour,
     catalogue,
     check_meter,
+    ended_before,
     parse_price,
     parse_vat_rate,
     report,
@@ -56,7 +57,8 @@ class RunningInstance:
     instance_id: str
     tenant_id: str
     instance_type: str
-    running_since: datetime
+    running_since: datetime  # its latest start (EC2's LaunchTime)
+    stopped_at: datetime | None = None  # when it last left the running state, if ever
 
 
 # Reads the instances running now (compute's records).
@@ -169,10 +171,20 @@ class BillingService:
     # -- instance runs -------------------------------------------------------------------------
 
     async def instance_started(
-        self, instance_id: str, tenant_id: str, instance_type: str, at: datetime
+        self,
+        instance_id: str,
+        tenant_id: str,
+        instance_type: str,
+        at: datetime,
+        *,
+        previous_stop: datetime | None = None,
     ) -> None:
+        """The instance entered the running state at ``at``; ``previous_stop`` is when it
+        last left it (compute's record): a run still open from before that stop ends there."""
         meter = INSTANCE_METER_PREFIX + instance_type
-        await self._store.start_run(Run(instance_id, tenant_id, self.region, meter, at, at))
+        await self._store.start_run(
+            Run(instance_id, tenant_id, self.region, meter, at, at), previous_stop=previous_stop
+        )
 
     async def instance_stopped(self, instance_id: str, at: datetime) -> None:
         """The instance left the running state at ``at``: bill it to then, a minute at least."""
@@ -180,22 +192,35 @@ class BillingService:
 
     async def bill_instances(self, running: RunningInstances) -> None:
         """Bill every open run up to now, after bringing the runs in line with what runs:
-        a run whose instance no longer runs ends now (its stop was missed), and an instance
-        running without a run (started before metering, or its start was missed) gets one
-        from its ``running_since`` — but not before this service's previous reconciliation:
-        it had no run then either, so it was not running then (it would have got one), and
-        ``running_since`` may be long before (an instance's first launch, not its restart).
+        a run whose instance no longer runs ends now (its stop was missed); a run open from
+        before the running instance's last stop ends at that stop (a stop then a start both
+        missed) and the instance gets a new run; and an instance running without a run
+        (started before metering, or its start was missed) gets one from its
+        ``running_since``, its latest start — but not before this service's previous
+        reconciliation: it had no run then either, so it was not running then.
 
         The open runs are read *before* what runs (``running`` is called after): an instance
         stopped between the two readings then shows as a run to end (which compute's change
         ended already, or which ends now, moments after its stop) rather than as an instance
         running without a run, which would open a second run and bill its minute twice."""
-        open_ids = {run.resource_id for run in await self._store.open_runs()}
+        open_runs = {run.resource_id: run for run in await self._store.open_runs()}
+        open_ids = open_runs.keys()
         running_by_id = {i.instance_id: i for i in await running()}
         now = self._clock()
         not_before, self._reconciled_at = self._reconciled_at, now
         for resource_id in sorted(open_ids - running_by_id.keys()):
             await self._store.end_run(resource_id, now)
+        for instance_id in sorted(open_ids & running_by_id.keys()):
+            instance = running_by_id[instance_id]
+            stop = instance.stopped_at
+            if stop is not None and ended_before(open_runs[instance_id], stop):
+                await self.instance_started(
+                    instance_id,
+                    instance.tenant_id,
+                    instance.instance_type,
+                    min(max(instance.running_since, stop), now),
+                    previous_stop=stop,
+                )
         for instance_id in sorted(running_by_id.keys() - open_ids):
             instance = running_by_id[instance_id]
             since = (

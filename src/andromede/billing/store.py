@@ -15,7 +15,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from andromede.billing.model import Price, Run, UsageIncrement, UsageTotal, run_increments
+from andromede.billing.model import (
+    Price,
+    Run,
+    UsageIncrement,
+    UsageTotal,
+    ended_before,
+    run_increments,
+)
 
 __all__ = ["BillingStore", "Increments", "MemoryBillingStore"]
 
@@ -34,13 +41,15 @@ class BillingStore(Protocol):
         ``[watermark, now)`` used, in one transaction; a first call only sets the watermark.
         False (nothing written) when the watermark is at ``now`` or later already."""
 
-    async def start_run(self, run: Run) -> None:
-        """Open ``run``, unless the resource has a run open already: that one is kept, as
-        the instance is running since then. Compute's start and the sampler's reconciliation
-        may both open the same running period, in either order; closing the first at the
-        second would bill that period's minute twice. (Kept after a missed stop, the old run
-        bills the stopped gap too: at most one sample interval, as the sampler ends a run
-        whose instance it sees stopped.)"""
+    async def start_run(self, run: Run, *, previous_stop: datetime | None = None) -> None:
+        """Open ``run``, unless the resource has a run open already that began at or after
+        ``previous_stop`` (the time the instance last left the running state, as compute
+        recorded it): that run is this running period's, kept. Compute's start and the
+        sampler's reconciliation may both open the same running period, in either order;
+        closing the first at the second would bill that period's minute twice. An open run
+        that began *before* ``previous_stop`` belongs to an earlier period whose stop billing
+        missed: it is billed up to that stop and closed, in the same transaction, and ``run``
+        opened — the stopped gap is never billed (decision 0114)."""
 
     async def end_run(self, resource_id: str, ended_at: datetime) -> bool:
         """Bill the resource's open run up to ``ended_at``, the minute minimum included, and
@@ -96,7 +105,14 @@ class MemoryBillingStore:
             self._add(increments(previous, now))
         return True
 
-    async def start_run(self, run: Run) -> None:
+    async def start_run(self, run: Run, *, previous_stop: datetime | None = None) -> None:
+        current = self._runs.get(run.resource_id)
+        if (
+            current is not None
+            and previous_stop is not None
+            and ended_before(current, previous_stop)
+        ):
+            await self.end_run(run.resource_id, previous_stop)
         self._runs.setdefault(run.resource_id, run)
 
     async def end_run(self, resource_id: str, ended_at: datetime) -> bool:

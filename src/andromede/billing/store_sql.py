@@ -19,7 +19,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from andromede.billing.model import Price, Run, UsageIncrement, UsageTotal, run_increments
+from andromede.billing.model import (
+    Price,
+    Run,
+    UsageIncrement,
+    UsageTotal,
+    ended_before,
+    run_increments,
+)
 from andromede.billing.store import Increments
 from andromede.db import tables
 from andromede.db.database import Database
@@ -108,7 +115,7 @@ class SqlBillingStore:
 
         return await self._db.write(work)
 
-    async def start_run(self, run: Run) -> None:
+    async def start_run(self, run: Run, *, previous_stop: datetime | None = None) -> None:
         values = {
             "resource_id": run.resource_id,
             "tenant_id": run.tenant_id,
@@ -117,7 +124,16 @@ class SqlBillingStore:
             "started_at": run.started_at,
             "billed_until": run.billed_until,
         }
-        await self._db.write(lambda conn: _NEW_RUN(conn, values))
+
+        def work(conn: Connection) -> None:
+            if previous_stop is not None:
+                lock = sa.select(_R).where(_R.c.resource_id == run.resource_id).with_for_update()
+                row = conn.execute(lock).first()
+                if row is not None and ended_before(_run(row), previous_stop):
+                    _end_run(conn, run.resource_id, previous_stop)
+            _NEW_RUN(conn, values)
+
+        await self._db.write(work)
 
     async def end_run(self, resource_id: str, ended_at: datetime) -> bool:
         return await self._db.write(lambda conn: _end_run(conn, resource_id, ended_at))

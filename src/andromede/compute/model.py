@@ -267,6 +267,11 @@ class Instance:
     # As the tenant gave it, base64-decoded; at most the max_user_data_size setting.
     user_data: bytes = field(default=b"", repr=False)
     state_reason: str = ""  # EC2's stateTransitionReason / StateReason message
+    # The latest StartInstances (None: never started again since its launch) and the last
+    # time it left the running state (None: never did), recorded with the state change
+    # itself, so that metering need not have seen the change (decision 0114).
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
     terminated_at: datetime | None = None  # the record is purged a while after (EC2: ~1 hour)
     tags: Tags = ()
     # Its place on its tenant's network, fixed at launch (kept across stop/start, as on EC2):
@@ -304,6 +309,12 @@ class Instance:
     @property
     def resource_id(self) -> str:
         return self.instance_id
+
+    @property
+    def last_launch_time(self) -> datetime:
+        """EC2's ``LaunchTime``: its latest start (the first launch is the primary network
+        interface's attach time, as on EC2)."""
+        return self.started_at or self.launch_time
 
     @property
     def platform_tags(self) -> Tags:

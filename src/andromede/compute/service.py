@@ -761,6 +761,12 @@ class ComputeService(
             # A running instance has no transition reason (EC2 clears it); others keep theirs.
             kept = "" if state is InstanceState.RUNNING else instance.state_reason
             changed = replace(instance, state=state, state_reason=reason or kept)
+            now = self.clock()
+            if event is Event.START:
+                changed = replace(changed, started_at=now)  # EC2's LaunchTime moves to it
+            if instance.state is InstanceState.RUNNING and state is not InstanceState.RUNNING:
+                # Kept with the state, so metering can end a run whose stop it missed here.
+                changed = replace(changed, stopped_at=now)
             if wired is not None:
                 changed = with_wiring(changed, wired)
             if state in (InstanceState.STOPPED, InstanceState.TERMINATED):
@@ -773,7 +779,7 @@ class ComputeService(
                 # Its interface is released with it (the address may go to another).
                 changed = replace(
                     changed,
-                    terminated_at=self.clock(),
+                    terminated_at=now,
                     network_interface_id=None,
                     private_ip=None,
                     mac=None,
@@ -781,7 +787,7 @@ class ComputeService(
             if await self.store.replace(changed):
                 if self.on_transition is not None and changed.state is not instance.state:
                     try:
-                        await self.on_transition(instance, changed, self.clock())
+                        await self.on_transition(instance, changed, now)
                     except Exception:
                         log.exception("instance %s: transition listener failed", instance_id)
                 return replace(changed, revision=changed.revision + 1)

@@ -387,8 +387,10 @@ operator_access_requests = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=True),
     sa.Column("revoked_at", UtcDateTime, nullable=True),
     sa.Column("revoked_by", sa.Text, nullable=True),
+    sa.Column("include_kms", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index(None, "tenant_id", "created_at"),
     sa.Index(None, "operator_id", "created_at"),
+    sa.Index(None, "status", "created_at"),
 )
 
 login_profiles = sa.Table(

@@ -121,7 +121,7 @@ def _write_instance(xml: XmlWriter, call: Call, instance: Instance, known: _Know
     xml.element("keyName", instance.key_name)
     xml.element("amiLaunchIndex", instance.launch_index)
     xml.element("instanceType", instance.instance_type)
-    xml.element("launchTime", iso8601(instance.launch_time))
+    xml.element("launchTime", iso8601(instance.last_launch_time))
     xml.element("clientToken", instance.client_token)
     xml.open("placement")
     xml.element("availabilityZone", instance.availability_zone)

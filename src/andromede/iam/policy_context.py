@@ -39,6 +39,7 @@ _PRINCIPAL_TYPES: Final[Mapping[PrincipalKind, PrincipalType]] = {
     PrincipalKind.FEDERATED_USER: PrincipalType.FEDERATED_USER,
     PrincipalKind.ANONYMOUS: PrincipalType.ANONYMOUS,
     PrincipalKind.OPERATOR: PrincipalType.ANONYMOUS,  # never reaches the engine
+    PrincipalKind.OPERATOR_ACCESS: PrincipalType.PLATFORM_OPERATOR,  # KMS key policies only
 }
 
 

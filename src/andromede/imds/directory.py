@@ -75,7 +75,7 @@ def instance_metadata(
         availability_zone=instance.availability_zone,
         private_ip=private_ip,
         mac=instance.mac or "",
-        launched_at=instance.launch_time,
+        launched_at=instance.last_launch_time,
         local_hostname=hostname,
         public_ip=instance.public_ip,
         public_keys=tuple(PublicKey(k.name, k.public_key) for k in key_pairs),

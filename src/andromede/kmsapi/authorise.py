@@ -16,6 +16,13 @@ the key policy) and one with no identity policies (a statement naming the caller
 
 Actions without a key (CreateKey, ListKeys, ListAliases, GenerateRandom) are decided by the
 caller's identity policies alone; the root user may do them in its own account.
+
+A platform operator under a tenant's approved access request (decision 0114) reaches KMS only
+through S3, for ``kms:Decrypt`` of an SSE-KMS object of the request's scope, and only after S3
+checked that the tenant's approval included SSE-KMS objects: then the key policy alone decides,
+as for a caller with no identity policy — a statement naming ``"*"`` (narrowed by conditions,
+``aws:PrincipalType`` ``PlatformOperator``, ``aws:PrincipalArn`` the operator's ARN) allows; the
+default key policy, naming only the account, does not.
 """
 
 from __future__ import annotations
@@ -148,6 +155,8 @@ class KmsAuthoriser:
         request: RequestKeys = _NO_REQUEST_KEYS,
     ) -> Decision:
         principal = caller.principal
+        if isinstance(principal, Principal) and principal.kind is PrincipalKind.OPERATOR_ACCESS:
+            return await self._operator_access(caller, principal, action, key, encryption_context)
         if not isinstance(principal, Principal) or principal.kind not in _TENANT_PRINCIPALS:
             # Anonymous callers and platform operators use no tenant key, nor any grant.
             return Decision.EXPLICIT_DENY
@@ -195,6 +204,36 @@ class KmsAuthoriser:
                 permissions_boundary=boundary,
                 session_policy=session,
                 resource_policy=key_policy,
+                resource_account=key.tenant_id,
+            ).outcome
+        ]
+
+    async def _operator_access(
+        self,
+        caller: Caller,
+        principal: Principal,
+        action: str,
+        key: CustomerKey | None,
+        encryption_context: Mapping[str, str],
+    ) -> Decision:
+        """An operator's decrypt of its tenant's SSE-KMS object through S3: the key policy
+        alone, naming ``"*"``; anything else, another account's key included, never."""
+        if (
+            action != "kms:Decrypt"
+            or key is None
+            or key.tenant_id != principal.tenant_id
+            or caller.via_service is None
+        ):
+            return Decision.EXPLICIT_DENY
+        context, (_, boundary, session) = await self._prepared(
+            caller, principal, action, key, encryption_context, _NO_REQUEST_KEYS
+        )
+        return _DECISIONS[
+            evaluate(
+                context,
+                permissions_boundary=boundary,
+                session_policy=session,
+                resource_policy=load_policy(key.policy, kind=PolicyKind.RESOURCE),
                 resource_account=key.tenant_id,
             ).outcome
         ]

@@ -348,6 +348,18 @@ class S3Authoriser:
         if operation in _POLICY_OPERATIONS and caller_account != owner:
             raise S3Error("MethodNotAllowed")
 
+    async def authorise_kms_read(self, principal: Principal, bucket_name: str) -> None:
+        """Before an SSE-KMS object's key is asked for ``kms:Decrypt``: an operator under
+        an access request needs the request to include SSE-KMS objects of that bucket (the
+        tenant's consent, decision 0114; the key's policy is KMS's to check after). Everyone
+        else is KMS's alone to decide. The object's bucket was authorised as the tenant's."""
+        if not principal.is_operator_access:
+            return
+        if self._operator_access is None or not await self._operator_access(
+            principal, "kms:Decrypt", bucket_name
+        ):
+            raise S3Error("AccessDenied")
+
     async def _authorise_operator_access(
         self, principal: Principal, action: str, bucket: Bucket | None
     ) -> None:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from botocore.credentials import Credentials
 
+from andromede.audit.access_service import LAPSE_PRINCIPAL
 from andromede.audit.model import Outcome, parse_entry
 from support.apiclient import ApiHarness, HttpxSigV4, api_harness
 
@@ -78,6 +79,7 @@ async def tenant_log(api: ApiHarness) -> list[Any]:
 async def test_open_approve_credentials_revoke_each_in_the_tenants_log(api: ApiHarness) -> None:
     opened = await open_request(api)
     assert opened["state"] == "pending" and opened["expires_at"] is None
+    assert opened["include_kms"] is False
     assert opened["tenant_id"] == api.admin_tenant_id and opened["buckets"] == ["photos"]
     path = f"/api/v1/access-requests/{opened['id']}"
     async with api.as_operator() as operator, api.as_admin() as root:
@@ -127,6 +129,101 @@ async def test_an_approved_request_ends_by_itself(api: ApiHarness, clock: Clock)
         assert_problem(await root.post(f"{path}/revoke"), 409, "invalid-access-transition")
     last = (await tenant_log(api))[-1]
     assert last.outcome is Outcome.FAILURE and last.details["state"] == "expired"
+
+
+async def test_a_request_left_pending_lapses_and_cannot_be_approved(
+    api: ApiHarness, clock: Clock
+) -> None:
+    """Undecided for operator_access_request_ttl (7 days by default), a request expires: the
+    first read stores the lapse, the tenant's log records it once, and it can no longer be
+    approved or refused (decision 0114)."""
+    opened = await open_request(api)
+    lapses_at = datetime.fromisoformat(opened["lapses_at"])
+    assert lapses_at == datetime.fromisoformat(opened["created_at"]) + timedelta(days=7)
+    path = f"/api/v1/access-requests/{opened['id']}"
+    clock.shift = timedelta(days=7) - timedelta(minutes=1)
+    async with api.as_admin() as root, api.as_operator() as operator:
+        assert (await root.get(path)).json()["state"] == "pending"
+        clock.shift = timedelta(days=7, seconds=1)
+        view = (await root.get(path)).json()
+        assert (view["state"], view["decided_by"], view["lapses_at"]) == ("expired", None, None)
+        assert datetime.fromisoformat(view["decided_at"]) == lapses_at
+        approving = await root.post(f"{path}/approve")
+        assert_problem(approving, 409, "access-request-lapsed")
+        assert "operator_access_request_ttl" in approving.json()["detail"]
+        assert_problem(await root.post(f"{path}/refuse"), 409, "access-request-lapsed")
+        assert_problem(await operator.post(f"{path}/credentials"), 409, "access-not-granted")
+        listed = (await operator.get("/api/v1/access-requests")).json()["access_requests"]
+        assert [r["state"] for r in listed] == ["expired"]
+    events = [e for e in await tenant_log(api) if e.resource == f"operator-access/{opened['id']}"]
+    assert [(e.action, e.outcome) for e in events] == [
+        ("andromede:OpenOperatorAccess", Outcome.SUCCESS),
+        ("andromede:LapseOperatorAccess", Outcome.SUCCESS),
+        ("andromede:GetOperatorAccessCredentials", Outcome.FAILURE),
+    ]
+    assert events[1].principal == LAPSE_PRINCIPAL
+    assert events[1].details["operator"] == "operator"
+    assert events[1].details["ttl_seconds"] == str(7 * 86_400)
+
+
+async def test_a_request_including_sse_kms_objects_says_so_to_the_tenant(
+    api: ApiHarness,
+) -> None:
+    opened = await open_request(api, include_kms=True)
+    async with api.as_admin() as root:
+        seen = (await root.get(f"/api/v1/access-requests/{opened['id']}")).json()
+    assert seen["include_kms"] is True
+    [event] = [e for e in await tenant_log(api) if e.action == "andromede:OpenOperatorAccess"]
+    assert event.details["include_kms"] == "true"
+
+
+async def test_the_sweeper_lapses_what_nobody_reads(api: ApiHarness, clock: Clock) -> None:
+    stale = await open_request(api)
+    clock.shift = timedelta(days=6)
+    fresh = await open_request(api)
+    clock.shift = timedelta(days=7, seconds=1)
+    assert await api.operator_access.lapse_due() == 1
+    assert await api.operator_access.lapse_due() == 0  # once
+    lapsed = [
+        e.resource for e in await tenant_log(api) if e.action == "andromede:LapseOperatorAccess"
+    ]
+    assert lapsed == [f"operator-access/{stale['id']}"]
+    async with api.as_admin() as root:
+        listed = (await root.get("/api/v1/access-requests")).json()["access_requests"]
+    assert [(r["id"], r["state"]) for r in listed] == [
+        (stale["id"], "expired"),
+        (fresh["id"], "pending"),
+    ]
+
+
+async def test_the_tenants_root_sees_its_pending_requests_in_whoami(
+    api: ApiHarness, clock: Clock
+) -> None:
+    """A console polls whoami: the root sees how many requests await it; nobody else does —
+    not its other users, the operator, or another tenant's root (decision 0114)."""
+    other = await api.identity.create_tenant("other")
+    stranger = api.client(HttpxSigV4(Credentials(other.access_key_id, other.secret_access_key)))
+    await api.identity.create_user(api.admin_tenant_id, "alice")
+    key = await api.identity.create_access_key(api.admin_tenant_id, "alice")
+    alice = api.client(HttpxSigV4(Credentials(key.key.access_key_id, key.secret_access_key)))
+
+    async def pending(client: httpx.AsyncClient) -> Any:
+        response = await client.get("/api/v1/whoami")
+        assert response.status_code == 200, response.text
+        return response.json()["pending_access_requests"]
+
+    async with api.as_admin() as root, api.as_operator() as operator, stranger, alice:
+        assert await pending(root) == 0
+        first = await open_request(api)
+        await open_request(api)
+        assert await pending(root) == 2
+        assert await pending(stranger) == 0
+        assert await pending(alice) is None
+        assert await pending(operator) is None
+        await root.post(f"/api/v1/access-requests/{first['id']}/refuse")
+        assert await pending(root) == 1
+        clock.shift = timedelta(days=8)  # the other lapsed: nothing awaits any more
+        assert await pending(root) == 0
 
 
 async def test_a_refused_request_grants_nothing_and_cannot_be_approved(api: ApiHarness) -> None:

@@ -242,6 +242,42 @@ async def test_a_missed_restart_is_billed_from_the_previous_reconciliation_at_mo
     assert await usage(billing) == {meter: 300}
 
 
+async def test_a_missed_stop_then_a_start_does_not_bill_the_stopped_gap(
+    billing: BillingService, clock: Clock
+) -> None:
+    """Compute's stop did not reach billing; its start does, with the stop compute recorded:
+    the run ends at that stop, not at the start (0108 billed the gap)."""
+    meter = ("eu-fr-1", "ec2.instance.t3.micro")
+    await billing.instance_started("i-1", "t1", "t3.micro", clock.now)
+    clock.advance(seconds=100)
+    stopped = clock.now  # missed by billing
+    clock.advance(seconds=200)
+    await billing.instance_started("i-1", "t1", "t3.micro", clock.now, previous_stop=stopped)
+    clock.advance(seconds=50)
+    await billing.instance_stopped("i-1", clock.now)
+    assert await usage(billing) == {meter: 100 + 60}
+
+
+async def test_a_missed_stop_and_start_are_ended_and_opened_by_the_sampler(
+    billing: BillingService, clock: Clock
+) -> None:
+    """Both changes missed: the sampler sees the instance running since its latest start,
+    stopped before it, with a run open from before the stop."""
+    meter = ("eu-fr-1", "ec2.instance.t3.micro")
+    await billing.instance_started("i-1", "t1", "t3.micro", clock.now)
+    clock.advance(seconds=100)
+    stopped = clock.now
+    clock.advance(seconds=1000)
+    restarted = clock.now
+    clock.advance(seconds=120)
+    seen = [RunningInstance("i-1", "t1", "t3.micro", restarted, stopped)]
+    await billing.bill_instances(running(seen))
+    assert await usage(billing) == {meter: 100 + 120}
+    clock.advance(seconds=300)  # and again: the new run is this period's, kept
+    await billing.bill_instances(running(seen))
+    assert await usage(billing) == {meter: 100 + 420}
+
+
 def running(instances: list[RunningInstance]) -> Callable[[], Awaitable[list[RunningInstance]]]:
     async def read() -> list[RunningInstance]:
         return instances

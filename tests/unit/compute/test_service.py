@@ -28,7 +28,7 @@ from andromede.compute.errors import (
     OperationNotPermitted,
     ResourceInUse,
 )
-from andromede.compute.model import Image, InstanceState, Volume, VolumeState, parse_rule
+from andromede.compute.model import Image, Instance, InstanceState, Volume, VolumeState, parse_rule
 from andromede.compute.service import ComputeService, RunRequest
 from support.computekit import OTHER, TENANT, limits
 
@@ -392,6 +392,47 @@ async def test_state_changes_bill_runs_through_the_instance_meter(
     assert await billing.usage_report(OTHER, parse_month("2026-12")) == UsageReport(
         OTHER, parse_month("2026-12"), ()
     )
+
+
+async def test_a_stop_billing_missed_is_ended_at_the_stop_compute_recorded(
+    compute: ComputeService, image: Image
+) -> None:
+    """The stop's change never reaches billing (the listener fails); the next start carries
+    the stop compute kept with the state, so the stopped hours are not billed (0114)."""
+    clock = [datetime(2026, 12, 4, 9, 0, tzinfo=UTC)]
+    compute.clock = lambda: clock[0]
+    billing = BillingService(
+        MemoryBillingStore(), region="eu-fr-1", instance_types=["t3.nano"], clock=lambda: clock[0]
+    )
+    meter = instance_meter(billing)
+    dropping = [False]
+
+    async def missing_stops(before: Instance, after: Instance, at: datetime) -> None:
+        if dropping[0] and before.state is S.RUNNING:
+            raise RuntimeError("billing unreachable")
+        await meter(before, after, at)
+
+    compute.on_transition = missing_stops
+    [instance_id] = await run(compute, image)
+    await compute.settle()
+    clock[0] += timedelta(seconds=90)
+    dropping[0] = True
+    await compute.stop_instances(TENANT, [instance_id])
+    await compute.settle()
+    dropping[0] = False
+    clock[0] += timedelta(hours=2)
+    await compute.start_instances(TENANT, [instance_id])
+    await compute.settle()
+    [started] = await compute.describe_instances(TENANT, [instance_id])
+    assert started.last_launch_time == clock[0] == started.started_at
+    assert started.stopped_at == clock[0] - timedelta(hours=2)
+    clock[0] += timedelta(seconds=100)
+    await compute.stop_instances(TENANT, [instance_id])
+    await compute.settle()
+    report = await billing.usage_report(TENANT, parse_month("2026-12"))
+    assert {line.meter: line.quantity for line in report.lines} == {
+        "ec2.instance.t3.nano": 90 + 100
+    }
 
 
 async def test_a_failing_transition_listener_does_not_stop_the_change(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.credentials import Credentials
@@ -65,6 +66,32 @@ async def test_run_describe_lifecycle(world: World) -> None:
     with pytest.raises(ApiError) as raised:
         await c.call("StartInstances", InstanceIds=ids[:1])
     assert raised.value.code == "IncorrectInstanceState"
+
+
+async def test_launch_time_is_the_latest_start(world: World) -> None:
+    """EC2 moves LaunchTime to each start; the first launch stays the primary interface's
+    attach time (decision 0114)."""
+    c = world.root
+    now = [datetime(2026, 12, 4, 9, 0, tzinfo=UTC)]
+    world.compute.clock = lambda: now[0]
+    run = await c.call(
+        "RunInstances", ImageId=world.image.image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1
+    )
+    instance_id = run["Instances"][0]["InstanceId"]
+    assert run["Instances"][0]["LaunchTime"] == now[0]
+    await world.compute.settle()
+    now[0] += timedelta(hours=3)
+    await c.call("StopInstances", InstanceIds=[instance_id])
+    await world.compute.settle()
+    now[0] += timedelta(hours=2)
+    await c.call("StartInstances", InstanceIds=[instance_id])
+    await world.compute.settle()
+    described = await c.call("DescribeInstances", InstanceIds=[instance_id])
+    [instance] = described["Reservations"][0]["Instances"]
+    assert instance["State"]["Name"] == "running"
+    assert instance["LaunchTime"] == datetime(2026, 12, 4, 14, 0, tzinfo=UTC)
+    [interface] = instance["NetworkInterfaces"]
+    assert interface["Attachment"]["AttachTime"] == datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 
 
 async def test_pagination(world: World) -> None:

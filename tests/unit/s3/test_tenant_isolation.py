@@ -481,8 +481,8 @@ async def test_nobody_else_lifts_or_bypasses_a_lock(world: World, caller: str) -
 
 
 async def operator_of(tenant: Client) -> Client:
-    """A platform operator with read-write access to every bucket of ``tenant``, approved by
-    its root (decision 0107)."""
+    """A platform operator with read-write access to every bucket of ``tenant`` and its SSE-KMS
+    objects, approved by its root (decisions 0107, 0114): the widest approval there is."""
     from botocore.credentials import Credentials
 
     from andromede.audit.access import AccessMode, Actor
@@ -499,6 +499,7 @@ async def operator_of(tenant: Client) -> Client:
         reason="isolation",
         duration_seconds=600,
         request_id="R",
+        include_kms=True,
     )
     root = Actor(f"arn:aws:iam::{tenant.tenant_id}:root", tenant_id=tenant.tenant_id, is_root=True)
     approved = await service.approve(root, opened.id, request_id="R")

@@ -45,6 +45,11 @@ class PrincipalType(enum.Enum):
     # 0095): ``principal_arn`` is the SAML provider's ARN, which ``Federated`` names.
     SAML_USER = "SAMLUser"
     SERVICE = "Service"
+    # A platform operator in a tenant's data under the tenant's approved access request
+    # (decisions 0107, 0114): no identity policy, so only a resource-policy statement naming
+    # ``"*"`` can allow it (one naming the account delegates to IAM, which it is not part of);
+    # ``principal_arn`` is the operator's own ARN (``aws:PrincipalArn``).
+    PLATFORM_OPERATOR = "PlatformOperator"
 
 
 def account_root_arn(account: str) -> str:

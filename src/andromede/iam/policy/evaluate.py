@@ -142,6 +142,9 @@ def _deny(source: PolicySource, policy_index: int, statement: Statement) -> Deci
     )
 
 
+# Callers only ``"*"`` names: anonymous ones, and a platform operator under a tenant's approval,
+# which belongs to no account (naming the tenant's account delegates to IAM, not to it).
+_WILDCARD_ONLY = frozenset({PrincipalType.ANONYMOUS, PrincipalType.PLATFORM_OPERATOR})
 # The bearers of an IdP's token or assertion: ``Federated`` names their provider.
 _FEDERATED = (PrincipalType.WEB_IDENTITY, PrincipalType.SAML_USER)
 
@@ -150,7 +153,7 @@ def _named(principal: Principal, context: RequestContext) -> _Grant:
     if principal.wildcard:
         return _Grant.PRINCIPAL
     kind = context.principal_type
-    if kind is PrincipalType.ANONYMOUS:
+    if kind in _WILDCARD_ONLY:
         return _Grant.NONE
     if kind is PrincipalType.SERVICE:
         return _Grant.PRINCIPAL if context.principal_arn in principal.service else _Grant.NONE
@@ -179,7 +182,7 @@ def _excluded(principal: Principal, context: RequestContext) -> bool:
     if principal.wildcard:
         return True
     kind = context.principal_type
-    if kind is PrincipalType.ANONYMOUS:
+    if kind in _WILDCARD_ONLY:
         return False
     if kind is PrincipalType.SERVICE:
         return context.principal_arn in principal.service

@@ -338,6 +338,7 @@ async def check_kms_read(ctx: S3Context, svc: S3Services, record: ObjectRecord) 
         return
     resolver = _kms_resolver(svc)
     _require_secure(ctx, kms=True)
+    await svc.authoriser.authorise_kms_read(ctx.principal, record.bucket)
     # The stored context (objects written before contexts were stored: the object's ARN).
     context = record.kms_context or {_S3_ARN: _object_arn(record.bucket, record.key)}
     await resolver.key_for_sse(
