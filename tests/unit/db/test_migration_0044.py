@@ -41,14 +41,14 @@ def _shape(url: str) -> tuple[dict[str, object], set[str]]:
 
 
 def _check(url: str) -> None:
-    _migrate(url, "0042")
+    _migrate(url, "0043")
     columns, indexes = _shape(url)
     assert "include_kms" not in columns and _INDEX not in indexes
     _migrate(url, "0044")
     columns, indexes = _shape(url)
     assert "include_kms" in columns and _INDEX in indexes
     assert str(columns["include_kms"]).lower() in {"false", "0", "'0'", "'false'"}
-    _migrate(url, "0042", down=True)
+    _migrate(url, "0043", down=True)
     columns, indexes = _shape(url)
     assert "include_kms" not in columns and _INDEX not in indexes
     _migrate(url, "0044")

@@ -2,11 +2,11 @@
 objects of its scope (``include_kms``, false for every request made before), and the sweeper
 finds the pending requests to lapse by their state and age.
 
-Revises 0042 (main's head when it was written). 0043 is added on a parallel branch and touches
-nothing here: when both are merged, only ``down_revision`` changes, to 0043.
+Written beside 0043 (bucket replication) and chained after it when both were merged; it
+touches nothing of 0043's.
 
 Revision ID: 0044
-Revises: 0042
+Revises: 0043
 Create Date: 2026-12-03
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0044"
-down_revision: str | None = "0042"
+down_revision: str | None = "0043"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
