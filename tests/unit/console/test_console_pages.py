@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 import httpx
-from tests.unit.console.conftest import ConsoleHarness, console_harness, csrf, log_in
+
+from support.console import ConsoleHarness, console_harness, csrf, log_in
 
 # Larger than the console's upload chunk (256 KiB) and S3's encryption chunk (64 KiB).
 _BIG = os.urandom(700 * 1024 + 13)

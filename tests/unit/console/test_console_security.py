@@ -3,10 +3,19 @@ the body bound, and another tenant's buckets answered as S3 answers them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
-from tests.unit.console.conftest import PASSWORD, ConsoleHarness, csrf, csrf_of, log_in
 
 from andromede.console.app import CONTENT_SECURITY_POLICY
+from support.console import (
+    PASSWORD,
+    ConsoleHarness,
+    console_harness,
+    csrf,
+    csrf_of,
+    log_in,
+)
 
 
 def _cookie(reply: httpx.Response, name: str) -> str:
@@ -117,12 +126,7 @@ async def test_one_message_for_every_wrong_login(console: ConsoleHarness) -> Non
     assert replies[4].status_code == 303  # a user without a device logs in without a code
 
 
-async def test_login_backs_off_with_the_same_message(tmp_path: object) -> None:
-    from pathlib import Path
-
-    from tests.unit.console.conftest import console_harness
-
-    assert isinstance(tmp_path, Path)
+async def test_login_backs_off_with_the_same_message(tmp_path: Path) -> None:
     async with console_harness(tmp_path, login_max_failures=2) as console:
         await console.user_with_password(console.admin_tenant_id, "root")
         async with console.client() as client:
@@ -170,12 +174,7 @@ async def test_another_tenants_bucket_answers_as_s3(console: ConsoleHarness) -> 
         assert "plans.txt" in (await client.get("/buckets/secret")).text
 
 
-async def test_small_forms_are_bounded(tmp_path: object) -> None:
-    from pathlib import Path
-
-    from tests.unit.console.conftest import console_harness
-
-    assert isinstance(tmp_path, Path)
+async def test_small_forms_are_bounded(tmp_path: Path) -> None:
     async with console_harness(tmp_path, max_api_body_size=1024) as console:
         async with console.client() as client:
             page = await client.get("/login")

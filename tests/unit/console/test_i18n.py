@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.unit.console.conftest import ConsoleHarness
 
 import andromede.console
 from andromede.console.i18n import LOCALES, catalogue, choose_locale
+from support.console import ConsoleHarness
 
 _PACKAGE = Path(andromede.console.__file__).parent
 _USED = re.compile(r'_\("((?:[^"\\]|\\.)+)"\)')
