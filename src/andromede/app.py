@@ -383,6 +383,9 @@ class Application:
                 settings,
                 S3Wire(s3),
                 KmsWire(apis[KmsApp.name]),
+                trail=trail,
+                operator_access=operator_access,
+                billing=billing,
             )
         )
         self._running = _Running(

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from andromede.app import Application
+from andromede.audit.access_service import OperatorAccessService
 from andromede.iam.service import IdentityService
 from andromede.settings import load_settings
 
@@ -46,6 +47,11 @@ class ConsoleHarness:
         running = self.application._running
         assert running is not None
         return running.identity
+
+    def application_operator_access(self) -> OperatorAccessService:
+        running = self.application._running
+        assert running is not None and running.console.console.operator_access is not None
+        return running.console.console.operator_access
 
     @property
     def admin_tenant_id(self) -> str:

@@ -22,9 +22,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
+from andromede.audit.access_service import OperatorAccessService
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
-from andromede.console import pages_keys, pages_storage
+from andromede.audit.trail import AuditTrail
+from andromede.billing.service import BillingService
+from andromede.console import pages_account, pages_keys, pages_storage
 from andromede.console.i18n import LOCALES, Catalogue, catalogue, choose_locale
 from andromede.console.session import (
     CONSOLE_PATH,
@@ -93,8 +96,17 @@ class Console:
         settings: Settings,
         s3: S3Wire,
         kms: KmsWire | None,
+        *,
+        trail: AuditTrail | None = None,
+        operator_access: OperatorAccessService | None = None,
+        billing: BillingService | None = None,
     ) -> None:
+        """``trail``, ``operator_access``, ``billing``: the tenant's records that the
+        management API serves too (None: a server that keeps none, whose page says so)."""
         self.identity = identity
+        self.trail = trail
+        self.operator_access = operator_access
+        self.billing = billing
         self.audit = audit
         self.settings = settings
         self.s3 = s3
@@ -333,6 +345,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         page("/language/{locale}", language, ["GET"]),
         *(page(path, handler, methods) for path, handler, methods in pages_storage.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_keys.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_account.ROUTES),
         Mount(
             f"{CONSOLE_PATH}/static",
             StaticFiles(directory=_HERE / "static", follow_symlink=False),
