@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+from rich.console import Console
 
+from andromede.cli.serve import _banner
 from andromede.console.app import CONTENT_SECURITY_POLICY
+from andromede.settings import load_settings
 from support.console import (
     PASSWORD,
     ConsoleHarness,
@@ -183,3 +186,25 @@ async def test_small_forms_are_bounded(tmp_path: Path) -> None:
             )
     assert huge.status_code == 413
     assert huge.headers["connection"] == "close"
+
+
+async def test_the_cookies_are_secure_on_a_tls_listener(console: ConsoleHarness) -> None:
+    await console.user_with_password(console.admin_tenant_id, "root")
+    async with console.client() as client:
+        client.base_url = httpx.URL("https://127.0.0.1:9001/console")
+        form = await client.get("/login")
+        logged = await log_in(client, "admin", "root")
+        switched = await client.get("/language/fr")
+    for header in (
+        _cookie(form, "andromede_console_login"),
+        _cookie(logged, "andromede_console"),
+        _cookie(switched, "andromede_console_lang"),
+    ):
+        assert header.endswith("; Secure"), header
+
+
+def test_the_banner_prints_the_consoles_address(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path, api_port=9001)
+    out = Console(record=True, width=200)
+    _banner(settings, None, (9000, 9001), out)
+    assert "web console      http://127.0.0.1:9001/console/" in out.export_text()
