@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
@@ -391,6 +393,10 @@ class ConsoleApp:
         except _BodyTooLarge:
             if status == 0:
                 await _plain(send_strict, 413, "Request body too large.", close=True)
+        except (MultiPartException, HTTPException):
+            # A form Starlette cannot parse, or past its bounds (files, fields, part size).
+            if status == 0:
+                await _plain(send_strict, 400, "The form could not be read.", close=True)
         except Exception:
             log.exception("console request %s: unexpected error", request_id)
             if status == 0:

@@ -195,14 +195,16 @@ async def upload(console: Console, request: Request) -> Response:
             return console.refused_form(request, session)
         prefix = str(form.get("prefix") or "")
         upload_file = form.get("file")
-        if not isinstance(upload_file, UploadFile) or not upload_file.filename:
+        # The browser's file name, without any folder it may carry.
+        name = ""
+        if isinstance(upload_file, UploadFile) and upload_file.filename:
+            name = upload_file.filename.replace("\\", "/").rsplit("/", 1)[-1]
+        if not isinstance(upload_file, UploadFile) or not name:
             _ = console.catalogue(request).gettext
             return await _objects_page(
                 console, request, session, bucket, prefix=prefix, token=None,
                 error=_("Choose a file to upload."), status=400,
             )  # fmt: skip
-        # The browser's file name, without any folder it may carry.
-        name = upload_file.filename.replace("\\", "/").rsplit("/", 1)[-1]
         size = upload_file.size if upload_file.size is not None else 0
         try:
             await console.s3.put_object(

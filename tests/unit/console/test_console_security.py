@@ -208,3 +208,29 @@ def test_the_banner_prints_the_consoles_address(tmp_path: Path) -> None:
     out = Console(record=True, width=200)
     _banner(settings, None, (9000, 9001), out)
     assert "web console      http://127.0.0.1:9001/console/" in out.export_text()
+
+
+async def test_forms_starlette_cannot_read_are_400(console: ConsoleHarness) -> None:
+    await console.user_with_password(console.admin_tenant_id, "root")
+    async with console.client() as client:
+        await log_in(client, "admin", "root")
+        token = await csrf(client)
+        await client.post("/buckets", data={"csrf": token, "name": "files", "region": "eu-fr-1"})
+        a_file_where_none_goes = await client.post(
+            "/buckets", data={"csrf": token}, files={"file": ("a", b"a", "text/plain")}
+        )
+        two_files = await client.post(
+            "/buckets/files/upload",
+            data={"csrf": token},
+            files=[("file", ("a", b"a", "text/plain")), ("file", ("b", b"b", "text/plain"))],
+        )
+        no_name = await client.post(
+            "/buckets/files/upload",
+            data={"csrf": token},
+            files={"file": ("folder/", b"a", "text/plain")},
+        )
+        listed = await client.get("/buckets/files")
+    assert a_file_where_none_goes.status_code == 400
+    assert two_files.status_code == 400
+    assert no_name.status_code == 400 and "Choose a file" in no_name.text
+    assert 'class="object"' not in listed.text
