@@ -59,6 +59,11 @@ def test_log_in_upload_download_switch_language_log_out(
     context = browser.new_context(accept_downloads=True, locale="en-GB")
     page = context.new_page()
     page.set_default_timeout(20_000)
+    # What the browser reports: a CSP violation (htmx injecting a style, an inline script) or
+    # a script error would show here, and nothing may.
+    reported: list[str] = []
+    page.on("console", lambda message: reported.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
     try:
         page.goto(f"{console}/")
         assert page.url == f"{console}/login"
@@ -87,6 +92,12 @@ def test_log_in_upload_download_switch_language_log_out(
         assert download.suggested_filename == "report.bin"
         assert Path(download.path()).read_bytes() == payload
 
+        # htmx loaded and boosted the menu (its own attribute on the links it handles).
+        page.click("nav a[href='/console/buckets']")
+        page.wait_for_url(f"{console}/buckets")
+        assert page.evaluate("typeof window.htmx") == "object"
+        page.goto(f"{console}/buckets/{bucket}")
+
         page.click("#language-fr")
         page.wait_for_selector("html[lang=fr]")
         assert "Téléverser" in page.content() and "Se déconnecter" in page.content()
@@ -95,6 +106,7 @@ def test_log_in_upload_download_switch_language_log_out(
         page.wait_for_url(f"{console}/login")
         page.goto(f"{console}/buckets")
         assert page.url == f"{console}/login"  # the session ended on the server
+        assert reported == []
     finally:
         context.close()
     s3 = client_for(server, "s3", tenant.access_key_id, tenant.secret_access_key)

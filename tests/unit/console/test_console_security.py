@@ -3,6 +3,7 @@ the body bound, and another tenant's buckets answered as S3 answers them."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,7 @@ from rich.console import Console
 
 from andromede.cli.serve import _banner
 from andromede.console.app import CONTENT_SECURITY_POLICY
+from andromede.iam import totp
 from andromede.settings import load_settings
 from support.console import (
     PASSWORD,
@@ -234,3 +236,21 @@ async def test_forms_starlette_cannot_read_are_400(console: ConsoleHarness) -> N
     assert two_files.status_code == 400
     assert no_name.status_code == 400 and "Choose a file" in no_name.text
     assert 'class="object"' not in listed.text
+
+
+async def test_a_user_with_an_mfa_device_needs_its_code(console: ConsoleHarness) -> None:
+    tenant = console.admin_tenant_id
+    await console.user_with_password(tenant, "alice")
+    device = await console.identity.create_virtual_mfa_device(tenant, "alice")
+    seed = totp.seed_from_base32(device.base32_string_seed)
+    step = totp.time_step(time.time())
+    await console.identity.enable_mfa_device(
+        tenant, "alice", device.device.serial, totp.totp(seed, step - 1), totp.totp(seed, step)
+    )
+    async with console.client() as client:
+        without = await log_in(client, "admin", "alice")
+        wrong = await log_in(client, "admin", "alice", mfa="000000")
+        right = await log_in(client, "admin", "alice", mfa=totp.totp(seed, step + 1))
+    for refused in (without, wrong):
+        assert refused.status_code == 401 and "Sign-in failed" in refused.text
+    assert right.status_code == 303, right.text
