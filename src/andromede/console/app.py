@@ -25,29 +25,22 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
 from andromede.audit.access_service import OperatorAccessService
-from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.audit.trail import AuditTrail
 from andromede.billing.service import BillingService
-from andromede.console import pages_account, pages_keys, pages_storage
+from andromede.console import pages_account, pages_keys, pages_session, pages_storage
 from andromede.console.i18n import LOCALES, Catalogue, catalogue, choose_locale
 from andromede.console.session import (
     CONSOLE_PATH,
     LANGUAGE_COOKIE,
-    LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
-    cookie_header,
     csrf_token,
-    expired_cookie_header,
-    language_cookie_header,
-    new_login_token,
     tokens_match,
 )
 from andromede.console.wire import KmsWire, S3Wire, WireError
 from andromede.errors import AndromedeError
 from andromede.http.asgi import new_request_id
 from andromede.http.response import Message, Receive, Scope, Send
-from andromede.iam.errors import LoginLocked
 from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
 from andromede.settings import Settings
@@ -58,6 +51,7 @@ log = logging.getLogger(__name__)
 access_log = logging.getLogger("andromede.access")
 
 _HERE = Path(__file__).parent
+REQUEST_ID_SCOPE_KEY: Final = "andromede.request_id"  # set by the shell on every request
 _MAX_TOKEN_LENGTH: Final = 256
 CONTENT_SECURITY_POLICY: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -138,6 +132,10 @@ class Console:
         return Session(token, principal)
 
     @staticmethod
+    def request_id(request: Request) -> str:
+        return str(request.scope.get(REQUEST_ID_SCOPE_KEY, "-"))
+
+    @staticmethod
     def secure(request: Request) -> bool:
         return request.url.scheme == "https"
 
@@ -202,122 +200,6 @@ class Console:
         return RedirectResponse(f"{CONSOLE_PATH}/login", status_code=303)
 
 
-# -- session pages -----------------------------------------------------------------------------
-async def login_page(console: Console, request: Request) -> Response:
-    if await console.session(request) is not None:
-        return RedirectResponse(f"{CONSOLE_PATH}/buckets", status_code=303)
-    return _login_form(console, request, status=200, error=None)
-
-
-def _login_form(console: Console, request: Request, *, status: int, error: str | None) -> Response:
-    token = new_login_token()
-    response = console.render(
-        request,
-        "login.html",
-        session=None,
-        status=status,
-        title=console.catalogue(request).gettext("Sign in"),
-        login_csrf=token,
-        error=error,
-        account=request.query_params.get("account", ""),
-    )
-    response.headers.append(
-        "set-cookie",
-        cookie_header(LOGIN_CSRF_COOKIE, token, secure=console.secure(request), max_age=3600),
-    )
-    return response
-
-
-async def login(console: Console, request: Request) -> Response:
-    _ = console.catalogue(request).gettext
-    form = await request.form(max_files=0, max_fields=8)
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE), fields.get("csrf")):
-        return _login_form(
-            console, request, status=403, error=_("This form has expired: sign in again.")
-        )
-    request_id = str(request.scope.get("andromede.request_id", "-"))
-    try:
-        logged_in = await console.identity.console_login(
-            fields.get("account", "").strip(),
-            fields.get("user", "").strip(),
-            fields.get("password", ""),
-            fields.get("mfa", "").strip() or None,
-        )
-    except AndromedeError as exc:
-        console.audit.record(
-            request_id=request_id,
-            tenant_id=None,
-            principal=None,
-            action="andromede:ConsoleLogin",
-            resource="*",
-            outcome=Outcome.FAILURE,
-            details={"error": type(exc).__name__, "via": "console"},
-        )
-        # One message whatever was wrong (account, user, password, code, or a back-off).
-        status = 429 if isinstance(exc, LoginLocked) else 401
-        return _login_form(
-            console,
-            request,
-            status=status,
-            error=_("Sign-in failed: check the account, user, password and MFA code."),
-        )
-    principal = logged_in.principal
-    console.audit.record(
-        request_id=request_id,
-        tenant_id=principal.tenant_id,
-        principal=principal.arn,
-        action="andromede:ConsoleLogin",
-        resource=principal.arn,
-        outcome=Outcome.SUCCESS,
-        details={"mfa": str(principal.mfa_present).lower(), "via": "console"},
-    )
-    secure = console.secure(request)
-    response = RedirectResponse(f"{CONSOLE_PATH}/buckets", status_code=303)
-    response.headers.append(
-        "set-cookie", cookie_header(SESSION_COOKIE, logged_in.token, secure=secure)
-    )
-    response.headers.append("set-cookie", expired_cookie_header(LOGIN_CSRF_COOKIE, secure=secure))
-    return response
-
-
-async def logout(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    if await console.form(request, session) is None:
-        return console.refused_form(request, session)
-    await console.identity.revoke_console_session(session.token)
-    console.audit.record(
-        request_id=str(request.scope.get("andromede.request_id", "-")),
-        tenant_id=session.principal.tenant_id,
-        principal=session.principal.arn,
-        action="andromede:ConsoleLogout",
-        resource=session.principal.arn,
-        outcome=Outcome.SUCCESS,
-        details={"via": "console"},
-    )
-    response = console.to_login()
-    response.headers.append(
-        "set-cookie", expired_cookie_header(SESSION_COOKIE, secure=console.secure(request))
-    )
-    return response
-
-
-async def language(console: Console, request: Request) -> Response:
-    locale = request.path_params["locale"]
-    back = request.query_params.get("next", "")
-    # Only back into the console: never a redirect to another site.
-    if not back.startswith(f"{CONSOLE_PATH}/") or back.startswith("//") or "\\" in back:
-        back = f"{CONSOLE_PATH}/"
-    response = RedirectResponse(back, status_code=303)
-    if locale in LOCALES:
-        response.headers.append(
-            "set-cookie", language_cookie_header(locale, secure=console.secure(request))
-        )
-    return response
-
-
 async def home(console: Console, request: Request) -> Response:
     return RedirectResponse(f"{CONSOLE_PATH}/buckets", status_code=303)
 
@@ -341,10 +223,7 @@ def _routes(console: Console) -> list[BaseRoute]:
     return [
         page("", home, ["GET"]),
         page("/", home, ["GET"]),
-        page("/login", login_page, ["GET"]),
-        page("/login", login, ["POST"]),
-        page("/logout", logout, ["POST"]),
-        page("/language/{locale}", language, ["GET"]),
+        *(page(path, handler, methods) for path, handler, methods in pages_session.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_storage.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_keys.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_account.ROUTES),
@@ -371,7 +250,7 @@ class ConsoleApp:
             return
         started = time.perf_counter()
         request_id = new_request_id()
-        scope = {**scope, "andromede.request_id": request_id}
+        scope = {**scope, REQUEST_ID_SCOPE_KEY: request_id}
         path: str = scope["path"]
         status = 0
         static = path.startswith(f"{CONSOLE_PATH}/static/")

@@ -153,7 +153,7 @@ async def _decide(console: Console, request: Request, decision: str) -> Response
         return await _access_page(console, request, session, error=None, status=403)
     actor = Actor(principal.arn, tenant_id=principal.tenant_id, is_root=True)
     access_request = request.path_params["access_request"]
-    request_id = str(request.scope.get("andromede.request_id", "-"))
+    request_id = console.request_id(request)
     act = {"approve": service.approve, "refuse": service.refuse, "revoke": service.revoke}[decision]
     try:
         await act(actor, access_request, request_id=request_id)
