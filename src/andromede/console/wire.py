@@ -184,6 +184,14 @@ def _children(element: Any, name: str) -> list[Any]:
     return list(element.findall(f"{_S3_NS}{name}")) or list(element.findall(name))
 
 
+def _object_path(bucket: str, key: str) -> str:
+    """An object's path-style path. An empty key would name the bucket itself (a DELETE of
+    ``/bucket/`` is DeleteBucket): refused here as S3 refuses an object call without a key."""
+    if not key:
+        raise WireError("NoSuchKey", "The specified key does not exist.", 404)
+    return f"/{bucket}/{key}"
+
+
 class S3Wire:
     """The S3 calls the console makes, as ``principal``, for the request ``origin``."""
 
@@ -259,7 +267,7 @@ class S3Wire:
     ) -> str:
         """How the object is encrypted at rest, as HEAD tells it; "-" when HEAD is refused."""
         try:
-            answer = await self._s3(origin, principal, "HEAD", f"/{bucket}/{key}")
+            answer = await self._s3(origin, principal, "HEAD", _object_path(bucket, key))
         except WireError:
             return "-"
         kind = answer.headers.get("x-amz-server-side-encryption", "")
@@ -285,12 +293,14 @@ class S3Wire:
             (b"content-length", str(size).encode()),
             (b"content-type", content_type.encode("latin-1", "replace")),
         ]
-        await self._s3(origin, principal, "PUT", f"/{bucket}/{key}", headers=headers, body=chunks)
+        await self._s3(
+            origin, principal, "PUT", _object_path(bucket, key), headers=headers, body=chunks
+        )
 
     async def delete_object(
         self, origin: Scope, principal: Principal, bucket: str, key: str
     ) -> None:
-        await self._s3(origin, principal, "DELETE", f"/{bucket}/{key}")
+        await self._s3(origin, principal, "DELETE", _object_path(bucket, key))
 
     async def forward_object(
         self,
@@ -306,7 +316,11 @@ class S3Wire:
         """Stream the object to the console's client as S3 sends it, with ``extra_headers``
         (the download's Content-Disposition); S3's refusal is returned, not sent, for the
         console to show as a page."""
-        scope = _scope(origin, principal, "GET", f"/{bucket}/{key}", "", [])
+        try:
+            path = _object_path(bucket, key)
+        except WireError as exc:
+            return exc
+        scope = _scope(origin, principal, "GET", path, "", [])
         refused: _Answer | None = None
         status = 0
         error_headers: dict[str, str] = {}

@@ -147,3 +147,17 @@ async def test_a_user_with_a_policy_is_let_in(console: ConsoleHarness) -> None:
         listed = await client.get("/buckets")
     assert created.status_code == 303
     assert listed.status_code == 200 and "devs" in listed.text
+
+
+async def test_an_empty_key_never_names_the_bucket(console: ConsoleHarness) -> None:
+    """``/bucket/`` is the bucket: a DELETE of it would be DeleteBucket, a GET ListObjects."""
+    async with console.client() as client:
+        await _root(console, client)
+        token = await csrf(client)
+        await client.post("/buckets", data={"csrf": token, "name": "kept", "region": "eu-fr-1"})
+        deleted = await client.post("/buckets/kept/delete-object", data={"csrf": token, "key": ""})
+        download = await client.get("/buckets/kept/download", params={"key": ""})
+        listing = await client.get("/buckets")
+    assert deleted.status_code == 404 and "NoSuchKey" in deleted.text
+    assert download.status_code == 404 and "ListBucketResult" not in download.text
+    assert "kept" in listing.text
