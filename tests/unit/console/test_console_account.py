@@ -35,12 +35,16 @@ async def test_the_audit_trail_shows_the_checkpoint_and_entries_by_page(
         assert first.status_code == 200, first.text
         trail = running.console.console.trail
         assert trail is not None
-        note = (await trail.checkpoint(console.admin_tenant_id)).note
-        assert html.escape(note) in first.text  # the signed note itself, signature line and all
+        # The signed note as served: the log's origin, the size the page states, a signature.
+        note = html.unescape(first.text.split('<pre class="checkpoint">')[1].split("</pre>")[0])
+        origin, size_line, *rest = note.splitlines()
+        assert origin == trail.origin(console.admin_tenant_id)
+        assert any(line.startswith("\u2014 ") for line in rest), note
         assert "andromede:ConsoleLogin" in first.text
         rows = first.text.count('class="entry"')
         assert 0 < rows <= console.application.settings.console_page_size
         size = int(first.text.split("Entries in the log: ")[1].split("<")[0])
+        assert size_line == str(size)
         older = await client.get("/audit", params={"end": "1"})
     assert rows == min(size, console.application.settings.console_page_size)
     assert older.status_code == 200 and older.text.count('class="entry"') == 1
