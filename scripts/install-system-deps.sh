@@ -45,6 +45,9 @@
 #   xmlsec1          the XML Security Library's command line: tests/support/saml.py signs the test
 #                    IdP's SAML Responses with it, so that the server's verifier (signxml) is
 #                    checked against another implementation (decision 0095)
+#   chromium         the browser that tests/e2e/test_console_browser.py drives with Playwright
+#                    (launched from /usr/bin/chromium: Playwright's own browsers are never
+#                    downloaded)
 #   valgrind         callgrind, which counts the instructions of a small request in
 #                    `python -m bench.instructions` (bench/tests/test_instructions.py)
 # The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
@@ -91,10 +94,11 @@ command -v mcopy >/dev/null 2>&1 || missing+=(mtools)
 PATH="$PATH:/usr/sbin:/sbin" command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v xmlsec1 >/dev/null 2>&1 || missing+=(xmlsec1)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools, qemu with rbd, cryptsetup, syslinux, debootstrap, ssh, valgrind, xmlsec1 present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools, qemu with rbd, cryptsetup, syslinux, debootstrap, ssh, valgrind, xmlsec1, chromium present)"
   exit 0
 fi
 

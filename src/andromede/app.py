@@ -48,6 +48,8 @@ from andromede.compute_adapters import (
     hypervisor_drivers,
     hypervisor_host_driver,
 )
+from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
+from andromede.console.wire import KmsWire, S3Wire
 from andromede.db.database import Database, describe_url, open_database
 from andromede.db.migrate import upgrade
 from andromede.ec2api.app import Ec2App
@@ -173,6 +175,8 @@ class _Running:
     apis: dict[str, ASGIApp]
     # The management REST API, on its own listener (api_port).
     management: ManagementApi
+    # The web console, under /console/ on the management API's listener (decision 0111).
+    console: ConsoleApp
     background: list[asyncio.Task[None]]
     identity: IdentityService
     keys: KeyService
@@ -203,7 +207,11 @@ class Application:
             # arrived on (so no bucket name can shadow its paths); see decision 0010.
             server = scope.get("server")
             if server is not None and server[1] == self.settings.api_port:
-                await running.management(scope, receive, send)
+                path: str = scope["path"]
+                if path == CONSOLE_PATH or path.startswith(f"{CONSOLE_PATH}/"):
+                    await running.console(scope, receive, send)
+                else:
+                    await running.management(scope, receive, send)
                 return
             # One endpoint for every AWS-style API: the credential scope's service picks it
             # (as Ceph RGW does); unsigned requests, and services not served here, are S3's —
@@ -366,6 +374,20 @@ class Application:
             billing=billing,
             buckets=objects,
         )
+        # The console calls S3 and KMS in process as its logged-in users, so that their own
+        # authorisation, audit and metering answer it (decision 0111).
+        console = ConsoleApp(
+            Console(
+                identity,
+                audit,
+                settings,
+                S3Wire(s3),
+                KmsWire(apis[KmsApp.name]),
+                trail=trail,
+                operator_access=operator_access,
+                billing=billing,
+            )
+        )
         self._running = _Running(
             db=db,
             audit=audit,
@@ -373,6 +395,7 @@ class Application:
             s3=s3,
             apis=apis,
             management=management,
+            console=console,
             background=background,
             identity=identity,
             close_blobs=close_blobs,

@@ -933,6 +933,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds after login at which a console session ends, active or not.",
     )
+    console_page_size: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="Rows per page of the web console's lists (objects, audit entries, keys).",
+    )
 
     # -- web identity federation (OpenID Connect providers, decision 0087) ---------------------
     oidc_ca_bundle: Path | None = Field(

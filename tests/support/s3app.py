@@ -25,6 +25,8 @@ from andromede.audit.access_service import OperatorAccessService
 from andromede.audit.access_store import MemoryAccessRequestStore
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
+from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY
+from andromede.iam.model import Principal
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
@@ -73,6 +75,9 @@ class Client:
     expirations: ExpirationView | None = None
     # Operator access requests, which S3 asks on each request of an operator's credentials.
     operator_access: OperatorAccessService | None = None
+    # Set: requests go unsigned, as this principal, the way the web console calls S3 in
+    # process (``TRUSTED_PRINCIPAL_SCOPE_KEY``, decision 0111).
+    console_principal: Principal | None = None
 
     def as_anonymous(self) -> Client:
         return dataclasses.replace(self, credentials=None, tenant_id="")
@@ -95,6 +100,15 @@ class Client:
         return dataclasses.replace(
             self, credentials=Credentials(created.key.access_key_id, created.secret_access_key)
         )
+
+    async def as_console_user(self, user_name: str) -> Client:
+        """This client's tenant's ``user_name`` signed in to the console (a password set for it
+        here): its requests carry the session's principal as the console's do."""
+        assert self.identity is not None
+        password = "Console-Password-42"
+        await self.identity.create_login_profile(self.tenant_id, user_name, password)
+        session = await self.identity.console_login(self.tenant_id, user_name, password)
+        return dataclasses.replace(self, credentials=None, console_principal=session.principal)
 
     def raw_signer(self) -> RawClient:
         """Signs with a chosen clock or presigns (the requests still go in process)."""
@@ -144,6 +158,8 @@ class Client:
         }
         if source_ip is not None:
             scope["client"] = (source_ip, 40000)
+        if self.console_principal is not None:
+            scope[TRUSTED_PRINCIPAL_SCOPE_KEY] = self.console_principal
         messages = [{"type": "http.request", "body": body, "more_body": False}]
 
         async def receive() -> dict[str, Any]:

@@ -51,7 +51,10 @@ def _banner(
     console.print(
         f"  management API   {api}/api/v1 (OpenAPI: {api}/api/v1/openapi.json)", soft_wrap=True
     )
-    console.print("  web console      not yet: arrives with the console issue")
+    console.print(
+        f"  web console      {api}/console/ (a tenant user with a console password)",
+        soft_wrap=True,
+    )
     served = sorted(settings.served_region_names)
     if len(settings.declared_regions) > 1:
         console.print(f"  regions served   {', '.join(served)} (default {settings.region})")

@@ -8,6 +8,7 @@ import random
 from andromede.http.response import Receive, Scope
 
 __all__ = [
+    "TRUSTED_PRINCIPAL_SCOPE_KEY",
     "BodyTimeout",
     "BodyTooLarge",
     "ClientGone",
@@ -16,6 +17,11 @@ __all__ = [
     "raw_target",
     "read_small_body",
 ]
+
+# The principal a request acts as, already authenticated by the caller that built the scope:
+# set only by in-process callers of the composition root (the web console, decision 0111),
+# never from the wire — ASGI servers build the scope, and no header or path becomes a key.
+TRUSTED_PRINCIPAL_SCOPE_KEY = "andromede.trusted_principal"
 
 
 def new_request_id() -> str:

@@ -21,6 +21,7 @@ from andromede.billing.service import BillingService
 from andromede.errors import AndromedeError
 from andromede.http.access import log_access
 from andromede.http.asgi import (
+    TRUSTED_PRINCIPAL_SCOPE_KEY,
     BodyTimeout,
     BodyTooLarge,
     ClientGone,
@@ -88,7 +89,12 @@ class KmsApp:
         caller: Caller | None = None
         try:
             body = await self._read_body(receive)
-            authenticated = await self._authenticate(scope, headers, body, request_id, action_name)
+            trusted = scope.get(TRUSTED_PRINCIPAL_SCOPE_KEY)
+            authenticated = (
+                Authenticated(trusted, None, None)
+                if isinstance(trusted, Principal)
+                else await self._authenticate(scope, headers, body, request_id, action_name)
+            )
             principal = authenticated.principal
             if principal.is_anonymous:
                 raise KmsWireError("MissingAuthenticationTokenException")

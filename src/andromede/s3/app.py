@@ -33,7 +33,12 @@ from andromede.billing.model import s3_request_meter
 from andromede.billing.service import BillingService
 from andromede.errors import AndromedeError
 from andromede.http.access import log_access
-from andromede.http.asgi import decode_headers, new_request_id, raw_target
+from andromede.http.asgi import (
+    TRUSTED_PRINCIPAL_SCOPE_KEY,
+    decode_headers,
+    new_request_id,
+    raw_target,
+)
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Message, Receive, Response, Scope, Send, send_response
 from andromede.iam.errors import ExpiredToken
@@ -271,14 +276,19 @@ class S3App:
             query = dict(parse_qsl(raw_query, keep_blank_values=True))
             route = self._router.route(method, headers.get("host", ""), raw_path, query, headers)
             addressed, lookup = await self._addressed_bucket(route)
-            authenticated = await self._authenticate(
-                route,
-                method,
-                raw_path,
-                raw_query,
-                headers,
-                request_id,
-                region=_signing_region(route, addressed),
+            trusted = scope.get(TRUSTED_PRINCIPAL_SCOPE_KEY)
+            authenticated = (
+                Authenticated(trusted, None, None)
+                if isinstance(trusted, Principal)
+                else await self._authenticate(
+                    route,
+                    method,
+                    raw_path,
+                    raw_query,
+                    headers,
+                    request_id,
+                    region=_signing_region(route, addressed),
+                )
             )
             principal = authenticated.principal
             if authenticated.signed is not None and not self._rate_limiter.allow(

@@ -1,6 +1,7 @@
 """The tenant-isolation matrix: every implemented S3 operation, attempted against a tenant's
 bucket and object by another tenant's root user, by an anonymous caller and by an IAM user of
-the owner's own tenant that has no policy, fails with AccessDenied and changes nothing.
+the owner's own tenant that has no policy — signed, or signed in to the web console, which
+calls S3 in process as them — fails with AccessDenied and changes nothing.
 
 The recipe table must cover every implemented operation (a test checks), so a new operation
 cannot ship without its isolation case.
@@ -212,12 +213,17 @@ class World:
     anonymous: Client
     powerless: Client  # an IAM user of the victim's tenant with an access key and no policy
     upload_id: str
+    # The same two signed in to the web console, which calls S3 in process as them (0111).
+    intruder_console: Client
+    powerless_console: Client
 
     def caller(self, name: str) -> Client:
         callers = {
             "intruder": self.intruder,
             "anonymous": self.anonymous,
             "powerless": self.powerless,
+            "intruder-console": self.intruder_console,
+            "powerless-console": self.powerless_console,
         }
         return callers[name]
 
@@ -261,7 +267,15 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         intruder = await victim.other_tenant("intruder")
         assert (await intruder.request("PUT", "/intruder-own")).status == 200
         powerless = await victim.iam_user("powerless")
-        yield World(victim, intruder, victim.as_anonymous(), powerless, upload_id)
+        yield World(
+            victim,
+            intruder,
+            victim.as_anonymous(),
+            powerless,
+            upload_id,
+            await intruder.as_console_user("root"),
+            await victim.as_console_user("powerless"),
+        )
 
 
 async def attempt(client: Client, recipe: Recipe, upload_id: str) -> Reply:
@@ -270,11 +284,13 @@ async def attempt(client: Client, recipe: Recipe, upload_id: str) -> Reply:
         recipe.path.replace(UPLOAD, upload_id),
         recipe.body,
         dict(recipe.headers),
-        sign=client.credentials is not None,
+        sign=client.credentials is not None and client.console_principal is None,
     )
 
 
-@pytest.mark.parametrize("caller", ["intruder", "anonymous", "powerless"])
+@pytest.mark.parametrize(
+    "caller", ["intruder", "anonymous", "powerless", "intruder-console", "powerless-console"]
+)
 @pytest.mark.parametrize("operation", list(RECIPES), ids=lambda op: op.name)
 async def test_other_tenants_anonymous_and_users_without_policy_are_denied(
     world: World, caller: str, operation: O

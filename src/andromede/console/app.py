@@ -1,0 +1,321 @@
+"""The console's ASGI app: a thin shell (request id, strict headers, a body bound, no
+traceback ever) around Starlette routes that render Jinja2 templates (autoescaped).
+
+Mounted by the composition root at ``/console/`` on the management API's listener. Every
+answer carries a Content-Security-Policy that allows scripts, styles and images from the
+console itself only (no inline script or style, no CDN), forbids framing, sends no referrer,
+and is not sniffed; pages are not cached.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Final
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.staticfiles import StaticFiles
+
+from andromede.audit.access_service import OperatorAccessService
+from andromede.audit.service import AuditService
+from andromede.audit.trail import AuditTrail
+from andromede.billing.service import BillingService
+from andromede.console import pages_account, pages_keys, pages_session, pages_storage
+from andromede.console.i18n import LOCALES, Catalogue, catalogue, choose_locale
+from andromede.console.session import (
+    CONSOLE_PATH,
+    LANGUAGE_COOKIE,
+    SESSION_COOKIE,
+    csrf_token,
+    tokens_match,
+)
+from andromede.console.wire import KmsWire, S3Wire, WireError
+from andromede.errors import AndromedeError
+from andromede.http.asgi import new_request_id
+from andromede.http.response import Message, Receive, Scope, Send
+from andromede.iam.model import Principal
+from andromede.iam.service import IdentityService
+from andromede.settings import Settings
+
+__all__ = ["CONSOLE_PATH", "Console", "ConsoleApp", "Session"]
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("andromede.access")
+
+_HERE = Path(__file__).parent
+REQUEST_ID_SCOPE_KEY: Final = "andromede.request_id"  # set by the shell on every request
+_MAX_TOKEN_LENGTH: Final = 256
+CONTENT_SECURITY_POLICY: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+_STRICT_HEADERS: Final = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+# Uploads stream to S3 and are bounded by S3's own limits; every other body is a small form.
+_UPLOAD_SUFFIX: Final = "/upload"
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    token: str
+    principal: Principal
+
+    @property
+    def csrf(self) -> str:
+        return csrf_token(self.token)
+
+
+class Console:
+    """What the pages share: the services, the templates, and the helpers every page uses."""
+
+    def __init__(
+        self,
+        identity: IdentityService,
+        audit: AuditService,
+        settings: Settings,
+        s3: S3Wire,
+        kms: KmsWire | None,
+        *,
+        trail: AuditTrail | None = None,
+        operator_access: OperatorAccessService | None = None,
+        billing: BillingService | None = None,
+    ) -> None:
+        """``trail``, ``operator_access``, ``billing``: the tenant's records that the
+        management API serves too (None: a server that keeps none, whose page says so)."""
+        self.identity = identity
+        self.trail = trail
+        self.operator_access = operator_access
+        self.billing = billing
+        self.audit = audit
+        self.settings = settings
+        self.s3 = s3
+        self.kms = kms
+        self.templates = Environment(
+            loader=FileSystemLoader(_HERE / "templates"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            auto_reload=False,
+        )
+
+    # -- per request -------------------------------------------------------------------------
+    @staticmethod
+    def catalogue(request: Request) -> Catalogue:
+        chosen = choose_locale(
+            request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language", "")
+        )
+        return catalogue(chosen)
+
+    async def session(self, request: Request) -> Session | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token or len(token) > _MAX_TOKEN_LENGTH:
+            return None
+        try:
+            principal = await self.identity.resolve_console_session(token)
+        except AndromedeError:
+            return None
+        return Session(token, principal)
+
+    @staticmethod
+    def request_id(request: Request) -> str:
+        return str(request.scope.get(REQUEST_ID_SCOPE_KEY, "-"))
+
+    @staticmethod
+    def secure(request: Request) -> bool:
+        return request.url.scheme == "https"
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        *,
+        session: Session | None,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        **values: Any,
+    ) -> HTMLResponse:
+        words = self.catalogue(request)
+        page = self.templates.get_template(template).render(
+            _=words.gettext,
+            locale=words.locale,
+            locales=LOCALES,
+            session=session,
+            here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            **values,
+        )
+        return HTMLResponse(page, status_code=status, headers=headers)
+
+    def error_text(self, request: Request, exc: WireError) -> str:
+        """S3's or KMS's refusal in the reader's language, with the protocol's code."""
+        _ = self.catalogue(request).gettext
+        known = {
+            "AccessDenied": _("Access denied: your policies do not allow this."),
+            "AccessDeniedException": _("Access denied: your policies do not allow this."),
+            "BucketNotEmpty": _("The bucket is not empty: delete its objects first."),
+            "BucketAlreadyExists": _("That bucket name is taken."),
+            "BucketAlreadyOwnedByYou": _("You already own a bucket of that name."),
+            "NoSuchBucket": _("No such bucket."),
+            "NoSuchKey": _("No such object."),
+            "InvalidBucketName": _("That is not a valid bucket name."),
+            "NotFoundException": _("No such key."),
+        }
+        text = known.get(exc.code) or exc.message or exc.code
+        return f"{text} ({exc.code})"
+
+    async def form(self, request: Request, session: Session | None) -> dict[str, str] | None:
+        """The form's fields when its CSRF token is the session's; None otherwise."""
+        form = await request.form(max_files=0, max_fields=16)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        if session is None or not tokens_match(session.csrf, fields.get("csrf")):
+            return None
+        return fields
+
+    def refused_form(self, request: Request, session: Session | None) -> HTMLResponse:
+        _ = self.catalogue(request).gettext
+        return self.render(
+            request,
+            "message.html",
+            session=session,
+            status=403,
+            title=_("Form refused"),
+            error=_("This form has expired or did not come from the console: reload the page."),
+        )
+
+    def to_login(self) -> RedirectResponse:
+        return RedirectResponse(f"{CONSOLE_PATH}/login", status_code=303)
+
+
+async def home(console: Console, request: Request) -> Response:
+    return RedirectResponse(f"{CONSOLE_PATH}/buckets", status_code=303)
+
+
+async def not_found(console: Console, request: Request) -> Response:
+    _ = console.catalogue(request).gettext
+    return console.render(
+        request,
+        "message.html",
+        session=None,
+        status=404,
+        title=_("Not found"),
+        error=_("There is no such page in the console."),
+    )
+
+
+def _routes(console: Console) -> list[BaseRoute]:
+    def page(path: str, handler: Any, methods: list[str]) -> Route:
+        return Route(f"{CONSOLE_PATH}{path}", partial(handler, console), methods=methods)
+
+    return [
+        page("", home, ["GET"]),
+        page("/", home, ["GET"]),
+        *(page(path, handler, methods) for path, handler, methods in pages_session.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_storage.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_keys.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_account.ROUTES),
+        Mount(
+            f"{CONSOLE_PATH}/static",
+            StaticFiles(directory=_HERE / "static", follow_symlink=False),
+        ),
+    ]
+
+
+class ConsoleApp:
+    """The console's ASGI app (HTTP only; the composition root owns the lifespan)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._router = Router(routes=_routes(console), default=self._not_found)
+
+    async def _not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await not_found(self.console, Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        request_id = new_request_id()
+        scope = {**scope, REQUEST_ID_SCOPE_KEY: request_id}
+        path: str = scope["path"]
+        status = 0
+        static = path.startswith(f"{CONSOLE_PATH}/static/")
+
+        async def send_strict(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [*message.get("headers", []), *_STRICT_HEADERS]
+                headers.append((b"x-request-id", request_id.encode()))
+                if not static:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        limit = None if path.endswith(_UPLOAD_SUFFIX) else self.console.settings.max_api_body_size
+        try:
+            await self._router(scope, _bounded(receive, limit), send_strict)
+        except _BodyTooLarge:
+            if status == 0:
+                await _plain(send_strict, 413, "Request body too large.", close=True)
+        except (MultiPartException, HTTPException):
+            # A form Starlette cannot parse, or past its bounds (files, fields, part size).
+            if status == 0:
+                await _plain(send_strict, 400, "The form could not be read.", close=True)
+        except Exception:
+            log.exception("console request %s: unexpected error", request_id)
+            if status == 0:
+                await _plain(send_strict, 500, f"Internal error (request {request_id}).")
+        finally:
+            if self.console.settings.access_log:
+                access_log.log(
+                    logging.WARNING if status >= 500 else logging.INFO,
+                    "%s - console %s %s %d %.1fms",
+                    request_id,
+                    scope.get("method", "-"),
+                    path,
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                )
+
+
+def _bounded(receive: Receive, limit: int | None) -> Receive:
+    if limit is None:
+        return receive
+    seen = 0
+
+    async def bounded() -> Message:
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > limit:
+            raise _BodyTooLarge
+        return message
+
+    return bounded
+
+
+async def _plain(send: Send, status: int, text: str, *, close: bool = False) -> None:
+    body = text.encode()
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if close:  # the rest of the body was left unread: it must not become a next request
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,204 @@
+"""The tenant's own records, its root user's to read and act on, as the management API has it:
+the audit trail (the latest signed checkpoint and the entries, newest first, by page), the
+operators' access requests (approve, refuse, revoke) and the month's usage and cost. Another
+user of the tenant gets the API's refusal ("only the tenant's root user…"), shown as a page."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from andromede.audit.access import Actor
+from andromede.billing.model import parse_month
+from andromede.console.session import CONSOLE_PATH
+from andromede.errors import AndromedeError
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
+
+__all__ = ["ROUTES"]
+
+_ACCESS_URL: Final = f"{CONSOLE_PATH}/access-requests"
+
+
+def _root_only(console: Console, request: Request, session: Session, title: str) -> Response:
+    _ = console.catalogue(request).gettext
+    return console.render(
+        request,
+        "message.html",
+        session=session,
+        status=403,
+        title=title,
+        error=_("Only the tenant's root user may see this page."),
+    )
+
+
+def _absent(console: Console, request: Request, session: Session, title: str) -> Response:
+    _ = console.catalogue(request).gettext
+    return console.render(
+        request,
+        "message.html",
+        session=session,
+        status=404,
+        title=title,
+        error=_("This server does not keep these records."),
+    )
+
+
+async def audit(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    _ = console.catalogue(request).gettext
+    title = _("Audit trail")
+    trail = console.trail
+    if trail is None:
+        return _absent(console, request, session, title)
+    principal = session.principal
+    if not principal.is_root or principal.tenant_id is None:
+        return _root_only(console, request, session, title)
+    log = principal.tenant_id
+    signed = await trail.checkpoint(log)
+    pruned, _hashes = await trail.pruned(log)
+    page_size = min(console.settings.console_page_size, console.settings.audit_max_entries)
+    asked = request.query_params.get("end", "")
+    end = min(int(asked), signed.size) if asked.isdigit() and len(asked) < 19 else signed.size
+    start = max(pruned, end - page_size)
+    entries = await trail.entries(log, start, end) if start < end else []
+    rows = [
+        {"index": start + offset, **_entry(text)}
+        for offset, text in reversed(list(enumerate(entries)))
+    ]
+    older = f"{CONSOLE_PATH}/audit?end={start}" if start > pruned else None
+    return console.render(
+        request,
+        "audit.html",
+        session=session,
+        title=title,
+        checkpoint=signed.note,
+        size=signed.size,
+        rows=rows,
+        older_url=older,
+    )
+
+
+def _entry(text: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return {"time": "", "action": text[:200], "principal": "", "outcome": "", "resource": ""}
+    return {
+        "time": str(parsed.get("occurred_at", ""))[:19],
+        "action": str(parsed.get("action", "")),
+        "principal": str(parsed.get("principal") or ""),
+        "outcome": str(parsed.get("outcome", "")),
+        "resource": str(parsed.get("resource", "")),
+    }
+
+
+async def access_requests(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    return await _access_page(console, request, session, error=None, status=200)
+
+
+async def _access_page(
+    console: Console, request: Request, session: Session, *, error: str | None, status: int
+) -> Response:
+    _ = console.catalogue(request).gettext
+    title = _("Operator access")
+    service = console.operator_access
+    if service is None:
+        return _absent(console, request, session, title)
+    principal = session.principal
+    if not principal.is_root or principal.tenant_id is None:
+        return _root_only(console, request, session, title)
+    now = service.now()
+    found = await service.tenant_requests(principal.tenant_id)
+    rows = [
+        {
+            "id": r.id,
+            "operator": r.operator_name,
+            "buckets": ", ".join(r.buckets) if r.buckets is not None else "*",
+            "mode": r.mode.value,
+            "reason": r.reason,
+            "duration": r.duration_seconds,
+            "state": r.state(now).value,
+            "expires": r.expires_at.isoformat(timespec="seconds") if r.expires_at else "",
+        }
+        for r in found
+    ]
+    return console.render(
+        request, "access.html", session=session, status=status, title=title, rows=rows,
+        error=error,
+    )  # fmt: skip
+
+
+async def _decide(console: Console, request: Request, decision: str) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    if await console.form(request, session) is None:
+        return console.refused_form(request, session)
+    service = console.operator_access
+    principal = session.principal
+    if service is None or not principal.is_root or principal.tenant_id is None:
+        return await _access_page(console, request, session, error=None, status=403)
+    actor = Actor(principal.arn, tenant_id=principal.tenant_id, is_root=True)
+    access_request = request.path_params["access_request"]
+    request_id = console.request_id(request)
+    act = {"approve": service.approve, "refuse": service.refuse, "revoke": service.revoke}[decision]
+    try:
+        await act(actor, access_request, request_id=request_id)
+    except AndromedeError as exc:
+        text = f"{exc} ({type(exc).__name__})"
+        return await _access_page(console, request, session, error=text, status=409)
+    return RedirectResponse(_ACCESS_URL, status_code=303)
+
+
+async def approve(console: Console, request: Request) -> Response:
+    return await _decide(console, request, "approve")
+
+
+async def refuse(console: Console, request: Request) -> Response:
+    return await _decide(console, request, "refuse")
+
+
+async def revoke(console: Console, request: Request) -> Response:
+    return await _decide(console, request, "revoke")
+
+
+async def usage(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    _ = console.catalogue(request).gettext
+    title = _("Usage and cost")
+    billing = console.billing
+    if billing is None:
+        return _absent(console, request, session, title)
+    principal = session.principal
+    if not principal.is_root or principal.tenant_id is None:
+        return _root_only(console, request, session, title)
+    period = parse_month(datetime.now(UTC).strftime("%Y-%m"))
+    report = await billing.usage_report(principal.tenant_id, period)
+    return console.render(
+        request, "usage.html", session=session, title=title, report=report,
+    )  # fmt: skip
+
+
+ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
+    ("/audit", audit, ["GET"]),
+    ("/access-requests", access_requests, ["GET"]),
+    ("/access-requests/{access_request}/approve", approve, ["POST"]),
+    ("/access-requests/{access_request}/refuse", refuse, ["POST"]),
+    ("/access-requests/{access_request}/revoke", revoke, ["POST"]),
+    ("/usage", usage, ["GET"]),
+]

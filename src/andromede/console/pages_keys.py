@@ -1,0 +1,118 @@
+"""KMS keys: list, create, enable, disable, schedule deletion — KMS's calls, as the logged-in
+principal (``wire.KmsWire``), so KMS's key policies and IAM policies decide."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from andromede.console.session import CONSOLE_PATH
+from andromede.console.wire import KeyRow, WireError
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
+
+__all__ = ["ROUTES"]
+
+_KEYS_URL: Final = f"{CONSOLE_PATH}/keys"
+
+
+async def _keys_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    marker: str | None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    rows: list[KeyRow] = []
+    next_marker = None
+    if console.kms is None:
+        error, status = _("This server serves no KMS."), 404
+    else:
+        try:
+            rows, next_marker = await console.kms.list_keys(
+                request.scope,
+                session.principal,
+                marker=marker,
+                page_size=console.settings.console_page_size,
+            )
+        except WireError as exc:
+            error, status = console.error_text(request, exc), exc.status
+    return console.render(
+        request,
+        "keys.html",
+        session=session,
+        status=status,
+        title=_("KMS keys"),
+        keys=rows,
+        next_url=f"{_KEYS_URL}?{urlencode({'marker': next_marker})}" if next_marker else None,
+        error=error,
+    )
+
+
+async def keys(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    return await _keys_page(console, request, session, marker=request.query_params.get("marker"))
+
+
+async def _change(console: Console, request: Request, action: str) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    fields = await console.form(request, session)
+    if fields is None:
+        return console.refused_form(request, session)
+    kms = console.kms
+    if kms is None:
+        return await _keys_page(console, request, session, marker=None)
+    key_id = request.path_params.get("key_id", "")
+    origin, principal = request.scope, session.principal
+    try:
+        if action == "create":
+            await kms.create_key(origin, principal, fields.get("description", "")[:8192])
+        elif action in ("enable", "disable"):
+            await kms.set_enabled(origin, principal, key_id, enabled=action == "enable")
+        else:
+            days = fields.get("days", "30")
+            await kms.schedule_deletion(
+                origin, principal, key_id, int(days) if days.isdigit() else 0
+            )
+    except WireError as exc:
+        return await _keys_page(
+            console, request, session, marker=None,
+            error=console.error_text(request, exc), status=exc.status,
+        )  # fmt: skip
+    return RedirectResponse(_KEYS_URL, status_code=303)
+
+
+async def create_key(console: Console, request: Request) -> Response:
+    return await _change(console, request, "create")
+
+
+async def enable_key(console: Console, request: Request) -> Response:
+    return await _change(console, request, "enable")
+
+
+async def disable_key(console: Console, request: Request) -> Response:
+    return await _change(console, request, "disable")
+
+
+async def schedule_deletion(console: Console, request: Request) -> Response:
+    return await _change(console, request, "schedule-deletion")
+
+
+ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
+    ("/keys", keys, ["GET"]),
+    ("/keys", create_key, ["POST"]),
+    ("/keys/{key_id}/enable", enable_key, ["POST"]),
+    ("/keys/{key_id}/disable", disable_key, ["POST"]),
+    ("/keys/{key_id}/schedule-deletion", schedule_deletion, ["POST"]),
+]

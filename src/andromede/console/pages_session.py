@@ -1,0 +1,156 @@
+"""Signing in and out, and the language switch: the console session's pages.
+
+Login goes through the identity service's ``console_login`` (its back-off, its MFA check) and is
+audited as the management API's is (``andromede:ConsoleLogin``, ``details.via = console``);
+every failure shows one message. Logout revokes the session on the server.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from andromede.audit.model import Outcome
+from andromede.console.i18n import LOCALES
+from andromede.console.session import (
+    CONSOLE_PATH,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    cookie_header,
+    expired_cookie_header,
+    language_cookie_header,
+    new_login_token,
+    tokens_match,
+)
+from andromede.errors import AndromedeError
+from andromede.iam.errors import LoginLocked
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console
+
+__all__ = ["ROUTES"]
+
+
+async def login_page(console: Console, request: Request) -> Response:
+    if await console.session(request) is not None:
+        return RedirectResponse(f"{CONSOLE_PATH}/buckets", status_code=303)
+    return _login_form(console, request, status=200, error=None)
+
+
+def _login_form(console: Console, request: Request, *, status: int, error: str | None) -> Response:
+    token = new_login_token()
+    response = console.render(
+        request,
+        "login.html",
+        session=None,
+        status=status,
+        title=console.catalogue(request).gettext("Sign in"),
+        login_csrf=token,
+        error=error,
+        account=request.query_params.get("account", ""),
+    )
+    response.headers.append(
+        "set-cookie",
+        cookie_header(LOGIN_CSRF_COOKIE, token, secure=console.secure(request), max_age=3600),
+    )
+    return response
+
+
+async def login(console: Console, request: Request) -> Response:
+    _ = console.catalogue(request).gettext
+    form = await request.form(max_files=0, max_fields=8)
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE), fields.get("csrf")):
+        return _login_form(
+            console, request, status=403, error=_("This form has expired: sign in again.")
+        )
+    request_id = console.request_id(request)
+    try:
+        logged_in = await console.identity.console_login(
+            fields.get("account", "").strip(),
+            fields.get("user", "").strip(),
+            fields.get("password", ""),
+            fields.get("mfa", "").strip() or None,
+        )
+    except AndromedeError as exc:
+        console.audit.record(
+            request_id=request_id,
+            tenant_id=None,
+            principal=None,
+            action="andromede:ConsoleLogin",
+            resource="*",
+            outcome=Outcome.FAILURE,
+            details={"error": type(exc).__name__, "via": "console"},
+        )
+        # One message whatever was wrong (account, user, password, code, or a back-off).
+        status = 429 if isinstance(exc, LoginLocked) else 401
+        return _login_form(
+            console,
+            request,
+            status=status,
+            error=_("Sign-in failed: check the account, user, password and MFA code."),
+        )
+    principal = logged_in.principal
+    console.audit.record(
+        request_id=request_id,
+        tenant_id=principal.tenant_id,
+        principal=principal.arn,
+        action="andromede:ConsoleLogin",
+        resource=principal.arn,
+        outcome=Outcome.SUCCESS,
+        details={"mfa": str(principal.mfa_present).lower(), "via": "console"},
+    )
+    secure = console.secure(request)
+    response = RedirectResponse(f"{CONSOLE_PATH}/buckets", status_code=303)
+    response.headers.append(
+        "set-cookie", cookie_header(SESSION_COOKIE, logged_in.token, secure=secure)
+    )
+    response.headers.append("set-cookie", expired_cookie_header(LOGIN_CSRF_COOKIE, secure=secure))
+    return response
+
+
+async def logout(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    if await console.form(request, session) is None:
+        return console.refused_form(request, session)
+    await console.identity.revoke_console_session(session.token)
+    console.audit.record(
+        request_id=console.request_id(request),
+        tenant_id=session.principal.tenant_id,
+        principal=session.principal.arn,
+        action="andromede:ConsoleLogout",
+        resource=session.principal.arn,
+        outcome=Outcome.SUCCESS,
+        details={"via": "console"},
+    )
+    response = console.to_login()
+    response.headers.append(
+        "set-cookie", expired_cookie_header(SESSION_COOKIE, secure=console.secure(request))
+    )
+    return response
+
+
+async def language(console: Console, request: Request) -> Response:
+    locale = request.path_params["locale"]
+    back = request.query_params.get("next", "")
+    # Only back into the console: never a redirect to another site.
+    if not back.startswith(f"{CONSOLE_PATH}/") or back.startswith("//") or "\\" in back:
+        back = f"{CONSOLE_PATH}/"
+    response = RedirectResponse(back, status_code=303)
+    if locale in LOCALES:
+        response.headers.append(
+            "set-cookie", language_cookie_header(locale, secure=console.secure(request))
+        )
+    return response
+
+
+ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
+    ("/login", login_page, ["GET"]),
+    ("/login", login, ["POST"]),
+    ("/logout", logout, ["POST"]),
+    ("/language/{locale}", language, ["GET"]),
+]

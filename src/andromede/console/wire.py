@@ -1,0 +1,434 @@
+"""S3 and KMS calls made in process, as the console's logged-in principal.
+
+The console does not re-implement what S3 and KMS decide: it builds an ASGI request for the
+running S3 (or KMS) app, with the principal its session resolved to under
+``TRUSTED_PRINCIPAL_SCOPE_KEY`` in place of a signature, and reads the answer. The call is
+then authorised as a signed one of that principal would be — IAM policies, bucket policies,
+ownership, another tenant's bucket answering as S3 answers — and is audited, metered and
+logged by the app that serves it. A refusal comes back as the ``WireError`` the protocol sent.
+Bodies stream both ways: an upload is fed chunk by chunk, a download is forwarded as S3 sends
+it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+from urllib.parse import quote, urlencode
+
+import defusedxml.ElementTree as SafeET
+
+from andromede.errors import AndromedeError
+from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY
+from andromede.http.response import Message, Receive, Scope, Send
+from andromede.iam.model import Principal
+
+__all__ = [
+    "AsgiApp",
+    "BucketRow",
+    "KeyRow",
+    "KmsWire",
+    "ObjectPage",
+    "ObjectRow",
+    "S3Wire",
+    "WireError",
+]
+
+AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+_S3_NS: Final = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+# A host that names no bucket, whatever the S3 domain: every call is path-style.
+_HOST: Final = b"127.0.0.1"
+_MAX_ANSWER: Final = 8 * 1024 * 1024  # list answers; object bodies are forwarded, not read
+
+
+class WireError(AndromedeError):
+    """What S3 or KMS answered instead of success: its code, message and status."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BucketRow:
+    name: str
+    created: str
+    region: str
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRow:
+    key: str
+    size: int
+    modified: str
+    encryption: str = "-"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectPage:
+    folders: list[str]
+    objects: list[ObjectRow]
+    next_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    key_id: str
+    description: str
+    state: str
+    created: str
+    deletion_date: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _scope(
+    origin: Scope,
+    principal: Principal,
+    method: str,
+    path: str,
+    query: str,
+    headers: list[tuple[bytes, bytes]],
+) -> Scope:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": origin.get("scheme", "http"),
+        "path": path,
+        "raw_path": quote(path, safe="/").encode(),
+        "query_string": query.encode(),
+        "headers": [(b"host", _HOST), *headers],
+        "client": origin.get("client"),
+        "server": origin.get("server"),
+        TRUSTED_PRINCIPAL_SCOPE_KEY: principal,
+    }
+
+
+def _receiver(body: bytes | AsyncIterator[bytes]) -> Receive:
+    """The request's body as ASGI messages; then, as from a client that stays, nothing."""
+    finished = False
+
+    async def receive() -> Message:
+        nonlocal finished
+        if finished:
+            await asyncio.Event().wait()  # a connected client sends nothing more
+        if isinstance(body, bytes):
+            finished = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        try:
+            chunk = await anext(body)
+        except StopAsyncIteration:
+            finished = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    return receive
+
+
+async def _call(app: AsgiApp, scope: Scope, body: bytes | AsyncIterator[bytes]) -> _Answer:
+    status = 0
+    headers: dict[str, str] = {}
+    parts: list[bytes] = []
+    size = 0
+
+    async def send(message: Message) -> None:
+        nonlocal status, size
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            for name, value in message.get("headers", []):
+                headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        elif message["type"] == "http.response.body":
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size <= _MAX_ANSWER:
+                parts.append(chunk)
+
+    await app(scope, _receiver(body), send)
+    return _Answer(status, headers, b"".join(parts))
+
+
+def _s3_error(answer: _Answer) -> WireError:
+    code, message = "InternalError", ""
+    try:
+        root = SafeET.fromstring(answer.body) if answer.body else None
+    except SafeET.ParseError:
+        root = None
+    if root is not None:
+        code = root.findtext("Code") or code
+        message = root.findtext("Message") or ""
+    return WireError(code, message, answer.status)
+
+
+def _text(element: Any, name: str) -> str:
+    found = element.find(f"{_S3_NS}{name}")
+    if found is None:
+        found = element.find(name)
+    return str(found.text or "") if found is not None else ""
+
+
+def _children(element: Any, name: str) -> list[Any]:
+    return list(element.findall(f"{_S3_NS}{name}")) or list(element.findall(name))
+
+
+def _object_path(bucket: str, key: str) -> str:
+    """An object's path-style path. An empty key would name the bucket itself (a DELETE of
+    ``/bucket/`` is DeleteBucket): refused here as S3 refuses an object call without a key."""
+    if not key:
+        raise WireError("NoSuchKey", "The specified key does not exist.", 404)
+    return f"/{bucket}/{key}"
+
+
+class S3Wire:
+    """The S3 calls the console makes, as ``principal``, for the request ``origin``."""
+
+    def __init__(self, app: AsgiApp) -> None:
+        self._app = app
+
+    async def _s3(
+        self,
+        origin: Scope,
+        principal: Principal,
+        method: str,
+        path: str,
+        query: Mapping[str, str] | None = None,
+        *,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        body: bytes | AsyncIterator[bytes] = b"",
+    ) -> _Answer:
+        scope = _scope(origin, principal, method, path, urlencode(query or {}), list(headers or []))
+        answer = await _call(self._app, scope, body)
+        if answer.status >= 300:
+            raise _s3_error(answer)
+        return answer
+
+    async def list_buckets(self, origin: Scope, principal: Principal) -> list[BucketRow]:
+        answer = await self._s3(origin, principal, "GET", "/")
+        root = SafeET.fromstring(answer.body)
+        buckets = root.find(f"{_S3_NS}Buckets")
+        rows = _children(buckets, "Bucket") if buckets is not None else []
+        return [
+            BucketRow(_text(b, "Name"), _text(b, "CreationDate")[:19], _text(b, "BucketRegion"))
+            for b in rows
+        ]
+
+    async def create_bucket(
+        self, origin: Scope, principal: Principal, name: str, region: str
+    ) -> None:
+        body = (
+            '<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            f"<LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
+        ).encode()
+        length = [(b"content-length", str(len(body)).encode())]
+        await self._s3(origin, principal, "PUT", f"/{name}", headers=length, body=body)
+
+    async def delete_bucket(self, origin: Scope, principal: Principal, name: str) -> None:
+        await self._s3(origin, principal, "DELETE", f"/{name}")
+
+    async def list_objects(
+        self,
+        origin: Scope,
+        principal: Principal,
+        bucket: str,
+        *,
+        prefix: str,
+        token: str | None,
+        page_size: int,
+    ) -> ObjectPage:
+        query = {"list-type": "2", "delimiter": "/", "prefix": prefix, "max-keys": str(page_size)}
+        if token:
+            query["continuation-token"] = token
+        answer = await self._s3(origin, principal, "GET", f"/{bucket}", query)
+        root = SafeET.fromstring(answer.body)
+        folders = [_text(p, "Prefix") for p in _children(root, "CommonPrefixes")]
+        objects = [
+            ObjectRow(_text(c, "Key"), int(_text(c, "Size") or 0), _text(c, "LastModified")[:19])
+            for c in _children(root, "Contents")
+        ]
+        truncated = _text(root, "IsTruncated") == "true"
+        next_token = _text(root, "NextContinuationToken") if truncated else None
+        return ObjectPage(folders, objects, next_token or None)
+
+    async def encryption_of(
+        self, origin: Scope, principal: Principal, bucket: str, key: str
+    ) -> str:
+        """How the object is encrypted at rest, as HEAD tells it; "-" when HEAD is refused."""
+        try:
+            answer = await self._s3(origin, principal, "HEAD", _object_path(bucket, key))
+        except WireError:
+            return "-"
+        kind = answer.headers.get("x-amz-server-side-encryption", "")
+        if kind == "aws:kms":
+            key_id = answer.headers.get("x-amz-server-side-encryption-aws-kms-key-id", "")
+            return f"SSE-KMS {key_id.rsplit('/', 1)[-1]}".strip()
+        if answer.headers.get("x-amz-server-side-encryption-customer-algorithm"):
+            return "SSE-C"
+        return "SSE-S3" if kind == "AES256" else kind or "-"
+
+    async def put_object(
+        self,
+        origin: Scope,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        *,
+        size: int,
+        content_type: str,
+        chunks: AsyncIterator[bytes],
+    ) -> None:
+        headers = [
+            (b"content-length", str(size).encode()),
+            (b"content-type", content_type.encode("latin-1", "replace")),
+        ]
+        await self._s3(
+            origin, principal, "PUT", _object_path(bucket, key), headers=headers, body=chunks
+        )
+
+    async def delete_object(
+        self, origin: Scope, principal: Principal, bucket: str, key: str
+    ) -> None:
+        await self._s3(origin, principal, "DELETE", _object_path(bucket, key))
+
+    async def forward_object(
+        self,
+        origin: Scope,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        receive: Receive,
+        send: Send,
+        *,
+        extra_headers: list[tuple[bytes, bytes]],
+    ) -> WireError | None:
+        """Stream the object to the console's client as S3 sends it, with ``extra_headers``
+        (the download's Content-Disposition); S3's refusal is returned, not sent, for the
+        console to show as a page."""
+        try:
+            path = _object_path(bucket, key)
+        except WireError as exc:
+            return exc
+        scope = _scope(origin, principal, "GET", path, "", [])
+        refused: _Answer | None = None
+        status = 0
+        error_headers: dict[str, str] = {}
+        error_body: list[bytes] = []
+
+        async def relay(message: Message) -> None:
+            nonlocal status, refused
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if status >= 300:
+                    for name, value in message.get("headers", []):
+                        error_headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+                    return
+                kept = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() in _FORWARDED
+                ]
+                await send({**message, "headers": [*kept, *extra_headers]})
+            elif status >= 300:
+                error_body.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    refused = _Answer(status, error_headers, b"".join(error_body))
+            else:
+                await send(message)
+
+        await self._app(scope, receive, relay)
+        return _s3_error(refused) if refused is not None else None
+
+
+_FORWARDED: Final = frozenset(
+    {b"content-length", b"content-type", b"etag", b"last-modified", b"x-request-id"}
+)
+
+
+class KmsWire:
+    """The KMS calls the console makes (``TrentService`` JSON), as ``principal``."""
+
+    def __init__(self, app: AsgiApp) -> None:
+        self._app = app
+
+    async def _kms(
+        self, origin: Scope, principal: Principal, action: str, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        body = json.dumps(payload).encode()
+        headers = [
+            (b"x-amz-target", f"TrentService.{action}".encode()),
+            (b"content-type", b"application/x-amz-json-1.1"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        answer = await _call(self._app, _scope(origin, principal, "POST", "/", "", headers), body)
+        try:
+            document = json.loads(answer.body or b"{}")
+        except ValueError:
+            document = {}
+        if not isinstance(document, dict):
+            document = {}
+        if answer.status >= 300:
+            code = str(document.get("__type", "KMSInternalException")).rsplit("#", 1)[-1]
+            message = str(document.get("message") or document.get("Message") or "")
+            raise WireError(code, message, answer.status)
+        return document
+
+    async def list_keys(
+        self, origin: Scope, principal: Principal, *, marker: str | None, page_size: int
+    ) -> tuple[list[KeyRow], str | None]:
+        payload: dict[str, Any] = {"Limit": page_size}
+        if marker:
+            payload["Marker"] = marker
+        listed = await self._kms(origin, principal, "ListKeys", payload)
+        rows = await asyncio.gather(
+            *(self.describe(origin, principal, str(k["KeyId"])) for k in listed.get("Keys", []))
+        )
+        next_marker = listed.get("NextMarker") if listed.get("Truncated") else None
+        return list(rows), next_marker
+
+    async def describe(self, origin: Scope, principal: Principal, key_id: str) -> KeyRow:
+        try:
+            described = await self._kms(origin, principal, "DescribeKey", {"KeyId": key_id})
+        except WireError as exc:
+            return KeyRow(key_id, "", exc.code, "")
+        meta = described.get("KeyMetadata", {})
+        return KeyRow(
+            key_id,
+            str(meta.get("Description", "")),
+            str(meta.get("KeyState", "")),
+            _when(meta.get("CreationDate")),
+            _when(meta.get("DeletionDate")),
+        )
+
+    async def create_key(self, origin: Scope, principal: Principal, description: str) -> str:
+        created = await self._kms(origin, principal, "CreateKey", {"Description": description})
+        return str(created.get("KeyMetadata", {}).get("KeyId", ""))
+
+    async def set_enabled(
+        self, origin: Scope, principal: Principal, key_id: str, *, enabled: bool
+    ) -> None:
+        action = "EnableKey" if enabled else "DisableKey"
+        await self._kms(origin, principal, action, {"KeyId": key_id})
+
+    async def schedule_deletion(
+        self, origin: Scope, principal: Principal, key_id: str, days: int
+    ) -> None:
+        payload = {"KeyId": key_id, "PendingWindowInDays": days}
+        await self._kms(origin, principal, "ScheduleKeyDeletion", payload)
+
+
+def _when(value: object) -> str:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value).isoformat(timespec="seconds")
+    return str(value or "")
