@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from support.logs import logging_restored
 from support.passwords import CHEAP_HASHER
+from support.scheduling import DEFAULT_SLOW_SECONDS, file_seconds, order_for_worksteal
 from support.server import ServerProcess, running_server, server_logs
 
 # postgres_cluster, postgres_url, postgres_empty_url: a private PostgreSQL (tests/support);
@@ -32,11 +34,34 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> Iterator[None]:
     yield
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests marked ``slow`` first, in their order, the rest after in theirs: the long
-    ones (real guests, Terraform, Ceph) start early, and with xdist's ``worksteal`` (the
-    Makefile's) an idle worker takes short tests from the other's queue, so the run ends on
-    short tests instead of one worker finishing a two-minute test alone."""
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Tell each xdist worker how the controller schedules: the worker's own ``dist`` option
+    reads ``no`` (xdist resets it), and the order below is for ``worksteal``."""
+    node.workerinput["andromede_dist"] = node.config.getoption("dist")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``worksteal`` with several workers, each worker's chunk opens with its share of
+    the long files, so every worker starts on long tests at once (tests/support/scheduling.py,
+    decision 0110). Otherwise the tests marked ``slow`` first, in their order, the rest after
+    in theirs."""
+    workerinput = getattr(config, "workerinput", None)
+    workers = int(workerinput["workercount"]) if workerinput else 1
+    if workerinput and workerinput.get("andromede_dist") == "worksteal" and workers > 1:
+        measured = file_seconds()
+
+        def seconds_of(name: str, members: list[pytest.Item]) -> float:
+            if name in measured:
+                return measured[name]
+            if any(item.get_closest_marker("slow") for item in members):
+                return DEFAULT_SLOW_SECONDS
+            return 0.0
+
+        items[:] = order_for_worksteal(
+            items, workers, lambda item: item.nodeid.split("::", 1)[0], seconds_of
+        )
+        return
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 

@@ -11,6 +11,13 @@ instance with block devices (``aws_instance``); and IAM users and roles with a
 Terraform is not a Debian package: the test takes ``terraform`` from PATH and the
 ``hashicorp/aws`` provider from a filesystem mirror (``ANDROMEDE_TEST_TERRAFORM_MIRROR``,
 ``/opt/tf-plugins`` by default), since no registry outside the package mirrors is reachable.
+
+The provider runs once for the module and every ``terraform`` command attaches to it
+(``TF_REATTACH_PROVIDERS``, how HashiCorp's own acceptance tests drive a provider): started by
+Terraform, the 700 MB binary was started again for each walk of each command (schema,
+validate, plan, apply: four times per ``apply``), about half of a command's time on a
+loaded machine. The provider and the gRPC protocol Terraform speaks to it are the same (decision
+0110).
 """
 
 from __future__ import annotations
@@ -18,11 +25,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 from botocore.exceptions import ClientError
@@ -43,6 +53,9 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 MIRROR = Path(os.environ.get("ANDROMEDE_TEST_TERRAFORM_MIRROR", "/opt/tf-plugins"))
+# A destroy right after the converged plan: that plan has just read every resource back, and
+# destroy's own refresh would read them all again before deleting (decision 0110).
+DESTROY_AFTER_PLAN = ("destroy", "-auto-approve", "-input=false", "-refresh=false")
 MATERIAL = base64.b64encode(b"thirty-two bytes of our own key!").decode()
 
 
@@ -277,10 +290,18 @@ output "ciphertext" { value = aws_kms_ciphertext.secret.ciphertext_blob }
 )
 
 
+class AttachedProvider(NamedTuple):
+    """A running provider: what ``TF_REATTACH_PROVIDERS`` says of it, and where it writes."""
+
+    reattach: str
+    log: Path
+
+
 class Terraform:
-    def __init__(self, binary: Path, work: Path) -> None:
+    def __init__(self, binary: Path, work: Path, provider: AttachedProvider) -> None:
         self.binary = binary
         self.work = work
+        self.provider = provider
         rc = work / "terraformrc"
         rc.write_text(
             "provider_installation {\n"
@@ -294,6 +315,7 @@ class Terraform:
             TF_CLI_CONFIG_FILE=str(rc),
             TF_IN_AUTOMATION="1",
             CHECKPOINT_DISABLE="1",
+            TF_REATTACH_PROVIDERS=provider.reattach,
         )
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -309,17 +331,78 @@ class Terraform:
         if check and result.returncode != 0:
             pytest.fail(
                 f"terraform {' '.join(args)} exited {result.returncode}\n"
-                f"stdout:\n{result.stdout[-6000:]}\nstderr:\n{result.stderr[-6000:]}"
+                f"stdout:\n{result.stdout[-6000:]}\nstderr:\n{result.stderr[-6000:]}\n"
+                f"provider:\n{self.provider.log.read_text(errors='replace')[-3000:]}"
             )
         return result
 
 
-@pytest.fixture
-def terraform(tmp_path: Path) -> Terraform:
-    binary = client_binary("terraform", in_venv=False)
-    if not (MIRROR / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+# What the provider prints once it listens, in debug mode (terraform-plugin-go's managed debug).
+_REATTACH_LINE = re.compile(r"TF_REATTACH_PROVIDERS='(?P<value>\{.*\})'")
+# The SDK's own logs, at TRACE in debug mode unless told: megabytes a command, written for
+# nobody (Terraform, which would have filtered them, no longer reads the provider's output).
+_QUIET_PROVIDER = {
+    name: "off"
+    for name in (
+        "TF_LOG",
+        "TF_LOG_PROVIDER",
+        "TF_LOG_SDK",
+        "TF_LOG_SDK_PROTO",
+        "TF_LOG_SDK_FRAMEWORK",
+        "TF_LOG_SDK_MUX",
+        "TF_LOG_SDK_HELPER_SCHEMA",
+    )
+}
+
+
+@pytest.fixture(scope="module")
+def attached_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttachedProvider]:
+    """The mirror's ``hashicorp/aws`` provider, running for the module's tests. Its own output
+    (a panic, say) is in its log, which a failed command's report ends with."""
+    providers = (MIRROR / "registry.terraform.io" / "hashicorp" / "aws").glob(
+        "*/linux_amd64/terraform-provider-aws_*"
+    )
+    binaries = sorted(providers)
+    if not binaries:
         pytest.skip(f"no hashicorp/aws provider in the Terraform mirror {MIRROR}")
-    return Terraform(binary, tmp_path)
+    binary = binaries[-1]
+    output = tmp_path_factory.mktemp("tf-provider") / "provider.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
+    with output.open("wb") as log:  # a file, not a pipe nobody drains once the line is read
+        process = subprocess.Popen(
+            [str(binary), "-debug"],
+            stdout=log,
+            stderr=log,
+            env={**env, **_QUIET_PROVIDER},
+            start_new_session=True,
+        )
+    try:
+        yield AttachedProvider(_reattach_value(process, output), output)
+    finally:
+        process.send_signal(signal.SIGINT)  # debug mode serves until interrupted
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def _reattach_value(process: subprocess.Popen[bytes], output: Path) -> str:
+    deadline = time.monotonic() + 120  # a loaded machine: the binary is 700 MB
+    while time.monotonic() < deadline:
+        found = _REATTACH_LINE.search(output.read_text(errors="replace"))
+        if found:
+            return found["value"]
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    pytest.fail(f"the aws provider printed no reattach line:\n{output.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def terraform(tmp_path: Path, attached_provider: AttachedProvider) -> Terraform:
+    binary = client_binary("terraform", in_venv=False)
+    return Terraform(binary, tmp_path, attached_provider)
 
 
 def test_terraform_applies_converges_and_destroys(
@@ -438,7 +521,7 @@ def test_terraform_applies_converges_and_destroys(
     listed = s3.list_object_versions(Bucket=versioned)
     assert (len(listed["Versions"]), len(listed["DeleteMarkers"])) == (3, 1)
 
-    terraform("destroy", "-auto-approve", "-input=false")
+    terraform(*DESTROY_AFTER_PLAN)
     for gone in (bucket, versioned):
         with pytest.raises(ClientError) as missing:
             s3.head_bucket(Bucket=gone)
@@ -637,7 +720,7 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
     assert {m["ModificationState"] for m in modified} == {"completed"} and len(modified) == 2
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
-    terraform("destroy", "-auto-approve", "-input=false")
+    terraform(*DESTROY_AFTER_PLAN)
     assert ec2.describe_volumes()["Volumes"] == []
 
 
@@ -761,7 +844,7 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     assert subnet["MapPublicIpOnLaunch"] is False  # the provider's default, set after creation
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
-    terraform("destroy", "-auto-approve", "-input=false")
+    terraform(*DESTROY_AFTER_PLAN)
     assert ec2.describe_launch_templates()["LaunchTemplates"] == []
     assert [v["IsDefault"] for v in ec2.describe_vpcs()["Vpcs"]] == [True]
 
@@ -863,7 +946,7 @@ def test_terraform_sets_permissions_boundaries(server: ServerProcess, terraform:
     assert ("team", "platform") in [(t["Key"], t["Value"]) for t in oidc["Tags"]]
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
-    terraform("destroy", "-auto-approve", "-input=false")
+    terraform(*DESTROY_AFTER_PLAN)
     names = [u["UserName"] for u in iam.list_users()["Users"]]
     assert f"{prefix}-dev" not in names
     listed = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
