@@ -104,13 +104,13 @@ KMS_DECRYPT_ACTION: Final = "kms:Decrypt"
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who acts on a request, as the audit context sees a principal: a platform operator
-    (``operator_id``), or a user of a tenant (``tenant_id``; ``is_root`` for its root)."""
+    (``operator_id``), or a principal of a tenant (``tenant_id``), whose IAM policies the
+    management API has checked (decision 0113)."""
 
     arn: str
     operator_id: str | None = None
     operator_name: str | None = None
     tenant_id: str | None = None
-    is_root: bool = False
 
 
 def new_access_request_id() -> str:
