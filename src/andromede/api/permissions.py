@@ -93,10 +93,17 @@ class Authorizer:
         self,
         action: Action,
         resource: str,
+        *,
+        account: str,
         keys: dict[str, ContextValue] | None = None,
     ) -> None:
         """403 ``access-denied`` unless the caller's policies allow ``action`` on
-        ``resource``. ``keys``: the operation's own condition keys."""
+        ``resource`` of the tenant ``account``. ``keys``: the operation's own condition keys.
+
+        The routes have already answered 404 for another tenant's things; ``account`` makes
+        the engine refuse them too (no resource policy of another account allows them), so
+        that a route which forgot would still not open another tenant to ``"Resource": "*"``.
+        """
         principal = self.who.principal
         allowed = False
         reason = "not a tenant's principal"
@@ -118,6 +125,7 @@ class Authorizer:
                 identity_policies=identity,
                 permissions_boundary=boundary,
                 session_policy=session,
+                resource_account=account,
             )
             allowed, reason = decision.allowed, decision.reason
         if allowed:

@@ -116,7 +116,11 @@ async def list_requests(
         found = await service.operator_requests(actor(principal))
     else:
         tenant_id = principal.tenant_id or ""
-        await allow(Action.LIST_OPERATOR_ACCESS_REQUESTS, operator_access_arn(tenant_id, "*"))
+        await allow(
+            Action.LIST_OPERATOR_ACCESS_REQUESTS,
+            operator_access_arn(tenant_id, "*"),
+            account=tenant_id,
+        )
         found = await service.tenant_requests(tenant_id)
     return AccessRequestList(access_requests=[_view(service, r) for r in found])
 
@@ -239,5 +243,5 @@ async def _tenants_request(
     principal = allow.who.principal
     found = await service.get(actor(principal), access_request)
     if not principal.is_operator:
-        await allow(action, operator_access_arn(found.tenant_id, found.id))
+        await allow(action, operator_access_arn(found.tenant_id, found.id), account=found.tenant_id)
     return found

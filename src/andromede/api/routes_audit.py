@@ -73,7 +73,7 @@ async def _readable_log(ctx: ApiContext, allow: Authorizer, reference: str, acti
         raise hidden from None
     if tenant is None or tenant.id != principal.tenant_id:
         raise hidden
-    await allow(action, audit_log_arn(tenant.id))
+    await allow(action, audit_log_arn(tenant.id), account=tenant.id)
     return tenant.id
 
 

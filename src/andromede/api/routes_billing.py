@@ -184,7 +184,7 @@ async def _readable_usage(ctx: ApiContext, allow: Authorizer, reference: str) ->
     if tenant is None or not (principal.is_operator or tenant.id == principal.tenant_id):
         raise NoSuchTenant(f"no tenant {reference}")
     if not principal.is_operator:
-        await allow(Action.GET_USAGE_REPORT, usage_arn(tenant.id))
+        await allow(Action.GET_USAGE_REPORT, usage_arn(tenant.id), account=tenant.id)
     return tenant
 
 

@@ -62,7 +62,7 @@ async def _own_bucket(
         found = None
     if found is None or found.id != principal.tenant_id:
         raise NoSuchTenant(f"no tenant {tenant}")
-    await allow(action, bucket_arn(name))
+    await allow(action, bucket_arn(name), account=found.id)
     missing = ApiProblem("no-such-bucket", 404, "No such bucket", f"No bucket {name}.")
     try:
         bucket = await _buckets(ctx).get_bucket(name)

@@ -16,8 +16,11 @@ from typing import Any
 import httpx
 import pytest
 from botocore.credentials import Credentials
+from fastapi import Request
 
-from andromede.api.permissions import Action
+from andromede.api.auth import Caller
+from andromede.api.permissions import Action, Authorizer, usage_arn
+from andromede.api.problems import ApiProblem
 from andromede.audit.access import Actor
 from andromede.audit.model import Outcome
 from andromede.iam.errors import MalformedPolicyDocument
@@ -350,3 +353,27 @@ async def test_a_user_allowed_everything_never_reaches_another_tenant(
     assert await api.operator_access.get(_root_actor(victim.account), victim.request) == before
     theirs = await api.bucket_store.get_bucket("theirs")
     assert theirs is not None and not theirs.data_reads_logged
+
+
+async def test_the_engine_refuses_another_tenants_resources_even_to_root(
+    api: ApiHarness,
+) -> None:
+    """The routes answer 404 before asking; should one forget, the engine still refuses:
+    the resource's account is the other tenant's, which allows nobody here."""
+    world = await world_for(api, OPERATIONS["usage"])
+    await world.allow([allow("andromede:*")])
+    other = await api.identity.create_tenant("other")
+    context = api.app.fastapi.state.context
+    request = Request({"type": "http", "client": ("127.0.0.1", 1), "scheme": "http"})
+    _, officer = await api.identity.resolve_access_key(world.officer.access_key)
+    _, root = await api.identity.resolve_access_key(api.admin.access_key)
+    for principal in (officer, root):
+        allow_ = Authorizer(Caller(principal, "sigv4"), context, request)
+        await allow_(
+            Action.GET_USAGE_REPORT, usage_arn(world.admin.account), account=world.admin.account
+        )
+        with pytest.raises(ApiProblem) as refused:
+            await allow_(
+                Action.GET_USAGE_REPORT, usage_arn(other.tenant.id), account=other.tenant.id
+            )
+        assert refused.value.status == 403
