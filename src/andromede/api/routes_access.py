@@ -1,5 +1,5 @@
 """Operator access requests (decision 0107): an operator asks to touch a tenant's data, the
-tenant's root approves, refuses or revokes, and the operator gets S3 credentials bounded by
+tenant approves, refuses or revokes, and the operator gets S3 credentials bounded by
 the request's scope and end.
 
 - operators open requests (``POST``), list and read their own, and get credentials for their

@@ -2,7 +2,7 @@
 
 A platform operator reads no tenant data, except under an access request the tenant approved
 (decision 0107). The request names the tenant, the buckets (or all of them), read-only or
-read-write, a reason and a duration; it is *pending* until the tenant's root approves or
+read-write, a reason and a duration; it is *pending* until the tenant approves or
 refuses it. Approval starts the clock: the request grants until ``expires_at``, unless the
 tenant revokes it first. An *expired* request is an approved one past its end: the state is
 derived from the time, never written, so no job has to run for access to end. A *pending*

@@ -1,7 +1,7 @@
-"""The audit trail on the management API, in process: a tenant's root reads its tenant's log,
-the operator the platform's, nobody another's (tenant isolation); checkpoints open with the
-published key, entries page within ``audit_max_entries``, proofs verify, bad ranges are
-problems."""
+"""The audit trail on the management API, in process: a tenant's root reads its tenant's log
+(its other principals as IAM allows them: test_management_iam.py), the operator the platform's,
+nobody another's (tenant isolation); checkpoints open with the published key, entries page
+within ``audit_max_entries``, proofs verify, bad ranges are problems."""
 
 from __future__ import annotations
 

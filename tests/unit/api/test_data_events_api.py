@@ -1,6 +1,7 @@
 """A bucket's data events on the management API (decision 0109): the tenant's root reads and
-changes them; another tenant, an operator or an IAM user cannot (tenant isolation); each change
-is an event of the tenant's log; bad input is a problem."""
+changes them; another tenant, an operator or an IAM user without a policy cannot (tenant
+isolation; policies: test_management_iam.py); each change is an event of the tenant's log; bad
+input is a problem."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""Operator access requests on the management API, in process (decision 0107): an operator
-opens, the tenant's root approves, refuses or revokes, the operator gets credentials only while
-the request grants; nobody else sees or decides (tenant isolation); every step is an event of
-the tenant's transparency log naming the operator and the request."""
+"""Operator access requests on the management API, in process (decision 0107): an operator opens,
+the tenant's root (or a principal IAM allows, test_management_iam.py) approves, refuses or
+revokes, the operator gets credentials only while the request grants; nobody else sees or
+decides (tenant isolation); every step is an event of the tenant's transparency log naming the
+operator and the request."""
 
 from __future__ import annotations
 
