@@ -23,14 +23,17 @@ from andromede.api.permissions import Action, Authorizer, usage_arn
 from andromede.api.problems import ApiProblem
 from andromede.audit.access import Actor
 from andromede.audit.model import Outcome
+from andromede.iam import totp
 from andromede.iam.errors import MalformedPolicyDocument
 from andromede.iam.model import SessionPolicy
 from andromede.iam.policy import known_action
 from andromede.iam.policy.actions import ACTIONS
 from andromede.storage.model import Bucket
 from support.apiclient import ApiHarness, HttpxSigV4, api_harness
+from support.clock import Clock
 
 USER = "officer"
+PASSWORD = "correct horse battery staple"
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def policy(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def allow(action: str, resource: str = "*", **extra: Any) -> dict[str, Any]:
+def allow(action: str | list[str], resource: str = "*", **extra: Any) -> dict[str, Any]:
     return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
 
 
@@ -377,3 +380,50 @@ async def test_the_engine_refuses_another_tenants_resources_even_to_root(
                 Action.GET_USAGE_REPORT, usage_arn(other.tenant.id), account=other.tenant.id
             )
         assert refused.value.status == 403
+
+
+async def test_the_readmes_officer_decides_only_after_an_mfa_login(tmp_path: Path) -> None:
+    """The README's example policy: the trail always, decisions on operator access only with
+    aws:MultiFactorAuthPresent — true for a console session logged in with a TOTP code."""
+    clock = Clock()
+    async with api_harness(tmp_path, clock=clock) as api:
+        world = await world_for(api, OPERATIONS["approve"])
+        account = world.admin.account
+        officer_policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                allow("andromede:GetAudit*", f"arn:aws:andromede::{account}:audit-log"),
+                allow(
+                    ["andromede:*OperatorAccess*"],
+                    Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+                ),
+            ],
+        }
+        await api.identity.put_user_policy(account, USER, "officer", json.dumps(officer_policy))
+        await api.identity.create_login_profile(account, USER, PASSWORD)
+        device = await api.identity.create_virtual_mfa_device(account, USER)
+        seed = totp.seed_from_base32(device.base32_string_seed)
+        step = totp.time_step(clock.now)
+        await api.identity.enable_mfa_device(
+            account, USER, device.device.serial, totp.totp(seed, step - 1), totp.totp(seed, step)
+        )
+        assert_ok(await world.call(world.officer, OPERATIONS["entries"]))
+        assert_denied(await world.call(world.officer, OPERATIONS["approve"]))
+        clock.now += 30
+        async with api.client() as client:
+            login = await client.post(
+                "/api/v1/login",
+                json={
+                    "account": account,
+                    "user_name": USER,
+                    "password": PASSWORD,
+                    "mfa_code": totp.totp(seed, step + 1),
+                },
+            )
+            assert login.status_code == 200, login.text
+            bearer = {"Authorization": f"Bearer {login.json()['token']}"}
+            path = f"/api/v1/access-requests/{world.admin.request}"
+            approved = await client.post(f"{path}/approve", headers=bearer)
+            assert_ok(approved)
+            assert approved.json()["decided_by"] == f"arn:aws:iam::{account}:user/{USER}"
+            assert_denied(await client.get("/api/v1/tenants/admin/usage", headers=bearer))
