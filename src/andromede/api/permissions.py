@@ -7,7 +7,8 @@ an IAM user, a role session or a federated user needs an allow in its identity p
 own, its groups', its role's), within its permissions boundary and its session policies, and an
 explicit deny wins. The condition keys are the caller's, as everywhere: ``aws:SourceIp``,
 ``aws:SecureTransport``, ``aws:MultiFactorAuthPresent``, ``aws:CurrentTime``,
-``aws:PrincipalTag/<key>``, ``aws:RequestedRegion``…
+``aws:PrincipalTag/<key>``, ``aws:RequestedRegion``…, and on an access request its own
+(:func:`operator_access_keys`).
 
 Routes check first that the thing named is the caller's tenant's (404 otherwise, so that a
 name's existence does not leak), then ask :class:`Authorizer` (403 ``access-denied``, an
@@ -28,6 +29,7 @@ from fastapi import Depends, Request
 from andromede.api.auth import Caller, caller, context
 from andromede.api.context import ApiContext
 from andromede.api.problems import ApiProblem
+from andromede.audit.access import AccessRequest
 from andromede.audit.model import Outcome
 from andromede.iam.policy import ContextValue, evaluate
 from andromede.iam.policy_context import loaded_policies, principal_context, principal_keys
@@ -39,6 +41,7 @@ __all__ = [
     "authorizer",
     "bucket_arn",
     "operator_access_arn",
+    "operator_access_keys",
     "usage_arn",
 ]
 
@@ -70,6 +73,17 @@ def audit_log_arn(account: str) -> str:
 def operator_access_arn(account: str, access_request: str) -> str:
     """``access_request``: an ``oar-…`` id, or ``*`` for the listing."""
     return f"arn:aws:andromede::{account}:operator-access/{access_request}"
+
+
+def operator_access_keys(request: AccessRequest) -> dict[str, ContextValue]:
+    """The condition keys of an operation on one access request: what it would grant, so that
+    a policy can let an officer decide on read-only requests of an hour at most, and leave
+    the rest to the root."""
+    return {
+        "andromede:OperatorAccessMode": request.mode.value,
+        "andromede:OperatorAccessDuration": request.duration_seconds,
+        "andromede:OperatorName": request.operator_name,
+    }
 
 
 def usage_arn(account: str) -> str:

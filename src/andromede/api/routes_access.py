@@ -21,7 +21,13 @@ from fastapi import APIRouter, Depends, Path, Request
 
 from andromede.api.auth import Caller, context, operator
 from andromede.api.context import ApiContext
-from andromede.api.permissions import Action, Authorizer, authorizer, operator_access_arn
+from andromede.api.permissions import (
+    Action,
+    Authorizer,
+    authorizer,
+    operator_access_arn,
+    operator_access_keys,
+)
 from andromede.api.problems import ApiProblem
 from andromede.api.schemas import (
     AccessCredentials,
@@ -238,10 +244,15 @@ async def _tenants_request(
     service: OperatorAccessService, allow: Authorizer, access_request: str, action: Action
 ) -> AccessRequest:
     """The request if the caller may see it (404 otherwise) and, for a tenant's principal,
-    if its policies allow ``action`` on it (403 otherwise). An operator's decisions are the
-    service's to refuse."""
+    if its policies allow ``action`` on it, given what it grants (403 otherwise). An
+    operator's decisions are the service's to refuse."""
     principal = allow.who.principal
     found = await service.get(actor(principal), access_request)
     if not principal.is_operator:
-        await allow(action, operator_access_arn(found.tenant_id, found.id), account=found.tenant_id)
+        await allow(
+            action,
+            operator_access_arn(found.tenant_id, found.id),
+            account=found.tenant_id,
+            keys=operator_access_keys(found),
+        )
     return found

@@ -427,3 +427,41 @@ async def test_the_readmes_officer_decides_only_after_an_mfa_login(tmp_path: Pat
             assert_ok(approved)
             assert approved.json()["decided_by"] == f"arn:aws:iam::{account}:user/{USER}"
             assert_denied(await client.get("/api/v1/tenants/admin/usage", headers=bearer))
+
+
+async def test_an_access_requests_own_keys_limit_who_decides_what(api: ApiHarness) -> None:
+    """andromede:OperatorAccessMode, andromede:OperatorAccessDuration, andromede:OperatorName:
+    an officer approves read-only requests of an hour at most; the rest is the root's."""
+    op = OPERATIONS["approve"]
+    world = await world_for(api, op)
+    small = {
+        "StringEquals": {"andromede:OperatorAccessMode": "read-only"},
+        "NumericLessThanEquals": {"andromede:OperatorAccessDuration": "3600"},
+    }
+    await world.allow([allow(op.action.value, Condition=small)])
+    operator_name = (await api.operator_access.get(_root_actor(world.admin.account),
+                                                   world.admin.request)).operator_name  # fmt: skip
+
+    async def opened(**changes: Any) -> Tenant:
+        body = {"tenant": "admin", "buckets": ["photos"], "mode": "read-only",
+                "reason": "ticket 43", "duration_seconds": 3600, **changes}  # fmt: skip
+        async with api.as_operator() as operator:
+            response = await operator.post("/api/v1/access-requests", json=body)
+        assert response.status_code == 201, response.text
+        return Tenant("admin", world.admin.account, response.json()["id"], "photos")
+
+    for too_much in ({"mode": "read-write"}, {"duration_seconds": 3601}):
+        assert_denied(await world.call(world.officer, op, await opened(**too_much)))
+    assert_ok(await world.call(world.officer, op))
+    another_operator = {"StringEquals": {"andromede:OperatorName": "someone-else"}}
+    await world.allow([allow(op.action.value, Condition=another_operator)])
+    assert_denied(await world.call(world.officer, op, await opened()))
+    await world.allow(
+        [
+            allow(
+                op.action.value,
+                Condition={"StringEquals": {"andromede:OperatorName": operator_name}},
+            )
+        ]
+    )
+    assert_ok(await world.call(world.officer, op, await opened()))
