@@ -1,8 +1,9 @@
 """IAM policies on the management API of a real ``andromede serve`` (decision 0113): the tenant's
 root creates an IAM user "auditor" with boto3 and a policy allowing only the trail's download;
-the auditor downloads the trail with ``andromede audit download`` and ``andromede audit
-verify`` accepts it; the same user is refused the approval of an operator's access request and
-the usage report, and its refusal is an entry of the very trail it verified."""
+the auditor downloads the trail with ``andromede audit download`` (with its key, then with a
+session's temporary credentials) and ``andromede audit verify`` accepts it; the same user is
+refused the approval of an operator's access request and the usage report, and its refusal is an
+entry of the very trail it verified."""
 
 from __future__ import annotations
 
@@ -45,9 +46,13 @@ def audit(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def credentials_file(path: Path, access_key: str, secret_key: str) -> Path:
+def credentials_file(
+    path: Path, access_key: str, secret_key: str, session_token: str | None = None
+) -> Path:
     parser = configparser.ConfigParser()
     parser["andromede"] = {"aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
+    if session_token is not None:
+        parser["andromede"]["aws_session_token"] = session_token
     with path.open("w") as out:
         parser.write(out)
     return path
@@ -136,6 +141,32 @@ def test_an_auditor_downloads_and_verifies_the_trail_and_decides_nothing(
         )
         assert verified.returncode == 0, verified.stderr
         assert verified.stdout.startswith("OK: ")
+        # The auditor's temporary credentials (GetSessionToken) download it too: the CLI
+        # signs the session token.
+        issued = session.client(
+            "sts",
+            endpoint_url=server.endpoint,
+            config=config,
+            aws_access_key_id=auditor[0],
+            aws_secret_access_key=auditor[1],
+        ).get_session_token()["Credentials"]
+        session_file = credentials_file(
+            tmp_path / "session-credentials",
+            issued["AccessKeyId"],
+            issued["SecretAccessKey"],
+            issued["SessionToken"],
+        )
+        again = tmp_path / "again.json"
+        done = audit(
+            "download", "admin", "--output", str(again), "--endpoint", server.api_endpoint,
+            "--credentials-file", str(session_file), "--region", REGION, "--trusted", str(trail),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        verified = audit(
+            "verify", str(again), "--public-key", str(server.data_dir / "audit-log.pub"),
+            "--trusted", str(trail),
+        )  # fmt: skip
+        assert verified.returncode == 0, verified.stderr
         # Still pending: the refusal changed nothing.
         state = api(server, (root_key, root_secret), "GET", f"/access-requests/{request}")
         assert state.json()["state"] == "pending"
