@@ -83,6 +83,7 @@ def operator_access_keys(request: AccessRequest) -> dict[str, ContextValue]:
         "andromede:OperatorAccessMode": request.mode.value,
         "andromede:OperatorAccessDuration": request.duration_seconds,
         "andromede:OperatorName": request.operator_name,
+        "andromede:OperatorAccessIncludesKms": request.include_kms,
     }
 
 
@@ -112,38 +113,17 @@ class Authorizer:
         keys: dict[str, ContextValue] | None = None,
     ) -> None:
         """403 ``access-denied`` unless the caller's policies allow ``action`` on
-        ``resource`` of the tenant ``account``. ``keys``: the operation's own condition keys.
+        ``resource`` of the tenant ``account``, the refusal an event of the caller's tenant's
+        log. ``keys``: the operation's own condition keys.
 
         The routes have already answered 404 for another tenant's things; ``account`` makes
         the engine refuse them too (no resource policy of another account allows them), so
         that a route which forgot would still not open another tenant to ``"Resource": "*"``.
         """
-        principal = self.who.principal
-        allowed = False
-        reason = "not a tenant's principal"
-        if not (principal.is_anonymous or principal.is_operator or principal.tenant_id is None):
-            policies = await self.ctx.identity.policies_for(principal)
-            client = self.request.scope.get("client")
-            context = principal_context(
-                principal,
-                action=action.value,
-                resource=resource,
-                source_ip=client[0] if client else None,
-                secure=self.request.scope.get("scheme") == "https",
-                region=self.ctx.settings.region,
-                keys={**(keys or {}), **principal_keys(policies)},
-            )
-            identity, boundary, session = loaded_policies(policies)
-            decision = evaluate(
-                context,
-                identity_policies=identity,
-                permissions_boundary=boundary,
-                session_policy=session,
-                resource_account=account,
-            )
-            allowed, reason = decision.allowed, decision.reason
+        allowed, reason = await self._decide(action, resource, account, keys)
         if allowed:
             return
+        principal = self.who.principal
         self.ctx.audit.record(
             request_id=self.ctx.request_id(self.request),
             tenant_id=principal.tenant_id,
@@ -161,6 +141,43 @@ class Authorizer:
             f"User: {principal.arn} is not authorized to perform: {action.value} on "
             f"resource: {resource}",
         )
+
+    async def allows(self, action: Action, resource: str, *, account: str) -> bool:
+        """Whether the caller may, asked without refusing: for what an answer merely shows
+        or leaves out (whoami's count of pending requests), so nothing is logged."""
+        allowed, _ = await self._decide(action, resource, account, None)
+        return allowed
+
+    async def _decide(
+        self,
+        action: Action,
+        resource: str,
+        account: str,
+        keys: dict[str, ContextValue] | None,
+    ) -> tuple[bool, str]:
+        principal = self.who.principal
+        if principal.is_anonymous or principal.is_operator or principal.tenant_id is None:
+            return False, "not a tenant's principal"
+        policies = await self.ctx.identity.policies_for(principal)
+        client = self.request.scope.get("client")
+        context = principal_context(
+            principal,
+            action=action.value,
+            resource=resource,
+            source_ip=client[0] if client else None,
+            secure=self.request.scope.get("scheme") == "https",
+            region=self.ctx.settings.region,
+            keys={**(keys or {}), **principal_keys(policies)},
+        )
+        identity, boundary, session = loaded_policies(policies)
+        decision = evaluate(
+            context,
+            identity_policies=identity,
+            permissions_boundary=boundary,
+            session_policy=session,
+            resource_account=account,
+        )
+        return decision.allowed, decision.reason
 
 
 async def authorizer(

@@ -430,13 +430,15 @@ async def test_the_readmes_officer_decides_only_after_an_mfa_login(tmp_path: Pat
 
 
 async def test_an_access_requests_own_keys_limit_who_decides_what(api: ApiHarness) -> None:
-    """andromede:OperatorAccessMode, andromede:OperatorAccessDuration, andromede:OperatorName:
-    an officer approves read-only requests of an hour at most; the rest is the root's."""
+    """andromede:OperatorAccessMode, …Duration, …IncludesKms, andromede:OperatorName: an
+    officer approves read-only requests of an hour at most without KMS; the rest is the
+    root's."""
     op = OPERATIONS["approve"]
     world = await world_for(api, op)
     small = {
         "StringEquals": {"andromede:OperatorAccessMode": "read-only"},
         "NumericLessThanEquals": {"andromede:OperatorAccessDuration": "3600"},
+        "Bool": {"andromede:OperatorAccessIncludesKms": "false"},
     }
     await world.allow([allow(op.action.value, Condition=small)])
     operator_name = (await api.operator_access.get(_root_actor(world.admin.account),
@@ -450,7 +452,7 @@ async def test_an_access_requests_own_keys_limit_who_decides_what(api: ApiHarnes
         assert response.status_code == 201, response.text
         return Tenant("admin", world.admin.account, response.json()["id"], "photos")
 
-    for too_much in ({"mode": "read-write"}, {"duration_seconds": 3601}):
+    for too_much in ({"mode": "read-write"}, {"duration_seconds": 3601}, {"include_kms": True}):
         assert_denied(await world.call(world.officer, op, await opened(**too_much)))
     assert_ok(await world.call(world.officer, op))
     another_operator = {"StringEquals": {"andromede:OperatorName": "someone-else"}}
@@ -465,3 +467,24 @@ async def test_an_access_requests_own_keys_limit_who_decides_what(api: ApiHarnes
         ]
     )
     assert_ok(await world.call(world.officer, op, await opened()))
+
+
+async def test_whoami_counts_pending_requests_for_whoever_may_list_them(api: ApiHarness) -> None:
+    """whoami's pending_access_requests: null for a user who may not list the requests, and
+    not a refusal in the log (whoami refuses nothing); the count once a policy allows it."""
+    world = await world_for(api, OPERATIONS["list-requests"])
+
+    async def pending() -> Any:
+        async with api.client(HttpxSigV4(world.officer)) as client:
+            response = await client.get("/api/v1/whoami")
+        assert_ok(response)
+        return response.json()["pending_access_requests"]
+
+    assert await pending() is None
+    await world.allow([allow(Action.LIST_OPERATOR_ACCESS_REQUESTS.value)])
+    assert await pending() == 1
+    await world.allow([allow("andromede:*"), deny(Action.LIST_OPERATOR_ACCESS_REQUESTS.value)])
+    assert await pending() is None
+    await api.audit.flush()
+    events = await api.audit_store.list_events(world.admin.account, after_id=0, limit=50)
+    assert not [e for _, e in events if e.outcome is Outcome.FAILURE]
