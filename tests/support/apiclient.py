@@ -26,6 +26,8 @@ from andromede.audit.service import AuditService
 from andromede.audit.signing import KEY_FILE_NAME, LogSigningKey
 from andromede.audit.store import MemoryAuditStore
 from andromede.audit.trail import AuditTrail
+from andromede.billing.service import BillingService
+from andromede.billing.store import MemoryBillingStore
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityLimits, IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
@@ -127,6 +129,7 @@ class ApiHarness:
     keys: KeyService
     customer_keys: CustomerKeyService
     operator_access: OperatorAccessService
+    billing: BillingService
     # The buckets the tenant closer finds (the harness has no object service): tests add some.
     buckets: list[Bucket] = field(default_factory=list)
     # The buckets whose settings the API changes (data events, decision 0109): tests make
@@ -206,6 +209,8 @@ async def api_harness(
         request_ttl=settings.operator_access_request_ttl,
         clock=access_clock,
     )
+    # Usage reports read the store; nothing is metered here unless a test counts it.
+    billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
     bucket_store = MemoryMetadataStore()
     objects = ObjectService(
         bucket_store, MemoryBlobStore(), storage_limits(settings), cipher_in(data_dir / "keys")
@@ -219,6 +224,7 @@ async def api_harness(
                 close_tenant=closer,
                 trail=trail,
                 operator_access=operator_access,
+                billing=billing,
                 buckets=objects,
             ),
             identity=identity,
@@ -232,6 +238,7 @@ async def api_harness(
             keys=keys,
             customer_keys=customer_keys,
             operator_access=operator_access,
+            billing=billing,
             buckets=buckets,
             bucket_store=bucket_store,
         )

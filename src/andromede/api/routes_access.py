@@ -1,12 +1,14 @@
 """Operator access requests (decision 0107): an operator asks to touch a tenant's data, the
-tenant's root approves, refuses or revokes, and the operator gets S3 credentials bounded by
+tenant approves, refuses or revokes, and the operator gets S3 credentials bounded by
 the request's scope and end.
 
 - operators open requests (``POST``), list and read their own, and get credentials for their
   own approved ones;
-- a tenant's root lists its tenant's requests and decides on them; the tenant's other users
-  get 403 (a policy action, ``andromede:ApproveOperatorAccess``, awaits identity policies on
-  this API); anyone else, and another tenant's or operator's request, 404.
+- a tenant's principals list its tenant's requests, read them and decide on them as their IAM
+  policies allow (``andromede:ListOperatorAccessRequests``, ``GetOperatorAccessRequest``,
+  ``ApproveOperatorAccess``, ``RefuseOperatorAccess``, ``RevokeOperatorAccess`` on
+  ``arn:aws:andromede::ACCOUNT:operator-access/oar-…``; its root user, always: decision
+  0113), 403 otherwise; anyone else, and another tenant's or operator's request, 404.
 
 Every step is an event of the tenant's transparency log (``audit/access_service.py``).
 """
@@ -17,8 +19,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 
-from andromede.api.auth import Caller, caller, context, operator
+from andromede.api.auth import Caller, context, operator
 from andromede.api.context import ApiContext
+from andromede.api.permissions import (
+    Action,
+    Authorizer,
+    authorizer,
+    operator_access_arn,
+    operator_access_keys,
+)
 from andromede.api.problems import ApiProblem
 from andromede.api.schemas import (
     AccessCredentials,
@@ -42,7 +51,7 @@ Responses = dict[int | str, dict[str, Any]]
 _HIDDEN: Responses = {404: {"description": "No such request, or not one the caller may see"}}
 _DECISION: Responses = {
     **_HIDDEN,
-    403: {"description": "Not the tenant's root user"},
+    403: {"description": "An operator, or a tenant principal its IAM policies do not allow"},
     409: {
         "description": "The request's state does not allow it (access-request-lapsed: left"
         " undecided past operator_access_request_ttl)"
@@ -56,7 +65,7 @@ def actor(principal: Principal) -> Actor:
         return Actor(
             principal.arn, operator_id=principal.user_id, operator_name=principal.user_name
         )
-    return Actor(principal.arn, tenant_id=principal.tenant_id, is_root=principal.is_root)
+    return Actor(principal.arn, tenant_id=principal.tenant_id)
 
 
 def _service(ctx: ApiContext) -> OperatorAccessService:
@@ -100,82 +109,97 @@ async def open_request(
 
 @router.get(
     "",
-    summary="An operator's own requests; a tenant root's tenant's requests",
-    responses={403: {"description": "A tenant user other than root"}},
+    summary="An operator's own requests; a tenant's requests to its principals",
+    responses={403: {"description": "A tenant principal its IAM policies do not allow"}},
 )
 async def list_requests(
-    who: Annotated[Caller, Depends(caller)], ctx: Annotated[ApiContext, Depends(context)]
+    allow: Annotated[Authorizer, Depends(authorizer)],
+    ctx: Annotated[ApiContext, Depends(context)],
 ) -> AccessRequestList:
     service = _service(ctx)
-    principal = who.principal
+    principal = allow.who.principal
     if principal.is_operator:
         found = await service.operator_requests(actor(principal))
     else:
-        _root_only(principal)
-        found = await service.tenant_requests(principal.tenant_id or "")
+        tenant_id = principal.tenant_id or ""
+        await allow(
+            Action.LIST_OPERATOR_ACCESS_REQUESTS,
+            operator_access_arn(tenant_id, "*"),
+            account=tenant_id,
+        )
+        found = await service.tenant_requests(tenant_id)
     return AccessRequestList(access_requests=[_view(service, r) for r in found])
 
 
-@router.get("/{access_request}", summary="One access request", responses=_HIDDEN)
+@router.get(
+    "/{access_request}",
+    summary="One access request",
+    responses={**_HIDDEN, 403: {"description": "A tenant principal its policies do not allow"}},
+)
 async def get_request(
     access_request: RequestRef,
-    who: Annotated[Caller, Depends(caller)],
+    allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
 ) -> AccessRequestView:
     service = _service(ctx)
-    found = await service.get(actor(who.principal), access_request)
+    found = await _tenants_request(
+        service, allow, access_request, Action.GET_OPERATOR_ACCESS_REQUEST
+    )
     return _view(service, found)
 
 
 @router.post(
     "/{access_request}/approve",
-    summary="Approve a pending request (the tenant's root): it grants from now for its duration",
+    summary="Approve a pending request (its tenant): it grants from now for its duration",
     responses=_DECISION,
 )
 async def approve(
     access_request: RequestRef,
     request: Request,
-    who: Annotated[Caller, Depends(caller)],
+    allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
 ) -> AccessRequestView:
     service = _service(ctx)
+    await _tenants_request(service, allow, access_request, Action.APPROVE_OPERATOR_ACCESS)
     decided = await service.approve(
-        actor(who.principal), access_request, request_id=ctx.request_id(request)
+        actor(allow.who.principal), access_request, request_id=ctx.request_id(request)
     )
     return _view(service, decided)
 
 
 @router.post(
-    "/{access_request}/refuse", summary="Refuse a pending request (the tenant's root)",
+    "/{access_request}/refuse", summary="Refuse a pending request (its tenant)",
     responses=_DECISION,
 )  # fmt: skip
 async def refuse(
     access_request: RequestRef,
     request: Request,
-    who: Annotated[Caller, Depends(caller)],
+    allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
 ) -> AccessRequestView:
     service = _service(ctx)
+    await _tenants_request(service, allow, access_request, Action.REFUSE_OPERATOR_ACCESS)
     decided = await service.refuse(
-        actor(who.principal), access_request, request_id=ctx.request_id(request)
+        actor(allow.who.principal), access_request, request_id=ctx.request_id(request)
     )
     return _view(service, decided)
 
 
 @router.post(
     "/{access_request}/revoke",
-    summary="Revoke an approved request now (the tenant's root): its credentials stop working",
+    summary="Revoke an approved request now (its tenant): its credentials stop working",
     responses=_DECISION,
 )
 async def revoke(
     access_request: RequestRef,
     request: Request,
-    who: Annotated[Caller, Depends(caller)],
+    allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
 ) -> AccessRequestView:
     service = _service(ctx)
+    await _tenants_request(service, allow, access_request, Action.REVOKE_OPERATOR_ACCESS)
     decided = await service.revoke(
-        actor(who.principal), access_request, request_id=ctx.request_id(request)
+        actor(allow.who.principal), access_request, request_id=ctx.request_id(request)
     )
     return _view(service, decided)
 
@@ -216,11 +240,19 @@ def _view(service: OperatorAccessService, request: AccessRequest) -> AccessReque
     return AccessRequestView.of(request, service.now(), service.lapses_at(request))
 
 
-def _root_only(principal: Principal) -> None:
-    if not principal.is_root:
-        raise ApiProblem(
-            "root-only",
-            403,
-            "Access denied",
-            "Only the tenant's root user reads and decides on operator access requests.",
+async def _tenants_request(
+    service: OperatorAccessService, allow: Authorizer, access_request: str, action: Action
+) -> AccessRequest:
+    """The request if the caller may see it (404 otherwise) and, for a tenant's principal,
+    if its policies allow ``action`` on it, given what it grants (403 otherwise). An
+    operator's decisions are the service's to refuse."""
+    principal = allow.who.principal
+    found = await service.get(actor(principal), access_request)
+    if not principal.is_operator:
+        await allow(
+            action,
+            operator_access_arn(found.tenant_id, found.id),
+            account=found.tenant_id,
+            keys=operator_access_keys(found),
         )
+    return found

@@ -1,10 +1,13 @@
 """The audit trail: signed checkpoints, entries and proofs of the transparency logs (0105).
 
-A log is named ``platform`` or by its tenant (account id or name). A tenant's root user reads
-its tenant's log; platform operators read the platform log. Anyone else, and a log the caller
-may not read, gets 404 as for a log that does not exist (a name's existence does not leak);
-a tenant's other users get 403 (their own tenant's trail is root's in this version). The
-region's public key is public: it is what a verifier must already trust.
+A log is named ``platform`` or by its tenant (account id or name). A tenant's principals read
+its tenant's log as their IAM policies allow (``andromede:GetAuditCheckpoint``,
+``GetAuditEntries``, ``GetAuditPrunedHashes``, ``GetAuditProof`` on
+``arn:aws:andromede::ACCOUNT:audit-log``; its root user, always: decision 0113); platform
+operators read the platform log. Anyone else, and a log the caller may not read, gets 404 as
+for a log that does not exist (a name's existence does not leak); a tenant's principal whose
+policies do not allow the read, 403. The region's public key is public: it is what a verifier
+must already trust.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from andromede.api.auth import Caller, caller, context
+from andromede.api.auth import context
 from andromede.api.context import ApiContext
+from andromede.api.permissions import Action, Authorizer, audit_log_arn, authorizer
 from andromede.api.problems import ApiProblem
 from andromede.api.schemas import (
     TENANT_REFERENCE,
@@ -41,7 +45,7 @@ Responses = dict[int | str, dict[str, Any]]
 _HIDDEN: Responses = {
     400: {"description": "A range, index or size the log cannot answer for"},
     410: {"description": "Entries past the retention: pruned, their hashes under /pruned"},
-    403: {"description": "A tenant user other than root"},
+    403: {"description": "A tenant principal whose IAM policies do not allow the read"},
     404: {"description": "No such log, or not one the caller may read"},
 }
 _SIZE = Query(ge=0, le=2**62, description="A tree size")
@@ -53,9 +57,9 @@ def _trail(ctx: ApiContext) -> AuditTrail:
     return ctx.trail
 
 
-async def _readable_log(ctx: ApiContext, who: Caller, reference: str) -> str:
-    """The log id named by ``reference`` if the caller may read it."""
-    principal = who.principal
+async def _readable_log(ctx: ApiContext, allow: Authorizer, reference: str, action: Action) -> str:
+    """The log id named by ``reference`` if the caller may read it with ``action``."""
+    principal = allow.who.principal
     hidden = ApiProblem("no-such-log", 404, "No such log", f"No audit log {reference}.")
     if reference == PLATFORM_LOG:
         if not principal.is_operator:
@@ -69,13 +73,7 @@ async def _readable_log(ctx: ApiContext, who: Caller, reference: str) -> str:
         raise hidden from None
     if tenant is None or tenant.id != principal.tenant_id:
         raise hidden
-    if not principal.is_root:
-        raise ApiProblem(
-            "root-only",
-            403,
-            "Access denied",
-            "Only the tenant's root user reads its audit trail.",
-        )
+    await allow(action, audit_log_arn(tenant.id), account=tenant.id)
     return tenant.id
 
 
@@ -96,11 +94,11 @@ async def public_key(ctx: Annotated[ApiContext, Depends(context)]) -> AuditPubli
 )
 async def checkpoint(
     log: LogRef,
-    who: Annotated[Caller, Depends(caller)],
+    allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
 ) -> AuditCheckpoint:
     trail = _trail(ctx)
-    log_id = await _readable_log(ctx, who, log)
+    log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_CHECKPOINT)
     signed = await trail.checkpoint(log_id)
     return AuditCheckpoint(
         log=log_id,
@@ -114,13 +112,13 @@ async def checkpoint(
 @router.get("/logs/{log}/entries", summary="The log's entries [start, end)", responses=_HIDDEN)
 async def entries(
     log: LogRef,
-    who: Annotated[Caller, Depends(caller)],
+    allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
     start: Annotated[int, _SIZE],
     end: Annotated[int, _SIZE],
 ) -> AuditEntries:
     trail = _trail(ctx)
-    log_id = await _readable_log(ctx, who, log)
+    log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_ENTRIES)
     return AuditEntries(log=log_id, start=start, entries=await trail.entries(log_id, start, end))
 
 
@@ -131,11 +129,11 @@ async def entries(
 )
 async def pruned(
     log: LogRef,
-    who: Annotated[Caller, Depends(caller)],
+    allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
 ) -> AuditPruned:
     trail = _trail(ctx)
-    log_id = await _readable_log(ctx, who, log)
+    log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_PRUNED_HASHES)
     size, hashes = await trail.pruned(log_id)
     return AuditPruned(log=log_id, size=size, hashes=[_b64(h) for h in hashes])
 
@@ -147,13 +145,13 @@ async def pruned(
 )
 async def inclusion_proof(
     log: LogRef,
-    who: Annotated[Caller, Depends(caller)],
+    allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
     index: Annotated[int, _SIZE],
     size: Annotated[int, _SIZE],
 ) -> AuditProof:
     trail = _trail(ctx)
-    log_id = await _readable_log(ctx, who, log)
+    log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_PROOF)
     proof = await trail.inclusion_proof(log_id, index, size)
     return AuditProof(log=log_id, hashes=[_b64(h) for h in proof])
 
@@ -165,12 +163,12 @@ async def inclusion_proof(
 )
 async def consistency_proof(
     log: LogRef,
-    who: Annotated[Caller, Depends(caller)],
+    allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
     first: Annotated[int, _SIZE],
     second: Annotated[int, _SIZE],
 ) -> AuditProof:
     trail = _trail(ctx)
-    log_id = await _readable_log(ctx, who, log)
+    log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_PROOF)
     proof = await trail.consistency_proof(log_id, first, second)
     return AuditProof(log=log_id, hashes=[_b64(h) for h in proof])

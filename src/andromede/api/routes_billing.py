@@ -1,9 +1,11 @@
 """Billing: the meters, the price catalogue (operators set it, anyone authenticated reads it)
 and each tenant's usage and cost for a month, as JSON or CSV (decision 0108).
 
-A tenant's usage is its root user's to read, and any operator's; the tenant's other users get
-403 (as for its audit trail), and another tenant's caller 404, as for a tenant that does not
-exist, so a name's existence does not leak.
+A tenant's usage is any operator's to read, and its principals' as their IAM policies allow
+(``andromede:GetUsageReport`` on ``arn:aws:andromede::ACCOUNT:usage``, for JSON and CSV
+alike; its root user, always: decision 0113), 403 otherwise; another tenant's caller gets 404,
+as for a tenant that does not exist, so a name's existence does not leak. The catalogue
+(meters, prices, VAT rates) is any authenticated caller's: the deployment's public prices.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from fastapi.responses import Response
 
 from andromede.api.auth import Caller, caller, context, operator
 from andromede.api.context import ApiContext
+from andromede.api.permissions import Action, Authorizer, authorizer, usage_arn
 from andromede.api.problems import ApiProblem
 from andromede.api.schemas import TENANT_REFERENCE
 from andromede.api.schemas_billing import (
@@ -62,7 +65,7 @@ _SET: Responses = {
 }
 _USAGE: Responses = {
     400: {"description": "Not a month"},
-    403: {"description": "A tenant user other than root"},
+    403: {"description": "A tenant principal its IAM policies do not allow"},
     404: {"description": "No such tenant, or not one the caller may see"},
 }
 
@@ -172,18 +175,16 @@ async def set_vat_rate(
     return VatRateView(region=region, rate=str(rate))
 
 
-async def _readable_usage(ctx: ApiContext, who: Caller, reference: str) -> Tenant:
-    principal = who.principal
+async def _readable_usage(ctx: ApiContext, allow: Authorizer, reference: str) -> Tenant:
+    principal = allow.who.principal
     try:
         tenant = await ctx.identity.get_tenant(reference)
     except NoSuchTenant:
         tenant = None
     if tenant is None or not (principal.is_operator or tenant.id == principal.tenant_id):
         raise NoSuchTenant(f"no tenant {reference}")
-    if not principal.is_operator and not principal.is_root:
-        raise ApiProblem(
-            "root-only", 403, "Access denied", "Only the tenant's root user reads its usage."
-        )
+    if not principal.is_operator:
+        await allow(Action.GET_USAGE_REPORT, usage_arn(tenant.id), account=tenant.id)
     return tenant
 
 
@@ -191,25 +192,27 @@ def _period(month: str | None) -> Period:
     return parse_month(month or datetime.now(UTC).strftime("%Y-%m"))
 
 
-async def _report(ctx: ApiContext, who: Caller, tenant: str, month: str | None) -> UsageReport:
+async def _report(
+    ctx: ApiContext, allow: Authorizer, tenant: str, month: str | None
+) -> UsageReport:
     billing = _billing(ctx)
     period = _period(month)
-    found = await _readable_usage(ctx, who, tenant)
+    found = await _readable_usage(ctx, allow, tenant)
     return await billing.usage_report(found.id, period)
 
 
 @router.get(
     "/tenants/{tenant}/usage",
-    summary="The tenant's usage and cost over a month (its root user, or operators)",
+    summary="The tenant's usage and cost over a month (its principals, or operators)",
     responses=_USAGE,
 )
 async def usage_report(
     tenant: TenantRef,
-    who: Annotated[Caller, Depends(caller)],
+    allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
     month: Month = None,
 ) -> UsageReportView:
-    return UsageReportView.of(await _report(ctx, who, tenant, month))
+    return UsageReportView.of(await _report(ctx, allow, tenant, month))
 
 
 @router.get(
@@ -220,11 +223,11 @@ async def usage_report(
 )
 async def usage_csv(
     tenant: TenantRef,
-    who: Annotated[Caller, Depends(caller)],
+    allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
     month: Month = None,
 ) -> Response:
-    found = await _report(ctx, who, tenant, month)
+    found = await _report(ctx, allow, tenant, month)
     return Response(
         usage_csv_text(found),
         media_type="text/csv; charset=utf-8",

@@ -2,10 +2,12 @@
 transparency log. Writes are, always; reads only when the tenant asks, since every GET would
 otherwise be an entry.
 
-Only the tenant's root user reads and changes the setting, as only root reads the trail (0105):
-the choice of what the trail shows is the trail's owner's. Another tenant, an operator, and a
-bucket that is not the tenant's get 404 (a name's existence does not leak); the tenant's other
-users 403. Every change is itself an event of the tenant's log, so turning reads off shows.
+The tenant's principals read and change the setting as their IAM policies allow
+(``andromede:GetBucketDataEvents``, ``andromede:PutBucketDataEvents`` on the bucket's ARN,
+``arn:aws:s3:::NAME``; its root user, always: decision 0113), 403 otherwise, decided on the
+name before the bucket is looked up, as S3 does. Another tenant, an operator, and a bucket
+that is not the tenant's get 404 (a name's existence does not leak). Every change is itself
+an event of the tenant's log, so turning reads off shows.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 
-from andromede.api.auth import Caller, caller, context
+from andromede.api.auth import context
 from andromede.api.context import ApiContext, BucketSettings
+from andromede.api.permissions import Action, Authorizer, authorizer, bucket_arn
 from andromede.api.problems import ApiProblem
 from andromede.api.schemas import TENANT_REFERENCE, BucketDataEvents, BucketDataEventsUpdate
 from andromede.audit.model import Outcome
@@ -35,7 +38,7 @@ BucketName = Annotated[
 ]
 Responses = dict[int | str, dict[str, Any]]
 _RESPONSES: Responses = {
-    403: {"description": "A tenant user other than root"},
+    403: {"description": "A tenant principal its IAM policies do not allow"},
     404: {"description": "No such tenant or bucket, or not one the caller may see"},
 }
 
@@ -46,9 +49,11 @@ def _buckets(ctx: ApiContext) -> BucketSettings:
     return ctx.buckets
 
 
-async def _own_bucket(ctx: ApiContext, who: Caller, tenant: str, name: str) -> Bucket:
-    """The bucket if it is the caller's tenant's and the caller is that tenant's root."""
-    principal = who.principal
+async def _own_bucket(
+    ctx: ApiContext, allow: Authorizer, tenant: str, name: str, action: Action
+) -> Bucket:
+    """The bucket if it is the caller's tenant's and the caller's policies allow ``action``."""
+    principal = allow.who.principal
     if principal.is_operator or principal.tenant_id is None:
         raise NoSuchTenant(f"no tenant {tenant}")
     try:
@@ -57,13 +62,7 @@ async def _own_bucket(ctx: ApiContext, who: Caller, tenant: str, name: str) -> B
         found = None
     if found is None or found.id != principal.tenant_id:
         raise NoSuchTenant(f"no tenant {tenant}")
-    if not principal.is_root:
-        raise ApiProblem(
-            "root-only",
-            403,
-            "Access denied",
-            "Only the tenant's root user chooses what its audit trail records.",
-        )
+    await allow(action, bucket_arn(name), account=found.id)
     missing = ApiProblem("no-such-bucket", 404, "No such bucket", f"No bucket {name}.")
     try:
         bucket = await _buckets(ctx).get_bucket(name)
@@ -86,15 +85,15 @@ def _view(bucket: Bucket) -> BucketDataEvents:
 async def get_data_events(
     tenant: TenantRef,
     bucket: BucketName,
-    who: Annotated[Caller, Depends(caller)],
+    allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
 ) -> BucketDataEvents:
-    return _view(await _own_bucket(ctx, who, tenant, bucket))
+    return _view(await _own_bucket(ctx, allow, tenant, bucket, Action.GET_BUCKET_DATA_EVENTS))
 
 
 @router.put(
     "/{tenant}/buckets/{bucket}/data-events",
-    summary="Log the bucket's data reads in the tenant's audit trail, or stop (tenant root)",
+    summary="Log the bucket's data reads in the tenant's audit trail, or stop (its tenant)",
     responses=_RESPONSES,
 )
 async def put_data_events(
@@ -102,10 +101,10 @@ async def put_data_events(
     bucket: BucketName,
     body: BucketDataEventsUpdate,
     request: Request,
-    who: Annotated[Caller, Depends(caller)],
+    allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
 ) -> BucketDataEvents:
-    found = await _own_bucket(ctx, who, tenant, bucket)
+    found = await _own_bucket(ctx, allow, tenant, bucket, Action.PUT_BUCKET_DATA_EVENTS)
     try:
         changed = await _buckets(ctx).set_bucket_data_reads_logged(found.name, body.read)
     except NoSuchBucket:  # deleted meanwhile
@@ -113,8 +112,8 @@ async def put_data_events(
     ctx.audit.record(
         request_id=ctx.request_id(request),
         tenant_id=found.tenant_id,
-        principal=who.principal.arn,
-        action="andromede:PutBucketDataEvents",
+        principal=allow.who.principal.arn,
+        action=Action.PUT_BUCKET_DATA_EVENTS.value,
         resource=f"arn:aws:s3:::{found.name}",
         outcome=Outcome.SUCCESS,
         details={"read": "true" if body.read else "false"},

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from andromede.api.auth import PRINCIPAL_SCOPE_KEY, Caller, caller, context
 from andromede.api.context import ApiContext
+from andromede.api.permissions import Action, Authorizer, authorizer, operator_access_arn
 from andromede.api.problems import ApiProblem, problem_for
 from andromede.api.schemas import Login, LoginResult, WhoAmI
 from andromede.audit.model import Outcome
@@ -92,13 +93,25 @@ async def logout(
     return Response(status_code=204)
 
 
-@router.get("/whoami", summary="The authenticated caller (a tenant root: its pending requests)")
+@router.get("/whoami", summary="The authenticated caller (and its tenant's pending requests)")
 async def whoami(
-    who: Annotated[Caller, Depends(caller)], ctx: Annotated[ApiContext, Depends(context)]
+    allow: Annotated[Authorizer, Depends(authorizer)],
+    ctx: Annotated[ApiContext, Depends(context)],
 ) -> WhoAmI:
+    who = allow.who
     principal = who.principal
+    tenant_id = principal.tenant_id
     pending = None
-    if principal.is_root and principal.tenant_id is not None and ctx.operator_access is not None:
-        # Only the root decides, so only it is told; one indexed read of the tenant's requests.
-        pending = await ctx.operator_access.pending_count(principal.tenant_id)
+    # Told to whoever may list the tenant's requests (its root; a principal allowed
+    # andromede:ListOperatorAccessRequests, decision 0113): one indexed read of them.
+    if (
+        tenant_id is not None
+        and ctx.operator_access is not None
+        and await allow.allows(
+            Action.LIST_OPERATOR_ACCESS_REQUESTS,
+            operator_access_arn(tenant_id, "*"),
+            account=tenant_id,
+        )
+    ):
+        pending = await ctx.operator_access.pending_count(tenant_id)
     return WhoAmI.of(principal, who.authenticated_by, pending)

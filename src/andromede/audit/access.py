@@ -2,7 +2,7 @@
 
 A platform operator reads no tenant data, except under an access request the tenant approved
 (decision 0107). The request names the tenant, the buckets (or all of them), read-only or
-read-write, a reason and a duration; it is *pending* until the tenant's root approves or
+read-write, a reason and a duration; it is *pending* until the tenant approves or
 refuses it. Approval starts the clock: the request grants until ``expires_at``, unless the
 tenant revokes it first. An *expired* request is an approved one past its end: the state is
 derived from the time, never written, so no job has to run for access to end. A *pending*
@@ -104,13 +104,13 @@ KMS_DECRYPT_ACTION: Final = "kms:Decrypt"
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who acts on a request, as the audit context sees a principal: a platform operator
-    (``operator_id``), or a user of a tenant (``tenant_id``; ``is_root`` for its root)."""
+    (``operator_id``), or a principal of a tenant (``tenant_id``), whose IAM policies the
+    management API has checked (decision 0113)."""
 
     arn: str
     operator_id: str | None = None
     operator_name: str | None = None
     tenant_id: str | None = None
-    is_root: bool = False
 
 
 def new_access_request_id() -> str:

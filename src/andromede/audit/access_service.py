@@ -8,10 +8,10 @@ expired). Each S3 request made with the credentials is
 audited by the S3 app in the same log (``s3/app.py``), whatever it is, reads included.
 
 Who may do what: an operator opens requests and asks for credentials for its own approved
-ones; the tenant's root user lists its tenant's requests and approves, refuses or revokes
-them. An operator has no tenant, so it can never approve a request, its own included; other
-IAM users of the tenant are refused until the management API evaluates identity policies
-(``andromede:ApproveOperatorAccess`` then). A request of another tenant, or another
+ones; the tenant's principals list its tenant's requests and approve, refuse or revoke them,
+as their IAM policies allow (``andromede:ApproveOperatorAccess``…), which the management API
+asks the policy engine before it calls here (decision 0113). An operator has no tenant, so
+it can never approve a request, its own included. A request of another tenant, or another
 operator's, is :class:`NoSuchAccessRequest`, as one that does not exist.
 """
 
@@ -307,8 +307,9 @@ class OperatorAccessService:
     # -- internals ----------------------------------------------------------------------------
     async def _decidable(self, caller: Actor, access_request_id: str) -> AccessRequest:
         request = await self.get(caller, access_request_id)
-        if caller.operator_id is not None or not caller.is_root:
-            raise AccessDecisionForbidden("only the tenant's root user decides on operator access")
+        # Which of the tenant's principals may decide is IAM's question, the API's to ask.
+        if caller.operator_id is not None or caller.tenant_id is None:
+            raise AccessDecisionForbidden("only the tenant decides on operator access")
         return request
 
     async def _move(self, current: AccessRequest, new: AccessRequest, now: datetime) -> None:

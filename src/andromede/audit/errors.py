@@ -7,7 +7,7 @@ AndromedeError
     ├── SigningKeyMismatch       this gateway's signing key is not the one the region registered
     ├── NoSuchAccessRequest      no operator access request of that id the caller may see
     ├── InvalidAccessTransition  approving a refused request, revoking a pending one…
-    ├── AccessDecisionForbidden  a decision by someone other than the tenant's root
+    ├── AccessDecisionForbidden  a decision by an operator, or by no tenant's principal
     ├── AccessRequestNotGranting credentials asked for a request not approved, or ended
     └── InvalidAccessRequest     a scope, reason or duration outside the settings' bounds
 """
@@ -60,8 +60,8 @@ class AccessRequestLapsed(InvalidAccessTransition):
 
 
 class AccessDecisionForbidden(AuditError):
-    """Only the tenant's root user opens no request and decides on them; operators the
-    reverse."""
+    """A tenant opens no request and decides on them (its principals as IAM allows them,
+    decision 0113); operators the reverse."""
 
 
 class AccessRequestNotGranting(AuditError):

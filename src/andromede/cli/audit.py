@@ -33,18 +33,24 @@ _SERVICE = "andromede"
 _TIMEOUT = 30.0
 
 
-def _credentials(path: Path, profile: str) -> tuple[str, str]:
+def _credentials(path: Path, profile: str) -> tuple[str, str, str | None]:
+    """The access key id, the secret and, for temporary credentials (a role session, an
+    officer's MFA session: decision 0113), the session token."""
     parser = configparser.ConfigParser()
     if not parser.read(path):
         raise typer.BadParameter(f"cannot read {path}")
     if profile not in parser:
         raise typer.BadParameter(f"no profile [{profile}] in {path}")
     section = parser[profile]
-    return section["aws_access_key_id"], section["aws_secret_access_key"]
+    return (
+        section["aws_access_key_id"],
+        section["aws_secret_access_key"],
+        section.get("aws_session_token"),
+    )
 
 
 class _Api:
-    def __init__(self, endpoint: str, region: str, keys: tuple[str, str]) -> None:
+    def __init__(self, endpoint: str, region: str, keys: tuple[str, str, str | None]) -> None:
         self._endpoint = endpoint.rstrip("/")
         self._region = region
         self._keys = keys
@@ -67,6 +73,9 @@ class _Api:
         amz_date = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         day = amz_date[:8]
         signed = {"host": parts.netloc, "x-amz-date": amz_date}
+        token = self._keys[2]
+        if token is not None:
+            signed["x-amz-security-token"] = token
         canonical = sigv4.canonical_request(
             "GET", parts.path, query, signed, tuple(signed),
             hashlib.sha256(b"").hexdigest(), presigned=False,
@@ -74,11 +83,14 @@ class _Api:
         scope = f"{day}/{self._region}/{_SERVICE}/aws4_request"
         key = sigv4.derive_signing_key(self._keys[1], day, self._region, _SERVICE)
         signature = sigv4.sign(key, sigv4.string_to_sign(amz_date, scope, canonical))
-        return {
+        headers = {
             "X-Amz-Date": amz_date,
             "Authorization": f"{sigv4.ALGORITHM} Credential={self._keys[0]}/{scope}, "
-            f"SignedHeaders=host;x-amz-date, Signature={signature}",
+            f"SignedHeaders={';'.join(signed)}, Signature={signature}",
         }
+        if token is not None:
+            headers["X-Amz-Security-Token"] = token
+        return headers
 
 
 def _trusted_note(path: Path) -> str:
@@ -110,7 +122,13 @@ def download(
         str, typer.Option(envvar="ANDROMEDE_API_ENDPOINT", help="The management API's URL.")
     ] = "http://127.0.0.1:9001",
     credentials_file: Annotated[
-        Path, typer.Option(help="aws-style credentials file (the tenant root's, or operator's).")
+        Path,
+        typer.Option(
+            help=(
+                "aws-style credentials file: the tenant root's, a user's or a session's "
+                "(aws_session_token) allowed andromede:GetAudit*, or an operator's."
+            )
+        ),
     ] = Path("admin-credentials"),
     profile: Annotated[str, typer.Option(help="Profile in the credentials file.")] = "andromede",
     region: Annotated[

@@ -151,7 +151,7 @@ async def _decide(console: Console, request: Request, decision: str) -> Response
     principal = session.principal
     if service is None or not principal.is_root or principal.tenant_id is None:
         return await _access_page(console, request, session, error=None, status=403)
-    actor = Actor(principal.arn, tenant_id=principal.tenant_id, is_root=True)
+    actor = Actor(principal.arn, tenant_id=principal.tenant_id)
     access_request = request.path_params["access_request"]
     request_id = console.request_id(request)
     act = {"approve": service.approve, "refuse": service.refuse, "revoke": service.revoke}[decision]

@@ -52,7 +52,7 @@ async def grant(
     created = None if operators else await client.identity.bootstrap_operator()
     operator = created.operator if created is not None else operators[0]
     acting = Actor(operator.arn, operator_id=operator.id, operator_name=operator.name)
-    root = Actor(f"arn:aws:iam::{client.tenant_id}:root", tenant_id=client.tenant_id, is_root=True)
+    root = Actor(f"arn:aws:iam::{client.tenant_id}:root", tenant_id=client.tenant_id)
     service = client.operator_access
     opened = await service.open(
         acting,
@@ -148,7 +148,7 @@ async def test_a_revocation_is_immediate(client: Client) -> None:
     request, operator = await grant(client, AccessMode.READ_ONLY, ("photos",))
     assert (await operator.request("GET", "/photos/k")).status == 200
     assert client.operator_access is not None
-    root = Actor(f"arn:aws:iam::{client.tenant_id}:root", tenant_id=client.tenant_id, is_root=True)
+    root = Actor(f"arn:aws:iam::{client.tenant_id}:root", tenant_id=client.tenant_id)
     await client.operator_access.revoke(root, request.id, request_id="R")
     assert (await operator.request("GET", "/photos/k")).status == 403
 

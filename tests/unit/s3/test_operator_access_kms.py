@@ -67,7 +67,7 @@ async def operator(kit: Kit, *, include_kms: bool, buckets: tuple[str, ...] = ("
     made = None if operators else await client.identity.bootstrap_operator()
     found = made.operator if made is not None else operators[0]
     acting = Actor(found.arn, operator_id=found.id, operator_name=found.name)
-    root = Actor(f"arn:aws:iam::{client.tenant_id}:root", tenant_id=client.tenant_id, is_root=True)
+    root = Actor(f"arn:aws:iam::{client.tenant_id}:root", tenant_id=client.tenant_id)
     opened = await client.operator_access.open(
         acting,
         client.tenant_id,

@@ -517,7 +517,7 @@ async def operator_of(tenant: Client) -> Client:
         request_id="R",
         include_kms=True,
     )
-    root = Actor(f"arn:aws:iam::{tenant.tenant_id}:root", tenant_id=tenant.tenant_id, is_root=True)
+    root = Actor(f"arn:aws:iam::{tenant.tenant_id}:root", tenant_id=tenant.tenant_id)
     approved = await service.approve(root, opened.id, request_id="R")
     assert approved.expires_at is not None
     issued = await tenant.identity.issue_operator_access_credentials(

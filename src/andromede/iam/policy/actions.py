@@ -4,6 +4,11 @@ A data table, one tuple per service, with the names as AWS spells them in its "A
 resources, and condition keys" reference. The parser uses it to reject ``s3:GetObjekt`` the way
 IAM does, and to reject a wildcard that matches no action (``s3:Git*``). Actions of services not
 listed here are accepted unchecked, as AWS accepts actions of services it does not validate.
+
+``andromede`` is Andromède's own service: the management API's operations that AWS has no
+API for (the audit trail, operator access, data events, usage; decision 0113). It is validated
+like AWS's, so ``andromede:ApproveOperatorAcess`` is refused when a policy is written rather
+than granting nothing, silently, when it is used.
 """
 
 from __future__ import annotations
@@ -411,12 +416,29 @@ _EC2 = (
     "UnmonitorInstances",
 )
 
+# The management API's tenant-facing operations (api/permissions.py names each route's).
+_ANDROMEDE = (
+    "ApproveOperatorAccess",
+    "GetAuditCheckpoint",
+    "GetAuditEntries",
+    "GetAuditProof",
+    "GetAuditPrunedHashes",
+    "GetBucketDataEvents",
+    "GetOperatorAccessRequest",
+    "GetUsageReport",
+    "ListOperatorAccessRequests",
+    "PutBucketDataEvents",
+    "RefuseOperatorAccess",
+    "RevokeOperatorAccess",
+)
+
 ACTIONS: dict[str, tuple[str, ...]] = {
     "s3": _S3,
     "iam": _IAM,
     "sts": _STS,
     "kms": _KMS,
     "ec2": _EC2,
+    "andromede": _ANDROMEDE,
 }
 
 _LOWERED: dict[str, frozenset[str]] = {
