@@ -939,6 +939,13 @@ class Settings(BaseSettings):
         le=1000,
         description="Rows per page of the web console's lists (objects, audit entries, keys).",
     )
+    console_upload_part_size: int = Field(
+        default=8 * MIB,
+        ge=5 * MIB,
+        le=5 * GIB,
+        description="Bytes of a console upload held in memory and sent as one S3 part; a "
+        "larger file goes up as a multipart upload.",
+    )
 
     # -- web identity federation (OpenID Connect providers, decision 0087) ---------------------
     oidc_ca_bundle: Path | None = Field(
