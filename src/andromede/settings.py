@@ -1085,6 +1085,14 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _console_parts_complete(self) -> Settings:
+        # Every console part but the last is this size: below S3's smallest part, every
+        # multipart upload from the console would fail at completion with EntityTooSmall.
+        if self.console_upload_part_size < self.min_part_size:
+            raise ValueError("console_upload_part_size must be at least min_part_size")
+        return self
+
+    @model_validator(mode="after")
     def _xks_client_pair(self) -> Settings:
         if (self.xks_client_cert is None) != (self.xks_client_key is None):
             raise ValueError("xks_client_cert and xks_client_key go together: give both or neither")

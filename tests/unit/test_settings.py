@@ -138,6 +138,8 @@ def test_the_console_upload_part_size_is_bounded(size: int) -> None:
         Settings(console_upload_part_size=size)
     assert Settings().console_upload_part_size == 8 * 1024 * 1024
     assert Settings(console_upload_part_size=5 * 1024 * 1024).console_upload_part_size > 0
+    with pytest.raises(ValidationError, match="at least min_part_size"):
+        Settings(min_part_size=16 * 1024 * 1024)
 
 
 @pytest.mark.parametrize("entries", [0, -1, 100_001])

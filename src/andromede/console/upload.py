@@ -69,6 +69,7 @@ class StreamedForm:
         except LookupError:
             self._charset = "latin-1"
         self.fields: dict[str, str] = {}
+        self._field_count = 0
         self._events: list[FileStart | bytes] = []
         self._header_name = b""
         self._header_value = b""
@@ -142,7 +143,8 @@ class StreamedForm:
             content_type = self._part_type.decode("latin-1") or "application/octet-stream"
             self._events.append(FileStart(filename, content_type))
             return
-        if len(self.fields) >= _MAX_FIELDS:
+        self._field_count += 1
+        if self._field_count > _MAX_FIELDS:
             raise FormError("too many fields")
         self._field = options[b"name"].decode(self._charset, "replace")
 

@@ -141,3 +141,41 @@ async def test_a_refused_upload_leaves_nothing(tmp_path: Path) -> None:
             files={"file": ("a.bin", os.urandom(_PART + 1), "application/octet-stream")},
         )
         assert refused.status_code == 404 and "NoSuchBucket" in refused.text
+
+
+def _form(*parts: tuple[str, str | None, bytes]) -> bytes:
+    """A multipart body with the parts in the order given: (name, filename or None, data)."""
+    body = b""
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        body += f"--{_BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        body += data + b"\r\n"
+    return body + f"--{_BOUNDARY}--\r\n".encode()
+
+
+async def test_forms_not_as_the_console_renders_them_are_400(console: ConsoleHarness) -> None:
+    async with console.client() as client:
+        token = await _root_with_bucket(console, client, "order")
+        headers = {"content-type": f"multipart/form-data; boundary={_BOUNDARY}"}
+        csrf_field = ("csrf", None, token.encode())
+        file_part = ("file", "a.txt", b"a")
+        refused = {
+            "a field after the file": _form(csrf_field, file_part, ("prefix", None, b"x/")),
+            "too many fields": _form(*[("f", None, b"1")] * 9, csrf_field, file_part),
+            "a field too large": _form(csrf_field, ("prefix", None, b"x" * 9000), file_part),
+            "a body cut short": _form(csrf_field, file_part)[:-10],
+        }
+        for case, body in refused.items():
+            reply = await client.post("/buckets/order/upload", content=body, headers=headers)
+            assert reply.status_code == 400, case
+        accepted = await client.post(
+            "/buckets/order/upload",
+            content=_form(csrf_field, ("prefix", None, b"x/"), file_part),
+            headers=headers,
+        )
+        assert accepted.status_code == 303, accepted.text
+        listed = await client.get("/buckets/order", params={"prefix": "x/"})
+        assert listed.text.count('class="object"') == 1
+        assert await console.multipart_uploads(client, "order") == []
