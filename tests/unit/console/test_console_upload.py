@@ -179,3 +179,22 @@ async def test_forms_not_as_the_console_renders_them_are_400(console: ConsoleHar
         listed = await client.get("/buckets/order", params={"prefix": "x/"})
         assert listed.text.count('class="object"') == 1
         assert await console.multipart_uploads(client, "order") == []
+
+
+async def test_another_tenants_bucket_takes_no_part(tmp_path: Path) -> None:
+    async with console_harness(tmp_path, console_upload_part_size=_PART) as console:
+        async with console.client() as owner:
+            await _root_with_bucket(console, owner, "theirs")
+            intruder = (await console.identity.create_tenant("intruder")).tenant.id
+            await console.user_with_password(intruder, "root")
+            async with console.client() as client:
+                await log_in(client, "intruder", "root")
+                token = await csrf(client)
+                refused = await client.post(
+                    "/buckets/theirs/upload",
+                    data={"csrf": token},
+                    files={"file": ("x.bin", os.urandom(2 * _PART + 1), "text/plain")},
+                )
+            assert refused.status_code == 403 and "AccessDenied" in refused.text
+            assert await console.multipart_uploads(owner, "theirs") == []
+            assert 'class="object"' not in (await owner.get("/buckets/theirs")).text
