@@ -939,6 +939,13 @@ class Settings(BaseSettings):
         le=1000,
         description="Rows per page of the web console's lists (objects, audit entries, keys).",
     )
+    console_upload_part_size: int = Field(
+        default=8 * MIB,
+        ge=5 * MIB,
+        le=5 * GIB,
+        description="Bytes of a console upload held in memory and sent as one S3 part; a "
+        "larger file goes up as a multipart upload.",
+    )
 
     # -- web identity federation (OpenID Connect providers, decision 0087) ---------------------
     oidc_ca_bundle: Path | None = Field(
@@ -1075,6 +1082,14 @@ class Settings(BaseSettings):
     def _tls_pair(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together: give both or neither")
+        return self
+
+    @model_validator(mode="after")
+    def _console_parts_complete(self) -> Settings:
+        # Every console part but the last is this size: below S3's smallest part, every
+        # multipart upload from the console would fail at completion with EntityTooSmall.
+        if self.console_upload_part_size < self.min_part_size:
+            raise ValueError("console_upload_part_size must be at least min_part_size")
         return self
 
     @model_validator(mode="after")

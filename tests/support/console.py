@@ -4,6 +4,7 @@ temporary data folder, reached with httpx on the management API's port, as a bro
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import httpx
 
 from andromede.app import Application
 from andromede.audit.access_service import OperatorAccessService
+from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY
 from andromede.iam.service import IdentityService
 from andromede.settings import load_settings
 
@@ -65,6 +67,38 @@ class ConsoleHarness:
             transport=transport, base_url=CONSOLE, headers=headers, follow_redirects=False
         ) as client:
             yield client
+
+    async def multipart_uploads(self, client: httpx.AsyncClient, bucket: str) -> list[str]:
+        """The keys of the bucket's multipart uploads in progress: S3's ListMultipartUploads,
+        called in process as the client's signed-in user."""
+        running = self.application._running
+        assert running is not None
+        principal = await self.identity.resolve_console_session(client.cookies["andromede_console"])
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "GET", "scheme": "http", "path": f"/{bucket}",
+            "raw_path": f"/{bucket}".encode(), "query_string": b"uploads=",
+            "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 9000), TRUSTED_PRINCIPAL_SCOPE_KEY: principal,
+        }  # fmt: skip
+        answer: list[bytes] = []
+        status = 0
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            else:
+                answer.append(message.get("body", b""))
+
+        await running.s3(scope, receive, send)
+        body = b"".join(answer)
+        assert status == 200, body
+        root = ET.fromstring(body)  # noqa: S314 - the test's own server's answer
+        return [e.text or "" for e in root.iter() if e.tag.endswith("}Key") or e.tag == "Key"]
 
     async def user_with_password(self, tenant_id: str, name: str) -> None:
         if name != "root":

@@ -132,6 +132,16 @@ def test_the_audit_flush_interval_is_bounded(seconds: float) -> None:
         Settings(audit_flush_interval=seconds)
 
 
+@pytest.mark.parametrize("size", [0, 5 * 1024 * 1024 - 1, 5 * 1024**3 + 1])
+def test_the_console_upload_part_size_is_bounded(size: int) -> None:
+    with pytest.raises(ValidationError, match="console_upload_part_size"):
+        Settings(console_upload_part_size=size)
+    assert Settings().console_upload_part_size == 8 * 1024 * 1024
+    assert Settings(console_upload_part_size=5 * 1024 * 1024).console_upload_part_size > 0
+    with pytest.raises(ValidationError, match="at least min_part_size"):
+        Settings(min_part_size=16 * 1024 * 1024)
+
+
 @pytest.mark.parametrize("entries", [0, -1, 100_001])
 def test_the_audit_entries_per_request_are_bounded(entries: int) -> None:
     with pytest.raises(ValidationError, match="audit_max_entries"):

@@ -64,7 +64,8 @@ _STRICT_HEADERS: Final = [
     (b"x-content-type-options", b"nosniff"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
-# Uploads stream to S3 and are bounded by S3's own limits; every other body is a small form.
+# Uploads stream to S3 (console/upload.py) and are bounded by S3's own limits; every other
+# body is a small form.
 _UPLOAD_SUFFIX: Final = "/upload"
 
 
@@ -185,13 +186,17 @@ class Console:
             return None
         return fields
 
-    def refused_form(self, request: Request, session: Session | None) -> HTMLResponse:
+    def refused_form(
+        self, request: Request, session: Session | None, *, status: int = 403
+    ) -> HTMLResponse:
+        """A form without the session's token (403), or one not as the console renders it
+        (400: unreadable, or its fields after its file)."""
         _ = self.catalogue(request).gettext
         return self.render(
             request,
             "message.html",
             session=session,
-            status=403,
+            status=status,
             title=_("Form refused"),
             error=_("This form has expired or did not come from the console: reload the page."),
         )

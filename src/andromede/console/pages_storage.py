@@ -5,23 +5,20 @@ Every call is S3's, as the logged-in principal (``wire.S3Wire``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlencode
 
-from starlette.datastructures import UploadFile
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console.session import CONSOLE_PATH, tokens_match
+from andromede.console.upload import FormError, PartedUpload, StreamedForm
 from andromede.console.wire import ObjectPage, WireError
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
 __all__ = ["ROUTES"]
-
-_UPLOAD_CHUNK: Final = 256 * 1024
 
 
 def _buckets_url() -> str:
@@ -177,51 +174,73 @@ async def objects(console: Console, request: Request) -> Response:
     )
 
 
-async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(_UPLOAD_CHUNK):
-        yield chunk
-
-
 async def upload(console: Console, request: Request) -> Response:
-    """The browser's multipart form is parsed as it arrives (the file part spooled to a
-    temporary file past 1 MiB, as Starlette does), then streamed to S3 chunk by chunk."""
+    """The browser's multipart form, parsed as it arrives (``console.upload``): the CSRF
+    token and the folder first, then the file, whose bytes go to S3 a part at a time and are
+    never written to the server's disk."""
     session = await console.session(request)
     if session is None:
         return console.to_login()
     bucket = request.path_params["bucket"]
-    async with request.form(max_files=1, max_fields=8) as form:
-        csrf = form.get("csrf")
-        if not isinstance(csrf, str) or not tokens_match(session.csrf, csrf):
-            return console.refused_form(request, session)
-        prefix = str(form.get("prefix") or "")
-        upload_file = form.get("file")
-        # The browser's file name, without any folder it may carry.
-        name = ""
-        if isinstance(upload_file, UploadFile) and upload_file.filename:
-            name = upload_file.filename.replace("\\", "/").rsplit("/", 1)[-1]
-        if not isinstance(upload_file, UploadFile) or not name:
-            _ = console.catalogue(request).gettext
+    _ = console.catalogue(request).gettext
+    writer: PartedUpload | None = None
+    try:
+        form = StreamedForm(request.headers.get("content-type", ""))
+        async for chunk in request.stream():
+            for event in form.feed(chunk):
+                if isinstance(event, bytes):
+                    if writer is not None:  # always: the parser gives FileStart first
+                        await writer.write(event)
+                    continue
+                csrf = form.fields.get("csrf")
+                if csrf is None:  # the file came first: refused rather than held
+                    return _closing(console.refused_form(request, session, status=400))
+                if not tokens_match(session.csrf, csrf):
+                    return _closing(console.refused_form(request, session))
+                # The browser's file name, without any folder it may carry.
+                name = event.filename.replace("\\", "/").rsplit("/", 1)[-1]
+                if not name:
+                    page = await _objects_page(
+                        console, request, session, bucket, prefix=form.fields.get("prefix", ""),
+                        token=None, error=_("Choose a file to upload."), status=400,
+                    )  # fmt: skip
+                    return _closing(page)
+                writer = PartedUpload(
+                    console.s3, request.scope, session.principal, bucket,
+                    form.fields.get("prefix", "") + name, content_type=event.content_type,
+                    part_size=console.settings.console_upload_part_size,
+                )  # fmt: skip
+        form.finish()
+        prefix = form.fields.get("prefix", "")
+        if writer is None:
+            if not tokens_match(session.csrf, form.fields.get("csrf")):
+                return console.refused_form(request, session)
             return await _objects_page(
                 console, request, session, bucket, prefix=prefix, token=None,
                 error=_("Choose a file to upload."), status=400,
             )  # fmt: skip
-        size = upload_file.size if upload_file.size is not None else 0
-        try:
-            await console.s3.put_object(
-                request.scope,
-                session.principal,
-                bucket,
-                prefix + name,
-                size=size,
-                content_type=upload_file.content_type or "application/octet-stream",
-                chunks=_chunks(upload_file),
-            )
-        except WireError as exc:
+        await writer.finish()
+    except BaseException as exc:
+        if writer is not None:  # nothing is left half-written, whatever went wrong
+            await writer.abort()
+        if isinstance(exc, WireError):
             return await _objects_page(
-                console, request, session, bucket, prefix=prefix, token=None,
-                error=console.error_text(request, exc), status=exc.status,
+                console, request, session, bucket, prefix=form.fields.get("prefix", ""),
+                token=None, error=console.error_text(request, exc), status=exc.status,
             )  # fmt: skip
+        if isinstance(exc, FormError):
+            return _closing(console.refused_form(request, session, status=400))
+        if isinstance(exc, ClientDisconnect):
+            return Response(status_code=400)  # nobody is left to read it
+        raise
     return RedirectResponse(_objects_url(bucket, prefix), status_code=303)
+
+
+def _closing(response: Response) -> Response:
+    """An answer given before the body was read whole: the rest must not be taken for a
+    next request on the connection."""
+    response.headers["connection"] = "close"
+    return response
 
 
 async def download(console: Console, request: Request) -> Response:

@@ -17,6 +17,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from html import escape
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
@@ -295,6 +296,72 @@ class S3Wire:
         ]
         await self._s3(
             origin, principal, "PUT", _object_path(bucket, key), headers=headers, body=chunks
+        )
+
+    async def create_multipart_upload(
+        self, origin: Scope, principal: Principal, bucket: str, key: str, *, content_type: str
+    ) -> str:
+        """A new multipart upload's id."""
+        headers = [(b"content-type", content_type.encode("latin-1", "replace"))]
+        answer = await self._s3(
+            origin, principal, "POST", _object_path(bucket, key), {"uploads": ""}, headers=headers
+        )
+        return _text(SafeET.fromstring(answer.body), "UploadId")
+
+    async def upload_part(
+        self,
+        origin: Scope,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        *,
+        upload_id: str,
+        number: int,
+        size: int,
+        chunks: AsyncIterator[bytes],
+    ) -> str:
+        """The part's ETag, for CompleteMultipartUpload."""
+        query = {"partNumber": str(number), "uploadId": upload_id}
+        headers = [(b"content-length", str(size).encode())]
+        answer = await self._s3(
+            origin, principal, "PUT", _object_path(bucket, key), query, headers=headers, body=chunks
+        )
+        return answer.headers.get("etag", "")
+
+    async def complete_multipart_upload(
+        self,
+        origin: Scope,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        *,
+        upload_id: str,
+        etags: list[str],
+    ) -> None:
+        parts = "".join(
+            f"<Part><PartNumber>{number}</PartNumber><ETag>{escape(etag)}</ETag></Part>"
+            for number, etag in enumerate(etags, start=1)
+        )
+        body = f"<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>".encode()
+        headers = [(b"content-length", str(len(body)).encode())]
+        answer = await self._s3(
+            origin,
+            principal,
+            "POST",
+            _object_path(bucket, key),
+            {"uploadId": upload_id},
+            headers=headers,
+            body=body,
+        )
+        # S3 may answer 200 and then an error document, once the parts are being joined.
+        if b"<Error>" in answer.body[:512]:
+            raise _s3_error(_Answer(500, answer.headers, answer.body))
+
+    async def abort_multipart_upload(
+        self, origin: Scope, principal: Principal, bucket: str, key: str, *, upload_id: str
+    ) -> None:
+        await self._s3(
+            origin, principal, "DELETE", _object_path(bucket, key), {"uploadId": upload_id}
         )
 
     async def delete_object(
