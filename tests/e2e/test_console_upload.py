@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -51,8 +53,16 @@ def _open_file_hits(pids: list[int], folders: list[Path], needles: list[bytes]) 
 
 
 async def test_a_console_upload_leaves_no_plaintext_on_disk(tmp_path: Path) -> None:
-    temporary = tmp_path / "tmp"
-    temporary.mkdir()
+    # A short folder of its own, not under tmp_path: the fork server's unix socket goes in
+    # TMPDIR, and a socket path is at most 107 bytes (xdist's tmp_path is longer than that).
+    temporary = Path(tempfile.mkdtemp(prefix="andromede-up-"))
+    try:
+        await _upload_and_scan(tmp_path, temporary)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+async def _upload_and_scan(tmp_path: Path, temporary: Path) -> None:
     data_dir = tmp_path / "data"
     canary = os.urandom(12).hex().encode()
     needles = encodings(canary)
