@@ -1,14 +1,7 @@
 """Who of a tenant may call the management API's tenant-facing operations: each is an IAM action
 of the ``andromede`` service, on a resource with an ARN of the tenant's account, decided by the
-policy engine S3, IAM, KMS and EC2 use (decision 0113).
-
-The tenant's root user is allowed everything in its own account, as the engine decides for it;
-an IAM user, a role session or a federated user needs an allow in its identity policies (its
-own, its groups', its role's), within its permissions boundary and its session policies, and an
-explicit deny wins. The condition keys are the caller's, as everywhere: ``aws:SourceIp``,
-``aws:SecureTransport``, ``aws:MultiFactorAuthPresent``, ``aws:CurrentTime``,
-``aws:PrincipalTag/<key>``, ``aws:RequestedRegion``…, and on an access request its own
-(:func:`operator_access_keys`).
+policy engine S3, IAM, KMS and EC2 use (decision 0113). The actions, ARNs and the decision are
+``iam/tenant_actions.py``'s, shared with the console; this module binds them to a request.
 
 Routes check first that the thing named is the caller's tenant's (404 otherwise, so that a
 name's existence does not leak), then ask :class:`Authorizer` (403 ``access-denied``, an
@@ -20,7 +13,6 @@ Platform operators never reach the engine: their routes keep the ``operator`` de
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -29,10 +21,18 @@ from fastapi import Depends, Request
 from andromede.api.auth import Caller, caller, context
 from andromede.api.context import ApiContext
 from andromede.api.problems import ApiProblem
-from andromede.audit.access import AccessRequest
 from andromede.audit.model import Outcome
-from andromede.iam.policy import ContextValue, evaluate
-from andromede.iam.policy_context import loaded_policies, principal_context, principal_keys
+from andromede.iam.policy import ContextValue
+from andromede.iam.tenant_actions import (
+    Action,
+    Decision,
+    audit_log_arn,
+    bucket_arn,
+    decide,
+    operator_access_arn,
+    operator_access_keys,
+    usage_arn,
+)
 
 __all__ = [
     "Action",
@@ -44,56 +44,6 @@ __all__ = [
     "operator_access_keys",
     "usage_arn",
 ]
-
-
-class Action(enum.StrEnum):
-    """The management API's IAM actions; ``iam/policy/actions.py`` catalogues the same names,
-    so that policies naming them validate (a test keeps the two equal)."""
-
-    GET_AUDIT_CHECKPOINT = "andromede:GetAuditCheckpoint"
-    GET_AUDIT_ENTRIES = "andromede:GetAuditEntries"
-    GET_AUDIT_PRUNED_HASHES = "andromede:GetAuditPrunedHashes"
-    GET_AUDIT_PROOF = "andromede:GetAuditProof"
-    LIST_OPERATOR_ACCESS_REQUESTS = "andromede:ListOperatorAccessRequests"
-    GET_OPERATOR_ACCESS_REQUEST = "andromede:GetOperatorAccessRequest"
-    APPROVE_OPERATOR_ACCESS = "andromede:ApproveOperatorAccess"
-    REFUSE_OPERATOR_ACCESS = "andromede:RefuseOperatorAccess"
-    REVOKE_OPERATOR_ACCESS = "andromede:RevokeOperatorAccess"
-    GET_BUCKET_DATA_EVENTS = "andromede:GetBucketDataEvents"
-    PUT_BUCKET_DATA_EVENTS = "andromede:PutBucketDataEvents"
-    GET_USAGE_REPORT = "andromede:GetUsageReport"
-
-
-# The account-wide things have no region in their ARN, as IAM's: a tenant has one trail, one
-# set of access requests and one usage report across the deployment's regions.
-def audit_log_arn(account: str) -> str:
-    return f"arn:aws:andromede::{account}:audit-log"
-
-
-def operator_access_arn(account: str, access_request: str) -> str:
-    """``access_request``: an ``oar-…`` id, or ``*`` for the listing."""
-    return f"arn:aws:andromede::{account}:operator-access/{access_request}"
-
-
-def operator_access_keys(request: AccessRequest) -> dict[str, ContextValue]:
-    """The condition keys of an operation on one access request: what it would grant, so that
-    a policy can let an officer decide on read-only requests of an hour at most, and leave
-    the rest to the root."""
-    return {
-        "andromede:OperatorAccessMode": request.mode.value,
-        "andromede:OperatorAccessDuration": request.duration_seconds,
-        "andromede:OperatorName": request.operator_name,
-        "andromede:OperatorAccessIncludesKms": request.include_kms,
-    }
-
-
-def usage_arn(account: str) -> str:
-    return f"arn:aws:andromede::{account}:usage"
-
-
-def bucket_arn(bucket: str) -> str:
-    """A bucket's data-events setting is the bucket's: its S3 ARN, as in the audit event."""
-    return f"arn:aws:s3:::{bucket}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,30 +104,19 @@ class Authorizer:
         resource: str,
         account: str,
         keys: dict[str, ContextValue] | None,
-    ) -> tuple[bool, str]:
-        principal = self.who.principal
-        if principal.is_anonymous or principal.is_operator or principal.tenant_id is None:
-            return False, "not a tenant's principal"
-        policies = await self.ctx.identity.policies_for(principal)
+    ) -> Decision:
         client = self.request.scope.get("client")
-        context = principal_context(
-            principal,
-            action=action.value,
-            resource=resource,
+        return await decide(
+            self.ctx.identity,
+            self.who.principal,
+            action,
+            resource,
+            account=account,
             source_ip=client[0] if client else None,
             secure=self.request.scope.get("scheme") == "https",
             region=self.ctx.settings.region,
-            keys={**(keys or {}), **principal_keys(policies)},
+            keys=keys,
         )
-        identity, boundary, session = loaded_policies(policies)
-        decision = evaluate(
-            context,
-            identity_policies=identity,
-            permissions_boundary=boundary,
-            session_policy=session,
-            resource_account=account,
-        )
-        return decision.allowed, decision.reason
 
 
 async def authorizer(

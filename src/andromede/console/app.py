@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
 from andromede.audit.access_service import OperatorAccessService
+from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.audit.trail import AuditTrail
 from andromede.billing.service import BillingService
@@ -42,7 +43,13 @@ from andromede.errors import AndromedeError
 from andromede.http.asgi import new_request_id
 from andromede.http.response import Message, Receive, Scope, Send
 from andromede.iam.model import Principal
+from andromede.iam.policy import ContextValue
 from andromede.iam.service import IdentityService
+from andromede.iam.tenant_actions import (
+    Action,
+    Decision,
+    decide,
+)
 from andromede.settings import Settings
 
 __all__ = ["CONSOLE_PATH", "Console", "ConsoleApp", "Session"]
@@ -77,6 +84,10 @@ class _BodyTooLarge(Exception):
 class Session:
     token: str
     principal: Principal
+    # The tenant pages the menu offers (those whose actions the caller's policies allow) and
+    # the count of pending access requests, for whoever may list them (None otherwise).
+    pages: frozenset[str] = frozenset()
+    pending_access_requests: int | None = None
 
     @property
     def csrf(self) -> str:
@@ -130,7 +141,93 @@ class Console:
             principal = await self.identity.resolve_console_session(token)
         except AndromedeError:
             return None
-        return Session(token, principal)
+        return await self._with_menu(request, Session(token, principal))
+
+    async def _with_menu(self, request: Request, session: Session) -> Session:
+        """The session with the menu's pages: each page's actions asked of the engine silently
+        (a menu is no request for the page, so a refusal there is not logged), and the pending
+        requests counted, as ``whoami`` does, for whoever may list them."""
+        account = session.principal.tenant_id
+        if account is None:
+            return session
+        pages = []
+        for page, actions in pages_account.PAGE_ACTIONS.items():
+            resource = pages_account.page_resource(page, account)
+            for action in actions:
+                if not (await self.decide(request, session, action, resource, account=account))[0]:
+                    break
+            else:
+                pages.append(page)
+        pending = None
+        if "access-requests" in pages and self.operator_access is not None:
+            pending = await self.operator_access.pending_count(account)
+        return Session(session.token, session.principal, frozenset(pages), pending)
+
+    async def decide(
+        self,
+        request: Request,
+        session: Session,
+        action: Action,
+        resource: str,
+        *,
+        account: str,
+        keys: dict[str, ContextValue] | None = None,
+    ) -> Decision:
+        """The management API's decision (``iam/tenant_actions.py``), for the console's caller."""
+        client = request.scope.get("client")
+        return await decide(
+            self.identity,
+            session.principal,
+            action,
+            resource,
+            account=account,
+            source_ip=client[0] if client else None,
+            secure=self.secure(request),
+            region=self.settings.region,
+            keys=keys,
+        )
+
+    async def authorise(
+        self,
+        request: Request,
+        session: Session,
+        actions: tuple[Action, ...],
+        resource: str,
+        *,
+        account: str,
+        keys: dict[str, ContextValue] | None = None,
+    ) -> Response | None:
+        """None when the caller may perform every one of ``actions``; otherwise the refusal,
+        a 403 page in the reader's language, recorded in the caller's tenant's log as the API
+        records its own (the first action refused, the engine's reason)."""
+        for action in actions:
+            allowed, reason = await self.decide(
+                request, session, action, resource, account=account, keys=keys
+            )
+            if allowed:
+                continue
+            principal = session.principal
+            self.audit.record(
+                request_id=self.request_id(request),
+                tenant_id=principal.tenant_id,
+                principal=principal.arn,
+                action=action.value,
+                resource=resource,
+                outcome=Outcome.FAILURE,
+                details={"error": "access-denied", "reason": reason},
+            )
+            _ = self.catalogue(request).gettext
+            return self.render(
+                request,
+                "message.html",
+                session=session,
+                status=403,
+                title=_("Access denied"),
+                error=_("Your policies do not allow {action} on {resource}.").format(
+                    action=action.value, resource=resource
+                ),
+            )
+        return None
 
     @staticmethod
     def request_id(request: Request) -> str:

@@ -1,7 +1,12 @@
-"""The tenant's own records, its root user's to read and act on, as the management API has it:
-the audit trail (the latest signed checkpoint and the entries, newest first, by page), the
-operators' access requests (approve, refuse, revoke) and the month's usage and cost. Another
-user of the tenant gets the API's refusal ("only the tenant's root user…"), shown as a page."""
+"""The tenant's own records: the audit trail (the latest signed checkpoint and the entries,
+newest first, by page), the operators' access requests (approve, refuse, revoke) and the
+month's usage and cost.
+
+Who may read and act on them is decided as on the management API (decision 0113): the same
+``andromede:`` actions on the same ARNs, asked of the same decision (``iam/tenant_actions``),
+the root allowed in its own account, others by their policies. A refusal is a 403 page naming
+the action and an event of the tenant's log, as the API's; another tenant's access request
+is 404 before any decision, as on the API, so that its existence does not leak."""
 
 from __future__ import annotations
 
@@ -13,28 +18,55 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.audit.access import Actor
+from andromede.audit.errors import NoSuchAccessRequest
 from andromede.billing.model import parse_month
 from andromede.console.session import CONSOLE_PATH
 from andromede.errors import AndromedeError
+from andromede.iam.tenant_actions import (
+    Action,
+    audit_log_arn,
+    operator_access_arn,
+    operator_access_keys,
+    usage_arn,
+)
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
-__all__ = ["ROUTES"]
+__all__ = ["PAGE_ACTIONS", "ROUTES", "page_resource"]
 
 _ACCESS_URL: Final = f"{CONSOLE_PATH}/access-requests"
 
 
-def _root_only(console: Console, request: Request, session: Session, title: str) -> Response:
-    _ = console.catalogue(request).gettext
-    return console.render(
-        request,
-        "message.html",
-        session=session,
-        status=403,
-        title=title,
-        error=_("Only the tenant's root user may see this page."),
+# What each tenant page reads, as the management API's routes for the same records decide:
+# the page is shown (and offered in the menu) when every one of its actions is allowed.
+PAGE_ACTIONS: Final[dict[str, tuple[Action, ...]]] = {
+    "audit": (Action.GET_AUDIT_CHECKPOINT, Action.GET_AUDIT_ENTRIES),
+    "access-requests": (Action.LIST_OPERATOR_ACCESS_REQUESTS,),
+    "usage": (Action.GET_USAGE_REPORT,),
+}
+
+
+def page_resource(page: str, account: str) -> str:
+    """The ARN a page's actions are decided on, the API's for the same records."""
+    if page == "audit":
+        return audit_log_arn(account)
+    if page == "access-requests":
+        return operator_access_arn(account, "*")
+    return usage_arn(account)
+
+
+async def _tenant_allowed(
+    console: Console, request: Request, session: Session, page: str
+) -> str | Response:
+    """The caller's tenant when it may read ``page``; the refusal otherwise (403, logged)."""
+    account = session.principal.tenant_id or "-"  # a console session is a tenant's principal's
+    refused = await console.authorise(
+        request, session, PAGE_ACTIONS[page], page_resource(page, account), account=account
     )
+    if refused is not None or session.principal.tenant_id is None:
+        return refused or _absent(console, request, session, page)
+    return account
 
 
 def _absent(console: Console, request: Request, session: Session, title: str) -> Response:
@@ -58,10 +90,9 @@ async def audit(console: Console, request: Request) -> Response:
     trail = console.trail
     if trail is None:
         return _absent(console, request, session, title)
-    principal = session.principal
-    if not principal.is_root or principal.tenant_id is None:
-        return _root_only(console, request, session, title)
-    log = principal.tenant_id
+    log = await _tenant_allowed(console, request, session, "audit")
+    if isinstance(log, Response):
+        return log
     signed = await trail.checkpoint(log)
     pruned, _hashes = await trail.pruned(log)
     page_size = min(console.settings.console_page_size, console.settings.audit_max_entries)
@@ -117,11 +148,11 @@ async def _access_page(
     service = console.operator_access
     if service is None:
         return _absent(console, request, session, title)
-    principal = session.principal
-    if not principal.is_root or principal.tenant_id is None:
-        return _root_only(console, request, session, title)
+    tenant = await _tenant_allowed(console, request, session, "access-requests")
+    if isinstance(tenant, Response):
+        return tenant
     now = service.now()
-    found = await service.tenant_requests(principal.tenant_id)
+    found = await service.tenant_requests(tenant)
     rows = [
         {
             "id": r.id,
@@ -141,6 +172,13 @@ async def _access_page(
     )  # fmt: skip
 
 
+_DECISIONS: Final = {
+    "approve": Action.APPROVE_OPERATOR_ACCESS,
+    "refuse": Action.REFUSE_OPERATOR_ACCESS,
+    "revoke": Action.REVOKE_OPERATOR_ACCESS,
+}
+
+
 async def _decide(console: Console, request: Request, decision: str) -> Response:
     session = await console.session(request)
     if session is None:
@@ -149,11 +187,30 @@ async def _decide(console: Console, request: Request, decision: str) -> Response
         return console.refused_form(request, session)
     service = console.operator_access
     principal = session.principal
-    if service is None or not principal.is_root or principal.tenant_id is None:
-        return await _access_page(console, request, session, error=None, status=403)
+    if service is None or principal.tenant_id is None:
+        return await _access_page(console, request, session, error=None, status=404)
     actor = Actor(principal.arn, tenant_id=principal.tenant_id)
     access_request = request.path_params["access_request"]
     request_id = console.request_id(request)
+    try:
+        # Another tenant's request is not found, as on the API, before anything is decided.
+        found = await service.get(actor, access_request)
+    except NoSuchAccessRequest:
+        _ = console.catalogue(request).gettext
+        return console.render(
+            request, "message.html", session=session, status=404, title=_("Operator access"),
+            error=_("No such access request."),
+        )  # fmt: skip
+    refused = await console.authorise(
+        request,
+        session,
+        (_DECISIONS[decision],),
+        operator_access_arn(found.tenant_id, found.id),
+        account=found.tenant_id,
+        keys=operator_access_keys(found),
+    )
+    if refused is not None:
+        return refused
     act = {"approve": service.approve, "refuse": service.refuse, "revoke": service.revoke}[decision]
     try:
         await act(actor, access_request, request_id=request_id)
@@ -184,11 +241,11 @@ async def usage(console: Console, request: Request) -> Response:
     billing = console.billing
     if billing is None:
         return _absent(console, request, session, title)
-    principal = session.principal
-    if not principal.is_root or principal.tenant_id is None:
-        return _root_only(console, request, session, title)
+    tenant = await _tenant_allowed(console, request, session, "usage")
+    if isinstance(tenant, Response):
+        return tenant
     period = parse_month(datetime.now(UTC).strftime("%Y-%m"))
-    report = await billing.usage_report(principal.tenant_id, period)
+    report = await billing.usage_report(tenant, period)
     return console.render(
         request, "usage.html", session=session, title=title, report=report,
     )  # fmt: skip

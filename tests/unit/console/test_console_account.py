@@ -1,5 +1,6 @@
-"""The tenant root's pages: audit trail, operator access requests, usage and cost; and the
-API's refusal of them to the tenant's other users."""
+"""The tenant root's pages: audit trail, operator access requests, usage and cost; and their
+refusal to the tenant's users whose policies do not allow them (test_console_iam.py has the
+rest of who may)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from andromede.audit.access import AccessMode, Actor
 from support.console import ConsoleHarness, csrf, log_in
 
 
-async def test_other_users_are_refused_the_roots_pages(console: ConsoleHarness) -> None:
+async def test_users_without_policies_are_refused_the_roots_pages(console: ConsoleHarness) -> None:
     await console.user_with_password(console.admin_tenant_id, "intern")
     async with console.client() as client:
         await log_in(client, "admin", "intern")
@@ -17,7 +18,7 @@ async def test_other_users_are_refused_the_roots_pages(console: ConsoleHarness) 
         pages = [await client.get(p) for p in ("/audit", "/access-requests", "/usage")]
     assert 'href="/console/audit"' not in buckets.text  # not offered in the menu either
     for page in pages:
-        assert page.status_code == 403 and "root user" in page.text
+        assert page.status_code == 403 and "Access denied" in page.text
 
 
 async def test_the_audit_trail_shows_the_checkpoint_and_entries_by_page(
