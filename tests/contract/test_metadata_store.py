@@ -10,11 +10,12 @@ import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from andromede.db.database import open_database
-from andromede.storage import store_sql
+from andromede.storage import store_sql, store_sql_versions
 from andromede.storage.acl import AccessControlList
 from andromede.storage.cors import CorsConfiguration, CorsRule
 from andromede.storage.errors import (
@@ -56,6 +57,9 @@ from andromede.storage.object_lock import (
     ObjectLock,
     ObjectLockConfiguration,
 )
+from andromede.storage.replication import ReplicationTarget
+from andromede.storage.replication_queue import ReplicationQueue
+from andromede.storage.replication_queue_sql import SqlReplicationQueue
 from andromede.storage.store import MetadataStore
 from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.storage.store_sql import SqlMetadataStore, prefix_upper_bound
@@ -1377,3 +1381,84 @@ async def test_object_lock_and_a_suspended_versioning_never_meet(store: Metadata
         await store.set_bucket_object_lock("missing", ObjectLockConfiguration())
     with pytest.raises(NoSuchBucket):
         await store.set_bucket_versioning("missing", VersioningStatus.SUSPENDED)
+
+
+def replication_queue_of(store: MetadataStore) -> ReplicationQueue:
+    """The queue a store writes its versions' replication tasks to (decision 0112)."""
+    if isinstance(store, MemoryMetadataStore):
+        return store.replication_queue
+    assert isinstance(store, SqlMetadataStore)
+    return SqlReplicationQueue(store._db)
+
+
+async def test_a_version_and_its_replication_task_commit_together(store: MetadataStore) -> None:
+    """Increment 2 of decision 0112: the write that commits a version (or delete marker)
+    writes its replication task and its PENDING status; a Suspended bucket's null version
+    gets none (a replica keeps its source's id)."""
+    await store.create_bucket(bucket())
+    await store.create_bucket(dataclasses.replace(bucket("b2"), region="de"))
+    await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    target = ReplicationTarget("b2", "rule-1", "eu")
+    written = await store.put_object_version(record("k"), replication=target)
+    assert written.version_id is not None
+    marker_target = dataclasses.replace(target, delete_marker=True)
+    marked = await store.put_delete_marker(
+        "b1", "k", owner_id="o-t1", now=T0 + timedelta(1), replication=marker_target
+    )
+    assert marked.version_id is not None
+    queue = replication_queue_of(store)
+    claimed = await queue.claim(T0 + timedelta(2), lease=timedelta(minutes=5), limit=10)
+    assert [(t.version_id, t.delete_marker) for t in claimed] == [
+        (written.version_id, False),
+        (marked.version_id, True),
+    ]
+    assert {(t.source_bucket, t.key, t.destination_bucket, t.rule_id) for t in claimed} == {
+        ("b1", "k", "b2", "rule-1")
+    }
+    assert {(t.source_region, t.destination_region) for t in claimed} == {("eu", "de")}
+    assert await queue.status("b1", "k", written.version_id) == "PENDING"
+    assert await queue.status("b1", "k", marked.version_id) == "PENDING"
+    # A destination gone meanwhile: queued in the source's region, whose gateways fail it.
+    gone = ReplicationTarget("gone", "rule-1", "eu")
+    await store.put_object_version(record("other"), replication=gone)
+    (orphan,) = await queue.claim(T0 + timedelta(2), lease=timedelta(minutes=5), limit=10)
+    assert (orphan.key, orphan.destination_region) == ("other", "eu")
+    await store.set_bucket_versioning("b1", VersioningStatus.SUSPENDED)
+    await store.put_object_version(record("k", blob="null"), replication=target)
+    await store.put_delete_marker("b1", "k", owner_id="o-t1", now=T0, replication=marker_target)
+    assert await queue.pending() == 3
+
+
+async def test_a_failure_in_the_commit_leaves_neither_version_nor_task(
+    store: MetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The task is part of the version's transaction: a failure after its row is written
+    (and after the version's) rolls both back, so no version exists without its task, nor a
+    task without its version. The memory store has no await between the two writes."""
+    if not isinstance(store, SqlMetadataStore):
+        pytest.skip("a transaction's rollback: the memory store writes both in one step")
+    await store.create_bucket(bucket())
+    await store.create_bucket(dataclasses.replace(bucket("b2"), region="de"))
+    await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    target = ReplicationTarget("b2", "rule-1", "eu")
+    queue_in_transaction = store_sql_versions.queue_in_transaction
+
+    def then_fail(*args: Any) -> None:
+        queue_in_transaction(*args)
+        raise RuntimeError("the database connection dropped before the commit")
+
+    monkeypatch.setattr(store_sql_versions, "queue_in_transaction", then_fail)
+    with pytest.raises(RuntimeError):
+        await store.put_object_version(record("k"), replication=target)
+    with pytest.raises(RuntimeError):
+        await store.put_delete_marker(
+            "b1",
+            "m",
+            owner_id="o-t1",
+            now=T0,
+            replication=dataclasses.replace(target, delete_marker=True),
+        )
+    assert await store.get_object("b1", "k") is None
+    assert await store.get_current_delete_marker("b1", "m") is None
+    queue = replication_queue_of(store)
+    assert await queue.pending() == 0

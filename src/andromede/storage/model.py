@@ -16,6 +16,7 @@ from typing import Final, Generic, TypeVar
 
 from andromede.storage.acl import AccessControlList
 from andromede.storage.object_lock import ObjectLock, ObjectLockConfiguration
+from andromede.storage.replication import ReplicationConfiguration
 
 __all__ = [
     "BUCKET_ACCESS_FIELDS",
@@ -193,6 +194,9 @@ class Bucket:
     # Whether the tenant's own data reads (GET, HEAD, listings) become events of its
     # transparency log (decision 0109); writes are, whatever this says. Off by default.
     data_reads_logged: bool = False
+    # Its replication configuration (decision 0112), read with the bucket as the data-events
+    # setting is, so that a write knows whether to queue a copy without a read of its own.
+    replication: ReplicationConfiguration | None = None
 
     @property
     def acls_enabled(self) -> bool:
@@ -400,6 +404,10 @@ class ObjectRecord:
     version_id: str | None = None
     # The version's retention and legal hold (decision 0102); None: neither.
     lock: ObjectLock | None = None
+    # The version's x-amz-replication-status (decision 0112), read with the version's row by
+    # the reads GET and HEAD make; None: none, or a record not read so (a write's). Not part
+    # of what the record is: it changes as the copy is made.
+    replication_status: str | None = field(default=None, compare=False)
 
     def opened(
         self,
@@ -443,6 +451,7 @@ class ObjectRecord:
             key_check,
             self.version_id,
             self.lock,
+            self.replication_status,
         )
 
     @property

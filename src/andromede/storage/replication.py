@@ -26,6 +26,7 @@ __all__ = [
     "ReplicationConfiguration",
     "ReplicationRule",
     "ReplicationStatus",
+    "ReplicationTarget",
     "bucket_from_arn",
 ]
 
@@ -130,6 +131,18 @@ class ReplicationRule:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicationTarget:
+    """Where a version about to be committed is to be copied: what the metadata store writes
+    as the version's task (and PENDING status) in the transaction that commits the version
+    (decision 0112, increment 2), once it knows the version's id."""
+
+    destination_bucket: str
+    rule_id: str
+    source_region: str
+    delete_marker: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ReplicationConfiguration:
     rules: tuple[ReplicationRule, ...]
     # The IAM role S3 would assume to replicate: recorded and shown back; the gateway copies
@@ -158,6 +171,24 @@ class ReplicationConfiguration:
         if rule is None or rule.tags or not rule.replicates_delete_markers:
             return None
         return rule
+
+    def target_for(
+        self, key: str, tags: Iterable[tuple[str, str]], source_region: str
+    ) -> ReplicationTarget | None:
+        """The task a new version of ``key`` with ``tags`` gets, if a rule selects it."""
+        rule = self.rule_for(key, tags)
+        if rule is None:
+            return None
+        return ReplicationTarget(rule.destination_bucket, rule.rule_id, source_region)
+
+    def target_for_marker(self, key: str, source_region: str) -> ReplicationTarget | None:
+        """The task a new delete marker of ``key`` gets, if its rule replicates markers."""
+        rule = self.rule_for_marker(key)
+        if rule is None:
+            return None
+        return ReplicationTarget(
+            rule.destination_bucket, rule.rule_id, source_region, delete_marker=True
+        )
 
     @property
     def destinations(self) -> frozenset[str]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from andromede.storage.replication import ReplicationStatus
+from andromede.storage.replication import ReplicationStatus, ReplicationTarget
 
 __all__ = [
     "MemoryReplicationQueue",
@@ -44,6 +44,28 @@ class ReplicationTask:
     task_id: int = 0
     attempts: int = 0
     last_error: str | None = None
+
+    @classmethod
+    def of_version(
+        cls,
+        target: ReplicationTarget,
+        source_bucket: str,
+        key: str,
+        version_id: str,
+        destination_region: str | None,
+    ) -> ReplicationTask:
+        """The task of a version just written; ``destination_region`` None: the destination
+        is gone (the source's gateways then settle it: FAILED)."""
+        return cls(
+            source_bucket=source_bucket,
+            key=key,
+            version_id=version_id,
+            destination_bucket=target.destination_bucket,
+            rule_id=target.rule_id,
+            source_region=target.source_region,
+            destination_region=destination_region or target.source_region,
+            delete_marker=target.delete_marker,
+        )
 
 
 class ReplicationQueue(Protocol):
@@ -88,12 +110,15 @@ class MemoryReplicationQueue:
 
     async def enqueue(self, tasks: Sequence[ReplicationTask], now: datetime) -> None:
         for task in tasks:
-            stored = dataclasses.replace(task, task_id=self._next_id, attempts=0)
-            self._tasks[self._next_id] = (stored, now, None)
-            self._next_id += 1
-            self._statuses[(task.source_bucket, task.key, task.version_id)] = (
-                ReplicationStatus.PENDING
-            )
+            self.add(task, now)
+
+    def add(self, task: ReplicationTask, now: datetime) -> None:
+        """Queue ``task`` with no await: the memory store calls it in the step that commits
+        the version, as the SQL store inserts the row in the version's transaction."""
+        stored = dataclasses.replace(task, task_id=self._next_id, attempts=0)
+        self._tasks[self._next_id] = (stored, now, None)
+        self._next_id += 1
+        self._statuses[(task.source_bucket, task.key, task.version_id)] = ReplicationStatus.PENDING
 
     async def claim(
         self,
@@ -145,6 +170,10 @@ class MemoryReplicationQueue:
         self._statuses[(task.source_bucket, task.key, task.version_id)] = ReplicationStatus.FAILED
 
     async def status(self, bucket: str, key: str, version_id: str) -> str | None:
+        return self.status_now(bucket, key, version_id)
+
+    def status_now(self, bucket: str, key: str, version_id: str) -> str | None:
+        """The status with no await: what the memory store reads with a version."""
         return self._statuses.get((bucket, key, version_id))
 
     async def pending(self) -> int:

@@ -20,10 +20,10 @@ from sqlalchemy.engine import Connection
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.db.statements import Upsert
-from andromede.storage.replication import ReplicationStatus
+from andromede.storage.replication import ReplicationStatus, ReplicationTarget
 from andromede.storage.replication_queue import ReplicationTask
 
-__all__ = ["SqlReplicationQueue"]
+__all__ = ["SqlReplicationQueue", "queue_in_transaction"]
 
 _T = tables.replication_tasks
 _S = tables.replication_statuses
@@ -51,6 +51,46 @@ def _set_status(conn: Connection, bucket: str, key: str, version_id: str, status
     _SET_STATUS(conn, {"bucket": bucket, "key": key, "version_id": version_id, "status": status})
 
 
+def _task_row(t: ReplicationTask, now: datetime) -> dict[str, object]:
+    return {
+        "source_bucket": t.source_bucket,
+        "key": t.key,
+        "version_id": t.version_id,
+        "destination_bucket": t.destination_bucket,
+        "rule_id": t.rule_id,
+        "source_region": t.source_region,
+        "destination_region": t.destination_region,
+        "delete_marker": t.delete_marker,
+        "attempts": 0,
+        "not_before": now,
+        "lease_until": None,
+        "created_at": now,
+        "last_error": None,
+    }
+
+
+_DESTINATION_REGION = sa.select(tables.buckets.c.region).where(
+    tables.buckets.c.name == sa.bindparam("name")
+)
+
+
+def queue_in_transaction(
+    conn: Connection,
+    target: ReplicationTarget,
+    source_bucket: str,
+    key: str,
+    version_id: str,
+    now: datetime,
+) -> None:
+    """Queue the copy of a version (or delete marker) in the transaction that commits it, so
+    that no crash can leave the version committed without its task (decision 0112, increment
+    2); the version is PENDING from the moment it exists."""
+    region = conn.scalar(_DESTINATION_REGION, {"name": target.destination_bucket})
+    task = ReplicationTask.of_version(target, source_bucket, key, version_id, region)
+    conn.execute(_T.insert(), [_task_row(task, now)])
+    _set_status(conn, source_bucket, key, version_id, ReplicationStatus.PENDING)
+
+
 class SqlReplicationQueue:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -58,24 +98,7 @@ class SqlReplicationQueue:
     async def enqueue(self, tasks: Sequence[ReplicationTask], now: datetime) -> None:
         if not tasks:
             return
-        rows = [
-            {
-                "source_bucket": t.source_bucket,
-                "key": t.key,
-                "version_id": t.version_id,
-                "destination_bucket": t.destination_bucket,
-                "rule_id": t.rule_id,
-                "source_region": t.source_region,
-                "destination_region": t.destination_region,
-                "delete_marker": t.delete_marker,
-                "attempts": 0,
-                "not_before": now,
-                "lease_until": None,
-                "created_at": now,
-                "last_error": None,
-            }
-            for t in tasks
-        ]
+        rows = [_task_row(t, now) for t in tasks]
 
         def work(conn: Connection) -> None:
             conn.execute(_T.insert(), rows)

@@ -1,13 +1,13 @@
-"""Bucket replication at work (decision 0112): new versions of a bucket with a replication
-configuration queued as they are written, and the worker each ``serve`` runs that copies them.
+"""Bucket replication at work (decision 0112): the worker each ``serve`` runs that copies
+the versions queued for it.
 
-- ``version_written`` / ``marker_written``: called by the S3 handlers once a write (PUT,
-  CompleteMultipartUpload, CopyObject, POST) or a DELETE without ``versionId`` committed in a
-  versioned source bucket. The rule the version falls under (``storage/replication.py``) names
-  its destination; the task is queued and the version is PENDING. SSE-C versions are not
-  replicated (S3 neither: the key is the customer's, never kept), nor are version deletes.
-  Replicas are written by the worker, never through these hooks: a replica is never
-  replicated again, so two buckets replicating to each other make no loop.
+- Queueing is the metadata store's: a write (PUT, CompleteMultipartUpload, CopyObject, POST)
+  or a client's DELETE without ``versionId`` in a versioned source bucket commits the version
+  and its task (the version PENDING) in one transaction, with the rule the bucket's
+  configuration (read with the bucket) chooses (``ObjectService``, ``storage/replication.py``).
+  SSE-C versions are not replicated (S3 neither: the key is the customer's, never kept), nor
+  are version deletes. Replicas are written by this worker without a target: a replica is
+  never replicated again, so two buckets replicating to each other make no loop.
 - ``run_once``: claim the due tasks whose two regions this gateway serves, copy each
   (``ObjectService.replicate_version``: streamed, re-encrypted under the destination's keys,
   the source's version id kept), and settle it: COMPLETED and REPLICA; retried after
@@ -31,8 +31,7 @@ from andromede.storage.errors import (
     NoSuchVersion,
     ReplicaRefused,
 )
-from andromede.storage.model import Bucket, EncryptionMode, ObjectRecord, VersioningStatus
-from andromede.storage.replication import ReplicationRule
+from andromede.storage.model import VersioningStatus
 from andromede.storage.replication_queue import ReplicationQueue, ReplicationTask
 from andromede.storage.service import ObjectService
 
@@ -69,55 +68,6 @@ class Replicator:
         self._max_attempts = max_attempts
         self._retry_base = retry_base
         self._clock = clock
-
-    # -- queueing -----------------------------------------------------------------------------
-    async def version_written(self, bucket: Bucket, record: ObjectRecord) -> None:
-        """Queue the new version ``record`` of ``bucket`` if a rule selects it."""
-        if record.version_id is None or bucket.versioning is not VersioningStatus.ENABLED:
-            return
-        if record.encryption is EncryptionMode.SSE_C:
-            return
-        config = await self._objects.get_bucket_replication(bucket.name)
-        if config is None:
-            return
-        rule = config.rule_for(record.key, record.headers.tags)
-        if rule is not None:
-            await self._enqueue(bucket, record.key, record.version_id, rule, marker=False)
-
-    async def marker_written(self, bucket: Bucket, key: str, version_id: str | None) -> None:
-        """Queue the new delete marker of ``key`` if its rule replicates markers."""
-        if version_id is None or bucket.versioning is not VersioningStatus.ENABLED:
-            return
-        config = await self._objects.get_bucket_replication(bucket.name)
-        rule = None if config is None else config.rule_for_marker(key)
-        if rule is not None:
-            await self._enqueue(bucket, key, version_id, rule, marker=True)
-
-    async def status(self, bucket: str, key: str, version_id: str | None) -> str | None:
-        """The version's ``x-amz-replication-status``, if it has one."""
-        if version_id is None:
-            return None
-        return await self._queue.status(bucket, key, version_id)
-
-    async def _enqueue(
-        self, source: Bucket, key: str, version_id: str, rule: ReplicationRule, *, marker: bool
-    ) -> None:
-        try:
-            region = (await self._objects.get_bucket(rule.destination_bucket)).region
-        except NoSuchBucket:
-            # Gone since the configuration was put: the source's gateways settle it (FAILED).
-            region = source.region
-        task = ReplicationTask(
-            source_bucket=source.name,
-            key=key,
-            version_id=version_id,
-            destination_bucket=rule.destination_bucket,
-            rule_id=rule.rule_id,
-            source_region=source.region,
-            destination_region=region,
-            delete_marker=marker,
-        )
-        await self._queue.enqueue([task], self._clock())
 
     # -- the worker ---------------------------------------------------------------------------
     async def run_forever(self) -> None:

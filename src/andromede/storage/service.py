@@ -88,6 +88,7 @@ from andromede.storage.model import (
     ChecksumAlgorithm,
     ChecksumType,
     ContentHeaders,
+    EncryptionMode,
     ExpectedObject,
     MultipartUpload,
     ObjectLookup,
@@ -101,7 +102,11 @@ from andromede.storage.model import (
 )
 from andromede.storage.object_lock import LockChange, ObjectLock, ObjectLockConfiguration
 from andromede.storage.regions import RegionalBlobs
-from andromede.storage.replication import REPLICATION_DOCUMENT, ReplicationConfiguration
+from andromede.storage.replication import (
+    REPLICATION_DOCUMENT,
+    ReplicationConfiguration,
+    ReplicationTarget,
+)
 from andromede.storage.sealed_blobs import (
     DEFAULT_OPENED_HEADERS_MEMO_SIZE,
     BlobKeys,
@@ -138,6 +143,21 @@ def new_upload_id() -> str:
         upload_id = secrets.token_urlsafe(24)
         if not upload_id.startswith("-"):
             return upload_id
+
+
+def _replication_target(bucket: Bucket, record: ObjectRecord) -> ReplicationTarget | None:
+    """Where the new version ``record`` of ``bucket`` is copied, if its replication
+    configuration (read with the bucket) has a rule for it (decision 0112). Only a bucket
+    whose versioning is Enabled replicates; SSE-C versions never are (S3 neither: the
+    customer's key is not kept)."""
+    config = bucket.replication
+    if (
+        config is None
+        or bucket.versioning is not VersioningStatus.ENABLED
+        or record.encryption is EncryptionMode.SSE_C
+    ):
+        return None
+    return config.target_for(record.key, record.headers.tags, bucket.region)
 
 
 def _utcnow() -> datetime:
@@ -451,7 +471,12 @@ class ObjectService:
             )
         finally:
             keys.forget()
-        return await self._commit_record(record, expected, versioned=target.versioning is not None)
+        return await self._commit_record(
+            record,
+            expected,
+            versioned=target.versioning is not None,
+            replication=_replication_target(target, record),
+        )
 
     async def set_object_acl(
         self,
@@ -634,6 +659,7 @@ class ObjectService:
         owner_id: str,
         if_etag: str | None = None,
         bypass_governance: bool = False,
+        replicated: bool = False,
     ) -> tuple[str | None, bool]:
         """A delete in a versioned bucket: without ``version_id``, a delete marker; with it,
         that version removed for good (nothing if there is none). Returns the version id to
@@ -641,10 +667,25 @@ class ObjectService:
         whether it is a delete marker. ``if_etag`` (no ``version_id`` only): the marker is
         put only over a current object with that ETag (ObjectChanged otherwise). A version
         under retention or legal hold is not removed (ObjectLocked, decision 0102);
-        ``bypass_governance``: a GOVERNANCE retention does not count."""
+        ``bypass_governance``: a GOVERNANCE retention does not count. ``replicated``: a
+        client's DELETE, whose marker the bucket's replication copies if a rule says so
+        (decision 0112; a lifecycle's markers are not replicated, as on S3)."""
         if version_id is None:
+            config = bucket.replication
+            target = (
+                config.target_for_marker(key, bucket.region)
+                if replicated
+                and config is not None
+                and bucket.versioning is VersioningStatus.ENABLED
+                else None
+            )
             written = await self._store.put_delete_marker(
-                bucket.name, key, owner_id=owner_id, now=self._clock(), if_etag=if_etag
+                bucket.name,
+                key,
+                owner_id=owner_id,
+                now=self._clock(),
+                if_etag=if_etag,
+                replication=target,
             )
             await self._queue_deletion(written.released)
             return written.version_id, True
@@ -761,7 +802,12 @@ class ObjectService:
             )
         finally:
             keys.forget()
-        return await self._commit_record(record, expected, versioned=target.versioning is not None)
+        return await self._commit_record(
+            record,
+            expected,
+            versioned=target.versioning is not None,
+            replication=_replication_target(target, record),
+        )
 
     async def replicate_version(self, source: ObjectRecord, destination: str) -> ObjectRecord:
         """Write ``source`` (a version of a bucket with a replication configuration) into the
@@ -988,7 +1034,7 @@ class ObjectService:
 
     async def complete_multipart_upload(
         self,
-        bucket: str,
+        bucket: str | Bucket,
         key: str,
         upload_id: str,
         parts: Sequence[CompletedPart],
@@ -1004,7 +1050,11 @@ class ObjectService:
         is written. ETag is md5-of-md5s-N; checksum composite or full-object as the upload
         declared. ``expected``: a conditional completion, checked in the commit
         (ObjectChanged, the upload left as it was). ``default_lock``: the bucket's default
-        retention counted from now; the upload's own lock settings win over it."""
+        retention counted from now; the upload's own lock settings win over it. ``bucket`` by
+        name, or as the caller read it during this request (its replication configuration
+        says whether the version is queued for a copy, decision 0112)."""
+        source = bucket if isinstance(bucket, Bucket) else None
+        bucket = bucket if isinstance(bucket, str) else bucket.name
         upload = await self._upload(bucket, key, upload_id)
         if not parts:
             raise InvalidPart("a multipart upload needs at least one part")
@@ -1074,8 +1124,15 @@ class ObjectService:
         )
         # Shielded: once the transaction runs, a client disconnect must not leave us unsure
         # whether the object exists while its replaced blobs are still unqueued.
+        if source is None:
+            source = await self.get_bucket(bucket)
         replaced, unused = await asyncio.shield(
-            self._store.complete_upload(upload_id, stored_form(record), expected=expected)
+            self._store.complete_upload(
+                upload_id,
+                stored_form(record),
+                expected=expected,
+                replication=_replication_target(source, record),
+            )
         )
         if isinstance(replaced, VersionedWrite):  # a versioned bucket (decision 0097)
             await self._queue_deletion([*unused, *replaced.released])
@@ -1322,22 +1379,24 @@ class ObjectService:
         expected: ExpectedObject | None = None,
         *,
         versioned: bool = False,
+        replication: ReplicationTarget | None = None,
     ) -> ObjectRecord:
         """Commit the metadata row of a freshly committed blob (or inline bytes); queue what
         it replaced. ``versioned``: the bucket was versioned when read (decision 0097); the
-        record returned then carries its version id."""
+        record returned then carries its version id. ``replication``: the version's copy,
+        queued in the version's own transaction (decision 0112)."""
         try:
             # Shielded: a disconnect must not cut the transaction (and the queueing of the
             # replaced blobs) in the middle; the client simply does not hear the answer.
             if versioned:
-                return await self._commit_version(record, expected)
+                return await self._commit_version(record, expected, replication)
             try:
                 replaced = await asyncio.shield(
                     self._store.put_object(stored_form(record), expected=expected)
                 )
             except BucketVersioned:
                 # Turned on since the bucket was read: the previous version must be kept.
-                return await self._commit_version(record, expected)
+                return await self._commit_version(record, expected, replication)
         except (NoSuchBucket, NoSuchUpload, ObjectChanged):
             # The row was certainly not written: the blob is nobody's.
             segment = record.segments[0]
@@ -1355,11 +1414,16 @@ class ObjectService:
         return record
 
     async def _commit_version(
-        self, record: ObjectRecord, expected: ExpectedObject | None
+        self,
+        record: ObjectRecord,
+        expected: ExpectedObject | None,
+        replication: ReplicationTarget | None = None,
     ) -> ObjectRecord:
         """The commit of a write in a versioned bucket; what it released is queued."""
         written = await asyncio.shield(
-            self._store.put_object_version(stored_form(record), expected=expected)
+            self._store.put_object_version(
+                stored_form(record), expected=expected, replication=replication
+            )
         )
         await self._queue_deletion(written.released)
         if record.sealed_headers is not None:

@@ -29,6 +29,7 @@ from andromede.storage.model import (
     VersioningStatus,
 )
 from andromede.storage.object_lock import LockChange, ObjectLockConfiguration
+from andromede.storage.replication import ReplicationTarget
 from andromede.storage.versioning import (
     DeleteMarker,
     RemovalCondition,
@@ -164,12 +165,18 @@ class MetadataStore(Protocol):
         versioned Enabled, checked in the same statement as the write (decision 0104)."""
 
     async def put_object_version(
-        self, record: ObjectRecord, *, expected: ExpectedObject | None = None
+        self,
+        record: ObjectRecord,
+        *,
+        expected: ExpectedObject | None = None,
+        replication: ReplicationTarget | None = None,
     ) -> VersionedWrite:
         """Make ``record`` the key's current version, as the bucket's state says: Enabled, a
         new version id, the current object kept as a noncurrent version; Suspended, the null
         version, replacing the key's null version wherever it is (released). NoSuchBucket and
-        ``expected`` as for :meth:`put_object` (the current object; a delete marker is none)."""
+        ``expected`` as for :meth:`put_object` (the current object; a delete marker is none).
+        ``replication``: the version's copy is queued (and the version PENDING) in the same
+        transaction, when the version has an id (decision 0112)."""
 
     async def put_delete_marker(
         self,
@@ -180,13 +187,14 @@ class MetadataStore(Protocol):
         now: datetime,
         if_etag: str | None = None,
         version_id: str | None = None,
+        replication: ReplicationTarget | None = None,
     ) -> VersionedWrite:
         """A delete without a version id: a delete marker becomes the key's newest version
         (the null one when Suspended, replacing the null version). NoSuchBucket. ``if_etag``:
         only over a current object with that ETag, checked in the same transaction
         (ObjectChanged otherwise: a conditional delete, decision 0058). ``version_id``: a
         replicated marker keeping its source's id (decision 0112; ReplicaRefused as for a
-        replica's put_object_version)."""
+        replica's put_object_version). ``replication`` as for :meth:`put_object_version`."""
 
     async def get_object_version(
         self, bucket: str, key: str, version_id: str
@@ -277,7 +285,12 @@ class MetadataStore(Protocol):
         """Uploads ordered by (key, initiated, upload_id), strictly after the markers."""
 
     async def complete_upload(
-        self, upload_id: str, record: ObjectRecord, *, expected: ExpectedObject | None = None
+        self,
+        upload_id: str,
+        record: ObjectRecord,
+        *,
+        expected: ExpectedObject | None = None,
+        replication: ReplicationTarget | None = None,
     ) -> tuple[ObjectRecord | VersionedWrite | None, list[Part]]:
         """Atomically drop the upload and its parts and put ``record``.
 
@@ -285,7 +298,8 @@ class MetadataStore(Protocol):
         answer) and the parts that ``record`` does not use. NoSuchUpload if
         the upload was completed or aborted meanwhile (the caller lost the race).
         ``expected`` as for :meth:`put_object`: on ``ObjectChanged`` the upload is left as it
-        was, so the client may complete it again or abort it.
+        was, so the client may complete it again or abort it. ``replication`` as for
+        :meth:`put_object_version`, in a versioned bucket.
         """
 
     async def abort_upload(self, upload_id: str) -> list[Part]:

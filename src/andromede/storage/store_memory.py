@@ -45,6 +45,12 @@ from andromede.storage.object_lock import (
     ObjectLockConfiguration,
     check_removal,
 )
+from andromede.storage.replication import (
+    REPLICATION_DOCUMENT,
+    ReplicationConfiguration,
+    ReplicationTarget,
+)
+from andromede.storage.replication_queue import MemoryReplicationQueue, ReplicationTask
 from andromede.storage.versioning import (
     NULL_VERSION_ID,
     DeleteMarker,
@@ -85,6 +91,10 @@ class MemoryMetadataStore:
         self._parts: dict[str, dict[int, Part]] = {}
         self._deletions: list[tuple[datetime, int, str, str | None]] = []
         self._deletion_seq = 0
+        # Bucket replication's queue (decision 0112): the store writes a version's task in the
+        # step that commits the version, as the SQL store does in its transaction; the
+        # replicator reads and settles it through the same object.
+        self.replication_queue = MemoryReplicationQueue()
 
     # -- buckets --------------------------------------------------------------------------
     async def create_bucket(self, bucket: Bucket) -> None:
@@ -161,11 +171,16 @@ class MemoryMetadataStore:
         return self._state(name).documents.get(kind)
 
     async def put_bucket_document(self, name: str, kind: str, document: str | None) -> None:
-        documents = self._state(name).documents
+        state = self._state(name)
+        documents = state.documents
         if document is None:
             documents.pop(kind, None)
         else:
             documents[kind] = document
+        if kind == REPLICATION_DOCUMENT:
+            # Read with the bucket, as the SQL store joins it (decision 0112).
+            replication = None if document is None else ReplicationConfiguration.from_text(document)
+            state.bucket = dataclasses.replace(state.bucket, replication=replication)
 
     async def list_bucket_documents(
         self, kind: str, after: str | None, limit: int
@@ -237,7 +252,17 @@ class MemoryMetadataStore:
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
         state = self._buckets.get(bucket)
-        return None if state is None else state.objects.get(key.encode())
+        return None if state is None else self._with_status(state.objects.get(key.encode()))
+
+    def _with_status(self, record: ObjectRecord | None) -> ObjectRecord | None:
+        """``record`` with its version's replication status, as the SQL store reads it with
+        the row (decision 0112)."""
+        if record is None or record.version_id is None:
+            return record
+        status = self.replication_queue.status_now(record.bucket, record.key, record.version_id)
+        if status is None:
+            return record
+        return dataclasses.replace(record, replication_status=status)
 
     async def get_bucket_and_object(
         self, bucket: str, key: str
@@ -245,7 +270,7 @@ class MemoryMetadataStore:
         state = self._buckets.get(bucket)
         if state is None:
             return None, None
-        return state.bucket, state.objects.get(key.encode())
+        return state.bucket, self._with_status(state.objects.get(key.encode()))
 
     async def set_object_acl(
         self, bucket: str, key: str, acl: AccessControlList | None
@@ -319,7 +344,11 @@ class MemoryMetadataStore:
         return state.bucket
 
     async def put_object_version(
-        self, record: ObjectRecord, *, expected: ExpectedObject | None = None
+        self,
+        record: ObjectRecord,
+        *,
+        expected: ExpectedObject | None = None,
+        replication: ReplicationTarget | None = None,
     ) -> VersionedWrite:
         state = self._state(record.bucket)
         if not record.stored_in(state.bucket.region):
@@ -348,6 +377,10 @@ class MemoryMetadataStore:
         if encoded not in state.objects:
             bisect.insort(state.keys, encoded)
         state.objects[encoded] = dataclasses.replace(record, version_id=version_id)
+        if replication is not None and version_id is not None:
+            self._queue_replication(
+                replication, record.bucket, record.key, version_id, record.last_modified
+            )
         return VersionedWrite(version_id, tuple(released))
 
     async def put_delete_marker(
@@ -359,6 +392,7 @@ class MemoryMetadataStore:
         now: datetime,
         if_etag: str | None = None,
         version_id: str | None = None,
+        replication: ReplicationTarget | None = None,
     ) -> VersionedWrite:
         state = self._state(bucket)
         status = _status(state)
@@ -381,7 +415,19 @@ class MemoryMetadataStore:
         suspended = status is VersioningStatus.SUSPENDED
         marker = DeleteMarker(bucket, key, None if suspended else sort_id, now, owner_id)
         state.versions.setdefault(encoded, []).insert(0, _Kept(sort_id, suspended, marker))
+        if replication is not None and not suspended:
+            self._queue_replication(replication, bucket, key, sort_id, now)
         return VersionedWrite(marker.version_id, tuple(released))
+
+    def _queue_replication(
+        self, target: ReplicationTarget, bucket: str, key: str, version_id: str, now: datetime
+    ) -> None:
+        """The copy queued in the step that commits the version, with no await between (the
+        SQL store's transaction, decision 0112)."""
+        destination = self._buckets.get(target.destination_bucket)
+        region = None if destination is None else destination.bucket.region
+        task = ReplicationTask.of_version(target, bucket, key, version_id, region)
+        self.replication_queue.add(task, now)
 
     async def get_object_version(
         self, bucket: str, key: str, version_id: str
@@ -392,9 +438,12 @@ class MemoryMetadataStore:
         encoded = key.encode()
         current = state.objects.get(encoded)
         if current is not None and (current.version_id or NULL_VERSION_ID) == version_id:
-            return current
+            return self._with_status(current)
         kept = _find(state, encoded, version_id)
-        return None if kept is None else kept.version
+        if kept is None:
+            return None
+        found = kept.version
+        return found if isinstance(found, DeleteMarker) else self._with_status(found)
 
     async def get_current_delete_marker(self, bucket: str, key: str) -> DeleteMarker | None:
         state = self._buckets.get(bucket)
@@ -598,7 +647,12 @@ class MemoryMetadataStore:
         return ListPage(tuple(candidates[:limit]), len(candidates) > limit)
 
     async def complete_upload(
-        self, upload_id: str, record: ObjectRecord, *, expected: ExpectedObject | None = None
+        self,
+        upload_id: str,
+        record: ObjectRecord,
+        *,
+        expected: ExpectedObject | None = None,
+        replication: ReplicationTarget | None = None,
     ) -> tuple[ObjectRecord | VersionedWrite | None, list[Part]]:
         if upload_id not in self._uploads:
             raise NoSuchUpload(upload_id)
@@ -608,7 +662,7 @@ class MemoryMetadataStore:
         used = {s.blob_id for s in record.segments}
         unused = [p for p in self._drop_upload(upload_id) if p.blob_id not in used]
         if state.bucket.versioning is not None:
-            return await self.put_object_version(record), unused
+            return await self.put_object_version(record, replication=replication), unused
         replaced = await self.put_object(record)
         return replaced, unused
 

@@ -82,6 +82,11 @@ from andromede.storage.model import (
     build_object_record,
 )
 from andromede.storage.object_lock import LockChange, ObjectLock, ObjectLockConfiguration
+from andromede.storage.replication import (
+    REPLICATION_DOCUMENT,
+    ReplicationConfiguration,
+    ReplicationTarget,
+)
 from andromede.storage.versioning import (
     DeleteMarker,
     RemovalCondition,
@@ -461,8 +466,9 @@ _OWNERSHIPS = {o.value: o for o in ObjectOwnership}
 _VERSIONING = {v.value: v for v in VersioningStatus}
 
 
-def _object_from_row(row: Sequence[Any]) -> ObjectRecord:
-    """The record of a row of ``select(objects)`` (its columns in ``_OBJECT_COLUMNS`` order)."""
+def _object_from_row(row: Sequence[Any], replication_status: str | None = None) -> ObjectRecord:
+    """The record of a row of ``select(objects)`` (its columns in ``_OBJECT_COLUMNS`` order);
+    ``replication_status``: the version's, where the read joined it (decision 0112)."""
     (
         bucket,
         key,
@@ -504,6 +510,7 @@ def _object_from_row(row: Sequence[Any]) -> ObjectRecord:
         None,  # key_check: made by the service
         version_id,
         None if object_lock is None else _object_lock(object_lock),
+        replication_status,
     )
 
 
@@ -556,6 +563,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         versioning,
         object_lock,
         data_events,
+        replication,
     ) = row
     # Positionally, in the bucket's field order (every request: see slots_builder).
     return build_bucket(
@@ -572,6 +580,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         None if versioning is None else _VERSIONING[versioning],
         None if object_lock is None else _lock_configuration(object_lock),
         data_events is not None and _data_reads_logged(data_events),
+        None if replication is None else _replication(replication),
     )
 
 
@@ -580,6 +589,13 @@ def _data_reads_logged(document: str) -> bool:
     """A bucket's data-events document (decision 0109): ``{"read": true}``; no row is off."""
     selected = json.loads(document)
     return isinstance(selected, dict) and selected.get("read") is True
+
+
+@functools.lru_cache(maxsize=256)
+def _replication(document: str) -> ReplicationConfiguration:
+    """A bucket's replication configuration (decision 0112), parsed once per text: every PUT
+    to a replicating bucket reads it with the bucket."""
+    return ReplicationConfiguration.from_text(document)
 
 
 # Bucket policy texts by their SHA-256 (``buckets.policy_digest``), as read from
@@ -997,7 +1013,7 @@ class SqlMetadataStore:
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
         row = await self._db.read_row(_READ_OBJECT, {"bucket": bucket, "key": key})
-        return None if row is None else _object_from_row(row)
+        return None if row is None else _object_from_row(row[:-1], row[-1])
 
     async def get_bucket_and_object(
         self, bucket: str, key: str
@@ -1011,7 +1027,7 @@ class SqlMetadataStore:
         found = _bucket_from_row(row[:_BUCKET_WIDTH], policy)
         if row[_OBJECT_KEY_AT] is None:  # the outer join found no object
             return found, None
-        return found, _object_from_row(row[_BUCKET_WIDTH:])
+        return found, _object_from_row(row[_BUCKET_WIDTH:-1], row[-1])
 
     async def replace_object_segments(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
         names = {"bucket": record.bucket, "key": record.key}
@@ -1133,9 +1149,15 @@ class SqlMetadataStore:
         return await self._db.write(work)
 
     async def put_object_version(
-        self, record: ObjectRecord, *, expected: ExpectedObject | None = None
+        self,
+        record: ObjectRecord,
+        *,
+        expected: ExpectedObject | None = None,
+        replication: ReplicationTarget | None = None,
     ) -> VersionedWrite:
-        return await self._db.write(lambda conn: _versions.put_version(conn, record, expected))
+        return await self._db.write(
+            lambda conn: _versions.put_version(conn, record, expected, replication)
+        )
 
     async def put_delete_marker(
         self,
@@ -1146,9 +1168,12 @@ class SqlMetadataStore:
         now: datetime,
         if_etag: str | None = None,
         version_id: str | None = None,
+        replication: ReplicationTarget | None = None,
     ) -> VersionedWrite:
         return await self._db.write(
-            lambda conn: _versions.put_marker(conn, bucket, key, owner_id, now, if_etag, version_id)
+            lambda conn: _versions.put_marker(
+                conn, bucket, key, owner_id, now, if_etag, version_id, replication
+            )
         )
 
     async def get_object_version(
@@ -1360,7 +1385,12 @@ class SqlMetadataStore:
         return await self._db.read(work)
 
     async def complete_upload(
-        self, upload_id: str, record: ObjectRecord, *, expected: ExpectedObject | None = None
+        self,
+        upload_id: str,
+        record: ObjectRecord,
+        *,
+        expected: ExpectedObject | None = None,
+        replication: ReplicationTarget | None = None,
     ) -> tuple[ObjectRecord | VersionedWrite | None, list[Part]]:
         def work(conn: Connection) -> tuple[ObjectRecord | VersionedWrite | None, list[Part]]:
             # The upload FOR UPDATE (the writer's turn on SQLite): of two racing completes, or a
@@ -1374,7 +1404,7 @@ class SqlMetadataStore:
             # The object first: a failed condition rolls back before the upload is touched.
             replaced: ObjectRecord | VersionedWrite | None
             if held.versioning is not None:
-                replaced = _versions.put_version(conn, record, expected)
+                replaced = _versions.put_version(conn, record, expected, replication)
             else:
                 replaced = _put_object(conn, record, expected)
             return replaced, _drop_upload(conn, upload_id)
@@ -1463,7 +1493,19 @@ _BUCKET_WITH_SETTINGS = _B.outerjoin(
     (_DATA_EVENTS.c.bucket == _B.c.name)
     & (_DATA_EVENTS.c.kind == sa.literal_column(f"'{DATA_EVENTS_DOCUMENT}'")),
 )
-_BUCKET_ROW = (*_B.c, _DATA_EVENTS.c.document.label("data_events"))
+# Its replication configuration (decision 0112) likewise: a PUT knows whether to queue a copy
+# of the version it writes, and a bucket that does not replicate pays a join that finds no row.
+_REPLICATION = _BD.alias("replication")
+_BUCKET_WITH_SETTINGS = _BUCKET_WITH_SETTINGS.outerjoin(
+    _REPLICATION,
+    (_REPLICATION.c.bucket == _B.c.name)
+    & (_REPLICATION.c.kind == sa.literal_column(f"'{REPLICATION_DOCUMENT}'")),
+)
+_BUCKET_ROW = (
+    *_B.c,
+    _DATA_EVENTS.c.document.label("data_events"),
+    _REPLICATION.c.document.label("replication"),
+)
 _BUCKETS = sa.select(*_BUCKET_ROW).select_from(_BUCKET_WITH_SETTINGS)
 _DATA_READS_ON = json.dumps({"read": True})
 _GET_BUCKET = _BUCKETS.where(_B.c.name == sa.bindparam("name"))
@@ -1479,18 +1521,27 @@ _GET_POLICY = sa.select(_BP.c.policy).where(_BP.c.bucket == sa.bindparam("bucket
 _READ_POLICY = RowQuery(_GET_POLICY)
 # A GET's one query: the bucket (authorisation) with its object, if any (the answer). The
 # object's columns are prefixed, since both tables have an ``acl``.
+# The object's replication status (decision 0112) comes with it, found by the status table's
+# primary key in the same query: a GET or HEAD of a versioned bucket makes no read of its own
+# for x-amz-replication-status, and an unversioned object (no version id) matches no row.
+_RS = tables.replication_statuses
+_OBJECT_STATUS = (
+    (_RS.c.bucket == _O.c.bucket) & (_RS.c.key == _O.c.key) & (_RS.c.version_id == _O.c.version_id)
+)
 _OBJECT_IN_BUCKET = _BUCKET_WITH_SETTINGS.outerjoin(
     _O, (_O.c.bucket == _B.c.name) & (_O.c.key == sa.bindparam("key"))
-)
+).outerjoin(_RS, _OBJECT_STATUS)
 _READ_BUCKET_AND_OBJECT = RowQuery(
-    sa.select(*_BUCKET_ROW, *(c.label(f"o_{c.name}") for c in _O.c))
+    sa.select(*_BUCKET_ROW, *(c.label(f"o_{c.name}") for c in _O.c), _RS.c.status)
     .select_from(_OBJECT_IN_BUCKET)
     .where(_B.c.name == sa.bindparam("name"))
 )
 _BUCKET_WIDTH = len(_BUCKET_ROW)
 _OBJECT_KEY_AT = _BUCKET_WIDTH + _OBJECT_COLUMNS.index("key")
 _READ_BUCKET = RowQuery(_GET_BUCKET)
-_READ_OBJECT = RowQuery(_GET_OBJECT)
+_READ_OBJECT = RowQuery(
+    sa.select(_O, _RS.c.status).select_from(_O.outerjoin(_RS, _OBJECT_STATUS)).where(_IS_OBJECT)
+)
 _LOCK_OBJECT = _GET_OBJECT.with_for_update()
 _INSERT_OBJECT = InsertIgnoringConflict(_O, ["bucket", "key"])
 _INSERT_PART = InsertIgnoringConflict(_P, ["upload_id", "part_number"])

@@ -35,6 +35,8 @@ from andromede.storage.object_lock import (
     ObjectLockConfiguration,
     check_removal,
 )
+from andromede.storage.replication import ReplicationTarget
+from andromede.storage.replication_queue_sql import queue_in_transaction
 from andromede.storage.versioning import (
     NULL_VERSION_ID,
     DeleteMarker,
@@ -70,6 +72,19 @@ _OF_KEY = (_V.c.bucket == sa.bindparam("bucket")) & (_V.c.key == sa.bindparam("k
 _NEWEST = sa.select(_V).where(_OF_KEY).order_by(_V.c.version_id).limit(1)
 _NULL_ROW = sa.select(_V).where(_OF_KEY & _V.c.is_null)
 _BY_ID = sa.select(_V).where(_OF_KEY & (_V.c.version_id == sa.bindparam("version_id")))
+_RS = tables.replication_statuses
+_BY_ID_WITH_STATUS = (
+    sa.select(_V, _RS.c.status)
+    .select_from(
+        _V.outerjoin(
+            _RS,
+            (_RS.c.bucket == _V.c.bucket)
+            & (_RS.c.key == _V.c.key)
+            & (_RS.c.version_id == _V.c.version_id),
+        )
+    )
+    .where(_OF_KEY & (_V.c.version_id == sa.bindparam("version_id")))
+)
 _HOLD = (
     sa.select(_B.c.region, _B.c.versioning)
     .where(_B.c.name == sa.bindparam("bucket"))
@@ -135,12 +150,12 @@ def _status(conn: Connection, bucket: str, record: ObjectRecord | None = None) -
     return VersioningStatus(held.versioning)
 
 
-def _record_of(row: Any) -> ObjectRecord:
+def _record_of(row: Any, replication_status: str | None = None) -> ObjectRecord:
     """The record of an ``object_versions`` row of an object (not a marker)."""
     m = row._mapping
     shown = None if m["is_null"] else m["version_id"]
     values = [shown if name == "version_id" else m[name] for name in _sql._OBJECT_COLUMNS]
-    return _sql._object_from_row(values)
+    return _sql._object_from_row(values, replication_status)
 
 
 def _marker_of(row: Any) -> DeleteMarker:
@@ -265,7 +280,10 @@ def _make_room(
 
 
 def put_version(
-    conn: Connection, record: ObjectRecord, expected: ExpectedObject | None
+    conn: Connection,
+    record: ObjectRecord,
+    expected: ExpectedObject | None,
+    replication: ReplicationTarget | None = None,
 ) -> VersionedWrite:
     status = _status(conn, record.bucket, record)
     names = {"bucket": record.bucket, "key": record.key}
@@ -294,6 +312,10 @@ def put_version(
     blob_rows = [{"blob_id": b, **names} for b in _sql._blob_ids(record.segments)]
     if blob_rows:
         conn.execute(_OB.insert(), blob_rows)
+    if replication is not None and version_id is not None:
+        queue_in_transaction(
+            conn, replication, record.bucket, record.key, version_id, record.last_modified
+        )
     return VersionedWrite(version_id, tuple(released))
 
 
@@ -305,6 +327,7 @@ def put_marker(
     now: datetime,
     if_etag: str | None = None,
     version_id: str | None = None,
+    replication: ReplicationTarget | None = None,
 ) -> VersionedWrite:
     status = _status(conn, bucket)
     names = {"bucket": bucket, "key": key}
@@ -340,6 +363,8 @@ def put_marker(
             "format_version": 0,
         },
     )
+    if replication is not None and not suspended:
+        queue_in_transaction(conn, replication, bucket, key, sort_id, now)
     return VersionedWrite(None if suspended else sort_id, tuple(released))
 
 
@@ -353,14 +378,23 @@ def get_version(
         if version_id == NULL_VERSION_ID
         else (_O.c.version_id == version_id)
     )
-    row = conn.execute(sa.select(_O).where(_sql._IS_OBJECT & is_current), names).first()
+    # Each read with the version's replication status (decision 0112), by the status table's
+    # primary key: a GET of a version makes no read of its own for it.
+    row = conn.execute(
+        sa.select(_O, _RS.c.status)
+        .select_from(_O.outerjoin(_RS, _sql._OBJECT_STATUS))
+        .where(_sql._IS_OBJECT & is_current),
+        names,
+    ).first()
     if row is not None:
-        return _sql._object_from_row(row)
+        return _sql._object_from_row(row[:-1], row[-1])
     if version_id == NULL_VERSION_ID:
         found = conn.execute(_NULL_ROW, names).first()
-    else:
-        found = conn.execute(_BY_ID, {**names, "version_id": version_id}).first()
-    return None if found is None else _version_of(found)
+        return None if found is None else _version_of(found)
+    found = conn.execute(_BY_ID_WITH_STATUS, {**names, "version_id": version_id}).first()
+    if found is None:
+        return None
+    return _marker_of(found) if found.delete_marker else _record_of(found, found.status)
 
 
 def current_marker(conn: Connection, bucket: str, key: str) -> DeleteMarker | None:

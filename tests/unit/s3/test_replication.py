@@ -116,15 +116,17 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     boot = await identity.bootstrap()
     assert boot is not None
     berlin = FlakyBlobStore()
+    store = MemoryMetadataStore()
     objects = ObjectService(
-        MemoryMetadataStore(),
+        store,
         RegionalBlobs({PARIS: MemoryBlobStore(), BERLIN: berlin}, PARIS),
         dataclasses.replace(storage_limits(settings), deletion_grace=0, inline_object_max_bytes=0),
         cipher_in(tmp_path / "keys"),
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
-    queue = MemoryReplicationQueue()
+    # The store's own queue: it writes a version's task in the step that commits the version.
+    queue = store.replication_queue
     replicator = Replicator(objects, queue, max_attempts=2, retry_base=0.000001)
     services = s3_services(
         settings,
@@ -516,3 +518,29 @@ async def test_a_destination_whose_versioning_is_suspended_fails_the_copy(world:
     assert await world.queue.pending() == 0
     assert (await head(c, "source", "docs/a")).headers["x-amz-replication-status"] == "FAILED"
     assert (await c.request("GET", "/backup/docs/a", region=BERLIN)).status == 404
+
+
+async def test_a_version_committed_is_queued_even_if_the_gateway_fails_right_after(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Increment 2 of decision 0112: the task is written in the version's own commit. A
+    failure right after that commit (here: queueing the replaced blobs' deletion) leaves the
+    version PENDING with its task, which the worker then copies; before, the task was queued
+    after the commit, and such a failure left the version unreplicated, with no status."""
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+
+    async def gateway_dies(*_: object) -> None:
+        raise RuntimeError("the gateway died after the commit")
+
+    monkeypatch.setattr(world.objects, "_queue_deletion", gateway_dies)
+    failed = await c.request("PUT", "/source/docs/a", b"1", region=PARIS)
+    assert failed.status == 500
+    monkeypatch.undo()
+    assert await world.queue.pending() == 1
+    pending = await head(c, "source", "docs/a")
+    assert pending.headers["x-amz-replication-status"] == "PENDING"
+    await replicate(world)
+    assert (await head(c, "source", "docs/a")).headers["x-amz-replication-status"] == "COMPLETED"
+    copied = await c.request("GET", "/backup/docs/a", region=BERLIN)
+    assert (copied.status, copied.body) == (200, b"1")

@@ -772,7 +772,7 @@ def test_an_opened_record_keeps_every_other_field() -> None:
     assert {f.name for f in dataclasses.fields(ObjectRecord)} == {
         "bucket", "key", "size", "etag", "last_modified", "headers", "segments", "owner_id",
         "checksum", "format_version", "acl", "sealed_headers", "kms_context", "key_check",
-        "version_id", "lock",
+        "version_id", "lock", "replication_status",
     }  # fmt: skip
 
 

@@ -42,7 +42,6 @@ __all__ = [
     "object_response_headers",
     "owner_element",
     "parse_max",
-    "queue_replication",
     "reject_unsupported_headers",
     "tenant_owner_id",
     "website_redirect_from_request",
@@ -324,18 +323,8 @@ def object_owner_id(ctx: S3Context, bucket: Bucket) -> str:
     return tenant_owner_id(ctx)
 
 
-async def queue_replication(svc: S3Services, bucket: Bucket, record: ObjectRecord) -> None:
-    """Tell replication of a new version written by a client (decision 0112)."""
-    if svc.replicator is not None and record.version_id is not None:
-        await svc.replicator.version_written(bucket, record)
-
-
-async def write_replication_status(
-    response: Response, svc: S3Services, bucket: Bucket, record: ObjectRecord
-) -> None:
-    """``x-amz-replication-status`` of a version of a versioned bucket, if it has one."""
-    if svc.replicator is None or bucket.versioning is None or record.version_id is None:
-        return
-    status = await svc.replicator.status(bucket.name, record.key, record.version_id)
-    if status is not None:
-        response.header("x-amz-replication-status", status)
+def write_replication_status(response: Response, record: ObjectRecord) -> None:
+    """``x-amz-replication-status`` of a version, if it has one: read with the version's
+    record (decision 0112), so a GET or HEAD makes no read for it."""
+    if record.replication_status is not None:
+        response.header("x-amz-replication-status", record.replication_status)

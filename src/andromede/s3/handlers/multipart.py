@@ -14,7 +14,6 @@ from andromede.s3.handlers.common import (
     checksum_headers,
     content_headers_from_request,
     object_owner_id,
-    queue_replication,
     reject_unsupported_headers,
     write_checksum_elements,
     xml_response,
@@ -258,8 +257,9 @@ async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response
         )
         expected = Checksum(algorithm, value, kind)
     try:
+        bucket = await addressed_bucket(ctx, svc)
         record = await svc.objects.complete_multipart_upload(
-            ctx.bucket,
+            bucket,
             ctx.key,
             ctx.query["uploadId"],
             parts,
@@ -268,7 +268,7 @@ async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response
             expected=expected_object,
             # The bucket's default retention, counted from the completion: what the upload's
             # lock headers asked for wins over it (decision 0104).
-            default_lock=default_lock(await addressed_bucket(ctx, svc), datetime.now(UTC)),
+            default_lock=default_lock(bucket, datetime.now(UTC)),
         )
     except InvalidChecksumValue as exc:
         raise S3Error("InvalidRequest", "The checksum provided is invalid.") from exc
@@ -290,7 +290,6 @@ async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response
         checksum_headers(response, record.checksum)
     record_encryption_headers(response, record, None)
     write_expiration(response, svc, record)
-    await queue_replication(svc, await addressed_bucket(ctx, svc), record)
     # A versioned bucket's completion made a version (decision 0097): its id, "null" in a
     # Suspended bucket, as PutObject answers it.
     if record.version_id is not None or (await addressed_bucket(ctx, svc)).versioning is not None:

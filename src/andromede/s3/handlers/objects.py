@@ -26,7 +26,6 @@ from andromede.s3.handlers.common import (
     content_headers_from_request,
     object_owner_id,
     object_response_headers,
-    queue_replication,
     reject_unsupported_headers,
     website_redirect_from_request,
     write_checksum_elements,
@@ -156,7 +155,6 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
         response.header("x-amz-version-id", shown_version_id(record.version_id))
     write_encryption_headers(ctx, response, encryption)
     write_expiration(response, svc, record)
-    await queue_replication(svc, bucket, record)
     return response
 
 
@@ -217,8 +215,7 @@ async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
     record_encryption_headers(response, record, customer)
     write_expiration(response, svc, record)
     await lock_response_headers(ctx, svc, response, record)
-    if versioned and bucket is not None:
-        await write_replication_status(response, svc, bucket, record)
+    write_replication_status(response, record)
     if byte_range is not None:
         response.status = 206
         response.header("Content-Range", f"bytes {byte_range.start}-{byte_range.end}/{record.size}")
@@ -284,13 +281,12 @@ async def delete_object(ctx: S3Context, svc: S3Services) -> Response:
             owner_id=object_owner_id(ctx, bucket),
             if_etag=checked_etag,
             bypass_governance=bypass,
+            replicated=True,
         )
         response = Response(status=204)
         response.header("x-amz-version-id", shown_version_id(version_id))
         if is_marker:
             response.header("x-amz-delete-marker", "true")
-            if named_version is None and svc.replicator is not None:
-                await svc.replicator.marker_written(bucket, ctx.key, version_id)
         return response
     # The delete takes only the object the condition was checked on: a write or delete that
     # came in between makes it 409 ConditionalRequestConflict, as on AWS.
@@ -411,9 +407,8 @@ async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
                     owner_id=object_owner_id(ctx, bucket),
                     if_etag=checked_etag,
                     bypass_governance=key in bypassing,
+                    replicated=True,
                 )
-                if named_version is None and answered[1] and svc.replicator is not None:
-                    await svc.replicator.marker_written(bucket, key, answered[0])
             else:
                 await svc.objects.delete_object(ctx.bucket, key, if_etag=checked_etag)
         except (S3Error, storage_errors.ObjectError) as exc:
@@ -591,7 +586,6 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
     response = xml_response(xml)
     write_encryption_headers(ctx, response, encryption)
     write_expiration(response, svc, record)
-    await queue_replication(svc, bucket, record)
     copy_source_version_header(response, copied)
     if bucket.versioning is not None:
         response.header("x-amz-version-id", shown_version_id(record.version_id))

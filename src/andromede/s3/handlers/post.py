@@ -58,7 +58,6 @@ from andromede.s3.handlers.common import (
     checksum_headers,
     content_headers_from_request,
     object_owner_id,
-    queue_replication,
     reject_unsupported_headers,
 )
 from andromede.s3.handlers.encryption import write_encryption, write_encryption_headers
@@ -493,7 +492,6 @@ async def post_object(ctx: S3Context, svc: S3Services) -> Response:
         exact_size=False,
         lock=lock,
     )
-    await queue_replication(svc, bucket, record)
     etag = f'"{record.etag}"'
     location = _object_url(ctx, bucket.name, key)
     redirect = fields.get("success_action_redirect") or fields.get("redirect")
