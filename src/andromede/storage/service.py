@@ -160,6 +160,21 @@ def _replication_target(bucket: Bucket, record: ObjectRecord) -> ReplicationTarg
     return config.target_for(record.key, record.headers.tags, bucket.region)
 
 
+def _whole_object_segment(
+    blob_id: str, hasher: BodyHasher, keys: BlobKeys, region: str, inline: bytes | None
+) -> Segment:
+    """The one segment of an object written in one piece (a PUT, a copy, a replica): its
+    blob as ``SealedBlobs.write`` left it, under the data key ``keys`` sealed it with."""
+    return Segment(
+        blob_id=blob_id,
+        size=hasher.size,
+        etag=hasher.md5_hex(),
+        key=keys.segment_key,
+        region=region,
+        inline=inline,
+    )
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -453,16 +468,7 @@ class ObjectService:
                 etag=hasher.md5_hex(),
                 last_modified=self._clock(),
                 headers=headers,
-                segments=(
-                    Segment(
-                        blob_id=blob_id,
-                        size=hasher.size,
-                        etag=hasher.md5_hex(),
-                        key=keys.segment_key,
-                        region=target.region,
-                        inline=inline,
-                    ),
-                ),
+                segments=(_whole_object_segment(blob_id, hasher, keys, target.region, inline),),
                 owner_id=owner_id,
                 checksum=full_checksum(algorithm, hasher),
                 acl=acl,
@@ -784,16 +790,7 @@ class ObjectService:
                 etag=hasher.md5_hex(),
                 last_modified=self._clock(),
                 headers=new_headers,
-                segments=(
-                    Segment(
-                        blob_id=blob_id,
-                        size=hasher.size,
-                        etag=hasher.md5_hex(),
-                        key=keys.segment_key,
-                        region=target.region,
-                        inline=inline,
-                    ),
-                ),
+                segments=(_whole_object_segment(blob_id, hasher, keys, target.region, inline),),
                 owner_id=owner_id,
                 acl=acl,
                 checksum=full_checksum(algorithm, hasher),
@@ -836,16 +833,7 @@ class ObjectService:
                 etag=source.etag,
                 last_modified=source.last_modified,
                 headers=source.headers,
-                segments=(
-                    Segment(
-                        blob_id=blob_id,
-                        size=hasher.size,
-                        etag=hasher.md5_hex(),
-                        key=keys.segment_key,
-                        region=target.region,
-                        inline=inline,
-                    ),
-                ),
+                segments=(_whole_object_segment(blob_id, hasher, keys, target.region, inline),),
                 owner_id=target.owner_id,
                 checksum=source.checksum,
                 sealed_headers=keys.seal(destination, source.key, source.headers),
