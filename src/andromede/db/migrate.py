@@ -9,6 +9,14 @@ whole upgrade commits or nothing does. Several gateways may start at once agains
 PostgreSQL; a transaction-level advisory lock makes them take turns, and each one after the
 first finds the schema at head and does nothing. SQLite serialises them by its write lock, taken
 at BEGIN.
+
+An empty database (no table at all) is not taken through the history: its schema is created
+from the models (``tables.metadata``) and stamped at head in the same transaction, as Alembic's
+cookbook recommends ("Building an Up to Date Database from Scratch"). Replaying the ~40
+migrations cost ~0.9 s of a loaded machine's CPU at every first start (decision 0115). It is
+safe because the models and the migrations make the same schema, which
+``tests/unit/db/test_migrations.py`` compares on both engines; the one thing only a migration
+did (0016's ``SET STORAGE EXTERNAL`` on PostgreSQL) is the models' too (``tables.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection
 
 from andromede.db.database import create_engine
+from andromede.db.tables import metadata
 
 __all__ = ["MIGRATIONS_DIR", "alembic_config", "upgrade"]
 
@@ -40,14 +49,23 @@ def alembic_config(connection: Connection | None = None) -> Config:
 _MIGRATION_LOCK = 0x616E64726F6D6564  # "andromed"
 
 
-def _upgrade_to_head(connection: Connection) -> None:
+def _upgrade_to_head(connection: Connection, *, replay: bool) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-    command.upgrade(alembic_config(connection), "head")
+    config = alembic_config(connection)
+    # Checked under the lock (PostgreSQL) or the write lock (SQLite): a gateway that waited for
+    # another's creation finds the tables, and the upgrade that follows has nothing to do.
+    if not replay and not sa.inspect(connection).get_table_names():
+        metadata.create_all(connection)
+        command.stamp(config, "head")
+    else:
+        command.upgrade(config, "head")
 
 
-def upgrade(database_url: str) -> None:
-    """Apply every pending migration to ``database_url``; a no-op when already at head.
+def upgrade(database_url: str, *, replay: bool = False) -> None:
+    """Apply every pending migration to ``database_url``; a no-op when already at head. An
+    empty database gets the models' schema and is stamped at head, unless ``replay`` asks for
+    every migration in turn (what the tests of the migrations compare it with).
 
     Blocking: call it before serving, or through ``asyncio.to_thread``."""
     engine = create_engine(database_url)
@@ -57,6 +75,6 @@ def upgrade(database_url: str) -> None:
             # waits for the write lock instead of failing to upgrade a read transaction.
             conn = conn.execution_options(andromede_write=True)
             with conn.begin():
-                _upgrade_to_head(conn)
+                _upgrade_to_head(conn, replay=replay)
     finally:
         engine.dispose()
