@@ -6,6 +6,8 @@ the indexes, the constraints and each engine's own objects."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +22,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from andromede.db.database import create_engine
-from andromede.db.migrate import alembic_config, upgrade
+from andromede.db.migrate import _head_revision, alembic_config, upgrade
 from andromede.db.tables import metadata
 from andromede.db.types import UtcDateTime
 
@@ -397,3 +399,26 @@ def test_subnets_made_before_0013_get_distinct_vxlan_ids_and_new_ones_cannot_reu
     finally:
         engine.dispose()
     assert len(set(found)) == 3 and all(1 <= vni < 2**24 for vni in found)
+
+
+def test_the_head_read_from_the_file_names_is_alembics() -> None:
+    # upgrade() skips Alembic when a database is at this head: it must be Alembic's own.
+    assert _head_revision() == HEAD
+
+
+def test_a_database_at_head_is_checked_without_importing_alembic(tmp_path: Path) -> None:
+    # Most starts find the schema at head: they need neither Alembic (0.2 s of imports) nor
+    # the migration scripts. A fresh interpreter: this one has imported Alembic already.
+    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    upgrade(url)
+    script = (
+        "import sys\n"
+        "import andromede.app\n"
+        "from andromede.db.migrate import upgrade\n"
+        f"upgrade({url!r})\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"
