@@ -8,11 +8,11 @@ spreads new connections across them by their addresses.
 
 Each worker listens on every listener of the deployment (the S3 endpoint and the management
 API): one socket per listener per worker, and the application tells them apart by port.
-The parent binds the sockets (so the ports are known, and taken, before anything starts), spawns
-the workers, and on SIGTERM or SIGINT asks each to stop (uvicorn drains its requests), then exits
-0. A worker that dies takes its socket with it: the kernel stops sending it connections, the
-others keep serving, and the parent stops everything and exits 1 so a supervisor restarts it.
-"""
+The parent binds the sockets (so the ports are known, and taken, before anything starts), has the
+workers forked from its template (``cli.worker_template``, decision 0115), and on SIGTERM or SIGINT
+asks each to stop (uvicorn drains its requests), then exits 0. A worker that dies takes its socket
+with it: the kernel stops sending it connections, the others keep serving, and the parent stops
+everything and exits 1 so a supervisor restarts it."""
 
 from __future__ import annotations
 
