@@ -152,8 +152,9 @@ def serve_sockets(
 ) -> None:
     """A worker process's body: uvicorn running the application on ``sockets``.
 
-    ``environment`` is the parent's at the time it started the worker: a fork server's child
-    has the fork server's, from before the parent exported its settings and bound its ports.
+    ``environment`` is the parent's at the time it started the worker: a child of the template
+    or of a fork server has theirs, from before the parent exported its settings and bound its
+    ports.
     With ``serving_pid`` the worker stops when that process ends, however it ends."""
     if environment is not None:
         os.environ.clear()
@@ -182,9 +183,10 @@ def _stop_when_ended(pid: int) -> None:
     """SIGTERM this worker when process ``pid`` (the serving process) has ended — a ``kill -9``
     included, which leaves it no chance to stop its workers.
 
-    The kernel's parent-death signal (``app._end_with_parent``) names the fork server here, not
-    the serving process; and the fork server lives as long as any worker does (each holds its
-    end of the pipe that keeps it alive), so neither would end. The process's pidfd becomes
+    The kernel's parent-death signal (``app._end_with_parent``) names the worker's parent: the
+    template, which ends with the serving process but only once it reads end-of-file, or the
+    fallback's fork server, which lives as long as any worker does (each holds its end of the
+    pipe that keeps it alive), so neither would end. The serving process's pidfd becomes
     readable when it ends. The signal is sent again every few seconds: one that arrives before
     uvicorn has put in its handlers is ignored, and uvicorn takes a second one as "now"."""
     try:
