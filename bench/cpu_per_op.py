@@ -180,20 +180,28 @@ async def _create_bucket(session: S3Session) -> None:
 
 def _worker_pids(endpoint: Endpoint) -> list[int]:
     """The processes that serve requests: the gateway itself with one worker, else its
-    worker processes, in pid order — multiprocessing's children: spawned (``spawn_main``) or
-    forked by the fork server (a fork server's child, with its command line)."""
+    worker processes, in pid order — spawned (``spawn_main``), forked by multiprocessing's
+    fork server (a fork server's child, with its command line), or forked by the worker
+    template (the serving process's grandchildren, all three with one command line)."""
     pids = endpoint.probe.pids()
     workers = []
     for pid in pids:
         with contextlib.suppress(OSError):
             command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            parent = _parent(pid)
             if b"spawn_main" in command:
                 workers.append(pid)
             elif b"multiprocessing.forkserver" in command:
-                parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+                if Path(f"/proc/{parent}/cmdline").read_bytes() == command:
+                    workers.append(pid)
+            elif parent in pids and _parent(parent) in pids:
                 if Path(f"/proc/{parent}/cmdline").read_bytes() == command:
                     workers.append(pid)
     return sorted(workers) or pids[-1:]
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")

@@ -1,12 +1,12 @@
 """Fresh SQLite databases at the latest schema: migrated once per test process, copied after.
 
-Running every migration on an empty SQLite file takes 0.3 to 0.5 s on an idle CI core, over a
-second when the machine is loaded, and each SQL store contract case made one: hundreds a run.
-The copy is of what :func:`andromede.db.migrate.upgrade` itself made from an empty file, so a
-test starts from the same schema and rows; the migrations keep their own tests
-(tests/unit/db), which migrate for real. PostgreSQL databases come from a migrated template
-already (tests/support/postgres.py).
-"""
+Running every migration on an empty SQLite file took 0.3 to 0.5 s on an idle CI core, over a second
+when the machine is loaded, and each SQL store contract case made one: hundreds a run.
+:func:`andromede.db.migrate.upgrade` now creates an empty database from the models instead
+(decision 0115), and a copy is cheaper still. The copy is of what ``upgrade`` itself made from an
+empty file, so a test starts from the same schema and rows; the migrations keep their own tests
+(tests/unit/db), which replay them and compare the result with a created database. PostgreSQL
+databases come from a migrated template already (tests/support/postgres.py)."""
 
 from __future__ import annotations
 

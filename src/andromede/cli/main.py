@@ -98,12 +98,13 @@ def serve(
     except ConfigurationError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    from andromede.cli import serve as serving  # imported late: the server stack is heavy
+
     if not migrate_only and settings.server == "uvicorn" and settings.workers > 1:
         from andromede.cli.workers import start_worker_template
 
-        start_worker_template()  # it imports the application while this process does too
-    from andromede.cli import serve as serving  # imported late: the server stack is heavy
-
+        # Now: the application is imported, and nothing unsafe to fork has started yet.
+        start_worker_template()
     if migrate_only:
         sys.exit(serving.migrate_only(settings, console))
     sys.exit(serving.run(settings, console))

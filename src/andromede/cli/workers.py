@@ -8,11 +8,11 @@ spreads new connections across them by their addresses.
 
 Each worker listens on every listener of the deployment (the S3 endpoint and the management
 API): one socket per listener per worker, and the application tells them apart by port.
-The parent binds the sockets (so the ports are known, and taken, before anything starts), spawns
-the workers, and on SIGTERM or SIGINT asks each to stop (uvicorn drains its requests), then exits
-0. A worker that dies takes its socket with it: the kernel stops sending it connections, the
-others keep serving, and the parent stops everything and exits 1 so a supervisor restarts it.
-"""
+The parent binds the sockets (so the ports are known, and taken, before anything starts), has the
+workers forked from its template (``cli.worker_template``, decision 0115), and on SIGTERM or SIGINT
+asks each to stop (uvicorn drains its requests), then exits 0. A worker that dies takes its socket
+with it: the kernel stops sending it connections, the others keep serving, and the parent stops
+everything and exits 1 so a supervisor restarts it."""
 
 from __future__ import annotations
 
@@ -27,10 +27,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from andromede.cli.worker_template import WorkerTemplate
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "bind_listener",
@@ -91,23 +95,53 @@ async def serve(
 
 
 def start_worker_template() -> None:
-    """Start the process the workers are forked from, importing the application meanwhile.
+    """Start the process the workers are forked from; call it right after importing the
+    application, before anything starts a thread, opens a connection or a session.
 
-    Spawned, each worker imported the whole application itself (4 s on a slow core, and two
-    workers on two cores doubled a start). The fork server (``multiprocessing``'s
-    ``forkserver``) is a fresh, single-threaded process: it imports the application once, in
-    parallel with the parent's own import and preparation, and each worker is a fork of it
-    that only builds its application. Nothing of the parent is inherited — not its threads,
-    its database connections or an HSM session, which PKCS#11 forbids sharing across a fork.
-    It stays, idle, while the workers run: it reports their exits to the parent
-    (``cli.worker_template`` says why it ignores SIGTERM)."""
+    The template is a fork of this process taken at that moment (``cli.worker_template``): the
+    application is already imported there, once for both, and nothing that is unsafe to fork
+    exists yet — no thread (the log flusher, SQLite's writer), no database connection, no
+    PKCS#11 session (which a forked child may not use), no event loop. A fork is only safe
+    with one thread, so a thread already running (an import that started one) makes this fall
+    back to ``multiprocessing``'s fork server, a fresh interpreter that imports the application
+    again (decision 0096), and says so in the log once logging is configured."""
+    global _template
+    import uvicorn.lifespan.on
+    import uvicorn.loops.uvloop
+    import uvicorn.protocols.http.httptools_impl  # noqa: F401  (what a worker's uvicorn loads)
+
+    from andromede.cli import worker_template
+
+    running = _threads()
+    if len(running) == 1:
+        _template = worker_template.fork_template()
+        return
+    _template = None
+    _fallback_reasons.append(
+        "workers come from multiprocessing's fork server (one more import of the application):"
+        f" {len(running)} threads were running when the template was to be forked:"
+        f" {', '.join(running)}"
+    )
     from multiprocessing import forkserver
 
     forkserver.set_forkserver_preload([_WORKER_TEMPLATE])
     forkserver.ensure_running()
 
 
-_WORKER_TEMPLATE = "andromede.cli.worker_template"
+def _threads() -> list[str]:
+    """The names of this process's threads: Python's, and on Linux also those a library
+    started in C, which ``threading`` does not know of (the kernel's list of tasks)."""
+    names = [thread.name for thread in threading.enumerate()]
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return names
+    return names + ["(not a Python thread)"] * (len(tasks) - len(names))
+
+
+_WORKER_TEMPLATE = "andromede.cli.fork_server_preload"
+_template: WorkerTemplate | None = None
+_fallback_reasons: list[str] = []
 
 
 def serve_sockets(
@@ -118,8 +152,9 @@ def serve_sockets(
 ) -> None:
     """A worker process's body: uvicorn running the application on ``sockets``.
 
-    ``environment`` is the parent's at the time it started the worker: a fork server's child
-    has the fork server's, from before the parent exported its settings and bound its ports.
+    ``environment`` is the parent's at the time it started the worker: a child of the template
+    or of a fork server has theirs, from before the parent exported its settings and bound its
+    ports.
     With ``serving_pid`` the worker stops when that process ends, however it ends."""
     if environment is not None:
         os.environ.clear()
@@ -148,9 +183,10 @@ def _stop_when_ended(pid: int) -> None:
     """SIGTERM this worker when process ``pid`` (the serving process) has ended — a ``kill -9``
     included, which leaves it no chance to stop its workers.
 
-    The kernel's parent-death signal (``app._end_with_parent``) names the fork server here, not
-    the serving process; and the fork server lives as long as any worker does (each holds its
-    end of the pipe that keeps it alive), so neither would end. The process's pidfd becomes
+    The kernel's parent-death signal (``app._end_with_parent``) names the worker's parent: the
+    template, which ends with the serving process but only once it reads end-of-file, or the
+    fallback's fork server, which lives as long as any worker does (each holds its end of the
+    pipe that keeps it alive), so neither would end. The serving process's pidfd becomes
     readable when it ends. The signal is sent again every few seconds: one that arrives before
     uvicorn has put in its handlers is ignored, and uvicorn takes a second one as "now"."""
     try:
@@ -169,6 +205,17 @@ def _stop_when_ended(pid: int) -> None:
 
 
 _RESIGNAL_INTERVAL = 5.0
+
+
+class _Worker(Protocol):
+    """A worker process as ``run_workers`` handles it: a ``multiprocessing.Process`` or a
+    :class:`~andromede.cli.worker_template.ForkedWorker`."""
+
+    def start(self) -> None: ...
+    def is_alive(self) -> bool: ...
+    def terminate(self) -> None: ...
+    def kill(self) -> None: ...
+    def join(self, timeout: float | None = None) -> None: ...
 
 
 def run_workers(
@@ -192,16 +239,25 @@ def run_workers(
         [bind_reuseport(host, port) for host, port in bound] for _ in range(count - 1)
     ]
     sockets = [sock for group in per_worker for sock in group]
-    context = multiprocessing.get_context("forkserver")
     environment = dict(os.environ)
-    processes = [
-        context.Process(
-            target=serve_sockets,
-            args=(group, options, environment, os.getpid()),
-            name=f"andromede-worker-{n}",
-        )
-        for n, group in enumerate(per_worker)
-    ]
+    processes: list[_Worker]
+    if _template is not None:
+        template = _template
+        processes = [
+            template.worker(group, options, environment, os.getpid()) for group in per_worker
+        ]
+    else:
+        for reason in _fallback_reasons:
+            _log.warning(reason)
+        context = multiprocessing.get_context("forkserver")
+        processes = [
+            context.Process(
+                target=serve_sockets,
+                args=(group, options, environment, os.getpid()),
+                name=f"andromede-worker-{n}",
+            )
+            for n, group in enumerate(per_worker)
+        ]
     stop = threading.Event()
     previous = {
         s: signal.signal(s, lambda signum, frame: stop.set())

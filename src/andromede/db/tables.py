@@ -553,15 +553,15 @@ buckets = sa.Table(
     # Access configuration (migration 0002): read with the bucket on every request.
     # NULL: no ownership controls (DeleteBucketOwnershipControls), which behaves as ObjectWriter.
     sa.Column("object_ownership", sa.Text, nullable=True, server_default="BucketOwnerEnforced"),
-    # SHA-256 (hex) of the bucket policy, whose text is in bucket_policies (migration 0017);
-    # NULL: no policy. Every request reads this row: a policy of up to 20 KiB in it had SQLite
-    # walk and PostgreSQL de-TOAST its text on every read; its digest says whether the text a
-    # gateway holds is still the one stored.
-    sa.Column("policy_digest", sa.Text, nullable=True),
     sa.Column("public_access_block", sa.Text, nullable=True),
     sa.Column("acl", sa.Text, nullable=True),  # JSON; NULL: the owner's private ACL
     # Default encryption (migration 0004), JSON; NULL: SSE-S3, the default of every bucket.
     sa.Column("encryption", sa.Text, nullable=True),
+    # SHA-256 (hex) of the bucket policy, whose text is in bucket_policies (migration 0017,
+    # which added it after the columns above); NULL: no policy. Every request reads this row:
+    # a policy of up to 20 KiB in it had SQLite walk and PostgreSQL de-TOAST its text on every
+    # read; its digest says whether the text a gateway holds is still the one stored.
+    sa.Column("policy_digest", sa.Text, nullable=True),
     sa.Index(None, "tenant_id", "name"),
     # Versioning (migration 0038, decision 0097): NULL never versioned, else "Enabled" or
     # "Suspended". In the row every request reads, so a PUT or DELETE knows which path to take
@@ -638,6 +638,16 @@ objects = sa.Table(
     # The version's Object Lock retention and legal hold, JSON (migration 0039, decision
     # 0102); NULL: neither. Last, as it was added.
     sa.Column("object_lock", sa.Text, nullable=True),
+)
+# Ciphertext does not compress: moved out of line past ~2 KB as usual, without PostgreSQL
+# trying to compress it first on every write (migration 0016). Here too, for a database
+# created from these models rather than through the migrations (db.migrate, decision 0115).
+sa.event.listen(
+    objects,
+    "after_create",
+    sa.DDL(  # type: ignore[no-untyped-call]
+        "ALTER TABLE objects ALTER COLUMN inline_data SET STORAGE EXTERNAL"
+    ).execute_if(dialect="postgresql"),
 )
 
 # The versions of a versioned bucket's keys that are not a current object (migration 0038,
@@ -788,8 +798,6 @@ kms_keys = sa.Table(
     sa.Column("key_usage", sa.Text, nullable=False),
     sa.Column("key_spec", sa.Text, nullable=False),
     sa.Column("origin", sa.Text, nullable=False),
-    # CUSTOMER, or AWS for a service's default key (alias/aws/s3), which tenants cannot manage.
-    sa.Column("key_manager", sa.Text, nullable=False, server_default="CUSTOMER"),
     sa.Column("state", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("deletion_date", UtcDateTime, nullable=True),
@@ -798,6 +806,11 @@ kms_keys = sa.Table(
     sa.Column("next_rotation_date", UtcDateTime, nullable=True),
     sa.Column("policy", sa.Text, nullable=False),
     sa.Column("tags", sa.Text, nullable=False),  # JSON list of [key, value]
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),  # optimistic concurrency
+    # CUSTOMER, or AWS for a service's default key (alias/aws/s3), which tenants cannot manage
+    # (a later migration's column: the columns are in the order the migrations made them).
+    sa.Column("key_manager", sa.Text, nullable=False, server_default="CUSTOMER"),
     # Signing keys (migration 0020): the public key, and the private key sealed under the key's
     # own ring (a KMS ciphertext blob), both base64; NULL for symmetric keys.
     sa.Column("public_key", sa.Text, nullable=True),
@@ -809,8 +822,6 @@ kms_keys = sa.Table(
     sa.Column("key_material_id", sa.Text, nullable=True),
     sa.Column("expiration_model", sa.Text, nullable=True),
     sa.Column("valid_to", UtcDateTime, nullable=True),
-    sa.Column("format_version", sa.Integer, nullable=False),
-    sa.Column("revision", sa.BigInteger, nullable=False),  # optimistic concurrency
     # A symmetric EXTERNAL key's materials by ring version, JSON (migration 0032; NULL for a
     # key imported before: its one material is the columns above), and the first expiry of
     # any material its ring holds, which upkeep looks for.

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
 
-from awscrt import checksums as _crt
+if TYPE_CHECKING:
+    from awscrt import checksums as _crt_module
 
 from andromede.storage.model import ChecksumAlgorithm, ChecksumType
 
@@ -77,24 +80,50 @@ _DIGEST_SIZES: dict[ChecksumAlgorithm, int] = {
     ChecksumAlgorithm.XXHASH128: 16,
 }
 
-# The xxHash family, from awscrt (seed 0, digests big-endian as the SDKs send them).
-_XXHASHES: dict[ChecksumAlgorithm, Callable[[], _crt.XXHash]] = {
-    ChecksumAlgorithm.XXHASH64: _crt.XXHash.new_xxhash64,
-    ChecksumAlgorithm.XXHASH3: _crt.XXHash.new_xxhash3_64,
-    ChecksumAlgorithm.XXHASH128: _crt.XXHash.new_xxhash3_128,
+
+@functools.cache
+def _crt() -> ModuleType:
+    """awscrt's checksums, imported on first use: its native library took 0.1 to 0.2 s of every
+    start of the server (decision 0115), and only the algorithms a client names need it."""
+    from awscrt import checksums
+
+    return checksums  # type: ignore[no-any-return]  # awscrt has no type hints: Any to mypy
+
+
+def _xxhash(algorithm: ChecksumAlgorithm) -> _crt_module.XXHash | None:
+    """A new xxHash of ``algorithm`` from awscrt (seed 0, digests big-endian as the SDKs send
+    them); None for an algorithm of another family."""
+    name = _XXHASH_CONSTRUCTORS.get(algorithm)
+    return None if name is None else getattr(_crt().XXHash, name)()
+
+
+_XXHASH_CONSTRUCTORS = {
+    ChecksumAlgorithm.XXHASH64: "new_xxhash64",
+    ChecksumAlgorithm.XXHASH3: "new_xxhash3_64",
+    ChecksumAlgorithm.XXHASH128: "new_xxhash3_128",
 }
 
-_CRC_FUNCTIONS: dict[ChecksumAlgorithm, _CrcFunction] = {
-    ChecksumAlgorithm.CRC32: zlib.crc32,
-    ChecksumAlgorithm.CRC32C: _crt.crc32c,
-    ChecksumAlgorithm.CRC64NVME: _crt.crc64nvme,
-}
 
-# awscrt's CRC32 is the same polynomial (ISO-HDLC) as zlib's, so its combine applies to both.
-_CRC_COMBINES: dict[ChecksumAlgorithm, _CrcCombine] = {
-    ChecksumAlgorithm.CRC32: _crt.combine_crc32,
-    ChecksumAlgorithm.CRC32C: _crt.combine_crc32c,
-    ChecksumAlgorithm.CRC64NVME: _crt.combine_crc64nvme,
+def _crc_function(algorithm: ChecksumAlgorithm) -> _CrcFunction:
+    if algorithm is ChecksumAlgorithm.CRC32:
+        return zlib.crc32
+    return {  # type: ignore[no-any-return]
+        ChecksumAlgorithm.CRC32C: _crt().crc32c,
+        ChecksumAlgorithm.CRC64NVME: _crt().crc64nvme,
+    }[algorithm]
+
+
+def _crc_combine(algorithm: ChecksumAlgorithm) -> _CrcCombine | None:
+    """awscrt's CRC32 is the same polynomial (ISO-HDLC) as zlib's, so its combine applies to
+    both; None for the hashes that cannot be combined."""
+    name = _CRC_COMBINE_NAMES.get(algorithm)
+    return None if name is None else getattr(_crt(), name)
+
+
+_CRC_COMBINE_NAMES = {
+    ChecksumAlgorithm.CRC32: "combine_crc32",
+    ChecksumAlgorithm.CRC32C: "combine_crc32c",
+    ChecksumAlgorithm.CRC64NVME: "combine_crc64nvme",
 }
 
 
@@ -120,7 +149,7 @@ class _XxHasher:
 
     __slots__ = ("_state",)
 
-    def __init__(self, state: _crt.XXHash) -> None:
+    def __init__(self, state: _crt_module.XXHash) -> None:
         self._state = state
 
     def update(self, data: bytes | memoryview, /) -> None:
@@ -148,9 +177,9 @@ def new_hasher(algorithm: ChecksumAlgorithm) -> Hasher:
         return hashlib.sha512()
     if algorithm is ChecksumAlgorithm.MD5:
         return hashlib.md5(usedforsecurity=False)  # the client's integrity check
-    if (xxhash := _XXHASHES.get(algorithm)) is not None:
-        return _XxHasher(xxhash())
-    return _CrcHasher(_CRC_FUNCTIONS[algorithm], _DIGEST_SIZES[algorithm])
+    if (xxhash := _xxhash(algorithm)) is not None:
+        return _XxHasher(xxhash)
+    return _CrcHasher(_crc_function(algorithm), _DIGEST_SIZES[algorithm])
 
 
 def encode_digest(digest: bytes) -> str:
@@ -180,7 +209,7 @@ def combine_full_object(algorithm: ChecksumAlgorithm, parts: Sequence[tuple[byte
     Raises ``ValueError`` for the hashes (SHA, MD5, xxHash): they cannot be combined, and AWS
     allows ``FULL_OBJECT`` on multipart uploads only for the CRC family.
     """
-    combine = _CRC_COMBINES.get(algorithm)
+    combine = _crc_combine(algorithm)
     if combine is None:
         raise ValueError(
             f"The FULL_OBJECT checksum type cannot be used with the "

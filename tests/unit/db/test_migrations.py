@@ -1,9 +1,13 @@
 """The migrations reproduce ``tables.metadata`` exactly, on SQLite and on PostgreSQL, and running
-them again changes nothing."""
+them again changes nothing. An empty database is created from the models instead of through the
+migrations (decision 0115): the two make the same schema, to the column order, the defaults,
+the indexes, the constraints and each engine's own objects."""
 
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +22,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from andromede.db.database import create_engine
-from andromede.db.migrate import alembic_config, upgrade
+from andromede.db.migrate import _head_revision, alembic_config, upgrade
 from andromede.db.tables import metadata
 from andromede.db.types import UtcDateTime
 
@@ -61,9 +65,126 @@ def _inspect(url: str) -> tuple[list[Any], dict[str, Any], str | None]:
     return diff, schema, version
 
 
+def _whole_schema(connection: Connection) -> dict[str, Any]:
+    """Everything of a schema that either way of making it could get wrong: each table's
+    columns in order (the stores decode some rows by position) with their types, nullability,
+    defaults and identity, its keys, indexes (partial ones' conditions included) and
+    constraints; SQLite's triggers, views and pragmas; PostgreSQL's sequences, enums, views,
+    triggers and column storage. Names the engine generated itself are left out."""
+    inspector = sa.inspect(connection)
+    schema: dict[str, Any] = {}
+    for name in sorted(inspector.get_table_names()):
+        schema[name] = {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"], c.get("default"), c.get("identity"))
+                for c in inspector.get_columns(name)
+            ],
+            "primary key": inspector.get_pk_constraint(name)["constrained_columns"],
+            "foreign keys": sorted(
+                (
+                    tuple(fk["constrained_columns"]),
+                    fk["referred_table"],
+                    tuple(fk["referred_columns"]),
+                    sorted(fk.get("options", {}).items()),
+                )
+                for fk in inspector.get_foreign_keys(name)
+            ),
+            "indexes": sorted(
+                (
+                    ix["name"] or "",
+                    tuple(str(c) for c in ix["column_names"]),
+                    bool(ix["unique"]),
+                    sorted((k, str(v)) for k, v in ix.get("dialect_options", {}).items()),
+                    tuple(str(e) for e in ix.get("expressions", []) or []),
+                )
+                for ix in inspector.get_indexes(name)
+            ),
+            "unique": sorted(
+                (u["name"] or "", tuple(u["column_names"]))
+                for u in inspector.get_unique_constraints(name)
+            ),
+            "checks": sorted(
+                (c["name"] or "", str(c["sqltext"])) for c in inspector.get_check_constraints(name)
+            ),
+        }
+    query = _ENGINE_OBJECTS[connection.dialect.name]
+    for kind, sql in query.items():
+        schema[kind] = sorted(tuple(row) for row in connection.execute(sa.text(sql)))
+    return schema
+
+
+_ENGINE_OBJECTS = {
+    "sqlite": {
+        "triggers and views": "SELECT type, name, sql FROM sqlite_master "
+        "WHERE type IN ('trigger', 'view')",
+        "indexes' sql": "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index'",
+        "user_version": "PRAGMA user_version",
+        "application_id": "PRAGMA application_id",
+    },
+    "postgresql": {
+        "sequences": "SELECT sequencename, data_type::text, start_value, increment_by "
+        "FROM pg_sequences WHERE schemaname = 'public'",
+        "enums": "SELECT t.typname, e.enumlabel, e.enumsortorder FROM pg_type t "
+        "JOIN pg_enum e ON e.enumtypid = t.oid",
+        "views": "SELECT viewname, definition FROM pg_views WHERE schemaname = 'public'",
+        "triggers": "SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE NOT tgisinternal",
+        "column storage": "SELECT c.relname, a.attname, a.attstorage FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 "
+        "AND NOT a.attisdropped",
+        "functions": "SELECT p.proname FROM pg_proc p JOIN pg_namespace n "
+        "ON n.oid = p.pronamespace WHERE n.nspname = 'public'",
+    },
+}
+
+
+@pytest.fixture
+def second_empty_url(request: pytest.FixtureRequest, empty_url: str, tmp_path: Path) -> str:
+    """Another empty database of the same kind as ``empty_url``."""
+    if empty_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'other.db'}"
+    cluster = request.getfixturevalue("postgres_cluster")
+    url = str(cluster.create_database(migrated=False))
+    request.addfinalizer(lambda: cluster.drop_database(url))
+    return url
+
+
+def _whole_schema_of(url: str) -> dict[str, Any]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return _whole_schema(conn)
+    finally:
+        engine.dispose()
+
+
+def test_a_fresh_database_is_the_migrated_schema(empty_url: str, second_empty_url: str) -> None:
+    upgrade(empty_url)  # created from the models, stamped at head
+    upgrade(second_empty_url, replay=True)  # through every migration
+    created = _whole_schema_of(empty_url)
+    migrated = _whole_schema_of(second_empty_url)
+    assert set(created) == set(migrated)
+    for part in sorted(migrated):
+        assert created[part] == migrated[part], part
+    assert _inspect(empty_url)[2] == HEAD
+
+
+def test_the_whole_schema_comparison_sees_a_missing_index(empty_url: str) -> None:
+    # Guard against a comparison that cannot fail (the test above compares with it).
+    upgrade(empty_url, replay=True)
+    before = _whole_schema_of(empty_url)
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP INDEX ix_parts_blob_id"))
+    finally:
+        engine.dispose()
+    assert _whole_schema_of(empty_url)["parts"] != before["parts"]
+
+
 def test_upgrade_matches_metadata(empty_url: str) -> None:
     url = empty_url
-    upgrade(url)
+    upgrade(url, replay=True)
     diff, schema, version = _inspect(url)
     assert diff == []
     assert version == HEAD
@@ -84,7 +205,7 @@ def test_upgrade_twice_is_a_no_op(empty_url: str) -> None:
 def test_a_diff_is_detected(empty_url: str) -> None:
     # Guard against a comparison that cannot fail: a schema missing a column must show up.
     url = empty_url
-    upgrade(url)
+    upgrade(url, replay=True)
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
@@ -278,3 +399,26 @@ def test_subnets_made_before_0013_get_distinct_vxlan_ids_and_new_ones_cannot_reu
     finally:
         engine.dispose()
     assert len(set(found)) == 3 and all(1 <= vni < 2**24 for vni in found)
+
+
+def test_the_head_read_from_the_file_names_is_alembics() -> None:
+    # upgrade() skips Alembic when a database is at this head: it must be Alembic's own.
+    assert _head_revision() == HEAD
+
+
+def test_a_database_at_head_is_checked_without_importing_alembic(tmp_path: Path) -> None:
+    # Most starts find the schema at head: they need neither Alembic (0.2 s of imports) nor
+    # the migration scripts. A fresh interpreter: this one has imported Alembic already.
+    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    upgrade(url)
+    script = (
+        "import sys\n"
+        "import andromede.app\n"
+        "from andromede.db.migrate import upgrade\n"
+        f"upgrade({url!r})\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"
