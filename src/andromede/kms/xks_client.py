@@ -431,8 +431,8 @@ class XksClient:
         url = endpoint.base_url + suffix
         body = json.dumps(payload, separators=(",", ":")).encode()
         try:
-            # httpx's own timeouts end each phase cleanly (a cancelled TLS handshake would
-            # leave its socket behind); the outer bound caps the phases together.
+            # httpx's own timeouts end each phase; the outer bound caps the phases together,
+            # and a handshake it cuts closes its socket (close_cancelled_handshakes).
             async with asyncio.timeout(self._timeout * _OUTER_BOUND):
                 pinned = await self._resolve(url, self._allowed, "xks_allowed_networks")
                 headers = self._signed_headers(endpoint, url, pinned.host, body)
@@ -487,16 +487,22 @@ class XksClient:
     def _new_client(self) -> httpx.AsyncClient:
         import httpx  # on use: it took 0.26 s of every start of the server (decision 0115)
 
-        transport = self._transport or httpx.AsyncHTTPTransport(
-            verify=self._tls.get(),
-            http1=True,
-            http2=False,
-            limits=httpx.Limits(
-                max_connections=self._max_connections,
-                max_keepalive_connections=self._max_connections,
-                keepalive_expiry=_KEEPALIVE_EXPIRY,
-            ),
-            trust_env=False,
+        from andromede.http.network_backend import close_cancelled_handshakes
+
+        # The outer bound of _post cancels whatever phase is in progress, a TLS handshake
+        # too: that handshake's socket must be closed then (network_backend says why).
+        transport = self._transport or close_cancelled_handshakes(
+            httpx.AsyncHTTPTransport(
+                verify=self._tls.get(),
+                http1=True,
+                http2=False,
+                limits=httpx.Limits(
+                    max_connections=self._max_connections,
+                    max_keepalive_connections=self._max_connections,
+                    keepalive_expiry=_KEEPALIVE_EXPIRY,
+                ),
+                trust_env=False,
+            )
         )
         return httpx.AsyncClient(transport=transport, timeout=self._timeout, trust_env=False)
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.util import await_
 
 from andromede.db import postgres as postgres_module
 from andromede.db import tables
@@ -82,62 +83,36 @@ async def test_reads_run_outside_a_transaction(db: Database) -> None:
     assert len(await db.write(transaction_starts)) == 1
 
 
-# Wait (25 s at most: on a loaded CI host the other write's connection has come late) until
-# two sessions hold row locks on this database's buckets. pg_locks covers every database of
-# the cluster, and every test database is a copy of one template, so another test's table has
-# the same OID: without the database's own OID, a concurrent test's write elsewhere counted as
-# the second session, the wait ended early and no deadlock happened (the CI failures).
-_BOTH_HOLD_A_ROW = """
-DO $$
-DECLARE deadline timestamptz := clock_timestamp() + interval '25 seconds';
-BEGIN
-  WHILE (SELECT count(DISTINCT pid) FROM pg_locks
-         WHERE locktype = 'relation'
-           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-           AND relation = 'buckets'::regclass AND mode = 'RowExclusiveLock') < 2
-        AND clock_timestamp() < deadline LOOP
-    PERFORM pg_sleep(0.01);
-  END LOOP;
-  IF clock_timestamp() >= deadline THEN
-    -- Said, not passed over: the write would go on alone and no deadlock would happen.
-    RAISE EXCEPTION 'the other write never took its row lock';
-  END IF;
-END $$
-"""
-
-
-def _short_deadlock_timeout(conn: Connection) -> None:
-    """Held open a moment, so that two of these run on two connections at once."""
-    conn.exec_driver_sql("SET deadlock_timeout = '100ms'")
-    conn.exec_driver_sql("SELECT pg_sleep(0.3)")
-
-
 async def test_a_deadlock_is_retried(postgres_url: str) -> None:
     # Two writes lock two rows in opposite orders: PostgreSQL kills one with deadlock_detected;
     # it ran in a transaction that was rolled back, so the database runs it again, and both land.
-    database = open_database(postgres_url, pool_size=4, timeout=30)  # above the wait's 25 s
+    database = open_database(postgres_url, pool_size=4, timeout=30)
     try:
         await database.write(insert_bucket("a"))
         await database.write(insert_bucket("b"))
         attempts: list[str] = []
+        holds_its_row = {"a": asyncio.Event(), "b": asyncio.Event()}
 
         def touch(first: str, second: str) -> Callable[[Connection], None]:
             def work(conn: Connection) -> None:
                 attempts.append(first)
+                conn.exec_driver_sql("SET LOCAL deadlock_timeout = '100ms'")
                 b = tables.buckets
-                conn.execute(sa.update(b).where(b.c.name == first).values(owner_id=first))
+                try:
+                    conn.execute(sa.update(b).where(b.c.name == first).values(owner_id=first))
+                finally:
+                    # Said even if the update failed, so the other write never waits for ever.
+                    holds_its_row[first].set()
                 if attempts.count(first) == 1:
-                    # Both first locks are held before either asks for its second, however
-                    # late the other write starts on a loaded machine (a fixed sleep was not).
-                    conn.exec_driver_sql(_BOTH_HOLD_A_ROW)
+                    # The rendezvous: each write asks for its second row only once the other
+                    # has its first, told by the other write itself rather than found by
+                    # polling pg_locks against a clock (25 s once passed on a loaded CI host
+                    # without the second write's lock showing, and no deadlock happened).
+                    await_(holds_its_row[second].wait())
                 conn.execute(sa.update(b).where(b.c.name == second).values(owner_id=first))
 
             return work
 
-        # Two connections open and idle before the race, each with a short deadlock timeout:
-        # on a loaded CI host, opening the second write's connection once took the whole
-        # rendezvous (25 s), the first write then finished alone and no deadlock happened.
-        await asyncio.gather(*(database.write(_short_deadlock_timeout) for _ in range(2)))
         await asyncio.gather(database.write(touch("a", "b")), database.write(touch("b", "a")))
         assert len(attempts) == 3  # one of the two ran twice
     finally:

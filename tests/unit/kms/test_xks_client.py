@@ -9,13 +9,16 @@ real TLS server on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
 import os
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -149,27 +152,116 @@ async def test_a_closed_port_is_unreachable() -> None:
 
 
 async def test_a_silent_proxy_times_out_within_xks_timeout() -> None:
-    """A listener that accepts and never answers: the call ends at the timeout, not later."""
-    held: list[asyncio.StreamWriter] = []
-
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    client = XksClient(region="eu-fr-1", timeout=0.3, allowed_networks=LOCAL)
-    started = time.monotonic()
-    try:
+    """A listener that never answers: the call ends at the timeout, not later. The kernel
+    completes the TCP handshake and queues the connection; nothing accepts it, so the test
+    holds no socket of the peer's (an asyncio server accepting one after the test's cleanup had
+    closed those it knew of left it open: a ResourceWarning in a later test)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        client = XksClient(region="eu-fr-1", timeout=0.3, allowed_networks=LOCAL)
+        started = time.monotonic()
         assert (await failure_of(client, f"https://localhost:{port}")).failure is (
             XksFailure.TIMEOUT
         )
-    finally:
-        for writer in held:
-            writer.close()
-            await writer.wait_closed()
-        server.close()
-        await server.wait_closed()
     assert time.monotonic() - started < 2.0
+
+
+@dataclass
+class MuteTlsPeer:
+    """One connection accepted, its first TLS bytes read, never answered: a handshake that
+    hangs. A thread of its own with blocking sockets, each closed by that thread, so the peer
+    leaves nothing for a garbage collection to find."""
+
+    port: int
+    hello: threading.Event = field(default_factory=threading.Event)
+    hung_up: threading.Event = field(default_factory=threading.Event)
+
+
+@contextmanager
+def mute_tls_peer() -> Iterator[MuteTlsPeer]:
+    listener = socket.create_server(("127.0.0.1", 0))
+    peer = MuteTlsPeer(listener.getsockname()[1])
+    accepted: list[socket.socket] = []
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):  # the listener or the connection closed under it
+            connection, _ = listener.accept()
+            accepted.append(connection)
+            with connection:
+                if connection.recv(1):  # the ClientHello: the client is in its handshake
+                    peer.hello.set()
+                while connection.recv(4096):  # until the client closes its end
+                    pass
+                peer.hung_up.set()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield peer
+    finally:
+        for connection in accepted:  # a client that never hung up: the test failed
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(timeout=10)
+
+
+def _unclosed_to(port: int) -> list[str]:
+    """The sockets and transports to ``port`` that a garbage collection finds unclosed."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        gc.collect()
+    return [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, ResourceWarning) and str(port) in str(w.message)
+    ]
+
+
+async def _hung_up(peer: MuteTlsPeer) -> bool:
+    return await asyncio.to_thread(peer.hung_up.wait, 10)
+
+
+async def test_a_call_cancelled_during_the_tls_handshake_closes_its_connection() -> None:
+    """httpcore closes a connection whose handshake failed, not one whose handshake was
+    cancelled (the caller gone, or the call's outer bound): that socket stayed open until a
+    later garbage collection warned about it, in whatever test ran then."""
+    with mute_tls_peer() as peer:
+        client = XksClient(region="eu-fr-1", timeout=30.0, allowed_networks=LOCAL)
+        call = asyncio.create_task(
+            client.health(endpoint(f"https://localhost:{peer.port}"), METADATA)
+        )
+        try:
+            assert await asyncio.to_thread(peer.hello.wait, 10)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            assert _unclosed_to(peer.port) == []
+            assert await _hung_up(peer)
+        finally:
+            await client.aclose()
+
+
+async def test_a_handshake_cut_by_the_calls_outer_bound_closes_its_connection() -> None:
+    """The name resolved slowly: the handshake starts with less of the call's outer bound
+    (twice xks_timeout) left than its own xks_timeout, and the outer bound ends it."""
+    timeout = 0.5
+
+    async def slow(
+        url: str, allowed: Sequence[outbound.Network], setting: str
+    ) -> outbound.PinnedUrl:
+        await asyncio.sleep(timeout * 1.5)
+        return await outbound.pin(url, allowed, setting)
+
+    with mute_tls_peer() as peer:
+        client = XksClient(region="eu-fr-1", timeout=timeout, allowed_networks=LOCAL, resolver=slow)
+        try:
+            failed = await failure_of(client, f"https://localhost:{peer.port}")
+            assert failed.failure is XksFailure.TIMEOUT
+            assert _unclosed_to(peer.port) == []
+            assert await _hung_up(peer)
+        finally:
+            await client.aclose()
 
 
 def test_the_secret_stays_out_of_reprs() -> None:
