@@ -16,10 +16,10 @@ the tests use of ``subprocess.Popen``.
 
 What the launcher must not freeze or leak into a child (decision 0116 lists what was checked):
 the environment, the working directory, ``tempfile``'s cached folder and the time zone are
-set afresh in the child; a module whose import is a side effect (``cli.worker_template``
-ignores SIGTERM) is imported to warm its dependencies, then forgotten so that the server's
-own import runs it; the child keeps no descriptor but 0-2; and a request whose interpreter
-settings (``PYTHON*``, the locale) differ from the launcher's is exec'd instead.
+set afresh in the child; a module whose import is a side effect (``cli.fork_server_preload``
+ignores SIGTERM) is left for the server's own import to run; the child keeps no descriptor
+but 0-2; and a request whose interpreter settings (``PYTHON*``, the locale) differ from the
+launcher's is exec'd instead.
 """
 
 from __future__ import annotations
@@ -76,24 +76,37 @@ def _console_entry() -> Callable[[], Any]:
     return loaded
 
 
-# Imported for its dependencies only: its body ignores SIGTERM in the process that imports
-# it (the serving process's worker template), which must not be the launcher's children.
-_SIDE_EFFECT_MODULES = ("andromede.cli.worker_template",)
+# What ``andromede serve`` imports before it serves: the application, then (imported late by
+# ``cli.main``) the serving modules, the worker template and what a worker's uvicorn loads.
+_PRELOADED = (
+    "andromede.app",
+    "andromede.cli.serve",
+    "andromede.cli.workers",
+    "andromede.cli.worker_template",
+    "uvloop",
+    "uvicorn.lifespan.on",
+    "uvicorn.loops.uvloop",
+    "uvicorn.protocols.http.httptools_impl",
+)
+# Never kept imported: its body ignores SIGTERM in the process that imports it, which is meant
+# to be multiprocessing's fork server only (the fallback of cli.workers.start_worker_template).
+_SIDE_EFFECT_MODULES = ("andromede.cli.fork_server_preload",)
 
 
 def _import_application() -> Callable[[], Any]:
     entry = _console_entry()
-    importlib.import_module("andromede.app")
-    for name in _SIDE_EFFECT_MODULES:
-        with contextlib.suppress(ModuleNotFoundError):
+    for name in _PRELOADED:
+        with contextlib.suppress(ModuleNotFoundError):  # a module a later tree renamed
             importlib.import_module(name)
+    for name in _SIDE_EFFECT_MODULES:  # none today; the server's own import must run it
         sys.modules.pop(name, None)
-        package, _, attribute = name.rpartition(".")
-        if package in sys.modules and hasattr(sys.modules[package], attribute):
-            delattr(sys.modules[package], attribute)
-    # What a fresh interpreter starts with (the modules above may have changed them).
+    # What a fresh interpreter starts with, whatever an import did.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # A fork copies one thread: any other would leave its locks held in every server.
+    threads = os.listdir("/proc/self/task")
+    if len(threads) != 1:
+        raise RuntimeError(f"the launcher's imports started threads ({threads}): cannot fork")
     return entry
 
 
