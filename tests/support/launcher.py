@@ -326,9 +326,17 @@ class Launcher:
             if self._process.poll() is None:
                 self._process.kill()
                 self._process.wait()
-            if self._process.returncode == 0 and self.log_path is not None:
-                self.log_path.unlink(missing_ok=True)  # kept when it has a crash to tell
+            log = self.log_path
+            if log is not None and (self._process.returncode == 0 or _is_empty(log)):
+                log.unlink(missing_ok=True)  # kept when it has a crash to tell
             self._process = None
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except FileNotFoundError:
+        return True
 
 
 class LaunchedServer:
