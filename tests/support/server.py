@@ -1,4 +1,10 @@
-"""Start, stop and kill a real ``andromede serve`` process on a free loopback port."""
+"""Start, stop and kill a real ``andromede serve`` process on a free loopback port.
+
+A server is forked from this test process's launcher (tests/support/launcher.py, decision
+0116), which has the application imported already; ``fresh_interpreter=True``, or
+``ANDROMEDE_TEST_EXEC_SERVERS=1`` for every server, execs the ``andromede`` console script
+instead, as an operator starts it.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +24,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-__all__ = ["REGION", "ServerProcess", "free_port", "running_server", "server_logs"]
+from support.launcher import LaunchedServer, launcher
+
+__all__ = [
+    "EXEC_SERVERS",
+    "REGION",
+    "ServerProcess",
+    "free_port",
+    "running_server",
+    "server_logs",
+]
 
 REGION = "eu-fr-1"
 ANDROMEDE = Path(sys.executable).with_name("andromede")
+# Every server exec'd, none forked from the launcher: the way to rule the launcher out.
+EXEC_SERVERS = os.environ.get("ANDROMEDE_TEST_EXEC_SERVERS") == "1"
 
 # The log of every server this process started, in order: a failed test's report carries what
 # each wrote while it ran (tests/conftest.py), the test's own servers as well as the session's.
@@ -74,7 +91,10 @@ class ServerProcess:
     api_port: int = field(default_factory=lambda: free_port())
     extra_env: dict[str, str] = field(default_factory=dict)
     extra_args: list[str] = field(default_factory=list)
-    process: subprocess.Popen[bytes] | None = None
+    # Exec the console script rather than fork from the launcher: for the tests of the
+    # ``andromede`` executable itself.
+    fresh_interpreter: bool = False
+    process: subprocess.Popen[bytes] | LaunchedServer | None = None
     log_path: Path | None = None
 
     @property
@@ -112,28 +132,32 @@ class ServerProcess:
         # The child keeps its own copy of the descriptor; the parent's is closed at once, or it
         # leaks (a ResourceWarning, an error under filterwarnings=error).
         with self.log_path.open("ab") as log:
-            self.process = self._spawn(log, env)
+            if self.fresh_interpreter or EXEC_SERVERS or not launcher().forks_like_exec(env):
+                self.process = self._spawn(log, env)
+            else:
+                self.process = launcher().spawn(
+                    self._argv(), env, Path.cwd(), log.fileno(), start_timeout=timeout
+                )
         self._wait_ready(timeout)
+
+    def _argv(self) -> list[str]:
+        return [
+            str(ANDROMEDE),
+            "serve",
+            "--data-dir",
+            str(self.data_dir),
+            "--s3-port",
+            str(self.port),
+            "--api-port",
+            str(self.api_port),
+            "--region",
+            REGION,
+            *self.extra_args,
+        ]
 
     def _spawn(self, log: IO[bytes], env: dict[str, str]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [
-                str(ANDROMEDE),
-                "serve",
-                "--data-dir",
-                str(self.data_dir),
-                "--s3-port",
-                str(self.port),
-                "--api-port",
-                str(self.api_port),
-                "--region",
-                REGION,
-                *self.extra_args,
-            ],
-            stdout=log,
-            stderr=log,
-            env=env,
-            start_new_session=True,
+            self._argv(), stdout=log, stderr=log, env=env, start_new_session=True
         )
 
     def _wait_ready(self, timeout: float) -> None:
