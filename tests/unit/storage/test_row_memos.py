@@ -46,13 +46,19 @@ def test_sealed_rows_are_decoded_once_and_a_changed_text_is_decoded_anew() -> No
 def test_a_bucket_policy_text_read_again_is_the_remembered_object_until_it_changes() -> None:
     text = '{"Version": "2012-10-17"}'
     digest = store_sql.policy_digest(text)
-    row = ("bkt-policy", "t", "o", "eu", 0, None, digest, None, None, None)
+    # By name, not position: the columns follow the order the migrations made them (0115).
+    named = {"name": "bkt-policy", "tenant_id": "t", "owner_id": "o", "region": "eu"}
+    row = tuple(
+        digest if column == "policy_digest" else named.get(column)
+        for column in store_sql._BUCKET_COLUMNS
+    )
     store_sql._policy_texts.pop(digest, None)
     assert store_sql._known_policy(row) == ""  # not held: to be read from bucket_policies
     first = store_sql._fetched_policy(text)
     again = store_sql._fetched_policy("".join(['{"Version": ', '"2012-10-17"}']))
     assert again is first is store_sql._known_policy(row)
-    no_policy = (*row[:6], None, *row[7:])
+    at = store_sql._POLICY_DIGEST_AT
+    no_policy = (*row[:at], None, *row[at + 1 :])
     assert store_sql._known_policy(no_policy) is None
     assert store_sql._fetched_policy(None) is None  # deleted between the two reads
     for number in range(store_sql._POLICY_TEXTS_SIZE + 10):  # bounded: the oldest texts go
