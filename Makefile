@@ -8,6 +8,7 @@ DATA_DIR ?= $(CURDIR)/data
 # Three workers on the two cores CI has: the longest tests wait more than they compute (real
 # guests booting, Terraform's own polling, a lifecycle provider that re-reads for 55 s), and a
 # third worker runs short tests meanwhile: 15:41 for the whole suite against 17:53 with two.
+# A fourth was slower (25:59 against 23:10, decision 0116): the guests' CPU is what is left.
 PYTEST_WORKERS ?= 3
 
 .PHONY: run test test-fast lint bench system-deps clean
