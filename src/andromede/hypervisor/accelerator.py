@@ -6,6 +6,12 @@ that writes one byte to the serial port, under ``-accel kvm -cpu host``. If the 
 within the timeout KVM works; anything else (abort, hang, no device) means TCG, and the reason is
 logged once, as a warning: guests then run several times slower, which the operator must know.
 The result is cached per QEMU binary for the life of the process.
+
+The probe is a floor, not a proof: on this project's nested AMD machines ``-cpu host`` aborts on
+the IA32_ARCH_CAPABILITIES MSR (0x10a), and without that feature (``host,-arch-capabilities``)
+the sector does run, but a real guest's boot loader then stops on "KVM internal error ...
+emulation failure" at its first ``iret``. So no weaker CPU model is tried: such a host stays on
+TCG (decision 0117).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from dataclasses import dataclass
 
 from andromede.compute.driver import Accelerator
 
-__all__ = ["AcceleratorProbe", "probe_accelerator"]
+__all__ = ["AcceleratorProbe", "probe_accelerator", "probe_command"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +65,19 @@ async def probe_accelerator(
     return cached
 
 
+def probe_command(qemu_binary: str, disk: int, accel: str) -> list[str]:
+    """QEMU's command line booting the probe sector from the inherited descriptor ``disk``
+    under ``accel`` (``kvm``; the tests run it under ``tcg``, which every machine has)."""
+    cpu = "host" if accel == "kvm" else "max"
+    return [
+        qemu_binary, "-accel", accel, "-cpu", cpu, "-machine", "pc", "-m", "16",
+        "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
+        # Writable: QEMU refuses a read-only IDE disk ("Block node is read-only"), which made
+        # every probe fail, KVM or not; what the guest might write lands in the memory file.
+        "-drive", f"file=/dev/fd/{disk},format=raw,if=ide",
+    ]  # fmt: skip
+
+
 async def _probe(qemu_binary: str, timeout: float, kvm_device: str) -> AcceleratorProbe:
     if not os.access(kvm_device, os.R_OK | os.W_OK):
         return AcceleratorProbe(Accelerator.TCG, f"{kvm_device} is missing or not accessible")
@@ -66,11 +85,7 @@ async def _probe(qemu_binary: str, timeout: float, kvm_device: str) -> Accelerat
     disk = os.memfd_create("andromede-kvm-probe")
     try:
         os.write(disk, BOOT_SECTOR)
-        argv = [
-            qemu_binary, "-accel", "kvm", "-cpu", "host", "-machine", "pc", "-m", "16",
-            "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
-            "-drive", f"file=/dev/fd/{disk},format=raw,if=ide,readonly=on",
-        ]  # fmt: skip
+        argv = probe_command(qemu_binary, disk, "kvm")
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,
