@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Read a run's timeline (``ANDROMEDE_TEST_TIMELINE``, tests/support/timeline.py): per worker,
-its tests, busy and idle seconds and when it finished; then the longest tests with the worker
-and the minute of the run they started in.
+its tests, busy and idle seconds and when it finished; the test files by CPU seconds where the
+timeline has them (the files to cut first on a machine whose cores are all busy); then the
+longest tests with the worker and the second of the run they started at.
 
     ANDROMEDE_TEST_TIMELINE=/tmp/run.jsonl make test
     python3 scripts/test-timeline.py /tmp/run.jsonl
@@ -37,6 +38,19 @@ def main() -> int:
         busy = sum(run["end"] - run["start"] for run in runs)
         last = max(run["end"] for run in runs) - origin
         print(f"| {worker} | {len(runs)} | {busy:.0f} | {last - busy:.0f} | {last:.0f} |")
+    if any("cpu" in record for record in records):
+        cpu: dict[str, float] = defaultdict(float)
+        wall: dict[str, float] = defaultdict(float)
+        for record in records:
+            name = str(record["test"]).split("::", 1)[0]
+            cpu[name] += float(record.get("cpu", 0.0))
+            wall[name] += record["end"] - record["start"]
+        total = sum(cpu.values())
+        print(f"\nCPU in the workers' cgroups: {total:.0f} s; the {args.top} files using most:")
+        print("| file | CPU (s) | share | wall (s) |")
+        print("|---|--:|--:|--:|")
+        for name, seconds in sorted(cpu.items(), key=lambda item: -item[1])[: args.top]:
+            print(f"| {name} | {seconds:.0f} | {seconds / total:.1%} | {wall[name]:.0f} |")
     print(f"\nlongest {args.top} (seconds, worker, started at):")
     for record in sorted(records, key=lambda r: r["start"] - r["end"])[: args.top]:
         took = record["end"] - record["start"]

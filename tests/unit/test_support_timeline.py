@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.timeline import CPUACCT
+
 ROOT = Path(__file__).parents[2]
 SAMPLE = "tests/unit/test_support_scheduling.py"
 
@@ -29,6 +31,11 @@ def test_each_test_is_one_line_from_the_worker_that_ran_it(tmp_path: Path) -> No
     assert len({record["test"] for record in records}) == collected
     assert {record["worker"] for record in records} <= {"gw0", "gw1"}
     assert all(record["start"] <= record["end"] for record in records)
+    if os.access(CPUACCT, os.W_OK):
+        # Each worker in a cgroup of its own: every test has its CPU seconds, and the run's
+        # are more than nothing (its tests build and check real schedules).
+        assert all(record["cpu"] >= 0 for record in records)
+        assert sum(record["cpu"] for record in records) > 0
     report = subprocess.run(
         [sys.executable, str(ROOT / "scripts/test-timeline.py"), str(timeline), "--top", "1"],
         capture_output=True, text=True, timeout=60, check=True,
