@@ -16,6 +16,7 @@ from support.logs import logging_restored
 from support.passwords import CHEAP_HASHER
 from support.scheduling import DEFAULT_SLOW_SECONDS, file_seconds, order_for_worksteal
 from support.server import ServerProcess, running_server, server_logs
+from support.timeline import TimelinePlugin
 
 # postgres_cluster, postgres_url, postgres_empty_url: a private PostgreSQL (tests/support);
 # ceph_cluster, rados_client, rados_blob_store: a private Ceph cluster (tests/support/ceph.py);
@@ -32,6 +33,18 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> Iterator[None]:
         report.outcome = "failed"
         report.longrepr = f"skipped under ANDROMEDE_TEST_REQUIRE_ALL=1: {report.longrepr}"
     yield
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``ANDROMEDE_TEST_TIMELINE=FILE``: each test's worker, start and end, written by the
+    process that ran it (support/timeline.py); the xdist controller, which only relays the
+    workers' reports, writes nothing."""
+    path = os.environ.get("ANDROMEDE_TEST_TIMELINE")
+    workerinput = getattr(config, "workerinput", None)
+    if not path or (workerinput is None and config.getoption("dist", "no") != "no"):
+        return
+    worker = str(workerinput["workerid"]) if workerinput else "main"
+    config.pluginmanager.register(TimelinePlugin(path, worker), "andromede-timeline")
 
 
 @pytest.hookimpl(optionalhook=True)
