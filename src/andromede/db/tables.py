@@ -639,16 +639,6 @@ objects = sa.Table(
     # 0102); NULL: neither. Last, as it was added.
     sa.Column("object_lock", sa.Text, nullable=True),
 )
-# Ciphertext does not compress: moved out of line past ~2 KB as usual, without PostgreSQL
-# trying to compress it first on every write (migration 0016). Here too, for a database
-# created from these models rather than through the migrations (db.migrate, decision 0115).
-sa.event.listen(
-    objects,
-    "after_create",
-    sa.DDL(  # type: ignore[no-untyped-call]
-        "ALTER TABLE objects ALTER COLUMN inline_data SET STORAGE EXTERNAL"
-    ).execute_if(dialect="postgresql"),
-)
 
 # The versions of a versioned bucket's keys that are not a current object (migration 0038,
 # decision 0097): noncurrent versions, and every delete marker (a current one too: a key whose
@@ -677,6 +667,18 @@ object_versions = sa.Table(
     sa.Column("inline_data", sa.LargeBinary, nullable=True),
     sa.Column("object_lock", sa.Text, nullable=True),  # as in objects (migration 0039)
 )
+# Ciphertext does not compress: moved out of line past ~2 KB as usual, without PostgreSQL
+# trying to compress it first on every write (migrations 0016 and 0045). Here too, for a
+# database created from these models rather than through the migrations (db.migrate, decision
+# 0115).
+for _table in (objects, object_versions):
+    sa.event.listen(
+        _table,
+        "after_create",
+        sa.DDL(  # type: ignore[no-untyped-call]
+            f"ALTER TABLE {_table.name} ALTER COLUMN inline_data SET STORAGE EXTERNAL"
+        ).execute_if(dialect="postgresql"),
+    )
 
 # The blobs of noncurrent versions (migration 0038), apart from ``object_blobs`` (those of
 # current objects): the unversioned paths drop a key's object_blobs rows when they replace its

@@ -249,19 +249,23 @@ def test_timestamps_are_timestamptz_on_postgresql(postgres_url: str) -> None:
 
 
 def test_inline_bytes_are_never_compressed_on_postgresql(postgres_url: str) -> None:
-    # Ciphertext does not compress; EXTERNAL spares PostgreSQL the attempt (decision 0028).
+    # Ciphertext does not compress; EXTERNAL spares PostgreSQL the attempt (decision 0028),
+    # for current objects (migration 0016) and noncurrent versions (migration 0045) alike.
     engine = create_engine(postgres_url)
     try:
         with engine.connect() as conn:
-            storage = conn.execute(
-                sa.text(
-                    "SELECT attstorage FROM pg_attribute "
-                    "WHERE attrelid = 'objects'::regclass AND attname = 'inline_data'"
-                )
-            ).scalar_one()
+            storage = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT attrelid::regclass::text, attstorage FROM pg_attribute "
+                        "WHERE attrelid IN ('objects'::regclass, 'object_versions'::regclass) "
+                        "AND attname = 'inline_data'"
+                    )
+                ).all()
+            )
     finally:
         engine.dispose()
-    assert storage == "e"
+    assert storage == {"objects": "e", "object_versions": "e"}
 
 
 # The buckets table as migration 0001 left it (tables.py has moved on).
