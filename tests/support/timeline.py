@@ -43,12 +43,13 @@ class _WorkerCgroup:
 
     def __init__(self, name: str) -> None:
         self._home = _cpuacct_cgroup()
-        self.path = CPUACCT / "andromede-tests" / f"{name}-{os.getpid()}"
+        # Below the cgroup the worker was in, whose usage then still includes it: a run
+        # started by a test of an outer, measured run stays counted to that test.
+        self.path = (self._home or CPUACCT) / "andromede-tests" / f"{name}-{os.getpid()}"
         # Earlier runs' cgroups, left where a server or the launcher outlived the worker's
         # exit: removed once empty (a live worker's holds at least the worker).
         for stale in self.path.parent.glob("*-*"):
-            with contextlib.suppress(OSError):
-                stale.rmdir()
+            _remove_if_empty(stale)
         self.path.mkdir(parents=True)
         (self.path / "cgroup.procs").write_text(str(os.getpid()))
 
@@ -59,8 +60,21 @@ class _WorkerCgroup:
         if self._home is not None:
             with contextlib.suppress(OSError):
                 (self._home / "cgroup.procs").write_text(str(os.getpid()))
-        with contextlib.suppress(OSError):  # a process that outlived its test keeps it
-            self.path.rmdir()
+        # A process that outlived its test keeps it; the folder of the workers' cgroups goes
+        # with the last of them.
+        _remove_if_empty(self.path)
+        with contextlib.suppress(OSError):
+            self.path.parent.rmdir()
+
+
+def _remove_if_empty(cgroup: Path) -> None:
+    """Remove ``cgroup`` and the cgroups below it, deepest first, where no process is left in
+    them (the kernel refuses the rest: they stay)."""
+    for child in cgroup.iterdir() if cgroup.is_dir() else ():
+        if child.is_dir():
+            _remove_if_empty(child)
+    with contextlib.suppress(OSError):
+        cgroup.rmdir()
 
 
 def worker_cgroup(name: str) -> _WorkerCgroup | None:
