@@ -181,7 +181,10 @@ def default_group(tenant_id: str, vpc_id: str, group_id: str) -> SecurityGroup:
 def subnet_vni(subnet_id: str, taken: Collection[int]) -> int:
     """The VXLAN id for a new subnet: derived from its id (two gateways creating the same
     default subnet pick the same), the next free one when taken. The database's uniqueness
-    decides between two subnets created at once."""
+    decides between two subnets created at once. ``taken`` holds distinct ids of 1 to
+    VNI_MAX (the subnets' own), so as many as VNI_MAX is all of them."""
+    if len(taken) >= VNI_MAX:
+        raise ValueError("every VXLAN id is taken")
     digest = hashlib.sha256(f"andromede-vni:{subnet_id}".encode()).digest()
     start = int.from_bytes(digest[:4], "big") % VNI_MAX
     for offset in range(VNI_MAX):
