@@ -26,6 +26,7 @@ parallel test workers reuse it (a file lock serialises the one build).
 from __future__ import annotations
 
 import fcntl
+import functools
 import gzip
 import hashlib
 import io
@@ -161,8 +162,7 @@ def build_guest_image(cache_root: Path | None = None) -> GuestImage:
     missing = missing_build_tools()
     if missing:
         raise GuestImageUnavailable(f"missing tools: {', '.join(missing)}")
-    kernel_package, kernel_version = _kernel_package()
-    busybox_version = _package_version(BUSYBOX_PACKAGE)
+    kernel_package, kernel_version, busybox_version = _package_versions()
     key = hashlib.sha256(
         f"{BUILDER_VERSION}\0{kernel_package}={kernel_version}\0busybox={busybox_version}".encode()
     ).hexdigest()[:16]
@@ -190,29 +190,36 @@ def _run(argv: list[str], cwd: Path | None = None) -> str:
     return done.stdout
 
 
-def _package_fields(package: str) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for line in _run(["apt-cache", "show", "--no-all-versions", package]).splitlines():
-        name, sep, value = line.partition(": ")
-        if sep and not line.startswith(" "):
-            fields.setdefault(name, value.strip())
-    if "Version" not in fields:
-        raise GuestImageUnavailable(f"{package} is not in the package index (apt-get update?)")
-    return fields
-
-
-def _package_version(package: str) -> str:
-    return _package_fields(package)["Version"]
-
-
-def _kernel_package() -> tuple[str, str]:
-    """The versioned package behind the metapackage (linux-image-6.1.0-57-cloud-amd64)."""
-    fields = _package_fields(KERNEL_METAPACKAGE)
-    depends = fields.get("Depends", "")
+@functools.cache
+def _package_versions() -> tuple[str, str, str]:
+    """The versioned kernel package behind the metapackage (linux-image-6.1.0-57-cloud-amd64),
+    the metapackage's version (which names the kernel's) and busybox's: the image's cache key.
+    One ``apt-cache`` run per process, remembered: each run rebuilds apt's cache in memory
+    (about a second of CPU), and every test module that boots a guest asks."""
+    fields = _package_fields(KERNEL_METAPACKAGE, BUSYBOX_PACKAGE)
+    depends = fields[KERNEL_METAPACKAGE].get("Depends", "")
     name = depends.split(",")[0].split()[0] if depends else ""
     if not name.startswith("linux-image-"):
         raise GuestImageUnavailable(f"cannot resolve {KERNEL_METAPACKAGE}: {depends!r}")
-    return name, _package_version(name)
+    return name, fields[KERNEL_METAPACKAGE]["Version"], fields[BUSYBOX_PACKAGE]["Version"]
+
+
+def _package_fields(*packages: str) -> dict[str, dict[str, str]]:
+    """Each package's fields from the index, one ``apt-cache show`` for all of them."""
+    output = _run(["apt-cache", "show", "--no-all-versions", *packages])
+    found: dict[str, dict[str, str]] = {}
+    for stanza in output.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in stanza.splitlines():
+            name, sep, value = line.partition(": ")
+            if sep and not line.startswith(" "):
+                fields.setdefault(name, value.strip())
+        if "Package" in fields and "Version" in fields:
+            found.setdefault(fields["Package"], fields)
+    for package in packages:
+        if package not in found:
+            raise GuestImageUnavailable(f"{package} is not in the package index (apt-get update?)")
+    return found
 
 
 def _build(scratch: Path, kernel_package: str, disk: Path) -> str:
