@@ -209,8 +209,17 @@ async def _dumped(pid: int, folder: Path, label: str) -> Path:
     raise RuntimeError(f"callgrind wrote no dump for {label} in {folder}")
 
 
+# How far the functions' table may be from the run's total. callgrind's own file can differ by
+# a little: its cost lines (the table) summed past its ``summary:`` line by 1.0 to 1.4 % in every
+# GET window of one server in a loaded CI run (three attempts), with no thread entry frame in
+# the table, while the other server's windows agreed within 0.07 %. What the check is for is the
+# double charge below, tens of percent.
+TABLE_TOLERANCE = 0.03
+
+
 def table_agrees(counts: Counts) -> bool:
-    """Whether the functions' exclusive counts add up to the run's total (within 1 %).
+    """Whether the functions' exclusive counts add up to the run's total (within
+    :data:`TABLE_TOLERANCE`).
 
     They need not: a thread whose first frames ran before ``--instr=on`` (the server's
     threads all start uninstrumented) can have its whole cost in the window charged to each of
@@ -218,7 +227,7 @@ def table_agrees(counts: Counts) -> bool:
     seen adding 39 % to a run's table while its total stayed right. Such a table would name
     thread entry points as the differences; the run is measured again instead."""
     listed = sum(counts.functions["Ir"].values())
-    return abs(listed - counts.events["Ir"]) <= counts.events["Ir"] / 100
+    return abs(listed - counts.events["Ir"]) <= counts.events["Ir"] * TABLE_TOLERANCE
 
 
 _ATTEMPTS = 3

@@ -103,6 +103,9 @@ def test_a_table_charging_a_threads_entry_frames_twice_is_not_taken() -> None:
     assert not table_agrees(Counts(64, {"Ir": total}, {"Ir": rest | entry_frames}))
     # Rounding in callgrind_annotate's table (functions under its threshold) is not a fault.
     assert table_agrees(Counts(64, {"Ir": total}, {"Ir": {"a": total - total // 200}}))
+    # Nor is callgrind's own small disagreement between its summary and its cost lines, as a
+    # loaded CI run wrote it in a GET window (summary 80,194,336; cost lines 81,348,648).
+    assert table_agrees(Counts(64, {"Ir": 80_194_336}, {"Ir": {"a": 81_348_648}}))
 
 
 @pytest.mark.slow
@@ -118,9 +121,8 @@ def test_two_servers_are_counted_and_only_the_encrypted_one_runs_aes_gcm(
             assert counts.operations == operations
             # A request through the HTTP server is hundreds of thousands of instructions.
             assert counts.per_operation("Ir") > 100_000
-            # The listing by function accounts for the whole count (within rounding).
-            listed = sum(counts.functions["Ir"].values())
-            assert abs(listed - counts.events["Ir"]) <= counts.events["Ir"] / 100
+            # The listing by function accounts for the whole count.
+            assert table_agrees(counts)
     # Each encrypted GET opens a 4 KiB body with OpenSSL's AES-NI code (valgrind offers no
     # AVX-512, so it is the AES-NI path), more than a thousand instructions per KiB; the
     # unencrypted server never runs it. Totals are not compared: a server slowed by a loaded
