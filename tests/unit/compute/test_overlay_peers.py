@@ -47,7 +47,8 @@ def test_a_subnets_vxlan_id_is_derived_and_skips_the_taken_ones() -> None:
     assert subnet_vni("subnet-0123456789abcdef0", ()) == first  # two gateways agree
     second = subnet_vni("subnet-0123456789abcdef0", {first})
     assert second != first and 1 <= second <= VNI_MAX
-    # With all but one taken, the search walks on to the free one (wrapping past VNI_MAX).
+    # With all but one taken, the search walks on to the free one, two past the derived id
+    # (counted round: VNI_MAX is followed by 1).
     derived = subnet_vni("x", ())
     two_on = (derived + 1) % VNI_MAX + 1
     assert subnet_vni("x", AllTakenBut(two_on)) == two_on
