@@ -109,6 +109,8 @@ class HypervisorHostSettings(BaseModel):
 
 # EC2's names and sizes; the root disk is the smallest an instance of the type gets.
 _DEFAULT_INSTANCE_TYPES: dict[str, tuple[int, int, int]] = {
+    "t2.nano": (1, 512, 8),
+    "t2.micro": (1, 1024, 8),
     "t3.nano": (2, 512, 8),
     "t3.micro": (2, 1024, 8),
     "t3.small": (2, 2048, 8),

@@ -229,7 +229,7 @@ def test_debian_cloud_init_runs_user_data_lets_the_key_in_over_ssh_and_keeps_its
 
     started = time.monotonic()
     run = ec2.run_instances(
-        ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+        ImageId=image_id, InstanceType="t2.nano", MinCount=1, MaxCount=1,
         KeyName=key_name, UserData=USER_DATA,
     )  # fmt: skip
     (instance_id,) = [i["InstanceId"] for i in run["Instances"]]

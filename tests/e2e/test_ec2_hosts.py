@@ -147,7 +147,7 @@ def test_instances_spread_over_two_hosts_and_the_region_outlives_one(
     image_id = import_image(gateway, guest_image.disk, "busybox")
     ec2 = ec2_client(gateway)
 
-    run = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=2, MaxCount=2)
+    run = ec2.run_instances(ImageId=image_id, InstanceType="t2.nano", MinCount=2, MaxCount=2)
     pair = [i["InstanceId"] for i in run["Instances"]]
     ec2.get_waiter("instance_running").wait(InstanceIds=pair, WaiterConfig=WAIT)
     for instance_id in pair:
@@ -170,7 +170,7 @@ def test_instances_spread_over_two_hosts_and_the_region_outlives_one(
     assert "does not answer" in failed.value.response["Error"]["Message"]
 
     # A new instance lands on the host that answers.
-    run = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
+    run = ec2.run_instances(ImageId=image_id, InstanceType="t2.nano", MinCount=1, MaxCount=1)
     [third] = [i["InstanceId"] for i in run["Instances"]]
     ec2.get_waiter("instance_running").wait(InstanceIds=[third], WaiterConfig=WAIT)
     _wait_for_init(ec2, third)

@@ -125,7 +125,7 @@ def test_a_real_guest_runs_stops_starts_and_terminates_through_boto3(
     kms = kms_client(server, *server.credentials())
     disk_key = kms.create_key(Description="guest root disks")["KeyMetadata"]
     run = ec2.run_instances(
-        ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+        ImageId=image_id, InstanceType="t2.nano", MinCount=1, MaxCount=1,
         KeyName=key_name, UserData=USER_DATA,
         BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
                               "Ebs": {"Encrypted": True, "KmsKeyId": disk_key["Arn"]}},
@@ -205,7 +205,7 @@ def test_guests_outlive_a_restart_of_serve(
     server, state_dir = qemu_server
     image_id = import_image(server, guest_image.disk, "busybox")
     ec2 = ec2_client(server)
-    run = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
+    run = ec2.run_instances(ImageId=image_id, InstanceType="t2.nano", MinCount=1, MaxCount=1)
     (instance_id,) = [i["InstanceId"] for i in run["Instances"]]
     ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
     _wait_console(ec2, instance_id, boots=0)
@@ -253,7 +253,7 @@ def test_the_host_keeps_a_verified_copy_of_an_image_until_it_is_deregistered_and
     assert not list(state_dir.glob(f"images/{image_id}.*"))  # nothing sent before it is needed
 
     ec2 = ec2_client(server)
-    run = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
+    run = ec2.run_instances(ImageId=image_id, InstanceType="t2.nano", MinCount=1, MaxCount=1)
     (instance_id,) = [i["InstanceId"] for i in run["Instances"]]
     ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
     (copy,) = state_dir.glob(f"images/{image_id}.*")
@@ -317,7 +317,7 @@ def test_a_volume_grows_under_its_running_guest_through_boto3(
     image_id = import_image(server, guest_image.disk, "busybox")
     ec2 = ec2_client(server)
     run = ec2.run_instances(
-        ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1, UserData=SIZE_REPORTER
+        ImageId=image_id, InstanceType="t2.nano", MinCount=1, MaxCount=1, UserData=SIZE_REPORTER
     )
     (instance_id,) = [i["InstanceId"] for i in run["Instances"]]
     volume_id = ec2.create_volume(Size=1, AvailabilityZone=f"{REGION}a")["VolumeId"]
@@ -366,7 +366,7 @@ def test_a_real_guest_launched_from_a_launch_template(
         LaunchTemplateName=f"guest-{uuid.uuid4().hex[:8]}",
         LaunchTemplateData={
             "ImageId": image_id,
-            "InstanceType": "t3.nano",  # 512 MiB
+            "InstanceType": "t2.nano",  # 512 MiB
             "UserData": base64.b64encode(script).decode(),
             "TagSpecifications": [
                 {
@@ -379,7 +379,7 @@ def test_a_real_guest_launched_from_a_launch_template(
     run = ec2.run_instances(
         MinCount=1,
         MaxCount=1,
-        InstanceType="t3.micro",  # 1 GiB
+        InstanceType="t2.micro",  # 1 GiB
         TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "tier", "Value": "run"}]}],
         LaunchTemplate={"LaunchTemplateId": template_id, "Version": "$Latest"},
     )
@@ -391,7 +391,7 @@ def test_a_real_guest_launched_from_a_launch_template(
     assert memory is not None and 700_000 < int(memory.group(1)) <= 1024 * 1024, console
     [reservation] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
     instance = reservation["Instances"][0]
-    assert (instance["ImageId"], instance["InstanceType"]) == (image_id, "t3.micro")
+    assert (instance["ImageId"], instance["InstanceType"]) == (image_id, "t2.micro")
     assert {t["Key"]: t["Value"] for t in instance["Tags"]} == {
         "team": "web",
         "tier": "run",

@@ -130,7 +130,7 @@ def test_a_real_guest_on_a_volume_under_an_xks_key_and_the_customers_kill_switch
     _, arn, external = xks_key(kms, proxy, store_id, f"root-{uuid.uuid4().hex[:6]}")
 
     run = ec2.run_instances(
-        ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1, UserData=USER_DATA,
+        ImageId=image_id, InstanceType="t2.nano", MinCount=1, MaxCount=1, UserData=USER_DATA,
         BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
                               "Ebs": {"Encrypted": True, "KmsKeyId": arn}}],
     )  # fmt: skip

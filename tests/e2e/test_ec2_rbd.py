@@ -89,7 +89,7 @@ def test_an_instance_boots_from_an_rbd_volume_and_terminating_empties_the_pool(
     image_id = import_image(server, guest_image.disk, "busybox")
     ec2 = ec2_client(server)
     run = ec2.run_instances(
-        ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1, UserData=USER_DATA
+        ImageId=image_id, InstanceType="t2.nano", MinCount=1, MaxCount=1, UserData=USER_DATA
     )
     (instance_id,) = [i["InstanceId"] for i in run["Instances"]]
     ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)

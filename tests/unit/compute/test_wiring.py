@@ -17,6 +17,7 @@ def test_default_catalogue_has_ec2s_names(tmp_path: Path) -> None:
     limits = compute_limits(load_settings(data_dir=tmp_path))
     sizes = {t.name: (t.vcpus, t.memory_mib) for t in limits.instance_types}
     assert sizes["t3.nano"] == (2, 512)
+    assert sizes["t2.nano"] == (1, 512)
     assert sizes["m5.large"] == (2, 8192)
     assert limits.max_user_data_size == 16 * 1024
     assert limits.availability_zone == "eu-fr-1a"
