@@ -187,6 +187,13 @@ async def test_two_tenants_instances_cannot_reach_each_other(networks: TenantNet
             assert "peer" in _host_connect(plugged_a.public_ip, 22)
 
 
+def _host_routes(address: str) -> str:
+    """The host's routes to exactly ``address``/32 ("" when none)."""
+    return subprocess.run(
+        ["ip", "route", "show", f"{address}/32"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 def _host_connect(address: str, port: int) -> str:
     code = (
         "import socket\n"
@@ -546,6 +553,9 @@ async def test_subnets_of_one_vpc_reach_each_other_and_nobody_else(
         assert " br1:" not in _links_of(networks.netns(vpc))
         assert _dhcp_servers(networks, second.network_id) == []
         assert _dhcp_servers(networks, first.network_id) != []
+        # Nor does the host keep a route to its public address into the VPC that stays.
+        assert _host_routes(plugged["i-b"].public_ip) == ""
+        assert _host_routes(plugged["i-a"].public_ip) != ""
         with serving(a.netns, "", 8080):
             await networks.set_instance_firewall("i-a", everything)
             assert _host_connect(plugged["i-a"].public_ip, 8080).startswith("peer ")

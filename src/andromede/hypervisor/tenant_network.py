@@ -845,6 +845,9 @@ class TenantNetworks:
                     await self._unplug_locked(instance_id)
                 else:
                     self._state.nics.pop(instance_id)
+                    # Its public address routed into a namespace that stays: the host would
+                    # send that address's traffic to the VPC until it is given again.
+                    await _run("ip", "route", "del", f"{plugged.public_ip}/32", check=False)
                     await self._remove_subnet_locked(record)
             else:
                 await self._unplug_locked(instance_id)
