@@ -18,12 +18,18 @@ SAMPLE = "tests/unit/test_support_scheduling.py"
 def test_each_test_is_one_line_from_the_worker_that_ran_it(tmp_path: Path) -> None:
     timeline = tmp_path / "timeline.jsonl"
     env = {**os.environ, "ANDROMEDE_TEST_TIMELINE": str(timeline)}
+    # A base directory of its own: with pytest's default, the run would number a new one
+    # beside the outer run's and delete the oldest of those (earlier runs', gigabytes of data
+    # dirs and guest disks), which once took it past its timeout in CI.
+    basetemp = tmp_path / "basetemp"
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "2",
-         "--dist", "worksteal", SAMPLE, "--junitxml", str(tmp_path / "run.xml")],
+         "--dist", "worksteal", SAMPLE, "--junitxml", str(tmp_path / "run.xml"),
+         "--basetemp", str(basetemp)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
+    assert basetemp.is_dir()  # made by the run, which then numbered none of its own
     records = [json.loads(line) for line in timeline.read_text().splitlines()]
     collected = (tmp_path / "run.xml").read_text().count("<testcase ")
     assert collected > 2
