@@ -80,7 +80,13 @@ from andromede.kms.xks_store_sql import SqlCustomKeyStoreStore
 from andromede.kmsapi.app import KmsApp
 from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
 from andromede.logconfig import configure_logging
-from andromede.object_keys import KmsObjectCipher, S3KmsKeys, key_service, object_cipher
+from andromede.object_keys import (
+    KmsObjectCipher,
+    ReplicaKmsKeys,
+    S3KmsKeys,
+    key_service,
+    object_cipher,
+)
 from andromede.s3.app import S3App
 from andromede.s3.authorise import OperatorAccessCheck, S3Authoriser
 from andromede.s3.handlers.common import S3Services
@@ -93,6 +99,7 @@ from andromede.storage.expiration_view import MAX_REFRESH_PERIOD, ExpirationView
 from andromede.storage.lifecycle_runner import LifecycleAction, LifecycleRunner
 from andromede.storage.model import Bucket
 from andromede.storage.regions import RegionalBlobs
+from andromede.storage.replication import ReplicaKeys
 from andromede.storage.replication_queue import ReplicationQueue
 from andromede.storage.replication_queue_sql import SqlReplicationQueue
 from andromede.storage.replicator import Replicator
@@ -320,7 +327,12 @@ class Application:
         )
         await expirations.refresh()
         background.append(asyncio.create_task(expirations.run_forever(), name="expirations"))
-        replicator = replicator_for(settings, objects, SqlReplicationQueue(db))
+        replicator = replicator_for(
+            settings,
+            objects,
+            SqlReplicationQueue(db),
+            ReplicaKmsKeys(customer_keys, audit),
+        )
         background.append(asyncio.create_task(replicator.run_forever(), name="replication"))
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
         s3 = S3App(
@@ -603,10 +615,14 @@ def s3_services(
 
 
 def replicator_for(
-    settings: Settings, objects: ObjectService, queue: ReplicationQueue
+    settings: Settings,
+    objects: ObjectService,
+    queue: ReplicationQueue,
+    replica_keys: ReplicaKeys | None = None,
 ) -> Replicator:
     """Bucket replication's queueing and worker (decision 0112), claiming only the tasks
-    whose two regions this gateway serves."""
+    whose two regions this gateway serves; ``replica_keys`` seal the replicas of versions
+    under a KMS key."""
     return Replicator(
         objects,
         queue,
@@ -616,6 +632,7 @@ def replicator_for(
         lease=settings.replication_lease,
         max_attempts=settings.replication_max_attempts,
         retry_base=settings.replication_retry_base,
+        replica_keys=replica_keys,
     )
 
 

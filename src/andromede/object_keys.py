@@ -47,6 +47,7 @@ import asyncio
 import functools
 import logging
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -89,7 +90,7 @@ from andromede.kms.keys_errors import (
     InvalidCiphertext,
     InvalidKeyArn,
 )
-from andromede.kms.keys_model import ALIAS_PREFIX, alias_arn, key_arn
+from andromede.kms.keys_model import ALIAS_PREFIX, alias_arn, key_arn, parse_key_reference
 from andromede.kms.model import context_digest, wrapped_key_ring
 from andromede.kms.providers import RootKeyProvider
 from andromede.kms.service import KeyService
@@ -103,6 +104,7 @@ from andromede.storage.encryption import (
     CipherRange,
     KeyCheck,
     ObjectCipher,
+    ObjectEncryption,
 )
 from andromede.storage.errors import (
     EncryptionKeyUnavailable,
@@ -116,6 +118,7 @@ __all__ = [
     "AWS_MANAGED_S3_KEY_ALIAS",
     "KmsObjectCipher",
     "PlaintextBenchCipher",
+    "ReplicaKmsKeys",
     "RingCheck",
     "S3KmsKeys",
     "key_service",
@@ -916,6 +919,72 @@ class S3KmsKeys:
                 outcome=outcome,
                 details=details,
             )
+
+
+class ReplicaKmsKeys:
+    """S3 replication's replica keys (``storage.replication.ReplicaKeys``) over the
+    customer-managed keys: the rule's ``ReplicaKmsKeyID`` (a key ARN or an alias ARN, resolved
+    at each copy) must be a key of the destination bucket's owner, and usable. The caller who
+    put the configuration was checked for the key then (``kms:DescribeKey``, as for a bucket's
+    default key); each copy is a use by the platform for the owner, audited as S3's
+    ``kms:GenerateDataKey`` on the key, failures included, with the replica's ARN."""
+
+    def __init__(self, keys: CustomerKeyService, audit: AuditService | None) -> None:
+        self._keys = keys
+        self._audit = audit
+
+    async def replica_encryption(
+        self,
+        tenant_id: str,
+        key_ref: str,
+        *,
+        bucket: str,
+        key: str,
+        dual_layer: bool,
+    ) -> ObjectEncryption:
+        s3_arn = f"arn:aws:s3:::{bucket}/{key}"
+        reference = parse_key_reference(key_ref)
+        try:
+            if reference is None or reference.account != tenant_id:
+                # Another account's key is never used without a caller its policy admits.
+                raise CmkNotFound(f"Key '{key_ref[:256]}' does not exist")
+            found = await self._keys.key_for_service_use(key_ref, alias_arn=True)
+        except CustomerKeyError as exc:
+            self._record(tenant_id, key_ref, s3_arn, type(exc).__name__)
+            if isinstance(exc, CmkDisabled):
+                raise KmsKeyDisabled(str(exc)) from None
+            raise KmsKeyUnusable(
+                f"The replica KMS key cannot be used: {type(exc).__name__}"
+            ) from None
+        self._record(tenant_id, found.arn, s3_arn, None)
+        return ObjectEncryption(
+            tenant_id=tenant_id,
+            kms_key_arn=found.arn,
+            kms_key_ring=found.key_ring_id,
+            kms_context={_S3_ARN_CONTEXT: s3_arn},
+            dual_layer=dual_layer,
+        )
+
+    def _record(self, tenant_id: str, resource: str, s3_arn: str, error: str | None) -> None:
+        if self._audit is None:
+            return
+        details = {"via": "s3", "replication": "replica", _S3_ARN_CONTEXT: s3_arn}
+        if error is not None:
+            details["error"] = error
+        self._audit.record(
+            request_id=uuid.uuid4().hex.upper()[:16],
+            tenant_id=tenant_id,
+            principal=_S3_SERVICE,
+            action="kms:GenerateDataKey",
+            resource=resource[:2048],
+            outcome=Outcome.FAILURE if error is not None else Outcome.SUCCESS,
+            details=details,
+        )
+
+
+_S3_SERVICE = "s3.amazonaws.com"
+# The pair S3 binds an object's SSE-KMS data key to.
+_S3_ARN_CONTEXT = "aws:s3:arn"
 
 
 def _s3_error(exc: CustomerKeyError, key_ref: str | None) -> S3Error:

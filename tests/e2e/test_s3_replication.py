@@ -2,7 +2,8 @@
 driven with boto3. A versioned bucket in eu-fr-1 replicates to a versioned bucket in eu-de-1:
 small objects under SSE-S3 and SSE-KMS and a multipart upload above the chunk size become
 COMPLETED, and the replica, read from the German bucket by the same version id, is the same
-bytes with the same ETag and metadata (REPLICA); a delete marker follows; a destination whose
+bytes with the same ETag and metadata (REPLICA), the SSE-KMS one under the rule's
+``ReplicaKmsKeyID`` (increment 3); a delete marker follows; a destination whose
 versioning is suspended makes the copy FAILED; the configuration's audit event names both
 regions; and every replica's bytes are in the German region's folder."""
 
@@ -67,20 +68,23 @@ def status_of(s3: Any, bucket: str, key: str, version: str, wanted: str) -> str 
         time.sleep(0.2)
 
 
-def replication(destination: str, markers: str = "Enabled") -> dict[str, Any]:
-    return {
-        "Role": "arn:aws:iam::000000000000:role/replication",
-        "Rules": [
-            {
-                "ID": "everything",
-                "Priority": 1,
-                "Filter": {"Prefix": ""},
-                "Status": "Enabled",
-                "Destination": {"Bucket": f"arn:aws:s3:::{destination}"},
-                "DeleteMarkerReplication": {"Status": markers},
-            }
-        ],
+def replication(
+    destination: str, markers: str = "Enabled", replica_key: str | None = None
+) -> dict[str, Any]:
+    """One rule over every key; with ``replica_key``, versions under a KMS key are selected
+    too and their replicas sealed under it."""
+    rule: dict[str, Any] = {
+        "ID": "everything",
+        "Priority": 1,
+        "Filter": {"Prefix": ""},
+        "Status": "Enabled",
+        "Destination": {"Bucket": f"arn:aws:s3:::{destination}"},
+        "DeleteMarkerReplication": {"Status": markers},
     }
+    if replica_key is not None:
+        rule["SourceSelectionCriteria"] = {"SseKmsEncryptedObjects": {"Status": "Enabled"}}
+        rule["Destination"]["EncryptionConfiguration"] = {"ReplicaKmsKeyID": replica_key}
+    return {"Role": "arn:aws:iam::000000000000:role/replication", "Rules": [rule]}
 
 
 @pytest.mark.slow
@@ -91,9 +95,23 @@ def test_versions_are_replicated_to_another_region(server: ServerProcess) -> Non
     de.create_bucket(Bucket=backup, CreateBucketConfiguration={"LocationConstraint": DE})
     for s3, name in ((fr, source), (de, backup)):
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    put = fr.put_bucket_replication(Bucket=source, ReplicationConfiguration=replication(backup))
+    access_key, secret_key = server.credentials()
+    kms = boto3.client(
+        "kms",
+        endpoint_url=server.endpoint,
+        region_name=FR,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+    )
+    replica_key = kms.create_key(Description="replicas")["KeyMetadata"]["Arn"]
+    put = fr.put_bucket_replication(
+        Bucket=source, ReplicationConfiguration=replication(backup, replica_key=replica_key)
+    )
     shown = fr.get_bucket_replication(Bucket=source)["ReplicationConfiguration"]
     assert shown["Rules"][0]["Destination"]["Bucket"] == f"arn:aws:s3:::{backup}"
+    assert shown["Rules"][0]["Destination"]["EncryptionConfiguration"] == {
+        "ReplicaKmsKeyID": replica_key
+    }
     assert shown["Role"] == "arn:aws:iam::000000000000:role/replication"
 
     small = os.urandom(10_000)
@@ -124,6 +142,10 @@ def test_versions_are_replicated_to_another_region(server: ServerProcess) -> Non
         assert replica["Body"].read() == body, key
         assert replica["ETag"] == answer["ETag"], key
         assert replica["ReplicationStatus"] == "REPLICA", key
+        assert replica["ServerSideEncryption"] == answer["ServerSideEncryption"], key
+    # The SSE-KMS version's replica is under the rule's key, not the source's.
+    assert kms_replica_key(de, backup, written["kms"][0]["VersionId"]) == replica_key
+    assert written["kms"][0]["SSEKMSKeyId"] != replica_key
     assert de.head_object(Bucket=backup, Key="small")["Metadata"] == {"a": "1"}
     assert big_head["ETag"].endswith('-3"')
     # The replicas' bytes are in the German region's folder.
@@ -171,6 +193,11 @@ def test_a_destination_with_versioning_suspended_fails_the_copy(server: ServerPr
     assert refused.value.response["Error"]["Code"] == "InvalidBucketState"
 
 
+def kms_replica_key(s3: Any, bucket: str, version: str) -> str:
+    head = s3.head_object(Bucket=bucket, Key="kms", VersionId=version)
+    return head["SSEKMSKeyId"]  # type: ignore[no-any-return]
+
+
 def _audit_details(server: ServerProcess, request_id: str) -> dict[str, str]:
     """The replication regions of the admin tenant's audit entry of ``request_id``."""
     auth = RequestsSigV4(Credentials(*server.credentials()))
@@ -187,7 +214,8 @@ def _audit_details(server: ServerProcess, request_id: str) -> dict[str, str]:
             ).json()
             for raw in page["entries"]:
                 entry = parse_entry(raw)
-                if entry.request_id == request_id:
+                # The request's check of the replica key is an entry of its own (kms:).
+                if entry.request_id == request_id and entry.action.startswith("s3:"):
                     return {
                         name: entry.details[name]
                         for name in ("source_region", "destination_regions")

@@ -2021,18 +2021,30 @@ class CustomerKeyService:
         )
         return SseKey(key.key_id, key.arn, key.key_id, key.in_external_key_store)
 
-    async def key_for_service_use(self, key_arn: str) -> SseKey:
+    async def key_for_service_use(self, key_arn: str, *, alias_arn: bool = False) -> SseKey:
         """The key ``key_arn`` for a use the platform makes on a resource's behalf, under the
         authorisation its caller was checked for when the resource was made — as AWS EBS uses
         the grant it takes on a volume's key: opening a volume's data key at each attach or
         boot. No caller, so no policy: the key must exist and be usable (Enabled, material
         not expired), which is what the customer controls by disabling or deleting it.
+        ``alias_arn``: an alias ARN is taken too, resolved now (S3 replication's
+        ``ReplicaKmsKeyID`` may be one: re-pointing the alias takes effect at the next use).
+        The key is always the one of the ARN's account.
 
         Raises ``CmkNotFound`` (deleted, or not a key ARN), ``CmkDisabled``, ``CmkInvalidState``."""
         reference = parse_key_reference(key_arn)
-        if reference is None or reference.kind is not ReferenceKind.KEY_ARN:
+        kinds = (
+            (ReferenceKind.KEY_ARN, ReferenceKind.ALIAS_ARN)
+            if alias_arn
+            else (ReferenceKind.KEY_ARN,)
+        )
+        if reference is None or reference.kind not in kinds or reference.account is None:
             raise CmkNotFound(f"Key '{key_arn[:256]}' does not exist")
-        key = await self._store.get_key(reference.value)
+        key_id: str | None = reference.value
+        if reference.is_alias:
+            alias = await self._store.get_alias(reference.account, reference.value)
+            key_id = None if alias is None else alias.key_id
+        key = None if key_id is None else await self._store.get_key(key_id)
         if key is None or key.tenant_id != reference.account or key.region != reference.region:
             raise CmkNotFound(f"Key '{key_arn[:256]}' does not exist")
         key = self._one_layer(self._encrypting(key))

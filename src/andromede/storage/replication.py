@@ -12,6 +12,11 @@ S3's rules, as the configuration's two schemas have them:
 
 A destination is a bucket of this deployment named by ARN (``arn:aws:s3:::name``); in this
 increment it is the source's owner's (decision 0112 says why).
+
+Versions under a KMS key (SSE-KMS, DSSE-KMS) are selected only by a rule whose
+``SourceSelectionCriteria`` enables ``SseKmsEncryptedObjects``, and their replicas are sealed
+under the rule's ``ReplicaKmsKeyID`` (decision 0112, increment 3): as on S3, a version the
+customer put under a key of theirs is never copied under the platform's keys instead.
 """
 
 from __future__ import annotations
@@ -19,10 +24,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final, Protocol
+
+if TYPE_CHECKING:  # storage.encryption imports the model, which imports this module
+    from andromede.storage.encryption import ObjectEncryption
 
 __all__ = [
     "REPLICATION_DOCUMENT",
+    "ReplicaKeys",
     "ReplicationConfiguration",
     "ReplicationRule",
     "ReplicationStatus",
@@ -71,6 +80,14 @@ class ReplicationRule:
     # None: not given (V1, where markers are replicated).
     delete_marker_replication: bool | None = None
     storage_class: str | None = None
+    # ``SourceSelectionCriteria``: whether versions under a KMS key are selected
+    # (``SseKmsEncryptedObjects``; None: not given, and they are not) and whether replica
+    # modifications are (``ReplicaModifications``: only Disabled is taken here).
+    sse_kms_objects: bool | None = None
+    replica_modifications: bool | None = None
+    # ``Destination/EncryptionConfiguration/ReplicaKmsKeyID``: the key ARN or alias ARN the
+    # replicas of versions under a KMS key are sealed under, as given.
+    replica_kms_key_id: str | None = None
 
     @property
     def is_v2(self) -> bool:
@@ -82,9 +99,14 @@ class ReplicationRule:
             return not self.is_v2
         return self.delete_marker_replication
 
-    def selects(self, key: str, tags: Iterable[tuple[str, str]]) -> bool:
-        """Whether an enabled rule takes a new version of ``key`` carrying ``tags``."""
+    def selects(
+        self, key: str, tags: Iterable[tuple[str, str]], *, kms_encrypted: bool = False
+    ) -> bool:
+        """Whether an enabled rule takes a new version of ``key`` carrying ``tags``;
+        ``kms_encrypted``: the version is under a KMS key (SSE-KMS or DSSE-KMS)."""
         if not self.enabled or not key.startswith(self.prefix):
+            return False
+        if kms_encrypted and not self.sse_kms_objects:
             return False
         held = set(tags)
         return all(tag in held for tag in self.tags)
@@ -102,6 +124,9 @@ class ReplicationRule:
             "priority": self.priority,
             "markers": self.delete_marker_replication,
             "class": self.storage_class,
+            "sse_kms": self.sse_kms_objects,
+            "replica_modifications": self.replica_modifications,
+            "replica_kms_key": self.replica_kms_key_id,
         }
 
     @classmethod
@@ -115,6 +140,9 @@ class ReplicationRule:
         priority = data.get("priority")
         markers = data.get("markers")
         storage_class = data.get("class")
+        sse_kms = data.get("sse_kms")
+        modifications = data.get("replica_modifications")
+        replica_key = data.get("replica_kms_key")
         return cls(
             rule_id=str(data["id"]),
             enabled=bool(data["enabled"]),
@@ -127,6 +155,9 @@ class ReplicationRule:
             priority=priority if isinstance(priority, int) else None,
             delete_marker_replication=markers if isinstance(markers, bool) else None,
             storage_class=storage_class if isinstance(storage_class, str) else None,
+            sse_kms_objects=sse_kms if isinstance(sse_kms, bool) else None,
+            replica_modifications=modifications if isinstance(modifications, bool) else None,
+            replica_kms_key_id=replica_key if isinstance(replica_key, str) else None,
         )
 
 
@@ -142,6 +173,28 @@ class ReplicationTarget:
     delete_marker: bool = False
 
 
+class ReplicaKeys(Protocol):
+    """The KMS keys replicas are sealed under (implemented at the composition root over the
+    customer-managed keys). The copy is a use the platform makes for the bucket owner, under
+    the authorisation checked when the configuration naming the key was put, as EBS uses a
+    volume's key at each attach: no caller, so no policy; the key must be the owner's and
+    usable, which the customer controls by disabling or deleting it. Each use is audited."""
+
+    async def replica_encryption(
+        self,
+        tenant_id: str,
+        key_ref: str,
+        *,
+        bucket: str,
+        key: str,
+        dual_layer: bool,
+    ) -> ObjectEncryption:
+        """How the replica of ``bucket``/``key`` is sealed under ``key_ref`` (a key ARN or an
+        alias ARN of ``tenant_id``'s), bound to S3's encryption context for that object.
+        Raises ``KmsKeyUnusable`` (missing, another account's, disabled, pending deletion)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class ReplicationConfiguration:
     rules: tuple[ReplicationRule, ...]
@@ -151,14 +204,17 @@ class ReplicationConfiguration:
     # The format of the stored document, for the readers of a later release.
     version: int = 1
 
-    def rule_for(self, key: str, tags: Iterable[tuple[str, str]]) -> ReplicationRule | None:
+    def rule_for(
+        self, key: str, tags: Iterable[tuple[str, str]], *, kms_encrypted: bool = False
+    ) -> ReplicationRule | None:
         """The rule a new object version of ``key`` with ``tags`` is replicated under: among
         the enabled rules that select it, the one of highest priority (the first written
-        when priorities tie, as V1 rules, which have none, never overlap on S3)."""
+        when priorities tie, as V1 rules, which have none, never overlap on S3). A version
+        under a KMS key (``kms_encrypted``) is selected only by rules that select those."""
         held = tuple(tags)
         chosen: ReplicationRule | None = None
         for rule in self.rules:
-            if not rule.selects(key, held):
+            if not rule.selects(key, held, kms_encrypted=kms_encrypted):
                 continue
             if chosen is None or (rule.priority or 0) > (chosen.priority or 0):
                 chosen = rule
@@ -172,11 +228,20 @@ class ReplicationConfiguration:
             return None
         return rule
 
+    def rule(self, rule_id: str) -> ReplicationRule | None:
+        """The rule whose ID is ``rule_id``, if the configuration still has it."""
+        return next((rule for rule in self.rules if rule.rule_id == rule_id), None)
+
     def target_for(
-        self, key: str, tags: Iterable[tuple[str, str]], source_region: str
+        self,
+        key: str,
+        tags: Iterable[tuple[str, str]],
+        source_region: str,
+        *,
+        kms_encrypted: bool = False,
     ) -> ReplicationTarget | None:
         """The task a new version of ``key`` with ``tags`` gets, if a rule selects it."""
-        rule = self.rule_for(key, tags)
+        rule = self.rule_for(key, tags, kms_encrypted=kms_encrypted)
         if rule is None:
             return None
         return ReplicationTarget(rule.destination_bucket, rule.rule_id, source_region)

@@ -9,8 +9,10 @@ the versions queued for it.
   are version deletes. Replicas are written by this worker without a target: a replica is
   never replicated again, so two buckets replicating to each other make no loop.
 - ``run_once``: claim the due tasks whose two regions this gateway serves, copy each
-  (``ObjectService.replicate_version``: streamed, re-encrypted under the destination's keys,
-  the source's version id kept), and settle it: COMPLETED and REPLICA; retried after
+  (``ObjectService.replicate_version``: streamed, re-encrypted under the destination owner's
+  keys, the source's version id kept; a version under a KMS key sealed under its rule's
+  ``ReplicaKmsKeyID`` through ``replica_keys``, read from the source bucket's configuration
+  as it is at the copy), and settle it: COMPLETED and REPLICA; retried after
   ``retry_base * 2**(attempts - 1)`` seconds when the copy could not be made (a store away);
   FAILED after ``max_attempts``, or at once when the destination refuses replicas (gone, or
   its versioning no longer Enabled) or the source version is gone.
@@ -32,6 +34,7 @@ from andromede.storage.errors import (
     ReplicaRefused,
 )
 from andromede.storage.model import VersioningStatus
+from andromede.storage.replication import ReplicaKeys
 from andromede.storage.replication_queue import ReplicationQueue, ReplicationTask
 from andromede.storage.service import ObjectService
 
@@ -56,10 +59,14 @@ class Replicator:
         lease: float = 300.0,
         max_attempts: int = 5,
         retry_base: float = 2.0,
+        replica_keys: ReplicaKeys | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
-        """``regions``: those this gateway serves (None: every one)."""
+        """``regions``: those this gateway serves (None: every one). ``replica_keys``: the
+        KMS keys replicas of versions under a KMS key are sealed under (None: such versions
+        fail, never copied under other keys)."""
         self._objects = objects
+        self._replica_keys = replica_keys
         self._queue = queue
         self._regions = None if regions is None else frozenset(regions)
         self._interval = interval
@@ -119,4 +126,15 @@ class Replicator:
             )
             return
         source = await self._objects.get_version(task.source_bucket, task.key, task.version_id)
-        await self._objects.replicate_version(source, task.destination_bucket)
+        # Only a version under a KMS key needs its rule's replica key (its one extra read).
+        replica_key = None if source.kms_key_arn is None else await self._replica_kms_key(task)
+        await self._objects.replicate_version(
+            source, task.destination_bucket, self._replica_keys, replica_key
+        )
+
+    async def _replica_kms_key(self, task: ReplicationTask) -> str | None:
+        """The ``ReplicaKmsKeyID`` of the task's rule, as the source's configuration says now
+        (None: the rule is gone or names none)."""
+        config = (await self._objects.get_bucket(task.source_bucket)).replication
+        rule = None if config is None else config.rule(task.rule_id)
+        return None if rule is None else rule.replica_kms_key_id

@@ -104,6 +104,7 @@ from andromede.storage.object_lock import LockChange, ObjectLock, ObjectLockConf
 from andromede.storage.regions import RegionalBlobs
 from andromede.storage.replication import (
     REPLICATION_DOCUMENT,
+    ReplicaKeys,
     ReplicationConfiguration,
     ReplicationTarget,
 )
@@ -149,7 +150,7 @@ def _replication_target(bucket: Bucket, record: ObjectRecord) -> ReplicationTarg
     """Where the new version ``record`` of ``bucket`` is copied, if its replication
     configuration (read with the bucket) has a rule for it (decision 0112). Only a bucket
     whose versioning is Enabled replicates; SSE-C versions never are (S3 neither: the
-    customer's key is not kept)."""
+    customer's key is not kept); versions under a KMS key only by a rule that selects them."""
     config = bucket.replication
     if (
         config is None
@@ -157,7 +158,16 @@ def _replication_target(bucket: Bucket, record: ObjectRecord) -> ReplicationTarg
         or record.encryption is EncryptionMode.SSE_C
     ):
         return None
-    return config.target_for(record.key, record.headers.tags, bucket.region)
+    return config.target_for(
+        record.key,
+        record.headers.tags,
+        bucket.region,
+        kms_encrypted=record.encryption in _KMS_MODES,
+    )
+
+
+# The modes whose data keys are under a customer's KMS key.
+_KMS_MODES = frozenset({EncryptionMode.SSE_KMS, EncryptionMode.SSE_KMS_DSSE})
 
 
 def _whole_object_segment(
@@ -806,16 +816,37 @@ class ObjectService:
             replication=_replication_target(target, record),
         )
 
-    async def replicate_version(self, source: ObjectRecord, destination: str) -> ObjectRecord:
+    async def replicate_version(
+        self,
+        source: ObjectRecord,
+        destination: str,
+        replica_keys: ReplicaKeys | None = None,
+        replica_kms_key: str | None = None,
+    ) -> ObjectRecord:
         """Write ``source`` (a version of a bucket with a replication configuration) into the
         bucket ``destination`` as its replica (decision 0112): the same version id, headers,
         tags, ETag, checksum, last modification and lock, the bytes streamed from the source's
-        region and sealed anew under the destination's keys in its region (the destination's
-        default encryption, its SSE-KMS key included). ReplicaRefused (``present``: it is
-        there already), NoSuchBucket, RegionNotServed; the blob written is removed on refusal."""
+        region and sealed anew in the destination's region under the destination owner's keys:
+        SSE-S3, or, for a version under a KMS key, the rule's ``replica_kms_key`` through
+        ``replica_keys`` (as S3 does: a replica keeps its source's kind of encryption, and the
+        destination's default encryption is not used). ReplicaRefused (``present``: it is
+        there already; or a version under a KMS key without a replica key to seal it under),
+        NoSuchBucket, RegionNotServed, KmsKeyUnusable; the blob written is removed on refusal."""
         target = await self.get_bucket(destination)
+        encryption: ObjectEncryption | None = None
+        if source.encryption in _KMS_MODES:
+            if replica_keys is None or replica_kms_key is None:
+                # Never under the platform's keys instead of the customer's.
+                raise ReplicaRefused("no replica KMS key for a version under a KMS key")
+            encryption = await replica_keys.replica_encryption(
+                target.tenant_id,
+                replica_kms_key,
+                bucket=destination,
+                key=source.key,
+                dual_layer=source.encryption is EncryptionMode.SSE_KMS_DSSE,
+            )
         body = self.read_object(source, 0, source.size - 1)
-        keys = await self._blob_keys(target, source.key, None)
+        keys = await self._blob_keys(target, source.key, encryption)
         algorithm = source.checksum.algorithm if source.checksum else None
         try:
             blob_id, hasher, inline = await self._sealed_in(target.region).write(

@@ -115,6 +115,19 @@ async def test_a_service_use_needs_the_key_usable_and_named_by_its_arn(kit: Kit)
     for reference in (key.key_id, "alias/any", key.arn.replace(REGION, "elsewhere-1")):
         with pytest.raises(CmkNotFound):
             await kit.service.key_for_service_use(reference)
+    # An alias ARN only where the use takes one (S3 replication's ReplicaKmsKeyID), resolved
+    # in the ARN's account.
+    await kit.service.create_alias(A, "alias/volumes", key.key_id)
+    alias = key.arn.replace(f"key/{key.key_id}", "alias/volumes")
+    with pytest.raises(CmkNotFound):
+        await kit.service.key_for_service_use(alias)
+    assert (await kit.service.key_for_service_use(alias, alias_arn=True)).arn == key.arn
+    for reference in (
+        alias.replace("alias/volumes", "alias/none"),
+        alias.replace(f":{A.account_id}:", ":111122223333:"),
+    ):
+        with pytest.raises(CmkNotFound):
+            await kit.service.key_for_service_use(reference, alias_arn=True)
     await kit.service.disable_key(A, key.key_id)
     with pytest.raises(CmkDisabled):
         await kit.service.key_for_service_use(key.arn)

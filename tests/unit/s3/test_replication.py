@@ -21,9 +21,14 @@ from andromede.app import s3_services, storage_limits
 from andromede.audit.model import AuditEvent
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
+from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kms.customer_keys import Caller, CustomerKeyService
+from andromede.kms.keys_store import MemoryCustomerKeyStore
+from andromede.kmsapi.authorise import KmsAuthoriser
+from andromede.object_keys import KmsObjectCipher, ReplicaKmsKeys, S3KmsKeys
 from andromede.s3.app import S3App
 from andromede.s3.handlers.replication import parse_replication
 from andromede.settings import Settings
@@ -35,7 +40,7 @@ from andromede.storage.replication_queue import MemoryReplicationQueue
 from andromede.storage.replicator import Replicator
 from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
-from support.keys import cipher_in
+from support.keys import key_service_in
 from support.s3app import Client, Reply
 
 PARIS, BERLIN = "eu-paris-1", "eu-berlin-1"
@@ -80,6 +85,35 @@ def document(*rules: str, role: str = "<Role>arn:aws:iam::1:role/replication</Ro
     return f"<ReplicationConfiguration>{role}{''.join(rules)}</ReplicationConfiguration>".encode()
 
 
+def with_criteria(rule: str, criteria: str) -> str:
+    """``rule`` with a ``SourceSelectionCriteria`` holding ``criteria``."""
+    return rule.replace(
+        "<Status>Enabled</Status><Destination>",
+        f"<Status>Enabled</Status><SourceSelectionCriteria>{criteria}"
+        "</SourceSelectionCriteria><Destination>",
+    )
+
+
+def kms_rule(replica_key: str, destination: str = "backup", *, selected: str = "Enabled") -> str:
+    """A rule over every key that selects versions under a KMS key (``selected``) and seals
+    their replicas under ``replica_key``."""
+    return with_criteria(
+        v2_rule(
+            destination,
+            filter_xml="<Filter><Prefix></Prefix></Filter>",
+            extra=f"<EncryptionConfiguration><ReplicaKmsKeyID>{replica_key}"
+            "</ReplicaKmsKeyID></EncryptionConfiguration>",
+        ),
+        f"<SseKmsEncryptedObjects><Status>{selected}</Status></SseKmsEncryptedObjects>",
+    )
+
+
+SSE_KMS_SELECTED = "<SseKmsEncryptedObjects><Status>Enabled</Status></SseKmsEncryptedObjects>"
+REPLICA_KEY_XML = (
+    "<EncryptionConfiguration><ReplicaKmsKeyID>{}</ReplicaKmsKeyID></EncryptionConfiguration>"
+)
+
+
 class FlakyBlobStore(MemoryBlobStore):
     """A region's store that refuses writes while ``down``."""
 
@@ -101,6 +135,8 @@ class World:
     queue: MemoryReplicationQueue
     berlin: FlakyBlobStore
     objects: ObjectService
+    keys: CustomerKeyService  # the tenants' KMS keys (SSE-KMS, replica keys)
+    caller: Caller  # the bootstrap tenant's root, for the key service's own calls
 
 
 @pytest.fixture
@@ -117,21 +153,35 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     assert boot is not None
     berlin = FlakyBlobStore()
     store = MemoryMetadataStore()
+    key_service = key_service_in(tmp_path / "keys")
     objects = ObjectService(
         store,
         RegionalBlobs({PARIS: MemoryBlobStore(), BERLIN: berlin}, PARIS),
         dataclasses.replace(storage_limits(settings), deletion_grace=0, inline_object_max_bytes=0),
-        cipher_in(tmp_path / "keys"),
+        KmsObjectCipher(key_service, inline=True),
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
+    customer_keys = CustomerKeyService(
+        MemoryCustomerKeyStore(),
+        key_service,
+        KmsAuthoriser(identity.policies_for, PARIS),
+        region=PARIS,
+    )
     # The store's own queue: it writes a version's task in the step that commits the version.
     queue = store.replication_queue
-    replicator = Replicator(objects, queue, max_attempts=2, retry_base=0.000001)
+    replicator = Replicator(
+        objects,
+        queue,
+        max_attempts=2,
+        retry_base=0.000001,
+        replica_keys=ReplicaKmsKeys(customer_keys, audit),
+    )
     services = s3_services(
         settings,
         objects,
         identity,
+        S3KmsKeys(customer_keys, audit),
         allowed_regions=identity.allowed_regions,
         replicator=replicator,
     )
@@ -148,10 +198,22 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         region = BERLIN if body else PARIS
         reply = await client.request("PUT", f"{path}?versioning", ENABLED, region=region)
         assert reply.status == 200
+    account = boot.tenant.id
+    root = Principal(account, None, None, PrincipalKind.ROOT, f"arn:aws:iam::{account}:root")
     try:
-        yield World(client, identity, replicator, queue, berlin, objects)
+        yield World(
+            client,
+            identity,
+            replicator,
+            queue,
+            berlin,
+            objects,
+            customer_keys,
+            Caller(account, root.arn, root),
+        )
     finally:
         await audit.close()
+        key_service.close()
 
 
 async def put(client: Client, body: bytes, bucket: str = "source") -> Reply:
@@ -248,6 +310,27 @@ async def test_v1_rules_and_a_rule_without_id_get_one(world: World) -> None:
                                     "<Status>Enabled</Status></ExistingObjectReplication>"
                                     "<Destination>")),
          501, "NotImplemented", b"existing"),
+        (document(with_criteria(v2_rule(), "")), 400, "InvalidRequest", b"cannot be empty"),
+        (document(with_criteria(v2_rule(), SSE_KMS_SELECTED)),
+         400, "InvalidRequest", b"ReplicaKmsKeyID must be specified"),
+        (document(v2_rule(extra=REPLICA_KEY_XML.format(
+            "arn:aws:kms:eu-paris-1:111122223333:key/k"))),
+         400, "InvalidRequest", b"SseKmsEncryptedObjects must be specified"),
+        (document(kms_rule("alias/mine")), 400, "InvalidArgument", b"Invalid ReplicaKmsKeyID ARN"),
+        (document(kms_rule("arn:aws:kms:eu-paris-1:111122223333:secret/k")),
+         400, "InvalidArgument", b"Invalid ReplicaKmsKeyID ARN"),
+        (document(kms_rule("arn:aws:kms:eu-paris-1:111122223333:key/k", selected="On")),
+         400, "MalformedXML", b""),
+        (document(kms_rule("arn:aws:kms:eu-paris-1:111122223333:key/k")),
+         400, "InvalidRequest", b"destination bucket's owner"),
+        (document(with_criteria(v2_rule(), "<ReplicaModifications><Status>Enabled</Status>"
+                                           "</ReplicaModifications>")),
+         501, "NotImplemented", b"replica modifications"),
+        (document(with_criteria(
+            "<Rule><ID>v1</ID><Prefix>a/</Prefix><Status>Enabled</Status><Destination>"
+            "<Bucket>arn:aws:s3:::backup</Bucket></Destination></Rule>",
+            "<ReplicaModifications><Status>Disabled</Status></ReplicaModifications>")),
+         400, "InvalidRequest", b"ReplicaModifications cannot be used"),
         (document(v2_rule("source")), 400, "InvalidRequest", b"same as the source"),
         (document(v2_rule("no-such-bucket")), 400, "InvalidRequest", b"must exist"),
         (document(v2_rule("plain")), 400, "InvalidRequest", b"must have versioning enabled"),
@@ -544,3 +627,161 @@ async def test_a_version_committed_is_queued_even_if_the_gateway_fails_right_aft
     assert (await head(c, "source", "docs/a")).headers["x-amz-replication-status"] == "COMPLETED"
     copied = await c.request("GET", "/backup/docs/a", region=BERLIN)
     assert (copied.status, copied.body) == (200, b"1")
+
+
+# --- versions under a KMS key (decision 0112, increment 3) --------------------------------
+
+SSE = "x-amz-server-side-encryption"
+SSE_KEY = "x-amz-server-side-encryption-aws-kms-key-id"
+
+
+def under(key_arn: str, algorithm: str = "aws:kms") -> dict[str, str]:
+    return {SSE: algorithm, SSE_KEY: key_arn}
+
+
+async def test_a_kms_rule_is_put_checked_and_shown_back(world: World) -> None:
+    c = world.client
+    replica_key = await world.keys.create_key(world.caller)
+    await world.keys.create_alias(world.caller, "alias/replicas", replica_key.key_id)
+    alias = replica_key.arn.replace(f"key/{replica_key.key_id}", "alias/replicas")
+    body = document(
+        kms_rule(alias).replace(
+            SSE_KMS_SELECTED,
+            SSE_KMS_SELECTED
+            + "<ReplicaModifications><Status>Disabled</Status></ReplicaModifications>",
+        )
+    )
+    assert (await put(c, body)).status == 200
+    shown = (await get(c)).body
+    assert (
+        b"<Destination><Bucket>arn:aws:s3:::backup</Bucket><EncryptionConfiguration>"
+        b"<ReplicaKmsKeyID>" + alias.encode() + b"</ReplicaKmsKeyID></EncryptionConfiguration>"
+        b"</Destination><SourceSelectionCriteria><SseKmsEncryptedObjects><Status>Enabled"
+        b"</Status></SseKmsEncryptedObjects><ReplicaModifications><Status>Disabled</Status>"
+        b"</ReplicaModifications></SourceSelectionCriteria>"
+    ) in shown
+    # A key of the owner's account that does not exist, or one the caller may not describe,
+    # is refused now, with KMS's error as S3 passes it on.
+    missing = replica_key.arn.replace(replica_key.key_id, "0" * 32)
+    refused = await put(c, document(kms_rule(missing)))
+    assert (refused.status, refused.error_code()) == (400, "KMS.NotFoundException")
+    assert (await get(c)).body == shown
+
+
+async def test_versions_under_a_kms_key_go_only_where_a_rule_selects_them(world: World) -> None:
+    """As on S3: a rule without ``SseKmsEncryptedObjects`` Enabled leaves them (no status, no
+    task); a rule with it seals their replicas under its ``ReplicaKmsKeyID``, never under the
+    platform's keys, while an SSE-S3 version's replica stays SSE-S3 whatever the
+    destination's default encryption. Each use of the replica key is audited."""
+    c = world.client
+    source_key = await world.keys.create_key(world.caller)
+    replica_key = await world.keys.create_key(world.caller)
+    assert (await put(c, document(v2_rule(filter_xml="<Filter><Prefix></Prefix></Filter>")))).status
+    kms_body = os.urandom(70_000)
+    left = await c.request("PUT", "/source/left", kms_body, under(source_key.arn), region=PARIS)
+    assert left.status == 200
+    assert await world.queue.pending() == 0
+    assert "x-amz-replication-status" not in (await head(c, "source", "left")).headers
+
+    assert (await put(c, document(kms_rule(replica_key.arn)))).status == 200
+    default_kms = (
+        "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>"
+        f"<SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>{source_key.arn}</KMSMasterKeyID>"
+        "</ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
+    ).encode()
+    reply = await c.request(
+        "PUT", "/backup?encryption", default_kms, md5(default_kms), region=BERLIN
+    )
+    assert reply.status == 200
+    written = {
+        "kms": (under(source_key.arn), "aws:kms"),
+        "dsse": (under(source_key.arn, "aws:kms:dsse"), "aws:kms:dsse"),
+        "plain": ({SSE: "AES256"}, "AES256"),
+    }
+    versions = {}
+    for key, (headers, _) in written.items():
+        reply = await c.request("PUT", f"/source/{key}", kms_body, headers, region=PARIS)
+        assert reply.status == 200, reply.body
+        versions[key] = reply.headers["x-amz-version-id"]
+    assert await world.queue.pending() == 3
+    await replicate(world)
+    for key, (_, algorithm) in written.items():
+        assert (await head(c, "source", key)).headers["x-amz-replication-status"] == "COMPLETED"
+        replica = await c.request("GET", f"/backup/{key}?versionId={versions[key]}", region=BERLIN)
+        assert (replica.status, replica.body) == (200, kms_body), key
+        assert replica.headers[SSE] == algorithm, key
+        if algorithm == "AES256":
+            assert SSE_KEY not in replica.headers
+        else:
+            assert replica.headers[SSE_KEY] == replica_key.arn, key
+    assert (await head(c, "source", "kms")).headers[SSE_KEY] == source_key.arn
+    uses = [
+        e
+        for e in await events(c)
+        if e.principal == "s3.amazonaws.com" and e.action == "kms:GenerateDataKey"
+    ]
+    assert sorted(e.details["aws:s3:arn"] for e in uses) == [
+        "arn:aws:s3:::backup/dsse",
+        "arn:aws:s3:::backup/kms",
+    ]
+    assert {e.resource for e in uses} == {replica_key.arn}
+    # The replica is under the customer's key: disabled, its bytes are unreadable.
+    await world.keys.disable_key(world.caller, replica_key.key_id)
+    shut = await c.request("GET", f"/backup/kms?versionId={versions['kms']}", region=BERLIN)
+    assert (shut.status, shut.error_code()) == (400, "KMS.DisabledException")
+
+
+async def test_a_replica_key_that_cannot_be_used_fails_the_copy(world: World) -> None:
+    """Disabled, the replica key fails the copy after its retries (audited as a failed use);
+    a configuration no longer naming one fails it at once. Nothing is written under other
+    keys."""
+    c = world.client
+    source_key = await world.keys.create_key(world.caller)
+    replica_key = await world.keys.create_key(world.caller)
+    assert (await put(c, document(kms_rule(replica_key.arn)))).status == 200
+    await world.keys.disable_key(world.caller, replica_key.key_id)
+    reply = await c.request("PUT", "/source/a", b"secret", under(source_key.arn), region=PARIS)
+    assert reply.status == 200
+    await replicate(world)
+    assert (await head(c, "source", "a")).headers["x-amz-replication-status"] == "FAILED"
+    assert (await c.request("GET", "/backup/a", region=BERLIN)).status == 404
+    failures = [
+        e
+        for e in await events(c)
+        if e.principal == "s3.amazonaws.com" and e.details.get("error") == "CmkDisabled"
+    ]
+    assert len(failures) == 2  # max_attempts=2
+    assert not world.berlin.blob_ids()
+
+    await world.keys.enable_key(world.caller, replica_key.key_id)
+    reply = await c.request("PUT", "/source/b", b"secret", under(source_key.arn), region=PARIS)
+    assert await world.queue.pending() == 1
+    assert (await c.request("DELETE", "/source?replication", region=PARIS)).status == 204
+    await world.replicator.run_once()
+    assert await world.queue.pending() == 0
+    assert (await head(c, "source", "b")).headers["x-amz-replication-status"] == "FAILED"
+    assert (await c.request("GET", "/backup/b", region=BERLIN)).status == 404
+
+
+def test_a_rule_selects_versions_under_a_kms_key_only_when_it_says_so() -> None:
+    key = "arn:aws:kms:eu-paris-1:111122223333:key/k"
+    config = parse_replication(
+        document(
+            v2_rule(rule_id="plain", priority=9, filter_xml="<Filter><Prefix></Prefix></Filter>"),
+            kms_rule(key).replace(
+                "<ID>all</ID><Priority>1</Priority>", "<ID>kms</ID><Priority>1</Priority>"
+            ),
+            kms_rule(key, selected="Disabled").replace(
+                "<ID>all</ID><Priority>1</Priority>", "<ID>off</ID><Priority>2</Priority>"
+            ),
+        ),
+        10,
+    )
+    plain = config.rule_for("docs/a", ())
+    assert plain is not None and plain.rule_id == "plain"
+    kms = config.rule_for("docs/a", (), kms_encrypted=True)
+    assert kms is not None and kms.rule_id == "kms"
+    assert kms.replica_kms_key_id == key
+    again = ReplicationConfiguration.from_text(config.to_text())
+    assert again == config
+    assert again.rule("off") is not None and again.rule("off").sse_kms_objects is False  # type: ignore[union-attr]

@@ -13,10 +13,18 @@ the source has it; its region must be one the tenant's allow-list admits (Access
 SCP restricting regions answers). The regions a configuration moves data between are added to
 the request's audit event (residency: the tenant asked for that movement).
 
+Versions under a KMS key are replicated as on S3 (decision 0112, increment 3): only by a rule
+whose ``SourceSelectionCriteria`` has ``SseKmsEncryptedObjects`` Enabled, and then under the
+``ReplicaKmsKeyID`` of its destination's ``EncryptionConfiguration``, which must be given with
+it ("ReplicaKmsKeyID must be specified if SseKmsEncryptedObjects tag is present.", and the
+converse), be a KMS key ARN or alias ARN ("Invalid ReplicaKmsKeyID ARN."), name a key of the
+bucket owner's, and be one the caller may describe (checked now, as for a bucket's default
+key; AWS checks only at the copy).
+
 Elements this server would not honour are refused with ``NotImplemented``, never kept silently:
-``SourceSelectionCriteria``, ``ExistingObjectReplication`` Enabled, Replication Time Control
-and metrics, ``AccessControlTranslation``, ``Account``, ``EncryptionConfiguration``, and a
-storage class other than ``STANDARD`` (the one class here).
+``ReplicaModifications`` Enabled, ``ExistingObjectReplication`` Enabled, Replication Time
+Control and metrics, ``AccessControlTranslation``, ``Account``, and a storage class other than
+``STANDARD`` (the one class here).
 """
 
 from __future__ import annotations
@@ -64,11 +72,9 @@ _STORAGE_CLASSES = frozenset(
         "EXPRESS_ONEZONE",
     }
 )
-_UNSUPPORTED_RULE_ELEMENTS = ("SourceSelectionCriteria",)
 _UNSUPPORTED_DESTINATION_ELEMENTS = (
     "Account",
     "AccessControlTranslation",
-    "EncryptionConfiguration",
     "ReplicationTime",
     "Metrics",
 )
@@ -109,7 +115,22 @@ def _write_rule(xml: XmlWriter, rule: ReplicationRule) -> None:
     xml.open("Destination")
     xml.element("Bucket", f"arn:aws:s3:::{rule.destination_bucket}")
     xml.element("StorageClass", rule.storage_class)
+    if rule.replica_kms_key_id is not None:
+        xml.open("EncryptionConfiguration")
+        xml.element("ReplicaKmsKeyID", rule.replica_kms_key_id)
+        xml.close("EncryptionConfiguration")
     xml.close("Destination")
+    if rule.sse_kms_objects is not None or rule.replica_modifications is not None:
+        xml.open("SourceSelectionCriteria")
+        if rule.sse_kms_objects is not None:
+            xml.open("SseKmsEncryptedObjects")
+            xml.element("Status", "Enabled" if rule.sse_kms_objects else "Disabled")
+            xml.close("SseKmsEncryptedObjects")
+        if rule.replica_modifications is not None:
+            xml.open("ReplicaModifications")
+            xml.element("Status", "Enabled" if rule.replica_modifications else "Disabled")
+            xml.close("ReplicaModifications")
+        xml.close("SourceSelectionCriteria")
     if rule.delete_marker_replication is not None:
         xml.open("DeleteMarkerReplication")
         xml.element("Status", "Enabled" if rule.delete_marker_replication else "Disabled")
@@ -130,6 +151,8 @@ async def put_bucket_replication(ctx: S3Context, svc: S3Services) -> Response:
     for name in sorted(config.destinations):
         destination = await _destination(ctx, svc, source, name)
         regions.add(destination.region)
+    for key_ref in sorted({r.replica_kms_key_id for r in config.rules if r.replica_kms_key_id}):
+        await _check_replica_key(ctx, svc, source, key_ref)
     await svc.objects.set_bucket_replication(ctx.bucket, config)
     # Residency: the tenant asked for its data to move to these regions (decision 0112).
     ctx.audit_details["source_region"] = source.region
@@ -182,6 +205,36 @@ async def _destination(ctx: S3Context, svc: S3Services, source: Bucket, name: st
     return destination
 
 
+async def _check_replica_key(ctx: S3Context, svc: S3Services, source: Bucket, key_ref: str) -> None:
+    """A rule's ``ReplicaKmsKeyID``: a key of the bucket owner's (the destination is the
+    owner's too, and the copy uses the key on the owner's behalf, with no caller whose rights
+    another account's key policy could grant), which the caller may describe now."""
+    if _kms_arn_account(key_ref) != source.tenant_id:
+        raise S3Error(
+            "InvalidRequest",
+            "ReplicaKmsKeyID must name a KMS key of the destination bucket's owner.",
+        )
+    if svc.kms_keys is None:
+        raise S3Error("NotImplemented", "SSE-KMS is not available on this server")
+    await svc.kms_keys.key_for_sse(
+        ctx, key_ref, {}, action="kms:DescribeKey", owner=source.tenant_id
+    )
+
+
+def _kms_arn_account(arn: str) -> str | None:
+    """The account of a KMS key ARN or alias ARN (``arn:aws:kms:region:account:key/id``,
+    ``…:alias/name``); None when ``arn`` is neither."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or not parts[1] or parts[2] != "kms":
+        return None
+    region, account, resource = parts[3], parts[4], parts[5]
+    if not region or not account or resource.endswith("/"):
+        return None
+    if not resource.startswith(("key/", "alias/")):
+        return None
+    return account
+
+
 def parse_replication(body: bytes, max_rules: int) -> ReplicationConfiguration:
     """A ``ReplicationConfiguration`` document, checked as S3 checks it."""
     root = parse_xml(body, "ReplicationConfiguration")
@@ -211,9 +264,6 @@ def parse_replication(body: bytes, max_rules: int) -> ReplicationConfiguration:
 
 
 def _parse_rule(element: Element) -> ReplicationRule:
-    for name in _UNSUPPORTED_RULE_ELEMENTS:
-        if children(element, name):
-            raise S3Error("NotImplemented", f"{name} is not implemented by this server")
     existing = only_child(element, "ExistingObjectReplication")
     if existing is not None:
         status = text_of(existing, "Status")
@@ -250,7 +300,10 @@ def _parse_rule(element: Element) -> ReplicationRule:
                 "InvalidRequest",
                 "Delete marker replication is not supported if any Tag filter is specified.",
             )
-    destination, storage_class = _parse_destination(only_child(element, "Destination"))
+    sse_kms, modifications = _source_selection(element, v2=filter_element is not None)
+    destination_element = only_child(element, "Destination")
+    destination, storage_class = _parse_destination(destination_element)
+    replica_key = _replica_kms_key(destination_element, sse_kms)
     return ReplicationRule(
         rule_id=rule_id,
         enabled=status == "Enabled",
@@ -263,7 +316,67 @@ def _parse_rule(element: Element) -> ReplicationRule:
         priority=priority,
         delete_marker_replication=markers,
         storage_class=storage_class,
+        sse_kms_objects=sse_kms,
+        replica_modifications=modifications,
+        replica_kms_key_id=replica_key,
     )
+
+
+def _source_selection(element: Element, *, v2: bool) -> tuple[bool | None, bool | None]:
+    """``SourceSelectionCriteria``: whether versions under a KMS key are selected
+    (``SseKmsEncryptedObjects``) and replica modifications (``ReplicaModifications``, V2 only,
+    and only Disabled here); None for what is not given."""
+    criteria = only_child(element, "SourceSelectionCriteria")
+    if criteria is None:
+        return None, None
+    sse_kms = _status_of(only_child(criteria, "SseKmsEncryptedObjects"))
+    modifications = _status_of(only_child(criteria, "ReplicaModifications"))
+    if sse_kms is None and modifications is None:
+        raise S3Error("InvalidRequest", "SourceSelectionCriteria cannot be empty.")
+    if modifications is not None and not v2:
+        raise S3Error(
+            "InvalidRequest",
+            "ReplicaModifications cannot be used for this version of Cross Region Replication "
+            "configuration schema. Please refer to S3 Developer Guide for more information.",
+        )
+    if modifications:
+        raise S3Error("NotImplemented", "Replication of replica modifications is not implemented")
+    return sse_kms, modifications
+
+
+def _status_of(element: Element | None) -> bool | None:
+    """An element's ``Status`` (Enabled: True); None when there is no element."""
+    if element is None:
+        return None
+    status = text_of(element, "Status")
+    if status not in _STATUSES:
+        raise S3Error("MalformedXML")
+    return status == "Enabled"
+
+
+def _replica_kms_key(destination: Element | None, sse_kms: bool | None) -> str | None:
+    """The destination's ``EncryptionConfiguration/ReplicaKmsKeyID``, which goes with
+    ``SseKmsEncryptedObjects``, each requiring the other, as on S3."""
+    encryption = None if destination is None else only_child(destination, "EncryptionConfiguration")
+    key_ref = None if encryption is None else text_of(encryption, "ReplicaKmsKeyID")
+    if encryption is not None and sse_kms is None:
+        raise S3Error(
+            "InvalidRequest",
+            "SseKmsEncryptedObjects must be specified if EncryptionConfiguration is present.",
+        )
+    if sse_kms is not None and not key_ref:
+        raise S3Error(
+            "InvalidRequest",
+            "ReplicaKmsKeyID must be specified if SseKmsEncryptedObjects tag is present.",
+        )
+    if key_ref is not None and _kms_arn_account(key_ref) is None:
+        raise S3Error(
+            "InvalidArgument",
+            "Invalid ReplicaKmsKeyID ARN.",
+            ArgumentName="ReplicaKmsKeyID",
+            ArgumentValue=key_ref[:256],
+        )
+    return key_ref or None
 
 
 def _priority(element: Element) -> int | None:
