@@ -1,7 +1,10 @@
 """Terraform's AWS provider against a real ``andromede serve``: KMS keys (generated, signing
 with a key policy, imported material), an alias, a grant with a constraint, a ciphertext, a
-bucket whose default encryption names the alias, an object under the imported key, and the
-data sources that read them back (public key, secrets, alias). The
+bucket whose default encryption names the alias, an object under the imported key, a
+versioned bucket replicating to another, versions under a KMS key included
+(``aws_s3_bucket_replication_configuration`` with ``source_selection_criteria`` and a
+``replica_kms_key_id``), and the data sources that read them back (public key, secrets,
+alias). The
 configuration must apply, then plan with no change (what Terraform users check first), and
 destroy. And the S3 backend keeping its state here, locked by a lock file written with
 ``If-None-Match: *``; an EBS volume under a KMS key (``aws_ebs_volume`` ``kms_key_id``) and an
@@ -258,6 +261,47 @@ resource "aws_s3_object" "versioned" {
   content    = "serial 1"
 }
 output "versioned_object_version" { value = aws_s3_object.versioned.version_id }
+resource "aws_s3_bucket" "replicas" {
+  bucket        = "%(bucket)s-replicas"
+  force_destroy = true
+}
+resource "aws_s3_bucket_versioning" "replicas" {
+  bucket = aws_s3_bucket.replicas.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+# Same-region replication (decision 0112): versions under a KMS key too, their replicas under
+# the data key (increment 3).
+resource "aws_s3_bucket_replication_configuration" "versioned" {
+  depends_on = [aws_s3_bucket_versioning.versioned, aws_s3_bucket_versioning.replicas]
+  role       = "arn:aws:iam::000000000000:role/replication"
+  bucket     = aws_s3_bucket.versioned.id
+  rule {
+    id       = "everything"
+    priority = 1
+    status   = "Enabled"
+    filter {
+      prefix = ""
+    }
+    delete_marker_replication {
+      status = "Enabled"
+    }
+    source_selection_criteria {
+      sse_kms_encrypted_objects {
+        status = "Enabled"
+      }
+    }
+    destination {
+      bucket        = aws_s3_bucket.replicas.arn
+      storage_class = "STANDARD"
+      encryption_configuration {
+        replica_kms_key_id = aws_kms_key.data.arn
+      }
+    }
+  }
+}
+output "data_key_arn" { value = aws_kms_key.data.arn }
 data "aws_kms_public_key" "signing" {
   key_id = aws_kms_key.signing.arn
 }
@@ -518,6 +562,26 @@ def test_terraform_applies_converges_and_destroys(
     state = s3.head_object(Bucket=versioned, Key="state.json")
     assert state["VersionId"] == outputs["versioned_object_version"] != "null"
 
+    # aws_s3_bucket_replication_configuration: an SSE-KMS version is copied under the key the
+    # rule names.
+    replicas = f"{bucket}-replicas"
+    rule = s3.get_bucket_replication(Bucket=versioned)["ReplicationConfiguration"]["Rules"][0]
+    assert rule["Destination"]["EncryptionConfiguration"] == {
+        "ReplicaKmsKeyID": outputs["data_key_arn"]
+    }
+    version = s3.put_object(
+        Bucket=versioned, Key="secret", Body=b"under kms", ServerSideEncryption="aws:kms"
+    )["VersionId"]
+    deadline = time.monotonic() + 30
+    while s3.head_object(Bucket=versioned, Key="secret").get("ReplicationStatus") != "COMPLETED":
+        assert time.monotonic() < deadline, "the SSE-KMS version was not replicated"
+        time.sleep(0.2)
+    replica = s3.head_object(Bucket=replicas, Key="secret", VersionId=version)
+    assert (replica["ReplicationStatus"], replica["SSEKMSKeyId"]) == (
+        "REPLICA",
+        outputs["data_key_arn"],
+    )
+
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
@@ -529,10 +593,11 @@ def test_terraform_applies_converges_and_destroys(
         s3.put_object(Bucket=versioned, Key="outside", Body=body)
     s3.delete_object(Bucket=versioned, Key="outside")
     listed = s3.list_object_versions(Bucket=versioned)
-    assert (len(listed["Versions"]), len(listed["DeleteMarkers"])) == (3, 1)
+    # state.json, secret and the two of outside.
+    assert (len(listed["Versions"]), len(listed["DeleteMarkers"])) == (4, 1)
 
     terraform(*DESTROY_AFTER_PLAN)
-    for gone in (bucket, versioned):
+    for gone in (bucket, versioned, replicas):
         with pytest.raises(ClientError) as missing:
             s3.head_bucket(Bucket=gone)
         assert missing.value.response["Error"]["Code"] == "404"
