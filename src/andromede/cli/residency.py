@@ -6,7 +6,9 @@ store the region's bytes go to (a folder under the data dir with the local backe
 pool with Ceph), up to which size its objects are kept in the metadata database instead
 (decision 0028), and the bucket's object count and bytes. Every blob of a bucket is written to
 its region's store only (``storage/regions.py``); ``tests/e2e`` lists the RADOS pools to prove
-it.
+it. A bucket whose replication configuration has enabled rules also names the buckets its
+new versions are copied to, with their regions and jurisdictions (decision 0112): a copy in
+another region is data movement the tenant asked for, and the report shows where it goes.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from rich.console import Console
 from andromede.errors import ConfigurationError
 from andromede.settings import Settings, load_settings
 
-__all__ = ["BucketResidency", "residency_app", "residency_report"]
+__all__ = ["BucketResidency", "ReplicaDestination", "residency_app", "residency_report"]
 
 residency_app = typer.Typer(no_args_is_help=True, help="Data residency: where the bytes are.")
 err = Console(stderr=True)
@@ -35,6 +37,16 @@ DataDirOption = Annotated[
     Path | None, typer.Option("--data-dir", help="Data folder (ANDROMEDE_DATA_DIR).")
 ]
 _UNDECLARED = "undeclared"
+_GONE = "gone"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaDestination:
+    """A bucket that an enabled replication rule copies new versions to."""
+
+    bucket: str
+    region: str  # "gone" when the destination bucket no longer exists
+    jurisdiction: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +62,7 @@ class BucketResidency:
     inline_max_bytes: int
     objects: int
     bytes: int
+    replicates_to: tuple[ReplicaDestination, ...] = ()
 
 
 def region_inline_max(settings: Settings, region: str) -> int:
@@ -76,10 +89,15 @@ async def residency_report(settings: Settings) -> list[BucketResidency]:
         tenants = {t.id: t.name for t in await identity.list_tenants()}
         buckets = await store.all_buckets()
         usage = await store.usage_by_bucket()
+    regions = {bucket.name: bucket.region for bucket in buckets}
     rows = []
     for bucket in buckets:
         declared = settings.region_settings(bucket.region)
         used = usage.get(bucket.name)
+        config = bucket.replication
+        destinations = sorted(
+            {rule.destination_bucket for rule in config.rules if rule.enabled} if config else ()
+        )
         rows.append(
             BucketResidency(
                 tenant_id=bucket.tenant_id,
@@ -92,9 +110,20 @@ async def residency_report(settings: Settings) -> list[BucketResidency]:
                 inline_max_bytes=region_inline_max(settings, bucket.region),
                 objects=used.objects if used else 0,
                 bytes=used.stored_bytes if used else 0,  # noncurrent versions too (0099)
+                replicates_to=tuple(
+                    _destination(settings, name, regions.get(name)) for name in destinations
+                ),
             )
         )
     return sorted(rows, key=lambda row: (row.tenant, row.tenant_id, row.bucket))
+
+
+def _destination(settings: Settings, bucket: str, region: str | None) -> ReplicaDestination:
+    if region is None:
+        return ReplicaDestination(bucket, _GONE, _GONE)
+    declared = settings.region_settings(region)
+    jurisdiction = (declared.jurisdiction if declared else None) or _UNDECLARED
+    return ReplicaDestination(bucket, region, jurisdiction)
 
 
 @residency_app.command("report")
@@ -103,7 +132,8 @@ def report(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Per tenant and bucket: region, jurisdiction, where the bytes are, objects and bytes."""
+    """Per tenant and bucket: region, jurisdiction, where the bytes are, objects and bytes,
+    and the buckets (region, jurisdiction) its replication copies new versions to."""
     try:
         settings = load_settings(config, data_dir=data_dir)
     except ConfigurationError as exc:
@@ -137,6 +167,7 @@ def report(
         "in metadata db",
         "objects",
         "bytes",
+        "replicates to",
     )
     lines = [header] + [
         (
@@ -149,6 +180,8 @@ def report(
             f"up to {row.inline_max_bytes} B" if row.inline_max_bytes else "none",
             str(row.objects),
             str(row.bytes),
+            ", ".join(f"{d.bucket}@{d.region} ({d.jurisdiction})" for d in row.replicates_to)
+            or "-",
         )
         for row in rows
     ]

@@ -14,6 +14,11 @@ from andromede.app import open_metadata
 from andromede.cli.main import app
 from andromede.settings import load_settings
 from andromede.storage.model import Bucket, ContentHeaders, ObjectRecord, Segment
+from andromede.storage.replication import (
+    REPLICATION_DOCUMENT,
+    ReplicationConfiguration,
+    ReplicationRule,
+)
 
 _NOW = datetime(2026, 11, 29, tzinfo=UTC)
 REGIONS = json.dumps(
@@ -77,6 +82,18 @@ def test_residency_report(data_dir: Path) -> None:
                     )
                 )
 
+        # docs-fr replicates to docs-de, and to a bucket since deleted; a disabled rule
+        # moves nothing and is not shown.
+        config = ReplicationConfiguration(
+            rules=(
+                ReplicationRule("de", True, "docs-de"),
+                ReplicationRule("gone", True, "gone-copy"),
+                ReplicationRule("off", False, "never-copy"),
+            )
+        )
+        async with open_metadata(load_settings(data_dir=data_dir)) as (_, store):
+            await store.put_bucket_document("docs-fr", REPLICATION_DOCUMENT, config.to_text())
+
     asyncio.run(fill())
     report = json.loads(run(data_dir, "residency", "report", "--json"))
     assert [r["region"] for r in report["regions"]] == ["eu-paris-1", "eu-berlin-1"]
@@ -92,9 +109,16 @@ def test_residency_report(data_dir: Path) -> None:
         "inline_max_bytes": 16384,  # local disk: small objects in the metadata database
         "objects": 2,
         "bytes": 15,
+        "replicates_to": [],
     }
+    assert rows["docs-fr"]["replicates_to"] == [
+        {"bucket": "docs-de", "region": "eu-berlin-1", "jurisdiction": "DE"},
+        {"bucket": "gone-copy", "region": "gone", "jurisdiction": "gone"},
+    ]
     assert (rows["docs-fr"]["jurisdiction"], rows["docs-fr"]["objects"]) == ("FR", 0)
     assert rows["docs-fr"]["location"] == str(data_dir / "objects")
     text = run(data_dir, "residency", "report")
     assert "docs-de" in text and "eu-berlin-1" in text and "DE" in text
     assert "up to 16384 B" in text
+    assert "docs-de@eu-berlin-1 (DE), gone-copy@gone (gone)" in text
+    assert "never-copy" not in text
