@@ -87,6 +87,7 @@ from andromede.object_keys import (
     key_service,
     object_cipher,
 )
+from andromede.replication_grants import S3ReplicationGrants
 from andromede.s3.app import S3App
 from andromede.s3.authorise import OperatorAccessCheck, S3Authoriser
 from andromede.s3.handlers.common import S3Services
@@ -99,7 +100,7 @@ from andromede.storage.expiration_view import MAX_REFRESH_PERIOD, ExpirationView
 from andromede.storage.lifecycle_runner import LifecycleAction, LifecycleRunner
 from andromede.storage.model import Bucket
 from andromede.storage.regions import RegionalBlobs
-from andromede.storage.replication import ReplicaKeys
+from andromede.storage.replication import ReplicaKeys, ReplicationGrants
 from andromede.storage.replication_queue import ReplicationQueue
 from andromede.storage.replication_queue_sql import SqlReplicationQueue
 from andromede.storage.replicator import Replicator
@@ -327,11 +328,13 @@ class Application:
         )
         await expirations.refresh()
         background.append(asyncio.create_task(expirations.run_forever(), name="expirations"))
+        grants = replication_grants(settings, identity, audit)
         replicator = replicator_for(
             settings,
             objects,
             SqlReplicationQueue(db),
             ReplicaKmsKeys(customer_keys, audit),
+            grants,
         )
         background.append(asyncio.create_task(replicator.run_forever(), name="replication"))
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
@@ -346,6 +349,7 @@ class Application:
                 expirations=expirations,
                 operator_access=operator_access,
                 replicator=replicator,
+                replication_grants=grants,
             ),
             identity,
             audit,
@@ -595,6 +599,7 @@ def s3_services(
     expirations: ExpirationView | None = None,
     operator_access: OperatorAccessService | None = None,
     replicator: Replicator | None = None,
+    replication_grants: ReplicationGrants | None = None,
 ) -> S3Services:
     authoriser = S3Authoriser(
         identity.policies_for,
@@ -611,6 +616,18 @@ def s3_services(
         access_logs=access_logs,
         expirations=expirations,
         replicator=replicator,
+        replication_grants=replication_grants,
+    )
+
+
+def replication_grants(
+    settings: Settings, identity: IdentityService, audit: AuditService | None
+) -> S3ReplicationGrants:
+    """Who may replicate into another tenant's bucket (decision 0112, increment 4), decided
+    by an S3 authoriser of its own: a role's session is no operator, so it needs no
+    operator-access check."""
+    return S3ReplicationGrants(
+        identity, S3Authoriser(identity.policies_for, settings.region), audit
     )
 
 
@@ -619,10 +636,11 @@ def replicator_for(
     objects: ObjectService,
     queue: ReplicationQueue,
     replica_keys: ReplicaKeys | None = None,
+    grants: ReplicationGrants | None = None,
 ) -> Replicator:
     """Bucket replication's queueing and worker (decision 0112), claiming only the tasks
     whose two regions this gateway serves; ``replica_keys`` seal the replicas of versions
-    under a KMS key."""
+    under a KMS key; ``grants`` decide copies into another tenant's bucket."""
     return Replicator(
         objects,
         queue,
@@ -633,6 +651,7 @@ def replicator_for(
         max_attempts=settings.replication_max_attempts,
         retry_base=settings.replication_retry_base,
         replica_keys=replica_keys,
+        grants=grants,
     )
 
 

@@ -26,13 +26,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
 
-if TYPE_CHECKING:  # storage.encryption imports the model, which imports this module
+if TYPE_CHECKING:  # storage.encryption and storage.model import this module's importer
     from andromede.storage.encryption import ObjectEncryption
+    from andromede.storage.model import Bucket
 
 __all__ = [
     "REPLICATION_DOCUMENT",
     "ReplicaKeys",
     "ReplicationConfiguration",
+    "ReplicationGrants",
     "ReplicationRule",
     "ReplicationStatus",
     "ReplicationTarget",
@@ -192,6 +194,28 @@ class ReplicaKeys(Protocol):
         """How the replica of ``bucket``/``key`` is sealed under ``key_ref`` (a key ARN or an
         alias ARN of ``tenant_id``'s), bound to S3's encryption context for that object.
         Raises ``KmsKeyUnusable`` (missing, another account's, disabled, pending deletion)."""
+        ...
+
+
+class ReplicationGrants(Protocol):
+    """Whether a configuration's ``Role`` may copy into a bucket of another tenant
+    (implemented at the composition root over the identity and policy engine, decision 0112
+    increment 4): the role is the source tenant's and trusts S3, its policies allow the
+    action, and so does the destination's bucket policy."""
+
+    async def allows(
+        self,
+        role_arn: str | None,
+        source_tenant: str,
+        destination: Bucket,
+        action: str,
+        key: str,
+        *,
+        audited: bool = False,
+    ) -> bool:
+        """``action``: ``s3:ReplicateObject`` or ``s3:ReplicateDelete`` on
+        ``destination``/``key``. ``audited``: the decision is recorded in the destination
+        tenant's trail (each copy's; the configuration's own check is its request's)."""
         ...
 
 

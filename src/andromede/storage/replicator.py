@@ -16,6 +16,11 @@ the versions queued for it.
   ``retry_base * 2**(attempts - 1)`` seconds when the copy could not be made (a store away);
   FAILED after ``max_attempts``, or at once when the destination refuses replicas (gone, or
   its versioning no longer Enabled) or the source version is gone.
+- A destination of another tenant (increment 4) is copied into only while ``grants`` says
+  its owner consents (the configuration's role, trusted by S3, allowed by its own policies and
+  by the destination's bucket policy, ``s3:ReplicateObject`` or ``s3:ReplicateDelete``),
+  checked at each copy and recorded in the destination tenant's trail; otherwise FAILED at
+  once. The replica is the destination owner's, under their keys.
 """
 
 from __future__ import annotations
@@ -33,8 +38,8 @@ from andromede.storage.errors import (
     NoSuchVersion,
     ReplicaRefused,
 )
-from andromede.storage.model import VersioningStatus
-from andromede.storage.replication import ReplicaKeys
+from andromede.storage.model import Bucket, VersioningStatus
+from andromede.storage.replication import ReplicaKeys, ReplicationConfiguration, ReplicationGrants
 from andromede.storage.replication_queue import ReplicationQueue, ReplicationTask
 from andromede.storage.service import ObjectService
 
@@ -60,13 +65,16 @@ class Replicator:
         max_attempts: int = 5,
         retry_base: float = 2.0,
         replica_keys: ReplicaKeys | None = None,
+        grants: ReplicationGrants | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         """``regions``: those this gateway serves (None: every one). ``replica_keys``: the
         KMS keys replicas of versions under a KMS key are sealed under (None: such versions
-        fail, never copied under other keys)."""
+        fail, never copied under other keys). ``grants``: who may copy into another tenant's
+        bucket (None: nobody; such copies fail)."""
         self._objects = objects
         self._replica_keys = replica_keys
+        self._grants = grants
         self._queue = queue
         self._regions = None if regions is None else frozenset(regions)
         self._interval = interval
@@ -120,21 +128,39 @@ class Replicator:
         destination = await self._objects.get_bucket(task.destination_bucket)
         if destination.versioning is not VersioningStatus.ENABLED:
             raise ReplicaRefused("the destination bucket's versioning is not Enabled")
+        source_bucket = await self._objects.get_bucket(task.source_bucket)
+        config = source_bucket.replication
+        rule = None if config is None else config.rule(task.rule_id)
+        if destination.tenant_id != source_bucket.tenant_id:
+            # Another tenant's bucket: its owner's consent is checked at each copy, as AWS
+            # evaluates the role's permissions and the bucket policy at each replication.
+            await self._check_grant(task, config, source_bucket.tenant_id, destination)
         if task.delete_marker:
             await self._objects.replicate_marker(
                 task.destination_bucket, task.key, task.version_id, destination.owner_id
             )
             return
         source = await self._objects.get_version(task.source_bucket, task.key, task.version_id)
-        # Only a version under a KMS key needs its rule's replica key (its one extra read).
-        replica_key = None if source.kms_key_arn is None else await self._replica_kms_key(task)
+        # The rule's replica key, as the source's configuration says now: only a version under
+        # a KMS key is sealed under it (None: the rule is gone or names none; such a version
+        # then fails, never copied under other keys).
+        replica_key = (
+            None if rule is None or source.kms_key_arn is None else rule.replica_kms_key_id
+        )
         await self._objects.replicate_version(
             source, task.destination_bucket, self._replica_keys, replica_key
         )
 
-    async def _replica_kms_key(self, task: ReplicationTask) -> str | None:
-        """The ``ReplicaKmsKeyID`` of the task's rule, as the source's configuration says now
-        (None: the rule is gone or names none)."""
-        config = (await self._objects.get_bucket(task.source_bucket)).replication
-        rule = None if config is None else config.rule(task.rule_id)
-        return None if rule is None else rule.replica_kms_key_id
+    async def _check_grant(
+        self,
+        task: ReplicationTask,
+        config: ReplicationConfiguration | None,
+        source_tenant: str,
+        destination: Bucket,
+    ) -> None:
+        action = "s3:ReplicateDelete" if task.delete_marker else "s3:ReplicateObject"
+        role = None if config is None else config.role
+        if self._grants is None or not await self._grants.allows(
+            role, source_tenant, destination, action, task.key, audited=True
+        ):
+            raise ReplicaRefused(f"the destination's owner does not grant {action} to {role}")

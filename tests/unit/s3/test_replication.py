@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 from botocore.credentials import Credentials
 
-from andromede.app import s3_services, storage_limits
+from andromede.app import replication_grants, s3_services, storage_limits
 from andromede.audit.model import AuditEvent
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
@@ -170,12 +171,14 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     )
     # The store's own queue: it writes a version's task in the step that commits the version.
     queue = store.replication_queue
+    grants = replication_grants(settings, identity, audit)
     replicator = Replicator(
         objects,
         queue,
         max_attempts=2,
         retry_base=0.000001,
         replica_keys=ReplicaKmsKeys(customer_keys, audit),
+        grants=grants,
     )
     services = s3_services(
         settings,
@@ -184,6 +187,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         S3KmsKeys(customer_keys, audit),
         allowed_regions=identity.allowed_regions,
         replicator=replicator,
+        replication_grants=grants,
     )
     client = Client(
         S3App(services, identity, audit),
@@ -362,7 +366,7 @@ async def test_another_tenants_bucket_is_no_destination(world: World) -> None:
     assert (await other.request("PUT", "/their-copy?versioning", ENABLED, region=PARIS)).status
     reply = await put(world.client, document(v2_rule("their-copy")))
     assert (reply.status, reply.error_code()) == (400, "InvalidRequest")
-    assert b"another account" in reply.body
+    assert b"must be owned by the source bucket's owner, or allow" in reply.body
     assert (await get(world.client)).status == 404
 
 
@@ -785,3 +789,199 @@ def test_a_rule_selects_versions_under_a_kms_key_only_when_it_says_so() -> None:
     again = ReplicationConfiguration.from_text(config.to_text())
     assert again == config
     assert again.rule("off") is not None and again.rule("off").sse_kms_objects is False  # type: ignore[union-attr]
+
+
+# --- another tenant's bucket (decision 0112, increment 4) ---------------------------------
+
+TRUSTS_S3 = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def replicate_into(bucket: str, principal: str, actions: list[str]) -> str:
+    """A policy letting ``principal`` do ``actions`` on ``bucket``'s objects."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": principal},
+                    "Action": actions,
+                    "Resource": f"arn:aws:s3:::{bucket}/*",
+                }
+            ],
+        }
+    )
+
+
+REPLICATE = ["s3:ReplicateObject", "s3:ReplicateDelete"]
+
+
+async def backup_tenant(world: World) -> Client:
+    """Another tenant with a versioned bucket ``their-copy`` in Berlin."""
+    other = await world.client.other_tenant("backup-co")
+    assert (await other.request("PUT", "/their-copy", location(BERLIN), region=PARIS)).status
+    assert (await other.request("PUT", "/their-copy?versioning", ENABLED, region=BERLIN)).status
+    return other
+
+
+async def replication_role(world: World, *, trust: str = TRUSTS_S3, allowed: bool = True) -> str:
+    """A role of the source tenant for S3 to replicate as; its ARN."""
+    role = await world.identity.create_role(world.client.tenant_id, "replication", trust)
+    if allowed:
+        await world.identity.put_role_policy(
+            world.client.tenant_id,
+            "replication",
+            "replicate",
+            json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": REPLICATE, "Resource": "*"}],
+                }
+            ),
+        )
+    return role.arn
+
+
+def with_role(role_arn: str, *rules: str) -> bytes:
+    return document(*rules, role=f"<Role>{role_arn}</Role>")
+
+
+async def test_another_tenant_consents_through_its_bucket_policy(world: World) -> None:
+    """The destination's owner grants the source's role; the copies are theirs, under their
+    keys, recorded in their trail; the source tenant reads nothing of them; revoked, the grant
+    fails the next copy."""
+    c = world.client
+    other = await backup_tenant(world)
+    role = await replication_role(world)
+    rule = v2_rule("their-copy", filter_xml="<Filter><Prefix></Prefix></Filter>")
+    refused = await put(c, with_role(role, rule))
+    assert (refused.status, refused.error_code()) == (400, "InvalidRequest")
+    policy = replicate_into("their-copy", role, REPLICATE).encode()
+    granted = await other.request("PUT", "/their-copy?policy", policy, region=BERLIN)
+    assert granted.status == 204
+    assert (await put(c, with_role(role, rule))).status == 200
+
+    written = await c.request("PUT", "/source/ledger", b"entries", region=PARIS)
+    version = written.headers["x-amz-version-id"]
+    await replicate(world)
+    assert (await head(c, "source", "ledger")).headers["x-amz-replication-status"] == "COMPLETED"
+    replica = await other.request("GET", f"/their-copy/ledger?versionId={version}", region=BERLIN)
+    assert (replica.status, replica.body) == (200, b"entries")
+    assert replica.headers["x-amz-replication-status"] == "REPLICA"
+    assert replica.headers["x-amz-server-side-encryption"] == "AES256"
+    theirs = await c.request("GET", "/their-copy/ledger", region=BERLIN)
+    assert (theirs.status, theirs.error_code()) == (403, "AccessDenied")
+    listed = await other.request("GET", "/their-copy?versions", region=BERLIN)
+    assert listed.body.count(b"<Version>") == 1
+    # Closing the source tenant would not shred the copy: it is under the destination's keys.
+    stored = await world.objects.stored_bytes_by_tenant_and_region()
+    assert stored[(other.tenant_id, BERLIN)] == len(b"entries")
+    arrivals = [e for e in await events(other) if e.action == "s3:ReplicateObject"]
+    assert [(e.principal, e.resource, e.details["source_account"]) for e in arrivals] == [
+        (
+            f"arn:aws:sts::{c.tenant_id}:assumed-role/replication/s3-replication",
+            "arn:aws:s3:::their-copy/ledger",
+            c.tenant_id,
+        )
+    ]
+    # A delete marker needs s3:ReplicateDelete, granted too.
+    assert (await c.request("DELETE", "/source/ledger", region=PARIS)).status == 204
+    await replicate(world)
+    gone = await other.request("GET", "/their-copy/ledger", region=BERLIN)
+    assert (gone.status, gone.headers.get("x-amz-delete-marker")) == (404, "true")
+
+    # The owner takes the grant back: the next copy fails, and nothing is written.
+    assert (await other.request("DELETE", "/their-copy?policy", region=BERLIN)).status == 204
+    assert (await c.request("PUT", "/source/later", b"x", region=PARIS)).status == 200
+    await replicate(world)
+    assert (await head(c, "source", "later")).headers["x-amz-replication-status"] == "FAILED"
+    assert (await other.request("GET", "/their-copy/later", region=BERLIN)).status == 404
+    refusals = [e for e in await events(other) if e.outcome.value == "failure"]
+    assert [e.resource for e in refusals] == ["arn:aws:s3:::their-copy/later"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["everyone agrees", "no role", "another tenant's role", "role not trusting S3",
+     "role without permission", "policy for another prefix", "policy for another principal"],
+)  # fmt: skip
+async def test_every_owner_must_agree_before_a_copy_into_another_tenant(
+    world: World, case: str
+) -> None:
+    c = world.client
+    other = await backup_tenant(world)
+    trust = TRUSTS_S3.replace("s3.amazonaws.com", "ec2.amazonaws.com")
+    role = await replication_role(
+        world,
+        trust=trust if case == "role not trusting S3" else TRUSTS_S3,
+        allowed=case != "role without permission",
+    )
+    named = role
+    if case == "another tenant's role":
+        theirs = await world.identity.create_role(other.tenant_id, "replication", TRUSTS_S3)
+        named = theirs.arn
+    granted_to = f"arn:aws:iam::{other.tenant_id}:root" if case.endswith("principal") else named
+    resource_bucket = "their-copy/other-prefix" if case.endswith("prefix") else "their-copy"
+    policy = replicate_into(resource_bucket, granted_to, REPLICATE).encode()
+    assert (await other.request("PUT", "/their-copy?policy", policy, region=BERLIN)).status == 204
+    rule = v2_rule("their-copy", filter_xml="<Filter><Prefix>docs/</Prefix></Filter>")
+    body = document(rule, role="") if case == "no role" else with_role(named, rule)
+    reply = await put(c, body)
+    if case == "everyone agrees":  # the control: the same set-up with nothing missing
+        assert reply.status == 200, reply.body
+        return
+    assert (reply.status, reply.error_code()) == (400, "InvalidRequest"), reply.body
+    assert (await get(c)).status == 404
+
+
+async def test_a_replica_key_of_the_destination_owner_is_checked_through_its_policy(
+    world: World,
+) -> None:
+    """Another tenant's replica key must be theirs, and its key policy must let the caller
+    describe it; then SSE-KMS versions are copied under it."""
+    c = world.client
+    other = await backup_tenant(world)
+    role = await replication_role(world)
+    policy = replicate_into("their-copy", role, REPLICATE).encode()
+    assert (await other.request("PUT", "/their-copy?policy", policy, region=BERLIN)).status == 204
+    owner_root = Principal(
+        other.tenant_id, None, None, PrincipalKind.ROOT, f"arn:aws:iam::{other.tenant_id}:root"
+    )
+    owner = Caller(other.tenant_id, owner_root.arn, owner_root)
+    private = await world.keys.create_key(owner)
+    own_key = await world.keys.create_key(world.caller)
+    # The source's own key is no key of the destination's owner; the owner's private key is
+    # one the caller may not see (KMS answers as for a key that is not there).
+    for key_arn, code in ((own_key.arn, "InvalidRequest"), (private.arn, "KMS.NotFoundException")):
+        refused = await put(c, with_role(role, kms_rule(key_arn, "their-copy")))
+        assert (refused.status, refused.error_code()) == (400, code)
+    shared_policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": owner_root.arn}, "Action": "kms:*",
+                 "Resource": "*"},
+                {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{c.tenant_id}:root"},
+                 "Action": ["kms:DescribeKey", "kms:GenerateDataKey"], "Resource": "*"},
+            ],
+        }
+    )  # fmt: skip
+    shared = await world.keys.create_key(owner, policy=shared_policy)
+    assert (await put(c, with_role(role, kms_rule(shared.arn, "their-copy")))).status == 200
+    written = await c.request("PUT", "/source/k", b"kms", under(own_key.arn), region=PARIS)
+    assert written.status == 200
+    await replicate(world)
+    replica = await other.request("GET", "/their-copy/k", region=BERLIN)
+    assert (replica.status, replica.body) == (200, b"kms")
+    assert replica.headers[SSE_KEY] == shared.arn

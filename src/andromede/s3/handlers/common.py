@@ -28,6 +28,7 @@ from andromede.storage.model import (
     ObjectOwnership,
     ObjectRecord,
 )
+from andromede.storage.replication import ReplicationGrants
 from andromede.storage.replicator import Replicator
 from andromede.storage.service import ObjectService
 
@@ -85,6 +86,9 @@ class S3Services:
     # Bucket replication's queue and statuses (decision 0112), told of each new version and
     # delete marker (None: apps built without it, which queue nothing).
     replicator: Replicator | None = None
+    # Whether a configuration's role may copy into another tenant's bucket (decision 0112,
+    # increment 4; None: replication stays within a tenant).
+    replication_grants: ReplicationGrants | None = None
 
 
 Handler = Callable[[S3Context, S3Services], Awaitable[Response]]

@@ -7,10 +7,12 @@ a ``Status`` of ``Enabled`` or ``Disabled``; the V1 schema (top-level ``<Prefix>
 filter) or the V2 one (``<Filter>`` with a prefix, a tag or an ``<And>``), not both in one
 configuration; in V2, ``DeleteMarkerReplication`` given, ``Disabled`` beside a tag filter, and
 priorities unique. Then the buckets: the source must have versioning Enabled; each destination
-must exist, be another bucket of the same tenant (cross-account replication needs the
-destination's bucket policy: a later increment), have versioning Enabled, and Object Lock when
-the source has it; its region must be one the tenant's allow-list admits (AccessDenied, as an
-SCP restricting regions answers). The regions a configuration moves data between are added to
+must exist and be another bucket; one of another tenant only when its owner consents
+(increment 4: the configuration's ``Role``, a role of the source's account that trusts S3, is
+allowed ``s3:ReplicateObject`` there by its own policies and the destination's bucket policy,
+checked before anything else of that bucket is looked at); it must have versioning Enabled,
+and Object Lock when the source has it; its region must be one the tenant's allow-list admits
+(AccessDenied, as an SCP restricting regions answers). The regions a configuration moves data between are added to
 the request's audit event (residency: the tenant asked for that movement).
 
 Versions under a KMS key are replicated as on S3 (decision 0112, increment 3): only by a rule
@@ -147,12 +149,14 @@ async def put_bucket_replication(ctx: S3Context, svc: S3Services) -> Response:
             "InvalidRequest",
             "Versioning must be 'Enabled' on the bucket to apply a replication configuration",
         )
-    regions = set()
+    destinations = {}
     for name in sorted(config.destinations):
-        destination = await _destination(ctx, svc, source, name)
-        regions.add(destination.region)
-    for key_ref in sorted({r.replica_kms_key_id for r in config.rules if r.replica_kms_key_id}):
-        await _check_replica_key(ctx, svc, source, key_ref)
+        destinations[name] = await _destination(ctx, svc, source, config, name)
+    for rule in config.rules:
+        if rule.replica_kms_key_id is not None:
+            owner = destinations[rule.destination_bucket].tenant_id
+            await _check_replica_key(ctx, svc, owner, rule.replica_kms_key_id)
+    regions = {destination.region for destination in destinations.values()}
     await svc.objects.set_bucket_replication(ctx.bucket, config)
     # Residency: the tenant asked for its data to move to these regions (decision 0112).
     ctx.audit_details["source_region"] = source.region
@@ -165,8 +169,16 @@ async def delete_bucket_replication(ctx: S3Context, svc: S3Services) -> Response
     return Response(status=204)
 
 
-async def _destination(ctx: S3Context, svc: S3Services, source: Bucket, name: str) -> Bucket:
-    """The destination bucket ``name`` of ``source``'s rules, checked as S3 checks it."""
+async def _destination(
+    ctx: S3Context,
+    svc: S3Services,
+    source: Bucket,
+    config: ReplicationConfiguration,
+    name: str,
+) -> Bucket:
+    """The destination bucket ``name`` of ``source``'s rules, checked as S3 checks it; one
+    of another tenant only when its owner consents, checked before anything else of it is
+    looked at, so a refusal says nothing of another tenant's bucket but that it exists."""
     if name == source.name:
         raise S3Error(
             "InvalidRequest", "Destination bucket cannot be the same as the source bucket."
@@ -176,12 +188,7 @@ async def _destination(ctx: S3Context, svc: S3Services, source: Bucket, name: st
     except NoSuchBucket:
         raise S3Error("InvalidRequest", "Destination bucket must exist.") from None
     if destination.tenant_id != source.tenant_id:
-        # S3 would read the destination's bucket policy; this server does not yet (0112).
-        raise S3Error(
-            "InvalidRequest",
-            "Destination bucket must be owned by the source bucket's owner: replication "
-            "to another account is not implemented.",
-        )
+        await _check_grant(svc, source, config, destination)
     if destination.versioning is not VersioningStatus.ENABLED:
         raise S3Error("InvalidRequest", "Destination bucket must have versioning enabled.")
     if source.object_lock is not None and destination.object_lock is None:
@@ -205,20 +212,42 @@ async def _destination(ctx: S3Context, svc: S3Services, source: Bucket, name: st
     return destination
 
 
-async def _check_replica_key(ctx: S3Context, svc: S3Services, source: Bucket, key_ref: str) -> None:
-    """A rule's ``ReplicaKmsKeyID``: a key of the bucket owner's (the destination is the
-    owner's too, and the copy uses the key on the owner's behalf, with no caller whose rights
-    another account's key policy could grant), which the caller may describe now."""
-    if _kms_arn_account(key_ref) != source.tenant_id:
+async def _check_replica_key(ctx: S3Context, svc: S3Services, owner: str, key_ref: str) -> None:
+    """A rule's ``ReplicaKmsKeyID``: a key of the destination bucket's owner (``owner``: the
+    replica is theirs, and the copy uses the key on their behalf, with no caller whose rights
+    another account's key policy could grant), which the caller may describe now (another
+    tenant's key: through that key's policy, as AWS asks the destination account's)."""
+    if _kms_arn_account(key_ref) != owner:
         raise S3Error(
             "InvalidRequest",
             "ReplicaKmsKeyID must name a KMS key of the destination bucket's owner.",
         )
     if svc.kms_keys is None:
         raise S3Error("NotImplemented", "SSE-KMS is not available on this server")
-    await svc.kms_keys.key_for_sse(
-        ctx, key_ref, {}, action="kms:DescribeKey", owner=source.tenant_id
-    )
+    await svc.kms_keys.key_for_sse(ctx, key_ref, {}, action="kms:DescribeKey", owner=owner)
+
+
+async def _check_grant(
+    svc: S3Services, source: Bucket, config: ReplicationConfiguration, destination: Bucket
+) -> None:
+    """Another tenant's bucket (increment 4): the configuration's ``Role`` (a role of the
+    source's account that trusts S3) must be allowed ``s3:ReplicateObject`` on the objects each
+    rule copies there by its own policies and by the destination's bucket policy. AWS checks
+    only at the copy; the copies check again (``storage/replicator.py``)."""
+    grants = svc.replication_grants
+    for rule in config.rules:
+        if rule.destination_bucket != destination.name:
+            continue
+        if grants is None or not await grants.allows(
+            config.role, source.tenant_id, destination, "s3:ReplicateObject", f"{rule.prefix}*"
+        ):
+            raise S3Error(
+                "InvalidRequest",
+                "Destination bucket must be owned by the source bucket's owner, or allow the "
+                "configuration's Role s3:ReplicateObject in its bucket policy (the Role a "
+                "role of the source's account that trusts s3.amazonaws.com and whose "
+                "policies allow it too).",
+            )
 
 
 def _kms_arn_account(arn: str) -> str | None:

@@ -1,0 +1,140 @@
+"""Replication into another tenant's bucket (decision 0112, increment 4): who may copy there.
+
+Storage and identity are separate bounded contexts; this adapter, at the composition root, is
+where they meet for ``storage.replication.ReplicationGrants``. S3 copies into another
+account's bucket as the configuration's ``Role``, and AWS lets it when three owners agree:
+
+- the **role's owner**: the role exists in the source bucket's account and its trust policy
+  lets ``s3.amazonaws.com`` assume it (S3 assumes it to replicate);
+- the **source account**: the role's identity policies (with its permissions boundary)
+  allow the action on the destination's objects;
+- the **destination's owner**: the destination's bucket policy allows the role the action
+  (``s3:ReplicateObject`` for versions, ``s3:ReplicateDelete`` for delete markers) — the
+  consent AWS asks of the destination account, and what keeps a tenant from writing into a
+  bucket it cannot write to.
+
+All three are decided by the S3 authoriser (the same policy engine as every request) for a
+session of the role named ``s3-replication``; a refusal is False, never an error. Each copy's
+decision is recorded in the destination tenant's trail (data arriving from another account,
+allowed or refused, is its owner's to see); the configuration's own check is audited with the
+PutBucketReplication request that made it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Final
+
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
+from andromede.iam.errors import IamError
+from andromede.iam.model import Principal, PrincipalKind
+from andromede.iam.policy.context import PrincipalType, RequestContext
+from andromede.iam.policy.document import PolicyKind, load_policy
+from andromede.iam.policy.errors import MalformedPolicy
+from andromede.iam.policy.evaluate import evaluate
+from andromede.iam.service import IdentityService
+from andromede.s3.authorise import S3Authoriser
+from andromede.s3.errors import S3Error
+from andromede.s3.operations import S3Operation
+from andromede.storage.model import Bucket
+
+__all__ = ["REPLICATION_SESSION", "S3ReplicationGrants"]
+
+# The session name of the role's sessions that copy (what the destination's trail shows).
+REPLICATION_SESSION: Final = "s3-replication"
+_S3_SERVICE: Final = "s3.amazonaws.com"
+
+
+class S3ReplicationGrants:
+    def __init__(
+        self, identity: IdentityService, authoriser: S3Authoriser, audit: AuditService | None
+    ) -> None:
+        self._identity = identity
+        self._authoriser = authoriser
+        self._audit = audit
+
+    async def allows(
+        self,
+        role_arn: str | None,
+        source_tenant: str,
+        destination: Bucket,
+        action: str,
+        key: str,
+        *,
+        audited: bool = False,
+    ) -> bool:
+        """Whether the role ``role_arn`` of ``source_tenant`` may do ``action`` on
+        ``destination``/``key`` (``key`` may end in ``*``: a rule's prefix, checked when the
+        configuration is put). ``audited``: recorded in the destination tenant's trail."""
+        allowed = await self._decide(role_arn, source_tenant, destination, action, key)
+        if audited and self._audit is not None:
+            self._audit.record(
+                request_id=uuid.uuid4().hex.upper()[:16],
+                tenant_id=destination.tenant_id,
+                principal=_session_arn(role_arn, source_tenant),
+                action=action,
+                resource=f"arn:aws:s3:::{destination.name}/{key}"[:2048],
+                outcome=Outcome.SUCCESS if allowed else Outcome.FAILURE,
+                details={"via": "replication", "source_account": source_tenant},
+            )
+        return allowed
+
+    async def _decide(
+        self, role_arn: str | None, source_tenant: str, destination: Bucket, action: str, key: str
+    ) -> bool:
+        if role_arn is None:
+            return False
+        try:
+            role = await self._identity.get_role_by_arn(role_arn)
+        except IamError:
+            return False
+        if role.tenant_id != source_tenant or not _trusts_s3(role.assume_role_policy_document):
+            return False
+        session = Principal(
+            tenant_id=role.tenant_id,
+            user_id=role.id,
+            user_name=role.name,
+            kind=PrincipalKind.ROLE_SESSION,
+            arn=_session_arn(role_arn, role.tenant_id),
+            session_name=REPLICATION_SESSION,
+        )
+        try:
+            await self._authoriser.authorise(
+                session,
+                S3Operation.PutObject,
+                bucket=destination,
+                bucket_name=destination.name,
+                key=key,
+                keys={},
+                source_ip=None,
+                secure=True,
+                action=action,
+            )
+        except S3Error:
+            return False
+        return True
+
+
+def _session_arn(role_arn: str | None, account: str) -> str:
+    """The ARN of the role's replication session (what the trail names); the account's S3
+    service principal when the configuration names no role."""
+    if role_arn is None or ":role/" not in role_arn:
+        return f"{_S3_SERVICE} for {account}"[:256]
+    name = role_arn.rsplit("/", 1)[-1]
+    return f"arn:aws:sts::{account}:assumed-role/{name}/{REPLICATION_SESSION}"[:256]
+
+
+def _trusts_s3(trust_policy: str) -> bool:
+    """Whether a role's trust policy lets S3 assume it."""
+    try:
+        trust = load_policy(trust_policy, kind=PolicyKind.TRUST)
+    except MalformedPolicy:
+        return False
+    context = RequestContext(
+        action="sts:AssumeRole",
+        resource="*",
+        principal_type=PrincipalType.SERVICE,
+        principal_arn=_S3_SERVICE,
+    )
+    return evaluate(context, resource_policy=trust).allowed
