@@ -5,15 +5,20 @@ COMPLETED, and the replica, read from the German bucket by the same version id, 
 bytes with the same ETag and metadata (REPLICA), the SSE-KMS one under the rule's
 ``ReplicaKmsKeyID`` (increment 3); a delete marker follows; a destination whose
 versioning is suspended makes the copy FAILED; the configuration's audit event names both
-regions; and every replica's bytes are in the German region's folder."""
+regions; and every replica's bytes are in the German region's folder. Into another tenant's
+bucket (increment 4): an IAM role trusting S3, granted by that tenant's bucket policy, copies a
+version the other tenant alone can read."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -46,10 +51,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         yield started
 
 
-def client(server: ServerProcess, region: str) -> Any:
-    access_key, secret_key = server.credentials()
+def client(
+    server: ServerProcess, region: str, keys: tuple[str, str] | None = None, service: str = "s3"
+) -> Any:
+    """A boto3 client of ``service`` for the admin tenant, or the tenant of ``keys``."""
+    access_key, secret_key = keys or server.credentials()
     return boto3.client(
-        "s3",
+        service,
         endpoint_url=server.endpoint,
         region_name=region,
         aws_access_key_id=access_key,
@@ -191,6 +199,62 @@ def test_a_destination_with_versioning_suspended_fails_the_copy(server: ServerPr
     with pytest.raises(ClientError) as refused:
         fr.put_bucket_versioning(Bucket=source, VersioningConfiguration={"Status": "Suspended"})
     assert refused.value.response["Error"]["Code"] == "InvalidBucketState"
+
+
+@pytest.mark.slow
+def test_another_tenant_receives_copies_it_grants(server: ServerProcess) -> None:
+    name = f"backup{uuid.uuid4().hex[:8]}"
+    created = subprocess.run(
+        [str(Path(sys.executable).parent / "andromede"), "admin", "tenant", "create", name,
+         "--json", "--data-dir", str(server.data_dir)],
+        capture_output=True, check=True, text=True, timeout=60,
+    )  # fmt: skip
+    tenant = json.loads(created.stdout)
+    fr, iam = client(server, FR), client(server, FR, service="iam")
+    partner = client(server, DE, (tenant["aws_access_key_id"], tenant["aws_secret_access_key"]))
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role_name = f"replication-{uuid.uuid4().hex[:8]}"
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))
+    role_arn = role["Role"]["Arn"]
+    allow = {"Effect": "Allow", "Action": ["s3:ReplicateObject", "s3:ReplicateDelete"]}
+    iam.put_role_policy(
+        RoleName=role_name,
+        PolicyName="replicate",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{**allow, "Resource": "*"}]}
+        ),
+    )
+    source, backup = f"src-{uuid.uuid4().hex[:8]}", f"their-{uuid.uuid4().hex[:8]}"
+    fr.create_bucket(Bucket=source)
+    fr.put_bucket_versioning(Bucket=source, VersioningConfiguration={"Status": "Enabled"})
+    partner.create_bucket(Bucket=backup, CreateBucketConfiguration={"LocationConstraint": DE})
+    partner.put_bucket_versioning(Bucket=backup, VersioningConfiguration={"Status": "Enabled"})
+    configuration = replication(backup)
+    configuration["Role"] = role_arn
+    with pytest.raises(ClientError) as refused:
+        fr.put_bucket_replication(Bucket=source, ReplicationConfiguration=configuration)
+    assert refused.value.response["Error"]["Code"] == "InvalidRequest"
+    grant = {**allow, "Principal": {"AWS": role_arn}, "Resource": f"arn:aws:s3:::{backup}/*"}
+    partner.put_bucket_policy(
+        Bucket=backup, Policy=json.dumps({"Version": "2012-10-17", "Statement": [grant]})
+    )
+    fr.put_bucket_replication(Bucket=source, ReplicationConfiguration=configuration)
+    version = fr.put_object(Bucket=source, Key="ledger", Body=b"entries")["VersionId"]
+    assert status_of(fr, source, "ledger", version, "COMPLETED") == "COMPLETED"
+    replica = partner.get_object(Bucket=backup, Key="ledger", VersionId=version)
+    assert (replica["Body"].read(), replica["ReplicationStatus"]) == (b"entries", "REPLICA")
+    with pytest.raises(ClientError) as denied:
+        client(server, DE).get_object(Bucket=backup, Key="ledger")
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
 
 
 def kms_replica_key(s3: Any, bucket: str, version: str) -> str:
