@@ -24,6 +24,7 @@ from rich.console import Console
 
 from andromede.errors import ConfigurationError
 from andromede.settings import Settings, load_settings
+from andromede.storage.model import Bucket
 
 __all__ = ["BucketResidency", "ReplicaDestination", "residency_app", "residency_report"]
 
@@ -45,6 +46,7 @@ class ReplicaDestination:
     """A bucket that an enabled replication rule copies new versions to."""
 
     bucket: str
+    tenant: str  # its tenant's name: another tenant's when it consented (decision 0112)
     region: str  # "gone" when the destination bucket no longer exists
     jurisdiction: str
 
@@ -89,7 +91,7 @@ async def residency_report(settings: Settings) -> list[BucketResidency]:
         tenants = {t.id: t.name for t in await identity.list_tenants()}
         buckets = await store.all_buckets()
         usage = await store.usage_by_bucket()
-    regions = {bucket.name: bucket.region for bucket in buckets}
+    by_name = {bucket.name: bucket for bucket in buckets}
     rows = []
     for bucket in buckets:
         declared = settings.region_settings(bucket.region)
@@ -111,19 +113,23 @@ async def residency_report(settings: Settings) -> list[BucketResidency]:
                 objects=used.objects if used else 0,
                 bytes=used.stored_bytes if used else 0,  # noncurrent versions too (0099)
                 replicates_to=tuple(
-                    _destination(settings, name, regions.get(name)) for name in destinations
+                    _destination(settings, name, by_name.get(name), tenants)
+                    for name in destinations
                 ),
             )
         )
     return sorted(rows, key=lambda row: (row.tenant, row.tenant_id, row.bucket))
 
 
-def _destination(settings: Settings, bucket: str, region: str | None) -> ReplicaDestination:
-    if region is None:
-        return ReplicaDestination(bucket, _GONE, _GONE)
-    declared = settings.region_settings(region)
+def _destination(
+    settings: Settings, name: str, bucket: Bucket | None, tenants: dict[str, str]
+) -> ReplicaDestination:
+    if bucket is None:
+        return ReplicaDestination(name, "", _GONE, _GONE)
+    declared = settings.region_settings(bucket.region)
     jurisdiction = (declared.jurisdiction if declared else None) or _UNDECLARED
-    return ReplicaDestination(bucket, region, jurisdiction)
+    tenant = tenants.get(bucket.tenant_id) or bucket.tenant_id
+    return ReplicaDestination(name, tenant, bucket.region, jurisdiction)
 
 
 @residency_app.command("report")
@@ -180,11 +186,17 @@ def report(
             f"up to {row.inline_max_bytes} B" if row.inline_max_bytes else "none",
             str(row.objects),
             str(row.bytes),
-            ", ".join(f"{d.bucket}@{d.region} ({d.jurisdiction})" for d in row.replicates_to)
-            or "-",
+            ", ".join(_shown(row, d) for d in row.replicates_to) or "-",
         )
         for row in rows
     ]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for line in lines:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+
+
+def _shown(row: BucketResidency, destination: ReplicaDestination) -> str:
+    """``bucket@region (jurisdiction)``, with the tenant when it is another one."""
+    where = f"{destination.bucket}@{destination.region} ({destination.jurisdiction})"
+    other = destination.tenant and destination.tenant != (row.tenant or row.tenant_id)
+    return f"{where} of {destination.tenant}" if other else where

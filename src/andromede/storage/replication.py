@@ -10,8 +10,9 @@ S3's rules, as the configuration's two schemas have them:
   ``Disabled`` beside a tag filter: a marker has no tags).
 - A disabled rule is kept and shown, and selects nothing.
 
-A destination is a bucket of this deployment named by ARN (``arn:aws:s3:::name``); in this
-increment it is the source's owner's (decision 0112 says why).
+A destination is a bucket of this deployment named by ARN (``arn:aws:s3:::name``): the
+source's owner's, or another tenant's that consents (``ReplicationGrants``, decision 0112
+increment 4).
 
 Versions under a KMS key (SSE-KMS, DSSE-KMS) are selected only by a rule whose
 ``SourceSelectionCriteria`` enables ``SseKmsEncryptedObjects``, and their replicas are sealed

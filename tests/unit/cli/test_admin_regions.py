@@ -62,12 +62,15 @@ def test_tenant_regions_show_set_and_lift(data_dir: Path) -> None:
 def test_residency_report(data_dir: Path) -> None:
     created = json.loads(run(data_dir, "tenant", "create", "acme", "--json"))
     tenant = created["tenant_id"]
+    # Another tenant's bucket that acme's replication copies into (with its consent, 0112).
+    vault_tenant = json.loads(run(data_dir, "tenant", "create", "vaultco", "--json"))["tenant_id"]
 
     async def fill() -> None:
         async with open_metadata(load_settings(data_dir=data_dir)) as (_, store):
             now = _NOW
             await store.create_bucket(Bucket("docs-fr", tenant, "o", "eu-paris-1", now))
             await store.create_bucket(Bucket("docs-de", tenant, "o", "eu-berlin-1", now))
+            await store.create_bucket(Bucket("vault", vault_tenant, "v", "eu-berlin-1", now))
             for key, size in (("a", 10), ("b", 5)):
                 await store.put_object(
                     ObjectRecord(
@@ -89,6 +92,7 @@ def test_residency_report(data_dir: Path) -> None:
                 ReplicationRule("de", True, "docs-de"),
                 ReplicationRule("gone", True, "gone-copy"),
                 ReplicationRule("off", False, "never-copy"),
+                ReplicationRule("vault", True, "vault"),
             )
         )
         async with open_metadata(load_settings(data_dir=data_dir)) as (_, store):
@@ -112,13 +116,16 @@ def test_residency_report(data_dir: Path) -> None:
         "replicates_to": [],
     }
     assert rows["docs-fr"]["replicates_to"] == [
-        {"bucket": "docs-de", "region": "eu-berlin-1", "jurisdiction": "DE"},
-        {"bucket": "gone-copy", "region": "gone", "jurisdiction": "gone"},
+        {"bucket": "docs-de", "tenant": "acme", "region": "eu-berlin-1", "jurisdiction": "DE"},
+        {"bucket": "gone-copy", "tenant": "", "region": "gone", "jurisdiction": "gone"},
+        {"bucket": "vault", "tenant": "vaultco", "region": "eu-berlin-1", "jurisdiction": "DE"},
     ]
     assert (rows["docs-fr"]["jurisdiction"], rows["docs-fr"]["objects"]) == ("FR", 0)
     assert rows["docs-fr"]["location"] == str(data_dir / "objects")
     text = run(data_dir, "residency", "report")
     assert "docs-de" in text and "eu-berlin-1" in text and "DE" in text
     assert "up to 16384 B" in text
-    assert "docs-de@eu-berlin-1 (DE), gone-copy@gone (gone)" in text
+    assert (
+        "docs-de@eu-berlin-1 (DE), gone-copy@gone (gone), vault@eu-berlin-1 (DE) of vaultco" in text
+    )
     assert "never-copy" not in text

@@ -12,16 +12,17 @@ must exist and be another bucket; one of another tenant only when its owner cons
 allowed ``s3:ReplicateObject`` there by its own policies and the destination's bucket policy,
 checked before anything else of that bucket is looked at); it must have versioning Enabled,
 and Object Lock when the source has it; its region must be one the tenant's allow-list admits
-(AccessDenied, as an SCP restricting regions answers). The regions a configuration moves data between are added to
-the request's audit event (residency: the tenant asked for that movement).
+(AccessDenied, as an SCP restricting regions answers). The regions a configuration moves data
+between are added to the request's audit event (residency: the tenant asked for that
+movement).
 
 Versions under a KMS key are replicated as on S3 (decision 0112, increment 3): only by a rule
 whose ``SourceSelectionCriteria`` has ``SseKmsEncryptedObjects`` Enabled, and then under the
 ``ReplicaKmsKeyID`` of its destination's ``EncryptionConfiguration``, which must be given with
 it ("ReplicaKmsKeyID must be specified if SseKmsEncryptedObjects tag is present.", and the
 converse), be a KMS key ARN or alias ARN ("Invalid ReplicaKmsKeyID ARN."), name a key of the
-bucket owner's, and be one the caller may describe (checked now, as for a bucket's default
-key; AWS checks only at the copy).
+destination bucket's owner, and be one the caller may describe (checked now, as for a
+bucket's default key; AWS checks only at the copy).
 
 Elements this server would not honour are refused with ``NotImplemented``, never kept silently:
 ``ReplicaModifications`` Enabled, ``ExistingObjectReplication`` Enabled, Replication Time
