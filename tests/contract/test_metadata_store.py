@@ -1005,9 +1005,9 @@ async def test_enabled_keeps_every_version_and_its_blobs(store: MetadataStore) -
 
 
 async def test_a_replica_keeps_its_sources_version_id(store: MetadataStore) -> None:
-    """Replication's writes (decision 0112): the id given is kept when it is newer than every
-    version of the key; the same id again is ``present``; an older one, or a bucket not
-    Enabled, is refused and changes nothing."""
+    """Replication's writes (decision 0112): the id given is kept; the same id again is
+    ``present``; an older one goes among the noncurrent versions at its place, the current
+    one staying (increment 4); a bucket not Enabled refuses and nothing changes."""
     await store.create_bucket(bucket())
     await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
     older, newer = next_version_id(T0), next_version_id(T0 + timedelta(1))
@@ -1020,9 +1020,16 @@ async def test_a_replica_keeps_its_sources_version_id(store: MetadataStore) -> N
         await store.put_object_version(dataclasses.replace(replica, segments=()))
     assert again.value.present
     late = dataclasses.replace(record("k", blob="late"), version_id=older)
-    with pytest.raises(ReplicaRefused) as refused:
+    placed = await store.put_object_version(late)
+    assert (placed.version_id, placed.released) == (older, ())
+    current = await store.get_object("b1", "k")
+    assert current is not None and current.version_id == newer
+    kept = await store.get_object_version("b1", "k", older)
+    assert kept is not None and not isinstance(kept, DeleteMarker)
+    assert kept.segments[0].blob_id == "late"
+    with pytest.raises(ReplicaRefused) as late_again:
         await store.put_object_version(late)
-    assert not refused.value.present
+    assert late_again.value.present
     newest = dataclasses.replace(
         record("k", blob="newest"), version_id=next_version_id(T0 + timedelta(2))
     )
@@ -1031,7 +1038,7 @@ async def test_a_replica_keeps_its_sources_version_id(store: MetadataStore) -> N
         await store.put_object_version(newest)
     current = await store.get_object("b1", "k")
     assert current is not None and current.version_id == newer
-    assert await store.referenced_blob_ids({"replica", "late", "newest"}) == {"replica"}
+    assert await store.referenced_blob_ids({"replica", "late", "newest"}) == {"replica", "late"}
     # A replicated delete marker keeps its id too.
     await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
     marker_id = next_version_id(T0 + timedelta(3))
@@ -1046,6 +1053,24 @@ async def test_a_replica_keeps_its_sources_version_id(store: MetadataStore) -> N
             "b1", "k", owner_id="o-t1", now=T0 + timedelta(3), version_id=marker_id
         )
     assert twice.value.present
+    # An older marker too goes at its place; the newest stays what it was.
+    old_marker = next_version_id(T0 - timedelta(1))
+    await store.put_delete_marker("b1", "k", owner_id="o-t1", now=T0, version_id=old_marker)
+    found = await store.get_current_delete_marker("b1", "k")
+    assert found is not None and found.version_id == marker_id
+    page = await store.list_object_versions(
+        "b1", prefix="", after_key=None, after_version=None, limit=10
+    )
+    assert [(e.version_id, e.is_latest, e.delete_marker) for e in page.items] == [
+        (marker_id, True, True),
+        (newer, False, False),
+        (older, False, False),
+        (old_marker, False, True),
+    ]
+    # The version placed among the others is deleted like any: its blob is released.
+    removed = await store.delete_object_version("b1", "k", older)
+    assert removed is not None and not isinstance(removed, DeleteMarker)
+    assert await store.referenced_blob_ids({"replica", "late"}) == {"replica"}
 
 
 async def test_suspended_replaces_the_null_version(store: MetadataStore) -> None:

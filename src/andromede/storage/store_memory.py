@@ -361,13 +361,16 @@ class MemoryMetadataStore:
         if record.version_id is not None:
             kept = state.versions.get(encoded, [])
             newest_kept = next((k.sort_id for k in kept), None)
-            check_replica(
+            if check_replica(
                 record.version_id,
                 status,
                 None if current is None else current.version_id,
                 newest_kept,
                 present=_find(state, encoded, record.version_id) is not None,
-            )
+            ):
+                # Older than the key's newest: among the noncurrent versions, at its place.
+                _insert_kept(state, encoded, _Kept(record.version_id, False, record))
+                return VersionedWrite(record.version_id, ())
         newest, released = _make_room(state, status, encoded)
         version_id = (
             None
@@ -403,13 +406,16 @@ class MemoryMetadataStore:
                 raise ObjectChanged(f"{key} is not the object the condition was checked on")
         if version_id is not None:
             current = state.objects.get(encoded)
-            check_replica(
+            if check_replica(
                 version_id,
                 status,
                 None if current is None else current.version_id,
                 next((k.sort_id for k in state.versions.get(encoded, [])), None),
                 present=_find(state, encoded, version_id) is not None,
-            )
+            ):
+                older = DeleteMarker(bucket, key, version_id, now, owner_id)
+                _insert_kept(state, encoded, _Kept(version_id, False, older))
+                return VersionedWrite(version_id, ())
         newest, released = _make_room(state, status, encoded)
         sort_id = version_id or next_version_id(now, newest)
         suspended = status is VersioningStatus.SUSPENDED
@@ -734,6 +740,13 @@ def _status(state: _BucketState) -> VersioningStatus:
     if state.bucket.versioning is None:
         raise ValueError(f"bucket {state.bucket.name} is not versioned")
     return state.bucket.versioning
+
+
+def _insert_kept(state: _BucketState, encoded: bytes, kept: _Kept) -> None:
+    """``kept`` among the key's versions at its place (newest first: ids ascending)."""
+    versions = state.versions.setdefault(encoded, [])
+    place = bisect.bisect_left([k.sort_id for k in versions], kept.sort_id)
+    versions.insert(place, kept)
 
 
 def _find(state: _BucketState, encoded: bytes, version_id: str) -> _Kept | None:

@@ -202,6 +202,22 @@ def _retire(conn: Connection, current: ObjectRecord, sort_id: str) -> None:
     conn.execute(_O.delete().where(_sql._IS_OBJECT), names)
 
 
+def _insert_noncurrent(conn: Connection, record: ObjectRecord, version_id: str) -> None:
+    """A replica older than the key's newest version (decision 0112), put among its
+    noncurrent versions at its place, with its blobs; the current object stays."""
+    names = {"bucket": record.bucket, "key": record.key}
+    values = _sql._object_values(record)
+    values.pop("version_id")
+    conn.execute(
+        _V.insert(), {**values, "version_id": version_id, "is_null": False, "delete_marker": False}
+    )
+    blob_ids = _sql._blob_ids(record.segments)
+    if blob_ids:
+        conn.execute(
+            _VB.insert(), [{"blob_id": b, **names, "version_id": version_id} for b in blob_ids]
+        )
+
+
 def _drop_current(conn: Connection, current: ObjectRecord) -> None:
     names = {"bucket": current.bucket, "key": current.key}
     conn.execute(_sql._DELETE_OBJECT_BLOBS, names)
@@ -293,13 +309,15 @@ def put_version(
         raise ObjectChanged(f"{record.key} is not the object the condition was checked on")
     if record.version_id is not None:
         present = conn.execute(_BY_ID, {**names, "version_id": record.version_id}).first()
-        check_replica(
+        if check_replica(
             record.version_id,
             status,
             None if current is None else current.version_id,
             _newest_id(conn, names),
             present=present is not None,
-        )
+        ):
+            _insert_noncurrent(conn, record, record.version_id)
+            return VersionedWrite(record.version_id, ())
     newest, released = _make_room(conn, status, current, names)
     version_id = (
         None
@@ -337,16 +355,18 @@ def put_marker(
         # Checked under the current row's lock: a conditional delete (decision 0058) whose
         # object was replaced or deleted since its condition was evaluated.
         raise ObjectChanged(f"{key} is not the object the condition was checked on")
+    older = False
     if version_id is not None:
         present = conn.execute(_BY_ID, {**names, "version_id": version_id}).first()
-        check_replica(
+        older = check_replica(
             version_id,
             status,
             None if current is None else current.version_id,
             _newest_id(conn, names),
             present=present is not None,
         )
-    newest, released = _make_room(conn, status, current, names)
+    # An older replicated marker goes among the noncurrent versions: nothing is retired.
+    newest, released = (None, []) if older else _make_room(conn, status, current, names)
     sort_id = version_id or next_version_id(now, newest)
     suspended = status is VersioningStatus.SUSPENDED
     conn.execute(

@@ -173,16 +173,16 @@ def check_replica(
     newest_kept_id: str | None,
     *,
     present: bool,
-) -> None:
-    """Whether a replica may be written with its source's ``version_id`` (decision 0112):
-    ReplicaRefused unless the bucket's versioning is Enabled and the id is newer than every
-    version the key holds (ids sort newest first), so the key's order stays its writes'.
-    ``present`` (that id is already held, in ``objects`` or among the versions): a copy made
-    twice, ReplicaRefused with ``present``, which its worker takes as done."""
+) -> bool:
+    """Whether a replica may be written with its source's ``version_id`` (decision 0112), and
+    where: ReplicaRefused unless the bucket's versioning is Enabled. True when the key already
+    holds a newer version (ids sort newest first): the replica then goes among the noncurrent
+    versions at its place, as on S3, and the current version stays (the key's order is its
+    versions' times, wherever they were written). ``present`` (that id is already held, in
+    ``objects`` or among the versions): a copy made twice, ReplicaRefused with ``present``,
+    which its worker takes as done."""
     if present or current_id == version_id:
         raise ReplicaRefused(f"version {version_id} is already there", present=True)
     if status is not VersioningStatus.ENABLED:
         raise ReplicaRefused("the destination bucket's versioning is not Enabled")
-    for held in (current_id, newest_kept_id):
-        if held is not None and version_id >= held:
-            raise ReplicaRefused(f"the key holds a version newer than {version_id}")
+    return any(held is not None and version_id >= held for held in (current_id, newest_kept_id))

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -985,3 +986,32 @@ async def test_a_replica_key_of_the_destination_owner_is_checked_through_its_pol
     replica = await other.request("GET", "/their-copy/k", region=BERLIN)
     assert (replica.status, replica.body) == (200, b"kms")
     assert replica.headers[SSE_KEY] == shared.arn
+
+
+async def test_two_buckets_replicating_to_each_other_converge(world: World) -> None:
+    """A replica older than the destination's newest version goes among its noncurrent
+    versions, at its place, as on S3: with writes to one key on both sides before either copy
+    is made, both buckets end with the same versions in the same order, the newest current."""
+    c = world.client
+    everything = "<Filter><Prefix></Prefix></Filter>"
+    assert (await put(c, document(v2_rule(filter_xml=everything)))).status == 200
+    back = document(v2_rule("source", filter_xml=everything))
+    reply = await c.request("PUT", "/backup?replication", back, md5(back), region=BERLIN)
+    assert reply.status == 200
+    first = await c.request("PUT", "/source/shared", b"from paris", region=PARIS)
+    second = await c.request("PUT", "/backup/shared", b"from berlin", region=BERLIN)
+    await replicate(world)
+    ids = [first.headers["x-amz-version-id"], second.headers["x-amz-version-id"]]
+    for bucket, region in (("source", PARIS), ("backup", BERLIN)):
+        listed = await c.request("GET", f"/{bucket}?versions", region=region)
+        shown = re.findall(
+            rb"<VersionId>([^<]+)</VersionId><IsLatest>(\w+)</IsLatest>", listed.body
+        )
+        assert shown == [(ids[1].encode(), b"true"), (ids[0].encode(), b"false")], bucket
+        current = await c.request("GET", f"/{bucket}/shared", region=region)
+        assert current.body == b"from berlin", bucket
+        older = await c.request("GET", f"/{bucket}/shared?versionId={ids[0]}", region=region)
+        assert older.body == b"from paris", bucket
+    for bucket, key_id in (("source", ids[0]), ("backup", ids[1])):
+        status = await head(c, bucket, "shared", key_id)
+        assert status.headers["x-amz-replication-status"] == "COMPLETED", bucket
