@@ -6,11 +6,8 @@ documented behaviour, named in its docstring."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -50,14 +47,7 @@ def anonymous(server: ServerProcess) -> S3Client:
 @pytest.fixture(scope="module")
 def partner_keys(server: ServerProcess) -> tuple[str, str, str]:
     """A second tenant, made the way an operator makes one; (account id, key id, secret)."""
-    name = f"partner{uuid.uuid4().hex[:8]}"
-    created = subprocess.run(
-        [str(Path(sys.executable).parent / "andromede"), "admin", "tenant", "create", name,
-         "--json", "--data-dir", str(server.data_dir)],
-        capture_output=True, check=True, text=True, timeout=60,
-    )  # fmt: skip
-    document = json.loads(created.stdout)
-    return document["tenant_id"], document["aws_access_key_id"], document["aws_secret_access_key"]
+    return server.create_tenant(f"partner{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture

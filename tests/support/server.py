@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import json
 import os
 import random
 import signal
@@ -114,6 +115,21 @@ class ServerProcess:
         parser.read(self.credentials_file)
         section = parser["andromede"]
         return section["aws_access_key_id"], section["aws_secret_access_key"]
+
+    def create_tenant(self, name: str) -> tuple[str, str, str]:
+        """Another tenant, made the way an operator makes one (``andromede admin tenant
+        create``, on the server's data folder); (account id, access key id, secret)."""
+        created = subprocess.run(
+            [str(Path(sys.executable).parent / "andromede"), "admin", "tenant", "create", name,
+             "--json", "--data-dir", str(self.data_dir)],
+            capture_output=True, check=True, text=True, timeout=60,
+        )  # fmt: skip
+        document = json.loads(created.stdout)
+        return (
+            document["tenant_id"],
+            document["aws_access_key_id"],
+            document["aws_secret_access_key"],
+        )
 
     def operator_credentials(self) -> tuple[str, str]:
         parser = configparser.ConfigParser()
