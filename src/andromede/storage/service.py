@@ -149,8 +149,9 @@ def new_upload_id() -> str:
 def _replication_target(bucket: Bucket, record: ObjectRecord) -> ReplicationTarget | None:
     """Where the new version ``record`` of ``bucket`` is copied, if its replication
     configuration (read with the bucket) has a rule for it (decision 0112). Only a bucket
-    whose versioning is Enabled replicates; SSE-C versions never are (S3 neither: the
-    customer's key is not kept); versions under a KMS key only by a rule that selects them."""
+    whose versioning is Enabled replicates; SSE-C versions never are (their chunks are bound
+    to their blob under the customer's key, which is not kept: decision 0112); versions under
+    a KMS key only by a rule that selects them."""
     config = bucket.replication
     if (
         config is None
