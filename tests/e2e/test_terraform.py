@@ -237,6 +237,9 @@ resource "aws_s3_object" "moved" {
   website_redirect = "/new/home.html"
 }
 resource "aws_s3_object" "classified" {
+  # After the bucket's default (SSE-KMS under a bucket key), which a DSSE-KMS request sets
+  # aside: written before it, as Terraform's ordering once had it, this hid a 500.
+  depends_on             = [aws_s3_bucket_server_side_encryption_configuration.data]
   bucket                 = aws_s3_bucket.data.id
   key                    = "classified.txt"
   content                = "two layers"

@@ -205,6 +205,27 @@ async def test_a_bucket_key_asked_for_is_not_used_nor_reported(kit: Kit) -> None
     assert (bad.status, bad.error_code()) == (400, "InvalidArgument")
 
 
+async def test_a_default_bucket_key_is_set_aside_for_a_dsse_kms_request(kit: Kit) -> None:
+    """A bucket whose default is SSE-KMS under an S3 Bucket Key, and a request asking for
+    DSSE-KMS without the bucket-key header: two layers and no bucket key, as AWS does. It was
+    a 500 (found by Terraform, whose provider retried it until its apply timed out)."""
+    key = await kit.keys.create_key(kit.caller)
+    assert await _put_default(kit.client, "aws:kms", key.arn, True) == 200
+    reply = await kit.client.request("PUT", "/vault/both", b"two layers", {_SSE: _DSSE})
+    assert reply.status == 200, reply.body
+    assert (reply.headers[_SSE], reply.headers[_KEY_ID]) == (_DSSE, key.arn)
+    assert _BUCKET_KEY not in reply.headers
+    record = await kit.objects.head_object("vault", "both")
+    segment_key = record.segments[0].key
+    assert segment_key is not None and segment_key.bucket_key is None
+    assert record.encryption is EncryptionMode.SSE_KMS_DSSE
+    got = await kit.client.request("GET", "/vault/both")
+    assert (got.status, got.body) == (200, b"two layers")
+    # The default still puts one-layer objects under its bucket key.
+    one = await kit.client.request("PUT", "/vault/one", b"1")
+    assert (one.headers[_SSE], one.headers[_BUCKET_KEY]) == ("aws:kms", "true")
+
+
 async def _put_default(
     client: Client, algorithm: str, key_ref: str | None, bucket_key: bool
 ) -> int:

@@ -207,11 +207,17 @@ def _request_context(ctx: S3Context, s3_arn: str) -> dict[str, str]:
 
 def _bucket_key_wanted(ctx: S3Context, bucket: Bucket, *, dual_layer: bool) -> bool:
     """``x-amz-server-side-encryption-bucket-key-enabled``, else the bucket default's. DSSE-KMS
-    never uses one: the header is checked, then set aside, as AWS does."""
+    never uses one: the header is checked, then set aside, as AWS does; so is the default's
+    (an SSE-KMS default under a bucket key, and a request asking for DSSE-KMS)."""
     raw = ctx.headers.get(_BUCKET_KEY)
     if raw is None:
         default = bucket.encryption
-        return default is not None and default.algorithm == _KMS and default.bucket_key_enabled
+        return (
+            not dual_layer
+            and default is not None
+            and default.algorithm == _KMS
+            and default.bucket_key_enabled
+        )
     value = raw.strip().lower()
     if value not in ("true", "false"):
         raise S3Error(
