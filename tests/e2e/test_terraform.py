@@ -92,6 +92,9 @@ provider "aws" {
   skip_metadata_api_check     = true
   skip_region_validation      = true
   s3_use_path_style           = true
+  # The SDK's retries of a 5xx are few: a server error fails the command in seconds, where
+  # the default 25, with backoff, ran a 500 into the test's 600 s timeout (decision 0075).
+  max_retries = 2
   endpoints {
 ENDPOINTS
   }
