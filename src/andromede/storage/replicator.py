@@ -7,8 +7,9 @@ the versions queued for it.
   configuration (read with the bucket) chooses (``ObjectService``, ``storage/replication.py``).
   SSE-C versions are not replicated (S3 now copies their ciphertext as it is; here each chunk
   is bound to its blob's id under a key only the customer holds, so a copy could be neither
-  re-sealed nor moved: decision 0112), nor are version deletes. Replicas are written by this worker without a target: a replica is
-  never replicated again, so two buckets replicating to each other make no loop.
+  re-sealed nor moved: decision 0112), nor are version deletes. Replicas are written by this
+  worker without a target: a replica is never replicated again, so two buckets replicating
+  to each other make no loop.
 - ``run_once``: claim the due tasks whose two regions this gateway serves, copy each
   (``ObjectService.replicate_version``: streamed, re-encrypted under the destination owner's
   keys, the source's version id kept; a version under a KMS key sealed under its rule's
