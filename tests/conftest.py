@@ -94,10 +94,11 @@ def _mark_server_logs(request: pytest.FixtureRequest) -> None:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Add to a failed test's report what every ``andromede serve`` wrote while it ran: the
-    session's server and the test's own (a server started by the test's fixtures is shown from
-    its start). Done here rather than in a fixture's teardown because xdist ships the report to
-    the controller as soon as it exists."""
+    """Fail a test whose ``andromede serve`` logged an unexpected error while it ran, and add
+    to a failed test's report what every server wrote meanwhile: the session's server and the
+    test's own (a server started by the test's fixtures is shown from its start). Done here
+    rather than in a fixture's teardown because xdist ships the report to the controller as
+    soon as it exists."""
     report = yield
     marks = item.stash.get(_LOG_MARKS, None)
     if marks is None:
