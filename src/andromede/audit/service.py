@@ -31,6 +31,7 @@ class AuditService:
         self._flush_interval = flush_interval
         self._max_batch = max_batch
         self._pending: list[AuditEvent] = []
+        self._writing = asyncio.Lock()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._unavailable = False  # the last flush found the database down
@@ -82,10 +83,21 @@ class AuditService:
 
     async def flush(self) -> None:
         while self._pending:
+            # Shielded: a flush cancelled while its batch is written (close() cancelling the
+            # background flusher) must not leave that batch pending once the store has it (the
+            # SQL store's write goes on in its thread), or the next flush would write it again.
+            await asyncio.shield(self._write_batch())
+
+    async def _write_batch(self) -> None:
+        # One batch at a time: two flushes at once (the background flusher and a caller's)
+        # would otherwise both take the batch the first is writing.
+        async with self._writing:
             batch = self._pending[: self._max_batch]
-            await self._store.append(batch)
-            # Events queued while the append ran sit after the batch: drop only what was written.
-            del self._pending[: len(batch)]
+            if batch:
+                await self._store.append(batch)
+                # Events queued while the append ran sit after the batch: drop only those
+                # written.
+                del self._pending[: len(batch)]
 
     async def close(self) -> None:
         if self._task is not None:
