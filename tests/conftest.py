@@ -101,10 +101,11 @@ def pytest_runtest_makereport(
     soon as it exists."""
     report = yield
     marks = item.stash.get(_LOG_MARKS, None)
-    if marks is None:
-        return report
+    checked = report.passed and call.when == "call"
+    if marks is None or not (checked or report.failed):
+        return report  # a passing setup or teardown: nothing to read
     written = {log: _written_since(log, marks.get(log, 0)) for log in server_logs()}
-    if report.passed and call.when == "call" and _server_failed(item, written):
+    if checked and _server_failed(item, written):
         # A request the server failed with a 500 it did not mean (an exception no handler
         # maps): clients that retry (Terraform's provider, boto3) can hide it, and a test that
         # checks only what it came for would pass. Never a 500: the test fails here.

@@ -9,11 +9,8 @@ from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 
 
-async def test_close_flushes_everything_in_order() -> None:
-    store = MemoryAuditStore()
-    audit = AuditService(store, max_batch=3)
-    audit.start()
-    for i in range(10):
+def _record(audit: AuditService, n: int) -> None:
+    for i in range(n):
         audit.record(
             request_id=f"r{i}",
             tenant_id="t",
@@ -22,6 +19,13 @@ async def test_close_flushes_everything_in_order() -> None:
             resource=f"arn:aws:s3:::b/k{i}",
             outcome=Outcome.SUCCESS,
         )
+
+
+async def test_close_flushes_everything_in_order() -> None:
+    store = MemoryAuditStore()
+    audit = AuditService(store, max_batch=3)
+    audit.start()
+    _record(audit, 10)
     await audit.close()
     events = await store.list_events("t", after_id=0, limit=100)
     assert [e.request_id for _, e in events] == [f"r{i}" for i in range(10)]
@@ -65,18 +69,6 @@ class SlowStore(MemoryAuditStore):
         self.entered.set()
         await self.go.wait()
         await super().append(events)
-
-
-def _record(audit: AuditService, n: int) -> None:
-    for i in range(n):
-        audit.record(
-            request_id=f"r{i}",
-            tenant_id="t",
-            principal="arn:aws:iam::t:root",
-            action="s3:PutObject",
-            resource=f"arn:aws:s3:::b/k{i}",
-            outcome=Outcome.SUCCESS,
-        )
 
 
 async def test_two_flushes_at_once_write_each_event_once() -> None:
