@@ -50,6 +50,8 @@ from andromede.compute_adapters import (
 )
 from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
 from andromede.console.wire import KmsWire, S3Wire
+from andromede.console.wire_ec2 import Ec2Wire
+from andromede.console.wire_iam import IamWire
 from andromede.db.database import Database, describe_url, open_database
 from andromede.db.migrate import upgrade
 from andromede.ec2api.app import Ec2App
@@ -390,8 +392,8 @@ class Application:
             billing=billing,
             buckets=objects,
         )
-        # The console calls S3 and KMS in process as its logged-in users, so that their own
-        # authorisation, audit and metering answer it (decision 0111).
+        # The console calls S3, KMS, IAM and EC2 in process as its logged-in users, so that
+        # their own authorisation, audit and metering answer it (decision 0111).
         console = ConsoleApp(
             Console(
                 identity,
@@ -399,6 +401,8 @@ class Application:
                 settings,
                 S3Wire(s3),
                 KmsWire(apis[KmsApp.name]),
+                iam=IamWire(apis[IAM.name]),
+                ec2=Ec2Wire(apis[Ec2App.name]),
                 trail=trail,
                 operator_access=operator_access,
                 billing=billing,

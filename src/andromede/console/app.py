@@ -29,7 +29,15 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.audit.trail import AuditTrail
 from andromede.billing.service import BillingService
-from andromede.console import pages_account, pages_keys, pages_session, pages_storage
+from andromede.console import (
+    pages_account,
+    pages_bucket_settings,
+    pages_compute,
+    pages_iam,
+    pages_keys,
+    pages_session,
+    pages_storage,
+)
 from andromede.console.i18n import LOCALES, Catalogue, catalogue, choose_locale
 from andromede.console.session import (
     CONSOLE_PATH,
@@ -39,6 +47,8 @@ from andromede.console.session import (
     tokens_match,
 )
 from andromede.console.wire import KmsWire, S3Wire, WireError
+from andromede.console.wire_ec2 import Ec2Wire
+from andromede.console.wire_iam import IamWire
 from andromede.errors import AndromedeError
 from andromede.http.asgi import new_request_id
 from andromede.http.response import Message, Receive, Scope, Send
@@ -105,12 +115,15 @@ class Console:
         s3: S3Wire,
         kms: KmsWire | None,
         *,
+        iam: IamWire | None = None,
+        ec2: Ec2Wire | None = None,
         trail: AuditTrail | None = None,
         operator_access: OperatorAccessService | None = None,
         billing: BillingService | None = None,
     ) -> None:
-        """``trail``, ``operator_access``, ``billing``: the tenant's records that the
-        management API serves too (None: a server that keeps none, whose page says so)."""
+        """``iam``, ``ec2``: those APIs in process, as ``kms`` (None: a server that serves
+        none, whose page says so); ``trail``, ``operator_access``, ``billing``: the tenant's
+        records that the management API serves too (None: a server that keeps none)."""
         self.identity = identity
         self.trail = trail
         self.operator_access = operator_access
@@ -119,6 +132,8 @@ class Console:
         self.settings = settings
         self.s3 = s3
         self.kms = kms
+        self.iam = iam
+        self.ec2 = ec2
         self.templates = Environment(
             loader=FileSystemLoader(_HERE / "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -328,6 +343,9 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_session.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_storage.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_keys.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_bucket_settings.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_iam.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_compute.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_account.ROUTES),
         Mount(
             f"{CONSOLE_PATH}/static",

@@ -18,8 +18,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 from urllib.parse import quote, urlencode
+from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
 
@@ -29,12 +30,14 @@ from andromede.http.response import Message, Receive, Scope, Send
 from andromede.iam.model import Principal
 
 __all__ = [
+    "Answer",
     "AsgiApp",
     "BucketRow",
     "KeyRow",
     "KmsWire",
     "ObjectPage",
     "ObjectRow",
+    "QueryWire",
     "S3Wire",
     "WireError",
 ]
@@ -57,7 +60,7 @@ class WireError(AndromedeError):
 
 
 @dataclass(frozen=True, slots=True)
-class _Answer:
+class Answer:
     status: int
     headers: Mapping[str, str]
     body: bytes
@@ -140,7 +143,7 @@ def _receiver(body: bytes | AsyncIterator[bytes]) -> Receive:
     return receive
 
 
-async def _call(app: AsgiApp, scope: Scope, body: bytes | AsyncIterator[bytes]) -> _Answer:
+async def _call(app: AsgiApp, scope: Scope, body: bytes | AsyncIterator[bytes]) -> Answer:
     status = 0
     headers: dict[str, str] = {}
     parts: list[bytes] = []
@@ -159,10 +162,10 @@ async def _call(app: AsgiApp, scope: Scope, body: bytes | AsyncIterator[bytes]) 
                 parts.append(chunk)
 
     await app(scope, _receiver(body), send)
-    return _Answer(status, headers, b"".join(parts))
+    return Answer(status, headers, b"".join(parts))
 
 
-def _s3_error(answer: _Answer) -> WireError:
+def _s3_error(answer: Answer) -> WireError:
     code, message = "InternalError", ""
     try:
         root = SafeET.fromstring(answer.body) if answer.body else None
@@ -199,7 +202,7 @@ class S3Wire:
     def __init__(self, app: AsgiApp) -> None:
         self._app = app
 
-    async def _s3(
+    async def request(
         self,
         origin: Scope,
         principal: Principal,
@@ -209,7 +212,8 @@ class S3Wire:
         *,
         headers: list[tuple[bytes, bytes]] | None = None,
         body: bytes | AsyncIterator[bytes] = b"",
-    ) -> _Answer:
+    ) -> Answer:
+        """One S3 call; its answer when it succeeded, else S3's refusal raised."""
         scope = _scope(origin, principal, method, path, urlencode(query or {}), list(headers or []))
         answer = await _call(self._app, scope, body)
         if answer.status >= 300:
@@ -217,7 +221,7 @@ class S3Wire:
         return answer
 
     async def list_buckets(self, origin: Scope, principal: Principal) -> list[BucketRow]:
-        answer = await self._s3(origin, principal, "GET", "/")
+        answer = await self.request(origin, principal, "GET", "/")
         root = SafeET.fromstring(answer.body)
         buckets = root.find(f"{_S3_NS}Buckets")
         rows = _children(buckets, "Bucket") if buckets is not None else []
@@ -234,10 +238,10 @@ class S3Wire:
             f"<LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
         ).encode()
         length = [(b"content-length", str(len(body)).encode())]
-        await self._s3(origin, principal, "PUT", f"/{name}", headers=length, body=body)
+        await self.request(origin, principal, "PUT", f"/{name}", headers=length, body=body)
 
     async def delete_bucket(self, origin: Scope, principal: Principal, name: str) -> None:
-        await self._s3(origin, principal, "DELETE", f"/{name}")
+        await self.request(origin, principal, "DELETE", f"/{name}")
 
     async def list_objects(
         self,
@@ -252,7 +256,7 @@ class S3Wire:
         query = {"list-type": "2", "delimiter": "/", "prefix": prefix, "max-keys": str(page_size)}
         if token:
             query["continuation-token"] = token
-        answer = await self._s3(origin, principal, "GET", f"/{bucket}", query)
+        answer = await self.request(origin, principal, "GET", f"/{bucket}", query)
         root = SafeET.fromstring(answer.body)
         folders = [_text(p, "Prefix") for p in _children(root, "CommonPrefixes")]
         objects = [
@@ -268,7 +272,7 @@ class S3Wire:
     ) -> str:
         """How the object is encrypted at rest, as HEAD tells it; "-" when HEAD is refused."""
         try:
-            answer = await self._s3(origin, principal, "HEAD", _object_path(bucket, key))
+            answer = await self.request(origin, principal, "HEAD", _object_path(bucket, key))
         except WireError:
             return "-"
         kind = answer.headers.get("x-amz-server-side-encryption", "")
@@ -294,7 +298,7 @@ class S3Wire:
             (b"content-length", str(size).encode()),
             (b"content-type", content_type.encode("latin-1", "replace")),
         ]
-        await self._s3(
+        await self.request(
             origin, principal, "PUT", _object_path(bucket, key), headers=headers, body=chunks
         )
 
@@ -303,7 +307,7 @@ class S3Wire:
     ) -> str:
         """A new multipart upload's id."""
         headers = [(b"content-type", content_type.encode("latin-1", "replace"))]
-        answer = await self._s3(
+        answer = await self.request(
             origin, principal, "POST", _object_path(bucket, key), {"uploads": ""}, headers=headers
         )
         return _text(SafeET.fromstring(answer.body), "UploadId")
@@ -323,7 +327,7 @@ class S3Wire:
         """The part's ETag, for CompleteMultipartUpload."""
         query = {"partNumber": str(number), "uploadId": upload_id}
         headers = [(b"content-length", str(size).encode())]
-        answer = await self._s3(
+        answer = await self.request(
             origin, principal, "PUT", _object_path(bucket, key), query, headers=headers, body=chunks
         )
         return answer.headers.get("etag", "")
@@ -344,7 +348,7 @@ class S3Wire:
         )
         body = f"<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>".encode()
         headers = [(b"content-length", str(len(body)).encode())]
-        answer = await self._s3(
+        answer = await self.request(
             origin,
             principal,
             "POST",
@@ -355,19 +359,19 @@ class S3Wire:
         )
         # S3 may answer 200 and then an error document, once the parts are being joined.
         if b"<Error>" in answer.body[:512]:
-            raise _s3_error(_Answer(500, answer.headers, answer.body))
+            raise _s3_error(Answer(500, answer.headers, answer.body))
 
     async def abort_multipart_upload(
         self, origin: Scope, principal: Principal, bucket: str, key: str, *, upload_id: str
     ) -> None:
-        await self._s3(
+        await self.request(
             origin, principal, "DELETE", _object_path(bucket, key), {"uploadId": upload_id}
         )
 
     async def delete_object(
         self, origin: Scope, principal: Principal, bucket: str, key: str
     ) -> None:
-        await self._s3(origin, principal, "DELETE", _object_path(bucket, key))
+        await self.request(origin, principal, "DELETE", _object_path(bucket, key))
 
     async def forward_object(
         self,
@@ -388,7 +392,7 @@ class S3Wire:
         except WireError as exc:
             return exc
         scope = _scope(origin, principal, "GET", path, "", [])
-        refused: _Answer | None = None
+        refused: Answer | None = None
         status = 0
         error_headers: dict[str, str] = {}
         error_body: list[bytes] = []
@@ -410,7 +414,7 @@ class S3Wire:
             elif status >= 300:
                 error_body.append(message.get("body", b""))
                 if not message.get("more_body", False):
-                    refused = _Answer(status, error_headers, b"".join(error_body))
+                    refused = Answer(status, error_headers, b"".join(error_body))
             else:
                 await send(message)
 
@@ -499,3 +503,43 @@ def _when(value: object) -> str:
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value).isoformat(timespec="seconds")
     return str(value or "")
+
+
+class QueryWire:
+    """Calls of an AWS Query-protocol API (IAM, EC2) as ``principal``: a form-encoded POST of
+    ``Action``, ``Version`` and the parameters; the answer's XML with its namespace taken off
+    the tags, so pages read ``Users/member/UserName`` whichever API answered. A refusal, IAM's
+    ``ErrorResponse/Error`` or EC2's ``Response/Errors/Error``, is raised as ``WireError``."""
+
+    version: ClassVar[str]
+
+    def __init__(self, app: AsgiApp) -> None:
+        self._app = app
+
+    async def call(
+        self,
+        origin: Scope,
+        principal: Principal,
+        action: str,
+        params: Mapping[str, str] | None = None,
+    ) -> Element:
+        body = urlencode({"Action": action, "Version": self.version, **(params or {})}).encode()
+        headers = [
+            (b"content-type", b"application/x-www-form-urlencoded; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        answer = await _call(self._app, _scope(origin, principal, "POST", "/", "", headers), body)
+        try:
+            root: Element | None = SafeET.fromstring(answer.body) if answer.body else None
+        except SafeET.ParseError:
+            root = None
+        if root is not None:
+            for element in root.iter():
+                element.tag = element.tag.rsplit("}", 1)[-1]
+        if answer.status >= 300 or root is None:
+            code = message = ""
+            if root is not None:
+                code = next((e.text or "" for e in root.iter("Code")), "")
+                message = next((e.text or "" for e in root.iter("Message")), "")
+            raise WireError(code or "InternalFailure", message, answer.status)
+        return root

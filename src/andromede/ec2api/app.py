@@ -36,6 +36,7 @@ from andromede.ec2api.vpcs import VPC_ACTIONS
 from andromede.errors import AndromedeError
 from andromede.http.access import log_access
 from andromede.http.asgi import (
+    TRUSTED_PRINCIPAL_SCOPE_KEY,
     BodyTimeout,
     BodyTooLarge,
     ClientGone,
@@ -123,7 +124,12 @@ class Ec2App:
                 raise Ec2Error("InvalidParameterValue", f"Content-Type must be {_FORM}")
             params = parse_query_parameters(scope.get("query_string", b""), form_body)
             action_name = params.get("Action", "") or "-"
-            authenticated = await self._authenticate(scope, headers, body, request_id, action_name)
+            trusted = scope.get(TRUSTED_PRINCIPAL_SCOPE_KEY)
+            authenticated = (
+                Authenticated(trusted, None, None)
+                if isinstance(trusted, Principal)
+                else await self._authenticate(scope, headers, body, request_id, action_name)
+            )
             principal = authenticated.principal
             if principal.is_anonymous:
                 raise Ec2Error("MissingAuthenticationToken")

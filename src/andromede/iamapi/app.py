@@ -18,6 +18,7 @@ from andromede.audit.service import AuditService
 from andromede.errors import AndromedeError
 from andromede.http.access import log_access
 from andromede.http.asgi import (
+    TRUSTED_PRINCIPAL_SCOPE_KEY,
     BodyTimeout,
     BodyTooLarge,
     ClientGone,
@@ -120,8 +121,13 @@ class QueryApp:
                 )
             params = parse_parameters(raw_query_bytes, form_body)
             action_name = params.get("Action", "")
-            authenticated = await self._authenticate(
-                method, raw_path, raw_query, headers, body, request_id, action_name
+            trusted = scope.get(TRUSTED_PRINCIPAL_SCOPE_KEY)
+            authenticated = (
+                Authenticated(trusted, None, None)
+                if isinstance(trusted, Principal)
+                else await self._authenticate(
+                    method, raw_path, raw_query, headers, body, request_id, action_name
+                )
             )
             principal = authenticated.principal
             action = self._spec.actions.get(action_name)
