@@ -184,7 +184,7 @@ async def test_a_user_without_iam_permissions_gets_iams_refusal(console: Console
     refused = {
         e.action
         for e in events
-        if e.outcome is Outcome.FAILURE and e.principal.endswith(":user/carol")
+        if e.outcome is Outcome.FAILURE and (e.principal or "").endswith(":user/carol")
     }
     # IAM records its changes, refused ones included, not its reads (iamapi/app.py).
     assert {"iam:CreateUser", "iam:CreateAccessKey"} <= refused
