@@ -13,6 +13,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import quote, urlencode
 
+import qrcode
+from markupsafe import Markup
+from qrcode.image.svg import SvgPathImage
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -20,6 +23,7 @@ from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_iam import IamWire, NewAccessKey
 from andromede.http.response import Scope
+from andromede.iam import totp
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -435,6 +439,84 @@ async def _deactivate_mfa(
     await iam.deactivate_mfa_device(origin, session.principal, name, _field(f, "serial", 256))
 
 
+async def _mfa_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    name: str,
+    serial: str,
+    seed: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The new device's QR code and seed, and the form that asks two consecutive codes. The
+    seed rides in that form so that a mistyped code can be tried again without a new device;
+    the page is never cached (the console's answers are ``no-store``)."""
+    _ = console.catalogue(request).gettext
+    account = session.principal.tenant_id or ""
+    uri = console.identity.authenticator_uri(account, name, seed)
+    drawing = qrcode.make(uri, image_factory=SvgPathImage).to_string(encoding="unicode")
+    return console.render(
+        request,
+        "iam_mfa.html",
+        session=session,
+        status=status,
+        title=_("Assign an MFA device"),
+        section="users",
+        name=name,
+        serial=serial,
+        seed=seed,
+        # The library's drawing of a URI of ours (a seed checked as Base32): markup, not text.
+        qr_svg=Markup(drawing),  # noqa: S704
+        error=error,
+    )
+
+
+async def create_mfa(console: Console, request: Request) -> Response:
+    found = await _wire_or_page(console, request)
+    if isinstance(found, Response):
+        return found
+    session, iam = found
+    if await console.form(request, session) is None:
+        return console.refused_form(request, session)
+    name = request.path_params["name"]
+    try:
+        serial, seed = await iam.create_virtual_mfa_device(request.scope, session.principal, name)
+    except WireError as exc:
+        return await _detail_page(
+            console, request, session, iam, "users", name,
+            error=console.error_text(request, exc), status=exc.status,
+        )  # fmt: skip
+    return await _mfa_page(console, request, session, name, serial, seed)
+
+
+async def enable_mfa(console: Console, request: Request) -> Response:
+    found = await _wire_or_page(console, request)
+    if isinstance(found, Response):
+        return found
+    session, iam = found
+    fields = await console.form(request, session)
+    if fields is None:
+        return console.refused_form(request, session)
+    name = request.path_params["name"]
+    serial, seed = _field(fields, "serial", 256), _field(fields, "seed", 128)
+    try:
+        if not totp.seed_from_base32(seed):
+            raise ValueError(seed)
+    except ValueError:  # not a form this console drew
+        return console.refused_form(request, session, status=400)
+    codes = (_field(fields, "code1", 16), _field(fields, "code2", 16))
+    try:
+        await iam.enable_mfa_device(request.scope, session.principal, name, serial, codes)
+    except WireError as exc:
+        return await _mfa_page(
+            console, request, session, name, serial, seed,
+            error=console.error_text(request, exc), status=exc.status,
+        )  # fmt: skip
+    return RedirectResponse(_url("users", name), status_code=303)
+
+
 def _subject_routes(what: str) -> list[tuple[str, Any, list[str]]]:
     """The routes a user's, group's and role's page share: their policies."""
     return [
@@ -476,6 +558,8 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/iam/users/{name}/groups", _detail_change("users", _add_to_group), ["POST"]),
     ("/iam/users/{name}/groups/remove", _detail_change("users", _remove_from_group), ["POST"]),
     ("/iam/users/{name}/mfa/deactivate", _detail_change("users", _deactivate_mfa), ["POST"]),
+    ("/iam/users/{name}/mfa/create", create_mfa, ["POST"]),
+    ("/iam/users/{name}/mfa/enable", enable_mfa, ["POST"]),
     ("/iam/groups/{name}/members/remove", _detail_change("groups", _remove_member), ["POST"]),
     *_subject_routes("users"),
     *_subject_routes("groups"),

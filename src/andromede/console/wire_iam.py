@@ -5,6 +5,7 @@ IAM sends URL-encoded, are decoded and pretty-printed."""
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
@@ -272,6 +273,42 @@ class IamWire(QueryWire):
     ) -> None:
         params = {"UserName": name, "SerialNumber": serial}
         await self.call(origin, principal, "DeactivateMFADevice", params)
+
+    async def create_virtual_mfa_device(
+        self, origin: Scope, principal: Principal, name: str
+    ) -> tuple[str, str]:
+        """A new virtual MFA device named ``name``: its serial number and its seed (Base32),
+        which IAM shows this once. A device of that name left unassigned by an earlier attempt
+        that was never finished is deleted first (the AWS console deletes it on cancel; a
+        browser that went away never said cancel)."""
+        try:
+            listed = await self.call(
+                origin, principal, "ListVirtualMFADevices", {"AssignmentStatus": "Unassigned"}
+            )
+        except WireError:  # a caller who may not list devices: CreateVirtualMFADevice says
+            listed = Element("None")
+        for member in _members(listed, ".//VirtualMFADevices"):
+            serial = _text(member, "SerialNumber")
+            if serial.endswith(f":mfa/{name}"):
+                await self.call(
+                    origin, principal, "DeleteVirtualMFADevice", {"SerialNumber": serial}
+                )
+        root = await self.call(
+            origin, principal, "CreateVirtualMFADevice", {"VirtualMFADeviceName": name}
+        )
+        seed = base64.b64decode(_text(root, ".//Base32StringSeed")).decode("ascii")
+        return _text(root, ".//SerialNumber"), seed
+
+    async def enable_mfa_device(
+        self, origin: Scope, principal: Principal, name: str, serial: str, codes: tuple[str, str]
+    ) -> None:
+        params = {
+            "UserName": name,
+            "SerialNumber": serial,
+            "AuthenticationCode1": codes[0],
+            "AuthenticationCode2": codes[1],
+        }
+        await self.call(origin, principal, "EnableMFADevice", params)
 
     # -- groups ---------------------------------------------------------------------------------
     async def list_groups(

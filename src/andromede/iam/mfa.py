@@ -48,8 +48,15 @@ class MfaMixin(ServiceCore):
             tags=check_tags(tags),
         )
         await self._store.create_mfa_device(device)
-        uri = totp.otpauth_uri(seed, f"{name}@{tenant_id}", self._limits.mfa_issuer)
-        return CreatedMfaDevice(device, totp.seed_to_base32(seed), uri)
+        base32_seed = totp.seed_to_base32(seed)
+        uri = self.authenticator_uri(tenant_id, name, base32_seed)
+        return CreatedMfaDevice(device, base32_seed, uri)
+
+    def authenticator_uri(self, tenant_id: str, device_name: str, base32_seed: str) -> str:
+        """The ``otpauth://`` URI an authenticator app imports (what a QR code carries) for a
+        device's seed, as CreateVirtualMFADevice gave it out."""
+        seed = totp.seed_from_base32(base32_seed)
+        return totp.otpauth_uri(seed, f"{device_name}@{tenant_id}", self._limits.mfa_issuer)
 
     async def tag_mfa_device(self, tenant_id: str, serial_number: str, tags: Tags) -> None:
         """As TagUser (decision 0074)."""

@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 
 import httpx
 import pytest
 
 from andromede.audit.model import Outcome
+from andromede.iam import totp
 from support.console import ConsoleHarness, csrf, log_in
 
 _ALLOW_S3 = json.dumps(
@@ -262,3 +264,44 @@ async def test_a_user_manages_their_own_keys_as_their_policy_allows(
     assert others.status_code == 403 and "(AccessDenied)" in others.text
     assert others_key.status_code == 403
     assert not await console.identity.list_access_keys(tenant, "frank")
+
+
+async def test_an_mfa_device_assigned_from_the_console_guards_the_login(
+    console: ConsoleHarness,
+) -> None:
+    """The QR code and seed are shown once; a wrong pair of codes keeps the page for another
+    try; two consecutive codes assign the device, and the user's next login needs a code."""
+    tenant = console.admin_tenant_id
+    await console.user_with_password(tenant, "gina")
+    async with console.client() as client:
+        token = await _as_root(console, client)
+        drawn = await client.post("/iam/users/gina/mfa/create", data={"csrf": token})
+        assert drawn.status_code == 200 and "<svg" in drawn.text and 'id="qr-path"' in drawn.text
+        seed_text = re.search(r'<code id="mfa-seed">([A-Z2-7]+)</code>', drawn.text)
+        serial = f"arn:aws:iam::{tenant}:mfa/gina"
+        assert seed_text and serial in drawn.text
+        seed = totp.seed_from_base32(seed_text.group(1))
+        form = {"csrf": token, "serial": serial, "seed": seed_text.group(1)}
+        wrong = await client.post(
+            "/iam/users/gina/mfa/enable", data={**form, "code1": "000000", "code2": "000000"}
+        )
+        assert wrong.status_code == 403 and "(InvalidAuthenticationCode)" in wrong.text
+        assert seed_text.group(1) in wrong.text  # the same device, tried again
+        tampered = await client.post(
+            "/iam/users/gina/mfa/enable", data={**form, "seed": "not base32!"}
+        )
+        assert tampered.status_code == 400
+        step = totp.time_step(time.time())
+        codes = {"code1": totp.totp(seed, step - 1), "code2": totp.totp(seed, step)}
+        assigned = await client.post("/iam/users/gina/mfa/enable", data={**form, **codes})
+        assert assigned.status_code == 303, assigned.text
+        page = await client.get("/iam/users/gina")
+        assert serial in page.text and "Assign an MFA device" not in page.text
+        assert seed_text.group(1) not in page.text
+    assert [d.serial for d in await console.identity.list_mfa_devices(tenant, "gina")] == [serial]
+    async with console.client() as gina:
+        without = await log_in(gina, "admin", "gina")
+        assert without.status_code != 303
+    async with console.client() as gina:
+        code = totp.totp(seed, totp.time_step(time.time()) + 1)
+        assert (await log_in(gina, "admin", "gina", mfa=code)).status_code == 303
