@@ -1,9 +1,318 @@
-"""Placeholder while the page is built."""
+"""A bucket's settings page, ``/console/buckets/{bucket}/settings``: versioning, default
+encryption, the bucket policy, tags, Object Lock and lifecycle, each read and changed by S3's
+own calls as the signed-in principal (``wire_bucket.BucketSettings``); CORS and replication
+shown read-only.
+
+Each section is a small form posting to ``…/settings/<section>``: a 303 back to the section
+when S3 accepts the change; otherwise the page again, with S3's refusal (its code, S3's
+status) and what the user typed still in the form. The console decides nothing S3 decides. It
+only reads its own forms: a number of days that is no number is a 400 here, a number S3 does
+not take is S3's error. And it will not turn Object Lock on, which can never be undone, unless
+the user asked for exactly that.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Final
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from andromede.console.session import CONSOLE_PATH
+from andromede.console.wire import WireError
+from andromede.console.wire_bucket import BucketSettings, NewLifecycleRule
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
 
 __all__ = ["ROUTES"]
 
-ROUTES: Final[list[tuple[str, Any, list[str]]]] = []
+_T = TypeVar("_T")
+Gettext = Callable[[str], str]
+_Change = Callable[[BucketSettings, Mapping[str, str], Gettext], Awaitable[None]]
+# Days and years as a form sends them; past 12 digits no retention or rule makes sense, and
+# S3 refuses what it does not take.
+_WHOLE: Final = re.compile(r"[0-9]{1,12}")
+
+
+class _FormError(Exception):
+    """A form the console cannot turn into S3's call (the message is in the reader's
+    language)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class _Shown(Generic[_T]):
+    """One section's setting as S3 answered it, or S3's refusal to tell it."""
+
+    value: _T | None
+    error: str | None = None
+
+
+def _settings_url(bucket: str, section: str = "") -> str:
+    anchor = f"#{section}" if section else ""
+    return f"{CONSOLE_PATH}/buckets/{quote(bucket, safe='')}/settings{anchor}"
+
+
+async def _read(call: Awaitable[_T]) -> _T | WireError:
+    try:
+        return await call
+    except WireError as exc:
+        return exc
+
+
+def _pretty(policy: str) -> str:
+    """The policy's JSON indented for reading; as S3 keeps it if it will not parse here."""
+    try:
+        return json.dumps(json.loads(policy), indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return policy
+
+
+async def _settings_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    bucket: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    typed: Mapping[str, str] | None = None,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    settings = BucketSettings(console.s3, request.scope, session.principal, bucket)
+    async with asyncio.TaskGroup() as group:
+        versioning = group.create_task(_read(settings.versioning()))
+        encryption = group.create_task(_read(settings.encryption()))
+        policy = group.create_task(_read(settings.policy()))
+        tags = group.create_task(_read(settings.tags()))
+        object_lock = group.create_task(_read(settings.object_lock()))
+        lifecycle = group.create_task(_read(settings.lifecycle()))
+        cors = group.create_task(_read(settings.cors()))
+        replication = group.create_task(_read(settings.replication()))
+    reads = [
+        t.result()
+        for t in (versioning, encryption, policy, tags, object_lock, lifecycle, cors, replication)
+    ]
+    refusals = [read for read in reads if isinstance(read, WireError)]
+    # S3 told nothing (another tenant's bucket, no such bucket, no permission at all): its
+    # refusal is the page, and no section is drawn.
+    refused = len(refusals) == len(reads)
+    if refused and error is None:
+        error, status = console.error_text(request, refusals[0]), refusals[0].status
+
+    def shown(read: _T | WireError) -> _Shown[_T]:
+        if isinstance(read, WireError):
+            return _Shown(None, console.error_text(request, read))
+        return _Shown(read)
+
+    policy_text = policy.result()
+    return console.render(
+        request,
+        "bucket_settings.html",
+        session=session,
+        status=status,
+        title=_("Settings of {bucket}").format(bucket=bucket),
+        bucket=bucket,
+        bucket_url=f"{CONSOLE_PATH}/buckets/{quote(bucket, safe='')}",
+        settings_url=_settings_url(bucket),
+        refused=refused,
+        versioning=shown(versioning.result()),
+        encryption=shown(encryption.result()),
+        policy=shown(policy_text),
+        policy_pretty=_pretty(policy_text) if isinstance(policy_text, str) else "",
+        tags=shown(tags.result()),
+        object_lock=shown(object_lock.result()),
+        lifecycle=shown(lifecycle.result()),
+        cors=shown(cors.result()),
+        replication=shown(replication.result()),
+        typed=typed or {},
+        error=error,
+    )
+
+
+async def bucket_settings(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    return await _settings_page(console, request, session, request.path_params["bucket"])
+
+
+async def _change(console: Console, request: Request, *, section: str, change: _Change) -> Response:
+    """One section's form: S3's call made, then back to the section; or the page with S3's
+    refusal (or the form's fault) and the fields as the user typed them."""
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    fields = await console.form(request, session)
+    if fields is None:
+        return console.refused_form(request, session)
+    bucket = request.path_params["bucket"]
+    settings = BucketSettings(console.s3, request.scope, session.principal, bucket)
+    try:
+        await change(settings, fields, console.catalogue(request).gettext)
+    except WireError as exc:
+        text, status = console.error_text(request, exc), exc.status
+    except _FormError as exc:
+        text, status = exc.message, exc.status
+    else:
+        return RedirectResponse(_settings_url(bucket, section), status_code=303)
+    return await _settings_page(
+        console, request, session, bucket, error=text, status=status, typed=fields
+    )
+
+
+def _whole(fields: Mapping[str, str], name: str, _: Gettext) -> int | None:
+    """The field as a number of days or years; None when left empty."""
+    text = fields.get(name, "").strip()
+    if not text:
+        return None
+    if not _WHOLE.fullmatch(text):
+        raise _FormError(_("Enter a whole number of days or years, such as 30."))
+    return int(text)
+
+
+# -- the changes, each S3's own call ------------------------------------------------------------
+async def _put_bucket_versioning(
+    settings: BucketSettings, fields: Mapping[str, str], _: Gettext
+) -> None:
+    await settings.put_versioning(fields.get("versioning_status", ""))
+
+
+async def _put_bucket_encryption(
+    settings: BucketSettings, fields: Mapping[str, str], _: Gettext
+) -> None:
+    await settings.put_encryption(
+        fields.get("sse_algorithm", ""),
+        fields.get("kms_key_id", "").strip(),
+        bucket_key=fields.get("bucket_key") == "true",
+    )
+
+
+async def _delete_bucket_encryption(
+    settings: BucketSettings, fields: Mapping[str, str], _: Gettext
+) -> None:
+    await settings.delete_encryption()
+
+
+async def _put_bucket_policy(
+    settings: BucketSettings, fields: Mapping[str, str], _: Gettext
+) -> None:
+    await settings.put_policy(fields.get("policy", ""))
+
+
+async def _delete_bucket_policy(
+    settings: BucketSettings, fields: Mapping[str, str], _: Gettext
+) -> None:
+    await settings.delete_policy()
+
+
+async def _put_bucket_tag(settings: BucketSettings, fields: Mapping[str, str], _: Gettext) -> None:
+    """The tag added, or its value replaced where the key is there already."""
+    key, value = fields.get("tag_key", ""), fields.get("tag_value", "")
+    tags = await settings.tags()
+    replaced = [(k, value if k == key else v) for k, v in tags]
+    if all(k != key for k, _v in tags):
+        replaced.append((key, value))
+    await settings.put_tags(replaced)
+
+
+async def _delete_bucket_tag(
+    settings: BucketSettings, fields: Mapping[str, str], _: Gettext
+) -> None:
+    key = fields.get("tag_key", "")
+    tags = await settings.tags()
+    kept = [(k, v) for k, v in tags if k != key]
+    if len(kept) != len(tags):  # a tag gone already (another page's doing) needs no call
+        await settings.put_tags(kept)
+
+
+async def _locked(settings: BucketSettings, _: Gettext) -> None:
+    """A retention change is no request to turn Object Lock on, which S3 would do in the same
+    call for a versioned bucket and which can never be undone: refused unless it is on."""
+    if not (await settings.object_lock()).enabled:
+        raise _FormError(_("Object Lock is not enabled on this bucket."), status=409)
+
+
+async def _put_default_retention(
+    settings: BucketSettings, fields: Mapping[str, str], _: Gettext
+) -> None:
+    period = _whole(fields, "lock_period", _)
+    if period is None:
+        raise _FormError(_("Enter a whole number of days or years, such as 30."))
+    await _locked(settings, _)
+    mode = fields.get("lock_mode", "")
+    if fields.get("lock_unit") == "Years":
+        await settings.put_object_lock(mode, years=period)
+    else:
+        await settings.put_object_lock(mode, days=period)
+
+
+async def _clear_default_retention(
+    settings: BucketSettings, fields: Mapping[str, str], _: Gettext
+) -> None:
+    await _locked(settings, _)
+    await settings.put_object_lock()
+
+
+async def _enable_object_lock(
+    settings: BucketSettings, fields: Mapping[str, str], _: Gettext
+) -> None:
+    if fields.get("confirm") != "yes":
+        raise _FormError(_("Tick the box to confirm: Object Lock can never be turned off."))
+    # Put again on a bucket that has it, the configuration would lose its default retention.
+    if not (await settings.object_lock()).enabled:
+        await settings.put_object_lock()
+
+
+async def _add_lifecycle_rule(
+    settings: BucketSettings, fields: Mapping[str, str], _: Gettext
+) -> None:
+    rule = NewLifecycleRule(
+        rule_id=fields.get("rule_id", "").strip(),
+        prefix=fields.get("rule_prefix", ""),
+        expiration_days=_whole(fields, "expiration_days", _),
+        noncurrent_days=_whole(fields, "noncurrent_days", _),
+        abort_days=_whole(fields, "abort_days", _),
+    )
+    await settings.add_lifecycle_rule(rule)
+
+
+async def _delete_lifecycle_rule(
+    settings: BucketSettings, fields: Mapping[str, str], _: Gettext
+) -> None:
+    await settings.remove_lifecycle_rule(fields.get("rule_id", ""))
+
+
+def _form(section: str, change: _Change) -> Any:
+    return partial(_change, section=section, change=change)
+
+
+_BUCKET: Final = "/buckets/{bucket}/settings"
+
+ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
+    (_BUCKET, bucket_settings, ["GET"]),
+    (f"{_BUCKET}/versioning", _form("versioning", _put_bucket_versioning), ["POST"]),
+    (f"{_BUCKET}/encryption", _form("encryption", _put_bucket_encryption), ["POST"]),
+    (f"{_BUCKET}/encryption/delete", _form("encryption", _delete_bucket_encryption), ["POST"]),
+    (f"{_BUCKET}/policy", _form("policy", _put_bucket_policy), ["POST"]),
+    (f"{_BUCKET}/policy/delete", _form("policy", _delete_bucket_policy), ["POST"]),
+    (f"{_BUCKET}/tags", _form("tags", _put_bucket_tag), ["POST"]),
+    (f"{_BUCKET}/tags/delete", _form("tags", _delete_bucket_tag), ["POST"]),
+    (f"{_BUCKET}/object-lock", _form("object-lock", _put_default_retention), ["POST"]),
+    (f"{_BUCKET}/object-lock/clear", _form("object-lock", _clear_default_retention), ["POST"]),
+    (f"{_BUCKET}/object-lock/enable", _form("object-lock", _enable_object_lock), ["POST"]),
+    (f"{_BUCKET}/lifecycle", _form("lifecycle", _add_lifecycle_rule), ["POST"]),
+    (f"{_BUCKET}/lifecycle/delete", _form("lifecycle", _delete_lifecycle_rule), ["POST"]),
+]

@@ -1,0 +1,413 @@
+"""S3's calls on one bucket's configuration, for the console's bucket settings page:
+versioning, default encryption, the bucket policy, tags, Object Lock and lifecycle, read and
+changed; CORS and replication, read.
+
+Each is S3's own call through ``S3Wire.request``, as the signed-in principal, so S3 authorises,
+validates, audits and answers it as it would boto3's. Documents are built with ElementTree
+(every value escaped) and sent with their Content-MD5, which S3 requires of most of these
+PUTs and checks on the others. What S3 answers for "nothing configured" (``NoSuchBucketPolicy``,
+``NoSuchTagSet``, ``NoSuchLifecycleConfiguration``…) is read as the empty setting; any other
+refusal is S3's ``WireError``, raised.
+
+A change of one tag or one lifecycle rule is S3's whole-document call: the document is read,
+changed and put back. Lifecycle rules are put back as S3 answered them (namespace aside), so
+the parts the page does not show (tag and size filters, dates, delete markers) are kept. As
+with any S3 client, two people changing the same document at once can lose one change: S3
+has no conditional write for bucket configurations.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from typing import Final
+from xml.etree.ElementTree import Element, SubElement, tostring
+
+import defusedxml.ElementTree as SafeET
+
+from andromede.console.wire import Answer, S3Wire, WireError
+from andromede.http.response import Scope
+from andromede.iam.model import Principal
+
+__all__ = [
+    "BucketSettings",
+    "CorsRuleRow",
+    "DefaultEncryption",
+    "LifecycleRuleRow",
+    "NewLifecycleRule",
+    "ObjectLockSettings",
+    "Replication",
+    "ReplicationRuleRow",
+]
+
+_S3_NS: Final = "http://s3.amazonaws.com/doc/2006-03-01/"
+_MINIMUM_SIZE_HEADER: Final = "x-amz-transition-default-minimum-object-size"
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultEncryption:
+    algorithm: str  # AES256 (SSE-S3), aws:kms (SSE-KMS) or aws:kms:dsse (DSSE-KMS)
+    kms_key_id: str  # "" when S3 picks the key (SSE-S3, or KMS's default for S3)
+    bucket_key: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectLockSettings:
+    enabled: bool
+    mode: str  # GOVERNANCE or COMPLIANCE; "" without a default retention
+    days: int | None = None
+    years: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleRuleRow:
+    rule_id: str
+    status: str
+    prefix: str
+    expiration: str  # days, or the date S3 expires the objects on
+    noncurrent_days: str
+    abort_days: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewLifecycleRule:
+    rule_id: str
+    prefix: str
+    expiration_days: int | None
+    noncurrent_days: int | None
+    abort_days: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CorsRuleRow:
+    origins: str
+    methods: str
+    headers: str
+    max_age: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationRuleRow:
+    rule_id: str
+    status: str
+    priority: str
+    prefix: str
+    destination: str
+
+
+@dataclass(frozen=True, slots=True)
+class Replication:
+    role: str
+    rules: list[ReplicationRuleRow]
+
+
+class BucketSettings:
+    """The configuration calls on ``bucket``, as ``principal`` for the request ``origin``."""
+
+    def __init__(self, s3: S3Wire, origin: Scope, principal: Principal, bucket: str) -> None:
+        self._s3 = s3
+        self._origin = origin
+        self._principal = principal
+        self._path = f"/{bucket}"
+
+    # -- versioning ------------------------------------------------------------------------------
+    async def versioning(self) -> str:
+        """Enabled, Suspended, or "" for a bucket whose versioning was never enabled."""
+        root, _ = await self._get("versioning")
+        return _find_text(root, "Status")
+
+    async def put_versioning(self, status: str) -> None:
+        root = _document("VersioningConfiguration")
+        SubElement(root, "Status").text = status
+        await self._put("versioning", _xml(root))
+
+    # -- default encryption ----------------------------------------------------------------------
+    async def encryption(self) -> DefaultEncryption:
+        found = await self._get_unless(
+            "encryption", "ServerSideEncryptionConfigurationNotFoundError"
+        )
+        if found is None:  # every object is encrypted at rest: no default is SSE-S3
+            return DefaultEncryption("AES256", "", bucket_key=False)
+        root, _ = found
+        return DefaultEncryption(
+            _find_text(root, "Rule/ApplyServerSideEncryptionByDefault/SSEAlgorithm") or "AES256",
+            _find_text(root, "Rule/ApplyServerSideEncryptionByDefault/KMSMasterKeyID"),
+            bucket_key=_find_text(root, "Rule/BucketKeyEnabled") == "true",
+        )
+
+    async def put_encryption(self, algorithm: str, kms_key_id: str, *, bucket_key: bool) -> None:
+        root = _document("ServerSideEncryptionConfiguration")
+        rule = SubElement(root, "Rule")
+        default = SubElement(rule, "ApplyServerSideEncryptionByDefault")
+        SubElement(default, "SSEAlgorithm").text = algorithm
+        if kms_key_id:
+            SubElement(default, "KMSMasterKeyID").text = kms_key_id
+        SubElement(rule, "BucketKeyEnabled").text = "true" if bucket_key else "false"
+        await self._put("encryption", _xml(root))
+
+    async def delete_encryption(self) -> None:
+        await self._delete("encryption")
+
+    # -- policy ----------------------------------------------------------------------------------
+    async def policy(self) -> str | None:
+        """The policy's JSON as S3 keeps it; None without one."""
+        try:
+            answer = await self._call("GET", "policy")
+        except WireError as exc:
+            if exc.code == "NoSuchBucketPolicy":
+                return None
+            raise
+        return answer.body.decode("utf-8", "replace")
+
+    async def put_policy(self, text: str) -> None:
+        await self._put("policy", text.encode(), content_type=b"application/json")
+
+    async def delete_policy(self) -> None:
+        await self._delete("policy")
+
+    # -- tags ------------------------------------------------------------------------------------
+    async def tags(self) -> list[tuple[str, str]]:
+        found = await self._get_unless("tagging", "NoSuchTagSet")
+        if found is None:
+            return []
+        return [
+            (_find_text(tag, "Key"), _find_text(tag, "Value"))
+            for tag in found[0].findall("TagSet/Tag")
+        ]
+
+    async def put_tags(self, tags: list[tuple[str, str]]) -> None:
+        """The bucket's whole tag set: PutBucketTagging, or DeleteBucketTagging for none."""
+        if not tags:
+            await self._delete("tagging")
+            return
+        root = _document("Tagging")
+        tag_set = SubElement(root, "TagSet")
+        for key, value in tags:
+            tag = SubElement(tag_set, "Tag")
+            SubElement(tag, "Key").text = key
+            SubElement(tag, "Value").text = value
+        await self._put("tagging", _xml(root))
+
+    # -- Object Lock -----------------------------------------------------------------------------
+    async def object_lock(self) -> ObjectLockSettings:
+        found = await self._get_unless("object-lock", "ObjectLockConfigurationNotFoundError")
+        if found is None:
+            return ObjectLockSettings(enabled=False, mode="")
+        root, _ = found
+        retention = "Rule/DefaultRetention"
+        return ObjectLockSettings(
+            enabled=_find_text(root, "ObjectLockEnabled") == "Enabled",
+            mode=_find_text(root, f"{retention}/Mode"),
+            days=_whole(_find_text(root, f"{retention}/Days")),
+            years=_whole(_find_text(root, f"{retention}/Years")),
+        )
+
+    async def put_object_lock(
+        self, mode: str | None = None, *, days: int | None = None, years: int | None = None
+    ) -> None:
+        """Object Lock on, with this default retention (``mode`` and a period) or none. S3
+        turns it on for a bucket versioned Enabled, and never off again."""
+        root = _document("ObjectLockConfiguration")
+        SubElement(root, "ObjectLockEnabled").text = "Enabled"
+        if mode is not None:
+            retention = SubElement(SubElement(root, "Rule"), "DefaultRetention")
+            SubElement(retention, "Mode").text = mode
+            if days is not None:
+                SubElement(retention, "Days").text = str(days)
+            if years is not None:
+                SubElement(retention, "Years").text = str(years)
+        await self._put("object-lock", _xml(root))
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def lifecycle(self) -> list[LifecycleRuleRow]:
+        rules, _ = await self._lifecycle_rules()
+        return [_lifecycle_row(rule) for rule in rules]
+
+    async def add_lifecycle_rule(self, new: NewLifecycleRule) -> None:
+        """The rule appended to the bucket's rules, the whole configuration put back."""
+        rules, minimum_size = await self._lifecycle_rules()
+        await self._put_lifecycle([*rules, _lifecycle_rule(new)], minimum_size)
+
+    async def remove_lifecycle_rule(self, rule_id: str) -> None:
+        """The rule ``rule_id`` taken out, the configuration deleted with its last rule; no
+        call when the bucket has no rule of that ID (gone already). A rule without an ID is
+        named by none."""
+        if not rule_id:
+            return
+        rules, minimum_size = await self._lifecycle_rules()
+        kept = [rule for rule in rules if _find_text(rule, "ID") != rule_id]
+        if len(kept) == len(rules):
+            return
+        if kept:
+            await self._put_lifecycle(kept, minimum_size)
+        else:
+            await self._delete("lifecycle")
+
+    async def _lifecycle_rules(self) -> tuple[list[Element], str | None]:
+        """The rules as S3 answered them, and the transition size setting it answered with."""
+        found = await self._get_unless("lifecycle", "NoSuchLifecycleConfiguration")
+        if found is None:
+            return [], None
+        root, answer = found
+        return root.findall("Rule"), answer.headers.get(_MINIMUM_SIZE_HEADER)
+
+    async def _put_lifecycle(self, rules: list[Element], minimum_size: str | None) -> None:
+        root = _document("LifecycleConfiguration")
+        root.extend(rules)
+        # Sent back as S3 answered it, so that changing the rules leaves the setting alone.
+        extra = (
+            [] if minimum_size is None else [(_MINIMUM_SIZE_HEADER.encode(), minimum_size.encode())]
+        )
+        await self._put("lifecycle", _xml(root), extra=extra)
+
+    # -- read only -------------------------------------------------------------------------------
+    async def cors(self) -> list[CorsRuleRow]:
+        found = await self._get_unless("cors", "NoSuchCORSConfiguration")
+        if found is None:
+            return []
+        return [
+            CorsRuleRow(
+                origins=_joined(rule, "AllowedOrigin"),
+                methods=_joined(rule, "AllowedMethod"),
+                headers=_joined(rule, "AllowedHeader"),
+                max_age=_find_text(rule, "MaxAgeSeconds"),
+            )
+            for rule in found[0].findall("CORSRule")
+        ]
+
+    async def replication(self) -> Replication | None:
+        found = await self._get_unless("replication", "ReplicationConfigurationNotFoundError")
+        if found is None:
+            return None
+        root, _ = found
+        rules = [
+            ReplicationRuleRow(
+                rule_id=_find_text(rule, "ID"),
+                status=_find_text(rule, "Status"),
+                priority=_find_text(rule, "Priority"),
+                prefix=_rule_prefix(rule),
+                destination=_find_text(rule, "Destination/Bucket"),
+            )
+            for rule in root.findall("Rule")
+        ]
+        return Replication(_find_text(root, "Role"), rules)
+
+    # -- the calls -------------------------------------------------------------------------------
+    async def _call(
+        self,
+        method: str,
+        subresource: str,
+        *,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        body: bytes = b"",
+    ) -> Answer:
+        # The sub-resource is always named: without it a DELETE of the bucket's path is
+        # DeleteBucket.
+        return await self._s3.request(
+            self._origin,
+            self._principal,
+            method,
+            self._path,
+            {subresource: ""},
+            headers=headers,
+            body=body,
+        )
+
+    async def _get(self, subresource: str) -> tuple[Element, Answer]:
+        answer = await self._call("GET", subresource)
+        try:
+            root: Element = SafeET.fromstring(answer.body)
+        except SafeET.ParseError as exc:
+            raise WireError("InternalError", "S3's answer could not be read.", 500) from exc
+        for element in root.iter():  # S3's namespace off, so that paths read plain tags
+            element.tag = element.tag.rsplit("}", 1)[-1]
+        return root, answer
+
+    async def _get_unless(self, subresource: str, absent: str) -> tuple[Element, Answer] | None:
+        """The document, or None when S3 answers ``absent``: nothing configured."""
+        try:
+            return await self._get(subresource)
+        except WireError as exc:
+            if exc.code == absent:
+                return None
+            raise
+
+    async def _put(
+        self,
+        subresource: str,
+        body: bytes,
+        *,
+        content_type: bytes = b"application/xml",
+        extra: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest())
+        headers = [
+            (b"content-type", content_type),
+            (b"content-length", str(len(body)).encode()),
+            (b"content-md5", md5),
+            *(extra or []),
+        ]
+        await self._call("PUT", subresource, headers=headers, body=body)
+
+    async def _delete(self, subresource: str) -> None:
+        await self._call("DELETE", subresource)
+
+
+def _document(name: str) -> Element:
+    return Element(name, {"xmlns": _S3_NS})
+
+
+def _xml(root: Element) -> bytes:
+    return bytes(tostring(root, encoding="utf-8", xml_declaration=True))
+
+
+def _find_text(element: Element, path: str) -> str:
+    found = element.find(path)
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _joined(element: Element, name: str) -> str:
+    return ", ".join((found.text or "").strip() for found in element.findall(name))
+
+
+def _whole(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _rule_prefix(rule: Element) -> str:
+    """A rule's prefix, wherever the rule's form puts it: ``Filter/Prefix``,
+    ``Filter/And/Prefix``, or the older ``Prefix`` beside the filter."""
+    for path in ("Filter/Prefix", "Filter/And/Prefix", "Prefix"):
+        if rule.find(path) is not None:
+            return _find_text(rule, path)
+    return ""
+
+
+def _lifecycle_row(rule: Element) -> LifecycleRuleRow:
+    return LifecycleRuleRow(
+        rule_id=_find_text(rule, "ID"),
+        status=_find_text(rule, "Status"),
+        prefix=_rule_prefix(rule),
+        expiration=_find_text(rule, "Expiration/Days") or _find_text(rule, "Expiration/Date"),
+        noncurrent_days=_find_text(rule, "NoncurrentVersionExpiration/NoncurrentDays"),
+        abort_days=_find_text(rule, "AbortIncompleteMultipartUpload/DaysAfterInitiation"),
+    )
+
+
+def _lifecycle_rule(new: NewLifecycleRule) -> Element:
+    """A rule in S3's element order: ID, Filter, Status, then the actions."""
+    rule = Element("Rule")
+    if new.rule_id:
+        SubElement(rule, "ID").text = new.rule_id
+    SubElement(SubElement(rule, "Filter"), "Prefix").text = new.prefix
+    SubElement(rule, "Status").text = "Enabled"
+    if new.expiration_days is not None:
+        SubElement(SubElement(rule, "Expiration"), "Days").text = str(new.expiration_days)
+    if new.noncurrent_days is not None:
+        noncurrent = SubElement(rule, "NoncurrentVersionExpiration")
+        SubElement(noncurrent, "NoncurrentDays").text = str(new.noncurrent_days)
+    if new.abort_days is not None:
+        abort = SubElement(rule, "AbortIncompleteMultipartUpload")
+        SubElement(abort, "DaysAfterInitiation").text = str(new.abort_days)
+    return rule
