@@ -58,7 +58,9 @@ def page_after(token: str | None) -> str | None:
     if token is None:
         return None
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
+        # Strictly: the lenient decoder drops what is not base64, and "%%%" would resume
+        # from the start instead of being refused.
+        return base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise Ec2Error("InvalidParameterValue", "Invalid NextToken") from None
 

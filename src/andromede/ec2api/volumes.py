@@ -6,10 +6,14 @@ from andromede.compute.model import (
     Snapshot,
     Volume,
 )
+from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches, with_tags
-from andromede.ec2api.protocol import Action, Call, arn_of, iso8601
+from andromede.ec2api.protocol import Action, Call, arn_of, iso8601, page_after, page_token
 from andromede.ec2api.xml import write_return, write_tags
 from andromede.http.xml import XmlWriter
+
+# DescribeVolumes' MaxResults: EC2 takes 5 to 500 per page.
+_MAX_RESULTS = 500
 
 __all__ = ["VOLUME_ACTIONS"]
 
@@ -89,16 +93,33 @@ _VOLUME_FILTERS = with_tags(
 
 
 async def describe_volumes(call: Call) -> None:
+    """EC2's pages: ``MaxResults`` 5 to 500 in volume id order, resumed by ``NextToken``;
+    all at once without it; never beside ``VolumeId``s, as EC2 says."""
     p = call.params
+    ids = p.values("VolumeId")
+    max_results = p.integer("MaxResults", minimum=5, maximum=_MAX_RESULTS)
+    if ids and max_results is not None:
+        raise Ec2Error(
+            "InvalidParameterCombination",
+            "The parameter volumeSet cannot be used with the parameter maxResults",
+        )
     filters = Filters(p.filters(), _VOLUME_FILTERS)
-    volumes = await call.compute.describe_volumes(call.tenant_id, p.values("VolumeId"))
+    volumes = await call.compute.describe_volumes(call.tenant_id, ids)
+    chosen = sorted((v for v in volumes if matches(filters, v)), key=lambda v: v.volume_id)
+    after = page_after(p.get("NextToken"))
+    if after is not None:
+        chosen = [v for v in chosen if v.volume_id > after]
+    next_token = None
+    if max_results is not None and len(chosen) > max_results:
+        chosen = chosen[:max_results]
+        next_token = page_token(chosen[-1].volume_id)
     call.result.open("volumeSet")
-    for volume in volumes:
-        if matches(filters, volume):
-            call.result.open("item")
-            _write_volume(call.result, volume)
-            call.result.close("item")
+    for volume in chosen:
+        call.result.open("item")
+        _write_volume(call.result, volume)
+        call.result.close("item")
     call.result.close("volumeSet")
+    call.result.element("nextToken", next_token)
 
 
 async def delete_volume(call: Call) -> None:

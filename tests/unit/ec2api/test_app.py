@@ -116,6 +116,34 @@ async def test_pagination(world: World) -> None:
     assert raised.value.code == "InvalidParameterCombination"
 
 
+async def test_volumes_come_in_pages_of_max_results(world: World) -> None:
+    c = world.root
+    made = [
+        (await c.call("CreateVolume", Size=1, AvailabilityZone="eu-fr-1a"))["VolumeId"]
+        for _ in range(7)
+    ]
+    pages: list[list[str]] = []
+    token = None
+    while True:
+        extra = {"NextToken": token} if token else {}
+        page = await c.call("DescribeVolumes", MaxResults=5, **extra)
+        pages.append([v["VolumeId"] for v in page["Volumes"]])
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert [len(p) for p in pages] == [5, 2]
+    assert [v for p in pages for v in p] == sorted(made)
+    for params, code in [
+        ({"MaxResults": 5, "VolumeIds": made[:1]}, "InvalidParameterCombination"),
+        ({"MaxResults": 4}, "InvalidParameterValue"),
+        ({"MaxResults": 501}, "InvalidParameterValue"),
+        ({"MaxResults": 5, "NextToken": "%%%"}, "InvalidParameterValue"),
+    ]:
+        with pytest.raises(ApiError) as raised:
+            await c.call("DescribeVolumes", **params)
+        assert raised.value.code == code, params
+
+
 @pytest.mark.parametrize(
     ("params", "code"),
     [
