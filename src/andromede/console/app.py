@@ -290,9 +290,12 @@ class Console:
         text = known.get(exc.code) or exc.message or exc.code
         return f"{text} ({exc.code})"
 
-    async def form(self, request: Request, session: Session | None) -> dict[str, str] | None:
-        """The form's fields when its CSRF token is the session's; None otherwise."""
-        form = await request.form(max_files=0, max_fields=16)
+    async def form(
+        self, request: Request, session: Session | None, *, max_fields: int = 16
+    ) -> dict[str, str] | None:
+        """The form's fields when its CSRF token is the session's; None otherwise. Past
+        ``max_fields`` fields the form is not read (400)."""
+        form = await request.form(max_files=0, max_fields=max_fields)
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         if session is None or not tokens_match(session.csrf, fields.get("csrf")):
             return None
