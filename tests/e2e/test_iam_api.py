@@ -323,7 +323,7 @@ def aws_cli(server: ServerProcess, tenant: Tenant, tmp_path: Path) -> Any:
     return run
 
 
-def test_aws_cli_iam_and_sts(aws_cli: Any, tenant: Tenant) -> None:
+def test_aws_cli_iam_and_sts(aws_cli: Any, tenant: Tenant, tmp_path: Path) -> None:
     def cli(*args: str) -> Any:
         output = aws_cli(*args).stdout
         return json.loads(output) if output.strip() else {}
@@ -356,6 +356,16 @@ def test_aws_cli_iam_and_sts(aws_cli: Any, tenant: Tenant) -> None:
     )
     aws_cli("iam", "delete-user-policy", "--user-name", "cli-user", "--policy-name", "p")
     aws_cli("iam", "delete-user", "--user-name", "cli-user")
+    # The CLI writes the chosen bootstrap blob to a file: the QR code as a PNG, or the seed.
+    for method, magic in [("QRCodePNG", b"\x89PNG\r\n\x1a\n"), ("Base32StringSeed", b"")]:
+        outfile = tmp_path / f"{method}.out"
+        device = cli(
+            "iam", "create-virtual-mfa-device", "--virtual-mfa-device-name", f"cli-{method}",
+            "--bootstrap-method", method, "--outfile", str(outfile),
+        )["VirtualMFADevice"]  # fmt: skip
+        written = outfile.read_bytes()
+        assert written.startswith(magic) and len(written) >= 32, method
+        aws_cli("iam", "delete-virtual-mfa-device", "--serial-number", device["SerialNumber"])
 
 
 def test_an_unsigned_iam_request_is_refused_and_reveals_nothing(

@@ -2,13 +2,17 @@
 profiles), virtual MFA devices; and the account summary.
 
 Secrets leave once: the secret access key in CreateAccessKey's answer, the TOTP seed in
-CreateVirtualMFADevice's (base64 of the Base32 text, as AWS encodes that blob). Passwords never
-leave, not even hashed.
+CreateVirtualMFADevice's (base64 of the Base32 text, as AWS encodes that blob, and the QR code
+of the same seed as a PNG). Passwords never leave, not even hashed.
 """
 
 from __future__ import annotations
 
 import base64
+import io
+
+import qrcode
+from qrcode.image.pure import PyPNGImage
 
 from andromede.iam.errors import NoSuchEntity
 from andromede.iam.model import MfaDevice
@@ -160,6 +164,12 @@ async def delete_login_profile(call: Call) -> None:
 
 
 # -- MFA ------------------------------------------------------------------------------------
+def _qr_png(uri: str) -> bytes:
+    drawn = io.BytesIO()
+    qrcode.make(uri, image_factory=PyPNGImage).save(drawn)
+    return drawn.getvalue()
+
+
 async def create_virtual_mfa_device(call: Call) -> None:
     with already_exists_as("MFADevice entity at the same path and name already exists."):
         created = await call.identity.create_virtual_mfa_device(
@@ -171,10 +181,12 @@ async def create_virtual_mfa_device(call: Call) -> None:
     xml = call.result
     xml.open("VirtualMFADevice")
     xml.element("SerialNumber", created.device.serial)
-    # A blob in botocore's model: base64 on the wire, the Base32 text once decoded. The QR
-    # code (QRCodePNG, optional) is not drawn; the seed is all an authenticator app needs.
+    # Blobs in botocore's model: base64 on the wire. The Base32 text of the seed, and the QR
+    # code of its authenticator URI as a PNG, which `aws iam create-virtual-mfa-device
+    # --bootstrap-method QRCodePNG --outfile F` writes (without it, the CLI writes nothing).
     seed = created.base32_string_seed.encode("ascii")
     xml.element("Base32StringSeed", base64.b64encode(seed).decode("ascii"))
+    xml.element("QRCodePNG", base64.b64encode(_qr_png(created.otpauth_uri)).decode("ascii"))
     write_entity_tags(xml, created.device.tags)
     xml.close("VirtualMFADevice")
 

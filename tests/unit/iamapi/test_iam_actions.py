@@ -4,9 +4,12 @@ the shape boto3 users get, and the domain's errors come out with AWS's codes and
 from __future__ import annotations
 
 import base64
+import io
 import json
 
 import pytest
+import qrcode
+from qrcode.image.pure import PyPNGImage
 
 from andromede.iam import totp
 from support.clock import Clock
@@ -345,7 +348,13 @@ async def test_virtual_mfa_lifecycle(root: Client, clock: Clock) -> None:
         "VirtualMFADevice"
     ]
     seed = totp.seed_from_base32(device["Base32StringSeed"].decode())  # base64 on the wire
-    assert "QRCodePNG" not in device
+    # The PNG a QR code reader takes: the authenticator URI of this very seed, drawn.
+    account = (await root.call("sts", "GetCallerIdentity"))["Account"]
+    uri = totp.otpauth_uri(seed, f"gil-phone@{account}", "Andromede")
+    drawn = io.BytesIO()
+    qrcode.make(uri, image_factory=PyPNGImage).save(drawn)
+    assert device["QRCodePNG"] == drawn.getvalue()
+    assert device["QRCodePNG"].startswith(b"\x89PNG\r\n\x1a\n")
     serial = device["SerialNumber"]
     step = totp.time_step(clock.now)
     with pytest.raises(ApiError) as caught:

@@ -65,6 +65,7 @@ async def test_secrets_appear_only_in_the_answer_that_creates_them(
     seed_text = device["Base32StringSeed"].decode()
     # On the wire the seed is a blob: base64 of its base32 text.
     secrets[base64.b64encode(seed_text.encode()).decode()] = "CreateVirtualMFADevice"
+    secrets[base64.b64encode(device["QRCodePNG"]).decode()] = "CreateVirtualMFADevice"
     seed = totp.seed_from_base32(seed_text)
     step = totp.time_step(clock.now)
     codes = [totp.totp(seed, step - 1), totp.totp(seed, step), totp.totp(seed, step + 1)]
