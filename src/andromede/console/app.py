@@ -35,6 +35,7 @@ from andromede.console import (
     pages_compute,
     pages_iam,
     pages_keys,
+    pages_network,
     pages_session,
     pages_storage,
 )
@@ -349,6 +350,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_bucket_settings.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_iam.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_compute.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_network.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_account.ROUTES),
         Mount(
             f"{CONSOLE_PATH}/static",
