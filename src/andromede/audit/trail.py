@@ -10,6 +10,9 @@ given tree is the same note whenever it is asked for; none is stored.
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from andromede.audit.errors import EntriesPruned, InvalidTreeRange
@@ -22,6 +25,7 @@ from andromede.audit.merkle import (
 from andromede.audit.note import Checkpoint
 from andromede.audit.signing import LogSigningKey
 from andromede.audit.store import AuditStore
+from andromede.audit.verify import TRAIL_FORMAT
 
 __all__ = ["AuditTrail", "SignedCheckpoint"]
 
@@ -58,6 +62,34 @@ class AuditTrail:
 
     def origin(self, log: str) -> str:
         return f"{self._key.name}/{log}"
+
+    async def trail_document(self, log: str) -> tuple[SignedCheckpoint, AsyncIterator[bytes]]:
+        """The log as one JSON trail, the document ``andromede audit download`` writes and
+        ``andromede audit verify`` checks offline: the latest signed checkpoint, the hashes
+        standing for pruned entries, and every entry the checkpoint covers, read
+        ``max_entries`` at a time and sent as they are read (a long log is never held whole).
+
+        Returns the checkpoint (for the caller to name the file) and the document's bytes. A
+        retention pass that prunes the next page meanwhile ends the stream with
+        :class:`EntriesPruned`, as the API's pages would answer 410: the caller starts again."""
+        signed = await self.checkpoint(log)
+        first, hashes = await self.pruned(log)
+        head: dict[str, object] = {"format": TRAIL_FORMAT, "log": log, "checkpoint": signed.note}
+        if first:
+            head["pruned"] = {
+                "size": first,
+                "hashes": [base64.b64encode(h).decode() for h in hashes],
+            }
+
+        async def document() -> AsyncIterator[bytes]:
+            yield json.dumps(head)[:-1].encode() + b', "entries": ['
+            for start in range(first, signed.size, self._max_entries):
+                page = await self.entries(log, start, min(signed.size, start + self._max_entries))
+                separator = b"" if start == first else b","
+                yield separator + b",".join(json.dumps(entry).encode() for entry in page)
+            yield b"]}\n"
+
+        return signed, document()
 
     async def checkpoint(self, log: str) -> SignedCheckpoint:
         head = await self._store.tree_head(log)

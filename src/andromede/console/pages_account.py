@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 
 from andromede.audit.access import Actor
 from andromede.audit.errors import NoSuchAccessRequest
@@ -112,8 +112,55 @@ async def audit(console: Console, request: Request) -> Response:
         title=title,
         checkpoint=signed.note,
         size=signed.size,
+        trail_file=f"audit-trail-{log}-{signed.size}.json",
         rows=rows,
         older_url=older,
+    )
+
+
+# A download is the whole log: the actions ``andromede audit download`` needs but the proofs,
+# which a trail without a trusted checkpoint does not carry.
+_DOWNLOAD_ACTIONS: Final = (
+    Action.GET_AUDIT_CHECKPOINT,
+    Action.GET_AUDIT_ENTRIES,
+    Action.GET_AUDIT_PRUNED_HASHES,
+)
+
+
+async def audit_download(console: Console, request: Request) -> Response:
+    """The tenant's log as the JSON trail ``andromede audit verify`` checks offline, streamed
+    page by page as the trail reads it."""
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    trail = console.trail
+    account = session.principal.tenant_id
+    if trail is None or account is None:
+        return _absent(console, request, session, console.catalogue(request).gettext("Audit trail"))
+    refused = await console.authorise(
+        request, session, _DOWNLOAD_ACTIONS, audit_log_arn(account), account=account
+    )
+    if refused is not None:
+        return refused
+    signed, document = await trail.trail_document(account)
+    name = f"audit-trail-{account}-{signed.size}.json"
+    return StreamingResponse(
+        document,
+        media_type="application/json",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
+
+
+async def audit_public_key(console: Console, request: Request) -> Response:
+    """The region's verifier key, the file ``verify --public-key`` takes (``audit-log.pub``)."""
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    if console.trail is None:
+        return _absent(console, request, session, console.catalogue(request).gettext("Audit trail"))
+    return PlainTextResponse(
+        console.trail.verifier_key + "\n",
+        headers={"content-disposition": 'attachment; filename="audit-log.pub"'},
     )
 
 
@@ -253,6 +300,8 @@ async def usage(console: Console, request: Request) -> Response:
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/audit", audit, ["GET"]),
+    ("/audit/trail.json", audit_download, ["GET"]),
+    ("/audit/audit-log.pub", audit_public_key, ["GET"]),
     ("/access-requests", access_requests, ["GET"]),
     ("/access-requests/{access_request}/approve", approve, ["POST"]),
     ("/access-requests/{access_request}/refuse", refuse, ["POST"]),
