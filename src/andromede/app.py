@@ -403,6 +403,7 @@ class Application:
                 KmsWire(apis[KmsApp.name]),
                 iam=IamWire(apis[IAM.name]),
                 ec2=Ec2Wire(apis[Ec2App.name]),
+                buckets=objects,
                 trail=trail,
                 operator_access=operator_access,
                 billing=billing,

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException
@@ -62,6 +62,7 @@ from andromede.iam.tenant_actions import (
     decide,
 )
 from andromede.settings import Settings
+from andromede.storage.model import Bucket
 
 __all__ = ["CONSOLE_PATH", "Console", "ConsoleApp", "Session"]
 
@@ -91,6 +92,17 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class BucketRecords(Protocol):
+    """The buckets' settings that are no S3 call's (the object service's), as the management
+    API reaches them."""
+
+    async def get_bucket(self, name: str) -> Bucket:
+        """NoSuchBucket if absent."""
+
+    async def set_bucket_data_reads_logged(self, name: str, logged: bool) -> Bucket:
+        """Whether the bucket's data reads are audited (decision 0109). NoSuchBucket."""
+
+
 @dataclass(frozen=True, slots=True)
 class Session:
     token: str
@@ -118,13 +130,15 @@ class Console:
         *,
         iam: IamWire | None = None,
         ec2: Ec2Wire | None = None,
+        buckets: BucketRecords | None = None,
         trail: AuditTrail | None = None,
         operator_access: OperatorAccessService | None = None,
         billing: BillingService | None = None,
     ) -> None:
         """``iam``, ``ec2``: those APIs in process, as ``kms`` (None: a server that serves
-        none, whose page says so); ``trail``, ``operator_access``, ``billing``: the tenant's
-        records that the management API serves too (None: a server that keeps none)."""
+        none, whose page says so); ``trail``, ``operator_access``, ``billing``, ``buckets``
+        (their data-events setting): the tenant's records that the management API serves too
+        (None: a server that keeps none)."""
         self.identity = identity
         self.trail = trail
         self.operator_access = operator_access
@@ -135,6 +149,7 @@ class Console:
         self.kms = kms
         self.iam = iam
         self.ec2 = ec2
+        self.buckets = buckets
         self.templates = Environment(
             loader=FileSystemLoader(_HERE / "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),

@@ -1,7 +1,8 @@
 """A bucket's settings page, ``/console/buckets/{bucket}/settings``: versioning, default
 encryption, the bucket policy, tags, Object Lock and lifecycle, each read and changed by S3's
 own calls as the signed-in principal (``wire_bucket.BucketSettings``); CORS and replication
-shown read-only.
+shown read-only; and whether the bucket's data reads are logged (decision 0109), which is the
+management API's setting, not S3's: decided and recorded as that API decides and records it.
 
 Each section is a small form posting to ``…/settings/<section>``: a 303 back to the section
 when S3 accepts the change; otherwise the page again, with S3's refusal (its code, S3's
@@ -25,9 +26,13 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from andromede.audit.model import Outcome
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_bucket import BucketSettings, NewLifecycleRule
+from andromede.iam.tenant_actions import Action, bucket_arn
+from andromede.storage.errors import NoSuchBucket
+from andromede.storage.model import Bucket
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -118,6 +123,7 @@ async def _settings_page(
         return _Shown(read)
 
     policy_text = policy.result()
+    data_events = None if refused else await _data_events(console, request, session, bucket)
     return console.render(
         request,
         "bucket_settings.html",
@@ -137,6 +143,7 @@ async def _settings_page(
         lifecycle=shown(lifecycle.result()),
         cors=shown(cors.result()),
         replication=shown(replication.result()),
+        data_events=data_events,
         typed=typed or {},
         error=error,
     )
@@ -295,6 +302,81 @@ async def _delete_lifecycle_rule(
     await settings.remove_lifecycle_rule(fields.get("rule_id", ""))
 
 
+# -- data events: the management API's setting, not S3's (decision 0109) -----------------------
+async def _own_bucket(console: Console, session: Session, bucket: str) -> Bucket | None:
+    """The bucket if it is the caller's tenant's; None otherwise, so that another tenant's
+    setting is neither shown nor changed (the API answers 404 alike)."""
+    if console.buckets is None or session.principal.tenant_id is None:
+        return None
+    try:
+        found = await console.buckets.get_bucket(bucket)
+    except NoSuchBucket:
+        return None
+    return found if found.tenant_id == session.principal.tenant_id else None
+
+
+async def _data_events(
+    console: Console, request: Request, session: Session, bucket: str
+) -> _Shown[bool] | None:
+    """Whether the bucket's data reads are logged, as ``andromede:GetBucketDataEvents`` lets
+    the caller see it (asked silently, as the menu asks: the page is no request for it); None
+    where the section has nothing to show."""
+    found = await _own_bucket(console, session, bucket)
+    if found is None:
+        return None
+    account = found.tenant_id
+    action = Action.GET_BUCKET_DATA_EVENTS
+    allowed, _reason = await console.decide(
+        request, session, action, bucket_arn(bucket), account=account
+    )
+    if not allowed:
+        _ = console.catalogue(request).gettext
+        text = _("Your policies do not allow {action} on {resource}.")
+        return _Shown(None, text.format(action=action.value, resource=bucket_arn(bucket)))
+    return _Shown(found.data_reads_logged)
+
+
+async def put_data_events(console: Console, request: Request) -> Response:
+    """Turn the logging of the bucket's data reads on or off, decided and recorded as the
+    management API's ``PUT …/data-events`` is (the change is itself an event)."""
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    fields = await console.form(request, session)
+    if fields is None:
+        return console.refused_form(request, session)
+    bucket = request.path_params["bucket"]
+    account = session.principal.tenant_id or "-"
+    refused = await console.authorise(
+        request, session, (Action.PUT_BUCKET_DATA_EVENTS,), bucket_arn(bucket), account=account
+    )
+    if refused is not None:
+        return refused
+    found = await _own_bucket(console, session, bucket)
+    _ = console.catalogue(request).gettext
+    if found is None or console.buckets is None:
+        return await _settings_page(
+            console, request, session, bucket, error=_("No such bucket."), status=404
+        )
+    read = fields.get("read") == "true"
+    try:
+        await console.buckets.set_bucket_data_reads_logged(found.name, read)
+    except NoSuchBucket:  # deleted meanwhile
+        return await _settings_page(
+            console, request, session, bucket, error=_("No such bucket."), status=404
+        )
+    console.audit.record(
+        request_id=console.request_id(request),
+        tenant_id=found.tenant_id,
+        principal=session.principal.arn,
+        action=Action.PUT_BUCKET_DATA_EVENTS.value,
+        resource=bucket_arn(found.name),
+        outcome=Outcome.SUCCESS,
+        details={"read": "true" if read else "false"},
+    )
+    return RedirectResponse(_settings_url(bucket, "data-events"), status_code=303)
+
+
 def _form(section: str, change: _Change) -> Any:
     return partial(_change, section=section, change=change)
 
@@ -315,4 +397,5 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     (f"{_BUCKET}/object-lock/enable", _form("object-lock", _enable_object_lock), ["POST"]),
     (f"{_BUCKET}/lifecycle", _form("lifecycle", _add_lifecycle_rule), ["POST"]),
     (f"{_BUCKET}/lifecycle/delete", _form("lifecycle", _delete_lifecycle_rule), ["POST"]),
+    (f"{_BUCKET}/data-events", put_data_events, ["POST"]),
 ]

@@ -580,3 +580,85 @@ async def test_the_page_in_french(console: ConsoleHarness) -> None:
     assert "Versioning" not in text and "Lifecycle" not in text
     assert refused.status_code == 400 and "(MalformedPolicy)" in _alert(refused)
     assert ">Paramètres</a>" in unescape(objects.text)
+
+
+async def _events(console: ConsoleHarness) -> list[tuple[str, str, str]]:
+    running = console.application._running
+    assert running is not None
+    await running.audit.flush()
+    listed = await running.audit._store.list_events(console.admin_tenant_id, after_id=0, limit=1000)
+    return [(e.action, e.outcome.value, e.principal or "") for _, e in listed]
+
+
+async def test_data_events_are_turned_on_and_off_as_the_api_does(
+    console: ConsoleHarness,
+) -> None:
+    """The management API's setting (decision 0109) on the same page: the change recorded as
+    the API's, and reads then in the trail."""
+    async with console.client() as client:
+        token = await _root(console, client)
+        await client.get(f"/buckets/{BUCKET}")  # a ListObjectsV2 not logged: reads are off
+        before = await client.get(SETTINGS)
+        turned_on = await client.post(
+            f"{SETTINGS}/data-events", data={"csrf": token, "read": "true"}
+        )
+        after = await client.get(SETTINGS)
+        await client.get(f"/buckets/{BUCKET}")  # a ListObjectsV2: a data read now logged
+        running = console.application._running
+        assert running is not None
+        assert (await running.console.console.buckets.get_bucket(BUCKET)).data_reads_logged
+        events = await _events(console)
+        turned_off = await client.post(
+            f"{SETTINGS}/data-events", data={"csrf": token, "read": "false"}
+        )
+    assert 'id="log-read-events"' in before.text and "are not logged" in before.text
+    assert turned_on.status_code == 303
+    assert turned_on.headers["location"].endswith("/settings#data-events")
+    assert 'id="stop-read-events"' in after.text
+    assert (
+        "andromede:PutBucketDataEvents",
+        "success",
+        f"arn:aws:iam::{console.admin_tenant_id}:root",
+    ) in events
+    assert [a for a, _o, _p in events].count("s3:ListBucket") == 1  # the read after
+    assert turned_off.status_code == 303
+    assert not (await running.console.console.buckets.get_bucket(BUCKET)).data_reads_logged
+
+
+async def test_data_events_follow_the_callers_policies_and_tenant(
+    console: ConsoleHarness,
+) -> None:
+    tenant = console.admin_tenant_id
+    await console.user_with_password(tenant, "reader")
+    s3_only = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+    await console.identity.put_user_policy(tenant, "reader", "s3", json.dumps(s3_only))
+    async with console.client() as root:
+        await _root(console, root)
+    async with console.client() as client:
+        await log_in(client, "admin", "reader")
+        page = await client.get(SETTINGS)
+        token = await csrf(client)
+        refused = await client.post(f"{SETTINGS}/data-events", data={"csrf": token, "read": "true"})
+    assert "andromede:GetBucketDataEvents" in unescape(page.text)
+    assert 'id="log-read-events"' not in page.text
+    assert refused.status_code == 403 and "andromede:PutBucketDataEvents" in refused.text
+    assert ("andromede:PutBucketDataEvents", "failure", f"arn:aws:iam::{tenant}:user/reader") in (
+        await _events(console)
+    )
+    other = (await console.identity.create_tenant("other")).tenant.id
+    await console.user_with_password(other, "root")
+    async with console.client() as intruder:
+        assert (await log_in(intruder, "other", "root")).status_code == 303
+        token = await csrf(intruder)
+        theirs = await intruder.post(
+            f"{SETTINGS}/data-events", data={"csrf": token, "read": "true"}
+        )
+        shown = await intruder.get(SETTINGS)
+    assert theirs.status_code == 404
+    assert "data-events" not in shown.text
+    running = console.application._running
+    assert running is not None
+    assert not (await running.console.console.buckets.get_bucket(BUCKET)).data_reads_logged
