@@ -1,6 +1,6 @@
 """The tenant's own records: the audit trail (the latest signed checkpoint and the entries,
-newest first, by page), the operators' access requests (approve, refuse, revoke) and the
-month's usage and cost.
+newest first, by page, and the whole trail to verify offline), the operators' access requests
+(approve, refuse, revoke) and a month's usage and cost (on the page or as CSV).
 
 Who may read and act on them is decided as on the management API (decision 0113): the same
 ``andromede:`` actions on the same ARNs, asked of the same decision (``iam/tenant_actions``),
@@ -11,7 +11,7 @@ is 404 before any decision, as on the API, so that its existence does not leak."
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
@@ -19,6 +19,8 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response, S
 
 from andromede.audit.access import Actor
 from andromede.audit.errors import NoSuchAccessRequest
+from andromede.billing.errors import InvalidPeriod
+from andromede.billing.export import usage_csv_text
 from andromede.billing.model import parse_month
 from andromede.console.session import CONSOLE_PATH
 from andromede.errors import AndromedeError
@@ -291,10 +293,28 @@ async def usage(console: Console, request: Request) -> Response:
     tenant = await _tenant_allowed(console, request, session, "usage")
     if isinstance(tenant, Response):
         return tenant
-    period = parse_month(datetime.now(UTC).strftime("%Y-%m"))
+    asked = request.query_params.get("month") or datetime.now(UTC).strftime("%Y-%m")
+    try:
+        period = parse_month(asked)
+    except InvalidPeriod:
+        return console.render(
+            request, "message.html", session=session, status=400, title=title,
+            error=_("A month is written YYYY-MM, such as 2026-11."),
+        )  # fmt: skip
     report = await billing.usage_report(tenant, period)
+    if request.url.path.endswith(".csv"):
+        return Response(
+            usage_csv_text(report),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "content-disposition": (f'attachment; filename="usage-{tenant}-{period.label}.csv"')
+            },
+        )
+    before = period.start - timedelta(days=1)
     return console.render(
         request, "usage.html", session=session, title=title, report=report,
+        previous_month=before.strftime("%Y-%m") if before.year >= 1970 else None,
+        next_month=period.end.strftime("%Y-%m") if period.end <= datetime.now(UTC) else None,
     )  # fmt: skip
 
 
@@ -307,4 +327,5 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/access-requests/{access_request}/refuse", refuse, ["POST"]),
     ("/access-requests/{access_request}/revoke", revoke, ["POST"]),
     ("/usage", usage, ["GET"]),
+    ("/usage.csv", usage, ["GET"]),
 ]

@@ -99,3 +99,29 @@ async def test_usage_and_cost_of_the_month(console: ConsoleHarness) -> None:
         page = await client.get("/usage")
     assert page.status_code == 200
     assert "Consommation et coût" in page.text and "EUR" in page.text and "TVA" in page.text
+
+
+async def test_usage_of_another_month_on_the_page_and_as_csv(console: ConsoleHarness) -> None:
+    tenant = console.admin_tenant_id
+    await console.user_with_password(tenant, "root")
+    await console.user_with_password(tenant, "intern")
+    async with console.client() as client:
+        await log_in(client, "admin", "root")
+        january = await client.get("/usage", params={"month": "2026-01"})
+        exported = await client.get("/usage.csv", params={"month": "2026-01"})
+        nonsense = await client.get("/usage", params={"month": "2026-13"})
+    async with console.client() as intern:
+        await log_in(intern, "admin", "intern")
+        refused = await intern.get("/usage.csv", params={"month": "2026-01"})
+    assert january.status_code == 200 and 'value="2026-01"' in january.text
+    assert 'href="/console/usage?month=2025-12" rel="prev"' in january.text
+    assert 'href="/console/usage?month=2026-02" rel="next"' in january.text
+    assert exported.status_code == 200
+    assert exported.headers["content-type"] == "text/csv; charset=utf-8"
+    assert exported.headers["content-disposition"] == (
+        f'attachment; filename="usage-{tenant}-2026-01.csv"'
+    )
+    header, *rows = exported.text.splitlines()
+    assert header.startswith("period,") and rows and rows[-1].startswith("2026-01,")
+    assert nonsense.status_code == 400 and "YYYY-MM" in nonsense.text
+    assert refused.status_code == 403 and "andromede:GetUsageReport" in refused.text
