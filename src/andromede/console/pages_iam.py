@@ -439,6 +439,32 @@ async def _deactivate_mfa(
     await iam.deactivate_mfa_device(origin, session.principal, name, _field(f, "serial", 256))
 
 
+async def delete_user_entirely(console: Console, request: Request) -> Response:
+    """The user and everything IAM would refuse its deletion for, after a confirmation."""
+    found = await _wire_or_page(console, request)
+    if isinstance(found, Response):
+        return found
+    session, iam = found
+    fields = await console.form(request, session)
+    if fields is None:
+        return console.refused_form(request, session)
+    name = request.path_params["name"]
+    if fields.get("confirm") != "yes":
+        _ = console.catalogue(request).gettext
+        return await _detail_page(
+            console, request, session, iam, "users", name, status=400,
+            error=_("Tick the box to confirm the deletion."),
+        )  # fmt: skip
+    try:
+        await iam.delete_user_and_dependents(request.scope, session.principal, name)
+    except WireError as exc:
+        return await _detail_page(
+            console, request, session, iam, "users", name,
+            error=console.error_text(request, exc), status=exc.status,
+        )  # fmt: skip
+    return RedirectResponse(_url("users"), status_code=303)
+
+
 async def _mfa_page(
     console: Console,
     request: Request,
@@ -559,6 +585,7 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/iam/users/{name}/groups/remove", _detail_change("users", _remove_from_group), ["POST"]),
     ("/iam/users/{name}/mfa/deactivate", _detail_change("users", _deactivate_mfa), ["POST"]),
     ("/iam/users/{name}/mfa/create", create_mfa, ["POST"]),
+    ("/iam/users/{name}/delete", delete_user_entirely, ["POST"]),
     ("/iam/users/{name}/mfa/enable", enable_mfa, ["POST"]),
     ("/iam/groups/{name}/members/remove", _detail_change("groups", _remove_member), ["POST"]),
     *_subject_routes("users"),

@@ -226,6 +226,30 @@ class IamWire(QueryWire):
             ],
         )
 
+    async def delete_user_and_dependents(
+        self, origin: Scope, principal: Principal, name: str
+    ) -> None:
+        """What the AWS console's "delete user" does: IAM refuses DeleteUser while anything
+        hangs on the user, so each thing is removed first, by its own IAM call (each decided
+        and audited on its own; the first refusal stops here, and what was removed stays
+        removed, as in the AWS console)."""
+        detail = await self.user_detail(origin, principal, name)
+        who = {"UserName": name}
+        for key in detail.access_keys:
+            await self.delete_access_key(origin, principal, name, key.key_id)
+        if detail.has_password:
+            await self.delete_password(origin, principal, name)
+        for serial, _enabled in detail.mfa_devices:
+            await self.deactivate_mfa_device(origin, principal, name, serial)
+            await self.call(origin, principal, "DeleteVirtualMFADevice", {"SerialNumber": serial})
+        for group in detail.groups:
+            await self.remove_user_from_group(origin, principal, name, group.name)
+        for policy in detail.attached:
+            await self.detach_policy(origin, principal, "User", name, policy.arn)
+        for policy_name in detail.inline:
+            await self.delete_inline_policy(origin, principal, "User", name, policy_name)
+        await self.call(origin, principal, "DeleteUser", who)
+
     async def _has_login_profile(self, origin: Scope, principal: Principal, name: str) -> bool:
         try:
             await self.call(origin, principal, "GetLoginProfile", {"UserName": name})

@@ -305,3 +305,48 @@ async def test_an_mfa_device_assigned_from_the_console_guards_the_login(
     async with console.client() as gina:
         code = totp.totp(seed, totp.time_step(time.time()) + 1)
         assert (await log_in(gina, "admin", "gina", mfa=code)).status_code == 303
+
+
+async def test_a_user_is_deleted_with_everything_that_hangs_on_it(
+    console: ConsoleHarness,
+) -> None:
+    tenant = console.admin_tenant_id
+    async with console.client() as client:
+        token = await _as_root(console, client)
+        await client.post("/iam/users", data={"csrf": token, "name": "hank"})
+        await client.post("/iam/groups", data={"csrf": token, "name": "crew"})
+        await client.post(
+            "/iam/policies", data={"csrf": token, "name": "all-s3", "document": _ALLOW_S3}
+        )
+        arn = f"arn:aws:iam::{tenant}:policy/all-s3"
+        for path, data in [
+            ("/iam/users/hank/password", {"password": "Another-Horse-77", "has": "0"}),
+            ("/iam/users/hank/access-keys", {}),
+            ("/iam/users/hank/groups", {"group": "crew"}),
+            ("/iam/users/hank/policies/attach", {"arn": arn}),
+            ("/iam/users/hank/inline", {"policy": "own", "document": _ALLOW_S3}),
+        ]:
+            assert (await client.post(path, data={"csrf": token, **data})).status_code in (200, 303)
+        drawn = await client.post("/iam/users/hank/mfa/create", data={"csrf": token})
+        seed_text = re.search(r'<code id="mfa-seed">([A-Z2-7]+)</code>', drawn.text)
+        assert seed_text
+        seed, step = totp.seed_from_base32(seed_text.group(1)), totp.time_step(time.time())
+        enabled = await client.post(
+            "/iam/users/hank/mfa/enable",
+            data={"csrf": token, "serial": f"arn:aws:iam::{tenant}:mfa/hank",
+                  "seed": seed_text.group(1), "code1": totp.totp(seed, step - 1),
+                  "code2": totp.totp(seed, step)},
+        )  # fmt: skip
+        assert enabled.status_code == 303
+        unconfirmed = await client.post("/iam/users/hank/delete", data={"csrf": token})
+        assert unconfirmed.status_code == 400
+        assert "hank" in (await client.get("/iam/users")).text
+        deleted = await client.post(
+            "/iam/users/hank/delete", data={"csrf": token, "confirm": "yes"}
+        )
+        assert deleted.status_code == 303 and deleted.headers["location"] == "/console/iam/users"
+        listing = await client.get("/iam/users")
+        group = await client.get("/iam/groups/crew")
+    assert 'href="/console/iam/users/hank"' not in listing.text
+    assert "hank" not in group.text
+    assert not await console.identity.list_virtual_mfa_devices(tenant)
