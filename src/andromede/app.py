@@ -51,7 +51,7 @@ from andromede.compute_adapters import (
 from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
 from andromede.console.wire import KmsWire, S3Wire
 from andromede.console.wire_ec2 import Ec2Wire
-from andromede.console.wire_iam import IamWire
+from andromede.console.wire_iam import IamWire, StsWire
 from andromede.db.database import Database, describe_url, open_database
 from andromede.db.migrate import upgrade
 from andromede.ec2api.app import Ec2App
@@ -404,6 +404,7 @@ class Application:
                 iam=IamWire(apis[IAM.name]),
                 ec2=Ec2Wire(apis[Ec2App.name]),
                 buckets=objects,
+                sts=StsWire(apis[STS.name]),
                 trail=trail,
                 operator_access=operator_access,
                 billing=billing,

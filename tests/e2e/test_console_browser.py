@@ -9,6 +9,7 @@ Playwright's own browsers are never downloaded: the test launches /usr/bin/chrom
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -20,6 +21,7 @@ import pytest
 
 from andromede.iam import totp
 from e2e.iam_helpers import client_for, new_tenant
+from support.saml import XMLSEC1, IdentityProvider, b64
 from support.server import ServerProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -174,3 +176,50 @@ def test_an_iam_user_made_in_the_console_signs_its_own_requests(
     builder = client_for(server, "sts", key_id, secret)
     caller = builder.get_caller_identity()
     assert caller["Arn"] == f"arn:aws:iam::{tenant.account}:user/builder"
+
+
+def test_a_saml_identity_provider_signs_its_user_in(browser: Any, server: ServerProcess) -> None:
+    """The IdP's page, another site, posts the Response to the console (as IdPs do); the
+    answer sets the session cookie (SameSite=Strict) and moves on from a page of the console's
+    own, so that the cookie goes with the next request and the user lands signed in."""
+    if XMLSEC1 is None:
+        pytest.skip("xmlsec1 is not installed")
+    tenant = new_tenant(server, "console-saml")
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    idp = IdentityProvider()
+    provider = iam.create_saml_provider(Name="corp", SAMLMetadataDocument=idp.metadata())
+    provider_arn = provider["SAMLProviderArn"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithSAML",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="staff", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    iam.put_role_policy(
+        RoleName="staff",
+        PolicyName="list",
+        PolicyDocument='{"Version": "2012-10-17", "Statement": '
+        '[{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]}',
+    )
+    signed = b64(idp.response(now=time.time(), roles=[f"{role['Arn']},{provider_arn}"]))
+    console = f"{server.api_endpoint}/console"
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        # What an IdP's page does after its own sign-in: a form posted to the service.
+        page.set_content(
+            f'<form method="post" action="{console}/saml">'
+            f'<input type="hidden" name="SAMLResponse" value="{signed}">'
+            '<button id="post" type="submit">Continue</button></form>'
+        )
+        page.click("#post")
+        page.wait_for_url(f"{console}/buckets")
+        assert "assumed-role/staff/alice" in page.content()
+    finally:
+        context.close()

@@ -49,7 +49,7 @@ from andromede.console.session import (
 )
 from andromede.console.wire import KmsWire, S3Wire, WireError
 from andromede.console.wire_ec2 import Ec2Wire
-from andromede.console.wire_iam import IamWire
+from andromede.console.wire_iam import IamWire, StsWire
 from andromede.errors import AndromedeError
 from andromede.http.asgi import new_request_id
 from andromede.http.response import Message, Receive, Scope, Send
@@ -131,14 +131,16 @@ class Console:
         iam: IamWire | None = None,
         ec2: Ec2Wire | None = None,
         buckets: BucketRecords | None = None,
+        sts: StsWire | None = None,
         trail: AuditTrail | None = None,
         operator_access: OperatorAccessService | None = None,
         billing: BillingService | None = None,
     ) -> None:
         """``iam``, ``ec2``: those APIs in process, as ``kms`` (None: a server that serves
-        none, whose page says so); ``trail``, ``operator_access``, ``billing``, ``buckets``
-        (their data-events setting): the tenant's records that the management API serves too
-        (None: a server that keeps none)."""
+        none, whose page says so); ``sts``: STS, for SAML sign-in (None: none offered);
+        ``trail``, ``operator_access``, ``billing``, ``buckets`` (their data-events setting):
+        the tenant's records that the management API serves too (None: a server that keeps
+        none)."""
         self.identity = identity
         self.trail = trail
         self.operator_access = operator_access
@@ -150,6 +152,7 @@ class Console:
         self.iam = iam
         self.ec2 = ec2
         self.buckets = buckets
+        self.sts = sts
         self.templates = Environment(
             loader=FileSystemLoader(_HERE / "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),

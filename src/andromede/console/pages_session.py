@@ -2,7 +2,9 @@
 
 Login goes through the identity service's ``console_login`` (its back-off, its MFA check) and is
 audited as the management API's is (``andromede:ConsoleLogin``, ``details.via = console``);
-every failure shows one message. Logout revokes the session on the server.
+every failure shows one message. A SAML identity provider's users sign in through STS's
+AssumeRoleWithSAML (``details.via = saml``), as a role session. Logout revokes the session on
+the server.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from andromede.console.session import (
     new_login_token,
     tokens_match,
 )
+from andromede.console.wire import WireError
 from andromede.errors import AndromedeError
 from andromede.iam.errors import LoginLocked
+from andromede.iam.saml import offered_roles
 
 if TYPE_CHECKING:
     from andromede.console.app import Console
@@ -111,6 +115,78 @@ async def login(console: Console, request: Request) -> Response:
     return response
 
 
+async def saml_sign_in(console: Console, request: Request) -> Response:
+    """The console's SAML endpoint (what AWS's is, ``https://signin.aws.amazon.com/saml``): the
+    IdP's browser posts ``SAMLResponse`` here. The Response's ``Role`` attribute is read,
+    unverified, only to ask which role when it offers several; STS's AssumeRoleWithSAML, called
+    unsigned in process as any client's, then verifies the assertion for the role chosen,
+    decides the role's trust policy, takes the assertion once and audits it. Its credentials
+    open a console session acting as that role session.
+
+    No CSRF token: the first post comes from the IdP's page, another site, and the assertion
+    is the proof (as on AWS). The session cookie is ``SameSite=Strict``, so it would not go
+    with a redirect that follows another site's post: the answer is a page of this site that
+    moves on to the console."""
+    _ = console.catalogue(request).gettext
+    form = await request.form(max_files=0, max_fields=4)
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    assertion = fields.get("SAMLResponse", "")
+    if console.sts is None:
+        return _login_form(
+            console, request, status=404, error=_("This server offers no SAML sign-in.")
+        )
+    try:
+        offered = offered_roles(assertion)
+    except AndromedeError:
+        return _saml_refused(console, request, "InvalidIdentityToken", 400)
+    chosen = fields.get("role", "")
+    if chosen:
+        pair = next((p for p in offered if ",".join(p) == chosen), None)
+    else:
+        pair = offered[0] if len(offered) == 1 else None
+    if pair is None and len(offered) > 1 and not chosen:
+        return console.render(
+            request, "saml_roles.html", session=None, title=_("Choose a role"),
+            roles=[",".join(p) for p in offered], assertion=assertion,
+        )  # fmt: skip
+    if pair is None:
+        return _saml_refused(console, request, "AccessDenied", 403)
+    try:
+        issued = await console.sts.assume_role_with_saml(request.scope, pair[0], pair[1], assertion)
+        logged_in = await console.identity.federated_console_login(
+            issued.access_key_id, issued.session_token
+        )
+    except WireError as exc:
+        return _saml_refused(console, request, exc.code, exc.status)
+    except AndromedeError as exc:
+        return _saml_refused(console, request, type(exc).__name__, 403)
+    principal = logged_in.principal
+    console.audit.record(
+        request_id=console.request_id(request),
+        tenant_id=principal.tenant_id,
+        principal=principal.arn,
+        action="andromede:ConsoleLogin",
+        resource=principal.arn,
+        outcome=Outcome.SUCCESS,
+        details={"mfa": "false", "via": "saml", **principal.audit_details},
+    )
+    response = console.render(
+        request, "signed_in.html", session=None, title=_("Signed in"),
+        next_url=f"{CONSOLE_PATH}/buckets",
+    )  # fmt: skip
+    response.headers.append(
+        "set-cookie", cookie_header(SESSION_COOKIE, logged_in.token, secure=console.secure(request))
+    )
+    return response
+
+
+def _saml_refused(console: Console, request: Request, code: str, status: int) -> Response:
+    """One message whatever STS refused, with its code (the audit trail has the rest)."""
+    _ = console.catalogue(request).gettext
+    text = _("SAML sign-in refused ({code}): ask your identity provider's administrator.")
+    return _login_form(console, request, status=status, error=text.format(code=code))
+
+
 async def logout(console: Console, request: Request) -> Response:
     session = await console.session(request)
     if session is None:
@@ -152,5 +228,6 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/login", login_page, ["GET"]),
     ("/login", login, ["POST"]),
     ("/logout", logout, ["POST"]),
+    ("/saml", saml_sign_in, ["POST"]),
     ("/language/{locale}", language, ["GET"]),
 ]

@@ -100,7 +100,7 @@ class KeyRow:
 
 def _scope(
     origin: Scope,
-    principal: Principal,
+    principal: Principal | None,
     method: str,
     path: str,
     query: str,
@@ -118,7 +118,8 @@ def _scope(
         "headers": [(b"host", _HOST), *headers],
         "client": origin.get("client"),
         "server": origin.get("server"),
-        TRUSTED_PRINCIPAL_SCOPE_KEY: principal,
+        # None: an unsigned call, as from a client without credentials (STS's SAML sign-in).
+        **({} if principal is None else {TRUSTED_PRINCIPAL_SCOPE_KEY: principal}),
     }
 
 
@@ -519,7 +520,7 @@ class QueryWire:
     async def call(
         self,
         origin: Scope,
-        principal: Principal,
+        principal: Principal | None,
         action: str,
         params: Mapping[str, str] | None = None,
     ) -> Element:

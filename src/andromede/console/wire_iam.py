@@ -18,12 +18,14 @@ from andromede.iam.model import Principal
 
 __all__ = [
     "AccessKeyRow",
+    "FederatedCredentials",
     "GroupRow",
     "IamPage",
     "IamWire",
     "NewAccessKey",
     "PolicyRow",
     "RoleRow",
+    "StsWire",
     "UserDetail",
     "UserRow",
 ]
@@ -503,3 +505,31 @@ def _only(root: Element, path: str) -> Element:
     """The one element IAM's answer holds at ``path`` (an empty one if, unexpectedly, none)."""
     found = root.find(path)
     return found if found is not None else Element(path.rsplit("/", 1)[-1])
+
+
+@dataclass(frozen=True, slots=True)
+class FederatedCredentials:
+    """What STS issued for a SAML sign-in; kept only to open the console session."""
+
+    access_key_id: str
+    session_token: str
+
+    def __repr__(self) -> str:  # the token never reaches a log line through a repr
+        return f"FederatedCredentials(access_key_id={self.access_key_id!r})"
+
+
+class StsWire(QueryWire):
+    """STS's unsigned AssumeRoleWithSAML, for the console's SAML sign-in: STS verifies the
+    assertion, decides the role's trust policy, takes the assertion once and audits it, as for
+    any client that posts one."""
+
+    version = "2011-06-15"
+
+    async def assume_role_with_saml(
+        self, origin: Scope, role_arn: str, provider_arn: str, assertion: str
+    ) -> FederatedCredentials:
+        params = {"RoleArn": role_arn, "PrincipalArn": provider_arn, "SAMLAssertion": assertion}
+        root = await self.call(origin, None, "AssumeRoleWithSAML", params)
+        return FederatedCredentials(
+            _text(root, ".//Credentials/AccessKeyId"), _text(root, ".//Credentials/SessionToken")
+        )

@@ -407,12 +407,14 @@ console_sessions = sa.Table(
     "console_sessions",
     metadata,
     sa.Column("token_hash", sa.Text, primary_key=True),
-    sa.Column("user_id", sa.Text, sa.ForeignKey("users.id"), nullable=False),
+    # A user's session, or (user_id NULL) a federated role session's, by its access key id.
+    sa.Column("user_id", sa.Text, sa.ForeignKey("users.id"), nullable=True),
     sa.Column("tenant_id", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("last_seen_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("mfa_present", sa.Boolean, nullable=False),
+    sa.Column("session_key_id", sa.Text, nullable=True),
     sa.Index(None, "user_id"),
     sa.Index(None, "tenant_id"),
 )

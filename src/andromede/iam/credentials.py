@@ -233,6 +233,27 @@ class CredentialsMixin(ServiceCore):
             raise InvalidClientTokenId(_BAD_TOKEN)
         return cached.secret, cached.principal
 
+    async def session_principal(self, access_key_id: str) -> Principal:
+        """The principal of live temporary credentials (``ASIA…``), for an in-process caller
+        that holds its own proof of them — a console session made from them at sign-in, with
+        their session token then: no token is asked again. InvalidClientTokenId when they are
+        gone (their role deleted, their tenant suspended), ExpiredToken once expired."""
+        if not access_key_id.startswith("ASIA"):
+            raise InvalidClientTokenId(_BAD_TOKEN)
+        now = time.monotonic()
+        cached = self._key_cache.get(access_key_id)
+        if not (isinstance(cached, _Resolved) and cached.valid_until > now):
+            cached = await self._resolve_uncached(access_key_id, now)
+            if len(self._key_cache) > _CACHE_ENTRIES_MAX:
+                self._key_cache.clear()
+            self._key_cache[access_key_id] = cached
+        expires = cached.principal.session_expires_at
+        if expires is not None and expires <= self._now():
+            raise ExpiredToken(
+                "The security token included in the request is expired", cached.principal
+            )
+        return cached.principal
+
     def _check_session(self, resolved: _Resolved, session_token: str | None) -> None:
         if session_token is None or not hmac.compare_digest(
             _token_hash(session_token), resolved.token_hash or ""

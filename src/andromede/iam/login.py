@@ -21,20 +21,32 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from andromede.iam.errors import (
+    AccessDenied,
     EntityAlreadyExists,
+    ExpiredToken,
     InvalidAuthenticationCode,
+    InvalidClientTokenId,
     InvalidConsoleSession,
     LoginFailed,
     LoginLocked,
     NoSuchEntity,
     PasswordPolicyViolation,
 )
-from andromede.iam.model import ConsoleSession, LoginProfile, Principal, Tenant, TenantStatus, User
+from andromede.iam.model import (
+    ConsoleSession,
+    LoginProfile,
+    Principal,
+    PrincipalKind,
+    Tenant,
+    TenantStatus,
+    User,
+)
 from andromede.iam.service_core import ServiceCore, user_principal
 
 __all__ = ["ConsoleLogin", "LoginMixin", "check_password_policy"]
@@ -200,6 +212,34 @@ class LoginMixin(ServiceCore):
             locked_until = now + timedelta(seconds=wait)
         await self._store.record_login_attempt(profile.user_id, failures, locked_until)
 
+    async def federated_console_login(self, access_key_id: str, session_token: str) -> ConsoleLogin:
+        """A console session for the role session of temporary credentials STS just issued
+        from a SAML assertion: the console then acts as that role session, until the sooner of
+        the credentials' expiry and the console's own lifetime. The pair is checked as a signed
+        request's would be (InvalidClientTokenId, ExpiredToken); only a role's session opens
+        one (AccessDenied otherwise: a user signs in with a password)."""
+        _, principal = await self.resolve_access_key(access_key_id, session_token)
+        if principal.kind is not PrincipalKind.ROLE_SESSION or principal.tenant_id is None:
+            raise AccessDenied("only a role's session signs in to the console this way")
+        now = self._now()
+        expires = now + timedelta(seconds=self._limits.console_session_lifetime)
+        if principal.session_expires_at is not None:
+            expires = min(expires, principal.session_expires_at)
+        token = secrets.token_urlsafe(32)
+        await self._store.create_console_session(
+            ConsoleSession(
+                _token_hash(token),
+                None,
+                principal.tenant_id,
+                now,
+                now,
+                expires,
+                mfa_present=False,
+                session_key_id=access_key_id,
+            )
+        )
+        return ConsoleLogin(token, principal, expires)
+
     async def resolve_console_session(self, token: str) -> Principal:
         """The principal of a live console session; InvalidConsoleSession otherwise."""
         token_hash = _token_hash(token)
@@ -211,7 +251,9 @@ class LoginMixin(ServiceCore):
         if now >= session.expires_at or now - session.last_seen_at >= idle:
             await self._store.delete_console_session(token_hash)
             raise InvalidConsoleSession("The session has expired.")
-        user = await self._store.get_entity_by_id(User, session.user_id)
+        if session.session_key_id is not None:
+            return await self._federated_principal(token_hash, session, now)
+        user = await self._store.get_entity_by_id(User, session.user_id or "")
         tenant = await self._store.get_tenant(session.tenant_id)
         if user is None or tenant is None or tenant.status is not TenantStatus.ACTIVE:
             raise InvalidConsoleSession("The session is not valid.")
@@ -227,6 +269,33 @@ class LoginMixin(ServiceCore):
             mfa_present=principal.mfa_present,
             session_expires_at=session.expires_at,
         )
+
+    async def _federated_principal(
+        self, token_hash: str, session: ConsoleSession, now: datetime
+    ) -> Principal:
+        try:
+            principal = await self.session_principal(session.session_key_id or "")
+        except (InvalidClientTokenId, ExpiredToken):  # the role or its tenant went meanwhile
+            await self._store.delete_console_session(token_hash)
+            raise InvalidConsoleSession("The session is not valid.") from None
+        if principal.tenant_id != session.tenant_id:
+            raise InvalidConsoleSession("The session is not valid.")
+        if now - session.last_seen_at >= _TOUCH_EVERY:
+            await self._store.touch_console_session(token_hash, now)
+        return principal
+
+    if TYPE_CHECKING:  # CredentialsMixin's, beside this one in IdentityService
+
+        async def resolve_access_key(
+            self,
+            access_key_id: str,
+            session_token: str | None = None,
+            *,
+            allow_operator: bool = False,
+            allow_operator_access: bool = False,
+        ) -> tuple[str, Principal]: ...
+
+        async def session_principal(self, access_key_id: str) -> Principal: ...
 
     async def revoke_console_session(self, token: str) -> None:
         """Log out. Idempotent."""

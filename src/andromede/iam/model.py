@@ -455,15 +455,18 @@ class LoginProfile:
 
 @dataclass(frozen=True, slots=True)
 class ConsoleSession:
-    """A console login; the bearer token is stored only as its SHA-256."""
+    """A console login; the bearer token is stored only as its SHA-256. A user's (``user_id``),
+    or a federated role session's (``session_key_id``: the access key id of the temporary
+    credentials STS issued, whose principal the console then acts as)."""
 
     token_hash: str
-    user_id: str
+    user_id: str | None
     tenant_id: str
     created_at: datetime
     last_seen_at: datetime
     expires_at: datetime  # absolute expiry; the idle one is last_seen_at + the idle timeout
     mfa_present: bool
+    session_key_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

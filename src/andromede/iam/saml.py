@@ -58,6 +58,7 @@ __all__ = [
     "accepted_endpoints",
     "decode_response",
     "name_qualifier",
+    "offered_roles",
     "verify_response",
 ]
 
@@ -201,6 +202,28 @@ def decode_response(value: str) -> bytes:
         return base64.b64decode("".join(value.split()), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidIdentityToken("The SAML assertion is not base64") from exc
+
+
+def offered_roles(value: str) -> tuple[tuple[str, str], ...]:
+    """The (role ARN, provider ARN) pairs of a Response's ``Role`` attribute, read WITHOUT
+    verifying anything: for the console to ask which role to sign in as before STS verifies
+    the assertion for the one chosen (and refuses a pair its signed copy does not hold). Either
+    order within a pair, as AWS takes it. InvalidIdentityToken for what is no readable XML."""
+    document = decode_response(value)
+    try:
+        root = SafeElementTree.fromstring(document, forbid_dtd=True)
+    except (DefusedXmlException, ElementTree.ParseError, ValueError) as exc:
+        raise InvalidIdentityToken("The SAML assertion is not well-formed XML") from exc
+    pairs: list[tuple[str, str]] = []
+    for attribute in root.iter(_q(SAML, "Attribute")):
+        if attribute.get("Name") != ATTRIBUTE + "Role":
+            continue
+        for element in attribute.iter(_q(SAML, "AttributeValue")):
+            parts = [part.strip() for part in "".join(element.itertext()).split(",")]
+            if len(parts) == 2:
+                provider_last = sorted(parts, key=lambda part: ":saml-provider/" in part)
+                pairs.append((provider_last[0], provider_last[1]))
+    return tuple(dict.fromkeys(pairs))
 
 
 def _q(namespace: str, name: str) -> str:

@@ -555,6 +555,7 @@ class SqlGrantsMixin:
                 last_seen_at=session.last_seen_at,
                 expires_at=session.expires_at,
                 mfa_present=session.mfa_present,
+                session_key_id=session.session_key_id,
             )
         )
 
@@ -571,6 +572,7 @@ class SqlGrantsMixin:
             last_seen_at=row.last_seen_at,
             expires_at=row.expires_at,
             mfa_present=bool(row.mfa_present),
+            session_key_id=row.session_key_id,
         )
 
     async def touch_console_session(self, token_hash: str, last_seen_at: datetime) -> None:
