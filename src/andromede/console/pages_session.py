@@ -3,16 +3,19 @@
 Login goes through the identity service's ``console_login`` (its back-off, its MFA check) and is
 audited as the management API's is (``andromede:ConsoleLogin``, ``details.via = console``);
 every failure shows one message. A SAML identity provider's users sign in through STS's
-AssumeRoleWithSAML (``details.via = saml``), as a role session. Logout revokes the session on
+AssumeRoleWithSAML (``details.via = saml``), as a role session; a custom identity broker's
+through AWS's federation endpoint (``details.via = federation``). Logout revokes the session on
 the server.
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from andromede.audit.model import Outcome
 from andromede.console.i18n import LOCALES
@@ -28,7 +31,7 @@ from andromede.console.session import (
 )
 from andromede.console.wire import WireError
 from andromede.errors import AndromedeError
-from andromede.iam.errors import LoginLocked
+from andromede.iam.errors import InvalidInput, LoginLocked
 from andromede.iam.saml import offered_roles
 
 if TYPE_CHECKING:
@@ -170,12 +173,109 @@ async def saml_sign_in(console: Console, request: Request) -> Response:
         outcome=Outcome.SUCCESS,
         details={"mfa": "false", "via": "saml", **principal.audit_details},
     )
+    return _signed_in(console, request, logged_in.token, f"{CONSOLE_PATH}/buckets")
+
+
+async def federation(console: Console, request: Request) -> Response:
+    """AWS's federation endpoint (``https://signin.aws.amazon.com/federation``), for custom
+    identity brokers: ``Action=getSigninToken`` turns temporary credentials — a role session's
+    or a federated user's, given whole as ``Session`` JSON (``sessionId``, ``sessionKey``,
+    ``sessionToken``) — into a sign-in token, answered as JSON; ``Action=login`` turns that
+    token, once, into a console session and goes on to ``Destination`` (a page of this
+    console). GET as AWS's, or POST, which keeps the credentials out of URLs and logs."""
+    params: dict[str, str] = dict(request.query_params)
+    if request.method == "POST":
+        form = await request.form(max_files=0, max_fields=8)
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    action = params.get("Action", "")
+    if action == "getSigninToken":
+        return await _signin_token(console, params)
+    if action == "login":
+        return await _federated_login(console, request, params)
+    return _federation_error("InvalidAction", "Action must be getSigninToken or login", 400)
+
+
+async def _signin_token(console: Console, params: dict[str, str]) -> Response:
+    try:
+        session = json.loads(params.get("Session", ""))
+        key_id, secret, token = (
+            str(session["sessionId"]),
+            str(session["sessionKey"]),
+            str(session["sessionToken"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        return _federation_error(
+            "InvalidParameterValue",
+            "Session must be JSON with sessionId, sessionKey and sessionToken",
+            400,
+        )
+    duration_text = params.get("SessionDuration", "")
+    if duration_text and not (duration_text.isdigit() and len(duration_text) <= 6):
+        return _federation_error("InvalidParameterValue", "SessionDuration is seconds", 400)
+    try:
+        signin_token = await console.identity.console_signin_token(
+            key_id, secret, token, int(duration_text) if duration_text else None
+        )
+    except AndromedeError as exc:
+        status = 400 if isinstance(exc, InvalidInput) else 403
+        return _federation_error(type(exc).__name__, str(exc), status)
+    return JSONResponse({"SigninToken": signin_token})
+
+
+async def _federated_login(console: Console, request: Request, params: dict[str, str]) -> Response:
+    _ = console.catalogue(request).gettext
+    try:
+        logged_in = await console.identity.console_login_with_signin_token(
+            params.get("SigninToken", "")[:4096]
+        )
+    except AndromedeError:
+        return _login_form(
+            console,
+            request,
+            status=403,
+            error=_("This sign-in link is not valid, or was used or expired: ask for another."),
+        )
+    principal = logged_in.principal
+    console.audit.record(
+        request_id=console.request_id(request),
+        tenant_id=principal.tenant_id,
+        principal=principal.arn,
+        action="andromede:ConsoleLogin",
+        resource=principal.arn,
+        outcome=Outcome.SUCCESS,
+        details={
+            "mfa": str(principal.mfa_present).lower(),
+            "via": "federation",
+            **principal.audit_details,
+        },
+    )
+    return _signed_in(console, request, logged_in.token, _destination(params.get("Destination")))
+
+
+def _destination(asked: str | None) -> str:
+    """A page of this console (a path, or a URL whose path is one); its buckets otherwise,
+    so that no sign-in link sends anyone elsewhere."""
+    path = urlsplit(asked or "").path if asked else ""
+    if asked and (asked.startswith("/") or urlsplit(asked).scheme in ("http", "https")):
+        if path.startswith(f"{CONSOLE_PATH}/") and "//" not in path and "\\" not in path:
+            return path
+    return f"{CONSOLE_PATH}/buckets"
+
+
+def _federation_error(code: str, message: str, status: int) -> Response:
+    return JSONResponse({"Error": {"Code": code, "Message": message}}, status_code=status)
+
+
+def _signed_in(console: Console, request: Request, token: str, next_url: str) -> Response:
+    """The answer that opens a session reached from another site (an IdP's post, a broker's
+    link): the cookie set, then a page of this console that moves on, so that the cookie, which
+    is ``SameSite=Strict``, goes with the next request — it would not with a redirect."""
+    _ = console.catalogue(request).gettext
     response = console.render(
-        request, "signed_in.html", session=None, title=_("Signed in"),
-        next_url=f"{CONSOLE_PATH}/buckets",
-    )  # fmt: skip
+        request, "signed_in.html", session=None, title=_("Signed in"), next_url=next_url
+    )
     response.headers.append(
-        "set-cookie", cookie_header(SESSION_COOKIE, logged_in.token, secure=console.secure(request))
+        "set-cookie", cookie_header(SESSION_COOKIE, token, secure=console.secure(request))
     )
     return response
 
@@ -229,5 +329,6 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/login", login, ["POST"]),
     ("/logout", logout, ["POST"]),
     ("/saml", saml_sign_in, ["POST"]),
+    ("/federation", federation, ["GET", "POST"]),
     ("/language/{locale}", language, ["GET"]),
 ]

@@ -16,15 +16,19 @@ sessions.
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import hashlib
+import hmac
+import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
 
 from andromede.iam.errors import (
     AccessDenied,
@@ -33,6 +37,7 @@ from andromede.iam.errors import (
     InvalidAuthenticationCode,
     InvalidClientTokenId,
     InvalidConsoleSession,
+    InvalidInput,
     LoginFailed,
     LoginLocked,
     NoSuchEntity,
@@ -55,6 +60,9 @@ _HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory parameters
 _BACKOFF_BASE = 2.0  # seconds after the first failure past the limit, doubling each time
 _TOUCH_EVERY = timedelta(seconds=60)  # last-seen writes, at most one a minute per session
 _FAILED = "The account, user name, password or MFA code is not valid."
+# The federation endpoint's sign-in tokens: sealed for this purpose only, good 15 minutes.
+_SIGNIN_TOKEN_PURPOSE = "console-signin-token"  # noqa: S105 - associated data, no secret
+_SIGNIN_TOKEN_LIFETIME = 900.0
 PASSWORD_MAX_LENGTH = 128
 UNCONDITIONAL_LENGTH = 16
 
@@ -219,10 +227,80 @@ class LoginMixin(ServiceCore):
         request's would be (InvalidClientTokenId, ExpiredToken); only a role's session opens
         one (AccessDenied otherwise: a user signs in with a password)."""
         _, principal = await self.resolve_access_key(access_key_id, session_token)
-        if principal.kind is not PrincipalKind.ROLE_SESSION or principal.tenant_id is None:
+        if principal.kind is not PrincipalKind.ROLE_SESSION:
             raise AccessDenied("only a role's session signs in to the console this way")
+        return await self._federated_session(access_key_id, principal, None)
+
+    async def console_signin_token(
+        self,
+        access_key_id: str,
+        secret_access_key: str,
+        session_token: str,
+        session_duration: int | None = None,
+    ) -> str:
+        """AWS's federation endpoint, ``getSigninToken``: a sign-in token for temporary
+        credentials of a role session or a federated user (what a custom identity broker holds
+        after AssumeRole, AssumeRoleWithWebIdentity or GetFederationToken), proven by all three
+        of their parts. Good for one sign-in within 15 minutes; sealed with the secrets key, so
+        any gateway of the region takes it. ``session_duration`` (900 to 43,200 s) shortens
+        the console session; the credentials' own expiry always ends it."""
+        secret, principal = await self.resolve_access_key(access_key_id, session_token)
+        if not hmac.compare_digest(secret.encode(), secret_access_key.encode()):
+            raise InvalidClientTokenId("The security token included in the request is invalid")
+        if principal.kind not in (PrincipalKind.ROLE_SESSION, PrincipalKind.FEDERATED_USER):
+            raise AccessDenied(
+                "only a role session's or a federated user's credentials open a console session"
+            )
+        if session_duration is not None and not 900 <= session_duration <= 43200:
+            raise InvalidInput("SessionDuration must be 900 to 43200 seconds")
+        sealed = self._sealer.seal(
+            _SIGNIN_TOKEN_PURPOSE,
+            json.dumps(
+                {
+                    "key": access_key_id,
+                    "until": self._clock() + _SIGNIN_TOKEN_LIFETIME,
+                    "once": secrets.token_hex(16),
+                    "duration": session_duration,
+                }
+            ),
+        )
+        return base64.urlsafe_b64encode(sealed.encode()).decode()
+
+    async def console_login_with_signin_token(self, signin_token: str) -> ConsoleLogin:
+        """The federation endpoint's ``login``: a console session for the sign-in token's
+        credentials, once (InvalidConsoleSession for a token that is not one of ours, expired,
+        or used before)."""
+        try:
+            sealed = base64.urlsafe_b64decode(signin_token.encode()).decode()
+            claims = json.loads(self._sealer.unseal(_SIGNIN_TOKEN_PURPOSE, sealed))
+            access_key_id, until = str(claims["key"]), float(claims["until"])
+            once, duration = str(claims["once"]), claims.get("duration")
+        except (ValueError, KeyError, TypeError, InvalidTag, UnicodeDecodeError):
+            raise InvalidConsoleSession("The sign-in token is not valid.") from None
+        if until <= self._clock():
+            raise InvalidConsoleSession("The sign-in token has expired.")
+        try:
+            principal = await self.session_principal(access_key_id)
+        except (InvalidClientTokenId, ExpiredToken):
+            raise InvalidConsoleSession("The sign-in token's credentials are gone.") from None
+        used_until = datetime.fromtimestamp(until, UTC)
+        if principal.tenant_id is None or not await self._store.use_saml_assertion(
+            principal.tenant_id, f"console-signin-token:{once}", used_until, self._now()
+        ):
+            raise InvalidConsoleSession("The sign-in token was used before.")
+        return await self._federated_session(
+            access_key_id, principal, duration if isinstance(duration, int) else None
+        )
+
+    async def _federated_session(
+        self, access_key_id: str, principal: Principal, duration: int | None
+    ) -> ConsoleLogin:
+        if principal.tenant_id is None:
+            raise AccessDenied("only a tenant's principal signs in to the console")
         now = self._now()
         expires = now + timedelta(seconds=self._limits.console_session_lifetime)
+        if duration is not None:
+            expires = min(expires, now + timedelta(seconds=duration))
         if principal.session_expires_at is not None:
             expires = min(expires, principal.session_expires_at)
         token = secrets.token_urlsafe(32)
@@ -234,7 +312,7 @@ class LoginMixin(ServiceCore):
                 now,
                 now,
                 expires,
-                mfa_present=False,
+                mfa_present=principal.mfa_present,
                 session_key_id=access_key_id,
             )
         )

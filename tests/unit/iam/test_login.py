@@ -20,6 +20,7 @@ from andromede.iam.errors import (
 from andromede.iam.login import check_password_policy
 from andromede.iam.model import PrincipalKind
 from andromede.iam.service import BootstrapResult, IdentityService
+from andromede.iam.service_core import user_principal
 from support.clock import Clock
 from support.passwords import PRODUCTION_HASHER
 
@@ -205,3 +206,41 @@ def test_the_products_password_hasher_is_rfc_9106s_low_memory_argon2id() -> None
         profile.parallelism,
     )
     assert hasher.hash("Correct-Horse-42").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
+async def test_a_federated_console_session_lasts_no_longer_than_its_credentials(
+    identity: IdentityService, tenant: BootstrapResult, clock: Clock
+) -> None:
+    """The federation endpoint's sign-in token: 15 minutes, once; the console session it
+    opens ends with the credentials (an hour here), whatever the console's own lifetime."""
+    acct = tenant.tenant.id
+    trust = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": '
+        f'{{"AWS": "arn:aws:iam::{acct}:root"}}, "Action": "sts:AssumeRole"}}]}}'
+    )
+    role = await identity.create_role(acct, "broker", trust)
+    root = user_principal(await identity.get_user(acct, "root"))
+    issued = await identity.assume_role(root, role, "carol", duration_seconds=3600)
+    parts = (issued.access_key_id, issued.secret_access_key, issued.session_token)
+    late = await identity.console_signin_token(*parts)
+    clock.now += 901
+    with pytest.raises(InvalidConsoleSession):
+        await identity.console_login_with_signin_token(late)
+    token = await identity.console_signin_token(*parts)
+    login = await identity.console_login_with_signin_token(token)
+    assert login.principal.kind is PrincipalKind.ROLE_SESSION
+    assert login.expires_at == issued.expiration
+    with pytest.raises(InvalidConsoleSession):  # once
+        await identity.console_login_with_signin_token(token)
+    shortened = await identity.console_login_with_signin_token(
+        await identity.console_signin_token(*parts, session_duration=900)
+    )
+    assert (shortened.expires_at - shortened.principal.session_expires_at).total_seconds() < 0
+    for _ in range(2):  # touched on the way, never idle
+        clock.now += 1000
+        await identity.resolve_console_session(login.token)
+    clock.now += 1000
+    with pytest.raises(InvalidConsoleSession):  # past the credentials' hour
+        await identity.resolve_console_session(login.token)
+    with pytest.raises(InvalidConsoleSession):
+        await identity.console_login_with_signin_token("A" * 40)
