@@ -159,10 +159,13 @@ async def _launch_page(
 
 
 async def launch_form(console: Console, request: Request) -> Response:
+    """The form, its image chosen when the link named one (the images page's "Launch")."""
     session = await console.session(request)
     if session is None:
         return console.to_login()
-    return await _launch_page(console, request, session)
+    image_id = request.query_params.get("image_id", "")
+    chosen = Launch(image_id, "", "1", "", "", (), "", "")
+    return await _launch_page(console, request, session, chosen=chosen)
 
 
 async def launch(console: Console, request: Request) -> Response:

@@ -1,9 +1,379 @@
-"""Placeholder while the page is built."""
+"""Security groups (their inbound and outbound rules), images, and VPCs with their subnets:
+list, create, change and delete each. Every read and change is EC2's own call, made as the
+signed-in principal (``wire_ec2.Ec2Wire``), so EC2's policies, states and errors decide, and
+EC2 audits the changes as it audits boto3's. A refused change shows the page again with EC2's
+error and status, and what was typed in the form that was sent.
+
+A button a row does not offer (deleting a ``default`` group, VPC or subnet, deregistering a
+public image) is only an aid to the reader: EC2 refuses those calls whoever sends them."""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, Final, Protocol
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from andromede.console.session import CONSOLE_PATH
+from andromede.console.wire import WireError
+from andromede.console.wire_ec2 import (
+    Choice,
+    Ec2Wire,
+    ImageRow,
+    RuleChange,
+    RuleRow,
+    SecurityGroupRow,
+    SubnetRow,
+    VpcRow,
+)
+from andromede.iam.model import Principal
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
 
 __all__ = ["ROUTES"]
 
-ROUTES: Final[list[tuple[str, Any, list[str]]]] = []
+_GROUPS_URL: Final = f"{CONSOLE_PATH}/security-groups"
+_IMAGES_URL: Final = f"{CONSOLE_PATH}/images"
+_VPCS_URL: Final = f"{CONSOLE_PATH}/vpcs"
+# A rule's direction in the page's paths → EC2's actions that add and remove one.
+_DIRECTIONS: Final[dict[str, tuple[RuleChange, RuleChange]]] = {
+    "inbound": ("AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"),
+    "outbound": ("AuthorizeSecurityGroupEgress", "RevokeSecurityGroupEgress"),
+}
+
+Handler = Callable[["Console", Request], Awaitable[Response]]
+# A change: EC2's call with the form's fields, answering where the browser goes next.
+Change = Callable[[Ec2Wire, Request, Principal, dict[str, str]], Awaitable[str]]
+
+
+class _Page(Protocol):
+    """A page: EC2's answers for the caller, with an action's refusal (``error``, ``status``)
+    and the fields typed in the refused form (``typed``, by the form's name)."""
+
+    def __call__(
+        self,
+        console: Console,
+        request: Request,
+        session: Session,
+        *,
+        typed: Mapping[str, Mapping[str, str]] | None = ...,
+        error: str | None = ...,
+        status: int = ...,
+    ) -> Awaitable[Response]: ...
+
+
+def _field(fields: Mapping[str, str], name: str) -> str:
+    return fields.get(name, "").strip()
+
+
+def _group_url(group_id: str) -> str:
+    return f"{_GROUPS_URL}/{quote(group_id, safe='')}"
+
+
+def _no_ec2(console: Console, request: Request) -> tuple[str, int]:
+    _ = console.catalogue(request).gettext
+    return _("This server serves no EC2."), 404
+
+
+def _viewer(page: _Page) -> Handler:
+    async def handler(console: Console, request: Request) -> Response:
+        session = await console.session(request)
+        if session is None:
+            return console.to_login()
+        return await page(console, request, session)
+
+    return handler
+
+
+def _action(page: _Page, change: Change, *, form: str = "") -> Handler:
+    """A POST of ``page``'s: EC2's call, then a redirect (303); or ``page`` again with EC2's
+    refusal and, when the post was the ``form`` of that name, its fields as typed."""
+
+    async def handler(console: Console, request: Request) -> Response:
+        session = await console.session(request)
+        if session is None:
+            return console.to_login()
+        fields = await console.form(request, session)
+        if fields is None:
+            return console.refused_form(request, session)
+        if console.ec2 is None:
+            return await page(console, request, session)
+        try:
+            target = await change(console.ec2, request, session.principal, fields)
+        except WireError as exc:
+            return await page(
+                console, request, session, typed={form: fields} if form else {},
+                error=console.error_text(request, exc), status=exc.status,
+            )  # fmt: skip
+        return RedirectResponse(target, status_code=303)
+
+    return handler
+
+
+# -- security groups -------------------------------------------------------------------------
+
+
+async def _groups_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    typed: Mapping[str, Mapping[str, str]] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    groups: list[SecurityGroupRow] = []
+    vpcs: list[VpcRow] = []
+    if console.ec2 is None:
+        error, status = _no_ec2(console, request)
+    else:
+        origin, principal = request.scope, session.principal
+        try:
+            groups = await console.ec2.describe_security_groups(origin, principal)
+            vpcs = await console.ec2.describe_vpcs(origin, principal)
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+    return console.render(
+        request,
+        "security_groups.html",
+        session=session,
+        status=status,
+        title=_("Security groups"),
+        groups=groups,
+        vpcs=vpcs,
+        typed=(typed or {}).get("create", {}),
+        error=error,
+    )
+
+
+async def _group_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    typed: Mapping[str, Mapping[str, str]] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    """A group's rules, and the forms that add one; another account's group is EC2's
+    InvalidGroup.NotFound, as a group that does not exist."""
+    _ = console.catalogue(request).gettext
+    group_id = request.path_params["group_id"]
+    group: SecurityGroupRow | None = None
+    peers: list[SecurityGroupRow] = []
+    if console.ec2 is None:
+        error, status = _no_ec2(console, request)
+    else:
+        origin, principal = request.scope, session.principal
+        try:
+            group = await console.ec2.describe_security_group(origin, principal, group_id)
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+        if group is None and error is None:
+            error, status = _("No such security group."), 404
+        if group is not None:
+            # Only suggestions for the peer field, which takes any id or CIDR typed: the
+            # rule's own call decides.
+            with suppress(WireError):
+                peers = await console.ec2.describe_security_groups(
+                    origin, principal, vpc_id=group.vpc_id
+                )
+    return console.render(
+        request,
+        "security_groups_detail.html",
+        session=session,
+        status=status,
+        title=group.name if group is not None else group_id,
+        group=group,
+        peers=peers,
+        # The rule form's protocols, as EC2 names them ("-1": all traffic, any port).
+        protocols={"tcp": "TCP", "udp": "UDP", "icmp": "ICMP", "-1": _("All traffic")},
+        typed=typed or {},
+        error=error,
+    )
+
+
+async def _create_group(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
+    group_id = await ec2.create_security_group(
+        request.scope, who,
+        name=_field(f, "name"), description=_field(f, "description"), vpc_id=_field(f, "vpc_id"),
+    )  # fmt: skip
+    # To its page, where its rules are added (the list, should EC2 have named none).
+    return _group_url(group_id) if group_id else _GROUPS_URL
+
+
+async def _delete_group(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
+    await ec2.delete_security_group(request.scope, who, request.path_params["group_id"])
+    return _GROUPS_URL
+
+
+def _rule_change(direction: str, *, add: bool) -> Change:
+    """The form's rule added to, or removed from, the group's rules of ``direction``."""
+    authorise, revoke = _DIRECTIONS[direction]
+
+    async def change(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
+        group_id = request.path_params["group_id"]
+        rule = RuleRow(
+            protocol=_field(f, "protocol"),
+            from_port=_field(f, "from_port"),
+            to_port=_field(f, "to_port"),
+            peer=_field(f, "peer"),
+            description=_field(f, "description") if add else "",
+        )
+        await ec2.change_rule(request.scope, who, authorise if add else revoke, group_id, rule)
+        return _group_url(group_id)
+
+    return change
+
+
+# -- images ----------------------------------------------------------------------------------
+
+
+async def _images_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    typed: Mapping[str, Mapping[str, str]] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    images: list[ImageRow] = []
+    snapshots: list[Choice] = []
+    if console.ec2 is None:
+        error, status = _no_ec2(console, request)
+    else:
+        origin, principal = request.scope, session.principal
+        try:
+            images = await console.ec2.describe_images(origin, principal)
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+        # Only suggestions for the snapshot field: RegisterImage's own answer decides.
+        with suppress(WireError):
+            snapshots = await console.ec2.snapshots(origin, principal)
+    return console.render(
+        request,
+        "images.html",
+        session=session,
+        status=status,
+        title=_("Images"),
+        images=images,
+        snapshots=snapshots,
+        account=session.principal.tenant_id,
+        typed=(typed or {}).get("register", {}),
+        error=error,
+    )
+
+
+async def _register_image(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
+    await ec2.register_image(
+        request.scope, who,
+        name=_field(f, "name"), description=_field(f, "description"),
+        snapshot_id=_field(f, "snapshot_id"), root_device=_field(f, "root_device"),
+    )  # fmt: skip
+    return _IMAGES_URL
+
+
+async def _deregister_image(
+    ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]
+) -> str:
+    await ec2.deregister_image(request.scope, who, request.path_params["image_id"])
+    return _IMAGES_URL
+
+
+# -- VPCs and subnets ------------------------------------------------------------------------
+
+
+async def _vpcs_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    typed: Mapping[str, Mapping[str, str]] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    vpcs: list[VpcRow] = []
+    subnets: list[SubnetRow] = []
+    zones: list[str] = []
+    if console.ec2 is None:
+        error, status = _no_ec2(console, request)
+    else:
+        origin, principal = request.scope, session.principal
+        try:
+            vpcs = await console.ec2.describe_vpcs(origin, principal)
+            subnets = await console.ec2.describe_subnets(origin, principal)
+            zones = await console.ec2.availability_zones(origin, principal)
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+    return console.render(
+        request,
+        "vpcs.html",
+        session=session,
+        status=status,
+        title=_("VPCs and subnets"),
+        vpcs=vpcs,
+        subnets=subnets,
+        zones=zones,
+        typed=typed or {},
+        error=error,
+    )
+
+
+async def _create_vpc(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
+    await ec2.create_vpc(request.scope, who, _field(f, "cidr"), _field(f, "name"))
+    return _VPCS_URL
+
+
+async def _delete_vpc(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
+    await ec2.delete_vpc(request.scope, who, request.path_params["vpc_id"])
+    return _VPCS_URL
+
+
+async def _create_subnet(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
+    await ec2.create_subnet(
+        request.scope, who,
+        vpc_id=_field(f, "vpc_id"), cidr=_field(f, "cidr"),
+        zone=_field(f, "zone"), name=_field(f, "name"),
+    )  # fmt: skip
+    return _VPCS_URL
+
+
+async def _delete_subnet(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
+    await ec2.delete_subnet(request.scope, who, request.path_params["subnet_id"])
+    return _VPCS_URL
+
+
+ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
+    ("/security-groups", _viewer(_groups_page), ["GET"]),
+    ("/security-groups", _action(_groups_page, _create_group, form="create"), ["POST"]),
+    ("/security-groups/{group_id}", _viewer(_group_page), ["GET"]),
+    ("/security-groups/{group_id}/delete", _action(_groups_page, _delete_group), ["POST"]),
+    ("/security-groups/{group_id}/inbound/add",
+     _action(_group_page, _rule_change("inbound", add=True), form="inbound"), ["POST"]),
+    ("/security-groups/{group_id}/inbound/remove",
+     _action(_group_page, _rule_change("inbound", add=False)), ["POST"]),
+    ("/security-groups/{group_id}/outbound/add",
+     _action(_group_page, _rule_change("outbound", add=True), form="outbound"), ["POST"]),
+    ("/security-groups/{group_id}/outbound/remove",
+     _action(_group_page, _rule_change("outbound", add=False)), ["POST"]),
+    ("/images", _viewer(_images_page), ["GET"]),
+    ("/images", _action(_images_page, _register_image, form="register"), ["POST"]),
+    ("/images/{image_id}/deregister", _action(_images_page, _deregister_image), ["POST"]),
+    ("/vpcs", _viewer(_vpcs_page), ["GET"]),
+    ("/vpcs", _action(_vpcs_page, _create_vpc, form="vpc"), ["POST"]),
+    ("/vpcs/{vpc_id}/delete", _action(_vpcs_page, _delete_vpc), ["POST"]),
+    ("/subnets", _action(_vpcs_page, _create_subnet, form="subnet"), ["POST"]),
+    ("/subnets/{subnet_id}/delete", _action(_vpcs_page, _delete_subnet), ["POST"]),
+]  # fmt: skip

@@ -1,7 +1,7 @@
 """EC2 calls made in process as the console's signed-in principal (the Query protocol of
 ``wire.QueryWire``): EC2's own authorisation, audit and errors answer them, as they answer
-boto3. Each answer is read into the small rows the instances, volumes and key pairs pages
-show; nothing here decides what EC2 allows.
+boto3. Each answer is read into the small rows the instances, volumes, key pairs, security
+groups, images and VPCs pages show; nothing here decides what EC2 allows.
 """
 
 from __future__ import annotations
@@ -20,17 +20,29 @@ from andromede.iam.model import Principal
 __all__ = [
     "Choice",
     "Ec2Wire",
+    "ImageRow",
     "InstancePage",
     "InstanceRow",
     "KeyPairRow",
     "Launch",
     "LaunchChoices",
     "NewKeyPair",
+    "RuleChange",
+    "RuleRow",
+    "SecurityGroupRow",
     "StateChange",
+    "SubnetRow",
     "VolumeRow",
+    "VpcRow",
 ]
 
 StateChange = Literal["StartInstances", "StopInstances", "RebootInstances", "TerminateInstances"]
+RuleChange = Literal[
+    "AuthorizeSecurityGroupIngress",
+    "AuthorizeSecurityGroupEgress",
+    "RevokeSecurityGroupIngress",
+    "RevokeSecurityGroupEgress",
+]
 # DescribeInstances' MaxResults: EC2 refuses fewer than 5 or more than 1000 per page.
 _INSTANCES_PER_PAGE: Final = (5, 1000)
 # DescribeVolumes' MaxResults: 5 to 500.
@@ -122,6 +134,62 @@ class NewKeyPair:
     private_key: str
 
 
+@dataclass(frozen=True, slots=True)
+class RuleRow:
+    """One permission of a security group, one peer each (EC2 lists a permission's peers
+    together): the fields that also name it to RevokeSecurityGroupIngress/Egress."""
+
+    protocol: str  # "tcp", "udp", "icmp" or "-1" (all)
+    from_port: str  # "" where EC2 gives none (all protocols); an ICMP type
+    to_port: str  # an ICMP code
+    peer: str  # an IPv4 or IPv6 CIDR, or a security group's id
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityGroupRow:
+    group_id: str
+    name: str
+    description: str
+    vpc_id: str
+    inbound: tuple[RuleRow, ...]
+    outbound: tuple[RuleRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRow:
+    image_id: str
+    name: str
+    description: str
+    state: str
+    public: bool
+    owner_id: str
+    created: str
+    root_device: str
+    snapshot_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class VpcRow:
+    vpc_id: str
+    name: str
+    cidr: str
+    is_default: bool
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubnetRow:
+    subnet_id: str
+    name: str
+    vpc_id: str
+    cidr: str
+    zone: str
+    is_default: bool
+    maps_public_ip: bool
+    free_addresses: str
+
+
 def _text(element: Element, path: str) -> str:
     return element.findtext(path) or ""
 
@@ -157,6 +225,10 @@ def _tagged(resource_type: str, name: str) -> dict[str, str]:
         "TagSpecification.1.Tag.1.Key": "Name",
         "TagSpecification.1.Tag.1.Value": name,
     }
+
+
+def _true(element: Element, path: str) -> bool:
+    return _text(element, path) == "true"
 
 
 def _instance(item: Element) -> InstanceRow:
@@ -200,6 +272,94 @@ def _volume(item: Element) -> VolumeRow:
         instance_id=_text(attachment, "instanceId") if attachment is not None else "",
         device=_text(attachment, "device") if attachment is not None else "",
         created=_when(_text(item, "createTime")),
+    )
+
+
+# Where a permission of DescribeSecurityGroups lists its peers, and each peer's element.
+_PEERS: Final = (("groups", "groupId"), ("ipRanges", "cidrIp"), ("ipv6Ranges", "cidrIpv6"))
+
+
+def _rules(group: Element, name: str) -> tuple[RuleRow, ...]:
+    rows: list[RuleRow] = []
+    for permission in group.iterfind(f"{name}/item"):
+        protocol = _text(permission, "ipProtocol")
+        low, high = _text(permission, "fromPort"), _text(permission, "toPort")
+        for where, element in _PEERS:
+            rows.extend(
+                RuleRow(protocol, low, high, _text(p, element), _text(p, "description"))
+                for p in permission.iterfind(f"{where}/item")
+            )
+    return tuple(rows)
+
+
+def _security_group(item: Element) -> SecurityGroupRow:
+    return SecurityGroupRow(
+        group_id=_text(item, "groupId"),
+        name=_text(item, "groupName"),
+        description=_text(item, "groupDescription"),
+        vpc_id=_text(item, "vpcId"),
+        inbound=_rules(item, "ipPermissions"),
+        outbound=_rules(item, "ipPermissionsEgress"),
+    )
+
+
+def _permission(rule: RuleRow) -> dict[str, str]:
+    """EC2's ``IpPermissions.1`` for one rule, its peer where its kind goes: a group's id, an
+    IPv6 CIDR, else an IPv4 one (EC2 refuses what is none of them). Ports left empty are not
+    sent, so EC2 says what a protocol needs."""
+    params = {"IpPermissions.1.IpProtocol": rule.protocol}
+    if rule.from_port:
+        params["IpPermissions.1.FromPort"] = rule.from_port
+    if rule.to_port:
+        params["IpPermissions.1.ToPort"] = rule.to_port
+    if rule.peer.startswith("sg-"):
+        peer = "IpPermissions.1.Groups.1"
+        params[f"{peer}.GroupId"] = rule.peer
+    elif ":" in rule.peer:
+        peer = "IpPermissions.1.Ipv6Ranges.1"
+        params[f"{peer}.CidrIpv6"] = rule.peer
+    else:
+        peer = "IpPermissions.1.IpRanges.1"
+        params[f"{peer}.CidrIp"] = rule.peer
+    if rule.description:
+        params[f"{peer}.Description"] = rule.description
+    return params
+
+
+def _image(item: Element) -> ImageRow:
+    return ImageRow(
+        image_id=_text(item, "imageId"),
+        name=_text(item, "name"),
+        description=_text(item, "description"),
+        state=_text(item, "imageState"),
+        public=_true(item, "isPublic"),
+        owner_id=_text(item, "imageOwnerId"),
+        created=_when(_text(item, "creationDate")),
+        root_device=_text(item, "rootDeviceName"),
+        snapshot_id=_text(item, "blockDeviceMapping/item/ebs/snapshotId"),
+    )
+
+
+def _vpc(item: Element) -> VpcRow:
+    return VpcRow(
+        vpc_id=_text(item, "vpcId"),
+        name=_name_of(_tags(item)),
+        cidr=_text(item, "cidrBlock"),
+        is_default=_true(item, "isDefault"),
+        state=_text(item, "state"),
+    )
+
+
+def _subnet(item: Element) -> SubnetRow:
+    return SubnetRow(
+        subnet_id=_text(item, "subnetId"),
+        name=_name_of(_tags(item)),
+        vpc_id=_text(item, "vpcId"),
+        cidr=_text(item, "cidrBlock"),
+        zone=_text(item, "availabilityZone"),
+        is_default=_true(item, "defaultForAz"),
+        maps_public_ip=_true(item, "mapPublicIpOnLaunch"),
+        free_addresses=_text(item, "availableIpAddressCount"),
     )
 
 
@@ -396,3 +556,124 @@ class Ec2Wire(QueryWire):
 
     async def delete_key_pair(self, origin: Scope, principal: Principal, key_pair_id: str) -> None:
         await self.call(origin, principal, "DeleteKeyPair", {"KeyPairId": key_pair_id})
+
+    # -- security groups ---------------------------------------------------------------------
+
+    async def describe_security_groups(
+        self, origin: Scope, principal: Principal, *, vpc_id: str | None = None
+    ) -> list[SecurityGroupRow]:
+        """The caller's groups (those of ``vpc_id`` only, when given)."""
+        params = _filter("vpc-id", [vpc_id]) if vpc_id else {}
+        root = await self.call(origin, principal, "DescribeSecurityGroups", params)
+        return [_security_group(g) for g in root.iterfind("securityGroupInfo/item")]
+
+    async def describe_security_group(
+        self, origin: Scope, principal: Principal, group_id: str
+    ) -> SecurityGroupRow | None:
+        """One group; EC2's InvalidGroup.NotFound for another tenant's, as for none."""
+        root = await self.call(origin, principal, "DescribeSecurityGroups", {"GroupId.1": group_id})
+        return next((_security_group(g) for g in root.iterfind("securityGroupInfo/item")), None)
+
+    async def create_security_group(
+        self, origin: Scope, principal: Principal, *, name: str, description: str, vpc_id: str
+    ) -> str:
+        """The new group's id; without ``vpc_id``, EC2 puts it in the default VPC."""
+        params = {"GroupName": name, "GroupDescription": description}
+        if vpc_id:
+            params["VpcId"] = vpc_id
+        root = await self.call(origin, principal, "CreateSecurityGroup", params)
+        return _text(root, "groupId")
+
+    async def delete_security_group(
+        self, origin: Scope, principal: Principal, group_id: str
+    ) -> None:
+        await self.call(origin, principal, "DeleteSecurityGroup", {"GroupId": group_id})
+
+    async def change_rule(
+        self,
+        origin: Scope,
+        principal: Principal,
+        action: RuleChange,
+        group_id: str,
+        rule: RuleRow,
+    ) -> None:
+        """Adds or removes ``rule``; EC2 removes the rule of the same protocol, ports and peer
+        whatever its description."""
+        await self.call(origin, principal, action, {"GroupId": group_id, **_permission(rule)})
+
+    # -- images ------------------------------------------------------------------------------
+
+    async def describe_images(self, origin: Scope, principal: Principal) -> list[ImageRow]:
+        """The images the caller may launch: the account's own and the public ones."""
+        root = await self.call(origin, principal, "DescribeImages")
+        return [_image(i) for i in root.iterfind("imagesSet/item")]
+
+    async def snapshots(self, origin: Scope, principal: Principal) -> list[Choice]:
+        """The account's snapshots, as an image's root may be registered from."""
+        root = await self.call(origin, principal, "DescribeSnapshots", {"Owner.1": "self"})
+        return [
+            Choice(
+                _text(s, "snapshotId"),
+                ", ".join(
+                    part
+                    for part in (
+                        f"{_text(s, 'volumeSize')} GiB",
+                        _text(s, "status"),
+                        _text(s, "description"),
+                    )
+                    if part
+                ),
+            )
+            for s in root.iterfind("snapshotSet/item")
+        ]
+
+    async def register_image(
+        self,
+        origin: Scope,
+        principal: Principal,
+        *,
+        name: str,
+        description: str,
+        snapshot_id: str,
+        root_device: str,
+    ) -> None:
+        """An image whose root device is a copy of the snapshot (EC2's RegisterImage from a
+        snapshot; without ``root_device``, EC2's default)."""
+        params = {"Name": name, "BlockDeviceMapping.1.Ebs.SnapshotId": snapshot_id}
+        if root_device:
+            params["RootDeviceName"] = root_device
+            params["BlockDeviceMapping.1.DeviceName"] = root_device
+        if description:
+            params["Description"] = description
+        await self.call(origin, principal, "RegisterImage", params)
+
+    async def deregister_image(self, origin: Scope, principal: Principal, image_id: str) -> None:
+        await self.call(origin, principal, "DeregisterImage", {"ImageId": image_id})
+
+    # -- VPCs and subnets --------------------------------------------------------------------
+
+    async def describe_vpcs(self, origin: Scope, principal: Principal) -> list[VpcRow]:
+        root = await self.call(origin, principal, "DescribeVpcs")
+        return [_vpc(v) for v in root.iterfind("vpcSet/item")]
+
+    async def describe_subnets(self, origin: Scope, principal: Principal) -> list[SubnetRow]:
+        root = await self.call(origin, principal, "DescribeSubnets")
+        return [_subnet(s) for s in root.iterfind("subnetSet/item")]
+
+    async def create_vpc(self, origin: Scope, principal: Principal, cidr: str, name: str) -> None:
+        params = {"CidrBlock": cidr, **_tagged("vpc", name)}
+        await self.call(origin, principal, "CreateVpc", params)
+
+    async def delete_vpc(self, origin: Scope, principal: Principal, vpc_id: str) -> None:
+        await self.call(origin, principal, "DeleteVpc", {"VpcId": vpc_id})
+
+    async def create_subnet(
+        self, origin: Scope, principal: Principal, *, vpc_id: str, cidr: str, zone: str, name: str
+    ) -> None:
+        params = {"VpcId": vpc_id, "CidrBlock": cidr, **_tagged("subnet", name)}
+        if zone:
+            params["AvailabilityZone"] = zone
+        await self.call(origin, principal, "CreateSubnet", params)
+
+    async def delete_subnet(self, origin: Scope, principal: Principal, subnet_id: str) -> None:
+        await self.call(origin, principal, "DeleteSubnet", {"SubnetId": subnet_id})
