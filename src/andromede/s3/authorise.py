@@ -376,6 +376,41 @@ class S3Authoriser:
         if not await self._operator_access(principal, action, name):
             raise S3Error("AccessDenied")
 
+    async def authorise_pass_role(
+        self, principal: Principal, role_arn: str, *, source_ip: str | None, secure: bool
+    ) -> None:
+        """AccessDenied unless the caller may hand ``role_arn`` to S3 (``iam:PassRole`` with
+        ``iam:PassedToService`` = ``s3.amazonaws.com``), as AWS asks of whoever puts a
+        replication configuration: a user allowed s3:PutReplicationConfiguration may not
+        make S3 act as a role its own policies do not let it pass. Decided on the caller's
+        identity policies, boundary and session policy; a tenant's root passes its roles."""
+        policies = await self._identity_policies(principal)
+        keys: dict[str, ContextValue] = {"iam:PassedToService": "s3.amazonaws.com"}
+        if policies.tags or policies.source_identity:
+            keys.update(principal_keys(policies))
+        context = principal_context(
+            principal,
+            action="iam:PassRole",
+            resource=role_arn,
+            source_ip=source_ip,
+            secure=secure,
+            region=self._region,
+            keys=keys,
+        )
+        identity, boundary, session = loaded_policies(policies)
+        decision = evaluate(
+            context,
+            identity_policies=identity,
+            permissions_boundary=boundary,
+            session_policy=session,
+        )
+        if not decision.allowed:
+            raise S3Error(
+                "AccessDenied",
+                f"User: {principal.arn} is not authorized to perform: iam:PassRole on resource:"
+                f" {role_arn}",
+            )
+
     def _context(
         self,
         principal: Principal,

@@ -1015,3 +1015,40 @@ async def test_two_buckets_replicating_to_each_other_converge(world: World) -> N
     for bucket, key_id in (("source", ids[0]), ("backup", ids[1])):
         status = await head(c, bucket, "shared", key_id)
         assert status.headers["x-amz-replication-status"] == "COMPLETED", bucket
+
+
+async def test_an_iam_user_needs_iam_pass_role_on_the_configurations_role(
+    world: World,
+) -> None:
+    """As AWS asks of whoever puts a replication configuration: s3:PutReplicationConfiguration
+    alone does not let a user make S3 act as a role; ``iam:PassRole`` on it, to S3, does."""
+    c = world.client
+    role = await replication_role(world)
+    user = await c.iam_user("ops")
+    s3_all = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+
+    async def allow(*statements: dict[str, object]) -> None:
+        document_text = json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+        await world.identity.put_user_policy(c.tenant_id, "ops", "ops", document_text)
+
+    body = with_role(role, v2_rule())
+    await allow(s3_all)
+    refused = await put(user, body)
+    assert (refused.status, refused.error_code()) == (403, "AccessDenied")
+    assert f"iam:PassRole on resource: {role}".encode() in refused.body
+    to_ec2_only = {
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": role,
+        "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+    }
+    await allow(s3_all, to_ec2_only)
+    assert (await put(user, body)).status == 403
+    assert (await get(c)).error_code() == "ReplicationConfigurationNotFoundError"
+    to_s3 = {
+        **to_ec2_only,
+        "Condition": {"StringEquals": {"iam:PassedToService": "s3.amazonaws.com"}},
+    }
+    await allow(s3_all, to_s3)
+    assert (await put(user, body)).status == 200
+    assert (await put(c, body)).status == 200  # the root passes its own roles

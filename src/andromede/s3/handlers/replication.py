@@ -144,6 +144,10 @@ def _write_rule(xml: XmlWriter, rule: ReplicationRule) -> None:
 async def put_bucket_replication(ctx: S3Context, svc: S3Services) -> Response:
     body = await ctx.read_xml_body(integrity_required=True)
     config = parse_replication(body, ctx.settings.max_replication_rules)
+    if config.role is not None and not ctx.principal.is_root:
+        await svc.authoriser.authorise_pass_role(
+            ctx.principal, config.role, source_ip=ctx.source_ip, secure=ctx.secure
+        )
     source = await addressed_bucket(ctx, svc)
     if source.versioning is not VersioningStatus.ENABLED:
         raise S3Error(
