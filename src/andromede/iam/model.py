@@ -456,8 +456,9 @@ class LoginProfile:
 @dataclass(frozen=True, slots=True)
 class ConsoleSession:
     """A console login; the bearer token is stored only as its SHA-256. A user's (``user_id``),
-    or a federated role session's (``session_key_id``: the access key id of the temporary
-    credentials STS issued, whose principal the console then acts as)."""
+    or a federated one's — a role session or a federated user signed in through SAML or the
+    federation endpoint (``session_key_id``: the access key id of the temporary credentials
+    STS issued, whose principal the console then acts as)."""
 
     token_hash: str
     user_id: str | None

@@ -1,6 +1,6 @@
-"""Console sessions of a federated role session (SAML sign-in to the console): such a session
-belongs to no IAM user but to the temporary credentials STS issued for the role, named by
-their access key id; a user's session keeps its user.
+"""Federated console sessions (SAML sign-in, the federation endpoint): such a session belongs
+to no IAM user but to the temporary credentials STS issued for a role session or a federated
+user, named by their access key id; a user's session keeps its user.
 
 Revision ID: 0046
 Revises: 0045
