@@ -38,6 +38,7 @@ from andromede.console import (
     pages_network,
     pages_session,
     pages_storage,
+    pages_templates,
 )
 from andromede.console.i18n import LOCALES, Catalogue, catalogue, choose_locale
 from andromede.console.session import (
@@ -293,8 +294,25 @@ class Console:
         return HTMLResponse(page, status_code=status, headers=headers)
 
     def error_text(self, request: Request, exc: WireError) -> str:
-        """S3's or KMS's refusal in the reader's language, with the protocol's code."""
+        """The API's refusal in the reader's language, with the protocol's code. For IAM's
+        and EC2's, whose messages name what was refused (the action, the resource, the
+        state), the message follows the translation."""
         _ = self.catalogue(request).gettext
+        detailed = {
+            "UnauthorizedOperation": _("Access denied: your policies do not allow this."),
+            "NoSuchEntity": _("No such IAM entity in your account."),
+            "EntityAlreadyExists": _("An IAM entity of that name already exists."),
+            "DeleteConflict": _("Still in use: remove what is attached to it first."),
+            "MalformedPolicyDocument": _("The policy document is not valid JSON policy."),
+            "LimitExceeded": _("A limit of your account was reached."),
+            "InvalidInstanceID.NotFound": _("No such instance."),
+            "IncorrectInstanceState": _("The instance is not in a state that allows this."),
+            "InstanceLimitExceeded": _("Your account's instance quota is reached."),
+            "InvalidPermission.Duplicate": _("That rule exists already."),
+        }
+        if exc.code in detailed:
+            detail = f" {exc.message}" if exc.message else ""
+            return f"{detailed[exc.code]}{detail} ({exc.code})"
         known = {
             "AccessDenied": _("Access denied: your policies do not allow this."),
             "AccessDeniedException": _("Access denied: your policies do not allow this."),
@@ -369,6 +387,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_iam.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_compute.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_network.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_templates.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_account.ROUTES),
         Mount(
             f"{CONSOLE_PATH}/static",

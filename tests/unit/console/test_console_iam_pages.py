@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import time
+from html import unescape
 
 import httpx
 import pytest
@@ -350,3 +351,19 @@ async def test_a_user_is_deleted_with_everything_that_hangs_on_it(
     assert 'href="/console/iam/users/hank"' not in listing.text
     assert "hank" not in group.text
     assert not await console.identity.list_virtual_mfa_devices(tenant)
+
+
+async def test_iams_refusals_read_in_french_with_iams_own_words_after(
+    console: ConsoleHarness,
+) -> None:
+    async with console.client(**{"accept-language": "fr"}) as client:
+        token = await _as_root(console, client)
+        await client.post("/iam/users", data={"csrf": token, "name": "ines"})
+        await client.post("/iam/users/ines/access-keys", data={"csrf": token})
+        conflict = await client.post("/iam/users/delete", data={"csrf": token, "name": "ines"})
+        missing = await client.get("/iam/users/nobody")
+    assert conflict.status_code == 409
+    text = unescape(conflict.text)
+    assert "Encore utilisé" in text and "(DeleteConflict)" in text
+    assert "the user still has" in text  # IAM's own words name what is left
+    assert missing.status_code == 404 and "Aucune entité IAM" in unescape(missing.text)
