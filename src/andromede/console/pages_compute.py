@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from andromede.console.pages_ec2 import no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import (
@@ -63,11 +64,6 @@ def _client_token() -> str:
     return secrets.token_urlsafe(18)
 
 
-def _no_ec2(console: Console, request: Request) -> tuple[str, int]:
-    _ = console.catalogue(request).gettext
-    return _("This server serves no EC2."), 404
-
-
 # -- instances -------------------------------------------------------------------------------
 
 
@@ -84,7 +80,7 @@ async def _instances_page(
     _ = console.catalogue(request).gettext
     page = InstancePage([], None)
     if console.ec2 is None:
-        error, status = _no_ec2(console, request)
+        error, status = no_ec2(console, request)
     else:
         try:
             page = await console.ec2.describe_instances(
@@ -138,7 +134,7 @@ async def _launch_page(
     _ = console.catalogue(request).gettext
     choices = LaunchChoices([], [], [], [], [])
     if console.ec2 is None:
-        error, status = _no_ec2(console, request)
+        error, status = no_ec2(console, request)
     else:
         try:
             choices = await console.ec2.launch_choices(request.scope, session.principal)
@@ -210,7 +206,7 @@ async def instance(console: Console, request: Request) -> Response:
     found: InstanceRow | None = None
     output, error, status = "", None, 200
     if console.ec2 is None:
-        error, status = _no_ec2(console, request)
+        error, status = no_ec2(console, request)
     else:
         origin, principal = request.scope, session.principal
         try:
@@ -290,7 +286,7 @@ async def _volumes_page(
     attachable: list[InstanceRow] = []
     next_token = None
     if console.ec2 is None:
-        error, status = _no_ec2(console, request)
+        error, status = no_ec2(console, request)
     else:
         origin, principal = request.scope, session.principal
         try:
@@ -393,7 +389,7 @@ async def _key_pairs_page(
     _ = console.catalogue(request).gettext
     rows: list[KeyPairRow] = []
     if console.ec2 is None:
-        error, status = _no_ec2(console, request)
+        error, status = no_ec2(console, request)
     else:
         try:
             rows = await console.ec2.describe_key_pairs(request.scope, session.principal)

@@ -9,14 +9,15 @@ public image) is only an aid to the reader: EC2 refuses those calls whoever send
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
+from andromede.console.pages_ec2 import Change, action, field, no_ec2, viewer
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import (
@@ -45,73 +46,9 @@ _DIRECTIONS: Final[dict[str, tuple[RuleChange, RuleChange]]] = {
     "outbound": ("AuthorizeSecurityGroupEgress", "RevokeSecurityGroupEgress"),
 }
 
-Handler = Callable[["Console", Request], Awaitable[Response]]
-# A change: EC2's call with the form's fields, answering where the browser goes next.
-Change = Callable[[Ec2Wire, Request, Principal, dict[str, str]], Awaitable[str]]
-
-
-class _Page(Protocol):
-    """A page: EC2's answers for the caller, with an action's refusal (``error``, ``status``)
-    and the fields typed in the refused form (``typed``, by the form's name)."""
-
-    def __call__(
-        self,
-        console: Console,
-        request: Request,
-        session: Session,
-        *,
-        typed: Mapping[str, Mapping[str, str]] | None = ...,
-        error: str | None = ...,
-        status: int = ...,
-    ) -> Awaitable[Response]: ...
-
-
-def _field(fields: Mapping[str, str], name: str) -> str:
-    return fields.get(name, "").strip()
-
 
 def _group_url(group_id: str) -> str:
     return f"{_GROUPS_URL}/{quote(group_id, safe='')}"
-
-
-def _no_ec2(console: Console, request: Request) -> tuple[str, int]:
-    _ = console.catalogue(request).gettext
-    return _("This server serves no EC2."), 404
-
-
-def _viewer(page: _Page) -> Handler:
-    async def handler(console: Console, request: Request) -> Response:
-        session = await console.session(request)
-        if session is None:
-            return console.to_login()
-        return await page(console, request, session)
-
-    return handler
-
-
-def _action(page: _Page, change: Change, *, form: str = "") -> Handler:
-    """A POST of ``page``'s: EC2's call, then a redirect (303); or ``page`` again with EC2's
-    refusal and, when the post was the ``form`` of that name, its fields as typed."""
-
-    async def handler(console: Console, request: Request) -> Response:
-        session = await console.session(request)
-        if session is None:
-            return console.to_login()
-        fields = await console.form(request, session)
-        if fields is None:
-            return console.refused_form(request, session)
-        if console.ec2 is None:
-            return await page(console, request, session)
-        try:
-            target = await change(console.ec2, request, session.principal, fields)
-        except WireError as exc:
-            return await page(
-                console, request, session, typed={form: fields} if form else {},
-                error=console.error_text(request, exc), status=exc.status,
-            )  # fmt: skip
-        return RedirectResponse(target, status_code=303)
-
-    return handler
 
 
 # -- security groups -------------------------------------------------------------------------
@@ -130,7 +67,7 @@ async def _groups_page(
     groups: list[SecurityGroupRow] = []
     vpcs: list[VpcRow] = []
     if console.ec2 is None:
-        error, status = _no_ec2(console, request)
+        error, status = no_ec2(console, request)
     else:
         origin, principal = request.scope, session.principal
         try:
@@ -168,7 +105,7 @@ async def _group_page(
     group: SecurityGroupRow | None = None
     peers: list[SecurityGroupRow] = []
     if console.ec2 is None:
-        error, status = _no_ec2(console, request)
+        error, status = no_ec2(console, request)
     else:
         origin, principal = request.scope, session.principal
         try:
@@ -203,7 +140,7 @@ async def _group_page(
 async def _create_group(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
     group_id = await ec2.create_security_group(
         request.scope, who,
-        name=_field(f, "name"), description=_field(f, "description"), vpc_id=_field(f, "vpc_id"),
+        name=field(f, "name"), description=field(f, "description"), vpc_id=field(f, "vpc_id"),
     )  # fmt: skip
     # To its page, where its rules are added (the list, should EC2 have named none).
     return _group_url(group_id) if group_id else _GROUPS_URL
@@ -221,11 +158,11 @@ def _rule_change(direction: str, *, add: bool) -> Change:
     async def change(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
         group_id = request.path_params["group_id"]
         rule = RuleRow(
-            protocol=_field(f, "protocol"),
-            from_port=_field(f, "from_port"),
-            to_port=_field(f, "to_port"),
-            peer=_field(f, "peer"),
-            description=_field(f, "description") if add else "",
+            protocol=field(f, "protocol"),
+            from_port=field(f, "from_port"),
+            to_port=field(f, "to_port"),
+            peer=field(f, "peer"),
+            description=field(f, "description") if add else "",
         )
         await ec2.change_rule(request.scope, who, authorise if add else revoke, group_id, rule)
         return _group_url(group_id)
@@ -249,7 +186,7 @@ async def _images_page(
     images: list[ImageRow] = []
     snapshots: list[Choice] = []
     if console.ec2 is None:
-        error, status = _no_ec2(console, request)
+        error, status = no_ec2(console, request)
     else:
         origin, principal = request.scope, session.principal
         try:
@@ -277,8 +214,8 @@ async def _images_page(
 async def _register_image(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
     await ec2.register_image(
         request.scope, who,
-        name=_field(f, "name"), description=_field(f, "description"),
-        snapshot_id=_field(f, "snapshot_id"), root_device=_field(f, "root_device"),
+        name=field(f, "name"), description=field(f, "description"),
+        snapshot_id=field(f, "snapshot_id"), root_device=field(f, "root_device"),
     )  # fmt: skip
     return _IMAGES_URL
 
@@ -307,7 +244,7 @@ async def _vpcs_page(
     subnets: list[SubnetRow] = []
     zones: list[str] = []
     if console.ec2 is None:
-        error, status = _no_ec2(console, request)
+        error, status = no_ec2(console, request)
     else:
         origin, principal = request.scope, session.principal
         try:
@@ -332,7 +269,7 @@ async def _vpcs_page(
 
 
 async def _create_vpc(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
-    await ec2.create_vpc(request.scope, who, _field(f, "cidr"), _field(f, "name"))
+    await ec2.create_vpc(request.scope, who, field(f, "cidr"), field(f, "name"))
     return _VPCS_URL
 
 
@@ -344,8 +281,8 @@ async def _delete_vpc(ec2: Ec2Wire, request: Request, who: Principal, f: dict[st
 async def _create_subnet(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
     await ec2.create_subnet(
         request.scope, who,
-        vpc_id=_field(f, "vpc_id"), cidr=_field(f, "cidr"),
-        zone=_field(f, "zone"), name=_field(f, "name"),
+        vpc_id=field(f, "vpc_id"), cidr=field(f, "cidr"),
+        zone=field(f, "zone"), name=field(f, "name"),
     )  # fmt: skip
     return _VPCS_URL
 
@@ -356,24 +293,24 @@ async def _delete_subnet(ec2: Ec2Wire, request: Request, who: Principal, f: dict
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/security-groups", _viewer(_groups_page), ["GET"]),
-    ("/security-groups", _action(_groups_page, _create_group, form="create"), ["POST"]),
-    ("/security-groups/{group_id}", _viewer(_group_page), ["GET"]),
-    ("/security-groups/{group_id}/delete", _action(_groups_page, _delete_group), ["POST"]),
+    ("/security-groups", viewer(_groups_page), ["GET"]),
+    ("/security-groups", action(_groups_page, _create_group, form="create"), ["POST"]),
+    ("/security-groups/{group_id}", viewer(_group_page), ["GET"]),
+    ("/security-groups/{group_id}/delete", action(_groups_page, _delete_group), ["POST"]),
     ("/security-groups/{group_id}/inbound/add",
-     _action(_group_page, _rule_change("inbound", add=True), form="inbound"), ["POST"]),
+     action(_group_page, _rule_change("inbound", add=True), form="inbound"), ["POST"]),
     ("/security-groups/{group_id}/inbound/remove",
-     _action(_group_page, _rule_change("inbound", add=False)), ["POST"]),
+     action(_group_page, _rule_change("inbound", add=False)), ["POST"]),
     ("/security-groups/{group_id}/outbound/add",
-     _action(_group_page, _rule_change("outbound", add=True), form="outbound"), ["POST"]),
+     action(_group_page, _rule_change("outbound", add=True), form="outbound"), ["POST"]),
     ("/security-groups/{group_id}/outbound/remove",
-     _action(_group_page, _rule_change("outbound", add=False)), ["POST"]),
-    ("/images", _viewer(_images_page), ["GET"]),
-    ("/images", _action(_images_page, _register_image, form="register"), ["POST"]),
-    ("/images/{image_id}/deregister", _action(_images_page, _deregister_image), ["POST"]),
-    ("/vpcs", _viewer(_vpcs_page), ["GET"]),
-    ("/vpcs", _action(_vpcs_page, _create_vpc, form="vpc"), ["POST"]),
-    ("/vpcs/{vpc_id}/delete", _action(_vpcs_page, _delete_vpc), ["POST"]),
-    ("/subnets", _action(_vpcs_page, _create_subnet, form="subnet"), ["POST"]),
-    ("/subnets/{subnet_id}/delete", _action(_vpcs_page, _delete_subnet), ["POST"]),
+     action(_group_page, _rule_change("outbound", add=False)), ["POST"]),
+    ("/images", viewer(_images_page), ["GET"]),
+    ("/images", action(_images_page, _register_image, form="register"), ["POST"]),
+    ("/images/{image_id}/deregister", action(_images_page, _deregister_image), ["POST"]),
+    ("/vpcs", viewer(_vpcs_page), ["GET"]),
+    ("/vpcs", action(_vpcs_page, _create_vpc, form="vpc"), ["POST"]),
+    ("/vpcs/{vpc_id}/delete", action(_vpcs_page, _delete_vpc), ["POST"]),
+    ("/subnets", action(_vpcs_page, _create_subnet, form="subnet"), ["POST"]),
+    ("/subnets/{subnet_id}/delete", action(_vpcs_page, _delete_subnet), ["POST"]),
 ]  # fmt: skip

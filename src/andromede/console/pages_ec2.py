@@ -1,0 +1,89 @@
+"""The EC2 pages' plumbing, shared by the instances, network and templates pages: a page's
+protocol (EC2's answers for the caller, with an action's refusal and the fields typed in the
+refused form), a viewer that renders it for a signed-in caller, and an action that makes
+EC2's call from a CSRF-checked form, then redirects (303) or shows the page again with EC2's
+refusal and status."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Protocol
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from andromede.console.wire import WireError
+from andromede.console.wire_ec2 import Ec2Wire
+from andromede.iam.model import Principal
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
+
+__all__ = ["Change", "Handler", "Page", "action", "field", "no_ec2", "viewer"]
+
+Handler = Callable[["Console", Request], Awaitable[Response]]
+# A change: EC2's call with the form's fields, answering where the browser goes next.
+Change = Callable[[Ec2Wire, Request, Principal, dict[str, str]], Awaitable[str]]
+
+
+class Page(Protocol):
+    """A page: EC2's answers for the caller, with an action's refusal (``error``, ``status``)
+    and the fields typed in the refused form (``typed``, by the form's name)."""
+
+    def __call__(
+        self,
+        console: Console,
+        request: Request,
+        session: Session,
+        *,
+        typed: Mapping[str, Mapping[str, str]] | None = ...,
+        error: str | None = ...,
+        status: int = ...,
+    ) -> Awaitable[Response]: ...
+
+
+def field(fields: Mapping[str, str], name: str) -> str:
+    return fields.get(name, "").strip()
+
+
+def no_ec2(console: Console, request: Request) -> tuple[str, int]:
+    """What a page says on a server that serves no EC2, and its status."""
+    _ = console.catalogue(request).gettext
+    return _("This server serves no EC2."), 404
+
+
+def viewer(page: Page) -> Handler:
+    async def handler(console: Console, request: Request) -> Response:
+        session = await console.session(request)
+        if session is None:
+            return console.to_login()
+        return await page(console, request, session)
+
+    return handler
+
+
+def action(page: Page, change: Change, *, form: str = "", max_fields: int = 16) -> Handler:
+    """A POST of ``page``'s: EC2's call, then a redirect (303); or ``page`` again with EC2's
+    refusal and, when the post was the ``form`` of that name, its fields as typed. A form
+    past ``max_fields`` fields is not read (a form repeating its security groups needs more
+    than the console's usual 16)."""
+
+    async def handler(console: Console, request: Request) -> Response:
+        session = await console.session(request)
+        if session is None:
+            return console.to_login()
+        fields = await console.form(request, session, max_fields=max_fields)
+        if fields is None:
+            return console.refused_form(request, session)
+        if console.ec2 is None:
+            return await page(console, request, session)
+        try:
+            target = await change(console.ec2, request, session.principal, fields)
+        except WireError as exc:
+            return await page(
+                console, request, session, typed={form: fields} if form else {},
+                error=console.error_text(request, exc), status=exc.status,
+            )  # fmt: skip
+        return RedirectResponse(target, status_code=303)
+
+    return handler
