@@ -63,11 +63,18 @@ class AuditTrail:
     def origin(self, log: str) -> str:
         return f"{self._key.name}/{log}"
 
-    async def trail_document(self, log: str) -> tuple[SignedCheckpoint, AsyncIterator[bytes]]:
+    async def trail_document(
+        self, log: str, *, trusted_size: int | None = None
+    ) -> tuple[SignedCheckpoint, AsyncIterator[bytes]]:
         """The log as one JSON trail, the document ``andromede audit download`` writes and
         ``andromede audit verify`` checks offline: the latest signed checkpoint, the hashes
         standing for pruned entries, and every entry the checkpoint covers, read
         ``max_entries`` at a time and sent as they are read (a long log is never held whole).
+
+        With ``trusted_size`` (the size of a trail verified before, at most this one's), the
+        consistency proof from that tree to this one comes too, as ``download --trusted`` adds
+        it: ``verify --trusted`` then shows the log extends what was verified, even past
+        pruned entries (InvalidTreeRange for a size larger than the log).
 
         Returns the checkpoint (for the caller to name the file) and the document's bytes. A
         retention pass that prunes the next page meanwhile ends the stream with
@@ -79,6 +86,12 @@ class AuditTrail:
             head["pruned"] = {
                 "size": first,
                 "hashes": [base64.b64encode(h).decode() for h in hashes],
+            }
+        if trusted_size is not None:
+            proof = await self.consistency_proof(log, trusted_size, signed.size)
+            head["consistency"] = {
+                "first": trusted_size,
+                "hashes": [base64.b64encode(h).decode() for h in proof],
             }
 
         async def document() -> AsyncIterator[bytes]:

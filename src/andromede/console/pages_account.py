@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 
 from andromede.audit.access import Actor
-from andromede.audit.errors import NoSuchAccessRequest
+from andromede.audit.errors import InvalidTreeRange, NoSuchAccessRequest
 from andromede.billing.errors import InvalidPeriod
 from andromede.billing.export import usage_csv_text
 from andromede.billing.model import parse_month
@@ -120,8 +120,8 @@ async def audit(console: Console, request: Request) -> Response:
     )
 
 
-# A download is the whole log: the actions ``andromede audit download`` needs but the proofs,
-# which a trail without a trusted checkpoint does not carry.
+# A download is the whole log: the actions ``andromede audit download`` needs; the proofs
+# only for a trail that extends one verified before (``since``).
 _DOWNLOAD_ACTIONS: Final = (
     Action.GET_AUDIT_CHECKPOINT,
     Action.GET_AUDIT_ENTRIES,
@@ -131,7 +131,8 @@ _DOWNLOAD_ACTIONS: Final = (
 
 async def audit_download(console: Console, request: Request) -> Response:
     """The tenant's log as the JSON trail ``andromede audit verify`` checks offline, streamed
-    page by page as the trail reads it."""
+    page by page as the trail reads it; with ``since`` (the size of a trail verified before),
+    with the consistency proof ``verify --trusted`` checks against that trail."""
     session = await console.session(request)
     if session is None:
         return console.to_login()
@@ -139,12 +140,28 @@ async def audit_download(console: Console, request: Request) -> Response:
     account = session.principal.tenant_id
     if trail is None or account is None:
         return _absent(console, request, session, console.catalogue(request).gettext("Audit trail"))
+    since_text = request.query_params.get("since", "")
+    if since_text and not (since_text.isdigit() and len(since_text) < 19):
+        _ = console.catalogue(request).gettext
+        return console.render(
+            request, "message.html", session=session, status=400, title=_("Audit trail"),
+            error=_("The size of the trail verified before is a whole number of entries."),
+        )  # fmt: skip
+    since = int(since_text) if since_text else None
+    actions = _DOWNLOAD_ACTIONS if since is None else (*_DOWNLOAD_ACTIONS, Action.GET_AUDIT_PROOF)
     refused = await console.authorise(
-        request, session, _DOWNLOAD_ACTIONS, audit_log_arn(account), account=account
+        request, session, actions, audit_log_arn(account), account=account
     )
     if refused is not None:
         return refused
-    signed, document = await trail.trail_document(account)
+    try:
+        signed, document = await trail.trail_document(account, trusted_size=since)
+    except InvalidTreeRange:
+        _ = console.catalogue(request).gettext
+        return console.render(
+            request, "message.html", session=session, status=409, title=_("Audit trail"),
+            error=_("The log has fewer entries than the trail verified before: it lost some."),
+        )  # fmt: skip
     name = f"audit-trail-{account}-{signed.size}.json"
     return StreamingResponse(
         document,

@@ -4,6 +4,7 @@ refused to a user without every read a download needs."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -78,3 +79,45 @@ async def test_a_download_needs_every_read_of_the_log(console: ConsoleHarness) -
     assert page.status_code == 200
     assert refused.status_code == 403
     assert "andromede:GetAuditPrunedHashes" in refused.text
+
+
+async def test_a_later_download_proves_it_extends_the_one_verified_before(
+    tmp_path: Path,
+) -> None:
+    """``since``: the consistency proof ``verify --trusted`` checks against the earlier trail
+    (a proof altered fails it); a size past the log's is refused."""
+    async with console_harness(tmp_path, audit_max_entries=2) as console:
+        await console.user_with_password(console.admin_tenant_id, "root")
+        running = console.application._running
+        assert running is not None
+        async with console.client() as client:
+            await log_in(client, "admin", "root")
+            token = await csrf(client, "/iam/users")
+            await client.post("/iam/users", data={"csrf": token, "name": "first"})
+            await running.audit.flush()
+            earlier = await client.get("/audit/trail.json")
+            for number in range(3):
+                await client.post("/iam/users", data={"csrf": token, "name": f"later{number}"})
+            await running.audit.flush()
+            old_size = len(json.loads(earlier.content)["entries"])
+            later = await client.get("/audit/trail.json", params={"since": str(old_size)})
+            too_far = await client.get("/audit/trail.json", params={"since": "100000"})
+            nonsense = await client.get("/audit/trail.json", params={"since": "-1"})
+            key = await client.get("/audit/audit-log.pub")
+    document = json.loads(later.content)
+    assert document["consistency"]["first"] == old_size < len(document["entries"])
+    earlier_file, later_file = tmp_path / "earlier.json", tmp_path / "later.json"
+    key_file = tmp_path / "audit-log.pub"
+    earlier_file.write_bytes(earlier.content)
+    later_file.write_bytes(later.content)
+    key_file.write_text(key.text)
+    verify = [
+        "audit", "verify", str(later_file), "--public-key", str(key_file),
+        "--trusted", str(earlier_file),
+    ]  # fmt: skip
+    assert CliRunner().invoke(app, verify).exit_code == 0
+    # The proof is what links the two: one of its hashes changed, the link breaks.
+    document["consistency"]["hashes"][0] = base64.b64encode(bytes(32)).decode()
+    later_file.write_text(json.dumps(document))
+    assert CliRunner().invoke(app, verify).exit_code == 1
+    assert too_far.status_code == 409 and nonsense.status_code == 400
