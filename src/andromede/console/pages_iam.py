@@ -177,10 +177,6 @@ def _document(fields: dict[str, str], name: str = "document") -> str:
     return fields.get(name, "")[:_MAX_DOCUMENT]
 
 
-async def _create_user(iam: IamWire, origin: Scope, session: Session, f: dict[str, str]) -> None:
-    await iam.create_user(origin, session.principal, _field(f, "name"))
-
-
 async def _delete_user(iam: IamWire, origin: Scope, session: Session, f: dict[str, str]) -> None:
     await iam.delete_user(origin, session.principal, _field(f, "name"))
 
@@ -465,6 +461,44 @@ async def delete_user_entirely(console: Console, request: Request) -> Response:
     return RedirectResponse(_url("users"), status_code=303)
 
 
+async def create_user(console: Console, request: Request) -> Response:
+    """A user, and in the same form, as the AWS console's wizard: a group to join, a console
+    password, an access key — each IAM's own call, in that order. The user made, a later
+    refusal shows on the user's page (what was made stays, as in the AWS console); a new
+    key's secret is on that answer, as when it is made from the user's page."""
+    found = await _wire_or_page(console, request)
+    if isinstance(found, Response):
+        return found
+    session, iam = found
+    fields = await console.form(request, session)
+    if fields is None:
+        return console.refused_form(request, session)
+    origin, principal, name = request.scope, session.principal, _field(fields, "name")
+    try:
+        await iam.create_user(origin, principal, name)
+    except WireError as exc:
+        return await _list_page(
+            console, request, session, iam, "users", marker=None,
+            error=console.error_text(request, exc), status=exc.status,
+        )  # fmt: skip
+    new_key = None
+    try:
+        if group := _field(fields, "group"):
+            await iam.add_user_to_group(origin, principal, name, group)
+        if password := fields.get("password", "")[:128]:
+            await iam.set_password(origin, principal, name, password, exists=False)
+        if fields.get("access_key") == "yes":
+            new_key = await iam.create_access_key(origin, principal, name)
+    except WireError as exc:
+        return await _detail_page(
+            console, request, session, iam, "users", name,
+            error=console.error_text(request, exc), status=exc.status,
+        )  # fmt: skip
+    if new_key is not None:
+        return await _detail_page(console, request, session, iam, "users", name, new_key=new_key)
+    return RedirectResponse(_url("users"), status_code=303)
+
+
 async def _mfa_page(
     console: Console,
     request: Request,
@@ -564,7 +598,7 @@ async def iam_home(console: Console, request: Request) -> Response:
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/iam", iam_home, ["GET"]),
     *((f"/iam/{what}", _lister(what), ["GET"]) for what in _LISTS),
-    ("/iam/users", _list_change("users", _create_user), ["POST"]),
+    ("/iam/users", create_user, ["POST"]),
     ("/iam/users/delete", _list_change("users", _delete_user), ["POST"]),
     ("/iam/groups", _list_change("groups", _create_group), ["POST"]),
     ("/iam/groups/delete", _list_change("groups", _delete_group), ["POST"]),

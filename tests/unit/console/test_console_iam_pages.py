@@ -367,3 +367,31 @@ async def test_iams_refusals_read_in_french_with_iams_own_words_after(
     assert "Encore utilisé" in text and "(DeleteConflict)" in text
     assert "the user still has" in text  # IAM's own words name what is left
     assert missing.status_code == 404 and "Aucune entité IAM" in unescape(missing.text)
+
+
+async def test_a_user_is_made_with_a_group_a_password_and_a_key_in_one_form(
+    console: ConsoleHarness,
+) -> None:
+    tenant = console.admin_tenant_id
+    async with console.client() as client:
+        token = await _as_root(console, client)
+        await client.post("/iam/groups", data={"csrf": token, "name": "team"})
+        made = await client.post(
+            "/iam/users",
+            data={"csrf": token, "name": "jo", "group": "team",
+                  "password": "Another-Horse-77", "access_key": "yes"},
+        )  # fmt: skip
+        assert made.status_code == 200 and "will not be shown again" in made.text
+        key_id, _secret = _new_secret(made)
+        page = await client.get("/iam/users/jo")
+        half = await client.post(
+            "/iam/users", data={"csrf": token, "name": "kim", "group": "no-such-group"}
+        )
+    assert 'href="/console/iam/groups/team"' in page.text
+    assert "may sign in to the console" in page.text and key_id in page.text
+    assert [k.access_key_id for k in await console.identity.list_access_keys(tenant, "jo")] == [
+        key_id
+    ]
+    # The user is made; the group IAM does not know is refused on the user's page.
+    assert half.status_code == 404 and "(NoSuchEntity)" in half.text
+    assert (await console.identity.get_user(tenant, "kim")).name == "kim"
