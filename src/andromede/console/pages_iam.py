@@ -335,22 +335,17 @@ def _kind_of(what: str) -> Kind:
     return _KIND_OF_PATH[what]
 
 
-def _attach(what: str) -> DetailChange:
+def _managed(what: str, *, attach: bool) -> DetailChange:
+    """Attach (or detach) the managed policy the form names to the user, group or role."""
+
     async def change(
         iam: IamWire, origin: Scope, session: Session, name: str, f: dict[str, str]
     ) -> None:
-        arn = _field(f, "arn", 2048)
-        await iam.attach_policy(origin, session.principal, _kind_of(what), name, arn)
-
-    return change
-
-
-def _detach(what: str) -> DetailChange:
-    async def change(
-        iam: IamWire, origin: Scope, session: Session, name: str, f: dict[str, str]
-    ) -> None:
-        arn = _field(f, "arn", 2048)
-        await iam.detach_policy(origin, session.principal, _kind_of(what), name, arn)
+        arn, kind = _field(f, "arn", 2048), _kind_of(what)
+        if attach:
+            await iam.attach_policy(origin, session.principal, kind, name, arn)
+        else:
+            await iam.detach_policy(origin, session.principal, kind, name, arn)
 
     return change
 
@@ -580,8 +575,16 @@ async def enable_mfa(console: Console, request: Request) -> Response:
 def _subject_routes(what: str) -> list[tuple[str, Any, list[str]]]:
     """The routes a user's, group's and role's page share: their policies."""
     return [
-        (f"/iam/{what}/{{name}}/policies/attach", _detail_change(what, _attach(what)), ["POST"]),
-        (f"/iam/{what}/{{name}}/policies/detach", _detail_change(what, _detach(what)), ["POST"]),
+        (
+            f"/iam/{what}/{{name}}/policies/attach",
+            _detail_change(what, _managed(what, attach=True)),
+            ["POST"],
+        ),
+        (
+            f"/iam/{what}/{{name}}/policies/detach",
+            _detail_change(what, _managed(what, attach=False)),
+            ["POST"],
+        ),
         (f"/iam/{what}/{{name}}/inline", _detail_change(what, _put_inline(what)), ["POST"]),
         (
             f"/iam/{what}/{{name}}/inline/delete",
