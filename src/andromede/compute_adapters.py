@@ -435,5 +435,7 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         max_launch_template_versions=settings.max_launch_template_versions,
         max_vpcs=settings.max_vpcs_per_tenant,
         max_subnets_per_vpc=settings.max_subnets_per_vpc,
+        max_route_tables_per_vpc=settings.max_route_tables_per_vpc,
+        max_routes_per_route_table=settings.max_routes_per_route_table,
         reserved_cidrs=(settings.hypervisor_transit_cidr, settings.hypervisor_public_cidr),
     )

@@ -858,6 +858,20 @@ class Settings(BaseSettings):
         le=10000,
         description="Most subnets one VPC may hold, a default subnet included (EC2's quota: 200).",
     )
+    max_route_tables_per_vpc: int = Field(
+        default=200,
+        ge=1,
+        le=10000,
+        description="Most route tables one VPC may hold, its main table included (EC2's quota: "
+        "200).",
+    )
+    max_routes_per_route_table: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Most routes one route table may hold besides its local route (EC2's "
+        "quota: 50).",
+    )
     instance_stop_timeout: float = Field(
         default=60.0,
         gt=0,

@@ -29,6 +29,7 @@ from andromede.compute.model import (
     parse_rule,
 )
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
+from andromede.compute.routing import InternetGateway, RouteTable, main_route_table
 from andromede.compute.store import ComputeStore, Record
 from andromede.compute.store_memory import MemoryComputeStore
 from andromede.compute.store_sql import SqlComputeStore
@@ -372,3 +373,36 @@ async def test_change_writes_a_template_with_its_versions_or_nothing(store: Comp
     assert await store.launch_template_versions(lt.template_id) == []
     assert await store.launch_templates_named(TENANT, "web") == []
     assert not await store.change(last)  # gone: nothing to change
+
+
+async def test_change_replaces_other_records_at_their_revisions_or_nothing(
+    store: ComputeStore,
+) -> None:
+    """What attaching a gateway or moving an association relies on (decision 0121): the
+    parent's revision and each replaced record's are checked in one transaction."""
+    vpc = Vpc("vpc-0123456789abcdef0", TENANT, "10.9.0.0/16", is_default=False)
+    gateway = InternetGateway("igw-0123456789abcdef0", TENANT)
+    table = main_route_table(vpc)
+    await store.insert(vpc, gateway, table)
+    attached = replace(gateway, vpc_id=vpc.vpc_id)
+    assert await store.change(vpc, replace=[attached, replace(table, tags=(("k", "v"),))])
+    read_gateway = await store.get(InternetGateway, gateway.gateway_id)
+    read_table = await store.get(RouteTable, table.route_table_id)
+    read_vpc = await store.get(Vpc, vpc.vpc_id)
+    assert read_gateway is not None and (read_gateway.vpc_id, read_gateway.revision) == (
+        vpc.vpc_id,
+        1,
+    )
+    assert read_table is not None and (read_table.tags, read_table.revision) == ((("k", "v"),), 1)
+    assert read_vpc is not None and read_vpc.revision == 1
+    # One replaced record read stale: nothing is written, the parent included.
+    assert not await store.change(read_vpc, replace=[replace(gateway, vpc_id=None)])
+    after_vpc = await store.get(Vpc, vpc.vpc_id)
+    after_gateway = await store.get(InternetGateway, gateway.gateway_id)
+    assert after_vpc is not None and after_vpc.revision == 1
+    assert after_gateway == read_gateway
+    # The records of both kinds are listed per tenant.
+    assert [t.route_table_id for t in await store.list(RouteTable, TENANT)] == [
+        table.route_table_id
+    ]
+    assert await store.list(InternetGateway, OTHER) == []

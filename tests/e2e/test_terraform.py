@@ -837,6 +837,27 @@ resource "aws_subnet" "web" {
   cidr_block = "10.42.1.0/24"
   tags       = { Name = "web" }
 }
+resource "aws_internet_gateway" "lab" {
+  vpc_id = aws_vpc.lab.id
+  tags   = { Name = "lab" }
+}
+resource "aws_route_table" "public" {
+  vpc_id = aws_vpc.lab.id
+  route {
+    cidr_block = "0.0.0.0/0"
+    gateway_id = aws_internet_gateway.lab.id
+  }
+  tags = { Name = "public" }
+}
+resource "aws_route_table_association" "web" {
+  subnet_id      = aws_subnet.web.id
+  route_table_id = aws_route_table.public.id
+}
+resource "aws_route" "partner" {
+  route_table_id         = aws_vpc.lab.main_route_table_id
+  destination_cidr_block = "192.0.2.0/24"
+  gateway_id             = aws_internet_gateway.lab.id
+}
 resource "aws_instance" "web" {
   instance_type = "t3.micro"
   subnet_id     = aws_subnet.web.id
@@ -850,6 +871,9 @@ output "template_id" { value = aws_launch_template.web.id }
 output "instance_id" { value = aws_instance.web.id }
 output "vpc" { value = aws_vpc.lab }
 output "subnet_id" { value = aws_subnet.web.id }
+output "gateway_id" { value = aws_internet_gateway.lab.id }
+output "public_table_id" { value = aws_route_table.public.id }
+output "association_id" { value = aws_route_table_association.web.id }
 """
 )
 
@@ -858,9 +882,12 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     ec2_server: ServerProcess, terraform: Terraform, tmp_path: Path
 ) -> None:
     """``aws_launch_template`` and an ``aws_instance`` launched from it (decision 0092) into an
-    ``aws_subnet`` of an ``aws_vpc`` (decision 0100): the template's data reaches the
-    instance, the instance's own ``instance_type`` and tags win, the VPC's main route table,
-    default ACL and group are found, and a second plan shows no change. The template has no
+    ``aws_subnet`` of an ``aws_vpc`` (decision 0100) whose ``aws_internet_gateway`` a
+    ``aws_route_table`` with an inline route and the main table's ``aws_route`` lead to, the
+    subnet given the table by an ``aws_route_table_association`` (decision 0121): the
+    template's data reaches the instance, the instance's own ``instance_type`` and tags win,
+    the VPC's main route table, default ACL and group are found, and a second plan shows no
+    change. The template has no
     user data and no instance tags:
     with them the provider (5.100) plans a change to the instance after every apply, the
     answers being EC2's (it hashes again the hash of the user data it read back, and takes
@@ -903,9 +930,12 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     vpc = outputs["vpc"]
     assert (instance["SubnetId"], instance["VpcId"]) == (outputs["subnet_id"], vpc["id"])
     assert instance["PrivateIpAddress"] == "10.42.1.4"
-    [table] = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc["id"]]}])[
-        "RouteTables"
-    ]
+    [table] = ec2.describe_route_tables(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc["id"]]},
+            {"Name": "association.main", "Values": ["true"]},
+        ]
+    )["RouteTables"]
     [acl] = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc["id"]]}])[
         "NetworkAcls"
     ]
@@ -923,11 +953,28 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     assert (vpc["enable_dns_support"], vpc["enable_dns_hostnames"]) == (True, False)
     [subnet] = ec2.describe_subnets(SubnetIds=[outputs["subnet_id"]])["Subnets"]
     assert subnet["MapPublicIpOnLaunch"] is False  # the provider's default, set after creation
+    # The gateway, the tables, their routes and the subnet's association (decision 0121).
+    [gateway] = ec2.describe_internet_gateways(InternetGatewayIds=[outputs["gateway_id"]])[
+        "InternetGateways"
+    ]
+    assert gateway["Attachments"] == [{"State": "available", "VpcId": vpc["id"]}]
+    [public] = ec2.describe_route_tables(RouteTableIds=[outputs["public_table_id"]])["RouteTables"]
+    routes = [(r["DestinationCidrBlock"], r["GatewayId"], r["State"]) for r in public["Routes"]]
+    assert routes == [
+        ("10.42.0.0/16", "local", "active"),
+        ("0.0.0.0/0", outputs["gateway_id"], "active"),
+    ]
+    assert [(a["SubnetId"], a["RouteTableAssociationId"]) for a in public["Associations"]] == [
+        (outputs["subnet_id"], outputs["association_id"])
+    ]
+    assert [r["DestinationCidrBlock"] for r in table["Routes"]] == ["10.42.0.0/16", "192.0.2.0/24"]
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)
     assert ec2.describe_launch_templates()["LaunchTemplates"] == []
     assert [v["IsDefault"] for v in ec2.describe_vpcs()["Vpcs"]] == [True]
+    left = ec2.describe_internet_gateways()["InternetGateways"]
+    assert [g["InternetGatewayId"] for g in left] != [] and outputs["gateway_id"] not in str(left)
 
 
 BOUNDARIES = (

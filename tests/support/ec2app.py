@@ -102,7 +102,8 @@ class World:
 
 
 @asynccontextmanager
-async def ec2_world(tmp_path: Path) -> AsyncIterator[World]:
+async def ec2_world(tmp_path: Path, **overrides: Any) -> AsyncIterator[World]:
+    """A world whose settings are the tests' defaults with ``overrides`` (a limit's test)."""
     identity = IdentityService(
         MemoryIdentityStore(), SecretSealer(os.urandom(32)), limits=IdentityLimits(cache_ttl=0)
     )
@@ -111,6 +112,7 @@ async def ec2_world(tmp_path: Path) -> AsyncIterator[World]:
         region=REGION,
         memory_hypervisor_vcpus=8,
         memory_hypervisor_memory_mib=8192,
+        **overrides,
     )
     driver = MemoryDriver(vcpus=8, memory_mib=8192)
     compute = ComputeService(

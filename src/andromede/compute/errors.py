@@ -8,7 +8,8 @@
     ├── InvalidId                    a malformed id (i-…, ami-…)
     ├── NotFound                     no such resource visible to the caller
     │   ├── NoModification           a volume named that was never modified
-    │   └── GroupInAnotherNetwork    a rule naming a group of another VPC than its own
+    │   ├── GroupInAnotherNetwork    a rule naming a group of another VPC than its own
+    │   └── RouteNotFound            no route to that destination in the table
     ├── Duplicate                    a name already taken (key pair, security group)
     ├── IdempotentParameterMismatch  a client token reused with other parameters
     ├── IncorrectInstanceState       the lifecycle refuses the event
@@ -23,7 +24,10 @@
     ├── InsufficientCapacity         no host has room
     ├── InstanceLimitExceeded        the tenant's quota is reached
     ├── ResourceLimitExceeded        too many launch templates, or versions of one
-    ├── NetworkLimitExceeded         too many VPCs, or subnets in one VPC
+    ├── NetworkLimitExceeded         too many VPCs, subnets, internet gateways, tables, routes
+    ├── AlreadyAssociated            a gateway attached, a subnet associated already
+    ├── GatewayNotAttached           detaching a gateway from a VPC it is not attached to
+    ├── RouteExists                  a route to that destination in the table already
     ├── InvalidRange                 a VPC's or subnet's CIDR of a size or place refused
     ├── CidrConflict                 a subnet's CIDR overlapping another of its VPC
     ├── DifferentNetworks            a security group of another VPC than the subnet's
@@ -38,11 +42,13 @@ from __future__ import annotations
 from andromede.errors import AndromedeError
 
 __all__ = [
+    "AlreadyAssociated",
     "CannotDelete",
     "CidrConflict",
     "ComputeError",
     "DifferentNetworks",
     "Duplicate",
+    "GatewayNotAttached",
     "GroupInAnotherNetwork",
     "HostUnreachable",
     "HypervisorFailed",
@@ -66,6 +72,8 @@ __all__ = [
     "ReservedName",
     "ResourceInUse",
     "ResourceLimitExceeded",
+    "RouteExists",
+    "RouteNotFound",
     "Unsupported",
 ]
 
@@ -186,12 +194,36 @@ class ResourceLimitExceeded(ComputeError):
 
 
 class NetworkLimitExceeded(ComputeError):
-    """The tenant's VPC quota, or a VPC's subnet quota, is reached; ``kind`` is ``vpc`` or
-    ``subnet``."""
+    """The tenant's VPC or internet gateway quota, a VPC's subnet or route table quota, or a
+    table's route quota is reached; ``kind`` is ``vpc``, ``subnet``, ``igw``, ``rtb`` or
+    ``route``."""
 
     def __init__(self, kind: str, message: str) -> None:
         self.kind = kind
         super().__init__(message)
+
+
+class AlreadyAssociated(ComputeError):
+    """An internet gateway attached already, or a subnet associated explicitly with a route
+    table already: EC2's ``Resource.AlreadyAssociated``."""
+
+
+class GatewayNotAttached(ComputeError):
+    """Detaching an internet gateway from a VPC it is not attached to."""
+
+
+class RouteExists(ComputeError):
+    """A route table holding a route to that destination already."""
+
+
+class RouteNotFound(NotFound):
+    """No route to that destination in the table: EC2's ``InvalidRoute.NotFound``."""
+
+    def __init__(self, destination: str, route_table_id: str) -> None:
+        super().__init__("route", destination)
+        self.args = (
+            f"no route with destination-cidr-block {destination} in route table {route_table_id}",
+        )
 
 
 class InvalidRange(ComputeError):
@@ -262,6 +294,9 @@ _NOUNS = {
     "lt-name": "launch template name",
     "lt-version": "launch template version",
     "rtb": "routeTable ID",
+    "igw": "internetGateway ID",
+    "gateway": "gateway ID",
+    "rtbassoc": "association ID",
     "acl": "networkAcl ID",
 }
 _PAST = {

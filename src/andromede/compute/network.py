@@ -86,6 +86,10 @@ class Vpc:
     enable_dns_support: bool = True
     enable_dns_hostnames: bool | None = None
     enable_network_address_usage_metrics: bool = False
+    # Its main route table stored (and, for a VPC made before route tables were, the internet
+    # gateway it was in effect routed through) — decision 0121. False in older records: the
+    # first call that needs the VPC's routing makes them.
+    routing_made: bool = False
 
     @property
     def resource_id(self) -> str:

@@ -39,6 +39,13 @@ from andromede.compute.network import (
     new_mac,
     subnet_vni,
 )
+from andromede.compute.routing import (
+    InternetGateway,
+    RouteTable,
+    RoutingView,
+    default_internet_gateway_id,
+    main_route_table,
+)
 from andromede.compute.service_core import ServiceCore
 
 __all__ = ["DefaultNetwork", "NetworksMixin", "with_wiring"]
@@ -87,13 +94,18 @@ class NetworksMixin(ServiceCore):
             subnet = await self.store.get(Subnet, ids.subnet_id)
             group = await self.store.get(SecurityGroup, ids.group_id)
             if vpc is not None and subnet is not None and group is not None:
-                return DefaultNetwork(vpc, subnet, group)
+                return DefaultNetwork(await self.routed(vpc), subnet, group)
             # Another subnet created at once may take the same VXLAN id: then the insert fails
             # whole and the next round picks another.
             taken = {s.vni for s in await self.store.list(Subnet, None)}
+            vpc = Vpc(ids.vpc_id, tenant_id, DEFAULT_VPC_CIDR, is_default=True, routing_made=True)
+            # EC2's default VPC has an internet gateway, and its main table routes to it.
+            gateway = InternetGateway(default_internet_gateway_id(tenant_id), tenant_id, vpc.vpc_id)
             try:
                 await self.store.insert(
-                    Vpc(ids.vpc_id, tenant_id, DEFAULT_VPC_CIDR, is_default=True),
+                    vpc,
+                    gateway,
+                    main_route_table(vpc, gateway.gateway_id),
                     Subnet(
                         ids.subnet_id,
                         tenant_id,
@@ -108,6 +120,35 @@ class NetworksMixin(ServiceCore):
             except Duplicate:
                 continue  # created by a concurrent call: read it
         raise NotFound("vpc", ids.vpc_id)
+
+    async def routed(self, vpc: Vpc) -> Vpc:
+        """``vpc`` with its routing stored (decision 0121). A VPC made before route tables
+        were had, in effect, a way to the internet for its instances with a public address:
+        it gets an internet gateway attached and a main table routing ``0.0.0.0/0`` to it, so
+        it keeps what it did. Serialised on the VPC's revision: one caller makes them."""
+        for _ in range(8):
+            if vpc.routing_made:
+                return vpc
+            tables = await self.store.list(RouteTable, vpc.tenant_id)
+            insert: list[InternetGateway | RouteTable] = []
+            if not any(t.main for t in tables if t.vpc_id == vpc.vpc_id):
+                gateway_id = (
+                    default_internet_gateway_id(vpc.tenant_id) if vpc.is_default else new_id("igw")
+                )
+                if await self.store.get(InternetGateway, gateway_id) is None:
+                    insert.append(InternetGateway(gateway_id, vpc.tenant_id, vpc.vpc_id))
+                insert.append(main_route_table(vpc, gateway_id))
+            made = replace(vpc, routing_made=True)
+            try:
+                if await self.store.change(made, insert=insert):
+                    return replace(made, revision=vpc.revision + 1)
+            except Duplicate:
+                pass  # made at once by another call: read it
+            fresh = await self.store.get(Vpc, vpc.vpc_id)
+            if fresh is None:
+                raise NotFound("vpc", vpc.vpc_id)
+            vpc = fresh
+        raise NotFound("vpc", vpc.vpc_id)
 
     async def describe_vpcs(self, tenant_id: str, ids: Sequence[str]) -> list[Vpc]:
         await self.default_network(tenant_id)
@@ -174,22 +215,35 @@ class NetworksMixin(ServiceCore):
 
     # -- security groups → firewalls ---------------------------------------------------------
 
+    async def routing_view(self, tenant_id: str) -> RoutingView:
+        """The tenant's VPCs, route tables and internet gateways, read once."""
+        return RoutingView(
+            {v.vpc_id: v for v in await self.store.list(Vpc, tenant_id)},
+            await self.store.list(RouteTable, tenant_id),
+            {g.gateway_id: g for g in await self.store.list(InternetGateway, tenant_id)},
+        )
+
     async def firewall_of(self, instance: Instance) -> InstanceFirewall:
         """The instance's security groups merged, rules naming a group turned into the
-        private addresses of its current members."""
+        private addresses of its current members, confined to what its routes reach."""
         groups = {g.group_id: g for g in await self.store.list(SecurityGroup, instance.tenant_id)}
         members = _members(await self.store.list(Instance, instance.tenant_id))
         mine = [groups[g] for g in instance.security_group_ids if g in groups]
-        return merge_firewall(mine, members)
+        view = await self.routing_view(instance.tenant_id)
+        return view.firewall(instance, merge_firewall(mine, members))
 
-    async def _push_firewalls(self, tenant_id: str, touched: Collection[str]) -> None:
+    async def _push_firewalls(
+        self, tenant_id: str, touched: Collection[str], *, vpc_ids: Collection[str] = ()
+    ) -> None:
         """Recompute and push the firewall of every running instance of the tenant that is a
-        member of a ``touched`` group or whose groups have a rule naming one."""
-        if not touched:
+        member of a ``touched`` group or whose groups have a rule naming one, or that is in
+        one of ``vpc_ids`` (whose routing changed)."""
+        if not touched and not vpc_ids:
             return
         groups = {g.group_id: g for g in await self.store.list(SecurityGroup, tenant_id)}
         instances = await self.store.list(Instance, tenant_id)
         members = _members(instances)
+        view = await self.routing_view(tenant_id)
         for instance in instances:
             if instance.state is not InstanceState.RUNNING:
                 continue
@@ -200,9 +254,14 @@ class NetworksMixin(ServiceCore):
                 for rule in (*group.ingress, *group.egress)
                 if rule.group_id is not None
             }
-            if not (set(instance.security_group_ids) | referenced) & set(touched):
+            if (
+                not (set(instance.security_group_ids) | referenced) & set(touched)
+                and instance.vpc_id not in vpc_ids
+            ):
                 continue
-            await self._set_firewall(instance, merge_firewall(mine, members))
+            await self._set_firewall(
+                instance, view.firewall(instance, merge_firewall(mine, members))
+            )
 
     async def _set_firewall(self, instance: Instance, firewall: InstanceFirewall) -> None:
         """Push ``firewall`` to the instance's host, then record how the host wires it now: in
@@ -229,8 +288,10 @@ class NetworksMixin(ServiceCore):
             if changed == current or await self.store.replace(changed):
                 return
 
-    def _push_later(self, tenant_id: str, touched: Collection[str]) -> None:
-        self._spawn(self._push_firewalls(tenant_id, tuple(touched)))
+    def _push_later(
+        self, tenant_id: str, touched: Collection[str], *, vpc_ids: Collection[str] = ()
+    ) -> None:
+        self._spawn(self._push_firewalls(tenant_id, tuple(touched), vpc_ids=tuple(vpc_ids)))
 
     # -- subnets across hosts ----------------------------------------------------------------
 
@@ -324,10 +385,12 @@ class NetworksMixin(ServiceCore):
             groups = {g.group_id: g for g in await self.store.list(SecurityGroup, tenant_id)}
             mine = [i for i in instances if i.tenant_id == tenant_id]
             members = _members(mine)
+            view = await self.routing_view(tenant_id)
             for instance in mine:
                 if instance.state is InstanceState.RUNNING:
                     held = [groups[g] for g in instance.security_group_ids if g in groups]
-                    await self._set_firewall(instance, merge_firewall(held, members))
+                    merged = merge_firewall(held, members)
+                    await self._set_firewall(instance, view.firewall(instance, merged))
         await self._push_peers(*{i.subnet_id for i in instances if i.state in _WIRED_ON_HOST})
 
     async def _push_all_peers(self) -> None:

@@ -1,37 +1,67 @@
-"""A VPC's main route table and default network ACL, read side (decision 0100), pure: derived
-from the VPC and its subnets, never stored.
+"""A VPC's routing, pure: internet gateways, route tables and their associations, what they
+let each instance reach, and the default network ACL (decisions 0100 and 0121).
 
-EC2 makes both with every VPC, and clients read them back after creating one (Terraform's
-``aws_vpc`` sets ``main_route_table_id`` and ``default_network_acl_id`` from them). What they
-say here is what the hosts do: the main route table holds the ``local`` route for the VPC's
-block and nothing else (there are no internet gateways to route to; a guest's way out is its
-subnet's namespace, decision 0015), and the default network ACL lets everything through in
-both directions — rule 100 allows all, rule ``*`` (32767) denies what is left, as EC2's default
-ACL — filtering being the security groups' job. Every subnet of the VPC is associated with that
-ACL (EC2 lists each) and, implicitly, with the main route table (EC2 lists no association for
-an implicit one).
+An **internet gateway** (``igw-…``) is a tenant's record, attached to at most one VPC, a VPC
+having at most one. A **route table** (``rtb-…``) belongs to a VPC; it holds the ``local``
+route of the VPC's block (made with it, never removed) and the routes a tenant adds, each to an
+internet gateway; its associations are explicit ones with subnets and, for exactly one table of
+each VPC, the *main* association, which stands for every subnet without an explicit one. The
+main table's id is derived from the VPC's (it was before tables were stored, and Terraform's
+state holds it as ``main_route_table_id``).
 
-Their ids are derived from the VPC's and the subnets' ids: stable across gateways and releases,
-with nothing to write, migrate or delete with the VPC.
+**What routes mean here.** A guest's packets leave its VPC through its host (decision 0015); the
+host sends out only what the instance's firewall lets through, so a route table is enforced by
+confining each instance's firewall (:func:`confine`) to what its subnet's table reaches
+(:func:`reach`): the VPC's block always (``local``), and the destination of every *active*
+route — one to an internet gateway attached to the VPC — for an instance with a public address.
+On EC2 too an instance is on the internet only with a public address *and* a route to an
+internet gateway; without the route its rules open nothing beyond the VPC. A route to a
+gateway detached or deleted stays in its table as a ``blackhole``, as on EC2.
+
+The default network ACL lets everything through in both directions — rule 100 allows all, rule
+``*`` (32767) denies what is left, as EC2's default ACL — filtering being the security groups'
+job. Every subnet of the VPC is associated with it (EC2 lists each). It is derived, never
+stored.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Final
 
+from andromede.compute.driver import FirewallRule, InstanceFirewall
+from andromede.compute.errors import InvalidParameterValue
+from andromede.compute.model import FORMAT_VERSION, Instance, Tags
 from andromede.compute.network import Subnet, Vpc
 
 __all__ = [
     "ACL_RULES",
+    "LOCAL",
     "AclRule",
+    "InternetGateway",
     "NetworkAcl",
+    "Route",
     "RouteTable",
+    "RouteTableAssociation",
+    "RoutingView",
+    "confine",
+    "default_internet_gateway_id",
     "default_network_acl",
+    "destination_cidr",
     "main_route_table",
+    "reach",
+    "route_state",
+    "table_of_subnet",
 ]
+
+LOCAL: Final = "local"
+# The origin EC2 reports for a route made with its table (the local route, and the default
+# VPC's route to its gateway) and for one a caller added.
+ORIGIN_TABLE: Final = "CreateRouteTable"
+ORIGIN_ROUTE: Final = "CreateRoute"
 
 
 def _derived(prefix: str, of: str) -> str:
@@ -40,14 +70,164 @@ def _derived(prefix: str, of: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class InternetGateway:
+    gateway_id: str
+    tenant_id: str
+    # The VPC it is attached to, if any.
+    vpc_id: str | None = None
+    tags: Tags = ()
+    format_version: int = FORMAT_VERSION
+    revision: int = 0
+
+    @property
+    def resource_id(self) -> str:
+        return self.gateway_id
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    # An IPv4 block in canonical form.
+    destination: str
+    # ``local`` (the VPC's own block) or an internet gateway's id.
+    gateway_id: str
+    origin: str = ORIGIN_ROUTE
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTableAssociation:
+    association_id: str
+    # None: the main association, which stands for every subnet without an explicit one.
+    subnet_id: str | None
+
+    @property
+    def main(self) -> bool:
+        return self.subnet_id is None
+
+
+@dataclass(frozen=True, slots=True)
 class RouteTable:
     route_table_id: str
     tenant_id: str
     vpc_id: str
-    # The one route: the VPC's block, delivered within the VPC (gateway ``local``).
-    local_cidr: str
-    main_association_id: str
-    tags: tuple[tuple[str, str], ...] = ()
+    routes: tuple[Route, ...]
+    associations: tuple[RouteTableAssociation, ...] = ()
+    tags: Tags = ()
+    format_version: int = FORMAT_VERSION
+    revision: int = 0
+    # CreateRouteTable's idempotency: the token, and a digest of what was asked with it.
+    client_token: str | None = None
+    request_digest: str = ""
+
+    @property
+    def resource_id(self) -> str:
+        return self.route_table_id
+
+    @property
+    def main(self) -> bool:
+        return any(a.main for a in self.associations)
+
+    def route_to(self, destination: str) -> Route | None:
+        return next((r for r in self.routes if r.destination == destination), None)
+
+
+def default_internet_gateway_id(tenant_id: str) -> str:
+    """The id of the tenant's default VPC's internet gateway (stable: made on first need by
+    whichever gateway gets there first, as the default VPC is)."""
+    digest = hashlib.sha256(f"andromede-default-igw:{tenant_id}".encode()).hexdigest()
+    return f"igw-{digest[:17]}"
+
+
+def main_route_table(vpc: Vpc, internet_gateway_id: str | None = None) -> RouteTable:
+    """The VPC's main route table as it is made with the VPC: its ``local`` route and, given
+    the VPC's internet gateway (the default VPC's, as on EC2), ``0.0.0.0/0`` to it — a route
+    EC2 adds after making the table, so its origin is ``CreateRoute``."""
+    routes = [Route(vpc.cidr, LOCAL, ORIGIN_TABLE)]
+    if internet_gateway_id is not None:
+        routes.append(Route("0.0.0.0/0", internet_gateway_id, ORIGIN_ROUTE))
+    return RouteTable(
+        _derived("rtb", vpc.vpc_id),
+        vpc.tenant_id,
+        vpc.vpc_id,
+        tuple(routes),
+        (RouteTableAssociation(_derived("rtbassoc", vpc.vpc_id), None),),
+    )
+
+
+def destination_cidr(cidr: str) -> str:
+    """A route's destination in canonical form; EC2's InvalidParameterValue otherwise (an IPv6
+    destination included: the tenant networks carry IPv4 only)."""
+    try:
+        block = ipaddress.IPv4Network(cidr, strict=False)
+    except ValueError:
+        raise InvalidParameterValue(
+            f"Value ({cidr[:64]}) for parameter destinationCidrBlock is invalid. "
+            "This is not a valid CIDR block."
+        ) from None
+    return str(block)
+
+
+def route_state(route: Route, vpc_id: str, gateways: Mapping[str, InternetGateway]) -> str:
+    """``active`` for the local route and a route to a gateway attached to the table's VPC;
+    ``blackhole`` for a route whose gateway was detached or deleted, as EC2 shows it."""
+    if route.gateway_id == LOCAL:
+        return "active"
+    gateway = gateways.get(route.gateway_id)
+    return "active" if gateway is not None and gateway.vpc_id == vpc_id else "blackhole"
+
+
+def table_of_subnet(subnet_id: str, tables: Iterable[RouteTable]) -> RouteTable | None:
+    """The table routing ``subnet_id``: the one associated with it explicitly, else its VPC's
+    main table (``tables`` are one VPC's). None only when the VPC has no main table."""
+    main: RouteTable | None = None
+    for table in tables:
+        for association in table.associations:
+            if association.subnet_id == subnet_id:
+                return table
+            if association.main:
+                main = table
+    return main
+
+
+def reach(
+    vpc_cidr: str,
+    table: RouteTable | None,
+    gateways: Mapping[str, InternetGateway],
+    *,
+    public_address: bool,
+) -> tuple[ipaddress.IPv4Network, ...]:
+    """The blocks an instance of a subnet routed by ``table`` exchanges packets with: its
+    VPC's, and with a public address the destinations of the table's active routes to an
+    internet gateway."""
+    blocks = [ipaddress.IPv4Network(vpc_cidr)]
+    if public_address and table is not None:
+        blocks += [
+            ipaddress.IPv4Network(route.destination)
+            for route in table.routes
+            if route.gateway_id != LOCAL and route_state(route, table.vpc_id, gateways) == "active"
+        ]
+    return tuple(ipaddress.collapse_addresses(blocks))
+
+
+def _confined(
+    rules: Sequence[FirewallRule], blocks: Sequence[ipaddress.IPv4Network]
+) -> tuple[FirewallRule, ...]:
+    kept: dict[FirewallRule, None] = {}
+    for rule in rules:
+        peer = ipaddress.IPv4Network(rule.cidr)
+        for block in blocks:
+            if peer.subnet_of(block):
+                kept[rule] = None
+            elif block.subnet_of(peer):
+                kept[replace(rule, cidr=str(block))] = None
+    return tuple(kept)
+
+
+def confine(
+    firewall: InstanceFirewall, blocks: Sequence[ipaddress.IPv4Network]
+) -> InstanceFirewall:
+    """``firewall`` with each rule's peer range cut down to ``blocks``: a rule wider than a
+    block allows that block, a rule inside one stays, a rule outside all of them goes."""
+    return InstanceFirewall(_confined(firewall.ingress, blocks), _confined(firewall.egress, blocks))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,16 +259,6 @@ class NetworkAcl:
     tags: tuple[tuple[str, str], ...] = ()
 
 
-def main_route_table(vpc: Vpc) -> RouteTable:
-    return RouteTable(
-        _derived("rtb", vpc.vpc_id),
-        vpc.tenant_id,
-        vpc.vpc_id,
-        vpc.cidr,
-        _derived("rtbassoc", vpc.vpc_id),
-    )
-
-
 def default_network_acl(vpc: Vpc, subnets: Iterable[Subnet]) -> NetworkAcl:
     """The VPC's default ACL, associated with those of ``subnets`` that are the VPC's."""
     mine = sorted(s.subnet_id for s in subnets if s.vpc_id == vpc.vpc_id)
@@ -98,3 +268,40 @@ def default_network_acl(vpc: Vpc, subnets: Iterable[Subnet]) -> NetworkAcl:
         vpc.vpc_id,
         tuple((_derived("aclassoc", subnet_id), subnet_id) for subnet_id in mine),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingView:
+    """One tenant's VPCs, route tables and internet gateways, read once to compute the
+    firewalls of many instances."""
+
+    vpcs: Mapping[str, Vpc]
+    tables: Sequence[RouteTable]
+    gateways: Mapping[str, InternetGateway]
+
+    def reach_of(self, instance: Instance) -> tuple[ipaddress.IPv4Network, ...] | None:
+        """What the instance's subnet's route table lets it reach (:func:`reach`); None when
+        its VPC's routing is not stored yet (a VPC made before decision 0121, until the first
+        call that needs its routing makes it): such a VPC keeps the reach it had, all."""
+        vpc = self.vpcs.get(instance.vpc_id) if instance.vpc_id is not None else None
+        if vpc is None or not vpc.routing_made or instance.subnet_id is None:
+            return None
+        mine = [t for t in self.tables if t.vpc_id == vpc.vpc_id]
+        table = table_of_subnet(instance.subnet_id, mine)
+        return reach(vpc.cidr, table, self.gateways, public_address=instance.associate_public_ip)
+
+    def firewall(self, instance: Instance, groups_merged: InstanceFirewall) -> InstanceFirewall:
+        """The instance's security groups, merged, confined to what its routes reach."""
+        blocks = self.reach_of(instance)
+        return groups_merged if blocks is None else confine(groups_merged, blocks)
+
+    def internet_facing(self, instance: Instance) -> bool:
+        """Whether the instance is reached from outside its VPC: a public address and an
+        active route beyond the VPC's block."""
+        if not instance.associate_public_ip:
+            return False
+        blocks = self.reach_of(instance)
+        if blocks is None or instance.vpc_id is None:
+            return True
+        own = ipaddress.IPv4Network(self.vpcs[instance.vpc_id].cidr)
+        return any(block != own for block in blocks)

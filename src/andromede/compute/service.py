@@ -57,6 +57,7 @@ from andromede.compute.errors import (
     MissingParameter,
     NotFound,
 )
+from andromede.compute.gateways import RoutingMixin
 from andromede.compute.image_library import ImagesMixin
 from andromede.compute.instance_attributes import InstanceAttributesMixin
 from andromede.compute.launch_templates import LaunchTemplatesMixin
@@ -221,6 +222,7 @@ class ComputeService(
     AccessMixin,
     TagsMixin,
     InstanceAttributesMixin,
+    RoutingMixin,
     NetworksMixin,
     LaunchTemplatesMixin,
 ):
@@ -660,10 +662,11 @@ class ComputeService(
                     volumes=tuple(extra),
                     nic=await self._nic_of(instance),
                     # Where the host cannot bridge (user-mode networking), SSH is reached
-                    # through a host port the driver picks — when it may be reached at all.
+                    # through a host port the driver picks — when it may be reached at all:
+                    # a public address and a route to an internet gateway (decision 0121).
                     forwards=(
                         (PortForward(self.limits.forward_address, 0, SSH_PORT),)
-                        if instance.associate_public_ip
+                        if (await self.routing_view(instance.tenant_id)).internet_facing(instance)
                         else ()
                     ),
                     firewall=(firewall := await self.firewall_of(instance)),

@@ -119,6 +119,10 @@ class ComputeLimits:
     # EC2's quotas: VPCs per account (region), the default VPC counted; subnets per VPC.
     max_vpcs: int = 5
     max_subnets_per_vpc: int = 200
+    # EC2's quotas: route tables per VPC (the main one counted), routes per table (the local
+    # one not counted). Internet gateways follow the VPC quota, as on EC2.
+    max_route_tables_per_vpc: int = 200
+    max_routes_per_route_table: int = 50
     # The hosts' own ranges (transit links, public addresses): no VPC may overlap them.
     reserved_cidrs: tuple[str, ...] = ()
 

@@ -1,9 +1,9 @@
 """Persistence of the compute records: the :class:`ComputeStore` protocol.
 
 One store for every kind of record (instances, volumes, snapshots, images, key pairs, security
-groups, import tasks, launch templates and their versions), addressed by the record's class and
-id: the records share one shape (an id, an owning tenant, a revision, a format version) and the
-service never needs a join.
+groups, import tasks, launch templates and their versions, VPCs, subnets, interfaces, internet
+gateways, route tables), addressed by the record's class and id: the records share one shape
+(an id, an owning tenant, a revision, a format version) and the service never needs a join.
 Implementations: :class:`andromede.compute.store_memory.MemoryComputeStore` (tests) and
 :class:`andromede.compute.store_sql.SqlComputeStore` (SQLite, PostgreSQL), held to one contract
 suite (``tests/contract/test_compute_store.py``).
@@ -29,6 +29,7 @@ from andromede.compute.model import (
     Volume,
 )
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
+from andromede.compute.routing import InternetGateway, RouteTable
 
 __all__ = ["RECORD_TYPES", "ComputeStore", "Record", "RecordT"]
 
@@ -45,6 +46,8 @@ Record = (
     | NetworkInterface
     | LaunchTemplate
     | LaunchTemplateVersion
+    | InternetGateway
+    | RouteTable
 )
 RecordT = TypeVar("RecordT", bound=Record)
 
@@ -61,6 +64,8 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     NetworkInterface,
     LaunchTemplate,
     LaunchTemplateVersion,
+    InternetGateway,
+    RouteTable,
 )
 
 
@@ -77,9 +82,11 @@ class ComputeStore(Protocol):
         *,
         insert: Sequence[Record] = (),
         delete: Sequence[tuple[type[Record], str]] = (),
+        replace: Sequence[Record] = (),
     ) -> bool:
-        """:meth:`replace` ``record`` and, in the same transaction, insert and delete others:
-        all or nothing. False, changing nothing, when ``record``'s revision moved on;
+        """:meth:`replace` ``record`` and, in the same transaction, insert, delete and replace
+        others (each of ``replace`` at the revision it was read at): all or nothing. False,
+        changing nothing, when ``record``'s revision or one of ``replace``'s moved on;
         Duplicate when an id to insert is taken, or (kind ``address``) an interface's address
         or MAC, or a subnet's VXLAN id. ``record`` itself may be among those
         deleted (then only its revision is checked)."""

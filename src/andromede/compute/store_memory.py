@@ -47,11 +47,13 @@ class MemoryComputeStore:
         *,
         insert: Sequence[Record] = (),
         delete: Sequence[tuple[type[Record], str]] = (),
+        replace: Sequence[Record] = (),
     ) -> bool:
+        for changed in (record, *replace):
+            current = self._records.get((type(changed), changed.resource_id))
+            if current is None or current.revision != changed.revision:
+                return False
         key = (type(record), record.resource_id)
-        current = self._records.get(key)
-        if current is None or current.revision != record.revision:
-            return False
         keys = [(type(r), r.resource_id) for r in insert]
         if len(set(keys)) != len(keys) or any(k in self._records for k in keys):
             taken = next(k for k in keys if k in self._records or keys.count(k) > 1)
@@ -59,6 +61,10 @@ class MemoryComputeStore:
         self._check_unique_addresses(insert)
         self._check_unique_names(insert)
         self._records[key] = dataclasses.replace(record, revision=record.revision + 1)
+        for changed in replace:
+            self._records[(type(changed), changed.resource_id)] = dataclasses.replace(
+                changed, revision=changed.revision + 1
+            )
         for inserted_key, inserted in zip(keys, insert, strict=True):
             self._records[inserted_key] = inserted
         for kind, resource_id in delete:

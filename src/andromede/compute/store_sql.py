@@ -29,6 +29,7 @@ from andromede.compute.model import (
     Volume,
 )
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
+from andromede.compute.routing import InternetGateway, RouteTable
 from andromede.compute.store import Record, RecordT
 from andromede.db import tables
 from andromede.db.database import Database
@@ -50,6 +51,8 @@ _TABLES: dict[type[Any], sa.Table] = {
     NetworkInterface: tables.compute_network_interfaces,
     LaunchTemplate: tables.compute_launch_templates,
     LaunchTemplateVersion: tables.compute_launch_template_versions,
+    InternetGateway: tables.compute_internet_gateways,
+    RouteTable: tables.compute_route_tables,
 }
 
 
@@ -111,6 +114,19 @@ def _insert_rows(conn: Connection, rows: Sequence[tuple[sa.Table, dict[str, Any]
         conn.execute(table.insert().values(**row))
 
 
+class _Moved(Exception):
+    """A record to replace in a change moved on since it was read: the change is undone."""
+
+
+def _conditional_update(record: Record) -> sa.Update:
+    table = _TABLES[type(record)]
+    return (
+        table.update()
+        .where(table.c.id == record.resource_id, table.c.revision == record.revision)
+        .values(**_row(record, record.revision + 1))
+    )
+
+
 class SqlComputeStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -140,18 +156,18 @@ class SqlComputeStore:
         *,
         insert: Sequence[Record] = (),
         delete: Sequence[tuple[type[Record], str]] = (),
+        replace: Sequence[Record] = (),
     ) -> bool:
-        table = _TABLES[type(record)]
-        update = (
-            table.update()
-            .where(table.c.id == record.resource_id, table.c.revision == record.revision)
-            .values(**_row(record, record.revision + 1))
-        )
+        updates = [_conditional_update(r) for r in (record, *replace)]
         rows = [(_TABLES[type(r)], _row(r, r.revision)) for r in insert]
 
         def work(conn: Connection) -> bool:
-            if not conn.execute(update).rowcount:
+            if not conn.execute(updates[0]).rowcount:
                 return False
+            for update in updates[1:]:
+                if not conn.execute(update).rowcount:
+                    # Raised inside the transaction: the first update is rolled back too.
+                    raise _Moved
             _insert_rows(conn, rows)
             for kind, resource_id in delete:
                 gone = _TABLES[kind]
@@ -160,6 +176,8 @@ class SqlComputeStore:
 
         try:
             return bool(await self._db.write(work))
+        except _Moved:
+            return False
         except sa.exc.IntegrityError:
             # An address, a MAC or a VXLAN id taken by another gateway (a launch, a new
             # subnet), or a version number, between its read and this write.

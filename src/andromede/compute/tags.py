@@ -25,6 +25,7 @@ from andromede.compute.model import (
     remove_tags,
 )
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
+from andromede.compute.routing import InternetGateway, RouteTable
 from andromede.compute.service_core import ServiceCore, TagEntry
 
 __all__ = ["RESOURCE_TYPES", "TagsMixin"]
@@ -41,6 +42,8 @@ _KINDS: dict[str, type[Any]] = {
     "subnet": Subnet,
     "eni": NetworkInterface,
     "lt": LaunchTemplate,
+    "igw": InternetGateway,
+    "rtb": RouteTable,
 }
 RESOURCE_TYPES = {
     "i": "instance",
@@ -54,6 +57,8 @@ RESOURCE_TYPES = {
     "subnet": "subnet",
     "eni": "network-interface",
     "lt": "launch-template",
+    "igw": "internet-gateway",
+    "rtb": "route-table",
 }
 
 
@@ -70,6 +75,8 @@ Taggable = (
     | Subnet
     | NetworkInterface
     | LaunchTemplate
+    | InternetGateway
+    | RouteTable
 )
 
 

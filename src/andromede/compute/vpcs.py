@@ -52,13 +52,14 @@ from andromede.compute.network import (
 )
 from andromede.compute.networks import NetworksMixin
 from andromede.compute.routing import (
+    InternetGateway,
     NetworkAcl,
     RouteTable,
     default_network_acl,
     main_route_table,
 )
 
-__all__ = ["VpcsMixin"]
+__all__ = ["VpcsMixin", "chosen"]
 
 _ATTEMPTS = 8
 
@@ -74,8 +75,16 @@ class VpcsMixin(NetworksMixin):
             held = await self.store.list(Vpc, tenant_id)
             if len(held) >= self.limits.max_vpcs:
                 raise NetworkLimitExceeded("vpc", "The maximum number of VPCs has been reached.")
-            vpc = Vpc(new_id("vpc"), tenant_id, block, is_default=False, tags=tags)
-            await self.store.insert(vpc, default_group(tenant_id, vpc.vpc_id, new_id("sg")))
+            vpc = Vpc(
+                new_id("vpc"), tenant_id, block, is_default=False, tags=tags, routing_made=True
+            )
+            # As on EC2: a main route table with the local route alone — no internet gateway
+            # until one is attached and routed to (decision 0121).
+            await self.store.insert(
+                vpc,
+                default_group(tenant_id, vpc.vpc_id, new_id("sg")),
+                main_route_table(vpc),
+            )
         return vpc
 
     async def vpc_of_group(self, group: SecurityGroup) -> str:
@@ -100,10 +109,11 @@ class VpcsMixin(NetworksMixin):
         return await self._owned(Vpc, tenant_id, vpc_id, "vpc")
 
     async def delete_vpc(self, tenant_id: str, vpc_id: str) -> None:
-        """DependencyViolation while the VPC holds subnets, interfaces, instances or security
-        groups other than its default one; that one goes with it."""
+        """DependencyViolation while the VPC holds subnets, interfaces, instances, security
+        groups other than its default one, route tables other than its main one or an
+        internet gateway; the default group and the main table go with it."""
         for _ in range(_ATTEMPTS):
-            vpc = await self.owned_vpc(tenant_id, vpc_id)
+            vpc = await self.routed(await self.owned_vpc(tenant_id, vpc_id))
             if vpc.is_default:
                 raise Unsupported(
                     "Deleting the default VPC is not supported here: it is made again on first need"
@@ -111,6 +121,8 @@ class VpcsMixin(NetworksMixin):
             groups = [
                 g for g in await self.store.list(SecurityGroup, tenant_id) if g.vpc_id == vpc_id
             ]
+            tables = [t for t in await self.store.list(RouteTable, tenant_id) if t.vpc_id == vpc_id]
+            gateways = await self.store.list(InternetGateway, tenant_id)
             held = [
                 *(s for s in await self.store.list(Subnet, tenant_id) if s.vpc_id == vpc_id),
                 *(
@@ -124,12 +136,18 @@ class VpcsMixin(NetworksMixin):
                     if i.vpc_id == vpc_id and i.state is not InstanceState.TERMINATED
                 ),
                 *(g for g in groups if g.name != DEFAULT_GROUP_NAME),
+                *(t for t in tables if not t.main),
+                *(g for g in gateways if g.vpc_id == vpc_id),
             ]
             if held:
                 raise ResourceInUse(
                     "vpc", f"The vpc '{vpc_id}' has dependencies and cannot be deleted."
                 )
-            gone = [(Vpc, vpc_id), *((SecurityGroup, g.group_id) for g in groups)]
+            gone = [
+                (Vpc, vpc_id),
+                *((SecurityGroup, g.group_id) for g in groups),
+                *((RouteTable, t.route_table_id) for t in tables),
+            ]
             if await self.store.change(vpc, delete=gone):
                 return
         raise IncorrectState(f"{vpc_id} changed concurrently; retry")
@@ -193,7 +211,16 @@ class VpcsMixin(NetworksMixin):
                 raise ResourceInUse(
                     "subnet", f"The subnet '{subnet_id}' has dependencies and cannot be deleted."
                 )
-            if await self.store.change(subnet, delete=[(Subnet, subnet_id)]):
+            # Its explicit route table association goes with it, as on EC2.
+            associated = [
+                replace(
+                    t,
+                    associations=tuple(a for a in t.associations if a.subnet_id != subnet_id),
+                )
+                for t in await self.store.list(RouteTable, tenant_id)
+                if any(a.subnet_id == subnet_id for a in t.associations)
+            ]
+            if await self.store.change(subnet, delete=[(Subnet, subnet_id)], replace=associated):
                 return
         raise IncorrectState(f"{subnet_id} changed concurrently; retry")
 
@@ -236,16 +263,11 @@ class VpcsMixin(NetworksMixin):
                 return changed
         raise IncorrectState(f"{subnet_id} changed concurrently; retry")
 
-    async def describe_route_tables(self, tenant_id: str, ids: Sequence[str]) -> list[RouteTable]:
-        """The main route table of each of the tenant's VPCs; ``ids`` must each be one."""
-        tables = [main_route_table(v) for v in await self.describe_vpcs(tenant_id, [])]
-        return _chosen(tables, ids, lambda t: t.route_table_id, "rtb")
-
     async def describe_network_acls(self, tenant_id: str, ids: Sequence[str]) -> list[NetworkAcl]:
         """The default network ACL of each of the tenant's VPCs; ``ids`` must each be one."""
         subnets = await self.store.list(Subnet, tenant_id)
         acls = [default_network_acl(v, subnets) for v in await self.describe_vpcs(tenant_id, [])]
-        return _chosen(acls, ids, lambda a: a.network_acl_id, "acl")
+        return chosen(acls, ids, lambda a: a.network_acl_id, "acl")
 
     async def check_groups_in(
         self, tenant_id: str, vpc_id: str, group_ids: Sequence[str], holder: str
@@ -263,7 +285,7 @@ class VpcsMixin(NetworksMixin):
 _T = TypeVar("_T")
 
 
-def _chosen(
+def chosen(
     found: list[_T], ids: Sequence[str], id_of: Callable[[_T], str], prefix: str
 ) -> list[_T]:
     """``found`` in id order, or those named by ``ids`` (each must be there: NotFound, also

@@ -49,10 +49,12 @@ __all__ = [
     "compute_images",
     "compute_import_tasks",
     "compute_instances",
+    "compute_internet_gateways",
     "compute_key_pairs",
     "compute_launch_template_versions",
     "compute_launch_templates",
     "compute_network_interfaces",
+    "compute_route_tables",
     "compute_security_groups",
     "compute_snapshots",
     "compute_subnets",
@@ -967,6 +969,8 @@ compute_launch_template_versions = _compute_table(
 compute_security_groups = _compute_table("compute_security_groups")
 compute_import_tasks = _compute_table("compute_import_tasks")
 compute_vpcs = _compute_table("compute_vpcs")
+compute_internet_gateways = _compute_table("compute_internet_gateways")
+compute_route_tables = _compute_table("compute_route_tables")
 # Subnets carry their VXLAN id as a column the database keeps unique: two subnets created
 # at once by two gateways never share an overlay.
 compute_subnets = sa.Table(

@@ -22,6 +22,7 @@ from andromede.ec2api.access import ACCESS_ACTIONS
 from andromede.ec2api.authorise import Ec2Authoriser
 from andromede.ec2api.copies import COPY_ACTIONS
 from andromede.ec2api.errors import Ec2Error, to_ec2_error
+from andromede.ec2api.gateways import GATEWAY_ACTIONS
 from andromede.ec2api.images import IMAGE_ACTIONS
 from andromede.ec2api.instances import INSTANCE_ACTIONS
 from andromede.ec2api.launch_templates import LAUNCH_TEMPLATE_ACTIONS
@@ -76,6 +77,7 @@ ACTIONS: dict[str, Action] = {
     **NETWORK_ACTIONS,
     **VPC_ACTIONS,
     **ROUTING_ACTIONS,
+    **GATEWAY_ACTIONS,
     **PROFILE_ACTIONS,
     **LAUNCH_TEMPLATE_ACTIONS,
     **COPY_ACTIONS,

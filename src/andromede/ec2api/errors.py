@@ -62,6 +62,16 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidSubnetID.Malformed": (400, "The subnet ID is malformed."),
     "InvalidSubnetID.NotFound": (400, "The subnet ID does not exist."),
     "InvalidRouteTableID.NotFound": (400, "The route table ID does not exist."),
+    "InvalidInternetGatewayID.NotFound": (400, "The internet gateway ID does not exist."),
+    "InvalidInternetGatewayId.Malformed": (400, "The internet gateway ID is malformed."),
+    "InvalidGatewayID.NotFound": (400, "The gateway ID does not exist."),
+    "InvalidRoute.NotFound": (400, "The route does not exist."),
+    "RouteAlreadyExists": (400, "The route already exists."),
+    "Resource.AlreadyAssociated": (400, "The resource is already associated."),
+    "Gateway.NotAttached": (400, "The gateway is not attached."),
+    "RouteTableLimitExceeded": (400, "You have reached the limit on route tables in this VPC."),
+    "RouteLimitExceeded": (400, "You have reached the limit on routes in this route table."),
+    "InternetGatewayLimitExceeded": (400, "You have reached the limit on internet gateways."),
     "InvalidRouteTableId.Malformed": (400, "The route table ID is malformed."),
     "InvalidNetworkAclID.NotFound": (400, "The network ACL ID does not exist."),
     "InvalidVpc.Range": (400, "The CIDR block is not valid for a VPC."),
@@ -151,6 +161,10 @@ _NOT_FOUND: Final = {
     "lt-version": "InvalidLaunchTemplateId.VersionNotFound",
     "rtb": "InvalidRouteTableID.NotFound",
     "acl": "InvalidNetworkAclID.NotFound",
+    "igw": "InvalidInternetGatewayID.NotFound",
+    "gateway": "InvalidGatewayID.NotFound",
+    "rtbassoc": "InvalidAssociationID.NotFound",
+    "route": "InvalidRoute.NotFound",
 }
 _MALFORMED: Final = {
     "i": "InvalidInstanceID.Malformed",
@@ -164,8 +178,10 @@ _MALFORMED: Final = {
     "iip-assoc": "InvalidAssociationID.NotFound",
     "lt": "InvalidLaunchTemplateId.Malformed",
     "rtb": "InvalidRouteTableId.Malformed",
-    # EC2 has no Malformed code of its own for an ACL id.
+    # EC2 has no Malformed code of its own for an ACL id, nor for an association's.
     "acl": "InvalidNetworkAclID.NotFound",
+    "igw": "InvalidInternetGatewayId.Malformed",
+    "rtbassoc": "InvalidAssociationID.NotFound",
 }
 _DUPLICATE: Final = {
     "keyname": "InvalidKeyPair.Duplicate",
@@ -180,9 +196,17 @@ _IN_USE: Final = {
     "sg": "DependencyViolation",
     "vpc": "DependencyViolation",
     "subnet": "DependencyViolation",
+    "igw": "DependencyViolation",
+    "rtb": "DependencyViolation",
 }
 _RANGE: Final = {"vpc": "InvalidVpc.Range", "subnet": "InvalidSubnet.Range"}
-_LIMIT: Final = {"vpc": "VpcLimitExceeded", "subnet": "SubnetLimitExceeded"}
+_LIMIT: Final = {
+    "vpc": "VpcLimitExceeded",
+    "subnet": "SubnetLimitExceeded",
+    "igw": "InternetGatewayLimitExceeded",
+    "rtb": "RouteTableLimitExceeded",
+    "route": "RouteLimitExceeded",
+}
 _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     # Before InvalidParameterValue, of which it is a case.
     (MalformedTemplateName, "InvalidLaunchTemplateName.MalformedException"),
@@ -201,6 +225,9 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.ResourceLimitExceeded, "ResourceLimitExceeded"),
     (compute.InvalidBlockDeviceMapping, "InvalidBlockDeviceMapping"),
     (compute.CidrConflict, "InvalidSubnet.Conflict"),
+    (compute.AlreadyAssociated, "Resource.AlreadyAssociated"),
+    (compute.GatewayNotAttached, "Gateway.NotAttached"),
+    (compute.RouteExists, "RouteAlreadyExists"),
     (compute.DifferentNetworks, "InvalidParameter"),
     (compute.Unsupported, "UnsupportedOperation"),
     (compute.AttachmentLimitExceeded, "AttachmentLimitExceeded"),

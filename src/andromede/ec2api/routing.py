@@ -1,18 +1,29 @@
-"""EC2's DescribeRouteTables and DescribeNetworkAcls: each VPC's main route table and default
-network ACL, as ``compute/routing.py`` derives them (decision 0100), with the filters clients
-use to find them (Terraform's ``aws_vpc``: ``vpc-id`` with ``association.main`` or
-``default``). Creating, changing or associating route tables, routes and ACLs is not in the
-API (``InvalidAction``): there is nothing else for them to route to yet.
+"""EC2's route tables (decision 0121) and DescribeNetworkAcls (decision 0100): DescribeRouteTables
+with the filters clients find tables by (Terraform's ``aws_vpc``: ``association.main`` with
+``vpc-id``; its association waiters: ``association.route-table-association-id``), Create/Delete
+RouteTable, Create/Replace/DeleteRoute to an internet gateway, Associate/DisassociateRouteTable
+and ReplaceRouteTableAssociation (the main association too, as
+``aws_main_route_table_association`` moves it). A route to anything but an internet gateway,
+an IPv6 or prefix-list destination, and an edge association are refused by name
+(UnsupportedOperation): there is nothing else here for them to lead to yet. Network ACLs are
+EC2's default one per VPC, read only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from andromede.compute.routing import NetworkAcl, RouteTable
+from andromede.compute.routing import (
+    InternetGateway,
+    NetworkAcl,
+    RouteTable,
+    RouteTableAssociation,
+    route_state,
+)
 from andromede.ec2api.filters import Filters, matches, with_tags
 from andromede.ec2api.protocol import Action, Call
-from andromede.ec2api.xml import write_tags
+from andromede.ec2api.vpcs import resource_tags
+from andromede.ec2api.xml import write_return, write_tags
 from andromede.http.xml import XmlWriter
 
 __all__ = ["ROUTING_ACTIONS"]
@@ -25,36 +36,48 @@ def _text(value: bool) -> str:
 # -- route tables ----------------------------------------------------------------------------
 
 
-def _write_route_table(xml: XmlWriter, table: RouteTable) -> None:
+def _write_association(xml: XmlWriter, table: RouteTable, a: RouteTableAssociation) -> None:
     xml.open("item")
+    xml.element("main", a.main)
+    xml.element("routeTableAssociationId", a.association_id)
     xml.element("routeTableId", table.route_table_id)
-    xml.element("vpcId", table.vpc_id)
-    xml.element("ownerId", table.tenant_id)
-    xml.open("routeSet")
-    xml.open("item")
-    xml.element("destinationCidrBlock", table.local_cidr)
-    xml.element("gatewayId", "local")
-    xml.element("state", "active")
-    xml.element("origin", "CreateRouteTable")
-    xml.close("item")
-    xml.close("routeSet")
-    xml.open("associationSet")
-    xml.open("item")
-    xml.element("routeTableAssociationId", table.main_association_id)
-    xml.element("routeTableId", table.route_table_id)
-    xml.element("main", True)
+    if a.subnet_id is not None:
+        xml.element("subnetId", a.subnet_id)
     xml.open("associationState")
     xml.element("state", "associated")
     xml.close("associationState")
     xml.close("item")
+
+
+def _write_route_table(
+    xml: XmlWriter, table: RouteTable, gateways: Mapping[str, InternetGateway], element: str
+) -> None:
+    xml.open(element)
+    xml.open("associationSet")
+    for association in table.associations:
+        _write_association(xml, table, association)
     xml.close("associationSet")
     xml.open("propagatingVgwSet")
     xml.close("propagatingVgwSet")
+    xml.element("routeTableId", table.route_table_id)
+    xml.open("routeSet")
+    for route in table.routes:
+        xml.open("item")
+        xml.element("destinationCidrBlock", route.destination)
+        xml.element("gatewayId", route.gateway_id)
+        xml.element("origin", route.origin)
+        xml.element("state", route_state(route, table.vpc_id, gateways))
+        xml.close("item")
+    xml.close("routeSet")
     write_tags(xml, table.tags)
-    xml.close("item")
+    xml.element("vpcId", table.vpc_id)
+    xml.element("ownerId", table.tenant_id)
+    xml.close(element)
 
 
-def _route_table_filter(name: str) -> Callable[[object], list[str]] | None:
+def _route_table_filters(
+    gateways: Mapping[str, InternetGateway],
+) -> Callable[[str], Callable[[object], list[str]] | None]:
     def of(get: Callable[[RouteTable], list[str]]) -> Callable[[object], list[str]]:
         return lambda t: get(t) if isinstance(t, RouteTable) else []
 
@@ -62,30 +85,120 @@ def _route_table_filter(name: str) -> Callable[[object], list[str]] | None:
         "route-table-id": of(lambda t: [t.route_table_id]),
         "vpc-id": of(lambda t: [t.vpc_id]),
         "owner-id": of(lambda t: [t.tenant_id]),
-        "association.main": of(lambda t: ["true"]),
-        "association.route-table-association-id": of(lambda t: [t.main_association_id]),
-        "association.route-table-id": of(lambda t: [t.route_table_id]),
-        # Subnets are associated implicitly, and EC2 lists no association for those.
-        "association.subnet-id": of(lambda t: []),
+        # EC2: "Route tables that do not have an association ID are not returned" for
+        # association.main=false.
+        "association.main": of(lambda t: [_text(a.main) for a in t.associations]),
+        "association.route-table-association-id": of(
+            lambda t: [a.association_id for a in t.associations]
+        ),
+        "association.route-table-id": of(lambda t: [t.route_table_id for _ in t.associations]),
+        "association.subnet-id": of(
+            lambda t: [a.subnet_id for a in t.associations if a.subnet_id is not None]
+        ),
         "association.gateway-id": of(lambda t: []),
-        "route.destination-cidr-block": of(lambda t: [t.local_cidr]),
-        "route.gateway-id": of(lambda t: ["local"]),
-        "route.origin": of(lambda t: ["CreateRouteTable"]),
-        "route.state": of(lambda t: ["active"]),
+        "route.destination-cidr-block": of(lambda t: [r.destination for r in t.routes]),
+        "route.gateway-id": of(lambda t: [r.gateway_id for r in t.routes]),
+        "route.origin": of(lambda t: [r.origin for r in t.routes]),
+        "route.state": of(lambda t: [route_state(r, t.vpc_id, gateways) for r in t.routes]),
     }
-    return with_tags(fields)(name)
+    return with_tags(fields)
 
 
 async def describe_route_tables(call: Call) -> None:
     p = call.params
-    tables = await call.compute.describe_route_tables(call.tenant_id, p.values("RouteTableId"))
-    filters = Filters(p.filters(), _route_table_filter)
+    ids = p.values("RouteTableId")
+    tables = await call.compute.describe_route_tables(call.tenant_id, ids)
+    gateways = {g.gateway_id: g for g in await call.compute.describe_internet_gateways(
+        call.tenant_id, []
+    )}  # fmt: skip
+    filters = Filters(p.filters(), _route_table_filters(gateways))
     xml = call.result
     xml.open("routeTableSet")
     for table in tables:
         if matches(filters, table):
-            _write_route_table(xml, table)
+            _write_route_table(xml, table, gateways, "item")
     xml.close("routeTableSet")
+
+
+async def create_route_table(call: Call) -> None:
+    p = call.params
+    p.refuse_unhandled("CreateRouteTable", frozenset({"VpcId", "TagSpecification", "ClientToken"}))
+    token = p.get("ClientToken")
+    table = await call.compute.create_route_table(
+        call.tenant_id, p.required("VpcId"), resource_tags(p, "route-table"), token
+    )
+    _, gateways = await call.compute.route_table_view(call.tenant_id)
+    _write_route_table(call.result, table, gateways, "routeTable")
+    if token is not None:
+        call.result.element("clientToken", token)
+
+
+async def delete_route_table(call: Call) -> None:
+    await call.compute.delete_route_table(call.tenant_id, call.params.required("RouteTableId"))
+    write_return(call.result)
+
+
+# What a route could lead to besides an internet gateway, and IPv6 or prefix-list
+# destinations: refused by name, never dropped (decision 0060).
+_ROUTE_HANDLED = frozenset({"RouteTableId", "DestinationCidrBlock", "GatewayId"})
+
+
+def _route_parameters(call: Call, action: str) -> tuple[str, str, str]:
+    p = call.params
+    p.refuse_unhandled(action, _ROUTE_HANDLED)
+    return p.required("RouteTableId"), p.required("DestinationCidrBlock"), p.required("GatewayId")
+
+
+async def create_route(call: Call) -> None:
+    await call.compute.create_route(call.tenant_id, *_route_parameters(call, "CreateRoute"))
+    write_return(call.result)
+
+
+async def replace_route(call: Call) -> None:
+    await call.compute.replace_route(call.tenant_id, *_route_parameters(call, "ReplaceRoute"))
+    write_return(call.result)
+
+
+async def delete_route(call: Call) -> None:
+    p = call.params
+    p.refuse_unhandled("DeleteRoute", frozenset({"RouteTableId", "DestinationCidrBlock"}))
+    await call.compute.delete_route(
+        call.tenant_id, p.required("RouteTableId"), p.required("DestinationCidrBlock")
+    )
+    write_return(call.result)
+
+
+def _write_association_state(xml: XmlWriter) -> None:
+    xml.open("associationState")
+    xml.element("state", "associated")
+    xml.close("associationState")
+
+
+async def associate_route_table(call: Call) -> None:
+    p = call.params
+    # GatewayId: an edge association (ingress routing), which needs gateways that route in.
+    p.refuse_unhandled("AssociateRouteTable", frozenset({"RouteTableId", "SubnetId"}))
+    association = await call.compute.associate_route_table(
+        call.tenant_id, p.required("RouteTableId"), p.required("SubnetId")
+    )
+    call.result.element("associationId", association.association_id)
+    _write_association_state(call.result)
+
+
+async def disassociate_route_table(call: Call) -> None:
+    await call.compute.disassociate_route_table(
+        call.tenant_id, call.params.required("AssociationId")
+    )
+    write_return(call.result)
+
+
+async def replace_route_table_association(call: Call) -> None:
+    p = call.params
+    association = await call.compute.replace_route_table_association(
+        call.tenant_id, p.required("AssociationId"), p.required("RouteTableId")
+    )
+    call.result.element("newAssociationId", association.association_id)
+    _write_association_state(call.result)
 
 
 # -- network ACLs ----------------------------------------------------------------------------
@@ -152,7 +265,33 @@ async def describe_network_acls(call: Call) -> None:
     xml.close("networkAclSet")
 
 
+def _table_arn(call: Call) -> list[str]:
+    return [call.arn("route-table", call.params.get("RouteTableId") or "*")]
+
+
+def _association_arns(call: Call) -> list[str]:
+    # EC2 authorises AssociateRouteTable on the table and on the subnet.
+    subnet = call.params.get("SubnetId")
+    return [*_table_arn(call), *([call.arn("subnet", subnet)] if subnet else [])]
+
+
 ROUTING_ACTIONS: dict[str, Action] = {
     "DescribeRouteTables": Action(describe_route_tables, mutating=False),
+    "CreateRouteTable": Action(
+        create_route_table,
+        mutating=True,
+        resources=lambda c: [c.arn("route-table"), c.arn("vpc", c.params.get("VpcId") or "*")],
+    ),
+    "DeleteRouteTable": Action(delete_route_table, mutating=True, resources=_table_arn),
+    "CreateRoute": Action(create_route, mutating=True, resources=_table_arn),
+    "ReplaceRoute": Action(replace_route, mutating=True, resources=_table_arn),
+    "DeleteRoute": Action(delete_route, mutating=True, resources=_table_arn),
+    "AssociateRouteTable": Action(
+        associate_route_table, mutating=True, resources=_association_arns
+    ),
+    "DisassociateRouteTable": Action(disassociate_route_table, mutating=True),
+    "ReplaceRouteTableAssociation": Action(
+        replace_route_table_association, mutating=True, resources=_table_arn
+    ),
     "DescribeNetworkAcls": Action(describe_network_acls, mutating=False),
 }

@@ -20,7 +20,7 @@ from andromede.ec2api.protocol import Action, Call, Params
 from andromede.ec2api.xml import write_return, write_tags
 from andromede.http.xml import XmlWriter
 
-__all__ = ["VPC_ACTIONS"]
+__all__ = ["VPC_ACTIONS", "resource_tags"]
 
 _CREATE_VPC_HANDLED = frozenset({"CidrBlock", "TagSpecification"})
 _CREATE_VPC_HARMLESS = {
@@ -33,7 +33,7 @@ _CREATE_SUBNET_HANDLED = frozenset(
 _CREATE_SUBNET_HARMLESS = {"Ipv6Native": frozenset({"false"})}
 
 
-def _tags(p: Params, resource_type: str) -> Tags:
+def resource_tags(p: Params, resource_type: str) -> Tags:
     """The tags for ``resource_type``; a specification of another type is refused (EC2
     does), not dropped."""
     for spec in p.structs("TagSpecification"):
@@ -76,7 +76,9 @@ def _write_vpc(xml: XmlWriter, vpc: Vpc, element: str = "item") -> None:
 async def create_vpc(call: Call) -> None:
     p = call.params
     p.refuse_unhandled("CreateVpc", _CREATE_VPC_HANDLED, _CREATE_VPC_HARMLESS)
-    vpc = await call.compute.create_vpc(call.tenant_id, p.required("CidrBlock"), _tags(p, "vpc"))
+    vpc = await call.compute.create_vpc(
+        call.tenant_id, p.required("CidrBlock"), resource_tags(p, "vpc")
+    )
     _write_vpc(call.result, vpc, "vpc")
 
 
@@ -229,7 +231,7 @@ async def create_subnet(call: Call) -> None:
         p.required("VpcId"),
         p.required("CidrBlock"),
         zone,
-        _tags(p, "subnet"),
+        resource_tags(p, "subnet"),
     )
     _write_subnet(call.result, call, subnet, 0, "subnet")
 

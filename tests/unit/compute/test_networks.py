@@ -367,3 +367,42 @@ async def test_user_mode_forwards_follow_the_rules_and_are_recorded(tmp_path: Pa
         assert closed.forwards == ()
     finally:
         await compute.close()
+
+
+async def test_user_mode_asks_a_forward_only_of_an_instance_on_the_internet(
+    tmp_path: Path,
+) -> None:
+    """A public address is not enough: without a route to an internet gateway nothing outside
+    the VPC reaches the instance, so no host port is asked for it (decision 0121); a start
+    after the route is made asks one."""
+    host = UserModeHost()
+    compute = ComputeService(
+        MemoryComputeStore(), [host], MemoryDiskKeys(), limits(),
+        ImageFiles(tmp_path / "images", max_size=1024**3),
+    )  # fmt: skip
+    source = tmp_path / "disk.raw"
+    source.write_bytes(b"\0" * 4096)
+    image = await compute.import_image_file(source, name="debian", owner_id=None)
+    try:
+        vpc = await compute.create_vpc(TENANT, "10.9.0.0/16")
+        subnet = await compute.create_subnet(TENANT, vpc.vpc_id, "10.9.1.0/24")
+        group = await compute.create_security_group(TENANT, "ssh", "d", vpc_id=vpc.vpc_id)
+        ssh = parse_rule("tcp", 22, 22, "0.0.0.0/0")
+        await compute.authorize(TENANT, group.group_id, [ssh], ingress=True)
+        [instance] = await launch(
+            compute, image, subnet_id=subnet.subnet_id,
+            security_group_ids=(group.group_id,), associate_public_ip=True,
+        )  # fmt: skip
+        assert host.requested == ()
+        gateway = await compute.create_internet_gateway(TENANT)
+        await compute.attach_internet_gateway(TENANT, gateway.gateway_id, vpc.vpc_id)
+        tables = await compute.describe_route_tables(TENANT, [])
+        [main] = [t for t in tables if t.vpc_id == vpc.vpc_id]
+        await compute.create_route(TENANT, main.route_table_id, "0.0.0.0/0", gateway.gateway_id)
+        await compute.stop_instances(TENANT, [instance.instance_id])
+        await compute.settle()
+        await compute.start_instances(TENANT, [instance.instance_id])
+        await compute.settle()
+        assert [f.guest_port for f in host.requested] == [22]
+    finally:
+        await compute.close()

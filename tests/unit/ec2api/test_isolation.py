@@ -1,7 +1,8 @@
 """The tenant-isolation matrix for EC2: every action, aimed at a victim tenant's instance, key
-pair, security group, volume, snapshot, image, profile association, launch template, VPC and
-subnet by another tenant's root user, by an IAM user of the victim's own account that has no
-policy, and by an unsigned caller.
+pair, security group, volume, snapshot, image, profile association, launch template, VPC,
+subnet, internet gateway, route table and route table association by another tenant's root
+user, by an IAM user of the victim's own account that has no policy, and by an unsigned
+caller.
 
 Another tenant's root acts only on its own account: it gets an error (the victim's ids are not
 found) or an answer about its own account, never the victim's resources. The user without
@@ -28,6 +29,8 @@ from support.ec2app import ApiError, Client, World
 INSTANCE, SG, VOL, SNAP, AMI, ASSOC = "{i}", "{sg}", "{vol}", "{snap}", "{ami}", "{assoc}"
 LT = "{lt}"
 VPC, SUBNET, RTB, ACL = "{vpc}", "{subnet}", "{rtb}", "{acl}"
+IGW, FREE_IGW, CUSTOM_RTB, EMPTY_RTB = "{igw}", "{free-igw}", "{custom-rtb}", "{empty-rtb}"
+RTB_ASSOC = "{rtbassoc}"
 KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
 TEMPLATE_NAME = "victim-template"
 RULE = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
@@ -52,12 +55,16 @@ TRUST_EC2 = json.dumps(
 
 RECIPES: dict[str, dict[str, Any]] = {
     "AssociateIamInstanceProfile": {"InstanceId": INSTANCE, "IamInstanceProfile": {"Name": "web"}},
+    "AssociateRouteTable": {"RouteTableId": CUSTOM_RTB, "SubnetId": SUBNET},
+    "AttachInternetGateway": {"InternetGatewayId": FREE_IGW, "VpcId": VPC},
     "AttachVolume": {"VolumeId": VOL, "InstanceId": INSTANCE, "Device": "/dev/sdf"},
     "AuthorizeSecurityGroupEgress": {"GroupId": SG, "IpPermissions": RULE},
     "AuthorizeSecurityGroupIngress": {"GroupId": SG, "IpPermissions": RULE},
     # The intruder's copy would be its own; the victim's source must not be found.
     "CopyImage": {"SourceImageId": AMI, "SourceRegion": "eu-fr-1", "Name": IMAGE_NAME},
     "CopySnapshot": {"SourceSnapshotId": SNAP, "SourceRegion": "eu-fr-1"},
+    # The intruder's own gateway; the victim's VPC must not be found to attach it to.
+    "CreateInternetGateway": {},
     "CreateKeyPair": {"KeyName": KEY_NAME},
     "CreateLaunchTemplate": {
         "LaunchTemplateName": TEMPLATE_NAME,
@@ -68,6 +75,12 @@ RECIPES: dict[str, dict[str, Any]] = {
         "SourceVersion": "1",
         "LaunchTemplateData": {"InstanceType": "t3.micro"},
     },
+    "CreateRoute": {
+        "RouteTableId": RTB,
+        "DestinationCidrBlock": "192.0.2.0/24",
+        "GatewayId": IGW,
+    },
+    "CreateRouteTable": {"VpcId": VPC},
     "CreateSecurityGroup": {"GroupName": GROUP_NAME, "Description": "mine"},
     "CreateSnapshot": {"VolumeId": VOL},
     # The intruder's own VPC; the victim's must not take a subnet of it.
@@ -75,9 +88,12 @@ RECIPES: dict[str, dict[str, Any]] = {
     "CreateTags": {"Resources": [INSTANCE, VOL], "Tags": [{"Key": "owner", "Value": "intruder"}]},
     "CreateVolume": {"Size": 1, "AvailabilityZone": "eu-fr-1a"},
     "CreateVpc": {"CidrBlock": "10.9.0.0/16"},
+    "DeleteInternetGateway": {"InternetGatewayId": FREE_IGW},
     "DeleteKeyPair": {"KeyName": KEY_NAME},
     "DeleteLaunchTemplate": {"LaunchTemplateId": LT},
     "DeleteLaunchTemplateVersions": {"LaunchTemplateId": LT, "Versions": ["2"]},
+    "DeleteRoute": {"RouteTableId": CUSTOM_RTB, "DestinationCidrBlock": "0.0.0.0/0"},
+    "DeleteRouteTable": {"RouteTableId": EMPTY_RTB},
     "DeleteSecurityGroup": {"GroupId": SG},
     "DeleteSnapshot": {"SnapshotId": SNAP},
     "DeleteSubnet": {"SubnetId": SUBNET},
@@ -96,6 +112,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DescribeInstanceStatus": {"InstanceIds": [INSTANCE]},
     "DescribeInstanceTypes": {},
     "DescribeInstances": {"InstanceIds": [INSTANCE]},
+    "DescribeInternetGateways": {"InternetGatewayIds": [IGW]},
     # The victim's user data is what an intruder would want.
     "DescribeInstanceAttribute": {"InstanceId": INSTANCE, "Attribute": "userData"},
     "DescribeKeyPairs": {"KeyNames": [KEY_NAME]},
@@ -111,8 +128,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DescribeVolumes": {"VolumeIds": [VOL]},
     "DescribeVolumesModifications": {"VolumeIds": [VOL]},
     "DescribeVpcs": {"VpcIds": [VPC]},
+    "DetachInternetGateway": {"InternetGatewayId": IGW, "VpcId": VPC},
     "DetachVolume": {"VolumeId": VOL},
     "DisassociateIamInstanceProfile": {"AssociationId": ASSOC},
+    "DisassociateRouteTable": {"AssociationId": RTB_ASSOC},
     "GetConsoleOutput": {"InstanceId": INSTANCE},
     "GetLaunchTemplateData": {"InstanceId": INSTANCE},
     "ImportImage": {
@@ -130,6 +149,12 @@ RECIPES: dict[str, dict[str, Any]] = {
         "RootDeviceName": "/dev/xvda",
         "BlockDeviceMappings": ROOT_DEVICE,
     },
+    "ReplaceRoute": {
+        "RouteTableId": CUSTOM_RTB,
+        "DestinationCidrBlock": "0.0.0.0/0",
+        "GatewayId": IGW,
+    },
+    "ReplaceRouteTableAssociation": {"AssociationId": RTB_ASSOC, "RouteTableId": RTB},
     "RevokeSecurityGroupEgress": {"GroupId": SG, "IpPermissions": RULE},
     "RevokeSecurityGroupIngress": {"GroupId": SG, "IpPermissions": RULE},
     "RunInstances": {
@@ -179,6 +204,7 @@ class Victim:
             ("DescribeVpcs", {}),
             ("DescribeSubnets", {}),
             ("DescribeRouteTables", {}),
+            ("DescribeInternetGateways", {}),
             ("DescribeNetworkAcls", {}),
             ("DescribeVpcAttribute", {"VpcId": self.ids[VPC], "Attribute": "enableDnsHostnames"}),
             ("DescribeLaunchTemplateVersions", {"Versions": ["$Latest", "$Default"]}),
@@ -240,13 +266,32 @@ async def victim(world: World) -> Victim:
         LaunchTemplateId=template_id,
         LaunchTemplateData={"InstanceType": "t3.micro"},
     )
-    # A VPC of its own with one subnet, holding nothing: either could be deleted.
+    # A VPC of its own with a subnet holding nothing: the subnet could be deleted.
     vpc = (await c.call("CreateVpc", CidrBlock="10.9.0.0/16"))["Vpc"]["VpcId"]
     subnet = await c.call("CreateSubnet", VpcId=vpc, CidrBlock="10.9.0.0/24")
     vpc_only = [{"Name": "vpc-id", "Values": [vpc]}]
     [table] = (await c.call("DescribeRouteTables", Filters=vpc_only))["RouteTables"]
     [acl] = (await c.call("DescribeNetworkAcls", Filters=vpc_only))["NetworkAcls"]
+    # Its gateway attached, another detached; a table of its own routing to the gateway,
+    # associated with a second subnet; and an empty table: each may be changed or deleted.
+    gateway = (await c.call("CreateInternetGateway"))["InternetGateway"]["InternetGatewayId"]
+    await c.call("AttachInternetGateway", InternetGatewayId=gateway, VpcId=vpc)
+    free_gateway = (await c.call("CreateInternetGateway"))["InternetGateway"]["InternetGatewayId"]
+    custom = (await c.call("CreateRouteTable", VpcId=vpc))["RouteTable"]["RouteTableId"]
+    await c.call(
+        "CreateRoute", RouteTableId=custom, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway
+    )
+    second = await c.call("CreateSubnet", VpcId=vpc, CidrBlock="10.9.2.0/24")
+    association = await c.call(
+        "AssociateRouteTable", RouteTableId=custom, SubnetId=second["Subnet"]["SubnetId"]
+    )
+    empty = (await c.call("CreateRouteTable", VpcId=vpc))["RouteTable"]["RouteTableId"]
     ids = {
+        IGW: gateway,
+        FREE_IGW: free_gateway,
+        CUSTOM_RTB: custom,
+        EMPTY_RTB: empty,
+        RTB_ASSOC: association["AssociationId"],
         VPC: vpc,
         RTB: table["RouteTableId"],
         ACL: acl["NetworkAclId"],

@@ -139,7 +139,16 @@ async def test_each_vpc_has_a_main_route_table_with_its_local_route(world: World
     [default_table] = (
         await world.root.call("DescribeRouteTables", Filters=_filters(**{"vpc-id": default_vpc}))
     )["RouteTables"]
-    assert [r["DestinationCidrBlock"] for r in default_table["Routes"]] == ["172.31.0.0/16"]
+    # The default VPC's, as EC2's: its local route, and everything else to its gateway.
+    [gateway] = (
+        await world.root.call(
+            "DescribeInternetGateways", Filters=_filters(**{"attachment.vpc-id": default_vpc})
+        )
+    )["InternetGateways"]
+    assert [(r["DestinationCidrBlock"], r["GatewayId"]) for r in default_table["Routes"]] == [
+        ("172.31.0.0/16", "local"),
+        ("0.0.0.0/0", gateway["InternetGatewayId"]),
+    ]
     # By id, and by filter; a subnet's implicit association is not listed, as on EC2.
     by_id = await world.root.call("DescribeRouteTables", RouteTableIds=[table["RouteTableId"]])
     assert by_id["RouteTables"] == [table]

@@ -1,0 +1,420 @@
+"""Internet gateways and route tables in the compute service (decision 0121): CreateInternetGateway,
+Attach/Detach/Delete, CreateRouteTable, DeleteRouteTable, Create/Replace/DeleteRoute,
+Associate/Disassociate and ReplaceRouteTableAssociation, and what each change pushes to the
+hosts.
+
+Writes that must not cross are serialised on a parent's revision, as VPCs and subnets are
+(decision 0100): attaching or detaching a gateway changes the VPC with the gateway
+(:meth:`ComputeStore.change` ``replace=``), so a VPC never gets two gateways nor a gateway
+two VPCs; an association made, moved or removed changes the subnet with its table(s) — or,
+for the main association, the VPC — so a subnet is never associated twice, and a subnet
+deleted at once either goes first (the association finds it gone) or takes its association
+with it. A table's routes change with the table's own revision; DeleteRouteTable deletes at
+the revision it checked.
+
+A route's effect is the instances' firewalls (``routing.py`` says why): every change that can
+turn a route active or blackhole pushes the firewalls of the VPC's running instances.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import replace
+
+from andromede.compute.errors import (
+    AlreadyAssociated,
+    Duplicate,
+    GatewayNotAttached,
+    IdempotentParameterMismatch,
+    IncorrectState,
+    InvalidParameterValue,
+    NetworkLimitExceeded,
+    NotFound,
+    ResourceInUse,
+    RouteExists,
+    RouteNotFound,
+)
+from andromede.compute.model import (
+    Instance,
+    InstanceState,
+    Tags,
+    check_client_token,
+    check_id,
+    check_tags,
+    new_id,
+    request_digest,
+    token_id,
+)
+from andromede.compute.network import Subnet, Vpc
+from andromede.compute.routing import (
+    LOCAL,
+    InternetGateway,
+    Route,
+    RouteTable,
+    RouteTableAssociation,
+    destination_cidr,
+)
+from andromede.compute.vpcs import VpcsMixin, chosen
+
+__all__ = ["RoutingMixin"]
+
+_ATTEMPTS = 8
+# Instances holding a public address that EC2 calls "mapped" through the VPC's gateway.
+_MAPPED = frozenset({InstanceState.PENDING, InstanceState.RUNNING, InstanceState.STOPPING})
+
+
+class RoutingMixin(VpcsMixin):
+    # -- internet gateways -------------------------------------------------------------------
+
+    async def create_internet_gateway(self, tenant_id: str, tags: Tags = ()) -> InternetGateway:
+        """A detached gateway. EC2's quota of gateways per Region follows its VPC quota."""
+        check_tags(tags)
+        await self._routed_vpcs(tenant_id)
+        async with self._placement:
+            held = await self.store.list(InternetGateway, tenant_id)
+            if len(held) >= self.limits.max_vpcs:
+                raise NetworkLimitExceeded(
+                    "igw", "The maximum number of internet gateways has been reached."
+                )
+            gateway = InternetGateway(new_id("igw"), tenant_id, tags=tags)
+            await self.store.insert(gateway)
+        return gateway
+
+    async def describe_internet_gateways(
+        self, tenant_id: str, ids: Sequence[str]
+    ) -> list[InternetGateway]:
+        await self._routed_vpcs(tenant_id)
+        found = await self.store.list(InternetGateway, tenant_id)
+        return chosen(found, ids, lambda g: g.gateway_id, "igw")
+
+    async def attach_internet_gateway(self, tenant_id: str, gateway_id: str, vpc_id: str) -> None:
+        for _ in range(_ATTEMPTS):
+            gateway = await self._gateway(tenant_id, gateway_id)
+            vpc = await self.routed(await self.owned_vpc(tenant_id, vpc_id))
+            if gateway.vpc_id is not None:
+                raise AlreadyAssociated(
+                    f"resource {gateway_id} is already attached to network {gateway.vpc_id}"
+                )
+            held = await self.store.list(InternetGateway, tenant_id)
+            if any(g.vpc_id == vpc_id for g in held):
+                raise InvalidParameterValue(
+                    f"Network {vpc_id} already has an internet gateway attached"
+                )
+            if await self.store.change(vpc, replace=[replace(gateway, vpc_id=vpc_id)]):
+                self._push_later(tenant_id, (), vpc_ids=(vpc_id,))
+                return
+        raise IncorrectState(f"{vpc_id} changed concurrently; retry")
+
+    async def detach_internet_gateway(self, tenant_id: str, gateway_id: str, vpc_id: str) -> None:
+        """EC2's DependencyViolation while an instance of the VPC holds a public address."""
+        for _ in range(_ATTEMPTS):
+            gateway = await self._gateway(tenant_id, gateway_id)
+            vpc = await self.owned_vpc(tenant_id, vpc_id)
+            if gateway.vpc_id != vpc_id:
+                raise GatewayNotAttached(
+                    f"resource {gateway_id} is not attached to network {vpc_id}"
+                )
+            instances = await self.store.list(Instance, tenant_id)
+            if any(
+                i.vpc_id == vpc_id and i.associate_public_ip and i.state in _MAPPED
+                for i in instances
+            ):
+                raise ResourceInUse(
+                    "igw",
+                    f"Network {vpc_id} has some mapped public address(es). Please unmap those "
+                    "public address(es) before detaching the gateway.",
+                )
+            if await self.store.change(vpc, replace=[replace(gateway, vpc_id=None)]):
+                self._push_later(tenant_id, (), vpc_ids=(vpc_id,))
+                return
+        raise IncorrectState(f"{vpc_id} changed concurrently; retry")
+
+    async def delete_internet_gateway(self, tenant_id: str, gateway_id: str) -> None:
+        """DependencyViolation while attached. Routes to it stay, as blackholes (EC2)."""
+        for _ in range(_ATTEMPTS):
+            gateway = await self._gateway(tenant_id, gateway_id)
+            if gateway.vpc_id is not None:
+                raise ResourceInUse(
+                    "igw",
+                    f"The internetGateway '{gateway_id}' has dependencies and cannot be deleted.",
+                )
+            if await self.store.change(gateway, delete=[(InternetGateway, gateway_id)]):
+                return
+        raise IncorrectState(f"{gateway_id} changed concurrently; retry")
+
+    async def _gateway(self, tenant_id: str, gateway_id: str) -> InternetGateway:
+        await self._routed_vpcs(tenant_id)
+        return await self._owned(InternetGateway, tenant_id, gateway_id, "igw")
+
+    async def _routed_vpcs(self, tenant_id: str) -> list[Vpc]:
+        """The tenant's VPCs, each with its routing stored (the default VPC made on first
+        need, as everywhere): a VPC older than route tables gets its gateway and main table
+        before anyone lists gateways or tables."""
+        return [await self.routed(v) for v in await self.describe_vpcs(tenant_id, [])]
+
+    # -- route tables ------------------------------------------------------------------------
+
+    async def describe_route_tables(self, tenant_id: str, ids: Sequence[str]) -> list[RouteTable]:
+        await self._routed_vpcs(tenant_id)
+        tables = await self.store.list(RouteTable, tenant_id)
+        return chosen(tables, ids, lambda t: t.route_table_id, "rtb")
+
+    async def route_table_view(
+        self, tenant_id: str
+    ) -> tuple[list[RouteTable], dict[str, InternetGateway]]:
+        """The tenant's route tables and gateways by id (a route's state needs both)."""
+        tables = await self.describe_route_tables(tenant_id, [])
+        gateways = await self.store.list(InternetGateway, tenant_id)
+        return tables, {g.gateway_id: g for g in gateways}
+
+    async def create_route_table(
+        self, tenant_id: str, vpc_id: str, tags: Tags = (), client_token: str | None = None
+    ) -> RouteTable:
+        """A table with the VPC's local route. With a client token (Terraform sends one), at
+        most once per account and token: its id is derived from them, so the same request
+        on two gateways writes one row and both answer it."""
+        check_tags(tags)
+        table_id, digest = new_id("rtb"), ""
+        if client_token is not None:
+            check_client_token(client_token)
+            table_id = token_id("rtb", tenant_id, client_token)
+            digest = request_digest({"vpc": vpc_id, "tags": tags})
+        for _ in range(_ATTEMPTS):
+            earlier = await self._table_of_token(tenant_id, table_id, digest)
+            if earlier is not None:
+                return earlier
+            vpc = await self.routed(await self.owned_vpc(tenant_id, vpc_id))
+            held = [t for t in await self.store.list(RouteTable, tenant_id) if t.vpc_id == vpc_id]
+            if len(held) >= self.limits.max_route_tables_per_vpc:
+                raise NetworkLimitExceeded(
+                    "rtb", "The maximum number of route tables has been reached for this VPC."
+                )
+            table = RouteTable(
+                table_id,
+                tenant_id,
+                vpc_id,
+                (Route(vpc.cidr, LOCAL, "CreateRouteTable"),),
+                tags=tags,
+                client_token=client_token,
+                request_digest=digest,
+            )
+            try:
+                if await self.store.change(vpc, insert=[table]):
+                    return table
+            except Duplicate:
+                if client_token is None:
+                    raise
+                # The same request on another gateway or worker wrote it first: read it.
+        raise IncorrectState(f"{vpc_id} changed concurrently; retry")
+
+    async def _table_of_token(
+        self, tenant_id: str, table_id: str, digest: str
+    ) -> RouteTable | None:
+        if not digest:
+            return None
+        table = await self.store.get(RouteTable, table_id)
+        if table is None or table.tenant_id != tenant_id:
+            return None
+        if table.request_digest != digest:
+            raise IdempotentParameterMismatch(
+                "The client token was already used for a request with other parameters"
+            )
+        return table
+
+    async def delete_route_table(self, tenant_id: str, route_table_id: str) -> None:
+        """DependencyViolation for the main table and for one with associations, as EC2."""
+        for _ in range(_ATTEMPTS):
+            table = await self._table(tenant_id, route_table_id)
+            if table.associations:
+                raise ResourceInUse(
+                    "rtb",
+                    f"The routeTable '{route_table_id}' has dependencies and cannot be deleted.",
+                )
+            if await self.store.change(table, delete=[(RouteTable, route_table_id)]):
+                return
+        raise IncorrectState(f"{route_table_id} changed concurrently; retry")
+
+    async def _table(self, tenant_id: str, route_table_id: str) -> RouteTable:
+        await self._routed_vpcs(tenant_id)
+        return await self._owned(RouteTable, tenant_id, route_table_id, "rtb")
+
+    # -- routes ------------------------------------------------------------------------------
+
+    async def create_route(
+        self, tenant_id: str, route_table_id: str, destination: str, gateway_id: str
+    ) -> None:
+        await self._change_route(tenant_id, route_table_id, destination, gateway_id, create=True)
+
+    async def replace_route(
+        self, tenant_id: str, route_table_id: str, destination: str, gateway_id: str
+    ) -> None:
+        await self._change_route(tenant_id, route_table_id, destination, gateway_id, create=False)
+
+    async def _change_route(
+        self,
+        tenant_id: str,
+        route_table_id: str,
+        destination: str,
+        gateway_id: str,
+        *,
+        create: bool,
+    ) -> None:
+        block = destination_cidr(destination)
+        for _ in range(_ATTEMPTS):
+            table = await self._table(tenant_id, route_table_id)
+            vpc = await self.owned_vpc(tenant_id, table.vpc_id)
+            await self._route_target(tenant_id, table, gateway_id)
+            if ipaddress.IPv4Network(block).subnet_of(ipaddress.IPv4Network(vpc.cidr)):
+                raise InvalidParameterValue(
+                    f"The destination CIDR block {block} is equal to or more specific than one "
+                    f"of this VPC's CIDR blocks. This route can target only an interface or an "
+                    f"instance."
+                )
+            existing = table.route_to(block)
+            if create and existing is not None:
+                raise RouteExists(f"The route identified by {block} already exists.")
+            if not create and existing is None:
+                raise InvalidParameterValue(
+                    f"There is no route defined for '{block}' in the route table. Use "
+                    "CreateRoute instead."
+                )
+            if existing is not None and existing.gateway_id == LOCAL:
+                raise InvalidParameterValue(
+                    f"cannot replace local route {block} in route table {route_table_id}"
+                )
+            kept = tuple(r for r in table.routes if r.destination != block)
+            if create and len(kept) - 1 >= self.limits.max_routes_per_route_table:
+                raise NetworkLimitExceeded(
+                    "route", "The maximum number of routes has been reached for this route table."
+                )
+            routes = (*kept, Route(block, gateway_id))
+            if await self.store.replace(replace(table, routes=routes)):
+                self._push_later(tenant_id, (), vpc_ids=(table.vpc_id,))
+                return
+        raise IncorrectState(f"{route_table_id} changed concurrently; retry")
+
+    async def _route_target(self, tenant_id: str, table: RouteTable, gateway_id: str) -> None:
+        """A route may lead to one of the tenant's internet gateways attached to the table's
+        VPC; ``local`` and anything else are EC2's InvalidGatewayID.NotFound."""
+        if not gateway_id.startswith("igw-"):
+            raise NotFound("gateway", gateway_id)
+        try:
+            gateway = await self._owned(InternetGateway, tenant_id, gateway_id, "igw")
+        except NotFound:
+            raise NotFound("gateway", gateway_id) from None
+        if gateway.vpc_id != table.vpc_id:
+            raise InvalidParameterValue(
+                f"route table {table.route_table_id} and network gateway {gateway_id} belong "
+                f"to different networks"
+            )
+
+    async def delete_route(self, tenant_id: str, route_table_id: str, destination: str) -> None:
+        block = destination_cidr(destination)
+        for _ in range(_ATTEMPTS):
+            table = await self._table(tenant_id, route_table_id)
+            existing = table.route_to(block)
+            if existing is None:
+                raise RouteNotFound(block, route_table_id)
+            if existing.gateway_id == LOCAL:
+                raise InvalidParameterValue(
+                    f"cannot remove local route {block} in route table {route_table_id}"
+                )
+            routes = tuple(r for r in table.routes if r.destination != block)
+            if await self.store.replace(replace(table, routes=routes)):
+                self._push_later(tenant_id, (), vpc_ids=(table.vpc_id,))
+                return
+        raise IncorrectState(f"{route_table_id} changed concurrently; retry")
+
+    # -- associations ------------------------------------------------------------------------
+
+    async def associate_route_table(
+        self, tenant_id: str, route_table_id: str, subnet_id: str
+    ) -> RouteTableAssociation:
+        check_id(subnet_id, "subnet")
+        for _ in range(_ATTEMPTS):
+            table = await self._table(tenant_id, route_table_id)
+            subnet = await self._owned(Subnet, tenant_id, subnet_id, "subnet")
+            if subnet.vpc_id != table.vpc_id:
+                raise InvalidParameterValue(
+                    f"route table {route_table_id} and subnet {subnet_id} belong to different "
+                    "networks"
+                )
+            tables = await self.store.list(RouteTable, tenant_id)
+            if any(a.subnet_id == subnet_id for t in tables for a in t.associations):
+                raise AlreadyAssociated(
+                    f"the specified association for route table {route_table_id} conflicts "
+                    "with an existing association"
+                )
+            association = RouteTableAssociation(new_id("rtbassoc"), subnet_id)
+            changed = replace(table, associations=(*table.associations, association))
+            if await self.store.change(subnet, replace=[changed]):
+                self._push_later(tenant_id, (), vpc_ids=(table.vpc_id,))
+                return association
+        raise IncorrectState(f"{subnet_id} changed concurrently; retry")
+
+    async def disassociate_route_table(self, tenant_id: str, association_id: str) -> None:
+        for _ in range(_ATTEMPTS):
+            table, association = await self._association(tenant_id, association_id)
+            if association.main:
+                raise InvalidParameterValue(
+                    f"cannot disassociate the main route table association {association_id}"
+                )
+            changed = replace(
+                table,
+                associations=tuple(
+                    a for a in table.associations if a.association_id != association_id
+                ),
+            )
+            if await self._change_association(tenant_id, association, [changed]):
+                self._push_later(tenant_id, (), vpc_ids=(table.vpc_id,))
+                return
+        raise IncorrectState(f"{association_id} changed concurrently; retry")
+
+    async def replace_route_table_association(
+        self, tenant_id: str, association_id: str, route_table_id: str
+    ) -> RouteTableAssociation:
+        """The association (a subnet's, or the VPC's main one) moved to ``route_table_id`` of
+        the same VPC, under a new id, as EC2 gives one."""
+        for _ in range(_ATTEMPTS):
+            current, association = await self._association(tenant_id, association_id)
+            target = await self._table(tenant_id, route_table_id)
+            if target.vpc_id != current.vpc_id:
+                raise InvalidParameterValue(
+                    f"route table {route_table_id} and association {association_id} belong to "
+                    "different networks"
+                )
+            moved = RouteTableAssociation(new_id("rtbassoc"), association.subnet_id)
+            left = tuple(a for a in current.associations if a.association_id != association_id)
+            if target.route_table_id == current.route_table_id:
+                changed = [replace(current, associations=(*left, moved))]
+            else:
+                changed = [
+                    replace(current, associations=left),
+                    replace(target, associations=(*target.associations, moved)),
+                ]
+            if await self._change_association(tenant_id, association, changed):
+                self._push_later(tenant_id, (), vpc_ids=(current.vpc_id,))
+                return moved
+        raise IncorrectState(f"{association_id} changed concurrently; retry")
+
+    async def _association(
+        self, tenant_id: str, association_id: str
+    ) -> tuple[RouteTable, RouteTableAssociation]:
+        check_id(association_id, "rtbassoc")
+        for table in await self.describe_route_tables(tenant_id, []):
+            for association in table.associations:
+                if association.association_id == association_id:
+                    return table, association
+        raise NotFound("rtbassoc", association_id)
+
+    async def _change_association(
+        self, tenant_id: str, association: RouteTableAssociation, tables: Sequence[RouteTable]
+    ) -> bool:
+        """Replace ``tables`` serialised on the association's subnet, or on the VPC for the
+        main association (see the module docstring)."""
+        if association.subnet_id is None:
+            parent: Vpc | Subnet = await self.owned_vpc(tenant_id, tables[0].vpc_id)
+        else:
+            parent = await self._owned(Subnet, tenant_id, association.subnet_id, "subnet")
+        return await self.store.change(parent, replace=tables)
