@@ -6,7 +6,10 @@
   lease comes from that subnet), cannot reach the first tenant's instance at the public
   address the host reaches it at, even with its port open to all;
 - an instance launched with an instance profile reads its role's credentials from
-  169.254.169.254 (IMDSv2: a token first), and those credentials read the tenant's bucket.
+  169.254.169.254 (IMDSv2: a token first), and those credentials read the tenant's bucket;
+- that other tenant's instance has a public address, yet the host does not reach it until
+  its VPC has an internet gateway and its subnet's route table a route to it, nor once the
+  route is deleted (decision 0121).
 
 The guest is the busybox image of tests/support/guest_images.py; its shell user data speaks
 HTTP by hand over ``nc`` (busybox-static's wget crashes in its resolver).
@@ -87,6 +90,12 @@ def prober(address: str) -> str:
     return DHCP + probe_loop(address)
 
 
+def listening_prober(answer: str, address: str) -> str:
+    """Listens on port 8000 (answering ``answer``) and probes ``address``'s."""
+    serve = f"(while true; do echo {answer} | nc -l -p 8000; done) > /dev/null 2>&1 &\n"
+    return DHCP + serve + probe_loop(address)
+
+
 IMDS = r"""
 imds() { # method path [token]
   h=""
@@ -163,6 +172,30 @@ def _host_reads(address: str, port: int) -> bytes:
         time.sleep(1)
 
 
+def _host_refused(address: str, port: int, seconds: float) -> bool:
+    """Whether no connection from the host to ``address:port`` got an answer for ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address, port), timeout=2) as connection:
+                if connection.recv(64):
+                    return False
+        except OSError:
+            pass
+        time.sleep(1)
+    return True
+
+
+def _host_refused_soon(address: str, port: int) -> bool:
+    """Whether the host stops reaching ``address:port`` within a minute (a firewall push is
+    asynchronous) and stays refused for five seconds after."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if _host_refused(address, port, 5):
+            return True
+    return False
+
+
 def _console_until(ec2: Any, instance_id: str, pattern: str) -> str:
     deadline = time.monotonic() + CONSOLE_TIMEOUT
     while True:
@@ -228,13 +261,18 @@ def _check_networks(
     vpc_id = other.create_vpc(CidrBlock="172.31.0.0/16")["Vpc"]["VpcId"]
     subnet = other.create_subnet(VpcId=vpc_id, CidrBlock="172.31.5.0/24")["Subnet"]
     stranger = _run(
-        other, image_id, prober(listener["PublicIpAddress"]), SubnetId=subnet["SubnetId"]
+        other,
+        image_id,
+        listening_prober("hello-from-stranger", listener["PublicIpAddress"]),
+        NetworkInterfaces=[
+            {"DeviceIndex": 0, "SubnetId": subnet["SubnetId"], "AssociatePublicIpAddress": True}
+        ],
     )
     launched.append((other, stranger["InstanceId"]))
     assert stranger["PrivateIpAddress"] == "172.31.5.4"  # the same range, its own network
     assert (stranger["SubnetId"], stranger["VpcId"]) == (subnet["SubnetId"], vpc_id)
-    # A subnet of one's own maps no public address (decision 0106): the host never reaches it.
-    assert "PublicIpAddress" not in stranger
+    # A public address, asked for (decision 0106).
+    assert stranger["PublicIpAddress"].startswith("100.65.")
     # The host reaches the listener at its public address.
     assert _host_reads(listener["PublicIpAddress"], 8000).startswith(b"hello-from-listener")
 
@@ -258,3 +296,28 @@ def _check_networks(
     assert "hello-from-listener" not in console
     # Its lease came from its own subnet's DHCP server.
     assert "andromede-dhcp ip=172.31.5.4" in console
+    _check_internet_gateway(other, vpc_id, stranger)
+
+
+def _check_internet_gateway(other: Any, vpc_id: str, stranger: dict[str, Any]) -> None:
+    """Decision 0121: a new VPC has no internet gateway; the stranger's port open to all and
+    its public address are not enough for the host to reach it. A gateway and a route to it
+    are; the route deleted, the host is refused again."""
+    address = stranger["PublicIpAddress"]
+    other.authorize_security_group_ingress(
+        GroupId=stranger["SecurityGroups"][0]["GroupId"],
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 8000, "ToPort": 8000,
+                        "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )  # fmt: skip
+    assert _host_refused(address, 8000, 10)
+    gateway = other.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    other.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc_id)
+    [table] = other.describe_route_tables(
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
+                 {"Name": "association.main", "Values": ["true"]}]
+    )["RouteTables"]  # fmt: skip
+    route = {"RouteTableId": table["RouteTableId"], "DestinationCidrBlock": "0.0.0.0/0"}
+    other.create_route(**route, GatewayId=gateway)
+    assert _host_reads(address, 8000).startswith(b"hello-from-stranger")
+    other.delete_route(**route)
+    assert _host_refused_soon(address, 8000)
