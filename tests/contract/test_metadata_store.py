@@ -1489,3 +1489,45 @@ async def test_a_failure_in_the_commit_leaves_neither_version_nor_task(
     assert await store.get_current_delete_marker("b1", "m") is None
     queue = replication_queue_of(store)
     assert await queue.pending() == 0
+
+
+async def test_a_metadata_change_and_its_replication_task_commit_together(
+    store: MetadataStore,
+) -> None:
+    """Increment 6 of decision 0112: a change of a version's tags (current or not) or lock
+    writes, in its own transaction, the task that brings it to the replica, and PENDING; a
+    change that does not land (the version replaced meanwhile) writes none."""
+    await store.create_bucket(bucket())
+    await store.create_bucket(dataclasses.replace(bucket("b2"), region="de"))
+    await store.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    first = await store.put_object_version(record("k"))
+    second = await store.put_object_version(record("k", blob="blob-2"))
+    assert first.version_id is not None and second.version_id is not None
+    queue = replication_queue_of(store)
+    target = ReplicationTarget("b2", "rule-1", "eu")
+    old = await store.get_object_version("b1", "k", first.version_id)
+    current = await store.get_object("b1", "k")
+    assert isinstance(old, ObjectRecord) and current is not None
+    tagged = dataclasses.replace(old, headers=old.headers.with_tags((("a", "b"),)))
+    assert await store.replace_version_headers(old, tagged, replication=target)
+    retagged = dataclasses.replace(current, headers=current.headers.with_tags((("c", "d"),)))
+    assert await store.replace_object_headers(current, retagged, replication=target)
+    hold = LockChange.hold(True)
+    locked = await store.update_version_lock(
+        "b1", "k", first.version_id, hold, T0, replication=target
+    )
+    assert isinstance(locked, ObjectRecord)
+    # Tagging writes queue at the clock's now, the lock change at the ``now`` it is given.
+    later = max(T0, datetime.now(UTC)) + timedelta(1)
+    claimed = await queue.claim(later, lease=timedelta(minutes=5), limit=10)
+    assert [t.version_id for t in claimed] == [
+        first.version_id,
+        second.version_id,
+        first.version_id,
+    ]
+    assert {(t.destination_bucket, t.destination_region) for t in claimed} == {("b2", "de")}
+    assert await queue.status("b1", "k", second.version_id) == "PENDING"
+    # Replaced meanwhile (other segments): neither the headers nor a task.
+    stale = dataclasses.replace(old, segments=())
+    assert not await store.replace_version_headers(stale, tagged, replication=target)
+    assert await queue.pending() == 3

@@ -157,6 +157,16 @@ def test_versions_are_replicated_to_another_region(server: ServerProcess) -> Non
     # The replicas' bytes are in the German region's folder.
     assert any((server.data_dir / f"objects-{DE}").rglob("*"))
 
+    # A tag change of a replicated version reaches its replica (increment 6), as on S3.
+    small_version = written["small"][0]["VersionId"]
+    fr.put_object_tagging(
+        Bucket=source, Key="small", VersionId=small_version,
+        Tagging={"TagSet": [{"Key": "retention", "Value": "7y"}]},
+    )  # fmt: skip
+    assert status_of(fr, source, "small", small_version, "COMPLETED") == "COMPLETED"
+    replica_tags = de.get_object_tagging(Bucket=backup, Key="small", VersionId=small_version)
+    assert replica_tags["TagSet"] == [{"Key": "retention", "Value": "7y"}]
+
     # A delete marker follows; deleting a version for good does not.
     marker = fr.delete_object(Bucket=source, Key="small")
     assert marker["DeleteMarker"] is True

@@ -18,6 +18,10 @@ the versions queued for it.
   ``retry_base * 2**(attempts - 1)`` seconds when the copy could not be made (a store away);
   FAILED after ``max_attempts``, or at once when the destination refuses replicas (gone, or
   its versioning no longer Enabled) or the source version is gone.
+- A change of a replicated version's tags (Put/DeleteObjectTagging) or lock (retention, legal
+  hold) is queued like its copy, in the change's transaction (increment 6); the worker finds
+  the replica there and brings its tags and lock to the source's
+  (``ObjectService.sync_replica``) without copying a byte.
 - A destination of another tenant (increment 4) is copied into only while ``grants`` says
   its owner consents (the configuration's role, trusted by S3, allowed by its own policies and
   by the destination's bucket policy, ``s3:ReplicateObject`` or ``s3:ReplicateDelete``),
@@ -143,6 +147,12 @@ class Replicator:
             )
             return
         source = await self._objects.get_version(task.source_bucket, task.key, task.version_id)
+        # There already: the task is a change of the version's tags or lock (or a copy made
+        # twice), brought to the replica without copying a byte (increment 6).
+        replica = await self._objects.replica_of(task.destination_bucket, task.key, task.version_id)
+        if replica is not None:
+            await self._objects.sync_replica(source, replica)
+            return
         # The rule's replica key, as the source's configuration says now: only a version under
         # a KMS key is sealed under it (None: the rule is gone or names none; such a version
         # then fails, never copied under other keys).

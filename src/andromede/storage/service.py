@@ -106,6 +106,7 @@ from andromede.storage.replication import (
     REPLICATION_DOCUMENT,
     ReplicaKeys,
     ReplicationConfiguration,
+    ReplicationStatus,
     ReplicationTarget,
 )
 from andromede.storage.sealed_blobs import (
@@ -411,12 +412,72 @@ class ObjectService:
         """PutObjectRetention / PutObjectLegalHold on one version ("null": the null one):
         the version as it now is. NoSuchVersion; ObjectLocked when the change would weaken a
         retention it may not (checked against the version as stored, in the write)."""
+        target = None
+        found = await self._store.get_object_version(bucket, key, version_id)
+        if isinstance(found, ObjectRecord) and found.replication_status is not None:
+            opened = await self._open_record(found)  # its tags, which a rule may select on
+            target = await self._metadata_target(bucket, opened, opened)
         changed = await self._store.update_version_lock(
-            bucket, key, version_id, change, self._clock()
+            bucket, key, version_id, change, self._clock(), replication=target
         )
         if changed is None:
             raise NoSuchVersion(version_id)
         return changed
+
+    async def _metadata_target(
+        self, bucket: str, before: ObjectRecord, after: ObjectRecord
+    ) -> ReplicationTarget | None:
+        """Where a change of a version's tags or lock goes (decision 0112, increment 6): to
+        its replica, when the version was queued for copying (PENDING) or copied (COMPLETED)
+        and a rule of the bucket's configuration still selects it as it will be (``after``:
+        its new tags). A replica's own changes go nowhere (it is REPLICA), so two buckets
+        replicating to each other make no loop; a version never replicated is not copied
+        because its tags changed, as on S3. Reads the bucket only for such a version."""
+        if before.replication_status not in (
+            ReplicationStatus.PENDING,
+            ReplicationStatus.COMPLETED,
+        ):
+            return None
+        return _replication_target(await self.get_bucket(bucket), after)
+
+    async def replica_of(self, bucket: str, key: str, version_id: str) -> ObjectRecord | None:
+        """The replica of a version in its destination ``bucket`` (the same id), if it is
+        there already; ReplicaRefused (``present``) for a delete marker holding that id."""
+        found = await self._store.get_object_version(bucket, key, version_id)
+        if isinstance(found, DeleteMarker):
+            raise ReplicaRefused("a delete marker holds that version id", present=True)
+        return None if found is None else await self._open_record(found)
+
+    async def sync_replica(self, source: ObjectRecord, replica: ObjectRecord) -> None:
+        """Bring a replica's tags and lock to its source's (decision 0112, increment 6), as S3
+        replicates metadata changes. A COMPLIANCE retention on the replica is never
+        shortened (its owner's guarantee outlives the source's change); its GOVERNANCE one
+        follows the source's, as the source's owner may shorten theirs only with
+        ``s3:BypassGovernanceRetention``, which was checked there."""
+        if replica.version_id is None:
+            return
+        if replica.headers.tags != source.headers.tags:
+            await self.set_object_tags(
+                replica.bucket, replica.key, source.headers.tags, version_id=replica.version_id
+            )
+        wanted = source.lock or ObjectLock()
+        held = replica.lock or ObjectLock()
+        if wanted == held:
+            return
+        hold = LockChange.hold(bool(wanted.legal_hold)) if wanted.legal_hold is not None else None
+        retention = LockChange.retention(wanted.mode, wanted.retain_until, bypass_governance=True)
+        now = self._clock()
+        if (wanted.mode, wanted.retain_until) != (held.mode, held.retain_until):
+            try:
+                await self._store.update_version_lock(
+                    replica.bucket, replica.key, replica.version_id, retention, now
+                )
+            except ObjectLocked:
+                pass  # a COMPLIANCE retention the change would shorten: it stays
+        if hold is not None and wanted.legal_hold != held.legal_hold:
+            await self._store.update_version_lock(
+                replica.bucket, replica.key, replica.version_id, hold, now
+            )
 
     async def set_bucket_encryption(self, name: str, encryption: BucketEncryption | None) -> Bucket:
         """Store (or, with None, remove) the bucket's default encryption. NoSuchBucket."""
@@ -544,10 +605,11 @@ class ObjectService:
                 sealed = await self._sealed.reseal_headers(sealed, bucket, key, headers)
             changed = record.rebuilt(headers, None, None, record.format_version)
             stored = stored_form(dataclasses.replace(changed, sealed_headers=sealed))
+            target = await self._metadata_target(bucket, record, changed)
             if version_id is not None:
-                if await self._store.replace_version_headers(record, stored):
+                if await self._store.replace_version_headers(record, stored, replication=target):
                     return changed
-            elif await self._store.replace_object_headers(record, stored):
+            elif await self._store.replace_object_headers(record, stored, replication=target):
                 return changed
         raise ObjectChanged(f"{key} kept changing while its tags were being set")
 

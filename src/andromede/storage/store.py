@@ -118,10 +118,18 @@ class MetadataStore(Protocol):
         still has ``expected``'s blobs: whether it did. For the re-encryption of legacy rows,
         which must lose to any write that came meanwhile."""
 
-    async def replace_object_headers(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
+    async def replace_object_headers(
+        self,
+        expected: ObjectRecord,
+        record: ObjectRecord,
+        *,
+        replication: ReplicationTarget | None = None,
+    ) -> bool:
         """Store ``record``'s headers (sealed or clear) in place of ``expected``'s, nothing else
         of the row, only if the stored object still has ``expected``'s segments (no write came
-        in between): whether it did. For PutObjectTagging and DeleteObjectTagging."""
+        in between): whether it did. For PutObjectTagging and DeleteObjectTagging.
+        ``replication``: the version's task (and PENDING) written in the same transaction, so
+        that its replica takes the new tags (decision 0112, increment 6)."""
 
     async def legacy_objects(
         self, after: tuple[str, str] | None, limit: int, format_version: int
@@ -225,15 +233,29 @@ class MetadataStore(Protocol):
         ``s3:BypassGovernanceRetention``); COMPLIANCE and legal holds always do."""
 
     async def update_version_lock(
-        self, bucket: str, key: str, version_id: str, change: LockChange, now: datetime
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        change: LockChange,
+        now: datetime,
+        *,
+        replication: ReplicationTarget | None = None,
     ) -> ObjectRecord | DeleteMarker | None:
         """Apply ``change`` to the lock of version ``version_id`` ("null": the null version),
         current or not, as the version is in this transaction (ObjectLocked, nothing written,
         when the change would weaken a retention it may not); the version as it now is (a
         delete marker, which has no lock, left as it is), None if the key has no such
-        version."""
+        version. ``replication``: as for :meth:`replace_object_headers`, written only when a
+        version's lock was changed."""
 
-    async def replace_version_headers(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
+    async def replace_version_headers(
+        self,
+        expected: ObjectRecord,
+        record: ObjectRecord,
+        *,
+        replication: ReplicationTarget | None = None,
+    ) -> bool:
         """:meth:`replace_object_headers` for the version ``expected.version_id`` (None: the
         null version), current or noncurrent: whether it still had ``expected``'s segments
         and took ``record``'s headers. False for a delete marker or no such version."""

@@ -228,7 +228,13 @@ class MemoryMetadataStore:
         state.objects[record.key.encode()] = record
         return True
 
-    async def replace_object_headers(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
+    async def replace_object_headers(
+        self,
+        expected: ObjectRecord,
+        record: ObjectRecord,
+        *,
+        replication: ReplicationTarget | None = None,
+    ) -> bool:
         state = self._buckets.get(record.bucket)
         current = None if state is None else state.objects.get(record.key.encode())
         if state is None or current is None or current.segments != expected.segments:
@@ -236,7 +242,21 @@ class MemoryMetadataStore:
         state.objects[record.key.encode()] = dataclasses.replace(
             current, headers=record.headers, sealed_headers=record.sealed_headers
         )
+        self._queue_sync(replication, record.bucket, record.key, expected.version_id)
         return True
+
+    def _queue_sync(
+        self,
+        target: ReplicationTarget | None,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        now: datetime | None = None,
+    ) -> None:
+        """A version's metadata change queued for its replica in the step that makes it
+        (decision 0112, increment 6)."""
+        if target is not None and version_id is not None:
+            self._queue_replication(target, bucket, key, version_id, now or datetime.now(UTC))
 
     async def legacy_objects(
         self, after: tuple[str, str] | None, limit: int, format_version: int
@@ -492,7 +512,13 @@ class MemoryMetadataStore:
         _promote(state, encoded)
         return kept.version
 
-    async def replace_version_headers(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
+    async def replace_version_headers(
+        self,
+        expected: ObjectRecord,
+        record: ObjectRecord,
+        *,
+        replication: ReplicationTarget | None = None,
+    ) -> bool:
         state = self._buckets.get(expected.bucket)
         if state is None:
             return False
@@ -500,7 +526,7 @@ class MemoryMetadataStore:
         wanted = expected.version_id or NULL_VERSION_ID
         current = state.objects.get(encoded)
         if current is not None and (current.version_id or NULL_VERSION_ID) == wanted:
-            return await self.replace_object_headers(expected, record)
+            return await self.replace_object_headers(expected, record, replication=replication)
         kept = _find(state, encoded, wanted)
         if kept is None or not isinstance(kept.version, ObjectRecord):
             return False
@@ -509,6 +535,7 @@ class MemoryMetadataStore:
         kept.version = dataclasses.replace(
             kept.version, headers=record.headers, sealed_headers=record.sealed_headers
         )
+        self._queue_sync(replication, expected.bucket, expected.key, expected.version_id)
         return True
 
     async def set_version_acl(
@@ -529,7 +556,14 @@ class MemoryMetadataStore:
         return kept.version
 
     async def update_version_lock(
-        self, bucket: str, key: str, version_id: str, change: LockChange, now: datetime
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        change: LockChange,
+        now: datetime,
+        *,
+        replication: ReplicationTarget | None = None,
     ) -> ObjectRecord | DeleteMarker | None:
         state = self._buckets.get(bucket)
         if state is None:
@@ -539,6 +573,7 @@ class MemoryMetadataStore:
         if current is not None and (current.version_id or NULL_VERSION_ID) == version_id:
             updated = dataclasses.replace(current, lock=change.apply(current.lock, now))
             state.objects[encoded] = updated
+            self._queue_sync(replication, bucket, key, version_id, now)
             return updated
         kept = _find(state, encoded, version_id)
         if kept is None:
@@ -546,6 +581,7 @@ class MemoryMetadataStore:
         if isinstance(kept.version, ObjectRecord):
             version = kept.version
             kept.version = dataclasses.replace(version, lock=change.apply(version.lock, now))
+            self._queue_sync(replication, bucket, key, version_id, now)
         return kept.version
 
     async def list_object_versions(

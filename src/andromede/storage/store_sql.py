@@ -87,6 +87,7 @@ from andromede.storage.replication import (
     ReplicationConfiguration,
     ReplicationTarget,
 )
+from andromede.storage.replication_queue_sql import queue_in_transaction
 from andromede.storage.versioning import (
     DeleteMarker,
     RemovalCondition,
@@ -744,6 +745,21 @@ def _key_range(column: sa.ColumnElement[str], prefix: str) -> list[sa.ColumnElem
     return conditions
 
 
+def _queue_sync(
+    conn: Connection,
+    target: ReplicationTarget | None,
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    now: datetime | None = None,
+) -> None:
+    """A version's metadata change queued for its replica in the change's own transaction
+    (decision 0112, increment 6): the same task as its copy, which finds the replica there."""
+    if target is None or version_id is None:
+        return
+    queue_in_transaction(conn, target, bucket, key, version_id, now or datetime.now(UTC))
+
+
 class SqlMetadataStore:
     """Every public method is one read (inline) or one write job (group-committed): see
     :class:`andromede.db.database.Database`. The ``_``-prefixed helpers run inside a job."""
@@ -1046,7 +1062,13 @@ class SqlMetadataStore:
 
         return await self._db.write(work)
 
-    async def replace_object_headers(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
+    async def replace_object_headers(
+        self,
+        expected: ObjectRecord,
+        record: ObjectRecord,
+        *,
+        replication: ReplicationTarget | None = None,
+    ) -> bool:
         names = {"bucket": record.bucket, "key": record.key}
         text = _stored_headers_json(record.headers, record.sealed_headers)
 
@@ -1060,6 +1082,7 @@ class SqlMetadataStore:
                 _O.update().where(_O.c.bucket == record.bucket, _O.c.key == record.key),
                 {"headers": text},
             )
+            _queue_sync(conn, replication, record.bucket, record.key, expected.version_id)
             return True
 
         return await self._db.write(work)
@@ -1203,9 +1226,22 @@ class SqlMetadataStore:
             )
         )
 
-    async def replace_version_headers(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
+    async def replace_version_headers(
+        self,
+        expected: ObjectRecord,
+        record: ObjectRecord,
+        *,
+        replication: ReplicationTarget | None = None,
+    ) -> bool:
         text = _stored_headers_json(record.headers, record.sealed_headers)
-        return await self._db.write(lambda conn: _versions.replace_headers(conn, expected, text))
+
+        def work(conn: Connection) -> bool:
+            if not _versions.replace_headers(conn, expected, text):
+                return False
+            _queue_sync(conn, replication, expected.bucket, expected.key, expected.version_id)
+            return True
+
+        return await self._db.write(work)
 
     async def set_version_acl(
         self, bucket: str, key: str, version_id: str, acl: AccessControlList | None
@@ -1216,11 +1252,22 @@ class SqlMetadataStore:
         )
 
     async def update_version_lock(
-        self, bucket: str, key: str, version_id: str, change: LockChange, now: datetime
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        change: LockChange,
+        now: datetime,
+        *,
+        replication: ReplicationTarget | None = None,
     ) -> ObjectRecord | DeleteMarker | None:
-        return await self._db.write(
-            lambda conn: _versions.update_lock(conn, bucket, key, version_id, change, now)
-        )
+        def work(conn: Connection) -> ObjectRecord | DeleteMarker | None:
+            changed = _versions.update_lock(conn, bucket, key, version_id, change, now)
+            if isinstance(changed, ObjectRecord):
+                _queue_sync(conn, replication, bucket, key, version_id, now)
+            return changed
+
+        return await self._db.write(work)
 
     async def list_object_versions(
         self,

@@ -14,6 +14,7 @@ import json
 import os
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -1052,3 +1053,137 @@ async def test_an_iam_user_needs_iam_pass_role_on_the_configurations_role(
     await allow(s3_all, to_s3)
     assert (await put(user, body)).status == 200
     assert (await put(c, body)).status == 200  # the root passes its own roles
+
+
+# -- increment 6: metadata changes reach the replica -----------------------------------------
+
+
+async def _tags_of(c: Client, bucket: str, key: str, version: str) -> bytes:
+    region = BERLIN if bucket in ("backup", "vault") else PARIS
+    reply = await c.request("GET", f"/{bucket}/{key}?tagging&versionId={version}", region=region)
+    assert reply.status == 200
+    return reply.body
+
+
+async def _status(c: Client, bucket: str, key: str, version: str) -> str:
+    return (await head(c, bucket, key, version)).headers["x-amz-replication-status"]
+
+
+async def test_tag_changes_reach_the_replica_without_copying_the_bytes(world: World) -> None:
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+    written = await c.request(
+        "PUT", "/source/docs/a", b"payload", {"x-amz-tagging": "k=v"}, region=PARIS
+    )
+    version = written.headers["x-amz-version-id"]
+    await replicate(world)
+    blobs = set(world.berlin.blob_ids())
+    tagging = b"<Tagging><TagSet><Tag><Key>team</Key><Value>ops</Value></Tag></TagSet></Tagging>"
+    reply = await c.request(
+        "PUT", f"/source/docs/a?tagging&versionId={version}", tagging, md5(tagging), region=PARIS
+    )
+    assert reply.status == 200
+    # Queued with the change: PENDING until the replica has it.
+    assert await _status(c, "source", "docs/a", version) == "PENDING"
+    await replicate(world)
+    assert await _status(c, "source", "docs/a", version) == "COMPLETED"
+    replica_tags = await _tags_of(c, "backup", "docs/a", version)
+    assert (
+        b"<Key>team</Key><Value>ops</Value>" in replica_tags and b"<Key>k</Key>" not in replica_tags
+    )
+    # No byte copied again, no version added.
+    assert set(world.berlin.blob_ids()) == blobs
+    listed = await c.request("GET", "/backup?versions", region=BERLIN)
+    assert listed.body.count(b"<Version>") == 1
+    # Tags removed from the current version (no versionId): removed from the replica too.
+    assert (await c.request("DELETE", "/source/docs/a?tagging", region=PARIS)).status == 204
+    await replicate(world)
+    assert b"<Tag>" not in await _tags_of(c, "backup", "docs/a", version)
+
+
+async def test_changes_of_unreplicated_versions_and_of_replicas_queue_nothing(
+    world: World,
+) -> None:
+    c = world.client
+    assert (await put(c, document(v2_rule()))).status == 200
+    tagging = b"<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>"
+    # Outside the rule's prefix: never replicated, so its tags go nowhere either (as on S3).
+    assert (await c.request("PUT", "/source/other/a", b"x", region=PARIS)).status == 200
+    reply = await c.request("PUT", "/source/other/a?tagging", tagging, md5(tagging), region=PARIS)
+    assert reply.status == 200
+    assert await world.queue.pending() == 0
+    # A replica's own tags change on the replica alone.
+    written = await c.request("PUT", "/source/docs/a", b"x", region=PARIS)
+    version = written.headers["x-amz-version-id"]
+    await replicate(world)
+    path = f"/backup/docs/a?tagging&versionId={version}"
+    reply = await c.request("PUT", path, tagging, md5(tagging), region=BERLIN)
+    assert reply.status == 200
+    assert await world.queue.pending() == 0
+    assert b"<Tag>" not in await _tags_of(c, "source", "docs/a", version)
+
+
+def _retention(mode: str, days: int) -> bytes:
+    until = (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return (
+        f"<Retention><Mode>{mode}</Mode><RetainUntilDate>{until}</RetainUntilDate></Retention>"
+    ).encode()
+
+
+async def _lock_fields(c: Client, bucket: str, key: str, version: str) -> tuple[str, str]:
+    region = BERLIN if bucket == "vault" else PARIS
+    retention = await c.request(
+        "GET", f"/{bucket}/{key}?retention&versionId={version}", region=region
+    )
+    hold = await c.request("GET", f"/{bucket}/{key}?legal-hold&versionId={version}", region=region)
+    mode = re.search(rb"<Mode>(\w+)</Mode>", retention.body)
+    until = re.search(rb"<RetainUntilDate>([^<]+)</RetainUntilDate>", retention.body)
+    status = re.search(rb"<Status>(\w+)</Status>", hold.body)
+    assert mode and until
+    return (
+        f"{mode.group(1).decode()} {until.group(1).decode()[:10]}",
+        status.group(1).decode() if status else "none",
+    )
+
+
+async def test_retention_and_legal_hold_changes_reach_the_replica(world: World) -> None:
+    c = world.client
+    locked = {"x-amz-bucket-object-lock-enabled": "true"}
+    for name, region, body in (("ledger", PARIS, None), ("vault", BERLIN, location(BERLIN))):
+        reply = await c.request("PUT", f"/{name}", body, locked, region=region)
+        assert reply.status == 200
+    config = document(v2_rule("vault", filter_xml="<Filter><Prefix></Prefix></Filter>"))
+    reply = await c.request("PUT", "/ledger?replication", config, md5(config), region=PARIS)
+    assert reply.status == 200
+    retention = _retention("GOVERNANCE", 1)
+    written = await c.request("PUT", "/ledger/k", b"entry", region=PARIS)
+    version = written.headers["x-amz-version-id"]
+    path = f"/ledger/k?retention&versionId={version}"
+    assert (await c.request("PUT", path, retention, md5(retention), region=PARIS)).status == 200
+    await replicate(world)
+    first = await _lock_fields(c, "vault", "k", version)
+    assert first == await _lock_fields(c, "ledger", "k", version)
+    # Extended, then held: each change reaches the replica.
+    longer = _retention("GOVERNANCE", 3)
+    assert (await c.request("PUT", path, longer, md5(longer), region=PARIS)).status == 200
+    hold = b"<LegalHold><Status>ON</Status></LegalHold>"
+    hold_path = f"/ledger/k?legal-hold&versionId={version}"
+    assert (await c.request("PUT", hold_path, hold, md5(hold), region=PARIS)).status == 200
+    await replicate(world)
+    synced = await _lock_fields(c, "vault", "k", version)
+    assert synced == await _lock_fields(c, "ledger", "k", version)
+    assert synced[1] == "ON" and synced != first
+    # A COMPLIANCE retention the replica's owner set further out is never shortened by a
+    # change of the source.
+    further = _retention("COMPLIANCE", 30)
+    vault_path = f"/vault/k?retention&versionId={version}"
+    reply = await c.request("PUT", vault_path, further, md5(further), region=BERLIN)
+    assert reply.status == 200
+    nearer = _retention("COMPLIANCE", 10)
+    assert (await c.request("PUT", path, nearer, md5(nearer), region=PARIS)).status == 200
+    await replicate(world)
+    kept = await _lock_fields(c, "vault", "k", version)
+    assert (
+        kept[0].startswith("COMPLIANCE")
+        and kept[0] != (await _lock_fields(c, "ledger", "k", version))[0]
+    )

@@ -51,6 +51,7 @@ from andromede.storage.model import (
     Segment,
 )
 from andromede.storage.object_lock import LockMode, ObjectLock
+from andromede.storage.replication import ReplicationTarget
 from andromede.storage.service import BodyIntegrity, CompletedPart, ObjectService, StorageLimits
 from support.keys import key_service_in
 
@@ -852,12 +853,14 @@ async def test_tags_set_while_the_object_is_replaced_go_to_the_new_object(
     original = store.replace_object_headers
     calls = 0
 
-    async def write_comes_first(expected: ObjectRecord, record: ObjectRecord) -> bool:
+    async def write_comes_first(
+        expected: ObjectRecord, record: ObjectRecord, *, replication: ReplicationTarget | None
+    ) -> bool:
         nonlocal calls
         calls += 1
         if calls == 1:
             await put(world.svc, "raced", b"new")
-        return await original(expected, record)
+        return await original(expected, record, replication=replication)
 
     monkeypatch.setattr(store, "replace_object_headers", write_comes_first)
     await world.svc.set_object_tags("bkt", "raced", (("a", "1"),))
