@@ -407,16 +407,20 @@ class ObjectService:
         return await self._store.set_bucket_object_lock(name, config)
 
     async def set_version_lock(
-        self, bucket: str, key: str, version_id: str, change: LockChange
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        change: LockChange,
+        *,
+        read: ObjectRecord | None = None,
     ) -> ObjectRecord | DeleteMarker:
         """PutObjectRetention / PutObjectLegalHold on one version ("null": the null one):
         the version as it now is. NoSuchVersion; ObjectLocked when the change would weaken a
-        retention it may not (checked against the version as stored, in the write)."""
-        target = None
-        found = await self._store.get_object_version(bucket, key, version_id)
-        if isinstance(found, ObjectRecord) and found.replication_status is not None:
-            opened = await self._open_record(found)  # its tags, which a rule may select on
-            target = await self._metadata_target(bucket, opened, opened)
+        retention it may not (checked against the version as stored, in the write).
+        ``read``: the version as the caller read it, whose replication status says whether
+        the change goes to its replica too (increment 6 of decision 0112)."""
+        target = None if read is None else await self._metadata_target(bucket, read, read)
         changed = await self._store.update_version_lock(
             bucket, key, version_id, change, self._clock(), replication=target
         )

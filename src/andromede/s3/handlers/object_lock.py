@@ -410,5 +410,5 @@ async def _change(ctx: S3Context, svc: S3Services, change: LockChange) -> Respon
     goes to that version, whatever is written meanwhile)."""
     record = await read_version(ctx, svc)
     version_id = shown_version_id(record.version_id)
-    await svc.objects.set_version_lock(ctx.bucket, ctx.key, version_id, change)
+    await svc.objects.set_version_lock(ctx.bucket, ctx.key, version_id, change, read=record)
     return Response()
