@@ -518,7 +518,8 @@ class Settings(BaseSettings):
     replication_batch: int = Field(
         default=16,
         gt=0,
-        description="Replication tasks a gateway claims at once (decision 0112).",
+        description="Replication tasks a gateway claims at once, and versions a pass over a"
+        " bucket's existing objects looks at per step (decision 0112).",
     )
     replication_lease: float = Field(
         default=300.0,

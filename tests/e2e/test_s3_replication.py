@@ -190,6 +190,30 @@ def test_versions_are_replicated_to_another_region(server: ServerProcess) -> Non
 
 
 @pytest.mark.slow
+def test_objects_there_before_are_copied_when_the_rule_asks(server: ServerProcess) -> None:
+    """Increment 7: ``ExistingObjectReplication`` Enabled, as boto3 and Terraform send it."""
+    fr, de = client(server, FR), client(server, DE)
+    source, backup = f"src-{uuid.uuid4().hex[:8]}", f"dst-{uuid.uuid4().hex[:8]}"
+    fr.create_bucket(Bucket=source)
+    de.create_bucket(Bucket=backup, CreateBucketConfiguration={"LocationConstraint": DE})
+    for s3, name in ((fr, source), (de, backup)):
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    before = {
+        f"k{n}": fr.put_object(Bucket=source, Key=f"k{n}", Body=os.urandom(1000))["VersionId"]
+        for n in range(3)
+    }
+    config = replication(backup)
+    config["Rules"][0]["ExistingObjectReplication"] = {"Status": "Enabled"}
+    fr.put_bucket_replication(Bucket=source, ReplicationConfiguration=config)
+    shown = fr.get_bucket_replication(Bucket=source)["ReplicationConfiguration"]
+    assert shown["Rules"][0]["ExistingObjectReplication"] == {"Status": "Enabled"}
+    for key, version in before.items():
+        assert status_of(fr, source, key, version, "COMPLETED") == "COMPLETED", key
+        replica = de.head_object(Bucket=backup, Key=key, VersionId=version)
+        assert replica["ReplicationStatus"] == "REPLICA"
+
+
+@pytest.mark.slow
 def test_a_destination_with_versioning_suspended_fails_the_copy(server: ServerProcess) -> None:
     fr, de = client(server, FR), client(server, DE)
     source, backup = f"src-{uuid.uuid4().hex[:8]}", f"dst-{uuid.uuid4().hex[:8]}"

@@ -32,7 +32,9 @@ if TYPE_CHECKING:  # storage.encryption and storage.model import this module's i
     from andromede.storage.model import Bucket
 
 __all__ = [
+    "BACKFILL_DOCUMENT",
     "REPLICATION_DOCUMENT",
+    "Backfill",
     "ReplicaKeys",
     "ReplicationConfiguration",
     "ReplicationGrants",
@@ -44,6 +46,9 @@ __all__ = [
 
 # The kind under which the configuration is stored among the bucket's documents.
 REPLICATION_DOCUMENT: Final = "replication"
+# Where a bucket's pass over the versions it held before an ``ExistingObjectReplication`` rule
+# stands (increment 7): present while the pass has versions left to look at.
+BACKFILL_DOCUMENT: Final = "replication-backfill"
 _BUCKET_ARN_PREFIX: Final = "arn:aws:s3:::"
 
 
@@ -91,6 +96,9 @@ class ReplicationRule:
     # ``Destination/EncryptionConfiguration/ReplicaKmsKeyID``: the key ARN or alias ARN the
     # replicas of versions under a KMS key are sealed under, as given.
     replica_kms_key_id: str | None = None
+    # ``ExistingObjectReplication``: whether versions written before the rule are copied too
+    # (increment 7; None: not given, and they are not).
+    existing_objects: bool | None = None
 
     @property
     def is_v2(self) -> bool:
@@ -130,6 +138,7 @@ class ReplicationRule:
             "sse_kms": self.sse_kms_objects,
             "replica_modifications": self.replica_modifications,
             "replica_kms_key": self.replica_kms_key_id,
+            "existing": self.existing_objects,
         }
 
     @classmethod
@@ -161,6 +170,9 @@ class ReplicationRule:
             sse_kms_objects=sse_kms if isinstance(sse_kms, bool) else None,
             replica_modifications=modifications if isinstance(modifications, bool) else None,
             replica_kms_key_id=replica_key if isinstance(replica_key, str) else None,
+            existing_objects=existing
+            if isinstance(existing := data.get("existing"), bool)
+            else None,
         )
 
 
@@ -280,6 +292,25 @@ class ReplicationConfiguration:
             rule.destination_bucket, rule.rule_id, source_region, delete_marker=True
         )
 
+    def existing_target_for(
+        self,
+        key: str,
+        tags: Iterable[tuple[str, str]],
+        source_region: str,
+        *,
+        kms_encrypted: bool = False,
+    ) -> ReplicationTarget | None:
+        """The task a version written before the configuration gets: the rule that would
+        take it if it were new, when that rule has ``ExistingObjectReplication`` Enabled."""
+        rule = self.rule_for(key, tags, kms_encrypted=kms_encrypted)
+        if rule is None or not rule.existing_objects:
+            return None
+        return ReplicationTarget(rule.destination_bucket, rule.rule_id, source_region)
+
+    @property
+    def replicates_existing_objects(self) -> bool:
+        return any(rule.enabled and rule.existing_objects for rule in self.rules)
+
     @property
     def destinations(self) -> frozenset[str]:
         return frozenset(rule.destination_bucket for rule in self.rules)
@@ -302,4 +333,31 @@ class ReplicationConfiguration:
             rules=tuple(ReplicationRule.from_json(rule) for rule in data.get("rules") or ()),
             role=role if isinstance(role, str) else None,
             version=int(data.get("version") or 1),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Backfill:
+    """Where a bucket's pass over its existing versions stands (increment 7): the last
+    (key, version sort id) looked at, none before the first step; how many versions it
+    queued so far."""
+
+    after_key: str | None = None
+    after_version: str | None = None
+    queued: int = 0
+
+    def to_text(self) -> str:
+        return json.dumps(
+            {"key": self.after_key, "version": self.after_version, "queued": self.queued},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_text(cls, text: str) -> Backfill:
+        data = json.loads(text)
+        key, version, queued = data.get("key"), data.get("version"), data.get("queued")
+        return cls(
+            key if isinstance(key, str) else None,
+            version if isinstance(version, str) else None,
+            queued if isinstance(queued, int) else 0,
         )

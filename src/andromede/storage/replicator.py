@@ -22,6 +22,9 @@ the versions queued for it.
   hold) is queued like its copy, in the change's transaction (increment 6); the worker finds
   the replica there and brings its tags and lock to the source's
   (``ObjectService.sync_replica``) without copying a byte.
+- ``backfill_once`` (increment 7): a configuration with an ``ExistingObjectReplication`` rule
+  starts a pass over the bucket's versions, a bucket document saying where it stands; each
+  step looks at ``batch`` versions and queues those such a rule takes and that have no status.
 - A destination of another tenant (increment 4) is copied into only while ``grants`` says
   its owner consents (the configuration's role, trusted by S3, allowed by its own policies and
   by the destination's bucket policy, ``s3:ReplicateObject`` or ``s3:ReplicateDelete``),
@@ -45,7 +48,12 @@ from andromede.storage.errors import (
     ReplicaRefused,
 )
 from andromede.storage.model import Bucket, VersioningStatus
-from andromede.storage.replication import ReplicaKeys, ReplicationConfiguration, ReplicationGrants
+from andromede.storage.replication import (
+    Backfill,
+    ReplicaKeys,
+    ReplicationConfiguration,
+    ReplicationGrants,
+)
 from andromede.storage.replication_queue import ReplicationQueue, ReplicationTask
 from andromede.storage.service import ObjectService
 
@@ -94,11 +102,52 @@ class Replicator:
     async def run_forever(self) -> None:
         while True:
             try:
+                await self.backfill_once()
                 while await self.run_once():
                     pass
             except AndromedeError:
                 _log.warning("replication pass failed; the next one retries", exc_info=True)
             await asyncio.sleep(self._interval)
+
+    async def backfill_once(self) -> int:
+        """One step of every pass over a bucket's existing versions that this gateway's
+        regions hold (increment 7): up to ``batch`` versions looked at per bucket, those an
+        ``ExistingObjectReplication`` rule takes queued as any new version's copy; how many
+        were queued. Two gateways stepping one bucket at once may queue a version twice: the
+        second task finds the replica there and costs one read."""
+        queued = 0
+        after: str | None = None
+        while page := await self._objects.replication_backfills(after, 100):
+            for name, backfill in page:
+                after = name
+                queued += await self._backfill(name, backfill)
+        return queued
+
+    async def _backfill(self, name: str, backfill: Backfill) -> int:
+        try:
+            bucket = await self._objects.get_bucket(name)
+        except NoSuchBucket:
+            return 0
+        if self._regions is not None and bucket.region not in self._regions:
+            return 0
+        config = bucket.replication
+        if (
+            config is None
+            or not config.replicates_existing_objects
+            or bucket.versioning is not VersioningStatus.ENABLED
+        ):
+            await self._objects.set_replication_backfill(name, None)  # nothing to do any more
+            return 0
+        tasks, after = await self._objects.existing_version_tasks(bucket, backfill, self._batch)
+        await self._queue.enqueue(tasks, self._clock())
+        await self._objects.set_replication_backfill(name, after)
+        if after is None:
+            _log.info(
+                "bucket %s: existing versions looked at, %d queued for replication",
+                name,
+                backfill.queued + len(tasks),
+            )
+        return len(tasks)
 
     async def run_once(self) -> int:
         """Claim and settle one batch of due tasks; how many were claimed."""

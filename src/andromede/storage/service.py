@@ -103,12 +103,15 @@ from andromede.storage.model import (
 from andromede.storage.object_lock import LockChange, ObjectLock, ObjectLockConfiguration
 from andromede.storage.regions import RegionalBlobs
 from andromede.storage.replication import (
+    BACKFILL_DOCUMENT,
     REPLICATION_DOCUMENT,
+    Backfill,
     ReplicaKeys,
     ReplicationConfiguration,
     ReplicationStatus,
     ReplicationTarget,
 )
+from andromede.storage.replication_queue import ReplicationTask
 from andromede.storage.sealed_blobs import (
     DEFAULT_OPENED_HEADERS_MEMO_SIZE,
     BlobKeys,
@@ -388,6 +391,79 @@ class ObjectService:
         caller (decision 0112). NoSuchBucket."""
         text = None if replication is None else replication.to_text()
         await self._store.put_bucket_document(name, REPLICATION_DOCUMENT, text)
+        # A configuration that copies existing objects starts (again) the pass over the
+        # bucket's versions; versions copied or queued already are skipped by it (increment 7).
+        backfill = replication is not None and replication.replicates_existing_objects
+        await self._store.put_bucket_document(
+            name, BACKFILL_DOCUMENT, Backfill().to_text() if backfill else None
+        )
+
+    async def replication_backfills(
+        self, after: str | None, limit: int
+    ) -> list[tuple[str, Backfill]]:
+        """The buckets whose pass over existing versions has versions left, by name."""
+        found = await self._store.list_bucket_documents(BACKFILL_DOCUMENT, after, limit)
+        return [(name, Backfill.from_text(text)) for name, text in found]
+
+    async def existing_version_tasks(
+        self, bucket: Bucket, backfill: Backfill, limit: int
+    ) -> tuple[list[ReplicationTask], Backfill | None]:
+        """One step of the pass over ``bucket``'s existing versions (increment 7): the tasks
+        of the next ``limit`` versions that an ``ExistingObjectReplication`` rule takes and
+        that have no replication status yet (never queued, copied or failed, nor replicas),
+        and where the pass stands after them (None: done). Delete markers, the null version
+        and SSE-C versions are not taken, as for new writes (a marker is not an object S3
+        copies when it replicates existing ones)."""
+        config = bucket.replication
+        page = await self._store.list_object_versions(
+            bucket.name,
+            prefix="",
+            after_key=backfill.after_key,
+            after_version=backfill.after_version,
+            limit=limit,
+        )
+        tasks: list[ReplicationTask] = []
+        regions: dict[str, str | None] = {}
+        for entry in page.items:
+            if config is None or entry.delete_marker or entry.version_id is None:
+                continue
+            found = await self._store.get_object_version(bucket.name, entry.key, entry.version_id)
+            if not isinstance(found, ObjectRecord) or found.replication_status is not None:
+                continue
+            if found.encryption is EncryptionMode.SSE_C:
+                continue
+            record = await self._open_record(found)  # its tags, which a rule may select on
+            target = config.existing_target_for(
+                record.key,
+                record.headers.tags,
+                bucket.region,
+                kms_encrypted=record.encryption in _KMS_MODES,
+            )
+            if target is None:
+                continue
+            if target.destination_bucket not in regions:
+                destination = await self._store.get_bucket(target.destination_bucket)
+                regions[target.destination_bucket] = (
+                    None if destination is None else destination.region
+                )
+            tasks.append(
+                ReplicationTask.of_version(
+                    target,
+                    bucket.name,
+                    entry.key,
+                    entry.version_id,
+                    regions[target.destination_bucket],
+                )
+            )
+        if not page.truncated or not page.items:
+            return tasks, None
+        last = page.items[-1]
+        return tasks, Backfill(last.key, last.sort_id, backfill.queued + len(tasks))
+
+    async def set_replication_backfill(self, name: str, backfill: Backfill | None) -> None:
+        """Where the bucket's pass stands (None: done). NoSuchBucket."""
+        text = None if backfill is None else backfill.to_text()
+        await self._store.put_bucket_document(name, BACKFILL_DOCUMENT, text)
 
     async def set_bucket_data_reads_logged(self, name: str, logged: bool) -> Bucket:
         """Whether the tenant's own data reads of the bucket are audited (decision 0109);

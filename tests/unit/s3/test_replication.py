@@ -311,11 +311,12 @@ async def test_v1_rules_and_a_rule_without_id_get_one(world: World) -> None:
         (document(v2_rule(extra="<StorageClass>COLD</StorageClass>")), 400, "MalformedXML", b""),
         (document(v2_rule(extra="<ReplicationTime><Status>Enabled</Status></ReplicationTime>")),
          501, "NotImplemented", b"ReplicationTime"),
-        (document(v2_rule().replace("<Status>Enabled</Status><Destination>",
-                                    "<Status>Enabled</Status><ExistingObjectReplication>"
-                                    "<Status>Enabled</Status></ExistingObjectReplication>"
-                                    "<Destination>")),
-         501, "NotImplemented", b"existing"),
+        # Existing objects are copied (increment 7), by V2 rules only, as on S3.
+        (document("<Rule><ID>r</ID><Prefix>docs/</Prefix><Status>Enabled</Status>"
+                  "<ExistingObjectReplication><Status>Enabled</Status>"
+                  "</ExistingObjectReplication><Destination>"
+                  "<Bucket>arn:aws:s3:::backup</Bucket></Destination></Rule>"),
+         400, "InvalidRequest", b"ExistingObjectReplication cannot be used"),
         (document(with_criteria(v2_rule(), "")), 400, "InvalidRequest", b"cannot be empty"),
         (document(with_criteria(v2_rule(), SSE_KMS_SELECTED)),
          400, "InvalidRequest", b"ReplicaKmsKeyID must be specified"),
@@ -1187,3 +1188,74 @@ async def test_retention_and_legal_hold_changes_reach_the_replica(world: World) 
         kept[0].startswith("COMPLIANCE")
         and kept[0] != (await _lock_fields(c, "ledger", "k", version))[0]
     )
+
+
+# -- increment 7: existing objects -----------------------------------------------------------
+
+EXISTING = "<ExistingObjectReplication><Status>Enabled</Status></ExistingObjectReplication>"
+
+
+def with_existing(rule: str, status: str = "Enabled") -> str:
+    element = f"<ExistingObjectReplication><Status>{status}</Status></ExistingObjectReplication>"
+    return rule.replace("<Destination>", element + "<Destination>", 1)
+
+
+async def test_existing_versions_are_copied_when_a_rule_says_so(world: World) -> None:
+    c = world.client
+    written: dict[str, list[str]] = {}
+    for key in ("docs/a", "docs/b", "docs/c"):
+        for body in (b"one", b"two"):
+            reply = await c.request("PUT", f"/source/{key}", body, region=PARIS)
+            written.setdefault(key, []).append(reply.headers["x-amz-version-id"])
+    assert (await c.request("PUT", "/source/other/x", b"x", region=PARIS)).status == 200
+    assert (await c.request("DELETE", "/source/docs/c", region=PARIS)).status == 204
+    # A configuration without the element copies nothing that was there.
+    assert (await put(c, document(v2_rule()))).status == 200
+    assert await world.replicator.backfill_once() == 0
+    assert await world.queue.pending() == 0
+    # With it Enabled: shown back as put, and a pass over the versions starts.
+    config = document(with_existing(v2_rule()))
+    assert (await put(c, config)).status == 200
+    assert EXISTING.encode() in (await get(c)).body
+    # Two versions a step: the pass keeps its place between steps.
+    stepping = Replicator(world.objects, world.queue, batch=2)
+    assert await stepping.backfill_once() == 2
+    [(_, standing)] = await world.objects.replication_backfills(None, 10)
+    assert (standing.after_key, standing.queued) == ("docs/a", 2)
+    for _ in range(8):
+        await stepping.backfill_once()
+    await replicate(world)
+    for key, versions in written.items():
+        for version in versions:
+            assert await _status(c, "source", key, version) == "COMPLETED", (key, version)
+            reply = await c.request("GET", f"/backup/{key}?versionId={version}", region=BERLIN)
+            assert reply.status == 200 and reply.headers["x-amz-version-id"] == version
+    listed = await c.request("GET", "/backup?versions", region=BERLIN)
+    assert listed.body.count(b"<Version>") == 6  # not other/x; no marker of an existing one
+    assert b"<DeleteMarker>" not in listed.body
+    # Done: the pass is gone, and a new step queues nothing.
+    assert await world.objects.replication_backfills(None, 10) == []
+    assert await world.replicator.backfill_once() == 0
+
+
+async def test_existing_object_replication_is_a_v2_element(world: World) -> None:
+    c = world.client
+    v1 = with_existing(
+        "<Rule><ID>r</ID><Prefix>docs/</Prefix><Status>Enabled</Status>"
+        "<Destination><Bucket>arn:aws:s3:::backup</Bucket></Destination></Rule>"
+    )
+    reply = await put(c, document(v1))
+    assert reply.status == 400 and b"<Code>InvalidRequest</Code>" in reply.body
+    bad = await put(c, document(with_existing(v2_rule(), "Maybe")))
+    assert bad.status == 400 and b"<Code>MalformedXML</Code>" in bad.body
+    # Disabled is accepted and shown back; it starts no pass.
+    disabled = document(with_existing(v2_rule(), "Disabled"))
+    assert (await put(c, disabled)).status == 200
+    assert b"<Status>Disabled</Status></ExistingObjectReplication>" in (await get(c)).body
+    assert await world.objects.replication_backfills(None, 10) == []
+    # Removing the configuration ends a pass under way.
+    assert (await c.request("PUT", "/source/docs/a", b"1", region=PARIS)).status == 200
+    assert (await put(c, document(with_existing(v2_rule())))).status == 200
+    assert len(await world.objects.replication_backfills(None, 10)) == 1
+    assert (await c.request("DELETE", "/source?replication", region=PARIS)).status == 204
+    assert await world.objects.replication_backfills(None, 10) == []

@@ -24,10 +24,13 @@ converse), be a KMS key ARN or alias ARN ("Invalid ReplicaKmsKeyID ARN."), name 
 destination bucket's owner, and be one the caller may describe (checked now, as for a
 bucket's default key; AWS checks only at the copy).
 
+``ExistingObjectReplication`` (V2 rules only, as on S3; increment 7): with it Enabled, the
+versions the bucket held before are copied too, by the worker's pass over them.
+
 Elements this server would not honour are refused with ``NotImplemented``, never kept silently:
-``ReplicaModifications`` Enabled, ``ExistingObjectReplication`` Enabled, Replication Time
-Control and metrics, ``AccessControlTranslation``, ``Account``, and a storage class other than
-``STANDARD`` (the one class here).
+``ReplicaModifications`` Enabled, Replication Time Control and metrics,
+``AccessControlTranslation``, ``Account``, and a storage class other than ``STANDARD`` (the one
+class here).
 """
 
 from __future__ import annotations
@@ -134,6 +137,10 @@ def _write_rule(xml: XmlWriter, rule: ReplicationRule) -> None:
             xml.element("Status", "Enabled" if rule.replica_modifications else "Disabled")
             xml.close("ReplicaModifications")
         xml.close("SourceSelectionCriteria")
+    if rule.existing_objects is not None:
+        xml.open("ExistingObjectReplication")
+        xml.element("Status", "Enabled" if rule.existing_objects else "Disabled")
+        xml.close("ExistingObjectReplication")
     if rule.delete_marker_replication is not None:
         xml.open("DeleteMarkerReplication")
         xml.element("Status", "Enabled" if rule.delete_marker_replication else "Disabled")
@@ -298,13 +305,7 @@ def parse_replication(body: bytes, max_rules: int) -> ReplicationConfiguration:
 
 
 def _parse_rule(element: Element) -> ReplicationRule:
-    existing = only_child(element, "ExistingObjectReplication")
-    if existing is not None:
-        status = text_of(existing, "Status")
-        if status not in _STATUSES:
-            raise S3Error("MalformedXML")
-        if status == "Enabled":
-            raise S3Error("NotImplemented", "Replication of existing objects is not implemented")
+    existing = _status_of(only_child(element, "ExistingObjectReplication"))
     rule_id = text_of(element, "ID") or secrets.token_urlsafe(36)[:48]
     if len(rule_id) > _MAX_ID:
         raise S3Error("InvalidArgument", "ID length should not exceed allowed limit of 255")
@@ -334,6 +335,13 @@ def _parse_rule(element: Element) -> ReplicationRule:
                 "InvalidRequest",
                 "Delete marker replication is not supported if any Tag filter is specified.",
             )
+    if existing is not None and filter_element is None:
+        raise S3Error(
+            "InvalidRequest",
+            "ExistingObjectReplication cannot be used for this version of Cross Region "
+            "Replication configuration schema. Please refer to S3 Developer Guide for more "
+            "information.",
+        )
     sse_kms, modifications = _source_selection(element, v2=filter_element is not None)
     destination_element = only_child(element, "Destination")
     destination, storage_class = _parse_destination(destination_element)
@@ -353,6 +361,7 @@ def _parse_rule(element: Element) -> ReplicationRule:
         sse_kms_objects=sse_kms,
         replica_modifications=modifications,
         replica_kms_key_id=replica_key,
+        existing_objects=existing,
     )
 
 
