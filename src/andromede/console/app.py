@@ -36,6 +36,7 @@ from andromede.console import (
     pages_iam,
     pages_keys,
     pages_network,
+    pages_routing,
     pages_session,
     pages_storage,
     pages_templates,
@@ -387,6 +388,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_iam.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_compute.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_network.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_routing.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_templates.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_account.ROUTES),
         Mount(

@@ -9,7 +9,6 @@ no-store``, the console app's)."""
 
 from __future__ import annotations
 
-import secrets
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
@@ -17,7 +16,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.pages_ec2 import no_ec2
+from andromede.console.pages_ec2 import client_token, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import (
@@ -57,11 +56,6 @@ _OPERATION_ACTIONS: Final[dict[str, StateChange]] = {
 # per network interface. More than ``console.form``'s usual bound of 16 fields in all.
 _LAUNCH_FIELDS: Final = 8 + 16
 _KEY_TYPES: Final = ("rsa", "ed25519")
-
-
-def _client_token() -> str:
-    """A form's idempotency token: the same form sent twice makes one resource."""
-    return secrets.token_urlsafe(18)
 
 
 # -- instances -------------------------------------------------------------------------------
@@ -149,7 +143,7 @@ async def _launch_page(
         title=_("Launch an instance"),
         choices=choices,
         chosen=chosen or Launch("", "", "1", "", "", (), "", ""),
-        client_token=_client_token(),
+        client_token=client_token(),
         error=error,
     )
 
@@ -310,7 +304,7 @@ async def _volumes_page(
         volumes=shown,
         zones=zones,
         attachable=attachable,
-        client_token=_client_token(),
+        client_token=client_token(),
         next_url=f"{_VOLUMES_URL}?{urlencode({'token': next_token})}" if next_token else None,
         error=error,
     )

@@ -6,6 +6,7 @@ refusal and status."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
@@ -19,7 +20,7 @@ from andromede.iam.model import Principal
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
-__all__ = ["Change", "Handler", "Page", "action", "field", "no_ec2", "viewer"]
+__all__ = ["Change", "Handler", "Page", "action", "client_token", "field", "no_ec2", "viewer"]
 
 Handler = Callable[["Console", Request], Awaitable[Response]]
 # A change: EC2's call with the form's fields, answering where the browser goes next.
@@ -44,6 +45,12 @@ class Page(Protocol):
 
 def field(fields: Mapping[str, str], name: str) -> str:
     return fields.get(name, "").strip()
+
+
+def client_token() -> str:
+    """A form's idempotency token (EC2's ClientToken): the same form sent twice makes one
+    resource."""
+    return secrets.token_urlsafe(18)
 
 
 def no_ec2(console: Console, request: Request) -> tuple[str, int]:

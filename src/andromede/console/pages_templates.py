@@ -8,7 +8,6 @@ what was typed in the form that was sent."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
@@ -18,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_ec2_more as more
-from andromede.console.pages_ec2 import action, field, no_ec2, viewer
+from andromede.console.pages_ec2 import action, client_token, field, no_ec2, viewer
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, LaunchChoices, VolumeRow
@@ -39,11 +38,6 @@ _TEMPLATES_URL: Final = f"{CONSOLE_PATH}/launch-templates"
 _TEMPLATE_FIELDS: Final = 6 + 16
 # DescribeVolumes' most per page: the snapshot form's suggestions are its first page.
 _SUGGESTED_VOLUMES: Final = 500
-
-
-def _client_token() -> str:
-    """A form's idempotency token: the same form sent twice makes one resource."""
-    return secrets.token_urlsafe(18)
 
 
 def _template_url(template_id: str) -> str:
@@ -100,7 +94,7 @@ async def _snapshots_page(
         volumes=volumes,
         zones=zones,
         # One token per row's form: each makes its own volume.
-        client_tokens={s.snapshot_id: _client_token() for s in snapshots},
+        client_tokens={s.snapshot_id: client_token() for s in snapshots},
         typed=(typed or {}).get("create", {}),
         error=error,
     )
@@ -246,7 +240,7 @@ async def _template_page(
         versions=versions,
         choices=await _choices(console, request, session) if template is not None else None,
         chosen=await _typed_data(request, (typed or {}).get("version"), latest),
-        client_token=_client_token(),
+        client_token=client_token(),
         error=error,
     )
 

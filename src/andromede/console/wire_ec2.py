@@ -34,6 +34,11 @@ __all__ = [
     "SubnetRow",
     "VolumeRow",
     "VpcRow",
+    "filter_params",
+    "name_of",
+    "tagged",
+    "tags_of",
+    "text",
 ]
 
 StateChange = Literal["StartInstances", "StopInstances", "RebootInstances", "TerminateInstances"]
@@ -190,15 +195,15 @@ class SubnetRow:
     free_addresses: str
 
 
-def _text(element: Element, path: str) -> str:
+def text(element: Element, path: str) -> str:
     return element.findtext(path) or ""
 
 
-def _tags(element: Element) -> tuple[tuple[str, str], ...]:
-    return tuple((_text(t, "key"), _text(t, "value")) for t in element.iterfind("tagSet/item"))
+def tags_of(element: Element) -> tuple[tuple[str, str], ...]:
+    return tuple((text(t, "key"), text(t, "value")) for t in element.iterfind("tagSet/item"))
 
 
-def _name_of(tags: Sequence[tuple[str, str]]) -> str:
+def name_of(tags: Sequence[tuple[str, str]]) -> str:
     return next((value for key, value in tags if key == "Name"), "")
 
 
@@ -212,11 +217,11 @@ def _listed(name: str, values: Sequence[str]) -> dict[str, str]:
     return {f"{name}.{index}": value for index, value in enumerate(values, start=1)}
 
 
-def _filter(name: str, values: Sequence[str]) -> dict[str, str]:
+def filter_params(name: str, values: Sequence[str]) -> dict[str, str]:
     return {"Filter.1.Name": name, **_listed("Filter.1.Value", values)}
 
 
-def _tagged(resource_type: str, name: str) -> dict[str, str]:
+def tagged(resource_type: str, name: str) -> dict[str, str]:
     """A TagSpecification giving the new resource its Name tag (none when ``name`` is empty)."""
     if not name:
         return {}
@@ -228,29 +233,28 @@ def _tagged(resource_type: str, name: str) -> dict[str, str]:
 
 
 def _true(element: Element, path: str) -> bool:
-    return _text(element, path) == "true"
+    return text(element, path) == "true"
 
 
 def _instance(item: Element) -> InstanceRow:
-    tags = _tags(item)
+    tags = tags_of(item)
     return InstanceRow(
-        instance_id=_text(item, "instanceId"),
-        name=_name_of(tags),
-        state=_text(item, "instanceState/name"),
-        instance_type=_text(item, "instanceType"),
-        image_id=_text(item, "imageId"),
-        zone=_text(item, "placement/availabilityZone"),
-        private_ip=_text(item, "privateIpAddress"),
-        public_ip=_text(item, "ipAddress"),
-        launched=_when(_text(item, "launchTime")),
-        key_name=_text(item, "keyName"),
-        subnet_id=_text(item, "subnetId"),
+        instance_id=text(item, "instanceId"),
+        name=name_of(tags),
+        state=text(item, "instanceState/name"),
+        instance_type=text(item, "instanceType"),
+        image_id=text(item, "imageId"),
+        zone=text(item, "placement/availabilityZone"),
+        private_ip=text(item, "privateIpAddress"),
+        public_ip=text(item, "ipAddress"),
+        launched=_when(text(item, "launchTime")),
+        key_name=text(item, "keyName"),
+        subnet_id=text(item, "subnetId"),
         groups=tuple(
-            f"{_text(g, 'groupId')} ({_text(g, 'groupName')})"
-            for g in item.iterfind("groupSet/item")
+            f"{text(g, 'groupId')} ({text(g, 'groupName')})" for g in item.iterfind("groupSet/item")
         ),
         volumes=tuple(
-            (_text(m, "deviceName"), _text(m, "ebs/volumeId"))
+            (text(m, "deviceName"), text(m, "ebs/volumeId"))
             for m in item.iterfind("blockDeviceMapping/item")
         ),
         tags=tags,
@@ -264,14 +268,14 @@ def _instances(root: Element) -> list[InstanceRow]:
 def _volume(item: Element) -> VolumeRow:
     attachment = item.find("attachmentSet/item")
     return VolumeRow(
-        volume_id=_text(item, "volumeId"),
-        name=_name_of(_tags(item)),
-        size_gib=_text(item, "size"),
-        zone=_text(item, "availabilityZone"),
-        state=_text(item, "status"),
-        instance_id=_text(attachment, "instanceId") if attachment is not None else "",
-        device=_text(attachment, "device") if attachment is not None else "",
-        created=_when(_text(item, "createTime")),
+        volume_id=text(item, "volumeId"),
+        name=name_of(tags_of(item)),
+        size_gib=text(item, "size"),
+        zone=text(item, "availabilityZone"),
+        state=text(item, "status"),
+        instance_id=text(attachment, "instanceId") if attachment is not None else "",
+        device=text(attachment, "device") if attachment is not None else "",
+        created=_when(text(item, "createTime")),
     )
 
 
@@ -282,11 +286,11 @@ _PEERS: Final = (("groups", "groupId"), ("ipRanges", "cidrIp"), ("ipv6Ranges", "
 def _rules(group: Element, name: str) -> tuple[RuleRow, ...]:
     rows: list[RuleRow] = []
     for permission in group.iterfind(f"{name}/item"):
-        protocol = _text(permission, "ipProtocol")
-        low, high = _text(permission, "fromPort"), _text(permission, "toPort")
+        protocol = text(permission, "ipProtocol")
+        low, high = text(permission, "fromPort"), text(permission, "toPort")
         for where, element in _PEERS:
             rows.extend(
-                RuleRow(protocol, low, high, _text(p, element), _text(p, "description"))
+                RuleRow(protocol, low, high, text(p, element), text(p, "description"))
                 for p in permission.iterfind(f"{where}/item")
             )
     return tuple(rows)
@@ -294,10 +298,10 @@ def _rules(group: Element, name: str) -> tuple[RuleRow, ...]:
 
 def _security_group(item: Element) -> SecurityGroupRow:
     return SecurityGroupRow(
-        group_id=_text(item, "groupId"),
-        name=_text(item, "groupName"),
-        description=_text(item, "groupDescription"),
-        vpc_id=_text(item, "vpcId"),
+        group_id=text(item, "groupId"),
+        name=text(item, "groupName"),
+        description=text(item, "groupDescription"),
+        vpc_id=text(item, "vpcId"),
         inbound=_rules(item, "ipPermissions"),
         outbound=_rules(item, "ipPermissionsEgress"),
     )
@@ -328,38 +332,38 @@ def _permission(rule: RuleRow) -> dict[str, str]:
 
 def _image(item: Element) -> ImageRow:
     return ImageRow(
-        image_id=_text(item, "imageId"),
-        name=_text(item, "name"),
-        description=_text(item, "description"),
-        state=_text(item, "imageState"),
+        image_id=text(item, "imageId"),
+        name=text(item, "name"),
+        description=text(item, "description"),
+        state=text(item, "imageState"),
         public=_true(item, "isPublic"),
-        owner_id=_text(item, "imageOwnerId"),
-        created=_when(_text(item, "creationDate")),
-        root_device=_text(item, "rootDeviceName"),
-        snapshot_id=_text(item, "blockDeviceMapping/item/ebs/snapshotId"),
+        owner_id=text(item, "imageOwnerId"),
+        created=_when(text(item, "creationDate")),
+        root_device=text(item, "rootDeviceName"),
+        snapshot_id=text(item, "blockDeviceMapping/item/ebs/snapshotId"),
     )
 
 
 def _vpc(item: Element) -> VpcRow:
     return VpcRow(
-        vpc_id=_text(item, "vpcId"),
-        name=_name_of(_tags(item)),
-        cidr=_text(item, "cidrBlock"),
+        vpc_id=text(item, "vpcId"),
+        name=name_of(tags_of(item)),
+        cidr=text(item, "cidrBlock"),
         is_default=_true(item, "isDefault"),
-        state=_text(item, "state"),
+        state=text(item, "state"),
     )
 
 
 def _subnet(item: Element) -> SubnetRow:
     return SubnetRow(
-        subnet_id=_text(item, "subnetId"),
-        name=_name_of(_tags(item)),
-        vpc_id=_text(item, "vpcId"),
-        cidr=_text(item, "cidrBlock"),
-        zone=_text(item, "availabilityZone"),
+        subnet_id=text(item, "subnetId"),
+        name=name_of(tags_of(item)),
+        vpc_id=text(item, "vpcId"),
+        cidr=text(item, "cidrBlock"),
+        zone=text(item, "availabilityZone"),
         is_default=_true(item, "defaultForAz"),
         maps_public_ip=_true(item, "mapPublicIpOnLaunch"),
-        free_addresses=_text(item, "availableIpAddressCount"),
+        free_addresses=text(item, "availableIpAddressCount"),
     )
 
 
@@ -378,7 +382,7 @@ class Ec2Wire(QueryWire):
         if token:
             params["NextToken"] = token
         root = await self.call(origin, principal, "DescribeInstances", params)
-        return InstancePage(_instances(root), _text(root, "nextToken") or None)
+        return InstancePage(_instances(root), text(root, "nextToken") or None)
 
     async def describe_instance(
         self, origin: Scope, principal: Principal, instance_id: str
@@ -393,14 +397,14 @@ class Ec2Wire(QueryWire):
         """The instances a volume may be attached to: all but the terminated and dying."""
         states = ["pending", "running", "stopping", "stopped"]
         root = await self.call(
-            origin, principal, "DescribeInstances", _filter("instance-state-name", states)
+            origin, principal, "DescribeInstances", filter_params("instance-state-name", states)
         )
         return _instances(root)
 
     async def launch_choices(self, origin: Scope, principal: Principal) -> LaunchChoices:
         """What the launch form offers, each list EC2's own answer for the caller."""
         images = await self.call(
-            origin, principal, "DescribeImages", _filter("state", ["available"])
+            origin, principal, "DescribeImages", filter_params("state", ["available"])
         )
         types = await self.call(origin, principal, "DescribeInstanceTypes")
         key_pairs = await self.call(origin, principal, "DescribeKeyPairs")
@@ -408,33 +412,33 @@ class Ec2Wire(QueryWire):
         groups = await self.call(origin, principal, "DescribeSecurityGroups")
         return LaunchChoices(
             images=[
-                Choice(_text(i, "imageId"), f"{_text(i, 'name')} ({_text(i, 'imageId')})")
+                Choice(text(i, "imageId"), f"{text(i, 'name')} ({text(i, 'imageId')})")
                 for i in images.iterfind("imagesSet/item")
             ],
             instance_types=[
                 Choice(
-                    _text(t, "instanceType"),
-                    f"{_text(t, 'instanceType')} ({_text(t, 'vCpuInfo/defaultVCpus')} vCPU, "
-                    f"{_text(t, 'memoryInfo/sizeInMiB')} MiB)",
+                    text(t, "instanceType"),
+                    f"{text(t, 'instanceType')} ({text(t, 'vCpuInfo/defaultVCpus')} vCPU, "
+                    f"{text(t, 'memoryInfo/sizeInMiB')} MiB)",
                 )
                 for t in types.iterfind("instanceTypeSet/item")
             ],
             key_pairs=[
-                Choice(_text(k, "keyName"), _text(k, "keyName"))
+                Choice(text(k, "keyName"), text(k, "keyName"))
                 for k in key_pairs.iterfind("keySet/item")
             ],
             subnets=[
                 Choice(
-                    _text(s, "subnetId"),
-                    f"{_text(s, 'subnetId')} ({_text(s, 'availabilityZone')}, "
-                    f"{_text(s, 'cidrBlock')}, {_text(s, 'vpcId')})",
+                    text(s, "subnetId"),
+                    f"{text(s, 'subnetId')} ({text(s, 'availabilityZone')}, "
+                    f"{text(s, 'cidrBlock')}, {text(s, 'vpcId')})",
                 )
                 for s in subnets.iterfind("subnetSet/item")
             ],
             security_groups=[
                 Choice(
-                    _text(g, "groupId"),
-                    f"{_text(g, 'groupName')} ({_text(g, 'groupId')}, {_text(g, 'vpcId')})",
+                    text(g, "groupId"),
+                    f"{text(g, 'groupName')} ({text(g, 'groupId')}, {text(g, 'vpcId')})",
                 )
                 for g in groups.iterfind("securityGroupInfo/item")
             ],
@@ -450,7 +454,7 @@ class Ec2Wire(QueryWire):
             # launches once (decision 0063).
             "ClientToken": launch.client_token,
             **_listed("SecurityGroupId", launch.security_group_ids),
-            **_tagged("instance", launch.name),
+            **tagged("instance", launch.name),
         }
         if launch.key_name:
             params["KeyName"] = launch.key_name
@@ -468,7 +472,7 @@ class Ec2Wire(QueryWire):
         replaced where they are not UTF-8)."""
         root = await self.call(origin, principal, "GetConsoleOutput", {"InstanceId": instance_id})
         try:
-            output = base64.b64decode(_text(root, "output"), validate=True)
+            output = base64.b64decode(text(root, "output"), validate=True)
         except (binascii.Error, ValueError):
             output = b""
         return output.decode("utf-8", "replace")
@@ -485,11 +489,11 @@ class Ec2Wire(QueryWire):
             params["NextToken"] = token
         root = await self.call(origin, principal, "DescribeVolumes", params)
         rows = [_volume(v) for v in root.iterfind("volumeSet/item")]
-        return rows, _text(root, "nextToken") or None
+        return rows, text(root, "nextToken") or None
 
     async def availability_zones(self, origin: Scope, principal: Principal) -> list[str]:
         root = await self.call(origin, principal, "DescribeAvailabilityZones")
-        return [_text(z, "zoneName") for z in root.iterfind("availabilityZoneInfo/item")]
+        return [text(z, "zoneName") for z in root.iterfind("availabilityZoneInfo/item")]
 
     async def create_volume(
         self,
@@ -505,7 +509,7 @@ class Ec2Wire(QueryWire):
             "Size": size_gib,
             "AvailabilityZone": zone,
             "ClientToken": client_token,
-            **_tagged("volume", name),
+            **tagged("volume", name),
         }
         await self.call(origin, principal, "CreateVolume", params)
 
@@ -527,11 +531,11 @@ class Ec2Wire(QueryWire):
         root = await self.call(origin, principal, "DescribeKeyPairs")
         return [
             KeyPairRow(
-                key_pair_id=_text(k, "keyPairId"),
-                name=_text(k, "keyName"),
-                key_type=_text(k, "keyType"),
-                fingerprint=_text(k, "keyFingerprint"),
-                created=_when(_text(k, "createTime")),
+                key_pair_id=text(k, "keyPairId"),
+                name=text(k, "keyName"),
+                key_type=text(k, "keyType"),
+                fingerprint=text(k, "keyFingerprint"),
+                created=_when(text(k, "createTime")),
             )
             for k in root.iterfind("keySet/item")
         ]
@@ -543,7 +547,7 @@ class Ec2Wire(QueryWire):
             origin, principal, "CreateKeyPair", {"KeyName": name, "KeyType": key_type}
         )
         return NewKeyPair(
-            _text(root, "keyName"), _text(root, "keyFingerprint"), _text(root, "keyMaterial")
+            text(root, "keyName"), text(root, "keyFingerprint"), text(root, "keyMaterial")
         )
 
     async def import_key_pair(
@@ -563,7 +567,7 @@ class Ec2Wire(QueryWire):
         self, origin: Scope, principal: Principal, *, vpc_id: str | None = None
     ) -> list[SecurityGroupRow]:
         """The caller's groups (those of ``vpc_id`` only, when given)."""
-        params = _filter("vpc-id", [vpc_id]) if vpc_id else {}
+        params = filter_params("vpc-id", [vpc_id]) if vpc_id else {}
         root = await self.call(origin, principal, "DescribeSecurityGroups", params)
         return [_security_group(g) for g in root.iterfind("securityGroupInfo/item")]
 
@@ -582,7 +586,7 @@ class Ec2Wire(QueryWire):
         if vpc_id:
             params["VpcId"] = vpc_id
         root = await self.call(origin, principal, "CreateSecurityGroup", params)
-        return _text(root, "groupId")
+        return text(root, "groupId")
 
     async def delete_security_group(
         self, origin: Scope, principal: Principal, group_id: str
@@ -613,13 +617,13 @@ class Ec2Wire(QueryWire):
         root = await self.call(origin, principal, "DescribeSnapshots", {"Owner.1": "self"})
         return [
             Choice(
-                _text(s, "snapshotId"),
+                text(s, "snapshotId"),
                 ", ".join(
                     part
                     for part in (
-                        f"{_text(s, 'volumeSize')} GiB",
-                        _text(s, "status"),
-                        _text(s, "description"),
+                        f"{text(s, 'volumeSize')} GiB",
+                        text(s, "status"),
+                        text(s, "description"),
                     )
                     if part
                 ),
@@ -661,7 +665,7 @@ class Ec2Wire(QueryWire):
         return [_subnet(s) for s in root.iterfind("subnetSet/item")]
 
     async def create_vpc(self, origin: Scope, principal: Principal, cidr: str, name: str) -> None:
-        params = {"CidrBlock": cidr, **_tagged("vpc", name)}
+        params = {"CidrBlock": cidr, **tagged("vpc", name)}
         await self.call(origin, principal, "CreateVpc", params)
 
     async def delete_vpc(self, origin: Scope, principal: Principal, vpc_id: str) -> None:
@@ -670,7 +674,7 @@ class Ec2Wire(QueryWire):
     async def create_subnet(
         self, origin: Scope, principal: Principal, *, vpc_id: str, cidr: str, zone: str, name: str
     ) -> None:
-        params = {"VpcId": vpc_id, "CidrBlock": cidr, **_tagged("subnet", name)}
+        params = {"VpcId": vpc_id, "CidrBlock": cidr, **tagged("subnet", name)}
         if zone:
             params["AvailabilityZone"] = zone
         await self.call(origin, principal, "CreateSubnet", params)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
-from andromede.console.wire_ec2 import Ec2Wire, _listed, _text, _when
+from andromede.console.wire_ec2 import Ec2Wire, _listed, _when, text
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
@@ -81,38 +81,38 @@ class TemplateData:
 
 def _snapshot(item: Element) -> SnapshotRow:
     return SnapshotRow(
-        snapshot_id=_text(item, "snapshotId"),
-        volume_id=_text(item, "volumeId"),
-        size_gib=_text(item, "volumeSize"),
-        state=_text(item, "status"),
-        description=_text(item, "description"),
-        started=_when(_text(item, "startTime")),
+        snapshot_id=text(item, "snapshotId"),
+        volume_id=text(item, "volumeId"),
+        size_gib=text(item, "volumeSize"),
+        state=text(item, "status"),
+        description=text(item, "description"),
+        started=_when(text(item, "startTime")),
     )
 
 
 def _template(item: Element) -> TemplateRow:
     return TemplateRow(
-        template_id=_text(item, "launchTemplateId"),
-        name=_text(item, "launchTemplateName"),
-        default_version=_text(item, "defaultVersionNumber"),
-        latest_version=_text(item, "latestVersionNumber"),
-        created=_when(_text(item, "createTime")),
-        created_by=_text(item, "createdBy"),
+        template_id=text(item, "launchTemplateId"),
+        name=text(item, "launchTemplateName"),
+        default_version=text(item, "defaultVersionNumber"),
+        latest_version=text(item, "latestVersionNumber"),
+        created=_when(text(item, "createTime")),
+        created_by=text(item, "createdBy"),
     )
 
 
 def _version(item: Element) -> VersionRow:
     return VersionRow(
-        number=_text(item, "versionNumber"),
-        description=_text(item, "versionDescription"),
-        image_id=_text(item, "launchTemplateData/imageId"),
-        instance_type=_text(item, "launchTemplateData/instanceType"),
-        key_name=_text(item, "launchTemplateData/keyName"),
+        number=text(item, "versionNumber"),
+        description=text(item, "versionDescription"),
+        image_id=text(item, "launchTemplateData/imageId"),
+        instance_type=text(item, "launchTemplateData/instanceType"),
+        key_name=text(item, "launchTemplateData/keyName"),
         security_group_ids=tuple(
             i.text or "" for i in item.iterfind("launchTemplateData/securityGroupIdSet/item")
         ),
-        is_default=_text(item, "defaultVersion") == "true",
-        created=_when(_text(item, "createTime")),
+        is_default=text(item, "defaultVersion") == "true",
+        created=_when(text(item, "createTime")),
     )
 
 
@@ -147,7 +147,7 @@ async def create_snapshot(
     if description:
         params["Description"] = description
     root = await ec2.call(origin, who, "CreateSnapshot", params)
-    return _text(root, "snapshotId")
+    return text(root, "snapshotId")
 
 
 async def delete_snapshot(ec2: Ec2Wire, origin: Scope, who: Principal, snapshot_id: str) -> None:
@@ -170,7 +170,7 @@ async def create_volume_from_snapshot(
     if size_gib:
         params["Size"] = size_gib
     root = await ec2.call(origin, who, "CreateVolume", params)
-    return _text(root, "volumeId")
+    return text(root, "volumeId")
 
 
 # -- launch templates ------------------------------------------------------------------------
@@ -211,7 +211,7 @@ async def create_launch_template(
     """The new template's id (its version 1, the default)."""
     params = {"LaunchTemplateName": name, **_data(data)}
     root = await ec2.call(origin, who, "CreateLaunchTemplate", params)
-    return _text(root, "launchTemplate/launchTemplateId")
+    return text(root, "launchTemplate/launchTemplateId")
 
 
 async def create_launch_template_version(
