@@ -34,6 +34,7 @@ __all__ = [
     "parse_verifier_key",
     "public_key_bytes",
     "sign_note",
+    "split_note",
 ]
 
 _ED25519 = b"\x01"
@@ -91,8 +92,9 @@ def sign_note(text: str, name: str, key: Ed25519PrivateKey) -> str:
     return f"{text}\n{_DASH}{name} {signature}\n"
 
 
-def open_note(note: str, name: str, public_key: bytes) -> str:
-    """The text of ``note`` once a signature by (``name``, ``public_key``) has verified."""
+def split_note(note: str) -> tuple[str, list[str]]:
+    """(text, signature lines) of a signed note, its shape checked (no signature verified):
+    the text ends with its newline, each line starts with an em dash and a space."""
     if not note.endswith("\n"):
         raise NoteError("a signed note ends with a newline")
     if any(ord(c) < 0x20 and c != "\n" for c in note):
@@ -103,12 +105,18 @@ def open_note(note: str, name: str, public_key: bytes) -> str:
     text, lines = note[: split + 1], note[split + 2 :].splitlines()
     if not lines or len(lines) > _MAX_SIGNATURES:
         raise NoteError("the note has no signature, or too many")
+    if any(not line.startswith(_DASH) for line in lines):
+        raise NoteError("a signature line starts with an em dash and a space")
+    return text, lines
+
+
+def open_note(note: str, name: str, public_key: bytes) -> str:
+    """The text of ``note`` once a signature by (``name``, ``public_key``) has verified."""
+    text, lines = split_note(note)
     wanted = key_id(name, public_key)
     verifier = Ed25519PublicKey.from_public_bytes(public_key)
     verified = False
     for line in lines:
-        if not line.startswith(_DASH):
-            raise NoteError("a signature line starts with an em dash and a space")
         signer, _, encoded = line[len(_DASH) :].partition(" ")
         try:
             raw = base64.b64decode(encoded, validate=True)

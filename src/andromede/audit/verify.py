@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from andromede.audit.cosignature import Cosignature, cosignatures, parse_cosigner_key
 from andromede.audit.errors import AuditError
 from andromede.audit.merkle import (
     Node,
     append_leaves,
+    consistency_proof,
     fold,
     leaf_hash,
     perfect_subtrees,
@@ -41,7 +43,14 @@ from andromede.audit.merkle import (
 from andromede.audit.model import PLATFORM_LOG, parse_entry
 from andromede.audit.note import Checkpoint, NoteError, open_note, parse_verifier_key
 
-__all__ = ["TRAIL_FORMAT", "TrailInvalid", "VerifiedTrail", "verify_trail"]
+__all__ = [
+    "TRAIL_FORMAT",
+    "TrailInvalid",
+    "VerifiedTrail",
+    "trail_consistency_proof",
+    "verify_cosignatures",
+    "verify_trail",
+]
 
 TRAIL_FORMAT = "andromede-audit-trail/1"
 
@@ -171,3 +180,53 @@ def _check_proof(proof: object, old: Checkpoint, new: Checkpoint) -> None:
         raise TrailInvalid("the trail's consistency proof is not base64") from exc
     if not verify_consistency(old.size, new.size, hashes, old.root_hash, new.root_hash):
         raise TrailInvalid("the consistency proof from the trusted checkpoint does not verify")
+
+
+def verify_cosignatures(
+    note: object, witness_keys: Sequence[str], quorum: int, *, now: float, skew: float = 300.0
+) -> list[Cosignature]:
+    """The witnesses' cosignatures on a trail's checkpoint ``note`` (decision 0122): at least
+    ``quorum`` of the witnesses whose cosigner keys are given must have cosigned it, each
+    cosignature verified and none dated more than ``skew`` seconds after ``now``. A
+    cosignature says the witness saw no other history of the log up to that checkpoint; a
+    split view then needs those witnesses to be in on it."""
+    if not isinstance(note, str):
+        raise TrailInvalid("the checkpoint is not a signed note")
+    if not 1 <= quorum <= len(witness_keys):
+        raise TrailInvalid(f"a quorum of {quorum} out of {len(witness_keys)} witness keys")
+    found: list[Cosignature] = []
+    for text in witness_keys:
+        try:
+            name, public_key = parse_cosigner_key(text)
+            signed = cosignatures(note, name, public_key)
+        except NoteError as exc:
+            raise TrailInvalid(f"a witness's cosignature is not usable: {exc}") from exc
+        future = [c for c in signed if c.timestamp > now + skew]
+        if future:
+            raise TrailInvalid(f"the cosignature of {name} is dated in the future")
+        found.extend(signed[:1])
+    if len(found) < quorum:
+        raise TrailInvalid(
+            f"the checkpoint carries cosignatures of {len(found)} of the witnesses given,"
+            f" fewer than the quorum of {quorum}"
+        )
+    return found
+
+
+def trail_consistency_proof(trail: Mapping[str, Any], first: int) -> list[bytes]:
+    """The RFC 6962 consistency proof from size ``first`` to the trail's size, computed from
+    its entries (what a witness is given with the trail's checkpoint). A trail whose first
+    entries were pruned does not hold them: TrailInvalid."""
+    entries = trail.get("entries")
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        raise TrailInvalid("the trail's entries are not a list of texts")
+    pruned, _ = _pruned(trail.get("pruned"))
+    size = pruned + len(entries)
+    if not 0 <= first <= size:
+        raise TrailInvalid(f"no proof from size {first} in a trail of {size} entries")
+    if first in (0, size):
+        return []  # from the empty tree, or to itself: nothing to prove
+    if pruned:
+        raise TrailInvalid("the trail's first entries were pruned: it cannot prove from them")
+    leaves = [leaf_hash(entry.encode("utf-8")) for entry in entries]
+    return consistency_proof(leaves, first, len(entries))

@@ -1,4 +1,5 @@
-"""``andromede audit``: download a transparency log's trail and verify it offline (0105).
+"""``andromede audit``: download a transparency log's trail, have it cosigned by witnesses
+(0122) and verify it offline (0105).
 
 ``download`` fetches, from the management API and signed with SigV4 (service ``andromede``)
 by the key of an aws-style credentials file, a log's latest checkpoint and every entry up to
@@ -6,13 +7,19 @@ it, in pages; with ``--trusted`` (a checkpoint or an earlier trail) it adds the 
 proof from that checkpoint's size. ``verify`` needs nothing but the trail and the region's
 public key (``<data-dir>/audit-log.pub``, or ``GET /api/v1/audit/public-key``): it exits 0
 when everything verifies and 1 with the reason otherwise (:mod:`andromede.audit.verify`).
+``cosign`` submits the trail's checkpoint to witnesses (C2SP tlog-witness, ``andromede witness
+serve`` or any other), each with the consistency proof from the size it last cosigned, and
+adds their cosignatures to the checkpoint; ``verify --witness-key`` then requires them.
 """
 
 from __future__ import annotations
 
+import base64
 import configparser
 import hashlib
 import json
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,13 +29,19 @@ import httpx
 import typer
 from rich.console import Console
 
-from andromede.audit.verify import TRAIL_FORMAT, TrailInvalid, verify_trail
+from andromede.audit.verify import (
+    TRAIL_FORMAT,
+    TrailInvalid,
+    trail_consistency_proof,
+    verify_cosignatures,
+    verify_trail,
+)
 from andromede.http import sigv4
 
 __all__ = ["audit"]
 
 audit = typer.Typer(no_args_is_help=True, help="The audit trail: download and verify it.")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a reason on one line, as scripts read it
 _SERVICE = "andromede"
 _TIMEOUT = 30.0
 
@@ -171,6 +184,78 @@ def download(
     err.print(f"{size} entries of log {checkpoint['log']} written to {output} ({first} pruned)")
 
 
+def _submit(
+    client: httpx.Client, url: str, trail: Mapping[str, Any], old: int, api: _Api | None
+) -> httpx.Response:
+    size = _trusted_size(str(trail["checkpoint"]))
+    if trail.get("pruned") is not None and 0 < old < size:
+        # The trail no longer holds its first entries: the log's API proves from them.
+        if api is None:
+            raise TrailInvalid("the trail is pruned: give --endpoint and --credentials-file")
+        hashes = api.get(f"/logs/{trail['log']}/proofs/consistency", first=old, second=size)
+        encoded = [str(h) for h in hashes["hashes"]]
+    else:
+        encoded = [base64.b64encode(node).decode() for node in trail_consistency_proof(trail, old)]
+    body = "\n".join([f"old {old}", *encoded]) + "\n\n" + str(trail["checkpoint"])
+    return client.post(f"{url.rstrip('/')}/add-checkpoint", content=body.encode())
+
+
+@audit.command()
+def cosign(
+    trail: Annotated[Path, typer.Argument(help="A trail written by 'andromede audit download'.")],
+    witness: Annotated[
+        list[str], typer.Option(help="A witness's URL prefix (repeat for several witnesses).")
+    ],
+    endpoint: Annotated[
+        str | None,
+        typer.Option(help="The management API, for a pruned trail's proofs (with credentials)."),
+    ] = None,
+    credentials_file: Annotated[
+        Path | None, typer.Option(help="aws-style credentials, for a pruned trail's proofs.")
+    ] = None,
+    profile: Annotated[str, typer.Option(help="Profile in the credentials file.")] = "andromede",
+    region: Annotated[
+        str, typer.Option(envvar="ANDROMEDE_REGION", help="The deployment's region (SigV4).")
+    ] = "eu-fr-1",
+) -> None:
+    """Ask witnesses to cosign the trail's checkpoint (C2SP tlog-witness), giving each the
+    consistency proof from the size it holds, computed from the trail; their cosignatures
+    are added to the trail's checkpoint."""
+    try:
+        content = json.loads(trail.read_text())
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(f"{trail} is not a readable JSON trail") from exc
+    note = content.get("checkpoint") if isinstance(content, dict) else None
+    if not isinstance(note, str):
+        raise typer.BadParameter(f"{trail} is not a trail with a checkpoint")
+    api = None
+    if endpoint is not None and credentials_file is not None:
+        api = _Api(endpoint, region, _credentials(credentials_file, profile))
+    added: list[str] = []
+    failed = 0
+    with httpx.Client(timeout=_TIMEOUT, trust_env=False) as client:
+        for url in witness:
+            try:
+                # The witness's size first (old 0 answers 409 with it), unless it has none.
+                answer = _submit(client, url, content, 0, api)
+                if answer.status_code == 409 and answer.text.strip().isdigit():
+                    answer = _submit(client, url, content, int(answer.text.strip()), api)
+            except (httpx.HTTPError, TrailInvalid, typer.BadParameter) as exc:
+                err.print(f"[red]{url}[/red]: {exc}")
+                failed += 1
+                continue
+            if answer.status_code != 200 or not answer.text.startswith("\u2014 "):
+                err.print(f"[red]{url}[/red]: {answer.status_code} {answer.text.strip()[:200]}")
+                failed += 1
+                continue
+            added += [line for line in answer.text.splitlines() if line not in note]
+    content["checkpoint"] = note + "".join(f"{line}\n" for line in added)
+    trail.write_text(json.dumps(content, indent=1) + "\n")
+    err.print(f"{len(added)} cosignature(s) added to {trail}")
+    if failed:
+        raise typer.Exit(1)
+
+
 @audit.command()
 def verify(
     trail: Annotated[Path, typer.Argument(help="A trail written by 'andromede audit download'.")],
@@ -181,8 +266,17 @@ def verify(
         Path | None,
         typer.Option(help="A checkpoint or trail verified before: the log must extend it."),
     ] = None,
+    witness_key: Annotated[
+        list[Path] | None,
+        typer.Option(help="A witness's cosigner key file: its cosignature is required."),
+    ] = None,
+    quorum: Annotated[
+        int | None,
+        typer.Option(min=1, help="How many of the --witness-key witnesses must have cosigned."),
+    ] = None,
 ) -> None:
-    """Verify a trail offline: signature, every entry, and (with --trusted) append-only."""
+    """Verify a trail offline: signature, every entry, (with --trusted) append-only, and (with
+    --witness-key) the witnesses' cosignatures on its checkpoint."""
     try:
         content = json.loads(trail.read_text())
     except (OSError, ValueError) as exc:
@@ -201,4 +295,15 @@ def verify(
         err.print(f"[red]FAILED[/red]: {exc}")
         raise typer.Exit(1) from exc
     since = "" if verified.trusted_size is None else f", extending {verified.trusted_size}"
-    typer.echo(f"OK: {verified.origin}, {verified.size} entries{since}")
+    witnessed = ""
+    if witness_key:
+        try:
+            keys = [path.read_text() for path in witness_key]
+            found = verify_cosignatures(
+                content.get("checkpoint"), keys, quorum or len(keys), now=time.time()
+            )
+        except (OSError, TrailInvalid) as exc:
+            err.print(f"[red]FAILED[/red]: {exc}")
+            raise typer.Exit(1) from exc
+        witnessed = f", cosigned by {', '.join(c.name for c in found)}"
+    typer.echo(f"OK: {verified.origin}, {verified.size} entries{since}{witnessed}")

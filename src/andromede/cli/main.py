@@ -1,7 +1,8 @@
 """``andromede`` command line: ``serve`` starts the S3 endpoint on the embedded default;
 ``admin`` holds the platform operator's commands (tenants, users, operators); ``audit``
-downloads and verifies the audit trail; ``xks-proxy``
-is the External Key Store proxy a customer runs beside their own HSM."""
+downloads, cosigns and verifies the audit trail; ``witness`` runs a transparency-log witness
+independent parties keep; ``xks-proxy`` is the External Key Store proxy a customer runs beside
+their own HSM."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from rich.console import Console
 from andromede import __version__
 from andromede.cli.admin import admin
 from andromede.cli.audit import audit
+from andromede.cli.witness import witness
 from andromede.cli.xks_proxy import xks_proxy
 from andromede.errors import ConfigurationError
 from andromede.settings import load_settings
@@ -26,6 +28,7 @@ console = Console(stderr=True)
 app.add_typer(admin, name="admin")
 app.add_typer(audit, name="audit")
 app.add_typer(xks_proxy, name="xks-proxy")
+app.add_typer(witness, name="witness")
 
 
 @app.callback()

@@ -1,0 +1,117 @@
+"""Witnesses of a real ``andromede serve``'s transparency log (decision 0122): an
+``andromede witness serve`` process, run as an independent party would run it, cosigns the
+checkpoints of the trails ``andromede audit cosign`` brings it — each with the consistency
+proof from the size it last cosigned — and ``andromede audit verify --witness-key`` requires
+its cosignature. A history rewritten and signed with the region's very key, the split view a
+signature alone cannot exclude, gets no cosignature: the witness has seen the other one."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from andromede.audit.merkle import leaf_hash, root_hash
+from andromede.audit.note import Checkpoint, parse_verifier_key
+from andromede.audit.signing import LogSigningKey
+from e2e.test_audit_trail import act, andromede, download, verify, wait_for_requests
+from support.server import ANDROMEDE, ServerProcess, free_port
+
+NAME = "witness.example.org/w1"
+
+
+@pytest.fixture
+def witness(server: ServerProcess, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A running witness of the server's region: its URL and its cosigner key file."""
+    key_file = tmp_path / "witness.key"
+    made = subprocess.run(
+        [str(ANDROMEDE), "witness", "key", "--name", NAME, "--key-file", str(key_file)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert key_file.stat().st_mode & 0o077 == 0  # the private key is the witness's alone
+    vkey = tmp_path / "witness.pub"
+    vkey.write_text(made.stdout)
+    port = free_port()
+    process = subprocess.Popen(
+        [str(ANDROMEDE), "witness", "serve", "--name", NAME, "--key-file", str(key_file),
+         "--state", str(tmp_path / "witness-state.json"),
+         "--region-key", str(server.data_dir / "audit-log.pub"), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                assert time.monotonic() < deadline, "the witness did not start"
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}", vkey
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+@pytest.mark.slow
+def test_a_witness_cosigns_what_extends_and_refuses_a_rewritten_history(
+    server: ServerProcess, witness: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, vkey = witness
+    wait_for_requests(server, act(server))
+    first = tmp_path / "first.json"
+    download(server, first)
+    # Without its cosignature, a trail does not pass a verifier that requires the witness.
+    done = verify(server, first, "--witness-key", str(vkey))
+    assert done.returncode == 1 and "fewer than the quorum" in done.stderr
+    cosigned = andromede("cosign", str(first), "--witness", url)
+    assert cosigned.returncode == 0, cosigned.stderr
+    done = verify(server, first, "--witness-key", str(vkey))
+    assert done.returncode == 0, done.stderr
+    assert f"cosigned by {NAME}" in done.stdout
+    # Two witnesses required, one cosigned: refused.
+    other = tmp_path / "other.pub"
+    other.write_text(vkey.read_text().replace("witness.example.org/w1", "w.example/none"))
+    done = verify(server, first, "--witness-key", str(vkey), "--witness-key", str(other))
+    assert done.returncode == 1
+
+    # The log grew: the witness is given the proof from the size it holds (asked by 409).
+    wait_for_requests(server, act(server))
+    second = tmp_path / "second.json"
+    download(server, second)
+    assert (
+        json.loads(second.read_text())["checkpoint"] != json.loads(first.read_text())["checkpoint"]
+    )
+    cosigned = andromede("cosign", str(second), "--witness", url)
+    assert cosigned.returncode == 0, cosigned.stderr
+    assert verify(server, second, "--witness-key", str(vkey)).returncode == 0
+
+    # A history rewritten and signed with the region's own key (an operator holding it),
+    # shown to someone else: the witness, which cosigned the real one, refuses it.
+    content = json.loads(second.read_text())
+    name, _ = parse_verifier_key((server.data_dir / "audit-log.pub").read_text())
+    key = LogSigningKey.load_or_create(server.data_dir / "keys" / "audit-log.key", name)
+    origin = f"{name}/{content['log']}"
+    entries = list(content["entries"])
+    entries[0] = entries[0].replace('"outcome":"success"', '"outcome":"failure"')
+    entries.append(entries[-1])  # and one more, as a log that went on would have
+    forged_root = root_hash([leaf_hash(e.encode()) for e in entries])
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps({
+        "format": content["format"], "log": content["log"], "entries": entries,
+        "checkpoint": key.sign(Checkpoint(origin, len(entries), forged_root).text(), origin),
+    }))  # fmt: skip
+    assert verify(server, forged).returncode == 0  # alone, the signed rewrite looks fine...
+    refused = andromede("cosign", str(forged), "--witness", url)
+    assert refused.returncode == 1 and "422" in refused.stderr  # ...but no witness vouches
+    done = verify(server, forged, "--witness-key", str(vkey))
+    assert done.returncode == 1 and "fewer than the quorum" in done.stderr
