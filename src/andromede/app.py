@@ -27,12 +27,16 @@ from andromede.api.app import ManagementApi
 from andromede.audit.access_service import OperatorAccessService
 from andromede.audit.access_store import AccessRequestStore
 from andromede.audit.access_store_sql import SqlAccessRequestStore
+from andromede.audit.cosignature import parse_cosigner_key
+from andromede.audit.cosigned import SqlCosignatureStore
 from andromede.audit.model import Outcome
+from andromede.audit.note import NoteError
 from andromede.audit.service import AuditService
 from andromede.audit.signing import KEY_FILE_NAME, PUBLIC_KEY_FILE_NAME, LogSigningKey
 from andromede.audit.store import AuditStore
 from andromede.audit.store_sql import SqlAuditStore, register_signing_key
 from andromede.audit.trail import AuditTrail
+from andromede.audit.witnessing import WitnessEndpoint, Witnessing
 from andromede.billing.sampler import UsageSampler
 from andromede.billing.service import BillingService, RunningInstance
 from andromede.billing.store_sql import SqlBillingStore
@@ -301,6 +305,11 @@ class Application:
             ),
             asyncio.create_task(_identity_upkeep(settings, identity), name="identity-upkeep"),
             asyncio.create_task(audit_retention(settings, audit_store), name="audit-retention"),
+            *(
+                asyncio.create_task(witnessing.run_forever(), name="audit-witnessing")
+                for witnessing in [audit_witnessing(settings, db, trail, audit_store)]
+                if witnessing is not None
+            ),
             asyncio.create_task(
                 lapse_access_requests(settings, operator_access), name="access-request-lapse"
             ),
@@ -773,7 +782,32 @@ async def open_audit_trail(settings: Settings, db: Database, store: AuditStore) 
     )
     await register_signing_key(db, key.name, key.public_key)
     await asyncio.to_thread(key.publish, settings.data_dir / PUBLIC_KEY_FILE_NAME)
-    return AuditTrail(store, key, max_entries=settings.audit_max_entries)
+    return AuditTrail(
+        store, key, max_entries=settings.audit_max_entries, cosigned=SqlCosignatureStore(db)
+    )
+
+
+def audit_witnessing(
+    settings: Settings, db: Database, trail: AuditTrail, store: AuditStore
+) -> Witnessing | None:
+    """The round asking ``audit_witnesses`` to cosign every log (decision 0122); None
+    without witnesses."""
+    if not settings.audit_witnesses:
+        return None
+    endpoints: list[WitnessEndpoint] = []
+    for witness in settings.audit_witnesses:
+        try:
+            endpoints.append(WitnessEndpoint(witness.url, *parse_cosigner_key(witness.key)))
+        except NoteError as exc:
+            raise ConfigurationError(f"audit_witnesses: {witness.url}: {exc}") from exc
+    return Witnessing(
+        trail,
+        store,
+        SqlCosignatureStore(db),
+        endpoints,
+        interval=settings.audit_witness_interval,
+        timeout=settings.audit_witness_timeout,
+    )
 
 
 def identity_service(settings: Settings, db: Database) -> IdentityService:

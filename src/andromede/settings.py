@@ -107,6 +107,27 @@ class HypervisorHostSettings(BaseModel):
     )
 
 
+class AuditWitnessSettings(BaseModel):
+    """A witness the region asks to cosign its audit logs (decision 0122): where it takes
+    submissions and its cosigner verifier key (``<name>+<hex id>+<base64(0x04 || key)>``, as
+    ``andromede witness key`` prints it). Declared in ``audit_witnesses`` (``[[audit_witnesses]]``
+    tables) or as JSON in ``ANDROMEDE_AUDIT_WITNESSES``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="The witness's submission prefix (https://…; http:// for a loopback test).",
+    )
+    # The shape only: the key's type and ID are checked when the gateway starts (the audit
+    # context parses it; settings stay below every context).
+    key: str = Field(
+        pattern=r"^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+=*$",
+        max_length=1024,
+        description="Its cosigner verifier key.",
+    )
+
+
 # EC2's names and sizes; the root disk is the smallest an instance of the type gets.
 _DEFAULT_INSTANCE_TYPES: dict[str, tuple[int, int, int]] = {
     "t2.nano": (1, 512, 8),
@@ -274,6 +295,25 @@ class Settings(BaseSettings):
         le=100_000,
         description="Most audit log entries one management API request returns "
         "(GET /api/v1/audit/logs/{log}/entries); a download reads a trail in pages of this size.",
+    )
+    audit_witnesses: tuple[AuditWitnessSettings, ...] = Field(
+        default=(),
+        description="Witnesses the region asks to cosign its audit logs (decision 0122): a "
+        "list of {url, key}, the witness's add-checkpoint URL prefix and its cosigner verifier "
+        "key; JSON in ANDROMEDE_AUDIT_WITNESSES. None: no cosignatures are asked for.",
+    )
+    audit_witness_interval: float = Field(
+        default=60.0,
+        gt=0,
+        le=86400,
+        description="Seconds between two rounds asking every witness to cosign every log's "
+        "latest checkpoint (decision 0122).",
+    )
+    audit_witness_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds a witness has to answer one add-checkpoint request.",
     )
     audit_retention_days: int = Field(
         default=183,

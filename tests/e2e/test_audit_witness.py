@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,29 +20,35 @@ import pytest
 from andromede.audit.merkle import leaf_hash, root_hash
 from andromede.audit.note import Checkpoint, parse_verifier_key
 from andromede.audit.signing import LogSigningKey
+from e2e.helpers import REGION
 from e2e.test_audit_trail import act, andromede, download, verify, wait_for_requests
-from support.server import ANDROMEDE, ServerProcess, free_port
+from support.server import ANDROMEDE, ServerProcess, free_port, running_server
 
 NAME = "witness.example.org/w1"
 
 
-@pytest.fixture
-def witness(server: ServerProcess, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A running witness of the server's region: its URL and its cosigner key file."""
-    key_file = tmp_path / "witness.key"
+def witness_key(folder: Path) -> tuple[Path, Path]:
+    """A witness key made by ``andromede witness key``: the private key file (0600) and the
+    cosigner verifier key file."""
+    key_file = folder / "witness.key"
     made = subprocess.run(
         [str(ANDROMEDE), "witness", "key", "--name", NAME, "--key-file", str(key_file)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     assert key_file.stat().st_mode & 0o077 == 0  # the private key is the witness's alone
-    vkey = tmp_path / "witness.pub"
+    vkey = folder / "witness.pub"
     vkey.write_text(made.stdout)
-    port = free_port()
+    return key_file, vkey
+
+
+@contextmanager
+def running_witness(key_file: Path, region_key: Path, port: int, folder: Path) -> Iterator[str]:
+    """``andromede witness serve`` for the region of ``region_key``: its URL."""
     process = subprocess.Popen(
         [str(ANDROMEDE), "witness", "serve", "--name", NAME, "--key-file", str(key_file),
-         "--state", str(tmp_path / "witness-state.json"),
-         "--region-key", str(server.data_dir / "audit-log.pub"), "--port", str(port)],
+         "--state", str(folder / "witness-state.json"),
+         "--region-key", str(region_key), "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -54,12 +61,21 @@ def witness(server: ServerProcess, tmp_path: Path) -> Iterator[tuple[str, Path]]
                 assert process.poll() is None, process.stderr.read() if process.stderr else ""
                 assert time.monotonic() < deadline, "the witness did not start"
                 time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}", vkey
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=10)
         if process.stderr is not None:
             process.stderr.close()
+
+
+@pytest.fixture
+def witness(server: ServerProcess, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A running witness of the server's region: its URL and its cosigner key file."""
+    key_file, vkey = witness_key(tmp_path)
+    region_key = server.data_dir / "audit-log.pub"
+    with running_witness(key_file, region_key, free_port(), tmp_path) as url:
+        yield url, vkey
 
 
 @pytest.mark.slow
@@ -115,3 +131,42 @@ def test_a_witness_cosigns_what_extends_and_refuses_a_rewritten_history(
     assert refused.returncode == 1 and "422" in refused.stderr  # ...but no witness vouches
     done = verify(server, forged, "--witness-key", str(vkey))
     assert done.returncode == 1 and "fewer than the quorum" in done.stderr
+
+
+@pytest.mark.slow
+def test_the_region_has_its_witnesses_cosign_and_serves_the_cosigned_checkpoint(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Increment 2: a server configured with a witness (``audit_witnesses``) submits every
+    log's checkpoint to it each round; ``download --cosigned`` fetches the checkpoint it
+    cosigned, which ``verify --witness-key`` accepts without any ``cosign`` by the tenant."""
+    folder = tmp_path_factory.mktemp("witnessed")
+    key_file, vkey = witness_key(folder)
+    port = free_port()
+    env = {
+        "ANDROMEDE_AUDIT_WITNESSES": json.dumps(
+            [{"url": f"http://127.0.0.1:{port}", "key": vkey.read_text().strip()}]
+        ),
+        "ANDROMEDE_AUDIT_WITNESS_INTERVAL": "0.5",
+    }
+    with running_server(folder / "data", extra_env=env) as server:
+        # The witness learns the region's key from the running server (made at its start);
+        # until it listens, the server's rounds find it away and try again.
+        region_key = server.data_dir / "audit-log.pub"
+        with running_witness(key_file, region_key, port, folder):
+            wait_for_requests(server, act(server))
+            trail = folder / "cosigned.json"
+            deadline = time.monotonic() + 60
+            while True:
+                done = andromede(
+                    "download", "admin", "--cosigned", "--output", str(trail),
+                    "--endpoint", server.api_endpoint,
+                    "--credentials-file", str(server.credentials_file), "--region", REGION,
+                )  # fmt: skip
+                if done.returncode == 0 and json.loads(trail.read_text())["entries"]:
+                    break
+                assert time.monotonic() < deadline, done.stderr
+                time.sleep(0.5)
+            checked = verify(server, trail, "--witness-key", str(vkey))
+            assert checked.returncode == 0, checked.stderr
+            assert f"cosigned by {NAME}" in checked.stdout

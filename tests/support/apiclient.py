@@ -22,6 +22,7 @@ from andromede.api.app import ManagementApi
 from andromede.app import audit_key_name, storage_limits, tenant_closer
 from andromede.audit.access_service import OperatorAccessService
 from andromede.audit.access_store import MemoryAccessRequestStore
+from andromede.audit.cosigned import MemoryCosignatureStore
 from andromede.audit.service import AuditService
 from andromede.audit.signing import KEY_FILE_NAME, LogSigningKey
 from andromede.audit.store import MemoryAuditStore
@@ -122,6 +123,8 @@ class ApiHarness:
     audit: AuditService
     audit_store: MemoryAuditStore
     trail: AuditTrail
+    # The witnesses' cosignatures the trail serves (decision 0122).
+    cosigned: MemoryCosignatureStore
     settings: Settings
     operator: Credentials
     admin: Credentials
@@ -180,10 +183,12 @@ async def api_harness(
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
     # The signing key as a server keeps it (keys/audit-log.key), without the database check.
+    cosigned = MemoryCosignatureStore()
     trail = AuditTrail(
         audit_store,
         LogSigningKey.load_or_create(data_dir / "keys" / KEY_FILE_NAME, audit_key_name(settings)),
         max_entries=settings.audit_max_entries,
+        cosigned=cosigned,
     )
     keys = KeyService(LocalKeyFileProvider(data_dir / "keys"))
     key_store = MemoryCustomerKeyStore()
@@ -231,6 +236,7 @@ async def api_harness(
             audit=audit,
             audit_store=audit_store,
             trail=trail,
+            cosigned=cosigned,
             settings=settings,
             operator=Credentials(operator.access_key_id, operator.secret_access_key),
             admin=Credentials(boot.access_key_id, boot.secret_access_key),

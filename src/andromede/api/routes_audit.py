@@ -24,6 +24,7 @@ from andromede.api.problems import ApiProblem
 from andromede.api.schemas import (
     TENANT_REFERENCE,
     AuditCheckpoint,
+    AuditCosignedCheckpoint,
     AuditEntries,
     AuditProof,
     AuditPruned,
@@ -106,6 +107,36 @@ async def checkpoint(
         size=signed.size,
         root_hash=_b64(signed.root_hash),
         checkpoint=signed.note,
+    )
+
+
+@router.get(
+    "/logs/{log}/cosigned-checkpoint",
+    summary="The log's checkpoint at the size its witnesses last cosigned, with their cosignatures",
+    responses=_HIDDEN,
+)
+async def cosigned_checkpoint(
+    log: LogRef,
+    allow: Annotated[Authorizer, Depends(authorizer)],
+    ctx: Annotated[ApiContext, Depends(context)],
+) -> AuditCosignedCheckpoint:
+    """What ``andromede audit download --cosigned`` fetches (decision 0122): 404
+    ``not-cosigned`` until a witness of ``audit_witnesses`` has cosigned the log."""
+    trail = _trail(ctx)
+    log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_CHECKPOINT)
+    found = await trail.cosigned_checkpoint(log_id)
+    if found is None:
+        raise ApiProblem(
+            "not-cosigned", 404, "Not cosigned", f"No witness has cosigned the log {log} yet."
+        )
+    signed, witnesses = found
+    return AuditCosignedCheckpoint(
+        log=log_id,
+        origin=signed.origin,
+        size=signed.size,
+        root_hash=_b64(signed.root_hash),
+        checkpoint=signed.note,
+        witnesses=witnesses,
     )
 
 

@@ -247,6 +247,12 @@ class AuditCheckpoint(BaseModel):
     checkpoint: str = Field(description="The C2SP signed note, as signed.")
 
 
+class AuditCosignedCheckpoint(AuditCheckpoint):
+    witnesses: list[str] = Field(
+        description="The witnesses whose cosignatures the checkpoint carries (decision 0122)."
+    )
+
+
 class AuditEntries(BaseModel):
     log: str
     start: int

@@ -39,6 +39,9 @@ class AuditStore(Protocol):
         """Events in the order appended, every log's (``tenant_id`` None) or one tenant's,
         numbered by an id that grows across logs."""
 
+    async def log_ids(self) -> list[str]:
+        """Every log that has entries, by id (the witnesses are asked about each)."""
+
     async def tree_head(self, log: str) -> TreeHead:
         """The log's latest tree (size 0 and the empty root for a log never written)."""
 
@@ -109,6 +112,9 @@ class MemoryAuditStore:
             and i not in self._pruned_ids
             and (tenant_id is None or e.tenant_id == tenant_id)
         ][:limit]
+
+    async def log_ids(self) -> list[str]:
+        return sorted(name for name, log in self._logs.items() if log.entries)
 
     async def tree_head(self, log: str) -> TreeHead:
         found = self._logs.get(log)

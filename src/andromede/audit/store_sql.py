@@ -74,6 +74,14 @@ class SqlAuditStore:
 
         return [(int(r.id), parse_entry(r.entry)) for r in await self._db.read(work)]
 
+    async def log_ids(self) -> list[str]:
+        query = sa.select(_L.c.log_id).where(_L.c.size > 0).order_by(_L.c.log_id)
+
+        def work(conn: Connection) -> list[str]:
+            return [str(row.log_id) for row in conn.execute(query)]
+
+        return await self._db.read(work)
+
     async def tree_head(self, log: str) -> TreeHead:
         query = sa.select(_L.c.size, _L.c.root_hash).where(_L.c.log_id == log)
 

@@ -15,6 +15,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from andromede.audit.cosigned import CosignatureStore
 from andromede.audit.errors import EntriesPruned, InvalidTreeRange
 from andromede.audit.merkle import (
     consistency_ranges,
@@ -39,10 +40,18 @@ class SignedCheckpoint:
 
 
 class AuditTrail:
-    def __init__(self, store: AuditStore, key: LogSigningKey, *, max_entries: int) -> None:
+    def __init__(
+        self,
+        store: AuditStore,
+        key: LogSigningKey,
+        *,
+        max_entries: int,
+        cosigned: CosignatureStore | None = None,
+    ) -> None:
         self._store = store
         self._key = key
         self._max_entries = max_entries
+        self._cosigned = cosigned
 
     @property
     def key_name(self) -> str:
@@ -109,6 +118,28 @@ class AuditTrail:
         origin = self.origin(log)
         note = self._key.sign(Checkpoint(origin, head.size, head.root_hash).text(), origin)
         return SignedCheckpoint(origin, head.size, head.root_hash, note)
+
+    async def cosigned_checkpoint(self, log: str) -> tuple[SignedCheckpoint, list[str]] | None:
+        """The log's checkpoint at the size its witnesses last cosigned, with their
+        cosignatures (decision 0122), and the names of those witnesses; None when no witness
+        has cosigned it. Where witnesses stand at different sizes, the size most of them
+        cosigned, the largest of those: what a verifier requiring a quorum can use."""
+        if self._cosigned is None:
+            return None
+        records = await self._cosigned.latest(log)
+        if not records:
+            return None
+        counts: dict[int, int] = {}
+        for record in records:
+            counts[record.size] = counts.get(record.size, 0) + 1
+        size = max(counts, key=lambda s: (counts[s], s))
+        await self._within(log, size)
+        [root] = await self._heads(log, [(0, size)])
+        chosen = [r for r in records if r.size == size and r.root_hash == root]
+        origin = self.origin(log)
+        note = self._key.sign(Checkpoint(origin, size, root).text(), origin)
+        note += "".join(f"{r.cosignature}\n" for r in chosen)
+        return SignedCheckpoint(origin, size, root, note), [r.witness for r in chosen]
 
     async def entries(self, log: str, start: int, end: int) -> list[str]:
         if not 0 <= start < end:

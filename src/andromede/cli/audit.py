@@ -154,10 +154,18 @@ def download(
         Path | None,
         typer.Option(help="A checkpoint or trail kept from before: add the consistency proof."),
     ] = None,
+    cosigned: Annotated[
+        bool,
+        typer.Option(
+            help="The checkpoint the region's witnesses last cosigned, with their cosignatures "
+            "(verify --witness-key), instead of the latest."
+        ),
+    ] = False,
 ) -> None:
-    """Download a log's latest checkpoint and all its entries into one JSON trail."""
+    """Download a log's latest (or latest cosigned) checkpoint and all its entries up to it
+    into one JSON trail."""
     api = _Api(endpoint, region, _credentials(credentials_file, profile))
-    checkpoint = api.get(f"/logs/{log}/checkpoint")
+    checkpoint = api.get(f"/logs/{log}/{'cosigned-checkpoint' if cosigned else 'checkpoint'}")
     size: int = checkpoint["size"]
     # Entries past the retention were pruned: the hashes standing for them come instead.
     pruned = api.get(f"/logs/{log}/pruned")

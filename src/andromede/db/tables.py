@@ -35,6 +35,7 @@ __all__ = [
     "audit_log_nodes",
     "audit_logs",
     "audit_signing_keys",
+    "audit_witness_cosignatures",
     "billing_prices",
     "billing_runs",
     "billing_samplers",
@@ -494,6 +495,19 @@ audit_signing_keys = sa.Table(
     sa.Column("key_name", sa.Text, primary_key=True),
     sa.Column("public_key", sa.LargeBinary, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# The latest cosignature of each witness on each log (decision 0122, increment 2): the size
+# and root it vouched for and its signature line, replaced only by a larger size.
+audit_witness_cosignatures = sa.Table(
+    "audit_witness_cosignatures",
+    metadata,
+    sa.Column("log_id", sa.Text, primary_key=True),
+    sa.Column("witness", sa.Text, primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("root_hash", sa.LargeBinary, nullable=False),
+    sa.Column("cosignature", sa.Text, nullable=False),
+    sa.Column("cosigned_at", UtcDateTime, nullable=False),
 )
 
 # -- billing (decision 0108) ---------------------------------------------------------------

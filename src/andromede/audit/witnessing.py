@@ -1,0 +1,148 @@
+"""The region asks its witnesses to cosign its logs (decision 0122, increment 2).
+
+Every ``interval``, for each log with entries and each witness of ``audit_witnesses``, a
+gateway submits the log's latest checkpoint (C2SP tlog-witness ``add-checkpoint``) with the
+consistency proof from the size the witness last cosigned — as kept in the cosignature store,
+or, when the witness answers 409 with another size (another gateway, or a store restored),
+from that size — verifies the cosignature it answers with the witness's key, and keeps it
+(:mod:`andromede.audit.cosigned`). The cosigned checkpoint is then served
+(``AuditTrail.cosigned_checkpoint``) and downloaded with ``audit download --cosigned``.
+
+A witness that refuses a checkpoint for its content (403: the signature; 422: the proof; 409
+with the same size: another root) is told of a log that does not extend what it saw: that is
+logged as an error, for the operator and whoever watches the witness. A witness away is a
+warning; the next round tries again. Every gateway may run this: the witness serialises
+submissions, and the store keeps the largest cosigned size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from andromede.audit.cosignature import cosignatures
+from andromede.audit.cosigned import CosignatureStore, Cosigned
+from andromede.audit.note import NoteError
+from andromede.audit.store import AuditStore
+from andromede.audit.trail import AuditTrail, SignedCheckpoint
+
+__all__ = ["WitnessEndpoint", "Witnessing"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessEndpoint:
+    url: str  # the submission prefix; ``/add-checkpoint`` is appended
+    name: str
+    public_key: bytes
+
+
+class Witnessing:
+    def __init__(
+        self,
+        trail: AuditTrail,
+        logs: AuditStore,
+        store: CosignatureStore,
+        witnesses: Sequence[WitnessEndpoint],
+        *,
+        interval: float,
+        timeout: float,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._trail = trail
+        self._logs = logs
+        self._store = store
+        self._witnesses = tuple(witnesses)
+        self._interval = interval
+        self._client = client or httpx.AsyncClient(timeout=timeout, trust_env=False)
+        self._clock = clock
+
+    async def run_forever(self) -> None:
+        try:
+            while True:
+                try:
+                    await self.run_once()
+                except Exception:  # a failed round must not end the loop; the next one retries
+                    _log.exception("audit witnessing failed")
+                await asyncio.sleep(self._interval)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def run_once(self) -> int:
+        """One round over every log and witness; how many cosignatures were kept."""
+        kept = 0
+        for log in await self._logs.log_ids():
+            checkpoint = await self._trail.checkpoint(log)
+            held = {c.witness: c for c in await self._store.latest(log)}
+            for witness in self._witnesses:
+                last = held.get(witness.name)
+                if last is not None and last.size == checkpoint.size:
+                    continue  # this checkpoint is cosigned already
+                if await self._submit(log, checkpoint, witness, 0 if last is None else last.size):
+                    kept += 1
+        return kept
+
+    async def _submit(
+        self, log: str, checkpoint: SignedCheckpoint, witness: WitnessEndpoint, old: int
+    ) -> bool:
+        url = f"{witness.url.rstrip('/')}/add-checkpoint"
+        try:
+            answer = await self._post(url, log, checkpoint, old)
+            if answer.status_code == 409 and answer.text.strip().isdigit():
+                held = int(answer.text.strip())
+                if held > checkpoint.size:
+                    _log.error(
+                        "witness %s holds %s at size %d, larger than the log's %d",
+                        witness.name, checkpoint.origin, held, checkpoint.size,
+                    )  # fmt: skip
+                    return False
+                answer = await self._post(url, log, checkpoint, held)
+        except httpx.HTTPError as exc:
+            _log.warning("witness %s: %s", witness.name, exc)
+            return False
+        if answer.status_code != 200:
+            level = logging.ERROR if answer.status_code in (403, 409, 422) else logging.WARNING
+            _log.log(
+                level, "witness %s refused %s at size %d: %d %s", witness.name,
+                checkpoint.origin, checkpoint.size, answer.status_code, answer.text.strip()[:200],
+            )  # fmt: skip
+            return False
+        line = self._verified_line(answer.text, checkpoint, witness)
+        if line is None:
+            return False
+        return await self._store.record(
+            Cosigned(log, witness.name, checkpoint.size, checkpoint.root_hash, line, self._clock())
+        )
+
+    @staticmethod
+    def _verified_line(
+        answer: str, checkpoint: SignedCheckpoint, witness: WitnessEndpoint
+    ) -> str | None:
+        """The answer's line that is a cosignature of the witness's key on ``checkpoint``."""
+        for line in answer.splitlines():
+            try:
+                if cosignatures(f"{checkpoint.note}{line}\n", witness.name, witness.public_key):
+                    return line
+            except NoteError as exc:
+                _log.error("witness %s answered a cosignature that fails: %s", witness.name, exc)
+                return None
+        _log.error("witness %s answered no cosignature of its key", witness.name)
+        return None
+
+    async def _post(
+        self, url: str, log: str, checkpoint: SignedCheckpoint, old: int
+    ) -> httpx.Response:
+        proof = [] if old == 0 else await self._trail.consistency_proof(log, old, checkpoint.size)
+        body = "\n".join([f"old {old}", *(base64.b64encode(h).decode() for h in proof)])
+        return await self._client.post(url, content=(body + "\n\n" + checkpoint.note).encode())
