@@ -205,3 +205,34 @@ def test_the_operator_access_request_ttl_is_bounded(seconds: int) -> None:
         Settings(operator_access_request_ttl=seconds)
     assert Settings().operator_access_request_ttl == 7 * 86_400
     assert Settings(operator_access_request_ttl=3600).operator_access_request_ttl == 3600
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("audit_witness_interval", 0),
+        ("audit_witness_interval", 86401),
+        ("audit_witness_timeout", 0),
+        ("audit_witness_timeout", 301),
+        ("max_route_tables_per_vpc", 0),
+        ("max_route_tables_per_vpc", 10001),
+        ("max_routes_per_route_table", 0),
+        ("max_routes_per_route_table", 1001),
+    ],
+)
+def test_the_witness_and_route_limits_are_bounded(name: str, value: float) -> None:
+    with pytest.raises(ValidationError, match=name):
+        Settings(**{name: value})
+
+
+def test_audit_witnesses_are_urls_with_cosigner_keys() -> None:
+    key = "w.example/1+0a1b2c3d+BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    kept = Settings(audit_witnesses=[{"url": "https://w.example/w1", "key": key}])
+    assert kept.audit_witnesses[0].url == "https://w.example/w1"
+    for bad in (
+        {"url": "ftp://w.example", "key": key},
+        {"url": "https://w.example/w1", "key": "not a key"},
+        {"url": "https://w.example/w1", "key": key, "extra": 1},
+    ):
+        with pytest.raises(ValidationError, match="audit_witnesses"):
+            Settings(audit_witnesses=[bad])

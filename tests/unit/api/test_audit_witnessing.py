@@ -15,12 +15,22 @@ import pytest
 from botocore.credentials import Credentials
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from andromede.app import audit_witnessing
 from andromede.audit.cosignature import format_cosigner_key
-from andromede.audit.note import Checkpoint, open_note, parse_verifier_key, public_key_bytes
+from andromede.audit.note import (
+    Checkpoint,
+    format_verifier_key,
+    open_note,
+    parse_verifier_key,
+    public_key_bytes,
+)
+from andromede.audit.store import MemoryAuditStore
 from andromede.audit.verify import verify_cosignatures
 from andromede.audit.witness import MemoryWitnessState, Witness, WitnessedHead
 from andromede.audit.witness_app import witness_app
 from andromede.audit.witnessing import WitnessEndpoint, Witnessing
+from andromede.errors import ConfigurationError
+from andromede.settings import Settings
 from support.apiclient import ApiHarness, HttpxSigV4, api_harness
 from unit.api.test_audit_trail_api import assert_problem, get, record
 
@@ -148,3 +158,16 @@ async def test_a_witness_that_lost_its_state_or_refuses_is_handled(api: ApiHarne
     await api.audit.flush()
     assert await witnessing.run_once() == 0
     assert [c.size for c in await api.cosigned.latest(tenant)] == [5]
+
+
+def test_a_gateway_refuses_a_witness_key_that_is_no_cosigner_key(tmp_path: Path) -> None:
+    """The settings check the key's shape; the start parses it: a note key (type 0x01), the
+    region's own for instance, is no witness's cosigner key."""
+    note_key = format_verifier_key("w.example/1", bytes(32))
+    settings = Settings(
+        data_dir=tmp_path, audit_witnesses=[{"url": "https://w.example", "key": note_key}]
+    )
+    store = MemoryAuditStore()
+    with pytest.raises(ConfigurationError, match=r"audit_witnesses: https://w\.example"):
+        audit_witnessing(settings, None, None, store)  # type: ignore[arg-type]
+    assert audit_witnessing(Settings(data_dir=tmp_path), None, None, store) is None  # type: ignore[arg-type]
