@@ -37,6 +37,8 @@ from andromede.audit.store import AuditStore
 from andromede.audit.store_sql import SqlAuditStore, register_signing_key
 from andromede.audit.trail import AuditTrail
 from andromede.audit.witnessing import WitnessEndpoint, Witnessing
+from andromede.billing.invoice import Issuer
+from andromede.billing.invoices_store import SqlInvoiceStore
 from andromede.billing.sampler import UsageSampler
 from andromede.billing.service import BillingService, RunningInstance
 from andromede.billing.store_sql import SqlBillingStore
@@ -537,6 +539,14 @@ def billing_service(settings: Settings, db: Database) -> BillingService:
         region=settings.region,
         instance_types=settings.instance_types,
         flush_interval=settings.billing_flush_interval,
+        invoices=SqlInvoiceStore(db),
+        issuer=Issuer(
+            settings.billing_issuer_name,
+            settings.billing_issuer_address,
+            settings.billing_issuer_vat_id,
+            settings.billing_payment_days,
+        ),
+        invoice_prefix=settings.billing_invoice_prefix,
     )
 
 

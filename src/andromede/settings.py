@@ -275,6 +275,34 @@ class Settings(BaseSettings):
         description="Seconds an audit event may wait to be written to the audit log with others"
         " (a full batch is written at once; a crash loses at most this much).",
     )
+    billing_issuer_name: str = Field(
+        default="Andromède",
+        min_length=1,
+        max_length=200,
+        description="Who issues the invoices: the operator's legal name (decision 0123).",
+    )
+    billing_issuer_address: str = Field(
+        default="",
+        max_length=500,
+        description="The issuer's postal address on the invoices (lines separated by newlines).",
+    )
+    billing_issuer_vat_id: str = Field(
+        default="",
+        pattern=r"^[A-Z0-9]{0,20}$",
+        description="The issuer's VAT identification number on the invoices (FR…), if any.",
+    )
+    billing_invoice_prefix: str = Field(
+        default="INV",
+        pattern=r"^[A-Z0-9]{1,16}$",
+        description="The invoice numbers' prefix: <prefix>-<year>-<sequence>, one gapless "
+        "sequence per calendar year.",
+    )
+    billing_payment_days: int = Field(
+        default=30,
+        ge=0,
+        le=60,
+        description="Days from an invoice's issue to its due date (French law: 60 at most).",
+    )
     billing_flush_interval: float = Field(
         default=10.0,
         gt=0,

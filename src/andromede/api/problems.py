@@ -123,6 +123,8 @@ _TABLE: Sequence[tuple[type[Exception], _Mapped]] = (
     (billing.UnknownMeter, _Mapped(_Kind("no-such-meter", 404, "No such meter"))),
     (billing.InvalidPrice, _Mapped(_Kind("invalid-price", 400, "Invalid price"))),
     (billing.InvalidPeriod, _Mapped(_Kind("invalid-period", 400, "Invalid period"))),
+    (billing.PeriodOpen, _Mapped(_Kind("period-open", 409, "Period not ended"))),
+    (billing.NoSuchInvoice, _Mapped(_Kind("no-such-invoice", 404, "No such invoice"))),
     (iam.AccessDenied, _Mapped(_Kind("access-denied", 403, "Access denied"))),
     (iam.LoginFailed, _Mapped(_Kind("login-failed", 401, "Login failed"), _CHALLENGE)),
     (iam.InvalidConsoleSession, _Mapped(_NOT_AUTHENTICATED, _CHALLENGE)),

@@ -1,5 +1,8 @@
-"""Billing: the meters, the price catalogue (operators set it, anyone authenticated reads it)
-and each tenant's usage and cost for a month, as JSON or CSV (decision 0108).
+"""Billing: the meters, the price catalogue (operators set it, anyone authenticated reads it),
+each tenant's usage and cost for a month, as JSON or CSV (decision 0108), and its invoices
+(decision 0123): issued by operators once a month has ended, read as JSON or PDF by operators
+and by the tenant's principals as their policies allow (``andromede:GetInvoice`` on
+``arn:aws:andromede::ACCOUNT:invoice/NUMBER``).
 
 A tenant's usage is any operator's to read, and its principals' as their IAM policies allow
 (``andromede:GetUsageReport`` on ``arn:aws:andromede::ACCOUNT:usage``, for JSON and CSV
@@ -10,6 +13,7 @@ as for a tenant that does not exist, so a name's existence does not leak. The ca
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -18,10 +22,14 @@ from fastapi.responses import Response
 
 from andromede.api.auth import Caller, caller, context, operator
 from andromede.api.context import ApiContext
-from andromede.api.permissions import Action, Authorizer, authorizer, usage_arn
+from andromede.api.permissions import Action, Authorizer, authorizer, invoice_arn, usage_arn
 from andromede.api.problems import ApiProblem
 from andromede.api.schemas import TENANT_REFERENCE
 from andromede.api.schemas_billing import (
+    InvoiceIssue,
+    InvoiceList,
+    InvoiceSummary,
+    InvoiceView,
     MeterList,
     MeterView,
     PriceList,
@@ -34,6 +42,7 @@ from andromede.api.schemas_billing import (
 )
 from andromede.audit.model import Outcome
 from andromede.billing.export import usage_csv_text
+from andromede.billing.invoice_pdf import invoice_pdf
 from andromede.billing.model import Period, UsageReport, parse_month
 from andromede.billing.service import BillingService
 from andromede.iam.errors import NoSuchTenant
@@ -237,3 +246,124 @@ async def usage_csv(
             )
         },
     )
+
+
+# -- invoices (decision 0123) -------------------------------------------------------------------
+
+InvoiceRef = Annotated[
+    str, Path(pattern=r"^[A-Z0-9]{1,16}-[0-9]{4}-[0-9]{6,12}$", description="The number.")
+]
+_INVOICES: Responses = {
+    **_USAGE,
+    409: {"description": "The month has not ended"},
+}
+
+
+async def _readable_invoices(
+    ctx: ApiContext, allow: Authorizer, reference: str, number: str
+) -> Tenant:
+    """The tenant whose invoices the caller may read: any operator, or the tenant's own
+    principals as their policies allow ``andromede:GetInvoice`` on the invoice (``*``: the
+    listing); another tenant's caller gets 404, as for a tenant that does not exist."""
+    principal = allow.who.principal
+    try:
+        tenant = await ctx.identity.get_tenant(reference)
+    except NoSuchTenant:
+        tenant = None
+    if tenant is None or not (principal.is_operator or tenant.id == principal.tenant_id):
+        raise NoSuchTenant(f"no tenant {reference}")
+    if not principal.is_operator:
+        await allow(Action.GET_INVOICE, invoice_arn(tenant.id, number), account=tenant.id)
+    return tenant
+
+
+@router.post(
+    "/tenants/{tenant}/invoices",
+    summary="Issue the tenant's invoice of an ended month (operators only; once per month)",
+    responses={**_INVOICES, 200: {"description": "Issued before: that invoice"}},
+    status_code=201,
+)
+async def issue_invoice(
+    tenant: TenantRef,
+    body: InvoiceIssue,
+    request: Request,
+    response: Response,
+    who: Annotated[Caller, Depends(operator)],
+    ctx: Annotated[ApiContext, Depends(context)],
+) -> InvoiceView:
+    try:
+        found = await ctx.identity.get_tenant(tenant)
+    except NoSuchTenant:
+        found = None
+    if found is None:
+        raise NoSuchTenant(f"no tenant {tenant}")
+    invoice, issued = await _billing(ctx).issue_invoice(
+        found.id, found.name, parse_month(body.month)
+    )
+    if issued:
+        # In the tenant's log, where the tenant sees what the operator did to its account.
+        ctx.audit.record(
+            request_id=ctx.request_id(request),
+            tenant_id=found.id,
+            principal=who.principal.arn,
+            action="andromede:IssueInvoice",
+            resource=invoice_arn(found.id, invoice.number),
+            outcome=Outcome.SUCCESS,
+        )
+    else:
+        response.status_code = 200
+    return InvoiceView.of(invoice)
+
+
+@router.get(
+    "/tenants/{tenant}/invoices",
+    summary="The tenant's invoices, oldest month first (its principals, or operators)",
+    responses=_USAGE,
+)
+async def list_invoices(
+    tenant: TenantRef,
+    allow: Annotated[Authorizer, Depends(authorizer)],
+    ctx: Annotated[ApiContext, Depends(context)],
+) -> InvoiceList:
+    found = await _readable_invoices(ctx, allow, tenant, "*")
+    invoices = await _billing(ctx).invoices(found.id)
+    return InvoiceList(invoices=[InvoiceSummary.of(i) for i in invoices])
+
+
+@router.get(
+    "/tenants/{tenant}/invoices/{number}.pdf",
+    summary="One invoice as a PDF document, in English or French",
+    responses={**_USAGE, 200: {"content": {"application/pdf": {}}, "description": "The PDF"}},
+    response_class=Response,
+)
+async def get_invoice_pdf(
+    tenant: TenantRef,
+    number: InvoiceRef,
+    allow: Annotated[Authorizer, Depends(authorizer)],
+    ctx: Annotated[ApiContext, Depends(context)],
+    language: Annotated[str, Query(pattern="^(en|fr)$")] = "en",
+) -> Response:
+    found = await _readable_invoices(ctx, allow, tenant, number)
+    invoice = await _billing(ctx).invoice(found.id, number)
+    # fpdf2 lays the pages out in Python: a thread, so the event loop goes on meanwhile.
+    document = await asyncio.to_thread(invoice_pdf, invoice, language=language)
+    return Response(
+        document,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{invoice.number}.pdf"'},
+    )
+
+
+@router.get(
+    "/tenants/{tenant}/invoices/{number}",
+    summary="One invoice, as issued (its principals, or operators)",
+    responses=_USAGE,
+)
+async def get_invoice(
+    tenant: TenantRef,
+    number: InvoiceRef,
+    allow: Annotated[Authorizer, Depends(authorizer)],
+    ctx: Annotated[ApiContext, Depends(context)],
+) -> InvoiceView:
+    found = await _readable_invoices(ctx, allow, tenant, number)
+    return InvoiceView.of(await _billing(ctx).invoice(found.id, number))

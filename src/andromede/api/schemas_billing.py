@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from andromede.billing.invoice import Invoice
 from andromede.billing.model import Meter, Price, ReportLine, UsageReport
 
 __all__ = [
@@ -150,3 +151,86 @@ class UsageReportView(BaseModel):
 def _plain(value: object) -> str:
     """A decimal without exponent ("0.000004" rather than "4E-6")."""
     return format(value, "f")
+
+
+class InvoiceIssue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    month: str = Field(
+        pattern=r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])$",
+        description="The month invoiced, YYYY-MM (UTC); it must have ended.",
+    )
+
+
+class InvoiceLineView(BaseModel):
+    region: str
+    meter: str
+    description: str
+    usage: str
+    price_unit: str
+    unit_price: str
+    net: str
+    vat_rate: str
+    vat: str
+
+
+class InvoiceSummary(BaseModel):
+    number: str = Field(examples=["INV-2026-000042"])
+    tenant_id: str
+    period: str
+    issued_at: datetime
+    due_at: datetime
+    currency: str
+    net: str
+    vat: str
+    total: str
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> InvoiceSummary:
+        return cls(
+            number=invoice.number,
+            tenant_id=invoice.tenant_id,
+            period=invoice.period.label,
+            issued_at=invoice.issued_at,
+            due_at=invoice.due_at,
+            currency=invoice.currency,
+            net=_plain(invoice.net),
+            vat=_plain(invoice.vat),
+            total=_plain(invoice.total),
+        )
+
+
+class InvoiceView(InvoiceSummary):
+    customer_name: str
+    issuer_name: str
+    issuer_address: str
+    issuer_vat_id: str
+    lines: list[InvoiceLineView]
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> InvoiceView:
+        return cls(
+            **InvoiceSummary.of(invoice).model_dump(),
+            customer_name=invoice.customer_name,
+            issuer_name=invoice.issuer.name,
+            issuer_address=invoice.issuer.address,
+            issuer_vat_id=invoice.issuer.vat_id,
+            lines=[
+                InvoiceLineView(
+                    region=line.region,
+                    meter=line.meter,
+                    description=line.description,
+                    usage=_plain(line.usage),
+                    price_unit=line.price_unit,
+                    unit_price=_plain(line.unit_price),
+                    net=_plain(line.net),
+                    vat_rate=_plain(line.vat_rate),
+                    vat=_plain(line.vat),
+                )
+                for line in invoice.lines
+            ],
+        )
+
+
+class InvoiceList(BaseModel):
+    invoices: list[InvoiceSummary]

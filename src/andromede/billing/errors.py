@@ -4,14 +4,23 @@ AndromedeError
 └── BillingError
     ├── UnknownMeter     a meter the catalogue does not have
     ├── InvalidPrice     a negative, non-finite or too precise price or VAT rate
-    └── InvalidPeriod    a month that is not YYYY-MM, or a period that ends before it starts
+    ├── InvalidPeriod    a month that is not YYYY-MM, or a period that ends before it starts
+    ├── PeriodOpen       invoicing a month that has not ended
+    └── NoSuchInvoice    an invoice number nobody issued (or the caller may not read)
 """
 
 from __future__ import annotations
 
 from andromede.errors import AndromedeError
 
-__all__ = ["BillingError", "InvalidPeriod", "InvalidPrice", "UnknownMeter"]
+__all__ = [
+    "BillingError",
+    "InvalidPeriod",
+    "InvalidPrice",
+    "NoSuchInvoice",
+    "PeriodOpen",
+    "UnknownMeter",
+]
 
 
 class BillingError(AndromedeError):
@@ -28,3 +37,11 @@ class InvalidPrice(BillingError):
 
 class InvalidPeriod(BillingError):
     """A billing period that cannot be one."""
+
+
+class PeriodOpen(BillingError):
+    """A month is invoiced once it has ended."""
+
+
+class NoSuchInvoice(BillingError):
+    """No invoice of that number (for this caller)."""

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from andromede.billing.errors import NoSuchInvoice, PeriodOpen
+from andromede.billing.invoice import Invoice, Issuer, invoice_number, issue
+from andromede.billing.invoices_store import InvoiceStore, MemoryInvoiceStore
 from andromede.billing.model import (
     INSTANCE_METER_PREFIX,
     Meter,
@@ -74,8 +77,14 @@ class BillingService:
         instance_types: Iterable[str],
         flush_interval: float = 10.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        invoices: InvoiceStore | None = None,
+        issuer: Issuer | None = None,
+        invoice_prefix: str = "INV",
     ) -> None:
         self._store = store
+        self._invoices = invoices or MemoryInvoiceStore()
+        self.issuer = issuer or Issuer("Andromède")
+        self._invoice_prefix = invoice_prefix
         self.region = region
         self.meters: dict[str, Meter] = catalogue(instance_types)
         self._flush_interval = flush_interval
@@ -264,3 +273,36 @@ class BillingService:
 
     async def usage_by_hour(self, tenant_id: str, period: Period) -> list[UsageIncrement]:
         return await self._store.usage_by_hour(tenant_id, period.start, period.end)
+
+    # -- invoices (decision 0123) --------------------------------------------------------------
+
+    async def issue_invoice(
+        self, tenant_id: str, customer_name: str, period: Period
+    ) -> tuple[Invoice, bool]:
+        """The tenant's invoice of ``period``, issued now if it was not (True), under the next
+        number of this year's sequence: the month's usage report as it stands now, which no
+        later change alters. PeriodOpen before the month has ended. The metering of the month
+        must have been flushed by then: hour rows come in within ``billing_flush_interval``
+        and instance runs within ``billing_sample_interval`` of the month's end."""
+        now = self._clock()
+        if now < period.end:
+            raise PeriodOpen(
+                f"{period.label} has not ended: it is invoiced from {period.end:%Y-%m-%d}"
+            )
+        usage = await self.usage_report(tenant_id, period)
+
+        def build(sequence: int) -> Invoice:
+            number = invoice_number(self._invoice_prefix, now.year, sequence)
+            return issue(usage, number, customer_name, self.issuer, now)
+
+        return await self._invoices.issue(tenant_id, period.label, now.year, build)
+
+    async def invoices(self, tenant_id: str) -> list[Invoice]:
+        return await self._invoices.invoices(tenant_id)
+
+    async def invoice(self, tenant_id: str, number: str) -> Invoice:
+        """NoSuchInvoice for a number not issued to that tenant (another's is not found)."""
+        found = await self._invoices.invoice(number)
+        if found is None or found.tenant_id != tenant_id:
+            raise NoSuchInvoice(f"no invoice {number[:40]}")
+        return found

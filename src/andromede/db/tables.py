@@ -36,6 +36,8 @@ __all__ = [
     "audit_logs",
     "audit_signing_keys",
     "audit_witness_cosignatures",
+    "billing_invoice_sequences",
+    "billing_invoices",
     "billing_prices",
     "billing_runs",
     "billing_samplers",
@@ -556,6 +558,26 @@ billing_vat_rates = sa.Table(
     sa.Column("region", sa.Text, primary_key=True),
     sa.Column("rate", sa.Text, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Invoices (decision 0123): the document as issued, never changed, one per tenant and month;
+# numbered from one gapless sequence per calendar year, whose last number the sequence row
+# holds (locked by the transaction that issues the next).
+billing_invoices = sa.Table(
+    "billing_invoices",
+    metadata,
+    sa.Column("number", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("period", sa.Text, nullable=False),
+    sa.Column("issued_at", UtcDateTime, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.UniqueConstraint("tenant_id", "period"),
+)
+billing_invoice_sequences = sa.Table(
+    "billing_invoice_sequences",
+    metadata,
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("last_number", sa.BigInteger, nullable=False),
 )
 
 # -- object storage -------------------------------------------------------------------------

@@ -32,6 +32,7 @@ __all__ = [
     "audit_log_arn",
     "bucket_arn",
     "decide",
+    "invoice_arn",
     "operator_access_arn",
     "operator_access_keys",
     "usage_arn",
@@ -54,6 +55,7 @@ class Action(enum.StrEnum):
     GET_BUCKET_DATA_EVENTS = "andromede:GetBucketDataEvents"
     PUT_BUCKET_DATA_EVENTS = "andromede:PutBucketDataEvents"
     GET_USAGE_REPORT = "andromede:GetUsageReport"
+    GET_INVOICE = "andromede:GetInvoice"
 
 
 # The account-wide things have no region in their ARN, as IAM's: a tenant has one trail, one
@@ -69,6 +71,11 @@ def operator_access_arn(account: str, access_request: str) -> str:
 
 def usage_arn(account: str) -> str:
     return f"arn:aws:andromede::{account}:usage"
+
+
+def invoice_arn(account: str, number: str) -> str:
+    """``number``: an invoice's number, or ``*`` for the listing (decision 0123)."""
+    return f"arn:aws:andromede::{account}:invoice/{number}"
 
 
 def bucket_arn(bucket: str) -> str:

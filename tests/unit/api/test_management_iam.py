@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,18 @@ OPERATIONS: dict[str, Operation] = {
     "usage-csv": Operation(
         Action.GET_USAGE_REPORT, "GET", "/api/v1/tenants/{tenant}/usage.csv", _USAGE
     ),
+    "list-invoices": Operation(
+        Action.GET_INVOICE,
+        "GET",
+        "/api/v1/tenants/{tenant}/invoices",
+        "arn:aws:andromede::{account}:invoice/*",
+    ),
+    "get-invoice": Operation(
+        Action.GET_INVOICE,
+        "GET",
+        "/api/v1/tenants/{tenant}/invoices/{invoice}",
+        "arn:aws:andromede::{account}:invoice/{invoice}",
+    ),
 }
 
 
@@ -98,6 +110,7 @@ class Tenant:
     account: str
     request: str
     bucket: str
+    invoice: str  # the number of its invoice of last month (decision 0123)
 
 
 @dataclass
@@ -110,7 +123,9 @@ class World:
         self, credentials: Credentials, op: Operation, tenant: Tenant | None = None
     ) -> httpx.Response:
         target = tenant or self.admin
-        path = op.path.format(tenant=target.name, request=target.request, bucket=target.bucket)
+        path = op.path.format(
+            tenant=target.name, request=target.request, bucket=target.bucket, invoice=target.invoice
+        )
         async with self.api.client(HttpxSigV4(credentials)) as client:
             return await client.request(op.method, path, json=op.body)
 
@@ -131,7 +146,9 @@ def deny(action: str, resource: str = "*") -> dict[str, Any]:
 
 
 def resource(op: Operation, tenant: Tenant) -> str:
-    return op.resource.format(account=tenant.account, request=tenant.request, bucket=tenant.bucket)
+    return op.resource.format(
+        account=tenant.account, request=tenant.request, bucket=tenant.bucket, invoice=tenant.invoice
+    )
 
 
 async def make_tenant(api: ApiHarness, name: str, account: str, state: str, bucket: str) -> Tenant:
@@ -166,6 +183,9 @@ async def make_tenant(api: ApiHarness, name: str, account: str, state: str, buck
                 "duration_seconds": 3600,
             },
         )
+        last_month = (datetime.now(UTC).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+        issued = await operator.post(f"/api/v1/tenants/{name}/invoices", json={"month": last_month})
+    assert issued.status_code in (200, 201), issued.text
     assert opened.status_code == 201, opened.text
     request = str(opened.json()["id"])
     if state == "approved":
@@ -173,7 +193,7 @@ async def make_tenant(api: ApiHarness, name: str, account: str, state: str, buck
             _root_actor(account), request, request_id="setup"
         )
         assert approved.status.value == "approved"
-    return Tenant(name, account, request, bucket)
+    return Tenant(name, account, request, bucket, str(issued.json()["number"]))
 
 
 def _root_actor(account: str) -> Actor:
@@ -323,7 +343,7 @@ async def test_condition_keys_are_the_callers(api: ApiHarness) -> None:
 
 async def test_an_unknown_andromede_action_is_a_malformed_policy(api: ApiHarness) -> None:
     await api.identity.create_user(api.admin_tenant_id, USER)
-    for action in ("andromede:ApproveOperatorAcess", "andromede:Get*Invoice"):
+    for action in ("andromede:ApproveOperatorAcess", "andromede:Get*Receipt"):
         with pytest.raises(MalformedPolicyDocument):
             await api.identity.put_user_policy(
                 api.admin_tenant_id, USER, "bad", policy(allow(action))
@@ -450,7 +470,9 @@ async def test_an_access_requests_own_keys_limit_who_decides_what(api: ApiHarnes
         async with api.as_operator() as operator:
             response = await operator.post("/api/v1/access-requests", json=body)
         assert response.status_code == 201, response.text
-        return Tenant("admin", world.admin.account, response.json()["id"], "photos")
+        return Tenant(
+            "admin", world.admin.account, response.json()["id"], "photos", world.admin.invoice
+        )
 
     for too_much in ({"mode": "read-write"}, {"duration_seconds": 3601}, {"include_kms": True}):
         assert_denied(await world.call(world.officer, op, await opened(**too_much)))

@@ -424,6 +424,7 @@ _ANDROMEDE = (
     "GetAuditProof",
     "GetAuditPrunedHashes",
     "GetBucketDataEvents",
+    "GetInvoice",
     "GetOperatorAccessRequest",
     "GetUsageReport",
     "ListOperatorAccessRequests",

@@ -1,0 +1,132 @@
+"""Where invoices are kept (decision 0123): issued once per tenant and month, numbered in the
+transaction that keeps them, never changed after.
+
+:meth:`InvoiceStore.issue` takes the number the year's sequence gives next and keeps the
+invoice built under it in one transaction: the sequence row is locked (``SELECT … FOR
+UPDATE`` on PostgreSQL; SQLite's writer is one transaction at a time), so two gateways
+issuing at once take consecutive numbers, and an invoice that cannot be kept (the month of
+that tenant issued meanwhile) rolls its number back with it — the sequence has no gap. A
+tenant's month issued already answers the invoice kept, not a new one.
+
+:class:`MemoryInvoiceStore` (tests) and :class:`SqlInvoiceStore` (migration 0049), held to one
+contract suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from andromede.billing.invoice import Invoice
+from andromede.db import tables
+from andromede.db.database import Database
+from andromede.db.statements import InsertIgnoringConflict
+
+__all__ = ["InvoiceStore", "MemoryInvoiceStore", "SqlInvoiceStore"]
+
+# Builds the invoice under the number given (pure: no await, no I/O).
+Build = Callable[[int], Invoice]
+
+
+class InvoiceStore(Protocol):
+    async def issue(
+        self, tenant_id: str, period: str, year: int, build: Build
+    ) -> tuple[Invoice, bool]:
+        """The tenant's invoice of ``period`` (``YYYY-MM``): the one kept, with False, or the
+        one ``build`` makes under the next number of ``year``'s sequence, kept, with True."""
+        ...
+
+    async def invoices(self, tenant_id: str) -> list[Invoice]:
+        """The tenant's invoices, oldest period first."""
+        ...
+
+    async def invoice(self, number: str) -> Invoice | None: ...
+
+
+class MemoryInvoiceStore:
+    def __init__(self) -> None:
+        self._by_number: dict[str, Invoice] = {}
+        self._last: dict[int, int] = {}
+        self._lock = asyncio.Lock()
+
+    async def issue(
+        self, tenant_id: str, period: str, year: int, build: Build
+    ) -> tuple[Invoice, bool]:
+        async with self._lock:
+            for kept in self._by_number.values():
+                if kept.tenant_id == tenant_id and kept.period.label == period:
+                    return kept, False
+            invoice = build(self._last.get(year, 0) + 1)
+            self._last[year] = self._last.get(year, 0) + 1
+            self._by_number[invoice.number] = invoice
+            return invoice, True
+
+    async def invoices(self, tenant_id: str) -> list[Invoice]:
+        return sorted(
+            (i for i in self._by_number.values() if i.tenant_id == tenant_id),
+            key=lambda i: i.period.start,
+        )
+
+    async def invoice(self, number: str) -> Invoice | None:
+        return self._by_number.get(number)
+
+
+_I = tables.billing_invoices
+_Q = tables.billing_invoice_sequences
+_NEW_YEAR = InsertIgnoringConflict(_Q, ["year"])
+
+
+class SqlInvoiceStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def issue(
+        self, tenant_id: str, period: str, year: int, build: Build
+    ) -> tuple[Invoice, bool]:
+        kept = sa.select(_I.c.document).where(_I.c.tenant_id == tenant_id, _I.c.period == period)
+        lock = sa.select(_Q.c.last_number).where(_Q.c.year == year).with_for_update()
+
+        def work(conn: Connection) -> tuple[Invoice, bool]:
+            _NEW_YEAR(conn, {"year": year, "last_number": 0})
+            # The year's row first: two issues of one tenant's month wait here for each other,
+            # so the second finds the first's invoice below instead of failing on its insert.
+            last = int(conn.execute(lock).scalar_one())
+            found = conn.execute(kept).scalar_one_or_none()
+            if found is not None:
+                return Invoice.from_json(found), False
+            invoice = build(last + 1)
+            conn.execute(_Q.update().where(_Q.c.year == year).values(last_number=last + 1))
+            conn.execute(
+                _I.insert().values(
+                    number=invoice.number,
+                    tenant_id=tenant_id,
+                    period=period,
+                    issued_at=invoice.issued_at,
+                    document=invoice.to_json(),
+                )
+            )
+            return invoice, True
+
+        result: tuple[Invoice, bool] = await self._db.write(work)
+        return result
+
+    async def invoices(self, tenant_id: str) -> list[Invoice]:
+        query = sa.select(_I.c.document).where(_I.c.tenant_id == tenant_id).order_by(_I.c.period)
+
+        def work(conn: Connection) -> list[Any]:
+            return list(conn.execute(query).scalars())
+
+        return [Invoice.from_json(text) for text in await self._db.read(work)]
+
+    async def invoice(self, number: str) -> Invoice | None:
+        query = sa.select(_I.c.document).where(_I.c.number == number)
+
+        def work(conn: Connection) -> Any:
+            return conn.execute(query).scalar_one_or_none()
+
+        found = await self._db.read(work)
+        return None if found is None else Invoice.from_json(found)
