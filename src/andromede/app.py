@@ -132,6 +132,7 @@ __all__ = [
     "open_identity",
     "open_image_library",
     "open_instance_metadata",
+    "open_invoicing",
     "open_metadata",
     "prepare",
     "run_hypervisor_agent",
@@ -1160,6 +1161,23 @@ async def open_billing(settings: Settings) -> AsyncIterator[tuple[IdentityServic
     try:
         yield identity_service(settings, db), billing_service(settings, db)
     finally:
+        await db.close()
+
+
+@contextlib.asynccontextmanager
+async def open_invoicing(
+    settings: Settings,
+) -> AsyncIterator[tuple[IdentityService, BillingService, AuditService]]:
+    """Identity, billing and the audit service over the data folder's database, migrated
+    first: what ``andromede admin invoice`` works on (an issue is an event of the tenant's
+    log, as on the management API)."""
+    url = await migrate(settings)
+    db = _open_database(settings, url)
+    audit = AuditService(SqlAuditStore(db))
+    try:
+        yield identity_service(settings, db), billing_service(settings, db), audit
+    finally:
+        await audit.close()
         await db.close()
 
 

@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from andromede.cli.invoice import invoice_app
 from andromede.cli.residency import residency_app
 from andromede.cli.usage import usage
 from andromede.errors import ConfigurationError
@@ -39,6 +40,7 @@ admin.add_typer(user_app, name="user")
 admin.add_typer(operator_app, name="operator")
 admin.add_typer(residency_app, name="residency")
 admin.command("usage")(usage)
+admin.add_typer(invoice_app, name="invoice")
 image_app = typer.Typer(no_args_is_help=True, help="Machine images for instances.")
 admin.add_typer(image_app, name="image")
 
