@@ -64,6 +64,17 @@ def client(
     )
 
 
+def versioned_pair(server: ServerProcess) -> tuple[Any, Any, str, str]:
+    """Clients of both regions, and a new versioned source (FR) and destination (DE)."""
+    fr, de = client(server, FR), client(server, DE)
+    source, backup = f"src-{uuid.uuid4().hex[:8]}", f"dst-{uuid.uuid4().hex[:8]}"
+    fr.create_bucket(Bucket=source)
+    de.create_bucket(Bucket=backup, CreateBucketConfiguration={"LocationConstraint": DE})
+    for s3, name in ((fr, source), (de, backup)):
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return fr, de, source, backup
+
+
 def status_of(s3: Any, bucket: str, key: str, version: str, wanted: str) -> str | None:
     """Wait until the version's replication status is ``wanted`` (or 30 s); the last seen."""
     deadline = time.monotonic() + 30
@@ -95,12 +106,7 @@ def replication(
 
 @pytest.mark.slow
 def test_versions_are_replicated_to_another_region(server: ServerProcess) -> None:
-    fr, de = client(server, FR), client(server, DE)
-    source, backup = f"src-{uuid.uuid4().hex[:8]}", f"dst-{uuid.uuid4().hex[:8]}"
-    fr.create_bucket(Bucket=source)
-    de.create_bucket(Bucket=backup, CreateBucketConfiguration={"LocationConstraint": DE})
-    for s3, name in ((fr, source), (de, backup)):
-        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    fr, de, source, backup = versioned_pair(server)
     access_key, secret_key = server.credentials()
     kms = boto3.client(
         "kms",
@@ -192,12 +198,7 @@ def test_versions_are_replicated_to_another_region(server: ServerProcess) -> Non
 @pytest.mark.slow
 def test_objects_there_before_are_copied_when_the_rule_asks(server: ServerProcess) -> None:
     """Increment 7: ``ExistingObjectReplication`` Enabled, as boto3 and Terraform send it."""
-    fr, de = client(server, FR), client(server, DE)
-    source, backup = f"src-{uuid.uuid4().hex[:8]}", f"dst-{uuid.uuid4().hex[:8]}"
-    fr.create_bucket(Bucket=source)
-    de.create_bucket(Bucket=backup, CreateBucketConfiguration={"LocationConstraint": DE})
-    for s3, name in ((fr, source), (de, backup)):
-        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    fr, de, source, backup = versioned_pair(server)
     before = {
         f"k{n}": fr.put_object(Bucket=source, Key=f"k{n}", Body=os.urandom(1000))["VersionId"]
         for n in range(3)
@@ -215,12 +216,7 @@ def test_objects_there_before_are_copied_when_the_rule_asks(server: ServerProces
 
 @pytest.mark.slow
 def test_a_destination_with_versioning_suspended_fails_the_copy(server: ServerProcess) -> None:
-    fr, de = client(server, FR), client(server, DE)
-    source, backup = f"src-{uuid.uuid4().hex[:8]}", f"dst-{uuid.uuid4().hex[:8]}"
-    fr.create_bucket(Bucket=source)
-    de.create_bucket(Bucket=backup, CreateBucketConfiguration={"LocationConstraint": DE})
-    for s3, name in ((fr, source), (de, backup)):
-        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    fr, de, source, backup = versioned_pair(server)
     fr.put_bucket_replication(Bucket=source, ReplicationConfiguration=replication(backup))
     de.put_bucket_versioning(Bucket=backup, VersioningConfiguration={"Status": "Suspended"})
     version = fr.put_object(Bucket=source, Key="k", Body=b"x")["VersionId"]

@@ -184,7 +184,9 @@ async def set_vat_rate(
     return VatRateView(region=region, rate=str(rate))
 
 
-async def _readable_usage(ctx: ApiContext, allow: Authorizer, reference: str) -> Tenant:
+async def _own_tenant(ctx: ApiContext, allow: Authorizer, reference: str) -> Tenant:
+    """The tenant ``reference`` names if it is the caller's own, or the caller an operator;
+    NoSuchTenant otherwise (another tenant's name does not leak)."""
     principal = allow.who.principal
     try:
         tenant = await ctx.identity.get_tenant(reference)
@@ -192,7 +194,12 @@ async def _readable_usage(ctx: ApiContext, allow: Authorizer, reference: str) ->
         tenant = None
     if tenant is None or not (principal.is_operator or tenant.id == principal.tenant_id):
         raise NoSuchTenant(f"no tenant {reference}")
-    if not principal.is_operator:
+    return tenant
+
+
+async def _readable_usage(ctx: ApiContext, allow: Authorizer, reference: str) -> Tenant:
+    tenant = await _own_tenant(ctx, allow, reference)
+    if not allow.who.principal.is_operator:
         await allow(Action.GET_USAGE_REPORT, usage_arn(tenant.id), account=tenant.id)
     return tenant
 
@@ -265,14 +272,8 @@ async def _readable_invoices(
     """The tenant whose invoices the caller may read: any operator, or the tenant's own
     principals as their policies allow ``andromede:GetInvoice`` on the invoice (``*``: the
     listing); another tenant's caller gets 404, as for a tenant that does not exist."""
-    principal = allow.who.principal
-    try:
-        tenant = await ctx.identity.get_tenant(reference)
-    except NoSuchTenant:
-        tenant = None
-    if tenant is None or not (principal.is_operator or tenant.id == principal.tenant_id):
-        raise NoSuchTenant(f"no tenant {reference}")
-    if not principal.is_operator:
+    tenant = await _own_tenant(ctx, allow, reference)
+    if not allow.who.principal.is_operator:
         await allow(Action.GET_INVOICE, invoice_arn(tenant.id, number), account=tenant.id)
     return tenant
 
@@ -291,12 +292,7 @@ async def issue_invoice(
     who: Annotated[Caller, Depends(operator)],
     ctx: Annotated[ApiContext, Depends(context)],
 ) -> InvoiceView:
-    try:
-        found = await ctx.identity.get_tenant(tenant)
-    except NoSuchTenant:
-        found = None
-    if found is None:
-        raise NoSuchTenant(f"no tenant {tenant}")
+    found = await ctx.identity.get_tenant(tenant)
     invoice, issued = await _billing(ctx).issue_invoice(
         found.id, found.name, parse_month(body.month)
     )

@@ -21,14 +21,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from dataclasses import dataclass
 from typing import Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from andromede.audit.note import NoteError, public_key_bytes, split_note
+from andromede.audit.note import (
+    NoteError,
+    check_key_name,
+    format_typed_key,
+    parse_typed_key,
+    public_key_bytes,
+    split_note,
+    typed_key_id,
+)
 
 __all__ = [
     "Cosignature",
@@ -47,36 +54,17 @@ _LENGTH: Final = 4 + 8 + 64
 
 
 def cosigner_key_id(name: str, public_key: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + _COSIGNATURE_V1 + public_key).digest()[:4]
-
-
-def _check_name(name: str) -> None:
-    if not name or any(c.isspace() or c == "+" for c in name):
-        raise NoteError(f"not a key name: {name!r}")
+    return typed_key_id(name, _COSIGNATURE_V1, public_key)
 
 
 def format_cosigner_key(name: str, public_key: bytes) -> str:
     """The witness's verifier key, as clients are configured with it."""
-    _check_name(name)
-    encoded = base64.b64encode(_COSIGNATURE_V1 + public_key).decode()
-    return f"{name}+{cosigner_key_id(name, public_key).hex()}+{encoded}"
+    return format_typed_key(name, _COSIGNATURE_V1, public_key)
 
 
 def parse_cosigner_key(text: str) -> tuple[str, bytes]:
     """(name, 32-byte Ed25519 public key) of a cosigner verifier key; its ID is checked."""
-    name, _, rest = text.strip().partition("+")
-    hex_id, _, encoded = rest.partition("+")
-    try:
-        _check_name(name)
-        raw = base64.b64decode(encoded, validate=True)
-        wanted = bytes.fromhex(hex_id)
-    except (NoteError, ValueError, binascii.Error) as exc:
-        raise NoteError("not a cosigner key (name+keyid+base64)") from exc
-    if len(raw) != 33 or raw[:1] != _COSIGNATURE_V1:
-        raise NoteError("the key is not an Ed25519 cosigner key (type 0x04)")
-    if cosigner_key_id(name, raw[1:]) != wanted:
-        raise NoteError("the key's ID does not match its name and key")
-    return name, raw[1:]
+    return parse_typed_key(text, _COSIGNATURE_V1, "cosigner key")
 
 
 def cosigned_message(text: str, timestamp: int) -> bytes:
@@ -89,7 +77,7 @@ def cosigned_message(text: str, timestamp: int) -> bytes:
 def cosign(text: str, name: str, key: Ed25519PrivateKey, timestamp: int) -> str:
     """The cosignature line (newline-terminated) of ``name``'s ``key`` on the checkpoint note
     text ``text`` at ``timestamp`` (POSIX seconds)."""
-    _check_name(name)
+    check_key_name(name)
     if not text.endswith("\n") or text.endswith("\n\n"):
         raise NoteError("a note's text ends with exactly one newline")
     public = public_key_bytes(key.public_key())

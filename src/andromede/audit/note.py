@@ -28,13 +28,17 @@ from andromede.audit.merkle import HASH_SIZE
 __all__ = [
     "Checkpoint",
     "NoteError",
+    "check_key_name",
+    "format_typed_key",
     "format_verifier_key",
     "key_id",
     "open_note",
+    "parse_typed_key",
     "parse_verifier_key",
     "public_key_bytes",
     "sign_note",
     "split_note",
+    "typed_key_id",
 ]
 
 _ED25519 = b"\x01"
@@ -50,41 +54,57 @@ def public_key_bytes(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
+def typed_key_id(name: str, algorithm: bytes, public_key: bytes) -> bytes:
+    """A signed-note key ID: ``SHA-256(name || 0x0A || algorithm || public key)[:4]``."""
+    return hashlib.sha256(name.encode() + b"\n" + algorithm + public_key).digest()[:4]
+
+
 def key_id(name: str, public_key: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + _ED25519 + public_key).digest()[:4]
+    return typed_key_id(name, _ED25519, public_key)
 
 
-def _check_name(name: str) -> None:
+def check_key_name(name: str) -> None:
     if not name or any(c.isspace() or c == "+" for c in name):
         raise NoteError(f"not a key name: {name!r}")
 
 
+def format_typed_key(name: str, algorithm: bytes, public_key: bytes) -> str:
+    """A verifier key ``<name>+<hex key ID>+<base64(algorithm || public key)>``."""
+    check_key_name(name)
+    encoded = base64.b64encode(algorithm + public_key).decode()
+    return f"{name}+{typed_key_id(name, algorithm, public_key).hex()}+{encoded}"
+
+
+def parse_typed_key(text: str, algorithm: bytes, what: str) -> tuple[str, bytes]:
+    """(name, 32-byte Ed25519 public key) of a verifier key of ``algorithm`` (0x01 a note
+    signer's, 0x04 a cosigner's), its key ID checked; ``what`` names it in the errors."""
+    name, _, rest = text.strip().partition("+")
+    hex_id, _, encoded = rest.partition("+")  # the base64 part may hold '+' itself
+    try:
+        check_key_name(name)
+        raw = base64.b64decode(encoded, validate=True)
+        wanted = bytes.fromhex(hex_id)
+    except (NoteError, ValueError, binascii.Error) as exc:
+        raise NoteError(f"not a {what} (name+keyid+base64)") from exc
+    if len(raw) != 33 or raw[:1] != algorithm:
+        raise NoteError(f"the {what} is not an Ed25519 key of type 0x{algorithm.hex()}")
+    if typed_key_id(name, algorithm, raw[1:]) != wanted:
+        raise NoteError(f"the {what}'s ID does not match its name and key")
+    return name, raw[1:]
+
+
 def format_verifier_key(name: str, public_key: bytes) -> str:
-    _check_name(name)
-    encoded = base64.b64encode(_ED25519 + public_key).decode()
-    return f"{name}+{key_id(name, public_key).hex()}+{encoded}"
+    return format_typed_key(name, _ED25519, public_key)
 
 
 def parse_verifier_key(text: str) -> tuple[str, bytes]:
     """(name, 32-byte Ed25519 public key) of a verifier key; its key ID is checked."""
-    name, _, rest = text.strip().partition("+")
-    hex_id, _, encoded = rest.partition("+")  # the base64 part may hold '+' itself
-    try:
-        _check_name(name)
-        raw = base64.b64decode(encoded, validate=True)
-        wanted = bytes.fromhex(hex_id)
-    except (NoteError, ValueError, binascii.Error) as exc:
-        raise NoteError("not a verifier key (name+keyid+base64)") from exc
-    if len(raw) != 33 or raw[:1] != _ED25519:
-        raise NoteError("the verifier key is not an Ed25519 key")
-    if key_id(name, raw[1:]) != wanted:
-        raise NoteError("the verifier key's ID does not match its name and key")
-    return name, raw[1:]
+    return parse_typed_key(text, _ED25519, "verifier key")
 
 
 def sign_note(text: str, name: str, key: Ed25519PrivateKey) -> str:
     """The note ``text`` (ending in a newline) signed by ``key`` under ``name``."""
-    _check_name(name)
+    check_key_name(name)
     if not text.endswith("\n") or text.endswith("\n\n"):
         raise NoteError("a note's text ends with exactly one newline")
     pub = public_key_bytes(key.public_key())
