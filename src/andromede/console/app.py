@@ -34,6 +34,7 @@ from andromede.console import (
     pages_bucket_settings,
     pages_compute,
     pages_iam,
+    pages_invoices,
     pages_keys,
     pages_network,
     pages_routing,
@@ -391,6 +392,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_routing.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_templates.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_account.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_invoices.ROUTES),
         Mount(
             f"{CONSOLE_PATH}/static",
             StaticFiles(directory=_HERE / "static", follow_symlink=False),

@@ -27,6 +27,7 @@ from andromede.errors import AndromedeError
 from andromede.iam.tenant_actions import (
     Action,
     audit_log_arn,
+    invoice_arn,
     operator_access_arn,
     operator_access_keys,
     usage_arn,
@@ -46,6 +47,7 @@ PAGE_ACTIONS: Final[dict[str, tuple[Action, ...]]] = {
     "audit": (Action.GET_AUDIT_CHECKPOINT, Action.GET_AUDIT_ENTRIES),
     "access-requests": (Action.LIST_OPERATOR_ACCESS_REQUESTS,),
     "usage": (Action.GET_USAGE_REPORT,),
+    "invoices": (Action.GET_INVOICE,),  # pages_invoices.py
 }
 
 
@@ -55,6 +57,8 @@ def page_resource(page: str, account: str) -> str:
         return audit_log_arn(account)
     if page == "access-requests":
         return operator_access_arn(account, "*")
+    if page == "invoices":
+        return invoice_arn(account, "*")
     return usage_arn(account)
 
 

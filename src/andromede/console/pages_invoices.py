@@ -1,0 +1,110 @@
+"""The tenant's invoices (decision 0123): the list of those issued, and each one as the PDF
+the management API serves, in the console's language.
+
+Decided as on the management API: ``andromede:GetInvoice`` on ``invoice/*`` for the list and on
+``invoice/NUMBER`` for one, asked of the same decision (``iam/tenant_actions``) through the
+console's ``authorise`` (a refusal is a 403 page naming the action and an event of the
+tenant's log). Another tenant's number, as an unknown one, is 404: the billing service finds
+only the caller's own tenant's invoices."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import TYPE_CHECKING, Any, Final
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from andromede.billing.errors import NoSuchInvoice
+from andromede.billing.invoice_pdf import invoice_pdf
+from andromede.iam.tenant_actions import Action, invoice_arn
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
+
+__all__ = ["ROUTES"]
+
+# The API's pattern for a number (``api/routes_billing.InvoiceRef``): anything else names no
+# invoice, and is not made into an ARN to decide on.
+_NUMBER: Final = re.compile(r"^[A-Z0-9]{1,16}-[0-9]{4}-[0-9]{6,12}$")
+
+
+def _absent(
+    console: Console, request: Request, session: Session, title: str, error: str
+) -> Response:
+    return console.render(
+        request, "message.html", session=session, status=404, title=title, error=error
+    )
+
+
+async def invoices(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    _ = console.catalogue(request).gettext
+    title = _("Invoices")
+    billing = console.billing
+    account = session.principal.tenant_id
+    if billing is None or account is None:
+        return _absent(
+            console, request, session, title, _("This server does not keep these records.")
+        )
+    refused = await console.authorise(
+        request, session, (Action.GET_INVOICE,), invoice_arn(account, "*"), account=account
+    )
+    if refused is not None:
+        return refused
+    rows = [
+        {
+            "number": invoice.number,
+            "month": invoice.period.label,
+            "issued": invoice.issued_at.date().isoformat(),
+            "due": invoice.due_at.date().isoformat(),
+            "net": invoice.net,
+            "vat": invoice.vat,
+            "total": invoice.total,
+            "currency": invoice.currency,
+        }
+        for invoice in reversed(await billing.invoices(account))  # the latest month first
+    ]
+    return console.render(request, "invoices.html", session=session, title=title, rows=rows)
+
+
+async def invoice_document(console: Console, request: Request) -> Response:
+    """One invoice as a PDF, in the console's language (the PDF speaks English or French)."""
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    words = console.catalogue(request)
+    _ = words.gettext
+    title = _("Invoices")
+    billing = console.billing
+    account = session.principal.tenant_id
+    number = request.path_params["number"]
+    if billing is None or account is None or not _NUMBER.fullmatch(number):
+        return _absent(console, request, session, title, _("No such invoice."))
+    # Decided before it is looked up, as on the API: the same 403 whether or not it exists.
+    refused = await console.authorise(
+        request, session, (Action.GET_INVOICE,), invoice_arn(account, number), account=account
+    )
+    if refused is not None:
+        return refused
+    try:
+        invoice = await billing.invoice(account, number)
+    except NoSuchInvoice:
+        return _absent(console, request, session, title, _("No such invoice."))
+    language = "fr" if words.locale == "fr" else "en"
+    # fpdf2 lays the pages out in Python: a thread, so the event loop goes on meanwhile.
+    document = await asyncio.to_thread(invoice_pdf, invoice, language=language)
+    return Response(
+        document,
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="{invoice.number}.pdf"'},
+    )
+
+
+ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
+    ("/invoices", invoices, ["GET"]),
+    ("/invoices/{number}.pdf", invoice_document, ["GET"]),
+]

@@ -1,0 +1,211 @@
+"""The tenant's invoices in the console (decisions 0111 and 0123): the list with each invoice's
+totals, its PDF in the console's language, ``andromede:GetInvoice`` decided as on the API (the
+listing on ``invoice/*``, one invoice on ``invoice/NUMBER``), another tenant's number or an
+unknown one not found, and an empty list before any invoice is issued."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from andromede.billing.invoice import Invoice
+from andromede.billing.invoice_pdf import invoice_pdf
+from andromede.billing.model import UsageIncrement, parse_month
+from andromede.billing.service import BillingService
+from support.console import ConsoleHarness, log_in
+
+USER = "accountant"
+
+
+def _billing(console: ConsoleHarness) -> BillingService:
+    running = console.application._running
+    assert running is not None
+    return running.billing
+
+
+async def _issue_last_month(console: ConsoleHarness, tenant: str, name: str) -> Invoice:
+    """The tenant's invoice of last month: 2,000,000 class-A requests at 0.005 EUR per 1000
+    requests, VAT at 20 %: 10.00 net, 2.00 VAT, 12.00 in all."""
+    billing = _billing(console)
+    region = console.application.settings.region
+    first = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start = (first - timedelta(days=1)).replace(day=1)
+    await billing._store.add_usage(
+        [UsageIncrement(tenant, region, "s3.requests.class-a", start, 2_000_000)]
+    )
+    await billing.set_price(region, "s3.requests.class-a", "0.005")
+    await billing.set_vat_rate(region, "0.20")
+    invoice, issued = await billing.issue_invoice(tenant, name, parse_month(f"{start:%Y-%m}"))
+    assert issued
+    return invoice
+
+
+def _policy(action: str, resource: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}],
+        }
+    )
+
+
+def _menu(page: str) -> str:
+    return page.split("<nav", 1)[1].split("</nav>", 1)[0]
+
+
+async def test_the_list_shows_each_invoice_with_its_totals(console: ConsoleHarness) -> None:
+    tenant = console.admin_tenant_id
+    await console.user_with_password(tenant, "root")
+    invoice = await _issue_last_month(console, tenant, "admin")
+    assert (invoice.net, invoice.vat, invoice.total) == (
+        Decimal("10.00"),
+        Decimal("2.00"),
+        Decimal("12.00"),
+    )
+    async with console.client() as client:
+        await log_in(client, "admin", "root")
+        page = await client.get("/invoices")
+        usage = await client.get("/usage")
+    assert page.status_code == 200, page.text
+    assert 'href="/console/invoices"' in _menu(page.text)
+    assert page.text.count('class="invoice"') == 1
+    row = page.text.split('class="invoice"', 1)[1].split("</tr>", 1)[0]
+    for cell in (
+        invoice.number,
+        invoice.period.label,
+        invoice.issued_at.date().isoformat(),
+        invoice.due_at.date().isoformat(),
+        "10.00 EUR",
+        "2.00 EUR",
+        "12.00 EUR",
+    ):
+        assert cell in row, (cell, row)
+    assert f'href="/console/invoices/{invoice.number}.pdf"' in row
+    # The usage page leads to the invoices.
+    assert 'id="usage-invoices"' in usage.text
+
+
+async def test_the_pdf_downloads_in_the_consoles_language(console: ConsoleHarness) -> None:
+    tenant = console.admin_tenant_id
+    await console.user_with_password(tenant, "root")
+    invoice = await _issue_last_month(console, tenant, "admin")
+    path = f"/invoices/{invoice.number}.pdf"
+    async with console.client() as client:
+        await log_in(client, "admin", "root")
+        english = await client.get(path)
+    async with console.client(**{"accept-language": "fr-FR,fr;q=0.9"}) as client:
+        await log_in(client, "admin", "root")
+        page = await client.get("/invoices")
+        french = await client.get(path)
+    for answer in (english, french):
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/pdf"
+        assert answer.headers["content-disposition"] == (
+            f'attachment; filename="{invoice.number}.pdf"'
+        )
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.content.startswith(b"%PDF-")
+    # The same invoice gives the same bytes: each answer is the rendering in its language.
+    assert english.content == invoice_pdf(invoice, language="en")
+    assert french.content == invoice_pdf(invoice, language="fr")
+    assert english.content != french.content
+    assert "<h1>Factures</h1>" in page.text and "Télécharger en PDF" in page.text
+
+
+async def test_before_any_invoice_the_list_says_there_is_none(console: ConsoleHarness) -> None:
+    await console.user_with_password(console.admin_tenant_id, "root")
+    async with console.client() as client:
+        await log_in(client, "admin", "root")
+        english = await client.get("/invoices")
+    async with console.client(**{"accept-language": "fr"}) as client:
+        await log_in(client, "admin", "root")
+        french = await client.get("/invoices")
+    assert english.status_code == 200 and 'class="invoice"' not in english.text
+    assert "No invoice yet: operators issue one once a month has ended." in english.text
+    assert french.status_code == 200
+    assert "Aucune facture pour l\N{RIGHT SINGLE QUOTATION MARK}instant" in french.text
+
+
+async def test_a_user_without_policy_is_refused_with_the_action_named(
+    console: ConsoleHarness,
+) -> None:
+    tenant = console.admin_tenant_id
+    invoice = await _issue_last_month(console, tenant, "admin")
+    await console.user_with_password(tenant, USER)
+    async with console.client() as client:
+        await log_in(client, "admin", USER)
+        buckets = await client.get("/buckets")
+        listed = await client.get("/invoices")
+        document = await client.get(f"/invoices/{invoice.number}.pdf")
+    assert 'href="/console/invoices"' not in _menu(buckets.text)
+    for answer in (listed, document):
+        assert answer.status_code == 403
+        assert "Access denied" in answer.text and "andromede:GetInvoice" in answer.text
+        assert not answer.content.startswith(b"%PDF-")
+    assert f"arn:aws:andromede::{tenant}:invoice/*" in listed.text
+    assert f"arn:aws:andromede::{tenant}:invoice/{invoice.number}" in document.text
+
+
+async def test_a_policy_allowing_get_invoice_opens_the_list_and_the_pdf(
+    console: ConsoleHarness,
+) -> None:
+    tenant = console.admin_tenant_id
+    invoice = await _issue_last_month(console, tenant, "admin")
+    await console.user_with_password(tenant, USER)
+    await console.identity.put_user_policy(
+        tenant, USER, "invoices", _policy("andromede:GetInvoice", "*")
+    )
+    async with console.client() as client:
+        await log_in(client, "admin", USER)
+        listed = await client.get("/invoices")
+        document = await client.get(f"/invoices/{invoice.number}.pdf")
+        usage = await client.get("/usage")
+    assert listed.status_code == 200 and invoice.number in listed.text
+    assert 'href="/console/invoices"' in _menu(listed.text)
+    assert document.status_code == 200 and document.content.startswith(b"%PDF-")
+    assert usage.status_code == 403  # GetInvoice is not GetUsageReport
+
+
+async def test_one_invoices_arn_allows_that_pdf_and_not_the_list(console: ConsoleHarness) -> None:
+    tenant = console.admin_tenant_id
+    invoice = await _issue_last_month(console, tenant, "admin")
+    await console.user_with_password(tenant, USER)
+    arn = f"arn:aws:andromede::{tenant}:invoice/{invoice.number}"
+    await console.identity.put_user_policy(
+        tenant, USER, "one", _policy("andromede:GetInvoice", arn)
+    )
+    async with console.client() as client:
+        await log_in(client, "admin", USER)
+        listed = await client.get("/invoices")
+        document = await client.get(f"/invoices/{invoice.number}.pdf")
+    assert listed.status_code == 403 and "andromede:GetInvoice" in listed.text
+    assert document.status_code == 200 and document.content.startswith(b"%PDF-")
+
+
+async def test_another_tenants_number_and_an_unknown_one_are_not_found(
+    console: ConsoleHarness,
+) -> None:
+    other = (await console.identity.create_tenant("other")).tenant.id
+    theirs = await _issue_last_month(console, other, "other")
+    await console.user_with_password(console.admin_tenant_id, "root")
+    year = datetime.now(UTC).year
+    async with console.client() as client:
+        await log_in(client, "admin", "root")
+        listed = await client.get("/invoices")
+        answers = [
+            await client.get(f"/invoices/{number}.pdf")
+            for number in (theirs.number, f"INV-{year}-000099", "not-a-number")
+        ]
+    assert listed.status_code == 200 and theirs.number not in listed.text
+    for answer in answers:
+        assert answer.status_code == 404, answer.text
+        assert "No such invoice." in answer.text and not answer.content.startswith(b"%PDF-")
+
+
+async def test_without_a_session_the_pages_lead_to_the_login(console: ConsoleHarness) -> None:
+    async with console.client() as client:
+        answers = [await client.get(p) for p in ("/invoices", "/invoices/INV-2026-000001.pdf")]
+    for answer in answers:
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/console/login"
