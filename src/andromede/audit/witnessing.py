@@ -82,35 +82,38 @@ class Witnessing:
     async def run_once(self) -> int:
         """One round over every log and witness; how many cosignatures were kept."""
         kept = 0
+        away: set[str] = set()  # witnesses that did not answer: not asked again this round
         for log in await self._logs.log_ids():
             checkpoint = await self._trail.checkpoint(log)
             held = {c.witness: c for c in await self._store.latest(log)}
             for witness in self._witnesses:
                 last = held.get(witness.name)
-                if last is not None and last.size == checkpoint.size:
-                    continue  # this checkpoint is cosigned already
-                if await self._submit(log, checkpoint, witness, 0 if last is None else last.size):
-                    kept += 1
+                if witness.name in away or (last is not None and last.size == checkpoint.size):
+                    continue  # away, or this checkpoint is cosigned already
+                old = 0 if last is None else last.size
+                try:
+                    if await self._submit(log, checkpoint, witness, old):
+                        kept += 1
+                except httpx.HTTPError as exc:
+                    _log.warning("witness %s: %s; asked again next round", witness.name, exc)
+                    away.add(witness.name)
         return kept
 
     async def _submit(
         self, log: str, checkpoint: SignedCheckpoint, witness: WitnessEndpoint, old: int
     ) -> bool:
+        """Whether a cosignature was kept; httpx.HTTPError when the witness did not answer."""
         url = f"{witness.url.rstrip('/')}/add-checkpoint"
-        try:
-            answer = await self._post(url, log, checkpoint, old)
-            if answer.status_code == 409 and answer.text.strip().isdigit():
-                held = int(answer.text.strip())
-                if held > checkpoint.size:
-                    _log.error(
-                        "witness %s holds %s at size %d, larger than the log's %d",
-                        witness.name, checkpoint.origin, held, checkpoint.size,
-                    )  # fmt: skip
-                    return False
-                answer = await self._post(url, log, checkpoint, held)
-        except httpx.HTTPError as exc:
-            _log.warning("witness %s: %s", witness.name, exc)
-            return False
+        answer = await self._post(url, log, checkpoint, old)
+        if answer.status_code == 409 and answer.text.strip().isdigit():
+            held = int(answer.text.strip())
+            if held > checkpoint.size:
+                _log.error(
+                    "witness %s holds %s at size %d, larger than the log's %d",
+                    witness.name, checkpoint.origin, held, checkpoint.size,
+                )  # fmt: skip
+                return False
+            answer = await self._post(url, log, checkpoint, held)
         if answer.status_code != 200:
             level = logging.ERROR if answer.status_code in (403, 409, 422) else logging.WARNING
             _log.log(

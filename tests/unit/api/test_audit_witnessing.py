@@ -54,6 +54,7 @@ class Witnesses:
         ]
         self.apps = {f"w{n}": witness_app(w) for n, w in enumerate(self.witnesses)}
         self.down: set[str] = set()
+        self.tried_while_down = 0
 
     def endpoints(self) -> list[WitnessEndpoint]:
         return [
@@ -70,6 +71,7 @@ class Witnesses:
     async def handle(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
         if host in self.down:
+            self.tried_while_down += 1
             raise httpx.ConnectError("the witness is away", request=request)
         transport = httpx.ASGITransport(app=self.apps[host])
         return await transport.handle_async_request(request)
@@ -171,3 +173,20 @@ def test_a_gateway_refuses_a_witness_key_that_is_no_cosigner_key(tmp_path: Path)
     with pytest.raises(ConfigurationError, match=r"audit_witnesses: https://w\.example"):
         audit_witnessing(settings, None, None, store)  # type: ignore[arg-type]
     assert audit_witnessing(Settings(data_dir=tmp_path), None, None, store) is None  # type: ignore[arg-type]
+
+
+async def test_a_witness_away_is_asked_once_a_round(api: ApiHarness) -> None:
+    """A round does not wait on a witness that does not answer once per log: it is asked
+    again the next round, and the other witnesses go on."""
+    for n, tenant in enumerate((api.admin_tenant_id, None, api.admin_tenant_id)):
+        record(api, n, tenant)
+    other = await api.identity.create_tenant("other")
+    record(api, 9, other.tenant.id)
+    await api.audit.flush()
+    witnesses = Witnesses(api, 2)
+    witnesses.down.add("w1")
+    witnessing = witnesses.round(api)
+    assert await witnessing.run_once() == 3  # three logs, by the witness that answers
+    assert witnesses.tried_while_down == 1
+    witnesses.down.clear()
+    assert await witnessing.run_once() == 3
