@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import getpass
 import logging
 import os
 import signal
@@ -135,6 +136,7 @@ __all__ = [
     "open_invoicing",
     "open_metadata",
     "prepare",
+    "record_operator_action",
     "run_hypervisor_agent",
     "s3_services",
     "start_compute",
@@ -1161,6 +1163,30 @@ async def open_billing(settings: Settings) -> AsyncIterator[tuple[IdentityServic
     try:
         yield identity_service(settings, db), billing_service(settings, db)
     finally:
+        await db.close()
+
+
+async def record_operator_action(
+    settings: Settings, *, tenant_id: str | None, action: str, resource: str
+) -> None:
+    """One event of an operator's command-line action (``andromede admin …``) in the log of
+    the tenant it touched (the platform's for none): the command line writes to the database
+    as the management API does, and is audited as the API is — every access, the operator's
+    included, lands in the log. The principal is the machine's user who ran it."""
+    url = await migrate(settings)
+    db = _open_database(settings, url)
+    audit = AuditService(SqlAuditStore(db))
+    try:
+        audit.record(
+            request_id=f"cli-{new_request_id()}",
+            tenant_id=tenant_id,
+            principal=f"operator-cli:{getpass.getuser()}",
+            action=action,
+            resource=resource,
+            outcome=Outcome.SUCCESS,
+        )
+    finally:
+        await audit.close()
         await db.close()
 
 

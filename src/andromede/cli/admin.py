@@ -80,6 +80,16 @@ def _run(settings: Settings, work: Callable[[IdentityService], Awaitable[_T]]) -
         raise typer.Exit(1) from exc
 
 
+def _audited(settings: Settings, tenant_id: str | None, action: str, resource: str) -> None:
+    """The command's change as an event of the tenant's log (the platform's for none), as the
+    management API records the same change (decision 0124)."""
+    from andromede.app import record_operator_action
+
+    asyncio.run(
+        record_operator_action(settings, tenant_id=tenant_id, action=action, resource=resource)
+    )
+
+
 def _print_json(value: object) -> None:
     typer.echo(json.dumps(value, indent=2))
 
@@ -99,7 +109,10 @@ def tenant_create(
     data_dir: DataDirOption = None,
 ) -> None:
     """Create a tenant with its root user; print the root's access key (shown once)."""
-    created = _run(_settings(config, data_dir), lambda identity: identity.create_tenant(name))
+    settings = _settings(config, data_dir)
+    created = _run(settings, lambda identity: identity.create_tenant(name))
+    account = created.tenant.id
+    _audited(settings, account, "andromede:CreateTenant", f"tenant/{account}")
     if as_json:
         _print_json(
             {
@@ -146,15 +159,17 @@ def _move(action: str) -> Callable[..., None]:
         config: ConfigOption = None,
         data_dir: DataDirOption = None,
     ) -> None:
-        async def work(identity: IdentityService) -> str:
+        async def work(identity: IdentityService) -> tuple[str, str]:
             moves = {
                 "suspend": identity.suspend_tenant,
                 "reactivate": identity.reactivate_tenant,
             }
-            return (await moves[action](tenant)).status.value
+            moved = await moves[action](tenant)
+            return moved.status.value, moved.id
 
         settings = _settings(config, data_dir)
-        status = _close(settings, tenant) if action == "close" else _run(settings, work)
+        status, account = _close(settings, tenant) if action == "close" else _run(settings, work)
+        _audited(settings, account, f"andromede:{action.capitalize()}Tenant", f"tenant/{account}")
         err.print(f"tenant {tenant} is {status}")
 
     return command
@@ -171,12 +186,13 @@ tenant_app.command(
 )(_move("close"))
 
 
-def _close(settings: Settings, tenant: str) -> str:
+def _close(settings: Settings, tenant: str) -> tuple[str, str]:
     from andromede.app import open_tenant_closer  # late: the application stack is heavy
 
-    async def main() -> str:
+    async def main() -> tuple[str, str]:
         async with open_tenant_closer(settings) as close:
-            return (await close(tenant)).status.value
+            closed = await close(tenant)
+            return closed.status.value, closed.id
 
     try:
         return asyncio.run(main())
@@ -214,12 +230,16 @@ def tenant_regions(
             err.print(f"[red]not regions of this deployment:[/red] {', '.join(unknown) or allow!r}")
             raise typer.Exit(2)
 
-    async def work(identity: IdentityService) -> frozenset[str]:
+    async def work(identity: IdentityService) -> tuple[frozenset[str], str]:
+        account = (await identity.get_tenant(tenant)).id
         if wanted is None:
-            return await identity.get_tenant_regions(tenant)
-        return await identity.set_tenant_regions(tenant, wanted)
+            return await identity.get_tenant_regions(account), account
+        return await identity.set_tenant_regions(account, wanted), account
 
-    allowed = sorted(_run(settings, work))
+    regions, account = _run(settings, work)
+    if wanted is not None:
+        _audited(settings, account, "andromede:PutTenantRegions", f"tenant/{account}")
+    allowed = sorted(regions)
     if as_json:
         _print_json({"tenant": tenant, "allowed_regions": allowed})
         return
@@ -251,7 +271,11 @@ def user_create(
             result["aws_secret_access_key"] = key.secret_access_key
         return result
 
-    result = _run(_settings(config, data_dir), work)
+    settings = _settings(config, data_dir)
+    result = _run(settings, work)
+    _audited(settings, result["tenant_id"], "iam:CreateUser", result["arn"])
+    if access_key:
+        _audited(settings, result["tenant_id"], "iam:CreateAccessKey", result["arn"])
     if as_json:
         _print_json(result)
         return
@@ -309,10 +333,14 @@ def user_delete(
 ) -> None:
     """Delete an IAM user (refused while it has keys, policies, groups or MFA, as on AWS)."""
 
-    async def work(identity: IdentityService) -> None:
-        await identity.delete_user((await identity.get_tenant(tenant)).id, name)
+    async def work(identity: IdentityService) -> str:
+        account = (await identity.get_tenant(tenant)).id
+        await identity.delete_user(account, name)
+        return account
 
-    _run(_settings(config, data_dir), work)
+    settings = _settings(config, data_dir)
+    account = _run(settings, work)
+    _audited(settings, account, "iam:DeleteUser", f"arn:aws:iam::{account}:user/{name}")
     err.print(f"user {name} deleted")
 
 
@@ -335,14 +363,21 @@ def user_set_password(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
-    async def work(identity: IdentityService) -> None:
+    async def work(identity: IdentityService) -> str:
         account = (await identity.get_tenant(tenant)).id
         try:
             await identity.update_login_profile(account, name, password)
         except NoSuchEntity:  # no password yet (or no such user: create says which)
             await identity.create_login_profile(account, name, password)
+        return account
 
-    _run(_settings(config, data_dir), work)
+    settings = _settings(config, data_dir)
+    account = _run(settings, work)
+    who = (
+        f"arn:aws:iam::{account}:root" if name == "root" else f"arn:aws:iam::{account}:user/{name}"
+    )
+    # The event names the user; never the password.
+    _audited(settings, account, "iam:UpdateLoginProfile", who)
     err.print(f"console password of {name} in {tenant} set")
 
 
@@ -355,7 +390,9 @@ def operator_create(
     data_dir: DataDirOption = None,
 ) -> None:
     """Create a platform operator and print its access key (shown once)."""
-    created = _run(_settings(config, data_dir), lambda identity: identity.create_operator(name))
+    settings = _settings(config, data_dir)
+    created = _run(settings, lambda identity: identity.create_operator(name))
+    _audited(settings, None, "andromede:CreateOperator", created.operator.arn)
     if as_json:
         _print_json(
             {
@@ -398,8 +435,10 @@ def image_import(
     from andromede.app import open_image_library  # late: the application stack is heavy
     from andromede.compute.errors import ComputeError
 
+    settings = _settings(config, data_dir)
+
     async def main() -> dict[str, object]:
-        async with open_image_library(_settings(config, data_dir)) as (compute, identity):
+        async with open_image_library(settings) as (compute, identity):
             owner = None if tenant is None else (await identity.get_tenant(tenant)).id
             image = await compute.import_image_file(
                 path, name=name, owner_id=owner, description=description
@@ -418,6 +457,13 @@ def image_import(
     except (IamError, ComputeError) as exc:
         err.print(f"[red]{type(exc).__name__}:[/red] {exc}")
         raise typer.Exit(1) from exc
+    owner = result["owner_id"]
+    _audited(
+        settings,
+        owner if isinstance(owner, str) else None,
+        "andromede:ImportImage",
+        f"arn:aws:ec2:{settings.region}::image/{result['image_id']}",
+    )
     if as_json:
         _print_json(result)
         return
