@@ -813,6 +813,7 @@ def audit_witnessing(
             endpoints.append(WitnessEndpoint(witness.url, *parse_cosigner_key(witness.key)))
         except NoteError as exc:
             raise ConfigurationError(f"audit_witnesses: {witness.url}: {exc}") from exc
+    ca = settings.audit_witness_ca_file
     return Witnessing(
         trail,
         store,
@@ -820,6 +821,7 @@ def audit_witnessing(
         endpoints,
         interval=settings.audit_witness_interval,
         timeout=settings.audit_witness_timeout,
+        verify=True if ca is None else ssl.create_default_context(cafile=str(ca)),
     )
 
 

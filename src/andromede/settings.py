@@ -119,6 +119,17 @@ class AuditWitnessSettings(BaseModel):
         pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
         description="The witness's submission prefix (https://…; http:// for a loopback test).",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _https_unless_loopback(cls, value: str) -> str:
+        # A checkpoint is public, but the cosignature a man in the middle could withhold or
+        # replay is not worth a clear channel: plain HTTP only to this machine (tests).
+        host = value.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+        if value.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("audit_witnesses: http:// only to a loopback address; use https://")
+        return value
+
     # The shape only: the key's type and ID are checked when the gateway starts (the audit
     # context parses it; settings stay below every context).
     key: str = Field(
@@ -329,6 +340,11 @@ class Settings(BaseSettings):
         description="Witnesses the region asks to cosign its audit logs (decision 0122): a "
         "list of {url, key}, the witness's add-checkpoint URL prefix and its cosigner verifier "
         "key; JSON in ANDROMEDE_AUDIT_WITNESSES. None: no cosignatures are asked for.",
+    )
+    audit_witness_ca_file: Path | None = Field(
+        default=None,
+        description="CA certificates (PEM) the witnesses' HTTPS certificates chain to; none: "
+        "the system's.",
     )
     audit_witness_interval: float = Field(
         default=60.0,

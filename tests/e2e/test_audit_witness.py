@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import trustme
 
 from andromede.audit.merkle import leaf_hash, root_hash
 from andromede.audit.note import Checkpoint, parse_verifier_key
@@ -42,13 +43,33 @@ def witness_key(folder: Path) -> tuple[Path, Path]:
     return key_file, vkey
 
 
+def tls_files(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA (trustme) and a certificate of it for 127.0.0.1: (CA file, chain, key)."""
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    ca_pem, chain, key = folder / "ca.pem", folder / "witness-chain.pem", folder / "witness.key.pem"
+    ca.cert_pem.write_to_path(str(ca_pem))
+    leaf.private_key_pem.write_to_path(str(key))
+    chain.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    key.chmod(0o600)
+    return ca_pem, chain, key
+
+
 @contextmanager
-def running_witness(key_file: Path, region_key: Path, port: int, folder: Path) -> Iterator[str]:
-    """``andromede witness serve`` for the region of ``region_key``: its URL."""
+def running_witness(
+    key_file: Path,
+    region_key: Path,
+    port: int,
+    folder: Path,
+    tls: tuple[Path, Path] | None = None,
+) -> Iterator[str]:
+    """``andromede witness serve`` for the region of ``region_key`` (over HTTPS with ``tls``,
+    a certificate chain and its key): its URL."""
+    tls_args = [] if tls is None else ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
     process = subprocess.Popen(
         [str(ANDROMEDE), "witness", "serve", "--name", NAME, "--key-file", str(key_file),
          "--state", str(folder / "witness-state.json"),
-         "--region-key", str(region_key), "--port", str(port)],
+         "--region-key", str(region_key), "--port", str(port), *tls_args],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -61,7 +82,7 @@ def running_witness(key_file: Path, region_key: Path, port: int, folder: Path) -
                 assert process.poll() is None, process.stderr.read() if process.stderr else ""
                 assert time.monotonic() < deadline, "the witness did not start"
                 time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'http' if tls is None else 'https'}://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -137,23 +158,27 @@ def test_a_witness_cosigns_what_extends_and_refuses_a_rewritten_history(
 def test_the_region_has_its_witnesses_cosign_and_serves_the_cosigned_checkpoint(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    """Increment 2: a server configured with a witness (``audit_witnesses``) submits every
-    log's checkpoint to it each round; ``download --cosigned`` fetches the checkpoint it
-    cosigned, which ``verify --witness-key`` accepts without any ``cosign`` by the tenant."""
+    """Increment 2: a server configured with a witness (``audit_witnesses``, over HTTPS with
+    ``audit_witness_ca_file``) submits every log's checkpoint to it each round;
+    ``download --cosigned`` fetches the checkpoint it cosigned, which ``verify --witness-key``
+    accepts without any ``cosign`` by the tenant."""
     folder = tmp_path_factory.mktemp("witnessed")
     key_file, vkey = witness_key(folder)
     port = free_port()
+    # Over HTTPS, as a witness on another machine must be, its CA given to the region.
+    ca, chain, tls_key = tls_files(folder)
     env = {
         "ANDROMEDE_AUDIT_WITNESSES": json.dumps(
-            [{"url": f"http://127.0.0.1:{port}", "key": vkey.read_text().strip()}]
+            [{"url": f"https://127.0.0.1:{port}", "key": vkey.read_text().strip()}]
         ),
         "ANDROMEDE_AUDIT_WITNESS_INTERVAL": "0.5",
+        "ANDROMEDE_AUDIT_WITNESS_CA_FILE": str(ca),
     }
     with running_server(folder / "data", extra_env=env) as server:
         # The witness learns the region's key from the running server (made at its start);
         # until it listens, the server's rounds find it away and try again.
         region_key = server.data_dir / "audit-log.pub"
-        with running_witness(key_file, region_key, port, folder):
+        with running_witness(key_file, region_key, port, folder, (chain, tls_key)) as url:
             wait_for_requests(server, act(server))
             trail = folder / "cosigned.json"
             deadline = time.monotonic() + 60
@@ -170,3 +195,7 @@ def test_the_region_has_its_witnesses_cosign_and_serves_the_cosigned_checkpoint(
             checked = verify(server, trail, "--witness-key", str(vkey))
             assert checked.returncode == 0, checked.stderr
             assert f"cosigned by {NAME}" in checked.stdout
+            # The tenant's own cosign reaches it over HTTPS with its CA, and not without.
+            again = andromede("cosign", str(trail), "--witness", url, "--ca-file", str(ca))
+            assert again.returncode == 0, again.stderr
+            assert andromede("cosign", str(trail), "--witness", url).returncode == 1

@@ -229,8 +229,10 @@ def test_audit_witnesses_are_urls_with_cosigner_keys() -> None:
     key = "w.example/1+0a1b2c3d+BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
     kept = Settings(audit_witnesses=[{"url": "https://w.example/w1", "key": key}])
     assert kept.audit_witnesses[0].url == "https://w.example/w1"
+    assert Settings(audit_witnesses=[{"url": "http://127.0.0.1:9090", "key": key}])
     for bad in (
         {"url": "ftp://w.example", "key": key},
+        {"url": "http://w.example/w1", "key": key},
         {"url": "https://w.example/w1", "key": "not a key"},
         {"url": "https://w.example/w1", "key": key, "extra": 1},
     ):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,6 +55,7 @@ class Witnessing:
         *,
         interval: float,
         timeout: float,
+        verify: ssl.SSLContext | bool = True,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -62,7 +64,8 @@ class Witnessing:
         self._store = store
         self._witnesses = tuple(witnesses)
         self._interval = interval
-        self._client = client or httpx.AsyncClient(timeout=timeout, trust_env=False)
+        # ``verify``: a context trusting the witnesses' CA, or True for the system's CAs.
+        self._client = client or httpx.AsyncClient(timeout=timeout, trust_env=False, verify=verify)
         self._clock = clock
 
     async def run_forever(self) -> None:

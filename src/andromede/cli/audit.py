@@ -18,6 +18,7 @@ import base64
 import configparser
 import hashlib
 import json
+import ssl
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -225,6 +226,10 @@ def cosign(
     region: Annotated[
         str, typer.Option(envvar="ANDROMEDE_REGION", help="The deployment's region (SigV4).")
     ] = "eu-fr-1",
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(help="CA certificates (PEM) a witness's HTTPS certificate chains to."),
+    ] = None,
 ) -> None:
     """Ask witnesses to cosign the trail's checkpoint (C2SP tlog-witness), giving each the
     consistency proof from the size it holds, computed from the trail; their cosignatures
@@ -241,7 +246,10 @@ def cosign(
         api = _Api(endpoint, region, _credentials(credentials_file, profile))
     added: list[str] = []
     failed = 0
-    with httpx.Client(timeout=_TIMEOUT, trust_env=False) as client:
+    verify: ssl.SSLContext | bool = (
+        True if ca_file is None else ssl.create_default_context(cafile=str(ca_file))
+    )
+    with httpx.Client(timeout=_TIMEOUT, trust_env=False, verify=verify) as client:
         for url in witness:
             try:
                 # The witness's size first (old 0 answers 409 with it), unless it has none.

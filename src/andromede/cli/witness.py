@@ -4,8 +4,9 @@
 verifier key, which those who verify trails are given. ``serve`` answers C2SP tlog-witness
 ``add-checkpoint`` for the logs of the regions whose verifier keys it is given
 (``<data-dir>/audit-log.pub`` of each region, or ``GET /api/v1/audit/public-key``), keeping the
-latest checkpoint it cosigned per log in a state file. A witness is only worth its
-independence: run it where the operator of the logs it watches has no hand — at a tenant, an
+latest checkpoint it cosigned per log in a state file, over HTTPS with ``--tls-cert`` and
+``--tls-key`` (a region accepts plain HTTP only to a loopback witness). A witness is only worth
+its independence: run it where the operator of the logs it watches has no hand — at a tenant, an
 auditor, a regulator.
 """
 
@@ -84,6 +85,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free one).")] = 9090,
     prefix: Annotated[str, typer.Option(help="Path before /add-checkpoint.")] = "",
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Certificate chain (PEM) to serve HTTPS with.")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="Its private key (PEM).")] = None,
 ) -> None:
     """Cosign the checkpoints of those regions' logs that extend what was cosigned before."""
     import uvicorn
@@ -108,5 +113,17 @@ def serve(
         stream=sys.stderr,
     )  # fmt: skip
     app = witness_app(Witness(name, private, regions, FileWitnessState(state)), prefix=prefix)
-    err.print(f"witness {shown} for {', '.join(sorted(regions))}", soft_wrap=True)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter("--tls-cert and --tls-key go together")
+    scheme = "http" if tls_cert is None else "https"
+    err.print(
+        f"witness {shown} for {', '.join(sorted(regions))} on {scheme}://{host}:{port}{prefix}",
+        soft_wrap=True,
+    )
+    uvicorn.run(
+        app, host=host, port=port, log_config=None, access_log=False, server_header=False,
+        ssl_certfile=None if tls_cert is None else str(tls_cert),
+        ssl_keyfile=None if tls_key is None else str(tls_key),
+        # Regions keep their connections open between rounds: a stop does not wait on them.
+        timeout_graceful_shutdown=5,
+    )  # fmt: skip
