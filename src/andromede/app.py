@@ -75,6 +75,7 @@ from andromede.iam.saml import accepted_endpoints
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import BootstrapResult, IdentityLimits, IdentityService
 from andromede.iam.store_sql import SqlIdentityStore
+from andromede.iam.tenant_actions import invoice_arn
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.iam import IAM
 from andromede.iamapi.sts import STS
@@ -395,6 +396,12 @@ class Application:
         )
         sampler = usage_sampler(settings, billing, objects, compute, customer_keys, identity)
         background.append(asyncio.create_task(sampler.run_forever(), name="billing-sampler"))
+        if settings.billing_auto_invoice_delay is not None:
+            background.append(
+                asyncio.create_task(
+                    auto_invoicing(settings, identity, billing, audit), name="auto-invoicing"
+                )
+            )
         management = ManagementApi(
             identity,
             audit,
@@ -1083,6 +1090,36 @@ def lifecycle_auditor(audit: AuditService) -> Callable[[LifecycleAction], None]:
         )
 
     return record
+
+
+async def auto_invoicing(
+    settings: Settings, identity: IdentityService, billing: BillingService, audit: AuditService
+) -> None:
+    """Every ``billing_sample_interval``: once ``billing_auto_invoice_delay`` has passed since
+    a month's end, every open tenant's invoice of that month (decision 0123), each an event of
+    its tenant's log by the platform. Suspended tenants are invoiced too (they hold data);
+    closed ones are not."""
+    delay = timedelta(seconds=settings.billing_auto_invoice_delay or 0)
+    while True:
+        try:
+            tenants = [
+                (t.id, t.name)
+                for t in await identity.list_tenants()
+                if t.status is not TenantStatus.CLOSED
+            ]
+            for invoice in await billing.issue_due_invoices(tenants, delay):
+                audit.record(
+                    request_id=f"auto-{invoice.number}",
+                    tenant_id=invoice.tenant_id,
+                    principal="andromede:auto-invoicing",
+                    action="andromede:IssueInvoice",
+                    resource=invoice_arn(invoice.tenant_id, invoice.number),
+                    outcome=Outcome.SUCCESS,
+                )
+                log.info("invoice %s issued for %s", invoice.number, invoice.tenant_id)
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("automatic invoicing failed")
+        await asyncio.sleep(settings.billing_sample_interval)
 
 
 async def _kms_upkeep(settings: Settings, customer_keys: CustomerKeyService) -> None:

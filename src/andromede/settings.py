@@ -308,6 +308,13 @@ class Settings(BaseSettings):
         description="The invoice numbers' prefix: <prefix>-<year>-<sequence>, one gapless "
         "sequence per calendar year.",
     )
+    billing_auto_invoice_delay: float | None = Field(
+        default=None,
+        ge=0,
+        le=31 * 86400,
+        description="Seconds after a month's end when every tenant's invoice of that month is "
+        "issued by the gateways themselves (decision 0123); none: operators issue them.",
+    )
     billing_payment_days: int = Field(
         default=30,
         ge=0,

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from andromede.billing.errors import NoSuchInvoice, PeriodOpen
@@ -36,6 +36,7 @@ from andromede.billing.model import (
     catalogue,
     check_meter,
     ended_before,
+    parse_month,
     parse_price,
     parse_vat_rate,
     report,
@@ -296,6 +297,24 @@ class BillingService:
             return issue(usage, number, customer_name, self.issuer, now)
 
         return await self._invoices.issue(tenant_id, period.label, now.year, build)
+
+    async def issue_due_invoices(
+        self, tenants: Sequence[tuple[str, str]], delay: timedelta
+    ) -> list[Invoice]:
+        """Every tenant's invoice of the last ended month, once ``delay`` has passed since its
+        end (the month's metering flushed): those issued now, not those issued before. Each
+        gateway may run it: a tenant's month is issued once, whoever asks (the store)."""
+        now = self._clock()
+        this_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        period = parse_month((this_month - timedelta(days=1)).strftime("%Y-%m"))
+        if now < period.end + delay:
+            return []
+        issued = []
+        for tenant_id, name in tenants:
+            invoice, new = await self.issue_invoice(tenant_id, name, period)
+            if new:
+                issued.append(invoice)
+        return issued
 
     async def invoices(self, tenant_id: str) -> list[Invoice]:
         return await self._invoices.invoices(tenant_id)

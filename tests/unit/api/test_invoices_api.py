@@ -7,6 +7,7 @@ are test_management_iam.py's.)"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from botocore.credentials import Credentials
 
+from andromede.app import auto_invoicing
 from andromede.billing.model import UsageIncrement
 from support.apiclient import ApiHarness, HttpxSigV4, api_harness
 from unit.api.test_audit_trail_api import assert_problem
@@ -122,3 +124,42 @@ async def test_another_tenant_finds_no_invoice(api: ApiHarness) -> None:
         number = theirs.json()["number"]
         assert (await stranger.get(f"/api/v1/tenants/admin/invoices/{number}")).status_code == 404
         assert (await stranger.get(f"/api/v1/tenants/other/invoices/{number}")).status_code == 200
+
+
+async def test_gateways_issue_the_ended_months_invoices_themselves(api: ApiHarness) -> None:
+    """``billing_auto_invoice_delay`` (decision 0123): once past, every open tenant's invoice
+    of the last month is issued by the gateway's round — once, whoever runs it — each an
+    event of its tenant's log; a closed tenant gets none."""
+    month, _ = _last_month()
+    other = await api.identity.create_tenant("other")
+    gone = await api.identity.create_tenant("gone")
+    await api.identity.close_tenant(gone.tenant.id)
+    settings = api.settings.model_copy(
+        update={"billing_auto_invoice_delay": 0.0, "billing_sample_interval": 1.0}
+    )
+    rounds = [
+        asyncio.create_task(auto_invoicing(settings, api.identity, api.billing, api.audit))
+        for _ in range(2)  # two gateways
+    ]
+    try:
+        for _ in range(100):
+            if await api.billing.invoices(other.tenant.id):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+    finally:
+        for task in rounds:
+            task.cancel()
+        await asyncio.gather(*rounds, return_exceptions=True)
+    for account in (api.admin_tenant_id, other.tenant.id):
+        assert [i.period.label for i in await api.billing.invoices(account)] == [month]
+    assert await api.billing.invoices(gone.tenant.id) == []
+    await api.audit.flush()
+    events = await api.audit_store.list_events(None, after_id=0, limit=500)
+    issued = [e for _, e in events if e.action == "andromede:IssueInvoice"]
+    assert sorted(e.tenant_id or "" for e in issued) == sorted(
+        [api.admin_tenant_id, other.tenant.id]
+    )
+    assert {e.principal for e in issued} == {"andromede:auto-invoicing"}
+    # Before the delay has passed since the month's end, nothing.
+    assert await api.billing.issue_due_invoices([("x", "x")], timedelta(days=400)) == []
