@@ -1,8 +1,9 @@
 """EC2's internet gateways (decision 0121): CreateInternetGateway, DescribeInternetGateways
-(ids, and the filters ``attachment.state``, ``attachment.vpc-id``, ``internet-gateway-id``,
-``owner-id`` and tags), Attach/Detach/DeleteInternetGateway. An attached gateway's attachment
-state is ``available``, as EC2 says it (not the enum's ``attached``), which is what
-Terraform's ``aws_internet_gateway`` waits for.
+(ids, or pages of ``MaxResults`` 5 to 1,000 with ``NextToken``; the filters
+``attachment.state``, ``attachment.vpc-id``, ``internet-gateway-id``, ``owner-id`` and tags),
+Attach/Detach/DeleteInternetGateway. An attached gateway's attachment state is ``available``,
+as EC2 says it (not the enum's ``attached``), which is what Terraform's
+``aws_internet_gateway`` waits for.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 
 from andromede.compute.routing import InternetGateway
 from andromede.ec2api.filters import Filters, matches, with_tags
-from andromede.ec2api.protocol import Action, Call
+from andromede.ec2api.protocol import Action, Call, paged
 from andromede.ec2api.vpcs import resource_tags
 from andromede.ec2api.xml import write_return, write_tags
 from andromede.http.xml import XmlWriter
@@ -64,12 +65,19 @@ async def describe_internet_gateways(call: Call) -> None:
         call.tenant_id, p.values("InternetGatewayId")
     )
     filters = Filters(p.filters(), _gateway_filter)
+    chosen, next_token = paged(
+        p,
+        [g for g in gateways if matches(filters, g)],
+        lambda g: g.gateway_id,
+        most=1000,
+        ids="InternetGatewayId",
+    )
     xml = call.result
     xml.open("internetGatewaySet")
-    for gateway in gateways:
-        if matches(filters, gateway):
-            _write_gateway(xml, gateway, "item")
+    for gateway in chosen:
+        _write_gateway(xml, gateway, "item")
     xml.close("internetGatewaySet")
+    xml.element("nextToken", next_token)
 
 
 async def attach_internet_gateway(call: Call) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from andromede.compute.model import Tags
 from andromede.compute.service import ComputeService
@@ -35,6 +35,7 @@ __all__ = [
     "iso8601",
     "page_after",
     "page_token",
+    "paged",
 ]
 
 NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/"
@@ -63,6 +64,31 @@ def page_after(token: str | None) -> str | None:
         return base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise Ec2Error("InvalidParameterValue", "Invalid NextToken") from None
+
+
+_T = TypeVar("_T")
+
+
+def paged(
+    params: Params, items: Sequence[_T], key: Callable[[_T], str], *, most: int, ids: str
+) -> tuple[list[_T], str | None]:
+    """EC2's pages of ``items`` in ``key`` order: ``MaxResults`` 5 to ``most`` a page,
+    resumed by ``NextToken``, all at once without it; never beside the ``ids`` parameter
+    (InvalidParameterCombination, as EC2)."""
+    max_results = params.integer("MaxResults", minimum=5, maximum=most)
+    if max_results is not None and params.values(ids):
+        raise Ec2Error(
+            "InvalidParameterCombination",
+            f"The parameter {ids} cannot be used with the parameter MaxResults",
+        )
+    chosen = sorted(items, key=key)
+    after = page_after(params.get("NextToken"))
+    if after is not None:
+        chosen = [item for item in chosen if key(item) > after]
+    if max_results is None or len(chosen) <= max_results:
+        return chosen, None
+    chosen = chosen[:max_results]
+    return chosen, page_token(key(chosen[-1]))
 
 
 _PROTOCOL_PARAMETERS = frozenset({"Action", "Version", "DryRun"})

@@ -1,8 +1,9 @@
-"""EC2's route tables (decision 0121) and DescribeNetworkAcls (decision 0100): DescribeRouteTables
-with the filters clients find tables by (Terraform's ``aws_vpc``: ``association.main`` with
-``vpc-id``; its association waiters: ``association.route-table-association-id``), Create/Delete
-RouteTable, Create/Replace/DeleteRoute to an internet gateway, Associate/DisassociateRouteTable
-and ReplaceRouteTableAssociation (the main association too, as
+"""EC2's route tables (decision 0121) and DescribeNetworkAcls (decision 0100):
+DescribeRouteTables (pages of ``MaxResults`` 5 to 100 with ``NextToken``) with the filters
+clients find tables by (Terraform's ``aws_vpc``: ``association.main`` with ``vpc-id``; its
+association waiters: ``association.route-table-association-id``), Create/DeleteRouteTable,
+Create/Replace/DeleteRoute to an internet gateway, Associate/DisassociateRouteTable and
+ReplaceRouteTableAssociation (the main association too, as
 ``aws_main_route_table_association`` moves it). A route to anything but an internet gateway,
 an IPv6 or prefix-list destination, and an edge association are refused by name
 (UnsupportedOperation): there is nothing else here for them to lead to yet. Network ACLs are
@@ -21,7 +22,7 @@ from andromede.compute.routing import (
     route_state,
 )
 from andromede.ec2api.filters import Filters, matches, with_tags
-from andromede.ec2api.protocol import Action, Call
+from andromede.ec2api.protocol import Action, Call, paged
 from andromede.ec2api.vpcs import resource_tags
 from andromede.ec2api.xml import write_return, write_tags
 from andromede.http.xml import XmlWriter
@@ -112,12 +113,19 @@ async def describe_route_tables(call: Call) -> None:
         call.tenant_id, []
     )}  # fmt: skip
     filters = Filters(p.filters(), _route_table_filters(gateways))
+    chosen, next_token = paged(
+        p,
+        [t for t in tables if matches(filters, t)],
+        lambda t: t.route_table_id,
+        most=100,
+        ids="RouteTableId",
+    )
     xml = call.result
     xml.open("routeTableSet")
-    for table in tables:
-        if matches(filters, table):
-            _write_route_table(xml, table, gateways, "item")
+    for table in chosen:
+        _write_route_table(xml, table, gateways, "item")
     xml.close("routeTableSet")
+    xml.element("nextToken", next_token)
 
 
 async def create_route_table(call: Call) -> None:

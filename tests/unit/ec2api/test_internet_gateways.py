@@ -530,3 +530,41 @@ async def test_create_route_table_with_a_client_token_makes_one(world: World) ->
     _, other = await world.tenant("other")
     theirs = await other.call("CreateRouteTable", VpcId=await _vpc(other), ClientToken="tf-0001")
     assert theirs["RouteTable"]["RouteTableId"] != first["RouteTable"]["RouteTableId"]
+
+
+async def test_describe_pages_with_max_results_and_next_token(tmp_path: Path) -> None:
+    """boto3's paginators (and Terraform's SDK) page both listings."""
+    async with ec2_world(tmp_path, max_vpcs_per_tenant=10) as world:
+        await _pages(world.root)
+
+
+async def _pages(c: Client) -> None:
+    vpc_id = await _vpc(c)
+    for _ in range(6):
+        await c.call("CreateRouteTable", VpcId=vpc_id)
+    for _ in range(6):
+        await _gateway(c)
+    for action, key, field, limit in (
+        ("DescribeRouteTables", "RouteTables", "RouteTableId", 5),
+        ("DescribeInternetGateways", "InternetGateways", "InternetGatewayId", 5),
+    ):
+        everything = [item[field] for item in (await c.call(action))[key]]
+        seen: list[str] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"MaxResults": limit}
+            if token is not None:
+                params["NextToken"] = token
+            page = await c.call(action, **params)
+            assert len(page[key]) <= limit
+            seen += [item[field] for item in page[key]]
+            token = page.get("NextToken")
+            if token is None:
+                break
+        assert seen == sorted(everything) and len(seen) == len(everything) > limit, action
+        await _refused(c, action, "InvalidParameterValue", MaxResults=4)
+        await _refused(c, action, "InvalidParameterValue", NextToken="%%%")
+    await _refused(
+        c, "DescribeRouteTables", "InvalidParameterCombination",
+        RouteTableIds=[(await _main_table(c, vpc_id))["RouteTableId"]], MaxResults=5,
+    )  # fmt: skip
