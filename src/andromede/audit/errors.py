@@ -26,6 +26,7 @@ __all__ = [
     "InvalidAccessTransition",
     "InvalidTreeRange",
     "NoSuchAccessRequest",
+    "NotCosigned",
     "SigningKeyMismatch",
 ]
 
@@ -40,6 +41,10 @@ class InvalidTreeRange(AuditError):
 
 class EntriesPruned(AuditError):
     """Entries older than the retention were pruned: their text is gone, their hashes stay."""
+
+
+class NotCosigned(AuditError):
+    """No witness has cosigned the log yet (decision 0122)."""
 
 
 class SigningKeyMismatch(AuditError):

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from andromede.audit.cosigned import CosignatureStore
-from andromede.audit.errors import EntriesPruned, InvalidTreeRange
+from andromede.audit.errors import EntriesPruned, InvalidTreeRange, NotCosigned
 from andromede.audit.merkle import (
     consistency_ranges,
     fold,
@@ -73,7 +73,7 @@ class AuditTrail:
         return f"{self._key.name}/{log}"
 
     async def trail_document(
-        self, log: str, *, trusted_size: int | None = None
+        self, log: str, *, trusted_size: int | None = None, cosigned: bool = False
     ) -> tuple[SignedCheckpoint, AsyncIterator[bytes]]:
         """The log as one JSON trail, the document ``andromede audit download`` writes and
         ``andromede audit verify`` checks offline: the latest signed checkpoint, the hashes
@@ -85,11 +85,23 @@ class AuditTrail:
         it: ``verify --trusted`` then shows the log extends what was verified, even past
         pruned entries (InvalidTreeRange for a size larger than the log).
 
+        With ``cosigned``, the trail ends at the checkpoint the witnesses last cosigned, their
+        cosignatures on it (decision 0122), which ``verify --witness-key`` checks; NotCosigned
+        before any witness has.
+
         Returns the checkpoint (for the caller to name the file) and the document's bytes. A
         retention pass that prunes the next page meanwhile ends the stream with
         :class:`EntriesPruned`, as the API's pages would answer 410: the caller starts again."""
-        signed = await self.checkpoint(log)
+        if cosigned:
+            found = await self.cosigned_checkpoint(log)
+            if found is None:
+                raise NotCosigned(f"no witness has cosigned the log {log} yet")
+            signed = found[0]
+        else:
+            signed = await self.checkpoint(log)
         first, hashes = await self.pruned(log)
+        if first > signed.size:
+            raise EntriesPruned("the entries the witnesses cosigned were pruned since")
         head: dict[str, object] = {"format": TRAIL_FORMAT, "log": log, "checkpoint": signed.note}
         if first:
             head["pruned"] = {

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 
 from andromede.audit.access import Actor
-from andromede.audit.errors import InvalidTreeRange, NoSuchAccessRequest
+from andromede.audit.errors import InvalidTreeRange, NoSuchAccessRequest, NotCosigned
 from andromede.billing.errors import InvalidPeriod
 from andromede.billing.export import usage_csv_text
 from andromede.billing.model import parse_month
@@ -111,6 +111,8 @@ async def audit(console: Console, request: Request) -> Response:
         for offset, text in reversed(list(enumerate(entries)))
     ]
     older = f"{CONSOLE_PATH}/audit?end={start}" if start > pruned else None
+    # What the region's witnesses last cosigned (decision 0122), if they did.
+    cosigned = await trail.cosigned_checkpoint(log)
     return console.render(
         request,
         "audit.html",
@@ -121,6 +123,8 @@ async def audit(console: Console, request: Request) -> Response:
         trail_file=f"audit-trail-{log}-{signed.size}.json",
         rows=rows,
         older_url=older,
+        cosigned_size=None if cosigned is None else cosigned[0].size,
+        witnesses=[] if cosigned is None else cosigned[1],
     )
 
 
@@ -152,6 +156,7 @@ async def audit_download(console: Console, request: Request) -> Response:
             error=_("The size of the trail verified before is a whole number of entries."),
         )  # fmt: skip
     since = int(since_text) if since_text else None
+    cosigned = request.query_params.get("cosigned") == "1"
     actions = _DOWNLOAD_ACTIONS if since is None else (*_DOWNLOAD_ACTIONS, Action.GET_AUDIT_PROOF)
     refused = await console.authorise(
         request, session, actions, audit_log_arn(account), account=account
@@ -159,14 +164,23 @@ async def audit_download(console: Console, request: Request) -> Response:
     if refused is not None:
         return refused
     try:
-        signed, document = await trail.trail_document(account, trusted_size=since)
+        signed, document = await trail.trail_document(
+            account, trusted_size=since, cosigned=cosigned
+        )
+    except NotCosigned:
+        _ = console.catalogue(request).gettext
+        return console.render(
+            request, "message.html", session=session, status=404, title=_("Audit trail"),
+            error=_("No witness has cosigned the log yet."),
+        )  # fmt: skip
     except InvalidTreeRange:
         _ = console.catalogue(request).gettext
         return console.render(
             request, "message.html", session=session, status=409, title=_("Audit trail"),
             error=_("The log has fewer entries than the trail verified before: it lost some."),
         )  # fmt: skip
-    name = f"audit-trail-{account}-{signed.size}.json"
+    suffix = "-cosigned" if cosigned else ""
+    name = f"audit-trail-{account}-{signed.size}{suffix}.json"
     return StreamingResponse(
         document,
         media_type="application/json",

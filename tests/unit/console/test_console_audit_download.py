@@ -6,11 +6,18 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
-from andromede.audit.verify import verify_trail
+from andromede.audit.cosignature import format_cosigner_key
+from andromede.audit.cosigned import Cosigned
+from andromede.audit.note import parse_verifier_key, public_key_bytes
+from andromede.audit.verify import verify_cosignatures, verify_trail
+from andromede.audit.witness import MemoryWitnessState, Witness
 from andromede.cli.main import app
 from support.console import ConsoleHarness, console_harness, csrf, log_in
 
@@ -121,3 +128,50 @@ async def test_a_later_download_proves_it_extends_the_one_verified_before(
     later_file.write_text(json.dumps(document))
     assert CliRunner().invoke(app, verify).exit_code == 1
     assert too_far.status_code == 409 and nonsense.status_code == 400
+
+
+async def test_the_trail_the_witnesses_cosigned_downloads_with_their_cosignatures(
+    tmp_path: Path,
+) -> None:
+    """Decision 0122: once a witness has cosigned the tenant's log, the audit page names it and
+    offers the trail at that size with the cosignature, which ``verify --witness-key`` takes;
+    before, that download is 404."""
+    async with console_harness(tmp_path) as console:
+        await console.user_with_password(console.admin_tenant_id, "root")
+        running = console.application._running
+        assert running is not None
+        trail = running.console.console.trail
+        assert trail is not None
+        tenant = console.admin_tenant_id
+        async with console.client() as client:
+            await log_in(client, "admin", "root")
+            token = await csrf(client, "/iam/users")
+            await client.post("/iam/users", data={"csrf": token, "name": "u0"})
+            await running.audit.flush()
+            assert (await client.get("/audit/trail.json?cosigned=1")).status_code == 404
+            assert 'id="download-cosigned"' not in (await client.get("/audit")).text
+            # A witness of the region cosigns the log as it stands (what a round keeps).
+            name, region_key = parse_verifier_key(trail.verifier_key)
+            witness_key = Ed25519PrivateKey.generate()
+            witness = Witness("w.example/1", witness_key, {name: region_key}, MemoryWitnessState())
+            checkpoint = await trail.checkpoint(tenant)
+            answer = witness.add_checkpoint(f"old 0\n\n{checkpoint.note}".encode())
+            assert answer.status == 200
+            assert trail._cosigned is not None
+            await trail._cosigned.record(
+                Cosigned(tenant, "w.example/1", checkpoint.size, checkpoint.root_hash,
+                         answer.body.strip(), datetime.now(UTC))
+            )  # fmt: skip
+            # More entries since: the cosigned trail stops at the size cosigned.
+            await client.post("/iam/users", data={"csrf": token, "name": "u1"})
+            await running.audit.flush()
+            page = await client.get("/audit")
+            downloaded = await client.get("/audit/trail.json?cosigned=1")
+    assert 'id="download-cosigned"' in page.text and "w.example/1" in page.text
+    assert downloaded.status_code == 200
+    document = json.loads(downloaded.content)
+    assert len(document["entries"]) == checkpoint.size
+    assert verify_trail(document, trail.verifier_key).size == checkpoint.size
+    vkey = format_cosigner_key("w.example/1", public_key_bytes(witness_key.public_key()))
+    [found] = verify_cosignatures(document["checkpoint"], [vkey], 1, now=time.time())
+    assert found.name == "w.example/1"
