@@ -67,6 +67,9 @@ async def test_a_month_is_issued_once_and_kept_as_issued(store: InvoiceStore) ->
     assert other.number == "INV-2027-000002"
     assert await store.invoice("INV-2027-000001") == first
     assert await store.invoice("INV-2027-000099") is None
+    assert await store.invoice_of("111111111111", "2026-12") == first
+    assert await store.invoice_of("111111111111", "2026-10") is None
+    assert await store.invoice_of("333333333333", "2026-12") is None
     earlier, _ = await store.issue(
         "111111111111", "2026-11", 2027, _builder("111111111111", "2026-11")
     )

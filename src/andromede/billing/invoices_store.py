@@ -46,6 +46,10 @@ class InvoiceStore(Protocol):
 
     async def invoice(self, number: str) -> Invoice | None: ...
 
+    async def invoice_of(self, tenant_id: str, period: str) -> Invoice | None:
+        """The tenant's invoice of ``period``, if issued (one indexed read)."""
+        ...
+
 
 class MemoryInvoiceStore:
     def __init__(self) -> None:
@@ -73,6 +77,16 @@ class MemoryInvoiceStore:
 
     async def invoice(self, number: str) -> Invoice | None:
         return self._by_number.get(number)
+
+    async def invoice_of(self, tenant_id: str, period: str) -> Invoice | None:
+        return next(
+            (
+                i
+                for i in self._by_number.values()
+                if i.tenant_id == tenant_id and i.period.label == period
+            ),
+            None,
+        )
 
 
 _I = tables.billing_invoices
@@ -124,6 +138,15 @@ class SqlInvoiceStore:
 
     async def invoice(self, number: str) -> Invoice | None:
         query = sa.select(_I.c.document).where(_I.c.number == number)
+
+        def work(conn: Connection) -> Any:
+            return conn.execute(query).scalar_one_or_none()
+
+        found = await self._db.read(work)
+        return None if found is None else Invoice.from_json(found)
+
+    async def invoice_of(self, tenant_id: str, period: str) -> Invoice | None:
+        query = sa.select(_I.c.document).where(_I.c.tenant_id == tenant_id, _I.c.period == period)
 
         def work(conn: Connection) -> Any:
             return conn.execute(query).scalar_one_or_none()

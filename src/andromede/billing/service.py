@@ -290,6 +290,9 @@ class BillingService:
             raise PeriodOpen(
                 f"{period.label} has not ended: it is invoiced from {period.end:%Y-%m-%d}"
             )
+        kept = await self._invoices.invoice_of(tenant_id, period.label)
+        if kept is not None:
+            return kept, False  # no report made again for a month issued already
         usage = await self.usage_report(tenant_id, period)
 
         def build(sequence: int) -> Invoice:
