@@ -136,6 +136,7 @@ __all__ = [
     "open_instance_metadata",
     "open_invoicing",
     "open_metadata",
+    "operator_cli_principal",
     "prepare",
     "record_operator_action",
     "run_hypervisor_agent",
@@ -1205,6 +1206,15 @@ async def open_billing(settings: Settings) -> AsyncIterator[tuple[IdentityServic
         await db.close()
 
 
+def operator_cli_principal() -> str:
+    """``operator-cli:<the machine's user>`` (its uid where the user has no name)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no USER/LOGNAME and no passwd entry (a bare container)
+        user = f"uid-{os.getuid()}"
+    return f"operator-cli:{user}"
+
+
 async def record_operator_action(
     settings: Settings, *, tenant_id: str | None, action: str, resource: str
 ) -> None:
@@ -1219,7 +1229,7 @@ async def record_operator_action(
         audit.record(
             request_id=f"cli-{new_request_id()}",
             tenant_id=tenant_id,
-            principal=f"operator-cli:{getpass.getuser()}",
+            principal=operator_cli_principal(),
             action=action,
             resource=resource,
             outcome=Outcome.SUCCESS,

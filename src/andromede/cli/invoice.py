@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import json
 from pathlib import Path
 from typing import Annotated
@@ -67,7 +66,7 @@ def _summary(invoice: Invoice) -> dict[str, str]:
 
 
 async def _issue(settings: Settings, tenant: str, month: str) -> tuple[Invoice, bool]:
-    from andromede.app import open_invoicing  # late: the application stack is heavy
+    from andromede.app import open_invoicing, operator_cli_principal  # late: heavy stack
 
     period = parse_month(month)
     async with open_invoicing(settings) as (identity, billing, audit):
@@ -77,7 +76,7 @@ async def _issue(settings: Settings, tenant: str, month: str) -> tuple[Invoice, 
             audit.record(
                 request_id=f"cli-{invoice.number}",
                 tenant_id=found.id,
-                principal=f"operator-cli:{getpass.getuser()}",
+                principal=operator_cli_principal(),
                 action="andromede:IssueInvoice",
                 resource=invoice_arn(found.id, invoice.number),
                 outcome=Outcome.SUCCESS,
