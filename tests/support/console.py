@@ -15,6 +15,8 @@ import httpx
 
 from andromede.app import Application
 from andromede.audit.access_service import OperatorAccessService
+from andromede.audit.model import AuditEvent
+from andromede.compute.service import ComputeService
 from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY
 from andromede.iam.service import IdentityService
 from andromede.settings import load_settings
@@ -137,3 +139,34 @@ async def console_harness(tmp_path: Path, **overrides: Any) -> AsyncIterator[Con
         yield ConsoleHarness(application)
     finally:
         await application.stop()
+
+
+def running_compute(console: ConsoleHarness) -> ComputeService:
+    """The compute service of the harness's running application."""
+    running = console.application._running
+    assert running is not None and isinstance(running.compute, ComputeService)
+    return running.compute
+
+
+async def sign_in_root(
+    console: ConsoleHarness, client: httpx.AsyncClient, account: str = "admin"
+) -> str:
+    """Signs ``client`` in as the account's root (``admin``, or a new tenant of that name);
+    the account's id."""
+    tenant = (
+        console.admin_tenant_id
+        if account == "admin"
+        else (await console.identity.create_tenant(account)).tenant.id
+    )
+    await console.user_with_password(tenant, "root")
+    assert (await log_in(client, account, "root")).status_code == 303
+    return tenant
+
+
+async def logged_events(console: ConsoleHarness, tenant: str) -> list[AuditEvent]:
+    """The tenant's log, flushed first."""
+    running = console.application._running
+    assert running is not None
+    await running.audit.flush()
+    listed = await running.audit._store.list_events(tenant, after_id=0, limit=1000)
+    return [event for _, event in listed]

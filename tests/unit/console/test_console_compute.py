@@ -13,10 +13,17 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from andromede.audit.model import AuditEvent, Outcome
+from andromede.audit.model import Outcome
 from andromede.compute.driver_memory import MemoryDriver
-from andromede.compute.service import ComputeService
-from support.console import ConsoleHarness, console_harness, csrf, csrf_of, log_in
+from support.console import (
+    ConsoleHarness,
+    console_harness,
+    csrf,
+    csrf_of,
+    log_in,
+    logged_events,
+    running_compute,
+)
 
 _INSTANCE_ROW = re.compile(r'<tr class="instance" id="instance-(i-[0-9a-f]+)">')
 _VOLUME_ROW = re.compile(r'<tr class="volume" id="volume-(vol-[0-9a-f]+)">')
@@ -24,17 +31,11 @@ _KEY_PAIR_ID = re.compile(r"<code>(key-[0-9a-f]+)</code>")
 _CLIENT_TOKEN = re.compile(r'name="client_token" value="([^"]+)"')
 
 
-def _compute(console: ConsoleHarness) -> ComputeService:
-    running = console.application._running
-    assert running is not None and isinstance(running.compute, ComputeService)
-    return running.compute
-
-
 async def _image(console: ConsoleHarness, tmp_path: Path) -> str:
     """A public image, as an operator imports one."""
     disk = tmp_path / "disk.raw"
     disk.write_bytes(b"\0" * 4096)
-    image = await _compute(console).import_image_file(disk, name="debian-12", owner_id=None)
+    image = await running_compute(console).import_image_file(disk, name="debian-12", owner_id=None)
     return image.image_id
 
 
@@ -83,17 +84,9 @@ def _buttons(row: str) -> list[str]:
     return re.findall(r"<button[^>]*>([^<]+)</button>", row)
 
 
-async def _events(console: ConsoleHarness, tenant: str) -> list[AuditEvent]:
-    running = console.application._running
-    assert running is not None
-    await running.audit.flush()
-    listed = await running.audit._store.list_events(tenant, after_id=0, limit=1000)
-    return [event for _, event in listed]
-
-
 async def test_an_instances_life(console: ConsoleHarness, tmp_path: Path) -> None:
     image_id = await _image(console, tmp_path)
-    compute = _compute(console)
+    compute = running_compute(console)
     async with console.client() as client:
         await _root(console, client)
         empty = await client.get("/instances")
@@ -171,7 +164,7 @@ async def test_a_launch_sent_twice_starts_one_instance(
 
 async def test_a_launch_with_a_key_pair_and_groups(console: ConsoleHarness, tmp_path: Path) -> None:
     image_id = await _image(console, tmp_path)
-    compute = _compute(console)
+    compute = running_compute(console)
     tenant = console.admin_tenant_id
     web = await compute.create_security_group(tenant, "web", "web servers", (), None)
     ssh = await compute.create_security_group(tenant, "ssh", "ssh in", (), None)
@@ -248,7 +241,7 @@ async def test_instances_are_paged_by_the_setting(tmp_path: Path) -> None:
 
 async def test_volumes_create_attach_detach_delete(console: ConsoleHarness, tmp_path: Path) -> None:
     image_id = await _image(console, tmp_path)
-    compute = _compute(console)
+    compute = running_compute(console)
     async with console.client() as client:
         await _root(console, client)
         await _launch(client, image_id, "db")
@@ -376,7 +369,7 @@ async def test_key_pairs_the_private_key_shown_once(
     assert "No key pairs yet." in after.text
     # Never logged, never in the trail.
     assert body not in caplog.text
-    events = await _events(console, console.admin_tenant_id)
+    events = await logged_events(console, console.admin_tenant_id)
     assert "ec2:CreateKeyPair" in {e.action for e in events}
     assert all(body not in json.dumps(e.details) for e in events)
 
@@ -401,11 +394,11 @@ async def test_a_user_without_ec2_permissions_gets_ec2s_refusal(
     assert launched.status_code == 403 and "ec2:RunInstances" in launched.text
     failures = [
         (e.action, e.details.get("status"))
-        for e in await _events(console, tenant)
+        for e in await logged_events(console, tenant)
         if e.outcome is Outcome.FAILURE and e.action.startswith("ec2:")
     ]
     assert failures == [("ec2:RunInstances", "403")]
-    assert await _compute(console).describe_instances(tenant, []) == []
+    assert await running_compute(console).describe_instances(tenant, []) == []
 
 
 async def test_a_user_allowed_by_policy_may_list_but_not_launch(
@@ -433,7 +426,7 @@ async def test_another_tenants_instance_is_not_found(
     console: ConsoleHarness, tmp_path: Path
 ) -> None:
     image_id = await _image(console, tmp_path)
-    compute = _compute(console)
+    compute = running_compute(console)
     async with console.client() as owner:
         await _root(console, owner)
         await _launch(owner, image_id, "secret-web")
@@ -462,7 +455,7 @@ async def test_forms_without_the_sessions_token_are_refused(
     console: ConsoleHarness, tmp_path: Path
 ) -> None:
     image_id = await _image(console, tmp_path)
-    compute = _compute(console)
+    compute = running_compute(console)
     async with console.client() as client:
         await _root(console, client)
         await _launch(client, image_id, "kept")
@@ -497,7 +490,7 @@ async def test_the_pages_in_french(console: ConsoleHarness, tmp_path: Path) -> N
         empty = await client.get("/instances")
         launch_form = await client.get("/instances/launch")
         await _launch(client, image_id, "web")
-        await _compute(console).settle()
+        await running_compute(console).settle()
         listing = await client.get("/instances")
         volumes = await client.get("/volumes")
         key_pairs = await client.get("/key-pairs")

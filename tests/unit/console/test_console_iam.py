@@ -9,8 +9,8 @@ import json
 from typing import Any
 
 from andromede.audit.access import AccessMode, AccessRequest, Actor
-from andromede.audit.model import AuditEvent, Outcome
-from support.console import ConsoleHarness, csrf, log_in
+from andromede.audit.model import Outcome
+from support.console import ConsoleHarness, csrf, log_in, logged_events
 
 USER = "auditor"
 PAGES = {
@@ -65,18 +65,10 @@ async def _open_request(
     )
 
 
-async def _events(console: ConsoleHarness, tenant: str) -> list[AuditEvent]:
-    running = console.application._running
-    assert running is not None
-    await running.audit.flush()
-    listed = await running.audit._store.list_events(tenant, after_id=0, limit=1000)
-    return [event for _, event in listed]
-
-
 async def _refusals(console: ConsoleHarness) -> list[tuple[str, str, str]]:
     return [
         (e.action, e.resource, e.details.get("error", ""))
-        for e in await _events(console, console.admin_tenant_id)
+        for e in await logged_events(console, console.admin_tenant_id)
         if e.outcome is Outcome.FAILURE and e.action.startswith("andromede:")
         and e.action != "andromede:ConsoleLogin"
     ]  # fmt: skip

@@ -11,10 +11,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from andromede.audit.model import AuditEvent, Outcome
+from andromede.audit.model import Outcome
 from andromede.compute.model import Rule
-from andromede.compute.service import ComputeService
-from support.console import ConsoleHarness, csrf, csrf_of, log_in
+from support.console import (
+    ConsoleHarness,
+    csrf,
+    csrf_of,
+    log_in,
+    logged_events,
+    running_compute,
+    sign_in_root,
+)
 
 _GROUP_ROW = re.compile(r'<tr class="security-group" id="security-group-(sg-[0-9a-f]+)">')
 _IMAGE_ROW = re.compile(r'<tr class="image" id="image-(ami-[0-9a-f]+)">')
@@ -24,35 +31,9 @@ _HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
 _SSH_RULE = {"protocol": "tcp", "from_port": "22", "to_port": "22", "peer": "203.0.113.0/24"}
 
 
-def _compute(console: ConsoleHarness) -> ComputeService:
-    running = console.application._running
-    assert running is not None and isinstance(running.compute, ComputeService)
-    return running.compute
-
-
-async def _root(console: ConsoleHarness, client: httpx.AsyncClient, account: str = "admin") -> str:
-    """Signs ``client`` in as the account's root; the account's id."""
-    tenant = (
-        console.admin_tenant_id
-        if account == "admin"
-        else (await console.identity.create_tenant(account)).tenant.id
-    )
-    await console.user_with_password(tenant, "root")
-    assert (await log_in(client, account, "root")).status_code == 303
-    return tenant
-
-
-async def _events(console: ConsoleHarness, tenant: str) -> list[AuditEvent]:
-    running = console.application._running
-    assert running is not None
-    await running.audit.flush()
-    listed = await running.audit._store.list_events(tenant, after_id=0, limit=1000)
-    return [event for _, event in listed]
-
-
 async def _rules(console: ConsoleHarness, tenant: str, group_id: str) -> tuple[set[Rule], ...]:
     """The group's inbound and outbound rules as EC2's service holds them."""
-    [group] = await _compute(console).describe_security_groups(tenant, [group_id], [])
+    [group] = await running_compute(console).describe_security_groups(tenant, [group_id], [])
     return set(group.ingress), set(group.egress)
 
 
@@ -86,9 +67,9 @@ async def _group_of(client: httpx.AsyncClient, name: str) -> str:
 
 
 async def test_a_security_groups_rules_round_trip(console: ConsoleHarness) -> None:
-    compute = _compute(console)
+    compute = running_compute(console)
     async with console.client() as client:
-        tenant = await _root(console, client)
+        tenant = await sign_in_root(console, client)
         instances = await client.get("/instances")
         for link in ("/console/security-groups", "/console/images", "/console/vpcs"):
             assert f'href="{link}"' in instances.text
@@ -224,7 +205,7 @@ async def test_a_refused_rule_shows_ec2s_error_and_the_form_again(
     console: ConsoleHarness, fields: dict[str, str], code: str
 ) -> None:
     async with console.client() as client:
-        tenant = await _root(console, client)
+        tenant = await sign_in_root(console, client)
         group_id = await _group_of(client, "web")
         token = await csrf(client, f"/security-groups/{group_id}")
         sent = {**_SSH_RULE, "description": "kept <i>", **fields}
@@ -240,7 +221,7 @@ async def test_a_refused_rule_shows_ec2s_error_and_the_form_again(
 
 async def test_a_malformed_group_id_is_ec2s_refusal(console: ConsoleHarness) -> None:
     async with console.client() as client:
-        await _root(console, client)
+        await sign_in_root(console, client)
         token = await csrf(client, "/security-groups")
         page = await client.get("/security-groups/nonsense")
         added = await client.post(
@@ -260,7 +241,7 @@ async def test_a_malformed_group_id_is_ec2s_refusal(console: ConsoleHarness) -> 
 
 
 async def _snapshot(console: ConsoleHarness, tenant: str) -> str:
-    compute = _compute(console)
+    compute = running_compute(console)
     volume = await compute.create_volume(
         tenant, size_gib=1, snapshot_id=None, availability_zone="eu-fr-1a"
     )
@@ -275,10 +256,10 @@ async def test_images_listed_registered_launched_deregistered(
 ) -> None:
     disk = tmp_path / "disk.raw"
     disk.write_bytes(b"\0" * 4096)
-    compute = _compute(console)
+    compute = running_compute(console)
     public = (await compute.import_image_file(disk, name="debian-12", owner_id=None)).image_id
     async with console.client() as client:
-        tenant = await _root(console, client)
+        tenant = await sign_in_root(console, client)
         snapshot_id = await _snapshot(console, tenant)
         listing = await client.get("/images")
         assert listing.status_code == 200
@@ -323,9 +304,9 @@ async def test_images_listed_registered_launched_deregistered(
 
 
 async def test_vpcs_and_subnets_round_trip(console: ConsoleHarness) -> None:
-    compute = _compute(console)
+    compute = running_compute(console)
     async with console.client() as client:
-        tenant = await _root(console, client)
+        tenant = await sign_in_root(console, client)
         page = await client.get("/vpcs")
         assert page.status_code == 200
         default = await compute.default_network(tenant)
@@ -394,7 +375,7 @@ async def test_vpcs_and_subnets_round_trip(console: ConsoleHarness) -> None:
 async def test_a_user_without_ec2_permissions_gets_ec2s_refusal(console: ConsoleHarness) -> None:
     tenant = console.admin_tenant_id
     await console.user_with_password(tenant, "intern")
-    default_group = (await _compute(console).default_network(tenant)).group.group_id
+    default_group = (await running_compute(console).default_network(tenant)).group.group_id
     before = await _rules(console, tenant, default_group)
     async with console.client() as client:
         assert (await log_in(client, "admin", "intern")).status_code == 303
@@ -425,18 +406,18 @@ async def test_a_user_without_ec2_permissions_gets_ec2s_refusal(console: Console
         assert answer.status_code == 403 and action in answer.text
     failures = [
         (e.action, e.details.get("status"))
-        for e in await _events(console, tenant)
+        for e in await logged_events(console, tenant)
         if e.outcome is Outcome.FAILURE and e.action.startswith("ec2:")
     ]
     assert failures == [(action, "403") for action in actions]
-    groups = await _compute(console).describe_security_groups(tenant, [], [])
+    groups = await running_compute(console).describe_security_groups(tenant, [], [])
     assert [g.name for g in groups] == ["default"]
     assert await _rules(console, tenant, default_group) == before
 
 
 async def test_a_policy_decides_each_rule_change(console: ConsoleHarness) -> None:
     tenant = console.admin_tenant_id
-    group = await _compute(console).create_security_group(tenant, "web", "web", (), None)
+    group = await running_compute(console).create_security_group(tenant, "web", "web", (), None)
     await console.user_with_password(tenant, "operator")
     policy = {
         "Version": "2012-10-17",
@@ -473,9 +454,9 @@ async def test_a_policy_decides_each_rule_change(console: ConsoleHarness) -> Non
 async def test_another_tenants_resources_are_not_found(
     console: ConsoleHarness, tmp_path: Path
 ) -> None:
-    compute = _compute(console)
+    compute = running_compute(console)
     async with console.client() as owner:
-        tenant = await _root(console, owner)
+        tenant = await sign_in_root(console, owner)
         group_id = (
             (await _create_group(owner, "payroll-db", "secret payroll")).headers["location"]
         ).rsplit("/", 1)[1]
@@ -491,7 +472,7 @@ async def test_another_tenants_resources_are_not_found(
         [image] = [i for i in await compute.describe_images(tenant, []) if i.owner_id == tenant]
     before = await _rules(console, tenant, group_id)
     async with console.client() as intruder:
-        await _root(console, intruder, account="intruder")
+        await sign_in_root(console, intruder, account="intruder")
         token = await csrf(intruder, "/security-groups")
         answers = [
             await intruder.get(f"/security-groups/{group_id}"),
@@ -533,9 +514,9 @@ async def test_another_tenants_resources_are_not_found(
 
 
 async def test_forms_without_the_sessions_token_are_refused(console: ConsoleHarness) -> None:
-    compute = _compute(console)
+    compute = running_compute(console)
     async with console.client() as client:
-        tenant = await _root(console, client)
+        tenant = await sign_in_root(console, client)
         group_id = await _group_of(client, "kept")
         default = await compute.default_network(tenant)
         forged = "0" * len(await csrf(client, "/security-groups"))
@@ -565,7 +546,7 @@ async def test_forms_without_the_sessions_token_are_refused(console: ConsoleHarn
 
 async def test_the_pages_in_french(console: ConsoleHarness) -> None:
     async with console.client(**{"accept-language": "fr-FR,fr;q=0.9"}) as client:
-        await _root(console, client)
+        await sign_in_root(console, client)
         instances = await client.get("/instances")
         groups = await client.get("/security-groups")
         group_id = await _group_of(client, "web")
@@ -591,7 +572,7 @@ async def test_a_server_without_ec2_says_so(console: ConsoleHarness) -> None:
     assert running is not None
     running.console.console.ec2 = None
     async with console.client() as client:
-        await _root(console, client)
+        await sign_in_root(console, client)
         paths = ("/security-groups", "/security-groups/sg-0123456789abcdef0", "/images", "/vpcs")
         pages = [await client.get(path) for path in paths]
         token = await csrf(client, "/security-groups")

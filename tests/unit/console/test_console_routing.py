@@ -8,10 +8,17 @@ import re
 
 import httpx
 
-from andromede.audit.model import AuditEvent, Outcome
+from andromede.audit.model import Outcome
 from andromede.compute.routing import InternetGateway, Route, RouteTable
-from andromede.compute.service import ComputeService
-from support.console import ConsoleHarness, csrf, csrf_of, log_in
+from support.console import (
+    ConsoleHarness,
+    csrf,
+    csrf_of,
+    log_in,
+    logged_events,
+    running_compute,
+    sign_in_root,
+)
 
 _GATEWAY_ROW = re.compile(r'<tr class="internet-gateway" id="internet-gateway-(igw-[0-9a-f]+)">')
 _TABLE_ROW = re.compile(r'<tr class="route-table" id="route-table-(rtb-[0-9a-f]+)">')
@@ -20,50 +27,24 @@ _ASSOCIATION_ROW = re.compile(r'<tr class="association" id="association-(rtbasso
 _CONFIRMED = {"confirm": "yes"}
 
 
-def _compute(console: ConsoleHarness) -> ComputeService:
-    running = console.application._running
-    assert running is not None and isinstance(running.compute, ComputeService)
-    return running.compute
-
-
-async def _root(console: ConsoleHarness, client: httpx.AsyncClient, account: str = "admin") -> str:
-    """Signs ``client`` in as the account's root; the account's id."""
-    tenant = (
-        console.admin_tenant_id
-        if account == "admin"
-        else (await console.identity.create_tenant(account)).tenant.id
-    )
-    await console.user_with_password(tenant, "root")
-    assert (await log_in(client, account, "root")).status_code == 303
-    return tenant
-
-
-async def _events(console: ConsoleHarness, tenant: str) -> list[AuditEvent]:
-    running = console.application._running
-    assert running is not None
-    await running.audit.flush()
-    listed = await running.audit._store.list_events(tenant, after_id=0, limit=1000)
-    return [event for _, event in listed]
-
-
 def _row(page: httpx.Response, row_id: str) -> str:
     start = page.text.index(f'id="{row_id}"')
     return page.text[start : page.text.index("</tr>", start)]
 
 
 async def _gateway(console: ConsoleHarness, tenant: str, gateway_id: str) -> InternetGateway:
-    [gateway] = await _compute(console).describe_internet_gateways(tenant, [gateway_id])
+    [gateway] = await running_compute(console).describe_internet_gateways(tenant, [gateway_id])
     return gateway
 
 
 async def _table(console: ConsoleHarness, tenant: str, route_table_id: str) -> RouteTable:
-    [table] = await _compute(console).describe_route_tables(tenant, [route_table_id])
+    [table] = await running_compute(console).describe_route_tables(tenant, [route_table_id])
     return table
 
 
 async def _vpc_with_subnet(console: ConsoleHarness, tenant: str, cidr: str) -> tuple[str, str]:
     """A VPC of ``cidr`` (a /16) and a subnet of its first /24: their ids."""
-    compute = _compute(console)
+    compute = running_compute(console)
     vpc = await compute.create_vpc(tenant, cidr)
     subnet = await compute.create_subnet(tenant, vpc.vpc_id, cidr.replace(".0.0/16", ".1.0/24"))
     return vpc.vpc_id, subnet.subnet_id
@@ -81,9 +62,9 @@ async def _new_gateway(client: httpx.AsyncClient, name: str = "") -> str:
 
 
 async def test_the_ec2_pages_link_gateways_and_route_tables(console: ConsoleHarness) -> None:
-    compute = _compute(console)
+    compute = running_compute(console)
     async with console.client() as client:
-        tenant = await _root(console, client)
+        tenant = await sign_in_root(console, client)
         default = (await compute.default_network(tenant)).vpc.vpc_id
         instances = await client.get("/instances")
         vpcs = await client.get("/vpcs")
@@ -106,7 +87,7 @@ async def test_an_internet_gateway_created_attached_detached_deleted(
     console: ConsoleHarness,
 ) -> None:
     async with console.client() as client:
-        tenant = await _root(console, client)
+        tenant = await sign_in_root(console, client)
         vpc_id, _ = await _vpc_with_subnet(console, tenant, "10.1.0.0/16")
         gateway_id = await _new_gateway(client, "edge <1>")
         assert (await _gateway(console, tenant, gateway_id)).tags == (("Name", "edge <1>"),)
@@ -167,14 +148,14 @@ async def test_an_internet_gateway_created_attached_detached_deleted(
     assert deleted.status_code == 303, deleted.text
     assert gateway_id not in _GATEWAY_ROW.findall(after.text)
     assert second in _GATEWAY_ROW.findall(after.text)
-    remaining = await _compute(console).describe_internet_gateways(tenant, [])
+    remaining = await running_compute(console).describe_internet_gateways(tenant, [])
     assert gateway_id not in {g.gateway_id for g in remaining}
 
 
 async def test_a_route_tables_routes_and_associations(console: ConsoleHarness) -> None:
-    compute = _compute(console)
+    compute = running_compute(console)
     async with console.client() as client:
-        tenant = await _root(console, client)
+        tenant = await sign_in_root(console, client)
         vpc_id, subnet_id = await _vpc_with_subnet(console, tenant, "10.1.0.0/16")
         first = await _new_gateway(client, "first")
         second = await _new_gateway(client, "second")
@@ -320,7 +301,7 @@ async def test_a_route_tables_routes_and_associations(console: ConsoleHarness) -
 
 async def test_a_user_without_ec2_permissions_gets_ec2s_refusal(console: ConsoleHarness) -> None:
     tenant = console.admin_tenant_id
-    compute = _compute(console)
+    compute = running_compute(console)
     default = (await compute.default_network(tenant)).vpc.vpc_id
     [main] = await compute.describe_route_tables(tenant, [])
     await console.user_with_password(tenant, "intern")
@@ -347,7 +328,7 @@ async def test_a_user_without_ec2_permissions_gets_ec2s_refusal(console: Console
         assert answer.status_code == 403 and action in answer.text
     failures = [
         (e.action, e.details.get("status"))
-        for e in await _events(console, tenant)
+        for e in await logged_events(console, tenant)
         if e.outcome is Outcome.FAILURE and e.action.startswith("ec2:")
     ]
     assert failures == [(action, "403") for action in actions]
@@ -356,9 +337,9 @@ async def test_a_user_without_ec2_permissions_gets_ec2s_refusal(console: Console
 
 
 async def test_another_tenants_resources_are_not_found(console: ConsoleHarness) -> None:
-    compute = _compute(console)
+    compute = running_compute(console)
     async with console.client() as owner:
-        tenant = await _root(console, owner)
+        tenant = await sign_in_root(console, owner)
         vpc_id, _ = await _vpc_with_subnet(console, tenant, "10.7.0.0/16")
         gateway_id = await _new_gateway(owner, "payroll-gw")
         token = await csrf(owner, "/route-tables")
@@ -369,7 +350,7 @@ async def test_another_tenants_resources_are_not_found(console: ConsoleHarness) 
     gateways_before = await compute.describe_internet_gateways(tenant, [])
     tables_before = await compute.describe_route_tables(tenant, [])
     async with console.client() as intruder:
-        intruder_tenant = await _root(console, intruder, account="intruder")
+        intruder_tenant = await sign_in_root(console, intruder, account="intruder")
         their_vpc = (await compute.default_network(intruder_tenant)).vpc.vpc_id
         [their_table] = await compute.describe_route_tables(intruder_tenant, [])
         token = await csrf(intruder, "/internet-gateways")
@@ -428,9 +409,9 @@ async def test_another_tenants_resources_are_not_found(console: ConsoleHarness) 
 
 
 async def test_forms_without_the_sessions_token_are_refused(console: ConsoleHarness) -> None:
-    compute = _compute(console)
+    compute = running_compute(console)
     async with console.client() as client:
-        tenant = await _root(console, client)
+        tenant = await sign_in_root(console, client)
         default = (await compute.default_network(tenant)).vpc.vpc_id
         [gateway] = await compute.describe_internet_gateways(tenant, [])
         [table] = await compute.describe_route_tables(tenant, [])
@@ -459,9 +440,9 @@ async def test_forms_without_the_sessions_token_are_refused(console: ConsoleHarn
 
 
 async def test_the_pages_in_french(console: ConsoleHarness) -> None:
-    compute = _compute(console)
+    compute = running_compute(console)
     async with console.client(**{"accept-language": "fr-FR,fr;q=0.9"}) as client:
-        tenant = await _root(console, client)
+        tenant = await sign_in_root(console, client)
         [gateway] = await compute.describe_internet_gateways(tenant, [])
         default = (await compute.default_network(tenant)).vpc.vpc_id
         [table] = await compute.describe_route_tables(tenant, [])
@@ -491,7 +472,7 @@ async def test_a_server_without_ec2_says_so(console: ConsoleHarness) -> None:
     assert running is not None
     running.console.console.ec2 = None
     async with console.client() as client:
-        await _root(console, client)
+        await sign_in_root(console, client)
         paths = ("/internet-gateways", "/route-tables", "/route-tables/rtb-0123456789abcdef0")
         pages = [await client.get(path) for path in paths]
         token = await csrf(client, "/route-tables")
@@ -509,7 +490,7 @@ async def test_a_create_form_sent_twice_makes_one_table(console: ConsoleHarness)
     """The form carries a ClientToken, as the launch form does: a double click, or the browser
     sending the form again, makes one route table."""
     async with console.client() as client:
-        tenant = await _root(console, client)
+        tenant = await sign_in_root(console, client)
         vpc_id, _ = await _vpc_with_subnet(console, tenant, "10.4.0.0/16")
         listing = await client.get(f"/route-tables?vpc_id={vpc_id}")
         token = re.search(r'name="client_token" value="([^"]+)"', listing.text)
@@ -519,7 +500,7 @@ async def test_a_create_form_sent_twice_makes_one_table(console: ConsoleHarness)
         second = await client.post("/route-tables", data=form)
         assert first.status_code == second.status_code == 303
         assert first.headers["location"] == second.headers["location"]
-        tables = await _compute(console).describe_route_tables(tenant, [])
+        tables = await running_compute(console).describe_route_tables(tenant, [])
         assert len([t for t in tables if t.vpc_id == vpc_id]) == 2  # its main table and this one
         # Another render, another token: another table.
         again = await client.get(f"/route-tables?vpc_id={vpc_id}")

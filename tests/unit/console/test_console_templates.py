@@ -8,10 +8,17 @@ from pathlib import Path
 
 import httpx
 
-from andromede.audit.model import AuditEvent, Outcome
+from andromede.audit.model import Outcome
 from andromede.compute.launch_templates import TemplateRef
-from andromede.compute.service import ComputeService
-from support.console import ConsoleHarness, csrf, csrf_of, log_in
+from support.console import (
+    ConsoleHarness,
+    csrf,
+    csrf_of,
+    log_in,
+    logged_events,
+    running_compute,
+    sign_in_root,
+)
 
 _SNAPSHOT_ROW = re.compile(r'<tr class="snapshot" id="snapshot-(snap-[0-9a-f]+)">')
 _TEMPLATE_ROW = re.compile(r'<tr class="launch-template" id="launch-template-(lt-[0-9a-f]+)">')
@@ -21,34 +28,8 @@ _MISSING_SNAPSHOT = "snap-0123456789abcdef0"
 _MISSING_TEMPLATE = "lt-0123456789abcdef0"
 
 
-def _compute(console: ConsoleHarness) -> ComputeService:
-    running = console.application._running
-    assert running is not None and isinstance(running.compute, ComputeService)
-    return running.compute
-
-
-async def _root(console: ConsoleHarness, client: httpx.AsyncClient, account: str = "admin") -> str:
-    """Signs ``client`` in as the account's root; the account's id."""
-    tenant = (
-        console.admin_tenant_id
-        if account == "admin"
-        else (await console.identity.create_tenant(account)).tenant.id
-    )
-    await console.user_with_password(tenant, "root")
-    assert (await log_in(client, account, "root")).status_code == 303
-    return tenant
-
-
-async def _events(console: ConsoleHarness, tenant: str) -> list[AuditEvent]:
-    running = console.application._running
-    assert running is not None
-    await running.audit.flush()
-    listed = await running.audit._store.list_events(tenant, after_id=0, limit=1000)
-    return [event for _, event in listed]
-
-
 async def _volume(console: ConsoleHarness, tenant: str, size_gib: int = 1) -> str:
-    compute = _compute(console)
+    compute = running_compute(console)
     volume = await compute.create_volume(
         tenant, size_gib=size_gib, snapshot_id=None, availability_zone="eu-fr-1a"
     )
@@ -60,7 +41,7 @@ async def _image(console: ConsoleHarness, tmp_path: Path) -> str:
     """A public image, as an operator imports one."""
     disk = tmp_path / "disk.raw"
     disk.write_bytes(b"\0" * 4096)
-    image = await _compute(console).import_image_file(disk, name="debian-12", owner_id=None)
+    image = await running_compute(console).import_image_file(disk, name="debian-12", owner_id=None)
     return image.image_id
 
 
@@ -88,9 +69,9 @@ async def _create_template(
 
 
 async def test_snapshots_taken_listed_restored_and_deleted(console: ConsoleHarness) -> None:
-    compute = _compute(console)
+    compute = running_compute(console)
     async with console.client() as client:
-        tenant = await _root(console, client)
+        tenant = await sign_in_root(console, client)
         volume_id = await _volume(console, tenant, size_gib=2)
         instances = await client.get("/instances")
         assert 'href="/console/snapshots"' in instances.text
@@ -157,7 +138,7 @@ async def test_snapshots_taken_listed_restored_and_deleted(console: ConsoleHarne
 
 async def test_refused_snapshot_calls_show_ec2s_error(console: ConsoleHarness) -> None:
     async with console.client() as client:
-        tenant = await _root(console, client)
+        tenant = await sign_in_root(console, client)
         token = await csrf(client, "/snapshots")
         unknown = await client.post(
             "/snapshots",
@@ -184,7 +165,7 @@ async def test_refused_snapshot_calls_show_ec2s_error(console: ConsoleHarness) -
     assert missing.status_code == 400 and "(InvalidSnapshot.NotFound)" in missing.text
     assert no_zone.status_code == 400 and "(MissingParameter)" in no_zone.text
     assert gone.status_code == 400 and "(InvalidSnapshot.NotFound)" in gone.text
-    assert await _compute(console).describe_snapshots(tenant, []) == []
+    assert await running_compute(console).describe_snapshots(tenant, []) == []
 
 
 # -- launch templates ------------------------------------------------------------------------
@@ -193,10 +174,10 @@ async def test_refused_snapshot_calls_show_ec2s_error(console: ConsoleHarness) -
 async def test_a_launch_templates_versions_and_a_launch_from_it(
     console: ConsoleHarness, tmp_path: Path
 ) -> None:
-    compute = _compute(console)
+    compute = running_compute(console)
     image_id = await _image(console, tmp_path)
     async with console.client() as client:
-        tenant = await _root(console, client)
+        tenant = await sign_in_root(console, client)
         default_group = (await compute.default_network(tenant)).group.group_id
         empty = await client.get("/launch-templates")
         assert empty.status_code == 200 and "No launch templates." in empty.text
@@ -283,10 +264,10 @@ async def test_a_launch_templates_versions_and_a_launch_from_it(
 async def test_refused_template_calls_show_ec2s_error(
     console: ConsoleHarness, tmp_path: Path
 ) -> None:
-    compute = _compute(console)
+    compute = running_compute(console)
     image_id = await _image(console, tmp_path)
     async with console.client() as client:
-        tenant = await _root(console, client)
+        tenant = await sign_in_root(console, client)
         created = await _create_template(client, "web", image_id)
         template_id = created.headers["location"].rsplit("/", 1)[1]
         duplicate = await _create_template(client, "web", image_id, description="kept <i>")
@@ -363,11 +344,11 @@ async def test_a_user_without_ec2_permissions_gets_ec2s_refusal(
         assert answer.status_code == 403 and action in answer.text, answer.text
     failures = [
         (e.action, e.details.get("status"))
-        for e in await _events(console, tenant)
+        for e in await logged_events(console, tenant)
         if e.outcome is Outcome.FAILURE and e.action.startswith("ec2:")
     ]
     assert failures == [(action, "403") for action in actions]
-    compute = _compute(console)
+    compute = running_compute(console)
     assert await compute.describe_snapshots(tenant, []) == []
     assert await compute.describe_launch_templates(tenant, [], []) == []
 
@@ -375,10 +356,10 @@ async def test_a_user_without_ec2_permissions_gets_ec2s_refusal(
 async def test_another_tenants_snapshots_and_templates_are_not_found(
     console: ConsoleHarness, tmp_path: Path
 ) -> None:
-    compute = _compute(console)
+    compute = running_compute(console)
     image_id = await _image(console, tmp_path)
     async with console.client() as owner:
-        tenant = await _root(console, owner)
+        tenant = await sign_in_root(console, owner)
         volume_id = await _volume(console, tenant)
         token = await csrf(owner, "/snapshots")
         await owner.post(
@@ -388,7 +369,7 @@ async def test_another_tenants_snapshots_and_templates_are_not_found(
         created = await _create_template(owner, "payroll-web", image_id)
         template_id = created.headers["location"].rsplit("/", 1)[1]
     async with console.client() as intruder:
-        intruder_tenant = await _root(console, intruder, account="intruder")
+        intruder_tenant = await sign_in_root(console, intruder, account="intruder")
         token = await csrf(intruder, "/snapshots")
         snapshot_answers = [
             await intruder.post(f"/snapshots/{snapshot.snapshot_id}/delete", data={"csrf": token}),
@@ -438,10 +419,10 @@ async def test_another_tenants_snapshots_and_templates_are_not_found(
 async def test_forms_without_the_sessions_token_are_refused(
     console: ConsoleHarness, tmp_path: Path
 ) -> None:
-    compute = _compute(console)
+    compute = running_compute(console)
     image_id = await _image(console, tmp_path)
     async with console.client() as client:
-        tenant = await _root(console, client)
+        tenant = await sign_in_root(console, client)
         volume_id = await _volume(console, tenant)
         template_id = (
             (await _create_template(client, "kept", image_id)).headers["location"].rsplit("/", 1)[1]
@@ -472,7 +453,7 @@ async def test_forms_without_the_sessions_token_are_refused(
 async def test_the_pages_in_french(console: ConsoleHarness, tmp_path: Path) -> None:
     image_id = await _image(console, tmp_path)
     async with console.client(**{"accept-language": "fr-FR,fr;q=0.9"}) as client:
-        await _root(console, client)
+        await sign_in_root(console, client)
         instances = await client.get("/instances")
         snapshots = await client.get("/snapshots")
         templates = await client.get("/launch-templates")
@@ -497,7 +478,7 @@ async def test_a_server_without_ec2_says_so(console: ConsoleHarness) -> None:
     assert running is not None
     running.console.console.ec2 = None
     async with console.client() as client:
-        await _root(console, client)
+        await sign_in_root(console, client)
         paths = ("/snapshots", "/launch-templates", f"/launch-templates/{_MISSING_TEMPLATE}")
         pages = [await client.get(path) for path in paths]
         token = await csrf(client, "/buckets")
