@@ -69,11 +69,14 @@ def viewer(page: Page) -> Handler:
     return handler
 
 
-def action(page: Page, change: Change, *, form: str = "", max_fields: int = 16) -> Handler:
+def action(
+    page: Page, change: Change, *, form: str = "", max_fields: int = 16, confirmed: bool = False
+) -> Handler:
     """A POST of ``page``'s: EC2's call, then a redirect (303); or ``page`` again with EC2's
     refusal and, when the post was the ``form`` of that name, its fields as typed. A form
     past ``max_fields`` fields is not read (a form repeating its security groups needs more
-    than the console's usual 16)."""
+    than the console's usual 16). A ``confirmed`` action (a deletion) is sent only once the
+    form's box is ticked (``confirm=yes``); unticked, the page again (400) and nothing sent."""
 
     async def handler(console: Console, request: Request) -> Response:
         session = await console.session(request)
@@ -82,6 +85,12 @@ def action(page: Page, change: Change, *, form: str = "", max_fields: int = 16) 
         fields = await console.form(request, session, max_fields=max_fields)
         if fields is None:
             return console.refused_form(request, session)
+        if confirmed and fields.get("confirm") != "yes":
+            _ = console.catalogue(request).gettext
+            return await page(
+                console, request, session, error=_("Tick the box to confirm the deletion."),
+                status=400,
+            )  # fmt: skip
         if console.ec2 is None:
             return await page(console, request, session)
         try:

@@ -26,8 +26,6 @@ from starlette.responses import Response
 from andromede.console import wire_routing as routing
 from andromede.console.pages_ec2 import (
     Change,
-    Handler,
-    Page,
     action,
     client_token,
     field,
@@ -51,29 +49,6 @@ _TABLES_URL: Final = f"{CONSOLE_PATH}/route-tables"
 
 def _table_url(route_table_id: str) -> str:
     return f"{_TABLES_URL}/{quote(route_table_id, safe='')}"
-
-
-def _confirmed(page: Page, change: Change) -> Handler:
-    """``action(page, change)`` once the form's box is ticked (``confirm=yes``); unticked, the
-    page again (400) with nothing sent to EC2. The form is read first (Starlette keeps it for
-    ``action``, which checks the session and its token), so that the session is resolved once."""
-    act = action(page, change)
-
-    async def handler(console: Console, request: Request) -> Response:
-        form = await request.form(max_files=0, max_fields=16)
-        if form.get("confirm") == "yes":
-            return await act(console, request)
-        session = await console.session(request)
-        if session is None:
-            return console.to_login()
-        if await console.form(request, session) is None:
-            return console.refused_form(request, session)
-        _ = console.catalogue(request).gettext
-        return await page(
-            console, request, session, error=_("Tick the box to confirm the deletion."), status=400
-        )
-
-    return handler
 
 
 # -- internet gateways -----------------------------------------------------------------------
@@ -300,11 +275,12 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/internet-gateways/{gateway_id}/attach", action(_gateways_page, _attach_gateway), ["POST"]),
     ("/internet-gateways/{gateway_id}/detach", action(_gateways_page, _detach_gateway), ["POST"]),
     ("/internet-gateways/{gateway_id}/delete",
-     _confirmed(_gateways_page, _delete_gateway), ["POST"]),
+     action(_gateways_page, _delete_gateway, confirmed=True), ["POST"]),
     ("/route-tables", viewer(_tables_page), ["GET"]),
     ("/route-tables", action(_tables_page, _create_table, form="create"), ["POST"]),
     ("/route-tables/{route_table_id}", viewer(_table_page), ["GET"]),
-    ("/route-tables/{route_table_id}/delete", _confirmed(_table_page, _delete_table), ["POST"]),
+    ("/route-tables/{route_table_id}/delete",
+     action(_table_page, _delete_table, confirmed=True), ["POST"]),
     ("/route-tables/{route_table_id}/routes/add",
      action(_table_page, _route_change("CreateRoute"), form="route"), ["POST"]),
     ("/route-tables/{route_table_id}/routes/replace",
