@@ -196,6 +196,10 @@ class NicSpec:
     # the launch's AssociatePublicIpAddress): without one, nothing from the host reaches the
     # guest and the guest reaches nothing through its host but the metadata service.
     public_address: bool = True
+    # An Elastic IP associated with the instance when it starts (EC2 keeps the association of
+    # a stopped instance, so each start brings it again); None: none. The host routes it to
+    # the instance as :meth:`HypervisorDriver.set_elastic_ip` does.
+    elastic_ip: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +329,17 @@ class HypervisorDriver(Protocol):
     async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
         """Replace the security-group rules of an instance, at once and atomically; they hold
         across stop/start (a later :meth:`start` brings its own). No-op when nothing runs."""
+        ...
+
+    async def set_elastic_ip(self, instance_id: str, address: str | None) -> None:
+        """Route ``address`` (an Elastic IP, IPv4) to the running instance, replacing the one
+        it had; None takes it away. Setting the address it has already changes nothing. An
+        instance not running on this host raises, as :meth:`reboot` does (with None, what
+        the host still routed for it is removed first). Stopping, killing or releasing the
+        instance takes its address off the host; :meth:`start` brings ``NicSpec.elastic_ip``.
+        An address the host cannot route for it — malformed, in the host's own ranges, held
+        by another of its instances, or an instance without a routed network (user-mode
+        networking) — raises, and changes nothing."""
         ...
 
     async def set_network_peers(

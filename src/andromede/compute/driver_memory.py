@@ -5,7 +5,9 @@ deletes and kills are idempotent, a released instance is ABSENT, a volume opens 
 key it was created with, the console is bytes (the last 64 KiB). An instance with a NIC is
 wired in bridge mode with a host-facing address from 100.65.0.0/16, which is its public
 address unless the NIC asks for none, one without in user mode with its forwards, and the
-firewall of each is kept for the service tests to read.
+firewall of each is kept for the service tests to read, as is the Elastic IP a host routes to
+it (``elastic_ip``: set by the NIC at start and by ``set_elastic_ip``, taken off by a stop, a
+kill or a release, checked as a host checks it; ``network()`` does not show it).
 Images are kept as their checksum, format and size (the bytes are hashed and dropped): a put
 whose bytes do not match is refused, a volume over an image needs the host to hold it, and an
 image that a volume reads cannot be forgotten, as with the QEMU driver's files;
@@ -47,6 +49,8 @@ __all__ = ["MemoryDriver"]
 CONSOLE_TAIL = 64 * 1024
 _FIRST_FORWARD_PORT = 42000
 _PUBLIC_RANGE = ipaddress.IPv4Network("100.65.0.0/16")
+# A QEMU host's own ranges by default (NetworkLayout): never an Elastic IP.
+_HOST_RANGES = (ipaddress.IPv4Network("100.64.0.0/16"), _PUBLIC_RANGE)
 
 
 @dataclass(slots=True)
@@ -71,6 +75,8 @@ class _Instance:
     attached: dict[str, AttachedVolume] = field(default_factory=dict)
     network: InstanceNetwork = field(default_factory=lambda: InstanceNetwork(NetworkMode.USER))
     firewall: InstanceFirewall = field(default_factory=InstanceFirewall)
+    # The Elastic IP the host routes to the instance while it runs.
+    elastic_ip: str | None = None
 
 
 class MemoryDriver:
@@ -218,6 +224,8 @@ class MemoryDriver:
             raise HypervisorFailed(f"instance {spec.instance_id} is already running")
         for volume in (spec.root, *spec.volumes):
             self._open(volume.volume_id, volume.key)
+        if spec.nic is not None and spec.nic.elastic_ip is not None:
+            self._check_elastic_ip(spec.instance_id, spec.nic.elastic_ip)
         forwards = tuple(self._forward(f) for f in spec.forwards)
         instance = current or _Instance(spec, RuntimeState.RUNNING)
         instance.spec = spec
@@ -235,6 +243,7 @@ class MemoryDriver:
                 forwards,
                 host_facing_ip=host_facing,
             )
+        instance.elastic_ip = spec.nic.elastic_ip if spec.nic is not None else None
         instance.attached = {v.volume_id: v for v in spec.volumes}
         instance.console += f"[memory] {spec.instance_id} booted\n".encode()
         if spec.seed.user_data:
@@ -250,6 +259,32 @@ class MemoryDriver:
         instance = self.instances.get(instance_id)
         if instance is not None and instance.state is RuntimeState.RUNNING:
             instance.firewall = firewall
+
+    async def set_elastic_ip(self, instance_id: str, address: str | None) -> None:
+        instance = self.instances.get(instance_id)
+        if address is None and instance is not None:
+            instance.elastic_ip = None
+        instance = self._running(instance_id)
+        if address is None or instance.elastic_ip == address:
+            return
+        if instance.spec.nic is None:
+            raise HypervisorFailed(
+                f"instance {instance_id} has user-mode networking: no Elastic IP is routed to it"
+            )
+        self._check_elastic_ip(instance_id, address)
+        instance.elastic_ip = address
+
+    def _check_elastic_ip(self, instance_id: str, address: str) -> None:
+        """Refuse what a host refuses: not IPv4, one of its own ranges, another's address."""
+        try:
+            parsed = ipaddress.IPv4Address(address)
+        except ValueError:
+            raise HypervisorFailed(f"Elastic IP {address!r} is not an IPv4 address") from None
+        if any(parsed in network for network in _HOST_RANGES):
+            raise HypervisorFailed(f"Elastic IP {address} is in a range of the host's own")
+        for other_id, other in self.instances.items():
+            if other_id != instance_id and other.elastic_ip == address:
+                raise HypervisorFailed(f"Elastic IP {address} is routed to {other_id} already")
 
     async def set_network_peers(
         self,
@@ -279,6 +314,7 @@ class MemoryDriver:
         if instance is not None and instance.state is RuntimeState.RUNNING:
             instance.console += b"[memory] powered off\n"
             instance.state = RuntimeState.SHUT_OFF
+            instance.elastic_ip = None  # a host takes the route away with the guest
 
     async def reboot(self, instance_id: str) -> None:
         self._running(instance_id).console += b"[memory] rebooted\n"
@@ -287,6 +323,7 @@ class MemoryDriver:
         instance = self.instances.get(instance_id)
         if instance is not None:
             instance.state = RuntimeState.SHUT_OFF
+            instance.elastic_ip = None
 
     async def release(self, instance_id: str) -> None:
         # A running instance is killed first: after release nothing of it is left.

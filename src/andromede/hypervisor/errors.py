@@ -6,6 +6,7 @@
     ├── VolumeNotFound         no such volume or snapshot file on this host
     ├── InstanceNotRunning     the call needs a running QEMU and there is none
     ├── InstanceBusy           the call needs a stopped instance (release, start twice)
+    ├── AddressRefused         an Elastic IP the host cannot route to the instance
     ├── ImageRefused           an image's bytes do not match its checksum, format or size cap
     └── ImageInUse             forget_image while a volume on this host reads from the copy
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 from andromede.errors import AndromedeError
 
 __all__ = [
+    "AddressRefused",
     "HypervisorError",
     "ImageInUse",
     "ImageRefused",
@@ -38,6 +40,11 @@ class InstanceNotRunning(HypervisorError):
 
 class InstanceBusy(HypervisorError):
     pass
+
+
+class AddressRefused(HypervisorError):
+    """Not an IPv4 address, one of the host's own ranges, another instance's, or an instance
+    whose network the host does not route (user-mode networking)."""
 
 
 class ImageRefused(HypervisorError):

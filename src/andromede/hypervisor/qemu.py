@@ -66,6 +66,7 @@ from andromede.compute.driver import (
 )
 from andromede.hypervisor.accelerator import probe_accelerator
 from andromede.hypervisor.errors import (
+    AddressRefused,
     HypervisorError,
     ImageInUse,
     InstanceBusy,
@@ -527,6 +528,14 @@ class QemuDriver:
             if not process.alive() or process.network().mode is not NetworkMode.USER:
                 return  # nothing runs: a later start brings its own rules
             await self._refresh_forwards(instance_id, process, firewall)
+
+    async def set_elastic_ip(self, instance_id: str, address: str | None) -> None:
+        async with self._lock(instance_id):
+            if not self._process(instance_id).alive():
+                raise InstanceNotRunning(f"instance {instance_id} is not running on {self._host}")
+            if address is not None:
+                # The tenant networks' routing of Elastic IPs comes with the next change.
+                raise AddressRefused(f"host {self._host} does not route Elastic IPs yet")
 
     async def _refresh_forwards(
         self, instance_id: str, process: QemuProcess, firewall: InstanceFirewall

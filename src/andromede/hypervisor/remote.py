@@ -237,6 +237,9 @@ class RemoteDriver:
     async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
         await self._call("set_firewall", instance_id, firewall)
 
+    async def set_elastic_ip(self, instance_id: str, address: str | None) -> None:
+        await self._call("set_elastic_ip", instance_id, address)
+
     async def set_network_peers(
         self,
         network_id: str,

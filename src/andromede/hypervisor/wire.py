@@ -85,6 +85,7 @@ CALLS: dict[str, Call] = {
     "forget_image": Call((("image_id", str),)),
     "start": Call((("spec", InstanceSpec),), InstanceNetwork),
     "set_firewall": Call((("instance_id", str), ("firewall", InstanceFirewall))),
+    "set_elastic_ip": Call((("instance_id", str), ("address", str | None))),
     "set_network_peers": Call(
         (("network_id", str), ("peers", tuple[NetworkPeer, ...])),
         keywords=(("network", NetworkSpec | None),),

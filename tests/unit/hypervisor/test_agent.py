@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import stat
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -186,6 +187,39 @@ async def test_two_workers_share_one_host(agent: tuple[Path, MemoryDriver]) -> N
     finally:
         await first.close()
         await second.close()
+
+
+async def test_an_elastic_ip_is_set_and_taken_through_the_agent(
+    agent: tuple[Path, MemoryDriver],
+) -> None:
+    socket_path, driver = agent
+    remote = _remote(socket_path)
+    try:
+        spec = _spec()
+        with pytest.raises(AgentCallFailed, match="not running"):
+            await remote.set_elastic_ip(spec.instance_id, "192.0.2.10")
+        await remote.create_volume(VolumeSpec("vol-root", 8, KEY))
+        await remote.create_volume(VolumeSpec("vol-data", 1, KEY[::-1]))
+        assert spec.nic is not None
+        started = await remote.start(replace(spec, nic=replace(spec.nic, elastic_ip="192.0.2.10")))
+        assert driver.instances[spec.instance_id].elastic_ip == "192.0.2.10"
+        await remote.set_elastic_ip(spec.instance_id, "192.0.2.11")
+        await remote.set_elastic_ip(spec.instance_id, "192.0.2.11")  # what it has: no change
+        assert driver.instances[spec.instance_id].elastic_ip == "192.0.2.11"
+        with pytest.raises(AgentCallFailed, match="not an IPv4 address"):
+            await remote.set_elastic_ip(spec.instance_id, "2001:db8::1")
+        await remote.set_elastic_ip(spec.instance_id, None)
+        assert driver.instances[spec.instance_id].elastic_ip is None
+        # The instance's network as reported is not the Elastic IP's business.
+        assert await remote.network(spec.instance_id) == started
+        call = CALLS["set_elastic_ip"]
+        for address in ("192.0.2.12", None):
+            decoded = [decode(kind, encode(value)) for (_, kind), value in zip(
+                call.parameters, (spec.instance_id, address), strict=True
+            )]  # fmt: skip
+            assert decoded == [spec.instance_id, address]
+    finally:
+        await remote.close()
 
 
 async def test_a_failure_on_the_host_comes_back_with_its_message(
