@@ -1531,3 +1531,70 @@ async def test_a_metadata_change_and_its_replication_task_commit_together(
     stale = dataclasses.replace(old, segments=())
     assert not await store.replace_version_headers(stale, tagged, replication=target)
     assert await queue.pending() == 3
+
+
+async def test_a_replicas_change_goes_back_and_settles_the_replica_alone(
+    store: MetadataStore,
+) -> None:
+    """Decision 0127: a change of a version's ACL writes its task in its own transaction as
+    tags and locks do; a change made on a replica (the target a replica modification) leaves
+    it REPLICA-PENDING, not PENDING, and settling its task touches the replica alone: REPLICA
+    when made, REPLICA-FAILED when not, the version it came from keeping its status. A
+    source's copy completing meanwhile leaves the replica's pending change showing."""
+    await store.create_bucket(bucket())
+    await store.create_bucket(dataclasses.replace(bucket("b2"), region="de"))
+    for name in ("b1", "b2"):
+        await store.set_bucket_versioning(name, VersioningStatus.ENABLED)
+    queue = replication_queue_of(store)
+    lease, later = timedelta(minutes=5), max(T0, datetime.now(UTC)) + timedelta(1)
+    # b2's version, copied into b1 (the replica there).
+    original = await store.put_object_version(
+        record("k", bucket="b2"), replication=ReplicationTarget("b1", "forth", "de")
+    )
+    vid = original.version_id
+    assert vid is not None
+    replica = record("k", blob="blob-replica")
+    await store.put_object_version(dataclasses.replace(replica, version_id=vid))
+    (copy,) = await queue.claim(later, lease=lease, limit=10)
+    await queue.complete(copy)
+    assert (await queue.status("b2", "k", vid), await queue.status("b1", "k", vid)) == (
+        "COMPLETED",
+        "REPLICA",
+    )
+    back = ReplicationTarget("b2", "back", "eu", replica_modification=True)
+    acl = AccessControlList.private("o-t1")
+    changed = await store.set_version_acl("b1", "k", vid, acl, replication=back)
+    assert isinstance(changed, ObjectRecord) and changed.acl == acl
+    assert await queue.status("b1", "k", vid) == "REPLICA-PENDING"
+    # The source's own change, copied meanwhile, leaves the replica's change showing.
+    tagged = await store.get_object_version("b2", "k", vid)
+    assert isinstance(tagged, ObjectRecord)
+    forth = ReplicationTarget("b1", "forth", "de")
+    assert await store.replace_version_headers(tagged, tagged, replication=forth)
+    sync_back, sync_forth = await queue.claim(later, lease=lease, limit=10)
+    assert (sync_back.source_bucket, sync_back.destination_bucket) == ("b1", "b2")
+    assert (sync_back.destination_region, sync_back.rule_id) == ("de", "back")
+    await queue.complete(sync_forth)
+    assert await queue.status("b1", "k", vid) == "REPLICA-PENDING"
+    await queue.complete(sync_back)
+    assert (await queue.status("b2", "k", vid), await queue.status("b1", "k", vid)) == (
+        "COMPLETED",
+        "REPLICA",
+    )
+    # Another change of the replica (its lock) that cannot be brought back: REPLICA-FAILED,
+    # the version it came from untouched.
+    locked = await store.update_version_lock(
+        "b1", "k", vid, LockChange.hold(True), T0, replication=back
+    )
+    assert isinstance(locked, ObjectRecord)
+    (failing,) = await queue.claim(later, lease=lease, limit=10)
+    await queue.fail(failing, "the version the replica came from is gone")
+    assert (await queue.status("b2", "k", vid), await queue.status("b1", "k", vid)) == (
+        "COMPLETED",
+        "REPLICA-FAILED",
+    )
+    # A change of a delete marker's "ACL" lands nowhere and queues nothing.
+    marker = await store.put_delete_marker("b1", "k", owner_id="o-t1", now=T0 + timedelta(2))
+    assert marker.version_id is not None
+    await store.set_version_acl("b1", "k", marker.version_id, acl, replication=back)
+    assert await queue.pending() == 0

@@ -18,6 +18,11 @@ Versions under a KMS key (SSE-KMS, DSSE-KMS) are selected only by a rule whose
 ``SourceSelectionCriteria`` enables ``SseKmsEncryptedObjects``, and their replicas are sealed
 under the rule's ``ReplicaKmsKeyID`` (decision 0112, increment 3): as on S3, a version the
 customer put under a key of theirs is never copied under the platform's keys instead.
+
+A replica's own metadata changes (tags, ACL, retention, legal hold) go back to the version it
+came from when the replica's bucket has a rule with ``ReplicaModifications`` Enabled that
+selects it (decision 0127, S3's "replica modification sync"): the rule's destination, which in
+a two-way setup is the bucket the replica came from, holds that version under the same id.
 """
 
 from __future__ import annotations
@@ -53,12 +58,42 @@ _BUCKET_ARN_PREFIX: Final = "arn:aws:s3:::"
 
 
 class ReplicationStatus:
-    """The values of ``x-amz-replication-status`` (S3's words)."""
+    """The values of ``x-amz-replication-status`` (S3's words), and the two a replica holds
+    while a change made on it is brought back to its source (decision 0127): stored apart
+    from a source's PENDING and FAILED, so that the version stays known as a replica (never
+    copied again, its changes going back only under ``ReplicaModifications``), and shown as
+    S3 shows them: PENDING while the change travels, FAILED if it could not be made, REPLICA
+    again once made."""
 
     PENDING: Final = "PENDING"
     COMPLETED: Final = "COMPLETED"
     FAILED: Final = "FAILED"
     REPLICA: Final = "REPLICA"
+    REPLICA_SYNC_PENDING: Final = "REPLICA-PENDING"
+    REPLICA_SYNC_FAILED: Final = "REPLICA-FAILED"
+
+    @staticmethod
+    def is_replica(stored: str | None) -> bool:
+        """Whether a version whose stored status is ``stored`` is a replica."""
+        return stored in _REPLICA_STATUSES
+
+    @staticmethod
+    def shown(stored: str) -> str:
+        """The ``x-amz-replication-status`` a stored status is answered as."""
+        return _SHOWN.get(stored, stored)
+
+
+_REPLICA_STATUSES: Final = frozenset(
+    {
+        ReplicationStatus.REPLICA,
+        ReplicationStatus.REPLICA_SYNC_PENDING,
+        ReplicationStatus.REPLICA_SYNC_FAILED,
+    }
+)
+_SHOWN: Final = {
+    ReplicationStatus.REPLICA_SYNC_PENDING: ReplicationStatus.PENDING,
+    ReplicationStatus.REPLICA_SYNC_FAILED: ReplicationStatus.FAILED,
+}
 
 
 def bucket_from_arn(arn: str) -> str | None:
@@ -89,8 +124,9 @@ class ReplicationRule:
     delete_marker_replication: bool | None = None
     storage_class: str | None = None
     # ``SourceSelectionCriteria``: whether versions under a KMS key are selected
-    # (``SseKmsEncryptedObjects``; None: not given, and they are not) and whether replica
-    # modifications are (``ReplicaModifications``: only Disabled is taken here).
+    # (``SseKmsEncryptedObjects``; None: not given, and they are not) and whether changes
+    # made on the bucket's replicas go back to their source (``ReplicaModifications``,
+    # decision 0127; None: not given, and they do not).
     sse_kms_objects: bool | None = None
     replica_modifications: bool | None = None
     # ``Destination/EncryptionConfiguration/ReplicaKmsKeyID``: the key ARN or alias ARN the
@@ -186,6 +222,16 @@ class ReplicationTarget:
     rule_id: str
     source_region: str
     delete_marker: bool = False
+    # A change made on a replica, going back to the version it came from (decision 0127):
+    # the replica is REPLICA-PENDING meanwhile, not PENDING (it stays a replica).
+    replica_modification: bool = False
+
+    @property
+    def queued_status(self) -> str:
+        """The status the version takes when its task is queued."""
+        if self.replica_modification:
+            return ReplicationStatus.REPLICA_SYNC_PENDING
+        return ReplicationStatus.PENDING
 
 
 class ReplicaKeys(Protocol):
@@ -306,6 +352,20 @@ class ReplicationConfiguration:
         if rule is None or not rule.existing_objects:
             return None
         return ReplicationTarget(rule.destination_bucket, rule.rule_id, source_region)
+
+    def modification_target_for(
+        self, key: str, tags: Iterable[tuple[str, str]], source_region: str
+    ) -> ReplicationTarget | None:
+        """Where a change made on a replica of ``key`` carrying ``tags`` (after the change)
+        goes (decision 0127): the destination of the rule that would take such a version if
+        it were written here, when that rule has ``ReplicaModifications`` Enabled. Only the
+        rule's filter counts, not ``SseKmsEncryptedObjects``: no byte is read or sealed."""
+        rule = self.rule_for(key, tags)
+        if rule is None or not rule.replica_modifications:
+            return None
+        return ReplicationTarget(
+            rule.destination_bucket, rule.rule_id, source_region, replica_modification=True
+        )
 
     @property
     def replicates_existing_objects(self) -> bool:

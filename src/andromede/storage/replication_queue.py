@@ -11,6 +11,13 @@ bucket. It is written with the source version's status PENDING, and lives until 
 - ``complete``: the task goes, the source version is COMPLETED and the replica REPLICA;
 - ``retry``: the task is due again at ``not_before`` (the worker's backoff);
 - ``fail``: the task goes and the source version is FAILED.
+
+A task whose source version is a replica (decision 0127: a change made on it, going back to
+the version it came from) settles the replica alone: REPLICA again when complete,
+REPLICA-FAILED (shown FAILED) when failed; the version it came from keeps its status. The
+queue tells the two kinds apart by the source's stored status, in the settling transaction,
+so a task needs no column of its own for it. A source's copy completing leaves a replica whose
+own change is still on its way (REPLICA-PENDING) as it is.
 """
 
 from __future__ import annotations
@@ -85,16 +92,19 @@ class ReplicationQueue(Protocol):
         this claim."""
 
     async def complete(self, task: ReplicationTask) -> None:
-        """The copy is made: the task goes, the source COMPLETED, the replica REPLICA."""
+        """The copy is made: the task goes, the source COMPLETED, the replica REPLICA (a
+        replica's change brought back: the replica REPLICA, decision 0127)."""
 
     async def retry(self, task: ReplicationTask, not_before: datetime, error: str) -> None:
         """The copy failed this time: due again at ``not_before``."""
 
     async def fail(self, task: ReplicationTask, error: str) -> None:
-        """The copy failed for good: the task goes, the source version FAILED."""
+        """The copy failed for good: the task goes, the source version FAILED (a replica's
+        change: REPLICA-FAILED, decision 0127)."""
 
     async def status(self, bucket: str, key: str, version_id: str) -> str | None:
-        """The version's ``x-amz-replication-status``, None when it has none."""
+        """The version's stored status (``ReplicationStatus.shown`` gives its
+        ``x-amz-replication-status``), None when it has none."""
 
     async def pending(self) -> int:
         """How many tasks are queued (what a metric or a test watches)."""
@@ -112,13 +122,16 @@ class MemoryReplicationQueue:
         for task in tasks:
             self.add(task, now)
 
-    def add(self, task: ReplicationTask, now: datetime) -> None:
+    def add(
+        self, task: ReplicationTask, now: datetime, status: str = ReplicationStatus.PENDING
+    ) -> None:
         """Queue ``task`` with no await: the memory store calls it in the step that commits
-        the version, as the SQL store inserts the row in the version's transaction."""
+        the version, as the SQL store inserts the row in the version's transaction.
+        ``status``: the source version's meanwhile (``ReplicationTarget.queued_status``)."""
         stored = dataclasses.replace(task, task_id=self._next_id, attempts=0)
         self._tasks[self._next_id] = (stored, now, None)
         self._next_id += 1
-        self._statuses[(task.source_bucket, task.key, task.version_id)] = ReplicationStatus.PENDING
+        self._statuses[(task.source_bucket, task.key, task.version_id)] = status
 
     async def claim(
         self,
@@ -147,13 +160,17 @@ class MemoryReplicationQueue:
     async def complete(self, task: ReplicationTask) -> None:
         if self._tasks.pop(task.task_id, None) is None:
             return
-        self._statuses[(task.source_bucket, task.key, task.version_id)] = (
-            ReplicationStatus.COMPLETED
-        )
-        if not task.delete_marker:
-            self._statuses[(task.destination_bucket, task.key, task.version_id)] = (
-                ReplicationStatus.REPLICA
-            )
+        source = (task.source_bucket, task.key, task.version_id)
+        if ReplicationStatus.is_replica(self._statuses.get(source)):
+            self._statuses[source] = ReplicationStatus.REPLICA
+            return
+        self._statuses[source] = ReplicationStatus.COMPLETED
+        replica = (task.destination_bucket, task.key, task.version_id)
+        if (
+            not task.delete_marker
+            and self._statuses.get(replica) != ReplicationStatus.REPLICA_SYNC_PENDING
+        ):
+            self._statuses[replica] = ReplicationStatus.REPLICA
 
     async def retry(self, task: ReplicationTask, not_before: datetime, error: str) -> None:
         held = self._tasks.get(task.task_id)
@@ -167,7 +184,12 @@ class MemoryReplicationQueue:
     async def fail(self, task: ReplicationTask, error: str) -> None:
         if self._tasks.pop(task.task_id, None) is None:
             return
-        self._statuses[(task.source_bucket, task.key, task.version_id)] = ReplicationStatus.FAILED
+        source = (task.source_bucket, task.key, task.version_id)
+        self._statuses[source] = (
+            ReplicationStatus.REPLICA_SYNC_FAILED
+            if ReplicationStatus.is_replica(self._statuses.get(source))
+            else ReplicationStatus.FAILED
+        )
 
     async def status(self, bucket: str, key: str, version_id: str) -> str | None:
         return self.status_now(bucket, key, version_id)

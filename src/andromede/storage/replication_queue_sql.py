@@ -6,6 +6,8 @@ and leases them in the same transaction: on PostgreSQL two gateways claiming at 
 disjoint tasks and neither waits; SQLite runs one write transaction at a time, so its one
 claimer needs no lock. Settling a task (complete, retry, fail) acts only while the task is
 still there, so a task settled by another claimer after its lease ran out is not settled twice.
+Settling reads the source version's status in its transaction: a replica's change brought
+back to its source (decision 0127) settles the replica alone.
 """
 
 from __future__ import annotations
@@ -51,6 +53,18 @@ def _set_status(conn: Connection, bucket: str, key: str, version_id: str, status
     _SET_STATUS(conn, {"bucket": bucket, "key": key, "version_id": version_id, "status": status})
 
 
+_STATUS = sa.select(_S.c.status).where(
+    _S.c.bucket == sa.bindparam("bucket"),
+    _S.c.key == sa.bindparam("key"),
+    _S.c.version_id == sa.bindparam("version_id"),
+)
+
+
+def _status_in(conn: Connection, bucket: str, key: str, version_id: str) -> str | None:
+    found = conn.scalar(_STATUS, {"bucket": bucket, "key": key, "version_id": version_id})
+    return None if found is None else str(found)
+
+
 def _task_row(t: ReplicationTask, now: datetime) -> dict[str, object]:
     return {
         "source_bucket": t.source_bucket,
@@ -84,11 +98,12 @@ def queue_in_transaction(
 ) -> None:
     """Queue the copy of a version (or delete marker) in the transaction that commits it, so
     that no crash can leave the version committed without its task (decision 0112, increment
-    2); the version is PENDING from the moment it exists."""
+    2); the version is PENDING from the moment it exists (a replica whose change goes back
+    to its source: REPLICA-PENDING, decision 0127)."""
     region = conn.scalar(_DESTINATION_REGION, {"name": target.destination_bucket})
     task = ReplicationTask.of_version(target, source_bucket, key, version_id, region)
     conn.execute(_T.insert(), [_task_row(task, now)])
-    _set_status(conn, source_bucket, key, version_id, ReplicationStatus.PENDING)
+    _set_status(conn, source_bucket, key, version_id, target.queued_status)
 
 
 class SqlReplicationQueue:
@@ -148,17 +163,17 @@ class SqlReplicationQueue:
         def work(conn: Connection) -> None:
             if conn.execute(_T.delete().where(_T.c.id == task.task_id)).rowcount == 0:
                 return
-            _set_status(
-                conn, task.source_bucket, task.key, task.version_id, ReplicationStatus.COMPLETED
-            )
-            if not task.delete_marker:
-                _set_status(
-                    conn,
-                    task.destination_bucket,
-                    task.key,
-                    task.version_id,
-                    ReplicationStatus.REPLICA,
-                )
+            source = (task.source_bucket, task.key, task.version_id)
+            if ReplicationStatus.is_replica(_status_in(conn, *source)):
+                _set_status(conn, *source, ReplicationStatus.REPLICA)
+                return
+            _set_status(conn, *source, ReplicationStatus.COMPLETED)
+            replica = (task.destination_bucket, task.key, task.version_id)
+            if (
+                not task.delete_marker
+                and _status_in(conn, *replica) != ReplicationStatus.REPLICA_SYNC_PENDING
+            ):
+                _set_status(conn, *replica, ReplicationStatus.REPLICA)
 
         await self._db.write(work)
 
@@ -175,9 +190,10 @@ class SqlReplicationQueue:
         def work(conn: Connection) -> None:
             if conn.execute(_T.delete().where(_T.c.id == task.task_id)).rowcount == 0:
                 return
-            _set_status(
-                conn, task.source_bucket, task.key, task.version_id, ReplicationStatus.FAILED
-            )
+            source = (task.source_bucket, task.key, task.version_id)
+            replica = ReplicationStatus.is_replica(_status_in(conn, *source))
+            failed = ReplicationStatus.REPLICA_SYNC_FAILED if replica else ReplicationStatus.FAILED
+            _set_status(conn, *source, failed)
 
         await self._db.write(work)
 

@@ -261,11 +261,18 @@ class MetadataStore(Protocol):
         and took ``record``'s headers. False for a delete marker or no such version."""
 
     async def set_version_acl(
-        self, bucket: str, key: str, version_id: str, acl: AccessControlList | None
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        acl: AccessControlList | None,
+        *,
+        replication: ReplicationTarget | None = None,
     ) -> ObjectRecord | DeleteMarker | None:
         """Replace the ACL of version ``version_id`` ("null": the null version), current or
         not; the version as it now is (a delete marker, which has no ACL, left as it is), None
-        if the key has no such version."""
+        if the key has no such version. ``replication``: the change's task (and its status)
+        written in the same transaction when it lands on a version (decision 0127)."""
 
     async def list_object_versions(
         self,

@@ -453,7 +453,7 @@ class MemoryMetadataStore:
         destination = self._buckets.get(target.destination_bucket)
         region = None if destination is None else destination.bucket.region
         task = ReplicationTask.of_version(target, bucket, key, version_id, region)
-        self.replication_queue.add(task, now)
+        self.replication_queue.add(task, now, target.queued_status)
 
     async def get_object_version(
         self, bucket: str, key: str, version_id: str
@@ -539,7 +539,13 @@ class MemoryMetadataStore:
         return True
 
     async def set_version_acl(
-        self, bucket: str, key: str, version_id: str, acl: AccessControlList | None
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        acl: AccessControlList | None,
+        *,
+        replication: ReplicationTarget | None = None,
     ) -> ObjectRecord | DeleteMarker | None:
         state = self._buckets.get(bucket)
         if state is None:
@@ -547,12 +553,15 @@ class MemoryMetadataStore:
         encoded = key.encode()
         current = state.objects.get(encoded)
         if current is not None and (current.version_id or NULL_VERSION_ID) == version_id:
-            return await self.set_object_acl(bucket, key, acl)
+            changed = await self.set_object_acl(bucket, key, acl)
+            self._queue_sync(replication, bucket, key, version_id)
+            return changed
         kept = _find(state, encoded, version_id)
         if kept is None:
             return None
         if isinstance(kept.version, ObjectRecord):
             kept.version = dataclasses.replace(kept.version, acl=acl)
+            self._queue_sync(replication, bucket, key, version_id)
         return kept.version
 
     async def update_version_lock(

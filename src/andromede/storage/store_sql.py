@@ -1244,12 +1244,23 @@ class SqlMetadataStore:
         return await self._db.write(work)
 
     async def set_version_acl(
-        self, bucket: str, key: str, version_id: str, acl: AccessControlList | None
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        acl: AccessControlList | None,
+        *,
+        replication: ReplicationTarget | None = None,
     ) -> ObjectRecord | DeleteMarker | None:
         text = None if acl is None else acl.to_json()
-        return await self._db.write(
-            lambda conn: _versions.set_acl(conn, bucket, key, version_id, text)
-        )
+
+        def work(conn: Connection) -> ObjectRecord | DeleteMarker | None:
+            changed = _versions.set_acl(conn, bucket, key, version_id, text)
+            if isinstance(changed, ObjectRecord):
+                _queue_sync(conn, replication, bucket, key, version_id)
+            return changed
+
+        return await self._db.write(work)
 
     async def update_version_lock(
         self,
