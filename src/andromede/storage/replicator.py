@@ -18,10 +18,16 @@ the versions queued for it.
   ``retry_base * 2**(attempts - 1)`` seconds when the copy could not be made (a store away);
   FAILED after ``max_attempts``, or at once when the destination refuses replicas (gone, or
   its versioning no longer Enabled) or the source version is gone.
-- A change of a replicated version's tags (Put/DeleteObjectTagging) or lock (retention, legal
-  hold) is queued like its copy, in the change's transaction (increment 6); the worker finds
-  the replica there and brings its tags and lock to the source's
-  (``ObjectService.sync_replica``) without copying a byte.
+- A change of a replicated version's tags (Put/DeleteObjectTagging), ACL or lock (retention,
+  legal hold) is queued like its copy, in the change's transaction (increment 6); the worker
+  finds the replica there and brings its tags, lock and (within one tenant) ACL to the
+  source's (``ObjectService.sync_replica``) without copying a byte.
+- The same change made on a replica, in a bucket whose rule selecting it has
+  ``ReplicaModifications`` Enabled, is queued towards that rule's destination — the bucket the
+  replica came from, in a two-way setup — and brought to the version there with the same id
+  the same way (decision 0127); the task's source being a replica (its status), the version
+  gone is FAILED, never copied back. What replication writes is never queued again, on
+  either side: no loop.
 - ``backfill_once`` (increment 7): a configuration with an ``ExistingObjectReplication`` rule
   starts a pass over the bucket's versions, a bucket document saying where it stands; each
   step looks at ``batch`` versions and queues those such a rule takes and that have no status.
@@ -53,6 +59,7 @@ from andromede.storage.replication import (
     ReplicaKeys,
     ReplicationConfiguration,
     ReplicationGrants,
+    ReplicationStatus,
 )
 from andromede.storage.replication_queue import ReplicationQueue, ReplicationTask
 from andromede.storage.service import ObjectService
@@ -196,12 +203,18 @@ class Replicator:
             )
             return
         source = await self._objects.get_version(task.source_bucket, task.key, task.version_id)
-        # There already: the task is a change of the version's tags or lock (or a copy made
-        # twice), brought to the replica without copying a byte (increment 6).
+        same_tenant = destination.tenant_id == source_bucket.tenant_id
+        # There already: the task is a change of the version's tags, ACL or lock (or a copy
+        # made twice), brought to the replica without copying a byte (increment 6).
         replica = await self._objects.replica_of(task.destination_bucket, task.key, task.version_id)
         if replica is not None:
-            await self._objects.sync_replica(source, replica)
+            acl_into = destination if same_tenant else None
+            await self._objects.sync_replica(source, replica, acl_into=acl_into)
             return
+        if ReplicationStatus.is_replica(source.replication_status):
+            # A replica's change going back (decision 0127) to a version gone since: no byte
+            # is ever copied back, the replica's bucket is not its source.
+            raise ReplicaRefused("the version the replica came from is not in the bucket")
         # The rule's replica key, as the source's configuration says now: only a version under
         # a KMS key is sealed under it (None: the rule is gone or names none; such a version
         # then fails, never copied under other keys).
@@ -209,7 +222,7 @@ class Replicator:
             None if rule is None or source.kms_key_arn is None else rule.replica_kms_key_id
         )
         await self._objects.replicate_version(
-            source, task.destination_bucket, self._replica_keys, replica_key
+            source, task.destination_bucket, self._replica_keys, replica_key, with_acl=same_tenant
         )
 
     async def _check_grant(

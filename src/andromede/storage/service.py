@@ -171,6 +171,24 @@ def _replication_target(bucket: Bucket, record: ObjectRecord) -> ReplicationTarg
     )
 
 
+def replica_acl(source: ObjectRecord, replica_bucket: Bucket) -> bool:
+    """Whether ``source``'s ACL may be given to its replica (or, decision 0127, a replica's to
+    the version it came from) in ``replica_bucket``, both buckets being one tenant's (another
+    tenant's copy answers to its owner's grants, as S3's with the owner override): only where
+    ACLs are enabled (with ``BucketOwnerEnforced`` S3 ignores them), and never a public ACL
+    into a bucket whose Block Public Access refuses public ACLs (PutObjectAcl would be
+    refused there)."""
+    if not replica_bucket.acls_enabled:
+        return False
+    block = replica_bucket.public_access_block
+    return not (
+        block is not None
+        and block.block_public_acls
+        and source.acl is not None
+        and source.acl.is_public
+    )
+
+
 # The modes whose data keys are under a customer's KMS key.
 _KMS_MODES = frozenset({EncryptionMode.SSE_KMS, EncryptionMode.SSE_KMS_DSSE})
 
@@ -507,16 +525,24 @@ class ObjectService:
     async def _metadata_target(
         self, bucket: str, before: ObjectRecord, after: ObjectRecord
     ) -> ReplicationTarget | None:
-        """Where a change of a version's tags or lock goes (decision 0112, increment 6): to
-        its replica, when the version was queued for copying (PENDING) or copied (COMPLETED)
-        and a rule of the bucket's configuration still selects it as it will be (``after``:
-        its new tags). A replica's own changes go nowhere (it is REPLICA), so two buckets
-        replicating to each other make no loop; a version never replicated is not copied
-        because its tags changed, as on S3. Reads the bucket only for such a version."""
-        if before.replication_status not in (
-            ReplicationStatus.PENDING,
-            ReplicationStatus.COMPLETED,
-        ):
+        """Where a change of a version's tags, ACL or lock made by a client goes (decision
+        0112, increment 6): to its replica, when the version was queued for copying
+        (PENDING) or copied (COMPLETED) and a rule of the bucket's configuration still
+        selects it as it will be (``after``: its new tags). A replica's own change goes back
+        to the version it came from only when a rule of its bucket with
+        ``ReplicaModifications`` Enabled selects it (decision 0127), and nowhere otherwise;
+        a change made *by* replication is never queued (its callers pass no target), so two
+        buckets replicating to each other make no loop. A version never replicated is not
+        copied because its tags changed, as on S3. Reads the bucket only for such a
+        version."""
+        status = before.replication_status
+        if ReplicationStatus.is_replica(status):
+            found = await self.get_bucket(bucket)
+            config = found.replication
+            if config is None or found.versioning is not VersioningStatus.ENABLED:
+                return None
+            return config.modification_target_for(after.key, after.headers.tags, found.region)
+        if status not in (ReplicationStatus.PENDING, ReplicationStatus.COMPLETED):
             return None
         return _replication_target(await self.get_bucket(bucket), after)
 
@@ -528,17 +554,31 @@ class ObjectService:
             raise ReplicaRefused("a delete marker holds that version id", present=True)
         return None if found is None else await self._open_record(found)
 
-    async def sync_replica(self, source: ObjectRecord, replica: ObjectRecord) -> None:
-        """Bring a replica's tags and lock to its source's (decision 0112, increment 6), as S3
-        replicates metadata changes. A COMPLIANCE retention on the replica is never
-        shortened (its owner's guarantee outlives the source's change); its GOVERNANCE one
-        follows the source's, as the source's owner may shorten theirs only with
-        ``s3:BypassGovernanceRetention``, which was checked there."""
+    async def sync_replica(
+        self, source: ObjectRecord, replica: ObjectRecord, *, acl_into: Bucket | None = None
+    ) -> None:
+        """Bring a replica's tags, lock and ACL to its source's (decision 0112, increment 6),
+        as S3 replicates metadata changes; the same call brings a replica's own change back
+        to the version it came from (decision 0127: ``source`` the replica, ``replica`` that
+        version). Nothing written here is queued again. A COMPLIANCE retention on the
+        replica is never shortened (its owner's guarantee outlives the source's change); its
+        GOVERNANCE one follows the source's, as the source's owner may shorten theirs only
+        with ``s3:BypassGovernanceRetention``, which was checked there. ``acl_into``: the
+        replica's bucket when the ACL follows too (both buckets one tenant's, see
+        :func:`replica_acl`)."""
         if replica.version_id is None:
             return
         if replica.headers.tags != source.headers.tags:
             await self.set_object_tags(
-                replica.bucket, replica.key, source.headers.tags, version_id=replica.version_id
+                replica.bucket,
+                replica.key,
+                source.headers.tags,
+                version_id=replica.version_id,
+                replicated=True,
+            )
+        if acl_into is not None and replica.acl != source.acl and replica_acl(source, acl_into):
+            await self._store.set_version_acl(
+                replica.bucket, replica.key, replica.version_id, source.acl
             )
         wanted = source.lock or ObjectLock()
         held = replica.lock or ObjectLock()
@@ -643,11 +683,20 @@ class ObjectService:
         acl: AccessControlList | None,
         *,
         version_id: str | None = None,
+        read: ObjectRecord | None = None,
     ) -> ObjectRecord:
         """NoSuchBucket, NoSuchKey. ``version_id`` (a versioned bucket): that version's ACL,
-        current or not (NoSuchVersion; DeleteMarkerFound: a marker has none)."""
+        current or not (NoSuchVersion; DeleteMarkerFound: a marker has none). ``read``: the
+        version as the caller read it, whose replication status says whether the change
+        goes to its replica, or back to its source (decision 0127); such a change is made
+        on that version, by its id, with its task in the same transaction."""
+        target = None if read is None else await self._metadata_target(bucket, read, read)
+        if target is not None and read is not None and read.version_id is not None:
+            version_id = read.version_id
         if version_id is not None:
-            found = await self._store.set_version_acl(bucket, key, version_id, acl)
+            found = await self._store.set_version_acl(
+                bucket, key, version_id, acl, replication=target
+            )
             if isinstance(found, DeleteMarker):
                 raise DeleteMarkerFound(found)
             if found is None:
@@ -667,13 +716,15 @@ class ObjectService:
         tags: tuple[tuple[str, str], ...],
         *,
         version_id: str | None = None,
+        replicated: bool = False,
     ) -> ObjectRecord:
         """Replace the object's tag set (empty: remove it), resealed with its headers; the
         object's bytes, ETag and Last-Modified stay as they are, as on S3. NoSuchBucket,
         NoSuchKey. A write of the key that lands between the read and the update wins, and the
         tags go to the object it wrote (tried again: tags never land on a replaced record).
         ``version_id`` (a versioned bucket): that version's tags, current or not, with
-        :meth:`get_version`'s errors."""
+        :meth:`get_version`'s errors. ``replicated``: the change is replication's own (a
+        replica synced, or a replica's change brought back), never queued again."""
         for _ in range(_TAGGING_ATTEMPTS):
             if version_id is not None:
                 record = await self.get_version(bucket, key, version_id)
@@ -685,7 +736,7 @@ class ObjectService:
                 sealed = await self._sealed.reseal_headers(sealed, bucket, key, headers)
             changed = record.rebuilt(headers, None, None, record.format_version)
             stored = stored_form(dataclasses.replace(changed, sealed_headers=sealed))
-            target = await self._metadata_target(bucket, record, changed)
+            target = None if replicated else await self._metadata_target(bucket, record, changed)
             if version_id is not None:
                 if await self._store.replace_version_headers(record, stored, replication=target):
                     return changed
@@ -965,6 +1016,8 @@ class ObjectService:
         destination: str,
         replica_keys: ReplicaKeys | None = None,
         replica_kms_key: str | None = None,
+        *,
+        with_acl: bool = False,
     ) -> ObjectRecord:
         """Write ``source`` (a version of a bucket with a replication configuration) into the
         bucket ``destination`` as its replica (decision 0112): the same version id, headers,
@@ -974,8 +1027,11 @@ class ObjectService:
         ``replica_keys`` (as S3 does: a replica keeps its source's kind of encryption, and the
         destination's default encryption is not used). ReplicaRefused (``present``: it is
         there already; or a version under a KMS key without a replica key to seal it under),
-        NoSuchBucket, RegionNotServed, KmsKeyUnusable; the blob written is removed on refusal."""
+        NoSuchBucket, RegionNotServed, KmsKeyUnusable; the blob written is removed on refusal.
+        ``with_acl``: both buckets are one tenant's, and the source's ACL goes with it where
+        :func:`replica_acl` allows (decision 0127)."""
         target = await self.get_bucket(destination)
+        acl = source.acl if with_acl and replica_acl(source, target) else None
         encryption: ObjectEncryption | None = None
         if source.encryption in _KMS_MODES:
             if replica_keys is None or replica_kms_key is None:
@@ -1013,6 +1069,7 @@ class ObjectService:
                 sealed_headers=keys.seal(destination, source.key, source.headers),
                 lock=source.lock,
                 version_id=source.version_id,
+                acl=acl,
             )
         finally:
             keys.forget()

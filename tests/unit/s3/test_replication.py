@@ -330,9 +330,15 @@ async def test_v1_rules_and_a_rule_without_id_get_one(world: World) -> None:
          400, "MalformedXML", b""),
         (document(kms_rule("arn:aws:kms:eu-paris-1:111122223333:key/k")),
          400, "InvalidRequest", b"destination bucket's owner"),
-        (document(with_criteria(v2_rule(), "<ReplicaModifications><Status>Enabled</Status>"
+        # Replica modification sync (decision 0127): V2 rules only, Enabled or Disabled.
+        (document(with_criteria(v2_rule(), "<ReplicaModifications><Status>On</Status>"
                                            "</ReplicaModifications>")),
-         501, "NotImplemented", b"replica modifications"),
+         400, "MalformedXML", b""),
+        (document(with_criteria(
+            "<Rule><ID>v1</ID><Prefix>a/</Prefix><Status>Enabled</Status><Destination>"
+            "<Bucket>arn:aws:s3:::backup</Bucket></Destination></Rule>",
+            "<ReplicaModifications><Status>Enabled</Status></ReplicaModifications>")),
+         400, "InvalidRequest", b"ReplicaModifications cannot be used"),
         (document(with_criteria(
             "<Rule><ID>v1</ID><Prefix>a/</Prefix><Status>Enabled</Status><Destination>"
             "<Bucket>arn:aws:s3:::backup</Bucket></Destination></Rule>",
@@ -453,7 +459,7 @@ async def replicate(world: World) -> None:
 
 async def head(c: Client, bucket: str, key: str, version: str | None = None) -> Reply:
     query = "" if version is None else f"?versionId={version}"
-    region = BERLIN if bucket == "backup" else PARIS
+    region = BERLIN if bucket in ("backup", "vault") else PARIS
     return await c.request("HEAD", f"/{bucket}/{key}{query}", region=region)
 
 
@@ -1259,3 +1265,334 @@ async def test_existing_object_replication_is_a_v2_element(world: World) -> None
     assert len(await world.objects.replication_backfills(None, 10)) == 1
     assert (await c.request("DELETE", "/source?replication", region=PARIS)).status == 204
     assert await world.objects.replication_backfills(None, 10) == []
+
+
+# -- decision 0127: replica modification sync --------------------------------------------------
+
+EVERYTHING = "<Filter><Prefix></Prefix></Filter>"
+
+
+def modifications(rule: str, status: str = "Enabled") -> str:
+    """``rule`` with ``ReplicaModifications`` at ``status``."""
+    return with_criteria(
+        rule, f"<ReplicaModifications><Status>{status}</Status></ReplicaModifications>"
+    )
+
+
+async def two_way(
+    c: Client,
+    back: str = "Enabled",
+    *,
+    there: tuple[str, str] = ("source", PARIS),
+    here: tuple[str, str] = ("backup", BERLIN),
+    back_filter: str = EVERYTHING,
+) -> None:
+    """``there`` replicates to ``here`` and ``here`` back to ``there``, both rules over every
+    key with ``ReplicaModifications`` Enabled on the first and ``back`` on the second."""
+    for (name, region), (destination, _), status, filter_xml in (
+        (there, here, "Enabled", EVERYTHING),
+        (here, there, back, back_filter),
+    ):
+        config = document(modifications(v2_rule(destination, filter_xml=filter_xml), status))
+        reply = await c.request("PUT", f"/{name}?replication", config, md5(config), region=region)
+        assert reply.status == 200, reply.body
+
+
+def _tag_set(key: str, value: str) -> bytes:
+    return (
+        f"<Tagging><TagSet><Tag><Key>{key}</Key><Value>{value}</Value></Tag></TagSet></Tagging>"
+    ).encode()
+
+
+async def _retag(c: Client, bucket: str, key: str, version: str, tagging: bytes) -> None:
+    region = BERLIN if bucket in ("backup", "vault") else PARIS
+    path = f"/{bucket}/{key}?tagging&versionId={version}"
+    assert (await c.request("PUT", path, tagging, md5(tagging), region=region)).status == 200
+
+
+async def test_replica_modifications_are_put_and_shown_back(world: World) -> None:
+    c = world.client
+    for status in ("Enabled", "Disabled"):
+        body = document(modifications(v2_rule(), status))
+        assert (await put(c, body)).status == 200
+        shown = (await get(c)).body
+        assert (
+            b"<SourceSelectionCriteria><ReplicaModifications><Status>"
+            + status.encode()
+            + b"</Status></ReplicaModifications></SourceSelectionCriteria>"
+        ) in shown
+    config = ReplicationConfiguration.from_text(
+        parse_replication(document(modifications(v2_rule(filter_xml=EVERYTHING))), 3).to_text()
+    )
+    target = config.modification_target_for("docs/a", (), PARIS)
+    assert target is not None and target.replica_modification
+    assert target.queued_status == "REPLICA-PENDING"
+    assert config.target_for("docs/a", (), PARIS) == dataclasses.replace(
+        target, replica_modification=False
+    )
+
+
+async def test_a_change_made_on_a_replica_goes_back_to_its_source_once(world: World) -> None:
+    """Two-way replication with ``ReplicaModifications`` Enabled: a tag change on the replica
+    reaches the version it came from, without a byte copied and without coming back; the
+    replica shows PENDING while it travels, then REPLICA; the source stays COMPLETED. A tag
+    change on the source reaches the replica and is not sent back either."""
+    c = world.client
+    await two_way(c)
+    written = await c.request("PUT", "/source/docs/a", b"payload", region=PARIS)
+    version = written.headers["x-amz-version-id"]
+    await replicate(world)
+    assert await _status(c, "backup", "docs/a", version) == "REPLICA"
+    blobs = (set(world.berlin.blob_ids()), await world.objects.stored_bytes_by_tenant_and_region())
+
+    await _retag(c, "backup", "docs/a", version, _tag_set("from", "berlin"))
+    assert await _status(c, "backup", "docs/a", version) == "PENDING"
+    assert await world.queue.status("backup", "docs/a", version) == "REPLICA-PENDING"
+    assert await _status(c, "source", "docs/a", version) == "COMPLETED"
+    assert await world.queue.pending() == 1
+    # One task, one round: what it applies on the source queues nothing to send back.
+    assert await world.replicator.run_once() == 1
+    assert await world.queue.pending() == 0
+    assert b"<Key>from</Key><Value>berlin</Value>" in await _tags_of(c, "source", "docs/a", version)
+    assert await _status(c, "backup", "docs/a", version) == "REPLICA"
+    assert await _status(c, "source", "docs/a", version) == "COMPLETED"
+    assert await world.replicator.run_once() == 0
+    assert (
+        set(world.berlin.blob_ids()),
+        await world.objects.stored_bytes_by_tenant_and_region(),
+    ) == blobs
+    for bucket, region in (("source", PARIS), ("backup", BERLIN)):
+        listed = await c.request("GET", f"/{bucket}?versions", region=region)
+        assert listed.body.count(b"<Version>") == 1, bucket
+
+    # The other way: a change on the source reaches the replica, and stops there.
+    await _retag(c, "source", "docs/a", version, _tag_set("from", "paris"))
+    assert await world.queue.pending() == 1
+    assert await world.replicator.run_once() == 1
+    assert await world.queue.pending() == 0
+    assert b"<Value>paris</Value>" in await _tags_of(c, "backup", "docs/a", version)
+    assert await world.replicator.run_once() == 0
+    assert await _status(c, "backup", "docs/a", version) == "REPLICA"
+    assert await _status(c, "source", "docs/a", version) == "COMPLETED"
+    # Removing the replica's tags (DeleteObjectTagging of the current version) goes back too.
+    assert (await c.request("DELETE", "/backup/docs/a?tagging", region=BERLIN)).status == 204
+    await replicate(world)
+    assert b"<Tag>" not in await _tags_of(c, "source", "docs/a", version)
+
+
+@pytest.mark.parametrize("case", ["disabled", "not given", "filter not matching"])
+async def test_a_replicas_change_stays_there_unless_its_rule_says_so(
+    world: World, case: str
+) -> None:
+    c = world.client
+    if case == "not given":
+        assert (await put(c, document(v2_rule(filter_xml=EVERYTHING)))).status == 200
+        back = document(v2_rule("source", filter_xml=EVERYTHING))
+        reply = await c.request("PUT", "/backup?replication", back, md5(back), region=BERLIN)
+        assert reply.status == 200
+    else:
+        other = "<Filter><Prefix>other/</Prefix></Filter>"
+        await two_way(
+            c,
+            "Disabled" if case == "disabled" else "Enabled",
+            back_filter=other if case == "filter not matching" else EVERYTHING,
+        )
+    written = await c.request("PUT", "/source/docs/a", b"payload", region=PARIS)
+    version = written.headers["x-amz-version-id"]
+    await replicate(world)
+    await _retag(c, "backup", "docs/a", version, _tag_set("from", "berlin"))
+    assert await world.queue.pending() == 0
+    assert await _status(c, "backup", "docs/a", version) == "REPLICA"
+    assert b"<Tag>" not in await _tags_of(c, "source", "docs/a", version)
+    assert b"<Value>berlin</Value>" in await _tags_of(c, "backup", "docs/a", version)
+
+
+async def test_a_replicas_change_whose_source_is_gone_fails(world: World) -> None:
+    """The version the replica came from deleted for good: the change is FAILED on the
+    replica, and nothing is copied back (the replica's bucket is not its source)."""
+    c = world.client
+    await two_way(c)
+    written = await c.request("PUT", "/source/docs/a", b"payload", region=PARIS)
+    version = written.headers["x-amz-version-id"]
+    await replicate(world)
+    gone = await c.request("DELETE", f"/source/docs/a?versionId={version}", region=PARIS)
+    assert gone.status == 204
+    await _retag(c, "backup", "docs/a", version, _tag_set("from", "berlin"))
+    await replicate(world)
+    assert await _status(c, "backup", "docs/a", version) == "FAILED"
+    assert await world.queue.status("backup", "docs/a", version) == "REPLICA-FAILED"
+    assert b"<Version>" not in (await c.request("GET", "/source?versions", region=PARIS)).body
+    # Still a replica: never copied by its own bucket's rule, and a later change that finds
+    # its source again would go back.
+    assert await world.queue.pending() == 0
+
+
+async def test_lock_changes_made_on_a_replica_go_back(world: World) -> None:
+    c = world.client
+    locked = {"x-amz-bucket-object-lock-enabled": "true"}
+    for name, region, body in (("ledger", PARIS, None), ("vault", BERLIN, location(BERLIN))):
+        reply = await c.request("PUT", f"/{name}", body, locked, region=region)
+        assert reply.status == 200
+    await two_way(c, there=("ledger", PARIS), here=("vault", BERLIN))
+    written = await c.request("PUT", "/ledger/k", b"entry", region=PARIS)
+    version = written.headers["x-amz-version-id"]
+    await replicate(world)
+    # Retention and legal hold set on the replica reach the source.
+    retention, hold = _retention("GOVERNANCE", 3), b"<LegalHold><Status>ON</Status></LegalHold>"
+    for sub, body in (("retention", retention), ("legal-hold", hold)):
+        path = f"/vault/k?{sub}&versionId={version}"
+        assert (await c.request("PUT", path, body, md5(body), region=BERLIN)).status == 200
+    assert await _status(c, "vault", "k", version) == "PENDING"
+    await replicate(world)
+    assert await _lock_fields(c, "ledger", "k", version) == await _lock_fields(
+        c, "vault", "k", version
+    )
+    assert (await _lock_fields(c, "ledger", "k", version))[1] == "ON"
+    assert await _status(c, "vault", "k", version) == "REPLICA"
+    assert await world.queue.pending() == 0
+    # A COMPLIANCE retention the source's owner set further out (while the source did not
+    # replicate, so the replica kept its own) is never shortened by a change made on the
+    # replica.
+    assert (await c.request("DELETE", "/ledger?replication", region=PARIS)).status == 204
+    further = _retention("COMPLIANCE", 30)
+    ledger_path = f"/ledger/k?retention&versionId={version}"
+    assert (await c.request("PUT", ledger_path, further, md5(further), region=PARIS)).status == 200
+    assert await world.queue.pending() == 0
+    nearer = _retention("COMPLIANCE", 10)
+    vault_path = f"/vault/k?retention&versionId={version}"
+    bypass = {**md5(nearer), "x-amz-bypass-governance-retention": "true"}
+    assert (await c.request("PUT", vault_path, nearer, bypass, region=BERLIN)).status == 200
+    await replicate(world)
+    kept = await _lock_fields(c, "ledger", "k", version)
+    assert kept[0] == f"COMPLIANCE {(datetime.now(UTC) + timedelta(days=30)):%Y-%m-%d}"
+    assert (await _lock_fields(c, "vault", "k", version))[0].startswith("COMPLIANCE")
+    assert await _status(c, "vault", "k", version) == "REPLICA"
+
+
+OBJECT_WRITER = (
+    b"<OwnershipControls><Rule><ObjectOwnership>ObjectWriter</ObjectOwnership></Rule>"
+    b"</OwnershipControls>"
+)
+
+
+async def _acl_of(c: Client, bucket: str, key: str, version: str) -> bytes:
+    region = BERLIN if bucket == "backup" else PARIS
+    reply = await c.request("GET", f"/{bucket}/{key}?acl&versionId={version}", region=region)
+    assert reply.status == 200
+    return reply.body
+
+
+async def _set_acl(c: Client, bucket: str, key: str, version: str | None, canned: str) -> None:
+    region = BERLIN if bucket == "backup" else PARIS
+    query = "?acl" if version is None else f"?acl&versionId={version}"
+    reply = await c.request(
+        "PUT", f"/{bucket}/{key}{query}", None, {"x-amz-acl": canned}, region=region
+    )
+    assert reply.status == 200, reply.body
+
+
+async def test_acl_changes_go_both_ways_within_a_tenant(world: World) -> None:
+    """S3 replicates object ACLs (with the copy and their changes, and back from a replica
+    under ``ReplicaModifications``) where both buckets take ACLs; a bucket enforcing the
+    owner's ownership, or blocking public ACLs, keeps its own."""
+    c = world.client
+    for bucket, region in (("source", PARIS), ("backup", BERLIN)):
+        path = f"/{bucket}?ownershipControls"
+        reply = await c.request("PUT", path, OBJECT_WRITER, md5(OBJECT_WRITER), region=region)
+        assert reply.status == 200
+        # New buckets block public ACLs, as on AWS: these take them.
+        reply = await c.request("DELETE", f"/{bucket}?publicAccessBlock", region=region)
+        assert reply.status == 204
+    await two_way(c)
+    written = await c.request(
+        "PUT", "/source/docs/a", b"payload", {"x-amz-acl": "authenticated-read"}, region=PARIS
+    )
+    version = written.headers["x-amz-version-id"]
+    await replicate(world)
+    assert b"AuthenticatedUsers" in await _acl_of(c, "backup", "docs/a", version)
+    # A change of the source's ACL (the current version, no versionId) reaches the replica.
+    await _set_acl(c, "source", "docs/a", None, "public-read")
+    assert await _status(c, "source", "docs/a", version) == "PENDING"
+    await replicate(world)
+    assert b"AllUsers" in await _acl_of(c, "backup", "docs/a", version)
+    # A change of the replica's goes back, and not again.
+    await _set_acl(c, "backup", "docs/a", version, "private")
+    assert await _status(c, "backup", "docs/a", version) == "PENDING"
+    await replicate(world)
+    assert b"<Grant>" in (shown := await _acl_of(c, "source", "docs/a", version))
+    assert b"AllUsers" not in shown and b"AuthenticatedUsers" not in shown
+    assert await world.queue.pending() == 0
+    # The replica's bucket now blocks public ACLs: a public one stays out of it.
+    block = (
+        b"<PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls>"
+        b"</PublicAccessBlockConfiguration>"
+    )
+    reply = await c.request("PUT", "/backup?publicAccessBlock", block, md5(block), region=BERLIN)
+    assert reply.status == 200
+    await _set_acl(c, "source", "docs/a", version, "public-read")
+    await replicate(world)
+    assert b"AllUsers" not in await _acl_of(c, "backup", "docs/a", version)
+    assert await _status(c, "source", "docs/a", version) == "COMPLETED"
+
+
+async def test_a_sync_back_into_another_tenant_is_authorised_as_the_forward_copy(
+    world: World,
+) -> None:
+    """Another tenant holds the replicas and sends its changes back under its own rule: its
+    role, which the source's bucket policy must grant, as for any copy into another tenant's
+    bucket (decision 0112, increment 4); the arrival is in the source tenant's trail; the
+    grant taken back, the next change fails and nothing lands. ACLs do not cross tenants."""
+    c = world.client
+    other = await backup_tenant(world)
+    role = await replication_role(world)
+    policy = replicate_into("their-copy", role, REPLICATE).encode()
+    assert (await other.request("PUT", "/their-copy?policy", policy, region=BERLIN)).status == 204
+    forth = modifications(v2_rule("their-copy", filter_xml=EVERYTHING))
+    assert (await put(c, with_role(role, forth))).status == 200
+    theirs = await world.identity.create_role(other.tenant_id, "replication", TRUSTS_S3)
+    await world.identity.put_role_policy(
+        other.tenant_id,
+        "replication",
+        "replicate",
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": REPLICATE, "Resource": "*"}],
+            }
+        ),
+    )
+    back = with_role(theirs.arn, modifications(v2_rule("source", filter_xml=EVERYTHING)))
+    path = "/their-copy?replication"
+    refused = await other.request("PUT", path, back, md5(back), region=BERLIN)
+    assert (refused.status, refused.error_code()) == (400, "InvalidRequest")
+    grant = replicate_into("source", theirs.arn, REPLICATE).encode()
+    assert (await c.request("PUT", "/source?policy", grant, region=PARIS)).status == 204
+    assert (await other.request("PUT", path, back, md5(back), region=BERLIN)).status == 200
+
+    written = await c.request("PUT", "/source/ledger", b"entries", region=PARIS)
+    version = written.headers["x-amz-version-id"]
+    await replicate(world)
+    tagging = _tag_set("audited", "yes")
+    tag_path = f"/their-copy/ledger?tagging&versionId={version}"
+    reply = await other.request("PUT", tag_path, tagging, md5(tagging), region=BERLIN)
+    assert reply.status == 200
+    await replicate(world)
+    assert b"<Value>yes</Value>" in await _tags_of(c, "source", "ledger", version)
+    arrivals = [e for e in await events(c) if e.action == "s3:ReplicateObject"]
+    assert [(e.principal, e.resource) for e in arrivals] == [
+        (
+            f"arn:aws:sts::{other.tenant_id}:assumed-role/replication/s3-replication",
+            "arn:aws:s3:::source/ledger",
+        )
+    ]
+    assert await world.queue.pending() == 0
+
+    # The source's owner takes the grant back: the next change fails, nothing lands.
+    assert (await c.request("DELETE", "/source?policy", region=PARIS)).status == 204
+    again = _tag_set("audited", "twice")
+    reply = await other.request("PUT", tag_path, again, md5(again), region=BERLIN)
+    assert reply.status == 200
+    await replicate(world)
+    replica = await other.request("HEAD", f"/their-copy/ledger?versionId={version}", region=BERLIN)
+    assert replica.headers["x-amz-replication-status"] == "FAILED"
+    assert b"<Value>yes</Value>" in await _tags_of(c, "source", "ledger", version)

@@ -337,7 +337,9 @@ async def put_object_acl(ctx: S3Context, svc: S3Services) -> Response:
     _require_acl_input(ctx, body)
     version_id = named_version_id(ctx, bucket)
     try:
-        await svc.objects.set_object_acl(ctx.bucket, ctx.key, acl, version_id=version_id)
+        await svc.objects.set_object_acl(
+            ctx.bucket, ctx.key, acl, version_id=version_id, read=record
+        )
     except storage_errors.DeleteMarkerFound as found:
         raise delete_marker_not_allowed(ctx, found.marker) from None
     return Response()

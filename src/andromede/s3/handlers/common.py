@@ -28,7 +28,7 @@ from andromede.storage.model import (
     ObjectOwnership,
     ObjectRecord,
 )
-from andromede.storage.replication import ReplicationGrants
+from andromede.storage.replication import ReplicationGrants, ReplicationStatus
 from andromede.storage.replicator import Replicator
 from andromede.storage.service import ObjectService
 
@@ -329,6 +329,9 @@ def object_owner_id(ctx: S3Context, bucket: Bucket) -> str:
 
 def write_replication_status(response: Response, record: ObjectRecord) -> None:
     """``x-amz-replication-status`` of a version, if it has one: read with the version's
-    record (decision 0112), so a GET or HEAD makes no read for it."""
+    record (decision 0112), so a GET or HEAD makes no read for it. A replica whose own change
+    is on its way back to its source shows PENDING, then REPLICA (or FAILED), as on S3
+    (decision 0127)."""
     if record.replication_status is not None:
-        response.header("x-amz-replication-status", record.replication_status)
+        shown = ReplicationStatus.shown(record.replication_status)
+        response.header("x-amz-replication-status", shown)

@@ -27,8 +27,12 @@ bucket's default key; AWS checks only at the copy).
 ``ExistingObjectReplication`` (V2 rules only, as on S3; increment 7): with it Enabled, the
 versions the bucket held before are copied too, by the worker's pass over them.
 
+``SourceSelectionCriteria/ReplicaModifications`` (V2 rules only, as on S3; decision 0127): with
+it Enabled, tag, ACL, retention and legal-hold changes made on the bucket's replicas that the
+rule selects go back to the rule's destination, the bucket they came from in a two-way setup.
+
 Elements this server would not honour are refused with ``NotImplemented``, never kept silently:
-``ReplicaModifications`` Enabled, Replication Time Control and metrics,
+Replication Time Control and metrics,
 ``AccessControlTranslation``, ``Account``, and a storage class other than ``STANDARD`` (the one
 class here).
 """
@@ -367,8 +371,9 @@ def _parse_rule(element: Element) -> ReplicationRule:
 
 def _source_selection(element: Element, *, v2: bool) -> tuple[bool | None, bool | None]:
     """``SourceSelectionCriteria``: whether versions under a KMS key are selected
-    (``SseKmsEncryptedObjects``) and replica modifications (``ReplicaModifications``, V2 only,
-    and only Disabled here); None for what is not given."""
+    (``SseKmsEncryptedObjects``) and whether changes made on the bucket's replicas go back to
+    their source (``ReplicaModifications``, V2 only, decision 0127); None for what is not
+    given."""
     criteria = only_child(element, "SourceSelectionCriteria")
     if criteria is None:
         return None, None
@@ -382,8 +387,6 @@ def _source_selection(element: Element, *, v2: bool) -> tuple[bool | None, bool 
             "ReplicaModifications cannot be used for this version of Cross Region Replication "
             "configuration schema. Please refer to S3 Developer Guide for more information.",
         )
-    if modifications:
-        raise S3Error("NotImplemented", "Replication of replica modifications is not implemented")
     return sse_kms, modifications
 
 
