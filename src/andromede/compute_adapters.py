@@ -437,5 +437,15 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         max_subnets_per_vpc=settings.max_subnets_per_vpc,
         max_route_tables_per_vpc=settings.max_route_tables_per_vpc,
         max_routes_per_route_table=settings.max_routes_per_route_table,
-        reserved_cidrs=(settings.hypervisor_transit_cidr, settings.hypervisor_public_cidr),
+        reserved_cidrs=tuple(
+            block
+            for block in (
+                settings.hypervisor_transit_cidr,
+                settings.hypervisor_public_cidr,
+                settings.elastic_ip_cidr,
+            )
+            if block
+        ),
+        elastic_ip_cidr=settings.elastic_ip_cidr,
+        max_elastic_ips=settings.max_elastic_ips_per_tenant,
     )

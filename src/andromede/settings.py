@@ -964,6 +964,21 @@ class Settings(BaseSettings):
         description="Most routes one route table may hold besides its local route (EC2's "
         "quota: 50).",
     )
+    elastic_ip_cidr: str = Field(
+        default="100.66.0.0/24",
+        description=(
+            "The Region's Elastic IP addresses (AllocateAddress takes them from it): a block the"
+            " operator's network routes to the hypervisors, or that hosts announce on"
+            " hypervisor_elastic_ip_uplink. The default is a host-only range for a single"
+            " machine. Empty: no Elastic IPs."
+        ),
+    )
+    max_elastic_ips_per_tenant: int = Field(
+        default=5,
+        ge=0,
+        le=100000,
+        description="Most Elastic IP addresses one tenant may hold (EC2's quota: 5).",
+    )
     instance_stop_timeout: float = Field(
         default=60.0,
         gt=0,
@@ -1235,6 +1250,15 @@ class Settings(BaseSettings):
             raise ValueError("hypervisor_transit_cidr must hold at least two /30 links")
         if transit.overlaps(public):
             raise ValueError("hypervisor_transit_cidr and hypervisor_public_cidr overlap")
+        if self.elastic_ip_cidr:
+            try:
+                elastic = ipaddress.IPv4Network(self.elastic_ip_cidr)
+            except ValueError as exc:
+                raise ValueError(f"elastic_ip_cidr: {exc}") from None
+            if elastic.overlaps(transit) or elastic.overlaps(public):
+                raise ValueError(
+                    "elastic_ip_cidr overlaps hypervisor_transit_cidr or hypervisor_public_cidr"
+                )
         if self.hypervisor_underlay_address:
             try:
                 ipaddress.IPv4Address(self.hypervisor_underlay_address)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import Duplicate
 from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion, version_key
 from andromede.compute.model import (
@@ -406,3 +407,39 @@ async def test_change_replaces_other_records_at_their_revisions_or_nothing(
         table.route_table_id
     ]
     assert await store.list(InternetGateway, OTHER) == []
+
+
+async def test_an_elastic_ip_is_held_by_one_tenant_and_associated_with_its_instance(
+    store: ComputeStore,
+) -> None:
+    """What allocation relies on (decision 0125): an address of the pool is unique across
+    tenants, whichever gateway writes it, and free again once released; an association is
+    written on the address and its instance at once, at both revisions."""
+    held = ElasticAddress("eipalloc-0123456789abcdef0", TENANT, "100.66.0.1", "eu-fr-1")
+    await store.insert(held)
+    taken = ElasticAddress("eipalloc-0123456789abcdef1", OTHER, "100.66.0.1", "eu-fr-1")
+    with pytest.raises(Duplicate) as raised:
+        await store.insert(taken)
+    assert raised.value.kind == "address"
+    assert await store.list(ElasticAddress, OTHER) == []
+    running = instance(1)
+    await store.insert(running)
+    associated = replace(
+        held,
+        association_id="eipassoc-0123456789abcdef0",
+        instance_id=running.instance_id,
+        private_ip="10.0.0.4",
+    )
+    reference = associated.reference
+    assert reference is not None
+    assert await store.change(replace(running, elastic_ip=reference), replace=[associated])
+    read = await store.get(Instance, running.instance_id)
+    assert read is not None and read.elastic_ip == reference and read.has_public_address
+    [listed] = await store.list(ElasticAddress, TENANT)
+    assert (listed.instance_id, listed.revision) == (running.instance_id, 1)
+    # A stale address: nothing written, the instance included.
+    assert not await store.change(replace(read, elastic_ip=None), replace=[held])
+    assert (await store.get(Instance, running.instance_id)) == read
+    assert await store.change(listed, delete=[(ElasticAddress, listed.allocation_id)])
+    await store.insert(taken)  # released: the address may go to another tenant
+    assert [a.tenant_id for a in await store.list(ElasticAddress, None)] == [OTHER]

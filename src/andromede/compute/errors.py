@@ -13,6 +13,7 @@
     ├── Duplicate                    a name already taken (key pair, security group)
     ├── IdempotentParameterMismatch  a client token reused with other parameters
     ├── IncorrectInstanceState       the lifecycle refuses the event
+    ├── InstanceNotReady             an instance still pending (EC2 says ``InvalidInstanceID``)
     ├── IncorrectState               a volume or snapshot in the wrong state for the call
     │   └── KeyUnusable              its KMS key is disabled, pending deletion or deleted
     ├── IncorrectModificationState   a volume whose last modification has not completed
@@ -25,6 +26,8 @@
     ├── InstanceLimitExceeded        the tenant's quota is reached
     ├── ResourceLimitExceeded        too many launch templates, or versions of one
     ├── NetworkLimitExceeded         too many VPCs, subnets, internet gateways, tables, routes
+    ├── AddressLimitExceeded         the tenant's Elastic IP quota is reached
+    ├── InsufficientAddressCapacity  every address of the region's pool is held
     ├── AlreadyAssociated            a gateway attached, a subnet associated already
     ├── GatewayNotAttached           detaching a gateway from a VPC it is not attached to
     ├── RouteExists                  a route to that destination in the table already
@@ -42,6 +45,7 @@ from __future__ import annotations
 from andromede.errors import AndromedeError
 
 __all__ = [
+    "AddressLimitExceeded",
     "AlreadyAssociated",
     "CannotDelete",
     "CidrConflict",
@@ -58,6 +62,8 @@ __all__ = [
     "IncorrectModificationState",
     "IncorrectState",
     "InstanceLimitExceeded",
+    "InstanceNotReady",
+    "InsufficientAddressCapacity",
     "InsufficientCapacity",
     "InvalidId",
     "InvalidParameterValue",
@@ -146,6 +152,11 @@ class IncorrectInstanceState(ComputeError):
         )
 
 
+class InstanceNotReady(ComputeError):
+    """A call an instance still pending cannot take yet (associating an Elastic IP): EC2's
+    ``InvalidInstanceID``, whose "pending instance" message clients such as Terraform retry."""
+
+
 class IncorrectState(ComputeError):
     pass
 
@@ -190,6 +201,14 @@ class InstanceLimitExceeded(ComputeError):
 
 
 class ResourceLimitExceeded(ComputeError):
+    pass
+
+
+class AddressLimitExceeded(ComputeError):
+    pass
+
+
+class InsufficientAddressCapacity(ComputeError):
     pass
 
 
@@ -300,6 +319,7 @@ _NOUNS = {
     "acl": "networkAcl ID",
 }
 _PAST = {
+    "associate": "given an address",
     "start": "started",
     "stop": "stopped",
     "reboot": "rebooted",

@@ -117,7 +117,12 @@ class RoutingMixin(VpcsMixin):
                 )
             instances = await self.store.list(Instance, tenant_id)
             if any(
-                i.vpc_id == vpc_id and i.associate_public_ip and i.state in _MAPPED
+                i.vpc_id == vpc_id
+                and (
+                    (i.associate_public_ip and i.state in _MAPPED)
+                    # An Elastic IP stays mapped while its instance is stopped (EC2).
+                    or (i.elastic_ip is not None and i.state is not InstanceState.TERMINATED)
+                )
                 for i in instances
             ):
                 raise ResourceInUse(

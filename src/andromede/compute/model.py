@@ -32,6 +32,7 @@ __all__ = [
     "MODIFICATION_TRANSITIONS",
     "TRANSITIONS",
     "Attachment",
+    "ElasticIpRef",
     "Event",
     "Image",
     "ImageState",
@@ -63,7 +64,7 @@ Tags = tuple[tuple[str, str], ...]
 # EC2 resource id prefixes (AWS's long form: prefix + 17 lowercase hex digits).
 ID_PREFIXES: Final = (
     "i", "ami", "vol", "snap", "sg", "key", "r", "import-ami", "vpc", "subnet", "eni", "iip-assoc",
-    "lt", "rtb", "acl", "igw", "rtbassoc",
+    "lt", "rtb", "acl", "igw", "rtbassoc", "eipalloc", "eipassoc",
 )  # fmt: skip
 _ID = re.compile(rf"^({'|'.join(map(re.escape, ID_PREFIXES))})-[0-9a-f]{{8}}(?:[0-9a-f]{{9}})?$")
 MAX_TAGS: Final = 50  # EC2's limit per resource
@@ -247,6 +248,18 @@ class InstanceProfileRef:
 
 
 @dataclass(frozen=True, slots=True)
+class ElasticIpRef:
+    """The Elastic IP address associated with an instance (decision 0125), copied from the
+    address's record in the same transaction that associates it: what DescribeInstances
+    shows as the public address, what the host is told to route to the instance, and what
+    makes an instance without a public address of its own reach beyond its VPC."""
+
+    allocation_id: str
+    association_id: str
+    public_ip: str
+
+
+@dataclass(frozen=True, slots=True)
 class Instance:
     instance_id: str
     tenant_id: str
@@ -303,12 +316,21 @@ class Instance:
     # ``aws:ec2launchtemplate:id`` and ``:version`` tags, which no tenant call changes.
     launch_template_id: str | None = None
     launch_template_version: int | None = None
+    # Its Elastic IP, if one is associated (kept across stop/start, as on EC2; let go when
+    # it is terminated).
+    elastic_ip: ElasticIpRef | None = None
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
     @property
     def resource_id(self) -> str:
         return self.instance_id
+
+    @property
+    def has_public_address(self) -> bool:
+        """Whether something outside its VPC may reach it, routes permitting: a public address
+        of its own (fixed at launch) or an Elastic IP."""
+        return self.associate_public_ip or self.elastic_ip is not None
 
     @property
     def last_launch_time(self) -> datetime:

@@ -288,7 +288,7 @@ class RoutingView:
             return None
         mine = [t for t in self.tables if t.vpc_id == vpc.vpc_id]
         table = table_of_subnet(instance.subnet_id, mine)
-        return reach(vpc.cidr, table, self.gateways, public_address=instance.associate_public_ip)
+        return reach(vpc.cidr, table, self.gateways, public_address=instance.has_public_address)
 
     def firewall(self, instance: Instance, groups_merged: InstanceFirewall) -> InstanceFirewall:
         """The instance's security groups, merged, confined to what its routes reach."""
@@ -298,7 +298,7 @@ class RoutingView:
     def internet_facing(self, instance: Instance) -> bool:
         """Whether the instance is reached from outside its VPC: a public address and an
         active route beyond the VPC's block."""
-        if not instance.associate_public_ip:
+        if not instance.has_public_address:
             return False
         blocks = self.reach_of(instance)
         if blocks is None or instance.vpc_id is None:

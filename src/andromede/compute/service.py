@@ -42,6 +42,7 @@ from andromede.compute.driver import (
     SnapshotBacking,
     VolumeSpec,
 )
+from andromede.compute.elastic_ips import ElasticIpsMixin
 from andromede.compute.errors import (
     ComputeError,
     Duplicate,
@@ -57,7 +58,6 @@ from andromede.compute.errors import (
     MissingParameter,
     NotFound,
 )
-from andromede.compute.gateways import RoutingMixin
 from andromede.compute.image_library import ImagesMixin
 from andromede.compute.instance_attributes import InstanceAttributesMixin
 from andromede.compute.launch_templates import LaunchTemplatesMixin
@@ -222,7 +222,7 @@ class ComputeService(
     AccessMixin,
     TagsMixin,
     InstanceAttributesMixin,
-    RoutingMixin,
+    ElasticIpsMixin,
     NetworksMixin,
     LaunchTemplatesMixin,
 ):
@@ -736,7 +736,11 @@ class ComputeService(
             raise NotFound("subnet", instance.subnet_id)
         network = await self._network_spec(subnet)
         return NicSpec(
-            network, instance.mac, instance.private_ip, public_address=instance.associate_public_ip
+            network,
+            instance.mac,
+            instance.private_ip,
+            public_address=instance.associate_public_ip,
+            elastic_ip=instance.elastic_ip.public_ip if instance.elastic_ip else None,
         )
 
     async def _apply(
@@ -820,7 +824,8 @@ class ComputeService(
             return  # stays shutting-down; reconcile retries at the next start
         if await self._apply(instance.instance_id, Event.TERMINATED, quiet=True) is not None:
             # Terminated: its address may go to another instance, and rules naming its
-            # groups no longer stand for it.
+            # groups no longer stand for it; its Elastic IP stays the tenant's, unassociated.
+            await self._let_go_of_address(instance.instance_id)
             await self._release_interface(instance)
             await self._push_firewalls(instance.tenant_id, instance.security_group_ids)
             await self._push_peers(instance.subnet_id)
@@ -989,6 +994,7 @@ class ComputeService(
                     await driver.kill(instance_id)
                     await driver.release(instance_id)
         await self.forget_deregistered_images()
+        await self.settle_addresses()
         await self._push_all_peers()
 
     async def _running_on(

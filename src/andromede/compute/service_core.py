@@ -125,6 +125,10 @@ class ComputeLimits:
     max_routes_per_route_table: int = 50
     # The hosts' own ranges (transit links, public addresses): no VPC may overlap them.
     reserved_cidrs: tuple[str, ...] = ()
+    # The region's Elastic IPs (decision 0125): the block its network routes to the hosts
+    # (empty: none to give), and EC2's quota of addresses per account (region).
+    elastic_ip_cidr: str = ""
+    max_elastic_ips: int = 5
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,9 @@
 
 One store for every kind of record (instances, volumes, snapshots, images, key pairs, security
 groups, import tasks, launch templates and their versions, VPCs, subnets, interfaces, internet
-gateways, route tables), addressed by the record's class and id: the records share one shape
-(an id, an owning tenant, a revision, a format version) and the service never needs a join.
+gateways, route tables, Elastic IPs), addressed by the record's class and id: the records share
+one shape (an id, an owning tenant, a revision, a format version) and the service never needs a
+join.
 Implementations: :class:`andromede.compute.store_memory.MemoryComputeStore` (tests) and
 :class:`andromede.compute.store_sql.SqlComputeStore` (SQLite, PostgreSQL), held to one contract
 suite (``tests/contract/test_compute_store.py``).
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
+from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion
 from andromede.compute.model import (
     Image,
@@ -48,6 +50,7 @@ Record = (
     | LaunchTemplateVersion
     | InternetGateway
     | RouteTable
+    | ElasticAddress
 )
 RecordT = TypeVar("RecordT", bound=Record)
 
@@ -66,6 +69,7 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     LaunchTemplateVersion,
     InternetGateway,
     RouteTable,
+    ElasticAddress,
 )
 
 
@@ -73,7 +77,8 @@ class ComputeStore(Protocol):
     async def insert(self, *records: Record) -> None:
         """Add new records, all or none; Duplicate if an id is taken, or — for network
         interfaces — if their (subnet, private address) or their MAC is, or — for launch
-        templates — if the tenant has one of that name (``lt-name``)."""
+        templates — if the tenant has one of that name (``lt-name``), or — for Elastic IPs — if
+        their public address is held (``address``)."""
         ...
 
     async def change(
@@ -88,8 +93,8 @@ class ComputeStore(Protocol):
         others (each of ``replace`` at the revision it was read at): all or nothing. False,
         changing nothing, when ``record``'s revision or one of ``replace``'s moved on;
         Duplicate when an id to insert is taken, or (kind ``address``) an interface's address
-        or MAC, or a subnet's VXLAN id. ``record`` itself may be among those
-        deleted (then only its revision is checked)."""
+        or MAC, a subnet's VXLAN id, or an Elastic IP's address. ``record`` itself may be
+        among those deleted (then only its revision is checked)."""
         ...
 
     async def launch_templates_named(self, tenant_id: str, name: str) -> Sequence[LaunchTemplate]:

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import Duplicate
 from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion
 from andromede.compute.model import Image, Instance, InstanceState, KeyPair
@@ -83,8 +84,14 @@ class MemoryComputeStore:
         return sorted(found, key=lambda version: version.number)
 
     def _check_unique_addresses(self, records: Sequence[Record]) -> None:
-        """What the SQL store's unique constraints check: (subnet, address), MAC, and a
-        subnet's VXLAN id."""
+        """What the SQL store's unique constraints check: (subnet, address), MAC, a subnet's
+        VXLAN id, and an Elastic IP's address."""
+        public = [r.public_ip for r in self._records.values() if isinstance(r, ElasticAddress)]
+        for record in records:
+            if isinstance(record, ElasticAddress):
+                if record.public_ip in public:
+                    raise Duplicate("address", record.public_ip)
+                public.append(record.public_ip)
         vnis = [r.vni for r in self._records.values() if isinstance(r, Subnet)]
         for record in records:
             if isinstance(record, Subnet):

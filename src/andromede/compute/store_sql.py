@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from pydantic import ConfigDict, TypeAdapter
 from sqlalchemy.engine import Connection
 
+from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import Duplicate
 from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion
 from andromede.compute.model import (
@@ -53,6 +54,7 @@ _TABLES: dict[type[Any], sa.Table] = {
     LaunchTemplateVersion: tables.compute_launch_template_versions,
     InternetGateway: tables.compute_internet_gateways,
     RouteTable: tables.compute_route_tables,
+    ElasticAddress: tables.compute_elastic_addresses,
 }
 
 
@@ -91,6 +93,8 @@ def _row(record: Record, revision: int) -> dict[str, Any]:
         row.update(name=record.name)
     elif isinstance(record, LaunchTemplateVersion):
         row.update(template_id=record.template_id, number=record.number)
+    elif isinstance(record, ElasticAddress):
+        row.update(public_ip=record.public_ip)  # unique: one tenant holds an address
     return row
 
 
@@ -148,7 +152,10 @@ class SqlComputeStore:
             named = next((r for r in records if isinstance(r, LaunchTemplate)), None)
             if named is not None:
                 raise Duplicate("lt-name", named.name) from None
-            raise Duplicate("address", "a network address") from None
+            held = next((r for r in records if isinstance(r, ElasticAddress)), None)
+            raise Duplicate(
+                "address", held.public_ip if held is not None else "a network address"
+            ) from None
 
     async def change(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import (
     IncorrectState,
     InvalidParameterValue,
@@ -44,6 +45,7 @@ _KINDS: dict[str, type[Any]] = {
     "lt": LaunchTemplate,
     "igw": InternetGateway,
     "rtb": RouteTable,
+    "eipalloc": ElasticAddress,
 }
 RESOURCE_TYPES = {
     "i": "instance",
@@ -59,6 +61,7 @@ RESOURCE_TYPES = {
     "lt": "launch-template",
     "igw": "internet-gateway",
     "rtb": "route-table",
+    "eipalloc": "elastic-ip",
 }
 
 
@@ -77,6 +80,7 @@ Taggable = (
     | LaunchTemplate
     | InternetGateway
     | RouteTable
+    | ElasticAddress
 )
 
 

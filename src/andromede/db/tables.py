@@ -49,6 +49,7 @@ __all__ = [
     "bucket_policies",
     "bucket_tags",
     "buckets",
+    "compute_elastic_addresses",
     "compute_images",
     "compute_import_tasks",
     "compute_instances",
@@ -1007,6 +1008,13 @@ compute_import_tasks = _compute_table("compute_import_tasks")
 compute_vpcs = _compute_table("compute_vpcs")
 compute_internet_gateways = _compute_table("compute_internet_gateways")
 compute_route_tables = _compute_table("compute_route_tables")
+# Elastic IPs (decision 0125): an address of the region's pool is held by one tenant at a time,
+# which the database keeps, so two gateways allocating at once never hand out one address twice.
+compute_elastic_addresses = _compute_table(
+    "compute_elastic_addresses",
+    sa.Column("public_ip", key_text(), nullable=False),
+    sa.UniqueConstraint("public_ip"),
+)
 # Subnets carry their VXLAN id as a column the database keeps unique: two subnets created
 # at once by two gateways never share an overlay.
 compute_subnets = sa.Table(

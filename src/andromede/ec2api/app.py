@@ -19,6 +19,7 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.compute.service import ComputeService
 from andromede.ec2api.access import ACCESS_ACTIONS
+from andromede.ec2api.addresses import ADDRESS_ACTIONS
 from andromede.ec2api.authorise import Ec2Authoriser
 from andromede.ec2api.copies import COPY_ACTIONS
 from andromede.ec2api.errors import Ec2Error, to_ec2_error
@@ -78,6 +79,7 @@ ACTIONS: dict[str, Action] = {
     **VPC_ACTIONS,
     **ROUTING_ACTIONS,
     **GATEWAY_ACTIONS,
+    **ADDRESS_ACTIONS,
     **PROFILE_ACTIONS,
     **LAUNCH_TEMPLATE_ACTIONS,
     **COPY_ACTIONS,

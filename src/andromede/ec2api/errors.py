@@ -48,6 +48,14 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidAMIID.NotFound": (400, "The image ID does not exist."),
     "InvalidAMIName.Duplicate": (400, "An image with this name already exists."),
     "InvalidAssociationID.NotFound": (400, "The association ID does not exist."),
+    "InvalidAssociationID.Malformed": (400, "The association ID is malformed."),
+    "InvalidAllocationID.NotFound": (400, "The allocation ID does not exist."),
+    "InvalidAllocationID.Malformed": (400, "The allocation ID is malformed."),
+    "InvalidAddress.NotFound": (400, "The address does not exist."),
+    "InvalidIPAddress.InUse": (400, "Address is in use."),
+    "AddressLimitExceeded": (400, "The maximum number of addresses has been reached."),
+    "InsufficientAddressCapacity": (400, "Not enough available addresses."),
+    "InvalidInstanceID": (400, "The instance is not in a valid state for this operation."),
     "InvalidBlockDeviceMapping": (400, "The block device mapping is not valid."),
     "InvalidGroup.Duplicate": (400, "The security group already exists."),
     "InvalidGroup.NotFound": (400, "The security group does not exist."),
@@ -165,6 +173,9 @@ _NOT_FOUND: Final = {
     "gateway": "InvalidGatewayID.NotFound",
     "rtbassoc": "InvalidAssociationID.NotFound",
     "route": "InvalidRoute.NotFound",
+    "eipalloc": "InvalidAllocationID.NotFound",
+    "eipassoc": "InvalidAssociationID.NotFound",
+    "address": "InvalidAddress.NotFound",
 }
 _MALFORMED: Final = {
     "i": "InvalidInstanceID.Malformed",
@@ -182,6 +193,8 @@ _MALFORMED: Final = {
     "acl": "InvalidNetworkAclID.NotFound",
     "igw": "InvalidInternetGatewayId.Malformed",
     "rtbassoc": "InvalidAssociationID.NotFound",
+    "eipalloc": "InvalidAllocationID.Malformed",
+    "eipassoc": "InvalidAssociationID.Malformed",
 }
 _DUPLICATE: Final = {
     "keyname": "InvalidKeyPair.Duplicate",
@@ -198,6 +211,7 @@ _IN_USE: Final = {
     "subnet": "DependencyViolation",
     "igw": "DependencyViolation",
     "rtb": "DependencyViolation",
+    "eipalloc": "InvalidIPAddress.InUse",
 }
 _RANGE: Final = {"vpc": "InvalidVpc.Range", "subnet": "InvalidSubnet.Range"}
 _LIMIT: Final = {
@@ -213,6 +227,9 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.InvalidParameterValue, "InvalidParameterValue"),
     (compute.MissingParameter, "MissingParameter"),
     (compute.IncorrectInstanceState, "IncorrectInstanceState"),
+    (compute.InstanceNotReady, "InvalidInstanceID"),
+    (compute.AddressLimitExceeded, "AddressLimitExceeded"),
+    (compute.InsufficientAddressCapacity, "InsufficientAddressCapacity"),
     (compute.IncorrectState, "IncorrectState"),
     (compute.IncorrectModificationState, "IncorrectModificationState"),
     (compute.IdempotentParameterMismatch, "IdempotentParameterMismatch"),

@@ -38,8 +38,11 @@ _SSH_PORT = 22
 
 
 def public_ip_of(instance: Instance) -> str | None:
-    """The address that reaches the instance from its host: the host-only public address in
-    bridge mode; the SSH forward's host address in user mode."""
+    """The instance's public address: its Elastic IP (decision 0125), which takes the place of
+    the one it had, as on EC2; else the address that reaches it from its host: the host-only
+    public address in bridge mode, the SSH forward's host address in user mode."""
+    if instance.elastic_ip is not None:
+        return instance.elastic_ip.public_ip
     if instance.public_ip is not None:
         return instance.public_ip
     for host_address, _, guest_port in _user_mode_forwards(instance):
@@ -62,13 +65,18 @@ def system_tags(instance: Instance) -> tuple[tuple[str, str], ...]:
     return (*instance.tags, *instance.platform_tags, *forwards)
 
 
-def _association(xml: XmlWriter, public_ip: str | None) -> None:
+def _association(xml: XmlWriter, instance: Instance, public_ip: str | None) -> None:
     if public_ip is None:
         return
+    elastic = instance.elastic_ip
     xml.open("association")
+    if elastic is not None:
+        # An Elastic IP is the account's own (EC2 names its owner), with its ids.
+        xml.element("allocationId", elastic.allocation_id)
+        xml.element("associationId", elastic.association_id)
     xml.element("publicIp", public_ip)
     xml.element("publicDnsName", "")
-    xml.element("ipOwnerId", "amazon")
+    xml.element("ipOwnerId", instance.tenant_id if elastic is not None else "amazon")
     xml.close("association")
 
 
@@ -122,13 +130,13 @@ def write_interface(
     xml.element("attachTime", iso8601(instance.launch_time))
     xml.element("deleteOnTermination", True)
     xml.close("attachment")
-    _association(xml, public_ip)
+    _association(xml, instance, public_ip)
     xml.open("privateIpAddressesSet")
     xml.open("item")
     xml.element("privateIpAddress", instance.private_ip)
     xml.element("privateDnsName", dns)
     xml.element("primary", True)
-    _association(xml, public_ip)
+    _association(xml, instance, public_ip)
     xml.close("item")
     xml.close("privateIpAddressesSet")
     xml.element("interfaceType", "interface")

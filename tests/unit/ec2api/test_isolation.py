@@ -1,6 +1,7 @@
 """The tenant-isolation matrix for EC2: every action, aimed at a victim tenant's instance, key
 pair, security group, volume, snapshot, image, profile association, launch template, VPC,
-subnet, internet gateway, route table and route table association by another tenant's root
+subnet, internet gateway, route table, route table association and Elastic IP (associated and
+free) by another tenant's root
 user, by an IAM user of the victim's own account that has no policy, and by an unsigned
 caller.
 
@@ -31,6 +32,7 @@ LT = "{lt}"
 VPC, SUBNET, RTB, ACL = "{vpc}", "{subnet}", "{rtb}", "{acl}"
 IGW, FREE_IGW, CUSTOM_RTB, EMPTY_RTB = "{igw}", "{free-igw}", "{custom-rtb}", "{empty-rtb}"
 RTB_ASSOC = "{rtbassoc}"
+EIP, FREE_EIP, EIP_ASSOC = "{eipalloc}", "{free-eipalloc}", "{eipassoc}"
 KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
 TEMPLATE_NAME = "victim-template"
 RULE = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
@@ -54,6 +56,9 @@ TRUST_EC2 = json.dumps(
 )
 
 RECIPES: dict[str, dict[str, Any]] = {
+    # The intruder's own address; the victim's must neither be found nor moved.
+    "AllocateAddress": {"Domain": "vpc"},
+    "AssociateAddress": {"AllocationId": FREE_EIP, "InstanceId": INSTANCE},
     "AssociateIamInstanceProfile": {"InstanceId": INSTANCE, "IamInstanceProfile": {"Name": "web"}},
     "AssociateRouteTable": {"RouteTableId": CUSTOM_RTB, "SubnetId": SUBNET},
     "AttachInternetGateway": {"InternetGatewayId": FREE_IGW, "VpcId": VPC},
@@ -105,6 +110,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DescribeVpcAttribute": {"VpcId": VPC, "Attribute": "enableDnsHostnames"},
     "DeregisterImage": {"ImageId": AMI},
     "DescribeAccountAttributes": {},
+    "DescribeAddresses": {"AllocationIds": [EIP]},
+    "DescribeAddressesAttribute": {"AllocationIds": [EIP], "Attribute": "domain-name"},
     "DescribeAvailabilityZones": {},
     "DescribeIamInstanceProfileAssociations": {"AssociationIds": [ASSOC]},
     "DescribeImages": {"ImageIds": [AMI]},
@@ -130,6 +137,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DescribeVpcs": {"VpcIds": [VPC]},
     "DetachInternetGateway": {"InternetGatewayId": IGW, "VpcId": VPC},
     "DetachVolume": {"VolumeId": VOL},
+    "DisassociateAddress": {"AssociationId": EIP_ASSOC},
     "DisassociateIamInstanceProfile": {"AssociationId": ASSOC},
     "DisassociateRouteTable": {"AssociationId": RTB_ASSOC},
     "GetConsoleOutput": {"InstanceId": INSTANCE},
@@ -144,6 +152,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "ModifyVolume": {"VolumeId": VOL, "Size": 3},
     "ModifyVpcAttribute": {"VpcId": VPC, "EnableDnsHostnames": {"Value": True}},
     "RebootInstances": {"InstanceIds": [INSTANCE]},
+    "ReleaseAddress": {"AllocationId": FREE_EIP},
     "RegisterImage": {
         "Name": IMAGE_NAME,
         "RootDeviceName": "/dev/xvda",
@@ -206,6 +215,7 @@ class Victim:
             ("DescribeRouteTables", {}),
             ("DescribeInternetGateways", {}),
             ("DescribeNetworkAcls", {}),
+            ("DescribeAddresses", {}),
             ("DescribeVpcAttribute", {"VpcId": self.ids[VPC], "Attribute": "enableDnsHostnames"}),
             ("DescribeLaunchTemplateVersions", {"Versions": ["$Latest", "$Default"]}),
         ]
@@ -286,7 +296,16 @@ async def victim(world: World) -> Victim:
         "AssociateRouteTable", RouteTableId=custom, SubnetId=second["Subnet"]["SubnetId"]
     )
     empty = (await c.call("CreateRouteTable", VpcId=vpc))["RouteTable"]["RouteTableId"]
+    # An Elastic IP on the instance, and one held free: each may be moved or released.
+    address = (await c.call("AllocateAddress", Domain="vpc"))["AllocationId"]
+    address_association = await c.call(
+        "AssociateAddress", AllocationId=address, InstanceId=instance
+    )
+    free_address = (await c.call("AllocateAddress", Domain="vpc"))["AllocationId"]
     ids = {
+        EIP: address,
+        FREE_EIP: free_address,
+        EIP_ASSOC: address_association["AssociationId"],
         IGW: gateway,
         FREE_IGW: free_gateway,
         CUSTOM_RTB: custom,

@@ -163,7 +163,7 @@ def test_the_quotas_come_from_their_settings_within_bounds() -> None:
     limits = compute_limits(Settings(max_vpcs_per_tenant=2, max_subnets_per_vpc=3))
     assert (limits.max_vpcs, limits.max_subnets_per_vpc) == (2, 3)
     # The hosts' ranges are what no VPC may take.
-    assert limits.reserved_cidrs == ("100.64.0.0/16", "100.65.0.0/16")
+    assert limits.reserved_cidrs == ("100.64.0.0/16", "100.65.0.0/16", "100.66.0.0/24")
     for name in ("max_vpcs_per_tenant", "max_subnets_per_vpc"):
         for value in (0, 10001):
             with pytest.raises(ValidationError):

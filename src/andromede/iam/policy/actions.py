@@ -363,6 +363,7 @@ _EC2 = (
     "DeregisterImage",
     "DescribeAccountAttributes",
     "DescribeAddresses",
+    "DescribeAddressesAttribute",
     "DescribeAvailabilityZones",
     "DescribeImageAttribute",
     "DescribeImages",
