@@ -7,7 +7,9 @@ bytes with the same ETag and metadata (REPLICA), the SSE-KMS one under the rule'
 versioning is suspended makes the copy FAILED; the configuration's audit event names both
 regions; and every replica's bytes are in the German region's folder. Into another tenant's
 bucket (increment 4): an IAM role trusting S3, granted by that tenant's bucket policy, copies a
-version the other tenant alone can read."""
+version the other tenant alone can read. Two-way (decision 0127): a tag change made on a replica
+goes back to its source when the replicas' bucket's rule has ``ReplicaModifications``
+Enabled, and stays where it was made when Disabled."""
 
 from __future__ import annotations
 
@@ -86,10 +88,14 @@ def status_of(s3: Any, bucket: str, key: str, version: str, wanted: str) -> str 
 
 
 def replication(
-    destination: str, markers: str = "Enabled", replica_key: str | None = None
+    destination: str,
+    markers: str = "Enabled",
+    replica_key: str | None = None,
+    replica_modifications: str | None = None,
 ) -> dict[str, Any]:
     """One rule over every key; with ``replica_key``, versions under a KMS key are selected
-    too and their replicas sealed under it."""
+    too and their replicas sealed under it; with ``replica_modifications`` (Enabled or
+    Disabled), whether changes made on the bucket's replicas go back (decision 0127)."""
     rule: dict[str, Any] = {
         "ID": "everything",
         "Priority": 1,
@@ -98,9 +104,14 @@ def replication(
         "Destination": {"Bucket": f"arn:aws:s3:::{destination}"},
         "DeleteMarkerReplication": {"Status": markers},
     }
+    criteria: dict[str, Any] = {}
     if replica_key is not None:
-        rule["SourceSelectionCriteria"] = {"SseKmsEncryptedObjects": {"Status": "Enabled"}}
+        criteria["SseKmsEncryptedObjects"] = {"Status": "Enabled"}
         rule["Destination"]["EncryptionConfiguration"] = {"ReplicaKmsKeyID": replica_key}
+    if replica_modifications is not None:
+        criteria["ReplicaModifications"] = {"Status": replica_modifications}
+    if criteria:
+        rule["SourceSelectionCriteria"] = criteria
     return {"Role": "arn:aws:iam::000000000000:role/replication", "Rules": [rule]}
 
 
@@ -277,6 +288,66 @@ def test_another_tenant_receives_copies_it_grants(server: ServerProcess) -> None
     with pytest.raises(ClientError) as denied:
         client(server, DE).get_object(Bucket=backup, Key="ledger")
     assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+@pytest.mark.slow
+def test_a_change_made_on_a_replica_goes_back_when_its_rule_says_so(
+    server: ServerProcess,
+) -> None:
+    """Decision 0127: two-way replication with ``ReplicaModifications`` Enabled on both
+    rules; a tag change on the German replica reaches the French version it came from, and
+    not with the rule's element Disabled; a V1 rule with the element is refused."""
+    fr, de, source, backup = versioned_pair(server)
+    for s3, name, destination in ((fr, source, backup), (de, backup, source)):
+        config = replication(destination, replica_modifications="Enabled")
+        s3.put_bucket_replication(Bucket=name, ReplicationConfiguration=config)
+    shown = de.get_bucket_replication(Bucket=backup)["ReplicationConfiguration"]
+    assert shown["Rules"][0]["SourceSelectionCriteria"] == {
+        "ReplicaModifications": {"Status": "Enabled"}
+    }
+    version = fr.put_object(Bucket=source, Key="k", Body=b"payload")["VersionId"]
+    assert status_of(fr, source, "k", version, "COMPLETED") == "COMPLETED"
+    assert status_of(de, backup, "k", version, "REPLICA") == "REPLICA"
+
+    tags = [{"Key": "reviewed", "Value": "berlin"}]
+    de.put_object_tagging(Bucket=backup, Key="k", VersionId=version, Tagging={"TagSet": tags})
+    deadline = time.monotonic() + 30
+    while fr.get_object_tagging(Bucket=source, Key="k", VersionId=version)["TagSet"] != tags:
+        assert time.monotonic() < deadline, "the replica's change did not reach its source"
+        time.sleep(0.2)
+    assert status_of(de, backup, "k", version, "REPLICA") == "REPLICA"
+    assert fr.head_object(Bucket=source, Key="k", VersionId=version)["ReplicationStatus"] == (
+        "COMPLETED"
+    )
+    assert len(fr.list_object_versions(Bucket=source)["Versions"]) == 1
+
+    # Disabled on the replicas' bucket's rule: a change made there stays there.
+    config = replication(source, replica_modifications="Disabled")
+    de.put_bucket_replication(Bucket=backup, ReplicationConfiguration=config)
+    other = [{"Key": "reviewed", "Value": "again"}]
+    de.put_object_tagging(Bucket=backup, Key="k", VersionId=version, Tagging={"TagSet": other})
+    # Nothing queued: the replica is not PENDING, and its source keeps its tags.
+    head = de.head_object(Bucket=backup, Key="k", VersionId=version)
+    assert head["ReplicationStatus"] == "REPLICA"
+    time.sleep(1.0)  # five of the worker's rounds
+    assert fr.get_object_tagging(Bucket=source, Key="k", VersionId=version)["TagSet"] == tags
+
+    # A V1 rule (a top-level Prefix) takes no ReplicaModifications, as on S3.
+    v1 = {
+        "Role": "arn:aws:iam::000000000000:role/replication",
+        "Rules": [
+            {
+                "ID": "v1",
+                "Prefix": "",
+                "Status": "Enabled",
+                "Destination": {"Bucket": f"arn:aws:s3:::{source}"},
+                "SourceSelectionCriteria": {"ReplicaModifications": {"Status": "Enabled"}},
+            }
+        ],
+    }
+    with pytest.raises(ClientError) as refused:
+        de.put_bucket_replication(Bucket=backup, ReplicationConfiguration=v1)
+    assert refused.value.response["Error"]["Code"] == "InvalidRequest"
 
 
 def kms_replica_key(s3: Any, bucket: str, version: str) -> str:
