@@ -40,6 +40,7 @@ from andromede.audit.trail import AuditTrail
 from andromede.audit.witnessing import WitnessEndpoint, Witnessing
 from andromede.billing.invoice import Issuer
 from andromede.billing.invoices_store import SqlInvoiceStore
+from andromede.billing.profiles_store import SqlBillingProfileStore
 from andromede.billing.sampler import UsageSampler
 from andromede.billing.service import BillingService, RunningInstance
 from andromede.billing.store_sql import SqlBillingStore
@@ -556,8 +557,11 @@ def billing_service(settings: Settings, db: Database) -> BillingService:
             settings.billing_issuer_address,
             settings.billing_issuer_vat_id,
             settings.billing_payment_days,
+            settings.billing_issuer_country,
         ),
         invoice_prefix=settings.billing_invoice_prefix,
+        profiles=SqlBillingProfileStore(db),
+        credit_note_prefix=settings.billing_credit_note_prefix,
     )
 
 

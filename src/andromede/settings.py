@@ -308,6 +308,18 @@ class Settings(BaseSettings):
         description="The invoice numbers' prefix: <prefix>-<year>-<sequence>, one gapless "
         "sequence per calendar year.",
     )
+    billing_issuer_country: str = Field(
+        default="FR",
+        pattern=r"^[A-Z]{2}$",
+        description="Where the issuer is established (ISO 3166-1 alpha-2): decides reverse "
+        "charge and export VAT on invoices (decision 0126).",
+    )
+    billing_credit_note_prefix: str = Field(
+        default="AV",
+        pattern=r"^[A-Z0-9]{1,16}$",
+        description="The credit note numbers' prefix (AV: avoir): <prefix>-<year>-<sequence>, "
+        "a gapless sequence per calendar year of its own; not the invoices' prefix.",
+    )
     billing_auto_invoice_delay: float | None = Field(
         default=None,
         ge=0,
@@ -1200,6 +1212,13 @@ class Settings(BaseSettings):
             if not url.startswith("https://") or len(url) <= len("https://") or " " in url:
                 raise ValueError(f"saml_endpoints: {url!r} is no https:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _billing_documents_apart(self) -> Settings:
+        # A number names one document: an invoice's and a credit note's never look alike.
+        if self.billing_credit_note_prefix == self.billing_invoice_prefix:
+            raise ValueError("billing_credit_note_prefix must differ from billing_invoice_prefix")
+        return self
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

@@ -1,7 +1,9 @@
 """Invoices on every store (decision 0123): the in-memory twin, SQLite and PostgreSQL (both
 migrated with Alembic). Numbers come from one sequence per year with no gap and no repeat —
 under issues at once, and when an invoice cannot be built —, and a tenant's month is issued
-once."""
+once. Credit notes (decision 0126): their own gapless sequence, under credit notes at once on
+one invoice and on several, and what is credited never above the invoice, concurrent credit
+notes included; billing profiles kept whole and replaced."""
 
 from __future__ import annotations
 
@@ -13,9 +15,22 @@ from pathlib import Path
 
 import pytest
 
+from andromede.billing.credit_note import CreditNote, CreditRequest, credit, parse_request
+from andromede.billing.errors import NoSuchInvoice, OverCredit
 from andromede.billing.invoice import Invoice, Issuer, invoice_number, issue
-from andromede.billing.invoices_store import InvoiceStore, MemoryInvoiceStore, SqlInvoiceStore
+from andromede.billing.invoices_store import (
+    CreditBuild,
+    InvoiceStore,
+    MemoryInvoiceStore,
+    SqlInvoiceStore,
+)
 from andromede.billing.model import ReportLine, UsageReport, parse_month
+from andromede.billing.profile import BillingProfile
+from andromede.billing.profiles_store import (
+    BillingProfileStore,
+    MemoryBillingProfileStore,
+    SqlBillingProfileStore,
+)
 from andromede.db.database import open_database
 from support.schema import migrated_sqlite
 
@@ -103,3 +118,130 @@ async def test_numbers_have_no_gap_nor_repeat(store: InvoiceStore) -> None:
     numbers = sorted({invoice.number for invoice, _ in made})
     assert numbers == [f"INV-2027-{n:06d}" for n in range(1, 13)]
     assert sum(1 for _, new in made if new) == 12
+
+
+# -- credit notes and billing profiles (decision 0126) ------------------------------------------
+
+CREDITED = datetime(2027, 2, 1, 8, 0, tzinfo=UTC)
+
+
+def _crediting(request: CreditRequest, year: int = 2027) -> CreditBuild:
+    def build(sequence: int, invoice: Invoice, earlier: list[CreditNote]) -> CreditNote:
+        return credit(invoice, earlier, request, invoice_number("AV", year, sequence), CREDITED)
+
+    return build
+
+
+def _big_report(tenant: str) -> UsageReport:
+    line = ReportLine(
+        region="eu-fr-1", meter="s3.storage", quantity=1, unit="byte-hours",
+        usage=Decimal("100"), price_unit="GiB-month", unit_price=Decimal("1"),
+        net=Decimal("100.00"), vat_rate=Decimal("0.20"), vat=Decimal("20.00"),
+    )  # fmt: skip
+    return UsageReport(tenant, parse_month("2026-12"), (line,))
+
+
+async def _invoice_of_100(store: InvoiceStore, tenant: str) -> Invoice:
+    def build(sequence: int) -> Invoice:
+        return issue(_big_report(tenant), invoice_number("INV", 2027, sequence), "Acme",
+                     ISSUER, ISSUED)  # fmt: skip
+
+    invoice, _ = await store.issue(tenant, "2026-12", 2027, build)
+    return invoice
+
+
+async def test_credit_notes_are_kept_as_issued_and_never_exceed_the_invoice(
+    store: InvoiceStore,
+) -> None:
+    tenant = "111111111111"
+    invoice = await _invoice_of_100(store, tenant)
+    first = await store.credit(
+        tenant, invoice.number, 2027, _crediting(parse_request("rebate", [(0, "30.00")]))
+    )
+    assert first.number == "AV-2027-000001" and first.total == Decimal("-36.00")
+    # More than remains is refused, and takes no number.
+    with pytest.raises(OverCredit):
+        await store.credit(
+            tenant, invoice.number, 2027, _crediting(parse_request("too much", [(0, "70.01")]))
+        )
+    rest = await store.credit(tenant, invoice.number, 2027, _crediting(parse_request("rest", None)))
+    assert rest.number == "AV-2027-000002" and rest.total == Decimal("-84.00")
+    with pytest.raises(OverCredit):
+        await store.credit(tenant, invoice.number, 2027, _crediting(parse_request("more", None)))
+    # Another tenant's invoice, or no invoice, is not found.
+    for owner, number in (("222222222222", invoice.number), (tenant, "INV-2027-000099")):
+        with pytest.raises(NoSuchInvoice):
+            await store.credit(owner, number, 2027, _crediting(parse_request("x", None)))
+    assert await store.credit_notes(tenant, invoice.number) == [first, rest]
+    assert await store.credit_notes(tenant) == [first, rest]
+    assert await store.credit_notes("222222222222") == []
+    assert await store.credit_note(first.number) == first
+    assert await store.credit_note("AV-2027-000009") is None
+    kept = await store.credit_note(rest.number)
+    assert kept is not None and kept.reason == "rest" and kept.issuer == ISSUER
+    # Another year starts its own sequence; the invoices' sequence is apart.
+    other = await _invoice_of_100(store, "333333333333")
+    assert other.number == "INV-2027-000002"
+    next_year = await store.credit(
+        "333333333333", other.number, 2028, _crediting(parse_request("x", [(0, "1")]), 2028)
+    )
+    assert next_year.number == "AV-2028-000001"
+
+
+async def test_credit_notes_at_once_take_consecutive_numbers_and_never_over_credit(
+    store: InvoiceStore,
+) -> None:
+    """Six credit notes of 40.00 on one invoice of 100.00 net, and one on each of six other
+    invoices, all at once: two of the first six are issued (a third would exceed the
+    invoice), the six others are, and the eight take AV-…-000001 to 000008."""
+    tenants = [f"{n:012d}" for n in range(1, 8)]
+    invoices = [await _invoice_of_100(store, t) for t in tenants]
+    forty = parse_request("forty", [(0, "40.00")])
+    results = await asyncio.gather(
+        *(store.credit(tenants[0], invoices[0].number, 2027, _crediting(forty)) for _ in range(6)),
+        *(
+            store.credit(t, i.number, 2027, _crediting(forty))
+            for t, i in zip(tenants[1:], invoices[1:], strict=True)
+        ),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(refused) == 4 and all(isinstance(r, OverCredit) for r in refused), refused
+    notes = [r for r in results if isinstance(r, CreditNote)]
+    assert sorted(n.number for n in notes) == [f"AV-2027-{n:06d}" for n in range(1, 9)]
+    on_first = await store.credit_notes(tenants[0], invoices[0].number)
+    assert len(on_first) == 2
+    assert -sum((n.total for n in on_first), Decimal(0)) <= invoices[0].total
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+async def profiles(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[BillingProfileStore]:
+    if request.param == "memory":
+        yield MemoryBillingProfileStore()
+        return
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = migrated_sqlite(tmp_path / "meta.db")
+    db = open_database(url)
+    try:
+        yield SqlBillingProfileStore(db)
+    finally:
+        await db.close()
+
+
+async def test_a_profile_is_kept_whole_and_replaced(profiles: BillingProfileStore) -> None:
+    first = BillingProfile(
+        "Société Éléphant & Fils", ("12 rue de la Paix", "Bât. B"), "Paris", "FR",
+        "factures@elephant.example", postcode="75002", vat_number="FR44732829320",
+        siret="73282932000074", purchase_order="PO-1", language="fr",
+    )  # fmt: skip
+    assert await profiles.profile("111111111111") is None
+    await profiles.put_profile("111111111111", first, CREDITED)
+    assert await profiles.profile("111111111111") == first
+    assert await profiles.profile("222222222222") is None
+    moved = BillingProfile("Éléphant SA", ("1 quai",), "Lyon", "FR", "ap@elephant.example")
+    await profiles.put_profile("111111111111", moved, CREDITED)
+    assert await profiles.profile("111111111111") == moved

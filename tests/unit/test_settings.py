@@ -199,6 +199,23 @@ def test_the_billing_sample_interval_is_bounded(seconds: float) -> None:
         Settings(billing_sample_interval=seconds)
 
 
+def test_credit_notes_and_invoices_have_prefixes_apart() -> None:
+    """Decision 0126: a number names one document, an invoice or a credit note."""
+    assert Settings().billing_credit_note_prefix == "AV"
+    assert Settings(billing_credit_note_prefix="CN").billing_credit_note_prefix == "CN"
+    with pytest.raises(ValidationError, match="billing_credit_note_prefix must differ"):
+        Settings(billing_credit_note_prefix="INV")
+    for prefix in ("av", "", "A" * 17, "AV-1"):
+        with pytest.raises(ValidationError, match="billing_credit_note_prefix"):
+            Settings(billing_credit_note_prefix=prefix)
+
+
+@pytest.mark.parametrize("country", ["fr", "FRA", "", "F1"])
+def test_the_issuer_country_is_an_iso_code(country: str) -> None:
+    with pytest.raises(ValidationError, match="billing_issuer_country"):
+        Settings(billing_issuer_country=country)
+
+
 @pytest.mark.parametrize("seconds", [0, 3599, 2_592_001])
 def test_the_operator_access_request_ttl_is_bounded(seconds: int) -> None:
     with pytest.raises(ValidationError, match="operator_access_request_ttl"):

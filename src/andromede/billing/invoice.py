@@ -7,6 +7,12 @@ Numbers are ``<prefix>-<year>-<sequence>`` (``INV-2026-000042``): French and EU 
 a unique, continuous sequence without gaps, which may restart each year when the year is part
 of the number. The store assigns the sequence in the transaction that keeps the invoice, so
 no number is skipped or given twice, across gateways.
+
+Since format 2 (decision 0126) an invoice keeps a copy of the customer's billing profile as it
+was at issue (a later change of the profile alters no issued invoice) and the VAT treatment
+the seller's and the customer's countries gave it: an EU customer of another member state
+with a VAT number is reverse-charged and one outside the EU is invoiced without VAT, every
+line at a rate of 0. Format 1 documents (no profile, the region's VAT) are read as they were.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from andromede.billing.model import CURRENCY, Period, ReportLine, UsageReport, parse_month
+from andromede.billing.profile import BillingProfile, VatTreatment, vat_treatment
 
 __all__ = [
     "FORMAT_VERSION",
@@ -29,8 +36,9 @@ __all__ = [
     "issue",
 ]
 
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2  # 2: the customer's profile and the VAT treatment (decision 0126)
 _NUMBER: Final = re.compile(r"^[A-Z0-9]{1,16}-[0-9]{4}-[0-9]{6,}$")
+_ZERO: Final = Decimal("0.00")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,28 @@ class Issuer:
     address: str = ""
     vat_id: str = ""
     payment_days: int = 30
+    country: str = "FR"  # ISO 3166-1 alpha-2: where the seller is established, for VAT
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "address": self.address,
+            "vat_id": self.vat_id,
+            "payment_days": self.payment_days,
+            "country": self.country,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Issuer:
+        # Format 1 invoices did not say the country: it was not needed then, and is now only
+        # to decide the VAT treatment of invoices yet to issue.
+        return cls(
+            data["name"],
+            data["address"],
+            data["vat_id"],
+            int(data["payment_days"]),
+            data.get("country", ""),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +102,8 @@ class Invoice:
     lines: tuple[InvoiceLine, ...]
     currency: str = CURRENCY
     format_version: int = FORMAT_VERSION
+    customer: BillingProfile | None = None  # the profile as it was at issue
+    vat_treatment: VatTreatment = VatTreatment.DOMESTIC
 
     @property
     def net(self) -> Decimal:
@@ -103,12 +135,9 @@ class Invoice:
                 "period": self.period.label,
                 "issued_at": self.issued_at.isoformat(),
                 "due_at": self.due_at.isoformat(),
-                "issuer": {
-                    "name": self.issuer.name,
-                    "address": self.issuer.address,
-                    "vat_id": self.issuer.vat_id,
-                    "payment_days": self.issuer.payment_days,
-                },
+                "issuer": self.issuer.to_dict(),
+                "customer": None if self.customer is None else self.customer.to_dict(),
+                "vat_treatment": self.vat_treatment.value,
                 "currency": self.currency,
                 "lines": [
                     {
@@ -131,7 +160,7 @@ class Invoice:
     @classmethod
     def from_json(cls, text: str) -> Invoice:
         data: dict[str, Any] = json.loads(text)
-        issuer = data["issuer"]
+        customer = data.get("customer")
         return cls(
             number=data["number"],
             tenant_id=data["tenant_id"],
@@ -139,9 +168,7 @@ class Invoice:
             period=parse_month(data["period"]),
             issued_at=datetime.fromisoformat(data["issued_at"]),
             due_at=datetime.fromisoformat(data["due_at"]),
-            issuer=Issuer(
-                issuer["name"], issuer["address"], issuer["vat_id"], int(issuer["payment_days"])
-            ),
+            issuer=Issuer.from_dict(data["issuer"]),
             lines=tuple(
                 InvoiceLine(
                     region=line["region"],
@@ -158,6 +185,8 @@ class Invoice:
             ),
             currency=data["currency"],
             format_version=int(data["format"]),
+            customer=None if customer is None else BillingProfile.from_dict(customer),
+            vat_treatment=VatTreatment(data.get("vat_treatment", VatTreatment.DOMESTIC.value)),
         )
 
 
@@ -168,7 +197,9 @@ def invoice_number(prefix: str, year: int, sequence: int) -> str:
     return number
 
 
-def _line(line: ReportLine) -> InvoiceLine:
+def _line(line: ReportLine, treatment: VatTreatment) -> InvoiceLine:
+    # Reverse charge and export: the customer accounts for the VAT, none is invoiced.
+    domestic = treatment is VatTreatment.DOMESTIC
     return InvoiceLine(
         region=line.region,
         meter=line.meter,
@@ -177,26 +208,35 @@ def _line(line: ReportLine) -> InvoiceLine:
         price_unit=line.price_unit,
         unit_price=line.unit_price if line.unit_price is not None else Decimal(0),
         net=line.net,
-        vat_rate=line.vat_rate,
-        vat=line.vat,
+        vat_rate=line.vat_rate if domestic else Decimal(0),
+        vat=line.vat if domestic else _ZERO,
     )
 
 
 def issue(
-    report: UsageReport, number: str, customer_name: str, issuer: Issuer, issued_at: datetime
+    report: UsageReport,
+    number: str,
+    customer_name: str,
+    issuer: Issuer,
+    issued_at: datetime,
+    customer: BillingProfile | None = None,
 ) -> Invoice:
     """The invoice of ``report`` (a closed month's) under ``number``, issued at ``issued_at``
-    and due ``issuer.payment_days`` later."""
+    and due ``issuer.payment_days`` later, to ``customer`` (its billing profile, copied) with
+    the VAT treatment the issuer's and the customer's countries give."""
     if issued_at < report.period.end:
         raise ValueError("a month is invoiced once it has ended")
+    treatment = vat_treatment(issuer.country, customer)
     return Invoice(
         number=number,
         tenant_id=report.tenant_id,
-        customer_name=customer_name,
+        customer_name=customer.legal_name if customer is not None else customer_name,
         period=report.period,
         issued_at=issued_at,
         due_at=issued_at + timedelta(days=issuer.payment_days),
         issuer=issuer,
-        lines=tuple(_line(line) for line in report.lines),
+        lines=tuple(_line(line, treatment) for line in report.lines),
         currency=report.currency,
+        customer=customer,
+        vat_treatment=treatment,
     )

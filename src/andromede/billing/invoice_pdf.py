@@ -12,20 +12,22 @@ gives the same bytes (the PDF's creation date is the invoice's issue date).
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from typing import Final
+from typing import Any, Final
 
 from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout, XPos, YPos
 from fpdf.fonts import FontFace
 
-from andromede.billing.invoice import Invoice
+from andromede.billing.credit_note import CreditNote
+from andromede.billing.invoice import Invoice, Issuer
+from andromede.billing.invoice_wording import LANGUAGES, WORDS, Words
+from andromede.billing.profile import BillingProfile, VatTreatment
 
 # ruff: noqa: RUF001
 
-__all__ = ["LANGUAGES", "invoice_pdf"]
+__all__ = ["LANGUAGES", "credit_note_pdf", "invoice_pdf"]
 
 # Helvetica is one of the PDF's core fonts: nothing to embed, nothing to find on the host. Its
 # encoding in fpdf2 (WinAnsiEncoding) is Windows-1252, which holds é, €, — and the
@@ -40,145 +42,87 @@ _RATE_DECIMALS: Final = 4
 _TRANSLITERATIONS: Final = {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i", "Ħ": "H", "ħ": "h"}
 
 
-@dataclass(frozen=True, slots=True)
-class _Words:
-    decimal_point: str
-    invoice: str
-    number: str
-    issued: str
-    due: str
-    period: str  # {label} {first} {last}
-    vat_id: str
-    customer: str
-    account: str
-    description: str
-    region: str
-    usage: str
-    unit_price: str
-    net: str
-    vat_rate: str
-    vat: str
-    no_usage: str
-    vat_breakdown: str
-    total_net: str
-    total_vat: str
-    total: str
-    currency: str
-    payable: str  # {days}
-    no_discount: str
-    penalties: str
-    indemnity: str
-    page: str  # {page} {pages}
-
-
-_EN: Final = _Words(
-    decimal_point=".",
-    invoice="Invoice",
-    number="Invoice number",
-    issued="Issue date",
-    due="Due date",
-    period="Billing period: {label} ({first} to {last})",
-    vat_id="VAT ID",
-    customer="Customer",
-    account="Account",
-    description="Description",
-    region="Region",
-    usage="Usage",
-    unit_price="Unit price (EUR)",
-    net="Net (EUR)",
-    vat_rate="VAT rate",
-    vat="VAT (EUR)",
-    no_usage="No usage this period",
-    vat_breakdown="VAT breakdown",
-    total_net="Total excl. VAT",
-    total_vat="VAT",
-    total="Total incl. VAT",
-    currency="Currency: EUR",
-    payable="Payable within {days} days of the issue date, by the due date above.",
-    no_discount="No discount for early payment.",
-    penalties=(
-        "Late payment penalties: interest at the rate the European Central Bank applies to its"
-        " most recent refinancing operation plus 10 percentage points, due from the day after"
-        " the due date (French Commercial Code, art. L441-10)."
-    ),
-    indemnity=(
-        "Fixed compensation for recovery costs: EUR 40, due to the creditor in case of late"
-        " payment (art. D441-5)."
-    ),
-    page="Page {page}/{pages}",
-)
-
-_FR: Final = _Words(
-    decimal_point=",",
-    invoice="Facture",
-    number="N° de facture",
-    issued="Date d’émission",
-    due="Date d’échéance",
-    period="Période de facturation : {label} (du {first} au {last})",
-    vat_id="N° TVA intracommunautaire",
-    customer="Client",
-    account="Compte",
-    description="Désignation",
-    region="Région",
-    usage="Quantité",
-    unit_price="Prix unitaire HT (€)",
-    net="Montant HT (€)",
-    vat_rate="Taux de TVA",
-    vat="TVA (€)",
-    no_usage="Aucune consommation sur la période",
-    vat_breakdown="Détail de la TVA",
-    total_net="Total HT",
-    total_vat="TVA",
-    total="Total TTC",
-    currency="Devise : EUR",
-    payable="Payable sous {days} jours à compter de la date d’émission, à l’échéance ci-dessus.",
-    no_discount="Pas d’escompte pour paiement anticipé.",
-    penalties=(
-        "Pénalités de retard : taux d’intérêt appliqué par la Banque centrale européenne à son"
-        " opération de refinancement la plus récente, majoré de 10 points de pourcentage,"
-        " exigibles dès le lendemain de l’échéance (Code de commerce, art. L441-10)."
-    ),
-    indemnity=(
-        "Indemnité forfaitaire pour frais de recouvrement : 40 €, due au créancier en cas de"
-        " retard de paiement (art. D441-5)."
-    ),
-    page="Page {page}/{pages}",
-)
-
-_WORDS: Final = {"en": _EN, "fr": _FR}
-LANGUAGES: Final = tuple(_WORDS)
-
-
 def invoice_pdf(invoice: Invoice, *, language: str = "en", compress: bool = True) -> bytes:
     """``invoice`` as an A4 PDF in ``language`` ("en" or "fr"); ``compress=False`` leaves the
     content streams readable (tests search them)."""
-    words = _WORDS.get(language)
-    if words is None:
-        raise ValueError(f"no invoice wording in {language!r}: one of {LANGUAGES}")
-    pdf = _Document(invoice, words)
+    words = _words(language)
+    pdf = _start(invoice.number, invoice.issuer.name, invoice.issued_at, words, language)
     pdf.set_compression(compress)
-    pdf.set_creation_date(invoice.issued_at)
-    pdf.set_title(invoice.number)
-    pdf.set_author(_text(invoice.issuer.name))
-    pdf.set_lang(language)
-    pdf.add_page()
-    _heading(pdf, invoice, words)
+    last_day = (invoice.period.end - timedelta(days=1)).date().isoformat()
+    _heading(
+        pdf,
+        invoice.issuer,
+        words.invoice,
+        (
+            f"{words.number}: {invoice.number}",
+            f"{words.issued}: {invoice.issued_at.date().isoformat()}",
+            f"{words.due}: {invoice.due_at.date().isoformat()}",
+            words.period.format(
+                label=invoice.period.label,
+                first=invoice.period.start.date().isoformat(),
+                last=last_day,
+            ),
+        ),
+        words,
+    )
+    _customer(pdf, invoice.customer_name, invoice.tenant_id, invoice.customer, words)
     _lines(pdf, invoice, words)
-    _totals(pdf, invoice, words)
-    _terms(pdf, invoice, words)
+    _totals(pdf, invoice.vat_by_rate(), (invoice.net, invoice.vat, invoice.total), words)
+    _vat_mention(pdf, invoice.vat_treatment, words)
+    _terms(pdf, words.payable.format(days=invoice.issuer.payment_days), words)
     return bytes(pdf.output())
 
 
-class _Document(FPDF):
-    """An A4 page in millimetres whose footer names the invoice and the page."""
+def credit_note_pdf(note: CreditNote, *, language: str = "en", compress: bool = True) -> bytes:
+    """``note`` as an A4 PDF in ``language``: titled "Credit note" ("Avoir"), referring to the
+    invoice it credits by number and date, its amounts negative, with the invoice's
+    mentions."""
+    words = _words(language)
+    pdf = _start(note.number, note.issuer.name, note.issued_at, words, language)
+    pdf.set_compression(compress)
+    _heading(
+        pdf,
+        note.issuer,
+        words.credit_note,
+        (
+            f"{words.credit_number}: {note.number}",
+            f"{words.issued}: {note.issued_at.date().isoformat()}",
+            words.credit_of.format(
+                number=note.invoice_number, date=note.invoice_issued_at.date().isoformat()
+            ),
+        ),
+        words,
+    )
+    _customer(pdf, note.customer_name, note.tenant_id, note.customer, words)
+    pdf.set_font(_FONT, "B", 9)
+    pdf.cell(0, 4.5, words.reason, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(_FONT, size=9)
+    pdf.multi_cell(0, 4.5, _text(note.reason), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(4)
+    _credit_lines(pdf, note, words)
+    _totals(pdf, note.vat_by_rate(), (note.net, note.vat, note.total), words)
+    _vat_mention(pdf, note.vat_treatment, words)
+    _terms(pdf, words.credit_terms.format(number=note.invoice_number), words)
+    return bytes(pdf.output())
 
-    def __init__(self, invoice: Invoice, words: _Words) -> None:
+
+def _words(language: str) -> Words:
+    words = WORDS.get(language)
+    if words is None:
+        raise ValueError(f"no invoice wording in {language!r}: one of {LANGUAGES}")
+    return words
+
+
+class _Document(FPDF):
+    """An A4 page in millimetres whose footer names the document and the page."""
+
+    def __init__(self, number: str, words: Words) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.core_fonts_encoding = _ENCODING
         self.set_margins(_MARGIN, _MARGIN, _MARGIN)
         self.set_auto_page_break(auto=True, margin=_MARGIN + 5)
         self.set_font(_FONT, size=9)
-        self._number = invoice.number
+        self._number = number
         self._words = words
 
     def footer(self) -> None:
@@ -188,8 +132,18 @@ class _Document(FPDF):
         self.cell(0, 4, f"{self._number} — {page}", align=Align.R)
 
 
-def _heading(pdf: FPDF, invoice: Invoice, words: _Words) -> None:
-    issuer = invoice.issuer
+def _start(number: str, author: str, created: datetime, words: Words, language: str) -> FPDF:
+    pdf = _Document(number, words)
+    pdf.set_creation_date(created)
+    pdf.set_title(number)
+    pdf.set_author(_text(author))
+    pdf.set_lang(language)
+    pdf.add_page()
+    return pdf
+
+
+def _heading(pdf: FPDF, issuer: Issuer, title: str, facts: tuple[str, ...], words: Words) -> None:
+    """The issuer on the left, the document's title and facts on the right."""
     top = pdf.get_y()
     half = (pdf.epw - 10) / 2
     pdf.set_font(_FONT, "B", 11)
@@ -199,53 +153,58 @@ def _heading(pdf: FPDF, invoice: Invoice, words: _Words) -> None:
         if line.strip():
             pdf.multi_cell(half, 4.5, _text(line), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     if issuer.vat_id:
-        pdf.multi_cell(half, 4.5, _text(f"{words.vat_id}: {issuer.vat_id}"), new_x=XPos.LMARGIN)
+        text = _text(f"{words.vat_id}: {issuer.vat_id}")
+        pdf.multi_cell(half, 4.5, text, new_x=XPos.LMARGIN)
     left_bottom = pdf.get_y()
 
     right = pdf.l_margin + half + 10
     pdf.set_xy(right, top)
     pdf.set_font(_FONT, "B", 18)
-    pdf.cell(half, 9, words.invoice, align=Align.R, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.cell(half, 9, title, align=Align.R, new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.set_font(_FONT, size=9)
-    last_day = (invoice.period.end - timedelta(days=1)).date().isoformat()
-    for text in (
-        f"{words.number}: {invoice.number}",
-        f"{words.issued}: {invoice.issued_at.date().isoformat()}",
-        f"{words.due}: {invoice.due_at.date().isoformat()}",
-        words.period.format(
-            label=invoice.period.label,
-            first=invoice.period.start.date().isoformat(),
-            last=last_day,
-        ),
-    ):
+    for text in facts:
         pdf.cell(half, 4.5, _text(text), align=Align.R, new_x=XPos.LEFT, new_y=YPos.NEXT)
-
     pdf.set_xy(pdf.l_margin, max(left_bottom, pdf.get_y()) + 8)
+
+
+def _customer(
+    pdf: FPDF, name: str, account: str, profile: BillingProfile | None, words: Words
+) -> None:
+    """The customer block: its billing profile's name, address and identifiers when the
+    invoice copied one (decision 0126), its account always."""
+    lines = [profile.legal_name if profile is not None else name]
+    if profile is not None:
+        lines += profile.postal_lines()
+        if profile.vat_number:
+            lines.append(f"{words.vat_id}: {profile.vat_number}")
+        if profile.siret:
+            lines.append(f"{words.siret}: {profile.siret}")
+        if profile.purchase_order:
+            lines.append(f"{words.purchase_order}: {profile.purchase_order}")
+    lines.append(f"{words.account}: {account}")
     pdf.set_font(_FONT, "B", 9)
     pdf.cell(0, 4.5, words.customer, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(_FONT, size=9)
-    pdf.multi_cell(0, 4.5, _text(invoice.customer_name), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.cell(
-        0,
-        4.5,
-        _text(f"{words.account}: {invoice.tenant_id}"),
-        new_x=XPos.LMARGIN,
-        new_y=YPos.NEXT,
-    )
+    for line in lines:
+        pdf.multi_cell(0, 4.5, _text(line), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(6)
 
 
-def _lines(pdf: FPDF, invoice: Invoice, words: _Words) -> None:
-    point = words.decimal_point
+def _table(pdf: FPDF, widths: tuple[int, ...]) -> Any:
     pdf.set_font(_FONT, size=8)
-    with pdf.table(
-        col_widths=(34, 14, 14, 14, 12, 9, 11),
-        text_align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+    return pdf.table(
+        col_widths=widths,
+        text_align=("LEFT", "LEFT", *("RIGHT",) * (len(widths) - 2)),
         headings_style=FontFace(emphasis="BOLD", fill_color=(230, 230, 230)),
         borders_layout=TableBordersLayout.HORIZONTAL_LINES,
         repeat_headings=1,
         line_height=5,
-    ) as table:
+    )
+
+
+def _lines(pdf: FPDF, invoice: Invoice, words: Words) -> None:
+    point = words.decimal_point
+    with _table(pdf, (34, 14, 14, 14, 12, 9, 11)) as table:
         table.row(
             (
                 words.description,
@@ -277,18 +236,39 @@ def _lines(pdf: FPDF, invoice: Invoice, words: _Words) -> None:
             )
 
 
-def _totals(pdf: FPDF, invoice: Invoice, words: _Words) -> None:
+def _credit_lines(pdf: FPDF, note: CreditNote, words: Words) -> None:
+    point = words.decimal_point
+    with _table(pdf, (48, 20, 14, 9, 11)) as table:
+        table.row((words.description, words.region, words.net, words.vat_rate, words.vat))
+        for line in note.lines:
+            table.row(
+                (
+                    _text(line.description),
+                    _text(line.region),
+                    _money(line.net, point),
+                    _percent(line.vat_rate, point),
+                    _money(line.vat, point),
+                )
+            )
+
+
+def _totals(
+    pdf: FPDF,
+    rates: list[tuple[Decimal, Decimal, Decimal]],
+    amounts: tuple[Decimal, Decimal, Decimal],
+    words: Words,
+) -> None:
     point = words.decimal_point
     pdf.ln(6)
     width = 90.0
-    rates = invoice.vat_by_rate()
     if rates:  # no lines, no rate to break down
         _vat_breakdown(pdf, rates, words, width)
         pdf.ln(3)
+    net, vat, total = amounts
     for label, amount, bold in (
-        (words.total_net, invoice.net, False),
-        (words.total_vat, invoice.vat, False),
-        (words.total, invoice.total, True),
+        (words.total_net, net, False),
+        (words.total_vat, vat, False),
+        (words.total, total, True),
     ):
         pdf.set_font(_FONT, "B" if bold else "", 10 if bold else 9)
         pdf.set_x(pdf.w - pdf.r_margin - width)
@@ -307,7 +287,7 @@ def _totals(pdf: FPDF, invoice: Invoice, words: _Words) -> None:
 
 
 def _vat_breakdown(
-    pdf: FPDF, rates: list[tuple[Decimal, Decimal, Decimal]], words: _Words, width: float
+    pdf: FPDF, rates: list[tuple[Decimal, Decimal, Decimal]], words: Words, width: float
 ) -> None:
     point = words.decimal_point
     pdf.set_font(_FONT, "B", 9)
@@ -328,16 +308,22 @@ def _vat_breakdown(
             table.row((_percent(rate, point), _money(net, point), _money(vat, point)))
 
 
-def _terms(pdf: FPDF, invoice: Invoice, words: _Words) -> None:
+def _vat_mention(pdf: FPDF, treatment: VatTreatment, words: Words) -> None:
+    """Why no VAT is invoiced, as the law asks the invoice to say (decision 0126)."""
+    mention = {
+        VatTreatment.REVERSE_CHARGE: words.reverse_charge,
+        VatTreatment.OUTSIDE_EU: words.outside_eu,
+    }.get(treatment)
+    if mention is not None:
+        pdf.ln(4)
+        pdf.set_font(_FONT, "B", 9)
+        pdf.multi_cell(0, 4.5, mention, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _terms(pdf: FPDF, payable: str, words: Words) -> None:
     pdf.ln(8)
     pdf.set_font(_FONT, "B", 9)
-    pdf.multi_cell(
-        0,
-        4.5,
-        words.payable.format(days=invoice.issuer.payment_days),
-        new_x=XPos.LMARGIN,
-        new_y=YPos.NEXT,
-    )
+    pdf.multi_cell(0, 4.5, payable, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(_FONT, size=8)
     for text in (words.no_discount, words.penalties, words.indemnity):
         pdf.multi_cell(0, 4, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from andromede.billing.errors import NoSuchInvoice, PeriodOpen
+from andromede.billing.credit_note import CreditNote, CreditRequest, credit
+from andromede.billing.errors import NoBillingProfile, NoSuchCreditNote, NoSuchInvoice, PeriodOpen
 from andromede.billing.invoice import Invoice, Issuer, invoice_number, issue
 from andromede.billing.invoices_store import InvoiceStore, MemoryInvoiceStore
 from andromede.billing.model import (
@@ -42,6 +43,8 @@ from andromede.billing.model import (
     report,
     seconds_by_hour,
 )
+from andromede.billing.profile import BillingProfile, parse_profile
+from andromede.billing.profiles_store import BillingProfileStore, MemoryBillingProfileStore
 from andromede.billing.store import BillingStore
 from andromede.db.errors import DatabaseUnavailable
 
@@ -81,11 +84,15 @@ class BillingService:
         invoices: InvoiceStore | None = None,
         issuer: Issuer | None = None,
         invoice_prefix: str = "INV",
+        profiles: BillingProfileStore | None = None,
+        credit_note_prefix: str = "AV",
     ) -> None:
         self._store = store
         self._invoices = invoices or MemoryInvoiceStore()
+        self._profiles = profiles or MemoryBillingProfileStore()
         self.issuer = issuer or Issuer("Andromède")
         self._invoice_prefix = invoice_prefix
+        self._credit_note_prefix = credit_note_prefix
         self.region = region
         self.meters: dict[str, Meter] = catalogue(instance_types)
         self._flush_interval = flush_interval
@@ -294,10 +301,13 @@ class BillingService:
         if kept is not None:
             return kept, False  # no report made again for a month issued already
         usage = await self.usage_report(tenant_id, period)
+        # Copied into the invoice as it is now: a later change of the profile alters no
+        # invoice issued (decision 0126).
+        customer = await self._profiles.profile(tenant_id)
 
         def build(sequence: int) -> Invoice:
             number = invoice_number(self._invoice_prefix, now.year, sequence)
-            return issue(usage, number, customer_name, self.issuer, now)
+            return issue(usage, number, customer_name, self.issuer, now, customer)
 
         return await self._invoices.issue(tenant_id, period.label, now.year, build)
 
@@ -327,4 +337,50 @@ class BillingService:
         found = await self._invoices.invoice(number)
         if found is None or found.tenant_id != tenant_id:
             raise NoSuchInvoice(f"no invoice {number[:40]}")
+        return found
+
+    # -- billing profiles and credit notes (decision 0126) -------------------------------------
+
+    async def billing_profile(self, tenant_id: str) -> BillingProfile:
+        """NoBillingProfile for a tenant whose profile was never set."""
+        found = await self._profiles.profile(tenant_id)
+        if found is None:
+            raise NoBillingProfile("no billing profile is set for this tenant")
+        return found
+
+    async def set_billing_profile(
+        self, tenant_id: str, fields: Mapping[str, object]
+    ) -> BillingProfile:
+        """Check ``fields`` (InvalidBillingProfile naming the first wrong one) and make them
+        the tenant's profile, replacing the one it had; invoices issued keep theirs."""
+        profile = parse_profile(fields)
+        await self._profiles.put_profile(tenant_id, profile, self._clock())
+        return profile
+
+    async def issue_credit_note(
+        self, tenant_id: str, number: str, request: CreditRequest
+    ) -> CreditNote:
+        """A credit note of the tenant's invoice ``number`` (NoSuchInvoice if it has none),
+        issued now under the next number of this year's credit note sequence; OverCredit when
+        it would credit more than what remains of the invoice, credit notes issued meanwhile
+        by other gateways counted."""
+        now = self._clock()
+
+        def build(sequence: int, invoice: Invoice, earlier: list[CreditNote]) -> CreditNote:
+            credit_number = invoice_number(self._credit_note_prefix, now.year, sequence)
+            return credit(invoice, earlier, request, credit_number, now)
+
+        return await self._invoices.credit(tenant_id, number, now.year, build)
+
+    async def credit_notes(
+        self, tenant_id: str, invoice_number: str | None = None
+    ) -> list[CreditNote]:
+        """The tenant's credit notes, of one invoice if given, in the order issued."""
+        return await self._invoices.credit_notes(tenant_id, invoice_number)
+
+    async def credit_note(self, tenant_id: str, invoice: str, number: str) -> CreditNote:
+        """NoSuchCreditNote for a number not issued on that invoice of that tenant."""
+        found = await self._invoices.credit_note(number)
+        if found is None or found.tenant_id != tenant_id or found.invoice_number != invoice:
+            raise NoSuchCreditNote(f"no credit note {number[:40]} on {invoice[:40]}")
         return found

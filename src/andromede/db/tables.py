@@ -36,9 +36,12 @@ __all__ = [
     "audit_logs",
     "audit_signing_keys",
     "audit_witness_cosignatures",
+    "billing_credit_note_sequences",
+    "billing_credit_notes",
     "billing_invoice_sequences",
     "billing_invoices",
     "billing_prices",
+    "billing_profiles",
     "billing_runs",
     "billing_samplers",
     "billing_usage",
@@ -576,6 +579,32 @@ billing_invoices = sa.Table(
 )
 billing_invoice_sequences = sa.Table(
     "billing_invoice_sequences",
+    metadata,
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("last_number", sa.BigInteger, nullable=False),
+)
+# Billing profiles and credit notes (migration 0051, decision 0126): a tenant's profile as
+# JSON, the credit notes of each invoice, kept as issued, and their own gapless sequence.
+billing_profiles = sa.Table(
+    "billing_profiles",
+    metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+)
+billing_credit_notes = sa.Table(
+    "billing_credit_notes",
+    metadata,
+    sa.Column("number", sa.Text, primary_key=True),
+    sa.Column("invoice_number", sa.Text, nullable=False),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("issued_at", UtcDateTime, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Index(None, "invoice_number"),
+    sa.Index(None, "tenant_id"),
+)
+billing_credit_note_sequences = sa.Table(
+    "billing_credit_note_sequences",
     metadata,
     sa.Column("year", sa.Integer, primary_key=True),
     sa.Column("last_number", sa.BigInteger, nullable=False),
