@@ -745,6 +745,41 @@ async def test_a_nic_without_a_public_address_gets_no_forward(host: Host) -> Non
         await host.driver.release(instance_id)
 
 
+async def test_an_elastic_ip_for_an_instance_not_running_here_is_refused(
+    image_host: Host,
+) -> None:
+    """Every driver, the memory twin too, refuses to route an Elastic IP to an instance it
+    does not run, or to take one from it, as it refuses to reboot it."""
+    instance_id = new_id("i")
+    for address in ("198.18.0.5", None):
+        with pytest.raises(image_host.error):
+            await image_host.driver.set_elastic_ip(instance_id, address)
+    with pytest.raises(image_host.error):
+        await image_host.driver.reboot(instance_id)
+
+
+async def test_a_user_mode_nic_starts_with_its_elastic_ip_which_is_not_routed(host: Host) -> None:
+    """User mode (these hosts' networking) has no address to route: a start with an Elastic IP
+    (EC2 keeps a stopped instance's) starts; giving one is refused, taking one away is a no-op.
+    The guest need not boot."""
+    root = await make_root(host)
+    instance_id = new_id("i")
+    network = NetworkSpec("subnet-1", "tenant-1", "10.11.1.0/24", vpc_id="vpc-1")
+    nic = NicSpec(network, "52:54:00:0a:0b:0e", "10.11.1.6", elastic_ip="198.18.0.6")
+    started = await host.driver.start(instance_spec(instance_id, root, b"", nic=nic))
+    try:
+        assert started.mode is NetworkMode.USER
+        with pytest.raises(host.error, match="user-mode"):
+            await host.driver.set_elastic_ip(instance_id, "198.18.0.7")
+        await host.driver.set_elastic_ip(instance_id, None)
+        assert await host.driver.network(instance_id) == started
+    finally:
+        await host.driver.kill(instance_id)
+        await host.driver.release(instance_id)
+    with pytest.raises(host.error):
+        await host.driver.set_elastic_ip(instance_id, None)
+
+
 async def test_volumes_hot_plug_and_unplug(qemu_host: Host) -> None:
     driver = qemu_host.driver
     root = await make_root(qemu_host)

@@ -9,6 +9,8 @@ what a QEMU tap gives a VM, minus the VM (the QEMU tests boot real guests). Need
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import logging
 import os
 import secrets
@@ -23,6 +25,8 @@ from pathlib import Path
 import pytest
 
 from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
+from andromede.hypervisor.elastic_ips import render_uplink_guard
+from andromede.hypervisor.errors import AddressRefused
 from andromede.hypervisor.tenant_network import (
     NetworkCommandError,
     NetworkLayout,
@@ -626,3 +630,274 @@ async def test_an_instance_without_a_public_address_reaches_only_its_metadata_th
                 assert _host_reach(unmapped.public_ip, 22).startswith("peer ")
     finally:
         subprocess.run(["ip", "addr", "del", f"{outside}/32", "dev", "lo"], check=False)
+
+
+# -- Elastic IPs ------------------------------------------------------------------------------
+
+
+def _elastic_ip() -> str:
+    """An address of no range of the host's (198.18.0.0/15, set aside for benchmarks)."""
+    return f"198.{18 + secrets.randbelow(2)}.{secrets.randbelow(256)}.{1 + secrets.randbelow(254)}"
+
+
+@contextmanager
+def _outside() -> Iterator[str]:
+    """An address of the host's own that is neither transit nor public: the LAN, the Internet."""
+    address = f"198.51.100.{1 + secrets.randbelow(250)}"
+    subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
+    try:
+        yield address
+    finally:
+        subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], check=False)
+
+
+EVERYTHING = InstanceFirewall(ingress=(FirewallRule("-1", 0, 0, "0.0.0.0/0"),))
+
+
+async def test_an_elastic_ip_reaches_the_instance_as_its_groups_allow_and_is_its_source_out(
+    networks: TenantNetworks, layout: NetworkLayout
+) -> None:
+    network = _network("111111111111")
+    elastic = _elastic_ip()
+    nic = replace(_nic(network, 5), elastic_ip=elastic)
+    with _outside() as outside:
+        async with guest(networks, "i-eip", nic) as g:
+            await networks.set_instance_firewall("i-eip", SSH_FROM_ANYWHERE)
+            plugged = networks.plugged("i-eip")
+            assert plugged is not None and plugged.elastic_ip == elastic
+            host_ip = networks.host_transit_ip(network.network_id)
+            assert f"dev {layout.link_prefix}t" in _host_routes(elastic)
+            with serving(g.netns, "", 22), serving(g.netns, "", 8080):
+                # Its security groups decide, as for its public address: 22 open, 8080 not.
+                assert _host_reach(elastic, 22) == f"peer {host_ip}"
+                assert _host_connect(elastic, 8080) == ""
+                # Its public address still reaches it.
+                assert _host_reach(plugged.public_ip, 22) == f"peer {host_ip}"
+            # What it sends out through the host leaves from its Elastic IP…
+            with serving(None, outside, 8443):
+                assert g.reach(outside, 8443) == f"peer {elastic}"
+            # …but its metadata requests from its host-facing address, which the service knows.
+            with serving(None, host_ip, layout.imds_port):
+                assert g.reach("169.254.169.254", 80) == f"peer {plugged.public_ip}"
+            # Setting what it has changes nothing.
+            assert await networks.set_elastic_ip("i-eip", elastic)
+            assert _host_routes(elastic) != ""
+        await networks.release("i-eip")
+        assert _host_routes(elastic) == ""
+
+
+async def test_an_unmapped_instance_with_an_elastic_ip_is_reached_and_reaches_out_until_it_goes(
+    networks: TenantNetworks, layout: NetworkLayout
+) -> None:
+    vpc = "vpc-" + secrets.token_hex(4)
+    subnet = _subnet(vpc, "111111111111", 1)
+    nic = replace(_nic(subnet, 6), public_address=False)
+    elastic = _elastic_ip()
+    with _outside() as outside:
+        async with guest(networks, "i-priv", nic) as priv:
+            await networks.set_instance_firewall("i-priv", EVERYTHING)
+            unmapped = networks.plugged("i-priv")
+            assert unmapped is not None
+            with serving(priv.netns, "", 22), serving(None, outside, 8443):
+                assert _host_connect(elastic, 22) == ""
+                assert priv.connect(outside, 8443) == ""
+                assert await networks.set_elastic_ip("i-priv", elastic)
+                assert _host_reach(elastic, 22).startswith("peer ")
+                assert priv.reach(outside, 8443) == f"peer {elastic}"
+                # Its host-facing address stays host-only.
+                assert _host_connect(unmapped.public_ip, 22) == ""
+                with serving(None, networks.host_transit_ip(subnet.network_id), layout.imds_port):
+                    assert priv.reach("169.254.169.254", 80) == f"peer {unmapped.public_ip}"
+                # Taken away: back to an instance without a public address.
+                assert await networks.set_elastic_ip("i-priv", None)
+                assert await networks.set_elastic_ip("i-priv", None)  # what it has
+                assert _host_routes(elastic) == ""
+                assert _host_connect(elastic, 22) == ""
+                assert priv.connect(outside, 8443) == ""
+    assert not await networks.set_elastic_ip("i-nobody", elastic)  # not plugged here
+
+
+async def test_an_elastic_ip_moved_to_another_tenants_instance_reaches_that_one_only(
+    networks: TenantNetworks,
+) -> None:
+    first, second = _network("111111111111"), _network("222222222222")
+    a_nic, b_nic = _nic(first, 5), _nic(second, 5)
+    elastic = _elastic_ip()
+    async with guest(networks, "i-a", a_nic) as a, guest(networks, "i-b", b_nic) as b:
+        await networks.set_instance_firewall("i-a", EVERYTHING)
+        await networks.set_instance_firewall("i-b", EVERYTHING)
+        a_host, b_host = (networks.host_transit_ip(n.network_id) for n in (first, second))
+        with serving(a.netns, "", 22), serving(b.netns, "", 22):
+            assert await networks.set_elastic_ip("i-a", elastic)
+            assert _host_reach(elastic, 22) == f"peer {a_host}"
+            # Held by a: refused to b, and a keeps it.
+            with pytest.raises(AddressRefused, match="routed to i-a"):
+                await networks.set_elastic_ip("i-b", elastic)
+            assert _host_reach(elastic, 22) == f"peer {a_host}"
+            # Moved as EC2 moves it: taken from a, then given to b.
+            assert await networks.set_elastic_ip("i-a", None)
+            assert await networks.set_elastic_ip("i-b", elastic)
+            assert _host_reach(elastic, 22) == f"peer {b_host}"
+            [route] = _host_routes(elastic).splitlines()
+            b_plugged = networks.plugged("i-b")
+            assert b_plugged is not None
+            assert networks.netns(second.network_id) == b_plugged.netns
+            # a's namespace no longer answers for it, nor does b's ruleset forget b's own.
+            a_plugged = networks.plugged("i-a")
+            assert a_plugged is not None and a_plugged.elastic_ip is None
+            assert elastic not in _ruleset(a_plugged.netns)
+            assert elastic in _ruleset(b_plugged.netns)
+            assert route.startswith(f"{elastic} via ")
+
+
+def _ruleset(netns: str) -> str:
+    return subprocess.run(
+        ["ip", "netns", "exec", netns, "nft", "list", "ruleset"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+
+async def test_an_elastic_ip_survives_the_agent_and_a_reboot_and_old_state_reads_as_none(
+    networks: TenantNetworks, tmp_path: Path, layout: NetworkLayout
+) -> None:
+    network = _network("111111111111")
+    elastic = _elastic_ip()
+    nic = replace(_nic(network, 5), public_address=False, elastic_ip=elastic)
+    await networks.plug("i-back", nic)
+    await networks.set_instance_firewall("i-back", SSH_FROM_ANYWHERE)
+    # A host reboot loses namespaces, links and routes; the agent restarts with its state file.
+    subprocess.run(["ip", "netns", "del", networks.netns(network.network_id)], check=True)
+    subprocess.run(["ip", "route", "del", f"{elastic}/32"], check=False)
+    again = TenantNetworks(tmp_path / "net", layout)
+    await again.restore()
+    assert _host_routes(elastic) != ""
+    async with guest(again, "i-back", nic) as g:
+        with serving(g.netns, "", 22):
+            assert _host_reach(elastic, 22).startswith("peer ")
+    # A state file written before Elastic IPs has no such field: none.
+    state = tmp_path / "net" / "networks.json"
+    document = json.loads(state.read_text())
+    for item in document["nics"]:
+        del item["elastic_ip"]
+    state.write_text(json.dumps(document))
+    older = TenantNetworks(tmp_path / "net", layout)
+    plugged = older.plugged("i-back")
+    assert plugged is not None and plugged.elastic_ip is None
+
+
+async def test_an_elastic_ip_the_host_cannot_route_is_refused_and_changes_nothing(
+    networks: TenantNetworks, layout: NetworkLayout
+) -> None:
+    network = _network("111111111111")
+    elastic = _elastic_ip()
+    plugged = await networks.plug("i-one", replace(_nic(network, 5), elastic_ip=elastic))
+    await networks.plug("i-two", _nic(network, 6))
+    public = str(ipaddress.IPv4Network(layout.public_cidr).network_address + 200)
+    transit = str(ipaddress.IPv4Network(layout.transit_cidr).network_address + 200)
+    refused = {
+        "not-an-address": "not an IPv4 address",
+        "2001:db8::1": "not an IPv4 address",
+        f"{_elastic_ip()}/32": "not an IPv4 address",
+        "169.254.169.254": "unicast",
+        "127.0.0.1": "unicast",
+        "224.0.0.5": "unicast",
+        "0.0.0.0": "unicast",  # noqa: S104 (an address refused, nothing bound)
+        public: f"own range {layout.public_cidr}",
+        plugged.public_ip: f"own range {layout.public_cidr}",
+        transit: f"own range {layout.transit_cidr}",
+        elastic: "routed to i-one",
+    }
+    for address, reason in refused.items():
+        with pytest.raises(AddressRefused, match=reason):
+            await networks.set_elastic_ip("i-two", address)
+    two = networks.plugged("i-two")
+    assert two is not None and two.elastic_ip is None
+    # Nor is an instance plugged, nor its network built, with another's address.
+    other = _network("222222222222")
+    with pytest.raises(AddressRefused, match="routed to i-one"):
+        await networks.plug("i-three", replace(_nic(other, 5), elastic_ip=elastic))
+    assert networks.plugged("i-three") is None and other.network_id not in networks._state.networks
+    # A second plug of i-one with its own address is the same plug.
+    assert (await networks.plug("i-one", replace(_nic(network, 5), elastic_ip=elastic))) == plugged
+
+
+def test_the_rendered_ruleset_with_elastic_ips_is_valid_nft() -> None:
+    ruleset = render_firewall(
+        {"10.0.0.5": InstanceFirewall(), "10.0.0.6": InstanceFirewall()},
+        transit_cidr="100.64.0.0/16",
+        public_cidr="100.65.0.0/16",
+        nat={"10.0.0.5": "100.65.0.1", "10.0.0.6": "100.65.0.2"},
+        host_transit_ip="100.64.0.1",
+        imds_port=16925,
+        unmapped=["10.0.0.6"],
+        elastic={"10.0.0.5": "198.18.0.5", "10.0.0.6": "198.18.0.6"},
+    )
+    guard = render_uplink_guard("eth9", "andr", ["198.18.0.5", "198.18.0.6"])
+    empty_guard = render_uplink_guard("eth9", "andr", [])
+    name = "chk" + secrets.token_hex(4)
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        for document in (ruleset, guard, empty_guard):
+            result = subprocess.run(
+                ["ip", "netns", "exec", name, "nft", "-c", "-f", "-"],
+                input=document, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stderr
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+async def test_an_elastic_ip_is_announced_on_the_uplink_and_only_it_crosses_from_there(
+    tmp_path: Path, layout: NetworkLayout
+) -> None:
+    """A router of the operator's segment (a namespace behind a veth, the host's end the
+    uplink) reaches the Elastic IP through the host, which answers ARP for it; not the
+    instance's host-only public address, though the router routes it to the host."""
+    uplink, router = f"{layout.link_prefix}u", "r" + secrets.token_hex(4)
+    segment = f"198.18.{secrets.randbelow(256)}"
+    elastic = f"{segment}.50"
+    setup = [
+        ["ip", "netns", "add", router],
+        ["ip", "link", "add", uplink, "type", "veth", "peer", "name", "eth0", "netns", router],
+        ["ip", "addr", "add", f"{segment}.2/24", "dev", uplink],
+        ["ip", "link", "set", uplink, "up"],
+        ["ip", "-n", router, "link", "set", "lo", "up"],
+        ["ip", "-n", router, "addr", "add", f"{segment}.1/24", "dev", "eth0"],
+        ["ip", "-n", router, "link", "set", "eth0", "up"],
+        ["ip", "-n", router, "route", "add", layout.public_cidr, "via", f"{segment}.2"],
+    ]
+    announcing = replace(layout, elastic_ip_uplink=uplink)
+    networks = TenantNetworks(tmp_path / "net", announcing)
+    nic = replace(_nic(_network("111111111111"), 5), elastic_ip=elastic)
+    try:
+        for command in setup:
+            subprocess.run(command, check=True, capture_output=True)
+        outside = Guest(router, nic)
+        async with guest(networks, "i-up", nic) as g:
+            await networks.set_instance_firewall("i-up", EVERYTHING)
+            plugged = networks.plugged("i-up")
+            assert plugged is not None
+            assert elastic in _proxies(uplink)
+            with serving(g.netns, "", 22):
+                assert outside.reach(elastic, 22) == f"peer {segment}.1"
+                assert outside.connect(plugged.public_ip, 22) == ""
+            with serving(router, "", 9000):
+                assert g.reach(f"{segment}.1", 9000) == f"peer {elastic}"
+            await networks.set_elastic_ip("i-up", None)
+            assert elastic not in _proxies(uplink)
+            with serving(g.netns, "", 22):
+                assert outside.connect(elastic, 22) == ""
+        await networks.release("i-up")
+        guard = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+        assert f"andromede_eip_{layout.link_prefix}" not in guard
+    finally:
+        for network_id in list(networks._state.networks):
+            await networks.remove(network_id)
+        subprocess.run(["ip", "link", "del", uplink], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", router], capture_output=True, check=False)
+
+
+def _proxies(link: str) -> str:
+    return subprocess.run(
+        ["ip", "neigh", "show", "proxy", "dev", link], capture_output=True, text=True, check=True
+    ).stdout

@@ -32,6 +32,12 @@ the log and in :class:`HostCapacity` — QEMU's user-mode networking gives the g
 address by DHCP and host port forwards reach it (none when the NIC has no public address).
 An instance without a NIC gets user-mode networking in either mode.
 
+Elastic IPs (``set_elastic_ip``, ``NicSpec.elastic_ip`` at start): in bridge mode the tenant
+networks route one to a running instance; a guest that stops, is killed or is found gone
+(``running``) loses its address on this host (EC2 may give it to another instance meanwhile)
+and its next start brings it again. User mode routes none: giving one is refused, a start with
+one starts without it (logged).
+
 Security groups in user mode: see :mod:`~andromede.hypervisor.user_network`.
 """
 
@@ -503,6 +509,13 @@ class QemuDriver:
         ports picked free (again when QEMU finds one taken)."""
         requested = _requested_forwards(spec)
         allowed = tuple(f for f in requested if ingress_allows_tcp(spec.firewall, f))
+        if spec.nic is not None and spec.nic.elastic_ip is not None:
+            # EC2 keeps the association of a stopped instance: its start must not fail for
+            # it, though no address is routed here (set_elastic_ip refuses one).
+            logger.warning(
+                "instance %s: user-mode networking, its Elastic IP %s is not routed",
+                spec.instance_id, spec.nic.elastic_ip,
+            )  # fmt: skip
         for attempt in range(_FORWARD_ATTEMPTS):
             forwards = tuple(self._bind_forward(forward) for forward in allowed)
             argv = self._command(spec, process, accelerator)
@@ -530,12 +543,22 @@ class QemuDriver:
             await self._refresh_forwards(instance_id, process, firewall)
 
     async def set_elastic_ip(self, instance_id: str, address: str | None) -> None:
+        """Bridge mode: the tenant networks route it (:meth:`TenantNetworks.set_elastic_ip`).
+        User mode has no address to route: taking one away is a no-op, giving one is refused
+        (:class:`AddressRefused`), rather than reported done and reaching nothing."""
         async with self._lock(instance_id):
-            if not self._process(instance_id).alive():
+            process = self._process(instance_id)
+            if not process.alive():
+                if address is None:  # a guest gone without a stop: its route goes now
+                    await self._networks.set_elastic_ip(instance_id, None)
                 raise InstanceNotRunning(f"instance {instance_id} is not running on {self._host}")
+            if await self._networks.set_elastic_ip(instance_id, address):
+                return
             if address is not None:
-                # The tenant networks' routing of Elastic IPs comes with the next change.
-                raise AddressRefused(f"host {self._host} does not route Elastic IPs yet")
+                raise AddressRefused(
+                    f"instance {instance_id} has user-mode networking on {self._host}:"
+                    " no Elastic IP is routed to it"
+                )
 
     async def _refresh_forwards(
         self, instance_id: str, process: QemuProcess, firewall: InstanceFirewall
@@ -613,18 +636,27 @@ class QemuDriver:
     async def stop(self, instance_id: str, *, timeout: float) -> None:
         async with self._lock(instance_id):
             process = self._process(instance_id)
-            if not process.alive():
-                process.forget_runtime()
-                return
-            with contextlib.suppress(InstanceNotRunning, HypervisorError):
-                async with self._monitor(instance_id) as qmp:
-                    await qmp.execute("system_powerdown")
-            if await process.wait_exit(timeout):
-                logger.info("instance %s powered off", instance_id)
-            else:
-                logger.info("instance %s ignored power-down for %gs: killed", instance_id, timeout)
-                await self._hard_stop(instance_id, process)
+            if process.alive():
+                with contextlib.suppress(InstanceNotRunning, HypervisorError):
+                    async with self._monitor(instance_id) as qmp:
+                        await qmp.execute("system_powerdown")
+                if await process.wait_exit(timeout):
+                    logger.info("instance %s powered off", instance_id)
+                else:
+                    logger.info(
+                        "instance %s ignored power-down for %gs: killed", instance_id, timeout
+                    )
+                    await self._hard_stop(instance_id, process)
             process.forget_runtime()
+            await self._drop_elastic_ip(instance_id)
+
+    async def _drop_elastic_ip(self, instance_id: str) -> None:
+        """A guest that does not run holds no Elastic IP here: EC2 may give it to another
+        instance meanwhile (on any host), and its next start brings its own again. Its NIC,
+        addresses and rules stay, as a stopped instance's do."""
+        plugged = self._networks.plugged(instance_id)
+        if plugged is not None and plugged.elastic_ip is not None:
+            await self._networks.set_elastic_ip(instance_id, None)
 
     async def reboot(self, instance_id: str) -> None:
         async with self._lock(instance_id), self._monitor(instance_id) as qmp:
@@ -635,6 +667,7 @@ class QemuDriver:
             process = self._process(instance_id)
             await self._hard_stop(instance_id, process)
             process.forget_runtime()
+            await self._drop_elastic_ip(instance_id)
 
     async def _hard_stop(self, instance_id: str, process: QemuProcess) -> None:
         """QMP ``quit``, then SIGKILL if QEMU has not exited within ``quit_timeout``. Quitting
@@ -727,6 +760,13 @@ class QemuDriver:
             else:
                 process.forget_runtime()
                 found[instance_id] = RuntimeState.SHUT_OFF
+                plugged = self._networks.plugged(instance_id)
+                if plugged is not None and plugged.elastic_ip is not None:
+                    # A guest gone without a stop. Under its lock: a start in progress has
+                    # plugged its address before its QEMU runs.
+                    async with self._lock(instance_id):
+                        if not process.alive():
+                            await self._drop_elastic_ip(instance_id)
         return found
 
     async def _left_paused(self, instance_id: str) -> bool:

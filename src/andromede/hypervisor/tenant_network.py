@@ -28,7 +28,16 @@ recorded before VPC routing) is a namespace of its own, as every network was. In
   nothing through the host but the metadata service;
 - the instance metadata service: 169.254.169.254:80 is DNAT'ed to the host side of the transit
   link at ``imds_port``, where the metadata server listens; its replies return by conntrack. The
-  connection arrives from the instance's host-facing address, which tells the server who asks.
+  connection arrives from the instance's host-facing address, which tells the server who asks;
+- an instance's Elastic IP, when it has one (:meth:`TenantNetworks.set_elastic_ip`): an address
+  of the operator's (:mod:`~andromede.hypervisor.elastic_ips`), routed by the host over the
+  transit link like the host-facing one; the namespace DNATs it to the private address on what
+  comes from the transit link (the instance's ingress rules apply after, as for its public
+  address) and SNATs to it whatever the instance sends out through the transit link but its
+  metadata requests, which keep the host-facing address. An instance without a public address
+  but with an Elastic IP is reached at it and sends out as a mapped one does. A host given an
+  uplink (``NetworkLayout.elastic_ip_uplink``) announces each of its Elastic IPs there by proxy
+  ARP, so a router on that segment reaches them through it.
 
 A network may span hosts (decision 0024) when the host has an underlay address
 (``NetworkLayout.underlay_address``) and the network a VXLAN id (``NetworkSpec.vni``): a VXLAN
@@ -96,6 +105,11 @@ from andromede.compute.driver import (
     NetworkSpec,
     NicSpec,
 )
+from andromede.hypervisor.elastic_ips import (
+    check_elastic_ip,
+    render_uplink_guard,
+    uplink_guard_table,
+)
 
 __all__ = [
     "NetworkCommandError",
@@ -124,6 +138,7 @@ _NETNS_DIR = Path("/run/netns")  # where ``ip netns`` keeps the namespaces it na
 _CLONE_NEWNET = 0x40000000
 _TUNSETIFF = 0x400454CA
 _TAP_FLAGS = 0x0002 | 0x1000  # IFF_TAP | IFF_NO_PI
+_LINK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")
 
 
 class NetworkCommandError(RuntimeError):
@@ -153,6 +168,11 @@ class NetworkLayout:
     # and the receiving namespace's stateful rules then see replies of connections they never
     # saw open.
     underlay_netns: str = ""
+    # The interface on which the host answers ARP for the Elastic IPs it holds (proxy
+    # entries), so a router of the operator's segment reaches them through it; "" = none (the
+    # operator's network routes the Elastic IPs' block to the hosts, or the host alone uses
+    # them).
+    elastic_ip_uplink: str = ""
 
     def __post_init__(self) -> None:
         transit = ipaddress.IPv4Network(self.transit_cidr)
@@ -169,6 +189,8 @@ class NetworkLayout:
             raise ValueError("vxlan_port must be a UDP port")
         if self.underlay_mtu < _MIN_UNDERLAY_MTU:
             raise ValueError(f"underlay_mtu must be at least {_MIN_UNDERLAY_MTU}")
+        if self.elastic_ip_uplink and not _LINK_NAME.fullmatch(self.elastic_ip_uplink):
+            raise ValueError("elastic_ip_uplink must be an interface name (15 characters at most)")
 
     @property
     def overlay_mtu(self) -> int:
@@ -189,7 +211,8 @@ class PluggedNic:
     """An instance's interface once plugged: the tap QEMU opens inside ``netns``.
     ``public_ip`` is its host-facing address, the source of its connections to the host (the
     metadata service); ``mapped``: that address is also its public one, which the host
-    reaches it at (else nothing from the host reaches it)."""
+    reaches it at (else nothing from the host reaches it); ``elastic_ip``: the Elastic IP
+    routed to it, if any (state files from before Elastic IPs: none)."""
 
     instance_id: str
     network_id: str
@@ -199,6 +222,7 @@ class PluggedNic:
     private_ip: str
     public_ip: str
     mapped: bool = True
+    elastic_ip: str | None = None
 
 
 @dataclass(slots=True)
@@ -397,6 +421,7 @@ def render_firewall(
     remote: Collection[str] = (),
     bridges: Collection[str] = ("br0",),
     unmapped: Collection[str] = (),
+    elastic: Mapping[str, str] | None = None,
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
 
@@ -410,9 +435,15 @@ def render_firewall(
     hosts: a packet to one leaves once its sender's egress allows it, and the destination's
     ingress rules apply on the destination's host (a packet from one meets the ingress chain
     of its local destination here). ``unmapped``: private addresses without a public one —
-    nothing is DNAT'ed to them, and they reach nothing through the transit link but the
-    metadata service."""
+    nothing is DNAT'ed to them at their host-facing address, and they reach nothing through
+    the transit link but the metadata service, unless they have an Elastic IP. ``elastic``:
+    private → Elastic IP, DNAT'ed to the private address from the transit link, and the
+    source of what the instance sends out through it but its metadata requests (the host's
+    transit address), which keep the host-facing one: the metadata service knows the instance
+    by it."""
     ports = _interfaces(bridges)
+    elastic = elastic or {}
+    dropped = sorted(set(unmapped) - set(elastic))
     lines = [
         "table ip andromede_nat",
         "delete table ip andromede_nat",
@@ -425,13 +456,26 @@ def render_firewall(
     for private, public in sorted(nat.items()):
         if private not in unmapped:
             lines.append(f'    iifname "{_TRANSIT}" ip daddr {public} dnat to {private}')
+    for private, held in sorted(elastic.items()):
+        lines.append(f'    iifname "{_TRANSIT}" ip daddr {held} dnat to {private}')
     lines += [
         "  }",
         "  chain postrouting {",
         "    type nat hook postrouting priority srcnat; policy accept;",
     ]
     for private, public in sorted(nat.items()):
-        lines.append(f'    oifname "{_TRANSIT}" ip saddr {private} snat to {public}')
+        address = elastic.get(private)
+        if address is None:
+            lines.append(f'    oifname "{_TRANSIT}" ip saddr {private} snat to {public}')
+            continue
+        # Only the metadata service is on the host's transit address (the forward chain
+        # drops the rest of the transit range): it keeps knowing the instance by its
+        # host-facing address; everything else leaves from the Elastic IP.
+        lines += [
+            f'    oifname "{_TRANSIT}" ip saddr {private} ip daddr {host_transit_ip}'
+            f" snat to {public}",
+            f'    oifname "{_TRANSIT}" ip saddr {private} snat to {address}',
+        ]
     lines += [
         "  }",
         "}",
@@ -447,9 +491,10 @@ def render_firewall(
         # Nothing else towards the host or the other networks' public addresses.
         f"    iifname {ports} ip daddr {{ {transit_cidr}, {public_cidr} }} drop",
     ]
-    if unmapped:
-        # Without a public address, nothing but the metadata service through the host.
-        lines.append(f'    oifname "{_TRANSIT}" ip saddr {{ {", ".join(sorted(unmapped))} }} drop')
+    if dropped:
+        # Without a public address (nor an Elastic IP), nothing but the metadata service
+        # through the host.
+        lines.append(f'    oifname "{_TRANSIT}" ip saddr {{ {", ".join(dropped)} }} drop')
     chains: list[str] = []
     for number, (private, firewall) in enumerate(sorted(firewalls.items())):
         lines.append(f"    ip saddr {private} jump egress_{number}")
@@ -647,10 +692,10 @@ class TenantNetworks:
                 None,
                 f"addr replace {host_ip}/30 dev {host_link}",
                 f"link set {host_link} up",
-                # Every host-facing address, mapped or not: the metadata service's replies.
-                *(
-                    f"route replace {nic.public_ip}/32 via {ns_ip} dev {host_link}"
-                    for nic in self._router_nics(record.router)
+                # Every host-facing address, mapped or not (the metadata service's replies),
+                # and every Elastic IP.
+                *itertools.chain.from_iterable(
+                    self._host_routes(nic, record.index) for nic in self._router_nics(record.router)
                 ),
             )
             inside = ["link set lo up"]
@@ -691,6 +736,8 @@ class TenantNetworks:
                 self._apply_firewall(record.router),
                 *(self._restart_dhcp(subnet) for subnet in subnets),
             )
+        if any(nic.elastic_ip for nic in self._router_nics(record.router)):
+            await self._apply_uplink()
         if self._watcher is not None:
             await self._watcher.network_up(host_ip)
         return subnets
@@ -766,14 +813,20 @@ class TenantNetworks:
     ) -> PluggedNic:
         """Create the instance's tap in its network (isolated port of the subnet's bridge, the
         network built first when needed), give it a host-facing address (its public one when
-        ``nic.public_address``), a DHCP lease and its firewall chains — ``firewall``, else
-        what it had, else deny all ingress; idempotent."""
+        ``nic.public_address``), its Elastic IP (``nic.elastic_ip``, checked before anything
+        is made: :meth:`set_elastic_ip`), a DHCP lease and its firewall chains —
+        ``firewall``, else what it had, else deny all ingress; idempotent."""
         async with self._lock:
+            elastic = (
+                None
+                if nic.elastic_ip is None
+                else self._check_elastic_ip(instance_id, nic.elastic_ip)
+            )
             record, built = await self._ensure_locked(nic.network, rebuild=False, finish=False)
             if record.stub:
                 record.stub = False  # an instance of its own here now
-            plugged = self._state.nics.get(instance_id)
-            if plugged is None:
+            previous = self._state.nics.get(instance_id)
+            if previous is None:
                 plugged = PluggedNic(
                     instance_id=instance_id,
                     network_id=nic.network.network_id,
@@ -783,9 +836,10 @@ class TenantNetworks:
                     private_ip=nic.private_ip,
                     public_ip=self._free_public_ip(),
                     mapped=nic.public_address,
+                    elastic_ip=elastic,
                 )
-            elif plugged.mapped != nic.public_address:
-                plugged = replace(plugged, mapped=nic.public_address)
+            else:
+                plugged = replace(previous, mapped=nic.public_address, elastic_ip=elastic)
             self._state.nics[instance_id] = plugged
             rules = self._state.firewalls.setdefault(plugged.network_id, {})
             if firewall is not None:
@@ -803,14 +857,10 @@ class TenantNetworks:
                 f"link set dev {tap} type bridge_slave isolated on",
                 f"link set {tap} up",
             ]
-            _, ns_ip = self._transit(record.index)
             await _all(
                 _ip_batch(plugged.netns, *inside),
-                _run(
-                    "ip", "route", "replace", f"{plugged.public_ip}/32", "via", ns_ip,
-                    "dev", self._host_link(record.index),
-                ),
-            )  # fmt: skip
+                _ip_batch(None, *self._host_routes(plugged, record.index)),
+            )
             # A router built now gets the bridges of its VPC's subnets held by other hosts.
             built += await self._settle_stubs(record.router)
             await self._apply_overlay(record.router)  # its address is no other host's any more
@@ -818,6 +868,10 @@ class TenantNetworks:
                 self._apply_firewall(record.router),
                 *(self._restart_dhcp(r) for r in {id(r): r for r in [*built, record]}.values()),
             )
+            if previous is not None and previous.elastic_ip not in (None, elastic):
+                await self._unroute_elastic(previous.elastic_ip)
+            if elastic is not None:
+                await self._apply_uplink()
             return plugged
 
     async def unplug(self, instance_id: str) -> None:
@@ -845,9 +899,9 @@ class TenantNetworks:
                     await self._unplug_locked(instance_id)
                 else:
                     self._state.nics.pop(instance_id)
-                    # Its public address routed into a namespace that stays: the host would
-                    # send that address's traffic to the VPC until it is given again.
-                    await _run("ip", "route", "del", f"{plugged.public_ip}/32", check=False)
+                    # Its addresses routed into a namespace that stays: the host would send
+                    # their traffic to the VPC until they are given again.
+                    await self._unroute(plugged)
                     await self._remove_subnet_locked(record)
             else:
                 await self._unplug_locked(instance_id)
@@ -859,7 +913,7 @@ class TenantNetworks:
         self._state.firewalls.get(plugged.network_id, {}).pop(plugged.private_ip, None)
         self._save()
         record = self._state.networks.get(plugged.network_id)
-        await _run("ip", "route", "del", f"{plugged.public_ip}/32", check=False)
+        await self._unroute(plugged)
         if _namespace_exists(plugged.netns) and plugged.tap in await _links(plugged.netns):
             await _run("ip", "-n", plugged.netns, "link", "del", plugged.tap, check=False)
         if record is not None:
@@ -889,6 +943,41 @@ class TenantNetworks:
                     held[plugged.private_ip] = previous
                 raise
             self._save()
+            return True
+
+    async def set_elastic_ip(self, instance_id: str, address: str | None) -> bool:
+        """Route ``address`` (an Elastic IP) to a plugged instance in place of the one it had,
+        or take it away (None); False when the instance is not plugged. The address is checked
+        first (:func:`~andromede.hypervisor.elastic_ips.check_elastic_ip`: refused, nothing
+        changes). Made before broken: the new address is routed, then the router's ruleset
+        replaced (DNAT, SNAT, the unmapped drop) atomically, then the old address's route
+        removed — a failure leaves the previous address in force. The same address: nothing
+        to do."""
+        async with self._lock:
+            plugged = self._state.nics.get(instance_id)
+            if plugged is None:
+                return False
+            if address is not None:
+                address = self._check_elastic_ip(instance_id, address)
+            if plugged.elastic_ip == address:
+                return True
+            record = self._state.networks[plugged.network_id]
+            updated = replace(plugged, elastic_ip=address)
+            try:
+                if address is not None:
+                    await _ip_batch(None, *self._host_routes(updated, record.index))
+                self._state.nics[instance_id] = updated
+                await self._apply_firewall(record.router)
+            except BaseException:
+                self._state.nics[instance_id] = plugged
+                if address is not None:
+                    await self._unroute_elastic(address)
+                raise
+            self._save()
+            if plugged.elastic_ip is not None:
+                await self._unroute_elastic(plugged.elastic_ip)
+            await self._apply_uplink()
+            log.info("instance %s: Elastic IP %s", instance_id, address or "taken away")
             return True
 
     async def set_firewall(
@@ -974,7 +1063,7 @@ class TenantNetworks:
             if any(n.network_id != network_id for n in self._router_nics(record.router)):
                 for nic in self._nics_of(network_id):
                     self._state.nics.pop(nic.instance_id)
-                    await _run("ip", "route", "del", f"{nic.public_ip}/32", check=False)
+                    await self._unroute(nic)
                 await self._remove_subnet_locked(record)
             else:
                 await self._remove_router_locked(record.router)
@@ -991,7 +1080,7 @@ class TenantNetworks:
         await self._stop_dhcp(network_id)
         for nic in [n for n in self._state.nics.values() if n.network_id == network_id]:
             self._state.nics.pop(nic.instance_id)
-            await _run("ip", "route", "del", f"{nic.public_ip}/32", check=False)
+            await self._unroute(nic)
         links = await _links(ns) if _namespace_exists(ns) else set()
         for link in (record.vxlan, record.bridge):
             if link in links:  # the bridge's taps and neighbours go with it
@@ -1009,7 +1098,7 @@ class TenantNetworks:
             self._state.peers.pop(record.network_id, None)
         for nic in self._router_nics(router):
             self._state.nics.pop(nic.instance_id)
-            await _run("ip", "route", "del", f"{nic.public_ip}/32", check=False)
+            await self._unroute(nic)
         self._save()
         if not members:
             return
@@ -1024,6 +1113,9 @@ class TenantNetworks:
             # The last network gone: no metadata listener is left to guard.
             table = f"andromede_imds_{self._layout.link_prefix}"
             await _run("nft", "delete", "table", "inet", table, check=False)
+            if self._layout.elastic_ip_uplink:
+                guard = uplink_guard_table(self._layout.link_prefix)
+                await _run("nft", "delete", "table", "inet", guard, check=False)
 
     async def restore(self) -> None:
         """Rebuild whatever a reboot or a crash removed of the recorded networks."""
@@ -1063,6 +1155,61 @@ class TenantNetworks:
             if str(address) not in used:
                 return str(address)
         raise NetworkCommandError("no public address left: public_cidr is exhausted")
+
+    def _check_elastic_ip(self, instance_id: str, address: str) -> str:
+        layout = self._layout
+        return check_elastic_ip(
+            address,
+            instance_id,
+            host_ranges=(layout.transit_cidr, layout.public_cidr),
+            host_addresses=(layout.underlay_address,) if layout.underlay_address else (),
+            held={n.elastic_ip: n.instance_id for n in self._state.nics.values() if n.elastic_ip},
+        )
+
+    def _host_routes(self, nic: PluggedNic, index: int) -> list[str]:
+        """The host's ``ip`` commands that route an instance's addresses into its router:
+        its host-facing address, and its Elastic IP with its proxy ARP entry on the uplink."""
+        _, ns_ip = self._transit(index)
+        via = f"via {ns_ip} dev {self._host_link(index)}"
+        commands = [f"route replace {nic.public_ip}/32 {via}"]
+        if nic.elastic_ip is not None:
+            commands.append(f"route replace {nic.elastic_ip}/32 {via}")
+            if self._layout.elastic_ip_uplink:
+                uplink = self._layout.elastic_ip_uplink
+                commands.append(f"neigh replace proxy {nic.elastic_ip} dev {uplink}")
+        return commands
+
+    async def _unroute(self, nic: PluggedNic) -> None:
+        """Take an instance's addresses off the host (its routes, its proxy ARP entry)."""
+        await _run("ip", "route", "del", f"{nic.public_ip}/32", check=False)
+        if nic.elastic_ip is not None:
+            await self._unroute_elastic(nic.elastic_ip)
+
+    async def _unroute_elastic(self, address: str) -> None:
+        await _run("ip", "route", "del", f"{address}/32", check=False)
+        if self._layout.elastic_ip_uplink:
+            uplink = self._layout.elastic_ip_uplink
+            await _run("ip", "neigh", "del", "proxy", address, "dev", uplink, check=False)
+
+    async def _apply_uplink(self) -> None:
+        """With an uplink: forwarding on for it and for the transit links of the routers
+        holding Elastic IPs (the kernel answers a proxy ARP entry only on an interface that
+        forwards, and the instances' packets leave through the host), and the host's guard
+        that keeps the uplink to those addresses (:func:`render_uplink_guard`)."""
+        uplink = self._layout.elastic_ip_uplink
+        if not uplink:
+            return
+        held = [n for n in self._state.nics.values() if n.elastic_ip]
+        links = {
+            self._host_link(self._state.networks[n.network_id].index)
+            for n in held
+            if n.network_id in self._state.networks
+        }
+        _enable_forwarding([uplink, *sorted(links)])
+        guard = render_uplink_guard(
+            uplink, self._layout.link_prefix, [n.elastic_ip for n in held if n.elastic_ip]
+        )
+        await _run("nft", "-f", "-", stdin=guard)
 
     def _overlay(self, record: _NetworkRecord) -> bool:
         return bool(self._layout.underlay_address) and record.vni > 0
@@ -1154,6 +1301,7 @@ class TenantNetworks:
             remote=remote,
             bridges=[record.bridge for record in subnets],
             unmapped=[nic.private_ip for nic in nics if not nic.mapped],
+            elastic={nic.private_ip: nic.elastic_ip for nic in nics if nic.elastic_ip},
         )
         await _run("ip", "netns", "exec", self.netns(router), "nft", "-f", "-", stdin=ruleset)
 
@@ -1253,6 +1401,15 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def _enable_forwarding(links: Sequence[str]) -> None:
+    """IPv4 forwarding on for these host links (the host's own namespace), each alone."""
+    for link in links:
+        try:
+            Path(f"/proc/sys/net/ipv4/conf/{link}/forwarding").write_text("1")
+        except OSError as exc:
+            raise NetworkCommandError(f"forwarding on {link}: {exc}") from None
 
 
 def _namespace_exists(netns: str) -> bool:
