@@ -25,6 +25,7 @@ from andromede.api import (
     routes_access,
     routes_audit,
     routes_billing,
+    routes_credit_notes,
     routes_data_events,
     routes_platform,
     routes_session,
@@ -272,6 +273,7 @@ def build_fastapi(context: ApiContext) -> FastAPI:
         routes_audit,
         routes_access,
         routes_billing,
+        routes_credit_notes,
         routes_data_events,
     ):
         api.include_router(module.router, prefix=API_PREFIX)

@@ -125,6 +125,16 @@ _TABLE: Sequence[tuple[type[Exception], _Mapped]] = (
     (billing.InvalidPeriod, _Mapped(_Kind("invalid-period", 400, "Invalid period"))),
     (billing.PeriodOpen, _Mapped(_Kind("period-open", 409, "Period not ended"))),
     (billing.NoSuchInvoice, _Mapped(_Kind("no-such-invoice", 404, "No such invoice"))),
+    (
+        billing.NoSuchCreditNote,
+        _Mapped(_Kind("no-such-credit-note", 404, "No such credit note")),
+    ),
+    (
+        billing.NoBillingProfile,
+        _Mapped(_Kind("no-billing-profile", 404, "No billing profile")),
+    ),
+    (billing.InvalidCreditNote, _Mapped(_Kind("invalid-credit-note", 400, "Invalid credit note"))),
+    (billing.OverCredit, _Mapped(_Kind("over-credit", 409, "Credit exceeds the invoice"))),
     (iam.AccessDenied, _Mapped(_Kind("access-denied", 403, "Access denied"))),
     (iam.LoginFailed, _Mapped(_Kind("login-failed", 401, "Login failed"), _CHALLENGE)),
     (iam.InvalidConsoleSession, _Mapped(_NOT_AUTHENTICATED, _CHALLENGE)),
@@ -143,6 +153,15 @@ def problem_for(exc: Exception) -> ApiProblem | None:
     """The problem answering a domain or authentication error; None for unexpected ones."""
     if isinstance(exc, ApiProblem):
         return exc
+    if isinstance(exc, billing.InvalidBillingProfile):
+        # The field named, for a program to point at; its value never echoed.
+        return ApiProblem(
+            "invalid-billing-profile",
+            400,
+            "Invalid billing profile",
+            str(exc),
+            extra={"field": exc.field},
+        )
     if isinstance(exc, iam.LoginLocked):
         wait = max(1, math.ceil(exc.retry_after))
         return ApiProblem(

@@ -44,6 +44,7 @@ from andromede.audit.model import Outcome
 from andromede.billing.export import usage_csv_text
 from andromede.billing.invoice_pdf import invoice_pdf
 from andromede.billing.model import Period, UsageReport, parse_month
+from andromede.billing.profile import BillingProfile
 from andromede.billing.service import BillingService
 from andromede.iam.errors import NoSuchTenant
 from andromede.iam.model import Tenant
@@ -257,9 +258,25 @@ async def usage_csv(
 
 # -- invoices (decision 0123) -------------------------------------------------------------------
 
-InvoiceRef = Annotated[
-    str, Path(pattern=r"^[A-Z0-9]{1,16}-[0-9]{4}-[0-9]{6,12}$", description="The number.")
+NUMBER_PATTERN = r"^[A-Z0-9]{1,16}-[0-9]{4}-[0-9]{6,12}$"  # invoices' and credit notes'
+InvoiceRef = Annotated[str, Path(pattern=NUMBER_PATTERN, description="The number.")]
+Language = Annotated[
+    str | None,
+    Query(
+        pattern="^(en|fr)$",
+        description="en or fr; absent: the customer's language as its billing profile said "
+        "at issue, else en.",
+    ),
 ]
+
+
+def document_language(asked: str | None, customer: BillingProfile | None) -> str:
+    """The language asked, else the one the customer's profile prefers (decision 0126)."""
+    if asked is not None:
+        return asked
+    return customer.language if customer is not None else "en"
+
+
 _INVOICES: Responses = {
     **_USAGE,
     409: {"description": "The month has not ended"},
@@ -308,7 +325,7 @@ async def issue_invoice(
         )
     else:
         response.status_code = 200
-    return InvoiceView.of(invoice)
+    return InvoiceView.of(invoice, await _billing(ctx).credit_notes(found.id, invoice.number))
 
 
 @router.get(
@@ -322,8 +339,15 @@ async def list_invoices(
     ctx: Annotated[ApiContext, Depends(context)],
 ) -> InvoiceList:
     found = await _readable_invoices(ctx, allow, tenant, "*")
-    invoices = await _billing(ctx).invoices(found.id)
-    return InvoiceList(invoices=[InvoiceSummary.of(i) for i in invoices])
+    billing = _billing(ctx)
+    invoices = await billing.invoices(found.id)
+    notes = await billing.credit_notes(found.id)
+    return InvoiceList(
+        invoices=[
+            InvoiceSummary.of(i, [n for n in notes if n.invoice_number == i.number])
+            for i in invoices
+        ]
+    )
 
 
 @router.get(
@@ -337,12 +361,14 @@ async def get_invoice_pdf(
     number: InvoiceRef,
     allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
-    language: Annotated[str, Query(pattern="^(en|fr)$")] = "en",
+    language: Language = None,
 ) -> Response:
     found = await _readable_invoices(ctx, allow, tenant, number)
     invoice = await _billing(ctx).invoice(found.id, number)
     # fpdf2 lays the pages out in Python: a thread, so the event loop goes on meanwhile.
-    document = await asyncio.to_thread(invoice_pdf, invoice, language=language)
+    document = await asyncio.to_thread(
+        invoice_pdf, invoice, language=document_language(language, invoice.customer)
+    )
     return Response(
         document,
         media_type="application/pdf",
@@ -362,4 +388,6 @@ async def get_invoice(
     ctx: Annotated[ApiContext, Depends(context)],
 ) -> InvoiceView:
     found = await _readable_invoices(ctx, allow, tenant, number)
-    return InvoiceView.of(await _billing(ctx).invoice(found.id, number))
+    billing = _billing(ctx)
+    invoice = await billing.invoice(found.id, number)
+    return InvoiceView.of(invoice, await billing.credit_notes(found.id, number))

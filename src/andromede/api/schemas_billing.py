@@ -4,15 +4,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from andromede.billing.credit_note import AMOUNT_PATTERN, CreditNote
 from andromede.billing.invoice import Invoice
 from andromede.billing.model import Meter, Price, ReportLine, UsageReport
+from andromede.billing.profile import BillingProfile
 
 __all__ = [
     "PRICE_PATTERN",
     "RATE_PATTERN",
+    "BillingProfileBody",
+    "BillingProfileView",
+    "CreditLineRequest",
+    "CreditNoteList",
+    "CreditNoteRequest",
+    "CreditNoteSummary",
+    "CreditNoteView",
+    "InvoiceIssue",
+    "InvoiceList",
+    "InvoiceSummary",
+    "InvoiceView",
     "MeterList",
     "MeterView",
     "PriceList",
@@ -174,6 +188,28 @@ class InvoiceLineView(BaseModel):
     vat: str
 
 
+class CreditNoteSummary(BaseModel):
+    number: str = Field(examples=["AV-2027-000001"])
+    invoice_number: str
+    issued_at: datetime
+    reason: str
+    net: str = Field(description="Negative: what is given back, VAT excluded.")
+    vat: str
+    total: str
+
+    @classmethod
+    def of(cls, note: CreditNote) -> CreditNoteSummary:
+        return cls(
+            number=note.number,
+            invoice_number=note.invoice_number,
+            issued_at=note.issued_at,
+            reason=note.reason,
+            net=_plain(note.net),
+            vat=_plain(note.vat),
+            total=_plain(note.total),
+        )
+
+
 class InvoiceSummary(BaseModel):
     number: str = Field(examples=["INV-2026-000042"])
     tenant_id: str
@@ -184,9 +220,12 @@ class InvoiceSummary(BaseModel):
     net: str
     vat: str
     total: str
+    credited: str = Field(description="What its credit notes give back, VAT included (≥ 0).")
+    balance: str = Field(description="The total less what is credited.")
 
     @classmethod
-    def of(cls, invoice: Invoice) -> InvoiceSummary:
+    def of(cls, invoice: Invoice, notes: list[CreditNote]) -> InvoiceSummary:
+        credited = -sum((note.total for note in notes), Decimal("0.00"))
         return cls(
             number=invoice.number,
             tenant_id=invoice.tenant_id,
@@ -197,21 +236,138 @@ class InvoiceSummary(BaseModel):
             net=_plain(invoice.net),
             vat=_plain(invoice.vat),
             total=_plain(invoice.total),
+            credited=_plain(credited),
+            balance=_plain(invoice.total - credited),
         )
+
+
+class BillingProfileBody(_Request):
+    """Every field is checked by the billing service, which names the first wrong one (400
+    ``invalid-billing-profile`` with ``field``)."""
+
+    legal_name: str = Field(description="The customer's legal name (200 characters at most).")
+    address_lines: list[str] = Field(description="1 to 4 lines of 100 characters at most.")
+    postcode: str = ""
+    city: str
+    country: str = Field(examples=["FR"], description="ISO 3166-1 alpha-2.")
+    vat_number: str = Field(
+        default="",
+        examples=["FR44732829320"],
+        description="An EU number is checked against its member state's format and must be "
+        "the country's; no VIES lookup.",
+    )
+    siret: str = Field(default="", description="A SIREN (9 digits) or SIRET (14), Luhn-checked.")
+    purchase_order: str = Field(default="", description="Printed on the invoices.")
+    invoice_email: str
+    language: str = Field(default="en", description="The invoices' language: en or fr.")
+
+
+class BillingProfileView(BaseModel):
+    tenant_id: str
+    legal_name: str
+    address_lines: list[str]
+    postcode: str
+    city: str
+    country: str
+    vat_number: str
+    siret: str
+    purchase_order: str
+    invoice_email: str
+    language: str
+
+    @classmethod
+    def of(cls, tenant_id: str, profile: BillingProfile) -> BillingProfileView:
+        fields = profile.to_dict()
+        del fields["format"]
+        return cls(tenant_id=tenant_id, **fields)
+
+
+class CreditLineRequest(_Request):
+    line: int = Field(ge=0, description="The invoice line's index, from 0.")
+    net: str | None = Field(
+        default=None,
+        pattern=AMOUNT_PATTERN,
+        examples=["12.50"],
+        description="EUR to credit, VAT excluded; absent: all that remains of the line.",
+    )
+
+
+class CreditNoteRequest(_Request):
+    reason: str = Field(description="Why the invoice is credited (500 characters at most).")
+    lines: list[CreditLineRequest] | None = Field(
+        default=None, description="Absent: all that remains of the invoice."
+    )
+
+
+class CreditLineView(BaseModel):
+    invoice_line: int
+    description: str
+    region: str
+    net: str
+    vat_rate: str
+    vat: str
+
+
+class CreditNoteView(CreditNoteSummary):
+    tenant_id: str
+    invoice_issued_at: datetime
+    currency: str
+    vat_treatment: str
+    customer_name: str
+    customer: BillingProfileView | None
+    lines: list[CreditLineView]
+
+    @classmethod
+    def of(cls, note: CreditNote) -> CreditNoteView:
+        return cls(
+            **CreditNoteSummary.of(note).model_dump(),
+            tenant_id=note.tenant_id,
+            invoice_issued_at=note.invoice_issued_at,
+            currency=note.currency,
+            vat_treatment=note.vat_treatment.value,
+            customer_name=note.customer_name,
+            customer=None
+            if note.customer is None
+            else BillingProfileView.of(note.tenant_id, note.customer),
+            lines=[
+                CreditLineView(
+                    invoice_line=line.invoice_line,
+                    description=line.description,
+                    region=line.region,
+                    net=_plain(line.net),
+                    vat_rate=_plain(line.vat_rate),
+                    vat=_plain(line.vat),
+                )
+                for line in note.lines
+            ],
+        )
+
+
+class CreditNoteList(BaseModel):
+    credit_notes: list[CreditNoteSummary]
 
 
 class InvoiceView(InvoiceSummary):
     customer_name: str
+    customer: BillingProfileView | None = Field(
+        description="The customer's billing profile as it was at issue (none set then: null)."
+    )
+    vat_treatment: str = Field(description="domestic, reverse-charge or outside-eu.")
     issuer_name: str
     issuer_address: str
     issuer_vat_id: str
     lines: list[InvoiceLineView]
+    credit_notes: list[CreditNoteSummary]
 
     @classmethod
-    def of(cls, invoice: Invoice) -> InvoiceView:
+    def of(cls, invoice: Invoice, notes: list[CreditNote]) -> InvoiceView:
         return cls(
-            **InvoiceSummary.of(invoice).model_dump(),
+            **InvoiceSummary.of(invoice, notes).model_dump(),
             customer_name=invoice.customer_name,
+            customer=None
+            if invoice.customer is None
+            else BillingProfileView.of(invoice.tenant_id, invoice.customer),
+            vat_treatment=invoice.vat_treatment.value,
             issuer_name=invoice.issuer.name,
             issuer_address=invoice.issuer.address,
             issuer_vat_id=invoice.issuer.vat_id,
@@ -229,6 +385,7 @@ class InvoiceView(InvoiceSummary):
                 )
                 for line in invoice.lines
             ],
+            credit_notes=[CreditNoteSummary.of(note) for note in notes],
         )
 
 

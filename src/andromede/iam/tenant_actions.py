@@ -30,7 +30,9 @@ __all__ = [
     "Action",
     "Decision",
     "audit_log_arn",
+    "billing_profile_arn",
     "bucket_arn",
+    "credit_note_arn",
     "decide",
     "invoice_arn",
     "operator_access_arn",
@@ -56,6 +58,8 @@ class Action(enum.StrEnum):
     PUT_BUCKET_DATA_EVENTS = "andromede:PutBucketDataEvents"
     GET_USAGE_REPORT = "andromede:GetUsageReport"
     GET_INVOICE = "andromede:GetInvoice"
+    GET_BILLING_PROFILE = "andromede:GetBillingProfile"
+    PUT_BILLING_PROFILE = "andromede:PutBillingProfile"
 
 
 # The account-wide things have no region in their ARN, as IAM's: a tenant has one trail, one
@@ -74,8 +78,19 @@ def usage_arn(account: str) -> str:
 
 
 def invoice_arn(account: str, number: str) -> str:
-    """``number``: an invoice's number, or ``*`` for the listing (decision 0123)."""
+    """``number``: an invoice's number, or ``*`` for the listing (decision 0123). Its credit
+    notes are read under the invoice's ARN (decision 0126)."""
     return f"arn:aws:andromede::{account}:invoice/{number}"
+
+
+def credit_note_arn(account: str, invoice: str, number: str) -> str:
+    """A credit note, named under the invoice it credits: the resource of its issue's audit
+    event (decision 0126)."""
+    return f"{invoice_arn(account, invoice)}/credit-note/{number}"
+
+
+def billing_profile_arn(account: str) -> str:
+    return f"arn:aws:andromede::{account}:billing-profile"
 
 
 def bucket_arn(bucket: str) -> str:

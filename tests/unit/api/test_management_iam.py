@@ -2,7 +2,8 @@
 each, an IAM user without policies is refused (and the refusal is an event of the tenant's log),
 an allow lets it through, an explicit deny, a permissions boundary or a session policy lacking
 the action refuses it; groups and condition keys count as for S3; a user of one tenant allowed
-``andromede:*`` on ``*`` never reaches another tenant's trail, requests, buckets or usage."""
+``andromede:*`` on ``*`` never reaches another tenant's trail, requests, buckets, usage,
+invoices or billing profile."""
 
 from __future__ import annotations
 
@@ -52,6 +53,15 @@ _EVENTS = "/api/v1/tenants/{tenant}/buckets/{bucket}/data-events"
 _AUDIT_LOG = "arn:aws:andromede::{account}:audit-log"
 _ACCESS = "arn:aws:andromede::{account}:operator-access/{request}"
 _USAGE = "arn:aws:andromede::{account}:usage"
+_PROFILE = "arn:aws:andromede::{account}:billing-profile"
+BILLING_PROFILE: dict[str, Any] = {
+    "legal_name": "Éléphant SA",
+    "address_lines": ["12 rue de la Paix"],
+    "postcode": "75002",
+    "city": "Paris",
+    "country": "FR",
+    "invoice_email": "factures@elephant.example",
+}
 
 OPERATIONS: dict[str, Operation] = {
     "checkpoint": Operation(Action.GET_AUDIT_CHECKPOINT, "GET", f"{_LOG}/checkpoint", _AUDIT_LOG),
@@ -98,6 +108,23 @@ OPERATIONS: dict[str, Operation] = {
         "GET",
         "/api/v1/tenants/{tenant}/invoices/{invoice}",
         "arn:aws:andromede::{account}:invoice/{invoice}",
+    ),
+    # Decision 0126: an invoice's credit notes are read as the invoice is.
+    "list-credit-notes": Operation(
+        Action.GET_INVOICE,
+        "GET",
+        "/api/v1/tenants/{tenant}/invoices/{invoice}/credit-notes",
+        "arn:aws:andromede::{account}:invoice/{invoice}",
+    ),
+    "get-billing-profile": Operation(
+        Action.GET_BILLING_PROFILE, "GET", "/api/v1/tenants/{tenant}/billing-profile", _PROFILE
+    ),
+    "put-billing-profile": Operation(
+        Action.PUT_BILLING_PROFILE,
+        "PUT",
+        "/api/v1/tenants/{tenant}/billing-profile",
+        _PROFILE,
+        body={**BILLING_PROFILE, "city": "Lyon"},
     ),
 }
 
@@ -185,7 +212,11 @@ async def make_tenant(api: ApiHarness, name: str, account: str, state: str, buck
         )
         last_month = (datetime.now(UTC).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
         issued = await operator.post(f"/api/v1/tenants/{name}/invoices", json={"month": last_month})
+        profile = await operator.put(
+            f"/api/v1/tenants/{name}/billing-profile", json=BILLING_PROFILE
+        )
     assert issued.status_code in (200, 201), issued.text
+    assert profile.status_code == 200, profile.text
     assert opened.status_code == 201, opened.text
     request = str(opened.json()["id"])
     if state == "approved":
@@ -248,7 +279,8 @@ async def test_a_user_without_policies_is_refused_and_the_refusal_logged(
     refusals = [
         e
         for _, e in await api.audit_store.list_events(world.admin.account, after_id=0, limit=50)
-        if e.action == op.action.value
+        # The set-up's own change (the operator's PutBillingProfile) is no refusal.
+        if e.action == op.action.value and e.outcome is Outcome.FAILURE
     ]
     assert [(e.outcome, e.resource, e.details["error"]) for e in refusals] == [
         (Outcome.FAILURE, resource(op, world.admin), "access-denied")
@@ -376,6 +408,7 @@ async def test_a_user_allowed_everything_never_reaches_another_tenant(
     assert await api.operator_access.get(_root_actor(victim.account), victim.request) == before
     theirs = await api.bucket_store.get_bucket("theirs")
     assert theirs is not None and not theirs.data_reads_logged
+    assert (await api.billing.billing_profile(victim.account)).city == "Paris"
 
 
 async def test_the_engine_refuses_another_tenants_resources_even_to_root(
