@@ -867,6 +867,18 @@ resource "aws_instance" "web" {
   }
   tags = { Name = "from-template" }
 }
+resource "aws_eip" "web" {
+  domain = "vpc"
+  tags   = { Name = "web" }
+}
+resource "aws_eip_association" "web" {
+  allocation_id = aws_eip.web.id
+  instance_id   = aws_instance.web.id
+  depends_on    = [aws_internet_gateway.lab]
+}
+resource "aws_eip" "spare" {
+  domain = "vpc"
+}
 output "template_id" { value = aws_launch_template.web.id }
 output "instance_id" { value = aws_instance.web.id }
 output "vpc" { value = aws_vpc.lab }
@@ -874,6 +886,18 @@ output "subnet_id" { value = aws_subnet.web.id }
 output "gateway_id" { value = aws_internet_gateway.lab.id }
 output "public_table_id" { value = aws_route_table.public.id }
 output "association_id" { value = aws_route_table_association.web.id }
+# The address's own attributes (its association's change once aws_eip_association is made,
+# which would show as a changed output, not a changed resource, on the next plan).
+output "eip" {
+  value = {
+    id                   = aws_eip.web.id
+    domain               = aws_eip.web.domain
+    public_ip            = aws_eip.web.public_ip
+    public_ipv4_pool     = aws_eip.web.public_ipv4_pool
+    network_border_group = aws_eip.web.network_border_group
+  }
+}
+output "eip_association_id" { value = aws_eip_association.web.id }
 """
 )
 
@@ -884,7 +908,9 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     """``aws_launch_template`` and an ``aws_instance`` launched from it (decision 0092) into an
     ``aws_subnet`` of an ``aws_vpc`` (decision 0100) whose ``aws_internet_gateway`` a
     ``aws_route_table`` with an inline route and the main table's ``aws_route`` lead to, the
-    subnet given the table by an ``aws_route_table_association`` (decision 0121): the
+    subnet given the table by an ``aws_route_table_association`` (decision 0121), with an
+    ``aws_eip`` associated by an ``aws_eip_association`` and another held free (decision
+    0125): the
     template's data reaches the instance, the instance's own ``instance_type`` and tags win,
     the VPC's main route table, default ACL and group are found, and a second plan shows no
     change. The template has no
@@ -968,6 +994,23 @@ def test_terraform_launches_an_instance_from_a_launch_template(
         (outputs["subnet_id"], outputs["association_id"])
     ]
     assert [r["DestinationCidrBlock"] for r in table["Routes"]] == ["10.42.0.0/16", "192.0.2.0/24"]
+    # aws_eip, associated with the instance by aws_eip_association, and one held free
+    # (decision 0125).
+    eip = outputs["eip"]
+    assert (eip["domain"], eip["public_ipv4_pool"], eip["network_border_group"]) == (
+        "vpc",
+        "andromede",
+        REGION,
+    )
+    addresses = {a["AllocationId"]: a for a in ec2.describe_addresses()["Addresses"]}
+    assert len(addresses) == 2
+    web = addresses[eip["id"]]
+    assert (web["AssociationId"], web["InstanceId"]) == (
+        outputs["eip_association_id"],
+        outputs["instance_id"],
+    )
+    [reservation] = ec2.describe_instances(InstanceIds=[outputs["instance_id"]])["Reservations"]
+    assert reservation["Instances"][0]["PublicIpAddress"] == web["PublicIp"] == eip["public_ip"]
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)
@@ -975,6 +1018,7 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     assert [v["IsDefault"] for v in ec2.describe_vpcs()["Vpcs"]] == [True]
     left = ec2.describe_internet_gateways()["InternetGateways"]
     assert [g["InternetGatewayId"] for g in left] != [] and outputs["gateway_id"] not in str(left)
+    assert ec2.describe_addresses()["Addresses"] == []
 
 
 BOUNDARIES = (
