@@ -31,6 +31,7 @@ from andromede.audit.trail import AuditTrail
 from andromede.billing.service import BillingService
 from andromede.console import (
     pages_account,
+    pages_addresses,
     pages_bucket_settings,
     pages_compute,
     pages_iam,
@@ -310,6 +311,8 @@ class Console:
             "InvalidInstanceID.NotFound": _("No such instance."),
             "IncorrectInstanceState": _("The instance is not in a state that allows this."),
             "InstanceLimitExceeded": _("Your account's instance quota is reached."),
+            "AddressLimitExceeded": _("Your account's Elastic IP quota is reached."),
+            "InvalidIPAddress.InUse": _("The address is associated: disassociate it first."),
             "InvalidPermission.Duplicate": _("That rule exists already."),
         }
         if exc.code in detailed:
@@ -390,6 +393,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_compute.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_network.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_routing.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_addresses.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_templates.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_account.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_invoices.ROUTES),

@@ -16,9 +16,11 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from andromede.console import wire_addresses as addresses
 from andromede.console.pages_ec2 import client_token, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
+from andromede.console.wire_addresses import AddressRow
 from andromede.console.wire_ec2 import (
     InstancePage,
     InstanceRow,
@@ -191,13 +193,14 @@ async def launch(console: Console, request: Request) -> Response:
 
 
 async def instance(console: Console, request: Request) -> Response:
-    """One instance: its details and its console's output."""
+    """One instance: its details, its Elastic IP and its console's output."""
     session = await console.session(request)
     if session is None:
         return console.to_login()
     _ = console.catalogue(request).gettext
     instance_id = request.path_params["instance_id"]
     found: InstanceRow | None = None
+    elastic_ip: AddressRow | None = None
     output, error, status = "", None, 200
     if console.ec2 is None:
         error, status = no_ec2(console, request)
@@ -211,6 +214,14 @@ async def instance(console: Console, request: Request) -> Response:
                 output = await console.ec2.console_output(origin, principal, instance_id)
         except WireError as exc:
             error, status = console.error_text(request, exc), exc.status
+        if found is not None:
+            # Its Elastic IP, for the link to it: a caller not allowed DescribeAddresses still
+            # reads the instance (its public address is DescribeInstances' own).
+            with suppress(WireError):
+                held = await addresses.describe_addresses(
+                    console.ec2, origin, principal, instance_id=instance_id
+                )
+                elastic_ip = next(iter(held), None)
     return console.render(
         request,
         "instances_detail.html",
@@ -218,6 +229,7 @@ async def instance(console: Console, request: Request) -> Response:
         status=status,
         title=instance_id,
         instance=found,
+        elastic_ip=elastic_ip,
         output=output,
         error=error,
     )
