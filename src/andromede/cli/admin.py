@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from andromede.cli.billing_profile import billing_profile_app
 from andromede.cli.invoice import invoice_app
 from andromede.cli.residency import residency_app
 from andromede.cli.usage import usage
@@ -41,6 +42,7 @@ admin.add_typer(operator_app, name="operator")
 admin.add_typer(residency_app, name="residency")
 admin.command("usage")(usage)
 admin.add_typer(invoice_app, name="invoice")
+admin.add_typer(billing_profile_app, name="billing-profile")
 image_app = typer.Typer(no_args_is_help=True, help="Machine images for instances.")
 admin.add_typer(image_app, name="image")
 
