@@ -9,7 +9,8 @@
   169.254.169.254 (IMDSv2: a token first), and those credentials read the tenant's bucket;
 - that other tenant's instance has a public address, yet the host does not reach it until
   its VPC has an internet gateway and its subnet's route table a route to it, nor once the
-  route is deleted (decision 0121).
+  route is deleted (decision 0121); an Elastic IP associated with it reaches it too, and no
+  longer once disassociated (decision 0125).
 
 The guest is the busybox image of tests/support/guest_images.py; its shell user data speaks
 HTTP by hand over ``nc`` (busybox-static's wget crashes in its resolver).
@@ -321,3 +322,23 @@ def _check_internet_gateway(other: Any, vpc_id: str, stranger: dict[str, Any]) -
     assert _host_reads(address, 8000).startswith(b"hello-from-stranger")
     other.delete_route(**route)
     assert _host_refused_soon(address, 8000)
+    _check_elastic_ip(other, stranger, route, gateway)
+
+
+def _check_elastic_ip(
+    other: Any, stranger: dict[str, Any], route: dict[str, str], gateway: str
+) -> None:
+    """Decision 0125: an Elastic IP associated with the stranger is routed to it by its host
+    (its groups deciding, the route out restored); disassociated, the host is refused at it."""
+    other.create_route(**route, GatewayId=gateway)
+    allocation = other.allocate_address(Domain="vpc")
+    elastic_ip = allocation["PublicIp"]
+    other.associate_address(
+        AllocationId=allocation["AllocationId"], InstanceId=stranger["InstanceId"]
+    )
+    assert _host_reads(elastic_ip, 8000).startswith(b"hello-from-stranger")
+    [reservation] = other.describe_instances(InstanceIds=[stranger["InstanceId"]])["Reservations"]
+    assert reservation["Instances"][0]["PublicIpAddress"] == elastic_ip
+    other.disassociate_address(PublicIp=elastic_ip)
+    assert _host_refused_soon(elastic_ip, 8000)
+    other.release_address(AllocationId=allocation["AllocationId"])
