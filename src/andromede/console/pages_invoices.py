@@ -1,23 +1,27 @@
-"""The tenant's invoices (decision 0123): the list of those issued, and each one as the PDF
-the management API serves, in the console's language.
+"""The tenant's invoices (decision 0123): the list of those issued, each with its credit notes
+and its balance (decision 0126), and each invoice or credit note as the PDF the management API
+serves, in the console's language.
 
 Decided as on the management API: ``andromede:GetInvoice`` on ``invoice/*`` for the list and on
-``invoice/NUMBER`` for one, asked of the same decision (``iam/tenant_actions``) through the
-console's ``authorise`` (a refusal is a 403 page naming the action and an event of the
-tenant's log). Another tenant's number, as an unknown one, is 404: the billing service finds
-only the caller's own tenant's invoices."""
+``invoice/NUMBER`` for one and its credit notes, asked of the same decision
+(``iam/tenant_actions``) through the console's ``authorise`` (a refusal is a 403 page naming the
+action and an event of the tenant's log). Another tenant's number, as an unknown one, is 404:
+the billing service finds only the caller's own tenant's invoices and credit notes."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from andromede.billing.errors import NoSuchInvoice
-from andromede.billing.invoice_pdf import invoice_pdf
+from andromede.billing.credit_note import CreditNote
+from andromede.billing.errors import NoSuchCreditNote, NoSuchInvoice
+from andromede.billing.invoice import Invoice
+from andromede.billing.invoice_pdf import credit_note_pdf, invoice_pdf
 from andromede.iam.tenant_actions import Action, invoice_arn
 
 if TYPE_CHECKING:
@@ -25,8 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ROUTES"]
 
-# The API's pattern for a number (``api/routes_billing.InvoiceRef``): anything else names no
-# invoice, and is not made into an ARN to decide on.
+# The API's pattern for a number (``api/routes_billing.NUMBER_PATTERN``), an invoice's or a
+# credit note's: anything else names no document, and is not made into an ARN to decide on.
 _NUMBER: Final = re.compile(r"^[A-Z0-9]{1,16}-[0-9]{4}-[0-9]{6,12}$")
 
 
@@ -55,20 +59,38 @@ async def invoices(console: Console, request: Request) -> Response:
     )
     if refused is not None:
         return refused
+    notes = await billing.credit_notes(account)
     rows = [
-        {
-            "number": invoice.number,
-            "month": invoice.period.label,
-            "issued": invoice.issued_at.date().isoformat(),
-            "due": invoice.due_at.date().isoformat(),
-            "net": invoice.net,
-            "vat": invoice.vat,
-            "total": invoice.total,
-            "currency": invoice.currency,
-        }
+        _row(invoice, [n for n in notes if n.invoice_number == invoice.number])
         for invoice in reversed(await billing.invoices(account))  # the latest month first
     ]
     return console.render(request, "invoices.html", session=session, title=title, rows=rows)
+
+
+def _row(invoice: Invoice, notes: list[CreditNote]) -> dict[str, Any]:
+    credited = -sum((note.total for note in notes), Decimal("0.00"))
+    return {
+        "number": invoice.number,
+        "month": invoice.period.label,
+        "issued": invoice.issued_at.date().isoformat(),
+        "due": invoice.due_at.date().isoformat(),
+        "net": invoice.net,
+        "vat": invoice.vat,
+        "total": invoice.total,
+        "balance": invoice.total - credited,
+        "currency": invoice.currency,
+        "credit_notes": [
+            {
+                "number": note.number,
+                "issued": note.issued_at.date().isoformat(),
+                "reason": note.reason,
+                "net": note.net,
+                "vat": note.vat,
+                "total": note.total,
+            }
+            for note in notes
+        ],
+    }
 
 
 async def invoice_document(console: Console, request: Request) -> Response:
@@ -104,7 +126,45 @@ async def invoice_document(console: Console, request: Request) -> Response:
     )
 
 
+async def credit_note_document(console: Console, request: Request) -> Response:
+    """One credit note as a PDF, in the console's language, read as its invoice is."""
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    words = console.catalogue(request)
+    _ = words.gettext
+    title = _("Invoices")
+    billing = console.billing
+    account = session.principal.tenant_id
+    number = request.path_params["number"]
+    credit_note = request.path_params["credit_note"]
+    if (
+        billing is None
+        or account is None
+        or not _NUMBER.fullmatch(number)
+        or not _NUMBER.fullmatch(credit_note)
+    ):
+        return _absent(console, request, session, title, _("No such credit note."))
+    refused = await console.authorise(
+        request, session, (Action.GET_INVOICE,), invoice_arn(account, number), account=account
+    )
+    if refused is not None:
+        return refused
+    try:
+        note = await billing.credit_note(account, number, credit_note)
+    except NoSuchCreditNote:
+        return _absent(console, request, session, title, _("No such credit note."))
+    language = "fr" if words.locale == "fr" else "en"
+    document = await asyncio.to_thread(credit_note_pdf, note, language=language)
+    return Response(
+        document,
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="{note.number}.pdf"'},
+    )
+
+
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/invoices", invoices, ["GET"]),
     ("/invoices/{number}.pdf", invoice_document, ["GET"]),
+    ("/invoices/{number}/credit-notes/{credit_note}.pdf", credit_note_document, ["GET"]),
 ]

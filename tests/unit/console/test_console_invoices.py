@@ -1,7 +1,8 @@
 """The tenant's invoices in the console (decisions 0111 and 0123): the list with each invoice's
 totals, its PDF in the console's language, ``andromede:GetInvoice`` decided as on the API (the
 listing on ``invoice/*``, one invoice on ``invoice/NUMBER``), another tenant's number or an
-unknown one not found, and an empty list before any invoice is issued."""
+unknown one not found, and an empty list before any invoice is issued; each invoice's credit
+notes and balance, their PDFs read as their invoice is (decision 0126)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from andromede.billing.credit_note import CreditNote, parse_request
 from andromede.billing.invoice import Invoice
-from andromede.billing.invoice_pdf import invoice_pdf
+from andromede.billing.invoice_pdf import credit_note_pdf, invoice_pdf
 from andromede.billing.model import UsageIncrement, parse_month
 from andromede.billing.service import BillingService
 from support.console import ConsoleHarness, log_in
@@ -209,3 +211,100 @@ async def test_without_a_session_the_pages_lead_to_the_login(console: ConsoleHar
     for answer in answers:
         assert answer.status_code == 303
         assert answer.headers["location"] == "/console/login"
+
+
+# -- credit notes (decision 0126) ----------------------------------------------------------------
+
+
+async def _credited(console: ConsoleHarness, tenant: str, name: str) -> tuple[Invoice, CreditNote]:
+    """Last month's invoice of 12.00, credited 3.00 (2.50 net and 0.50 VAT)."""
+    invoice = await _issue_last_month(console, tenant, name)
+    note = await _billing(console).issue_credit_note(
+        tenant, invoice.number, parse_request("Outage on the 12th", [(0, "2.50")])
+    )
+    return invoice, note
+
+
+async def test_the_list_shows_each_invoices_credit_notes_and_balance(
+    console: ConsoleHarness,
+) -> None:
+    tenant = console.admin_tenant_id
+    await console.user_with_password(tenant, "root")
+    invoice, note = await _credited(console, tenant, "admin")
+    async with console.client() as client:
+        await log_in(client, "admin", "root")
+        page = await client.get("/invoices")
+    async with console.client(**{"accept-language": "fr"}) as client:
+        await log_in(client, "admin", "root")
+        french = await client.get("/invoices")
+    assert page.status_code == 200, page.text
+    row = page.text.split('class="invoice"', 1)[1].split("</tr>", 1)[0]
+    assert "12.00 EUR" in row and "9.00 EUR" in row  # the total, and the balance
+    assert page.text.count('class="credit-note"') == 1
+    credit = page.text.split('class="credit-note"', 1)[1].split("</tr>", 1)[0]
+    for cell in (note.number, "Credit note", note.issued_at.date().isoformat(),
+                 "Outage on the 12th", "-2.50 EUR", "-0.50 EUR", "-3.00 EUR"):  # fmt: skip
+        assert cell in credit, (cell, credit)
+    href = f"/console/invoices/{invoice.number}/credit-notes/{note.number}.pdf"
+    assert f'href="{href}"' in credit
+    assert "Reste dû" in french.text and ">Avoir<" in french.text
+
+
+async def test_a_credit_notes_pdf_downloads_in_the_consoles_language(
+    console: ConsoleHarness,
+) -> None:
+    tenant = console.admin_tenant_id
+    await console.user_with_password(tenant, "root")
+    invoice, note = await _credited(console, tenant, "admin")
+    path = f"/invoices/{invoice.number}/credit-notes/{note.number}.pdf"
+    async with console.client() as client:
+        await log_in(client, "admin", "root")
+        english = await client.get(path)
+    async with console.client(**{"accept-language": "fr-FR,fr;q=0.9"}) as client:
+        await log_in(client, "admin", "root")
+        french = await client.get(path)
+    for answer in (english, french):
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/pdf"
+        assert answer.headers["content-disposition"] == (
+            f'attachment; filename="{note.number}.pdf"'
+        )
+    assert english.content == credit_note_pdf(note, language="en")
+    assert french.content == credit_note_pdf(note, language="fr")
+
+
+async def test_a_credit_note_is_read_as_its_invoice_is(console: ConsoleHarness) -> None:
+    """Without andromede:GetInvoice, 403 naming it; with it on the invoice's ARN, the credit
+    note's PDF; another tenant's, an unknown one, or one under another invoice, 404."""
+    tenant = console.admin_tenant_id
+    invoice, note = await _credited(console, tenant, "admin")
+    other = (await console.identity.create_tenant("other")).tenant.id
+    theirs, their_note = await _credited(console, other, "other")
+    await console.user_with_password(tenant, USER)
+    path = f"/invoices/{invoice.number}/credit-notes/{note.number}.pdf"
+    async with console.client() as client:
+        await log_in(client, "admin", USER)
+        refused = await client.get(path)
+        arn = f"arn:aws:andromede::{tenant}:invoice/{invoice.number}"
+        await console.identity.put_user_policy(
+            tenant, USER, "one", _policy("andromede:GetInvoice", arn)
+        )
+        allowed = await client.get(path)
+        await console.identity.put_user_policy(
+            tenant, USER, "one", _policy("andromede:GetInvoice", "*")
+        )
+        year = datetime.now(UTC).year
+        absent = [
+            await client.get(p)
+            for p in (
+                f"/invoices/{theirs.number}/credit-notes/{their_note.number}.pdf",
+                f"/invoices/{invoice.number}/credit-notes/{their_note.number}.pdf",
+                f"/invoices/{invoice.number}/credit-notes/AV-{year}-000099.pdf",
+                f"/invoices/{invoice.number}/credit-notes/not-a-number.pdf",
+            )
+        ]
+    assert refused.status_code == 403 and "andromede:GetInvoice" in refused.text
+    assert allowed.status_code == 200 and allowed.content.startswith(b"%PDF-")
+    for answer in absent:
+        assert answer.status_code == 404, answer.text
+        assert "No such credit note." in answer.text
