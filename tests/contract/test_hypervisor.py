@@ -21,6 +21,7 @@ import os
 import secrets
 import shutil
 import stat
+import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -50,11 +51,13 @@ from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.errors import HypervisorFailed
 from andromede.hypervisor import HypervisorError, QemuDriver, QemuDriverConfig
 from andromede.hypervisor.agent import agent_ready, serve_agent
+from andromede.hypervisor.errors import InstanceNotRunning
 from andromede.hypervisor.images import QemuImg
 from andromede.hypervisor.monitor import Monitor
 from andromede.hypervisor.process import QemuProcess
 from andromede.hypervisor.rbd_volumes import CEPHX_SECRET, RbdVolumes
 from andromede.hypervisor.remote import RemoteDriver
+from andromede.hypervisor.tenant_network import NetworkLayout
 from support.guest_images import (
     INIT_MARKER,
     USER_DATA_EXIT_MARKER,
@@ -778,6 +781,66 @@ async def test_a_user_mode_nic_starts_with_its_elastic_ip_which_is_not_routed(ho
         await host.driver.release(instance_id)
     with pytest.raises(host.error):
         await host.driver.set_elastic_ip(instance_id, None)
+
+
+def _host_route(address: str) -> str:
+    return subprocess.run(
+        ["ip", "route", "show", f"{address}/32"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+async def test_a_bridged_guest_loses_its_elastic_ip_when_it_stops_and_gets_it_at_start(
+    guest_image: GuestImage,
+) -> None:
+    """Bridge mode, in process (the routing itself: tests/contract/test_tenant_networks.py):
+    the host routes the address given at start and by set_elastic_ip while the guest runs,
+    and takes it off when it stops or is killed — EC2 may give it to another instance, on
+    another host, meanwhile. The guest need not boot."""
+    if os.geteuid() != 0 or shutil.which("dnsmasq") is None:
+        pytest.skip("tenant networks need root and dnsmasq")
+    block = secrets.randbelow(64 * 256 // 2) * 2
+    layout = NetworkLayout(
+        transit_cidr=f"100.{64 + block // 256}.{block % 256}.0/24",
+        public_cidr=f"100.{64 + (block + 1) // 256}.{(block + 1) % 256}.0/24",
+        imds_port=20000 + secrets.randbelow(20000),
+        link_prefix="e" + secrets.token_hex(2),
+    )
+    state_dir = _short_state_dir()
+    config = QemuDriverConfig(networking="bridge", network_layout=layout)
+    driver = QemuDriver(state_dir, host="test-host", config=config)
+    host = Host(driver, guest_image.disk, "raw", state_dir)
+    first, second = (f"198.18.{secrets.randbelow(256)}.{n}" for n in (5, 6))
+    try:
+        root = await make_root(host)
+        instance_id = new_id("i")
+        network = NetworkSpec("subnet-" + secrets.token_hex(4), "tenant-1", "10.11.1.0/24")
+        nic = NicSpec(network, "52:54:00:0a:0b:0f", "10.11.1.7", elastic_ip=first)
+        spec = instance_spec(instance_id, root, b"", nic=nic)
+        started = await driver.start(spec)
+        assert started.mode is NetworkMode.BRIDGE
+        assert f"dev {layout.link_prefix}t" in _host_route(first)
+        await driver.set_elastic_ip(instance_id, second)
+        await driver.set_elastic_ip(instance_id, second)  # what it has
+        assert _host_route(first) == "" and _host_route(second) != ""
+        assert await driver.network(instance_id) == started
+        await driver.stop(instance_id, timeout=1)
+        assert _host_route(second) == ""
+        with pytest.raises(InstanceNotRunning):
+            await driver.set_elastic_ip(instance_id, second)
+        await driver.start(replace(spec, nic=replace(nic, elastic_ip=second)))
+        assert _host_route(second) != ""
+        await driver.kill(instance_id)
+        assert _host_route(second) == ""
+        await driver.release(instance_id)
+        assert driver._networks.plugged(instance_id) is None
+    finally:
+        for instance_id in await driver.running():
+            await driver.kill(instance_id)
+            await driver.release(instance_id)
+        for network_id in list(driver._networks._state.networks):
+            await driver._networks.remove(network_id)
+        await driver.close()
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 async def test_volumes_hot_plug_and_unplug(qemu_host: Host) -> None:

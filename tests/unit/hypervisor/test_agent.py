@@ -212,6 +212,12 @@ async def test_an_elastic_ip_is_set_and_taken_through_the_agent(
         assert driver.instances[spec.instance_id].elastic_ip is None
         # The instance's network as reported is not the Elastic IP's business.
         assert await remote.network(spec.instance_id) == started
+        # A stopped instance holds none on its host: its start brings it again.
+        await remote.set_elastic_ip(spec.instance_id, "192.0.2.13")
+        await remote.stop(spec.instance_id, timeout=1.0)
+        assert driver.instances[spec.instance_id].elastic_ip is None
+        with pytest.raises(AgentCallFailed, match="not running"):
+            await remote.set_elastic_ip(spec.instance_id, None)
         call = CALLS["set_elastic_ip"]
         for address in ("192.0.2.12", None):
             decoded = [decode(kind, encode(value)) for (_, kind), value in zip(
