@@ -64,7 +64,7 @@ def _check(url: str) -> None:
         ("billing_profiles", "(tenant_id, updated_at, document) VALUES ('t', :at, '{}')"),
     ):
         at = _AT if url.startswith("postgresql") else 0
-        _execute(url, f"INSERT INTO {table} {row}", at=at)  # noqa: S608
+        _execute(url, f"INSERT INTO {table} {row}", at=at)
         with pytest.raises(RuntimeError, match=table):
             _migrate(url, "0050", down=True)
         assert _tables(url) == _TABLES
