@@ -33,8 +33,11 @@ __all__ = [
     "MAX_CITY",
     "MAX_EMAIL",
     "MAX_LEGAL_NAME",
+    "MAX_OTHER_VAT_NUMBER",
     "MAX_POSTCODE",
     "MAX_PURCHASE_ORDER",
+    "MAX_TYPED_SIRET",
+    "MAX_TYPED_VAT_NUMBER",
     "BillingProfile",
     "VatTreatment",
     "luhn_valid",
@@ -54,6 +57,9 @@ MAX_CITY: Final = 100
 MAX_PURCHASE_ORDER: Final = 64
 MAX_EMAIL: Final = 254  # RFC 5321's longest forward path, less its angle brackets
 MAX_OTHER_VAT_NUMBER: Final = 20  # outside the EU: a number kept as given, bounded
+# As typed, spaces, dots and hyphens included, before they are dropped.
+MAX_TYPED_VAT_NUMBER: Final = 40
+MAX_TYPED_SIRET: Final = 20
 LANGUAGES: Final = ("en", "fr")
 
 # ISO 3166-1 alpha-2, the officially assigned codes.
@@ -193,9 +199,9 @@ def parse_profile(data: Mapping[str, Any]) -> BillingProfile:
     if len(lines) > MAX_ADDRESS_LINES:
         raise InvalidBillingProfile("address_lines", f"{MAX_ADDRESS_LINES} lines at most")
     address = tuple(_line(line, MAX_ADDRESS_LINE, "address_lines") for line in lines)
-    vat_number = normalise_vat_number(_text(data, "vat_number", 40))
+    vat_number = normalise_vat_number(_text(data, "vat_number", MAX_TYPED_VAT_NUMBER))
     _check_vat_number(vat_number, country)
-    siret = _SEPARATORS.sub("", _text(data, "siret", 20))
+    siret = _SEPARATORS.sub("", _text(data, "siret", MAX_TYPED_SIRET))
     _check_siret(siret, vat_number)
     email = _text(data, "invoice_email", MAX_EMAIL, required=True)
     if not _EMAIL.match(email):

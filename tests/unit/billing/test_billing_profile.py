@@ -18,8 +18,11 @@ from andromede.billing.profile import (
     MAX_CITY,
     MAX_EMAIL,
     MAX_LEGAL_NAME,
+    MAX_OTHER_VAT_NUMBER,
     MAX_POSTCODE,
     MAX_PURCHASE_ORDER,
+    MAX_TYPED_SIRET,
+    MAX_TYPED_VAT_NUMBER,
     BillingProfile,
     VatTreatment,
     luhn_valid,
@@ -145,6 +148,22 @@ def test_siren_and_siret_pass_luhn() -> None:
 def test_each_limit_is_checked_at_its_bound(field: str, limit: int) -> None:
     assert getattr(parse_profile(_with(**{field: "x" * limit})), field) == "x" * limit
     assert str(limit) in str(_refused(field, **{field: "x" * (limit + 1)}))
+
+
+def test_identifiers_limits() -> None:
+    """Outside the EU a VAT number is kept as given up to its bound; as typed, separators
+    count up to theirs."""
+    longest = "CHE" + "1" * (MAX_OTHER_VAT_NUMBER - 3)
+    swiss = {"country": "CH", "siret": ""}
+    assert parse_profile(_with(**swiss, vat_number=longest)).vat_number == longest
+    _refused("vat_number", **swiss, vat_number=longest + "1")
+    dots = "." * (MAX_TYPED_VAT_NUMBER - len("FR44732829320"))
+    assert parse_profile(_with(vat_number=f"FR{dots}44732829320")).vat_number == "FR44732829320"
+    refused = _refused("vat_number", vat_number=f"FR.{dots}44732829320")
+    assert str(MAX_TYPED_VAT_NUMBER) in str(refused)
+    typed = "732 829 320" + " " * (MAX_TYPED_SIRET - 16) + "00074"
+    assert parse_profile(_with(siret=typed)).siret == "73282932000074"
+    assert str(MAX_TYPED_SIRET) in str(_refused("siret", siret=typed.replace(" 0", "  0", 1)))
 
 
 def test_address_lines_and_email_limits() -> None:
