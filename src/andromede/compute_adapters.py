@@ -384,6 +384,7 @@ def hypervisor_host_driver(settings: Settings) -> QemuDriver:
             vxlan_port=settings.hypervisor_vxlan_port,
             underlay_mtu=settings.hypervisor_underlay_mtu,
             underlay_netns=settings.hypervisor_underlay_netns,
+            elastic_ip_uplink=settings.hypervisor_elastic_ip_uplink,
         ),
         max_image_size=settings.max_image_size,
     )

@@ -850,6 +850,18 @@ class Settings(BaseSettings):
             " 50 bytes less (the VXLAN encapsulation)."
         ),
     )
+    hypervisor_elastic_ip_uplink: str = Field(
+        default="",
+        max_length=15,
+        pattern=r"^[A-Za-z0-9_.-]*$",
+        description=(
+            "Interface on which this hypervisor answers ARP for the Elastic IPs it holds (proxy"
+            " entries), so a router on that segment reaches them through it; IPv4 forwarding is"
+            " turned on for it, and only the Elastic IPs (and replies) cross from it into the"
+            " tenant networks. Empty: the operator's network routes elastic_ip_cidr to the"
+            " hypervisors, or the addresses stay on the host."
+        ),
+    )
     imds_port: int = Field(
         default=16925,
         ge=1,
