@@ -23,12 +23,19 @@ from rich.table import Table
 
 from andromede.cli.billing_profile import billing_profile_app
 from andromede.cli.invoice import invoice_app
+from andromede.cli.options import (
+    ConfigOption,
+    DataDirOption,
+    JsonOption,
+    TenantOption,
+    err,
+    settings_from,
+)
 from andromede.cli.residency import residency_app
 from andromede.cli.usage import usage
-from andromede.errors import ConfigurationError
 from andromede.iam.errors import IamError, NoSuchEntity
 from andromede.iam.service import IdentityService
-from andromede.settings import Settings, load_settings
+from andromede.settings import Settings
 
 __all__ = ["admin"]
 
@@ -47,25 +54,7 @@ image_app = typer.Typer(no_args_is_help=True, help="Machine images for instances
 admin.add_typer(image_app, name="image")
 
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
 _T = TypeVar("_T")
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="TOML settings file (also ANDROMEDE_CONFIG).")
-]
-DataDirOption = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data folder (ANDROMEDE_DATA_DIR).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant name or account id.")]
-
-
-def _settings(config: Path | None, data_dir: Path | None) -> Settings:
-    try:
-        return load_settings(config, data_dir=data_dir)
-    except ConfigurationError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
 
 
 def _run(settings: Settings, work: Callable[[IdentityService], Awaitable[_T]]) -> _T:
@@ -111,7 +100,7 @@ def tenant_create(
     data_dir: DataDirOption = None,
 ) -> None:
     """Create a tenant with its root user; print the root's access key (shown once)."""
-    settings = _settings(config, data_dir)
+    settings = settings_from(config, data_dir)
     created = _run(settings, lambda identity: identity.create_tenant(name))
     account = created.tenant.id
     _audited(settings, account, "andromede:CreateTenant", f"tenant/{account}")
@@ -135,7 +124,7 @@ def tenant_list(
     as_json: JsonOption = False, config: ConfigOption = None, data_dir: DataDirOption = None
 ) -> None:
     """Every tenant with its account id and status."""
-    tenants = _run(_settings(config, data_dir), lambda identity: identity.list_tenants())
+    tenants = _run(settings_from(config, data_dir), lambda identity: identity.list_tenants())
     if as_json:
         _print_json(
             [
@@ -169,7 +158,7 @@ def _move(action: str) -> Callable[..., None]:
             moved = await moves[action](tenant)
             return moved.status.value, moved.id
 
-        settings = _settings(config, data_dir)
+        settings = settings_from(config, data_dir)
         status, account = _close(settings, tenant) if action == "close" else _run(settings, work)
         _audited(settings, account, f"andromede:{action.capitalize()}Tenant", f"tenant/{account}")
         err.print(f"tenant {tenant} is {status}")
@@ -219,7 +208,7 @@ def tenant_regions(
 ) -> None:
     """Show, or with --allow / --all set, the regions a tenant's new buckets may go to (no
     restriction: every region). Existing buckets stay where they are."""
-    settings = _settings(config, data_dir)
+    settings = settings_from(config, data_dir)
     if allow is not None and every:
         err.print("[red]--allow and --all exclude each other[/red]")
         raise typer.Exit(2)
@@ -273,7 +262,7 @@ def user_create(
             result["aws_secret_access_key"] = key.secret_access_key
         return result
 
-    settings = _settings(config, data_dir)
+    settings = settings_from(config, data_dir)
     result = _run(settings, work)
     _audited(settings, result["tenant_id"], "iam:CreateUser", result["arn"])
     if access_key:
@@ -316,7 +305,7 @@ def user_list(
             for u in users
         ]
 
-    users = _run(_settings(config, data_dir), work)
+    users = _run(settings_from(config, data_dir), work)
     if as_json:
         _print_json(users)
         return
@@ -340,7 +329,7 @@ def user_delete(
         await identity.delete_user(account, name)
         return account
 
-    settings = _settings(config, data_dir)
+    settings = settings_from(config, data_dir)
     account = _run(settings, work)
     _audited(settings, account, "iam:DeleteUser", f"arn:aws:iam::{account}:user/{name}")
     err.print(f"user {name} deleted")
@@ -373,7 +362,7 @@ def user_set_password(
             await identity.create_login_profile(account, name, password)
         return account
 
-    settings = _settings(config, data_dir)
+    settings = settings_from(config, data_dir)
     account = _run(settings, work)
     who = (
         f"arn:aws:iam::{account}:root" if name == "root" else f"arn:aws:iam::{account}:user/{name}"
@@ -392,7 +381,7 @@ def operator_create(
     data_dir: DataDirOption = None,
 ) -> None:
     """Create a platform operator and print its access key (shown once)."""
-    settings = _settings(config, data_dir)
+    settings = settings_from(config, data_dir)
     created = _run(settings, lambda identity: identity.create_operator(name))
     _audited(settings, None, "andromede:CreateOperator", created.operator.arn)
     if as_json:
@@ -437,7 +426,7 @@ def image_import(
     from andromede.app import open_image_library  # late: the application stack is heavy
     from andromede.compute.errors import ComputeError
 
-    settings = _settings(config, data_dir)
+    settings = settings_from(config, data_dir)
 
     async def main() -> dict[str, object]:
         async with open_image_library(settings) as (compute, identity):

@@ -9,47 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from andromede.audit.model import Outcome
 from andromede.billing.errors import BillingError, NoBillingProfile
 from andromede.billing.profile import BillingProfile
-from andromede.errors import ConfigurationError
+from andromede.cli.options import ConfigOption, DataDirOption, TenantOption, failed, settings_from
 from andromede.iam.errors import IamError
 from andromede.iam.tenant_actions import Action, billing_profile_arn
-from andromede.settings import Settings, load_settings
+from andromede.settings import Settings
 
 __all__ = ["billing_profile_app"]
 
 billing_profile_app = typer.Typer(
     no_args_is_help=True, help="A tenant's billing profile: show, set (decision 0126)."
 )
-err = Console(stderr=True)
-
-TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant name or account id.")]
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="TOML settings file (also ANDROMEDE_CONFIG).")
-]
-DataDirOption = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data folder (ANDROMEDE_DATA_DIR).")
-]
-
-
-def _settings(config: Path | None, data_dir: Path | None) -> Settings:
-    try:
-        return load_settings(config, data_dir=data_dir)
-    except ConfigurationError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[red]{type(exc).__name__}:[/red] {exc}")
-    return typer.Exit(1)
 
 
 def _view(tenant_id: str, profile: BillingProfile) -> dict[str, Any]:
@@ -69,11 +45,11 @@ async def _show(settings: Settings, tenant: str) -> dict[str, Any]:
 @billing_profile_app.command("show")
 def show(tenant: TenantOption, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Print the tenant's billing profile as JSON."""
-    settings = _settings(config, data_dir)
+    settings = settings_from(config, data_dir)
     try:
         typer.echo(json.dumps(asyncio.run(_show(settings, tenant)), indent=2, ensure_ascii=False))
     except (BillingError, IamError) as exc:
-        raise _fail(exc) from exc
+        raise failed(exc) from exc
 
 
 async def _set(settings: Settings, tenant: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -142,10 +118,10 @@ def set_profile(
     changes = {field: value for field, value in given.items() if value is not None}
     if not changes:
         raise typer.BadParameter("give at least one field to set")
-    settings = _settings(config, data_dir)
+    settings = settings_from(config, data_dir)
     try:
         typer.echo(
             json.dumps(asyncio.run(_set(settings, tenant, changes)), indent=2, ensure_ascii=False)
         )
     except (BillingError, IamError) as exc:
-        raise _fail(exc) from exc
+        raise failed(exc) from exc

@@ -25,10 +25,17 @@ from andromede.billing.errors import BillingError
 from andromede.billing.invoice import Invoice
 from andromede.billing.invoice_pdf import LANGUAGES, credit_note_pdf, invoice_pdf
 from andromede.billing.model import parse_month
-from andromede.errors import ConfigurationError
+from andromede.cli.options import (
+    ConfigOption,
+    DataDirOption,
+    TenantOption,
+    err,
+    failed,
+    settings_from,
+)
 from andromede.iam.errors import IamError
 from andromede.iam.tenant_actions import credit_note_arn, invoice_arn
-from andromede.settings import Settings, load_settings
+from andromede.settings import Settings
 
 __all__ = ["invoice_app"]
 
@@ -36,28 +43,6 @@ invoice_app = typer.Typer(
     no_args_is_help=True, help="Invoices: issue, list, PDF (decision 0123), credit notes (0126)."
 )
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
-
-TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant name or account id.")]
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="TOML settings file (also ANDROMEDE_CONFIG).")
-]
-DataDirOption = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data folder (ANDROMEDE_DATA_DIR).")
-]
-
-
-def _settings(config: Path | None, data_dir: Path | None) -> Settings:
-    try:
-        return load_settings(config, data_dir=data_dir)
-    except ConfigurationError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[red]{type(exc).__name__}:[/red] {exc}")
-    return typer.Exit(1)
 
 
 def _summary(invoice: Invoice, notes: Sequence[CreditNote] = ()) -> dict[str, Any]:
@@ -102,11 +87,11 @@ def issue(
     data_dir: DataDirOption = None,
 ) -> None:
     """Issue the tenant's invoice of an ended month (the one issued before, if it was)."""
-    settings = _settings(config, data_dir)
+    settings = settings_from(config, data_dir)
     try:
         invoice, issued = asyncio.run(_issue(settings, tenant, month))
     except (BillingError, IamError) as exc:
-        raise _fail(exc) from exc
+        raise failed(exc) from exc
     typer.echo(json.dumps({**_summary(invoice), "issued_now": issued}))
 
 
@@ -130,11 +115,11 @@ def list_invoices(
     data_dir: DataDirOption = None,
 ) -> None:
     """The tenant's invoices, oldest month first."""
-    settings = _settings(config, data_dir)
+    settings = settings_from(config, data_dir)
     try:
         found = asyncio.run(_list(settings, tenant))
     except (BillingError, IamError) as exc:
-        raise _fail(exc) from exc
+        raise failed(exc) from exc
     if as_json:
         typer.echo(json.dumps(found))
         return
@@ -184,11 +169,11 @@ def pdf(
     """Write one of the tenant's invoices, or one of its credit notes, as a PDF."""
     if language is not None and language not in LANGUAGES:
         raise typer.BadParameter(f"the language is one of {', '.join(LANGUAGES)}")
-    settings = _settings(config, data_dir)
+    settings = settings_from(config, data_dir)
     try:
         found = asyncio.run(_document(settings, tenant, number, credit_note))
     except (BillingError, IamError) as exc:
-        raise _fail(exc) from exc
+        raise failed(exc) from exc
     chosen = language or (found.customer.language if found.customer is not None else "en")
     if isinstance(found, CreditNote):
         output.write_bytes(credit_note_pdf(found, language=chosen))
@@ -247,11 +232,11 @@ def credit(
     data_dir: DataDirOption = None,
 ) -> None:
     """Issue a credit note of one of the tenant's invoices, in full or for chosen lines."""
-    settings = _settings(config, data_dir)
+    settings = settings_from(config, data_dir)
     try:
         note = asyncio.run(_credit(settings, tenant, number, reason, line or []))
     except (BillingError, IamError) as exc:
-        raise _fail(exc) from exc
+        raise failed(exc) from exc
     typer.echo(
         json.dumps(
             {

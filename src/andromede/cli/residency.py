@@ -16,27 +16,17 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from andromede.errors import ConfigurationError
-from andromede.settings import Settings, load_settings
+from andromede.cli.options import ConfigOption, DataDirOption, JsonOption, settings_from
+from andromede.settings import Settings
 from andromede.storage.model import Bucket
 
 __all__ = ["BucketResidency", "ReplicaDestination", "residency_app", "residency_report"]
 
 residency_app = typer.Typer(no_args_is_help=True, help="Data residency: where the bytes are.")
-err = Console(stderr=True)
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="TOML settings file (also ANDROMEDE_CONFIG).")
-]
-DataDirOption = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data folder (ANDROMEDE_DATA_DIR).")
-]
 _UNDECLARED = "undeclared"
 _GONE = "gone"
 
@@ -134,17 +124,13 @@ def _destination(
 
 @residency_app.command("report")
 def report(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    as_json: JsonOption = False,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Per tenant and bucket: region, jurisdiction, where the bytes are, objects and bytes,
     and the buckets (region, jurisdiction) its replication copies new versions to."""
-    try:
-        settings = load_settings(config, data_dir=data_dir)
-    except ConfigurationError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    settings = settings_from(config, data_dir)
     rows = asyncio.run(residency_report(settings))
     if as_json:
         regions = [
