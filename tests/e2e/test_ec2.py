@@ -361,8 +361,20 @@ def test_aws_cli(ec2_server: ServerProcess, image_id: str, tmp_path: Path) -> No
     failed = aws("run-instances", "--image-id", image_id, "--instance-type", "nope", check=False)
     assert failed.returncode != 0
     assert "InvalidParameterValue" in failed.stderr
-    aws("terminate-instances", "--instance-ids", *ids)
+    # Elastic IPs (decision 0125), as the CLI's users name them: by the public address too.
     client = ec2_client(ec2_server)
+    client.get_waiter("instance_running").wait(InstanceIds=ids, WaiterConfig=FAST)
+    allocated = json.loads(aws("allocate-address", "--domain", "vpc").stdout)
+    public_ip = allocated["PublicIp"]
+    aws("associate-address", "--allocation-id", allocated["AllocationId"], "--instance-id", ids[0])
+    [address] = json.loads(aws("describe-addresses", "--public-ips", public_ip).stdout)["Addresses"]
+    assert address["InstanceId"] == ids[0]
+    in_use = aws("release-address", "--allocation-id", allocated["AllocationId"], check=False)
+    assert in_use.returncode != 0 and "InvalidIPAddress.InUse" in in_use.stderr
+    aws("disassociate-address", "--public-ip", public_ip)
+    aws("release-address", "--public-ip", public_ip)
+    assert json.loads(aws("describe-addresses").stdout)["Addresses"] == []
+    aws("terminate-instances", "--instance-ids", *ids)
     client.get_waiter("instance_terminated").wait(InstanceIds=ids, WaiterConfig=FAST)
 
 
