@@ -200,8 +200,9 @@ class ElasticIpsMixin(RoutingMixin):
                 previous = await self._holder(address)
                 if previous is not None:
                     others.append(replace(previous, elastic_ip=None))
-            if instance.elastic_ip is not None:
-                replaced = await self.store.get(ElasticAddress, instance.elastic_ip.allocation_id)
+            held = instance.elastic_ip
+            if held is not None and held.allocation_id != address.allocation_id:
+                replaced = await self.store.get(ElasticAddress, held.allocation_id)
                 if replaced is not None and replaced.instance_id == instance.instance_id:
                     others.append(_unassociated(replaced))
             associated = replace(
