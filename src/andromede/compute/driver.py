@@ -27,6 +27,7 @@ from typing import Protocol
 
 __all__ = [
     "Accelerator",
+    "AclEntry",
     "AttachedVolume",
     "FirewallRule",
     "HostCapacity",
@@ -43,6 +44,7 @@ __all__ = [
     "RuntimeState",
     "SeedSpec",
     "SnapshotBacking",
+    "SubnetAcl",
     "VolumeSpec",
 ]
 
@@ -152,6 +154,47 @@ class PortForward:
     guest_port: int
 
 
+_PROTOCOLS = frozenset({"tcp", "udp", "icmp", "-1"})
+
+
+@dataclass(frozen=True, slots=True)
+class AclEntry:
+    """One network ACL rule; in each direction the entry with the lowest rule number that a
+    packet matches decides, and a packet no entry matches is dropped."""
+
+    rule_number: int  # 1..32766
+    allow: bool
+    protocol: str  # "tcp", "udp", "icmp" or "-1" (every protocol)
+    cidr: str  # the peer's range: the source for ingress, the destination for egress
+    from_port: int = 0  # tcp/udp only, inclusive (ignored for icmp and -1)
+    to_port: int = 65535
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rule_number, bool) or not 1 <= self.rule_number <= 32766:
+            raise ValueError(f"rule number {self.rule_number!r} is not in 1..32766")
+        if self.protocol not in _PROTOCOLS:
+            raise ValueError(f"unsupported protocol {self.protocol!r}")
+        ipaddress.IPv4Network(self.cidr)  # raises ValueError on a bad range
+        if self.protocol in {"tcp", "udp"} and not 0 <= self.from_port <= self.to_port <= 65535:
+            raise ValueError(f"bad port range {self.from_port}-{self.to_port}")
+
+
+@dataclass(frozen=True, slots=True)
+class SubnetAcl:
+    """A subnet's network ACL as its hosts enforce it (EC2's: stateless, each direction on its
+    own). The default lets everything through, as a VPC's default ACL does. Rule numbers are
+    unique in each direction (EC2 refuses a second entry with a number taken)."""
+
+    ingress: tuple[AclEntry, ...] = (AclEntry(100, True, "-1", "0.0.0.0/0"),)
+    egress: tuple[AclEntry, ...] = (AclEntry(100, True, "-1", "0.0.0.0/0"),)
+
+    def __post_init__(self) -> None:
+        for direction, entries in (("ingress", self.ingress), ("egress", self.egress)):
+            numbers = [entry.rule_number for entry in entries]
+            if len(set(numbers)) != len(numbers):
+                raise ValueError(f"{direction}: two entries share a rule number")
+
+
 @dataclass(frozen=True, slots=True)
 class NetworkSpec:
     """A tenant's private network — a subnet: one bridge in its VPC's network namespace on
@@ -168,6 +211,8 @@ class NetworkSpec:
     # subnet), as every network was before VPC routing.
     vpc_id: str = ""
     vpc_cidr: str = ""
+    # The subnet's network ACL (:meth:`HypervisorDriver.set_network_acl` replaces it).
+    acl: SubnetAcl = SubnetAcl()
 
     @property
     def router_id(self) -> str:
@@ -353,6 +398,12 @@ class HypervisorDriver(Protocol):
         to their instances' addresses crosses to them. Kept when the network is not built here
         yet; no-op on a host without an overlay. ``network``, the subnet itself, lets a host
         holding instances of its VPC but none of it route to those peers (decision 0106)."""
+        ...
+
+    async def set_network_acl(self, network_id: str, acl: SubnetAcl) -> None:
+        """Replace the network ACL the host enforces for a subnet (``network_id``), at once
+        and atomically. Kept when the network is not built here (used when it is, as peers'
+        specs are); no-op on a host without tenant networks (user-mode networking)."""
         ...
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:

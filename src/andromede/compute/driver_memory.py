@@ -12,7 +12,9 @@ Images are kept as their checksum, format and size (the bytes are hashed and dro
 whose bytes do not match is refused, a volume over an image needs the host to hold it, and an
 image that a volume reads cannot be forgotten, as with the QEMU driver's files;
 the overlay peers of each network (``peers``), and the network they were told with
-(``peer_networks``), are kept when the host is given an underlay address.
+(``peer_networks``), are kept when the host is given an underlay address; the network ACL of
+each subnet (``acls``) as a host holds it: ``set_network_acl`` replaces it, and a subnet's
+spec (at start, or with its peers) gives it only when none is held.
 
 It lives in one process: a deployment running several gateway workers must use a real driver.
 """
@@ -40,6 +42,7 @@ from andromede.compute.driver import (
     PortForward,
     RuntimeState,
     SnapshotBacking,
+    SubnetAcl,
     VolumeSpec,
 )
 from andromede.compute.errors import HypervisorFailed
@@ -121,6 +124,8 @@ class MemoryDriver:
         # network id → the other hosts holding its instances, as last told (none: never told).
         self.peers: dict[str, tuple[NetworkPeer, ...]] = {}
         self.peer_networks: dict[str, NetworkSpec | None] = {}
+        # network id → the network ACL the host enforces for that subnet.
+        self.acls: dict[str, SubnetAcl] = {}
 
     @property
     def host(self) -> str:
@@ -244,6 +249,8 @@ class MemoryDriver:
                 host_facing_ip=host_facing,
             )
         instance.elastic_ip = spec.nic.elastic_ip if spec.nic is not None else None
+        if spec.nic is not None:
+            self.acls.setdefault(spec.nic.network.network_id, spec.nic.network.acl)
         instance.attached = {v.volume_id: v for v in spec.volumes}
         instance.console += f"[memory] {spec.instance_id} booted\n".encode()
         if spec.seed.user_data:
@@ -296,6 +303,11 @@ class MemoryDriver:
         if self._capacity.underlay_address:
             self.peers[network_id] = peers
             self.peer_networks[network_id] = network
+            if network is not None:
+                self.acls.setdefault(network_id, network.acl)
+
+    async def set_network_acl(self, network_id: str, acl: SubnetAcl) -> None:
+        self.acls[network_id] = acl
 
     def _forward(self, forward: PortForward) -> PortForward:
         if forward.host_port:
@@ -327,7 +339,15 @@ class MemoryDriver:
 
     async def release(self, instance_id: str) -> None:
         # A running instance is killed first: after release nothing of it is left.
-        self.instances.pop(instance_id, None)
+        instance = self.instances.pop(instance_id, None)
+        if instance is None or instance.spec.nic is None:
+            return
+        # The subnet's last instance gone (nor is it known by its peers): a host forgets its
+        # ACL, and the next spec gives it again.
+        network_id = instance.spec.nic.network.network_id
+        held = (i.spec.nic.network.network_id for i in self.instances.values() if i.spec.nic)
+        if network_id not in held and self.peer_networks.get(network_id) is None:
+            self.acls.pop(network_id, None)
 
     async def attach_volume(self, instance_id: str, volume: AttachedVolume) -> None:
         instance = self._running(instance_id)

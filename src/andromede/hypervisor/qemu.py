@@ -68,6 +68,7 @@ from andromede.compute.driver import (
     NicSpec,
     PortForward,
     RuntimeState,
+    SubnetAcl,
     VolumeSpec,
 )
 from andromede.hypervisor.accelerator import probe_accelerator
@@ -229,6 +230,12 @@ class QemuDriver:
     ) -> None:
         if await self.networking() is NetworkMode.BRIDGE:
             await self._networks.set_peers(network_id, peers, network)
+
+    async def set_network_acl(self, network_id: str, acl: SubnetAcl) -> None:
+        """Bridge mode: the subnet's router enforces it (:meth:`TenantNetworks.set_acl`).
+        User mode routes nothing between subnets: nothing to enforce, nothing kept."""
+        if await self.networking() is NetworkMode.BRIDGE:
+            await self._networks.set_acl(network_id, acl)
 
     async def networking(self) -> NetworkMode:
         """How this host wires instances with a NIC: decided once (a probe for ``auto``)."""

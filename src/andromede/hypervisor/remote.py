@@ -30,6 +30,7 @@ from andromede.compute.driver import (
     NetworkPeer,
     NetworkSpec,
     RuntimeState,
+    SubnetAcl,
     VolumeSpec,
 )
 from andromede.compute.errors import HostUnreachable
@@ -248,6 +249,9 @@ class RemoteDriver:
         network: NetworkSpec | None = None,
     ) -> None:
         await self._call("set_network_peers", network_id, peers, network=network)
+
+    async def set_network_acl(self, network_id: str, acl: SubnetAcl) -> None:
+        await self._call("set_network_acl", network_id, acl)
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:
         await self._call("stop", instance_id, timeout=timeout)

@@ -99,11 +99,13 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from andromede.compute.driver import (
+    AclEntry,
     FirewallRule,
     InstanceFirewall,
     NetworkPeer,
     NetworkSpec,
     NicSpec,
+    SubnetAcl,
 )
 from andromede.hypervisor.elastic_ips import (
     check_elastic_ip,
@@ -266,6 +268,9 @@ class _State:
     # network id → the subnet as its peers were told with: how a host that holds instances of
     # its VPC but none of it builds the bridge that reaches those peers.
     specs: dict[str, NetworkSpec] = field(default_factory=dict)
+    # network id → the subnet's network ACL (held before the subnet is built; state files
+    # from before network ACLs: none, the default's allow-all).
+    acls: dict[str, SubnetAcl] = field(default_factory=dict)
 
 
 def router_mac(network_id: str, address: str, port: int) -> str:
@@ -621,6 +626,7 @@ class TenantNetworks:
         """The network's record, and the subnets built now: the network when new, when its
         namespace is gone (then every subnet of its router) or on ``rebuild`` (``finish``:
         see :meth:`_build`)."""
+        self._state.acls.setdefault(spec.network_id, spec.acl)
         record = self._state.networks.get(spec.network_id)
         if record is None:
             record = self._new_record(spec)
@@ -994,6 +1000,29 @@ class TenantNetworks:
             self._save()
             await self._apply_firewall(record.router)
 
+    async def set_acl(self, network_id: str, acl: SubnetAcl) -> None:
+        """Replace the network ACL of a subnet: its router's ruleset is rewritten atomically
+        when the subnet is built here; else it is kept, and used when the subnet is built
+        (a subnet's spec gives its ACL only when none is held: this is the one that changes
+        it)."""
+        async with self._lock:
+            previous = self._state.acls.get(network_id)
+            if previous == acl:
+                return  # the periodic resync's push of what is in force already
+            self._state.acls[network_id] = acl
+            record = self._state.networks.get(network_id)
+            if record is not None and _namespace_exists(self.netns(record.router)):
+                try:
+                    await self._apply_firewall(record.router)
+                except BaseException:
+                    # Not in force: the state must not say it is.
+                    if previous is None:
+                        self._state.acls.pop(network_id, None)
+                    else:
+                        self._state.acls[network_id] = previous
+                    raise
+            self._save()
+
     async def set_peers(
         self,
         network_id: str,
@@ -1013,6 +1042,7 @@ class TenantNetworks:
                 self._state.peers[network_id] = tuple(peers)
                 if network is not None:
                     self._state.specs[network_id] = network
+                    self._state.acls.setdefault(network_id, network.acl)
             else:
                 self._state.peers.pop(network_id, None)
                 self._state.specs.pop(network_id, None)
@@ -1075,6 +1105,9 @@ class TenantNetworks:
         self._state.networks.pop(network_id, None)
         self._state.firewalls.pop(network_id, None)
         self._state.peers.pop(network_id, None)
+        if network_id not in self._state.specs:
+            # Nothing of it here any more: its next spec gives its ACL again.
+            self._state.acls.pop(network_id, None)
         self._save()
         ns = self.netns(record.router)
         await self._stop_dhcp(network_id)
@@ -1099,6 +1132,17 @@ class TenantNetworks:
         for nic in self._router_nics(router):
             self._state.nics.pop(nic.instance_id)
             await self._unroute(nic)
+        # The VPC leaves the host, and with it the pushes of its ACLs: forget them, those of
+        # its subnets not built here too (the next spec of a subnet gives its ACL again).
+        self._state.acls = {
+            network_id: acl
+            for network_id, acl in self._state.acls.items()
+            if network_id in self._state.networks
+            or (
+                network_id in self._state.specs
+                and self._state.specs[network_id].router_id != router
+            )
+        }
         self._save()
         if not members:
             return
@@ -1363,7 +1407,12 @@ class TenantNetworks:
                 NetworkPeer(p["address"], p["port"], tuple(p["private_ips"])) for p in peers
             )
         for network_id, spec in raw.get("specs", {}).items():
-            state.specs[network_id] = NetworkSpec(**spec)
+            acl = spec.pop("acl", None)
+            state.specs[network_id] = NetworkSpec(
+                **spec, acl=SubnetAcl() if acl is None else _acl_from_json(acl)
+            )
+        for network_id, acl in raw.get("acls", {}).items():
+            state.acls[network_id] = _acl_from_json(acl)
         for network_id, rules in raw.get("firewalls", {}).items():
             state.firewalls[network_id] = {
                 ip: InstanceFirewall(
@@ -1388,10 +1437,18 @@ class TenantNetworks:
                 for network_id, peers in self._state.peers.items()
             },
             "specs": {network_id: asdict(spec) for network_id, spec in self._state.specs.items()},
+            "acls": {network_id: asdict(acl) for network_id, acl in self._state.acls.items()},
         }
         temporary = self._state_file().with_suffix(".tmp")
         temporary.write_text(json.dumps(document, indent=1))
         os.replace(temporary, self._state_file())
+
+
+def _acl_from_json(document: Mapping[str, list[dict[str, object]]]) -> SubnetAcl:
+    return SubnetAcl(
+        ingress=tuple(AclEntry(**entry) for entry in document["ingress"]),  # type: ignore[arg-type]
+        egress=tuple(AclEntry(**entry) for entry in document["egress"]),  # type: ignore[arg-type]
+    )
 
 
 def _running(pid: int) -> bool:

@@ -32,6 +32,7 @@ from andromede.compute.driver import (
     NetworkPeer,
     NetworkSpec,
     RuntimeState,
+    SubnetAcl,
     VolumeSpec,
 )
 
@@ -90,6 +91,7 @@ CALLS: dict[str, Call] = {
         (("network_id", str), ("peers", tuple[NetworkPeer, ...])),
         keywords=(("network", NetworkSpec | None),),
     ),
+    "set_network_acl": Call((("network_id", str), ("acl", SubnetAcl))),
     "stop": Call((("instance_id", str),), keywords=(("timeout", float),)),
     "reboot": Call((("instance_id", str),)),
     "kill": Call((("instance_id", str),)),
