@@ -30,6 +30,12 @@ from andromede.compute.model import (
     parse_rule,
 )
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
+from andromede.compute.network_acl import (
+    NetworkAcl,
+    NetworkAclAssociation,
+    default_network_acl,
+    entry,
+)
 from andromede.compute.routing import InternetGateway, RouteTable, main_route_table
 from andromede.compute.store import ComputeStore, Record
 from andromede.compute.store_memory import MemoryComputeStore
@@ -407,6 +413,42 @@ async def test_change_replaces_other_records_at_their_revisions_or_nothing(
         table.route_table_id
     ]
     assert await store.list(InternetGateway, OTHER) == []
+
+
+async def test_a_network_acl_round_trips_and_its_association_moves_on_the_subnet(
+    store: ComputeStore,
+) -> None:
+    """What ReplaceNetworkAclAssociation relies on (decision 0128): the subnet's revision and
+    both ACLs' are checked in one transaction, so a subnet is never associated twice."""
+    vpc = Vpc("vpc-0123456789abcdef0", TENANT, "10.9.0.0/16", is_default=False)
+    subnet = Subnet("subnet-0123456789abcdef0", TENANT, vpc.vpc_id, "10.9.1.0/24", "eu-fr-1a",
+                    default_for_az=False, vni=7)  # fmt: skip
+    default = default_network_acl(vpc, [subnet])
+    ssh = entry(110, egress=False, action="allow", protocol="tcp", cidr="10.0.0.0/8",
+                ports=(22, 22))  # fmt: skip
+    icmp = entry(120, egress=True, action="deny", protocol="1", cidr="0.0.0.0/0", icmp=(-1, -1))
+    own = NetworkAcl("acl-0123456789abcdef1", TENANT, vpc.vpc_id, (ssh, icmp), tags=(("k", "v"),))
+    await store.insert(vpc, subnet, default, own)
+    assert await store.get(NetworkAcl, own.network_acl_id) == own
+    assert await store.get(NetworkAcl, default.network_acl_id) == default
+    moved = NetworkAclAssociation("aclassoc-0123456789abcdef0", subnet.subnet_id)
+    left = replace(default, associations=())
+    assert await store.change(subnet, replace=[left, replace(own, associations=(moved,))])
+    read_own = await store.get(NetworkAcl, own.network_acl_id)
+    assert read_own is not None and (read_own.associations, read_own.revision) == ((moved,), 1)
+    # The default ACL read before the move is stale: nothing is written, the subnet included.
+    read_subnet = await store.get(Subnet, subnet.subnet_id)
+    assert read_subnet is not None
+    assert not await store.change(
+        read_subnet, replace=[default, replace(read_own, associations=())]
+    )
+    assert await store.get(NetworkAcl, own.network_acl_id) == read_own
+    after = await store.get(Subnet, subnet.subnet_id)
+    assert after is not None and after.revision == read_subnet.revision
+    assert [a.network_acl_id for a in await store.list(NetworkAcl, TENANT)] == sorted(
+        [default.network_acl_id, own.network_acl_id]
+    )
+    assert await store.list(NetworkAcl, OTHER) == []
 
 
 async def test_an_elastic_ip_is_held_by_one_tenant_and_associated_with_its_instance(

@@ -90,6 +90,9 @@ class Vpc:
     # gateway it was in effect routed through) — decision 0121. False in older records: the
     # first call that needs the VPC's routing makes them.
     routing_made: bool = False
+    # Its default network ACL stored — decision 0128. False in older records: the first call
+    # that needs the VPC's ACLs makes it, associated with the VPC's subnets.
+    network_acl_made: bool = False
 
     @property
     def resource_id(self) -> str:

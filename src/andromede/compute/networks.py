@@ -39,6 +39,7 @@ from andromede.compute.network import (
     new_mac,
     subnet_vni,
 )
+from andromede.compute.network_acl import default_network_acl
 from andromede.compute.routing import (
     InternetGateway,
     RouteTable,
@@ -98,24 +99,33 @@ class NetworksMixin(ServiceCore):
             # Another subnet created at once may take the same VXLAN id: then the insert fails
             # whole and the next round picks another.
             taken = {s.vni for s in await self.store.list(Subnet, None)}
-            vpc = Vpc(ids.vpc_id, tenant_id, DEFAULT_VPC_CIDR, is_default=True, routing_made=True)
+            vpc = Vpc(
+                ids.vpc_id,
+                tenant_id,
+                DEFAULT_VPC_CIDR,
+                is_default=True,
+                routing_made=True,
+                network_acl_made=True,
+            )
             # EC2's default VPC has an internet gateway, and its main table routes to it.
             gateway = InternetGateway(default_internet_gateway_id(tenant_id), tenant_id, vpc.vpc_id)
+            subnet = Subnet(
+                ids.subnet_id,
+                tenant_id,
+                ids.vpc_id,
+                DEFAULT_SUBNET_CIDR,
+                self.limits.availability_zone,
+                default_for_az=True,
+                vni=subnet_vni(ids.subnet_id, taken),
+            )
             try:
                 await self.store.insert(
                     vpc,
                     gateway,
                     main_route_table(vpc, gateway.gateway_id),
-                    Subnet(
-                        ids.subnet_id,
-                        tenant_id,
-                        ids.vpc_id,
-                        DEFAULT_SUBNET_CIDR,
-                        self.limits.availability_zone,
-                        default_for_az=True,
-                        vni=subnet_vni(ids.subnet_id, taken),
-                    ),
+                    subnet,
                     default_group(tenant_id, ids.vpc_id, ids.group_id),
+                    default_network_acl(vpc, [subnet]),
                 )
             except Duplicate:
                 continue  # created by a concurrent call: read it

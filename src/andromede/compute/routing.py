@@ -1,5 +1,5 @@
 """A VPC's routing, pure: internet gateways, route tables and their associations, what they
-let each instance reach, and the default network ACL (decisions 0100 and 0121).
+let each instance reach (decisions 0100 and 0121).
 
 An **internet gateway** (``igw-…``) is a tenant's record, attached to at most one VPC, a VPC
 having at most one. A **route table** (``rtb-…``) belongs to a VPC; it holds the ``local``
@@ -18,10 +18,7 @@ On EC2 too an instance is on the internet only with a public address *and* a rou
 internet gateway; without the route its rules open nothing beyond the VPC. A route to a
 gateway detached or deleted stays in its table as a ``blackhole``, as on EC2.
 
-The default network ACL lets everything through in both directions — rule 100 allows all, rule
-``*`` (32767) denies what is left, as EC2's default ACL — filtering being the security groups'
-job. Every subnet of the VPC is associated with it (EC2 lists each). It is derived, never
-stored.
+Network ACLs are records of their own (``network_acl.py``, decision 0128).
 """
 
 from __future__ import annotations
@@ -35,21 +32,17 @@ from typing import Final
 from andromede.compute.driver import FirewallRule, InstanceFirewall
 from andromede.compute.errors import InvalidParameterValue
 from andromede.compute.model import FORMAT_VERSION, Instance, Tags
-from andromede.compute.network import Subnet, Vpc
+from andromede.compute.network import Vpc
 
 __all__ = [
-    "ACL_RULES",
     "LOCAL",
-    "AclRule",
     "InternetGateway",
-    "NetworkAcl",
     "Route",
     "RouteTable",
     "RouteTableAssociation",
     "RoutingView",
     "confine",
     "default_internet_gateway_id",
-    "default_network_acl",
     "destination_cidr",
     "main_route_table",
     "reach",
@@ -228,46 +221,6 @@ def confine(
     """``firewall`` with each rule's peer range cut down to ``blocks``: a rule wider than a
     block allows that block, a rule inside one stays, a rule outside all of them goes."""
     return InstanceFirewall(_confined(firewall.ingress, blocks), _confined(firewall.egress, blocks))
-
-
-@dataclass(frozen=True, slots=True)
-class AclRule:
-    number: int
-    egress: bool
-    action: str  # allow | deny
-    protocol: str = "-1"
-    cidr: str = "0.0.0.0/0"
-
-
-# EC2's default network ACL, each direction: allow everything, then the catch-all deny.
-ACL_RULES: Final = tuple(
-    AclRule(number, egress, action)
-    for egress in (True, False)
-    for number, action in ((100, "allow"), (32767, "deny"))
-)
-
-
-@dataclass(frozen=True, slots=True)
-class NetworkAcl:
-    network_acl_id: str
-    tenant_id: str
-    vpc_id: str
-    # (association id, subnet id) for every subnet of the VPC, in subnet id order.
-    associations: tuple[tuple[str, str], ...]
-    rules: tuple[AclRule, ...] = ACL_RULES
-    is_default: bool = True
-    tags: tuple[tuple[str, str], ...] = ()
-
-
-def default_network_acl(vpc: Vpc, subnets: Iterable[Subnet]) -> NetworkAcl:
-    """The VPC's default ACL, associated with those of ``subnets`` that are the VPC's."""
-    mine = sorted(s.subnet_id for s in subnets if s.vpc_id == vpc.vpc_id)
-    return NetworkAcl(
-        _derived("acl", vpc.vpc_id),
-        vpc.tenant_id,
-        vpc.vpc_id,
-        tuple((_derived("aclassoc", subnet_id), subnet_id) for subnet_id in mine),
-    )
 
 
 @dataclass(frozen=True, slots=True)

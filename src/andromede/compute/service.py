@@ -83,6 +83,7 @@ from andromede.compute.model import (
     token_id,
 )
 from andromede.compute.network import Subnet
+from andromede.compute.network_acls import NetworkAclsMixin
 from andromede.compute.networks import NetworksMixin, with_wiring
 from andromede.compute.scheduler import free_room, in_storage_domain, place
 from andromede.compute.seed import build_seed
@@ -223,6 +224,7 @@ class ComputeService(
     TagsMixin,
     InstanceAttributesMixin,
     ElasticIpsMixin,
+    NetworkAclsMixin,
     NetworksMixin,
     LaunchTemplatesMixin,
 ):

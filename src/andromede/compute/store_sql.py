@@ -30,6 +30,7 @@ from andromede.compute.model import (
     Volume,
 )
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
+from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.routing import InternetGateway, RouteTable
 from andromede.compute.store import Record, RecordT
 from andromede.db import tables
@@ -55,6 +56,7 @@ _TABLES: dict[type[Any], sa.Table] = {
     InternetGateway: tables.compute_internet_gateways,
     RouteTable: tables.compute_route_tables,
     ElasticAddress: tables.compute_elastic_addresses,
+    NetworkAcl: tables.compute_network_acls,
 }
 
 

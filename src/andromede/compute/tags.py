@@ -26,6 +26,7 @@ from andromede.compute.model import (
     remove_tags,
 )
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
+from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.routing import InternetGateway, RouteTable
 from andromede.compute.service_core import ServiceCore, TagEntry
 
@@ -46,6 +47,7 @@ _KINDS: dict[str, type[Any]] = {
     "igw": InternetGateway,
     "rtb": RouteTable,
     "eipalloc": ElasticAddress,
+    "acl": NetworkAcl,
 }
 RESOURCE_TYPES = {
     "i": "instance",
@@ -62,6 +64,7 @@ RESOURCE_TYPES = {
     "igw": "internet-gateway",
     "rtb": "route-table",
     "eipalloc": "elastic-ip",
+    "acl": "network-acl",
 }
 
 
@@ -81,6 +84,7 @@ Taggable = (
     | InternetGateway
     | RouteTable
     | ElasticAddress
+    | NetworkAcl
 )
 
 

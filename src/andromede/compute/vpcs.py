@@ -50,14 +50,15 @@ from andromede.compute.network import (
     subnet_vni,
     vpc_cidr,
 )
-from andromede.compute.networks import NetworksMixin
-from andromede.compute.routing import (
-    InternetGateway,
+from andromede.compute.network_acl import (
     NetworkAcl,
-    RouteTable,
+    NetworkAclAssociation,
+    default_association_id,
     default_network_acl,
-    main_route_table,
+    default_network_acl_id,
 )
+from andromede.compute.networks import NetworksMixin
+from andromede.compute.routing import InternetGateway, RouteTable, main_route_table
 
 __all__ = ["VpcsMixin", "chosen"]
 
@@ -76,14 +77,22 @@ class VpcsMixin(NetworksMixin):
             if len(held) >= self.limits.max_vpcs:
                 raise NetworkLimitExceeded("vpc", "The maximum number of VPCs has been reached.")
             vpc = Vpc(
-                new_id("vpc"), tenant_id, block, is_default=False, tags=tags, routing_made=True
+                new_id("vpc"),
+                tenant_id,
+                block,
+                is_default=False,
+                tags=tags,
+                routing_made=True,
+                network_acl_made=True,
             )
             # As on EC2: a main route table with the local route alone — no internet gateway
-            # until one is attached and routed to (decision 0121).
+            # until one is attached and routed to (decision 0121) — and a default network ACL
+            # letting everything through (decision 0128).
             await self.store.insert(
                 vpc,
                 default_group(tenant_id, vpc.vpc_id, new_id("sg")),
                 main_route_table(vpc),
+                default_network_acl(vpc, ()),
             )
         return vpc
 
@@ -108,12 +117,44 @@ class VpcsMixin(NetworksMixin):
         await self.default_network(tenant_id)
         return await self._owned(Vpc, tenant_id, vpc_id, "vpc")
 
+    async def acl_made(self, vpc: Vpc) -> Vpc:
+        """``vpc`` with its default network ACL stored (decision 0128). A VPC made before had
+        a derived one over all its subnets, letting everything through: it is stored now with
+        the same ids, in one change serialised on the VPC's revision (a subnet made at once
+        either lands first and is associated, or comes after and finds the ACL)."""
+        for _ in range(_ATTEMPTS):
+            if vpc.network_acl_made:
+                return vpc
+            insert: list[NetworkAcl] = []
+            if await self.store.get(NetworkAcl, default_network_acl_id(vpc.vpc_id)) is None:
+                subnets = await self.store.list(Subnet, vpc.tenant_id)
+                insert.append(default_network_acl(vpc, subnets))
+            made = replace(vpc, network_acl_made=True)
+            try:
+                if await self.store.change(made, insert=insert):
+                    return replace(made, revision=vpc.revision + 1)
+            except Duplicate:
+                pass  # made at once by another call: read it
+            fresh = await self.store.get(Vpc, vpc.vpc_id)
+            if fresh is None:
+                raise NotFound("vpc", vpc.vpc_id)
+            vpc = fresh
+        raise IncorrectState(f"{vpc.vpc_id} changed concurrently; retry")
+
+    async def default_acl_of(self, vpc: Vpc) -> NetworkAcl:
+        """The VPC's default network ACL (``vpc`` with its ACL made)."""
+        acl = await self.store.get(NetworkAcl, default_network_acl_id(vpc.vpc_id))
+        if acl is None:
+            raise NotFound("acl", default_network_acl_id(vpc.vpc_id))
+        return acl
+
     async def delete_vpc(self, tenant_id: str, vpc_id: str) -> None:
         """DependencyViolation while the VPC holds subnets, interfaces, instances, security
         groups other than its default one, route tables other than its main one or an
-        internet gateway; the default group and the main table go with it."""
+        internet gateway or network ACLs other than its default one; the default group, the
+        main table and the default ACL go with it."""
         for _ in range(_ATTEMPTS):
-            vpc = await self.routed(await self.owned_vpc(tenant_id, vpc_id))
+            vpc = await self.acl_made(await self.routed(await self.owned_vpc(tenant_id, vpc_id)))
             if vpc.is_default:
                 raise Unsupported(
                     "Deleting the default VPC is not supported here: it is made again on first need"
@@ -123,6 +164,7 @@ class VpcsMixin(NetworksMixin):
             ]
             tables = [t for t in await self.store.list(RouteTable, tenant_id) if t.vpc_id == vpc_id]
             gateways = await self.store.list(InternetGateway, tenant_id)
+            acls = [a for a in await self.store.list(NetworkAcl, tenant_id) if a.vpc_id == vpc_id]
             held = [
                 *(s for s in await self.store.list(Subnet, tenant_id) if s.vpc_id == vpc_id),
                 *(
@@ -138,6 +180,7 @@ class VpcsMixin(NetworksMixin):
                 *(g for g in groups if g.name != DEFAULT_GROUP_NAME),
                 *(t for t in tables if not t.main),
                 *(g for g in gateways if g.vpc_id == vpc_id),
+                *(a for a in acls if not a.is_default),
             ]
             if held:
                 raise ResourceInUse(
@@ -147,6 +190,7 @@ class VpcsMixin(NetworksMixin):
                 (Vpc, vpc_id),
                 *((SecurityGroup, g.group_id) for g in groups),
                 *((RouteTable, t.route_table_id) for t in tables),
+                *((NetworkAcl, a.network_acl_id) for a in acls),
             ]
             if await self.store.change(vpc, delete=gone):
                 return
@@ -161,7 +205,8 @@ class VpcsMixin(NetworksMixin):
         tags: Tags = (),
     ) -> Subnet:
         """A subnet of the tenant's VPC, its block inside the VPC's and overlapping none of
-        its siblings', in this region's zone; it gets a VXLAN id like the default one."""
+        its siblings', in this region's zone; it gets a VXLAN id like the default one, and is
+        associated with its VPC's default network ACL in the same write."""
         check_tags(tags)
         zone = self.limits.availability_zone
         if availability_zone not in (None, zone):
@@ -171,7 +216,7 @@ class VpcsMixin(NetworksMixin):
                 f"{zone}."
             )
         for _ in range(_ATTEMPTS):
-            vpc = await self.owned_vpc(tenant_id, vpc_id)
+            vpc = await self.acl_made(await self.owned_vpc(tenant_id, vpc_id))
             siblings = [s for s in await self.store.list(Subnet, tenant_id) if s.vpc_id == vpc_id]
             block = subnet_cidr(cidr, vpc.cidr, [s.cidr for s in siblings])
             if len(siblings) >= self.limits.max_subnets_per_vpc:
@@ -190,8 +235,16 @@ class VpcsMixin(NetworksMixin):
                 vni=subnet_vni(subnet_id, taken),
                 tags=tags,
             )
+            acl = await self.default_acl_of(vpc)
+            associated = replace(
+                acl,
+                associations=(
+                    *acl.associations,
+                    NetworkAclAssociation(default_association_id(subnet_id), subnet_id),
+                ),
+            )
             try:
-                if await self.store.change(vpc, insert=[subnet]):
+                if await self.store.change(vpc, insert=[subnet], replace=[associated]):
                     return subnet
             except Duplicate:
                 continue  # its VXLAN id was taken at once by another subnet: another one
@@ -211,14 +264,23 @@ class VpcsMixin(NetworksMixin):
                 raise ResourceInUse(
                     "subnet", f"The subnet '{subnet_id}' has dependencies and cannot be deleted."
                 )
-            # Its explicit route table association goes with it, as on EC2.
-            associated = [
+            # Its explicit route table association and its network ACL association go with
+            # it, as on EC2.
+            associated: list[RouteTable | NetworkAcl] = [
                 replace(
                     t,
                     associations=tuple(a for a in t.associations if a.subnet_id != subnet_id),
                 )
                 for t in await self.store.list(RouteTable, tenant_id)
                 if any(a.subnet_id == subnet_id for a in t.associations)
+            ]
+            associated += [
+                replace(
+                    acl,
+                    associations=tuple(a for a in acl.associations if a.subnet_id != subnet_id),
+                )
+                for acl in await self.store.list(NetworkAcl, tenant_id)
+                if acl.associated_with(subnet_id) is not None
             ]
             if await self.store.change(subnet, delete=[(Subnet, subnet_id)], replace=associated):
                 return
@@ -262,12 +324,6 @@ class VpcsMixin(NetworksMixin):
             if await self.store.replace(changed):
                 return changed
         raise IncorrectState(f"{subnet_id} changed concurrently; retry")
-
-    async def describe_network_acls(self, tenant_id: str, ids: Sequence[str]) -> list[NetworkAcl]:
-        """The default network ACL of each of the tenant's VPCs; ``ids`` must each be one."""
-        subnets = await self.store.list(Subnet, tenant_id)
-        acls = [default_network_acl(v, subnets) for v in await self.describe_vpcs(tenant_id, [])]
-        return chosen(acls, ids, lambda a: a.network_acl_id, "acl")
 
     async def check_groups_in(
         self, tenant_id: str, vpc_id: str, group_ids: Sequence[str], holder: str

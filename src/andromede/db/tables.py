@@ -60,6 +60,7 @@ __all__ = [
     "compute_key_pairs",
     "compute_launch_template_versions",
     "compute_launch_templates",
+    "compute_network_acls",
     "compute_network_interfaces",
     "compute_route_tables",
     "compute_security_groups",
@@ -1037,6 +1038,8 @@ compute_import_tasks = _compute_table("compute_import_tasks")
 compute_vpcs = _compute_table("compute_vpcs")
 compute_internet_gateways = _compute_table("compute_internet_gateways")
 compute_route_tables = _compute_table("compute_route_tables")
+# Network ACLs (decision 0128): JSON documents like the route tables.
+compute_network_acls = _compute_table("compute_network_acls")
 # Elastic IPs (decision 0125): an address of the region's pool is held by one tenant at a time,
 # which the database keeps, so two gateways allocating at once never hand out one address twice.
 compute_elastic_addresses = _compute_table(

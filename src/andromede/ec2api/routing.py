@@ -1,4 +1,4 @@
-"""EC2's route tables (decision 0121) and DescribeNetworkAcls (decision 0100):
+"""EC2's route tables (decision 0121):
 DescribeRouteTables (pages of ``MaxResults`` 5 to 100 with ``NextToken``) with the filters
 clients find tables by (Terraform's ``aws_vpc``: ``association.main`` with ``vpc-id``; its
 association waiters: ``association.route-table-association-id``), Create/DeleteRouteTable,
@@ -7,7 +7,7 @@ ReplaceRouteTableAssociation (the main association too, as
 ``aws_main_route_table_association`` moves it). A route to anything but an internet gateway,
 an IPv6 or prefix-list destination, and an edge association are refused by name
 (UnsupportedOperation): there is nothing else here for them to lead to yet. Network ACLs are
-EC2's default one per VPC, read only.
+``network_acls.py``'s.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 
 from andromede.compute.routing import (
     InternetGateway,
-    NetworkAcl,
     RouteTable,
     RouteTableAssociation,
     route_state,
@@ -209,70 +208,6 @@ async def replace_route_table_association(call: Call) -> None:
     _write_association_state(call.result)
 
 
-# -- network ACLs ----------------------------------------------------------------------------
-
-
-def _write_network_acl(xml: XmlWriter, acl: NetworkAcl) -> None:
-    xml.open("item")
-    xml.element("networkAclId", acl.network_acl_id)
-    xml.element("vpcId", acl.vpc_id)
-    xml.element("ownerId", acl.tenant_id)
-    xml.element("default", acl.is_default)
-    xml.open("entrySet")
-    for rule in acl.rules:
-        xml.open("item")
-        xml.element("ruleNumber", rule.number)
-        xml.element("protocol", rule.protocol)
-        xml.element("ruleAction", rule.action)
-        xml.element("egress", rule.egress)
-        xml.element("cidrBlock", rule.cidr)
-        xml.close("item")
-    xml.close("entrySet")
-    xml.open("associationSet")
-    for association_id, subnet_id in acl.associations:
-        xml.open("item")
-        xml.element("networkAclAssociationId", association_id)
-        xml.element("networkAclId", acl.network_acl_id)
-        xml.element("subnetId", subnet_id)
-        xml.close("item")
-    xml.close("associationSet")
-    write_tags(xml, acl.tags)
-    xml.close("item")
-
-
-def _network_acl_filter(name: str) -> Callable[[object], list[str]] | None:
-    def of(get: Callable[[NetworkAcl], list[str]]) -> Callable[[object], list[str]]:
-        return lambda a: get(a) if isinstance(a, NetworkAcl) else []
-
-    fields = {
-        "network-acl-id": of(lambda a: [a.network_acl_id]),
-        "vpc-id": of(lambda a: [a.vpc_id]),
-        "owner-id": of(lambda a: [a.tenant_id]),
-        "default": of(lambda a: [_text(a.is_default)]),
-        "association.subnet-id": of(lambda a: [subnet for _, subnet in a.associations]),
-        "association.association-id": of(lambda a: [assoc for assoc, _ in a.associations]),
-        "association.network-acl-id": of(lambda a: [a.network_acl_id for _ in a.associations]),
-        "entry.rule-number": of(lambda a: [str(r.number) for r in a.rules]),
-        "entry.rule-action": of(lambda a: [r.action for r in a.rules]),
-        "entry.egress": of(lambda a: [_text(r.egress) for r in a.rules]),
-        "entry.protocol": of(lambda a: [r.protocol for r in a.rules]),
-        "entry.cidr": of(lambda a: [r.cidr for r in a.rules]),
-    }
-    return with_tags(fields)(name)
-
-
-async def describe_network_acls(call: Call) -> None:
-    p = call.params
-    acls = await call.compute.describe_network_acls(call.tenant_id, p.values("NetworkAclId"))
-    filters = Filters(p.filters(), _network_acl_filter)
-    xml = call.result
-    xml.open("networkAclSet")
-    for acl in acls:
-        if matches(filters, acl):
-            _write_network_acl(xml, acl)
-    xml.close("networkAclSet")
-
-
 def _table_arn(call: Call) -> list[str]:
     return [call.arn("route-table", call.params.get("RouteTableId") or "*")]
 
@@ -301,5 +236,4 @@ ROUTING_ACTIONS: dict[str, Action] = {
     "ReplaceRouteTableAssociation": Action(
         replace_route_table_association, mutating=True, resources=_table_arn
     ),
-    "DescribeNetworkAcls": Action(describe_network_acls, mutating=False),
 }
