@@ -32,6 +32,7 @@ from andromede.billing.service import BillingService
 from andromede.console import (
     pages_account,
     pages_addresses,
+    pages_billing_profile,
     pages_bucket_settings,
     pages_compute,
     pages_iam,
@@ -397,6 +398,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_templates.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_account.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_invoices.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_billing_profile.ROUTES),
         Mount(
             f"{CONSOLE_PATH}/static",
             StaticFiles(directory=_HERE / "static", follow_symlink=False),

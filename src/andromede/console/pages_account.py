@@ -27,6 +27,7 @@ from andromede.errors import AndromedeError
 from andromede.iam.tenant_actions import (
     Action,
     audit_log_arn,
+    billing_profile_arn,
     invoice_arn,
     operator_access_arn,
     operator_access_keys,
@@ -48,6 +49,7 @@ PAGE_ACTIONS: Final[dict[str, tuple[Action, ...]]] = {
     "access-requests": (Action.LIST_OPERATOR_ACCESS_REQUESTS,),
     "usage": (Action.GET_USAGE_REPORT,),
     "invoices": (Action.GET_INVOICE,),  # pages_invoices.py
+    "billing-profile": (Action.GET_BILLING_PROFILE,),  # pages_billing_profile.py
 }
 
 
@@ -59,6 +61,8 @@ def page_resource(page: str, account: str) -> str:
         return operator_access_arn(account, "*")
     if page == "invoices":
         return invoice_arn(account, "*")
+    if page == "billing-profile":
+        return billing_profile_arn(account)
     return usage_arn(account)
 
 
