@@ -1,6 +1,7 @@
 """The tenant's invoices (decision 0123): the list of those issued, each with its credit notes
-and its balance (decision 0126), and each invoice or credit note as the PDF the management API
-serves, in the console's language.
+and its balance (decision 0126) and its customer as the invoice copied the billing profile at
+issue (a later change of the profile alters none, as the page says), and each invoice or
+credit note as the PDF the management API serves, in the console's language.
 
 Decided as on the management API: ``andromede:GetInvoice`` on ``invoice/*`` for the list and on
 ``invoice/NUMBER`` for one and its credit notes, asked of the same decision
@@ -71,6 +72,9 @@ def _row(invoice: Invoice, notes: list[CreditNote]) -> dict[str, Any]:
     credited = -sum((note.total for note in notes), Decimal("0.00"))
     return {
         "number": invoice.number,
+        # The customer as the invoice copied it at issue (decision 0126); its account's name
+        # on an invoice issued before any profile was set.
+        "customer": invoice.customer.legal_name if invoice.customer else invoice.customer_name,
         "month": invoice.period.label,
         "issued": invoice.issued_at.date().isoformat(),
         "due": invoice.due_at.date().isoformat(),

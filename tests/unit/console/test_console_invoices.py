@@ -308,3 +308,54 @@ async def test_a_credit_note_is_read_as_its_invoice_is(console: ConsoleHarness) 
     for answer in absent:
         assert answer.status_code == 404, answer.text
         assert "No such credit note." in answer.text
+
+
+# -- the customer, as the billing profile was at issue (decision 0126) ---------------------------
+
+
+async def test_each_invoice_keeps_the_customer_it_was_issued_to(console: ConsoleHarness) -> None:
+    """The customer column is the profile copied at issue (the account's name before any
+    profile): a later change of the profile alters no row, as the page says; the page leads
+    to the profile."""
+    tenant = console.admin_tenant_id
+    await console.user_with_password(tenant, "root")
+    profile = {
+        "legal_name": "Éléphant SAS",
+        "address_lines": ["12 rue de la Paix"],
+        "city": "Paris",
+        "country": "FR",
+        "invoice_email": "factures@elephant.example",
+    }
+    await _billing(console).set_billing_profile(tenant, profile)
+    invoice = await _issue_last_month(console, tenant, "admin")
+    await _billing(console).set_billing_profile(tenant, {**profile, "legal_name": "Renamed SA"})
+    async with console.client() as client:
+        await log_in(client, "admin", "root")
+        page = await client.get("/invoices")
+    async with console.client(**{"accept-language": "fr"}) as client:
+        await log_in(client, "admin", "root")
+        french = await client.get("/invoices")
+    assert page.status_code == 200, page.text
+    row = page.text.split('class="invoice"', 1)[1].split("</tr>", 1)[0]
+    assert invoice.number in row and '<td class="customer">Éléphant SAS</td>' in row
+    assert "Renamed SA" not in page.text
+    assert (
+        "Each invoice keeps the customer as the billing profile was when it was issued" in page.text
+    )
+    assert 'id="invoices-billing-profile"' in page.text
+    assert 'href="/console/billing-profile"' in _menu(page.text)
+    assert "Chaque facture garde le client tel que le profil de facturation" in french.text
+    assert ">Client<" in french.text and ">Profil de facturation<" in french.text
+
+
+async def test_an_invoice_issued_without_a_profile_names_the_account(
+    console: ConsoleHarness,
+) -> None:
+    tenant = console.admin_tenant_id
+    await console.user_with_password(tenant, "root")
+    await _issue_last_month(console, tenant, "admin")
+    async with console.client() as client:
+        await log_in(client, "admin", "root")
+        page = await client.get("/invoices")
+    row = page.text.split('class="invoice"', 1)[1].split("</tr>", 1)[0]
+    assert '<td class="customer">admin</td>' in row
