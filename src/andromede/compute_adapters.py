@@ -438,6 +438,8 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         max_subnets_per_vpc=settings.max_subnets_per_vpc,
         max_route_tables_per_vpc=settings.max_route_tables_per_vpc,
         max_routes_per_route_table=settings.max_routes_per_route_table,
+        max_network_acls_per_vpc=settings.max_network_acls_per_vpc,
+        max_network_acl_entries=settings.max_network_acl_entries,
         reserved_cidrs=tuple(
             block
             for block in (

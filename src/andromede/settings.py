@@ -988,6 +988,20 @@ class Settings(BaseSettings):
         description="Most routes one route table may hold besides its local route (EC2's "
         "quota: 50).",
     )
+    max_network_acls_per_vpc: int = Field(
+        default=200,
+        ge=1,
+        le=10000,
+        description="Most network ACLs one VPC may hold, its default ACL included (EC2's quota: "
+        "200).",
+    )
+    max_network_acl_entries: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Most entries one network ACL may hold in each direction, its * rule not "
+        "counted (EC2's quota: 20).",
+    )
     elastic_ip_cidr: str = Field(
         default="100.66.0.0/24",
         description=(

@@ -9,7 +9,8 @@
     ├── NotFound                     no such resource visible to the caller
     │   ├── NoModification           a volume named that was never modified
     │   ├── GroupInAnotherNetwork    a rule naming a group of another VPC than its own
-    │   └── RouteNotFound            no route to that destination in the table
+    │   ├── RouteNotFound            no route to that destination in the table
+    │   └── AclEntryNotFound         no network ACL entry of that direction and number
     ├── Duplicate                    a name already taken (key pair, security group)
     ├── IdempotentParameterMismatch  a client token reused with other parameters
     ├── IncorrectInstanceState       the lifecycle refuses the event
@@ -25,12 +26,13 @@
     ├── InsufficientCapacity         no host has room
     ├── InstanceLimitExceeded        the tenant's quota is reached
     ├── ResourceLimitExceeded        too many launch templates, or versions of one
-    ├── NetworkLimitExceeded         too many VPCs, subnets, internet gateways, tables, routes
+    ├── NetworkLimitExceeded         too many VPCs, subnets, gateways, tables, routes, ACLs
     ├── AddressLimitExceeded         the tenant's Elastic IP quota is reached
     ├── InsufficientAddressCapacity  every address of the region's pool is held
     ├── AlreadyAssociated            a gateway attached, a subnet associated already
     ├── GatewayNotAttached           detaching a gateway from a VPC it is not attached to
     ├── RouteExists                  a route to that destination in the table already
+    ├── AclEntryExists               a network ACL entry of that direction and number already
     ├── InvalidRange                 a VPC's or subnet's CIDR of a size or place refused
     ├── CidrConflict                 a subnet's CIDR overlapping another of its VPC
     ├── DifferentNetworks            a security group of another VPC than the subnet's
@@ -45,6 +47,8 @@ from __future__ import annotations
 from andromede.errors import AndromedeError
 
 __all__ = [
+    "AclEntryExists",
+    "AclEntryNotFound",
     "AddressLimitExceeded",
     "AlreadyAssociated",
     "CannotDelete",
@@ -213,9 +217,9 @@ class InsufficientAddressCapacity(ComputeError):
 
 
 class NetworkLimitExceeded(ComputeError):
-    """The tenant's VPC or internet gateway quota, a VPC's subnet or route table quota, or a
-    table's route quota is reached; ``kind`` is ``vpc``, ``subnet``, ``igw``, ``rtb`` or
-    ``route``."""
+    """The tenant's VPC or internet gateway quota, a VPC's subnet, route table or network ACL
+    quota, a table's route quota or an ACL's entry quota is reached; ``kind`` is ``vpc``,
+    ``subnet``, ``igw``, ``rtb``, ``route``, ``acl`` or ``acl-entry``."""
 
     def __init__(self, kind: str, message: str) -> None:
         self.kind = kind
@@ -243,6 +247,24 @@ class RouteNotFound(NotFound):
         self.args = (
             f"no route with destination-cidr-block {destination} in route table {route_table_id}",
         )
+
+
+class AclEntryExists(ComputeError):
+    """A network ACL holding an entry of that direction and rule number already: EC2's
+    ``NetworkAclEntryAlreadyExists``."""
+
+    def __init__(self, rule_number: int) -> None:
+        super().__init__(f"The network acl entry identified by {rule_number} already exists.")
+
+
+class AclEntryNotFound(NotFound):
+    """No entry of that direction and rule number in the ACL: EC2's
+    ``InvalidNetworkAclEntry.NotFound``, in its words."""
+
+    def __init__(self, egress: bool, rule_number: int) -> None:
+        super().__init__("acl-entry", str(rule_number))
+        direction = "egress" if egress else "ingress"
+        self.args = (f"no {direction} entry with number {rule_number}",)
 
 
 class InvalidRange(ComputeError):
@@ -317,6 +339,7 @@ _NOUNS = {
     "gateway": "gateway ID",
     "rtbassoc": "association ID",
     "acl": "networkAcl ID",
+    "aclassoc": "association ID",
 }
 _PAST = {
     "associate": "given an address",

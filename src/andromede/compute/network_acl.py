@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from andromede.compute.driver import AclEntry, SubnetAcl
 from andromede.compute.errors import InvalidParameterValue, MissingParameter, Unsupported
 from andromede.compute.model import FORMAT_VERSION, Tags
 from andromede.compute.network import Subnet, Vpc
@@ -35,6 +36,8 @@ __all__ = [
     "CATCH_ALL_RULE",
     "DEFAULT_ENTRIES",
     "ICMP",
+    "RULE_MAX",
+    "RULE_MIN",
     "NetworkAcl",
     "NetworkAclAssociation",
     "NetworkAclEntry",
@@ -45,6 +48,7 @@ __all__ = [
     "entry",
     "protocol_number",
     "shown_entries",
+    "subnet_acl",
 ]
 
 RULE_MIN: Final = 1
@@ -67,6 +71,8 @@ _PROTOCOLS: Final = {
     "1": ICMP,
     "icmp": ICMP,
 }
+# The hosts' names for them (``compute.driver.AclEntry``).
+_HOST_PROTOCOLS: Final = {ALL: "-1", TCP: "tcp", UDP: "udp", ICMP: "icmp"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,3 +246,26 @@ def entry(
             )
         return NetworkAclEntry(rule_number, egress, made.action, number, block, None, None, -1, -1)
     return made
+
+
+def _host_entry(e: NetworkAclEntry) -> AclEntry:
+    if e.from_port is not None and e.to_port is not None:
+        return AclEntry(
+            e.rule_number, e.allows, _HOST_PROTOCOLS[e.protocol], e.cidr, e.from_port, e.to_port
+        )
+    return AclEntry(e.rule_number, e.allows, _HOST_PROTOCOLS[e.protocol], e.cidr)
+
+
+def subnet_acl(acl: NetworkAcl | None) -> SubnetAcl:
+    """What a subnet's hosts enforce for ``acl``; for none (a VPC older than decision 0128
+    whose default ACL is not stored yet), what its derived default did: everything through."""
+    if acl is None:
+        return SubnetAcl()
+    return SubnetAcl(
+        ingress=_host_entries(acl.entries, egress=False),
+        egress=_host_entries(acl.entries, egress=True),
+    )
+
+
+def _host_entries(entries: Sequence[NetworkAclEntry], *, egress: bool) -> tuple[AclEntry, ...]:
+    return tuple(_host_entry(e) for e in entries if e.egress == egress)

@@ -39,7 +39,12 @@ from andromede.compute.network import (
     new_mac,
     subnet_vni,
 )
-from andromede.compute.network_acl import default_network_acl
+from andromede.compute.network_acl import (
+    NetworkAcl,
+    acl_of_subnet,
+    default_network_acl,
+    subnet_acl,
+)
 from andromede.compute.routing import (
     InternetGateway,
     RouteTable,
@@ -323,9 +328,10 @@ class NetworksMixin(ServiceCore):
         return dict(known)
 
     async def _network_spec(self, subnet: Subnet) -> NetworkSpec:
-        """What a host is told of a subnet: its block and VXLAN id, and its VPC's, whose
-        subnets it routes to each other."""
+        """What a host is told of a subnet: its block and VXLAN id, its VPC's, whose subnets it
+        routes to each other, and its network ACL (decision 0128)."""
         vpc = await self.store.get(Vpc, subnet.vpc_id)
+        acls = await self.store.list(NetworkAcl, subnet.tenant_id)
         return NetworkSpec(
             subnet.subnet_id,
             subnet.tenant_id,
@@ -333,7 +339,40 @@ class NetworksMixin(ServiceCore):
             subnet.vni,
             vpc_id=subnet.vpc_id,
             vpc_cidr=vpc.cidr if vpc is not None else "",
+            acl=subnet_acl(acl_of_subnet(subnet.subnet_id, acls)),
         )
+
+    async def _push_network_acls(self, tenant_id: str, subnet_ids: Collection[str]) -> None:
+        """Tell every host holding instances of each subnet's VPC the subnet's network ACL, as
+        it is recorded now (decision 0128): the hosts of a VPC hold all its subnets' networks,
+        as :meth:`_push_peers` tells them. A push that fails is logged, as every push is:
+        ``resync_hosts`` carries the whole set again."""
+        if not subnet_ids:
+            return
+        subnets = {s.subnet_id: s for s in await self.store.list(Subnet, tenant_id)}
+        acls = await self.store.list(NetworkAcl, tenant_id)
+        instances = await self.store.list(Instance, tenant_id)
+        for subnet_id in sorted(set(subnet_ids)):
+            subnet = subnets.get(subnet_id)
+            if subnet is None:
+                continue  # deleted since: no host holds it
+            acl = subnet_acl(acl_of_subnet(subnet_id, acls))
+            hosts = {
+                i.host for i in instances if i.vpc_id == subnet.vpc_id and i.state in _WIRED_ON_HOST
+            }
+            for host in sorted(hosts):
+                driver = self.drivers.get(host)
+                if driver is None:
+                    continue
+                try:
+                    await driver.set_network_acl(subnet_id, acl)
+                except Exception:
+                    log.exception(
+                        "host %s: the network ACL of %s could not be set", host, subnet_id
+                    )
+
+    def _push_network_acls_later(self, tenant_id: str, subnet_ids: Collection[str]) -> None:
+        self._spawn(self._push_network_acls(tenant_id, tuple(subnet_ids)))
 
     async def _push_peers(self, *subnet_ids: str | None) -> None:
         """Tell every host with an overlay which other hosts hold instances of each subnet
@@ -383,10 +422,11 @@ class NetworksMixin(ServiceCore):
                         )
 
     async def resync_hosts(self) -> None:
-        """Push every running instance's firewall and every subnet's peers again, from the
-        records. Pushes made by different gateways (or worker processes) can reach a host out of
-        order, and a gateway can die between recording a change and pushing it; this pass, run
-        every ``compute_resync_interval``, makes every host converge on the records within one
+        """Push every running instance's firewall, every subnet's peers and the network ACL
+        of every subnet of a VPC with instances on a host again, from the records. Pushes made
+        by different gateways (or worker processes) can reach a host out of order, and a
+        gateway can die between recording a change and pushing it; this pass, run every
+        ``compute_resync_interval``, makes every host converge on the records within one
         interval (as Neutron's agents resync). A host that does not answer is logged and
         skipped, as in every push."""
         instances = await self.store.list(Instance, None)
@@ -402,6 +442,12 @@ class NetworksMixin(ServiceCore):
                     merged = merge_firewall(held, members)
                     await self._set_firewall(instance, view.firewall(instance, merged))
         await self._push_peers(*{i.subnet_id for i in instances if i.state in _WIRED_ON_HOST})
+        wired = {(i.tenant_id, i.vpc_id) for i in instances if i.state in _WIRED_ON_HOST}
+        for tenant_id in sorted({t for t, _ in wired}):
+            subnets = await self.store.list(Subnet, tenant_id)
+            await self._push_network_acls(
+                tenant_id, [s.subnet_id for s in subnets if (tenant_id, s.vpc_id) in wired]
+            )
 
     async def _push_all_peers(self) -> None:
         """At start-up: every subnet that has instances is pushed again."""

@@ -123,6 +123,10 @@ class ComputeLimits:
     # one not counted). Internet gateways follow the VPC quota, as on EC2.
     max_route_tables_per_vpc: int = 200
     max_routes_per_route_table: int = 50
+    # EC2's quotas: network ACLs per VPC (the default one counted), entries per ACL in each
+    # direction (the ``*`` rule not counted: it is not stored).
+    max_network_acls_per_vpc: int = 200
+    max_network_acl_entries: int = 20
     # The hosts' own ranges (transit links, public addresses): no VPC may overlap them.
     reserved_cidrs: tuple[str, ...] = ()
     # The region's Elastic IPs (decision 0125): the block its network routes to the hosts

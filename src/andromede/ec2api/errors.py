@@ -82,6 +82,13 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InternetGatewayLimitExceeded": (400, "You have reached the limit on internet gateways."),
     "InvalidRouteTableId.Malformed": (400, "The route table ID is malformed."),
     "InvalidNetworkAclID.NotFound": (400, "The network ACL ID does not exist."),
+    "InvalidNetworkAclEntry.NotFound": (400, "The network ACL entry does not exist."),
+    "NetworkAclEntryAlreadyExists": (400, "The network ACL entry already exists."),
+    "NetworkAclLimitExceeded": (400, "You have reached the limit on network ACLs in this VPC."),
+    "NetworkAclEntryLimitExceeded": (
+        400,
+        "You have reached the limit on entries in this network ACL.",
+    ),
     "InvalidVpc.Range": (400, "The CIDR block is not valid for a VPC."),
     "InvalidVpcID.Malformed": (400, "The VPC ID is malformed."),
     "InvalidVpcID.NotFound": (400, "The VPC ID does not exist."),
@@ -169,6 +176,8 @@ _NOT_FOUND: Final = {
     "lt-version": "InvalidLaunchTemplateId.VersionNotFound",
     "rtb": "InvalidRouteTableID.NotFound",
     "acl": "InvalidNetworkAclID.NotFound",
+    "acl-entry": "InvalidNetworkAclEntry.NotFound",
+    "aclassoc": "InvalidAssociationID.NotFound",
     "igw": "InvalidInternetGatewayID.NotFound",
     "gateway": "InvalidGatewayID.NotFound",
     "rtbassoc": "InvalidAssociationID.NotFound",
@@ -193,6 +202,7 @@ _MALFORMED: Final = {
     "acl": "InvalidNetworkAclID.NotFound",
     "igw": "InvalidInternetGatewayId.Malformed",
     "rtbassoc": "InvalidAssociationID.NotFound",
+    "aclassoc": "InvalidAssociationID.NotFound",
     "eipalloc": "InvalidAllocationID.Malformed",
     "eipassoc": "InvalidAssociationID.Malformed",
 }
@@ -211,6 +221,7 @@ _IN_USE: Final = {
     "subnet": "DependencyViolation",
     "igw": "DependencyViolation",
     "rtb": "DependencyViolation",
+    "acl": "DependencyViolation",
     "eipalloc": "InvalidIPAddress.InUse",
 }
 _RANGE: Final = {"vpc": "InvalidVpc.Range", "subnet": "InvalidSubnet.Range"}
@@ -220,6 +231,8 @@ _LIMIT: Final = {
     "igw": "InternetGatewayLimitExceeded",
     "rtb": "RouteTableLimitExceeded",
     "route": "RouteLimitExceeded",
+    "acl": "NetworkAclLimitExceeded",
+    "acl-entry": "NetworkAclEntryLimitExceeded",
 }
 _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     # Before InvalidParameterValue, of which it is a case.
@@ -245,6 +258,7 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.AlreadyAssociated, "Resource.AlreadyAssociated"),
     (compute.GatewayNotAttached, "Gateway.NotAttached"),
     (compute.RouteExists, "RouteAlreadyExists"),
+    (compute.AclEntryExists, "NetworkAclEntryAlreadyExists"),
     (compute.DifferentNetworks, "InvalidParameter"),
     (compute.Unsupported, "UnsupportedOperation"),
     (compute.AttachmentLimitExceeded, "AttachmentLimitExceeded"),

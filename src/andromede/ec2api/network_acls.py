@@ -1,19 +1,25 @@
 """EC2's network ACLs (decision 0128): DescribeNetworkAcls (ids, or pages of ``MaxResults`` 5
 to 1,000 with ``NextToken``) with EC2's filters — Terraform finds a VPC's default ACL by
 ``default`` and ``vpc-id``, a subnet's by ``association.subnet-id``, an association by
-``association.association-id`` and an entry by ``entry.egress`` and ``entry.rule-number``.
+``association.association-id`` and an entry by ``entry.egress`` and ``entry.rule-number`` —
+CreateNetworkAcl (``ClientToken``, tags of type ``network-acl``), DeleteNetworkAcl,
+Create/Replace/DeleteNetworkAclEntry and ReplaceNetworkAclAssociation.
+
 Every ACL lists its ``*`` rule (32767, deny) in each direction, as EC2 does; entries of
 protocol -1 carry no port range, as EC2 answers them (Terraform compares what it reads back).
+An IPv6 block is refused by name (UnsupportedOperation): the tenant networks carry IPv4 only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from andromede.compute.network_acl import NetworkAcl, NetworkAclEntry, shown_entries
+from andromede.compute.network_acl import NetworkAcl, NetworkAclEntry, entry, shown_entries
+from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches, with_tags
-from andromede.ec2api.protocol import Action, Call, paged
-from andromede.ec2api.xml import write_tags
+from andromede.ec2api.protocol import Action, Call, Params, paged
+from andromede.ec2api.vpcs import resource_tags
+from andromede.ec2api.xml import write_return, write_tags
 from andromede.http.xml import XmlWriter
 
 __all__ = ["NETWORK_ACL_ACTIONS"]
@@ -52,8 +58,8 @@ def write_network_acl(xml: XmlWriter, acl: NetworkAcl, element: str = "item") ->
     xml.element("ownerId", acl.tenant_id)
     xml.element("default", acl.is_default)
     xml.open("entrySet")
-    for entry in shown_entries(acl):
-        _write_entry(xml, entry)
+    for shown in shown_entries(acl):
+        _write_entry(xml, shown)
     xml.close("entrySet")
     xml.open("associationSet")
     for association in acl.associations:
@@ -122,6 +128,120 @@ async def describe_network_acls(call: Call) -> None:
     xml.element("nextToken", next_token)
 
 
+async def create_network_acl(call: Call) -> None:
+    p = call.params
+    p.refuse_unhandled("CreateNetworkAcl", frozenset({"VpcId", "TagSpecification", "ClientToken"}))
+    token = p.get("ClientToken")
+    acl = await call.compute.create_network_acl(
+        call.tenant_id, p.required("VpcId"), resource_tags(p, "network-acl"), token
+    )
+    write_network_acl(call.result, acl, "networkAcl")
+    if token is not None:
+        call.result.element("clientToken", token)
+
+
+async def delete_network_acl(call: Call) -> None:
+    await call.compute.delete_network_acl(call.tenant_id, call.params.required("NetworkAclId"))
+    write_return(call.result)
+
+
+_ENTRY_HANDLED = frozenset(
+    {"NetworkAclId", "RuleNumber", "Protocol", "RuleAction", "Egress", "CidrBlock", "Icmp",
+     "PortRange"}
+)  # fmt: skip
+
+
+def _pair(p: Params, name: str, first: str, second: str) -> tuple[int, int] | None:
+    """``Name.First`` and ``Name.Second`` as integers; neither: None."""
+    low, high = p.integer(f"{name}.{first}"), p.integer(f"{name}.{second}")
+    if low is None and high is None:
+        return None
+    if low is None or high is None:
+        missing = first if low is None else second
+        raise Ec2Error(
+            "MissingParameter", f"The request must contain the parameter {name}.{missing}"
+        )
+    return low, high
+
+
+def _egress(p: Params) -> bool:
+    p.required("Egress")
+    return p.boolean("Egress", default=False)
+
+
+def _rule_number(p: Params) -> int:
+    number = p.integer("RuleNumber")
+    if number is None:
+        raise Ec2Error("MissingParameter", "The request must contain the parameter RuleNumber")
+    return number
+
+
+def _entry(call: Call, action: str) -> tuple[str, NetworkAclEntry]:
+    p = call.params
+    if p.get("Ipv6CidrBlock") is not None:
+        raise Ec2Error(
+            "UnsupportedOperation",
+            f"{action}: IPv6 blocks (Ipv6CidrBlock) are not supported in network ACL entries "
+            "here: the tenant networks carry IPv4 only",
+        )
+    p.refuse_unhandled(action, _ENTRY_HANDLED)
+    icmp = _pair(p, "Icmp", "Type", "Code")
+    made = entry(
+        _rule_number(p),
+        egress=_egress(p),
+        action=p.required("RuleAction"),
+        protocol=p.required("Protocol"),
+        cidr=p.required("CidrBlock"),
+        ports=_pair(p, "PortRange", "From", "To"),
+        icmp=icmp,
+    )
+    return p.required("NetworkAclId"), made
+
+
+async def create_network_acl_entry(call: Call) -> None:
+    acl_id, made = _entry(call, "CreateNetworkAclEntry")
+    await call.compute.create_network_acl_entry(call.tenant_id, acl_id, made)
+    write_return(call.result)
+
+
+async def replace_network_acl_entry(call: Call) -> None:
+    acl_id, made = _entry(call, "ReplaceNetworkAclEntry")
+    await call.compute.replace_network_acl_entry(call.tenant_id, acl_id, made)
+    write_return(call.result)
+
+
+async def delete_network_acl_entry(call: Call) -> None:
+    p = call.params
+    await call.compute.delete_network_acl_entry(
+        call.tenant_id, p.required("NetworkAclId"), egress=_egress(p), rule_number=_rule_number(p)
+    )
+    write_return(call.result)
+
+
+async def replace_network_acl_association(call: Call) -> None:
+    p = call.params
+    association = await call.compute.replace_network_acl_association(
+        call.tenant_id, p.required("AssociationId"), p.required("NetworkAclId")
+    )
+    call.result.element("newAssociationId", association.association_id)
+
+
+def _acl_arn(call: Call) -> list[str]:
+    return [call.arn("network-acl", call.params.get("NetworkAclId") or "*")]
+
+
 NETWORK_ACL_ACTIONS: dict[str, Action] = {
     "DescribeNetworkAcls": Action(describe_network_acls, mutating=False),
+    "CreateNetworkAcl": Action(
+        create_network_acl,
+        mutating=True,
+        resources=lambda c: [c.arn("network-acl"), c.arn("vpc", c.params.get("VpcId") or "*")],
+    ),
+    "DeleteNetworkAcl": Action(delete_network_acl, mutating=True, resources=_acl_arn),
+    "CreateNetworkAclEntry": Action(create_network_acl_entry, mutating=True, resources=_acl_arn),
+    "ReplaceNetworkAclEntry": Action(replace_network_acl_entry, mutating=True, resources=_acl_arn),
+    "DeleteNetworkAclEntry": Action(delete_network_acl_entry, mutating=True, resources=_acl_arn),
+    "ReplaceNetworkAclAssociation": Action(
+        replace_network_acl_association, mutating=True, resources=_acl_arn
+    ),
 }

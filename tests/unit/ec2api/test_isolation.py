@@ -1,7 +1,7 @@
 """The tenant-isolation matrix for EC2: every action, aimed at a victim tenant's instance, key
 pair, security group, volume, snapshot, image, profile association, launch template, VPC,
-subnet, internet gateway, route table, route table association and Elastic IP (associated and
-free) by another tenant's root
+subnet, internet gateway, route table, route table association, Elastic IP (associated and
+free) and network ACL (its entries and its subnet's association) by another tenant's root
 user, by an IAM user of the victim's own account that has no policy, and by an unsigned
 caller.
 
@@ -33,6 +33,7 @@ VPC, SUBNET, RTB, ACL = "{vpc}", "{subnet}", "{rtb}", "{acl}"
 IGW, FREE_IGW, CUSTOM_RTB, EMPTY_RTB = "{igw}", "{free-igw}", "{custom-rtb}", "{empty-rtb}"
 RTB_ASSOC = "{rtbassoc}"
 EIP, FREE_EIP, EIP_ASSOC = "{eipalloc}", "{free-eipalloc}", "{eipassoc}"
+OWN_ACL, ACL_ASSOC = "{own-acl}", "{aclassoc}"
 KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
 TEMPLATE_NAME = "victim-template"
 RULE = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
@@ -71,6 +72,16 @@ RECIPES: dict[str, dict[str, Any]] = {
     # The intruder's own gateway; the victim's VPC must not be found to attach it to.
     "CreateInternetGateway": {},
     "CreateKeyPair": {"KeyName": KEY_NAME},
+    # The intruder's ACL would be its own; the victim's VPC must not take it.
+    "CreateNetworkAcl": {"VpcId": VPC},
+    "CreateNetworkAclEntry": {
+        "NetworkAclId": OWN_ACL,
+        "RuleNumber": 90,
+        "Protocol": "-1",
+        "RuleAction": "deny",
+        "Egress": False,
+        "CidrBlock": "0.0.0.0/0",
+    },
     "CreateLaunchTemplate": {
         "LaunchTemplateName": TEMPLATE_NAME,
         "LaunchTemplateData": {"ImageId": AMI, "KeyName": KEY_NAME},
@@ -97,6 +108,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DeleteKeyPair": {"KeyName": KEY_NAME},
     "DeleteLaunchTemplate": {"LaunchTemplateId": LT},
     "DeleteLaunchTemplateVersions": {"LaunchTemplateId": LT, "Versions": ["2"]},
+    "DeleteNetworkAcl": {"NetworkAclId": OWN_ACL},
+    "DeleteNetworkAclEntry": {"NetworkAclId": OWN_ACL, "RuleNumber": 100, "Egress": False},
     "DeleteRoute": {"RouteTableId": CUSTOM_RTB, "DestinationCidrBlock": "0.0.0.0/0"},
     "DeleteRouteTable": {"RouteTableId": EMPTY_RTB},
     "DeleteSecurityGroup": {"GroupId": SG},
@@ -157,6 +170,16 @@ RECIPES: dict[str, dict[str, Any]] = {
         "Name": IMAGE_NAME,
         "RootDeviceName": "/dev/xvda",
         "BlockDeviceMappings": ROOT_DEVICE,
+    },
+    "ReplaceNetworkAclAssociation": {"AssociationId": ACL_ASSOC, "NetworkAclId": ACL},
+    "ReplaceNetworkAclEntry": {
+        "NetworkAclId": OWN_ACL,
+        "RuleNumber": 100,
+        "Protocol": "6",
+        "RuleAction": "deny",
+        "Egress": False,
+        "CidrBlock": "0.0.0.0/0",
+        "PortRange": {"From": 22, "To": 22},
     },
     "ReplaceRoute": {
         "RouteTableId": CUSTOM_RTB,
@@ -302,6 +325,26 @@ async def victim(world: World) -> Victim:
         "AssociateAddress", AllocationId=address, InstanceId=instance
     )
     free_address = (await c.call("AllocateAddress", Domain="vpc"))["AllocationId"]
+    # An ACL of its own with an entry, the second subnet associated with it: each may be
+    # changed, moved back or deleted.
+    own_acl = (await c.call("CreateNetworkAcl", VpcId=vpc))["NetworkAcl"]["NetworkAclId"]
+    await c.call(
+        "CreateNetworkAclEntry", NetworkAclId=own_acl, RuleNumber=100, Protocol="-1",
+        RuleAction="allow", Egress=False, CidrBlock="10.0.0.0/8",
+    )  # fmt: skip
+    second_id = second["Subnet"]["SubnetId"]
+    [default_acl] = (
+        await c.call(
+            "DescribeNetworkAcls",
+            Filters=[{"Name": "association.subnet-id", "Values": [second_id]}],
+        )
+    )["NetworkAcls"]
+    [second_association] = [a for a in default_acl["Associations"] if a["SubnetId"] == second_id]
+    acl_association = await c.call(
+        "ReplaceNetworkAclAssociation",
+        AssociationId=second_association["NetworkAclAssociationId"],
+        NetworkAclId=own_acl,
+    )
     ids = {
         EIP: address,
         FREE_EIP: free_address,
@@ -314,6 +357,8 @@ async def victim(world: World) -> Victim:
         VPC: vpc,
         RTB: table["RouteTableId"],
         ACL: acl["NetworkAclId"],
+        OWN_ACL: own_acl,
+        ACL_ASSOC: acl_association["NewAssociationId"],
         SUBNET: subnet["Subnet"]["SubnetId"],
         INSTANCE: instance,
         SG: group["GroupId"],

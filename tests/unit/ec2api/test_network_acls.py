@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from andromede.compute.driver import AclEntry, SubnetAcl
+from andromede.compute.errors import HostUnreachable
 from andromede.compute.network import Subnet, Vpc
 from andromede.compute.network_acl import (
     NetworkAcl,
@@ -197,3 +199,400 @@ async def test_describe_pages_with_max_results_and_next_token(tmp_path: Path) ->
             c, "DescribeNetworkAcls", "InvalidParameterCombination",
             NetworkAclIds=[everything[0]], MaxResults=5,
         )  # fmt: skip
+
+
+# -- writes ----------------------------------------------------------------------------------
+
+
+def _entry(number: int, **given: Any) -> dict[str, Any]:
+    return {
+        "RuleNumber": number,
+        "Protocol": "-1",
+        "RuleAction": "allow",
+        "Egress": False,
+        "CidrBlock": ANYWHERE,
+    } | given
+
+
+async def test_an_acl_is_made_filled_associated_and_deleted(world: World) -> None:
+    c = world.root
+    vpc_id = await _vpc(c)
+    subnet_id = await _subnet(c, vpc_id, "10.9.1.0/24")
+    made = await c.call(
+        "CreateNetworkAcl",
+        VpcId=vpc_id,
+        TagSpecifications=[
+            {"ResourceType": "network-acl", "Tags": [{"Key": "Name", "Value": "web"}]}
+        ],
+    )
+    acl = made["NetworkAcl"]
+    acl_id = acl["NetworkAclId"]
+    assert acl_id.startswith("acl-") and len(acl_id) == 21
+    assert (acl["IsDefault"], acl["VpcId"], acl["Associations"]) == (False, vpc_id, [])
+    assert acl["Tags"] == [{"Key": "Name", "Value": "web"}]
+    # A new ACL denies everything: only the * rule, in each direction.
+    assert _entries(acl) == [
+        (32767, True, "deny", "-1", ANYWHERE, None),
+        (32767, False, "deny", "-1", ANYWHERE, None),
+    ]
+    # Protocols by number or by name, stored as EC2 answers them: a number.
+    await c.call("CreateNetworkAclEntry", NetworkAclId=acl_id, **_entry(
+        110, Protocol="tcp", CidrBlock="10.0.0.7/8", PortRange={"From": 22, "To": 22}
+    ))  # fmt: skip
+    await c.call("CreateNetworkAclEntry", NetworkAclId=acl_id, **_entry(
+        100, Protocol="17", RuleAction="deny", PortRange={"From": 53, "To": 53}
+    ))  # fmt: skip
+    await c.call("CreateNetworkAclEntry", NetworkAclId=acl_id, **_entry(
+        100, Egress=True, Protocol="icmp", IcmpTypeCode={"Type": -1, "Code": -1}
+    ))  # fmt: skip
+    await c.call("CreateNetworkAclEntry", NetworkAclId=acl_id, **_entry(120, Egress=True))
+    acl = await _acl(c, acl_id)
+    assert _entries(acl) == [
+        (100, True, "allow", "1", ANYWHERE, None),
+        (120, True, "allow", "-1", ANYWHERE, None),
+        (32767, True, "deny", "-1", ANYWHERE, None),
+        (100, False, "deny", "17", ANYWHERE, (53, 53)),
+        (110, False, "allow", "6", "10.0.0.0/8", (22, 22)),
+        (32767, False, "deny", "-1", ANYWHERE, None),
+    ]
+    assert acl["Entries"][0]["IcmpTypeCode"] == {"Type": -1, "Code": -1}
+    await c.call("ReplaceNetworkAclEntry", NetworkAclId=acl_id, **_entry(
+        110, Protocol="6", CidrBlock="10.1.0.0/16", PortRange={"From": 443, "To": 443}
+    ))  # fmt: skip
+    await c.call("DeleteNetworkAclEntry", NetworkAclId=acl_id, RuleNumber=120, Egress=True)
+    acl = await _acl(c, acl_id)
+    assert [e for e in _entries(acl) if e[0] in (110, 120)] == [
+        (110, False, "allow", "6", "10.1.0.0/16", (443, 443))
+    ]
+    # The subnet moves from the default ACL to this one under a new association id, as
+    # Terraform's subnet_ids and aws_network_acl_association move it.
+    default = await _default_acl(c, vpc_id)
+    [first] = default["Associations"]
+    moved = await c.call(
+        "ReplaceNetworkAclAssociation",
+        AssociationId=first["NetworkAclAssociationId"],
+        NetworkAclId=acl_id,
+    )
+    new_id = moved["NewAssociationId"]
+    assert new_id.startswith("aclassoc-") and new_id != first["NetworkAclAssociationId"]
+    assert (await _default_acl(c, vpc_id))["Associations"] == []
+    assert (await _acl(c, acl_id))["Associations"] == [
+        {"NetworkAclAssociationId": new_id, "NetworkAclId": acl_id, "SubnetId": subnet_id}
+    ]
+    await _refused(
+        c, "ReplaceNetworkAclAssociation", "InvalidAssociationID.NotFound",
+        AssociationId=first["NetworkAclAssociationId"], NetworkAclId=acl_id,
+    )  # fmt: skip
+    message = await _refused(c, "DeleteNetworkAcl", "DependencyViolation", NetworkAclId=acl_id)
+    assert f"The networkAcl '{acl_id}' has dependencies and cannot be deleted." in message
+    await _refused(c, "DeleteVpc", "DependencyViolation", VpcId=vpc_id)
+    # Tags as on every resource.
+    await c.call("CreateTags", Resources=[acl_id], Tags=[{"Key": "team", "Value": "a"}])
+    found = await c.call("DescribeNetworkAcls", Filters=_filters(**{"tag:team": "a"}))
+    assert [a["NetworkAclId"] for a in found["NetworkAcls"]] == [acl_id]
+    await c.call("DeleteTags", Resources=[acl_id], Tags=[{"Key": "team"}])
+    assert (await _acl(c, acl_id))["Tags"] == [{"Key": "Name", "Value": "web"}]
+    tags = await c.call("DescribeTags", Filters=_filters(**{"resource-id": acl_id}))
+    assert [t["ResourceType"] for t in tags["Tags"]] == ["network-acl"]
+    # Back to the default, then the ACL goes; then the VPC can.
+    await c.call(
+        "ReplaceNetworkAclAssociation", AssociationId=new_id, NetworkAclId=default["NetworkAclId"]
+    )
+    await c.call("DeleteNetworkAcl", NetworkAclId=acl_id)
+    await _refused(c, "DescribeNetworkAcls", "InvalidNetworkAclID.NotFound", NetworkAclIds=[acl_id])
+    await c.call("DeleteSubnet", SubnetId=subnet_id)
+    await c.call("DeleteVpc", VpcId=vpc_id)
+
+
+async def test_entries_are_refused_with_ec2s_codes(world: World) -> None:
+    c = world.root
+    vpc_id = await _vpc(c)
+    acl_id = (await c.call("CreateNetworkAcl", VpcId=vpc_id))["NetworkAcl"]["NetworkAclId"]
+    await c.call("CreateNetworkAclEntry", NetworkAclId=acl_id, **_entry(100))
+    message = await _refused(
+        c, "CreateNetworkAclEntry", "NetworkAclEntryAlreadyExists", NetworkAclId=acl_id,
+        **_entry(100, RuleAction="deny"),
+    )  # fmt: skip
+    assert "The network acl entry identified by 100 already exists." in message
+    # The same number the other way is another entry.
+    await c.call("CreateNetworkAclEntry", NetworkAclId=acl_id, **_entry(100, Egress=True))
+    message = await _refused(
+        c, "ReplaceNetworkAclEntry", "InvalidNetworkAclEntry.NotFound", NetworkAclId=acl_id,
+        **_entry(101),
+    )  # fmt: skip
+    assert "no ingress entry with number 101" in message
+    message = await _refused(
+        c, "DeleteNetworkAclEntry", "InvalidNetworkAclEntry.NotFound",
+        NetworkAclId=acl_id, RuleNumber=101, Egress=True,
+    )  # fmt: skip
+    assert "no egress entry with number 101" in message
+    for number in (0, 32767, 32768):
+        await _refused(
+            c, "CreateNetworkAclEntry", "InvalidParameterValue", NetworkAclId=acl_id,
+            **_entry(number),
+        )  # fmt: skip
+    # The * rule is shown, never changed.
+    await _refused(
+        c, "DeleteNetworkAclEntry", "InvalidParameterValue",
+        NetworkAclId=acl_id, RuleNumber=32767, Egress=False,
+    )  # fmt: skip
+    for given, code in (
+        ({"Protocol": "6"}, "MissingParameter"),  # TCP without its ports
+        ({"Protocol": "17", "PortRange": {"From": 90, "To": 80}}, "InvalidParameterValue"),
+        ({"Protocol": "6", "PortRange": {"From": 1, "To": 65536}}, "InvalidParameterValue"),
+        ({"Protocol": "icmp"}, "MissingParameter"),
+        ({"Protocol": "1", "IcmpTypeCode": {"Type": 8, "Code": -1}}, "UnsupportedOperation"),
+        ({"Protocol": "47"}, "UnsupportedOperation"),  # GRE: the hosts filter four protocols
+        ({"Protocol": "gopher"}, "InvalidParameterValue"),
+        ({"RuleAction": "maybe"}, "InvalidParameterValue"),
+        ({"CidrBlock": "10.0.0.0/33"}, "InvalidParameterValue"),
+    ):
+        await _refused(
+            c, "CreateNetworkAclEntry", code, NetworkAclId=acl_id, **_entry(200, **given)
+        )
+    message = await _refused(
+        c, "CreateNetworkAclEntry", "UnsupportedOperation", NetworkAclId=acl_id,
+        **{k: v for k, v in _entry(200).items() if k != "CidrBlock"}, Ipv6CidrBlock="::/0",
+    )  # fmt: skip
+    assert "IPv6" in message
+    await _refused(
+        c, "CreateNetworkAclEntry", "InvalidNetworkAclID.NotFound",
+        NetworkAclId="acl-0123456789abcdef0", **_entry(200),
+    )  # fmt: skip
+    await _refused(
+        c, "CreateNetworkAclEntry", "InvalidNetworkAclID.NotFound",
+        NetworkAclId="acl-nothex", **_entry(200),
+    )  # fmt: skip
+    # Nothing refused was stored.
+    assert [e[0] for e in _entries(await _acl(c, acl_id))] == [100, 32767, 100, 32767]
+
+
+async def test_acls_are_refused_with_ec2s_codes(world: World) -> None:
+    c = world.root
+    vpc_id = await _vpc(c)
+    other_vpc = await _vpc(c, "10.8.0.0/16")
+    subnet_id = await _subnet(c, vpc_id, "10.9.1.0/24")
+    default_id = (await _default_acl(c, vpc_id))["NetworkAclId"]
+    message = await _refused(
+        c, "DeleteNetworkAcl", "InvalidParameterValue", NetworkAclId=default_id
+    )
+    assert f"cannot delete default network ACL {default_id}" in message
+    await _refused(
+        c, "DeleteNetworkAcl", "InvalidNetworkAclID.NotFound", NetworkAclId="acl-0123456789abcdef0"
+    )
+    await _refused(c, "CreateNetworkAcl", "InvalidVpcID.NotFound", VpcId="vpc-0123456789abcdef0")
+    await _refused(
+        c, "CreateNetworkAcl", "InvalidParameterValue", VpcId=vpc_id,
+        TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "k", "Value": "v"}]}],
+    )  # fmt: skip
+    elsewhere = (await c.call("CreateNetworkAcl", VpcId=other_vpc))["NetworkAcl"]["NetworkAclId"]
+    [association] = (await _default_acl(c, vpc_id))["Associations"]
+    message = await _refused(
+        c, "ReplaceNetworkAclAssociation", "InvalidParameterValue",
+        AssociationId=association["NetworkAclAssociationId"], NetworkAclId=elsewhere,
+    )  # fmt: skip
+    assert "belong to different networks" in message
+    await _refused(
+        c, "ReplaceNetworkAclAssociation", "InvalidAssociationID.NotFound",
+        AssociationId="aclassoc-0123456789abcdef0", NetworkAclId=default_id,
+    )  # fmt: skip
+    # The same ACL again: a new association id, the subnet still with it.
+    again = await c.call(
+        "ReplaceNetworkAclAssociation",
+        AssociationId=association["NetworkAclAssociationId"],
+        NetworkAclId=default_id,
+    )
+    held = (await _default_acl(c, vpc_id))["Associations"]
+    assert [(a["NetworkAclAssociationId"], a["SubnetId"]) for a in held] == [
+        (again["NewAssociationId"], subnet_id)
+    ]
+
+
+async def test_create_network_acl_with_a_client_token_makes_one(world: World) -> None:
+    """Terraform's aws_network_acl sends a ClientToken: a retry answers the same ACL."""
+    c = world.root
+    vpc_id = await _vpc(c)
+    first = await c.call("CreateNetworkAcl", VpcId=vpc_id, ClientToken="tf-0001")
+    again = await c.call("CreateNetworkAcl", VpcId=vpc_id, ClientToken="tf-0001")
+    assert first["ClientToken"] == again["ClientToken"] == "tf-0001"
+    assert first["NetworkAcl"]["NetworkAclId"] == again["NetworkAcl"]["NetworkAclId"]
+    found = await c.call("DescribeNetworkAcls", Filters=_filters(**{"vpc-id": vpc_id}))
+    assert len(found["NetworkAcls"]) == 2  # the default ACL and this one
+    other_vpc = await _vpc(c, "10.8.0.0/16")
+    await _refused(
+        c, "CreateNetworkAcl", "IdempotentParameterMismatch", VpcId=other_vpc, ClientToken="tf-0001"
+    )
+
+
+async def test_quotas_are_settings(tmp_path: Path) -> None:
+    async with ec2_world(tmp_path, max_network_acls_per_vpc=2, max_network_acl_entries=2) as world:
+        c = world.root
+        vpc_id = await _vpc(c)
+        acl_id = (await c.call("CreateNetworkAcl", VpcId=vpc_id))["NetworkAcl"]["NetworkAclId"]
+        # The default ACL counts, as on EC2.
+        await _refused(c, "CreateNetworkAcl", "NetworkAclLimitExceeded", VpcId=vpc_id)
+        for number in (100, 110):
+            await c.call("CreateNetworkAclEntry", NetworkAclId=acl_id, **_entry(number))
+        await _refused(
+            c, "CreateNetworkAclEntry", "NetworkAclEntryLimitExceeded", NetworkAclId=acl_id,
+            **_entry(120),
+        )  # fmt: skip
+        # Each direction has its own; replacing one is not adding one; the * rule is not
+        # counted.
+        await c.call("CreateNetworkAclEntry", NetworkAclId=acl_id, **_entry(120, Egress=True))
+        await c.call(
+            "ReplaceNetworkAclEntry", NetworkAclId=acl_id, **_entry(110, RuleAction="deny")
+        )
+
+
+async def test_another_tenant_neither_sees_nor_changes_them(world: World) -> None:
+    c = world.root
+    vpc_id = await _vpc(c)
+    await _subnet(c, vpc_id, "10.9.1.0/24")
+    acl = await _default_acl(c, vpc_id)
+    _, other = await world.tenant("other")
+    their_vpc = await _vpc(other)
+    their_acl = (await other.call("CreateNetworkAcl", VpcId=their_vpc))["NetworkAcl"]
+    theirs = await other.call("DescribeNetworkAcls")
+    assert acl["NetworkAclId"] not in str(theirs) and vpc_id not in str(theirs)
+    await _refused(
+        other, "CreateNetworkAclEntry", "InvalidNetworkAclID.NotFound",
+        NetworkAclId=acl["NetworkAclId"], **_entry(90, RuleAction="deny"),
+    )  # fmt: skip
+    # The victim's association is not found, whatever ACL it is moved to.
+    await _refused(
+        other, "ReplaceNetworkAclAssociation", "InvalidAssociationID.NotFound",
+        AssociationId=acl["Associations"][0]["NetworkAclAssociationId"],
+        NetworkAclId=their_acl["NetworkAclId"],
+    )  # fmt: skip
+    await _refused(other, "CreateNetworkAcl", "InvalidVpcID.NotFound", VpcId=vpc_id)
+    assert await _default_acl(c, vpc_id) == acl
+
+
+# -- what the hosts are told -----------------------------------------------------------------
+
+
+async def _launch(world: World, subnet_id: str) -> str:
+    answer = await world.root.call(
+        "RunInstances",
+        ImageId=world.image.image_id,
+        InstanceType="t3.nano",
+        MinCount=1,
+        MaxCount=1,
+        SubnetId=subnet_id,
+    )
+    instance_id: str = answer["Instances"][0]["InstanceId"]
+    return instance_id
+
+
+def _held(world: World, subnet_id: str) -> SubnetAcl | None:
+    return world.driver.acls.get(subnet_id)
+
+
+ALLOW_ALL = SubnetAcl()
+
+
+async def test_each_change_is_pushed_to_the_hosts_of_the_vpc(world: World) -> None:
+    c = world.root
+    vpc_id = await _vpc(c)
+    web = await _subnet(c, vpc_id, "10.9.1.0/24")
+    db = await _subnet(c, vpc_id, "10.9.2.0/24")
+    await _launch(world, web)
+    await world.compute.settle()
+    # The launch told the host the subnet's ACL: its VPC's default one.
+    assert _held(world, web) == ALLOW_ALL
+    acl_id = (await c.call("CreateNetworkAcl", VpcId=vpc_id))["NetworkAcl"]["NetworkAclId"]
+    await c.call("CreateNetworkAclEntry", NetworkAclId=acl_id, **_entry(
+        100, Protocol="tcp", CidrBlock="10.0.0.0/8", PortRange={"From": 22, "To": 22}
+    ))  # fmt: skip
+    await world.compute.settle()
+    assert _held(world, web) == ALLOW_ALL  # no subnet has it yet
+    # The subnet moved to it: its host enforces it at once (a new ACL denies the rest).
+    default = await _default_acl(c, vpc_id)
+    [association] = [a for a in default["Associations"] if a["SubnetId"] == web]
+    moved = await c.call(
+        "ReplaceNetworkAclAssociation",
+        AssociationId=association["NetworkAclAssociationId"],
+        NetworkAclId=acl_id,
+    )
+    await world.compute.settle()
+    assert _held(world, web) == SubnetAcl(
+        ingress=(AclEntry(100, True, "tcp", "10.0.0.0/8", 22, 22),), egress=()
+    )
+    # An entry changed, added or deleted: pushed.
+    await c.call("ReplaceNetworkAclEntry", NetworkAclId=acl_id, **_entry(
+        100, Protocol="6", RuleAction="deny", PortRange={"From": 22, "To": 23}
+    ))  # fmt: skip
+    await c.call("CreateNetworkAclEntry", NetworkAclId=acl_id, **_entry(
+        90, Egress=True, Protocol="1", IcmpTypeCode={"Type": -1, "Code": -1}
+    ))  # fmt: skip
+    await c.call("CreateNetworkAclEntry", NetworkAclId=acl_id, **_entry(200, Egress=True))
+    await world.compute.settle()
+    assert _held(world, web) == SubnetAcl(
+        ingress=(AclEntry(100, False, "tcp", ANYWHERE, 22, 23),),
+        egress=(AclEntry(90, True, "icmp", ANYWHERE), AclEntry(200, True, "-1", ANYWHERE)),
+    )
+    await c.call("DeleteNetworkAclEntry", NetworkAclId=acl_id, RuleNumber=90, Egress=True)
+    await world.compute.settle()
+    assert _held(world, web) == SubnetAcl(
+        ingress=(AclEntry(100, False, "tcp", ANYWHERE, 22, 23),),
+        egress=(AclEntry(200, True, "-1", ANYWHERE),),
+    )
+    # A subnet of the VPC without instances is told too: the host routes the VPC's subnets.
+    await c.call(
+        "DeleteNetworkAclEntry",
+        NetworkAclId=default["NetworkAclId"],
+        RuleNumber=100,
+        Egress=False,
+    )
+    await world.compute.settle()
+    assert _held(world, db) == SubnetAcl(ingress=(), egress=ALLOW_ALL.egress)
+    # Moved back to the default ACL: the default's entries again.
+    await c.call(
+        "ReplaceNetworkAclAssociation",
+        AssociationId=moved["NewAssociationId"],
+        NetworkAclId=default["NetworkAclId"],
+    )
+    await world.compute.settle()
+    assert _held(world, web) == SubnetAcl(ingress=(), egress=ALLOW_ALL.egress)
+
+
+async def test_a_vpc_without_instances_on_a_host_is_not_pushed(world: World) -> None:
+    c = world.root
+    vpc_id = await _vpc(c)
+    subnet_id = await _subnet(c, vpc_id, "10.9.1.0/24")
+    default_id = (await _default_acl(c, vpc_id))["NetworkAclId"]
+    await c.call("DeleteNetworkAclEntry", NetworkAclId=default_id, RuleNumber=100, Egress=False)
+    await world.compute.settle()
+    assert _held(world, subnet_id) is None
+
+
+async def test_the_resync_tells_the_hosts_again_and_a_failed_push_is_logged(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = world.root
+    vpc_id = await _vpc(c)
+    subnet_id = await _subnet(c, vpc_id, "10.9.1.0/24")
+    await _launch(world, subnet_id)
+    await world.compute.settle()
+    default_id = (await _default_acl(c, vpc_id))["NetworkAclId"]
+    driver = world.driver
+    real = driver.set_network_acl
+
+    async def away(network_id: str, acl: SubnetAcl) -> None:
+        raise HostUnreachable("host-1 does not answer")
+
+    driver.set_network_acl = away  # type: ignore[method-assign]
+    # The host is away: the change is recorded, the failed push logged.
+    await c.call("DeleteNetworkAclEntry", NetworkAclId=default_id, RuleNumber=100, Egress=True)
+    await world.compute.settle()
+    assert _held(world, subnet_id) == ALLOW_ALL
+    assert f"the network ACL of {subnet_id} could not be set" in caplog.text
+    # Back: the periodic resync brings the host to the records.
+    driver.set_network_acl = real  # type: ignore[method-assign]
+    await world.compute.resync_hosts()
+    assert _held(world, subnet_id) == SubnetAcl(ingress=ALLOW_ALL.ingress, egress=())
+    # A host that lost it (restarted without its state) gets it again too.
+    driver.acls[subnet_id] = ALLOW_ALL
+    await world.compute.resync_hosts()
+    assert _held(world, subnet_id) == SubnetAcl(ingress=ALLOW_ALL.ingress, egress=())
