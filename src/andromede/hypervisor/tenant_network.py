@@ -37,7 +37,11 @@ recorded before VPC routing) is a namespace of its own, as every network was. In
   metadata requests, which keep the host-facing address. An instance without a public address
   but with an Elastic IP is reached at it and sends out as a mapped one does. A host given an
   uplink (``NetworkLayout.elastic_ip_uplink``) announces each of its Elastic IPs there by proxy
-  ARP, so a router on that segment reaches them through it.
+  ARP, so a router on that segment reaches them through it;
+- each subnet's network ACL (:meth:`TenantNetworks.set_acl`), judged on what crosses the
+  subnet's boundary before anything else of the forward chain, stateless
+  (:mod:`~andromede.hypervisor.network_acls`); a packet must pass it and the security groups.
+  The ACL is kept for a subnet not built here yet, with the rest of the state.
 
 A network may span hosts (decision 0024) when the host has an underlay address
 (``NetworkLayout.underlay_address``) and the network a VXLAN id (``NetworkSpec.vni``): a VXLAN
@@ -112,6 +116,7 @@ from andromede.hypervisor.elastic_ips import (
     render_uplink_guard,
     uplink_guard_table,
 )
+from andromede.hypervisor.network_acls import render_network_acls
 
 __all__ = [
     "NetworkCommandError",
@@ -427,6 +432,7 @@ def render_firewall(
     bridges: Collection[str] = ("br0",),
     unmapped: Collection[str] = (),
     elastic: Mapping[str, str] | None = None,
+    acls: Mapping[str, SubnetAcl] | None = None,
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
 
@@ -445,8 +451,10 @@ def render_firewall(
     private → Elastic IP, DNAT'ed to the private address from the transit link, and the
     source of what the instance sends out through it but its metadata requests (the host's
     transit address), which keep the host-facing one: the metadata service knows the instance
-    by it."""
+    by it. ``acls``: subnet CIDR → its network ACL, judged before anything else of the forward
+    chain, connection tracking included (:mod:`~andromede.hypervisor.network_acls`)."""
     ports = _interfaces(bridges)
+    network_acls = render_network_acls(acls or {})
     elastic = elastic or {}
     dropped = sorted(set(unmapped) - set(elastic))
     lines = [
@@ -489,6 +497,8 @@ def render_firewall(
         "table inet andromede_filter {",
         "  chain forward {",
         "    type filter hook forward priority filter; policy drop;",
+        # Stateless: the network ACLs judge replies too, so they come before conntrack.
+        *network_acls.forward,
         "    ct state established,related accept",
         "    ct state invalid drop",
         # The metadata service, whatever the security groups say (as on EC2).
@@ -523,6 +533,7 @@ def render_firewall(
         )
     lines.append("  }")
     lines += chains
+    lines += network_acls.chains
     lines += [
         "  chain input {",
         "    type filter hook input priority filter; policy drop;",
@@ -1325,7 +1336,9 @@ class TenantNetworks:
         await _run(*in_ns, "nft", "-f", "-", stdin=render_overlay_filter(ports))
 
     async def _apply_firewall(self, router: str) -> None:
-        """The router's ruleset: the security groups of every instance of every subnet in it."""
+        """The router's ruleset: the security groups of every instance of every subnet in it,
+        and every subnet's network ACL (stubs' too: a packet to or from their instances
+        elsewhere is judged here as it is on their hosts)."""
         subnets = self._members(router)
         host_ip, _ = self._transit(subnets[0].index)
         nics = self._router_nics(router)
@@ -1346,6 +1359,10 @@ class TenantNetworks:
             bridges=[record.bridge for record in subnets],
             unmapped=[nic.private_ip for nic in nics if not nic.mapped],
             elastic={nic.private_ip: nic.elastic_ip for nic in nics if nic.elastic_ip},
+            acls={
+                record.cidr: self._state.acls.get(record.network_id, SubnetAcl())
+                for record in subnets
+            },
         )
         await _run("ip", "netns", "exec", self.netns(router), "nft", "-f", "-", stdin=ruleset)
 

@@ -1,5 +1,6 @@
 """Network ACLs on the host side: the port's values and their checks, the call through the
-agent's wire, the memory twin's books."""
+agent's wire, the memory twin's books, and the rules a router enforces them with (their effect
+on packets: tests/contract/test_network_acls.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from typing import Any
 
 import pytest
 
-from andromede.compute.driver import AclEntry, NetworkSpec, SubnetAcl
+from andromede.compute.driver import AclEntry, InstanceFirewall, NetworkSpec, SubnetAcl
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.hypervisor.agent import agent_ready, serve_agent
+from andromede.hypervisor.network_acls import AclRules, render_network_acls
 from andromede.hypervisor.remote import RemoteDriver
+from andromede.hypervisor.tenant_network import render_firewall
 from andromede.hypervisor.wire import CALLS, decode, encode
 
 DENY_SSH = SubnetAcl(
@@ -113,3 +116,128 @@ async def test_a_remote_driver_tells_the_agents_host_a_subnets_acl(tmp_path: Pat
         await remote.close()
         stop.set()
         await task
+
+
+# -- the rules ----------------------------------------------------------------------------------
+
+
+def _chain(rules: AclRules, name: str) -> list[str]:
+    text = "\n".join(rules.chains)
+    return text.split(f"  chain {name} {{\n")[1].split("\n  }")[0].splitlines()
+
+
+def test_the_default_acl_costs_no_rule() -> None:
+    assert render_network_acls({}) == AclRules()
+    assert render_network_acls({"10.0.1.0/24": SubnetAcl(), "10.0.2.0/24": SubnetAcl()}) == (
+        AclRules()
+    )
+    # An allow-all that comes first decides everything, whatever follows.
+    first = SubnetAcl(
+        ingress=(
+            AclEntry(200, False, "tcp", "0.0.0.0/0", 22, 22),
+            AclEntry(1, True, "-1", "0.0.0.0/0"),
+        )
+    )
+    assert render_network_acls({"10.0.1.0/24": first}) == AclRules()
+
+
+def test_each_direction_is_judged_at_the_subnets_boundary_only() -> None:
+    rules = render_network_acls({"10.0.1.0/24": DENY_SSH})
+    assert rules.forward == ("    jump network_acls",)
+    dispatch = _chain(rules, "network_acls")
+    # Out of the range to outside it (egress), into it from outside (ingress): never within.
+    assert dispatch[1:] == [
+        "    ip saddr 10.0.1.0/24 ip daddr != 10.0.1.0/24 jump acl_egress_0",
+        "    ip daddr 10.0.1.0/24 ip saddr != 10.0.1.0/24 jump acl_ingress_0",
+    ]
+
+
+def test_the_metadata_service_is_never_judged() -> None:
+    rules = render_network_acls({"10.0.1.0/24": SubnetAcl((), ())})
+    # First, before any subnet's chain: its requests, DNAT'ed, and their replies.
+    assert _chain(rules, "network_acls")[0] == "    ct original ip daddr 169.254.169.254 return"
+
+
+def test_entries_are_taken_by_number_the_first_match_decides_and_the_rest_is_dropped() -> None:
+    acl = SubnetAcl(
+        ingress=(
+            AclEntry(300, True, "udp", "0.0.0.0/0", 53, 53),
+            AclEntry(100, True, "tcp", "0.0.0.0/0", 1024, 65535),
+            AclEntry(90, False, "tcp", "192.0.2.0/24", 8000, 8000),
+            AclEntry(200, True, "icmp", "10.0.0.0/8", -1, -1),
+        ),
+        egress=(AclEntry(100, True, "tcp", "10.0.2.0/24"), AclEntry(110, True, "udp", "0.0.0.0/0")),
+    )
+    rules = render_network_acls({"10.0.1.0/24": acl})
+    assert _chain(rules, "acl_ingress_0") == [
+        '    ip saddr 192.0.2.0/24 tcp dport 8000 drop comment "rule 90"',
+        '    tcp dport 1024-65535 return comment "rule 100"',
+        '    ip saddr 10.0.0.0/8 meta l4proto icmp return comment "rule 200"',
+        '    udp dport 53 return comment "rule 300"',
+        '    drop comment "no rule matched"',
+    ]
+    # Egress matches its range against the destination; every port is the protocol's.
+    assert _chain(rules, "acl_egress_0") == [
+        '    ip daddr 10.0.2.0/24 meta l4proto tcp return comment "rule 100"',
+        '    meta l4proto udp return comment "rule 110"',
+        '    drop comment "no rule matched"',
+    ]
+
+
+def test_an_entry_matching_everything_ends_its_chain() -> None:
+    acl = SubnetAcl(
+        ingress=(
+            AclEntry(10, True, "tcp", "0.0.0.0/0", 22, 22),
+            AclEntry(20, False, "-1", "0.0.0.0/0"),
+            AclEntry(30, True, "-1", "0.0.0.0/0"),
+        ),
+        egress=(AclEntry(5, True, "-1", "10.0.0.0/8"),),
+    )
+    rules = render_network_acls({"10.0.1.0/24": acl})
+    assert _chain(rules, "acl_ingress_0") == [
+        '    tcp dport 22 return comment "rule 10"',
+        '    drop comment "rule 20"',
+    ]
+    # Every protocol, but not every address: the implicit deny stays.
+    assert _chain(rules, "acl_egress_0") == [
+        '    ip daddr 10.0.0.0/8 return comment "rule 5"',
+        '    drop comment "no rule matched"',
+    ]
+
+
+def test_an_empty_acl_drops_everything_crossing_and_each_subnet_has_its_chains() -> None:
+    rules = render_network_acls(
+        {"10.0.2.0/24": SubnetAcl((), ()), "10.0.1.0/24": SubnetAcl(), "10.0.3.0/24": DENY_SSH}
+    )
+    dispatch = "\n".join(_chain(rules, "network_acls"))
+    assert "acl_egress_0" not in dispatch and "acl_ingress_0" not in dispatch  # the default's
+    assert "ip saddr 10.0.2.0/24 ip daddr != 10.0.2.0/24 jump acl_egress_1" in dispatch
+    assert "ip daddr 10.0.3.0/24 ip saddr != 10.0.3.0/24 jump acl_ingress_2" in dispatch
+    assert _chain(rules, "acl_egress_1") == ['    drop comment "no rule matched"']
+
+
+def test_the_acls_come_before_connection_tracking_in_the_routers_ruleset() -> None:
+    ruleset = render_firewall(
+        {"10.0.1.5": InstanceFirewall()},
+        transit_cidr="100.64.0.0/16",
+        public_cidr="100.65.0.0/16",
+        nat={"10.0.1.5": "100.65.0.1"},
+        host_transit_ip="100.64.0.1",
+        imds_port=16925,
+        acls={"10.0.1.0/24": DENY_SSH},
+    )
+    forward = ruleset.split("  chain forward {\n")[1].split("\n  }")[0].splitlines()
+    # Stateless: a reply is judged before conntrack would let it through.
+    assert forward[1:3] == ["    jump network_acls", "    ct state established,related accept"]
+    assert "  chain acl_ingress_0 {" in ruleset
+    # Without ACLs (or with the default), the ruleset is what it was.
+    plain = render_firewall(
+        {"10.0.1.5": InstanceFirewall()},
+        transit_cidr="100.64.0.0/16",
+        public_cidr="100.65.0.0/16",
+        nat={"10.0.1.5": "100.65.0.1"},
+        host_transit_ip="100.64.0.1",
+        imds_port=16925,
+        acls={"10.0.1.0/24": SubnetAcl()},
+    )
+    assert "network_acls" not in plain

@@ -1,0 +1,118 @@
+"""Network ACLs as a VPC router enforces them: the chains of its nftables ruleset that filter
+what crosses a subnet's boundary (rendered here, pure; loaded with the rest of the router's
+ruleset by :func:`~andromede.hypervisor.tenant_network.render_firewall`).
+
+EC2's network ACLs, on the forwarded packets of the router's namespace:
+
+- a subnet's **egress** entries judge a packet from its range to an address outside it
+  (``cidr`` against the destination), its **ingress** entries a packet from outside its range
+  to an address in it (``cidr`` against the source); ports are always the destination's. A
+  packet between two subnets of the VPC meets the first's egress and the second's ingress, a
+  packet between the VPC and the host or beyond (through the transit link, once a public or
+  Elastic IP is DNAT'ed: private addresses, as the security groups see them) the subnet's one
+  or the other; a packet between two instances of one subnet meets neither;
+- entries are taken by rule number, the first that matches decides (allow: on to the other
+  side's ACL and the security groups; deny: dropped), and a packet none matches is dropped;
+- stateless: the chains run before connection tracking lets established traffic through, so a
+  reply is judged as any packet is (tenants open the ephemeral ports of their replies), and a
+  change applies to connections already open;
+- exempt, as EC2's link-local services are: the metadata service (the instance's requests to
+  169.254.169.254, DNAT'ed to the host, and their replies: known by their connection's original
+  destination), and whatever is the router's own — DHCP, ARP, ICMP to a gateway — which is never
+  forwarded, so never here.
+
+Across hosts a packet may be forwarded by two routers (its sender's and its receiver's, over
+VXLAN), each holding the VPC's subnets' ACLs. The verdict is a function of the packet's
+addresses, protocol and port alone — no interface, no state — so judging it again on the second
+host changes nothing: it passes both or is dropped by the first.
+
+A subnet whose lowest entry lets every packet through (the default ACL) gets no chain at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from andromede.compute.driver import AclEntry, SubnetAcl
+
+__all__ = ["ACL_CHAIN", "AclRules", "render_network_acls"]
+
+ACL_CHAIN = "network_acls"
+_METADATA_ADDRESS = "169.254.169.254"
+_EVERYWHERE = "0.0.0.0/0"
+
+
+@dataclass(frozen=True, slots=True)
+class AclRules:
+    """A router's network ACL rules: ``forward``, the lines that start its forward chain
+    (before connection tracking is consulted); ``chains``, the chains they jump to. Both
+    empty when no subnet's ACL filters anything."""
+
+    forward: tuple[str, ...] = ()
+    chains: tuple[str, ...] = ()
+
+
+def render_network_acls(acls: Mapping[str, SubnetAcl]) -> AclRules:
+    """The rules enforcing the network ACL of each subnet of a router (subnet CIDR → ACL)."""
+    dispatch: list[str] = []
+    chains: list[str] = []
+    for number, (cidr, acl) in enumerate(sorted(acls.items())):
+        if not _lets_everything_through(acl.egress):
+            name = f"acl_egress_{number}"
+            dispatch.append(f"    ip saddr {cidr} ip daddr != {cidr} jump {name}")
+            chains += _chain(name, acl.egress, "daddr")
+        if not _lets_everything_through(acl.ingress):
+            name = f"acl_ingress_{number}"
+            dispatch.append(f"    ip daddr {cidr} ip saddr != {cidr} jump {name}")
+            chains += _chain(name, acl.ingress, "saddr")
+    if not dispatch:
+        return AclRules()
+    entry = [
+        f"  chain {ACL_CHAIN} {{",
+        # The metadata service, its requests and their replies (as on EC2, never filtered).
+        f"    ct original ip daddr {_METADATA_ADDRESS} return",
+        *dispatch,
+        "  }",
+    ]
+    return AclRules((f"    jump {ACL_CHAIN}",), tuple(entry + chains))
+
+
+def _lets_everything_through(entries: Sequence[AclEntry]) -> bool:
+    ordered = sorted(entries, key=lambda entry: entry.rule_number)
+    return bool(ordered) and ordered[0].allow and _matches_everything(ordered[0])
+
+
+def _matches_everything(entry: AclEntry) -> bool:
+    return entry.protocol == "-1" and entry.cidr == _EVERYWHERE
+
+
+def _chain(name: str, entries: Iterable[AclEntry], peer: str) -> list[str]:
+    """One direction of one subnet: its entries in rule-number order, each allowing (back to
+    the forward chain) or dropping what it matches, and the implicit deny; ``peer`` is
+    ``saddr`` (ingress) or ``daddr`` (egress)."""
+    lines = [f"  chain {name} {{"]
+    for entry in sorted(entries, key=lambda entry: entry.rule_number):
+        verdict = "return" if entry.allow else "drop"
+        lines.append(f'    {_match(entry, peer)}{verdict} comment "rule {entry.rule_number}"')
+        if _matches_everything(entry):
+            break  # it decides every packet: what follows is never reached
+    else:
+        lines.append('    drop comment "no rule matched"')
+    lines.append("  }")
+    return lines
+
+
+def _match(entry: AclEntry, peer: str) -> str:
+    """The nft match of an entry (with a trailing space), empty when it matches everything."""
+    parts = [] if entry.cidr == _EVERYWHERE else [f"ip {peer} {entry.cidr}"]
+    if entry.protocol in {"tcp", "udp"}:
+        if (entry.from_port, entry.to_port) == (0, 65535):
+            parts.append(f"meta l4proto {entry.protocol}")
+        elif entry.from_port == entry.to_port:
+            parts.append(f"{entry.protocol} dport {entry.from_port}")
+        else:
+            parts.append(f"{entry.protocol} dport {entry.from_port}-{entry.to_port}")
+    elif entry.protocol == "icmp":
+        parts.append("meta l4proto icmp")
+    return "".join(f"{part} " for part in parts)
