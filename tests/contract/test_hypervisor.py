@@ -32,6 +32,7 @@ import pytest
 
 from andromede.compute.driver import (
     Accelerator,
+    AclEntry,
     AttachedVolume,
     FirewallRule,
     HypervisorDriver,
@@ -45,6 +46,7 @@ from andromede.compute.driver import (
     RuntimeState,
     SeedSpec,
     SnapshotBacking,
+    SubnetAcl,
     VolumeSpec,
 )
 from andromede.compute.driver_memory import MemoryDriver
@@ -833,6 +835,66 @@ async def test_a_bridged_guest_loses_its_elastic_ip_when_it_stops_and_gets_it_at
         assert _host_route(second) == ""
         await driver.release(instance_id)
         assert driver._networks.plugged(instance_id) is None
+    finally:
+        for instance_id in await driver.running():
+            await driver.kill(instance_id)
+            await driver.release(instance_id)
+        for network_id in list(driver._networks._state.networks):
+            await driver._networks.remove(network_id)
+        await driver.close()
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+DENY_SSH = SubnetAcl(ingress=(AclEntry(90, False, "tcp", "0.0.0.0/0", 22, 22),))
+
+
+async def test_a_network_acl_for_a_network_not_here_is_accepted(image_host: Host) -> None:
+    """Every driver takes a subnet's network ACL before the subnet is on the host (the control
+    plane tells every host of the VPC); the memory twin keeps it, as a bridged host does
+    (below). These QEMU hosts have user-mode networking, which routes nothing between subnets:
+    it keeps nothing either."""
+    network_id = "subnet-" + secrets.token_hex(4)
+    await image_host.driver.set_network_acl(network_id, DENY_SSH)
+    await image_host.driver.set_network_acl(network_id, DENY_SSH)  # what it holds
+    if isinstance(image_host.driver, MemoryDriver):
+        assert image_host.driver.acls == {network_id: DENY_SSH}
+    else:
+        assert not (image_host.state_dir / "networks" / "networks.json").exists()
+
+
+async def test_a_bridged_host_keeps_a_network_acl_and_enforces_it_when_the_subnet_comes(
+    guest_image: GuestImage,
+) -> None:
+    """Bridge mode, in process (the filtering itself: tests/contract/test_network_acls.py): an
+    ACL told before the subnet is on the host is kept, across a restart of the agent, and in
+    the subnet's router once an instance of it starts there. The guest need not boot."""
+    if os.geteuid() != 0 or shutil.which("dnsmasq") is None:
+        pytest.skip("tenant networks need root and dnsmasq")
+    block = secrets.randbelow(64 * 256 // 2) * 2
+    layout = NetworkLayout(
+        transit_cidr=f"100.{64 + block // 256}.{block % 256}.0/24",
+        public_cidr=f"100.{64 + (block + 1) // 256}.{(block + 1) % 256}.0/24",
+        imds_port=20000 + secrets.randbelow(20000),
+        link_prefix="n" + secrets.token_hex(2),
+    )
+    state_dir = _short_state_dir()
+    config = QemuDriverConfig(networking="bridge", network_layout=layout)
+    driver = QemuDriver(state_dir, host="test-host", config=config)
+    network = NetworkSpec("subnet-" + secrets.token_hex(4), "tenant-1", "10.11.1.0/24")
+    try:
+        await driver.set_network_acl(network.network_id, DENY_SSH)
+        await driver.close()
+        driver = QemuDriver(state_dir, host="test-host", config=config)
+        root = await make_root(Host(driver, guest_image.disk, "raw", state_dir))
+        instance_id = new_id("i")
+        nic = NicSpec(network, "52:54:00:0a:0b:10", "10.11.1.8")
+        await driver.start(instance_spec(instance_id, root, b"", nic=nic))
+        ruleset = subprocess.run(
+            ["ip", "netns", "exec", driver._networks.netns(network.network_id), "nft", "list",
+             "chain", "inet", "andromede_filter", "acl_ingress_0"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        assert "tcp dport 22 drop" in ruleset
     finally:
         for instance_id in await driver.running():
             await driver.kill(instance_id)
