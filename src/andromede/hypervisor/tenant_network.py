@@ -1021,6 +1021,10 @@ class TenantNetworks:
             if previous == acl:
                 return  # the periodic resync's push of what is in force already
             self._state.acls[network_id] = acl
+            spec = self._state.specs.get(network_id)
+            if spec is not None:
+                # What a stub of the subnet is built with, should this host forget the ACL.
+                self._state.specs[network_id] = replace(spec, acl=acl)
             record = self._state.networks.get(network_id)
             if record is not None and _namespace_exists(self.netns(record.router)):
                 try:
@@ -1031,6 +1035,8 @@ class TenantNetworks:
                         self._state.acls.pop(network_id, None)
                     else:
                         self._state.acls[network_id] = previous
+                    if spec is not None:
+                        self._state.specs[network_id] = spec
                     raise
             self._save()
 
@@ -1052,8 +1058,9 @@ class TenantNetworks:
             if peers:
                 self._state.peers[network_id] = tuple(peers)
                 if network is not None:
-                    self._state.specs[network_id] = network
-                    self._state.acls.setdefault(network_id, network.acl)
+                    # Its ACL is the one held, if any (set_acl changes it, not a spec).
+                    acl = self._state.acls.setdefault(network_id, network.acl)
+                    self._state.specs[network_id] = replace(network, acl=acl)
             else:
                 self._state.peers.pop(network_id, None)
                 self._state.specs.pop(network_id, None)
@@ -1083,6 +1090,7 @@ class TenantNetworks:
                 continue  # never another tenant's subnet in this namespace
             record = self._new_record(spec, stub=True)
             self._state.networks[network_id] = record
+            self._state.acls.setdefault(network_id, spec.acl)
             self._save()
             if self._overlay(record) and self._remote(network_id):
                 built += await self._build(record, finish=False)

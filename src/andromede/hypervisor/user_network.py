@@ -8,6 +8,11 @@ any range: slirp cannot tell peers apart, and forwards listen on ``forward_addre
 default) — ``QemuDriver.set_firewall`` opens and closes them on a running guest — and a guest
 whose egress rules allow nothing is started with ``restrict=on`` (it reaches nothing outside;
 forwards still work), which only a new start changes.
+
+Network ACLs in user mode: none. Each guest is a slirp network of its own, nothing is routed
+between subnets and there is no subnet boundary to judge at, so ``QemuDriver.set_network_acl``
+records nothing and does nothing (a :class:`~andromede.compute.driver.NetworkSpec`'s ``acl``
+is ignored likewise); the security groups, as above, are all that applies.
 """
 
 from __future__ import annotations

@@ -5,17 +5,24 @@ on packets: tests/contract/test_network_acls.py)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from andromede.compute.driver import AclEntry, InstanceFirewall, NetworkSpec, SubnetAcl
+from andromede.compute.driver import (
+    AclEntry,
+    InstanceFirewall,
+    NetworkPeer,
+    NetworkSpec,
+    SubnetAcl,
+)
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.network_acls import AclRules, render_network_acls
 from andromede.hypervisor.remote import RemoteDriver
-from andromede.hypervisor.tenant_network import render_firewall
+from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks, render_firewall
 from andromede.hypervisor.wire import CALLS, decode, encode
 
 DENY_SSH = SubnetAcl(
@@ -241,3 +248,47 @@ def test_the_acls_come_before_connection_tracking_in_the_routers_ruleset() -> No
         acls={"10.0.1.0/24": SubnetAcl()},
     )
     assert "network_acls" not in plain
+
+
+# -- what a host holds ----------------------------------------------------------------------
+
+
+def _spec(network_id: str, acl: SubnetAcl | None = None) -> NetworkSpec:
+    return NetworkSpec(
+        network_id, "111111111111", "10.9.2.0/24", 77, "vpc-1", "10.9.0.0/16", acl or SubnetAcl()
+    )
+
+
+async def test_the_acl_told_is_held_the_specs_only_when_none_is_and_all_survive_a_restart(
+    tmp_path: Path,
+) -> None:
+    # Nothing of the VPC runs here: nothing is built, only the state is kept (no kernel).
+    layout = NetworkLayout(underlay_address="192.0.2.1")
+    networks = TenantNetworks(tmp_path / "net", layout)
+    peers = (NetworkPeer("192.0.2.2", 4789, ("10.9.2.5",)),)
+    await networks.set_peers("subnet-b", peers, _spec("subnet-b", DENY_SSH))
+    assert networks._state.acls == {"subnet-b": DENY_SSH}  # the first the host hears of it
+    await networks.set_acl("subnet-b", SubnetAcl())
+    await networks.set_acl("subnet-c", DENY_SSH)  # a subnet this host knows nothing else of
+    # A spec told later does not undo what set_acl told; the kept spec follows it.
+    await networks.set_peers("subnet-b", peers, _spec("subnet-b", DENY_SSH))
+    assert networks._state.acls == {"subnet-b": SubnetAcl(), "subnet-c": DENY_SSH}
+    assert networks._state.specs["subnet-b"].acl == SubnetAcl()
+    again = TenantNetworks(tmp_path / "net", layout)
+    assert again._state.acls == networks._state.acls
+    assert again._state.specs == networks._state.specs
+
+
+async def test_a_state_file_from_before_network_acls_reads_as_allow_all(tmp_path: Path) -> None:
+    layout = NetworkLayout(underlay_address="192.0.2.1")
+    networks = TenantNetworks(tmp_path / "net", layout)
+    peers = (NetworkPeer("192.0.2.2", 4789, ("10.9.2.5",)),)
+    await networks.set_peers("subnet-b", peers, _spec("subnet-b", DENY_SSH))
+    state = tmp_path / "net" / "networks.json"
+    document = json.loads(state.read_text())
+    del document["acls"]
+    del document["specs"]["subnet-b"]["acl"]
+    state.write_text(json.dumps(document))
+    older = TenantNetworks(tmp_path / "net", layout)
+    assert older._state.acls == {}
+    assert older._state.specs["subnet-b"] == _spec("subnet-b")
