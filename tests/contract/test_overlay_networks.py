@@ -27,11 +27,13 @@ from pathlib import Path
 import pytest
 
 from andromede.compute.driver import (
+    AclEntry,
     FirewallRule,
     InstanceFirewall,
     NetworkPeer,
     NetworkSpec,
     NicSpec,
+    SubnetAcl,
 )
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks, router_mac
 from support.hypervisor_agents import underlay_pair
@@ -412,3 +414,59 @@ async def test_a_subnet_told_before_its_vpc_is_here_is_built_with_it(
 
 
 ONLY_8000_FROM_THE_VPC = InstanceFirewall(ingress=(FirewallRule("tcp", 8000, 8000, "10.9.0.0/16"),))
+
+
+EVERYTHING = InstanceFirewall(ingress=(FirewallRule("-1", 0, 0, "0.0.0.0/0"),))
+DENY_8000_IN = SubnetAcl(
+    ingress=(
+        AclEntry(90, False, "tcp", "0.0.0.0/0", 8000, 8000),
+        AclEntry(100, True, "-1", "0.0.0.0/0"),
+    )
+)
+
+
+async def test_a_subnets_acl_judges_what_crosses_it_on_either_host_and_never_within_it(
+    hosts: tuple[Host, Host],
+) -> None:
+    """a (subnet 1) on host one; b (subnet 2) and c (subnet 1) on host two. A packet between
+    the subnets is forwarded by both routers, each holding the VPC's ACLs (the compute service
+    tells every host of the VPC): judged twice, the same way; between a and c, never."""
+    one, two = hosts
+    vpc = "vpc-" + secrets.token_hex(4)
+    first, second = (
+        replace(_network("111111111111"), cidr=f"10.9.{n}.0/24", vpc_id=vpc, vpc_cidr="10.9.0.0/16")
+        for n in (1, 2)
+    )
+    second = replace(second, acl=DENY_8000_IN)  # its ACL when the hosts first hear of it
+    a_nic = NicSpec(first, "02:00:00:00:01:05", "10.9.1.5")
+    c_nic = NicSpec(first, "02:00:00:00:01:07", "10.9.1.7")
+    b_nic = NicSpec(second, "02:00:00:00:02:06", "10.9.2.6")
+    async with (
+        guest(one.networks, "i-a", a_nic) as a,
+        guest(two.networks, "i-b", b_nic) as b,
+        guest(two.networks, "i-c", c_nic) as c,
+    ):
+        await one.networks.set_peers(second.network_id, [two.peer(b_nic.private_ip)], second)
+        await one.networks.set_peers(first.network_id, [two.peer(c_nic.private_ip)], first)
+        await two.networks.set_peers(first.network_id, [one.peer(a_nic.private_ip)], first)
+        await one.networks.set_instance_firewall("i-a", EVERYTHING)
+        for instance_id in ("i-b", "i-c"):
+            await two.networks.set_instance_firewall(instance_id, EVERYTHING)
+        # Host one holds subnet 2 only as the way to b (a stub), with its ACL all the same.
+        assert one.networks._state.networks[second.network_id].stub
+        assert one.networks._state.acls[second.network_id] == DENY_8000_IN
+        with serving(b.netns, "", 8000, 8001):
+            assert a.connect(b_nic.private_ip, 8000) == ""
+            # Allowed on both hosts, the request and its reply cross both routers.
+            assert a.connect(b_nic.private_ip, 8001) == f"peer {a_nic.private_ip} port 8001"
+            # Either router's ACL drops: host two no longer denies, host one still does.
+            await two.networks.set_acl(second.network_id, SubnetAcl())
+            assert a.connect(b_nic.private_ip, 8000) == ""
+            await one.networks.set_acl(second.network_id, SubnetAcl())
+            assert a.connect(b_nic.private_ip, 8000) == f"peer {a_nic.private_ip} port 8000"
+        for host in (one, two):
+            await host.networks.set_acl(first.network_id, DENY_8000_IN)
+        with serving(a.netns, "", 8000):
+            # Within subnet 1, across hosts: not judged. From subnet 2: judged.
+            assert c.connect(a_nic.private_ip, 8000) == f"peer {c_nic.private_ip} port 8000"
+            assert b.connect(a_nic.private_ip, 8000) == ""
