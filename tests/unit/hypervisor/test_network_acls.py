@@ -13,10 +13,15 @@ import pytest
 
 from andromede.compute.driver import (
     AclEntry,
+    AttachedVolume,
     InstanceFirewall,
+    InstanceSpec,
     NetworkPeer,
     NetworkSpec,
+    NicSpec,
+    SeedSpec,
     SubnetAcl,
+    VolumeSpec,
 )
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.hypervisor.agent import agent_ready, serve_agent
@@ -292,3 +297,31 @@ async def test_a_state_file_from_before_network_acls_reads_as_allow_all(tmp_path
     older = TenantNetworks(tmp_path / "net", layout)
     assert older._state.acls == {}
     assert older._state.specs["subnet-b"] == _spec("subnet-b")
+
+
+async def test_the_memory_twin_holds_acls_as_a_bridged_host_does() -> None:
+    driver = MemoryDriver("h1")
+    key = b"k" * 32
+    await driver.create_volume(VolumeSpec("vol-1", 1, key))
+    await driver.create_volume(VolumeSpec("vol-2", 1, key))
+    seed = SeedSpec(meta_data="{}", user_data=b"", network_config="")
+    subnet = _spec("subnet-b", DENY_SSH)
+
+    def instance(instance_id: str, volume_id: str, network: NetworkSpec) -> InstanceSpec:
+        nic = NicSpec(network, "02:00:00:00:00:05", "10.9.2.5")
+        return InstanceSpec(
+            instance_id, 1, 128, AttachedVolume(volume_id, "/dev/xvda", key), seed, nic=nic
+        )
+
+    # The spec's ACL, the first the host hears of the subnet…
+    await driver.start(instance("i-1", "vol-1", subnet))
+    assert driver.acls == {"subnet-b": DENY_SSH}
+    # …then set_network_acl's: a later spec does not undo it.
+    await driver.set_network_acl("subnet-b", SubnetAcl())
+    await driver.start(instance("i-2", "vol-2", subnet))
+    assert driver.acls == {"subnet-b": SubnetAcl()}
+    # The subnet's last instance released: forgotten, as a host forgets it.
+    await driver.release("i-1")
+    assert driver.acls == {"subnet-b": SubnetAcl()}
+    await driver.release("i-2")
+    assert driver.acls == {}
