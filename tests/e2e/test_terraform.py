@@ -879,6 +879,79 @@ resource "aws_eip_association" "web" {
 resource "aws_eip" "spare" {
   domain = "vpc"
 }
+resource "aws_subnet" "data" {
+  vpc_id     = aws_vpc.lab.id
+  cidr_block = "10.42.2.0/24"
+  tags       = { Name = "data" }
+}
+resource "aws_network_acl" "web" {
+  vpc_id     = aws_vpc.lab.id
+  subnet_ids = [aws_subnet.web.id]
+  ingress {
+    protocol   = "tcp"
+    rule_no    = 100
+    action     = "allow"
+    cidr_block = "0.0.0.0/0"
+    from_port  = 22
+    to_port    = 22
+  }
+  ingress {
+    protocol   = "icmp"
+    rule_no    = 110
+    action     = "allow"
+    cidr_block = "10.0.0.0/8"
+    from_port  = 0
+    to_port    = 0
+    icmp_type  = -1
+    icmp_code  = -1
+  }
+  egress {
+    protocol   = "-1"
+    rule_no    = 100
+    action     = "allow"
+    cidr_block = "0.0.0.0/0"
+    from_port  = 0
+    to_port    = 0
+  }
+  tags = { Name = "web" }
+}
+# Rules of their own go on an ACL without inline ones (the provider's documented rule: both on
+# one ACL overwrite each other).
+resource "aws_network_acl" "data" {
+  vpc_id     = aws_vpc.lab.id
+  subnet_ids = [aws_subnet.data.id]
+  tags       = { Name = "data" }
+}
+resource "aws_network_acl_rule" "https" {
+  network_acl_id = aws_network_acl.data.id
+  rule_number    = 120
+  egress         = false
+  protocol       = "tcp"
+  rule_action    = "allow"
+  cidr_block     = "10.0.0.0/8"
+  from_port      = 443
+  to_port        = 443
+}
+resource "aws_default_network_acl" "lab" {
+  default_network_acl_id = aws_vpc.lab.default_network_acl_id
+  ingress {
+    protocol   = -1
+    rule_no    = 100
+    action     = "allow"
+    cidr_block = "10.42.0.0/16"
+    from_port  = 0
+    to_port    = 0
+  }
+  egress {
+    protocol   = -1
+    rule_no    = 100
+    action     = "allow"
+    cidr_block = "0.0.0.0/0"
+    from_port  = 0
+    to_port    = 0
+  }
+  tags = { Name = "lab-default" }
+}
 output "template_id" { value = aws_launch_template.web.id }
 output "instance_id" { value = aws_instance.web.id }
 output "vpc" { value = aws_vpc.lab }
@@ -898,6 +971,14 @@ output "eip" {
   }
 }
 output "eip_association_id" { value = aws_eip_association.web.id }
+output "acl_ids" {
+  value = {
+    web     = aws_network_acl.web.id
+    data    = aws_network_acl.data.id
+    default = aws_default_network_acl.lab.id
+  }
+}
+output "data_subnet_id" { value = aws_subnet.data.id }
 """
 )
 
@@ -910,7 +991,9 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     ``aws_route_table`` with an inline route and the main table's ``aws_route`` lead to, the
     subnet given the table by an ``aws_route_table_association`` (decision 0121), with an
     ``aws_eip`` associated by an ``aws_eip_association`` and another held free (decision
-    0125): the
+    0125), an ``aws_network_acl`` with inline rules over the subnet, another over a second
+    subnet with an ``aws_network_acl_rule``, and the VPC's default ACL adopted by
+    ``aws_default_network_acl`` (decision 0128): the
     template's data reaches the instance, the instance's own ``instance_type`` and tags win,
     the VPC's main route table, default ACL and group are found, and a second plan shows no
     change. The template has no
@@ -962,9 +1045,12 @@ def test_terraform_launches_an_instance_from_a_launch_template(
             {"Name": "association.main", "Values": ["true"]},
         ]
     )["RouteTables"]
-    [acl] = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc["id"]]}])[
-        "NetworkAcls"
-    ]
+    [acl] = ec2.describe_network_acls(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc["id"]]},
+            {"Name": "default", "Values": ["true"]},
+        ]
+    )["NetworkAcls"]
     [group] = ec2.describe_security_groups(
         Filters=[
             {"Name": "vpc-id", "Values": [vpc["id"]]},
@@ -1011,6 +1097,52 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     )
     [reservation] = ec2.describe_instances(InstanceIds=[outputs["instance_id"]])["Reservations"]
     assert reservation["Instances"][0]["PublicIpAddress"] == web["PublicIp"] == eip["public_ip"]
+    # aws_network_acl with inline rules and its subnet, another with an aws_network_acl_rule,
+    # and aws_default_network_acl adopting the VPC's default ACL (decision 0128).
+    acls = {
+        a["NetworkAclId"]: a
+        for a in ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc["id"]]}])[
+            "NetworkAcls"
+        ]
+    }
+    acl_ids = outputs["acl_ids"]
+    assert set(acls) == set(acl_ids.values())
+    assert acl_ids["default"] == vpc["default_network_acl_id"]
+
+    def entries(acl_id: str) -> list[tuple[Any, ...]]:
+        return [
+            (e["RuleNumber"], e["Egress"], e["RuleAction"], e["Protocol"], e["CidrBlock"],
+             e.get("PortRange"))
+            for e in acls[acl_id]["Entries"]
+        ]  # fmt: skip
+
+    assert entries(acl_ids["web"]) == [
+        (100, True, "allow", "-1", "0.0.0.0/0", None),
+        (32767, True, "deny", "-1", "0.0.0.0/0", None),
+        (100, False, "allow", "6", "0.0.0.0/0", {"From": 22, "To": 22}),
+        (110, False, "allow", "1", "10.0.0.0/8", None),
+        (32767, False, "deny", "-1", "0.0.0.0/0", None),
+    ]
+    assert entries(acl_ids["data"]) == [
+        (32767, True, "deny", "-1", "0.0.0.0/0", None),
+        (120, False, "allow", "6", "10.0.0.0/8", {"From": 443, "To": 443}),
+        (32767, False, "deny", "-1", "0.0.0.0/0", None),
+    ]
+    assert entries(acl_ids["default"]) == [
+        (100, True, "allow", "-1", "0.0.0.0/0", None),
+        (32767, True, "deny", "-1", "0.0.0.0/0", None),
+        (100, False, "allow", "-1", "10.42.0.0/16", None),
+        (32767, False, "deny", "-1", "0.0.0.0/0", None),
+    ]
+    assert [a["SubnetId"] for a in acls[acl_ids["web"]]["Associations"]] == [outputs["subnet_id"]]
+    assert [a["SubnetId"] for a in acls[acl_ids["data"]]["Associations"]] == [
+        outputs["data_subnet_id"]
+    ]
+    assert acls[acl_ids["default"]]["Associations"] == []
+    assert {t["Key"]: t["Value"] for t in acls[acl_ids["default"]]["Tags"]} == {
+        "Name": "lab-default",
+        **DEFAULT_TAGS,
+    }
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)
@@ -1019,6 +1151,8 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     left = ec2.describe_internet_gateways()["InternetGateways"]
     assert [g["InternetGatewayId"] for g in left] != [] and outputs["gateway_id"] not in str(left)
     assert ec2.describe_addresses()["Addresses"] == []
+    # The default VPC's default ACL is all that is left.
+    assert [a["IsDefault"] for a in ec2.describe_network_acls()["NetworkAcls"]] == [True]
 
 
 BOUNDARIES = (
