@@ -19,7 +19,9 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
+from schemathesis import CheckFunction
 from schemathesis.generation.modes import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from e2e.helpers import REGION
 from support.apiclient import RequestsSigV4
@@ -167,6 +169,17 @@ RUNS: list[tuple[GenerationMode, bool, int]] = [
 ]
 
 
+# Operations whose bodies are checked beyond what JSON Schema says, so a schema-valid body may
+# be refused with a 400 naming what is wrong (decision 0126): a billing profile's VAT number has
+# each member state's format and must be its country's, a SIRET has a Luhn key, a line holds
+# no control character; a credit note's reason is not blank and each invoice line is asked at
+# most once. Every other check (no 500, answers as documented) still applies to them.
+_SEMANTIC: dict[str, list[CheckFunction]] = {
+    "PUT /api/v1/tenants/{tenant}/billing-profile": [positive_data_acceptance],
+    "POST /api/v1/tenants/{tenant}/invoices/{number}/credit-notes": [positive_data_acceptance],
+}
+
+
 def test_the_served_api_conforms_to_its_openapi_document(schema_server: ServerProcess) -> None:
     """No 500, every answer as documented (status, content type, body schema, headers), and
     requests that break the schema refused with a 4xx."""
@@ -196,7 +209,9 @@ def test_the_served_api_conforms_to_its_openapi_document(schema_server: ServerPr
             suppress_health_check=list(HealthCheck),
         )
         def conforms(case: schemathesis.Case) -> None:
-            case.call_and_validate(auth=auth, timeout=TIMEOUT)
+            case.call_and_validate(
+                auth=auth, timeout=TIMEOUT, excluded_checks=_SEMANTIC.get(case.operation.label)
+            )
 
         try:
             conforms()
