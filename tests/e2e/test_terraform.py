@@ -915,12 +915,15 @@ resource "aws_network_acl" "web" {
   }
   tags = { Name = "web" }
 }
-# Rules of their own go on an ACL without inline ones (the provider's documented rule: both on
-# one ACL overwrite each other).
+# Rules and associations of their own go on an ACL without inline ones (the provider's
+# documented rule: both on one ACL overwrite each other).
 resource "aws_network_acl" "data" {
-  vpc_id     = aws_vpc.lab.id
-  subnet_ids = [aws_subnet.data.id]
-  tags       = { Name = "data" }
+  vpc_id = aws_vpc.lab.id
+  tags   = { Name = "data" }
+}
+resource "aws_network_acl_association" "data" {
+  network_acl_id = aws_network_acl.data.id
+  subnet_id      = aws_subnet.data.id
 }
 resource "aws_network_acl_rule" "https" {
   network_acl_id = aws_network_acl.data.id
@@ -979,6 +982,7 @@ output "acl_ids" {
   }
 }
 output "data_subnet_id" { value = aws_subnet.data.id }
+output "data_association_id" { value = aws_network_acl_association.data.id }
 """
 )
 
@@ -991,8 +995,9 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     ``aws_route_table`` with an inline route and the main table's ``aws_route`` lead to, the
     subnet given the table by an ``aws_route_table_association`` (decision 0121), with an
     ``aws_eip`` associated by an ``aws_eip_association`` and another held free (decision
-    0125), an ``aws_network_acl`` with inline rules over the subnet, another over a second
-    subnet with an ``aws_network_acl_rule``, and the VPC's default ACL adopted by
+    0125), an ``aws_network_acl`` with inline rules over the subnet, another with an
+    ``aws_network_acl_rule`` given a second subnet by an ``aws_network_acl_association``, and
+    the VPC's default ACL adopted by
     ``aws_default_network_acl`` (decision 0128): the
     template's data reaches the instance, the instance's own ``instance_type`` and tags win,
     the VPC's main route table, default ACL and group are found, and a second plan shows no
@@ -1135,9 +1140,9 @@ def test_terraform_launches_an_instance_from_a_launch_template(
         (32767, False, "deny", "-1", "0.0.0.0/0", None),
     ]
     assert [a["SubnetId"] for a in acls[acl_ids["web"]]["Associations"]] == [outputs["subnet_id"]]
-    assert [a["SubnetId"] for a in acls[acl_ids["data"]]["Associations"]] == [
-        outputs["data_subnet_id"]
-    ]
+    assert [
+        (a["SubnetId"], a["NetworkAclAssociationId"]) for a in acls[acl_ids["data"]]["Associations"]
+    ] == [(outputs["data_subnet_id"], outputs["data_association_id"])]
     assert acls[acl_ids["default"]]["Associations"] == []
     assert {t["Key"]: t["Value"] for t in acls[acl_ids["default"]]["Tags"]} == {
         "Name": "lab-default",
