@@ -442,6 +442,11 @@ class NetworksMixin(ServiceCore):
                     merged = merge_firewall(held, members)
                     await self._set_firewall(instance, view.firewall(instance, merged))
         await self._push_peers(*{i.subnet_id for i in instances if i.state in _WIRED_ON_HOST})
+        await self._push_all_network_acls(instances)
+
+    async def _push_all_network_acls(self, instances: Sequence[Instance]) -> None:
+        """The network ACL of every subnet of every VPC with instances on a host, to its
+        hosts."""
         wired = {(i.tenant_id, i.vpc_id) for i in instances if i.state in _WIRED_ON_HOST}
         for tenant_id in sorted({t for t, _ in wired}):
             subnets = await self.store.list(Subnet, tenant_id)
@@ -450,9 +455,11 @@ class NetworksMixin(ServiceCore):
             )
 
     async def _push_all_peers(self) -> None:
-        """At start-up: every subnet that has instances is pushed again."""
+        """At start-up: every subnet that has instances is pushed again, its peers and the
+        network ACLs of its VPC's subnets."""
         instances = await self.store.list(Instance, None)
         await self._push_peers(*{i.subnet_id for i in instances if i.state in _WIRED_ON_HOST})
+        await self._push_all_network_acls(instances)
 
 
 def with_wiring(instance: Instance, network: InstanceNetwork) -> Instance:
