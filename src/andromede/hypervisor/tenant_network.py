@@ -74,9 +74,9 @@ the namespace, whatever the host's own forwarding settings.
 QEMU joins a network through the tap :meth:`plug` created, opened inside the namespace by a
 thread of the agent that enters it for that alone (:meth:`TenantNetworks.open_tap`): QEMU itself
 stays in the host's namespace, where its storage is (Ceph monitors for RBD volumes are not
-reachable from a tenant network, nor should they be). State (which index, which addresses) is
-kept in a JSON file under the state directory, rewritten atomically, so a restarted agent finds
-its networks again.
+reachable from a tenant network, nor should they be). State (which index, which addresses,
+which rules) is kept in a JSON file under the state directory, rewritten atomically
+(:mod:`~andromede.hypervisor.network_state`), so a restarted agent finds its networks again.
 Needs root (CAP_NET_ADMIN) and the ``ip``, ``nft``, ``bridge`` and ``dnsmasq`` commands.
 """
 
@@ -88,7 +88,6 @@ import fcntl
 import hashlib
 import ipaddress
 import itertools
-import json
 import logging
 import os
 import re
@@ -98,12 +97,11 @@ import struct
 import threading
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from andromede.compute.driver import (
-    AclEntry,
     FirewallRule,
     InstanceFirewall,
     NetworkPeer,
@@ -117,6 +115,12 @@ from andromede.hypervisor.elastic_ips import (
     uplink_guard_table,
 )
 from andromede.hypervisor.network_acls import render_network_acls
+from andromede.hypervisor.network_state import (
+    NetworkRecord,
+    PluggedNic,
+    load_state,
+    save_state,
+)
 
 __all__ = [
     "NetworkCommandError",
@@ -211,71 +215,6 @@ class NetworkWatcher(Protocol):
     async def network_up(self, host_ip: str) -> None: ...
 
     async def network_down(self, host_ip: str) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class PluggedNic:
-    """An instance's interface once plugged: the tap QEMU opens inside ``netns``.
-    ``public_ip`` is its host-facing address, the source of its connections to the host (the
-    metadata service); ``mapped``: that address is also its public one, which the host
-    reaches it at (else nothing from the host reaches it); ``elastic_ip``: the Elastic IP
-    routed to it, if any (state files from before Elastic IPs: none)."""
-
-    instance_id: str
-    network_id: str
-    netns: str
-    tap: str
-    mac: str
-    private_ip: str
-    public_ip: str
-    mapped: bool = True
-    elastic_ip: str | None = None
-
-
-@dataclass(slots=True)
-class _NetworkRecord:
-    """A subnet on this host: bridge ``br<slot>`` (and ``vxlan<slot>``) of its router's
-    namespace. Every subnet of a router shares the router's transit link (``index``)."""
-
-    network_id: str
-    tenant_id: str
-    cidr: str
-    index: int
-    vni: int = 0  # 0: no overlay (and state files from before overlays)
-    # The VPC whose namespace holds the bridge; "" = the network's own (state files from
-    # before VPC routing, and networks given without a VPC).
-    router_id: str = ""
-    slot: int = 0
-    vpc_cidr: str = ""
-    # Built for the subnet's instances on other hosts only, none here: removed with them.
-    stub: bool = False
-
-    @property
-    def router(self) -> str:
-        return self.router_id or self.network_id
-
-    @property
-    def bridge(self) -> str:
-        return f"br{self.slot}"
-
-    @property
-    def vxlan(self) -> str:
-        return f"vxlan{self.slot}"
-
-
-@dataclass(slots=True)
-class _State:
-    networks: dict[str, _NetworkRecord] = field(default_factory=dict)
-    nics: dict[str, PluggedNic] = field(default_factory=dict)
-    firewalls: dict[str, dict[str, InstanceFirewall]] = field(default_factory=dict)
-    # network id → the other hosts holding its instances (kept before the network is built).
-    peers: dict[str, tuple[NetworkPeer, ...]] = field(default_factory=dict)
-    # network id → the subnet as its peers were told with: how a host that holds instances of
-    # its VPC but none of it builds the bridge that reaches those peers.
-    specs: dict[str, NetworkSpec] = field(default_factory=dict)
-    # network id → the subnet's network ACL (held before the subnet is built; state files
-    # from before network ACLs: none, the default's allow-all).
-    acls: dict[str, SubnetAcl] = field(default_factory=dict)
 
 
 def router_mac(network_id: str, address: str, port: int) -> str:
@@ -555,7 +494,7 @@ class TenantNetworks:
         self._dir = state_dir
         self._layout = layout or NetworkLayout()
         self._lock = asyncio.Lock()
-        self._state = self._load()
+        self._state = load_state(self._state_file())
         self._watcher: NetworkWatcher | None = None
         self._foreign_guards_checked = False
 
@@ -633,7 +572,7 @@ class TenantNetworks:
 
     async def _ensure_locked(
         self, spec: NetworkSpec, *, rebuild: bool, finish: bool = True
-    ) -> tuple[_NetworkRecord, list[_NetworkRecord]]:
+    ) -> tuple[NetworkRecord, list[NetworkRecord]]:
         """The network's record, and the subnets built now: the network when new, when its
         namespace is gone (then every subnet of its router) or on ``rebuild`` (``finish``:
         see :meth:`_build`)."""
@@ -649,12 +588,12 @@ class TenantNetworks:
             record.vni = spec.vni
             self._save()
             rebuild = True
-        built: list[_NetworkRecord] = []
+        built: list[NetworkRecord] = []
         if rebuild or not _namespace_exists(self.netns(record.router)):
             built = await self._build(record, finish=finish)
         return record, built
 
-    def _new_record(self, spec: NetworkSpec, *, stub: bool = False) -> _NetworkRecord:
+    def _new_record(self, spec: NetworkSpec, *, stub: bool = False) -> NetworkRecord:
         """A subnet joining its VPC's router on this host (the router's transit link, the
         lowest free bridge slot), or starting it."""
         members = self._members(spec.router_id)
@@ -662,7 +601,7 @@ class TenantNetworks:
             # VPC ids are the region's and a VPC is one tenant's: never one namespace for two.
             raise NetworkCommandError(f"router {spec.router_id} belongs to another tenant")
         used = {m.slot for m in members}
-        return _NetworkRecord(
+        return NetworkRecord(
             spec.network_id,
             spec.tenant_id,
             spec.cidr,
@@ -674,7 +613,7 @@ class TenantNetworks:
             stub=stub,
         )
 
-    async def _build(self, record: _NetworkRecord, *, finish: bool = True) -> list[_NetworkRecord]:
+    async def _build(self, record: NetworkRecord, *, finish: bool = True) -> list[NetworkRecord]:
         """Build (or repair) the network's bridge in its router's namespace, with the
         namespace and its transit link when they are missing (then every subnet of the router
         is built into it); with ``finish`` also the overlay entries, firewall and DHCP, which
@@ -759,7 +698,7 @@ class TenantNetworks:
             await self._watcher.network_up(host_ip)
         return subnets
 
-    def _bridge_commands(self, record: _NetworkRecord, links: Collection[str]) -> list[str]:
+    def _bridge_commands(self, record: NetworkRecord, links: Collection[str]) -> list[str]:
         """The ``ip`` commands (inside the namespace) that make a subnet's bridge."""
         cidr = ipaddress.IPv4Network(record.cidr)
         commands = []
@@ -796,7 +735,7 @@ class TenantNetworks:
                 table,
             )
 
-    async def _build_vxlan(self, record: _NetworkRecord, links: Collection[str]) -> None:
+    async def _build_vxlan(self, record: NetworkRecord, links: Collection[str]) -> None:
         """The subnet's VXLAN port on its bridge. Created in the host's namespace, so its
         UDP socket lives there (on the underlay), then moved into the router's: the tenant's
         namespace never sees the underlay, only the port."""
@@ -1078,11 +1017,11 @@ class TenantNetworks:
                 await self._apply_overlay(router)
                 await _all(self._apply_firewall(router), *(self._restart_dhcp(r) for r in built))
 
-    async def _settle_stubs(self, router: str) -> list[_NetworkRecord]:
+    async def _settle_stubs(self, router: str) -> list[NetworkRecord]:
         """Give the router a bridge for each subnet of its VPC with instances on other hosts
         only (as told with their peers), and take away those whose peers are gone. Returns
         the bridges built."""
-        built: list[_NetworkRecord] = []
+        built: list[NetworkRecord] = []
         for network_id, spec in sorted(self._state.specs.items()):
             if spec.router_id != router or network_id in self._state.networks:
                 continue
@@ -1117,7 +1056,7 @@ class TenantNetworks:
             else:
                 await self._remove_router_locked(record.router)
 
-    async def _remove_subnet_locked(self, record: _NetworkRecord, *, apply: bool = True) -> None:
+    async def _remove_subnet_locked(self, record: NetworkRecord, *, apply: bool = True) -> None:
         """Take one subnet's bridge, VXLAN port, DHCP and records out of a router that stays
         (its instances already unplugged)."""
         network_id = record.network_id
@@ -1192,7 +1131,7 @@ class TenantNetworks:
 
     # -- pieces ----------------------------------------------------------------------------
 
-    def _members(self, router: str) -> list[_NetworkRecord]:
+    def _members(self, router: str) -> list[NetworkRecord]:
         """The subnets of a router on this host, by bridge slot."""
         found = [r for r in self._state.networks.values() if r.router == router]
         return sorted(found, key=lambda r: r.slot)
@@ -1274,7 +1213,7 @@ class TenantNetworks:
         )
         await _run("nft", "-f", "-", stdin=guard)
 
-    def _overlay(self, record: _NetworkRecord) -> bool:
+    def _overlay(self, record: NetworkRecord) -> bool:
         return bool(self._layout.underlay_address) and record.vni > 0
 
     def _router(self, network_id: str) -> str:
@@ -1390,7 +1329,7 @@ class TenantNetworks:
             pass
         pidfile.unlink(missing_ok=True)
 
-    async def _restart_dhcp(self, record: _NetworkRecord) -> None:
+    async def _restart_dhcp(self, record: NetworkRecord) -> None:
         # Restarted rather than reloaded: dnsmasq re-reads host files after dropping its
         # privileges, and the state directory is not for others to read. Static leases only,
         # so a restart loses nothing. One per subnet, bound to its bridge (SO_BINDTODEVICE:
@@ -1417,63 +1356,8 @@ class TenantNetworks:
     def _state_file(self) -> Path:
         return self._dir / "networks.json"
 
-    def _load(self) -> _State:
-        try:
-            raw = json.loads(self._state_file().read_text())
-        except FileNotFoundError:
-            return _State()
-        state = _State()
-        for item in raw.get("networks", []):
-            state.networks[item["network_id"]] = _NetworkRecord(**item)
-        for item in raw.get("nics", []):
-            state.nics[item["instance_id"]] = PluggedNic(**item)
-        for network_id, peers in raw.get("peers", {}).items():
-            state.peers[network_id] = tuple(
-                NetworkPeer(p["address"], p["port"], tuple(p["private_ips"])) for p in peers
-            )
-        for network_id, spec in raw.get("specs", {}).items():
-            acl = spec.pop("acl", None)
-            state.specs[network_id] = NetworkSpec(
-                **spec, acl=SubnetAcl() if acl is None else _acl_from_json(acl)
-            )
-        for network_id, acl in raw.get("acls", {}).items():
-            state.acls[network_id] = _acl_from_json(acl)
-        for network_id, rules in raw.get("firewalls", {}).items():
-            state.firewalls[network_id] = {
-                ip: InstanceFirewall(
-                    ingress=tuple(FirewallRule(**r) for r in fw["ingress"]),
-                    egress=tuple(FirewallRule(**r) for r in fw["egress"]),
-                )
-                for ip, fw in rules.items()
-            }
-        return state
-
     def _save(self) -> None:
-        self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        document = {
-            "networks": [asdict(record) for record in self._state.networks.values()],
-            "nics": [asdict(nic) for nic in self._state.nics.values()],
-            "firewalls": {
-                network_id: {ip: asdict(fw) for ip, fw in rules.items()}
-                for network_id, rules in self._state.firewalls.items()
-            },
-            "peers": {
-                network_id: [asdict(peer) for peer in peers]
-                for network_id, peers in self._state.peers.items()
-            },
-            "specs": {network_id: asdict(spec) for network_id, spec in self._state.specs.items()},
-            "acls": {network_id: asdict(acl) for network_id, acl in self._state.acls.items()},
-        }
-        temporary = self._state_file().with_suffix(".tmp")
-        temporary.write_text(json.dumps(document, indent=1))
-        os.replace(temporary, self._state_file())
-
-
-def _acl_from_json(document: Mapping[str, list[dict[str, object]]]) -> SubnetAcl:
-    return SubnetAcl(
-        ingress=tuple(AclEntry(**entry) for entry in document["ingress"]),  # type: ignore[arg-type]
-        egress=tuple(AclEntry(**entry) for entry in document["egress"]),  # type: ignore[arg-type]
-    )
+        save_state(self._state_file(), self._state)
 
 
 def _running(pid: int) -> bool:
