@@ -4,6 +4,7 @@ need (the same ids), the filters Terraform finds ACLs, entries and associations 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -596,3 +597,62 @@ async def test_the_resync_tells_the_hosts_again_and_a_failed_push_is_logged(
     driver.acls[subnet_id] = ALLOW_ALL
     await world.compute.resync_hosts()
     assert _held(world, subnet_id) == SubnetAcl(ingress=ALLOW_ALL.ingress, egress=())
+
+
+def _interleaved(store: Any) -> None:
+    """Every read of the memory store yields to the event loop first, so that calls gathered
+    at once read before any of them writes, as two gateways do."""
+    for name in ("get", "list"):
+        real = getattr(store, name)
+
+        async def yielding(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            await asyncio.sleep(0)
+            return await _real(*args, **kwargs)
+
+        setattr(store, name, yielding)
+
+
+async def test_two_moves_of_one_subnet_at_once_leave_it_one_association(world: World) -> None:
+    """Serialised on the subnet's revision (with both ACLs'): one move wins, the other finds
+    its association gone, and the subnet is never associated twice nor left without one."""
+    c, compute = world.root, world.compute
+    vpc_id = await _vpc(c)
+    subnet_id = await _subnet(c, vpc_id, "10.9.1.0/24")
+    first, second = [
+        (await c.call("CreateNetworkAcl", VpcId=vpc_id))["NetworkAcl"]["NetworkAclId"]
+        for _ in range(2)
+    ]
+    [association] = (await _default_acl(c, vpc_id))["Associations"]
+    _interleaved(compute.store)
+    moves = await asyncio.gather(
+        *(
+            compute.replace_network_acl_association(
+                world.tenant_id, association["NetworkAclAssociationId"], acl_id
+            )
+            for acl_id in (first, second)
+        ),
+        return_exceptions=True,
+    )
+    assert sorted(type(m).__name__ for m in moves) == ["NetworkAclAssociation", "NotFound"]
+    held = [
+        a
+        for acl in await compute.describe_network_acls(world.tenant_id, [])
+        for a in acl.associations
+        if a.subnet_id == subnet_id
+    ]
+    assert len(held) == 1
+    # A move racing the subnet's deletion: either the move lands and the deletion takes the
+    # association with it, or the deletion lands and the move finds nothing.
+    await asyncio.gather(
+        compute.replace_network_acl_association(
+            world.tenant_id, held[0].association_id, default_network_acl_id(vpc_id)
+        ),
+        compute.delete_subnet(world.tenant_id, subnet_id),
+        return_exceptions=True,
+    )
+    assert not [
+        a
+        for acl in await compute.store.list(NetworkAcl, world.tenant_id)
+        for a in acl.associations
+        if a.subnet_id == subnet_id
+    ]
