@@ -1,0 +1,45 @@
+"""The action catalogue against what is served: a policy naming an action the wire APIs serve
+(and check) must be accepted when it is written, never refused as an action that does not
+exist — which is how an EC2 action served without its catalogue entry, or a KMS operation
+checked under a name the parser did not know, made a valid grant impossible to write."""
+
+from __future__ import annotations
+
+import pytest
+
+from andromede.ec2api.app import ACTIONS as EC2_ACTIONS
+from andromede.iam.policy.actions import known_action
+from andromede.iam.policy.document import PolicyKind, parse_policy
+from andromede.iam.policy.errors import MalformedPolicy
+from andromede.iamapi.iam import ACTIONS as IAM_ACTIONS
+from andromede.iamapi.sts import ACTIONS as STS_ACTIONS
+from andromede.kmsapi.actions import ACTIONS as KMS_ACTIONS
+
+
+@pytest.mark.parametrize(
+    ("service", "served"),
+    [("ec2", EC2_ACTIONS), ("iam", IAM_ACTIONS), ("sts", STS_ACTIONS)],
+)
+def test_every_served_action_is_in_the_catalogue(service: str, served: object) -> None:
+    missing = sorted(name for name in served if not known_action(service, name))  # type: ignore[attr-defined]
+    assert missing == []
+
+
+def test_every_kms_operation_is_in_the_catalogue() -> None:
+    """KMS authorises each operation as the action of its name, but ReEncrypt, which is
+    ``kms:ReEncryptFrom`` and ``kms:ReEncryptTo`` (both catalogued)."""
+    names = set(KMS_ACTIONS) - {"ReEncrypt"}
+    assert {"Decapsulate", "DeriveSharedSecret", "Encapsulate"} <= names
+    assert sorted(name for name in names if not known_action("kms", name)) == []
+    assert known_action("kms", "ReEncryptFrom") and known_action("kms", "ReEncryptTo")
+
+
+def test_a_policy_granting_a_routing_action_is_accepted() -> None:
+    document = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": '
+        '["ec2:AssociateRouteTable", "ec2:ReplaceRoute", "kms:DeriveSharedSecret"], '
+        '"Resource": "*"}]}'
+    )
+    parse_policy(document, kind=PolicyKind.IDENTITY)
+    with pytest.raises(MalformedPolicy):
+        parse_policy(document.replace("ReplaceRoute", "ReplaceRoot"), kind=PolicyKind.IDENTITY)
