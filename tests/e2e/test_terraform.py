@@ -953,6 +953,23 @@ resource "aws_default_network_acl" "lab" {
     from_port  = 0
     to_port    = 0
   }
+  # What terraform-aws-modules/vpc gives every default ACL: rule 101 for ::/0 each way.
+  ingress {
+    protocol        = -1
+    rule_no         = 101
+    action          = "allow"
+    ipv6_cidr_block = "::/0"
+    from_port       = 0
+    to_port         = 0
+  }
+  egress {
+    protocol        = -1
+    rule_no         = 101
+    action          = "allow"
+    ipv6_cidr_block = "::/0"
+    from_port       = 0
+    to_port         = 0
+  }
   tags = { Name = "lab-default" }
 }
 output "template_id" { value = aws_launch_template.web.id }
@@ -1116,8 +1133,8 @@ def test_terraform_launches_an_instance_from_a_launch_template(
 
     def entries(acl_id: str) -> list[tuple[Any, ...]]:
         return [
-            (e["RuleNumber"], e["Egress"], e["RuleAction"], e["Protocol"], e["CidrBlock"],
-             e.get("PortRange"))
+            (e["RuleNumber"], e["Egress"], e["RuleAction"], e["Protocol"],
+             e.get("CidrBlock") or e["Ipv6CidrBlock"], e.get("PortRange"))
             for e in acls[acl_id]["Entries"]
         ]  # fmt: skip
 
@@ -1135,8 +1152,10 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     ]
     assert entries(acl_ids["default"]) == [
         (100, True, "allow", "-1", "0.0.0.0/0", None),
+        (101, True, "allow", "-1", "::/0", None),
         (32767, True, "deny", "-1", "0.0.0.0/0", None),
         (100, False, "allow", "-1", "10.42.0.0/16", None),
+        (101, False, "allow", "-1", "::/0", None),
         (32767, False, "deny", "-1", "0.0.0.0/0", None),
     ]
     assert [a["SubnetId"] for a in acls[acl_ids["web"]]["Associations"]] == [outputs["subnet_id"]]

@@ -93,6 +93,12 @@ class NetworkAclEntry:
     def allows(self) -> bool:
         return self.action == "allow"
 
+    @property
+    def ipv6(self) -> bool:
+        """An entry of an IPv6 block (``Ipv6CidrBlock``): kept and shown, matching nothing on
+        the tenant networks, which carry IPv4 alone."""
+        return ":" in self.cidr
+
 
 @dataclass(frozen=True, slots=True)
 class NetworkAclAssociation:
@@ -205,6 +211,7 @@ def entry(
     cidr: str,
     ports: tuple[int, int] | None = None,
     icmp: tuple[int, int] | None = None,
+    ipv6: bool = False,
 ) -> NetworkAclEntry:
     """An entry as CreateNetworkAclEntry and ReplaceNetworkAclEntry take it, checked as EC2
     checks it: ports for TCP and UDP (required), an ICMP type and code for ICMP (every type
@@ -219,11 +226,13 @@ def entry(
         raise InvalidParameterValue(f"Value ({action[:32]}) for parameter ruleAction is invalid.")
     number = protocol_number(protocol)
     try:
-        block = str(ipaddress.IPv4Network(cidr, strict=False))
+        family = ipaddress.IPv6Network if ipv6 else ipaddress.IPv4Network
+        block = str(family(cidr, strict=False))
     except ValueError:
+        parameter = "ipv6CidrBlock" if ipv6 else "cidrBlock"
         raise InvalidParameterValue(
-            f"Value ({cidr[:64]}) for parameter cidrBlock is invalid. This is not a valid CIDR "
-            "block."
+            f"Value ({cidr[:64]}) for parameter {parameter} is invalid. This is not a valid "
+            "CIDR block."
         ) from None
     made = NetworkAclEntry(rule_number, egress, action.lower(), number, block)
     if number in (TCP, UDP):
@@ -268,4 +277,6 @@ def subnet_acl(acl: NetworkAcl | None) -> SubnetAcl:
 
 
 def _host_entries(entries: Sequence[NetworkAclEntry], *, egress: bool) -> tuple[AclEntry, ...]:
-    return tuple(_host_entry(e) for e in entries if e.egress == egress)
+    # An IPv6 entry matches no packet of the tenant networks (IPv4 alone): the hosts need not
+    # hold it, whatever its number (a lower-numbered IPv6 deny shadows no IPv4 packet).
+    return tuple(_host_entry(e) for e in entries if e.egress == egress and not e.ipv6)

@@ -7,7 +7,9 @@ Create/Replace/DeleteNetworkAclEntry and ReplaceNetworkAclAssociation.
 
 Every ACL lists its ``*`` rule (32767, deny) in each direction, as EC2 does; entries of
 protocol -1 carry no port range, as EC2 answers them (Terraform compares what it reads back).
-An IPv6 block is refused by name (UnsupportedOperation): the tenant networks carry IPv4 only.
+An entry of an IPv6 block (``Ipv6CidrBlock``, as ``terraform-aws-modules/vpc`` puts on every
+default ACL) is kept and shown; the tenant networks carry IPv4 alone, so it matches nothing
+there and the hosts are not told it.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def _write_entry(xml: XmlWriter, entry: NetworkAclEntry) -> None:
     xml.element("protocol", entry.protocol)
     xml.element("ruleAction", entry.action)
     xml.element("egress", entry.egress)
-    xml.element("cidrBlock", entry.cidr)
+    xml.element("ipv6CidrBlock" if entry.ipv6 else "cidrBlock", entry.cidr)
     if entry.icmp_type is not None:
         xml.open("icmpTypeCode")
         xml.element("code", entry.icmp_code)
@@ -95,11 +97,11 @@ _FILTERS: dict[str, Callable[[object], list[str]]] = {
     "association.association-id": _of(lambda a: [x.association_id for x in a.associations]),
     "association.network-acl-id": _of(lambda a: [a.network_acl_id for _ in a.associations]),
     "association.subnet-id": _of(lambda a: [x.subnet_id for x in a.associations]),
-    "entry.cidr": _entries(lambda e: [e.cidr]),
+    "entry.cidr": _entries(lambda e: [] if e.ipv6 else [e.cidr]),
     "entry.egress": _entries(lambda e: [_text(e.egress)]),
     "entry.icmp.code": _entries(lambda e: _number(e.icmp_code)),
     "entry.icmp.type": _entries(lambda e: _number(e.icmp_type)),
-    "entry.ipv6-cidr": _entries(lambda e: []),
+    "entry.ipv6-cidr": _entries(lambda e: [e.cidr] if e.ipv6 else []),
     "entry.port-range.from": _entries(lambda e: _number(e.from_port)),
     "entry.port-range.to": _entries(lambda e: _number(e.to_port)),
     # EC2 takes a protocol's number or its name (tcp, udp, icmp).
@@ -146,8 +148,8 @@ async def delete_network_acl(call: Call) -> None:
 
 
 _ENTRY_HANDLED = frozenset(
-    {"NetworkAclId", "RuleNumber", "Protocol", "RuleAction", "Egress", "CidrBlock", "Icmp",
-     "PortRange"}
+    {"NetworkAclId", "RuleNumber", "Protocol", "RuleAction", "Egress", "CidrBlock",
+     "Ipv6CidrBlock", "Icmp", "PortRange"}
 )  # fmt: skip
 
 
@@ -178,20 +180,21 @@ def _rule_number(p: Params) -> int:
 
 def _entry(call: Call, action: str) -> tuple[str, NetworkAclEntry]:
     p = call.params
-    if p.get("Ipv6CidrBlock") is not None:
-        raise Ec2Error(
-            "UnsupportedOperation",
-            f"{action}: IPv6 blocks (Ipv6CidrBlock) are not supported in network ACL entries "
-            "here: the tenant networks carry IPv4 only",
-        )
     p.refuse_unhandled(action, _ENTRY_HANDLED)
+    ipv4, ipv6 = p.get("CidrBlock"), p.get("Ipv6CidrBlock")
+    if (ipv4 is None) == (ipv6 is None):
+        raise Ec2Error(
+            "InvalidParameterCombination" if ipv4 is not None else "MissingParameter",
+            f"{action}: exactly one of CidrBlock and Ipv6CidrBlock must be given",
+        )
     icmp = _pair(p, "Icmp", "Type", "Code")
     made = entry(
         _rule_number(p),
         egress=_egress(p),
         action=p.required("RuleAction"),
         protocol=p.required("Protocol"),
-        cidr=p.required("CidrBlock"),
+        cidr=ipv4 if ipv4 is not None else str(ipv6),
+        ipv6=ipv6 is not None,
         ports=_pair(p, "PortRange", "From", "To"),
         icmp=icmp,
     )

@@ -351,11 +351,18 @@ async def test_entries_are_refused_with_ec2s_codes(world: World) -> None:
         await _refused(
             c, "CreateNetworkAclEntry", code, NetworkAclId=acl_id, **_entry(200, **given)
         )
-    message = await _refused(
-        c, "CreateNetworkAclEntry", "UnsupportedOperation", NetworkAclId=acl_id,
-        **{k: v for k, v in _entry(200).items() if k != "CidrBlock"}, Ipv6CidrBlock="::/0",
+    # One block, of one family: both, neither, or a malformed IPv6 one refused.
+    without_block = {k: v for k, v in _entry(200).items() if k != "CidrBlock"}
+    await _refused(
+        c, "CreateNetworkAclEntry", "InvalidParameterCombination", NetworkAclId=acl_id,
+        **_entry(200), Ipv6CidrBlock="::/0",
     )  # fmt: skip
-    assert "IPv6" in message
+    await _refused(c, "CreateNetworkAclEntry", "MissingParameter", NetworkAclId=acl_id,
+                   **without_block)  # fmt: skip
+    await _refused(
+        c, "CreateNetworkAclEntry", "InvalidParameterValue", NetworkAclId=acl_id,
+        **without_block, Ipv6CidrBlock="::/129",
+    )  # fmt: skip
     await _refused(
         c, "CreateNetworkAclEntry", "InvalidNetworkAclID.NotFound",
         NetworkAclId="acl-0123456789abcdef0", **_entry(200),
@@ -656,3 +663,50 @@ async def test_two_moves_of_one_subnet_at_once_leave_it_one_association(world: W
         for a in acl.associations
         if a.subnet_id == subnet_id
     ]
+
+
+async def test_an_ipv6_entry_is_kept_and_shown_and_no_host_is_told(world: World) -> None:
+    """``terraform-aws-modules/vpc`` gives every default ACL rule 101 for ``::/0`` in each
+    direction: kept and answered as EC2 does; the tenant networks carry IPv4 alone, so it
+    matches nothing there and the hosts hold the IPv4 entries only."""
+    c = world.root
+    vpc_id = await _vpc(c)
+    web = await _subnet(c, vpc_id, "10.9.1.0/24")
+    await _launch(world, web)
+    default = await _default_acl(c, vpc_id)
+    without_block = {k: v for k, v in _entry(101).items() if k != "CidrBlock"}
+    for egress in (False, True):
+        await c.call(
+            "CreateNetworkAclEntry", NetworkAclId=default["NetworkAclId"],
+            **without_block | {"Egress": egress}, Ipv6CidrBlock="::/0",
+        )  # fmt: skip
+    # An IPv6 deny numbered before the IPv4 allow shadows no IPv4 packet.
+    await c.call(
+        "CreateNetworkAclEntry", NetworkAclId=default["NetworkAclId"],
+        **without_block | {"RuleNumber": 50, "RuleAction": "deny"}, Ipv6CidrBlock="2001:db8::/32",
+    )  # fmt: skip
+    await world.compute.settle()
+    acl = await _acl(c, default["NetworkAclId"])
+    ipv6 = sorted(
+        (e["RuleNumber"], e["Egress"], e["RuleAction"], e["Ipv6CidrBlock"])
+        for e in acl["Entries"]
+        if "Ipv6CidrBlock" in e
+    )
+    assert ipv6 == [
+        (50, False, "deny", "2001:db8::/32"),
+        (101, False, "allow", "::/0"),
+        (101, True, "allow", "::/0"),
+    ]
+    assert all("CidrBlock" not in e for e in acl["Entries"] if "Ipv6CidrBlock" in e)
+    found = await c.call(
+        "DescribeNetworkAcls",
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "entry.ipv6-cidr", "Values": ["2001:db8::/32"]},
+        ],
+    )
+    assert [a["NetworkAclId"] for a in found["NetworkAcls"]] == [default["NetworkAclId"]]
+    assert _held(world, web) == ALLOW_ALL
+    await c.call(
+        "DeleteNetworkAclEntry", NetworkAclId=default["NetworkAclId"], RuleNumber=50, Egress=False
+    )
