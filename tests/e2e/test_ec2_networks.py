@@ -9,8 +9,9 @@
   169.254.169.254 (IMDSv2: a token first), and those credentials read the tenant's bucket;
 - that other tenant's instance has a public address, yet the host does not reach it until
   its VPC has an internet gateway and its subnet's route table a route to it, nor once the
-  route is deleted (decision 0121); an Elastic IP associated with it reaches it too, and no
-  longer once disassociated (decision 0125).
+  route is deleted (decision 0121); an Elastic IP associated with it reaches it too — unless
+  a deny entry of its subnet's network ACL keeps the host out (decision 0128) — and no longer
+  once disassociated (decision 0125).
 
 The guest is the busybox image of tests/support/guest_images.py; its shell user data speaks
 HTTP by hand over ``nc`` (busybox-static's wget crashes in its resolver).
@@ -339,6 +340,24 @@ def _check_elastic_ip(
     assert _host_reads(elastic_ip, 8000).startswith(b"hello-from-stranger")
     [reservation] = other.describe_instances(InstanceIds=[stranger["InstanceId"]])["Reservations"]
     assert reservation["Instances"][0]["PublicIpAddress"] == elastic_ip
+    _check_network_acl(other, stranger, elastic_ip)
     other.disassociate_address(PublicIp=elastic_ip)
     assert _host_refused_soon(elastic_ip, 8000)
     other.release_address(AllocationId=allocation["AllocationId"])
+
+
+def _check_network_acl(other: Any, stranger: dict[str, Any], address: str) -> None:
+    """Decision 0128: a deny entry of its subnet's ACL, numbered before the default's allow,
+    keeps the host out though the security group lets everyone in; deleted, the host reaches
+    the instance again."""
+    [acl] = other.describe_network_acls(
+        Filters=[{"Name": "association.subnet-id", "Values": [stranger["SubnetId"]]}]
+    )["NetworkAcls"]
+    entry = {"NetworkAclId": acl["NetworkAclId"], "RuleNumber": 50, "Egress": False}
+    other.create_network_acl_entry(
+        **entry, Protocol="6", RuleAction="deny", CidrBlock="0.0.0.0/0",
+        PortRange={"From": 8000, "To": 8000},
+    )  # fmt: skip
+    assert _host_refused_soon(address, 8000)
+    other.delete_network_acl_entry(**entry)
+    assert _host_reads(address, 8000).startswith(b"hello-from-stranger")
