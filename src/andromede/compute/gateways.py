@@ -26,7 +26,6 @@ from andromede.compute.errors import (
     AlreadyAssociated,
     Duplicate,
     GatewayNotAttached,
-    IdempotentParameterMismatch,
     IncorrectState,
     InvalidParameterValue,
     NetworkLimitExceeded,
@@ -218,14 +217,7 @@ class RoutingMixin(VpcsMixin):
     ) -> RouteTable | None:
         if not digest:
             return None
-        table = await self.store.get(RouteTable, table_id)
-        if table is None or table.tenant_id != tenant_id:
-            return None
-        if table.request_digest != digest:
-            raise IdempotentParameterMismatch(
-                "The client token was already used for a request with other parameters"
-            )
-        return table
+        return await self._made_with_token(RouteTable, tenant_id, table_id, digest)
 
     async def delete_route_table(self, tenant_id: str, route_table_id: str) -> None:
         """DependencyViolation for the main table and for one with associations, as EC2."""

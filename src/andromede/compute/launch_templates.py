@@ -151,13 +151,9 @@ class LaunchTemplatesMixin(ServiceCore):
     async def _template_of_token(
         self, tenant_id: str, template_id: str, digest: str
     ) -> tuple[LaunchTemplate, LaunchTemplateVersion] | None:
-        template = await self.store.get(LaunchTemplate, template_id)
-        if template is None or template.tenant_id != tenant_id:
+        template = await self._made_with_token(LaunchTemplate, tenant_id, template_id, digest)
+        if template is None:
             return None
-        if template.request_digest != digest:
-            raise IdempotentParameterMismatch(
-                "The client token was already used for a request with other parameters"
-            )
         versions = await self.store.launch_template_versions(template_id)
         first = next((v for v in versions if v.number == 1), None)
         if first is None:

@@ -24,7 +24,6 @@ from andromede.compute.errors import (
     AclEntryExists,
     AclEntryNotFound,
     Duplicate,
-    IdempotentParameterMismatch,
     IncorrectState,
     InvalidParameterValue,
     NetworkLimitExceeded,
@@ -115,14 +114,7 @@ class NetworkAclsMixin(VpcsMixin):
     async def _acl_of_token(self, tenant_id: str, acl_id: str, digest: str) -> NetworkAcl | None:
         if not digest:
             return None
-        acl = await self.store.get(NetworkAcl, acl_id)
-        if acl is None or acl.tenant_id != tenant_id:
-            return None
-        if acl.request_digest != digest:
-            raise IdempotentParameterMismatch(
-                "The client token was already used for a request with other parameters"
-            )
-        return acl
+        return await self._made_with_token(NetworkAcl, tenant_id, acl_id, digest)
 
     async def delete_network_acl(self, tenant_id: str, network_acl_id: str) -> None:
         """Not a VPC's default ACL (it goes with its VPC), nor one a subnet is associated

@@ -21,11 +21,13 @@ from andromede.compute.errors import (
     ComputeError,
     HostUnreachable,
     HypervisorFailed,
+    IdempotentParameterMismatch,
     IncorrectState,
     InvalidParameterValue,
     NotFound,
 )
 from andromede.compute.images import ImageFiles
+from andromede.compute.launch_template import LaunchTemplate
 from andromede.compute.model import (
     Image,
     ImageState,
@@ -35,6 +37,8 @@ from andromede.compute.model import (
     Volume,
     check_id,
 )
+from andromede.compute.network_acl import NetworkAcl
+from andromede.compute.routing import RouteTable
 from andromede.compute.store import ComputeStore, RecordT
 
 __all__ = [
@@ -50,6 +54,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
+# The records a request with a client token makes once (their id derived from the account and
+# the token), each keeping a digest of the request it came with.
+_Tokened = TypeVar("_Tokened", LaunchTemplate, RouteTable, NetworkAcl)
 
 NAME_MAX = 255  # names and descriptions, as EC2 limits them
 
@@ -201,6 +208,21 @@ class ServiceCore:
             raise NotFound(prefix, resource_id)
         if isinstance(record, Image) and record.state is ImageState.DEREGISTERED:
             raise NotFound(prefix, resource_id)
+        return record
+
+    async def _made_with_token(
+        self, kind: type[_Tokened], tenant_id: str, resource_id: str, digest: str
+    ) -> _Tokened | None:
+        """The tenant's record a request with the same client token made (``resource_id``
+        derived from them), if any; EC2's IdempotentParameterMismatch when that request had
+        other parameters (``digest`` differs)."""
+        record = await self.store.get(kind, resource_id)
+        if record is None or record.tenant_id != tenant_id:
+            return None
+        if record.request_digest != digest:
+            raise IdempotentParameterMismatch(
+                "The client token was already used for a request with other parameters"
+            )
         return record
 
     async def _update(self, record: RecordT, **changes: Any) -> RecordT:
