@@ -313,7 +313,7 @@ def test_one_tenants_instances_on_two_hosts_meet_and_another_tenants_do_not(
         time.sleep(1)
     for host in hosts.values():
         assert _network_state(host) == {
-            "networks": [], "nics": [], "firewalls": {}, "peers": {}, "specs": {},
+            "networks": [], "nics": [], "firewalls": {}, "peers": {}, "specs": {}, "acls": {},
         }  # fmt: skip
         assert host.leftovers() == {
             "qemu": [], "namespaces": [], "host links": [], "nft tables": [],
