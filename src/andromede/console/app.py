@@ -39,6 +39,7 @@ from andromede.console import (
     pages_invoices,
     pages_keys,
     pages_network,
+    pages_network_acls,
     pages_routing,
     pages_session,
     pages_storage,
@@ -314,6 +315,10 @@ class Console:
             "InstanceLimitExceeded": _("Your account's instance quota is reached."),
             "AddressLimitExceeded": _("Your account's Elastic IP quota is reached."),
             "InvalidIPAddress.InUse": _("The address is associated: disassociate it first."),
+            "NetworkAclEntryAlreadyExists": _("That rule number is taken in that direction."),
+            "InvalidNetworkAclEntry.NotFound": _("No entry of that number in that direction."),
+            "NetworkAclEntryLimitExceeded": _("The entry quota of that direction is reached."),
+            "NetworkAclLimitExceeded": _("The VPC's network ACL quota is reached."),
             "InvalidPermission.Duplicate": _("That rule exists already."),
         }
         if exc.code in detailed:
@@ -395,6 +400,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_network.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_routing.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_addresses.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_network_acls.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_templates.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_account.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_invoices.ROUTES),
