@@ -7,20 +7,31 @@ refusal and status."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console.wire import WireError
-from andromede.console.wire_ec2 import Ec2Wire
+from andromede.console.wire_ec2 import Ec2Wire, VpcRow
 from andromede.iam.model import Principal
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
-__all__ = ["Change", "Handler", "Page", "action", "client_token", "field", "no_ec2", "viewer"]
+__all__ = [
+    "Change",
+    "Handler",
+    "Page",
+    "VpcScoped",
+    "action",
+    "client_token",
+    "field",
+    "no_ec2",
+    "viewer",
+    "vpc_scoped_list",
+]
 
 Handler = Callable[["Console", Request], Awaitable[Response]]
 # A change: EC2's call with the form's fields, answering where the browser goes next.
@@ -57,6 +68,59 @@ def no_ec2(console: Console, request: Request) -> tuple[str, int]:
     """What a page says on a server that serves no EC2, and its status."""
     _ = console.catalogue(request).gettext
     return _("This server serves no EC2."), 404
+
+
+class VpcScoped(Protocol):
+    """EC2's list of a kind of the caller's VPC resources (route tables, network ACLs): a
+    VPC's only when ``vpc_id`` is given."""
+
+    def __call__(
+        self, ec2: Ec2Wire, origin: Any, who: Principal, *, vpc_id: str | None = ...
+    ) -> Awaitable[Sequence[Any]]: ...
+
+
+async def vpc_scoped_list(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    describe: VpcScoped,
+    template: str,
+    title: str,
+    rows: str,
+    typed: Mapping[str, Mapping[str, str]] | None,
+    error: str | None,
+    status: int,
+) -> Response:
+    """A list page of the caller's VPC resources (``?vpc_id=``: that VPC's), given to
+    ``template`` as ``rows`` with the VPCs, a create form's ClientToken and fields as typed."""
+    vpc_id = request.query_params.get("vpc_id", "")
+    found: Sequence[Any] = []
+    vpcs: list[VpcRow] = []
+    if console.ec2 is None:
+        error, status = no_ec2(console, request)
+    else:
+        origin, principal = request.scope, session.principal
+        try:
+            found = await describe(console.ec2, origin, principal, vpc_id=vpc_id or None)
+            vpcs = await console.ec2.describe_vpcs(origin, principal)
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+    listed: dict[str, Any] = {rows: found}
+    return console.render(
+        request,
+        template,
+        session=session,
+        status=status,
+        title=title,
+        client_token=client_token(),
+        vpcs=vpcs,
+        vpc_id=vpc_id,
+        typed=(typed or {}).get("create", {}),
+        error=error,
+        **listed,
+    )
 
 
 def viewer(page: Page) -> Handler:

@@ -27,10 +27,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_network_acls as acls
-from andromede.console.pages_ec2 import Change, action, client_token, field, no_ec2, viewer
+from andromede.console.pages_ec2 import (
+    Change,
+    action,
+    field,
+    no_ec2,
+    viewer,
+    vpc_scoped_list,
+)
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
-from andromede.console.wire_ec2 import Ec2Wire, SubnetRow, VpcRow
+from andromede.console.wire_ec2 import Ec2Wire, SubnetRow
 from andromede.console.wire_network_acls import EntryChange, EntryForm, NetworkAclRow
 from andromede.iam.model import Principal
 
@@ -60,34 +67,11 @@ async def _acls_page(
 ) -> Response:
     """The account's ACLs; with ``?vpc_id=``, that VPC's."""
     _ = console.catalogue(request).gettext
-    vpc_id = request.query_params.get("vpc_id", "")
-    rows: list[NetworkAclRow] = []
-    vpcs: list[VpcRow] = []
-    if console.ec2 is None:
-        error, status = no_ec2(console, request)
-    else:
-        origin, principal = request.scope, session.principal
-        try:
-            rows = await acls.describe_network_acls(
-                console.ec2, origin, principal, vpc_id=vpc_id or None
-            )
-            vpcs = await console.ec2.describe_vpcs(origin, principal)
-        except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
-    return console.render(
-        request,
-        "ec2_network_acls.html",
-        session=session,
-        status=status,
-        title=_("Network ACLs"),
-        client_token=client_token(),
-        acls=rows,
-        vpcs=vpcs,
-        vpc_id=vpc_id,
-        typed=(typed or {}).get("create", {}),
-        error=error,
-    )
+    return await vpc_scoped_list(
+        console, request, session, describe=acls.describe_network_acls,
+        template="ec2_network_acls.html", title=_("Network ACLs"), rows="acls",
+        typed=typed, error=error, status=status,
+    )  # fmt: skip
 
 
 async def _acl_page(

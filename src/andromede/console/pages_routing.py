@@ -27,10 +27,10 @@ from andromede.console import wire_routing as routing
 from andromede.console.pages_ec2 import (
     Change,
     action,
-    client_token,
     field,
     no_ec2,
     viewer,
+    vpc_scoped_list,
 )
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -132,34 +132,11 @@ async def _tables_page(
 ) -> Response:
     """The account's route tables; with ``?vpc_id=``, that VPC's."""
     _ = console.catalogue(request).gettext
-    vpc_id = request.query_params.get("vpc_id", "")
-    tables: list[RouteTableRow] = []
-    vpcs: list[VpcRow] = []
-    if console.ec2 is None:
-        error, status = no_ec2(console, request)
-    else:
-        origin, principal = request.scope, session.principal
-        try:
-            tables = await routing.describe_route_tables(
-                console.ec2, origin, principal, vpc_id=vpc_id or None
-            )
-            vpcs = await console.ec2.describe_vpcs(origin, principal)
-        except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
-    return console.render(
-        request,
-        "ec2_route_tables.html",
-        session=session,
-        status=status,
-        title=_("Route tables"),
-        client_token=client_token(),
-        tables=tables,
-        vpcs=vpcs,
-        vpc_id=vpc_id,
-        typed=(typed or {}).get("create", {}),
-        error=error,
-    )
+    return await vpc_scoped_list(
+        console, request, session, describe=routing.describe_route_tables,
+        template="ec2_route_tables.html", title=_("Route tables"), rows="tables",
+        typed=typed, error=error, status=status,
+    )  # fmt: skip
 
 
 async def _table_page(
