@@ -29,6 +29,7 @@ from andromede.compute.model import (
     VolumeState,
     parse_rule,
 )
+from andromede.compute.nat_gateway import NatGateway, NatGatewayState
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.network_acl import (
     NetworkAcl,
@@ -485,3 +486,61 @@ async def test_an_elastic_ip_is_held_by_one_tenant_and_associated_with_its_insta
     assert await store.change(listed, delete=[(ElasticAddress, listed.allocation_id)])
     await store.insert(taken)  # released: the address may go to another tenant
     assert [a.tenant_id for a in await store.list(ElasticAddress, None)] == [OTHER]
+
+
+async def test_a_nat_gateway_takes_its_address_and_elastic_ip_in_one_write(
+    store: ComputeStore,
+) -> None:
+    """What CreateNatGateway relies on (decision 0129): the gateway, the interface reserving
+    its private address and its Elastic IP's association are written at once, serialised on
+    the subnet; an address of the subnet held already is a Duplicate, and nothing is written."""
+    vpc = Vpc("vpc-0123456789abcdef0", TENANT, "10.9.0.0/16", is_default=False)
+    subnet = Subnet("subnet-0123456789abcdef0", TENANT, vpc.vpc_id, "10.9.1.0/24", "eu-fr-1a",
+                    default_for_az=False, vni=11)  # fmt: skip
+    address = ElasticAddress("eipalloc-0123456789abcdef0", TENANT, "100.66.0.7", "eu-fr-1")
+    await store.insert(vpc, subnet, address)
+    interface = NetworkInterface(
+        "eni-0123456789abcdef0", TENANT, vpc.vpc_id, subnet.subnet_id, "eu-fr-1a", "10.9.1.4",
+        "02:00:00:00:00:07", "", T0, interface_type="nat_gateway",
+    )  # fmt: skip
+    nat = NatGateway(
+        "nat-0123456789abcdef0", TENANT, vpc.vpc_id, subnet.subnet_id,
+        allocation_id=address.allocation_id, association_id="eipassoc-0123456789abcdef0",
+        public_ip=address.public_ip, network_interface_id=interface.interface_id,
+        private_ip=interface.private_ip, create_time=T0, tags=(("Name", "a"),),
+        client_token="tf-1", request_digest="d",
+    )  # fmt: skip
+    associated = replace(
+        address,
+        association_id=nat.association_id,
+        network_interface_id=interface.interface_id,
+        private_ip=interface.private_ip,
+        nat_gateway_id=nat.nat_gateway_id,
+    )
+    assert await store.change(subnet, insert=[nat, interface], replace=[associated])
+    assert await store.get(NatGateway, nat.nat_gateway_id) == nat
+    read_interface = await store.get(NetworkInterface, interface.interface_id)
+    assert read_interface == interface
+    read_address = await store.get(ElasticAddress, address.allocation_id)
+    assert read_address is not None and read_address.nat_gateway_id == nat.nat_gateway_id
+    assert read_address.reference is None  # no instance holds it
+    # Another gateway on the same address of the subnet: refused whole.
+    fresh_subnet = await store.get(Subnet, subnet.subnet_id)
+    assert fresh_subnet is not None
+    clash = replace(interface, interface_id="eni-0123456789abcdef1", mac="02:00:00:00:00:08")
+    second = replace(nat, nat_gateway_id="nat-0123456789abcdef1")
+    with pytest.raises(Duplicate):
+        await store.change(fresh_subnet, insert=[second, clash])
+    assert await store.get(NatGateway, second.nat_gateway_id) is None
+    # Deleted: the gateway stays (deleted), the address is let go of, the interface goes.
+    deleted = replace(nat, state=NatGatewayState.DELETED, delete_time=T0)
+    assert await store.change(
+        deleted,
+        replace=[replace(read_address, association_id=None, network_interface_id=None,
+                         private_ip=None, nat_gateway_id=None)],
+        delete=[(NetworkInterface, interface.interface_id)],
+    )  # fmt: skip
+    [listed] = await store.list(NatGateway, TENANT)
+    assert (listed.state, listed.delete_time, listed.revision) == (NatGatewayState.DELETED, T0, 1)
+    assert await store.get(NetworkInterface, interface.interface_id) is None
+    assert await store.list(NatGateway, OTHER) == []

@@ -40,6 +40,9 @@ class ElasticAddress:
     network_interface_id: str | None = None
     private_ip: str | None = None
     tags: Tags = ()
+    # The NAT gateway holding it (decision 0129): then its association names the gateway's
+    # interface and private address, and no instance.
+    nat_gateway_id: str | None = None
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -50,7 +53,7 @@ class ElasticAddress:
     @property
     def reference(self) -> ElasticIpRef | None:
         """What its instance's record holds of it while associated."""
-        if self.association_id is None:
+        if self.association_id is None or self.nat_gateway_id is not None:
             return None
         return ElasticIpRef(self.allocation_id, self.association_id, self.public_ip)
 

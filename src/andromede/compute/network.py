@@ -134,7 +134,9 @@ class Subnet:
 @dataclass(frozen=True, slots=True)
 class NetworkInterface:
     """An instance's interface on a subnet: its private address and MAC, unique (the store
-    enforces both). It lives as long as its instance is not terminated."""
+    enforces both). It lives as long as its instance is not terminated. A NAT gateway holds
+    one too (``interface_type`` ``nat_gateway``, ``instance_id`` empty), which reserves its
+    private address (decision 0129)."""
 
     interface_id: str
     tenant_id: str
@@ -148,6 +150,9 @@ class NetworkInterface:
     tags: Tags = ()
     format_version: int = FORMAT_VERSION
     revision: int = 0
+    # ``interface`` (an instance's) or ``nat_gateway`` (requester-managed: a NAT gateway's,
+    # decision 0129). Records written before read as an instance's.
+    interface_type: str = "interface"
 
     @property
     def resource_id(self) -> str:

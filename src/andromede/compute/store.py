@@ -2,9 +2,9 @@
 
 One store for every kind of record (instances, volumes, snapshots, images, key pairs, security
 groups, import tasks, launch templates and their versions, VPCs, subnets, interfaces, internet
-gateways, route tables, network ACLs, Elastic IPs), addressed by the record's class and id: the
-records share one shape (an id, an owning tenant, a revision, a format version) and the service
-never needs a join.
+gateways, route tables, network ACLs, Elastic IPs, NAT gateways), addressed by the record's class
+and id: the records share one shape (an id, an owning tenant, a revision, a format version) and
+the service never needs a join.
 Implementations: :class:`andromede.compute.store_memory.MemoryComputeStore` (tests) and
 :class:`andromede.compute.store_sql.SqlComputeStore` (SQLite, PostgreSQL), held to one contract
 suite (``tests/contract/test_compute_store.py``).
@@ -30,6 +30,7 @@ from andromede.compute.model import (
     Snapshot,
     Volume,
 )
+from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.routing import InternetGateway, RouteTable
@@ -53,6 +54,7 @@ Record = (
     | RouteTable
     | ElasticAddress
     | NetworkAcl
+    | NatGateway
 )
 RecordT = TypeVar("RecordT", bound=Record)
 
@@ -73,6 +75,7 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     RouteTable,
     ElasticAddress,
     NetworkAcl,
+    NatGateway,
 )
 
 

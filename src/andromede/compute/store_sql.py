@@ -29,6 +29,7 @@ from andromede.compute.model import (
     Snapshot,
     Volume,
 )
+from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.routing import InternetGateway, RouteTable
@@ -57,6 +58,7 @@ _TABLES: dict[type[Any], sa.Table] = {
     RouteTable: tables.compute_route_tables,
     ElasticAddress: tables.compute_elastic_addresses,
     NetworkAcl: tables.compute_network_acls,
+    NatGateway: tables.compute_nat_gateways,
 }
 
 

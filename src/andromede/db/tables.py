@@ -60,6 +60,7 @@ __all__ = [
     "compute_key_pairs",
     "compute_launch_template_versions",
     "compute_launch_templates",
+    "compute_nat_gateways",
     "compute_network_acls",
     "compute_network_interfaces",
     "compute_route_tables",
@@ -1040,6 +1041,8 @@ compute_internet_gateways = _compute_table("compute_internet_gateways")
 compute_route_tables = _compute_table("compute_route_tables")
 # Network ACLs (decision 0128): JSON documents like the route tables.
 compute_network_acls = _compute_table("compute_network_acls")
+# NAT gateways (decision 0129): JSON documents like the route tables.
+compute_nat_gateways = _compute_table("compute_nat_gateways")
 # Elastic IPs (decision 0125): an address of the region's pool is held by one tenant at a time,
 # which the database keeps, so two gateways allocating at once never hand out one address twice.
 compute_elastic_addresses = _compute_table(

@@ -1,0 +1,71 @@
+"""Migration 0053 (NAT gateways, decision 0129): its table comes and goes on SQLite and on a
+real PostgreSQL, and its downgrade refuses while a NAT gateway is stored — Elastic IPs and
+routes name it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from andromede.db.database import create_engine
+from andromede.db.migrate import alembic_config
+
+_TABLE = "compute_nat_gateways"
+
+
+def _migrate(url: str, target: str, *, down: bool = False) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            if down:
+                command.downgrade(alembic_config(conn), target)
+            else:
+                command.upgrade(alembic_config(conn), target)
+    finally:
+        engine.dispose()
+
+
+def _has_table(url: str) -> bool:
+    engine = create_engine(url)
+    try:
+        return _TABLE in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def _execute(url: str, statement: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
+def _check(url: str) -> None:
+    _migrate(url, "0052")
+    assert not _has_table(url)
+    _migrate(url, "0053")
+    assert _has_table(url)
+    _migrate(url, "0052", down=True)
+    assert not _has_table(url)
+    _migrate(url, "0053")
+    row = "(id, tenant_id, document, format_version, revision) VALUES ('nat-1', 't', '{}', 1, 0)"
+    _execute(url, f"INSERT INTO {_TABLE} {row}")
+    with pytest.raises(RuntimeError, match=_TABLE):
+        _migrate(url, "0052", down=True)
+    assert _has_table(url)
+    _execute(url, f"DELETE FROM {_TABLE}")  # noqa: S608
+    _migrate(url, "0052", down=True)
+    assert not _has_table(url)
+
+
+def test_on_sqlite(tmp_path: Path) -> None:
+    _check(f"sqlite:///{tmp_path / 'meta.db'}")
+
+
+def test_on_postgresql(postgres_empty_url: str) -> None:
+    _check(postgres_empty_url)
