@@ -440,6 +440,8 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         max_routes_per_route_table=settings.max_routes_per_route_table,
         max_network_acls_per_vpc=settings.max_network_acls_per_vpc,
         max_network_acl_entries=settings.max_network_acl_entries,
+        max_nat_gateways_per_az=settings.max_nat_gateways_per_az,
+        nat_gateway_deleted_visible_seconds=settings.nat_gateway_deleted_visible_seconds,
         reserved_cidrs=tuple(
             block
             for block in (

@@ -1002,6 +1002,20 @@ class Settings(BaseSettings):
         description="Most entries one network ACL may hold in each direction, its * rule not "
         "counted (EC2's quota: 20).",
     )
+    max_nat_gateways_per_az: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Most NAT gateways, deleted ones not counted, a tenant may hold in the "
+        "availability zone (EC2's quota: 5).",
+    )
+    nat_gateway_deleted_visible_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        le=30 * 86400,
+        description="Seconds DescribeNatGateways keeps listing a deleted NAT gateway, as "
+        "deleted (EC2: about an hour).",
+    )
     elastic_ip_cidr: str = Field(
         default="100.66.0.0/24",
         description=(

@@ -34,6 +34,7 @@ from andromede.compute.errors import (
     InstanceNotReady,
     InsufficientAddressCapacity,
     InvalidParameterValue,
+    ManagedResource,
     MissingParameter,
     NotFound,
     ResourceInUse,
@@ -160,6 +161,8 @@ class ElasticIpsMixin(RoutingMixin):
             )
         for _ in range(_ATTEMPTS):
             address = await self._elastic_address(tenant_id, allocation_id, public_ip)
+            if address.nat_gateway_id is not None:
+                raise ManagedResource()  # a NAT gateway's, until it is deleted (decision 0129)
             if address.association_id is not None:
                 raise ResourceInUse("eipalloc", f"Address {address.public_ip} is in use.")
             if await self.store.change(address, delete=[(ElasticAddress, address.allocation_id)]):
@@ -185,6 +188,8 @@ class ElasticIpsMixin(RoutingMixin):
         address as associated."""
         for _ in range(_ATTEMPTS):
             address = await self._elastic_address(tenant_id, allocation_id, public_ip)
+            if address.nat_gateway_id is not None:
+                raise ManagedResource()  # a NAT gateway's: it does not move (decision 0129)
             instance = await self._association_target(tenant_id, instance_id, network_interface_id)
             self._check_associable(instance, private_ip)
             await self._check_gateway(tenant_id, instance)
@@ -226,6 +231,8 @@ class ElasticIpsMixin(RoutingMixin):
     ) -> None:
         for _ in range(_ATTEMPTS):
             address = await self._associated_address(tenant_id, association_id, public_ip)
+            if address.nat_gateway_id is not None:
+                raise ManagedResource()  # it goes with its NAT gateway (decision 0129)
             holder = await self._holder(address)
             done = (
                 await self.store.change(
@@ -263,6 +270,8 @@ class ElasticIpsMixin(RoutingMixin):
             )
         if network_interface_id is not None:
             interface = await self._owned(NetworkInterface, tenant_id, network_interface_id, "eni")
+            if not interface.instance_id:
+                raise ManagedResource()  # a NAT gateway's interface (decision 0129)
             instance_id = interface.instance_id
         if instance_id is None:
             raise MissingParameter("Either InstanceId or NetworkInterfaceId must be specified")
@@ -353,8 +362,8 @@ class ElasticIpsMixin(RoutingMixin):
         """Repair what a gateway dying mid-way can leave: an address associated with an
         instance that is gone, terminated, or does not hold it."""
         for address in await self.store.list(ElasticAddress, None):
-            if address.association_id is None:
-                continue
+            if address.association_id is None or address.nat_gateway_id is not None:
+                continue  # free, or a NAT gateway's: no instance holds it
             holder = await self._holder(address)
             if holder is None or holder.state is InstanceState.TERMINATED:
                 if holder is not None:

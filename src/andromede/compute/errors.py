@@ -20,6 +20,7 @@
     ├── IncorrectModificationState   a volume whose last modification has not completed
     ├── KeyAccessDenied              the caller may not encrypt volumes under that KMS key
     ├── ResourceInUse                deleting what something still uses
+    ├── ManagedResource              an Elastic IP or interface a NAT gateway holds
     ├── ReservedName                 a name the platform keeps (the "default" security group)
     ├── CannotDelete                 deleting what exists as long as its parent (default group)
     ├── OperationNotPermitted        a call no state allows (detaching a root volume…)
@@ -74,6 +75,7 @@ __all__ = [
     "InvalidRange",
     "KeyAccessDenied",
     "KeyUnusable",
+    "ManagedResource",
     "MissingParameter",
     "NetworkLimitExceeded",
     "NoModification",
@@ -188,6 +190,15 @@ class OperationNotPermitted(ComputeError):
     pass
 
 
+class ManagedResource(ComputeError):
+    """Moving, disassociating or releasing an Elastic IP a NAT gateway holds, or using its
+    interface (decision 0129): EC2 answers ``AuthFailure`` "You do not have permission to
+    access the specified resource." with a 400, whatever the caller's permissions."""
+
+    def __init__(self) -> None:
+        super().__init__("You do not have permission to access the specified resource.")
+
+
 class ReservedName(ComputeError):
     pass
 
@@ -217,9 +228,9 @@ class InsufficientAddressCapacity(ComputeError):
 
 
 class NetworkLimitExceeded(ComputeError):
-    """The tenant's VPC or internet gateway quota, a VPC's subnet, route table or network ACL
-    quota, a table's route quota or an ACL's entry quota is reached; ``kind`` is ``vpc``,
-    ``subnet``, ``igw``, ``rtb``, ``route``, ``acl`` or ``acl-entry``."""
+    """The tenant's VPC, internet gateway or NAT gateway quota, a VPC's subnet, route table or
+    network ACL quota, a table's route quota or an ACL's entry quota is reached; ``kind`` is
+    ``vpc``, ``subnet``, ``igw``, ``nat``, ``rtb``, ``route``, ``acl`` or ``acl-entry``."""
 
     def __init__(self, kind: str, message: str) -> None:
         self.kind = kind
@@ -338,6 +349,8 @@ _NOUNS = {
     "igw": "internetGateway ID",
     "gateway": "gateway ID",
     "rtbassoc": "association ID",
+    "nat": "natGateway ID",
+    "nat-route": "natGateway ID",
     "acl": "networkAcl ID",
     "aclassoc": "association ID",
 }

@@ -45,6 +45,7 @@ from andromede.compute.model import (
     request_digest,
     token_id,
 )
+from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import Subnet, Vpc
 from andromede.compute.routing import (
     LOCAL,
@@ -123,6 +124,10 @@ class RoutingMixin(VpcsMixin):
                     or (i.elastic_ip is not None and i.state is not InstanceState.TERMINATED)
                 )
                 for i in instances
+            ) or any(
+                # A NAT gateway's Elastic IP is mapped through the gateway too (decision 0129).
+                n.vpc_id == vpc_id and n.live
+                for n in await self.store.list(NatGateway, tenant_id)
             ):
                 raise ResourceInUse(
                     "igw",
@@ -239,29 +244,55 @@ class RoutingMixin(VpcsMixin):
     # -- routes ------------------------------------------------------------------------------
 
     async def create_route(
-        self, tenant_id: str, route_table_id: str, destination: str, gateway_id: str
+        self,
+        tenant_id: str,
+        route_table_id: str,
+        destination: str,
+        gateway_id: str | None,
+        *,
+        nat_gateway_id: str | None = None,
     ) -> None:
-        await self._change_route(tenant_id, route_table_id, destination, gateway_id, create=True)
+        """A route to an internet gateway (``gateway_id``) or a NAT gateway
+        (``nat_gateway_id``, decision 0129): exactly one of them."""
+        await self._change_route(
+            tenant_id, route_table_id, destination, gateway_id, nat_gateway_id, create=True
+        )
 
     async def replace_route(
-        self, tenant_id: str, route_table_id: str, destination: str, gateway_id: str
+        self,
+        tenant_id: str,
+        route_table_id: str,
+        destination: str,
+        gateway_id: str | None,
+        *,
+        nat_gateway_id: str | None = None,
     ) -> None:
-        await self._change_route(tenant_id, route_table_id, destination, gateway_id, create=False)
+        await self._change_route(
+            tenant_id, route_table_id, destination, gateway_id, nat_gateway_id, create=False
+        )
 
     async def _change_route(
         self,
         tenant_id: str,
         route_table_id: str,
         destination: str,
-        gateway_id: str,
+        gateway_id: str | None,
+        nat_gateway_id: str | None,
         *,
         create: bool,
     ) -> None:
+        if (gateway_id is None) == (nat_gateway_id is None):
+            raise InvalidParameterValue(
+                "The request must contain exactly one of GatewayId and NatGatewayId"
+            )
         block = destination_cidr(destination)
         for _ in range(_ATTEMPTS):
             table = await self._table(tenant_id, route_table_id)
             vpc = await self.owned_vpc(tenant_id, table.vpc_id)
-            await self._route_target(tenant_id, table, gateway_id)
+            if nat_gateway_id is not None:
+                await self._nat_route_target(tenant_id, table, nat_gateway_id)
+            else:
+                await self._route_target(tenant_id, table, gateway_id or "")
             if ipaddress.IPv4Network(block).subnet_of(ipaddress.IPv4Network(vpc.cidr)):
                 raise InvalidParameterValue(
                     f"The destination CIDR block {block} is equal to or more specific than one "
@@ -285,7 +316,12 @@ class RoutingMixin(VpcsMixin):
                 raise NetworkLimitExceeded(
                     "route", "The maximum number of routes has been reached for this route table."
                 )
-            routes = (*kept, Route(block, gateway_id))
+            route = (
+                Route(block, "", nat_gateway_id=nat_gateway_id)
+                if nat_gateway_id is not None
+                else Route(block, gateway_id or "")
+            )
+            routes = (*kept, route)
             if await self.store.replace(replace(table, routes=routes)):
                 self._push_later(tenant_id, (), vpc_ids=(table.vpc_id,))
                 return
@@ -304,6 +340,21 @@ class RoutingMixin(VpcsMixin):
             raise InvalidParameterValue(
                 f"route table {table.route_table_id} and network gateway {gateway_id} belong "
                 f"to different networks"
+            )
+
+    async def _nat_route_target(
+        self, tenant_id: str, table: RouteTable, nat_gateway_id: str
+    ) -> None:
+        """A route may lead to one of the tenant's NAT gateways of the table's VPC, not
+        deleted; anything else is EC2's InvalidNatGatewayID.NotFound."""
+        check_id(nat_gateway_id, "nat")
+        gateway = await self.store.get(NatGateway, nat_gateway_id)
+        if gateway is None or gateway.tenant_id != tenant_id or not gateway.live:
+            raise NotFound("nat-route", nat_gateway_id)
+        if gateway.vpc_id != table.vpc_id:
+            raise InvalidParameterValue(
+                f"route table {table.route_table_id} and network gateway {nat_gateway_id} "
+                "belong to different networks"
             )
 
     async def delete_route(self, tenant_id: str, route_table_id: str, destination: str) -> None:

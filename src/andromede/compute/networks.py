@@ -25,6 +25,7 @@ from typing import TypeVar
 from andromede.compute.driver import InstanceFirewall, InstanceNetwork, NetworkSpec
 from andromede.compute.errors import Duplicate, InsufficientCapacity, NotFound
 from andromede.compute.model import Instance, InstanceState, SecurityGroup, check_id, new_id
+from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import (
     DEFAULT_SUBNET_CIDR,
     DEFAULT_VPC_CIDR,
@@ -231,11 +232,12 @@ class NetworksMixin(ServiceCore):
     # -- security groups → firewalls ---------------------------------------------------------
 
     async def routing_view(self, tenant_id: str) -> RoutingView:
-        """The tenant's VPCs, route tables and internet gateways, read once."""
+        """The tenant's VPCs, route tables, internet gateways and NAT gateways, read once."""
         return RoutingView(
             {v.vpc_id: v for v in await self.store.list(Vpc, tenant_id)},
             await self.store.list(RouteTable, tenant_id),
             {g.gateway_id: g for g in await self.store.list(InternetGateway, tenant_id)},
+            {n.nat_gateway_id: n for n in await self.store.list(NatGateway, tenant_id)},
         )
 
     async def firewall_of(self, instance: Instance) -> InstanceFirewall:

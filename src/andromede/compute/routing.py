@@ -12,11 +12,14 @@ state holds it as ``main_route_table_id``).
 **What routes mean here.** A guest's packets leave its VPC through its host (decision 0015); the
 host sends out only what the instance's firewall lets through, so a route table is enforced by
 confining each instance's firewall (:func:`confine`) to what its subnet's table reaches
-(:func:`reach`): the VPC's block always (``local``), and the destination of every *active*
-route — one to an internet gateway attached to the VPC — for an instance with a public address.
-On EC2 too an instance is on the internet only with a public address *and* a route to an
-internet gateway; without the route its rules open nothing beyond the VPC. A route to a
-gateway detached or deleted stays in its table as a ``blackhole``, as on EC2.
+(:func:`reach`): the VPC's block always (``local``), the destination of every *active*
+route to an internet gateway attached to the VPC for an instance with a public address, and
+the destination of every active route to a NAT gateway (``nat_gateway.py``, decision 0129)
+for any instance, with a public address or not. On EC2 too an instance is on the internet only
+with a public address *and* a route to an internet gateway, or through a NAT gateway its
+routes lead to; without the route its rules open nothing beyond the VPC. A route to a gateway
+detached or deleted, or to a NAT gateway deleted or failed, stays in its table as a
+``blackhole``, as on EC2.
 
 Network ACLs are records of their own (``network_acl.py``, decision 0128).
 """
@@ -26,12 +29,13 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from andromede.compute.driver import FirewallRule, InstanceFirewall
 from andromede.compute.errors import InvalidParameterValue
 from andromede.compute.model import FORMAT_VERSION, Instance, Tags
+from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import Vpc
 
 __all__ = [
@@ -81,9 +85,17 @@ class InternetGateway:
 class Route:
     # An IPv4 block in canonical form.
     destination: str
-    # ``local`` (the VPC's own block) or an internet gateway's id.
+    # ``local`` (the VPC's own block) or an internet gateway's id; empty for a route to a
+    # NAT gateway.
     gateway_id: str
     origin: str = ORIGIN_ROUTE
+    # A NAT gateway's id, for a route to one (decision 0129; older records have none).
+    nat_gateway_id: str | None = None
+
+    @property
+    def target(self) -> str:
+        """What the route leads to: ``local``, an internet gateway's or a NAT gateway's id."""
+        return self.nat_gateway_id or self.gateway_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,11 +171,23 @@ def destination_cidr(cidr: str) -> str:
     return str(block)
 
 
-def route_state(route: Route, vpc_id: str, gateways: Mapping[str, InternetGateway]) -> str:
-    """``active`` for the local route and a route to a gateway attached to the table's VPC;
-    ``blackhole`` for a route whose gateway was detached or deleted, as EC2 shows it."""
+def route_state(
+    route: Route,
+    vpc_id: str,
+    gateways: Mapping[str, InternetGateway],
+    nat_gateways: Mapping[str, NatGateway] | None = None,
+) -> str:
+    """``active`` for the local route, a route to a gateway attached to the table's VPC and a
+    route to an available NAT gateway of the table's VPC; ``blackhole`` for a route whose
+    gateway was detached or deleted, or whose NAT gateway was deleted or failed, as EC2 shows
+    it."""
     if route.gateway_id == LOCAL:
         return "active"
+    if route.nat_gateway_id is not None:
+        nat = (nat_gateways or {}).get(route.nat_gateway_id)
+        return (
+            "active" if nat is not None and nat.available and nat.vpc_id == vpc_id else "blackhole"
+        )
     gateway = gateways.get(route.gateway_id)
     return "active" if gateway is not None and gateway.vpc_id == vpc_id else "blackhole"
 
@@ -187,16 +211,20 @@ def reach(
     gateways: Mapping[str, InternetGateway],
     *,
     public_address: bool,
+    nat_gateways: Mapping[str, NatGateway] | None = None,
 ) -> tuple[ipaddress.IPv4Network, ...]:
     """The blocks an instance of a subnet routed by ``table`` exchanges packets with: its
-    VPC's, and with a public address the destinations of the table's active routes to an
-    internet gateway."""
+    VPC's, with a public address the destinations of the table's active routes to an internet
+    gateway, and with or without one the destinations of its active routes to a NAT gateway
+    (``nat_gateways``: none given, none counted)."""
     blocks = [ipaddress.IPv4Network(vpc_cidr)]
-    if public_address and table is not None:
+    if table is not None:
         blocks += [
             ipaddress.IPv4Network(route.destination)
             for route in table.routes
-            if route.gateway_id != LOCAL and route_state(route, table.vpc_id, gateways) == "active"
+            if route.gateway_id != LOCAL
+            and (public_address or route.nat_gateway_id is not None)
+            and route_state(route, table.vpc_id, gateways, nat_gateways) == "active"
         ]
     return tuple(ipaddress.collapse_addresses(blocks))
 
@@ -225,35 +253,87 @@ def confine(
 
 @dataclass(frozen=True, slots=True)
 class RoutingView:
-    """One tenant's VPCs, route tables and internet gateways, read once to compute the
-    firewalls of many instances."""
+    """One tenant's VPCs, route tables, internet gateways and NAT gateways, read once to
+    compute the firewalls of many instances."""
 
     vpcs: Mapping[str, Vpc]
     tables: Sequence[RouteTable]
     gateways: Mapping[str, InternetGateway]
+    # By id, deleted ones included while their records last (decision 0129).
+    nat_gateways: Mapping[str, NatGateway] = field(default_factory=dict)
 
-    def reach_of(self, instance: Instance) -> tuple[ipaddress.IPv4Network, ...] | None:
-        """What the instance's subnet's route table lets it reach (:func:`reach`); None when
-        its VPC's routing is not stored yet (a VPC made before decision 0121, until the first
-        call that needs its routing makes it): such a VPC keeps the reach it had, all."""
+    def _table_of(self, instance: Instance) -> tuple[Vpc, RouteTable | None] | None:
         vpc = self.vpcs.get(instance.vpc_id) if instance.vpc_id is not None else None
         if vpc is None or not vpc.routing_made or instance.subnet_id is None:
             return None
         mine = [t for t in self.tables if t.vpc_id == vpc.vpc_id]
-        table = table_of_subnet(instance.subnet_id, mine)
-        return reach(vpc.cidr, table, self.gateways, public_address=instance.has_public_address)
+        return vpc, table_of_subnet(instance.subnet_id, mine)
+
+    def reach_of(
+        self, instance: Instance, *, through_nat: bool = True
+    ) -> tuple[ipaddress.IPv4Network, ...] | None:
+        """What the instance's subnet's route table lets it reach (:func:`reach`; without
+        ``through_nat``, its routes to NAT gateways left out); None when its VPC's routing is
+        not stored yet (a VPC made before decision 0121, until the first call that needs its
+        routing makes it): such a VPC keeps the reach it had, all."""
+        found = self._table_of(instance)
+        if found is None:
+            return None
+        vpc, table = found
+        return reach(
+            vpc.cidr,
+            table,
+            self.gateways,
+            public_address=instance.has_public_address,
+            nat_gateways=self.nat_gateways if through_nat else None,
+        )
+
+    def nat_routes_of(
+        self, instance: Instance
+    ) -> tuple[tuple[NatGateway, tuple[ipaddress.IPv4Network, ...]], ...]:
+        """For the instance's subnet's route table: each available NAT gateway its active
+        routes lead to, with the destinations those routes send to it (collapsed), in the
+        gateways' id order. Empty when no route leads to one, or the VPC's routing is not
+        stored yet. What the hosts need to send the instance's traffic out through its NAT
+        gateways (decision 0129)."""
+        found = self._table_of(instance)
+        if found is None or found[1] is None:
+            return ()
+        table = found[1]
+        sent: dict[str, list[ipaddress.IPv4Network]] = {}
+        for route in table.routes:
+            if route.nat_gateway_id is None:
+                continue
+            state = route_state(route, table.vpc_id, self.gateways, self.nat_gateways)
+            if state == "active":
+                sent.setdefault(route.nat_gateway_id, []).append(
+                    ipaddress.IPv4Network(route.destination)
+                )
+        return tuple(
+            (self.nat_gateways[nat_id], tuple(ipaddress.collapse_addresses(blocks)))
+            for nat_id, blocks in sorted(sent.items())
+        )
 
     def firewall(self, instance: Instance, groups_merged: InstanceFirewall) -> InstanceFirewall:
-        """The instance's security groups, merged, confined to what its routes reach."""
+        """The instance's security groups, merged, confined to what its routes reach: its
+        egress to all it reaches, its ingress to what reaches it back without a NAT gateway
+        (a NAT gateway lets connections out, never in; their replies are the host's
+        stateful firewall's, as for every connection the instance opens)."""
         blocks = self.reach_of(instance)
-        return groups_merged if blocks is None else confine(groups_merged, blocks)
+        if blocks is None:
+            return groups_merged
+        inward = self.reach_of(instance, through_nat=False) or blocks
+        return InstanceFirewall(
+            confine(groups_merged, inward).ingress, confine(groups_merged, blocks).egress
+        )
 
     def internet_facing(self, instance: Instance) -> bool:
         """Whether the instance is reached from outside its VPC: a public address and an
-        active route beyond the VPC's block."""
+        active route beyond the VPC's block to an internet gateway (a NAT gateway lets
+        connections out, never in)."""
         if not instance.has_public_address:
             return False
-        blocks = self.reach_of(instance)
+        blocks = self.reach_of(instance, through_nat=False)
         if blocks is None or instance.vpc_id is None:
             return True
         own = ipaddress.IPv4Network(self.vpcs[instance.vpc_id].cidr)

@@ -82,6 +82,7 @@ from andromede.compute.model import (
     request_digest,
     token_id,
 )
+from andromede.compute.nat_gateways import NatGatewaysMixin
 from andromede.compute.network import Subnet
 from andromede.compute.network_acls import NetworkAclsMixin
 from andromede.compute.networks import NetworksMixin, with_wiring
@@ -224,6 +225,7 @@ class ComputeService(
     TagsMixin,
     InstanceAttributesMixin,
     ElasticIpsMixin,
+    NatGatewaysMixin,
     NetworkAclsMixin,
     NetworksMixin,
     LaunchTemplatesMixin,

@@ -37,6 +37,7 @@ from andromede.compute.model import (
     Volume,
     check_id,
 )
+from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.routing import RouteTable
 from andromede.compute.store import ComputeStore, RecordT
@@ -56,7 +57,7 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 # The records a request with a client token makes once (their id derived from the account and
 # the token), each keeping a digest of the request it came with.
-_Tokened = TypeVar("_Tokened", LaunchTemplate, RouteTable, NetworkAcl)
+_Tokened = TypeVar("_Tokened", LaunchTemplate, RouteTable, NetworkAcl, NatGateway)
 
 NAME_MAX = 255  # names and descriptions, as EC2 limits them
 
@@ -134,6 +135,10 @@ class ComputeLimits:
     # direction (the ``*`` rule not counted: it is not stored).
     max_network_acls_per_vpc: int = 200
     max_network_acl_entries: int = 20
+    # EC2's quota of NAT gateways per availability zone (decision 0129), and how long a
+    # deleted one stays listed by DescribeNatGateways (EC2: about an hour).
+    max_nat_gateways_per_az: int = 5
+    nat_gateway_deleted_visible_seconds: float = 3600.0
     # The hosts' own ranges (transit links, public addresses): no VPC may overlap them.
     reserved_cidrs: tuple[str, ...] = ()
     # The region's Elastic IPs (decision 0125): the block its network routes to the hosts

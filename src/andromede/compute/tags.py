@@ -25,6 +25,7 @@ from andromede.compute.model import (
     merge_tags,
     remove_tags,
 )
+from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.routing import InternetGateway, RouteTable
@@ -48,6 +49,7 @@ _KINDS: dict[str, type[Any]] = {
     "rtb": RouteTable,
     "eipalloc": ElasticAddress,
     "acl": NetworkAcl,
+    "nat": NatGateway,
 }
 RESOURCE_TYPES = {
     "i": "instance",
@@ -65,6 +67,7 @@ RESOURCE_TYPES = {
     "rtb": "route-table",
     "eipalloc": "elastic-ip",
     "acl": "network-acl",
+    "nat": "natgateway",
 }
 
 
@@ -85,6 +88,7 @@ Taggable = (
     | RouteTable
     | ElasticAddress
     | NetworkAcl
+    | NatGateway
 )
 
 

@@ -40,6 +40,7 @@ from andromede.compute.model import (
     check_tags,
     new_id,
 )
+from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import (
     DEFAULT_GROUP_NAME,
     NetworkInterface,
@@ -181,6 +182,11 @@ class VpcsMixin(NetworksMixin):
                 *(t for t in tables if not t.main),
                 *(g for g in gateways if g.vpc_id == vpc_id),
                 *(a for a in acls if not a.is_default),
+                *(
+                    n
+                    for n in await self.store.list(NatGateway, tenant_id)
+                    if n.vpc_id == vpc_id and n.live
+                ),
             ]
             if held:
                 raise ResourceInUse(
@@ -260,7 +266,11 @@ class VpcsMixin(NetworksMixin):
                     "first need"
                 )
             interfaces = await self.store.list(NetworkInterface, tenant_id)
-            if any(i.subnet_id == subnet_id for i in interfaces):
+            # A NAT gateway not deleted holds an interface there too (decision 0129).
+            nats = await self.store.list(NatGateway, tenant_id)
+            if any(i.subnet_id == subnet_id for i in interfaces) or any(
+                n.subnet_id == subnet_id and n.live for n in nats
+            ):
                 raise ResourceInUse(
                     "subnet", f"The subnet '{subnet_id}' has dependencies and cannot be deleted."
                 )

@@ -27,6 +27,7 @@ from andromede.ec2api.gateways import GATEWAY_ACTIONS
 from andromede.ec2api.images import IMAGE_ACTIONS
 from andromede.ec2api.instances import INSTANCE_ACTIONS
 from andromede.ec2api.launch_templates import LAUNCH_TEMPLATE_ACTIONS
+from andromede.ec2api.nat_gateways import NAT_GATEWAY_ACTIONS
 from andromede.ec2api.network_acls import NETWORK_ACL_ACTIONS
 from andromede.ec2api.networks import NETWORK_ACTIONS
 from andromede.ec2api.profiles import PROFILE_ACTIONS
@@ -81,6 +82,7 @@ ACTIONS: dict[str, Action] = {
     **ROUTING_ACTIONS,
     **NETWORK_ACL_ACTIONS,
     **GATEWAY_ACTIONS,
+    **NAT_GATEWAY_ACTIONS,
     **ADDRESS_ACTIONS,
     **PROFILE_ACTIONS,
     **LAUNCH_TEMPLATE_ACTIONS,

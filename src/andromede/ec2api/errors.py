@@ -80,6 +80,10 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "RouteTableLimitExceeded": (400, "You have reached the limit on route tables in this VPC."),
     "RouteLimitExceeded": (400, "You have reached the limit on routes in this route table."),
     "InternetGatewayLimitExceeded": (400, "You have reached the limit on internet gateways."),
+    "NatGatewayLimitExceeded": (400, "You have reached the limit on NAT gateways."),
+    "NatGatewayNotFound": (400, "The NAT gateway does not exist."),
+    "NatGatewayMalformed": (400, "The NAT gateway ID is malformed."),
+    "InvalidNatGatewayID.NotFound": (400, "The NAT gateway ID does not exist."),
     "InvalidRouteTableId.Malformed": (400, "The route table ID is malformed."),
     "InvalidNetworkAclID.NotFound": (400, "The network ACL ID does not exist."),
     "InvalidNetworkAclEntry.NotFound": (400, "The network ACL entry does not exist."),
@@ -185,6 +189,10 @@ _NOT_FOUND: Final = {
     "eipalloc": "InvalidAllocationID.NotFound",
     "eipassoc": "InvalidAssociationID.NotFound",
     "address": "InvalidAddress.NotFound",
+    # DescribeNatGateways and DeleteNatGateway say NatGatewayNotFound; a route naming one,
+    # InvalidNatGatewayID.NotFound (decision 0129).
+    "nat": "NatGatewayNotFound",
+    "nat-route": "InvalidNatGatewayID.NotFound",
 }
 _MALFORMED: Final = {
     "i": "InvalidInstanceID.Malformed",
@@ -205,6 +213,7 @@ _MALFORMED: Final = {
     "aclassoc": "InvalidAssociationID.NotFound",
     "eipalloc": "InvalidAllocationID.Malformed",
     "eipassoc": "InvalidAssociationID.Malformed",
+    "nat": "NatGatewayMalformed",
 }
 _DUPLICATE: Final = {
     "keyname": "InvalidKeyPair.Duplicate",
@@ -229,6 +238,7 @@ _LIMIT: Final = {
     "vpc": "VpcLimitExceeded",
     "subnet": "SubnetLimitExceeded",
     "igw": "InternetGatewayLimitExceeded",
+    "nat": "NatGatewayLimitExceeded",
     "rtb": "RouteTableLimitExceeded",
     "route": "RouteLimitExceeded",
     "acl": "NetworkAclLimitExceeded",
@@ -292,6 +302,11 @@ def to_ec2_error(exc: AndromedeError) -> Ec2Error | None:
         return Ec2Error(_RANGE[exc.kind], message)
     if isinstance(exc, compute.NetworkLimitExceeded):
         return Ec2Error(_LIMIT[exc.kind], message)
+    if isinstance(exc, compute.ManagedResource):
+        # EC2 sends this AuthFailure with a 400, not the 401 of a failed signature.
+        managed = Ec2Error("AuthFailure", message)
+        managed.status = 400
+        return managed
     for domain, code in _PLAIN:
         if isinstance(exc, domain):
             return Ec2Error(code, message)

@@ -4,22 +4,24 @@ clients find tables by (Terraform's ``aws_vpc``: ``association.main`` with ``vpc
 association waiters: ``association.route-table-association-id``), Create/DeleteRouteTable,
 Create/Replace/DeleteRoute to an internet gateway, Associate/DisassociateRouteTable and
 ReplaceRouteTableAssociation (the main association too, as
-``aws_main_route_table_association`` moves it). A route to anything but an internet gateway,
-an IPv6 or prefix-list destination, and an edge association are refused by name
-(UnsupportedOperation): there is nothing else here for them to lead to yet. Network ACLs are
-``network_acls.py``'s.
+``aws_main_route_table_association`` moves it). A route leads to an internet gateway
+(``GatewayId``) or a NAT gateway (``NatGatewayId``, decision 0129); to anything else, an IPv6 or
+prefix-list destination, and an edge association are refused by name (UnsupportedOperation):
+there is nothing else here for them to lead to yet. Network ACLs are ``network_acls.py``'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.routing import (
     InternetGateway,
     RouteTable,
     RouteTableAssociation,
     route_state,
 )
+from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches, with_tags
 from andromede.ec2api.protocol import Action, Call, paged
 from andromede.ec2api.vpcs import resource_tags
@@ -50,7 +52,11 @@ def _write_association(xml: XmlWriter, table: RouteTable, a: RouteTableAssociati
 
 
 def _write_route_table(
-    xml: XmlWriter, table: RouteTable, gateways: Mapping[str, InternetGateway], element: str
+    xml: XmlWriter,
+    table: RouteTable,
+    gateways: Mapping[str, InternetGateway],
+    nats: Mapping[str, NatGateway],
+    element: str,
 ) -> None:
     xml.open(element)
     xml.open("associationSet")
@@ -64,9 +70,10 @@ def _write_route_table(
     for route in table.routes:
         xml.open("item")
         xml.element("destinationCidrBlock", route.destination)
-        xml.element("gatewayId", route.gateway_id)
+        xml.element("gatewayId", route.gateway_id or None)
+        xml.element("natGatewayId", route.nat_gateway_id)
         xml.element("origin", route.origin)
-        xml.element("state", route_state(route, table.vpc_id, gateways))
+        xml.element("state", route_state(route, table.vpc_id, gateways, nats))
         xml.close("item")
     xml.close("routeSet")
     write_tags(xml, table.tags)
@@ -76,7 +83,7 @@ def _write_route_table(
 
 
 def _route_table_filters(
-    gateways: Mapping[str, InternetGateway],
+    gateways: Mapping[str, InternetGateway], nats: Mapping[str, NatGateway]
 ) -> Callable[[str], Callable[[object], list[str]] | None]:
     def of(get: Callable[[RouteTable], list[str]]) -> Callable[[object], list[str]]:
         return lambda t: get(t) if isinstance(t, RouteTable) else []
@@ -97,9 +104,12 @@ def _route_table_filters(
         ),
         "association.gateway-id": of(lambda t: []),
         "route.destination-cidr-block": of(lambda t: [r.destination for r in t.routes]),
-        "route.gateway-id": of(lambda t: [r.gateway_id for r in t.routes]),
+        "route.gateway-id": of(lambda t: [r.gateway_id for r in t.routes if r.gateway_id]),
+        "route.nat-gateway-id": of(
+            lambda t: [r.nat_gateway_id for r in t.routes if r.nat_gateway_id is not None]
+        ),
         "route.origin": of(lambda t: [r.origin for r in t.routes]),
-        "route.state": of(lambda t: [route_state(r, t.vpc_id, gateways) for r in t.routes]),
+        "route.state": of(lambda t: [route_state(r, t.vpc_id, gateways, nats) for r in t.routes]),
     }
     return with_tags(fields)
 
@@ -111,7 +121,8 @@ async def describe_route_tables(call: Call) -> None:
     gateways = {g.gateway_id: g for g in await call.compute.describe_internet_gateways(
         call.tenant_id, []
     )}  # fmt: skip
-    filters = Filters(p.filters(), _route_table_filters(gateways))
+    nats = await call.compute.nat_gateways_by_id(call.tenant_id)
+    filters = Filters(p.filters(), _route_table_filters(gateways, nats))
     chosen, next_token = paged(
         p,
         [t for t in tables if matches(filters, t)],
@@ -122,7 +133,7 @@ async def describe_route_tables(call: Call) -> None:
     xml = call.result
     xml.open("routeTableSet")
     for table in chosen:
-        _write_route_table(xml, table, gateways, "item")
+        _write_route_table(xml, table, gateways, nats, "item")
     xml.close("routeTableSet")
     xml.element("nextToken", next_token)
 
@@ -135,7 +146,8 @@ async def create_route_table(call: Call) -> None:
         call.tenant_id, p.required("VpcId"), resource_tags(p, "route-table"), token
     )
     _, gateways = await call.compute.route_table_view(call.tenant_id)
-    _write_route_table(call.result, table, gateways, "routeTable")
+    nats = await call.compute.nat_gateways_by_id(call.tenant_id)
+    _write_route_table(call.result, table, gateways, nats, "routeTable")
     if token is not None:
         call.result.element("clientToken", token)
 
@@ -145,24 +157,37 @@ async def delete_route_table(call: Call) -> None:
     write_return(call.result)
 
 
-# What a route could lead to besides an internet gateway, and IPv6 or prefix-list
-# destinations: refused by name, never dropped (decision 0060).
-_ROUTE_HANDLED = frozenset({"RouteTableId", "DestinationCidrBlock", "GatewayId"})
+# What a route could lead to besides an internet gateway or a NAT gateway, and IPv6 or
+# prefix-list destinations: refused by name, never dropped (decision 0060).
+_ROUTE_HANDLED = frozenset({"RouteTableId", "DestinationCidrBlock", "GatewayId", "NatGatewayId"})
 
 
-def _route_parameters(call: Call, action: str) -> tuple[str, str, str]:
+def _route_parameters(call: Call, action: str) -> tuple[str, str, str | None, str | None]:
+    """The table, the destination, and the internet gateway or the NAT gateway (one)."""
     p = call.params
     p.refuse_unhandled(action, _ROUTE_HANDLED)
-    return p.required("RouteTableId"), p.required("DestinationCidrBlock"), p.required("GatewayId")
+    gateway, nat = p.get("GatewayId") or None, p.get("NatGatewayId") or None
+    if gateway is None and nat is None:
+        p.required("GatewayId")  # EC2's MissingParameter: a route must lead somewhere
+    if gateway is not None and nat is not None:
+        raise Ec2Error(
+            "InvalidParameterCombination",
+            "The parameter GatewayId cannot be used with the parameter NatGatewayId",
+        )
+    return p.required("RouteTableId"), p.required("DestinationCidrBlock"), gateway, nat
 
 
 async def create_route(call: Call) -> None:
-    await call.compute.create_route(call.tenant_id, *_route_parameters(call, "CreateRoute"))
+    table, destination, gateway, nat = _route_parameters(call, "CreateRoute")
+    await call.compute.create_route(call.tenant_id, table, destination, gateway, nat_gateway_id=nat)
     write_return(call.result)
 
 
 async def replace_route(call: Call) -> None:
-    await call.compute.replace_route(call.tenant_id, *_route_parameters(call, "ReplaceRoute"))
+    table, destination, gateway, nat = _route_parameters(call, "ReplaceRoute")
+    await call.compute.replace_route(
+        call.tenant_id, table, destination, gateway, nat_gateway_id=nat
+    )
     write_return(call.result)
 
 

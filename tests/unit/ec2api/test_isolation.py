@@ -1,7 +1,8 @@
 """The tenant-isolation matrix for EC2: every action, aimed at a victim tenant's instance, key
 pair, security group, volume, snapshot, image, profile association, launch template, VPC,
 subnet, internet gateway, route table, route table association, Elastic IP (associated and
-free) and network ACL (its entries and its subnet's association) by another tenant's root
+free), network ACL (its entries and its subnet's association) and NAT gateway by another
+tenant's root
 user, by an IAM user of the victim's own account that has no policy, and by an unsigned
 caller.
 
@@ -34,6 +35,7 @@ IGW, FREE_IGW, CUSTOM_RTB, EMPTY_RTB = "{igw}", "{free-igw}", "{custom-rtb}", "{
 RTB_ASSOC = "{rtbassoc}"
 EIP, FREE_EIP, EIP_ASSOC = "{eipalloc}", "{free-eipalloc}", "{eipassoc}"
 OWN_ACL, ACL_ASSOC = "{own-acl}", "{aclassoc}"
+NAT = "{nat}"
 KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
 TEMPLATE_NAME = "victim-template"
 RULE = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
@@ -72,6 +74,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     # The intruder's own gateway; the victim's VPC must not be found to attach it to.
     "CreateInternetGateway": {},
     "CreateKeyPair": {"KeyName": KEY_NAME},
+    # The victim's subnet must not be found, nor its free address taken.
+    "CreateNatGateway": {"SubnetId": SUBNET, "AllocationId": FREE_EIP},
     # The intruder's ACL would be its own; the victim's VPC must not take it.
     "CreateNetworkAcl": {"VpcId": VPC},
     "CreateNetworkAclEntry": {
@@ -105,6 +109,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "CreateVolume": {"Size": 1, "AvailabilityZone": "eu-fr-1a"},
     "CreateVpc": {"CidrBlock": "10.9.0.0/16"},
     "DeleteInternetGateway": {"InternetGatewayId": FREE_IGW},
+    "DeleteNatGateway": {"NatGatewayId": NAT},
     "DeleteKeyPair": {"KeyName": KEY_NAME},
     "DeleteLaunchTemplate": {"LaunchTemplateId": LT},
     "DeleteLaunchTemplateVersions": {"LaunchTemplateId": LT, "Versions": ["2"]},
@@ -118,6 +123,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DeleteTags": {"Resources": [INSTANCE], "Tags": [{"Key": "team"}]},
     "DeleteVolume": {"VolumeId": VOL},
     "DeleteVpc": {"VpcId": VPC},
+    "DescribeNatGateways": {"NatGatewayIds": [NAT]},
     "DescribeNetworkAcls": {"NetworkAclIds": [ACL]},
     "DescribeRouteTables": {"RouteTableIds": [RTB]},
     "DescribeVpcAttribute": {"VpcId": VPC, "Attribute": "enableDnsHostnames"},
@@ -239,6 +245,7 @@ class Victim:
             ("DescribeInternetGateways", {}),
             ("DescribeNetworkAcls", {}),
             ("DescribeAddresses", {}),
+            ("DescribeNatGateways", {}),
             ("DescribeVpcAttribute", {"VpcId": self.ids[VPC], "Attribute": "enableDnsHostnames"}),
             ("DescribeLaunchTemplateVersions", {"Versions": ["$Latest", "$Default"]}),
         ]
@@ -345,7 +352,14 @@ async def victim(world: World) -> Victim:
         AssociationId=second_association["NetworkAclAssociationId"],
         NetworkAclId=own_acl,
     )
+    # A NAT gateway in the second subnet, holding a third address: it may be deleted.
+    nat = await c.call(
+        "CreateNatGateway",
+        SubnetId=second_id,
+        AllocationId=(await c.call("AllocateAddress", Domain="vpc"))["AllocationId"],
+    )
     ids = {
+        NAT: nat["NatGateway"]["NatGatewayId"],
         EIP: address,
         FREE_EIP: free_address,
         EIP_ASSOC: address_association["AssociationId"],
