@@ -39,6 +39,8 @@ from andromede.compute.driver import (
     ImageBacking,
     InstanceFirewall,
     InstanceSpec,
+    NatRoute,
+    NatSource,
     NetworkMode,
     NetworkSpec,
     NicSpec,
@@ -860,6 +862,31 @@ async def test_a_network_acl_for_a_network_not_here_is_accepted(image_host: Host
         assert image_host.driver.acls == {network_id: DENY_SSH}
     else:
         assert not (image_host.state_dir / "networks" / "networks.json").exists()
+
+
+async def test_nat_routes_for_a_vpc_not_here_are_accepted(image_host: Host) -> None:
+    """Every driver takes a VPC's NAT gateways (decision 0129) for a VPC it holds nothing of,
+    twice alike, and a push of none takes them back; the memory twin keeps them for the
+    service tests, user-mode QEMU hosts (no router to translate in) keep nothing. The
+    translating itself: tests/contract/test_nat_gateways_host.py."""
+    vpc_id = "vpc-" + secrets.token_hex(4)
+    route = NatRoute(
+        "nat-" + secrets.token_hex(8),
+        "198.18.7.9",
+        (NatSource("subnet-" + secrets.token_hex(4), "10.12.1.0/24"),),
+        ("0.0.0.0/0",),
+        via_address="192.0.2.7",
+        via_port=4789,
+    )
+    await image_host.driver.set_nat_routes(vpc_id, (route,))
+    await image_host.driver.set_nat_routes(vpc_id, (route,))  # what it holds
+    if isinstance(image_host.driver, MemoryDriver):
+        assert image_host.driver.nat_routes == {vpc_id: (route,)}
+    else:
+        assert not (image_host.state_dir / "networks" / "networks.json").exists()
+    await image_host.driver.set_nat_routes(vpc_id, ())
+    if isinstance(image_host.driver, MemoryDriver):
+        assert image_host.driver.nat_routes == {}
 
 
 async def test_a_bridged_host_keeps_a_network_acl_and_enforces_it_when_the_subnet_comes(

@@ -30,6 +30,8 @@ from andromede.compute.driver import (
     AclEntry,
     FirewallRule,
     InstanceFirewall,
+    NatRoute,
+    NatSource,
     NetworkPeer,
     NetworkSpec,
     NicSpec,
@@ -470,3 +472,68 @@ async def test_a_subnets_acl_judges_what_crosses_it_on_either_host_and_never_wit
             # Within subnet 1, across hosts: not judged. From subnet 2: judged.
             assert c.connect(a_nic.private_ip, 8000) == f"peer {c_nic.private_ip} port 8000"
             assert b.connect(a_nic.private_ip, 8000) == ""
+
+
+# -- NAT gateways across hosts (decision 0129) --------------------------------------------
+
+
+@contextmanager
+def _outside() -> Iterator[str]:
+    """An address of the machine's own that no host range holds: the Internet, for both."""
+    address = f"198.51.100.{1 + secrets.randbelow(250)}"
+    subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
+    try:
+        yield address
+    finally:
+        subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], check=False)
+
+
+async def test_a_nat_gateway_translates_on_its_egress_host_for_the_other_hosts_instances(
+    hosts: tuple[Host, Host],
+) -> None:
+    """a (subnet 1, no public address) on host one; b (subnet 2) on host two, the gateway's
+    egress host, which holds subnet 1 only as the way to a. a's packets to the Internet go
+    over subnet 1's overlay to host two's router, leave from the gateway's address, and the
+    replies come back the same way; a's own host never routes the address."""
+    one, two = hosts
+    vpc = "vpc-" + secrets.token_hex(4)
+    first, second = (
+        replace(_network("111111111111"), cidr=f"10.9.{n}.0/24", vpc_id=vpc, vpc_cidr="10.9.0.0/16")
+        for n in (1, 2)
+    )
+    a_nic = NicSpec(first, "02:00:00:00:01:05", "10.9.1.5", public_address=False)
+    b_nic = NicSpec(second, "02:00:00:00:02:06", "10.9.2.6", public_address=False)
+    address = f"198.18.{secrets.randbelow(256)}.{1 + secrets.randbelow(254)}"
+    sources = (NatSource(first.network_id, first.cidr), NatSource(second.network_id, second.cidr))
+    translated = NatRoute("nat-0a", address, sources, ("0.0.0.0/0",))
+    forwarded = replace(
+        translated, via_address=two.layout.underlay_address, via_port=two.layout.vxlan_port
+    )
+    with _outside() as outside:
+        async with guest(one.networks, "i-a", a_nic) as a, guest(two.networks, "i-b", b_nic) as b:
+            await one.networks.set_peers(second.network_id, [two.peer(b_nic.private_ip)], second)
+            await two.networks.set_peers(first.network_id, [one.peer(a_nic.private_ip)], first)
+            with serving(None, outside, 8443):
+                assert a.connect(outside, 8443) == ""  # no route to a NAT gateway yet
+                await two.networks.set_nat_routes(vpc, [translated])
+                await one.networks.set_nat_routes(vpc, [forwarded])
+                assert a.connect(outside, 8443, timeout=20) == f"peer {address} port 8443"
+                assert b.connect(outside, 8443, timeout=20) == f"peer {address} port 8443"
+                # Only the egress host routes the address; host one sends to its router.
+                assert one.networks._translated(vpc) == [] and two.networks._translated(vpc)
+                # Within the VPC nothing changes: a still reaches b directly, not translated.
+                await two.networks.set_instance_firewall("i-b", EVERYTHING)
+                with serving(b.netns, "", 8000):
+                    assert (
+                        a.connect(b_nic.private_ip, 8000, timeout=20)
+                        == f"peer {a_nic.private_ip} port 8000"
+                    )
+                # Host one told the gateway is no more: a is cut off again, b is not.
+                await one.networks.set_nat_routes(vpc, [])
+                assert a.connect(outside, 8443) == ""
+                assert b.connect(outside, 8443, timeout=20) == f"peer {address} port 8443"
+                rules = subprocess.run(
+                    ["ip", "-n", one.networks.netns(vpc), "rule", "show"],
+                    capture_output=True, text=True, check=True,
+                ).stdout  # fmt: skip
+                assert "lookup 10" not in rules

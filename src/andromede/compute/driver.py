@@ -36,6 +36,8 @@ __all__ = [
     "InstanceFirewall",
     "InstanceNetwork",
     "InstanceSpec",
+    "NatRoute",
+    "NatSource",
     "NetworkMode",
     "NetworkPeer",
     "NetworkSpec",
@@ -248,6 +250,47 @@ class NicSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class NatSource:
+    """A subnet whose route table sends some destinations to a NAT gateway."""
+
+    network_id: str
+    cidr: str
+
+
+@dataclass(frozen=True, slots=True)
+class NatRoute:
+    """A NAT gateway as one host of its VPC applies it (decision 0129): what the ``sources``
+    subnets' instances send to ``destinations`` leaves the VPC translated to ``address`` (the
+    gateway's Elastic IP), replies coming back by connection tracking; nothing from outside
+    opens a connection through it. One host of the VPC translates — the gateway's *egress
+    host*: it is told ``via_address`` "" — and routes ``address`` to the VPC's router; the
+    others are told its VXLAN endpoint (``via_address``, ``via_port``) and send that traffic
+    to its router over the source subnet's overlay. ``destinations`` are disjoint from every
+    more specific route of the sources' tables (the control plane cut them out), so no two
+    NAT routes of one host overlap for one source."""
+
+    nat_gateway_id: str
+    address: str
+    sources: tuple[NatSource, ...]
+    destinations: tuple[str, ...]
+    via_address: str = ""
+    via_port: int = 0
+
+    def __post_init__(self) -> None:
+        ipaddress.IPv4Address(self.address)  # raises ValueError on a bad address
+        for source in self.sources:
+            ipaddress.IPv4Network(source.cidr)
+        for destination in self.destinations:
+            ipaddress.IPv4Network(destination)
+        if self.via_address:
+            ipaddress.IPv4Address(self.via_address)
+
+    @property
+    def translated_here(self) -> bool:
+        return not self.via_address
+
+
+@dataclass(frozen=True, slots=True)
 class FirewallRule:
     """One security-group permission: ``protocol`` is tcp, udp, icmp or ``-1`` (all); ports
     are inclusive (ignored for icmp and -1); ``cidr`` is the peer range."""
@@ -404,6 +447,13 @@ class HypervisorDriver(Protocol):
         """Replace the network ACL the host enforces for a subnet (``network_id``), at once
         and atomically. Kept when the network is not built here (used when it is, as peers'
         specs are); no-op on a host without tenant networks (user-mode networking)."""
+        ...
+
+    async def set_nat_routes(self, router_id: str, routes: tuple[NatRoute, ...]) -> None:
+        """Replace the NAT gateways a VPC's router (``router_id``, the VPC's id) applies on
+        this host (:class:`NatRoute`), at once. Kept when the VPC is not built here yet (used
+        when it is); forgotten with the VPC's last instance here. No-op on a host without
+        tenant networks (user-mode networking)."""
         ...
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:

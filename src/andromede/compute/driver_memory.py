@@ -14,7 +14,8 @@ image that a volume reads cannot be forgotten, as with the QEMU driver's files;
 the overlay peers of each network (``peers``), and the network they were told with
 (``peer_networks``), are kept when the host is given an underlay address; the network ACL of
 each subnet (``acls``) as a host holds it: ``set_network_acl`` replaces it, and a subnet's
-spec (at start, or with its peers) gives it only when none is held.
+spec (at start, or with its peers) gives it only when none is held; the NAT gateways each
+VPC's router applies (``nat_routes``, router id → routes), as last told.
 
 It lives in one process: a deployment running several gateway workers must use a real driver.
 """
@@ -36,6 +37,7 @@ from andromede.compute.driver import (
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
+    NatRoute,
     NetworkMode,
     NetworkPeer,
     NetworkSpec,
@@ -126,6 +128,8 @@ class MemoryDriver:
         self.peer_networks: dict[str, NetworkSpec | None] = {}
         # network id → the network ACL the host enforces for that subnet.
         self.acls: dict[str, SubnetAcl] = {}
+        # router (VPC) id → the NAT gateways it applies here (decision 0129).
+        self.nat_routes: dict[str, tuple[NatRoute, ...]] = {}
 
     @property
     def host(self) -> str:
@@ -308,6 +312,12 @@ class MemoryDriver:
 
     async def set_network_acl(self, network_id: str, acl: SubnetAcl) -> None:
         self.acls[network_id] = acl
+
+    async def set_nat_routes(self, router_id: str, routes: tuple[NatRoute, ...]) -> None:
+        if routes:
+            self.nat_routes[router_id] = routes
+        else:
+            self.nat_routes.pop(router_id, None)
 
     def _forward(self, forward: PortForward) -> PortForward:
         if forward.host_port:

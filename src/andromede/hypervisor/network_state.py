@@ -1,9 +1,9 @@
 """The tenant networks' state file (``networks.json`` under the state directory of
 :class:`~andromede.hypervisor.tenant_network.TenantNetworks`): which subnets a host built and
 where, the interfaces it plugged and the addresses it gave them, the security groups, overlay
-peers, subnet specs and network ACLs it holds — so a restarted agent finds its networks again.
-Rewritten whole and atomically; a field a state file from an older release lacks reads as
-its default.
+peers, subnet specs, network ACLs and NAT gateways it holds — so a restarted agent finds its
+networks again. Rewritten whole and atomically; a field a state file from an older release
+lacks reads as its default.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from andromede.compute.driver import (
     AclEntry,
     FirewallRule,
     InstanceFirewall,
+    NatRoute,
+    NatSource,
     NetworkPeer,
     NetworkSpec,
     SubnetAcl,
@@ -91,6 +94,9 @@ class NetworkState:
     # network id → the subnet's network ACL (held before the subnet is built; state files
     # from before network ACLs: none, the default's allow-all).
     acls: dict[str, SubnetAcl] = field(default_factory=dict)
+    # router (VPC) id → the NAT gateways it applies (held before the VPC is built here; state
+    # files from before NAT gateways: none).
+    nat: dict[str, tuple[NatRoute, ...]] = field(default_factory=dict)
 
 
 def load_state(path: Path) -> NetworkState:
@@ -115,6 +121,8 @@ def load_state(path: Path) -> NetworkState:
         )
     for network_id, acl in raw.get("acls", {}).items():
         state.acls[network_id] = _acl_from_json(acl)
+    for router_id, routes in raw.get("nat", {}).items():
+        state.nat[router_id] = tuple(_nat_route_from_json(route) for route in routes)
     for network_id, rules in raw.get("firewalls", {}).items():
         state.firewalls[network_id] = {
             ip: InstanceFirewall(
@@ -142,6 +150,10 @@ def save_state(path: Path, state: NetworkState) -> None:
         },
         "specs": {network_id: asdict(spec) for network_id, spec in state.specs.items()},
         "acls": {network_id: asdict(acl) for network_id, acl in state.acls.items()},
+        "nat": {
+            router_id: [asdict(route) for route in routes]
+            for router_id, routes in state.nat.items()
+        },
     }
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(document, indent=1))
@@ -152,4 +164,15 @@ def _acl_from_json(document: Mapping[str, list[dict[str, object]]]) -> SubnetAcl
     return SubnetAcl(
         ingress=tuple(AclEntry(**entry) for entry in document["ingress"]),  # type: ignore[arg-type]
         egress=tuple(AclEntry(**entry) for entry in document["egress"]),  # type: ignore[arg-type]
+    )
+
+
+def _nat_route_from_json(document: Mapping[str, Any]) -> NatRoute:
+    return NatRoute(
+        nat_gateway_id=document["nat_gateway_id"],
+        address=document["address"],
+        sources=tuple(NatSource(**source) for source in document["sources"]),
+        destinations=tuple(document["destinations"]),
+        via_address=document.get("via_address", ""),
+        via_port=document.get("via_port", 0),
     )

@@ -62,6 +62,7 @@ from andromede.compute.driver import (
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
+    NatRoute,
     NetworkMode,
     NetworkPeer,
     NetworkSpec,
@@ -236,6 +237,13 @@ class QemuDriver:
         User mode routes nothing between subnets: nothing to enforce, nothing kept."""
         if await self.networking() is NetworkMode.BRIDGE:
             await self._networks.set_acl(network_id, acl)
+
+    async def set_nat_routes(self, router_id: str, routes: tuple[NatRoute, ...]) -> None:
+        """Bridge mode: the VPC's router applies them (:meth:`TenantNetworks.set_nat_routes`).
+        User mode has no router to translate in: nothing kept (the service routes no NAT
+        gateway to a user-mode host's instances: their forwards are their only way out)."""
+        if await self.networking() is NetworkMode.BRIDGE:
+            await self._networks.set_nat_routes(router_id, routes)
 
     async def networking(self) -> NetworkMode:
         """How this host wires instances with a NIC: decided once (a probe for ``auto``)."""

@@ -27,6 +27,7 @@ from andromede.compute.driver import (
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
+    NatRoute,
     NetworkPeer,
     NetworkSpec,
     RuntimeState,
@@ -252,6 +253,9 @@ class RemoteDriver:
 
     async def set_network_acl(self, network_id: str, acl: SubnetAcl) -> None:
         await self._call("set_network_acl", network_id, acl)
+
+    async def set_nat_routes(self, router_id: str, routes: tuple[NatRoute, ...]) -> None:
+        await self._call("set_nat_routes", router_id, routes)
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:
         await self._call("stop", instance_id, timeout=timeout)

@@ -88,6 +88,7 @@ import fcntl
 import hashlib
 import ipaddress
 import itertools
+import json
 import logging
 import os
 import re
@@ -104,6 +105,7 @@ from typing import Protocol, TypeVar
 from andromede.compute.driver import (
     FirewallRule,
     InstanceFirewall,
+    NatRoute,
     NetworkPeer,
     NetworkSpec,
     NicSpec,
@@ -113,6 +115,17 @@ from andromede.hypervisor.elastic_ips import (
     check_elastic_ip,
     render_uplink_guard,
     uplink_guard_table,
+)
+from andromede.hypervisor.nat_gateways import (
+    FORWARD_MARK,
+    NAT_MARK,
+    forward_marks,
+    hops,
+    inbound_drop,
+    routing_table,
+    rule_priority,
+    snat_rules,
+    stale_rules,
 )
 from andromede.hypervisor.network_acls import render_network_acls
 from andromede.hypervisor.network_state import (
@@ -372,6 +385,7 @@ def render_firewall(
     unmapped: Collection[str] = (),
     elastic: Mapping[str, str] | None = None,
     acls: Mapping[str, SubnetAcl] | None = None,
+    nat_routes: Sequence[NatRoute] = (),
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
 
@@ -391,7 +405,10 @@ def render_firewall(
     source of what the instance sends out through it but its metadata requests (the host's
     transit address), which keep the host-facing one: the metadata service knows the instance
     by it. ``acls``: subnet CIDR → its network ACL, judged before anything else of the forward
-    chain, connection tracking included (:mod:`~andromede.hypervisor.network_acls`)."""
+    chain, connection tracking included (:mod:`~andromede.hypervisor.network_acls`).
+    ``nat_routes``: the VPC's NAT gateways (:mod:`~andromede.hypervisor.nat_gateways`) — what
+    their sources send to their destinations is marked, translated to the gateway's address
+    when it leaves here, or let out towards the router of the host that translates it."""
     ports = _interfaces(bridges)
     network_acls = render_network_acls(acls or {})
     elastic = elastic or {}
@@ -414,6 +431,7 @@ def render_firewall(
         "  }",
         "  chain postrouting {",
         "    type nat hook postrouting priority srcnat; policy accept;",
+        *snat_rules(nat_routes, transit=_TRANSIT, host_ranges=(transit_cidr, public_cidr)),
     ]
     for private, public in sorted(nat.items()):
         address = elastic.get(private)
@@ -444,11 +462,21 @@ def render_firewall(
         f"    iifname {ports} ct original ip daddr {METADATA_ADDRESS} accept",
         # Nothing else towards the host or the other networks' public addresses.
         f"    iifname {ports} ip daddr {{ {transit_cidr}, {public_cidr} }} drop",
+        *inbound_drop(nat_routes, transit=_TRANSIT),
+        *forward_marks(nat_routes),
     ]
+    unless_natted = (
+        f" meta mark != {NAT_MARK}" if any(r.translated_here for r in nat_routes) else ""
+    )
+    if any(not r.translated_here for r in nat_routes):
+        # What another host translates never leaves through this one's transit link.
+        lines.append(f'    oifname "{_TRANSIT}" meta mark {FORWARD_MARK} drop')
     if dropped:
         # Without a public address (nor an Elastic IP), nothing but the metadata service
-        # through the host.
-        lines.append(f'    oifname "{_TRANSIT}" ip saddr {{ {", ".join(dropped)} }} drop')
+        # through the host — and what a route sends to a NAT gateway.
+        lines.append(
+            f'    oifname "{_TRANSIT}" ip saddr {{ {", ".join(dropped)} }}{unless_natted} drop'
+        )
     chains: list[str] = []
     for number, (private, firewall) in enumerate(sorted(firewalls.items())):
         lines.append(f"    ip saddr {private} jump egress_{number}")
@@ -460,8 +488,18 @@ def render_firewall(
         ingress += [_rule_line(rule, "saddr", "accept") for rule in firewall.ingress]
         ingress += ["    drop", "  }"]
         chains += egress + ingress
+    if remote and any(r.translated_here for r in nat_routes):
+        # The VPC's instances on other hosts leave through their own host's transit link;
+        # here only what they send to a NAT gateway this host translates for them.
+        lines.append(
+            f'    oifname "{_TRANSIT}" ip saddr {{ {", ".join(sorted(remote))} }}'
+            f" meta mark != {NAT_MARK} drop"
+        )
     # Leaving for the host (the metadata service) once egress allowed it.
     lines.append(f'    oifname "{_TRANSIT}" accept')
+    if any(not route.translated_here for route in nat_routes):
+        # Towards the router of the host that translates it, once egress allowed it.
+        lines.append(f"    oifname {ports} meta mark {FORWARD_MARK} accept")
     if remote and firewalls:
         # From an instance here to one on another host, once egress allowed it: its ingress is
         # that host's to apply. Never from one remote address to another (no transit here).
@@ -653,6 +691,7 @@ class TenantNetworks:
                 *itertools.chain.from_iterable(
                     self._host_routes(nic, record.index) for nic in self._router_nics(record.router)
                 ),
+                *self._nat_host_routes(record.router, record.index),
             )
             inside = ["link set lo up"]
             for subnet in subnets:
@@ -692,7 +731,9 @@ class TenantNetworks:
                 self._apply_firewall(record.router),
                 *(self._restart_dhcp(subnet) for subnet in subnets),
             )
-        if any(nic.elastic_ip for nic in self._router_nics(record.router)):
+        if any(nic.elastic_ip for nic in self._router_nics(record.router)) or self._translated(
+            record.router
+        ):
             await self._apply_uplink()
         if self._watcher is not None:
             await self._watcher.network_up(host_ip)
@@ -979,6 +1020,71 @@ class TenantNetworks:
                     raise
             self._save()
 
+    async def set_nat_routes(self, router_id: str, routes: Sequence[NatRoute]) -> None:
+        """Replace the NAT gateways a VPC's router applies here
+        (:mod:`~andromede.hypervisor.nat_gateways`). Kept when the VPC is not built here yet;
+        applied at once otherwise: the addresses translated here routed to the router (and
+        announced on the uplink) before its ruleset and policy routes are replaced, those no
+        longer translated here taken off after. An address the host cannot route (as an
+        Elastic IP: :func:`~andromede.hypervisor.elastic_ips.check_elastic_ip`) is refused
+        and nothing changes."""
+        async with self._lock:
+            held = {n.elastic_ip: n.instance_id for n in self._state.nics.values() if n.elastic_ip}
+            for other, others in self._state.nat.items():
+                if other != router_id:
+                    held |= {r.address: r.nat_gateway_id for r in others if r.translated_here}
+            routes = tuple(
+                replace(
+                    route, address=self._check_address(route.nat_gateway_id, route.address, held)
+                )
+                if route.translated_here
+                else route
+                for route in routes
+            )
+            previous = self._state.nat.get(router_id, ())
+            if previous == routes:
+                return  # the periodic resync's push of what is in force already
+            if routes:
+                self._state.nat[router_id] = routes
+            else:
+                self._state.nat.pop(router_id, None)
+            members = self._members(router_id)
+            if members and _namespace_exists(self.netns(router_id)):
+                try:
+                    await _ip_batch(None, *self._nat_host_routes(router_id, members[0].index))
+                    await self._apply_overlay(router_id)
+                    await self._apply_firewall(router_id)
+                except BaseException:
+                    # Not in force: the state must not say it is.
+                    if previous:
+                        self._state.nat[router_id] = previous
+                    else:
+                        self._state.nat.pop(router_id, None)
+                    raise
+            self._save()
+            kept = {r.address for r in routes if r.translated_here}
+            for route in previous:
+                if route.translated_here and route.address not in kept:
+                    await self._unroute_elastic(route.address)
+            await self._apply_uplink()
+
+    def _translated(self, router: str) -> list[str]:
+        """The NAT gateway addresses the router translates to on this host."""
+        return sorted({r.address for r in self._state.nat.get(router, ()) if r.translated_here})
+
+    def _nat_host_routes(self, router: str, index: int) -> list[str]:
+        """The host's ``ip`` commands routing the router's NAT gateway addresses to it, with
+        their proxy ARP entries on the uplink, as an instance's Elastic IP."""
+        _, ns_ip = self._transit(index)
+        commands = []
+        for address in self._translated(router):
+            commands.append(f"route replace {address}/32 via {ns_ip} dev {self._host_link(index)}")
+            if self._layout.elastic_ip_uplink:
+                commands.append(
+                    f"neigh replace proxy {address} dev {self._layout.elastic_ip_uplink}"
+                )
+        return commands
+
     async def set_peers(
         self,
         network_id: str,
@@ -1090,6 +1196,10 @@ class TenantNetworks:
         for nic in self._router_nics(router):
             self._state.nics.pop(nic.instance_id)
             await self._unroute(nic)
+        for address in self._translated(router):
+            await self._unroute_elastic(address)
+        # The VPC leaves the host, and its NAT gateways with it (the next push tells them).
+        self._state.nat.pop(router, None)
         # The VPC leaves the host, and with it the pushes of its ACLs: forget them, those of
         # its subnets not built here too (the next spec of a subnet gives its ACL again).
         self._state.acls = {
@@ -1159,13 +1269,19 @@ class TenantNetworks:
         raise NetworkCommandError("no public address left: public_cidr is exhausted")
 
     def _check_elastic_ip(self, instance_id: str, address: str) -> str:
+        held = {n.elastic_ip: n.instance_id for n in self._state.nics.values() if n.elastic_ip}
+        for routes in self._state.nat.values():
+            held |= {r.address: r.nat_gateway_id for r in routes if r.translated_here}
+        return self._check_address(instance_id, address, held)
+
+    def _check_address(self, holder: str, address: str, held: Mapping[str, str]) -> str:
         layout = self._layout
         return check_elastic_ip(
             address,
-            instance_id,
+            holder,
             host_ranges=(layout.transit_cidr, layout.public_cidr),
             host_addresses=(layout.underlay_address,) if layout.underlay_address else (),
-            held={n.elastic_ip: n.instance_id for n in self._state.nics.values() if n.elastic_ip},
+            held=held,
         )
 
     def _host_routes(self, nic: PluggedNic, index: int) -> list[str]:
@@ -1207,10 +1323,14 @@ class TenantNetworks:
             for n in held
             if n.network_id in self._state.networks
         }
+        addresses = [n.elastic_ip for n in held if n.elastic_ip]
+        for router in self._state.nat:
+            members = self._members(router)
+            if members and self._translated(router):
+                links.add(self._host_link(members[0].index))
+                addresses += self._translated(router)
         _enable_forwarding([uplink, *sorted(links)])
-        guard = render_uplink_guard(
-            uplink, self._layout.link_prefix, [n.elastic_ip for n in held if n.elastic_ip]
-        )
+        guard = render_uplink_guard(uplink, self._layout.link_prefix, addresses)
         await _run("nft", "-f", "-", stdin=guard)
 
     def _overlay(self, record: NetworkRecord) -> bool:
@@ -1245,12 +1365,24 @@ class TenantNetworks:
         in_ns = ["ip", "netns", "exec", ns]
         nsx = ["ip", "-n", ns]
         ports = []
+        forwarded = self._forwarded_nat(router)
+        nat_hops = hops(forwarded)
+        local = {nic.network_id for nic in self._router_nics(router)}
         for record in subnets:
             routers = {
                 router_mac(record.network_id, peer.address, peer.port): (peer.address, peer.port)
                 for peer in self._state.peers.get(record.network_id, ())
                 if (peer.address, peer.port) != me
             }
+            # The routers of the hosts translating for this subnet's NAT gateways: one
+            # neighbour (the hop) and one forwarding entry each.
+            hop_neighbours: dict[str, str] = {}
+            for route in forwarded if record.network_id in local else ():
+                if record.network_id in {source.network_id for source in route.sources}:
+                    hop = nat_hops[(route.via_address, route.via_port)]
+                    mac = router_mac(record.network_id, hop.via_address, hop.via_port)
+                    routers[mac] = (hop.via_address, hop.via_port)
+                    hop_neighbours[hop.address] = mac
             vxlan = record.vxlan
             listed = await _run(*in_ns, "bridge", "fdb", "show", "dev", vxlan)
             for line in listed.splitlines():
@@ -1267,7 +1399,7 @@ class TenantNetworks:
                     *in_ns, "bridge", "fdb", "replace", mac, "dev", vxlan,
                     "dst", address, "port", str(port), "self", "permanent",
                 )  # fmt: skip
-            remote = self._remote(record.network_id)
+            remote = self._remote(record.network_id) | hop_neighbours
             bridge = record.bridge
             listed = await _run(*nsx, "neigh", "show", "dev", bridge, "nud", "permanent")
             for line in listed.splitlines():
@@ -1281,6 +1413,52 @@ class TenantNetworks:
                 )  # fmt: skip
             ports.append(OverlayPort(vxlan, self._router(record.network_id), tuple(routers)))
         await _run(*in_ns, "nft", "-f", "-", stdin=render_overlay_filter(ports))
+        await self._apply_nat_routing(router, subnets, forwarded, local)
+
+    def _forwarded_nat(self, router: str) -> list[NatRoute]:
+        """The router's NAT routes another host translates, for the subnets that have
+        instances here (a stub's instances send from their own hosts)."""
+        local = {nic.network_id for nic in self._router_nics(router)}
+        return [
+            route
+            for route in self._state.nat.get(router, ())
+            if not route.translated_here and any(s.network_id in local for s in route.sources)
+        ]
+
+    async def _apply_nat_routing(
+        self,
+        router: str,
+        subnets: Sequence[NetworkRecord],
+        forwarded: Sequence[NatRoute],
+        local: Collection[str],
+    ) -> None:
+        """The router's policy rules and tables sending what its subnets route to a NAT
+        gateway of another host to that host's router (:func:`routing_table`): each table
+        refilled, each rule added or taken away as the routes now say."""
+        ns = self.netns(router)
+        layout = self._layout
+        throw = [subnets[0].vpc_cidr or subnets[0].cidr, layout.transit_cidr, layout.public_cidr]
+        wanted: dict[int, str] = {}
+        commands: list[str] = []
+        for record in subnets:
+            table = (
+                routing_table(record.slot, record.bridge, record.network_id, forwarded, throw=throw)
+                if record.network_id in local
+                else []
+            )
+            priority = rule_priority(record.slot)
+            commands.append(f"route flush table {priority}")
+            if table:
+                wanted[priority] = str(ipaddress.IPv4Network(record.cidr))
+                commands += table
+        listed = json.loads(await _run("ip", "-n", ns, "-j", "rule", "show") or "[]")
+        for priority in stale_rules(listed, wanted):
+            commands.append(f"rule del priority {priority}")
+        present = {rule.get("priority") for rule in listed}
+        for priority, source in sorted(wanted.items()):
+            if priority not in present or priority in stale_rules(listed, wanted):
+                commands.append(f"rule add from {source} lookup {priority} priority {priority}")
+        await _run("ip", "-n", ns, "-force", "-batch", "-", stdin="\n".join(commands) + "\n")
 
     async def _apply_firewall(self, router: str) -> None:
         """The router's ruleset: the security groups of every instance of every subnet in it,
@@ -1310,6 +1488,7 @@ class TenantNetworks:
                 record.cidr: self._state.acls.get(record.network_id, SubnetAcl())
                 for record in subnets
             },
+            nat_routes=self._state.nat.get(router, ()),
         )
         await _run("ip", "netns", "exec", self.netns(router), "nft", "-f", "-", stdin=ruleset)
 
