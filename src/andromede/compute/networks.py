@@ -12,19 +12,23 @@ whenever an instance of it starts, stops or is terminated, and at start-up, ever
 overlay is told which other hosts hold the subnet's instances, and their addresses
 (:func:`~andromede.compute.network.network_peers`). The subnets of one VPC are routed to each
 other (decision 0106), so the hosts holding instances of any subnet of the VPC are told of
-every subnet of it that has instances, with the subnet itself (:meth:`_network_spec`).
+every subnet of it that has instances, with the subnet itself (:meth:`_network_spec`). With
+the peers, and whenever a VPC's routing changes, every host of the VPC is told its NAT
+gateways: which host translates for which subnets, the others sending that traffic to it
+(:mod:`~andromede.compute.nat_egress`, decision 0129).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
 from andromede.compute.driver import InstanceFirewall, InstanceNetwork, NetworkSpec
 from andromede.compute.errors import Duplicate, InsufficientCapacity, NotFound
 from andromede.compute.model import Instance, InstanceState, SecurityGroup, check_id, new_id
+from andromede.compute.nat_egress import nat_routes_by_host
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import (
     DEFAULT_SUBNET_CIDR,
@@ -257,6 +261,8 @@ class NetworksMixin(ServiceCore):
         one of ``vpc_ids`` (whose routing changed)."""
         if not touched and not vpc_ids:
             return
+        if vpc_ids:
+            await self._push_nat_routes(tenant_id, vpc_ids)
         groups = {g.group_id: g for g in await self.store.list(SecurityGroup, tenant_id)}
         instances = await self.store.list(Instance, tenant_id)
         members = _members(instances)
@@ -376,22 +382,63 @@ class NetworksMixin(ServiceCore):
     def _push_network_acls_later(self, tenant_id: str, subnet_ids: Collection[str]) -> None:
         self._spawn(self._push_network_acls(tenant_id, tuple(subnet_ids)))
 
+    async def _push_nat_routes(
+        self,
+        tenant_id: str,
+        vpc_ids: Collection[str],
+        endpoints: Mapping[str, tuple[str, int]] | None = None,
+    ) -> None:
+        """Tell every host holding instances of each VPC the NAT gateways its router applies
+        there (:func:`~andromede.compute.nat_egress.nat_routes_by_host`): which one translates
+        for which subnets and destinations, the others sending that traffic to it. A host
+        whose instances no route sends to a NAT gateway is told none, which takes back what it
+        held. A push that fails is logged: ``resync_hosts`` carries the whole set again."""
+        if endpoints is None:
+            endpoints = await self._current_endpoints()
+        view = await self.routing_view(tenant_id)
+        subnets = await self.store.list(Subnet, tenant_id)
+        instances = await self.store.list(Instance, tenant_id)
+        for vpc_id in sorted(set(vpc_ids)):
+            wired = [
+                i
+                for i in instances
+                if i.vpc_id == vpc_id and i.private_ip is not None and i.state in _WIRED_ON_HOST
+            ]
+            mine = [s for s in subnets if s.vpc_id == vpc_id]
+            told = nat_routes_by_host(view, vpc_id, mine, wired, endpoints)
+            for host, routes in sorted(told.items()):
+                driver = self.drivers.get(host)
+                if driver is None:
+                    continue
+                try:
+                    await driver.set_nat_routes(vpc_id, routes)
+                except Exception:
+                    log.exception("host %s: the NAT gateways of %s could not be set", host, vpc_id)
+
     async def _push_peers(self, *subnet_ids: str | None) -> None:
         """Tell every host with an overlay which other hosts hold instances of each subnet
         (their addresses included), and of the other subnets of its VPC that have instances:
-        a host holding instances of the VPC reaches them all. A push that fails is logged: the
-        next change or start-up carries the whole set again."""
+        a host holding instances of the VPC reaches them all. Then every host of those VPCs
+        its NAT gateways, whose egress host may have changed with the instances. A push that
+        fails is logged: the next change or start-up carries the whole set again."""
         wanted = {s for s in subnet_ids if s is not None}
         if not wanted:
             return
         endpoints = await self._current_endpoints()
-        if len(endpoints) == 0:
-            return
         vpcs: dict[tuple[str, str], set[str]] = {}
         for subnet_id in sorted(wanted):
             subnet = await self.store.get(Subnet, subnet_id)
             if subnet is not None:
                 vpcs.setdefault((subnet.tenant_id, subnet.vpc_id), set()).add(subnet_id)
+        if endpoints:
+            await self._push_overlay_peers(vpcs, endpoints)
+        for tenant_id in sorted({tenant for tenant, _ in vpcs}):
+            vpc_ids = [vpc for tenant, vpc in vpcs if tenant == tenant_id]
+            await self._push_nat_routes(tenant_id, vpc_ids, endpoints)
+
+    async def _push_overlay_peers(
+        self, vpcs: Mapping[tuple[str, str], set[str]], endpoints: Mapping[str, tuple[str, int]]
+    ) -> None:
         for (tenant_id, vpc_id), asked in sorted(vpcs.items()):
             wired = [
                 i
