@@ -65,6 +65,7 @@ from andromede.db.migrate import upgrade
 from andromede.ec2api.app import Ec2App
 from andromede.errors import ConfigurationError
 from andromede.http.asgi import new_request_id
+from andromede.http.outbound import TlsContextOnDemand, networks
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.http.sigv4 import credential_service
@@ -79,6 +80,7 @@ from andromede.iam.store_sql import SqlIdentityStore
 from andromede.iam.tenant_actions import invoice_arn
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.iam import IAM
+from andromede.iamapi.sns import sns_spec
 from andromede.iamapi.sts import STS
 from andromede.imds.app import ImdsLimits, MetadataApp, create_metadata_app
 from andromede.imds.directory import ComputeInstanceDirectory
@@ -91,6 +93,10 @@ from andromede.kms.xks_store_sql import SqlCustomKeyStoreStore
 from andromede.kmsapi.app import KmsApp
 from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
 from andromede.logconfig import configure_logging
+from andromede.notifications.delivery import Deliverer, DeliveryPolicy
+from andromede.notifications.service import TopicService
+from andromede.notifications.store import TopicStore
+from andromede.notifications.store_sql import SqlEventQueue, SqlTopicStore
 from andromede.object_keys import (
     KmsObjectCipher,
     ReplicaKmsKeys,
@@ -356,6 +362,14 @@ class Application:
             grants,
         )
         background.append(asyncio.create_task(replicator.run_forever(), name="replication"))
+        topics = topic_service(settings, SqlTopicStore(db))
+        deliverer = Deliverer(
+            SqlEventQueue(db),
+            topics,
+            delivery_policy(settings),
+            tls=TlsContextOnDemand(None).get,
+        )
+        background.append(asyncio.create_task(deliverer.run_forever(), name="notifications"))
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
         s3 = S3App(
             s3_services(
@@ -369,6 +383,7 @@ class Application:
                 operator_access=operator_access,
                 replicator=replicator,
                 replication_grants=grants,
+                topics=topics,
             ),
             identity,
             audit,
@@ -379,6 +394,10 @@ class Application:
             spec.name: QueryApp(spec, identity, audit, settings, rate_limiter)
             for spec in (IAM, STS)
         }
+        # Bucket notification topics, SNS-style as Ceph RGW serves them (decision 0132).
+        apis["sns"] = QueryApp(
+            sns_spec(topics, settings.region), identity, audit, settings, rate_limiter
+        )
         apis[KmsApp.name] = KmsApp(
             customer_keys, identity, audit, settings, rate_limiter, billing=billing
         )
@@ -640,6 +659,7 @@ def s3_services(
     operator_access: OperatorAccessService | None = None,
     replicator: Replicator | None = None,
     replication_grants: ReplicationGrants | None = None,
+    topics: TopicService | None = None,
 ) -> S3Services:
     authoriser = S3Authoriser(
         identity.policies_for,
@@ -657,6 +677,25 @@ def s3_services(
         expirations=expirations,
         replicator=replicator,
         replication_grants=replication_grants,
+        topics=topics,
+    )
+
+
+def topic_service(settings: Settings, store: TopicStore) -> TopicService:
+    """The tenants' notification topics (decision 0132), whose ARNs name this region."""
+    return TopicService(store, region=settings.region, max_topics=settings.max_notification_topics)
+
+
+def delivery_policy(settings: Settings) -> DeliveryPolicy:
+    """How event notifications are pushed (decision 0132), from the settings."""
+    return DeliveryPolicy(
+        interval=settings.notification_interval,
+        batch=settings.notification_batch,
+        lease=settings.notification_lease,
+        max_attempts=settings.notification_max_attempts,
+        retry_base=settings.notification_retry_base,
+        timeout=settings.notification_timeout,
+        allowed=networks(settings.notification_endpoint_allow_cidrs),
     )
 
 
@@ -778,6 +817,7 @@ def storage_limits(settings: Settings) -> StorageLimits:
         inline_object_max_bytes=settings.inline_object_max_bytes,
         inline_object_regions=settings.inline_region_names,
         opened_headers_memo_size=settings.opened_headers_cache_size,
+        notification_queue_per_tenant=settings.notification_queue_per_tenant,
     )
 
 

@@ -207,3 +207,6 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs each request's full URL at INFO: a tenant's push endpoint (decision 0132) or
+    # an OIDC document URL may carry a token in its query, which must never reach the logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -641,6 +641,59 @@ class Settings(BaseSettings):
         description="Seconds before a failed replication copy is tried again, doubled at"
         " each further attempt (decision 0112).",
     )
+    notification_endpoint_allow_cidrs: tuple[str, ...] = Field(
+        default=(),
+        description="Networks (CIDR) that bucket event notifications may be pushed to beside "
+        "public unicast addresses; a topic's push endpoint is resolved at each delivery and "
+        "refused if an address is internal (loopback, private, link-local, metadata) and in "
+        "none of these (decision 0132).",
+    )
+    notification_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between claims of the event notification queue when it was "
+        "empty (decision 0132).",
+    )
+    notification_batch: int = Field(
+        default=50,
+        gt=0,
+        description="Event notifications claimed at once by a gateway (decision 0132).",
+    )
+    notification_lease: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a claimed event notification is a gateway's; one that dies "
+        "leaves it to be claimed again after this (decision 0132).",
+    )
+    notification_max_attempts: int = Field(
+        default=10,
+        gt=0,
+        description="Pushes of an event notification tried before it is dropped (decision 0132).",
+    )
+    notification_retry_base: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds before a failed event notification push is tried again, doubled "
+        "at each further attempt, at most an hour (decision 0132).",
+    )
+    notification_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds to connect to, send to and hear from a push endpoint, each "
+        "(decision 0132).",
+    )
+    notification_queue_per_tenant: int = Field(
+        default=100_000,
+        gt=0,
+        description="Event notifications a tenant may have waiting; further events are "
+        "dropped and logged, the writes themselves taken (decision 0132).",
+    )
+    max_notification_topics: int = Field(
+        default=1000,
+        gt=0,
+        description="Notification topics (SNS-style, for bucket events) a tenant may hold "
+        "(decision 0132).",
+    )
     compute_resync_interval: float = Field(
         default=60.0,
         gt=0,
@@ -1235,7 +1288,9 @@ class Settings(BaseSettings):
         "new role credentials (SDKs refresh from 10 to 20 minutes before).",
     )
 
-    @field_validator("oidc_allowed_networks", "xks_allowed_networks")
+    @field_validator(
+        "oidc_allowed_networks", "xks_allowed_networks", "notification_endpoint_allow_cidrs"
+    )
     @classmethod
     def _allowed_networks(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         for network in value:

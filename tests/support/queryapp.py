@@ -1,4 +1,4 @@
-"""The IAM and STS Query apps in process on the in-memory identity store, and a client that
+"""The IAM, STS and SNS Query apps in process on the in-memory identity store, and a client that
 serialises, signs and parses exactly as boto3 does (botocore's own serializer, signer, parser
 and IAM policy decoding), so the XML shapes are checked against botocore's model without a
 server."""
@@ -29,7 +29,10 @@ from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.iam.web_identity import JwksCache
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.iam import IAM
+from andromede.iamapi.sns import sns_spec
 from andromede.iamapi.sts import STS
+from andromede.notifications.memory import MemoryTopicStore
+from andromede.notifications.service import TopicService
 from andromede.settings import Settings
 from support.asgi import post
 from support.clock import Clock
@@ -137,6 +140,9 @@ async def query_world(
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
     apps = {spec.name: QueryApp(spec, identity, audit, configured) for spec in (IAM, STS)}
+    # Bucket notification topics (decision 0132), SNS-style on the Query machinery.
+    topics = TopicService(MemoryTopicStore(), region=REGION, max_topics=3)
+    apps["sns"] = QueryApp(sns_spec(topics, REGION), identity, audit, configured)
     created = await identity.create_tenant("acme")
     try:
         yield World(

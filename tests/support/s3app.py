@@ -20,7 +20,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from andromede.app import operator_access_service, s3_services, storage_limits
+from andromede.app import operator_access_service, s3_services, storage_limits, topic_service
 from andromede.audit.access_service import OperatorAccessService
 from andromede.audit.access_store import MemoryAccessRequestStore
 from andromede.audit.service import AuditService
@@ -30,6 +30,8 @@ from andromede.iam.model import Principal
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.notifications.memory import MemoryTopicStore
+from andromede.notifications.service import TopicService
 from andromede.s3.app import S3App
 from andromede.settings import Settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
@@ -78,6 +80,9 @@ class Client:
     # Set: requests go unsigned, as this principal, the way the web console calls S3 in
     # process (``TRUSTED_PRINCIPAL_SCOPE_KEY``, decision 0111).
     console_principal: Principal | None = None
+    # Bucket notification topics (decision 0132), which PutBucketNotificationConfiguration
+    # checks; the events land in ``store.notification_outbox``.
+    topics: TopicService | None = None
 
     def as_anonymous(self) -> Client:
         return dataclasses.replace(self, credentials=None, tenant_id="")
@@ -213,6 +218,7 @@ async def in_process_client(
     # Refreshed by the tests that need it (a change made by another process), not on a timer.
     expirations = ExpirationView(store, period=settings.lifecycle_interval)
     operator_access = operator_access_service(settings, MemoryAccessRequestStore(), audit)
+    topics = topic_service(settings, MemoryTopicStore())
     app = S3App(
         s3_services(
             settings,
@@ -221,6 +227,7 @@ async def in_process_client(
             access_logs=access_logs,
             expirations=expirations,
             operator_access=operator_access,
+            topics=topics,
         ),
         identity,
         audit,
@@ -238,6 +245,7 @@ async def in_process_client(
             access_logs,
             expirations,
             operator_access,
+            topics=topics,
         )
     finally:
         await audit.close()

@@ -87,6 +87,8 @@ __all__ = [
     "metadata",
     "mfa_devices",
     "multipart_uploads",
+    "notification_events",
+    "notification_topics",
     "object_blobs",
     "object_version_blobs",
     "object_versions",
@@ -855,6 +857,38 @@ replication_statuses = sa.Table(
     sa.Column("key", key_text(), primary_key=True),
     sa.Column("version_id", sa.Text, primary_key=True),
     sa.Column("status", sa.Text, nullable=False),
+)
+
+# -- bucket event notifications (decision 0132) -------------------------------------------------
+# A tenant's SNS-style topics: where a bucket's events are pushed. The document is the topic's
+# attributes as JSON with a format version (push-endpoint, OpaqueData, persistent…); no secret
+# is in it, since a push endpoint carrying credentials is refused.
+notification_topics = sa.Table(
+    "notification_topics",
+    metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True),
+    sa.Column("name", key_text(), primary_key=True),
+    sa.Column("region", sa.Text, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+# Events waiting to be pushed, written by the transaction that commits the version or the
+# delete they tell of (so no committed write loses its event), claimed FOR UPDATE SKIP LOCKED.
+# ``message`` is the S3 event JSON ready to send; the topic is looked up at delivery.
+notification_events = sa.Table(
+    "notification_events",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.Text, nullable=False, index=True),
+    sa.Column("topic_arn", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("not_before", UtcDateTime, nullable=False, index=True),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
 )
 
 # -- customer-managed KMS keys ------------------------------------------------------------------

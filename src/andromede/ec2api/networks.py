@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from andromede.compute.instance_attributes import MAX_GROUPS_PER_INSTANCE
 from andromede.compute.model import Instance
+from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import (
     NetworkInterface,
     private_dns_name,
@@ -148,8 +149,20 @@ def write_interface(
 # -- DescribeNetworkInterfaces ---------------------------------------------------------------
 
 
-def _interface_filter(name: str) -> Callable[[tuple[NetworkInterface, Instance]], list[str]] | None:
-    fields: dict[str, Callable[[tuple[NetworkInterface, Instance]], list[str]]] = {
+# An interface with what holds it: its instance, or a NAT gateway (decision 0129).
+_Held = tuple[NetworkInterface, Instance | NatGateway]
+
+
+def _nat_description(nat: NatGateway) -> str:
+    return f"Interface for NAT Gateway {nat.nat_gateway_id}"
+
+
+def _public_ip_of(held: Instance | NatGateway) -> str | None:
+    return held.public_ip if isinstance(held, NatGateway) else public_ip_of(held)
+
+
+def _interface_filter(name: str) -> Callable[[_Held], list[str]] | None:
+    fields: dict[str, Callable[[_Held], list[str]]] = {
         "network-interface-id": lambda p: [p[0].interface_id],
         "subnet-id": lambda p: [p[0].subnet_id],
         "vpc-id": lambda p: [p[0].vpc_id],
@@ -157,16 +170,16 @@ def _interface_filter(name: str) -> Callable[[tuple[NetworkInterface, Instance]]
         "mac-address": lambda p: [p[0].mac],
         "private-ip-address": lambda p: [p[0].private_ip],
         "addresses.private-ip-address": lambda p: [p[0].private_ip],
-        "attachment.instance-id": lambda p: [p[0].instance_id],
-        "group-id": lambda p: list(p[1].security_group_ids),
+        "attachment.instance-id": lambda p: [p[0].instance_id] if p[0].instance_id else [],
+        "group-id": lambda p: list(p[1].security_group_ids) if isinstance(p[1], Instance) else [],
         "status": lambda p: ["in-use"],
         # An instance's interface has no description; Terraform's aws_subnet and
         # aws_security_group look for other services' lingering interfaces by it.
-        "description": lambda p: [""],
-        "interface-type": lambda p: ["interface"],
-        "requester-managed": lambda p: ["false"],
+        "description": lambda p: [_nat_description(p[1])] if isinstance(p[1], NatGateway) else [""],
+        "interface-type": lambda p: [p[0].interface_type],
+        "requester-managed": lambda p: ["true" if isinstance(p[1], NatGateway) else "false"],
         "owner-id": lambda p: [p[0].tenant_id],
-        "association.public-ip": lambda p: [ip] if (ip := public_ip_of(p[1])) else [],
+        "association.public-ip": lambda p: [ip] if (ip := _public_ip_of(p[1])) else [],
     }
     return fields.get(name)
 
@@ -182,14 +195,65 @@ async def describe_network_interfaces(call: Call) -> None:
     }
     groups = await call.compute.describe_security_groups(call.tenant_id, [], [])
     names = {g.group_id: g.name for g in groups}
+    nats = {n.network_interface_id: n for n in await call.compute.live_nat_gateways(call.tenant_id)}
     xml = call.result
     xml.open("networkInterfaceSet")
     for interface in interfaces:
-        instance = instances.get(interface.instance_id)
-        if instance is None or not matches(filters, (interface, instance)):
+        holder: Instance | NatGateway | None = instances.get(interface.instance_id) or nats.get(
+            interface.interface_id
+        )
+        if holder is None or not matches(filters, (interface, holder)):
             continue
-        write_interface(xml, call, instance, names, nested=False, tags=interface.tags)
+        if isinstance(holder, NatGateway):
+            _write_nat_interface(xml, call, interface, holder)
+        else:
+            write_interface(xml, call, holder, names, nested=False, tags=interface.tags)
     xml.close("networkInterfaceSet")
+
+
+def _write_nat_interface(
+    xml: XmlWriter, call: Call, interface: NetworkInterface, nat: NatGateway
+) -> None:
+    """A NAT gateway's interface as EC2 shows it: requester-managed, of type ``nat_gateway``,
+    described by its gateway, its Elastic IP as its association, in no security group."""
+    dns = private_dns_name(interface.private_ip, call.region)
+    xml.open("item")
+    xml.element("networkInterfaceId", interface.interface_id)
+    xml.element("subnetId", interface.subnet_id)
+    xml.element("vpcId", interface.vpc_id)
+    xml.element("availabilityZone", interface.availability_zone)
+    xml.element("description", _nat_description(nat))
+    xml.element("ownerId", interface.tenant_id)
+    xml.element("requesterManaged", True)
+    xml.element("status", "in-use")
+    xml.element("macAddress", interface.mac)
+    xml.element("privateIpAddress", interface.private_ip)
+    xml.element("privateDnsName", dns)
+    xml.element("sourceDestCheck", False)
+    xml.open("groupSet")
+    xml.close("groupSet")
+    _nat_association(xml, nat)
+    xml.open("privateIpAddressesSet")
+    xml.open("item")
+    xml.element("privateIpAddress", interface.private_ip)
+    xml.element("privateDnsName", dns)
+    xml.element("primary", True)
+    _nat_association(xml, nat)
+    xml.close("item")
+    xml.close("privateIpAddressesSet")
+    xml.element("interfaceType", interface.interface_type)
+    write_tags(xml, interface.tags)
+    xml.close("item")
+
+
+def _nat_association(xml: XmlWriter, nat: NatGateway) -> None:
+    xml.open("association")
+    xml.element("allocationId", nat.allocation_id)
+    xml.element("associationId", nat.association_id)
+    xml.element("publicIp", nat.public_ip)
+    xml.element("publicDnsName", "")
+    xml.element("ipOwnerId", nat.tenant_id)
+    xml.close("association")
 
 
 # -- DescribeAccountAttributes ---------------------------------------------------------------

@@ -120,16 +120,19 @@ class PinnedUrl:
         return {"sni_hostname": self.server_name}
 
 
-async def pin(url: str, allowed: Sequence[Network], setting: str) -> PinnedUrl:
+async def pin(
+    url: str, allowed: Sequence[Network], setting: str, *, schemes: tuple[str, ...] = ("https",)
+) -> PinnedUrl:
     """``url`` at each address of its host, all checked public or in ``allowed``; ``setting``
-    names the operator's setting that would allow an internal one (for the error message)."""
+    names the operator's setting that would allow an internal one (for the error message).
+    ``schemes``: those the caller may speak (bucket notifications push over http too)."""
     parts = urlsplit(url)
-    if parts.scheme != "https":
-        raise NoAddress("the URL must be https")
+    if parts.scheme not in schemes:
+        raise NoAddress(f"the URL must be {' or '.join(schemes)}")
     name = parts.hostname
     if not name:
         raise NoAddress("the URL names no host")
-    port = parts.port or 443
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM)
     except OSError as exc:  # socket.gaierror: the name does not resolve
@@ -138,7 +141,8 @@ async def pin(url: str, allowed: Sequence[Network], setting: str) -> PinnedUrl:
     if not addresses:
         raise NoAddress("the URL's host has no address")
     for address in addresses:
-        if not (address.is_global or any(address in network for network in allowed)):
+        public = address.is_global and not address.is_multicast
+        if not (public or any(address in network for network in allowed)):
             raise AddressRefused(
                 "the host is not on a network the gateway may reach (an internal address; "
                 f"setting {setting})"
@@ -146,7 +150,7 @@ async def pin(url: str, allowed: Sequence[Network], setting: str) -> PinnedUrl:
     targets = tuple(
         urlunsplit(
             (
-                "https",
+                parts.scheme,
                 f"[{a}]:{port}" if a.version == 6 else f"{a}:{port}",
                 parts.path,
                 parts.query,

@@ -65,6 +65,10 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         "details.",
     ),
     "Throttling": (400, "Rate exceeded"),
+    # SNS's, for bucket notification topics (decision 0132).
+    "NotFound": (404, "Topic does not exist"),
+    "InvalidParameter": (400, "Invalid parameter"),
+    "TopicLimitExceeded": (403, "Exceeded topic limit."),
     "ValidationError": (400, "The input fails to satisfy the constraints of the operation."),
 }  # fmt: skip
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Final, Generic, TypeVar
 
 from andromede.storage.acl import AccessControlList
+from andromede.storage.notification import NotificationConfiguration
 from andromede.storage.object_lock import ObjectLock, ObjectLockConfiguration
 from andromede.storage.replication import ReplicationConfiguration
 
@@ -197,6 +198,8 @@ class Bucket:
     # Its replication configuration (decision 0112), read with the bucket as the data-events
     # setting is, so that a write knows whether to queue a copy without a read of its own.
     replication: ReplicationConfiguration | None = None
+    # Its event notification configuration (decision 0132), read with the bucket likewise.
+    notification: NotificationConfiguration | None = None
 
     @property
     def acls_enabled(self) -> bool:

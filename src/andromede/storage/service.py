@@ -100,6 +100,12 @@ from andromede.storage.model import (
     SegmentKey,
     VersioningStatus,
 )
+from andromede.storage.notification import (
+    NOTIFICATION_DOCUMENT,
+    EventBatch,
+    EventSource,
+    NotificationConfiguration,
+)
 from andromede.storage.object_lock import LockChange, ObjectLock, ObjectLockConfiguration
 from andromede.storage.regions import RegionalBlobs
 from andromede.storage.replication import (
@@ -171,6 +177,34 @@ def _replication_target(bucket: Bucket, record: ObjectRecord) -> ReplicationTarg
     )
 
 
+def _events_of(
+    bucket: Bucket,
+    source: EventSource | None,
+    key: str,
+    now: datetime,
+    bound: int,
+    record: ObjectRecord | None = None,
+) -> EventBatch | None:
+    """The events a client's write of ``key`` queues, if the bucket's notification
+    configuration (read with the bucket) has a rule for it (decision 0132): None otherwise,
+    and the write is as it was without notifications."""
+    if bucket.notification is None or source is None:
+        return None
+    return EventBatch.of(
+        bucket.notification,
+        source,
+        tenant_id=bucket.tenant_id,
+        bucket=bucket.name,
+        owner_id=bucket.owner_id,
+        region=bucket.region,
+        key=key,
+        now=now,
+        bound=bound,
+        size=None if record is None else record.size,
+        etag=None if record is None else record.etag,
+    )
+
+
 def replica_acl(source: ObjectRecord, replica_bucket: Bucket) -> bool:
     """Whether ``source``'s ACL may be given to its replica (or, decision 0127, a replica's to
     the version it came from) in ``replica_bucket``, both buckets being one tenant's (another
@@ -233,6 +267,8 @@ class StorageLimits:
     inline_object_regions: frozenset[str] | None = None
     # Opened object headers (and SSE-KMS contexts) remembered per region's store (decision 0033)
     opened_headers_memo_size: int = DEFAULT_OPENED_HEADERS_MEMO_SIZE
+    # The most event notifications a tenant may have waiting (decision 0132)
+    notification_queue_per_tenant: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,6 +432,18 @@ class ObjectService:
         caller. NoSuchBucket."""
         text = None if lifecycle is None else lifecycle.to_text()
         await self._store.put_bucket_document(name, LIFECYCLE_DOCUMENT, text)
+
+    async def get_bucket_notification(self, name: str) -> NotificationConfiguration | None:
+        """The bucket's event notification configuration (decision 0132); NoSuchBucket."""
+        text = await self._store.get_bucket_document(name, NOTIFICATION_DOCUMENT)
+        return None if text is None else NotificationConfiguration.from_text(text)
+
+    async def set_bucket_notification(
+        self, name: str, config: NotificationConfiguration | None
+    ) -> None:
+        """Replace the configuration (None or no rule: none); NoSuchBucket."""
+        text = None if config is None or not config.rules else config.to_text()
+        await self._store.put_bucket_document(name, NOTIFICATION_DOCUMENT, text)
 
     async def get_bucket_replication(self, name: str) -> ReplicationConfiguration | None:
         """The bucket's replication configuration, None when it has none. NoSuchBucket."""
@@ -624,12 +672,15 @@ class ObjectService:
         expected: ExpectedObject | None = None,
         exact_size: bool = True,
         lock: ObjectLock | None = None,
+        notify: EventSource | None = None,
     ) -> ObjectRecord:
-        """Store a whole object, encrypted as ``encryption`` says. ``size`` is the decoded
-        length the client announced: EntityTooLarge above the limit, IncompleteBody if the body
-        ends short of it, and the stream is not read past it. BadDigest / ChecksumMismatch leave
-        nothing behind. ``exact_size`` False: ``size`` only bounds the body (PostObject's file,
-        whose length its form's end tells), and a shorter body is the object.
+        """Store a whole object, encrypted as ``encryption`` says. ``notify``: the client's
+        request, whose events the bucket's notification configuration may ask for (decision
+        0132). ``size`` is the decoded length the client announced: EntityTooLarge above the
+        limit, IncompleteBody if the body ends short of it, and the stream is not read past
+        it. BadDigest / ChecksumMismatch leave nothing behind. ``exact_size`` False: ``size``
+        only bounds the body (PostObject's file, whose length its form's end tells), and a
+        shorter body is the object.
 
         ``bucket`` by name, or as the caller read it during this request: the commit checks
         again that it still exists in that region, so it is not read twice. ``expected``: a
@@ -674,7 +725,12 @@ class ObjectService:
             expected,
             versioned=target.versioning is not None,
             replication=_replication_target(target, record),
+            notify=_events_of(target, notify, key, record.last_modified, self._bound, record),
         )
+
+    @property
+    def _bound(self) -> int:
+        return self._limits.notification_queue_per_tenant
 
     async def set_object_acl(
         self,
@@ -828,13 +884,21 @@ class ObjectService:
         *,
         if_etag: str | None = None,
         if_last_modified: datetime | None = None,
+        notify: tuple[Bucket, EventSource] | None = None,
     ) -> ObjectRecord | None:
-        """Delete if present (S3 answers 204 either way). NoSuchBucket. ``if_etag``: delete only
-        the object with that ETag, atomically (ObjectChanged otherwise): the last step of a
-        conditional delete whose condition was checked against that object. With
-        ``if_last_modified`` too, only the very object a listing showed (a lifecycle expiry)."""
+        """Delete if present (S3 answers 204 either way). NoSuchBucket. ``notify``: the bucket
+        as read for the request and the request, for the bucket's event notifications.
+        ``if_etag``: delete only the object with that ETag, atomically (ObjectChanged
+        otherwise): the last step of a conditional delete whose condition was checked against
+        that object. With ``if_last_modified`` too, only the very object a listing showed (a
+        lifecycle expiry)."""
+        events = (
+            None
+            if notify is None
+            else _events_of(notify[0], notify[1], key, self._clock(), self._bound)
+        )
         removed = await self._store.delete_object(
-            bucket, key, if_etag=if_etag, if_last_modified=if_last_modified
+            bucket, key, if_etag=if_etag, if_last_modified=if_last_modified, notify=events
         )
         if removed is None:
             await self.get_bucket(bucket)
@@ -870,6 +934,7 @@ class ObjectService:
         if_etag: str | None = None,
         bypass_governance: bool = False,
         replicated: bool = False,
+        notify: EventSource | None = None,
     ) -> tuple[str | None, bool]:
         """A delete in a versioned bucket: without ``version_id``, a delete marker; with it,
         that version removed for good (nothing if there is none). Returns the version id to
@@ -889,13 +954,20 @@ class ObjectService:
                 and bucket.versioning is VersioningStatus.ENABLED
                 else None
             )
+            now = self._clock()
+            marker_source = (
+                None
+                if notify is None
+                else dataclasses.replace(notify, event_name="ObjectRemoved:DeleteMarkerCreated")
+            )
             written = await self._store.put_delete_marker(
                 bucket.name,
                 key,
                 owner_id=owner_id,
-                now=self._clock(),
+                now=now,
                 if_etag=if_etag,
                 replication=target,
+                notify=_events_of(bucket, marker_source, key, now, self._bound),
             )
             await self._queue_deletion(written.released)
             return written.version_id, True
@@ -961,6 +1033,7 @@ class ObjectService:
         acl: AccessControlList | None = None,
         expected: ExpectedObject | None = None,
         lock: ObjectLock | None = None,
+        notify: EventSource | None = None,
     ) -> ObjectRecord:
         """Copy ``source`` (already fetched and checked by the caller, its SSE-C key too) to
         bucket/key, re-encrypted as ``encryption`` says. ``headers`` None keeps the source's
@@ -1008,6 +1081,7 @@ class ObjectService:
             expected,
             versioned=target.versioning is not None,
             replication=_replication_target(target, record),
+            notify=_events_of(target, notify, key, record.last_modified, self._bound, record),
         )
 
     async def replicate_version(
@@ -1262,6 +1336,7 @@ class ObjectService:
         expected_size: int | None = None,
         expected: ExpectedObject | None = None,
         default_lock: ObjectLock | None = None,
+        notify: EventSource | None = None,
     ) -> ObjectRecord:
         """InvalidPartOrder (not ascending), InvalidPart (missing or ETag/checksum mismatch),
         EntityTooSmall (a part other than the last below min_part_size), NoSuchUpload,
@@ -1351,6 +1426,7 @@ class ObjectService:
                 stored_form(record),
                 expected=expected,
                 replication=_replication_target(source, record),
+                notify=_events_of(source, notify, key, record.last_modified, self._bound, record),
             )
         )
         if isinstance(replaced, VersionedWrite):  # a versioned bucket (decision 0097)
@@ -1599,6 +1675,7 @@ class ObjectService:
         *,
         versioned: bool = False,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> ObjectRecord:
         """Commit the metadata row of a freshly committed blob (or inline bytes); queue what
         it replaced. ``versioned``: the bucket was versioned when read (decision 0097); the
@@ -1608,14 +1685,14 @@ class ObjectService:
             # Shielded: a disconnect must not cut the transaction (and the queueing of the
             # replaced blobs) in the middle; the client simply does not hear the answer.
             if versioned:
-                return await self._commit_version(record, expected, replication)
+                return await self._commit_version(record, expected, replication, notify)
             try:
                 replaced = await asyncio.shield(
-                    self._store.put_object(stored_form(record), expected=expected)
+                    self._store.put_object(stored_form(record), expected=expected, notify=notify)
                 )
             except BucketVersioned:
                 # Turned on since the bucket was read: the previous version must be kept.
-                return await self._commit_version(record, expected, replication)
+                return await self._commit_version(record, expected, replication, notify)
         except (NoSuchBucket, NoSuchUpload, ObjectChanged):
             # The row was certainly not written: the blob is nobody's.
             segment = record.segments[0]
@@ -1637,11 +1714,12 @@ class ObjectService:
         record: ObjectRecord,
         expected: ExpectedObject | None,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> ObjectRecord:
         """The commit of a write in a versioned bucket; what it released is queued."""
         written = await asyncio.shield(
             self._store.put_object_version(
-                stored_form(record), expected=expected, replication=replication
+                stored_form(record), expected=expected, replication=replication, notify=notify
             )
         )
         await self._queue_deletion(written.released)

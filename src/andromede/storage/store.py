@@ -28,6 +28,7 @@ from andromede.storage.model import (
     Part,
     VersioningStatus,
 )
+from andromede.storage.notification import EventBatch
 from andromede.storage.object_lock import LockChange, ObjectLockConfiguration
 from andromede.storage.replication import ReplicationTarget
 from andromede.storage.versioning import (
@@ -97,9 +98,14 @@ class MetadataStore(Protocol):
 
     # -- objects --------------------------------------------------------------------------
     async def put_object(
-        self, record: ObjectRecord, *, expected: ExpectedObject | None = None
+        self,
+        record: ObjectRecord,
+        *,
+        expected: ExpectedObject | None = None,
+        notify: EventBatch | None = None,
     ) -> ObjectRecord | None:
-        """Insert or replace ``(bucket, key)``; returns the replaced record. NoSuchBucket, also
+        """Insert or replace ``(bucket, key)``; returns the replaced record. ``notify``: the
+        write's events, queued in the same transaction (decision 0132). NoSuchBucket, also
         when the bucket's region is not the one the record's blobs were written in (the bucket
         was deleted and made again in another region while they were being written).
         ``expected``: write only if the key holds what it says, checked in the same step
@@ -149,8 +155,10 @@ class MetadataStore(Protocol):
         *,
         if_etag: str | None = None,
         if_last_modified: datetime | None = None,
+        notify: EventBatch | None = None,
     ) -> ObjectRecord | None:
-        """Remove and return the record, None if there was none. ``if_etag`` (and
+        """Remove and return the record, None if there was none (``notify``'s events queued
+        in the same transaction when one was removed). ``if_etag`` (and
         ``if_last_modified``): only the object with that ETag (and last modification), in the
         same step (``ObjectChanged`` if the key holds another or none)."""
 
@@ -178,6 +186,7 @@ class MetadataStore(Protocol):
         *,
         expected: ExpectedObject | None = None,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> VersionedWrite:
         """Make ``record`` the key's current version, as the bucket's state says: Enabled, a
         new version id, the current object kept as a noncurrent version; Suspended, the null
@@ -196,6 +205,7 @@ class MetadataStore(Protocol):
         if_etag: str | None = None,
         version_id: str | None = None,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> VersionedWrite:
         """A delete without a version id: a delete marker becomes the key's newest version
         (the null one when Suspended, replacing the null version). NoSuchBucket. ``if_etag``:
@@ -320,6 +330,7 @@ class MetadataStore(Protocol):
         *,
         expected: ExpectedObject | None = None,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> tuple[ObjectRecord | VersionedWrite | None, list[Part]]:
         """Atomically drop the upload and its parts and put ``record``.
 

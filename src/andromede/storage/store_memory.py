@@ -38,6 +38,11 @@ from andromede.storage.model import (
     Segment,
     VersioningStatus,
 )
+from andromede.storage.notification import (
+    NOTIFICATION_DOCUMENT,
+    EventBatch,
+    NotificationConfiguration,
+)
 from andromede.storage.object_lock import (
     LOCK_NEEDS_VERSIONING,
     VERSIONING_LOCKED,
@@ -95,6 +100,9 @@ class MemoryMetadataStore:
         # step that commits the version, as the SQL store does in its transaction; the
         # replicator reads and settles it through the same object.
         self.replication_queue = MemoryReplicationQueue()
+        # Event notifications (decision 0132): (tenant, topic ARN, message) of each event,
+        # appended in the step that commits its write, as the SQL store's transaction does.
+        self.notification_outbox: list[tuple[str, str, str]] = []
 
     # -- buckets --------------------------------------------------------------------------
     async def create_bucket(self, bucket: Bucket) -> None:
@@ -177,6 +185,11 @@ class MemoryMetadataStore:
             documents.pop(kind, None)
         else:
             documents[kind] = document
+        if kind == NOTIFICATION_DOCUMENT:
+            notification = (
+                None if document is None else NotificationConfiguration.from_text(document)
+            )
+            state.bucket = dataclasses.replace(state.bucket, notification=notification)
         if kind == REPLICATION_DOCUMENT:
             # Read with the bucket, as the SQL store joins it (decision 0112).
             replication = None if document is None else ReplicationConfiguration.from_text(document)
@@ -204,7 +217,11 @@ class MemoryMetadataStore:
 
     # -- objects --------------------------------------------------------------------------
     async def put_object(
-        self, record: ObjectRecord, *, expected: ExpectedObject | None = None
+        self,
+        record: ObjectRecord,
+        *,
+        expected: ExpectedObject | None = None,
+        notify: EventBatch | None = None,
     ) -> ObjectRecord | None:
         state = self._state(record.bucket)
         if not record.stored_in(state.bucket.region):
@@ -218,6 +235,7 @@ class MemoryMetadataStore:
         if replaced is None:
             bisect.insort(state.keys, encoded)
         state.objects[encoded] = record
+        self._queue_events(notify, None)
         return replaced
 
     async def replace_object_segments(self, expected: ObjectRecord, record: ObjectRecord) -> bool:
@@ -310,6 +328,7 @@ class MemoryMetadataStore:
         *,
         if_etag: str | None = None,
         if_last_modified: datetime | None = None,
+        notify: EventBatch | None = None,
     ) -> ObjectRecord | None:
         state = self._buckets.get(bucket)
         if state is None:
@@ -326,6 +345,7 @@ class MemoryMetadataStore:
         record = state.objects.pop(encoded, None)
         if record is not None:
             del state.keys[bisect.bisect_left(state.keys, encoded)]
+            self._queue_events(notify, None)
         return record
 
     async def list_objects(
@@ -369,6 +389,7 @@ class MemoryMetadataStore:
         *,
         expected: ExpectedObject | None = None,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> VersionedWrite:
         state = self._state(record.bucket)
         if not record.stored_in(state.bucket.region):
@@ -390,6 +411,7 @@ class MemoryMetadataStore:
             ):
                 # Older than the key's newest: among the noncurrent versions, at its place.
                 _insert_kept(state, encoded, _Kept(record.version_id, False, record))
+                self._queue_events(notify, record.version_id)
                 return VersionedWrite(record.version_id, ())
         newest, released = _make_room(state, status, encoded)
         version_id = (
@@ -404,6 +426,7 @@ class MemoryMetadataStore:
             self._queue_replication(
                 replication, record.bucket, record.key, version_id, record.last_modified
             )
+        self._queue_events(notify, version_id)
         return VersionedWrite(version_id, tuple(released))
 
     async def put_delete_marker(
@@ -416,6 +439,7 @@ class MemoryMetadataStore:
         if_etag: str | None = None,
         version_id: str | None = None,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> VersionedWrite:
         state = self._state(bucket)
         status = _status(state)
@@ -435,6 +459,7 @@ class MemoryMetadataStore:
             ):
                 older = DeleteMarker(bucket, key, version_id, now, owner_id)
                 _insert_kept(state, encoded, _Kept(version_id, False, older))
+                self._queue_events(notify, version_id)
                 return VersionedWrite(version_id, ())
         newest, released = _make_room(state, status, encoded)
         sort_id = version_id or next_version_id(now, newest)
@@ -443,7 +468,20 @@ class MemoryMetadataStore:
         state.versions.setdefault(encoded, []).insert(0, _Kept(sort_id, suspended, marker))
         if replication is not None and not suspended:
             self._queue_replication(replication, bucket, key, sort_id, now)
+        self._queue_events(notify, marker.version_id)
         return VersionedWrite(marker.version_id, tuple(released))
+
+    def _queue_events(self, batch: EventBatch | None, version_id: str | None) -> None:
+        """A write's events, in the step that commits it (decision 0132), as far as each
+        tenant's bound allows."""
+        if batch is None:
+            return
+        for event in batch.events:
+            waiting = sum(1 for queued in self.notification_outbox if queued[0] == event.tenant_id)
+            if waiting < batch.bound:
+                self.notification_outbox.append(
+                    (event.tenant_id, event.topic_arn, event.message(version_id))
+                )
 
     def _queue_replication(
         self, target: ReplicationTarget, bucket: str, key: str, version_id: str, now: datetime
@@ -704,6 +742,7 @@ class MemoryMetadataStore:
         *,
         expected: ExpectedObject | None = None,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> tuple[ObjectRecord | VersionedWrite | None, list[Part]]:
         if upload_id not in self._uploads:
             raise NoSuchUpload(upload_id)
@@ -713,8 +752,9 @@ class MemoryMetadataStore:
         used = {s.blob_id for s in record.segments}
         unused = [p for p in self._drop_upload(upload_id) if p.blob_id not in used]
         if state.bucket.versioning is not None:
-            return await self.put_object_version(record, replication=replication), unused
-        replaced = await self.put_object(record)
+            written = await self.put_object_version(record, replication=replication, notify=notify)
+            return written, unused
+        replaced = await self.put_object(record, notify=notify)
         return replaced, unused
 
     async def abort_upload(self, upload_id: str) -> list[Part]:

@@ -81,6 +81,12 @@ from andromede.storage.model import (
     build_bucket,
     build_object_record,
 )
+from andromede.storage.notification import (
+    NOTIFICATION_DOCUMENT,
+    EventBatch,
+    NotificationConfiguration,
+)
+from andromede.storage.notification_queue_sql import queue_events
 from andromede.storage.object_lock import LockChange, ObjectLock, ObjectLockConfiguration
 from andromede.storage.replication import (
     REPLICATION_DOCUMENT,
@@ -565,6 +571,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         object_lock,
         data_events,
         replication,
+        notification,
     ) = row
     # Positionally, in the bucket's field order (every request: see slots_builder).
     return build_bucket(
@@ -582,6 +589,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         None if object_lock is None else _lock_configuration(object_lock),
         data_events is not None and _data_reads_logged(data_events),
         None if replication is None else _replication(replication),
+        None if notification is None else _notification(notification),
     )
 
 
@@ -597,6 +605,12 @@ def _replication(document: str) -> ReplicationConfiguration:
     """A bucket's replication configuration (decision 0112), parsed once per text: every PUT
     to a replicating bucket reads it with the bucket."""
     return ReplicationConfiguration.from_text(document)
+
+
+@functools.lru_cache(maxsize=256)
+def _notification(document: str) -> NotificationConfiguration:
+    """A bucket's event notification configuration (decision 0132), parsed once per text."""
+    return NotificationConfiguration.from_text(document)
 
 
 # Bucket policy texts by their SHA-256 (``buckets.policy_digest``), as read from
@@ -1018,14 +1032,19 @@ class SqlMetadataStore:
 
     # -- objects --------------------------------------------------------------------------
     async def put_object(
-        self, record: ObjectRecord, *, expected: ExpectedObject | None = None
+        self,
+        record: ObjectRecord,
+        *,
+        expected: ExpectedObject | None = None,
+        notify: EventBatch | None = None,
     ) -> ObjectRecord | None:
-        if self._postgresql and expected is None:
+        if self._postgresql and expected is None and notify is None:
             return await _put_object_in_one_statement(self._db, record)
         # A conditional write takes the transaction: its condition is checked on the row it
         # holds locked (or, for "no object", on the insert that fails if one was made), which
-        # the one-statement PUT, seeing only its snapshot, cannot do.
-        return await self._db.write(lambda conn: _put_object(conn, record, expected))
+        # the one-statement PUT, seeing only its snapshot, cannot do. So does a write whose
+        # events are queued with it (decision 0132).
+        return await self._db.write(lambda conn: _put_object(conn, record, expected, notify))
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
         row = await self._db.read_row(_READ_OBJECT, {"bucket": bucket, "key": key})
@@ -1123,6 +1142,7 @@ class SqlMetadataStore:
         *,
         if_etag: str | None = None,
         if_last_modified: datetime | None = None,
+        notify: EventBatch | None = None,
     ) -> ObjectRecord | None:
         def work(conn: Connection) -> ObjectRecord | None:
             # FOR UPDATE: of two deletes (or a delete and an overwrite) of the same key, only one
@@ -1141,7 +1161,9 @@ class SqlMetadataStore:
                 return None
             conn.execute(_O.delete().where(_O.c.bucket == bucket, _O.c.key == key))
             conn.execute(_OB.delete().where(_OB.c.bucket == bucket, _OB.c.key == key))
-            return _object_from_row(row)
+            removed = _object_from_row(row)
+            queue_events(conn, notify, None, datetime.now(UTC))
+            return removed
 
         return await self._db.write(work)
 
@@ -1177,10 +1199,14 @@ class SqlMetadataStore:
         *,
         expected: ExpectedObject | None = None,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> VersionedWrite:
-        return await self._db.write(
-            lambda conn: _versions.put_version(conn, record, expected, replication)
-        )
+        def work(conn: Connection) -> VersionedWrite:
+            written = _versions.put_version(conn, record, expected, replication)
+            queue_events(conn, notify, written.version_id, record.last_modified)
+            return written
+
+        return await self._db.write(work)
 
     async def put_delete_marker(
         self,
@@ -1192,12 +1218,16 @@ class SqlMetadataStore:
         if_etag: str | None = None,
         version_id: str | None = None,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> VersionedWrite:
-        return await self._db.write(
-            lambda conn: _versions.put_marker(
+        def work(conn: Connection) -> VersionedWrite:
+            written = _versions.put_marker(
                 conn, bucket, key, owner_id, now, if_etag, version_id, replication
             )
-        )
+            queue_events(conn, notify, written.version_id, now)
+            return written
+
+        return await self._db.write(work)
 
     async def get_object_version(
         self, bucket: str, key: str, version_id: str
@@ -1449,6 +1479,7 @@ class SqlMetadataStore:
         *,
         expected: ExpectedObject | None = None,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> tuple[ObjectRecord | VersionedWrite | None, list[Part]]:
         def work(conn: Connection) -> tuple[ObjectRecord | VersionedWrite | None, list[Part]]:
             # The upload FOR UPDATE (the writer's turn on SQLite): of two racing completes, or a
@@ -1462,9 +1493,11 @@ class SqlMetadataStore:
             # The object first: a failed condition rolls back before the upload is touched.
             replaced: ObjectRecord | VersionedWrite | None
             if held.versioning is not None:
-                replaced = _versions.put_version(conn, record, expected, replication)
+                written = _versions.put_version(conn, record, expected, replication)
+                queue_events(conn, notify, written.version_id, record.last_modified)
+                replaced = written
             else:
-                replaced = _put_object(conn, record, expected)
+                replaced = _put_object(conn, record, expected, notify)
             return replaced, _drop_upload(conn, upload_id)
 
         replaced, parts = await self._db.write(work)
@@ -1559,10 +1592,19 @@ _BUCKET_WITH_SETTINGS = _BUCKET_WITH_SETTINGS.outerjoin(
     (_REPLICATION.c.bucket == _B.c.name)
     & (_REPLICATION.c.kind == sa.literal_column(f"'{REPLICATION_DOCUMENT}'")),
 )
+# Its event notification configuration (decision 0132) likewise: a write knows whether to
+# queue events without a read of its own.
+_NOTIFICATION = _BD.alias("notification")
+_BUCKET_WITH_SETTINGS = _BUCKET_WITH_SETTINGS.outerjoin(
+    _NOTIFICATION,
+    (_NOTIFICATION.c.bucket == _B.c.name)
+    & (_NOTIFICATION.c.kind == sa.literal_column(f"'{NOTIFICATION_DOCUMENT}'")),
+)
 _BUCKET_ROW = (
     *_B.c,
     _DATA_EVENTS.c.document.label("data_events"),
     _REPLICATION.c.document.label("replication"),
+    _NOTIFICATION.c.document.label("notification"),
 )
 _BUCKETS = sa.select(*_BUCKET_ROW).select_from(_BUCKET_WITH_SETTINGS)
 _DATA_READS_ON = json.dumps({"read": True})
@@ -1629,7 +1671,10 @@ def _upload_exists(conn: Connection, upload_id: str, *, lock: str) -> bool:
 
 
 def _put_object(
-    conn: Connection, record: ObjectRecord, expected: ExpectedObject | None = None
+    conn: Connection,
+    record: ObjectRecord,
+    expected: ExpectedObject | None = None,
+    notify: EventBatch | None = None,
 ) -> ObjectRecord | None:
     held = conn.execute(_HOLD_BUCKET, {"name": record.bucket}).first()
     # A bucket made again in another region while the blobs were written is not theirs.
@@ -1657,6 +1702,7 @@ def _put_object(
     blob_rows = [{"blob_id": blob_id, **names} for blob_id in _blob_ids(record.segments)]
     if blob_rows:
         conn.execute(_INSERT_OBJECT_BLOB, blob_rows)
+    queue_events(conn, notify, None, record.last_modified)
     return None if old is None else _object_from_row(old)
 
 

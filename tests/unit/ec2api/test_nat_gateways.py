@@ -490,3 +490,64 @@ async def test_a_private_instance_reaches_out_only_through_an_available_nat_gate
     assert firewall() == confined and await nat_routes() == []
     stored = await world.compute.store.get(NatGateway, nat_id)
     assert stored is not None and stored.state is NatGatewayState.DELETED
+
+
+async def test_its_interface_is_shown_as_ec2_shows_a_nat_gateways(world: World) -> None:
+    c = world.root
+    vpc_id, subnet_id, _ = await _public_vpc(c)
+    allocation_id = await _address(c)
+    nat_id = (await _nat(c, subnet_id, allocation_id))["NatGatewayId"]
+    [held] = (await _described(c, nat_id))["NatGatewayAddresses"]
+    await c.call(
+        "RunInstances", ImageId=world.image.image_id, InstanceType="t3.nano",
+        MinCount=1, MaxCount=1, SubnetId=subnet_id,
+    )  # fmt: skip
+    found = await c.call("DescribeNetworkInterfaces", Filters=_filters(**{"vpc-id": vpc_id}))
+    assert len(found["NetworkInterfaces"]) == 2  # the instance's and the gateway's
+    [interface] = (
+        await c.call(
+            "DescribeNetworkInterfaces", Filters=_filters(**{"interface-type": "nat_gateway"})
+        )
+    )["NetworkInterfaces"]
+    assert interface["NetworkInterfaceId"] == held["NetworkInterfaceId"]
+    assert interface["RequesterManaged"] is True and interface["Groups"] == []
+    assert interface["Description"] == f"Interface for NAT Gateway {nat_id}"
+    assert (interface["PrivateIpAddress"], interface["SubnetId"]) == ("10.9.0.4", subnet_id)
+    assert interface["Association"]["PublicIp"] == held["PublicIp"]
+    assert interface["Association"]["AllocationId"] == allocation_id
+    by_flag = await c.call(
+        "DescribeNetworkInterfaces", Filters=_filters(**{"requester-managed": "true"})
+    )
+    assert [i["NetworkInterfaceId"] for i in by_flag["NetworkInterfaces"]] == [
+        held["NetworkInterfaceId"]
+    ]
+    await c.call("DeleteNatGateway", NatGatewayId=nat_id)
+    found = await c.call("DescribeNetworkInterfaces", Filters=_filters(**{"vpc-id": vpc_id}))
+    assert [i["InterfaceType"] for i in found["NetworkInterfaces"]] == ["interface"]
+
+
+async def test_describe_pages_with_max_results_and_next_token(tmp_path: Path) -> None:
+    async with ec2_world(tmp_path, max_nat_gateways_per_az=10, max_elastic_ips_per_tenant=10) as w:
+        c = w.root
+        _, subnet_id, _ = await _public_vpc(c)
+        made = [(await _nat(c, subnet_id, await _address(c)))["NatGatewayId"] for _ in range(6)]
+        seen: list[str] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"MaxResults": 5}
+            if token is not None:
+                params["NextToken"] = token
+            page = await c.call("DescribeNatGateways", **params)
+            assert len(page["NatGateways"]) <= 5
+            seen += [n["NatGatewayId"] for n in page["NatGateways"]]
+            token = page.get("NextToken")
+            if token is None:
+                break
+        assert seen == sorted(made)
+        await _refused(c, "DescribeNatGateways", "InvalidParameterValue", MaxResults=4)
+        await _refused(c, "DescribeNatGateways", "InvalidParameterValue", MaxResults=1001)
+        await _refused(c, "DescribeNatGateways", "InvalidParameterValue", NextToken="%%%")
+        await _refused(
+            c, "DescribeNatGateways", "InvalidParameterCombination",
+            NatGatewayIds=[made[0]], MaxResults=5,
+        )  # fmt: skip

@@ -12,13 +12,14 @@ from andromede.iam.policy.actions import known_action
 from andromede.iam.policy.document import PolicyKind, parse_policy
 from andromede.iam.policy.errors import MalformedPolicy
 from andromede.iamapi.iam import ACTIONS as IAM_ACTIONS
+from andromede.iamapi.sns import ACTIONS as SNS_ACTIONS
 from andromede.iamapi.sts import ACTIONS as STS_ACTIONS
 from andromede.kmsapi.actions import ACTIONS as KMS_ACTIONS
 
 
 @pytest.mark.parametrize(
     ("service", "served"),
-    [("ec2", EC2_ACTIONS), ("iam", IAM_ACTIONS), ("sts", STS_ACTIONS)],
+    [("ec2", EC2_ACTIONS), ("iam", IAM_ACTIONS), ("sts", STS_ACTIONS), ("sns", SNS_ACTIONS)],
 )
 def test_every_served_action_is_in_the_catalogue(service: str, served: object) -> None:
     missing = sorted(name for name in served if not known_action(service, name))  # type: ignore[attr-defined]

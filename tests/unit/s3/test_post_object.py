@@ -257,3 +257,24 @@ async def test_tags_in_a_form(client: Client) -> None:
     assert (await post(client, *encode(fields, b"t"))).status == 204
     got = await client.request("GET", f"/{B}/tagged?tagging")
     assert b"<Key>team</Key><Value>web</Value>" in got.body
+
+
+async def test_a_form_upload_is_an_object_created_post_event(client: Client) -> None:
+    """Decision 0132: a bucket's notifications tell of a form upload as ``ObjectCreated:Post``,
+    by the form's signer."""
+    assert client.topics is not None and client.store is not None
+    topic = await client.topics.create_topic(client.tenant_id, "forms", {})
+    config = (
+        "<NotificationConfiguration><TopicConfiguration>"
+        f"<Topic>{topic.arn}</Topic><Event>s3:ObjectCreated:Post</Event>"
+        "</TopicConfiguration></NotificationConfiguration>"
+    ).encode()
+    assert (await client.request("PUT", f"/{B}?notification", config)).status == 200
+    reply = await post(client, *encode(presigned(client, "forms/${filename}"), b"form data"))
+    assert reply.status == 204, reply.body
+    ((_, arn, message),) = client.store.notification_outbox
+    (record,) = json.loads(message)["Records"]
+    assert arn == topic.arn
+    assert record["eventName"] == "ObjectCreated:Post"
+    assert record["s3"]["object"]["key"] == "forms/photo.jpg"
+    assert record["userIdentity"]["principalId"] == f"arn:aws:iam::{client.tenant_id}:root"

@@ -456,12 +456,36 @@ _ANDROMEDE = (
     "RevokeOperatorAccess",
 )
 
+# SNS's topic calls, served for bucket notifications (decision 0132); the rest of SNS's
+# catalogue is named so that policies written for AWS are accepted.
+_SNS = (
+    "AddPermission",
+    "ConfirmSubscription",
+    "CreateTopic",
+    "DeleteTopic",
+    "GetSubscriptionAttributes",
+    "GetTopicAttributes",
+    "ListSubscriptions",
+    "ListSubscriptionsByTopic",
+    "ListTagsForResource",
+    "ListTopics",
+    "Publish",
+    "RemovePermission",
+    "SetSubscriptionAttributes",
+    "SetTopicAttributes",
+    "Subscribe",
+    "TagResource",
+    "Unsubscribe",
+    "UntagResource",
+)
+
 ACTIONS: dict[str, tuple[str, ...]] = {
     "s3": _S3,
     "iam": _IAM,
     "sts": _STS,
     "kms": _KMS,
     "ec2": _EC2,
+    "sns": _SNS,
     "andromede": _ANDROMEDE,
 }
 

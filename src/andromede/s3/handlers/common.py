@@ -28,6 +28,7 @@ from andromede.storage.model import (
     ObjectOwnership,
     ObjectRecord,
 )
+from andromede.storage.notification import EventSource
 from andromede.storage.replication import ReplicationGrants, ReplicationStatus
 from andromede.storage.replicator import Replicator
 from andromede.storage.service import ObjectService
@@ -40,6 +41,7 @@ __all__ = [
     "content_headers_from_request",
     "encode_if",
     "encoding_type",
+    "event_source",
     "object_response_headers",
     "owner_element",
     "parse_max",
@@ -61,6 +63,24 @@ class AccessKeys(Protocol):
     ) -> tuple[str, Principal]: ...
 
     def note_access_key_use(self, access_key_id: str, service: str, region: str) -> None: ...
+
+
+class NotificationTopics(Protocol):
+    """The tenants' notification topics, as PutBucketNotificationConfiguration checks them
+    (decision 0132)."""
+
+    async def owns_topic(self, tenant_id: str, arn: str) -> bool: ...
+
+
+def event_source(ctx: S3Context, event_name: str) -> EventSource:
+    """The request as its event notifications tell of it (decision 0132)."""
+    principal = ctx.principal
+    return EventSource(
+        event_name,
+        "anonymous" if principal.is_anonymous else principal.arn,
+        ctx.source_ip or "",
+        ctx.request_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +109,9 @@ class S3Services:
     # Whether a configuration's role may copy into another tenant's bucket (decision 0112,
     # increment 4; None: replication stays within a tenant).
     replication_grants: ReplicationGrants | None = None
+    # The notification topics a configuration may name (decision 0132; None: apps built
+    # without them, which refuse any notification target as before).
+    topics: NotificationTopics | None = None
 
 
 Handler = Callable[[S3Context, S3Services], Awaitable[Response]]

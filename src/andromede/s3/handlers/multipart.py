@@ -13,6 +13,7 @@ from andromede.s3.handlers.common import (
     addressed_bucket,
     checksum_headers,
     content_headers_from_request,
+    event_source,
     object_owner_id,
     reject_unsupported_headers,
     write_checksum_elements,
@@ -269,6 +270,7 @@ async def complete_multipart_upload(ctx: S3Context, svc: S3Services) -> Response
             # The bucket's default retention, counted from the completion: what the upload's
             # lock headers asked for wins over it (decision 0104).
             default_lock=default_lock(bucket, datetime.now(UTC)),
+            notify=event_source(ctx, "ObjectCreated:CompleteMultipartUpload"),
         )
     except InvalidChecksumValue as exc:
         raise S3Error("InvalidRequest", "The checksum provided is invalid.") from exc

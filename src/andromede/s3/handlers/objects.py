@@ -24,6 +24,7 @@ from andromede.s3.handlers.common import (
     authorise_object,
     checksum_headers,
     content_headers_from_request,
+    event_source,
     object_owner_id,
     object_response_headers,
     reject_unsupported_headers,
@@ -147,6 +148,7 @@ async def put_object(ctx: S3Context, svc: S3Services) -> Response:
         acl=acl,
         expected=expected,
         lock=lock,
+        notify=event_source(ctx, "ObjectCreated:Put"),
     )
     response = Response(headers=[("ETag", f'"{record.etag}"')])
     if record.checksum is not None:
@@ -282,6 +284,7 @@ async def delete_object(ctx: S3Context, svc: S3Services) -> Response:
             if_etag=checked_etag,
             bypass_governance=bypass,
             replicated=True,
+            notify=event_source(ctx, "ObjectRemoved:Delete"),
         )
         response = Response(status=204)
         response.header("x-amz-version-id", shown_version_id(version_id))
@@ -290,7 +293,12 @@ async def delete_object(ctx: S3Context, svc: S3Services) -> Response:
         return response
     # The delete takes only the object the condition was checked on: a write or delete that
     # came in between makes it 409 ConditionalRequestConflict, as on AWS.
-    await svc.objects.delete_object(ctx.bucket, ctx.key, if_etag=checked_etag)
+    await svc.objects.delete_object(
+        ctx.bucket,
+        ctx.key,
+        if_etag=checked_etag,
+        notify=(bucket, event_source(ctx, "ObjectRemoved:Delete")),
+    )
     return Response(status=204)
 
 
@@ -408,9 +416,15 @@ async def delete_objects(ctx: S3Context, svc: S3Services) -> Response:
                     if_etag=checked_etag,
                     bypass_governance=key in bypassing,
                     replicated=True,
+                    notify=event_source(ctx, "ObjectRemoved:Delete"),
                 )
             else:
-                await svc.objects.delete_object(ctx.bucket, key, if_etag=checked_etag)
+                await svc.objects.delete_object(
+                    ctx.bucket,
+                    key,
+                    if_etag=checked_etag,
+                    notify=(bucket, event_source(ctx, "ObjectRemoved:Delete")),
+                )
         except (S3Error, storage_errors.ObjectError) as exc:
             wire = to_s3_error(exc) or S3Error("InternalError")
             xml.open("Error")
@@ -578,6 +592,7 @@ async def copy_object(ctx: S3Context, svc: S3Services) -> Response:
         acl=acl,
         expected=expected,
         lock=lock,
+        notify=event_source(ctx, "ObjectCreated:Copy"),
     )
     xml = XmlWriter("CopyObjectResult")
     xml.element("LastModified", iso8601_ms(record.last_modified))

@@ -57,6 +57,7 @@ from andromede.s3.handlers.common import (
     authorise_object,
     checksum_headers,
     content_headers_from_request,
+    event_source,
     object_owner_id,
     reject_unsupported_headers,
 )
@@ -491,6 +492,7 @@ async def post_object(ctx: S3Context, svc: S3Services) -> Response:
         acl=acl,
         exact_size=False,
         lock=lock,
+        notify=event_source(upload, "ObjectCreated:Post"),
     )
     etag = f'"{record.etag}"'
     location = _object_url(ctx, bucket.name, key)

@@ -1,0 +1,157 @@
+"""SNS's topic calls, as Ceph RGW serves them for bucket notifications (decision 0132), on the
+shared endpoint (service ``sns`` in the credential scope): CreateTopic, GetTopicAttributes,
+SetTopicAttributes, ListTopics, DeleteTopic. Query protocol, the IAM and STS machinery
+(``iamapi.app.QueryApp``): SigV4, the ``sns:<Action>`` policy check on the topic's ARN, the
+audit record of each mutating call, the error envelope.
+
+Subscriptions and Publish are not served: a topic's subscriber is its ``push-endpoint``
+attribute, as on RGW.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from andromede.errors import AndromedeError
+from andromede.iamapi.errors import QueryError
+from andromede.iamapi.protocol import Action, Call, ServiceSpec, iso8601
+from andromede.notifications.errors import InvalidTopic, NoSuchTopic, TopicLimitExceeded
+from andromede.notifications.model import Topic, topic_arn
+from andromede.notifications.service import TopicService
+
+__all__ = ["ACTIONS", "NAMESPACE", "sns_spec"]
+
+NAMESPACE: Final = "http://sns.amazonaws.com/doc/2010-03-31/"
+ACTIONS: Final = (
+    "CreateTopic",
+    "DeleteTopic",
+    "GetTopicAttributes",
+    "ListTopics",
+    "SetTopicAttributes",
+)
+
+
+def _wire(exc: AndromedeError) -> QueryError:
+    if isinstance(exc, NoSuchTopic):
+        return QueryError("NotFound", "Topic does not exist")
+    if isinstance(exc, TopicLimitExceeded):
+        return QueryError("TopicLimitExceeded")
+    return QueryError("InvalidParameter", str(exc))
+
+
+def _attributes(call: Call) -> dict[str, str]:
+    """``Attributes.entry.N.key`` / ``.value`` (N from 1), as botocore sends a map."""
+    found: dict[str, str] = {}
+    index = 1
+    while (key := call.get(f"Attributes.entry.{index}.key")) is not None:
+        found[key] = call.get(f"Attributes.entry.{index}.value") or ""
+        index += 1
+    return found
+
+
+def _write_attributes(call: Call, topic: Topic) -> None:
+    xml = call.result
+    shown = {
+        "TopicArn": topic.arn,
+        "Name": topic.name,
+        "Owner": topic.tenant_id,
+        "User": topic.tenant_id,
+        "CreatedTime": iso8601(topic.created_at),
+        "EndpointAddress": topic.push_endpoint or "",
+        **topic.attributes,
+    }
+    xml.open("Attributes")
+    for key, value in shown.items():
+        xml.open("entry")
+        xml.element("key", key)
+        xml.element("value", value)
+        xml.close("entry")
+    xml.close("Attributes")
+
+
+def sns_spec(topics: TopicService, region: str) -> ServiceSpec:
+    """The SNS Query service over ``topics``; topic ARNs name ``region``."""
+
+    async def guarded(work: Awaitable[None]) -> None:
+        try:
+            await work
+        except (InvalidTopic, NoSuchTopic, TopicLimitExceeded) as exc:
+            raise _wire(exc) from exc
+
+    async def create_topic(call: Call) -> None:
+        if call.get("Tags.member.1.Key") is not None:
+            raise QueryError("InvalidParameter", "Invalid parameter: Tags are not supported")
+
+        async def work() -> None:
+            topic = await topics.create_topic(
+                call.tenant_id, call.required("Name"), _attributes(call)
+            )
+            call.result.element("TopicArn", topic.arn)
+
+        await guarded(work())
+
+    async def get_topic_attributes(call: Call) -> None:
+        async def work() -> None:
+            _write_attributes(
+                call, await topics.get_topic(call.tenant_id, call.required("TopicArn"))
+            )
+
+        await guarded(work())
+
+    async def set_topic_attributes(call: Call) -> None:
+        async def work() -> None:
+            await topics.set_attribute(
+                call.tenant_id,
+                call.required("TopicArn"),
+                call.required("AttributeName"),
+                call.get("AttributeValue") or "",
+            )
+
+        await guarded(work())
+
+    async def list_topics(call: Call) -> None:
+        found = await topics.list_topics(call.tenant_id)
+        call.result.open("Topics")
+        for topic in found:
+            call.result.open("member")
+            call.result.element("TopicArn", topic.arn)
+            call.result.close("member")
+        call.result.close("Topics")
+
+    async def delete_topic(call: Call) -> None:
+        await guarded(topics.delete_topic(call.tenant_id, call.required("TopicArn")))
+
+    async def named_topic(call: Call) -> str:
+        return topic_arn(region, call.tenant_id, call.required("Name"))
+
+    async def addressed_topic(call: Call) -> str:
+        return call.required("TopicArn")
+
+    handlers: dict[str, tuple[Callable[[Call], Awaitable[None]], bool, bool]] = {
+        "CreateTopic": (create_topic, True, True),
+        "DeleteTopic": (delete_topic, True, False),
+        "GetTopicAttributes": (get_topic_attributes, False, True),
+        "ListTopics": (list_topics, False, True),
+        "SetTopicAttributes": (set_topic_attributes, True, False),
+    }
+    resources = {
+        "CreateTopic": named_topic,
+        "DeleteTopic": addressed_topic,
+        "GetTopicAttributes": addressed_topic,
+        "SetTopicAttributes": addressed_topic,
+    }
+    return ServiceSpec(
+        name="sns",
+        namespace=NAMESPACE,
+        version="2010-03-31",
+        actions={
+            name: Action(
+                handler=handler,
+                mutating=mutating,
+                has_result=has_result,
+                resource=resources.get(name),
+            )
+            for name, (handler, mutating, has_result) in handlers.items()
+        },
+    )

@@ -1,0 +1,202 @@
+"""The delivery worker (decision 0132): every ``serve`` claims queued events and POSTs each, as
+S3's event JSON, to its topic's push endpoint.
+
+- **At least once.** An event leaves the queue only when its endpoint answered 2xx, or when
+  it is given up: after ``max_attempts`` attempts, its topic gone or without an endpoint, or
+  its endpoint refused by the address guard. A gateway that dies mid-push leaves the event
+  leased; it is claimed again when the lease ends, so an endpoint may see an event twice (the
+  ``sequencer`` and the request id tell duplicates apart).
+- **Backoff.** A failed attempt is tried again after ``retry_base * 2**(attempts-1)``
+  seconds, at most ``retry_max``.
+- **Server-side request forgery.** The endpoint's host is resolved at each delivery and every
+  address must be public unicast or inside ``allowed`` (``notification_endpoint_allow_cidrs``);
+  the connection goes to a checked address (``http.outbound.pin``), never to a second
+  resolution. Redirects are not followed.
+- **No secret in the logs.** A failure is logged with the topic's ARN, the endpoint's host
+  and the reason, never the endpoint's path or query (a tenant may put a token there) nor
+  the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+
+from andromede.http.outbound import Network, OutboundError, pin
+from andromede.notifications.model import Topic
+from andromede.notifications.service import TopicService
+from andromede.notifications.store import EventQueue, QueuedEvent
+
+__all__ = ["Deliverer", "DeliveryPolicy"]
+
+log = logging.getLogger(__name__)
+
+_SETTING = "notification_endpoint_allow_cidrs"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    interval: float = 1.0  # seconds between claims when the queue was empty
+    batch: int = 50
+    lease: float = 60.0
+    max_attempts: int = 10
+    retry_base: float = 2.0
+    retry_max: float = 3600.0
+    timeout: float = 10.0  # seconds for each of connect, write and read
+    allowed: Sequence[Network] = ()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Undeliverable(Exception):
+    """The event cannot be delivered and never will (its endpoint refused by the guard)."""
+
+
+class Deliverer:
+    def __init__(
+        self,
+        queue: EventQueue,
+        topics: TopicService,
+        policy: DeliveryPolicy,
+        *,
+        tls: Callable[[], ssl.SSLContext] | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._queue = queue
+        self._topics = topics
+        self._policy = policy
+        self._tls = tls
+        self._clock = clock
+        self.delivered = 0
+        self.dropped = 0
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                done = await self.deliver_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("event notification delivery pass failed")
+                done = 0
+            if done < self._policy.batch:
+                await asyncio.sleep(self._policy.interval)
+
+    async def deliver_once(self) -> int:
+        """Claim and push one batch; how many events were claimed."""
+        now = self._clock()
+        events = await self._queue.claim(
+            now, lease=timedelta(seconds=self._policy.lease), limit=self._policy.batch
+        )
+        if not events:
+            return 0
+        verify: ssl.SSLContext | bool = self._tls() if self._tls is not None else True
+        timeout = httpx.Timeout(self._policy.timeout)
+        async with httpx.AsyncClient(
+            timeout=timeout, verify=verify, follow_redirects=False, trust_env=False
+        ) as client:
+            for event in events:
+                await self._deliver(client, event)
+        return len(events)
+
+    async def _deliver(self, client: httpx.AsyncClient, event: QueuedEvent) -> None:
+        topic = await self._topics.topic(event.topic_arn)
+        endpoint = None if topic is None else topic.push_endpoint
+        if topic is None or endpoint is None:
+            log.info("event for %s dropped: no such topic or no push endpoint", event.topic_arn)
+            self.dropped += 1
+            await self._queue.drop(event)
+            return
+        host = urlsplit(endpoint).hostname or "-"
+        try:
+            await self._push(client, topic, endpoint, _message(event, topic))
+        except _Undeliverable as exc:
+            log.warning("event for %s to host %s dropped: %s", event.topic_arn, host, exc)
+            self.dropped += 1
+            await self._queue.drop(event)
+            return
+        except Exception as exc:  # every failure of the remote end or the network
+            reason = _reason(exc)
+            if event.attempts >= self._policy.max_attempts:
+                log.warning(
+                    "event for %s to host %s dropped after %d attempts: %s",
+                    event.topic_arn,
+                    host,
+                    event.attempts,
+                    reason,
+                )
+                self.dropped += 1
+                await self._queue.drop(event)
+                return
+            delay = min(self._policy.retry_base * 2 ** (event.attempts - 1), self._policy.retry_max)
+            log.info(
+                "event for %s to host %s not delivered (attempt %d, again in %.0fs): %s",
+                event.topic_arn,
+                host,
+                event.attempts,
+                delay,
+                reason,
+            )
+            await self._queue.retry(event, self._clock() + timedelta(seconds=delay), reason)
+            return
+        self.delivered += 1
+        await self._queue.complete(event)
+
+    async def _push(
+        self, client: httpx.AsyncClient, topic: Topic, endpoint: str, body: bytes
+    ) -> None:
+        try:
+            pinned = await pin(endpoint, self._policy.allowed, _SETTING, schemes=("http", "https"))
+        except OutboundError as exc:
+            raise _Undeliverable(str(exc)) from exc
+        headers = {"Host": pinned.host, "Content-Type": "application/json"}
+        https = urlsplit(endpoint).scheme == "https"
+        last: Exception | None = None
+        for target in pinned.targets:
+            try:
+                response = await client.post(
+                    target,
+                    content=body,
+                    headers=headers,
+                    extensions=pinned.extensions if https else {},
+                )
+            except httpx.TransportError as exc:
+                last = exc
+                continue
+            if 200 <= response.status_code < 300:
+                return
+            raise _Refused(response.status_code)
+        raise last if last is not None else _Refused(0)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the endpoint answered {status}")
+
+
+def _reason(exc: Exception) -> str:
+    """A failure's cause, without the URL httpx puts in some messages."""
+    if isinstance(exc, _Refused):
+        return str(exc)
+    return type(exc).__name__
+
+
+def _message(event: QueuedEvent, topic: Topic) -> bytes:
+    """The queued message with the topic's OpaqueData as each record's ``opaqueData`` (RGW)."""
+    opaque = topic.opaque_data
+    if opaque is None:
+        return event.message.encode()
+    data = json.loads(event.message)
+    for record in data.get("Records", []):
+        record["opaqueData"] = opaque
+    return json.dumps(data, separators=(",", ":")).encode()

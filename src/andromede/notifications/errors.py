@@ -1,0 +1,29 @@
+"""The notification context's errors, free of any wire protocol::
+
+NotificationError
+├── NoSuchTopic          the tenant has no topic of that name or ARN
+├── InvalidTopic         a name, an ARN or an attribute that cannot be taken
+└── TopicLimitExceeded   the tenant holds as many topics as it may
+"""
+
+from __future__ import annotations
+
+from andromede.errors import AndromedeError
+
+__all__ = ["InvalidTopic", "NoSuchTopic", "NotificationError", "TopicLimitExceeded"]
+
+
+class NotificationError(AndromedeError):
+    """Root of the notification context's errors."""
+
+
+class NoSuchTopic(NotificationError):
+    pass
+
+
+class InvalidTopic(NotificationError):
+    pass
+
+
+class TopicLimitExceeded(NotificationError):
+    pass

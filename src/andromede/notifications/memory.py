@@ -1,0 +1,95 @@
+"""The in-memory twins of the topic store and the event queue, for tests and the in-process
+app. The queue takes the events the memory metadata store appends to its outbox (decision
+0132): ``(tenant, topic ARN, message)``, in the step that commits each write."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+from andromede.notifications.errors import TopicLimitExceeded
+from andromede.notifications.model import Topic
+from andromede.notifications.store import QueuedEvent
+
+__all__ = ["MemoryEventQueue", "MemoryTopicStore"]
+
+
+class MemoryTopicStore:
+    def __init__(self) -> None:
+        self._topics: dict[tuple[str, str], Topic] = {}
+
+    async def put_topic(self, topic: Topic, *, limit: int) -> Topic:
+        key = (topic.tenant_id, topic.name)
+        held = self._topics.get(key)
+        if held is None:
+            if sum(1 for t, _ in self._topics if t == topic.tenant_id) >= limit:
+                raise TopicLimitExceeded("Exceeded topic limit.")
+            self._topics[key] = topic
+            return topic
+        kept = dataclasses.replace(held, attributes=dict(topic.attributes))
+        self._topics[key] = kept
+        return kept
+
+    async def get_topic(self, tenant_id: str, name: str) -> Topic | None:
+        return self._topics.get((tenant_id, name))
+
+    async def list_topics(self, tenant_id: str) -> list[Topic]:
+        return sorted(
+            (t for (owner, _), t in self._topics.items() if owner == tenant_id),
+            key=lambda t: t.name.encode(),
+        )
+
+    async def delete_topic(self, tenant_id: str, name: str) -> bool:
+        return self._topics.pop((tenant_id, name), None) is not None
+
+
+@dataclasses.dataclass(slots=True)
+class _Entry:
+    event: QueuedEvent
+    not_before: datetime | None  # None: due at once
+    lease_until: datetime | None = None
+
+
+class MemoryEventQueue:
+    def __init__(self, outbox: list[tuple[str, str, str]]) -> None:
+        self._outbox = outbox
+        self._entries: dict[int, _Entry] = {}
+        self._next_id = 1
+
+    def _take_outbox(self) -> None:
+        for tenant_id, topic_arn, message in self._outbox:
+            event = QueuedEvent(self._next_id, tenant_id, topic_arn, message, 0)
+            self._entries[self._next_id] = _Entry(event, None)
+            self._next_id += 1
+        self._outbox.clear()
+
+    async def claim(self, now: datetime, *, lease: timedelta, limit: int) -> list[QueuedEvent]:
+        self._take_outbox()
+        claimed: list[QueuedEvent] = []
+        for entry in self._entries.values():
+            if len(claimed) == limit:
+                break
+            if entry.not_before is not None and entry.not_before > now:
+                continue
+            if entry.lease_until is not None and entry.lease_until > now:
+                continue
+            entry.event = dataclasses.replace(entry.event, attempts=entry.event.attempts + 1)
+            entry.lease_until = now + lease
+            claimed.append(entry.event)
+        return claimed
+
+    async def complete(self, event: QueuedEvent) -> None:
+        self._entries.pop(event.event_id, None)
+
+    async def retry(self, event: QueuedEvent, not_before: datetime, error: str) -> None:
+        entry = self._entries.get(event.event_id)
+        if entry is not None:
+            entry.not_before = not_before
+            entry.lease_until = None
+
+    async def drop(self, event: QueuedEvent) -> None:
+        self._entries.pop(event.event_id, None)
+
+    async def waiting(self, tenant_id: str) -> int:
+        self._take_outbox()
+        return sum(1 for e in self._entries.values() if e.event.tenant_id == tenant_id)

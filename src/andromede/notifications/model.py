@@ -1,0 +1,163 @@
+"""Topics, as Ceph RGW keeps them for bucket notifications: a name per tenant, an ARN
+``arn:aws:sns:<region>:<account>:<name>`` and attributes, of which ``push-endpoint`` says
+where events go. Pure: no I/O.
+
+Attributes taken (RGW's names): ``push-endpoint`` (an ``http`` or ``https`` URL), ``OpaqueData``
+(copied into each event as ``opaqueData``), ``persistent`` (``true``/``false``: every topic
+here is delivered from a durable queue, so both are accepted and shown back), ``verify-ssl``
+(``true`` only: certificates are always checked), ``cloudevents`` (``false`` only), ``Policy``
+(kept and shown back, not evaluated: a topic is its owner's alone here). AMQP and Kafka
+endpoints, and their attributes, are refused as not implemented.
+
+A push endpoint carrying credentials (``https://user:secret@host/``) is refused: the secret
+would be kept and shown back by GetTopicAttributes, and RGW itself refuses it over clear HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+from urllib.parse import urlsplit
+
+from andromede.notifications.errors import InvalidTopic
+
+__all__ = [
+    "FORMAT_VERSION",
+    "PUSH_ENDPOINT",
+    "Topic",
+    "check_attributes",
+    "check_name",
+    "parse_topic_arn",
+    "topic_arn",
+]
+
+FORMAT_VERSION: Final = 1
+PUSH_ENDPOINT: Final = "push-endpoint"
+OPAQUE_DATA: Final = "OpaqueData"
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_MAX_OPAQUE = 1024
+_MAX_POLICY = 30 * 1024
+_BOOLEANS = ("true", "false")
+# Attribute → the values it may take (None: any text, bounded below).
+_TAKEN: Final[Mapping[str, tuple[str, ...] | None]] = {
+    PUSH_ENDPOINT: None,
+    OPAQUE_DATA: None,
+    "persistent": _BOOLEANS,
+    "verify-ssl": ("true",),
+    "cloudevents": ("false",),
+    "Policy": None,
+}
+_NOT_IMPLEMENTED: Final = frozenset(
+    {
+        "amqp-exchange",
+        "amqp-ack-level",
+        "kafka-ack-level",
+        "use-ssl",
+        "ca-location",
+        "mechanism",
+        "kafka-brokers",
+        "max_retries",
+        "retry_sleep_duration",
+        "time_to_live",
+    }
+)
+
+
+def topic_arn(region: str, tenant_id: str, name: str) -> str:
+    return f"arn:aws:sns:{region}:{tenant_id}:{name}"
+
+
+def parse_topic_arn(arn: str) -> tuple[str, str, str]:
+    """(region, account, name) of a topic ARN; InvalidTopic for anything else."""
+    parts = arn.split(":")
+    if len(parts) != 6 or parts[:3] != ["arn", "aws", "sns"] or not all(parts[3:]):
+        raise InvalidTopic("Invalid parameter: TopicArn")
+    return parts[3], parts[4], parts[5]
+
+
+def check_name(name: str) -> str:
+    """SNS's rule: 1 to 256 ASCII letters, digits, hyphens and underscores."""
+    if not _NAME.fullmatch(name):
+        raise InvalidTopic(
+            "Invalid parameter: Topic Name: must be 1 to 256 letters, digits, hyphens or "
+            "underscores"
+        )
+    return name
+
+
+def _check_endpoint(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme in ("amqp", "amqps", "kafka"):
+        raise InvalidTopic(f"Invalid parameter: push-endpoint: {parts.scheme} is not implemented")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidTopic("Invalid parameter: push-endpoint must be an http or https URL")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidTopic(
+            "Invalid parameter: push-endpoint must not carry credentials (user:password@)"
+        )
+    try:
+        parts.port  # noqa: B018 - a port that is not a number raises
+    except ValueError as exc:
+        raise InvalidTopic("Invalid parameter: push-endpoint has an invalid port") from exc
+    if len(url) > 2048:
+        raise InvalidTopic("Invalid parameter: push-endpoint is longer than 2048 characters")
+
+
+def check_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
+    """The attributes as kept; InvalidTopic (its message never repeats an endpoint, which
+    might hold what a tenant meant to keep private)."""
+    kept: dict[str, str] = {}
+    for name, value in attributes.items():
+        if name in _NOT_IMPLEMENTED:
+            raise InvalidTopic(f"Invalid parameter: {name} is not implemented (HTTP push only)")
+        if name not in _TAKEN:
+            raise InvalidTopic(f"Invalid parameter: AttributeName {name[:64]}")
+        allowed = _TAKEN[name]
+        if allowed is not None and value not in allowed:
+            raise InvalidTopic(f"Invalid parameter: {name} must be one of {', '.join(allowed)}")
+        if name == PUSH_ENDPOINT:
+            _check_endpoint(value)
+        elif name == OPAQUE_DATA and len(value) > _MAX_OPAQUE:
+            raise InvalidTopic(f"Invalid parameter: OpaqueData is longer than {_MAX_OPAQUE}")
+        elif name == "Policy" and len(value) > _MAX_POLICY:
+            raise InvalidTopic("Invalid parameter: Policy is too long")
+        kept[name] = value
+    return kept
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    tenant_id: str
+    name: str
+    region: str
+    attributes: Mapping[str, str]
+    created_at: datetime
+
+    @property
+    def arn(self) -> str:
+        return topic_arn(self.region, self.tenant_id, self.name)
+
+    @property
+    def push_endpoint(self) -> str | None:
+        return self.attributes.get(PUSH_ENDPOINT) or None
+
+    @property
+    def opaque_data(self) -> str | None:
+        return self.attributes.get(OPAQUE_DATA) or None
+
+    def document(self) -> str:
+        return json.dumps(
+            {"format_version": FORMAT_VERSION, "attributes": dict(self.attributes)},
+            separators=(",", ":"),
+        )
+
+    @staticmethod
+    def attributes_of(document: str) -> dict[str, str]:
+        data = json.loads(document)
+        if data.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"unknown topic format {data.get('format_version')!r}")
+        return {str(k): str(v) for k, v in data["attributes"].items()}

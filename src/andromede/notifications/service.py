@@ -1,0 +1,91 @@
+"""Topics of a tenant (decision 0132): the SNS-style API's operations, and the lookups that
+PutBucketNotificationConfiguration and the delivery worker make. A topic is its tenant's
+alone: an ARN naming another account is answered as a topic that does not exist."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from andromede.notifications.errors import InvalidTopic, NoSuchTopic
+from andromede.notifications.model import (
+    Topic,
+    check_attributes,
+    check_name,
+    parse_topic_arn,
+)
+from andromede.notifications.store import TopicStore
+
+__all__ = ["TopicService"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TopicService:
+    def __init__(
+        self,
+        store: TopicStore,
+        *,
+        region: str,
+        max_topics: int,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._store = store
+        self._region = region
+        self._max_topics = max_topics
+        self._clock = clock
+
+    async def create_topic(self, tenant_id: str, name: str, attributes: Mapping[str, str]) -> Topic:
+        """A new topic, or (as RGW) the tenant's topic of that name with these attributes."""
+        topic = Topic(
+            tenant_id, check_name(name), self._region, check_attributes(attributes), self._clock()
+        )
+        return await self._store.put_topic(topic, limit=self._max_topics)
+
+    async def get_topic(self, tenant_id: str, arn: str) -> Topic:
+        """NoSuchTopic, also for another account's ARN; InvalidTopic for no topic ARN."""
+        _, account, name = parse_topic_arn(arn)
+        found = None if account != tenant_id else await self._store.get_topic(tenant_id, name)
+        if found is None or found.arn != arn:
+            raise NoSuchTopic("Topic does not exist")
+        return found
+
+    async def list_topics(self, tenant_id: str) -> list[Topic]:
+        return await self._store.list_topics(tenant_id)
+
+    async def delete_topic(self, tenant_id: str, arn: str) -> None:
+        """Deleting a topic that is not there succeeds, as on SNS. Events queued for it are
+        dropped by the worker; configurations naming it stay (as on RGW)."""
+        _, account, name = parse_topic_arn(arn)
+        if account == tenant_id:
+            await self._store.delete_topic(tenant_id, name)
+
+    async def set_attribute(self, tenant_id: str, arn: str, name: str, value: str) -> Topic:
+        topic = await self.get_topic(tenant_id, arn)
+        attributes = {**topic.attributes, name: value}
+        if value == "":
+            attributes.pop(name)
+        checked = check_attributes(attributes)
+        return await self._store.put_topic(
+            Topic(topic.tenant_id, topic.name, topic.region, checked, topic.created_at),
+            limit=self._max_topics,
+        )
+
+    async def owns_topic(self, tenant_id: str, arn: str) -> bool:
+        """Whether ``arn`` is an existing topic of ``tenant_id`` (a bucket's owner)."""
+        try:
+            await self.get_topic(tenant_id, arn)
+        except (NoSuchTopic, InvalidTopic):
+            return False
+        return True
+
+    async def topic(self, arn: str) -> Topic | None:
+        """The topic an ARN names, whoever's (for the delivery of its owner's events)."""
+        try:
+            _, account, name = parse_topic_arn(arn)
+        except InvalidTopic:
+            return None
+        found = await self._store.get_topic(account, name)
+        return found if found is not None and found.arn == arn else None

@@ -1,0 +1,164 @@
+"""Get/PutBucketNotificationConfiguration: a bucket's event notifications (decision 0132),
+whose ``TopicConfiguration`` rules name topics of the SNS-style API (``andromede.iamapi.sns``).
+The events themselves are queued by the object store with the writes they tell of and pushed
+by ``andromede.notifications.delivery``.
+
+Checked as S3 checks it, in its words (all ``InvalidArgument`` unless said):
+- an event type S3 does not have, or one not emitted here: "The event is not supported for
+  notifications";
+- a topic that is not an existing topic of the bucket's owner: "Unable to validate the
+  following destination configurations";
+- a filter rule other than ``prefix``/``suffix``: "filter rule name must be either prefix or
+  suffix"; two of one kind: "Cannot specify more than one prefix (suffix) rule in a filter.";
+- two rules sharing an event type whose filters some key matches both: "Configuration is
+  ambiguously defined. Cannot have overlapping suffixes in two rules if the prefixes are
+  overlapping for the same event type.";
+- a rule without ``Event`` or ``Topic``: ``MalformedXML``.
+``QueueConfiguration`` (SQS), ``CloudFunctionConfiguration`` (Lambda) and
+``EventBridgeConfiguration`` are ``NotImplemented``, never kept silently.
+"""
+
+from __future__ import annotations
+
+import secrets
+from xml.etree.ElementTree import Element
+
+from andromede.http.response import Response
+from andromede.s3.errors import S3Error
+from andromede.s3.handlers.common import S3Services, addressed_bucket, xml_response
+from andromede.s3.request import S3Context
+from andromede.s3.xml import XmlWriter, children, local_name, only_child, parse_xml
+from andromede.storage.notification import (
+    SUPPORTED_EVENTS,
+    NotificationConfiguration,
+    TopicRule,
+    overlapping,
+)
+
+__all__ = ["get_bucket_notification_configuration", "put_bucket_notification_configuration"]
+
+_NOT_IMPLEMENTED = frozenset(
+    {"QueueConfiguration", "CloudFunctionConfiguration", "EventBridgeConfiguration"}
+)
+_MAX_RULES = 100
+_MAX_FILTER_VALUE = 1024
+_AMBIGUOUS = (
+    "Configuration is ambiguously defined. Cannot have overlapping suffixes in two rules if "
+    "the prefixes are overlapping for the same event type."
+)
+_UNVALIDATED = "Unable to validate the following destination configurations"
+
+
+async def get_bucket_notification_configuration(ctx: S3Context, svc: S3Services) -> Response:
+    config = await svc.objects.get_bucket_notification(ctx.bucket)
+    xml = XmlWriter("NotificationConfiguration")
+    for rule in () if config is None else config.rules:
+        xml.open("TopicConfiguration")
+        xml.element("Id", rule.id)
+        xml.element("Topic", rule.topic_arn)
+        for event in rule.events:
+            xml.element("Event", event)
+        if rule.prefix is not None or rule.suffix is not None:
+            xml.open("Filter")
+            xml.open("S3Key")
+            for name, value in (("Prefix", rule.prefix), ("Suffix", rule.suffix)):
+                if value is not None:
+                    xml.open("FilterRule")
+                    xml.element("Name", name)
+                    xml.element("Value", value)
+                    xml.close("FilterRule")
+            xml.close("S3Key")
+            xml.close("Filter")
+        xml.close("TopicConfiguration")
+    return xml_response(xml)
+
+
+async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services) -> Response:
+    root = parse_xml(await ctx.read_xml_body(), "NotificationConfiguration")
+    names = {local_name(child) for child in root}
+    refused = sorted(names & _NOT_IMPLEMENTED)
+    if refused:
+        raise S3Error(
+            "NotImplemented",
+            "Only TopicConfiguration (SNS-style topics with an HTTP push endpoint) is "
+            "implemented: " + ", ".join(refused),
+        )
+    if names - {"TopicConfiguration"}:
+        raise S3Error("MalformedXML")
+    configured = children(root, "TopicConfiguration")
+    if configured and svc.topics is None:
+        raise S3Error("NotImplemented", "Event notifications are not served by this endpoint")
+    if len(configured) > _MAX_RULES:
+        raise S3Error("InvalidArgument", f"At most {_MAX_RULES} configurations are allowed")
+    rules = [_rule(element) for element in configured]
+    if len({rule.id for rule in rules}) != len(rules):
+        raise S3Error("InvalidArgument", "Configuration IDs must be unique", ArgumentName="Id")
+    if overlapping(rules):
+        raise S3Error("InvalidArgument", _AMBIGUOUS)
+    if rules:
+        bucket = await addressed_bucket(ctx, svc)
+        for rule in rules:
+            if svc.topics is None or not await svc.topics.owns_topic(
+                bucket.tenant_id, rule.topic_arn
+            ):
+                raise S3Error(
+                    "InvalidArgument",
+                    _UNVALIDATED,
+                    ArgumentName=rule.topic_arn[:256],
+                    ArgumentValue="The destination topic does not exist or is not the "
+                    "bucket owner's",
+                )
+    await svc.objects.set_bucket_notification(
+        ctx.bucket, NotificationConfiguration(tuple(rules)) if rules else None
+    )
+    return Response()
+
+
+def _rule(element: Element) -> TopicRule:
+    rule_id = _text(element, "Id") or secrets.token_hex(16)
+    topic = _text(element, "Topic")
+    events = [(e.text or "").strip() for e in children(element, "Event")]
+    if not topic or not events:
+        raise S3Error("MalformedXML")
+    for event in events:
+        if event not in SUPPORTED_EVENTS:
+            raise S3Error(
+                "InvalidArgument",
+                "The event is not supported for notifications",
+                ArgumentName="Event",
+                ArgumentValue=event[:256],
+            )
+    prefix, suffix = _filter(only_child(element, "Filter"))
+    return TopicRule(rule_id, topic, tuple(dict.fromkeys(events)), prefix, suffix)
+
+
+def _text(element: Element, name: str) -> str | None:
+    found = only_child(element, name)
+    return None if found is None else (found.text or "").strip()
+
+
+def _filter(element: Element | None) -> tuple[str | None, str | None]:
+    if element is None:
+        return None, None
+    key = only_child(element, "S3Key")
+    if key is None:
+        raise S3Error("MalformedXML")
+    found: dict[str, str] = {}
+    for rule in children(key, "FilterRule"):
+        name = (_text(rule, "Name") or "").lower()
+        value = _text(rule, "Value") or ""
+        if name not in ("prefix", "suffix"):
+            raise S3Error(
+                "InvalidArgument",
+                "filter rule name must be either prefix or suffix",
+                ArgumentName="FilterRule.Name",
+                ArgumentValue=name[:256],
+            )
+        if name in found:
+            raise S3Error(
+                "InvalidArgument", f"Cannot specify more than one {name} rule in a filter."
+            )
+        if len(value) > _MAX_FILTER_VALUE:
+            raise S3Error("InvalidArgument", "The filter rule value is too long")
+        found[name] = value
+    return found.get("prefix"), found.get("suffix")

@@ -1,0 +1,262 @@
+"""A bucket's event notification configuration and the events it queues (decision 0132).
+
+The configuration is S3's ``TopicConfiguration`` list: each rule names a topic (an SNS-style
+ARN of the bucket owner's, kept by ``andromede.notifications``), the event types it wants and
+an optional key filter (one prefix, one suffix). It is stored among the bucket's documents
+(kind ``notification``, JSON with a format version) and read with the bucket, as replication
+is, so a write to a bucket without one pays nothing.
+
+A write that a rule selects carries an :class:`EventBatch` to the metadata store, which turns
+it into rows of ``notification_events`` in the transaction that commits the version or the
+delete: the event's message is S3's event JSON (eventVersion 2.1), complete but for the
+version id the commit gives it. The delivery worker (``andromede.notifications``) pushes them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+from urllib.parse import quote_plus
+
+__all__ = [
+    "CREATED_EVENTS",
+    "EVENT_FORMAT_VERSION",
+    "NOTIFICATION_DOCUMENT",
+    "REMOVED_EVENTS",
+    "SUPPORTED_EVENTS",
+    "EventBatch",
+    "EventSource",
+    "NotificationConfiguration",
+    "PendingEvent",
+    "TopicRule",
+    "event_time",
+    "overlapping",
+]
+
+NOTIFICATION_DOCUMENT: Final = "notification"
+_FORMAT_VERSION: Final = 1
+# The version of a queued event's stored form (``notification_events.format_version``).
+EVENT_FORMAT_VERSION: Final = 1
+
+# The events this platform emits, without S3's "s3:" prefix (as eventName carries them).
+CREATED_EVENTS: Final = (
+    "ObjectCreated:Put",
+    "ObjectCreated:Post",
+    "ObjectCreated:Copy",
+    "ObjectCreated:CompleteMultipartUpload",
+)
+REMOVED_EVENTS: Final = ("ObjectRemoved:Delete", "ObjectRemoved:DeleteMarkerCreated")
+# What a configuration may name: each event and its family's wildcard.
+SUPPORTED_EVENTS: Final = frozenset(
+    {f"s3:{name}" for name in (*CREATED_EVENTS, *REMOVED_EVENTS)}
+    | {"s3:ObjectCreated:*", "s3:ObjectRemoved:*"}
+)
+
+
+def _covers(configured: str, event_name: str) -> bool:
+    """Whether the configured ``s3:…`` event type takes the emitted ``event_name``."""
+    name = configured.removeprefix("s3:")
+    if name.endswith(":*"):
+        return event_name.startswith(name[:-1])
+    return name == event_name
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRule:
+    """One ``TopicConfiguration``: its id, the topic's ARN, its event types as written
+    (``s3:ObjectCreated:*``) and its key filter (None: no such rule)."""
+
+    id: str
+    topic_arn: str
+    events: tuple[str, ...]
+    prefix: str | None = None
+    suffix: str | None = None
+
+    def selects(self, event_name: str, key: str) -> bool:
+        return (
+            any(_covers(e, event_name) for e in self.events)
+            and (self.prefix is None or key.startswith(self.prefix))
+            and (self.suffix is None or key.endswith(self.suffix))
+        )
+
+
+def _families(events: Sequence[str]) -> set[str]:
+    """The emitted event names a rule's types cover, to tell whether two rules share one."""
+    return {e for e in (*CREATED_EVENTS, *REMOVED_EVENTS) if any(_covers(c, e) for c in events)}
+
+
+def _overlap(first: str | None, second: str | None, *, suffixes: bool) -> bool:
+    """Whether some key can match both filters: a missing one matches every key, two
+    prefixes overlap when one begins the other, two suffixes when one ends the other."""
+    if not first or not second:
+        return True
+    if suffixes:
+        return first.endswith(second) or second.endswith(first)
+    return first.startswith(second) or second.startswith(first)
+
+
+def overlapping(rules: Sequence[TopicRule]) -> bool:
+    """Whether two rules share an event type and some key matches both filters, which S3
+    refuses ("Configuration is ambiguously defined…"): it could not say which rule an event
+    belongs to. Two rules of one event type and one topic are refused likewise."""
+    for index, first in enumerate(rules):
+        for second in rules[index + 1 :]:
+            if not _families(first.events) & _families(second.events):
+                continue
+            if _overlap(first.prefix, second.prefix, suffixes=False) and _overlap(
+                first.suffix, second.suffix, suffixes=True
+            ):
+                return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationConfiguration:
+    rules: tuple[TopicRule, ...]
+
+    def rules_for(self, event_name: str, key: str) -> list[TopicRule]:
+        return [rule for rule in self.rules if rule.selects(event_name, key)]
+
+    def to_text(self) -> str:
+        return json.dumps(
+            {
+                "format_version": _FORMAT_VERSION,
+                "topics": [
+                    {
+                        "id": r.id,
+                        "topic": r.topic_arn,
+                        "events": list(r.events),
+                        "prefix": r.prefix,
+                        "suffix": r.suffix,
+                    }
+                    for r in self.rules
+                ],
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_text(cls, text: str) -> NotificationConfiguration:
+        data = json.loads(text)
+        if data.get("format_version") != _FORMAT_VERSION:
+            raise ValueError(f"unknown notification format {data.get('format_version')!r}")
+        return cls(
+            tuple(
+                TopicRule(
+                    str(r["id"]),
+                    str(r["topic"]),
+                    tuple(str(e) for e in r["events"]),
+                    r.get("prefix"),
+                    r.get("suffix"),
+                )
+                for r in data["topics"]
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventSource:
+    """What the request tells of an event: its name (``ObjectCreated:Put``), who made it and
+    from where."""
+
+    event_name: str
+    principal_id: str
+    source_ip: str
+    request_id: str
+
+
+def event_time(moment: datetime) -> str:
+    """S3's eventTime: ``2026-12-04T21:50:44.123Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """One event for one rule's topic: the S3 event record, without the version id the
+    commit gives it."""
+
+    tenant_id: str
+    topic_arn: str
+    record: Mapping[str, Any]
+
+    def message(self, version_id: str | None) -> str:
+        """The message pushed: ``{"Records": [record]}`` with the committed version's id."""
+        record = dict(self.record)
+        s3 = dict(record["s3"])
+        obj = dict(s3["object"])
+        if version_id is not None:
+            obj["versionId"] = version_id
+        s3["object"] = obj
+        record["s3"] = s3
+        return json.dumps({"Records": [record]}, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class EventBatch:
+    """The events a write queues in its own transaction (at least one). ``bound``: the most
+    events a tenant may have waiting; beyond it new ones are dropped (and logged), never the
+    write refused."""
+
+    events: tuple[PendingEvent, ...]
+    bound: int
+
+    @classmethod
+    def of(
+        cls,
+        config: NotificationConfiguration | None,
+        source: EventSource | None,
+        *,
+        tenant_id: str,
+        bucket: str,
+        owner_id: str,
+        region: str,
+        key: str,
+        now: datetime,
+        bound: int,
+        size: int | None = None,
+        etag: str | None = None,
+    ) -> EventBatch | None:
+        """The batch for an event of ``key`` in ``bucket``, None when no rule selects it (or
+        the bucket has no configuration, or the write was not a client's)."""
+        if config is None or source is None:
+            return None
+        rules = config.rules_for(source.event_name, key)
+        if not rules:
+            return None
+        obj: dict[str, Any] = {"key": quote_plus(key, safe="/")}
+        if size is not None:
+            obj["size"] = size
+        if etag is not None:
+            obj["eTag"] = etag
+        # Hex, growing with time for one key, as S3's: a consumer orders a key's events by it.
+        obj["sequencer"] = f"{time.time_ns():016X}"
+        events = []
+        for rule in rules:
+            record = {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": region,
+                "eventTime": event_time(now),
+                "eventName": source.event_name,
+                "userIdentity": {"principalId": source.principal_id},
+                "requestParameters": {"sourceIPAddress": source.source_ip},
+                "responseElements": {"x-amz-request-id": source.request_id},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": rule.id,
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": owner_id},
+                        "arn": f"arn:aws:s3:::{bucket}",
+                    },
+                    "object": obj,
+                },
+            }
+            events.append(PendingEvent(tenant_id, rule.topic_arn, record))
+        return cls(tuple(events), bound)

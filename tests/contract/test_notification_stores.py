@@ -1,0 +1,270 @@
+"""One suite over every implementation of bucket event notifications' stores (decision 0132):
+the in-memory twins, SQLite and PostgreSQL. Events are written by the metadata store in the
+step (transaction) that commits the write they tell of, with the committed version's id, and
+not at all when the write does not land; the queue claims each once per lease, retries after
+a backoff, settles once; a tenant's queue is bounded; topics are per tenant. Two gateways
+claiming at once on the real PostgreSQL never take the same event."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from andromede.db.database import Database, open_database
+from andromede.notifications.errors import TopicLimitExceeded
+from andromede.notifications.memory import MemoryEventQueue, MemoryTopicStore
+from andromede.notifications.model import Topic
+from andromede.notifications.store import EventQueue, TopicStore
+from andromede.notifications.store_sql import SqlEventQueue, SqlTopicStore
+from andromede.storage.errors import ObjectChanged
+from andromede.storage.model import (
+    Bucket,
+    ContentHeaders,
+    ExpectedObject,
+    ObjectRecord,
+    Segment,
+    VersioningStatus,
+)
+from andromede.storage.notification import (
+    EventBatch,
+    EventSource,
+    NotificationConfiguration,
+    TopicRule,
+)
+from andromede.storage.store import MetadataStore
+from andromede.storage.store_memory import MemoryMetadataStore
+from andromede.storage.store_sql import SqlMetadataStore
+from support.schema import migrated_sqlite
+
+NOW = datetime(2026, 12, 5, 9, tzinfo=UTC)
+LEASE = timedelta(seconds=60)
+TOPIC = "arn:aws:sns:eu:t1:events"
+CONFIG = NotificationConfiguration(
+    (TopicRule("all", TOPIC, ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")),)
+)
+
+
+@dataclass
+class Stores:
+    metadata: MetadataStore
+    queue: EventQueue
+    topics: TopicStore
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+async def database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Database | None]:
+    if request.param == "memory":
+        yield None
+        return
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = migrated_sqlite(tmp_path / "meta.db")
+    db = open_database(url)
+    yield db
+    await db.close()
+
+
+@pytest.fixture
+async def stores(database: Database | None) -> Stores:
+    if database is None:
+        memory = MemoryMetadataStore()
+        made = Stores(memory, MemoryEventQueue(memory.notification_outbox), MemoryTopicStore())
+    else:
+        made = Stores(SqlMetadataStore(database), SqlEventQueue(database), SqlTopicStore(database))
+    await made.metadata.create_bucket(
+        Bucket(name="b1", tenant_id="t1", owner_id="o-t1", region="eu", created_at=NOW)
+    )
+    return made
+
+
+def record(key: str, size: int = 3) -> ObjectRecord:
+    return ObjectRecord(
+        bucket="b1",
+        key=key,
+        size=size,
+        etag="0" * 32,
+        last_modified=NOW,
+        headers=ContentHeaders(),
+        segments=(Segment(blob_id=f"blob-{key}", size=size, etag="0" * 32),),
+        owner_id="o-t1",
+    )
+
+
+def batch(key: str, event: str = "ObjectCreated:Put", *, bound: int = 100) -> EventBatch:
+    made = EventBatch.of(
+        CONFIG,
+        EventSource(event, "arn:aws:iam::t1:root", "192.0.2.7", "req-1"),
+        tenant_id="t1",
+        bucket="b1",
+        owner_id="o-t1",
+        region="eu",
+        key=key,
+        now=NOW,
+        bound=bound,
+        size=3,
+        etag="0" * 32,
+    )
+    assert made is not None
+    return made
+
+
+def records(message: str) -> list[dict[str, object]]:
+    parsed = json.loads(message)
+    assert isinstance(parsed["Records"], list)
+    return parsed["Records"]
+
+
+async def test_a_put_queues_its_event_claimed_once_per_lease(stores: Stores) -> None:
+    await stores.metadata.put_object(record("a b.txt"), notify=batch("a b.txt"))
+    first = await stores.queue.claim(NOW, lease=LEASE, limit=10)
+    assert [(e.tenant_id, e.topic_arn, e.attempts) for e in first] == [("t1", TOPIC, 1)]
+    (event,) = records(first[0].message)
+    assert event["eventName"] == "ObjectCreated:Put"
+    assert event["s3"]["object"]["key"] == "a+b.txt"  # type: ignore[index]
+    assert await stores.queue.claim(NOW + LEASE / 2, lease=LEASE, limit=10) == []
+    # A claimer that died: claimed again once the lease ran out, a second attempt.
+    again = await stores.queue.claim(NOW + LEASE, lease=LEASE, limit=10)
+    assert [(e.event_id, e.attempts) for e in again] == [(first[0].event_id, 2)]
+    await stores.queue.complete(again[0])
+    assert await stores.queue.claim(NOW + 3 * LEASE, lease=LEASE, limit=10) == []
+    assert await stores.queue.waiting("t1") == 0
+
+
+async def test_a_write_without_events_queues_none(stores: Stores) -> None:
+    await stores.metadata.put_object(record("quiet"))
+    await stores.metadata.delete_object("b1", "quiet")
+    assert await stores.queue.claim(NOW, lease=LEASE, limit=10) == []
+
+
+async def test_a_write_that_does_not_land_queues_nothing(stores: Stores) -> None:
+    await stores.metadata.put_object(record("k"))
+    with pytest.raises(ObjectChanged):
+        await stores.metadata.put_object(
+            record("k"), expected=ExpectedObject(etag="f" * 32), notify=batch("k")
+        )
+    with pytest.raises(ObjectChanged):
+        await stores.metadata.delete_object(
+            "b1", "k", if_etag="f" * 32, notify=batch("k", "ObjectRemoved:Delete")
+        )
+    # Deleting a key that holds nothing removes nothing and tells of nothing.
+    await stores.metadata.delete_object(
+        "b1", "absent", notify=batch("absent", "ObjectRemoved:Delete")
+    )
+    assert await stores.queue.claim(NOW, lease=LEASE, limit=10) == []
+
+
+async def test_versions_and_markers_carry_their_committed_ids(stores: Stores) -> None:
+    await stores.metadata.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    written = await stores.metadata.put_object_version(record("k"), notify=batch("k"))
+    marker = await stores.metadata.put_delete_marker(
+        "b1",
+        "k",
+        owner_id="o-t1",
+        now=NOW,
+        notify=batch("k", "ObjectRemoved:DeleteMarkerCreated"),
+    )
+    claimed = await stores.queue.claim(NOW, lease=LEASE, limit=10)
+    shown = [
+        (r["eventName"], r["s3"]["object"]["versionId"])  # type: ignore[index]
+        for e in claimed
+        for r in records(e.message)
+    ]
+    assert shown == [
+        ("ObjectCreated:Put", written.version_id),
+        ("ObjectRemoved:DeleteMarkerCreated", marker.version_id),
+    ]
+    assert written.version_id and marker.version_id
+
+
+async def test_retry_waits_for_its_backoff_and_drop_settles(stores: Stores) -> None:
+    await stores.metadata.put_object(record("k"), notify=batch("k"))
+    (event,) = await stores.queue.claim(NOW, lease=LEASE, limit=10)
+    await stores.queue.retry(event, NOW + timedelta(seconds=30), "the endpoint answered 503")
+    assert await stores.queue.claim(NOW + timedelta(seconds=29), lease=LEASE, limit=10) == []
+    (again,) = await stores.queue.claim(NOW + timedelta(seconds=30), lease=LEASE, limit=10)
+    assert again.attempts == 2
+    await stores.queue.drop(again)
+    assert await stores.queue.waiting("t1") == 0
+
+
+async def test_a_tenants_queue_is_bounded_and_the_writes_still_land(stores: Stores) -> None:
+    for n in range(4):
+        await stores.metadata.put_object(record(f"k{n}"), notify=batch(f"k{n}", bound=2))
+    assert await stores.queue.waiting("t1") == 2
+    assert await stores.metadata.get_object("b1", "k3") is not None
+
+
+async def test_the_configuration_comes_with_the_bucket(stores: Stores) -> None:
+    assert (await stores.metadata.get_bucket("b1")).notification is None  # type: ignore[union-attr]
+    await stores.metadata.put_bucket_document("b1", "notification", CONFIG.to_text())
+    found = await stores.metadata.get_bucket("b1")
+    assert found is not None and found.notification == CONFIG
+    bucket, _ = await stores.metadata.get_bucket_and_object("b1", "k")
+    assert bucket is not None and bucket.notification == CONFIG
+    await stores.metadata.put_bucket_document("b1", "notification", None)
+    assert (await stores.metadata.get_bucket("b1")).notification is None  # type: ignore[union-attr]
+
+
+def topic(tenant: str, name: str, endpoint: str = "https://hooks.example/a") -> Topic:
+    return Topic(tenant, name, "eu", {"push-endpoint": endpoint}, NOW)
+
+
+async def test_topics_are_per_tenant_and_replaced_by_name(stores: Stores) -> None:
+    await stores.topics.put_topic(topic("t1", "b"), limit=10)
+    await stores.topics.put_topic(topic("t1", "a"), limit=10)
+    await stores.topics.put_topic(topic("t2", "a"), limit=10)
+    assert [t.name for t in await stores.topics.list_topics("t1")] == ["a", "b"]
+    replaced = await stores.topics.put_topic(
+        topic("t1", "a", "https://hooks.example/new"), limit=10
+    )
+    assert replaced.push_endpoint == "https://hooks.example/new"
+    found = await stores.topics.get_topic("t1", "a")
+    assert found is not None and found.push_endpoint == "https://hooks.example/new"
+    other = await stores.topics.get_topic("t2", "a")
+    assert other is not None and other.push_endpoint == "https://hooks.example/a"
+    assert await stores.topics.delete_topic("t1", "a")
+    assert not await stores.topics.delete_topic("t1", "a")
+    assert await stores.topics.get_topic("t2", "a") is not None
+
+
+async def test_a_tenant_holds_at_most_its_limit_of_topics(stores: Stores) -> None:
+    await stores.topics.put_topic(topic("t1", "a"), limit=1)
+    await stores.topics.put_topic(topic("t1", "a"), limit=1)  # a replacement is no new one
+    await stores.topics.put_topic(topic("t2", "a"), limit=1)
+    with pytest.raises(TopicLimitExceeded):
+        await stores.topics.put_topic(topic("t1", "b"), limit=1)
+
+
+async def test_two_claimers_never_take_one_event(postgres_url: str) -> None:
+    one, other = open_database(postgres_url), open_database(postgres_url)
+    try:
+        metadata = SqlMetadataStore(one)
+        await metadata.create_bucket(
+            Bucket(name="b1", tenant_id="t1", owner_id="o-t1", region="eu", created_at=NOW)
+        )
+        for n in range(60):
+            await metadata.put_object(record(f"k{n:03}"), notify=batch(f"k{n:03}"))
+        queues = [SqlEventQueue(one), SqlEventQueue(other)]
+
+        async def drain(queue: SqlEventQueue) -> list[int]:
+            taken: list[int] = []
+            while claimed := await queue.claim(NOW, lease=LEASE, limit=5):
+                taken.extend(e.event_id for e in claimed)
+                await asyncio.sleep(0)
+            return taken
+
+        first, second = await asyncio.gather(*(drain(q) for q in queues))
+    finally:
+        await one.close()
+        await other.close()
+    assert len(first) + len(second) == 60
+    assert set(first).isdisjoint(second)

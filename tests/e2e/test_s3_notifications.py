@@ -1,0 +1,229 @@
+"""Bucket event notifications end to end (decision 0132): a real ``andromede serve`` driven
+with boto3 (``sns`` and ``s3`` clients on the one endpoint) and real HTTP receivers on the
+loopback, which the server is allowed to reach by ``notification_endpoint_allow_cidrs``
+(127.0.0.1/32). A topic made with CreateTopic, a configuration put on a bucket: PutObject,
+CompleteMultipartUpload and DeleteObject reach the receiver as S3's event records; an endpoint
+outside the allowed networks (127.0.0.2) receives nothing; a receiver down when its event is
+written gets it once it is up, after the worker's retries."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from support.server import REGION, ServerProcess, free_port, running_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("notifications") / "data"
+    env = {
+        "ANDROMEDE_WORKERS": "1",
+        "ANDROMEDE_NOTIFICATION_ENDPOINT_ALLOW_CIDRS": '["127.0.0.1/32"]',
+        "ANDROMEDE_NOTIFICATION_INTERVAL": "0.1",
+        "ANDROMEDE_NOTIFICATION_RETRY_BASE": "0.3",
+        "ANDROMEDE_NOTIFICATION_TIMEOUT": "2",
+    }
+    with running_server(data_dir, extra_env=env) as started:
+        yield started
+
+
+def client(server: ServerProcess, service: str) -> Any:
+    access_key, secret_key = server.credentials()
+    make: Any = boto3.client  # the service is a parameter
+    return make(
+        service,
+        endpoint_url=server.endpoint,
+        region_name=REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+class Receiver:
+    """An HTTP server in a thread of the test, keeping each POSTed JSON body."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        received: list[dict[str, Any]] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                received.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self.port = self._server.server_address[1]
+        self.url = f"http://{host}:{self.port}/events?token=t0ken"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def records(self) -> list[dict[str, Any]]:
+        return [record for body in self.received for record in body["Records"]]
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while len(self.records()) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.records()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    made = Receiver()
+    yield made
+    made.close()
+
+
+def watched_bucket(server: ServerProcess, endpoint: str, events: list[str]) -> tuple[Any, str]:
+    """A new bucket whose events go to a new topic pushing to ``endpoint``."""
+    sns, s3 = client(server, "sns"), client(server, "s3")
+    name = f"n-{uuid.uuid4().hex[:10]}"
+    arn = sns.create_topic(
+        Name=name, Attributes={"push-endpoint": endpoint, "OpaqueData": "ticket-7"}
+    )["TopicArn"]
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_notification_configuration(
+        Bucket=name,
+        NotificationConfiguration={
+            "TopicConfigurations": [{"Id": "all", "TopicArn": arn, "Events": events}]
+        },
+    )
+    return s3, name
+
+
+def test_topics_through_the_sns_api(server: ServerProcess) -> None:
+    sns = client(server, "sns")
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    arn = sns.create_topic(
+        Name=name, Attributes={"push-endpoint": "https://hooks.example/x", "persistent": "true"}
+    )["TopicArn"]
+    assert arn.startswith(f"arn:aws:sns:{REGION}:") and arn.endswith(f":{name}")
+    attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+    assert attributes["TopicArn"] == arn
+    assert attributes["push-endpoint"] == "https://hooks.example/x"
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="OpaqueData", AttributeValue="od")
+    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["OpaqueData"] == "od"
+    assert arn in [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+    with pytest.raises(ClientError) as refused:
+        sns.create_topic(Name="leaky", Attributes={"push-endpoint": "https://u:secret@h.example/"})
+    assert refused.value.response["Error"]["Code"] == "InvalidParameter"
+    assert "secret" not in str(refused.value)
+    sns.delete_topic(TopicArn=arn)
+    with pytest.raises(ClientError) as gone:
+        sns.get_topic_attributes(TopicArn=arn)
+    assert gone.value.response["Error"]["Code"] == "NotFound"
+
+
+def test_a_topic_that_is_not_the_owners_is_refused(server: ServerProcess) -> None:
+    s3 = client(server, "s3")
+    name = f"n-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=name)
+    with pytest.raises(ClientError) as refused:
+        s3.put_bucket_notification_configuration(
+            Bucket=name,
+            NotificationConfiguration={
+                "TopicConfigurations": [
+                    {
+                        "TopicArn": f"arn:aws:sns:{REGION}:999:absent",
+                        "Events": ["s3:ObjectCreated:*"],
+                    }
+                ]
+            },
+        )
+    error = refused.value.response["Error"]
+    assert error["Code"] == "InvalidArgument"
+    assert error["Message"] == "Unable to validate the following destination configurations"
+
+
+def test_writes_reach_the_receiver_as_s3_event_records(
+    server: ServerProcess, receiver: Receiver
+) -> None:
+    s3, bucket = watched_bucket(server, receiver.url, ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
+    shown = s3.get_bucket_notification_configuration(Bucket=bucket)["TopicConfigurations"]
+    assert [(c["Id"], c["Events"]) for c in shown] == [
+        ("all", ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
+    ]
+    put = s3.put_object(Bucket=bucket, Key="dir/a b.txt", Body=b"hello")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="big", UploadId=upload, PartNumber=1, Body=b"x" * 10)
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="big",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    s3.delete_object(Bucket=bucket, Key="dir/a b.txt")
+    records = receiver.wait_for(3)
+    assert [r["eventName"] for r in records] == [
+        "ObjectCreated:Put",
+        "ObjectCreated:CompleteMultipartUpload",
+        "ObjectRemoved:Delete",
+    ]
+    first = records[0]
+    assert first["eventVersion"] == "2.1" and first["eventSource"] == "aws:s3"
+    assert first["awsRegion"] == REGION
+    assert first["opaqueData"] == "ticket-7"
+    assert first["requestParameters"]["sourceIPAddress"] == "127.0.0.1"
+    assert first["s3"]["configurationId"] == "all"
+    assert first["s3"]["bucket"]["name"] == bucket
+    assert first["s3"]["bucket"]["arn"] == f"arn:aws:s3:::{bucket}"
+    obj = first["s3"]["object"]
+    assert obj["key"] == "dir/a+b.txt"
+    assert (obj["size"], f'"{obj["eTag"]}"') == (5, put["ETag"])
+    assert records[1]["s3"]["object"]["eTag"].endswith("-1")
+    sequencers = [int(r["s3"]["object"]["sequencer"], 16) for r in records]
+    assert sequencers == sorted(sequencers)
+
+
+def test_an_endpoint_outside_the_allowed_networks_receives_nothing(
+    server: ServerProcess, receiver: Receiver
+) -> None:
+    outside = Receiver("127.0.0.2")  # loopback, but not 127.0.0.1/32
+    try:
+        s3, refused_bucket = watched_bucket(server, outside.url, ["s3:ObjectCreated:*"])
+        s3.put_object(Bucket=refused_bucket, Key="k", Body=b"1")
+        # An allowed endpoint's event, written after, arrives: the worker has passed the other.
+        s3_ok, allowed_bucket = watched_bucket(server, receiver.url, ["s3:ObjectCreated:*"])
+        s3_ok.put_object(Bucket=allowed_bucket, Key="k", Body=b"2")
+        assert [r["s3"]["bucket"]["name"] for r in receiver.wait_for(1)] == [allowed_bucket]
+        time.sleep(0.5)
+        assert outside.records() == []
+    finally:
+        outside.close()
+    log = server.log_path.read_text() if server.log_path is not None else ""
+    assert "t0ken" not in log
+
+
+def test_a_receiver_down_then_up_gets_the_event_after_retry(server: ServerProcess) -> None:
+    port = free_port()
+    s3, bucket = watched_bucket(server, f"http://127.0.0.1:{port}/events", ["s3:ObjectCreated:Put"])
+    s3.put_object(Bucket=bucket, Key="while-down", Body=b"x")
+    time.sleep(1.0)  # the first attempts find the port closed
+    late = Receiver(port=port)
+    try:
+        records = late.wait_for(1)
+    finally:
+        late.close()
+    assert [r["s3"]["object"]["key"] for r in records] == ["while-down"]
