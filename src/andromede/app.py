@@ -577,6 +577,7 @@ def billing_service(settings: Settings, db: Database) -> BillingService:
             settings.billing_issuer_vat_id,
             settings.billing_payment_days,
             settings.billing_issuer_country,
+            settings.billing_issuer_siret,
         ),
         invoice_prefix=settings.billing_invoice_prefix,
         profiles=SqlBillingProfileStore(db),

@@ -302,6 +302,12 @@ class Settings(BaseSettings):
         pattern=r"^[A-Z0-9]{0,20}$",
         description="The issuer's VAT identification number on the invoices (FR…), if any.",
     )
+    billing_issuer_siret: str = Field(
+        default="",
+        pattern=r"^([0-9]{9}|[0-9]{14})?$",
+        description="The issuer's SIREN or SIRET: its legal registration in the electronic "
+        "invoices (decision 0131), if any.",
+    )
     billing_invoice_prefix: str = Field(
         default="INV",
         pattern=r"^[A-Z0-9]{1,16}$",

@@ -157,6 +157,17 @@ class PortForward:
 
 
 _PROTOCOLS = frozenset({"tcp", "udp", "icmp", "-1"})
+# A field's metadata key: the field is left out of the wire form (hypervisor.wire) while it
+# holds its default, so that an agent older than the field still reads the value.
+WIRE_OMITTED_AT_DEFAULT = "andromede.wire.omitted_at_default"
+
+
+def _check_icmp(icmp_type: int, icmp_code: int) -> None:
+    """An ICMP type and code, -1 for all; a code only with a type (decision 0130)."""
+    if not (-1 <= icmp_type <= 255 and -1 <= icmp_code <= 255):
+        raise ValueError(f"bad ICMP type {icmp_type} or code {icmp_code}")
+    if icmp_type == -1 and icmp_code != -1:
+        raise ValueError(f"an ICMP code ({icmp_code}) needs a type")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +181,10 @@ class AclEntry:
     cidr: str  # the peer's range: the source for ingress, the destination for egress
     from_port: int = 0  # tcp/udp only, inclusive (ignored for icmp and -1)
     to_port: int = 65535
+    # icmp only: the ICMP type and code, -1 for all (decision 0130). Left out of the wire
+    # form while all, so that an agent older than them still reads every other entry.
+    icmp_type: int = field(default=-1, metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    icmp_code: int = field(default=-1, metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
     def __post_init__(self) -> None:
         if isinstance(self.rule_number, bool) or not 1 <= self.rule_number <= 32766:
@@ -179,6 +194,7 @@ class AclEntry:
         ipaddress.IPv4Network(self.cidr)  # raises ValueError on a bad range
         if self.protocol in {"tcp", "udp"} and not 0 <= self.from_port <= self.to_port <= 65535:
             raise ValueError(f"bad port range {self.from_port}-{self.to_port}")
+        _check_icmp(self.icmp_type, self.icmp_code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +309,9 @@ class NatRoute:
 @dataclass(frozen=True, slots=True)
 class FirewallRule:
     """One security-group permission: ``protocol`` is tcp, udp, icmp or ``-1`` (all); ports
-    are inclusive (ignored for icmp and -1); ``cidr`` is the peer range."""
+    are inclusive (ignored for -1); ``cidr`` is the peer range. For icmp, as in EC2, the
+    ports are the ICMP type and code, -1 for all (decision 0130): ``from_port`` the type,
+    ``to_port`` the code."""
 
     protocol: str
     from_port: int
@@ -306,6 +324,16 @@ class FirewallRule:
         ipaddress.IPv4Network(self.cidr)  # raises ValueError on a bad range
         if self.protocol in {"tcp", "udp"} and not 0 <= self.from_port <= self.to_port <= 65535:
             raise ValueError(f"bad port range {self.from_port}-{self.to_port}")
+        if self.protocol == "icmp":
+            _check_icmp(*self.icmp_type_code)
+
+    @property
+    def icmp_type_code(self) -> tuple[int, int]:
+        """An icmp rule's type and code, -1 for all. Ports 0 to 65535 are all types and codes:
+        what controllers before decision 0130 sent for every icmp rule (and states hold)."""
+        if (self.from_port, self.to_port) == (0, 65535):
+            return -1, -1
+        return self.from_port, self.to_port
 
 
 @dataclass(frozen=True, slots=True)

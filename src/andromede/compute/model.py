@@ -485,9 +485,12 @@ def parse_rule(
     description: str = "",
     *,
     group_id: str | None = None,
+    revoking: bool = False,
 ) -> Rule:
     """A validated rule, normalised as EC2 answers it; InvalidParameterValue otherwise. With
-    ``group_id`` the peer is that security group's members and ``cidr`` must be empty."""
+    ``group_id`` the peer is that security group's members and ``cidr`` must be empty.
+    ``revoking``: the rule names one to revoke, which may have been authorised before
+    decision 0130 checked ICMP as EC2 does (see :func:`_icmp_type_code`)."""
     name = _PROTOCOLS.get(protocol.lower())
     if name is None:
         raise InvalidParameterValue(f"Invalid value '{protocol[:32]}' for IP protocol.")
@@ -502,10 +505,7 @@ def parse_rule(
     if name == "-1":
         low, high = -1, -1
     elif name == "icmp":
-        low = -1 if from_port is None else from_port
-        high = -1 if to_port is None else to_port
-        if not (-1 <= low <= 255 and -1 <= high <= 255):
-            raise InvalidParameterValue("ICMP type and code must be between -1 and 255")
+        low, high = _icmp_type_code(from_port, to_port, revoking=revoking)
     else:
         if from_port is None or to_port is None:
             raise InvalidParameterValue(
@@ -519,6 +519,31 @@ def parse_rule(
     if len(description) > 255:
         raise InvalidParameterValue("A rule description is at most 255 characters")
     return Rule(name, low, high, peer, description, group_id)
+
+
+def _icmp_type_code(
+    from_port: int | None, to_port: int | None, *, revoking: bool
+) -> tuple[int, int]:
+    """An ICMP rule's type (FromPort) and code (ToPort), -1 for all, checked as EC2 checks
+    them (decision 0130): both given, each -1 to 255, and all types (-1) with all codes (-1).
+    A rule to revoke is let through with neither given (both -1) or a code with all types,
+    as authorising took them before decision 0130, so that such a stored rule can be named."""
+    if from_port is None or to_port is None:
+        if not revoking:
+            raise InvalidParameterValue(
+                "Invalid value 'Must specify both from and to ports with ICMP.' for portRange."
+            )
+        return (-1 if from_port is None else from_port), (-1 if to_port is None else to_port)
+    if not -1 <= from_port <= 255:
+        raise InvalidParameterValue(f"ICMP type ({from_port}) out of range")
+    if not -1 <= to_port <= 255:
+        raise InvalidParameterValue(f"ICMP code ({to_port}) out of range")
+    if from_port == -1 and to_port != -1 and not revoking:
+        raise InvalidParameterValue(
+            f"ICMP code ({to_port}) out of range: with all ICMP types (-1), the code must be "
+            "-1 (all codes)"
+        )
+    return from_port, to_port
 
 
 ALLOW_ALL_EGRESS: Final = (Rule("-1", -1, -1, "0.0.0.0/0"),)

@@ -317,10 +317,12 @@ def _firewall_rules(rule: Rule, members: Mapping[str, Sequence[str]]) -> list[Fi
         peers = [rule.cidr]
     if rule.protocol in ("tcp", "udp"):
         low, high = rule.from_port, rule.to_port
+    elif rule.protocol == "icmp":
+        # The ICMP type and code, as EC2 carries them (decision 0130). A stored rule of all
+        # types with a code (taken before EC2's check was) is all ICMP, as it was enforced.
+        low, high = (-1, -1) if rule.from_port == -1 else (rule.from_port, rule.to_port)
     else:
-        # All protocols, or ICMP: the host enforces ICMP as a whole (type and code are not
-        # carried by the port); ports are ignored for both.
-        low, high = 0, 65535
+        low, high = 0, 65535  # all protocols: ports are ignored
     return [FirewallRule(rule.protocol, low, high, peer) for peer in peers]
 
 

@@ -3,11 +3,12 @@ and what a subnet's hosts are told to enforce (decision 0128).
 
 A **network ACL** (``acl-…``) belongs to a VPC. Its *entries* are numbered rules (1 to 32766),
 each of one direction (ingress or egress), allowing or denying a protocol (all, TCP, UDP or
-ICMP), an IPv4 block and, for TCP and UDP, a port range. In each direction the entry with the
-lowest number a packet matches decides; a packet no entry matches is denied by the ``*`` rule
-(32767), which every ACL shows and no call changes — it is shown, never stored. Its
-*associations* (``aclassoc-…``) name subnets of its VPC: every subnet has exactly one, with
-its VPC's *default* ACL until another is given it (ReplaceNetworkAclAssociation).
+ICMP), an IPv4 block and, for TCP and UDP, a port range, for ICMP a type and code (-1: all).
+In each direction the entry with the lowest number a packet matches decides; a packet no
+entry matches is denied by the ``*`` rule (32767), which every ACL shows and no call
+changes — it is shown, never stored. Its *associations* (``aclassoc-…``) name subnets of
+its VPC: every subnet has exactly one, with its VPC's *default* ACL until another is given it
+(ReplaceNetworkAclAssociation).
 
 Each VPC has one default ACL, made with it (or, for a VPC older than decision 0128, on first
 need), whose id is derived from the VPC's — the id it had when it was derived and not stored,
@@ -85,7 +86,7 @@ class NetworkAclEntry:
     # TCP and UDP only: the ports, inclusive.
     from_port: int | None = None
     to_port: int | None = None
-    # ICMP only: -1 and -1 (every type and code), the only ones the hosts filter.
+    # ICMP only: the type and code, -1 for all (a code only with a type: decision 0130).
     icmp_type: int | None = None
     icmp_code: int | None = None
 
@@ -214,8 +215,8 @@ def entry(
     ipv6: bool = False,
 ) -> NetworkAclEntry:
     """An entry as CreateNetworkAclEntry and ReplaceNetworkAclEntry take it, checked as EC2
-    checks it: ports for TCP and UDP (required), an ICMP type and code for ICMP (every type
-    and code, -1, the only ones the hosts filter); neither kept for other protocols, which
+    checks it: ports for TCP and UDP (required), an ICMP type and code for ICMP (required,
+    each -1 for all to 255, a code only with a type); neither kept for other protocols, which
     match every port (EC2: "traffic on all ports is allowed, regardless of any ports")."""
     if not RULE_MIN <= rule_number <= RULE_MAX:
         raise InvalidParameterValue(
@@ -247,22 +248,34 @@ def entry(
         return NetworkAclEntry(rule_number, egress, made.action, number, block, low, high)
     if number == ICMP:
         if icmp is None:
-            raise MissingParameter("The request must contain the parameter icmpTypeCode")
-        if icmp != (-1, -1):
-            raise Unsupported(
-                "Network ACL entries filter every ICMP type and code here (icmpTypeCode type "
-                "-1, code -1); a single type or code is not supported"
+            raise MissingParameter("The request must contain the parameter icmpTypeCode.type")
+        icmp_type, icmp_code = icmp
+        for name, value in (("type", icmp_type), ("code", icmp_code)):
+            if not -1 <= value <= 255:
+                raise InvalidParameterValue(
+                    f"Value ({value}) for parameter icmpTypeCode.{name} is invalid. ICMP types "
+                    "and codes must be between -1 (all) and 255."
+                )
+        if icmp_type == -1 and icmp_code != -1:
+            raise InvalidParameterValue(
+                f"Value ({icmp_code}) for parameter icmpTypeCode.code is invalid. All ICMP "
+                "types (-1) take all codes (-1)."
             )
-        return NetworkAclEntry(rule_number, egress, made.action, number, block, None, None, -1, -1)
+        return NetworkAclEntry(
+            rule_number, egress, made.action, number, block, None, None, icmp_type, icmp_code
+        )
     return made
 
 
 def _host_entry(e: NetworkAclEntry) -> AclEntry:
+    protocol = _HOST_PROTOCOLS[e.protocol]
     if e.from_port is not None and e.to_port is not None:
+        return AclEntry(e.rule_number, e.allows, protocol, e.cidr, e.from_port, e.to_port)
+    if e.protocol == ICMP and e.icmp_type is not None and e.icmp_code is not None:
         return AclEntry(
-            e.rule_number, e.allows, _HOST_PROTOCOLS[e.protocol], e.cidr, e.from_port, e.to_port
+            e.rule_number, e.allows, protocol, e.cidr, icmp_type=e.icmp_type, icmp_code=e.icmp_code
         )
-    return AclEntry(e.rule_number, e.allows, _HOST_PROTOCOLS[e.protocol], e.cidr)
+    return AclEntry(e.rule_number, e.allows, protocol, e.cidr)
 
 
 def subnet_acl(acl: NetworkAcl | None) -> SubnetAcl:

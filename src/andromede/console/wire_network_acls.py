@@ -188,8 +188,8 @@ async def change_entry(
     """The form's entry added (CreateNetworkAclEntry) or put in place of the one of its
     direction and number (ReplaceNetworkAclEntry). A block with a colon is sent as EC2's
     ``Ipv6CidrBlock``; a port range only when one is typed (EC2 requires it for tcp and udp,
-    and keeps none for other protocols); ICMP as every type and code, the only ICMP EC2 takes
-    here (decision 0128)."""
+    and keeps none for other protocols); ICMP as every type and code: the form offers no
+    ICMP type or code, which the EC2 API takes (decision 0130)."""
     params = {
         "NetworkAclId": network_acl_id,
         "RuleNumber": form.rule_number,

@@ -204,7 +204,7 @@ def _port(params: Params, name: str) -> int | None:
     return params.integer(name, minimum=-1, maximum=65535)
 
 
-async def _rules(call: Call) -> list[Rule]:
+async def _rules(call: Call, *, revoking: bool = False) -> list[Rule]:
     p = call.params
     rules: list[Rule] = []
     for perm in p.structs("IpPermissions"):
@@ -216,7 +216,13 @@ async def _rules(call: Call) -> list[Rule]:
             group_id = await _paired_group(call, pair)
             rules.append(
                 parse_rule(
-                    protocol, low, high, "", pair.get("Description") or "", group_id=group_id
+                    protocol,
+                    low,
+                    high,
+                    "",
+                    pair.get("Description") or "",
+                    group_id=group_id,
+                    revoking=revoking,
                 )
             )
         ranges = [
@@ -229,7 +235,9 @@ async def _rules(call: Call) -> list[Rule]:
             raise Ec2Error(
                 "MissingParameter", "A rule needs an IpRanges, Ipv6Ranges or Groups peer"
             )
-        rules.extend(parse_rule(protocol, low, high, cidr, text) for cidr, text in ranges)
+        rules.extend(
+            parse_rule(protocol, low, high, cidr, text, revoking=revoking) for cidr, text in ranges
+        )
     source_group = p.get("SourceSecurityGroupName")
     owner = p.get("SourceSecurityGroupOwnerId")
     if owner is not None and owner != call.tenant_id:
@@ -247,12 +255,19 @@ async def _rules(call: Call) -> list[Rule]:
                 _port(p, "ToPort"),
                 "",
                 group_id=group.group_id,
+                revoking=revoking,
             )
         )
     cidr = p.get("CidrIp")
     if cidr is not None:
         rules.append(
-            parse_rule(p.get("IpProtocol") or "-1", _port(p, "FromPort"), _port(p, "ToPort"), cidr)
+            parse_rule(
+                p.get("IpProtocol") or "-1",
+                _port(p, "FromPort"),
+                _port(p, "ToPort"),
+                cidr,
+                revoking=revoking,
+            )
         )
     if not rules:
         raise Ec2Error("MissingParameter", "The request must contain IpPermissions or CidrIp")
@@ -286,7 +301,7 @@ async def _group_id(call: Call) -> str:
 def _changer(*, ingress: bool, authorise: bool) -> Handler:
     async def change(call: Call) -> None:
         group_id = await _group_id(call)
-        rules = await _rules(call)
+        rules = await _rules(call, revoking=not authorise)
         compute = call.compute
         if authorise:
             await compute.authorize(call.tenant_id, group_id, rules, ingress=ingress)

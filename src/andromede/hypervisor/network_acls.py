@@ -11,6 +11,7 @@ EC2's network ACLs, on the forwarded packets of the router's namespace:
   packet between the VPC and the host or beyond (through the transit link, once a public or
   Elastic IP is DNAT'ed: private addresses, as the security groups see them) the subnet's one
   or the other; a packet between two instances of one subnet meets neither;
+- an ICMP entry matches its type and code (-1: all), as EC2's do (decision 0130);
 - entries are taken by rule number, the first that matches decides (allow: on to the other
   side's ACL and the security groups; deny: dropped), and a packet none matches is dropped;
 - stateless: the chains run before connection tracking lets established traffic through, so a
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 
 from andromede.compute.driver import AclEntry, SubnetAcl
 
-__all__ = ["ACL_CHAIN", "AclRules", "render_network_acls"]
+__all__ = ["ACL_CHAIN", "AclRules", "icmp_match", "render_network_acls"]
 
 ACL_CHAIN = "network_acls"
 _METADATA_ADDRESS = "169.254.169.254"
@@ -114,5 +115,16 @@ def _match(entry: AclEntry, peer: str) -> str:
         else:
             parts.append(f"{entry.protocol} dport {entry.from_port}-{entry.to_port}")
     elif entry.protocol == "icmp":
-        parts.append("meta l4proto icmp")
+        parts.append(icmp_match(entry.icmp_type, entry.icmp_code) or "meta l4proto icmp")
     return "".join(f"{part} " for part in parts)
+
+
+def icmp_match(icmp_type: int, icmp_code: int) -> str:
+    """The nft match of an ICMP type and code (-1: all), as a security group rule and a
+    network ACL entry give them (decision 0130); empty for all types, which the caller
+    matches as every ICMP packet. Numeric: nft takes every type and code, named or not."""
+    if icmp_type == -1:
+        return ""
+    if icmp_code == -1:
+        return f"icmp type {icmp_type}"
+    return f"icmp type {icmp_type} icmp code {icmp_code}"

@@ -127,7 +127,7 @@ from andromede.hypervisor.nat_gateways import (
     snat_rules,
     stale_rules,
 )
-from andromede.hypervisor.network_acls import render_network_acls
+from andromede.hypervisor.network_acls import icmp_match, render_network_acls
 from andromede.hypervisor.network_state import (
     NetworkRecord,
     PluggedNic,
@@ -360,7 +360,9 @@ def _rule_line(rule: FirewallRule, peer: str, verdict: str) -> str:
         )
         parts.append(f"{rule.protocol} dport {ports}")
     elif rule.protocol == "icmp":
-        parts.append("ip protocol icmp")
+        # A type (and code) allowed: its replies and the errors of allowed flows still pass
+        # by conntrack (established, related), as EC2's stateful groups let them.
+        parts.append(icmp_match(*rule.icmp_type_code) or "ip protocol icmp")
     return "    " + " ".join([*parts, verdict])
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from andromede.compute.driver import (
+    WIRE_OMITTED_AT_DEFAULT,
     AttachedVolume,
     HostCapacity,
     InstanceFirewall,
@@ -118,7 +119,11 @@ def encode(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: encode(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not (f.metadata.get(WIRE_OMITTED_AT_DEFAULT) and getattr(value, f.name) == f.default)
+        }
     if isinstance(value, list | tuple):
         return [encode(item) for item in value]
     if isinstance(value, dict):

@@ -116,6 +116,31 @@ def test_rules_are_validated_and_normalised() -> None:
             parse_rule(*bad)
 
 
+def test_icmp_rules_take_a_type_and_a_code_as_ec2_does() -> None:
+    # FromPort is the ICMP type, ToPort its code, -1 for all (decision 0130).
+    echo = parse_rule("icmp", 8, -1, "0.0.0.0/0")
+    assert (echo.protocol, echo.from_port, echo.to_port) == ("icmp", 8, -1)
+    assert (
+        parse_rule("1", 3, 4, "0.0.0.0/0").from_port,
+        parse_rule("1", -1, -1, "::/0").to_port,
+    ) == (3, -1)
+    for low, high, message in [
+        (None, None, "Must specify both from and to ports with ICMP"),
+        (8, None, "Must specify both from and to ports with ICMP"),
+        (256, 0, r"ICMP type \(256\) out of range"),
+        (-2, -1, r"ICMP type \(-2\) out of range"),
+        (0, 65535, r"ICMP code \(65535\) out of range"),
+        (-1, 0, r"ICMP code \(0\) out of range: with all ICMP types"),
+    ]:
+        with pytest.raises(InvalidParameterValue, match=message):
+            parse_rule("icmp", low, high, "0.0.0.0/0")
+    # A rule to revoke may name one authorised before EC2's checks were made here.
+    assert parse_rule("icmp", None, None, "0.0.0.0/0", revoking=True).from_port == -1
+    assert parse_rule("icmp", -1, 0, "0.0.0.0/0", revoking=True).to_port == 0
+    with pytest.raises(InvalidParameterValue):
+        parse_rule("icmp", 256, 0, "0.0.0.0/0", revoking=True)
+
+
 def test_tags() -> None:
     assert merge_tags((("a", "1"), ("b", "2")), (("a", "3"),)) == (("a", "3"), ("b", "2"))
     assert remove_tags((("a", "1"), ("b", "2")), {"a": None, "b": "other"}) == (("b", "2"),)

@@ -49,8 +49,20 @@ def test_an_entry_keeps_what_its_protocol_uses() -> None:
     assert (icmp.icmp_type, icmp.icmp_code, icmp.from_port) == (-1, -1, None)
     with pytest.raises(MissingParameter):
         entry(4, egress=False, action="allow", protocol="tcp", cidr=ANYWHERE)
-    with pytest.raises(Unsupported):
-        entry(4, egress=False, action="allow", protocol="1", cidr=ANYWHERE, icmp=(8, 0))
+    # An ICMP type and code (decision 0130), required for ICMP, -1 for all, a code only with a
+    # type, as EC2 takes them.
+    echo = entry(4, egress=False, action="allow", protocol="1", cidr=ANYWHERE, icmp=(8, 0))
+    assert (echo.icmp_type, echo.icmp_code) == (8, 0)
+    with pytest.raises(MissingParameter, match=r"icmpTypeCode\.type"):
+        entry(4, egress=False, action="allow", protocol="icmp", cidr=ANYWHERE)
+    for icmp, message in (
+        ((256, -1), r"\(256\) for parameter icmpTypeCode\.type"),
+        ((8, 256), r"\(256\) for parameter icmpTypeCode\.code"),
+        ((-2, -1), r"\(-2\) for parameter icmpTypeCode\.type"),
+        ((-1, 0), r"\(0\) for parameter icmpTypeCode\.code .* All ICMP types"),
+    ):
+        with pytest.raises(InvalidParameterValue, match=message):
+            entry(4, egress=False, action="allow", protocol="icmp", cidr=ANYWHERE, icmp=icmp)
     for number in (0, 32767):
         with pytest.raises(InvalidParameterValue):
             entry(number, egress=False, action="allow", protocol="-1", cidr=ANYWHERE)
@@ -69,12 +81,28 @@ def test_the_hosts_are_told_the_entries_without_the_catch_all() -> None:
         (
             entry(100, egress=False, action="allow", protocol="6", cidr=ANYWHERE, ports=(22, 22)),
             entry(90, egress=True, action="deny", protocol="1", cidr=ANYWHERE, icmp=(-1, -1)),
+            entry(80, egress=True, action="allow", protocol="1", cidr=ANYWHERE, icmp=(0, -1)),
+            entry(70, egress=False, action="allow", protocol="1", cidr=ANYWHERE, icmp=(8, 0)),
         ),
     )
     assert subnet_acl(acl) == SubnetAcl(
-        ingress=(AclEntry(100, True, "tcp", ANYWHERE, 22, 22),),
-        egress=(AclEntry(90, False, "icmp", ANYWHERE),),
+        ingress=(
+            AclEntry(100, True, "tcp", ANYWHERE, 22, 22),
+            AclEntry(70, True, "icmp", ANYWHERE, icmp_type=8, icmp_code=0),
+        ),
+        egress=(
+            AclEntry(90, False, "icmp", ANYWHERE),
+            AclEntry(80, True, "icmp", ANYWHERE, icmp_type=0),
+        ),
     )
+    # An ICMP entry stored without its type and code is all ICMP (none is: EC2 needs them).
+    stored = NetworkAcl(
+        "acl-3",
+        TENANT,
+        vpc.vpc_id,
+        (entry(60, egress=False, action="allow", protocol="icmp", cidr=ANYWHERE, icmp=(-1, -1)),),
+    )
+    assert subnet_acl(stored).ingress == (AclEntry(60, True, "icmp", ANYWHERE),)
     # A new ACL denies everything: no entry at all on the host; the * rule is shown only.
     empty = NetworkAcl("acl-2", TENANT, vpc.vpc_id)
     assert subnet_acl(empty) == SubnetAcl(ingress=(), egress=())

@@ -100,6 +100,9 @@ def test_merge_turns_group_rules_into_member_addresses() -> None:
             parse_rule("tcp", 443, 443, "", group_id="sg-00000000000000002"),
             parse_rule("tcp", 80, 80, "::/0"),  # IPv6: the networks carry none
             parse_rule("icmp", 8, 0, "0.0.0.0/0"),
+            # All types with a code, taken before decision 0130 (and still by a revoke):
+            # all ICMP, as it was enforced.
+            parse_rule("icmp", -1, 3, "192.0.2.0/24", revoking=True),
         ),
     )
     other = SecurityGroup(
@@ -114,7 +117,8 @@ def test_merge_turns_group_rules_into_member_addresses() -> None:
         FirewallRule("tcp", 22, 22, "10.0.0.0/8"),
         FirewallRule("tcp", 443, 443, "172.31.0.9/32"),
         FirewallRule("tcp", 443, 443, "172.31.0.4/32"),
-        FirewallRule("icmp", 0, 65535, "0.0.0.0/0"),
+        FirewallRule("icmp", 8, 0, "0.0.0.0/0"),  # the ICMP type and code (decision 0130)
+        FirewallRule("icmp", -1, -1, "192.0.2.0/24"),
     )
     assert firewall.egress == (ALL,)
     assert merge_firewall([], {}).ingress == () and merge_firewall([], {}).egress == ()

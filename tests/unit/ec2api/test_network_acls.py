@@ -342,7 +342,10 @@ async def test_entries_are_refused_with_ec2s_codes(world: World) -> None:
         ({"Protocol": "17", "PortRange": {"From": 90, "To": 80}}, "InvalidParameterValue"),
         ({"Protocol": "6", "PortRange": {"From": 1, "To": 65536}}, "InvalidParameterValue"),
         ({"Protocol": "icmp"}, "MissingParameter"),
-        ({"Protocol": "1", "IcmpTypeCode": {"Type": 8, "Code": -1}}, "UnsupportedOperation"),
+        ({"Protocol": "1", "IcmpTypeCode": {"Type": 8}}, "MissingParameter"),
+        ({"Protocol": "1", "IcmpTypeCode": {"Type": 256, "Code": -1}}, "InvalidParameterValue"),
+        ({"Protocol": "1", "IcmpTypeCode": {"Type": 3, "Code": 256}}, "InvalidParameterValue"),
+        ({"Protocol": "1", "IcmpTypeCode": {"Type": -1, "Code": 0}}, "InvalidParameterValue"),
         ({"Protocol": "47"}, "UnsupportedOperation"),  # GRE: the hosts filter four protocols
         ({"Protocol": "gopher"}, "InvalidParameterValue"),
         ({"RuleAction": "maybe"}, "InvalidParameterValue"),
@@ -373,6 +376,57 @@ async def test_entries_are_refused_with_ec2s_codes(world: World) -> None:
     )  # fmt: skip
     # Nothing refused was stored.
     assert [e[0] for e in _entries(await _acl(c, acl_id))] == [100, 32767, 100, 32767]
+
+
+async def test_an_icmp_entry_keeps_its_type_and_code_and_the_hosts_are_told_them(
+    world: World,
+) -> None:
+    c = world.root
+    vpc_id = await _vpc(c)
+    web = await _subnet(c, vpc_id, "10.9.1.0/24")
+    await _launch(world, web)
+    acl_id = (await c.call("CreateNetworkAcl", VpcId=vpc_id))["NetworkAcl"]["NetworkAclId"]
+    # Echo requests in (type 8, code 0), echo replies out (type 0, every code), as EC2's
+    # stateless ACLs need them both; a missing entry's message is EC2's.
+    message = await _refused(
+        c, "CreateNetworkAclEntry", "MissingParameter", NetworkAclId=acl_id,
+        **_entry(100, Protocol="icmp"),
+    )  # fmt: skip
+    assert "icmpTypeCode.type" in message
+    await c.call("CreateNetworkAclEntry", NetworkAclId=acl_id, **_entry(
+        100, Protocol="icmp", IcmpTypeCode={"Type": 8, "Code": 0}
+    ))  # fmt: skip
+    await c.call("CreateNetworkAclEntry", NetworkAclId=acl_id, **_entry(
+        100, Egress=True, Protocol="1", IcmpTypeCode={"Type": 0, "Code": -1}
+    ))  # fmt: skip
+    acl = await _acl(c, acl_id)
+    shown = {(e["RuleNumber"], e["Egress"]): e.get("IcmpTypeCode") for e in acl["Entries"]}
+    assert shown[(100, False)] == {"Type": 8, "Code": 0}
+    assert shown[(100, True)] == {"Type": 0, "Code": -1}
+    found = await c.call(
+        "DescribeNetworkAcls", Filters=_filters(**{"entry.icmp.type": "8", "vpc-id": vpc_id})
+    )
+    assert [a["NetworkAclId"] for a in found["NetworkAcls"]] == [acl_id]
+    default = await _default_acl(c, vpc_id)
+    [association] = [a for a in default["Associations"] if a["SubnetId"] == web]
+    await c.call(
+        "ReplaceNetworkAclAssociation",
+        AssociationId=association["NetworkAclAssociationId"],
+        NetworkAclId=acl_id,
+    )
+    await world.compute.settle()
+    assert _held(world, web) == SubnetAcl(
+        ingress=(AclEntry(100, True, "icmp", ANYWHERE, icmp_type=8, icmp_code=0),),
+        egress=(AclEntry(100, True, "icmp", ANYWHERE, icmp_type=0),),
+    )
+    # Replaced by all ICMP: the hosts are told every type and code again.
+    await c.call("ReplaceNetworkAclEntry", NetworkAclId=acl_id, **_entry(
+        100, Protocol="icmp", IcmpTypeCode={"Type": -1, "Code": -1}
+    ))  # fmt: skip
+    await world.compute.settle()
+    held = _held(world, web)
+    assert held is not None
+    assert held.ingress == (AclEntry(100, True, "icmp", ANYWHERE),)
 
 
 async def test_acls_are_refused_with_ec2s_codes(world: World) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from botocore.credentials import Credentials
 
-from andromede.compute.driver import InstanceNetwork, InstanceSpec
+from andromede.compute.driver import FirewallRule, InstanceNetwork, InstanceSpec
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.images import ImageFiles
 from andromede.compute.network import default_ids
@@ -212,6 +212,61 @@ async def test_security_group_rules_naming_groups(world: World) -> None:
         "DescribeSecurityGroups", Filters=[{"Name": "vpc-id", "Values": ["vpc-*"]}]
     )
     assert len(found["SecurityGroups"]) == 3
+
+
+async def test_icmp_rules_carry_their_type_and_code_to_the_host(world: World) -> None:
+    # Decision 0130: FromPort is the ICMP type, ToPort the code, -1 for all, checked as EC2
+    # checks them, and the host is told them.
+    c = world.root
+    group = (await c.call("CreateSecurityGroup", GroupName="ping", Description="d"))["GroupId"]
+    await c.call(
+        "AuthorizeSecurityGroupIngress",
+        GroupId=group,
+        IpPermissions=[
+            {"IpProtocol": "icmp", "FromPort": 8, "ToPort": -1,
+             "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
+            {"IpProtocol": "1", "FromPort": 3, "ToPort": 4,
+             "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        ],
+    )  # fmt: skip
+    [described] = (await c.call("DescribeSecurityGroups", GroupIds=[group]))["SecurityGroups"]
+    assert sorted(
+        (r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in described["IpPermissions"]
+    ) == [("icmp", 3, 4), ("icmp", 8, -1)]
+    [instance] = await run(world, SecurityGroupIds=[group])
+    await world.compute.settle()
+    assert world.driver.instances[instance].firewall.ingress == (
+        FirewallRule("icmp", 8, -1, "10.0.0.0/8"),
+        FirewallRule("icmp", 3, 4, "0.0.0.0/0"),
+    )
+    for ports, message in [
+        ({}, "Must specify both from and to ports with ICMP"),
+        ({"FromPort": 256, "ToPort": -1}, "ICMP type (256) out of range"),
+        ({"FromPort": 0, "ToPort": 65535}, "ICMP code (65535) out of range"),
+        ({"FromPort": -1, "ToPort": 0}, "ICMP code (0) out of range"),
+    ]:
+        with pytest.raises(ApiError) as raised:
+            await c.call(
+                "AuthorizeSecurityGroupIngress",
+                GroupId=group,
+                IpPermissions=[
+                    {"IpProtocol": "icmp", **ports, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+                ],
+            )
+        assert (raised.value.code, message in str(raised.value)) == (
+            "InvalidParameterValue",
+            True,
+        )
+    await c.call(
+        "RevokeSecurityGroupIngress",
+        GroupId=group,
+        IpPermissions=[{"IpProtocol": "icmp", "FromPort": 8, "ToPort": -1,
+                        "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}],
+    )  # fmt: skip
+    await world.compute.settle()
+    assert world.driver.instances[instance].firewall.ingress == (
+        FirewallRule("icmp", 3, 4, "0.0.0.0/0"),
+    )
 
 
 async def test_instance_profile_needs_pass_role(world: World) -> None:
