@@ -57,7 +57,7 @@ class GatewayRow:
 @dataclass(frozen=True, slots=True)
 class RouteRow:
     destination: str
-    target: str  # an internet gateway's id, or ``LOCAL``
+    target: str  # an internet gateway's or a NAT gateway's id (decision 0129), or ``LOCAL``
     state: str  # "active", or "blackhole" once its gateway is detached or deleted
     origin: str
 
@@ -109,7 +109,7 @@ def _route_table(item: Element) -> RouteTableRow:
         routes=tuple(
             RouteRow(
                 destination=text(r, "destinationCidrBlock"),
-                target=text(r, "gatewayId"),
+                target=text(r, "gatewayId") or text(r, "natGatewayId"),
                 state=text(r, "state"),
                 origin=text(r, "origin"),
             )

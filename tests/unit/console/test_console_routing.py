@@ -505,3 +505,22 @@ async def test_a_create_form_sent_twice_makes_one_table(console: ConsoleHarness)
         # Another render, another token: another table.
         again = await client.get(f"/route-tables?vpc_id={vpc_id}")
         assert token.group(1) not in again.text
+
+
+async def test_a_route_to_a_nat_gateway_names_it(console: ConsoleHarness) -> None:
+    """A route to a NAT gateway (decision 0129) shows the gateway as its target."""
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        vpc_id, subnet_id = await _vpc_with_subnet(console, tenant, "10.3.0.0/16")
+        gateway = await compute.create_internet_gateway(tenant)
+        await compute.attach_internet_gateway(tenant, gateway.gateway_id, vpc_id)
+        address = await compute.allocate_address(tenant)
+        nat = await compute.create_nat_gateway(tenant, subnet_id, address.allocation_id)
+        table = await compute.create_route_table(tenant, vpc_id)
+        await compute.create_route(
+            tenant, table.route_table_id, "0.0.0.0/0", None, nat_gateway_id=nat.nat_gateway_id
+        )
+        page = await client.get(f"/route-tables/{table.route_table_id}")
+        assert page.status_code == 200, page.text
+        assert nat.nat_gateway_id in _row(page, "route-0.0.0.0/0")
