@@ -135,6 +135,7 @@ _TABLE: Sequence[tuple[type[Exception], _Mapped]] = (
     ),
     (billing.InvalidCreditNote, _Mapped(_Kind("invalid-credit-note", 400, "Invalid credit note"))),
     (billing.OverCredit, _Mapped(_Kind("over-credit", 409, "Credit exceeds the invoice"))),
+    (billing.NoEInvoice, _Mapped(_Kind("no-e-invoice", 409, "Not an electronic invoice"))),
     (iam.AccessDenied, _Mapped(_Kind("access-denied", 403, "Access denied"))),
     (iam.LoginFailed, _Mapped(_Kind("login-failed", 401, "Login failed"), _CHALLENGE)),
     (iam.InvalidConsoleSession, _Mapped(_NOT_AUTHENTICATED, _CHALLENGE)),

@@ -1,8 +1,8 @@
 """Billing: the meters, the price catalogue (operators set it, anyone authenticated reads it),
 each tenant's usage and cost for a month, as JSON or CSV (decision 0108), and its invoices
-(decision 0123): issued by operators once a month has ended, read as JSON or PDF by operators
-and by the tenant's principals as their policies allow (``andromede:GetInvoice`` on
-``arn:aws:andromede::ACCOUNT:invoice/NUMBER``).
+(decision 0123): issued by operators once a month has ended, read as JSON, PDF or Factur-X
+XML (decision 0131) by operators and by the tenant's principals as their policies allow
+(``andromede:GetInvoice`` on ``arn:aws:andromede::ACCOUNT:invoice/NUMBER``).
 
 A tenant's usage is any operator's to read, and its principals' as their IAM policies allow
 (``andromede:GetUsageReport`` on ``arn:aws:andromede::ACCOUNT:usage``, for JSON and CSV
@@ -42,6 +42,7 @@ from andromede.api.schemas_billing import (
 )
 from andromede.audit.model import Outcome
 from andromede.billing.export import usage_csv_text
+from andromede.billing.facturx import invoice_xml
 from andromede.billing.invoice_pdf import invoice_pdf
 from andromede.billing.model import Period, UsageReport, parse_month
 from andromede.billing.profile import BillingProfile
@@ -373,6 +374,36 @@ async def get_invoice_pdf(
         document,
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{invoice.number}.pdf"'},
+    )
+
+
+# An invoice without a billing profile or without a line is no EN 16931 invoice (decision 0131).
+E_INVOICE: Responses = {
+    200: {"content": {"application/xml": {}}, "description": "The CII XML (Factur-X EN 16931)"},
+    409: {"description": "Issued without a billing profile or without a line: no e-invoice"},
+}
+
+
+@router.get(
+    "/tenants/{tenant}/invoices/{number}.xml",
+    summary="One invoice as a Factur-X / EN 16931 electronic invoice (CII XML)",
+    responses={**_USAGE, **E_INVOICE},
+    response_class=Response,
+)
+async def get_invoice_xml(
+    tenant: TenantRef,
+    number: InvoiceRef,
+    allow: Annotated[Authorizer, Depends(authorizer)],
+    ctx: Annotated[ApiContext, Depends(context)],
+    language: Language = None,
+) -> Response:
+    found = await _readable_invoices(ctx, allow, tenant, number)
+    invoice = await _billing(ctx).invoice(found.id, number)
+    document = invoice_xml(invoice, language=document_language(language, invoice.customer))
+    return Response(
+        document,
+        media_type="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="{invoice.number}.xml"'},
     )
 
 

@@ -9,7 +9,8 @@ tenant's log. A field that cannot be one is a 400 ``invalid-billing-profile`` na
 Credit notes are issued by operators only (``POST …/invoices/{number}/credit-notes``: 404 for
 an invoice the tenant does not have, 409 ``over-credit`` beyond what remains of it), each an
 ``andromede:IssueCreditNote`` event of the tenant's log; they are read as JSON and PDF under
-``andromede:GetInvoice`` on the invoice they credit, as the invoice is. Another tenant's
+``andromede:GetInvoice`` on the invoice they credit, as the invoice is, and as Factur-X XML
+(decision 0131). Another tenant's
 caller gets 404, as for a tenant that does not exist.
 """
 
@@ -31,6 +32,7 @@ from andromede.api.permissions import (
     credit_note_arn,
 )
 from andromede.api.routes_billing import (
+    E_INVOICE,
     NUMBER_PATTERN,
     InvoiceRef,
     Language,
@@ -51,6 +53,7 @@ from andromede.api.schemas_billing import (
 )
 from andromede.audit.model import Outcome
 from andromede.billing.credit_note import parse_request
+from andromede.billing.facturx import credit_note_xml
 from andromede.billing.invoice_pdf import credit_note_pdf
 from andromede.iam.model import Tenant
 
@@ -201,6 +204,30 @@ async def get_credit_note_pdf(
         document,
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{note.number}.pdf"'},
+    )
+
+
+@router.get(
+    "/tenants/{tenant}/invoices/{number}/credit-notes/{credit_note}.xml",
+    summary="One credit note as a Factur-X / EN 16931 electronic credit note (CII XML)",
+    responses={**_READ, **E_INVOICE},
+    response_class=Response,
+)
+async def get_credit_note_xml(
+    tenant: TenantRef,
+    number: InvoiceRef,
+    credit_note: CreditNoteRef,
+    allow: Annotated[Authorizer, Depends(authorizer)],
+    ctx: Annotated[ApiContext, Depends(context)],
+    language: Language = None,
+) -> Response:
+    found = await _readable_invoices(ctx, allow, tenant, number)
+    note = await _billing(ctx).credit_note(found.id, number, credit_note)
+    document = credit_note_xml(note, language=document_language(language, note.customer))
+    return Response(
+        document,
+        media_type="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="{note.number}.xml"'},
     )
 
 

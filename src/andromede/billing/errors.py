@@ -11,7 +11,8 @@ AndromedeError
     ├── NoBillingProfile a tenant whose billing profile was never set
     ├── InvalidBillingProfile  a profile field that cannot be one (the field is named)
     ├── InvalidCreditNote      a credit note asked with no reason, an unknown line, a bad amount
-    └── OverCredit       a credit note that would credit more than the invoice's remaining total
+    ├── OverCredit       a credit note that would credit more than the invoice's remaining total
+    └── NoEInvoice       a document that cannot be an EN 16931 e-invoice (no buyer, no line)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "InvalidPeriod",
     "InvalidPrice",
     "NoBillingProfile",
+    "NoEInvoice",
     "NoSuchCreditNote",
     "NoSuchInvoice",
     "OverCredit",
@@ -80,3 +82,8 @@ class InvalidCreditNote(BillingError):
 
 class OverCredit(BillingError):
     """A credit note would bring what is credited on an invoice above its total."""
+
+
+class NoEInvoice(BillingError):
+    """A document that cannot be an EN 16931 electronic invoice: issued without a billing
+    profile (no buyer address) or without a line. Its PDF is still served, without XML."""

@@ -50,6 +50,7 @@ class Issuer:
     vat_id: str = ""
     payment_days: int = 30
     country: str = "FR"  # ISO 3166-1 alpha-2: where the seller is established, for VAT
+    siret: str = ""  # the seller's SIREN or SIRET: its legal registration (decision 0131)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,18 +59,21 @@ class Issuer:
             "vat_id": self.vat_id,
             "payment_days": self.payment_days,
             "country": self.country,
+            "siret": self.siret,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Issuer:
         # Format 1 invoices did not say the country: it was not needed then, and is now only
-        # to decide the VAT treatment of invoices yet to issue.
+        # to decide the VAT treatment of invoices yet to issue. Nor did they, or format 2
+        # before decision 0131, keep the seller's SIRET.
         return cls(
             data["name"],
             data["address"],
             data["vat_id"],
             int(data["payment_days"]),
             data.get("country", ""),
+            data.get("siret", ""),
         )
 
 

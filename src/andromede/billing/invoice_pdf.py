@@ -7,11 +7,16 @@ the late-payment penalties and the fixed recovery indemnity.
 The PDF is a rendering of the invoice, not the invoice: the JSON the store keeps is the record.
 Amounts are formatted from their ``Decimal`` (never through ``float``), and the same invoice
 gives the same bytes (the PDF's creation date is the invoice's issue date).
+
+Since decision 0131 the PDF is a Factur-X invoice: it carries the document's EN 16931 XML
+(``facturx``) as ``factur-x.xml``, in the same language, unless the document cannot be one
+(issued without a billing profile, or without a line): then it is the PDF alone, as before.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, Final
@@ -21,6 +26,9 @@ from fpdf.enums import Align, TableBordersLayout, XPos, YPos
 from fpdf.fonts import FontFace
 
 from andromede.billing.credit_note import CreditNote
+from andromede.billing.errors import NoEInvoice
+from andromede.billing.facturx import credit_note_xml, invoice_xml
+from andromede.billing.facturx_pdf import attach
 from andromede.billing.invoice import Invoice, Issuer
 from andromede.billing.invoice_wording import LANGUAGES, WORDS, Words
 from andromede.billing.profile import BillingProfile, VatTreatment
@@ -70,6 +78,8 @@ def invoice_pdf(invoice: Invoice, *, language: str = "en", compress: bool = True
     _totals(pdf, invoice.vat_by_rate(), (invoice.net, invoice.vat, invoice.total), words)
     _vat_mention(pdf, invoice.vat_treatment, words)
     _terms(pdf, words.payable.format(days=invoice.issuer.payment_days), words)
+    _attach_xml(pdf, lambda: invoice_xml(invoice, language=language), invoice.number,
+                invoice.issuer.name, invoice.issued_at)  # fmt: skip
     return bytes(pdf.output())
 
 
@@ -103,7 +113,20 @@ def credit_note_pdf(note: CreditNote, *, language: str = "en", compress: bool = 
     _totals(pdf, note.vat_by_rate(), (note.net, note.vat, note.total), words)
     _vat_mention(pdf, note.vat_treatment, words)
     _terms(pdf, words.credit_terms.format(number=note.invoice_number), words)
+    _attach_xml(pdf, lambda: credit_note_xml(note, language=language), note.number,
+                note.issuer.name, note.issued_at)  # fmt: skip
     return bytes(pdf.output())
+
+
+def _attach_xml(
+    pdf: FPDF, xml: Callable[[], bytes], number: str, issuer: str, issued_at: datetime
+) -> None:
+    """The document's Factur-X XML in ``pdf``, when it can have one (decision 0131)."""
+    try:
+        document = xml()
+    except NoEInvoice:
+        return
+    attach(pdf, document, title=number, author=issuer, created=issued_at)
 
 
 def _words(language: str) -> Words:

@@ -1,9 +1,10 @@
 """``andromede admin invoice``: issue a tenant's invoice of an ended month, list a tenant's
 invoices, write one as PDF (decision 0123), credit one (decision 0126) and write a credit
-note as PDF, on the data folder's database — what the management API's
-``/tenants/{tenant}/invoices`` does, for an operator's monthly script. An issue is an
-``andromede:IssueInvoice`` event of the tenant's log, a credit note an
-``andromede:IssueCreditNote`` one, by the operator's CLI (decision 0124)."""
+note as PDF — Factur-X PDFs, or their XML alone with ``--xml`` (decision 0131) —, on the data
+folder's database: what the management API's ``/tenants/{tenant}/invoices`` does, for an
+operator's monthly script. An issue is an ``andromede:IssueInvoice`` event of the tenant's
+log, a credit note an ``andromede:IssueCreditNote`` one, by the operator's CLI (decision
+0124)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from rich.table import Table
 
 from andromede.audit.model import Outcome
 from andromede.billing.credit_note import CreditNote, parse_request
-from andromede.billing.errors import BillingError
+from andromede.billing.errors import BillingError, NoEInvoice
+from andromede.billing.facturx import credit_note_xml, invoice_xml
 from andromede.billing.invoice import Invoice
 from andromede.billing.invoice_pdf import LANGUAGES, credit_note_pdf, invoice_pdf
 from andromede.billing.model import parse_month
@@ -163,10 +165,17 @@ def pdf(
         str | None,
         typer.Option("--credit-note", help="That credit note of the invoice instead (AV-…)."),
     ] = None,
+    xml: Annotated[
+        bool,
+        typer.Option(
+            "--xml", help="Its Factur-X / EN 16931 XML alone instead (the PDF carries it too)."
+        ),
+    ] = False,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Write one of the tenant's invoices, or one of its credit notes, as a PDF."""
+    """Write one of the tenant's invoices, or one of its credit notes, as a PDF (Factur-X:
+    with its XML inside) or, with --xml, as its CII XML alone."""
     if language is not None and language not in LANGUAGES:
         raise typer.BadParameter(f"the language is one of {', '.join(LANGUAGES)}")
     settings = settings_from(config, data_dir)
@@ -175,10 +184,14 @@ def pdf(
     except (BillingError, IamError) as exc:
         raise failed(exc) from exc
     chosen = language or (found.customer.language if found.customer is not None else "en")
-    if isinstance(found, CreditNote):
-        output.write_bytes(credit_note_pdf(found, language=chosen))
-    else:
-        output.write_bytes(invoice_pdf(found, language=chosen))
+    try:
+        if isinstance(found, CreditNote):
+            render = credit_note_xml if xml else credit_note_pdf
+            output.write_bytes(render(found, language=chosen))
+        else:
+            output.write_bytes((invoice_xml if xml else invoice_pdf)(found, language=chosen))
+    except NoEInvoice as exc:
+        raise failed(exc) from exc
     err.print(f"{found.number} written to {output}")
 
 

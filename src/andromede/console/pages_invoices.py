@@ -1,7 +1,8 @@
 """The tenant's invoices (decision 0123): the list of those issued, each with its credit notes
 and its balance (decision 0126) and its customer as the invoice copied the billing profile at
 issue (a later change of the profile alters none, as the page says), and each invoice or
-credit note as the PDF the management API serves, in the console's language.
+credit note as the PDF the management API serves, in the console's language, or as its
+Factur-X XML alone (decision 0131) when it has one.
 
 Decided as on the management API: ``andromede:GetInvoice`` on ``invoice/*`` for the list and on
 ``invoice/NUMBER`` for one and its credit notes, asked of the same decision
@@ -20,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.billing.credit_note import CreditNote
-from andromede.billing.errors import NoSuchCreditNote, NoSuchInvoice
+from andromede.billing.errors import NoEInvoice, NoSuchCreditNote, NoSuchInvoice
+from andromede.billing.facturx import credit_note_xml, has_e_invoice, invoice_xml
 from andromede.billing.invoice import Invoice
 from andromede.billing.invoice_pdf import credit_note_pdf, invoice_pdf
 from andromede.iam.tenant_actions import Action, invoice_arn
@@ -83,6 +85,7 @@ def _row(invoice: Invoice, notes: list[CreditNote]) -> dict[str, Any]:
         "total": invoice.total,
         "balance": invoice.total - credited,
         "currency": invoice.currency,
+        "e_invoice": has_e_invoice(invoice),  # its credit notes have one as it has
         "credit_notes": [
             {
                 "number": note.number,
@@ -99,6 +102,15 @@ def _row(invoice: Invoice, notes: list[CreditNote]) -> dict[str, Any]:
 
 async def invoice_document(console: Console, request: Request) -> Response:
     """One invoice as a PDF, in the console's language (the PDF speaks English or French)."""
+    return await _invoice_document(console, request, as_xml=False)
+
+
+async def invoice_xml_document(console: Console, request: Request) -> Response:
+    """One invoice's Factur-X XML alone, its notes in the console's language."""
+    return await _invoice_document(console, request, as_xml=True)
+
+
+async def _invoice_document(console: Console, request: Request, *, as_xml: bool) -> Response:
     session = await console.session(request)
     if session is None:
         return console.to_login()
@@ -121,6 +133,8 @@ async def invoice_document(console: Console, request: Request) -> Response:
     except NoSuchInvoice:
         return _absent(console, request, session, title, _("No such invoice."))
     language = "fr" if words.locale == "fr" else "en"
+    if as_xml:
+        return _xml(console, request, session, invoice, language)
     # fpdf2 lays the pages out in Python: a thread, so the event loop goes on meanwhile.
     document = await asyncio.to_thread(invoice_pdf, invoice, language=language)
     return Response(
@@ -132,6 +146,15 @@ async def invoice_document(console: Console, request: Request) -> Response:
 
 async def credit_note_document(console: Console, request: Request) -> Response:
     """One credit note as a PDF, in the console's language, read as its invoice is."""
+    return await _credit_note_document(console, request, as_xml=False)
+
+
+async def credit_note_xml_document(console: Console, request: Request) -> Response:
+    """One credit note's Factur-X XML alone, read as its invoice is."""
+    return await _credit_note_document(console, request, as_xml=True)
+
+
+async def _credit_note_document(console: Console, request: Request, *, as_xml: bool) -> Response:
     session = await console.session(request)
     if session is None:
         return console.to_login()
@@ -159,6 +182,8 @@ async def credit_note_document(console: Console, request: Request) -> Response:
     except NoSuchCreditNote:
         return _absent(console, request, session, title, _("No such credit note."))
     language = "fr" if words.locale == "fr" else "en"
+    if as_xml:
+        return _xml(console, request, session, note, language)
     document = await asyncio.to_thread(credit_note_pdf, note, language=language)
     return Response(
         document,
@@ -167,8 +192,45 @@ async def credit_note_document(console: Console, request: Request) -> Response:
     )
 
 
+def _xml(
+    console: Console,
+    request: Request,
+    session: Session,
+    document: Invoice | CreditNote,
+    language: str,
+) -> Response:
+    """``document``'s Factur-X XML, or a 409 page when it was issued without a billing
+    profile or a line (decision 0131)."""
+    try:
+        xml = (
+            credit_note_xml(document, language=language)
+            if isinstance(document, CreditNote)
+            else invoice_xml(document, language=language)
+        )
+    except NoEInvoice:
+        _ = console.catalogue(request).gettext
+        return console.render(
+            request,
+            "message.html",
+            session=session,
+            status=409,
+            title=_("Invoices"),
+            error=_(
+                "Issued without a billing profile, or without a line: this document has no"
+                " electronic invoice."
+            ),
+        )
+    return Response(
+        xml,
+        media_type="application/xml",
+        headers={"content-disposition": f'attachment; filename="{document.number}.xml"'},
+    )
+
+
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/invoices", invoices, ["GET"]),
     ("/invoices/{number}.pdf", invoice_document, ["GET"]),
+    ("/invoices/{number}.xml", invoice_xml_document, ["GET"]),
     ("/invoices/{number}/credit-notes/{credit_note}.pdf", credit_note_document, ["GET"]),
+    ("/invoices/{number}/credit-notes/{credit_note}.xml", credit_note_xml_document, ["GET"]),
 ]
