@@ -28,6 +28,7 @@ from andromede.billing.invoice_pdf import credit_note_pdf, invoice_pdf
 from andromede.billing.model import ReportLine, UsageReport, parse_month
 from andromede.billing.profile import BillingProfile, VatTreatment
 from unit.billing.test_credit_note_pdf import FRENCH, GERMAN, SWISS
+from unit.billing.test_invoice_pdf import text_of
 
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -226,6 +227,11 @@ def test_the_amounts_are_the_invoices_to_the_cent() -> None:
     assert sorted(breakdown) == invoice.vat_by_rate()  # what the PDF prints per rate
     # What was charged (the lines' VAT), not the basis times the rate (2.10): see REPORT.
     assert (Decimal("0.20"), Decimal("10.52"), Decimal("2.12")) in breakdown
+    # And the PDF the XML travels in prints the same totals.
+    printed = text_of(invoice_pdf(invoice, compress=False))
+    for amount in (invoice.net, invoice.vat, invoice.total):
+        assert f"{amount} EUR" in printed
+    assert _amount(tree, f"{total}/ram:GrandTotalAmount") == Decimal("16.31")
 
 
 def test_parties_dates_and_terms() -> None:
