@@ -268,3 +268,19 @@ async def test_two_claimers_never_take_one_event(postgres_url: str) -> None:
         await other.close()
     assert len(first) + len(second) == 60
     assert set(first).isdisjoint(second)
+
+
+async def test_a_version_deleted_for_good_tells_of_its_id(stores: Stores) -> None:
+    await stores.metadata.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    written = await stores.metadata.put_object_version(record("k"))
+    assert written.version_id is not None
+    gone = batch("k", "ObjectRemoved:Delete")
+    assert await stores.metadata.delete_object_version("b1", "k", "no-such-id", notify=gone) is None
+    removed = await stores.metadata.delete_object_version(
+        "b1", "k", written.version_id, notify=gone
+    )
+    assert removed is not None
+    (event,) = await stores.queue.claim(NOW, lease=LEASE, limit=10)
+    (shown,) = records(event.message)
+    assert shown["eventName"] == "ObjectRemoved:Delete"
+    assert shown["s3"]["object"]["versionId"] == written.version_id  # type: ignore[index]

@@ -971,8 +971,14 @@ class ObjectService:
             )
             await self._queue_deletion(written.released)
             return written.version_id, True
+        now = self._clock()
         removed = await self._store.delete_object_version(
-            bucket.name, key, version_id, now=self._clock(), bypass_governance=bypass_governance
+            bucket.name,
+            key,
+            version_id,
+            now=now,
+            bypass_governance=bypass_governance,
+            notify=_events_of(bucket, notify, key, now, self._bound),
         )
         if removed is None:
             return (None if version_id == NULL_VERSION_ID else version_id), False

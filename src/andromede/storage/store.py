@@ -231,10 +231,12 @@ class MetadataStore(Protocol):
         only_if: RemovalCondition | None = None,
         now: datetime | None = None,
         bypass_governance: bool = False,
+        notify: EventBatch | None = None,
     ) -> ObjectRecord | DeleteMarker | None:
         """Remove a version for good (the removed one, None if none had that id); the next
-        newest becomes current. ``only_if``: removed only if that still holds, checked in the
-        removal's own transaction (None returned otherwise). NoSuchBucket.
+        newest becomes current. ``notify``: the removal's events, queued in its transaction
+        when a version was removed (decision 0132). ``only_if``: removed only if that still
+        holds, checked in the removal's own transaction (None returned otherwise). NoSuchBucket.
 
         ObjectLocked, nothing removed, when the version's lock forbids it at ``now`` (None:
         the clock's now), read in the same transaction (decision 0102): every caller goes

@@ -526,6 +526,22 @@ class MemoryMetadataStore:
         only_if: RemovalCondition | None = None,
         now: datetime | None = None,
         bypass_governance: bool = False,
+        notify: EventBatch | None = None,
+    ) -> ObjectRecord | DeleteMarker | None:
+        # No await between the removal and its events: one step, as the SQL transaction.
+        removed = self._delete_version(bucket, key, version_id, only_if, now, bypass_governance)
+        if removed is not None:
+            self._queue_events(notify, removed.version_id)
+        return removed
+
+    def _delete_version(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        only_if: RemovalCondition | None,
+        now: datetime | None,
+        bypass_governance: bool,
     ) -> ObjectRecord | DeleteMarker | None:
         state = self._state(bucket)
         encoded = key.encode()

@@ -1248,13 +1248,19 @@ class SqlMetadataStore:
         only_if: RemovalCondition | None = None,
         now: datetime | None = None,
         bypass_governance: bool = False,
+        notify: EventBatch | None = None,
     ) -> ObjectRecord | DeleteMarker | None:
         moment = now or datetime.now(UTC)
-        return await self._db.write(
-            lambda conn: _versions.delete_version(
+
+        def work(conn: Connection) -> ObjectRecord | DeleteMarker | None:
+            removed = _versions.delete_version(
                 conn, bucket, key, version_id, only_if, moment, bypass_governance
             )
-        )
+            if removed is not None:
+                queue_events(conn, notify, removed.version_id, moment)
+            return removed
+
+        return await self._db.write(work)
 
     async def replace_version_headers(
         self,

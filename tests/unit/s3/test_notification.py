@@ -294,3 +294,20 @@ async def test_delete_objects_queues_each_removal(client: Client) -> None:
         ("ObjectRemoved:Delete", "one"),
         ("ObjectRemoved:Delete", "two"),
     ]
+
+
+async def test_a_version_deleted_for_good_is_an_object_removed_delete(client: Client) -> None:
+    arn = await topic(client)
+    assert (
+        await put(client, configuration(topic_rule(arn, "s3:ObjectRemoved:Delete")))
+    ).status == 200
+    versioning = b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"
+    assert (
+        await client.request("PUT", f"{B}?versioning", versioning, md5_header(versioning))
+    ).status == 200
+    written = await client.request("PUT", f"{B}/k", b"v1")
+    version = written.headers["x-amz-version-id"]
+    assert (await client.request("DELETE", f"{B}/k?versionId={version}")).status == 204
+    (event,) = queued(client)
+    assert event["eventName"] == "ObjectRemoved:Delete"
+    assert event["s3"]["object"]["versionId"] == version
