@@ -112,12 +112,18 @@ class SqlEventQueue:
         self._db = db
 
     async def claim(self, now: datetime, *, lease: timedelta, limit: int) -> list[QueuedEvent]:
+        due = (
+            _E.c.not_before <= now,
+            sa.or_(_E.c.lease_until.is_(None), _E.c.lease_until <= now),
+        )
+        # An idle gateway looks every second: a read, so that an empty queue takes no write
+        # transaction (on SQLite, the one writer's turn) from the requests.
+        probe = sa.select(_E.c.id).where(*due).limit(1)
+        if await self._db.read(lambda conn: conn.execute(probe).first()) is None:
+            return []
         query = (
             sa.select(_E)
-            .where(
-                _E.c.not_before <= now,
-                sa.or_(_E.c.lease_until.is_(None), _E.c.lease_until <= now),
-            )
+            .where(*due)
             .order_by(_E.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
