@@ -6,6 +6,8 @@ S3's event JSON, to its topic's push endpoint.
   its endpoint refused by the address guard. A gateway that dies mid-push leaves the event
   leased; it is claimed again when the lease ends, so an endpoint may see an event twice (the
   ``sequencer`` and the request id tell duplicates apart).
+- **Side by side.** A batch's events are pushed concurrently, so one slow endpoint costs the
+  batch one ``timeout``, well within the lease, whatever the batch holds.
 - **Backoff.** A failed attempt is tried again after ``retry_base * 2**(attempts-1)``
   seconds, at most ``retry_max``.
 - **Server-side request forgery.** The endpoint's host is resolved at each delivery and every
@@ -105,8 +107,9 @@ class Deliverer:
         async with httpx.AsyncClient(
             timeout=timeout, verify=verify, follow_redirects=False, trust_env=False
         ) as client:
-            for event in events:
-                await self._deliver(client, event)
+            # Side by side: one slow endpoint (a tenant's) must not hold the others' events
+            # past their lease, nor the batch past ``timeout`` and a little.
+            await asyncio.gather(*(self._deliver(client, event) for event in events))
         return len(events)
 
     async def _deliver(self, client: httpx.AsyncClient, event: QueuedEvent) -> None:

@@ -159,3 +159,35 @@ async def test_an_event_of_a_deleted_topic_is_dropped(receiver: Receiver) -> Non
     deliverer = Deliverer(queue, topics, DeliveryPolicy(allowed=LOOPBACK))
     assert await deliverer.deliver_once() == 1
     assert await queue.waiting("t1") == 0 and receiver.requests == []
+
+
+async def test_a_silent_endpoint_does_not_hold_the_others(receiver: Receiver) -> None:
+    done = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await done.wait()  # reads nothing, answers nothing
+        writer.close()
+
+    hanging = await asyncio.start_server(silent, "127.0.0.1", 0)
+    try:
+        port = hanging.sockets[0].getsockname()[1]
+        topics = TopicService(MemoryTopicStore(), region="eu", max_topics=10)
+        slow = await topics.create_topic(
+            "t1", "slow", {"push-endpoint": f"http://127.0.0.1:{port}/"}
+        )
+        fast = await topics.create_topic(
+            "t2", "fast", {"push-endpoint": f"http://127.0.0.1:{receiver.port}/"}
+        )
+        outbox = [("t1", slow.arn, MESSAGE)] * 5 + [("t2", fast.arn, MESSAGE)]
+        queue = MemoryEventQueue(outbox)
+        policy = DeliveryPolicy(timeout=0.5, allowed=LOOPBACK, batch=10)
+        deliverer = Deliverer(queue, topics, policy, clock=Clock())
+        started = asyncio.get_running_loop().time()
+        assert await deliverer.deliver_once() == 6
+        assert asyncio.get_running_loop().time() - started < 2.0
+        assert len(receiver.requests) == 1
+        assert await queue.waiting("t1") == 5 and await queue.waiting("t2") == 0
+    finally:
+        done.set()
+        hanging.close()
+        await hanging.wait_closed()
