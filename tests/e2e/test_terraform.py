@@ -884,6 +884,30 @@ resource "aws_subnet" "data" {
   cidr_block = "10.42.2.0/24"
   tags       = { Name = "data" }
 }
+# A NAT gateway in the public subnet, the private subnet's way out (decision 0129).
+resource "aws_eip" "nat" {
+  domain     = "vpc"
+  depends_on = [aws_internet_gateway.lab]
+}
+resource "aws_nat_gateway" "lab" {
+  allocation_id = aws_eip.nat.id
+  subnet_id     = aws_subnet.web.id
+  tags          = { Name = "lab" }
+  depends_on    = [aws_internet_gateway.lab]
+}
+resource "aws_route_table" "private" {
+  vpc_id = aws_vpc.lab.id
+  tags   = { Name = "private" }
+}
+resource "aws_route" "private_out" {
+  route_table_id         = aws_route_table.private.id
+  destination_cidr_block = "0.0.0.0/0"
+  nat_gateway_id         = aws_nat_gateway.lab.id
+}
+resource "aws_route_table_association" "data" {
+  subnet_id      = aws_subnet.data.id
+  route_table_id = aws_route_table.private.id
+}
 resource "aws_network_acl" "web" {
   vpc_id     = aws_vpc.lab.id
   subnet_ids = [aws_subnet.web.id]
@@ -991,6 +1015,15 @@ output "eip" {
   }
 }
 output "eip_association_id" { value = aws_eip_association.web.id }
+output "nat" {
+  value = {
+    id         = aws_nat_gateway.lab.id
+    public_ip  = aws_nat_gateway.lab.public_ip
+    private_ip = aws_nat_gateway.lab.private_ip
+    table_id   = aws_route_table.private.id
+    eip_id     = aws_eip.nat.id
+  }
+}
 output "acl_ids" {
   value = {
     web     = aws_network_acl.web.id
@@ -1012,7 +1045,9 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     ``aws_route_table`` with an inline route and the main table's ``aws_route`` lead to, the
     subnet given the table by an ``aws_route_table_association`` (decision 0121), with an
     ``aws_eip`` associated by an ``aws_eip_association`` and another held free (decision
-    0125), an ``aws_network_acl`` with inline rules over the subnet, another with an
+    0125), an ``aws_nat_gateway`` holding a third ``aws_eip`` to which a private table's
+    ``aws_route`` leads (decision 0129), an ``aws_network_acl`` with inline rules over the
+    subnet, another with an
     ``aws_network_acl_rule`` given a second subnet by an ``aws_network_acl_association``, and
     the VPC's default ACL adopted by
     ``aws_default_network_acl`` (decision 0128): the
@@ -1060,7 +1095,12 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     # main route table, default ACL and default group are the ones EC2 describes.
     vpc = outputs["vpc"]
     assert (instance["SubnetId"], instance["VpcId"]) == (outputs["subnet_id"], vpc["id"])
-    assert instance["PrivateIpAddress"] == "10.42.1.4"
+    # The subnet's two lowest addresses: the instance's and the NAT gateway's, whichever
+    # Terraform made first (decision 0129), never the same.
+    assert {instance["PrivateIpAddress"], outputs["nat"]["private_ip"]} == {
+        "10.42.1.4",
+        "10.42.1.5",
+    }
     [table] = ec2.describe_route_tables(
         Filters=[
             {"Name": "vpc-id", "Values": [vpc["id"]]},
@@ -1111,7 +1151,7 @@ def test_terraform_launches_an_instance_from_a_launch_template(
         REGION,
     )
     addresses = {a["AllocationId"]: a for a in ec2.describe_addresses()["Addresses"]}
-    assert len(addresses) == 2
+    assert len(addresses) == 3
     web = addresses[eip["id"]]
     assert (web["AssociationId"], web["InstanceId"]) == (
         outputs["eip_association_id"],
@@ -1119,6 +1159,25 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     )
     [reservation] = ec2.describe_instances(InstanceIds=[outputs["instance_id"]])["Reservations"]
     assert reservation["Instances"][0]["PublicIpAddress"] == web["PublicIp"] == eip["public_ip"]
+    # aws_nat_gateway holding its aws_eip in the public subnet, and the private table's
+    # aws_route to it (decision 0129).
+    nat = outputs["nat"]
+    [described] = ec2.describe_nat_gateways(NatGatewayIds=[nat["id"]])["NatGateways"]
+    assert (described["State"], described["SubnetId"]) == ("available", outputs["subnet_id"])
+    [held] = described["NatGatewayAddresses"]
+    assert (held["AllocationId"], held["PublicIp"], held["PrivateIp"]) == (
+        nat["eip_id"],
+        nat["public_ip"],
+        nat["private_ip"],
+    )
+    assert addresses[nat["eip_id"]]["NetworkInterfaceId"] == held["NetworkInterfaceId"]
+    [private] = ec2.describe_route_tables(RouteTableIds=[nat["table_id"]])["RouteTables"]
+    assert [
+        (r["DestinationCidrBlock"], r.get("NatGatewayId"), r["State"]) for r in private["Routes"]
+    ] == [
+        ("10.42.0.0/16", None, "active"),
+        ("0.0.0.0/0", nat["id"], "active"),
+    ]
     # aws_network_acl with inline rules and its subnet, another with an aws_network_acl_rule,
     # and aws_default_network_acl adopting the VPC's default ACL (decision 0128).
     acls = {
@@ -1175,6 +1234,8 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     left = ec2.describe_internet_gateways()["InternetGateways"]
     assert [g["InternetGatewayId"] for g in left] != [] and outputs["gateway_id"] not in str(left)
     assert ec2.describe_addresses()["Addresses"] == []
+    [gone] = ec2.describe_nat_gateways(NatGatewayIds=[outputs["nat"]["id"]])["NatGateways"]
+    assert gone["State"] == "deleted"
     # The default VPC's default ACL is all that is left.
     assert [a["IsDefault"] for a in ec2.describe_network_acls()["NetworkAcls"]] == [True]
 
