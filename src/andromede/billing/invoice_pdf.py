@@ -8,9 +8,10 @@ The PDF is a rendering of the invoice, not the invoice: the JSON the store keeps
 Amounts are formatted from their ``Decimal`` (never through ``float``), and the same invoice
 gives the same bytes (the PDF's creation date is the invoice's issue date).
 
-Since decision 0131 the PDF is a Factur-X invoice: it carries the document's EN 16931 XML
-(``facturx``) as ``factur-x.xml``, in the same language, unless the document cannot be one
-(issued without a billing profile, or without a line): then it is the PDF alone, as before.
+Since decision 0131 the PDF is a PDF/A-3B (its font embedded) and a Factur-X invoice: it
+carries the document's EN 16931 XML (``facturx``) as ``factur-x.xml``, in the same language,
+unless the document cannot be one (issued without a billing profile, or without a line): then
+it is the PDF/A alone.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from pathlib import Path
 from typing import Any, Final
 
 from fpdf import FPDF
@@ -28,7 +30,7 @@ from fpdf.fonts import FontFace
 from andromede.billing.credit_note import CreditNote
 from andromede.billing.errors import NoEInvoice
 from andromede.billing.facturx import credit_note_xml, invoice_xml
-from andromede.billing.facturx_pdf import attach
+from andromede.billing.facturx_pdf import attach, metadata
 from andromede.billing.invoice import Invoice, Issuer
 from andromede.billing.invoice_wording import LANGUAGES, WORDS, Words
 from andromede.billing.profile import BillingProfile, VatTreatment
@@ -37,11 +39,16 @@ from andromede.billing.profile import BillingProfile, VatTreatment
 
 __all__ = ["LANGUAGES", "credit_note_pdf", "invoice_pdf"]
 
-# Helvetica is one of the PDF's core fonts: nothing to embed, nothing to find on the host. Its
-# encoding in fpdf2 (WinAnsiEncoding) is Windows-1252, which holds é, €, — and the
-# typographic apostrophe French is written with (hence RUF001 off in this file).
-_FONT: Final = "helvetica"
+# Liberation Sans (SIL OFL, shipped in fonts/; Arial's metrics, which are Helvetica's)
+# embedded, as PDF/A asks of every font (decision 0131; Helvetica, a core font, was not
+# embedded before). What is printed stays within Windows-1252, which holds é, €, — and the
+# typographic apostrophe French is written with (hence RUF001 off in this file), as before.
+_FONT: Final = "liberation-sans"
+_FONT_FILES: Final = Path(__file__).with_name("fonts")
 _ENCODING: Final = "windows-1252"
+# PDF/A-3 (level B): embedded fonts, an sRGB output intent, XMP metadata, which fpdf2 checks
+# and writes; PDF/A-3 is the PDF/A that may carry other files (the Factur-X XML).
+_COMPLIANCE: Final = "PDFA_3B"
 _MARGIN: Final = 15.0  # mm
 _USAGE_DECIMALS: Final = 6
 _PRICE_DECIMALS: Final = 9
@@ -121,12 +128,15 @@ def credit_note_pdf(note: CreditNote, *, language: str = "en", compress: bool = 
 def _attach_xml(
     pdf: FPDF, xml: Callable[[], bytes], number: str, issuer: str, issued_at: datetime
 ) -> None:
-    """The document's Factur-X XML in ``pdf``, when it can have one (decision 0131)."""
+    """The document's Factur-X XML in ``pdf`` when it can have one, and its PDF/A metadata
+    (decision 0131)."""
     try:
-        document = xml()
+        document: bytes | None = xml()
     except NoEInvoice:
-        return
-    attach(pdf, document, title=number, author=issuer, created=issued_at)
+        document = None
+    if document is not None:
+        attach(pdf, document, created=issued_at)
+    pdf.set_xmp_metadata(metadata(number, issuer, issued_at, e_invoice=document is not None))
 
 
 def _words(language: str) -> Words:
@@ -140,8 +150,11 @@ class _Document(FPDF):
     """An A4 page in millimetres whose footer names the document and the page."""
 
     def __init__(self, number: str, words: Words) -> None:
-        super().__init__(orientation="portrait", unit="mm", format="A4")
-        self.core_fonts_encoding = _ENCODING
+        super().__init__(
+            orientation="portrait", unit="mm", format="A4", enforce_compliance=_COMPLIANCE
+        )
+        self.add_font(_FONT, "", _FONT_FILES / "LiberationSans-Regular.ttf")
+        self.add_font(_FONT, "B", _FONT_FILES / "LiberationSans-Bold.ttf")
         self.set_margins(_MARGIN, _MARGIN, _MARGIN)
         self.set_auto_page_break(auto=True, margin=_MARGIN + 5)
         self.set_font(_FONT, size=9)
@@ -384,7 +397,7 @@ def _percent(rate: Decimal, point: str) -> str:
 
 
 def _text(text: str) -> str:
-    """``text`` in the characters the core font can print: a name or an address in another
+    """``text`` in the characters the layout prints (Windows-1252): a name or an address in another
     script loses its accents (``ź`` -> ``z``) or becomes ``?`` on the PDF only; the invoice
     itself keeps it whole."""
     out = []

@@ -16,7 +16,7 @@ from andromede.billing.credit_note import CreditNote, credit, parse_request
 from andromede.billing.invoice import Invoice
 from andromede.billing.invoice_pdf import credit_note_pdf, invoice_pdf
 from andromede.billing.profile import BillingProfile, VatTreatment
-from unit.billing.test_invoice_pdf import make_invoice, text_of
+from unit.billing.test_invoice_pdf import make_invoice, metadata_of, text_of
 
 GERMAN = BillingProfile(
     legal_name="Kunde GmbH",
@@ -117,7 +117,7 @@ def test_vat_at_home_has_no_such_mention() -> None:
 def test_an_english_credit_note() -> None:
     note = _credit(_invoice(FRENCH, VatTreatment.DOMESTIC))
     pdf = credit_note_pdf(note, compress=False)
-    assert b"/Title (AV-2027-000003)" in pdf
+    assert b'<rdf:li xml:lang="x-default">AV-2027-000003</rdf:li>' in metadata_of(pdf)
     text = text_of(pdf)
     for expected in [
         "Credit note",
@@ -170,7 +170,7 @@ def test_the_same_credit_note_gives_the_same_bytes(language: str) -> None:
     note = _credit(_invoice(GERMAN, VatTreatment.REVERSE_CHARGE))
     first = credit_note_pdf(note, language=language)
     assert first == credit_note_pdf(note, language=language)
-    assert b"/CreationDate (D:20270105080000Z)" in first
+    assert b"<xmp:CreateDate>2027-01-05T08:00:00+00:00</xmp:CreateDate>" in metadata_of(first)
 
 
 def test_an_unknown_language_is_refused() -> None:

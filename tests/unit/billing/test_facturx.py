@@ -28,7 +28,7 @@ from andromede.billing.invoice_pdf import credit_note_pdf, invoice_pdf
 from andromede.billing.model import ReportLine, UsageReport, parse_month
 from andromede.billing.profile import BillingProfile, VatTreatment
 from unit.billing.test_credit_note_pdf import FRENCH, GERMAN, SWISS
-from unit.billing.test_invoice_pdf import text_of
+from unit.billing.test_invoice_pdf import metadata_of, text_of
 
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -284,6 +284,8 @@ def test_documents_that_cannot_be_e_invoices_are_refused_and_their_pdf_stays_pla
         invoice_xml(empty)
     for pdf in (invoice_pdf(no_profile), invoice_pdf(empty)):
         assert b"factur-x.xml" not in pdf and b"/AF " not in pdf
+        assert b"fx:" not in metadata_of(pdf)  # no Factur-X named, still a PDF/A
+        check_pdfa_3b(pdf)
     with pytest.raises(NoEInvoice):
         credit_note_xml(_credit(no_profile))
 
@@ -316,6 +318,27 @@ def test_the_pdf_carries_the_xml_and_reads_back_identical(language: str) -> None
     assert b"<fx:ConformanceLevel>EN 16931</fx:ConformanceLevel>" in raw
     assert b"<fx:DocumentFileName>factur-x.xml</fx:DocumentFileName>" in raw
     assert invoice_pdf(invoice, language=language) == pdf  # the same bytes twice
+    check_pdfa_3b(pdf)
+
+
+def check_pdfa_3b(pdf: bytes) -> None:
+    """What PDF/A-3B asks that fpdf2 is told to write (no validator runs here, decision
+    0131): every font embedded, an sRGB output intent, the part and level in the XMP."""
+    reader = PdfReader(io.BytesIO(pdf))
+    assert reader.pdf_header == "%PDF-1.7"
+    intents = reader.trailer["/Root"]["/OutputIntents"]
+    assert [i.get_object()["/S"] for i in intents] == ["/GTS_PDFA1"]
+    assert intents[0].get_object()["/DestOutputProfile"].get_object().get_data()
+    fonts = [
+        font.get_object() for page in reader.pages for font in page["/Resources"]["/Font"].values()
+    ]
+    assert fonts
+    for font in fonts:
+        descendant = font["/DescendantFonts"][0].get_object()
+        assert descendant["/FontDescriptor"].get_object()["/FontFile2"].get_object().get_data()
+    assert b"<pdfaid:part>3</pdfaid:part><pdfaid:conformance>B</pdfaid:conformance>" in (
+        metadata_of(pdf)
+    )
 
 
 def test_the_credit_note_pdf_carries_its_xml() -> None:
@@ -324,6 +347,7 @@ def test_the_credit_note_pdf_carries_its_xml() -> None:
     xml, _ = _embedded(pdf)
     assert xml == credit_note_xml(note, language="fr")
     assert credit_note_pdf(note, language="fr") == pdf
+    check_pdfa_3b(pdf)
 
 
 def test_a_wrong_amount_fails_the_rules() -> None:

@@ -1,15 +1,16 @@
 """Invoices as PDF documents: every mandatory mention is in the page content, in English and
 in French, long tables flow onto further pages under their headings, and the same invoice
-gives the same bytes. The text is read from the uncompressed content streams (the core font
-writes Windows-1252 strings), so no PDF reader is needed."""
+gives the same bytes. The text is read per text operation with pypdf, through the embedded
+font's ToUnicode map (decision 0131: the PDF/A embeds its font, which writes glyph numbers)."""
 
 from __future__ import annotations
 
-import re
+import io
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from pypdf import PageObject, PdfReader
 
 from andromede.billing.invoice import Invoice, InvoiceLine, Issuer
 from andromede.billing.invoice_pdf import invoice_pdf
@@ -69,36 +70,27 @@ def make_invoice(lines: tuple[InvoiceLine, ...] = (STORAGE, INSTANCE, REQUESTS))
     )
 
 
-_STREAM = re.compile(rb"stream\n(.*?)\nendstream", re.DOTALL)
-_TEXT_OBJECT = re.compile(rb"\bBT\b(.*?)\bET\b", re.DOTALL)
-_STRING = re.compile(rb"\(((?:\\.|[^\\()])*)\)", re.DOTALL)
-_ESCAPE = re.compile(rb"\\([0-7]{1,3}|.)", re.DOTALL)
-_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
-
-
-def _unescape(match: re.Match[bytes]) -> bytes:
-    escaped = match[1]
-    if escaped[:1].isdigit():
-        return bytes([int(escaped, 8)])
-    return _ESCAPES.get(escaped, escaped)
-
-
 def page_texts(pdf: bytes) -> list[str]:
-    """The text drawn on each page, one line per text object, in drawing order."""
-    pages = []
-    for stream in _STREAM.findall(pdf):
-        objects = _TEXT_OBJECT.findall(stream)
-        if not objects:
-            continue  # not a page's content
-        lines = [
-            "".join(
-                _ESCAPE.sub(_unescape, string).decode("cp1252")
-                for string in _STRING.findall(text_object)
-            )
-            for text_object in objects
-        ]
-        pages.append("\n".join(line for line in lines if line))
-    return pages
+    """The text drawn on each page, one line per text operation, in drawing order: decoded by
+    pypdf through the embedded font's ToUnicode map (the font writes glyph numbers)."""
+    return [_page_text(page) for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def _page_text(page: PageObject) -> str:
+    lines: list[str] = []
+
+    def shown(text: str, *_: object) -> None:
+        if text.strip():
+            lines.append(text.strip())
+
+    page.extract_text(visitor_text=shown)
+    return "\n".join(lines)
+
+
+def metadata_of(pdf: bytes) -> bytes:
+    """The document's XMP metadata: a PDF/A keeps its title and dates there (decision 0131)."""
+    data: bytes = PdfReader(io.BytesIO(pdf)).trailer["/Root"]["/Metadata"].get_object().get_data()
+    return data
 
 
 def text_of(pdf: bytes) -> str:
@@ -109,7 +101,10 @@ def test_an_invoice_is_a_pdf_whose_title_is_its_number() -> None:
     pdf = invoice_pdf(make_invoice())
     assert pdf.startswith(b"%PDF-")
     assert pdf.rstrip().endswith(b"%%EOF")
-    assert b"/Title (INV-2026-000042)" in pdf
+    assert b'<rdf:li xml:lang="x-default">INV-2026-000042</rdf:li>' in metadata_of(pdf)
+    assert b"<pdfaid:part>3</pdfaid:part><pdfaid:conformance>B</pdfaid:conformance>" in (
+        metadata_of(pdf)
+    )
 
 
 @pytest.mark.parametrize("compress", [True, False])
@@ -118,7 +113,7 @@ def test_the_same_invoice_gives_the_same_bytes(language: str, compress: bool) ->
     first = invoice_pdf(make_invoice(), language=language, compress=compress)
     second = invoice_pdf(make_invoice(), language=language, compress=compress)
     assert first == second
-    assert b"/CreationDate (D:20261201060000Z)" in first
+    assert b"<xmp:CreateDate>2026-12-01T06:00:00+00:00</xmp:CreateDate>" in metadata_of(first)
 
 
 def test_an_english_invoice_shows_every_mandatory_mention() -> None:
