@@ -1,7 +1,8 @@
 """Internet gateways and route tables (decision 0121). Internet gateways: list the account's
 (those attached to one VPC, from that VPC's row), create one, attach it to a VPC, detach it,
 delete it. Route tables: list them (a VPC's, from its row), create one in a VPC; a table's
-routes (add one to an internet gateway, replace its target, delete it) and associations
+routes (add one to an internet gateway or to one of the VPC's available NAT gateways, decision
+0129; replace its target, delete it) and associations
 (associate a subnet, disassociate one, make the table its VPC's main one), and delete it.
 Every read and change is EC2's own call, made as the signed-in principal (``wire_routing``
 over ``wire_ec2.Ec2Wire``), so EC2's policies, states and errors decide, and EC2 audits the
@@ -23,6 +24,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
+from andromede.console import wire_nat_gateways as nat_gateways
 from andromede.console import wire_routing as routing
 from andromede.console.pages_ec2 import (
     Change,
@@ -35,6 +37,7 @@ from andromede.console.pages_ec2 import (
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, SubnetRow, VpcRow
+from andromede.console.wire_nat_gateways import NatGatewayRow
 from andromede.console.wire_routing import GatewayRow, RouteChange, RouteTableRow
 from andromede.iam.model import Principal
 
@@ -154,6 +157,7 @@ async def _table_page(
     route_table_id = request.path_params["route_table_id"]
     table: RouteTableRow | None = None
     gateways: list[GatewayRow] = []
+    nats: list[NatGatewayRow] = []
     subnets: list[SubnetRow] = []
     if console.ec2 is None:
         error, status = no_ec2(console, request)
@@ -173,6 +177,14 @@ async def _table_page(
             with suppress(WireError):
                 gateways = await routing.describe_internet_gateways(console.ec2, origin, principal)
             with suppress(WireError):
+                nats = [
+                    n
+                    for n in await nat_gateways.describe_nat_gateways(
+                        console.ec2, origin, principal, vpc_id=table.vpc_id
+                    )
+                    if n.state == nat_gateways.AVAILABLE
+                ]
+            with suppress(WireError):
                 held = {a.subnet_id for a in table.associations}
                 subnets = [
                     s
@@ -188,6 +200,8 @@ async def _table_page(
         table=table,
         # The gateway attached to the table's VPC first: the one a route to it may target.
         gateways=sorted(gateways, key=lambda g: table is None or g.vpc_id != table.vpc_id),
+        # Beside them, the VPC's NAT gateways a route may lead to (another VPC's, EC2 refuses).
+        nat_gateways=nats,
         subnets=subnets,
         typed=typed or {},
         error=error,

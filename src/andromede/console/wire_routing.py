@@ -37,6 +37,7 @@ __all__ = [
     "describe_route_tables",
     "detach_internet_gateway",
     "disassociate_route_table",
+    "is_nat_gateway",
     "make_main",
 ]
 
@@ -44,6 +45,13 @@ __all__ = [
 # never removed.
 LOCAL: Final = "local"
 RouteChange = Literal["CreateRoute", "ReplaceRoute"]
+_NAT_GATEWAY_PREFIX: Final = "nat-"
+
+
+def is_nat_gateway(target: str) -> bool:
+    """Whether a route's target is a NAT gateway (decision 0129) rather than an internet
+    gateway: EC2's ids say which (``nat-…``, ``igw-…``), so one select offers both."""
+    return target.startswith(_NAT_GATEWAY_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,10 @@ class RouteRow:
     @property
     def local(self) -> bool:
         return self.target == LOCAL
+
+    @property
+    def to_nat_gateway(self) -> bool:
+        return is_nat_gateway(self.target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,14 +223,12 @@ async def change_route(
     action: RouteChange,
     route_table_id: str,
     destination: str,
-    gateway_id: str,
+    target: str,
 ) -> None:
-    """A route to ``destination`` made (CreateRoute), or its target replaced (ReplaceRoute)."""
-    params = {
-        "RouteTableId": route_table_id,
-        "DestinationCidrBlock": destination,
-        "GatewayId": gateway_id,
-    }
+    """A route to ``destination`` made (CreateRoute), or its target replaced (ReplaceRoute):
+    ``target``, an internet gateway (EC2's GatewayId) or a NAT gateway (NatGatewayId)."""
+    kind = "NatGatewayId" if is_nat_gateway(target) else "GatewayId"
+    params = {"RouteTableId": route_table_id, "DestinationCidrBlock": destination, kind: target}
     await ec2.call(origin, who, action, params)
 
 
