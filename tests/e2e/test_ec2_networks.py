@@ -11,7 +11,10 @@
   its VPC has an internet gateway and its subnet's route table a route to it, nor once the
   route is deleted (decision 0121); an Elastic IP associated with it reaches it too — unless
   a deny entry of its subnet's network ACL keeps the host out (decision 0128) — and no longer
-  once disassociated (decision 0125).
+  once disassociated (decision 0125);
+- routed to a NAT gateway in another subnet of its VPC (decision 0129), what it sends to the
+  Internet — an address of the host's own, here — arrives from the gateway's Elastic IP, not
+  from its own public address.
 
 The guest is the busybox image of tests/support/guest_images.py; its shell user data speaks
 HTTP by hand over ``nc`` (busybox-static's wget crashes in its resolver).
@@ -22,10 +25,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import socket
+import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -78,14 +85,46 @@ echo andromede-listening
 )
 
 
-def probe_loop(address: str) -> str:
+def probe_loop(address: str, label: str = "probe") -> str:
     return f"""
 (while true; do
   r=$(nc -w 2 {address} 8000 </dev/null 2>/dev/null | head -c 40)
-  echo "andromede-probe got=$r"
+  echo "andromede-{label} got=$r"
   sleep 1
 done) &
 """
+
+
+# "The Internet" for the NAT gateway step: an address of the host's own, of no range of its
+# networks (TEST-NET-2), answering each connection on port 8000 with the peer's address.
+OUTSIDE = f"198.51.100.{10 + secrets.randbelow(240)}"
+
+
+@contextmanager
+def _outside_server() -> Iterator[None]:
+    subprocess.run(["ip", "addr", "add", f"{OUTSIDE}/32", "dev", "lo"], check=True)
+    listener = socket.create_server((OUTSIDE, 8000))
+    listener.settimeout(0.5)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, (peer, _) = listener.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.sendall(f"peer {peer}\n".encode())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+        subprocess.run(["ip", "addr", "del", f"{OUTSIDE}/32", "dev", "lo"], check=False)
 
 
 def prober(address: str) -> str:
@@ -265,7 +304,8 @@ def _check_networks(
     stranger = _run(
         other,
         image_id,
-        listening_prober("hello-from-stranger", listener["PublicIpAddress"]),
+        listening_prober("hello-from-stranger", listener["PublicIpAddress"])
+        + probe_loop(OUTSIDE, "out"),
         NetworkInterfaces=[
             {"DeviceIndex": 0, "SubnetId": subnet["SubnetId"], "AssociatePublicIpAddress": True}
         ],
@@ -294,7 +334,9 @@ def _check_networks(
     body = guest_s3.get_object(Bucket=bucket, Key="hello.txt")["Body"].read()
     assert body == b"hello from the bucket"
     # The other tenant's instance, probing the public address the host reaches, never does.
-    console = _console_until(other, stranger["InstanceId"], r"(andromede-probe got=.*\n){5}")
+    # Five of its probes (its probes of the outside interleaved, for the NAT gateway's step).
+    five = r"(andromede-probe got=.*\n(andromede-out got=.*\n)*){5}"
+    console = _console_until(other, stranger["InstanceId"], five)
     assert "hello-from-listener" not in console
     # Its lease came from its own subnet's DHCP server.
     assert "andromede-dhcp ip=172.31.5.4" in console
@@ -344,6 +386,36 @@ def _check_elastic_ip(
     other.disassociate_address(PublicIp=elastic_ip)
     assert _host_refused_soon(elastic_ip, 8000)
     other.release_address(AllocationId=allocation["AllocationId"])
+    _check_nat_gateway(other, stranger, route)
+
+
+def _check_nat_gateway(other: Any, stranger: dict[str, Any], route: dict[str, str]) -> None:
+    """Decision 0129: the stranger reaches the outside from its own public address while its
+    table routes to the internet gateway; once it routes to a NAT gateway (in a subnet of its
+    own whose table routes to the internet gateway), from the gateway's Elastic IP."""
+    [table] = other.describe_route_tables(RouteTableIds=[route["RouteTableId"]])["RouteTables"]
+    gateway = next(
+        r["GatewayId"] for r in table["Routes"] if r.get("GatewayId", "local") != "local"
+    )
+    public = other.create_subnet(VpcId=table["VpcId"], CidrBlock="172.31.6.0/24")["Subnet"]
+    public_table = other.create_route_table(VpcId=table["VpcId"])["RouteTable"]["RouteTableId"]
+    other.create_route(RouteTableId=public_table, DestinationCidrBlock="0.0.0.0/0",
+                       GatewayId=gateway)  # fmt: skip
+    other.associate_route_table(RouteTableId=public_table, SubnetId=public["SubnetId"])
+    allocation = other.allocate_address(Domain="vpc")
+    made = other.create_nat_gateway(
+        SubnetId=public["SubnetId"], AllocationId=allocation["AllocationId"]
+    )
+    nat = made["NatGateway"]
+    other.get_waiter("nat_gateway_available").wait(
+        NatGatewayIds=[nat["NatGatewayId"]], WaiterConfig=WAIT
+    )
+    with _outside_server():
+        own = stranger["PublicIpAddress"]
+        _console_until(other, stranger["InstanceId"], rf"andromede-out got=peer {re.escape(own)}")
+        other.replace_route(**route, NatGatewayId=nat["NatGatewayId"])
+        translated = re.escape(allocation["PublicIp"])
+        _console_until(other, stranger["InstanceId"], rf"andromede-out got=peer {translated}\b")
 
 
 def _check_network_acl(other: Any, stranger: dict[str, Any], address: str) -> None:
