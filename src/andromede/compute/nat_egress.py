@@ -11,26 +11,26 @@ gateway are cut, as those through a failed EC2 NAT gateway are), and gateways sp
 hosts. Hosts without an overlay endpoint cannot reach another's router: each translates for
 its own instances (a VPC does not span such hosts anyway).
 
-What a route sends to a gateway is cut down, per source subnet, to what is not routed more
-specifically elsewhere in its table (longest prefix wins, as in any route table — the hosts'
-rules then never overlap for one source), and to what the gateway's own subnet reaches through
-an internet gateway: on EC2 a public NAT gateway in a subnet without a route to an internet
-gateway carries nothing out.
+What a route sends to a gateway is what the gateway carries out for its source subnet
+(:meth:`~andromede.compute.routing.RoutingView.nat_targets`: cut to what no more specific route
+of its table takes — the hosts' rules then never overlap for one source — and to what the
+gateway's own subnet reaches through an internet gateway), the very blocks the instances'
+firewalls open for their egress.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from andromede.compute.driver import NatRoute, NatSource
 from andromede.compute.model import Instance
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import Subnet
-from andromede.compute.routing import LOCAL, RouteTable, RoutingView, route_state, table_of_subnet
+from andromede.compute.routing import RoutingView, table_of_subnet
 
-__all__ = ["egress_host", "nat_routes_by_host", "nat_targets"]
+__all__ = ["egress_host", "nat_routes_by_host"]
 
 _Block = ipaddress.IPv4Network
 
@@ -43,75 +43,6 @@ def egress_host(nat_gateway_id: str, candidates: Collection[str]) -> str | None:
         sorted(candidates),
         key=lambda host: hashlib.sha256(f"{nat_gateway_id}\0{host}".encode()).digest(),
     )
-
-
-def _minus(block: _Block, holes: Iterable[_Block]) -> list[_Block]:
-    """``block`` without every hole strictly inside it."""
-    parts = [block]
-    for hole in holes:
-        if hole == block or not hole.subnet_of(block):
-            continue
-        kept: list[_Block] = []
-        for part in parts:
-            if hole.subnet_of(part):
-                kept += part.address_exclude(hole)
-            elif not part.subnet_of(hole):
-                kept.append(part)
-        parts = kept
-    return parts
-
-
-def _within(blocks: Sequence[_Block], limits: Sequence[_Block]) -> list[_Block]:
-    """The parts of ``blocks`` inside one of ``limits``."""
-    kept: list[_Block] = []
-    for block in blocks:
-        for limit in limits:
-            if block.subnet_of(limit):
-                kept.append(block)
-            elif limit.subnet_of(block):
-                kept.append(limit)
-    return list(ipaddress.collapse_addresses(kept))
-
-
-def _internet_reach(view: RoutingView, vpc_id: str, subnet_id: str) -> list[_Block]:
-    """What a subnet's table routes to an attached internet gateway."""
-    tables = [t for t in view.tables if t.vpc_id == vpc_id]
-    table = table_of_subnet(subnet_id, tables)
-    if table is None:
-        return []
-    return [
-        _Block(route.destination)
-        for route in table.routes
-        if route.gateway_id not in (LOCAL, "")
-        and route.nat_gateway_id is None
-        and route_state(route, vpc_id, view.gateways, view.nat_gateways) == "active"
-    ]
-
-
-def nat_targets(view: RoutingView, vpc_id: str, table: RouteTable) -> dict[str, tuple[_Block, ...]]:
-    """NAT gateway id → what ``table`` sends to it that it carries out: its active routes'
-    destinations less every more specific route of the table (to anything), within what the
-    gateway's own subnet reaches through an internet gateway."""
-    active = [
-        route
-        for route in table.routes
-        if route.gateway_id != LOCAL
-        and route_state(route, vpc_id, view.gateways, view.nat_gateways) == "active"
-    ]
-    everything = [_Block(route.destination) for route in table.routes]
-    targets: dict[str, list[_Block]] = {}
-    for route in active:
-        if route.nat_gateway_id is None:
-            continue
-        gateway = view.nat_gateways[route.nat_gateway_id]
-        parts = _minus(_Block(route.destination), everything)
-        carried = _within(parts, _internet_reach(view, vpc_id, gateway.subnet_id))
-        targets.setdefault(gateway.nat_gateway_id, []).extend(carried)
-    return {
-        nat_id: tuple(ipaddress.collapse_addresses(blocks))
-        for nat_id, blocks in sorted(targets.items())
-        if blocks
-    }
 
 
 def nat_routes_by_host(
@@ -133,7 +64,7 @@ def nat_routes_by_host(
         table = table_of_subnet(subnet.subnet_id, tables)
         if table is None:
             continue
-        for nat_id, blocks in nat_targets(view, vpc_id, table).items():
+        for nat_id, blocks in view.nat_targets(vpc_id, table).items():
             groups.setdefault(nat_id, {}).setdefault(blocks, []).append(subnet)
     for nat_id, by_destinations in sorted(groups.items()):
         gateway: NatGateway = view.nat_gateways[nat_id]

@@ -14,8 +14,9 @@ host sends out only what the instance's firewall lets through, so a route table 
 confining each instance's firewall (:func:`confine`) to what its subnet's table reaches
 (:func:`reach`): the VPC's block always (``local``), the destination of every *active*
 route to an internet gateway attached to the VPC for an instance with a public address, and
-the destination of every active route to a NAT gateway (``nat_gateway.py``, decision 0129)
-for any instance, with a public address or not. On EC2 too an instance is on the internet only
+for its egress, with a public address or not, what its active routes to a NAT gateway
+(``nat_gateway.py``, decision 0129) send there and the gateway carries out
+(:meth:`RoutingView.nat_targets`). On EC2 too an instance is on the internet only
 with a public address *and* a route to an internet gateway, or through a NAT gateway its
 routes lead to; without the route its rules open nothing beyond the VPC. A route to a gateway
 detached or deleted, or to a NAT gateway deleted or failed, stays in its table as a
@@ -211,22 +212,53 @@ def reach(
     gateways: Mapping[str, InternetGateway],
     *,
     public_address: bool,
-    nat_gateways: Mapping[str, NatGateway] | None = None,
 ) -> tuple[ipaddress.IPv4Network, ...]:
-    """The blocks an instance of a subnet routed by ``table`` exchanges packets with: its
-    VPC's, with a public address the destinations of the table's active routes to an internet
-    gateway, and with or without one the destinations of its active routes to a NAT gateway
-    (``nat_gateways``: none given, none counted)."""
+    """The blocks an instance of a subnet routed by ``table`` exchanges packets with through
+    its VPC and its internet gateway: its VPC's, and with a public address the destinations of
+    the table's active routes to an internet gateway. What its routes to NAT gateways add, for
+    its egress, is :meth:`RoutingView.nat_targets`'."""
     blocks = [ipaddress.IPv4Network(vpc_cidr)]
-    if table is not None:
+    if public_address and table is not None:
         blocks += [
             ipaddress.IPv4Network(route.destination)
             for route in table.routes
-            if route.gateway_id != LOCAL
-            and (public_address or route.nat_gateway_id is not None)
-            and route_state(route, table.vpc_id, gateways, nat_gateways) == "active"
+            if route.gateway_id not in (LOCAL, "")
+            and route.nat_gateway_id is None
+            and route_state(route, table.vpc_id, gateways) == "active"
         ]
     return tuple(ipaddress.collapse_addresses(blocks))
+
+
+def _minus(
+    block: ipaddress.IPv4Network, holes: Iterable[ipaddress.IPv4Network]
+) -> list[ipaddress.IPv4Network]:
+    """``block`` without every hole strictly inside it."""
+    parts = [block]
+    for hole in holes:
+        if hole == block or not hole.subnet_of(block):
+            continue
+        kept: list[ipaddress.IPv4Network] = []
+        for part in parts:
+            if hole.subnet_of(part):
+                kept += part.address_exclude(hole)
+            elif not part.subnet_of(hole):
+                kept.append(part)
+        parts = kept
+    return parts
+
+
+def _within(
+    blocks: Sequence[ipaddress.IPv4Network], limits: Sequence[ipaddress.IPv4Network]
+) -> list[ipaddress.IPv4Network]:
+    """The parts of ``blocks`` inside one of ``limits``."""
+    kept: list[ipaddress.IPv4Network] = []
+    for block in blocks:
+        for limit in limits:
+            if block.subnet_of(limit):
+                kept.append(block)
+            elif limit.subnet_of(block):
+                kept.append(limit)
+    return list(ipaddress.collapse_addresses(kept))
 
 
 def _confined(
@@ -272,47 +304,59 @@ class RoutingView:
     def reach_of(
         self, instance: Instance, *, through_nat: bool = True
     ) -> tuple[ipaddress.IPv4Network, ...] | None:
-        """What the instance's subnet's route table lets it reach (:func:`reach`; without
-        ``through_nat``, its routes to NAT gateways left out); None when its VPC's routing is
-        not stored yet (a VPC made before decision 0121, until the first call that needs its
-        routing makes it): such a VPC keeps the reach it had, all."""
+        """What the instance's subnet's route table lets it reach (:func:`reach`, and with
+        ``through_nat`` what its NAT gateways carry out for it: :meth:`nat_targets`); None when
+        its VPC's routing is not stored yet (a VPC made before decision 0121, until the first
+        call that needs its routing makes it): such a VPC keeps the reach it had, all."""
         found = self._table_of(instance)
         if found is None:
             return None
         vpc, table = found
-        return reach(
-            vpc.cidr,
-            table,
-            self.gateways,
-            public_address=instance.has_public_address,
-            nat_gateways=self.nat_gateways if through_nat else None,
-        )
+        blocks = reach(vpc.cidr, table, self.gateways, public_address=instance.has_public_address)
+        if not through_nat or table is None:
+            return blocks
+        carried = [b for bs in self.nat_targets(vpc.vpc_id, table).values() for b in bs]
+        return tuple(ipaddress.collapse_addresses([*blocks, *carried]))
 
-    def nat_routes_of(
-        self, instance: Instance
-    ) -> tuple[tuple[NatGateway, tuple[ipaddress.IPv4Network, ...]], ...]:
-        """For the instance's subnet's route table: each available NAT gateway its active
-        routes lead to, with the destinations those routes send to it (collapsed), in the
-        gateways' id order. Empty when no route leads to one, or the VPC's routing is not
-        stored yet. What the hosts need to send the instance's traffic out through its NAT
-        gateways (decision 0129)."""
-        found = self._table_of(instance)
-        if found is None or found[1] is None:
-            return ()
-        table = found[1]
-        sent: dict[str, list[ipaddress.IPv4Network]] = {}
+    def nat_targets(
+        self, vpc_id: str, table: RouteTable
+    ) -> dict[str, tuple[ipaddress.IPv4Network, ...]]:
+        """NAT gateway id → what ``table`` sends to it that it carries out (decision 0129): its
+        active routes' destinations less every more specific route of the table, to anything
+        (longest prefix wins, as in any route table), within what the gateway's own subnet
+        reaches through an internet gateway — on EC2 a public NAT gateway in a subnet without
+        a route to an internet gateway carries nothing out. In the gateways' id order; a
+        gateway carrying nothing is left out."""
+        everything = [ipaddress.IPv4Network(route.destination) for route in table.routes]
+        targets: dict[str, list[ipaddress.IPv4Network]] = {}
         for route in table.routes:
             if route.nat_gateway_id is None:
                 continue
-            state = route_state(route, table.vpc_id, self.gateways, self.nat_gateways)
-            if state == "active":
-                sent.setdefault(route.nat_gateway_id, []).append(
-                    ipaddress.IPv4Network(route.destination)
-                )
-        return tuple(
-            (self.nat_gateways[nat_id], tuple(ipaddress.collapse_addresses(blocks)))
-            for nat_id, blocks in sorted(sent.items())
-        )
+            if route_state(route, vpc_id, self.gateways, self.nat_gateways) != "active":
+                continue
+            gateway = self.nat_gateways[route.nat_gateway_id]
+            parts = _minus(ipaddress.IPv4Network(route.destination), everything)
+            targets.setdefault(gateway.nat_gateway_id, []).extend(
+                _within(parts, self._internet_reach(vpc_id, gateway.subnet_id))
+            )
+        return {
+            nat_id: tuple(ipaddress.collapse_addresses(blocks))
+            for nat_id, blocks in sorted(targets.items())
+            if blocks
+        }
+
+    def _internet_reach(self, vpc_id: str, subnet_id: str) -> list[ipaddress.IPv4Network]:
+        """What a subnet's table routes to an attached internet gateway."""
+        table = table_of_subnet(subnet_id, [t for t in self.tables if t.vpc_id == vpc_id])
+        if table is None:
+            return []
+        return [
+            ipaddress.IPv4Network(route.destination)
+            for route in table.routes
+            if route.gateway_id not in (LOCAL, "")
+            and route.nat_gateway_id is None
+            and route_state(route, vpc_id, self.gateways) == "active"
+        ]
 
     def firewall(self, instance: Instance, groups_merged: InstanceFirewall) -> InstanceFirewall:
         """The instance's security groups, merged, confined to what its routes reach: its

@@ -15,7 +15,7 @@ import pytest
 from andromede.compute.driver import NatRoute, NatSource
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.images import ImageFiles
-from andromede.compute.nat_egress import egress_host, nat_targets
+from andromede.compute.nat_egress import egress_host
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import Vpc
 from andromede.compute.routing import (
@@ -79,7 +79,7 @@ def test_what_a_table_sends_to_a_nat_gateway_less_its_more_specific_routes() -> 
         (Route("0.0.0.0/0", "igw-1"),),
     )
     [private] = [t for t in view.tables if t.route_table_id == "rtb-private"]
-    blocks = nat_targets(view, "vpc-1", private)["nat-1"]
+    blocks = view.nat_targets("vpc-1", private)["nat-1"]
     # Everything but the VPC (local) and 8.8.8.0/24 (its own route, longest prefix wins).
     covered = [ipaddress.IPv4Address(a) for a in ("1.1.1.1", "8.8.4.4", "200.1.2.3")]
     cut = [ipaddress.IPv4Address(a) for a in ("8.8.8.8", "10.9.3.4")]
@@ -93,11 +93,11 @@ def test_a_nat_gateway_carries_only_what_its_own_subnet_reaches_through_an_inter
     # Its subnet routes nothing to an internet gateway: it carries nothing out, as on EC2.
     view = _view((_nat("0.0.0.0/0"),), ())
     [private] = [t for t in view.tables if t.route_table_id == "rtb-private"]
-    assert nat_targets(view, "vpc-1", private) == {}
+    assert view.nat_targets("vpc-1", private) == {}
     # Only 100.0.0.0/8 there: that much, of the private subnet's 0.0.0.0/0.
     view = _view((_nat("0.0.0.0/0"),), (Route("100.0.0.0/8", "igw-1"),))
     [private] = [t for t in view.tables if t.route_table_id == "rtb-private"]
-    assert nat_targets(view, "vpc-1", private) == {"nat-1": (ipaddress.IPv4Network("100.0.0.0/8"),)}
+    assert view.nat_targets("vpc-1", private) == {"nat-1": (ipaddress.IPv4Network("100.0.0.0/8"),)}
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from andromede.compute.driver import FirewallRule
-from andromede.compute.model import Instance
 from andromede.compute.nat_gateway import NatGateway, NatGatewayState
 from andromede.compute.network import NetworkInterface
 from support.ec2app import ApiError, Client, World, ec2_world
@@ -433,7 +432,7 @@ async def test_a_private_instance_reaches_out_only_through_an_available_nat_gate
     world: World,
 ) -> None:
     c = world.root
-    vpc_id, public_subnet, _ = await _public_vpc(c)
+    vpc_id, public_subnet, gateway_id = await _public_vpc(c)
     private_subnet = (await c.call("CreateSubnet", VpcId=vpc_id, CidrBlock="10.9.2.0/24"))[
         "Subnet"
     ]["SubnetId"]
@@ -456,13 +455,23 @@ async def test_a_private_instance_reaches_out_only_through_an_available_nat_gate
         rules = world.driver.instances[instance_id].firewall
         return _peers(rules.ingress), _peers(rules.egress)
 
-    async def nat_routes() -> list[tuple[str, list[str]]]:
-        instance = await world.compute.store.get(Instance, instance_id)
-        assert instance is not None
-        view = await world.compute.routing_view(world.tenant_id)
+    def nat_routes() -> list[tuple[str, bool, bool]]:
+        """What the host was told: each gateway, whether it translates there, and whether it
+        carries the Internet (1.1.1.1) and never the VPC (10.9.1.1)."""
         return [
-            (nat.nat_gateway_id, [str(b) for b in blocks])
-            for nat, blocks in view.nat_routes_of(instance)
+            (
+                route.nat_gateway_id,
+                route.translated_here,
+                any(
+                    ipaddress.ip_address("1.1.1.1") in ipaddress.ip_network(d)
+                    for d in route.destinations
+                )
+                and not any(
+                    ipaddress.ip_address("10.9.1.1") in ipaddress.ip_network(d)
+                    for d in route.destinations
+                ),
+            )
+            for route in world.driver.nat_routes.get(vpc_id, ())
         ]
 
     confined = ({"10.9.0.0/16"}, {"10.9.0.0/16"})
@@ -470,7 +479,7 @@ async def test_a_private_instance_reaches_out_only_through_an_available_nat_gate
     nat_id = (await _nat(c, public_subnet, await _address(c)))["NatGatewayId"]
     await world.compute.settle()
     # A NAT gateway alone changes nothing: no route of the subnet leads to it.
-    assert firewall() == confined and await nat_routes() == []
+    assert firewall() == confined and nat_routes() == []
     table_id = (await c.call("CreateRouteTable", VpcId=vpc_id))["RouteTable"]["RouteTableId"]
     await c.call("AssociateRouteTable", RouteTableId=table_id, SubnetId=private_subnet)
     await c.call(
@@ -481,13 +490,21 @@ async def test_a_private_instance_reaches_out_only_through_an_available_nat_gate
         NatGatewayId=nat_id,
     )  # fmt: skip
     await world.compute.settle()
-    # Its egress reaches everywhere; nothing from outside reaches it (no public address).
+    # Its gateway's subnet has no route to the internet gateway: it carries nothing out.
+    assert firewall() == confined and nat_routes() == []
+    await c.call(
+        "CreateRoute", RouteTableId=await _main_table(c, vpc_id), DestinationCidrBlock=ANYWHERE,
+        GatewayId=gateway_id,
+    )  # fmt: skip
+    await world.compute.settle()
+    # Its egress reaches everywhere; nothing from outside reaches it (no public address); its
+    # host translates for it, the VPC's block left local.
     assert firewall() == ({"10.9.0.0/16"}, {ANYWHERE})
-    assert await nat_routes() == [(nat_id, [ANYWHERE])]
+    assert nat_routes() == [(nat_id, True, True)]
     # The gateway deleted, its routes are blackholes: confined again.
     await c.call("DeleteNatGateway", NatGatewayId=nat_id)
     await world.compute.settle()
-    assert firewall() == confined and await nat_routes() == []
+    assert firewall() == confined and nat_routes() == []
     stored = await world.compute.store.get(NatGateway, nat_id)
     assert stored is not None and stored.state is NatGatewayState.DELETED
 
