@@ -428,7 +428,9 @@ class Application:
             audit,
             settings,
             rate_limiter,
-            close_tenant=tenant_closer(identity, keys, customer_keys, buckets=objects.list_buckets),
+            close_tenant=tenant_closer(
+                identity, keys, customer_keys, buckets=objects.list_buckets, topics=topics
+            ),
             trail=trail,
             operator_access=operator_access,
             billing=billing,
@@ -989,9 +991,11 @@ def tenant_closer(
     customer_keys: CustomerKeyService,
     *,
     buckets: Callable[[str], Awaitable[list[Bucket]]],
+    topics: TopicService,
 ) -> Callable[[str], Awaitable[Tenant]]:
     """What closing a tenant does, from the management API and the command line alike.
-    ``buckets``: the tenant's buckets (the object service's ``list_buckets``)."""
+    ``buckets``: the tenant's buckets (the object service's ``list_buckets``); ``topics``:
+    its event notification topics, deleted with the events queued for them (decision 0132)."""
 
     async def close(reference: str) -> Tenant:
         """Close the tenant for good, crypto-shredding it first (issue 5, decision 0050):
@@ -1013,10 +1017,12 @@ def tenant_closer(
                 )
             destroyed = await customer_keys.destroy_account_keys(tenant.id)
             await asyncio.to_thread(keys.destroy_tenant_key, tenant.id)
+            forgotten = await topics.forget_tenant(tenant.id)
             log.warning(
-                "tenant %s closing: its key ring and %d KMS keys destroyed",
+                "tenant %s closing: its key ring, %d KMS keys and %d notification topics destroyed",
                 tenant.id,
                 len(destroyed),
+                forgotten,
             )
         return await identity.close_tenant(tenant.id)
 
@@ -1040,6 +1046,7 @@ async def open_tenant_closer(
             keys,
             customer_key_service(settings, db, identity, keys),
             buckets=store.list_buckets,
+            topics=topic_service(settings, SqlTopicStore(db)),
         )
     finally:
         await asyncio.to_thread(keys.close)

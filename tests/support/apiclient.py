@@ -37,6 +37,8 @@ from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
 from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
+from andromede.notifications.memory import MemoryTopicStore
+from andromede.notifications.service import TopicService
 from andromede.settings import Settings
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.model import Bucket
@@ -138,6 +140,8 @@ class ApiHarness:
     # The buckets whose settings the API changes (data events, decision 0109): tests make
     # them in this store.
     bucket_store: MemoryMetadataStore = field(default_factory=MemoryMetadataStore)
+    # The event notification topics closing a tenant deletes (decision 0132).
+    topics: TopicService | None = None
 
     def client(self, auth: httpx.Auth | None = None, **kwargs: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -205,7 +209,8 @@ async def api_harness(
     async def buckets_of(tenant_id: str) -> list[Bucket]:
         return [b for b in buckets if b.tenant_id == tenant_id]
 
-    closer = tenant_closer(identity, keys, customer_keys, buckets=buckets_of)
+    topics = TopicService(MemoryTopicStore(), region=REGION, max_topics=10)
+    closer = tenant_closer(identity, keys, customer_keys, buckets=buckets_of, topics=topics)
     operator_access = OperatorAccessService(
         MemoryAccessRequestStore(),
         audit,
@@ -241,6 +246,7 @@ async def api_harness(
             operator=Credentials(operator.access_key_id, operator.secret_access_key),
             admin=Credentials(boot.access_key_id, boot.secret_access_key),
             admin_tenant_id=boot.tenant.id,
+            topics=topics,
             keys=keys,
             customer_keys=customer_keys,
             operator_access=operator_access,

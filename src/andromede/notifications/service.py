@@ -62,6 +62,15 @@ class TopicService:
         if account == tenant_id:
             await self._store.delete_topic(tenant_id, name)
 
+    async def forget_tenant(self, tenant_id: str) -> int:
+        """Delete every topic of a tenant being closed, and so every event still queued for
+        them (the worker drops an event whose topic is gone): a closed tenant's writes are
+        never announced again, to endpoints it may no longer control. How many there were."""
+        topics = await self._store.list_topics(tenant_id)
+        for topic in topics:
+            await self._store.delete_topic(tenant_id, topic.name)
+        return len(topics)
+
     async def set_attribute(self, tenant_id: str, arn: str, name: str, value: str) -> Topic:
         topic = await self.get_topic(tenant_id, arn)
         attributes = {**topic.attributes, name: value}

@@ -170,8 +170,14 @@ async def test_closing_a_tenant_crypto_shreds_it(api: ApiHarness) -> None:
     other = (await api.identity.create_tenant("bystander")).tenant
     api.keys.create_tenant_key(other.id)
     kept = api.keys.new_data_key(other.id)
+    # Its event notification topics go too (decision 0132): nothing is announced again.
+    assert api.topics is not None
+    await api.topics.create_topic(tenant, "writes", {"push-endpoint": "https://example.com/"})
+    await api.topics.create_topic(other.id, "theirs", {"push-endpoint": "https://example.com/"})
     async with api.as_operator() as operator:
         assert (await operator.post("/api/v1/tenants/admin/close")).json()["status"] == "closed"
+    assert await api.topics.list_topics(tenant) == []
+    assert [t.name for t in await api.topics.list_topics(other.id)] == ["theirs"]
     with pytest.raises(KeyDestroyed):
         api.keys.unwrap_data_key(tenant, sse_s3.wrapped)
     with pytest.raises(KeyDestroyed):
