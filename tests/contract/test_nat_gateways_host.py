@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,10 +28,12 @@ from andromede.hypervisor.errors import AddressRefused
 from andromede.hypervisor.network_state import load_state
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks, render_firewall
 from support.tenant_networks import (
-    DROPPED_AFTER,
     guest,
+    host_connect,
+    host_routes,
     needs_root_and_tools,
     networks,
+    outside_addresses,
     random_layout,
     serving,
 )
@@ -69,38 +68,6 @@ def _address() -> str:
     return f"198.{18 + secrets.randbelow(2)}.{secrets.randbelow(256)}.{1 + secrets.randbelow(254)}"
 
 
-@contextmanager
-def _outside(count: int = 1) -> Iterator[list[str]]:
-    """Addresses of the host's own that are neither transit nor public: the Internet."""
-    addresses = [f"198.51.100.{n}" for n in secrets.SystemRandom().sample(range(1, 250), count)]
-    for address in addresses:
-        subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
-    try:
-        yield addresses
-    finally:
-        for address in addresses:
-            subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], check=False)
-
-
-def _host_routes(address: str) -> str:
-    return subprocess.run(
-        ["ip", "route", "show", f"{address}/32"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def _host_connect(address: str, port: int, timeout: float = DROPPED_AFTER) -> str:
-    code = (
-        "import socket\n"
-        "try:\n"
-        f"  s=socket.create_connection(({address!r},{port}),timeout={timeout})\n"
-        "  print(s.recv(200).decode(), end='')\n"
-        "except OSError: print('', end='')\n"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout + 8
-    ).stdout
-
-
 def _route(nat_id: str, address: str, subnet: NetworkSpec, *destinations: str) -> NatRoute:
     return NatRoute(
         nat_id,
@@ -117,7 +84,7 @@ async def test_a_private_instance_reaches_out_through_its_nat_gateway_and_nothin
     private = _subnet(vpc, 1)
     nic = _private_nic(private, 5)
     address = _address()
-    with _outside(2) as (outside, elsewhere):
+    with outside_addresses(2) as (outside, elsewhere):
         async with guest(networks, "i-private", nic) as g:
             await networks.set_instance_firewall("i-private", EVERYTHING_IN)
             plugged = networks.plugged("i-private")
@@ -131,13 +98,13 @@ async def test_a_private_instance_reaches_out_through_its_nat_gateway_and_nothin
                     vpc, [_route("nat-1", address, private, f"{outside}/32")]
                 )
                 assert g.reach(outside, 8443) == f"peer {address}"
-                assert f"dev {layout.link_prefix}t" in _host_routes(address)
+                assert f"dev {layout.link_prefix}t" in host_routes(address)
             with serving(None, elsewhere, 8443):
                 # A destination the route does not name stays out of reach.
                 assert g.connect(elsewhere, 8443) == ""
             # The gateway opens nothing: its address reaches no port of the instance, open to all.
             with serving(g.netns, "", 22):
-                assert _host_connect(address, 22) == ""
+                assert host_connect(address, 22) == ""
             # Its metadata requests keep its host-facing address, which the service knows.
             with serving(None, host_ip, layout.imds_port):
                 assert g.reach("169.254.169.254", 80) == f"peer {plugged.public_ip}"
@@ -150,7 +117,7 @@ async def test_a_private_instance_reaches_out_through_its_nat_gateway_and_nothin
             # Pushing what is in force changes nothing; taking the routes away closes the way.
             await networks.set_nat_routes(vpc, [_route("nat-1", address, private)])
             await networks.set_nat_routes(vpc, [])
-            assert _host_routes(address) == ""
+            assert host_routes(address) == ""
             with serving(None, elsewhere, 8443):
                 assert g.connect(elsewhere, 8443) == ""
         await networks.release("i-private")
@@ -166,7 +133,7 @@ async def test_a_public_instance_in_a_nat_routed_subnet_leaves_from_the_gateway(
     subnet = _subnet(vpc, 2)
     nic = replace(_private_nic(subnet, 6), public_address=True)
     address = _address()
-    with _outside(2) as (outside, other):
+    with outside_addresses(2) as (outside, other):
         async with guest(networks, "i-public", nic) as g:
             await networks.set_nat_routes(vpc, [_route("nat-2", address, subnet, f"{outside}/32")])
             with serving(None, outside, 9000), serving(None, other, 9000):
@@ -183,17 +150,17 @@ async def test_routes_told_before_the_vpc_is_here_apply_when_it_is_and_survive_a
     subnet = _subnet(vpc, 3)
     address = _address()
     await networks.set_nat_routes(vpc, [_route("nat-3", address, subnet)])
-    assert _host_routes(address) == ""  # nothing of the VPC here yet
-    with _outside() as (outside,):
+    assert host_routes(address) == ""  # nothing of the VPC here yet
+    with outside_addresses() as (outside,):
         async with guest(networks, "i-later", _private_nic(subnet, 7)) as g:
-            assert _host_routes(address) != ""
+            assert host_routes(address) != ""
             with serving(None, outside, 9001):
                 assert g.reach(outside, 9001) == f"peer {address}"
             # A reboot lost the host route and the ruleset: a new agent rebuilds both.
             subprocess.run(["ip", "route", "del", f"{address}/32"], check=False)
             again = TenantNetworks(tmp_path / "net", layout)
             await again.restore()
-            assert _host_routes(address) != ""
+            assert host_routes(address) != ""
             with serving(None, outside, 9001):
                 assert g.reach(outside, 9001) == f"peer {address}"
 

@@ -40,6 +40,7 @@ from andromede.compute.driver import (
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks, router_mac
 from support.hypervisor_agents import underlay_pair
 from support.netns_guest import namespace_guest
+from support.tenant_networks import outside_addresses
 
 _TOOLS = ("ip", "nft", "dnsmasq", "bridge", "busybox")
 
@@ -477,17 +478,6 @@ async def test_a_subnets_acl_judges_what_crosses_it_on_either_host_and_never_wit
 # -- NAT gateways across hosts (decision 0129) --------------------------------------------
 
 
-@contextmanager
-def _outside() -> Iterator[str]:
-    """An address of the machine's own that no host range holds: the Internet, for both."""
-    address = f"198.51.100.{1 + secrets.randbelow(250)}"
-    subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
-    try:
-        yield address
-    finally:
-        subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], check=False)
-
-
 async def test_a_nat_gateway_translates_on_its_egress_host_for_the_other_hosts_instances(
     hosts: tuple[Host, Host],
 ) -> None:
@@ -509,7 +499,7 @@ async def test_a_nat_gateway_translates_on_its_egress_host_for_the_other_hosts_i
     forwarded = replace(
         translated, via_address=two.layout.underlay_address, via_port=two.layout.vxlan_port
     )
-    with _outside() as outside:
+    with outside_addresses() as (outside,):
         async with guest(one.networks, "i-a", a_nic) as a, guest(two.networks, "i-b", b_nic) as b:
             await one.networks.set_peers(second.network_id, [two.peer(b_nic.private_ip)], second)
             await two.networks.set_peers(first.network_id, [one.peer(a_nic.private_ip)], first)

@@ -15,7 +15,6 @@ import logging
 import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -34,12 +33,14 @@ from andromede.hypervisor.tenant_network import (
     render_metadata_guard,
 )
 from support.tenant_networks import (
-    ANSWERED_WITHIN,
-    DROPPED_AFTER,
     Guest,
     guest,
+    host_connect,
+    host_reach,
+    host_routes,
     needs_root_and_tools,
     networks,
+    outside_addresses,
     random_layout,
     serving,
 )
@@ -116,32 +117,7 @@ async def test_two_tenants_instances_cannot_reach_each_other(networks: TenantNet
             # …nor by its public one, even though a lets everyone in.
             assert c.connect(plugged_a.public_ip, 22) == ""
             # While the host does reach it there: the rules are not what stops c.
-            assert "peer" in _host_reach(plugged_a.public_ip, 22)
-
-
-def _host_routes(address: str) -> str:
-    """The host's routes to exactly ``address``/32 ("" when none)."""
-    return subprocess.run(
-        ["ip", "route", "show", f"{address}/32"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def _host_connect(address: str, port: int, timeout: float = DROPPED_AFTER) -> str:
-    code = (
-        "import socket\n"
-        "try:\n"
-        f"  s=socket.create_connection(({address!r},{port}),timeout={timeout})\n"
-        "  print(s.recv(200).decode(), end='')\n"
-        "except OSError: print('', end='')\n"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout + 8
-    ).stdout
-
-
-def _host_reach(address: str, port: int) -> str:
-    """``_host_connect`` where an answer is expected."""
-    return _host_connect(address, port, timeout=ANSWERED_WITHIN)
+            assert "peer" in host_reach(plugged_a.public_ip, 22)
 
 
 async def test_the_host_reaches_an_instances_ssh_port_at_its_public_address(
@@ -153,9 +129,9 @@ async def test_the_host_reaches_an_instances_ssh_port_at_its_public_address(
         with serving(g.netns, "", 22):
             plugged = networks.plugged("i-ssh")
             assert plugged is not None
-            assert _host_connect(plugged.public_ip, 22) == ""  # no rule yet
+            assert host_connect(plugged.public_ip, 22) == ""  # no rule yet
             await networks.set_firewall(network.network_id, {nic.private_ip: SSH_FROM_ANYWHERE})
-            answer = _host_reach(plugged.public_ip, 22)
+            answer = host_reach(plugged.public_ip, 22)
             assert answer == f"peer {networks.host_transit_ip(network.network_id)}"
 
 
@@ -256,7 +232,7 @@ async def test_a_new_manager_on_the_same_state_rebuilds_lost_networks(
         with serving(g.netns, "", 22):
             plugged = again.plugged("i-back")
             assert plugged is not None
-            assert "peer" in _host_reach(plugged.public_ip, 22)
+            assert "peer" in host_reach(plugged.public_ip, 22)
 
 
 def test_the_rendered_ruleset_is_valid_nft(tmp_path: Path) -> None:
@@ -491,11 +467,11 @@ async def test_subnets_of_one_vpc_reach_each_other_and_nobody_else(
         assert _dhcp_servers(networks, second.network_id) == []
         assert _dhcp_servers(networks, first.network_id) != []
         # Nor does the host keep a route to its public address into the VPC that stays.
-        assert _host_routes(plugged["i-b"].public_ip) == ""
-        assert _host_routes(plugged["i-a"].public_ip) != ""
+        assert host_routes(plugged["i-b"].public_ip) == ""
+        assert host_routes(plugged["i-a"].public_ip) != ""
         with serving(a.netns, "", 8080):
             await networks.set_instance_firewall("i-a", everything)
-            assert _host_reach(plugged["i-a"].public_ip, 8080).startswith("peer ")
+            assert host_reach(plugged["i-a"].public_ip, 8080).startswith("peer ")
         await networks.release("i-a")
         assert (
             networks.netns(vpc)
@@ -530,8 +506,8 @@ async def test_an_instance_without_a_public_address_reaches_only_its_metadata_th
             )
             with serving(pub.netns, "", 22), serving(priv.netns, "", 22):
                 # The host reaches the one with a public address, never the other.
-                assert _host_reach(mapped.public_ip, 22).startswith("peer ")
-                assert _host_connect(unmapped.public_ip, 22) == ""
+                assert host_reach(mapped.public_ip, 22).startswith("peer ")
+                assert host_connect(unmapped.public_ip, 22) == ""
                 # Its subnet's neighbours still reach it.
                 assert pub.reach(unmapped_nic.private_ip, 22) == f"peer {mapped_nic.private_ip}"
             with serving(None, outside, 8443):
@@ -543,7 +519,7 @@ async def test_an_instance_without_a_public_address_reaches_only_its_metadata_th
             # Started again with a public address (a NIC asking for one): the host reaches it.
             await networks.plug("i-priv", replace(unmapped_nic, public_address=True))
             with serving(priv.netns, "", 22):
-                assert _host_reach(unmapped.public_ip, 22).startswith("peer ")
+                assert host_reach(unmapped.public_ip, 22).startswith("peer ")
     finally:
         subprocess.run(["ip", "addr", "del", f"{outside}/32", "dev", "lo"], check=False)
 
@@ -559,12 +535,8 @@ def _elastic_ip() -> str:
 @contextmanager
 def _outside() -> Iterator[str]:
     """An address of the host's own that is neither transit nor public: the LAN, the Internet."""
-    address = f"198.51.100.{1 + secrets.randbelow(250)}"
-    subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
-    try:
+    with outside_addresses() as (address,):
         yield address
-    finally:
-        subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], check=False)
 
 
 EVERYTHING = InstanceFirewall(ingress=(FirewallRule("-1", 0, 0, "0.0.0.0/0"),))
@@ -582,13 +554,13 @@ async def test_an_elastic_ip_reaches_the_instance_as_its_groups_allow_and_is_its
             plugged = networks.plugged("i-eip")
             assert plugged is not None and plugged.elastic_ip == elastic
             host_ip = networks.host_transit_ip(network.network_id)
-            assert f"dev {layout.link_prefix}t" in _host_routes(elastic)
+            assert f"dev {layout.link_prefix}t" in host_routes(elastic)
             with serving(g.netns, "", 22), serving(g.netns, "", 8080):
                 # Its security groups decide, as for its public address: 22 open, 8080 not.
-                assert _host_reach(elastic, 22) == f"peer {host_ip}"
-                assert _host_connect(elastic, 8080) == ""
+                assert host_reach(elastic, 22) == f"peer {host_ip}"
+                assert host_connect(elastic, 8080) == ""
                 # Its public address still reaches it.
-                assert _host_reach(plugged.public_ip, 22) == f"peer {host_ip}"
+                assert host_reach(plugged.public_ip, 22) == f"peer {host_ip}"
             # What it sends out through the host leaves from its Elastic IP…
             with serving(None, outside, 8443):
                 assert g.reach(outside, 8443) == f"peer {elastic}"
@@ -597,9 +569,9 @@ async def test_an_elastic_ip_reaches_the_instance_as_its_groups_allow_and_is_its
                 assert g.reach("169.254.169.254", 80) == f"peer {plugged.public_ip}"
             # Setting what it has changes nothing.
             assert await networks.set_elastic_ip("i-eip", elastic)
-            assert _host_routes(elastic) != ""
+            assert host_routes(elastic) != ""
         await networks.release("i-eip")
-        assert _host_routes(elastic) == ""
+        assert host_routes(elastic) == ""
 
 
 async def test_an_unmapped_instance_with_an_elastic_ip_is_reached_and_reaches_out_until_it_goes(
@@ -615,20 +587,20 @@ async def test_an_unmapped_instance_with_an_elastic_ip_is_reached_and_reaches_ou
             unmapped = networks.plugged("i-priv")
             assert unmapped is not None
             with serving(priv.netns, "", 22), serving(None, outside, 8443):
-                assert _host_connect(elastic, 22) == ""
+                assert host_connect(elastic, 22) == ""
                 assert priv.connect(outside, 8443) == ""
                 assert await networks.set_elastic_ip("i-priv", elastic)
-                assert _host_reach(elastic, 22).startswith("peer ")
+                assert host_reach(elastic, 22).startswith("peer ")
                 assert priv.reach(outside, 8443) == f"peer {elastic}"
                 # Its host-facing address stays host-only.
-                assert _host_connect(unmapped.public_ip, 22) == ""
+                assert host_connect(unmapped.public_ip, 22) == ""
                 with serving(None, networks.host_transit_ip(subnet.network_id), layout.imds_port):
                     assert priv.reach("169.254.169.254", 80) == f"peer {unmapped.public_ip}"
                 # Taken away: back to an instance without a public address.
                 assert await networks.set_elastic_ip("i-priv", None)
                 assert await networks.set_elastic_ip("i-priv", None)  # what it has
-                assert _host_routes(elastic) == ""
-                assert _host_connect(elastic, 22) == ""
+                assert host_routes(elastic) == ""
+                assert host_connect(elastic, 22) == ""
                 assert priv.connect(outside, 8443) == ""
     assert not await networks.set_elastic_ip("i-nobody", elastic)  # not plugged here
 
@@ -645,16 +617,16 @@ async def test_an_elastic_ip_moved_to_another_tenants_instance_reaches_that_one_
         a_host, b_host = (networks.host_transit_ip(n.network_id) for n in (first, second))
         with serving(a.netns, "", 22), serving(b.netns, "", 22):
             assert await networks.set_elastic_ip("i-a", elastic)
-            assert _host_reach(elastic, 22) == f"peer {a_host}"
+            assert host_reach(elastic, 22) == f"peer {a_host}"
             # Held by a: refused to b, and a keeps it.
             with pytest.raises(AddressRefused, match="routed to i-a"):
                 await networks.set_elastic_ip("i-b", elastic)
-            assert _host_reach(elastic, 22) == f"peer {a_host}"
+            assert host_reach(elastic, 22) == f"peer {a_host}"
             # Moved as EC2 moves it: taken from a, then given to b.
             assert await networks.set_elastic_ip("i-a", None)
             assert await networks.set_elastic_ip("i-b", elastic)
-            assert _host_reach(elastic, 22) == f"peer {b_host}"
-            [route] = _host_routes(elastic).splitlines()
+            assert host_reach(elastic, 22) == f"peer {b_host}"
+            [route] = host_routes(elastic).splitlines()
             b_plugged = networks.plugged("i-b")
             assert b_plugged is not None
             assert networks.netns(second.network_id) == b_plugged.netns
@@ -686,10 +658,10 @@ async def test_an_elastic_ip_survives_the_agent_and_a_reboot_and_old_state_reads
     subprocess.run(["ip", "route", "del", f"{elastic}/32"], check=False)
     again = TenantNetworks(tmp_path / "net", layout)
     await again.restore()
-    assert _host_routes(elastic) != ""
+    assert host_routes(elastic) != ""
     async with guest(again, "i-back", nic) as g:
         with serving(g.netns, "", 22):
-            assert _host_reach(elastic, 22).startswith("peer ")
+            assert host_reach(elastic, 22).startswith("peer ")
     # A state file written before Elastic IPs has no such field: none.
     state = tmp_path / "net" / "networks.json"
     document = json.loads(state.read_text())

@@ -26,8 +26,12 @@ __all__ = [
     "DROPPED_AFTER",
     "Guest",
     "guest",
+    "host_connect",
+    "host_reach",
+    "host_routes",
     "needs_root_and_tools",
     "networks",
+    "outside_addresses",
     "random_layout",
     "serving",
 ]
@@ -135,3 +139,43 @@ def serving(netns: str | None, address: str, *ports: int) -> Iterator[None]:
             yield
         finally:
             process.kill()
+
+
+def host_routes(address: str) -> str:
+    """The host's routes to exactly ``address``/32 ("" when none)."""
+    return subprocess.run(
+        ["ip", "route", "show", f"{address}/32"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def host_connect(address: str, port: int, timeout: float = DROPPED_AFTER) -> str:
+    """What ``address:port`` says to a connection from the host ("" when it cannot)."""
+    code = (
+        "import socket\n"
+        "try:\n"
+        f"  s=socket.create_connection(({address!r},{port}),timeout={timeout})\n"
+        "  print(s.recv(200).decode(), end='')\n"
+        "except OSError: print('', end='')\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout + 8
+    ).stdout
+
+
+def host_reach(address: str, port: int) -> str:
+    """``host_connect`` where an answer is expected."""
+    return host_connect(address, port, timeout=ANSWERED_WITHIN)
+
+
+@contextmanager
+def outside_addresses(count: int = 1) -> Iterator[list[str]]:
+    """Addresses of the host's own that are neither transit nor public (TEST-NET-2, on its
+    loopback): the LAN, the Internet, as the tenant networks see them."""
+    addresses = [f"198.51.100.{n}" for n in secrets.SystemRandom().sample(range(1, 251), count)]
+    for address in addresses:
+        subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
+    try:
+        yield addresses
+    finally:
+        for address in addresses:
+            subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], check=False)
