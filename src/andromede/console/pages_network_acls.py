@@ -1,7 +1,7 @@
 """Network ACLs (decision 0128): list the account's (a VPC's, from its row), create one in a
 VPC; an ACL's entries in each direction in rule order as EC2 lists them, the ``*`` rule
-included (add an entry, replace one, delete one), its subnets and a form moving one of its
-VPC's subnets onto it, and delete it.
+included (add an entry, replace one, delete one; an icmp entry's type and code, decision
+0130), its subnets and a form moving one of its VPC's subnets onto it, and delete it.
 
 Every read and change is EC2's own call, made as the signed-in principal
 (``wire_network_acls`` over ``wire_ec2.Ec2Wire``), so EC2's policies, checks, quotas and
@@ -170,6 +170,8 @@ def _entry_change(action_name: EntryChange) -> Change:
             cidr=field(f, "cidr"),
             from_port=field(f, "from_port"),
             to_port=field(f, "to_port"),
+            icmp_type=field(f, "icmp_type"),
+            icmp_code=field(f, "icmp_code"),
         )
         await acls.change_entry(ec2, request.scope, who, action_name, network_acl_id, form)
         return _acl_url(network_acl_id)

@@ -40,6 +40,14 @@ CATCH_ALL_RULE: Final = 32767
 EntryChange = Literal["CreateNetworkAclEntry", "ReplaceNetworkAclEntry"]
 # EC2 answers protocols by number; the pages show its names.
 _PROTOCOL_NAMES: Final = {"-1": "all", "6": "tcp", "17": "udp", "1": "icmp"}
+# The ICMP types most entries name, by the names nft and IANA give them; another is shown by
+# its number alone.
+_ICMP_TYPE_NAMES: Final = {
+    "0": "echo-reply",
+    "3": "destination-unreachable",
+    "8": "echo-request",
+    "11": "time-exceeded",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,8 @@ class AclEntryRow:
     cidr: str  # IPv4 or IPv6
     from_port: str  # "" without a port range (protocols other than tcp and udp)
     to_port: str
+    icmp_type: str = ""  # icmp only: EC2's type and code, "-1" all (decision 0130)
+    icmp_code: str = ""
 
     @property
     def catch_all(self) -> bool:
@@ -63,6 +73,12 @@ class AclEntryRow:
     @property
     def direction(self) -> str:
         return "egress" if self.egress else "ingress"
+
+    @property
+    def icmp_type_name(self) -> str:
+        """The type as the table shows it: ``echo-request (8)``, or the number alone."""
+        name = _ICMP_TYPE_NAMES.get(self.icmp_type)
+        return f"{name} ({self.icmp_type})" if name else self.icmp_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +117,8 @@ class EntryForm:
     cidr: str
     from_port: str = ""
     to_port: str = ""
+    icmp_type: str = ""  # "" is all (-1), as for an icmp entry the form leaves empty
+    icmp_code: str = ""
 
 
 def _entry(item: Element) -> AclEntryRow:
@@ -112,6 +130,8 @@ def _entry(item: Element) -> AclEntryRow:
         cidr=text(item, "cidrBlock") or text(item, "ipv6CidrBlock"),
         from_port=text(item, "portRange/from"),
         to_port=text(item, "portRange/to"),
+        icmp_type=text(item, "icmpTypeCode/type"),
+        icmp_code=text(item, "icmpTypeCode/code"),
     )
 
 
@@ -188,8 +208,10 @@ async def change_entry(
     """The form's entry added (CreateNetworkAclEntry) or put in place of the one of its
     direction and number (ReplaceNetworkAclEntry). A block with a colon is sent as EC2's
     ``Ipv6CidrBlock``; a port range only when one is typed (EC2 requires it for tcp and udp,
-    and keeps none for other protocols); ICMP as every type and code: the form offers no
-    ICMP type or code, which the EC2 API takes (decision 0130)."""
+    and keeps none for other protocols); for icmp, the type and code as ``Icmp.Type`` and
+    ``Icmp.Code``, each -1 (all) when left empty, so that EC2, which requires them, decides
+    (a code with all types is its InvalidParameterValue, decision 0130). Another protocol
+    sends none: the form's ICMP fields are its own only for icmp."""
     params = {
         "NetworkAclId": network_acl_id,
         "RuleNumber": form.rule_number,
@@ -202,7 +224,8 @@ async def change_entry(
         params["PortRange.From"] = form.from_port
         params["PortRange.To"] = form.to_port
     if form.protocol.lower() in ("icmp", "1"):
-        params["Icmp.Type"] = params["Icmp.Code"] = "-1"
+        params["Icmp.Type"] = form.icmp_type or "-1"
+        params["Icmp.Code"] = form.icmp_code or "-1"
     await ec2.call(origin, who, action, params)
 
 
