@@ -11,6 +11,13 @@ EC2 audits the changes as it audits boto3's. A refused change shows the page aga
 error and status, and, for the associate form, the instance chosen and the box as they were.
 Releasing asks for a ticked box first, as the console's other deletions do: an address given
 back to the pool may go to another account.
+
+An address a NAT gateway holds (decision 0129) is the gateway's: EC2 refuses to move,
+disassociate or release it (AuthFailure), so its row offers none of these and names the
+gateway instead of an instance, found by the interface DescribeAddresses names among the
+gateways DescribeNatGateways shows. A user EC2 refuses DescribeNatGateways sees the
+interface's id instead; the row still offers nothing, since here only a NAT gateway's
+interface holds an address without an instance (AssociateAddress needs an instance's).
 """
 
 from __future__ import annotations
@@ -23,11 +30,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_addresses as addresses
+from andromede.console import wire_nat_gateways as nat_gateways
 from andromede.console.pages_ec2 import action, field, no_ec2, viewer
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_addresses import AddressRow
 from andromede.console.wire_ec2 import Ec2Wire, InstanceRow
+from andromede.console.wire_nat_gateways import NatGatewayRow
 from andromede.iam.model import Principal
 
 if TYPE_CHECKING:
@@ -51,6 +60,7 @@ async def _addresses_page(
     _ = console.catalogue(request).gettext
     rows: list[AddressRow] = []
     instances: list[InstanceRow] = []
+    gateways: dict[str, NatGatewayRow] = {}  # by their interface's id
     if console.ec2 is None:
         error, status = no_ec2(console, request)
     else:
@@ -64,6 +74,13 @@ async def _addresses_page(
         # call decides (EC2 refuses a terminated instance, or one that is not the caller's).
         with suppress(WireError):
             instances = await console.ec2.live_instances(origin, principal)
+        # Only to name the gateway holding an address: its row offers nothing either way.
+        with suppress(WireError):
+            gateways = {
+                n.network_interface_id: n
+                for n in await nat_gateways.describe_nat_gateways(console.ec2, origin, principal)
+                if n.network_interface_id and not n.deleted
+            }
     typed = typed or {}
     return console.render(
         request,
@@ -74,6 +91,7 @@ async def _addresses_page(
         addresses=rows,
         instances=instances,
         names={i.instance_id: i.name for i in instances},
+        nat_gateways=gateways,
         typed=typed.get("allocate", {}),
         # A refused association's form, as sent: its address is the one of the path posted to.
         associating=typed.get("associate", {}),

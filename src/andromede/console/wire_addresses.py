@@ -46,6 +46,12 @@ class AddressRow:
     def associated(self) -> bool:
         return bool(self.association_id)
 
+    @property
+    def held_by_nat_gateway(self) -> bool:
+        """Associated with an interface of no instance's: here only a NAT gateway's is
+        (decision 0129), and EC2 refuses to move, disassociate or release the address."""
+        return self.associated and not self.instance_id and bool(self.network_interface_id)
+
 
 def _address(item: Element) -> AddressRow:
     return AddressRow(

@@ -50,6 +50,9 @@ class NatGatewayRow:
     allocation_id: str
     public_ip: str
     private_ip: str
+    # The interface holding them: the Elastic IPs page finds the gateway holding an address
+    # by the interface DescribeAddresses names (decision 0129).
+    network_interface_id: str
     created: str
 
     @property
@@ -72,6 +75,7 @@ def _nat_gateway(item: Element) -> NatGatewayRow:
         allocation_id=text(address, "allocationId"),
         public_ip=text(address, "publicIp"),
         private_ip=text(address, "privateIp"),
+        network_interface_id=text(address, "networkInterfaceId"),
         created=_when(text(item, "createTime")),
     )
 

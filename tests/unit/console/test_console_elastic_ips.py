@@ -441,3 +441,87 @@ async def test_a_server_without_ec2_says_so(console: ConsoleHarness) -> None:
         )
     for page in pages:
         assert page.status_code == 404 and "This server serves no EC2." in page.text
+
+
+async def test_an_address_a_nat_gateway_holds_names_it_and_offers_no_change(
+    console: ConsoleHarness, tmp_path: Path
+) -> None:
+    """Its row names the gateway (linked to its row) where an instance would be, with its
+    private address, and offers neither associate, disassociate nor release; a forged change
+    still gets EC2's refusal (decision 0129)."""
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        instance_id = await _instance(console, tmp_path, tenant, "web")
+        subnet_id = (await compute.default_network(tenant)).subnet.subnet_id
+        address = await compute.allocate_address(tenant)
+        free = await compute.allocate_address(tenant)
+        nat = await compute.create_nat_gateway(
+            tenant, subnet_id, address.allocation_id, tags=(("Name", "egress"),)
+        )
+        held = await _address(console, tenant, address.allocation_id)
+        assert held.nat_gateway_id == nat.nat_gateway_id and held.association_id
+        listing = await client.get("/elastic-ips")
+        token = csrf_of(listing)
+        allocation = f"/elastic-ips/{address.allocation_id}"
+        forged = [
+            await client.post(
+                f"{allocation}/associate",
+                data={"csrf": token, "instance_id": instance_id, "allow_reassociation": "yes"},
+            ),
+            await client.post(
+                f"{allocation}/disassociate",
+                data={"csrf": token, "association_id": held.association_id},
+            ),
+            await client.post(f"{allocation}/release", data={"csrf": token, **_CONFIRMED}),
+        ]
+        nat_page = await client.get("/nat-gateways")
+        french = await client.get("/elastic-ips", headers={"accept-language": "fr"})
+    french_row = _row(french, f"elastic-ip-{address.allocation_id}")
+    assert listing.status_code == 200
+    row = _row(listing, f"elastic-ip-{address.allocation_id}")
+    cell = row.split('<td class="instance">', 1)[1].split("</td>", 1)[0]
+    assert cell.startswith("NAT gateway ") and "(egress)" in cell
+    assert f'href="/console/nat-gateways#nat-gateway-{nat.nat_gateway_id}"' in cell
+    assert f'id="nat-gateway-{nat.nat_gateway_id}"' in nat_page.text
+    assert f'<td class="private-ip">{nat.private_ip}</td>' in row and nat.private_ip
+    assert f"<code>{held.association_id}</code>" in row
+    for action in ("/associate", "/disassociate", "/release", "<form", "<button"):
+        assert action not in row
+    assert "Held by a NAT gateway: delete the gateway to free it." in row
+    # The free address beside it still offers every change.
+    other = _row(listing, f"elastic-ip-{free.allocation_id}")
+    assert "/associate" in other and "/release" in other and "Held by" not in other
+    for answer in forged:
+        assert answer.status_code == 400 and "(AuthFailure)" in answer.text
+        assert "You do not have permission to access the specified resource." in answer.text
+    assert await _address(console, tenant, address.allocation_id) == held
+    assert "Passerelle NAT" in french_row
+    assert "Détenue par une passerelle NAT : supprimez la passerelle pour la libérer." in french_row
+
+
+async def test_a_user_not_allowed_to_read_nat_gateways_sees_the_interface(
+    console: ConsoleHarness,
+) -> None:
+    tenant = console.admin_tenant_id
+    compute = running_compute(console)
+    subnet_id = (await compute.default_network(tenant)).subnet.subnet_id
+    address = await compute.allocate_address(tenant)
+    nat = await compute.create_nat_gateway(tenant, subnet_id, address.allocation_id)
+    held = await _address(console, tenant, address.allocation_id)
+    assert held.network_interface_id
+    await console.user_with_password(tenant, "reader")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["ec2:DescribeAddresses"], "Resource": "*"}],
+    }
+    await console.identity.put_user_policy(tenant, "reader", "read", json.dumps(policy))
+    async with console.client() as client:
+        assert (await log_in(client, "admin", "reader")).status_code == 303
+        listing = await client.get("/elastic-ips")
+    assert listing.status_code == 200 and 'role="alert"' not in listing.text
+    row = _row(listing, f"elastic-ip-{address.allocation_id}")
+    assert f"Network interface <code>{held.network_interface_id}</code>" in row
+    assert nat.nat_gateway_id not in row and f'<td class="private-ip">{nat.private_ip}</td>' in row
+    assert "Held by a NAT gateway: delete the gateway to free it." in row
+    assert "/release" not in row and "/disassociate" not in row
