@@ -252,6 +252,79 @@ async def test_an_acls_entries_added_replaced_and_deleted(console: ConsoleHarnes
     ]
 
 
+async def test_an_icmp_entry_by_type_and_code(console: ConsoleHarness) -> None:
+    """ICMP's type and code sent as EC2's ``Icmp.Type``/``Icmp.Code``, empty for all (-1);
+    EC2 checks them (decision 0130)."""
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        vpc_id, _ = await _vpc_with_subnet(console, tenant, "10.1.0.0/16")
+        acl_id = await _new_acl(client, vpc_id)
+        page = await client.get(f"/network-acls/{acl_id}")
+        add_form = _form(page, "add-entry")
+        assert 'name="icmp_type"' in add_form and 'name="icmp_code"' in add_form
+        token = csrf_of(page)
+        icmp = {"protocol": "icmp", "from_port": "", "to_port": "", "cidr": "0.0.0.0/0"}
+        for form in (
+            _entry_form(token, 100, **icmp, icmp_type="8", icmp_code=""),
+            _entry_form(token, 100, **icmp, direction="egress"),
+            # A port range typed is EC2's to keep or not; the ICMP fields are icmp's only.
+            _entry_form(token, 200, icmp_type="8", icmp_code="0"),
+        ):
+            added = await client.post(f"/network-acls/{acl_id}/entries/add", data=form)
+            assert added.status_code == 303, added.text
+        assert (await _acl(console, tenant, acl_id)).entries == (
+            NetworkAclEntry(100, False, "allow", "1", "0.0.0.0/0", None, None, 8, -1),
+            NetworkAclEntry(200, False, "allow", "6", "10.0.0.0/8", 22, 22),
+            NetworkAclEntry(100, True, "allow", "1", "0.0.0.0/0", None, None, -1, -1),
+        )
+        page = await client.get(f"/network-acls/{acl_id}")
+        assert "<th>ICMP type and code</th>" in page.text
+        row = _row(page, "ingress-100")
+        assert '<td class="icmp">echo-request (8), all codes</td>' in row
+        assert 'aria-label="ICMP type" placeholder="All" value="8"' in row
+        assert 'aria-label="ICMP code" placeholder="All" value=""' in row
+        assert '<td class="icmp">All</td>' in _row(page, "egress-100")
+        assert '<td class="icmp"></td>' in _row(page, "ingress-200")
+
+        replace = _entry_form(token, 100, **icmp, icmp_type="3", icmp_code="4")
+        replaced = await client.post(f"/network-acls/{acl_id}/entries/replace", data=replace)
+        assert replaced.status_code == 303, replaced.text
+        held = await _acl(console, tenant, acl_id)
+        assert held.entry(False, 100) == NetworkAclEntry(
+            100, False, "allow", "1", "0.0.0.0/0", None, None, 3, 4
+        )
+        page = await client.get(f"/network-acls/{acl_id}")
+        row = _row(page, "ingress-100")
+        assert '<td class="icmp">destination-unreachable (3), code 4</td>' in row
+
+        # EC2's refusals, with the form as typed.
+        bad_type = await client.post(
+            f"/network-acls/{acl_id}/entries/add",
+            data=_entry_form(token, 300, **icmp, icmp_type="256", icmp_code="0"),
+        )
+        assert bad_type.status_code == 400 and "(InvalidParameterValue)" in bad_type.text
+        assert "icmpTypeCode.type" in bad_type.text
+        typed = _form(bad_type, "add-entry")
+        assert '<option value="icmp" selected>' in typed
+        assert 'name="icmp_type" inputmode="numeric" size="4" placeholder="All" value="256"' in (
+            typed
+        )
+        code_alone = await client.post(
+            f"/network-acls/{acl_id}/entries/add",
+            data=_entry_form(token, 300, **icmp, icmp_code="3"),
+        )
+        assert code_alone.status_code == 400 and "(InvalidParameterValue)" in code_alone.text
+        assert 'placeholder="All" value="3"' in _form(code_alone, "add-entry")
+        refused = await client.post(
+            f"/network-acls/{acl_id}/entries/replace", data={**replace, "icmp_code": "999"}
+        )
+        assert refused.status_code == 400 and "(InvalidParameterValue)" in refused.text
+        assert 'aria-label="ICMP code" placeholder="All" value="999"' in _row(
+            refused, "ingress-100"
+        )
+        assert held == await _acl(console, tenant, acl_id)
+
+
 async def test_a_subnet_moved_to_an_acl_and_the_acl_deleted(console: ConsoleHarness) -> None:
     compute = running_compute(console)
     async with console.client() as client:
@@ -599,6 +672,7 @@ async def test_the_pages_in_french(console: ConsoleHarness) -> None:
     assert unconfirmed.status_code == 400
     assert "Cochez la case pour confirmer la suppression." in unconfirmed.text
     assert "Supprimer la liste ACL réseau" in new.text
+    assert "Type et code ICMP" in page.text and 'placeholder="Tous"' in page.text
 
 
 async def test_a_server_without_ec2_says_so(console: ConsoleHarness) -> None:
