@@ -1454,12 +1454,14 @@ class TenantNetworks:
                 wanted[priority] = str(ipaddress.IPv4Network(record.cidr))
                 commands += table
         listed = json.loads(await _run("ip", "-n", ns, "-j", "rule", "show") or "[]")
-        for priority in stale_rules(listed, wanted):
-            commands.append(f"rule del priority {priority}")
-        present = {rule.get("priority") for rule in listed}
-        for priority, source in sorted(wanted.items()):
-            if priority not in present or priority in stale_rules(listed, wanted):
-                commands.append(f"rule add from {source} lookup {priority} priority {priority}")
+        stale = stale_rules(listed, wanted)
+        commands += [f"rule del priority {priority}" for priority in stale]
+        present = {rule.get("priority") for rule in listed} - set(stale)
+        commands += [
+            f"rule add from {source} lookup {priority} priority {priority}"
+            for priority, source in sorted(wanted.items())
+            if priority not in present
+        ]
         await _run("ip", "-n", ns, "-force", "-batch", "-", stdin="\n".join(commands) + "\n")
 
     async def _apply_firewall(self, router: str) -> None:
