@@ -773,9 +773,12 @@ class S3App:
             raise NoSuchBucket(bucket_name)
         found = addressed
         # Before the policy engine: a Requester Pays bucket refuses an anonymous caller
-        # whatever its policy grants. A form's signer is known to its handler only.
-        charged = operation is not _O.PostObject and check_request_payer(
-            found, principal, operation, headers, query
+        # whatever its policy grants. A form's signer is known to its handler only. Any other
+        # bucket pays one attribute test, not a call (the GET and PUT paths are benchmarked).
+        charged = (
+            found.requester_pays
+            and operation is not _O.PostObject
+            and check_request_payer(found, principal, operation, headers, query)
         )
         # DeleteObjects is authorised key by key, as S3 does; PutObjectTagging once its body
         # names the tags a policy may test (handlers/tagging.py), PutObjectRetention and
