@@ -277,6 +277,35 @@ async def test_the_data_events_setting_comes_with_every_read_of_the_bucket(
     assert not (await store.get_bucket("b1") or changed).data_reads_logged
 
 
+async def test_requester_pays_comes_with_every_read_of_the_bucket(store: MetadataStore) -> None:
+    with pytest.raises(NoSuchBucket):
+        await store.set_bucket_requester_pays("b1", True)
+    await store.create_bucket(bucket())
+    assert not (await store.get_bucket("b1") or bucket()).requester_pays
+    changed = await store.set_bucket_requester_pays("b1", True)
+    assert changed.requester_pays
+    await store.put_object(record("k"))
+    for found in (
+        await store.get_bucket("b1"),
+        (await store.get_bucket_and_object("b1", "k"))[0],
+        (await store.get_bucket_and_object("b1", "missing"))[0],
+        *(await store.list_buckets("t1")),
+        *(await store.all_buckets()),
+    ):
+        assert found == changed
+    # Another configuration change keeps it, and it keeps the others.
+    updated = await store.update_bucket_access("b1", object_ownership=ObjectOwnership.OBJECT_WRITER)
+    assert updated.requester_pays
+    back = await store.set_bucket_requester_pays("b1", False)
+    assert back == dataclasses.replace(updated, requester_pays=False)
+    assert await store.get_bucket("b1") == back
+    await store.set_bucket_requester_pays("b1", True)
+    await store.delete_object("b1", "k")
+    await store.delete_bucket("b1")
+    await store.create_bucket(bucket())  # made again: the owner pays, as for every new bucket
+    assert not (await store.get_bucket("b1") or changed).requester_pays
+
+
 # -- objects ----------------------------------------------------------------------------------
 
 

@@ -28,8 +28,15 @@ def _home(root: Path) -> Path:
     return home
 
 
-def aws_cli(server: ServerProcess, root: Path, ca_pem: Path | None = None) -> Cli:
-    """The venv's aws CLI (awscli v1), path-style, JSON output."""
+def aws_cli(
+    server: ServerProcess,
+    root: Path,
+    ca_pem: Path | None = None,
+    *,
+    credentials_file: Path | None = None,
+) -> Cli:
+    """The venv's aws CLI (awscli v1), path-style, JSON output; as the server's admin, or as
+    the ``andromede`` profile of ``credentials_file`` (another tenant's keys)."""
     binary = client_binary("aws", in_venv=True)
     home = _home(root)
     config = root / "aws-config"
@@ -40,7 +47,7 @@ def aws_cli(server: ServerProcess, root: Path, ca_pem: Path | None = None) -> Cl
     env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
     env.update(
         HOME=str(home),
-        AWS_SHARED_CREDENTIALS_FILE=str(server.credentials_file),
+        AWS_SHARED_CREDENTIALS_FILE=str(credentials_file or server.credentials_file),
         AWS_CONFIG_FILE=str(config),
         AWS_PROFILE="andromede",
         AWS_PAGER="",

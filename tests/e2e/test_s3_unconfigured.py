@@ -36,11 +36,6 @@ def test_boto3_reads_and_writes_the_state_every_bucket_is_in(s3: S3Client, bucke
         Bucket=bucket, RequestPaymentConfiguration={"Payer": "BucketOwner"}
     )
     s3.delete_bucket_replication(Bucket=bucket)
-    with pytest.raises(ClientError) as refused:
-        s3.put_bucket_request_payment(
-            Bucket=bucket, RequestPaymentConfiguration={"Payer": "Requester"}
-        )
-    assert refused.value.response["Error"]["Code"] == "NotImplemented"
     with pytest.raises(ClientError) as unversioned:
         s3.put_object_lock_configuration(
             Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"}

@@ -277,6 +277,11 @@ resource "aws_s3_bucket_versioning" "replicas" {
     status = "Enabled"
   }
 }
+# Requester Pays (decision 0133): replicas are written by the platform, not by requests.
+resource "aws_s3_bucket_request_payment_configuration" "replicas" {
+  bucket = aws_s3_bucket.replicas.id
+  payer  = "Requester"
+}
 # Same-region replication (decision 0112): versions under a KMS key too, their replicas under
 # the data key (increment 3).
 resource "aws_s3_bucket_replication_configuration" "versioned" {
@@ -587,6 +592,9 @@ def test_terraform_applies_converges_and_destroys(
         "REPLICA",
         outputs["data_key_arn"],
     )
+    # aws_s3_bucket_request_payment_configuration: the owner pays for none of it now, and
+    # needs no header itself (above).
+    assert s3.get_bucket_request_payment(Bucket=replicas)["Payer"] == "Requester"
 
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)

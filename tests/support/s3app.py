@@ -25,6 +25,7 @@ from andromede.audit.access_service import OperatorAccessService
 from andromede.audit.access_store import MemoryAccessRequestStore
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
+from andromede.billing.service import BillingService
 from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY
 from andromede.iam.model import Principal
 from andromede.iam.secrets import SecretSealer
@@ -190,10 +191,15 @@ class Client:
 
 @asynccontextmanager
 async def in_process_client(
-    data_dir: Path, *, identity_clock: Callable[[], float] = time.time, **overrides: Any
+    data_dir: Path,
+    *,
+    identity_clock: Callable[[], float] = time.time,
+    billing: BillingService | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Client]:
     """An S3 app on memory twins with ``overrides`` applied to its settings, and its client;
-    ``identity_clock`` is identity's (temporary credentials' expiry)."""
+    ``identity_clock`` is identity's (temporary credentials' expiry); ``billing``, where the
+    app counts its requests (none by default)."""
     settings = Settings(data_dir=data_dir, region=REGION, **overrides)
     identity = IdentityService(
         MemoryIdentityStore(), SecretSealer(os.urandom(32)), clock=identity_clock
@@ -231,6 +237,7 @@ async def in_process_client(
         ),
         identity,
         audit,
+        billing=billing,
     )
     try:
         yield Client(

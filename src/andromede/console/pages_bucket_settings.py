@@ -1,5 +1,6 @@
 """A bucket's settings page, ``/console/buckets/{bucket}/settings``: versioning, default
-encryption, the bucket policy, tags, Object Lock and lifecycle, each read and changed by S3's
+encryption, the bucket policy, tags, Requester Pays (decision 0133), Object Lock and
+lifecycle, each read and changed by S3's
 own calls as the signed-in principal (``wire_bucket.BucketSettings``); CORS and replication
 shown read-only; and whether the bucket's data reads are logged (decision 0109), which is the
 management API's setting, not S3's: decided and recorded as that API decides and records it.
@@ -102,13 +103,24 @@ async def _settings_page(
         encryption = group.create_task(_read(settings.encryption()))
         policy = group.create_task(_read(settings.policy()))
         tags = group.create_task(_read(settings.tags()))
+        request_payment = group.create_task(_read(settings.request_payment()))
         object_lock = group.create_task(_read(settings.object_lock()))
         lifecycle = group.create_task(_read(settings.lifecycle()))
         cors = group.create_task(_read(settings.cors()))
         replication = group.create_task(_read(settings.replication()))
     reads = [
         t.result()
-        for t in (versioning, encryption, policy, tags, object_lock, lifecycle, cors, replication)
+        for t in (
+            versioning,
+            encryption,
+            policy,
+            tags,
+            request_payment,
+            object_lock,
+            lifecycle,
+            cors,
+            replication,
+        )
     ]
     refusals = [read for read in reads if isinstance(read, WireError)]
     # S3 told nothing (another tenant's bucket, no such bucket, no permission at all): its
@@ -139,6 +151,7 @@ async def _settings_page(
         policy=shown(policy_text),
         policy_pretty=_pretty(policy_text) if isinstance(policy_text, str) else "",
         tags=shown(tags.result()),
+        request_payment=shown(request_payment.result()),
         object_lock=shown(object_lock.result()),
         lifecycle=shown(lifecycle.result()),
         cors=shown(cors.result()),
@@ -243,6 +256,12 @@ async def _delete_bucket_tag(
     kept = [(k, v) for k, v in tags if k != key]
     if len(kept) != len(tags):  # a tag gone already (another page's doing) needs no call
         await settings.put_tags(kept)
+
+
+async def _put_request_payment(
+    settings: BucketSettings, fields: Mapping[str, str], _: Gettext
+) -> None:
+    await settings.put_request_payment(fields.get("payer", ""))
 
 
 async def _locked(settings: BucketSettings, _: Gettext) -> None:
@@ -392,6 +411,7 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     (f"{_BUCKET}/policy/delete", _form("policy", _delete_bucket_policy), ["POST"]),
     (f"{_BUCKET}/tags", _form("tags", _put_bucket_tag), ["POST"]),
     (f"{_BUCKET}/tags/delete", _form("tags", _delete_bucket_tag), ["POST"]),
+    (f"{_BUCKET}/request-payment", _form("request-payment", _put_request_payment), ["POST"]),
     (f"{_BUCKET}/object-lock", _form("object-lock", _put_default_retention), ["POST"]),
     (f"{_BUCKET}/object-lock/clear", _form("object-lock", _clear_default_retention), ["POST"]),
     (f"{_BUCKET}/object-lock/enable", _form("object-lock", _enable_object_lock), ["POST"]),

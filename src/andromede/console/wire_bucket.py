@@ -1,6 +1,6 @@
 """S3's calls on one bucket's configuration, for the console's bucket settings page:
-versioning, default encryption, the bucket policy, tags, Object Lock and lifecycle, read and
-changed; CORS and replication, read.
+versioning, default encryption, the bucket policy, tags, Requester Pays, Object Lock and
+lifecycle, read and changed; CORS and replication, read.
 
 Each is S3's own call through ``S3Wire.request``, as the signed-in principal, so S3 authorises,
 validates, audits and answers it as it would boto3's. Documents are built with ElementTree
@@ -188,6 +188,17 @@ class BucketSettings:
             SubElement(tag, "Key").text = key
             SubElement(tag, "Value").text = value
         await self._put("tagging", _xml(root))
+
+    # -- Requester Pays (decision 0133) ------------------------------------------------------------
+    async def request_payment(self) -> str:
+        """Who pays for other accounts' requests: ``BucketOwner`` or ``Requester``."""
+        root, _ = await self._get("requestPayment")
+        return _find_text(root, "Payer")
+
+    async def put_request_payment(self, payer: str) -> None:
+        root = _document("RequestPaymentConfiguration")
+        SubElement(root, "Payer").text = payer
+        await self._put("requestPayment", _xml(root))
 
     # -- Object Lock -----------------------------------------------------------------------------
     async def object_lock(self) -> ObjectLockSettings:

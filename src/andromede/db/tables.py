@@ -644,6 +644,9 @@ buckets = sa.Table(
     # Object Lock (migration 0039, decision 0102), JSON; NULL: none. In the row every request
     # reads, as versioning is: a PUT needs the default retention without another query.
     sa.Column("object_lock", sa.Text, nullable=True),
+    # Who pays for requests (migration 0055, decision 0133): NULL the bucket owner, the S3
+    # default; "Requester" another account that asks for it. In the row every request reads.
+    sa.Column("request_payer", sa.Text, nullable=True),
 )
 
 # A bucket's policy text (migration 0017), read only when a gateway does not hold the text of

@@ -63,6 +63,7 @@ from andromede.s3.handlers import (
     objects,
     post,
     replication,
+    request_payment,
     tagging,
     unconfigured,
     versions,
@@ -72,6 +73,7 @@ from andromede.s3.handlers.common import Handler, S3Services
 from andromede.s3.operations import S3Operation
 from andromede.s3.operations import Scope as OpScope
 from andromede.s3.request import ClientDisconnected, S3Context
+from andromede.s3.request_payment import REQUEST_CHARGED_HEADER, check_request_payer, is_billed
 from andromede.s3.router import Route, Router
 from andromede.s3.website import ReadFailed, WebsiteEndpoint
 from andromede.s3.website import error_page as website_error_page
@@ -136,8 +138,8 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.GetObjectLegalHold: object_lock.get_object_legal_hold,
     _O.PutObjectLegalHold: object_lock.put_object_legal_hold,
     _O.GetBucketAccelerateConfiguration: unconfigured.get_bucket_accelerate_configuration,
-    _O.GetBucketRequestPayment: unconfigured.get_bucket_request_payment,
-    _O.PutBucketRequestPayment: unconfigured.put_bucket_request_payment,
+    _O.GetBucketRequestPayment: request_payment.get_bucket_request_payment,
+    _O.PutBucketRequestPayment: request_payment.put_bucket_request_payment,
     _O.GetBucketWebsite: website.get_bucket_website,
     _O.PutBucketWebsite: website.put_bucket_website,
     _O.DeleteBucketWebsite: website.delete_bucket_website,
@@ -296,7 +298,7 @@ class S3App:
                 authenticated.signed.access_key_id
             ):
                 raise S3Error("SlowDown")
-            bucket_record = await self._authorise(
+            bucket_record, charged = await self._authorise(
                 route, principal, headers, query, scope, addressed, lookup
             )
             ctx = S3Context(
@@ -314,6 +316,7 @@ class S3App:
                 bucket_record=bucket_record,
                 object_lookup=lookup,
                 source_ip=client[0] if (client := scope.get("client")) else None,
+                requester_charged=charged,
             )
             response = await HANDLERS[route.operation](ctx, self._services)
             if response.stream is not None and method != "HEAD":
@@ -348,6 +351,8 @@ class S3App:
                 # on their way, or never come (a client waiting for 100-continue), and either
                 # would be parsed as the next request on this connection. Close it, as S3 does.
                 response.headers.append(("Connection", "close"))
+        if ctx is not None and ctx.requester_charged and is_billed(response.status):
+            response.headers.append(REQUEST_CHARGED_HEADER)  # AWS's word that the caller paid
         origin = headers.get("origin")
         if origin and route is not None and route.bucket is not None:
             # A browser's cross-origin request: the bucket's CORS rules say what it may read.
@@ -572,7 +577,7 @@ class S3App:
         ctx: S3Context | None = None
         try:
             lookup = await self._services.objects.look_up_object(bucket.name, key)
-            found = await self._authorise(
+            found, _ = await self._authorise(
                 route, ANONYMOUS, headers, {}, scope, lookup.bucket, lookup
             )
             ctx = S3Context(
@@ -713,11 +718,13 @@ class S3App:
         scope: Scope,
         addressed: Bucket | None,
         lookup: ObjectLookup | None = None,
-    ) -> Bucket | None:
-        """The policy engine's decision for the operation (``s3/authorise.py``).
+    ) -> tuple[Bucket | None, bool]:
+        """The policy engine's decision for the operation (``s3/authorise.py``), after a
+        Requester Pays bucket's own refusals (``s3/request_payment.py``).
 
         Returns the bucket the operation addresses (None for ListBuckets and CreateBucket), read
-        before authentication (``addressed``) and passed on to the handler."""
+        before authentication (``addressed``) and passed on to the handler, and whether the
+        caller rather than the bucket owner pays for the request."""
         operation = route.operation
         if not operation.implemented:
             raise S3Error(
@@ -749,7 +756,7 @@ class S3App:
             if operation is _O.CreateBucket:
                 # Authorised by its handler, once the body names the region: policies may
                 # condition it on s3:LocationConstraint (handlers/bucket.py, _bucket_region).
-                return None
+                return None, False
             await self._authoriser.authorise(
                 principal,
                 operation,
@@ -760,11 +767,19 @@ class S3App:
                 source_ip=source_ip,
                 secure=secure,
             )
-            return None
+            return None, False
         bucket_name = route.bucket or ""
         if addressed is None:
             raise NoSuchBucket(bucket_name)
         found = addressed
+        # Before the policy engine: a Requester Pays bucket refuses an anonymous caller
+        # whatever its policy grants. A form's signer is known to its handler only. Any other
+        # bucket pays one attribute test, not a call (the GET and PUT paths are benchmarked).
+        charged = (
+            found.requester_pays
+            and operation is not _O.PostObject
+            and check_request_payer(found, principal, operation, headers, query)
+        )
         # DeleteObjects is authorised key by key, as S3 does; PutObjectTagging once its body
         # names the tags a policy may test (handlers/tagging.py), PutObjectRetention and
         # PutObjectLegalHold the lock (handlers/object_lock.py); PostObject once its form
@@ -799,7 +814,7 @@ class S3App:
         expected_owner = headers.get("x-amz-expected-bucket-owner")
         if expected_owner is not None and expected_owner != found.tenant_id:
             raise S3Error("AccessDenied")
-        return found
+        return found, charged
 
     async def _missing_key_unless_listable(self, ctx: S3Context, exc: Exception) -> Exception:
         """``exc`` unless it says the key does not exist to a caller who may not list the
@@ -884,9 +899,10 @@ class S3App:
         sent: int,
     ) -> None:
         """Count the request and its bytes for the bucket owner (the caller, for requests
-        on no existing bucket), in the bucket's region (decision 0108). Requests refused
-        (403), redirected to their region (301) or failed by the server (5xx) are not billed;
-        the bytes that moved are."""
+        on no existing bucket, and for a requester charged by a Requester Pays bucket:
+        decision 0133), in the bucket's region (decision 0108). Requests refused (403),
+        redirected to their region (301) or failed by the server (5xx) are not billed; the
+        bytes that moved are."""
         billing = self._billing
         if billing is None or route is None:
             return
@@ -894,11 +910,13 @@ class S3App:
             principal = ctx.principal  # a PostObject's is its form's signer
         if addressed is not None:
             tenant_id, region = addressed.tenant_id, addressed.region
+            if ctx is not None and ctx.requester_charged and principal.tenant_id is not None:
+                tenant_id = principal.tenant_id
         elif principal.tenant_id is not None:
             tenant_id, region = principal.tenant_id, self._settings.region
         else:
             return  # an anonymous request that names no bucket: nobody to bill
-        if status < 500 and status not in (301, 403):
+        if is_billed(status):
             meter = s3_request_meter(route.operation.name, method)
             if meter is not None:
                 billing.count(tenant_id, region, meter)

@@ -82,6 +82,9 @@ class S3Context:
     object_lookup: ObjectLookup | None = None
     source_ip: str | None = None
     bytes_received: int = 0
+    # Whether the caller, not the bucket owner, pays for this request (decision 0133): set by
+    # the authorisation, and by the handlers that read a second bucket (a copy's source).
+    requester_charged: bool = False
     # What the handler adds to the request's audit event (PutBucketReplication's regions).
     audit_details: dict[str, str] = field(default_factory=dict)
 

@@ -200,6 +200,9 @@ class Bucket:
     replication: ReplicationConfiguration | None = None
     # Its event notification configuration (decision 0132), read with the bucket likewise.
     notification: NotificationConfiguration | None = None
+    # Requester Pays (decision 0133): another account's requests are billed to it, not to the
+    # owner. Read with the bucket too, so that enforcing and metering it costs no query.
+    requester_pays: bool = False
 
     @property
     def acls_enabled(self) -> bool:

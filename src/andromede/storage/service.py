@@ -536,6 +536,11 @@ class ObjectService:
         its writes are, whatever this says. NoSuchBucket."""
         return await self._store.set_bucket_data_reads_logged(name, logged)
 
+    async def set_bucket_requester_pays(self, name: str, requester_pays: bool) -> Bucket:
+        """Requester Pays on or off (decision 0133): with it on, other accounts' requests and
+        transfers are billed to them; the owner still pays for storage. NoSuchBucket."""
+        return await self._store.set_bucket_requester_pays(name, requester_pays)
+
     async def set_bucket_versioning(self, name: str, status: VersioningStatus) -> None:
         """Enabled or Suspended; a bucket never goes back to never versioned. NoSuchBucket;
         InvalidBucketState for Suspended on a bucket with Object Lock (checked by the store in

@@ -65,6 +65,10 @@ class MetadataStore(Protocol):
         """Whether the bucket's data reads are audited (decision 0109); returns the bucket,
         which carries it wherever a bucket is read. NoSuchBucket."""
 
+    async def set_bucket_requester_pays(self, name: str, requester_pays: bool) -> Bucket:
+        """Whether other accounts pay for their requests to the bucket (decision 0133);
+        returns the bucket, which carries it wherever a bucket is read. NoSuchBucket."""
+
     async def get_bucket_tags(self, name: str) -> tuple[tuple[str, str], ...] | None:
         """The bucket's tag set (None: it has none). NoSuchBucket."""
 

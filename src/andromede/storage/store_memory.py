@@ -163,6 +163,11 @@ class MemoryMetadataStore:
         state.bucket = dataclasses.replace(state.bucket, data_reads_logged=logged)
         return state.bucket
 
+    async def set_bucket_requester_pays(self, name: str, requester_pays: bool) -> Bucket:
+        state = self._state(name)
+        state.bucket = dataclasses.replace(state.bucket, requester_pays=requester_pays)
+        return state.bucket
+
     async def get_bucket_tags(self, name: str) -> tuple[tuple[str, str], ...] | None:
         return self._state(name).tags
 

@@ -466,11 +466,14 @@ _BUCKET_COLUMNS = (
     "policy_digest",
     "versioning",
     "object_lock",
+    "request_payer",
 )
 _ALGORITHMS = {a.value: a for a in ChecksumAlgorithm}
 _TYPES = {t.value: t for t in ChecksumType}
 _OWNERSHIPS = {o.value: o for o in ObjectOwnership}
 _VERSIONING = {v.value: v for v in VersioningStatus}
+# ``buckets.request_payer`` of a Requester Pays bucket (decision 0133); NULL: the owner pays.
+_REQUESTER = "Requester"
 
 
 def _object_from_row(row: Sequence[Any], replication_status: str | None = None) -> ObjectRecord:
@@ -569,6 +572,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         _,
         versioning,
         object_lock,
+        request_payer,
         data_events,
         replication,
         notification,
@@ -590,6 +594,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         data_events is not None and _data_reads_logged(data_events),
         None if replication is None else _replication(replication),
         None if notification is None else _notification(notification),
+        request_payer == _REQUESTER,
     )
 
 
@@ -809,6 +814,7 @@ class SqlMetadataStore:
             # A bucket made with Object Lock is versioned from its first moment (decision 0102).
             "versioning": None if bucket.versioning is None else bucket.versioning.value,
             "policy_digest": None if bucket.policy is None else policy_digest(bucket.policy),
+            "request_payer": _REQUESTER if bucket.requester_pays else None,
         }
 
         def work(conn: Connection) -> None:
@@ -916,6 +922,18 @@ class SqlMetadataStore:
                         bucket=name, kind=DATA_EVENTS_DOCUMENT, document=_DATA_READS_ON
                     )
                 )
+            row = conn.execute(_GET_BUCKET, {"name": name}).one()
+            return _bucket_from_row(row, _policy_in(conn, row))
+
+        return await self._db.write(work)
+
+    async def set_bucket_requester_pays(self, name: str, requester_pays: bool) -> Bucket:
+        payer = _REQUESTER if requester_pays else None
+        update = _B.update().where(_B.c.name == name).values(request_payer=payer)
+
+        def work(conn: Connection) -> Bucket:
+            if conn.execute(update).rowcount == 0:
+                raise NoSuchBucket(name)
             row = conn.execute(_GET_BUCKET, {"name": name}).one()
             return _bucket_from_row(row, _policy_in(conn, row))
 

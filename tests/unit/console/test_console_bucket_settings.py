@@ -126,6 +126,35 @@ async def test_versioning_enabled_then_suspended(console: ConsoleHarness) -> Non
     assert "Versioning is suspended." in nonsense.text
 
 
+async def test_requester_pays_turned_on_then_off(console: ConsoleHarness) -> None:
+    async with console.client() as client:
+        token = await _root(console, client)
+        before = await client.get(SETTINGS)
+        on = await client.post(
+            f"{SETTINGS}/request-payment", data={"csrf": token, "payer": "Requester"}
+        )
+        s3_on = _texts(await _s3_xml(console, client, "requestPayment"), "Payer")
+        shown = await client.get(SETTINGS)
+        off = await client.post(
+            f"{SETTINGS}/request-payment", data={"csrf": token, "payer": "BucketOwner"}
+        )
+        s3_off = _texts(await _s3_xml(console, client, "requestPayment"), "Payer")
+        nonsense = await client.post(
+            f"{SETTINGS}/request-payment", data={"csrf": token, "payer": "Nobody"}
+        )
+    assert "You pay for every request and download" in unescape(before.text)
+    assert 'id="requester-pays"' in before.text and 'id="owner-pays"' not in before.text
+    assert on.status_code == 303
+    assert on.headers["location"] == f"/console{SETTINGS}#request-payment"
+    assert s3_on == ["Requester"]
+    assert "Other accounts pay for their requests" in shown.text
+    assert 'id="owner-pays"' in shown.text
+    assert off.status_code == 303 and s3_off == ["BucketOwner"]
+    # S3 decides what a payer is: its refusal is shown, and nothing changed.
+    assert nonsense.status_code == 400 and "(MalformedXML)" in _alert(nonsense)
+    assert 'id="requester-pays"' in nonsense.text
+
+
 async def test_object_lock_retention_and_s3s_refusal_to_suspend(console: ConsoleHarness) -> None:
     async with console.client() as client:
         token = await _root(console, client)
@@ -575,6 +604,8 @@ async def test_the_page_in_french(console: ConsoleHarness) -> None:
         "Le verrouillage d’objets est activé. Rétention par défaut : GOVERNANCE, 2 ans",  # noqa: RUF001
         "Cycle de vie",
         "Aucune règle de cycle de vie.",
+        "Paiement par le demandeur",
+        "Faire payer les demandeurs",
     ):
         assert words in text, words
     assert "Versioning" not in text and "Lifecycle" not in text

@@ -1,6 +1,7 @@
 """The configurations no bucket here has, answered as S3 answers them for a bucket that never
-had one (decision 0083): notifications, replication, Object Lock, Transfer Acceleration and
-Requester Pays — the state they are in is taken, turning one on is refused."""
+had one (decision 0083): notifications, replication, Object Lock and Transfer Acceleration —
+the state they are in is taken, turning one on is refused; and Requester Pays' default, the
+owner paying (decision 0133: tests/unit/s3/test_request_payment.py turns it on)."""
 
 from __future__ import annotations
 
@@ -87,12 +88,6 @@ async def test_writes_of_the_state_the_bucket_is_in_are_taken(
             "notification",
             b"<NotificationConfiguration><QueueConfiguration><Queue>arn:aws:sqs:eu:1:q</Queue>"
             b"<Event>s3:ObjectCreated:*</Event></QueueConfiguration></NotificationConfiguration>",
-            501,
-            "NotImplemented",
-        ),
-        (
-            "requestPayment",
-            b"<RequestPaymentConfiguration><Payer>Requester</Payer></RequestPaymentConfiguration>",
             501,
             "NotImplemented",
         ),

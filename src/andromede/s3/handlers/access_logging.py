@@ -2,10 +2,10 @@
 records and their delivery are ``s3/access_log.py``'s and ``storage/access_log_delivery.py``'s.
 
 PutBucketLogging is checked as S3 checks it: the target bucket must exist (else
-``InvalidTargetBucketForLogging``), be the source's owner's (the same), and be in the same
-region (``CrossLocationLoggingProhibitted``). ``TargetGrants`` are refused: log objects are
-their bucket owner's, as every object under Object Ownership's BucketOwnerEnforced. An empty
-``BucketLoggingStatus`` turns logging off.
+``InvalidTargetBucketForLogging``), be the source's owner's (the same), be in the same region
+(``CrossLocationLoggingProhibitted``) and not be a Requester Pays bucket (decision 0133).
+``TargetGrants`` are refused: log objects are their bucket owner's, as every object under
+Object Ownership's BucketOwnerEnforced. An empty ``BucketLoggingStatus`` turns logging off.
 """
 
 from __future__ import annotations
@@ -91,4 +91,10 @@ async def _target(ctx: S3Context, svc: S3Services, enabled: Element) -> LoggingT
         )
     if target_bucket.region != source.region:
         raise S3Error("CrossLocationLoggingProhibitted")
+    if target_bucket.requester_pays:
+        # S3 takes no Requester Pays bucket as a log target (decision 0133).
+        raise S3Error(
+            "InvalidTargetBucketForLogging",
+            "The target bucket for logging may not be a Requester Pays bucket.",
+        )
     return LoggingTarget(name, prefix, partitioned, date_source)

@@ -52,6 +52,7 @@ from andromede.s3.handlers.version_reads import read_version
 from andromede.s3.operations import S3Operation
 from andromede.s3.ranges import ByteRange, RangeNotSatisfiable, parse_range
 from andromede.s3.request import S3Context, parse_checksum_algorithm
+from andromede.s3.request_payment import check_request_payer
 from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
 from andromede.storage import errors as storage_errors
 from andromede.storage.model import (
@@ -495,6 +496,9 @@ async def load_copy_source(ctx: S3Context, svc: S3Services) -> CopySource:
     bucket = await svc.objects.get_bucket(bucket_name)
     if version_id is not None and version_id != "null" and bucket.versioning is None:
         raise S3Error("InvalidArgument", "Invalid version id specified")
+    # A Requester Pays source needs the caller's consent to pay, as its reads do (0133).
+    if check_request_payer(bucket, ctx.principal, ctx.route.operation, ctx.headers, ctx.query):
+        ctx.requester_charged = True
     named = version_id if bucket.versioning is not None else None
     await authorise_object(
         ctx,

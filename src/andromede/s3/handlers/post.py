@@ -66,6 +66,7 @@ from andromede.s3.handlers.object_lock import lock_for_write
 from andromede.s3.handlers.tagging import parse_tag_set
 from andromede.s3.operations import S3Operation
 from andromede.s3.request import S3Context
+from andromede.s3.request_payment import check_request_payer
 from andromede.s3.router import Route
 from andromede.s3.xml import XmlWriter
 from andromede.storage.integrity import BodyIntegrity
@@ -458,9 +459,13 @@ async def post_object(ctx: S3Context, svc: S3Services) -> Response:
         raise S3Error("InvalidArgument", "User key must have a length greater than zero.")
     if len(key.encode()) > svc.settings.max_key_length:
         raise S3Error("KeyTooLongError", MaxSizeAllowed=str(svc.settings.max_key_length))
-    # The form's signer acts from here on: the authorisation, the object's owner, the audit.
+    # The form's signer acts from here on: the authorisation, the object's owner, the audit,
+    # and who pays for it on a Requester Pays bucket (decision 0133: its header, as for PUT).
     if signed is not None:
         ctx.principal = signed
+    ctx.requester_charged = check_request_payer(
+        bucket, ctx.principal, S3Operation.PostObject, ctx.headers, ctx.query
+    )
     upload = dataclasses.replace(
         ctx,
         headers=_as_headers(ctx, fields),
