@@ -10,6 +10,9 @@ A write that a rule selects carries an :class:`EventBatch` to the metadata store
 it into rows of ``notification_events`` in the transaction that commits the version or the
 delete: the event's message is S3's event JSON (eventVersion 2.1), complete but for the
 version id the commit gives it. The delivery worker (``andromede.notifications``) pushes them.
+
+Increment 2 adds the tagging, ACL and lifecycle expiration families (eventVersion 2.3, as S3
+sends them); a lifecycle expiry's source is S3 itself (:func:`lifecycle_source`).
 """
 
 from __future__ import annotations
