@@ -60,6 +60,7 @@ from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
 from andromede.console.wire import KmsWire, S3Wire
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_iam import IamWire, StsWire
+from andromede.console.wire_topics import SnsWire
 from andromede.db.database import Database, describe_url, open_database
 from andromede.db.migrate import upgrade
 from andromede.ec2api.app import Ec2App
@@ -436,7 +437,7 @@ class Application:
             billing=billing,
             buckets=objects,
         )
-        # The console calls S3, KMS, IAM and EC2 in process as its logged-in users, so that
+        # The console calls S3, KMS, IAM, EC2 and SNS in process as its logged-in users, so that
         # their own authorisation, audit and metering answer it (decision 0111).
         console = ConsoleApp(
             Console(
@@ -452,6 +453,7 @@ class Application:
                 trail=trail,
                 operator_access=operator_access,
                 billing=billing,
+                sns=SnsWire(apis["sns"]),
             )
         )
         self._running = _Running(

@@ -2,17 +2,21 @@
 the in-memory twins, SQLite and PostgreSQL. Events are written by the metadata store in the
 step (transaction) that commits the write they tell of, with the committed version's id, and
 not at all when the write does not land; the queue claims each once per lease, retries after
-a backoff, settles once; a tenant's queue is bounded; topics are per tenant. Two gateways
+a backoff, settles once; a tenant's queue is bounded; topics are per tenant. Increment 2:
+tag and ACL changes (of an object or a version) and the lifecycle's conditional delete queue
+theirs in their own step too. Two gateways
 claiming at once on the real PostgreSQL never take the same event."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +26,7 @@ from andromede.notifications.memory import MemoryEventQueue, MemoryTopicStore
 from andromede.notifications.model import Topic
 from andromede.notifications.store import EventQueue, TopicStore
 from andromede.notifications.store_sql import SqlEventQueue, SqlTopicStore
+from andromede.storage.acl import AccessControlList
 from andromede.storage.errors import ObjectChanged
 from andromede.storage.model import (
     Bucket,
@@ -46,7 +51,19 @@ NOW = datetime(2026, 12, 5, 9, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
 TOPIC = "arn:aws:sns:eu:t1:events"
 CONFIG = NotificationConfiguration(
-    (TopicRule("all", TOPIC, ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")),)
+    (
+        TopicRule(
+            "all",
+            TOPIC,
+            (
+                "s3:ObjectCreated:*",
+                "s3:ObjectRemoved:*",
+                "s3:ObjectTagging:*",
+                "s3:ObjectAcl:Put",
+                "s3:LifecycleExpiration:*",
+            ),
+        ),
+    )
 )
 
 
@@ -284,3 +301,85 @@ async def test_a_version_deleted_for_good_tells_of_its_id(stores: Stores) -> Non
     (shown,) = records(event.message)
     assert shown["eventName"] == "ObjectRemoved:Delete"
     assert shown["s3"]["object"]["versionId"] == written.version_id  # type: ignore[index]
+
+
+def shown(claimed: list[Any]) -> list[tuple[object, object]]:
+    return [
+        (r["eventName"], r["s3"]["object"].get("versionId"))  # type: ignore[attr-defined,index]
+        for e in claimed
+        for r in records(e.message)
+    ]
+
+
+async def test_tag_and_acl_changes_queue_with_the_change_that_lands(stores: Stores) -> None:
+    """Increment 2: PutObjectTagging's header change and PutObjectAcl's ACL change carry
+    their events into their own step; a change that does not land tells of nothing."""
+    await stores.metadata.put_object(record("k"))
+    stored = await stores.metadata.get_object("b1", "k")
+    assert stored is not None
+    tagged = dataclasses.replace(stored, headers=stored.headers.with_tags((("a", "1"),)))
+    stale = dataclasses.replace(stored, segments=(Segment(blob_id="gone", size=3, etag="0"),))
+    assert not await stores.metadata.replace_object_headers(
+        stale, tagged, notify=batch("k", "ObjectTagging:Put")
+    )
+    assert await stores.metadata.replace_object_headers(
+        stored, tagged, notify=batch("k", "ObjectTagging:Put")
+    )
+    acl = AccessControlList.private("o-t1")
+    assert (
+        await stores.metadata.set_object_acl(
+            "b1", "absent", acl, notify=batch("absent", "ObjectAcl:Put")
+        )
+        is None
+    )
+    assert await stores.metadata.set_object_acl("b1", "k", acl, notify=batch("k", "ObjectAcl:Put"))
+    claimed = await stores.queue.claim(NOW, lease=LEASE, limit=10)
+    assert shown(claimed) == [("ObjectTagging:Put", None), ("ObjectAcl:Put", None)]
+
+
+async def test_a_versions_tag_and_acl_changes_carry_its_id(stores: Stores) -> None:
+    await stores.metadata.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    first = await stores.metadata.put_object_version(record("k"))
+    second = dataclasses.replace(record("k"), segments=(Segment("blob-k-2", 3, "0" * 32),))
+    await stores.metadata.put_object_version(second)
+    assert first.version_id is not None
+    old = await stores.metadata.get_object_version("b1", "k", first.version_id)
+    assert isinstance(old, ObjectRecord)
+    tagged = dataclasses.replace(old, headers=old.headers.with_tags((("a", "1"),)))
+    assert await stores.metadata.replace_version_headers(
+        old, tagged, notify=batch("k", "ObjectTagging:Delete")
+    )
+    acl = AccessControlList.private("o-t1")
+    changed = await stores.metadata.set_version_acl(
+        "b1", "k", first.version_id, acl, notify=batch("k", "ObjectAcl:Put")
+    )
+    assert isinstance(changed, ObjectRecord)
+    marker = await stores.metadata.put_delete_marker("b1", "k", owner_id="o-t1", now=NOW)
+    assert marker.version_id is not None
+    # A delete marker has no ACL: nothing changes, nothing is told.
+    await stores.metadata.set_version_acl(
+        "b1", "k", marker.version_id, acl, notify=batch("k", "ObjectAcl:Put")
+    )
+    claimed = await stores.queue.claim(NOW, lease=LEASE, limit=10)
+    assert shown(claimed) == [
+        ("ObjectTagging:Delete", first.version_id),
+        ("ObjectAcl:Put", first.version_id),
+    ]
+
+
+async def test_an_expiry_queues_only_when_its_condition_holds(stores: Stores) -> None:
+    """The lifecycle's delete of the object its listing showed (ETag and modification time):
+    an object written again since is neither deleted nor announced."""
+    await stores.metadata.put_object(record("k"))
+    expiry = batch("k", "LifecycleExpiration:Delete")
+    with pytest.raises(ObjectChanged):
+        await stores.metadata.delete_object(
+            "b1", "k", if_etag="0" * 32, if_last_modified=NOW - LEASE, notify=expiry
+        )
+    assert await stores.queue.claim(NOW, lease=LEASE, limit=10) == []
+    removed = await stores.metadata.delete_object(
+        "b1", "k", if_etag="0" * 32, if_last_modified=NOW, notify=expiry
+    )
+    assert removed is not None
+    claimed = await stores.queue.claim(NOW, lease=LEASE, limit=10)
+    assert shown(claimed) == [("LifecycleExpiration:Delete", None)]

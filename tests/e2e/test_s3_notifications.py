@@ -2,7 +2,8 @@
 with boto3 (``sns`` and ``s3`` clients on the one endpoint) and real HTTP receivers on the
 loopback, which the server is allowed to reach by ``notification_endpoint_allow_cidrs``
 (127.0.0.1/32). A topic made with CreateTopic, a configuration put on a bucket: PutObject,
-CompleteMultipartUpload and DeleteObject reach the receiver as S3's event records; an endpoint
+CompleteMultipartUpload and DeleteObject reach the receiver as S3's event records, and so do
+PutObjectTagging, DeleteObjectTagging and PutObjectAcl (increment 2); an endpoint
 outside the allowed networks (127.0.0.2) receives nothing; a receiver down when its event is
 written gets it once it is up, after the worker's retries."""
 
@@ -227,3 +228,42 @@ def test_a_receiver_down_then_up_gets_the_event_after_retry(server: ServerProces
     finally:
         late.close()
     assert [r["s3"]["object"]["key"] for r in records] == ["while-down"]
+
+
+def test_tagging_and_acl_changes_reach_the_receiver(
+    server: ServerProcess, receiver: Receiver
+) -> None:
+    """Increment 2: PutObjectTagging, DeleteObjectTagging and PutObjectAcl by boto3, each an
+    S3 record of its own type (eventVersion 2.3, as S3 sends these)."""
+    s3, bucket = watched_bucket(server, receiver.url, ["s3:ObjectTagging:*", "s3:ObjectAcl:Put"])
+    # ACLs enabled, as a bucket must be for PutObjectAcl to change one.
+    s3.put_bucket_ownership_controls(
+        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
+    )
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": False,
+            "IgnorePublicAcls": False,
+            "BlockPublicPolicy": False,
+            "RestrictPublicBuckets": False,
+        },
+    )
+    put = s3.put_object(Bucket=bucket, Key="doc.txt", Body=b"tagged")  # not selected
+    s3.put_object_tagging(
+        Bucket=bucket, Key="doc.txt", Tagging={"TagSet": [{"Key": "stage", "Value": "raw"}]}
+    )
+    s3.delete_object_tagging(Bucket=bucket, Key="doc.txt")
+    s3.put_object_acl(Bucket=bucket, Key="doc.txt", ACL="authenticated-read")
+    records = sorted(receiver.wait_for(3), key=lambda r: int(r["s3"]["object"]["sequencer"], 16))
+    assert [r["eventName"] for r in records] == [
+        "ObjectTagging:Put",
+        "ObjectTagging:Delete",
+        "ObjectAcl:Put",
+    ]
+    for record in records:
+        assert record["eventVersion"] == "2.3"
+        assert record["s3"]["object"]["key"] == "doc.txt"
+        assert f'"{record["s3"]["object"]["eTag"]}"' == put["ETag"]
+        assert record["opaqueData"] == "ticket-7"
+        assert record["userIdentity"]["principalId"].endswith(":root")

@@ -45,6 +45,7 @@ from andromede.console import (
     pages_session,
     pages_storage,
     pages_templates,
+    pages_topics,
 )
 from andromede.console.i18n import LOCALES, Catalogue, catalogue, choose_locale
 from andromede.console.session import (
@@ -57,6 +58,7 @@ from andromede.console.session import (
 from andromede.console.wire import KmsWire, S3Wire, WireError
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_iam import IamWire, StsWire
+from andromede.console.wire_topics import SnsWire
 from andromede.errors import AndromedeError
 from andromede.http.asgi import new_request_id
 from andromede.http.response import Message, Receive, Scope, Send
@@ -142,9 +144,11 @@ class Console:
         trail: AuditTrail | None = None,
         operator_access: OperatorAccessService | None = None,
         billing: BillingService | None = None,
+        sns: SnsWire | None = None,
     ) -> None:
-        """``iam``, ``ec2``: those APIs in process, as ``kms`` (None: a server that serves
-        none, whose page says so); ``sts``: STS, for SAML sign-in (None: none offered);
+        """``iam``, ``ec2``, ``sns`` (notification topics): those APIs in process, as ``kms``
+        (None: a server that serves none, whose page says so); ``sts``: STS, for SAML sign-in
+        (None: none offered);
         ``trail``, ``operator_access``, ``billing``, ``buckets`` (their data-events setting):
         the tenant's records that the management API serves too (None: a server that keeps
         none)."""
@@ -158,6 +162,7 @@ class Console:
         self.kms = kms
         self.iam = iam
         self.ec2 = ec2
+        self.sns = sns
         self.buckets = buckets
         self.sts = sts
         self.templates = Environment(
@@ -403,6 +408,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_storage.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_keys.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_bucket_settings.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_topics.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_iam.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_compute.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_network.ROUTES),

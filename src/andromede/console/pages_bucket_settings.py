@@ -1,9 +1,10 @@
 """A bucket's settings page, ``/console/buckets/{bucket}/settings``: versioning, default
-encryption, the bucket policy, tags, Requester Pays (decision 0133), Object Lock and
-lifecycle, each read and changed by S3's
-own calls as the signed-in principal (``wire_bucket.BucketSettings``); CORS and replication
-shown read-only; and whether the bucket's data reads are logged (decision 0109), which is the
-management API's setting, not S3's: decided and recorded as that API decides and records it.
+encryption, the bucket policy, tags, Requester Pays (decision 0133), Object Lock, lifecycle
+and event notification rules (naming the account's topics, ``pages_topics``), each read and
+changed by S3's own calls as the signed-in principal (``wire_bucket.BucketSettings``); CORS
+and replication shown read-only; and whether the bucket's data reads are logged (decision
+0109), which is the management API's setting, not S3's: decided and recorded as that API
+decides and records it.
 
 Each section is a small form posting to ``…/settings/<section>``: a 303 back to the section
 when S3 accepts the change; otherwise the page again, with S3's refusal (its code, S3's
@@ -30,10 +31,11 @@ from starlette.responses import RedirectResponse, Response
 from andromede.audit.model import Outcome
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
-from andromede.console.wire_bucket import BucketSettings, NewLifecycleRule
+from andromede.console.wire_bucket import BucketSettings, NewLifecycleRule, NewNotificationRule
 from andromede.iam.tenant_actions import Action, bucket_arn
 from andromede.storage.errors import NoSuchBucket
 from andromede.storage.model import Bucket
+from andromede.storage.notification import SUPPORTED_EVENTS
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -46,6 +48,18 @@ _Change = Callable[[BucketSettings, Mapping[str, str], Gettext], Awaitable[None]
 # Days and years as a form sends them; past 12 digits no retention or rule makes sense, and
 # S3 refuses what it does not take.
 _WHOLE: Final = re.compile(r"[0-9]{1,12}")
+# The event types a notification rule's form offers: each S3 takes here, wildcards first.
+_FAMILIES: Final = ("ObjectCreated", "ObjectRemoved", "ObjectTagging", "ObjectAcl", "Lifecycle")
+_NOTIFICATION_EVENTS: Final = tuple(
+    sorted(
+        SUPPORTED_EVENTS,
+        key=lambda name: (
+            next(i for i, f in enumerate(_FAMILIES) if name.startswith(f"s3:{f}")),
+            not name.endswith("*"),
+            name,
+        ),
+    )
+)
 
 
 class _FormError(Exception):
@@ -108,6 +122,8 @@ async def _settings_page(
         lifecycle = group.create_task(_read(settings.lifecycle()))
         cors = group.create_task(_read(settings.cors()))
         replication = group.create_task(_read(settings.replication()))
+        notification = group.create_task(_read(settings.notification()))
+        topics = group.create_task(_topic_choices(console, request, session))
     reads = [
         t.result()
         for t in (
@@ -120,6 +136,7 @@ async def _settings_page(
             lifecycle,
             cors,
             replication,
+            notification,
         )
     ]
     refusals = [read for read in reads if isinstance(read, WireError)]
@@ -156,6 +173,9 @@ async def _settings_page(
         lifecycle=shown(lifecycle.result()),
         cors=shown(cors.result()),
         replication=shown(replication.result()),
+        notification=shown(notification.result()),
+        topic_arns=topics.result(),
+        notification_events=_NOTIFICATION_EVENTS,
         data_events=data_events,
         typed=typed or {},
         error=error,
@@ -169,13 +189,31 @@ async def bucket_settings(console: Console, request: Request) -> Response:
     return await _settings_page(console, request, session, request.path_params["bucket"])
 
 
-async def _change(console: Console, request: Request, *, section: str, change: _Change) -> Response:
+async def _topic_choices(console: Console, request: Request, session: Session) -> list[str]:
+    """The caller's topics' ARNs, the notification form's choices; none where SNS is not
+    served or refuses to list them (S3 decides what a rule may name, whatever is offered)."""
+    if console.sns is None:
+        return []
+    try:
+        return await console.sns.topic_arns(request.scope, session.principal)
+    except WireError:
+        return []
+
+
+async def _change(
+    console: Console,
+    request: Request,
+    *,
+    section: str,
+    change: _Change,
+    max_fields: int = 16,
+) -> Response:
     """One section's form: S3's call made, then back to the section; or the page with S3's
     refusal (or the form's fault) and the fields as the user typed them."""
     session = await console.session(request)
     if session is None:
         return console.to_login()
-    fields = await console.form(request, session)
+    fields = await console.form(request, session, max_fields=max_fields)
     if fields is None:
         return console.refused_form(request, session)
     bucket = request.path_params["bucket"]
@@ -321,6 +359,30 @@ async def _delete_lifecycle_rule(
     await settings.remove_lifecycle_rule(fields.get("rule_id", ""))
 
 
+async def _add_notification_rule(
+    settings: BucketSettings, fields: Mapping[str, str], _: Gettext
+) -> None:
+    """One ``TopicConfiguration`` added: the form's ticked event types (a box per type, named
+    after it), its topic and filters; S3 checks the rest and answers in its words."""
+    events = tuple(e for e in _NOTIFICATION_EVENTS if fields.get(e) == "yes")
+    if not events:
+        raise _FormError(_("Tick at least one event type."))
+    rule = NewNotificationRule(
+        rule_id=fields.get("notification_id", "").strip(),
+        topic_arn=fields.get("topic_arn", "").strip(),
+        events=events,
+        prefix=fields.get("notification_prefix", ""),
+        suffix=fields.get("notification_suffix", ""),
+    )
+    await settings.add_notification_rule(rule)
+
+
+async def _delete_notification_rule(
+    settings: BucketSettings, fields: Mapping[str, str], _: Gettext
+) -> None:
+    await settings.remove_notification_rule(fields.get("notification_id", ""))
+
+
 # -- data events: the management API's setting, not S3's (decision 0109) -----------------------
 async def _own_bucket(console: Console, session: Session, bucket: str) -> Bucket | None:
     """The bucket if it is the caller's tenant's; None otherwise, so that another tenant's
@@ -396,8 +458,8 @@ async def put_data_events(console: Console, request: Request) -> Response:
     return RedirectResponse(_settings_url(bucket, "data-events"), status_code=303)
 
 
-def _form(section: str, change: _Change) -> Any:
-    return partial(_change, section=section, change=change)
+def _form(section: str, change: _Change, *, max_fields: int = 16) -> Any:
+    return partial(_change, section=section, change=change, max_fields=max_fields)
 
 
 _BUCKET: Final = "/buckets/{bucket}/settings"
@@ -417,5 +479,11 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     (f"{_BUCKET}/object-lock/enable", _form("object-lock", _enable_object_lock), ["POST"]),
     (f"{_BUCKET}/lifecycle", _form("lifecycle", _add_lifecycle_rule), ["POST"]),
     (f"{_BUCKET}/lifecycle/delete", _form("lifecycle", _delete_lifecycle_rule), ["POST"]),
+    (
+        f"{_BUCKET}/notification",
+        _form("notification", _add_notification_rule, max_fields=8 + len(_NOTIFICATION_EVENTS)),
+        ["POST"],
+    ),
+    (f"{_BUCKET}/notification/delete", _form("notification", _delete_notification_rule), ["POST"]),
     (f"{_BUCKET}/data-events", put_data_events, ["POST"]),
 ]

@@ -1,6 +1,6 @@
 """S3's calls on one bucket's configuration, for the console's bucket settings page:
-versioning, default encryption, the bucket policy, tags, Requester Pays, Object Lock and
-lifecycle, read and changed; CORS and replication, read.
+versioning, default encryption, the bucket policy, tags, Requester Pays, Object Lock,
+lifecycle and event notifications, read and changed; CORS and replication, read.
 
 Each is S3's own call through ``S3Wire.request``, as the signed-in principal, so S3 authorises,
 validates, audits and answers it as it would boto3's. Documents are built with ElementTree
@@ -9,11 +9,11 @@ PUTs and checks on the others. What S3 answers for "nothing configured" (``NoSuc
 ``NoSuchTagSet``, ``NoSuchLifecycleConfiguration``…) is read as the empty setting; any other
 refusal is S3's ``WireError``, raised.
 
-A change of one tag or one lifecycle rule is S3's whole-document call: the document is read,
-changed and put back. Lifecycle rules are put back as S3 answered them (namespace aside), so
-the parts the page does not show (tag and size filters, dates, delete markers) are kept. As
-with any S3 client, two people changing the same document at once can lose one change: S3
-has no conditional write for bucket configurations.
+A change of one tag, one lifecycle rule or one notification rule is S3's whole-document call:
+the document is read, changed and put back. Lifecycle and notification rules are put back as
+S3 answered them (namespace aside), so the parts the page does not show (tag and size filters,
+dates, delete markers) are kept. As with any S3 client, two people changing the same document
+at once can lose one change: S3 has no conditional write for bucket configurations.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ __all__ = [
     "DefaultEncryption",
     "LifecycleRuleRow",
     "NewLifecycleRule",
+    "NewNotificationRule",
+    "NotificationRuleRow",
     "ObjectLockSettings",
     "Replication",
     "ReplicationRuleRow",
@@ -77,6 +79,24 @@ class NewLifecycleRule:
     expiration_days: int | None
     noncurrent_days: int | None
     abort_days: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRuleRow:
+    rule_id: str
+    topic_arn: str
+    events: tuple[str, ...]
+    prefix: str
+    suffix: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewNotificationRule:
+    rule_id: str  # "": S3 gives one
+    topic_arn: str
+    events: tuple[str, ...]
+    prefix: str  # "": no such filter rule
+    suffix: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +292,35 @@ class BucketSettings:
         )
         await self._put("lifecycle", _xml(root), extra=extra)
 
+    # -- event notifications (decision 0132) -----------------------------------------------------
+    async def notification(self) -> list[NotificationRuleRow]:
+        return [_notification_row(rule) for rule in await self._notification_rules()]
+
+    async def add_notification_rule(self, new: NewNotificationRule) -> None:
+        """The rule appended to the bucket's rules, the whole configuration put back: S3
+        checks the topic, the event names and the overlap with the other rules."""
+        rules = await self._notification_rules()
+        await self._put_notification([*rules, _notification_rule(new)])
+
+    async def remove_notification_rule(self, rule_id: str) -> None:
+        """The rule ``rule_id`` taken out (the last one out: an empty configuration, which
+        turns notifications off); no call when there is no such rule (gone already)."""
+        rules = await self._notification_rules()
+        kept = [rule for rule in rules if _find_text(rule, "Id") != rule_id]
+        if rule_id and len(kept) != len(rules):
+            await self._put_notification(kept)
+
+    async def _notification_rules(self) -> list[Element]:
+        """The ``TopicConfiguration`` rules as S3 answered them (an empty configuration when
+        none was put: S3 answers no error for it)."""
+        root, _ = await self._get("notification")
+        return root.findall("TopicConfiguration")
+
+    async def _put_notification(self, rules: list[Element]) -> None:
+        root = _document("NotificationConfiguration")
+        root.extend(rules)
+        await self._put("notification", _xml(root))
+
     # -- read only -------------------------------------------------------------------------------
     async def cors(self) -> list[CorsRuleRow]:
         found = await self._get_unless("cors", "NoSuchCORSConfiguration")
@@ -421,4 +470,42 @@ def _lifecycle_rule(new: NewLifecycleRule) -> Element:
     if new.abort_days is not None:
         abort = SubElement(rule, "AbortIncompleteMultipartUpload")
         SubElement(abort, "DaysAfterInitiation").text = str(new.abort_days)
+    return rule
+
+
+def _notification_filter(rule: Element, name: str) -> str:
+    """The value of the rule's ``prefix`` or ``suffix`` filter rule ("" without one); S3 takes
+    the names in any case."""
+    for found in rule.iterfind("Filter/S3Key/FilterRule"):
+        if _find_text(found, "Name").lower() == name:
+            return _find_text(found, "Value")
+    return ""
+
+
+def _notification_row(rule: Element) -> NotificationRuleRow:
+    return NotificationRuleRow(
+        rule_id=_find_text(rule, "Id"),
+        topic_arn=_find_text(rule, "Topic"),
+        events=tuple((e.text or "").strip() for e in rule.findall("Event")),
+        prefix=_notification_filter(rule, "prefix"),
+        suffix=_notification_filter(rule, "suffix"),
+    )
+
+
+def _notification_rule(new: NewNotificationRule) -> Element:
+    """A ``TopicConfiguration`` in S3's element order: Id, Topic, Event…, Filter."""
+    rule = Element("TopicConfiguration")
+    if new.rule_id:
+        SubElement(rule, "Id").text = new.rule_id
+    SubElement(rule, "Topic").text = new.topic_arn
+    for event in new.events:
+        SubElement(rule, "Event").text = event
+    filters = [(name, value) for name, value in (("Prefix", new.prefix), ("Suffix", new.suffix))]
+    if any(value for _, value in filters):
+        key = SubElement(SubElement(rule, "Filter"), "S3Key")
+        for name, value in filters:
+            if value:
+                found = SubElement(key, "FilterRule")
+                SubElement(found, "Name").text = name
+                SubElement(found, "Value").text = value
     return rule

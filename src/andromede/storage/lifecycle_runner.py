@@ -23,6 +23,10 @@ are sealed with an object's headers, so a rule with a tag filter opens the heade
 objects its prefix, size and age already select, and only those. Each expiry and abort is
 reported to ``on_action`` (the audit, in ``app.py``). Several gateways may run passes at once:
 deleting or aborting what another pass removed first is a no-op.
+
+Each expiry queues the bucket's ``LifecycleExpiration:Delete`` (or ``:DeleteMarkerCreated``)
+event notifications in the removal's own transaction (decision 0132, increment 2), from the
+bucket as the pass read it: a removal that does not land announces nothing.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from andromede.storage.lifecycle import (
     due_at,
 )
 from andromede.storage.model import Bucket, ObjectSummary
+from andromede.storage.notification import lifecycle_source
 from andromede.storage.service import ObjectService
 from andromede.storage.store import MetadataStore
 from andromede.storage.versioning import NULL_VERSION_ID, RemovalCondition, VersionEntry
@@ -179,6 +184,8 @@ class LifecycleRunner:
                     summary.key,
                     if_etag=summary.etag,
                     if_last_modified=summary.last_modified,
+                    size=summary.size,
+                    notify=(bucket, lifecycle_source("LifecycleExpiration:Delete")),
                 )
             except ObjectChanged:
                 continue  # written again, or deleted, since the listing
@@ -220,7 +227,12 @@ class LifecycleRunner:
         async for summary in self._due_objects(bucket, rule, now):
             try:
                 await self._objects.delete_versioned(
-                    bucket, summary.key, None, owner_id=bucket.owner_id, if_etag=summary.etag
+                    bucket,
+                    summary.key,
+                    None,
+                    owner_id=bucket.owner_id,
+                    if_etag=summary.etag,
+                    notify=lifecycle_source("LifecycleExpiration:Delete"),
                 )
             except ObjectChanged:
                 continue  # written again, or deleted, since the listing
@@ -316,7 +328,10 @@ class LifecycleRunner:
     ) -> bool:
         """Remove the version for good if ``condition`` still holds; whether it did."""
         version_id = NULL_VERSION_ID if entry.version_id is None else entry.version_id
-        if not await self._objects.expire_version(bucket.name, entry.key, version_id, condition):
+        notify = (bucket, lifecycle_source("LifecycleExpiration:Delete"))
+        if not await self._objects.expire_version(
+            bucket.name, entry.key, version_id, condition, notify=notify
+        ):
             return False  # changed since the listing: current again, or no longer alone
         self._expired(bucket, rule, entry.key, report)
         return True

@@ -10,11 +10,15 @@ A write that a rule selects carries an :class:`EventBatch` to the metadata store
 it into rows of ``notification_events`` in the transaction that commits the version or the
 delete: the event's message is S3's event JSON (eventVersion 2.1), complete but for the
 version id the commit gives it. The delivery worker (``andromede.notifications``) pushes them.
+
+Increment 2 adds the tagging, ACL and lifecycle expiration families (eventVersion 2.3, as S3
+sends them); a lifecycle expiry's source is S3 itself (:func:`lifecycle_source`).
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,17 +27,23 @@ from typing import Any, Final
 from urllib.parse import quote_plus
 
 __all__ = [
+    "ACL_EVENTS",
     "CREATED_EVENTS",
+    "EMITTED_EVENTS",
     "EVENT_FORMAT_VERSION",
+    "LIFECYCLE_EVENTS",
+    "LIFECYCLE_PRINCIPAL",
     "NOTIFICATION_DOCUMENT",
     "REMOVED_EVENTS",
     "SUPPORTED_EVENTS",
+    "TAGGING_EVENTS",
     "EventBatch",
     "EventSource",
     "NotificationConfiguration",
     "PendingEvent",
     "TopicRule",
     "event_time",
+    "lifecycle_source",
     "overlapping",
 ]
 
@@ -50,11 +60,36 @@ CREATED_EVENTS: Final = (
     "ObjectCreated:CompleteMultipartUpload",
 )
 REMOVED_EVENTS: Final = ("ObjectRemoved:Delete", "ObjectRemoved:DeleteMarkerCreated")
-# What a configuration may name: each event and its family's wildcard.
-SUPPORTED_EVENTS: Final = frozenset(
-    {f"s3:{name}" for name in (*CREATED_EVENTS, *REMOVED_EVENTS)}
-    | {"s3:ObjectCreated:*", "s3:ObjectRemoved:*"}
+# Increment 2: PutObjectTagging/DeleteObjectTagging, PutObjectAcl and the lifecycle's expiries.
+TAGGING_EVENTS: Final = ("ObjectTagging:Put", "ObjectTagging:Delete")
+ACL_EVENTS: Final = ("ObjectAcl:Put",)
+LIFECYCLE_EVENTS: Final = ("LifecycleExpiration:Delete", "LifecycleExpiration:DeleteMarkerCreated")
+EMITTED_EVENTS: Final = (
+    *CREATED_EVENTS,
+    *REMOVED_EVENTS,
+    *TAGGING_EVENTS,
+    *ACL_EVENTS,
+    *LIFECYCLE_EVENTS,
 )
+# What a configuration may name: each event and its family's wildcard (S3 has none for
+# ObjectAcl). The types of what this platform never does (restores, transitions, Intelligent-
+# Tiering, replication metrics, reduced redundancy) are refused: a rule for them would
+# promise events that cannot come (decision 0132, increment 2).
+SUPPORTED_EVENTS: Final = frozenset(
+    {f"s3:{name}" for name in EMITTED_EVENTS}
+    | {
+        "s3:ObjectCreated:*",
+        "s3:ObjectRemoved:*",
+        "s3:ObjectTagging:*",
+        "s3:LifecycleExpiration:*",
+    }
+)
+# Who an expiry's event says made it: S3's own name there, which consumers written for AWS
+# test to tell the lifecycle's removals from a client's.
+LIFECYCLE_PRINCIPAL: Final = "s3.amazonaws.com"
+# The families S3 sends as eventVersion 2.3 (they carry their own operation's data there);
+# the others stay 2.1, as the first increment sends them.
+_VERSION_2_3: Final = ("ObjectTagging:", "ObjectAcl:", "LifecycleExpiration:")
 
 
 def _covers(configured: str, event_name: str) -> bool:
@@ -86,7 +121,7 @@ class TopicRule:
 
 def _families(events: Sequence[str]) -> set[str]:
     """The emitted event names a rule's types cover, to tell whether two rules share one."""
-    return {e for e in (*CREATED_EVENTS, *REMOVED_EVENTS) if any(_covers(c, e) for c in events)}
+    return {e for e in EMITTED_EVENTS if any(_covers(c, e) for c in events)}
 
 
 def _overlap(first: str | None, second: str | None, *, suffixes: bool) -> bool:
@@ -169,6 +204,14 @@ class EventSource:
     request_id: str
 
 
+def lifecycle_source(event_name: str) -> EventSource:
+    """An expiry's event, as S3 tells of its lifecycle's: by S3 itself, from S3, with a
+    request id of its own (no client's request made it)."""
+    return EventSource(
+        event_name, LIFECYCLE_PRINCIPAL, LIFECYCLE_PRINCIPAL, secrets.token_hex(8).upper()
+    )
+
+
 def event_time(moment: datetime) -> str:
     """S3's eventTime: ``2026-12-04T21:50:44.123Z``."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
@@ -239,7 +282,7 @@ class EventBatch:
         events = []
         for rule in rules:
             record = {
-                "eventVersion": "2.1",
+                "eventVersion": "2.3" if source.event_name.startswith(_VERSION_2_3) else "2.1",
                 "eventSource": "aws:s3",
                 "awsRegion": region,
                 "eventTime": event_time(now),

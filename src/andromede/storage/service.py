@@ -184,10 +184,14 @@ def _events_of(
     now: datetime,
     bound: int,
     record: ObjectRecord | None = None,
+    *,
+    size: int | None = None,
+    etag: str | None = None,
 ) -> EventBatch | None:
     """The events a client's write of ``key`` queues, if the bucket's notification
     configuration (read with the bucket) has a rule for it (decision 0132): None otherwise,
-    and the write is as it was without notifications."""
+    and the write is as it was without notifications. ``size`` and ``etag``: the object's,
+    when there is no ``record`` to take them from (a lifecycle expiry's listing)."""
     if bucket.notification is None or source is None:
         return None
     return EventBatch.of(
@@ -200,8 +204,8 @@ def _events_of(
         key=key,
         now=now,
         bound=bound,
-        size=None if record is None else record.size,
-        etag=None if record is None else record.etag,
+        size=size if record is None else record.size,
+        etag=etag if record is None else record.etag,
     )
 
 
@@ -745,18 +749,27 @@ class ObjectService:
         *,
         version_id: str | None = None,
         read: ObjectRecord | None = None,
+        notify: tuple[Bucket, EventSource] | None = None,
     ) -> ObjectRecord:
         """NoSuchBucket, NoSuchKey. ``version_id`` (a versioned bucket): that version's ACL,
         current or not (NoSuchVersion; DeleteMarkerFound: a marker has none). ``read``: the
         version as the caller read it, whose replication status says whether the change
         goes to its replica, or back to its source (decision 0127); such a change is made
-        on that version, by its id, with its task in the same transaction."""
+        on that version, by its id, with its task in the same transaction. ``notify``: the
+        bucket as read for the request and the request, for ``ObjectAcl:Put``, queued with
+        the change; none when the ACL is the one ``read`` had (S3 sends none when nothing
+        changed)."""
         target = None if read is None else await self._metadata_target(bucket, read, read)
         if target is not None and read is not None and read.version_id is not None:
             version_id = read.version_id
+        events = (
+            None
+            if notify is None or (read is not None and read.acl == acl)
+            else _events_of(notify[0], notify[1], key, self._clock(), self._bound, read)
+        )
         if version_id is not None:
             found = await self._store.set_version_acl(
-                bucket, key, version_id, acl, replication=target
+                bucket, key, version_id, acl, replication=target, notify=events
             )
             if isinstance(found, DeleteMarker):
                 raise DeleteMarkerFound(found)
@@ -764,7 +777,7 @@ class ObjectService:
                 await self.get_version(bucket, key, version_id)  # its own error
                 raise NoSuchVersion(version_id)
             return await self._open_record(found)
-        record = await self._store.set_object_acl(bucket, key, acl)
+        record = await self._store.set_object_acl(bucket, key, acl, notify=events)
         if record is None:
             await self.get_bucket(bucket)
             raise NoSuchKey(key)
@@ -778,6 +791,7 @@ class ObjectService:
         *,
         version_id: str | None = None,
         replicated: bool = False,
+        notify: tuple[Bucket, EventSource] | None = None,
     ) -> ObjectRecord:
         """Replace the object's tag set (empty: remove it), resealed with its headers; the
         object's bytes, ETag and Last-Modified stay as they are, as on S3. NoSuchBucket,
@@ -785,7 +799,9 @@ class ObjectService:
         tags go to the object it wrote (tried again: tags never land on a replaced record).
         ``version_id`` (a versioned bucket): that version's tags, current or not, with
         :meth:`get_version`'s errors. ``replicated``: the change is replication's own (a
-        replica synced, or a replica's change brought back), never queued again."""
+        replica synced, or a replica's change brought back), never queued again.
+        ``notify``: the bucket as read for the request and the request (``ObjectTagging:Put``
+        or ``:Delete``), whose events are queued with the update that lands (decision 0132)."""
         for _ in range(_TAGGING_ATTEMPTS):
             if version_id is not None:
                 record = await self.get_version(bucket, key, version_id)
@@ -798,10 +814,19 @@ class ObjectService:
             changed = record.rebuilt(headers, None, None, record.format_version)
             stored = stored_form(dataclasses.replace(changed, sealed_headers=sealed))
             target = None if replicated else await self._metadata_target(bucket, record, changed)
+            events = (
+                None
+                if notify is None
+                else _events_of(notify[0], notify[1], key, self._clock(), self._bound, record)
+            )
             if version_id is not None:
-                if await self._store.replace_version_headers(record, stored, replication=target):
+                if await self._store.replace_version_headers(
+                    record, stored, replication=target, notify=events
+                ):
                     return changed
-            elif await self._store.replace_object_headers(record, stored, replication=target):
+            elif await self._store.replace_object_headers(
+                record, stored, replication=target, notify=events
+            ):
                 return changed
         raise ObjectChanged(f"{key} kept changing while its tags were being set")
 
@@ -889,10 +914,12 @@ class ObjectService:
         *,
         if_etag: str | None = None,
         if_last_modified: datetime | None = None,
+        size: int | None = None,
         notify: tuple[Bucket, EventSource] | None = None,
     ) -> ObjectRecord | None:
         """Delete if present (S3 answers 204 either way). NoSuchBucket. ``notify``: the bucket
-        as read for the request and the request, for the bucket's event notifications.
+        as read for the request and the request, for the bucket's event notifications
+        (with ``if_etag`` and ``size``, a lifecycle expiry's, the object's in its events).
         ``if_etag``: delete only the object with that ETag, atomically (ObjectChanged
         otherwise): the last step of a conditional delete whose condition was checked against
         that object. With ``if_last_modified`` too, only the very object a listing showed (a
@@ -900,7 +927,15 @@ class ObjectService:
         events = (
             None
             if notify is None
-            else _events_of(notify[0], notify[1], key, self._clock(), self._bound)
+            else _events_of(
+                notify[0],
+                notify[1],
+                key,
+                self._clock(),
+                self._bound,
+                size=size,
+                etag=if_etag if size is not None else None,
+            )
         )
         removed = await self._store.delete_object(
             bucket, key, if_etag=if_etag, if_last_modified=if_last_modified, notify=events
@@ -963,7 +998,11 @@ class ObjectService:
             marker_source = (
                 None
                 if notify is None
-                else dataclasses.replace(notify, event_name="ObjectRemoved:DeleteMarkerCreated")
+                # ObjectRemoved's, or a lifecycle expiry's LifecycleExpiration's.
+                else dataclasses.replace(
+                    notify,
+                    event_name=notify.event_name.partition(":")[0] + ":DeleteMarkerCreated",
+                )
             )
             written = await self._store.put_delete_marker(
                 bucket.name,
@@ -993,15 +1032,24 @@ class ObjectService:
         return removed.version_id, False
 
     async def expire_version(
-        self, bucket: str, key: str, version_id: str, condition: RemovalCondition
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        condition: RemovalCondition,
+        *,
+        notify: tuple[Bucket, EventSource] | None = None,
     ) -> bool:
         """Lifecycle's removal of a version or marker for good (decision 0099), only if
         ``condition`` still holds in the removal's transaction; whether it was removed. A
         version under retention or legal hold stays (decision 0102): lifecycle never bypasses
-        a lock, as on AWS."""
+        a lock, as on AWS. ``notify``: the bucket as the pass read it and the expiry's event
+        source, queued with the removal (decision 0132)."""
+        now = self._clock()
+        events = None if notify is None else _events_of(*notify, key, now, self._bound)
         try:
             removed = await self._store.delete_object_version(
-                bucket, key, version_id, only_if=condition, now=self._clock()
+                bucket, key, version_id, only_if=condition, now=now, notify=events
             )
         except ObjectLocked:
             return False

@@ -134,12 +134,14 @@ class MetadataStore(Protocol):
         record: ObjectRecord,
         *,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> bool:
         """Store ``record``'s headers (sealed or clear) in place of ``expected``'s, nothing else
         of the row, only if the stored object still has ``expected``'s segments (no write came
         in between): whether it did. For PutObjectTagging and DeleteObjectTagging.
         ``replication``: the version's task (and PENDING) written in the same transaction, so
-        that its replica takes the new tags (decision 0112, increment 6)."""
+        that its replica takes the new tags (decision 0112, increment 6). ``notify``: the
+        change's events, queued in that transaction when it lands (decision 0132)."""
 
     async def legacy_objects(
         self, after: tuple[str, str] | None, limit: int, format_version: int
@@ -148,9 +150,15 @@ class MetadataStore(Protocol):
         strictly after ``after``."""
 
     async def set_object_acl(
-        self, bucket: str, key: str, acl: AccessControlList | None
+        self,
+        bucket: str,
+        key: str,
+        acl: AccessControlList | None,
+        *,
+        notify: EventBatch | None = None,
     ) -> ObjectRecord | None:
-        """Replace the object's ACL (None: the owner's private ACL); None if no such object."""
+        """Replace the object's ACL (None: the owner's private ACL); None if no such object.
+        ``notify``: the change's events, queued in its transaction when it lands."""
 
     async def delete_object(
         self,
@@ -271,6 +279,7 @@ class MetadataStore(Protocol):
         record: ObjectRecord,
         *,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> bool:
         """:meth:`replace_object_headers` for the version ``expected.version_id`` (None: the
         null version), current or noncurrent: whether it still had ``expected``'s segments
@@ -284,11 +293,13 @@ class MetadataStore(Protocol):
         acl: AccessControlList | None,
         *,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> ObjectRecord | DeleteMarker | None:
         """Replace the ACL of version ``version_id`` ("null": the null version), current or
         not; the version as it now is (a delete marker, which has no ACL, left as it is), None
         if the key has no such version. ``replication``: the change's task (and its status)
-        written in the same transaction when it lands on a version (decision 0127)."""
+        written in the same transaction when it lands on a version (decision 0127);
+        ``notify``: its events likewise (decision 0132)."""
 
     async def list_object_versions(
         self,

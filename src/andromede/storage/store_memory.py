@@ -257,6 +257,7 @@ class MemoryMetadataStore:
         record: ObjectRecord,
         *,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> bool:
         state = self._buckets.get(record.bucket)
         current = None if state is None else state.objects.get(record.key.encode())
@@ -266,6 +267,7 @@ class MemoryMetadataStore:
             current, headers=record.headers, sealed_headers=record.sealed_headers
         )
         self._queue_sync(replication, record.bucket, record.key, expected.version_id)
+        self._queue_events(notify, expected.version_id)
         return True
 
     def _queue_sync(
@@ -316,7 +318,12 @@ class MemoryMetadataStore:
         return state.bucket, self._with_status(state.objects.get(key.encode()))
 
     async def set_object_acl(
-        self, bucket: str, key: str, acl: AccessControlList | None
+        self,
+        bucket: str,
+        key: str,
+        acl: AccessControlList | None,
+        *,
+        notify: EventBatch | None = None,
     ) -> ObjectRecord | None:
         state = self._buckets.get(bucket)
         encoded = key.encode()
@@ -324,6 +331,7 @@ class MemoryMetadataStore:
             return None
         record = dataclasses.replace(state.objects[encoded], acl=acl)
         state.objects[encoded] = record
+        self._queue_events(notify, record.version_id)
         return record
 
     async def delete_object(
@@ -577,6 +585,7 @@ class MemoryMetadataStore:
         record: ObjectRecord,
         *,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> bool:
         state = self._buckets.get(expected.bucket)
         if state is None:
@@ -585,7 +594,9 @@ class MemoryMetadataStore:
         wanted = expected.version_id or NULL_VERSION_ID
         current = state.objects.get(encoded)
         if current is not None and (current.version_id or NULL_VERSION_ID) == wanted:
-            return await self.replace_object_headers(expected, record, replication=replication)
+            return await self.replace_object_headers(
+                expected, record, replication=replication, notify=notify
+            )
         kept = _find(state, encoded, wanted)
         if kept is None or not isinstance(kept.version, ObjectRecord):
             return False
@@ -595,6 +606,7 @@ class MemoryMetadataStore:
             kept.version, headers=record.headers, sealed_headers=record.sealed_headers
         )
         self._queue_sync(replication, expected.bucket, expected.key, expected.version_id)
+        self._queue_events(notify, expected.version_id)
         return True
 
     async def set_version_acl(
@@ -605,6 +617,7 @@ class MemoryMetadataStore:
         acl: AccessControlList | None,
         *,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> ObjectRecord | DeleteMarker | None:
         state = self._buckets.get(bucket)
         if state is None:
@@ -612,7 +625,7 @@ class MemoryMetadataStore:
         encoded = key.encode()
         current = state.objects.get(encoded)
         if current is not None and (current.version_id or NULL_VERSION_ID) == version_id:
-            changed = await self.set_object_acl(bucket, key, acl)
+            changed = await self.set_object_acl(bucket, key, acl, notify=notify)
             self._queue_sync(replication, bucket, key, version_id)
             return changed
         kept = _find(state, encoded, version_id)
@@ -621,6 +634,7 @@ class MemoryMetadataStore:
         if isinstance(kept.version, ObjectRecord):
             kept.version = dataclasses.replace(kept.version, acl=acl)
             self._queue_sync(replication, bucket, key, version_id)
+            self._queue_events(notify, kept.version.version_id)
         return kept.version
 
     async def update_version_lock(

@@ -1105,6 +1105,7 @@ class SqlMetadataStore:
         record: ObjectRecord,
         *,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> bool:
         names = {"bucket": record.bucket, "key": record.key}
         text = _stored_headers_json(record.headers, record.sealed_headers)
@@ -1120,6 +1121,7 @@ class SqlMetadataStore:
                 {"headers": text},
             )
             _queue_sync(conn, replication, record.bucket, record.key, expected.version_id)
+            queue_events(conn, notify, expected.version_id, datetime.now(UTC))
             return True
 
         return await self._db.write(work)
@@ -1138,7 +1140,12 @@ class SqlMetadataStore:
         return await self._db.read(work)
 
     async def set_object_acl(
-        self, bucket: str, key: str, acl: AccessControlList | None
+        self,
+        bucket: str,
+        key: str,
+        acl: AccessControlList | None,
+        *,
+        notify: EventBatch | None = None,
     ) -> ObjectRecord | None:
         text = None if acl is None else acl.to_json()
 
@@ -1149,7 +1156,9 @@ class SqlMetadataStore:
             if updated.rowcount == 0:
                 return None
             row = conn.execute(_GET_OBJECT, {"bucket": bucket, "key": key}).one()
-            return _object_from_row(row)
+            record = _object_from_row(row)
+            queue_events(conn, notify, record.version_id, datetime.now(UTC))
+            return record
 
         return await self._db.write(work)
 
@@ -1286,6 +1295,7 @@ class SqlMetadataStore:
         record: ObjectRecord,
         *,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> bool:
         text = _stored_headers_json(record.headers, record.sealed_headers)
 
@@ -1293,6 +1303,7 @@ class SqlMetadataStore:
             if not _versions.replace_headers(conn, expected, text):
                 return False
             _queue_sync(conn, replication, expected.bucket, expected.key, expected.version_id)
+            queue_events(conn, notify, expected.version_id, datetime.now(UTC))
             return True
 
         return await self._db.write(work)
@@ -1305,6 +1316,7 @@ class SqlMetadataStore:
         acl: AccessControlList | None,
         *,
         replication: ReplicationTarget | None = None,
+        notify: EventBatch | None = None,
     ) -> ObjectRecord | DeleteMarker | None:
         text = None if acl is None else acl.to_json()
 
@@ -1312,6 +1324,7 @@ class SqlMetadataStore:
             changed = _versions.set_acl(conn, bucket, key, version_id, text)
             if isinstance(changed, ObjectRecord):
                 _queue_sync(conn, replication, bucket, key, version_id)
+                queue_events(conn, notify, changed.version_id, datetime.now(UTC))
             return changed
 
         return await self._db.write(work)

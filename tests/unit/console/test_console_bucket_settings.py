@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import xml.etree.ElementTree as ET
 from html import unescape
 
@@ -606,9 +607,12 @@ async def test_the_page_in_french(console: ConsoleHarness) -> None:
         "Aucune règle de cycle de vie.",
         "Paiement par le demandeur",
         "Faire payer les demandeurs",
+        "Notifications d’événements",  # noqa: RUF001 - French apostrophe
     ):
         assert words in text, words
-    assert "Versioning" not in text and "Lifecycle" not in text
+    # S3's event type names (s3:LifecycleExpiration:*) are identifiers, shown as S3 spells them.
+    words_only = re.sub(r"s3:\w+:[\w*]+", "", text)
+    assert "Versioning" not in words_only and "Lifecycle" not in words_only
     assert refused.status_code == 400 and "(MalformedPolicy)" in _alert(refused)
     assert ">Paramètres</a>" in unescape(objects.text)
 

@@ -81,10 +81,10 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     rule = (
         "<NotificationConfiguration><TopicConfiguration>"
         f"<Topic>{arn}</Topic><Event>s3:ObjectCreated:*</Event><Event>s3:ObjectRemoved:*</Event>"
-        "<Filter><S3Key><FilterRule><Name>prefix</Name><Value>watched/</Value></FilterRule>"
+        "<Event>s3:ObjectTagging:*</Event><Filter><S3Key><FilterRule><Name>prefix</Name><Value>watched/</Value></FilterRule>"
         "</S3Key></Filter></TopicConfiguration></NotificationConfiguration>"
     ).encode()
-    md5 = base64.b64encode(hashlib.md5(rule, usedforsecurity=False).digest()).decode()
+    md5 = md5_of(rule)
     for bucket in ("plain", "notifying"):
         assert (await client.request("PUT", f"/{bucket}", region=REGION)).status == 200
     configured = await client.request(
@@ -101,10 +101,16 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 async def counted(world: World, method: str, path: str, body: bytes | None = None) -> list[str]:
     """The statements the request sent (after one of the same, to warm the caches)."""
     expected = 204 if method == "DELETE" else 200
-    assert (await world.client.request(method, path, body, region=REGION)).status == expected
-    world.statements.clear()
-    assert (await world.client.request(method, path, body, region=REGION)).status == expected
+    headers = {} if body is None else {"Content-MD5": md5_of(body)}
+    for _ in range(2):
+        world.statements.clear()
+        reply = await world.client.request(method, path, body, headers, region=REGION)
+        assert reply.status == expected, reply.body
     return list(world.statements)
+
+
+def md5_of(body: bytes) -> str:
+    return base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
 
 
 async def test_no_selected_event_no_statement(world: World) -> None:
@@ -113,6 +119,21 @@ async def test_no_selected_event_no_statement(world: World) -> None:
         unselected = await counted(world, method, "/notifying/other/k", body)
         assert len(unselected) == len(plain), (method, plain, unselected)
         assert not any("notification_events" in s for s in plain + unselected)
+
+
+async def test_a_tagging_no_rule_selects_sends_no_statement(world: World) -> None:
+    """PutObjectTagging (decision 0132, increment 2) likewise: the rules come with the bucket
+    the handler reads to authorise, so a tagging no rule selects sends what it always did."""
+    tags = b"<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>"
+    for path in ("/plain/k", "/notifying/other/k", "/notifying/watched/k"):
+        await counted(world, "PUT", path, b"data")
+    plain = await counted(world, "PUT", "/plain/k?tagging", tags)
+    unselected = await counted(world, "PUT", "/notifying/other/k?tagging", tags)
+    assert len(unselected) == len(plain), (plain, unselected)
+    assert not any("notification_events" in s for s in plain + unselected)
+    selected = await counted(world, "PUT", "/notifying/watched/k?tagging", tags)
+    assert len(selected) == len(plain) + 2
+    assert selected[-2].startswith("INSERT INTO notification_events"), selected
 
 
 async def test_a_selected_event_is_queued_in_the_writes_transaction(world: World) -> None:

@@ -50,6 +50,7 @@ from andromede.storage.model import (
     SealedHeaders,
     Segment,
 )
+from andromede.storage.notification import EventBatch
 from andromede.storage.object_lock import LockMode, ObjectLock
 from andromede.storage.replication import ReplicationTarget
 from andromede.storage.service import BodyIntegrity, CompletedPart, ObjectService, StorageLimits
@@ -854,13 +855,17 @@ async def test_tags_set_while_the_object_is_replaced_go_to_the_new_object(
     calls = 0
 
     async def write_comes_first(
-        expected: ObjectRecord, record: ObjectRecord, *, replication: ReplicationTarget | None
+        expected: ObjectRecord,
+        record: ObjectRecord,
+        *,
+        replication: ReplicationTarget | None,
+        notify: EventBatch | None,
     ) -> bool:
         nonlocal calls
         calls += 1
         if calls == 1:
             await put(world.svc, "raced", b"new")
-        return await original(expected, record, replication=replication)
+        return await original(expected, record, replication=replication, notify=notify)
 
     monkeypatch.setattr(store, "replace_object_headers", write_comes_first)
     await world.svc.set_object_tags("bkt", "raced", (("a", "1"),))

@@ -25,7 +25,7 @@ from andromede.iam.policy import (
     parse_policy,
 )
 from andromede.s3.errors import S3Error
-from andromede.s3.handlers.common import S3Services, write_owner, xml_response
+from andromede.s3.handlers.common import S3Services, event_source, write_owner, xml_response
 from andromede.s3.handlers.version_reads import (
     delete_marker_not_allowed,
     named_version_id,
@@ -338,7 +338,12 @@ async def put_object_acl(ctx: S3Context, svc: S3Services) -> Response:
     version_id = named_version_id(ctx, bucket)
     try:
         await svc.objects.set_object_acl(
-            ctx.bucket, ctx.key, acl, version_id=version_id, read=record
+            ctx.bucket,
+            ctx.key,
+            acl,
+            version_id=version_id,
+            read=record,
+            notify=(bucket, event_source(ctx, "ObjectAcl:Put")),
         )
     except storage_errors.DeleteMarkerFound as found:
         raise delete_marker_not_allowed(ctx, found.marker) from None

@@ -26,6 +26,7 @@ from andromede.s3.handlers.common import (
     S3Services,
     addressed_bucket,
     authorise_object,
+    event_source,
     xml_response,
 )
 from andromede.s3.handlers.version_reads import (
@@ -193,22 +194,32 @@ async def put_object_tagging(ctx: S3Context, svc: S3Services) -> Response:
         extra_keys=keys,
         version_id=version_id,
     )
-    record = await _set_tags(ctx, svc, bucket, tags)
+    record = await _set_tags(ctx, svc, bucket, tags, "ObjectTagging:Put")
     return _with_version(Response(status=200), bucket, record)
 
 
 async def delete_object_tagging(ctx: S3Context, svc: S3Services) -> Response:
     bucket = await addressed_bucket(ctx, svc)
-    record = await _set_tags(ctx, svc, bucket, ())
+    record = await _set_tags(ctx, svc, bucket, (), "ObjectTagging:Delete")
     return _with_version(Response(status=204), bucket, record)
 
 
 async def _set_tags(
-    ctx: S3Context, svc: S3Services, bucket: Bucket, tags: tuple[tuple[str, str], ...]
+    ctx: S3Context,
+    svc: S3Services,
+    bucket: Bucket,
+    tags: tuple[tuple[str, str], ...],
+    event_name: str,
 ) -> ObjectRecord:
     version_id = named_version_id(ctx, bucket)
     try:
-        return await svc.objects.set_object_tags(ctx.bucket, ctx.key, tags, version_id=version_id)
+        return await svc.objects.set_object_tags(
+            ctx.bucket,
+            ctx.key,
+            tags,
+            version_id=version_id,
+            notify=(bucket, event_source(ctx, event_name)),
+        )
     except storage_errors.DeleteMarkerFound as found:
         raise delete_marker_not_allowed(ctx, found.marker) from None
     except storage_errors.NoSuchKey:
