@@ -10,7 +10,9 @@ root, is where they meet. It owns three choices:
   token key signs on the provider's own session: PKCS#11 allows this process one.
 - **One key for every gateway.** The token key is found by its label,
   ``andromede-audit-log:<key name>`` (so regions sharing a token keep their keys apart), and
-  made when absent. Two gateways starting together may each make one; the database decides:
+  made when absent, the processes of one host taking turns (a lock file in ``keys/``, for
+  SoftHSM2's sake: see :func:`_find_or_create`). Gateways on two hosts starting together may
+  each make one; the database decides:
   the first to claim the key name (``audit_signing_keys``) registers the pair it saw first (in
   ``CKA_ID`` order), every gateway then signs with the registered pair, and a gateway whose
   own new pair lost destroys it. A token without the registered key (another token, another
@@ -26,6 +28,7 @@ root, is where they meet. It owns three choices:
 from __future__ import annotations
 
 import asyncio
+import fcntl
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -51,6 +54,7 @@ from andromede.settings import Settings
 __all__ = ["AUDIT_KEY_LABEL_PREFIX", "Ed25519KeyPair", "Ed25519KeyPairs", "open_log_signing_key"]
 
 AUDIT_KEY_LABEL_PREFIX = "andromede-audit-log:"
+_HOST_LOCK_NAME = ".audit-log-key.lock"
 
 
 class Ed25519KeyPair(Protocol):
@@ -114,11 +118,8 @@ async def _token_key(
     settings: Settings, db: Database, name: str, token: Ed25519KeyPairs
 ) -> TokenLogSigningKey:
     label = AUDIT_KEY_LABEL_PREFIX + name
-    pairs = await asyncio.to_thread(token.ed25519_keys, label)
-    created = None
-    if not pairs:
-        created = await asyncio.to_thread(token.create_ed25519_key, label)
-        pairs = [created]
+    lock = settings.data_dir / "keys" / _HOST_LOCK_NAME
+    pairs, created = await asyncio.to_thread(_find_or_create, token, label, lock)
     registered = await claim_signing_key(db, name, pairs[0].public_key)
     # Read again after the claim: the registered pair may be one another gateway made after
     # this one looked, which its claim, before this one's, made the region's.
@@ -133,3 +134,21 @@ async def _token_key(
     if created is not None and created.key_id != chosen.key_id:
         await asyncio.to_thread(created.destroy)  # made in a race another gateway won
     return TokenLogSigningKey(name, chosen)
+
+
+def _find_or_create(
+    token: Ed25519KeyPairs, label: str, lock: Path
+) -> tuple[Sequence[Ed25519KeyPair], Ed25519KeyPair | None]:
+    """The pairs under ``label``, and the one made here if there was none. The processes of
+    one host take turns: SoftHSM2 keeps an index of the token per process, refreshed when
+    another process wrote, except that a process's own write marks it fresh, so of two pairs
+    made at the same moment one process may never see the other's. Gateways on other hosts
+    use a network HSM, whose objects every session sees, and the database orders them."""
+    lock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # released when the file is closed
+        pairs = token.ed25519_keys(label)
+        if pairs:
+            return pairs, None
+        created = token.create_ed25519_key(label)
+        return [created], created

@@ -2,13 +2,17 @@
 pair in a real SoftHSM2 token. Each signs checkpoints that the offline verifier and
 ``andromede audit verify`` accept, the same note every time, and is the same key after a
 restart. The token's key is sensitive and never extractable, no key file is written beside
-it, a token or PIN that does not work stops the start with a message naming no PIN, and a
-whole gateway started on the token serves checkpoints that verify against its published key."""
+it, worker processes starting together end with one key, a token or PIN that does not work
+stops the start with a message naming no PIN, and a whole gateway started on the token
+serves checkpoints that verify against its published key."""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -198,6 +202,85 @@ async def test_gateways_that_found_two_pairs_all_sign_with_the_first(
         for provider in providers:
             provider.close()
         await db.close()
+
+
+# A worker of ``andromede serve``, as far as the signing key goes: it opens the token, waits
+# for the go file (so that the workers race), opens the key and prints its public key.
+_WORKER = """
+import asyncio, sys, time
+from pathlib import Path
+from andromede.app import audit_key_name
+from andromede.audit_keys import open_log_signing_key
+from andromede.db.database import open_database
+from andromede.object_keys import root_key_provider
+from andromede.settings import load_settings
+
+data_dir, url, library, label, pin_file, go = sys.argv[1:]
+
+async def main() -> None:
+    settings = load_settings(
+        data_dir=Path(data_dir), key_provider="pkcs11", pkcs11_library=Path(library),
+        pkcs11_token_label=label, pkcs11_pin_file=Path(pin_file),
+    )
+    db, provider = open_database(url), root_key_provider(settings)
+    print("ready", flush=True)
+    while not Path(go).exists():
+        time.sleep(0.001)
+    key = await open_log_signing_key(settings, db, audit_key_name(settings), provider)
+    print(key.public_key.hex(), flush=True)
+    provider.close()
+    await db.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_worker_processes_starting_together_make_one_key(
+    softhsm: SoftHsm, token: SoftHsmToken, tmp_path: Path
+) -> None:
+    settings = token_settings(tmp_path / "data", token)
+    url = migrated_sqlite(tmp_path / "meta.db")
+    go = tmp_path / "go"
+    assert settings.pkcs11_pin_file is not None
+    argv = [
+        str(settings.data_dir), url, token.library, token.label, str(settings.pkcs11_pin_file),
+        str(go),
+    ]  # fmt: skip
+    env = {**os.environ, "SOFTHSM2_CONF": str(softhsm.config)}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(3)
+    ]
+    try:
+        for worker in workers:
+            assert worker.stdout is not None
+            assert worker.stdout.readline() == "ready\n", worker.stderr
+        go.touch()
+        outputs = [worker.communicate(timeout=120) for worker in workers]
+    finally:
+        for worker in workers:
+            worker.kill()
+    assert [worker.returncode for worker in workers] == [0, 0, 0], [e for _, e in outputs]
+    public_keys = {out.strip() for out, _ in outputs}
+    assert len(public_keys) == 1
+    db = open_database(url)
+    try:
+        registered = await registered_signing_key(db, audit_key_name(settings))
+    finally:
+        await db.close()
+    assert registered is not None and registered.hex() in public_keys
+    label = AUDIT_KEY_LABEL_PREFIX + audit_key_name(settings)
+    with token_session(token) as session:
+        found = session.get_objects(
+            {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: label}
+        )
+        assert len(list(found)) == 1
 
 
 def test_a_wrong_pin_or_a_missing_token_stops_the_start_naming_no_pin(

@@ -73,18 +73,33 @@ async def test_the_token_key_is_made_once_and_no_key_file_is_written(
     assert not (tmp_path / "keys" / KEY_FILE_NAME).exists()
 
 
-async def test_two_gateways_making_the_key_at_once_end_with_one(
+async def test_two_hosts_making_the_key_at_once_end_with_the_registered_one(
     tmp_path: Path, db: Database
 ) -> None:
-    # Each gateway looks, finds nothing and makes a pair while the other makes its own.
+    # Each gateway (its own host, its own data folder) looks, finds nothing and makes a pair
+    # while the other makes its own; the database's registration decides.
     token = MemoryToken(create_delay=0.2)
-    hsm = settings(tmp_path, key_provider="pkcs11")
+    hosts = [settings(tmp_path / h, key_provider="pkcs11") for h in ("a", "b")]
     gateways = [MemoryTokenKeys(token), MemoryTokenKeys(token)]
-    keys = await asyncio.gather(*(open_log_signing_key(hsm, db, NAME, g) for g in gateways))
+    keys = await asyncio.gather(
+        *(open_log_signing_key(h, db, NAME, g) for h, g in zip(hosts, gateways, strict=True))
+    )
     assert [len(g.created) for g in gateways] == [1, 1]  # the race did happen
     assert keys[0].public_key == keys[1].public_key
     assert await registered_signing_key(db, NAME) == keys[0].public_key
     assert [pair.public_key for pair in token.pairs] == [keys[0].public_key]  # loser's gone
+
+
+async def test_the_workers_of_one_host_take_turns_and_make_one_pair(
+    tmp_path: Path, db: Database
+) -> None:
+    token = MemoryToken(create_delay=0.2)
+    hsm = settings(tmp_path, key_provider="pkcs11")
+    workers = [MemoryTokenKeys(token), MemoryTokenKeys(token)]
+    keys = await asyncio.gather(*(open_log_signing_key(hsm, db, NAME, w) for w in workers))
+    assert sorted(len(w.created) for w in workers) == [0, 1]
+    assert keys[0].public_key == keys[1].public_key
+    assert len(token.pairs) == 1
 
 
 async def test_a_registered_key_file_is_not_replaced_by_a_token_key(

@@ -24,7 +24,7 @@ import threading
 from typing import Any, Final, cast
 
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass, Session
-from pkcs11.exceptions import PKCS11Error
+from pkcs11.exceptions import KeyHandleInvalid, ObjectHandleInvalid, PKCS11Error
 from pkcs11.types import PrivateKey, PublicKey, SignMixin
 
 from andromede.kms.errors import AlgorithmNotOffered, ProviderError
@@ -38,6 +38,8 @@ _PAIR_ID_PREFIX: Final = b"andromede-ed25519:"
 _PUBLIC_KEY_SIZE: Final = 32
 _DER_OCTET_STRING_OF_32: Final = b"\x04\x20"
 _NEEDED: Final = (Mechanism.EC_EDWARDS_KEY_PAIR_GEN, Mechanism.EDDSA)
+_STALE_HANDLE: Final = (ObjectHandleInvalid, KeyHandleInvalid)
+_SEARCHES: Final = 3
 
 
 class TokenEd25519Key:
@@ -84,6 +86,16 @@ class TokenEd25519Key:
 def find_ed25519_keys(session: Session, lock: threading.Lock, label: str) -> list[TokenEd25519Key]:
     """Every complete Ed25519 pair labelled ``label``, in ``CKA_ID`` order. Call with ``lock``
     held."""
+    stale: PKCS11Error | None = None
+    for _ in range(_SEARCHES):
+        try:
+            return _search_pairs(session, lock, label)
+        except _STALE_HANDLE as exc:
+            stale = exc  # a pair another process destroyed while it was listed: look again
+    raise ProviderError(f"PKCS#11 search for {label!r} kept meeting destroyed objects") from stale
+
+
+def _search_pairs(session: Session, lock: threading.Lock, label: str) -> list[TokenEd25519Key]:
     try:
         _check_mechanisms(session)
         publics: dict[bytes, PublicKey] = {}
@@ -99,6 +111,8 @@ def find_ed25519_keys(session: Session, lock: threading.Lock, label: str) -> lis
             if public is not None:  # a half-made pair (a crash mid-generation) is ignored
                 point = _public_key_bytes(bytes(public[Attribute.EC_POINT]))
                 keys.append(TokenEd25519Key(lock, found, public, key_id, point))
+    except _STALE_HANDLE:
+        raise
     except PKCS11Error as exc:
         raise ProviderError(f"PKCS#11 search for {label!r} failed: {type(exc).__name__}") from exc
     return sorted(keys, key=lambda key: key.key_id)
