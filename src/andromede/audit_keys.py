@@ -121,8 +121,8 @@ async def _token_key(
     lock = settings.data_dir / "keys" / _HOST_LOCK_NAME
     pairs, created = await asyncio.to_thread(_find_or_create, token, label, lock)
     registered = await claim_signing_key(db, name, pairs[0].public_key)
-    # Read again after the claim: the registered pair may be one another gateway made after
-    # this one looked, which its claim, before this one's, made the region's.
+    # Read again after the claim: the registered pair may be one that another gateway made
+    # after this one looked, and claimed first.
     pairs = await asyncio.to_thread(token.ed25519_keys, label)
     chosen = next((pair for pair in pairs if pair.public_key == registered), None)
     if chosen is None:
