@@ -33,11 +33,12 @@ from andromede.audit.cosigned import SqlCosignatureStore
 from andromede.audit.model import Outcome
 from andromede.audit.note import NoteError
 from andromede.audit.service import AuditService
-from andromede.audit.signing import KEY_FILE_NAME, PUBLIC_KEY_FILE_NAME, LogSigningKey
+from andromede.audit.signing import PUBLIC_KEY_FILE_NAME, publish_verifier_key
 from andromede.audit.store import AuditStore
-from andromede.audit.store_sql import SqlAuditStore, register_signing_key
+from andromede.audit.store_sql import SqlAuditStore
 from andromede.audit.trail import AuditTrail
 from andromede.audit.witnessing import WitnessEndpoint, Witnessing
+from andromede.audit_keys import open_log_signing_key
 from andromede.billing.invoice import Issuer
 from andromede.billing.invoices_store import SqlInvoiceStore
 from andromede.billing.profiles_store import SqlBillingProfileStore
@@ -88,6 +89,7 @@ from andromede.imds.directory import ComputeInstanceDirectory
 from andromede.kms.custom_key_stores import CustomKeyStoreService
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.keys_store_sql import SqlCustomerKeyStore
+from andromede.kms.providers import RootKeyProvider
 from andromede.kms.service import KeyService
 from andromede.kms.xks_client import XksCall, XksClient
 from andromede.kms.xks_store_sql import SqlCustomKeyStoreStore
@@ -104,6 +106,7 @@ from andromede.object_keys import (
     S3KmsKeys,
     key_service,
     object_cipher,
+    root_key_provider,
 )
 from andromede.replication_grants import S3ReplicationGrants
 from andromede.s3.app import S3App
@@ -288,11 +291,17 @@ class Application:
         audit_store = SqlAuditStore(db)
         audit = AuditService(audit_store, flush_interval=settings.audit_flush_interval)
         billing = billing_service(settings, db)
-        trail = await open_audit_trail(settings, db, audit_store)
+        # The root key provider first: a token key signs the audit log on its session.
+        provider = await asyncio.to_thread(root_key_provider, settings)
+        try:
+            trail = await open_audit_trail(settings, db, audit_store, provider)
+        except BaseException:
+            await asyncio.to_thread(provider.close)
+            raise
         operator_access = operator_access_service(settings, SqlAccessRequestStore(db), audit)
         store = SqlMetadataStore(db, row_memo_size=settings.opened_headers_cache_size)
         blobs, close_blobs = await open_blob_stores(settings)
-        keys = await asyncio.to_thread(key_service, settings)
+        keys = key_service(settings, provider)
         cipher = object_cipher(settings, keys)
         objects = ObjectService(store, blobs, storage_limits(settings), cipher)
         self.bootstrap = await _bootstrap(settings, identity)
@@ -841,17 +850,14 @@ def audit_key_name(settings: Settings) -> str:
     return f"{settings.s3_domain.strip('.').lower()}/{settings.region}/audit"
 
 
-async def open_audit_trail(settings: Settings, db: Database, store: AuditStore) -> AuditTrail:
-    """The region's signing key (made on first start, checked against the one the database
-    registered) and the trail served over ``store``; the verifier key is published beside the
-    admin credentials."""
-    key = await asyncio.to_thread(
-        LogSigningKey.load_or_create,
-        settings.data_dir / "keys" / KEY_FILE_NAME,
-        audit_key_name(settings),
-    )
-    await register_signing_key(db, key.name, key.public_key)
-    await asyncio.to_thread(key.publish, settings.data_dir / PUBLIC_KEY_FILE_NAME)
+async def open_audit_trail(
+    settings: Settings, db: Database, store: AuditStore, provider: RootKeyProvider
+) -> AuditTrail:
+    """The region's signing key (in a file or in ``provider``'s token, made on first start,
+    checked against the one the database registered: decision 0134) and the trail served over
+    ``store``; the verifier key is published beside the admin credentials."""
+    key = await open_log_signing_key(settings, db, audit_key_name(settings), provider)
+    await asyncio.to_thread(publish_verifier_key, key, settings.data_dir / PUBLIC_KEY_FILE_NAME)
     return AuditTrail(
         store, key, max_entries=settings.audit_max_entries, cosigned=SqlCosignatureStore(db)
     )

@@ -78,6 +78,7 @@ from andromede.kms.errors import (
     KeyNotFound,
     KeyWithdrawn,
     KmsError,
+    ProviderError,
 )
 from andromede.kms.external_keys import ExternalDataKeys, ExternalWrappedKey, take_outer_layer
 from andromede.kms.keyfile import LocalKeyFileProvider
@@ -147,17 +148,23 @@ def root_key_provider(settings: Settings) -> RootKeyProvider:
     if settings.pkcs11_library is None or settings.pkcs11_pin_file is None:
         raise ConfigurationError("key_provider = pkcs11 needs pkcs11_library and pkcs11_pin_file")
     pin = Path(settings.pkcs11_pin_file).read_text().strip()
-    return Pkcs11Provider(
-        str(settings.pkcs11_library),
-        settings.pkcs11_token_label,
-        pin,
-        keygen_timeout_seconds=settings.pkcs11_keygen_timeout,
-    )
+    try:
+        return Pkcs11Provider(
+            str(settings.pkcs11_library),
+            settings.pkcs11_token_label,
+            pin,
+            keygen_timeout_seconds=settings.pkcs11_keygen_timeout,
+        )
+    except ProviderError as exc:
+        # No token of that label, a wrong PIN: the settings' fault, told at start. The
+        # provider's messages name the token, never the PIN.
+        raise ConfigurationError(f"key_provider = pkcs11: {exc}") from None
 
 
-def key_service(settings: Settings) -> KeyService:
+def key_service(settings: Settings, provider: RootKeyProvider | None = None) -> KeyService:
+    """The key service over ``provider``, or over the provider the settings name."""
     return KeyService(
-        root_key_provider(settings),
+        provider if provider is not None else root_key_provider(settings),
         cache_ttl_seconds=settings.data_key_cache_ttl,
         cache_max_entries=settings.data_key_cache_size,
         bucket_key_ttl_seconds=settings.data_key_cache_ttl,

@@ -384,6 +384,12 @@ class Settings(BaseSettings):
         le=300,
         description="Seconds a witness has to answer one add-checkpoint request.",
     )
+    audit_signing_key: Literal["file", "hsm"] | None = Field(
+        default=None,
+        description="Where the audit log's Ed25519 signing key lives: file (data_dir/keys/"
+        "audit-log.key) or hsm (made in the PKCS#11 token, never out of it: decision 0134)."
+        " None: hsm with key_provider = pkcs11, file otherwise.",
+    )
     audit_retention_days: int = Field(
         default=183,
         ge=183,
@@ -1320,6 +1326,20 @@ class Settings(BaseSettings):
         if self.billing_credit_note_prefix == self.billing_invoice_prefix:
             raise ValueError("billing_credit_note_prefix must differ from billing_invoice_prefix")
         return self
+
+    @model_validator(mode="after")
+    def _audit_signing_key_has_a_token(self) -> Settings:
+        if self.audit_signing_key == "hsm" and self.key_provider != "pkcs11":
+            raise ValueError("audit_signing_key = hsm needs key_provider = pkcs11 (its token)")
+        return self
+
+    @property
+    def audit_signing_key_in_token(self) -> bool:
+        """Whether the audit log signing key is the token's (``audit_signing_key``, which
+        follows ``key_provider`` when unset)."""
+        if self.audit_signing_key is None:
+            return self.key_provider == "pkcs11"
+        return self.audit_signing_key == "hsm"
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

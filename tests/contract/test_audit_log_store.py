@@ -30,7 +30,7 @@ from andromede.audit.model import (
     parse_entry,
 )
 from andromede.audit.note import Checkpoint, open_note
-from andromede.audit.signing import LogSigningKey
+from andromede.audit.signing import FileLogSigningKey
 from andromede.audit.store import AuditStore, MemoryAuditStore
 from andromede.audit.store_sql import SqlAuditStore, register_signing_key
 from andromede.audit.trail import AuditTrail
@@ -38,7 +38,7 @@ from andromede.db.database import Database, open_database
 from support.schema import migrated_sqlite
 
 T0 = datetime(2026, 12, 4, 9, 30, 0, 123456, tzinfo=UTC)
-KEY = LogSigningKey("s3.test/eu-test-1/audit", Ed25519PrivateKey.generate())
+KEY = FileLogSigningKey("s3.test/eu-test-1/audit", Ed25519PrivateKey.generate())
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
@@ -172,7 +172,7 @@ async def test_a_second_signing_key_for_the_region_is_refused(
     _, _, db = two_gateways
     await register_signing_key(db, KEY.name, KEY.public_key)
     await register_signing_key(db, KEY.name, KEY.public_key)  # the same key: fine
-    other = LogSigningKey(KEY.name, Ed25519PrivateKey.generate())
+    other = FileLogSigningKey(KEY.name, Ed25519PrivateKey.generate())
     with pytest.raises(SigningKeyMismatch, match=r"keys/audit-log\.key"):
         await register_signing_key(db, KEY.name, other.public_key)
 

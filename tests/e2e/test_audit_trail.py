@@ -21,7 +21,7 @@ from botocore.config import Config
 
 from andromede.audit.model import parse_entry
 from andromede.audit.note import Checkpoint, open_note, parse_verifier_key
-from andromede.audit.signing import LogSigningKey
+from andromede.audit.signing import FileLogSigningKey
 from e2e.helpers import REGION, boto3_client
 from support.apiclient import RequestsSigV4
 from support.server import ANDROMEDE, ServerProcess
@@ -156,7 +156,7 @@ def test_a_downloaded_trail_verifies_and_every_tampering_is_caught(
     # A history rewritten and signed with the very key (an operator holding it) still fails
     # against what the tenant kept: the first checkpoint commits to the first entries.
     name, _ = parse_verifier_key((server.data_dir / "audit-log.pub").read_text())
-    key = LogSigningKey.load_or_create(server.data_dir / "keys" / "audit-log.key", name)
+    key = FileLogSigningKey.load_or_create(server.data_dir / "keys" / "audit-log.key", name)
     origin = f"{name}/{content['log']}"
     forged_entries = json.loads(second.read_text())["entries"]
     forged_entries[0] = forged_entries[0].replace('"outcome":"success"', '"outcome":"failure"')

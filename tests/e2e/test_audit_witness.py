@@ -20,7 +20,7 @@ import trustme
 
 from andromede.audit.merkle import leaf_hash, root_hash
 from andromede.audit.note import Checkpoint, parse_verifier_key
-from andromede.audit.signing import LogSigningKey
+from andromede.audit.signing import FileLogSigningKey
 from e2e.helpers import REGION
 from e2e.test_audit_trail import act, andromede, download, verify, wait_for_requests
 from support.server import ANDROMEDE, ServerProcess, free_port, running_server
@@ -136,7 +136,7 @@ def test_a_witness_cosigns_what_extends_and_refuses_a_rewritten_history(
     # shown to someone else: the witness, which cosigned the real one, refuses it.
     content = json.loads(second.read_text())
     name, _ = parse_verifier_key((server.data_dir / "audit-log.pub").read_text())
-    key = LogSigningKey.load_or_create(server.data_dir / "keys" / "audit-log.key", name)
+    key = FileLogSigningKey.load_or_create(server.data_dir / "keys" / "audit-log.key", name)
     origin = f"{name}/{content['log']}"
     entries = list(content["entries"])
     entries[0] = entries[0].replace('"outcome":"success"', '"outcome":"failure"')

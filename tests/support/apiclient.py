@@ -24,7 +24,7 @@ from andromede.audit.access_service import OperatorAccessService
 from andromede.audit.access_store import MemoryAccessRequestStore
 from andromede.audit.cosigned import MemoryCosignatureStore
 from andromede.audit.service import AuditService
-from andromede.audit.signing import KEY_FILE_NAME, LogSigningKey
+from andromede.audit.signing import KEY_FILE_NAME, FileLogSigningKey
 from andromede.audit.store import MemoryAuditStore
 from andromede.audit.trail import AuditTrail
 from andromede.billing.service import BillingService
@@ -190,7 +190,9 @@ async def api_harness(
     cosigned = MemoryCosignatureStore()
     trail = AuditTrail(
         audit_store,
-        LogSigningKey.load_or_create(data_dir / "keys" / KEY_FILE_NAME, audit_key_name(settings)),
+        FileLogSigningKey.load_or_create(
+            data_dir / "keys" / KEY_FILE_NAME, audit_key_name(settings)
+        ),
         max_entries=settings.audit_max_entries,
         cosigned=cosigned,
     )

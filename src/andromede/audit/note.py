@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -37,6 +38,7 @@ __all__ = [
     "parse_verifier_key",
     "public_key_bytes",
     "sign_note",
+    "sign_note_with",
     "split_note",
     "typed_key_id",
 ]
@@ -104,11 +106,16 @@ def parse_verifier_key(text: str) -> tuple[str, bytes]:
 
 def sign_note(text: str, name: str, key: Ed25519PrivateKey) -> str:
     """The note ``text`` (ending in a newline) signed by ``key`` under ``name``."""
+    return sign_note_with(text, name, public_key_bytes(key.public_key()), key.sign)
+
+
+def sign_note_with(text: str, name: str, public_key: bytes, sign: Callable[[bytes], bytes]) -> str:
+    """The note ``text`` signed under ``name`` by ``sign``, the Ed25519 signing of the key
+    whose public half is ``public_key`` wherever its private half lives (an HSM's)."""
     check_key_name(name)
     if not text.endswith("\n") or text.endswith("\n\n"):
         raise NoteError("a note's text ends with exactly one newline")
-    pub = public_key_bytes(key.public_key())
-    signature = base64.b64encode(key_id(name, pub) + key.sign(text.encode())).decode()
+    signature = base64.b64encode(key_id(name, public_key) + sign(text.encode())).decode()
     return f"{text}\n{_DASH}{name} {signature}\n"
 
 

@@ -1,13 +1,23 @@
-"""The region's log signing key: an Ed25519 key kept beside the platform's other secrets.
+"""The region's log signing key: one Ed25519 key, kept in a file or in the HSM (decision 0134).
 
-``<data-dir>/keys/audit-log.key`` (0600, in the 0700 ``keys`` folder that holds
-``secrets.key``): ``andromede-audit-log-key-v1:<base64 of the 32-byte seed>``. Made at the first
-start, atomically (written to a temporary file, then hard-linked into place, so two workers
-starting together end up with the one key the link made first). Never in the database, never
-logged: the database holds the public half only (``audit_signing_keys``), which the first
-gateway registers and every later one must match (:class:`SigningKeyMismatch` otherwise), so a
-gateway with another key file refuses to start rather than sign checkpoints that no verifier
-would accept. Every gateway of a region needs the same file, as it needs ``secrets.key``.
+:class:`LogSigningKey` is what the trail signs checkpoints with; two keys implement it, and
+their notes are the same bytes for the same key (``note.sign_note_with``), so no verifier
+can tell where the key lives:
+
+- :class:`FileLogSigningKey`, kept beside the platform's other secrets:
+  ``<data-dir>/keys/audit-log.key`` (0600, in the 0700 ``keys`` folder that holds
+  ``secrets.key``): ``andromede-audit-log-key-v1:<base64 of the 32-byte seed>``. Made at the
+  first start, atomically (written to a temporary file, then hard-linked into place, so two
+  workers starting together end up with the one key the link made first). Every gateway of a
+  region needs the same file, as it needs ``secrets.key``.
+- :class:`TokenLogSigningKey`, over an :class:`Ed25519Signer` whose private half never leaves
+  a PKCS#11 token (the key management context's ``hsm_ed25519``): the seed exists nowhere
+  else, so reading the data folder no longer lets anyone sign checkpoints.
+
+Either way the private key is never in the database, never logged: the database holds the
+public half only (``audit_signing_keys``), which the first gateway registers and every later
+one must match (:class:`SigningKeyMismatch` otherwise), so a gateway with another key refuses
+to start rather than sign checkpoints that no verifier would accept.
 
 The public key is published as a note verifier key (``<name>+<key id>+<base64>``) by the API
 and in ``<data-dir>/audit-log.pub``, beside the admin credentials.
@@ -20,23 +30,60 @@ import binascii
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from andromede.audit.note import format_verifier_key, public_key_bytes, sign_note
+from andromede.audit.note import format_verifier_key, public_key_bytes, sign_note_with
 from andromede.errors import ConfigurationError
 
-__all__ = ["KEY_FILE_NAME", "PUBLIC_KEY_FILE_NAME", "LogSigningKey"]
+__all__ = [
+    "KEY_FILE_NAME",
+    "PUBLIC_KEY_FILE_NAME",
+    "Ed25519Signer",
+    "FileLogSigningKey",
+    "LogSigningKey",
+    "TokenLogSigningKey",
+    "publish_verifier_key",
+]
 
 KEY_FILE_NAME = "audit-log.key"
 PUBLIC_KEY_FILE_NAME = "audit-log.pub"
 _FORMAT = "andromede-audit-log-key-v1:"
 
 
-@dataclass(frozen=True, slots=True)
-class LogSigningKey:
+class LogSigningKey(Protocol):
     """The region's key; ``name`` is the key name of the region (each log signs under its own
-    origin, ``<name>/<log>``)."""
+    origin, ``<name>/<log>``). ``sign`` may block (a token's lock): call it off the loop."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def public_key(self) -> bytes: ...
+
+    @property
+    def verifier_key(self) -> str: ...
+
+    def sign(self, text: str, name: str) -> str:
+        """The note ``text`` signed under key name ``name``."""
+        ...
+
+
+class Ed25519Signer(Protocol):
+    """An Ed25519 key whose private half is held elsewhere (a PKCS#11 token) and signs there."""
+
+    @property
+    def public_key(self) -> bytes: ...
+
+    def sign(self, message: bytes) -> bytes:
+        """The 64-byte RFC 8032 signature of ``message``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FileLogSigningKey:
+    """The key as a seed in ``keys/audit-log.key``."""
 
     name: str
     _private: Ed25519PrivateKey = field(repr=False)
@@ -50,12 +97,16 @@ class LogSigningKey:
         return format_verifier_key(self.name, self.public_key)
 
     def sign(self, text: str, name: str) -> str:
-        return sign_note(text, name, self._private)
+        return sign_note_with(text, name, self.public_key, self._private.sign)
 
     @classmethod
-    def load_or_create(cls, path: Path, name: str) -> LogSigningKey:
+    def load_or_create(cls, path: Path, name: str) -> FileLogSigningKey:
         if not path.exists():
             _create(path)
+        return cls.load(path, name)
+
+    @classmethod
+    def load(cls, path: Path, name: str) -> FileLogSigningKey:
         try:
             content = path.read_text().strip()
             if not content.startswith(_FORMAT):
@@ -67,12 +118,32 @@ class LogSigningKey:
             raise ConfigurationError(f"{path} is not an audit log signing key") from exc
         return cls(name, private)
 
-    def publish(self, path: Path) -> None:
-        """Write the verifier key to ``path`` (readable by all: it is public), atomically."""
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # workers write it too
-        temporary.write_text(self.verifier_key + "\n")
-        temporary.chmod(0o644)
-        os.replace(temporary, path)
+
+@dataclass(frozen=True, slots=True)
+class TokenLogSigningKey:
+    """The key as a pair in the HSM: the token signs each note's text."""
+
+    name: str
+    signer: Ed25519Signer = field(repr=False)
+
+    @property
+    def public_key(self) -> bytes:
+        return self.signer.public_key
+
+    @property
+    def verifier_key(self) -> str:
+        return format_verifier_key(self.name, self.public_key)
+
+    def sign(self, text: str, name: str) -> str:
+        return sign_note_with(text, name, self.signer.public_key, self.signer.sign)
+
+
+def publish_verifier_key(key: LogSigningKey, path: Path) -> None:
+    """Write the verifier key to ``path`` (readable by all: it is public), atomically."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # workers write it too
+    temporary.write_text(key.verifier_key + "\n")
+    temporary.chmod(0o644)
+    os.replace(temporary, path)
 
 
 def _create(path: Path) -> None:

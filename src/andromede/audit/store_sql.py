@@ -33,7 +33,12 @@ from andromede.db import tables
 from andromede.db.database import Database
 from andromede.db.statements import InsertIgnoringConflict
 
-__all__ = ["SqlAuditStore", "register_signing_key"]
+__all__ = [
+    "SqlAuditStore",
+    "claim_signing_key",
+    "register_signing_key",
+    "registered_signing_key",
+]
 
 _L = tables.audit_logs
 _E = tables.audit_log_entries
@@ -218,19 +223,35 @@ def _append(conn: Connection, texts: Sequence[str], logs: Sequence[str], now: da
 
 
 async def register_signing_key(db: Database, name: str, public_key: bytes) -> None:
-    """Record the region's public key on first use; refuse another one afterwards."""
-    registration = InsertIgnoringConflict(tables.audit_signing_keys, ["key_name"])
-    keys = tables.audit_signing_keys
-
-    def work(conn: Connection) -> bytes:
-        values = {"key_name": name, "public_key": public_key, "created_at": datetime.now(UTC)}
-        registration(conn, values)
-        query = sa.select(keys.c.public_key).where(keys.c.key_name == name)
-        return bytes(conn.execute(query).scalar_one())
-
-    registered = await db.write(work)
-    if registered != public_key:
+    """Record the region's public key on first use; refuse another one afterwards (a key
+    file's: the error says which file to copy)."""
+    if await claim_signing_key(db, name, public_key) != public_key:
         raise SigningKeyMismatch(
             f"the audit log key {name} registered in the database is not the one in this "
             "gateway's data folder (keys/audit-log.key): copy the first gateway's file here"
         )
+
+
+async def claim_signing_key(db: Database, name: str, public_key: bytes) -> bytes:
+    """The public key registered under ``name``, ``public_key`` if none was yet: the first
+    gateway's claim wins, whichever gateways race for it."""
+    registration = InsertIgnoringConflict(tables.audit_signing_keys, ["key_name"])
+
+    def work(conn: Connection) -> bytes:
+        values = {"key_name": name, "public_key": public_key, "created_at": datetime.now(UTC)}
+        registration(conn, values)
+        return _registered(conn, name) or public_key
+
+    return await db.write(work)
+
+
+async def registered_signing_key(db: Database, name: str) -> bytes | None:
+    """The public key registered under ``name``, None before the first gateway's."""
+    return await db.read(lambda conn: _registered(conn, name))
+
+
+def _registered(conn: Connection, name: str) -> bytes | None:
+    keys = tables.audit_signing_keys
+    query = sa.select(keys.c.public_key).where(keys.c.key_name == name)
+    found = conn.execute(query).scalar_one_or_none()
+    return None if found is None else bytes(found)

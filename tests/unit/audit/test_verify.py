@@ -13,12 +13,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from andromede.audit.merkle import leaf_hash, root_hash
 from andromede.audit.model import AuditEvent, Outcome
 from andromede.audit.note import Checkpoint
-from andromede.audit.signing import LogSigningKey
+from andromede.audit.signing import FileLogSigningKey
 from andromede.audit.store import MemoryAuditStore
 from andromede.audit.trail import AuditTrail
 from andromede.audit.verify import TRAIL_FORMAT, TrailInvalid, verify_trail
 
-KEY = LogSigningKey("s3.test/eu-test-1/audit", Ed25519PrivateKey.generate())
+KEY = FileLogSigningKey("s3.test/eu-test-1/audit", Ed25519PrivateKey.generate())
 TENANT = "123456789012"
 
 
@@ -70,7 +70,7 @@ async def test_a_whole_trail_verifies_and_each_tampering_is_named() -> None:
     for edit, reason in cases:
         with pytest.raises(TrailInvalid, match=reason):
             verify_trail(changed(edit), KEY.verifier_key)
-    other = LogSigningKey(KEY.name, Ed25519PrivateKey.generate())
+    other = FileLogSigningKey(KEY.name, Ed25519PrivateKey.generate())
     with pytest.raises(TrailInvalid, match="no signature"):
         verify_trail(good, other.verifier_key)
 
